@@ -1,0 +1,53 @@
+"""A small synchronous HTTP client for the CLI: tries each bootstrap URL in turn.
+
+A refused connection moves on to the next node; an HTTP answer (even an error) is
+final, so a user mistake is reported once, with the server's own message.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+
+class AdminError(Exception):
+    """One line for stderr."""
+
+
+class AdminClient:
+    def __init__(self, bootstrap: list[str], timeout_s: float = 10.0):
+        self.bootstrap = [u.rstrip("/") for u in bootstrap]
+        self.timeout_s = timeout_s
+        self._cluster_id: str | None = None
+
+    def request(self, method: str, path: str, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        problems = []
+        for base in self.bootstrap:
+            req = urllib.request.Request(base + path, data=data, method=method)
+            if data is not None:
+                req.add_header("Content-Type", "application/json")
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                    raw = resp.read()
+                    return json.loads(raw) if raw else None
+            except urllib.error.HTTPError as exc:
+                try:
+                    err = json.loads(exc.read())
+                    message = f"{err.get('message')} (error_code {err.get('error_code')})"
+                except ValueError:
+                    message = f"HTTP {exc.code}"
+                raise AdminError(message) from None
+            except (OSError, ValueError) as exc:
+                problems.append(f"{base}: {getattr(exc, 'reason', exc)}")
+        raise AdminError("no node answered: " + "; ".join(problems))
+
+    @property
+    def cluster_id(self) -> str:
+        if self._cluster_id is None:
+            self._cluster_id = self.request("GET", "/v3/clusters")["data"][0]["cluster_id"]
+        return self._cluster_id
+
+    def v3(self, method: str, suffix: str, body=None):
+        return self.request(method, f"/v3/clusters/{self.cluster_id}{suffix}", body)

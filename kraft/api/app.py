@@ -1,0 +1,50 @@
+"""The aiohttp application: routes of every area plus the error envelope.
+
+Every error leaves as {"error_code", "message"} with the status implied by the
+code. aiohttp's own HTTP errors (404 unknown path, 405 wrong method, 413) are turned
+into the same envelope; an unexpected exception is logged and answered 500 with a
+message, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from kraft.api import cluster_routes, internal_routes, topic_routes
+from kraft.api.context import NODE_KEY
+from kraft.api.http_body import json_response
+from kraft.errors import KraftError
+
+log = logging.getLogger(__name__)
+
+@web.middleware
+async def error_envelope(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except KraftError as exc:
+        return json_response(exc.to_json(), exc.http_status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.text if exc.text and not exc.text.startswith("<") else exc.reason
+        if exc.status == 404:
+            message = f"no such endpoint: {request.method} {request.path}"
+        return json_response({"error_code": exc.status, "message": message}, exc.status)
+    except Exception as exc:  # a bug: say so, keep serving
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return json_response(
+            {"error_code": 500, "message": f"internal error: {type(exc).__name__}: {exc}"}, 500
+        )
+
+
+def build_app(node) -> web.Application:
+    # client_max_size bounds aiohttp's own buffering (request.read/post); our readers
+    # enforce their own caps before buffering.
+    app = web.Application(middlewares=[error_envelope], client_max_size=64 * 1024 * 1024)
+    app[NODE_KEY] = node
+    cluster_routes.add_routes(app)
+    topic_routes.add_routes(app)
+    internal_routes.add_routes(app)
+    return app

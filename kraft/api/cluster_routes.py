@@ -1,0 +1,106 @@
+"""Cluster, brokers, quorum, health, readiness and metrics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from kraft.api.context import node_of
+from kraft.api.http_body import json_response
+from kraft.api.lookup import base_url, check_cluster
+from kraft.api import v3_views as views
+from kraft.errors import NotFound
+from kraft.quorum_view import local_description as quorum_local
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/v3/clusters", list_clusters)
+    r.add_get("/v3/clusters/{cluster_id}", get_cluster)
+    r.add_get("/v3/clusters/{cluster_id}/brokers", list_brokers)
+    r.add_get("/v3/clusters/{cluster_id}/brokers/{broker_id}", get_broker)
+    r.add_get("/v3/clusters/{cluster_id}/quorum", quorum)
+    r.add_get("/v1/cluster/health_overview", health_overview)
+    r.add_get("/status/ready", ready)
+    r.add_get("/metrics", metrics)
+
+
+async def list_clusters(request):
+    node = node_of(request)
+    base = base_url(request)
+    data = [views.cluster_view(node.image, node.cluster_id, base)]
+    return json_response(views.collection("KafkaClusterList", base, request.path, data))
+
+
+async def get_cluster(request):
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    return json_response(views.cluster_view(node.image, node.cluster_id, base_url(request)))
+
+
+async def list_brokers(request):
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    base = base_url(request)
+    image = node.image
+    data = [views.broker_view(image, b, node.cluster_id, base) for b in sorted(image.brokers)]
+    return json_response(views.collection("KafkaBrokerList", base, request.path, data))
+
+
+async def get_broker(request):
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    raw = request.match_info["broker_id"]
+    image = node.image
+    if not raw.isdigit() or int(raw) not in image.brokers:
+        raise NotFound(f"broker {raw} not found")
+    return json_response(views.broker_view(image, int(raw), node.cluster_id, base_url(request)))
+
+
+async def quorum(request):
+    """The fields of kafka-metadata-quorum.sh describe --status/--replication.
+
+    Only the Raft leader knows its followers' progress, so other nodes ask it.
+    """
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    if request.query.get("local") == "1":  # a peer asking; never forward again
+        return json_response(quorum_local(node))
+    return json_response(await node.quorum_description())
+
+
+async def health_overview(request):
+    node = node_of(request)
+    image = node.image
+    all_nodes = sorted(n.id for n in node.config.nodes)
+    down = sorted(b for b in all_nodes
+                  if b in {n.id for n in node.config.brokers}
+                  and (b not in image.brokers or image.brokers[b].fenced))
+    leaderless, under = [], []
+    for topic, index, part in image.all_partitions():
+        ref = {"ns": "kafka", "topic": topic.name, "partition_id": index}
+        if not part.online:
+            leaderless.append(ref)
+        elif part.under_replicated:
+            under.append(ref)
+    controller = image.controller_id if image.controller_id >= 0 else -1
+    return json_response({
+        "is_healthy": not down and not leaderless and controller >= 0,
+        "controller_id": controller,
+        "all_nodes": all_nodes,
+        "nodes_down": down,
+        "leaderless_partitions": leaderless,
+        "leaderless_count": len(leaderless),
+        "under_replicated_partitions": under,
+        "under_replicated_count": len(under),
+    })
+
+
+async def ready(request):
+    ok, reason = node_of(request).readiness()
+    return json_response({"ready": ok, "reason": reason}, status=200 if ok else 503)
+
+
+async def metrics(request):
+    body = generate_latest(node_of(request).metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

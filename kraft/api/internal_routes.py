@@ -1,0 +1,61 @@
+"""Node-to-node endpoints: controller RPCs and the metadata log for observers.
+
+They require the cluster secret (the Raft password every data dir was formatted
+with) in X-Kraft-Secret, so a stranger on the network can neither register a
+broker nor read the log.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from kraft.api.context import node_of
+from kraft.api.http_body import json_response, query_int, read_json
+from kraft.errors import KraftError
+from metadata.image_codec import image_to_dict
+
+SECRET_HEADER = "X-Kraft-Secret"
+FORWARDED_HEADER = "X-Kraft-Forwarded"
+MAX_WAIT_MS = 30_000
+
+
+class Unauthorized(KraftError):
+    error_code = 401
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/internal/v1/controller/{op}", controller_rpc)
+    app.router.add_get("/internal/v1/metadata", metadata_log)
+
+
+def _authorize(request) -> None:
+    given = request.headers.get(SECRET_HEADER, "")
+    if not hmac.compare_digest(given.encode(), node_of(request).internal_secret.encode()):
+        raise Unauthorized("missing or wrong cluster secret")
+
+
+async def controller_rpc(request):
+    _authorize(request)
+    payload = await read_json(request)
+    forwarded = FORWARDED_HEADER in request.headers
+    result = await node_of(request).controller_call(request.match_info["op"], payload,
+                                                    forwarded=forwarded)
+    return json_response(result)
+
+
+async def metadata_log(request):
+    """Long-poll: committed batches after `after`, or the full image when too far behind."""
+    _authorize(request)
+    node = node_of(request)
+    after = query_int(request, "after", 0, 0, 2**62)
+    wait_ms = query_int(request, "wait_ms", 0, 0, MAX_WAIT_MS)
+    sm = node.state_machine
+    if after >= sm.image.offset and wait_ms:
+        await node.wait_metadata(after + 1, wait_ms / 1000, raise_on_timeout=False)
+    batches = None if request.query.get("image") == "1" else sm.batches_after(after)
+    if batches is None:
+        return json_response({"image": image_to_dict(sm.image),
+                              "controller_id": node.raft_leader_id()})
+    return json_response({"batches": batches, "controller_id": node.raft_leader_id()})

@@ -1,0 +1,235 @@
+"""Topics, partitions, replicas and topic configs: v3 (and the v2 metadata reads).
+
+Reads come from this node's image. Writes go to the active controller (locally or
+forwarded); the answer waits until this node's image has the change, so a client
+that creates a topic can read it back from the same node at once.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from kraft.api.context import node_of
+from kraft.api.http_body import json_response, read_json_object
+from kraft.api.lookup import base_url, check_cluster, partition_or_404, topic_or_404
+from kraft.api import v3_views as views
+from kraft.controller.config_control import effective_topic_configs
+from kraft.controller.topic_control import validate_topic_name
+from kraft.errors import BadRequest, NotFound
+
+V3 = "/v3/clusters/{cluster_id}/topics"
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get(V3, list_topics)
+    r.add_post(V3, create_topic)
+    r.add_get(V3 + "/{topic}", get_topic)
+    r.add_delete(V3 + "/{topic}", delete_topic)
+    r.add_get(V3 + "/{topic}/partitions", list_partitions)
+    r.add_get(V3 + "/{topic}/partitions/{partition}", get_partition)
+    r.add_get(V3 + "/{topic}/partitions/{partition}/replicas", list_replicas)
+    r.add_get(V3 + "/{topic}/partitions/{partition}/replicas/{broker}", get_replica)
+    r.add_get(V3 + "/{topic}/configs", list_configs)
+    r.add_post(V3 + "/{topic}/configs:alter", alter_configs)
+    r.add_get(V3 + "/{topic}/configs/{name}", get_config)
+    r.add_put(V3 + "/{topic}/configs/{name}", put_config)
+    r.add_delete(V3 + "/{topic}/configs/{name}", reset_config)
+    r.add_get("/topics", v2_list_topics)
+    r.add_get("/topics/{topic}", v2_get_topic)
+    r.add_get("/topics/{topic}/partitions", v2_list_partitions)
+    r.add_get("/topics/{topic}/partitions/{partition}", v2_get_partition)
+
+
+def _ctx(request):
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    return node, node.image, base_url(request)
+
+
+async def list_topics(request):
+    node, image, base = _ctx(request)
+    topics = sorted(image.topics.values(), key=lambda t: t.name)
+    data = [views.topic_view(t, node.cluster_id, base) for t in topics]
+    return json_response(views.collection("KafkaTopicList", base, request.path, data))
+
+
+async def create_topic(request):
+    node, _, base = _ctx(request)
+    body = await read_json_object(request)
+    unknown = set(body) - {"topic_name", "partitions_count", "replication_factor", "configs",
+                           "validate_only"}
+    if unknown:
+        raise BadRequest(f"unknown field(s) in topic request: {', '.join(sorted(unknown))}")
+    if "topic_name" not in body:
+        raise BadRequest("topic_name is required")
+    validate_topic_name(body["topic_name"])  # fail fast, even with no quorum
+    configs = _parse_config_list(body.get("configs", []))
+    result = await node.controller_call("create_topic", {
+        "name": body["topic_name"],
+        "partitions": body.get("partitions_count"),
+        "replication_factor": body.get("replication_factor"),
+        "configs": configs,
+    })
+    image = await node.wait_metadata(result.get("metadata_offset", 0))
+    topic = topic_or_404(image, result["topic_name"])
+    return json_response(views.topic_view(topic, node.cluster_id, base), status=201)
+
+
+async def get_topic(request):
+    node, image, base = _ctx(request)
+    topic = topic_or_404(image, request.match_info["topic"])
+    return json_response(views.topic_view(topic, node.cluster_id, base))
+
+
+async def delete_topic(request):
+    node, image, _ = _ctx(request)
+    topic_or_404(image, request.match_info["topic"])
+    result = await node.controller_call("delete_topic", {"name": request.match_info["topic"]})
+    await node.wait_metadata(result.get("metadata_offset", 0))
+    return web.Response(status=204)
+
+
+async def list_partitions(request):
+    node, image, base = _ctx(request)
+    topic = topic_or_404(image, request.match_info["topic"])
+    data = [
+        views.partition_view(topic, i, node.cluster_id, base, node.partition_offsets(topic.name, i))
+        for i in range(len(topic.partitions))
+    ]
+    return json_response(views.collection("KafkaPartitionList", base, request.path, data))
+
+
+async def get_partition(request):
+    node, image, base = _ctx(request)
+    topic = topic_or_404(image, request.match_info["topic"])
+    i = partition_or_404(topic, request.match_info["partition"])
+    return json_response(views.partition_view(topic, i, node.cluster_id, base,
+                                              node.partition_offsets(topic.name, i)))
+
+
+async def list_replicas(request):
+    node, image, base = _ctx(request)
+    topic = topic_or_404(image, request.match_info["topic"])
+    i = partition_or_404(topic, request.match_info["partition"])
+    data = [views.replica_view(topic, i, b, node.cluster_id, base)
+            for b in topic.partitions[i].replicas]
+    return json_response(views.collection("KafkaReplicaList", base, request.path, data))
+
+
+async def get_replica(request):
+    node, image, base = _ctx(request)
+    topic = topic_or_404(image, request.match_info["topic"])
+    i = partition_or_404(topic, request.match_info["partition"])
+    raw = request.match_info["broker"]
+    if not raw.isdigit() or int(raw) not in topic.partitions[i].replicas:
+        raise NotFound(f"broker {raw} holds no replica of {topic.name}-{i}")
+    return json_response(views.replica_view(topic, i, int(raw), node.cluster_id, base))
+
+
+async def list_configs(request):
+    node, image, base = _ctx(request)
+    name = topic_or_404(image, request.match_info["topic"]).name
+    configs = effective_topic_configs(image, node.topic_defaults, name)
+    data = [views.config_view(name, k, v, src, node.cluster_id, base)
+            for k, (v, src) in sorted(configs.items())]
+    return json_response(views.collection("KafkaTopicConfigList", base, request.path, data))
+
+
+async def get_config(request):
+    node, image, base = _ctx(request)
+    name = topic_or_404(image, request.match_info["topic"]).name
+    configs = effective_topic_configs(image, node.topic_defaults, name)
+    key = request.match_info["name"]
+    if key not in configs:
+        raise NotFound(f"config {key!r} not found for topic {name!r}")
+    value, source = configs[key]
+    return json_response(views.config_view(name, key, value, source, node.cluster_id, base))
+
+
+async def put_config(request):
+    node, image, _ = _ctx(request)
+    body = await read_json_object(request)
+    if set(body) != {"value"}:
+        raise BadRequest('body must be {"value": "..."}')
+    await _alter(node, request.match_info["topic"], {request.match_info["name"]: body["value"]})
+    return web.Response(status=204)
+
+
+async def reset_config(request):
+    node, _, _ = _ctx(request)
+    await _alter(node, request.match_info["topic"], {request.match_info["name"]: None})
+    return web.Response(status=204)
+
+
+async def alter_configs(request):
+    node, _, _ = _ctx(request)
+    body = await read_json_object(request)
+    if set(body) - {"data", "validate_only"} or not isinstance(body.get("data"), list):
+        raise BadRequest('body must be {"data": [{"name": ..., "value": ...}, ...]}')
+    changes = {}
+    for entry in body["data"]:
+        if not isinstance(entry, dict) or "name" not in entry or set(entry) - {"name", "value", "operation"}:
+            raise BadRequest('each entry must be {"name": ..., "value": ...}')
+        delete = str(entry.get("operation", "SET")).upper() == "DELETE"
+        changes[entry["name"]] = None if delete else entry.get("value")
+    await _alter(node, request.match_info["topic"], changes)
+    return web.Response(status=204)
+
+
+async def _alter(node, topic: str, changes: dict) -> None:
+    topic_or_404(node.image, topic)
+    for name in changes:
+        if not isinstance(name, str):
+            raise BadRequest("config names must be strings")
+    result = await node.controller_call("alter_configs", {"topic": topic, "changes": changes})
+    await node.wait_metadata(result.get("metadata_offset", 0))
+
+
+def _parse_config_list(raw) -> dict:
+    if not isinstance(raw, list):
+        raise BadRequest('configs must be a list of {"name": ..., "value": ...}')
+    out = {}
+    for entry in raw:
+        if not isinstance(entry, dict) or set(entry) != {"name", "value"} or not isinstance(entry["name"], str):
+            raise BadRequest('each config must be {"name": <string>, "value": ...}')
+        out[entry["name"]] = entry["value"]
+    return out
+
+
+# -- v2 (REST Proxy) metadata reads ---------------------------------------------------
+def _v2_partition(topic, i):
+    part = topic.partitions[i]
+    return {
+        "partition": i,
+        "leader": part.leader if part.online else -1,
+        "replicas": [{"broker": b, "leader": b == part.leader, "in_sync": b in part.isr}
+                     for b in part.replicas],
+    }
+
+
+async def v2_list_topics(request):
+    return json_response(sorted(node_of(request).image.topic_ids))
+
+
+async def v2_get_topic(request):
+    node = node_of(request)
+    image = node.image
+    topic = topic_or_404(image, request.match_info["topic"])
+    overrides = dict(image.topic_configs.get(topic.name, {}))
+    return json_response({
+        "name": topic.name,
+        "configs": overrides,
+        "partitions": [_v2_partition(topic, i) for i in range(len(topic.partitions))],
+    })
+
+
+async def v2_list_partitions(request):
+    topic = topic_or_404(node_of(request).image, request.match_info["topic"])
+    return json_response([_v2_partition(topic, i) for i in range(len(topic.partitions))])
+
+
+async def v2_get_partition(request):
+    topic = topic_or_404(node_of(request).image, request.match_info["topic"])
+    i = partition_or_404(topic, request.match_info["partition"])
+    return json_response(_v2_partition(topic, i))

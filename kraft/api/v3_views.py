@@ -1,0 +1,137 @@
+"""Confluent REST Proxy v3 resource shapes, built from the metadata image. Pure.
+
+Field names follow Confluent's v3 API; the fields API.md marks (ext) are added
+alongside. `base` is the URL prefix of the node that answers, for metadata.self.
+"""
+
+from __future__ import annotations
+
+from metadata.image import MetadataImage, PartitionRegistration, TopicImage
+
+
+def _meta(base: str, path: str, cluster_id: str, resource: str = "") -> dict:
+    meta = {"self": f"{base}{path}"}
+    if resource:
+        meta["resource_name"] = f"crn:///kafka={cluster_id}/{resource}"
+    return meta
+
+
+def cluster_view(image: MetadataImage, cluster_id: str, base: str) -> dict:
+    root = f"/v3/clusters/{cluster_id}"
+    controller = image.controller_id if image.controller_id >= 0 else None
+    return {
+        "kind": "KafkaCluster",
+        "metadata": _meta(base, root, cluster_id),
+        "cluster_id": cluster_id,
+        "controller_id": controller,
+        "controller": {"related": f"{base}{root}/brokers/{controller}"} if controller is not None else None,
+        "acls": {"related": f"{base}{root}/acls"},
+        "brokers": {"related": f"{base}{root}/brokers"},
+        "broker_configs": {"related": f"{base}{root}/broker-configs"},
+        "consumer_groups": {"related": f"{base}{root}/consumer-groups"},
+        "topics": {"related": f"{base}{root}/topics"},
+        "partition_reassignments": {"related": f"{base}{root}/topics/-/partitions/-/reassignment"},
+    }
+
+
+def broker_view(image: MetadataImage, broker_id: int, cluster_id: str, base: str) -> dict:
+    b = image.brokers[broker_id]
+    path = f"/v3/clusters/{cluster_id}/brokers/{broker_id}"
+    return {
+        "kind": "KafkaBroker",
+        "metadata": _meta(base, path, cluster_id, f"broker={broker_id}"),
+        "cluster_id": cluster_id,
+        "broker_id": broker_id,
+        "host": b.host,
+        "port": b.http_port,
+        "rack": None,
+        "fenced": b.fenced,
+        "in_controlled_shutdown": b.in_controlled_shutdown,
+        "broker_epoch": b.broker_epoch,
+        "configs": {"related": f"{base}{path}/configs"},
+        "partition_replicas": {"related": f"{base}{path}/partition-replicas"},
+    }
+
+
+def topic_view(topic: TopicImage, cluster_id: str, base: str) -> dict:
+    path = f"/v3/clusters/{cluster_id}/topics/{topic.name}"
+    return {
+        "kind": "KafkaTopic",
+        "metadata": _meta(base, path, cluster_id, f"topic={topic.name}"),
+        "cluster_id": cluster_id,
+        "topic_name": topic.name,
+        "topic_id": topic.topic_id,
+        "is_internal": topic.name.startswith("__"),
+        "replication_factor": len(topic.partitions[0].replicas) if topic.partitions else 0,
+        "partitions_count": len(topic.partitions),
+        "partitions": {"related": f"{base}{path}/partitions"},
+        "configs": {"related": f"{base}{path}/configs"},
+        "partition_reassignments": {"related": f"{base}{path}/partitions/-/reassignment"},
+    }
+
+
+def partition_view(topic: TopicImage, index: int, cluster_id: str, base: str,
+                   offsets: dict | None) -> dict:
+    part: PartitionRegistration = topic.partitions[index]
+    path = f"/v3/clusters/{cluster_id}/topics/{topic.name}/partitions/{index}"
+    view = {
+        "kind": "KafkaPartition",
+        "metadata": _meta(base, path, cluster_id, f"topic={topic.name}/partition={index}"),
+        "cluster_id": cluster_id,
+        "topic_name": topic.name,
+        "partition_id": index,
+        "leader": ({"related": f"{base}{path}/replicas/{part.leader}"}
+                   if part.online else None),
+        "replicas": {"related": f"{base}{path}/replicas"},
+        "reassignment": {"related": f"{base}{path}/reassignment"},
+        # (ext) the replication state, straight from the metadata image
+        "leader_id": part.leader if part.online else None,
+        "leader_epoch": part.leader_epoch,
+        "partition_epoch": part.partition_epoch,
+        "replica_ids": list(part.replicas),
+        "isr": list(part.isr),
+        "unclean_elections": part.unclean_elections,
+    }
+    if offsets is not None:
+        view.update(offsets)
+    return view
+
+
+def replica_view(topic: TopicImage, index: int, broker_id: int, cluster_id: str,
+                 base: str) -> dict:
+    part = topic.partitions[index]
+    path = f"/v3/clusters/{cluster_id}/topics/{topic.name}/partitions/{index}/replicas/{broker_id}"
+    return {
+        "kind": "KafkaReplica",
+        "metadata": _meta(base, path, cluster_id,
+                          f"topic={topic.name}/partition={index}/replica={broker_id}"),
+        "cluster_id": cluster_id,
+        "topic_name": topic.name,
+        "partition_id": index,
+        "broker_id": broker_id,
+        "is_leader": part.leader == broker_id,
+        "is_in_sync": broker_id in part.isr,
+        "broker": {"related": f"{base}/v3/clusters/{cluster_id}/brokers/{broker_id}"},
+    }
+
+
+def config_view(topic: str, name: str, value: str, source: str, cluster_id: str,
+                base: str) -> dict:
+    path = f"/v3/clusters/{cluster_id}/topics/{topic}/configs/{name}"
+    return {
+        "kind": "KafkaTopicConfig",
+        "metadata": _meta(base, path, cluster_id, f"topic={topic}/config={name}"),
+        "cluster_id": cluster_id,
+        "topic_name": topic,
+        "name": name,
+        "value": value,
+        "is_default": source in ("DEFAULT_CONFIG", "STATIC_BROKER_CONFIG"),
+        "is_read_only": False,
+        "is_sensitive": False,
+        "source": source,
+        "synonyms": [],
+    }
+
+
+def collection(kind: str, base: str, path: str, data: list) -> dict:
+    return {"kind": kind, "metadata": {"self": f"{base}{path}", "next": None}, "data": data}

@@ -1,0 +1,133 @@
+"""Broker lifecycle commands: register, heartbeat, fence on session expiry, shut down.
+
+Pure: the heartbeat times are soft state the active controller keeps in memory (as
+Kafka's BrokerHeartbeatManager does); a new controller gives every broker a fresh
+session. Fencing a broker moves its leaderships to ISR members in the same batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kraft.controller.config_control import topic_config
+from kraft.controller.partition_change import build_partition_change
+from kraft.errors import StaleBrokerEpoch
+from metadata.image import MetadataImage
+from metadata.records import BrokerRegistrationChange, PartitionChange, RegisterBroker
+
+UNCLEAN = "unclean.leader.election.enable"
+
+
+@dataclass
+class BrokerHeartbeats:
+    session_timeout_ms: int
+    last_seen_ms: dict[int, int] = field(default_factory=dict)
+    metadata_offsets: dict[int, int] = field(default_factory=dict)  # as last reported
+
+    def reset(self, image: MetadataImage, now_ms: int) -> None:
+        """A new controller gives every registered broker a full session."""
+        self.last_seen_ms = {b: now_ms for b in image.brokers}
+
+    def touch(self, broker_id: int, now_ms: int, metadata_offset: int = -1) -> None:
+        self.last_seen_ms[broker_id] = now_ms
+        self.metadata_offsets[broker_id] = metadata_offset
+
+    def expired(self, image: MetadataImage, now_ms: int) -> list[int]:
+        return [
+            b.broker_id
+            for b in image.brokers.values()
+            if not b.fenced
+            and now_ms - self.last_seen_ms.get(b.broker_id, now_ms) > self.session_timeout_ms
+        ]
+
+
+def register_broker(image: MetadataImage, req: RegisterBroker, defaults) -> tuple[list, dict]:
+    current = image.brokers.get(req.broker_id)
+    if current is not None and current.incarnation_id == req.incarnation_id:
+        return [], {"broker_epoch": current.broker_epoch}  # a retried registration
+    records: list = [req]
+    if current is not None:
+        # A new incarnation lost the old one's in-memory state: move its leaderships.
+        records += leadership_moves(image, defaults, frozenset({req.broker_id}))
+    return records, {"broker_epoch": image.offset + 1}  # the offset this batch will get
+
+
+def heartbeat(
+    image: MetadataImage, hb: BrokerHeartbeats, broker_id: int, broker_epoch: int,
+    metadata_offset: int, now_ms: int, defaults,
+) -> tuple[list, dict]:
+    current = image.brokers.get(broker_id)
+    if current is None or current.broker_epoch != broker_epoch:
+        raise StaleBrokerEpoch(f"broker {broker_id} epoch {broker_epoch} is not registered")
+    hb.touch(broker_id, now_ms, metadata_offset)
+    records: list = []
+    # Unfence only a broker that has caught up with metadata as far as its own registration.
+    if current.fenced and not current.in_controlled_shutdown and metadata_offset >= broker_epoch:
+        records.append(BrokerRegistrationChange(broker_id=broker_id, broker_epoch=broker_epoch,
+                                                fenced=False))
+        records += elections_for_returning(image, defaults, broker_id)
+    fenced = current.fenced and not records
+    return records, {"fenced": fenced, "metadata_offset": image.offset}
+
+
+def fence_expired(image: MetadataImage, hb: BrokerHeartbeats, now_ms: int, defaults) -> list:
+    expired = hb.expired(image, now_ms)
+    if not expired:
+        return []
+    return fence_brokers(image, defaults, expired)
+
+
+def fence_brokers(image: MetadataImage, defaults, broker_ids, shutdown: bool = False) -> list:
+    records: list = []
+    for b in broker_ids:
+        reg = image.brokers[b]
+        records.append(BrokerRegistrationChange(
+            broker_id=b, broker_epoch=reg.broker_epoch, fenced=True,
+            in_controlled_shutdown=True if shutdown else None))
+    records += leadership_moves(image, defaults, frozenset(broker_ids))
+    return records
+
+
+def controlled_shutdown(image, defaults, broker_id: int, broker_epoch: int) -> tuple[list, dict]:
+    current = image.brokers.get(broker_id)
+    if current is None or current.broker_epoch != broker_epoch:
+        raise StaleBrokerEpoch(f"broker {broker_id} epoch {broker_epoch} is not registered")
+    records = fence_brokers(image, defaults, [broker_id], shutdown=True)
+    return records, {"moved": sum(1 for r in records if isinstance(r, PartitionChange))}
+
+
+def leadership_moves(image: MetadataImage, defaults, gone: frozenset[int]) -> list:
+    """Partition changes that take `gone` brokers out of every ISR and leadership."""
+    out = []
+    for topic, index, part in image.all_partitions():
+        if not (gone & set(part.isr)) and part.leader not in gone:
+            continue
+        change = build_partition_change(
+            image, topic.topic_id, index, part, unusable=gone,
+            unclean_allowed=topic_config(image, defaults, topic.name, UNCLEAN),
+        )
+        if change is not None:
+            out.append(change)
+    return out
+
+
+def elections_for_returning(image: MetadataImage, defaults, broker_id: int) -> list:
+    """Offline partitions that the returning broker can lead (it is not usable yet in
+    `image`, so the choice is made as if it were)."""
+    out = []
+    for topic, index, part in image.all_partitions():
+        if part.online or broker_id not in part.replicas:
+            continue
+        unclean_ok = topic_config(image, defaults, topic.name, UNCLEAN)
+        if broker_id in part.isr:
+            leader, isr, unclean = broker_id, part.isr, False
+        elif unclean_ok:
+            leader, isr, unclean = broker_id, (broker_id,), True
+        else:
+            continue
+        live_isr = tuple(b for b in isr if b == broker_id or image.is_usable(b))
+        out.append(PartitionChange(
+            topic_id=topic.topic_id, partition=index,
+            expected_partition_epoch=part.partition_epoch,
+            leader=leader, isr=live_isr, unclean=unclean))
+    return out

@@ -1,0 +1,112 @@
+"""Controller RPCs by name: a JSON payload becomes a pure command for the controller.
+
+The same names serve local calls and calls forwarded from other nodes over HTTP
+(POST /internal/v1/controller/{op}). Payloads are validated here, so a malformed RPC
+is the caller's 400, never a controller crash.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kraft.controller import broker_control, config_control, topic_control
+from kraft.controller.quorum_controller import Command, QuorumController
+from kraft.errors import BadRequest
+from metadata.records import RegisterBroker
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Heartbeat(_Payload):
+    broker_id: int
+    broker_epoch: int
+    metadata_offset: int
+
+
+class Shutdown(_Payload):
+    broker_id: int
+    broker_epoch: int
+
+
+class CreateTopic(_Payload):
+    name: Any
+    partitions: Any = None
+    replication_factor: Any = None
+    configs: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeleteTopic(_Payload):
+    name: str
+
+
+class AlterConfigs(_Payload):
+    topic: str
+    changes: dict[str, Any]
+
+
+def build_command(op: str, payload: Any, controller: QuorumController,
+                  defaults: dict[str, str]) -> Command:
+    try:
+        builder = _BUILDERS[op]
+    except KeyError:
+        raise BadRequest(f"unknown controller operation {op!r}") from None
+    if not isinstance(payload, dict):
+        raise BadRequest("controller operation payload must be a JSON object")
+    try:
+        return builder(payload, controller, defaults)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise BadRequest(f"{op}: {where}: {first['msg']}") from None
+
+
+def _register(p, controller, defaults) -> Command:
+    req = RegisterBroker.model_validate({**p, "type": "RegisterBroker"})
+    return lambda image: broker_control.register_broker(image, req, defaults)
+
+
+def _heartbeat(p, controller, defaults) -> Command:
+    hb = Heartbeat.model_validate(p)
+    return lambda image: broker_control.heartbeat(
+        image, controller.heartbeats, hb.broker_id, hb.broker_epoch, hb.metadata_offset,
+        controller.now_ms(), defaults)
+
+
+def _shutdown(p, controller, defaults) -> Command:
+    req = Shutdown.model_validate(p)
+    return lambda image: broker_control.controlled_shutdown(
+        image, defaults, req.broker_id, req.broker_epoch)
+
+
+def _create_topic(p, controller, defaults) -> Command:
+    req = CreateTopic.model_validate(p)
+    create = topic_control.CreateTopic(req.name, req.partitions, req.replication_factor,
+                                       req.configs)
+    topic_id = uuid.uuid4().hex  # chosen before the command: replay must not draw uuids
+    return lambda image: topic_control.create_topic(image, create, defaults, topic_id)
+
+
+def _delete_topic(p, controller, defaults) -> Command:
+    req = DeleteTopic.model_validate(p)
+    return lambda image: topic_control.delete_topic(image, req.name)
+
+
+def _alter_configs(p, controller, defaults) -> Command:
+    req = AlterConfigs.model_validate(p)
+    return lambda image: config_control.alter_topic_configs(image, defaults, req.topic,
+                                                            req.changes)
+
+
+_BUILDERS = {
+    "register": _register,
+    "heartbeat": _heartbeat,
+    "shutdown": _shutdown,
+    "create_topic": _create_topic,
+    "delete_topic": _delete_topic,
+    "alter_configs": _alter_configs,
+}

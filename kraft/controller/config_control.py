@@ -1,0 +1,77 @@
+"""Topic config commands and the effective-config lookup. Pure.
+
+Configs live in the metadata log as strings (like Kafka). A change that enables
+unclean leader election also elects leaders for the topic's offline partitions in
+the same batch: the toggle takes effect live.
+"""
+
+from __future__ import annotations
+
+from kraft.controller.partition_change import build_partition_change
+from kraft.errors import InvalidValue, TopicNotFound
+from metadata.image import MetadataImage
+from metadata.records import ConfigRecord
+from metadata.topic_configs import ConfigError, TOPIC_CONFIGS, parse_topic_override, typed_value
+
+
+def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topic: str) -> dict:
+    """Every known topic config with its value and where it came from."""
+    overrides = image.topic_configs.get(topic, {})
+    result = {}
+    for name in TOPIC_CONFIGS:
+        if name in overrides:
+            result[name] = (overrides[name], "DYNAMIC_TOPIC_CONFIG")
+        elif name in image.cluster_configs:
+            result[name] = (image.cluster_configs[name], "DYNAMIC_DEFAULT_BROKER_CONFIG")
+        elif name in defaults:
+            result[name] = (defaults[name], "STATIC_BROKER_CONFIG")
+        else:
+            result[name] = (str(TOPIC_CONFIGS[name].default), "DEFAULT_CONFIG")
+    return result
+
+
+def topic_config(image: MetadataImage, defaults: dict[str, str], topic: str, name: str):
+    value, _ = effective_topic_configs(image, defaults, topic)[name]
+    return typed_value(name, value)
+
+
+def alter_topic_configs(
+    image: MetadataImage,
+    defaults: dict[str, str],
+    topic: str,
+    changes: dict[str, object | None],  # None resets to the default
+) -> tuple[list, dict]:
+    if image.topic(topic) is None:
+        raise TopicNotFound(f"topic {topic!r} not found")
+    if not changes:
+        raise InvalidValue("no config changes given")
+    records: list = []
+    for name, raw in changes.items():
+        try:
+            value = None if raw is None else parse_topic_override(name, raw)
+        except ConfigError as exc:
+            raise InvalidValue(str(exc)) from None
+        if raw is None and name not in TOPIC_CONFIGS:
+            raise InvalidValue(f"unknown topic config {name!r}")
+        records.append(ConfigRecord(resource_type="topic", resource_name=topic, name=name,
+                                    value=value))
+    records.extend(_elections_after(image, defaults, topic, changes))
+    return records, {"topic_name": topic, "changed": sorted(changes)}
+
+
+def _elections_after(image, defaults, topic_name, changes):
+    """Offline partitions may get a leader at once when unclean election turns on."""
+    key = "unclean.leader.election.enable"
+    if key not in changes or changes[key] is None:
+        return []
+    if parse_topic_override(key, changes[key]) != "true":
+        return []
+    topic = image.topic(topic_name)
+    out = []
+    for index, part in enumerate(topic.partitions):
+        if part.online:
+            continue
+        change = build_partition_change(image, topic.topic_id, index, part, unclean_allowed=True)
+        if change is not None:
+            out.append(change)
+    return out

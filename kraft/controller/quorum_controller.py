@@ -1,0 +1,159 @@
+"""The active controller: a single-consumer queue of commands on the Raft leader.
+
+Commands are pure functions `image -> (records, response)`; this class runs them one
+at a time against the latest image, proposes their records as one batch stamped with
+the controller epoch (the Raft term it was elected in), and answers once the batch
+is applied. It also runs the periodic duties: fencing brokers whose session expired
+and moving leadership back to preferred replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Callable
+
+from kraft.controller.broker_control import BrokerHeartbeats, fence_expired
+from kraft.controller.preferred_leader import preferred_leader_changes
+from kraft.errors import KraftError, NoQuorum, Retriable
+from kraft.quorum import ProposalTimeout, Quorum, QuorumError
+from metadata.image import MetadataImage
+from metadata.records import BecomeController, MetadataBatch, encode_batch
+
+log = logging.getLogger(__name__)
+
+Command = Callable[[MetadataImage], tuple[list, dict]]
+
+LEADERSHIP_POLL_S = 0.05
+DUTY_PERIOD_S = 0.1
+PREFERRED_LEADER_PERIOD_S = 5.0
+
+
+class NotController(Retriable):
+    """This node is not the active controller (the caller may retry elsewhere)."""
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "not_controller": True}
+
+
+class QuorumController:
+    def __init__(
+        self,
+        quorum: Quorum,
+        node_id: int,
+        defaults: dict[str, str],
+        session_timeout_ms: int,
+        request_timeout_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._quorum = quorum
+        self._node_id = node_id
+        self._defaults = defaults
+        self._clock = clock
+        self._timeout = request_timeout_s
+        self.heartbeats = BrokerHeartbeats(session_timeout_ms)
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self.epoch: int | None = None  # set while this node is the active controller
+
+    @property
+    def active(self) -> bool:
+        return self.epoch is not None
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def submit(self, command: Command) -> dict:
+        if not self.active:
+            raise NotController(f"node {self._node_id} is not the active controller")
+        fut = asyncio.get_running_loop().create_future()
+        await self._queue.put((command, fut))
+        return await fut
+
+    async def run(self) -> None:
+        """Owned by the node's task group; returns only when cancelled."""
+        while True:
+            term = self._quorum.term()
+            if self._quorum.is_leader() and await self._become_controller(term):
+                try:
+                    await self._lead(term)
+                finally:
+                    self._resign()
+            await asyncio.sleep(LEADERSHIP_POLL_S)
+
+    async def _become_controller(self, term: int) -> bool:
+        batch = MetadataBatch(
+            controller_epoch=term,
+            request_id=f"become-{self._node_id}-{term}",
+            records=(BecomeController(controller_id=self._node_id, controller_epoch=term),),
+        )
+        try:
+            result = await self._quorum.propose(encode_batch(batch), self._timeout)
+        except QuorumError as exc:
+            log.info("could not become controller in term %d: %s", term, exc)
+            return False
+        image = self._quorum.state_machine.image
+        if not result.ok and not (image.controller_epoch == term and image.controller_id == self._node_id):
+            log.info("controller epoch %d refused: %s", term, result.error)
+            return False
+        self.epoch = term
+        self.heartbeats.reset(image, self.now_ms())
+        log.info("node %d is the active controller (epoch %d)", self._node_id, term)
+        return True
+
+    def _resign(self) -> None:
+        self.epoch = None
+        while not self._queue.empty():
+            _, fut = self._queue.get_nowait()
+            if not fut.done():
+                fut.set_exception(NotController("the active controller changed; retry"))
+
+    def _still_leading(self, term: int) -> bool:
+        return self._quorum.is_leader() and self._quorum.term() == term
+
+    async def _lead(self, term: int) -> None:
+        next_duty = 0.0
+        next_preferred = self._clock() + PREFERRED_LEADER_PERIOD_S
+        while self._still_leading(term):
+            try:
+                command, fut = await asyncio.wait_for(self._queue.get(), DUTY_PERIOD_S)
+            except asyncio.TimeoutError:
+                command = fut = None
+            if fut is not None and not fut.done():
+                try:
+                    fut.set_result(await self._execute(command))
+                except KraftError as exc:
+                    fut.set_exception(exc)
+            now = self._clock()
+            if now >= next_duty:
+                next_duty = now + DUTY_PERIOD_S
+                await self._duty(lambda image: (
+                    fence_expired(image, self.heartbeats, self.now_ms(), self._defaults), {}))
+            if now >= next_preferred:
+                next_preferred = now + PREFERRED_LEADER_PERIOD_S
+                await self._duty(lambda image: (
+                    preferred_leader_changes(image, self._defaults), {}))
+
+    async def _duty(self, command: Command) -> None:
+        try:
+            await self._execute(command)
+        except KraftError as exc:
+            log.warning("controller duty failed: %s", exc.message)
+
+    async def _execute(self, command: Command) -> dict:
+        image = self._quorum.state_machine.image
+        records, response = command(image)
+        if not records:
+            return response
+        batch = MetadataBatch(controller_epoch=self.epoch, request_id=uuid.uuid4().hex,
+                              records=tuple(records))
+        try:
+            result = await self._quorum.propose(encode_batch(batch), self._timeout)
+        except ProposalTimeout as exc:
+            raise Retriable(f"timeout with unknown outcome: {exc}") from None
+        except QuorumError as exc:
+            raise NoQuorum(f"metadata quorum unavailable: {exc}") from None
+        if not result.ok:
+            raise Retriable(f"metadata changed concurrently, retry: {result.error}")
+        return {**response, "metadata_offset": result.offset}

@@ -1,0 +1,112 @@
+"""Topic commands: image + request -> records + response. Pure.
+
+Validation raises the API error a user should see; nothing is written for a request
+that fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kraft.controller.placement import place_replicas
+from kraft.errors import InvalidValue, TopicExists, TopicNotFound
+from metadata.image import MetadataImage
+from metadata.records import ConfigRecord, PartitionRecord, RemoveTopic, TopicRecord
+from metadata.topic_configs import ConfigError, parse_topic_override
+
+MAX_PARTITIONS_PER_REQUEST = 10_000
+MAX_REPLICATION_FACTOR = 32
+_LEGAL = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+
+
+def validate_topic_name(name: object) -> str:
+    """Kafka's rules: [a-zA-Z0-9._-], 1-249 chars, not '.' or '..'."""
+    if not isinstance(name, str) or not name:
+        raise InvalidValue("topic name must be a non-empty string")
+    if name in (".", ".."):
+        raise InvalidValue(f"topic name cannot be {name!r}")
+    if len(name) > 249:
+        raise InvalidValue(f"topic name is {len(name)} characters long; the limit is 249")
+    if not _LEGAL.match(name):
+        raise InvalidValue(
+            f"topic name {name!r} is illegal: only ASCII letters, digits, '.', '_' and '-' are allowed"
+        )
+    return name
+
+
+def _collision_key(name: str) -> str:
+    # '.' and '_' collide in Kafka's metric names, so Kafka refuses such pairs.
+    return name.replace(".", "_")
+
+
+@dataclass(frozen=True)
+class CreateTopic:
+    name: str
+    partitions: int | None = None
+    replication_factor: int | None = None
+    configs: dict[str, object] = field(default_factory=dict)
+
+
+def create_topic(
+    image: MetadataImage, req: CreateTopic, defaults: dict[str, str], topic_id: str
+) -> tuple[list, dict]:
+    name = validate_topic_name(req.name)
+    if name in image.topic_ids:
+        raise TopicExists(f"topic {name!r} already exists")
+    key = _collision_key(name)
+    for existing in image.topic_ids:
+        if _collision_key(existing) == key:
+            raise InvalidValue(
+                f"topic {name!r} collides with existing topic {existing!r} ('.' and '_' are interchangeable in metric names)"
+            )
+    partitions = _positive_int(
+        req.partitions, int(defaults["num.partitions"]), "partitions_count",
+        MAX_PARTITIONS_PER_REQUEST,
+    )
+    rf = _positive_int(
+        req.replication_factor, int(defaults["replication.factor"]), "replication_factor",
+        MAX_REPLICATION_FACTOR,
+    )
+    configs = {}
+    for cname, raw in req.configs.items():
+        try:
+            configs[cname] = parse_topic_override(cname, raw)
+        except ConfigError as exc:
+            raise InvalidValue(str(exc)) from None
+    try:
+        assignment = place_replicas(image, partitions, rf)
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
+
+    records: list = [TopicRecord(name=name, topic_id=topic_id)]
+    for index, replicas in enumerate(assignment):
+        records.append(
+            PartitionRecord(topic_id=topic_id, partition=index, replicas=replicas,
+                            isr=replicas, leader=replicas[0])
+        )
+    for cname, value in sorted(configs.items()):
+        records.append(ConfigRecord(resource_type="topic", resource_name=name, name=cname,
+                                    value=value))
+    response = {"topic_name": name, "topic_id": topic_id, "partitions_count": partitions,
+                "replication_factor": rf}
+    return records, response
+
+
+def delete_topic(image: MetadataImage, name: str) -> tuple[list, dict]:
+    topic = image.topic(name)
+    if topic is None:
+        raise TopicNotFound(f"topic {name!r} not found")
+    return [RemoveTopic(topic_id=topic.topic_id)], {"topic_name": name}
+
+
+def _positive_int(value, default: int, what: str, cap: int) -> int:
+    if value is None or value == -1:  # -1 means "the default", as in Kafka's CreateTopics
+        value = default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValue(f"{what} must be an integer, got {value!r}")
+    if value < 1:
+        raise InvalidValue(f"{what} must be at least 1, got {value}")
+    if value > cap:
+        raise InvalidValue(f"{what} {value} is over the limit of {cap}")
+    return value

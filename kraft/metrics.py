@@ -1,0 +1,83 @@
+"""Prometheus metrics with Kafka-like names, one registry per node.
+
+Gauges are computed from the metadata image at scrape time (no bookkeeping on hot
+paths); request latency is a histogram fed by an aiohttp middleware.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+
+class _ImageCollector:
+    def __init__(self, node):
+        self._node = node
+
+    def collect(self):
+        node = self._node
+        image = node.image
+        parts = list(image.all_partitions())
+        offline = sum(1 for _, _, p in parts if not p.online)
+        under = sum(1 for _, _, p in parts if p.online and p.under_replicated)
+        fenced = sum(1 for b in image.brokers.values() if b.fenced)
+        yield _gauge("kafka_controller_kafkacontroller_activecontrollercount",
+                     "1 on the active controller", 1 if node.is_active_controller() else 0)
+        yield _gauge("kafka_controller_kafkacontroller_offlinepartitionscount",
+                     "partitions without a leader", offline)
+        yield _gauge("kafka_server_replicamanager_underreplicatedpartitions",
+                     "partitions whose ISR is smaller than the replica set", under)
+        yield _gauge("kafka_controller_kafkacontroller_fencedbrokercount",
+                     "registered brokers currently fenced", fenced)
+        yield _gauge("kafka_controller_kafkacontroller_globalpartitioncount",
+                     "partitions in the cluster", len(parts))
+        yield _gauge("kafka_controller_kafkacontroller_globaltopiccount",
+                     "topics in the cluster", len(image.topics))
+        yield _gauge("kraft_metadata_offset", "last applied metadata offset", image.offset)
+        yield _gauge("kraft_controller_epoch", "controller epoch (Raft term of the controller)",
+                     image.controller_epoch)
+        unclean = CounterMetricFamily(
+            "kafka_controller_controllerstats_uncleanleaderelections",
+            "leader elections from outside the ISR")
+        unclean.add_metric([], sum(p.unclean_elections for _, _, p in parts))
+        yield unclean
+        term = node.raft_term()
+        if term is not None:
+            yield _gauge("kraft_raft_term", "current Raft term of this controller", term)
+
+
+def _gauge(name, doc, value):
+    g = GaugeMetricFamily(name, doc)
+    g.add_metric([], value)
+    return g
+
+
+class NodeMetrics:
+    def __init__(self, node):
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_ImageCollector(node))
+        self.request_latency = Histogram(
+            "kafka_network_requestmetrics_totaltimems",
+            "HTTP request latency in seconds, by route and method",
+            ["route", "method"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+
+    def middleware(self):
+        histogram = self.request_latency
+
+        @web.middleware
+        async def measure(request, handler):
+            start = time.perf_counter()
+            try:
+                return await handler(request)
+            finally:
+                route = request.match_info.route.resource
+                name = route.canonical if route is not None else "unmatched"
+                histogram.labels(name, request.method).observe(time.perf_counter() - start)
+
+        return measure

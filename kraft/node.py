@@ -1,0 +1,172 @@
+"""The composition root: one node process, its parts, and their order of shutdown.
+
+Every background loop belongs to the node's TaskGroup; `run` returns only after all of
+them have stopped, the HTTP server is closed, and the Raft seat is destroyed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+from aiohttp import web
+
+from kraft.api.app import build_app
+from kraft.api.internal_routes import FORWARDED_HEADER, SECRET_HEADER
+from kraft.broker.lifecycle import BrokerLifecycle
+from kraft.broker.metadata_follower import MetadataFollower
+from kraft.config import ClusterConfig
+from kraft.controller.quorum_controller import QuorumController
+from kraft.controller_link import ControllerLink
+from kraft.data_dir import DataDirIdentity
+from kraft.errors import Retriable
+from kraft.metadata_waiters import MetadataWaiters
+from kraft.metrics import NodeMetrics
+from kraft.quorum_view import describe_quorum
+from kraft.raft_quorum import RaftQuorum
+from metadata.image import MetadataImage
+from metadata.state_machine import MetadataStateMachine
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_MOVE_TIMEOUT_S = 5.0
+
+
+class Node:
+    def __init__(self, config: ClusterConfig, node_id: int, identity: DataDirIdentity,
+                 quorum=None):
+        self.config = config
+        self.node_id = node_id
+        self.node_config = config.node(node_id)
+        self.cluster_id = identity.cluster_id
+        self.internal_secret = identity.raft_password
+        self.topic_defaults = dict(config.topic_defaults)
+        t = config.timeouts
+        self._request_timeout_s = t.controller_request_timeout_ms / 1000
+        if quorum is None and self.node_config.is_controller:
+            quorum = RaftQuorum(
+                node_id,
+                {n.id: n.raft_address for n in config.controllers},
+                self.node_config.data_path,
+                identity.raft_password,
+            )
+        self.quorum = quorum
+        self.state_machine = quorum.state_machine if quorum else MetadataStateMachine()
+        self.controller = (
+            QuorumController(quorum, node_id, self.topic_defaults,
+                             t.broker_session_timeout_ms, self._request_timeout_s)
+            if quorum else None
+        )
+        self.waiters = MetadataWaiters(lambda: self.state_machine.image.offset)
+        if quorum:
+            quorum.add_apply_listener(self.metadata_applied)
+        self.metrics = NodeMetrics(self)
+        self.lifecycle = (BrokerLifecycle(self, t.broker_heartbeat_interval_ms / 1000)
+                          if self.node_config.is_broker else None)
+        self.follower: MetadataFollower | None = None
+        self.link: ControllerLink | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- what route handlers use -------------------------------------------------------
+    @property
+    def image(self) -> MetadataImage:
+        return self.state_machine.image
+
+    def metadata_applied(self) -> None:
+        self.waiters.wake()
+
+    async def wait_metadata(self, offset: int, timeout_s: float = 5.0,
+                            raise_on_timeout: bool = True) -> MetadataImage:
+        ok = await self.waiters.wait_for(offset, timeout_s)
+        if not ok and raise_on_timeout:
+            raise Retriable(f"node {self.node_id} has not yet applied metadata offset {offset}")
+        return self.image
+
+    async def controller_call(self, op: str, payload, forwarded: bool = False) -> dict:
+        return await self.link.call(op, payload, forwarded)
+
+    def controller_target(self) -> int | None:
+        if self.quorum is not None:
+            return self.quorum.leader_id()
+        if self.follower is not None and self.follower.controller_id is not None:
+            return self.follower.controller_id
+        cid = self.image.controller_id
+        return cid if cid >= 0 else None
+
+    def raft_leader_id(self) -> int | None:
+        return self.quorum.leader_id() if self.quorum else self.controller_target()
+
+    def raft_term(self) -> int | None:
+        return self.quorum.term() if self.quorum else None
+
+    def is_active_controller(self) -> bool:
+        return self.controller is not None and self.controller.active
+
+    def node_url(self, node_id: int) -> str:
+        return self.config.node(node_id).http_url
+
+    def partition_offsets(self, topic: str, partition: int) -> dict | None:
+        return None  # the partition data path fills this in
+
+    def readiness(self) -> tuple[bool, str]:
+        image = self.image
+        if image.controller_epoch == 0:
+            return False, "no active controller has been seen yet"
+        if self.lifecycle is not None:
+            reg = image.brokers.get(self.node_id)
+            if self.lifecycle.broker_epoch is None or reg is None:
+                return False, "broker not registered yet"
+            if reg.fenced:
+                return False, "broker is fenced (catching up with metadata)"
+        return True, "ready"
+
+    async def quorum_description(self) -> dict:
+        return await describe_quorum(self)
+
+    async def get_json_from(self, node_id: int, path: str, timeout_s: float = 2.0):
+        headers = {SECRET_HEADER: self.internal_secret, FORWARDED_HEADER: "1"}
+        async with self._session.get(self.node_url(node_id) + path, headers=headers,
+                                     timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        self._session = aiohttp.ClientSession()
+        self.link = ControllerLink(self, self._session, self._request_timeout_s)
+        app = build_app(self)
+        app.middlewares.insert(0, self.metrics.middleware())
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        try:
+            if self.quorum is not None:
+                self.quorum.start()
+            else:
+                self.follower = MetadataFollower(self, self._session)
+            await runner.setup()
+            site = web.TCPSite(runner, self.node_config.host, self.node_config.http_port,
+                               reuse_address=True)
+            await site.start()
+            log.info("node %d serving on %s", self.node_id, self.node_config.http_url)
+            async with asyncio.TaskGroup() as tg:
+                tasks = []
+                if self.controller is not None:
+                    tasks.append(tg.create_task(self.controller.run(), name="controller"))
+                if self.follower is not None:
+                    tasks.append(tg.create_task(self.follower.run(), name="metadata-follower"))
+                if self.lifecycle is not None:
+                    tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
+                await stop.wait()
+                started = time.monotonic()
+                if self.lifecycle is not None:
+                    await self.lifecycle.controlled_shutdown(SHUTDOWN_MOVE_TIMEOUT_S)
+                log.info("node %d stopping (moves took %.2fs)", self.node_id,
+                         time.monotonic() - started)
+                for task in tasks:
+                    task.cancel()
+        finally:
+            await runner.cleanup()
+            if self.quorum is not None:
+                self.quorum.stop()
+            await self._session.close()
+            self.waiters.close()

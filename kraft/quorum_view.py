@@ -1,0 +1,63 @@
+"""The quorum description of kafka-metadata-quorum.sh (describe --status/--replication).
+
+Only the Raft leader knows each voter's progress, so a node that is not the leader
+asks it; when no leader answers, this node says what it knows itself.
+"""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+
+
+def local_description(node) -> dict:
+    image = node.image
+    now_ms = int(time.time() * 1000)
+    voters, leader, term, hw = [], None, 0, 0
+    if node.quorum is not None:
+        st = node.quorum.status()
+        leader, term, hw = st.leader_id, st.term, st.commit_index
+        voters = [{"node_id": v.node_id, "log_end_offset": v.log_end_offset, "lag": v.lag,
+                   "last_caught_up_ms": v.last_caught_up_ms,
+                   "last_caught_up_age_ms": (now_ms - v.last_caught_up_ms
+                                              if v.last_caught_up_ms >= 0 else None)}
+                  for v in st.voters]
+    observers = []
+    controller = node.controller
+    voter_ids = {n.id for n in node.config.controllers}
+    if controller is not None and controller.active:
+        hb = controller.heartbeats
+        for broker_id, offset in sorted(hb.metadata_offsets.items()):
+            if broker_id in voter_ids:
+                continue
+            seen = hb.last_seen_ms.get(broker_id, -1)
+            observers.append({"node_id": broker_id, "metadata_offset": offset,
+                              "lag": max(0, image.offset - offset),
+                              "last_heartbeat_age_ms": controller.now_ms() - seen})
+    return {
+        "leader_id": leader if leader is not None else image.controller_id,
+        "leader_epoch": term,
+        "high_watermark": hw,
+        "metadata_offset": image.offset,
+        "controller_id": image.controller_id,
+        "controller_epoch": image.controller_epoch,
+        "answered_by": node.node_id,
+        "voters": voters,
+        "observers": observers,
+    }
+
+
+async def describe_quorum(node) -> dict:
+    is_leader = node.quorum is not None and node.quorum.is_leader()
+    target = node.controller_target()
+    if is_leader or target is None or target == node.node_id:
+        return local_description(node)
+    try:
+        status, body = await node.get_json_from(
+            target, f"/v3/clusters/{node.cluster_id}/quorum?local=1")
+        if status == 200:
+            return body
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        pass
+    return local_description(node)

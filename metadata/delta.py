@@ -1,0 +1,215 @@
+"""MetadataDelta: replay records on top of an image, then apply() to get the next image.
+
+Replay validates each record against the state built so far (compare-and-set on
+epochs, name uniqueness, references). An invalid record raises RecordRejected; the
+caller then drops the whole batch, so a batch applies atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from metadata.image import (
+    NO_LEADER,
+    BrokerRegistration,
+    MetadataImage,
+    PartitionRegistration,
+    TopicImage,
+    UncleanElection,
+)
+from metadata.records import (
+    BecomeController,
+    BrokerRegistrationChange,
+    ConfigRecord,
+    PartitionChange,
+    PartitionRecord,
+    ProducerIds,
+    RegisterBroker,
+    RemoveTopic,
+    TopicRecord,
+)
+
+
+MAX_UNCLEAN_HISTORY = 1000  # the per-partition counters keep the full count
+
+
+class RecordRejected(Exception):
+    """A record that does not fit the current image (stale epoch, unknown id, ...)."""
+
+
+class MetadataDelta:
+    def __init__(self, image: MetadataImage, offset: int):
+        self._base = image
+        self._offset = offset  # offset of the batch being replayed
+        self._controller = (image.controller_id, image.controller_epoch)
+        self._brokers = None
+        self._topics = None
+        self._topic_ids = None
+        self._topic_configs = None
+        self._cluster_configs = None
+        self._next_producer_id = image.next_producer_id
+        self._unclean = list(image.unclean_elections)
+
+    # Copy-on-write accessors: an area is copied only when a record touches it.
+    def _brokers_w(self):
+        if self._brokers is None:
+            self._brokers = dict(self._base.brokers)
+        return self._brokers
+
+    def _topics_w(self):
+        if self._topics is None:
+            self._topics = dict(self._base.topics)
+            self._topic_ids = dict(self._base.topic_ids)
+        return self._topics
+
+    def _topic_configs_w(self):
+        if self._topic_configs is None:
+            self._topic_configs = dict(self._base.topic_configs)
+        return self._topic_configs
+
+    def _brokers_r(self):
+        return self._brokers if self._brokers is not None else self._base.brokers
+
+    def _topics_r(self):
+        return self._topics if self._topics is not None else self._base.topics
+
+    def _topic_ids_r(self):
+        return self._topic_ids if self._topic_ids is not None else self._base.topic_ids
+
+    def replay(self, record) -> None:
+        handler = getattr(self, "_replay_" + record.type)
+        handler(record)
+
+    def _replay_BecomeController(self, r: BecomeController) -> None:
+        if r.controller_epoch <= self._controller[1]:
+            raise RecordRejected(
+                f"controller epoch {r.controller_epoch} is not newer than {self._controller[1]}"
+            )
+        self._controller = (r.controller_id, r.controller_epoch)
+
+    def _replay_RegisterBroker(self, r: RegisterBroker) -> None:
+        self._brokers_w()[r.broker_id] = BrokerRegistration(
+            broker_id=r.broker_id,
+            broker_epoch=self._offset,
+            incarnation_id=r.incarnation_id,
+            host=r.host,
+            http_port=r.http_port,
+            roles=tuple(r.roles),
+            fenced=True,
+        )
+
+    def _replay_BrokerRegistrationChange(self, r: BrokerRegistrationChange) -> None:
+        current = self._brokers_r().get(r.broker_id)
+        if current is None:
+            raise RecordRejected(f"broker {r.broker_id} is not registered")
+        if current.broker_epoch != r.broker_epoch:
+            raise RecordRejected(
+                f"broker {r.broker_id} epoch is {current.broker_epoch}, not {r.broker_epoch}"
+            )
+        changes = {}
+        if r.fenced is not None:
+            changes["fenced"] = r.fenced
+        if r.in_controlled_shutdown is not None:
+            changes["in_controlled_shutdown"] = r.in_controlled_shutdown
+        self._brokers_w()[r.broker_id] = replace(current, **changes)
+
+    def _replay_Topic(self, r: TopicRecord) -> None:
+        if r.name in self._topic_ids_r():
+            raise RecordRejected(f"topic {r.name!r} already exists")
+        if r.topic_id in self._topics_r():
+            raise RecordRejected(f"topic id {r.topic_id} already exists")
+        self._topics_w()[r.topic_id] = TopicImage(r.name, r.topic_id, ())
+        self._topic_ids[r.name] = r.topic_id
+
+    def _replay_Partition(self, r: PartitionRecord) -> None:
+        topic = self._topics_r().get(r.topic_id)
+        if topic is None:
+            raise RecordRejected(f"topic id {r.topic_id} does not exist")
+        if r.partition != len(topic.partitions):
+            raise RecordRejected(f"partition {r.partition} out of sequence")
+        if not r.replicas or len(set(r.replicas)) != len(r.replicas):
+            raise RecordRejected("replicas must be distinct and non-empty")
+        if not set(r.isr) <= set(r.replicas) or (r.leader != NO_LEADER and r.leader not in r.isr):
+            raise RecordRejected("isr must be within replicas and hold the leader")
+        part = PartitionRegistration(
+            tuple(r.replicas), tuple(r.isr), r.leader, r.leader_epoch, r.partition_epoch
+        )
+        self._topics_w()[r.topic_id] = replace(topic, partitions=topic.partitions + (part,))
+
+    def _replay_PartitionChange(self, r: PartitionChange) -> None:
+        topic = self._topics_r().get(r.topic_id)
+        if topic is None or not 0 <= r.partition < len(topic.partitions):
+            raise RecordRejected(f"partition {r.topic_id}/{r.partition} does not exist")
+        part = topic.partitions[r.partition]
+        if part.partition_epoch != r.expected_partition_epoch:
+            raise RecordRejected(
+                f"partition epoch is {part.partition_epoch}, not {r.expected_partition_epoch}"
+            )
+        isr = tuple(r.isr) if r.isr is not None else part.isr
+        leader = r.leader if r.leader is not None else part.leader
+        if not set(isr) <= set(part.replicas) or (leader != NO_LEADER and leader not in isr):
+            raise RecordRejected("isr must be within replicas and hold the leader")
+        leader_epoch = part.leader_epoch + (1 if leader != part.leader else 0)
+        unclean = part.unclean_elections + (1 if r.unclean else 0)
+        new = PartitionRegistration(
+            part.replicas, isr, leader, leader_epoch, part.partition_epoch + 1, unclean
+        )
+        partitions = list(topic.partitions)
+        partitions[r.partition] = new
+        self._topics_w()[r.topic_id] = replace(topic, partitions=tuple(partitions))
+        if r.unclean:
+            self._unclean.append(
+                UncleanElection(topic.name, r.partition, leader, leader_epoch, self._offset)
+            )
+
+    def _replay_Config(self, r: ConfigRecord) -> None:
+        if r.resource_type == "cluster":
+            if self._cluster_configs is None:
+                self._cluster_configs = dict(self._base.cluster_configs)
+            target = self._cluster_configs
+        else:
+            if r.resource_name not in self._topic_ids_r():
+                raise RecordRejected(f"topic {r.resource_name!r} does not exist")
+            configs = self._topic_configs_w()
+            target = dict(configs.get(r.resource_name, {}))
+            configs[r.resource_name] = target
+        if r.value is None:
+            target.pop(r.name, None)
+        else:
+            target[r.name] = r.value
+
+    def _replay_RemoveTopic(self, r: RemoveTopic) -> None:
+        topic = self._topics_r().get(r.topic_id)
+        if topic is None:
+            raise RecordRejected(f"topic id {r.topic_id} does not exist")
+        del self._topics_w()[r.topic_id]
+        del self._topic_ids[topic.name]
+        if topic.name in self._topic_configs_w():
+            del self._topic_configs[topic.name]
+
+    def _replay_ProducerIds(self, r: ProducerIds) -> None:
+        broker = self._brokers_r().get(r.broker_id)
+        if broker is None or broker.broker_epoch != r.broker_epoch:
+            raise RecordRejected(f"broker {r.broker_id} epoch {r.broker_epoch} is stale")
+        if r.next_producer_id <= self._next_producer_id:
+            raise RecordRejected("producer id block does not move forward")
+        self._next_producer_id = r.next_producer_id
+
+    def apply(self) -> MetadataImage:
+        base = self._base
+        return MetadataImage(
+            offset=self._offset,
+            controller_id=self._controller[0],
+            controller_epoch=self._controller[1],
+            brokers=self._brokers if self._brokers is not None else base.brokers,
+            topics=self._topics if self._topics is not None else base.topics,
+            topic_ids=self._topic_ids if self._topic_ids is not None else base.topic_ids,
+            topic_configs=(
+                self._topic_configs if self._topic_configs is not None else base.topic_configs
+            ),
+            cluster_configs=(
+                self._cluster_configs if self._cluster_configs is not None else base.cluster_configs
+            ),
+            next_producer_id=self._next_producer_id,
+            unclean_elections=tuple(self._unclean[-MAX_UNCLEAN_HISTORY:]),
+        )

@@ -1,0 +1,103 @@
+"""The metadata image: an immutable view of the cluster at one metadata offset.
+
+Built only by replaying records (see delta.py). Every area is a frozen dataclass and
+the mappings inside are never mutated after construction: a new image shares what did
+not change with the previous one, so readers on other threads need no lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+NO_LEADER = -1
+
+
+@dataclass(frozen=True)
+class BrokerRegistration:
+    broker_id: int
+    broker_epoch: int
+    incarnation_id: str
+    host: str
+    http_port: int
+    roles: tuple[str, ...]
+    fenced: bool = True
+    in_controlled_shutdown: bool = False
+
+    @property
+    def http_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.http_port}"
+
+
+@dataclass(frozen=True)
+class PartitionRegistration:
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    leader: int
+    leader_epoch: int = 0
+    partition_epoch: int = 0
+    unclean_elections: int = 0  # how many times a leader came from outside the ISR
+
+    @property
+    def online(self) -> bool:
+        return self.leader != NO_LEADER
+
+    @property
+    def under_replicated(self) -> bool:
+        return len(self.isr) < len(self.replicas)
+
+
+@dataclass(frozen=True)
+class TopicImage:
+    name: str
+    topic_id: str
+    partitions: tuple[PartitionRegistration, ...]
+
+
+@dataclass(frozen=True)
+class UncleanElection:
+    """An election from outside the ISR: data loss becomes possible, so it is recorded."""
+
+    topic: str
+    partition: int
+    leader: int
+    leader_epoch: int
+    metadata_offset: int
+
+
+@dataclass(frozen=True)
+class MetadataImage:
+    offset: int = 0  # offset of the last applied batch; 0 = empty log
+    controller_id: int = -1
+    controller_epoch: int = 0
+    brokers: Mapping[int, BrokerRegistration] = field(default_factory=dict)
+    topics: Mapping[str, TopicImage] = field(default_factory=dict)  # by topic id
+    topic_ids: Mapping[str, str] = field(default_factory=dict)  # name -> topic id
+    topic_configs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # by name
+    cluster_configs: Mapping[str, str] = field(default_factory=dict)
+    next_producer_id: int = 0
+    unclean_elections: tuple[UncleanElection, ...] = ()
+
+    def topic(self, name: str) -> TopicImage | None:
+        topic_id = self.topic_ids.get(name)
+        return self.topics.get(topic_id) if topic_id is not None else None
+
+    def unfenced_broker_ids(self) -> list[int]:
+        return sorted(b.broker_id for b in self.brokers.values() if not b.fenced)
+
+    def is_usable(self, broker_id: int) -> bool:
+        """Can this broker lead or be chosen for new replicas right now?"""
+        b = self.brokers.get(broker_id)
+        return b is not None and not b.fenced and not b.in_controlled_shutdown
+
+    def partitions_led_by(self, broker_id: int):
+        for topic in self.topics.values():
+            for index, part in enumerate(topic.partitions):
+                if part.leader == broker_id:
+                    yield topic, index, part
+
+    def all_partitions(self):
+        for topic in self.topics.values():
+            for index, part in enumerate(topic.partitions):
+                yield topic, index, part

@@ -1,0 +1,147 @@
+"""Metadata log records (KIP-631 style): the only way cluster metadata changes.
+
+Records are immutable pydantic models discriminated on `type`. The active controller
+produces them in batches; every node replays the same batches in the same order, so
+the content of a record must be everything replay needs: no clock, no uuid, no I/O is
+consulted at replay time.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+NO_LEADER = -1
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BecomeController(_Record):
+    """Written first by a newly elected Raft leader; fences batches of older controllers."""
+
+    type: Literal["BecomeController"] = "BecomeController"
+    controller_id: int
+    controller_epoch: int  # the Raft term the controller was elected in
+
+
+class RegisterBroker(_Record):
+    """A broker process (incarnation) joins; its broker epoch is this record's offset."""
+
+    type: Literal["RegisterBroker"] = "RegisterBroker"
+    broker_id: int
+    incarnation_id: str
+    host: str
+    http_port: int
+    roles: tuple[str, ...] = ("broker",)
+
+
+class BrokerRegistrationChange(_Record):
+    """Fence / unfence a broker, or mark it in controlled shutdown (CAS on broker epoch)."""
+
+    type: Literal["BrokerRegistrationChange"] = "BrokerRegistrationChange"
+    broker_id: int
+    broker_epoch: int
+    fenced: bool | None = None
+    in_controlled_shutdown: bool | None = None
+
+
+class TopicRecord(_Record):
+    type: Literal["Topic"] = "Topic"
+    name: str
+    topic_id: str
+
+
+class PartitionRecord(_Record):
+    type: Literal["Partition"] = "Partition"
+    topic_id: str
+    partition: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    leader: int
+    leader_epoch: int = 0
+    partition_epoch: int = 0
+
+
+class PartitionChange(_Record):
+    """Leader and/or ISR change, applied only if the partition epoch still matches.
+
+    A leader change bumps the leader epoch; any change bumps the partition epoch.
+    `unclean` marks an election from outside the ISR (recorded, counted, shown).
+    """
+
+    type: Literal["PartitionChange"] = "PartitionChange"
+    topic_id: str
+    partition: int
+    expected_partition_epoch: int
+    leader: int | None = None
+    isr: tuple[int, ...] | None = None
+    unclean: bool = False
+
+
+class ConfigRecord(_Record):
+    """Set (value) or delete (value=None) one config of a topic or of the cluster."""
+
+    type: Literal["Config"] = "Config"
+    resource_type: Literal["topic", "cluster"]
+    resource_name: str
+    name: str
+    value: str | None
+
+
+class RemoveTopic(_Record):
+    type: Literal["RemoveTopic"] = "RemoveTopic"
+    topic_id: str
+
+
+class ProducerIds(_Record):
+    """A block of producer ids handed to a broker (idempotent produce)."""
+
+    type: Literal["ProducerIds"] = "ProducerIds"
+    broker_id: int
+    broker_epoch: int
+    next_producer_id: int  # first id after the block handed out
+
+
+MetadataRecord = Annotated[
+    Union[
+        BecomeController,
+        RegisterBroker,
+        BrokerRegistrationChange,
+        TopicRecord,
+        PartitionRecord,
+        PartitionChange,
+        ConfigRecord,
+        RemoveTopic,
+        ProducerIds,
+    ],
+    Field(discriminator="type"),
+]
+
+
+class MetadataBatch(BaseModel):
+    """Records applied atomically: all of them or none.
+
+    controller_epoch fences a deposed controller; request_id makes a retried
+    proposal (after a timeout whose outcome was unknown) apply at most once.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    controller_epoch: int
+    request_id: str | None = None
+    records: tuple[MetadataRecord, ...]
+
+
+_batch_adapter = TypeAdapter(MetadataBatch)
+
+
+def encode_batch(batch: MetadataBatch) -> str:
+    return orjson.dumps(batch.model_dump(mode="json", exclude_none=False)).decode()
+
+
+def decode_batch(text: str | bytes) -> MetadataBatch:
+    return _batch_adapter.validate_json(text)

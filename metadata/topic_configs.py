@@ -1,0 +1,196 @@
+"""Topic-level configs as Kafka names them: types, defaults, validation.
+
+Pure: no I/O. Configs live in metadata as canonical strings (like Kafka), so
+every value that enters the system goes through `parse_config_value` once and
+code that needs the typed value calls `typed_value`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+INT_MAX = 2**31 - 1
+LONG_MAX = 2**63 - 1
+_TYPE_MAX = {"int": INT_MAX, "long": LONG_MAX}
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")  # int() alone would also take "1_000"
+
+ConfigKind = Literal["int", "long", "bool", "string", "list"]
+
+
+class ConfigError(ValueError):
+    """A config name or value that Kafka would reject."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class Validator(Protocol):
+    expectation: str  # completes "must be ..." in error messages
+
+    def accepts(self, value: int | bool | str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class IntRange:
+    low: int
+    high: int
+
+    @property
+    def expectation(self) -> str:
+        if self.high in (INT_MAX, LONG_MAX):
+            return f"an integer >= {self.low}"
+        return f"an integer between {self.low} and {self.high}"
+
+    def accepts(self, value: int | bool | str) -> bool:
+        return isinstance(value, int) and self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class AnyBool:
+    expectation: str = "true or false"
+
+    def accepts(self, value: int | bool | str) -> bool:
+        return isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class OneOf:
+    choices: tuple[str, ...]
+
+    @property
+    def expectation(self) -> str:
+        return "one of " + ", ".join(repr(c) for c in self.choices)
+
+    def accepts(self, value: int | bool | str) -> bool:
+        return value in self.choices
+
+
+@dataclass(frozen=True)
+class ConfigSpec:
+    name: str
+    kind: ConfigKind
+    default: str  # canonical string form, as stored in metadata
+    doc: str
+    validator: Validator
+
+
+def _int(name: str, default: int, low: int, doc: str, kind: ConfigKind = "int") -> ConfigSpec:
+    return ConfigSpec(name, kind, str(default), doc, IntRange(low, _TYPE_MAX[kind]))
+
+
+def _long(name: str, default: int, low: int, doc: str) -> ConfigSpec:
+    return _int(name, default, low, doc, kind="long")
+
+
+_SPECS = (
+    _int("num.partitions", 3, 1, "Partitions of a topic created without a count (cluster default only)."),
+    _int("replication.factor", 3, 1, "Replicas of a topic created without a factor (cluster default only)."),
+    _int("min.insync.replicas", 2, 1, "In-sync replicas an acks=all produce needs to succeed."),
+    ConfigSpec("unclean.leader.election.enable", "bool", "false",
+               "Elect an out-of-sync replica when no ISR member is alive (may lose data).", AnyBool()),
+    _long("retention.ms", 604800000, -1, "Delete segments older than this; -1 keeps them forever."),
+    _long("retention.bytes", -1, -1, "Delete old segments beyond this partition size; -1 means no limit."),
+    _int("segment.bytes", 134217728, 14, "Roll a new segment once the active one reaches this size."),
+    _long("segment.ms", 604800000, 1, "Roll a new segment once the active one is this old."),
+    _int("max.message.bytes", 1048576, 0, "Largest record batch a produce may append."),
+    ConfigSpec("cleanup.policy", "list", "delete", "How old segments go: delete, compact, or both.",
+               OneOf(("delete", "compact", "compact,delete"))),
+    _long("flush.messages", LONG_MAX, 1, "fsync the log after this many messages."),
+    _long("flush.ms", LONG_MAX, 0, "fsync the log after this many milliseconds."),
+    ConfigSpec("message.timestamp.type", "string", "CreateTime",
+               "Record timestamps come from the producer (CreateTime) or the broker (LogAppendTime).",
+               OneOf(("CreateTime", "LogAppendTime"))),
+)
+
+TOPIC_CONFIGS: dict[str, ConfigSpec] = {spec.name: spec for spec in _SPECS}
+DEFAULT_TOPIC_CONFIGS: dict[str, str] = {spec.name: spec.default for spec in _SPECS}
+CLUSTER_ONLY = frozenset({"num.partitions", "replication.factor"})
+
+
+def _spec_for(name: str) -> ConfigSpec:
+    spec = TOPIC_CONFIGS.get(name)
+    if spec is None:
+        close = difflib.get_close_matches(name, TOPIC_CONFIGS, n=1)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        raise ConfigError(name, f"unknown topic config{hint}")
+    return spec
+
+
+def _short_repr(raw: object) -> str:
+    text = repr(raw)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _to_typed(spec: ConfigSpec, raw: object) -> int | bool | str | None:
+    """The raw value as the spec's Python type, or None when it has the wrong shape."""
+    if spec.kind in ("int", "long"):
+        if isinstance(raw, bool):  # bool is an int subclass; True is not 1 here
+            return None
+        if isinstance(raw, int):
+            return raw
+        if isinstance(raw, str) and _INTEGER_TEXT.fullmatch(raw.strip()):
+            return int(raw.strip())
+        return None
+    if spec.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+            return raw.strip().lower() == "true"
+        return None
+    if spec.kind == "list":
+        # TOML may give an array; Kafka's form is comma-separated. Sorted so that
+        # "delete,compact" and "compact,delete" store the same string.
+        items = raw if isinstance(raw, (list, tuple)) else raw.split(",") if isinstance(raw, str) else None
+        if items is None or not all(isinstance(item, str) for item in items):
+            return None
+        return ",".join(sorted({item.strip() for item in items}))
+    return raw.strip() if isinstance(raw, str) else None
+
+
+def parse_config_value(name: str, raw: object) -> str:
+    """Validate a value from TOML or JSON and return Kafka's canonical string."""
+    spec = _spec_for(name)
+    value = _to_typed(spec, raw)
+    if value is None or not spec.validator.accepts(value):
+        expectation = spec.validator.expectation
+        limits = spec.validator
+        if isinstance(limits, IntRange) and isinstance(value, int) and value > limits.high:
+            expectation = f"an integer between {limits.low} and {limits.high}"
+        raise ConfigError(name, f"must be {expectation}, got {_short_repr(raw)}")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse_topic_override(name: str, raw: object) -> str:
+    """Like parse_config_value, for a single topic's configs (cluster-only names refused)."""
+    if name in CLUSTER_ONLY:
+        field = "partitions_count" if name == "num.partitions" else "replication_factor"
+        raise ConfigError(name, f"is a cluster default, not a topic config; set {field} when creating the topic")
+    return parse_config_value(name, raw)
+
+
+def typed_value(name: str, value: str) -> int | bool | str:
+    """The stored string as int (int/long), bool, or str (string/list)."""
+    spec = _spec_for(name)
+    canonical = parse_config_value(name, value)
+    if spec.kind in ("int", "long"):
+        return int(canonical)
+    if spec.kind == "bool":
+        return canonical == "true"
+    return canonical
+
+
+def effective_configs(defaults: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
+    """A topic's full configs: built-in defaults < cluster defaults < topic overrides.
+
+    Cluster-only names (num.partitions, replication.factor) are left out: they
+    shape topic creation and are not configs of a topic.
+    """
+    merged = {**DEFAULT_TOPIC_CONFIGS, **defaults, **overrides}
+    return {name: value for name, value in merged.items() if name not in CLUSTER_ONLY}
