@@ -13,6 +13,7 @@ import asyncio
 import base64
 import gzip
 import logging
+import os
 import pickle
 import time
 from pathlib import Path
@@ -50,6 +51,7 @@ class RaftQuorum:
         data_dir: Path,
         password: str,
         election_timeout_s: tuple[float, float] = (0.4, 1.4),
+        snapshot_every: int | None = None,
     ):
         self.node_id = node_id
         self.state_machine = MetadataStateMachine()
@@ -58,6 +60,10 @@ class RaftQuorum:
         self._dir = Path(data_dir) / "__cluster_metadata"
         self._password = password
         self._timeouts = election_timeout_s
+        # Log entries between snapshots; an operator knob (and a way for tests to
+        # exercise snapshot + journal recovery without writing 5,000 entries).
+        self._snapshot_every = snapshot_every or int(
+            os.environ.get("KRAFT_METADATA_SNAPSHOT_ENTRIES", "5000"))
         self._listeners = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._obj: _MetadataSyncObj | None = None
@@ -84,7 +90,7 @@ class RaftQuorum:
             raftMaxTimeout=self._timeouts[1],
             appendEntriesPeriod=0.1,
             dynamicMembershipChange=False,
-            logCompactionMinEntries=5000,
+            logCompactionMinEntries=self._snapshot_every,
             logCompactionMinTime=300,
         )
         peers = [addr for nid, addr in sorted(self._voters.items()) if nid != self.node_id]
