@@ -40,14 +40,23 @@ def http_json(method: str, url: str, body=None, headers=None, timeout: float = 1
         req.add_header(k, v)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            payload = resp.read()
-            return resp.status, (json.loads(payload) if payload else None)
+            return resp.status, _parse(resp.read())
     except urllib.error.HTTPError as exc:
         payload = exc.read()
         try:
-            return exc.code, json.loads(payload) if payload else None
+            return exc.code, _parse(payload)
         except ValueError:
             return exc.code, payload.decode(errors="replace")
+
+
+def _parse(payload: bytes):
+    """JSON, or newline-delimited JSON (v3 streaming produce) as a list."""
+    if not payload:
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return [json.loads(line) for line in payload.splitlines() if line.strip()]
 
 
 class LocalCluster:

@@ -18,9 +18,11 @@ from kraft.api.internal_routes import FORWARDED_HEADER, SECRET_HEADER
 from kraft.broker.lifecycle import BrokerLifecycle
 from kraft.broker.metadata_follower import MetadataFollower
 from kraft.config import ClusterConfig
+from kraft.controller.config_control import effective_topic_configs
 from kraft.controller.quorum_controller import QuorumController
 from kraft.controller_link import ControllerLink
 from kraft.data_dir import DataDirIdentity
+from kraft.data_plane import DataPlane
 from kraft.errors import Retriable
 from kraft.metadata_waiters import MetadataWaiters
 from kraft.metrics import NodeMetrics
@@ -28,6 +30,8 @@ from kraft.quorum_view import describe_quorum
 from kraft.raft_quorum import RaftQuorum
 from metadata.image import MetadataImage
 from metadata.state_machine import MetadataStateMachine
+from replication.fetch_protocol import FetchRequest, decode_response
+from replication.replica_manager import ReplicaManager
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,10 @@ class Node:
         self.follower: MetadataFollower | None = None
         self.link: ControllerLink | None = None
         self._session: aiohttp.ClientSession | None = None
+        self.replica_manager: ReplicaManager | None = None
+        self.data_plane: DataPlane | None = None
+        self._metadata_pending = False
+        self._strays_removed = False
 
     # -- what route handlers use -------------------------------------------------------
     @property
@@ -76,6 +84,18 @@ class Node:
 
     def metadata_applied(self) -> None:
         self.waiters.wake()
+        if self.replica_manager is not None and not self._metadata_pending:
+            # coalesce: many batches applied in a burst cost one pass over the image
+            self._metadata_pending = True
+            asyncio.get_running_loop().call_soon(self._replicas_follow_metadata)
+
+    def _replicas_follow_metadata(self) -> None:
+        self._metadata_pending = False
+        image = self.image
+        self.replica_manager.on_metadata(image)
+        if not self._strays_removed and self.readiness()[0]:
+            self._strays_removed = True
+            self.replica_manager.remove_stray_logs(image)
 
     async def wait_metadata(self, offset: int, timeout_s: float = 5.0,
                             raise_on_timeout: bool = True) -> MetadataImage:
@@ -108,7 +128,37 @@ class Node:
         return self.config.node(node_id).http_url
 
     def partition_offsets(self, topic: str, partition: int) -> dict | None:
-        return None  # the partition data path fills this in
+        """What this node knows of the partition's offsets: exact on the leader, as last
+        heard from the leader on a follower, None elsewhere."""
+        if self.replica_manager is None:
+            return None
+        replica = self.replica_manager.replica(topic, partition)
+        return replica.offsets_view() if replica is not None else None
+
+    async def proxy_get(self, node_id: int, path_qs: str, headers: dict):
+        headers = {**headers, SECRET_HEADER: self.internal_secret}
+        try:
+            async with self._session.get(self.node_url(node_id) + path_qs, headers=headers,
+                                         timeout=aiohttp.ClientTimeout(total=70)) as resp:
+                return resp.status, await resp.read(), resp.content_type
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise Retriable(f"NOT_LEADER: leader node {node_id} unreachable "
+                            f"({type(exc).__name__}); retry") from None
+
+    async def _fetch_from(self, leader_id: int, request: FetchRequest):
+        headers = {SECRET_HEADER: self.internal_secret}
+        timeout = aiohttp.ClientTimeout(total=request.max_wait_ms / 1000 + 5)
+        async with self._session.post(self.node_url(leader_id) + "/internal/v1/fetch",
+                                      data=request.encode(), headers=headers,
+                                      timeout=timeout) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise aiohttp.ClientError(f"fetch answered HTTP {resp.status}: {body[:200]!r}")
+            return decode_response(body)
+
+    def _effective_topic_configs(self, topic: str) -> dict[str, str]:
+        eff = effective_topic_configs(self.image, self.topic_defaults, topic)
+        return {k: v for k, (v, _) in eff.items()}
 
     def readiness(self) -> tuple[bool, str]:
         image = self.image
@@ -135,6 +185,13 @@ class Node:
     async def run(self, stop: asyncio.Event) -> None:
         self._session = aiohttp.ClientSession()
         self.link = ControllerLink(self, self._session, self._request_timeout_s)
+        self.data_plane = DataPlane(self, self._session)
+        if self.node_config.is_broker:
+            self.replica_manager = ReplicaManager(
+                self.node_id, self.node_config.data_path, self._effective_topic_configs,
+                self.config.timeouts.replica_lag_time_max_ms,
+                lambda payload: self.controller_call("alter_partition", payload),
+                self._fetch_from)
         app = build_app(self)
         app.middlewares.insert(0, self.metrics.middleware())
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -154,12 +211,20 @@ class Node:
                     tasks.append(tg.create_task(self.controller.run(), name="controller"))
                 if self.follower is not None:
                     tasks.append(tg.create_task(self.follower.run(), name="metadata-follower"))
+                if self.replica_manager is not None:
+                    replicas_ready = asyncio.Event()
+                    tasks.append(tg.create_task(self.replica_manager.run(replicas_ready),
+                                                name="replica-manager"))
+                    await replicas_ready.wait()
+                    self.metadata_applied()
                 if self.lifecycle is not None:
                     tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
                 await stop.wait()
                 started = time.monotonic()
                 if self.lifecycle is not None:
-                    await self.lifecycle.controlled_shutdown(SHUTDOWN_MOVE_TIMEOUT_S)
+                    offset = await self.lifecycle.controlled_shutdown(SHUTDOWN_MOVE_TIMEOUT_S)
+                    if offset is not None:  # our replicas step down before the logs close
+                        await self.wait_metadata(offset, 2.0, raise_on_timeout=False)
                 log.info("node %d stopping (moves took %.2fs)", self.node_id,
                          time.monotonic() - started)
                 for task in tasks:

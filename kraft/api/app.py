@@ -12,7 +12,9 @@ import logging
 
 from aiohttp import web
 
-from kraft.api import cluster_routes, internal_routes, topic_routes
+from kraft.api import (
+    cluster_routes, consume_routes, internal_routes, produce_routes, topic_routes,
+)
 from kraft.api.context import NODE_KEY
 from kraft.api.http_body import json_response
 from kraft.errors import KraftError
@@ -47,4 +49,6 @@ def build_app(node) -> web.Application:
     cluster_routes.add_routes(app)
     topic_routes.add_routes(app)
     internal_routes.add_routes(app)
+    produce_routes.add_routes(app)
+    consume_routes.add_routes(app)
     return app

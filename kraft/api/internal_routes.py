@@ -12,8 +12,11 @@ import hmac
 from aiohttp import web
 
 from kraft.api.context import node_of
-from kraft.api.http_body import json_response, query_int, read_json
-from kraft.errors import KraftError
+from dataclasses import replace
+
+from kraft.api.http_body import json_response, query_int, read_body, read_json
+from kraft.errors import BadRequest, KraftError
+from replication.fetch_protocol import FetchRequest, encode_response
 from metadata.image_codec import image_to_dict
 
 SECRET_HEADER = "X-Kraft-Secret"
@@ -28,6 +31,8 @@ class Unauthorized(KraftError):
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/internal/v1/controller/{op}", controller_rpc)
     app.router.add_get("/internal/v1/metadata", metadata_log)
+    app.router.add_post("/internal/v1/fetch", replica_fetch)
+    app.router.add_post("/internal/v1/produce", forwarded_produce)
 
 
 def _authorize(request) -> None:
@@ -59,3 +64,34 @@ async def metadata_log(request):
         return json_response({"image": image_to_dict(sm.image),
                               "controller_id": node.raft_leader_id()})
     return json_response({"batches": batches, "controller_id": node.raft_leader_id()})
+
+
+async def replica_fetch(request):
+    """A follower's fetch (binary answer: see replication/fetch_protocol.py)."""
+    _authorize(request)
+    node = node_of(request)
+    if node.replica_manager is None:
+        raise BadRequest(f"node {node.node_id} is not a broker")
+    raw = await read_body(request, 1024 * 1024)
+    try:
+        fetch = FetchRequest.decode(raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadRequest(f"malformed fetch request: {exc}") from None
+    fetch = replace(fetch, max_wait_ms=min(max(fetch.max_wait_ms, 0), MAX_WAIT_MS))
+    answers = await node.replica_manager.handle_fetch(fetch)
+    return web.Response(body=encode_response(answers), content_type="application/octet-stream")
+
+
+async def forwarded_produce(request):
+    """A batch another node received for a partition this node leads."""
+    _authorize(request)
+    node = node_of(request)
+    topic = request.query.get("topic", "")
+    partition = query_int(request, "partition", 0, 0, 2**31 - 1)
+    acks = query_int(request, "acks", -1, -1, 1)
+    timeout_ms = query_int(request, "timeout_ms", 30_000, 1, 300_000)
+    timestamp = query_int(request, "timestamp", 0, 0, 2**62)
+    batch = await read_body(request)
+    delivery = await node.data_plane.produce_batch(topic, partition, batch, acks, timeout_ms,
+                                                   timestamp, forwarded=True)
+    return json_response({"offset": delivery.offset})

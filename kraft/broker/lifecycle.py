@@ -54,19 +54,24 @@ class BrokerLifecycle:
                     "roles": list(cfg.roles),
                 })
                 self.broker_epoch = result["broker_epoch"]
+                if node.replica_manager is not None:
+                    node.replica_manager.broker_epoch = self.broker_epoch
                 log.info("registered as broker %d, epoch %d", node.node_id, self.broker_epoch)
             except KraftError as exc:
                 log.debug("registration failed, retrying: %s", exc.message)
                 await asyncio.sleep(self._interval)
 
-    async def controlled_shutdown(self, timeout_s: float) -> None:
-        """Move this broker's leaderships away before the process exits (best effort)."""
+    async def controlled_shutdown(self, timeout_s: float) -> int | None:
+        """Move this broker's leaderships away before the process exits (best effort).
+        Returns the metadata offset that holds the moves."""
         if self.broker_epoch is None:
-            return
+            return None
         try:
             result = await asyncio.wait_for(self._node.controller_call("shutdown", {
                 "broker_id": self._node.node_id, "broker_epoch": self.broker_epoch,
             }), timeout_s)
             log.info("controlled shutdown: %s leaderships moved", result.get("moved"))
+            return result.get("metadata_offset")
         except (KraftError, asyncio.TimeoutError) as exc:
             log.warning("controlled shutdown incomplete: %s", exc)
+            return None

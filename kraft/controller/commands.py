@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kraft.controller import broker_control, config_control, topic_control
+from kraft.controller import broker_control, config_control, partition_control, topic_control
 from kraft.controller.quorum_controller import Command, QuorumController
 from kraft.errors import BadRequest
 from metadata.records import RegisterBroker
@@ -38,6 +38,16 @@ class CreateTopic(_Payload):
     partitions: Any = None
     replication_factor: Any = None
     configs: dict[str, Any] = Field(default_factory=dict)
+
+
+class AlterPartition(_Payload):
+    topic_id: str
+    partition: int
+    leader_id: int
+    broker_epoch: int
+    leader_epoch: int
+    partition_epoch: int
+    new_isr: tuple[int, ...]
 
 
 class DeleteTopic(_Payload):
@@ -102,7 +112,15 @@ def _alter_configs(p, controller, defaults) -> Command:
                                                             req.changes)
 
 
+def _alter_partition(p, controller, defaults) -> Command:
+    req = AlterPartition.model_validate(p)
+    return lambda image: partition_control.alter_partition(
+        image, req.topic_id, req.partition, req.leader_id, req.broker_epoch, req.leader_epoch,
+        req.partition_epoch, req.new_isr)
+
+
 _BUILDERS = {
+    "alter_partition": _alter_partition,
     "register": _register,
     "heartbeat": _heartbeat,
     "shutdown": _shutdown,

@@ -1,0 +1,82 @@
+"""Read by offset (Redpanda's HTTP proxy) and partition offsets.
+
+Reads are served by the partition leader, below the high watermark; another node
+forwards the request to it unchanged. With no data at the offset the request waits
+up to `timeout` ms for some.
+"""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from kraft.api import record_codec as rc
+from kraft.api.context import node_of
+from kraft.api.http_body import json_response, query_int
+from kraft.api.internal_routes import FORWARDED_HEADER
+from kraft.errors import NotAcceptable, Retriable
+from replication.record_batch import decode_all
+
+MAX_READ_BYTES = 64 * 1024 * 1024
+MAX_WAIT_MS = 60_000
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/topics/{topic}/partitions/{partition}/records", read_records)
+    app.router.add_get("/topics/{topic}/partitions/{partition}/offsets", partition_offsets)
+
+
+def _partition(request, node) -> tuple[str, int, int]:
+    topic = request.match_info["topic"]
+    raw = request.match_info["partition"]
+    plane = node.data_plane
+    plane.topic_or_404(topic)
+    try:
+        partition = int(raw)
+    except ValueError:
+        partition = raw
+    return topic, partition, plane.leader_of(topic, partition) if isinstance(partition, int) \
+        else plane.choose_partitions(topic, [(partition, None)])[0]
+
+
+def _format(request) -> bool:
+    """True for binary. The Accept header picks the embedded format, as in v2."""
+    accept = request.headers.get("Accept", "")
+    if not accept or "*/*" in accept or rc.V2_JSON in accept or "application/json" in accept:
+        return False
+    if rc.V2_BINARY in accept:
+        return True
+    raise NotAcceptable(f"Accept {accept!r} is not supported; use {rc.V2_JSON} or {rc.V2_BINARY}")
+
+
+async def _forward(request, node, leader: int):
+    if FORWARDED_HEADER in request.headers:
+        raise Retriable(f"NOT_LEADER: node {node.node_id} is not the leader (metadata moving); retry")
+    headers = {FORWARDED_HEADER: "1", "Accept": request.headers.get("Accept", "*/*")}
+    status, body, ctype = await node.proxy_get(leader, request.path_qs, headers)
+    return web.Response(body=body, status=status, content_type=ctype)
+
+
+async def read_records(request):
+    node = node_of(request)
+    binary = _format(request)
+    topic, partition, leader = _partition(request, node)
+    offset = query_int(request, "offset", 0, 0, 2**63 - 1)
+    timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
+    max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)
+    if leader != node.node_id:
+        return await _forward(request, node, leader)
+    data = await node.data_plane.read(topic, partition, offset, max_bytes, timeout_ms)
+    records = [rc.render_v2(r, binary, topic, partition) for r in decode_all(data, verify=False)
+               if r.offset >= offset]
+    ctype = rc.V2_BINARY if binary else rc.V2_JSON
+    return web.Response(body=orjson.dumps(records), content_type=ctype)
+
+
+async def partition_offsets(request):
+    node = node_of(request)
+    topic, partition, leader = _partition(request, node)
+    if leader != node.node_id:
+        return await _forward(request, node, leader)
+    start, hw = node.data_plane.offsets(topic, partition)
+    return json_response({"beginning_offset": start, "end_offset": hw})

@@ -1,0 +1,215 @@
+"""Produce: v2 (REST Proxy) and v3 (records, streaming, records:batch).
+
+Query parameters (ext): acks = 0 | 1 | all | -1 (default all), timeout_ms (default
+30000). Records of one request that go to one partition are appended as one batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import orjson
+from aiohttp import web
+
+from kraft.api import record_codec as rc
+from kraft.api.context import node_of
+from kraft.api.http_body import JSON_TYPES, check_content_type, json_response, query_int, read_body, read_json_object
+from kraft.api.lookup import check_cluster
+from kraft.data_plane import ACKS
+from kraft.errors import BadRequest, EmptyBody, KraftError
+from replication.record import Record
+
+V3 = "/v3/clusters/{cluster_id}/topics/{topic}"
+MAX_TIMEOUT_MS = 300_000
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/topics/{topic}", v2_produce)
+    r.add_post("/topics/{topic}/partitions/{partition}", v2_produce)
+    r.add_post(V3 + "/records", v3_produce)
+    r.add_post(V3 + "/records:batch", v3_produce_batch)
+
+
+def produce_options(request) -> tuple[int, int]:
+    raw = request.query.get("acks", "all")
+    if raw not in ACKS:
+        raise BadRequest(f"acks must be 0, 1, all or -1, got {raw!r}")
+    return ACKS[raw], query_int(request, "timeout_ms", 30_000, 1, MAX_TIMEOUT_MS)
+
+
+async def deliver(node, topic: str, entries, acks: int, timeout_ms: int) -> list:
+    """entries: [(partition|None, Record)] -> per entry a Delivery or a KraftError."""
+    plane = node.data_plane
+    plane.check_sizes(topic, [r for _, r in entries])
+    partitions = plane.choose_partitions(topic, entries)
+    groups: dict[int, list[int]] = {}
+    for i, p in enumerate(partitions):
+        groups.setdefault(p, []).append(i)
+
+    async def one(partition, indexes):
+        try:
+            return await plane.produce(topic, partition, [entries[i][1] for i in indexes],
+                                       acks, timeout_ms)
+        except KraftError as exc:
+            return exc
+
+    results = await asyncio.gather(*(one(p, ix) for p, ix in groups.items()))
+    out: list = [None] * len(entries)
+    for (partition, indexes), result in zip(groups.items(), results):
+        for n, i in enumerate(indexes):
+            if isinstance(result, KraftError):
+                out[i] = result
+            else:
+                offset = -1 if result.offset < 0 else result.offset + n
+                out[i] = (partition, offset, entries[i][1].timestamp_ms)
+    return out
+
+
+# -- v2 ------------------------------------------------------------------------------------
+async def v2_produce(request):
+    node = node_of(request)
+    topic = request.match_info["topic"]
+    node.data_plane.topic_or_404(topic)
+    ctype = check_content_type(request, (rc.V2_JSON, rc.V2_BINARY) + JSON_TYPES)
+    binary = ctype == rc.V2_BINARY
+    acks, timeout_ms = produce_options(request)
+    body = await read_json_object(request, (rc.V2_JSON, rc.V2_BINARY) + JSON_TYPES)
+    if set(body) - {"records", "key_schema", "value_schema", "key_schema_id", "value_schema_id"}:
+        raise BadRequest("unknown field(s) in produce request; expected {\"records\": [...]}")
+    records = body.get("records")
+    if not isinstance(records, list):
+        raise BadRequest('"records" must be a list')
+    if not records:
+        raise EmptyBody("no records to produce")
+    fixed = request.match_info.get("partition")
+    if fixed is not None:
+        fixed = node.data_plane.choose_partitions(topic, [(_int_or_404(fixed), None)])[0]
+    entries = []
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict) or set(rec) - {"key", "value", "partition", "headers", "timestamp"}:
+            raise BadRequest(f"records[{i}] must be an object with key, value, partition")
+        if fixed is not None and rec.get("partition") not in (None, fixed):
+            raise BadRequest(f"records[{i}].partition conflicts with the partition in the path")
+        record = Record(rc.v2_field(rec.get("key"), binary, f"records[{i}].key"),
+                        rc.v2_field(rec.get("value"), binary, f"records[{i}].value"),
+                        rc.headers_of(rec.get("headers"), f"records[{i}].headers"),
+                        rc.timestamp_of(rec.get("timestamp")))
+        entries.append((fixed if fixed is not None else rec.get("partition"), record))
+    results = await deliver(node, topic, entries, acks, timeout_ms)
+    offsets = []
+    for r in results:
+        if isinstance(r, KraftError):
+            offsets.append({"partition": None, "offset": None, "error_code": r.error_code,
+                            "error": r.message})
+        else:
+            offsets.append({"partition": r[0], "offset": r[1], "error_code": None, "error": None})
+    return web.Response(body=orjson.dumps({"offsets": offsets, "key_schema_id": None,
+                                           "value_schema_id": None}),
+                        content_type=rc.V2_JSON)
+
+
+def _int_or_404(raw: str):
+    try:
+        return int(raw)
+    except ValueError:
+        return raw  # choose_partitions answers 40402 for it
+
+
+# -- v3 ------------------------------------------------------------------------------------
+def _v3_entry(node, obj, what: str):
+    if not isinstance(obj, dict):
+        raise BadRequest(f"{what} must be a JSON object")
+    unknown = set(obj) - {"partition_id", "key", "value", "headers", "timestamp", "id"}
+    if unknown:
+        raise BadRequest(f"unknown field(s) in {what}: {', '.join(sorted(unknown))}")
+    key, key_type = rc.v3_data(obj.get("key"), f"{what}.key")
+    value, value_type = rc.v3_data(obj.get("value"), f"{what}.value")
+    record = Record(key, value, rc.headers_of(obj.get("headers"), f"{what}.headers"),
+                    rc.timestamp_of(obj.get("timestamp")))
+    return (obj.get("partition_id"), record), (key_type, value_type)
+
+
+def _v3_report(node, topic, result, record, types) -> dict:
+    if isinstance(result, KraftError):
+        return {"error_code": result.error_code, "message": result.message}
+    partition, offset, ts = result
+    report = {"error_code": 200, "cluster_id": node.cluster_id, "topic_name": topic,
+              "partition_id": partition, "offset": offset, "timestamp": rc.iso(ts)}
+    if types[0] is not None:
+        report["key"] = {"type": types[0], "size": len(record.key or b"")}
+    if types[1] is not None:
+        report["value"] = {"type": types[1], "size": len(record.value or b"")}
+    return report
+
+
+def _split_stream(raw: bytes) -> list:
+    """A body of one or more concatenated JSON objects (Confluent's streaming mode)."""
+    text = raw.decode("utf-8", errors="strict")
+    decoder = json.JSONDecoder()
+    out, pos = [], 0
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        if pos >= len(text):
+            return out
+        try:
+            obj, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise BadRequest(f"malformed JSON in record {len(out)}: {exc.msg} at char {exc.pos}") from None
+        out.append(obj)
+
+
+async def v3_produce(request):
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    topic = request.match_info["topic"]
+    node.data_plane.topic_or_404(topic)
+    check_content_type(request, JSON_TYPES)
+    acks, timeout_ms = produce_options(request)
+    raw = await read_body(request)
+    if not raw.strip():
+        raise EmptyBody("request body is empty")
+    try:
+        objs = _split_stream(raw)
+    except UnicodeDecodeError:
+        raise BadRequest("request body is not UTF-8") from None
+    parsed = [_v3_entry(node, o, f"record {i}") for i, o in enumerate(objs)]
+    results = await deliver(node, topic, [p[0] for p in parsed], acks, timeout_ms)
+    reports = [_v3_report(node, topic, r, p[0][1], p[1]) for r, p in zip(results, parsed)]
+    if len(reports) == 1:
+        err = results[0]
+        if isinstance(err, KraftError):
+            return json_response(err.to_json(), err.http_status)
+        return json_response(reports[0])
+    body = b"\n".join(orjson.dumps(r) for r in reports)
+    return web.Response(body=body, content_type="application/json")
+
+
+async def v3_produce_batch(request):
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    topic = request.match_info["topic"]
+    node.data_plane.topic_or_404(topic)
+    acks, timeout_ms = produce_options(request)
+    body = await read_json_object(request)
+    entries = body.get("entries")
+    if set(body) != {"entries"} or not isinstance(entries, list):
+        raise BadRequest('body must be {"entries": [{"id": ..., ...record}, ...]}')
+    if not entries:
+        raise EmptyBody("no entries to produce")
+    ids, parsed = [], []
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict) or "id" not in e or not isinstance(e["id"], str):
+            raise BadRequest(f"entries[{i}] needs a string \"id\"")
+        ids.append(e["id"])
+        parsed.append(_v3_entry(node, e, f"entries[{i}]"))
+    if len(set(ids)) != len(ids):
+        raise BadRequest("entry ids must be unique within a batch")
+    results = await deliver(node, topic, [p[0] for p in parsed], acks, timeout_ms)
+    successes, failures = [], []
+    for id_, r, p in zip(ids, results, parsed):
+        report = _v3_report(node, topic, r, p[0][1], p[1])
+        (failures if isinstance(r, KraftError) else successes).append({"id": id_, **report})
+    return json_response({"successes": successes, "failures": failures}, status=207)

@@ -1,0 +1,126 @@
+"""REST record formats <-> log records (Confluent REST Proxy v2 and v3 conventions).
+
+v2 embedded formats: "json" (key/value are any JSON, stored as their JSON text) and
+"binary" (base64 strings). v3 typed data: {"type": "JSON"|"BINARY"|"STRING", "data"}.
+Every malformed piece is the caller's 400/42206, said precisely; sizes are checked
+after base64 decoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from datetime import datetime, timezone
+
+import orjson
+
+from kraft.errors import BadRequest, InvalidValue
+from replication.record import Record
+
+V2_JSON = "application/vnd.kafka.json.v2+json"
+V2_BINARY = "application/vnd.kafka.binary.v2+json"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def b64decode(value, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise InvalidValue(f"{what} must be a base64 string, got {type(value).__name__}")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidValue(f"{what} is not valid base64") from None
+
+
+def v2_field(value, binary: bool, what: str) -> bytes | None:
+    if value is None:
+        return None
+    return b64decode(value, what) if binary else orjson.dumps(value)
+
+
+def v3_data(spec, what: str) -> tuple[bytes | None, str | None]:
+    """Returns (bytes, type) for a v3 key/value object."""
+    if spec is None:
+        return None, None
+    if not isinstance(spec, dict):
+        raise BadRequest(f"{what} must be an object like {{\"type\": \"JSON\", \"data\": ...}}")
+    unknown = set(spec) - {"type", "data", "subject", "schema_id", "schema_version", "schema",
+                           "subject_name_strategy"}
+    if unknown:
+        raise BadRequest(f"unknown field(s) in {what}: {', '.join(sorted(unknown))}")
+    kind = spec.get("type", "JSON" if "data" in spec else None)
+    if kind not in ("JSON", "BINARY", "STRING"):
+        raise InvalidValue(f"{what}.type must be JSON, BINARY or STRING (schema registry "
+                           f"formats are not supported), got {kind!r}")
+    data = spec.get("data")
+    if data is None:
+        return None, kind
+    if kind == "BINARY":
+        return b64decode(data, f"{what}.data"), kind
+    if kind == "STRING":
+        if not isinstance(data, str):
+            raise InvalidValue(f"{what}.data must be a string for type STRING")
+        return data.encode(), kind
+    return orjson.dumps(data), kind
+
+
+def headers_of(raw, what: str = "headers") -> tuple:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise BadRequest(f"{what} must be a list of {{\"name\", \"value\"}}")
+    out = []
+    for h in raw:
+        if not isinstance(h, dict) or not isinstance(h.get("name"), str) or set(h) - {"name", "value"}:
+            raise BadRequest(f"each of {what} must be {{\"name\": <string>, \"value\": <base64>}}")
+        value = h.get("value")
+        out.append((h["name"], None if value is None else b64decode(value, f"header {h['name']!r}")))
+    return tuple(out)
+
+
+def timestamp_of(raw) -> int:
+    if raw is None:
+        return now_ms()
+    if isinstance(raw, bool):
+        raise InvalidValue("timestamp must be epoch milliseconds or an ISO-8601 string")
+    if isinstance(raw, int):
+        if raw < 0:
+            raise InvalidValue("timestamp must not be negative")
+        return raw
+    if isinstance(raw, str):
+        try:
+            dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidValue(f"timestamp {raw!r} is not ISO-8601") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return int(dt.timestamp() * 1000)
+    raise InvalidValue("timestamp must be epoch milliseconds or an ISO-8601 string")
+
+
+def iso(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def record_size(record: Record) -> int:
+    size = len(record.key or b"") + len(record.value or b"")
+    return size + sum(len(k) + len(v or b"") for k, v in record.headers)
+
+
+def render_v2(record: Record, binary: bool, topic: str, partition: int) -> dict:
+    def field(data):
+        if data is None:
+            return None
+        if binary:
+            return base64.b64encode(data).decode()
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return data.decode(errors="replace")  # not JSON: shown as text, not an error
+    return {"topic": topic, "key": field(record.key), "value": field(record.value),
+            "partition": partition, "offset": record.offset, "timestamp": record.timestamp_ms,
+            "headers": [{"name": k, "value": None if v is None else base64.b64encode(v).decode()}
+                        for k, v in record.headers] or None}

@@ -1,0 +1,39 @@
+"""A broadcast "something changed" signal for long-polls on one event loop.
+
+Waiters re-check their own condition after each pulse, so one signal serves
+acks=all waiters, follower long-polls and consumer long-polls alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class ChangeSignal:
+    def __init__(self):
+        self._fut: asyncio.Future | None = None
+
+    def pulse(self) -> None:
+        fut, self._fut = self._fut, None
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def future(self) -> asyncio.Future:
+        if self._fut is None:
+            self._fut = asyncio.get_running_loop().create_future()
+        return self._fut
+
+    async def wait(self, timeout_s: float) -> None:
+        """Return at the next pulse or after timeout_s, whichever comes first."""
+        if timeout_s <= 0:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self.future()), timeout_s)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def wait_any(signals, timeout_s: float) -> None:
+    futures = {s.future() for s in signals}
+    if futures and timeout_s > 0:
+        await asyncio.wait(futures, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)

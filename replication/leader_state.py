@@ -1,0 +1,123 @@
+"""The partition leader's replication rules: follower progress, high watermark, ISR.
+
+Pure (sans-IO): the caller passes `now_ms` and acts on what the methods return. The
+ISR itself changes only through the controller (AlterPartition, compare-and-set on
+the partition epoch); while a change is in flight the high watermark is computed over
+the *maximal* ISR (committed ∪ proposed), so it never runs ahead of a replica that
+may still be in the ISR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+UNKNOWN = -1
+
+
+@dataclass
+class FollowerProgress:
+    leo: int = UNKNOWN  # unknown until the follower fetches from this leader
+    last_caught_up_ms: int = 0
+    last_fetch_leader_leo: int = UNKNOWN  # leader's LEO when the previous fetch arrived
+    last_fetch_ms: int = 0
+
+
+class LeaderState:
+    def __init__(self, broker_id: int, replicas, isr, leader_epoch: int, partition_epoch: int,
+                 leo: int, hw: int, now_ms: int):
+        self.broker_id = broker_id
+        self.replicas = tuple(replicas)
+        self.isr = tuple(isr)
+        self.pending_isr: tuple[int, ...] | None = None
+        self.leader_epoch = leader_epoch
+        self.partition_epoch = partition_epoch
+        self.leo = leo
+        # The epoch starts here: until the HW reaches it, the HW this leader knows may be
+        # below what the previous leader already showed to clients.
+        self.epoch_start_offset = leo
+        self.hw = min(hw, leo)
+        # A new leader gives followers a full lag window before it may drop them.
+        self.followers = {b: FollowerProgress(last_caught_up_ms=now_ms)
+                          for b in self.replicas if b != broker_id}
+
+    # -- derived -----------------------------------------------------------------------
+    @property
+    def maximal_isr(self) -> tuple[int, ...]:
+        if self.pending_isr is None:
+            return self.isr
+        return tuple(sorted(set(self.isr) | set(self.pending_isr)))
+
+    @property
+    def hw_established(self) -> bool:
+        """May clients read and see the HW? Not before it reaches this epoch's start."""
+        return self.hw >= self.epoch_start_offset
+
+    def can_ack_all(self, min_insync: int) -> bool:
+        return len(self.isr) >= min_insync
+
+    # -- events --------------------------------------------------------------------------
+    def on_append(self, leo: int) -> bool:
+        """Local append moved the LEO; returns True when the HW moved."""
+        self.leo = leo
+        return self._advance_hw()
+
+    def on_follower_fetch(self, follower: int, fetch_offset: int, now_ms: int):
+        """A follower fetched from `fetch_offset` (= its LEO). Returns (hw_moved, isr_to_propose)."""
+        progress = self.followers.get(follower)
+        if progress is None:
+            return False, None
+        fetch_offset = min(fetch_offset, self.leo)
+        # Kafka's rule: caught up now if it asked for everything we have; caught up as of
+        # its previous fetch if it reached what we had back then.
+        if fetch_offset >= self.leo:
+            progress.last_caught_up_ms = now_ms
+        elif fetch_offset >= progress.last_fetch_leader_leo >= 0:
+            progress.last_caught_up_ms = max(progress.last_caught_up_ms, progress.last_fetch_ms)
+        progress.leo = fetch_offset
+        progress.last_fetch_leader_leo = self.leo
+        progress.last_fetch_ms = now_ms
+        hw_moved = self._advance_hw()
+        return hw_moved, self._expansion(follower, progress)
+
+    def _expansion(self, follower: int, progress: FollowerProgress):
+        if self.pending_isr is not None or follower in self.isr:
+            return None
+        if progress.leo >= self.hw and progress.leo >= self.epoch_start_offset:
+            return self._propose(tuple(b for b in self.replicas if b in self.isr or b == follower))
+        return None
+
+    def shrink_proposal(self, now_ms: int, max_lag_ms: int):
+        """Followers in the ISR that have not caught up for max_lag_ms leave it."""
+        if self.pending_isr is not None:
+            return None
+        out = {b for b in self.isr if b != self.broker_id
+               and now_ms - self.followers[b].last_caught_up_ms > max_lag_ms}
+        if not out:
+            return None
+        return self._propose(tuple(b for b in self.isr if b not in out))
+
+    def _propose(self, isr: tuple[int, ...]) -> tuple[int, ...]:
+        self.pending_isr = isr
+        return isr
+
+    def on_isr_committed(self, isr, partition_epoch: int) -> bool:
+        """The metadata log now holds this ISR; returns True when the HW moved."""
+        self.isr = tuple(isr)
+        self.partition_epoch = partition_epoch
+        self.pending_isr = None
+        return self._advance_hw()
+
+    def on_proposal_failed(self) -> None:
+        self.pending_isr = None
+
+    def _advance_hw(self) -> bool:
+        members = self.maximal_isr
+        leos = [self.leo if b == self.broker_id else self.followers[b].leo
+                for b in members if b == self.broker_id or b in self.followers]
+        if not leos or min(leos) == UNKNOWN:
+            return False
+        candidate = min(leos)
+        if candidate > self.hw:
+            self.hw = candidate
+            return True
+        return False

@@ -1,0 +1,215 @@
+"""One partition replica on this broker: its log, its role, and the waits around them.
+
+The rules live in LeaderState (pure); this class applies them to the real log and
+wakes long-polls. Role changes come only from the metadata image (the controller's
+decisions); ISR changes are proposed by returning them to the replica manager.
+"""
+
+from __future__ import annotations
+
+import time
+
+from metadata.image import PartitionRegistration
+from replication import fetch_protocol as fp
+from replication.change_signal import ChangeSignal
+from replication.leader_state import LeaderState
+from replication.partition_log import PartitionLog
+from replication.replication_errors import (
+    LeaderNotAvailable, NotEnoughReplicas, NotLeader, OffsetOutOfRangeError, OutcomeUnknown,
+)
+
+
+def now_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+class PartitionReplica:
+    def __init__(self, broker_id: int, topic: str, topic_id: str, partition: int,
+                 log: PartitionLog, hw: int):
+        self.broker_id = broker_id
+        self.topic = topic
+        self.topic_id = topic_id
+        self.partition = partition
+        self.log = log
+        self.follower_hw = min(hw, log.log_end_offset)
+        self.leader: LeaderState | None = None
+        self.leader_id = -1
+        self.leader_epoch = -1
+        self.partition_epoch = -1
+        self.changed = ChangeSignal()  # appends, HW moves, role changes
+        # what a follower last heard from its leader (for the partition API views)
+        self.leader_offsets = (-1, -1, -1)
+
+    # -- role -------------------------------------------------------------------------
+    @property
+    def is_leader(self) -> bool:
+        return self.leader is not None
+
+    @property
+    def high_watermark(self) -> int:
+        return self.leader.hw if self.leader else self.follower_hw
+
+    def apply_registration(self, reg: PartitionRegistration, now: int) -> str | None:
+        """Follow the metadata image; returns "leader"/"follower" on a role change."""
+        if reg.leader == self.broker_id:
+            if self.leader is None or reg.leader_epoch != self.leader_epoch:
+                self._become_leader(reg, now)
+                return "leader"
+            if reg.partition_epoch != self.partition_epoch:
+                self.partition_epoch = reg.partition_epoch
+                if self.leader.on_isr_committed(reg.isr, reg.partition_epoch):
+                    self.changed.pulse()
+            return None
+        changed = self.leader is not None or reg.leader != self.leader_id \
+            or reg.leader_epoch != self.leader_epoch
+        if self.leader is not None:
+            self.follower_hw = self.leader.hw
+        self.leader = None
+        self.leader_id, self.leader_epoch = reg.leader, reg.leader_epoch
+        self.partition_epoch = reg.partition_epoch
+        if changed:
+            self.changed.pulse()  # acks=all waiters learn they lost leadership
+            return "follower"
+        return None
+
+    def _become_leader(self, reg: PartitionRegistration, now: int) -> None:
+        leo = self.log.log_end_offset
+        hw = self.leader.hw if self.leader else self.follower_hw
+        self.log.leader_epoch_cache.assign(reg.leader_epoch, leo)
+        self.leader = LeaderState(self.broker_id, reg.replicas, reg.isr, reg.leader_epoch,
+                                  reg.partition_epoch, leo, hw, now)
+        self.leader.on_append(leo)  # RF 1: HW = LEO at once
+        self.leader_id, self.leader_epoch = self.broker_id, reg.leader_epoch
+        self.partition_epoch = reg.partition_epoch
+        self.changed.pulse()
+
+    def _require_leader(self, epoch: int | None = None) -> LeaderState:
+        if self.leader is None or (epoch is not None and self.leader_epoch != epoch):
+            raise NotLeader(f"broker {self.broker_id} is not the leader of {self.topic}-{self.partition}")
+        return self.leader
+
+    # -- produce (leader) ----------------------------------------------------------------
+    def append(self, batch: bytes, acks_all: bool, min_insync: int) -> tuple[int, int, int]:
+        """Append one produced batch; returns (base offset, last offset, leader epoch)."""
+        leader = self._require_leader()
+        if acks_all and not leader.can_ack_all(min_insync):
+            raise NotEnoughReplicas(
+                f"NOT_ENOUGH_REPLICAS: {self.topic}-{self.partition} has {len(leader.isr)} "
+                f"in-sync replica(s) {list(leader.isr)}, min.insync.replicas is {min_insync}")
+        base, last = self.log.append(batch, self.leader_epoch)
+        leader.on_append(self.log.log_end_offset)
+        self.log.maybe_flush()
+        self.changed.pulse()
+        return base, last, self.leader_epoch
+
+    async def wait_committed(self, last_offset: int, epoch: int, min_insync: int,
+                             deadline: float) -> None:
+        """acks=all: until the HW passes `last_offset` in the same leader epoch."""
+        while True:
+            leader = self.leader
+            if leader is None or self.leader_epoch != epoch:
+                raise OutcomeUnknown(
+                    f"NOT_LEADER: leadership of {self.topic}-{self.partition} moved during the "
+                    "write; outcome unknown, retry")
+            if leader.hw > last_offset:
+                if not leader.can_ack_all(min_insync):
+                    raise OutcomeUnknown(
+                        f"NOT_ENOUGH_REPLICAS_AFTER_APPEND: the ISR shrank to {list(leader.isr)} "
+                        "while the write waited; outcome unknown")
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise OutcomeUnknown(
+                    f"timeout: the write to {self.topic}-{self.partition} was not replicated "
+                    "to the in-sync replicas in time; outcome unknown")
+            await self.changed.wait(left)
+
+    # -- consume (leader) ------------------------------------------------------------------
+    def readable_range(self) -> tuple[int, int]:
+        leader = self._require_leader()
+        if not leader.hw_established:
+            raise LeaderNotAvailable(
+                f"LEADER_NOT_AVAILABLE: the new leader of {self.topic}-{self.partition} is "
+                "still establishing its high watermark; retry")
+        return self.log.log_start_offset, leader.hw
+
+    async def read_committed(self, offset: int, max_bytes: int, deadline: float) -> bytes:
+        """Whole batches from `offset` below the HW; waits for data until the deadline."""
+        while True:
+            start, hw = self.readable_range()
+            if offset < start or offset > hw:
+                raise OffsetOutOfRangeError(offset, start, hw)
+            if offset < hw:
+                return self.log.read(offset, max_bytes, max_offset=hw)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return b""
+            await self.changed.wait(left)
+
+    # -- replication (leader side of a follower's fetch) ------------------------------------
+    def serve_fetch(self, replica_id: int, req: fp.FetchPartition, max_bytes: int, now: int):
+        """Returns (PartitionData, proposed ISR or None)."""
+        base = {"topic_id": self.topic_id, "partition": self.partition}
+        leader = self.leader
+        if leader is None:
+            return fp.PartitionData(**base, error=fp.NOT_LEADER), None
+        if req.current_leader_epoch > self.leader_epoch:
+            return fp.PartitionData(**base, error=fp.UNKNOWN_LEADER_EPOCH), None
+        if req.current_leader_epoch < self.leader_epoch:
+            return fp.PartitionData(**base, error=fp.FENCED_LEADER_EPOCH), None
+        log = self.log
+        offsets = {"high_watermark": leader.hw, "log_start_offset": log.log_start_offset,
+                   "log_end_offset": log.log_end_offset}
+        if req.last_fetched_epoch >= 0:
+            epoch, end = log.end_offset_for_epoch(req.last_fetched_epoch)
+            if epoch != req.last_fetched_epoch or end < req.fetch_offset:
+                # KIP-320: the follower's log diverges here; it truncates, then fetches again
+                return fp.PartitionData(**base, **offsets, diverging_epoch=epoch,
+                                        diverging_end_offset=max(0, min(end, req.fetch_offset))
+                                        if epoch >= 0 else log.log_start_offset), None
+        if not log.log_start_offset <= req.fetch_offset <= log.log_end_offset:
+            return fp.PartitionData(**base, **offsets, error=fp.OFFSET_OUT_OF_RANGE), None
+        hw_moved, proposal = leader.on_follower_fetch(replica_id, req.fetch_offset, now)
+        if hw_moved:
+            self.changed.pulse()
+            offsets["high_watermark"] = leader.hw
+        data = log.read(req.fetch_offset, max_bytes) if req.fetch_offset < log.log_end_offset else b""
+        return fp.PartitionData(**base, **offsets, records=data), proposal
+
+    # -- replication (follower side) -----------------------------------------------------
+    def fetch_position(self) -> fp.FetchPartition:
+        return fp.FetchPartition(self.topic_id, self.partition, self.log.log_end_offset,
+                                 self.log.latest_epoch, self.leader_epoch)
+
+    def on_fetched(self, data: fp.PartitionData) -> bool:
+        """Apply a leader's fetch answer; returns True when the follower should back off."""
+        if self.leader is not None:
+            return False  # became leader meanwhile: the answer is stale
+        if data.error in (fp.NOT_LEADER, fp.FENCED_LEADER_EPOCH, fp.UNKNOWN_LEADER_EPOCH,
+                          fp.UNKNOWN_PARTITION):
+            return True
+        log = self.log
+        if data.diverging_epoch >= 0 or data.diverging_end_offset >= 0:
+            log.truncate_to(min(data.diverging_end_offset, log.log_end_offset))
+            self.follower_hw = min(self.follower_hw, log.log_end_offset)
+            return False
+        if data.error == fp.OFFSET_OUT_OF_RANGE:
+            if log.log_end_offset < data.log_start_offset:
+                log.truncate_fully_and_start_at(data.log_start_offset)
+            else:
+                log.truncate_to(data.log_end_offset)
+            self.follower_hw = min(self.follower_hw, log.log_end_offset)
+            return False
+        if data.records:
+            log.append_as_follower(data.records)
+            log.maybe_flush()
+        self.follower_hw = max(self.follower_hw, min(data.high_watermark, log.log_end_offset))
+        self.leader_offsets = (data.high_watermark, data.log_start_offset, data.log_end_offset)
+        return False
+
+    def offsets_view(self) -> dict:
+        if self.leader is not None:
+            return {"high_watermark": self.leader.hw, "log_start_offset": self.log.log_start_offset,
+                    "log_end_offset": self.log.log_end_offset}
+        hw, start, end = self.leader_offsets
+        return {"high_watermark": hw, "log_start_offset": start, "log_end_offset": end}
