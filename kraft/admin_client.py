@@ -21,13 +21,16 @@ class AdminClient:
         self.timeout_s = timeout_s
         self._cluster_id: str | None = None
 
-    def request(self, method: str, path: str, body=None):
+    def request(self, method: str, path: str, body=None, content_type: str = "application/json",
+                accept: str | None = None):
         data = None if body is None else json.dumps(body).encode()
         problems = []
         for base in self.bootstrap:
             req = urllib.request.Request(base + path, data=data, method=method)
             if data is not None:
-                req.add_header("Content-Type", "application/json")
+                req.add_header("Content-Type", content_type)
+            if accept:
+                req.add_header("Accept", accept)
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                     raw = resp.read()

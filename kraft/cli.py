@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kraft import cli_data
 from kraft.admin_client import AdminClient, AdminError
 from kraft.config import ConfigFileError, load_cluster_config, load_cluster_config_text
 
@@ -210,6 +211,9 @@ def topic_config(name: str,
     for x in configs:
         table.add_row(x["name"], x["value"], x["source"])
     out.print(table)
+
+
+cli_data.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
 
 
 def main() -> None:

@@ -1,0 +1,128 @@
+"""`kraft produce` and `kraft consume`: lines on stdin, records on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kraft.admin_client import AdminClient, AdminError
+
+BATCH = 500
+
+
+def produce(client: AdminClient, topic: str, acks: str, key_separator: Optional[str],
+            partition: Optional[int]) -> int:
+    """Send stdin lines as string records, in batches; returns how many were acknowledged."""
+    sent = 0
+    batch: list[dict] = []
+
+    def flush():
+        nonlocal sent
+        if not batch:
+            return
+        path = f"/topics/{urllib.parse.quote(topic)}"
+        if partition is not None:
+            path += f"/partitions/{partition}"
+        body = {"records": batch}
+        result = client.request("POST", f"{path}?acks={acks}", body,
+                                content_type="application/vnd.kafka.json.v2+json")
+        failed = [o for o in result["offsets"] if o["error_code"] is not None]
+        if failed:
+            raise AdminError(f"{len(failed)} record(s) failed: {failed[0]['error']} "
+                             f"(error_code {failed[0]['error_code']})")
+        sent += len(batch)
+        batch.clear()
+
+    for line in sys.stdin:
+        line = line.rstrip("\n")
+        record: dict = {"value": line}
+        if key_separator and key_separator in line:
+            key, value = line.split(key_separator, 1)
+            record = {"key": key, "value": value}
+        batch.append(record)
+        if len(batch) >= BATCH:
+            flush()
+    flush()
+    return sent
+
+
+def consume(client: AdminClient, topic: str, partitions: list[int], offsets: dict[int, int],
+            max_messages: Optional[int], idle_exit_s: Optional[float]) -> int:
+    """Print records as JSON lines, following each partition from its offset."""
+    shown = 0
+    last_data = time.monotonic()
+    while True:
+        got = False
+        for p in partitions:
+            path = (f"/topics/{urllib.parse.quote(topic)}/partitions/{p}/records"
+                    f"?offset={offsets[p]}&timeout={200 if len(partitions) > 1 else 1000}")
+            for rec in client.request("GET", path, accept="application/vnd.kafka.json.v2+json"):
+                sys.stdout.write(json.dumps(rec) + "\n")
+                offsets[p] = rec["offset"] + 1
+                shown += 1
+                got = True
+                if max_messages is not None and shown >= max_messages:
+                    sys.stdout.flush()
+                    return shown
+        sys.stdout.flush()
+        if got:
+            last_data = time.monotonic()
+        elif idle_exit_s is not None and time.monotonic() - last_data > idle_exit_s:
+            return shown
+
+
+def start_offsets(client: AdminClient, topic: str, partitions: list[int], from_beginning: bool,
+                  offset: Optional[int]) -> dict[int, int]:
+    out = {}
+    for p in partitions:
+        if offset is not None:
+            out[p] = offset
+            continue
+        o = client.request("GET", f"/topics/{urllib.parse.quote(topic)}/partitions/{p}/offsets")
+        out[p] = o["beginning_offset"] if from_beginning else o["end_offset"]
+    return out
+
+
+def register(app: typer.Typer, client_factory, fail) -> None:
+    @app.command("produce")
+    def produce_cmd(topic: str,
+                    acks: str = typer.Option("all", help="0, 1, all or -1"),
+                    key_separator: Optional[str] = typer.Option(None, help="split KEY<sep>VALUE"),
+                    partition: Optional[int] = typer.Option(None, "--partition", "-p"),
+                    config: Optional[Path] = typer.Option(None, "-c", "--config"),
+                    bootstrap: Optional[str] = typer.Option(None, "--bootstrap")):
+        """Produce stdin lines as records."""
+        try:
+            n = produce(client_factory(config, bootstrap), topic, acks, key_separator, partition)
+        except AdminError as exc:
+            fail(str(exc))
+        typer.echo(f"produced {n} record(s) to {topic}", err=True)
+
+    @app.command("consume")
+    def consume_cmd(topic: str,
+                    from_beginning: bool = typer.Option(False, "--from-beginning"),
+                    partition: Optional[int] = typer.Option(None, "--partition", "-p"),
+                    offset: Optional[int] = typer.Option(None, "--offset"),
+                    max_messages: Optional[int] = typer.Option(None, "--max-messages"),
+                    idle_exit: Optional[float] = typer.Option(
+                        None, "--idle-exit", help="stop after this many seconds without records"),
+                    config: Optional[Path] = typer.Option(None, "-c", "--config"),
+                    bootstrap: Optional[str] = typer.Option(None, "--bootstrap")):
+        """Print records as JSON lines (Ctrl-C stops)."""
+        try:
+            client = client_factory(config, bootstrap)
+            if partition is not None:
+                parts = [partition]
+            else:
+                t = client.v3("GET", f"/topics/{urllib.parse.quote(topic)}")
+                parts = list(range(t["partitions_count"]))
+            offs = start_offsets(client, topic, parts, from_beginning, offset)
+            consume(client, topic, parts, offs, max_messages, idle_exit)
+        except AdminError as exc:
+            fail(str(exc))
