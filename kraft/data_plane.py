@@ -17,8 +17,9 @@ import orjson
 from kraft.api.internal_routes import FORWARDED_HEADER, SECRET_HEADER
 from kraft.controller.config_control import effective_topic_configs
 from kraft.errors import (
-    KraftError, PartitionNotFound, PayloadTooLarge, Retriable, TopicNotFound, error_from_json,
+    KraftError, PartitionNotFound, PayloadTooLarge, Retriable, error_from_json,
 )
+from kraft.api.lookup import topic_or_404
 from kraft.api.record_codec import record_size
 from replication.partitioner import RoundRobin, partition_for_key
 from replication.record import Record
@@ -58,10 +59,7 @@ class DataPlane:
         self._round_robin = RoundRobin()
 
     def topic_or_404(self, topic: str):
-        t = self._node.image.topic(topic)
-        if t is None:
-            raise TopicNotFound(f"topic {topic!r} not found")
-        return t
+        return topic_or_404(self._node.image, topic, self._node)
 
     def configs(self, topic: str) -> dict[str, str]:
         eff = effective_topic_configs(self._node.image, self._node.topic_defaults, topic)

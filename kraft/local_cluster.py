@@ -56,7 +56,11 @@ def _parse(payload: bytes):
     try:
         return json.loads(payload)
     except ValueError:
+        pass
+    try:
         return [json.loads(line) for line in payload.splitlines() if line.strip()]
+    except ValueError:
+        return payload.decode(errors="replace")  # not JSON (e.g. /metrics)
 
 
 class LocalCluster:

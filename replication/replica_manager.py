@@ -17,7 +17,7 @@ from pathlib import Path
 
 from metadata.image import MetadataImage
 from replication import fetch_protocol as fp
-from replication.change_signal import wait_any
+from replication.change_signal import ChangeSignal, wait_any
 from replication.hw_checkpoint import HighWatermarkCheckpoint
 from replication.partition_log import PartitionLog
 from replication.partition_replica import PartitionReplica, now_ms
@@ -48,6 +48,7 @@ class ReplicaManager:
         self._fetchers: dict[int, asyncio.Task] = {}
         self._checkpoint = HighWatermarkCheckpoint(Path(data_dir) / "replication-offset-checkpoint")
         self._tg: asyncio.TaskGroup | None = None
+        self._metadata_changed = ChangeSignal()
         self.broker_epoch = -1
         self._image: MetadataImage | None = None
 
@@ -67,8 +68,7 @@ class ReplicaManager:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
-                if self._image is not None:
-                    self.on_metadata(self._image)
+                tg.create_task(self._follow_metadata(), name="replicas-follow-metadata")
                 ready.set()
                 await self._duties()
         finally:
@@ -103,18 +103,33 @@ class ReplicaManager:
 
     # -- following the metadata image -------------------------------------------------------
     def on_metadata(self, image: MetadataImage) -> None:
+        """Called after metadata changes; the work happens in _follow_metadata."""
         self._image = image
-        if self._tg is None:
-            return  # applied once run() starts
-        now = now_ms()
+        self._metadata_changed.pulse()
+
+    async def _follow_metadata(self) -> None:
+        applied = None
+        while True:
+            if self._image is applied:
+                await self._metadata_changed.wait(1.0)
+                continue
+            applied = self._image
+            await self._apply_image(applied)
+
+    async def _apply_image(self, image: MetadataImage) -> None:
         seen = set()
         for topic, index, reg in image.all_partitions():
             if self.broker_id not in reg.replicas:
                 continue
             key = (topic.topic_id, index)
             seen.add(key)
-            replica = self.replicas.get(key) or self._open(topic.name, topic.topic_id, index)
-            role = replica.apply_registration(reg, now)
+            replica = self.replicas.get(key)
+            if replica is None:
+                replica = self._open(topic.name, topic.topic_id, index)
+                await asyncio.sleep(0)  # opening a log fsyncs: let heartbeats through
+            role = replica.apply_registration(reg, now_ms())
+            if role is not None:
+                await asyncio.sleep(0)
             if role == "leader":
                 log.info("leader of %s-%d in epoch %d (isr %s)", topic.name, index,
                          reg.leader_epoch, list(reg.isr))

@@ -52,7 +52,7 @@ async def get_broker(request):
     check_cluster(request, node.cluster_id)
     raw = request.match_info["broker_id"]
     image = node.image
-    if not raw.isdigit() or int(raw) not in image.brokers:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) not in image.brokers:
         raise NotFound(f"broker {raw} not found")
     return json_response(views.broker_view(image, int(raw), node.cluster_id, base_url(request)))
 

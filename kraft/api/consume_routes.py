@@ -14,6 +14,7 @@ from kraft.api import record_codec as rc
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int
 from kraft.api.internal_routes import FORWARDED_HEADER
+from kraft.api.lookup import partition_or_404
 from kraft.errors import NotAcceptable, Retriable
 from replication.record_batch import decode_all
 
@@ -28,15 +29,9 @@ def add_routes(app: web.Application) -> None:
 
 def _partition(request, node) -> tuple[str, int, int]:
     topic = request.match_info["topic"]
-    raw = request.match_info["partition"]
     plane = node.data_plane
-    plane.topic_or_404(topic)
-    try:
-        partition = int(raw)
-    except ValueError:
-        partition = raw
-    return topic, partition, plane.leader_of(topic, partition) if isinstance(partition, int) \
-        else plane.choose_partitions(topic, [(partition, None)])[0]
+    partition = partition_or_404(plane.topic_or_404(topic), request.match_info["partition"])
+    return topic, partition, plane.leader_of(topic, partition)
 
 
 def _format(request) -> bool:

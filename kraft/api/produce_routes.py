@@ -15,7 +15,7 @@ from aiohttp import web
 from kraft.api import record_codec as rc
 from kraft.api.context import node_of
 from kraft.api.http_body import JSON_TYPES, check_content_type, json_response, query_int, read_body, read_json_object
-from kraft.api.lookup import check_cluster
+from kraft.api.lookup import check_cluster, partition_or_404
 from kraft.data_plane import ACKS
 from kraft.errors import BadRequest, EmptyBody, KraftError
 from replication.record import Record
@@ -85,7 +85,7 @@ async def v2_produce(request):
         raise EmptyBody("no records to produce")
     fixed = request.match_info.get("partition")
     if fixed is not None:
-        fixed = node.data_plane.choose_partitions(topic, [(_int_or_404(fixed), None)])[0]
+        fixed = partition_or_404(node.data_plane.topic_or_404(topic), fixed)
     entries = []
     for i, rec in enumerate(records):
         if not isinstance(rec, dict) or set(rec) - {"key", "value", "partition", "headers", "timestamp"}:
@@ -108,13 +108,6 @@ async def v2_produce(request):
     return web.Response(body=orjson.dumps({"offsets": offsets, "key_schema_id": None,
                                            "value_schema_id": None}),
                         content_type=rc.V2_JSON)
-
-
-def _int_or_404(raw: str):
-    try:
-        return int(raw)
-    except ValueError:
-        return raw  # choose_partitions answers 40402 for it
 
 
 # -- v3 ------------------------------------------------------------------------------------

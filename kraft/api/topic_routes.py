@@ -65,12 +65,20 @@ async def create_topic(request):
         raise BadRequest("topic_name is required")
     validate_topic_name(body["topic_name"])  # fail fast, even with no quorum
     configs = _parse_config_list(body.get("configs", []))
+    validate_only = _validate_only(body)
     result = await node.controller_call("create_topic", {
         "name": body["topic_name"],
         "partitions": body.get("partitions_count"),
         "replication_factor": body.get("replication_factor"),
         "configs": configs,
+        "validate_only": validate_only,
     })
+    if validate_only:  # checked against the live cluster, nothing written
+        return json_response({"kind": "KafkaTopic", "cluster_id": node.cluster_id,
+                              "topic_name": result["topic_name"], "is_internal": False,
+                              "partitions_count": result["partitions_count"],
+                              "replication_factor": result["replication_factor"],
+                              "validate_only": True}, status=200)
     image = await node.wait_metadata(result.get("metadata_offset", 0))
     topic = topic_or_404(image, result["topic_name"])
     return json_response(views.topic_view(topic, node.cluster_id, base), status=201)
@@ -78,13 +86,13 @@ async def create_topic(request):
 
 async def get_topic(request):
     node, image, base = _ctx(request)
-    topic = topic_or_404(image, request.match_info["topic"])
+    topic = topic_or_404(image, request.match_info["topic"], node)
     return json_response(views.topic_view(topic, node.cluster_id, base))
 
 
 async def delete_topic(request):
     node, image, _ = _ctx(request)
-    topic_or_404(image, request.match_info["topic"])
+    topic_or_404(image, request.match_info["topic"], node)
     result = await node.controller_call("delete_topic", {"name": request.match_info["topic"]})
     await node.wait_metadata(result.get("metadata_offset", 0))
     return web.Response(status=204)
@@ -92,7 +100,7 @@ async def delete_topic(request):
 
 async def list_partitions(request):
     node, image, base = _ctx(request)
-    topic = topic_or_404(image, request.match_info["topic"])
+    topic = topic_or_404(image, request.match_info["topic"], node)
     data = [
         views.partition_view(topic, i, node.cluster_id, base, node.partition_offsets(topic.name, i))
         for i in range(len(topic.partitions))
@@ -102,7 +110,7 @@ async def list_partitions(request):
 
 async def get_partition(request):
     node, image, base = _ctx(request)
-    topic = topic_or_404(image, request.match_info["topic"])
+    topic = topic_or_404(image, request.match_info["topic"], node)
     i = partition_or_404(topic, request.match_info["partition"])
     return json_response(views.partition_view(topic, i, node.cluster_id, base,
                                               node.partition_offsets(topic.name, i)))
@@ -110,7 +118,7 @@ async def get_partition(request):
 
 async def list_replicas(request):
     node, image, base = _ctx(request)
-    topic = topic_or_404(image, request.match_info["topic"])
+    topic = topic_or_404(image, request.match_info["topic"], node)
     i = partition_or_404(topic, request.match_info["partition"])
     data = [views.replica_view(topic, i, b, node.cluster_id, base)
             for b in topic.partitions[i].replicas]
@@ -119,17 +127,17 @@ async def list_replicas(request):
 
 async def get_replica(request):
     node, image, base = _ctx(request)
-    topic = topic_or_404(image, request.match_info["topic"])
+    topic = topic_or_404(image, request.match_info["topic"], node)
     i = partition_or_404(topic, request.match_info["partition"])
     raw = request.match_info["broker"]
-    if not raw.isdigit() or int(raw) not in topic.partitions[i].replicas:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) not in topic.partitions[i].replicas:
         raise NotFound(f"broker {raw} holds no replica of {topic.name}-{i}")
     return json_response(views.replica_view(topic, i, int(raw), node.cluster_id, base))
 
 
 async def list_configs(request):
     node, image, base = _ctx(request)
-    name = topic_or_404(image, request.match_info["topic"]).name
+    name = topic_or_404(image, request.match_info["topic"], node).name
     configs = effective_topic_configs(image, node.topic_defaults, name)
     data = [views.config_view(name, k, v, src, node.cluster_id, base)
             for k, (v, src) in sorted(configs.items())]
@@ -138,7 +146,7 @@ async def list_configs(request):
 
 async def get_config(request):
     node, image, base = _ctx(request)
-    name = topic_or_404(image, request.match_info["topic"]).name
+    name = topic_or_404(image, request.match_info["topic"], node).name
     configs = effective_topic_configs(image, node.topic_defaults, name)
     key = request.match_info["name"]
     if key not in configs:
@@ -169,20 +177,28 @@ async def alter_configs(request):
         raise BadRequest('body must be {"data": [{"name": ..., "value": ...}, ...]}')
     changes = {}
     for entry in body["data"]:
-        if not isinstance(entry, dict) or "name" not in entry or set(entry) - {"name", "value", "operation"}:
-            raise BadRequest('each entry must be {"name": ..., "value": ...}')
-        delete = str(entry.get("operation", "SET")).upper() == "DELETE"
-        changes[entry["name"]] = None if delete else entry.get("value")
-    await _alter(node, request.match_info["topic"], changes)
+        if not isinstance(entry, dict) or set(entry) - {"name", "value", "operation"} \
+                or not isinstance(entry.get("name"), str):
+            raise BadRequest('each entry must be {"name": <string>, "value": ..., "operation"?: "SET"|"DELETE"}')
+        operation = entry.get("operation", "SET")
+        if not isinstance(operation, str) or operation.upper() not in ("SET", "DELETE"):
+            raise BadRequest(f"operation must be SET or DELETE, got {operation!r}")
+        changes[entry["name"]] = None if operation.upper() == "DELETE" else entry.get("value")
+    await _alter(node, request.match_info["topic"], changes, _validate_only(body))
     return web.Response(status=204)
 
 
-async def _alter(node, topic: str, changes: dict) -> None:
+def _validate_only(body: dict) -> bool:
+    flag = body.get("validate_only", False)
+    if not isinstance(flag, bool):
+        raise BadRequest("validate_only must be true or false")
+    return flag
+
+
+async def _alter(node, topic: str, changes: dict, validate_only: bool = False) -> None:
     topic_or_404(node.image, topic)
-    for name in changes:
-        if not isinstance(name, str):
-            raise BadRequest("config names must be strings")
-    result = await node.controller_call("alter_configs", {"topic": topic, "changes": changes})
+    result = await node.controller_call("alter_configs", {"topic": topic, "changes": changes,
+                                                          "validate_only": validate_only})
     await node.wait_metadata(result.get("metadata_offset", 0))
 
 
@@ -215,7 +231,7 @@ async def v2_list_topics(request):
 async def v2_get_topic(request):
     node = node_of(request)
     image = node.image
-    topic = topic_or_404(image, request.match_info["topic"])
+    topic = topic_or_404(image, request.match_info["topic"], node)
     overrides = dict(image.topic_configs.get(topic.name, {}))
     return json_response({
         "name": topic.name,

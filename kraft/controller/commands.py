@@ -38,6 +38,7 @@ class CreateTopic(_Payload):
     partitions: Any = None
     replication_factor: Any = None
     configs: dict[str, Any] = Field(default_factory=dict)
+    validate_only: bool = False
 
 
 class AlterPartition(_Payload):
@@ -57,6 +58,7 @@ class DeleteTopic(_Payload):
 class AlterConfigs(_Payload):
     topic: str
     changes: dict[str, Any]
+    validate_only: bool = False
 
 
 def build_command(op: str, payload: Any, controller: QuorumController,
@@ -98,7 +100,8 @@ def _create_topic(p, controller, defaults) -> Command:
     create = topic_control.CreateTopic(req.name, req.partitions, req.replication_factor,
                                        req.configs)
     topic_id = uuid.uuid4().hex  # chosen before the command: replay must not draw uuids
-    return lambda image: topic_control.create_topic(image, create, defaults, topic_id)
+    return _dry_run_if(req.validate_only, lambda image: topic_control.create_topic(
+        image, create, defaults, topic_id))
 
 
 def _delete_topic(p, controller, defaults) -> Command:
@@ -108,8 +111,15 @@ def _delete_topic(p, controller, defaults) -> Command:
 
 def _alter_configs(p, controller, defaults) -> Command:
     req = AlterConfigs.model_validate(p)
-    return lambda image: config_control.alter_topic_configs(image, defaults, req.topic,
-                                                            req.changes)
+    return _dry_run_if(req.validate_only, lambda image: config_control.alter_topic_configs(
+        image, defaults, req.topic, req.changes))
+
+
+def _dry_run_if(validate_only: bool, command: Command) -> Command:
+    """validate_only: every check runs against the live image; no record is written."""
+    if not validate_only:
+        return command
+    return lambda image: ([], command(image)[1])
 
 
 def _alter_partition(p, controller, defaults) -> Command:
