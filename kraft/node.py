@@ -27,7 +27,7 @@ from kraft.errors import Retriable
 from kraft.metadata_waiters import MetadataWaiters
 from kraft.metrics import NodeMetrics
 from kraft.quorum_view import describe_quorum
-from kraft.raft_quorum import RaftQuorum
+from kraft.raft_quorum import RaftQuorum, is_ipv4_literal
 from metadata.image import MetadataImage
 from metadata.state_machine import MetadataStateMachine
 from replication.fetch_protocol import FetchRequest, decode_response
@@ -183,7 +183,9 @@ class Node:
 
     # -- lifecycle -------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        self._session = aiohttp.ClientSession()
+        # Outgoing connections carry this node's own address (see raft_quorum's note).
+        local = (self.node_config.host, 0) if is_ipv4_literal(self.node_config.host) else None
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=local))
         self.link = ControllerLink(self, self._session, self._request_timeout_s)
         self.data_plane = DataPlane(self, self._session)
         if self.node_config.is_broker:

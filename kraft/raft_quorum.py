@@ -12,20 +12,54 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
+import ipaddress
 import logging
 import os
 import pickle
+import socket
 import time
 from pathlib import Path
 
 import orjson
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated, tcp_connection
 
 from kraft.quorum import NotLeaderError, ProposalTimeout, QuorumError, QuorumStatus, VoterStatus
 from metadata.state_machine import ApplyResult, MetadataStateMachine
 
 log = logging.getLogger(__name__)
 _LEADER_STATE = 2  # pysyncobj's _RAFT_STATE.LEADER
+
+
+class _SourceBoundSockets:
+    """Stands in for the `socket` module inside pysyncobj's tcp_connection: sockets it
+    opens to peers are bound to this node's own address first. On one machine with a
+    127.0.0.N per node, that makes a node's traffic carry its own source address, so
+    network faults (iptables on source/destination) can single a node out."""
+
+    def __init__(self, real, host: str):
+        self._real = real
+        self._host = host
+
+    def socket(self, family=-1, type=-1, *args):
+        sock = self._real.socket(family, type, *args)
+        if family == self._real.AF_INET:
+            sock.bind((self._host, 0))
+        return sock
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def bind_raft_sources_to(host: str) -> None:
+    if is_ipv4_literal(host):
+        tcp_connection.socket = _SourceBoundSockets(socket, host)
+
+
+def is_ipv4_literal(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 4
+    except ValueError:
+        return False
 
 
 class _MetadataSyncObj(SyncObj):
@@ -93,6 +127,7 @@ class RaftQuorum:
             logCompactionMinEntries=self._snapshot_every,
             logCompactionMinTime=300,
         )
+        bind_raft_sources_to(me.rsplit(":", 1)[0])
         peers = [addr for nid, addr in sorted(self._voters.items()) if nid != self.node_id]
         self._obj = _MetadataSyncObj(me, peers, conf, self.state_machine, self._notify_applied)
 

@@ -239,3 +239,21 @@ def test_node_killed_mid_append_recovers_its_log_on_restart():
         logs = [read_records(d) for n in (1, 2, 3)
                 for d in partition_dirs(cluster.config.node(n).data_path, "r", 0)]
         assert logs[0] and len(logs) == 3
+
+
+def test_leadership_returns_to_the_preferred_replica_after_it_rejoins():
+    with LocalCluster(3) as cluster:
+        cluster.start().wait_ready()
+        create(cluster, "p", partitions=3)
+        preferred = {p["partition_id"]: p["replica_ids"][0] for p in partitions_of(cluster, "p")}
+        victim = preferred[0]
+        cluster.kill(victim)
+        wait_leader_not(cluster, "p", victim)
+        cluster.start_node(victim)
+        cluster.wait_ready([victim])
+        # back in every ISR first (the leader proposes it), then leaders move back
+        cluster.wait_until(
+            lambda: all(p["leader_id"] == preferred[p["partition_id"]] and len(p["isr"]) == 3
+                        for p in partitions_of(cluster, "p")), 30, "preferred leaders restored")
+        survivor = [n for n in (1, 2, 3) if n != victim][0]
+        assert produce(cluster, survivor, "p", ["back"])[1]["offsets"][0]["error_code"] is None
