@@ -1,0 +1,72 @@
+"""A partition's directory on disk: which segments it holds and whether it was shut down cleanly.
+
+Files: ``<base:020d>.log/.index/.timeindex`` per segment, ``leader-epoch-checkpoint``,
+and ``.clean_shutdown`` while the log is closed after a clean shutdown (absent
+after kill -9, which is what tells the next open to run recovery).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CLEAN_SHUTDOWN_MARKER = ".clean_shutdown"
+LOG_SUFFIX = ".log"
+INDEX_SUFFIXES = (".index", ".timeindex")
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make creations, renames and deletions in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LogDirectory:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def segment_bases(self) -> list[int]:
+        """Base offsets of the segments present, oldest first; removes leftovers
+        (index files whose log is gone, temp files) from interrupted operations."""
+        bases: set[int] = set()
+        orphans: list[Path] = []
+        for entry in self.path.iterdir():
+            stem, suffix = entry.stem, entry.suffix
+            if suffix == ".tmp":
+                orphans.append(entry)
+            elif suffix == LOG_SUFFIX and _is_base(stem):
+                bases.add(int(stem))
+        for entry in self.path.iterdir():
+            if entry.suffix in INDEX_SUFFIXES and _is_base(entry.stem) and int(entry.stem) not in bases:
+                orphans.append(entry)
+        for orphan in orphans:
+            orphan.unlink(missing_ok=True)
+        return sorted(bases)
+
+    @property
+    def marker(self) -> Path:
+        return self.path / CLEAN_SHUTDOWN_MARKER
+
+    def was_clean_shutdown(self) -> bool:
+        return self.marker.exists()
+
+    def mark_clean_shutdown(self) -> None:
+        with open(self.marker, "wb") as f:
+            os.fsync(f.fileno())
+        fsync_directory(self.path)
+
+    def clear_clean_shutdown(self) -> None:
+        """Called once the log is open: from here on a crash must trigger recovery."""
+        if self.marker.exists():
+            self.marker.unlink()
+            fsync_directory(self.path)
+
+    def fsync(self) -> None:
+        fsync_directory(self.path)
+
+
+def _is_base(stem: str) -> bool:
+    return len(stem) == 20 and stem.isdigit()

@@ -1,0 +1,111 @@
+"""A sparse, sorted, append-only index file of fixed-size (key, value) entries.
+
+Both of a segment's indexes are this shape (Kafka's file formats, big-endian):
+    .index      relative offset int32 -> file position int32
+    .timeindex  timestamp int64       -> relative offset int32
+Keys strictly increase and values never decrease, so lookups are a bisect.
+Entries are kept in memory (about 0.3% of the log at one entry per 4 KiB) and
+written straight to the OS, unbuffered, so a killed process loses none of them.
+"""
+from __future__ import annotations
+
+import os
+import struct
+from array import array
+from bisect import bisect_left, bisect_right
+from pathlib import Path
+
+OFFSET_ENTRY = struct.Struct(">ii")
+TIME_ENTRY = struct.Struct(">qi")
+
+
+class SparseIndex:
+    def __init__(self, path: Path, entry: struct.Struct) -> None:
+        self.path = path
+        self._entry = entry
+        self.keys = array("q")
+        self.values = array("q")
+        self._fd: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    # -- loading -------------------------------------------------------------
+
+    def load(self) -> bool:
+        """Read the file; False when it is missing or not a sane index (then rebuild it)."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return False
+        usable = len(data) - len(data) % self._entry.size  # a torn last entry is dropped
+        keys, values = array("q"), array("q")
+        for key, value in self._entry.iter_unpack(memoryview(data)[:usable]):
+            if keys and (key <= keys[-1] or value < values[-1]):
+                return False
+            keys.append(key)
+            values.append(value)
+        if usable != len(data):
+            os.truncate(self.path, usable)
+        self.keys, self.values = keys, values
+        return True
+
+    def reset(self) -> None:
+        """Drop every entry, in memory and on disk."""
+        self.keys, self.values = array("q"), array("q")
+        with open(self.path, "wb"):
+            pass
+
+    # -- queries -------------------------------------------------------------
+
+    def last(self) -> tuple[int, int] | None:
+        return (self.keys[-1], self.values[-1]) if self.keys else None
+
+    def floor(self, key: int) -> tuple[int, int] | None:
+        """The entry with the largest key <= ``key``."""
+        i = bisect_right(self.keys, key) - 1
+        return (self.keys[i], self.values[i]) if i >= 0 else None
+
+    def lower(self, key: int) -> tuple[int, int] | None:
+        """The entry with the largest key < ``key``."""
+        i = bisect_left(self.keys, key) - 1
+        return (self.keys[i], self.values[i]) if i >= 0 else None
+
+    # -- changes -------------------------------------------------------------
+
+    def append(self, key: int, value: int) -> None:
+        if self.keys and (key <= self.keys[-1] or value < self.values[-1]):
+            raise ValueError(f"index {self.path.name}: entry ({key}, {value}) is not after {self.last()}")
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.write(self._fd, self._entry.pack(key, value))
+        self.keys.append(key)
+        self.values.append(value)
+
+    def truncate_keys_from(self, key: int) -> None:
+        """Remove entries whose key >= ``key``."""
+        self._truncate_to(bisect_left(self.keys, key))
+
+    def truncate_values_from(self, value: int) -> None:
+        """Remove entries whose value >= ``value``."""
+        self._truncate_to(bisect_left(self.values, value))
+
+    def _truncate_to(self, count: int) -> None:
+        if count >= len(self.keys):
+            return
+        del self.keys[count:]
+        del self.values[count:]
+        os.truncate(self.path, count * self._entry.size)
+
+    def flush(self) -> None:
+        if self._fd is not None:
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def delete(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
