@@ -22,9 +22,10 @@ class MetadataWaiters:
         entry = (offset, fut)
         self._waiting.append(entry)
         try:
-            await asyncio.wait_for(asyncio.shield(fut), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await asyncio.shield(fut)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return self._current() >= offset
         finally:
             if entry in self._waiting:

@@ -231,8 +231,9 @@ class RaftQuorum:
 
         obj.apply(batch_json, callback=done)
         try:
-            return await asyncio.wait_for(fut, timeout_s)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout_s):
+                return await fut
+        except TimeoutError:
             raise ProposalTimeout(
                 f"metadata write not committed within {timeout_s:.1f}s; it may still commit"
             ) from None

@@ -28,8 +28,9 @@ class ChangeSignal:
         if timeout_s <= 0:
             return
         try:
-            await asyncio.wait_for(asyncio.shield(self.future()), timeout_s)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout_s):
+                await asyncio.shield(self.future())
+        except TimeoutError:
             pass
 
 

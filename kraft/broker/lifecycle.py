@@ -67,11 +67,12 @@ class BrokerLifecycle:
         if self.broker_epoch is None:
             return None
         try:
-            result = await asyncio.wait_for(self._node.controller_call("shutdown", {
-                "broker_id": self._node.node_id, "broker_epoch": self.broker_epoch,
-            }), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                result = await self._node.controller_call("shutdown", {
+                    "broker_id": self._node.node_id, "broker_epoch": self.broker_epoch,
+                })
             log.info("controlled shutdown: %s leaderships moved", result.get("moved"))
             return result.get("metadata_offset")
-        except (KraftError, asyncio.TimeoutError) as exc:
+        except (KraftError, TimeoutError) as exc:
             log.warning("controlled shutdown incomplete: %s", exc)
             return None

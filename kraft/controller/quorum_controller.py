@@ -117,8 +117,9 @@ class QuorumController:
         next_preferred = self._clock() + PREFERRED_LEADER_PERIOD_S
         while self._still_leading(term):
             try:
-                command, fut = await asyncio.wait_for(self._queue.get(), DUTY_PERIOD_S)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(DUTY_PERIOD_S):
+                    command, fut = await self._queue.get()
+            except TimeoutError:
                 command = fut = None
             if fut is not None and not fut.done():
                 try:
