@@ -13,6 +13,7 @@ from rich.table import Table
 
 from kraft import cli_data
 from kraft.perf import cli as perf_cli
+from kraft.scenario import cli as scenario_cli
 from kraft.admin_client import AdminClient, AdminError
 from kraft.config import ConfigFileError, load_cluster_config, load_cluster_config_text
 
@@ -216,6 +217,7 @@ def topic_config(name: str,
 
 cli_data.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
 perf_cli.register(app)
+scenario_cli.register(app)
 
 
 def main() -> None:

@@ -92,6 +92,8 @@ class Node:
     def _replicas_follow_metadata(self) -> None:
         self._metadata_pending = False
         image = self.image
+        if not self._image_is_current(image):
+            return
         self.replica_manager.on_metadata(image)
         if not self._strays_removed and self.readiness()[0]:
             self._strays_removed = True
@@ -126,6 +128,17 @@ class Node:
 
     def node_url(self, node_id: int) -> str:
         return self.config.node(node_id).http_url
+
+    def _image_is_current(self, image: MetadataImage) -> bool:
+        """Replicas act only on an image that holds this process's own registration.
+
+        A restarting controller replays its Raft journal through old images in which
+        it may still lead partitions it lost long ago; acting on those would take
+        writes as a stale leader. The registration is newer than all of that.
+        """
+        epoch = self.lifecycle.broker_epoch if self.lifecycle else None
+        reg = image.brokers.get(self.node_id)
+        return epoch is not None and reg is not None and reg.broker_epoch == epoch
 
     def partition_offsets(self, topic: str, partition: int) -> dict | None:
         """What this node knows of the partition's offsets: exact on the leader, as last

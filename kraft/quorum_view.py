@@ -36,7 +36,7 @@ def local_description(node) -> dict:
                               "lag": max(0, image.offset - offset),
                               "last_heartbeat_age_ms": controller.now_ms() - seen})
     return {
-        "leader_id": leader if leader is not None else image.controller_id,
+        "leader_id": leader,  # None while this node knows of no Raft leader
         "leader_epoch": term,
         "high_watermark": hw,
         "metadata_offset": image.offset,

@@ -56,6 +56,7 @@ class BrokerLifecycle:
                 self.broker_epoch = result["broker_epoch"]
                 if node.replica_manager is not None:
                     node.replica_manager.broker_epoch = self.broker_epoch
+                    node.metadata_applied()  # replicas may start once the image has us
                 log.info("registered as broker %d, epoch %d", node.node_id, self.broker_epoch)
             except KraftError as exc:
                 log.debug("registration failed, retrying: %s", exc.message)

@@ -1,0 +1,45 @@
+"""The nine checkers of a scenario run (SCENARIOS.md, "Checkers"), in that order.
+
+Each is a pure function `check_<name>(h: History, **params) -> CheckResult` over the
+recorded history and the replicas' logs; unknown params are ignored, so one set of
+params can be passed to all (liveness takes bound_ms, every checker max_examples).
+They live in check_*.py by concept; this module is the one to import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kraft.scenario.check_common import CheckResult
+from kraft.scenario.check_liveness import check_liveness
+from kraft.scenario.check_logs import (check_duplicates, check_inconsistent_offsets,
+                                       check_replica_divergence)
+from kraft.scenario.check_monotonic import check_monotonic
+from kraft.scenario.check_order import check_order
+from kraft.scenario.check_writes import (check_aborted_reads, check_lost_writes,
+                                         check_unclean_accounting)
+from kraft.scenario.history import History
+
+Checker = Callable[..., CheckResult]
+
+CHECKERS: dict[str, Checker] = {
+    "lost_writes": check_lost_writes,
+    "duplicates": check_duplicates,
+    "inconsistent_offsets": check_inconsistent_offsets,
+    "replica_divergence": check_replica_divergence,
+    "order": check_order,
+    "aborted_reads": check_aborted_reads,
+    "monotonic": check_monotonic,
+    "unclean_accounting": check_unclean_accounting,
+    "liveness": check_liveness,
+}
+
+
+def run_checkers(h: History, names: list[str] | None = None, **params) -> list[CheckResult]:
+    """Run the named checkers (all by default, in CHECKERS order) with the same params."""
+    return [CHECKERS[n](h, **params) for n in (names or CHECKERS)]
+
+
+__all__ = ["CHECKERS", "CheckResult", "run_checkers", "check_lost_writes", "check_duplicates",
+           "check_inconsistent_offsets", "check_replica_divergence", "check_order",
+           "check_aborted_reads", "check_monotonic", "check_unclean_accounting", "check_liveness"]

@@ -1,0 +1,148 @@
+"""Faults as actions on a running cluster, each with its undo, and the schedule.
+
+`schedule()` is pure: the scenario's fault specs + a seeded RNG -> a timeline of
+(time, spec). `FaultActions` applies one spec to the cluster at that moment (targets
+are resolved then, e.g. "the leader of t-0 now") and remembers how to undo it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+
+from kraft.scenario import process_faults, targets
+from kraft.scenario.history import FaultEvent
+from kraft.scenario.spec import FaultSpec
+
+NETWORK = ("isolate", "partition", "one_way", "ring", "lossy", "slow", "netem")
+
+
+def schedule(faults, duration_s: float, rng: random.Random) -> list[tuple[float, FaultSpec]]:
+    out = []
+    for spec in faults:
+        if spec.at is not None:
+            if spec.at < duration_s:
+                out.append((spec.at, spec))
+            continue
+        lo, hi = spec.every
+        t = rng.uniform(lo, hi)
+        while t < duration_s:
+            out.append((t, spec))
+            t += rng.uniform(lo, hi)
+    return sorted(out, key=lambda x: x[0])
+
+
+@dataclass
+class Undo:
+    kind: str
+    nodes: list[int]
+    due: float | None  # seconds after start; None: at heal
+
+
+class FaultActions:
+    def __init__(self, cluster, network, rng: random.Random, record, topic: str):
+        """record(FaultEvent-args) appends to the history with the current time."""
+        self.cluster = cluster
+        self.net = network
+        self.rng = rng
+        self.record = record
+        self.topic = topic
+        self.pending: list[Undo] = []
+
+    async def apply(self, spec: FaultSpec, now_s: float) -> None:
+        kind = spec.fault
+        if kind == "random":
+            kind = self.rng.choice(spec.choices)
+        try:
+            nodes = targets.resolve(self.cluster, spec.target, self.rng)
+        except targets.TargetUnavailable as exc:
+            self.record(kind, [], f"skipped: {exc}")
+            return
+        nodes = [n for n in nodes if self._applicable(kind, n)]
+        if not nodes and kind not in ("ring",):
+            self.record(kind, [], "skipped: no running target")
+            return
+        detail = await self._do(kind, nodes, spec)
+        self.record(kind, nodes, detail)
+        undo = self._undo_kind(kind)
+        if undo is not None:
+            due = now_s + spec.duration if spec.duration is not None else None
+            self.pending.append(Undo(undo, nodes, due))
+
+    def _applicable(self, kind: str, node: int) -> bool:
+        if kind in NETWORK:
+            return True
+        busy = {n for u in self.pending for n in u.nodes}
+        return self.cluster.running(node) and node not in busy
+
+    async def _do(self, kind: str, nodes: list[int], spec: FaultSpec) -> str:
+        c = self.cluster
+        if kind == "kill":
+            for n in nodes:
+                c.kill(n)
+        elif kind == "stop":
+            for n in nodes:
+                await asyncio.to_thread(c.stop, n)
+        elif kind == "pause":
+            for n in nodes:
+                c.pause(n)
+        elif kind == "restart":
+            for n in nodes:
+                await asyncio.to_thread(c.stop, n)
+                c.start_node(n)
+        elif kind == "wipe":
+            for n in nodes:
+                await asyncio.to_thread(c.stop, n)
+                process_faults.wipe(c, n)
+                c.start_node(n)
+        elif kind == "isolate":
+            for n in nodes:
+                self.net.isolate(n)
+        elif kind == "partition":
+            rest = set(c.hosts) - set(nodes)
+            self.net.partition([set(nodes), rest])
+        elif kind == "one_way":
+            self.net.one_way(set(nodes), set(c.hosts) - set(nodes))
+        elif kind == "ring":
+            self.net.ring()
+        elif kind == "lossy":
+            for n in nodes:
+                self.net.lossy(n, float(spec.params.get("probability", 0.2)))
+        elif kind == "slow":
+            for n in nodes:
+                self.net.slow(n, int(spec.params.get("rate_kbit", 256)))
+        else:
+            raise ValueError(f"fault {kind!r} cannot be applied here")
+        return "; ".join(self.net.describe()) if kind in NETWORK else ""
+
+    @staticmethod
+    def _undo_kind(kind: str) -> str | None:
+        return {"kill": "start", "stop": "start", "pause": "resume"}.get(
+            kind, "heal" if kind in NETWORK else None)
+
+    async def undo_due(self, now_s: float, everything: bool = False) -> None:
+        keep = []
+        for u in self.pending:
+            if everything or (u.due is not None and u.due <= now_s):
+                await self._undo(u)
+            else:
+                keep.append(u)
+        self.pending = keep
+
+    async def _undo(self, u: Undo) -> None:
+        if u.kind == "start":
+            for n in u.nodes:
+                if not self.cluster.running(n):
+                    self.cluster.start_node(n)
+        elif u.kind == "resume":
+            for n in u.nodes:
+                if self.cluster.running(n):
+                    self.cluster.resume(n)
+        elif u.kind == "heal":
+            self.net.heal()
+        self.record(u.kind, u.nodes, "")
+
+
+def fault_event(time_ms: float, kind: str, nodes: list[int], detail: str) -> FaultEvent:
+    return FaultEvent(time_ms, kind, list(nodes), detail)

@@ -1,0 +1,102 @@
+"""What a scenario run records: the data every checker reads. Pure data, JSON-able.
+
+Writes follow Jepsen's model: every attempt is invoked, then completes as ok (the
+cluster acknowledged it, with an offset), fail (definitely not written: the cluster
+refused it before appending, e.g. NOT_ENOUGH_REPLICAS or a 4xx) or unknown (timeout,
+5xx, connection lost — it may or may not have been written).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+OK, FAIL, UNKNOWN = "ok", "fail", "unknown"
+
+
+@dataclass
+class Write:
+    producer: str  # e.g. "p0"
+    seq: int  # per producer, increasing
+    value: str  # unique in the run: f"{producer}-{seq}"
+    partition: int  # the partition it was sent to
+    acks: str  # "0" | "1" | "all"
+    invoke_ms: float  # ms since the run started
+    complete_ms: float | None = None
+    outcome: str | None = None  # OK | FAIL | UNKNOWN; None while in flight
+    offset: int | None = None  # the acknowledged offset (acks 1/all)
+    error: str | None = None
+
+
+@dataclass
+class Read:
+    consumer: str  # e.g. "c0"; "final" for the final read phase
+    partition: int
+    offset: int
+    value: str
+    time_ms: float
+
+
+@dataclass
+class Sample:
+    """The cluster as the API showed it at one moment (one partition)."""
+
+    time_ms: float
+    partition: int
+    leader: int | None
+    leader_epoch: int
+    isr: list[int]
+    high_watermark: int | None  # None when the node asked did not know it
+    unclean_elections: int
+    controller_id: int | None
+    raft_term: int | None  # the controller's Raft term (its controller epoch)
+
+
+@dataclass
+class FaultEvent:
+    time_ms: float
+    kind: str  # "kill", "stop", "pause", "resume", "restart", "isolate", "heal", ...
+    target: list[int]  # node ids
+    detail: str = ""
+
+
+@dataclass
+class History:
+    topic: str
+    partitions: int
+    writes: list[Write] = field(default_factory=list)
+    reads: list[Read] = field(default_factory=list)
+    final_reads: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # p -> (offset, value)
+    final_end_offsets: dict[int, int] = field(default_factory=dict)  # p -> HW at the end
+    samples: list[Sample] = field(default_factory=list)
+    faults: list[FaultEvent] = field(default_factory=list)
+    # after healing and a clean stop: partition -> broker -> [(offset, leader epoch, value)]
+    replica_logs: dict[int, dict[int, list[tuple[int, int, str]]]] = field(default_factory=dict)
+    final_isr: dict[int, list[int]] = field(default_factory=dict)
+    heal_ms: float | None = None  # when every fault was healed
+    first_ok_after_heal_ms: float | None = None
+    final_read_complete: dict[int, bool] = field(default_factory=dict)
+    # metadata writes: (topic name, outcome, complete ms) and the topics that exist at the end
+    topics_created: list[tuple[str, str, float]] = field(default_factory=list)
+    final_topics: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "History":
+        h = cls(data["topic"], data["partitions"])
+        h.writes = [Write(**w) for w in data["writes"]]
+        h.reads = [Read(**r) for r in data["reads"]]
+        h.final_reads = {int(p): [tuple(x) for x in v] for p, v in data["final_reads"].items()}
+        h.final_end_offsets = {int(p): v for p, v in data["final_end_offsets"].items()}
+        h.samples = [Sample(**s) for s in data["samples"]]
+        h.faults = [FaultEvent(**f) for f in data["faults"]]
+        h.replica_logs = {int(p): {int(b): [tuple(x) for x in log] for b, log in v.items()}
+                          for p, v in data["replica_logs"].items()}
+        h.final_isr = {int(p): v for p, v in data["final_isr"].items()}
+        h.heal_ms = data["heal_ms"]
+        h.first_ok_after_heal_ms = data["first_ok_after_heal_ms"]
+        h.final_read_complete = {int(p): v for p, v in data["final_read_complete"].items()}
+        h.topics_created = [tuple(t) for t in data.get("topics_created", [])]
+        h.final_topics = list(data.get("final_topics", []))
+        return h

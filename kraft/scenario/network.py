@@ -1,0 +1,413 @@
+"""Real network faults between nodes' loopback addresses: iptables drops and tc shaping.
+
+Every node of a LocalCluster has its own 127.0.0.N and binds its outgoing Raft and HTTP
+connections to it, so a packet between two nodes carries both node addresses. Dropping
+such packets in the OUTPUT hook is enough on loopback (every packet is locally
+generated). All rules live in one dedicated chain, ``KRAFT-<pid>``, jumped to from
+OUTPUT; ``heal()`` flushes it, ``close()`` also removes the jump and the chain. Rules only
+name node addresses, so a client on 127.0.0.1 (the runner, the tests) keeps reaching
+every node unless a method is asked to include client traffic.
+
+Shaping (``slow``) uses an htb qdisc on ``lo`` with u32 filters on the source (and
+destination) address; netem is used nowhere because many kernels (this CI's included)
+do not have it — ``netem_available()`` says so.
+
+    with NetworkFaults(cluster.hosts) as net:
+        net.isolate(leader)
+        ...
+        net.heal()
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import sys
+from typing import Iterable
+
+CHAIN_PREFIX = "KRAFT-"
+DEVICE = "lo"
+TC_HANDLE = "4b52"  # htb root handle on lo ("KR"); classes 4b52:<node+0x10>
+_instances = itertools.count()
+
+
+class NetworkFaultError(RuntimeError):
+    """A command that installs or removes a fault failed; the message quotes it."""
+
+
+def _run(cmd: list[str], check: bool = True, timeout: float = 15.0) -> subprocess.CompletedProcess:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise NetworkFaultError(f"{cmd[0]} is not installed (needed for: {' '.join(cmd)})") from None
+    except subprocess.TimeoutExpired:
+        raise NetworkFaultError(f"`{' '.join(cmd)}` did not finish within {timeout:.0f}s") from None
+    if check and proc.returncode != 0:
+        raise NetworkFaultError(
+            f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {_said(proc)}")
+    return proc
+
+
+def _said(proc: subprocess.CompletedProcess) -> str:
+    return (proc.stderr or proc.stdout or "").strip().replace("\n", " ") or "no output"
+
+
+def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return _run(["iptables", "-w", *args], check=check)
+
+
+def _tc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return _run(["tc", *args], check=check)
+
+
+@functools.lru_cache(maxsize=1)
+def iptables_available() -> tuple[bool, str]:
+    """(usable, one sentence why or why not): Linux, root, iptables present and working."""
+    if not sys.platform.startswith("linux"):
+        return False, f"network faults need Linux iptables; this platform is {sys.platform}"
+    if os.geteuid() != 0:
+        return False, (f"network faults need root to change iptables rules; this process runs "
+                       f"as uid {os.geteuid()}")
+    if shutil.which("iptables") is None:
+        return False, "network faults need iptables, which is not installed (apt-get install iptables)"
+    probe = f"{CHAIN_PREFIX}probe-{os.getpid()}"
+    made = _run(["iptables", "-w", "-N", probe], check=False)
+    if made.returncode != 0:
+        return False, f"iptables is installed but cannot create a chain: {_said(made)}"
+    _run(["iptables", "-w", "-X", probe], check=False)
+    version = _run(["iptables", "-V"], check=False).stdout.strip()
+    return True, f"{version or 'iptables'} usable as root"
+
+
+@functools.lru_cache(maxsize=1)
+def netem_available() -> tuple[bool, str]:
+    """Can a netem qdisc be created? Tried on the loopback of a scratch network namespace
+    (``unshare -n``), or on lo itself when it has no qdisc of its own yet."""
+    if os.geteuid() != 0:
+        return False, "tc netem needs root"
+    if shutil.which("tc") is None:
+        return False, "tc netem needs tc (iproute2), which is not installed"
+    if shutil.which("unshare"):
+        proc = _run(["unshare", "-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem",
+                     "delay", "1ms"], check=False)
+        if proc.returncode == 0:
+            return True, "netem qdisc available"
+        if "unknown" in _said(proc).lower():
+            return False, f"the kernel has no netem qdisc (sch_netem): tc said {_said(proc)!r}"
+    root = _run(["tc", "qdisc", "show", "dev", DEVICE, "root"], check=False).stdout
+    if root and not root.startswith("qdisc noqueue"):
+        return False, f"cannot probe netem: {DEVICE} already has a qdisc ({root.strip()})"
+    proc = _run(["tc", "qdisc", "add", "dev", DEVICE, "root", "handle", "4b53:", "netem",
+                 "delay", "0ms"], check=False)
+    if proc.returncode != 0:
+        return False, f"the kernel has no usable netem qdisc: tc said {_said(proc)!r}"
+    _run(["tc", "qdisc", "del", "dev", DEVICE, "root", "handle", "4b53:"], check=False)
+    return True, "netem qdisc available"
+
+
+@functools.lru_cache(maxsize=1)
+def tc_shaping_available() -> tuple[bool, str]:
+    """Can htb + a u32 filter on one source address shape loopback traffic here?
+    Checked in a scratch network namespace so the real lo is not touched."""
+    if os.geteuid() != 0:
+        return False, "tc shaping needs root"
+    if shutil.which("tc") is None:
+        return False, "tc (iproute2) is not installed"
+    if shutil.which("unshare") is None:
+        return True, "tc present (not probed: no unshare for a scratch namespace)"
+    script = ("tc qdisc add dev lo root handle 1: htb && "
+              "tc class add dev lo parent 1: classid 1:10 htb rate 100kbit && "
+              "tc filter add dev lo parent 1: protocol ip prio 1 u32 "
+              "match ip src 127.0.0.2/32 match ip dst 127.0.0.3/32 flowid 1:10")
+    proc = _run(["unshare", "-n", "sh", "-c", script], check=False)
+    if proc.returncode != 0:
+        return False, f"tc cannot rate-limit one address on lo (htb + u32): {_said(proc)}"
+    return True, "htb with u32 source-address filters works on lo"
+
+
+def remove_stale_chains() -> list[str]:
+    """Remove KRAFT-<pid> chains (and their OUTPUT jumps) left by processes that died
+    without closing. Chains of live processes are left alone."""
+    removed = []
+    listing = _iptables("-S", check=False).stdout
+    for chain in sorted(set(re.findall(rf"^-N ({CHAIN_PREFIX}(\d+)(?:-\d+)?)$", listing, re.M))):
+        name, pid = chain
+        if _pid_alive(int(pid)):
+            continue
+        _drop_chain(name)
+        removed.append(name)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _drop_chain(chain: str) -> list[str]:
+    """Best effort: unhook, flush and delete a chain; returns the errors."""
+    errors = []
+    for _ in range(20):  # every jump, should one have been added twice
+        if _iptables("-D", "OUTPUT", "-j", chain, check=False).returncode != 0:
+            break
+    for args in (("-F", chain), ("-X", chain)):
+        proc = _iptables(*args, check=False)
+        if proc.returncode != 0 and "No chain" not in _said(proc) \
+                and "does not exist" not in _said(proc):
+            errors.append(f"iptables {' '.join(args)}: {_said(proc)}")
+    return errors
+
+
+class NetworkFaults:
+    """Packet-level faults between the nodes of one cluster (hosts: node id -> address).
+
+    Every method adds to the faults already active; ``heal()`` removes them all.
+    """
+
+    available = staticmethod(iptables_available)
+    netem_available = staticmethod(netem_available)
+    slow_available = staticmethod(tc_shaping_available)
+
+    def __init__(self, hosts: dict[int, str], chain: str | None = None, device: str = DEVICE):
+        if not hosts:
+            raise ValueError("NetworkFaults needs the nodes' addresses (node id -> 127.0.0.N)")
+        self.hosts = {int(n): str(a) for n, a in hosts.items()}
+        k = next(_instances)
+        self.chain = chain or f"{CHAIN_PREFIX}{os.getpid()}" + (f"-{k}" if k else "")
+        if len(self.chain) > 28:
+            raise ValueError(f"iptables chain names are at most 28 characters: {self.chain!r}")
+        self.device = device
+        self._faults: list[str] = []
+        self._chain_ready = False
+        self._tc_root = False
+        self._tc_classes: dict[int, str] = {}
+        self._closed = False
+        atexit.register(self.close)
+
+    # -- context manager ---------------------------------------------------------------
+    def __enter__(self) -> "NetworkFaults":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- faults --------------------------------------------------------------------------
+    def isolate(self, node: int) -> str:
+        """Cut ``node`` off from every other node, both directions."""
+        self._check(node)
+        others = [m for m in self.hosts if m != node]
+        for m in others:
+            self._drop(node, m)
+            self._drop(m, node)
+        return self._record(f"isolate node {node} from {_ids(others)}")
+
+    def partition(self, groups: list[set[int]]) -> str:
+        """No traffic between groups. Nodes in no group form one more group, so
+        ``partition([{1, 2}])`` on five nodes is {1, 2} | {3, 4, 5}."""
+        groups = [set(g) for g in groups]
+        seen: set[int] = set()
+        for g in groups:
+            for n in g:
+                self._check(n)
+            if g & seen:
+                raise ValueError(f"partition groups overlap: {sorted(g & seen)}")
+            seen |= g
+        rest = set(self.hosts) - seen
+        if rest:
+            groups.append(rest)
+        groups = [g for g in groups if g]
+        if len(groups) < 2:
+            raise ValueError("a partition needs at least two non-empty groups")
+        for i, a in enumerate(groups):
+            for b in groups[i + 1:]:
+                for x in sorted(a):
+                    for y in sorted(b):
+                        self._drop(x, y)
+                        self._drop(y, x)
+        return self._record("partition " + " | ".join(_ids(g) for g in groups))
+
+    def one_way(self, src: Iterable[int], dst: Iterable[int]) -> str:
+        """Drop packets from every node of ``src`` to every node of ``dst`` only.
+        (TCP cannot connect either way then: a SYN-ACK is a src→dst packet too; UDP and
+        already-sent dst→src packets still arrive.)"""
+        src, dst = set(src), set(dst)
+        for n in src | dst:
+            self._check(n)
+        if not src or not dst:
+            raise ValueError("one_way needs non-empty src and dst sets")
+        for x in sorted(src):
+            for y in sorted(dst):
+                if x != y:
+                    self._drop(x, y)
+        return self._record(f"drop {_ids(src)} -> {_ids(dst)} (one way)")
+
+    def ring(self) -> str:
+        """Each node reaches only its two neighbours in id order (the last and the first
+        are neighbours): with five nodes every node sees a majority counting itself, but
+        no majority is fully connected. With three nodes or fewer this cuts nothing."""
+        ids = sorted(self.hosts)
+        n = len(ids)
+        neighbours = {ids[i]: {ids[(i - 1) % n], ids[(i + 1) % n]} for i in range(n)}
+        cut = 0
+        for a in ids:
+            for b in ids:
+                if a != b and b not in neighbours[a]:
+                    self._drop(a, b)
+                    cut += 1
+        ring = " - ".join(str(i) for i in ids + ids[:1])
+        return self._record(f"ring {ring}" + ("" if cut else " (no effect: fewer than 4 nodes)"))
+
+    def lossy(self, node: int, probability: float, include_clients: bool = False) -> str:
+        """Drop each packet between ``node`` and the other nodes with ``probability``
+        (iptables statistic match); with include_clients, its packets to and from any
+        address (clients on 127.0.0.1 too)."""
+        self._check(node)
+        if not 0.0 < probability <= 1.0:
+            raise ValueError(f"probability must be in (0, 1], got {probability}")
+        stat = ["-m", "statistic", "--mode", "random", "--probability", f"{probability:.6f}"]
+        if include_clients:
+            self._rule(["-s", self.hosts[node], *stat, "-j", "DROP"])
+            self._rule(["-d", self.hosts[node], *stat, "-j", "DROP"])
+        else:
+            for m in self.hosts:
+                if m != node:
+                    self._drop(node, m, stat)
+                    self._drop(m, node, stat)
+        who = "any address" if include_clients else "the other nodes"
+        return self._record(f"lossy node {node}: drop {probability:.0%} of packets to/from {who}")
+
+    def slow(self, node: int, rate_kbit: int, include_clients: bool = False) -> str:
+        """Rate-limit packets sent by ``node`` (to the other nodes; with include_clients,
+        to any address) to ``rate_kbit`` with an htb class on lo and u32 filters on the
+        source address. Other traffic is not classified and passes unshaped."""
+        self._check(node)
+        if rate_kbit <= 0:
+            raise ValueError(f"rate_kbit must be positive, got {rate_kbit}")
+        ok, reason = tc_shaping_available()
+        if not ok:
+            raise NetworkFaultError(reason)
+        self._ensure_tc_root()
+        classid = f"{TC_HANDLE}:{node + 0x10:x}"
+        verb = "change" if node in self._tc_classes else "add"
+        _tc("class", verb, "dev", self.device, "parent", f"{TC_HANDLE}:", "classid", classid,
+            "htb", "rate", f"{rate_kbit}kbit", "ceil", f"{rate_kbit}kbit")
+        if verb == "add":
+            self._tc_classes[node] = classid
+            src = ["match", "ip", "src", f"{self.hosts[node]}/32"]
+            targets = [None] if include_clients else [m for m in self.hosts if m != node]
+            for m in targets:
+                dst = [] if m is None else ["match", "ip", "dst", f"{self.hosts[m]}/32"]
+                _tc("filter", "add", "dev", self.device, "parent", f"{TC_HANDLE}:",
+                    "protocol", "ip", "prio", "1", "u32", *src, *dst, "flowid", classid)
+        who = "any address" if include_clients else "the other nodes"
+        return self._record(f"slow node {node}: {rate_kbit} kbit/s to {who}")
+
+    # -- healing ---------------------------------------------------------------------------
+    def heal(self) -> list[str]:
+        """Remove every fault (iptables rules and shaping); returns what was healed.
+        Tries every step and raises the first error afterwards."""
+        healed, self._faults = self._faults, []
+        errors = []
+        if self._chain_ready:
+            proc = _iptables("-F", self.chain, check=False)
+            if proc.returncode != 0:
+                errors.append(f"iptables -F {self.chain}: {_said(proc)}")
+        if self._tc_root:
+            proc = _tc("qdisc", "del", "dev", self.device, "root", "handle", f"{TC_HANDLE}:",
+                       check=False)
+            if proc.returncode != 0:
+                errors.append(f"tc qdisc del dev {self.device} root: {_said(proc)}")
+            self._tc_root = False
+            self._tc_classes.clear()
+        if errors:
+            raise NetworkFaultError("; ".join(errors))
+        return healed
+
+    def close(self) -> None:
+        """Heal, then remove the chain and its jump from OUTPUT. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        errors = []
+        try:
+            self.heal()
+        except NetworkFaultError as exc:
+            errors.append(str(exc))
+        if self._chain_ready:
+            errors += _drop_chain(self.chain)
+            self._chain_ready = False
+        if errors:
+            raise NetworkFaultError("; ".join(errors))
+
+    def describe(self) -> list[str]:
+        """The active faults, one short sentence each (for reports)."""
+        return list(self._faults)
+
+    def rules(self) -> list[str]:
+        """The chain's rules as ``iptables -S`` prints them (for debugging)."""
+        if not self._chain_ready:
+            return []
+        out = _iptables("-S", self.chain, check=False).stdout.splitlines()
+        return [line for line in out if line.startswith("-A ")]
+
+    # -- internals -----------------------------------------------------------------------
+    def _check(self, node: int) -> None:
+        if self._closed:
+            raise NetworkFaultError("this NetworkFaults is closed")
+        if node not in self.hosts:
+            raise ValueError(f"unknown node {node!r}; nodes are {sorted(self.hosts)}")
+
+    def _record(self, text: str) -> str:
+        self._faults.append(text)
+        return text
+
+    def _chain_exists(self) -> bool:
+        return _iptables("-S", self.chain, check=False).returncode == 0
+
+    def _ensure_chain(self) -> None:
+        if self._chain_ready:
+            return
+        ok, reason = iptables_available()
+        if not ok:
+            raise NetworkFaultError(reason)
+        if self._chain_exists():
+            _iptables("-F", self.chain)
+        else:
+            _iptables("-N", self.chain)
+        self._chain_ready = True
+        if _iptables("-C", "OUTPUT", "-j", self.chain, check=False).returncode != 0:
+            _iptables("-I", "OUTPUT", "1", "-j", self.chain)
+
+    def _rule(self, spec: list[str]) -> None:
+        self._ensure_chain()
+        _iptables("-A", self.chain, *spec)
+
+    def _drop(self, src: int, dst: int, extra: list[str] | None = None) -> None:
+        self._rule(["-s", self.hosts[src], "-d", self.hosts[dst], *(extra or []), "-j", "DROP"])
+
+    def _ensure_tc_root(self) -> None:
+        if self._tc_root:
+            return
+        proc = _tc("qdisc", "add", "dev", self.device, "root", "handle", f"{TC_HANDLE}:", "htb",
+                   check=False)
+        if proc.returncode != 0:
+            current = _tc("qdisc", "show", "dev", self.device, "root", check=False).stdout.strip()
+            raise NetworkFaultError(
+                f"cannot install an htb root qdisc on {self.device}: {_said(proc)} "
+                f"(current root: {current or 'unknown'}; another process may be shaping it)")
+        self._tc_root = True
+
+
+def _ids(nodes: Iterable[int]) -> str:
+    return "{" + ", ".join(str(n) for n in sorted(nodes)) + "}"

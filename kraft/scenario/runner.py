@@ -1,0 +1,243 @@
+"""One scenario run: fresh cluster, workload, faults, heal, final read, checks.
+
+Phases: start a cluster of real processes (own temp dir, 127.0.0.N per node), create
+the topic, run the workload while the fault schedule plays, heal everything, keep
+writing for the recovery period, read every partition to its end, stop the cluster
+cleanly, read the replicas' logs from disk, run the checkers. The cluster and the
+network rules are torn down whatever happens, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from kraft.local_cluster import LocalCluster, http_json
+from kraft.scenario.checkers import CHECKERS
+from kraft.scenario.fault_actions import FaultActions, fault_event, schedule
+from kraft.scenario.history import OK, History
+from kraft.scenario.network import NetworkFaults
+from kraft.scenario.spec import Scenario
+from kraft.scenario.verdict import Verdict, judge
+from kraft.scenario.workload import V2, Workload
+from replication.log_inspect import partition_dirs, read_records
+
+FINAL_READ_BOUND_S = 60.0
+
+
+@dataclass
+class RunOptions:
+    duration: float | None = None
+    rate: float | None = None
+    seed: int = 0
+    nodes: int | None = None
+    progress: object = None  # callable(str) for the live line
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    skipped: str | None = None
+    history: History | None = None
+    checks: list = field(default_factory=list)
+    verdict: Verdict | None = None
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.skipped is not None or (self.verdict is not None and self.verdict.ok)
+
+
+def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
+    net_hosts = None
+    if scenario.needs_network:
+        ok, reason = NetworkFaults({1: "127.0.0.2"}).available()
+        if not ok:
+            return RunResult(scenario, skipped=f"needs network faults: {reason}")
+        net_hosts = True
+    nodes = opts.nodes or scenario.cluster.nodes
+    controllers = min(scenario.cluster.controllers or nodes, nodes)
+    cluster = LocalCluster(nodes, controllers, timeouts=scenario.cluster.timeouts)
+    network = NetworkFaults(cluster.hosts) if net_hosts else _NoNetwork()
+    try:
+        cluster.start().wait_ready(timeout_s=60)
+        return asyncio.run(_run(scenario, opts, cluster, network))
+    finally:
+        network.close()
+        cluster.close()
+
+
+async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunResult:
+    topic = scenario.topic
+    body = {"topic_name": topic.name, "partitions_count": topic.partitions,
+            "replication_factor": topic.replication_factor,
+            "configs": [{"name": k, "value": _config_text(v)} for k, v in topic.configs.items()]}
+    status, out = await asyncio.to_thread(http_json, "POST", cluster.v3(1) + "/topics", body)
+    if status != 201:
+        raise RuntimeError(f"could not create the scenario topic: {status} {out}")
+    await asyncio.to_thread(_wait_serving, cluster, topic.name, topic.partitions)
+
+    wl = scenario.workload
+    duration = opts.duration or wl.duration
+    rate = opts.rate or wl.rate
+    h = History(topic.name, topic.partitions)
+    t0 = time.monotonic()
+    now_s = lambda: time.monotonic() - t0  # noqa: E731
+    record = lambda kind, nodes, detail: h.faults.append(  # noqa: E731
+        fault_event(now_s() * 1000, kind, nodes, detail))
+    rng = random.Random(opts.seed)
+    actions = FaultActions(cluster, network, rng, record, topic.name)
+    workload = Workload(h, {n: cluster.url(n) for n in cluster.hosts}, cluster.cluster_id,
+                        wl.acks, rate, wl.producers, wl.timeout_ms, t0, wl.admin_rate)
+    plan = schedule(scenario.faults, duration, rng)
+
+    async with asyncio.TaskGroup() as tg:
+        wl_task = tg.create_task(workload.run(wl.consumers))
+        progress = tg.create_task(_progress(h, opts.progress, now_s, "faults"))
+        try:
+            for at, spec in plan:
+                while now_s() < at:
+                    await actions.undo_due(now_s())
+                    await asyncio.sleep(min(0.1, max(0.0, at - now_s())))
+                await actions.apply(spec, now_s())
+            while now_s() < duration:
+                await actions.undo_due(now_s())
+                await asyncio.sleep(0.1)
+        finally:
+            await actions.undo_due(now_s(), everything=True)
+            network.heal()
+        h.heal_ms = now_s() * 1000
+        record("heal", [], "all faults healed")
+        await asyncio.to_thread(_wait_ready_quietly, cluster, 60)
+        await asyncio.sleep(wl.recovery)
+        workload.stop_writes.set()
+        await _final_read(h, cluster)
+        workload.stop_all.set()
+        progress.cancel()
+        await wl_task
+
+    oks = [w.complete_ms for w in h.writes if w.outcome == OK and w.complete_ms is not None
+           and h.heal_ms is not None and w.complete_ms >= h.heal_ms]
+    h.first_ok_after_heal_ms = min(oks) if oks else None
+    status, parts = await asyncio.to_thread(http_json, "GET",
+                                            cluster.v3(_any_running(cluster)) + f"/topics/{topic.name}/partitions")
+    h.final_isr = {p["partition_id"]: p["isr"] for p in parts["data"]} if status == 200 else {}
+    status, topics = await asyncio.to_thread(http_json, "GET", cluster.v3(_any_running(cluster)) + "/topics")
+    h.final_topics = [t["topic_name"] for t in topics["data"]] if status == 200 else []
+    for n in list(cluster.hosts):
+        if cluster.running(n):
+            await asyncio.to_thread(cluster.stop, n)
+    h.replica_logs = _replica_logs(cluster, topic.name, topic.partitions)
+    checks = [fn(h) if name != "liveness" else fn(h, bound_ms=scenario.expect.max_recovery_s * 1000)
+              for name, fn in CHECKERS.items()]
+    verdict, facts = judge(scenario.expect, checks, h)
+    return RunResult(scenario, history=h, checks=checks, verdict=verdict, facts=facts)
+
+
+def _config_text(v) -> str:
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _any_running(cluster) -> int:
+    return next(n for n in cluster.hosts if cluster.running(n))
+
+
+def _wait_serving(cluster, topic: str, partitions: int) -> None:
+    def serving():
+        n = _any_running(cluster)
+        return all(http_json("GET", cluster.url(n) + f"/topics/{topic}/partitions/{p}/offsets",
+                             timeout=2)[0] == 200 for p in range(partitions))
+    cluster.wait_until(serving, 30, f"topic {topic} served")
+
+
+def _wait_ready_quietly(cluster, timeout_s: float) -> None:
+    try:
+        cluster.wait_ready(timeout_s=timeout_s)
+    except TimeoutError:
+        pass  # liveness will say it
+
+
+async def _final_read(h: History, cluster) -> None:
+    deadline = time.monotonic() + FINAL_READ_BOUND_S
+    urls = [cluster.url(n) for n in cluster.hosts if cluster.running(n)]
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        for p in range(h.partitions):
+            h.final_reads[p], h.final_read_complete[p] = [], False
+            end, offset, turn = None, 0, 0
+            while time.monotonic() < deadline:
+                url = urls[turn % len(urls)]
+                try:
+                    if end is None:
+                        async with session.get(f"{url}/topics/{h.topic}/partitions/{p}/offsets") as r:
+                            if r.status == 200:
+                                end = (await r.json())["end_offset"]
+                                h.final_end_offsets[p] = end
+                            else:
+                                turn += 1
+                                await asyncio.sleep(0.2)
+                                continue
+                    if offset >= end:
+                        h.final_read_complete[p] = True
+                        break
+                    async with session.get(f"{url}/topics/{h.topic}/partitions/{p}/records"
+                                           f"?offset={offset}&timeout=1000",
+                                           headers={"Accept": V2}) as r:
+                        if r.status != 200:
+                            turn += 1
+                            await asyncio.sleep(0.2)
+                            continue
+                        for rec in json.loads(await r.read()):
+                            if rec["offset"] < end:
+                                h.final_reads[p].append((rec["offset"], str(rec["value"])))
+                                offset = rec["offset"] + 1
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    turn += 1
+                    await asyncio.sleep(0.2)
+
+
+def _replica_logs(cluster, topic: str, partitions: int) -> dict:
+    out = {}
+    for p in range(partitions):
+        out[p] = {}
+        for n in cluster.hosts:
+            for d in partition_dirs(cluster.config.node(n).data_path, topic, p):
+                out[p][n] = [(o, e, _value(v)) for o, e, _, v in read_records(d)]
+    return out
+
+
+def _value(raw: bytes | None) -> str:
+    if raw is None:
+        return "null"
+    try:
+        return str(json.loads(raw))
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+async def _progress(h: History, show, now_s, phase: str) -> None:
+    if show is None:
+        return
+    while True:
+        ok = sum(1 for w in h.writes if w.outcome == OK)
+        fail = sum(1 for w in h.writes if w.outcome == "fail")
+        unknown = sum(1 for w in h.writes if w.outcome == "unknown")
+        faults = sum(1 for f in h.faults if f.kind not in ("start", "resume", "heal"))
+        show(f"{now_s():6.1f}s  writes ok={ok} fail={fail} unknown={unknown}  "
+             f"reads={len(h.reads)}  faults={faults}")
+        await asyncio.sleep(0.5)
+
+
+class _NoNetwork:
+    def heal(self):
+        pass
+
+    def close(self):
+        pass
+
+    def describe(self):
+        return ""

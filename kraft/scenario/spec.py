@@ -1,0 +1,133 @@
+"""A scenario file (TOML): cluster shape, topic, workload, fault schedule, expectations.
+
+The built-in library is such files, shipped in kraft/scenarios/. A user writes their
+own the same way and runs it with `kraft scenario run path/to/file.toml`.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CHECK_NAMES = ("lost_writes", "duplicates", "inconsistent_offsets", "replica_divergence", "order",
+               "aborted_reads", "monotonic", "unclean_accounting", "liveness")
+FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "isolate", "partition", "one_way",
+               "ring", "lossy", "slow", "netem", "random")
+Verdict = Literal["pass", "fail", "any"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClusterShape(_Model):
+    nodes: int = Field(3, ge=1, le=9)
+    controllers: int | None = Field(None, ge=1, le=9)
+    timeouts: dict[str, int] = Field(default_factory=dict)
+
+
+class TopicSpec(_Model):
+    name: str = "t"
+    partitions: int = Field(1, ge=1, le=64)
+    replication_factor: int = Field(3, ge=1, le=9)
+    configs: dict[str, str | int | bool] = Field(default_factory=dict)
+
+
+class Workload(_Model):
+    producers: int = Field(2, ge=0, le=32)
+    consumers: bool = True
+    acks: Literal["0", "1", "all"] = "all"
+    rate: float = Field(40.0, gt=0, le=5000)  # writes per second, all producers together
+    duration: float = Field(25.0, gt=0, le=3600)  # seconds with faults
+    recovery: float = Field(8.0, ge=1, le=600)  # seconds of writes after healing
+    timeout_ms: int = Field(3000, ge=100, le=60000)
+    admin_rate: float = Field(0.0, ge=0, le=50)  # topic creations per second (metadata writes)
+
+
+class FaultSpec(_Model):
+    fault: str
+    target: str = "random"
+    at: float | None = Field(None, ge=0)  # seconds after the workload starts
+    every: tuple[float, float] | None = None  # (min, max) seconds between repeats
+    duration: float | None = Field(None, gt=0)  # undo after this long (else at heal)
+    choices: tuple[str, ...] = ()  # for fault = "random"
+    params: dict[str, float | str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.fault not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {self.fault!r}; known: {', '.join(FAULT_KINDS)}")
+        if (self.at is None) == (self.every is None):
+            raise ValueError("give exactly one of 'at' or 'every'")
+        if self.fault == "random" and not self.choices:
+            raise ValueError("fault = 'random' needs 'choices'")
+        return self
+
+
+class Expectations(_Model):
+    checks: dict[str, Verdict] = Field(default_factory=dict)  # default "pass" for each
+    errors_seen: tuple[str, ...] = ()  # some write failed with each of these texts
+    unclean_elections: Literal["none", "some", "any"] = "none"
+    offline_seen: bool | None = None  # some sample showed the partition without leader
+    max_unavailability_s: float | None = None  # longest gap between ok writes
+    max_recovery_s: float = 15.0  # liveness bound after healing
+
+    @model_validator(mode="after")
+    def _names(self):
+        unknown = set(self.checks) - set(CHECK_NAMES)
+        if unknown:
+            raise ValueError(f"unknown checks {sorted(unknown)}; known: {', '.join(CHECK_NAMES)}")
+        return self
+
+    def verdict(self, check: str) -> str:
+        return self.checks.get(check, "pass")
+
+
+class Scenario(_Model):
+    name: str
+    description: str = ""
+    cluster: ClusterShape = ClusterShape()
+    topic: TopicSpec = TopicSpec()
+    workload: Workload = Workload()
+    faults: tuple[FaultSpec, ...] = ()
+    expect: Expectations = Expectations()
+
+    @property
+    def needs_network(self) -> bool:
+        net = {"isolate", "partition", "one_way", "ring", "lossy", "slow", "netem"}
+        return any(f.fault in net or net & set(f.choices) for f in self.faults)
+
+
+class ScenarioError(Exception):
+    pass
+
+
+def load_scenario_text(text: str, origin: str) -> Scenario:
+    try:
+        return Scenario.model_validate(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{origin}: invalid TOML: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top)"
+        raise ScenarioError(f"{origin}: {where}: {first['msg']}") from None
+
+
+def builtin_names() -> list[str]:
+    root = importlib.resources.files("kraft") / "scenarios"
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.exists():
+        return load_scenario_text(path.read_text(), str(path))
+    res = importlib.resources.files("kraft") / "scenarios" / f"{name_or_path}.toml"
+    if not res.is_file():
+        raise ScenarioError(f"no scenario named {name_or_path!r}; `kraft scenario list` shows "
+                            "the library, or give a path to a .toml file")
+    return load_scenario_text(res.read_text(), f"{name_or_path} (built-in)")

@@ -1,0 +1,126 @@
+"""Fault targets by role, resolved at fault time from the cluster's own API.
+
+Specs (the scenario files' and the CLI's spelling):
+
+    leader:<topic>-<p>    the partition's leader
+    follower:<topic>-<p>  one of its follower replicas (running ones first), picked with rng
+    controller            the active controller (the Raft leader, per GET .../quorum)
+    controllers           every controller node
+    node:<id>             that node
+    random                a running node, picked with rng
+    all                   every node
+
+``resolve`` returns node ids, or raises ValueError for a spec that can never resolve
+(bad syntax, unknown node) and TargetUnavailable when the cluster cannot name the
+target right now (no leader, unknown topic, no node answering).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from kraft.local_cluster import http_json
+
+ASK_TIMEOUT_S = 2.0
+SPECS = ("leader:<topic>-<partition>", "follower:<topic>-<partition>", "controller",
+         "controllers", "node:<id>", "random", "all")
+
+
+class TargetUnavailable(Exception):
+    """The spec is valid but names nobody at this moment (e.g. a partition with no leader)."""
+
+
+def resolve(cluster, spec: str, rng: random.Random | None = None) -> list[int]:
+    rng = rng or random.Random()
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"empty fault target; expected one of {', '.join(SPECS)}")
+    spec = spec.strip()
+    kind, _, arg = spec.partition(":")
+    if kind in ("leader", "follower"):
+        topic, partition = parse_topic_partition(arg, spec)
+        view = partition_view(cluster, topic, partition)
+        leader = view.get("leader_id")
+        if kind == "leader":
+            if leader is None:
+                raise TargetUnavailable(f"partition {topic}-{partition} has no leader now")
+            return [leader]
+        followers = sorted(r for r in view.get("replica_ids", []) if r != leader)
+        running = [r for r in followers if cluster.running(r)]
+        if not followers:
+            raise TargetUnavailable(f"partition {topic}-{partition} has no follower replica "
+                                    f"(replicas {view.get('replica_ids')}, leader {leader})")
+        return [rng.choice(running or followers)]
+    if arg:
+        if kind != "node":
+            raise ValueError(f"bad fault target {spec!r}: {kind!r} takes no argument")
+        if not arg.isdigit() or int(arg) not in cluster.hosts:
+            raise ValueError(f"bad fault target {spec!r}: nodes are {sorted(cluster.hosts)}")
+        return [int(arg)]
+    if kind == "controller":
+        return [active_controller(cluster)]
+    if kind == "controllers":
+        return sorted(n.id for n in cluster.config.controllers)
+    if kind == "random":
+        running = sorted(n for n in cluster.hosts if cluster.running(n))
+        if not running:
+            raise TargetUnavailable("no node is running")
+        return [rng.choice(running)]
+    if kind == "all":
+        return sorted(cluster.hosts)
+    raise ValueError(f"unknown fault target {spec!r}; expected one of {', '.join(SPECS)}")
+
+
+def parse_topic_partition(arg: str, spec: str = "") -> tuple[str, int]:
+    topic, sep, p = arg.rpartition("-")
+    if not sep or not topic or not p.isdigit():
+        raise ValueError(f"bad fault target {spec or arg!r}: expected <topic>-<partition>, "
+                         f"e.g. leader:orders-0")
+    return topic, int(p)
+
+
+def _ask_all(cluster, path: str) -> dict[int, tuple[int, object]]:
+    """GET path (under /v3/clusters/{cid}) of every running node, in parallel."""
+    nodes = [n for n in sorted(cluster.hosts) if cluster.running(n)]
+    if not nodes:
+        raise TargetUnavailable("no node is running")
+
+    def ask(n):
+        try:
+            return n, http_json("GET", cluster.v3(n) + path, timeout=ASK_TIMEOUT_S)
+        except OSError as exc:  # down, restarting, paused (timeout)
+            return n, (None, exc)
+
+    with ThreadPoolExecutor(len(nodes)) as pool:
+        return dict(pool.map(ask, nodes))
+
+
+def partition_view(cluster, topic: str, partition: int) -> dict:
+    """The partition as the freshest node sees it (highest leader epoch among answers:
+    an isolated node's metadata can only be older)."""
+    answers = _ask_all(cluster, f"/topics/{topic}/partitions/{partition}")
+    views = [body for status, body in answers.values() if status == 200 and isinstance(body, dict)]
+    if not views:
+        codes = sorted({str(s) for s, _ in answers.values()})
+        if "404" in codes:
+            raise TargetUnavailable(f"partition {topic}-{partition} does not exist")
+        raise TargetUnavailable(f"no node described partition {topic}-{partition} "
+                                f"(answers: {', '.join(codes)})")
+    return max(views, key=lambda v: v.get("leader_epoch", -1))
+
+
+def active_controller(cluster) -> int:
+    """The Raft leader named by most running nodes (ties: the highest term). A node cut
+    off from the quorum may still name an old leader; the majority cannot."""
+    answers = _ask_all(cluster, "/quorum")
+    votes = Counter()
+    term = {}
+    for status, body in answers.values():
+        if status == 200 and isinstance(body, dict) and body.get("leader_id") is not None:
+            leader = body["leader_id"]
+            votes[leader] += 1
+            term[leader] = max(term.get(leader, -1), body.get("leader_epoch", -1))
+    if not votes:
+        raise TargetUnavailable("no node knows an active controller now")
+    return max(votes, key=lambda n: (votes[n], term[n]))

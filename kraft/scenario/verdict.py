@@ -1,0 +1,98 @@
+"""Checker results + the scenario's expectations -> a verdict. Pure.
+
+A negative control expects a checker to FAIL (loss must be detected); "any" leaves a
+checker unjudged. Facts (errors seen, unclean elections, offline periods, the
+longest write outage) are measured from the history and judged the same way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from kraft.scenario.history import OK, History
+from kraft.scenario.spec import Expectations
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    expected: str
+    actual: str
+    ok: bool
+    summary: str
+
+
+@dataclass
+class Verdict:
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows)
+
+
+def measure(h: History) -> dict:
+    oks = sorted(w.complete_ms for w in h.writes if w.outcome == OK and w.complete_ms is not None)
+    first_fault = min((f.time_ms for f in h.faults if f.kind != "heal"), default=None)
+    gap = 0.0
+    if first_fault is not None and oks:
+        window = [t for t in oks if t >= first_fault - 1000]
+        points = [first_fault] + window
+        gap = max((b - a for a, b in zip(points, points[1:])), default=0.0)
+    return {
+        "writes": len(h.writes),
+        "writes_ok": len(oks),
+        "writes_fail": sum(1 for w in h.writes if w.outcome == "fail"),
+        "writes_unknown": sum(1 for w in h.writes if w.outcome == "unknown"),
+        "reads": len(h.reads),
+        "faults": sum(1 for f in h.faults if f.kind not in ("start", "resume", "heal")
+                      and not f.detail.startswith("skipped")),
+        "unclean_elections": sum(max((s.unclean_elections for s in h.samples if s.partition == p),
+                                     default=0) for p in range(h.partitions)),
+        "offline_seen": any(s.leader is None for s in h.samples),
+        "max_unavailability_s": round(gap / 1000, 3),
+        "errors": dict(Counter(_error_kind(w.error) for w in h.writes if w.error).most_common(8)),
+    }
+
+
+def _error_kind(error: str) -> str:
+    """"50003: NOT_ENOUGH_REPLICAS: ..." -> "50003 NOT_ENOUGH_REPLICAS"."""
+    parts = [p.strip() for p in error.split(":")]
+    return " ".join(parts[:2])[:60]
+
+
+def judge(expect: Expectations, checks, h: History) -> tuple[Verdict, dict]:
+    facts = measure(h)
+    v = Verdict()
+    for c in checks:
+        expected = expect.verdict(c.name)
+        actual = "pass" if c.ok else "fail"
+        v.rows.append(Row(c.name, expected, actual, expected in ("any", actual), c.summary))
+    for text in expect.errors_seen:
+        seen = sum(1 for w in h.writes if text in (w.error or ""))
+        v.rows.append(Row(f"errors_seen {text}", "seen", f"{seen} writes", seen > 0,
+                          f"writes that failed with {text}: {seen}"))
+    if h.topics_created:
+        created = [name for name, outcome, _ in h.topics_created if outcome == OK]
+        lost = sorted(set(created) - set(h.final_topics))
+        facts["topics_created"] = len(created)
+        v.rows.append(Row("metadata_lost", "0", str(len(lost)), not lost,
+                          f"acknowledged topic creations: {len(created)}, missing at the end: "
+                          f"{len(lost)}{' e.g. ' + ', '.join(lost[:3]) if lost else ''}"))
+    if expect.unclean_elections != "any":
+        n = facts["unclean_elections"]
+        actual = "some" if n else "none"
+        v.rows.append(Row("unclean_elections", expect.unclean_elections, actual,
+                          actual == expect.unclean_elections, f"recorded unclean elections: {n}"))
+    if expect.offline_seen is not None:
+        seen = facts["offline_seen"]
+        v.rows.append(Row("offline_seen", str(expect.offline_seen).lower(), str(seen).lower(),
+                          seen == expect.offline_seen, "a partition was seen without a leader"
+                          if seen else "every sample showed a leader"))
+    if expect.max_unavailability_s is not None:
+        gap = facts["max_unavailability_s"]
+        v.rows.append(Row("max_unavailability", f"<= {expect.max_unavailability_s}s", f"{gap}s",
+                          gap <= expect.max_unavailability_s,
+                          f"longest gap between acknowledged writes after the first fault: {gap}s"))
+    return v, facts

@@ -1,0 +1,197 @@
+"""The scenario workload: producers, consumers and a sampler, recording a History.
+
+Producers write unique values ("p0-17") one at a time with the scenario's acks and
+classify each attempt the Jepsen way: ok, fail (definitely not written: refused
+before appending, or a 4xx, or the connection was refused before sending) or
+unknown (timeouts, 5xx, lost connections, "outcome unknown"). Consumers read every
+partition from offset 0; the sampler records leaders, ISR, epochs and the HW as
+clients see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+import aiohttp
+import orjson
+
+from kraft.scenario.history import FAIL, OK, UNKNOWN, History, Read, Sample, Write
+
+V2 = "application/vnd.kafka.json.v2+json"
+# Errors the cluster raises before appending anything: the write definitely failed.
+DEFINITE_FAILURES = ("NOT_ENOUGH_REPLICAS:", "NOT_LEADER: node", "LEADER_NOT_AVAILABLE:")
+
+
+def classify(status: int | None, body) -> tuple[str, int | None, str | None]:
+    """(outcome, offset, error) for one single-record v2 produce answer."""
+    if status == 200 and isinstance(body, dict) and body.get("offsets"):
+        slot = body["offsets"][0]
+        if slot.get("error_code") is None:
+            offset = slot.get("offset")
+            return OK, offset if offset is not None and offset >= 0 else None, None
+        message = str(slot.get("error") or "")
+        definite = message.startswith(DEFINITE_FAILURES) and "outcome unknown" not in message
+        return (FAIL if definite else UNKNOWN), None, f"{slot.get('error_code')}: {message}"
+    message = body.get("message", "") if isinstance(body, dict) else str(body)[:200]
+    if status is not None and 400 <= status < 500:
+        return FAIL, None, f"{status}: {message}"
+    definite = message.startswith(DEFINITE_FAILURES) and "outcome unknown" not in message
+    return (FAIL if definite else UNKNOWN), None, f"{status}: {message}"
+
+
+class Workload:
+    def __init__(self, history: History, urls: dict[int, str], cluster_id: str, acks: str,
+                 rate: float, producers: int, timeout_ms: int, t0: float, admin_rate: float = 0.0):
+        self.h = history
+        self.urls = urls
+        self.cluster_id = cluster_id
+        self.acks = acks
+        self.rate = rate
+        self.producers = producers
+        self.timeout_ms = timeout_ms
+        self.t0 = t0
+        self.admin_rate = admin_rate
+        self.stop_writes = asyncio.Event()
+        self.stop_all = asyncio.Event()
+        self._session: aiohttp.ClientSession | None = None
+
+    def now_ms(self) -> float:
+        return (time.monotonic() - self.t0) * 1000
+
+    async def run(self, consumers: bool) -> None:
+        """Owned by the runner; returns when stop_all is set and every loop ended."""
+        timeout = aiohttp.ClientTimeout(total=self.timeout_ms / 1000 + 5)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            self._session = session
+            async with asyncio.TaskGroup() as tg:
+                for i in range(self.producers):
+                    tg.create_task(self._produce(f"p{i}", i))
+                if consumers:
+                    for p in range(self.h.partitions):
+                        tg.create_task(self._consume(f"c{p}", p))
+                tg.create_task(self._sample())
+                if self.admin_rate > 0:
+                    tg.create_task(self._admin())
+
+    # -- producers ----------------------------------------------------------------------
+    async def _produce(self, name: str, index: int) -> None:
+        interval = self.producers / self.rate
+        nodes = itertools.cycle(sorted(self.urls))
+        for _ in range(index):
+            next(nodes)
+        seq = 0
+        next_at = time.monotonic()
+        while not self.stop_writes.is_set():
+            seq += 1
+            partition = seq % self.h.partitions
+            write = Write(name, seq, f"{name}-{seq}", partition, self.acks, self.now_ms())
+            self.h.writes.append(write)
+            await self._send(write, self.urls[next(nodes)])
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at = max(next_at, time.monotonic() - 1.0)  # no catch-up bursts after a stall
+
+    async def _send(self, write: Write, url: str) -> None:
+        target = (f"{url}/topics/{self.h.topic}/partitions/{write.partition}"
+                  f"?acks={self.acks}&timeout_ms={self.timeout_ms}")
+        body = orjson.dumps({"records": [{"value": write.value}]})
+        try:
+            async with self._session.post(target, data=body, headers={"Content-Type": V2}) as resp:
+                raw = await resp.read()
+                try:
+                    parsed = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    parsed = raw.decode(errors="replace")
+                outcome, offset, error = classify(resp.status, parsed)
+        except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
+            outcome, offset, error = FAIL, None, f"connect: {exc.__class__.__name__}"
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            outcome, offset, error = UNKNOWN, None, f"client: {exc.__class__.__name__}"
+        write.complete_ms = self.now_ms()
+        write.outcome, write.offset, write.error = outcome, offset, error
+
+    # -- metadata writes -----------------------------------------------------------------
+    async def _admin(self) -> None:
+        """Create small topics one after another; each is a committed metadata write."""
+        nodes = itertools.cycle(sorted(self.urls))
+        for i in itertools.count():
+            if self.stop_writes.is_set():
+                return
+            name = f"meta-{i}"
+            url = f"{self.urls[next(nodes)]}/v3/clusters/{self.cluster_id}/topics"
+            body = orjson.dumps({"topic_name": name, "partitions_count": 1, "replication_factor": 1})
+            try:
+                async with self._session.post(url, data=body,
+                                              headers={"Content-Type": "application/json"}) as resp:
+                    outcome = OK if resp.status == 201 else (FAIL if resp.status < 500 else UNKNOWN)
+            except aiohttp.ClientConnectorError:
+                outcome = FAIL
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                outcome = UNKNOWN
+            self.h.topics_created.append((name, outcome, self.now_ms()))
+            await asyncio.sleep(1 / self.admin_rate)
+
+    # -- consumers ------------------------------------------------------------------------
+    async def _consume(self, name: str, partition: int) -> None:
+        offset = 0
+        nodes = itertools.cycle(sorted(self.urls))
+        url = self.urls[next(nodes)]
+        while not self.stop_all.is_set():
+            target = f"{url}/topics/{self.h.topic}/partitions/{partition}/records?offset={offset}&timeout=500"
+            try:
+                async with self._session.get(target, headers={"Accept": V2},
+                                             timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                    body = orjson.loads(await resp.read()) if resp.status == 200 else None
+            except (aiohttp.ClientError, asyncio.TimeoutError, orjson.JSONDecodeError):
+                body = None
+            if body is None:
+                url = self.urls[next(nodes)]
+                await asyncio.sleep(0.1)
+                continue
+            for rec in body:
+                self.h.reads.append(Read(name, partition, rec["offset"], str(rec["value"]),
+                                         self.now_ms()))
+                offset = rec["offset"] + 1
+
+    # -- sampler ------------------------------------------------------------------------------
+    async def _sample(self) -> None:
+        while not self.stop_all.is_set():
+            await self.sample_once()
+            await asyncio.sleep(0.25)
+
+    async def _get(self, url: str, path: str):
+        try:
+            async with self._session.get(url + path, timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                if resp.status != 200:
+                    return None
+                return orjson.loads(await resp.read())
+        except (aiohttp.ClientError, asyncio.TimeoutError, orjson.JSONDecodeError):
+            return None
+
+    async def sample_once(self) -> None:
+        """Metadata from the Raft leader itself (the newest image: epochs seen through
+        it never go back; a node still replaying its journal would show old ones),
+        the HW as clients see it from each partition's leader."""
+        quorum, via = None, None
+        for node, url in sorted(self.urls.items()):
+            q = await self._get(url, f"/v3/clusters/{self.cluster_id}/quorum")
+            if q is not None and q.get("leader_id") is not None \
+                    and q.get("answered_by") == q["leader_id"]:
+                quorum, via = q, self.urls.get(q["leader_id"])
+                break
+        if quorum is None or via is None:
+            return
+        parts = await self._get(via, f"/v3/clusters/{self.cluster_id}/topics/{self.h.topic}/partitions")
+        if parts is None:
+            return
+        now = self.now_ms()
+        for p in parts["data"]:
+            hw = None
+            offsets = await self._get(via, f"/topics/{self.h.topic}/partitions/{p['partition_id']}/offsets")
+            if offsets is not None:
+                hw = offsets["end_offset"]
+            self.h.samples.append(Sample(now, p["partition_id"], p["leader_id"], p["leader_epoch"],
+                                         p["isr"], hw, p["unclean_elections"],
+                                         quorum.get("controller_id"), quorum.get("controller_epoch")))
