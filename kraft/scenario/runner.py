@@ -115,7 +115,7 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
         record("heal", [], "all faults healed")
         await asyncio.to_thread(_wait_ready_quietly, cluster, 60)
         await asyncio.sleep(wl.recovery)
-        workload.stop_writes.set()
+        await workload.writes_finished()  # the final read must see every acknowledged write
         await _final_read(h, cluster)
         workload.stop_all.set()
         progress.cancel()

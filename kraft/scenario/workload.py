@@ -55,6 +55,7 @@ class Workload:
         self.admin_rate = admin_rate
         self.stop_writes = asyncio.Event()
         self.stop_all = asyncio.Event()
+        self.producer_tasks: list[asyncio.Task] = []
         self._session: aiohttp.ClientSession | None = None
 
     def now_ms(self) -> float:
@@ -66,14 +67,20 @@ class Workload:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             self._session = session
             async with asyncio.TaskGroup() as tg:
-                for i in range(self.producers):
-                    tg.create_task(self._produce(f"p{i}", i))
+                self.producer_tasks = [tg.create_task(self._produce(f"p{i}", i))
+                                       for i in range(self.producers)]
                 if consumers:
                     for p in range(self.h.partitions):
                         tg.create_task(self._consume(f"c{p}", p))
                 tg.create_task(self._sample())
                 if self.admin_rate > 0:
                     tg.create_task(self._admin())
+
+    async def writes_finished(self) -> None:
+        """After stop_writes: until every in-flight write has completed."""
+        self.stop_writes.set()
+        if self.producer_tasks:
+            await asyncio.wait(self.producer_tasks)
 
     # -- producers ----------------------------------------------------------------------
     async def _produce(self, name: str, index: int) -> None:
