@@ -1,0 +1,83 @@
+"""Short versions of the built-in failure scenarios, on real clusters with real faults.
+
+Each run starts its own cluster of node processes, injects the scenario's faults, and
+judges the checkers against the scenario's expectations (SCENARIOS.md). Network
+scenarios need root and iptables (the test command installs iptables when it runs as
+root); without them they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kraft.scenario.network import NetworkFaults
+from kraft.scenario.runner import RunOptions, run_scenario
+from kraft.scenario.spec import builtin_names, load_scenario
+
+pytestmark = pytest.mark.cluster
+NETWORK_OK, NETWORK_WHY = NetworkFaults.available()
+
+PROCESS_FAULTS = ["baseline", "leader-kill", "leader-pause", "controller-kill",
+                  "all-controllers-kill", "isr-shrink", "last-replica-standing",
+                  "acks1-leader-kill", "follower-wipe"]
+
+
+def run(name: str):
+    result = run_scenario(load_scenario(name), RunOptions(seed=7))
+    failed = [f"{r.name}: expected {r.expected}, got {r.actual} ({r.summary})"
+              for r in (result.verdict.rows if result.verdict else []) if not r.ok]
+    return result, failed
+
+
+@pytest.mark.parametrize("name", PROCESS_FAULTS)
+def test_scenario_expectations_hold(name):
+    result, failed = run(name)
+    assert result.skipped is None, result.skipped
+    assert not failed, failed
+    assert result.facts["writes_ok"] > 50, "the workload hardly ran"
+    if name != "baseline":
+        assert result.facts["faults"] >= 1, "no fault was injected"
+
+
+@pytest.mark.skipif(not NETWORK_OK, reason=f"network faults unavailable: {NETWORK_WHY}")
+def test_isolate_leader():
+    result, failed = run("isolate-leader")
+    assert not failed, failed
+    assert result.facts["faults"] == 1
+
+
+def test_unclean_loss_negative_control_detects_and_attributes_loss():
+    result, failed = run("unclean-loss")
+    assert not failed, failed
+    checks = {c.name: c for c in result.checks}
+    assert not checks["lost_writes"].ok and checks["lost_writes"].counts["lost"] > 0
+    assert checks["unclean_accounting"].ok
+    assert checks["unclean_accounting"].counts["attributed"] == checks["lost_writes"].counts["lost"]
+    assert result.facts["unclean_elections"] >= 1
+
+
+def test_scenario_cli_lists_runs_and_reports(tmp_path):
+    listed = subprocess.run([sys.executable, "-m", "kraft", "scenario", "list"],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0
+    names = [line.split()[0] for line in listed.stdout.splitlines()]
+    assert names == builtin_names() and "unclean-loss" in names and "chaos" in names
+    custom = tmp_path / "mine.toml"
+    custom.write_text('name = "mine"\ndescription = "one kill"\n[workload]\nduration = 6\n'
+                      'recovery = 3\n[[faults]]\nat = 2\nfault = "kill"\ntarget = "random"\n'
+                      'duration = 3\n[expect]\nchecks = { liveness = "any" }\n')
+    ran = subprocess.run([sys.executable, "-m", "kraft", "scenario", "run", str(custom),
+                          "--report", str(tmp_path / "rep")], capture_output=True, text=True,
+                         timeout=240)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    report = json.loads((tmp_path / "rep" / "mine.json").read_text())
+    assert report["passed"] and report["facts"]["faults"] == 1
+    page = (tmp_path / "rep" / "mine.html").read_text()
+    assert "<svg" in page and "lost_writes" in page
+    bad = subprocess.run([sys.executable, "-m", "kraft", "scenario", "run", "no-such"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "no scenario named" in bad.stderr
