@@ -4,8 +4,14 @@ Pure functions over a History (reads, final reads and the replicas' logs on disk
 
 from __future__ import annotations
 
-from kraft.scenario.check_common import (MAX_EXAMPLES, CheckResult, Examples, observations,
-                                         replica_limit, where)
+from kraft.scenario.check_common import (
+    MAX_EXAMPLES,
+    CheckResult,
+    Examples,
+    observations,
+    replica_limit,
+    where,
+)
 from kraft.scenario.history import History
 
 

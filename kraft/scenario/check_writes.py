@@ -4,9 +4,18 @@ is explained by an unclean election the cluster recorded. Pure functions over a 
 
 from __future__ import annotations
 
-from kraft.scenario.check_common import (CHECKED_ACKS, MAX_EXAMPLES, CheckResult, Examples,
-                                         acknowledged, describe_write, final_values, lost,
-                                         observations, where)
+from kraft.scenario.check_common import (
+    CHECKED_ACKS,
+    MAX_EXAMPLES,
+    CheckResult,
+    Examples,
+    acknowledged,
+    describe_write,
+    final_values,
+    lost,
+    observations,
+    where,
+)
 from kraft.scenario.history import FAIL, OK, UNKNOWN, History, Write
 
 

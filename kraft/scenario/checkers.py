@@ -12,12 +12,18 @@ from collections.abc import Callable
 
 from kraft.scenario.check_common import CheckResult
 from kraft.scenario.check_liveness import check_liveness
-from kraft.scenario.check_logs import (check_duplicates, check_inconsistent_offsets,
-                                       check_replica_divergence)
+from kraft.scenario.check_logs import (
+    check_duplicates,
+    check_inconsistent_offsets,
+    check_replica_divergence,
+)
 from kraft.scenario.check_monotonic import check_monotonic
 from kraft.scenario.check_order import check_order
-from kraft.scenario.check_writes import (check_aborted_reads, check_lost_writes,
-                                         check_unclean_accounting)
+from kraft.scenario.check_writes import (
+    check_aborted_reads,
+    check_lost_writes,
+    check_unclean_accounting,
+)
 from kraft.scenario.history import History
 
 Checker = Callable[..., CheckResult]
