@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from kraft import cli_data
-from kraft.perf import cli as perf_cli
-from kraft.scenario import cli as scenario_cli
 from kraft.admin_client import AdminClient, AdminError
 from kraft.config import ConfigFileError, load_cluster_config, load_cluster_config_text
+from kraft.perf import cli as perf_cli
+from kraft.scenario import cli as scenario_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="kraft: a KRaft-style streaming cluster.")
@@ -83,7 +83,12 @@ def format_cmd(node_id: int = typer.Option(..., "--id"),
                raft_password: Optional[str] = typer.Option(None, "--raft-password")):
     """Write cluster id + node id into a node's data dir (refuses a formatted dir)."""
     from kraft.config import check_data_dirs
-    from kraft.data_dir import DataDirError, format_data_dir, new_cluster_id, new_raft_password
+    from kraft.data_dir import (
+        DataDirError,
+        format_data_dir,
+        new_cluster_id,
+        new_raft_password,
+    )
     cfg, _ = load_config(config)
     try:
         node_cfg = cfg.node(node_id)

@@ -12,11 +12,24 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from kraft.data_dir import cluster_id_problem, data_dir_problem
-from metadata.topic_configs import DEFAULT_TOPIC_CONFIGS, ConfigError, parse_config_value
+from metadata.topic_configs import (
+    DEFAULT_TOPIC_CONFIGS,
+    ConfigError,
+    parse_config_value,
+)
 
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 PositiveMs = Annotated[int, Field(strict=True, gt=0)]

@@ -15,17 +15,25 @@ import aiohttp
 import orjson
 
 from kraft.api.internal_routes import FORWARDED_HEADER, SECRET_HEADER
-from kraft.controller.config_control import effective_topic_configs
-from kraft.errors import (
-    KraftError, PartitionNotFound, PayloadTooLarge, Retriable, error_from_json,
-)
 from kraft.api.lookup import topic_or_404
 from kraft.api.record_codec import record_size
+from kraft.controller.config_control import effective_topic_configs
+from kraft.errors import (
+    KraftError,
+    PartitionNotFound,
+    PayloadTooLarge,
+    Retriable,
+    error_from_json,
+)
 from replication.partitioner import RoundRobin, partition_for_key
 from replication.record import Record
 from replication.record_batch import encode_batch
 from replication.replication_errors import (
-    LeaderNotAvailable, NotEnoughReplicas, NotLeader, OffsetOutOfRangeError, OutcomeUnknown,
+    LeaderNotAvailable,
+    NotEnoughReplicas,
+    NotLeader,
+    OffsetOutOfRangeError,
+    OutcomeUnknown,
 )
 
 ACKS = {"0": 0, "1": 1, "all": -1, "-1": -1}

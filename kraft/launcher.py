@@ -22,7 +22,11 @@ from rich.table import Table
 
 from kraft.config import ClusterConfig, check_data_dirs
 from kraft.data_dir import (
-    DataDirError, format_data_dir, new_cluster_id, new_raft_password, read_identity,
+    DataDirError,
+    format_data_dir,
+    new_cluster_id,
+    new_raft_password,
+    read_identity,
 )
 
 STOP_GRACE_S = 15.0

@@ -8,7 +8,13 @@ import signal
 import sys
 
 from kraft.config import ClusterConfig, check_data_dirs
-from kraft.data_dir import DataDirError, DataDirIdentity, check_identity, format_data_dir, read_identity
+from kraft.data_dir import (
+    DataDirError,
+    DataDirIdentity,
+    check_identity,
+    format_data_dir,
+    read_identity,
+)
 from kraft.node import Node
 
 

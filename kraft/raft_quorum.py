@@ -23,7 +23,13 @@ from pathlib import Path
 import orjson
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated, tcp_connection
 
-from kraft.quorum import NotLeaderError, ProposalTimeout, QuorumError, QuorumStatus, VoterStatus
+from kraft.quorum import (
+    NotLeaderError,
+    ProposalTimeout,
+    QuorumError,
+    QuorumStatus,
+    VoterStatus,
+)
 from metadata.state_machine import ApplyResult, MetadataStateMachine
 
 log = logging.getLogger(__name__)

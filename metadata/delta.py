@@ -29,7 +29,6 @@ from metadata.records import (
     TopicRecord,
 )
 
-
 MAX_UNCLEAN_HISTORY = 1000  # the per-partition counters keep the full count
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from replication.leader_epoch_cache import CHECKPOINT_NAME, LeaderEpochCache, read_checkpoint
+from replication.leader_epoch_cache import (
+    CHECKPOINT_NAME,
+    LeaderEpochCache,
+    read_checkpoint,
+)
 from replication.log_directory import LogDirectory
 from replication.record_batch import BatchHeader
 from replication.segment import Segment

@@ -15,10 +15,22 @@ from pathlib import Path
 from replication.leader_epoch_cache import LeaderEpochCache
 from replication.log_config import LogConfig
 from replication.log_directory import LogDirectory
-from replication.log_errors import InvalidAppend, LogClosed, OffsetOutOfRange, StaleLeaderEpoch
+from replication.log_errors import (
+    InvalidAppend,
+    LogClosed,
+    OffsetOutOfRange,
+    StaleLeaderEpoch,
+)
 from replication.log_loader import load_segments
 from replication.record import Record
-from replication.record_batch import BatchHeader, decode_records, encode_batch, ensure_valid, iter_batches, restamp
+from replication.record_batch import (
+    BatchHeader,
+    decode_records,
+    encode_batch,
+    ensure_valid,
+    iter_batches,
+    restamp,
+)
 from replication.retention_policy import SegmentStats, segments_to_delete
 from replication.segment import INT32_MAX, Segment
 

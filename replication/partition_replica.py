@@ -15,7 +15,11 @@ from replication.change_signal import ChangeSignal
 from replication.leader_state import LeaderState
 from replication.partition_log import PartitionLog
 from replication.replication_errors import (
-    LeaderNotAvailable, NotEnoughReplicas, NotLeader, OffsetOutOfRangeError, OutcomeUnknown,
+    LeaderNotAvailable,
+    NotEnoughReplicas,
+    NotLeader,
+    OffsetOutOfRangeError,
+    OutcomeUnknown,
 )
 
 

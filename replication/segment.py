@@ -11,7 +11,12 @@ from pathlib import Path
 
 from replication.log_errors import CorruptBatchError
 from replication.log_file import LogFile
-from replication.record_batch import HEADER_SIZE, BatchHeader, decode_records, iter_batches
+from replication.record_batch import (
+    HEADER_SIZE,
+    BatchHeader,
+    decode_records,
+    iter_batches,
+)
 from replication.sparse_index import OFFSET_ENTRY, TIME_ENTRY, SparseIndex
 
 INT32_MAX = 2**31 - 1

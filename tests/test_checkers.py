@@ -3,11 +3,29 @@ fails a deliberately broken one."""
 
 from __future__ import annotations
 
-from kraft.scenario.checkers import (CHECKERS, check_aborted_reads, check_duplicates,
-                                     check_inconsistent_offsets, check_liveness, check_lost_writes,
-                                     check_monotonic, check_order, check_replica_divergence,
-                                     check_unclean_accounting, run_checkers)
-from kraft.scenario.history import FAIL, OK, UNKNOWN, FaultEvent, History, Read, Sample, Write
+from kraft.scenario.checkers import (
+    CHECKERS,
+    check_aborted_reads,
+    check_duplicates,
+    check_inconsistent_offsets,
+    check_liveness,
+    check_lost_writes,
+    check_monotonic,
+    check_order,
+    check_replica_divergence,
+    check_unclean_accounting,
+    run_checkers,
+)
+from kraft.scenario.history import (
+    FAIL,
+    OK,
+    UNKNOWN,
+    FaultEvent,
+    History,
+    Read,
+    Sample,
+    Write,
+)
 from kraft.scenario.spec import CHECK_NAMES
 
 

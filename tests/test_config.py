@@ -4,7 +4,12 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from kraft.config import ConfigFileError, check_data_dirs, load_cluster_config, load_cluster_config_text
+from kraft.config import (
+    ConfigFileError,
+    check_data_dirs,
+    load_cluster_config,
+    load_cluster_config_text,
+)
 from metadata.topic_configs import TOPIC_CONFIGS
 
 

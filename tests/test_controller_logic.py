@@ -11,11 +11,20 @@ from kraft.controller.config_control import alter_topic_configs, topic_config
 from kraft.controller.partition_change import build_partition_change
 from kraft.controller.placement import place_replicas
 from kraft.controller.preferred_leader import preferred_leader_changes
-from kraft.controller.topic_control import CreateTopic, create_topic, delete_topic, validate_topic_name
+from kraft.controller.topic_control import (
+    CreateTopic,
+    create_topic,
+    delete_topic,
+    validate_topic_name,
+)
 from kraft.errors import InvalidValue, StaleBrokerEpoch, TopicExists, TopicNotFound
 from metadata.image import NO_LEADER
 from metadata.records import (
-    BecomeController, MetadataBatch, PartitionChange, RegisterBroker, encode_batch,
+    BecomeController,
+    MetadataBatch,
+    PartitionChange,
+    RegisterBroker,
+    encode_batch,
 )
 from metadata.state_machine import MetadataStateMachine
 from metadata.topic_configs import DEFAULT_TOPIC_CONFIGS

@@ -20,7 +20,12 @@ from kraft.controller.topic_control import CreateTopic, create_topic, delete_top
 from kraft.errors import KraftError
 from kraft.memory_quorum import MemoryRaft
 from metadata.image import NO_LEADER
-from metadata.records import BecomeController, MetadataBatch, RegisterBroker, encode_batch
+from metadata.records import (
+    BecomeController,
+    MetadataBatch,
+    RegisterBroker,
+    encode_batch,
+)
 from metadata.state_machine import MetadataStateMachine
 from metadata.topic_configs import DEFAULT_TOPIC_CONFIGS
 

@@ -6,8 +6,17 @@ import orjson
 
 from metadata.image_codec import image_from_dict, image_to_dict
 from metadata.records import (
-    BecomeController, BrokerRegistrationChange, ConfigRecord, MetadataBatch, PartitionChange,
-    PartitionRecord, RegisterBroker, RemoveTopic, TopicRecord, decode_batch, encode_batch,
+    BecomeController,
+    BrokerRegistrationChange,
+    ConfigRecord,
+    MetadataBatch,
+    PartitionChange,
+    PartitionRecord,
+    RegisterBroker,
+    RemoveTopic,
+    TopicRecord,
+    decode_batch,
+    encode_batch,
 )
 from metadata.state_machine import DEDUPE_WINDOW, MetadataStateMachine
 

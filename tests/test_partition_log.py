@@ -4,11 +4,29 @@ from __future__ import annotations
 import pytest
 
 from replication.leader_epoch_cache import (
-    CHECKPOINT_NAME, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET, EpochEntry, LeaderEpochCache, read_checkpoint)
+    CHECKPOINT_NAME,
+    UNDEFINED_EPOCH,
+    UNDEFINED_EPOCH_OFFSET,
+    EpochEntry,
+    LeaderEpochCache,
+    read_checkpoint,
+)
 from replication.log_config import LogConfig
-from replication.log_errors import InvalidAppend, LogClosed, OffsetOutOfRange, StaleLeaderEpoch
+from replication.log_errors import (
+    InvalidAppend,
+    LogClosed,
+    OffsetOutOfRange,
+    StaleLeaderEpoch,
+)
 from replication.partition_log import PartitionLog
-from replication.record_batch import BatchHeader, CorruptBatchError, Record, decode_all, encode_batch, verify_crc
+from replication.record_batch import (
+    BatchHeader,
+    CorruptBatchError,
+    Record,
+    decode_all,
+    encode_batch,
+    verify_crc,
+)
 
 SMALL = LogConfig(segment_bytes=1024, index_interval_bytes=128, segment_ms=None)
 

@@ -17,13 +17,19 @@ from kraft.controller import broker_control as bc
 from kraft.controller.partition_control import alter_partition
 from kraft.controller.topic_control import CreateTopic, create_topic
 from kraft.errors import KraftError
-from metadata.records import BecomeController, MetadataBatch, RegisterBroker, encode_batch
+from metadata.records import (
+    BecomeController,
+    MetadataBatch,
+    RegisterBroker,
+    encode_batch,
+)
 from metadata.state_machine import MetadataStateMachine
 from metadata.topic_configs import DEFAULT_TOPIC_CONFIGS
 from replication.partition_log import PartitionLog
 from replication.partition_replica import PartitionReplica
 from replication.record import Record
-from replication.record_batch import decode_all, encode_batch as encode_records
+from replication.record_batch import decode_all
+from replication.record_batch import encode_batch as encode_records
 from replication.replication_errors import NotEnoughReplicas, NotLeader
 
 DEFAULTS = {**DEFAULT_TOPIC_CONFIGS, "num.partitions": "1", "replication.factor": "3"}

@@ -5,7 +5,13 @@ import random
 
 import pytest
 
-from replication.record_batch import BatchHeader, Record, decode_all, encode_batch, iter_batches
+from replication.record_batch import (
+    BatchHeader,
+    Record,
+    decode_all,
+    encode_batch,
+    iter_batches,
+)
 from replication.segment import Segment
 
 INTERVAL = 256

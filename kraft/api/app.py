@@ -13,7 +13,11 @@ import logging
 from aiohttp import web
 
 from kraft.api import (
-    cluster_routes, consume_routes, internal_routes, produce_routes, topic_routes,
+    cluster_routes,
+    consume_routes,
+    internal_routes,
+    produce_routes,
+    topic_routes,
 )
 from kraft.api.context import NODE_KEY
 from kraft.api.http_body import json_response

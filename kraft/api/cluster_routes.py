@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from kraft.api import v3_views as views
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.api.lookup import base_url, check_cluster
-from kraft.api import v3_views as views
 from kraft.errors import NotFound
 from kraft.quorum_view import local_description as quorum_local
 

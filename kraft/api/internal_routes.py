@@ -8,16 +8,15 @@ broker nor read the log.
 from __future__ import annotations
 
 import hmac
+from dataclasses import replace
 
 from aiohttp import web
 
 from kraft.api.context import node_of
-from dataclasses import replace
-
 from kraft.api.http_body import json_response, query_int, read_body, read_json
 from kraft.errors import BadRequest, KraftError
-from replication.fetch_protocol import FetchRequest, encode_response
 from metadata.image_codec import image_to_dict
+from replication.fetch_protocol import FetchRequest, encode_response
 
 SECRET_HEADER = "X-Kraft-Secret"
 FORWARDED_HEADER = "X-Kraft-Forwarded"

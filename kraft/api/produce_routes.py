@@ -14,7 +14,14 @@ from aiohttp import web
 
 from kraft.api import record_codec as rc
 from kraft.api.context import node_of
-from kraft.api.http_body import JSON_TYPES, check_content_type, json_response, query_int, read_body, read_json_object
+from kraft.api.http_body import (
+    JSON_TYPES,
+    check_content_type,
+    json_response,
+    query_int,
+    read_body,
+    read_json_object,
+)
 from kraft.api.lookup import check_cluster, partition_or_404
 from kraft.data_plane import ACKS
 from kraft.errors import BadRequest, EmptyBody, KraftError

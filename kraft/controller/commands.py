@@ -12,7 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kraft.controller import broker_control, config_control, partition_control, topic_control
+from kraft.controller import (
+    broker_control,
+    config_control,
+    partition_control,
+    topic_control,
+)
 from kraft.controller.quorum_controller import Command, QuorumController
 from kraft.errors import BadRequest
 from metadata.records import RegisterBroker

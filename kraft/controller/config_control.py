@@ -11,7 +11,12 @@ from kraft.controller.partition_change import build_partition_change
 from kraft.errors import InvalidValue, TopicNotFound
 from metadata.image import MetadataImage
 from metadata.records import ConfigRecord
-from metadata.topic_configs import ConfigError, TOPIC_CONFIGS, parse_topic_override, typed_value
+from metadata.topic_configs import (
+    TOPIC_CONFIGS,
+    ConfigError,
+    parse_topic_override,
+    typed_value,
+)
 
 
 def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topic: str) -> dict:
