@@ -60,7 +60,9 @@ class Node:
         self.state_machine = quorum.state_machine if quorum else MetadataStateMachine()
         self.controller = (
             QuorumController(quorum, node_id, self.topic_defaults,
-                             t.broker_session_timeout_ms, self._request_timeout_s)
+                             t.broker_session_timeout_ms, self._request_timeout_s,
+                             heartbeat_interval_ms=t.broker_heartbeat_interval_ms,
+                             probe_down=self._broker_process_gone)
             if quorum else None
         )
         self.waiters = MetadataWaiters(lambda: self.state_machine.image.offset)
@@ -168,6 +170,20 @@ class Node:
             if resp.status != 200:
                 raise aiohttp.ClientError(f"fetch answered HTTP {resp.status}: {body[:200]!r}")
             return decode_response(body)
+
+    async def _broker_process_gone(self, broker_id: int) -> bool:
+        """True only on a refused connection: a timeout may be a pause or a partition."""
+        reg = self.image.brokers.get(broker_id)
+        if reg is None or self._session is None:
+            return False
+        try:
+            async with self._session.get(reg.http_url + "/status/ready",
+                                         timeout=aiohttp.ClientTimeout(total=0.5)):
+                return False
+        except aiohttp.ClientConnectorError as exc:
+            return isinstance(exc.os_error, ConnectionRefusedError)
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return False
 
     def _effective_topic_configs(self, topic: str) -> dict[str, str]:
         eff = effective_topic_configs(self.image, self.topic_defaults, topic)

@@ -32,6 +32,11 @@ class BrokerHeartbeats:
         self.last_seen_ms[broker_id] = now_ms
         self.metadata_offsets[broker_id] = metadata_offset
 
+    def overdue(self, image: MetadataImage, now_ms: int, after_ms: int) -> list[int]:
+        """Unfenced brokers silent for more than after_ms (worth checking on)."""
+        return [b.broker_id for b in image.brokers.values() if not b.fenced
+                and now_ms - self.last_seen_ms.get(b.broker_id, now_ms) > after_ms]
+
     def expired(self, image: MetadataImage, now_ms: int) -> list[int]:
         return [
             b.broker_id

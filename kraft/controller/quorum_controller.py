@@ -15,7 +15,7 @@ import time
 import uuid
 from typing import Callable
 
-from kraft.controller.broker_control import BrokerHeartbeats, fence_expired
+from kraft.controller.broker_control import BrokerHeartbeats, fence_brokers, fence_expired
 from kraft.controller.preferred_leader import preferred_leader_changes
 from kraft.errors import KraftError, NoQuorum, Retriable
 from kraft.quorum import ProposalTimeout, Quorum, QuorumError
@@ -47,7 +47,11 @@ class QuorumController:
         session_timeout_ms: int,
         request_timeout_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        heartbeat_interval_ms: int = 500,
+        probe_down=None,
     ):
+        """probe_down(broker_id) -> awaitable bool: True only when the broker's process
+        is certainly gone (its port refuses connections)."""
         self._quorum = quorum
         self._node_id = node_id
         self._defaults = defaults
@@ -55,6 +59,8 @@ class QuorumController:
         self._timeout = request_timeout_s
         self.heartbeats = BrokerHeartbeats(session_timeout_ms)
         self._queue: asyncio.Queue = asyncio.Queue()
+        self._probe_down = probe_down
+        self._probe_after_ms = 2 * heartbeat_interval_ms
         self.epoch: int | None = None  # set while this node is the active controller
 
     @property
@@ -131,10 +137,28 @@ class QuorumController:
                 next_duty = now + DUTY_PERIOD_S
                 await self._duty(lambda image: (
                     fence_expired(image, self.heartbeats, self.now_ms(), self._defaults), {}))
+                await self._fence_dead_processes()
             if now >= next_preferred:
                 next_preferred = now + PREFERRED_LEADER_PERIOD_S
                 await self._duty(lambda image: (
                     preferred_leader_changes(image, self._defaults), {}))
+
+    async def _fence_dead_processes(self) -> None:
+        """A kill -9'd broker need not wait out its whole session: when its heartbeats
+        are overdue and its port refuses connections, nothing is running there."""
+        if self._probe_down is None:
+            return
+        image = self._quorum.state_machine.image
+        overdue = self.heartbeats.overdue(image, self.now_ms(), self._probe_after_ms)
+        if not overdue:
+            return
+        verdicts = await asyncio.gather(*(self._probe_down(b) for b in overdue))
+        dead = [b for b, down in zip(overdue, verdicts) if down]
+        if dead:
+            log.info("brokers %s are down (connection refused): fencing them now", dead)
+            await self._duty(lambda image: (fence_brokers(
+                image, self._defaults, [b for b in dead if b in image.brokers
+                                        and not image.brokers[b].fenced]), {}))
 
     async def _duty(self, command: Command) -> None:
         try:
