@@ -7,7 +7,6 @@ summary table (and, with --json, one JSON line) on stdout.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
@@ -15,8 +14,15 @@ import time
 import aiohttp
 import typer
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from kraft.perf import meta
@@ -71,7 +77,7 @@ def error_table(res: LoadResult) -> Table | None:
 def _transport_errors(fn):
     try:
         return fn()
-    except (meta.MetadataError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, meta.MetadataError, aiohttp.ClientError, OSError) as exc:
         _fail(f"{type(exc).__name__}: {exc}")
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import aiohttp
 import orjson
@@ -85,7 +85,7 @@ async def _consume(bootstrap, topic, records, max_bytes, timeout_s, idle_timeout
             if leader not in urls:
                 urls = await meta.brokers(session, bootstrap, cid)
             return urls.get(leader)
-        except (meta.MetadataError, aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, meta.MetadataError, aiohttp.ClientError):
             return None
 
     async def reader(p: int) -> None:
@@ -110,7 +110,7 @@ async def _consume(bootstrap, topic, records, max_bytes, timeout_s, idle_timeout
                 async with session.get(q, headers=headers, timeout=req_timeout) as resp:
                     raw = await resp.read()
                     status = resp.status
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 result.errors.add(f"client:{type(exc).__name__}", str(exc) or type(exc).__name__)
                 url = await leader_url(p)
                 await asyncio.sleep(0.1)

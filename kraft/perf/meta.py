@@ -84,7 +84,7 @@ async def with_retries(factory, attempts: int = 20, delay_s: float = 0.25):
     for _ in range(attempts):
         try:
             return await factory()
-        except (MetadataError, aiohttp.ClientError, asyncio.TimeoutError, KeyError) as exc:
+        except (TimeoutError, MetadataError, aiohttp.ClientError, KeyError) as exc:
             last = exc
             await asyncio.sleep(delay_s)
     raise MetadataError(f"gave up after {attempts} attempts: {last!r}")

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import aiohttp
 import orjson
@@ -170,15 +170,14 @@ async def _run(urls, spec: ProduceSpec, session, result: LoadResult, progress, b
                     status = resp.status
                 done = time.perf_counter()
                 ok = _account(result, status, raw, count)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 done = time.perf_counter()
                 result.errors.add(f"client:{type(exc).__name__}", str(exc) or type(exc).__name__, count)
             result.requests += 1
             result.latencies_s.append(done - sent)
             result.records += ok
             result.bytes += ok * payload_per_record
-            if done > last_done:
-                last_done = done
+            last_done = max(last_done, done)
             if on_request is not None:
                 on_request(k, count, sent, done, ok)
             if progress is not None:
