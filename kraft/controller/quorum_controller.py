@@ -181,4 +181,9 @@ class QuorumController:
             raise NoQuorum(f"metadata quorum unavailable: {exc}") from None
         if not result.ok:
             raise Retriable(f"metadata changed concurrently, retry: {result.error}")
+        for r in records:
+            if getattr(r, "unclean", False):
+                log.warning("UNCLEAN leader election: partition %s/%d now led by broker %s from "
+                            "outside the ISR; records it lacks are lost", r.topic_id, r.partition,
+                            r.leader)
         return {**response, "metadata_offset": result.offset}

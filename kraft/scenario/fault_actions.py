@@ -112,6 +112,9 @@ class FaultActions:
         elif kind == "slow":
             for n in nodes:
                 self.net.slow(n, int(spec.params.get("rate_kbit", 256)))
+        elif kind == "netem":
+            self.net.netem(int(spec.params.get("delay_ms", 50)), float(spec.params.get("loss_pct", 0)),
+                           float(spec.params.get("reorder_pct", 0)))
         else:
             raise ValueError(f"fault {kind!r} cannot be applied here")
         return "; ".join(self.net.describe()) if kind in NETWORK else ""

@@ -191,6 +191,25 @@ class NetworkFaults:
         return self._record(f"slow node {node}: {rate_kbit} kbit/s to {who}")
 
     # -- healing ---------------------------------------------------------------------------
+    def netem(self, delay_ms: int = 0, loss_pct: float = 0.0, reorder_pct: float = 0.0) -> str:
+        """Delay, lose and reorder ALL loopback traffic with netem (the kernel must have
+        it: check netem_available() first). It replaces any htb shaping on the device."""
+        ok, reason = netem_available()
+        if not ok:
+            raise NetworkFaultError(reason)
+        if self._tc_root:
+            _tc("qdisc", "del", "dev", self.device, "root", "handle", f"{TC_HANDLE}:", check=False)
+            self._tc_classes.clear()
+        spec = ["delay", f"{int(delay_ms)}ms"] if delay_ms or reorder_pct else []
+        if loss_pct:
+            spec += ["loss", f"{loss_pct}%"]
+        if reorder_pct:
+            spec += ["reorder", f"{reorder_pct}%"]
+        _tc("qdisc", "add", "dev", self.device, "root", "handle", f"{TC_HANDLE}:", "netem", *spec)
+        self._tc_root = True
+        return self._record(f"netem on {self.device}: delay {delay_ms}ms, loss {loss_pct}%, "
+                            f"reorder {reorder_pct}%")
+
     def heal(self) -> list[str]:
         """Remove every fault (iptables rules and shaping); returns what was healed.
         Tries every step and raises the first error afterwards."""

@@ -60,6 +60,10 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
         if not ok:
             return RunResult(scenario, skipped=f"needs network faults: {reason}")
         net_hosts = True
+    if scenario.needs_netem:
+        ok, reason = NetworkFaults.netem_available()
+        if not ok:
+            return RunResult(scenario, skipped=f"needs netem: {reason}")
     nodes = opts.nodes or scenario.cluster.nodes
     controllers = min(scenario.cluster.controllers or nodes, nodes)
     cluster = LocalCluster(nodes, controllers, timeouts=scenario.cluster.timeouts)

@@ -97,6 +97,10 @@ class Scenario(_Model):
     expect: Expectations = Expectations()
 
     @property
+    def needs_netem(self) -> bool:
+        return any(f.fault == "netem" or "netem" in f.choices for f in self.faults)
+
+    @property
     def needs_network(self) -> bool:
         net = {"isolate", "partition", "one_way", "ring", "lossy", "slow", "netem"}
         return any(f.fault in net or net & set(f.choices) for f in self.faults)
