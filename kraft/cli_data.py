@@ -39,8 +39,11 @@ def produce(client: AdminClient, topic: str, acks: str, key_separator: Optional[
         sent += len(batch)
         batch.clear()
 
-    for line in sys.stdin:
-        line = line.rstrip("\n")
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            line = raw.decode().rstrip("\r\n")  # CRLF input gives the same records as LF
+        except UnicodeDecodeError:
+            raise AdminError(f"stdin line {number} is not valid UTF-8") from None
         record: dict = {"value": line}
         if key_separator and key_separator in line:
             key, value = line.split(key_separator, 1)
@@ -62,7 +65,8 @@ def consume(client: AdminClient, topic: str, partitions: list[int], offsets: dic
         for p in partitions:
             path = (f"/topics/{urllib.parse.quote(topic)}/partitions/{p}/records"
                     f"?offset={offsets[p]}&timeout={200 if len(partitions) > 1 else 1000}")
-            for rec in client.request("GET", path, accept="application/vnd.kafka.json.v2+json"):
+            for rec in _retrying(lambda: client.request(
+                    "GET", path, accept="application/vnd.kafka.json.v2+json")):
                 sys.stdout.write(json.dumps(rec) + "\n")
                 offsets[p] = rec["offset"] + 1
                 shown += 1
@@ -75,6 +79,17 @@ def consume(client: AdminClient, topic: str, partitions: list[int], offsets: dic
             last_data = time.monotonic()
         elif idle_exit_s is not None and time.monotonic() - last_data > idle_exit_s:
             return shown
+
+
+def _retrying(call, attempts: int = 20):
+    """Retriable answers (50003: leadership moving) are retried, as a Kafka client does."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except AdminError as exc:
+            if "error_code 50003" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.25)
 
 
 def start_offsets(client: AdminClient, topic: str, partitions: list[int], from_beginning: bool,

@@ -158,6 +158,8 @@ def _split_stream(raw: bytes) -> list:
             obj, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             raise BadRequest(f"malformed JSON in record {len(out)}: {exc.msg} at char {exc.pos}") from None
+        except RecursionError:
+            raise BadRequest(f"record {len(out)} is nested too deeply") from None
         out.append(obj)
 
 
@@ -199,17 +201,27 @@ async def v3_produce_batch(request):
         raise BadRequest('body must be {"entries": [{"id": ..., ...record}, ...]}')
     if not entries:
         raise EmptyBody("no entries to produce")
-    ids, parsed = [], []
+    ids = []
     for i, e in enumerate(entries):
         if not isinstance(e, dict) or "id" not in e or not isinstance(e["id"], str):
             raise BadRequest(f"entries[{i}] needs a string \"id\"")
         ids.append(e["id"])
-        parsed.append(_v3_entry(node, e, f"entries[{i}]"))
     if len(set(ids)) != len(ids):
         raise BadRequest("entry ids must be unique within a batch")
-    results = await deliver(node, topic, [p[0] for p in parsed], acks, timeout_ms)
-    successes, failures = [], []
-    for id_, r, p in zip(ids, results, parsed):
-        report = _v3_report(node, topic, r, p[0][1], p[1])
-        (failures if isinstance(r, KraftError) else successes).append({"id": id_, **report})
+    # Each entry stands alone: a bad one is a failure of its own, the rest go ahead.
+    parsed, failures = {}, []
+    for i, e in enumerate(entries):
+        try:
+            entry = _v3_entry(node, e, f"entries[{i}]")
+            node.data_plane.check_sizes(topic, [entry[0][1]])
+            node.data_plane.choose_partitions(topic, [entry[0]])
+            parsed[i] = entry
+        except KraftError as exc:
+            failures.append({"id": ids[i], **exc.to_json()})
+    order = sorted(parsed)
+    results = await deliver(node, topic, [parsed[i][0] for i in order], acks, timeout_ms) if order else []
+    successes = []
+    for i, r in zip(order, results):
+        report = _v3_report(node, topic, r, parsed[i][0][1], parsed[i][1])
+        (failures if isinstance(r, KraftError) else successes).append({"id": ids[i], **report})
     return json_response({"successes": successes, "failures": failures}, status=207)

@@ -35,10 +35,28 @@ def b64decode(value, what: str) -> bytes:
         raise InvalidValue(f"{what} is not valid base64") from None
 
 
+MAX_TIMESTAMP_MS = 2**53  # far beyond any real clock, well inside int64 arithmetic
+
+
+def json_bytes(value, what: str) -> bytes:
+    """A JSON value as stored bytes; refuses what cannot be written back as JSON."""
+    try:
+        return orjson.dumps(value)
+    except (TypeError, ValueError) as exc:  # nesting over ~254 levels, lone surrogates
+        raise InvalidValue(f"{what} cannot be stored as JSON: {exc}") from None
+
+
+def utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise InvalidValue(f"{what} is not valid Unicode (lone surrogate)") from None
+
+
 def v2_field(value, binary: bool, what: str) -> bytes | None:
     if value is None:
         return None
-    return b64decode(value, what) if binary else orjson.dumps(value)
+    return b64decode(value, what) if binary else json_bytes(value, what)
 
 
 def v3_data(spec, what: str) -> tuple[bytes | None, str | None]:
@@ -63,8 +81,8 @@ def v3_data(spec, what: str) -> tuple[bytes | None, str | None]:
     if kind == "STRING":
         if not isinstance(data, str):
             raise InvalidValue(f"{what}.data must be a string for type STRING")
-        return data.encode(), kind
-    return orjson.dumps(data), kind
+        return utf8(data, f"{what}.data"), kind
+    return json_bytes(data, f"{what}.data"), kind
 
 
 def headers_of(raw, what: str = "headers") -> tuple:
@@ -77,6 +95,7 @@ def headers_of(raw, what: str = "headers") -> tuple:
         if not isinstance(h, dict) or not isinstance(h.get("name"), str) or set(h) - {"name", "value"}:
             raise BadRequest(f"each of {what} must be {{\"name\": <string>, \"value\": <base64>}}")
         value = h.get("value")
+        utf8(h["name"], f"{what} name")
         out.append((h["name"], None if value is None else b64decode(value, f"header {h['name']!r}")))
     return tuple(out)
 
@@ -87,9 +106,7 @@ def timestamp_of(raw) -> int:
     if isinstance(raw, bool):
         raise InvalidValue("timestamp must be epoch milliseconds or an ISO-8601 string")
     if isinstance(raw, int):
-        if raw < 0:
-            raise InvalidValue("timestamp must not be negative")
-        return raw
+        return _in_range(raw)
     if isinstance(raw, str):
         try:
             dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -97,8 +114,14 @@ def timestamp_of(raw) -> int:
             raise InvalidValue(f"timestamp {raw!r} is not ISO-8601") from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
-        return int(dt.timestamp() * 1000)
+        return _in_range(int(dt.timestamp() * 1000))
     raise InvalidValue("timestamp must be epoch milliseconds or an ISO-8601 string")
+
+
+def _in_range(ts: int) -> int:
+    if not 0 <= ts <= MAX_TIMESTAMP_MS:
+        raise InvalidValue(f"timestamp must be between 0 (1970) and {MAX_TIMESTAMP_MS} ms, got {ts}")
+    return ts
 
 
 def iso(ts_ms: int) -> str:
