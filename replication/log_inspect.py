@@ -34,4 +34,5 @@ def read_records(partition_dir: Path) -> list[tuple[int, int, bytes | None, byte
 
 
 def partition_dirs(data_dir: Path, topic: str, partition: int) -> list[Path]:
-    return sorted((Path(data_dir) / "partitions").glob(f"{topic}-{partition}-*"))
+    path = Path(data_dir) / "partitions" / f"{topic}-{partition}"
+    return [path] if path.is_dir() else []

@@ -185,18 +185,18 @@ class PartitionReplica:
         return fp.FetchPartition(self.topic_id, self.partition, self.log.log_end_offset,
                                  self.log.latest_epoch, self.leader_epoch)
 
-    def on_fetched(self, data: fp.PartitionData) -> bool:
+    def on_fetched(self, data: fp.PartitionData, asked: fp.FetchPartition, leader_id: int) -> bool:
         """Apply a leader's fetch answer; returns True when the follower should back off."""
-        if self.leader is not None:
-            return False  # became leader meanwhile: the answer is stale
+        log = self.log
+        if self.leader is not None or self.leader_id != leader_id \
+                or self.leader_epoch != asked.current_leader_epoch \
+                or log.log_end_offset != asked.fetch_offset:
+            return False  # an answer to an earlier question (role, leader or log moved on)
         if data.error in (fp.NOT_LEADER, fp.FENCED_LEADER_EPOCH, fp.UNKNOWN_LEADER_EPOCH,
                           fp.UNKNOWN_PARTITION):
             return True
-        log = self.log
         if data.diverging_epoch >= 0 or data.diverging_end_offset >= 0:
-            log.truncate_to(min(data.diverging_end_offset, log.log_end_offset))
-            self.follower_hw = min(self.follower_hw, log.log_end_offset)
-            return False
+            return self._truncate_divergence(data.diverging_epoch, data.diverging_end_offset)
         if data.error == fp.OFFSET_OUT_OF_RANGE:
             if log.log_end_offset < data.log_start_offset:
                 log.truncate_fully_and_start_at(data.log_start_offset)
@@ -210,6 +210,20 @@ class PartitionReplica:
         self.follower_hw = max(self.follower_hw, min(data.high_watermark, log.log_end_offset))
         self.leader_offsets = (data.high_watermark, data.log_start_offset, data.log_end_offset)
         return False
+
+    def _truncate_divergence(self, epoch: int, leader_end: int) -> bool:
+        """KIP-320: cut to min(the leader's end of `epoch`, our own end of it), which also
+        drops epochs we began that the leader never saw (even when they wrote nothing)."""
+        log = self.log
+        before = (log.log_end_offset, log.leader_epoch_cache.entries)
+        target = leader_end
+        if epoch >= 0:
+            _, own_end = log.end_offset_for_epoch(epoch)
+            if own_end >= 0:
+                target = min(target, own_end)
+        log.truncate_to(max(target, log.log_start_offset))
+        self.follower_hw = min(self.follower_hw, log.log_end_offset)
+        return (log.log_end_offset, log.leader_epoch_cache.entries) == before  # no progress
 
     def offsets_view(self) -> dict:
         if self.leader is not None:

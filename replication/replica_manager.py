@@ -15,10 +15,13 @@ import shutil
 import time
 from pathlib import Path
 
+from kraft.errors import KraftError, NoQuorum
 from metadata.image import MetadataImage
 from replication import fetch_protocol as fp
+from replication import partition_dir
 from replication.change_signal import ChangeSignal, wait_any
 from replication.hw_checkpoint import HighWatermarkCheckpoint
+from replication.log_errors import LogError
 from replication.partition_log import PartitionLog
 from replication.partition_replica import PartitionReplica, now_ms
 from replication.replication_errors import NotLeader
@@ -29,6 +32,16 @@ log = logging.getLogger(__name__)
 DUTY_PERIOD_S = 0.5  # ISR shrink checks: fine-grained enough against a 5 s lag limit
 CHECKPOINT_PERIOD_S = 1.0
 RETENTION_PERIOD_S = 5.0
+ALTER_RESEND_S = 1.0  # an ISR proposal with an unknown outcome is sent again after this
+
+
+def _definitely_refused(exc: Exception) -> bool:
+    """The controller judged the proposal and wrote nothing (a compare-and-set miss, a
+    refused member): safe to forget. Timeouts and unreachable controllers are not."""
+    message = getattr(exc, "message", str(exc))
+    if isinstance(exc, (NoQuorum, OSError)) or "unknown outcome" in message:
+        return False
+    return isinstance(exc, KraftError)
 
 
 class ReplicaManager:
@@ -49,6 +62,8 @@ class ReplicaManager:
         self._checkpoint = HighWatermarkCheckpoint(Path(data_dir) / "replication-offset-checkpoint")
         self._tg: asyncio.TaskGroup | None = None
         self._metadata_changed = ChangeSignal()
+        self._alter_inflight: set[tuple[str, int]] = set()
+        self._alter_sent: dict[tuple[str, int], float] = {}
         self.broker_epoch = -1
         self._image: MetadataImage | None = None
 
@@ -75,6 +90,10 @@ class ReplicaManager:
             self._tg = None
             self._checkpoint.write(self._hw_map())
             for replica in self.replicas.values():
+                if replica.leader is not None:
+                    replica.follower_hw = replica.leader.hw
+                    replica.leader = None  # acks=all waiters answer now, not at their timeout
+                    replica.changed.pulse()
                 replica.log.close(clean=True)
             self.replicas.clear()
             self._by_name.clear()
@@ -89,6 +108,7 @@ class ReplicaManager:
                     proposal = replica.leader.shrink_proposal(now, self._lag_max_ms)
                     if proposal is not None:
                         self._propose_isr(replica, proposal)
+                    self._resend_pending_isr(replica)
                     replica.log.maybe_flush()
             mono = time.monotonic()
             if mono >= next_checkpoint:
@@ -117,15 +137,20 @@ class ReplicaManager:
             await self._apply_image(applied)
 
     async def _apply_image(self, image: MetadataImage) -> None:
-        seen = set()
-        for topic, index, reg in image.all_partitions():
-            if self.broker_id not in reg.replicas:
-                continue
+        mine = [(topic, index, reg) for topic, index, reg in image.all_partitions()
+                if self.broker_id in reg.replicas]
+        seen = {(topic.topic_id, index) for topic, index, _ in mine}
+        for key in [k for k in self.replicas if k not in seen]:
+            self._remove(key)  # first: a re-created topic of the same name reuses the dir
+        for topic, index, reg in mine:
             key = (topic.topic_id, index)
-            seen.add(key)
             replica = self.replicas.get(key)
             if replica is None:
-                replica = self._open(topic.name, topic.topic_id, index)
+                try:
+                    replica = self._open(topic.name, topic.topic_id, index)
+                except (OSError, LogError) as exc:  # one bad log must not take the node down
+                    log.error("cannot open the log of %s-%d: %s", topic.name, index, exc)
+                    continue
                 await asyncio.sleep(0)  # opening a log fsyncs: let heartbeats through
             role = replica.apply_registration(reg, now_ms())
             if role is not None:
@@ -133,12 +158,10 @@ class ReplicaManager:
             if role == "leader":
                 log.info("leader of %s-%d in epoch %d (isr %s)", topic.name, index,
                          reg.leader_epoch, list(reg.isr))
-        for key in [k for k in self.replicas if k not in seen]:
-            self._remove(key)
         self._sync_fetchers()
 
     def _open(self, topic: str, topic_id: str, index: int) -> PartitionReplica:
-        path = self.root / f"{topic}-{index}-{topic_id}"
+        path = partition_dir.prepare(self.root, topic, index, topic_id)
         plog = PartitionLog.open(path, log_config_for(self._topic_configs(topic)))
         hw = self._checkpoint.read().get(path.name, 0)
         replica = PartitionReplica(self.broker_id, topic, topic_id, index, plog, hw)
@@ -148,7 +171,8 @@ class ReplicaManager:
 
     def _remove(self, key) -> None:
         replica = self.replicas.pop(key)
-        self._by_name.pop((replica.topic, replica.partition), None)
+        if self._by_name.get((replica.topic, replica.partition)) is replica:
+            del self._by_name[(replica.topic, replica.partition)]
         replica.leader = None
         replica.changed.pulse()
         replica.log.close(clean=False)
@@ -160,8 +184,7 @@ class ReplicaManager:
         keep = {r.log.directory.path.name for r in self.replicas.values()}
         live_ids = set(image.topics)
         for path in self.root.iterdir():
-            topic_id = path.name.rsplit("-", 1)[-1]
-            if path.name not in keep and topic_id not in live_ids:
+            if path.name not in keep and partition_dir.topic_id_of(path) not in live_ids:
                 shutil.rmtree(path, ignore_errors=True)
 
     # -- fetchers ----------------------------------------------------------------------------
@@ -194,10 +217,18 @@ class ReplicaManager:
                 await asyncio.sleep(0.2)
                 continue
             backoff = False
+            asked = {(p.topic_id, p.partition): p for p in request.partitions}
             for data in answers:
-                replica = self.replicas.get((data.topic_id, data.partition))
-                if replica is not None:
-                    backoff |= replica.on_fetched(data)
+                key = (data.topic_id, data.partition)
+                replica = self.replicas.get(key)
+                if replica is None or key not in asked:
+                    continue
+                try:
+                    backoff |= replica.on_fetched(data, asked[key], leader_id)
+                except (LogError, OSError) as exc:  # contained: this partition retries
+                    log.error("fetched data for %s-%d not applied: %s", replica.topic,
+                              replica.partition, exc)
+                    backoff = True
             if backoff:
                 await asyncio.sleep(0.05)
 
@@ -225,24 +256,44 @@ class ReplicaManager:
 
     # -- ISR changes -------------------------------------------------------------------------
     def _propose_isr(self, replica: PartitionReplica, isr) -> None:
+        key = (replica.topic_id, replica.partition)
+        if key in self._alter_inflight:
+            return
         payload = {"topic_id": replica.topic_id, "partition": replica.partition,
                    "leader_id": self.broker_id, "broker_epoch": self.broker_epoch,
                    "leader_epoch": replica.leader_epoch,
                    "partition_epoch": replica.partition_epoch, "new_isr": list(isr)}
+        self._alter_inflight.add(key)
+        self._alter_sent[key] = time.monotonic()
         self._tg.create_task(self._send_alter(replica, payload, replica.leader))
 
     async def _send_alter(self, replica: PartitionReplica, payload: dict, leader_state) -> None:
+        key = (replica.topic_id, replica.partition)
+        isr, base = tuple(payload["new_isr"]), payload["partition_epoch"]
+        still_ours = lambda: (replica.leader is leader_state and leader_state.pending_isr == isr  # noqa: E731
+                              and leader_state.partition_epoch == base)
         try:
             result = await self._alter_partition(payload)
-            log.info("ISR of %s-%d -> %s", replica.topic, replica.partition, payload["new_isr"])
-            if result.get("partition_epoch") == payload["partition_epoch"] \
-                    and replica.leader is leader_state:
+            log.info("ISR of %s-%d -> %s", replica.topic, replica.partition, list(isr))
+            if result.get("partition_epoch") == base and still_ours():
                 leader_state.on_proposal_failed()  # nothing changed, no metadata will come
-        except Exception as exc:  # refused or no controller: the leader tries again later
-            log.info("ISR change %s for %s-%d not made: %s", payload["new_isr"], replica.topic,
-                     replica.partition, exc)
-            if replica.leader is leader_state:
+        except Exception as exc:
+            if _definitely_refused(exc) and still_ours():
+                log.info("ISR change %s for %s-%d refused: %s", list(isr), replica.topic,
+                         replica.partition, exc)
                 leader_state.on_proposal_failed()
+            # else: the outcome is unknown; the proposal stays pending (the HW keeps
+            # counting the maximal ISR) and _resend_pending_isr sends it again
+        finally:
+            self._alter_inflight.discard(key)
+
+    def _resend_pending_isr(self, replica: PartitionReplica) -> None:
+        key = (replica.topic_id, replica.partition)
+        state = replica.leader
+        if state is None or state.pending_isr is None or key in self._alter_inflight:
+            return
+        if time.monotonic() - self._alter_sent.get(key, 0.0) >= ALTER_RESEND_S:
+            self._propose_isr(replica, state.pending_isr)  # compare-and-set makes it safe
 
     def _apply_retention(self) -> None:
         now = int(time.time() * 1000)

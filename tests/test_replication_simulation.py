@@ -144,10 +144,11 @@ class Sim:
         leader = self.replicas.get(f.leader_id)
         if leader is None:
             return
-        data, proposal = leader.serve_fetch(b, f.fetch_position(), self.rng.choice((50, 5000)), self.now)
+        asked = f.fetch_position()
+        data, proposal = leader.serve_fetch(b, asked, self.rng.choice((50, 5000)), self.now)
         if proposal is not None:
             self.alter(leader, proposal)
-        f.on_fetched(data)
+        f.on_fetched(data, asked, leader.broker_id)
 
     def alter(self, leader: PartitionReplica, isr):
         if self.rng.random() < 0.2:

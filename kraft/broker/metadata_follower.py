@@ -59,6 +59,8 @@ class MetadataFollower:
             self.controller_id = body["controller_id"]
         if "image" in body:
             image = image_from_dict(body["image"])
+            if image.offset < sm.image.offset:
+                raise aiohttp.ClientError(f"node {target}'s image is behind ours")  # try another
             sm.install_image(image)
             self._node.metadata_applied()
             return False

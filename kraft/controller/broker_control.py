@@ -28,6 +28,12 @@ class BrokerHeartbeats:
         """A new controller gives every registered broker a full session."""
         self.last_seen_ms = {b: now_ms for b in image.brokers}
 
+    def note_arrival(self, broker_id: int, now_ms: int) -> None:
+        """A heartbeat arrived (it may wait in the controller's queue a while): the
+        broker is alive now, whatever the queue's delay."""
+        if broker_id in self.last_seen_ms:
+            self.last_seen_ms[broker_id] = max(self.last_seen_ms[broker_id], now_ms)
+
     def touch(self, broker_id: int, now_ms: int, metadata_offset: int = -1) -> None:
         self.last_seen_ms[broker_id] = now_ms
         self.metadata_offsets[broker_id] = metadata_offset

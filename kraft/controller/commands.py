@@ -89,6 +89,7 @@ def _register(p, controller, defaults) -> Command:
 
 def _heartbeat(p, controller, defaults) -> Command:
     hb = Heartbeat.model_validate(p)
+    controller.heartbeats.note_arrival(hb.broker_id, controller.now_ms())
     return lambda image: broker_control.heartbeat(
         image, controller.heartbeats, hb.broker_id, hb.broker_epoch, hb.metadata_offset,
         controller.now_ms(), defaults)

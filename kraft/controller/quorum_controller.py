@@ -119,6 +119,20 @@ class QuorumController:
         return self._quorum.is_leader() and self._quorum.term() == term
 
     async def _lead(self, term: int) -> None:
+        async with asyncio.TaskGroup() as tg:
+            probes = tg.create_task(self._probe_loop(term), name="dead-broker-probes")
+            try:
+                await self._serve(term)
+            finally:
+                probes.cancel()
+
+    async def _probe_loop(self, term: int) -> None:
+        """Beside the command loop, so a slow probe never delays commands."""
+        while self._still_leading(term):
+            await asyncio.sleep(DUTY_PERIOD_S)
+            await self._fence_dead_processes()
+
+    async def _serve(self, term: int) -> None:
         next_duty = 0.0
         next_preferred = self._clock() + PREFERRED_LEADER_PERIOD_S
         while self._still_leading(term):
@@ -137,7 +151,6 @@ class QuorumController:
                 next_duty = now + DUTY_PERIOD_S
                 await self._duty(lambda image: (
                     fence_expired(image, self.heartbeats, self.now_ms(), self._defaults), {}))
-                await self._fence_dead_processes()
             if now >= next_preferred:
                 next_preferred = now + PREFERRED_LEADER_PERIOD_S
                 await self._duty(lambda image: (
@@ -156,9 +169,12 @@ class QuorumController:
         dead = [b for b, down in zip(overdue, verdicts) if down]
         if dead:
             log.info("brokers %s are down (connection refused): fencing them now", dead)
-            await self._duty(lambda image: (fence_brokers(
-                image, self._defaults, [b for b in dead if b in image.brokers
-                                        and not image.brokers[b].fenced]), {}))
+            try:
+                await self.submit(lambda image: (fence_brokers(
+                    image, self._defaults, [b for b in dead if b in image.brokers
+                                            and not image.brokers[b].fenced]), {}))
+            except KraftError as exc:
+                log.warning("fencing %s failed: %s", dead, exc.message)
 
     async def _duty(self, command: Command) -> None:
         try:

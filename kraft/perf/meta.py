@@ -9,7 +9,9 @@ import orjson
 
 
 class MetadataError(RuntimeError):
-    pass
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 async def get_json(session: aiohttp.ClientSession, url: str, timeout_s: float = 5.0):
@@ -29,7 +31,7 @@ def _strip(url: str) -> str:
 async def cluster_id(session: aiohttp.ClientSession, bootstrap: str) -> str:
     status, body = await get_json(session, _strip(bootstrap) + "/v3/clusters")
     if status != 200:
-        raise MetadataError(f"GET /v3/clusters on {bootstrap}: {status} {body}")
+        raise MetadataError(f"GET /v3/clusters on {bootstrap}: {status} {body}", status)
     return body["data"][0]["cluster_id"]
 
 
@@ -39,7 +41,7 @@ async def brokers(session: aiohttp.ClientSession, bootstrap: str, cid: str | Non
     cid = cid or await cluster_id(session, bootstrap)
     status, body = await get_json(session, f"{_strip(bootstrap)}/v3/clusters/{cid}/brokers")
     if status != 200:
-        raise MetadataError(f"GET brokers on {bootstrap}: {status} {body}")
+        raise MetadataError(f"GET brokers on {bootstrap}: {status} {body}", status)
     out = {}
     for b in body["data"]:
         if b.get("fenced") and not include_fenced:
@@ -56,7 +58,7 @@ async def partition_leaders(session: aiohttp.ClientSession, bootstrap: str, topi
     cid = cid or await cluster_id(session, bootstrap)
     status, body = await get_json(session, f"{_strip(bootstrap)}/v3/clusters/{cid}/topics/{topic}/partitions")
     if status != 200:
-        raise MetadataError(f"GET partitions of {topic!r} on {bootstrap}: {status} {body}")
+        raise MetadataError(f"GET partitions of {topic!r} on {bootstrap}: {status} {body}", status)
     return {int(p["partition_id"]): int(p.get("leader_id", -1) if p.get("leader_id") is not None else -1)
             for p in body["data"]}
 
@@ -66,7 +68,7 @@ async def partition_details(session: aiohttp.ClientSession, bootstrap: str, topi
     cid = cid or await cluster_id(session, bootstrap)
     status, body = await get_json(session, f"{_strip(bootstrap)}/v3/clusters/{cid}/topics/{topic}/partitions")
     if status != 200:
-        raise MetadataError(f"GET partitions of {topic!r} on {bootstrap}: {status} {body}")
+        raise MetadataError(f"GET partitions of {topic!r} on {bootstrap}: {status} {body}", status)
     return {int(p["partition_id"]): p for p in body["data"]}
 
 
@@ -74,7 +76,7 @@ async def end_offset(session: aiohttp.ClientSession, url: str, topic: str, parti
     """(beginning_offset, end_offset) of a partition, asked of `url` (forwarded if needed)."""
     status, body = await get_json(session, f"{_strip(url)}/topics/{topic}/partitions/{partition}/offsets")
     if status != 200:
-        raise MetadataError(f"GET offsets of {topic}-{partition} on {url}: {status} {body}")
+        raise MetadataError(f"GET offsets of {topic}-{partition} on {url}: {status} {body}", status)
     return int(body["beginning_offset"]), int(body["end_offset"])
 
 
@@ -84,7 +86,11 @@ async def with_retries(factory, attempts: int = 20, delay_s: float = 0.25):
     for _ in range(attempts):
         try:
             return await factory()
-        except (TimeoutError, MetadataError, aiohttp.ClientError, KeyError) as exc:
+        except MetadataError as exc:
+            if exc.status is not None and 400 <= exc.status < 500:
+                raise  # the caller's mistake (e.g. no such topic): retrying will not help
             last = exc
-            await asyncio.sleep(delay_s)
-    raise MetadataError(f"gave up after {attempts} attempts: {last!r}")
+        except (TimeoutError, aiohttp.ClientError, KeyError) as exc:
+            last = exc
+        await asyncio.sleep(delay_s)
+    raise MetadataError(f"gave up after {attempts} attempts: {type(last).__name__}: {last}")

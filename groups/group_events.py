@@ -1,0 +1,192 @@
+"""What happens to a consumer group (events) and what the caller must do about it (effects).
+
+Events are requests from members or the passage of time; effects are the answers the
+caller sends back (errors are values, never exceptions) and notices it may act on
+(log, persist group metadata to the offsets topic, metrics). All frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+TopicPartition = tuple[str, int]
+
+
+class GroupState(Enum):
+    EMPTY = "Empty"
+    PREPARING_REBALANCE = "PreparingRebalance"
+    COMPLETING_REBALANCE = "CompletingRebalance"
+    STABLE = "Stable"
+    DEAD = "Dead"
+
+
+class GroupError(Enum):
+    """Kafka's error code, and whose fault it is: "client" (it sent something stale or
+    invalid), "coordinator" (retry, maybe on another node) or "none" (a normal signal:
+    the member must rejoin)."""
+
+    COORDINATOR_NOT_AVAILABLE = (15, "coordinator")
+    NOT_COORDINATOR = (16, "coordinator")
+    ILLEGAL_GENERATION = (22, "client")
+    INCONSISTENT_GROUP_PROTOCOL = (23, "client")
+    UNKNOWN_MEMBER_ID = (25, "client")
+    INVALID_SESSION_TIMEOUT = (26, "client")
+    REBALANCE_IN_PROGRESS = (27, "none")
+    NON_EMPTY_GROUP = (68, "client")
+
+    @property
+    def code(self) -> int:
+        return self.value[0]
+
+    @property
+    def fault(self) -> str:
+        return self.value[1]
+
+
+# --- events -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Join:
+    """JoinGroup. member_id None (or "") for a new member: the coordinator names it."""
+    member_id: str | None
+    client_id: str
+    session_timeout_ms: int
+    rebalance_timeout_ms: int
+    protocols: tuple[str, ...]  # assignor names, most preferred first
+    topics: frozenset[str]  # the subscription
+    now_ms: int
+
+
+@dataclass(frozen=True)
+class Sync:
+    member_id: str
+    generation: int
+    now_ms: int
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    member_id: str
+    generation: int
+    now_ms: int
+
+
+@dataclass(frozen=True)
+class Leave:
+    member_id: str
+    now_ms: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: expire sessions, the rebalance timeout and the sync timeout."""
+    now_ms: int
+
+
+@dataclass(frozen=True)
+class CommitCheck:
+    """May this member commit offsets? generation < 0 with an empty group: a standalone
+    commit (manual assignment, Kafka's 'group only used to store offsets')."""
+    member_id: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class TopicsChanged:
+    """New partition counts (topic -> count) from the metadata image."""
+    partitions: Mapping[str, int]
+    now_ms: int
+
+
+@dataclass(frozen=True)
+class DeleteGroup:
+    """DeleteGroups: allowed only for an empty group."""
+
+
+@dataclass(frozen=True)
+class Unload:
+    """This node stopped being the group's coordinator (offsets partition moved away)."""
+
+
+# --- effects ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class JoinPending:
+    """The join is held until the rebalance's join phase ends; a JoinResponse (or an
+    ErrorResponse for "join") for this member follows, maybe in the same list."""
+    member_id: str
+
+
+@dataclass(frozen=True)
+class JoinResponse:
+    member_id: str
+    generation: int
+    protocol: str
+    leader_id: str
+    # (member id, subscribed topics) of every member; filled for the leader only, as in Kafka.
+    members: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class SyncResponse:
+    member_id: str
+    generation: int
+    assignment: tuple[TopicPartition, ...]
+
+
+@dataclass(frozen=True)
+class HeartbeatOk:
+    member_id: str
+
+
+@dataclass(frozen=True)
+class LeaveOk:
+    member_id: str
+
+
+@dataclass(frozen=True)
+class CommitOk:
+    member_id: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class DeleteOk:
+    pass
+
+
+@dataclass(frozen=True)
+class ErrorResponse:
+    request: str  # "join", "sync", "heartbeat", "leave", "commit", "delete"
+    member_id: str | None
+    error: GroupError
+    message: str
+
+
+@dataclass(frozen=True)
+class MemberRemoved:
+    member_id: str
+    reason: str  # "left", "session_timeout", "rebalance_timeout", "sync_timeout"
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    old: GroupState
+    new: GroupState
+    generation: int
+
+
+@dataclass(frozen=True)
+class GenerationStarted:
+    """A join phase ended: persist this (Kafka writes the group metadata record here)."""
+    generation: int
+    protocol: str | None
+    leader_id: str | None
+    assignment: Mapping[str, tuple[TopicPartition, ...]] = field(default_factory=dict)
+
+
+Event = Join | Sync | Heartbeat | Leave | Tick | CommitCheck | TopicsChanged | DeleteGroup | Unload
+Effect = (JoinPending | JoinResponse | SyncResponse | HeartbeatOk | LeaveOk | CommitOk | DeleteOk
+          | ErrorResponse | MemberRemoved | StateChanged | GenerationStarted)

@@ -1,0 +1,44 @@
+"""Where a partition replica lives on disk, and which topic incarnation it belongs to.
+
+Kafka's layout: `<data_dir>/partitions/<topic>-<partition>` (249-character topic names
+still fit a 255-byte file name), with the topic id in a `partition.metadata` file. A
+directory whose id differs belongs to a deleted topic of the same name (the node was
+down when it was deleted) and must not be reused.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+METADATA_FILE = "partition.metadata"
+
+
+def partition_path(root: Path, topic: str, partition: int) -> Path:
+    return Path(root) / f"{topic}-{partition}"
+
+
+def topic_id_of(path: Path) -> str | None:
+    try:
+        for line in (Path(path) / METADATA_FILE).read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "topic_id":
+                return value.strip()
+    except OSError:
+        pass
+    return None
+
+
+def prepare(root: Path, topic: str, partition: int, topic_id: str) -> Path:
+    """The replica's directory for this topic incarnation, created or cleared as needed."""
+    path = partition_path(root, topic, partition)
+    if path.exists() and topic_id_of(path) != topic_id:
+        shutil.rmtree(path)  # a previous topic of the same name
+    path.mkdir(parents=True, exist_ok=True)
+    meta = path / METADATA_FILE
+    if not meta.exists():
+        tmp = path / (METADATA_FILE + ".tmp")
+        tmp.write_text(f"version: 0\ntopic_id: {topic_id}\n")
+        os.replace(tmp, meta)
+    return path
