@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -66,14 +68,31 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
             return RunResult(scenario, skipped=f"needs netem: {reason}")
     nodes = opts.nodes or scenario.cluster.nodes
     controllers = min(scenario.cluster.controllers or nodes, nodes)
-    cluster = LocalCluster(nodes, controllers, timeouts=scenario.cluster.timeouts)
-    network = NetworkFaults(cluster.hosts) if net_hosts else _NoNetwork()
+    restore = _interrupt_on_signals()
+    cluster = network = None
     try:
+        cluster = LocalCluster(nodes, controllers, timeouts=scenario.cluster.timeouts)
+        network = NetworkFaults(cluster.hosts) if net_hosts else _NoNetwork()
         cluster.start().wait_ready(timeout_s=60)
         return asyncio.run(_run(scenario, opts, cluster, network))
-    finally:
-        network.close()
-        cluster.close()
+    finally:  # also on Ctrl-C / SIGTERM: no node and no rule outlives the run
+        if network is not None:
+            network.close()
+        if cluster is not None:
+            cluster.close()
+        restore()
+
+
+def _interrupt_on_signals():
+    """SIGTERM (and SIGINT, even where a shell made it ignored) raise KeyboardInterrupt,
+    so the run unwinds through its cleanup instead of dying with nodes still up."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    return lambda: [signal.signal(sig, handler) for sig, handler in old.items()]
 
 
 async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunResult:
