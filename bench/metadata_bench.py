@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import math
 import os
 import platform
 import statistics
@@ -49,6 +48,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from kraft.perf.stats import percentile
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kraft.local_cluster import LocalCluster  # noqa: E402
 
@@ -66,18 +67,6 @@ TARGETS = {
 
 
 # -- helpers ----------------------------------------------------------------------------
-def percentile(values, q: float) -> float | None:
-    """Linear interpolation between closest ranks (q in 0..100)."""
-    if not values:
-        return None
-    xs = sorted(values)
-    if len(xs) == 1:
-        return xs[0]
-    pos = (len(xs) - 1) * q / 100.0
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-
 def summary(values) -> dict:
     return {
         "n": len(values),
