@@ -232,11 +232,12 @@ def _seconds_to_send(lab, src: int, dst: int, nbytes: int) -> float:
     return time.monotonic() - started
 
 
+SLOW_OK, SLOW_WHY = NetworkFaults.slow_available()  # htb + u32 on lo; netem is not needed
+
+
 @needs_iptables
+@pytest.mark.skipif(not SLOW_OK, reason=f"tc shaping unavailable: {SLOW_WHY}")
 def test_slow_rate_limits_one_source_address_only(lab3):
-    ok, why = NetworkFaults.slow_available()  # htb + u32 on lo; netem is not needed
-    if not ok:
-        pytest.skip(why)
     with NetworkFaults(lab3.hosts) as net:
         assert net.slow(1, 1000) == "slow node 1: 1000 kbit/s to the other nodes"
         # 256 KB at 1 Mbit/s is ~2 s (htb lets the first 64 KB loopback packet through)
