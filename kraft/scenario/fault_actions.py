@@ -79,24 +79,21 @@ class FaultActions:
     async def _do(self, kind: str, nodes: list[int], spec: FaultSpec) -> str:
         c = self.cluster
         if kind == "kill":
+            return process_faults.kill(c, nodes).detail
+        if kind == "pause":
+            return process_faults.pause(c, nodes).detail
+        if kind == "stop":  # SIGTERM waits for the controlled shutdown: off the loop
+            return (await asyncio.to_thread(process_faults.stop, c, nodes)).detail
+        if kind == "restart":
+            return (await asyncio.to_thread(process_faults.restart, c, nodes)).detail
+        if kind == "wipe":
+            details = []
             for n in nodes:
-                c.kill(n)
-        elif kind == "stop":
-            for n in nodes:
-                await asyncio.to_thread(c.stop, n)
-        elif kind == "pause":
-            for n in nodes:
-                c.pause(n)
-        elif kind == "restart":
-            for n in nodes:
-                await asyncio.to_thread(c.stop, n)
+                await asyncio.to_thread(process_faults.stop, c, [n])
+                details.append(process_faults.wipe(c, n).detail)
                 c.start_node(n)
-        elif kind == "wipe":
-            for n in nodes:
-                await asyncio.to_thread(c.stop, n)
-                process_faults.wipe(c, n)
-                c.start_node(n)
-        elif kind == "isolate":
+            return "; ".join(details)
+        if kind == "isolate":
             for n in nodes:
                 self.net.isolate(n)
         elif kind == "partition":
@@ -117,7 +114,7 @@ class FaultActions:
                            float(spec.params.get("reorder_pct", 0)))
         else:
             raise ValueError(f"fault {kind!r} cannot be applied here")
-        return "; ".join(self.net.describe()) if kind in NETWORK else ""
+        return "; ".join(self.net.describe())
 
     @staticmethod
     def _undo_kind(kind: str) -> str | None:
@@ -139,9 +136,7 @@ class FaultActions:
                 if not self.cluster.running(n):
                     self.cluster.start_node(n)
         elif u.kind == "resume":
-            for n in u.nodes:
-                if self.cluster.running(n):
-                    self.cluster.resume(n)
+            process_faults.resume(self.cluster, u.nodes)
         elif u.kind == "heal":
             self.net.heal()
         self.record(u.kind, u.nodes, "")

@@ -42,16 +42,20 @@ def _detail(what: str, skipped: list[int], why: str) -> str:
     return what + (f"; skipped {skipped} ({why})" if skipped else "")
 
 
-def kill(cluster, nodes) -> Action:
-    """SIGKILL (a paused node is continued first so it dies)."""
+def _each_running(cluster, nodes, kind: str, act, what: str) -> Action:
     done, skipped = [], []
     for n in _ids(nodes):
         if cluster.running(n):
-            cluster.kill(n)
+            act(n)
             done.append(n)
         else:
             skipped.append(n)
-    return Action("kill", done, _detail("SIGKILL", skipped, "not running"), skipped)
+    return Action(kind, done, _detail(what, skipped, "not running"), skipped)
+
+
+def kill(cluster, nodes) -> Action:
+    """SIGKILL (a paused node is continued first so it dies)."""
+    return _each_running(cluster, nodes, "kill", cluster.kill, "SIGKILL")
 
 
 def stop(cluster, nodes, timeout_s: float = 20.0) -> Action:
@@ -70,25 +74,11 @@ def stop(cluster, nodes, timeout_s: float = 20.0) -> Action:
 
 
 def pause(cluster, nodes) -> Action:
-    done, skipped = [], []
-    for n in _ids(nodes):
-        if cluster.running(n):
-            cluster.pause(n)
-            done.append(n)
-        else:
-            skipped.append(n)
-    return Action("pause", done, _detail("SIGSTOP", skipped, "not running"), skipped)
+    return _each_running(cluster, nodes, "pause", cluster.pause, "SIGSTOP")
 
 
 def resume(cluster, nodes) -> Action:
-    done, skipped = [], []
-    for n in _ids(nodes):
-        if cluster.running(n):
-            cluster.resume(n)
-            done.append(n)
-        else:
-            skipped.append(n)
-    return Action("resume", done, _detail("SIGCONT", skipped, "not running"), skipped)
+    return _each_running(cluster, nodes, "resume", cluster.resume, "SIGCONT")
 
 
 def restart(cluster, nodes, how: str = "stop") -> Action:
