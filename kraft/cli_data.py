@@ -12,32 +12,25 @@ from typing import Optional
 import typer
 
 from kraft.admin_client import AdminClient, AdminError
+from kraft.producer_client import ProducerClient
 
 BATCH = 500
 
 
 def produce(client: AdminClient, topic: str, acks: str, key_separator: Optional[str],
-            partition: Optional[int]) -> int:
-    """Send stdin lines as string records, in batches; returns how many were acknowledged."""
+            partition: Optional[int], idempotent: bool = True) -> int:
+    """Send stdin lines as string records, in batches; returns how many were acknowledged.
+    Idempotent by default: a batch retried after a timeout is never written twice."""
+    producer = ProducerClient(client.bootstrap, acks=acks, idempotent=idempotent)
     sent = 0
     batch: list[dict] = []
 
     def flush():
         nonlocal sent
-        if not batch:
-            return
-        path = f"/topics/{urllib.parse.quote(topic)}"
-        if partition is not None:
-            path += f"/partitions/{partition}"
-        body = {"records": batch}
-        result = client.request("POST", f"{path}?acks={acks}", body,
-                                content_type="application/vnd.kafka.json.v2+json")
-        failed = [o for o in result["offsets"] if o["error_code"] is not None]
-        if failed:
-            raise AdminError(f"{len(failed)} record(s) failed: {failed[0]['error']} "
-                             f"(error_code {failed[0]['error_code']})")
-        sent += len(batch)
-        batch.clear()
+        if batch:
+            producer.send(topic, batch, partition)
+            sent += len(batch)
+            batch.clear()
 
     for number, raw in enumerate(sys.stdin.buffer, 1):
         try:
@@ -110,11 +103,15 @@ def register(app: typer.Typer, client_factory, fail) -> None:
                     acks: str = typer.Option("all", help="0, 1, all or -1"),
                     key_separator: Optional[str] = typer.Option(None, help="split KEY<sep>VALUE"),
                     partition: Optional[int] = typer.Option(None, "--partition", "-p"),
+                    idempotence: bool = typer.Option(
+                        True, "--idempotence/--no-idempotence",
+                        help="retry without duplicates (producer id + sequence numbers)"),
                     config: Optional[Path] = typer.Option(None, "-c", "--config"),
                     bootstrap: Optional[str] = typer.Option(None, "--bootstrap")):
         """Produce stdin lines as records."""
         try:
-            n = produce(client_factory(config, bootstrap), topic, acks, key_separator, partition)
+            n = produce(client_factory(config, bootstrap), topic, acks, key_separator, partition,
+                        idempotence)
         except AdminError as exc:
             fail(str(exc))
         typer.echo(f"produced {n} record(s) to {topic}", err=True)

@@ -19,12 +19,14 @@ from kraft.api.lookup import topic_or_404
 from kraft.api.record_codec import record_size
 from kraft.controller.config_control import effective_topic_configs
 from kraft.errors import (
+    InvalidValue,
     KraftError,
     PartitionNotFound,
     PayloadTooLarge,
     Retriable,
     error_from_json,
 )
+from replication.log_errors import ProducerSequenceError
 from replication.partitioner import RoundRobin, partition_for_key
 from replication.record import Record
 from replication.record_batch import encode_batch
@@ -51,6 +53,16 @@ def api_error(exc: Exception) -> KraftError:
     if isinstance(exc, (NotLeader, NotEnoughReplicas, OutcomeUnknown, LeaderNotAvailable)):
         return Retriable(str(exc))
     raise exc
+
+
+@dataclass(frozen=True)
+class Idempotence:
+    """(ext) An idempotent producer's request: its id and epoch, and the sequence number
+    of the request's first record (the rest follow consecutively, per partition)."""
+
+    producer_id: int
+    producer_epoch: int
+    sequence: int
 
 
 @dataclass
@@ -101,9 +113,14 @@ class DataPlane:
         return out
 
     async def produce(self, topic: str, partition: int, records: list[Record], acks: int,
-                      timeout_ms: int) -> Delivery:
-        """One batch to one partition; the Delivery holds the first record's offset."""
-        batch = encode_batch(records, 0, -1)
+                      timeout_ms: int, producer: Idempotence | None = None) -> Delivery:
+        """One batch to one partition; the Delivery holds the first record's offset (for a
+        retried idempotent batch, the offset it was first written at)."""
+        if producer is None:
+            batch = encode_batch(records, 0, -1)
+        else:  # the producer fields travel inside the batch, also when forwarded
+            batch = encode_batch(records, 0, -1, producer.producer_id, producer.producer_epoch,
+                                 producer.sequence)
         return await self.produce_batch(topic, partition, batch, acks, timeout_ms,
                                         records[0].timestamp_ms)
 
@@ -128,6 +145,8 @@ class DataPlane:
             if acks == -1:
                 await replica.wait_committed(last, epoch, min_isr,
                                              time.monotonic() + timeout_ms / 1000)
+        except ProducerSequenceError as exc:  # the producer's fault: 42206, named as in Kafka
+            raise InvalidValue(f"{exc.name}: {topic}-{partition}: {exc.detail}") from None
         except Exception as exc:
             raise api_error(exc) from None
         return Delivery(partition, -1 if acks == 0 else base, timestamp)

@@ -57,3 +57,28 @@ class LogClosed(LogError):
     """The log was closed; the caller holds a stale handle."""
 
     code = 56  # KAFKA_STORAGE_ERROR
+
+
+class ProducerSequenceError(InvalidAppend):
+    """An idempotent producer's batch that must not be appended (the producer's fault).
+    The message starts with Kafka's error name; ``detail`` is the rest."""
+
+    name = "UNKNOWN_SERVER_ERROR"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"{self.name}: {detail}")
+        self.detail = detail
+
+
+class OutOfOrderSequence(ProducerSequenceError):
+    """A gap or overlap in a producer's sequence numbers (not a retry of a known batch)."""
+
+    code = 45
+    name = "OUT_OF_ORDER_SEQUENCE_NUMBER"
+
+
+class InvalidProducerEpoch(ProducerSequenceError):
+    """A producer epoch older than one that has already written to the partition."""
+
+    code = 47
+    name = "INVALID_PRODUCER_EPOCH"

@@ -2,8 +2,9 @@
 
 Offsets are gapless: the leader stamps each appended batch with the log end
 offset, a follower copies the leader's batches byte for byte and must continue
-exactly where its log ends. The leader-epoch cache moves with every append,
-truncation and retention. Not thread-safe: one owner (the replica) drives it.
+exactly where its log ends. The leader-epoch cache and the producer table
+(idempotent produce) move with every append, truncation and retention. Not
+thread-safe: one owner (the replica) drives it.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from replication import producer_snapshots
 from replication.leader_epoch_cache import LeaderEpochCache
 from replication.log_config import LogConfig
 from replication.log_directory import LogDirectory
@@ -22,6 +24,7 @@ from replication.log_errors import (
     StaleLeaderEpoch,
 )
 from replication.log_loader import load_segments
+from replication.producer_state import ProducerStateTable
 from replication.record import Record
 from replication.record_batch import (
     BatchHeader,
@@ -44,11 +47,13 @@ class PartitionLog:
     """Use ``PartitionLog.open``."""
 
     def __init__(self, directory: LogDirectory, config: LogConfig, segments: list[Segment],
-                 epochs: LeaderEpochCache, clock_ms: Clock) -> None:
+                 epochs: LeaderEpochCache, clock_ms: Clock,
+                 producers: ProducerStateTable | None = None) -> None:
         self.directory = directory
         self.config = config
         self._segments = segments
         self.leader_epoch_cache = epochs
+        self.producers = producers if producers is not None else ProducerStateTable()
         self._clock_ms = clock_ms
         self._unflushed_records = 0
         self._last_flush_ms = clock_ms()
@@ -61,7 +66,8 @@ class PartitionLog:
         config = config or LogConfig()
         directory = LogDirectory(path)
         segments, epochs = load_segments(directory, config.index_interval_bytes)
-        log = cls(directory, config, segments, epochs, clock_ms)
+        producers = producer_snapshots.load(directory.path, segments)
+        log = cls(directory, config, segments, epochs, clock_ms, producers)
         directory.clear_clean_shutdown()
         return log
 
@@ -103,15 +109,28 @@ class PartitionLog:
                producer_epoch: int = -1, base_sequence: int = -1) -> tuple[int, int]:
         """Leader path: assign the next offsets and ``leader_epoch`` to one batch, given
         as records or as a produced v2 batch (whose producer fields are kept).
-        Returns ``(base_offset, last_offset)``."""
+        Returns ``(base_offset, last_offset)``. An idempotent producer's retry of a
+        batch still in its last five is not appended again: its original offsets are
+        returned; a sequence gap or stale producer epoch raises ProducerSequenceError."""
         self._check_open()
         if leader_epoch < self.latest_epoch:
             raise StaleLeaderEpoch(f"append in epoch {leader_epoch}, but epoch {self.latest_epoch} has begun")
+        if isinstance(records, (bytes, bytearray, memoryview)):
+            produced = _validated_produce(records)
+            producer_id, producer_epoch = produced.producer_id, produced.producer_epoch
+            base_sequence, count = produced.base_sequence, produced.record_count
+        else:
+            records = list(records)
+            count = len(records)
+        # checked and appended in one synchronous step: no other append can come between
+        original = self.producers.check(producer_id, producer_epoch, base_sequence, count)
+        if original is not None:
+            return original.base_offset, original.last_offset
         base = self.log_end_offset
         if isinstance(records, (bytes, bytearray, memoryview)):
-            batch = restamp(_validated_produce(records), base, leader_epoch)
+            batch = restamp(records, base, leader_epoch)
         else:
-            batch = encode_batch(list(records), base, leader_epoch, producer_id, producer_epoch, base_sequence)
+            batch = encode_batch(records, base, leader_epoch, producer_id, producer_epoch, base_sequence)
         header = BatchHeader.parse(batch)
         self._append_batch(batch, header)
         return header.base_offset, header.last_offset
@@ -144,6 +163,7 @@ class PartitionLog:
         # which open() trims; the reverse would lose the epoch's start.
         self.leader_epoch_cache.assign(header.leader_epoch, header.base_offset)
         active.append(batch, header)
+        self.producers.record_header(header)
         self._unflushed_records += header.record_count
         if self.config.flush_messages is not None and self._unflushed_records >= self.config.flush_messages:
             self.flush()
@@ -168,6 +188,7 @@ class PartitionLog:
         if active.is_empty:
             return active
         active.seal()
+        producer_snapshots.write(self.directory.path, active.next_offset, self.producers)
         segment = Segment.create(self.directory.path, active.next_offset, self.config.index_interval_bytes)
         self._segments.append(segment)
         self.directory.fsync()
@@ -219,19 +240,24 @@ class PartitionLog:
         if offset < self.log_start_offset:
             self.truncate_fully_and_start_at(offset)
             return offset
+        producer_snapshots.delete_after(self.directory.path, offset)  # first: crash-safe order
         while self._segments[-1].base_offset > offset:
             self._segments.pop().delete()
         self._segments[-1].truncate_to(offset)
         self.leader_epoch_cache.truncate_from_end(self.log_end_offset)
+        # what the producers wrote in the cut batches is forgotten: rebuild from what is left
+        self.producers = producer_snapshots.load(self.directory.path, self._segments)
         return self.log_end_offset
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
         """Empty the log and restart it at ``offset`` (a follower far behind the leader's log start)."""
         self._check_open()
+        producer_snapshots.delete_after(self.directory.path, -1)
         for segment in self._segments:
             segment.delete()
         self._segments = [Segment.create(self.directory.path, offset, self.config.index_interval_bytes)]
         self.leader_epoch_cache.clear()
+        self.producers = ProducerStateTable()
         self.directory.fsync()
 
     def apply_retention(self, now_ms: int, retention_ms: int | None = None, retention_bytes: int | None = None,
@@ -249,7 +275,28 @@ class PartitionLog:
         for segment in doomed:
             segment.delete()
         self.leader_epoch_cache.truncate_from_start(self.log_start_offset)
+        # the producer table keeps what the deleted batches taught it (Kafka does too)
+        producer_snapshots.delete_before(self.directory.path, self.log_start_offset)
         return count
+
+    def replace_segments(self, old: tuple[Segment, ...], install: Callable[[], list[Segment]]) -> bool:
+        """Log compaction (log_cleaner): swap the run ``old`` of closed segments for the
+        list ``install()`` returns once it has moved the cleaned files into place (it may
+        reuse some of ``old``). Offsets, log start and log end stay as they are. False,
+        and ``install`` not called, when ``old`` is no longer a run of closed segments
+        here (retention or truncation got there first)."""
+        self._check_open()
+        at = next((i for i, s in enumerate(self._segments) if s is old[0]), None) if old else None
+        if at is None or at + len(old) >= len(self._segments) or any(
+                a is not b for a, b in zip(self._segments[at:at + len(old)], old)):
+            return False
+        new = install()
+        self._segments[at:at + len(old)] = new
+        reused = {id(s) for s in new}
+        for segment in old:
+            if id(segment) not in reused:
+                segment.close()  # its files were replaced by path: never delete() them
+        return True
 
     # -- durability ----------------------------------------------------------
 
@@ -276,6 +323,7 @@ class PartitionLog:
             return
         if clean:
             self._segments[-1].seal()
+            producer_snapshots.write(self.directory.path, self.log_end_offset, self.producers)
         for segment in self._segments:
             segment.close()
         if clean:
@@ -290,7 +338,7 @@ class PartitionLog:
         return f"PartitionLog({self.directory.path}, start={self.log_start_offset}, end={self.log_end_offset})"
 
 
-def _validated_produce(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
+def _validated_produce(data: bytes | bytearray | memoryview) -> BatchHeader:
     """A produced batch must be exactly one sound v2 batch: header and CRC-32C checked.
 
     Batches come from this cluster's own encoder (locally or from an authenticated peer),
@@ -301,4 +349,4 @@ def _validated_produce(data: bytes | bytearray | memoryview) -> bytes | bytearra
         raise InvalidAppend(f"a produce must carry exactly one batch: {len(data)} bytes, batch is {header.size}")
     if header.record_count < 1 or header.last_offset_delta != header.record_count - 1:
         raise InvalidAppend("produced batch must hold records with offset deltas 0, 1, 2, ...")
-    return data
+    return header

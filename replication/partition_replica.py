@@ -94,7 +94,9 @@ class PartitionReplica:
 
     # -- produce (leader) ----------------------------------------------------------------
     def append(self, batch: bytes, acks_all: bool, min_insync: int) -> tuple[int, int, int]:
-        """Append one produced batch; returns (base offset, last offset, leader epoch)."""
+        """Append one produced batch; returns (base offset, last offset, leader epoch).
+        An idempotent producer's retry returns the original batch's offsets (nothing is
+        written); waiting for those to commit then answers it like the first attempt."""
         leader = self._require_leader()
         if acks_all and not leader.can_ack_all(min_insync):
             raise NotEnoughReplicas(

@@ -1,4 +1,4 @@
-"""Cluster, brokers, quorum, health, readiness and metrics."""
+"""Cluster, brokers, producer ids (ext), quorum, health, readiness and metrics."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from kraft.api import v3_views as views
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.api.lookup import base_url, check_cluster
-from kraft.errors import NotFound
+from kraft.errors import NotFound, Retriable
+from kraft.producer_ids import allocator_for
 from kraft.quorum_view import local_description as quorum_local
 
 
@@ -20,6 +21,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v3/clusters/{cluster_id}/brokers", list_brokers)
     r.add_get("/v3/clusters/{cluster_id}/brokers/{broker_id}", get_broker)
     r.add_get("/v3/clusters/{cluster_id}/quorum", quorum)
+    r.add_post("/v3/clusters/{cluster_id}/producers", create_producer)
     r.add_get("/v1/cluster/health_overview", health_overview)
     r.add_get("/status/ready", ready)
     r.add_get("/metrics", metrics)
@@ -55,6 +57,24 @@ async def get_broker(request):
     if not (raw.isascii() and raw.isdigit()) or int(raw) not in image.brokers:
         raise NotFound(f"broker {raw} not found")
     return json_response(views.broker_view(image, int(raw), node.cluster_id, base_url(request)))
+
+
+async def create_producer(request):
+    """(ext) A producer id for idempotent produce; the request body is not used.
+
+    Ids come from blocks granted to brokers, so a controller-only node asks a broker."""
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    if node.lifecycle is None:
+        brokers = sorted(b for b, reg in node.image.brokers.items() if not reg.fenced)
+        if not brokers:
+            raise Retriable("no unfenced broker to allocate a producer id; retry")
+        status, body, ctype = await node.proxy_request(brokers[0], "POST", request.path_qs, {},
+                                                       what="broker")
+        return web.Response(body=body, status=status, content_type=ctype)
+    producer_id = await allocator_for(node).next_id()
+    return json_response({"kind": "KraftProducer", "cluster_id": node.cluster_id,
+                          "producer_id": producer_id, "producer_epoch": 0})
 
 
 async def quorum(request):

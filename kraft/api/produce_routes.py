@@ -2,6 +2,10 @@
 
 Query parameters (ext): acks = 0 | 1 | all | -1 (default all), timeout_ms (default
 30000). Records of one request that go to one partition are appended as one batch.
+
+Idempotent produce (ext): producer_id, producer_epoch and sequence (the first record's;
+the others follow on) together. Such a request is one batch to ONE partition, written
+whole or not at all; sent again it is answered with its first offsets, not re-written.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from kraft.api.http_body import (
     read_json_object,
 )
 from kraft.api.lookup import check_cluster, partition_or_404
-from kraft.data_plane import ACKS
-from kraft.errors import BadRequest, EmptyBody, KraftError
+from kraft.data_plane import ACKS, Idempotence
+from kraft.errors import BadRequest, EmptyBody, InvalidValue, KraftError
 from replication.record import Record
 
 V3 = "/v3/clusters/{cluster_id}/topics/{topic}"
@@ -46,19 +50,47 @@ def produce_options(request) -> tuple[int, int]:
     return ACKS[raw], query_int(request, "timeout_ms", 30_000, 1, MAX_TIMEOUT_MS)
 
 
-async def deliver(node, topic: str, entries, acks: int, timeout_ms: int) -> list:
+IDEMPOTENCE_PARAMS = ("producer_id", "producer_epoch", "sequence")
+
+
+def idempotence_of(request) -> Idempotence | None:
+    given = [n for n in IDEMPOTENCE_PARAMS if n in request.query]
+    if not given:
+        return None
+    if len(given) != len(IDEMPOTENCE_PARAMS):
+        missing = [n for n in IDEMPOTENCE_PARAMS if n not in given]
+        raise BadRequest(f"producer_id, producer_epoch and sequence go together; "
+                         f"missing {', '.join(missing)}")
+    return Idempotence(query_int(request, "producer_id", 0, 0, 2**63 - 1),
+                       query_int(request, "producer_epoch", 0, 0, 2**15 - 1),
+                       query_int(request, "sequence", 0, 0, 2**31 - 1))
+
+
+async def deliver(node, topic: str, entries, acks: int, timeout_ms: int,
+                  producer: Idempotence | None = None) -> list:
     """entries: [(partition|None, Record)] -> per entry a Delivery or a KraftError."""
     plane = node.data_plane
     plane.check_sizes(topic, [r for _, r in entries])
+    if producer is not None:
+        # a retry must land where the first attempt did: keyless records go by producer id,
+        # not round-robin
+        count = len(plane.topic_or_404(topic).partitions)
+        entries = [(producer.producer_id % count if p is None and r.key is None else p, r)
+                   for p, r in entries]
     partitions = plane.choose_partitions(topic, entries)
     groups: dict[int, list[int]] = {}
     for i, p in enumerate(partitions):
         groups.setdefault(p, []).append(i)
+    if producer is not None and len(groups) > 1:
+        raise InvalidValue(
+            f"an idempotent produce request goes to one partition (sequence numbers count per "
+            f"partition), but these records map to partitions {sorted(groups)}; give a "
+            "partition, or send each partition's records in a request of their own")
 
     async def one(partition, indexes):
         try:
             return await plane.produce(topic, partition, [entries[i][1] for i in indexes],
-                                       acks, timeout_ms)
+                                       acks, timeout_ms, producer)
         except KraftError as exc:
             return exc
 
@@ -82,6 +114,7 @@ async def v2_produce(request):
     ctype = check_content_type(request, (rc.V2_JSON, rc.V2_BINARY) + JSON_TYPES)
     binary = ctype == rc.V2_BINARY
     acks, timeout_ms = produce_options(request)
+    producer = idempotence_of(request)
     body = await read_json_object(request, (rc.V2_JSON, rc.V2_BINARY) + JSON_TYPES)
     if set(body) - {"records", "key_schema", "value_schema", "key_schema_id", "value_schema_id"}:
         raise BadRequest("unknown field(s) in produce request; expected {\"records\": [...]}")
@@ -104,7 +137,7 @@ async def v2_produce(request):
                         rc.headers_of(rec.get("headers"), f"records[{i}].headers"),
                         rc.timestamp_of(rec.get("timestamp")))
         entries.append((fixed if fixed is not None else rec.get("partition"), record))
-    results = await deliver(node, topic, entries, acks, timeout_ms)
+    results = await deliver(node, topic, entries, acks, timeout_ms, producer)
     offsets = []
     for r in results:
         if isinstance(r, KraftError):
@@ -170,6 +203,7 @@ async def v3_produce(request):
     node.data_plane.topic_or_404(topic)
     check_content_type(request, JSON_TYPES)
     acks, timeout_ms = produce_options(request)
+    producer = idempotence_of(request)
     raw = await read_body(request)
     if not raw.strip():
         raise EmptyBody("request body is empty")
@@ -178,7 +212,7 @@ async def v3_produce(request):
     except UnicodeDecodeError:
         raise BadRequest("request body is not UTF-8") from None
     parsed = [_v3_entry(node, o, f"record {i}") for i, o in enumerate(objs)]
-    results = await deliver(node, topic, [p[0] for p in parsed], acks, timeout_ms)
+    results = await deliver(node, topic, [p[0] for p in parsed], acks, timeout_ms, producer)
     reports = [_v3_report(node, topic, r, p[0][1], p[1]) for r, p in zip(results, parsed)]
     if len(reports) == 1:
         err = results[0]
@@ -195,6 +229,7 @@ async def v3_produce_batch(request):
     topic = request.match_info["topic"]
     node.data_plane.topic_or_404(topic)
     acks, timeout_ms = produce_options(request)
+    producer = idempotence_of(request)
     body = await read_json_object(request)
     entries = body.get("entries")
     if set(body) != {"entries"} or not isinstance(entries, list):
@@ -217,9 +252,13 @@ async def v3_produce_batch(request):
             node.data_plane.choose_partitions(topic, [entry[0]])
             parsed[i] = entry
         except KraftError as exc:
+            if producer is not None:  # its sequence numbers cover every entry: all or none
+                raise type(exc)(f"entries[{i}] (id {ids[i]!r}): {exc.message}; an idempotent "
+                                "batch is written whole or not at all") from None
             failures.append({"id": ids[i], **exc.to_json()})
     order = sorted(parsed)
-    results = await deliver(node, topic, [parsed[i][0] for i in order], acks, timeout_ms) if order else []
+    results = await deliver(node, topic, [parsed[i][0] for i in order], acks, timeout_ms,
+                            producer) if order else []
     successes = []
     for i, r in zip(order, results):
         report = _v3_report(node, topic, r, parsed[i][0][1], parsed[i][1])

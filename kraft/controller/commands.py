@@ -16,6 +16,7 @@ from kraft.controller import (
     broker_control,
     config_control,
     partition_control,
+    producer_id_control,
     topic_control,
 )
 from kraft.controller.quorum_controller import Command, QuorumController
@@ -58,6 +59,11 @@ class AlterPartition(_Payload):
 
 class DeleteTopic(_Payload):
     name: str
+
+
+class AllocateProducerIds(_Payload):
+    broker_id: int
+    broker_epoch: int
 
 
 class AlterConfigs(_Payload):
@@ -135,7 +141,14 @@ def _alter_partition(p, controller, defaults) -> Command:
         req.partition_epoch, req.new_isr)
 
 
+def _allocate_producer_ids(p, controller, defaults) -> Command:
+    req = AllocateProducerIds.model_validate(p)
+    return lambda image: producer_id_control.allocate_producer_ids(
+        image, req.broker_id, req.broker_epoch)
+
+
 _BUILDERS = {
+    "allocate_producer_ids": _allocate_producer_ids,
     "alter_partition": _alter_partition,
     "register": _register,
     "heartbeat": _heartbeat,
