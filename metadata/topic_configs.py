@@ -8,6 +8,7 @@ code that needs the typed value calls `typed_value`.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -17,7 +18,7 @@ LONG_MAX = 2**63 - 1
 _TYPE_MAX = {"int": INT_MAX, "long": LONG_MAX}
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")  # int() alone would also take "1_000"
 
-ConfigKind = Literal["int", "long", "bool", "string", "list"]
+ConfigKind = Literal["int", "long", "double", "bool", "string", "list"]
 
 
 class ConfigError(ValueError):
@@ -48,6 +49,19 @@ class IntRange:
 
     def accepts(self, value: int | bool | str) -> bool:
         return isinstance(value, int) and self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class DoubleRange:
+    low: float
+    high: float
+
+    @property
+    def expectation(self) -> str:
+        return f"a number between {self.low} and {self.high}"
+
+    def accepts(self, value: float | bool | str) -> bool:
+        return isinstance(value, float) and self.low <= value <= self.high
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,11 @@ _SPECS = (
     _int("max.message.bytes", 1048576, 0, "Largest record batch a produce may append."),
     ConfigSpec("cleanup.policy", "list", "delete", "How old segments go: delete, compact, or both.",
                OneOf(("delete", "compact", "compact,delete"))),
+    _long("delete.retention.ms", 86400000, 0,
+          "Compacted topics: keep a tombstone this long after its segment was written."),
+    ConfigSpec("min.cleanable.dirty.ratio", "double", "0.5",
+               "Compacted topics: clean once this share of the cleanable log is not yet cleaned.",
+               DoubleRange(0.0, 1.0)),
     _long("flush.messages", LONG_MAX, 1, "fsync the log after this many messages."),
     _long("flush.ms", LONG_MAX, 0, "fsync the log after this many milliseconds."),
     ConfigSpec("message.timestamp.type", "string", "CreateTime",
@@ -126,7 +145,7 @@ def _short_repr(raw: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _to_typed(spec: ConfigSpec, raw: object) -> int | bool | str | None:
+def _to_typed(spec: ConfigSpec, raw: object) -> int | float | bool | str | None:
     """The raw value as the spec's Python type, or None when it has the wrong shape."""
     if spec.kind in ("int", "long"):
         if isinstance(raw, bool):  # bool is an int subclass; True is not 1 here
@@ -136,6 +155,14 @@ def _to_typed(spec: ConfigSpec, raw: object) -> int | bool | str | None:
         if isinstance(raw, str) and _INTEGER_TEXT.fullmatch(raw.strip()):
             return int(raw.strip())
         return None
+    if spec.kind == "double":
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            return None
+        return None if math.isnan(value) else value
     if spec.kind == "bool":
         if isinstance(raw, bool):
             return raw
@@ -175,12 +202,14 @@ def parse_topic_override(name: str, raw: object) -> str:
     return parse_config_value(name, raw)
 
 
-def typed_value(name: str, value: str) -> int | bool | str:
-    """The stored string as int (int/long), bool, or str (string/list)."""
+def typed_value(name: str, value: str) -> int | float | bool | str:
+    """The stored string as int (int/long), float (double), bool, or str (string/list)."""
     spec = _spec_for(name)
     canonical = parse_config_value(name, value)
     if spec.kind in ("int", "long"):
         return int(canonical)
+    if spec.kind == "double":
+        return float(canonical)
     if spec.kind == "bool":
         return canonical == "true"
     return canonical

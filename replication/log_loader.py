@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from replication import cleaned_swap
 from replication.leader_epoch_cache import (
     CHECKPOINT_NAME,
     LeaderEpochCache,
@@ -21,6 +22,7 @@ from replication.segment import Segment
 
 
 def load_segments(directory: LogDirectory, index_interval_bytes: int) -> tuple[list[Segment], LeaderEpochCache]:
+    cleaned_swap.recover(directory.path)  # a compaction swap cut short: finish or drop it
     clean = directory.was_clean_shutdown()
     checkpoint = directory.path / CHECKPOINT_NAME
     entries = read_checkpoint(checkpoint)

@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import threading
 import time
 from pathlib import Path
 
 from kraft.errors import KraftError, NoQuorum
 from metadata.image import MetadataImage
+from replication import cleaned_swap, log_cleaner, partition_dir
 from replication import fetch_protocol as fp
-from replication import partition_dir
 from replication.change_signal import ChangeSignal, wait_any
+from replication.compaction import CleanerSettings
 from replication.hw_checkpoint import HighWatermarkCheckpoint
 from replication.log_errors import LogError
 from replication.partition_log import PartitionLog
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 DUTY_PERIOD_S = 0.5  # ISR shrink checks: fine-grained enough against a 5 s lag limit
 CHECKPOINT_PERIOD_S = 1.0
 RETENTION_PERIOD_S = 5.0
+CLEANER_PERIOD_S = 5.0  # compacted partitions: how often the dirty ratio is looked at
 ALTER_RESEND_S = 1.0  # an ISR proposal with an unknown outcome is sent again after this
 
 
@@ -84,6 +87,7 @@ class ReplicaManager:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 tg.create_task(self._follow_metadata(), name="replicas-follow-metadata")
+                tg.create_task(self._clean_logs(), name="replicas-log-cleaner")
                 ready.set()
                 await self._duties()
         finally:
@@ -299,6 +303,46 @@ class ReplicaManager:
         now = int(time.time() * 1000)
         for replica in self.replicas.values():
             cfg = self._topic_configs(replica.topic)
+            if not CleanerSettings.from_topic_configs(cfg).delete:
+                continue  # cleanup.policy=compact alone: only the cleaner removes records
             ms, size = int(cfg["retention.ms"]), int(cfg["retention.bytes"])
             replica.log.apply_retention(now, ms if ms >= 0 else None, size if size >= 0 else None,
                                         max_offset=replica.high_watermark)
+
+    # -- log compaction ------------------------------------------------------------------------
+    async def _clean_logs(self) -> None:
+        """Compacted partitions (leaders and followers alike, each its own log, as in
+        Kafka) are cleaned one at a time; the reading and writing runs in a worker
+        thread, the swap back on the loop (see log_cleaner)."""
+        stop = threading.Event()
+        try:
+            while True:
+                await asyncio.sleep(CLEANER_PERIOD_S)
+                for replica in list(self.replicas.values()):
+                    await self._clean_one(replica, stop)
+        finally:
+            stop.set()  # a pass still running in its thread gives up at its next batch
+
+    async def _clean_one(self, replica: PartitionReplica, stop: threading.Event) -> None:
+        configs = self._topic_configs(replica.topic)
+        if "compact" not in configs.get("cleanup.policy", "delete"):
+            return  # the common case: one lookup, nothing read
+        settings = CleanerSettings.from_topic_configs(configs)
+        plog = replica.log
+        try:
+            job = log_cleaner.select(plog, replica.high_watermark, settings, int(time.time() * 1000))
+            if job is None:
+                return
+            staged = await asyncio.to_thread(log_cleaner.prepare, job, stop.is_set)
+            if self.replicas.get((replica.topic_id, replica.partition)) is not replica:
+                return  # removed meanwhile; its directory went with it
+            result = log_cleaner.install(plog, job, staged)
+        except Exception as exc:  # contained (a raising task would stop the node): the next pass starts over
+            log.warning("compaction of %s-%d failed: %s", replica.topic, replica.partition, exc,
+                        exc_info=not isinstance(exc, (OSError, LogError)))
+            cleaned_swap.discard_staging(plog.directory.path)
+            return
+        if result.installed:
+            log.info("compacted %s-%d: %d segments -> %d, %d -> %d bytes, %d records removed",
+                     replica.topic, replica.partition, result.segments_before, result.segments_after,
+                     result.bytes_before, result.bytes_after, result.records_removed)
