@@ -15,7 +15,6 @@ DEFAULT_OFFSETS_TOPIC_REPLICATION_FACTOR = 3  # offsets.topic.replication.factor
 # (group, topic, partition) key and the latest group metadata per group are what survive.
 OFFSETS_TOPIC_CONFIGS = {
     "cleanup.policy": "compact",
-    "compression.type": "producer",
     "segment.bytes": str(100 * 1024 * 1024),
 }
 

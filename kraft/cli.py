@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kraft import cli_data
+from kraft import cli_data, cli_group
 from kraft.admin_client import AdminClient, AdminError
 from kraft.config import ConfigFileError, load_cluster_config, load_cluster_config_text
 from kraft.perf import cli as perf_cli
@@ -221,6 +221,7 @@ def topic_config(name: str,
 
 
 cli_data.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
+cli_group.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
 perf_cli.register(app)
 scenario_cli.register(app)
 

@@ -86,6 +86,17 @@ class Timeouts(_Table):
         return self
 
 
+class GroupSettings(_Table):
+    """Consumer groups and REST consumer instances (Kafka and REST Proxy names)."""
+
+    offsets_topic_partitions: Annotated[int, Field(strict=True, ge=1, le=1000)] = Field(
+        50, alias="offsets.topic.num.partitions")
+    offsets_topic_replication_factor: Annotated[int, Field(strict=True, ge=1)] = Field(
+        3, alias="offsets.topic.replication.factor")
+    session_timeout_ms: Annotated[int, Field(strict=True, ge=1000)] = Field(45_000, alias="session.timeout.ms")
+    consumer_instance_timeout_ms: PositiveMs = Field(300_000, alias="consumer.instance.timeout.ms")
+
+
 def _host_problem(host: str) -> str | None:
     try:
         # The host is also what other nodes and clients connect to (like Kafka's advertised.listeners).
@@ -182,6 +193,7 @@ class ClusterConfig(_Table):
     cluster: ClusterSection = ClusterSection()
     topic_defaults: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPIC_CONFIGS))
     timeouts: Timeouts = Timeouts()
+    groups: GroupSettings = GroupSettings()
     nodes: Annotated[tuple[NodeConfig, ...], Field(min_length=1)]
     _file_name: str = PrivateAttr(default="cluster.toml")
     _path: Path | None = PrivateAttr(default=None)

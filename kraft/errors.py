@@ -76,6 +76,13 @@ class ConsumerInstanceExists(KraftError):
     error_code = 40902
 
 
+class ConsumerConflict(KraftError):
+    """The instance's or group's state forbids it: mixing subscribe and assign, a commit
+    from a member the group no longer knows or for a partition it does not own."""
+
+    error_code = 40903
+
+
 class Retriable(KraftError):
     """NOT_LEADER, NOT_ENOUGH_REPLICAS, leader not available, unknown outcome."""
 

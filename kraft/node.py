@@ -24,6 +24,8 @@ from kraft.controller_link import ControllerLink
 from kraft.data_dir import DataDirIdentity
 from kraft.data_plane import DataPlane
 from kraft.errors import Retriable
+from kraft.group_manager import GroupManager
+from kraft.partition_reader import PartitionReader
 from kraft.metadata_waiters import MetadataWaiters
 from kraft.metrics import NodeMetrics
 from kraft.quorum_view import describe_quorum
@@ -76,6 +78,8 @@ class Node:
         self._session: aiohttp.ClientSession | None = None
         self.replica_manager: ReplicaManager | None = None
         self.data_plane: DataPlane | None = None
+        self.groups: GroupManager | None = None
+        self.partition_reader: PartitionReader | None = None
         self._metadata_pending = False
         self._strays_removed = False
 
@@ -86,6 +90,8 @@ class Node:
 
     def metadata_applied(self) -> None:
         self.waiters.wake()
+        if self.groups is not None:
+            self.groups.on_metadata()
         if self.replica_manager is not None and not self._metadata_pending:
             # coalesce: many batches applied in a burst cost one pass over the image
             self._metadata_pending = True
@@ -151,13 +157,18 @@ class Node:
         return replica.offsets_view() if replica is not None else None
 
     async def proxy_get(self, node_id: int, path_qs: str, headers: dict):
+        return await self.proxy_request(node_id, "GET", path_qs, headers)
+
+    async def proxy_request(self, node_id: int, method: str, path_qs: str, headers: dict,
+                            body: bytes | None = None, what: str = "leader"):
+        """Send a client's request on to the node that serves it; (status, body, type)."""
         headers = {**headers, SECRET_HEADER: self.internal_secret}
         try:
-            async with self._session.get(self.node_url(node_id) + path_qs, headers=headers,
-                                         timeout=aiohttp.ClientTimeout(total=70)) as resp:
+            async with self._session.request(method, self.node_url(node_id) + path_qs, headers=headers,
+                                             data=body, timeout=aiohttp.ClientTimeout(total=70)) as resp:
                 return resp.status, await resp.read(), resp.content_type
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise Retriable(f"NOT_LEADER: leader node {node_id} unreachable "
+            raise Retriable(f"NOT_{what.upper()}: {what} node {node_id} unreachable "
                             f"({type(exc).__name__}); retry") from None
 
     async def _fetch_from(self, leader_id: int, request: FetchRequest):
@@ -217,12 +228,14 @@ class Node:
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=local))
         self.link = ControllerLink(self, self._session, self._request_timeout_s)
         self.data_plane = DataPlane(self, self._session)
+        self.partition_reader = PartitionReader(self, self._session)
         if self.node_config.is_broker:
             self.replica_manager = ReplicaManager(
                 self.node_id, self.node_config.data_path, self._effective_topic_configs,
                 self.config.timeouts.replica_lag_time_max_ms,
                 lambda payload: self.controller_call("alter_partition", payload),
                 self._fetch_from)
+        self.groups = GroupManager(self, self.config.groups)  # a non-broker only forwards
         app = build_app(self)
         app.middlewares.insert(0, self.metrics.middleware())
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -250,6 +263,7 @@ class Node:
                     self.metadata_applied()
                 if self.lifecycle is not None:
                     tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
+                tasks.append(tg.create_task(self.groups.run(), name="group-coordinator"))
                 await stop.wait()
                 started = time.monotonic()
                 if self.lifecycle is not None:

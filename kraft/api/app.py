@@ -15,6 +15,8 @@ from aiohttp import web
 from kraft.api import (
     cluster_routes,
     consume_routes,
+    consumer_routes,
+    group_routes,
     internal_routes,
     produce_routes,
     topic_routes,
@@ -55,4 +57,6 @@ def build_app(node) -> web.Application:
     internal_routes.add_routes(app)
     produce_routes.add_routes(app)
     consume_routes.add_routes(app)
+    consumer_routes.add_routes(app)
+    group_routes.add_routes(app)
     return app

@@ -32,6 +32,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/internal/v1/metadata", metadata_log)
     app.router.add_post("/internal/v1/fetch", replica_fetch)
     app.router.add_post("/internal/v1/produce", forwarded_produce)
+    app.router.add_get("/internal/v1/read", committed_read)
+    app.router.add_get("/internal/v1/groups", local_groups)
 
 
 def _authorize(request) -> None:
@@ -94,3 +96,24 @@ async def forwarded_produce(request):
     delivery = await node.data_plane.produce_batch(topic, partition, batch, acks, timeout_ms,
                                                    timestamp, forwarded=True)
     return json_response({"offset": delivery.offset})
+
+
+async def committed_read(request):
+    """Raw committed batches of a partition this node leads (consumer instances elsewhere)."""
+    _authorize(request)
+    node = node_of(request)
+    topic = request.query.get("topic", "")
+    partition = query_int(request, "partition", 0, 0, 2**31 - 1)
+    offset = query_int(request, "offset", 0, 0, 2**63 - 1)
+    max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, 64 * 1024 * 1024)
+    timeout_ms = query_int(request, "timeout_ms", 0, 0, MAX_WAIT_MS)
+    node.data_plane.topic_or_404(topic)
+    data = await node.data_plane.read(topic, partition, offset, max_bytes, timeout_ms)
+    return web.Response(body=data, content_type="application/octet-stream")
+
+
+async def local_groups(request):
+    """Summaries of the consumer groups this node coordinates (for the cluster-wide list)."""
+    _authorize(request)
+    groups = node_of(request).groups
+    return json_response({"groups": groups.summaries() if groups is not None else []})

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object
 from kraft.api.lookup import base_url, check_cluster, partition_or_404, topic_or_404
 from kraft.controller.config_control import effective_topic_configs
 from kraft.controller.topic_control import validate_topic_name
-from kraft.errors import BadRequest, NotFound
+from kraft.errors import BadRequest, InvalidValue, NotFound
 
 V3 = "/v3/clusters/{cluster_id}/topics"
 
@@ -92,6 +93,9 @@ async def get_topic(request):
 
 async def delete_topic(request):
     node, image, _ = _ctx(request)
+    if request.match_info["topic"] == OFFSETS_TOPIC:
+        raise InvalidValue(f"{OFFSETS_TOPIC} is an internal topic (the consumer groups' committed offsets) "
+                           f"and cannot be deleted")
     # no local existence check: this node's image may lag; the controller decides
     result = await node.controller_call("delete_topic", {"name": request.match_info["topic"]})
     await node.wait_metadata(result.get("metadata_offset", 0))

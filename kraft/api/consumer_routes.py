@@ -1,0 +1,325 @@
+"""REST Proxy v2 consumer instances: /consumers/{group}/instances/{instance}/...
+
+Every request of a group goes to the group's coordinator node, where its instances
+live (kraft/group_manager.py); another node forwards it there unchanged, so an
+instance created through one node works through any. Requests of one instance run one
+at a time, and each counts as the instance's heartbeat.
+
+Choices where Confluent and Redpanda differ or are silent: a commit's body key may be
+"offsets" (Confluent) or "partitions" (Redpanda); either way the offset given is the
+last record consumed and the group stores offset + 1 (Confluent's rule), while an
+empty body commits the current positions. Mutating calls answer 204.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from functools import wraps
+
+import orjson
+from aiohttp import web
+
+from kraft.api import record_codec as rc
+from kraft.api.consumer_requests import check_name, instance_config, partition_list, require_object, subscription
+from kraft.api.context import node_of
+from kraft.api.http_body import check_content_type, json_response, query_int, read_body
+from kraft.api.internal_routes import FORWARDED_HEADER
+from kraft.api.lookup import base_url
+from kraft.consumer_poll import poll
+from kraft.errors import BadRequest, ConsumerConflict, InvalidValue, KraftError, Retriable
+
+V2 = "application/vnd.kafka.v2+json"
+BODY_TYPES = (V2, rc.V2_JSON, rc.V2_BINARY, "application/json")
+INSTANCE = "/consumers/{group}/instances/{instance}"
+MAX_WAIT_MS = 60_000
+MAX_READ_BYTES = 64 * 1024 * 1024
+
+
+class FormatMismatch(KraftError):
+    error_code = 40601
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/consumers/{group}", create_instance)
+    r.add_delete(INSTANCE, delete_instance)
+    r.add_post(INSTANCE + "/subscription", subscribe)
+    r.add_get(INSTANCE + "/subscription", get_subscription)
+    r.add_delete(INSTANCE + "/subscription", unsubscribe)
+    r.add_post(INSTANCE + "/assignments", assign)
+    r.add_get(INSTANCE + "/assignments", get_assignments)
+    r.add_post(INSTANCE + "/positions", seek)
+    r.add_post(INSTANCE + "/positions/beginning", seek_to_beginning)
+    r.add_post(INSTANCE + "/positions/end", seek_to_end)
+    r.add_get(INSTANCE + "/records", records)
+    r.add_post(INSTANCE + "/offsets", commit)
+    r.add_get(INSTANCE + "/offsets", committed)
+
+
+def now_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+def v2_json(data, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type=V2)
+
+
+def no_content() -> web.Response:
+    return web.Response(status=204)
+
+
+async def forward(request, node, target: int) -> web.Response:
+    if FORWARDED_HEADER in request.headers:
+        raise Retriable(f"NOT_COORDINATOR: node {node.node_id} does not coordinate group "
+                        f"{request.match_info['group']!r} (metadata moving); retry")
+    body = await read_body(request) if request.can_read_body else None
+    headers = {FORWARDED_HEADER: "1", "Host": request.host}
+    for name in ("Content-Type", "Accept"):
+        if name in request.headers:
+            headers[name] = request.headers[name]
+    status, data, ctype = await node.proxy_request(target, request.method, request.path_qs, headers, body,
+                                                   what="coordinator")
+    if status == 204:
+        return no_content()
+    return web.Response(body=data, status=status, content_type=ctype)
+
+
+def coordinated(handler):
+    """Run the handler on the group's coordinator; any other node forwards the request."""
+    @wraps(handler)
+    async def route(request):
+        node = node_of(request)
+        group_id = check_name(request.match_info["group"], "group id")
+        target = await node.groups.locate(group_id)
+        if target is not None:
+            return await forward(request, node, target)
+        return await handler(request, node, node.groups, group_id)
+    return route
+
+
+def with_instance(handler=None, *, rejoin: bool = False):
+    """Also find the instance, hold its lock, and count the request as a heartbeat
+    (a records call also rejoins an instance that lost its membership)."""
+    if handler is None:
+        return lambda h: with_instance(h, rejoin=rejoin)
+
+    @coordinated
+    @wraps(handler)
+    async def route(request, node, groups, group_id):
+        name = request.match_info["instance"]
+        groups.instance(group_id, name)
+        async with groups.lock(group_id, name):
+            group, instance = groups.instance(group_id, name)  # it may have gone meanwhile
+            error = group.touch(instance, now_ms(), rejoin)
+            if error is not None:
+                raise ConsumerConflict(error[1])
+            return await handler(request, node, groups, group, instance)
+    return route
+
+
+async def optional_body(request) -> dict:
+    raw = await read_body(request)
+    if not raw.strip():
+        return {}  # e.g. curl -X POST with no body: no Content-Type to check
+    check_content_type(request, BODY_TYPES)
+    try:
+        return require_object(orjson.loads(raw))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from None
+
+
+async def required_body(request) -> dict:
+    body = await optional_body(request)
+    if not body:
+        raise InvalidValue("request body is empty; see the REST Proxy v2 API for this call's fields")
+    return body
+
+
+# -- instances ---------------------------------------------------------------------------
+@coordinated
+async def create_instance(request, node, groups, group_id):
+    name, config = instance_config(await optional_body(request), groups.settings)
+    name = name or f"kraft-consumer-{uuid.uuid4().hex[:12]}"
+    groups.create_instance(group_id, name, config)
+    return v2_json({"instance_id": name,
+                    "base_uri": f"{base_url(request)}/consumers/{group_id}/instances/{name}"})
+
+
+@coordinated
+async def delete_instance(request, node, groups, group_id):
+    name = request.match_info["instance"]
+    async with groups.lock(group_id, name):
+        groups.delete_instance(group_id, name)
+    return no_content()
+
+
+# -- subscription and assignment -----------------------------------------------------------
+@with_instance
+async def subscribe(request, node, groups, group, instance):
+    topics, pattern = subscription(await required_body(request))
+    if instance.manual:
+        raise ConsumerConflict("this instance was assigned partitions by hand; subscribe and assign are "
+                               "mutually exclusive: DELETE its subscription first")
+    if instance.subscribed and (pattern is None) != (instance.pattern is None):
+        raise ConsumerConflict("subscriptions to topics and to a pattern are mutually exclusive: "
+                               "DELETE the subscription first")
+    old = instance.topics, instance.pattern
+    instance.topics, instance.pattern = topics, pattern
+    error = group.subscribe(instance, now_ms())
+    if error is not None:
+        instance.topics, instance.pattern = old
+        raise ConsumerConflict(error[1])
+    return no_content()
+
+
+@with_instance
+async def get_subscription(request, node, groups, group, instance):
+    existing = sorted(t.name for t in node.image.topics.values())
+    return v2_json({"topics": sorted(instance.wanted_topics(existing))})
+
+
+@with_instance
+async def unsubscribe(request, node, groups, group, instance):
+    group.unsubscribe(instance, now_ms())
+    instance.manual = ()
+    instance.set_owned(())
+    return no_content()
+
+
+@with_instance
+async def assign(request, node, groups, group, instance):
+    chosen = partition_list(await required_body(request), "partitions", node.image)
+    if instance.subscribed:
+        raise ConsumerConflict("this instance subscribed to topics; subscribe and assign are mutually "
+                               "exclusive: DELETE its subscription first")
+    instance.manual = tuple((t, p) for t, p, _, _ in chosen)
+    instance.set_owned(instance.manual)
+    return no_content()
+
+
+def _partitions_view(tps) -> list[dict]:
+    return [{"topic": t, "partition": p} for t, p in sorted(tps)]
+
+
+@with_instance
+async def get_assignments(request, node, groups, group, instance):
+    return v2_json({"partitions": _partitions_view(instance.owned)})
+
+
+# -- positions -------------------------------------------------------------------------------
+def _owned_or_conflict(instance, topic: str, partition: int) -> tuple[str, int]:
+    if (topic, partition) not in instance.owned:
+        raise ConsumerConflict(f"{topic}-{partition} is not assigned to instance {instance.instance_id!r} "
+                               f"(it owns {[f'{t}-{p}' for t, p in sorted(instance.owned)]})")
+    return topic, partition
+
+
+@with_instance
+async def seek(request, node, groups, group, instance):
+    wanted = partition_list(await required_body(request), "offsets", node.image, with_offset=True)
+    targets = {}
+    for topic, partition, offset, _ in wanted:
+        tp = _owned_or_conflict(instance, topic, partition)
+        _, end = await node.partition_reader.offsets(*tp)
+        if offset > end:
+            raise InvalidValue(f"offset {offset} is beyond the log end {end} of {topic}-{partition}")
+        targets[tp] = offset
+    instance.positions.update(targets)
+    return no_content()
+
+
+async def _seek_edge(request, node, instance, beginning: bool):
+    chosen = partition_list(await required_body(request), "partitions", node.image)
+    targets = {}
+    for topic, partition, _, _ in chosen:
+        tp = _owned_or_conflict(instance, topic, partition)
+        start, end = await node.partition_reader.offsets(*tp)
+        targets[tp] = start if beginning else end
+    instance.positions.update(targets)
+    return no_content()
+
+
+@with_instance
+async def seek_to_beginning(request, node, groups, group, instance):
+    return await _seek_edge(request, node, instance, beginning=True)
+
+
+@with_instance
+async def seek_to_end(request, node, groups, group, instance):
+    return await _seek_edge(request, node, instance, beginning=False)
+
+
+# -- records -------------------------------------------------------------------------------
+def _check_accept(request, binary: bool) -> None:
+    accept = request.headers.get("Accept", "")
+    wanted = rc.V2_BINARY if binary else rc.V2_JSON
+    other = rc.V2_JSON if binary else rc.V2_BINARY
+    if other in accept and wanted not in accept:
+        raise FormatMismatch(f"this instance was created with format {'binary' if binary else 'json'}; "
+                             f"ask with Accept: {wanted}")
+    if accept and not any(t in accept for t in (wanted, V2, "application/json", "*/*")):
+        raise FormatMismatch(f"Accept {accept!r} is not supported; use {wanted}")
+
+
+@with_instance(rejoin=True)
+async def records(request, node, groups, group, instance):
+    binary = instance.config.format == "binary"
+    _check_accept(request, binary)
+    timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
+    max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)
+    if instance.config.auto_commit and instance.uncommitted():
+        await _commit(groups, group, instance, instance.uncommitted())  # what the last poll delivered
+    got = await poll(groups, node.partition_reader, instance, max_bytes, timeout_ms)
+    instance.last_seen_ms = now_ms()
+    body = [rc.render_v2(record, binary, tp[0], tp[1]) for tp, record in got]
+    return web.Response(body=orjson.dumps(body), content_type=rc.V2_BINARY if binary else rc.V2_JSON)
+
+
+# -- committed offsets ------------------------------------------------------------------------
+async def _commit(groups, group, instance, positions: dict) -> None:
+    """positions: (topic, partition) -> next offset to consume, with optional metadata."""
+    error = group.commit_error(instance)
+    if error is not None:
+        raise ConsumerConflict(error[1])
+    items = {tp: value if isinstance(value, tuple) else (value, "") for tp, value in positions.items()}
+    await groups.commit(instance.group, items)
+    for tp, (offset, _) in items.items():
+        instance.committed_positions[tp] = offset
+
+
+@with_instance
+async def commit(request, node, groups, group, instance):
+    body = await optional_body(request)
+    if not body:
+        if instance.positions:
+            await _commit(groups, group, instance, dict(instance.positions))
+        return no_content()
+    key = "offsets" if "offsets" in body else "partitions"
+    if set(body) - {key}:
+        raise InvalidValue('a commit is {"offsets": [{"topic", "partition", "offset"}]} '
+                           '(or "partitions" instead of "offsets")')
+    wanted = partition_list(body, key, node.image, with_offset=True)
+    targets = {}
+    for topic, partition, offset, metadata in wanted:
+        tp = _owned_or_conflict(instance, topic, partition)
+        _, end = await node.partition_reader.offsets(*tp)
+        if offset + 1 > end:
+            raise InvalidValue(f"offset {offset} of {topic}-{partition} is beyond the log end {end}: only "
+                               f"offsets of consumed records (< {end}) can be committed")
+        targets[tp] = (offset + 1, metadata)
+    if targets:
+        await _commit(groups, group, instance, targets)
+    return no_content()
+
+
+@with_instance
+async def committed(request, node, groups, group, instance):
+    body = await optional_body(request)
+    asked = [(t, p) for t, p, _, _ in partition_list(body, "partitions", node.image)] if body else instance.owned
+    out = []
+    for topic, partition in sorted(asked):
+        c = groups.committed(instance.group, topic, partition)
+        if c is not None:
+            out.append({"topic": topic, "partition": partition, "offset": c.offset, "metadata": c.metadata})
+    return v2_json({"offsets": out})

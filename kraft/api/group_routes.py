@@ -1,0 +1,183 @@
+"""v3 consumer groups and lag (Confluent REST Proxy v3 shapes).
+
+A group is known to its coordinator only, so a group's endpoints are answered there
+(forwarded like the v2 consumer calls), and the list asks every broker for the groups
+it coordinates. Lag per partition = the leader's high watermark - the committed
+offset (with nothing committed: the partition's readable records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+
+from kraft.api.consumer_routes import coordinated
+from kraft.api.context import node_of
+from kraft.api.http_body import json_response
+from kraft.api.lookup import base_url, check_cluster, partition_or_404
+from kraft.errors import KraftError, NotFound
+
+GROUPS = "/v3/clusters/{cluster_id}/consumer-groups"
+GROUP = GROUPS + "/{group}"
+STATES = {"Stable": "STABLE", "Empty": "EMPTY", "PreparingRebalance": "PREPARING_REBALANCE",
+          "CompletingRebalance": "COMPLETING_REBALANCE", "Dead": "DEAD"}
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get(GROUPS, list_groups)
+    r.add_get(GROUP, get_group)
+    r.add_get(GROUP + "/consumers", list_consumers)
+    r.add_get(GROUP + "/consumers/{consumer}", get_consumer)
+    r.add_get(GROUP + "/lag-summary", lag_summary)
+    r.add_get(GROUP + "/lags", list_lags)
+    r.add_get(GROUP + "/lags/{topic}/partitions/{partition}", get_lag)
+
+
+def _self(request, node, *parts: str) -> str:
+    return "/".join([f"{base_url(request)}/v3/clusters/{node.cluster_id}/consumer-groups", *parts])
+
+
+def group_view(request, node, d: dict) -> dict:
+    g = d["group_id"]
+    return {"kind": "KafkaConsumerGroup",
+            "metadata": {"self": _self(request, node, g), "resource_name": f"crn:///kafka={node.cluster_id}/group={g}"},
+            "cluster_id": node.cluster_id, "consumer_group_id": g, "is_simple": d["is_simple"],
+            "partition_assignor": d["partition_assignor"], "state": STATES.get(d["state"], "UNKNOWN"),
+            "generation_id": d["generation"],  # ext
+            "coordinator": {"related": f"{base_url(request)}/v3/clusters/{node.cluster_id}/brokers/{d['coordinator_id']}"},
+            "consumers": {"related": _self(request, node, g, "consumers")},
+            "lag_summary": {"related": _self(request, node, g, "lag-summary")}}
+
+
+def consumer_view(request, node, group_id: str, m: dict) -> dict:
+    return {"kind": "KafkaConsumer",
+            "metadata": {"self": _self(request, node, group_id, "consumers", m["consumer_id"])},
+            "cluster_id": node.cluster_id, "consumer_group_id": group_id, "consumer_id": m["consumer_id"],
+            "instance_id": m["instance_id"], "client_id": m["client_id"],
+            "assignments": [{"topic_name": t, "partition_id": p} for t, p in m["assignments"]]}  # ext: inline
+
+
+def _described(groups, group_id: str) -> dict:
+    d = groups.describe(group_id)
+    if not d:
+        raise NotFound(f"consumer group {group_id!r} not found")
+    return d
+
+
+async def list_groups(request):
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    found: dict[str, dict] = {}
+    brokers = [b for b in node.image.brokers.values() if not b.fenced]
+
+    async def ask(broker_id: int) -> list[dict]:
+        if broker_id == node.node_id:
+            return node.groups.summaries()
+        try:
+            status, body = await node.get_json_from(broker_id, "/internal/v1/groups", timeout_s=3.0)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):  # a down broker: its groups are moving
+            return []
+        return body.get("groups", []) if status == 200 and isinstance(body, dict) else []
+
+    for summaries in await asyncio.gather(*(ask(b.broker_id) for b in brokers)):
+        for d in summaries:
+            found.setdefault(d["group_id"], d)
+    data = [group_view(request, node, found[g]) for g in sorted(found)]
+    return json_response({"kind": "KafkaConsumerGroupList",
+                          "metadata": {"self": _self(request, node)}, "data": data})
+
+
+@coordinated
+async def get_group(request, node, groups, group_id):
+    check_cluster(request, node.cluster_id)
+    return json_response(group_view(request, node, _described(groups, group_id)))
+
+
+@coordinated
+async def list_consumers(request, node, groups, group_id):
+    check_cluster(request, node.cluster_id)
+    d = _described(groups, group_id)
+    return json_response({"kind": "KafkaConsumerList", "metadata": {"self": _self(request, node, group_id, "consumers")},
+                          "data": [consumer_view(request, node, group_id, m) for m in d["members"]]})
+
+
+@coordinated
+async def get_consumer(request, node, groups, group_id):
+    check_cluster(request, node.cluster_id)
+    wanted = request.match_info["consumer"]
+    for m in _described(groups, group_id)["members"]:
+        if wanted in (m["consumer_id"], m["instance_id"]):
+            return json_response(consumer_view(request, node, group_id, m))
+    raise NotFound(f"consumer {wanted!r} not found in group {group_id!r}")
+
+
+async def group_lags(node, groups, group_id: str) -> list[dict]:
+    """One row per partition the group owns or has committed: offsets, lag, owner."""
+    d = _described(groups, group_id)
+    owners = {tuple(tp): m for m in d["members"] for tp in m["assignments"]}
+    committed = {(c["topic"], c["partition"]): c["offset"] for c in d["committed"]}
+    partitions = sorted(set(owners) | set(committed))
+
+    async def ends(tp):
+        try:
+            return await node.partition_reader.offsets(*tp)
+        except KraftError:
+            return None  # leader moving or topic gone: shown without lag
+
+    rows = []
+    for tp, edge in zip(partitions, await asyncio.gather(*(ends(tp) for tp in partitions))):
+        if node.image.topic(tp[0]) is None:
+            continue
+        current = committed.get(tp, -1)
+        end = edge[1] if edge is not None else -1
+        lag = -1 if edge is None else max(0, end - (current if current >= 0 else edge[0]))
+        owner = owners.get(tp, {})
+        rows.append({"topic_name": tp[0], "partition_id": tp[1], "current_offset": current,
+                     "log_end_offset": end, "lag": lag, "consumer_id": owner.get("consumer_id", ""),
+                     "instance_id": owner.get("instance_id"), "client_id": owner.get("client_id", "")})
+    return rows
+
+
+def lag_view(request, node, group_id: str, row: dict) -> dict:
+    return {"kind": "KafkaConsumerLag",
+            "metadata": {"self": _self(request, node, group_id, "lags", row["topic_name"], "partitions",
+                                       str(row["partition_id"]))},
+            "cluster_id": node.cluster_id, "consumer_group_id": group_id, **row}
+
+
+@coordinated
+async def list_lags(request, node, groups, group_id):
+    check_cluster(request, node.cluster_id)
+    rows = await group_lags(node, groups, group_id)
+    return json_response({"kind": "KafkaConsumerLagList", "metadata": {"self": _self(request, node, group_id, "lags")},
+                          "data": [lag_view(request, node, group_id, r) for r in rows]})
+
+
+@coordinated
+async def get_lag(request, node, groups, group_id):
+    check_cluster(request, node.cluster_id)
+    topic = request.match_info["topic"]
+    partition = partition_or_404(node.data_plane.topic_or_404(topic), request.match_info["partition"])
+    for row in await group_lags(node, groups, group_id):
+        if (row["topic_name"], row["partition_id"]) == (topic, partition):
+            return json_response(lag_view(request, node, group_id, row))
+    raise NotFound(f"group {group_id!r} has no offset or owner for {topic}-{partition}")
+
+
+@coordinated
+async def lag_summary(request, node, groups, group_id):
+    check_cluster(request, node.cluster_id)
+    rows = await group_lags(node, groups, group_id)
+    top = max(rows, key=lambda r: r["lag"], default=None)
+    body = {"kind": "KafkaConsumerGroupLagSummary", "metadata": {"self": _self(request, node, group_id, "lag-summary")},
+            "cluster_id": node.cluster_id, "consumer_group_id": group_id,
+            "total_lag": sum(max(r["lag"], 0) for r in rows), "max_lag": top["lag"] if top else 0,
+            "max_lag_consumer_id": top["consumer_id"] if top else "",
+            "max_lag_instance_id": top["instance_id"] if top else None,
+            "max_lag_client_id": top["client_id"] if top else "",
+            "max_lag_topic_name": top["topic_name"] if top else "",
+            "max_lag_partition_id": top["partition_id"] if top else 0}
+    return json_response(body)
