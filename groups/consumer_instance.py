@@ -8,10 +8,10 @@ until the first fetch resolves one (committed offset, else auto.offset.reset). P
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from groups.assignors import TopicPartition
+from groups.topic_pattern import TopicPattern
 
 FORMATS = ("json", "binary")
 RESETS = ("earliest", "latest", "none")
@@ -34,7 +34,7 @@ class ConsumerInstance:
     config: InstanceConfig
     last_seen_ms: int
     topics: frozenset[str] = frozenset()  # explicit subscription
-    pattern: re.Pattern | None = None  # pattern subscription
+    pattern: TopicPattern | None = None  # pattern subscription
     manual: tuple[TopicPartition, ...] = ()  # manual assignment
     member_id: str | None = None  # set while it is a member of the group
     generation: int = -1
@@ -55,7 +55,7 @@ class ConsumerInstance:
         """The topics its subscription means against the topics that exist now."""
         if self.pattern is None:
             return self.topics
-        return frozenset(t for t in existing if not t.startswith("__") and self.pattern.fullmatch(t))
+        return self.pattern.matching(existing)
 
     def set_owned(self, partitions: tuple[TopicPartition, ...]) -> None:
         """Keep positions of partitions it still owns; forget the others'."""

@@ -121,8 +121,12 @@ class InstanceGroup:
     def _react(self, effect: ev.Effect, queue: deque, now_ms: int) -> None:
         if isinstance(effect, ev.StateChanged) and effect.new is GroupState.PREPARING_REBALANCE:
             for instance in self.instances.values():
-                if instance.member_id is not None:  # the proxy rejoins for it
-                    queue.append(self._join_event(instance, now_ms))
+                if instance.member_id is None:
+                    continue
+                if now_ms - instance.last_seen_ms >= instance.config.session_timeout_ms:
+                    queue.append(ev.Leave(instance.member_id, now_ms))  # its client went silent
+                else:
+                    queue.append(self._join_event(instance, now_ms))  # the proxy rejoins for it
         elif isinstance(effect, ev.JoinPending):
             self._bind(effect.member_id)
         elif isinstance(effect, ev.JoinResponse):

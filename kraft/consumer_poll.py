@@ -48,22 +48,23 @@ async def poll(manager, reader, instance: ConsumerInstance, max_bytes: int,
         return []
     for tp in owned:
         if tp not in instance.positions:
-            instance.positions[tp] = await resolve_position(manager, reader, instance, tp)
+            try:
+                position = await resolve_position(manager, reader, instance, tp)
+            except OffsetOutOfRange:
+                raise  # auto.offset.reset=none: the client must seek
+            except KraftError as exc:  # its leader is moving: it sits this request out
+                log.debug("poll %s-%d: no position yet: %s", tp[0], tp[1], exc.message)
+                continue
+            if tp in instance.owned:  # a rebalance may have taken it during the await
+                instance.positions[tp] = position
+    owned = [tp for tp in instance.owned if tp in instance.positions]
+    if not owned:
+        return []
     share = max(1, max_bytes // len(owned))
     out = await _read_round(reader, instance, owned, share, 0)
     if not out and timeout_ms > 0:
         out = await _read_round(reader, instance, owned, share, timeout_ms)
     return out
-
-
-def _records_after(data: bytes, position: int) -> tuple[list[Record], int]:
-    """The records at or after `position`, and the offset after the last batch read (a
-    compacted batch may hold fewer records than offsets, or none)."""
-    records, next_position = [], position
-    for pos, header in iter_batches(data):
-        records.extend(r for r in decode_records(data, pos, verify=False) if r.offset >= position)
-        next_position = max(next_position, header.next_offset)
-    return records, next_position
 
 
 async def _read_round(reader, instance, owned, share: int, timeout_ms: int):
@@ -81,13 +82,16 @@ async def _read_round(reader, instance, owned, share: int, timeout_ms: int):
                 try:
                     data = task.result()
                 except OffsetOutOfRange:
-                    instance.positions[tp] = await reset_position(reader, instance, tp)
+                    position = await reset_position(reader, instance, tp)
+                    if tp in instance.owned:
+                        instance.positions[tp] = position
                     continue
                 except KraftError as exc:  # leader moving: this partition sits this round out
                     log.debug("poll %s-%d skipped: %s", tp[0], tp[1], exc.message)
                     continue
                 records, next_position = _records_after(data, started[tp])
-                if next_position > started[tp] and instance.positions.get(tp) == started[tp]:
+                if next_position > started[tp] and tp in instance.owned \
+                        and instance.positions.get(tp) == started[tp]:  # still its own, not seeked
                     instance.positions[tp] = next_position  # past compacted-away offsets too
                     out.extend((tp, r) for r in records)
     finally:

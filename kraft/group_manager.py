@@ -27,7 +27,7 @@ from groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS, c
 from groups.instance_group import InstanceGroup
 from groups.offset_store import CommittedOffset, OffsetCache, commit_record
 from kraft.config import GroupSettings
-from kraft.errors import ConsumerInstanceExists, ConsumerInstanceNotFound, Retriable, TopicExists
+from kraft.errors import ConsumerInstanceExists, ConsumerInstanceNotFound, NotFound, Retriable, TopicExists
 from replication.record_batch import decode_records, encode_batch, iter_batches
 
 log = logging.getLogger(__name__)
@@ -70,13 +70,17 @@ class GroupManager:
     async def run(self) -> None:
         try:
             while True:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), TICK_S)
+                try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+                    async with asyncio.timeout(TICK_S):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
                 self._wake.clear()
-                self._follow_leadership()
-                self._tick()
+                try:
+                    self._follow_leadership()
+                    self._tick()
+                except Exception:  # a bug or a damaged offsets log must not stop the node
+                    log.exception("group coordinator duty failed; retrying")
         finally:
             if self._creating is not None:
                 self._creating.cancel()
@@ -150,10 +154,12 @@ class GroupManager:
         topic = self._node.image.topic(OFFSETS_TOPIC)
         return len(topic.partitions) if topic is not None else None
 
-    async def locate(self, group_id: str) -> int | None:
+    async def locate(self, group_id: str, create: bool = True) -> int | None:
         """None when this node coordinates the group and has loaded it; else the node id
         to forward to. Creates the offsets topic on first use, as Kafka does."""
         count = self._offsets_partitions()
+        if count is None and not create:
+            raise NotFound(f"consumer group {group_id!r} not found (no group has been used yet)")
         if count is None:
             await self._create_offsets_topic()
             raise Retriable(f"COORDINATOR_NOT_AVAILABLE: the offsets topic {OFFSETS_TOPIC} is being created; retry")

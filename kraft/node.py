@@ -160,12 +160,12 @@ class Node:
         return await self.proxy_request(node_id, "GET", path_qs, headers)
 
     async def proxy_request(self, node_id: int, method: str, path_qs: str, headers: dict,
-                            body: bytes | None = None, what: str = "leader"):
+                            body: bytes | None = None, what: str = "leader", timeout_s: float = 70):
         """Send a client's request on to the node that serves it; (status, body, type)."""
         headers = {**headers, SECRET_HEADER: self.internal_secret}
         try:
             async with self._session.request(method, self.node_url(node_id) + path_qs, headers=headers,
-                                             data=body, timeout=aiohttp.ClientTimeout(total=70)) as resp:
+                                             data=body, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
                 return resp.status, await resp.read(), resp.content_type
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise Retriable(f"NOT_{what.upper()}: {what} node {node_id} unreachable "

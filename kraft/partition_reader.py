@@ -13,6 +13,7 @@ import aiohttp
 import orjson
 
 from kraft.api.internal_routes import FORWARDED_HEADER, SECRET_HEADER
+from kraft.data_plane import OffsetOutOfRange
 from kraft.errors import Retriable, error_from_json
 
 
@@ -30,7 +31,10 @@ class PartitionReader:
                   "max_bytes": str(max_bytes), "timeout_ms": str(timeout_ms)}
         status, body = await self._get(leader, "/internal/v1/read", params, timeout_ms / 1000 + 5)
         if status != 200:
-            raise _error(status, body)
+            error = _error(status, body)
+            if error.error_code == OffsetOutOfRange.error_code:  # 40402 is shared with "no such
+                raise OffsetOutOfRange(error.message)  # partition", which leader_of ruled out
+            raise error
         return body
 
     async def offsets(self, topic: str, partition: int) -> tuple[int, int]:

@@ -3,11 +3,12 @@ records of the offsets topic (groups/offset_store.py): pure, no processes."""
 
 from __future__ import annotations
 
-import re
+import pytest
 
 from groups.consumer_instance import ConsumerInstance, InstanceConfig
 from groups.group_events import GroupError, GroupState
 from groups.instance_group import InstanceGroup
+from groups.topic_pattern import PatternTooSlow, TopicPattern
 from groups.offset_store import CommittedOffset, OffsetCache, commit_record, parse_key, tombstone_record
 from replication.record import Record
 
@@ -77,6 +78,19 @@ def test_a_silent_member_loses_its_partitions_after_the_session_timeout():
     assert set(b.assignment) == {("orders", p) for p in range(6)}
 
 
+def test_rebalances_started_by_others_do_not_keep_a_silent_member_alive():
+    g = InstanceGroup("g", PARTITIONS, "x.")
+    silent = subscribed(g, "silent", session_ms=10_000)
+    live = subscribed(g, "live", session_ms=10_000)
+    for n, now in enumerate(range(8_000, 80_000, 8_000)):  # a member joins and leaves every 8 s
+        g.touch(live, now)
+        churn = subscribed(g, f"churn{n}", now=now, session_ms=10_000)
+        g.remove(churn.instance_id, now + 1)
+        g.tick(now + 2)
+    assert silent.member_id is None and silent.assignment == ()
+    assert set(live.assignment) == {("orders", p) for p in range(6)}
+
+
 def test_a_member_that_lost_its_membership_rejoins_on_its_next_request():
     g = InstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a", session_ms=1000)
@@ -125,7 +139,7 @@ def test_leaving_gives_the_partitions_to_the_rest():
 def test_a_pattern_subscription_follows_new_topics():
     g = InstanceGroup("g", PARTITIONS, "x.")
     a = make(g, "a")
-    a.pattern = re.compile("ord.*|new.*")
+    a.pattern = TopicPattern("ord.*|new.*")
     assert g.subscribe(a, 0) is None
     assert {t for t, _ in a.assignment} == {"orders"}
     g.topics_changed({**PARTITIONS, "news": 2, "__consumer_offsets": 6}, 10)
@@ -190,3 +204,14 @@ def test_an_older_log_position_never_overwrites_a_newer_one():
 def test_keys_round_trip_and_group_names_with_odd_characters_are_safe():
     record = commit_record('we"ird/group', "t", 3, 1, "", 0)
     assert parse_key(record.key) == ('we"ird/group', "t", 3)
+
+
+def test_a_pattern_that_takes_too_long_is_refused_then_never_matches():
+    # the regex module has no catastrophic cases easy to write down: a tiny time bound
+    # stands in for an expensive pattern on a long name
+    slow = TopicPattern("(a|b|ab)*c", timeout_s=1e-6)
+    names = ["ab" * 120]
+    with pytest.raises(PatternTooSlow):
+        slow.matching(names, strict=True)
+    assert slow.matching(names) == frozenset()  # later topic changes: no match, no stall
+    assert TopicPattern("(a|b|ab)*c").matching(names + ["abc"]) == {"abc"}

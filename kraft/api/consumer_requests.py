@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import re
 
+import regex
+
 from groups.assignors import STRATEGIES
 from groups.consumer_instance import FORMATS, RESETS, InstanceConfig
+from groups.topic_pattern import PatternTooSlow, TopicPattern
 from kraft.config import GroupSettings
 from kraft.errors import BadRequest, InvalidValue, PartitionNotFound, TopicNotFound
 
@@ -70,7 +73,7 @@ def instance_config(body: dict, settings: GroupSettings) -> tuple[str | None, In
     return name, InstanceConfig(fmt, reset, auto_commit, session, expiry, assignor)
 
 
-def subscription(body: dict) -> tuple[frozenset[str], re.Pattern | None]:
+def subscription(body: dict, existing: list[str]) -> tuple[frozenset[str], TopicPattern | None]:
     topics, pattern = body.get("topics"), body.get("topic_pattern")
     if set(body) - {"topics", "topic_pattern"}:
         raise InvalidValue('a subscription is {"topics": [...]} or {"topic_pattern": "regex"}')
@@ -83,9 +86,13 @@ def subscription(body: dict) -> tuple[frozenset[str], re.Pattern | None]:
     if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_PATTERN:
         raise InvalidValue(f'"topic_pattern" must be a regex of 1-{MAX_PATTERN} characters')
     try:
-        return frozenset(), re.compile(pattern)
-    except re.error as exc:
+        compiled = TopicPattern(pattern)
+        compiled.matching(existing, strict=True)
+    except regex.error as exc:
         raise InvalidValue(f'"topic_pattern" is not a valid regex: {exc}') from None
+    except PatternTooSlow as exc:
+        raise InvalidValue(str(exc)) from None
+    return frozenset(), compiled
 
 
 def partition_list(body: dict, key: str, image, with_offset: bool = False,

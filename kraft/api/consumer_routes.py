@@ -25,7 +25,7 @@ from kraft.api.consumer_requests import check_name, instance_config, partition_l
 from kraft.api.context import node_of
 from kraft.api.http_body import check_content_type, json_response, query_int, read_body
 from kraft.api.internal_routes import FORWARDED_HEADER
-from kraft.api.lookup import base_url
+from kraft.api.lookup import base_url, check_cluster
 from kraft.consumer_poll import poll
 from kraft.errors import BadRequest, ConsumerConflict, InvalidValue, KraftError, Retriable
 
@@ -34,6 +34,8 @@ BODY_TYPES = (V2, rc.V2_JSON, rc.V2_BINARY, "application/json")
 INSTANCE = "/consumers/{group}/instances/{instance}"
 MAX_WAIT_MS = 60_000
 MAX_READ_BYTES = 64 * 1024 * 1024
+# longer than the longest records call: a 60 s long poll plus an auto-commit's acks=all wait
+FORWARD_TIMEOUT_S = 120
 
 
 class FormatMismatch(KraftError):
@@ -79,19 +81,25 @@ async def forward(request, node, target: int) -> web.Response:
         if name in request.headers:
             headers[name] = request.headers[name]
     status, data, ctype = await node.proxy_request(target, request.method, request.path_qs, headers, body,
-                                                   what="coordinator")
+                                                   what="coordinator", timeout_s=FORWARD_TIMEOUT_S)
     if status == 204:
         return no_content()
     return web.Response(body=data, status=status, content_type=ctype)
 
 
-def coordinated(handler):
-    """Run the handler on the group's coordinator; any other node forwards the request."""
+def coordinated(handler=None, *, create: bool = True):
+    """Run the handler on the group's coordinator; any other node forwards the request.
+    Without `create` (read-only calls) a missing offsets topic means no such group."""
+    if handler is None:
+        return lambda h: coordinated(h, create=create)
+
     @wraps(handler)
     async def route(request):
         node = node_of(request)
+        if "cluster_id" in request.match_info:
+            check_cluster(request, node.cluster_id)
         group_id = check_name(request.match_info["group"], "group id")
-        target = await node.groups.locate(group_id)
+        target = await node.groups.locate(group_id, create=create)
         if target is not None:
             return await forward(request, node, target)
         return await handler(request, node, node.groups, group_id)
@@ -149,6 +157,7 @@ async def create_instance(request, node, groups, group_id):
 @coordinated
 async def delete_instance(request, node, groups, group_id):
     name = request.match_info["instance"]
+    groups.instance(group_id, name)  # 40403 before a lock is made for it
     async with groups.lock(group_id, name):
         groups.delete_instance(group_id, name)
     return no_content()
@@ -157,7 +166,7 @@ async def delete_instance(request, node, groups, group_id):
 # -- subscription and assignment -----------------------------------------------------------
 @with_instance
 async def subscribe(request, node, groups, group, instance):
-    topics, pattern = subscription(await required_body(request))
+    topics, pattern = subscription(await required_body(request), sorted(t.name for t in node.image.topics.values()))
     if instance.manual:
         raise ConsumerConflict("this instance was assigned partitions by hand; subscribe and assign are "
                                "mutually exclusive: DELETE its subscription first")
@@ -225,8 +234,15 @@ async def seek(request, node, groups, group, instance):
         if offset > end:
             raise InvalidValue(f"offset {offset} is beyond the log end {end} of {topic}-{partition}")
         targets[tp] = offset
-    instance.positions.update(targets)
+    _set_positions(instance, targets)
     return no_content()
+
+
+def _set_positions(instance, targets: dict) -> None:
+    """After the awaits above: a rebalance may have taken a partition meanwhile."""
+    for topic, partition in targets:
+        _owned_or_conflict(instance, topic, partition)
+    instance.positions.update(targets)
 
 
 async def _seek_edge(request, node, instance, beginning: bool):
@@ -236,7 +252,7 @@ async def _seek_edge(request, node, instance, beginning: bool):
         tp = _owned_or_conflict(instance, topic, partition)
         start, end = await node.partition_reader.offsets(*tp)
         targets[tp] = start if beginning else end
-    instance.positions.update(targets)
+    _set_positions(instance, targets)
     return no_content()
 
 
@@ -278,7 +294,10 @@ async def records(request, node, groups, group, instance):
 
 # -- committed offsets ------------------------------------------------------------------------
 async def _commit(groups, group, instance, positions: dict) -> None:
-    """positions: (topic, partition) -> next offset to consume, with optional metadata."""
+    """positions: (topic, partition) -> next offset to consume, with optional metadata.
+    Ownership and membership are checked here, with no await before the append."""
+    for topic, partition in positions:
+        _owned_or_conflict(instance, topic, partition)
     error = group.commit_error(instance)
     if error is not None:
         raise ConsumerConflict(error[1])

@@ -90,23 +90,20 @@ async def list_groups(request):
                           "metadata": {"self": _self(request, node)}, "data": data})
 
 
-@coordinated
+@coordinated(create=False)
 async def get_group(request, node, groups, group_id):
-    check_cluster(request, node.cluster_id)
     return json_response(group_view(request, node, _described(groups, group_id)))
 
 
-@coordinated
+@coordinated(create=False)
 async def list_consumers(request, node, groups, group_id):
-    check_cluster(request, node.cluster_id)
     d = _described(groups, group_id)
     return json_response({"kind": "KafkaConsumerList", "metadata": {"self": _self(request, node, group_id, "consumers")},
                           "data": [consumer_view(request, node, group_id, m) for m in d["members"]]})
 
 
-@coordinated
+@coordinated(create=False)
 async def get_consumer(request, node, groups, group_id):
-    check_cluster(request, node.cluster_id)
     wanted = request.match_info["consumer"]
     for m in _described(groups, group_id)["members"]:
         if wanted in (m["consumer_id"], m["instance_id"]):
@@ -148,17 +145,15 @@ def lag_view(request, node, group_id: str, row: dict) -> dict:
             "cluster_id": node.cluster_id, "consumer_group_id": group_id, **row}
 
 
-@coordinated
+@coordinated(create=False)
 async def list_lags(request, node, groups, group_id):
-    check_cluster(request, node.cluster_id)
     rows = await group_lags(node, groups, group_id)
     return json_response({"kind": "KafkaConsumerLagList", "metadata": {"self": _self(request, node, group_id, "lags")},
                           "data": [lag_view(request, node, group_id, r) for r in rows]})
 
 
-@coordinated
+@coordinated(create=False)
 async def get_lag(request, node, groups, group_id):
-    check_cluster(request, node.cluster_id)
     topic = request.match_info["topic"]
     partition = partition_or_404(node.data_plane.topic_or_404(topic), request.match_info["partition"])
     for row in await group_lags(node, groups, group_id):
@@ -167,9 +162,8 @@ async def get_lag(request, node, groups, group_id):
     raise NotFound(f"group {group_id!r} has no offset or owner for {topic}-{partition}")
 
 
-@coordinated
+@coordinated(create=False)
 async def lag_summary(request, node, groups, group_id):
-    check_cluster(request, node.cluster_id)
     rows = await group_lags(node, groups, group_id)
     top = max(rows, key=lambda r: r["lag"], default=None)
     body = {"kind": "KafkaConsumerGroupLagSummary", "metadata": {"self": _self(request, node, group_id, "lag-summary")},
