@@ -15,7 +15,8 @@ DEFAULT_OFFSETS_TOPIC_REPLICATION_FACTOR = 3  # offsets.topic.replication.factor
 # (group, topic, partition) key and the latest group metadata per group are what survive.
 OFFSETS_TOPIC_CONFIGS = {
     "cleanup.policy": "compact",
-    "segment.bytes": str(100 * 1024 * 1024),
+    # small segments: only closed ones are compacted, and a new coordinator replays the rest
+    "segment.bytes": str(10 * 1024 * 1024),
 }
 
 _INT_MIN = -(2**31)

@@ -24,6 +24,9 @@ class CommittedOffset:
     metadata: str
     commit_timestamp_ms: int
     log_offset: int = -1  # where the commit sits in the offsets topic (orders replays)
+    # The topic's id when committed: a commit for a deleted topic must not apply to a new
+    # topic of the same name (Kafka deletes such offsets; here they simply stop matching).
+    topic_id: str = ""
 
 
 def offset_key(group: str, topic: str, partition: int) -> bytes:
@@ -31,8 +34,9 @@ def offset_key(group: str, topic: str, partition: int) -> bytes:
 
 
 def commit_record(group: str, topic: str, partition: int, offset: int, metadata: str,
-                  now_ms: int) -> Record:
-    value = orjson.dumps({"offset": offset, "metadata": metadata, "commit_timestamp": now_ms})
+                  now_ms: int, topic_id: str = "") -> Record:
+    value = orjson.dumps({"offset": offset, "metadata": metadata, "commit_timestamp": now_ms,
+                          "topic_id": topic_id})
     return Record(offset_key(group, topic, partition), value, (), now_ms)
 
 
@@ -60,7 +64,7 @@ def parse_value(value: bytes, log_offset: int) -> CommittedOffset | None:
     try:
         obj = orjson.loads(value)
         return CommittedOffset(int(obj["offset"]), str(obj.get("metadata", "")),
-                               int(obj.get("commit_timestamp", 0)), log_offset)
+                               int(obj.get("commit_timestamp", 0)), log_offset, str(obj.get("topic_id", "")))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
 

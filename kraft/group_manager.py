@@ -148,6 +148,8 @@ class GroupManager:
                     group.remove(instance.instance_id, now)
                     self._locks.pop((group.group_id, instance.instance_id), None)
             group.tick(now)
+            if not group.instances:  # its committed offsets stay in the cache and the log
+                del self._groups[group.group_id]
 
     # -- where a group lives ------------------------------------------------------------
     def _offsets_partitions(self) -> int | None:
@@ -237,10 +239,16 @@ class GroupManager:
 
     # -- committed offsets ----------------------------------------------------------------
     def committed(self, group_id: str, topic: str, partition: int) -> CommittedOffset | None:
-        return self._cache_of(group_id).get(group_id, topic, partition)
+        committed = self._cache_of(group_id).get(group_id, topic, partition)
+        return committed if committed is not None and self._current(topic, committed) else None
 
     def committed_of_group(self, group_id: str) -> dict:
-        return self._cache_of(group_id).of_group(group_id)
+        return {tp: c for tp, c in self._cache_of(group_id).of_group(group_id).items() if self._current(tp[0], c)}
+
+    def _current(self, topic: str, committed: CommittedOffset) -> bool:
+        """Committed for the topic that exists now, not a deleted one of the same name."""
+        t = self._node.image.topic(topic)
+        return t is not None and committed.topic_id in ("", t.topic_id)
 
     async def commit(self, group_id: str, offsets: dict[tuple[str, int], tuple[int, str]]) -> None:
         """Append the commits to the group's offsets partition (acks=all), then cache them."""
@@ -248,11 +256,12 @@ class GroupManager:
         p = coordinator_partition(group_id, self._offsets_partitions())
         now = wall_ms()
         items = sorted(offsets.items())
-        records = [commit_record(group_id, t, part, off, md, now) for (t, part), (off, md) in items]
+        ids = {t: topic.topic_id for t, _ in offsets if (topic := self._node.image.topic(t)) is not None}
+        records = [commit_record(group_id, t, part, off, md, now, ids.get(t, "")) for (t, part), (off, md) in items]
         delivery = await self._node.data_plane.produce_batch(
             OFFSETS_TOPIC, p, encode_batch(records, 0, -1), -1, COMMIT_TIMEOUT_MS, now, forwarded=True)
         for i, ((t, part), (off, md)) in enumerate(items):
-            cache.put(group_id, t, part, CommittedOffset(off, md, now, delivery.offset + i))
+            cache.put(group_id, t, part, CommittedOffset(off, md, now, delivery.offset + i, ids.get(t, "")))
 
     # -- views -------------------------------------------------------------------------------
     def local_group_ids(self) -> list[str]:
@@ -266,7 +275,7 @@ class GroupManager:
 
     def describe(self, group_id: str) -> dict:
         group = self._groups.get(group_id)
-        committed = self._cache_of(group_id).of_group(group_id)
+        committed = self.committed_of_group(group_id)
         if group is None and not committed:
             return {}
         members = []

@@ -532,3 +532,33 @@ def test_v3_lag_and_kraft_group_commands_show_committed_offsets_and_lag(cluster)
     missing = kraft_group("describe", "no-such-group", node=1)
     assert missing.returncode != 0 and "no-such-group" in missing.stderr + missing.stdout, missing
     assert "Traceback" not in missing.stderr, missing.stderr
+
+
+# -- the offsets topic and topic deletion ------------------------------------------------------
+def test_offsets_of_a_deleted_topic_do_not_apply_to_a_new_topic_of_the_same_name(cluster):
+    topic = fresh_topic(cluster, 1)
+    produce(cluster, topic, [{"value": i} for i in range(5)])
+    old = Consumer.create(cluster, "g-recreate", "old", {"auto.offset.reset": "earliest"})
+    old.ok("POST", "/assignments", {"partitions": [{"topic": topic, "partition": 0}]})
+    assert len(old.records(timeout_ms=2000)) == 5
+    old.commit({(topic, 0): 4})
+    old.delete()
+    assert http("DELETE", f"{cluster.v3(1)}/topics/{topic}")[0] == 204
+    cluster.wait_until(lambda: http("GET", f"{cluster.v3(2)}/topics/{topic}")[0] == 404, 15, "topic gone")
+    create_topic(cluster, topic, 1)
+    produce(cluster, topic, [{"value": f"new-{i}"} for i in range(3)])
+    new = Consumer.create(cluster, "g-recreate", "new", {"auto.offset.reset": "earliest"})
+    new.ok("POST", "/assignments", {"partitions": [{"topic": topic, "partition": 0}]})
+    got = drain([new], lambda rs: len(rs["new"]) >= 3, timeout_s=15)["new"]
+    assert [r["value"] for r in got] == ["new-0", "new-1", "new-2"]  # from 0, not the old commit's 5
+    assert new.committed() == {}
+
+
+def test_the_offsets_topic_is_reserved(cluster):
+    status, body = http("POST", cluster.v3(1) + "/topics", {"topic_name": "__consumer_offsets"})
+    assert_envelope(status, body, 42206)
+    status, body = http("POST", cluster.url(2) + "/topics/__consumer_offsets", {"records": [{"value": 1}]},
+                        headers={"Content-Type": V2_JSON})
+    assert_envelope(status, body, 42206)
+    status, body = http("DELETE", cluster.v3(3) + "/topics/__consumer_offsets")
+    assert_envelope(status, body, 42206)

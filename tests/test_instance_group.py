@@ -215,3 +215,10 @@ def test_a_pattern_that_takes_too_long_is_refused_then_never_matches():
         slow.matching(names, strict=True)
     assert slow.matching(names) == frozenset()  # later topic changes: no match, no stall
     assert TopicPattern("(a|b|ab)*c").matching(names + ["abc"]) == {"abc"}
+
+
+def test_a_commit_for_a_deleted_topic_keeps_its_topic_id_so_a_new_topic_of_that_name_can_tell():
+    cache = replayed([commit_record("g", "t", 0, 5, "", 1, topic_id="old-id")])
+    assert cache.get("g", "t", 0).topic_id == "old-id"
+    legacy = replayed([Record(commit_record("g", "t", 0, 5, "", 1).key, b'{"offset": 3}')])
+    assert legacy.get("g", "t", 0) == CommittedOffset(3, "", 0, 0, "")

@@ -16,6 +16,7 @@ import json
 import orjson
 from aiohttp import web
 
+from groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.api import record_codec as rc
 from kraft.api.context import node_of
 from kraft.api.http_body import (
@@ -69,6 +70,8 @@ def idempotence_of(request) -> Idempotence | None:
 async def deliver(node, topic: str, entries, acks: int, timeout_ms: int,
                   producer: Idempotence | None = None) -> list:
     """entries: [(partition|None, Record)] -> per entry a Delivery or a KraftError."""
+    if topic == OFFSETS_TOPIC:
+        raise InvalidValue(f"{OFFSETS_TOPIC} is internal: only group coordinators write to it")
     plane = node.data_plane
     plane.check_sizes(topic, [r for _, r in entries])
     if producer is not None:

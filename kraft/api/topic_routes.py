@@ -65,6 +65,8 @@ async def create_topic(request):
     if "topic_name" not in body:
         raise BadRequest("topic_name is required")
     validate_topic_name(body["topic_name"])  # fail fast, even with no quorum
+    if body["topic_name"] == OFFSETS_TOPIC:
+        raise InvalidValue(f"{OFFSETS_TOPIC} is reserved: the cluster creates it on the first consumer group use")
     configs = _parse_config_list(body.get("configs", []))
     validate_only = _validate_only(body)
     result = await node.controller_call("create_topic", {
