@@ -3,7 +3,11 @@ topic creation that waits until every node serves the topic."""
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
 import time
+from urllib.parse import urlsplit
 
 from kraft.local_cluster import http_json
 
@@ -52,3 +56,42 @@ def create_topic(c, name, partitions=3, configs=None):
 
     c.wait_until(ready, 15, f"topic {name} ready on every node")
     return name
+
+
+def assert_envelope(status, body, code=None, codes=None):
+    """An error answer: never a 5xx, the envelope, status = the code's first three digits."""
+    assert status < 500, (status, body)
+    assert isinstance(body, dict), (status, body)
+    assert set(body) >= {"error_code", "message"}, body
+    assert isinstance(body["error_code"], int), body
+    assert isinstance(body["message"], str) and body["message"], body
+    assert status == int(str(body["error_code"])[:3]), (status, body)
+    if code is not None:
+        assert body["error_code"] == code, (status, body)
+    if codes is not None:
+        assert body["error_code"] in codes, (status, body)
+
+
+def raw_http(base_url, method, path, headers, body_parts=(), timeout=30.0):
+    """One request over a plain socket, body sent as given (the server may answer, e.g.
+    413, before it is all sent); returns (status, parsed body)."""
+    u = urlsplit(base_url)
+    sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+    try:
+        head = f"{method} {path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: close\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        try:
+            sock.sendall(head.encode())
+            for part in body_parts:
+                sock.sendall(part)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            pass
+        resp = http.client.HTTPResponse(sock, method=method)
+        resp.begin()
+        payload = resp.read()
+        try:
+            return resp.status, json.loads(payload) if payload else None
+        except ValueError:
+            return resp.status, payload.decode(errors="replace")
+    finally:
+        sock.close()

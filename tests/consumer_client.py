@@ -15,20 +15,6 @@ GROUPS = {"offsets.topic.num.partitions": 6}  # a light __consumer_offsets for t
 FIRST_USE_RETRY_S = 30.0  # the first group use creates __consumer_offsets: 50003 meanwhile
 
 
-def assert_envelope(status, body, code=None, codes=None):
-    """An error answer: never a 5xx, the envelope, status = the code's first three digits."""
-    assert status < 500, (status, body)
-    assert isinstance(body, dict), (status, body)
-    assert set(body) >= {"error_code", "message"}, body
-    assert isinstance(body["error_code"], int), body
-    assert isinstance(body["message"], str) and body["message"], body
-    assert status == int(str(body["error_code"])[:3]), (status, body)
-    if code is not None:
-        assert body["error_code"] == code, (status, body)
-    if codes is not None:
-        assert body["error_code"] in codes, (status, body)
-
-
 def produce(c, topic, records, node=1, partition=None):
     """v2 JSON produce; returns [(partition, offset)] per record."""
     path = f"/topics/{topic}" + (f"/partitions/{partition}" if partition is not None else "")

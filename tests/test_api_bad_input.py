@@ -7,16 +7,13 @@ partitions and configs) is the same afterwards.
 
 from __future__ import annotations
 
-import http.client
-import json
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 
 import pytest
+from cluster_client import assert_envelope, raw_http
 
 from kraft.local_cluster import LocalCluster, http_json
 
@@ -77,50 +74,9 @@ def unchanged(cluster):
         assert snapshot(cluster, n) == before[n], f"metadata changed (seen from node {n})"
 
 
-def assert_envelope(status, body, code=None, codes=None):
-    assert status < 500, (status, body)
-    assert isinstance(body, dict), (status, body)
-    assert set(body) >= {"error_code", "message"}, body
-    assert isinstance(body["error_code"], int), body
-    assert isinstance(body["message"], str) and body["message"], body
-    assert status == int(str(body["error_code"])[:3]), (status, body)
-    if code is not None:
-        assert body["error_code"] == code, (status, body)
-    if codes is not None:
-        assert body["error_code"] in codes, (status, body)
-
-
 def post_topics(cluster, node, raw: bytes, content_type="application/json"):
     return http_json("POST", cluster.v3(node) + "/topics", raw=raw,
                      headers={"Content-Type": content_type})
-
-
-def raw_http(base_url, method, path, headers, body_parts=(), timeout=30.0):
-    """One request over a plain socket, body sent as given; returns (status, parsed body).
-
-    The server may answer before the body is fully sent (413); a write error then is
-    expected, and the answer is read anyway.
-    """
-    u = urlsplit(base_url)
-    sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
-    try:
-        head = f"{method} {path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: close\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-        try:
-            sock.sendall(head.encode())
-            for part in body_parts:
-                sock.sendall(part)
-        except (BrokenPipeError, ConnectionResetError, socket.timeout):
-            pass
-        resp = http.client.HTTPResponse(sock, method=method)
-        resp.begin()
-        payload = resp.read()
-        try:
-            return resp.status, json.loads(payload) if payload else None
-        except ValueError:
-            return resp.status, payload.decode(errors="replace")
-    finally:
-        sock.close()
 
 
 # -- the body itself -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import threading
 import time
 
 import pytest
-from cluster_client import NODES, V2_BINARY, V2_JSON, call, create_topic
+from cluster_client import NODES, V2_BINARY, V2_JSON, assert_envelope, call, create_topic
 
 from kraft.local_cluster import LocalCluster
 
@@ -96,19 +96,6 @@ def leader_of(c, topic, partition):
     status, body = call("GET", f"{c.v3(1)}/topics/{topic}/partitions/{partition}")
     assert status == 200, body
     return body["leader_id"]
-
-
-def assert_envelope(status, body, code=None, codes=None):
-    assert status < 500, (status, body)
-    assert isinstance(body, dict), (status, body)
-    assert set(body) >= {"error_code", "message"}, body
-    assert isinstance(body["error_code"], int), body
-    assert isinstance(body["message"], str) and body["message"], body
-    assert status == int(str(body["error_code"])[:3]), (status, body)
-    if code is not None:
-        assert body["error_code"] == code, (status, body)
-    if codes is not None:
-        assert body["error_code"] in codes, (status, body)
 
 
 def assert_range_in_message(message, start, end):

@@ -10,17 +10,14 @@ error envelope with its code and stores nothing.
 from __future__ import annotations
 
 import base64
-import http.client
 import itertools
 import json
-import socket
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import pytest
-from cluster_client import NODES, V2_BINARY, V2_JSON, call, create_topic
+from cluster_client import NODES, V2_BINARY, V2_JSON, assert_envelope, call, create_topic, raw_http
 
 from kraft.local_cluster import LocalCluster
 from replication.partitioner import partition_for_key
@@ -111,19 +108,6 @@ def assert_ok_offsets(status, body, count):
     return body["offsets"]
 
 
-def assert_envelope(status, body, code=None, codes=None):
-    assert status < 500, (status, body)
-    assert isinstance(body, dict), (status, body)
-    assert set(body) >= {"error_code", "message"}, body
-    assert isinstance(body["error_code"], int), body
-    assert isinstance(body["message"], str) and body["message"], body
-    assert status == int(str(body["error_code"])[:3]), (status, body)
-    if code is not None:
-        assert body["error_code"] == code, (status, body)
-    if codes is not None:
-        assert body["error_code"] in codes, (status, body)
-
-
 @contextmanager
 def nothing_stored(c, topic, partitions=3):
     """No partition of `topic` grows inside the block (seen from node 1, the end offsets)."""
@@ -131,30 +115,6 @@ def nothing_stored(c, topic, partitions=3):
     yield
     after = [offsets(c, topic, p)[1] for p in range(partitions)]
     assert after == before, f"records were stored: {before} -> {after}"
-
-
-def raw_http(base_url, method, path, headers, body_parts=(), timeout=30.0):
-    """One request over a plain socket; the server may answer before the body is sent."""
-    u = urlsplit(base_url)
-    sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
-    try:
-        head = f"{method} {path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: close\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-        try:
-            sock.sendall(head.encode())
-            for part in body_parts:
-                sock.sendall(part)
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
-            pass
-        resp = http.client.HTTPResponse(sock, method=method)
-        resp.begin()
-        payload = resp.read()
-        try:
-            return resp.status, json.loads(payload) if payload else None
-        except ValueError:
-            return resp.status, payload.decode(errors="replace")
-    finally:
-        sock.close()
 
 
 def iso_ms(text: str) -> int:

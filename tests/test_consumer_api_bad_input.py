@@ -10,13 +10,10 @@ assignment, committed offsets, and what they read next).
 from __future__ import annotations
 
 import json
-import socket
-from http.client import HTTPResponse
-from urllib.parse import urlsplit
 
 import pytest
-from cluster_client import V2_BINARY, V2_JSON, call, create_topic
-from consumer_client import GROUPS, V2, Consumer, assert_envelope, coordinator_of, http, produce
+from cluster_client import V2_BINARY, V2_JSON, assert_envelope, call, create_topic, raw_http
+from consumer_client import GROUPS, V2, Consumer, coordinator_of, http, produce
 
 from kraft.local_cluster import LocalCluster
 
@@ -74,31 +71,6 @@ def unchanged(cluster):
     assert before[JSON_I + "/assignments"][1]["partitions"], before  # the fixture is as described
     yield
     assert state(cluster) == before, "a refused request changed an instance"
-
-
-def raw_http(base_url, method, path, headers, body_parts=(), timeout=30.0):
-    """One request over a plain socket, body sent as given (the server may answer 413
-    before it is all sent); returns (status, parsed body)."""
-    u = urlsplit(base_url)
-    sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
-    try:
-        head = f"{method} {path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: close\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-        try:
-            sock.sendall(head.encode())
-            for part in body_parts:
-                sock.sendall(part)
-        except (TimeoutError, BrokenPipeError, ConnectionResetError):
-            pass
-        resp = HTTPResponse(sock, method=method)
-        resp.begin()
-        payload = resp.read()
-        try:
-            return resp.status, json.loads(payload) if payload else None
-        except ValueError:
-            return resp.status, payload.decode(errors="replace")
-    finally:
-        sock.close()
 
 
 # -- the table ---------------------------------------------------------------------------------------

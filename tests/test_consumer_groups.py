@@ -18,12 +18,11 @@ import threading
 import time
 
 import pytest
-from cluster_client import V2_BINARY, V2_JSON, call, create_topic
+from cluster_client import V2_BINARY, V2_JSON, assert_envelope, call, create_topic
 from consumer_client import (
     GROUPS,
     V2,
     Consumer,
-    assert_envelope,
     drain,
     group_view,
     http,

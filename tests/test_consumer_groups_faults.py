@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from cluster_client import V2_JSON, call, create_topic
-from consumer_client import GROUPS, Consumer, assert_envelope, coordinator_of, http, produce_keyed
+from cluster_client import V2_JSON, assert_envelope, call, create_topic
+from consumer_client import GROUPS, Consumer, coordinator_of, http, produce_keyed
 
 from kraft.local_cluster import LocalCluster
 

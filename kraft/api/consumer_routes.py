@@ -23,7 +23,7 @@ from aiohttp import web
 from kraft.api import record_codec as rc
 from kraft.api.consumer_requests import check_name, instance_config, partition_list, require_object, subscription
 from kraft.api.context import node_of
-from kraft.api.http_body import check_content_type, json_response, query_int, read_body
+from kraft.api.http_body import check_content_type, query_int, read_body
 from kraft.api.internal_routes import FORWARDED_HEADER
 from kraft.api.lookup import base_url, check_cluster
 from kraft.consumer_poll import poll
