@@ -439,7 +439,7 @@ def bench_partitions(topics: int, per_topic: int, idle_s: float) -> dict:
         all_leaders = (max(leaders_at.values())
                        if all(v is not None for v in leaders_at.values()) else None)
         all_isr = max(isr_at.values()) if all(v is not None for v in isr_at.values()) else None
-        time.sleep(1.0)  # let the tail of the creation work finish before sampling idle
+        time.sleep(10.0)  # the creation tail (opening 1,000 logs: dirs, files, fsyncs) is not idle
         loaded = idle_cpu(cluster, idle_s, f"idle CPU, {total} partitions ({idle_s:.0f} s)")
     finally:
         cluster.close()

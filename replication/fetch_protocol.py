@@ -8,7 +8,7 @@ order — so followers copy batches as they are, never re-encoding them.
 from __future__ import annotations
 
 import struct
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import orjson
 
@@ -37,7 +37,7 @@ class FetchRequest:
     partitions: tuple[FetchPartition, ...]
 
     def encode(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return orjson.dumps(self)  # orjson walks dataclasses natively (asdict deep-copies)
 
     @classmethod
     def decode(cls, raw: bytes) -> "FetchRequest":
@@ -63,11 +63,15 @@ class PartitionData:
     records: bytes = b""
 
 
+_HEADER_FIELDS = tuple(f.name for f in fields(PartitionData) if f.name != "records")
+
+
 def encode_response(parts: list[PartitionData]) -> bytes:
+    # Built by hand: idle long-polls answer often, and dataclasses.asdict (a deep copy,
+    # records included) was a fifth of an idle broker's CPU with 1,000 partitions.
     header = []
     for p in parts:
-        entry = asdict(p)
-        del entry["records"]
+        entry = {name: getattr(p, name) for name in _HEADER_FIELDS}
         entry["size"] = len(p.records)
         header.append(entry)
     head = orjson.dumps(header)
