@@ -60,6 +60,7 @@ class GroupManager:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._wake = asyncio.Event()
         self._topic_counts: dict[str, int] = {}
+        self._counted_at = -1  # the image offset _topic_counts was taken at
         self._creating: asyncio.Task | None = None
         self._prefix = uuid.uuid4().hex[:8] + "."  # member ids never repeat across incarnations
 
@@ -101,6 +102,9 @@ class GroupManager:
             replica = rm.replica(OFFSETS_TOPIC, p)
             if replica is not None and replica.is_leader and p not in self._loaded:
                 self._load(p, replica)
+        if image.offset == self._counted_at:
+            return  # topics change only with the image: no pass over them every tick
+        self._counted_at = image.offset
         counts = {t.name: len(t.partitions) for t in image.topics.values() if not t.name.startswith("__")}
         if counts != self._topic_counts:
             self._topic_counts = counts

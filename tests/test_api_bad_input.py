@@ -27,10 +27,8 @@ CAP = 16 * MIB
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = LocalCluster(nodes=3)
-    try:
-        c.start()
-        c.wait_ready(timeout_s=30)
+    with LocalCluster(nodes=3) as c:
+        c.start().wait_ready(timeout_s=30)
         status, body = http_json("POST", c.v3(1) + "/topics",
                                  {"topic_name": EXISTING, "partitions_count": 3,
                                   "replication_factor": 3,
@@ -40,8 +38,6 @@ def cluster():
             c.wait_until(lambda: http_json("GET", f"{c.v3(node)}/topics/{EXISTING}")[0] == 200,
                          10, f"{EXISTING} on node {node}")
         yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture(scope="module")

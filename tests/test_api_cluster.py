@@ -19,13 +19,9 @@ FAILOVER_S = 15.0
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = LocalCluster(nodes=3)
-    try:
-        c.start()
-        c.wait_ready(timeout_s=30)
+    with LocalCluster(nodes=3) as c:
+        c.start().wait_ready(timeout_s=30)
         yield c
-    finally:
-        c.close()
 
 
 def get(cluster, node, path):

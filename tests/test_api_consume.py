@@ -44,10 +44,8 @@ def produce(c, node, topic, partition, records, binary=False):
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = LocalCluster(nodes=3)
-    try:
-        c.start()
-        c.wait_ready(timeout_s=30)
+    with LocalCluster(nodes=3) as c:
+        c.start().wait_ready(timeout_s=30)
         create_topic(c, READS, 3, {"retention.ms": 86400000})
         # partition 0: ten JSON records in two batches of five (offsets 0-4 and 5-9)
         assert produce(c, 2, READS, 0, [{"key": f"k{i}", "value": values0(i)}
@@ -59,8 +57,6 @@ def cluster():
                                   "value": base64.b64encode(b).decode()} for b in BLOBS],
                 binary=True)
         yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture

@@ -34,15 +34,11 @@ _names = itertools.count()
 # -- fixture and helpers -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cluster():
-    c = LocalCluster(nodes=3)
-    try:
-        c.start()
-        c.wait_ready(timeout_s=30)
+    with LocalCluster(nodes=3) as c:
+        c.start().wait_ready(timeout_s=30)
         create_topic(c, BAD, 3)
         create_topic(c, SMALL, 1, {"max.message.bytes": 1000})
         yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture

@@ -21,13 +21,9 @@ SPREAD_S = 10.0  # bounded wait for a change to reach the other nodes
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = LocalCluster(nodes=3)
-    try:
-        c.start()
-        c.wait_ready(timeout_s=30)
+    with LocalCluster(nodes=3) as c:
+        c.start().wait_ready(timeout_s=30)
         yield c
-    finally:
-        c.close()
 
 
 # -- helpers -------------------------------------------------------------------------

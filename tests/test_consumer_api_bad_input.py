@@ -33,10 +33,8 @@ _NO = object()
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = LocalCluster(nodes=3, first_address=80, groups=GROUPS)
-    try:
-        c.start()
-        c.wait_ready(timeout_s=40)
+    with LocalCluster(nodes=3, first_address=80, groups=GROUPS) as c:
+        c.start().wait_ready(timeout_s=40)
         create_topic(c, TOPIC, 2)
         create_topic(c, OTHER, 1)
         for p in (0, 1):
@@ -48,8 +46,6 @@ def cluster():
         b.ok("POST", "/assignments", {"partitions": [{"topic": TOPIC, "partition": 0}]})
         Consumer.create(c, GROUP, "bare-inst")
         yield c
-    finally:
-        c.close()
 
 
 def state(c):

@@ -39,14 +39,10 @@ _names = itertools.count()
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = LocalCluster(nodes=3, first_address=60, groups=GROUPS)
-    try:
-        c.start()
-        c.wait_ready(timeout_s=40)
+    with LocalCluster(nodes=3, first_address=60, groups=GROUPS) as c:
+        c.start().wait_ready(timeout_s=40)
         create_topic(c, SIX, 6)
         yield c
-    finally:
-        c.close()
 
 
 def fresh_topic(c, partitions=1):

@@ -25,13 +25,9 @@ _names = itertools.count()
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = LocalCluster(nodes=3)
-    try:
-        c.start()
-        c.wait_ready(timeout_s=30)
+    with LocalCluster(nodes=3) as c:
+        c.start().wait_ready(timeout_s=30)
         yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture
