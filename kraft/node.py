@@ -114,6 +114,28 @@ class Node:
             raise Retriable(f"node {self.node_id} has not yet applied metadata offset {offset}")
         return self.image
 
+    async def metadata_barrier(self, timeout_s: float) -> bool:
+        """Wait until this image has what the active controller had committed when asked.
+
+        False when the controller could not be asked or the image did not get there in
+        time; callers then answer from the image they have.
+        """
+        deadline = time.monotonic() + timeout_s
+        if self.is_active_controller():
+            return True  # its image is the committed log
+        target = self.controller_target()
+        if target is None or target == self.node_id:
+            return False
+        try:
+            status, body = await self.get_json_from(target, "/internal/v1/metadata/offset",
+                                                    timeout_s=timeout_s)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            return False
+        if status != 200 or not isinstance(body, dict) or not body.get("active_controller"):
+            return False
+        left = deadline - time.monotonic()
+        return left > 0 and await self.waiters.wait_for(int(body["offset"]), left)
+
     async def controller_call(self, op: str, payload, forwarded: bool = False) -> dict:
         return await self.link.call(op, payload, forwarded)
 

@@ -92,6 +92,28 @@ def test_created_topic_reaches_every_node(cluster):
     assert all("everywhere" in topic_names_v3(cluster, n) for n in NODES)
 
 
+def test_a_topic_created_through_one_node_is_found_through_every_other_at_once(cluster):
+    # no waiting between the 201 and the next request: the other nodes catch up with
+    # the controller before they would answer 404
+    for i in range(6):
+        creator = NODES[i % 3]
+        name = f"at-once-{i}"
+        status, body = create(cluster, creator, name, partitions_count=1, replication_factor=3)
+        assert status == 201, body
+        for node in NODES:
+            if node == creator:
+                continue
+            status, body = http_json("GET", f"{cluster.v3(node)}/topics/{name}")
+            assert status == 200, (node, body)
+        other = NODES[(i + 1) % 3]
+        status, body = http_json("POST", f"{cluster.url(other)}/topics/{name}",
+                                 {"records": [{"value": i}]},
+                                 headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
+        assert status == 200 and body["offsets"][0]["offset"] == 0, (other, body)
+    status, body = http_json("GET", cluster.v3(2) + "/topics/never-created")
+    assert status == 404 and body["error_code"] == 40401, body
+
+
 def test_create_without_counts_uses_the_cluster_defaults(cluster):
     status, body = create(cluster, 1, "defaults")
     assert status == 201, body

@@ -21,6 +21,7 @@ from kraft.api import (
     produce_routes,
     topic_routes,
 )
+from kraft.api.catch_up import catch_up_on_unknown_topic
 from kraft.api.context import NODE_KEY
 from kraft.api.http_body import json_response
 from kraft.errors import KraftError
@@ -50,7 +51,8 @@ async def error_envelope(request: web.Request, handler):
 def build_app(node) -> web.Application:
     # client_max_size bounds aiohttp's own buffering (request.read/post); our readers
     # enforce their own caps before buffering.
-    app = web.Application(middlewares=[error_envelope], client_max_size=64 * 1024 * 1024)
+    app = web.Application(middlewares=[error_envelope, catch_up_on_unknown_topic],
+                          client_max_size=64 * 1024 * 1024)
     app[NODE_KEY] = node
     cluster_routes.add_routes(app)
     topic_routes.add_routes(app)

@@ -14,9 +14,13 @@ from kraft.errors import BadRequest, EmptyBody, PayloadTooLarge, UnsupportedMedi
 
 DEFAULT_BODY_CAP = 16 * 1024 * 1024
 JSON_TYPES = ("application/json",)
+BODY_KEY = "kraft.body"  # kept so a handler run again (see catch_up.py) sees the same body
 
 
 async def read_body(request: web.Request, cap: int = DEFAULT_BODY_CAP) -> bytes:
+    kept = request.get(BODY_KEY)
+    if kept is not None:
+        return kept
     length = request.content_length
     if length is not None and length > cap:
         raise PayloadTooLarge(f"request body of {length} bytes is over the {cap}-byte limit")
@@ -30,7 +34,8 @@ async def read_body(request: web.Request, cap: int = DEFAULT_BODY_CAP) -> bytes:
         if total > cap:
             raise PayloadTooLarge(f"request body is over the {cap}-byte limit")
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = request[BODY_KEY] = b"".join(chunks)
+    return body
 
 
 def check_content_type(request: web.Request, allowed: tuple[str, ...]) -> str:

@@ -30,6 +30,7 @@ class Unauthorized(KraftError):
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/internal/v1/controller/{op}", controller_rpc)
     app.router.add_get("/internal/v1/metadata", metadata_log)
+    app.router.add_get("/internal/v1/metadata/offset", metadata_offset)
     app.router.add_post("/internal/v1/fetch", replica_fetch)
     app.router.add_post("/internal/v1/produce", forwarded_produce)
     app.router.add_get("/internal/v1/read", committed_read)
@@ -65,6 +66,14 @@ async def metadata_log(request):
         return json_response({"image": image_to_dict(sm.image),
                               "controller_id": node.raft_leader_id()})
     return json_response({"batches": batches, "controller_id": node.raft_leader_id()})
+
+
+async def metadata_offset(request):
+    """How far this node's image has got: asked of the controller by metadata barriers."""
+    _authorize(request)
+    node = node_of(request)
+    return json_response({"offset": node.image.offset,
+                          "active_controller": node.is_active_controller()})
 
 
 async def replica_fetch(request):
