@@ -49,6 +49,7 @@ COMPRESSION_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _CRC_COVERED = struct.Struct(">hiqqqhii")  # attributes .. records count
+_FRONT = struct.Struct(">qiibI")  # baseOffset .. crc: the part before the CRC-covered bytes
 _LENGTH = struct.Struct(">i")
 _OFFSET = struct.Struct(">q")
 _MIN_BATCH_LENGTH = HEADER_SIZE - LOG_OVERHEAD
@@ -126,17 +127,17 @@ def encode_batch(
         raise ValueError("a record batch needs at least one record")
     base_ts = records[0].timestamp_ms
     max_ts = max(r.timestamp_ms for r in records)
-    out = bytearray(HEADER_SIZE)  # header is filled in once the records' size is known
+    parts: list[bytes] = []
     for delta, record in enumerate(records):
-        encode_record(out, record, delta, record.timestamp_ms - base_ts)
+        encode_record(parts, record, delta, record.timestamp_ms - base_ts)
+    body = b"".join(parts)
     attributes = (TRANSACTIONAL_BIT if is_transactional else 0) | (CONTROL_BIT if is_control else 0)
-    _CRC_COVERED.pack_into(
-        out, ATTRIBUTES_POS, attributes, len(records) - 1, base_ts, max_ts,
-        producer_id, producer_epoch, base_sequence, len(records),
-    )
-    crc = crc32c(memoryview(out)[ATTRIBUTES_POS:])
-    struct.pack_into(">qiibI", out, 0, base_offset, len(out) - LOG_OVERHEAD, leader_epoch, MAGIC, crc)
-    return bytes(out)
+    covered = _CRC_COVERED.pack(attributes, len(records) - 1, base_ts, max_ts,
+                                producer_id, producer_epoch, base_sequence, len(records))
+    crc = crc32c(body, crc32c(covered))
+    size = HEADER_SIZE + len(body)
+    return b"".join((_FRONT.pack(base_offset, size - LOG_OVERHEAD, leader_epoch, MAGIC, crc),
+                     covered, body))
 
 
 def verify_crc(buf: bytes | bytearray | memoryview, pos: int = 0) -> bool:

@@ -34,6 +34,24 @@ def write_varint(out: bytearray, n: int) -> None:
     out.append(z)
 
 
+def _encode(n: int) -> bytes:
+    out = bytearray()
+    write_varint(out, n)
+    return bytes(out)
+
+
+# Encoded forms of -1 .. 16382 (null markers, deltas, lengths of records up to 16 KiB),
+# looked up instead of computed: record encoding needs several per record.
+_SMALL = tuple(_encode(n) for n in range(-1, 1 << 14))
+
+
+def varint_bytes(n: int) -> bytes:
+    """The zig-zag varint encoding of ``n`` as bytes."""
+    if -1 <= n < (1 << 14) - 1:
+        return _SMALL[n + 1]
+    return _encode(n)
+
+
 def size_of_varint(n: int) -> int:
     z = zigzag(n)
     size = 1

@@ -129,17 +129,7 @@ async def v2_produce(request):
     fixed = request.match_info.get("partition")
     if fixed is not None:
         fixed = partition_or_404(node.data_plane.topic_or_404(topic), fixed)
-    entries = []
-    for i, rec in enumerate(records):
-        if not isinstance(rec, dict) or set(rec) - {"key", "value", "partition", "headers", "timestamp"}:
-            raise BadRequest(f"records[{i}] must be an object with key, value, partition")
-        if fixed is not None and rec.get("partition") not in (None, fixed):
-            raise BadRequest(f"records[{i}].partition conflicts with the partition in the path")
-        record = Record(rc.v2_field(rec.get("key"), binary, f"records[{i}].key"),
-                        rc.v2_field(rec.get("value"), binary, f"records[{i}].value"),
-                        rc.headers_of(rec.get("headers"), f"records[{i}].headers"),
-                        rc.timestamp_of(rec.get("timestamp")))
-        entries.append((fixed if fixed is not None else rec.get("partition"), record))
+    entries = rc.v2_entries(records, binary, fixed)
     results = await deliver(node, topic, entries, acks, timeout_ms, producer)
     offsets = []
     for r in results:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from kraft.errors import BadRequest, InvalidValue
+from kraft.errors import BadRequest, InvalidValue, KraftError
 from replication.record import Record
 
 V2_JSON = "application/vnd.kafka.json.v2+json"
@@ -53,10 +53,36 @@ def utf8(text: str, what: str) -> bytes:
         raise InvalidValue(f"{what} is not valid Unicode (lone surrogate)") from None
 
 
-def v2_field(value, binary: bool, what: str) -> bytes | None:
-    if value is None:
-        return None
-    return b64decode(value, what) if binary else json_bytes(value, what)
+V2_RECORD_FIELDS = frozenset({"key", "value", "partition", "headers", "timestamp"})
+
+
+def v2_entries(records: list, binary: bool, fixed: int | None) -> list[tuple[int | None, Record]]:
+    """A v2 produce body's records as (partition or None, Record), checked one by one.
+
+    The hot loop of produce: error messages are built only on the error path, and
+    records without a timestamp share the request's arrival time."""
+    now = now_ms()
+    field = b64decode if binary else json_bytes
+    entries = []
+    for i, rec in enumerate(records):
+        if type(rec) is not dict or not rec.keys() <= V2_RECORD_FIELDS:
+            raise BadRequest(f"records[{i}] must be an object with key, value, partition")
+        partition = rec.get("partition")
+        if fixed is not None:
+            if partition not in (None, fixed):
+                raise BadRequest(f"records[{i}].partition conflicts with the partition in the path")
+            partition = fixed
+        key, value = rec.get("key"), rec.get("value")
+        headers, ts = rec.get("headers"), rec.get("timestamp")
+        try:
+            record = Record(None if key is None else field(key, "key"),
+                            None if value is None else field(value, "value"),
+                            () if headers is None else headers_of(headers),
+                            now if ts is None else timestamp_of(ts))
+        except KraftError as exc:  # name the record: "records[3].value is not valid base64"
+            raise type(exc)(f"records[{i}].{exc.message}") from None
+        entries.append((partition, record))
+    return entries
 
 
 def v3_data(spec, what: str) -> tuple[bytes | None, str | None]:
@@ -93,10 +119,10 @@ def headers_of(raw, what: str = "headers") -> tuple:
     out = []
     for h in raw:
         if not isinstance(h, dict) or not isinstance(h.get("name"), str) or set(h) - {"name", "value"}:
-            raise BadRequest(f"each of {what} must be {{\"name\": <string>, \"value\": <base64>}}")
+            raise BadRequest(f"{what} entries must be {{\"name\": <string>, \"value\": <base64>}}")
         value = h.get("value")
         utf8(h["name"], f"{what} name")
-        out.append((h["name"], None if value is None else b64decode(value, f"header {h['name']!r}")))
+        out.append((h["name"], None if value is None else b64decode(value, f"{what} value of {h['name']!r}")))
     return tuple(out)
 
 
