@@ -1,8 +1,9 @@
 """A partition's directory on disk: which segments it holds and whether it was shut down cleanly.
 
 Files: ``<base:020d>.log/.index/.timeindex`` per segment, ``leader-epoch-checkpoint``,
-and ``.clean_shutdown`` while the log is closed after a clean shutdown (absent
-after kill -9, which is what tells the next open to run recovery).
+``recovery-point`` (segments below this offset are known to be fsynced), and
+``.clean_shutdown`` while the log is closed after a clean shutdown (absent after
+kill -9, which is what tells the next open to run recovery).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 from pathlib import Path
 
 CLEAN_SHUTDOWN_MARKER = ".clean_shutdown"
+RECOVERY_POINT = "recovery-point"
 LOG_SUFFIX = ".log"
 INDEX_SUFFIXES = (".index", ".timeindex")
 
@@ -66,6 +68,21 @@ class LogDirectory:
 
     def fsync(self) -> None:
         fsync_directory(self.path)
+
+    def read_recovery_point(self) -> int | None:
+        """None when the file is missing or unreadable (a log from before it existed:
+        then only the newest segment is in doubt, as rolls used to fsync inline)."""
+        try:
+            return int((self.path / RECOVERY_POINT).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def write_recovery_point(self, offset: int) -> None:
+        """Replace it atomically. Not fsynced: a stale value only means more scanning."""
+        path = self.path / RECOVERY_POINT
+        tmp = path.with_name(RECOVERY_POINT + ".tmp")
+        tmp.write_text(str(offset))
+        os.replace(tmp, path)
 
 
 def _is_base(stem: str) -> bool:

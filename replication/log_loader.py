@@ -1,10 +1,12 @@
 """Loading a partition's segments at open, with crash recovery when needed.
 
 After a clean shutdown (marker present) every segment trusts its index files and
-only walks the batches after its last index entry. After kill -9 the newest
-segment is checked batch by batch (CRC, contiguous offsets) and its torn or
-corrupt tail cut; older segments were fsynced when they rolled. The leader-epoch
-cache is brought back in line with whatever the log now holds.
+only walks the batches after its last index entry. After kill -9 every segment
+from the recovery point on (at least the newest) is checked batch by batch (CRC,
+contiguous offsets) and its torn or corrupt tail cut; segments below the recovery
+point were fsynced. A rolled segment is fsynced off the event loop, so the newest
+sealed ones may be above it. The leader-epoch cache is brought back in line with
+whatever the log now holds.
 """
 from __future__ import annotations
 
@@ -32,14 +34,17 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int) -> tuple[l
         epochs.assign(header.leader_epoch, header.base_offset)
 
     bases = directory.segment_bases()
-    segments = [Segment.open(directory.path, base, index_interval_bytes) for base in bases[:-1]]
     if not bases:
-        segments.append(Segment.create(directory.path, 0, index_interval_bytes))
+        segments = [Segment.create(directory.path, 0, index_interval_bytes)]
+        directory.write_recovery_point(0)
     elif clean:
-        segments.append(Segment.open(directory.path, bases[-1], index_interval_bytes))
+        segments = [Segment.open(directory.path, base, index_interval_bytes) for base in bases]
     else:
-        epochs.truncate_from_end(bases[-1])  # re-learnt from the batches that survive
-        segments.append(Segment.open(directory.path, bases[-1], index_interval_bytes, recover=True, on_batch=learn))
+        doubtful = _first_unflushed(bases, directory.read_recovery_point())
+        segments = [Segment.open(directory.path, base, index_interval_bytes) for base in bases[:doubtful]]
+        epochs.truncate_from_end(bases[doubtful])  # re-learnt from the batches that survive
+        for base in bases[doubtful:]:
+            segments.append(Segment.open(directory.path, base, index_interval_bytes, recover=True, on_batch=learn))
         _recover_before_empty_tail(segments, epochs, learn)
     _drop_after_gap(segments)
     if entries is None and any(not s.is_empty for s in segments):
@@ -50,6 +55,15 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int) -> tuple[l
     epochs.truncate_from_end(segments[-1].next_offset)
     epochs.truncate_from_start(segments[0].base_offset)
     return segments, epochs
+
+
+def _first_unflushed(bases: list[int], recovery_point: int | None) -> int:
+    """Index of the first segment that may not be on disk whole: the first at or past
+    the recovery point, and never later than the newest."""
+    newest = len(bases) - 1
+    if recovery_point is None:
+        return newest
+    return next((i for i, base in enumerate(bases) if base >= recovery_point), newest)
 
 
 def _recover_before_empty_tail(

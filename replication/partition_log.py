@@ -8,6 +8,7 @@ thread-safe: one owner (the replica) drives it.
 """
 from __future__ import annotations
 
+import threading
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
@@ -58,6 +59,11 @@ class PartitionLog:
         self._unflushed_records = 0
         self._last_flush_ms = clock_ms()
         self._closed = False
+        # Rolled segments whose fsync has been handed to `_flush_later` and not finished.
+        self._flush_later: Callable[[PartitionLog, Segment], None] | None = None
+        self._unflushed_sealed: list[Segment] = []
+        self._recovery_point = directory.read_recovery_point()
+        self._recovery_point_lock = threading.Lock()  # its file is written from worker threads too
 
     @classmethod
     def open(cls, path: Path | str, config: LogConfig | None = None, *, clock_ms: Clock = monotonic_ms) -> PartitionLog:
@@ -182,17 +188,76 @@ class PartitionLog:
         )
 
     def roll(self) -> Segment:
-        """Seal the active segment (fsync) and start a new one at the log end."""
+        """Seal the active segment and start a new one at the log end. The sealed
+        segment is fsynced here, or by the owner's worker when `flush_rolls_with` gave
+        one (a 128 MiB fsync would stall an event loop for a good part of a second)."""
         self._check_open()
         active = self._segments[-1]
         if active.is_empty:
             return active
-        active.seal()
+        later = self._flush_later
+        active.seal(fsync=later is None)
         producer_snapshots.write(self.directory.path, active.next_offset, self.producers)
         segment = Segment.create(self.directory.path, active.next_offset, self.config.index_interval_bytes)
         self._segments.append(segment)
-        self.directory.fsync()
+        if later is None:
+            self.directory.fsync()
+            self._set_recovery_point(active.next_offset)
+            self.write_recovery_point()
+        else:
+            self._unflushed_sealed.append(active)
+            later(self, active)
         return segment
+
+    # -- fsync of rolled segments, off the event loop (see roll) ----------------
+    def flush_rolls_with(self, schedule: Callable[[PartitionLog, Segment], None]) -> None:
+        """From now on roll() calls schedule(log, segment) instead of fsyncing; the
+        owner then runs log.fsync_sealed(segment) in a worker thread and, back on its
+        loop, log.sealed_fsynced(segment) and (if that says so) write_recovery_point."""
+        self._flush_later = schedule
+
+    def fsync_sealed(self, segment: Segment) -> bool:
+        """Worker thread. False when the segment was closed meanwhile (deleted,
+        truncated away, replaced by compaction, or the log closed)."""
+        try:
+            segment.flush()
+            self.directory.fsync()
+        except (OSError, ValueError, TypeError):  # closed meanwhile: no fd, or a closed one
+            return False
+        return True
+
+    def sealed_fsynced(self, segment: Segment, ok: bool) -> bool:
+        """Event loop, after fsync_sealed. True when the recovery point moved and its
+        file should be rewritten."""
+        if segment in self._unflushed_sealed:
+            self._unflushed_sealed.remove(segment)
+        if not ok or self._closed or segment is self._segments[-1] or segment not in self._segments:
+            return False
+        point = segment.next_offset
+        if self._unflushed_sealed:  # an older roll is still being fsynced
+            point = min(point, self._unflushed_sealed[0].base_offset)
+        if self._recovery_point is not None and point <= self._recovery_point:
+            return False
+        self._set_recovery_point(point)
+        return True
+
+    def write_recovery_point(self) -> None:
+        """Any thread: the file gets the value current when it is written."""
+        with self._recovery_point_lock:
+            if self._recovery_point is not None:
+                self.directory.write_recovery_point(self._recovery_point)
+
+    def _set_recovery_point(self, offset: int) -> None:
+        with self._recovery_point_lock:
+            self._recovery_point = offset
+
+    def _lower_recovery_point(self) -> None:
+        """After a cut: the segment holding the new end is no longer known whole on disk."""
+        self._unflushed_sealed = [s for s in self._unflushed_sealed if s in self._segments]
+        base = self._segments[-1].base_offset
+        if self._recovery_point is None or self._recovery_point > base:
+            self._set_recovery_point(base)
+            self.write_recovery_point()
 
     # -- reads ---------------------------------------------------------------
 
@@ -244,6 +309,7 @@ class PartitionLog:
         while self._segments[-1].base_offset > offset:
             self._segments.pop().delete()
         self._segments[-1].truncate_to(offset)
+        self._lower_recovery_point()
         self.leader_epoch_cache.truncate_from_end(self.log_end_offset)
         # what the producers wrote in the cut batches is forgotten: rebuild from what is left
         self.producers = producer_snapshots.load(self.directory.path, self._segments)
@@ -256,6 +322,7 @@ class PartitionLog:
         for segment in self._segments:
             segment.delete()
         self._segments = [Segment.create(self.directory.path, offset, self.config.index_interval_bytes)]
+        self._lower_recovery_point()
         self.leader_epoch_cache.clear()
         self.producers = ProducerStateTable()
         self.directory.fsync()
@@ -301,8 +368,11 @@ class PartitionLog:
     # -- durability ----------------------------------------------------------
 
     def flush(self) -> None:
-        """fsync the active segment; sealed segments were fsynced when they rolled."""
+        """fsync the active segment, and any rolled one whose deferred fsync has not run
+        yet (flush.messages / flush.ms promise everything appended so far)."""
         self._check_open()
+        for segment in self._unflushed_sealed:
+            segment.flush()
         self._segments[-1].flush()
         self._unflushed_records = 0
         self._last_flush_ms = self._clock_ms()
@@ -322,8 +392,12 @@ class PartitionLog:
         if self._closed:
             return
         if clean:
+            for segment in self._unflushed_sealed:  # rolls whose fsync has not run yet
+                segment.flush()
+            self._unflushed_sealed = []
             self._segments[-1].seal()
             producer_snapshots.write(self.directory.path, self.log_end_offset, self.producers)
+            self.directory.fsync()
         for segment in self._segments:
             segment.close()
         if clean:

@@ -25,6 +25,7 @@ from replication.compaction import CleanerSettings
 from replication.hw_checkpoint import HighWatermarkCheckpoint
 from replication.log_errors import LogError
 from replication.partition_log import PartitionLog
+from replication.segment import Segment
 from replication.partition_replica import PartitionReplica, now_ms
 from replication.replication_errors import NotLeader
 from replication.topic_log_config import log_config_for
@@ -69,6 +70,7 @@ class ReplicaManager:
         self._alter_sent: dict[tuple[str, int], float] = {}
         self.broker_epoch = -1
         self._image: MetadataImage | None = None
+        self._roll_fsyncs: asyncio.Queue[tuple[PartitionLog, Segment]] = asyncio.Queue()
 
     # -- lookups ----------------------------------------------------------------------
     def replica(self, topic: str, partition: int) -> PartitionReplica | None:
@@ -88,6 +90,7 @@ class ReplicaManager:
                 self._tg = tg
                 tg.create_task(self._follow_metadata(), name="replicas-follow-metadata")
                 tg.create_task(self._clean_logs(), name="replicas-log-cleaner")
+                tg.create_task(self._fsync_rolled_segments(), name="replicas-roll-fsync")
                 ready.set()
                 await self._duties()
         finally:
@@ -121,6 +124,19 @@ class ReplicaManager:
             if mono >= next_retention:
                 next_retention = mono + RETENTION_PERIOD_S
                 self._apply_retention()
+
+    def _schedule_roll_fsync(self, plog: PartitionLog, segment: Segment) -> None:
+        self._roll_fsyncs.put_nowait((plog, segment))
+
+    async def _fsync_rolled_segments(self) -> None:
+        """One at a time, in roll order, in a worker thread: the event loop keeps serving
+        while a rolled segment's data goes to disk. Whatever is still queued at shutdown
+        is fsynced by the logs' clean close."""
+        while True:
+            plog, segment = await self._roll_fsyncs.get()
+            ok = await asyncio.to_thread(plog.fsync_sealed, segment)
+            if plog.sealed_fsynced(segment, ok):
+                await asyncio.to_thread(plog.write_recovery_point)
 
     def _hw_map(self) -> dict[str, int]:
         return {r.log.directory.path.name: r.high_watermark for r in self.replicas.values()}
@@ -167,6 +183,7 @@ class ReplicaManager:
     def _open(self, topic: str, topic_id: str, index: int) -> PartitionReplica:
         path = partition_dir.prepare(self.root, topic, index, topic_id)
         plog = PartitionLog.open(path, log_config_for(self._topic_configs(topic)))
+        plog.flush_rolls_with(self._schedule_roll_fsync)
         hw = self._checkpoint.read().get(path.name, 0)
         replica = PartitionReplica(self.broker_id, topic, topic_id, index, plog, hw)
         self.replicas[(topic_id, index)] = replica

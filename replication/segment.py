@@ -106,10 +106,12 @@ class Segment:
         if self.max_timestamp > (last[0] if last else NO_TIMESTAMP):
             self.time_index.append(self.max_timestamp, self.offset_of_max_timestamp - self.base_offset)
 
-    def seal(self) -> None:
-        """The segment stops being active: record its final max timestamp, fsync."""
+    def seal(self, fsync: bool = True) -> None:
+        """The segment stops being active: record its final max timestamp, fsync
+        (unless the caller has the fsync done later, off the event loop)."""
         self._index_max_timestamp()
-        self.flush()
+        if fsync:
+            self.flush()
 
     def truncate_to(self, offset: int) -> int:
         """Drop every batch that holds ``offset`` or later; return the bytes removed."""

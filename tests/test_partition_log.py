@@ -359,6 +359,90 @@ def test_damaged_sealed_segment_drops_what_follows_the_hole(tmp_path):
     log.close()
 
 
+class RollQueue:
+    """What a ReplicaManager does with deferred roll fsyncs, run by hand: queue, then
+    fsync (here, on this thread) and book-keep in roll order."""
+
+    def __init__(self, log: PartitionLog):
+        self.queued: list = []
+        self.log = log
+        log.flush_rolls_with(lambda plog, segment: self.queued.append(segment))
+
+    def run_one(self) -> None:
+        segment = self.queued.pop(0)
+        ok = self.log.fsync_sealed(segment)
+        if self.log.sealed_fsynced(segment, ok):
+            self.log.write_recovery_point()
+
+
+def recovery_point(tmp_path) -> int:
+    return int((tmp_path / "recovery-point").read_text())
+
+
+def test_deferred_roll_fsyncs_move_the_recovery_point_in_roll_order(tmp_path):
+    log = PartitionLog.open(tmp_path, SMALL)
+    rolls = RollQueue(log)
+    assert recovery_point(tmp_path) == 0  # a new log: nothing to trust yet
+    fill(log, 20)
+    bases = [s.base_offset for s in log.segments]
+    assert len(rolls.queued) == len(bases) - 1 >= 3  # nothing fsynced on the appending path
+    assert recovery_point(tmp_path) == 0
+    rolls.run_one()
+    assert recovery_point(tmp_path) == bases[1]
+    while rolls.queued:
+        rolls.run_one()
+    assert recovery_point(tmp_path) == bases[-1]  # every sealed segment is on disk
+    log.close()
+
+
+def test_crash_before_deferred_fsyncs_checks_every_segment_past_the_recovery_point(tmp_path):
+    log = PartitionLog.open(tmp_path, SMALL)
+    rolls = RollQueue(log)
+    fill(log, 20)
+    rolls.run_one()  # only the oldest rolled segment reached the disk
+    trusted = recovery_point(tmp_path)
+    doubtful = next(s for s in log.segments if s.base_offset == trusted)
+    cut_at = doubtful.next_offset - 3
+    path = doubtful.log.path
+    assert doubtful is not log.segments[-1]
+    log.close(clean=False)
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF  # what a power cut can leave of data that was never fsynced
+    path.write_bytes(bytes(data))
+    log = PartitionLog.open(tmp_path, SMALL)
+    # the sealed segment past the recovery point was checked, cut, and the rest dropped
+    assert log.log_end_offset == cut_at
+    assert [o for o, _ in values(log)] == list(range(cut_at))
+    assert log.append(recs(1), 0) == (cut_at, cut_at)
+    log.close()
+
+
+def test_truncating_into_a_fsynced_segment_lowers_the_recovery_point(tmp_path):
+    log = PartitionLog.open(tmp_path, SMALL)
+    rolls = RollQueue(log)
+    fill(log, 20)
+    while rolls.queued:
+        rolls.run_one()
+    second = log.segments[1]
+    log.truncate_to(second.base_offset + 3)
+    assert recovery_point(tmp_path) == second.base_offset  # its cut tail is not known on disk
+    log.close()
+
+
+def test_clean_close_fsyncs_pending_rolls_and_reopens_without_recovery(tmp_path):
+    log = PartitionLog.open(tmp_path, SMALL)
+    rolls = RollQueue(log)
+    fill(log, 20)
+    expected = values(log)
+    assert rolls.queued
+    log.close()  # the queued fsyncs never ran: close does them
+    stale = rolls.queued[0]
+    assert not log.fsync_sealed(stale) and not log.sealed_fsynced(stale, False)  # closed: no-op
+    log = PartitionLog.open(tmp_path, SMALL)
+    assert values(log) == expected
+    log.close()
+
+
 def test_deleted_indexes_and_checkpoint_are_rebuilt(tmp_path):
     log = PartitionLog.open(tmp_path, SMALL)
     fill(log, 10, epoch=1)
