@@ -26,6 +26,7 @@ from kraft.errors import (
     Retriable,
     error_from_json,
 )
+from kraft.unacked_writes import UnackedWrites
 from replication.log_errors import ProducerSequenceError
 from replication.partitioner import RoundRobin, partition_for_key
 from replication.record import Record
@@ -77,6 +78,7 @@ class DataPlane:
         self._node = node
         self._session = session
         self._round_robin = RoundRobin()
+        self.unacked = UnackedWrites()  # acks=0 writes after the answer; run() by the node
 
     def topic_or_404(self, topic: str):
         return topic_or_404(self._node.image, topic, self._node)
@@ -118,6 +120,12 @@ class DataPlane:
         retried idempotent batch, the offset it was first written at)."""
         if producer is None:
             batch = encode_batch(records, 0, -1)
+            if acks == 0 and self.unacked.running:
+                self.leader_of(topic, partition)  # no such partition / no leader: say so now
+                timestamp = records[0].timestamp_ms
+                await self.unacked.hand_over(topic, partition, lambda: self.produce_batch(
+                    topic, partition, batch, 0, timeout_ms, timestamp))
+                return Delivery(partition, -1, timestamp)
         else:  # the producer fields travel inside the batch, also when forwarded
             batch = encode_batch(records, 0, -1, producer.producer_id, producer.producer_epoch,
                                  producer.sequence)

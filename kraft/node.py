@@ -286,6 +286,7 @@ class Node:
                 if self.lifecycle is not None:
                     tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
                 tasks.append(tg.create_task(self.groups.run(), name="group-coordinator"))
+                tasks.append(tg.create_task(self.data_plane.unacked.run(), name="acks0-writes"))
                 await stop.wait()
                 started = time.monotonic()
                 if self.lifecycle is not None:

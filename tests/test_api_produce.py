@@ -254,6 +254,31 @@ def test_acks_0_answers_minus_one_and_the_record_arrives(cluster, topic):
     assert [r["value"] for r in got] == ["fire-and-forget", "second"]
 
 
+def test_acks_0_writes_keep_their_order_through_every_node(cluster, topic):
+    # acks=0 is answered before the write: the writes behind the answers must still land
+    # in the order they were answered, also when a node forwards them to the leader
+    sent = {node: [f"n{node}-{i}" for i in range(25)] for node in NODES}
+    for i in range(25):
+        for node in NODES:
+            status, body = v2_post(cluster, node, topic, {"records": [{"value": sent[node][i]}]},
+                                   partition=1, query="?acks=0")
+            assert assert_ok_offsets(status, body, 1)[0]["offset"] == -1
+    total = 25 * len(NODES)
+    deadline = time.monotonic() + 15
+    got = []
+    while len(got) < total:
+        got += read(cluster, topic, 1, offset=len(got), timeout=500)
+        assert time.monotonic() < deadline, f"only {len(got)} of {total} acks=0 records arrived"
+    values = [r["value"] for r in got]
+    assert sorted(values) == sorted(v for vs in sent.values() for v in vs)  # none lost, none twice
+    for node in NODES:
+        assert [v for v in values if v.startswith(f"n{node}-")] == sent[node]
+    status, body = v2_post(cluster, 2, topic, {"records": [{"value": 1}]}, partition=7, query="?acks=0")
+    assert_envelope(status, body, 40402)  # checked before the answer, not lost after it
+    status, body = v2_post(cluster, 2, "no-such-topic", {"records": [{"value": 1}]}, query="?acks=0")
+    assert_envelope(status, body, 40401)
+
+
 @pytest.mark.parametrize("acks", ["1", "all", "-1"])
 def test_acks_1_and_all_give_consecutive_offsets(cluster, topic, acks):
     seen = []
