@@ -8,7 +8,6 @@ thread-safe: one owner (the replica) drives it.
 """
 from __future__ import annotations
 
-import threading
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
@@ -35,6 +34,7 @@ from replication.record_batch import (
     restamp,
 )
 from replication.retention_policy import SegmentStats, segments_to_delete
+from replication.roll_fsyncs import RollFsyncs, Schedule
 from replication.segment import INT32_MAX, Segment
 
 Clock = Callable[[], int]
@@ -59,11 +59,7 @@ class PartitionLog:
         self._unflushed_records = 0
         self._last_flush_ms = clock_ms()
         self._closed = False
-        # Rolled segments whose fsync has been handed to `_flush_later` and not finished.
-        self._flush_later: Callable[[PartitionLog, Segment], None] | None = None
-        self._unflushed_sealed: list[Segment] = []
-        self._recovery_point = directory.read_recovery_point()
-        self._recovery_point_lock = threading.Lock()  # its file is written from worker threads too
+        self.roll_fsyncs = RollFsyncs(directory)
 
     @classmethod
     def open(cls, path: Path | str, config: LogConfig | None = None, *, clock_ms: Clock = monotonic_ms) -> PartitionLog:
@@ -195,69 +191,28 @@ class PartitionLog:
         active = self._segments[-1]
         if active.is_empty:
             return active
-        later = self._flush_later
-        active.seal(fsync=later is None)
+        active.seal(fsync=not self.roll_fsyncs.deferred)
         producer_snapshots.write(self.directory.path, active.next_offset, self.producers)
         segment = Segment.create(self.directory.path, active.next_offset, self.config.index_interval_bytes)
         self._segments.append(segment)
-        if later is None:
-            self.directory.fsync()
-            self._set_recovery_point(active.next_offset)
-            self.write_recovery_point()
-        else:
-            self._unflushed_sealed.append(active)
-            later(self, active)
+        self.roll_fsyncs.rolled(self, active)
         return segment
 
     # -- fsync of rolled segments, off the event loop (see roll) ----------------
-    def flush_rolls_with(self, schedule: Callable[[PartitionLog, Segment], None]) -> None:
+    def flush_rolls_with(self, schedule: Schedule) -> None:
         """From now on roll() calls schedule(log, segment) instead of fsyncing; the
         owner then runs log.fsync_sealed(segment) in a worker thread and, back on its
         loop, log.sealed_fsynced(segment) and (if that says so) write_recovery_point."""
-        self._flush_later = schedule
+        self.roll_fsyncs.schedule = schedule
 
     def fsync_sealed(self, segment: Segment) -> bool:
-        """Worker thread. False when the segment was closed meanwhile (deleted,
-        truncated away, replaced by compaction, or the log closed)."""
-        try:
-            segment.flush()
-            self.directory.fsync()
-        except (OSError, ValueError, TypeError):  # closed meanwhile: no fd, or a closed one
-            return False
-        return True
+        return self.roll_fsyncs.fsync(segment)
 
     def sealed_fsynced(self, segment: Segment, ok: bool) -> bool:
-        """Event loop, after fsync_sealed. True when the recovery point moved and its
-        file should be rewritten."""
-        if segment in self._unflushed_sealed:
-            self._unflushed_sealed.remove(segment)
-        if not ok or self._closed or segment is self._segments[-1] or segment not in self._segments:
-            return False
-        point = segment.next_offset
-        if self._unflushed_sealed:  # an older roll is still being fsynced
-            point = min(point, self._unflushed_sealed[0].base_offset)
-        if self._recovery_point is not None and point <= self._recovery_point:
-            return False
-        self._set_recovery_point(point)
-        return True
+        return self.roll_fsyncs.fsynced(segment, ok, [] if self._closed else self._segments)
 
     def write_recovery_point(self) -> None:
-        """Any thread: the file gets the value current when it is written."""
-        with self._recovery_point_lock:
-            if self._recovery_point is not None:
-                self.directory.write_recovery_point(self._recovery_point)
-
-    def _set_recovery_point(self, offset: int) -> None:
-        with self._recovery_point_lock:
-            self._recovery_point = offset
-
-    def _lower_recovery_point(self) -> None:
-        """After a cut: the segment holding the new end is no longer known whole on disk."""
-        self._unflushed_sealed = [s for s in self._unflushed_sealed if s in self._segments]
-        base = self._segments[-1].base_offset
-        if self._recovery_point is None or self._recovery_point > base:
-            self._set_recovery_point(base)
-            self.write_recovery_point()
+        self.roll_fsyncs.write()
 
     # -- reads ---------------------------------------------------------------
 
@@ -309,7 +264,7 @@ class PartitionLog:
         while self._segments[-1].base_offset > offset:
             self._segments.pop().delete()
         self._segments[-1].truncate_to(offset)
-        self._lower_recovery_point()
+        self.roll_fsyncs.cut(self._segments)
         self.leader_epoch_cache.truncate_from_end(self.log_end_offset)
         # what the producers wrote in the cut batches is forgotten: rebuild from what is left
         self.producers = producer_snapshots.load(self.directory.path, self._segments)
@@ -322,7 +277,7 @@ class PartitionLog:
         for segment in self._segments:
             segment.delete()
         self._segments = [Segment.create(self.directory.path, offset, self.config.index_interval_bytes)]
-        self._lower_recovery_point()
+        self.roll_fsyncs.cut(self._segments)
         self.leader_epoch_cache.clear()
         self.producers = ProducerStateTable()
         self.directory.fsync()
@@ -371,8 +326,7 @@ class PartitionLog:
         """fsync the active segment, and any rolled one whose deferred fsync has not run
         yet (flush.messages / flush.ms promise everything appended so far)."""
         self._check_open()
-        for segment in self._unflushed_sealed:
-            segment.flush()
+        self.roll_fsyncs.fsync_pending_now()
         self._segments[-1].flush()
         self._unflushed_records = 0
         self._last_flush_ms = self._clock_ms()
@@ -392,9 +346,7 @@ class PartitionLog:
         if self._closed:
             return
         if clean:
-            for segment in self._unflushed_sealed:  # rolls whose fsync has not run yet
-                segment.flush()
-            self._unflushed_sealed = []
+            self.roll_fsyncs.fsync_pending_now()
             self._segments[-1].seal()
             producer_snapshots.write(self.directory.path, self.log_end_offset, self.producers)
             self.directory.fsync()

@@ -32,9 +32,9 @@ NO_HEADERS = varint_bytes(0)
 ATTRIBUTES = b"\x00"  # unused in v2, always 0
 
 
-def encode_record(parts: list, record: Record, offset_delta: int, timestamp_delta: int) -> int:
-    """Append the pieces of ``record``'s length-prefixed wire form to ``parts``; return
-    their total size. Pieces, not one buffer: the batch joins everything once."""
+def encode_record(parts: list, record: Record, offset_delta: int, timestamp_delta: int) -> None:
+    """Append the pieces of ``record``'s length-prefixed wire form to ``parts``.
+    Pieces, not one buffer: the batch joins everything once."""
     key, value = record.key, record.value
     ts = varint_bytes(timestamp_delta)
     od = varint_bytes(offset_delta)
@@ -43,15 +43,13 @@ def encode_record(parts: list, record: Record, offset_delta: int, timestamp_delt
     hd = NO_HEADERS if not record.headers else _headers(record.headers)
     size = (1 + len(ts) + len(od) + len(kl) + len(vl) + len(hd)
             + (0 if key is None else len(key)) + (0 if value is None else len(value)))
-    sl = varint_bytes(size)
-    parts.extend((sl, ATTRIBUTES, ts, od, kl))
+    parts.extend((varint_bytes(size), ATTRIBUTES, ts, od, kl))
     if key is not None:
         parts.append(key)
     parts.append(vl)
     if value is not None:
         parts.append(value)
     parts.append(hd)
-    return len(sl) + size
 
 
 def _headers(headers: tuple[Header, ...]) -> bytes:

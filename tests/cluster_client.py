@@ -72,6 +72,18 @@ def assert_envelope(status, body, code=None, codes=None):
         assert body["error_code"] in codes, (status, body)
 
 
+def padded_json_parts(head: bytes, tail: bytes, total: int, piece: int = 1024 * 1024):
+    """A JSON document of exactly `total` bytes (head, a run of "x", tail), yielded in
+    pieces of at most `piece`: for bodies over the size cap without holding them."""
+    pad = total - len(head) - len(tail)
+    yield head
+    while pad > 0:
+        n = min(piece, pad)
+        yield b"x" * n
+        pad -= n
+    yield tail
+
+
 def raw_http(base_url, method, path, headers, body_parts=(), timeout=30.0):
     """One request over a plain socket, body sent as given (the server may answer, e.g.
     413, before it is all sent); returns (status, parsed body)."""

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
-from cluster_client import assert_envelope, raw_http
+from cluster_client import assert_envelope, padded_json_parts, raw_http
 
 from kraft.local_cluster import LocalCluster, http_json
 
@@ -318,14 +318,7 @@ def test_put_config_with_bad_shape_is_400(cluster, doc):
 # -- size cap -------------------------------------------------------------------------------------------
 def _big_json_parts(total: int, piece: int = MIB):
     """A valid JSON object of `total` bytes, yielded in pieces."""
-    head, tail = b'{"topic_name": "huge-body", "pad": "', b'"}'
-    pad = total - len(head) - len(tail)
-    yield head
-    while pad > 0:
-        n = min(piece, pad)
-        yield b"x" * n
-        pad -= n
-    yield tail
+    return padded_json_parts(b'{"topic_name": "huge-body", "pad": "', b'"}', total, piece)
 
 
 def test_body_over_the_cap_with_content_length_is_413(cluster):

@@ -12,7 +12,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from cluster_client import V2_BINARY, V2_JSON, assert_envelope, call, create_topic, raw_http
+from cluster_client import (
+    V2_BINARY,
+    V2_JSON,
+    assert_envelope,
+    call,
+    create_topic,
+    padded_json_parts,
+    raw_http,
+)
 from consumer_client import GROUPS, V2, Consumer, coordinator_of, http, produce
 
 from kraft.local_cluster import LocalCluster
@@ -272,14 +280,7 @@ def test_subscribe_and_assign_are_mutually_exclusive_and_refusals_change_nothing
 
 # -- bodies over the cap --------------------------------------------------------------------------------
 def _big_json_parts(total, piece=MIB):
-    head, tail = b'{"topics": ["', b'"]}'
-    pad = total - len(head) - len(tail)
-    yield head
-    while pad > 0:
-        n = min(piece, pad)
-        yield b"x" * n
-        pad -= n
-    yield tail
+    return padded_json_parts(b'{"topics": ["', b'"]}', total, piece)
 
 
 @pytest.mark.parametrize("path", [f"/consumers/{GROUP}", BARE_I + "/subscription", JSON_I + "/offsets",

@@ -67,6 +67,20 @@ def positions_of(records):
 
 
 # -- sharing partitions ------------------------------------------------------------------------
+def records_in_background(consumer, timeout_ms):
+    """One long-polling records call on a thread; result gets "records" and "took" (s)."""
+    result = {}
+
+    def poll():
+        t0 = time.monotonic()
+        result["records"] = consumer.records(timeout_ms=timeout_ms)
+        result["took"] = time.monotonic() - t0
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    return poller, result
+
+
 def test_two_instances_split_the_partitions_and_a_third_joining_rebalances(cluster):
     topic = fresh_topic(cluster, 6)
     everything = all_partitions(topic, 6)
@@ -209,15 +223,7 @@ def test_records_long_poll_answers_when_data_arrives_and_max_bytes_bounds_a_read
     waited = time.monotonic() - started
     assert 1.2 <= waited < 10, f"an empty long poll of 1.5s took {waited:.2f}s"
 
-    result = {}
-
-    def poll():
-        t0 = time.monotonic()
-        result["records"] = w.records(timeout_ms=8000)
-        result["took"] = time.monotonic() - t0
-
-    poller = threading.Thread(target=poll)
-    poller.start()
+    poller, result = records_in_background(w, 8000)
     time.sleep(0.5)
     produce(cluster, topic, [{"value": {"i": 0}}])
     poller.join(30)
@@ -434,15 +440,7 @@ def test_a_long_poll_longer_than_the_session_keeps_the_membership(cluster):
     a.subscribe([topic])
     assert a.records(timeout_ms=100) == []  # its position is the log end now
     generation = group_view(cluster, "longpoll")["generation_id"]
-    result = {}
-
-    def poll():
-        t0 = time.monotonic()
-        result["records"] = a.records(timeout_ms=6000)
-        result["took"] = time.monotonic() - t0
-
-    poller = threading.Thread(target=poll)
-    poller.start()
+    poller, result = records_in_background(a, 6000)
     seen = []
     for _ in range(4):  # 0.9s apart: well past the 2s session before the record comes
         time.sleep(0.9)
