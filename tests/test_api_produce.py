@@ -17,7 +17,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from cluster_client import NODES, V2_BINARY, V2_JSON, assert_envelope, call, create_topic, raw_http
+from cluster_client import (
+    NODES,
+    V2_BINARY,
+    V2_JSON,
+    assert_envelope,
+    call,
+    create_topic,
+    padded_json_parts,
+    raw_http,
+)
 
 from kraft.local_cluster import LocalCluster
 from replication.partitioner import partition_for_key
@@ -727,14 +736,7 @@ def test_record_over_the_default_1_mib_is_413(cluster):
 
 
 def _big_body(total: int, piece: int = MIB):
-    head, tail = b'{"records": [{"value": "', b'"}]}'
-    pad = total - len(head) - len(tail)
-    yield head
-    while pad > 0:
-        n = min(piece, pad)
-        yield b"A" * n
-        pad -= n
-    yield tail
+    return padded_json_parts(b'{"records": [{"value": "', b'"}]}', total, piece)
 
 
 def test_body_over_the_request_cap_is_413(cluster):
