@@ -8,6 +8,12 @@ newline to one file, and answers the v2 response shape
 No replication, no fsync, no log format, no metadata. `acks` and `timeout_ms` are
 accepted and ignored. GET /status/ready answers 200.
 
+Page cache: like kraft's logs (replication/log_file.py), the server drops what it wrote
+behind the newest 8 MiB from the page cache, in a worker thread. Without that the two
+sides would write in different regimes of this VM's memory: fresh page cache costs
+several times the CPU per MB of recycled pages (bench/README.md), so the ratio would
+measure the kernel, not the software.
+
 Standalone:  .venv/bin/python bench/ceiling.py --port 9999 [--host 127.0.0.1] [--file PATH]
 From Python: server = CeilingServer().start(); server.url; ...; server.stop()
              (a subprocess, so the server does not share the caller's CPU core or event loop)
@@ -28,12 +34,27 @@ from pathlib import Path
 V2_JSON = "application/vnd.kafka.json.v2+json"
 
 
+CACHE_WINDOW = 8 * 1024 * 1024  # the same as kraft's CACHE_WINDOW_BYTES
+
+
 def build_app(path: Path):
+    from concurrent.futures import ThreadPoolExecutor
+
     import orjson
     from aiohttp import web
 
-    state = {"offset": 0, "bytes": 0}
+    state = {"offset": 0, "bytes": 0, "cold_end": 0}
     f = open(path, "ab", buffering=1024 * 1024)  # noqa: SIM115 - open for the app's lifetime
+    dropper = ThreadPoolExecutor(1, thread_name_prefix="drop-behind")
+
+    def drop_behind() -> None:
+        size = os.fstat(f.fileno()).st_size  # the bench truncates the file between runs
+        cold_end = min(state["cold_end"], size)
+        if size - cold_end >= 2 * CACHE_WINDOW:
+            start = max(0, cold_end - CACHE_WINDOW)
+            cold_end = size - CACHE_WINDOW
+            dropper.submit(os.posix_fadvise, f.fileno(), start, cold_end - start, os.POSIX_FADV_DONTNEED)
+        state["cold_end"] = cold_end
 
     def error(code: int, message: str, status: int):
         return web.Response(body=orjson.dumps({"error_code": code, "message": message}),
@@ -51,6 +72,7 @@ def build_app(path: Path):
         base = state["offset"]
         chunk = b"\n".join(orjson.dumps(r.get("value")) for r in records) + b"\n"
         f.write(chunk)
+        drop_behind()
         state["offset"] = base + len(records)
         state["bytes"] += len(chunk)
         offsets = [{"partition": partition, "offset": base + i, "error_code": None, "error": None}
@@ -63,6 +85,7 @@ def build_app(path: Path):
                                                "bytes": state["bytes"]}), content_type="application/json")
 
     async def close_file(app):
+        dropper.shutdown(wait=True)
         f.close()
 
     app = web.Application(client_max_size=64 * 1024 * 1024)

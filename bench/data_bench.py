@@ -166,8 +166,9 @@ def node_cpu(cluster: LocalCluster) -> dict[int, float | None]:
 def measure(urls: list[str], acks: str, seconds: float, concurrency: int, topic: str,
             pids: dict[str, int]) -> dict:
     """One duration-bounded produce run; with the CPU use (in % of one core) of `pids`
-    and of this process (the load generator)."""
+    and of this process (the load generator), and the kernel's part of the former."""
     before = {k: cpu_seconds(p) for k, p in pids.items()}
+    before_sys = {k: cpu_seconds(p, kernel_only=True) for k, p in pids.items()}
     me = os.times()
     spec = ProduceSpec(topic=topic, records=None, duration_s=seconds, record_size=RECORD_SIZE,
                        batch=BATCH, acks=acks, concurrency=concurrency, request_timeout_s=30)
@@ -179,11 +180,14 @@ def measure(urls: list[str], acks: str, seconds: float, concurrency: int, topic:
     cpu["loadgen"] = r(100 * (me2.user + me2.system - me.user - me.system) / wall, 1)
     d = res.to_json()
     d["cpu_pct"] = cpu
+    d["kernel_cpu_pct"] = {k: r(100 * (cpu_seconds(p, kernel_only=True) - before_sys[k]) / wall, 1)
+                           if before_sys[k] is not None else None for k, p in pids.items()}
     return d
 
 
-def cpu_ms_per_mb(run: dict) -> float | None:
-    cores = sum(v for k, v in run["cpu_pct"].items() if k != "loadgen" and v is not None) / 100
+def cpu_ms_per_mb(run: dict, key: str = "cpu_pct") -> float | None:
+    """CPU time of the server processes (not the load generator) per MB accepted."""
+    cores = sum(v for k, v in run[key].items() if k != "loadgen" and v is not None) / 100
     return r(1000 * cores / run["mb_per_s"], 2) if run["mb_per_s"] else None
 
 
@@ -222,6 +226,10 @@ def section_throughput(cluster: LocalCluster, ceiling: CeilingServer, cfg: dict)
             # CPU time spent per MB accepted: all node processes vs the ceiling process
             "cpu_ms_per_mb": spread([cpu_ms_per_mb(p["mode"]) for p in pairs]),
             "ceiling_cpu_ms_per_mb": spread([cpu_ms_per_mb(p["ceiling"]) for p in pairs]),
+            # the kernel's part of those (system time: sockets, page cache, disk)
+            "kernel_ms_per_mb": spread([cpu_ms_per_mb(p["mode"], "kernel_cpu_pct") for p in pairs]),
+            "ceiling_kernel_ms_per_mb": spread([cpu_ms_per_mb(p["ceiling"], "kernel_cpu_pct")
+                                                for p in pairs]),
         }
     res["ceiling_mb_per_s"] = spread([p["ceiling"]["mb_per_s"] for m in res["modes"].values()
                                       for p in m["pairs"]])
@@ -565,7 +573,9 @@ def report(res: dict) -> dict:
         mb, ra = m["mb_per_s"], m["ratio"]
         row(f"acks={mode} MB/s", fmt(mb["median"]), f"{fmt(mb['min'])}..{fmt(mb['max'])}, "
             f"{fmt(m['records_per_s']['median'], 0)} rec/s, p99 {fmt(m['p99_ms']['median'])} ms, "
-            f"{fmt(m['cpu_ms_per_mb']['median'])} CPU-ms/MB (ceiling {fmt(m['ceiling_cpu_ms_per_mb']['median'])})"
+            f"{fmt(m['cpu_ms_per_mb']['median'])} CPU-ms/MB, {fmt(m['kernel_ms_per_mb']['median'])} of it "
+            f"kernel (ceiling {fmt(m['ceiling_cpu_ms_per_mb']['median'])}, "
+            f"{fmt(m['ceiling_kernel_ms_per_mb']['median'])} kernel)"
             + (f", {m['failed_records']} failed" if m["failed_records"] else ""), "")
         row(f"acks={mode} / ceiling", fmt(100 * ra["median"], 1, " %"),
             f"{fmt(100 * ra['min'], 1)}..{fmt(100 * ra['max'], 1)} % over {ra['n']} pairs",

@@ -23,6 +23,7 @@ from replication.log_errors import (
     OffsetOutOfRange,
     StaleLeaderEpoch,
 )
+from replication.log_file import LogFile
 from replication.log_loader import load_segments
 from replication.producer_state import ProducerStateTable
 from replication.record import Record
@@ -38,6 +39,7 @@ from replication.roll_fsyncs import RollFsyncs, Schedule
 from replication.segment import INT32_MAX, Segment
 
 Clock = Callable[[], int]
+DropCold = Callable[[LogFile, int, int], None]  # (file, start, end): drop those cached bytes
 
 
 def monotonic_ms() -> int:
@@ -60,6 +62,7 @@ class PartitionLog:
         self._last_flush_ms = clock_ms()
         self._closed = False
         self.roll_fsyncs = RollFsyncs(directory)
+        self._drop_cold: DropCold | None = None
 
     @classmethod
     def open(cls, path: Path | str, config: LogConfig | None = None, *, clock_ms: Clock = monotonic_ms) -> PartitionLog:
@@ -165,6 +168,10 @@ class PartitionLog:
         # which open() trims; the reverse would lose the epoch's start.
         self.leader_epoch_cache.assign(header.leader_epoch, header.base_offset)
         active.append(batch, header)
+        if self._drop_cold is not None:
+            cold = active.log.cold_range()
+            if cold is not None:
+                self._drop_cold(active.log, *cold)
         self.producers.record_header(header)
         self._unflushed_records += header.record_count
         if self.config.flush_messages is not None and self._unflushed_records >= self.config.flush_messages:
@@ -204,6 +211,12 @@ class PartitionLog:
         owner then runs log.fsync_sealed(segment) in a worker thread and, back on its
         loop, log.sealed_fsynced(segment) and (if that says so) write_recovery_point."""
         self.roll_fsyncs.schedule = schedule
+
+    def drop_cold_pages_with(self, drop: DropCold) -> None:
+        """From now on appends call drop(log_file, start, end) for the bytes behind each
+        segment's newest CACHE_WINDOW_BYTES; the owner runs log_file.drop_cached(start,
+        end) in a worker thread (see log_file)."""
+        self._drop_cold = drop
 
     def fsync_sealed(self, segment: Segment) -> bool:
         return self.roll_fsyncs.fsync(segment)

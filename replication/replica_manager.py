@@ -14,6 +14,8 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 from kraft.errors import KraftError, NoQuorum
@@ -24,10 +26,11 @@ from replication.change_signal import ChangeSignal, wait_any
 from replication.compaction import CleanerSettings
 from replication.hw_checkpoint import HighWatermarkCheckpoint
 from replication.log_errors import LogError
+from replication.log_file import LogFile
 from replication.partition_log import PartitionLog
-from replication.segment import Segment
 from replication.partition_replica import PartitionReplica, now_ms
 from replication.replication_errors import NotLeader
+from replication.segment import Segment
 from replication.topic_log_config import log_config_for
 
 log = logging.getLogger(__name__)
@@ -70,7 +73,8 @@ class ReplicaManager:
         self._alter_sent: dict[tuple[str, int], float] = {}
         self.broker_epoch = -1
         self._image: MetadataImage | None = None
-        self._roll_fsyncs: asyncio.Queue[tuple[PartitionLog, Segment]] = asyncio.Queue()
+        # the IO worker's jobs, run one at a time in order (see _run_io_jobs)
+        self._io_jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
 
     # -- lookups ----------------------------------------------------------------------
     def replica(self, topic: str, partition: int) -> PartitionReplica | None:
@@ -90,7 +94,7 @@ class ReplicaManager:
                 self._tg = tg
                 tg.create_task(self._follow_metadata(), name="replicas-follow-metadata")
                 tg.create_task(self._clean_logs(), name="replicas-log-cleaner")
-                tg.create_task(self._fsync_rolled_segments(), name="replicas-roll-fsync")
+                tg.create_task(self._run_io_jobs(), name="replicas-io-worker")
                 ready.set()
                 await self._duties()
         finally:
@@ -125,18 +129,24 @@ class ReplicaManager:
                 next_retention = mono + RETENTION_PERIOD_S
                 self._apply_retention()
 
-    def _schedule_roll_fsync(self, plog: PartitionLog, segment: Segment) -> None:
-        self._roll_fsyncs.put_nowait((plog, segment))
-
-    async def _fsync_rolled_segments(self) -> None:
-        """One at a time, in roll order, in a worker thread: the event loop keeps serving
-        while a rolled segment's data goes to disk. Whatever is still queued at shutdown
-        is fsynced by the logs' clean close."""
+    async def _run_io_jobs(self) -> None:
+        """Disk work that may wait for the device, one job at a time in a worker thread,
+        so the event loop keeps serving: fsyncs of rolled segments (in roll order) and
+        page-cache drops behind the logs' newest bytes. Whatever is still queued at
+        shutdown is fsynced by the logs' clean close; a skipped drop is only advice."""
         while True:
-            plog, segment = await self._roll_fsyncs.get()
+            job = await self._io_jobs.get()
+            await job()
+
+    def _schedule_roll_fsync(self, plog: PartitionLog, segment: Segment) -> None:
+        async def fsync_rolled():
             ok = await asyncio.to_thread(plog.fsync_sealed, segment)
             if plog.sealed_fsynced(segment, ok):
                 await asyncio.to_thread(plog.write_recovery_point)
+        self._io_jobs.put_nowait(fsync_rolled)
+
+    def _schedule_cache_drop(self, log_file: LogFile, start: int, end: int) -> None:
+        self._io_jobs.put_nowait(partial(asyncio.to_thread, log_file.drop_cached, start, end))
 
     def _hw_map(self) -> dict[str, int]:
         return {r.log.directory.path.name: r.high_watermark for r in self.replicas.values()}
@@ -184,6 +194,7 @@ class ReplicaManager:
         path = partition_dir.prepare(self.root, topic, index, topic_id)
         plog = PartitionLog.open(path, log_config_for(self._topic_configs(topic)))
         plog.flush_rolls_with(self._schedule_roll_fsync)
+        plog.drop_cold_pages_with(self._schedule_cache_drop)
         hw = self._checkpoint.read().get(path.name, 0)
         replica = PartitionReplica(self.broker_id, topic, topic_id, index, plog, hw)
         self.replicas[(topic_id, index)] = replica

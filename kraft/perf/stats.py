@@ -107,12 +107,13 @@ def rss_bytes(pid: int) -> int | None:
     return None
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process, in seconds."""
+def cpu_seconds(pid: int, kernel_only: bool = False) -> float | None:
+    """utime + stime of a process (stime alone: `kernel_only`), in seconds."""
     import os
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = int(fields[12]) if kernel_only else int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
