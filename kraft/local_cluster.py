@@ -23,10 +23,17 @@ from kraft.config import load_cluster_config
 from kraft.launcher import prepare_data_dirs
 
 
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+def free_ports(host: str, count: int) -> list[int]:
+    """`count` distinct free ports: all bound at once, or the kernel may hand the
+    same just-released port out twice (seen as http_port == raft_port)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def http_json(method: str, url: str, body=None, headers=None, timeout: float = 10.0,
@@ -89,10 +96,11 @@ class LocalCluster:
         for i in range(1, nodes + 1):
             host = self.hosts[i]
             roles = '["controller", "broker"]' if i <= controllers else '["broker"]'
+            ports = free_ports(host, 2)
             lines += ["", "[[nodes]]", f"id = {i}", f"roles = {roles}", f'host = "{host}"',
-                      f"http_port = {free_port(host)}"]
+                      f"http_port = {ports[0]}"]
             if i <= controllers:
-                lines.append(f"raft_port = {free_port(host)}")
+                lines.append(f"raft_port = {ports[1]}")
             lines.append(f'data_dir = "node-{i}"')
         self.config_path.write_text("\n".join(lines) + "\n")
 

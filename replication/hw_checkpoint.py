@@ -7,6 +7,7 @@ leader's HW always wins once the replica fetches again.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import orjson
@@ -17,6 +18,8 @@ class HighWatermarkCheckpoint:
         self.path = Path(path)
         self._last: dict[str, int] | None = None
         self._loaded = self._load()
+        self._lock = threading.Lock()  # written from the IO worker and at shutdown
+        self._closed = False
 
     def _load(self) -> dict[str, int]:
         try:
@@ -29,6 +32,18 @@ class HighWatermarkCheckpoint:
         return self._loaded
 
     def write(self, hws: dict[str, int]) -> None:
+        """Any thread (it fsyncs); writes are serialized, each replaces the whole file."""
+        with self._lock:
+            if not self._closed:
+                self._replace_file(hws)
+
+    def close(self, hws: dict[str, int]) -> None:
+        """The last write: a periodic one still in a worker thread cannot undo it."""
+        with self._lock:
+            self._replace_file(hws)
+            self._closed = True
+
+    def _replace_file(self, hws: dict[str, int]) -> None:
         if hws == self._last:
             return
         tmp = self.path.with_suffix(".tmp")

@@ -75,6 +75,7 @@ class ReplicaManager:
         self._image: MetadataImage | None = None
         # the IO worker's jobs, run one at a time in order (see _run_io_jobs)
         self._io_jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
+        self._checkpoint_queued = False  # at most one HW checkpoint waits in _io_jobs
 
     # -- lookups ----------------------------------------------------------------------
     def replica(self, topic: str, partition: int) -> PartitionReplica | None:
@@ -99,7 +100,7 @@ class ReplicaManager:
                 await self._duties()
         finally:
             self._tg = None
-            self._checkpoint.write(self._hw_map())
+            self._checkpoint.close(self._hw_map())
             for replica in self.replicas.values():
                 if replica.leader is not None:
                     replica.follower_hw = replica.leader.hw
@@ -122,21 +123,31 @@ class ReplicaManager:
                     self._resend_pending_isr(replica)
                     replica.log.maybe_flush()
             mono = time.monotonic()
-            if mono >= next_checkpoint:
+            if mono >= next_checkpoint and not self._checkpoint_queued:
+                # its fsync (1-7 ms) runs on the IO worker, not on the loop
                 next_checkpoint = mono + CHECKPOINT_PERIOD_S
-                self._checkpoint.write(self._hw_map())
+                self._checkpoint_queued = True
+                self._io_jobs.put_nowait(partial(self._write_checkpoint, self._hw_map()))
             if mono >= next_retention:
                 next_retention = mono + RETENTION_PERIOD_S
                 self._apply_retention()
 
     async def _run_io_jobs(self) -> None:
         """Disk work that may wait for the device, one job at a time in a worker thread,
-        so the event loop keeps serving: fsyncs of rolled segments (in roll order) and
-        page-cache drops behind the logs' newest bytes. Whatever is still queued at
+        so the event loop keeps serving: fsyncs of rolled segments (in roll order),
+        page-cache drops behind the logs' newest bytes and the HW checkpoint. Whatever is still queued at
         shutdown is fsynced by the logs' clean close; a skipped drop is only advice."""
         while True:
             job = await self._io_jobs.get()
             await job()
+
+    async def _write_checkpoint(self, hws: dict[str, int]) -> None:
+        try:
+            await asyncio.to_thread(self._checkpoint.write, hws)
+        except OSError as exc:  # only a hint (see hw_checkpoint): the next period retries
+            log.warning("HW checkpoint not written: %s", exc)
+        finally:
+            self._checkpoint_queued = False
 
     def _schedule_roll_fsync(self, plog: PartitionLog, segment: Segment) -> None:
         async def fsync_rolled():

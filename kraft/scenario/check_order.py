@@ -21,7 +21,10 @@ def check_order(h: History, max_examples: int = MAX_EXAMPLES, **_) -> CheckResul
     - Producers: for each (producer, partition), the acknowledged writes (outcome ok,
       with an offset) taken in seq order have strictly increasing offsets. A producer
       writes one record at a time, so a later write acknowledged at a lower or equal
-      offset is a reversal.
+      offset is a reversal. Unless the earlier write is missing from a complete final
+      read: then the new leader gave its lost offset out again (acks=1 or unclean
+      election after a leader died), which is the loss itself, judged by lost_writes;
+      counted in producer_reversals_after_loss, not a failure.
     - Consumers: for each (consumer, partition), the reads sorted by time_ms (ties keep
       the recorded order) go up one offset at a time. Next offset > previous + 1 is a
       gap, always a failure. Next offset <= previous is a reversal, unless a fault event
@@ -32,8 +35,11 @@ def check_order(h: History, max_examples: int = MAX_EXAMPLES, **_) -> CheckResul
       and no fault excuse (the cluster is healed by then).
     """
     examples = Examples(max_examples)
-    counts = {"producer_pairs": 0, "producer_reversals": 0, "consumer_reads": 0,
-              "consumer_gaps": 0, "consumer_reversals": 0, "consumer_restarts": 0}
+    counts = {"producer_pairs": 0, "producer_reversals": 0, "producer_reversals_after_loss": 0,
+              "consumer_reads": 0, "consumer_gaps": 0, "consumer_reversals": 0,
+              "consumer_restarts": 0}
+    survived = {p: {v for _, v in records} for p, records in h.final_reads.items()
+                if h.final_read_complete.get(p)}
 
     by_producer: dict[tuple[str, int], list] = {}
     for w in h.writes:
@@ -44,6 +50,9 @@ def check_order(h: History, max_examples: int = MAX_EXAMPLES, **_) -> CheckResul
         for prev, cur in zip(writes, writes[1:]):
             counts["producer_pairs"] += 1
             if cur.offset <= prev.offset:
+                if p in survived and prev.value not in survived[p]:
+                    counts["producer_reversals_after_loss"] += 1
+                    continue
                 counts["producer_reversals"] += 1
                 examples.add(f"{producer} on {where(h, p)}: {cur.value} acknowledged at offset "
                              f"{cur.offset} after {prev.value} at offset {prev.offset}")
@@ -76,7 +85,9 @@ def check_order(h: History, max_examples: int = MAX_EXAMPLES, **_) -> CheckResul
 
     bad = counts["producer_reversals"] + counts["consumer_gaps"] + counts["consumer_reversals"]
     c = counts
-    summary = (f"{c['producer_reversals']} producer reversals in {c['producer_pairs']} pairs; "
+    summary = (f"{c['producer_reversals']} producer reversals in {c['producer_pairs']} pairs"
+               + (f" ({c['producer_reversals_after_loss']} more after a lost write)"
+                  if c["producer_reversals_after_loss"] else "") + "; "
                f"{c['consumer_gaps']} gaps, {c['consumer_reversals']} reversals in "
                f"{c['consumer_reads']} reads ({c['consumer_restarts']} restarts after faults)")
     return CheckResult("order", bad == 0, summary, counts, examples.final())
