@@ -44,6 +44,13 @@ class _ImageCollector:
             "leader elections from outside the ISR")
         unclean.add_metric([], sum(p.unclean_elections for _, _, p in parts))
         yield unclean
+        plane = getattr(node, "data_plane", None)
+        if plane is not None:
+            lost = CounterMetricFamily(
+                "kraft_produce_acks0_failed_writes",
+                "acks=0 batches whose write failed after they were answered (they are lost)")
+            lost.add_metric([], plane.unacked.failed)
+            yield lost
         term = node.raft_term()
         if term is not None:
             yield _gauge("kraft_raft_term", "current Raft term of this controller", term)

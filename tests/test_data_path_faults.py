@@ -211,6 +211,24 @@ def test_sigterm_moves_leadership_before_exit():
         assert body["offsets"][0]["error_code"] is None
 
 
+def test_acks0_writes_that_fail_after_their_answer_are_counted_in_metrics():
+    with LocalCluster(3) as cluster:
+        cluster.start().wait_ready()
+        create(cluster, "z")
+        leader = leader_of(cluster, "z")
+        via = next(n for n in (1, 2, 3) if n != leader)
+        failed = "kraft_produce_acks0_failed_writes_total"
+        assert f"{failed} 0.0" in cluster.get(via, "/metrics")[1]
+        cluster.pause(leader)  # SIGSTOP: the forward to it can only time out
+        try:
+            status, body = produce(cluster, via, "z", ["lost"], acks="0", timeout_ms=1)
+            assert status == 200 and body["offsets"][0]["offset"] == -1  # answered at once
+            cluster.wait_until(lambda: f"{failed} 1.0" in cluster.get(via, "/metrics")[1], 20,
+                               "the failed acks=0 write counted")
+        finally:
+            cluster.resume(leader)
+
+
 def test_node_killed_mid_append_recovers_its_log_on_restart():
     with LocalCluster(3) as cluster:
         cluster.start().wait_ready()
