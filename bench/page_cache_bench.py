@@ -42,14 +42,15 @@ def cached_kib() -> int:
     return 0
 
 
-def batches(total: int) -> tuple[list[bytes], int]:
+def batch_and_count(total: int) -> tuple[bytes, int]:
+    """One encoded batch, and how many of it make `total` bytes."""
     value = os.urandom(1024)
     one = encode_batch([Record(None, value, (), 1_700_000_000_000)] * BATCH_RECORDS, 0, 0)
-    return [one], total // len(one)
+    return one, total // len(one)
 
 
 def run(base: str, mode: str, total: int) -> dict:
-    template, count = batches(total)
+    template, count = batch_and_count(total)
     path = tempfile.mkdtemp(dir=base)
     log = PartitionLog.open(path, LogConfig(segment_bytes=128 * 1024 * 1024))
     worker = ThreadPoolExecutor(1)
@@ -60,7 +61,7 @@ def run(base: str, mode: str, total: int) -> dict:
     cached0 = cached_kib()
     cpu0 = time.process_time()
     for _ in range(count):
-        batch = bytearray(template[0])
+        batch = bytearray(template)
         batch[0:8] = offset.to_bytes(8, "big")  # base offset: the follower path checks it
         log.append_as_follower(bytes(batch))
         offset += BATCH_RECORDS

@@ -44,7 +44,7 @@ class _ImageCollector:
             "leader elections from outside the ISR")
         unclean.add_metric([], sum(p.unclean_elections for _, _, p in parts))
         yield unclean
-        plane = getattr(node, "data_plane", None)
+        plane = node.data_plane  # None until the node runs
         if plane is not None:
             lost = CounterMetricFamily(
                 "kraft_produce_acks0_failed_writes",

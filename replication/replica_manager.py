@@ -135,8 +135,9 @@ class ReplicaManager:
     async def _run_io_jobs(self) -> None:
         """Disk work that may wait for the device, one job at a time in a worker thread,
         so the event loop keeps serving: fsyncs of rolled segments (in roll order),
-        page-cache drops behind the logs' newest bytes and the HW checkpoint. Whatever is still queued at
-        shutdown is fsynced by the logs' clean close; a skipped drop is only advice."""
+        page-cache drops behind the logs' newest bytes and the HW checkpoint. At
+        shutdown the logs' clean close fsyncs what is still queued and the last
+        checkpoint is written by run(); a skipped drop is only advice."""
         while True:
             job = await self._io_jobs.get()
             await job()

@@ -40,14 +40,15 @@ def _encode(n: int) -> bytes:
     return bytes(out)
 
 
-# Encoded forms of -1 .. 16382 (null markers, deltas, lengths of records up to 16 KiB),
+# Encoded forms of -1 .. 16383 (null markers, deltas, lengths of records up to 16 KiB),
 # looked up instead of computed: record encoding needs several per record.
-_SMALL = tuple(_encode(n) for n in range(-1, 1 << 14))
+_SMALL_END = 1 << 14
+_SMALL = tuple(_encode(n) for n in range(-1, _SMALL_END))
 
 
 def varint_bytes(n: int) -> bytes:
     """The zig-zag varint encoding of ``n`` as bytes."""
-    if -1 <= n < (1 << 14) - 1:
+    if -1 <= n < _SMALL_END:
         return _SMALL[n + 1]
     return _encode(n)
 
