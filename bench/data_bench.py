@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from ceiling import CeilingServer
 
-from kraft.local_cluster import LocalCluster, http_json
+from kraft.server.local_cluster import LocalCluster, http_json
 from kraft.perf import meta
 from kraft.perf.consume_load import consume_load
 from kraft.perf.produce_load import ProduceSpec, build_body, new_session, produce_load

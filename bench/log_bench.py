@@ -17,9 +17,9 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from replication.log_config import LogConfig
-from replication.partition_log import PartitionLog
-from replication.record_batch import Record, encode_batch, iter_batches
+from kraft.storage.log_config import LogConfig
+from kraft.storage.partition_log import PartitionLog
+from kraft.storage.record_batch import Record, encode_batch, iter_batches
 
 RECORD_BYTES = 1024
 PER_BATCH = 100

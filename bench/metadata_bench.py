@@ -51,7 +51,7 @@ from rich.table import Table
 from kraft.perf.stats import percentile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from kraft.local_cluster import LocalCluster  # noqa: E402
+from kraft.server.local_cluster import LocalCluster  # noqa: E402
 
 # tables on stdout, progress and notes on stderr; wide enough not to fold the tables
 out = Console(width=None if sys.stdout.isatty() else 140)

@@ -25,10 +25,10 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from replication.log_config import LogConfig
-from replication.partition_log import PartitionLog
-from replication.record import Record
-from replication.record_batch import encode_batch
+from kraft.storage.log_config import LogConfig
+from kraft.storage.partition_log import PartitionLog
+from kraft.storage.record import Record
+from kraft.storage.record_batch import encode_batch
 
 SLICE = 512 * 1024 * 1024
 BATCH_RECORDS = 100

@@ -1,3 +1,3 @@
-from kraft.cli import main
+from kraft.cli.main import main
 
 main()

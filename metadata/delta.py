@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from metadata.image import (
+from kraft.metadata.image import (
     NO_LEADER,
     BrokerRegistration,
     MetadataImage,
@@ -17,7 +17,7 @@ from metadata.image import (
     TopicImage,
     UncleanElection,
 )
-from metadata.records import (
+from kraft.metadata.records import (
     BecomeController,
     BrokerRegistrationChange,
     ConfigRecord,

@@ -5,7 +5,7 @@ Plain JSON (not pickle) keeps snapshots compact, readable and safe to load.
 
 from __future__ import annotations
 
-from metadata.image import (
+from kraft.metadata.image import (
     BrokerRegistration,
     MetadataImage,
     PartitionRegistration,

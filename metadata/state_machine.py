@@ -11,10 +11,10 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
-from metadata.delta import MetadataDelta, RecordRejected
-from metadata.image import MetadataImage
-from metadata.image_codec import image_from_dict, image_to_dict
-from metadata.records import decode_batch
+from kraft.metadata.delta import MetadataDelta, RecordRejected
+from kraft.metadata.image import MetadataImage
+from kraft.metadata.image_codec import image_from_dict, image_to_dict
+from kraft.metadata.records import decode_batch
 
 DEDUPE_WINDOW = 4096  # request ids remembered, enough for any retry in flight
 FOLLOWER_WINDOW = 2048  # recent batches kept for brokers following over HTTP

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 
-from metadata.image import PartitionRegistration
-from replication import fetch_protocol as fp
-from replication.change_signal import ChangeSignal
-from replication.leader_state import LeaderState
-from replication.partition_log import PartitionLog
-from replication.replication_errors import (
+from kraft.metadata.image import PartitionRegistration
+from kraft.replication import fetch_protocol as fp
+from kraft.replication.change_signal import ChangeSignal
+from kraft.replication.leader_state import LeaderState
+from kraft.storage.partition_log import PartitionLog
+from kraft.replication.replication_errors import (
     LeaderNotAvailable,
     NotEnoughReplicas,
     NotLeader,

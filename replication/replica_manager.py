@@ -19,19 +19,21 @@ from functools import partial
 from pathlib import Path
 
 from kraft.errors import KraftError, NoQuorum
-from metadata.image import MetadataImage
-from replication import cleaned_swap, log_cleaner, partition_dir
-from replication import fetch_protocol as fp
-from replication.change_signal import ChangeSignal, wait_any
-from replication.compaction import CleanerSettings
-from replication.hw_checkpoint import HighWatermarkCheckpoint
-from replication.log_errors import LogError
-from replication.log_file import LogFile
-from replication.partition_log import PartitionLog
-from replication.partition_replica import PartitionReplica, now_ms
-from replication.replication_errors import NotLeader
-from replication.segment import Segment
-from replication.topic_log_config import log_config_for
+from kraft.metadata.image import MetadataImage
+from kraft.storage import cleaned_swap
+from kraft.storage import log_cleaner
+from kraft.storage import partition_dir
+from kraft.replication import fetch_protocol as fp
+from kraft.replication.change_signal import ChangeSignal, wait_any
+from kraft.storage.compaction import CleanerSettings
+from kraft.storage.hw_checkpoint import HighWatermarkCheckpoint
+from kraft.storage.log_errors import LogError
+from kraft.storage.log_file import LogFile
+from kraft.storage.partition_log import PartitionLog
+from kraft.replication.partition_replica import PartitionReplica, now_ms
+from kraft.replication.replication_errors import NotLeader
+from kraft.storage.segment import Segment
+from kraft.storage.topic_log_config import log_config_for
 
 log = logging.getLogger(__name__)
 

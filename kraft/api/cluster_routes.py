@@ -8,10 +8,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
-from kraft.api.lookup import base_url, check_cluster
+from kraft.broker.lookup import base_url, check_cluster
 from kraft.errors import NotFound, Retriable
-from kraft.producer_ids import allocator_for
-from kraft.quorum_view import local_description as quorum_local
+from kraft.broker.producer_ids import allocator_for
+from kraft.server.quorum_view import local_description as quorum_local
 
 
 def add_routes(app: web.Application) -> None:

@@ -14,9 +14,9 @@ from kraft.api import record_codec as rc
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int
 from kraft.api.internal_routes import FORWARDED_HEADER
-from kraft.api.lookup import partition_or_404
+from kraft.broker.lookup import partition_or_404
 from kraft.errors import NotAcceptable, Retriable
-from replication.record_batch import decode_all
+from kraft.storage.record_batch import decode_all
 
 MAX_READ_BYTES = 64 * 1024 * 1024
 MAX_WAIT_MS = 60_000

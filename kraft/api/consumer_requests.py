@@ -10,10 +10,10 @@ import re
 
 import regex
 
-from groups.assignors import STRATEGIES
-from groups.consumer_instance import FORMATS, RESETS, InstanceConfig
-from groups.topic_pattern import PatternTooSlow, TopicPattern
-from kraft.config import GroupSettings
+from kraft.groups.assignors import STRATEGIES
+from kraft.groups.consumer_instance import FORMATS, RESETS, InstanceConfig
+from kraft.groups.topic_pattern import PatternTooSlow, TopicPattern
+from kraft.config.cluster import GroupSettings
 from kraft.errors import BadRequest, InvalidValue, PartitionNotFound, TopicNotFound
 
 NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")

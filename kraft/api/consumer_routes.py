@@ -1,7 +1,7 @@
 """REST Proxy v2 consumer instances: /consumers/{group}/instances/{instance}/...
 
 Every request of a group goes to the group's coordinator node, where its instances
-live (kraft/group_manager.py); another node forwards it there unchanged, so an
+live (kraft/groups/group_coordinator.py); another node forwards it there unchanged, so an
 instance created through one node works through any. Requests of one instance run one
 at a time, and each counts as the instance's heartbeat.
 
@@ -25,8 +25,8 @@ from kraft.api.consumer_requests import check_name, instance_config, partition_l
 from kraft.api.context import node_of
 from kraft.api.http_body import check_content_type, query_int, read_body
 from kraft.api.internal_routes import FORWARDED_HEADER
-from kraft.api.lookup import base_url, check_cluster
-from kraft.consumer_poll import poll
+from kraft.broker.lookup import base_url, check_cluster
+from kraft.broker.consumer_poll import poll
 from kraft.errors import BadRequest, ConsumerConflict, InvalidValue, KraftError, Retriable
 
 V2 = "application/vnd.kafka.v2+json"

@@ -16,7 +16,7 @@ from aiohttp import web
 from kraft.api.consumer_routes import coordinated
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
-from kraft.api.lookup import base_url, check_cluster, partition_or_404
+from kraft.broker.lookup import base_url, check_cluster, partition_or_404
 from kraft.errors import KraftError, NotFound
 
 GROUPS = "/v3/clusters/{cluster_id}/consumer-groups"

@@ -15,8 +15,8 @@ from aiohttp import web
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int, read_body, read_json
 from kraft.errors import BadRequest, KraftError
-from metadata.image_codec import image_to_dict
-from replication.fetch_protocol import FetchRequest, encode_response
+from kraft.metadata.image_codec import image_to_dict
+from kraft.replication.fetch_protocol import FetchRequest, encode_response
 
 SECRET_HEADER = "X-Kraft-Secret"
 FORWARDED_HEADER = "X-Kraft-Forwarded"

@@ -16,7 +16,7 @@ import json
 import orjson
 from aiohttp import web
 
-from groups.coordinator_placement import OFFSETS_TOPIC
+from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.api import record_codec as rc
 from kraft.api.context import node_of
 from kraft.api.http_body import (
@@ -27,10 +27,10 @@ from kraft.api.http_body import (
     read_body,
     read_json_object,
 )
-from kraft.api.lookup import check_cluster, partition_or_404
-from kraft.data_plane import ACKS, Idempotence
+from kraft.broker.lookup import check_cluster, partition_or_404
+from kraft.broker.data_plane import ACKS, Idempotence
 from kraft.errors import BadRequest, EmptyBody, InvalidValue, KraftError
-from replication.record import Record
+from kraft.storage.record import Record
 
 V3 = "/v3/clusters/{cluster_id}/topics/{topic}"
 MAX_TIMEOUT_MS = 300_000

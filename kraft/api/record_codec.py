@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import orjson
 
 from kraft.errors import BadRequest, InvalidValue, KraftError
-from replication.record import Record
+from kraft.storage.record import Record
 
 V2_JSON = "application/vnd.kafka.json.v2+json"
 V2_BINARY = "application/vnd.kafka.binary.v2+json"

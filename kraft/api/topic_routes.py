@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from groups.coordinator_placement import OFFSETS_TOPIC
+from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object
-from kraft.api.lookup import base_url, check_cluster, partition_or_404, topic_or_404
+from kraft.broker.lookup import base_url, check_cluster, partition_or_404, topic_or_404
 from kraft.controller.config_control import effective_topic_configs
 from kraft.controller.topic_control import validate_topic_name
 from kraft.errors import BadRequest, InvalidValue, NotFound

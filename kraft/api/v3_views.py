@@ -6,7 +6,7 @@ alongside. `base` is the URL prefix of the node that answers, for metadata.self.
 
 from __future__ import annotations
 
-from metadata.image import MetadataImage, PartitionRegistration, TopicImage
+from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
 
 
 def _meta(base: str, path: str, cluster_id: str, resource: str = "") -> dict:

@@ -14,7 +14,7 @@ import aiohttp
 import orjson
 
 from kraft.api.internal_routes import SECRET_HEADER
-from metadata.image_codec import image_from_dict
+from kraft.metadata.image_codec import image_from_dict
 
 log = logging.getLogger(__name__)
 

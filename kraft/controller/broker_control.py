@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from kraft.controller.config_control import topic_config
 from kraft.controller.partition_change import build_partition_change
 from kraft.errors import StaleBrokerEpoch
-from metadata.image import MetadataImage
-from metadata.records import BrokerRegistrationChange, PartitionChange, RegisterBroker
+from kraft.metadata.image import MetadataImage
+from kraft.metadata.records import BrokerRegistrationChange, PartitionChange, RegisterBroker
 
 UNCLEAN = "unclean.leader.election.enable"
 

@@ -21,7 +21,7 @@ from kraft.controller import (
 )
 from kraft.controller.quorum_controller import Command, QuorumController
 from kraft.errors import BadRequest
-from metadata.records import RegisterBroker
+from kraft.metadata.records import RegisterBroker
 
 
 class _Payload(BaseModel):

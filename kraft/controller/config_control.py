@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from kraft.controller.partition_change import build_partition_change
 from kraft.errors import InvalidValue, TopicNotFound
-from metadata.image import MetadataImage
-from metadata.records import ConfigRecord
-from metadata.topic_configs import (
+from kraft.metadata.image import MetadataImage
+from kraft.metadata.records import ConfigRecord
+from kraft.metadata.topic_configs import (
     TOPIC_CONFIGS,
     ConfigError,
     parse_topic_override,

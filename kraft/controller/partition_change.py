@@ -6,8 +6,8 @@ nothing would change.
 
 from __future__ import annotations
 
-from metadata.image import NO_LEADER, MetadataImage, PartitionRegistration
-from metadata.records import PartitionChange
+from kraft.metadata.image import NO_LEADER, MetadataImage, PartitionRegistration
+from kraft.metadata.records import PartitionChange
 
 
 def build_partition_change(

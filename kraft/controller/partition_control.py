@@ -8,8 +8,8 @@ or a stale proposal is refused; a replica may join the ISR only while it is usab
 from __future__ import annotations
 
 from kraft.errors import BadRequest, Retriable
-from metadata.image import MetadataImage
-from metadata.records import PartitionChange
+from kraft.metadata.image import MetadataImage
+from kraft.metadata.records import PartitionChange
 
 
 def alter_partition(image: MetadataImage, topic_id: str, partition: int, leader_id: int,

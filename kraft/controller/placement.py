@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from metadata.image import MetadataImage
+from kraft.metadata.image import MetadataImage
 
 
 def place_replicas(

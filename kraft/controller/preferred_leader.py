@@ -4,7 +4,7 @@ sync (Kafka's auto.leader.rebalance.enable). Pure."""
 from __future__ import annotations
 
 from kraft.controller.partition_change import build_partition_change
-from metadata.image import MetadataImage
+from kraft.metadata.image import MetadataImage
 
 MAX_MOVES_PER_ROUND = 200  # bounded batches keep the metadata log and followers calm
 

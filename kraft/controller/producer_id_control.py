@@ -8,8 +8,8 @@ twice, even when a request times out and its block is never used (ids are cheap)
 from __future__ import annotations
 
 from kraft.errors import StaleBrokerEpoch
-from metadata.image import MetadataImage
-from metadata.records import ProducerIds
+from kraft.metadata.image import MetadataImage
+from kraft.metadata.records import ProducerIds
 
 BLOCK_SIZE = 1000
 

@@ -18,9 +18,9 @@ from typing import Callable
 from kraft.controller.broker_control import BrokerHeartbeats, fence_brokers, fence_expired
 from kraft.controller.preferred_leader import preferred_leader_changes
 from kraft.errors import KraftError, NoQuorum, Retriable
-from kraft.quorum import ProposalTimeout, Quorum, QuorumError
-from metadata.image import MetadataImage
-from metadata.records import BecomeController, MetadataBatch, encode_batch
+from kraft.quorum.protocol import ProposalTimeout, Quorum, QuorumError
+from kraft.metadata.image import MetadataImage
+from kraft.metadata.records import BecomeController, MetadataBatch, encode_batch
 
 log = logging.getLogger(__name__)
 

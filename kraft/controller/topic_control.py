@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from kraft.controller.placement import place_replicas
 from kraft.errors import InvalidValue, TopicExists, TopicNotFound
-from metadata.image import MetadataImage
-from metadata.records import ConfigRecord, PartitionRecord, RemoveTopic, TopicRecord
-from metadata.topic_configs import ConfigError, parse_topic_override
+from kraft.metadata.image import MetadataImage
+from kraft.metadata.records import ConfigRecord, PartitionRecord, RemoveTopic, TopicRecord
+from kraft.metadata.topic_configs import ConfigError, parse_topic_override
 
 MAX_PARTITIONS_PER_REQUEST = 10_000
 MAX_REPLICATION_FACTOR = 32

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from kraft.local_cluster import LocalCluster, http_json
+from kraft.server.local_cluster import LocalCluster, http_json
 from kraft.scenario.checkers import CHECKERS
 from kraft.scenario.fault_actions import FaultActions, fault_event, schedule
 from kraft.scenario.history import OK, History
@@ -27,7 +27,7 @@ from kraft.scenario.network import NetworkFaults
 from kraft.scenario.spec import Scenario
 from kraft.scenario.verdict import Verdict, judge
 from kraft.scenario.workload import V2, Workload
-from replication.log_inspect import partition_dirs, read_records
+from kraft.storage.log_inspect import partition_dirs, read_records
 
 FINAL_READ_BOUND_S = 60.0
 

@@ -1,6 +1,6 @@
 """A scenario file (TOML): cluster shape, topic, workload, fault schedule, expectations.
 
-The built-in library is such files, shipped in kraft/scenarios/. A user writes their
+The built-in library is such files, shipped in kraft/scenario/builtin/. A user writes their
 own the same way and runs it with `kraft scenario run path/to/file.toml`.
 """
 
@@ -122,7 +122,7 @@ def load_scenario_text(text: str, origin: str) -> Scenario:
 
 
 def builtin_names() -> list[str]:
-    root = importlib.resources.files("kraft") / "scenarios"
+    root = importlib.resources.files("kraft.scenario") / "builtin"
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
@@ -130,7 +130,7 @@ def load_scenario(name_or_path: str) -> Scenario:
     path = Path(name_or_path)
     if path.suffix == ".toml" and path.exists():
         return load_scenario_text(path.read_text(), str(path))
-    res = importlib.resources.files("kraft") / "scenarios" / f"{name_or_path}.toml"
+    res = importlib.resources.files("kraft.scenario") / "builtin" / f"{name_or_path}.toml"
     if not res.is_file():
         raise ScenarioError(f"no scenario named {name_or_path!r}; `kraft scenario list` shows "
                             "the library, or give a path to a .toml file")

@@ -21,7 +21,7 @@ import random
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from kraft.local_cluster import http_json
+from kraft.server.local_cluster import http_json
 
 ASK_TIMEOUT_S = 2.0
 SPECS = ("leader:<topic>-<partition>", "follower:<topic>-<partition>", "controller",

@@ -1,0 +1,4 @@
+"""Layer `cli`: the `kraft` command.
+
+May import: every layer below it.
+"""

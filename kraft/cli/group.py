@@ -1,0 +1,65 @@
+"""`kraft group list | describe GROUP`: consumer groups, their members and lag."""
+
+from __future__ import annotations
+
+import urllib.parse
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kraft.client.admin_client import AdminError
+
+out = Console()
+
+
+def register(app: typer.Typer, client_factory, fail) -> None:
+    group_app = typer.Typer(no_args_is_help=True, help="Consumer groups.")
+    app.add_typer(group_app, name="group")
+    config_opt = typer.Option(None, "-c", "--config", help="cluster.toml")
+    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP URL")
+
+    @group_app.command("list")
+    def group_list(config: Optional[Path] = config_opt, bootstrap: Optional[str] = bootstrap_opt):
+        """Every consumer group with members or committed offsets."""
+        try:
+            groups = client_factory(config, bootstrap).v3("GET", "/consumer-groups")["data"]
+        except AdminError as exc:
+            fail(str(exc))
+        table = Table("Group", "State", "Assignor", "Coordinator")
+        for g in groups:
+            table.add_row(g["consumer_group_id"], g["state"], g["partition_assignor"] or "-",
+                          g["coordinator"]["related"].rsplit("/", 1)[-1])
+        out.print(table)
+
+    @group_app.command("describe")
+    def group_describe(group: str, config: Optional[Path] = config_opt,
+                       bootstrap: Optional[str] = bootstrap_opt):
+        """Members, assignments, committed offsets and lag per partition."""
+        base = f"/consumer-groups/{urllib.parse.quote(group, safe='')}"
+        try:
+            c = client_factory(config, bootstrap)
+            g = c.v3("GET", base)
+            members = c.v3("GET", base + "/consumers")["data"]
+            lags = c.v3("GET", base + "/lags")["data"]
+        except AdminError as exc:
+            fail(str(exc))
+        out.print(f"Group: {g['consumer_group_id']}  State: {g['state']}  Generation: {g['generation_id']}  "
+                  f"Assignor: {g['partition_assignor'] or '-'}  "
+                  f"Coordinator: {g['coordinator']['related'].rsplit('/', 1)[-1]}")
+        table = Table("Instance", "Consumer id", "Assignments")
+        for m in members:
+            table.add_row(m["instance_id"], m["consumer_id"] or "-",
+                          ",".join(f"{a['topic_name']}-{a['partition_id']}" for a in m["assignments"]) or "-")
+        out.print(table)
+        table = Table("Topic", "Partition", "Committed", "Log end", "Lag", "Owner")
+        for row in lags:
+            table.add_row(row["topic_name"], str(row["partition_id"]), _offset(row["current_offset"]),
+                          _offset(row["log_end_offset"]), _offset(row["lag"]), row["instance_id"] or "-")
+        out.print(table)
+
+
+def _offset(value: int) -> str:
+    return "-" if value < 0 else str(value)

@@ -1,0 +1,234 @@
+"""The `kraft` command. Exit 0 on success; errors go to stderr as one line."""
+
+from __future__ import annotations
+
+import importlib.resources
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kraft.cli import data as cli_data
+from kraft.cli import group as cli_group
+from kraft.client.admin_client import AdminClient, AdminError
+from kraft.config.cluster import ConfigFileError, load_cluster_config, load_cluster_config_text
+from kraft.perf import cli as perf_cli
+from kraft.scenario import cli as scenario_cli
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="kraft: a KRaft-style streaming cluster.")
+quorum_app = typer.Typer(no_args_is_help=True, help="Metadata quorum.")
+topic_app = typer.Typer(no_args_is_help=True, help="Topics.")
+app.add_typer(quorum_app, name="quorum")
+app.add_typer(topic_app, name="topic")
+out = Console()
+
+ConfigOpt = typer.Option(None, "-c", "--config", help="cluster.toml (default: ./cluster.toml, "
+                         "else the bundled 3-node default)")
+BootstrapOpt = typer.Option(None, "--bootstrap", help="any node's HTTP URL")
+
+
+def fail(message: str, code: int = 1):
+    typer.echo(f"kraft: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_config(path: Optional[Path], embedded: bool = False):
+    try:
+        if path is None and (embedded or not Path("cluster.toml").exists()):
+            text = (importlib.resources.files("kraft") / "cluster.toml").read_text()
+            return load_cluster_config_text(text, "cluster.toml (bundled)", Path.cwd()), None
+        path = (path or Path("cluster.toml")).absolute()
+        return load_cluster_config(path), path
+    except ConfigFileError as exc:
+        fail(str(exc), 2)
+
+
+def client(config: Optional[Path], bootstrap: Optional[str]) -> AdminClient:
+    if bootstrap:
+        return AdminClient([bootstrap])
+    cfg, _ = load_config(config)
+    return AdminClient([n.http_url for n in cfg.nodes])
+
+
+@app.command()
+def up(config: Optional[Path] = ConfigOpt,
+       ready_timeout: float = typer.Option(60.0, help="seconds to wait for readiness")):
+    """Start every node of the file on this machine; Ctrl-C stops them all."""
+    from kraft.server.launcher import run_up
+    cfg, path = load_config(config)
+    raise typer.Exit(run_up(cfg, path, ready_timeout))
+
+
+@app.command()
+def node(node_id: int = typer.Option(..., "--id", help="node id in the file"),
+         config: Optional[Path] = ConfigOpt,
+         embedded_default: bool = typer.Option(False, hidden=True)):
+    """Run one node in the foreground."""
+    from kraft.server.main import run_node
+    cfg, _ = load_config(config, embedded_default)
+    try:
+        cfg.node(node_id)
+    except ConfigFileError as exc:
+        fail(str(exc), 2)
+    raise typer.Exit(run_node(cfg, node_id))
+
+
+@app.command("format")
+def format_cmd(node_id: int = typer.Option(..., "--id"),
+               config: Optional[Path] = ConfigOpt,
+               cluster_id: Optional[str] = typer.Option(None, "--cluster-id"),
+               raft_password: Optional[str] = typer.Option(None, "--raft-password")):
+    """Write cluster id + node id into a node's data dir (refuses a formatted dir)."""
+    from kraft.config.cluster import check_data_dirs
+    from kraft.config.data_dir import (
+        DataDirError,
+        format_data_dir,
+        new_cluster_id,
+        new_raft_password,
+    )
+    cfg, _ = load_config(config)
+    try:
+        node_cfg = cfg.node(node_id)
+        check_data_dirs(cfg, [node_id])
+    except ConfigFileError as exc:
+        fail(str(exc), 2)
+    cid = cluster_id or cfg.cluster.id or new_cluster_id()
+    password = raft_password or cfg.cluster.raft_password or new_raft_password()
+    try:
+        format_data_dir(node_cfg.data_path, cid, node_id, password)
+    except DataDirError as exc:
+        fail(str(exc), 2)
+    typer.echo(f"formatted {node_cfg.data_path}: cluster.id={cid} node.id={node_id}")
+    if not (raft_password or cfg.cluster.raft_password):
+        typer.echo("generated a Raft password; format the other nodes with "
+                   f"--raft-password {password}")
+
+
+@quorum_app.command("status")
+def quorum_status(config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = BootstrapOpt):
+    """Like kafka-metadata-quorum.sh describe --status --replication."""
+    try:
+        q = client(config, bootstrap).v3("GET", "/quorum")
+    except AdminError as exc:
+        fail(str(exc))
+    out.print(f"LeaderId: {q['leader_id']}  LeaderEpoch: {q['leader_epoch']}  "
+              f"HighWatermark: {q['high_watermark']}  MetadataOffset: {q['metadata_offset']}")
+    table = Table("NodeId", "LogEndOffset", "Lag", "LastCaughtUpAgeMs", "Status")
+    for v in q["voters"]:
+        status = "Leader" if v["node_id"] == q["leader_id"] else "Follower"
+        table.add_row(str(v["node_id"]), str(v["log_end_offset"]), str(v["lag"]),
+                      str(v.get("last_caught_up_age_ms")), status)
+    for o in q["observers"]:
+        table.add_row(str(o["node_id"]), str(o["metadata_offset"]), str(o["lag"]),
+                      str(o.get("last_heartbeat_age_ms")), "Observer")
+    out.print(table)
+
+
+def _parse_kv(items: list[str]) -> dict:
+    result = {}
+    for item in items:
+        if "=" not in item:
+            fail(f"config {item!r} must be NAME=VALUE", 2)
+        k, v = item.split("=", 1)
+        result[k] = v
+    return result
+
+
+@topic_app.command("create")
+def topic_create(name: str, partitions: Optional[int] = typer.Option(None, "--partitions", "-p"),
+                 replication_factor: Optional[int] = typer.Option(None, "--replication-factor", "-r"),
+                 config_kv: list[str] = typer.Option([], "--set", help="topic config NAME=VALUE, repeatable"),
+                 config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = BootstrapOpt):
+    body = {"topic_name": name,
+            "configs": [{"name": k, "value": v} for k, v in _parse_kv(config_kv).items()]}
+    if partitions is not None:
+        body["partitions_count"] = partitions
+    if replication_factor is not None:
+        body["replication_factor"] = replication_factor
+    try:
+        t = client(config, bootstrap).v3("POST", "/topics", body)
+    except AdminError as exc:
+        fail(str(exc))
+    typer.echo(f"created topic {t['topic_name']} ({t['partitions_count']} partitions, "
+               f"RF {t['replication_factor']})")
+
+
+@topic_app.command("list")
+def topic_list(config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = BootstrapOpt):
+    try:
+        topics = client(config, bootstrap).v3("GET", "/topics")["data"]
+    except AdminError as exc:
+        fail(str(exc))
+    for t in topics:
+        typer.echo(t["topic_name"])
+
+
+@topic_app.command("describe")
+def topic_describe(name: str, config: Optional[Path] = ConfigOpt,
+                   bootstrap: Optional[str] = BootstrapOpt):
+    try:
+        c = client(config, bootstrap)
+        t = c.v3("GET", f"/topics/{name}")
+        parts = c.v3("GET", f"/topics/{name}/partitions")["data"]
+        configs = c.v3("GET", f"/topics/{name}/configs")["data"]
+    except AdminError as exc:
+        fail(str(exc))
+    overrides = ",".join(f"{x['name']}={x['value']}" for x in configs
+                         if x["source"] == "DYNAMIC_TOPIC_CONFIG")
+    out.print(f"Topic: {t['topic_name']}  TopicId: {t['topic_id']}  "
+              f"PartitionCount: {t['partitions_count']}  "
+              f"ReplicationFactor: {t['replication_factor']}  Configs: {overrides}")
+    table = Table("Partition", "Leader", "LeaderEpoch", "Replicas", "Isr", "Unclean")
+    for p in parts:
+        table.add_row(str(p["partition_id"]), str(p["leader_id"] if p["leader_id"] is not None else "none"),
+                      str(p["leader_epoch"]), ",".join(map(str, p["replica_ids"])),
+                      ",".join(map(str, p["isr"])), str(p["unclean_elections"]))
+    out.print(table)
+
+
+@topic_app.command("delete")
+def topic_delete(name: str, config: Optional[Path] = ConfigOpt,
+                 bootstrap: Optional[str] = BootstrapOpt):
+    try:
+        client(config, bootstrap).v3("DELETE", f"/topics/{name}")
+    except AdminError as exc:
+        fail(str(exc))
+    typer.echo(f"deleted topic {name}")
+
+
+@topic_app.command("config")
+def topic_config(name: str,
+                 set_kv: list[str] = typer.Option([], "--set", help="NAME=VALUE, repeatable"),
+                 delete: list[str] = typer.Option([], "--delete", help="NAME, repeatable"),
+                 config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = BootstrapOpt):
+    """Show a topic's configs, or change them live with --set / --delete."""
+    try:
+        c = client(config, bootstrap)
+        changes = [{"name": k, "value": v} for k, v in _parse_kv(set_kv).items()]
+        changes += [{"name": k, "operation": "DELETE"} for k in delete]
+        if changes:
+            c.v3("POST", f"/topics/{name}/configs:alter", {"data": changes})
+        configs = c.v3("GET", f"/topics/{name}/configs")["data"]
+    except AdminError as exc:
+        fail(str(exc))
+    table = Table("Name", "Value", "Source")
+    for x in configs:
+        table.add_row(x["name"], x["value"], x["source"])
+    out.print(table)
+
+
+cli_data.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
+cli_group.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
+perf_cli.register(app)
+scenario_cli.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

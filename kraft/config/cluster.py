@@ -1,0 +1,324 @@
+"""cluster.toml (API.md): the model, the loader, and the data-dir check run before any port is bound.
+
+Every mistake becomes one line, `<file>: <key path>: <reason>`. Loading does no I/O but reading the file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Iterable, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from kraft.config.data_dir import cluster_id_problem, data_dir_problem
+from kraft.metadata.topic_configs import (
+    DEFAULT_TOPIC_CONFIGS,
+    ConfigError,
+    parse_config_value,
+)
+
+Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
+PositiveMs = Annotated[int, Field(strict=True, gt=0)]
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
+
+
+class ConfigFileError(Exception):
+    """A config mistake, as one line: `<file>: <key path>: <reason>`."""
+
+    def __init__(self, file: str | os.PathLike[str], key_path: str, reason: str) -> None:
+        self.file, self.key_path, self.reason = str(file), key_path, reason
+        super().__init__(": ".join(part for part in (self.file, key_path, reason) if part))
+
+
+def _invalid(sub_path: str, reason: str) -> PydanticCustomError:
+    """An error at `sub_path` below the validator's own location (see _error_from_validation)."""
+    return PydanticCustomError("kraft_config", "{reason}", {"reason": reason, "sub_path": sub_path})
+
+
+def _toml_key(name: str) -> str:
+    return name if _BARE_KEY.fullmatch(name) else '"' + name.replace('"', '\\"') + '"'
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _kafka_style_cluster_id(value: str) -> str:
+    if problem := cluster_id_problem(value):
+        raise _invalid("", problem)
+    return value
+
+
+class ClusterSection(_Table):
+    name: Annotated[str, Field(strict=True, min_length=1)] = "local"
+    id: Annotated[str, Field(strict=True), AfterValidator(_kafka_style_cluster_id)] | None = None
+    raft_password: Annotated[str, Field(strict=True, min_length=8)] | None = None
+
+
+class Timeouts(_Table):
+    broker_session_timeout_ms: PositiveMs = Field(3000, alias="broker.session.timeout.ms")
+    broker_heartbeat_interval_ms: PositiveMs = Field(500, alias="broker.heartbeat.interval.ms")
+    replica_lag_time_max_ms: PositiveMs = Field(5000, alias="replica.lag.time.max.ms")
+    controller_request_timeout_ms: PositiveMs = Field(5000, alias="controller.request.timeout.ms")
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> Timeouts:
+        # A heartbeat no more frequent than the session timeout fences healthy brokers.
+        heartbeat, session = self.broker_heartbeat_interval_ms, self.broker_session_timeout_ms
+        if heartbeat >= session:
+            reason = f'must be less than "broker.session.timeout.ms" ({session}), got {heartbeat}'
+            raise _invalid('"broker.heartbeat.interval.ms"', reason)
+        return self
+
+
+class GroupSettings(_Table):
+    """Consumer groups and REST consumer instances (Kafka and REST Proxy names)."""
+
+    offsets_topic_partitions: Annotated[int, Field(strict=True, ge=1, le=1000)] = Field(
+        50, alias="offsets.topic.num.partitions")
+    offsets_topic_replication_factor: Annotated[int, Field(strict=True, ge=1)] = Field(
+        3, alias="offsets.topic.replication.factor")
+    session_timeout_ms: Annotated[int, Field(strict=True, ge=1000)] = Field(45_000, alias="session.timeout.ms")
+    consumer_instance_timeout_ms: PositiveMs = Field(300_000, alias="consumer.instance.timeout.ms")
+
+
+def _host_problem(host: str) -> str | None:
+    try:
+        # The host is also what other nodes and clients connect to (like Kafka's advertised.listeners).
+        unreachable = ipaddress.ip_address(host).is_unspecified
+        return f"{host} is not an address others can connect to; use the node's own address" if unreachable else None
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9.]+|\[.*\]", host) or len(host) > 253 or not _HOSTNAME.fullmatch(host):
+        return f"must be an IPv4/IPv6 address (no brackets) or a hostname, got {host!r}"
+    return None
+
+
+class NodeConfig(_Table):
+    id: Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)]
+    roles: Annotated[tuple[Literal["controller", "broker"], ...], Field(min_length=1)]
+    host: Annotated[str, Field(strict=True)] = "127.0.0.1"
+    http_port: Port
+    raft_port: Port | None = None
+    data_dir: Annotated[str, Field(strict=True, min_length=1)]
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._base_dir = context.get("base_dir") if isinstance(context, dict) else None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NodeConfig:
+        if problem := _host_problem(self.host):
+            raise _invalid("host", problem)
+        for index, role in enumerate(self.roles):
+            if role in self.roles[:index]:
+                raise _invalid(f"roles[{index}]", f"duplicate role {role!r}")
+        if self.is_controller and self.raft_port is None:
+            raise _invalid("raft_port", 'required for a node with the "controller" role')
+        if not self.is_controller and self.raft_port is not None:
+            raise _invalid("raft_port", 'only controllers use a raft port: remove it, or add "controller" to roles')
+        return self
+
+    @property
+    def is_controller(self) -> bool:
+        return "controller" in self.roles
+
+    @property
+    def is_broker(self) -> bool:
+        return "broker" in self.roles
+
+    @property
+    def http_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.http_port}"
+
+    @property
+    def raft_address(self) -> str | None:
+        """pysyncobj's "host:port" (it splits at the last ':', so IPv6 stays unbracketed)."""
+        return None if self.raft_port is None else f"{self.host}:{self.raft_port}"
+
+    @property
+    def data_path(self) -> Path:
+        """Absolute data dir; relative ones are resolved against the config file's directory."""
+        base = self._base_dir if self._base_dir is not None else Path.cwd()
+        return Path(os.path.normpath(base / Path(self.data_dir).expanduser()))
+
+
+def _interface(host: str) -> str:
+    """One spelling per host, so that "::1" and "0:0::1" are seen as the same."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host.lower().rstrip(".")
+
+
+def _repeated(nodes: tuple[NodeConfig, ...], field: str, what: str) -> tuple[str, str] | None:
+    """The first node whose `field` (formatted by `what`) repeats an earlier node's."""
+    first_index: dict[str, int] = {}
+    for index, node in enumerate(nodes):
+        value = what.format(node=node)
+        if value in first_index:
+            return f"nodes[{index}].{field}", f"{value} is already used by nodes[{first_index[value]}]"
+        first_index[value] = index
+    return None
+
+
+def _port_clash(nodes: tuple[NodeConfig, ...]) -> tuple[str, str] | None:
+    """The first (host, port) taken twice; one port may serve several hosts (127.0.0.2, .3)."""
+    owners: dict[tuple[str, int], str] = {}
+    for index, node in enumerate(nodes):
+        for field in ("http_port", "raft_port"):
+            port, here = getattr(node, field), f"nodes[{index}].{field}"
+            if port is not None and (owner := owners.setdefault((_interface(node.host), port), here)) != here:
+                return here, f"port {port} on {node.host} is already used by {owner}"
+    return None
+
+
+class ClusterConfig(_Table):
+    cluster: ClusterSection = ClusterSection()
+    topic_defaults: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPIC_CONFIGS))
+    timeouts: Timeouts = Timeouts()
+    groups: GroupSettings = GroupSettings()
+    nodes: Annotated[tuple[NodeConfig, ...], Field(min_length=1)]
+    _file_name: str = PrivateAttr(default="cluster.toml")
+    _path: Path | None = PrivateAttr(default=None)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    def model_post_init(self, context: Any, /) -> None:
+        if isinstance(context, dict):
+            self._file_name = context.get("file_name", self._file_name)
+            self._path = context.get("path")
+            self._base_dir = context.get("base_dir") or self._base_dir
+
+    @field_validator("topic_defaults", mode="before")
+    @classmethod
+    def _canonical_topic_defaults(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw  # pydantic reports the wrong type
+        canonical = dict(DEFAULT_TOPIC_CONFIGS)  # "ALL defaults filled": readers never need a fallback
+        for name, value in raw.items():
+            try:
+                canonical[name] = parse_config_value(name, value)
+            except ConfigError as error:
+                raise _invalid(_toml_key(name), error.reason) from None
+        return canonical
+
+    @model_validator(mode="after")
+    def _nodes_fit_together(self) -> ClusterConfig:
+        found = (
+            _repeated(self.nodes, "id", "node id {node.id}")
+            or _port_clash(self.nodes)
+            or _repeated(self.nodes, "data_dir", "data dir {node.data_path}")
+            or (not self.controllers and ("nodes", 'no node has the "controller" role; the cluster needs a quorum'))
+            or (not self.brokers and ("nodes", 'no node has the "broker" role; partitions need brokers to live on'))
+        )
+        if found:
+            raise _invalid(*found)
+        return self
+
+    @property
+    def file_name(self) -> str:
+        return self._file_name
+
+    @property
+    def path(self) -> Path | None:
+        """The absolute config file path; None when loaded from text."""
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    @property
+    def controllers(self) -> tuple[NodeConfig, ...]:
+        return tuple(node for node in self.nodes if node.is_controller)
+
+    @property
+    def brokers(self) -> tuple[NodeConfig, ...]:
+        return tuple(node for node in self.nodes if node.is_broker)
+
+    @property
+    def warnings(self) -> list[str]:
+        count = len(self.controllers)
+        advice = f"{count} controllers tolerate no more failures than {count - 1}; use an odd number"
+        return [f"{self._file_name}: nodes: {advice}"] if count % 2 == 0 else []
+
+    def node(self, node_id: int) -> NodeConfig:
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        known = ", ".join(str(node.id) for node in self.nodes)
+        raise ConfigFileError(self._file_name, "nodes", f"no node has id {node_id} (ids in the file: {known})")
+
+
+_FIXED_REASONS = {"extra_forbidden": "unknown key", "missing": "required key is missing", "too_short": "must not be empty"}
+
+
+def _reason(error: Any) -> str:
+    kind = error["type"]
+    if kind in _FIXED_REASONS or kind == "kraft_config":  # ours are already worded as reasons
+        return _FIXED_REASONS.get(kind, error["msg"])
+    expected = "must be a table" if kind in ("model_type", "dict_type") else re.sub(r"^\w+ should ", "must ", error["msg"])
+    given = repr(error["input"])
+    return f"{expected}, got {given if len(given) <= 60 else given[:57] + '...'}"
+
+
+def _error_from_validation(file_name: str, error: ValidationError) -> ConfigFileError:
+    first = error.errors(include_url=False)[0]
+    path = ""
+    for part in first["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else ("." if path else "") + _toml_key(str(part))
+    sub_path = (first.get("ctx") or {}).get("sub_path", "")
+    if sub_path:
+        path += sub_path if sub_path.startswith("[") or not path else "." + sub_path
+    return ConfigFileError(file_name, path, _reason(first))
+
+
+def load_cluster_config_text(
+    text: str, name: str = "cluster.toml", base_dir: Path | str | None = None, *, path: Path | None = None
+) -> ClusterConfig:
+    """Parse and validate a cluster.toml; relative data dirs resolve against base_dir (default: cwd)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        located = re.fullmatch(r"(.*?)\s*\(at (.*)\)", str(error))
+        where, what = located.group(2, 1) if located else ("", str(error))
+        raise ConfigFileError(name, where, f"invalid TOML: {what}") from None
+    context = {"file_name": name, "path": path, "base_dir": Path(base_dir or Path.cwd()).absolute()}
+    try:
+        return ClusterConfig.model_validate(raw, context=context)
+    except ValidationError as error:
+        raise _error_from_validation(name, error) from None
+
+
+def load_cluster_config(path: Path | str) -> ClusterConfig:
+    file = Path(path)
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = f"cannot read: {error.strerror or error}" if isinstance(error, OSError) else "not UTF-8 text"
+        raise ConfigFileError(path, "", reason) from None
+    return load_cluster_config_text(text, str(path), file.absolute().parent, path=file.absolute())
+
+
+def check_data_dirs(config: ClusterConfig, node_ids: Iterable[int] | None = None) -> None:
+    """Raise ConfigFileError unless each node's data dir is (or can be made) a usable directory."""
+    wanted = None if node_ids is None else {config.node(node_id).id for node_id in node_ids}
+    for index, node in enumerate(config.nodes):
+        if (wanted is None or node.id in wanted) and (problem := data_dir_problem(node.data_path)):
+            raise ConfigFileError(config.file_name, f"nodes[{index}].data_dir", problem)

@@ -1,0 +1,295 @@
+"""One consumer group's membership state machine, after Kafka's ClassicGroup. Sans-IO:
+`handle(event) -> list[effect]`; events carry `now_ms`, nothing here reads a clock, and
+errors are values (ErrorResponse). Events and effects: group_events.py.
+
+Empty -> PreparingRebalance -> CompletingRebalance -> Stable, and back to
+PreparingRebalance when a member joins, leaves, times out (session.timeout.ms), changes
+its subscription or protocols, or a subscribed topic's partition count changes. The join
+phase ends when every member has rejoined or the rebalance timeout (the members'
+largest) passes: those that did not rejoin are removed. Each ended join phase starts a
+new generation; heartbeats, syncs and commits carrying another one get
+ILLEGAL_GENERATION, which fences stale members' commits.
+
+Simplifications:
+- Server-side assignment: the coordinator computes the assignment with kraft.groups.assignors
+  when the join phase ends (as a REST proxy does for its instances) instead of the
+  leader sending it in SyncGroup. Each Sync is answered at once with the member's share;
+  the group is Stable once all have synced; members that do not sync within the
+  rebalance timeout are removed (Kafka's pending-sync expiry).
+- Protocols are assignor names; the one every member supports and most members prefer
+  wins (ties: by name).
+- An unchanged rejoin, even the leader's, gets the current generation back (Kafka
+  rebalances on a leader rejoin so that it can notice metadata changes; here the
+  coordinator sees them itself: TopicsChanged).
+- No static membership, no initial rebalance delay, no group size limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from kraft.groups import group_events as ev
+from kraft.groups.assignors import STRATEGIES, TopicPartition, assign
+from kraft.groups.group_events import Effect, ErrorResponse, Event, GroupError, GroupState
+from kraft.groups.group_member import GroupConfig, Member, common_protocols, select_protocol
+
+EMPTY, PREPARING, COMPLETING, STABLE, DEAD = (GroupState.EMPTY, GroupState.PREPARING_REBALANCE,
+                                              GroupState.COMPLETING_REBALANCE, GroupState.STABLE, GroupState.DEAD)
+
+# The transition table: new state -> the states it may be entered from.
+VALID_PREVIOUS: dict[GroupState, frozenset[GroupState]] = {
+    PREPARING: frozenset({EMPTY, STABLE, COMPLETING}),
+    COMPLETING: frozenset({PREPARING}),
+    STABLE: frozenset({COMPLETING}),
+    EMPTY: frozenset({PREPARING}),
+    DEAD: frozenset({EMPTY, PREPARING, COMPLETING, STABLE}),
+}
+
+# What a known member with the current generation gets, per state (None: accepted).
+# Empty has no members, and every request to a Dead group gets COORDINATOR_NOT_AVAILABLE.
+HEARTBEAT_IN = {PREPARING: GroupError.REBALANCE_IN_PROGRESS, COMPLETING: None, STABLE: None}
+SYNC_IN = {PREPARING: GroupError.REBALANCE_IN_PROGRESS, COMPLETING: None, STABLE: None}
+COMMIT_IN = {PREPARING: None, COMPLETING: GroupError.REBALANCE_IN_PROGRESS, STABLE: None}
+
+
+class ClassicGroup:
+    def __init__(self, group_id: str, partitions: Mapping[str, int] | None = None,
+                 config: GroupConfig | None = None, member_id_prefix: str = ""):
+        """member_id_prefix: something unique per coordinator incarnation (the adapter may
+        draw a uuid) so that member ids are never reused across coordinator failovers."""
+        self.group_id = group_id
+        self.config = config or GroupConfig()
+        self.state, self.generation = EMPTY, 0
+        self.protocol: str | None = None
+        self.leader_id: str | None = None
+        self._partitions = dict(partitions or {})
+        self._members: dict[str, Member] = {}  # in join order
+        self._assignment: dict[str, list[TopicPartition]] = {}
+        self._rebalance_deadline_ms = self._sync_deadline_ms = 0
+        self._prefix, self._next_seq = member_id_prefix, 1
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(self._members)
+
+    def assignment_of(self, member_id: str) -> tuple[TopicPartition, ...]:
+        return tuple(self._assignment.get(member_id, ()))
+
+    def subscription_of(self, member_id: str) -> frozenset[str]:
+        return self._members[member_id].topics
+
+    def handle(self, event: Event) -> list[Effect]:
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            raise TypeError(f"{type(event).__name__} is not a group event (caller's bug)")
+        out: list[Effect] = []
+        if self.state is DEAD:
+            request = _REQUEST_NAMES.get(type(event))
+            if request is not None:
+                out.append(ErrorResponse(request, getattr(event, "member_id", None), GroupError.COORDINATOR_NOT_AVAILABLE,
+                                         f"group {self.group_id!r} is dead here: find its coordinator again"))
+            return out
+        handler(self, event, out)
+        return out
+
+    def _on_join(self, e: ev.Join, out: list[Effect]) -> None:
+        cfg = self.config
+        fail = lambda error, msg: out.append(ErrorResponse("join", e.member_id, error, msg))
+        if not cfg.min_session_timeout_ms <= e.session_timeout_ms <= cfg.max_session_timeout_ms:
+            return fail(GroupError.INVALID_SESSION_TIMEOUT,
+                        f"session timeout {e.session_timeout_ms} ms is outside [{cfg.min_session_timeout_ms}, "
+                        f"{cfg.max_session_timeout_ms}] (client's fault)")
+        protocols = tuple(dict.fromkeys(p for p in e.protocols if p in STRATEGIES))
+        if not protocols:
+            return fail(GroupError.INCONSISTENT_GROUP_PROTOCOL,
+                        f"none of the protocols {list(e.protocols)} is a known assignor {list(STRATEGIES)} (client's fault)")
+        common = common_protocols(m for mid, m in self._members.items() if mid != e.member_id)
+        if common is not None and not common & set(protocols):
+            return fail(GroupError.INCONSISTENT_GROUP_PROTOCOL,
+                        f"protocols {list(protocols)} share none with the group's {sorted(common)} (client's fault)")
+        topics = frozenset(e.topics)
+        if e.member_id:
+            member = self._members.get(e.member_id)
+            if member is None:
+                return fail(GroupError.UNKNOWN_MEMBER_ID, self._unknown(e.member_id))
+            changed = (member.protocols, member.topics) != (protocols, topics)
+            member.client_id, member.protocols, member.topics = e.client_id, protocols, topics
+            member.session_timeout_ms, member.rebalance_timeout_ms = e.session_timeout_ms, e.rebalance_timeout_ms
+            member.last_heartbeat_ms = e.now_ms
+            if self.state is not PREPARING and not changed:
+                out.append(self._join_response(member))  # nothing new: the current generation
+                return
+        else:
+            member = Member(self._new_member_id(e.client_id), e.client_id, e.session_timeout_ms,
+                            e.rebalance_timeout_ms, protocols, topics, e.now_ms)
+            self._members[member.member_id] = member
+        member.awaiting_join = True
+        out.append(ev.JoinPending(member.member_id))
+        if self.state is not PREPARING:
+            self._prepare_rebalance(e.now_ms, out)
+        self._maybe_complete_join(e.now_ms, out)
+
+    def _on_sync(self, e: ev.Sync, out: list[Effect]) -> None:
+        if self._check(e.member_id, e.generation, SYNC_IN, "sync", out):
+            return
+        member = self._members[e.member_id]
+        member.last_heartbeat_ms = e.now_ms
+        member.synced = True
+        out.append(ev.SyncResponse(e.member_id, self.generation, self.assignment_of(e.member_id)))
+        if self.state is COMPLETING and all(m.synced for m in self._members.values()):
+            self._transition(STABLE, out)
+
+    def _on_heartbeat(self, e: ev.Heartbeat, out: list[Effect]) -> None:
+        member = self._members.get(e.member_id)
+        if member is not None and e.generation == self.generation:
+            member.last_heartbeat_ms = e.now_ms  # also while rebalancing: it is alive
+        if not self._check(e.member_id, e.generation, HEARTBEAT_IN, "heartbeat", out):
+            out.append(ev.HeartbeatOk(e.member_id))
+
+    def _on_leave(self, e: ev.Leave, out: list[Effect]) -> None:
+        if e.member_id not in self._members:
+            out.append(ErrorResponse("leave", e.member_id, GroupError.UNKNOWN_MEMBER_ID, self._unknown(e.member_id)))
+            return
+        self._remove(e.member_id, "left", out)
+        out.append(ev.LeaveOk(e.member_id))
+        self._after_removal(e.now_ms, out)
+
+    def _on_commit_check(self, e: ev.CommitCheck, out: list[Effect]) -> None:
+        if e.generation < 0 and self.state is EMPTY:
+            out.append(ev.CommitOk(e.member_id, e.generation))  # the group only stores offsets
+        elif not self._check(e.member_id, e.generation, COMMIT_IN, "commit", out):
+            out.append(ev.CommitOk(e.member_id, e.generation))
+
+    def _on_tick(self, e: ev.Tick, out: list[Effect]) -> None:
+        now, removed = e.now_ms, False
+        for mid, m in list(self._members.items()):
+            if self.state is PREPARING and m.awaiting_join:
+                continue  # its join request is parked here: that is its heartbeat
+            if now >= m.last_heartbeat_ms + m.session_timeout_ms:
+                removed = self._remove(mid, "session_timeout", out)
+            elif self.state is COMPLETING and now >= self._sync_deadline_ms and not m.synced:
+                removed = self._remove(mid, "sync_timeout", out)
+        if self.state is PREPARING and now >= self._rebalance_deadline_ms:
+            for mid in [mid for mid, m in self._members.items() if not m.awaiting_join]:
+                removed = self._remove(mid, "rebalance_timeout", out)
+        if removed:
+            self._after_removal(now, out)
+
+    def _on_topics_changed(self, e: ev.TopicsChanged, out: list[Effect]) -> None:
+        old, self._partitions = self._partitions, dict(e.partitions)
+        subscribed = set().union(*(m.topics for m in self._members.values()))
+        if self.state in (STABLE, COMPLETING) and any(old.get(t, 0) != self._partitions.get(t, 0) for t in subscribed):
+            self._prepare_rebalance(e.now_ms, out)
+            self._maybe_complete_join(e.now_ms, out)
+
+    def _on_delete(self, e: ev.DeleteGroup, out: list[Effect]) -> None:
+        if self.state is not EMPTY:
+            out.append(ErrorResponse("delete", None, GroupError.NON_EMPTY_GROUP,
+                                     f"group {self.group_id!r} still has members {list(self._members)} (client's fault)"))
+            return
+        self._transition(DEAD, out)
+        out.append(ev.DeleteOk())
+
+    def _on_unload(self, e: ev.Unload, out: list[Effect]) -> None:
+        for mid, m in self._members.items():
+            if self.state is PREPARING and m.awaiting_join:
+                out.append(ErrorResponse("join", mid, GroupError.NOT_COORDINATOR,
+                                         f"this node no longer coordinates group {self.group_id!r}: find it again"))
+        self._members.clear()
+        self._transition(DEAD, out)
+
+    def _check(self, member_id: str, generation: int, table: dict, request: str, out: list[Effect]) -> bool:
+        """Append the error a request deserves, if any; True if there was one."""
+        if member_id not in self._members:
+            error, msg = GroupError.UNKNOWN_MEMBER_ID, self._unknown(member_id)
+        elif generation != self.generation:
+            error, msg = GroupError.ILLEGAL_GENERATION, (
+                f"member {member_id!r} sent generation {generation} but group {self.group_id!r} is at generation "
+                f"{self.generation}: the member is stale and must rejoin (client's fault)")
+        else:
+            error, msg = table[self.state], f"group {self.group_id!r} is rebalancing: rejoin"
+        if error is not None:
+            out.append(ErrorResponse(request, member_id, error, msg))
+        return error is not None
+
+    def _unknown(self, member_id: str) -> str:
+        return (f"member {member_id!r} is not in group {self.group_id!r} (it left, timed out or never joined): "
+                f"rejoin with no member id (client's fault)")
+
+    def _new_member_id(self, client_id: str) -> str:
+        while True:
+            member_id = f"{client_id or 'member'}-{self._prefix}{self._next_seq}"
+            self._next_seq += 1
+            if member_id not in self._members:
+                return member_id
+
+    def _transition(self, new: GroupState, out: list[Effect]) -> None:
+        if self.state not in VALID_PREVIOUS[new]:
+            raise AssertionError(f"group {self.group_id!r}: {self.state.value} -> {new.value} is not a transition (bug)")
+        out.append(ev.StateChanged(self.state, new, self.generation))
+        self.state = new
+
+    def _prepare_rebalance(self, now_ms: int, out: list[Effect]) -> None:
+        self._transition(PREPARING, out)
+        timeout = max((m.rebalance_timeout_ms for m in self._members.values()), default=0)
+        self._rebalance_deadline_ms = now_ms + timeout
+
+    def _remove(self, member_id: str, reason: str, out: list[Effect]) -> bool:
+        member = self._members.pop(member_id)
+        self._assignment.pop(member_id, None)
+        if self.state is PREPARING and member.awaiting_join:
+            out.append(ErrorResponse("join", member_id, GroupError.UNKNOWN_MEMBER_ID,
+                                     f"member {member_id!r} was removed from group {self.group_id!r} ({reason})"))
+        out.append(ev.MemberRemoved(member_id, reason))
+        return True
+
+    def _after_removal(self, now_ms: int, out: list[Effect]) -> None:
+        if self.state in (STABLE, COMPLETING):
+            self._prepare_rebalance(now_ms, out)
+        self._maybe_complete_join(now_ms, out)
+
+    def _maybe_complete_join(self, now_ms: int, out: list[Effect]) -> None:
+        if self.state is PREPARING and all(m.awaiting_join for m in self._members.values()):
+            self._complete_join(now_ms, out)
+
+    def _complete_join(self, now_ms: int, out: list[Effect]) -> None:
+        self.generation += 1
+        if not self._members:
+            self.protocol, self.leader_id, self._assignment = None, None, {}
+            out.append(ev.GenerationStarted(self.generation, None, None))
+            self._transition(EMPTY, out)
+            return
+        self.protocol = select_protocol(self._members.values())
+        if self.leader_id not in self._members:
+            self.leader_id = next(iter(self._members))
+        subscriptions = {mid: m.topics for mid, m in self._members.items()}
+        self._assignment = assign(self.protocol, subscriptions, self._partitions, self._assignment)
+        out.append(ev.GenerationStarted(self.generation, self.protocol, self.leader_id,
+                                        {mid: tuple(tps) for mid, tps in self._assignment.items()}))
+        self._transition(COMPLETING, out)
+        self._sync_deadline_ms = now_ms + max(m.rebalance_timeout_ms for m in self._members.values())
+        for m in self._members.values():
+            m.awaiting_join, m.synced, m.last_heartbeat_ms = False, False, now_ms
+            out.append(self._join_response(m))
+
+    def _join_response(self, member: Member) -> ev.JoinResponse:
+        members = ()
+        if member.member_id == self.leader_id:
+            members = tuple((mid, tuple(sorted(m.topics))) for mid, m in self._members.items())
+        return ev.JoinResponse(member.member_id, self.generation, self.protocol or "", self.leader_id or "", members)
+
+
+_HANDLERS: dict[type, Callable[[ClassicGroup, Event, list[Effect]], None]] = {
+    ev.Join: ClassicGroup._on_join,
+    ev.Sync: ClassicGroup._on_sync,
+    ev.Heartbeat: ClassicGroup._on_heartbeat,
+    ev.Leave: ClassicGroup._on_leave,
+    ev.CommitCheck: ClassicGroup._on_commit_check,
+    ev.Tick: ClassicGroup._on_tick,
+    ev.TopicsChanged: ClassicGroup._on_topics_changed,
+    ev.DeleteGroup: ClassicGroup._on_delete,
+    ev.Unload: ClassicGroup._on_unload,
+}
+# Client requests: answered with COORDINATOR_NOT_AVAILABLE once the group is Dead.
+_REQUEST_NAMES = {ev.Join: "join", ev.Sync: "sync", ev.Heartbeat: "heartbeat", ev.Leave: "leave",
+                  ev.CommitCheck: "commit", ev.DeleteGroup: "delete"}

@@ -1,0 +1,300 @@
+"""The group coordinator of one node: the groups of the offsets partitions it leads.
+
+Which node coordinates group g: the leader of partition hash(g) % N of
+__consumer_offsets (groups/coordinator_placement.py). This node follows the leadership
+of its replicas: when it becomes leader of an offsets partition it loads that
+partition's committed offsets by replaying its local log; when it stops leading one,
+the groups there are unloaded and their consumer instances are gone (clients get 40403
+and recreate them; committed offsets live in the log, not here). Commits are appended
+to the offsets partition with acks=all, here and only here, so the cache of a loaded
+partition always holds what its log holds.
+
+REST consumer instances live with their group's coordinator: every node forwards a
+group's requests there (kraft/api/consumer_routes.py), so joins, heartbeats and
+commits are local calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from kraft.groups.consumer_instance import ConsumerInstance, InstanceConfig
+from kraft.groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS, coordinator_partition
+from kraft.groups.instance_group import InstanceGroup
+from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record
+from kraft.config.cluster import GroupSettings
+from kraft.errors import ConsumerInstanceExists, ConsumerInstanceNotFound, NotFound, Retriable, TopicExists
+from kraft.storage.record_batch import decode_records, encode_batch, iter_batches
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25
+LOAD_CHUNK_BYTES = 1024 * 1024
+COMMIT_TIMEOUT_MS = 30_000
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def mono_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+@dataclass
+class LoadedPartition:
+    leader_epoch: int
+    cache: OffsetCache
+
+
+class GroupCoordinator:
+    def __init__(self, node, settings: GroupSettings):
+        self._node = node
+        self.settings = settings
+        self._loaded: dict[int, LoadedPartition] = {}
+        self._groups: dict[str, InstanceGroup] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._wake = asyncio.Event()
+        self._topic_counts: dict[str, int] = {}
+        self._counted_at = -1  # the image offset _topic_counts was taken at
+        self._creating: asyncio.Task | None = None
+        self._prefix = uuid.uuid4().hex[:8] + "."  # member ids never repeat across incarnations
+
+    # -- background: follow leadership, tick groups ------------------------------------
+    def on_metadata(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+                    async with asyncio.timeout(TICK_S):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                try:
+                    self._follow_leadership()
+                    self._tick()
+                except Exception:  # a bug or a damaged offsets log must not stop the node
+                    log.exception("group coordinator duty failed; retrying")
+        finally:
+            if self._creating is not None:
+                self._creating.cancel()
+            for p in list(self._loaded):
+                self._unload(p)
+
+    def _follow_leadership(self) -> None:
+        image, rm = self._node.image, self._node.replica_manager
+        if rm is None:
+            return  # not a broker: it leads nothing, it only forwards
+        topic = image.topic(OFFSETS_TOPIC)
+        count = len(topic.partitions) if topic is not None else 0
+        for p in list(self._loaded):
+            replica = rm.replica(OFFSETS_TOPIC, p) if p < count else None
+            if replica is None or not replica.is_leader or replica.leader_epoch != self._loaded[p].leader_epoch:
+                self._unload(p)
+        for p in range(count):
+            replica = rm.replica(OFFSETS_TOPIC, p)
+            if replica is not None and replica.is_leader and p not in self._loaded:
+                self._load(p, replica)
+        if image.offset == self._counted_at:
+            return  # topics change only with the image: no pass over them every tick
+        self._counted_at = image.offset
+        counts = {t.name: len(t.partitions) for t in image.topics.values() if not t.name.startswith("__")}
+        if counts != self._topic_counts:
+            self._topic_counts = counts
+            now = mono_ms()
+            for group in self._groups.values():
+                group.topics_changed(counts, now)
+
+    def _load(self, p: int, replica) -> None:
+        cache, plog = OffsetCache(), replica.log
+        position, end = plog.log_start_offset, plog.log_end_offset
+        started = time.monotonic()
+        while position < end:
+            data = plog.read(position, LOAD_CHUNK_BYTES)
+            next_position = position
+            for pos, header in iter_batches(data):
+                for record in decode_records(data, pos, verify=False):
+                    if record.offset >= position:
+                        cache.replay(record)
+                next_position = header.next_offset
+            if next_position <= position:
+                break  # nothing readable: never spin
+            position = next_position
+        self._loaded[p] = LoadedPartition(replica.leader_epoch, cache)
+        log.info("coordinator: loaded offsets partition %d (%d groups, up to offset %d) in %.3fs",
+                 p, len(cache.groups()), end, time.monotonic() - started)
+
+    def _unload(self, p: int) -> None:
+        self._loaded.pop(p, None)
+        count = self._offsets_partitions()
+        for gid in [g for g in self._groups if count is None or coordinator_partition(g, count) == p]:
+            self._groups.pop(gid).unload()
+            for key in [k for k in self._locks if k[0] == gid]:
+                del self._locks[key]
+        log.info("coordinator: unloaded offsets partition %d", p)
+
+    def _tick(self) -> None:
+        now = mono_ms()
+        for group in list(self._groups.values()):
+            for instance in list(group.instances.values()):
+                lock = self._locks.get((group.group_id, instance.instance_id))
+                if lock is not None and lock.locked():  # a request in flight (a long poll) is alive
+                    group.touch(instance, now)
+                elif now - instance.last_seen_ms >= instance.config.instance_timeout_ms:
+                    log.info("consumer instance %s/%s expired", group.group_id, instance.instance_id)
+                    group.remove(instance.instance_id, now)
+                    self._locks.pop((group.group_id, instance.instance_id), None)
+            group.tick(now)
+            if not group.instances:  # its committed offsets stay in the cache and the log
+                del self._groups[group.group_id]
+
+    # -- where a group lives ------------------------------------------------------------
+    def _offsets_partitions(self) -> int | None:
+        topic = self._node.image.topic(OFFSETS_TOPIC)
+        return len(topic.partitions) if topic is not None else None
+
+    async def locate(self, group_id: str, create: bool = True) -> int | None:
+        """None when this node coordinates the group and has loaded it; else the node id
+        to forward to. Creates the offsets topic on first use, as Kafka does."""
+        count = self._offsets_partitions()
+        if count is None and not create:
+            raise NotFound(f"consumer group {group_id!r} not found (no group has been used yet)")
+        if count is None:
+            await self._create_offsets_topic()
+            raise Retriable(f"COORDINATOR_NOT_AVAILABLE: the offsets topic {OFFSETS_TOPIC} is being created; retry")
+        p = coordinator_partition(group_id, count)
+        leader = self._node.image.topic(OFFSETS_TOPIC).partitions[p].leader
+        if leader < 0:
+            raise Retriable(f"COORDINATOR_NOT_AVAILABLE: offsets partition {p} has no leader; retry")
+        if leader != self._node.node_id:
+            return leader
+        if p not in self._loaded:
+            self._follow_leadership()
+            if p not in self._loaded:
+                raise Retriable(f"COORDINATOR_LOAD_IN_PROGRESS: node {self._node.node_id} is taking over "
+                                f"offsets partition {p}; retry")
+        return None
+
+    async def _create_offsets_topic(self) -> None:
+        """One creation at a time per node; a concurrent creation elsewhere is fine."""
+        if self._creating is None or self._creating.done():
+            self._creating = asyncio.create_task(self._create(), name="create-offsets-topic")
+        try:
+            await asyncio.shield(self._creating)
+        except TopicExists:
+            pass
+
+    async def _create(self) -> None:
+        live = [b for b in self._node.image.brokers.values() if not b.fenced]
+        rf = max(1, min(self.settings.offsets_topic_replication_factor, len(live)))
+        result = await self._node.controller_call("create_topic", {
+            "name": OFFSETS_TOPIC, "partitions": self.settings.offsets_topic_partitions,
+            "replication_factor": rf, "configs": dict(OFFSETS_TOPIC_CONFIGS)})
+        await self._node.wait_metadata(result.get("metadata_offset", 0), raise_on_timeout=False)
+
+    def _cache_of(self, group_id: str) -> OffsetCache:
+        count = self._offsets_partitions()
+        loaded = self._loaded.get(coordinator_partition(group_id, count)) if count else None
+        if loaded is None:
+            raise Retriable(f"NOT_COORDINATOR: node {self._node.node_id} no longer coordinates group "
+                            f"{group_id!r}; retry")
+        return loaded.cache
+
+    # -- groups and instances ---------------------------------------------------------------
+    def group(self, group_id: str) -> InstanceGroup:
+        self._cache_of(group_id)  # only groups of a loaded partition
+        group = self._groups.get(group_id)
+        if group is None:
+            group = self._groups[group_id] = InstanceGroup(group_id, self._topic_counts, self._prefix)
+        return group
+
+    def create_instance(self, group_id: str, name: str, config: InstanceConfig) -> ConsumerInstance:
+        group = self.group(group_id)
+        if name in group.instances:
+            raise ConsumerInstanceExists(f"consumer instance {name!r} already exists in group {group_id!r}")
+        instance = ConsumerInstance(group_id, name, config, mono_ms())
+        group.add(instance)
+        return instance
+
+    def instance(self, group_id: str, name: str) -> tuple[InstanceGroup, ConsumerInstance]:
+        group = self._groups.get(group_id)
+        instance = group.instances.get(name) if group is not None else None
+        if instance is None:
+            raise ConsumerInstanceNotFound(
+                f"consumer instance {name!r} not found in group {group_id!r} (deleted, expired, or its "
+                f"coordinator moved: create it again)")
+        return group, instance
+
+    def delete_instance(self, group_id: str, name: str) -> None:
+        group, _ = self.instance(group_id, name)
+        group.remove(name, mono_ms())
+        self._locks.pop((group_id, name), None)
+
+    def lock(self, group_id: str, name: str) -> asyncio.Lock:
+        """Requests of one instance run one at a time (positions are its state)."""
+        return self._locks.setdefault((group_id, name), asyncio.Lock())
+
+    # -- committed offsets ----------------------------------------------------------------
+    def committed(self, group_id: str, topic: str, partition: int) -> CommittedOffset | None:
+        committed = self._cache_of(group_id).get(group_id, topic, partition)
+        return committed if committed is not None and self._current(topic, committed) else None
+
+    def committed_of_group(self, group_id: str) -> dict:
+        return {tp: c for tp, c in self._cache_of(group_id).of_group(group_id).items() if self._current(tp[0], c)}
+
+    def _current(self, topic: str, committed: CommittedOffset) -> bool:
+        """Committed for the topic that exists now, not a deleted one of the same name."""
+        t = self._node.image.topic(topic)
+        return t is not None and committed.topic_id in ("", t.topic_id)
+
+    async def commit(self, group_id: str, offsets: dict[tuple[str, int], tuple[int, str]]) -> None:
+        """Append the commits to the group's offsets partition (acks=all), then cache them."""
+        cache = self._cache_of(group_id)
+        p = coordinator_partition(group_id, self._offsets_partitions())
+        now = wall_ms()
+        items = sorted(offsets.items())
+        ids = {t: topic.topic_id for t, _ in offsets if (topic := self._node.image.topic(t)) is not None}
+        records = [commit_record(group_id, t, part, off, md, now, ids.get(t, "")) for (t, part), (off, md) in items]
+        delivery = await self._node.data_plane.produce_batch(
+            OFFSETS_TOPIC, p, encode_batch(records, 0, -1), -1, COMMIT_TIMEOUT_MS, now, forwarded=True)
+        for i, ((t, part), (off, md)) in enumerate(items):
+            cache.put(group_id, t, part, CommittedOffset(off, md, now, delivery.offset + i, ids.get(t, "")))
+
+    # -- views -------------------------------------------------------------------------------
+    def local_group_ids(self) -> list[str]:
+        ids = set(self._groups)
+        for loaded in self._loaded.values():
+            ids.update(loaded.cache.groups())
+        return sorted(ids)
+
+    def summaries(self) -> list[dict]:
+        return [self.describe(g) for g in self.local_group_ids()]
+
+    def describe(self, group_id: str) -> dict:
+        group = self._groups.get(group_id)
+        committed = self.committed_of_group(group_id)
+        if group is None and not committed:
+            return {}
+        members = []
+        if group is not None:
+            for instance in group.instances.values():
+                members.append({"instance_id": instance.instance_id, "consumer_id": instance.member_id or "",
+                                "client_id": instance.instance_id,
+                                "assignments": [list(tp) for tp in instance.owned]})
+        state = group.state.value if group is not None and group.instances else "Empty"
+        return {
+            "group_id": group_id, "coordinator_id": self._node.node_id, "state": state,
+            "generation": group.coordinator.generation if group is not None else 0,
+            "partition_assignor": (group.coordinator.protocol or "") if group is not None else "",
+            "is_simple": group is None or not any(i.subscribed for i in group.instances.values()),
+            "members": members,
+            "committed": [{"topic": t, "partition": p, "offset": c.offset, "metadata": c.metadata}
+                          for (t, p), c in sorted(committed.items())],
+        }

@@ -1,0 +1,45 @@
+"""A group member as its coordinator sees it, the members' protocol negotiation, and the
+coordinator's limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    min_session_timeout_ms: int = 1_000  # group.min.session.timeout.ms
+    max_session_timeout_ms: int = 1_800_000  # group.max.session.timeout.ms
+
+
+@dataclass
+class Member:
+    """Mutable bookkeeping, owned by one ClassicGroup."""
+
+    member_id: str
+    client_id: str
+    session_timeout_ms: int
+    rebalance_timeout_ms: int
+    protocols: tuple[str, ...]
+    topics: frozenset[str]
+    last_heartbeat_ms: int
+    awaiting_join: bool = True  # has (re)joined in the current join phase
+    synced: bool = False  # has synced in the current generation
+
+
+def common_protocols(members: Iterable[Member]) -> set[str] | None:
+    """The protocols every one of `members` supports; None when there are no members."""
+    supported = [set(m.protocols) for m in members]
+    return set.intersection(*supported) if supported else None
+
+
+def select_protocol(members: Iterable[Member]) -> str:
+    """Each member votes for its most preferred protocol among those all support; the most
+    votes wins, ties by name. The coordinator keeps the common set non-empty on join."""
+    members = list(members)
+    common = common_protocols(members) or set()
+    votes = dict.fromkeys(sorted(common), 0)
+    for m in members:
+        votes[next(p for p in m.protocols if p in common)] += 1
+    return min(votes, key=lambda p: (-votes[p], p))

@@ -1,0 +1,67 @@
+"""The metadata quorum interface, and errors shared by its implementations.
+
+Two implementations: `raft_quorum.RaftQuorum` (pysyncobj, real nodes) and
+`memory_quorum.MemoryQuorum` (one shared in-memory log, for tests and simulation).
+The controller and the HTTP layer only see this interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kraft.metadata.state_machine import ApplyResult, MetadataStateMachine
+
+
+class QuorumError(Exception):
+    """A proposal that did not commit: retriable, the outcome may be unknown."""
+
+
+class NotLeaderError(QuorumError):
+    pass
+
+
+class ProposalTimeout(QuorumError):
+    """The proposal may still commit later; request ids make a retry safe."""
+
+
+@dataclass(frozen=True)
+class VoterStatus:
+    node_id: int
+    log_end_offset: int
+    lag: int
+    last_caught_up_ms: int  # wall clock ms, -1 when unknown
+
+
+@dataclass(frozen=True)
+class QuorumStatus:
+    node_id: int
+    leader_id: int | None
+    term: int
+    commit_index: int
+    last_applied: int
+    is_leader: bool
+    has_quorum: bool
+    voters: tuple[VoterStatus, ...] = field(default=())
+
+
+class Quorum(Protocol):
+    node_id: int
+    state_machine: MetadataStateMachine
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def is_leader(self) -> bool: ...
+
+    def leader_id(self) -> int | None: ...
+
+    def term(self) -> int: ...
+
+    def status(self) -> QuorumStatus: ...
+
+    async def propose(self, batch_json: str, timeout_s: float) -> ApplyResult: ...
+
+    def add_apply_listener(self, callback) -> None:
+        """callback() runs on the asyncio loop after batches were applied."""

@@ -1,0 +1,257 @@
+"""The pysyncobj adapter: the only module that imports pysyncobj.
+
+Configuration follows the traps measured in DESIGN.md: journal + full dump together,
+no append batching, a password, an explicit bind address, short retry and fallback
+timeouts. The library's tick thread runs `apply`; results and "applied" notifications
+are bridged into asyncio with call_soon_threadsafe. Snapshots are JSON, not pickles
+of our objects (pysyncobj's own bookkeeping tuple is still pickled by its rules).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import ipaddress
+import logging
+import os
+import pickle
+import socket
+import time
+from pathlib import Path
+
+import orjson
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated, tcp_connection
+
+from kraft.quorum.protocol import (
+    NotLeaderError,
+    ProposalTimeout,
+    QuorumError,
+    QuorumStatus,
+    VoterStatus,
+)
+from kraft.metadata.state_machine import ApplyResult, MetadataStateMachine
+
+log = logging.getLogger(__name__)
+_LEADER_STATE = 2  # pysyncobj's _RAFT_STATE.LEADER
+
+
+class _SourceBoundSockets:
+    """Stands in for the `socket` module inside pysyncobj's tcp_connection: sockets it
+    opens to peers are bound to this node's own address first. On one machine with a
+    127.0.0.N per node, that makes a node's traffic carry its own source address, so
+    network faults (iptables on source/destination) can single a node out."""
+
+    def __init__(self, real, host: str):
+        self._real = real
+        self._host = host
+
+    def socket(self, family=-1, type=-1, *args):
+        sock = self._real.socket(family, type, *args)
+        if family == self._real.AF_INET:
+            sock.bind((self._host, 0))
+        return sock
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def bind_raft_sources_to(host: str) -> None:
+    if is_ipv4_literal(host):
+        tcp_connection.socket = _SourceBoundSockets(socket, host)
+
+
+def is_ipv4_literal(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 4
+    except ValueError:
+        return False
+
+
+class _MetadataSyncObj(SyncObj):
+    def __init__(self, self_addr, peers, conf, state_machine, on_applied):
+        self._sm = state_machine
+        self._on_applied = on_applied
+        super().__init__(self_addr, peers, conf)
+
+    @replicated
+    def apply(self, batch_json):
+        result = self._sm.apply(batch_json)
+        self._on_applied()
+        return result.to_json()
+
+
+class RaftQuorum:
+    """One controller's seat in the metadata quorum."""
+
+    def __init__(
+        self,
+        node_id: int,
+        voters: dict[int, str],  # node id -> "host:port" of every controller
+        data_dir: Path,
+        password: str,
+        election_timeout_s: tuple[float, float] = (0.4, 1.4),
+        snapshot_every: int | None = None,
+    ):
+        self.node_id = node_id
+        self.state_machine = MetadataStateMachine()
+        self._voters = dict(voters)
+        self._addr_to_id = {addr: nid for nid, addr in voters.items()}
+        self._dir = Path(data_dir) / "__cluster_metadata"
+        self._password = password
+        self._timeouts = election_timeout_s
+        # Log entries between snapshots; an operator knob (and a way for tests to
+        # exercise snapshot + journal recovery without writing 5,000 entries).
+        self._snapshot_every = snapshot_every or int(
+            os.environ.get("KRAFT_METADATA_SNAPSHOT_ENTRIES", "5000"))
+        self._listeners = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._obj: _MetadataSyncObj | None = None
+        self._caught_up_ms: dict[int, int] = {}
+
+    # -- lifecycle ------------------------------------------------------------------
+    def start(self) -> None:
+        """Build the SyncObj on the calling (main) thread: its tick thread is tied to it."""
+        self._loop = asyncio.get_running_loop()
+        self._dir.mkdir(parents=True, exist_ok=True)
+        me = self._voters[self.node_id]
+        conf = SyncObjConf(
+            journalFile=str(self._dir / "raft.journal"),
+            fullDumpFile=str(self._dir / "raft.snapshot"),
+            serializer=self._write_snapshot,
+            deserializer=self._read_snapshot,
+            appendEntriesUseBatch=False,
+            password=self._password,
+            bindAddress=me,
+            connectionRetryTime=0.5,
+            connectionTimeout=2.0,
+            leaderFallbackTimeout=1.0,
+            raftMinTimeout=self._timeouts[0],
+            raftMaxTimeout=self._timeouts[1],
+            appendEntriesPeriod=0.1,
+            dynamicMembershipChange=False,
+            logCompactionMinEntries=self._snapshot_every,
+            logCompactionMinTime=300,
+        )
+        bind_raft_sources_to(me.rsplit(":", 1)[0])
+        peers = [addr for nid, addr in sorted(self._voters.items()) if nid != self.node_id]
+        self._obj = _MetadataSyncObj(me, peers, conf, self.state_machine, self._notify_applied)
+
+    def stop(self) -> None:
+        if self._obj is not None:
+            obj, self._obj = self._obj, None
+            obj.destroy_synchronous()
+
+    # -- snapshots (run on the tick thread) -------------------------------------------
+    def _write_snapshot(self, filename: str, raft_data) -> None:
+        payload = {
+            "state": self.state_machine.snapshot(),
+            "raft": base64.b64encode(pickle.dumps(raft_data)).decode(),
+        }
+        with gzip.open(filename, "wb") as f:
+            f.write(orjson.dumps(payload))
+
+    def _read_snapshot(self, filename: str):
+        with gzip.open(filename, "rb") as f:
+            payload = orjson.loads(f.read())
+        self.state_machine.restore(payload["state"])
+        return pickle.loads(base64.b64decode(payload["raft"]))
+
+    # -- notifications -----------------------------------------------------------------
+    def add_apply_listener(self, callback) -> None:
+        self._listeners.append(callback)
+
+    def _notify_applied(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._run_listeners)
+            except RuntimeError:  # loop closed between the check and the call
+                pass
+
+    def _run_listeners(self) -> None:
+        for callback in self._listeners:
+            callback()
+
+    # -- reads (local, possibly stale) -----------------------------------------------
+    def is_leader(self) -> bool:
+        return self._obj is not None and self._obj._isLeader()
+
+    def leader_id(self) -> int | None:
+        if self._obj is None:
+            return None
+        leader = self._obj._getLeader()
+        return None if leader is None else self._addr_to_id.get(str(leader))
+
+    def term(self) -> int:
+        return self._obj.raftCurrentTerm if self._obj is not None else 0
+
+    def status(self) -> QuorumStatus:
+        obj = self._obj
+        if obj is None:
+            return QuorumStatus(self.node_id, None, 0, 0, 0, False, False)
+        st = obj.getStatus()
+        leader = self.leader_id()
+        commit = st["commit_idx"]
+        is_leader = st["state"] == _LEADER_STATE
+        now_ms = int(time.time() * 1000)
+        voters = []
+        for nid, addr in sorted(self._voters.items()):
+            if nid == self.node_id:
+                match = commit
+            else:  # only the leader tracks its followers' match index
+                match = st.get(f"match_idx_server_{addr}", -1)
+            if match >= commit and is_leader:
+                self._caught_up_ms[nid] = now_ms
+            voters.append(VoterStatus(nid, match, max(0, commit - match) if match >= 0 else commit,
+                                      self._caught_up_ms.get(nid, -1)))
+        return QuorumStatus(
+            node_id=self.node_id,
+            leader_id=leader,
+            term=st["raft_term"],
+            commit_index=commit,
+            last_applied=st["last_applied"],
+            is_leader=is_leader,
+            has_quorum=bool(st["has_quorum"]),
+            voters=tuple(voters),
+        )
+
+    # -- writes ------------------------------------------------------------------------
+    async def propose(self, batch_json: str, timeout_s: float) -> ApplyResult:
+        obj = self._obj
+        if obj is None or not obj._isLeader():
+            raise NotLeaderError("this node is not the active controller")
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+
+        def done(result, error):  # tick thread: never block, never call sync methods
+            def settle():
+                if fut.done():
+                    return
+                if error == FAIL_REASON.SUCCESS:
+                    fut.set_result(ApplyResult(**result))
+                else:
+                    fut.set_exception(QuorumError(_fail_reason(error)))
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(settle)
+
+        obj.apply(batch_json, callback=done)
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await fut
+        except TimeoutError:
+            raise ProposalTimeout(
+                f"metadata write not committed within {timeout_s:.1f}s; it may still commit"
+            ) from None
+
+
+def _fail_reason(code) -> str:
+    names = {
+        FAIL_REASON.QUEUE_FULL: "commit queue full",
+        FAIL_REASON.MISSING_LEADER: "no Raft leader",
+        FAIL_REASON.DISCARDED: "proposal discarded by a leader change",
+        FAIL_REASON.NOT_LEADER: "this node is no longer the Raft leader",
+        FAIL_REASON.LEADER_CHANGED: "Raft leader changed before commit",
+        FAIL_REASON.REQUEST_DENIED: "request denied",
+    }
+    return names.get(code, f"Raft failure {code}")

@@ -1,0 +1,173 @@
+"""`kraft up`: every node of the file as a child process on this machine.
+
+Formats fresh data dirs with one cluster id and one Raft password, waits until the
+quorum has a controller and every broker is unfenced, prints where the API is, and
+stops all nodes (SIGTERM, then SIGKILL after a grace period) on Ctrl-C/SIGTERM. A
+node that dies is reported; the others keep running.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from kraft.config.cluster import ClusterConfig, check_data_dirs
+from kraft.config.data_dir import (
+    DataDirError,
+    format_data_dir,
+    new_cluster_id,
+    new_raft_password,
+    read_identity,
+)
+
+STOP_GRACE_S = 15.0
+console = Console(stderr=True)
+
+
+class LaunchError(Exception):
+    pass
+
+
+def prepare_data_dirs(config: ClusterConfig) -> str:
+    """Format the dirs that are new, with the cluster id the others already have."""
+    check_data_dirs(config)
+    found = {}
+    for node in config.nodes:
+        ident = read_identity(node.data_path)
+        if ident is not None:
+            if ident.node_id != node.id:
+                raise LaunchError(f"{node.data_path} belongs to node {ident.node_id}, not {node.id}")
+            found[node.id] = ident
+    ids = {i.cluster_id for i in found.values()} | ({config.cluster.id} if config.cluster.id else set())
+    if len(ids) > 1:
+        raise LaunchError(f"data dirs belong to different clusters: {', '.join(sorted(ids))}")
+    passwords = {i.raft_password for i in found.values()}
+    if config.cluster.raft_password:
+        passwords.add(config.cluster.raft_password)
+    if len(passwords) > 1:
+        raise LaunchError("data dirs hold different Raft passwords; they cannot form one quorum")
+    cluster_id = ids.pop() if ids else new_cluster_id()
+    password = passwords.pop() if passwords else new_raft_password()
+    for node in config.nodes:
+        if node.id not in found:
+            format_data_dir(node.data_path, cluster_id, node.id, password)
+    return cluster_id
+
+
+def _get_json(url: str, timeout: float = 1.0):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+    except (OSError, ValueError):
+        return None, None
+
+
+class Launcher:
+    def __init__(self, config: ClusterConfig, config_path: Path | None):
+        self.config = config
+        self.config_path = config_path
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.logs = {}
+        self._stopping = False
+
+    def start(self) -> None:
+        for node in self.config.nodes:
+            log_path = node.data_path / "node.log"
+            log_file = open(log_path, "ab")
+            self.logs[node.id] = log_file
+            cmd = [sys.executable, "-m", "kraft", "node", "--id", str(node.id)]
+            cmd += ["-c", str(self.config_path)] if self.config_path else ["--embedded-default"]
+            self.procs[node.id] = subprocess.Popen(
+                cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=str(self.config.base_dir),
+                start_new_session=True)  # Ctrl-C reaches us only; we stop them in order
+
+    def wait_ready(self, timeout_s: float, should_stop=lambda: False) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not should_stop():
+            self.reap()
+            ready = [_get_json(n.http_url + "/status/ready")[0] == 200 for n in self.config.nodes
+                     if self.procs[n.id].poll() is None]
+            if ready and all(ready) and all(p.poll() is None for p in self.procs.values()):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def reap(self) -> None:
+        for node_id, proc in list(self.procs.items()):
+            code = proc.poll()
+            if code is not None and not self._stopping and not getattr(proc, "_reported", False):
+                proc._reported = True
+                console.print(f"[red]node {node_id} exited with code {code}[/]; "
+                              f"see {self.config.node(node_id).data_path / 'node.log'}")
+
+    def status_table(self) -> Table:
+        table = Table(title=f"kraft cluster '{self.config.cluster.name}'")
+        for col in ("node", "roles", "http", "raft", "state"):
+            table.add_column(col)
+        for node in self.config.nodes:
+            code, body = _get_json(node.http_url + "/status/ready")
+            state = "ready" if code == 200 else (body or {}).get("reason", "down")
+            if self.procs[node.id].poll() is not None:
+                state = f"exited ({self.procs[node.id].returncode})"
+            table.add_row(str(node.id), ",".join(node.roles), node.http_url,
+                          node.raft_address or "-", state)
+        return table
+
+    def stop(self) -> None:
+        self._stopping = True
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for f in self.logs.values():
+            f.close()
+
+
+def run_up(config: ClusterConfig, config_path: Path | None, ready_timeout_s: float = 60) -> int:
+    try:
+        cluster_id = prepare_data_dirs(config)
+    except (LaunchError, DataDirError) as exc:
+        console.print(f"kraft up: {exc}")
+        return 2
+    for warning in config.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    launcher = Launcher(config, config_path)
+    stop_requested = []
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop_requested.append(1))
+    launcher.start()
+    try:
+        if not launcher.wait_ready(ready_timeout_s, lambda: bool(stop_requested)):
+            if stop_requested:
+                return 0
+            console.print(f"[red]cluster not ready after {ready_timeout_s:.0f}s[/]")
+            console.print(launcher.status_table())
+            return 1
+        console.print(launcher.status_table())
+        console.print(f"cluster id {cluster_id}; API at {config.nodes[0].http_url} "
+                      f"(any node serves all of it). Ctrl-C stops the cluster.")
+        print(config.nodes[0].http_url, flush=True)  # stdout: for scripts
+        while not stop_requested:
+            launcher.reap()
+            time.sleep(0.2)
+        return 0
+    finally:
+        console.print("stopping all nodes ...")
+        launcher.stop()

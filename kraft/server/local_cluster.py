@@ -1,0 +1,213 @@
+"""A throwaway cluster of real node processes in a temp dir, one 127.0.0.N per node.
+
+Used by the test suite, the benchmarks and the scenario runner. Each node gets its
+own loopback address so a network fault can single it out; ports are found free on
+that address. Every process is killed when the cluster is closed, whatever happened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from kraft.config.cluster import load_cluster_config
+from kraft.server.launcher import prepare_data_dirs
+
+
+def free_ports(host: str, count: int) -> list[int]:
+    """`count` distinct free ports: all bound at once, or the kernel may hand the
+    same just-released port out twice (seen as http_port == raft_port)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def http_json(method: str, url: str, body=None, headers=None, timeout: float = 10.0,
+              raw: bytes | None = None):
+    """(status, parsed JSON or None). Never raises for an HTTP error status."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None and not (headers and "Content-Type" in headers):
+        req.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, _parse(resp.read())
+    except urllib.error.HTTPError as exc:
+        payload = exc.read()
+        try:
+            return exc.code, _parse(payload)
+        except ValueError:
+            return exc.code, payload.decode(errors="replace")
+
+
+def _parse(payload: bytes):
+    """JSON, or newline-delimited JSON (v3 streaming produce) as a list."""
+    if not payload:
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        pass
+    try:
+        return [json.loads(line) for line in payload.splitlines() if line.strip()]
+    except ValueError:
+        return payload.decode(errors="replace")  # not JSON (e.g. /metrics)
+
+
+class LocalCluster:
+    def __init__(self, nodes: int = 3, controllers: int | None = None, base_dir: Path | None = None,
+                 topic_defaults: dict | None = None, timeouts: dict | None = None,
+                 first_address: int = 2, env: dict | None = None, groups: dict | None = None):
+        self._tmp = None
+        if base_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="kraft-cluster-")
+            base_dir = Path(self._tmp.name)
+        self.base_dir = Path(base_dir)
+        controllers = nodes if controllers is None else controllers
+        self.hosts = {i: f"127.0.0.{first_address + i - 1}" for i in range(1, nodes + 1)}
+        self.config_path = self.base_dir / "cluster.toml"
+        self._write_config(nodes, controllers, topic_defaults or {}, timeouts or {}, groups or {})
+        self.config = load_cluster_config(self.config_path)
+        self.cluster_id = prepare_data_dirs(self.config)
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.env = {**os.environ, **(env or {})}
+
+    def _write_config(self, nodes, controllers, topic_defaults, timeouts, groups) -> None:
+        lines = ['[cluster]', 'name = "test"', "", "[topic_defaults]"]
+        lines += [f'"{k}" = {json.dumps(v)}' for k, v in topic_defaults.items()]
+        lines += ["", "[timeouts]"] + [f'"{k}" = {v}' for k, v in timeouts.items()]
+        lines += ["", "[groups]"] + [f'"{k}" = {v}' for k, v in groups.items()]
+        for i in range(1, nodes + 1):
+            host = self.hosts[i]
+            roles = '["controller", "broker"]' if i <= controllers else '["broker"]'
+            ports = free_ports(host, 2)
+            lines += ["", "[[nodes]]", f"id = {i}", f"roles = {roles}", f'host = "{host}"',
+                      f"http_port = {ports[0]}"]
+            if i <= controllers:
+                lines.append(f"raft_port = {ports[1]}")
+            lines.append(f'data_dir = "node-{i}"')
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    # -- processes -------------------------------------------------------------------
+    def start(self, node_ids=None) -> "LocalCluster":
+        for node_id in node_ids or self.hosts:
+            self.start_node(node_id)
+        return self
+
+    def start_node(self, node_id: int) -> None:
+        assert node_id not in self.procs or self.procs[node_id].poll() is not None
+        log = open(self.log_path(node_id), "ab")
+        self.procs[node_id] = subprocess.Popen(
+            [sys.executable, "-m", "kraft", "node", "-c", str(self.config_path), "--id", str(node_id)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=str(self.base_dir), start_new_session=True,
+            env=self.env)
+        log.close()
+
+    def log_path(self, node_id: int) -> Path:
+        return self.config.node(node_id).data_path.parent / f"node-{node_id}.log"
+
+    def kill(self, node_id: int) -> None:
+        proc = self.procs[node_id]
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a paused process must die too
+            proc.kill()
+        proc.wait()
+
+    def stop(self, node_id: int, timeout_s: float = 20.0) -> int:
+        proc = self.procs[node_id]
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
+    def pause(self, node_id: int) -> None:
+        os.kill(self.procs[node_id].pid, signal.SIGSTOP)
+
+    def resume(self, node_id: int) -> None:
+        os.kill(self.procs[node_id].pid, signal.SIGCONT)
+
+    def running(self, node_id: int) -> bool:
+        return node_id in self.procs and self.procs[node_id].poll() is None
+
+    def close(self) -> None:
+        for node_id in list(self.procs):
+            if self.running(node_id):
+                self.kill(node_id)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- HTTP ------------------------------------------------------------------------
+    def url(self, node_id: int) -> str:
+        return self.config.node(node_id).http_url
+
+    def v3(self, node_id: int) -> str:
+        return f"{self.url(node_id)}/v3/clusters/{self.cluster_id}"
+
+    def get(self, node_id: int, path: str, timeout: float = 5.0):
+        return http_json("GET", self.url(node_id) + path, timeout=timeout)
+
+    def wait_until(self, predicate, timeout_s: float = 30.0, what: str = "condition",
+                   interval_s: float = 0.1):
+        deadline = time.monotonic() + timeout_s
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                last = predicate()
+            except OSError as exc:  # a node that is down or restarting
+                last = exc
+            if last and not isinstance(last, Exception):
+                return last
+            time.sleep(interval_s)
+        raise TimeoutError(f"{what} not reached within {timeout_s:.0f}s (last: {last!r})")
+
+    def wait_ready(self, node_ids=None, timeout_s: float = 30.0) -> None:
+        ids = list(node_ids or [n for n in self.hosts if self.running(n)])
+        self.wait_until(lambda: all(self.get(n, "/status/ready", 2.0)[0] == 200 for n in ids),
+                        timeout_s, f"nodes {ids} ready")
+
+    def controller_id(self, via: int | None = None) -> int | None:
+        for node_id in ([via] if via else [n for n in self.hosts if self.running(n)]):
+            try:
+                status, body = self.get(node_id, "/v3/clusters", 2.0)
+            except OSError:
+                continue
+            if status == 200:
+                return body["data"][0]["controller_id"]
+        return None
+
+    def raft_leader(self) -> int | None:
+        """The node that serves as active controller now, asked of the quorum itself."""
+        for node_id in [n for n in self.hosts if self.running(n)]:
+            try:
+                status, body = http_json("GET", self.v3(node_id) + "/quorum", timeout=2.0)
+            except OSError:
+                continue
+            if status == 200 and body.get("leader_id") is not None:
+                return body["leader_id"]
+        return None

@@ -1,0 +1,68 @@
+"""`kraft node`: run one node in the foreground until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from kraft.config.cluster import ClusterConfig, check_data_dirs
+from kraft.config.data_dir import (
+    DataDirError,
+    DataDirIdentity,
+    check_identity,
+    format_data_dir,
+    read_identity,
+)
+from kraft.server.node import Node
+
+
+class StartupError(Exception):
+    """Refusal to start, said in one line."""
+
+
+def resolve_identity(config: ClusterConfig, node_id: int) -> DataDirIdentity:
+    node = config.node(node_id)
+    check_data_dirs(config, [node_id])
+    path = node.data_path
+    if read_identity(path) is None:
+        if config.cluster.id is None:
+            raise StartupError(
+                f"{path} is not formatted: run `kraft up`, or `kraft format -c FILE --id {node_id}`, "
+                "or set [cluster] id (and raft_password) so nodes format themselves")
+        if config.cluster.raft_password is None:
+            raise StartupError(
+                "[cluster] id is set but raft_password is not: every node must share one "
+                "password, so set [cluster] raft_password")
+        return format_data_dir(path, config.cluster.id, node_id, config.cluster.raft_password)
+    return check_identity(path, node_id, config.cluster.id)
+
+
+def run_node(config: ClusterConfig, node_id: int) -> int:
+    try:
+        identity = resolve_identity(config, node_id)
+    except (StartupError, DataDirError) as exc:
+        print(f"kraft node: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format=f"%(asctime)s node-{node_id} %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    for warning in config.warnings:
+        logging.warning("%s", warning)
+    try:
+        asyncio.run(_serve(config, node_id, identity))
+    except OSError as exc:
+        print(f"kraft node: node {node_id} could not start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(config: ClusterConfig, node_id: int, identity: DataDirIdentity) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    node = Node(config, node_id, identity)
+    await node.run(stop)

@@ -1,0 +1,305 @@
+"""The composition root: one node process, its parts, and their order of shutdown.
+
+Every background loop belongs to the node's TaskGroup; `run` returns only after all of
+them have stopped, the HTTP server is closed, and the Raft seat is destroyed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+from aiohttp import web
+
+from kraft.api.app import build_app
+from kraft.api.internal_routes import FORWARDED_HEADER, SECRET_HEADER
+from kraft.broker.lifecycle import BrokerLifecycle
+from kraft.broker.metadata_follower import MetadataFollower
+from kraft.config.cluster import ClusterConfig
+from kraft.controller.config_control import effective_topic_configs
+from kraft.controller.quorum_controller import QuorumController
+from kraft.broker.controller_link import ControllerLink
+from kraft.config.data_dir import DataDirIdentity
+from kraft.broker.data_plane import DataPlane
+from kraft.errors import Retriable
+from kraft.groups.group_coordinator import GroupCoordinator
+from kraft.broker.partition_reader import PartitionReader
+from kraft.broker.metadata_waiters import MetadataWaiters
+from kraft.server.metrics import NodeMetrics
+from kraft.server.quorum_view import describe_quorum
+from kraft.quorum.raft import RaftQuorum, is_ipv4_literal
+from kraft.metadata.image import MetadataImage
+from kraft.metadata.state_machine import MetadataStateMachine
+from kraft.replication.fetch_protocol import FetchRequest, decode_response
+from kraft.replication.replica_manager import ReplicaManager
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_MOVE_TIMEOUT_S = 5.0
+
+
+class Node:
+    def __init__(self, config: ClusterConfig, node_id: int, identity: DataDirIdentity,
+                 quorum=None):
+        self.config = config
+        self.node_id = node_id
+        self.node_config = config.node(node_id)
+        self.cluster_id = identity.cluster_id
+        self.internal_secret = identity.raft_password
+        self.topic_defaults = dict(config.topic_defaults)
+        t = config.timeouts
+        self._request_timeout_s = t.controller_request_timeout_ms / 1000
+        if quorum is None and self.node_config.is_controller:
+            quorum = RaftQuorum(
+                node_id,
+                {n.id: n.raft_address for n in config.controllers},
+                self.node_config.data_path,
+                identity.raft_password,
+            )
+        self.quorum = quorum
+        self.state_machine = quorum.state_machine if quorum else MetadataStateMachine()
+        self.controller = (
+            QuorumController(quorum, node_id, self.topic_defaults,
+                             t.broker_session_timeout_ms, self._request_timeout_s,
+                             heartbeat_interval_ms=t.broker_heartbeat_interval_ms,
+                             probe_down=self._broker_process_gone)
+            if quorum else None
+        )
+        self.waiters = MetadataWaiters(lambda: self.state_machine.image.offset)
+        if quorum:
+            quorum.add_apply_listener(self.metadata_applied)
+        self.metrics = NodeMetrics(self)
+        self.lifecycle = (BrokerLifecycle(self, t.broker_heartbeat_interval_ms / 1000)
+                          if self.node_config.is_broker else None)
+        self.follower: MetadataFollower | None = None
+        self.link: ControllerLink | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.replica_manager: ReplicaManager | None = None
+        self.data_plane: DataPlane | None = None
+        self.groups: GroupCoordinator | None = None
+        self.partition_reader: PartitionReader | None = None
+        self._metadata_pending = False
+        self._strays_removed = False
+
+    # -- what route handlers use -------------------------------------------------------
+    @property
+    def image(self) -> MetadataImage:
+        return self.state_machine.image
+
+    def metadata_applied(self) -> None:
+        self.waiters.wake()
+        if self.groups is not None:
+            self.groups.on_metadata()
+        if self.replica_manager is not None and not self._metadata_pending:
+            # coalesce: many batches applied in a burst cost one pass over the image
+            self._metadata_pending = True
+            asyncio.get_running_loop().call_soon(self._replicas_follow_metadata)
+
+    def _replicas_follow_metadata(self) -> None:
+        self._metadata_pending = False
+        image = self.image
+        if not self._image_is_current(image):
+            return
+        self.replica_manager.on_metadata(image)
+        if not self._strays_removed and self.readiness()[0]:
+            self._strays_removed = True
+            self.replica_manager.remove_stray_logs(image)
+
+    async def wait_metadata(self, offset: int, timeout_s: float = 5.0,
+                            raise_on_timeout: bool = True) -> MetadataImage:
+        ok = await self.waiters.wait_for(offset, timeout_s)
+        if not ok and raise_on_timeout:
+            raise Retriable(f"node {self.node_id} has not yet applied metadata offset {offset}")
+        return self.image
+
+    async def metadata_barrier(self, timeout_s: float) -> bool:
+        """Wait until this image has what the active controller had committed when asked.
+
+        False when the controller could not be asked or the image did not get there in
+        time; callers then answer from the image they have.
+        """
+        deadline = time.monotonic() + timeout_s
+        if self.is_active_controller():
+            return True  # its image is the committed log
+        target = self.controller_target()
+        if target is None or target == self.node_id:
+            return False
+        try:
+            status, body = await self.get_json_from(target, "/internal/v1/metadata/offset",
+                                                    timeout_s=timeout_s)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            return False
+        if status != 200 or not isinstance(body, dict) or not body.get("active_controller"):
+            return False
+        left = deadline - time.monotonic()
+        return left > 0 and await self.waiters.wait_for(int(body["offset"]), left)
+
+    async def controller_call(self, op: str, payload, forwarded: bool = False) -> dict:
+        return await self.link.call(op, payload, forwarded)
+
+    def controller_target(self) -> int | None:
+        if self.quorum is not None:
+            return self.quorum.leader_id()
+        if self.follower is not None and self.follower.controller_id is not None:
+            return self.follower.controller_id
+        cid = self.image.controller_id
+        return cid if cid >= 0 else None
+
+    def raft_leader_id(self) -> int | None:
+        return self.quorum.leader_id() if self.quorum else self.controller_target()
+
+    def raft_term(self) -> int | None:
+        return self.quorum.term() if self.quorum else None
+
+    def is_active_controller(self) -> bool:
+        return self.controller is not None and self.controller.active
+
+    def node_url(self, node_id: int) -> str:
+        return self.config.node(node_id).http_url
+
+    def _image_is_current(self, image: MetadataImage) -> bool:
+        """Replicas act only on an image that holds this process's own registration.
+
+        A restarting controller replays its Raft journal through old images in which
+        it may still lead partitions it lost long ago; acting on those would take
+        writes as a stale leader. The registration is newer than all of that.
+        """
+        epoch = self.lifecycle.broker_epoch if self.lifecycle else None
+        reg = image.brokers.get(self.node_id)
+        return epoch is not None and reg is not None and reg.broker_epoch == epoch
+
+    def partition_offsets(self, topic: str, partition: int) -> dict | None:
+        """What this node knows of the partition's offsets: exact on the leader, as last
+        heard from the leader on a follower, None elsewhere."""
+        if self.replica_manager is None:
+            return None
+        replica = self.replica_manager.replica(topic, partition)
+        return replica.offsets_view() if replica is not None else None
+
+    async def proxy_get(self, node_id: int, path_qs: str, headers: dict):
+        return await self.proxy_request(node_id, "GET", path_qs, headers)
+
+    async def proxy_request(self, node_id: int, method: str, path_qs: str, headers: dict,
+                            body: bytes | None = None, what: str = "leader", timeout_s: float = 70):
+        """Send a client's request on to the node that serves it; (status, body, type)."""
+        headers = {**headers, SECRET_HEADER: self.internal_secret}
+        try:
+            async with self._session.request(method, self.node_url(node_id) + path_qs, headers=headers,
+                                             data=body, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+                return resp.status, await resp.read(), resp.content_type
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise Retriable(f"NOT_{what.upper()}: {what} node {node_id} unreachable "
+                            f"({type(exc).__name__}); retry") from None
+
+    async def _fetch_from(self, leader_id: int, request: FetchRequest):
+        headers = {SECRET_HEADER: self.internal_secret}
+        timeout = aiohttp.ClientTimeout(total=request.max_wait_ms / 1000 + 5)
+        async with self._session.post(self.node_url(leader_id) + "/internal/v1/fetch",
+                                      data=request.encode(), headers=headers,
+                                      timeout=timeout) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise aiohttp.ClientError(f"fetch answered HTTP {resp.status}: {body[:200]!r}")
+            return decode_response(body)
+
+    async def _broker_process_gone(self, broker_id: int) -> bool:
+        """True only on a refused connection: a timeout may be a pause or a partition."""
+        reg = self.image.brokers.get(broker_id)
+        if reg is None or self._session is None:
+            return False
+        try:
+            async with self._session.get(reg.http_url + "/status/ready",
+                                         timeout=aiohttp.ClientTimeout(total=0.5)):
+                return False
+        except aiohttp.ClientConnectorError as exc:
+            return isinstance(exc.os_error, ConnectionRefusedError)
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return False
+
+    def _effective_topic_configs(self, topic: str) -> dict[str, str]:
+        eff = effective_topic_configs(self.image, self.topic_defaults, topic)
+        return {k: v for k, (v, _) in eff.items()}
+
+    def readiness(self) -> tuple[bool, str]:
+        image = self.image
+        if image.controller_epoch == 0:
+            return False, "no active controller has been seen yet"
+        if self.lifecycle is not None:
+            reg = image.brokers.get(self.node_id)
+            if self.lifecycle.broker_epoch is None or reg is None:
+                return False, "broker not registered yet"
+            if reg.fenced:
+                return False, "broker is fenced (catching up with metadata)"
+        return True, "ready"
+
+    async def quorum_description(self) -> dict:
+        return await describe_quorum(self)
+
+    async def get_json_from(self, node_id: int, path: str, timeout_s: float = 2.0):
+        headers = {SECRET_HEADER: self.internal_secret, FORWARDED_HEADER: "1"}
+        async with self._session.get(self.node_url(node_id) + path, headers=headers,
+                                     timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        # Outgoing connections carry this node's own address (see raft_quorum's note).
+        local = (self.node_config.host, 0) if is_ipv4_literal(self.node_config.host) else None
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=local))
+        self.link = ControllerLink(self, self._session, self._request_timeout_s)
+        self.data_plane = DataPlane(self, self._session)
+        self.partition_reader = PartitionReader(self, self._session)
+        if self.node_config.is_broker:
+            self.replica_manager = ReplicaManager(
+                self.node_id, self.node_config.data_path, self._effective_topic_configs,
+                self.config.timeouts.replica_lag_time_max_ms,
+                lambda payload: self.controller_call("alter_partition", payload),
+                self._fetch_from)
+        self.groups = GroupCoordinator(self, self.config.groups)  # a non-broker only forwards
+        app = build_app(self)
+        app.middlewares.insert(0, self.metrics.middleware())
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        try:
+            if self.quorum is not None:
+                self.quorum.start()
+            else:
+                self.follower = MetadataFollower(self, self._session)
+            await runner.setup()
+            site = web.TCPSite(runner, self.node_config.host, self.node_config.http_port,
+                               reuse_address=True)
+            await site.start()
+            log.info("node %d serving on %s", self.node_id, self.node_config.http_url)
+            async with asyncio.TaskGroup() as tg:
+                tasks = []
+                if self.controller is not None:
+                    tasks.append(tg.create_task(self.controller.run(), name="controller"))
+                if self.follower is not None:
+                    tasks.append(tg.create_task(self.follower.run(), name="metadata-follower"))
+                if self.replica_manager is not None:
+                    replicas_ready = asyncio.Event()
+                    tasks.append(tg.create_task(self.replica_manager.run(replicas_ready),
+                                                name="replica-manager"))
+                    await replicas_ready.wait()
+                    self.metadata_applied()
+                if self.lifecycle is not None:
+                    tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
+                tasks.append(tg.create_task(self.groups.run(), name="group-coordinator"))
+                tasks.append(tg.create_task(self.data_plane.unacked.run(), name="acks0-writes"))
+                await stop.wait()
+                started = time.monotonic()
+                if self.lifecycle is not None:
+                    offset = await self.lifecycle.controlled_shutdown(SHUTDOWN_MOVE_TIMEOUT_S)
+                    if offset is not None:  # our replicas step down before the logs close
+                        await self.wait_metadata(offset, 2.0, raise_on_timeout=False)
+                log.info("node %d stopping (moves took %.2fs)", self.node_id,
+                         time.monotonic() - started)
+                for task in tasks:
+                    task.cancel()
+        finally:
+            await runner.cleanup()
+            if self.quorum is not None:
+                self.quorum.stop()
+            await self._session.close()
+            self.waiters.close()

@@ -1,0 +1,70 @@
+"""Record batches as compaction rewrites them: fewer records, same header.
+
+A trimmed batch keeps baseOffset, lastOffsetDelta, baseTimestamp, maxTimestamp,
+leader epoch, attributes and producer fields; the surviving records are copied
+byte for byte (their offset and timestamp deltas are relative to the unchanged
+base), so each keeps its original offset and timestamp. Only batchLength, the
+record count and the CRC-32C are recomputed. A filler is a header-only batch
+(zero records) spanning offsets whose batches all went.
+"""
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+from crc32c import crc32c
+
+from kraft.storage.record import decode_record
+from kraft.storage.record_batch import (
+    ATTRIBUTES_POS,
+    CRC_POS,
+    HEADER_SIZE,
+    LOG_OVERHEAD,
+    MAGIC,
+    NO_PRODUCER_ID,
+    NO_SEQUENCE,
+    Record,
+    ensure_valid,
+)
+
+_LENGTH_POS = 8
+_COUNT_POS = 57
+_INT32 = struct.Struct(">i")
+_UINT32 = struct.Struct(">I")
+_HEADER = struct.Struct(">qiibIhiqqqhii")
+
+
+def records_with_spans(batch: bytes | memoryview) -> list[tuple[Record, int, int]]:
+    """Each record of one uncompressed batch with its byte span [start, end) in ``batch``."""
+    header = ensure_valid(batch)
+    out = []
+    pos = HEADER_SIZE
+    for _ in range(header.record_count):
+        record, end = decode_record(batch, pos, header.size, header.base_offset, header.base_timestamp)
+        out.append((record, pos, end))
+        pos = end
+    return out
+
+
+def trim(batch: bytes | memoryview, kept: Sequence[int]) -> bytes:
+    """The batch with only the records at indexes ``kept`` (ascending)."""
+    spans = records_with_spans(batch)
+    out = bytearray(batch[:HEADER_SIZE])
+    for i in kept:
+        _, start, end = spans[i]
+        out += batch[start:end]
+    _INT32.pack_into(out, _LENGTH_POS, len(out) - LOG_OVERHEAD)
+    _INT32.pack_into(out, _COUNT_POS, len(kept))
+    _UINT32.pack_into(out, CRC_POS, crc32c(memoryview(out)[ATTRIBUTES_POS:]))
+    return bytes(out)
+
+
+def filler(base_offset: int, last_offset: int, leader_epoch: int, base_timestamp: int,
+           max_timestamp: int) -> bytes:
+    """A header-only batch covering [base_offset, last_offset] in ``leader_epoch``."""
+    out = bytearray(HEADER_SIZE)
+    _HEADER.pack_into(out, 0, base_offset, HEADER_SIZE - LOG_OVERHEAD, leader_epoch, MAGIC, 0, 0,
+                      last_offset - base_offset, base_timestamp, max_timestamp,
+                      NO_PRODUCER_ID, -1, NO_SEQUENCE, 0)
+    _UINT32.pack_into(out, CRC_POS, crc32c(memoryview(out)[ATTRIBUTES_POS:]))
+    return bytes(out)

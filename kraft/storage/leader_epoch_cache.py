@@ -1,0 +1,147 @@
+"""The leader-epoch cache (KIP-101, KIP-279): which epoch's leader wrote from which offset.
+
+A replica keeps (epoch, start_offset) pairs, both strictly increasing, and persists
+them in ``leader-epoch-checkpoint`` (Kafka's text format: version line, count
+line, then "epoch start_offset" lines). After a leader change a follower asks the
+new leader for the end offset of its own latest epoch and truncates there,
+instead of trusting its high watermark.
+"""
+from __future__ import annotations
+
+import os
+from bisect import bisect_left, bisect_right
+from pathlib import Path
+from typing import NamedTuple
+
+from kraft.storage.log_directory import fsync_directory
+
+CHECKPOINT_NAME = "leader-epoch-checkpoint"
+CHECKPOINT_VERSION = 0
+UNDEFINED_EPOCH = -1
+UNDEFINED_EPOCH_OFFSET = -1
+
+
+class EpochEntry(NamedTuple):
+    epoch: int
+    start_offset: int
+
+
+class LeaderEpochCache:
+    def __init__(self, path: Path | None, entries: list[EpochEntry] | None = None) -> None:
+        self.path = path  # None keeps the cache in memory only
+        self._entries: list[EpochEntry] = list(entries or [])
+
+    @classmethod
+    def load(cls, path: Path) -> LeaderEpochCache:
+        """Read the checkpoint; a missing file gives an empty cache."""
+        entries = read_checkpoint(path)
+        return cls(path, entries if entries is not None else [])
+
+    @property
+    def entries(self) -> tuple[EpochEntry, ...]:
+        return tuple(self._entries)
+
+    @property
+    def latest_epoch(self) -> int:
+        return self._entries[-1].epoch if self._entries else UNDEFINED_EPOCH
+
+    def epoch_for_offset(self, offset: int) -> int:
+        """The epoch whose leader wrote ``offset`` (UNDEFINED_EPOCH before the first entry)."""
+        i = bisect_right([e.start_offset for e in self._entries], offset) - 1
+        return self._entries[i].epoch if i >= 0 else UNDEFINED_EPOCH
+
+    def assign(self, epoch: int, start_offset: int) -> bool:
+        """Record that ``epoch`` starts at ``start_offset``; True when the cache changed.
+
+        Entries that would break monotonicity (an epoch >= this one, or a start
+        offset >= this one) are dropped: they belong to a log suffix that was
+        replaced.
+        """
+        if epoch < 0 or start_offset < 0:
+            return False  # batches written without a leader epoch
+        if self._entries:
+            latest = self._entries[-1]
+            if latest.epoch == epoch and latest.start_offset <= start_offset:
+                return False
+        self._entries = [e for e in self._entries if e.epoch < epoch and e.start_offset < start_offset]
+        self._entries.append(EpochEntry(epoch, start_offset))
+        self._persist()
+        return True
+
+    def end_offset_for(self, requested_epoch: int, log_end_offset: int) -> tuple[int, int]:
+        """OffsetsForLeaderEpoch: ``(largest epoch <= requested, where it ends)``.
+
+        The end of an epoch is the start offset of the next larger epoch; for the
+        latest epoch it is the log end offset. An epoch newer than any known, or
+        an empty cache, gives (UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET).
+        """
+        if requested_epoch == UNDEFINED_EPOCH or not self._entries:
+            return UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
+        if requested_epoch == self._entries[-1].epoch:
+            return requested_epoch, log_end_offset
+        epochs = [e.epoch for e in self._entries]
+        higher = bisect_right(epochs, requested_epoch)
+        if higher == len(epochs):
+            return UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
+        end = self._entries[higher].start_offset
+        if higher == 0:
+            return requested_epoch, end  # older than anything we know: end where we begin
+        return self._entries[higher - 1].epoch, end
+
+    def truncate_from_end(self, end_offset: int) -> None:
+        """The log was cut to ``end_offset``: forget epochs starting at or after it."""
+        if end_offset < 0 or not self._entries or self._entries[-1].start_offset < end_offset:
+            return
+        starts = [e.start_offset for e in self._entries]
+        del self._entries[bisect_left(starts, end_offset):]
+        self._persist()
+
+    def truncate_from_start(self, start_offset: int) -> None:
+        """The log now starts at ``start_offset``: the epoch covering it starts there,
+        older entries go."""
+        starts = [e.start_offset for e in self._entries]
+        floor = bisect_right(starts, start_offset) - 1
+        if floor < 0 or (floor == 0 and starts[0] == start_offset):
+            return
+        kept = EpochEntry(self._entries[floor].epoch, start_offset)
+        self._entries = [kept, *self._entries[floor + 1:]]
+        self._persist()
+
+    def clear(self) -> None:
+        if self._entries:
+            self._entries = []
+            self._persist()
+
+    def _persist(self) -> None:
+        if self.path is not None:
+            write_checkpoint(self.path, self._entries)
+
+    def __repr__(self) -> str:
+        return f"LeaderEpochCache({self._entries})"
+
+
+def read_checkpoint(path: Path) -> list[EpochEntry] | None:
+    """Entries from a checkpoint file; None when it is missing or unreadable."""
+    try:
+        lines = path.read_text().splitlines()
+        if int(lines[0]) != CHECKPOINT_VERSION or int(lines[1]) != len(lines) - 2:
+            return None
+        entries = [EpochEntry(*map(int, line.split())) for line in lines[2:]]
+    except (FileNotFoundError, IndexError, ValueError, TypeError):
+        return None
+    for before, after in zip(entries, entries[1:]):
+        if after.epoch <= before.epoch or after.start_offset <= before.start_offset:
+            return None
+    return entries
+
+
+def write_checkpoint(path: Path, entries: list[EpochEntry]) -> None:
+    """Replace the checkpoint atomically: write a temp file, fsync, rename, fsync the dir."""
+    body = "\n".join([str(CHECKPOINT_VERSION), str(len(entries)), *(f"{e.epoch} {e.start_offset}" for e in entries)])
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(body + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_directory(path.parent)

@@ -1,0 +1,91 @@
+"""Loading a partition's segments at open, with crash recovery when needed.
+
+After a clean shutdown (marker present) every segment trusts its index files and
+only walks the batches after its last index entry. After kill -9 every segment
+from the recovery point on (at least the newest) is checked batch by batch (CRC,
+contiguous offsets) and its torn or corrupt tail cut; segments below the recovery
+point were fsynced. A rolled segment is fsynced off the event loop, so the newest
+sealed ones may be above it. The leader-epoch cache is brought back in line with
+whatever the log now holds.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kraft.storage import cleaned_swap
+from kraft.storage.leader_epoch_cache import (
+    CHECKPOINT_NAME,
+    LeaderEpochCache,
+    read_checkpoint,
+)
+from kraft.storage.log_directory import LogDirectory
+from kraft.storage.record_batch import BatchHeader
+from kraft.storage.segment import Segment
+
+
+def load_segments(directory: LogDirectory, index_interval_bytes: int) -> tuple[list[Segment], LeaderEpochCache]:
+    cleaned_swap.recover(directory.path)  # a compaction swap cut short: finish or drop it
+    clean = directory.was_clean_shutdown()
+    checkpoint = directory.path / CHECKPOINT_NAME
+    entries = read_checkpoint(checkpoint)
+    epochs = LeaderEpochCache(checkpoint, entries or [])
+
+    def learn(header: BatchHeader) -> None:
+        epochs.assign(header.leader_epoch, header.base_offset)
+
+    bases = directory.segment_bases()
+    if not bases:
+        segments = [Segment.create(directory.path, 0, index_interval_bytes)]
+        directory.write_recovery_point(0)
+    elif clean:
+        segments = [Segment.open(directory.path, base, index_interval_bytes) for base in bases]
+    else:
+        doubtful = _first_unflushed(bases, directory.read_recovery_point())
+        segments = [Segment.open(directory.path, base, index_interval_bytes) for base in bases[:doubtful]]
+        epochs.truncate_from_end(bases[doubtful])  # re-learnt from the batches that survive
+        for base in bases[doubtful:]:
+            segments.append(Segment.open(directory.path, base, index_interval_bytes, recover=True, on_batch=learn))
+        _recover_before_empty_tail(segments, epochs, learn)
+    _drop_after_gap(segments)
+    if entries is None and any(not s.is_empty for s in segments):
+        epochs.clear()  # checkpoint missing or unreadable: re-learn from every batch header
+        for segment in segments:
+            for _, header in segment.log.batches(0):
+                learn(header)
+    epochs.truncate_from_end(segments[-1].next_offset)
+    epochs.truncate_from_start(segments[0].base_offset)
+    return segments, epochs
+
+
+def _first_unflushed(bases: list[int], recovery_point: int | None) -> int:
+    """Index of the first segment that may not be on disk whole: the first at or past
+    the recovery point, and never later than the newest."""
+    newest = len(bases) - 1
+    if recovery_point is None:
+        return newest
+    return next((i for i, base in enumerate(bases) if base >= recovery_point), newest)
+
+
+def _recover_before_empty_tail(
+    segments: list[Segment], epochs: LeaderEpochCache, learn: Callable[[BatchHeader], None]
+) -> None:
+    """A crash right after a roll or a cut leaves the newest segment empty; then the
+    torn tail, if any, is in the one before it."""
+    if len(segments) < 2 or not segments[-1].is_empty:
+        return
+    previous = segments[-2]
+    epochs.truncate_from_end(previous.base_offset)
+    previous.recover(learn)
+    if previous.next_offset != segments[-1].base_offset:
+        segments.pop().delete()  # an empty segment past the cut would leave a gap
+
+
+def _drop_after_gap(segments: list[Segment]) -> None:
+    """A segment cut by recovery (its indexes were unusable and its data damaged)
+    leaves a hole; offsets must stay gapless, so everything after the hole goes."""
+    for i in range(len(segments) - 1):
+        if segments[i].next_offset != segments[i + 1].base_offset:
+            for segment in segments[i + 1:]:
+                segment.delete()
+            del segments[i + 1:]
+            return

@@ -1,0 +1,391 @@
+"""A partition replica's log: an ordered list of segments in one directory.
+
+Offsets are gapless: the leader stamps each appended batch with the log end
+offset, a follower copies the leader's batches byte for byte and must continue
+exactly where its log ends. The leader-epoch cache and the producer table
+(idempotent produce) move with every append, truncation and retention. Not
+thread-safe: one owner (the replica) drives it.
+"""
+from __future__ import annotations
+
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from kraft.storage import producer_snapshots
+from kraft.storage.leader_epoch_cache import LeaderEpochCache
+from kraft.storage.log_config import LogConfig
+from kraft.storage.log_directory import LogDirectory
+from kraft.storage.log_errors import (
+    InvalidAppend,
+    LogClosed,
+    OffsetOutOfRange,
+    StaleLeaderEpoch,
+)
+from kraft.storage.log_file import LogFile
+from kraft.storage.log_loader import load_segments
+from kraft.storage.producer_state import ProducerStateTable
+from kraft.storage.record import Record
+from kraft.storage.record_batch import (
+    BatchHeader,
+    encode_batch,
+    ensure_valid,
+    iter_batches,
+    restamp,
+)
+from kraft.storage.retention_policy import SegmentStats, segments_to_delete
+from kraft.storage.roll_fsyncs import RollFsyncs, Schedule
+from kraft.storage.segment import INT32_MAX, Segment
+
+Clock = Callable[[], int]
+DropCold = Callable[[LogFile, int, int], None]  # (file, start, end): drop those cached bytes
+
+
+def monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+class PartitionLog:
+    """Use ``PartitionLog.open``."""
+
+    def __init__(self, directory: LogDirectory, config: LogConfig, segments: list[Segment],
+                 epochs: LeaderEpochCache, clock_ms: Clock,
+                 producers: ProducerStateTable | None = None) -> None:
+        self.directory = directory
+        self.config = config
+        self._segments = segments
+        self.leader_epoch_cache = epochs
+        self.producers = producers if producers is not None else ProducerStateTable()
+        self._clock_ms = clock_ms
+        self._unflushed_records = 0
+        self._last_flush_ms = clock_ms()
+        self._closed = False
+        self.roll_fsyncs = RollFsyncs(directory)
+        self._drop_cold: DropCold | None = None
+
+    @classmethod
+    def open(cls, path: Path | str, config: LogConfig | None = None, *, clock_ms: Clock = monotonic_ms) -> PartitionLog:
+        """Open (or create) the log in ``path``. Without the clean-shutdown marker the
+        newest segment is recovered batch by batch; with it the indexes are trusted."""
+        config = config or LogConfig()
+        directory = LogDirectory(path)
+        segments, epochs = load_segments(directory, config.index_interval_bytes)
+        producers = producer_snapshots.load(directory.path, segments)
+        log = cls(directory, config, segments, epochs, clock_ms, producers)
+        directory.clear_clean_shutdown()
+        return log
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def log_start_offset(self) -> int:
+        return self._segments[0].base_offset
+
+    @property
+    def log_end_offset(self) -> int:
+        """The next offset to be written (Kafka's LEO)."""
+        return self._segments[-1].next_offset
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(s.size for s in self._segments)
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return tuple(self._segments)
+
+    @property
+    def unflushed_records(self) -> int:
+        """Records appended since the last fsync (what flush_messages counts)."""
+        return self._unflushed_records
+
+    @property
+    def latest_epoch(self) -> int:
+        return self.leader_epoch_cache.latest_epoch
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        """OffsetsForLeaderEpoch answered from this log (see LeaderEpochCache.end_offset_for)."""
+        return self.leader_epoch_cache.end_offset_for(epoch, self.log_end_offset)
+
+    # -- appends -------------------------------------------------------------
+
+    def append(self, records: Iterable[Record] | bytes, leader_epoch: int, *, producer_id: int = -1,
+               producer_epoch: int = -1, base_sequence: int = -1) -> tuple[int, int]:
+        """Leader path: assign the next offsets and ``leader_epoch`` to one batch, given
+        as records or as a produced v2 batch (whose producer fields are kept).
+        Returns ``(base_offset, last_offset)``. An idempotent producer's retry of a
+        batch still in its last five is not appended again: its original offsets are
+        returned; a sequence gap or stale producer epoch raises ProducerSequenceError."""
+        self._check_open()
+        if leader_epoch < self.latest_epoch:
+            raise StaleLeaderEpoch(f"append in epoch {leader_epoch}, but epoch {self.latest_epoch} has begun")
+        if isinstance(records, (bytes, bytearray, memoryview)):
+            produced = _validated_produce(records)
+            producer_id, producer_epoch = produced.producer_id, produced.producer_epoch
+            base_sequence, count = produced.base_sequence, produced.record_count
+        else:
+            records = list(records)
+            count = len(records)
+        # checked and appended in one synchronous step: no other append can come between
+        original = self.producers.check(producer_id, producer_epoch, base_sequence, count)
+        if original is not None:
+            return original.base_offset, original.last_offset
+        base = self.log_end_offset
+        if isinstance(records, (bytes, bytearray, memoryview)):
+            batch = restamp(records, base, leader_epoch)
+        else:
+            batch = encode_batch(records, base, leader_epoch, producer_id, producer_epoch, base_sequence)
+        header = BatchHeader.parse(batch)
+        self._append_batch(batch, header)
+        return header.base_offset, header.last_offset
+
+    def append_as_follower(self, data: bytes) -> tuple[int, int] | None:
+        """Follower path: append the leader's batches as they are. They must start at
+        the log end and be contiguous; a truncated last batch (a fetch response may
+        end mid-batch) is ignored. Returns ``(first_offset, last_offset)`` or None."""
+        self._check_open()
+        expected = self.log_end_offset
+        batches = []
+        for pos, header in iter_batches(data):
+            if header.base_offset != expected:
+                raise InvalidAppend(f"follower batch starts at offset {header.base_offset}, log end is {expected}")
+            ensure_valid(data, pos)
+            batches.append((pos, header))
+            expected = header.next_offset
+        if not batches:
+            return None
+        whole = len(batches) == 1 and batches[0][1].size == len(data)
+        for pos, header in batches:
+            self._append_batch(bytes(data) if whole else bytes(data[pos:pos + header.size]), header)
+        return batches[0][1].base_offset, batches[-1][1].last_offset
+
+    def _append_batch(self, batch: bytes, header: BatchHeader) -> None:
+        active = self._segments[-1]
+        if self._should_roll(active, header):
+            active = self.roll()
+        # Epoch first: a crash between the two leaves the cache ahead of the log,
+        # which open() trims; the reverse would lose the epoch's start.
+        self.leader_epoch_cache.assign(header.leader_epoch, header.base_offset)
+        active.append(batch, header)
+        if self._drop_cold is not None:
+            cold = active.log.cold_range()
+            if cold is not None:
+                self._drop_cold(active.log, *cold)
+        self.producers.record_header(header)
+        self._unflushed_records += header.record_count
+        if self.config.flush_messages is not None and self._unflushed_records >= self.config.flush_messages:
+            self.flush()
+        else:
+            self.maybe_flush()
+
+    def _should_roll(self, active: Segment, header: BatchHeader) -> bool:
+        if active.is_empty:
+            return False  # even an oversized batch needs a home
+        config = self.config
+        return (
+            active.size + header.size > config.segment_bytes
+            or (config.segment_ms is not None and active.first_timestamp is not None
+                and header.max_timestamp - active.first_timestamp > config.segment_ms)
+            or header.last_offset - active.base_offset > INT32_MAX
+        )
+
+    def roll(self) -> Segment:
+        """Seal the active segment and start a new one at the log end. The sealed
+        segment is fsynced here, or by the owner's worker when `flush_rolls_with` gave
+        one (a 128 MiB fsync would stall an event loop for a good part of a second)."""
+        self._check_open()
+        active = self._segments[-1]
+        if active.is_empty:
+            return active
+        active.seal(fsync=not self.roll_fsyncs.deferred)
+        producer_snapshots.write(self.directory.path, active.next_offset, self.producers)
+        segment = Segment.create(self.directory.path, active.next_offset, self.config.index_interval_bytes)
+        self._segments.append(segment)
+        self.roll_fsyncs.rolled(self, active)
+        return segment
+
+    # -- fsync of rolled segments, off the event loop (see roll) ----------------
+    def flush_rolls_with(self, schedule: Schedule) -> None:
+        """From now on roll() calls schedule(log, segment) instead of fsyncing; the
+        owner then runs log.fsync_sealed(segment) in a worker thread and, back on its
+        loop, log.sealed_fsynced(segment) and (if that says so) write_recovery_point."""
+        self.roll_fsyncs.schedule = schedule
+
+    def drop_cold_pages_with(self, drop: DropCold) -> None:
+        """From now on appends call drop(log_file, start, end) for the bytes behind each
+        segment's newest CACHE_WINDOW_BYTES; the owner runs log_file.drop_cached(start,
+        end) in a worker thread (see log_file)."""
+        self._drop_cold = drop
+
+    def fsync_sealed(self, segment: Segment) -> bool:
+        return self.roll_fsyncs.fsync(segment)
+
+    def sealed_fsynced(self, segment: Segment, ok: bool) -> bool:
+        return self.roll_fsyncs.fsynced(segment, ok, [] if self._closed else self._segments)
+
+    def write_recovery_point(self) -> None:
+        self.roll_fsyncs.write()
+
+    # -- reads ---------------------------------------------------------------
+
+    def read(self, offset: int, max_bytes: int, max_offset: int | None = None) -> bytes:
+        """Whole batches from the one holding ``offset``: up to ``max_bytes``, but at
+        least one batch even when it is larger (as Kafka does, so a consumer never
+        stalls), none reaching ``max_offset`` (e.g. the high watermark). Reading at
+        the log end gives b""; outside [log start, log end] raises OffsetOutOfRange."""
+        self._check_open()
+        if not self.log_start_offset <= offset <= self.log_end_offset:
+            raise OffsetOutOfRange(offset, self.log_start_offset, self.log_end_offset)
+        chunks: list[bytes] = []
+        budget = max_bytes
+        index = bisect_right(self._segments, offset, key=lambda s: s.base_offset) - 1
+        for segment in self._segments[index:]:
+            data, next_offset = segment.read(offset, budget, max_offset, min_one=not chunks)
+            if data:
+                chunks.append(data)
+                budget -= len(data)
+            if budget <= 0 or next_offset < segment.next_offset:
+                break  # stopped by the budget or max_offset, not by the segment's end
+            offset = next_offset
+        return b"".join(chunks)
+
+    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record stamped at or after ``timestamp``."""
+        self._check_open()
+        for segment in self._segments:
+            if segment.max_timestamp >= timestamp:
+                found = segment.offset_for_timestamp(timestamp)
+                if found is not None:
+                    return found
+        return None
+
+    # -- cutting -------------------------------------------------------------
+
+    def truncate_to(self, offset: int) -> int:
+        """Drop every batch holding ``offset`` or later (a batch straddling it goes
+        whole); return the new log end offset."""
+        self._check_open()
+        if offset >= self.log_end_offset:
+            # nothing to cut, but an epoch that began here (and wrote nothing) goes too
+            self.leader_epoch_cache.truncate_from_end(max(offset, self.log_end_offset))
+            return self.log_end_offset
+        if offset < self.log_start_offset:
+            self.truncate_fully_and_start_at(offset)
+            return offset
+        producer_snapshots.delete_after(self.directory.path, offset)  # first: crash-safe order
+        while self._segments[-1].base_offset > offset:
+            self._segments.pop().delete()
+        self._segments[-1].truncate_to(offset)
+        self.roll_fsyncs.cut(self._segments)
+        self.leader_epoch_cache.truncate_from_end(self.log_end_offset)
+        # what the producers wrote in the cut batches is forgotten: rebuild from what is left
+        self.producers = producer_snapshots.load(self.directory.path, self._segments)
+        return self.log_end_offset
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Empty the log and restart it at ``offset`` (a follower far behind the leader's log start)."""
+        self._check_open()
+        producer_snapshots.delete_after(self.directory.path, -1)
+        for segment in self._segments:
+            segment.delete()
+        self._segments = [Segment.create(self.directory.path, offset, self.config.index_interval_bytes)]
+        self.roll_fsyncs.cut(self._segments)
+        self.leader_epoch_cache.clear()
+        self.producers = ProducerStateTable()
+        self.directory.fsync()
+
+    def apply_retention(self, now_ms: int, retention_ms: int | None = None, retention_bytes: int | None = None,
+                        max_offset: int | None = None) -> int:
+        """Delete whole old segments per retention.ms / retention.bytes (see
+        retention_policy), never past ``max_offset``; return how many went."""
+        self._check_open()
+        stats = [SegmentStats(s.base_offset, s.next_offset, s.size, s.max_timestamp) for s in self._segments]
+        count = segments_to_delete(stats, now_ms, retention_ms, retention_bytes, max_offset)
+        if count == 0:
+            return 0
+        if count == len(self._segments):
+            self.roll()  # the log keeps an empty active segment at its end
+        doomed, self._segments = self._segments[:count], self._segments[count:]
+        for segment in doomed:
+            segment.delete()
+        self.leader_epoch_cache.truncate_from_start(self.log_start_offset)
+        # the producer table keeps what the deleted batches taught it (Kafka does too)
+        producer_snapshots.delete_before(self.directory.path, self.log_start_offset)
+        return count
+
+    def replace_segments(self, old: tuple[Segment, ...], install: Callable[[], list[Segment]]) -> bool:
+        """Log compaction (log_cleaner): swap the run ``old`` of closed segments for the
+        list ``install()`` returns once it has moved the cleaned files into place (it may
+        reuse some of ``old``). Offsets, log start and log end stay as they are. False,
+        and ``install`` not called, when ``old`` is no longer a run of closed segments
+        here (retention or truncation got there first)."""
+        self._check_open()
+        at = next((i for i, s in enumerate(self._segments) if s is old[0]), None) if old else None
+        if at is None or at + len(old) >= len(self._segments) or any(
+                a is not b for a, b in zip(self._segments[at:at + len(old)], old)):
+            return False
+        new = install()
+        self._segments[at:at + len(old)] = new
+        reused = {id(s) for s in new}
+        for segment in old:
+            if id(segment) not in reused:
+                segment.close()  # its files were replaced by path: never delete() them
+        return True
+
+    # -- durability ----------------------------------------------------------
+
+    def flush(self) -> None:
+        """fsync the active segment, and any rolled one whose deferred fsync has not run
+        yet (flush.messages / flush.ms promise everything appended so far)."""
+        self._check_open()
+        self.roll_fsyncs.fsync_pending_now()
+        self._segments[-1].flush()
+        self._unflushed_records = 0
+        self._last_flush_ms = self._clock_ms()
+
+    def maybe_flush(self) -> bool:
+        """Apply flush_ms: fsync if records are waiting and flush_ms has passed.
+        Call it from a periodic task too, so quiet partitions get flushed."""
+        flush_ms = self.config.flush_ms
+        if flush_ms is None or not self._unflushed_records or self._clock_ms() - self._last_flush_ms < flush_ms:
+            return False
+        self.flush()
+        return True
+
+    def close(self, clean: bool = True) -> None:
+        """Seal and fsync, then leave the clean-shutdown marker so the next open skips
+        recovery. ``clean=False`` only releases the files, as kill -9 would."""
+        if self._closed:
+            return
+        if clean:
+            self.roll_fsyncs.fsync_pending_now()
+            self._segments[-1].seal()
+            producer_snapshots.write(self.directory.path, self.log_end_offset, self.producers)
+            self.directory.fsync()
+        for segment in self._segments:
+            segment.close()
+        if clean:
+            self.directory.mark_clean_shutdown()
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LogClosed(f"log {self.directory.path} is closed")
+
+    def __repr__(self) -> str:
+        return f"PartitionLog({self.directory.path}, start={self.log_start_offset}, end={self.log_end_offset})"
+
+
+def _validated_produce(data: bytes | bytearray | memoryview) -> BatchHeader:
+    """A produced batch must be exactly one sound v2 batch: header and CRC-32C checked.
+
+    Batches come from this cluster's own encoder (locally or from an authenticated peer),
+    so the per-record walk is not repeated here; a listener for untrusted clients (the
+    Kafka protocol) must decode and check offset deltas record by record first."""
+    header = ensure_valid(data)
+    if header.size != len(data):
+        raise InvalidAppend(f"a produce must carry exactly one batch: {len(data)} bytes, batch is {header.size}")
+    if header.record_count < 1 or header.last_offset_delta != header.record_count - 1:
+        raise InvalidAppend("produced batch must hold records with offset deltas 0, 1, 2, ...")
+    return header

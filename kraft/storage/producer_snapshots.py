@@ -1,0 +1,101 @@
+"""Producer state on disk: snapshots beside the segments, plus a replay of batch headers.
+
+``<offset:020d>.producer`` holds the producer table as it was after every batch below
+``offset`` (Kafka's ``.snapshot`` files). One is written when a segment rolls and at
+clean shutdown, so opening a log replays at most the batches after the newest usable
+snapshot: none after a clean shutdown, the active segment after kill -9, the whole log
+when there is no snapshot at all (a log written before this existed). A snapshot is
+only a shortcut: one that is unreadable (e.g. torn by a power loss; they are not
+fsynced) is deleted and an older one, or the log itself, is used instead.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from kraft.storage.producer_state import ProducerStateTable
+from kraft.storage.segment import Segment
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".producer"
+VERSION = 1
+
+
+def snapshot_offsets(directory: Path) -> list[int]:
+    out = []
+    for entry in directory.iterdir():
+        if entry.suffix == SUFFIX and len(entry.stem) == 20 and entry.stem.isdigit():
+            out.append(int(entry.stem))
+    return sorted(out)
+
+
+def _path(directory: Path, offset: int) -> Path:
+    return directory / f"{offset:020d}{SUFFIX}"
+
+
+def write(directory: Path, offset: int, table: ProducerStateTable) -> None:
+    path = _path(directory, offset)
+    tmp = path.with_name(path.name + ".tmp")  # a leftover .tmp is removed at the next open
+    tmp.write_bytes(json.dumps({"version": VERSION, "offset": offset,
+                                "producers": table.to_json()}).encode())
+    os.replace(tmp, path)
+
+
+def delete_after(directory: Path, offset: int) -> None:
+    """Snapshots past ``offset`` describe batches a truncation removes."""
+    for o in snapshot_offsets(directory):
+        if o > offset:
+            _path(directory, o).unlink(missing_ok=True)
+
+
+def delete_before(directory: Path, offset: int) -> None:
+    """After retention: snapshots below the new log start are never the newest usable one."""
+    for o in snapshot_offsets(directory):
+        if o < offset:
+            _path(directory, o).unlink(missing_ok=True)
+
+
+def _read(directory: Path, offset: int) -> ProducerStateTable:
+    data = json.loads(_path(directory, offset).read_bytes())
+    if data.get("version") != VERSION or data.get("offset") != offset:
+        raise ValueError("unknown version or offset mismatch")
+    return ProducerStateTable.from_json(data["producers"])
+
+
+def load(directory: Path, segments: Sequence[Segment]) -> ProducerStateTable:
+    """The table for the log as it is now: newest usable snapshot + later batch headers."""
+    log_end = segments[-1].next_offset
+    delete_after(directory, log_end)
+    table, start = None, segments[0].base_offset
+    for offset in reversed(snapshot_offsets(directory)):
+        try:
+            table, start = _read(directory, offset), offset
+            break
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning("producer snapshot %s unusable (%s); trying an older one",
+                        _path(directory, offset), exc)
+            _path(directory, offset).unlink(missing_ok=True)
+    if table is None:
+        table = ProducerStateTable()
+    replay(segments, start, table)
+    return table
+
+
+def replay(segments: Sequence[Segment], start: int, table: ProducerStateTable) -> None:
+    """Record every batch at or after ``start`` (headers only; bodies are not read)."""
+    for segment in segments:
+        if segment.next_offset <= start:
+            continue
+        position = 0
+        if segment.base_offset < start:
+            found = segment.find_position(start)
+            if found is None:
+                continue
+            position = found[0]
+        for _, header in segment.log.batches(position, segment.log.size):
+            if header.base_offset >= start:
+                table.record_header(header)

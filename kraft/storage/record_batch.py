@@ -1,0 +1,230 @@
+"""Kafka RecordBatch v2 (magic 2): encode, parse headers in place, decode records.
+
+Byte layout, per Kafka's protocol documentation (big-endian):
+
+    0  baseOffset int64          27 baseTimestamp int64
+    8  batchLength int32         35 maxTimestamp int64
+    12 partitionLeaderEpoch int32 43 producerId int64
+    16 magic int8 (= 2)          51 producerEpoch int16
+    17 crc uint32                53 baseSequence int32
+    21 attributes int16          57 records count int32
+    23 lastOffsetDelta int32     61 records...
+
+batchLength counts the bytes after itself. The CRC-32C covers attributes to the
+end, so a leader can restamp baseOffset and partitionLeaderEpoch without
+recomputing it.
+"""
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+from crc32c import crc32c
+
+from kraft.storage.log_errors import CorruptBatchError, UnsupportedCompressionError
+from kraft.storage.record import Header, Record, decode_record, encode_record
+
+__all__ = [
+    "BatchHeader", "CorruptBatchError", "Header", "Record", "UnsupportedCompressionError",
+    "decode_all", "decode_records", "encode_batch", "ensure_valid", "iter_batches", "restamp",
+    "set_base_offset", "set_leader_epoch", "verify_crc",
+]
+
+MAGIC = 2
+HEADER_SIZE = 61
+LOG_OVERHEAD = 12  # baseOffset + batchLength: the part batchLength does not count
+LEADER_EPOCH_POS = 12
+MAGIC_POS = 16
+CRC_POS = 17
+ATTRIBUTES_POS = 21
+NO_PRODUCER_ID = -1
+NO_SEQUENCE = -1
+
+COMPRESSION_MASK = 0x07
+TIMESTAMP_TYPE_BIT = 0x08
+TRANSACTIONAL_BIT = 0x10
+CONTROL_BIT = 0x20
+COMPRESSION_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+_HEADER = struct.Struct(">qiibIhiqqqhii")
+_CRC_COVERED = struct.Struct(">hiqqqhii")  # attributes .. records count
+_FRONT = struct.Struct(">qiibI")  # baseOffset .. crc: the part before the CRC-covered bytes
+_LENGTH = struct.Struct(">i")
+_OFFSET = struct.Struct(">q")
+_MIN_BATCH_LENGTH = HEADER_SIZE - LOG_OVERHEAD
+
+
+class BatchHeader(NamedTuple):
+    """The fixed 61-byte batch header, parsed without copying the records."""
+
+    base_offset: int
+    batch_length: int
+    leader_epoch: int
+    magic: int
+    crc: int
+    attributes: int
+    last_offset_delta: int
+    base_timestamp: int
+    max_timestamp: int
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+    record_count: int
+
+    @classmethod
+    def parse(cls, buf: bytes | bytearray | memoryview, pos: int = 0) -> BatchHeader:
+        if len(buf) - pos < HEADER_SIZE:
+            raise CorruptBatchError(f"batch header truncated at byte {pos}: {len(buf) - pos} of {HEADER_SIZE} bytes")
+        header = cls._make(_HEADER.unpack_from(buf, pos))
+        if header.magic != MAGIC:
+            raise CorruptBatchError(f"batch at byte {pos} has magic {header.magic}; only magic {MAGIC} is supported")
+        if header.batch_length < _MIN_BATCH_LENGTH:
+            raise CorruptBatchError(f"batch at byte {pos} declares impossible length {header.batch_length}")
+        if header.last_offset_delta < 0 or header.record_count < 0:
+            raise CorruptBatchError(f"batch at byte {pos} has negative offset delta or record count")
+        return header
+
+    @property
+    def size(self) -> int:
+        """Bytes the whole batch occupies, header included."""
+        return self.batch_length + LOG_OVERHEAD
+
+    @property
+    def last_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta
+
+    @property
+    def next_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta + 1
+
+    @property
+    def compression(self) -> int:
+        return self.attributes & COMPRESSION_MASK
+
+    @property
+    def is_transactional(self) -> bool:
+        return bool(self.attributes & TRANSACTIONAL_BIT)
+
+    @property
+    def is_control(self) -> bool:
+        return bool(self.attributes & CONTROL_BIT)
+
+
+def encode_batch(
+    records: Sequence[Record],
+    base_offset: int,
+    leader_epoch: int,
+    producer_id: int = NO_PRODUCER_ID,
+    producer_epoch: int = -1,
+    base_sequence: int = NO_SEQUENCE,
+    *,
+    is_transactional: bool = False,
+    is_control: bool = False,
+) -> bytes:
+    """Encode ``records`` as one uncompressed v2 batch (CreateTime timestamps)."""
+    if not records:
+        raise ValueError("a record batch needs at least one record")
+    base_ts = records[0].timestamp_ms
+    max_ts = max(r.timestamp_ms for r in records)
+    parts: list[bytes] = []
+    for delta, record in enumerate(records):
+        encode_record(parts, record, delta, record.timestamp_ms - base_ts)
+    body = b"".join(parts)
+    attributes = (TRANSACTIONAL_BIT if is_transactional else 0) | (CONTROL_BIT if is_control else 0)
+    covered = _CRC_COVERED.pack(attributes, len(records) - 1, base_ts, max_ts,
+                                producer_id, producer_epoch, base_sequence, len(records))
+    crc = crc32c(body, crc32c(covered))
+    size = HEADER_SIZE + len(body)
+    return b"".join((_FRONT.pack(base_offset, size - LOG_OVERHEAD, leader_epoch, MAGIC, crc),
+                     covered, body))
+
+
+def verify_crc(buf: bytes | bytearray | memoryview, pos: int = 0) -> bool:
+    """True when the stored CRC-32C matches the batch at ``pos``."""
+    header = BatchHeader.parse(buf, pos)
+    end = pos + header.size
+    if end > len(buf):
+        return False
+    return crc32c(memoryview(buf)[pos + ATTRIBUTES_POS:end]) == header.crc
+
+
+def ensure_valid(buf: bytes | bytearray | memoryview, pos: int = 0) -> BatchHeader:
+    """Parse the header at ``pos`` and raise CorruptBatchError unless the whole batch checks out."""
+    header = BatchHeader.parse(buf, pos)
+    if pos + header.size > len(buf):
+        raise CorruptBatchError(f"batch at byte {pos} is truncated: {len(buf) - pos} of {header.size} bytes")
+    actual = crc32c(memoryview(buf)[pos + ATTRIBUTES_POS:pos + header.size])
+    if actual != header.crc:
+        raise CorruptBatchError(f"batch at offset {header.base_offset}: CRC {actual:#010x} != stored {header.crc:#010x}")
+    return header
+
+
+def set_base_offset(buf: bytes | bytearray | memoryview, base_offset: int) -> bytes:
+    """Copy of the batch with a new baseOffset (not CRC-covered, so the CRC stays valid)."""
+    out = bytearray(buf)
+    _OFFSET.pack_into(out, 0, base_offset)
+    return bytes(out)
+
+
+def set_leader_epoch(buf: bytes | bytearray | memoryview, leader_epoch: int) -> bytes:
+    """Copy of the batch with a new partitionLeaderEpoch (also outside the CRC)."""
+    out = bytearray(buf)
+    _LENGTH.pack_into(out, LEADER_EPOCH_POS, leader_epoch)
+    return bytes(out)
+
+
+def restamp(buf: bytes | bytearray | memoryview, base_offset: int, leader_epoch: int) -> bytes:
+    """Both stamps in one copy: what a leader does to a produced batch on append."""
+    out = bytearray(buf)
+    _OFFSET.pack_into(out, 0, base_offset)
+    _LENGTH.pack_into(out, LEADER_EPOCH_POS, leader_epoch)
+    return bytes(out)
+
+
+def decode_records(batch: bytes | bytearray | memoryview, pos: int = 0, *, verify: bool = True) -> list[Record]:
+    """Decode the batch at ``pos`` into records carrying absolute offsets and timestamps."""
+    header = ensure_valid(batch, pos) if verify else BatchHeader.parse(batch, pos)
+    if header.compression:
+        name = COMPRESSION_NAMES.get(header.compression, "unknown")
+        raise UnsupportedCompressionError(
+            f"batch at offset {header.base_offset} uses compression {name} ({header.compression}); "
+            "only uncompressed batches are supported"
+        )
+    end = pos + header.size
+    if end > len(batch):
+        raise CorruptBatchError(f"batch at offset {header.base_offset} is truncated")
+    cursor = pos + HEADER_SIZE
+    records = []
+    for _ in range(header.record_count):
+        record, cursor = decode_record(batch, cursor, end, header.base_offset, header.base_timestamp)
+        records.append(record)
+    if cursor != end:
+        raise CorruptBatchError(f"batch at offset {header.base_offset} has {end - cursor} bytes after its records")
+    return records
+
+
+def iter_batches(buf: bytes | bytearray | memoryview, pos: int = 0) -> Iterator[tuple[int, BatchHeader]]:
+    """Yield ``(pos, header)`` for each complete batch; stop quietly at a truncated tail.
+
+    Fetch responses and torn log tails may end mid-batch; that is not an error.
+    A length that cannot be a batch is, because nothing after it can be trusted.
+    """
+    end = len(buf)
+    while end - pos >= LOG_OVERHEAD:
+        (length,) = _LENGTH.unpack_from(buf, pos + 8)
+        if length < _MIN_BATCH_LENGTH:
+            raise CorruptBatchError(f"batch at byte {pos} declares impossible length {length}")
+        if pos + LOG_OVERHEAD + length > end:
+            return
+        header = BatchHeader.parse(buf, pos)
+        yield pos, header
+        pos += header.size
+
+
+def decode_all(buf: bytes | bytearray | memoryview, *, verify: bool = True) -> list[Record]:
+    """Records of every complete batch in a concatenation (e.g. a read or fetch result)."""
+    records: list[Record] = []
+    for pos, _ in iter_batches(buf):
+        records.extend(decode_records(buf, pos, verify=verify))
+    return records

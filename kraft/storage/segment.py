@@ -1,0 +1,271 @@
+"""One log segment: ``<base>.log`` plus its sparse ``.index`` and ``.timeindex``.
+
+Batches arrive already stamped with offsets; the segment only places them, keeps
+its two indexes in step and can find, read, cut and rebuild them. Relative
+offsets in the indexes are offsets minus the segment's base offset (int32).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from kraft.storage.log_errors import CorruptBatchError
+from kraft.storage.log_file import LogFile
+from kraft.storage.record_batch import (
+    HEADER_SIZE,
+    BatchHeader,
+    decode_records,
+    iter_batches,
+)
+from kraft.storage.sparse_index import OFFSET_ENTRY, TIME_ENTRY, SparseIndex
+
+INT32_MAX = 2**31 - 1
+NO_TIMESTAMP = -1
+
+
+def segment_stem(directory: Path, base_offset: int) -> Path:
+    return directory / f"{base_offset:020d}"
+
+
+class Segment:
+    """Use ``Segment.create`` or ``Segment.open``; the constructor only opens files."""
+
+    def __init__(self, directory: Path, base_offset: int, index_interval_bytes: int) -> None:
+        stem = segment_stem(directory, base_offset)
+        self.base_offset = base_offset
+        self.index_interval_bytes = index_interval_bytes
+        self.log = LogFile(stem.with_name(stem.name + ".log"))
+        self.offset_index = SparseIndex(stem.with_name(stem.name + ".index"), OFFSET_ENTRY)
+        self.time_index = SparseIndex(stem.with_name(stem.name + ".timeindex"), TIME_ENTRY)
+        self.next_offset = base_offset
+        self.max_timestamp = NO_TIMESTAMP
+        self.offset_of_max_timestamp = base_offset
+        self.first_timestamp: int | None = None  # first batch's max timestamp: segment.ms rolls from it
+        self._bytes_since_index = 0
+
+    @classmethod
+    def create(cls, directory: Path, base_offset: int, index_interval_bytes: int) -> Segment:
+        segment = cls(directory, base_offset, index_interval_bytes)
+        segment.log.truncate(0)  # a leftover file at this base belongs to a deleted past
+        segment.offset_index.reset()
+        segment.time_index.reset()
+        return segment
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path,
+        base_offset: int,
+        index_interval_bytes: int,
+        *,
+        recover: bool = False,
+        on_batch: Callable[[BatchHeader], None] | None = None,
+    ) -> Segment:
+        """Open an existing segment; trust its indexes unless ``recover`` or they look wrong."""
+        segment = cls(directory, base_offset, index_interval_bytes)
+        if recover or not segment._load_indexes():
+            segment.recover(on_batch)
+        return segment
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return self.log.size
+
+    @property
+    def is_empty(self) -> bool:
+        return self.log.size == 0
+
+    # -- writing -------------------------------------------------------------
+
+    def append(self, batch: bytes, header: BatchHeader | None = None) -> None:
+        """Append one stamped batch; its offsets must follow this segment's end."""
+        header = header or BatchHeader.parse(batch)
+        if header.base_offset != self.next_offset:
+            raise ValueError(f"segment {self.base_offset}: batch at {header.base_offset}, expected {self.next_offset}")
+        self._track(self.log.append(batch), header)
+
+    def _track(self, position: int, header: BatchHeader) -> None:
+        # Index a batch once more than index_interval_bytes were written since the
+        # last entry: the sparse rule Kafka documents for index.interval.bytes.
+        if self.first_timestamp is None:
+            self.first_timestamp = header.max_timestamp
+        if header.max_timestamp > self.max_timestamp:
+            self.max_timestamp = header.max_timestamp
+            self.offset_of_max_timestamp = header.last_offset
+        if self._bytes_since_index > self.index_interval_bytes:
+            self.offset_index.append(header.last_offset - self.base_offset, position)
+            self._index_max_timestamp()
+            self._bytes_since_index = 0
+        self._bytes_since_index += header.size
+        self.next_offset = header.next_offset
+
+    def _index_max_timestamp(self) -> None:
+        last = self.time_index.last()
+        if self.max_timestamp > (last[0] if last else NO_TIMESTAMP):
+            self.time_index.append(self.max_timestamp, self.offset_of_max_timestamp - self.base_offset)
+
+    def seal(self, fsync: bool = True) -> None:
+        """The segment stops being active: record its final max timestamp, fsync
+        (unless the caller has the fsync done later, off the event loop)."""
+        self._index_max_timestamp()
+        if fsync:
+            self.flush()
+
+    def truncate_to(self, offset: int) -> int:
+        """Drop every batch that holds ``offset`` or later; return the bytes removed."""
+        found = self.find_position(offset)
+        if found is None:
+            return 0
+        position, header = found
+        removed = self.log.size - position
+        self.log.truncate(position)
+        cut = header.base_offset - self.base_offset
+        self.offset_index.truncate_keys_from(cut)
+        self.time_index.truncate_values_from(cut)
+        self._rescan_tail()
+        return removed
+
+    def recover(self, on_batch: Callable[[BatchHeader], None] | None = None) -> int:
+        """Validate every batch from the start, cut the first bad one and all after it,
+        rebuild both indexes; return the bytes cut. ``on_batch`` sees each good batch."""
+        self.offset_index.reset()
+        self.time_index.reset()
+        self.next_offset = self.base_offset
+        self.max_timestamp = NO_TIMESTAMP
+        self.offset_of_max_timestamp = self.base_offset
+        self.first_timestamp = None
+        self._bytes_since_index = 0
+        valid_end = 0
+        try:
+            for position, header in self.log.batches(0, verify=True):
+                if header.base_offset != self.next_offset:
+                    raise CorruptBatchError(f"batch at byte {position} has offset {header.base_offset}, expected {self.next_offset}")
+                if header.last_offset - self.base_offset > INT32_MAX:
+                    raise CorruptBatchError(f"batch at byte {position} overflows the segment's relative offsets")
+                self._track(position, header)
+                valid_end = position + header.size
+                if on_batch is not None:
+                    on_batch(header)
+        except CorruptBatchError:
+            pass  # everything from valid_end on is a torn or corrupt tail
+        cut = self.log.size - valid_end
+        if cut:
+            self.log.truncate(valid_end)
+        return cut
+
+    # -- reading -------------------------------------------------------------
+
+    def find_position(self, offset: int) -> tuple[int, BatchHeader] | None:
+        """Position and header of the first batch whose last offset >= ``offset``."""
+        entry = self.offset_index.floor(offset - self.base_offset)
+        for position, header in self.log.batches(entry[1] if entry else 0):
+            if header.last_offset >= offset:
+                return position, header
+        return None
+
+    def read(self, offset: int, max_bytes: int, max_offset: int | None = None,
+             min_one: bool = True) -> tuple[bytes, int]:
+        """Whole batches from the one holding ``offset``: at most ``max_bytes`` of them
+        (but the first whole when ``min_one``), none reaching ``max_offset``.
+        Returns the bytes and the offset just after them."""
+        found = self.find_position(offset)
+        if found is None:
+            return b"", self.next_offset
+        position, first = found
+        if max_offset is not None and first.last_offset >= max_offset:
+            return b"", first.base_offset
+        want = min(max_bytes, self.log.size - position)
+        if first.size > want:
+            if not min_one:
+                return b"", first.base_offset
+            return self.log.read(position, first.size), first.next_offset
+        data = self.log.read(position, want)  # one read, then cut at the last whole batch
+        end, next_offset = 0, first.base_offset
+        for pos, header in iter_batches(data):
+            if max_offset is not None and header.last_offset >= max_offset:
+                break
+            end, next_offset = pos + header.size, header.next_offset
+        return (data if end == len(data) else data[:end]), next_offset
+
+    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record stamped at or after ``timestamp``."""
+        if self.max_timestamp < timestamp:
+            return None
+        # Records up to a time-index entry's offset are no later than its
+        # timestamp, so scanning may start at the last entry below the target.
+        entry = self.time_index.lower(timestamp)
+        start = 0
+        if entry is not None:
+            located = self.offset_index.floor(entry[1])
+            start = located[1] if located else 0
+        for position, header in self.log.batches(start):
+            if header.max_timestamp >= timestamp:
+                for record in decode_records(self.log.read(position, header.size)):
+                    if record.timestamp_ms >= timestamp:
+                        return record.offset, record.timestamp_ms
+        return None
+
+    # -- loading -------------------------------------------------------------
+
+    def _load_indexes(self) -> bool:
+        """Trust the index files after a clean shutdown, checking they fit the log;
+        only the batches after the last offset-index entry are walked."""
+        if not (self.offset_index.load() and self.time_index.load()):
+            return False
+        last = self.offset_index.last()
+        if last is not None and last[1] >= self.log.size:
+            return False
+        try:
+            if last is not None:
+                header = BatchHeader.parse(self.log.read(last[1], HEADER_SIZE))
+                if header.last_offset != self.base_offset + last[0]:
+                    return False
+            self._rescan_tail()
+            if self.size:
+                self.first_timestamp = BatchHeader.parse(self.log.read(0, HEADER_SIZE)).max_timestamp
+        except CorruptBatchError:
+            return False
+        time_last = self.time_index.last()
+        return time_last is None or self.base_offset + time_last[1] < self.next_offset
+
+    def _rescan_tail(self) -> None:
+        """Recompute end offset and max timestamp from the indexes plus a walk of the tail."""
+        last = self.offset_index.last()
+        start = last[1] if last else 0
+        time_last = self.time_index.last()
+        if time_last is not None:
+            self.max_timestamp, self.offset_of_max_timestamp = time_last[0], self.base_offset + time_last[1]
+        else:
+            self.max_timestamp, self.offset_of_max_timestamp = NO_TIMESTAMP, self.base_offset
+        self.next_offset = self.base_offset
+        for _, header in self.log.batches(start):
+            self.next_offset = header.next_offset
+            if header.max_timestamp > self.max_timestamp:
+                self.max_timestamp, self.offset_of_max_timestamp = header.max_timestamp, header.last_offset
+        self._bytes_since_index = self.log.size - start
+        if self.is_empty:
+            self.first_timestamp = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def flush(self) -> None:
+        self.log.fsync()
+        self.offset_index.flush()
+        self.time_index.flush()
+
+    def close(self) -> None:
+        self.log.close()
+        self.offset_index.close()
+        self.time_index.close()
+
+    def delete(self) -> None:
+        """Remove the files; the log first so a crash midway leaves only index orphans."""
+        self.close()
+        self.log.path.unlink(missing_ok=True)
+        self.offset_index.delete()
+        self.time_index.delete()
+
+    def __repr__(self) -> str:
+        return f"Segment(base={self.base_offset}, next={self.next_offset}, size={self.size})"

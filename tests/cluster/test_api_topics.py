@@ -1,0 +1,408 @@
+"""v3 (and v2 read) topic lifecycle against one real 3-node cluster.
+
+What a Confluent REST Proxy v3 user does: create, list, get, delete topics; read
+partitions and replicas; read and change topic configs; and expect every node to
+answer the same, with admin writes accepted by any node (forwarded to the controller).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from kraft.server.local_cluster import LocalCluster, http_json
+
+pytestmark = pytest.mark.cluster
+
+NODES = (1, 2, 3)
+SPREAD_S = 10.0  # bounded wait for a change to reach the other nodes
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(nodes=3) as c:
+        c.start().wait_ready(timeout_s=30)
+        yield c
+
+
+# -- helpers -------------------------------------------------------------------------
+def create(cluster, node, name, **fields):
+    body = {"topic_name": name, **fields}
+    return http_json("POST", cluster.v3(node) + "/topics", body)
+
+
+def topic_names_v3(cluster, node):
+    status, body = http_json("GET", cluster.v3(node) + "/topics")
+    assert status == 200, body
+    assert body["kind"] == "KafkaTopicList"
+    return {t["topic_name"] for t in body["data"]}
+
+
+def config_of(cluster, node, topic, name):
+    status, body = http_json("GET", f"{cluster.v3(node)}/topics/{topic}/configs/{name}")
+    assert status == 200, body
+    return body
+
+
+def wait_everywhere(cluster, check, what, nodes=NODES):
+    """check(node) -> truthy once that node shows the change; bounded."""
+    for node in nodes:
+        cluster.wait_until(lambda: check(node), SPREAD_S, f"{what} on node {node}")
+
+
+def non_controller(cluster):
+    controller = cluster.controller_id()
+    assert controller in NODES
+    return next(n for n in NODES if n != controller), controller
+
+
+# -- create / list / get / delete ------------------------------------------------------
+def test_create_answers_201_with_the_topic(cluster):
+    status, body = create(cluster, 1, "orders", partitions_count=4, replication_factor=3)
+    assert status == 201, body
+    assert body["kind"] == "KafkaTopic"
+    assert body["topic_name"] == "orders"
+    assert body["partitions_count"] == 4
+    assert body["replication_factor"] == 3
+    assert body["is_internal"] is False
+    assert body["cluster_id"] == cluster.cluster_id
+
+
+def test_created_topic_is_listed_and_readable_on_the_creating_node_at_once(cluster):
+    status, _ = create(cluster, 2, "visible-now", partitions_count=2, replication_factor=2)
+    assert status == 201
+    assert "visible-now" in topic_names_v3(cluster, 2)
+    status, body = http_json("GET", cluster.v3(2) + "/topics/visible-now")
+    assert status == 200, body
+    assert body["topic_name"] == "visible-now"
+    assert body["partitions_count"] == 2
+    assert body["replication_factor"] == 2
+
+
+def test_created_topic_reaches_every_node(cluster):
+    status, _ = create(cluster, 3, "everywhere", partitions_count=3, replication_factor=3)
+    assert status == 201
+
+    def seen(node):
+        status, body = http_json("GET", cluster.v3(node) + "/topics/everywhere")
+        return status == 200 and body["partitions_count"] == 3
+
+    wait_everywhere(cluster, seen, "topic everywhere")
+    assert all("everywhere" in topic_names_v3(cluster, n) for n in NODES)
+
+
+def test_a_topic_created_through_one_node_is_found_through_every_other_at_once(cluster):
+    # no waiting between the 201 and the next request: the other nodes catch up with
+    # the controller before they would answer 404
+    for i in range(6):
+        creator = NODES[i % 3]
+        name = f"at-once-{i}"
+        status, body = create(cluster, creator, name, partitions_count=1, replication_factor=3)
+        assert status == 201, body
+        for node in NODES:
+            if node == creator:
+                continue
+            status, body = http_json("GET", f"{cluster.v3(node)}/topics/{name}")
+            assert status == 200, (node, body)
+        other = NODES[(i + 1) % 3]
+        status, body = http_json("POST", f"{cluster.url(other)}/topics/{name}",
+                                 {"records": [{"value": i}]},
+                                 headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
+        assert status == 200 and body["offsets"][0]["offset"] == 0, (other, body)
+    status, body = http_json("GET", cluster.v3(2) + "/topics/never-created")
+    assert status == 404 and body["error_code"] == 40401, body
+
+
+def test_create_without_counts_uses_the_cluster_defaults(cluster):
+    status, body = create(cluster, 1, "defaults")
+    assert status == 201, body
+    assert body["partitions_count"] == 3  # num.partitions default
+    assert body["replication_factor"] == 3  # replication.factor default
+
+
+def test_delete_answers_204_then_the_topic_is_gone_everywhere(cluster):
+    assert create(cluster, 1, "doomed", partitions_count=2)[0] == 201
+    status, body = http_json("DELETE", cluster.v3(2) + "/topics/doomed")
+    assert status == 204, body
+    status, body = http_json("GET", cluster.v3(2) + "/topics/doomed")
+    assert status == 404
+    assert body["error_code"] == 40401
+    assert "doomed" not in topic_names_v3(cluster, 2)
+
+    def gone(node):
+        return http_json("GET", cluster.v3(node) + "/topics/doomed")[0] == 404
+
+    wait_everywhere(cluster, gone, "topic doomed deleted")
+    for node in NODES:
+        status, names = http_json("GET", cluster.url(node) + "/topics")
+        assert status == 200 and "doomed" not in names
+    # deleting it again is a 40401, not a success
+    status, body = http_json("DELETE", cluster.v3(1) + "/topics/doomed")
+    assert (status, body["error_code"]) == (404, 40401)
+
+
+def test_a_deleted_topic_name_can_be_created_again(cluster):
+    assert create(cluster, 1, "phoenix", partitions_count=2)[0] == 201
+    status, first = http_json("GET", cluster.v3(1) + "/topics/phoenix")
+    assert status == 200
+    assert http_json("DELETE", cluster.v3(1) + "/topics/phoenix")[0] == 204
+    status, body = create(cluster, 1, "phoenix", partitions_count=5)
+    assert status == 201, body
+    assert body["partitions_count"] == 5
+    assert body["topic_id"] != first["topic_id"]
+
+
+def test_validate_only_create_checks_but_creates_nothing(cluster):
+    status, body = create(cluster, 1, "dry-run", partitions_count=2, validate_only=True)
+    assert status in (200, 201), body
+    assert http_json("GET", cluster.v3(1) + "/topics/dry-run")[0] == 404
+    assert "dry-run" not in topic_names_v3(cluster, 1)
+    # and an invalid request is still refused
+    status, body = create(cluster, 1, "dry-run", partitions_count=0, validate_only=True)
+    assert (status, body["error_code"]) == (422, 42206)
+
+
+# -- partitions and replicas ------------------------------------------------------------
+def test_partitions_carry_leader_isr_replicas_and_epoch(cluster):
+    assert create(cluster, 1, "parts", partitions_count=3, replication_factor=3)[0] == 201
+    for node in NODES:
+        cluster.wait_until(
+            lambda: http_json("GET", cluster.v3(node) + "/topics/parts")[0] == 200,
+            SPREAD_S, f"parts on node {node}")
+        status, body = http_json("GET", cluster.v3(node) + "/topics/parts/partitions")
+        assert status == 200, body
+        assert body["kind"] == "KafkaPartitionList"
+        assert [p["partition_id"] for p in body["data"]] == [0, 1, 2]
+        for p in body["data"]:
+            assert p["kind"] == "KafkaPartition"
+            assert p["topic_name"] == "parts"
+            assert sorted(p["replica_ids"]) == [1, 2, 3]
+            assert p["leader_id"] in p["replica_ids"]
+            assert sorted(p["isr"]) == [1, 2, 3]
+            assert isinstance(p["leader_epoch"], int) and p["leader_epoch"] >= 0
+            status, one = http_json(
+                "GET", f"{cluster.v3(node)}/topics/parts/partitions/{p['partition_id']}")
+            assert status == 200, one
+            for key in ("partition_id", "leader_id", "replica_ids", "isr", "leader_epoch"):
+                assert one[key] == p[key], key
+
+
+def test_replicas_list_marks_the_leader_and_in_sync_replicas(cluster):
+    assert create(cluster, 1, "reps", partitions_count=2, replication_factor=3)[0] == 201
+    for index in (0, 1):
+        status, part = http_json("GET", f"{cluster.v3(1)}/topics/reps/partitions/{index}")
+        assert status == 200
+        status, body = http_json("GET", f"{cluster.v3(1)}/topics/reps/partitions/{index}/replicas")
+        assert status == 200, body
+        assert body["kind"] == "KafkaReplicaList"
+        replicas = body["data"]
+        assert sorted(r["broker_id"] for r in replicas) == sorted(part["replica_ids"])
+        leaders = [r["broker_id"] for r in replicas if r["is_leader"]]
+        assert leaders == [part["leader_id"]]
+        assert all(r["is_in_sync"] for r in replicas)
+        assert all(r["topic_name"] == "reps" and r["partition_id"] == index for r in replicas)
+
+
+def test_six_partitions_rf3_spread_two_leaders_per_broker(cluster):
+    status, _ = create(cluster, 1, "spread", partitions_count=6, replication_factor=3)
+    assert status == 201
+    status, body = http_json("GET", cluster.v3(1) + "/topics/spread/partitions")
+    assert status == 200
+    parts = body["data"]
+    assert len(parts) == 6
+    assert Counter(p["leader_id"] for p in parts) == {1: 2, 2: 2, 3: 2}
+    for p in parts:
+        assert len(p["replica_ids"]) == 3
+        assert set(p["replica_ids"]) == {1, 2, 3}
+        assert p["leader_id"] in p["replica_ids"]
+
+
+# -- configs --------------------------------------------------------------------------------
+def test_configs_list_shows_every_config_with_value_and_source(cluster):
+    assert create(cluster, 1, "cfg-list", partitions_count=1)[0] == 201
+    status, body = http_json("GET", cluster.v3(1) + "/topics/cfg-list/configs")
+    assert status == 200, body
+    assert body["kind"] == "KafkaTopicConfigList"
+    by_name = {c["name"]: c for c in body["data"]}
+    for name in ("min.insync.replicas", "unclean.leader.election.enable", "retention.ms",
+                 "cleanup.policy", "max.message.bytes"):
+        assert name in by_name, name
+    assert by_name["unclean.leader.election.enable"]["value"] == "false"
+    assert by_name["retention.ms"]["value"] == "604800000"
+    for c in body["data"]:
+        assert c["kind"] == "KafkaTopicConfig"
+        assert c["topic_name"] == "cfg-list"
+        assert isinstance(c["value"], str)
+        assert c["source"] != "DYNAMIC_TOPIC_CONFIG"  # nothing was set on this topic
+        assert c["is_default"] is True
+    # the single-config GET agrees with the list
+    one = config_of(cluster, 1, "cfg-list", "retention.ms")
+    assert one["value"] == by_name["retention.ms"]["value"]
+    assert one["source"] == by_name["retention.ms"]["source"]
+
+
+def test_configs_given_at_creation_are_dynamic_topic_configs(cluster):
+    status, body = create(cluster, 1, "cfg-create", partitions_count=1, configs=[
+        {"name": "retention.ms", "value": "3600000"},
+        {"name": "cleanup.policy", "value": "compact"},
+    ])
+    assert status == 201, body
+    for node in NODES:
+        def shows(node=node):
+            status, c = http_json("GET", f"{cluster.v3(node)}/topics/cfg-create/configs/retention.ms")
+            return status == 200 and c["value"] == "3600000"
+
+        cluster.wait_until(shows, SPREAD_S, f"retention.ms on node {node}")
+        c = config_of(cluster, node, "cfg-create", "retention.ms")
+        assert c["source"] == "DYNAMIC_TOPIC_CONFIG"
+        assert c["is_default"] is False
+        c = config_of(cluster, node, "cfg-create", "cleanup.policy")
+        assert (c["value"], c["source"]) == ("compact", "DYNAMIC_TOPIC_CONFIG")
+        # untouched configs keep their defaults
+        assert config_of(cluster, node, "cfg-create", "min.insync.replicas")["source"] != \
+            "DYNAMIC_TOPIC_CONFIG"
+
+
+def test_put_config_is_visible_at_once_and_then_everywhere(cluster):
+    assert create(cluster, 1, "cfg-put", partitions_count=1)[0] == 201
+    status, body = http_json("PUT", cluster.v3(2) + "/topics/cfg-put/configs/retention.ms",
+                             {"value": "120000"})
+    assert status == 204, body
+    c = config_of(cluster, 2, "cfg-put", "retention.ms")
+    assert (c["value"], c["source"]) == ("120000", "DYNAMIC_TOPIC_CONFIG")
+
+    def shows(node):
+        return config_of(cluster, node, "cfg-put", "retention.ms")["value"] == "120000"
+
+    wait_everywhere(cluster, shows, "retention.ms=120000")
+    # the full list agrees
+    status, body = http_json("GET", cluster.v3(3) + "/topics/cfg-put/configs")
+    assert {c["name"]: c["value"] for c in body["data"]}["retention.ms"] == "120000"
+
+
+def test_unclean_leader_election_toggle_is_visible_live(cluster):
+    assert create(cluster, 1, "cfg-unclean", partitions_count=1)[0] == 201
+    url = "/topics/cfg-unclean/configs/unclean.leader.election.enable"
+    assert http_json("PUT", cluster.v3(3) + url, {"value": "true"})[0] == 204
+    assert http_json("GET", cluster.v3(3) + url)[1]["value"] == "true"
+    wait_everywhere(cluster, lambda n: http_json("GET", cluster.v3(n) + url)[1]["value"] == "true",
+                    "unclean election on")
+    assert http_json("PUT", cluster.v3(1) + url, {"value": "false"})[0] == 204
+    assert http_json("GET", cluster.v3(1) + url)[1]["value"] == "false"
+    wait_everywhere(cluster, lambda n: http_json("GET", cluster.v3(n) + url)[1]["value"] == "false",
+                    "unclean election off")
+
+
+def test_delete_config_resets_it_to_the_default(cluster):
+    status, _ = create(cluster, 1, "cfg-reset", partitions_count=1,
+                       configs=[{"name": "min.insync.replicas", "value": "1"}])
+    assert status == 201
+    status, body = http_json("DELETE", cluster.v3(3) + "/topics/cfg-reset/configs/min.insync.replicas")
+    assert status == 204, body
+    c = config_of(cluster, 3, "cfg-reset", "min.insync.replicas")
+    assert c["value"] == "2"  # the built-in / cluster default
+    assert c["source"] != "DYNAMIC_TOPIC_CONFIG"
+
+    def reset(node):
+        c = config_of(cluster, node, "cfg-reset", "min.insync.replicas")
+        return c["value"] == "2" and c["source"] != "DYNAMIC_TOPIC_CONFIG"
+
+    wait_everywhere(cluster, reset, "min.insync.replicas reset")
+    status, body = http_json("GET", cluster.url(1) + "/topics/cfg-reset")
+    assert status == 200 and "min.insync.replicas" not in body["configs"]
+
+
+def test_configs_alter_sets_several_at_once_and_can_delete(cluster):
+    assert create(cluster, 1, "cfg-alter", partitions_count=1,
+                  configs=[{"name": "segment.ms", "value": "60000"}])[0] == 201
+    status, body = http_json("POST", cluster.v3(1) + "/topics/cfg-alter/configs:alter", {"data": [
+        {"name": "retention.ms", "value": "7200000"},
+        {"name": "min.insync.replicas", "value": "1"},
+        {"name": "segment.ms", "operation": "DELETE"},
+    ]})
+    assert status == 204, body
+
+    def altered(node):
+        values = {c["name"]: (c["value"], c["source"]) for c in
+                  http_json("GET", f"{cluster.v3(node)}/topics/cfg-alter/configs")[1]["data"]}
+        return (values["retention.ms"] == ("7200000", "DYNAMIC_TOPIC_CONFIG")
+                and values["min.insync.replicas"] == ("1", "DYNAMIC_TOPIC_CONFIG")
+                and values["segment.ms"][1] != "DYNAMIC_TOPIC_CONFIG")
+
+    assert altered(1)  # on the node that made the change, at once
+    wait_everywhere(cluster, altered, "configs:alter")
+
+
+def test_configs_alter_validate_only_changes_nothing(cluster):
+    assert create(cluster, 1, "cfg-dry", partitions_count=1)[0] == 201
+    before = config_of(cluster, 1, "cfg-dry", "retention.ms")["value"]
+    status, body = http_json("POST", cluster.v3(1) + "/topics/cfg-dry/configs:alter", {
+        "data": [{"name": "retention.ms", "value": "4242"}], "validate_only": True})
+    assert status == 204, body
+    assert config_of(cluster, 1, "cfg-dry", "retention.ms")["value"] == before
+
+
+# -- admin writes through a node that is not the controller -----------------------------------
+def test_admin_writes_through_a_non_controller_node_are_forwarded(cluster):
+    via, controller = non_controller(cluster)
+    status, body = create(cluster, via, "forwarded", partitions_count=3, replication_factor=3,
+                          configs=[{"name": "retention.ms", "value": "5000"}])
+    assert status == 201, body
+    assert body["partitions_count"] == 3
+    # readable on the node that was asked, at once, and on the controller
+    assert http_json("GET", cluster.v3(via) + "/topics/forwarded")[0] == 200
+    cluster.wait_until(
+        lambda: http_json("GET", cluster.v3(controller) + "/topics/forwarded")[0] == 200,
+        SPREAD_S, "forwarded topic on the controller")
+
+    status, _ = http_json("PUT", cluster.v3(via) + "/topics/forwarded/configs/retention.ms",
+                          {"value": "6000"})
+    assert status == 204
+    assert config_of(cluster, via, "forwarded", "retention.ms")["value"] == "6000"
+    status, _ = http_json("POST", cluster.v3(via) + "/topics/forwarded/configs:alter",
+                          {"data": [{"name": "retention.ms", "value": "7000"}]})
+    assert status == 204
+    assert config_of(cluster, via, "forwarded", "retention.ms")["value"] == "7000"
+    status, _ = http_json("DELETE", cluster.v3(via) + "/topics/forwarded/configs/retention.ms")
+    assert status == 204
+    assert config_of(cluster, via, "forwarded", "retention.ms")["source"] != "DYNAMIC_TOPIC_CONFIG"
+
+    status, _ = http_json("DELETE", cluster.v3(via) + "/topics/forwarded")
+    assert status == 204
+    assert http_json("GET", cluster.v3(via) + "/topics/forwarded")[0] == 404
+    cluster.wait_until(
+        lambda: http_json("GET", cluster.v3(controller) + "/topics/forwarded")[0] == 404,
+        SPREAD_S, "forwarded topic gone on the controller")
+
+
+# -- v2 metadata reads ---------------------------------------------------------------------------
+def test_v2_lists_topic_names(cluster):
+    assert create(cluster, 1, "v2-list-a", partitions_count=1)[0] == 201
+    assert create(cluster, 1, "v2-list-b", partitions_count=1)[0] == 201
+    status, names = http_json("GET", cluster.url(1) + "/topics")
+    assert status == 200
+    assert isinstance(names, list) and all(isinstance(n, str) for n in names)
+    assert {"v2-list-a", "v2-list-b"} <= set(names)
+    assert set(names) == topic_names_v3(cluster, 1)
+
+
+def test_v2_topic_shows_name_configs_and_partitions(cluster):
+    status, _ = create(cluster, 1, "v2-topic", partitions_count=3, replication_factor=3,
+                       configs=[{"name": "retention.ms", "value": "1000"}])
+    assert status == 201
+    status, body = http_json("GET", cluster.url(1) + "/topics/v2-topic")
+    assert status == 200, body
+    assert body["name"] == "v2-topic"
+    assert body["configs"].get("retention.ms") == "1000"
+    status, v3 = http_json("GET", cluster.v3(1) + "/topics/v2-topic/partitions")
+    v3_by_id = {p["partition_id"]: p for p in v3["data"]}
+    assert [p["partition"] for p in body["partitions"]] == [0, 1, 2]
+    for p in body["partitions"]:
+        expected = v3_by_id[p["partition"]]
+        assert p["leader"] == expected["leader_id"]
+        assert [r["broker"] for r in p["replicas"]] == expected["replica_ids"]
+        assert [r["broker"] for r in p["replicas"] if r["leader"]] == [expected["leader_id"]]
+        assert all(r["in_sync"] for r in p["replicas"])
+    status, body = http_json("GET", cluster.url(2) + "/topics/no-such-topic")
+    assert (status, body["error_code"]) == (404, 40401)

@@ -1,0 +1,305 @@
+import importlib.resources
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from kraft.config.cluster import (
+    ConfigFileError,
+    check_data_dirs,
+    load_cluster_config,
+    load_cluster_config_text,
+)
+from kraft.metadata.topic_configs import TOPIC_CONFIGS
+
+
+def node(node_id, roles=("controller", "broker"), host="127.0.0.1", http=None, raft="auto", extra=""):
+    """One [[nodes]] table; ports default to 8080+id / 9090+id."""
+    lines = [
+        "[[nodes]]",
+        f"id = {node_id}",
+        "roles = [" + ", ".join(f'"{role}"' for role in roles) + "]",
+        f'host = "{host}"',
+        f"http_port = {http or 8080 + node_id}",
+        f'data_dir = "data/node-{node_id}"',
+    ]
+    if raft == "auto" and "controller" in roles:
+        lines.append(f"raft_port = {9090 + node_id}")
+    elif raft not in ("auto", None):
+        lines.append(f"raft_port = {raft}")
+    return "\n".join(lines) + "\n" + extra + "\n"
+
+
+THREE_NODES = node(1) + node(2) + node(3)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cluster.toml"
+    path.write_text(text)
+    return path
+
+
+def load_error(tmp_path: Path, text: str) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigFileError) as caught:
+        load_cluster_config(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    return message[len(f"{path}: "):]
+
+
+def test_bundled_default_loads_without_warnings(tmp_path):
+    text = (importlib.resources.files("kraft") / "cluster.toml").read_text()
+    config = load_cluster_config_text(text, base_dir=tmp_path)
+    assert config.warnings == []
+    assert config.cluster.name == "local" and config.cluster.id is None
+    assert [n.id for n in config.nodes] == [1, 2, 3]
+    assert [n.http_url for n in config.nodes] == ["http://127.0.0.1:8081", "http://127.0.0.1:8082", "http://127.0.0.1:8083"]
+    assert [n.raft_address for n in config.nodes] == ["127.0.0.1:9091", "127.0.0.1:9092", "127.0.0.1:9093"]
+    assert config.nodes[0].data_path == tmp_path / "data" / "node-1"
+    assert config.topic_defaults["min.insync.replicas"] == "2"
+    assert config.timeouts.broker_session_timeout_ms == 3000
+
+
+def test_minimal_file_gets_every_default(tmp_path):
+    config = load_cluster_config(write(tmp_path, THREE_NODES))
+    assert config.cluster.name == "local"
+    assert config.topic_defaults == {name: spec.default for name, spec in TOPIC_CONFIGS.items()}
+    assert config.timeouts.broker_heartbeat_interval_ms == 500
+    assert config.timeouts.replica_lag_time_max_ms == 5000
+    assert config.timeouts.controller_request_timeout_ms == 5000
+    assert config.path == tmp_path / "cluster.toml"
+    assert config.base_dir == tmp_path
+
+
+def test_data_dir_is_relative_to_the_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    config = load_cluster_config(write(tmp_path, THREE_NODES))
+    assert config.node(2).data_path == tmp_path / "data" / "node-2"
+    assert config.node(2).data_path.is_absolute()
+
+
+def test_topic_defaults_are_stored_as_canonical_strings(tmp_path):
+    text = '[topic_defaults]\n"unclean.leader.election.enable" = true\n"retention.ms" = -1\n' + THREE_NODES
+    config = load_cluster_config(write(tmp_path, text))
+    assert config.topic_defaults["unclean.leader.election.enable"] == "true"
+    assert config.topic_defaults["retention.ms"] == "-1"
+
+
+def test_roles_and_lookup(tmp_path):
+    text = node(1, roles=["controller"]) + node(2, roles=["broker"]) + node(3, roles=["broker"])
+    config = load_cluster_config(write(tmp_path, text))
+    assert [n.id for n in config.controllers] == [1]
+    assert [n.id for n in config.brokers] == [2, 3]
+    assert config.node(1).is_controller and not config.node(1).is_broker
+    assert config.node(2).raft_address is None
+    with pytest.raises(ConfigFileError, match=r"nodes: no node has id 9"):
+        config.node(9)
+
+
+def test_ipv6_host_is_bracketed_in_urls(tmp_path):
+    config = load_cluster_config(write(tmp_path, node(1, host="::1")))
+    assert config.node(1).http_url == "http://[::1]:8081"
+    assert config.node(1).raft_address == "::1:9091"  # pysyncobj splits at the last ':'
+
+
+def test_config_is_frozen(tmp_path):
+    config = load_cluster_config(write(tmp_path, THREE_NODES))
+    with pytest.raises(pydantic.ValidationError):
+        config.nodes[0].http_port = 1
+
+
+def test_unknown_top_level_key(tmp_path):
+    assert load_error(tmp_path, "colour = 1\n" + THREE_NODES) == "colour: unknown key"
+
+
+def test_unknown_key_in_cluster(tmp_path):
+    assert load_error(tmp_path, '[cluster]\nnmae = "x"\n' + THREE_NODES) == "cluster.nmae: unknown key"
+
+
+def test_unknown_key_in_nodes(tmp_path):
+    text = node(1) + node(2, extra='color = "red"') + node(3)
+    assert load_error(tmp_path, text) == "nodes[1].color: unknown key"
+
+
+def test_unknown_timeout(tmp_path):
+    text = '[timeouts]\n"broker.session.timeout" = 3000\n' + THREE_NODES
+    assert load_error(tmp_path, text) == 'timeouts."broker.session.timeout": unknown key'
+
+
+def test_heartbeat_must_be_shorter_than_session(tmp_path):
+    text = '[timeouts]\n"broker.heartbeat.interval.ms" = 3000\n' + THREE_NODES
+    assert load_error(tmp_path, text) == (
+        'timeouts."broker.heartbeat.interval.ms": must be less than "broker.session.timeout.ms" (3000), got 3000'
+    )
+
+
+def test_duplicate_node_id(tmp_path):
+    text = node(1) + node(2) + node(1, http=8090, raft=9099).replace("node-1", "node-x")
+    assert load_error(tmp_path, text) == "nodes[2].id: node id 1 is already used by nodes[0]"
+
+
+def test_duplicate_port_on_same_host(tmp_path):
+    text = node(1) + node(2, http=8081) + node(3)
+    assert load_error(tmp_path, text) == "nodes[1].http_port: port 8081 on 127.0.0.1 is already used by nodes[0].http_port"
+
+
+def test_raft_port_clashing_with_an_http_port(tmp_path):
+    text = node(1) + node(2, raft=8081) + node(3)
+    assert load_error(tmp_path, text) == "nodes[1].raft_port: port 8081 on 127.0.0.1 is already used by nodes[0].http_port"
+
+
+def test_same_port_on_different_hosts_is_fine(tmp_path):
+    text = "".join(node(i, host=f"127.0.0.{i + 1}", http=8081, raft=9091) for i in (1, 2, 3))
+    config = load_cluster_config(write(tmp_path, text))
+    assert {n.http_url for n in config.nodes} == {f"http://127.0.0.{i}:8081" for i in (2, 3, 4)}
+
+
+def test_bad_role(tmp_path):
+    text = node(1, roles=["controller", "brokr"]) + node(2) + node(3)
+    assert load_error(tmp_path, text) == "nodes[0].roles[1]: must be 'controller' or 'broker', got 'brokr'"
+
+
+def test_empty_roles(tmp_path):
+    assert load_error(tmp_path, node(1, roles=[], raft=None) + THREE_NODES) == "nodes[0].roles: must not be empty"
+
+
+def test_duplicate_role(tmp_path):
+    text = node(1, roles=["broker", "controller", "broker"]) + node(2) + node(3)
+    assert load_error(tmp_path, text) == "nodes[0].roles[2]: duplicate role 'broker'"
+
+
+def test_controller_missing_raft_port(tmp_path):
+    text = node(1) + node(2, raft=None) + node(3)
+    assert load_error(tmp_path, text) == 'nodes[1].raft_port: required for a node with the "controller" role'
+
+
+def test_broker_only_node_with_raft_port(tmp_path):
+    text = THREE_NODES + node(4, roles=["broker"], raft=9094)
+    assert load_error(tmp_path, text).startswith("nodes[3].raft_port: only controllers use a raft port")
+
+
+def test_no_controller(tmp_path):
+    text = node(1, roles=["broker"]) + node(2, roles=["broker"])
+    assert load_error(tmp_path, text).startswith('nodes: no node has the "controller" role')
+
+
+def test_no_broker(tmp_path):
+    text = node(1, roles=["controller"]) + node(2, roles=["controller"]) + node(3, roles=["controller"])
+    assert load_error(tmp_path, text).startswith('nodes: no node has the "broker" role')
+
+
+def test_no_nodes_at_all(tmp_path):
+    assert load_error(tmp_path, '[cluster]\nname = "x"\n') == "nodes: required key is missing"
+
+
+def test_even_number_of_controllers_warns(tmp_path):
+    path = write(tmp_path, node(1) + node(2))
+    config = load_cluster_config(path)
+    assert config.warnings == [
+        f"{path}: nodes: 2 controllers tolerate no more failures than 1; use an odd number"
+    ]
+
+
+def test_shared_data_dir(tmp_path):
+    text = node(1) + node(2).replace("node-2", "node-1") + node(3)
+    assert load_error(tmp_path, text) == f"nodes[1].data_dir: data dir {tmp_path / 'data' / 'node-1'} is already used by nodes[0]"
+
+
+def test_invalid_topic_default_value(tmp_path):
+    text = '[topic_defaults]\n"min.insync.replicas" = "x"\n' + THREE_NODES
+    assert load_error(tmp_path, text) == "topic_defaults.\"min.insync.replicas\": must be an integer >= 1, got 'x'"
+
+
+def test_float_topic_default_value(tmp_path):
+    text = '[topic_defaults]\n"retention.ms" = 1.5\n' + THREE_NODES
+    assert load_error(tmp_path, text) == 'topic_defaults."retention.ms": must be an integer >= -1, got 1.5'
+
+
+def test_unknown_topic_default(tmp_path):
+    text = '[topic_defaults]\n"retention.msec" = 5\n' + THREE_NODES
+    assert load_error(tmp_path, text) == 'topic_defaults."retention.msec": unknown topic config (did you mean "retention.ms"?)'
+
+
+def test_wrong_type_for_port(tmp_path):
+    text = node(1, http='"8081"') + node(2) + node(3)
+    assert load_error(tmp_path, text) == "nodes[0].http_port: must be a valid integer, got '8081'"
+
+
+def test_port_out_of_range(tmp_path):
+    text = node(1, http=70000) + node(2) + node(3)
+    assert load_error(tmp_path, text) == "nodes[0].http_port: must be less than or equal to 65535, got 70000"
+
+
+def test_bad_host(tmp_path):
+    text = node(1, host="not a host!") + node(2) + node(3)
+    assert load_error(tmp_path, text).startswith("nodes[0].host: must be an IPv4/IPv6 address")
+    wildcard = node(1, host="0.0.0.0") + node(2) + node(3)  # others could not connect to it
+    assert load_error(tmp_path, wildcard).startswith("nodes[0].host: 0.0.0.0 is not an address others can connect to")
+
+
+def test_bad_cluster_id(tmp_path):
+    text = '[cluster]\nid = "not-a-uuid"\n' + THREE_NODES
+    assert load_error(tmp_path, text).startswith("cluster.id: must be 22 characters of url-safe base64")
+
+
+def test_good_cluster_id_and_password(tmp_path):
+    text = '[cluster]\nid = "MkU3OEVBNTcwNTJENDM2Qk"\nraft_password = "s3cret-pw"\n' + THREE_NODES
+    config = load_cluster_config(write(tmp_path, text))
+    assert config.cluster.id == "MkU3OEVBNTcwNTJENDM2Qk"
+    assert config.cluster.raft_password == "s3cret-pw"
+
+
+def test_short_raft_password(tmp_path):
+    text = '[cluster]\nraft_password = "short"\n' + THREE_NODES
+    assert load_error(tmp_path, text).startswith("cluster.raft_password: must have at least 8 characters")
+
+
+def test_toml_syntax_error_has_line_and_column(tmp_path):
+    text = THREE_NODES + "[[nodes]]\nid = = 4\n"
+    message = load_error(tmp_path, text)
+    assert message.startswith("line 26, column 6: invalid TOML: ")
+
+
+def test_missing_file():
+    with pytest.raises(ConfigFileError) as caught:
+        load_cluster_config("/nonexistent/cluster.toml")
+    assert str(caught.value) == "/nonexistent/cluster.toml: cannot read: No such file or directory"
+
+
+def test_data_dirs_that_exist_or_can_be_created_pass(tmp_path):
+    config = load_cluster_config(write(tmp_path, THREE_NODES))
+    (tmp_path / "data" / "node-1").mkdir(parents=True)
+    check_data_dirs(config)
+    check_data_dirs(config, node_ids=[2])
+
+
+def test_data_dir_under_a_regular_file(tmp_path):
+    path = write(tmp_path, THREE_NODES)
+    (tmp_path / "data").write_text("not a directory")
+    config = load_cluster_config(path)
+    with pytest.raises(ConfigFileError) as caught:
+        check_data_dirs(config)
+    assert str(caught.value) == (
+        f"{path}: nodes[0].data_dir: cannot create {tmp_path / 'data' / 'node-1'}: "
+        f"{tmp_path / 'data'} is a file, not a directory"
+    )
+
+
+def test_data_dir_that_is_a_file(tmp_path):
+    path = write(tmp_path, THREE_NODES)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "node-3").write_text("oops")
+    with pytest.raises(ConfigFileError, match=r"nodes\[2\]\.data_dir: .* exists and is not a directory"):
+        check_data_dirs(load_cluster_config(path))
+
+
+def test_check_data_dirs_only_checks_the_nodes_asked_for(tmp_path):
+    path = write(tmp_path, THREE_NODES)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "node-3").write_text("oops")
+    config = load_cluster_config(path)
+    check_data_dirs(config, node_ids=[1, 2])
+    with pytest.raises(ConfigFileError, match="no node has id 7"):
+        check_data_dirs(config, node_ids=[7])

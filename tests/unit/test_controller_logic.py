@@ -1,0 +1,276 @@
+"""The controller's pure commands: image + request -> records + response."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from kraft.controller import broker_control as bc
+from kraft.controller.config_control import alter_topic_configs, topic_config
+from kraft.controller.partition_change import build_partition_change
+from kraft.controller.placement import place_replicas
+from kraft.controller.preferred_leader import preferred_leader_changes
+from kraft.controller.topic_control import (
+    CreateTopic,
+    create_topic,
+    delete_topic,
+    validate_topic_name,
+)
+from kraft.errors import InvalidValue, StaleBrokerEpoch, TopicExists, TopicNotFound
+from kraft.metadata.image import NO_LEADER
+from kraft.metadata.records import (
+    BecomeController,
+    MetadataBatch,
+    PartitionChange,
+    RegisterBroker,
+    encode_batch,
+)
+from kraft.metadata.state_machine import MetadataStateMachine
+from kraft.metadata.topic_configs import DEFAULT_TOPIC_CONFIGS
+
+DEFAULTS = {**DEFAULT_TOPIC_CONFIGS, "num.partitions": "3", "replication.factor": "3"}
+
+
+class Cluster:
+    """A state machine plus helpers: run a command, apply its records."""
+
+    def __init__(self, brokers=(1, 2, 3)):
+        self.sm = MetadataStateMachine()
+        self.run_records([BecomeController(controller_id=1, controller_epoch=1)])
+        self.hb = bc.BrokerHeartbeats(session_timeout_ms=3000)
+        for b in brokers:
+            self.register(b)
+            self.heartbeat(b, now=0)
+
+    @property
+    def image(self):
+        return self.sm.image
+
+    def run_records(self, records):
+        if records:
+            result = self.sm.apply(encode_batch(MetadataBatch(controller_epoch=1, records=tuple(records))))
+            assert result.ok, result.error
+
+    def run(self, outcome):
+        records, response = outcome
+        self.run_records(records)
+        return response
+
+    def register(self, b, incarnation="a"):
+        req = RegisterBroker(broker_id=b, incarnation_id=f"{incarnation}{b}", host="h", http_port=1)
+        return self.run(bc.register_broker(self.image, req, DEFAULTS))
+
+    def heartbeat(self, b, now, offset=None):
+        epoch = self.image.brokers[b].broker_epoch
+        offset = self.image.offset if offset is None else offset
+        return self.run(bc.heartbeat(self.image, self.hb, b, epoch, offset, now, DEFAULTS))
+
+    def create(self, name, partitions=3, rf=3, configs=None):
+        req = CreateTopic(name, partitions, rf, configs or {})
+        return self.run(create_topic(self.image, req, DEFAULTS, topic_id=f"id-{name}"))
+
+    def part(self, name, index=0):
+        return self.image.topic(name).partitions[index]
+
+
+def test_brokers_unfence_only_after_catching_up_with_their_registration():
+    c = Cluster(brokers=())
+    epoch = c.register(5)["broker_epoch"]
+    assert c.image.brokers[5].broker_epoch == epoch and c.image.brokers[5].fenced
+    assert c.heartbeat(5, now=0, offset=epoch - 1)["fenced"] is True
+    assert c.image.brokers[5].fenced
+    assert c.heartbeat(5, now=0, offset=epoch)["fenced"] is False
+    assert not c.image.brokers[5].fenced
+
+
+def test_retried_registration_keeps_the_epoch_a_new_incarnation_gets_a_new_one():
+    c = Cluster()
+    epoch = c.image.brokers[2].broker_epoch
+    assert c.register(2)["broker_epoch"] == epoch
+    new = c.register(2, incarnation="b")["broker_epoch"]
+    assert new > epoch and c.image.brokers[2].fenced
+    with pytest.raises(StaleBrokerEpoch):
+        bc.heartbeat(c.image, c.hb, 2, epoch, c.image.offset, 0, DEFAULTS)
+
+
+def test_restarted_broker_loses_its_leaderships_on_reregistration():
+    c = Cluster()
+    c.create("t", partitions=3)
+    led = [i for i in range(3) if c.part("t", i).leader == 2]
+    assert led
+    c.register(2, incarnation="b")
+    for i in led:
+        assert c.part("t", i).leader not in (2, NO_LEADER) and 2 not in c.part("t", i).isr
+
+
+def test_expired_session_fences_and_moves_leadership_to_an_isr_member():
+    c = Cluster()
+    c.create("t", partitions=6)
+    c.heartbeat(1, now=2000)
+    c.heartbeat(2, now=2000)
+    assert bc.fence_expired(c.image, c.hb, 2999, DEFAULTS) == []
+    c.run_records(bc.fence_expired(c.image, c.hb, 3001, DEFAULTS))
+    assert c.image.brokers[3].fenced
+    for i in range(6):
+        p = c.part("t", i)
+        assert p.leader in (1, 2) and 3 not in p.isr and p.leader in p.isr
+
+
+def test_last_isr_member_stays_in_isr_and_partition_goes_offline_without_unclean():
+    c = Cluster()
+    c.create("t", partitions=1, rf=2)
+    p = c.part("t")
+    leader, follower = p.replicas
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [follower]))
+    assert c.part("t").isr == (leader,)
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [leader]))
+    p = c.part("t")
+    assert p.leader == NO_LEADER and p.isr == (leader,)  # who has the data is remembered
+    # the out-of-sync replica comes back: unclean off -> still offline
+    c.register(follower, incarnation="b")
+    c.heartbeat(follower, now=10)
+    assert not c.image.brokers[follower].fenced
+    assert c.part("t").leader == NO_LEADER
+
+
+def test_isr_member_returning_brings_the_partition_back_online():
+    c = Cluster()
+    c.create("t", partitions=1, rf=2)
+    leader, follower = c.part("t").replicas
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [follower]))
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [leader]))
+    assert c.part("t").leader == NO_LEADER
+    c.register(leader, incarnation="b")
+    c.heartbeat(leader, now=10)
+    p = c.part("t")
+    assert p.leader == leader and p.leader_epoch == 2 and p.unclean_elections == 0
+
+
+def test_unclean_toggle_elects_a_stale_replica_live_and_records_it():
+    c = Cluster()
+    c.create("t", partitions=1, rf=2)
+    leader, follower = c.part("t").replicas
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [follower]))
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [leader]))
+    c.register(follower, incarnation="b")
+    c.heartbeat(follower, now=10)
+    assert c.part("t").leader == NO_LEADER  # unclean off: wait for the ISR member
+    c.run(alter_topic_configs(c.image, DEFAULTS, "t", {"unclean.leader.election.enable": "true"}))
+    p = c.part("t")
+    assert p.leader == follower and p.isr == (follower,) and p.unclean_elections == 1
+    assert c.image.unclean_elections[-1].leader == follower
+    assert topic_config(c.image, DEFAULTS, "t", "unclean.leader.election.enable") is True
+
+
+def test_unclean_enabled_topic_elects_returning_stale_replica_at_unfence():
+    c = Cluster()
+    c.create("t", partitions=1, rf=2, configs={"unclean.leader.election.enable": True})
+    leader, follower = c.part("t").replicas
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [follower]))
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [leader]))
+    c.register(follower, incarnation="b")
+    c.heartbeat(follower, now=10)
+    assert c.part("t").leader == follower and c.part("t").unclean_elections == 1
+
+
+def test_controlled_shutdown_moves_leadership_before_exit():
+    c = Cluster()
+    c.create("t", partitions=6)
+    epoch = c.image.brokers[1].broker_epoch
+    response = c.run(bc.controlled_shutdown(c.image, DEFAULTS, 1, epoch))
+    assert response["moved"] > 0
+    assert c.image.brokers[1].in_controlled_shutdown and c.image.brokers[1].fenced
+    assert all(c.part("t", i).leader in (2, 3) for i in range(6))
+
+
+def test_preferred_leader_returns_after_the_broker_is_back_in_isr():
+    c = Cluster()
+    c.create("t", partitions=3)
+    p0 = c.part("t")
+    preferred = p0.replicas[0]
+    c.run_records([build_partition_change(c.image, "id-t", 0, p0, unclean_allowed=False,
+                                          unusable=frozenset({preferred}))][:1])
+    assert c.part("t").leader != preferred
+    # still not in the ISR: nothing to do
+    assert preferred_leader_changes(c.image, DEFAULTS) == []
+    p = c.part("t")
+    c.run_records([PartitionChange(topic_id="id-t", partition=0,
+                                   expected_partition_epoch=p.partition_epoch,
+                                   isr=tuple(sorted(set(p.isr) | {preferred})))])
+    c.run_records(preferred_leader_changes(c.image, DEFAULTS))
+    assert c.part("t").leader == preferred
+
+
+def test_placement_spreads_leaders_and_replicas_evenly():
+    c = Cluster(brokers=(1, 2, 3, 4))
+    c.create("a", partitions=8, rf=3)
+    parts = c.image.topic("a").partitions
+    assert Counter(p.leader for p in parts) == {1: 2, 2: 2, 3: 2, 4: 2}
+    assert Counter(b for p in parts for b in p.replicas) == {1: 6, 2: 6, 3: 6, 4: 6}
+    assert all(len(set(p.replicas)) == 3 for p in parts)
+    # single-partition topics still spread their leaders across brokers
+    for i in range(8):
+        c.create(f"s{i}", partitions=1, rf=1)
+    leaders = Counter(c.part(f"s{i}").leader for i in range(8))
+    assert max(leaders.values()) - min(leaders.values()) <= 1
+
+
+def test_placement_refuses_rf_over_live_brokers():
+    c = Cluster()
+    with pytest.raises(ValueError, match="larger than the 3 available brokers"):
+        place_replicas(c.image, 1, 4)
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [3]))
+    with pytest.raises(InvalidValue, match="2 available"):
+        c.create("t", rf=3)
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a" * 250, "a/b", "ä", "with space", None, 5])
+def test_illegal_topic_names(name):
+    with pytest.raises(InvalidValue):
+        validate_topic_name(name)
+
+
+def test_legal_topic_names():
+    for name in ["a", "a" * 249, "A.b_c-9", "..."]:
+        assert validate_topic_name(name) == name
+
+
+def test_create_topic_errors():
+    c = Cluster()
+    c.create("a.b")
+    with pytest.raises(TopicExists):
+        c.create("a.b")
+    with pytest.raises(InvalidValue, match="collides"):
+        c.create("a_b")
+    for bad in (0, -5, 10_001, "3", 2.5, True):  # -1 means "the default", as in Kafka
+        with pytest.raises(InvalidValue):
+            c.create("x", partitions=bad)
+    with pytest.raises(InvalidValue):
+        c.create("x", configs={"min.insync.replicas": "x"})
+    with pytest.raises(InvalidValue):
+        c.create("x", configs={"num.partitions": 3})
+    with pytest.raises(InvalidValue):
+        c.create("x", configs={"no.such.config": 1})
+    assert c.image.topic("x") is None
+
+
+def test_defaults_apply_when_counts_are_absent():
+    c = Cluster()
+    response = c.run(create_topic(c.image, CreateTopic("d"), DEFAULTS, "id-d"))
+    assert response["partitions_count"] == 3 and response["replication_factor"] == 3
+
+
+def test_delete_and_alter_unknown_topic():
+    c = Cluster()
+    with pytest.raises(TopicNotFound):
+        delete_topic(c.image, "nope")
+    with pytest.raises(TopicNotFound):
+        alter_topic_configs(c.image, DEFAULTS, "nope", {"retention.ms": 1})
+    c.create("t")
+    with pytest.raises(InvalidValue):
+        alter_topic_configs(c.image, DEFAULTS, "t", {"retention.ms": "soon"})
+    c.run(alter_topic_configs(c.image, DEFAULTS, "t", {"retention.ms": 1000}))
+    assert topic_config(c.image, DEFAULTS, "t", "retention.ms") == 1000
+    c.run(alter_topic_configs(c.image, DEFAULTS, "t", {"retention.ms": None}))
+    assert topic_config(c.image, DEFAULTS, "t", "retention.ms") == int(DEFAULTS["retention.ms"])
