@@ -1,123 +1,329 @@
-"""One exception class per API error, each with its error_code (API.md).
+"""Every error a client can be answered with: one class per condition.
 
-The HTTP status is the code's first three digits, so the table is the classes.
-A user's mistake is a 4xx; only the cluster's own trouble is a 5xx.
+Each class carries Kafka's name and numeric error code for the condition (what the
+Kafka protocol listener puts on the wire) and whether a client may retry. The HTTP API
+maps the same classes to REST status and error code in one table,
+`kraft.api.error_map`. Nothing matches on message text: callers test the class.
+
+The lowest layer: it imports nothing of kraft.
 """
 
 from __future__ import annotations
 
 
 class KraftError(Exception):
-    error_code = 500
+    kafka_name = "UNKNOWN_SERVER_ERROR"
+    kafka_code = -1
+    retriable = False
 
-    def __init__(self, message: str):
+    def __init__(self, message: str = "") -> None:
         super().__init__(message)
         self.message = message
 
-    @property
-    def http_status(self) -> int:
-        return int(str(self.error_code)[:3])
 
-    def to_json(self) -> dict:
-        return {"error_code": self.error_code, "message": self.message}
+# -- the request itself (the client's fault; HTTP only, INVALID_REQUEST on the wire) ----
+class RequestError(KraftError):
+    kafka_name, kafka_code = "INVALID_REQUEST", 42
 
 
-class BadRequest(KraftError):
-    error_code = 400
+class BadRequest(RequestError):
+    """Malformed request: bad JSON, missing or mistyped field, bad parameter."""
 
 
-class NotFound(KraftError):
-    error_code = 404
+class NotFound(RequestError):
+    """No such endpoint or resource (other than topics, partitions, instances)."""
 
 
-class MethodNotAllowed(KraftError):
-    error_code = 405
+class MethodNotAllowed(RequestError):
+    pass
 
 
-class NotAcceptable(KraftError):
-    error_code = 406
+class NotAcceptable(RequestError):
+    pass
 
 
-class PayloadTooLarge(KraftError):
-    error_code = 413
+class FormatMismatch(RequestError):
+    """The Accept header's format is not the consumer instance's."""
 
 
-class UnsupportedMediaType(KraftError):
-    error_code = 415
+class PayloadTooLarge(RequestError):
+    """A request body over the node's cap."""
 
 
-class EmptyBody(KraftError):
-    error_code = 422
+class UnsupportedMediaType(RequestError):
+    pass
 
 
-class InvalidValue(KraftError):
+class EmptyBody(RequestError):
+    pass
+
+
+class Unauthorized(RequestError):
+    """An internal endpoint called without the cluster secret."""
+
+    kafka_name, kafka_code = "CLUSTER_AUTHORIZATION_FAILED", 31
+
+
+class InvalidValue(RequestError):
     """Well-formed request, unacceptable value (bad name, RF too large, unknown config)."""
 
-    error_code = 42206
+
+class InvalidTopic(InvalidValue):
+    kafka_name, kafka_code = "INVALID_TOPIC_EXCEPTION", 17
 
 
-class TopicNotFound(KraftError):
-    error_code = 40401
+class InvalidPartitions(InvalidValue):
+    kafka_name, kafka_code = "INVALID_PARTITIONS", 37
 
 
-class PartitionNotFound(KraftError):
-    error_code = 40402
+class InvalidReplicationFactor(InvalidValue):
+    kafka_name, kafka_code = "INVALID_REPLICATION_FACTOR", 38
 
 
+class InvalidConfig(InvalidValue):
+    kafka_name, kafka_code = "INVALID_CONFIG", 40
+
+
+class MessageTooLarge(KraftError):
+    """A record larger than the topic's max.message.bytes."""
+
+    kafka_name, kafka_code = "MESSAGE_TOO_LARGE", 10
+
+
+# -- topics, partitions, offsets --------------------------------------------------------
+class UnknownTopicOrPartition(KraftError):
+    kafka_name, kafka_code = "UNKNOWN_TOPIC_OR_PARTITION", 3
+
+
+class TopicNotFound(UnknownTopicOrPartition):
+    pass
+
+
+class PartitionNotFound(UnknownTopicOrPartition):
+    pass
+
+
+class TopicAlreadyExists(KraftError):
+    kafka_name, kafka_code = "TOPIC_ALREADY_EXISTS", 36
+
+
+class OffsetOutOfRange(KraftError):
+    """An offset outside [log start, log end] (or, for readers, the high watermark)."""
+
+    kafka_name, kafka_code = "OFFSET_OUT_OF_RANGE", 1
+
+    def __init__(self, message: str, offset: int | None = None,
+                 log_start_offset: int | None = None, log_end_offset: int | None = None) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.log_start_offset = log_start_offset
+        self.log_end_offset = log_end_offset
+
+    @classmethod
+    def outside(cls, offset: int, start: int, end: int) -> OffsetOutOfRange:
+        return cls(f"offset {offset} is out of range: valid offsets are [{start}, {end}] "
+                   "(log end included, reads there are empty)", offset, start, end)
+
+
+# -- retriable: the cluster's state, not the request, is in the way -----------------------
+class RetriableError(KraftError):
+    retriable = True
+
+
+class NotLeaderOrFollower(RetriableError):
+    """This broker does not lead the partition (now)."""
+
+    kafka_name, kafka_code = "NOT_LEADER_OR_FOLLOWER", 6
+
+
+class LeaderNotAvailable(RetriableError):
+    """Offline partition, or a new leader whose high watermark is still catching up."""
+
+    kafka_name, kafka_code = "LEADER_NOT_AVAILABLE", 5
+
+
+class NotEnoughReplicas(RetriableError):
+    """acks=all refused before appending: ISR smaller than min.insync.replicas."""
+
+    kafka_name, kafka_code = "NOT_ENOUGH_REPLICAS", 19
+
+
+class OutcomeUnknown(RetriableError):
+    """Timed out after the request may have taken effect: it may or may not survive.
+    Never a definite failure; a retry may apply it twice unless it is idempotent."""
+
+    kafka_name, kafka_code = "REQUEST_TIMED_OUT", 7
+
+
+class MetadataNotReady(RetriableError):
+    """This node's metadata image has not caught up with what the request needs."""
+
+    kafka_name, kafka_code = "LEADER_NOT_AVAILABLE", 5
+
+
+class BrokerNotAvailable(RetriableError):
+    """No (registered, unfenced) broker can serve this now."""
+
+    kafka_name, kafka_code = "BROKER_NOT_AVAILABLE", 8
+
+
+class CoordinatorLoadInProgress(RetriableError):
+    kafka_name, kafka_code = "COORDINATOR_LOAD_IN_PROGRESS", 14
+
+
+class CoordinatorNotAvailable(RetriableError):
+    kafka_name, kafka_code = "COORDINATOR_NOT_AVAILABLE", 15
+
+
+class NotCoordinator(RetriableError):
+    kafka_name, kafka_code = "NOT_COORDINATOR", 16
+
+
+class NotController(RetriableError):
+    """This node is not (or no longer) the active controller."""
+
+    kafka_name, kafka_code = "NOT_CONTROLLER", 41
+
+
+class ConcurrentMetadataChange(RetriableError):
+    """The controller's compare-and-set missed: the metadata changed under the request."""
+
+    kafka_name, kafka_code = "NOT_CONTROLLER", 41
+
+
+class NoActiveController(RetriableError):
+    """No controller quorum answered: metadata cannot change now."""
+
+    kafka_name, kafka_code = "NOT_CONTROLLER", 41
+
+
+class IneligibleReplica(RetriableError):
+    """A replica that is fenced or shutting down cannot join the ISR."""
+
+    kafka_name, kafka_code = "INELIGIBLE_REPLICA", 107
+
+
+class FencedLeaderEpoch(RetriableError):
+    """A request made in a leader epoch that has ended: a fenced leader."""
+
+    kafka_name, kafka_code = "FENCED_LEADER_EPOCH", 74
+
+
+class InvalidUpdateVersion(RetriableError):
+    """A partition change based on a stale partition epoch."""
+
+    kafka_name, kafka_code = "INVALID_UPDATE_VERSION", 95
+
+
+class StaleBrokerEpoch(KraftError):
+    """The broker must register again: its registration was replaced."""
+
+    kafka_name, kafka_code = "STALE_BROKER_EPOCH", 77
+
+
+# -- consumer instances (REST Proxy v2) ---------------------------------------------------
 class ConsumerInstanceNotFound(KraftError):
-    error_code = 40403
-
-
-class TopicExists(KraftError):
-    error_code = 40901
+    kafka_name, kafka_code = "UNKNOWN_MEMBER_ID", 25
 
 
 class ConsumerInstanceExists(KraftError):
-    error_code = 40902
+    kafka_name, kafka_code = "INVALID_REQUEST", 42
 
 
 class ConsumerConflict(KraftError):
     """The instance's or group's state forbids it: mixing subscribe and assign, a commit
     from a member the group no longer knows or for a partition it does not own."""
 
-    error_code = 40903
+    kafka_name, kafka_code = "ILLEGAL_GENERATION", 22
 
 
-class Retriable(KraftError):
-    """NOT_LEADER, NOT_ENOUGH_REPLICAS, leader not available, unknown outcome."""
+# -- idempotent producers -----------------------------------------------------------------
+class ProducerSequenceError(KraftError):
+    """An idempotent producer's batch that must not be appended (the producer's fault).
+    The message starts with Kafka's error name; ``detail`` is the rest."""
 
-    error_code = 50003
-
-
-class NoQuorum(KraftError):
-    error_code = 50301
-
-
-class InternalError(KraftError):
-    """A bug: the message says what failed; never used for bad input."""
-
-    error_code = 500
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"{self.kafka_name}: {detail}")
+        self.detail = detail
 
 
-class StaleBrokerEpoch(KraftError):
-    """Internal RPC: the broker must register again (its registration was replaced)."""
+class OutOfOrderSequence(ProducerSequenceError):
+    """A gap or overlap in a producer's sequence numbers (not a retry of a known batch)."""
 
-    error_code = 40904
-
-
-def error_from_json(status: int, body: dict) -> KraftError:
-    """Rebuild an error answered by another node, so forwarding keeps the code."""
-    code = body.get("error_code", status) if isinstance(body, dict) else status
-    message = body.get("message", "") if isinstance(body, dict) else str(body)
-    for cls in _all_subclasses(KraftError):
-        if cls.error_code == code:
-            return cls(message)
-    err = KraftError(message)
-    err.error_code = code
-    return err
+    kafka_name, kafka_code = "OUT_OF_ORDER_SEQUENCE_NUMBER", 45
 
 
-def _all_subclasses(cls):
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _all_subclasses(sub)
+class InvalidProducerEpoch(ProducerSequenceError):
+    """A producer epoch older than one that has already written to the partition."""
+
+    kafka_name, kafka_code = "INVALID_PRODUCER_EPOCH", 47
+
+
+# -- storage ----------------------------------------------------------------------------
+class StorageError(KraftError):
+    """The partition log refused or failed an operation."""
+
+
+class RecordBatchError(StorageError, ValueError):
+    """The bytes are not a usable RecordBatch v2 (the sender's or the disk's fault)."""
+
+    kafka_name, kafka_code = "CORRUPT_MESSAGE", 2
+
+
+class CorruptBatchError(RecordBatchError):
+    """CRC mismatch, impossible length, wrong magic or malformed record."""
+
+
+class UnsupportedCompressionError(RecordBatchError):
+    """The batch is compressed with a codec this log cannot decode."""
+
+    kafka_name, kafka_code = "UNSUPPORTED_COMPRESSION_TYPE", 76
+
+
+class InvalidAppend(StorageError):
+    """An append the log must refuse (e.g. a gap in follower offsets)."""
+
+    kafka_name, kafka_code = "INVALID_RECORD", 87
+
+
+class StaleLeaderEpoch(InvalidAppend):
+    """A leader append carried an epoch older than the log's latest: a fenced leader."""
+
+    kafka_name, kafka_code = "FENCED_LEADER_EPOCH", 74
+
+
+class LogClosed(StorageError):
+    """The log was closed; the caller holds a stale handle."""
+
+    kafka_name, kafka_code = "KAFKA_STORAGE_ERROR", 56
+    retriable = True
+
+
+class UnknownServerError(KraftError):
+    """A bug or an answer kraft cannot classify: the message says what failed; never used
+    for bad input."""
+
+
+def all_error_classes() -> dict[str, type[KraftError]]:
+    """Every error class by name, so a node can rebuild one another node answered."""
+    found: dict[str, type[KraftError]] = {KraftError.__name__: KraftError}
+    todo = [KraftError]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.setdefault(sub.__name__, sub)
+            todo.append(sub)
+    return found
+
+
+def error_from_name(name: str | None, message: str) -> KraftError:
+    """Rebuild an error answered by another node (it names the class), keeping its kind:
+    an unknown outcome stays unknown, a refusal stays a refusal."""
+    cls = all_error_classes().get(name or "", UnknownServerError)
+    if cls is OffsetOutOfRange:
+        return OffsetOutOfRange(message)
+    if issubclass(cls, ProducerSequenceError):
+        err = cls.__new__(cls)
+        KraftError.__init__(err, message)
+        err.detail = message.partition(": ")[2]
+        return err
+    return cls(message)

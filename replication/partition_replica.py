@@ -14,11 +14,11 @@ from kraft.replication import fetch_protocol as fp
 from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.leader_state import LeaderState
 from kraft.storage.partition_log import PartitionLog
-from kraft.replication.replication_errors import (
+from kraft.errors import (
     LeaderNotAvailable,
     NotEnoughReplicas,
-    NotLeader,
-    OffsetOutOfRangeError,
+    NotLeaderOrFollower,
+    OffsetOutOfRange,
     OutcomeUnknown,
 )
 
@@ -89,7 +89,7 @@ class PartitionReplica:
 
     def _require_leader(self, epoch: int | None = None) -> LeaderState:
         if self.leader is None or (epoch is not None and self.leader_epoch != epoch):
-            raise NotLeader(f"broker {self.broker_id} is not the leader of {self.topic}-{self.partition}")
+            raise NotLeaderOrFollower(f"broker {self.broker_id} is not the leader of {self.topic}-{self.partition}")
         return self.leader
 
     # -- produce (leader) ----------------------------------------------------------------
@@ -144,7 +144,7 @@ class PartitionReplica:
         while True:
             start, hw = self.readable_range()
             if offset < start or offset > hw:
-                raise OffsetOutOfRangeError(offset, start, hw)
+                raise OffsetOutOfRange(f"offset {offset} is out of range: valid offsets are {start}..{hw}", offset, start, hw)
             if offset < hw:
                 return self.log.read(offset, max_bytes, max_offset=hw)
             left = deadline - time.monotonic()

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
-from kraft.errors import KraftError, NoQuorum
+from kraft.errors import KraftError, NoActiveController, NotLeaderOrFollower, OutcomeUnknown, StorageError
 from kraft.metadata.image import MetadataImage
 from kraft.storage import cleaned_swap
 from kraft.storage import log_cleaner
@@ -27,11 +27,9 @@ from kraft.replication import fetch_protocol as fp
 from kraft.replication.change_signal import ChangeSignal, wait_any
 from kraft.storage.compaction import CleanerSettings
 from kraft.storage.hw_checkpoint import HighWatermarkCheckpoint
-from kraft.storage.log_errors import LogError
 from kraft.storage.log_file import LogFile
 from kraft.storage.partition_log import PartitionLog
 from kraft.replication.partition_replica import PartitionReplica, now_ms
-from kraft.replication.replication_errors import NotLeader
 from kraft.storage.segment import Segment
 from kraft.storage.topic_log_config import log_config_for
 
@@ -47,10 +45,7 @@ ALTER_RESEND_S = 1.0  # an ISR proposal with an unknown outcome is sent again af
 def _definitely_refused(exc: Exception) -> bool:
     """The controller judged the proposal and wrote nothing (a compare-and-set miss, a
     refused member): safe to forget. Timeouts and unreachable controllers are not."""
-    message = getattr(exc, "message", str(exc))
-    if isinstance(exc, (NoQuorum, OSError)) or "unknown outcome" in message:
-        return False
-    return isinstance(exc, KraftError)
+    return isinstance(exc, KraftError) and not isinstance(exc, (OutcomeUnknown, NoActiveController))
 
 
 class ReplicaManager:
@@ -86,7 +81,7 @@ class ReplicaManager:
     def leader_replica(self, topic: str, partition: int) -> PartitionReplica:
         replica = self._by_name.get((topic, partition))
         if replica is None or not replica.is_leader:
-            raise NotLeader(f"broker {self.broker_id} is not the leader of {topic}-{partition}")
+            raise NotLeaderOrFollower(f"broker {self.broker_id} is not the leader of {topic}-{partition}")
         return replica
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -192,7 +187,7 @@ class ReplicaManager:
             if replica is None:
                 try:
                     replica = self._open(topic.name, topic.topic_id, index)
-                except (OSError, LogError) as exc:  # one bad log must not take the node down
+                except (OSError, StorageError) as exc:  # one bad log must not take the node down
                     log.error("cannot open the log of %s-%d: %s", topic.name, index, exc)
                     continue
                 await asyncio.sleep(0)  # opening a log fsyncs: let heartbeats through
@@ -271,7 +266,7 @@ class ReplicaManager:
                     continue
                 try:
                     backoff |= replica.on_fetched(data, asked[key], leader_id)
-                except (LogError, OSError) as exc:  # contained: this partition retries
+                except (StorageError, OSError) as exc:  # contained: this partition retries
                     log.error("fetched data for %s-%d not applied: %s", replica.topic,
                               replica.partition, exc)
                     backoff = True
@@ -381,7 +376,7 @@ class ReplicaManager:
             result = log_cleaner.install(plog, job, staged)
         except Exception as exc:  # contained (a raising task would stop the node): the next pass starts over
             log.warning("compaction of %s-%d failed: %s", replica.topic, replica.partition, exc,
-                        exc_info=not isinstance(exc, (OSError, LogError)))
+                        exc_info=not isinstance(exc, (OSError, StorageError)))
             cleaned_swap.discard_staging(plog.directory.path)
             return
         if result.installed:

@@ -23,7 +23,9 @@ from kraft.api import (
 )
 from kraft.api.catch_up import catch_up_on_unknown_topic
 from kraft.api.context import NODE_KEY
+from kraft.api.error_map import error_body
 from kraft.api.http_body import json_response
+from kraft.broker.peers import ERROR_CLASS_HEADER
 from kraft.errors import KraftError
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,8 @@ async def error_envelope(request: web.Request, handler):
     try:
         return await handler(request)
     except KraftError as exc:
-        return json_response(exc.to_json(), exc.http_status)
+        body, status = error_body(exc, name_class=ERROR_CLASS_HEADER in request.headers)
+        return json_response(body, status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

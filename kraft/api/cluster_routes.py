@@ -8,9 +8,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
-from kraft.broker.lookup import base_url, check_cluster
-from kraft.errors import NotFound, Retriable
-from kraft.broker.producer_ids import allocator_for
+from kraft.api.paths import base_url, check_cluster
+from kraft.errors import BrokerNotAvailable, NotFound
 from kraft.server.quorum_view import local_description as quorum_local
 
 
@@ -65,14 +64,14 @@ async def create_producer(request):
     Ids come from blocks granted to brokers, so a controller-only node asks a broker."""
     node = node_of(request)
     check_cluster(request, node.cluster_id)
-    if node.lifecycle is None:
+    if node.producer_ids is None:
         brokers = sorted(b for b, reg in node.image.brokers.items() if not reg.fenced)
         if not brokers:
-            raise Retriable("no unfenced broker to allocate a producer id; retry")
+            raise BrokerNotAvailable("no unfenced broker to allocate a producer id; retry")
         status, body, ctype = await node.proxy_request(brokers[0], "POST", request.path_qs, {},
                                                        what="broker")
         return web.Response(body=body, status=status, content_type=ctype)
-    producer_id = await allocator_for(node).next_id()
+    producer_id = await node.producer_ids.next_id()
     return json_response({"kind": "KraftProducer", "cluster_id": node.cluster_id,
                           "producer_id": producer_id, "producer_epoch": 0})
 

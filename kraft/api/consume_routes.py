@@ -13,9 +13,9 @@ from aiohttp import web
 from kraft.api import record_codec as rc
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int
-from kraft.api.internal_routes import FORWARDED_HEADER
+from kraft.broker.peers import LOCAL_ONLY_HEADER
 from kraft.broker.lookup import partition_or_404
-from kraft.errors import NotAcceptable, Retriable
+from kraft.errors import NotAcceptable, NotLeaderOrFollower
 from kraft.storage.record_batch import decode_all
 
 MAX_READ_BYTES = 64 * 1024 * 1024
@@ -45,9 +45,9 @@ def _format(request) -> bool:
 
 
 async def _forward(request, node, leader: int):
-    if FORWARDED_HEADER in request.headers:
-        raise Retriable(f"NOT_LEADER: node {node.node_id} is not the leader (metadata moving); retry")
-    headers = {FORWARDED_HEADER: "1", "Accept": request.headers.get("Accept", "*/*")}
+    if LOCAL_ONLY_HEADER in request.headers:
+        raise NotLeaderOrFollower(f"NOT_LEADER: node {node.node_id} is not the leader (metadata moving); retry")
+    headers = {LOCAL_ONLY_HEADER: "1", "Accept": request.headers.get("Accept", "*/*")}
     status, body, ctype = await node.proxy_get(leader, request.path_qs, headers)
     return web.Response(body=body, status=status, content_type=ctype)
 

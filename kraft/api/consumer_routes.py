@@ -24,10 +24,10 @@ from kraft.api import record_codec as rc
 from kraft.api.consumer_requests import check_name, instance_config, partition_list, require_object, subscription
 from kraft.api.context import node_of
 from kraft.api.http_body import check_content_type, query_int, read_body
-from kraft.api.internal_routes import FORWARDED_HEADER
-from kraft.broker.lookup import base_url, check_cluster
+from kraft.broker.peers import LOCAL_ONLY_HEADER
+from kraft.api.paths import base_url, check_cluster
 from kraft.broker.consumer_poll import poll
-from kraft.errors import BadRequest, ConsumerConflict, InvalidValue, KraftError, Retriable
+from kraft.errors import BadRequest, ConsumerConflict, FormatMismatch, InvalidValue, NotCoordinator
 
 V2 = "application/vnd.kafka.v2+json"
 BODY_TYPES = (V2, rc.V2_JSON, rc.V2_BINARY, "application/json")
@@ -36,10 +36,6 @@ MAX_WAIT_MS = 60_000
 MAX_READ_BYTES = 64 * 1024 * 1024
 # longer than the longest records call: a 60 s long poll plus an auto-commit's acks=all wait
 FORWARD_TIMEOUT_S = 120
-
-
-class FormatMismatch(KraftError):
-    error_code = 40601
 
 
 def add_routes(app: web.Application) -> None:
@@ -72,11 +68,11 @@ def no_content() -> web.Response:
 
 
 async def forward(request, node, target: int) -> web.Response:
-    if FORWARDED_HEADER in request.headers:
-        raise Retriable(f"NOT_COORDINATOR: node {node.node_id} does not coordinate group "
+    if LOCAL_ONLY_HEADER in request.headers:
+        raise NotCoordinator(f"NOT_COORDINATOR: node {node.node_id} does not coordinate group "
                         f"{request.match_info['group']!r} (metadata moving); retry")
     body = await read_body(request) if request.can_read_body else None
-    headers = {FORWARDED_HEADER: "1", "Host": request.host}
+    headers = {LOCAL_ONLY_HEADER: "1", "Host": request.host}
     for name in ("Content-Type", "Accept"):
         if name in request.headers:
             headers[name] = request.headers[name]

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 from aiohttp import web
 
+from kraft.broker.peers import PeerUnreachable
+from kraft.errors import KraftError, NotFound
 from kraft.api.consumer_routes import coordinated
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
-from kraft.broker.lookup import base_url, check_cluster, partition_or_404
-from kraft.errors import KraftError, NotFound
+from kraft.api.paths import base_url, check_cluster
+from kraft.broker.lookup import partition_or_404
 
 GROUPS = "/v3/clusters/{cluster_id}/consumer-groups"
 GROUP = GROUPS + "/{group}"
@@ -78,7 +79,7 @@ async def list_groups(request):
             return node.groups.summaries()
         try:
             status, body = await node.get_json_from(broker_id, "/internal/v1/groups", timeout_s=3.0)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):  # a down broker: its groups are moving
+        except (PeerUnreachable, KraftError):  # a down broker: its groups are moving
             return []
         return body.get("groups", []) if status == 200 and isinstance(body, dict) else []
 

@@ -14,17 +14,12 @@ from aiohttp import web
 
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int, read_body, read_json
-from kraft.errors import BadRequest, KraftError
+from kraft.broker.peers import LOCAL_ONLY_HEADER, SECRET_HEADER
+from kraft.errors import BadRequest, Unauthorized
 from kraft.metadata.image_codec import image_to_dict
 from kraft.replication.fetch_protocol import FetchRequest, encode_response
 
-SECRET_HEADER = "X-Kraft-Secret"
-FORWARDED_HEADER = "X-Kraft-Forwarded"
 MAX_WAIT_MS = 30_000
-
-
-class Unauthorized(KraftError):
-    error_code = 401
 
 
 def add_routes(app: web.Application) -> None:
@@ -46,9 +41,8 @@ def _authorize(request) -> None:
 async def controller_rpc(request):
     _authorize(request)
     payload = await read_json(request)
-    forwarded = FORWARDED_HEADER in request.headers
     result = await node_of(request).controller_call(request.match_info["op"], payload,
-                                                    forwarded=forwarded)
+                                                    local_only=LOCAL_ONLY_HEADER in request.headers)
     return json_response(result)
 
 
@@ -103,7 +97,7 @@ async def forwarded_produce(request):
     timestamp = query_int(request, "timestamp", 0, 0, 2**62)
     batch = await read_body(request)
     delivery = await node.data_plane.produce_batch(topic, partition, batch, acks, timeout_ms,
-                                                   timestamp, forwarded=True)
+                                                   timestamp, local_only=True)
     return json_response({"offset": delivery.offset})
 
 

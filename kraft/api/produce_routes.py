@@ -19,6 +19,7 @@ from aiohttp import web
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.api import record_codec as rc
 from kraft.api.context import node_of
+from kraft.api.error_map import error_body, rest_error_code
 from kraft.api.http_body import (
     JSON_TYPES,
     check_content_type,
@@ -27,7 +28,8 @@ from kraft.api.http_body import (
     read_body,
     read_json_object,
 )
-from kraft.broker.lookup import check_cluster, partition_or_404
+from kraft.api.paths import check_cluster
+from kraft.broker.lookup import partition_or_404
 from kraft.broker.data_plane import ACKS, Idempotence
 from kraft.errors import BadRequest, EmptyBody, InvalidValue, KraftError
 from kraft.storage.record import Record
@@ -134,7 +136,7 @@ async def v2_produce(request):
     offsets = []
     for r in results:
         if isinstance(r, KraftError):
-            offsets.append({"partition": None, "offset": None, "error_code": r.error_code,
+            offsets.append({"partition": None, "offset": None, "error_code": rest_error_code(r),
                             "error": r.message})
         else:
             offsets.append({"partition": r[0], "offset": r[1], "error_code": None, "error": None})
@@ -159,7 +161,7 @@ def _v3_entry(node, obj, what: str):
 
 def _v3_report(node, topic, result, record, types) -> dict:
     if isinstance(result, KraftError):
-        return {"error_code": result.error_code, "message": result.message}
+        return {"error_code": rest_error_code(result), "message": result.message}
     partition, offset, ts = result
     report = {"error_code": 200, "cluster_id": node.cluster_id, "topic_name": topic,
               "partition_id": partition, "offset": offset, "timestamp": rc.iso(ts)}
@@ -210,7 +212,7 @@ async def v3_produce(request):
     if len(reports) == 1:
         err = results[0]
         if isinstance(err, KraftError):
-            return json_response(err.to_json(), err.http_status)
+            return json_response(*error_body(err))
         return json_response(reports[0])
     body = b"\n".join(orjson.dumps(r) for r in reports)
     return web.Response(body=body, content_type="application/json")
@@ -248,7 +250,7 @@ async def v3_produce_batch(request):
             if producer is not None:  # its sequence numbers cover every entry: all or none
                 raise type(exc)(f"entries[{i}] (id {ids[i]!r}): {exc.message}; an idempotent "
                                 "batch is written whole or not at all") from None
-            failures.append({"id": ids[i], **exc.to_json()})
+            failures.append({"id": ids[i], **error_body(exc)[0]})
     order = sorted(parsed)
     results = await deliver(node, topic, [parsed[i][0] for i in order], acks, timeout_ms,
                             producer) if order else []

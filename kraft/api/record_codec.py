@@ -154,11 +154,6 @@ def iso(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def record_size(record: Record) -> int:
-    size = len(record.key or b"") + len(record.value or b"")
-    return size + sum(len(k) + len(v or b"") for k, v in record.headers)
-
-
 def render_v2(record: Record, binary: bool, topic: str, partition: int) -> dict:
     def field(data):
         if data is None:

@@ -13,7 +13,8 @@ from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object
-from kraft.broker.lookup import base_url, check_cluster, partition_or_404, topic_or_404
+from kraft.api.paths import base_url, check_cluster
+from kraft.broker.lookup import partition_or_404, topic_or_404
 from kraft.controller.config_control import effective_topic_configs
 from kraft.controller.topic_control import validate_topic_name
 from kraft.errors import BadRequest, InvalidValue, NotFound
@@ -89,7 +90,7 @@ async def create_topic(request):
 
 async def get_topic(request):
     node, image, base = _ctx(request)
-    topic = topic_or_404(image, request.match_info["topic"], node)
+    topic = topic_or_404(image, request.match_info["topic"], node.is_ready)
     return json_response(views.topic_view(topic, node.cluster_id, base))
 
 
@@ -106,7 +107,7 @@ async def delete_topic(request):
 
 async def list_partitions(request):
     node, image, base = _ctx(request)
-    topic = topic_or_404(image, request.match_info["topic"], node)
+    topic = topic_or_404(image, request.match_info["topic"], node.is_ready)
     data = [
         views.partition_view(topic, i, node.cluster_id, base, node.partition_offsets(topic.name, i))
         for i in range(len(topic.partitions))
@@ -116,7 +117,7 @@ async def list_partitions(request):
 
 async def get_partition(request):
     node, image, base = _ctx(request)
-    topic = topic_or_404(image, request.match_info["topic"], node)
+    topic = topic_or_404(image, request.match_info["topic"], node.is_ready)
     i = partition_or_404(topic, request.match_info["partition"])
     return json_response(views.partition_view(topic, i, node.cluster_id, base,
                                               node.partition_offsets(topic.name, i)))
@@ -124,7 +125,7 @@ async def get_partition(request):
 
 async def list_replicas(request):
     node, image, base = _ctx(request)
-    topic = topic_or_404(image, request.match_info["topic"], node)
+    topic = topic_or_404(image, request.match_info["topic"], node.is_ready)
     i = partition_or_404(topic, request.match_info["partition"])
     data = [views.replica_view(topic, i, b, node.cluster_id, base)
             for b in topic.partitions[i].replicas]
@@ -133,7 +134,7 @@ async def list_replicas(request):
 
 async def get_replica(request):
     node, image, base = _ctx(request)
-    topic = topic_or_404(image, request.match_info["topic"], node)
+    topic = topic_or_404(image, request.match_info["topic"], node.is_ready)
     i = partition_or_404(topic, request.match_info["partition"])
     raw = request.match_info["broker"]
     if not (raw.isascii() and raw.isdigit()) or int(raw) not in topic.partitions[i].replicas:
@@ -143,7 +144,7 @@ async def get_replica(request):
 
 async def list_configs(request):
     node, image, base = _ctx(request)
-    name = topic_or_404(image, request.match_info["topic"], node).name
+    name = topic_or_404(image, request.match_info["topic"], node.is_ready).name
     configs = effective_topic_configs(image, node.topic_defaults, name)
     data = [views.config_view(name, k, v, src, node.cluster_id, base)
             for k, (v, src) in sorted(configs.items())]
@@ -152,7 +153,7 @@ async def list_configs(request):
 
 async def get_config(request):
     node, image, base = _ctx(request)
-    name = topic_or_404(image, request.match_info["topic"], node).name
+    name = topic_or_404(image, request.match_info["topic"], node.is_ready).name
     configs = effective_topic_configs(image, node.topic_defaults, name)
     key = request.match_info["name"]
     if key not in configs:
@@ -238,7 +239,7 @@ async def v2_list_topics(request):
 async def v2_get_topic(request):
     node = node_of(request)
     image = node.image
-    topic = topic_or_404(image, request.match_info["topic"], node)
+    topic = topic_or_404(image, request.match_info["topic"], node.is_ready)
     overrides = dict(image.topic_configs.get(topic.name, {}))
     return json_response({
         "name": topic.name,

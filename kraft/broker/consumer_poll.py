@@ -13,8 +13,7 @@ import asyncio
 import logging
 
 from kraft.groups.consumer_instance import ConsumerInstance
-from kraft.broker.data_plane import OffsetOutOfRange
-from kraft.errors import KraftError
+from kraft.errors import KraftError, OffsetOutOfRange
 from kraft.storage.record import Record
 from kraft.storage.record_batch import decode_records, iter_batches
 

@@ -10,67 +10,64 @@ from __future__ import annotations
 import asyncio
 import time
 
-import aiohttp
-import orjson
+from collections.abc import Callable
 
-from kraft.api.internal_routes import FORWARDED_HEADER, SECRET_HEADER
+from kraft.broker.peers import Peers, PeerUnreachable
 from kraft.controller.commands import build_command
-from kraft.controller.quorum_controller import NotController
-from kraft.errors import NoQuorum, error_from_json
+from kraft.controller.quorum_controller import QuorumController
+from kraft.errors import NoActiveController, NotController
 
 RETRY_PAUSE_S = 0.05
 
 
 class ControllerLink:
-    def __init__(self, node, session: aiohttp.ClientSession, timeout_s: float):
-        self._node = node
-        self._session = session
+    def __init__(self, node_id: int, controller: QuorumController | None,
+                 controller_target: Callable[[], int | None], topic_defaults: dict[str, str],
+                 peers: Peers, timeout_s: float):
+        """controller: this node's own (None on a broker-only node); controller_target():
+        the node believed to be the active controller."""
+        self._node_id = node_id
+        self._controller = controller
+        self._target = controller_target
+        self._topic_defaults = topic_defaults
+        self._peers = peers
         self._timeout = timeout_s
 
-    async def call(self, op: str, payload, forwarded: bool = False) -> dict:
-        node = self._node
+    async def call(self, op: str, payload, local_only: bool = False) -> dict:
         deadline = time.monotonic() + self._timeout
         last_problem = "no controller known yet"
         while True:
-            controller = node.controller
+            controller = self._controller
             if controller is not None and controller.active:
-                command = build_command(op, payload, controller, node.topic_defaults)
+                command = build_command(op, payload, controller, self._topic_defaults)
                 try:
                     return await controller.submit(command)
                 except NotController as exc:
                     last_problem = exc.message
-            elif forwarded:
-                raise NotController(f"node {node.node_id} is not the active controller")
+            elif local_only:
+                raise NotController(f"node {self._node_id} is not the active controller")
             else:
-                target = node.controller_target()
-                if target is not None and target != node.node_id:
+                target = self._target()
+                if target is not None and target != self._node_id:
                     try:
                         return await self._forward(target, op, payload, deadline)
                     except _TryElsewhere as exc:
                         last_problem = str(exc)
             if time.monotonic() >= deadline:
-                raise NoQuorum(f"no active controller answered within {self._timeout:.1f}s "
-                               f"({last_problem})")
+                raise NoActiveController(f"no active controller answered within {self._timeout:.1f}s "
+                                         f"({last_problem})")
             await asyncio.sleep(RETRY_PAUSE_S)
 
     async def _forward(self, target: int, op: str, payload, deadline: float) -> dict:
-        url = self._node.node_url(target) + f"/internal/v1/controller/{op}"
-        headers = {SECRET_HEADER: self._node.internal_secret, FORWARDED_HEADER: "1",
-                   "Content-Type": "application/json"}
         left = max(0.1, deadline - time.monotonic())
         try:
-            async with self._session.post(url, data=orjson.dumps(payload), headers=headers,
-                                          timeout=aiohttp.ClientTimeout(total=left)) as resp:
-                body = orjson.loads(await resp.read())
-        except (aiohttp.ClientError, asyncio.TimeoutError, orjson.JSONDecodeError) as exc:
-            raise _TryElsewhere(f"node {target} unreachable: {type(exc).__name__}") from None
-        if resp.status == 200:
-            return body
-        if isinstance(body, dict) and body.get("not_controller"):
-            raise _TryElsewhere(f"node {target} is not the controller")
-        raise error_from_json(resp.status, body)
+            return await self._peers.call_json(target, "POST", f"/internal/v1/controller/{op}",
+                                               payload=payload, timeout_s=left)
+        except PeerUnreachable as exc:
+            raise _TryElsewhere(str(exc)) from None
+        except NotController:
+            raise _TryElsewhere(f"node {target} is not the controller") from None
 
 
 class _TryElsewhere(Exception):
     pass
-

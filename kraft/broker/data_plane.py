@@ -7,53 +7,29 @@ layer's errors become API errors here, so routes only speak KraftError.
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import aiohttp
-import orjson
-
-from kraft.api.internal_routes import FORWARDED_HEADER, SECRET_HEADER
 from kraft.broker.lookup import topic_or_404
-from kraft.api.record_codec import record_size
+from kraft.broker.peers import Peers, PeerUnreachable
 from kraft.controller.config_control import effective_topic_configs
 from kraft.errors import (
-    InvalidValue,
-    KraftError,
+    LeaderNotAvailable,
+    MessageTooLarge,
+    NotLeaderOrFollower,
+    OutcomeUnknown,
     PartitionNotFound,
-    PayloadTooLarge,
-    Retriable,
-    error_from_json,
+    ProducerSequenceError,
 )
 from kraft.broker.unacked_writes import UnackedWrites
-from kraft.storage.log_errors import ProducerSequenceError
 from kraft.broker.partitioner import RoundRobin, partition_for_key
-from kraft.storage.record import Record
+from kraft.metadata.image import MetadataImage
+from kraft.replication.replica_manager import ReplicaManager
+from kraft.storage.record import Record, record_size
 from kraft.storage.record_batch import encode_batch
-from kraft.replication.replication_errors import (
-    LeaderNotAvailable,
-    NotEnoughReplicas,
-    NotLeader,
-    OffsetOutOfRangeError,
-    OutcomeUnknown,
-)
 
 ACKS = {"0": 0, "1": 1, "all": -1, "-1": -1}
-
-
-class OffsetOutOfRange(KraftError):
-    error_code = 40402
-
-
-def api_error(exc: Exception) -> KraftError:
-    if isinstance(exc, KraftError):
-        return exc
-    if isinstance(exc, OffsetOutOfRangeError):
-        return OffsetOutOfRange(str(exc))
-    if isinstance(exc, (NotLeader, NotEnoughReplicas, OutcomeUnknown, LeaderNotAvailable)):
-        return Retriable(str(exc))
-    raise exc
 
 
 @dataclass(frozen=True)
@@ -74,24 +50,31 @@ class Delivery:
 
 
 class DataPlane:
-    def __init__(self, node, session: aiohttp.ClientSession):
-        self._node = node
-        self._session = session
+    def __init__(self, node_id: int, image: Callable[[], MetadataImage], topic_defaults: dict[str, str],
+                 replicas: ReplicaManager | None, peers: Peers, ready: Callable[[], bool]):
+        """replicas: this broker's replica manager (None on a controller-only node, which
+        forwards everything); ready() says whether this node's image has caught up."""
+        self.node_id = node_id
+        self._image = image
+        self._topic_defaults = topic_defaults
+        self._replicas = replicas
+        self._peers = peers
+        self._ready = ready
         self._round_robin = RoundRobin()
         self.unacked = UnackedWrites()  # acks=0 writes after the answer; run() by the node
 
     def topic_or_404(self, topic: str):
-        return topic_or_404(self._node.image, topic, self._node)
+        return topic_or_404(self._image(), topic, self._ready)
 
     def configs(self, topic: str) -> dict[str, str]:
-        eff = effective_topic_configs(self._node.image, self._node.topic_defaults, topic)
+        eff = effective_topic_configs(self._image(), self._topic_defaults, topic)
         return {k: v for k, (v, _) in eff.items()}
 
     def check_sizes(self, topic: str, records: list[Record]) -> None:
         limit = int(self.configs(topic)["max.message.bytes"])
         for r in records:
             if record_size(r) > limit:
-                raise PayloadTooLarge(f"record of {record_size(r)} bytes is larger than "
+                raise MessageTooLarge(f"record of {record_size(r)} bytes is larger than "
                                       f"max.message.bytes ({limit}) of topic {topic!r}")
 
     def choose_partitions(self, topic: str, entries) -> list[int]:
@@ -133,17 +116,17 @@ class DataPlane:
                                         records[0].timestamp_ms)
 
     async def produce_batch(self, topic: str, partition: int, batch: bytes, acks: int,
-                            timeout_ms: int, timestamp: int, forwarded: bool = False) -> Delivery:
+                            timeout_ms: int, timestamp: int, local_only: bool = False) -> Delivery:
         part = self.topic_or_404(topic).partitions
         if not 0 <= partition < len(part):
             raise PartitionNotFound(f"partition {partition} not found")
         leader = part[partition].leader
         if leader < 0:
-            raise Retriable(f"LEADER_NOT_AVAILABLE: {topic}-{partition} has no leader (offline)")
-        rm = self._node.replica_manager
-        if leader != self._node.node_id or rm is None:
-            if forwarded:
-                raise Retriable(f"NOT_LEADER: node {self._node.node_id} does not lead {topic}-{partition}")
+            raise LeaderNotAvailable(f"LEADER_NOT_AVAILABLE: {topic}-{partition} has no leader (offline)")
+        rm = self._replicas
+        if leader != self.node_id or rm is None:
+            if local_only:
+                raise NotLeaderOrFollower(f"NOT_LEADER: node {self.node_id} does not lead {topic}-{partition}")
             return await self._forward_produce(leader, topic, partition, batch, acks, timeout_ms,
                                                timestamp)
         try:
@@ -153,49 +136,32 @@ class DataPlane:
             if acks == -1:
                 await replica.wait_committed(last, epoch, min_isr,
                                              time.monotonic() + timeout_ms / 1000)
-        except ProducerSequenceError as exc:  # the producer's fault: 42206, named as in Kafka
-            raise InvalidValue(f"{exc.name}: {topic}-{partition}: {exc.detail}") from None
-        except Exception as exc:
-            raise api_error(exc) from None
+        except ProducerSequenceError as exc:  # the producer's fault: named as in Kafka
+            raise type(exc)(f"{topic}-{partition}: {exc.detail}") from None
         return Delivery(partition, -1 if acks == 0 else base, timestamp)
 
     async def _forward_produce(self, leader, topic, partition, batch, acks, timeout_ms, timestamp):
-        url = self._node.node_url(leader) + "/internal/v1/produce"
         params = {"topic": topic, "partition": str(partition), "acks": str(acks),
                   "timeout_ms": str(timeout_ms), "timestamp": str(timestamp)}
-        headers = {SECRET_HEADER: self._node.internal_secret, FORWARDED_HEADER: "1",
-                   "Content-Type": "application/octet-stream"}
         try:
-            async with self._session.post(url, params=params, data=batch, headers=headers,
-                                          timeout=aiohttp.ClientTimeout(total=timeout_ms / 1000 + 5)) as resp:
-                body = orjson.loads(await resp.read())
-        except (aiohttp.ClientError, asyncio.TimeoutError, orjson.JSONDecodeError) as exc:
-            raise Retriable(f"NOT_LEADER or unreachable leader {leader} for {topic}-{partition} "
-                            f"({type(exc).__name__}); outcome unknown, retry") from None
-        if resp.status != 200:
-            raise error_from_json(resp.status, body)
+            body = await self._peers.call_json(leader, "POST", "/internal/v1/produce", data=batch,
+                                               params=params, timeout_s=timeout_ms / 1000 + 5)
+        except PeerUnreachable as exc:
+            raise OutcomeUnknown(f"NOT_LEADER or unreachable leader {leader} for {topic}-{partition} "
+                                 f"({type(exc.cause).__name__}); outcome unknown, retry") from None
         return Delivery(partition, body["offset"], timestamp)
 
     async def read(self, topic: str, partition: int, offset: int, max_bytes: int,
                    timeout_ms: int) -> bytes:
-        rm = self._node.replica_manager
-        try:
-            if rm is None:
-                raise NotLeader("this node hosts no replicas")
-            replica = rm.leader_replica(topic, partition)
-            return await replica.read_committed(offset, max_bytes,
-                                                time.monotonic() + timeout_ms / 1000)
-        except Exception as exc:
-            raise api_error(exc) from None
+        if self._replicas is None:
+            raise NotLeaderOrFollower("this node hosts no replicas")
+        replica = self._replicas.leader_replica(topic, partition)
+        return await replica.read_committed(offset, max_bytes, time.monotonic() + timeout_ms / 1000)
 
     def offsets(self, topic: str, partition: int) -> tuple[int, int]:
-        rm = self._node.replica_manager
-        try:
-            if rm is None:
-                raise NotLeader("this node hosts no replicas")
-            return rm.leader_replica(topic, partition).readable_range()
-        except Exception as exc:
-            raise api_error(exc) from None
+        if self._replicas is None:
+            raise NotLeaderOrFollower("this node hosts no replicas")
+        return self._replicas.leader_replica(topic, partition).readable_range()
 
     def leader_of(self, topic: str, partition: int) -> int:
         part = self.topic_or_404(topic).partitions
@@ -204,5 +170,5 @@ class DataPlane:
                                     f"partitions 0..{len(part) - 1}")
         leader = part[partition].leader
         if leader < 0:
-            raise Retriable(f"LEADER_NOT_AVAILABLE: {topic}-{partition} has no leader (offline)")
+            raise LeaderNotAvailable(f"LEADER_NOT_AVAILABLE: {topic}-{partition} has no leader (offline)")
         return leader

@@ -9,15 +9,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
+from kraft.config.cluster import NodeConfig
 from kraft.errors import KraftError, StaleBrokerEpoch
 
 log = logging.getLogger(__name__)
 
 
 class BrokerLifecycle:
-    def __init__(self, node, heartbeat_interval_s: float):
-        self._node = node
+    def __init__(self, node_config: NodeConfig, controller_call: Callable[[str, dict], Awaitable[dict]],
+                 metadata_offset: Callable[[], int], registered: Callable[[int], None],
+                 heartbeat_interval_s: float):
+        """registered(broker_epoch) is told of every accepted registration."""
+        self._config = node_config
+        self._call = controller_call
+        self._metadata_offset = metadata_offset
+        self._registered = registered
         self._interval = heartbeat_interval_s
         self.incarnation_id = uuid.uuid4().hex
         self.broker_epoch: int | None = None
@@ -28,10 +36,10 @@ class BrokerLifecycle:
             if self.broker_epoch is None:
                 await self._register()
             try:
-                await self._node.controller_call("heartbeat", {
-                    "broker_id": self._node.node_id,
+                await self._call("heartbeat", {
+                    "broker_id": self._config.id,
                     "broker_epoch": self.broker_epoch,
-                    "metadata_offset": self._node.image.offset,
+                    "metadata_offset": self._metadata_offset(),
                 })
             except StaleBrokerEpoch:
                 log.info("broker epoch %s is stale; registering again", self.broker_epoch)
@@ -42,22 +50,19 @@ class BrokerLifecycle:
             await asyncio.sleep(self._interval)
 
     async def _register(self) -> None:
-        node = self._node
-        cfg = node.node_config
+        cfg = self._config
         while self.broker_epoch is None:
             try:
-                result = await node.controller_call("register", {
-                    "broker_id": node.node_id,
+                result = await self._call("register", {
+                    "broker_id": cfg.id,
                     "incarnation_id": self.incarnation_id,
                     "host": cfg.host,
                     "http_port": cfg.http_port,
                     "roles": list(cfg.roles),
                 })
                 self.broker_epoch = result["broker_epoch"]
-                if node.replica_manager is not None:
-                    node.replica_manager.broker_epoch = self.broker_epoch
-                    node.metadata_applied()  # replicas may start once the image has us
-                log.info("registered as broker %d, epoch %d", node.node_id, self.broker_epoch)
+                self._registered(self.broker_epoch)
+                log.info("registered as broker %d, epoch %d", cfg.id, self.broker_epoch)
             except KraftError as exc:
                 log.debug("registration failed, retrying: %s", exc.message)
                 await asyncio.sleep(self._interval)
@@ -69,8 +74,8 @@ class BrokerLifecycle:
             return None
         try:
             async with asyncio.timeout(timeout_s):
-                result = await self._node.controller_call("shutdown", {
-                    "broker_id": self._node.node_id, "broker_epoch": self.broker_epoch,
+                result = await self._call("shutdown", {
+                    "broker_id": self._config.id, "broker_epoch": self.broker_epoch,
                 })
             log.info("controlled shutdown: %s leaderships moved", result.get("moved"))
             return result.get("metadata_offset")

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import aiohttp
+from collections.abc import Callable
+
 import orjson
 
-from kraft.api.internal_routes import SECRET_HEADER
+from kraft.broker.peers import Peers, PeerUnreachable
+from kraft.errors import KraftError
 from kraft.metadata.image_codec import image_from_dict
+from kraft.metadata.state_machine import MetadataStateMachine
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +25,17 @@ POLL_WAIT_MS = 2000
 RETRY_PAUSE_S = 0.2
 
 
+class _Behind(Exception):
+    """The controller asked has an older image than ours: ask another."""
+
+
 class MetadataFollower:
-    def __init__(self, node, session: aiohttp.ClientSession):
-        self._node = node
-        self._session = session
-        self._controllers = [n.id for n in node.config.controllers]
+    def __init__(self, state_machine: MetadataStateMachine, controller_ids: list[int], peers: Peers,
+                 on_applied: Callable[[], None]):
+        self._sm = state_machine
+        self._peers = peers
+        self._on_applied = on_applied
+        self._controllers = controller_ids
         self._turn = 0
         self.controller_id: int | None = None  # last active controller a voter told us of
 
@@ -37,32 +46,27 @@ class MetadataFollower:
             target = self._controllers[self._turn % len(self._controllers)]
             try:
                 want_image = await self._poll(target, want_image)
-            except (aiohttp.ClientError, asyncio.TimeoutError, orjson.JSONDecodeError,
+            except (PeerUnreachable, KraftError, _Behind, orjson.JSONDecodeError,
                     KeyError, TypeError) as exc:
                 log.debug("metadata fetch from node %d failed: %s", target, exc)
                 self._turn += 1
                 await asyncio.sleep(RETRY_PAUSE_S)
 
     async def _poll(self, target: int, want_image: bool) -> bool:
-        sm = self._node.state_machine
-        url = self._node.node_url(target) + "/internal/v1/metadata"
+        sm = self._sm
         params = {"after": str(sm.image.offset), "wait_ms": str(POLL_WAIT_MS)}
         if want_image:
             params = {"image": "1"}
-        timeout = aiohttp.ClientTimeout(total=POLL_WAIT_MS / 1000 + 3)
-        async with self._session.get(url, params=params, timeout=timeout,
-                                     headers={SECRET_HEADER: self._node.internal_secret}) as resp:
-            if resp.status != 200:
-                raise aiohttp.ClientError(f"HTTP {resp.status}")
-            body = orjson.loads(await resp.read())
+        body = await self._peers.call_json(target, "GET", "/internal/v1/metadata", params=params,
+                                           timeout_s=POLL_WAIT_MS / 1000 + 3)
         if body.get("controller_id") is not None:
             self.controller_id = body["controller_id"]
         if "image" in body:
             image = image_from_dict(body["image"])
             if image.offset < sm.image.offset:
-                raise aiohttp.ClientError(f"node {target}'s image is behind ours")  # try another
+                raise _Behind(f"node {target}'s image is behind ours")
             sm.install_image(image)
-            self._node.metadata_applied()
+            self._on_applied()
             return False
         for offset, batch in body["batches"]:
             if offset <= sm.image.offset:
@@ -71,8 +75,8 @@ class MetadataFollower:
             if not result.ok or result.offset != offset:
                 log.warning("replay of metadata offset %d disagreed (%s); fetching the image",
                             offset, result.error)
-                self._node.metadata_applied()
+                self._on_applied()
                 return True
         if body["batches"]:
-            self._node.metadata_applied()
+            self._on_applied()
         return False

@@ -2,66 +2,43 @@
 
 The consumer instances of this node read through here: locally when this node leads
 the partition, otherwise from the leader's internal read endpoint (raw batches, so no
-JSON round trip). Errors arrive as the same KraftErrors a local read raises.
+JSON round trip). Errors arrive as the same error classes a local read raises.
 """
 
 from __future__ import annotations
 
-import asyncio
-
-import aiohttp
-import orjson
-
-from kraft.api.internal_routes import FORWARDED_HEADER, SECRET_HEADER
-from kraft.broker.data_plane import OffsetOutOfRange
-from kraft.errors import Retriable, error_from_json
+from kraft.broker.data_plane import DataPlane
+from kraft.broker.peers import PeerAnswer, Peers, PeerUnreachable
+from kraft.errors import NotLeaderOrFollower
 
 
 class PartitionReader:
-    def __init__(self, node, session: aiohttp.ClientSession):
-        self._node = node
-        self._session = session
+    def __init__(self, node_id: int, data_plane: DataPlane, peers: Peers):
+        self._node_id = node_id
+        self._plane = data_plane
+        self._peers = peers
 
     async def read(self, topic: str, partition: int, offset: int, max_bytes: int, timeout_ms: int) -> bytes:
-        plane = self._node.data_plane
-        leader = plane.leader_of(topic, partition)
-        if leader == self._node.node_id:
-            return await plane.read(topic, partition, offset, max_bytes, timeout_ms)
+        leader = self._plane.leader_of(topic, partition)
+        if leader == self._node_id:
+            return await self._plane.read(topic, partition, offset, max_bytes, timeout_ms)
         params = {"topic": topic, "partition": str(partition), "offset": str(offset),
                   "max_bytes": str(max_bytes), "timeout_ms": str(timeout_ms)}
-        status, body = await self._get(leader, "/internal/v1/read", params, timeout_ms / 1000 + 5)
-        if status != 200:
-            error = _error(status, body)
-            if error.error_code == OffsetOutOfRange.error_code:  # 40402 is shared with "no such
-                raise OffsetOutOfRange(error.message)  # partition", which leader_of ruled out
-            raise error
-        return body
+        answer = await self._call(leader, "/internal/v1/read", params, timeout_ms / 1000 + 5)
+        return answer.body
 
     async def offsets(self, topic: str, partition: int) -> tuple[int, int]:
         """(log start offset, high watermark) as the leader sees them."""
-        plane = self._node.data_plane
-        leader = plane.leader_of(topic, partition)
-        if leader == self._node.node_id:
-            return plane.offsets(topic, partition)
-        path = f"/topics/{topic}/partitions/{partition}/offsets"
-        status, body = await self._get(leader, path, {}, 5.0)
-        if status != 200:
-            raise _error(status, body)
-        answer = orjson.loads(body)
-        return answer["beginning_offset"], answer["end_offset"]
+        leader = self._plane.leader_of(topic, partition)
+        if leader == self._node_id:
+            return self._plane.offsets(topic, partition)
+        answer = await self._call(leader, f"/topics/{topic}/partitions/{partition}/offsets", {}, 5.0)
+        body = answer.json()
+        return body["beginning_offset"], body["end_offset"]
 
-    async def _get(self, node_id: int, path: str, params: dict, timeout_s: float) -> tuple[int, bytes]:
-        headers = {SECRET_HEADER: self._node.internal_secret, FORWARDED_HEADER: "1"}
+    async def _call(self, node_id: int, path: str, params: dict, timeout_s: float) -> PeerAnswer:
         try:
-            async with self._session.get(self._node.node_url(node_id) + path, params=params, headers=headers,
-                                         timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
-                return resp.status, await resp.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise Retriable(f"NOT_LEADER: leader node {node_id} unreachable ({type(exc).__name__}); retry") from None
-
-
-def _error(status: int, body: bytes):
-    try:
-        return error_from_json(status, orjson.loads(body))
-    except orjson.JSONDecodeError:
-        return Retriable(f"leader answered HTTP {status}: {body[:200]!r}")
+            return await self._peers.call(node_id, "GET", path, params=params, timeout_s=timeout_s)
+        except PeerUnreachable as exc:
+            raise NotLeaderOrFollower(f"NOT_LEADER: leader node {node_id} unreachable "
+                                      f"({type(exc.cause).__name__}); retry") from None

@@ -8,10 +8,9 @@ the old one is simply never used.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Awaitable, Callable
 
-from kraft.errors import Retriable, StaleBrokerEpoch
+from kraft.errors import BrokerNotAvailable, StaleBrokerEpoch
 
 RequestBlock = Callable[[], Awaitable[dict]]
 
@@ -35,23 +34,16 @@ class ProducerIdAllocator:
             return pid
 
 
-_allocators: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def allocator_for(node) -> ProducerIdAllocator:
-    """The node's allocator, made on first use (kept beside the node, not in it)."""
-    allocator = _allocators.get(node)
-    if allocator is None:
-        allocator = _allocators[node] = ProducerIdAllocator(lambda: _request_block(node))
-    return allocator
-
-
-async def _request_block(node) -> dict:
-    epoch = node.lifecycle.broker_epoch if node.lifecycle is not None else None
-    if epoch is None:
-        raise Retriable(f"node {node.node_id} has not registered as a broker yet; retry")
-    try:
-        return await node.controller_call("allocate_producer_ids",
-                                          {"broker_id": node.node_id, "broker_epoch": epoch})
-    except StaleBrokerEpoch:
-        raise Retriable(f"node {node.node_id} is registering again; retry") from None
+def block_requester(node_id: int, broker_epoch: Callable[[], int | None],
+                    controller_call: Callable[[str, dict], Awaitable[dict]]) -> RequestBlock:
+    """Asks the controller for a block in this broker's name (its current epoch)."""
+    async def request_block() -> dict:
+        epoch = broker_epoch()
+        if epoch is None:
+            raise BrokerNotAvailable(f"node {node_id} has not registered as a broker yet; retry")
+        try:
+            return await controller_call("allocate_producer_ids",
+                                         {"broker_id": node_id, "broker_epoch": epoch})
+        except StaleBrokerEpoch:
+            raise BrokerNotAvailable(f"node {node_id} is registering again; retry") from None
+    return request_block

@@ -80,7 +80,7 @@ def _retrying(call, attempts: int = 20):
         try:
             return call()
         except AdminError as exc:
-            if "error_code 50003" not in str(exc) or attempt == attempts - 1:
+            if exc.error_code != 50003 or attempt == attempts - 1:
                 raise
             time.sleep(0.25)
 

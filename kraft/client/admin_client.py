@@ -12,7 +12,11 @@ import urllib.request
 
 
 class AdminError(Exception):
-    """One line for stderr."""
+    """One line for stderr; `error_code` is the server's, None when no node answered."""
+
+    def __init__(self, message: str, error_code: int | None = None):
+        super().__init__(message)
+        self.error_code = error_code
 
 
 class AdminClient:
@@ -36,12 +40,14 @@ class AdminClient:
                     raw = resp.read()
                     return json.loads(raw) if raw else None
             except urllib.error.HTTPError as exc:
+                code: int | None = exc.code
                 try:
                     err = json.loads(exc.read())
-                    message = f"{err.get('message')} (error_code {err.get('error_code')})"
-                except ValueError:
+                    code = err.get("error_code", code)
+                    message = f"{err.get('message')} (error_code {code})"
+                except (ValueError, AttributeError):
                     message = f"HTTP {exc.code}"
-                raise AdminError(message) from None
+                raise AdminError(message, code) from None
             except (OSError, ValueError) as exc:
                 problems.append(f"{base}: {getattr(exc, 'reason', exc)}")
         raise AdminError("no node answered: " + "; ".join(problems))

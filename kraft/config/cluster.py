@@ -322,3 +322,11 @@ def check_data_dirs(config: ClusterConfig, node_ids: Iterable[int] | None = None
     for index, node in enumerate(config.nodes):
         if (wanted is None or node.id in wanted) and (problem := data_dir_problem(node.data_path)):
             raise ConfigFileError(config.file_name, f"nodes[{index}].data_dir", problem)
+
+
+def is_ipv4_literal(host: str) -> bool:
+    """An IPv4 address (not a name): outgoing connections can then leave from it."""
+    try:
+        return ipaddress.ip_address(host).version == 4
+    except ValueError:
+        return False

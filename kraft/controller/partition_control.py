@@ -7,7 +7,14 @@ or a stale proposal is refused; a replica may join the ISR only while it is usab
 
 from __future__ import annotations
 
-from kraft.errors import BadRequest, Retriable
+from kraft.errors import (
+    BadRequest,
+    FencedLeaderEpoch,
+    IneligibleReplica,
+    InvalidUpdateVersion,
+    StaleBrokerEpoch,
+    UnknownTopicOrPartition,
+)
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import PartitionChange
 
@@ -17,16 +24,16 @@ def alter_partition(image: MetadataImage, topic_id: str, partition: int, leader_
                     new_isr: tuple[int, ...]) -> tuple[list, dict]:
     topic = image.topics.get(topic_id)
     if topic is None or not 0 <= partition < len(topic.partitions):
-        raise Retriable(f"unknown partition {topic_id}/{partition}")
+        raise UnknownTopicOrPartition(f"unknown partition {topic_id}/{partition}")
     part = topic.partitions[partition]
     broker = image.brokers.get(leader_id)
     if broker is None or broker.broker_epoch != broker_epoch:
-        raise Retriable(f"stale broker epoch {broker_epoch} for broker {leader_id}")
+        raise StaleBrokerEpoch(f"stale broker epoch {broker_epoch} for broker {leader_id}")
     if part.leader != leader_id or part.leader_epoch != leader_epoch:
-        raise Retriable(f"fenced leader epoch: {leader_id}@{leader_epoch} is not the leader "
+        raise FencedLeaderEpoch(f"fenced leader epoch: {leader_id}@{leader_epoch} is not the leader "
                         f"({part.leader}@{part.leader_epoch})")
     if part.partition_epoch != partition_epoch:
-        raise Retriable(f"stale partition epoch {partition_epoch} (now {part.partition_epoch})")
+        raise InvalidUpdateVersion(f"stale partition epoch {partition_epoch} (now {part.partition_epoch})")
     isr = tuple(new_isr)
     if not isr or leader_id not in isr or not set(isr) <= set(part.replicas) \
             or len(set(isr)) != len(isr):
@@ -34,7 +41,7 @@ def alter_partition(image: MetadataImage, topic_id: str, partition: int, leader_
     joining = set(isr) - set(part.isr)
     unusable = sorted(b for b in joining if not image.is_usable(b))
     if unusable:
-        raise Retriable(f"brokers {unusable} cannot join the ISR: fenced or shutting down")
+        raise IneligibleReplica(f"brokers {unusable} cannot join the ISR: fenced or shutting down")
     if isr == part.isr:
         return [], {"isr": list(isr), "partition_epoch": part.partition_epoch}
     change = PartitionChange(topic_id=topic_id, partition=partition,

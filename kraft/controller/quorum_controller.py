@@ -17,7 +17,13 @@ from typing import Callable
 
 from kraft.controller.broker_control import BrokerHeartbeats, fence_brokers, fence_expired
 from kraft.controller.preferred_leader import preferred_leader_changes
-from kraft.errors import KraftError, NoQuorum, Retriable
+from kraft.errors import (
+    ConcurrentMetadataChange,
+    KraftError,
+    NoActiveController,
+    NotController,
+    OutcomeUnknown,
+)
 from kraft.quorum.protocol import ProposalTimeout, Quorum, QuorumError
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import BecomeController, MetadataBatch, encode_batch
@@ -29,13 +35,6 @@ Command = Callable[[MetadataImage], tuple[list, dict]]
 LEADERSHIP_POLL_S = 0.05
 DUTY_PERIOD_S = 0.1
 PREFERRED_LEADER_PERIOD_S = 5.0
-
-
-class NotController(Retriable):
-    """This node is not the active controller (the caller may retry elsewhere)."""
-
-    def to_json(self) -> dict:
-        return {**super().to_json(), "not_controller": True}
 
 
 class QuorumController:
@@ -192,11 +191,11 @@ class QuorumController:
         try:
             result = await self._quorum.propose(encode_batch(batch), self._timeout)
         except ProposalTimeout as exc:
-            raise Retriable(f"timeout with unknown outcome: {exc}") from None
+            raise OutcomeUnknown(f"timeout with unknown outcome: {exc}") from None
         except QuorumError as exc:
-            raise NoQuorum(f"metadata quorum unavailable: {exc}") from None
+            raise NoActiveController(f"metadata quorum unavailable: {exc}") from None
         if not result.ok:
-            raise Retriable(f"metadata changed concurrently, retry: {result.error}")
+            raise ConcurrentMetadataChange(f"metadata changed concurrently, retry: {result.error}")
         for r in records:
             if getattr(r, "unclean", False):
                 log.warning("UNCLEAN leader election: partition %s/%d now led by broker %s from "

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from kraft.controller.placement import place_replicas
-from kraft.errors import InvalidValue, TopicExists, TopicNotFound
+from kraft.errors import InvalidValue, TopicAlreadyExists, TopicNotFound
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ConfigRecord, PartitionRecord, RemoveTopic, TopicRecord
 from kraft.metadata.topic_configs import ConfigError, parse_topic_override
@@ -53,7 +53,7 @@ def create_topic(
 ) -> tuple[list, dict]:
     name = validate_topic_name(req.name)
     if name in image.topic_ids:
-        raise TopicExists(f"topic {name!r} already exists")
+        raise TopicAlreadyExists(f"topic {name!r} already exists")
     key = _collision_key(name)
     for existing in image.topic_ids:
         if _collision_key(existing) == key:

@@ -20,15 +20,26 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from kraft.groups.consumer_instance import ConsumerInstance, InstanceConfig
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS, coordinator_partition
 from kraft.groups.instance_group import InstanceGroup
 from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record
 from kraft.config.cluster import GroupSettings
-from kraft.errors import ConsumerInstanceExists, ConsumerInstanceNotFound, NotFound, Retriable, TopicExists
+from kraft.errors import (
+    ConsumerInstanceExists,
+    ConsumerInstanceNotFound,
+    CoordinatorLoadInProgress,
+    CoordinatorNotAvailable,
+    NotCoordinator,
+    NotFound,
+    TopicAlreadyExists,
+)
 from kraft.storage.record_batch import decode_records, encode_batch, iter_batches
+from kraft.metadata.image import MetadataImage
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +56,14 @@ def mono_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
+ControllerCall = Callable[[str, dict], Awaitable[dict]]
+AppendLocal = Callable[[str, int, bytes, int, int], Awaitable[int]]
+
+
+class ReplicaLookup(Protocol):
+    def replica(self, topic: str, partition: int) -> Any: ...
+
+
 @dataclass
 class LoadedPartition:
     leader_epoch: int
@@ -52,9 +71,19 @@ class LoadedPartition:
 
 
 class GroupCoordinator:
-    def __init__(self, node, settings: GroupSettings):
-        self._node = node
+    def __init__(self, node_id: int, settings: GroupSettings, image: Callable[[], MetadataImage],
+                 replicas: ReplicaLookup | None, controller_call: ControllerCall,
+                 wait_metadata: Callable[[int, float], Awaitable[bool]], append_local: AppendLocal):
+        """replicas: this broker's replicas (None on a controller-only node, which only
+        forwards); append_local(topic, partition, batch, timeout_ms, timestamp) appends
+        with acks=all on this node, never forwarding, and returns the base offset."""
+        self.node_id = node_id
         self.settings = settings
+        self._image = image
+        self._replicas = replicas
+        self._controller_call = controller_call
+        self._wait_metadata = wait_metadata
+        self._append_local = append_local
         self._loaded: dict[int, LoadedPartition] = {}
         self._groups: dict[str, InstanceGroup] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -89,7 +118,7 @@ class GroupCoordinator:
                 self._unload(p)
 
     def _follow_leadership(self) -> None:
-        image, rm = self._node.image, self._node.replica_manager
+        image, rm = self._image(), self._replicas
         if rm is None:
             return  # not a broker: it leads nothing, it only forwards
         topic = image.topic(OFFSETS_TOPIC)
@@ -157,7 +186,7 @@ class GroupCoordinator:
 
     # -- where a group lives ------------------------------------------------------------
     def _offsets_partitions(self) -> int | None:
-        topic = self._node.image.topic(OFFSETS_TOPIC)
+        topic = self._image().topic(OFFSETS_TOPIC)
         return len(topic.partitions) if topic is not None else None
 
     async def locate(self, group_id: str, create: bool = True) -> int | None:
@@ -168,17 +197,17 @@ class GroupCoordinator:
             raise NotFound(f"consumer group {group_id!r} not found (no group has been used yet)")
         if count is None:
             await self._create_offsets_topic()
-            raise Retriable(f"COORDINATOR_NOT_AVAILABLE: the offsets topic {OFFSETS_TOPIC} is being created; retry")
+            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: the offsets topic {OFFSETS_TOPIC} is being created; retry")
         p = coordinator_partition(group_id, count)
-        leader = self._node.image.topic(OFFSETS_TOPIC).partitions[p].leader
+        leader = self._image().topic(OFFSETS_TOPIC).partitions[p].leader
         if leader < 0:
-            raise Retriable(f"COORDINATOR_NOT_AVAILABLE: offsets partition {p} has no leader; retry")
-        if leader != self._node.node_id:
+            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: offsets partition {p} has no leader; retry")
+        if leader != self.node_id:
             return leader
         if p not in self._loaded:
             self._follow_leadership()
             if p not in self._loaded:
-                raise Retriable(f"COORDINATOR_LOAD_IN_PROGRESS: node {self._node.node_id} is taking over "
+                raise CoordinatorLoadInProgress(f"COORDINATOR_LOAD_IN_PROGRESS: node {self.node_id} is taking over "
                                 f"offsets partition {p}; retry")
         return None
 
@@ -188,22 +217,22 @@ class GroupCoordinator:
             self._creating = asyncio.create_task(self._create(), name="create-offsets-topic")
         try:
             await asyncio.shield(self._creating)
-        except TopicExists:
+        except TopicAlreadyExists:
             pass
 
     async def _create(self) -> None:
-        live = [b for b in self._node.image.brokers.values() if not b.fenced]
+        live = [b for b in self._image().brokers.values() if not b.fenced]
         rf = max(1, min(self.settings.offsets_topic_replication_factor, len(live)))
-        result = await self._node.controller_call("create_topic", {
+        result = await self._controller_call("create_topic", {
             "name": OFFSETS_TOPIC, "partitions": self.settings.offsets_topic_partitions,
             "replication_factor": rf, "configs": dict(OFFSETS_TOPIC_CONFIGS)})
-        await self._node.wait_metadata(result.get("metadata_offset", 0), raise_on_timeout=False)
+        await self._wait_metadata(result.get("metadata_offset", 0), 5.0)
 
     def _cache_of(self, group_id: str) -> OffsetCache:
         count = self._offsets_partitions()
         loaded = self._loaded.get(coordinator_partition(group_id, count)) if count else None
         if loaded is None:
-            raise Retriable(f"NOT_COORDINATOR: node {self._node.node_id} no longer coordinates group "
+            raise NotCoordinator(f"NOT_COORDINATOR: node {self.node_id} no longer coordinates group "
                             f"{group_id!r}; retry")
         return loaded.cache
 
@@ -251,7 +280,7 @@ class GroupCoordinator:
 
     def _current(self, topic: str, committed: CommittedOffset) -> bool:
         """Committed for the topic that exists now, not a deleted one of the same name."""
-        t = self._node.image.topic(topic)
+        t = self._image().topic(topic)
         return t is not None and committed.topic_id in ("", t.topic_id)
 
     async def commit(self, group_id: str, offsets: dict[tuple[str, int], tuple[int, str]]) -> None:
@@ -260,12 +289,11 @@ class GroupCoordinator:
         p = coordinator_partition(group_id, self._offsets_partitions())
         now = wall_ms()
         items = sorted(offsets.items())
-        ids = {t: topic.topic_id for t, _ in offsets if (topic := self._node.image.topic(t)) is not None}
+        ids = {t: topic.topic_id for t, _ in offsets if (topic := self._image().topic(t)) is not None}
         records = [commit_record(group_id, t, part, off, md, now, ids.get(t, "")) for (t, part), (off, md) in items]
-        delivery = await self._node.data_plane.produce_batch(
-            OFFSETS_TOPIC, p, encode_batch(records, 0, -1), -1, COMMIT_TIMEOUT_MS, now, forwarded=True)
+        base = await self._append_local(OFFSETS_TOPIC, p, encode_batch(records, 0, -1), COMMIT_TIMEOUT_MS, now)
         for i, ((t, part), (off, md)) in enumerate(items):
-            cache.put(group_id, t, part, CommittedOffset(off, md, now, delivery.offset + i, ids.get(t, "")))
+            cache.put(group_id, t, part, CommittedOffset(off, md, now, base + i, ids.get(t, "")))
 
     # -- views -------------------------------------------------------------------------------
     def local_group_ids(self) -> list[str]:
@@ -290,7 +318,7 @@ class GroupCoordinator:
                                 "assignments": [list(tp) for tp in instance.owned]})
         state = group.state.value if group is not None and group.instances else "Empty"
         return {
-            "group_id": group_id, "coordinator_id": self._node.node_id, "state": state,
+            "group_id": group_id, "coordinator_id": self.node_id, "state": state,
             "generation": group.coordinator.generation if group is not None else 0,
             "partition_assignor": (group.coordinator.protocol or "") if group is not None else "",
             "is_simple": group is None or not any(i.subscribed for i in group.instances.values()),

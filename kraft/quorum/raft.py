@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
-import ipaddress
 import logging
 import os
 import pickle
@@ -23,6 +22,7 @@ from pathlib import Path
 import orjson
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated, tcp_connection
 
+from kraft.config.cluster import is_ipv4_literal
 from kraft.quorum.protocol import (
     NotLeaderError,
     ProposalTimeout,
@@ -59,13 +59,6 @@ class _SourceBoundSockets:
 def bind_raft_sources_to(host: str) -> None:
     if is_ipv4_literal(host):
         tcp_connection.socket = _SourceBoundSockets(socket, host)
-
-
-def is_ipv4_literal(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).version == 4
-    except ValueError:
-        return False
 
 
 class _MetadataSyncObj(SyncObj):

@@ -10,11 +10,11 @@ import asyncio
 import logging
 import time
 
-import aiohttp
 from aiohttp import web
 
 from kraft.api.app import build_app
-from kraft.api.internal_routes import FORWARDED_HEADER, SECRET_HEADER
+from kraft.broker.peers import Peers, PeerUnreachable
+from kraft.broker.producer_ids import ProducerIdAllocator, block_requester
 from kraft.broker.lifecycle import BrokerLifecycle
 from kraft.broker.metadata_follower import MetadataFollower
 from kraft.config.cluster import ClusterConfig
@@ -23,13 +23,13 @@ from kraft.controller.quorum_controller import QuorumController
 from kraft.broker.controller_link import ControllerLink
 from kraft.config.data_dir import DataDirIdentity
 from kraft.broker.data_plane import DataPlane
-from kraft.errors import Retriable
+from kraft.errors import MetadataNotReady, NotLeaderOrFollower, UnknownServerError
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
 from kraft.server.metrics import NodeMetrics
 from kraft.server.quorum_view import describe_quorum
-from kraft.quorum.raft import RaftQuorum, is_ipv4_literal
+from kraft.quorum.raft import RaftQuorum
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.replication.fetch_protocol import FetchRequest, decode_response
@@ -71,11 +71,16 @@ class Node:
         if quorum:
             quorum.add_apply_listener(self.metadata_applied)
         self.metrics = NodeMetrics(self)
-        self.lifecycle = (BrokerLifecycle(self, t.broker_heartbeat_interval_ms / 1000)
+        self.peers = Peers(self.internal_secret, self.node_url, self.node_config.host)
+        self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
+                                   self.peers, self._request_timeout_s)
+        self.lifecycle = (BrokerLifecycle(self.node_config, self.link.call, lambda: self.image.offset,
+                                          self._registered, t.broker_heartbeat_interval_ms / 1000)
                           if self.node_config.is_broker else None)
+        self.producer_ids = (ProducerIdAllocator(block_requester(
+            node_id, lambda: self.lifecycle.broker_epoch if self.lifecycle else None, self.link.call))
+            if self.lifecycle is not None else None)
         self.follower: MetadataFollower | None = None
-        self.link: ControllerLink | None = None
-        self._session: aiohttp.ClientSession | None = None
         self.replica_manager: ReplicaManager | None = None
         self.data_plane: DataPlane | None = None
         self.groups: GroupCoordinator | None = None
@@ -111,7 +116,7 @@ class Node:
                             raise_on_timeout: bool = True) -> MetadataImage:
         ok = await self.waiters.wait_for(offset, timeout_s)
         if not ok and raise_on_timeout:
-            raise Retriable(f"node {self.node_id} has not yet applied metadata offset {offset}")
+            raise MetadataNotReady(f"node {self.node_id} has not yet applied metadata offset {offset}")
         return self.image
 
     async def metadata_barrier(self, timeout_s: float) -> bool:
@@ -129,15 +134,22 @@ class Node:
         try:
             status, body = await self.get_json_from(target, "/internal/v1/metadata/offset",
                                                     timeout_s=timeout_s)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+        except (PeerUnreachable, UnknownServerError):
             return False
         if status != 200 or not isinstance(body, dict) or not body.get("active_controller"):
             return False
         left = deadline - time.monotonic()
         return left > 0 and await self.waiters.wait_for(int(body["offset"]), left)
 
-    async def controller_call(self, op: str, payload, forwarded: bool = False) -> dict:
-        return await self.link.call(op, payload, forwarded)
+    async def controller_call(self, op: str, payload, local_only: bool = False) -> dict:
+        return await self.link.call(op, payload, local_only)
+
+    def _registered(self, broker_epoch: int) -> None:
+        """The controller accepted this broker's registration: replicas may start once
+        the image holds it."""
+        if self.replica_manager is not None:
+            self.replica_manager.broker_epoch = broker_epoch
+            self.metadata_applied()
 
     def controller_target(self) -> int | None:
         if self.quorum is not None:
@@ -184,39 +196,34 @@ class Node:
     async def proxy_request(self, node_id: int, method: str, path_qs: str, headers: dict,
                             body: bytes | None = None, what: str = "leader", timeout_s: float = 70):
         """Send a client's request on to the node that serves it; (status, body, type)."""
-        headers = {**headers, SECRET_HEADER: self.internal_secret}
         try:
-            async with self._session.request(method, self.node_url(node_id) + path_qs, headers=headers,
-                                             data=body, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
-                return resp.status, await resp.read(), resp.content_type
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise Retriable(f"NOT_{what.upper()}: {what} node {node_id} unreachable "
-                            f"({type(exc).__name__}); retry") from None
+            answer = await self.peers.request(node_id, method, path_qs, headers=headers, data=body,
+                                              timeout_s=timeout_s, local_only=False)
+        except PeerUnreachable as exc:
+            raise NotLeaderOrFollower(f"NOT_{what.upper()}: {what} node {node_id} unreachable "
+                                      f"({type(exc.cause).__name__}); retry") from None
+        return answer.status, answer.body, answer.content_type
 
     async def _fetch_from(self, leader_id: int, request: FetchRequest):
-        headers = {SECRET_HEADER: self.internal_secret}
-        timeout = aiohttp.ClientTimeout(total=request.max_wait_ms / 1000 + 5)
-        async with self._session.post(self.node_url(leader_id) + "/internal/v1/fetch",
-                                      data=request.encode(), headers=headers,
-                                      timeout=timeout) as resp:
-            body = await resp.read()
-            if resp.status != 200:
-                raise aiohttp.ClientError(f"fetch answered HTTP {resp.status}: {body[:200]!r}")
-            return decode_response(body)
+        answer = await self.peers.call(leader_id, "POST", "/internal/v1/fetch", data=request.encode(),
+                                       timeout_s=request.max_wait_ms / 1000 + 5)
+        return decode_response(answer.body)
 
     async def _broker_process_gone(self, broker_id: int) -> bool:
         """True only on a refused connection: a timeout may be a pause or a partition."""
-        reg = self.image.brokers.get(broker_id)
-        if reg is None or self._session is None:
+        if broker_id not in self.image.brokers:
             return False
         try:
-            async with self._session.get(reg.http_url + "/status/ready",
-                                         timeout=aiohttp.ClientTimeout(total=0.5)):
-                return False
-        except aiohttp.ClientConnectorError as exc:
-            return isinstance(exc.os_error, ConnectionRefusedError)
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+            await self.peers.request(broker_id, "GET", "/status/ready", timeout_s=0.5)
             return False
+        except PeerUnreachable as exc:
+            return exc.refused
+
+    async def _append_offsets(self, topic: str, partition: int, batch: bytes, timeout_ms: int,
+                              timestamp: int) -> int:
+        delivery = await self.data_plane.produce_batch(topic, partition, batch, -1, timeout_ms,
+                                                       timestamp, local_only=True)
+        return delivery.offset
 
     def _effective_topic_configs(self, topic: str) -> dict[str, str]:
         eff = effective_topic_configs(self.image, self.topic_defaults, topic)
@@ -238,34 +245,41 @@ class Node:
         return await describe_quorum(self)
 
     async def get_json_from(self, node_id: int, path: str, timeout_s: float = 2.0):
-        headers = {SECRET_HEADER: self.internal_secret, FORWARDED_HEADER: "1"}
-        async with self._session.get(self.node_url(node_id) + path, headers=headers,
-                                     timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
-            return resp.status, await resp.json(content_type=None)
+        """(status, JSON body) of a GET to another node; raises PeerUnreachable."""
+        answer = await self.peers.request(node_id, "GET", path, timeout_s=timeout_s)
+        try:
+            return answer.status, answer.json()
+        except ValueError:
+            raise UnknownServerError(f"node {node_id} answered {path} with non-JSON") from None
+
+    def is_ready(self) -> bool:
+        return self.readiness()[0]
 
     # -- lifecycle -------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        # Outgoing connections carry this node's own address (see raft_quorum's note).
-        local = (self.node_config.host, 0) if is_ipv4_literal(self.node_config.host) else None
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=local))
-        self.link = ControllerLink(self, self._session, self._request_timeout_s)
-        self.data_plane = DataPlane(self, self._session)
-        self.partition_reader = PartitionReader(self, self._session)
         if self.node_config.is_broker:
             self.replica_manager = ReplicaManager(
                 self.node_id, self.node_config.data_path, self._effective_topic_configs,
                 self.config.timeouts.replica_lag_time_max_ms,
                 lambda payload: self.controller_call("alter_partition", payload),
                 self._fetch_from)
-        self.groups = GroupCoordinator(self, self.config.groups)  # a non-broker only forwards
+        image = lambda: self.image  # noqa: E731 - the current image, read at each use
+        self.data_plane = DataPlane(self.node_id, image, self.topic_defaults, self.replica_manager,
+                                    self.peers, self.is_ready)
+        self.partition_reader = PartitionReader(self.node_id, self.data_plane, self.peers)
+        self.groups = GroupCoordinator(  # a non-broker only forwards
+            self.node_id, self.config.groups, image, self.replica_manager, self.controller_call,
+            self.waiters.wait_for, self._append_offsets)
         app = build_app(self)
         app.middlewares.insert(0, self.metrics.middleware())
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         try:
+            await self.peers.open()
             if self.quorum is not None:
                 self.quorum.start()
             else:
-                self.follower = MetadataFollower(self, self._session)
+                self.follower = MetadataFollower(self.state_machine, [n.id for n in self.config.controllers],
+                                                 self.peers, self.metadata_applied)
             await runner.setup()
             site = web.TCPSite(runner, self.node_config.host, self.node_config.http_port,
                                reuse_address=True)
@@ -301,5 +315,5 @@ class Node:
             await runner.cleanup()
             if self.quorum is not None:
                 self.quorum.stop()
-            await self._session.close()
+            await self.peers.close()
             self.waiters.close()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 
-import aiohttp
+from kraft.broker.peers import PeerUnreachable
+from kraft.errors import KraftError
 
 
 def local_description(node) -> dict:
@@ -58,6 +59,6 @@ async def describe_quorum(node) -> dict:
             target, f"/v3/clusters/{node.cluster_id}/quorum?local=1")
         if status == 200:
             return body
-    except (aiohttp.ClientError, TimeoutError, ValueError):
+    except (PeerUnreachable, KraftError):
         pass
     return local_description(node)

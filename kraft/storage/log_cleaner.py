@@ -39,7 +39,7 @@ from kraft.storage.compaction import (
     tombstones_expired,
     worth_cleaning,
 )
-from kraft.storage.log_errors import CorruptBatchError, LogError, UnsupportedCompressionError
+from kraft.errors import CorruptBatchError, StorageError, UnsupportedCompressionError
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record_batch import HEADER_SIZE, BatchHeader, decode_records, iter_batches
 from kraft.storage.segment import Segment
@@ -48,7 +48,7 @@ CHECKPOINT_NAME = "cleaner-offset-checkpoint"
 READ_CHUNK = 1024 * 1024
 
 
-class CleanAborted(LogError):
+class CleanAborted(StorageError):
     """The log changed under a pass (or the pass was stopped): nothing was swapped."""
 
 

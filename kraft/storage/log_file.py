@@ -19,7 +19,7 @@ from pathlib import Path
 
 from crc32c import crc32c
 
-from kraft.storage.log_errors import CorruptBatchError
+from kraft.errors import CorruptBatchError
 from kraft.storage.record_batch import ATTRIBUTES_POS, HEADER_SIZE, BatchHeader
 
 SCAN_CHUNK = 64 * 1024  # header walks read this much at a time

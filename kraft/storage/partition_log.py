@@ -17,12 +17,7 @@ from kraft.storage import producer_snapshots
 from kraft.storage.leader_epoch_cache import LeaderEpochCache
 from kraft.storage.log_config import LogConfig
 from kraft.storage.log_directory import LogDirectory
-from kraft.storage.log_errors import (
-    InvalidAppend,
-    LogClosed,
-    OffsetOutOfRange,
-    StaleLeaderEpoch,
-)
+from kraft.errors import InvalidAppend, LogClosed, OffsetOutOfRange, StaleLeaderEpoch
 from kraft.storage.log_file import LogFile
 from kraft.storage.log_loader import load_segments
 from kraft.storage.producer_state import ProducerStateTable
@@ -236,7 +231,7 @@ class PartitionLog:
         the log end gives b""; outside [log start, log end] raises OffsetOutOfRange."""
         self._check_open()
         if not self.log_start_offset <= offset <= self.log_end_offset:
-            raise OffsetOutOfRange(offset, self.log_start_offset, self.log_end_offset)
+            raise OffsetOutOfRange.outside(offset, self.log_start_offset, self.log_end_offset)
         chunks: list[bytes] = []
         budget = max_bytes
         index = bisect_right(self._segments, offset, key=lambda s: s.base_offset) - 1

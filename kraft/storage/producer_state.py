@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import NamedTuple
 
-from kraft.storage.log_errors import InvalidProducerEpoch, OutOfOrderSequence
+from kraft.errors import InvalidProducerEpoch, OutOfOrderSequence
 
 BATCHES_KEPT = 5
 # Producers least recently appended are forgotten beyond this many per partition: a

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kraft.storage.log_errors import CorruptBatchError
+from kraft.errors import CorruptBatchError
 from kraft.storage.varint import VarintError, read_varint, read_varlong, varint_bytes, write_varint
 
 Header = tuple[str, bytes | None]
@@ -112,3 +112,9 @@ def _read_bytes(buf: bytes | memoryview, pos: int, stop: int) -> tuple[bytes | N
     if length < -1 or pos + length > stop:
         raise CorruptBatchError(f"field length {length} runs past the record end")
     return bytes(buf[pos:pos + length]), pos + length
+
+
+def record_size(record: Record) -> int:
+    """Key, value and header bytes: what max.message.bytes counts for one record."""
+    size = len(record.key or b"") + len(record.value or b"")
+    return size + sum(len(k) + len(v or b"") for k, v in record.headers)

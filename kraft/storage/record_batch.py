@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from crc32c import crc32c
 
-from kraft.storage.log_errors import CorruptBatchError, UnsupportedCompressionError
+from kraft.errors import CorruptBatchError, UnsupportedCompressionError
 from kraft.storage.record import Header, Record, decode_record, encode_record
 
 __all__ = [

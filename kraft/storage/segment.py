@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from kraft.storage.log_errors import CorruptBatchError
+from kraft.errors import CorruptBatchError
 from kraft.storage.log_file import LogFile
 from kraft.storage.record_batch import (
     HEADER_SIZE,

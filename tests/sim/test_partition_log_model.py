@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from kraft.storage.log_config import LogConfig
-from kraft.storage.log_errors import OffsetOutOfRange
+from kraft.errors import OffsetOutOfRange
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record_batch import Record, encode_batch, iter_batches
 

@@ -16,7 +16,7 @@ import pytest
 from kraft.controller import broker_control as bc
 from kraft.controller.partition_control import alter_partition
 from kraft.controller.topic_control import CreateTopic, create_topic
-from kraft.errors import KraftError
+from kraft.errors import KraftError, NotEnoughReplicas, NotLeaderOrFollower
 from kraft.metadata.records import (
     BecomeController,
     MetadataBatch,
@@ -30,7 +30,6 @@ from kraft.replication.partition_replica import PartitionReplica
 from kraft.storage.record import Record
 from kraft.storage.record_batch import decode_all
 from kraft.storage.record_batch import encode_batch as encode_records
-from kraft.replication.replication_errors import NotEnoughReplicas, NotLeader
 
 DEFAULTS = {**DEFAULT_TOPIC_CONFIGS, "num.partitions": "1", "replication.factor": "3"}
 BROKERS = (1, 2, 3)
@@ -118,7 +117,7 @@ class Sim:
         value = str(self.seq).encode()
         try:
             _, last, epoch = replica.append(encode_records([Record(None, value)], 0, -1), True, MIN_ISR)
-        except (NotLeader, NotEnoughReplicas):
+        except (NotLeaderOrFollower, NotEnoughReplicas):
             return  # a definite failure: nothing written
         self.pending.append((leader, epoch, last, value))
 

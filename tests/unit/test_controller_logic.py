@@ -17,7 +17,7 @@ from kraft.controller.topic_control import (
     delete_topic,
     validate_topic_name,
 )
-from kraft.errors import InvalidValue, StaleBrokerEpoch, TopicExists, TopicNotFound
+from kraft.errors import InvalidValue, StaleBrokerEpoch, TopicAlreadyExists, TopicNotFound
 from kraft.metadata.image import NO_LEADER
 from kraft.metadata.records import (
     BecomeController,
@@ -239,7 +239,7 @@ def test_legal_topic_names():
 def test_create_topic_errors():
     c = Cluster()
     c.create("a.b")
-    with pytest.raises(TopicExists):
+    with pytest.raises(TopicAlreadyExists):
         c.create("a.b")
     with pytest.raises(InvalidValue, match="collides"):
         c.create("a_b")

@@ -12,16 +12,10 @@ from kraft.storage.leader_epoch_cache import (
     read_checkpoint,
 )
 from kraft.storage.log_config import LogConfig
-from kraft.storage.log_errors import (
-    InvalidAppend,
-    LogClosed,
-    OffsetOutOfRange,
-    StaleLeaderEpoch,
-)
+from kraft.errors import CorruptBatchError, InvalidAppend, LogClosed, OffsetOutOfRange, StaleLeaderEpoch
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record_batch import (
     BatchHeader,
-    CorruptBatchError,
     Record,
     decode_all,
     encode_batch,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kraft.storage.log_config import LogConfig
-from kraft.storage.log_errors import InvalidProducerEpoch, OutOfOrderSequence
+from kraft.errors import InvalidProducerEpoch, OutOfOrderSequence
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.producer_snapshots import snapshot_offsets
 from kraft.storage.producer_state import BATCHES_KEPT, BatchSeq, ProducerStateTable
