@@ -84,6 +84,23 @@ class InvalidConfig(InvalidValue):
     kafka_name, kafka_code = "INVALID_CONFIG", 40
 
 
+class TooManyRecords(RequestError):
+    """More records in one request than a node takes at once."""
+
+    kafka_name, kafka_code = "RECORD_LIST_TOO_LARGE", 18
+
+
+class BodyTimeout(RequestError):
+    """The client did not send its whole request body in time."""
+
+
+class Overloaded(KraftError):
+    """The node holds as many request bodies as it may: retry later."""
+
+    kafka_name, kafka_code = "THROTTLING_QUOTA_EXCEEDED", 89
+    retriable = True
+
+
 class MessageTooLarge(KraftError):
     """A record larger than the topic's max.message.bytes."""
 

@@ -24,7 +24,7 @@ from kraft.api import (
 from kraft.api.catch_up import catch_up_on_unknown_topic
 from kraft.api.context import NODE_KEY
 from kraft.api.error_map import error_body
-from kraft.api.http_body import json_response
+from kraft.api.http_body import BUDGET_KEY, BodyBudget, body_budget, json_response
 from kraft.broker.peers import ERROR_CLASS_HEADER
 from kraft.errors import KraftError
 
@@ -54,9 +54,10 @@ async def error_envelope(request: web.Request, handler):
 def build_app(node) -> web.Application:
     # client_max_size bounds aiohttp's own buffering (request.read/post); our readers
     # enforce their own caps before buffering.
-    app = web.Application(middlewares=[error_envelope, catch_up_on_unknown_topic],
+    app = web.Application(middlewares=[error_envelope, body_budget, catch_up_on_unknown_topic],
                           client_max_size=64 * 1024 * 1024)
     app[NODE_KEY] = node
+    app[BUDGET_KEY] = BodyBudget()
     cluster_routes.add_routes(app)
     topic_routes.add_routes(app)
     internal_routes.add_routes(app)

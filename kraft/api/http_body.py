@@ -1,20 +1,59 @@
 """Reading request bodies safely: size cap before buffering, content type, JSON.
 
-Each failure is the caller's mistake and gets its API.md code: 413 over the cap
-(checked on Content-Length first, then while reading a chunked body), 415 for an
+Each failure gets its docs/API.md code: 413 over the cap (checked on Content-Length
+first, then while reading a chunked body), 408 when the whole body has not arrived
+within BODY_READ_TIMEOUT_S, 429 when the node already holds BODY_BUDGET bytes of
+request bodies (slow or stalled uploads cannot pile up memory), 415 for an
 unsupported Content-Type, 422 for an empty body, 400 for malformed JSON.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 import orjson
 from aiohttp import web
 
-from kraft.errors import BadRequest, EmptyBody, PayloadTooLarge, UnsupportedMediaType
+from kraft.errors import BadRequest, BodyTimeout, EmptyBody, Overloaded, PayloadTooLarge, UnsupportedMediaType
 
 DEFAULT_BODY_CAP = 16 * 1024 * 1024
+BODY_BUDGET = 64 * 1024 * 1024  # request-body bytes one node holds at once, over all requests
+BODY_READ_TIMEOUT_S = int(os.environ.get("KRAFT_BODY_READ_TIMEOUT_MS", "30000")) / 1000
 JSON_TYPES = ("application/json",)
 BODY_KEY = "kraft.body"  # kept so a handler run again (see catch_up.py) sees the same body
+HELD_KEY = "kraft.body_held"  # bytes this request holds of the node's budget
+
+
+class BodyBudget:
+    """Bytes of request bodies held at once on this node. A request takes bytes as they
+    arrive and gives them back when it has been answered (see `body_budget`)."""
+
+    def __init__(self, limit: int = BODY_BUDGET) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def take(self, request: web.Request, n: int) -> None:
+        if self.held + n > self.limit:
+            raise Overloaded(f"node is holding {self.held} bytes of request bodies (limit "
+                             f"{self.limit}); retry later")
+        self.held += n
+        request[HELD_KEY] = request.get(HELD_KEY, 0) + n
+
+    def give_back(self, request: web.Request) -> None:
+        self.held -= request.get(HELD_KEY, 0)
+        request[HELD_KEY] = 0
+
+
+BUDGET_KEY = web.AppKey("body_budget", BodyBudget)
+
+
+@web.middleware
+async def body_budget(request: web.Request, handler):
+    try:
+        return await handler(request)
+    finally:
+        request.app[BUDGET_KEY].give_back(request)
 
 
 async def read_body(request: web.Request, cap: int = DEFAULT_BODY_CAP) -> bytes:
@@ -24,16 +63,23 @@ async def read_body(request: web.Request, cap: int = DEFAULT_BODY_CAP) -> bytes:
     length = request.content_length
     if length is not None and length > cap:
         raise PayloadTooLarge(f"request body of {length} bytes is over the {cap}-byte limit")
+    budget = request.app[BUDGET_KEY]
     chunks = []
     total = 0
-    while True:
-        chunk = await request.content.read(min(65536, cap + 1 - total) or 1)
-        if not chunk:
-            break
-        total += len(chunk)
-        if total > cap:
-            raise PayloadTooLarge(f"request body is over the {cap}-byte limit")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_READ_TIMEOUT_S):
+            while True:
+                chunk = await request.content.read(min(65536, cap + 1 - total) or 1)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > cap:
+                    raise PayloadTooLarge(f"request body is over the {cap}-byte limit")
+                budget.take(request, len(chunk))
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BodyTimeout(f"request body not received within {BODY_READ_TIMEOUT_S:.0f} s "
+                          f"({total} bytes arrived)") from None
     body = request[BODY_KEY] = b"".join(chunks)
     return body
 

@@ -31,12 +31,22 @@ from kraft.api.http_body import (
 from kraft.api.paths import check_cluster
 from kraft.broker.lookup import partition_or_404
 from kraft.broker.data_plane import ACKS, Idempotence
-from kraft.errors import BadRequest, EmptyBody, InvalidValue, KraftError
+from kraft.errors import BadRequest, EmptyBody, InvalidValue, KraftError, TooManyRecords
 from kraft.storage.record import Record
 
 V3 = "/v3/clusters/{cluster_id}/topics/{topic}"
 MAX_TIMEOUT_MS = 300_000
+# Each record costs a few hundred bytes of Python objects on its way to a batch; a body
+# of millions of tiny records would cost gigabytes (Kafka bounds a request by bytes; a
+# JSON body needs a bound on records too).
+MAX_RECORDS_PER_REQUEST = 10_000
 
+
+
+def check_record_count(count: int) -> None:
+    if count > MAX_RECORDS_PER_REQUEST:
+        raise TooManyRecords(f"a produce request holds at most {MAX_RECORDS_PER_REQUEST} records; "
+                             "send more in several requests")
 
 def add_routes(app: web.Application) -> None:
     r = app.router
@@ -128,6 +138,7 @@ async def v2_produce(request):
         raise BadRequest('"records" must be a list')
     if not records:
         raise EmptyBody("no records to produce")
+    check_record_count(len(records))
     fixed = request.match_info.get("partition")
     if fixed is not None:
         fixed = partition_or_404(node.data_plane.topic_or_404(topic), fixed)
@@ -189,6 +200,7 @@ def _split_stream(raw: bytes) -> list:
         except RecursionError:
             raise BadRequest(f"record {len(out)} is nested too deeply") from None
         out.append(obj)
+        check_record_count(len(out))
 
 
 async def v3_produce(request):
@@ -231,6 +243,7 @@ async def v3_produce_batch(request):
         raise BadRequest('body must be {"entries": [{"id": ..., ...record}, ...]}')
     if not entries:
         raise EmptyBody("no entries to produce")
+    check_record_count(len(entries))
     ids = []
     for i, e in enumerate(entries):
         if not isinstance(e, dict) or "id" not in e or not isinstance(e["id"], str):

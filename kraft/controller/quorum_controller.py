@@ -145,6 +145,11 @@ class QuorumController:
                     fut.set_result(await self._execute(command))
                 except KraftError as exc:
                     fut.set_exception(exc)
+                except asyncio.CancelledError:  # stopping: the caller must not wait forever
+                    if not fut.done():
+                        fut.set_exception(OutcomeUnknown("the controller stopped while proposing; "
+                                                         "outcome unknown"))
+                    raise
             now = self._clock()
             if now >= next_duty:
                 next_duty = now + DUTY_PERIOD_S

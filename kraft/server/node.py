@@ -38,6 +38,7 @@ from kraft.replication.replica_manager import ReplicaManager
 log = logging.getLogger(__name__)
 
 SHUTDOWN_MOVE_TIMEOUT_S = 5.0
+SHUTDOWN_GRACE_S = 2.0
 
 
 class Node:
@@ -272,7 +273,9 @@ class Node:
             self.waiters.wait_for, self._append_offsets)
         app = build_app(self)
         app.middlewares.insert(0, self.metrics.middleware())
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # in-flight long polls (fetch, metadata, consumer records) are cut after the grace
+        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               shutdown_timeout=SHUTDOWN_GRACE_S)
         try:
             await self.peers.open()
             if self.quorum is not None:
