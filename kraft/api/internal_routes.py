@@ -1,20 +1,22 @@
 """Node-to-node endpoints: controller RPCs and the metadata log for observers.
 
-They require the cluster secret (the Raft password every data dir was formatted
-with) in X-Kraft-Secret, so a stranger on the network can neither register a
-broker nor read the log.
+Every request must carry a valid X-Kraft-Signature (kraft.config.cluster_keys): an
+HMAC, with a key only this cluster's nodes derive, of the method, path, time and
+body. A stranger on the network can neither register a broker nor read the log, and
+one who sees a request learns no secret and cannot change it.
 """
 
 from __future__ import annotations
 
-import hmac
+import time
 from dataclasses import replace
 
 from aiohttp import web
 
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int, read_body, read_json
-from kraft.broker.peers import LOCAL_ONLY_HEADER, SECRET_HEADER
+from kraft.broker.peers import LOCAL_ONLY_HEADER, SIGNATURE_HEADER
+from kraft.config.cluster_keys import signature_valid
 from kraft.errors import BadRequest, Unauthorized
 from kraft.metadata.image_codec import image_to_dict
 from kraft.replication.fetch_protocol import FetchRequest, encode_response
@@ -32,14 +34,16 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/internal/v1/groups", local_groups)
 
 
-def _authorize(request) -> None:
-    given = request.headers.get(SECRET_HEADER, "")
-    if not hmac.compare_digest(given.encode(), node_of(request).internal_secret.encode()):
-        raise Unauthorized("missing or wrong cluster secret")
+async def _authorize(request, cap: int = 16 * 1024 * 1024) -> None:
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    body = await read_body(request, cap) if request.body_exists else b""
+    if not signature_valid(node_of(request).peer_key, signature, request.method, request.raw_path, body,
+                           int(time.time() * 1000)):
+        raise Unauthorized("missing, stale or wrong node-to-node signature (not a node of this cluster?)")
 
 
 async def controller_rpc(request):
-    _authorize(request)
+    await _authorize(request)
     payload = await read_json(request)
     result = await node_of(request).controller_call(request.match_info["op"], payload,
                                                     local_only=LOCAL_ONLY_HEADER in request.headers)
@@ -48,7 +52,7 @@ async def controller_rpc(request):
 
 async def metadata_log(request):
     """Long-poll: committed batches after `after`, or the full image when too far behind."""
-    _authorize(request)
+    await _authorize(request)
     node = node_of(request)
     after = query_int(request, "after", 0, 0, 2**62)
     wait_ms = query_int(request, "wait_ms", 0, 0, MAX_WAIT_MS)
@@ -64,7 +68,7 @@ async def metadata_log(request):
 
 async def metadata_offset(request):
     """How far this node's image has got: asked of the controller by metadata barriers."""
-    _authorize(request)
+    await _authorize(request)
     node = node_of(request)
     return json_response({"offset": node.image.offset,
                           "active_controller": node.is_active_controller()})
@@ -72,7 +76,7 @@ async def metadata_offset(request):
 
 async def replica_fetch(request):
     """A follower's fetch (binary answer: see replication/fetch_protocol.py)."""
-    _authorize(request)
+    await _authorize(request, 1024 * 1024)
     node = node_of(request)
     if node.replica_manager is None:
         raise BadRequest(f"node {node.node_id} is not a broker")
@@ -88,7 +92,7 @@ async def replica_fetch(request):
 
 async def forwarded_produce(request):
     """A batch another node received for a partition this node leads."""
-    _authorize(request)
+    await _authorize(request)
     node = node_of(request)
     topic = request.query.get("topic", "")
     partition = query_int(request, "partition", 0, 0, 2**31 - 1)
@@ -103,7 +107,7 @@ async def forwarded_produce(request):
 
 async def committed_read(request):
     """Raw committed batches of a partition this node leads (consumer instances elsewhere)."""
-    _authorize(request)
+    await _authorize(request)
     node = node_of(request)
     topic = request.query.get("topic", "")
     partition = query_int(request, "partition", 0, 0, 2**31 - 1)
@@ -117,6 +121,6 @@ async def committed_read(request):
 
 async def local_groups(request):
     """Summaries of the consumer groups this node coordinates (for the cluster-wide list)."""
-    _authorize(request)
+    await _authorize(request)
     groups = node_of(request).groups
     return json_response({"groups": groups.summaries() if groups is not None else []})

@@ -1,6 +1,7 @@
 """The one node-to-node HTTP client: every call from this node to another goes here.
 
-It adds the cluster secret, leaves from the node's own address (network faults single a
+It signs each request (kraft.config.cluster_keys: an HMAC of the method, path, time
+and body; the key itself never crosses the wire), leaves from the node's own address (network faults single a
 node out by its 127.0.0.N), bounds every call by a timeout, and turns an error answer
 back into the error class the peer raised, so an unknown outcome stays unknown and a
 refusal stays a refusal across the hop. A peer that cannot be reached raises
@@ -11,17 +12,20 @@ the caller's to say.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import orjson
+import yarl
 
 from kraft.config.cluster import is_ipv4_literal
+from kraft.config.cluster_keys import request_signature
 from kraft.errors import KraftError, UnknownServerError, error_from_name
 
-SECRET_HEADER = "X-Kraft-Secret"
+SIGNATURE_HEADER = "X-Kraft-Signature"
 # The receiver serves the request itself and never forwards it again.
 LOCAL_ONLY_HEADER = "X-Kraft-Forwarded"
 # Asks the receiver to name its error class in an error answer (see kraft.api.error_map).
@@ -56,8 +60,8 @@ class PeerAnswer:
 
 
 class Peers:
-    def __init__(self, secret: str, url_of: Callable[[int], str], local_host: str | None = None) -> None:
-        self._secret = secret
+    def __init__(self, key: bytes, url_of: Callable[[int], str], local_host: str | None = None) -> None:
+        self._key = key
         self._url_of = url_of
         self._local_host = local_host
         self._session: aiohttp.ClientSession | None = None
@@ -81,16 +85,19 @@ class Peers:
                       headers: dict | None = None, local_only: bool = True,
                       attempts: int = 1) -> PeerAnswer:
         """One call (or up to `attempts` for idempotent reads) -> the answer, any status."""
-        sent = {SECRET_HEADER: self._secret, **(headers or {})}
+        url = yarl.URL(self._url_of(node_id) + path)
+        if params:
+            url = url.update_query(params)
+        sent = {SIGNATURE_HEADER: request_signature(self._key, method, url.raw_path_qs, data or b"",
+                                                    int(time.time() * 1000)), **(headers or {})}
         if local_only:
             sent[LOCAL_ONLY_HEADER] = "1"
-        url = self._url_of(node_id) + path
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         for attempt in range(attempts):
             left = max(0.05, deadline - loop.time())
             try:
-                async with self.session.request(method, url, params=params, data=data, headers=sent,
+                async with self.session.request(method, url, data=data, headers=sent,
                                                 timeout=aiohttp.ClientTimeout(total=left)) as resp:
                     return PeerAnswer(resp.status, await resp.read(), resp.content_type)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import sys
+import urllib.request
 
 from kraft.config.cluster import ClusterConfig, check_data_dirs
 from kraft.config.data_dir import (
@@ -16,6 +18,9 @@ from kraft.config.data_dir import (
     read_identity,
 )
 from kraft.server.node import Node
+
+
+PEER_CHECK_TIMEOUT_S = 1.0
 
 
 class StartupError(Exception):
@@ -39,9 +44,31 @@ def resolve_identity(config: ClusterConfig, node_id: int) -> DataDirIdentity:
     return check_identity(path, node_id, config.cluster.id)
 
 
+def check_cluster_of_peers(config: ClusterConfig, node_id: int, identity: DataDirIdentity) -> None:
+    """Refuse a data dir of another cluster: when the other nodes that answer agree on a
+    cluster id that is not this dir's. Checked on every start, whatever the file says
+    (the derived keys also keep such a node out of the quorum when nobody answers)."""
+    seen: dict[str, list[int]] = {}
+    for other in config.nodes:
+        if other.id == node_id:
+            continue
+        try:
+            with urllib.request.urlopen(other.http_url + "/v3/clusters", timeout=PEER_CHECK_TIMEOUT_S) as resp:
+                cluster_id = json.loads(resp.read())["data"][0]["cluster_id"]
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            continue  # down or not serving yet: nothing learned
+        seen.setdefault(str(cluster_id), []).append(other.id)
+    if len(seen) == 1 and identity.cluster_id not in seen:
+        (theirs, nodes), = seen.items()
+        raise StartupError(
+            f"{config.node(node_id).data_path} belongs to cluster {identity.cluster_id}, but nodes "
+            f"{nodes} serve cluster {theirs}: this data dir is another cluster's; refusing to start")
+
+
 def run_node(config: ClusterConfig, node_id: int) -> int:
     try:
         identity = resolve_identity(config, node_id)
+        check_cluster_of_peers(config, node_id, identity)
     except (StartupError, DataDirError) as exc:
         print(f"kraft node: {exc}", file=sys.stderr)
         return 2

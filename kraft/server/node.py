@@ -18,6 +18,7 @@ from kraft.broker.producer_ids import ProducerIdAllocator, block_requester
 from kraft.broker.lifecycle import BrokerLifecycle
 from kraft.broker.metadata_follower import MetadataFollower
 from kraft.config.cluster import ClusterConfig
+from kraft.config.cluster_keys import peer_key, raft_key
 from kraft.controller.config_control import effective_topic_configs
 from kraft.controller.quorum_controller import QuorumController
 from kraft.broker.controller_link import ControllerLink
@@ -48,7 +49,7 @@ class Node:
         self.node_id = node_id
         self.node_config = config.node(node_id)
         self.cluster_id = identity.cluster_id
-        self.internal_secret = identity.raft_password
+        self.peer_key = peer_key(identity)
         self.topic_defaults = dict(config.topic_defaults)
         t = config.timeouts
         self._request_timeout_s = t.controller_request_timeout_ms / 1000
@@ -57,7 +58,7 @@ class Node:
                 node_id,
                 {n.id: n.raft_address for n in config.controllers},
                 self.node_config.data_path,
-                identity.raft_password,
+                raft_key(identity),
             )
         self.quorum = quorum
         self.state_machine = quorum.state_machine if quorum else MetadataStateMachine()
@@ -72,7 +73,7 @@ class Node:
         if quorum:
             quorum.add_apply_listener(self.metadata_applied)
         self.metrics = NodeMetrics(self)
-        self.peers = Peers(self.internal_secret, self.node_url, self.node_config.host)
+        self.peers = Peers(self.peer_key, self.node_url, self.node_config.host)
         self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
                                    self.peers, self._request_timeout_s)
         self.lifecycle = (BrokerLifecycle(self.node_config, self.link.call, lambda: self.image.offset,
