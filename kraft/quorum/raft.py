@@ -23,6 +23,7 @@ import orjson
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated, tcp_connection
 
 from kraft.config.cluster import is_ipv4_literal
+from kraft.quorum import raft_transport
 from kraft.quorum.protocol import (
     NotLeaderError,
     ProposalTimeout,
@@ -62,10 +63,10 @@ def bind_raft_sources_to(host: str) -> None:
 
 
 class _MetadataSyncObj(SyncObj):
-    def __init__(self, self_addr, peers, conf, state_machine, on_applied):
+    def __init__(self, self_addr, peers, conf, state_machine, on_applied, transport_class):
         self._sm = state_machine
         self._on_applied = on_applied
-        super().__init__(self_addr, peers, conf)
+        super().__init__(self_addr, peers, conf, transportClass=transport_class)
 
     @replicated
     def apply(self, batch_json):
@@ -128,7 +129,8 @@ class RaftQuorum:
         )
         bind_raft_sources_to(me.rsplit(":", 1)[0])
         peers = [addr for nid, addr in sorted(self._voters.items()) if nid != self.node_id]
-        self._obj = _MetadataSyncObj(me, peers, conf, self.state_machine, self._notify_applied)
+        transport_class = raft_transport.install({addr.rsplit(":", 1)[0] for addr in self._voters.values()})
+        self._obj = _MetadataSyncObj(me, peers, conf, self.state_machine, self._notify_applied, transport_class)
 
     def stop(self) -> None:
         if self._obj is not None:

@@ -1,0 +1,207 @@
+"""A hardened transport for pysyncobj's Raft port (part of the pysyncobj adapter).
+
+The library's own TCP code trusts whoever connects: a 4-byte length of 2^31-1 makes it
+buffer (and re-copy) whatever follows for minutes on the Raft thread; idle or random
+connections pile up; an accept error (out of file descriptors) closes the listener for
+good. Here:
+
+- only the configured controllers' addresses may connect (`allowed_hosts`);
+- a frame is at most MAX_FRAME_BYTES, and a connection buffers at most one frame, in a
+  bytearray (appending is amortised O(1), not a copy of everything so far);
+- at most MAX_PENDING connections may be waiting for their handshake, and each must
+  finish it within HANDSHAKE_TIMEOUT_S;
+- a peer that does not read what we send is cut once MAX_UNSENT_BYTES are waiting;
+- an accept error pauses accepting for ACCEPT_PAUSE_S instead of closing the listener.
+
+`install()` puts these classes in place of the library's before a SyncObj is built.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import time
+import zlib
+
+from pysyncobj import pickle as raft_pickle
+from pysyncobj import tcp_server, transport
+from pysyncobj.poller import POLL_EVENT_TYPE
+from pysyncobj.tcp_connection import TcpConnection
+from pysyncobj.tcp_server import TcpServer
+from pysyncobj.transport import TCPTransport
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+MAX_UNSENT_BYTES = 128 * 1024 * 1024
+MAX_PENDING = 16
+HANDSHAKE_TIMEOUT_S = 5.0
+ACCEPT_PAUSE_S = 0.5
+_LENGTH = struct.Struct("i")  # the library's frame prefix: native int
+
+
+class BoundedConnection(TcpConnection):
+    """pysyncobj's connection with bounded buffers (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._TcpConnection__readBuffer = bytearray()
+        self.opened_at = time.monotonic()
+
+    def disconnect(self):
+        super().disconnect()
+        self._TcpConnection__readBuffer = bytearray()
+
+    def send(self, message):
+        super().send(message)
+        unsent = self.getSendBufferSize()
+        if unsent > MAX_UNSENT_BYTES:
+            log.warning("Raft peer is not reading (%d bytes unsent); disconnecting", unsent)
+            self.disconnect()
+
+    def _TcpConnection__processRead(self):
+        sock = self._TcpConnection__socket
+        try:
+            incoming = sock.recv(self._TcpConnection__recvBufferSize)
+        except OSError as exc:
+            if exc.errno not in (socket.errno.EAGAIN, socket.errno.EWOULDBLOCK):
+                self.disconnect()
+            return False
+        if not incoming:
+            self.disconnect()
+            return False
+        buffer = self._TcpConnection__readBuffer
+        buffer += incoming
+        if len(buffer) >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(buffer)
+            if not 0 <= length <= MAX_FRAME_BYTES:
+                log.warning("Raft frame of %d bytes refused (limit %d); disconnecting %s",
+                            length, MAX_FRAME_BYTES, _peer(sock))
+                self.disconnect()
+                return False
+        return True
+
+    def _TcpConnection__processParseMessage(self):
+        buffer = self._TcpConnection__readBuffer
+        if len(buffer) < _LENGTH.size:
+            return None
+        (length,) = _LENGTH.unpack_from(buffer)
+        end = _LENGTH.size + length
+        if len(buffer) < end:
+            return None
+        data = bytes(buffer[_LENGTH.size:end])
+        del buffer[:end]
+        try:
+            if self.encryptor:  # authenticated encryption: nothing is unpickled before it checks
+                stamp = self.encryptor.extract_timestamp(data)
+                if stamp < self.recvLastTimestamp:
+                    raise ValueError("replayed frame")
+                self.recvLastTimestamp = stamp
+                data = self.encryptor.decrypt(data)
+            message = raft_pickle.loads(zlib.decompress(data))
+            if self.recvRandKey:
+                rand_key, message = message
+                if rand_key != self.recvRandKey:
+                    raise ValueError("wrong session key")
+        except Exception:  # a stranger's or a damaged frame: drop the connection, say so
+            log.info("Raft frame from %s failed authentication; disconnecting",
+                     _peer(self._TcpConnection__socket))
+            self.disconnect()
+            return None
+        return message
+
+
+class ResilientServer(TcpServer):
+    """Accepts with BoundedConnection; an accept error pauses accepting, it never unbinds."""
+
+    paused_until = 0.0
+
+    def _TcpServer__onNewConnection(self, descr, event):
+        if event & POLL_EVENT_TYPE.READ:
+            try:
+                sock, _ = self._TcpServer__socket.accept()
+            except OSError as exc:
+                if exc.errno in (socket.errno.EAGAIN, socket.errno.EWOULDBLOCK):
+                    return
+                log.warning("Raft port: accept failed (%s); pausing accepts for %.1fs", exc, ACCEPT_PAUSE_S)
+                self._TcpServer__poller.unsubscribe(descr)
+                self.paused_until = time.monotonic() + ACCEPT_PAUSE_S
+                return
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._TcpServer__sendBufferSize)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._TcpServer__recvBufferSize)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setblocking(False)
+            conn = BoundedConnection(poller=self._TcpServer__poller, socket=sock,
+                                     timeout=self._TcpServer__connectionTimeout,
+                                     sendBufferSize=self._TcpServer__sendBufferSize,
+                                     recvBufferSize=self._TcpServer__recvBufferSize,
+                                     keepalive=self._TcpServer__keepalive)
+            self._TcpServer__onNewConnectionCallback(conn)
+        elif event & POLL_EVENT_TYPE.ERROR:
+            log.warning("Raft port: listener error event; pausing accepts for %.1fs", ACCEPT_PAUSE_S)
+            self._TcpServer__poller.unsubscribe(descr)
+            self.paused_until = time.monotonic() + ACCEPT_PAUSE_S
+
+    def resume_if_due(self) -> None:
+        fileno = self._TcpServer__fileno
+        if self.paused_until and time.monotonic() >= self.paused_until and fileno is not None:
+            self.paused_until = 0.0
+            self._TcpServer__poller.subscribe(fileno, self._TcpServer__onNewConnection,
+                                              POLL_EVENT_TYPE.READ | POLL_EVENT_TYPE.ERROR)
+
+    @property
+    def listening(self) -> bool:
+        return self._TcpServer__fileno is not None
+
+
+class GuardedTransport(TCPTransport):
+    """TCPTransport that admits only the configured controllers, a bounded number of
+    handshakes at a time, each within a deadline."""
+
+    allowed_hosts: frozenset[str] = frozenset()
+
+    def _onNewIncomingConnection(self, conn):
+        peer = _peer(conn._TcpConnection__socket)
+        host = peer[0] if isinstance(peer, tuple) else None
+        if host not in self.allowed_hosts:
+            log.info("Raft port: connection from %s refused (not a controller of this cluster)", peer)
+            conn.disconnect()
+            return
+        if len(self._unknownConnections) >= MAX_PENDING:
+            log.info("Raft port: %d handshakes pending; refusing %s", MAX_PENDING, peer)
+            conn.disconnect()
+            return
+        super()._onNewIncomingConnection(conn)
+
+    def _onTick(self):
+        super()._onTick()
+        now = time.monotonic()
+        for conn in list(self._unknownConnections):
+            if now - getattr(conn, "opened_at", now) > HANDSHAKE_TIMEOUT_S:
+                log.info("Raft port: handshake from %s not finished in %.0fs; disconnecting",
+                         _peer(conn._TcpConnection__socket), HANDSHAKE_TIMEOUT_S)
+                conn.disconnect()
+                self._unknownConnections.discard(conn)
+        if isinstance(self._server, ResilientServer):
+            self._server.resume_if_due()
+
+    @property
+    def listening(self) -> bool:
+        return isinstance(self._server, ResilientServer) and self._server.listening
+
+
+def _peer(sock) -> object:
+    try:
+        return sock.getpeername() if sock is not None else None
+    except OSError:
+        return None
+
+
+def install(allowed_hosts: set[str]) -> type[GuardedTransport]:
+    """Use the bounded classes for every connection and listener the library makes."""
+    tcp_server.TcpConnection = BoundedConnection
+    transport.TcpConnection = BoundedConnection
+    transport.TcpServer = ResilientServer
+    GuardedTransport.allowed_hosts = frozenset(allowed_hosts)
+    return GuardedTransport
