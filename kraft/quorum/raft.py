@@ -24,6 +24,7 @@ from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated, tcp_connect
 
 from kraft.config.cluster import is_ipv4_literal
 from kraft.quorum import raft_transport
+from kraft.quorum.raft_files import JOURNAL, SNAPSHOT, check_raft_files
 from kraft.quorum.protocol import (
     NotLeaderError,
     ProposalTimeout,
@@ -108,10 +109,11 @@ class RaftQuorum:
         """Build the SyncObj on the calling (main) thread: its tick thread is tied to it."""
         self._loop = asyncio.get_running_loop()
         self._dir.mkdir(parents=True, exist_ok=True)
+        check_raft_files(self._dir)
         me = self._voters[self.node_id]
         conf = SyncObjConf(
-            journalFile=str(self._dir / "raft.journal"),
-            fullDumpFile=str(self._dir / "raft.snapshot"),
+            journalFile=str(self._dir / JOURNAL),
+            fullDumpFile=str(self._dir / SNAPSHOT),
             serializer=self._write_snapshot,
             deserializer=self._read_snapshot,
             appendEntriesUseBatch=False,

@@ -17,6 +17,7 @@ from kraft.config.data_dir import (
     format_data_dir,
     read_identity,
 )
+from kraft.quorum.raft_files import RaftStateDamaged
 from kraft.server.node import Node
 
 
@@ -80,6 +81,9 @@ def run_node(config: ClusterConfig, node_id: int) -> int:
         logging.warning("%s", warning)
     try:
         asyncio.run(_serve(config, node_id, identity))
+    except RaftStateDamaged as exc:
+        print(f"kraft node: node {node_id} refuses to start: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"kraft node: node {node_id} could not start: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,86 @@
+"""Checks a controller's Raft files before pysyncobj opens them.
+
+The library loads a damaged snapshot as "failed to load full dump" and then runs with
+an empty image that can win elections; a cut journal dies in a long traceback; a
+damaged term/vote file is read as "no vote yet", which could let the node vote twice
+in one term. A node whose Raft state is damaged must not vote or lead: it refuses to
+start, naming the file and what to do.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+import zlib
+from pathlib import Path
+
+import orjson
+
+from kraft.quorum.protocol import QuorumError
+
+JOURNAL = "raft.journal"
+SNAPSHOT = "raft.snapshot"
+JOURNAL_META = "raft.journal.meta"
+_MAGIC = b"PYSYNCOBJ"
+_HEADER = 24 + 8 + 4 + 4  # app name, app version, format version, last-record offset
+_LAST_OFFSET_AT = 24 + 8 + 4
+_SIZE = struct.Struct("<I")
+
+
+class RaftStateDamaged(QuorumError):
+    """One line for the operator: which file, what is wrong, what to do."""
+
+
+def check_raft_files(directory: Path) -> None:
+    for name, check in ((SNAPSHOT, _check_snapshot), (JOURNAL, _check_journal), (JOURNAL_META, _check_meta)):
+        path = directory / name
+        if not path.exists():
+            continue
+        try:
+            problem = check(path.read_bytes())
+        except OSError as exc:
+            problem = f"cannot be read ({exc.strerror})"
+        if problem:
+            raise RaftStateDamaged(
+                f"{path}: {problem}. This controller's Raft state cannot be trusted, so it will "
+                f"not vote or lead; move {directory} aside and start it again to rejoin with "
+                "empty Raft state (it catches up from the other controllers)")
+
+
+def _check_snapshot(data: bytes) -> str | None:
+    try:
+        payload = orjson.loads(gzip.decompress(data))
+    except (OSError, EOFError, zlib.error, orjson.JSONDecodeError) as exc:
+        return f"the metadata snapshot is damaged ({type(exc).__name__}: {exc})"
+    if not isinstance(payload, dict) or not {"state", "raft"} <= set(payload):
+        return "the metadata snapshot is not one kraft wrote"
+    return None
+
+
+def _check_journal(data: bytes) -> str | None:
+    if len(data) < _HEADER or not data.startswith(_MAGIC):
+        return "the Raft journal's header is missing or damaged"
+    (last,) = _SIZE.unpack_from(data, _LAST_OFFSET_AT)
+    if not _HEADER <= last <= len(data):
+        return f"the Raft journal says it ends at byte {last} but the file holds {len(data)} bytes (cut short?)"
+    offset = _HEADER
+    while offset < last:
+        if offset + 4 > last:
+            return f"the Raft journal's record at byte {offset} is cut short"
+        (size,) = _SIZE.unpack_from(data, offset)
+        end = offset + 4 + size + 4
+        if size < 16 or end > last or _SIZE.unpack_from(data, offset + 4 + size)[0] != size:
+            return f"the Raft journal's record at byte {offset} is damaged"
+        offset = end
+    return None
+
+
+def _check_meta(data: bytes) -> str | None:
+    try:  # the library pickles it; this node wrote it into its own data dir
+        meta = pickle.loads(data)
+    except Exception as exc:  # any unpickling failure means the same: damaged
+        return f"the Raft term and vote file is damaged ({type(exc).__name__})"
+    if not isinstance(meta, dict):
+        return "the Raft term and vote file is damaged"
+    return None
