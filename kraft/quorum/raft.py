@@ -24,6 +24,7 @@ from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated, tcp_connect
 
 from kraft.config.cluster import is_ipv4_literal
 from kraft.quorum import raft_transport
+from kraft.quorum.raft_append_guard import plan_append
 from kraft.quorum.raft_files import JOURNAL, SNAPSHOT, check_raft_files
 from kraft.quorum.protocol import (
     NotLeaderError,
@@ -67,6 +68,8 @@ class _MetadataSyncObj(SyncObj):
     def __init__(self, self_addr, peers, conf, state_machine, on_applied, transport_class):
         self._sm = state_machine
         self._on_applied = on_applied
+        self._keep_tail = False
+        self.refused_appends = 0  # conflicts with applied entries: must stay 0 (see raft_append_guard)
         super().__init__(self_addr, peers, conf, transportClass=transport_class)
 
     @replicated
@@ -74,6 +77,48 @@ class _MetadataSyncObj(SyncObj):
         result = self._sm.apply(batch_json)
         self._on_applied()
         return result.to_json()
+
+    # Raft's AppendEntries rule where the library breaks it (see raft_append_guard).
+    def _SyncObj__onMessageReceived(self, node, message):
+        if (isinstance(message, dict) and message.get("type") == "append_entries" and "prevLogIdx" in message
+                and message.get("transmission") is None and message.get("term", -1) >= self.raftCurrentTerm):
+            plan = self._plan_append(message)
+            if plan.action == "refuse":
+                self.refused_appends += 1
+                log.critical("refusing an AppendEntries from %s: %s; this controller's log and the "
+                             "leader's disagree on an applied entry (a Raft safety failure)", node, plan.reason)
+                return
+            if plan.action == "rewrite":
+                self._keep_tail = plan.keep_tail
+                try:
+                    return super()._SyncObj__onMessageReceived(node, plan.message)
+                finally:
+                    self._keep_tail = False
+        return super()._SyncObj__onMessageReceived(node, message)
+
+    def _plan_append(self, message):
+        journal = self._SyncObj__raftLog
+        first, last = journal[0][1], journal[-1][1]
+
+        def term_at(index):
+            return journal[index - first][2] if first <= index <= last else None
+        return plan_append(message, term_at, first, last, self.raftLastApplied)
+
+    def _SyncObj__deleteEntriesFrom(self, from_index):
+        if not self._keep_tail:
+            super()._SyncObj__deleteEntriesFrom(from_index)
+
+
+class _KeptTailFilter(logging.Filter):
+    """The library logs its (skipped) truncation before it calls delete: drop that line."""
+
+    def __init__(self, obj_of):
+        super().__init__()
+        self._obj_of = obj_of
+
+    def filter(self, record):
+        obj = self._obj_of()
+        return not (obj is not None and obj._keep_tail and "truncating already-applied" in record.getMessage())
 
 
 class RaftQuorum:
@@ -133,6 +178,7 @@ class RaftQuorum:
         peers = [addr for nid, addr in sorted(self._voters.items()) if nid != self.node_id]
         transport_class = raft_transport.install({addr.rsplit(":", 1)[0] for addr in self._voters.values()})
         self._obj = _MetadataSyncObj(me, peers, conf, self.state_machine, self._notify_applied, transport_class)
+        logging.getLogger("pysyncobj.syncobj").addFilter(_KeptTailFilter(lambda: self._obj))
 
     def stop(self) -> None:
         if self._obj is not None:

@@ -1,0 +1,140 @@
+"""The metadata storm: concurrent creators, deleters and config changers against the
+controller quorum, with a controller killed and another paused, then a check that
+every node's metadata image is the same (the committed log replayed alike everywhere).
+
+Used by tests and by bench/metadata_storm.py, which reports throughput and elections.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from kraft.config.cluster_keys import peer_key, request_signature
+from kraft.config.data_dir import read_identity
+from kraft.server.local_cluster import LocalCluster, http_json
+from kraft.broker.peers import SIGNATURE_HEADER
+
+
+@dataclass
+class StormResult:
+    created: int = 0
+    refused: int = 0
+    unknown: int = 0
+    deleted: int = 0
+    configs_changed: int = 0
+    seconds: float = 0.0
+    terms: list[int] = field(default_factory=list)
+    images: dict[int, dict] = field(default_factory=dict)
+
+    @property
+    def create_rate(self) -> float:
+        return self.created / self.seconds if self.seconds else 0.0
+
+    def divergent_nodes(self) -> list[int]:
+        """Nodes whose image differs from the majority's at the same offset."""
+        if not self.images:
+            return []
+        canon = [repr(sorted(img.items())) for img in self.images.values()]
+        majority = max(set(canon), key=canon.count)
+        return [n for n, c in zip(self.images, canon) if c != majority]
+
+
+def _signed_get(cluster: LocalCluster, node_id: int, path: str):
+    key = peer_key(read_identity(cluster.config.node(node_id).data_path))
+    sig = request_signature(key, "GET", path, b"", int(time.time() * 1000))
+    return http_json("GET", cluster.url(node_id) + path, headers={SIGNATURE_HEADER: sig}, timeout=10)
+
+
+def images_at_one_offset(cluster: LocalCluster, timeout_s: float = 60) -> dict[int, dict]:
+    """Every node's image once all of them report the same metadata offset."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = {}
+        for node_id in cluster.hosts:
+            status, body = _signed_get(cluster, node_id, "/internal/v1/metadata?image=1")
+            if status == 200:
+                got[node_id] = body["image"]
+        offsets = {img.get("offset") for img in got.values()}
+        if len(got) == len(cluster.hosts) and len(offsets) == 1:
+            return got
+        time.sleep(0.5)
+    raise TimeoutError(f"nodes did not reach one metadata offset within {timeout_s}s")
+
+
+def run_storm(cluster: LocalCluster, seconds: float, workers: int = 20, seed: int = 0,
+              faults: bool = True) -> StormResult:
+    rng = random.Random(seed)
+    result = StormResult()
+    lock = threading.Lock()
+    stop = threading.Event()
+    cid = cluster.get(1, "/v3/clusters")[1]["data"][0]["cluster_id"]
+    nodes = sorted(cluster.hosts)
+
+    def worker(w: int) -> None:
+        r = random.Random(seed * 1000 + w)
+        n = 0
+        while not stop.is_set():
+            node = r.choice([x for x in nodes if cluster.running(x)] or nodes)
+            name = f"storm-{seed}-{w}-{n}"
+            n += 1
+            try:
+                status, body = http_json("POST", cluster.url(node) + f"/v3/clusters/{cid}/topics",
+                                         {"topic_name": name, "partitions_count": 1, "replication_factor": 1},
+                                         timeout=10)
+            except OSError:
+                status, body = -1, None
+            with lock:
+                if status == 201:
+                    result.created += 1
+                elif status in (500, -1) or (isinstance(body, dict) and body.get("error_code") == 50301):
+                    result.unknown += 1
+                else:
+                    result.refused += 1
+            if status == 201 and r.random() < 0.3:
+                path = f"/v3/clusters/{cid}/topics/{name}"
+                op = r.random()
+                try:
+                    if op < 0.5:
+                        s, _ = http_json("DELETE", cluster.url(node) + path, timeout=10)
+                        with lock:
+                            result.deleted += s == 204
+                    else:
+                        s, _ = http_json("PUT", cluster.url(node) + path + "/configs/retention.ms",
+                                         {"value": str(r.randint(60_000, 10**9))}, timeout=10)
+                        with lock:
+                            result.configs_changed += s == 204
+                except OSError:
+                    pass
+
+    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(workers)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    try:
+        if faults:
+            time.sleep(seconds / 3)
+            victim = cluster.raft_leader() or rng.choice(nodes)
+            cluster.kill(victim)
+            time.sleep(2.0)
+            cluster.start_node(victim)
+            time.sleep(seconds / 6)
+            paused = cluster.raft_leader() or rng.choice(nodes)
+            cluster.pause(paused)
+            time.sleep(4.0)  # past the broker session: the pause is noticed
+            cluster.resume(paused)
+        time.sleep(max(0.0, started + seconds - time.monotonic()))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    result.seconds = time.monotonic() - started
+    cluster.wait_ready(timeout_s=60)
+    result.images = images_at_one_offset(cluster)
+    for node_id in nodes:
+        status, body = http_json("GET", cluster.v3(node_id) + "/quorum", timeout=5)
+        if status == 200:
+            result.terms.append(body["leader_epoch"])
+    return result
