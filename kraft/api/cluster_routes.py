@@ -10,7 +10,7 @@ from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.api.paths import base_url, check_cluster
 from kraft.errors import BrokerNotAvailable, NotFound
-from kraft.server.quorum_view import local_description as quorum_local
+from kraft.broker.quorum_view import local_description as quorum_local
 
 
 def add_routes(app: web.Application) -> None:

@@ -15,7 +15,7 @@ from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.lookup import partition_or_404, topic_or_404
-from kraft.controller.config_control import effective_topic_configs
+from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.controller.topic_control import validate_topic_name
 from kraft.errors import BadRequest, InvalidValue, NotFound
 

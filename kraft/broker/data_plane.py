@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from kraft.broker.lookup import topic_or_404
 from kraft.broker.peers import Peers, PeerUnreachable
-from kraft.controller.config_control import effective_topic_configs
+from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.errors import (
     LeaderNotAvailable,
     MessageTooLarge,

@@ -1,5 +1,6 @@
-"""Layer `config`: cluster.toml's model and loader, and a data dir's identity files.
+"""Layer `config`: cluster.toml's model and loader, the Kafka topic config specs
+(names, types, ranges, defaults), a data dir's identity files and the keys derived
+from them.
 
-May import: kraft.errors, kraft.metadata.topic_configs (config values are checked with
-the same specs the metadata layer uses).
+May import: kraft.errors.
 """

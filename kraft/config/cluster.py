@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from kraft.config.data_dir import cluster_id_problem, data_dir_problem
-from kraft.metadata.topic_configs import (
+from kraft.config.topic_configs import (
     DEFAULT_TOPIC_CONFIGS,
     ConfigError,
     parse_config_value,

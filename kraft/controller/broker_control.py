@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kraft.controller.config_control import topic_config
+from kraft.metadata.effective_configs import topic_config
 from kraft.controller.partition_change import build_partition_change
 from kraft.errors import StaleBrokerEpoch
 from kraft.metadata.image import MetadataImage

@@ -11,33 +11,11 @@ from kraft.controller.partition_change import build_partition_change
 from kraft.errors import InvalidValue, TopicNotFound
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ConfigRecord
-from kraft.metadata.topic_configs import (
+from kraft.config.topic_configs import (
     TOPIC_CONFIGS,
     ConfigError,
     parse_topic_override,
-    typed_value,
 )
-
-
-def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topic: str) -> dict:
-    """Every known topic config with its value and where it came from."""
-    overrides = image.topic_configs.get(topic, {})
-    result = {}
-    for name in TOPIC_CONFIGS:
-        if name in overrides:
-            result[name] = (overrides[name], "DYNAMIC_TOPIC_CONFIG")
-        elif name in image.cluster_configs:
-            result[name] = (image.cluster_configs[name], "DYNAMIC_DEFAULT_BROKER_CONFIG")
-        elif name in defaults:
-            result[name] = (defaults[name], "STATIC_BROKER_CONFIG")
-        else:
-            result[name] = (str(TOPIC_CONFIGS[name].default), "DEFAULT_CONFIG")
-    return result
-
-
-def topic_config(image: MetadataImage, defaults: dict[str, str], topic: str, name: str):
-    value, _ = effective_topic_configs(image, defaults, topic)[name]
-    return typed_value(name, value)
 
 
 def alter_topic_configs(

@@ -13,7 +13,7 @@ from kraft.controller.placement import place_replicas
 from kraft.errors import InvalidValue, TopicAlreadyExists, TopicNotFound
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ConfigRecord, PartitionRecord, RemoveTopic, TopicRecord
-from kraft.metadata.topic_configs import ConfigError, parse_topic_override
+from kraft.config.topic_configs import ConfigError, parse_topic_override
 
 MAX_PARTITIONS_PER_REQUEST = 10_000
 MAX_REPLICATION_FACTOR = 32

@@ -19,7 +19,7 @@ from kraft.broker.lifecycle import BrokerLifecycle
 from kraft.broker.metadata_follower import MetadataFollower
 from kraft.config.cluster import ClusterConfig
 from kraft.config.cluster_keys import peer_key, raft_key
-from kraft.controller.config_control import effective_topic_configs
+from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.controller.quorum_controller import QuorumController
 from kraft.broker.controller_link import ControllerLink
 from kraft.config.data_dir import DataDirIdentity
@@ -29,7 +29,7 @@ from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
 from kraft.server.metrics import NodeMetrics
-from kraft.server.quorum_view import describe_quorum
+from kraft.broker.quorum_view import describe_quorum
 from kraft.quorum.raft import RaftQuorum
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine

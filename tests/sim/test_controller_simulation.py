@@ -27,7 +27,7 @@ from kraft.metadata.records import (
     encode_batch,
 )
 from kraft.metadata.state_machine import MetadataStateMachine
-from kraft.metadata.topic_configs import DEFAULT_TOPIC_CONFIGS
+from kraft.config.topic_configs import DEFAULT_TOPIC_CONFIGS
 
 DEFAULTS = {**DEFAULT_TOPIC_CONFIGS, "num.partitions": "2", "replication.factor": "2"}
 VOTERS = (1, 2, 3)

@@ -24,7 +24,7 @@ from kraft.metadata.records import (
     encode_batch,
 )
 from kraft.metadata.state_machine import MetadataStateMachine
-from kraft.metadata.topic_configs import DEFAULT_TOPIC_CONFIGS
+from kraft.config.topic_configs import DEFAULT_TOPIC_CONFIGS
 from kraft.storage.partition_log import PartitionLog
 from kraft.replication.partition_replica import PartitionReplica
 from kraft.storage.record import Record

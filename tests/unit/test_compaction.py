@@ -184,7 +184,7 @@ def test_filler_is_a_valid_header_only_batch(base, last):
 
 
 def test_the_compaction_topic_configs_parse_as_kafka_spells_them():
-    from kraft.metadata.topic_configs import DEFAULT_TOPIC_CONFIGS, ConfigError, parse_config_value, typed_value
+    from kraft.config.topic_configs import DEFAULT_TOPIC_CONFIGS, ConfigError, parse_config_value, typed_value
     assert DEFAULT_TOPIC_CONFIGS["delete.retention.ms"] == "86400000"
     assert DEFAULT_TOPIC_CONFIGS["min.cleanable.dirty.ratio"] == "0.5"
     assert parse_config_value("min.cleanable.dirty.ratio", 1) == "1.0"

@@ -10,7 +10,7 @@ from kraft.config.cluster import (
     load_cluster_config,
     load_cluster_config_text,
 )
-from kraft.metadata.topic_configs import TOPIC_CONFIGS
+from kraft.config.topic_configs import TOPIC_CONFIGS
 
 
 def node(node_id, roles=("controller", "broker"), host="127.0.0.1", http=None, raft="auto", extra=""):

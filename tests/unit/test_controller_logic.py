@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 
 from kraft.controller import broker_control as bc
-from kraft.controller.config_control import alter_topic_configs, topic_config
+from kraft.controller.config_control import alter_topic_configs
+from kraft.metadata.effective_configs import topic_config
 from kraft.controller.partition_change import build_partition_change
 from kraft.controller.placement import place_replicas
 from kraft.controller.preferred_leader import preferred_leader_changes
@@ -27,7 +28,7 @@ from kraft.metadata.records import (
     encode_batch,
 )
 from kraft.metadata.state_machine import MetadataStateMachine
-from kraft.metadata.topic_configs import DEFAULT_TOPIC_CONFIGS
+from kraft.config.topic_configs import DEFAULT_TOPIC_CONFIGS
 
 DEFAULTS = {**DEFAULT_TOPIC_CONFIGS, "num.partitions": "3", "replication.factor": "3"}
 

@@ -1,6 +1,6 @@
 import pytest
 
-from kraft.metadata.topic_configs import (
+from kraft.config.topic_configs import (
     CLUSTER_ONLY,
     TOPIC_CONFIGS,
     ConfigError,
