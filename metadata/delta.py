@@ -41,11 +41,11 @@ class MetadataDelta:
         self._base = image
         self._offset = offset  # offset of the batch being replayed
         self._controller = (image.controller_id, image.controller_epoch)
-        self._brokers = None
-        self._topics = None
-        self._topic_ids = None
-        self._topic_configs = None
-        self._cluster_configs = None
+        self._brokers: dict | None = None
+        self._topics: dict | None = None
+        self._topic_ids: dict | None = None
+        self._topic_configs: dict | None = None
+        self._cluster_configs: dict | None = None
         self._next_producer_id = image.next_producer_id
         self._unclean = list(image.unclean_elections)
 
@@ -55,13 +55,18 @@ class MetadataDelta:
             self._brokers = dict(self._base.brokers)
         return self._brokers
 
-    def _topics_w(self):
+    def _topics_w(self) -> dict:
         if self._topics is None:
             self._topics = dict(self._base.topics)
             self._topic_ids = dict(self._base.topic_ids)
         return self._topics
 
-    def _topic_configs_w(self):
+    def _topic_ids_w(self) -> dict:
+        self._topics_w()
+        assert self._topic_ids is not None  # copied together with the topics
+        return self._topic_ids
+
+    def _topic_configs_w(self) -> dict:
         if self._topic_configs is None:
             self._topic_configs = dict(self._base.topic_configs)
         return self._topic_configs
@@ -118,7 +123,7 @@ class MetadataDelta:
         if r.topic_id in self._topics_r():
             raise RecordRejected(f"topic id {r.topic_id} already exists")
         self._topics_w()[r.topic_id] = TopicImage(r.name, r.topic_id, ())
-        self._topic_ids[r.name] = r.topic_id
+        self._topic_ids_w()[r.name] = r.topic_id
 
     def _replay_Partition(self, r: PartitionRecord) -> None:
         topic = self._topics_r().get(r.topic_id)
@@ -165,7 +170,7 @@ class MetadataDelta:
         if r.resource_type == "cluster":
             if self._cluster_configs is None:
                 self._cluster_configs = dict(self._base.cluster_configs)
-            target = self._cluster_configs
+            target: dict = self._cluster_configs
         else:
             if r.resource_name not in self._topic_ids_r():
                 raise RecordRejected(f"topic {r.resource_name!r} does not exist")
@@ -182,9 +187,10 @@ class MetadataDelta:
         if topic is None:
             raise RecordRejected(f"topic id {r.topic_id} does not exist")
         del self._topics_w()[r.topic_id]
-        del self._topic_ids[topic.name]
-        if topic.name in self._topic_configs_w():
-            del self._topic_configs[topic.name]
+        del self._topic_ids_w()[topic.name]
+        configs = self._topic_configs_w()
+        if topic.name in configs:
+            del configs[topic.name]
 
     def _replay_ProducerIds(self, r: ProducerIds) -> None:
         broker = self._brokers_r().get(r.broker_id)

@@ -7,6 +7,8 @@ decisions); ISR changes are proposed by returning them to the replica manager.
 
 from __future__ import annotations
 
+from typing import Any
+
 import time
 
 from kraft.metadata.image import PartitionRegistration
@@ -155,7 +157,7 @@ class PartitionReplica:
     # -- replication (leader side of a follower's fetch) ------------------------------------
     def serve_fetch(self, replica_id: int, req: fp.FetchPartition, max_bytes: int, now: int):
         """Returns (PartitionData, proposed ISR or None)."""
-        base = {"topic_id": self.topic_id, "partition": self.partition}
+        base: dict[str, Any] = {"topic_id": self.topic_id, "partition": self.partition}
         leader = self.leader
         if leader is None:
             return fp.PartitionData(**base, error=fp.NOT_LEADER), None
@@ -164,7 +166,7 @@ class PartitionReplica:
         if req.current_leader_epoch < self.leader_epoch:
             return fp.PartitionData(**base, error=fp.FENCED_LEADER_EPOCH), None
         log = self.log
-        offsets = {"high_watermark": leader.hw, "log_start_offset": log.log_start_offset,
+        offsets: dict[str, Any] = {"high_watermark": leader.hw, "log_start_offset": log.log_start_offset,
                    "log_end_offset": log.log_end_offset}
         if req.last_fetched_epoch >= 0:
             epoch, end = log.end_offset_for_epoch(req.last_fetched_epoch)

@@ -24,6 +24,7 @@ from kraft.storage import cleaned_swap
 from kraft.storage import log_cleaner
 from kraft.storage import partition_dir
 from kraft.replication import fetch_protocol as fp
+from kraft.replication.leader_state import LeaderState
 from kraft.replication.change_signal import ChangeSignal, wait_any
 from kraft.storage.compaction import CleanerSettings
 from kraft.storage.hw_checkpoint import HighWatermarkCheckpoint
@@ -173,7 +174,8 @@ class ReplicaManager:
                 await self._metadata_changed.wait(1.0)
                 continue
             applied = self._image
-            await self._apply_image(applied)
+            if applied is not None:
+                await self._apply_image(applied)
 
     async def _apply_image(self, image: MetadataImage) -> None:
         mine = [(topic, index, reg) for topic, index, reg in image.all_partitions()
@@ -240,6 +242,7 @@ class ReplicaManager:
             if leader_id not in wanted or self._fetchers[leader_id].done():
                 self._fetchers.pop(leader_id).cancel()
         for leader_id in wanted - set(self._fetchers):
+            assert self._tg is not None  # fetchers start only while run() holds the task group
             self._fetchers[leader_id] = self._tg.create_task(self._fetch_loop(leader_id),
                                                              name=f"fetcher-{leader_id}")
 
@@ -298,7 +301,8 @@ class ReplicaManager:
     # -- ISR changes -------------------------------------------------------------------------
     def _propose_isr(self, replica: PartitionReplica, isr) -> None:
         key = (replica.topic_id, replica.partition)
-        if key in self._alter_inflight:
+        leader_state = replica.leader
+        if key in self._alter_inflight or leader_state is None:  # only a leader proposes
             return
         payload = {"topic_id": replica.topic_id, "partition": replica.partition,
                    "leader_id": self.broker_id, "broker_epoch": self.broker_epoch,
@@ -306,13 +310,17 @@ class ReplicaManager:
                    "partition_epoch": replica.partition_epoch, "new_isr": list(isr)}
         self._alter_inflight.add(key)
         self._alter_sent[key] = time.monotonic()
-        self._tg.create_task(self._send_alter(replica, payload, replica.leader))
+        assert self._tg is not None  # ISR changes come only while run() holds the task group
+        self._tg.create_task(self._send_alter(replica, payload, leader_state))
 
-    async def _send_alter(self, replica: PartitionReplica, payload: dict, leader_state) -> None:
+    async def _send_alter(self, replica: PartitionReplica, payload: dict, leader_state: LeaderState) -> None:
         key = (replica.topic_id, replica.partition)
         isr, base = tuple(payload["new_isr"]), payload["partition_epoch"]
-        still_ours = lambda: (replica.leader is leader_state and leader_state.pending_isr == isr  # noqa: E731
-                              and leader_state.partition_epoch == base)
+
+        def still_ours() -> bool:
+            return (replica.leader is leader_state and leader_state.pending_isr == isr
+                    and leader_state.partition_epoch == base)
+
         try:
             result = await self._alter_partition(payload)
             log.info("ISR of %s-%d -> %s", replica.topic, replica.partition, list(isr))

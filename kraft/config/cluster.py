@@ -192,8 +192,8 @@ def _port_clash(nodes: tuple[NodeConfig, ...]) -> tuple[str, str] | None:
 class ClusterConfig(_Table):
     cluster: ClusterSection = ClusterSection()
     topic_defaults: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPIC_CONFIGS))
-    timeouts: Timeouts = Timeouts()
-    groups: GroupSettings = GroupSettings()
+    timeouts: Timeouts = Field(default_factory=lambda: Timeouts.model_validate({}))
+    groups: GroupSettings = Field(default_factory=lambda: GroupSettings.model_validate({}))
     nodes: Annotated[tuple[NodeConfig, ...], Field(min_length=1)]
     _file_name: str = PrivateAttr(default="cluster.toml")
     _path: Path | None = PrivateAttr(default=None)

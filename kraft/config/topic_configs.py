@@ -31,9 +31,10 @@ class ConfigError(ValueError):
 
 
 class Validator(Protocol):
-    expectation: str  # completes "must be ..." in error messages
+    @property
+    def expectation(self) -> str: ...  # completes "must be ..." in error messages
 
-    def accepts(self, value: int | bool | str) -> bool: ...
+    def accepts(self, value: int | float | bool | str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class IntRange:
             return f"an integer >= {self.low}"
         return f"an integer between {self.low} and {self.high}"
 
-    def accepts(self, value: int | bool | str) -> bool:
+    def accepts(self, value: int | float | bool | str) -> bool:
         return isinstance(value, int) and self.low <= value <= self.high
 
 
@@ -60,7 +61,7 @@ class DoubleRange:
     def expectation(self) -> str:
         return f"a number between {self.low} and {self.high}"
 
-    def accepts(self, value: float | bool | str) -> bool:
+    def accepts(self, value: int | float | bool | str) -> bool:
         return isinstance(value, float) and self.low <= value <= self.high
 
 
@@ -68,7 +69,7 @@ class DoubleRange:
 class AnyBool:
     expectation: str = "true or false"
 
-    def accepts(self, value: int | bool | str) -> bool:
+    def accepts(self, value: int | float | bool | str) -> bool:
         return isinstance(value, bool)
 
 
@@ -80,7 +81,7 @@ class OneOf:
     def expectation(self) -> str:
         return "one of " + ", ".join(repr(c) for c in self.choices)
 
-    def accepts(self, value: int | bool | str) -> bool:
+    def accepts(self, value: int | float | bool | str) -> bool:
         return value in self.choices
 
 

@@ -191,6 +191,8 @@ class QuorumController:
         records, response = command(image)
         if not records:
             return response
+        if self.epoch is None:
+            raise NotController(f"node {self._node_id} is not the active controller")
         batch = MetadataBatch(controller_epoch=self.epoch, request_id=uuid.uuid4().hex,
                               records=tuple(records))
         try:

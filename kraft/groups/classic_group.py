@@ -273,13 +273,14 @@ class ClassicGroup:
             out.append(self._join_response(m))
 
     def _join_response(self, member: Member) -> ev.JoinResponse:
-        members = ()
+        members: tuple[tuple[str, tuple[str, ...]], ...] = ()
         if member.member_id == self.leader_id:
             members = tuple((mid, tuple(sorted(m.topics))) for mid, m in self._members.items())
         return ev.JoinResponse(member.member_id, self.generation, self.protocol or "", self.leader_id or "", members)
 
 
-_HANDLERS: dict[type, Callable[[ClassicGroup, Event, list[Effect]], None]] = {
+# each handler takes its own event class: the table is keyed by that class
+_HANDLERS: dict[type, Callable[..., None]] = {
     ev.Join: ClassicGroup._on_join,
     ev.Sync: ClassicGroup._on_sync,
     ev.Heartbeat: ClassicGroup._on_heartbeat,

@@ -199,7 +199,10 @@ class GroupCoordinator:
             await self._create_offsets_topic()
             raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: the offsets topic {OFFSETS_TOPIC} is being created; retry")
         p = coordinator_partition(group_id, count)
-        leader = self._image().topic(OFFSETS_TOPIC).partitions[p].leader
+        topic = self._image().topic(OFFSETS_TOPIC)
+        if topic is None:  # deleted since it was counted: it is created again on next use
+            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: the offsets topic {OFFSETS_TOPIC} is gone; retry")
+        leader = topic.partitions[p].leader
         if leader < 0:
             raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: offsets partition {p} has no leader; retry")
         if leader != self.node_id:
@@ -255,7 +258,7 @@ class GroupCoordinator:
     def instance(self, group_id: str, name: str) -> tuple[InstanceGroup, ConsumerInstance]:
         group = self._groups.get(group_id)
         instance = group.instances.get(name) if group is not None else None
-        if instance is None:
+        if group is None or instance is None:
             raise ConsumerInstanceNotFound(
                 f"consumer instance {name!r} not found in group {group_id!r} (deleted, expired, or its "
                 f"coordinator moved: create it again)")
@@ -286,7 +289,10 @@ class GroupCoordinator:
     async def commit(self, group_id: str, offsets: dict[tuple[str, int], tuple[int, str]]) -> None:
         """Append the commits to the group's offsets partition (acks=all), then cache them."""
         cache = self._cache_of(group_id)
-        p = coordinator_partition(group_id, self._offsets_partitions())
+        count = self._offsets_partitions()
+        if count is None:  # _cache_of found the partition loaded, so the topic exists
+            raise NotCoordinator(f"NOT_COORDINATOR: the offsets topic is gone; retry")
+        p = coordinator_partition(group_id, count)
         now = wall_ms()
         items = sorted(offsets.items())
         ids = {t: topic.topic_id for t, _ in offsets if (topic := self._image().topic(t)) is not None}

@@ -119,6 +119,7 @@ class InstanceGroup:
         raise AssertionError(f"group {self.group_id!r}: events did not settle (bug)")
 
     def _react(self, effect: ev.Effect, queue: deque, now_ms: int) -> None:
+        instance: ConsumerInstance | None
         if isinstance(effect, ev.StateChanged) and effect.new is GroupState.PREPARING_REBALANCE:
             for instance in self.instances.values():
                 if instance.member_id is None:

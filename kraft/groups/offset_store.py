@@ -84,6 +84,7 @@ class OffsetCache:
         if record.value is None:
             self.forget(group, topic, partition)
             return
+        assert record.offset is not None  # records read back from a log carry offsets
         committed = parse_value(record.value, record.offset)
         if committed is not None:
             self.put(group, topic, partition, committed)

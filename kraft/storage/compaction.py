@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 INT32_MAX = 2**31 - 1
 DEFAULT_DELETE_RETENTION_MS = 86_400_000
@@ -70,7 +70,7 @@ class BatchRef(NamedTuple):
     producer_id: int = -1
     records: tuple[RecordRef, ...] | None = None  # None: not decodable here, kept whole
     is_control: bool = False
-    payload: object = None  # the caller's handle on the batch bytes; never looked at
+    payload: Any = None  # the caller's handle on the batch bytes; never looked at here
 
 
 class SegmentStats(NamedTuple):
@@ -203,7 +203,7 @@ def layout(decided: Iterable[tuple[BatchRef, str | tuple[int, ...] | None]]) -> 
         if run is not None:
             yield run
             run = None
-        yield Copy(batch) if decision == KEEP_ALL else Trim(batch, decision)
+        yield Copy(batch) if isinstance(decision, str) else Trim(batch, decision)  # str: KEEP_ALL
     if run is not None:
         yield run
 

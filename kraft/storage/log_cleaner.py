@@ -234,7 +234,8 @@ def _batch_refs(source: Source, limit: int | None, stopped: Callable[[], bool]) 
         if stopped():
             raise CleanAborted("cleaning stopped")
         try:
-            records = tuple(RecordRef(r.offset, r.key, r.value is None) for r in decode_records(data))
+            records = tuple(RecordRef(r.offset, r.key, r.value is None) for r in decode_records(data)
+                            if r.offset is not None)  # always set: decoded from the log
         except UnsupportedCompressionError:
             records = None
         yield BatchRef(header.base_offset, header.last_offset, header.leader_epoch, header.base_timestamp,

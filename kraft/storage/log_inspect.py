@@ -29,6 +29,7 @@ def read_records(partition_dir: Path) -> list[tuple[int, int, bytes | None, byte
     out = []
     for _, epoch, raw in read_batches(partition_dir):
         for r in decode_records(raw, verify=False):
+            assert r.offset is not None  # decoded from the log: offsets are set
             out.append((r.offset, epoch, r.key, r.value))
     return out
 

@@ -64,7 +64,7 @@ def _headers(headers: tuple[Header, ...]) -> bytes:
 
 
 def decode_record(
-    buf: bytes | memoryview, pos: int, end: int, base_offset: int, base_timestamp: int
+    buf: bytes | bytearray | memoryview, pos: int, end: int, base_offset: int, base_timestamp: int
 ) -> tuple[Record, int]:
     """Decode the record at ``pos`` (not past ``end``); return it and the next position."""
     try:
@@ -105,7 +105,7 @@ def _write_bytes(out: bytearray, data: bytes | None) -> None:
     out += data
 
 
-def _read_bytes(buf: bytes | memoryview, pos: int, stop: int) -> tuple[bytes | None, int]:
+def _read_bytes(buf: bytes | bytearray | memoryview, pos: int, stop: int) -> tuple[bytes | None, int]:
     length, pos = read_varint(buf, pos)
     if length == -1:
         return None, pos

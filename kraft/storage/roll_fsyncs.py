@@ -8,13 +8,15 @@ forward in roll order, and back when a cut makes a fsynced segment's tail doubtf
 """
 from __future__ import annotations
 
+from typing import Any
+
 import threading
 from collections.abc import Callable
 
 from kraft.storage.log_directory import LogDirectory
 from kraft.storage.segment import Segment
 
-Schedule = Callable[[object, Segment], None]  # (the PartitionLog, the sealed segment)
+Schedule = Callable[[Any, Segment], None]  # (the PartitionLog, the sealed segment)
 
 
 class RollFsyncs:

@@ -203,7 +203,7 @@ class Segment:
         for position, header in self.log.batches(start):
             if header.max_timestamp >= timestamp:
                 for record in decode_records(self.log.read(position, header.size)):
-                    if record.timestamp_ms >= timestamp:
+                    if record.timestamp_ms >= timestamp and record.offset is not None:
                         return record.offset, record.timestamp_ms
         return None
 

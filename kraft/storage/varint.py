@@ -62,7 +62,7 @@ def size_of_varint(n: int) -> int:
     return size
 
 
-def read_varint(buf: bytes | memoryview, pos: int, max_bytes: int = VARINT_MAX_BYTES) -> tuple[int, int]:
+def read_varint(buf: bytes | bytearray | memoryview, pos: int, max_bytes: int = VARINT_MAX_BYTES) -> tuple[int, int]:
     """Decode one zig-zag varint at ``pos``; return ``(value, next_pos)``."""
     try:
         b = buf[pos]
@@ -88,5 +88,5 @@ def read_varint(buf: bytes | memoryview, pos: int, max_bytes: int = VARINT_MAX_B
         shift += 7
 
 
-def read_varlong(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+def read_varlong(buf: bytes | bytearray | memoryview, pos: int) -> tuple[int, int]:
     return read_varint(buf, pos, VARLONG_MAX_BYTES)

@@ -1,0 +1,24 @@
+"""mypy runs clean on the pure layers (errors, config, metadata, storage, replication,
+controller, groups), checked in the installed layout where metadata/ and replication/
+are kraft.metadata and kraft.replication."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_mypy_is_clean_on_the_pure_layers(tmp_path):
+    tree = tmp_path / "tree"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "kraft", tree / "kraft", ignore=ignore)
+    shutil.copytree(ROOT / "metadata", tree / "kraft" / "metadata", ignore=ignore)
+    shutil.copytree(ROOT / "replication", tree / "kraft" / "replication", ignore=ignore)
+    run = subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
+                          "--cache-dir", str(tmp_path / "cache")],
+                         cwd=tree, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
