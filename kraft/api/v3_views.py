@@ -1,6 +1,6 @@
 """Confluent REST Proxy v3 resource shapes, built from the metadata image. Pure.
 
-Field names follow Confluent's v3 API; the fields API.md marks (ext) are added
+Field names follow Confluent's v3 API; the fields docs/API.md marks (ext) are added
 alongside. `base` is the URL prefix of the node that answers, for metadata.self.
 """
 

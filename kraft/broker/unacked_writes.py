@@ -1,6 +1,6 @@
 """acks=0 produce: answered once the batch is handed over; the write runs here.
 
-API.md: "acks=0 answers at once with offset -1". The request is checked (topic,
+docs/API.md: "acks=0 answers at once with offset -1". The request is checked (topic,
 partition, sizes) and encoded before it is answered; the append on the leader, or the
 forward to it, happens afterwards in tasks this object owns. Writes to one partition
 run one after another, in the order the requests were answered (as Kafka keeps a

@@ -1,4 +1,4 @@
-"""cluster.toml (API.md): the model, the loader, and the data-dir check run before any port is bound.
+"""cluster.toml (docs/API.md): the model, the loader, and the data-dir check run before any port is bound.
 
 Every mistake becomes one line, `<file>: <key path>: <reason>`. Loading does no I/O but reading the file.
 """

@@ -1,6 +1,6 @@
 """The pysyncobj adapter: the only module that imports pysyncobj.
 
-Configuration follows the traps measured in DESIGN.md: journal + full dump together,
+Configuration follows the traps measured in docs/DESIGN.md: journal + full dump together,
 no append batching, a password, an explicit bind address, short retry and fallback
 timeouts. The library's tick thread runs `apply`; results and "applied" notifications
 are bridged into asyncio with call_soon_threadsafe. Snapshots are JSON, not pickles

@@ -1,4 +1,4 @@
-"""The nine checkers of a scenario run (SCENARIOS.md, "Checkers"), in that order.
+"""The nine checkers of a scenario run (docs/SCENARIOS.md, "Checkers"), in that order.
 
 Each is a pure function `check_<name>(h: History, **params) -> CheckResult` over the
 recorded history and the replicas' logs; unknown params are ignored, so one set of

@@ -17,7 +17,7 @@ console = Console()
 
 
 def register(app: typer.Typer) -> None:
-    scenario = typer.Typer(no_args_is_help=True, help="Failure scenarios (see SCENARIOS.md).")
+    scenario = typer.Typer(no_args_is_help=True, help="Failure scenarios (see docs/SCENARIOS.md).")
     app.add_typer(scenario, name="scenario")
 
     @scenario.command("list")

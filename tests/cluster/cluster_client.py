@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from kraft.server.local_cluster import http_json
 
-RETRIABLE = {50003, 50301}  # API.md: retriable (leader moving, no quorum answer yet)
+RETRIABLE = {50003, 50301}  # docs/API.md: retriable (leader moving, no quorum answer yet)
 NODES = (1, 2, 3)
 V2_JSON = "application/vnd.kafka.json.v2+json"
 V2_BINARY = "application/vnd.kafka.binary.v2+json"

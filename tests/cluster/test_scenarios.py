@@ -1,7 +1,7 @@
 """Short versions of the built-in failure scenarios, on real clusters with real faults.
 
 Each run starts its own cluster of node processes, injects the scenario's faults, and
-judges the checkers against the scenario's expectations (SCENARIOS.md). Network
+judges the checkers against the scenario's expectations (docs/SCENARIOS.md). Network
 scenarios need root and iptables (the test command installs iptables when it runs as
 root); without them they are skipped with the reason.
 """
