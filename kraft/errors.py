@@ -10,6 +10,10 @@ The lowest layer: it imports nothing of kraft.
 
 from __future__ import annotations
 
+# An HTTP client (another node, or a bundled client) that sends this header gets the
+# error's class name in the answer ("error_class"), and tells conditions apart by it.
+ERROR_CLASS_HEADER = "X-Kraft-Error-Class"
+
 
 class KraftError(Exception):
     kafka_name = "UNKNOWN_SERVER_ERROR"
@@ -257,10 +261,13 @@ class ConsumerConflict(KraftError):
 # -- idempotent producers -----------------------------------------------------------------
 class ProducerSequenceError(KraftError):
     """An idempotent producer's batch that must not be appended (the producer's fault).
-    The message starts with Kafka's error name; ``detail`` is the rest."""
+    The message starts with the name REST answers show (`shown_name`, Kafka's name
+    unless said otherwise); ``detail`` is the rest."""
+
+    shown_name = ""
 
     def __init__(self, detail: str) -> None:
-        super().__init__(f"{self.kafka_name}: {detail}")
+        super().__init__(f"{self.shown_name or self.kafka_name}: {detail}")
         self.detail = detail
 
 
@@ -268,6 +275,14 @@ class OutOfOrderSequence(ProducerSequenceError):
     """A gap or overlap in a producer's sequence numbers (not a retry of a known batch)."""
 
     kafka_name, kafka_code = "OUT_OF_ORDER_SEQUENCE_NUMBER", 45
+
+
+class UnknownProducerId(OutOfOrderSequence):
+    """A producer this partition has no batch of sent a sequence other than 0: the
+    partition forgot it (retention) or never saw it; the producer starts over."""
+
+    kafka_name, kafka_code = "UNKNOWN_PRODUCER_ID", 59
+    shown_name = "OUT_OF_ORDER_SEQUENCE_NUMBER"  # what REST answers have always said
 
 
 class InvalidProducerEpoch(ProducerSequenceError):

@@ -25,8 +25,7 @@ from kraft.api.catch_up import catch_up_on_unknown_topic
 from kraft.api.context import NODE_KEY
 from kraft.api.error_map import error_body
 from kraft.api.http_body import BUDGET_KEY, BodyBudget, body_budget, json_response
-from kraft.broker.peers import ERROR_CLASS_HEADER
-from kraft.errors import KraftError
+from kraft.errors import ERROR_CLASS_HEADER, KraftError
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from kraft.api.http_body import (
 from kraft.api.paths import check_cluster
 from kraft.broker.lookup import partition_or_404
 from kraft.broker.data_plane import ACKS, Idempotence
-from kraft.errors import BadRequest, EmptyBody, InvalidValue, KraftError, TooManyRecords
+from kraft.errors import BadRequest, ERROR_CLASS_HEADER, EmptyBody, InvalidValue, KraftError, TooManyRecords
 from kraft.storage.record import Record
 
 V3 = "/v3/clusters/{cluster_id}/topics/{topic}"
@@ -147,8 +147,10 @@ async def v2_produce(request):
     offsets = []
     for r in results:
         if isinstance(r, KraftError):
-            offsets.append({"partition": None, "offset": None, "error_code": rest_error_code(r),
-                            "error": r.message})
+            slot = {"partition": None, "offset": None, "error_code": rest_error_code(r), "error": r.message}
+            if ERROR_CLASS_HEADER in request.headers:
+                slot["error_class"] = type(r).__name__
+            offsets.append(slot)
         else:
             offsets.append({"partition": r[0], "offset": r[1], "error_code": None, "error": None})
     return web.Response(body=orjson.dumps({"offsets": offsets, "key_schema_id": None,

@@ -23,13 +23,11 @@ import yarl
 
 from kraft.config.cluster import is_ipv4_literal
 from kraft.config.cluster_keys import request_signature
-from kraft.errors import KraftError, UnknownServerError, error_from_name
+from kraft.errors import ERROR_CLASS_HEADER, KraftError, UnknownServerError, error_from_name
 
 SIGNATURE_HEADER = "X-Kraft-Signature"
 # The receiver serves the request itself and never forwards it again.
 LOCAL_ONLY_HEADER = "X-Kraft-Forwarded"
-# Asks the receiver to name its error class in an error answer (see kraft.api.error_map).
-ERROR_CLASS_HEADER = "X-Kraft-Error-Class"
 RETRY_PAUSE_S = 0.05
 
 

@@ -26,6 +26,7 @@ import urllib.request
 import orjson
 
 from kraft.client.admin_client import AdminError
+from kraft.errors import ERROR_CLASS_HEADER
 from kraft.broker.partitioner import RoundRobin, partition_for_key
 
 V2_JSON = "application/vnd.kafka.json.v2+json"
@@ -111,6 +112,7 @@ class ProducerClient:
                                        "not retried)") from None
             else:
                 code, message, first = _outcome(status, body)
+                error_class = _error_class(body)
                 if code is None:
                     if self.idempotent:
                         key = (topic, partition)
@@ -118,7 +120,7 @@ class ProducerClient:
                             % SEQUENCE_MODULUS
                     return first
                 problem = f"{message} (error_code {code})"
-                if self.idempotent and attempt == 0 and code == 42206 and "is unknown here" in message:
+                if self.idempotent and attempt == 0 and error_class == "UnknownProducerId":
                     self._new_producer()  # the partition forgot us; this batch was never sent before
                     continue
                 if code not in RETRIABLE or not self.idempotent:
@@ -170,6 +172,7 @@ class ProducerClient:
         req = urllib.request.Request(self.bootstrap[self._node] + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", content_type)
+        req.add_header(ERROR_CLASS_HEADER, "1")
         timeout = self.timeout_ms / 1000 + 10  # the server answers 50003 at timeout_ms
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -180,6 +183,16 @@ class ProducerClient:
                 return exc.code, json.loads(raw)
             except ValueError:
                 return exc.code, {"error_code": exc.code, "message": f"HTTP {exc.code}"}
+
+
+def _error_class(body) -> str | None:
+    """The class name a v2 answer gives for its (first) failed record, or for the request."""
+    if isinstance(body, dict):
+        for slot in body.get("offsets") or []:
+            if isinstance(slot, dict) and slot.get("error_class"):
+                return slot["error_class"]
+        return body.get("error_class")
+    return None
 
 
 def _outcome(status: int, body) -> tuple[int | None, str, int]:

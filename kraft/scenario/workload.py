@@ -17,11 +17,13 @@ import time
 import aiohttp
 import orjson
 
+from kraft.errors import ERROR_CLASS_HEADER
 from kraft.scenario.history import FAIL, OK, UNKNOWN, History, Read, Sample, Write
 
 V2 = "application/vnd.kafka.json.v2+json"
 # Errors the cluster raises before appending anything: the write definitely failed.
-DEFINITE_FAILURES = ("NOT_ENOUGH_REPLICAS:", "NOT_LEADER: node", "LEADER_NOT_AVAILABLE:")
+# (Produce requests ask for the class with ERROR_CLASS_HEADER.)
+DEFINITE_FAILURES = {"NotEnoughReplicas", "NotLeaderOrFollower", "LeaderNotAvailable"}
 
 
 def classify(status: int | None, body) -> tuple[str, int | None, str | None]:
@@ -32,12 +34,12 @@ def classify(status: int | None, body) -> tuple[str, int | None, str | None]:
             offset = slot.get("offset")
             return OK, offset if offset is not None and offset >= 0 else None, None
         message = str(slot.get("error") or "")
-        definite = message.startswith(DEFINITE_FAILURES) and "outcome unknown" not in message
+        definite = slot.get("error_class") in DEFINITE_FAILURES
         return (FAIL if definite else UNKNOWN), None, f"{slot.get('error_code')}: {message}"
     message = body.get("message", "") if isinstance(body, dict) else str(body)[:200]
     if status is not None and 400 <= status < 500:
         return FAIL, None, f"{status}: {message}"
-    definite = message.startswith(DEFINITE_FAILURES) and "outcome unknown" not in message
+    definite = isinstance(body, dict) and body.get("error_class") in DEFINITE_FAILURES
     return (FAIL if definite else UNKNOWN), None, f"{status}: {message}"
 
 
@@ -105,7 +107,8 @@ class Workload:
                   f"?acks={self.acks}&timeout_ms={self.timeout_ms}")
         body = orjson.dumps({"records": [{"value": write.value}]})
         try:
-            async with self._session.post(target, data=body, headers={"Content-Type": V2}) as resp:
+            async with self._session.post(target, data=body,
+                                          headers={"Content-Type": V2, ERROR_CLASS_HEADER: "1"}) as resp:
                 raw = await resp.read()
                 try:
                     parsed = orjson.loads(raw)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import NamedTuple
 
-from kraft.errors import InvalidProducerEpoch, OutOfOrderSequence
+from kraft.errors import InvalidProducerEpoch, OutOfOrderSequence, UnknownProducerId
 
 BATCHES_KEPT = 5
 # Producers least recently appended are forgotten beyond this many per partition: a
@@ -63,7 +63,7 @@ class ProducerStateTable:
         entry = self._entries.get(producer_id)
         if entry is None:
             if first_seq != 0:
-                raise OutOfOrderSequence(
+                raise UnknownProducerId(
                     f"producer {producer_id} is unknown here (no batch of it in the log), so "
                     f"its first sequence must be 0, got {first_seq}")
             return None
