@@ -1,8 +1,9 @@
 """Reaching the active controller from any node: run locally or forward over HTTP.
 
 A call retries, within its deadline, only where retrying is safe: the target said it
-is not the controller, or could not be reached at all. Any other answer (a user
-error, an unknown outcome) goes back to the caller as it is.
+is not the controller, or no connection to it could be made. Any other answer (a user
+error, an unknown outcome) goes back to the caller as it is, and a forwarded call that
+got no answer is an unknown outcome: the controller may have committed it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from kraft.broker.peers import Peers, PeerUnreachable
 from kraft.controller.commands import build_command
 from kraft.controller.quorum_controller import QuorumController
-from kraft.errors import NoActiveController, NotController
+from kraft.errors import NoActiveController, NotController, OutcomeUnknown
 
 RETRY_PAUSE_S = 0.05
 
@@ -64,7 +65,10 @@ class ControllerLink:
             return await self._peers.call_json(target, "POST", f"/internal/v1/controller/{op}",
                                                payload=payload, timeout_s=left)
         except PeerUnreachable as exc:
-            raise _TryElsewhere(str(exc)) from None
+            if exc.never_sent:
+                raise _TryElsewhere(str(exc)) from None
+            raise OutcomeUnknown(f"forwarded {op} to the controller (node {target}) but got no "
+                                 f"answer ({type(exc.cause).__name__}); it may have been applied") from None
         except NotController:
             raise _TryElsewhere(f"node {target} is not the controller") from None
 

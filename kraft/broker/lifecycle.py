@@ -2,12 +2,16 @@
 
 Registration carries a fresh incarnation id per process start, so the controller
 can tell a restart (move this broker's leaderships) from a retried registration.
+A broker whose heartbeats have gone unanswered for a whole session knows what the
+controller has done meanwhile: fenced it. It says so (`session_lapsed`), even while
+its own metadata, cut off too, still shows it unfenced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -20,13 +24,17 @@ log = logging.getLogger(__name__)
 class BrokerLifecycle:
     def __init__(self, node_config: NodeConfig, controller_call: Callable[[str, dict], Awaitable[dict]],
                  metadata_offset: Callable[[], int], registered: Callable[[int], None],
-                 heartbeat_interval_s: float):
+                 heartbeat_interval_s: float, session_timeout_s: float,
+                 clock: Callable[[], float] = time.monotonic):
         """registered(broker_epoch) is told of every accepted registration."""
         self._config = node_config
         self._call = controller_call
         self._metadata_offset = metadata_offset
         self._registered = registered
         self._interval = heartbeat_interval_s
+        self._session_s = session_timeout_s
+        self._clock = clock
+        self._last_accepted: float | None = None  # when the controller last answered a heartbeat
         self.incarnation_id = uuid.uuid4().hex
         self.broker_epoch: int | None = None
 
@@ -36,11 +44,13 @@ class BrokerLifecycle:
             if self.broker_epoch is None:
                 await self._register()
             try:
+                sent = self._clock()
                 await self._call("heartbeat", {
                     "broker_id": self._config.id,
                     "broker_epoch": self.broker_epoch,
                     "metadata_offset": self._metadata_offset(),
                 })
+                self._last_accepted = sent
             except StaleBrokerEpoch:
                 log.info("broker epoch %s is stale; registering again", self.broker_epoch)
                 self.broker_epoch = None
@@ -48,6 +58,11 @@ class BrokerLifecycle:
             except KraftError as exc:
                 log.debug("heartbeat failed: %s", exc.message)
             await asyncio.sleep(self._interval)
+
+    def session_lapsed(self) -> bool:
+        """No heartbeat sent within the last session was answered: the controller has
+        fenced this broker, or cannot be reached to say otherwise."""
+        return self._last_accepted is not None and self._clock() - self._last_accepted > self._session_s
 
     async def _register(self) -> None:
         cfg = self._config
@@ -61,6 +76,7 @@ class BrokerLifecycle:
                     "roles": list(cfg.roles),
                 })
                 self.broker_epoch = result["broker_epoch"]
+                self._last_accepted = self._clock()
                 self._registered(self.broker_epoch)
                 log.info("registered as broker %d, epoch %d", cfg.id, self.broker_epoch)
             except KraftError as exc:

@@ -46,6 +46,12 @@ class PeerUnreachable(Exception):
         return (isinstance(self.cause, aiohttp.ClientConnectorError)
                 and isinstance(self.cause.os_error, ConnectionRefusedError))
 
+    @property
+    def never_sent(self) -> bool:
+        """True when no connection was made, so the peer cannot have seen the request
+        (after that, a reset or timeout leaves a write's outcome unknown)."""
+        return isinstance(self.cause, aiohttp.ClientConnectorError)
+
 
 @dataclass(frozen=True)
 class PeerAnswer:

@@ -34,6 +34,10 @@ class BrokerHeartbeats:
         if broker_id in self.last_seen_ms:
             self.last_seen_ms[broker_id] = max(self.last_seen_ms[broker_id], now_ms)
 
+    def extend(self, by_ms: int) -> None:
+        """The controller could not read heartbeats for `by_ms`: no broker pays for that."""
+        self.last_seen_ms = {b: t + by_ms for b, t in self.last_seen_ms.items()}
+
     def touch(self, broker_id: int, now_ms: int, metadata_offset: int = -1) -> None:
         self.last_seen_ms[broker_id] = now_ms
         self.metadata_offsets[broker_id] = metadata_offset

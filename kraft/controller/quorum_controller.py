@@ -1,9 +1,13 @@
 """The active controller: a single-consumer queue of commands on the Raft leader.
 
-Commands are pure functions `image -> (records, response)`; this class runs them one
-at a time against the latest image, proposes their records as one batch stamped with
-the controller epoch (the Raft term it was elected in), and answers once the batch
-is applied. It also runs the periodic duties: fencing brokers whose session expired
+Commands are pure functions `image -> (records, response)`. This class takes every
+command waiting in its queue (up to MAX_BATCH_COMMANDS), runs each against the image
+the ones before it leave (the latest image with their records replayed, as Kafka's
+controller runs commands against its in-memory state ahead of the commit), proposes
+all their records as one Raft entry stamped with the controller epoch (the Raft term it
+was elected in), and answers each once that entry is applied. One entry per batch
+instead of one per command is what keeps concurrent creators from queueing behind one
+commit each. It also runs the periodic duties: fencing brokers whose session expired
 and moving leadership back to preferred replicas.
 """
 
@@ -11,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
+from dataclasses import replace
 from typing import Callable
 
-from kraft.controller.broker_control import BrokerHeartbeats, fence_brokers, fence_expired
+from kraft.controller.broker_control import BrokerHeartbeats, fence_brokers
 from kraft.controller.preferred_leader import preferred_leader_changes
 from kraft.errors import (
     ConcurrentMetadataChange,
@@ -24,7 +30,8 @@ from kraft.errors import (
     NotController,
     OutcomeUnknown,
 )
-from kraft.quorum.protocol import ProposalTimeout, Quorum, QuorumError
+from kraft.quorum.protocol import ProposalOutcomeUnknown, Quorum, QuorumError
+from kraft.metadata.delta import MetadataDelta, RecordRejected
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import BecomeController, MetadataBatch, encode_batch
 
@@ -35,6 +42,20 @@ Command = Callable[[MetadataImage], tuple[list, dict]]
 LEADERSHIP_POLL_S = 0.05
 DUTY_PERIOD_S = 0.1
 PREFERRED_LEADER_PERIOD_S = 5.0
+STALL_S = 0.5  # a sleep overrunning this much means the process itself was stuck
+# Commands folded into one Raft entry. KRAFT_CONTROLLER_MAX_BATCH=1 gives one entry per
+# command, for side-by-side benchmarks (bench/metadata_storm.py --compare-batching).
+MAX_BATCH_COMMANDS = int(os.environ.get("KRAFT_CONTROLLER_MAX_BATCH", "64"))
+
+
+def image_after(image: MetadataImage, records: list) -> MetadataImage:
+    """`image` with `records` replayed as part of the batch that will follow it; the
+    offset stays the committed one, so a command sees `image.offset + 1` as the offset its
+    batch will get. Raises RecordRejected where the real replay would."""
+    delta = MetadataDelta(image, image.offset + 1)
+    for record in records:
+        delta.replay(record)
+    return replace(delta.apply(), offset=image.offset)
 
 
 class QuorumController:
@@ -61,6 +82,7 @@ class QuorumController:
         self._probe_down = probe_down
         self._probe_after_ms = 2 * heartbeat_interval_ms
         self.epoch: int | None = None  # set while this node is the active controller
+        self._loop_seen = clock()  # last pass of a duty loop (see _credit_stall)
 
     @property
     def active(self) -> bool:
@@ -118,6 +140,7 @@ class QuorumController:
         return self._quorum.is_leader() and self._quorum.term() == term
 
     async def _lead(self, term: int) -> None:
+        self._loop_seen = self._clock()
         async with asyncio.TaskGroup() as tg:
             probes = tg.create_task(self._probe_loop(term), name="dead-broker-probes")
             try:
@@ -129,6 +152,7 @@ class QuorumController:
         """Beside the command loop, so a slow probe never delays commands."""
         while self._still_leading(term):
             await asyncio.sleep(DUTY_PERIOD_S)
+            self._credit_stall()
             await self._fence_dead_processes()
 
     async def _serve(self, term: int) -> None:
@@ -137,28 +161,42 @@ class QuorumController:
         while self._still_leading(term):
             try:
                 async with asyncio.timeout(DUTY_PERIOD_S):
-                    command, fut = await self._queue.get()
+                    waiting = [await self._queue.get()]
             except TimeoutError:
-                command = fut = None
-            if fut is not None and not fut.done():
-                try:
-                    fut.set_result(await self._execute(command))
-                except KraftError as exc:
-                    fut.set_exception(exc)
-                except asyncio.CancelledError:  # stopping: the caller must not wait forever
-                    if not fut.done():
-                        fut.set_exception(OutcomeUnknown("the controller stopped while proposing; "
-                                                         "outcome unknown"))
-                    raise
+                waiting = []
+            while waiting and len(waiting) < MAX_BATCH_COMMANDS and not self._queue.empty():
+                waiting.append(self._queue.get_nowait())
+            waiting = [(command, fut) for command, fut in waiting if not fut.done()]
+            if waiting:
+                await self._run_batch(waiting)
             now = self._clock()
             if now >= next_duty:
                 next_duty = now + DUTY_PERIOD_S
-                await self._duty(lambda image: (
-                    fence_expired(image, self.heartbeats, self.now_ms(), self._defaults), {}))
+                await self._duty(self._fence_expired)
             if now >= next_preferred:
                 next_preferred = now + PREFERRED_LEADER_PERIOD_S
                 await self._duty(lambda image: (
                     preferred_leader_changes(image, self._defaults), {}))
+
+    def _credit_stall(self) -> None:
+        """Both duty loops pass here every DUTY_PERIOD_S. A longer gap means this process,
+        not the brokers, was stuck (CPU, GC): heartbeats that arrived meanwhile are not
+        read yet, so no broker's session pays for the time lost."""
+        now = self._clock()
+        stalled_s = now - self._loop_seen - DUTY_PERIOD_S
+        self._loop_seen = now
+        if stalled_s > STALL_S:
+            log.warning("controller stalled %.1f s: extending broker sessions by it", stalled_s)
+            self.heartbeats.extend(int(stalled_s * 1000))
+
+    def _fence_expired(self, image: MetadataImage) -> tuple[list, dict]:
+        self._credit_stall()
+        expired = self.heartbeats.expired(image, self.now_ms())
+        if not expired:
+            return [], {}
+        log.warning("fencing brokers %s: session expired (no heartbeat for %d ms)", expired,
+                    self.heartbeats.session_timeout_ms)
+        return fence_brokers(image, self._defaults, expired), {}
 
     async def _fence_dead_processes(self) -> None:
         """A kill -9'd broker need not wait out its whole session: when its heartbeats
@@ -187,19 +225,71 @@ class QuorumController:
             log.warning("controller duty failed: %s", exc.message)
 
     async def _execute(self, command: Command) -> dict:
+        fut = asyncio.get_running_loop().create_future()
+        await self._run_batch([(command, fut)])
+        return fut.result()
+
+    async def _run_batch(self, waiting: list) -> None:
+        """Run the commands in order, each against the image the ones before it leave,
+        propose their records as one entry, and settle every future. An answer that rests
+        on records not yet committed (a refusal or a read after an earlier create in the
+        same batch) waits for them, and becomes a retriable error if they fail."""
         image = self._quorum.state_machine.image
-        records, response = command(image)
-        if not records:
-            return response
+        records: list = []
+        proposed: list = []  # (future, response) of commands with records in the entry
+        dependent: list = []  # (future, response or error) resting on uncommitted records
+        for command, fut in waiting:
+            try:
+                own, response = command(image)
+                if own:
+                    image = image_after(image, own)
+            except (KraftError, RecordRejected) as exc:
+                error = exc if isinstance(exc, KraftError) else ConcurrentMetadataChange(
+                    f"metadata changed concurrently, retry: {exc}")
+                if records:
+                    dependent.append((fut, error))
+                else:
+                    _settle(fut, error)
+                continue
+            if own:
+                records += own
+                proposed.append((fut, response))
+            elif records:
+                dependent.append((fut, response))
+            else:
+                _settle(fut, response)
+        if not proposed:
+            return
+        try:
+            offset = await self._propose(records)
+        except KraftError as exc:
+            for fut, _ in proposed:
+                _settle(fut, exc)
+            for fut, _ in dependent:
+                _settle(fut, ConcurrentMetadataChange(
+                    f"the metadata this answer rests on did not commit ({exc.message}); retry"))
+            return
+        except asyncio.CancelledError:  # stopping: no caller may wait forever
+            for fut, _ in proposed:
+                _settle(fut, OutcomeUnknown("the controller stopped while proposing; outcome unknown"))
+            for fut, _ in dependent:
+                _settle(fut, NotController("the controller stopped; retry"))
+            raise
+        for fut, response in proposed:
+            _settle(fut, {**response, "metadata_offset": offset})
+        for fut, answer in dependent:
+            _settle(fut, answer)
+
+    async def _propose(self, records: list) -> int:
         if self.epoch is None:
             raise NotController(f"node {self._node_id} is not the active controller")
         batch = MetadataBatch(controller_epoch=self.epoch, request_id=uuid.uuid4().hex,
                               records=tuple(records))
         try:
             result = await self._quorum.propose(encode_batch(batch), self._timeout)
-        except ProposalTimeout as exc:
-            raise OutcomeUnknown(f"timeout with unknown outcome: {exc}") from None
-        except QuorumError as exc:
+        except ProposalOutcomeUnknown as exc:
+            raise OutcomeUnknown(f"metadata write outcome unknown: {exc}") from None
+        except QuorumError as exc:  # certainly not in the log: a refusal
             raise NoActiveController(f"metadata quorum unavailable: {exc}") from None
         if not result.ok:
             raise ConcurrentMetadataChange(f"metadata changed concurrently, retry: {result.error}")
@@ -208,4 +298,14 @@ class QuorumController:
                 log.warning("UNCLEAN leader election: partition %s/%d now led by broker %s from "
                             "outside the ISR; records it lacks are lost", r.topic_id, r.partition,
                             r.leader)
-        return {**response, "metadata_offset": result.offset}
+        return result.offset
+
+
+def _settle(fut: asyncio.Future, answer) -> None:
+    """Answer a command's caller, unless it stopped waiting."""
+    if fut.done():
+        return
+    if isinstance(answer, BaseException):
+        fut.set_exception(answer)
+    else:
+        fut.set_result(answer)

@@ -14,14 +14,19 @@ from kraft.metadata.state_machine import ApplyResult, MetadataStateMachine
 
 
 class QuorumError(Exception):
-    """A proposal that did not commit: retriable, the outcome may be unknown."""
+    """A proposal that failed; retriable. Certainly not in the log, unless it is a
+    ProposalOutcomeUnknown."""
 
 
 class NotLeaderError(QuorumError):
     pass
 
 
-class ProposalTimeout(QuorumError):
+class ProposalOutcomeUnknown(QuorumError):
+    """The proposal reached the log and may still commit (or already has)."""
+
+
+class ProposalTimeout(ProposalOutcomeUnknown):
     """The proposal may still commit later; request ids make a retry safe."""
 
 

@@ -26,12 +26,38 @@ class StormResult:
     deleted: int = 0
     configs_changed: int = 0
     seconds: float = 0.0
+    terms_before: list[int] = field(default_factory=list)
     terms: list[int] = field(default_factory=list)
+    canary_ok: int = 0
+    canary_failed: int = 0
+    # every create's answer by topic name: "created", "refused" or "unknown"
+    answers: dict[str, str] = field(default_factory=dict)
+    touched_after: set[str] = field(default_factory=set)  # a delete or config change followed
     images: dict[int, dict] = field(default_factory=dict)
 
     @property
     def create_rate(self) -> float:
         return self.created / self.seconds if self.seconds else 0.0
+
+    @property
+    def elections(self) -> int:
+        """Raft terms begun during the storm (each election attempt starts one)."""
+        if not self.terms or not self.terms_before:
+            return 0
+        return max(self.terms) - max(self.terms_before)
+
+    def untrue_answers(self, image: dict) -> list[tuple[str, str]]:
+        """Creates whose answer the final image contradicts: told created but absent
+        (and never deleted), or told refused but present. An unknown outcome is never a
+        contradiction, which is why a create that may have committed must say so."""
+        present = {t["name"] for t in image.get("topics", [])}
+        out = []
+        for name, answer in sorted(self.answers.items()):
+            if answer == "created" and name not in present and name not in self.touched_after:
+                out.append((name, answer))
+            elif answer == "refused" and name in present:
+                out.append((name, answer))
+        return out
 
     def divergent_nodes(self) -> list[int]:
         """Nodes whose image differs from the majority's at the same offset."""
@@ -64,14 +90,66 @@ def images_at_one_offset(cluster: LocalCluster, timeout_s: float = 60) -> dict[i
     raise TimeoutError(f"nodes did not reach one metadata offset within {timeout_s}s")
 
 
+def _terms(cluster: LocalCluster) -> list[int]:
+    terms = []
+    for node_id in sorted(cluster.hosts):
+        try:
+            status, body = http_json("GET", cluster.v3(node_id) + "/quorum", timeout=5)
+        except OSError:
+            continue
+        if status == 200:
+            terms.append(body["leader_epoch"])
+    return terms
+
+
+CANARY = "storm-canary"
+
+
+def _create_answer(status: int, body) -> str:
+    """A 201 is "created"; an error the API calls certain (4xx, 50301: no controller) is
+    "refused"; no answer, a 500 or a retriable 50003 (timeout, outcome unknown) is
+    "unknown"."""
+    if status == 201:
+        return "created"
+    code = body.get("error_code") if isinstance(body, dict) else None
+    if status == -1 or status >= 500 and code != 50301:
+        return "unknown"
+    return "refused"
+
+
 def run_storm(cluster: LocalCluster, seconds: float, workers: int = 20, seed: int = 0,
-              faults: bool = True) -> StormResult:
+              faults: bool = True, canary_every_s: float = 0.25, partitions: int = 1,
+              replication_factor: int = 1) -> StormResult:
+    """`canary_every_s`: one acks=all produce to an RF 3 topic at this period, the data
+    path's view of a busy control plane (0 turns it off)."""
     rng = random.Random(seed)
     result = StormResult()
     lock = threading.Lock()
     stop = threading.Event()
     cid = cluster.get(1, "/v3/clusters")[1]["data"][0]["cluster_id"]
     nodes = sorted(cluster.hosts)
+    if canary_every_s:
+        status, body = http_json("POST", cluster.url(nodes[0]) + f"/v3/clusters/{cid}/topics",
+                                 {"topic_name": CANARY, "partitions_count": 1,
+                                  "replication_factor": min(3, len(nodes))}, timeout=10)
+        assert status in (201, 409), (status, body)
+    result.terms_before = _terms(cluster)
+
+    def canary() -> None:
+        while not stop.wait(canary_every_s):
+            node = rng.choice([x for x in nodes if cluster.running(x)] or nodes)
+            try:
+                status, body = http_json("POST", cluster.url(node) + f"/topics/{CANARY}",
+                                      {"records": [{"value": "canary"}]}, timeout=10,
+                                      headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
+            except OSError:
+                status, body = -1, None
+            offsets = body.get("offsets", []) if isinstance(body, dict) else []
+            with lock:
+                if status == 200 and offsets and not any(o.get("error_code") for o in offsets):
+                    result.canary_ok += 1
+                else:
+                    result.canary_failed += 1
 
     def worker(w: int) -> None:
         r = random.Random(seed * 1000 + w)
@@ -82,19 +160,24 @@ def run_storm(cluster: LocalCluster, seconds: float, workers: int = 20, seed: in
             n += 1
             try:
                 status, body = http_json("POST", cluster.url(node) + f"/v3/clusters/{cid}/topics",
-                                         {"topic_name": name, "partitions_count": 1, "replication_factor": 1},
+                                         {"topic_name": name, "partitions_count": partitions,
+                                          "replication_factor": replication_factor},
                                          timeout=10)
             except OSError:
                 status, body = -1, None
+            answer = _create_answer(status, body)
             with lock:
-                if status == 201:
+                result.answers[name] = answer
+                if answer == "created":
                     result.created += 1
-                elif status in (500, -1) or (isinstance(body, dict) and body.get("error_code") == 50301):
+                elif answer == "unknown":
                     result.unknown += 1
                 else:
                     result.refused += 1
             if status == 201 and r.random() < 0.3:
                 path = f"/v3/clusters/{cid}/topics/{name}"
+                with lock:
+                    result.touched_after.add(name)
                 op = r.random()
                 try:
                     if op < 0.5:
@@ -110,6 +193,8 @@ def run_storm(cluster: LocalCluster, seconds: float, workers: int = 20, seed: in
                     pass
 
     threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(workers)]
+    if canary_every_s:
+        threads.append(threading.Thread(target=canary, daemon=True))
     started = time.monotonic()
     for t in threads:
         t.start()
@@ -132,9 +217,6 @@ def run_storm(cluster: LocalCluster, seconds: float, workers: int = 20, seed: in
             t.join(timeout=30)
     result.seconds = time.monotonic() - started
     cluster.wait_ready(timeout_s=60)
+    result.terms = _terms(cluster)
     result.images = images_at_one_offset(cluster)
-    for node_id in nodes:
-        status, body = http_json("GET", cluster.v3(node_id) + "/quorum", timeout=5)
-        if status == 200:
-            result.terms.append(body["leader_epoch"])
     return result

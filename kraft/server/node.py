@@ -77,7 +77,8 @@ class Node:
         self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
                                    self.peers, self._request_timeout_s)
         self.lifecycle = (BrokerLifecycle(self.node_config, self.link.call, lambda: self.image.offset,
-                                          self._registered, t.broker_heartbeat_interval_ms / 1000)
+                                          self._registered, t.broker_heartbeat_interval_ms / 1000,
+                                          t.broker_session_timeout_ms / 1000)
                           if self.node_config.is_broker else None)
         self.producer_ids = (ProducerIdAllocator(block_requester(
             node_id, lambda: self.lifecycle.broker_epoch if self.lifecycle else None, self.link.call))
@@ -241,6 +242,9 @@ class Node:
                 return False, "broker not registered yet"
             if reg.fenced:
                 return False, "broker is fenced (catching up with metadata)"
+            if self.lifecycle.session_lapsed():
+                return False, ("no heartbeat answered by the active controller for a whole session: "
+                               "fenced, or cut off from the controller")
         return True, "ready"
 
     async def quorum_description(self) -> dict:

@@ -1,5 +1,7 @@
 """20 concurrent metadata writers, a controller killed and another paused: afterwards
-every node's image is the same, and no controller truncated an applied entry."""
+every node's image is the same, no controller truncated an applied entry, and every
+create's answer is true of the final image (created means there, refused means absent;
+only "outcome unknown" may go either way)."""
 
 from __future__ import annotations
 
@@ -23,9 +25,20 @@ def test_metadata_storm_leaves_no_divergent_node(seed):
           f"terms {result.terms}")
     assert result.created > 0
     assert result.divergent_nodes() == []
+    image = next(iter(result.images.values()))
+    assert result.untrue_answers(image) == []
     for node_id, text in logs.items():
         assert "truncating already-applied" not in text, node_id
         assert "refusing an AppendEntries" not in text, node_id
+
+
+def test_the_checker_finds_untrue_create_answers():
+    result = StormResult(answers={"kept": "created", "lost": "created", "deleted": "created",
+                                  "refused-but-there": "refused", "refused": "refused",
+                                  "maybe": "unknown", "maybe-not": "unknown"},
+                         touched_after={"deleted"})
+    image = {"topics": [{"name": n} for n in ("kept", "refused-but-there", "maybe")]}
+    assert result.untrue_answers(image) == [("lost", "created"), ("refused-but-there", "refused")]
 
 
 def test_the_checker_finds_a_divergent_node():
