@@ -11,7 +11,8 @@ restarted a third of the way in and another is paused for 4 s.
 
 Reported per run, then as median and min..max over the runs: creates per second, creates
 refused and with an unknown outcome, Raft terms begun (elections) per minute, broker
-fencings for an expired session, and canary produces that failed. The last line of
+fencings for an expired session, canary produces that failed, and the largest node's
+resident memory at the end. The last line of
 stdout is JSON with every number. Progress goes to stderr.
 
 --compare-batching runs every seed twice, side by side: with the controller folding
@@ -42,6 +43,7 @@ def one_run(seconds: float, workers: int, seed: int, faults: bool, env: dict | N
         cluster.wait_ready(timeout_s=60)
         result = run_storm(cluster, seconds=seconds, workers=workers, seed=seed, faults=faults,
                            partitions=partitions, replication_factor=replication_factor)
+        rss_mb = {n: rss_of(cluster.procs[n].pid) for n in cluster.hosts if cluster.running(n)}
         fencings = sum(len(FENCE_LINE.findall(cluster.log_path(n).read_text())) for n in cluster.hosts)
     minutes = result.seconds / 60
     return {
@@ -57,14 +59,28 @@ def one_run(seconds: float, workers: int, seed: int, faults: bool, env: dict | N
         "canary_ok": result.canary_ok,
         "canary_failed": result.canary_failed,
         "divergent_nodes": result.divergent_nodes(),
+        "max_rss_mb": max(rss_mb.values(), default=0),
+        "rss_mb": rss_mb,
     }
+
+
+def rss_of(pid: int) -> int:
+    """Resident set size in MB, from /proc (0 when the process is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
 
 
 def spread(values: list[float]) -> str:
     return f"{statistics.median(values):g} ({min(values):g}..{max(values):g})"
 
 
-KEYS = ["creates_per_s", "refused", "unknown", "elections_per_min", "session_fencings", "canary_failed"]
+KEYS = ["creates_per_s", "refused", "unknown", "elections_per_min", "session_fencings", "canary_failed",
+        "max_rss_mb"]
 
 
 def report(title: str, runs: list[dict]) -> None:

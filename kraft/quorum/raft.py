@@ -1,6 +1,7 @@
 """The pysyncobj adapter: the only module that imports pysyncobj.
 
-Configuration follows the traps measured in docs/DESIGN.md: journal + full dump together,
+Configuration follows the traps measured in docs/DESIGN.md: journal + full dump together
+(made durable by raft_durable),
 no append batching, a password, an explicit bind address, short retry and fallback
 timeouts. The library's tick thread runs `apply`; results and "applied" notifications
 are bridged into asyncio with call_soon_threadsafe. Snapshots are JSON, not pickles
@@ -21,13 +22,16 @@ from pathlib import Path
 
 import orjson
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated, tcp_connection
+from pysyncobj import syncobj as pysyncobj_module
 
 from kraft.config.cluster import is_ipv4_literal
 from kraft.quorum import raft_transport
 from kraft.quorum.raft_append_guard import plan_append
+from kraft.quorum.raft_durable import DurableJournal
 from kraft.quorum.raft_files import JOURNAL, SNAPSHOT, check_raft_files
 from kraft.quorum.protocol import (
     NotLeaderError,
+    ProposalOutcomeUnknown,
     ProposalTimeout,
     QuorumError,
     QuorumStatus,
@@ -65,15 +69,32 @@ def bind_raft_sources_to(host: str) -> None:
 
 
 class _MetadataSyncObj(SyncObj):
-    def __init__(self, self_addr, peers, conf, state_machine, on_applied, transport_class):
+    def __init__(self, self_addr, peers, conf, state_machine, on_applied, transport_class, durable=True):
         self._sm = state_machine
         self._on_applied = on_applied
         self._keep_tail = False
         self.refused_appends = 0  # conflicts with applied entries: must stay 0 (see raft_append_guard)
-        super().__init__(self_addr, peers, conf, transportClass=transport_class)
+        self.journal: DurableJournal | None = None
+        made = pysyncobj_module.createJournal
+
+        def durable_journal(journal_file):
+            self.journal = DurableJournal(journal_file, conf.fullDumpFile)
+            return self.journal
+        if durable:
+            pysyncobj_module.createJournal = durable_journal  # the library looks it up at construction
+        try:
+            super().__init__(self_addr, peers, conf, transportClass=transport_class)
+        finally:
+            pysyncobj_module.createJournal = made
+
+    def sync_journal(self) -> None:
+        """Called before any Raft message leaves and before an entry is applied."""
+        if self.journal is not None:
+            self.journal.sync()
 
     @replicated
     def apply(self, batch_json):
+        self.sync_journal()  # a lone voter commits without sending: on disk before applied
         result = self._sm.apply(batch_json)
         self._on_applied()
         return result.to_json()
@@ -177,7 +198,11 @@ class RaftQuorum:
         bind_raft_sources_to(me.rsplit(":", 1)[0])
         peers = [addr for nid, addr in sorted(self._voters.items()) if nid != self.node_id]
         transport_class = raft_transport.install({addr.rsplit(":", 1)[0] for addr in self._voters.values()})
-        self._obj = _MetadataSyncObj(me, peers, conf, self.state_machine, self._notify_applied, transport_class)
+        # KRAFT_METADATA_FSYNC=0 only to measure what durability costs (bench/): without it
+        # a power cut can make a voter forget what it acknowledged.
+        durable = os.environ.get("KRAFT_METADATA_FSYNC", "1") != "0"
+        self._obj = _MetadataSyncObj(me, peers, conf, self.state_machine, self._notify_applied,
+                                     transport_class, durable)
         logging.getLogger("pysyncobj.syncobj").addFilter(_KeptTailFilter(lambda: self._obj))
 
     def stop(self) -> None:
@@ -191,8 +216,12 @@ class RaftQuorum:
             "state": self.state_machine.snapshot(),
             "raft": base64.b64encode(pickle.dumps(raft_data)).decode(),
         }
-        with gzip.open(filename, "wb") as f:
-            f.write(orjson.dumps(payload))
+        with open(filename, "wb") as raw:
+            with gzip.GzipFile(fileobj=raw, mode="wb") as f:
+                f.write(orjson.dumps(payload))
+            raw.flush()
+            os.fsync(raw.fileno())  # the library renames it into place; the directory is
+            # fsynced before the journal drops the entries it holds (raft_durable)
 
     def _read_snapshot(self, filename: str):
         with gzip.open(filename, "rb") as f:
@@ -273,6 +302,8 @@ class RaftQuorum:
                     return
                 if error == FAIL_REASON.SUCCESS:
                     fut.set_result(ApplyResult(**result))
+                elif error in _MAYBE_IN_LOG:
+                    fut.set_exception(ProposalOutcomeUnknown(_fail_reason(error)))
                 else:
                     fut.set_exception(QuorumError(_fail_reason(error)))
             if not loop.is_closed():
@@ -288,6 +319,11 @@ class RaftQuorum:
             ) from None
 
 
+# A command the tick thread forwarded to another leader (leadership moved between our
+# check and its turn) may be in that leader's log; every other failure is before the log.
+_MAYBE_IN_LOG = (FAIL_REASON.LEADER_CHANGED, FAIL_REASON.UNKNOWN_OUTCOME)
+
+
 def _fail_reason(code) -> str:
     names = {
         FAIL_REASON.QUEUE_FULL: "commit queue full",
@@ -296,5 +332,6 @@ def _fail_reason(code) -> str:
         FAIL_REASON.NOT_LEADER: "this node is no longer the Raft leader",
         FAIL_REASON.LEADER_CHANGED: "Raft leader changed before commit",
         FAIL_REASON.REQUEST_DENIED: "request denied",
+        FAIL_REASON.UNKNOWN_OUTCOME: "the Raft leader's answer came too late to say",
     }
     return names.get(code, f"Raft failure {code}")

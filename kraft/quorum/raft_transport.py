@@ -174,6 +174,14 @@ class GuardedTransport(TCPTransport):
             return
         super()._onNewIncomingConnection(conn)
 
+    def send(self, node, message):
+        # Whatever this message says (an acknowledgement, entries a follower will count),
+        # the journal behind it must be on disk first (see raft_durable).
+        sync = getattr(self._syncObj, "sync_journal", None)
+        if sync is not None:
+            sync()
+        return super().send(node, message)
+
     def _onTick(self):
         super()._onTick()
         now = time.monotonic()

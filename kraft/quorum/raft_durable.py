@@ -1,0 +1,104 @@
+"""Raft state on disk before anyone relies on it.
+
+pysyncobj writes its journal through mmap and its term/vote/commit file with a rename,
+and never flushes either, so a power cut can make a voter forget entries it
+acknowledged or a vote it cast: Raft's safety rests on both being durable. Kafka's
+KRaft flushes the leader's log before counting its own append and a voter's log before
+it acknowledges, and fsyncs its quorum-state file before a rename. kraft does the same
+around the library:
+
+- `DurableJournal` wraps its FileJournal. Changes mark it dirty; the adapter calls
+  `sync()` before any Raft message leaves (a follower's acknowledgement, a leader's
+  AppendEntries, whose entries it counts once a follower answers) and before an entry
+  is applied (a single voter commits without sending anything). One msync covers all
+  the entries one message carried.
+- Before the journal drops entries that a snapshot now holds (compaction, or a snapshot
+  received from the leader), the snapshot file and its directory are fsynced first.
+- `DurableMetaStorer` writes the term, vote and commit index with fsync of the
+  temporary file, rename, fsync of the directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pysyncobj.journal import FileJournal, MetaStorer
+from pysyncobj.pickle import dumps
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or directory by path (a directory's fsync makes renames in it durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DurableMetaStorer(MetaStorer):
+    def storeMeta(self, meta):  # noqa: N802 (the library's name)
+        path = Path(self.getPath())
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(dumps(meta))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_path(path.parent)
+
+
+class DurableJournal:
+    """Delegates to pysyncobj's FileJournal; see the module docstring for when it syncs."""
+
+    def __init__(self, journal_file: str, snapshot_file: str):
+        self._inner = FileJournal(journal_file)
+        meta = DurableMetaStorer(journal_file + ".meta")
+        self._inner._FileJournal__metaStorer = meta
+        self._snapshot = Path(snapshot_file)
+        self._dir = Path(journal_file).parent
+        self._dirty = True  # the file may have been created or changed before this process
+        self.syncs = 0
+        fsync_path(self._dir)  # the journal file's own creation
+
+    # -- what the library calls -------------------------------------------------------
+    def add(self, command, idx, term):
+        self._inner.add(command, idx, term)
+        self._dirty = True
+
+    def deleteEntriesFrom(self, entryFrom):  # noqa: N802, N803
+        self._inner.deleteEntriesFrom(entryFrom)
+        self._dirty = True
+
+    def deleteEntriesTo(self, entryTo):  # noqa: N802, N803
+        self._sync_snapshot()  # the entries dropped here live on only in the snapshot
+        self._inner.deleteEntriesTo(entryTo)
+        self._dirty = True
+        self.sync()
+
+    def clear(self):
+        self._sync_snapshot()  # called once a snapshot from the leader replaced the log
+        self._inner.clear()
+        self._dirty = True
+        self.sync()
+
+    def __getitem__(self, item):
+        return self._inner[item]
+
+    def __len__(self):
+        return len(self._inner)
+
+    def __getattr__(self, name):  # set/getRaftCommitIndex, setCurrentTerm, flush, ...
+        return getattr(self._inner, name)
+
+    # -- what the adapter calls ---------------------------------------------------------
+    def sync(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self._inner.flush()  # msync(MS_SYNC): the mapped journal's pages are on disk
+            self.syncs += 1
+
+    def _sync_snapshot(self) -> None:
+        if self._snapshot.exists():
+            fsync_path(self._snapshot)
+        fsync_path(self._dir)
