@@ -14,6 +14,8 @@ from rich.table import Table
 from kraft.scenario.spec import ScenarioError, builtin_names, load_scenario
 
 console = Console()
+# Like automake's and pytest's "skipped": a script or CI must not read a skip as a pass.
+EXIT_SKIPPED = 3
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +36,8 @@ def register(app: typer.Typer) -> None:
                 seed: int = typer.Option(0, help="makes the fault schedule reproducible"),
                 nodes: Optional[int] = typer.Option(None, help="cluster size"),
                 report: Optional[Path] = typer.Option(None, help="directory for reports")):
-        """Run scenarios on fresh clusters; exit 0 only when every expectation holds."""
+        """Run scenarios on fresh clusters; exit 0 only when every expectation holds (1: one
+        failed, 3: none failed but some could not run here)."""
         from kraft.scenario.report import write_reports
         from kraft.scenario.runner import RunOptions, run_scenario
         try:
@@ -43,7 +46,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"kraft: {exc}", err=True)
             raise typer.Exit(2)
         out_dir = report or Path(tempfile.mkdtemp(prefix="kraft-scenarios-"))
-        all_ok = True
+        all_ok, skipped = True, []
         for s in scenarios:
             console.rule(f"{s.name}: {s.description}")
             line = console.status("starting cluster ...")
@@ -54,13 +57,17 @@ def register(app: typer.Typer) -> None:
             finally:
                 line.stop()
             if result.skipped:
-                console.print(f"[yellow]SKIPPED[/] {s.name}: {result.skipped}")
+                console.print(f"[yellow]SKIPPED (not a pass)[/] {s.name}: {result.skipped}")
+                skipped.append(s.name)
                 continue
             show_verdict(result)
             json_path, html_path = write_reports(result, out_dir)
             console.print(f"reports: {json_path}  {html_path}")
             all_ok &= result.passed
-        raise typer.Exit(0 if all_ok else 1)
+        if all_ok and skipped:
+            console.print(f"[yellow]{len(skipped)} of {len(scenarios)} scenarios skipped[/] "
+                          f"({', '.join(skipped)}): exit {EXIT_SKIPPED}, not a pass")
+        raise typer.Exit(1 if not all_ok else EXIT_SKIPPED if skipped else 0)
 
 
 def show_verdict(result) -> None:

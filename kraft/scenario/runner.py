@@ -52,7 +52,8 @@ class RunResult:
 
     @property
     def passed(self) -> bool:
-        return self.skipped is not None or (self.verdict is not None and self.verdict.ok)
+        """Every expectation held. A skipped scenario proved nothing: not passed."""
+        return self.skipped is None and self.verdict is not None and self.verdict.ok
 
 
 def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:

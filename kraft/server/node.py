@@ -22,6 +22,7 @@ from kraft.config.cluster_keys import peer_key, raft_key
 from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.controller.quorum_controller import QuorumController
 from kraft.broker.controller_link import ControllerLink
+from kraft.server.connection_guard import ConnectionGuard
 from kraft.config.data_dir import DataDirIdentity
 from kraft.broker.data_plane import DataPlane
 from kraft.errors import MetadataNotReady, NotLeaderOrFollower, UnknownServerError
@@ -74,6 +75,7 @@ class Node:
             quorum.add_apply_listener(self.metadata_applied)
         self.metrics = NodeMetrics(self)
         self.peers = Peers(self.peer_key, self.node_url, self.node_config.host)
+        self.connections = ConnectionGuard({n.host for n in config.nodes})
         self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
                                    self.peers, self._request_timeout_s)
         self.lifecycle = (BrokerLifecycle(self.node_config, self.link.call, lambda: self.image.offset,
@@ -278,6 +280,7 @@ class Node:
             self.waiters.wait_for, self._append_offsets)
         app = build_app(self)
         app.middlewares.insert(0, self.metrics.middleware())
+        app.middlewares.insert(0, self.connections.middleware)
         # in-flight long polls (fetch, metadata, consumer records) are cut after the grace
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=SHUTDOWN_GRACE_S)
@@ -289,6 +292,7 @@ class Node:
                 self.follower = MetadataFollower(self.state_machine, [n.id for n in self.config.controllers],
                                                  self.peers, self.metadata_applied)
             await runner.setup()
+            self.connections.wrap(runner)
             site = web.TCPSite(runner, self.node_config.host, self.node_config.http_port,
                                reuse_address=True)
             await site.start()
@@ -309,6 +313,7 @@ class Node:
                     tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
                 tasks.append(tg.create_task(self.groups.run(), name="group-coordinator"))
                 tasks.append(tg.create_task(self.data_plane.unacked.run(), name="acks0-writes"))
+                tasks.append(tg.create_task(self.connections.run(), name="http-connection-guard"))
                 await stop.wait()
                 started = time.monotonic()
                 if self.lifecycle is not None:
