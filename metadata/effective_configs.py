@@ -1,10 +1,18 @@
 """A topic's effective configs: its own overrides, then cluster-wide dynamic values,
-then cluster.toml's [topic_defaults], then Kafka's defaults. Pure."""
+then cluster.toml's [topic_defaults], then Kafka's defaults. Pure.
+
+An inherited min.insync.replicas is capped at the topic's replication factor: the
+cluster default of 2 must not make every acks=all write to an RF 1 topic fail. A value
+set on the topic itself is kept as it is (creating a topic with one above its
+replication factor is refused).
+"""
 
 from __future__ import annotations
 
 from kraft.config.topic_configs import TOPIC_CONFIGS, typed_value
 from kraft.metadata.image import MetadataImage
+
+MIN_ISR = "min.insync.replicas"
 
 
 def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topic: str) -> dict:
@@ -20,6 +28,12 @@ def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topi
             result[name] = (defaults[name], "STATIC_BROKER_CONFIG")
         else:
             result[name] = (str(TOPIC_CONFIGS[name].default), "DEFAULT_CONFIG")
+    value, source = result[MIN_ISR]
+    image_topic = image.topic(topic)
+    if source != "DYNAMIC_TOPIC_CONFIG" and image_topic is not None and image_topic.partitions:
+        rf = len(image_topic.partitions[0].replicas)
+        if int(value) > rf:
+            result[MIN_ISR] = (str(rf), source)
     return result
 
 

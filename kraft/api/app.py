@@ -13,6 +13,7 @@ import logging
 from aiohttp import web
 
 from kraft.api import (
+    broker_config_routes,
     cluster_routes,
     consume_routes,
     consumer_routes,
@@ -58,6 +59,7 @@ def build_app(node) -> web.Application:
     app[NODE_KEY] = node
     app[BUDGET_KEY] = BodyBudget()
     cluster_routes.add_routes(app)
+    broker_config_routes.add_routes(app)
     topic_routes.add_routes(app)
     internal_routes.add_routes(app)
     produce_routes.add_routes(app)

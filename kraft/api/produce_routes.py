@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 
 import orjson
 from aiohttp import web
@@ -29,6 +30,7 @@ from kraft.api.http_body import (
     read_json_object,
 )
 from kraft.api.paths import check_cluster
+from kraft.api.auto_create import topic_for_produce
 from kraft.broker.lookup import partition_or_404
 from kraft.broker.data_plane import ACKS, Idempotence
 from kraft.errors import BadRequest, ERROR_CLASS_HEADER, EmptyBody, InvalidValue, KraftError, TooManyRecords
@@ -79,9 +81,17 @@ def idempotence_of(request) -> Idempotence | None:
                        query_int(request, "sequence", 0, 0, 2**31 - 1))
 
 
+@dataclass(frozen=True)
+class Failed:
+    """One entry's failure, with the partition it was sent to."""
+
+    partition: int
+    error: KraftError
+
+
 async def deliver(node, topic: str, entries, acks: int, timeout_ms: int,
                   producer: Idempotence | None = None) -> list:
-    """entries: [(partition|None, Record)] -> per entry a Delivery or a KraftError."""
+    """entries: [(partition|None, Record)] -> per entry (partition, offset, timestamp) or Failed."""
     if topic == OFFSETS_TOPIC:
         raise InvalidValue(f"{OFFSETS_TOPIC} is internal: only group coordinators write to it")
     plane = node.data_plane
@@ -114,7 +124,7 @@ async def deliver(node, topic: str, entries, acks: int, timeout_ms: int,
     for (partition, indexes), result in zip(groups.items(), results):
         for n, i in enumerate(indexes):
             if isinstance(result, KraftError):
-                out[i] = result
+                out[i] = Failed(partition, result)
             else:
                 offset = -1 if result.offset < 0 else result.offset + n
                 out[i] = (partition, offset, entries[i][1].timestamp_ms)
@@ -125,7 +135,6 @@ async def deliver(node, topic: str, entries, acks: int, timeout_ms: int,
 async def v2_produce(request):
     node = node_of(request)
     topic = request.match_info["topic"]
-    node.data_plane.topic_or_404(topic)
     ctype = check_content_type(request, (rc.V2_JSON, rc.V2_BINARY) + JSON_TYPES)
     binary = ctype == rc.V2_BINARY
     acks, timeout_ms = produce_options(request)
@@ -140,16 +149,20 @@ async def v2_produce(request):
         raise EmptyBody("no records to produce")
     check_record_count(len(records))
     fixed = request.match_info.get("partition")
-    if fixed is not None:
+    if fixed is None:
+        entries = rc.v2_entries(records, binary, None)  # a malformed request creates no topic
+        await topic_for_produce(node, topic)
+    else:  # a partition of a missing topic is a 404, as in Kafka: nothing to create
         fixed = partition_or_404(node.data_plane.topic_or_404(topic), fixed)
-    entries = rc.v2_entries(records, binary, fixed)
+        entries = rc.v2_entries(records, binary, fixed)
     results = await deliver(node, topic, entries, acks, timeout_ms, producer)
     offsets = []
     for r in results:
-        if isinstance(r, KraftError):
-            slot = {"partition": None, "offset": None, "error_code": rest_error_code(r), "error": r.message}
+        if isinstance(r, Failed):
+            slot = {"partition": r.partition, "offset": None, "error_code": rest_error_code(r.error),
+                    "error": r.error.message}
             if ERROR_CLASS_HEADER in request.headers:
-                slot["error_class"] = type(r).__name__
+                slot["error_class"] = type(r.error).__name__
             offsets.append(slot)
         else:
             offsets.append({"partition": r[0], "offset": r[1], "error_code": None, "error": None})
@@ -173,8 +186,8 @@ def _v3_entry(node, obj, what: str):
 
 
 def _v3_report(node, topic, result, record, types) -> dict:
-    if isinstance(result, KraftError):
-        return {"error_code": rest_error_code(result), "message": result.message}
+    if isinstance(result, Failed):
+        return {"error_code": rest_error_code(result.error), "message": result.error.message}
     partition, offset, ts = result
     report = {"error_code": 200, "cluster_id": node.cluster_id, "topic_name": topic,
               "partition_id": partition, "offset": offset, "timestamp": rc.iso(ts)}
@@ -209,7 +222,6 @@ async def v3_produce(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)
     topic = request.match_info["topic"]
-    node.data_plane.topic_or_404(topic)
     check_content_type(request, JSON_TYPES)
     acks, timeout_ms = produce_options(request)
     producer = idempotence_of(request)
@@ -221,12 +233,12 @@ async def v3_produce(request):
     except UnicodeDecodeError:
         raise BadRequest("request body is not UTF-8") from None
     parsed = [_v3_entry(node, o, f"record {i}") for i, o in enumerate(objs)]
+    await topic_for_produce(node, topic)
     results = await deliver(node, topic, [p[0] for p in parsed], acks, timeout_ms, producer)
     reports = [_v3_report(node, topic, r, p[0][1], p[1]) for r, p in zip(results, parsed)]
     if len(reports) == 1:
-        err = results[0]
-        if isinstance(err, KraftError):
-            return json_response(*error_body(err))
+        if isinstance(results[0], Failed):
+            return json_response(*error_body(results[0].error))
         return json_response(reports[0])
     body = b"\n".join(orjson.dumps(r) for r in reports)
     return web.Response(body=body, content_type="application/json")
@@ -236,7 +248,6 @@ async def v3_produce_batch(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)
     topic = request.match_info["topic"]
-    node.data_plane.topic_or_404(topic)
     acks, timeout_ms = produce_options(request)
     producer = idempotence_of(request)
     body = await read_json_object(request)
@@ -253,6 +264,7 @@ async def v3_produce_batch(request):
         ids.append(e["id"])
     if len(set(ids)) != len(ids):
         raise BadRequest("entry ids must be unique within a batch")
+    await topic_for_produce(node, topic)
     # Each entry stands alone: a bad one is a failure of its own, the rest go ahead.
     parsed, failures = {}, []
     for i, e in enumerate(entries):
@@ -272,5 +284,5 @@ async def v3_produce_batch(request):
     successes = []
     for i, r in zip(order, results):
         report = _v3_report(node, topic, r, parsed[i][0][1], parsed[i][1])
-        (failures if isinstance(r, KraftError) else successes).append({"id": ids[i], **report})
+        (failures if isinstance(r, Failed) else successes).append({"id": ids[i], **report})
     return json_response({"successes": successes, "failures": failures}, status=207)

@@ -133,5 +133,23 @@ def config_view(topic: str, name: str, value: str, source: str, cluster_id: str,
     }
 
 
+def broker_config_view(broker_id: int, name: str, value: str, explicit: bool, cluster_id: str,
+                       base: str) -> dict:
+    path = f"/v3/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}"
+    return {
+        "kind": "KafkaBrokerConfig",
+        "metadata": _meta(base, path, cluster_id, f"broker={broker_id}/config={name}"),
+        "cluster_id": cluster_id,
+        "broker_id": broker_id,
+        "name": name,
+        "value": value,
+        "is_default": not explicit,
+        "is_read_only": True,  # cluster.toml is read at start
+        "is_sensitive": False,
+        "source": "STATIC_BROKER_CONFIG" if explicit else "DEFAULT_CONFIG",
+        "synonyms": [],
+    }
+
+
 def collection(kind: str, base: str, path: str, data: list) -> dict:
     return {"kind": kind, "metadata": {"self": f"{base}{path}", "next": None}, "data": data}

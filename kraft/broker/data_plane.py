@@ -7,6 +7,7 @@ layer's errors become API errors here, so routes only speak KraftError.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from kraft.storage.record import Record, record_size
 from kraft.storage.record_batch import encode_batch
 
 ACKS = {"0": 0, "1": 1, "all": -1, "-1": -1}
+LEADER_OPEN_WAIT_S = 2.0  # a new partition's log opens within a loop turn or an fsync or two
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class DataPlane:
             return await self._forward_produce(leader, topic, partition, batch, acks, timeout_ms,
                                                timestamp)
         try:
-            replica = rm.leader_replica(topic, partition)
+            replica = await self._opened_leader_replica(rm, topic, partition)
             min_isr = int(self.configs(topic)["min.insync.replicas"])
             base, last, epoch = replica.append(batch, acks == -1, min_isr)
             if acks == -1:
@@ -139,6 +141,20 @@ class DataPlane:
         except ProducerSequenceError as exc:  # the producer's fault: named as in Kafka
             raise type(exc)(f"{topic}-{partition}: {exc.detail}") from None
         return Delivery(partition, -1 if acks == 0 else base, timestamp)
+
+    async def _opened_leader_replica(self, rm, topic: str, partition: int):
+        """The image names this node the leader, but the replica manager opens a new
+        partition's log a moment after the metadata arrives (a just-created topic):
+        wait that moment rather than answer NOT_LEADER."""
+        deadline = time.monotonic() + LEADER_OPEN_WAIT_S
+        while True:
+            try:
+                return rm.leader_replica(topic, partition)
+            except NotLeaderOrFollower:
+                if (time.monotonic() >= deadline
+                        or self.topic_or_404(topic).partitions[partition].leader != self.node_id):
+                    raise
+            await asyncio.sleep(0.01)
 
     async def _forward_produce(self, leader, topic, partition, batch, acks, timeout_ms, timestamp):
         params = {"topic": topic, "partition": str(partition), "acks": str(acks),

@@ -15,8 +15,9 @@ from kraft.errors import KraftError
 def local_description(node) -> dict:
     image = node.image
     now_ms = int(time.time() * 1000)
-    voters, leader, term, hw = [], None, 0, 0
+    voters, leader, term, hw, problems = [], None, 0, 0, []
     if node.quorum is not None:
+        problems = node.quorum.peer_problems()
         st = node.quorum.status()
         leader, term, hw = st.leader_id, st.term, st.commit_index
         voters = [{"node_id": v.node_id, "log_end_offset": v.log_end_offset, "lag": v.lag,
@@ -46,6 +47,7 @@ def local_description(node) -> dict:
         "answered_by": node.node_id,
         "voters": voters,
         "observers": observers,
+        "problems": problems,  # (ext) why a voter may be missing, as this node sees it
     }
 
 

@@ -126,6 +126,8 @@ def quorum_status(config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] =
         table.add_row(str(o["node_id"]), str(o["metadata_offset"]), str(o["lag"]),
                       str(o.get("last_heartbeat_age_ms")), "Observer")
     out.print(table)
+    for problem in q.get("problems", []):
+        out.print(f"[yellow]problem:[/] {problem}")
 
 
 def _parse_kv(items: list[str]) -> dict:

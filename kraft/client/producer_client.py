@@ -31,11 +31,16 @@ from kraft.broker.partitioner import RoundRobin, partition_for_key
 
 V2_JSON = "application/vnd.kafka.json.v2+json"
 RETRIABLE = {50003, 50301}
+TOPIC_NOT_FOUND, TOPIC_EXISTS = 40401, 40901
 SEQUENCE_MODULUS = 2**31
 
 
 class ProduceError(AdminError):
     """One line for stderr: the server's message and code, or why retries ran out."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
 
 
 class ProducerClient:
@@ -87,10 +92,31 @@ class ProducerClient:
 
     def _partition_count(self, topic: str) -> int:
         if topic not in self._partition_counts:
-            quoted = urllib.parse.quote(topic, safe="")
-            body = self._call("GET", f"/v3/clusters/{self._cluster()}/topics/{quoted}")
+            topic_path = f"/v3/clusters/{self._cluster()}/topics/{urllib.parse.quote(topic, safe='')}"
+            try:
+                body = self._call("GET", topic_path)
+            except ProduceError as exc:
+                if exc.code != TOPIC_NOT_FOUND or not self._create_missing(topic):
+                    raise
+                body = self._call("GET", topic_path)
             self._partition_counts[topic] = body["partitions_count"]
         return self._partition_counts[topic]
+
+    def _create_missing(self, topic: str) -> bool:
+        """A Kafka producer's metadata request creates a missing topic when the cluster has
+        auto.create.topics.enable; this client picks partitions itself, so it asks for the
+        setting and creates the topic with the cluster's defaults. False: left missing."""
+        cluster = f"/v3/clusters/{self._cluster()}"
+        broker = self._call("GET", f"{cluster}/brokers")["data"][0]["broker_id"]
+        setting = self._call("GET", f"{cluster}/brokers/{broker}/configs/auto.create.topics.enable")
+        if setting["value"] != "true":
+            return False
+        try:
+            self._call("POST", f"{cluster}/topics", {"topic_name": topic})
+        except ProduceError as exc:
+            if exc.code != TOPIC_EXISTS:  # another producer created it first: fine
+                raise
+        return True
 
     # -- producing ----------------------------------------------------------------------------
     def _send_partition(self, topic: str, partition: int, records: list[dict]) -> int:
@@ -162,7 +188,7 @@ class ProducerClient:
                 code, message, _ = _outcome(status, answer)
                 problem = f"{message} (error_code {code})"
                 if code not in RETRIABLE:
-                    raise ProduceError(problem)
+                    raise ProduceError(problem, code)
             self._node = (self._node + 1) % len(self.bootstrap)
             time.sleep(self.backoff_s)
         raise ProduceError(f"no node answered: {problem}")

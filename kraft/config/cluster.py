@@ -68,6 +68,8 @@ class ClusterSection(_Table):
     name: Annotated[str, Field(strict=True, min_length=1)] = "local"
     id: Annotated[str, Field(strict=True), AfterValidator(_kafka_style_cluster_id)] | None = None
     raft_password: Annotated[str, Field(strict=True, min_length=8)] | None = None
+    # Kafka's name and default: a produce naming a missing topic creates it with the defaults
+    auto_create_topics_enable: Annotated[bool, Field(strict=True)] = Field(True, alias="auto.create.topics.enable")
 
 
 class Timeouts(_Table):
@@ -190,7 +192,7 @@ def _port_clash(nodes: tuple[NodeConfig, ...]) -> tuple[str, str] | None:
 
 
 class ClusterConfig(_Table):
-    cluster: ClusterSection = ClusterSection()
+    cluster: ClusterSection = Field(default_factory=lambda: ClusterSection.model_validate({}))
     topic_defaults: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPIC_CONFIGS))
     timeouts: Timeouts = Field(default_factory=lambda: Timeouts.model_validate({}))
     groups: GroupSettings = Field(default_factory=lambda: GroupSettings.model_validate({}))

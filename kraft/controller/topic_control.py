@@ -48,6 +48,9 @@ class CreateTopic:
     configs: dict[str, object] = field(default_factory=dict)
 
 
+MIN_ISR = "min.insync.replicas"
+
+
 def create_topic(
     image: MetadataImage, req: CreateTopic, defaults: dict[str, str], topic_id: str
 ) -> tuple[list, dict]:
@@ -74,6 +77,10 @@ def create_topic(
             configs[cname] = parse_topic_override(cname, raw)
         except ConfigError as exc:
             raise InvalidValue(str(exc)) from None
+    explicit_min_isr = configs.get(MIN_ISR)
+    if explicit_min_isr is not None and int(explicit_min_isr) > rf:
+        raise InvalidValue(f"{MIN_ISR} {explicit_min_isr} is larger than the replication factor "
+                           f"{rf}: no acks=all write could ever succeed")
     try:
         assignment = place_replicas(image, partitions, rf)
     except ValueError as exc:

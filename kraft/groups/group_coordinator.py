@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 TICK_S = 0.25
 LOAD_CHUNK_BYTES = 1024 * 1024
 COMMIT_TIMEOUT_MS = 30_000
+LOCATE_WAIT_S = 15.0  # the offsets topic's creation and leader elections fit well inside
+LOCATE_RETRY_S = 0.1
 
 
 def wall_ms() -> int:
@@ -189,9 +191,22 @@ class GroupCoordinator:
         topic = self._image().topic(OFFSETS_TOPIC)
         return len(topic.partitions) if topic is not None else None
 
-    async def locate(self, group_id: str, create: bool = True) -> int | None:
+    async def locate(self, group_id: str, create: bool = True,
+                     wait_s: float = LOCATE_WAIT_S) -> int | None:
         """None when this node coordinates the group and has loaded it; else the node id
-        to forward to. Creates the offsets topic on first use, as Kafka does."""
+        to forward to. Creates the offsets topic on first use, as Kafka does. While the
+        coordinator is being created, elected or loaded, waits (up to wait_s) as a Kafka
+        client retries FindCoordinator, so a first consumer on a fresh cluster succeeds."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return await self._locate_once(group_id, create)
+            except (CoordinatorNotAvailable, CoordinatorLoadInProgress):
+                if time.monotonic() + LOCATE_RETRY_S >= deadline:
+                    raise
+            await asyncio.sleep(LOCATE_RETRY_S)
+
+    async def _locate_once(self, group_id: str, create: bool) -> int | None:
         count = self._offsets_partitions()
         if count is None and not create:
             raise NotFound(f"consumer group {group_id!r} not found (no group has been used yet)")

@@ -67,6 +67,9 @@ class MemoryQuorum:
     def leader_id(self) -> int | None:
         return self._raft.leader
 
+    def peer_problems(self) -> list[str]:
+        return []
+
     def term(self) -> int:
         return self._raft.term
 

@@ -66,6 +66,10 @@ class Quorum(Protocol):
 
     def status(self) -> QuorumStatus: ...
 
+    def peer_problems(self) -> list[str]:
+        """Why peers may be missing from the quorum (e.g. frames failing authentication)."""
+        ...
+
     async def propose(self, batch_json: str, timeout_s: float) -> ApplyResult: ...
 
     def add_apply_listener(self, callback) -> None:

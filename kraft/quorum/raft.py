@@ -255,6 +255,11 @@ class RaftQuorum:
         leader = self._obj._getLeader()
         return None if leader is None else self._addr_to_id.get(str(leader))
 
+    def peer_problems(self) -> list[str]:
+        """Why peers may be missing from the quorum, one sentence each (lately seen)."""
+        return [f"Raft frames from {host} fail authentication (formatted with another "
+                f"raft_password or cluster id?)" for host in raft_transport.AUTH_FAILURES.recent()]
+
     def term(self) -> int:
         return self._obj.raftCurrentTerm if self._obj is not None else 0
 

@@ -11,7 +11,10 @@ good. Here:
 - at most MAX_PENDING connections may be waiting for their handshake, and each must
   finish it within HANDSHAKE_TIMEOUT_S;
 - a peer that does not read what we send is cut once MAX_UNSENT_BYTES are waiting;
-- an accept error pauses accepting for ACCEPT_PAUSE_S instead of closing the listener.
+- an accept error pauses accepting for ACCEPT_PAUSE_S instead of closing the listener;
+- a controller whose frames fail authentication (nodes formatted with different Raft
+  passwords or cluster ids) is logged as a warning and kept in `AUTH_FAILURES`, so the
+  node's readiness and `kraft quorum status` can say why no quorum forms.
 
 `install()` puts these classes in place of the library's before a SyncObj is built.
 """
@@ -37,6 +40,29 @@ MAX_FRAME_BYTES = 64 * 1024 * 1024
 MAX_UNSENT_BYTES = 128 * 1024 * 1024
 MAX_PENDING = 16
 HANDSHAKE_TIMEOUT_S = 5.0
+PROBLEM_MEMORY_S = 10.0  # an authentication failure is reported this long after it is seen
+
+
+class AuthFailures:
+    """Peers (by address) whose Raft frames this node could not authenticate, lately."""
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self._seen: dict[str, float] = {}
+
+    def note(self, host: str) -> None:
+        now = self._clock()
+        if now - self._seen.get(host, -1e9) > 60:  # one warning a minute per peer
+            log.warning("Raft frames from %s fail authentication: it was formatted with another "
+                        "raft_password or cluster id, so the quorum cannot include it", host)
+        self._seen[host] = now
+
+    def recent(self) -> list[str]:
+        now = self._clock()
+        return sorted(h for h, t in self._seen.items() if now - t <= PROBLEM_MEMORY_S)
+
+
+AUTH_FAILURES = AuthFailures()  # one Raft port per process
 ACCEPT_PAUSE_S = 0.5
 _LENGTH = struct.Struct("i")  # the library's frame prefix: native int
 
@@ -105,8 +131,8 @@ class BoundedConnection(TcpConnection):
                 if rand_key != self.recvRandKey:
                     raise ValueError("wrong session key")
         except Exception:  # a stranger's or a damaged frame: drop the connection, say so
-            log.info("Raft frame from %s failed authentication; disconnecting",
-                     _peer(self._TcpConnection__socket))
+            peer = _peer(self._TcpConnection__socket)
+            AUTH_FAILURES.note(peer[0] if isinstance(peer, tuple) else str(peer))
             self.disconnect()
             return None
         return message

@@ -73,7 +73,9 @@ def _parse(payload: bytes):
 class LocalCluster:
     def __init__(self, nodes: int = 3, controllers: int | None = None, base_dir: Path | None = None,
                  topic_defaults: dict | None = None, timeouts: dict | None = None,
-                 first_address: int = 2, env: dict | None = None, groups: dict | None = None):
+                 first_address: int = 2, env: dict | None = None, groups: dict | None = None,
+                 cluster: dict | None = None):
+        """cluster: extra [cluster] settings, e.g. {"auto.create.topics.enable": False}."""
         self._tmp = None
         if base_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="kraft-cluster-")
@@ -82,14 +84,17 @@ class LocalCluster:
         controllers = nodes if controllers is None else controllers
         self.hosts = {i: f"127.0.0.{first_address + i - 1}" for i in range(1, nodes + 1)}
         self.config_path = self.base_dir / "cluster.toml"
-        self._write_config(nodes, controllers, topic_defaults or {}, timeouts or {}, groups or {})
+        self._write_config(nodes, controllers, topic_defaults or {}, timeouts or {}, groups or {},
+                           cluster or {})
         self.config = load_cluster_config(self.config_path)
         self.cluster_id = prepare_data_dirs(self.config)
         self.procs: dict[int, subprocess.Popen] = {}
         self.env = {**os.environ, **(env or {})}
 
-    def _write_config(self, nodes, controllers, topic_defaults, timeouts, groups) -> None:
-        lines = ['[cluster]', 'name = "test"', "", "[topic_defaults]"]
+    def _write_config(self, nodes, controllers, topic_defaults, timeouts, groups, cluster) -> None:
+        lines = ['[cluster]', 'name = "test"']
+        lines += [f'"{k}" = {json.dumps(v)}' for k, v in cluster.items()]
+        lines += ["", "[topic_defaults]"]
         lines += [f'"{k}" = {json.dumps(v)}' for k, v in topic_defaults.items()]
         lines += ["", "[timeouts]"] + [f'"{k}" = {v}' for k, v in timeouts.items()]
         lines += ["", "[groups]"] + [f'"{k}" = {v}' for k, v in groups.items()]

@@ -237,7 +237,8 @@ class Node:
     def readiness(self) -> tuple[bool, str]:
         image = self.image
         if image.controller_epoch == 0:
-            return False, "no active controller has been seen yet"
+            problems = self.quorum.peer_problems() if self.quorum is not None else []
+            return False, "; ".join(["no active controller has been seen yet", *problems])
         if self.lifecycle is not None:
             reg = image.brokers.get(self.node_id)
             if self.lifecycle.broker_epoch is None or reg is None:

@@ -70,6 +70,16 @@ def unchanged(cluster):
         assert snapshot(cluster, n) == before[n], f"metadata changed (seen from node {n})"
 
 
+def delete_everywhere(cluster, name, via=1):
+    """Delete a topic and wait until every node has applied it, so that the next test's
+    before-snapshot does not catch a node half way."""
+    status, body = http_json("DELETE", f"{cluster.v3(via)}/topics/{name}")
+    assert status == 204, body
+    for node in NODES:
+        cluster.wait_until(lambda: http_json("GET", f"{cluster.v3(node)}/topics/{name}")[0] == 404,
+                           10, f"{name} deleted on node {node}")
+
+
 def post_topics(cluster, node, raw: bytes, content_type="application/json"):
     return http_json("POST", cluster.v3(node) + "/topics", raw=raw,
                      headers={"Content-Type": content_type})
@@ -123,7 +133,7 @@ def test_json_content_type_with_charset_is_accepted(cluster):
     status, body = post_topics(cluster, 1, b'{"topic_name": "charset-ok", "partitions_count": 1}',
                                "application/json; charset=utf-8")
     assert status == 201, body
-    assert http_json("DELETE", cluster.v3(1) + "/topics/charset-ok")[0] == 204
+    delete_everywhere(cluster, "charset-ok")
 
 
 # -- fields ------------------------------------------------------------------------------------------
@@ -198,7 +208,7 @@ def test_a_249_character_name_is_accepted(cluster):
     assert body["topic_name"] == name
     status, names = http_json("GET", cluster.url(1) + "/topics")
     assert name in names
-    assert http_json("DELETE", f"{cluster.v3(1)}/topics/{name}")[0] == 204
+    delete_everywhere(cluster, name)
 
 
 def test_dot_and_underscore_names_collide(cluster, via):
@@ -215,7 +225,7 @@ def test_dot_and_underscore_names_collide(cluster, via):
                                          {"topic_name": "a_b", "partitions_count": 1})
                 assert_envelope(status, body, 42206)
     finally:
-        http_json("DELETE", cluster.v3(1) + "/topics/a.b")
+        delete_everywhere(cluster, "a.b")
 
 
 def test_duplicate_topic_is_40901_and_the_original_is_untouched(cluster, via):
@@ -524,4 +534,4 @@ def test_burst_of_concurrent_bad_requests_then_a_good_one_works(cluster):
         while http_json("GET", cluster.v3(node) + "/topics/after-burst")[0] != 200:
             assert time.monotonic() < deadline, f"after-burst never reached node {node}"
             time.sleep(0.05)
-    assert http_json("DELETE", cluster.v3(2) + "/topics/after-burst")[0] == 204
+    delete_everywhere(cluster, "after-burst", via=2)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -43,7 +45,8 @@ _names = itertools.count()
 # -- fixture and helpers -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(nodes=3) as c:
+    # a missing topic stays missing here (40401); auto-creation: test_first_use.py
+    with LocalCluster(nodes=3, cluster={"auto.create.topics.enable": False}) as c:
         c.start().wait_ready(timeout_s=30)
         create_topic(c, BAD, 3)
         create_topic(c, SMALL, 1, {"max.message.bytes": 1000})
@@ -591,6 +594,18 @@ def test_unknown_topic_v3_is_40401(cluster):
         status, body = v3_post(cluster, node, "nope", {"entries": [
             {"id": "a", "value": {"type": "JSON", "data": 1}}]}, suffix="/records:batch")
         assert_envelope(status, body, 40401)
+
+
+def test_with_auto_create_off_the_cli_producer_leaves_a_missing_topic_missing(cluster):
+    status, body = call("GET", cluster.v3(1) + "/brokers/2/configs/auto.create.topics.enable")
+    assert status == 200, body
+    assert (body["value"], body["source"], body["is_default"]) == ("false", "STATIC_BROKER_CONFIG", False)
+    res = subprocess.run([sys.executable, "-m", "kraft", "produce", "never-made",
+                          "--bootstrap", cluster.url(3)], input="a\n", capture_output=True,
+                         text=True, timeout=60, check=False, cwd=str(cluster.base_dir))
+    assert res.returncode == 1 and "40401" in res.stderr, (res.returncode, res.stderr)
+    for node in NODES:
+        assert call("GET", cluster.v3(node) + "/topics/never-made")[0] == 404
 
 
 @pytest.mark.parametrize("raw, code", [
