@@ -74,6 +74,9 @@ class ReplicaManager:
         # the IO worker's jobs, run one at a time in order (see _run_io_jobs)
         self._io_jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
         self._checkpoint_queued = False  # at most one HW checkpoint waits in _io_jobs
+        # topic id -> the (topic overrides, cluster configs) maps its open logs were configured
+        # from; the image replaces a map when it changes, so identity says "unchanged" cheaply
+        self._configured_from: dict[str, tuple] = {}
 
     # -- lookups ----------------------------------------------------------------------
     def replica(self, topic: str, partition: int) -> PartitionReplica | None:
@@ -183,6 +186,7 @@ class ReplicaManager:
         seen = {(topic.topic_id, index) for topic, index, _ in mine}
         for key in [k for k in self.replicas if k not in seen]:
             self._remove(key)  # first: a re-created topic of the same name reuses the dir
+        self._reconfigure_open_logs(image)
         for topic, index, reg in mine:
             key = (topic.topic_id, index)
             replica = self.replicas.get(key)
@@ -200,6 +204,28 @@ class ReplicaManager:
                 log.info("leader of %s-%d in epoch %d (isr %s)", topic.name, index,
                          reg.leader_epoch, list(reg.isr))
         self._sync_fetchers()
+
+    def _reconfigure_open_logs(self, image: MetadataImage) -> None:
+        """A topic config change reaches the open logs (segment.*, flush.*), as in Kafka; the
+        next append rolls or flushes under the new values. Retention, cleanup, min ISR and
+        the rest are read where they are used, so they need nothing here."""
+        by_topic: dict[str, list[PartitionReplica]] = {}
+        for replica in self.replicas.values():
+            by_topic.setdefault(replica.topic_id, []).append(replica)
+        for topic_id in [t for t in self._configured_from if t not in by_topic]:
+            del self._configured_from[topic_id]
+        for topic_id, replicas in by_topic.items():
+            name = replicas[0].topic
+            source = (image.topic_configs.get(name), image.cluster_configs)
+            seen = self._configured_from.get(topic_id)
+            if seen is not None and seen[0] is source[0] and seen[1] is source[1]:
+                continue
+            self._configured_from[topic_id] = source
+            config = log_config_for(self._topic_configs(name))
+            for replica in replicas:
+                if replica.log.config != config:
+                    replica.log.reconfigure(config)
+                    log.info("%s-%d log settings now %s", name, replica.partition, config)
 
     def _open(self, topic: str, topic_id: str, index: int) -> PartitionReplica:
         path = partition_dir.prepare(self.root, topic, index, topic_id)

@@ -103,6 +103,11 @@ class DataPlane:
                       timeout_ms: int, producer: Idempotence | None = None) -> Delivery:
         """One batch to one partition; the Delivery holds the first record's offset (for a
         retried idempotent batch, the offset it was first written at)."""
+        if self.configs(topic).get("message.timestamp.type") == "LogAppendTime":
+            # Kafka's broker-side time: the node taking the request stamps every record
+            now = int(time.time() * 1000)
+            for record in records:
+                record.timestamp_ms = now
         if producer is None:
             batch = encode_batch(records, 0, -1)
             if acks == 0 and self.unacked.running:

@@ -174,6 +174,12 @@ class PartitionLog:
         else:
             self.maybe_flush()
 
+    def reconfigure(self, config: LogConfig) -> None:
+        """New settings for an open log (a topic config change): the next append rolls or
+        flushes under them, as Kafka applies segment.* and flush.* to open logs."""
+        self._check_open()
+        self.config = config
+
     def _should_roll(self, active: Segment, header: BatchHeader) -> bool:
         if active.is_empty:
             return False  # even an oversized batch needs a home
