@@ -32,7 +32,7 @@ REST_ERROR_CODES: dict[type[e.KraftError], int] = {
     e.PartitionNotFound: 40402,
     e.OffsetOutOfRange: 40402,
     e.ConsumerInstanceNotFound: 40403,
-    e.TopicAlreadyExists: 40901,
+    e.TopicAlreadyExists: 40002,  # as Confluent's v3 answers it (HTTP 400)
     e.ConsumerInstanceExists: 40902,
     e.ConsumerConflict: 40903,
     e.StaleBrokerEpoch: 40904,

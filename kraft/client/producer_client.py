@@ -31,7 +31,7 @@ from kraft.broker.partitioner import RoundRobin, partition_for_key
 
 V2_JSON = "application/vnd.kafka.json.v2+json"
 RETRIABLE = {50003, 50301}
-TOPIC_NOT_FOUND, TOPIC_EXISTS = 40401, 40901
+TOPIC_NOT_FOUND, TOPIC_EXISTS = 40401, 40002
 SEQUENCE_MODULUS = 2**31
 
 

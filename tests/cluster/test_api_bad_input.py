@@ -228,14 +228,14 @@ def test_dot_and_underscore_names_collide(cluster, via):
         delete_everywhere(cluster, "a.b")
 
 
-def test_duplicate_topic_is_40901_and_the_original_is_untouched(cluster, via):
+def test_duplicate_topic_is_40002_and_the_original_is_untouched(cluster, via):
     with unchanged(cluster):
         for node in (1, via):
             status, body = http_json("POST", cluster.v3(node) + "/topics",
                                      {"topic_name": EXISTING, "partitions_count": 7,
                                       "replication_factor": 1,
                                       "configs": [{"name": "retention.ms", "value": "5"}]})
-            assert_envelope(status, body, 40901)
+            assert_envelope(status, body, 40002)
 
 
 # -- configs ------------------------------------------------------------------------------------------

@@ -28,10 +28,10 @@ def quorum(cluster, via):
 
 
 def until_created(cluster, via, name, timeout_s=20.0, **kw):
-    """Retry a create across a failover; a retry after an unknown outcome may see 40901."""
+    """Retry a create across a failover; a retry after an unknown outcome may see 40002."""
     def attempt():
         status, body = create_topic(cluster, via, name, **kw)
-        return status in (201, 409) and (status, body)
+        return (status == 201 or body.get("error_code") == 40002) and (status, body)
     return cluster.wait_until(attempt, timeout_s, f"topic {name} created via node {via}",
                               interval_s=0.05)
 
