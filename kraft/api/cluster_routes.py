@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
-from kraft.api.http_body import json_response
+from kraft.api.http_body import json_response, v2_response
 from kraft.api.paths import base_url, check_cluster
 from kraft.errors import BrokerNotAvailable, NotFound
 from kraft.broker.quorum_view import local_description as quorum_local
@@ -18,6 +18,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v3/clusters", list_clusters)
     r.add_get("/v3/clusters/{cluster_id}", get_cluster)
     r.add_get("/v3/clusters/{cluster_id}/brokers", list_brokers)
+    r.add_get("/brokers", v2_list_brokers)
     r.add_get("/v3/clusters/{cluster_id}/brokers/{broker_id}", get_broker)
     r.add_get("/v3/clusters/{cluster_id}/quorum", quorum)
     r.add_post("/v3/clusters/{cluster_id}/producers", create_producer)
@@ -46,6 +47,11 @@ async def list_brokers(request):
     image = node.image
     data = [views.broker_view(image, b, node.cluster_id, base) for b in sorted(image.brokers)]
     return json_response(views.collection("KafkaBrokerList", base, request.path, data))
+
+
+async def v2_list_brokers(request):
+    """REST Proxy v2: the ids of the registered brokers."""
+    return v2_response({"brokers": sorted(node_of(request).image.brokers)})
 
 
 async def get_broker(request):

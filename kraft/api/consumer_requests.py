@@ -14,6 +14,7 @@ from kraft.groups.assignors import STRATEGIES
 from kraft.groups.consumer_instance import FORMATS, RESETS, InstanceConfig
 from kraft.groups.topic_pattern import PatternTooSlow, TopicPattern
 from kraft.config.cluster import GroupSettings
+from kraft.config.topic_names import validate_topic_name
 from kraft.errors import BadRequest, InvalidValue, PartitionNotFound, TopicNotFound
 
 NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
@@ -82,6 +83,8 @@ def subscription(body: dict, existing: list[str]) -> tuple[frozenset[str], Topic
     if topics is not None:
         if not isinstance(topics, list) or not topics or not all(isinstance(t, str) and t for t in topics):
             raise InvalidValue('"topics" must be a non-empty list of topic names')
+        for topic in topics:
+            validate_topic_name(topic)
         return frozenset(topics), None
     if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_PATTERN:
         raise InvalidValue(f'"topic_pattern" must be a regex of 1-{MAX_PATTERN} characters')

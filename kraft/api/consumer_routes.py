@@ -23,7 +23,7 @@ from aiohttp import web
 from kraft.api import record_codec as rc
 from kraft.api.consumer_requests import check_name, instance_config, partition_list, require_object, subscription
 from kraft.api.context import node_of
-from kraft.api.http_body import check_content_type, query_int, read_body
+from kraft.api.http_body import check_content_type, check_v2_accept, query_int, read_body
 from kraft.broker.peers import LOCAL_ONLY_HEADER
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.consumer_poll import poll
@@ -102,6 +102,15 @@ def coordinated(handler=None, *, create: bool = True):
     return route
 
 
+def accepts_v2(route):
+    """406 before anything else when the client accepts no v2 answer."""
+    @wraps(route)
+    async def checked(request):
+        check_v2_accept(request)
+        return await route(request)
+    return checked
+
+
 def with_instance(handler=None, *, rejoin: bool = False):
     """Also find the instance, hold its lock, and count the request as a heartbeat
     (a records call also rejoins an instance that lost its membership)."""
@@ -150,6 +159,7 @@ async def create_instance(request, node, groups, group_id):
                     "base_uri": f"{base_url(request)}/consumers/{group_id}/instances/{name}"})
 
 
+@accepts_v2
 @coordinated
 async def delete_instance(request, node, groups, group_id):
     name = request.match_info["instance"]
@@ -160,6 +170,7 @@ async def delete_instance(request, node, groups, group_id):
 
 
 # -- subscription and assignment -----------------------------------------------------------
+@accepts_v2
 @with_instance
 async def subscribe(request, node, groups, group, instance):
     topics, pattern = subscription(await required_body(request), sorted(t.name for t in node.image.topics.values()))

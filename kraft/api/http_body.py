@@ -15,7 +15,8 @@ import os
 import orjson
 from aiohttp import web
 
-from kraft.errors import BadRequest, BodyTimeout, EmptyBody, Overloaded, PayloadTooLarge, UnsupportedMediaType
+from kraft.errors import (BadRequest, BodyTimeout, EmptyBody, NotAcceptable, Overloaded, PayloadTooLarge,
+                          UnsupportedMediaType)
 
 DEFAULT_BODY_CAP = 16 * 1024 * 1024
 BODY_BUDGET = 64 * 1024 * 1024  # request-body bytes one node holds at once, over all requests
@@ -117,6 +118,25 @@ async def read_json_object(request: web.Request, allowed: tuple[str, ...] = JSON
 def json_response(data, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status,
                         content_type="application/json")
+
+
+V2_TYPE = "application/vnd.kafka.v2+json"
+_V2_ACCEPTABLE = (V2_TYPE, "application/vnd.kafka+json", "application/json", "*/*", "application/*")
+
+
+def v2_response(data, status: int = 200) -> web.Response:
+    """A REST Proxy v2 answer: its own media type, as Confluent's proxy sends it."""
+    return web.Response(body=orjson.dumps(data), status=status, content_type=V2_TYPE)
+
+
+def check_v2_accept(request: web.Request) -> None:
+    """406 when the client accepts none of the types a v2 answer can have (no Accept: any)."""
+    accept = request.headers.get("Accept")
+    if accept is None:
+        return
+    offered = [part.split(";", 1)[0].strip().lower() for part in accept.split(",")]
+    if not any(kind in _V2_ACCEPTABLE or kind == "" for kind in offered):
+        raise NotAcceptable(f"Accept {accept!r} is not supported; use {V2_TYPE} or application/json")
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:

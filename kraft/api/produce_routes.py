@@ -23,7 +23,9 @@ from kraft.api.context import node_of
 from kraft.api.error_map import error_body, rest_error_code
 from kraft.api.http_body import (
     JSON_TYPES,
+    V2_TYPE,
     check_content_type,
+    check_v2_accept,
     json_response,
     query_int,
     read_body,
@@ -135,6 +137,7 @@ async def deliver(node, topic: str, entries, acks: int, timeout_ms: int,
 async def v2_produce(request):
     node = node_of(request)
     topic = request.match_info["topic"]
+    check_v2_accept(request)
     ctype = check_content_type(request, (rc.V2_JSON, rc.V2_BINARY) + JSON_TYPES)
     binary = ctype == rc.V2_BINARY
     acks, timeout_ms = produce_options(request)
@@ -168,7 +171,7 @@ async def v2_produce(request):
             offsets.append({"partition": r[0], "offset": r[1], "error_code": None, "error": None})
     return web.Response(body=orjson.dumps({"offsets": offsets, "key_schema_id": None,
                                            "value_schema_id": None}),
-                        content_type=rc.V2_JSON)
+                        content_type=V2_TYPE)
 
 
 # -- v3 ------------------------------------------------------------------------------------

@@ -12,11 +12,11 @@ from aiohttp import web
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
-from kraft.api.http_body import json_response, read_json_object
+from kraft.api.http_body import json_response, read_json_object, v2_response
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.lookup import partition_or_404, topic_or_404
 from kraft.metadata.effective_configs import effective_topic_configs
-from kraft.controller.topic_control import validate_topic_name
+from kraft.config.topic_names import validate_topic_name
 from kraft.errors import BadRequest, InvalidValue, NotFound
 
 V3 = "/v3/clusters/{cluster_id}/topics"
@@ -233,7 +233,8 @@ def _v2_partition(topic, i):
 
 
 async def v2_list_topics(request):
-    return json_response(sorted(node_of(request).image.topic_ids))
+    # internal topics (__consumer_offsets) are hidden, as Kafka's topic listing does by default
+    return v2_response(sorted(t for t in node_of(request).image.topic_ids if not t.startswith("__")))
 
 
 async def v2_get_topic(request):
@@ -241,7 +242,7 @@ async def v2_get_topic(request):
     image = node.image
     topic = topic_or_404(image, request.match_info["topic"], node.is_ready)
     overrides = dict(image.topic_configs.get(topic.name, {}))
-    return json_response({
+    return v2_response({
         "name": topic.name,
         "configs": overrides,
         "partitions": [_v2_partition(topic, i) for i in range(len(topic.partitions))],
@@ -250,10 +251,10 @@ async def v2_get_topic(request):
 
 async def v2_list_partitions(request):
     topic = topic_or_404(node_of(request).image, request.match_info["topic"])
-    return json_response([_v2_partition(topic, i) for i in range(len(topic.partitions))])
+    return v2_response([_v2_partition(topic, i) for i in range(len(topic.partitions))])
 
 
 async def v2_get_partition(request):
     topic = topic_or_404(node_of(request).image, request.match_info["topic"])
     i = partition_or_404(topic, request.match_info["partition"])
-    return json_response(_v2_partition(topic, i))
+    return v2_response(_v2_partition(topic, i))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kraft.config.topic_names import validate_topic_name
 from kraft.errors import MetadataNotReady, PartitionNotFound, TopicNotFound
 from kraft.metadata.image import MetadataImage, TopicImage
 
@@ -11,6 +12,7 @@ from kraft.metadata.image import MetadataImage, TopicImage
 def topic_or_404(image: MetadataImage, name: str, ready: Callable[[], bool] | None = None) -> TopicImage:
     topic = image.topic(name)
     if topic is None:
+        validate_topic_name(name)  # a name no topic can have is the caller's mistake: 42206
         if ready is not None and not ready():
             # a starting node's image may simply not have the topic yet
             raise MetadataNotReady("this node is still catching up with metadata; retry")

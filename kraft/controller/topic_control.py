@@ -6,10 +6,10 @@ that fails here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from kraft.controller.placement import place_replicas
+from kraft.config.topic_names import validate_topic_name
 from kraft.errors import InvalidValue, TopicAlreadyExists, TopicNotFound
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ConfigRecord, PartitionRecord, RemoveTopic, TopicRecord
@@ -17,24 +17,6 @@ from kraft.config.topic_configs import ConfigError, parse_topic_override
 
 MAX_PARTITIONS_PER_REQUEST = 10_000
 MAX_REPLICATION_FACTOR = 32
-_LEGAL = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
-
-
-def validate_topic_name(name: object) -> str:
-    """Kafka's rules: [a-zA-Z0-9._-], 1-249 chars, not '.' or '..'."""
-    if not isinstance(name, str) or not name:
-        raise InvalidValue("topic name must be a non-empty string")
-    if name in (".", ".."):
-        raise InvalidValue(f"topic name cannot be {name!r}")
-    if len(name) > 249:
-        raise InvalidValue(f"topic name is {len(name)} characters long; the limit is 249")
-    if not _LEGAL.match(name):
-        raise InvalidValue(
-            f"topic name {name!r} is illegal: only ASCII letters, digits, '.', '_' and '-' are allowed"
-        )
-    return name
-
-
 def _collision_key(name: str) -> str:
     # '.' and '_' collide in Kafka's metric names, so Kafka refuses such pairs.
     return name.replace(".", "_")

@@ -16,8 +16,8 @@ from kraft.controller.topic_control import (
     CreateTopic,
     create_topic,
     delete_topic,
-    validate_topic_name,
 )
+from kraft.config.topic_names import validate_topic_name
 from kraft.errors import InvalidValue, StaleBrokerEpoch, TopicAlreadyExists, TopicNotFound
 from kraft.metadata.image import NO_LEADER
 from kraft.metadata.records import (

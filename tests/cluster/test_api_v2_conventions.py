@@ -1,0 +1,119 @@
+"""REST Proxy v2 conventions a v2 client relies on: the v2 media type on answers, the
+Accept header honoured (406) before anything else, internal topics hidden from the topic
+list, `GET /brokers`, and a topic name no topic can have answered 42206, not 40401."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from cluster_client import NODES, assert_envelope, create_topic
+
+from kraft.server.local_cluster import LocalCluster, http_json
+
+pytestmark = pytest.mark.cluster
+
+V2 = "application/vnd.kafka.v2+json"
+V2_JSON = "application/vnd.kafka.json.v2+json"
+TOPIC = "conventions"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(nodes=3) as c:
+        c.start().wait_ready(timeout_s=60)
+        create_topic(c, TOPIC, 1)
+        yield c
+
+
+def request(url, method="GET", body=None, headers=None):
+    """(status, Content-Type, parsed body) of one request."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            raw = resp.read()
+            return resp.status, resp.headers.get("Content-Type", ""), json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        return exc.code, exc.headers.get("Content-Type", ""), json.loads(raw) if raw else None
+
+
+def new_instance(cluster, group):
+    status, _, body = request(cluster.url(1) + f"/consumers/{group}", "POST",
+                              {"name": "i1", "format": "json"}, {"Content-Type": V2})
+    assert status == 200, body
+    return body["base_uri"]
+
+
+def test_get_brokers_lists_the_broker_ids(cluster):
+    for node in NODES:
+        status, ctype, body = request(cluster.url(node) + "/brokers")
+        assert (status, ctype, body) == (200, V2, {"brokers": [1, 2, 3]})
+
+
+def test_topic_list_is_v2_and_hides_internal_topics(cluster):
+    new_instance(cluster, "hide-internal")  # the first group use creates __consumer_offsets
+    v3 = {t["topic_name"]: t["is_internal"] for t in http_json("GET", cluster.v3(1) + "/topics")[1]["data"]}
+    assert v3["__consumer_offsets"] is True
+    status, ctype, names = request(cluster.url(2) + "/topics")
+    assert (status, ctype) == (200, V2)
+    assert TOPIC in names and not any(n.startswith("__") for n in names)
+    for path in (f"/topics/{TOPIC}", f"/topics/{TOPIC}/partitions", f"/topics/{TOPIC}/partitions/0"):
+        status, ctype, _ = request(cluster.url(3) + path)
+        assert (status, ctype) == (200, V2), path
+
+
+def test_v2_produce_answers_in_the_v2_media_type(cluster):
+    status, ctype, body = request(cluster.url(1) + f"/topics/{TOPIC}", "POST",
+                                  {"records": [{"value": 1}]},
+                                  {"Content-Type": V2_JSON, "Accept": V2})
+    assert (status, ctype) == (200, V2), body
+    assert body["offsets"][0]["error_code"] is None
+
+
+@pytest.mark.parametrize("topic", [TOPIC, "missing-topic"])
+def test_produce_with_an_unacceptable_accept_is_406_before_the_topic_lookup(cluster, topic):
+    for content_type in (V2_JSON, "text/plain"):  # 406 also comes before the 415
+        status, _, body = request(cluster.url(2) + f"/topics/{topic}", "POST",
+                                  {"records": [{"value": 1}]},
+                                  {"Content-Type": content_type, "Accept": "text/html"})
+        assert_envelope(status, body, 406)
+    assert http_json("GET", cluster.v3(1) + "/topics/missing-topic")[0] == 404  # nothing created
+
+
+def test_subscribe_and_delete_honour_accept(cluster):
+    base = new_instance(cluster, "accept-group")
+    status, _, body = request(base + "/subscription", "POST", {"topics": [TOPIC]},
+                              {"Content-Type": V2, "Accept": "text/html"})
+    assert_envelope(status, body, 406)
+    status, _, body = request(base + "/subscription")
+    assert status == 200 and body == {"topics": []}, body
+    status, _, body = request(base, "DELETE", headers={"Accept": "image/png"})
+    assert_envelope(status, body, 406)
+    status, _, body = request(base + "/subscription")
+    assert status == 200, body  # the instance is still there
+    status, _, _ = request(base, "DELETE", headers={"Accept": f"{V2}, application/json"})
+    assert status == 204
+
+
+@pytest.mark.parametrize("name", ["a%01b", "tab%09name", "new%0Aline", "bad!name"])
+def test_a_name_no_topic_can_have_is_42206_everywhere(cluster, name):
+    url = cluster.url(1)
+    cases = [
+        ("POST", f"/topics/{name}", {"records": [{"value": 1}]}, {"Content-Type": V2_JSON}),
+        ("POST", f"/topics/{name}/partitions/0", {"records": [{"value": 1}]}, {"Content-Type": V2_JSON}),
+        ("GET", f"/topics/{name}/partitions/0/records?offset=0&timeout=0", None, {}),
+        ("GET", f"/topics/{name}/partitions/0/offsets", None, {}),
+        ("GET", f"/topics/{name}", None, {}),
+    ]
+    for method, path, body, headers in cases:
+        status, _, answer = request(url + path, method, body, headers)
+        assert_envelope(status, answer, 42206)
+    base = new_instance(cluster, f"bad-name-{abs(hash(name))}")
+    raw = urllib.parse.unquote(name)
+    status, _, answer = request(base + "/subscription", "POST", {"topics": [raw]}, {"Content-Type": V2})
+    assert_envelope(status, answer, 42206)
