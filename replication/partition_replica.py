@@ -141,6 +141,13 @@ class PartitionReplica:
                 "still establishing its high watermark; retry")
         return self.log.log_start_offset, leader.hw
 
+    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
+        """Kafka's ListOffsets by time: (offset, timestamp) of the first committed record
+        stamped at or after `timestamp`; None when every committed record is earlier."""
+        _, hw = self.readable_range()
+        found = self.log.offset_for_timestamp(timestamp)
+        return found if found is not None and found[0] < hw else None
+
     async def read_committed(self, offset: int, max_bytes: int, deadline: float) -> bytes:
         """Whole batches from `offset` below the HW; waits for data until the deadline."""
         while True:

@@ -74,4 +74,9 @@ async def partition_offsets(request):
     if leader != node.node_id:
         return await _forward(request, node, leader)
     start, hw = node.data_plane.offsets(topic, partition)
-    return json_response({"beginning_offset": start, "end_offset": hw})
+    answer = {"beginning_offset": start, "end_offset": hw}
+    if "timestamp" in request.query:  # (ext) Kafka's ListOffsets by time
+        timestamp = query_int(request, "timestamp", 0, 0, 2**63 - 1)
+        found = node.data_plane.offset_for_timestamp(topic, partition, timestamp)
+        answer["offset"], answer["timestamp"] = found if found is not None else (None, None)
+    return json_response(answer)

@@ -99,17 +99,18 @@ def subscription(body: dict, existing: list[str]) -> tuple[frozenset[str], Topic
 
 
 def partition_list(body: dict, key: str, image, with_offset: bool = False,
-                   allow_missing: bool = False) -> list[tuple[str, int, int, str]]:
-    """[{"topic", "partition"(, "offset", "metadata")}] -> [(topic, partition, offset, metadata)]."""
+                   allow_missing: bool = False, value: str = "offset") -> list[tuple[str, int, int, str]]:
+    """[{"topic", "partition"(, "offset", "metadata")}] -> [(topic, partition, offset, metadata)].
+    `value` names the number each item carries with `with_offset` ("timestamp" for a seek by time)."""
     items = body.get(key)
     if items is None and allow_missing:
         return []
     if not isinstance(items, list):
-        raise InvalidValue(f'"{key}" must be a list of {{"topic", "partition"{", offset" if with_offset else ""}}}')
+        raise InvalidValue(f'"{key}" must be a list of {{"topic", "partition"{", " + value if with_offset else ""}}}')
     out, seen = [], set()
     for i, item in enumerate(items):
         what = f"{key}[{i}]"
-        allowed = {"topic", "partition"} | ({"offset", "metadata"} if with_offset else set())
+        allowed = {"topic", "partition"} | ({value, "metadata"} if with_offset else set())
         if not isinstance(item, dict) or set(item) - allowed:
             raise InvalidValue(f"{what} must be an object with {', '.join(sorted(allowed))}")
         topic, partition = item.get("topic"), item.get("partition")
@@ -125,11 +126,11 @@ def partition_list(body: dict, key: str, image, with_offset: bool = False,
                                     f"0..{len(t.partitions) - 1}")
         offset, metadata = -1, ""
         if with_offset:
-            offset = item.get("offset")
+            offset = item.get(value)
             if isinstance(offset, bool) or not isinstance(offset, int):
-                raise InvalidValue(f"{what}.offset must be an integer")
-            if offset < 0:
-                raise InvalidValue(f"{what}.offset must not be negative, got {offset}")
+                raise InvalidValue(f"{what}.{value} must be an integer")
+            if not 0 <= offset < 2**63:
+                raise InvalidValue(f"{what}.{value} must be in [0, 2^63), got {offset}")
             metadata = item.get("metadata") or ""
             if not isinstance(metadata, str) or len(metadata) > MAX_METADATA:
                 raise InvalidValue(f"{what}.metadata must be a string of at most {MAX_METADATA} characters")

@@ -233,7 +233,10 @@ def _owned_or_conflict(instance, topic: str, partition: int) -> tuple[str, int]:
 
 @with_instance
 async def seek(request, node, groups, group, instance):
-    wanted = partition_list(await required_body(request), "offsets", node.image, with_offset=True)
+    body = await required_body(request)
+    if "timestamps" in body and "offsets" not in body:  # (ext) seek by time
+        return await _seek_by_time(body, node, instance)
+    wanted = partition_list(body, "offsets", node.image, with_offset=True)
     targets = {}
     for topic, partition, offset, _ in wanted:
         tp = _owned_or_conflict(instance, topic, partition)
@@ -241,6 +244,17 @@ async def seek(request, node, groups, group, instance):
         if offset > end:
             raise InvalidValue(f"offset {offset} is beyond the log end {end} of {topic}-{partition}")
         targets[tp] = offset
+    _set_positions(instance, targets)
+    return no_content()
+
+
+async def _seek_by_time(body, node, instance):
+    """Each partition to its first record stamped at or after the time, or to its end."""
+    wanted = partition_list(body, "timestamps", node.image, with_offset=True, value="timestamp")
+    targets = {}
+    for topic, partition, timestamp, _ in wanted:
+        tp = _owned_or_conflict(instance, topic, partition)
+        targets[tp] = await node.partition_reader.offset_for_timestamp(topic, partition, timestamp)
     _set_positions(instance, targets)
     return no_content()
 

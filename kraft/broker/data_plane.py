@@ -184,6 +184,11 @@ class DataPlane:
             raise NotLeaderOrFollower("this node hosts no replicas")
         return self._replicas.leader_replica(topic, partition).readable_range()
 
+    def offset_for_timestamp(self, topic: str, partition: int, timestamp: int) -> tuple[int, int] | None:
+        if self._replicas is None:
+            raise NotLeaderOrFollower("this node hosts no replicas")
+        return self._replicas.leader_replica(topic, partition).offset_for_timestamp(timestamp)
+
     def leader_of(self, topic: str, partition: int) -> int:
         part = self.topic_or_404(topic).partitions
         if not 0 <= partition < len(part):

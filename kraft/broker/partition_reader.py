@@ -36,6 +36,18 @@ class PartitionReader:
         body = answer.json()
         return body["beginning_offset"], body["end_offset"]
 
+    async def offset_for_timestamp(self, topic: str, partition: int, timestamp: int) -> int:
+        """The first committed offset stamped at or after `timestamp`, or the high watermark
+        when there is none (where a Kafka consumer seeking by time ends up)."""
+        leader = self._plane.leader_of(topic, partition)
+        if leader == self._node_id:
+            found = self._plane.offset_for_timestamp(topic, partition, timestamp)
+            return found[0] if found is not None else self._plane.offsets(topic, partition)[1]
+        answer = await self._call(leader, f"/topics/{topic}/partitions/{partition}/offsets",
+                                  {"timestamp": str(timestamp)}, 5.0)
+        body = answer.json()
+        return body["offset"] if body["offset"] is not None else body["end_offset"]
+
     async def _call(self, node_id: int, path: str, params: dict, timeout_s: float) -> PeerAnswer:
         try:
             return await self._peers.call(node_id, "GET", path, params=params, timeout_s=timeout_s)

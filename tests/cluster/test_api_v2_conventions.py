@@ -117,3 +117,41 @@ def test_a_name_no_topic_can_have_is_42206_everywhere(cluster, name):
     raw = urllib.parse.unquote(name)
     status, _, answer = request(base + "/subscription", "POST", {"topics": [raw]}, {"Content-Type": V2})
     assert_envelope(status, answer, 42206)
+
+
+# -- seek by timestamp (ext): Kafka's ListOffsets by time --------------------------------------------
+def test_offsets_by_timestamp_and_an_instance_seeking_by_time(cluster):
+    topic = create_topic(cluster, "by-time", 1)
+    for ts in (1000, 2000, 3000):
+        status, _, body = request(cluster.url(1) + f"/topics/{topic}/partitions/0", "POST",
+                                  {"records": [{"value": ts, "timestamp": ts}]}, {"Content-Type": V2_JSON})
+        assert status == 200 and body["offsets"][0]["error_code"] is None, body
+    for node in NODES:  # the leader answers; the others forward
+        for asked, expected in ((0, (0, 1000)), (1500, (1, 2000)), (3000, (2, 3000)), (3001, (None, None))):
+            status, _, body = request(cluster.url(node) + f"/topics/{topic}/partitions/0/offsets?timestamp={asked}")
+            assert status == 200, body
+            assert (body["offset"], body["timestamp"]) == expected, (node, asked, body)
+            assert (body["beginning_offset"], body["end_offset"]) == (0, 3)
+    for bad in ("-1", "x", "1e3", str(2**63)):
+        status, _, body = request(cluster.url(2) + f"/topics/{topic}/partitions/0/offsets?timestamp={bad}")
+        assert_envelope(status, body)
+        assert status == 400, body
+
+    base = new_instance(cluster, "seek-by-time")
+    status, _, body = request(base + "/assignments", "POST",
+                              {"partitions": [{"topic": topic, "partition": 0}]}, {"Content-Type": V2})
+    assert status == 204, body
+    status, _, body = request(base + "/positions", "POST", {"timestamps": [
+        {"topic": topic, "partition": 0, "timestamp": 2500}]}, {"Content-Type": V2})
+    assert status == 204, body
+    got = []
+    for _ in range(10):
+        status, _, records = request(base + "/records?timeout=500", headers={"Accept": V2_JSON})
+        assert status == 200, records
+        got += [r["value"] for r in records]
+        if got:
+            break
+    assert got == [3000]
+    status, _, body = request(base + "/positions", "POST", {"timestamps": [
+        {"topic": topic, "partition": 0, "timestamp": -5}]}, {"Content-Type": V2})
+    assert_envelope(status, body, 42206)
