@@ -23,6 +23,7 @@ from kraft.api import (
     topic_routes,
 )
 from kraft.api.catch_up import catch_up_on_unknown_topic
+from kraft.api.cors import cors_middleware
 from kraft.api.context import NODE_KEY
 from kraft.api.error_map import error_body
 from kraft.api.http_body import BUDGET_KEY, BodyBudget, body_budget, json_response
@@ -54,7 +55,8 @@ async def error_envelope(request: web.Request, handler):
 def build_app(node) -> web.Application:
     # client_max_size bounds aiohttp's own buffering (request.read/post); our readers
     # enforce their own caps before buffering.
-    app = web.Application(middlewares=[error_envelope, body_budget, catch_up_on_unknown_topic],
+    app = web.Application(middlewares=[cors_middleware(node.config.http), error_envelope, body_budget,
+                                       catch_up_on_unknown_topic],
                           client_max_size=64 * 1024 * 1024)
     app[NODE_KEY] = node
     app[BUDGET_KEY] = BodyBudget()

@@ -27,7 +27,7 @@ def add_routes(app) -> None:
 def broker_settings(config) -> dict[str, tuple[str, bool]]:
     """name -> (value as Kafka writes it, set in the file rather than defaulted)."""
     out: dict[str, tuple[str, bool]] = {}
-    for section in (config.cluster, config.timeouts, config.groups):
+    for section in (config.cluster, config.timeouts, config.groups, config.http):
         out.update(_section_settings(section))
     for name, value in sorted(config.topic_defaults.items()):
         out[name] = (value, DEFAULT_TOPIC_CONFIGS.get(name) != value)

@@ -99,6 +99,31 @@ class GroupSettings(_Table):
     consumer_instance_timeout_ms: PositiveMs = Field(300_000, alias="consumer.instance.timeout.ms")
 
 
+_ORIGIN = re.compile(r"https?://[^/\s,]+")
+
+
+def _origins(value: str) -> str:
+    for origin in (o.strip() for o in value.split(",")):
+        if origin and origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise _invalid("", f'an allowed origin is "*" or scheme://host[:port], got {origin!r}')
+    return value
+
+
+class HttpSettings(_Table):
+    """Browser access (CORS), under the Confluent REST Proxy's names. An empty origin
+    list (the default) answers no cross-origin request: browsers then refuse them."""
+
+    allow_origin: Annotated[str, Field(strict=True), AfterValidator(_origins)] = Field(
+        "", alias="access.control.allow.origin")
+    allow_methods: Annotated[str, Field(strict=True, min_length=1)] = Field(
+        "GET,POST,PUT,DELETE,HEAD", alias="access.control.allow.methods")
+    allow_headers: Annotated[str, Field(strict=True, min_length=1)] = Field(
+        "origin,content-type,accept,authorization", alias="access.control.allow.headers")
+
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(o.strip() for o in self.allow_origin.split(",") if o.strip())
+
+
 def _host_problem(host: str) -> str | None:
     try:
         # The host is also what other nodes and clients connect to (like Kafka's advertised.listeners).
@@ -196,6 +221,7 @@ class ClusterConfig(_Table):
     topic_defaults: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPIC_CONFIGS))
     timeouts: Timeouts = Field(default_factory=lambda: Timeouts.model_validate({}))
     groups: GroupSettings = Field(default_factory=lambda: GroupSettings.model_validate({}))
+    http: HttpSettings = Field(default_factory=lambda: HttpSettings.model_validate({}))
     nodes: Annotated[tuple[NodeConfig, ...], Field(min_length=1)]
     _file_name: str = PrivateAttr(default="cluster.toml")
     _path: Path | None = PrivateAttr(default=None)

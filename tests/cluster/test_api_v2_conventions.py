@@ -1,6 +1,7 @@
-"""REST Proxy v2 conventions a v2 client relies on: the v2 media type on answers, the
-Accept header honoured (406) before anything else, internal topics hidden from the topic
-list, `GET /brokers`, and a topic name no topic can have answered 42206, not 40401."""
+"""REST Proxy conventions clients rely on: the v2 media type on answers, the Accept
+header honoured (406) before anything else, internal topics hidden from the topic list,
+`GET /brokers`, a topic name no topic can have answered 42206 (not 40401), seeking by
+time, and CORS for the origins cluster.toml allows."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ pytestmark = pytest.mark.cluster
 V2 = "application/vnd.kafka.v2+json"
 V2_JSON = "application/vnd.kafka.json.v2+json"
 TOPIC = "conventions"
+APP = "https://app.example"
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(nodes=3) as c:
+    with LocalCluster(nodes=3, http={"access.control.allow.origin": f"{APP}, http://localhost:3000"}) as c:
         c.start().wait_ready(timeout_s=60)
         create_topic(c, TOPIC, 1)
         yield c
@@ -155,3 +157,38 @@ def test_offsets_by_timestamp_and_an_instance_seeking_by_time(cluster):
     status, _, body = request(base + "/positions", "POST", {"timestamps": [
         {"topic": topic, "partition": 0, "timestamp": -5}]}, {"Content-Type": V2})
     assert_envelope(status, body, 42206)
+
+
+# -- CORS ------------------------------------------------------------------------------------------
+def raw_headers(url, method="GET", headers=None):
+    req = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.headers
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers
+
+
+def test_an_allowed_origin_reads_answers_and_errors(cluster):
+    for path, expected in (("/topics", 200), ("/topics/missing-topic", 404)):
+        status, headers = raw_headers(cluster.url(1) + path, headers={"Origin": APP})
+        assert status == expected
+        assert headers["Access-Control-Allow-Origin"] == APP and headers["Vary"] == "Origin"
+
+
+def test_a_preflight_from_an_allowed_origin_is_answered(cluster):
+    status, headers = raw_headers(cluster.url(2) + f"/topics/{TOPIC}", "OPTIONS", {
+        "Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert "POST" in headers["Access-Control-Allow-Methods"].split(",")
+    assert "content-type" in headers["Access-Control-Allow-Headers"].split(",")
+
+
+def test_another_origin_gets_no_cors_headers(cluster):
+    status, headers = raw_headers(cluster.url(3) + "/topics", headers={"Origin": "https://evil.example"})
+    assert status == 200 and "Access-Control-Allow-Origin" not in headers
+    status, headers = raw_headers(cluster.url(3) + "/topics", "OPTIONS", {
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    assert status == 405 and "Access-Control-Allow-Origin" not in headers

@@ -128,6 +128,15 @@ def test_unknown_timeout(tmp_path):
     assert load_error(tmp_path, text) == 'timeouts."broker.session.timeout": unknown key'
 
 
+def test_cors_origins_are_checked(tmp_path):
+    text = '[http]\n"access.control.allow.origin" = "https://a.example, app.example"\n' + THREE_NODES
+    assert load_error(tmp_path, text) == (
+        'http."access.control.allow.origin": an allowed origin is "*" or scheme://host[:port], '
+        "got 'app.example'")
+    text = '[http]\n"access.control.allow.origin" = "https://a.example:8443,*"\n' + THREE_NODES
+    assert load_cluster_config(write(tmp_path, text)).http.allowed_origins() == {"https://a.example:8443", "*"}
+
+
 def test_heartbeat_must_be_shorter_than_session(tmp_path):
     text = '[timeouts]\n"broker.heartbeat.interval.ms" = 3000\n' + THREE_NODES
     assert load_error(tmp_path, text) == (
