@@ -9,7 +9,7 @@ replication factor is refused).
 
 from __future__ import annotations
 
-from kraft.config.topic_configs import TOPIC_CONFIGS, typed_value
+from kraft.config.topic_configs import CLUSTER_ONLY, TOPIC_CONFIGS, typed_value
 from kraft.metadata.image import MetadataImage
 
 MIN_ISR = "min.insync.replicas"
@@ -20,6 +20,8 @@ def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topi
     overrides = image.topic_configs.get(topic, {})
     result = {}
     for name in TOPIC_CONFIGS:
+        if name in CLUSTER_ONLY:  # num.partitions, replication.factor: shape a create, not a topic
+            continue
         if name in overrides:
             result[name] = (overrides[name], "DYNAMIC_TOPIC_CONFIG")
         elif name in image.cluster_configs:

@@ -7,6 +7,7 @@ code that needs the typed value calls `typed_value`.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
@@ -86,12 +87,28 @@ class OneOf:
 
 
 @dataclass(frozen=True)
+class Matches:
+    """A string in a fixed form (Kafka's throttled-replica lists)."""
+
+    pattern: str
+    description: str
+
+    @property
+    def expectation(self) -> str:
+        return self.description
+
+    def accepts(self, value: int | float | bool | str) -> bool:
+        return isinstance(value, str) and re.fullmatch(self.pattern, value) is not None
+
+
+@dataclass(frozen=True)
 class ConfigSpec:
     name: str
     kind: ConfigKind
     default: str  # canonical string form, as stored in metadata
     doc: str
     validator: Validator
+    applied: bool = True  # False: accepted and stored for Kafka tools, without effect in kraft
 
 
 def _int(name: str, default: int, low: int, doc: str, kind: ConfigKind = "int") -> ConfigSpec:
@@ -100,6 +117,15 @@ def _int(name: str, default: int, low: int, doc: str, kind: ConfigKind = "int") 
 
 def _long(name: str, default: int, low: int, doc: str) -> ConfigSpec:
     return _int(name, default, low, doc, kind="long")
+
+
+def _stored(spec: ConfigSpec) -> ConfigSpec:
+    return dataclasses.replace(spec, applied=False)
+
+
+# "" (none), "*" (all), or partition:broker pairs, as Kafka's throttled-replica lists
+_THROTTLED = Matches(r"|\*|[0-9]+:[0-9]+(,[0-9]+:[0-9]+)*",
+                     '"", "*" or a list of partition:broker pairs such as "0:1,1:2"')
 
 
 _SPECS = (
@@ -125,11 +151,37 @@ _SPECS = (
     ConfigSpec("message.timestamp.type", "string", "CreateTime",
                "Record timestamps come from the producer (CreateTime) or the broker (LogAppendTime).",
                OneOf(("CreateTime", "LogAppendTime"))),
+    _int("index.interval.bytes", 4096, 0, "Bytes of log between two entries of the offset index."),
+    # Kafka's other topic configs: checked as Kafka checks them and stored (tools that set
+    # them keep working), with no effect in kraft; docs/API.md lists them.
+    _stored(ConfigSpec("compression.type", "string", "producer",
+                       "Codec of stored batches; kraft keeps batches as the producer sent them.",
+                       OneOf(("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")))),
+    _stored(_long("file.delete.delay.ms", 60000, 0, "Delay before a deleted segment's file goes.")),
+    _stored(ConfigSpec("follower.replication.throttled.replicas", "string", "",
+                       "Replicas whose follower fetches are throttled.", _THROTTLED)),
+    _stored(ConfigSpec("leader.replication.throttled.replicas", "string", "",
+                       "Replicas whose leader side is throttled.", _THROTTLED)),
+    _stored(_long("local.retention.bytes", -2, -2, "Tiered storage: local size kept (-2: retention.bytes).")),
+    _stored(_long("local.retention.ms", -2, -2, "Tiered storage: local time kept (-2: retention.ms).")),
+    _stored(_long("max.compaction.lag.ms", LONG_MAX, 1, "Longest a record stays uncompacted.")),
+    _stored(ConfigSpec("message.downconversion.enable", "bool", "true",
+                       "Down-convert batches for old consumers.", AnyBool())),
+    _stored(_long("message.timestamp.after.max.ms", LONG_MAX, 0,
+                  "Largest allowed lead of a record's timestamp over the broker's time.")),
+    _stored(_long("message.timestamp.before.max.ms", LONG_MAX, 0,
+                  "Largest allowed lag of a record's timestamp behind the broker's time.")),
+    _stored(_long("min.compaction.lag.ms", 0, 0, "Shortest a record stays uncompacted.")),
+    _stored(ConfigSpec("preallocate", "bool", "false", "Preallocate segment files.", AnyBool())),
+    _stored(ConfigSpec("remote.storage.enable", "bool", "false", "Tiered storage for the topic.", AnyBool())),
+    _stored(_int("segment.index.bytes", 10485760, 4, "Largest size of a segment's offset index.")),
+    _stored(_long("segment.jitter.ms", 0, 0, "Random jitter subtracted from segment.ms.")),
 )
 
 TOPIC_CONFIGS: dict[str, ConfigSpec] = {spec.name: spec for spec in _SPECS}
 DEFAULT_TOPIC_CONFIGS: dict[str, str] = {spec.name: spec.default for spec in _SPECS}
 CLUSTER_ONLY = frozenset({"num.partitions", "replication.factor"})
+STORED_ONLY = frozenset(spec.name for spec in _SPECS if not spec.applied)
 
 
 def _spec_for(name: str) -> ConfigSpec:

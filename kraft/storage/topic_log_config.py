@@ -16,4 +16,5 @@ def log_config_for(configs: dict[str, str]) -> LogConfig:
         segment_ms=segment_ms,
         flush_messages=None if flush_messages >= _NEVER else flush_messages,
         flush_ms=None if flush_ms >= _NEVER else flush_ms,
+        index_interval_bytes=int(configs.get("index.interval.bytes", 4096)),
     )

@@ -226,8 +226,10 @@ def test_configs_list_shows_every_config_with_value_and_source(cluster):
     assert body["kind"] == "KafkaTopicConfigList"
     by_name = {c["name"]: c for c in body["data"]}
     for name in ("min.insync.replicas", "unclean.leader.election.enable", "retention.ms",
-                 "cleanup.policy", "max.message.bytes"):
+                 "cleanup.policy", "max.message.bytes", "compression.type", "segment.jitter.ms"):
         assert name in by_name, name
+    assert "num.partitions" not in by_name and "replication.factor" not in by_name  # not topic configs
+    assert by_name["compression.type"]["value"] == "producer"
     assert by_name["unclean.leader.election.enable"]["value"] == "false"
     assert by_name["retention.ms"]["value"] == "604800000"
     for c in body["data"]:
@@ -246,6 +248,7 @@ def test_configs_given_at_creation_are_dynamic_topic_configs(cluster):
     status, body = create(cluster, 1, "cfg-create", partitions_count=1, configs=[
         {"name": "retention.ms", "value": "3600000"},
         {"name": "cleanup.policy", "value": "compact"},
+        {"name": "compression.type", "value": "gzip"},  # as in Confluent's own example bodies
     ])
     assert status == 201, body
     for node in NODES:
@@ -259,6 +262,8 @@ def test_configs_given_at_creation_are_dynamic_topic_configs(cluster):
         assert c["is_default"] is False
         c = config_of(cluster, node, "cfg-create", "cleanup.policy")
         assert (c["value"], c["source"]) == ("compact", "DYNAMIC_TOPIC_CONFIG")
+        c = config_of(cluster, node, "cfg-create", "compression.type")
+        assert (c["value"], c["source"]) == ("gzip", "DYNAMIC_TOPIC_CONFIG")
         # untouched configs keep their defaults
         assert config_of(cluster, node, "cfg-create", "min.insync.replicas")["source"] != \
             "DYNAMIC_TOPIC_CONFIG"

@@ -2,6 +2,7 @@ import pytest
 
 from kraft.config.topic_configs import (
     CLUSTER_ONLY,
+    STORED_ONLY,
     TOPIC_CONFIGS,
     ConfigError,
     effective_configs,
@@ -39,6 +40,12 @@ def test_kafka_defaults():
         ("cleanup.policy", ["compact", "delete"], "compact,delete"),
         ("cleanup.policy", "compact", "compact"),
         ("message.timestamp.type", "LogAppendTime", "LogAppendTime"),
+        ("compression.type", "zstd", "zstd"),
+        ("leader.replication.throttled.replicas", "0:1,1:2", "0:1,1:2"),
+        ("follower.replication.throttled.replicas", "*", "*"),
+        ("local.retention.ms", -2, "-2"),
+        ("preallocate", "TRUE", "true"),
+        ("index.interval.bytes", 0, "0"),
     ],
 )
 def test_accepted_values_become_canonical_strings(name, raw, canonical):
@@ -61,6 +68,13 @@ def test_accepted_values_become_canonical_strings(name, raw, canonical):
         ("cleanup.policy", "zap", "must be one of 'delete', 'compact', 'compact,delete', got 'zap'"),
         ("message.timestamp.type", "createtime", "must be one of 'CreateTime', 'LogAppendTime', got 'createtime'"),
         ("max.message.bytes", None, "must be an integer >= 0, got None"),
+        ("compression.type", "brotli",
+         "must be one of 'uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer', got 'brotli'"),
+        ("leader.replication.throttled.replicas", "0-1",
+         'must be "", "*" or a list of partition:broker pairs such as "0:1,1:2", got \'0-1\''),
+        ("local.retention.bytes", -3, "must be an integer >= -2, got -3"),
+        ("segment.index.bytes", 3, "must be an integer >= 4, got 3"),
+        ("max.compaction.lag.ms", 0, "must be an integer >= 1, got 0"),
     ],
 )
 def test_rejected_values_say_what_is_expected(name, raw, reason):
@@ -102,3 +116,20 @@ def test_effective_configs_layers_overrides_over_defaults():
     assert configs["retention.ms"] == "1000"
     assert configs["segment.bytes"] == "134217728"  # built-in default fills the gap
     assert "num.partitions" not in configs  # cluster-only: not a config of a topic
+
+
+def test_kafkas_topic_config_set_is_accepted_and_what_kraft_ignores_is_marked():
+    kafka_topic_configs = {
+        "cleanup.policy", "compression.type", "delete.retention.ms", "file.delete.delay.ms",
+        "flush.messages", "flush.ms", "follower.replication.throttled.replicas",
+        "index.interval.bytes", "leader.replication.throttled.replicas", "local.retention.bytes",
+        "local.retention.ms", "max.compaction.lag.ms", "max.message.bytes",
+        "message.downconversion.enable", "message.timestamp.after.max.ms",
+        "message.timestamp.before.max.ms", "message.timestamp.type", "min.cleanable.dirty.ratio",
+        "min.compaction.lag.ms", "min.insync.replicas", "preallocate", "remote.storage.enable",
+        "retention.bytes", "retention.ms", "segment.bytes", "segment.index.bytes",
+        "segment.jitter.ms", "segment.ms", "unclean.leader.election.enable",
+    }
+    assert set(TOPIC_CONFIGS) - CLUSTER_ONLY == kafka_topic_configs
+    assert {n for n, s in TOPIC_CONFIGS.items() if not s.applied} == STORED_ONLY
+    assert "segment.bytes" not in STORED_ONLY and "compression.type" in STORED_ONLY
