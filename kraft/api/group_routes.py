@@ -32,6 +32,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get(GROUP, get_group)
     r.add_get(GROUP + "/consumers", list_consumers)
     r.add_get(GROUP + "/consumers/{consumer}", get_consumer)
+    r.add_get(GROUP + "/consumers/{consumer}/assignments", list_assignments)
+    r.add_get(GROUP + "/consumers/{consumer}/assignments/{topic}/partitions/{partition}", get_assignment)
     r.add_get(GROUP + "/lag-summary", lag_summary)
     r.add_get(GROUP + "/lags", list_lags)
     r.add_get(GROUP + "/lags/{topic}/partitions/{partition}", get_lag)
@@ -47,18 +49,39 @@ def group_view(request, node, d: dict) -> dict:
             "metadata": {"self": _self(request, node, g), "resource_name": f"crn:///kafka={node.cluster_id}/group={g}"},
             "cluster_id": node.cluster_id, "consumer_group_id": g, "is_simple": d["is_simple"],
             "partition_assignor": d["partition_assignor"], "state": STATES.get(d["state"], "UNKNOWN"),
+            "type": "CLASSIC", "is_mixed_consumer_group": False,  # kraft's groups are Kafka's classic ones
             "generation_id": d["generation"],  # ext
             "coordinator": {"related": f"{base_url(request)}/v3/clusters/{node.cluster_id}/brokers/{d['coordinator_id']}"},
             "consumers": {"related": _self(request, node, g, "consumers")},
             "lag_summary": {"related": _self(request, node, g, "lag-summary")}}
 
 
+def _member_key(m: dict) -> str:
+    """What a consumer's links name: its member id, or its instance name while it has none
+    (an instance that has not joined, or lost its membership); both resolve."""
+    return m["consumer_id"] or m["instance_id"]
+
+
 def consumer_view(request, node, group_id: str, m: dict) -> dict:
+    key = _member_key(m)
     return {"kind": "KafkaConsumer",
-            "metadata": {"self": _self(request, node, group_id, "consumers", m["consumer_id"])},
+            "metadata": {"self": _self(request, node, group_id, "consumers", key)},
             "cluster_id": node.cluster_id, "consumer_group_id": group_id, "consumer_id": m["consumer_id"],
             "instance_id": m["instance_id"], "client_id": m["client_id"],
-            "assignments": [{"topic_name": t, "partition_id": p} for t, p in m["assignments"]]}  # ext: inline
+            "assignments": {"related": _self(request, node, group_id, "consumers", key, "assignments")}}
+
+
+def assignment_view(request, node, group_id: str, consumer_id: str, topic: str, partition: int) -> dict:
+    base = f"{base_url(request)}/v3/clusters/{node.cluster_id}"
+    return {"kind": "KafkaConsumerAssignment",
+            "metadata": {"self": _self(request, node, group_id, "consumers", consumer_id, "assignments",
+                                       topic, "partitions", str(partition)),
+                         "resource_name": f"crn:///kafka={node.cluster_id}/group={group_id}"
+                                          f"/consumer={consumer_id}/assignment={topic}-{partition}"},
+            "cluster_id": node.cluster_id, "consumer_group_id": group_id, "consumer_id": consumer_id,
+            "topic_name": topic, "partition_id": partition,
+            "partition": {"related": f"{base}/topics/{topic}/partitions/{partition}"},
+            "lag": {"related": _self(request, node, group_id, "lags", topic, "partitions", str(partition))}}
 
 
 def _described(groups, group_id: str) -> dict:
@@ -105,11 +128,35 @@ async def list_consumers(request, node, groups, group_id):
 
 @coordinated(create=False)
 async def get_consumer(request, node, groups, group_id):
-    wanted = request.match_info["consumer"]
+    m = _member(groups, group_id, request.match_info["consumer"])
+    return json_response(consumer_view(request, node, group_id, m))
+
+
+def _member(groups, group_id: str, wanted: str) -> dict:
     for m in _described(groups, group_id)["members"]:
         if wanted in (m["consumer_id"], m["instance_id"]):
-            return json_response(consumer_view(request, node, group_id, m))
+            return m
     raise NotFound(f"consumer {wanted!r} not found in group {group_id!r}")
+
+
+@coordinated(create=False)
+async def list_assignments(request, node, groups, group_id):
+    m = _member(groups, group_id, request.match_info["consumer"])
+    data = [assignment_view(request, node, group_id, _member_key(m), t, p) for t, p in m["assignments"]]
+    return json_response({"kind": "KafkaConsumerAssignmentList",
+                          "metadata": {"self": _self(request, node, group_id, "consumers", _member_key(m),
+                                                     "assignments"), "next": None},
+                          "data": data})
+
+
+@coordinated(create=False)
+async def get_assignment(request, node, groups, group_id):
+    m = _member(groups, group_id, request.match_info["consumer"])
+    topic, raw = request.match_info["topic"], request.match_info["partition"]
+    for t, p in m["assignments"]:
+        if t == topic and raw.isascii() and raw.isdigit() and p == int(raw):
+            return json_response(assignment_view(request, node, group_id, _member_key(m), t, p))
+    raise NotFound(f"{topic}-{raw} is not assigned to consumer {_member_key(m)!r}")
 
 
 async def group_lags(node, groups, group_id: str) -> list[dict]:
@@ -167,6 +214,7 @@ async def get_lag(request, node, groups, group_id):
 async def lag_summary(request, node, groups, group_id):
     rows = await group_lags(node, groups, group_id)
     top = max(rows, key=lambda r: r["lag"], default=None)
+    owner = [top["consumer_id"] or top["instance_id"]] if top and (top["consumer_id"] or top["instance_id"]) else []
     body = {"kind": "KafkaConsumerGroupLagSummary", "metadata": {"self": _self(request, node, group_id, "lag-summary")},
             "cluster_id": node.cluster_id, "consumer_group_id": group_id,
             "total_lag": sum(max(r["lag"], 0) for r in rows), "max_lag": top["lag"] if top else 0,
@@ -174,5 +222,10 @@ async def lag_summary(request, node, groups, group_id):
             "max_lag_instance_id": top["instance_id"] if top else None,
             "max_lag_client_id": top["client_id"] if top else "",
             "max_lag_topic_name": top["topic_name"] if top else "",
-            "max_lag_partition_id": top["partition_id"] if top else 0}
+            "max_lag_partition_id": top["partition_id"] if top else 0,
+            # links must resolve: with no lag row (or no owner) they name the collections
+            "max_lag_consumer": {"related": _self(request, node, group_id, "consumers", *owner)},
+            "max_lag_partition": {"related": f"{base_url(request)}/v3/clusters/{node.cluster_id}/topics"
+                                             + (f"/{top['topic_name']}/partitions/{top['partition_id']}"
+                                                if top else "")}}
     return json_response(body)

@@ -40,6 +40,7 @@ from kraft.storage.record import Record
 
 V3 = "/v3/clusters/{cluster_id}/topics/{topic}"
 MAX_TIMEOUT_MS = 300_000
+MAX_ENTRY_ID = 80  # records:batch entry ids, as Confluent's v3 spec bounds them
 # Each record costs a few hundred bytes of Python objects on its way to a batch; a body
 # of millions of tiny records would cost gigabytes (Kafka bounds a request by bytes; a
 # JSON body needs a bound on records too).
@@ -264,6 +265,8 @@ async def v3_produce_batch(request):
     for i, e in enumerate(entries):
         if not isinstance(e, dict) or "id" not in e or not isinstance(e["id"], str):
             raise BadRequest(f"entries[{i}] needs a string \"id\"")
+        if not 1 <= len(e["id"]) <= MAX_ENTRY_ID:  # the spec's bounds; answers echo ids
+            raise BadRequest(f"entries[{i}].id must be 1 to {MAX_ENTRY_ID} characters, got {len(e['id'])}")
         ids.append(e["id"])
     if len(set(ids)) != len(ids):
         raise BadRequest("entry ids must be unique within a batch")

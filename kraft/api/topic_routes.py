@@ -78,11 +78,9 @@ async def create_topic(request):
         "validate_only": validate_only,
     })
     if validate_only:  # checked against the live cluster, nothing written
-        return json_response({"kind": "KafkaTopic", "cluster_id": node.cluster_id,
-                              "topic_name": result["topic_name"], "is_internal": False,
-                              "partitions_count": result["partitions_count"],
-                              "replication_factor": result["replication_factor"],
-                              "validate_only": True}, status=200)
+        view = views.planned_topic_view(result["topic_name"], result["partitions_count"],
+                                        result["replication_factor"], node.cluster_id, base)
+        return json_response({**view, "validate_only": True}, status=200)
     image = await node.wait_metadata(result.get("metadata_offset", 0))
     topic = topic_or_404(image, result["topic_name"])
     return json_response(views.topic_view(topic, node.cluster_id, base), status=201)

@@ -54,16 +54,22 @@ def broker_view(image: MetadataImage, broker_id: int, cluster_id: str, base: str
 
 
 def topic_view(topic: TopicImage, cluster_id: str, base: str) -> dict:
-    path = f"/v3/clusters/{cluster_id}/topics/{topic.name}"
+    rf = len(topic.partitions[0].replicas) if topic.partitions else 0
+    return {**planned_topic_view(topic.name, len(topic.partitions), rf, cluster_id, base),
+            "topic_id": topic.topic_id}
+
+
+def planned_topic_view(name: str, partitions: int, rf: int, cluster_id: str, base: str) -> dict:
+    """A topic's body from its shape: also what a validate_only create answers."""
+    path = f"/v3/clusters/{cluster_id}/topics/{name}"
     return {
         "kind": "KafkaTopic",
-        "metadata": _meta(base, path, cluster_id, f"topic={topic.name}"),
+        "metadata": _meta(base, path, cluster_id, f"topic={name}"),
         "cluster_id": cluster_id,
-        "topic_name": topic.name,
-        "topic_id": topic.topic_id,
-        "is_internal": topic.name.startswith("__"),
-        "replication_factor": len(topic.partitions[0].replicas) if topic.partitions else 0,
-        "partitions_count": len(topic.partitions),
+        "topic_name": name,
+        "is_internal": name.startswith("__"),
+        "replication_factor": rf,
+        "partitions_count": partitions,
         "partitions": {"related": f"{base}{path}/partitions"},
         "configs": {"related": f"{base}{path}/configs"},
         "partition_reassignments": {"related": f"{base}{path}/partitions/-/reassignment"},

@@ -43,6 +43,8 @@ def register(app: typer.Typer, client_factory, fail) -> None:
             c = client_factory(config, bootstrap)
             g = c.v3("GET", base)
             members = c.v3("GET", base + "/consumers")["data"]
+            for m in members:  # each member links its assignments
+                m["assigned"] = _assignments(c, base, m["consumer_id"])
             lags = c.v3("GET", base + "/lags")["data"]
         except AdminError as exc:
             fail(str(exc))
@@ -52,7 +54,7 @@ def register(app: typer.Typer, client_factory, fail) -> None:
         table = Table("Instance", "Consumer id", "Assignments")
         for m in members:
             table.add_row(m["instance_id"], m["consumer_id"] or "-",
-                          ",".join(f"{a['topic_name']}-{a['partition_id']}" for a in m["assignments"]) or "-")
+                          ",".join(f"{a['topic_name']}-{a['partition_id']}" for a in m["assigned"]) or "-")
         out.print(table)
         table = Table("Topic", "Partition", "Committed", "Log end", "Lag", "Owner")
         for row in lags:
@@ -63,3 +65,10 @@ def register(app: typer.Typer, client_factory, fail) -> None:
 
 def _offset(value: int) -> str:
     return "-" if value < 0 else str(value)
+
+
+def _assignments(c, base: str, consumer_id: str) -> list[dict]:
+    try:
+        return c.v3("GET", f"{base}/consumers/{urllib.parse.quote(consumer_id, safe='')}/assignments")["data"]
+    except AdminError:  # the member left between the two calls
+        return []

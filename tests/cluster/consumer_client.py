@@ -119,6 +119,13 @@ def group_view(c, group, node=1):
     return body
 
 
+def assigned(member: dict) -> list[dict]:
+    """A v3 consumer's assignments, through the link it carries (as the spec shapes it)."""
+    status, body = call("GET", member["assignments"]["related"])
+    assert status == 200, (status, body)
+    return body["data"]
+
+
 def coordinator_of(c, group, node=1) -> int:
     return int(group_view(c, group, node)["coordinator"]["related"].rsplit("/", 1)[-1])
 

@@ -156,6 +156,10 @@ def test_a_deleted_topic_name_can_be_created_again(cluster):
 def test_validate_only_create_checks_but_creates_nothing(cluster):
     status, body = create(cluster, 1, "dry-run", partitions_count=2, validate_only=True)
     assert status in (200, 201), body
+    # the full topic body, as the spec shapes it
+    assert {"kind", "metadata", "cluster_id", "topic_name", "is_internal", "replication_factor",
+            "partitions_count", "partitions", "configs", "partition_reassignments"} <= set(body), body
+    assert (body["topic_name"], body["partitions_count"], body["replication_factor"]) == ("dry-run", 2, 3)
     assert http_json("GET", cluster.v3(1) + "/topics/dry-run")[0] == 404
     assert "dry-run" not in topic_names_v3(cluster, 1)
     # and an invalid request is still refused

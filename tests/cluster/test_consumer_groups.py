@@ -23,6 +23,7 @@ from consumer_client import (
     GROUPS,
     V2,
     Consumer,
+    assigned,
     drain,
     group_view,
     http,
@@ -112,7 +113,7 @@ def test_two_instances_split_the_partitions_and_a_third_joining_rebalances(clust
     assert view["state"] == "STABLE" and view["partition_assignor"] == "range", view
     status, members = call("GET", f"{cluster.v3(2)}/consumer-groups/split/consumers")
     assert status == 200, members
-    assert {m["instance_id"]: {(x["topic_name"], x["partition_id"]) for x in m["assignments"]}
+    assert {m["instance_id"]: {(x["topic_name"], x["partition_id"]) for x in assigned(m)}
             for m in members["data"]} == three
 
     second = produce(cluster, topic, [{"key": f"k{i}", "value": {"i": i}} for i in range(60, 120)])
@@ -150,7 +151,7 @@ def test_a_silent_instance_loses_its_partitions_after_the_session_timeout(cluste
     assert moved_after >= 1.5, f"c lost its partitions after {moved_after:.1f}s, before its 2s session ended"
     status, listed = call("GET", f"{cluster.v3(3)}/consumer-groups/silent/consumers")
     assert status == 200, listed
-    owned = {m["instance_id"]: m["assignments"] for m in listed["data"]}
+    owned = {m["instance_id"]: assigned(m) for m in listed["data"]}
     assert owned.get("c", []) == [], f"the silent instance still shows partitions: {owned}"
 
     # c comes back and polls (as a Kafka consumer rejoins on its next poll): a share again
@@ -448,7 +449,7 @@ def test_a_long_poll_longer_than_the_session_keeps_the_membership(cluster):
         status, members = call("GET", f"{cluster.v3(2)}/consumer-groups/longpoll/consumers")
         assert status == 200, members
         seen.append((view["state"], view["generation_id"],
-                     [(x["topic_name"], x["partition_id"]) for m in members["data"] for x in m["assignments"]]))
+                     [(x["topic_name"], x["partition_id"]) for m in members["data"] for x in assigned(m)]))
     produce(cluster, topic, [{"value": {"during": "the wait"}}])
     poller.join(30)
     assert not poller.is_alive()
@@ -503,6 +504,23 @@ def test_v3_lag_and_kraft_group_commands_show_committed_offsets_and_lag(cluster)
         assert "laggers" in {g["consumer_group_id"] for g in listed["data"]}, listed
     view = group_view(cluster, "laggers", node=2)
     assert view["consumer_group_id"] == "laggers" and view["state"] == "STABLE", view
+    assert (view["type"], view["is_mixed_consumer_group"]) == ("CLASSIC", False)
+    # every link the group's answers carry resolves, as the v3 spec shapes them
+    status, members = call("GET", view["consumers"]["related"])
+    assert status == 200, members
+    [member] = members["data"]
+    [assignment] = assigned(member)
+    assert (assignment["kind"], assignment["topic_name"], assignment["partition_id"]) == (
+        "KafkaConsumerAssignment", topic, 0)
+    links = [view["coordinator"], view["lag_summary"], member["assignments"], assignment["partition"],
+             assignment["lag"], summary["max_lag_consumer"], summary["max_lag_partition"]]
+    for link in links:
+        status, body = call("GET", link["related"])
+        assert status == 200, (link, body)
+    assert call("GET", assignment["metadata"]["self"])[1]["partition_id"] == 0
+    assert call("GET", summary["max_lag_consumer"]["related"])[1]["instance_id"] == "lag-1"
+    status, body = call("GET", f"{member['assignments']['related']}/{topic}/partitions/7")
+    assert_envelope(status, body, 404)
     for path in ("", "/lags", "/lag-summary", "/consumers"):
         status, body = call("GET", f"{cluster.v3(3)}/consumer-groups/no-such-group{path}")
         assert_envelope(status, body, 404)
