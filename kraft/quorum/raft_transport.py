@@ -75,6 +75,15 @@ class BoundedConnection(TcpConnection):
         self._TcpConnection__readBuffer = bytearray()
         self.opened_at = time.monotonic()
 
+    def connect(self, host, port):
+        # The library's connect() starts a fresh bytes() buffer; ours must be the bytearray
+        # _processRead appends to in place, or an outgoing connection drops what it reads
+        # (every first handshake then stalled until HANDSHAKE_TIMEOUT_S cut it).
+        connecting = super().connect(host, port)
+        self._TcpConnection__readBuffer = bytearray()
+        self.opened_at = time.monotonic()
+        return connecting
+
     def disconnect(self):
         super().disconnect()
         self._TcpConnection__readBuffer = bytearray()

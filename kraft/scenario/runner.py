@@ -153,9 +153,7 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
     h.final_isr = {p["partition_id"]: p["isr"] for p in parts["data"]} if status == 200 else {}
     status, topics = await asyncio.to_thread(http_json, "GET", cluster.v3(_any_running(cluster)) + "/topics")
     h.final_topics = [t["topic_name"] for t in topics["data"]] if status == 200 else []
-    for n in list(cluster.hosts):
-        if cluster.running(n):
-            await asyncio.to_thread(cluster.stop, n)
+    await asyncio.to_thread(cluster.stop_all)
     h.replica_logs = _replica_logs(cluster, topic.name, topic.partitions)
     checks = [fn(h) if name != "liveness" else fn(h, bound_ms=scenario.expect.max_recovery_s * 1000)
               for name, fn in CHECKERS.items()]

@@ -126,3 +126,10 @@ def test_a_broker_reports_the_settings_it_runs_with(cluster):
                  "/brokers/x/configs/num.partitions"):
         status, body = http_json("GET", cluster.v3(1) + path)
         assert status == 404, (path, status, body)
+
+
+def test_a_fresh_cluster_forms_its_quorum_without_a_stalled_handshake_or_a_false_alarm(cluster):
+    for node in (1, 2, 3):
+        text = cluster.log_path(node).read_text()
+        assert "not finished in" not in text, text  # a first handshake that stalled
+        assert "fail authentication" not in text, text  # a password warning with equal passwords
