@@ -28,6 +28,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post(V3, create_topic)
     r.add_get(V3 + "/{topic}", get_topic)
     r.add_delete(V3 + "/{topic}", delete_topic)
+    r.add_patch(V3 + "/{topic}", update_partition_count)
     r.add_get(V3 + "/{topic}/partitions", list_partitions)
     r.add_get(V3 + "/{topic}/partitions/{partition}", get_partition)
     r.add_get(V3 + "/{topic}/partitions/{partition}/replicas", list_replicas)
@@ -101,6 +102,26 @@ async def delete_topic(request):
     result = await node.controller_call("delete_topic", {"name": request.match_info["topic"]})
     await node.wait_metadata(result.get("metadata_offset", 0))
     return web.Response(status=204)
+
+
+async def update_partition_count(request):
+    """Kafka's CreatePartitions: {"partitions_count": N} grows the topic to N partitions."""
+    node, _, base = _ctx(request)
+    body = await read_json_object(request)
+    if set(body) - {"partitions_count", "validate_only"} or "partitions_count" not in body:
+        raise BadRequest('body must be {"partitions_count": N}')
+    name = validate_topic_name(request.match_info["topic"])
+    if name == OFFSETS_TOPIC:  # a group's coordinator partition is a hash modulo this count
+        raise InvalidValue(f"{OFFSETS_TOPIC}'s partition count is fixed by offsets.topic.num.partitions")
+    validate_only = _validate_only(body)
+    result = await node.controller_call("create_partitions", {
+        "name": name, "partitions_count": body["partitions_count"], "validate_only": validate_only})
+    if validate_only:
+        view = views.planned_topic_view(name, result["partitions_count"], result["replication_factor"],
+                                        node.cluster_id, base)
+        return json_response({**view, "validate_only": True})
+    image = await node.wait_metadata(result.get("metadata_offset", 0))
+    return json_response(views.topic_view(topic_or_404(image, name), node.cluster_id, base))
 
 
 async def list_partitions(request):

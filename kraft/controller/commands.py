@@ -61,6 +61,12 @@ class DeleteTopic(_Payload):
     name: str
 
 
+class CreatePartitions(_Payload):
+    name: str
+    partitions_count: Any
+    validate_only: bool = False
+
+
 class AllocateProducerIds(_Payload):
     broker_id: int
     broker_epoch: int
@@ -121,6 +127,12 @@ def _delete_topic(p, controller, defaults) -> Command:
     return lambda image: topic_control.delete_topic(image, req.name)
 
 
+def _create_partitions(p, controller, defaults) -> Command:
+    req = CreatePartitions.model_validate(p)
+    return _dry_run_if(req.validate_only, lambda image: topic_control.create_partitions(
+        image, req.name, req.partitions_count))
+
+
 def _alter_configs(p, controller, defaults) -> Command:
     req = AlterConfigs.model_validate(p)
     return _dry_run_if(req.validate_only, lambda image: config_control.alter_topic_configs(
@@ -155,5 +167,6 @@ _BUILDERS = {
     "shutdown": _shutdown,
     "create_topic": _create_topic,
     "delete_topic": _delete_topic,
+    "create_partitions": _create_partitions,
     "alter_configs": _alter_configs,
 }

@@ -89,6 +89,33 @@ def delete_topic(image: MetadataImage, name: str) -> tuple[list, dict]:
     return [RemoveTopic(topic_id=topic.topic_id)], {"topic_name": name}
 
 
+def create_partitions(image: MetadataImage, name: str, count: object) -> tuple[list, dict]:
+    """Kafka's CreatePartitions: grow a topic to `count` partitions with its replication
+    factor; a topic never shrinks (keys would move and records be lost)."""
+    topic = image.topic(name)
+    if topic is None:
+        raise TopicNotFound(f"topic {name!r} not found")
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise InvalidValue(f"partitions_count must be an integer, got {count!r}")
+    have = len(topic.partitions)
+    if count < have:
+        raise InvalidValue(f"topic {name!r} has {have} partitions; the count can only grow")
+    if count == have:
+        raise InvalidValue(f"topic {name!r} already has {have} partitions")
+    if count - have > MAX_PARTITIONS_PER_REQUEST:
+        raise InvalidValue(f"adding {count - have} partitions is over the limit of "
+                           f"{MAX_PARTITIONS_PER_REQUEST} per request")
+    rf = len(topic.partitions[0].replicas)
+    try:
+        placed = place_replicas(image, count - have, rf)
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
+    records = [PartitionRecord(topic_id=topic.topic_id, partition=have + i, replicas=replicas,
+                               isr=replicas, leader=replicas[0])
+               for i, replicas in enumerate(placed)]
+    return records, {"topic_name": name, "partitions_count": count, "replication_factor": rf}
+
+
 def _positive_int(value, default: int, what: str, cap: int) -> int:
     if value is None or value == -1:  # -1 means "the default", as in Kafka's CreateTopics
         value = default

@@ -443,7 +443,7 @@ def test_unknown_path_is_404_envelope(cluster, path):
     ("PATCH", "/v3/clusters/{cid}/topics"),
     ("PUT", "/v3/clusters/{cid}/topics"),
     ("DELETE", "/v3/clusters/{cid}/topics"),
-    ("PATCH", "/v3/clusters/{cid}/topics/" + EXISTING),
+    ("PUT", "/v3/clusters/{cid}/topics/" + EXISTING),
     ("POST", "/v3/clusters/{cid}/topics/" + EXISTING + "/partitions"),
     ("DELETE", "/v3/clusters"),
     ("POST", "/v3/clusters/{cid}/brokers"),
@@ -453,6 +453,25 @@ def test_wrong_method_is_405_envelope(cluster, method, path):
         status, body = http_json(method, cluster.url(1) + path.format(cid=cluster.cluster_id),
                                  {"topic_name": "method-topic"})
         assert_envelope(status, body, 405)
+
+
+@pytest.mark.parametrize("doc, code", [
+    pytest.param({"partitions_count": 2}, 42206, id="shrink"),
+    pytest.param({"partitions_count": 3}, 42206, id="same-count"),
+    pytest.param({"partitions_count": "4"}, 42206, id="string-count"),
+    pytest.param({"partitions_count": True}, 42206, id="bool-count"),
+    pytest.param({"partitions_count": 3 + 10_001}, 42206, id="too-many-at-once"),
+    pytest.param({"partitions_count": 4, "x": 1}, 400, id="unknown-field"),
+    pytest.param({}, 400, id="no-count"),
+    pytest.param([4], 400, id="list"),
+])
+def test_bad_partition_count_change_changes_nothing(cluster, via, doc, code):
+    with unchanged(cluster):
+        for node in (1, via):
+            status, body = http_json("PATCH", f"{cluster.v3(node)}/topics/{EXISTING}", doc)
+            assert_envelope(status, body, code)
+    status, body = http_json("PATCH", f"{cluster.v3(1)}/topics/no-such-topic", {"partitions_count": 4})
+    assert_envelope(status, body, 40401)
 
 
 # -- internal endpoints ------------------------------------------------------------------------------

@@ -167,6 +167,27 @@ def test_validate_only_create_checks_but_creates_nothing(cluster):
     assert (status, body["error_code"]) == (422, 42206)
 
 
+def test_patch_grows_a_topic_and_the_new_partitions_take_records(cluster):
+    assert create(cluster, 1, "growing", partitions_count=2, replication_factor=3)[0] == 201
+    status, body = http_json("PATCH", cluster.v3(2) + "/topics/growing",
+                             {"partitions_count": 5, "validate_only": True})
+    assert status == 200 and body["partitions_count"] == 5, body
+    assert http_json("GET", cluster.v3(1) + "/topics/growing")[1]["partitions_count"] == 2
+    status, body = http_json("PATCH", cluster.v3(2) + "/topics/growing", {"partitions_count": 5})
+    assert status == 200, body
+    assert (body["partitions_count"], body["replication_factor"]) == (5, 3)
+    for node in NODES:
+        for p in (2, 3, 4):  # each new partition is led, replicated and writable from every node
+            def takes(node=node, p=p):
+                status, body = http_json("POST", f"{cluster.url(node)}/topics/growing/partitions/{p}",
+                                         {"records": [{"value": node}]},
+                                         headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
+                return status == 200 and body["offsets"][0]["error_code"] is None
+            cluster.wait_until(takes, SPREAD_S, f"growing-{p} writable via node {node}")
+    status, part = http_json("GET", cluster.v3(3) + "/topics/growing/partitions/4")
+    assert status == 200 and len(part["replica_ids"]) == 3 and part["log_end_offset"] == 3, part
+
+
 # -- partitions and replicas ------------------------------------------------------------
 def test_partitions_carry_leader_isr_replicas_and_epoch(cluster):
     assert create(cluster, 1, "parts", partitions_count=3, replication_factor=3)[0] == 201

@@ -14,6 +14,7 @@ from kraft.controller.placement import place_replicas
 from kraft.controller.preferred_leader import preferred_leader_changes
 from kraft.controller.topic_control import (
     CreateTopic,
+    create_partitions,
     create_topic,
     delete_topic,
 )
@@ -254,6 +255,22 @@ def test_create_topic_errors():
     with pytest.raises(InvalidValue):
         c.create("x", configs={"no.such.config": 1})
     assert c.image.topic("x") is None
+
+
+def test_create_partitions_grows_with_the_topics_replication_factor_and_never_shrinks():
+    c = Cluster()
+    c.create("g", partitions=2, rf=2)
+    response = c.run(create_partitions(c.image, "g", 5))
+    assert response == {"topic_name": "g", "partitions_count": 5, "replication_factor": 2}
+    parts = c.image.topic("g").partitions
+    assert len(parts) == 5 and all(len(p.replicas) == 2 and p.leader == p.replicas[0] for p in parts)
+    assert len({p.leader for p in parts[2:]}) > 1  # the new leaders are spread
+    for bad in (4, 5, "6", True, None, 5 + 10_001):
+        with pytest.raises(InvalidValue):
+            create_partitions(c.image, "g", bad)
+    with pytest.raises(TopicNotFound):
+        create_partitions(c.image, "nope", 9)
+    assert len(c.image.topic("g").partitions) == 5
 
 
 def test_defaults_apply_when_counts_are_absent():
