@@ -15,6 +15,7 @@ from aiohttp import web
 from kraft.api import (
     broker_config_routes,
     cluster_routes,
+    cluster_wide_routes,
     consume_routes,
     consumer_routes,
     group_routes,
@@ -60,6 +61,7 @@ def build_app(node) -> web.Application:
                           client_max_size=64 * 1024 * 1024)
     app[NODE_KEY] = node
     app[BUDGET_KEY] = BodyBudget()
+    cluster_wide_routes.add_routes(app)  # first: its "-" paths would match {topic} and {broker_id}
     cluster_routes.add_routes(app)
     broker_config_routes.add_routes(app)
     topic_routes.add_routes(app)

@@ -436,3 +436,55 @@ def test_v2_topic_shows_name_configs_and_partitions(cluster):
         assert all(r["in_sync"] for r in p["replicas"])
     status, body = http_json("GET", cluster.url(2) + "/topics/no-such-topic")
     assert (status, body["error_code"]) == (404, 40401)
+
+
+# -- cluster-wide reads (the spec's "-" paths), broker replicas, offsets, reassignments -----------------
+def test_cluster_wide_reads_answer_in_the_specs_shapes(cluster):
+    assert create(cluster, 1, "wide-a", partitions_count=2, replication_factor=3)[0] == 201
+    assert create(cluster, 1, "wide-b", partitions_count=1, replication_factor=1,
+                  configs=[{"name": "retention.ms", "value": "1000"}])[0] == 201
+    wait_everywhere(cluster, lambda n: http_json("GET", f"{cluster.v3(n)}/topics/wide-b")[0] == 200, "wide-b")
+    status, body = http_json("GET", cluster.v3(2) + "/topics/-/configs")
+    assert status == 200 and body["kind"] == "KafkaTopicConfigList", body
+    by_topic = Counter(c["topic_name"] for c in body["data"])
+    assert by_topic["wide-a"] == by_topic["wide-b"] > 10
+    [retention] = [c for c in body["data"] if c["topic_name"] == "wide-b" and c["name"] == "retention.ms"]
+    assert (retention["value"], retention["source"]) == ("1000", "DYNAMIC_TOPIC_CONFIG")
+
+    status, body = http_json("GET", cluster.v3(3) + "/brokers/-/configs")
+    assert status == 200 and body["kind"] == "KafkaBrokerConfigList", body
+    per_broker = Counter(c["broker_id"] for c in body["data"])  # every broker, the same settings
+    assert set(per_broker) == set(NODES) and len(set(per_broker.values())) == 1 and per_broker[1] > 5
+
+    for broker in NODES:
+        status, body = http_json("GET", f"{cluster.v3(1)}/brokers/{broker}/partition-replicas")
+        assert status == 200 and body["kind"] == "KafkaReplicaList", body
+        hosted = set()
+        for name in ("wide-a", "wide-b"):
+            for p in http_json("GET", f"{cluster.v3(1)}/topics/{name}/partitions")[1]["data"]:
+                if broker in p["replica_ids"]:
+                    hosted.add((name, p["partition_id"]))
+        listed = {(r["topic_name"], r["partition_id"]) for r in body["data"] if r["topic_name"].startswith("wide-")}
+        assert listed == hosted and all(r["broker_id"] == broker for r in body["data"])
+    assert http_json("GET", f"{cluster.v3(1)}/brokers/9/partition-replicas")[0] == 404
+
+    for path in ("/topics/-/partitions/-/reassignment", "/topics/wide-a/partitions/-/reassignment"):
+        status, body = http_json("GET", cluster.v3(1) + path)
+        assert status == 200 and body["data"] == [], body
+    assert http_json("GET", cluster.v3(1) + "/topics/wide-a/partitions/0/reassignment")[0] == 404
+    assert http_json("GET", cluster.v3(1) + "/topics/nope/partitions/-/reassignment")[0] == 404
+
+
+def test_partition_offset_is_the_earliest_and_the_high_watermark(cluster):
+    assert create(cluster, 1, "offsets-v3", partitions_count=1, replication_factor=3)[0] == 201
+    status, body = http_json("POST", cluster.url(1) + "/topics/offsets-v3/partitions/0",
+                             {"records": [{"value": i} for i in range(7)]},
+                             headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
+    assert status == 200, body
+    for node in NODES:  # the leader answers; the others ask it
+        status, body = http_json("GET", f"{cluster.v3(node)}/topics/offsets-v3/partitions/0/offset")
+        assert status == 200, body
+        assert (body["kind"], body["earliest_offset"], body["latest_offset"]) == ("KafkaPartitionWithOffsets", 0, 7)
+    status, body = http_json("GET", f"{cluster.v3(2)}/topics/offsets-v3/partitions/0/offset?offset_type=sideways")
+    assert status == 400, body
+    assert http_json("GET", f"{cluster.v3(2)}/topics/offsets-v3/partitions/3/offset")[0] == 404

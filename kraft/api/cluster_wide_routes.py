@@ -1,0 +1,112 @@
+"""Confluent v3 reads across the cluster: every topic's or every broker's configs (`-` for
+"all"), the replicas a broker hosts, a partition's offsets, and replica reassignments.
+
+kraft does not move replicas between brokers yet, so no reassignment is ever in
+progress: the reassignment lists are empty and a partition's reassignment is a 404, as
+the REST Proxy answers for a partition that is not being reassigned.
+
+These routes are added before the per-topic and per-broker ones: `-` is also a legal
+topic name, and the first matching route wins.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from kraft.api import v3_views as views
+from kraft.api.broker_config_routes import broker_settings
+from kraft.api.context import node_of
+from kraft.api.http_body import json_response
+from kraft.api.paths import base_url, check_cluster
+from kraft.broker.lookup import partition_or_404, topic_or_404
+from kraft.errors import BadRequest, NotFound
+from kraft.metadata.effective_configs import effective_topic_configs
+
+V3 = "/v3/clusters/{cluster_id}"
+OFFSET_TYPES = ("earliest", "latest")
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get(V3 + "/topics/-/configs", all_topic_configs)
+    r.add_get(V3 + "/brokers/-/configs", all_broker_configs)
+    r.add_get(V3 + "/brokers/{broker_id}/partition-replicas", broker_replicas)
+    r.add_get(V3 + "/topics/-/partitions/-/reassignment", all_reassignments)
+    r.add_get(V3 + "/topics/{topic}/partitions/-/reassignment", topic_reassignments)
+    r.add_get(V3 + "/topics/{topic}/partitions/{partition}/reassignment", partition_reassignment)
+    r.add_get(V3 + "/topics/{topic}/partitions/{partition}/offset", partition_offset)
+
+
+def _ctx(request):
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    return node, node.image, base_url(request)
+
+
+async def all_topic_configs(request):
+    node, image, base = _ctx(request)
+    data = []
+    for name in sorted(image.topic_ids):
+        configs = effective_topic_configs(image, node.topic_defaults, name)
+        data += [views.config_view(name, k, v, src, node.cluster_id, base)
+                 for k, (v, src) in sorted(configs.items())]
+    return json_response(views.collection("KafkaTopicConfigList", base, request.path, data))
+
+
+async def all_broker_configs(request):
+    node, image, base = _ctx(request)
+    settings = broker_settings(node.config)  # one cluster.toml: the same for every broker
+    data = [views.broker_config_view(broker, name, value, explicit, node.cluster_id, base)
+            for broker in sorted(image.brokers) for name, (value, explicit) in settings.items()]
+    return json_response(views.collection("KafkaBrokerConfigList", base, request.path, data))
+
+
+async def broker_replicas(request):
+    node, image, base = _ctx(request)
+    raw = request.match_info["broker_id"]
+    if not (raw.isascii() and raw.isdigit()) or int(raw) not in image.brokers:
+        raise NotFound(f"broker {raw} not found")
+    broker = int(raw)
+    data = [views.replica_view(topic, index, broker, node.cluster_id, base)
+            for topic, index, reg in image.all_partitions() if broker in reg.replicas]
+    return json_response(views.collection("KafkaReplicaList", base, request.path, data))
+
+
+async def all_reassignments(request):
+    _, _, base = _ctx(request)
+    return json_response(views.collection("KafkaReassignmentList", base, request.path, []))
+
+
+async def topic_reassignments(request):
+    node, image, base = _ctx(request)
+    topic_or_404(image, request.match_info["topic"], node.is_ready)
+    return json_response(views.collection("KafkaReassignmentList", base, request.path, []))
+
+
+async def partition_reassignment(request):
+    node, image, _ = _ctx(request)
+    topic = topic_or_404(image, request.match_info["topic"], node.is_ready)
+    index = partition_or_404(topic, request.match_info["partition"])
+    raise NotFound(f"no reassignment in progress for {topic.name}-{index} "
+                   "(kraft does not move replicas between brokers)")
+
+
+async def partition_offset(request):
+    """listKafkaPartitionOffsets: the earliest offset and the latest (the high watermark),
+    as the partition's leader sees them."""
+    node, image, base = _ctx(request)
+    topic = topic_or_404(image, request.match_info["topic"], node.is_ready)
+    index = partition_or_404(topic, request.match_info["partition"])
+    kind = request.query.get("offset_type")
+    if kind is not None and kind not in OFFSET_TYPES:
+        raise BadRequest(f"offset_type must be one of {', '.join(OFFSET_TYPES)}, got {kind!r}")
+    earliest, latest = await node.partition_reader.offsets(topic.name, index)
+    path = f"/v3/clusters/{node.cluster_id}/topics/{topic.name}/partitions/{index}/offset"
+    return json_response({
+        "kind": "KafkaPartitionWithOffsets",
+        "metadata": {"self": f"{base}{path}",
+                     "resource_name": f"crn:///kafka={node.cluster_id}/topic={topic.name}"
+                                      f"/partition={index}/offset"},
+        "cluster_id": node.cluster_id, "topic_name": topic.name, "partition_id": index,
+        "earliest_offset": earliest, "latest_offset": latest,
+    })
