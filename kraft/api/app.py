@@ -14,6 +14,7 @@ from aiohttp import web
 
 from kraft.api import (
     broker_config_routes,
+    cluster_config_routes,
     cluster_routes,
     cluster_wide_routes,
     consume_routes,
@@ -64,6 +65,7 @@ def build_app(node) -> web.Application:
     cluster_wide_routes.add_routes(app)  # first: its "-" paths would match {topic} and {broker_id}
     cluster_routes.add_routes(app)
     broker_config_routes.add_routes(app)
+    cluster_config_routes.add_routes(app)
     topic_routes.add_routes(app)
     internal_routes.add_routes(app)
     produce_routes.add_routes(app)

@@ -12,6 +12,7 @@ from aiohttp import web
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
+from kraft.api.config_requests import alter_changes, put_value, validate_only
 from kraft.api.http_body import json_response, read_json_object, v2_response
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.lookup import partition_or_404, topic_or_404
@@ -70,15 +71,15 @@ async def create_topic(request):
     if body["topic_name"] == OFFSETS_TOPIC:
         raise InvalidValue(f"{OFFSETS_TOPIC} is reserved: the cluster creates it on the first consumer group use")
     configs = _parse_config_list(body.get("configs", []))
-    validate_only = _validate_only(body)
+    dry_run = validate_only(body)
     result = await node.controller_call("create_topic", {
         "name": body["topic_name"],
         "partitions": body.get("partitions_count"),
         "replication_factor": body.get("replication_factor"),
         "configs": configs,
-        "validate_only": validate_only,
+        "validate_only": dry_run,
     })
-    if validate_only:  # checked against the live cluster, nothing written
+    if dry_run:  # checked against the live cluster, nothing written
         view = views.planned_topic_view(result["topic_name"], result["partitions_count"],
                                         result["replication_factor"], node.cluster_id, base)
         return json_response({**view, "validate_only": True}, status=200)
@@ -113,10 +114,10 @@ async def update_partition_count(request):
     name = validate_topic_name(request.match_info["topic"])
     if name == OFFSETS_TOPIC:  # a group's coordinator partition is a hash modulo this count
         raise InvalidValue(f"{OFFSETS_TOPIC}'s partition count is fixed by offsets.topic.num.partitions")
-    validate_only = _validate_only(body)
+    dry_run = validate_only(body)
     result = await node.controller_call("create_partitions", {
-        "name": name, "partitions_count": body["partitions_count"], "validate_only": validate_only})
-    if validate_only:
+        "name": name, "partitions_count": body["partitions_count"], "validate_only": dry_run})
+    if dry_run:
         view = views.planned_topic_view(name, result["partitions_count"], result["replication_factor"],
                                         node.cluster_id, base)
         return json_response({**view, "validate_only": True})
@@ -183,10 +184,8 @@ async def get_config(request):
 
 async def put_config(request):
     node, image, _ = _ctx(request)
-    body = await read_json_object(request)
-    if set(body) != {"value"}:
-        raise BadRequest('body must be {"value": "..."}')
-    await _alter(node, request.match_info["topic"], {request.match_info["name"]: body["value"]})
+    value = put_value(await read_json_object(request))
+    await _alter(node, request.match_info["topic"], {request.match_info["name"]: value})
     return web.Response(status=204)
 
 
@@ -198,34 +197,16 @@ async def reset_config(request):
 
 async def alter_configs(request):
     node, _, _ = _ctx(request)
-    body = await read_json_object(request)
-    if set(body) - {"data", "validate_only"} or not isinstance(body.get("data"), list):
-        raise BadRequest('body must be {"data": [{"name": ..., "value": ...}, ...]}')
-    changes = {}
-    for entry in body["data"]:
-        if not isinstance(entry, dict) or set(entry) - {"name", "value", "operation"} \
-                or not isinstance(entry.get("name"), str):
-            raise BadRequest('each entry must be {"name": <string>, "value": ..., "operation"?: "SET"|"DELETE"}')
-        operation = entry.get("operation", "SET")
-        if not isinstance(operation, str) or operation.upper() not in ("SET", "DELETE"):
-            raise BadRequest(f"operation must be SET or DELETE, got {operation!r}")
-        changes[entry["name"]] = None if operation.upper() == "DELETE" else entry.get("value")
-    await _alter(node, request.match_info["topic"], changes, _validate_only(body))
+    changes, dry_run = alter_changes(await read_json_object(request))
+    await _alter(node, request.match_info["topic"], changes, dry_run)
     return web.Response(status=204)
 
 
-def _validate_only(body: dict) -> bool:
-    flag = body.get("validate_only", False)
-    if not isinstance(flag, bool):
-        raise BadRequest("validate_only must be true or false")
-    return flag
-
-
-async def _alter(node, topic: str, changes: dict, validate_only: bool = False) -> None:
+async def _alter(node, topic: str, changes: dict, dry_run: bool = False) -> None:
     # no local existence check: a topic just created through another node may not be in
     # this node's image yet; the controller's image decides (40401 when truly unknown)
     result = await node.controller_call("alter_configs", {"topic": topic, "changes": changes,
-                                                          "validate_only": validate_only})
+                                                          "validate_only": dry_run})
     await node.wait_metadata(result.get("metadata_offset", 0))
 
 

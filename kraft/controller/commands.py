@@ -72,6 +72,11 @@ class AllocateProducerIds(_Payload):
     broker_epoch: int
 
 
+class AlterClusterConfigs(_Payload):
+    changes: dict[str, Any]
+    validate_only: bool = False
+
+
 class AlterConfigs(_Payload):
     topic: str
     changes: dict[str, Any]
@@ -139,6 +144,12 @@ def _alter_configs(p, controller, defaults) -> Command:
         image, defaults, req.topic, req.changes))
 
 
+def _alter_cluster_configs(p, controller, defaults) -> Command:
+    req = AlterClusterConfigs.model_validate(p)
+    return _dry_run_if(req.validate_only, lambda image: config_control.alter_cluster_configs(
+        image, req.changes))
+
+
 def _dry_run_if(validate_only: bool, command: Command) -> Command:
     """validate_only: every check runs against the live image; no record is written."""
     if not validate_only:
@@ -169,4 +180,5 @@ _BUILDERS = {
     "delete_topic": _delete_topic,
     "create_partitions": _create_partitions,
     "alter_configs": _alter_configs,
+    "alter_cluster_configs": _alter_cluster_configs,
 }

@@ -11,11 +11,14 @@ from kraft.controller.partition_change import build_partition_change
 from kraft.errors import InvalidValue, TopicNotFound
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ConfigRecord
+from kraft.config.broker_synonyms import TOPIC_CONFIG_OF, cluster_default
 from kraft.config.topic_configs import (
     TOPIC_CONFIGS,
     ConfigError,
     parse_topic_override,
 )
+
+UNCLEAN = "unclean.leader.election.enable"
 
 
 def alter_topic_configs(
@@ -42,6 +45,34 @@ def alter_topic_configs(
     return records, {"topic_name": topic, "changed": sorted(changes)}
 
 
+def alter_cluster_configs(
+    image: MetadataImage,
+    changes: dict[str, object | None],  # Kafka broker names; None removes the dynamic value
+) -> tuple[list, dict]:
+    """Dynamic cluster-wide defaults (Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG): every topic
+    without a value of its own takes them, live."""
+    if not changes:
+        raise InvalidValue("no config changes given")
+    records: list = []
+    unclean_now = False
+    for name, raw in changes.items():
+        topic_name = TOPIC_CONFIG_OF.get(name)
+        value = None
+        try:
+            if topic_name is None or raw is not None:
+                topic_name, value = cluster_default(name, raw)
+        except ConfigError as exc:
+            raise InvalidValue(str(exc)) from None
+        records.append(ConfigRecord(resource_type="cluster", resource_name="", name=topic_name,
+                                    value=value))
+        unclean_now |= topic_name == UNCLEAN and value == "true"
+    if unclean_now:  # as for a topic's own toggle: offline partitions may be led at once
+        for topic in image.topics.values():
+            if UNCLEAN not in image.topic_configs.get(topic.name, {}):
+                records.extend(_offline_elections(image, topic))
+    return records, {"changed": sorted(changes)}
+
+
 def _elections_after(image, defaults, topic_name, changes):
     """Offline partitions may get a leader at once when unclean election turns on."""
     key = "unclean.leader.election.enable"
@@ -49,7 +80,10 @@ def _elections_after(image, defaults, topic_name, changes):
         return []
     if parse_topic_override(key, changes[key]) != "true":
         return []
-    topic = image.topic(topic_name)
+    return _offline_elections(image, image.topic(topic_name))
+
+
+def _offline_elections(image, topic) -> list:
     out = []
     for index, part in enumerate(topic.partitions):
         if part.online:

@@ -488,3 +488,53 @@ def test_partition_offset_is_the_earliest_and_the_high_watermark(cluster):
     status, body = http_json("GET", f"{cluster.v3(2)}/topics/offsets-v3/partitions/0/offset?offset_type=sideways")
     assert status == 400, body
     assert http_json("GET", f"{cluster.v3(2)}/topics/offsets-v3/partitions/3/offset")[0] == 404
+
+
+# -- dynamic cluster-wide broker configs ---------------------------------------------------------------
+def test_cluster_wide_broker_configs_change_the_topic_defaults_live(cluster):
+    assert create(cluster, 1, "cw-plain", partitions_count=1)[0] == 201
+    assert create(cluster, 1, "cw-own", partitions_count=1,
+                  configs=[{"name": "retention.ms", "value": "1000"}])[0] == 201
+    status, body = http_json("PUT", cluster.v3(2) + "/broker-configs/log.retention.ms", {"value": "3600000"})
+    assert status == 204, body
+    status, body = http_json("GET", cluster.v3(3) + "/broker-configs")
+    assert status == 200 and body["kind"] == "KafkaClusterConfigList", body
+    assert [(c["name"], c["value"], c["source"]) for c in body["data"]] == [
+        ("log.retention.ms", "3600000", "DYNAMIC_DEFAULT_BROKER_CONFIG")]
+    wait_everywhere(cluster, lambda n: config_of(cluster, n, "cw-plain", "retention.ms")["value"] == "3600000",
+                    "the cluster-wide retention")
+    for node in NODES:
+        plain = config_of(cluster, node, "cw-plain", "retention.ms")
+        assert plain["source"] == "DYNAMIC_DEFAULT_BROKER_CONFIG"
+        assert config_of(cluster, node, "cw-own", "retention.ms")["value"] == "1000"  # its own wins
+
+    status, body = http_json("POST", cluster.v3(1) + "/broker-configs:alter", {"data": [
+        {"name": "log.retention.ms", "operation": "DELETE"},
+        {"name": "message.max.bytes", "value": "2000000"}]})
+    assert status == 204, body
+    assert http_json("GET", cluster.v3(1) + "/broker-configs/log.retention.ms")[0] == 404
+    status, body = http_json("GET", cluster.v3(1) + "/broker-configs/message.max.bytes")
+    assert status == 200 and body["value"] == "2000000", body
+    wait_everywhere(cluster, lambda n: config_of(cluster, n, "cw-plain", "retention.ms")["value"] == "604800000",
+                    "retention back to the static default")
+    assert http_json("DELETE", cluster.v3(3) + "/broker-configs/message.max.bytes")[0] == 204
+    status, body = http_json("GET", cluster.v3(3) + "/broker-configs")
+    assert status == 200 and body["data"] == [], body
+
+
+@pytest.mark.parametrize("method, path, doc, code", [
+    ("PUT", "/broker-configs/no.such.config", {"value": "1"}, 42206),
+    ("PUT", "/broker-configs/retention.ms", {"value": "1"}, 42206),  # a topic name: the hint says log.retention.ms
+    ("PUT", "/broker-configs/log.retention.ms", {"value": "soon"}, 42206),
+    ("PUT", "/broker-configs/log.retention.ms", {"val": "1"}, 400),
+    ("POST", "/broker-configs:alter", {"data": [{"name": "log.roll.ms", "operation": "ZAP"}]}, 400),
+    ("POST", "/broker-configs:alter", {"data": []}, 42206),
+    ("PUT", "/brokers/1/configs/num.partitions", {"value": "5"}, 42206),
+    ("POST", "/brokers/2/configs:alter", {"data": [{"name": "num.partitions", "value": "5"}]}, 42206),
+])
+def test_bad_cluster_wide_config_changes_are_refused(cluster, method, path, doc, code):
+    status, body = http_json(method, cluster.v3(2) + path, doc)
+    assert status < 500 and body["error_code"] == code, (status, body)
+    if "retention.ms" in path and path.endswith("/retention.ms"):
+        assert "log.retention.ms" in body["message"]
+    assert http_json("GET", cluster.v3(1) + "/broker-configs")[1]["data"] == []

@@ -115,6 +115,19 @@ def test_segment_bytes_lowered_rolls_the_open_logs(cluster, topic):
                        10, f"smaller segments on every replica: {segment_files(cluster, topic)}")
 
 
+def test_a_cluster_wide_segment_size_reaches_open_logs_of_topics_without_their_own(cluster, topic):
+    produced(cluster, topic, big_records(1))
+    status, body = call("PUT", cluster.v3(1) + "/broker-configs/log.segment.bytes", {"value": "30000"})
+    assert status == 204, body
+    try:
+        for _ in range(4):
+            produced(cluster, topic, big_records(1))
+        cluster.wait_until(lambda: all(len(f) >= 4 for f in segment_files(cluster, topic).values()),
+                           10, f"smaller segments on every replica: {segment_files(cluster, topic)}")
+    finally:
+        assert call("DELETE", cluster.v3(1) + "/broker-configs/log.segment.bytes")[0] == 204
+
+
 def test_segment_ms_lowered_rolls_by_time(cluster, topic):
     for _ in range(3):
         produced(cluster, topic, [{"value": "a"}])

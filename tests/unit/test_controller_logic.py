@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from kraft.controller import broker_control as bc
-from kraft.controller.config_control import alter_topic_configs
+from kraft.controller.config_control import alter_cluster_configs, alter_topic_configs
 from kraft.metadata.effective_configs import topic_config
 from kraft.controller.partition_change import build_partition_change
 from kraft.controller.placement import place_replicas
@@ -163,6 +163,27 @@ def test_unclean_toggle_elects_a_stale_replica_live_and_records_it():
     assert p.leader == follower and p.isr == (follower,) and p.unclean_elections == 1
     assert c.image.unclean_elections[-1].leader == follower
     assert topic_config(c.image, DEFAULTS, "t", "unclean.leader.election.enable") is True
+
+
+def test_a_cluster_wide_unclean_toggle_elects_where_no_topic_value_forbids_it():
+    c = Cluster()
+    c.create("t", partitions=1, rf=3)
+    c.create("kept", partitions=1, rf=3, configs={"unclean.leader.election.enable": False})
+    for b in (1, 2, 3):  # every partition ends offline with broker 3 as its last ISR member
+        c.run_records(bc.fence_brokers(c.image, DEFAULTS, [b]))
+    for b in (1, 2):  # back, but stale
+        c.register(b, incarnation="b")
+        c.heartbeat(b, now=10)
+    assert c.part("t").leader == NO_LEADER and c.part("kept").leader == NO_LEADER
+    c.run(alter_cluster_configs(c.image, {"unclean.leader.election.enable": "true"}))
+    assert topic_config(c.image, DEFAULTS, "t", "unclean.leader.election.enable") is True
+    assert topic_config(c.image, DEFAULTS, "kept", "unclean.leader.election.enable") is False
+    assert c.part("t").leader in (1, 2) and c.part("t").unclean_elections == 1
+    assert c.part("kept").leader == NO_LEADER and c.part("kept").unclean_elections == 0
+    with pytest.raises(InvalidValue, match="log.retention.ms"):
+        alter_cluster_configs(c.image, {"retention.ms": "1"})
+    with pytest.raises(InvalidValue, match="message.max.bytes"):
+        alter_cluster_configs(c.image, {"message.max.bytes": "-5"})
 
 
 def test_unclean_enabled_topic_elects_returning_stale_replica_at_unfence():

@@ -1,0 +1,102 @@
+"""Dynamic cluster-wide broker configs (Confluent v3 `/broker-configs`, Kafka's
+DYNAMIC_DEFAULT_BROKER_CONFIG): the topic defaults under Kafka's broker names
+(`log.retention.ms`, `message.max.bytes`, ...), changed live through the controller.
+A topic without a value of its own takes them at once; cluster.toml's [topic_defaults]
+stay the static layer below them.
+
+A single broker's configs are cluster.toml's and read only: writes to them are refused
+with the way to change them.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from kraft.api.config_requests import alter_changes, put_value
+from kraft.api.context import node_of
+from kraft.api.http_body import json_response, read_json_object
+from kraft.api.paths import base_url, check_cluster
+from kraft.config.broker_synonyms import BROKER_NAME_OF
+from kraft.errors import InvalidValue, NotFound
+
+CLUSTER_CONFIGS = "/v3/clusters/{cluster_id}/broker-configs"
+BROKER_CONFIGS = "/v3/clusters/{cluster_id}/brokers/{broker_id}/configs"
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get(CLUSTER_CONFIGS, list_configs)
+    r.add_post(CLUSTER_CONFIGS + ":alter", alter_configs)
+    r.add_get(CLUSTER_CONFIGS + "/{name}", get_config)
+    r.add_put(CLUSTER_CONFIGS + "/{name}", put_config)
+    r.add_delete(CLUSTER_CONFIGS + "/{name}", delete_config)
+    r.add_post(BROKER_CONFIGS + ":alter", read_only_broker_config)
+    r.add_put(BROKER_CONFIGS + "/{name}", read_only_broker_config)
+    r.add_delete(BROKER_CONFIGS + "/{name}", read_only_broker_config)
+
+
+def _dynamic(node) -> dict[str, str]:
+    """Kafka broker name -> value of the cluster-wide values set."""
+    return {BROKER_NAME_OF[k]: v for k, v in sorted(node.image.cluster_configs.items()) if k in BROKER_NAME_OF}
+
+
+def config_view(request, node, name: str, value: str) -> dict:
+    path = f"/v3/clusters/{node.cluster_id}/broker-configs/{name}"
+    return {"kind": "KafkaClusterConfig",
+            "metadata": {"self": f"{base_url(request)}{path}",
+                         "resource_name": f"crn:///kafka={node.cluster_id}/broker-config={name}"},
+            "cluster_id": node.cluster_id, "config_type": "BROKER", "name": name, "value": value,
+            "is_default": False, "is_read_only": False, "is_sensitive": False,
+            "source": "DYNAMIC_DEFAULT_BROKER_CONFIG", "synonyms": []}
+
+
+async def list_configs(request):
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    data = [config_view(request, node, k, v) for k, v in _dynamic(node).items()]
+    return json_response({"kind": "KafkaClusterConfigList",
+                          "metadata": {"self": f"{base_url(request)}{request.path}", "next": None},
+                          "data": data})
+
+
+async def get_config(request):
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    name = request.match_info["name"]
+    dynamic = _dynamic(node)
+    if name not in dynamic:
+        raise NotFound(f"no cluster-wide value is set for {name!r}")
+    return json_response(config_view(request, node, name, dynamic[name]))
+
+
+async def put_config(request):
+    value = put_value(await read_json_object(request))
+    await _alter(request, {request.match_info["name"]: value}, False)
+    return web.Response(status=204)
+
+
+async def delete_config(request):
+    await _alter(request, {request.match_info["name"]: None}, False)
+    return web.Response(status=204)
+
+
+async def alter_configs(request):
+    changes, dry_run = alter_changes(await read_json_object(request))
+    await _alter(request, changes, dry_run)
+    return web.Response(status=204)
+
+
+async def _alter(request, changes: dict, dry_run: bool) -> None:
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    result = await node.controller_call("alter_cluster_configs", {"changes": changes,
+                                                                  "validate_only": dry_run})
+    await node.wait_metadata(result.get("metadata_offset", 0))
+
+
+async def read_only_broker_config(request):
+    node = node_of(request)
+    check_cluster(request, node.cluster_id)
+    raise InvalidValue(f"broker {request.match_info['broker_id']}'s configs come from cluster.toml "
+                       "(read only; edit it and restart); the topic defaults change live, for "
+                       "every broker, through /broker-configs")
