@@ -77,6 +77,7 @@ class ReplicaManager:
         # topic id -> the (topic overrides, cluster configs) maps its open logs were configured
         # from; the image replaces a map when it changes, so identity says "unchanged" cheaply
         self._configured_from: dict[str, tuple] = {}
+        self._configs_seen: tuple | None = None  # the image's config maps at the last look
 
     # -- lookups ----------------------------------------------------------------------
     def replica(self, topic: str, partition: int) -> PartitionReplica | None:
@@ -209,6 +210,11 @@ class ReplicaManager:
         """A topic config change reaches the open logs (segment.*, flush.*), as in Kafka; the
         next append rolls or flushes under the new values. Retention, cleanup, min ISR and
         the rest are read where they are used, so they need nothing here."""
+        maps = (image.topic_configs, image.cluster_configs)
+        if self._configs_seen is not None and maps[0] is self._configs_seen[0] \
+                and maps[1] is self._configs_seen[1]:
+            return  # no config changed anywhere: the common case, kept off the hot path
+        self._configs_seen = maps
         by_topic: dict[str, list[PartitionReplica]] = {}
         for replica in self.replicas.values():
             by_topic.setdefault(replica.topic_id, []).append(replica)
