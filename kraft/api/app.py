@@ -21,6 +21,7 @@ from kraft.api import (
     consumer_routes,
     group_routes,
     internal_routes,
+    openapi,
     produce_routes,
     topic_routes,
 )
@@ -72,4 +73,5 @@ def build_app(node) -> web.Application:
     consume_routes.add_routes(app)
     consumer_routes.add_routes(app)
     group_routes.add_routes(app)
+    openapi.add_routes(app)
     return app

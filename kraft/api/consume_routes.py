@@ -15,11 +15,12 @@ from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int
 from kraft.broker.peers import LOCAL_ONLY_HEADER
 from kraft.broker.lookup import partition_or_404
-from kraft.errors import NotAcceptable, NotLeaderOrFollower
+from kraft.errors import ERROR_CLASS_HEADER, NotAcceptable, NotLeaderOrFollower
 from kraft.storage.record_batch import decode_all
 
 MAX_READ_BYTES = 64 * 1024 * 1024
 MAX_WAIT_MS = 60_000
+FORWARD_ATTEMPTS = 3
 
 
 def add_routes(app: web.Application) -> None:
@@ -44,23 +45,53 @@ def _format(request) -> bool:
     raise NotAcceptable(f"Accept {accept!r} is not supported; use {rc.V2_JSON} or {rc.V2_BINARY}")
 
 
-async def _forward(request, node, leader: int):
-    if LOCAL_ONLY_HEADER in request.headers:
-        raise NotLeaderOrFollower(f"NOT_LEADER: node {node.node_id} is not the leader (metadata moving); retry")
-    headers = {LOCAL_ONLY_HEADER: "1", "Accept": request.headers.get("Accept", "*/*")}
-    status, body, ctype = await node.proxy_get(leader, request.path_qs, headers)
-    return web.Response(body=body, status=status, content_type=ctype)
+async def _on_leader(request, serve_here):
+    """Serve on the partition's leader: here, or forwarded to it. When the node asked
+    answers that it no longer leads (leadership moved, or this image is behind), catch up
+    with the metadata and ask the leader it names, as a Kafka client refreshes its
+    metadata and retries; a bounded number of times."""
+    node = node_of(request)
+    for attempt in range(FORWARD_ATTEMPTS):
+        topic, partition, leader = _partition(request, node)
+        if leader == node.node_id:
+            return await serve_here(request, node, topic, partition)
+        if LOCAL_ONLY_HEADER in request.headers:
+            raise NotLeaderOrFollower(f"NOT_LEADER: node {node.node_id} is not the leader (metadata moving); retry")
+        headers = {LOCAL_ONLY_HEADER: "1", "Accept": request.headers.get("Accept", "*/*"),
+                   ERROR_CLASS_HEADER: "1"}
+        status, body, ctype = await node.proxy_get(leader, request.path_qs, headers)
+        error_class = _error_class(status, body)
+        if error_class != "NotLeaderOrFollower" or attempt == FORWARD_ATTEMPTS - 1:
+            if error_class is not None and ERROR_CLASS_HEADER not in request.headers:
+                body = orjson.dumps({k: v for k, v in orjson.loads(body).items() if k != "error_class"})
+            return web.Response(body=body, status=status, content_type=ctype)
+        await node.metadata_barrier(2.0)
+    raise AssertionError("unreachable")
+
+
+def _error_class(status: int, body: bytes) -> str | None:
+    if status < 400:
+        return None
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed.get("error_class") if isinstance(parsed, dict) else None
 
 
 async def read_records(request):
-    node = node_of(request)
+    _format(request)  # 406 before anything else
+    query_int(request, "offset", 0, 0, 2**63 - 1)  # and bad parameters before a forward
+    query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
+    query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)
+    return await _on_leader(request, _read_here)
+
+
+async def _read_here(request, node, topic: str, partition: int):
     binary = _format(request)
-    topic, partition, leader = _partition(request, node)
     offset = query_int(request, "offset", 0, 0, 2**63 - 1)
     timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
     max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)
-    if leader != node.node_id:
-        return await _forward(request, node, leader)
     data = await node.data_plane.read(topic, partition, offset, max_bytes, timeout_ms)
     records = [rc.render_v2(r, binary, topic, partition) for r in decode_all(data, verify=False)
                if r.offset >= offset]
@@ -69,14 +100,16 @@ async def read_records(request):
 
 
 async def partition_offsets(request):
-    node = node_of(request)
-    topic, partition, leader = _partition(request, node)
-    if leader != node.node_id:
-        return await _forward(request, node, leader)
-    start, hw = node.data_plane.offsets(topic, partition)
+    if "timestamp" in request.query:
+        query_int(request, "timestamp", 0, 0, 2**63 - 1)
+    return await _on_leader(request, _offsets_here)
+
+
+async def _offsets_here(request, node, topic: str, partition: int):
+    start, hw = await node.data_plane.offsets(topic, partition)
     answer = {"beginning_offset": start, "end_offset": hw}
     if "timestamp" in request.query:  # (ext) Kafka's ListOffsets by time
         timestamp = query_int(request, "timestamp", 0, 0, 2**63 - 1)
-        found = node.data_plane.offset_for_timestamp(topic, partition, timestamp)
+        found = await node.data_plane.offset_for_timestamp(topic, partition, timestamp)
         answer["offset"], answer["timestamp"] = found if found is not None else (None, None)
     return json_response(answer)

@@ -176,18 +176,19 @@ class DataPlane:
                    timeout_ms: int) -> bytes:
         if self._replicas is None:
             raise NotLeaderOrFollower("this node hosts no replicas")
-        replica = self._replicas.leader_replica(topic, partition)
+        replica = await self._opened_leader_replica(self._replicas, topic, partition)
         return await replica.read_committed(offset, max_bytes, time.monotonic() + timeout_ms / 1000)
 
-    def offsets(self, topic: str, partition: int) -> tuple[int, int]:
+    async def offsets(self, topic: str, partition: int) -> tuple[int, int]:
         if self._replicas is None:
             raise NotLeaderOrFollower("this node hosts no replicas")
-        return self._replicas.leader_replica(topic, partition).readable_range()
+        return (await self._opened_leader_replica(self._replicas, topic, partition)).readable_range()
 
-    def offset_for_timestamp(self, topic: str, partition: int, timestamp: int) -> tuple[int, int] | None:
+    async def offset_for_timestamp(self, topic: str, partition: int, timestamp: int) -> tuple[int, int] | None:
         if self._replicas is None:
             raise NotLeaderOrFollower("this node hosts no replicas")
-        return self._replicas.leader_replica(topic, partition).offset_for_timestamp(timestamp)
+        replica = await self._opened_leader_replica(self._replicas, topic, partition)
+        return replica.offset_for_timestamp(timestamp)
 
     def leader_of(self, topic: str, partition: int) -> int:
         part = self.topic_or_404(topic).partitions

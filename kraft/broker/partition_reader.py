@@ -31,7 +31,7 @@ class PartitionReader:
         """(log start offset, high watermark) as the leader sees them."""
         leader = self._plane.leader_of(topic, partition)
         if leader == self._node_id:
-            return self._plane.offsets(topic, partition)
+            return await self._plane.offsets(topic, partition)
         answer = await self._call(leader, f"/topics/{topic}/partitions/{partition}/offsets", {}, 5.0)
         body = answer.json()
         return body["beginning_offset"], body["end_offset"]
@@ -41,8 +41,8 @@ class PartitionReader:
         when there is none (where a Kafka consumer seeking by time ends up)."""
         leader = self._plane.leader_of(topic, partition)
         if leader == self._node_id:
-            found = self._plane.offset_for_timestamp(topic, partition, timestamp)
-            return found[0] if found is not None else self._plane.offsets(topic, partition)[1]
+            found = await self._plane.offset_for_timestamp(topic, partition, timestamp)
+            return found[0] if found is not None else (await self._plane.offsets(topic, partition))[1]
         answer = await self._call(leader, f"/topics/{topic}/partitions/{partition}/offsets",
                                   {"timestamp": str(timestamp)}, 5.0)
         body = answer.json()
