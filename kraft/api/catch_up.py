@@ -9,6 +9,8 @@ really does not exist costs one small internal call before its 404.
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 from kraft.api.context import NODE_KEY
@@ -28,3 +30,13 @@ async def catch_up_on_unknown_topic(request: web.Request, handler):
         if node.image.offset == seen:
             raise
     return await handler(request)
+
+
+def reads_latest_metadata(handler):
+    """For config reads: a value changed through another node a moment ago is what the
+    reader sees (one small internal call; rare admin reads, so worth it)."""
+    @functools.wraps(handler)
+    async def read(request: web.Request):
+        await request.app[NODE_KEY].metadata_barrier(CATCH_UP_TIMEOUT_S)
+        return await handler(request)
+    return read

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from kraft.api.catch_up import reads_latest_metadata
 from kraft.api.config_requests import alter_changes, put_value
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object
@@ -50,6 +51,7 @@ def config_view(request, node, name: str, value: str) -> dict:
             "source": "DYNAMIC_DEFAULT_BROKER_CONFIG", "synonyms": []}
 
 
+@reads_latest_metadata
 async def list_configs(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)
@@ -59,6 +61,7 @@ async def list_configs(request):
                           "data": data})
 
 
+@reads_latest_metadata
 async def get_config(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)

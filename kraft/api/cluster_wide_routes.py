@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from kraft.api.catch_up import reads_latest_metadata
 from kraft.api import v3_views as views
 from kraft.api.broker_config_routes import broker_settings
 from kraft.api.context import node_of
@@ -43,6 +44,7 @@ def _ctx(request):
     return node, node.image, base_url(request)
 
 
+@reads_latest_metadata
 async def all_topic_configs(request):
     node, image, base = _ctx(request)
     data = []

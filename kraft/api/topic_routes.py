@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
+from kraft.api.catch_up import reads_latest_metadata
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
 from kraft.api.config_requests import alter_changes, put_value, validate_only
@@ -162,6 +163,7 @@ async def get_replica(request):
     return json_response(views.replica_view(topic, i, int(raw), node.cluster_id, base))
 
 
+@reads_latest_metadata
 async def list_configs(request):
     node, image, base = _ctx(request)
     name = topic_or_404(image, request.match_info["topic"], node.is_ready).name
@@ -171,6 +173,7 @@ async def list_configs(request):
     return json_response(views.collection("KafkaTopicConfigList", base, request.path, data))
 
 
+@reads_latest_metadata
 async def get_config(request):
     node, image, base = _ctx(request)
     name = topic_or_404(image, request.match_info["topic"], node.is_ready).name
