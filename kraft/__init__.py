@@ -3,7 +3,10 @@
 The package is layered; each layer imports only the layers listed before it:
 
     errors -> config -> metadata -> storage -> quorum -> replication -> controller
-    -> groups -> broker -> api -> server -> client -> cli, perf, scenario
+    -> groups -> broker -> api | kafka -> server -> client -> cli, perf, scenario
+
+api (HTTP) and kafka (the Kafka protocol) are the two front doors, side by side over
+the same broker services: neither imports the other.
 
 `tests/unit/test_layers.py` checks the rule on every import in the tree. Each
 sub-package's docstring names what it holds and what it may import.

@@ -32,7 +32,7 @@ from kraft.api.http_body import (
     read_json_object,
 )
 from kraft.api.paths import check_cluster
-from kraft.api.auto_create import topic_for_produce
+from kraft.broker.auto_create import topic_for_produce
 from kraft.broker.lookup import partition_or_404
 from kraft.broker.data_plane import ACKS, Idempotence
 from kraft.errors import BadRequest, ERROR_CLASS_HEADER, EmptyBody, InvalidValue, KraftError, TooManyRecords

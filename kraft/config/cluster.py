@@ -142,6 +142,7 @@ class NodeConfig(_Table):
     host: Annotated[str, Field(strict=True)] = "127.0.0.1"
     http_port: Port
     raft_port: Port | None = None
+    kafka_port: Port | None = None  # the Kafka protocol listener, brokers only
     data_dir: Annotated[str, Field(strict=True, min_length=1)]
     _base_dir: Path | None = PrivateAttr(default=None)
 
@@ -159,6 +160,8 @@ class NodeConfig(_Table):
             raise _invalid("raft_port", 'required for a node with the "controller" role')
         if not self.is_controller and self.raft_port is not None:
             raise _invalid("raft_port", 'only controllers use a raft port: remove it, or add "controller" to roles')
+        if not self.is_broker and self.kafka_port is not None:
+            raise _invalid("kafka_port", 'only brokers serve Kafka clients: remove it, or add "broker" to roles')
         return self
 
     @property
@@ -173,6 +176,12 @@ class NodeConfig(_Table):
     def http_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.http_port}"
+
+    @property
+    def kafka_address(self) -> str | None:
+        """host:port for Kafka clients' bootstrap.servers."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return None if self.kafka_port is None else f"{host}:{self.kafka_port}"
 
     @property
     def raft_address(self) -> str | None:
@@ -209,7 +218,7 @@ def _port_clash(nodes: tuple[NodeConfig, ...]) -> tuple[str, str] | None:
     """The first (host, port) taken twice; one port may serve several hosts (127.0.0.2, .3)."""
     owners: dict[tuple[str, int], str] = {}
     for index, node in enumerate(nodes):
-        for field in ("http_port", "raft_port"):
+        for field in ("http_port", "raft_port", "kafka_port"):
             port, here = getattr(node, field), f"nodes[{index}].{field}"
             if port is not None and (owner := owners.setdefault((_interface(node.host), port), here)) != here:
                 return here, f"port {port} on {node.host} is already used by {owner}"
@@ -245,6 +254,11 @@ class ClusterConfig(_Table):
             except ConfigError as error:
                 raise _invalid(_toml_key(name), error.reason) from None
         return canonical
+
+    @property
+    def kafka_bootstrap_servers(self) -> str:
+        """Comma-separated host:port of every Kafka listener ("" when none is set)."""
+        return ",".join(n.kafka_address for n in self.nodes if n.kafka_address)
 
     @model_validator(mode="after")
     def _nodes_fit_together(self) -> ClusterConfig:

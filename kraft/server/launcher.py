@@ -113,7 +113,7 @@ class Launcher:
 
     def status_table(self) -> Table:
         table = Table(title=f"kraft cluster '{self.config.cluster.name}'")
-        for col in ("node", "roles", "http", "raft", "state"):
+        for col in ("node", "roles", "http", "kafka", "raft", "state"):
             table.add_column(col)
         for node in self.config.nodes:
             code, body = _get_json(node.http_url + "/status/ready")
@@ -121,7 +121,7 @@ class Launcher:
             if self.procs[node.id].poll() is not None:
                 state = f"exited ({self.procs[node.id].returncode})"
             table.add_row(str(node.id), ",".join(node.roles), node.http_url,
-                          node.raft_address or "-", state)
+                          node.kafka_address or "-", node.raft_address or "-", state)
         return table
 
     def stop(self) -> None:
@@ -163,6 +163,8 @@ def run_up(config: ClusterConfig, config_path: Path | None, ready_timeout_s: flo
         console.print(launcher.status_table())
         console.print(f"cluster id {cluster_id}; API at {config.nodes[0].http_url} "
                       f"(any node serves all of it). Ctrl-C stops the cluster.")
+        if bootstrap := config.kafka_bootstrap_servers:
+            console.print(f"Kafka clients: bootstrap.servers={bootstrap}")
         print(config.nodes[0].http_url, flush=True)  # stdout: for scripts
         while not stop_requested:
             launcher.reap()

@@ -103,9 +103,9 @@ class LocalCluster:
         for i in range(1, nodes + 1):
             host = self.hosts[i]
             roles = '["controller", "broker"]' if i <= controllers else '["broker"]'
-            ports = free_ports(host, 2)
+            ports = free_ports(host, 3)
             lines += ["", "[[nodes]]", f"id = {i}", f"roles = {roles}", f'host = "{host}"',
-                      f"http_port = {ports[0]}"]
+                      f"http_port = {ports[0]}", f"kafka_port = {ports[2]}"]
             if i <= controllers:
                 lines.append(f"raft_port = {ports[1]}")
             lines.append(f'data_dir = "node-{i}"')
@@ -188,6 +188,11 @@ class LocalCluster:
     # -- HTTP ------------------------------------------------------------------------
     def url(self, node_id: int) -> str:
         return self.config.node(node_id).http_url
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Every node's Kafka listener, for a Kafka client's bootstrap.servers."""
+        return self.config.kafka_bootstrap_servers
 
     def v3(self, node_id: int) -> str:
         return f"{self.url(node_id)}/v3/clusters/{self.cluster_id}"

@@ -27,6 +27,7 @@ from kraft.config.data_dir import DataDirIdentity
 from kraft.broker.data_plane import DataPlane
 from kraft.errors import MetadataNotReady, NotLeaderOrFollower, UnknownServerError
 from kraft.groups.group_coordinator import GroupCoordinator
+from kraft.kafka.listener import KafkaListener
 from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
 from kraft.server.metrics import NodeMetrics
@@ -285,6 +286,8 @@ class Node:
         # in-flight long polls (fetch, metadata, consumer records) are cut after the grace
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=SHUTDOWN_GRACE_S)
+        kafka = (KafkaListener(self, self.node_config.host, self.node_config.kafka_port)
+                 if self.node_config.kafka_port is not None else None)
         try:
             await self.peers.open()
             if self.quorum is not None:
@@ -298,6 +301,9 @@ class Node:
                                reuse_address=True)
             await site.start()
             log.info("node %d serving on %s", self.node_id, self.node_config.http_url)
+            if kafka is not None:
+                await kafka.start()
+                log.info("node %d serving Kafka clients on %s", self.node_id, self.node_config.kafka_address)
             async with asyncio.TaskGroup() as tg:
                 tasks = []
                 if self.controller is not None:
@@ -326,6 +332,8 @@ class Node:
                 for task in tasks:
                     task.cancel()
         finally:
+            if kafka is not None:
+                await kafka.close()
             await runner.cleanup()
             if self.quorum is not None:
                 self.quorum.stop()

@@ -1,0 +1,39 @@
+"""The APIs this listener serves, at which versions, and by which handler.
+
+Only what works is advertised: clients pick the highest version both sides know
+from the ApiVersions answer, so every range here is a promise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from kraft.kafka import fetch_api, metadata_api, offsets_api, produce_api, producer_id_api
+
+API_VERSIONS = 18
+
+
+@dataclass(frozen=True)
+class Api:
+    key: int
+    min_version: int
+    max_version: int
+    handle: Callable[..., Awaitable[dict | None]] | None  # None: answered by the dispatcher
+
+
+SERVED: dict[int, Api] = {api.key: api for api in (
+    Api(0, 3, 9, produce_api.handle),                       # Produce: RecordBatch v2 only
+    Api(1, 4, 11, fetch_api.handle),                        # Fetch
+    Api(2, 1, 5, offsets_api.list_offsets),                 # ListOffsets
+    Api(3, 1, 12, metadata_api.handle),                     # Metadata
+    Api(18, 0, 3, None),                                    # ApiVersions
+    Api(22, 0, 4, producer_id_api.handle),                  # InitProducerId
+    Api(23, 2, 4, offsets_api.offset_for_leader_epoch),     # OffsetForLeaderEpoch
+)}
+
+
+def api_versions_answer(error_code: int) -> dict:
+    return {"error_code": error_code, "throttle_time": 0,
+            "api_keys": [{"api_key": a.key, "min_version": a.min_version, "max_version": a.max_version}
+                         for a in sorted(SERVED.values(), key=lambda a: a.key)]}

@@ -1,0 +1,71 @@
+"""Kafka's wire format: request frames in, response frames out (sans-IO).
+
+Message bodies are read and written by `kio`, which is generated from Kafka's JSON
+message specs; this module adds the framing and the request/response headers, and
+the schemas name their own headers (ApiVersions answers always use header v0, so a
+client that asked with a version we do not know can still read the answer).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+from kio.index import load_request_schema, load_response_schema
+from kio.serial import entity_reader, entity_writer
+from kio.schema.index import api_key_map
+from kio.serial.errors import SerialError
+
+_HEADER = struct.Struct(">hhi")
+
+
+class MalformedRequest(Exception):
+    """A frame that is not a request of the version it names: the connection is closed."""
+
+
+@dataclass(frozen=True)
+class RequestHead:
+    api_key: int
+    api_version: int
+    correlation_id: int
+    client_id: str | None
+
+
+def peek_head(frame: bytes) -> RequestHead:
+    """Key, version and correlation id: enough to answer (or refuse) any request."""
+    if len(frame) < _HEADER.size:
+        raise MalformedRequest(f"a request frame of {len(frame)} bytes has no header")
+    key, version, correlation = _HEADER.unpack_from(frame)
+    return RequestHead(key, version, correlation, None)
+
+
+def decode_request(frame: bytes, api_key: int, version: int):
+    """(head, body entity) of a request whose key and version we serve."""
+    schema = load_request_schema(api_key, version)
+    try:
+        header, used = entity_reader(schema.__header_schema__)(frame, 0)
+        body, size = entity_reader(schema)(frame, used)
+    except (SerialError, ValueError, TypeError, IndexError, OverflowError) as exc:
+        raise MalformedRequest(f"{api_key_map[api_key]} v{version}: {exc}") from None
+    if used + size != len(frame):
+        raise MalformedRequest(f"{api_key_map[api_key]} v{version}: {len(frame) - used - size} "
+                               "bytes after the request")
+    return RequestHead(api_key, version, header.correlation_id, header.client_id), body
+
+
+def response_class(api_key: int, version: int):
+    return load_response_schema(api_key, version)
+
+
+def encode_response(head: RequestHead, body) -> bytes:
+    """The length-prefixed frame of `body` (an instance of response_class(key, version))."""
+    buf = io.BytesIO()
+    buf.write(b"\0\0\0\0")
+    header_cls = type(body).__header_schema__  # v0 for ApiVersions at every version
+    entity_writer(header_cls)(buf, header_cls(correlation_id=head.correlation_id))
+    entity_writer(type(body))(buf, body)
+    frame = buf.getbuffer()
+    struct.pack_into(">i", frame, 0, len(frame) - 4)
+    return bytes(frame)
+

@@ -1,0 +1,77 @@
+"""Fetch (key 1): committed batches from partitions this broker leads, long-polled.
+
+The answer waits up to max_wait for min_bytes across the partitions (Kafka's
+delayed fetch) and stops adding data at max_bytes, though a partition's first batch
+is always whole so no consumer stalls. Fetch sessions are answered sessionless
+(session id 0): clients then send full fetches, which Kafka allows.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kraft.errors import KraftError, NotLeaderOrFollower, OffsetOutOfRange, UnknownTopicOrPartition
+from kraft.kafka import error_codes
+from kraft.kafka.entities import millis
+from kraft.replication.change_signal import wait_any
+
+UNKNOWN_LEADER_EPOCH = 75
+FENCED_LEADER_EPOCH = 74
+
+
+def _replica(node, topic: str, partition: int):
+    image_topic = node.image.topic(topic)
+    if image_topic is None or not 0 <= partition < len(image_topic.partitions):
+        raise UnknownTopicOrPartition(f"{topic}-{partition} is not a partition of this cluster")
+    if node.replica_manager is None:
+        raise NotLeaderOrFollower("this node hosts no replicas")
+    return node.replica_manager.leader_replica(topic, partition)
+
+
+def _read_partition(node, topic: str, want, budget: int) -> tuple[dict, int, object]:
+    """(partition answer, bytes in it, the replica's change signal or None)."""
+    index = int(want.partition)
+    answer = {"partition_index": index, "error_code": error_codes.NONE, "high_watermark": -1,
+              "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": [],
+              "preferred_read_replica": -1, "records": b""}
+    try:
+        replica = _replica(node, topic, index)
+        asked_epoch = int(getattr(want, "current_leader_epoch", -1))
+        if asked_epoch >= 0 and asked_epoch != replica.leader_epoch:
+            answer["error_code"] = UNKNOWN_LEADER_EPOCH if asked_epoch > replica.leader_epoch \
+                else FENCED_LEADER_EPOCH
+            return answer, 0, None
+        start, hw = replica.readable_range()
+        offset = int(want.fetch_offset)
+        answer.update(high_watermark=hw, last_stable_offset=hw, log_start_offset=start)
+        if not start <= offset <= hw:
+            raise OffsetOutOfRange(f"offset {offset} is outside {start}..{hw}", offset, start, hw)
+        if offset < hw and budget > 0:
+            answer["records"] = replica.log.read(offset, min(int(want.partition_max_bytes), budget),
+                                                 max_offset=hw)
+        return answer, len(answer["records"]), replica.changed
+    except KraftError as exc:
+        answer["error_code"] = error_codes.code_of(exc)
+        return answer, 0, None
+
+
+async def handle(node, head, request) -> dict:
+    deadline = time.monotonic() + max(0, millis(request.max_wait)) / 1000
+    max_bytes = int(getattr(request, "max_bytes", 2**31 - 1))
+    while True:
+        responses, total, signals, failed = [], 0, [], False
+        for topic in request.topics:
+            parts = []
+            for want in topic.partitions:
+                answer, size, signal = _read_partition(node, topic.topic, want, max_bytes - total)
+                total += size
+                failed |= answer["error_code"] != error_codes.NONE
+                if signal is not None:
+                    signals.append(signal)
+                parts.append(answer)
+            responses.append({"topic": topic.topic, "partitions": parts})
+        left = deadline - time.monotonic()
+        if failed or total >= int(request.min_bytes) or left <= 0 or not signals:
+            return {"throttle_time": 0, "error_code": error_codes.NONE, "session_id": 0,
+                    "responses": responses}
+        await wait_any(signals, left)

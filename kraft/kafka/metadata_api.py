@@ -1,0 +1,87 @@
+"""Metadata (key 3): brokers at their Kafka ports, topics with leaders, epochs and ISRs.
+
+A named topic that is missing is created when both the client allows it and the
+cluster's auto.create.topics.enable is on, as a Kafka broker does for a producer.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from kraft.broker.auto_create import topic_for_produce
+from kraft.errors import KraftError, TopicNotFound
+from kraft.kafka import error_codes
+from kraft.metadata.image import MetadataImage, TopicImage
+
+ZERO_UUID = uuid.UUID(int=0)
+
+
+def advertised_brokers(node) -> list[dict]:
+    """Unfenced brokers that have a Kafka listener (a port in cluster.toml)."""
+    image = node.image
+    out = []
+    for broker_id in image.unfenced_broker_ids():
+        conf = next((n for n in node.config.nodes if n.id == broker_id), None)
+        if conf is not None and conf.kafka_port is not None:
+            out.append({"node_id": broker_id, "host": conf.host, "port": conf.kafka_port, "rack": None})
+    return out
+
+
+def topic_view(image: MetadataImage, topic: TopicImage) -> dict:
+    live = set(image.unfenced_broker_ids())
+    partitions = []
+    for index, part in enumerate(topic.partitions):
+        partitions.append({
+            "error_code": error_codes.NONE if part.online else 5,  # LEADER_NOT_AVAILABLE
+            "partition_index": index, "leader_id": part.leader, "leader_epoch": part.leader_epoch,
+            "replica_nodes": list(part.replicas), "isr_nodes": list(part.isr),
+            "offline_replicas": [r for r in part.replicas if r not in live]})
+    return {"error_code": error_codes.NONE, "name": topic.name, "topic_id": uuid.UUID(topic.topic_id),
+            "is_internal": topic.name.startswith("__"), "partitions": partitions,
+            "topic_authorized_operations": -2147483648}
+
+
+def _missing(name: str | None, code: int) -> dict:
+    return {"error_code": code, "name": name, "topic_id": ZERO_UUID, "is_internal": False,
+            "partitions": [], "topic_authorized_operations": -2147483648}
+
+
+async def handle(node, head, request) -> dict:
+    names = None if request.topics is None else [t.name for t in request.topics]
+    if names == [] and head.api_version == 0:
+        names = None  # v0: an empty list means every topic
+    allow_create = getattr(request, "allow_auto_topic_creation", True)
+    topics = []
+    if names is None:
+        image = node.image
+        topics = [topic_view(image, t) for t in sorted(image.topics.values(), key=lambda t: t.name)]
+    else:
+        for name in names:
+            topics.append(await _named_topic(node, name, allow_create))
+    image = node.image
+    return {"throttle_time": 0, "brokers": advertised_brokers(node), "cluster_id": node.cluster_id,
+            "controller_id": image.controller_id, "topics": topics, "cluster_authorized_operations": -2147483648}
+
+
+async def _named_topic(node, name: str | None, allow_create: bool) -> dict:
+    if name is None:
+        return _missing(name, error_codes.INVALID_REQUEST)  # lookups by topic id: not served
+    try:
+        if allow_create:
+            topic = await topic_for_produce(node, name)
+        else:
+            topic = await _known_topic(node, name)
+    except TopicNotFound:
+        return _missing(name, error_codes.UNKNOWN_TOPIC_OR_PARTITION)
+    except KraftError as exc:
+        return _missing(name, error_codes.code_of(exc))
+    return topic_view(node.image, topic)
+
+
+async def _known_topic(node, name: str) -> TopicImage:
+    """The topic, also when it was created through another node a moment ago."""
+    try:
+        return node.data_plane.topic_or_404(name)
+    except TopicNotFound:
+        await node.metadata_barrier(2.0)
+    return node.data_plane.topic_or_404(name)

@@ -1,0 +1,74 @@
+"""ListOffsets (key 2) and OffsetForLeaderEpoch (key 23), answered by partition leaders.
+
+ListOffsets: -2 is the log start, -1 the high watermark (what a consumer may read),
+any other value the first record stamped at or after it (Kafka's time index).
+OffsetForLeaderEpoch: the end of the asked epoch in this leader's log, which
+librdkafka uses to validate a position after a leader change.
+"""
+
+from __future__ import annotations
+
+from kraft.errors import KraftError
+from kraft.kafka import error_codes
+from kraft.kafka.fetch_api import FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, _replica
+
+EARLIEST, LATEST = -2, -1
+
+
+def _epoch_problem(replica, asked: int) -> int | None:
+    if asked < 0 or asked == replica.leader_epoch:
+        return None
+    return UNKNOWN_LEADER_EPOCH if asked > replica.leader_epoch else FENCED_LEADER_EPOCH
+
+
+def _list_one(node, topic: str, want) -> dict:
+    index = int(want.partition_index)
+    answer = {"partition_index": index, "error_code": error_codes.NONE, "timestamp": -1,
+              "offset": -1, "leader_epoch": -1, "old_style_offsets": []}
+    try:
+        replica = _replica(node, topic, index)
+        if (problem := _epoch_problem(replica, int(getattr(want, "current_leader_epoch", -1)))) is not None:
+            answer["error_code"] = problem
+            return answer
+        start, hw = replica.readable_range()
+        asked = int(want.timestamp)
+        if asked == EARLIEST:
+            answer["offset"] = start
+        elif asked == LATEST:
+            answer["offset"] = hw
+        elif asked < 0:
+            answer["error_code"] = error_codes.UNSUPPORTED_VERSION  # -3 (max timestamp) and later specials
+        else:
+            found = replica.offset_for_timestamp(asked)
+            if found is not None:
+                answer["offset"], answer["timestamp"] = found
+        answer["leader_epoch"] = replica.leader_epoch
+    except KraftError as exc:
+        answer["error_code"] = error_codes.code_of(exc)
+    return answer
+
+
+async def list_offsets(node, head, request) -> dict:
+    topics = [{"name": t.name, "partitions": [_list_one(node, t.name, p) for p in t.partitions]}
+              for t in request.topics]
+    return {"throttle_time": 0, "topics": topics}
+
+
+def _epoch_end(node, topic: str, want) -> dict:
+    index = int(want.partition)
+    answer = {"error_code": error_codes.NONE, "partition": index, "leader_epoch": -1, "end_offset": -1}
+    try:
+        replica = _replica(node, topic, index)
+        if (problem := _epoch_problem(replica, int(want.current_leader_epoch))) is not None:
+            answer["error_code"] = problem
+            return answer
+        answer["leader_epoch"], answer["end_offset"] = replica.log.end_offset_for_epoch(int(want.leader_epoch))
+    except KraftError as exc:
+        answer["error_code"] = error_codes.code_of(exc)
+    return answer
+
+
+async def offset_for_leader_epoch(node, head, request) -> dict:
+    topics = [{"topic": t.topic, "partitions": [_epoch_end(node, t.topic, p) for p in t.partitions]}
+              for t in request.topics]
+    return {"throttle_time": 0, "topics": topics}

@@ -1,0 +1,109 @@
+"""Produce (key 0): one RecordBatch v2 per partition, appended where this broker leads.
+
+Batches from Kafka clients are untrusted: each is checked whole (CRC-32C, every record,
+offset deltas 0..n-1, size against max.message.bytes) before it reaches the log. A
+partition led elsewhere answers NOT_LEADER_OR_FOLLOWER, so the client refreshes its
+metadata and goes to the leader, as with Kafka. acks=0 gets no answer at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from kraft.errors import (
+    InvalidAppend,
+    KraftError,
+    MessageTooLarge,
+    UnsupportedCompressionError,
+)
+from kraft.kafka import error_codes
+from kraft.storage.record_batch import COMPRESSION_NAMES, MAGIC, MAGIC_POS, BatchHeader, decode_records, encode_batch
+
+BATCH_HEADER_SIZE = 61
+INVALID_REQUIRED_ACKS = 21
+
+
+def checked_batch(data: bytes, max_message_bytes: int) -> tuple[bytes, BatchHeader, list]:
+    """(batch, header, records) of a client's partition data, or the error to answer."""
+    if len(data) < BATCH_HEADER_SIZE:
+        raise InvalidAppend(f"{len(data)} bytes are not a record batch")
+    if data[MAGIC_POS] != MAGIC:
+        raise _Unsupported("only RecordBatch v2 (magic 2) is accepted; upgrade the client")
+    header = BatchHeader.parse(data)
+    if header.size != len(data):
+        raise InvalidAppend(f"a produce must carry exactly one batch: {len(data)} bytes, "
+                            f"the batch says {header.size}")
+    if header.size > max_message_bytes:
+        raise MessageTooLarge(f"batch of {header.size} bytes is larger than max.message.bytes "
+                              f"({max_message_bytes})")
+    if header.compression:
+        raise UnsupportedCompressionError(
+            f"compression {COMPRESSION_NAMES.get(header.compression, header.compression)} is not "
+            "accepted yet: produce uncompressed batches")
+    if header.is_transactional or header.is_control:
+        raise _Unsupported("transactions are not supported")
+    records = decode_records(data)  # CRC-32C and every record, or CorruptBatchError
+    deltas = [r.offset - header.base_offset for r in records]
+    if not records or deltas != list(range(header.record_count)) \
+            or header.last_offset_delta != header.record_count - 1:
+        raise InvalidAppend("records must carry offset deltas 0, 1, 2, ... and at least one record")
+    return data, header, records
+
+
+class _Unsupported(KraftError):
+    kafka_name, kafka_code = "UNSUPPORTED_FOR_MESSAGE_FORMAT", error_codes.UNSUPPORTED_FOR_MESSAGE_FORMAT
+
+
+async def handle(node, head, request) -> dict | None:
+    acks = int(request.acks)
+    timeout_ms = max(0, int(request.timeout.total_seconds() * 1000))
+    if acks not in (0, 1, -1):
+        return _answer(request, {}, (INVALID_REQUIRED_ACKS, -1, -1))
+    jobs = {}
+    for topic in request.topic_data:
+        for part in topic.partition_data:
+            jobs[(topic.name, int(part.index))] = _produce_one(node, topic.name, int(part.index),
+                                                               part.records or b"", acks, timeout_ms)
+    results = dict(zip(jobs, await asyncio.gather(*jobs.values())))
+    if acks == 0:
+        return None  # Kafka answers acks=0 with silence
+    return _answer(request, results)
+
+
+def _answer(request, results: dict, missing=(error_codes.INVALID_REQUEST, -1, -1)) -> dict:
+    responses = []
+    for topic in request.topic_data:
+        parts = []
+        for part in topic.partition_data:
+            code, base, log_start = results.get((topic.name, int(part.index)), missing)
+            parts.append({"index": part.index, "error_code": code, "base_offset": base,
+                          "log_append_time": -1, "log_start_offset": log_start,
+                          "record_errors": [], "error_message": None})
+        responses.append({"name": topic.name, "partition_responses": parts})
+    return {"responses": responses, "throttle_time": 0}
+
+
+async def _produce_one(node, topic: str, partition: int, data: bytes, acks: int,
+                       timeout_ms: int) -> tuple[int, int, int]:
+    """(error code, base offset, log start offset) for one partition."""
+    plane = node.data_plane
+    try:
+        configs = plane.configs(topic)
+        batch, header, records = checked_batch(bytes(data), int(configs["max.message.bytes"]))
+        if configs.get("message.timestamp.type") == "LogAppendTime":
+            now = int(time.time() * 1000)
+            for record in records:
+                record.timestamp_ms = now
+            batch = encode_batch(records, 0, -1, header.producer_id, header.producer_epoch,
+                                 header.base_sequence)
+        delivery = await plane.produce_batch(topic, partition, batch, acks, timeout_ms,
+                                             header.base_timestamp, local_only=True)
+    except KraftError as exc:
+        return error_codes.code_of(exc), -1, -1
+    return error_codes.NONE, delivery.offset, _log_start(node, topic, partition)
+
+
+def _log_start(node, topic: str, partition: int) -> int:
+    replica = node.replica_manager.replica(topic, partition) if node.replica_manager else None
+    return -1 if replica is None else replica.log.log_start_offset

@@ -1,0 +1,30 @@
+"""InitProducerId (key 22): a producer id for an idempotent producer, epoch 0.
+
+The ids come from the same controller-granted blocks as the REST API's, so a producer
+id is unique across both doors. Transactional ids are refused: transactions are a
+later step.
+"""
+
+from __future__ import annotations
+
+from kraft.errors import KraftError
+from kraft.kafka import error_codes
+
+COORDINATOR_NOT_AVAILABLE = 15
+
+
+async def handle(node, head, request) -> dict:
+    answer = {"throttle_time": 0, "error_code": error_codes.NONE, "producer_id": -1, "producer_epoch": -1}
+    if request.transactional_id is not None:
+        answer["error_code"] = error_codes.UNSUPPORTED_VERSION  # clients report: no transactions here
+        return answer
+    if node.producer_ids is None:
+        answer["error_code"] = COORDINATOR_NOT_AVAILABLE
+        return answer
+    try:
+        answer["producer_id"] = await node.producer_ids.next_id()
+    except KraftError as exc:
+        answer["error_code"] = error_codes.code_of(exc)
+        return answer
+    answer["producer_epoch"] = 0
+    return answer

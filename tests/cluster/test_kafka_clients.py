@@ -1,0 +1,270 @@
+"""The Kafka protocol listener with the real clients from the package registries:
+kafka-python, confluent-kafka (librdkafka), aiokafka and kcat, on a 3-node cluster.
+What one door writes, the other reads (REST and Kafka over the same replicas)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+from cluster_client import V2_BINARY, call, create_topic
+
+from kraft.server.local_cluster import LocalCluster
+
+pytestmark = pytest.mark.cluster
+
+kafka = pytest.importorskip("kafka", reason="kafka-python is a test extra: ./dev test installs it")
+confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka is a test extra")
+aiokafka = pytest.importorskip("aiokafka", reason="aiokafka is a test extra")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(nodes=3) as c:
+        c.start().wait_ready(timeout_s=60)
+        yield c
+
+
+def rest_values(c, topic, partition, node=2) -> list[bytes]:
+    status, body = call("GET", f"{c.url(node)}/topics/{topic}/partitions/{partition}/records?offset=0&timeout=0",
+                        headers={"Accept": V2_BINARY})
+    assert status == 200, body
+    return [base64.b64decode(r["value"]) for r in body]
+
+
+def rest_produce(c, topic, partition, values: list[bytes], node=3) -> None:
+    records = [{"value": base64.b64encode(v).decode()} for v in values]
+    status, body = call("POST", f"{c.url(node)}/topics/{topic}/partitions/{partition}",
+                        {"records": records}, headers={"Content-Type": V2_BINARY})
+    assert status == 200 and all(o["error_code"] is None for o in body["offsets"]), body
+
+
+def all_values(c, topic, partitions) -> list[bytes]:
+    return [v for p in range(partitions) for v in rest_values(c, topic, p)]
+
+
+# -- kafka-python ------------------------------------------------------------------------
+def test_kafka_python_produces_and_rest_reads_it_back(cluster):
+    create_topic(cluster, "kp-produce", 3)
+    producer = kafka.KafkaProducer(bootstrap_servers=cluster.bootstrap_servers, acks="all",
+                                   request_timeout_ms=15000, max_block_ms=30000)
+    try:
+        futures = [producer.send("kp-produce", key=f"k{i}".encode(), value=f"v{i}".encode())
+                   for i in range(200)]
+        metadata = [f.get(timeout=30) for f in futures]
+    finally:
+        producer.close(timeout=10)
+    assert {m.topic for m in metadata} == {"kp-produce"}
+    assert len({(m.partition, m.offset) for m in metadata}) == 200  # each stored once
+    got = all_values(cluster, "kp-produce", 3)
+    assert sorted(got) == sorted(f"v{i}".encode() for i in range(200))
+
+
+def test_kafka_python_consumer_reads_what_rest_wrote(cluster):
+    create_topic(cluster, "kp-consume", 1)
+    values = [f"rest-{i}".encode() for i in range(50)] + [bytes(range(256))]
+    rest_produce(cluster, "kp-consume", 0, values)
+    consumer = kafka.KafkaConsumer(bootstrap_servers=cluster.bootstrap_servers, group_id=None,
+                                   auto_offset_reset="earliest", enable_auto_commit=False,
+                                   consumer_timeout_ms=10000)
+    try:
+        consumer.assign([kafka.TopicPartition("kp-consume", 0)])
+        got = []
+        deadline = time.monotonic() + 30
+        while len(got) < len(values) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=1000).values():
+                got.extend((m.offset, m.value) for m in batch)
+        assert consumer.end_offsets([kafka.TopicPartition("kp-consume", 0)]) == {
+            kafka.TopicPartition("kp-consume", 0): len(values)}
+    finally:
+        consumer.close()
+    assert got == list(enumerate(values))
+
+
+def test_kafka_python_metadata_auto_creates_a_topic(cluster):
+    producer = kafka.KafkaProducer(bootstrap_servers=cluster.bootstrap_servers, acks="all")
+    try:
+        record = producer.send("kp-auto-created", b"first").get(timeout=30)
+    finally:
+        producer.close(timeout=10)
+    status, body = call("GET", cluster.v3(1) + "/topics/kp-auto-created")
+    assert status == 200 and body["partitions_count"] == 3, body
+    assert rest_values(cluster, "kp-auto-created", record.partition) == [b"first"]
+
+
+# -- confluent-kafka (librdkafka) --------------------------------------------------------
+def test_confluent_kafka_idempotent_acks_all_producer_and_consumer(cluster):
+    create_topic(cluster, "ck-idem", 3)
+    delivered, failed = [], []
+
+    def report(err, msg):
+        (failed if err else delivered).append(err or (msg.partition(), msg.offset(), msg.value()))
+
+    producer = confluent_kafka.Producer({"bootstrap.servers": cluster.bootstrap_servers, "acks": "all",
+                                         "enable.idempotence": True, "linger.ms": 5})
+    for i in range(500):
+        producer.produce("ck-idem", value=f"m{i}".encode(), key=f"{i % 7}".encode(), on_delivery=report)
+        producer.poll(0)
+    assert producer.flush(30) == 0
+    assert failed == [] and len(delivered) == 500
+    assert sorted(all_values(cluster, "ck-idem", 3)) == sorted(f"m{i}".encode() for i in range(500))
+
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": cluster.bootstrap_servers,
+                                         "group.id": "ck-reader", "enable.auto.commit": False})
+    try:
+        consumer.assign([confluent_kafka.TopicPartition("ck-idem", p, confluent_kafka.OFFSET_BEGINNING)
+                         for p in range(3)])
+        got = []
+        deadline = time.monotonic() + 30
+        while len(got) < 500 and time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            if msg is not None and msg.error() is None:
+                got.append((msg.partition(), msg.offset(), msg.value()))
+    finally:
+        consumer.close()
+    assert sorted(got) == sorted(delivered)
+
+
+# -- aiokafka ----------------------------------------------------------------------------
+def test_aiokafka_producer_and_consumer(cluster):
+    create_topic(cluster, "aio", 2)
+
+    async def run():
+        producer = aiokafka.AIOKafkaProducer(bootstrap_servers=cluster.bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            sent = [await producer.send_and_wait("aio", f"a{i}".encode(), partition=i % 2) for i in range(40)]
+        finally:
+            await producer.stop()
+        consumer = aiokafka.AIOKafkaConsumer(bootstrap_servers=cluster.bootstrap_servers,
+                                             auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign([aiokafka.TopicPartition("aio", p) for p in range(2)])
+            got = []
+            async with asyncio.timeout(30):
+                while len(got) < 40:
+                    for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                        got.extend(m.value for m in batch)
+        finally:
+            await consumer.stop()
+        return sent, got
+
+    sent, got = asyncio.run(run())
+    assert sorted((s.partition, s.offset) for s in sent) == [(p, o) for p in range(2) for o in range(20)]
+    assert sorted(got) == sorted(f"a{i}".encode() for i in range(40))
+
+
+# -- kcat ----------------------------------------------------------------------------------
+def kcat(*args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["kcat", *args], input=stdin, capture_output=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None,
+                    reason="kcat not installed (./dev test installs Debian's kcat when run as root)")
+def test_kcat_lists_produces_and_consumes(cluster):
+    create_topic(cluster, "kcat-t", 2)
+    listing = kcat("-b", cluster.bootstrap_servers, "-L", "-t", "kcat-t")
+    assert listing.returncode == 0, listing.stderr
+    text = listing.stdout.decode()
+    assert "3 brokers:" in text and 'topic "kcat-t" with 2 partitions' in text, text
+
+    lines = b"".join(f"line-{i}\n".encode() for i in range(30))
+    put = kcat("-b", cluster.bootstrap_servers, "-P", "-t", "kcat-t", "-p", "1", "-X", "acks=all", stdin=lines)
+    assert put.returncode == 0, put.stderr
+    assert rest_values(cluster, "kcat-t", 1) == [f"line-{i}".encode() for i in range(30)]
+
+    rest_produce(cluster, "kcat-t", 0, [b"from-rest-1", b"from-rest-2"])
+    got = kcat("-b", cluster.bootstrap_servers, "-C", "-t", "kcat-t", "-p", "0", "-o", "beginning", "-e",
+               "-f", "%o:%s\n")
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.decode().splitlines() == ["0:from-rest-1", "1:from-rest-2"]
+
+
+# -- hostile and malformed input (raw sockets) ------------------------------------------
+def kafka_socket(c, node=1) -> socket.socket:
+    conf = c.config.node(node)
+    return socket.create_connection((conf.host, conf.kafka_port), timeout=10)
+
+
+def recv_frame(s: socket.socket) -> bytes:
+    size = struct.unpack(">i", recv_exactly(s, 4))[0]
+    return recv_exactly(s, size)
+
+
+def recv_exactly(s: socket.socket, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(out)} of {n} bytes")
+        out += chunk
+    return out
+
+
+def closed_by_broker(s: socket.socket) -> bool:
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def api_versions_frame(version: int, correlation_id: int) -> bytes:
+    header = struct.pack(">hhih", 18, version, correlation_id, 4) + b"test"
+    body = b""
+    if version >= 3:  # flexible: header tags, then compact strings (length + 1) and body tags
+        body = b"\x00" + b"\x05kcat" + b"\x021" + b"\x00"
+    frame = header + body
+    return struct.pack(">i", len(frame)) + frame
+
+
+def test_api_versions_lists_what_is_served_and_answers_newer_versions_with_v0(cluster):
+    from kio.schema.api_versions.v0.response import ApiVersionsResponse as V0
+    from kio.schema.api_versions.v3.response import ApiVersionsResponse as V3
+    from kio.serial import entity_reader
+    with kafka_socket(cluster) as s:
+        s.sendall(api_versions_frame(3, 11))
+        frame = recv_frame(s)
+        assert struct.unpack_from(">i", frame)[0] == 11
+        answer, _ = entity_reader(V3)(frame, 4)
+        keys = {k.api_key: (k.min_version, k.max_version) for k in answer.api_keys}
+        assert answer.error_code == 0 and {0, 1, 2, 3, 18, 22, 23} <= set(keys), keys
+        s.sendall(api_versions_frame(9, 12))  # from a client newer than us
+        frame = recv_frame(s)
+        answer, _ = entity_reader(V0)(frame, 4)
+        assert struct.unpack_from(">i", frame)[0] == 12 and answer.error_code == 35  # UNSUPPORTED_VERSION
+        assert {k.api_key for k in answer.api_keys} == set(keys)
+
+
+@pytest.mark.parametrize("name, payload", [
+    ("frame larger than socket.request.max.bytes", struct.pack(">i", 200 * 1024 * 1024)),
+    ("negative frame size", struct.pack(">i", -5)),
+    ("unknown API key", struct.pack(">ihhih", 10, 999, 0, 1, -1)),
+    ("API version not served", struct.pack(">ihhih", 10, 0, 1, 1, -1)),  # Produce v1
+    ("metadata body cut short", struct.pack(">ihhih", 13, 3, 9, 1, -1) + b"\xff\xff\xff"),
+    ("random bytes", struct.pack(">i", 64) + bytes(range(7, 71))),
+])
+def test_malformed_frames_close_the_connection_and_the_broker_serves_on(cluster, name, payload):
+    with kafka_socket(cluster, 2) as s:
+        s.sendall(payload)
+        assert closed_by_broker(s), name
+    with kafka_socket(cluster, 2) as s:  # the same broker answers the next client
+        s.sendall(api_versions_frame(3, 5))
+        assert struct.unpack_from(">i", recv_frame(s))[0] == 5
+
+
+def test_a_frame_cut_off_mid_body_stores_nothing(cluster):
+    create_topic(cluster, "cut-frame", 1)
+    with kafka_socket(cluster, 3) as s:
+        s.sendall(struct.pack(">i", 5000) + b"\x00\x00\x00\x09" + b"x" * 100)
+    status, body = call("GET", f"{cluster.url(1)}/topics/cut-frame/partitions/0/offsets")
+    assert status == 200 and body["end_offset"] == 0, body
+    with kafka_socket(cluster, 3) as s:
+        s.sendall(api_versions_frame(0, 6))
+        assert struct.unpack_from(">i", recv_frame(s))[0] == 6
