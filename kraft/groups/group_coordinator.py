@@ -24,12 +24,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kraft.groups.client_group import ClientGroup
 from kraft.groups.consumer_instance import ConsumerInstance, InstanceConfig
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS, coordinator_partition
 from kraft.groups.instance_group import InstanceGroup
 from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record
 from kraft.config.cluster import GroupSettings
 from kraft.errors import (
+    ConsumerConflict,
     ConsumerInstanceExists,
     ConsumerInstanceNotFound,
     CoordinatorLoadInProgress,
@@ -88,6 +90,7 @@ class GroupCoordinator:
         self._append_local = append_local
         self._loaded: dict[int, LoadedPartition] = {}
         self._groups: dict[str, InstanceGroup] = {}
+        self._client_groups: dict[str, ClientGroup] = {}  # groups of Kafka protocol clients
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._wake = asyncio.Event()
         self._topic_counts: dict[str, int] = {}
@@ -140,7 +143,7 @@ class GroupCoordinator:
         if counts != self._topic_counts:
             self._topic_counts = counts
             now = mono_ms()
-            for group in self._groups.values():
+            for group in [*self._groups.values(), *self._client_groups.values()]:
                 group.topics_changed(counts, now)
 
     def _load(self, p: int, replica) -> None:
@@ -169,6 +172,8 @@ class GroupCoordinator:
             self._groups.pop(gid).unload()
             for key in [k for k in self._locks if k[0] == gid]:
                 del self._locks[key]
+        for gid in [g for g in self._client_groups if count is None or coordinator_partition(g, count) == p]:
+            self._client_groups.pop(gid).unload()
         log.info("coordinator: unloaded offsets partition %d", p)
 
     def _tick(self) -> None:
@@ -185,6 +190,10 @@ class GroupCoordinator:
             group.tick(now)
             if not group.instances:  # its committed offsets stay in the cache and the log
                 del self._groups[group.group_id]
+        for client_group in list(self._client_groups.values()):
+            client_group.tick(now)
+            if client_group.empty:
+                del self._client_groups[client_group.group_id]
 
     # -- where a group lives ------------------------------------------------------------
     def _offsets_partitions(self) -> int | None:
@@ -260,6 +269,17 @@ class GroupCoordinator:
         group = self._groups.get(group_id)
         if group is None:
             group = self._groups[group_id] = InstanceGroup(group_id, self._topic_counts, self._prefix)
+        return group
+
+    def client_group(self, group_id: str) -> ClientGroup:
+        """The group of Kafka protocol clients; a group has members of one door only."""
+        self._cache_of(group_id)  # only groups of a loaded partition
+        if group_id in self._groups and self._groups[group_id].instances:
+            raise ConsumerConflict(f"group {group_id!r} has REST consumer instances: Kafka clients "
+                                   "cannot join it (use another group id)")
+        group = self._client_groups.get(group_id)
+        if group is None:
+            group = self._client_groups[group_id] = ClientGroup(group_id, self._topic_counts, self._prefix)
         return group
 
     def create_instance(self, group_id: str, name: str, config: InstanceConfig) -> ConsumerInstance:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from kraft.kafka import fetch_api, metadata_api, offsets_api, produce_api, producer_id_api
+from kraft.kafka import fetch_api, group_api, metadata_api, offsets_api, produce_api, producer_id_api
 
 API_VERSIONS = 18
 
@@ -27,6 +27,13 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(1, 4, 11, fetch_api.handle),                        # Fetch
     Api(2, 1, 5, offsets_api.list_offsets),                 # ListOffsets
     Api(3, 1, 12, metadata_api.handle),                     # Metadata
+    Api(8, 2, 8, group_api.offset_commit),                  # OffsetCommit
+    Api(9, 1, 7, group_api.offset_fetch),                   # OffsetFetch
+    Api(10, 0, 4, group_api.find_coordinator),              # FindCoordinator
+    Api(11, 0, 5, group_api.join_group),                    # JoinGroup
+    Api(12, 0, 4, group_api.heartbeat),                     # Heartbeat
+    Api(13, 0, 4, group_api.leave_group),                   # LeaveGroup
+    Api(14, 0, 5, group_api.sync_group),                    # SyncGroup
     Api(18, 0, 3, None),                                    # ApiVersions
     Api(22, 0, 4, producer_id_api.handle),                  # InitProducerId
     Api(23, 2, 4, offsets_api.offset_for_leader_epoch),     # OffsetForLeaderEpoch

@@ -268,3 +268,74 @@ def test_a_frame_cut_off_mid_body_stores_nothing(cluster):
     with kafka_socket(cluster, 3) as s:
         s.sendall(api_versions_frame(0, 6))
         assert struct.unpack_from(">i", recv_frame(s))[0] == 6
+
+
+# -- consumer groups ---------------------------------------------------------------------
+def test_confluent_kafka_group_rebalances_and_commits_are_seen_over_rest(cluster):
+    create_topic(cluster, "ck-group", 4)
+    rest_produce(cluster, "ck-group", 0, [f"p0-{i}".encode() for i in range(10)])
+    rest_produce(cluster, "ck-group", 1, [f"p1-{i}".encode() for i in range(10)])
+    conf = {"bootstrap.servers": cluster.bootstrap_servers, "group.id": "ck-g", "auto.offset.reset": "earliest",
+            "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+    first = confluent_kafka.Consumer(conf)
+    second = None
+    try:
+        first.subscribe(["ck-group"])
+        got = []
+        deadline = time.monotonic() + 40
+        while len(got) < 20 and time.monotonic() < deadline:
+            msg = first.poll(0.5)
+            if msg is not None and msg.error() is None:
+                got.append(msg.value())
+        assert sorted(got) == sorted([f"p0-{i}".encode() for i in range(10)] + [f"p1-{i}".encode() for i in range(10)])
+        assert len(first.assignment()) == 4  # alone in the group: every partition
+        first.commit(asynchronous=False)
+
+        second = confluent_kafka.Consumer(conf)
+        second.subscribe(["ck-group"])
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:  # both poll: the rebalance needs every member
+            first.poll(0.2)
+            second.poll(0.2)
+            if len(first.assignment()) == 2 and len(second.assignment()) == 2:
+                break
+        mine = {(tp.topic, tp.partition) for tp in first.assignment()}
+        theirs = {(tp.topic, tp.partition) for tp in second.assignment()}
+        assert len(mine) == len(theirs) == 2 and not mine & theirs, (mine, theirs)
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+    status, body = call("GET", cluster.v3(3) + "/consumer-groups/ck-g/lags")
+    assert status == 200, body
+    committed = sorted((lag["partition_id"], lag["current_offset"]) for lag in body["data"])
+    assert committed == [(0, 10), (1, 10)], body  # partitions 2 and 3 had nothing to commit
+
+
+def test_kafka_python_group_resumes_from_offsets_committed_over_rest(cluster):
+    create_topic(cluster, "kp-group", 1)
+    rest_produce(cluster, "kp-group", 0, [f"r{i}".encode() for i in range(8)])
+    status, body = call("POST", f"{cluster.url(1)}/consumers/kp-g", {"name": "setter", "format": "binary"},
+                        headers={"Content-Type": "application/vnd.kafka.v2+json"})
+    assert status == 200, body
+    base = body["base_uri"]
+    status, body = call("POST", base + "/assignments", {"partitions": [{"topic": "kp-group", "partition": 0}]},
+                        headers={"Content-Type": "application/vnd.kafka.v2+json"})
+    assert status in (200, 204), body
+    status, body = call("POST", base + "/offsets", {"offsets": [{"topic": "kp-group", "partition": 0, "offset": 5}]},
+                        headers={"Content-Type": "application/vnd.kafka.v2+json"})
+    assert status in (200, 204), body
+    call("DELETE", base, headers={"Content-Type": "application/vnd.kafka.v2+json"})
+    consumer = kafka.KafkaConsumer("kp-group", bootstrap_servers=cluster.bootstrap_servers, group_id="kp-g",
+                                   auto_offset_reset="earliest", enable_auto_commit=False)
+    try:
+        got = []
+        deadline = time.monotonic() + 40
+        while len(got) < 2 and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                got.extend(m.value for m in batch)
+        consumer.commit()
+    finally:
+        consumer.close()
+    # REST Proxy v2 commits name the last record consumed (5): the group resumes after it
+    assert got == [b"r6", b"r7"]

@@ -1,0 +1,250 @@
+"""Consumer groups for Kafka clients: FindCoordinator (10), JoinGroup (11), Heartbeat
+(12), LeaveGroup (13), SyncGroup (14), OffsetCommit (8), OffsetFetch (9).
+
+The coordinator is the same as for REST groups (the leader of the group's
+__consumer_offsets partition), and so are committed offsets: what a Kafka consumer
+commits, a REST consumer of the same group resumes from, and the other way round.
+Subscriptions and assignments travel in Kafka's consumer protocol encoding
+(ConsumerProtocolSubscription / ConsumerProtocolAssignment, version-prefixed).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+
+from kio.schema.consumer_protocol_assignment.v0.data import ConsumerProtocolAssignment, TopicPartition
+from kio.schema.consumer_protocol_subscription.v0.data import ConsumerProtocolSubscription
+from kio.serial import entity_reader, entity_writer
+from kio.serial.errors import SerialError
+
+from kraft.errors import KraftError
+from kraft.groups.client_group import Refused
+from kraft.kafka import error_codes
+from kraft.kafka.entities import millis
+
+CONSUMER_PROTOCOL = "consumer"
+INVALID_GROUP_ID = 24
+COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR = 15, 16
+INCONSISTENT_GROUP_PROTOCOL = 23
+LOCATE_WAIT_S = 5.0
+
+
+def now_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
+def subscribed_topics(metadata: bytes) -> frozenset[str] | None:
+    """The topics in a consumer protocol subscription (any version: later fields are
+    appended, so the v0 fields read the same); None when it cannot be read."""
+    try:
+        subscription, _ = entity_reader(ConsumerProtocolSubscription)(metadata, 2)
+    except (SerialError, ValueError, TypeError, IndexError):
+        return None
+    return frozenset(subscription.topics)
+
+
+def assignment_bytes(assignment) -> bytes:
+    by_topic: dict[str, list[int]] = {}
+    for topic, partition in assignment:
+        by_topic.setdefault(topic, []).append(partition)
+    buf = io.BytesIO()
+    buf.write(struct.pack(">h", 0))
+    entity_writer(ConsumerProtocolAssignment)(buf, ConsumerProtocolAssignment(assigned_partitions=tuple(
+        TopicPartition(topic=t, partitions=tuple(sorted(ps))) for t, ps in sorted(by_topic.items()))))
+    return buf.getvalue()
+
+
+async def _coordinator_error(node, group_id: str) -> int | None:
+    """None when this node coordinates the group now; else the code to answer."""
+    if not group_id:
+        return INVALID_GROUP_ID
+    try:
+        target = await node.groups.locate(group_id, wait_s=LOCATE_WAIT_S)
+    except KraftError as exc:
+        return error_codes.code_of(exc)
+    return None if target is None else NOT_COORDINATOR
+
+
+# -- FindCoordinator -----------------------------------------------------------------------
+async def _find_one(node, key: str, key_type: int) -> dict:
+    answer = {"key": key, "error_code": error_codes.NONE, "error_message": None, "node_id": -1, "host": "", "port": -1}
+    if key_type != 0:
+        answer["error_code"], answer["error_message"] = COORDINATOR_NOT_AVAILABLE, "transactions are not supported"
+        return answer
+    if not key:
+        answer["error_code"] = INVALID_GROUP_ID
+        return answer
+    try:
+        target = await node.groups.locate(key, wait_s=LOCATE_WAIT_S)
+    except KraftError as exc:
+        answer["error_code"], answer["error_message"] = error_codes.code_of(exc), str(exc)
+        return answer
+    coordinator = node.node_id if target is None else target
+    conf = next((n for n in node.config.nodes if n.id == coordinator), None)
+    if conf is None or conf.kafka_port is None:
+        answer["error_code"] = COORDINATOR_NOT_AVAILABLE
+        return answer
+    answer.update(node_id=coordinator, host=conf.host, port=conf.kafka_port)
+    return answer
+
+
+async def find_coordinator(node, head, request) -> dict:
+    key_type = int(getattr(request, "key_type", 0))
+    if hasattr(request, "coordinator_keys") and not hasattr(request, "key"):
+        return {"throttle_time": 0,
+                "coordinators": [await _find_one(node, k, key_type) for k in request.coordinator_keys]}
+    return {"throttle_time": 0, **await _find_one(node, request.key, key_type)}
+
+
+# -- membership ------------------------------------------------------------------------------
+def _refused(refused: Refused) -> int:
+    return refused.error.code
+
+
+async def join_group(node, head, request) -> dict:
+    answer = {"throttle_time": 0, "error_code": error_codes.NONE, "generation_id": -1, "protocol_type": CONSUMER_PROTOCOL,
+              "protocol_name": "", "leader": "", "skip_assignment": False, "member_id": request.member_id or "",
+              "members": []}
+    if (code := await _coordinator_error(node, request.group_id)) is not None:
+        answer["error_code"] = code
+        return answer
+    protocols = [(p.name, bytes(p.metadata)) for p in request.protocols]
+    topics = subscribed_topics(protocols[0][1]) if protocols else None
+    if request.protocol_type != CONSUMER_PROTOCOL or topics is None:
+        answer["error_code"] = INCONSISTENT_GROUP_PROTOCOL  # connect workers and others: not served
+        return answer
+    session_ms = millis(request.session_timeout)
+    rebalance_ms = millis(getattr(request, "rebalance_timeout", request.session_timeout))
+    try:
+        group = node.groups.client_group(request.group_id)
+    except KraftError as exc:
+        answer["error_code"] = error_codes.code_of(exc)
+        return answer
+    result = await group.join(request.member_id or None, head.client_id or "", session_ms, rebalance_ms,
+                              protocols, topics, now_ms())
+    if isinstance(result, Refused):
+        answer["error_code"] = _refused(result)
+        return answer
+    answer.update(generation_id=result.generation, protocol_name=result.protocol, leader=result.leader_id,
+                  member_id=result.member_id,
+                  members=[{"member_id": m, "group_instance_id": None, "metadata": md} for m, md in result.members])
+    return answer
+
+
+def _group_or_code(node, group_id: str):
+    try:
+        return node.groups.client_group(group_id), None
+    except KraftError as exc:
+        return None, error_codes.code_of(exc)
+
+
+async def sync_group(node, head, request) -> dict:
+    answer = {"throttle_time": 0, "error_code": error_codes.NONE, "protocol_type": CONSUMER_PROTOCOL,
+              "protocol_name": None, "assignment": b""}
+    if (code := await _coordinator_error(node, request.group_id)) is not None:
+        answer["error_code"] = code
+        return answer
+    group, code = _group_or_code(node, request.group_id)
+    if group is None:
+        answer["error_code"] = code
+        return answer
+    assignment, refused = group.sync(request.member_id, int(request.generation_id), now_ms())
+    if refused is not None:
+        answer["error_code"] = _refused(refused)
+        return answer
+    answer.update(protocol_name=group.coordinator.protocol, assignment=assignment_bytes(assignment))
+    return answer
+
+
+async def heartbeat(node, head, request) -> dict:
+    answer = {"throttle_time": 0, "error_code": error_codes.NONE}
+    if (code := await _coordinator_error(node, request.group_id)) is not None:
+        answer["error_code"] = code
+        return answer
+    group, code = _group_or_code(node, request.group_id)
+    refused = group.heartbeat(request.member_id, int(request.generation_id), now_ms()) if group else None
+    answer["error_code"] = code if group is None else (_refused(refused) if refused else error_codes.NONE)
+    return answer
+
+
+async def leave_group(node, head, request) -> dict:
+    leaving = [m.member_id for m in request.members] if hasattr(request, "members") else [request.member_id]
+    answer = {"throttle_time": 0, "error_code": error_codes.NONE, "members": []}
+    if (code := await _coordinator_error(node, request.group_id)) is not None:
+        answer["error_code"] = code
+        return answer
+    group, code = _group_or_code(node, request.group_id)
+    for member_id in leaving:
+        refused = group.leave(member_id, now_ms()) if group else None
+        member_code = code if group is None else (_refused(refused) if refused else error_codes.NONE)
+        answer["members"].append({"member_id": member_id, "group_instance_id": None, "error_code": member_code})
+    if not hasattr(request, "members") and answer["members"]:
+        answer["error_code"] = answer["members"][0]["error_code"]
+    return answer
+
+
+# -- offsets ---------------------------------------------------------------------------------
+async def offset_commit(node, head, request) -> dict:
+    def every(code: int) -> dict:
+        return {"throttle_time": 0, "topics": [
+            {"name": t.name, "partitions": [{"partition_index": p.partition_index, "error_code": code}
+                                            for p in t.partitions]} for t in request.topics]}
+
+    if (code := await _coordinator_error(node, request.group_id)) is not None:
+        return every(code)
+    generation = int(request.generation_id_or_member_epoch)
+    if generation >= 0 or request.member_id:  # a group member's commit: its generation must be current
+        group, code = _group_or_code(node, request.group_id)
+        if group is None:
+            return every(code)
+        if (refused := group.commit_error(request.member_id, generation)) is not None:
+            return every(_refused(refused))
+    offsets, unknown = {}, set()
+    for t in request.topics:
+        topic = node.image.topic(t.name)
+        for p in t.partitions:
+            if topic is None or not 0 <= p.partition_index < len(topic.partitions):
+                unknown.add((t.name, p.partition_index))
+            else:
+                offsets[(t.name, int(p.partition_index))] = (int(p.committed_offset), p.committed_metadata or "")
+    try:
+        if offsets:
+            await node.groups.commit(request.group_id, offsets)
+        code = error_codes.NONE
+    except KraftError as exc:
+        code = error_codes.code_of(exc)
+    answer = every(code)
+    for t in answer["topics"]:
+        for p in t["partitions"]:
+            if (t["name"], p["partition_index"]) in unknown:
+                p["error_code"] = error_codes.UNKNOWN_TOPIC_OR_PARTITION
+    return answer
+
+
+async def offset_fetch(node, head, request) -> dict:
+    answer = {"throttle_time": 0, "error_code": error_codes.NONE, "topics": []}
+    if (code := await _coordinator_error(node, request.group_id)) is not None:
+        answer["error_code"] = code
+        return answer
+    try:
+        committed = node.groups.committed_of_group(request.group_id)
+    except KraftError as exc:
+        answer["error_code"] = error_codes.code_of(exc)
+        return answer
+    if request.topics is None:  # every partition the group has committed
+        wanted: dict[str, list[int]] = {}
+        for topic, partition in sorted(committed):
+            wanted.setdefault(topic, []).append(partition)
+    else:
+        wanted = {t.name: list(t.partition_indexes) for t in request.topics}
+    for topic, partitions in wanted.items():
+        parts = []
+        for p in partitions:
+            c = committed.get((topic, p))
+            parts.append({"partition_index": p, "committed_offset": c.offset if c else -1,
+                          "committed_leader_epoch": -1, "metadata": c.metadata if c else "",
+                          "error_code": error_codes.NONE})
+        answer["topics"].append({"name": topic, "partitions": parts})
+    return answer
