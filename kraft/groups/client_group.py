@@ -61,6 +61,7 @@ class ClientGroup:
         if isinstance(first, ev.ErrorResponse):
             self._settle(effects[1:], now_ms)
             return Refused(first.error, first.message, member_id)
+        assert isinstance(first, (ev.JoinPending, ev.JoinResponse)), first
         mine = first.member_id
         self._metadata[mine] = dict(protocols)
         previous = self._joins.pop(mine, None)

@@ -143,8 +143,10 @@ class GroupCoordinator:
         if counts != self._topic_counts:
             self._topic_counts = counts
             now = mono_ms()
-            for group in [*self._groups.values(), *self._client_groups.values()]:
+            for group in self._groups.values():
                 group.topics_changed(counts, now)
+            for client_group in self._client_groups.values():
+                client_group.topics_changed(counts, now)
 
     def _load(self, p: int, replica) -> None:
         cache, plog = OffsetCache(), replica.log
