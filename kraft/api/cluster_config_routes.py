@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from kraft.api import v3_views as views
 from kraft.api.catch_up import reads_latest_metadata
 from kraft.api.config_requests import alter_changes, put_value
 from kraft.api.context import node_of
@@ -41,24 +42,13 @@ def _dynamic(node) -> dict[str, str]:
     return {BROKER_NAME_OF[k]: v for k, v in sorted(node.image.cluster_configs.items()) if k in BROKER_NAME_OF}
 
 
-def config_view(request, node, name: str, value: str) -> dict:
-    path = f"/v3/clusters/{node.cluster_id}/broker-configs/{name}"
-    return {"kind": "KafkaClusterConfig",
-            "metadata": {"self": f"{base_url(request)}{path}",
-                         "resource_name": f"crn:///kafka={node.cluster_id}/broker-config={name}"},
-            "cluster_id": node.cluster_id, "config_type": "BROKER", "name": name, "value": value,
-            "is_default": False, "is_read_only": False, "is_sensitive": False,
-            "source": "DYNAMIC_DEFAULT_BROKER_CONFIG", "synonyms": []}
-
-
 @reads_latest_metadata
 async def list_configs(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)
-    data = [config_view(request, node, k, v) for k, v in _dynamic(node).items()]
-    return json_response({"kind": "KafkaClusterConfigList",
-                          "metadata": {"self": f"{base_url(request)}{request.path}", "next": None},
-                          "data": data})
+    base = base_url(request)
+    data = [views.cluster_config_view(k, v, node.cluster_id, base) for k, v in _dynamic(node).items()]
+    return json_response(views.collection("KafkaClusterConfigList", base, request.path, data))
 
 
 @reads_latest_metadata
@@ -69,7 +59,7 @@ async def get_config(request):
     dynamic = _dynamic(node)
     if name not in dynamic:
         raise NotFound(f"no cluster-wide value is set for {name!r}")
-    return json_response(config_view(request, node, name, dynamic[name]))
+    return json_response(views.cluster_config_view(name, dynamic[name], node.cluster_id, base_url(request)))
 
 
 async def put_config(request):

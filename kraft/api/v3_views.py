@@ -157,5 +157,23 @@ def broker_config_view(broker_id: int, name: str, value: str, explicit: bool, cl
     }
 
 
+def cluster_config_view(name: str, value: str, cluster_id: str, base: str) -> dict:
+    """A dynamic cluster-wide broker config (Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG)."""
+    path = f"/v3/clusters/{cluster_id}/broker-configs/{name}"
+    return {
+        "kind": "KafkaClusterConfig",
+        "metadata": _meta(base, path, cluster_id, f"broker-config={name}"),
+        "cluster_id": cluster_id,
+        "config_type": "BROKER",
+        "name": name,
+        "value": value,
+        "is_default": False,
+        "is_read_only": False,
+        "is_sensitive": False,
+        "source": "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        "synonyms": [],
+    }
+
+
 def collection(kind: str, base: str, path: str, data: list) -> dict:
     return {"kind": kind, "metadata": {"self": f"{base}{path}", "next": None}, "data": data}

@@ -59,7 +59,7 @@ class ClientGroup:
         effects = self.coordinator.handle(event)
         first = effects[0]  # the machine answers the joiner first
         if isinstance(first, ev.ErrorResponse):
-            self._settle(effects[1:], now_ms)
+            self._settle(effects[1:])
             return Refused(first.error, first.message, member_id)
         assert isinstance(first, (ev.JoinPending, ev.JoinResponse)), first
         mine = first.member_id
@@ -68,7 +68,7 @@ class ClientGroup:
         if previous is not None and not previous.done():  # the same member joined twice
             previous.set_result(Refused(GroupError.REBALANCE_IN_PROGRESS, "a newer join of this member replaced it"))
         future = self._joins[mine] = asyncio.get_running_loop().create_future()
-        self._settle(effects, now_ms)
+        self._settle(effects)
         try:
             return await future
         finally:
@@ -120,10 +120,10 @@ class ClientGroup:
     # -- effects -----------------------------------------------------------------------------
     def _run(self, event: ev.Event, now_ms: int) -> list[ev.Effect]:
         effects = self.coordinator.handle(event)
-        self._settle(effects, now_ms)
+        self._settle(effects)
         return effects
 
-    def _settle(self, effects: list[ev.Effect], now_ms: int) -> None:
+    def _settle(self, effects: list[ev.Effect]) -> None:
         for effect in effects:
             if isinstance(effect, ev.JoinResponse):
                 members = tuple((mid, self._metadata.get(mid, {}).get(effect.protocol, b""))

@@ -1,4 +1,5 @@
-"""Kafka error codes for exceptions raised below the front door."""
+"""Kafka error codes the listener answers with itself; conditions raised below the front
+door carry their own code (kraft.errors) and reach the wire through code_of."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ from kraft.errors import KraftError
 
 NONE = 0
 UNKNOWN_SERVER_ERROR = -1
-OFFSET_OUT_OF_RANGE = 1
 UNKNOWN_TOPIC_OR_PARTITION = 3
-NOT_LEADER_OR_FOLLOWER = 6
-INVALID_TOPIC_EXCEPTION = 17
+LEADER_NOT_AVAILABLE = 5
+COORDINATOR_NOT_AVAILABLE = 15
+NOT_COORDINATOR = 16
+INVALID_REQUIRED_ACKS = 21
+INCONSISTENT_GROUP_PROTOCOL = 23
+INVALID_GROUP_ID = 24
 UNSUPPORTED_VERSION = 35
 INVALID_REQUEST = 42
 UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
+FENCED_LEADER_EPOCH = 74
+UNKNOWN_LEADER_EPOCH = 75
 
 
 def code_of(exc: BaseException) -> int:

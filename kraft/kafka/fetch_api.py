@@ -10,22 +10,11 @@ from __future__ import annotations
 
 import time
 
-from kraft.errors import KraftError, NotLeaderOrFollower, OffsetOutOfRange, UnknownTopicOrPartition
+from kraft.errors import KraftError, OffsetOutOfRange
 from kraft.kafka import error_codes
 from kraft.kafka.entities import millis
+from kraft.kafka.leaders import epoch_problem, leader_replica
 from kraft.replication.change_signal import wait_any
-
-UNKNOWN_LEADER_EPOCH = 75
-FENCED_LEADER_EPOCH = 74
-
-
-def _replica(node, topic: str, partition: int):
-    image_topic = node.image.topic(topic)
-    if image_topic is None or not 0 <= partition < len(image_topic.partitions):
-        raise UnknownTopicOrPartition(f"{topic}-{partition} is not a partition of this cluster")
-    if node.replica_manager is None:
-        raise NotLeaderOrFollower("this node hosts no replicas")
-    return node.replica_manager.leader_replica(topic, partition)
 
 
 def _read_partition(node, topic: str, want, budget: int) -> tuple[dict, int, object]:
@@ -35,11 +24,9 @@ def _read_partition(node, topic: str, want, budget: int) -> tuple[dict, int, obj
               "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": [],
               "preferred_read_replica": -1, "records": b""}
     try:
-        replica = _replica(node, topic, index)
-        asked_epoch = int(getattr(want, "current_leader_epoch", -1))
-        if asked_epoch >= 0 and asked_epoch != replica.leader_epoch:
-            answer["error_code"] = UNKNOWN_LEADER_EPOCH if asked_epoch > replica.leader_epoch \
-                else FENCED_LEADER_EPOCH
+        replica = leader_replica(node, topic, index)
+        if (problem := epoch_problem(replica, int(getattr(want, "current_leader_epoch", -1)))) is not None:
+            answer["error_code"] = problem
             return answer, 0, None
         start, hw = replica.readable_range()
         offset = int(want.fetch_offset)

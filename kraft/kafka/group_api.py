@@ -23,11 +23,9 @@ from kraft.errors import KraftError
 from kraft.groups.client_group import Refused
 from kraft.kafka import error_codes
 from kraft.kafka.entities import millis
+from kraft.kafka.leaders import kafka_endpoint
 
 CONSUMER_PROTOCOL = "consumer"
-INVALID_GROUP_ID = 24
-COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR = 15, 16
-INCONSISTENT_GROUP_PROTOCOL = 23
 LOCATE_WAIT_S = 5.0
 
 
@@ -59,22 +57,22 @@ def assignment_bytes(assignment) -> bytes:
 async def _coordinator_error(node, group_id: str) -> int | None:
     """None when this node coordinates the group now; else the code to answer."""
     if not group_id:
-        return INVALID_GROUP_ID
+        return error_codes.INVALID_GROUP_ID
     try:
         target = await node.groups.locate(group_id, wait_s=LOCATE_WAIT_S)
     except KraftError as exc:
         return error_codes.code_of(exc)
-    return None if target is None else NOT_COORDINATOR
+    return None if target is None else error_codes.NOT_COORDINATOR
 
 
 # -- FindCoordinator -----------------------------------------------------------------------
 async def _find_one(node, key: str, key_type: int) -> dict:
     answer = {"key": key, "error_code": error_codes.NONE, "error_message": None, "node_id": -1, "host": "", "port": -1}
     if key_type != 0:
-        answer["error_code"], answer["error_message"] = COORDINATOR_NOT_AVAILABLE, "transactions are not supported"
+        answer["error_code"], answer["error_message"] = error_codes.COORDINATOR_NOT_AVAILABLE, "transactions are not supported"
         return answer
     if not key:
-        answer["error_code"] = INVALID_GROUP_ID
+        answer["error_code"] = error_codes.INVALID_GROUP_ID
         return answer
     try:
         target = await node.groups.locate(key, wait_s=LOCATE_WAIT_S)
@@ -82,11 +80,11 @@ async def _find_one(node, key: str, key_type: int) -> dict:
         answer["error_code"], answer["error_message"] = error_codes.code_of(exc), str(exc)
         return answer
     coordinator = node.node_id if target is None else target
-    conf = next((n for n in node.config.nodes if n.id == coordinator), None)
-    if conf is None or conf.kafka_port is None:
-        answer["error_code"] = COORDINATOR_NOT_AVAILABLE
+    endpoint = kafka_endpoint(node, coordinator)
+    if endpoint is None:
+        answer["error_code"] = error_codes.COORDINATOR_NOT_AVAILABLE
         return answer
-    answer.update(node_id=coordinator, host=conf.host, port=conf.kafka_port)
+    answer.update(node_id=coordinator, host=endpoint[0], port=endpoint[1])
     return answer
 
 
@@ -99,10 +97,6 @@ async def find_coordinator(node, head, request) -> dict:
 
 
 # -- membership ------------------------------------------------------------------------------
-def _refused(refused: Refused) -> int:
-    return refused.error.code
-
-
 async def join_group(node, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "generation_id": -1, "protocol_type": CONSUMER_PROTOCOL,
               "protocol_name": "", "leader": "", "skip_assignment": False, "member_id": request.member_id or "",
@@ -113,7 +107,7 @@ async def join_group(node, head, request) -> dict:
     protocols = [(p.name, bytes(p.metadata)) for p in request.protocols]
     topics = subscribed_topics(protocols[0][1]) if protocols else None
     if request.protocol_type != CONSUMER_PROTOCOL or topics is None:
-        answer["error_code"] = INCONSISTENT_GROUP_PROTOCOL  # connect workers and others: not served
+        answer["error_code"] = error_codes.INCONSISTENT_GROUP_PROTOCOL  # connect workers and others: not served
         return answer
     session_ms = millis(request.session_timeout)
     rebalance_ms = millis(getattr(request, "rebalance_timeout", request.session_timeout))
@@ -125,7 +119,7 @@ async def join_group(node, head, request) -> dict:
     result = await group.join(request.member_id or None, head.client_id or "", session_ms, rebalance_ms,
                               protocols, topics, now_ms())
     if isinstance(result, Refused):
-        answer["error_code"] = _refused(result)
+        answer["error_code"] = result.error.code
         return answer
     answer.update(generation_id=result.generation, protocol_name=result.protocol, leader=result.leader_id,
                   member_id=result.member_id,
@@ -152,7 +146,7 @@ async def sync_group(node, head, request) -> dict:
         return answer
     assignment, refused = group.sync(request.member_id, int(request.generation_id), now_ms())
     if refused is not None:
-        answer["error_code"] = _refused(refused)
+        answer["error_code"] = refused.error.code
         return answer
     answer.update(protocol_name=group.coordinator.protocol, assignment=assignment_bytes(assignment))
     return answer
@@ -165,7 +159,7 @@ async def heartbeat(node, head, request) -> dict:
         return answer
     group, code = _group_or_code(node, request.group_id)
     refused = group.heartbeat(request.member_id, int(request.generation_id), now_ms()) if group else None
-    answer["error_code"] = code if group is None else (_refused(refused) if refused else error_codes.NONE)
+    answer["error_code"] = code if group is None else (refused.error.code if refused else error_codes.NONE)
     return answer
 
 
@@ -178,7 +172,7 @@ async def leave_group(node, head, request) -> dict:
     group, code = _group_or_code(node, request.group_id)
     for member_id in leaving:
         refused = group.leave(member_id, now_ms()) if group else None
-        member_code = code if group is None else (_refused(refused) if refused else error_codes.NONE)
+        member_code = code if group is None else (refused.error.code if refused else error_codes.NONE)
         answer["members"].append({"member_id": member_id, "group_instance_id": None, "error_code": member_code})
     if not hasattr(request, "members") and answer["members"]:
         answer["error_code"] = answer["members"][0]["error_code"]
@@ -200,7 +194,7 @@ async def offset_commit(node, head, request) -> dict:
         if group is None:
             return every(code)
         if (refused := group.commit_error(request.member_id, generation)) is not None:
-            return every(_refused(refused))
+            return every(refused.error.code)
     offsets, unknown = {}, set()
     for t in request.topics:
         topic = node.image.topic(t.name)

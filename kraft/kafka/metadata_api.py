@@ -11,6 +11,7 @@ import uuid
 from kraft.broker.auto_create import topic_for_produce
 from kraft.errors import KraftError, TopicNotFound
 from kraft.kafka import error_codes
+from kraft.kafka.leaders import kafka_endpoint
 from kraft.metadata.image import MetadataImage, TopicImage
 
 ZERO_UUID = uuid.UUID(int=0)
@@ -18,12 +19,10 @@ ZERO_UUID = uuid.UUID(int=0)
 
 def advertised_brokers(node) -> list[dict]:
     """Unfenced brokers that have a Kafka listener (a port in cluster.toml)."""
-    image = node.image
     out = []
-    for broker_id in image.unfenced_broker_ids():
-        conf = next((n for n in node.config.nodes if n.id == broker_id), None)
-        if conf is not None and conf.kafka_port is not None:
-            out.append({"node_id": broker_id, "host": conf.host, "port": conf.kafka_port, "rack": None})
+    for broker_id in node.image.unfenced_broker_ids():
+        if (endpoint := kafka_endpoint(node, broker_id)) is not None:
+            out.append({"node_id": broker_id, "host": endpoint[0], "port": endpoint[1], "rack": None})
     return out
 
 
@@ -32,7 +31,7 @@ def topic_view(image: MetadataImage, topic: TopicImage) -> dict:
     partitions = []
     for index, part in enumerate(topic.partitions):
         partitions.append({
-            "error_code": error_codes.NONE if part.online else 5,  # LEADER_NOT_AVAILABLE
+            "error_code": error_codes.NONE if part.online else error_codes.LEADER_NOT_AVAILABLE,
             "partition_index": index, "leader_id": part.leader, "leader_epoch": part.leader_epoch,
             "replica_nodes": list(part.replicas), "isr_nodes": list(part.isr),
             "offline_replicas": [r for r in part.replicas if r not in live]})

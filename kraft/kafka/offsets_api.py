@@ -10,15 +10,9 @@ from __future__ import annotations
 
 from kraft.errors import KraftError
 from kraft.kafka import error_codes
-from kraft.kafka.fetch_api import FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, _replica
+from kraft.kafka.leaders import epoch_problem, leader_replica
 
 EARLIEST, LATEST = -2, -1
-
-
-def _epoch_problem(replica, asked: int) -> int | None:
-    if asked < 0 or asked == replica.leader_epoch:
-        return None
-    return UNKNOWN_LEADER_EPOCH if asked > replica.leader_epoch else FENCED_LEADER_EPOCH
 
 
 def _list_one(node, topic: str, want) -> dict:
@@ -26,8 +20,8 @@ def _list_one(node, topic: str, want) -> dict:
     answer = {"partition_index": index, "error_code": error_codes.NONE, "timestamp": -1,
               "offset": -1, "leader_epoch": -1, "old_style_offsets": []}
     try:
-        replica = _replica(node, topic, index)
-        if (problem := _epoch_problem(replica, int(getattr(want, "current_leader_epoch", -1)))) is not None:
+        replica = leader_replica(node, topic, index)
+        if (problem := epoch_problem(replica, int(getattr(want, "current_leader_epoch", -1)))) is not None:
             answer["error_code"] = problem
             return answer
         start, hw = replica.readable_range()
@@ -58,8 +52,8 @@ def _epoch_end(node, topic: str, want) -> dict:
     index = int(want.partition)
     answer = {"error_code": error_codes.NONE, "partition": index, "leader_epoch": -1, "end_offset": -1}
     try:
-        replica = _replica(node, topic, index)
-        if (problem := _epoch_problem(replica, int(want.current_leader_epoch))) is not None:
+        replica = leader_replica(node, topic, index)
+        if (problem := epoch_problem(replica, int(want.current_leader_epoch))) is not None:
             answer["error_code"] = problem
             return answer
         answer["leader_epoch"], answer["end_offset"] = replica.log.end_offset_for_epoch(int(want.leader_epoch))

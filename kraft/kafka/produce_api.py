@@ -21,11 +21,10 @@ from kraft.kafka import error_codes
 from kraft.storage.record_batch import COMPRESSION_NAMES, MAGIC, MAGIC_POS, BatchHeader, decode_records, encode_batch
 
 BATCH_HEADER_SIZE = 61
-INVALID_REQUIRED_ACKS = 21
 
 
-def checked_batch(data: bytes, max_message_bytes: int) -> tuple[bytes, BatchHeader, list]:
-    """(batch, header, records) of a client's partition data, or the error to answer."""
+def checked_batch(data: bytes, max_message_bytes: int) -> tuple[BatchHeader, list]:
+    """(header, records) of a client's partition data, or the error to answer."""
     if len(data) < BATCH_HEADER_SIZE:
         raise InvalidAppend(f"{len(data)} bytes are not a record batch")
     if data[MAGIC_POS] != MAGIC:
@@ -48,7 +47,7 @@ def checked_batch(data: bytes, max_message_bytes: int) -> tuple[bytes, BatchHead
     if not records or deltas != list(range(header.record_count)) \
             or header.last_offset_delta != header.record_count - 1:
         raise InvalidAppend("records must carry offset deltas 0, 1, 2, ... and at least one record")
-    return data, header, records
+    return header, records
 
 
 class _Unsupported(KraftError):
@@ -59,7 +58,7 @@ async def handle(node, head, request) -> dict | None:
     acks = int(request.acks)
     timeout_ms = max(0, int(request.timeout.total_seconds() * 1000))
     if acks not in (0, 1, -1):
-        return _answer(request, {}, (INVALID_REQUIRED_ACKS, -1, -1))
+        return _answer(request, {}, (error_codes.INVALID_REQUIRED_ACKS, -1, -1))
     jobs = {}
     for topic in request.topic_data:
         for part in topic.partition_data:
@@ -90,7 +89,8 @@ async def _produce_one(node, topic: str, partition: int, data: bytes, acks: int,
     plane = node.data_plane
     try:
         configs = plane.configs(topic)
-        batch, header, records = checked_batch(bytes(data), int(configs["max.message.bytes"]))
+        batch = bytes(data)
+        header, records = checked_batch(batch, int(configs["max.message.bytes"]))
         if configs.get("message.timestamp.type") == "LogAppendTime":
             now = int(time.time() * 1000)
             for record in records:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from kraft.errors import KraftError
 from kraft.kafka import error_codes
 
-COORDINATOR_NOT_AVAILABLE = 15
-
 
 async def handle(node, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "producer_id": -1, "producer_epoch": -1}
@@ -19,7 +17,7 @@ async def handle(node, head, request) -> dict:
         answer["error_code"] = error_codes.UNSUPPORTED_VERSION  # clients report: no transactions here
         return answer
     if node.producer_ids is None:
-        answer["error_code"] = COORDINATOR_NOT_AVAILABLE
+        answer["error_code"] = error_codes.COORDINATOR_NOT_AVAILABLE
         return answer
     try:
         answer["producer_id"] = await node.producer_ids.next_id()

@@ -26,7 +26,7 @@ def with_crc_fixed(data: bytearray) -> bytes:
 
 
 def test_a_sound_batch_passes_with_its_records():
-    data, header, records = checked_batch(batch(3, producer_id=7, producer_epoch=0, base_sequence=0), LIMIT)
+    header, records = checked_batch(batch(3, producer_id=7, producer_epoch=0, base_sequence=0), LIMIT)
     assert [r.value for r in records] == [b"v0", b"v1", b"v2"]
     assert (header.producer_id, header.base_sequence, header.record_count) == (7, 0, 3)
 
