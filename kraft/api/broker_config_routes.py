@@ -7,13 +7,11 @@ Kafka client would, for example `kraft produce` checks auto.create.topics.enable
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.api.paths import base_url, check_cluster
-from kraft.config.topic_configs import DEFAULT_TOPIC_CONFIGS
+from kraft.config.broker_settings import broker_settings
 from kraft.errors import NotFound
 
 BROKER_CONFIGS = "/v3/clusters/{cluster_id}/brokers/{broker_id}/configs"
@@ -22,27 +20,6 @@ BROKER_CONFIGS = "/v3/clusters/{cluster_id}/brokers/{broker_id}/configs"
 def add_routes(app) -> None:
     app.router.add_get(BROKER_CONFIGS, list_configs)
     app.router.add_get(BROKER_CONFIGS + "/{name}", get_config)
-
-
-def broker_settings(config) -> dict[str, tuple[str, bool]]:
-    """name -> (value as Kafka writes it, set in the file rather than defaulted)."""
-    out: dict[str, tuple[str, bool]] = {}
-    for section in (config.cluster, config.timeouts, config.groups, config.http):
-        out.update(_section_settings(section))
-    for name, value in sorted(config.topic_defaults.items()):
-        out[name] = (value, DEFAULT_TOPIC_CONFIGS.get(name) != value)
-    return out
-
-
-def _section_settings(section: BaseModel) -> dict[str, tuple[str, bool]]:
-    out = {}
-    for field, info in type(section).model_fields.items():
-        if info.alias is None or "." not in info.alias:  # name, id, password: not Kafka configs
-            continue
-        value = getattr(section, field)
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        out[info.alias] = (text, field in section.model_fields_set)
-    return out
 
 
 def _broker(request, node) -> int:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from kraft.api.catch_up import reads_latest_metadata
 from kraft.api import v3_views as views
-from kraft.api.broker_config_routes import broker_settings
+from kraft.config.broker_settings import broker_settings
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.api.paths import base_url, check_cluster

@@ -8,7 +8,7 @@ the same batch: the toggle takes effect live.
 from __future__ import annotations
 
 from kraft.controller.partition_change import build_partition_change
-from kraft.errors import InvalidValue, TopicNotFound
+from kraft.errors import InvalidConfig, InvalidValue, TopicNotFound
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ConfigRecord
 from kraft.config.broker_synonyms import TOPIC_CONFIG_OF, cluster_default
@@ -36,9 +36,9 @@ def alter_topic_configs(
         try:
             value = None if raw is None else parse_topic_override(name, raw)
         except ConfigError as exc:
-            raise InvalidValue(str(exc)) from None
+            raise InvalidConfig(str(exc)) from None
         if raw is None and name not in TOPIC_CONFIGS:
-            raise InvalidValue(f"unknown topic config {name!r}")
+            raise InvalidConfig(f"unknown topic config {name!r}")
         records.append(ConfigRecord(resource_type="topic", resource_name=topic, name=name,
                                     value=value))
     records.extend(_elections_after(image, defaults, topic, changes))
@@ -62,7 +62,7 @@ def alter_cluster_configs(
             if topic_name is None or raw is not None:
                 topic_name, value = cluster_default(name, raw)
         except ConfigError as exc:
-            raise InvalidValue(str(exc)) from None
+            raise InvalidConfig(str(exc)) from None
         records.append(ConfigRecord(resource_type="cluster", resource_name="", name=topic_name,
                                     value=value))
         unclean_now |= topic_name == UNCLEAN and value == "true"

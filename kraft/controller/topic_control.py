@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from kraft.controller.placement import place_replicas
 from kraft.config.topic_names import validate_topic_name
-from kraft.errors import InvalidValue, TopicAlreadyExists, TopicNotFound
+from kraft.errors import (InvalidConfig, InvalidPartitions, InvalidReplicationFactor, InvalidValue,
+                          TopicAlreadyExists, TopicNotFound)
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ConfigRecord, PartitionRecord, RemoveTopic, TopicRecord
 from kraft.config.topic_configs import ConfigError, parse_topic_override
@@ -47,26 +48,26 @@ def create_topic(
             )
     partitions = _positive_int(
         req.partitions, int(defaults["num.partitions"]), "partitions_count",
-        MAX_PARTITIONS_PER_REQUEST,
+        MAX_PARTITIONS_PER_REQUEST, InvalidPartitions,
     )
     rf = _positive_int(
         req.replication_factor, int(defaults["replication.factor"]), "replication_factor",
-        MAX_REPLICATION_FACTOR,
+        MAX_REPLICATION_FACTOR, InvalidReplicationFactor,
     )
     configs = {}
     for cname, raw in req.configs.items():
         try:
             configs[cname] = parse_topic_override(cname, raw)
         except ConfigError as exc:
-            raise InvalidValue(str(exc)) from None
+            raise InvalidConfig(str(exc)) from None
     explicit_min_isr = configs.get(MIN_ISR)
     if explicit_min_isr is not None and int(explicit_min_isr) > rf:
-        raise InvalidValue(f"{MIN_ISR} {explicit_min_isr} is larger than the replication factor "
+        raise InvalidConfig(f"{MIN_ISR} {explicit_min_isr} is larger than the replication factor "
                            f"{rf}: no acks=all write could ever succeed")
     try:
         assignment = place_replicas(image, partitions, rf)
-    except ValueError as exc:
-        raise InvalidValue(str(exc)) from None
+    except ValueError as exc:  # more replicas than live brokers
+        raise InvalidReplicationFactor(str(exc)) from None
 
     records: list = [TopicRecord(name=name, topic_id=topic_id)]
     for index, replicas in enumerate(assignment):
@@ -96,33 +97,33 @@ def create_partitions(image: MetadataImage, name: str, count: object) -> tuple[l
     if topic is None:
         raise TopicNotFound(f"topic {name!r} not found")
     if isinstance(count, bool) or not isinstance(count, int):
-        raise InvalidValue(f"partitions_count must be an integer, got {count!r}")
+        raise InvalidPartitions(f"partitions_count must be an integer, got {count!r}")
     have = len(topic.partitions)
     if count < have:
-        raise InvalidValue(f"topic {name!r} has {have} partitions; the count can only grow")
+        raise InvalidPartitions(f"topic {name!r} has {have} partitions; the count can only grow")
     if count == have:
-        raise InvalidValue(f"topic {name!r} already has {have} partitions")
+        raise InvalidPartitions(f"topic {name!r} already has {have} partitions")
     if count - have > MAX_PARTITIONS_PER_REQUEST:
-        raise InvalidValue(f"adding {count - have} partitions is over the limit of "
+        raise InvalidPartitions(f"adding {count - have} partitions is over the limit of "
                            f"{MAX_PARTITIONS_PER_REQUEST} per request")
     rf = len(topic.partitions[0].replicas)
     try:
         placed = place_replicas(image, count - have, rf)
-    except ValueError as exc:
-        raise InvalidValue(str(exc)) from None
+    except ValueError as exc:  # more replicas than live brokers
+        raise InvalidReplicationFactor(str(exc)) from None
     records = [PartitionRecord(topic_id=topic.topic_id, partition=have + i, replicas=replicas,
                                isr=replicas, leader=replicas[0])
                for i, replicas in enumerate(placed)]
     return records, {"topic_name": name, "partitions_count": count, "replication_factor": rf}
 
 
-def _positive_int(value, default: int, what: str, cap: int) -> int:
+def _positive_int(value, default: int, what: str, cap: int, error: type[InvalidValue]) -> int:
     if value is None or value == -1:  # -1 means "the default", as in Kafka's CreateTopics
         value = default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidValue(f"{what} must be an integer, got {value!r}")
+        raise error(f"{what} must be an integer, got {value!r}")
     if value < 1:
-        raise InvalidValue(f"{what} must be at least 1, got {value}")
+        raise error(f"{what} must be at least 1, got {value}")
     if value > cap:
-        raise InvalidValue(f"{what} {value} is over the limit of {cap}")
+        raise error(f"{what} {value} is over the limit of {cap}")
     return value

@@ -75,6 +75,9 @@ class ClassicGroup:
     def assignment_of(self, member_id: str) -> tuple[TopicPartition, ...]:
         return tuple(self._assignment.get(member_id, ()))
 
+    def member(self, member_id: str) -> Member:
+        return self._members[member_id]
+
     def subscription_of(self, member_id: str) -> frozenset[str]:
         return self._members[member_id].topics
 

@@ -50,6 +50,18 @@ class ClientGroup:
     def empty(self) -> bool:
         return not self.coordinator.members and not self._joins
 
+    def members(self) -> list[dict]:
+        """Each member as DescribeGroups shows it: its id, client id, the metadata it joined
+        with for the chosen protocol, and the partitions it was given."""
+        protocol = self.coordinator.protocol or ""
+        out = []
+        for member_id in self.coordinator.members:
+            member = self.coordinator.member(member_id)
+            out.append({"member_id": member_id, "client_id": member.client_id,
+                        "metadata": self._metadata.get(member_id, {}).get(protocol, b""),
+                        "assignment": [tuple(tp) for tp in self.coordinator.assignment_of(member_id)]})
+        return out
+
     # -- requests ------------------------------------------------------------------------
     async def join(self, member_id: str | None, client_id: str, session_timeout_ms: int,
                    rebalance_timeout_ms: int, protocols: list[tuple[str, bytes]], topics: frozenset[str],

@@ -340,7 +340,7 @@ class GroupCoordinator:
 
     # -- views -------------------------------------------------------------------------------
     def local_group_ids(self) -> list[str]:
-        ids = set(self._groups)
+        ids = set(self._groups) | set(self._client_groups)
         for loaded in self._loaded.values():
             ids.update(loaded.cache.groups())
         return sorted(ids)
@@ -348,9 +348,16 @@ class GroupCoordinator:
     def summaries(self) -> list[dict]:
         return [self.describe(g) for g in self.local_group_ids()]
 
+    def loaded_client_group(self, group_id: str) -> ClientGroup | None:
+        """The Kafka clients' group of that id, when it has members here now."""
+        return self._client_groups.get(group_id)
+
     def describe(self, group_id: str) -> dict:
         group = self._groups.get(group_id)
         committed = self.committed_of_group(group_id)
+        client_group = self._client_groups.get(group_id)
+        if client_group is not None and group is None:
+            return self._describe_clients(client_group, committed)
         if group is None and not committed:
             return {}
         members = []
@@ -366,6 +373,19 @@ class GroupCoordinator:
             "partition_assignor": (group.coordinator.protocol or "") if group is not None else "",
             "is_simple": group is None or not any(i.subscribed for i in group.instances.values()),
             "members": members,
+            "committed": [{"topic": t, "partition": p, "offset": c.offset, "metadata": c.metadata}
+                          for (t, p), c in sorted(committed.items())],
+        }
+
+    def _describe_clients(self, group: ClientGroup, committed: dict) -> dict:
+        members = [{"instance_id": m["member_id"], "consumer_id": m["member_id"], "client_id": m["client_id"],
+                    "assignments": [list(tp) for tp in m["assignment"]]} for m in group.members()]
+        return {
+            "group_id": group.group_id, "coordinator_id": self.node_id,
+            "state": group.state.value if members else "Empty",
+            "generation": group.coordinator.generation,
+            "partition_assignor": group.coordinator.protocol or "",
+            "is_simple": False, "members": members,
             "committed": [{"topic": t, "partition": p, "offset": c.offset, "metadata": c.metadata}
                           for (t, p), c in sorted(committed.items())],
         }

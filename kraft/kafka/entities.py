@@ -55,7 +55,7 @@ def build(cls, data: dict):
             raise KeyError(f"{cls.__module__}.{cls.__qualname__} needs field {name!r}")
         value = data[name]
         if isinstance(kind, EntityTupleField):
-            value = tuple(build(kind.type_, item) for item in value)
+            value = None if value is None else tuple(build(kind.type_, item) for item in value)
         elif isinstance(kind, EntityField):
             value = None if value is None else build(kind.type_, value)
         elif isinstance(kind, PrimitiveTupleField):

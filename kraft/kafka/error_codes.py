@@ -11,16 +11,29 @@ UNKNOWN_TOPIC_OR_PARTITION = 3
 LEADER_NOT_AVAILABLE = 5
 COORDINATOR_NOT_AVAILABLE = 15
 NOT_COORDINATOR = 16
+INVALID_TOPIC_EXCEPTION = 17
 INVALID_REQUIRED_ACKS = 21
 INCONSISTENT_GROUP_PROTOCOL = 23
 INVALID_GROUP_ID = 24
 UNSUPPORTED_VERSION = 35
+INVALID_PARTITIONS = 37
+INVALID_CONFIG = 40
 INVALID_REQUEST = 42
 UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
 FENCED_LEADER_EPOCH = 74
 UNKNOWN_LEADER_EPOCH = 75
+UNKNOWN_TOPIC_ID = 100
+UNSUPPORTED_ENDPOINT_TYPE = 119
 
 
 def code_of(exc: BaseException) -> int:
     """The code a client's retry logic understands; unclassified failures are -1."""
     return exc.kafka_code if isinstance(exc, KraftError) else UNKNOWN_SERVER_ERROR
+
+
+class Answer(Exception):
+    """A handler's own refusal of one item of a request: the code and the reason."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message

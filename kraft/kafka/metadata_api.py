@@ -84,3 +84,17 @@ async def _known_topic(node, name: str) -> TopicImage:
     except TopicNotFound:
         await node.metadata_barrier(2.0)
     return node.data_plane.topic_or_404(name)
+
+
+async def describe_cluster(node, head, request) -> dict:
+    """DescribeCluster (key 60): the brokers with a Kafka listener and the active controller."""
+    answer = {"throttle_time": 0, "error_code": error_codes.NONE, "error_message": None, "endpoint_type": 1,
+              "cluster_id": node.cluster_id, "controller_id": node.image.controller_id, "brokers": [],
+              "cluster_authorized_operations": -2147483648}
+    if int(getattr(request, "endpoint_type", 1)) != 1:  # controllers speak Raft here, not Kafka
+        answer.update(error_code=error_codes.UNSUPPORTED_ENDPOINT_TYPE,
+                      error_message="only broker endpoints are served")
+        return answer
+    answer["brokers"] = [{"broker_id": b["node_id"], "host": b["host"], "port": b["port"], "rack": None,
+                          "is_fenced": False} for b in advertised_brokers(node)]
+    return answer

@@ -1,0 +1,183 @@
+"""Configs for Kafka admin clients: DescribeConfigs (32), AlterConfigs (33),
+IncrementalAlterConfigs (44).
+
+Resources: a TOPIC (its effective configs, each with where its value comes from, as the
+REST API shows them); a BROKER by id (cluster.toml's settings, read only, with the
+cluster-wide dynamic values over them); the BROKER named "" (the cluster-wide dynamic
+defaults, Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG, changed live through the controller).
+"""
+
+from __future__ import annotations
+
+from kraft.config.broker_settings import broker_settings
+from kraft.config.broker_synonyms import BROKER_NAME_OF
+from kraft.config.topic_configs import TOPIC_CONFIGS
+from kraft.errors import KraftError
+from kraft.kafka import error_codes
+from kraft.metadata.effective_configs import effective_topic_configs
+
+TOPIC, BROKER = 2, 4
+SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
+CATCH_UP_S = 2.0
+
+# Kafka's DescribeConfigs config_source numbers
+SOURCE_CODES = {"DYNAMIC_TOPIC_CONFIG": 1, "DYNAMIC_DEFAULT_BROKER_CONFIG": 3, "STATIC_BROKER_CONFIG": 4,
+                "DEFAULT_CONFIG": 5}
+TYPE_CODES = {"bool": 1, "string": 2, "int": 3, "long": 5, "double": 6, "list": 7}
+
+
+def _entry(name: str, value: str | None, source: int, read_only: bool, spec_name: str | None = None) -> dict:
+    """spec_name: the topic config whose type and documentation this entry has."""
+    spec = TOPIC_CONFIGS.get(spec_name or name)
+    return {"name": name, "value": value, "read_only": read_only, "config_source": source,
+            "is_default": source == 5, "is_sensitive": False, "synonyms": [],
+            "config_type": TYPE_CODES.get(spec.kind, 0) if spec else 0,
+            "documentation": spec.doc if spec else None}
+
+
+def topic_entries(node, topic: str) -> list[dict]:
+    configs = effective_topic_configs(node.image, node.topic_defaults, topic)
+    return [_entry(k, v, SOURCE_CODES[src], False) for k, (v, src) in sorted(configs.items())]
+
+
+def broker_entries(node) -> list[dict]:
+    """cluster.toml's settings under Kafka's broker names (a topic default such as
+    retention.ms is the broker's log.retention.ms), dynamic cluster-wide values over them."""
+    dynamic = {BROKER_NAME_OF[k]: v for k, v in node.image.cluster_configs.items() if k in BROKER_NAME_OF}
+    out = []
+    for name, (value, explicit) in broker_settings(node.config).items():
+        kafka_name = BROKER_NAME_OF.get(name, name)
+        spec = name if name in TOPIC_CONFIGS else None
+        if kafka_name in dynamic:
+            out.append(_entry(kafka_name, dynamic[kafka_name], 3, False, spec_name=spec))
+        else:
+            out.append(_entry(kafka_name, value, 4 if explicit else 5, True, spec_name=spec))
+    return sorted(out, key=lambda e: e["name"])
+
+
+def cluster_default_entries(node) -> list[dict]:
+    return [_entry(BROKER_NAME_OF[k], v, 3, False, spec_name=k)
+            for k, v in sorted(node.image.cluster_configs.items()) if k in BROKER_NAME_OF]
+
+
+# -- DescribeConfigs -------------------------------------------------------------------------
+async def describe_configs(node, head, request) -> dict:
+    await node.metadata_barrier(CATCH_UP_S)  # a value just changed through another broker is seen
+    return {"throttle_time": 0, "results": [_describe_one(node, r) for r in request.resources]}
+
+
+def _describe_one(node, resource) -> dict:
+    kind, name = int(resource.resource_type), resource.resource_name
+    answer = {"error_code": error_codes.NONE, "error_message": None, "resource_type": kind,
+              "resource_name": name, "configs": []}
+    if kind == TOPIC:
+        if node.image.topic(name) is None:
+            answer.update(error_code=error_codes.UNKNOWN_TOPIC_OR_PARTITION, error_message=f"topic {name!r} not found")
+            return answer
+        entries = topic_entries(node, name)
+    elif kind == BROKER and name == "":
+        entries = cluster_default_entries(node)
+    elif kind == BROKER and name.isascii() and name.isdigit() and int(name) in node.image.brokers:
+        entries = broker_entries(node)  # one cluster.toml: every broker runs with the same settings
+    else:
+        answer.update(error_code=error_codes.INVALID_REQUEST,
+                      error_message=f"no config resource of type {kind} named {name!r}")
+        return answer
+    keys = resource.configuration_keys
+    if keys is not None:
+        entries = [e for e in entries if e["name"] in set(keys)]
+    answer["configs"] = entries
+    return answer
+
+
+# -- AlterConfigs and IncrementalAlterConfigs -------------------------------------------------
+async def incremental_alter_configs(node, head, request) -> dict:
+    responses = []
+    for resource in request.resources:
+        try:
+            changes = _incremental_changes(node, resource)
+            responses.append(await _apply(node, resource, changes, bool(request.validate_only)))
+        except error_codes.Answer as exc:
+            responses.append(_resource_answer(resource, exc.code, exc.message))
+    return {"throttle_time": 0, "responses": responses}
+
+
+async def alter_configs(node, head, request) -> dict:
+    """The legacy whole-set form: what the request leaves out goes back to its default."""
+    responses = []
+    for resource in request.resources:
+        try:
+            changes: dict[str, str | None] = {c.name: c.value for c in resource.configs}
+            for name in _current_dynamic(node, resource):
+                changes.setdefault(name, None)
+            responses.append(await _apply(node, resource, changes, bool(request.validate_only)))
+        except error_codes.Answer as exc:
+            responses.append(_resource_answer(resource, exc.code, exc.message))
+    return {"throttle_time": 0, "responses": responses}
+
+
+def _resource_answer(resource, code: int, message: str | None) -> dict:
+    return {"error_code": code, "error_message": message, "resource_type": int(resource.resource_type),
+            "resource_name": resource.resource_name}
+
+
+def _check_alterable(node, resource) -> None:
+    kind, name = int(resource.resource_type), resource.resource_name
+    if kind == TOPIC or (kind == BROKER and name == ""):
+        return
+    if kind == BROKER:
+        raise error_codes.Answer(error_codes.INVALID_REQUEST,
+                                 f"broker {name}'s settings come from cluster.toml (read only); change the "
+                                 "topic defaults for every broker on the resource BROKER \"\"")
+    raise error_codes.Answer(error_codes.INVALID_REQUEST, f"config resource type {kind} cannot be altered")
+
+
+def _current_dynamic(node, resource) -> list[str]:
+    _check_alterable(node, resource)
+    if int(resource.resource_type) == TOPIC:
+        return list(node.image.topic_configs.get(resource.resource_name, {}))
+    return [BROKER_NAME_OF[k] for k in node.image.cluster_configs if k in BROKER_NAME_OF]
+
+
+def _incremental_changes(node, resource) -> dict[str, str | None]:
+    _check_alterable(node, resource)
+    changes: dict[str, str | None] = {}
+    current: dict[str, str] = {}
+    if int(resource.resource_type) == TOPIC and node.image.topic(resource.resource_name) is not None:
+        current = {k: v for k, (v, _) in effective_topic_configs(
+            node.image, node.topic_defaults, resource.resource_name).items()}
+    for config in resource.configs:
+        op = int(config.config_operation)
+        if op == SET:
+            changes[config.name] = config.value
+        elif op == DELETE:
+            changes[config.name] = None
+        elif op in (APPEND, SUBTRACT):
+            spec = TOPIC_CONFIGS.get(config.name)
+            if spec is None or spec.kind != "list" or int(resource.resource_type) != TOPIC:
+                raise error_codes.Answer(error_codes.INVALID_CONFIG,
+                                         f"APPEND and SUBTRACT apply to a topic's list configs; {config.name!r} is not one")
+            items = [v for v in (changes.get(config.name) or current.get(config.name, "")).split(",") if v]
+            given = [v for v in (config.value or "").split(",") if v]
+            items = items + [v for v in given if v not in items] if op == APPEND else [v for v in items if v not in given]
+            changes[config.name] = ",".join(items)
+        else:
+            raise error_codes.Answer(error_codes.INVALID_REQUEST, f"unknown config operation {op}")
+    return changes
+
+
+async def _apply(node, resource, changes: dict[str, str | None], validate_only: bool) -> dict:
+    if not changes:  # nothing to change is a success, as in Kafka
+        return _resource_answer(resource, error_codes.NONE, None)
+    try:
+        if int(resource.resource_type) == TOPIC:
+            result = await node.controller_call("alter_configs", {
+                "topic": resource.resource_name, "changes": changes, "validate_only": validate_only})
+        else:
+            result = await node.controller_call("alter_cluster_configs", {"changes": changes,
+                                                                          "validate_only": validate_only})
+        if not validate_only:
+            await node.wait_metadata(result.get("metadata_offset", 0))
+    except KraftError as exc:
+        return _resource_answer(resource, error_codes.code_of(exc), str(exc))
+    return _resource_answer(resource, error_codes.NONE, None)

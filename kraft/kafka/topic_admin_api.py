@@ -1,0 +1,121 @@
+"""Topic administration for Kafka admin clients: CreateTopics (19), DeleteTopics (20),
+CreatePartitions (37).
+
+Any broker answers: the change goes to the active controller (forwarded when it is
+elsewhere), the same calls the REST API makes, and the answer waits until this broker's
+image has it, so the client's next Metadata request here sees the topic.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from kraft.config.topic_names import validate_topic_name
+from kraft.errors import InvalidValue, KraftError
+from kraft.groups.coordinator_placement import OFFSETS_TOPIC
+from kraft.kafka import error_codes
+
+ZERO_UUID = uuid.UUID(int=0)
+
+
+def _failure(exc: KraftError) -> tuple[int, str]:
+    return error_codes.code_of(exc), str(exc)
+
+
+def _checked_name(name) -> str:
+    try:
+        name = validate_topic_name(name)
+    except InvalidValue as exc:
+        raise error_codes.Answer(error_codes.INVALID_TOPIC_EXCEPTION, str(exc)) from None
+    if name == OFFSETS_TOPIC:
+        raise error_codes.Answer(error_codes.INVALID_REQUEST,
+                                 f"{OFFSETS_TOPIC} is the consumer groups' internal topic: the cluster manages it")
+    return name
+
+
+# -- CreateTopics -----------------------------------------------------------------------------
+async def create_topics(node, head, request) -> dict:
+    seen: set[str] = set()
+    results = []
+    for topic in request.topics:
+        if topic.name in seen:  # Kafka: every entry of a repeated name fails
+            results.append(_created_error(topic.name, error_codes.INVALID_REQUEST, "topic named twice in one request"))
+            continue
+        seen.add(topic.name)
+        results.append(await _create_one(node, topic, bool(request.validate_only)))
+    return {"throttle_time": 0, "topics": results}
+
+
+def _created_error(name: str, code: int, message: str) -> dict:
+    return {"name": name, "topic_id": ZERO_UUID, "error_code": code, "error_message": message,
+            "num_partitions": -1, "replication_factor": -1, "configs": None}
+
+
+async def _create_one(node, topic, validate_only: bool) -> dict:
+    try:
+        name = _checked_name(topic.name)
+        if topic.assignments:
+            raise error_codes.Answer(error_codes.INVALID_REQUEST,
+                                     "manual replica assignments are not supported: give a partition count "
+                                     "and replication factor")
+        result = await node.controller_call("create_topic", {
+            "name": name,
+            "partitions": None if topic.num_partitions == -1 else int(topic.num_partitions),
+            "replication_factor": None if topic.replication_factor == -1 else int(topic.replication_factor),
+            "configs": {c.name: c.value for c in topic.configs},
+            "validate_only": validate_only,
+        })
+        if not validate_only:
+            await node.wait_metadata(result.get("metadata_offset", 0))
+    except error_codes.Answer as answer:
+        return _created_error(topic.name, answer.code, answer.message)
+    except KraftError as exc:
+        return _created_error(topic.name, *_failure(exc))
+    topic_id = uuid.UUID(result["topic_id"]) if result.get("topic_id") else ZERO_UUID
+    return {"name": name, "topic_id": topic_id, "error_code": error_codes.NONE, "error_message": None,
+            "num_partitions": result["partitions_count"], "replication_factor": result["replication_factor"],
+            "configs": None}
+
+
+# -- DeleteTopics -----------------------------------------------------------------------------
+async def delete_topics(node, head, request) -> dict:
+    if hasattr(request, "topic_names"):  # v0-v5 name the topics; v6 may name them by id
+        names = list(request.topic_names)
+    else:
+        names = [t.name for t in request.topics]
+    responses = []
+    for name in names:
+        answer = {"name": name, "topic_id": ZERO_UUID, "error_code": error_codes.NONE, "error_message": None}
+        try:
+            if name is None:
+                raise error_codes.Answer(error_codes.UNKNOWN_TOPIC_ID, "deleting by topic id is not supported")
+            _checked_name(name)
+            result = await node.controller_call("delete_topic", {"name": name})
+            await node.wait_metadata(result.get("metadata_offset", 0))
+        except error_codes.Answer as exc:
+            answer["error_code"], answer["error_message"] = exc.code, exc.message
+        except KraftError as exc:
+            answer["error_code"], answer["error_message"] = _failure(exc)
+        responses.append(answer)
+    return {"throttle_time": 0, "responses": responses}
+
+
+# -- CreatePartitions -------------------------------------------------------------------------
+async def create_partitions(node, head, request) -> dict:
+    results = []
+    for topic in request.topics:
+        answer = {"name": topic.name, "error_code": error_codes.NONE, "error_message": None}
+        try:
+            name = _checked_name(topic.name)
+            if topic.assignments:
+                raise error_codes.Answer(error_codes.INVALID_REQUEST, "manual replica assignments are not supported")
+            result = await node.controller_call("create_partitions", {
+                "name": name, "partitions_count": int(topic.count), "validate_only": bool(request.validate_only)})
+            if not request.validate_only:
+                await node.wait_metadata(result.get("metadata_offset", 0))
+        except error_codes.Answer as exc:
+            answer["error_code"], answer["error_message"] = exc.code, exc.message
+        except KraftError as exc:
+            answer["error_code"], answer["error_message"] = _failure(exc)
+        results.append(answer)
+    return {"throttle_time": 0, "results": results}
