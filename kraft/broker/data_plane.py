@@ -27,6 +27,7 @@ from kraft.broker.unacked_writes import UnackedWrites
 from kraft.broker.partitioner import RoundRobin, partition_for_key
 from kraft.metadata.image import MetadataImage
 from kraft.replication.replica_manager import ReplicaManager
+from kraft.storage.compression import NONE, stored_codec
 from kraft.storage.record import Record, record_size
 from kraft.storage.record_batch import encode_batch
 
@@ -108,8 +109,9 @@ class DataPlane:
             now = int(time.time() * 1000)
             for record in records:
                 record.timestamp_ms = now
+        codec = stored_codec(self.configs(topic)["compression.type"], NONE)
         if producer is None:
-            batch = encode_batch(records, 0, -1)
+            batch = encode_batch(records, 0, -1, compression=codec)
             if acks == 0 and self.unacked.running:
                 self.leader_of(topic, partition)  # no such partition / no leader: say so now
                 timestamp = records[0].timestamp_ms
@@ -118,7 +120,7 @@ class DataPlane:
                 return Delivery(partition, -1, timestamp)
         else:  # the producer fields travel inside the batch, also when forwarded
             batch = encode_batch(records, 0, -1, producer.producer_id, producer.producer_epoch,
-                                 producer.sequence)
+                                 producer.sequence, compression=codec)
         return await self.produce_batch(topic, partition, batch, acks, timeout_ms,
                                         records[0].timestamp_ms)
 

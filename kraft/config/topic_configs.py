@@ -154,9 +154,10 @@ _SPECS = (
     _int("index.interval.bytes", 4096, 0, "Bytes of log between two entries of the offset index."),
     # Kafka's other topic configs: checked as Kafka checks them and stored (tools that set
     # them keep working), with no effect in kraft; docs/API.md lists them.
-    _stored(ConfigSpec("compression.type", "string", "producer",
-                       "Codec of stored batches; kraft keeps batches as the producer sent them.",
-                       OneOf(("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")))),
+    ConfigSpec("compression.type", "string", "producer",
+               "Codec of stored batches: producer keeps each batch as the producer sent it; a codec "
+               "name recompresses to it; uncompressed stores batches opened.",
+               OneOf(("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"))),
     _stored(_long("file.delete.delay.ms", 60000, 0, "Delay before a deleted segment's file goes.")),
     _stored(ConfigSpec("follower.replication.throttled.replicas", "string", "",
                        "Replicas whose follower fetches are throttled.", _THROTTLED)),

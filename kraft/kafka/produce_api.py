@@ -1,7 +1,9 @@
 """Produce (key 0): one RecordBatch v2 per partition, appended where this broker leads.
 
-Batches from Kafka clients are untrusted: each is checked whole (CRC-32C, every record,
-offset deltas 0..n-1, size against max.message.bytes) before it reaches the log. A
+Batches from Kafka clients are untrusted: each is checked whole (CRC-32C, the codec's
+data opened within a bound, every record, offset deltas 0..n-1, size against
+max.message.bytes) before it reaches the log, then stored as sent unless the topic's
+compression.type names another codec. A
 partition led elsewhere answers NOT_LEADER_OR_FOLLOWER, so the client refreshes its
 metadata and goes to the leader, as with Kafka. acks=0 gets no answer at all.
 """
@@ -11,14 +13,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from kraft.errors import (
-    InvalidAppend,
-    KraftError,
-    MessageTooLarge,
-    UnsupportedCompressionError,
-)
+from kraft.errors import InvalidAppend, KraftError, MessageTooLarge
 from kraft.kafka import error_codes
-from kraft.storage.record_batch import COMPRESSION_NAMES, MAGIC, MAGIC_POS, BatchHeader, decode_records, encode_batch
+from kraft.storage.compression import stored_codec
+from kraft.storage.record_batch import MAGIC, MAGIC_POS, BatchHeader, decode_records, encode_batch
 
 BATCH_HEADER_SIZE = 61
 
@@ -36,13 +34,9 @@ def checked_batch(data: bytes, max_message_bytes: int) -> tuple[BatchHeader, lis
     if header.size > max_message_bytes:
         raise MessageTooLarge(f"batch of {header.size} bytes is larger than max.message.bytes "
                               f"({max_message_bytes})")
-    if header.compression:
-        raise UnsupportedCompressionError(
-            f"compression {COMPRESSION_NAMES.get(header.compression, header.compression)} is not "
-            "accepted yet: produce uncompressed batches")
     if header.is_transactional or header.is_control:
         raise _Unsupported("transactions are not supported")
-    records = decode_records(data)  # CRC-32C and every record, or CorruptBatchError
+    records = decode_records(data)  # CRC-32C, the codec, every record, or CorruptBatchError
     deltas = [r.offset - header.base_offset for r in records]
     if not records or deltas != list(range(header.record_count)) \
             or header.last_offset_delta != header.record_count - 1:
@@ -91,12 +85,15 @@ async def _produce_one(node, topic: str, partition: int, data: bytes, acks: int,
         configs = plane.configs(topic)
         batch = bytes(data)
         header, records = checked_batch(batch, int(configs["max.message.bytes"]))
-        if configs.get("message.timestamp.type") == "LogAppendTime":
+        codec = stored_codec(configs["compression.type"], header.compression)
+        log_append_time = configs.get("message.timestamp.type") == "LogAppendTime"
+        if log_append_time:
             now = int(time.time() * 1000)
             for record in records:
                 record.timestamp_ms = now
+        if log_append_time or codec != header.compression:  # else stored as sent
             batch = encode_batch(records, 0, -1, header.producer_id, header.producer_epoch,
-                                 header.base_sequence)
+                                 header.base_sequence, compression=codec)
         delivery = await plane.produce_batch(topic, partition, batch, acks, timeout_ms,
                                              header.base_timestamp, local_only=True)
     except KraftError as exc:

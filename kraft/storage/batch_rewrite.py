@@ -3,8 +3,9 @@
 A trimmed batch keeps baseOffset, lastOffsetDelta, baseTimestamp, maxTimestamp,
 leader epoch, attributes and producer fields; the surviving records are copied
 byte for byte (their offset and timestamp deltas are relative to the unchanged
-base), so each keeps its original offset and timestamp. Only batchLength, the
-record count and the CRC-32C are recomputed. A filler is a header-only batch
+base), so each keeps its original offset and timestamp. A compressed batch is opened
+and its survivors closed again with the same codec. Only batchLength, the record
+count and the CRC-32C are recomputed. A filler is a header-only batch
 (zero records) spanning offsets whose batches all went.
 """
 from __future__ import annotations
@@ -25,7 +26,9 @@ from kraft.storage.record_batch import (
     NO_SEQUENCE,
     Record,
     ensure_valid,
+    record_section,
 )
+from kraft.storage.compression import compress
 
 _LENGTH_POS = 8
 _COUNT_POS = 57
@@ -34,13 +37,12 @@ _UINT32 = struct.Struct(">I")
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 
 
-def records_with_spans(batch: bytes | memoryview) -> list[tuple[Record, int, int]]:
-    """Each record of one uncompressed batch with its byte span [start, end) in ``batch``."""
-    header = ensure_valid(batch)
+def records_with_spans(section: bytes, header) -> list[tuple[Record, int, int]]:
+    """Each record of a batch's (opened) records section with its byte span [start, end)."""
     out = []
-    pos = HEADER_SIZE
+    pos = 0
     for _ in range(header.record_count):
-        record, end = decode_record(batch, pos, header.size, header.base_offset, header.base_timestamp)
+        record, end = decode_record(section, pos, len(section), header.base_offset, header.base_timestamp)
         out.append((record, pos, end))
         pos = end
     return out
@@ -48,11 +50,14 @@ def records_with_spans(batch: bytes | memoryview) -> list[tuple[Record, int, int
 
 def trim(batch: bytes | memoryview, kept: Sequence[int]) -> bytes:
     """The batch with only the records at indexes ``kept`` (ascending)."""
-    spans = records_with_spans(batch)
+    header = ensure_valid(batch)
+    section = record_section(batch, 0, header)
+    spans = records_with_spans(section, header)
+    survivors = b"".join(section[spans[i][1]:spans[i][2]] for i in kept)
+    if header.compression:
+        survivors = compress(header.compression, survivors)
     out = bytearray(batch[:HEADER_SIZE])
-    for i in kept:
-        _, start, end = spans[i]
-        out += batch[start:end]
+    out += survivors
     _INT32.pack_into(out, _LENGTH_POS, len(out) - LOG_OVERHEAD)
     _INT32.pack_into(out, _COUNT_POS, len(kept))
     _UINT32.pack_into(out, CRC_POS, crc32c(memoryview(out)[ATTRIBUTES_POS:]))

@@ -23,6 +23,7 @@ from typing import NamedTuple
 from crc32c import crc32c
 
 from kraft.errors import CorruptBatchError, UnsupportedCompressionError
+from kraft.storage.compression import compress, decompress
 from kraft.storage.record import Header, Record, decode_record, encode_record
 
 __all__ = [
@@ -121,8 +122,10 @@ def encode_batch(
     *,
     is_transactional: bool = False,
     is_control: bool = False,
+    compression: int = 0,
 ) -> bytes:
-    """Encode ``records`` as one uncompressed v2 batch (CreateTime timestamps)."""
+    """Encode ``records`` as one v2 batch (CreateTime timestamps), its records section
+    compressed with codec ``compression`` (0: none)."""
     if not records:
         raise ValueError("a record batch needs at least one record")
     base_ts = records[0].timestamp_ms
@@ -131,7 +134,9 @@ def encode_batch(
     for delta, record in enumerate(records):
         encode_record(parts, record, delta, record.timestamp_ms - base_ts)
     body = b"".join(parts)
-    attributes = (TRANSACTIONAL_BIT if is_transactional else 0) | (CONTROL_BIT if is_control else 0)
+    if compression:
+        body = compress(compression, body)
+    attributes = (TRANSACTIONAL_BIT if is_transactional else 0) | (CONTROL_BIT if is_control else 0) | compression
     covered = _CRC_COVERED.pack(attributes, len(records) - 1, base_ts, max_ts,
                                 producer_id, producer_epoch, base_sequence, len(records))
     crc = crc32c(body, crc32c(covered))
@@ -185,16 +190,13 @@ def restamp(buf: bytes | bytearray | memoryview, base_offset: int, leader_epoch:
 def decode_records(batch: bytes | bytearray | memoryview, pos: int = 0, *, verify: bool = True) -> list[Record]:
     """Decode the batch at ``pos`` into records carrying absolute offsets and timestamps."""
     header = ensure_valid(batch, pos) if verify else BatchHeader.parse(batch, pos)
-    if header.compression:
-        name = COMPRESSION_NAMES.get(header.compression, "unknown")
-        raise UnsupportedCompressionError(
-            f"batch at offset {header.base_offset} uses compression {name} ({header.compression}); "
-            "only uncompressed batches are supported"
-        )
     end = pos + header.size
     if end > len(batch):
         raise CorruptBatchError(f"batch at offset {header.base_offset} is truncated")
     cursor = pos + HEADER_SIZE
+    if header.compression:
+        batch, cursor = record_section(batch, pos, header), 0
+        end = len(batch)
     records = []
     for _ in range(header.record_count):
         record, cursor = decode_record(batch, cursor, end, header.base_offset, header.base_timestamp)
@@ -202,6 +204,18 @@ def decode_records(batch: bytes | bytearray | memoryview, pos: int = 0, *, verif
     if cursor != end:
         raise CorruptBatchError(f"batch at offset {header.base_offset} has {end - cursor} bytes after its records")
     return records
+
+
+def record_section(batch: bytes | bytearray | memoryview, pos: int, header: BatchHeader) -> bytes:
+    """The records of the batch at ``pos`` as bytes, opened when the batch is compressed."""
+    section = memoryview(batch)[pos + HEADER_SIZE:pos + header.size]
+    if not header.compression:
+        return bytes(section)
+    if header.compression not in COMPRESSION_NAMES:
+        raise UnsupportedCompressionError(
+            f"batch at offset {header.base_offset} names compression codec {header.compression}; "
+            "Kafka's are 1 to 4 (gzip, snappy, lz4, zstd)")
+    return decompress(header.compression, section)
 
 
 def iter_batches(buf: bytes | bytearray | memoryview, pos: int = 0) -> Iterator[tuple[int, BatchHeader]]:

@@ -339,3 +339,106 @@ def test_kafka_python_group_resumes_from_offsets_committed_over_rest(cluster):
         consumer.close()
     # REST Proxy v2 commits name the last record consumed (5): the group resumes after it
     assert got == [b"r6", b"r7"]
+
+
+# -- compression -------------------------------------------------------------------------------
+CODECS = ("gzip", "snappy", "lz4", "zstd")
+
+
+def stored_codecs(c, topic, partition=0) -> set[str]:
+    """The codecs of the batches in every replica's segment files of the partition."""
+    from kraft.storage.compression import NAME_OF_CODEC
+    from kraft.storage.record_batch import iter_batches
+    found = set()
+    for segment in c.base_dir.glob(f"node-*/**/{topic}-{partition}/*.log"):
+        data = segment.read_bytes()
+        found.update(NAME_OF_CODEC[h.compression] for _, h in iter_batches(data))
+    return found
+
+
+def test_confluent_kafka_compressed_batches_are_stored_as_sent_and_read_by_both_doors(cluster):
+    for codec in CODECS:
+        create_topic(cluster, f"ck-{codec}", 1)
+    sent = {codec: [f"{codec}-{i} ".encode() * 20 for i in range(300)] for codec in CODECS}
+    for codec in CODECS:
+        producer = confluent_kafka.Producer({"bootstrap.servers": cluster.bootstrap_servers, "acks": "all",
+                                             "enable.idempotence": True, "compression.type": codec,
+                                             "linger.ms": 20})
+        failures = []
+        for value in sent[codec]:
+            producer.produce(f"ck-{codec}", value=value, partition=0,
+                             on_delivery=lambda err, msg: err and failures.append(err))
+        assert producer.flush(30) == 0 and not failures, failures
+    for codec in CODECS:
+        assert stored_codecs(cluster, f"ck-{codec}") == {codec}  # as the producer sent it
+        assert rest_values(cluster, f"ck-{codec}", 0) == sent[codec]  # REST opens it
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "ck-codecs",
+                                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        consumer.assign([confluent_kafka.TopicPartition(f"ck-{codec}", 0) for codec in CODECS])
+        got: dict[str, list[bytes]] = {codec: [] for codec in CODECS}
+        deadline = time.monotonic() + 30
+        while sum(map(len, got.values())) < 1200 and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                got[msg.topic()[3:]].append(msg.value())
+    finally:
+        consumer.close()
+    assert got == sent
+
+
+def test_kafka_python_gzip_producer_and_a_topic_that_recompresses(cluster):
+    create_topic(cluster, "kp-zstd-topic", 1, configs={"compression.type": "zstd"})
+    producer = kafka.KafkaProducer(bootstrap_servers=cluster.bootstrap_servers, acks="all",
+                                   compression_type="gzip", request_timeout_ms=15000)
+    try:
+        for i in range(100):
+            producer.send("kp-zstd-topic", value=f"kp-{i}".encode() * 10, partition=0)
+        producer.flush(30)
+    finally:
+        producer.close(timeout=10)
+    rest_produce(cluster, "kp-zstd-topic", 0, [b"from-rest"] * 5)
+    assert stored_codecs(cluster, "kp-zstd-topic") == {"zstd"}  # gzip from Kafka, plain from REST: both zstd
+    got = rest_values(cluster, "kp-zstd-topic", 0)
+    assert got == [f"kp-{i}".encode() * 10 for i in range(100)] + [b"from-rest"] * 5
+
+
+def produce_frame(topic: str, partition: int, batch: bytes, correlation_id: int) -> bytes:
+    """A Produce v9 request (acks=all) as a client puts it on the wire, encoded by kio."""
+    import datetime
+    import io
+    from kio.schema.produce.v9.request import PartitionProduceData, ProduceRequest, RequestHeader, TopicProduceData
+    from kio.serial import entity_writer
+    buf = io.BytesIO()
+    entity_writer(RequestHeader)(buf, RequestHeader(request_api_key=0, request_api_version=9,
+                                                    correlation_id=correlation_id, client_id="test"))
+    entity_writer(ProduceRequest)(buf, ProduceRequest(transactional_id=None, acks=-1, timeout=datetime.timedelta(seconds=5), topic_data=(
+        TopicProduceData(name=topic, partition_data=(PartitionProduceData(index=partition, records=batch),)),)))
+    return struct.pack(">i", buf.tell()) + buf.getvalue()
+
+
+def produce_error_code(frame: bytes) -> int:
+    from kio.schema.produce.v9.response import ProduceResponse
+    from kio.serial import entity_reader
+    answer, _ = entity_reader(ProduceResponse)(frame, 5)  # correlation id, then the empty tag buffer
+    return int(answer.responses[0].partition_responses[0].error_code.value)
+
+
+def leader_of(c, topic: str, partition: int) -> int:
+    status, body = call("GET", f"{c.url(1)}/topics/{topic}/partitions/{partition}")
+    assert status == 200, body
+    return body["leader"]
+
+
+def test_a_compression_bomb_is_refused_and_nothing_is_stored(cluster):
+    from kraft.storage.record import Record
+    from kraft.storage.record_batch import encode_batch
+    create_topic(cluster, "bomb", 1, configs={"max.message.bytes": str(8 << 20)})
+    bomb = encode_batch([Record(None, bytes(16 << 20)) for _ in range(6)], 0, -1, compression=4)  # 96 MiB of zeros
+    assert len(bomb) < 64 << 10
+    with kafka_socket(cluster, leader_of(cluster, "bomb", 0)) as s:
+        s.sendall(produce_frame("bomb", 0, bomb, correlation_id=5))
+        answer = recv_frame(s)
+    assert struct.unpack_from(">i", answer)[0] == 5
+    assert produce_error_code(answer) == 10  # MESSAGE_TOO_LARGE
+    assert rest_values(cluster, "bomb", 0) == []

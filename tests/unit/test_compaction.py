@@ -173,6 +173,17 @@ def test_trim_keeps_header_offsets_timestamps_and_headers_of_survivors():
     assert decode_records(trim(original, ())) == [] and verify_crc(trim(original, ()))
 
 
+@pytest.mark.parametrize("codec", [1, 2, 3, 4])
+def test_trim_of_a_compressed_batch_keeps_its_codec(codec):
+    records = [Record(b"a", b"1" * 100, (), 1000), Record(b"b", b"2" * 100, (), 1001), Record(b"a", b"3" * 100, (), 1002)]
+    original = encode_batch(records, 10, 0, compression=codec)
+    out = trim(original, (1, 2))
+    assert verify_crc(out) and BatchHeader.parse(out).compression == codec
+    assert [(r.offset, r.value) for r in decode_records(out)] == [(11, b"2" * 100), (12, b"3" * 100)]
+    emptied = trim(original, ())
+    assert verify_crc(emptied) and decode_records(emptied) == []
+
+
 @pytest.mark.parametrize("base,last", [(0, 0), (7, 1000)])
 def test_filler_is_a_valid_header_only_batch(base, last):
     out = filler(base, last, 4, 100, 200)

@@ -8,6 +8,7 @@ from crc32c import crc32c
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kraft.errors import MessageTooLarge
 from kraft.storage.record_batch import (
     BatchHeader,
     CorruptBatchError,
@@ -181,13 +182,43 @@ def test_bad_magic_and_length_rejected():
         BatchHeader.parse(batch)
 
 
-def test_compressed_batch_rejected_clearly():
+@pytest.mark.parametrize("codec", [1, 2, 3, 4])
+def test_compressed_batches_round_trip_and_are_smaller(codec):
+    records = [Record(f"k{i}".encode(), b"value " * 50, timestamp_ms=1_700_000_000_000 + i,
+                      headers=(("h", b"x"),)) for i in range(100)]
+    plain = encode_batch(records, 7, 3)
+    packed = encode_batch(records, 7, 3, compression=codec)
+    assert BatchHeader.parse(packed).compression == codec and verify_crc(packed)
+    assert len(packed) < len(plain) / 5
+    got = decode_records(packed)
+    assert [(r.offset, r.key, r.value, r.timestamp_ms) for r in got] == \
+        [(7 + i, r.key, r.value, r.timestamp_ms) for i, r in enumerate(records)]
+
+
+def test_a_batch_whose_codec_data_is_not_that_codec_is_corrupt():
     batch = bytearray(encode_batch([Record(b"k", b"v")], 0, 0))
-    struct.pack_into(">h", batch, 21, 4)  # zstd
+    struct.pack_into(">h", batch, 21, 4)  # says zstd, holds plain records
     struct.pack_into(">I", batch, 17, crc32c(bytes(batch[21:])))
     assert verify_crc(batch)
-    with pytest.raises(UnsupportedCompressionError, match="zstd"):
+    with pytest.raises(CorruptBatchError, match="zstd"):
         decode_records(bytes(batch))
+
+
+def test_an_unknown_codec_is_refused_by_name():
+    batch = bytearray(encode_batch([Record(b"k", b"v")], 0, 0))
+    struct.pack_into(">h", batch, 21, 5)
+    struct.pack_into(">I", batch, 17, crc32c(bytes(batch[21:])))
+    with pytest.raises(UnsupportedCompressionError, match="codec 5"):
+        decode_records(bytes(batch))
+
+
+@pytest.mark.parametrize("codec", [1, 2, 3, 4])
+def test_a_decompression_bomb_is_refused_before_it_is_opened(codec):
+    records = [Record(b"k", bytes(8 << 20)) for _ in range(10)]  # 80 MiB of zeros
+    bomb = encode_batch(records, 0, 0, compression=codec)
+    assert len(bomb) < 8 << 20
+    with pytest.raises(MessageTooLarge, match="opens into more than"):
+        decode_records(bomb)
 
 
 def test_record_count_mismatch_detected():

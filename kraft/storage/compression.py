@@ -1,0 +1,141 @@
+"""The codecs of Kafka record batches: gzip, snappy, lz4 and zstd, as the attributes'
+low three bits name them (1..4).
+
+Batches are stored as the producer sent them; these functions open them where records
+are read (REST consume, compaction, recovery) and close them where a topic's
+compression.type asks for another codec. Every decompression is bounded: a small batch
+that claims to open into gigabytes is refused before the memory is spent.
+
+snappy has two framings in the wild: Java clients write xerial's block framing, others
+raw snappy; both are read, and xerial is written (what every client reads).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+import zlib
+
+import cramjam
+import lz4.frame
+import zstandard
+
+from kraft.errors import CorruptBatchError, MessageTooLarge, UnsupportedCompressionError
+
+NONE, GZIP, SNAPPY, LZ4, ZSTD = 0, 1, 2, 3, 4
+CODEC_OF_NAME = {"uncompressed": NONE, "gzip": GZIP, "snappy": SNAPPY, "lz4": LZ4, "zstd": ZSTD}
+NAME_OF_CODEC = {v: k for k, v in CODEC_OF_NAME.items()}
+MAX_DECOMPRESSED_BYTES = 64 << 20  # per batch
+
+_XERIAL_MAGIC = b"\x82SNAPPY\x00"
+_XERIAL_HEADER = struct.Struct(">8sii")
+_XERIAL_BLOCK = 32 << 10
+_INT32 = struct.Struct(">i")
+
+
+def decompress(codec: int, data: bytes | memoryview, limit: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """The records section of a batch compressed with `codec`, at most `limit` bytes."""
+    try:
+        if codec == GZIP:
+            out = _gunzip(bytes(data), limit)
+        elif codec == SNAPPY:
+            out = _unsnappy(bytes(data), limit)
+        elif codec == LZ4:
+            out = _unlz4(bytes(data), limit)
+        elif codec == ZSTD:
+            out = _unzstd(bytes(data), limit)
+        else:
+            raise UnsupportedCompressionError(f"compression codec {codec} is not one of Kafka's (1..4)")
+    except (CorruptBatchError, MessageTooLarge):
+        raise
+    except (zlib.error, cramjam.DecompressionError, RuntimeError, zstandard.ZstdError, EOFError,
+            struct.error, ValueError) as exc:
+        raise CorruptBatchError(f"{NAME_OF_CODEC.get(codec, codec)} data does not decompress: {exc}") from None
+    return out
+
+
+def compress(codec: int, data: bytes) -> bytes:
+    if codec == GZIP:
+        return gzip.compress(data, compresslevel=6, mtime=0)
+    if codec == SNAPPY:
+        return _snappy_xerial(data)
+    if codec == LZ4:
+        return lz4.frame.compress(data)
+    if codec == ZSTD:
+        return zstandard.ZstdCompressor(level=3).compress(data)
+    raise UnsupportedCompressionError(f"compression codec {codec} is not one of Kafka's (1..4)")
+
+
+def _too_large(limit: int) -> MessageTooLarge:
+    return MessageTooLarge(f"a compressed batch opens into more than {limit} bytes")
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    opener = zlib.decompressobj(wbits=31)
+    out = opener.decompress(data, limit + 1)
+    if len(out) > limit:
+        raise _too_large(limit)
+    if not opener.eof:
+        raise CorruptBatchError("gzip data is cut short")
+    return out
+
+
+def _unsnappy(data: bytes, limit: int) -> bytes:
+    if not data.startswith(_XERIAL_MAGIC):
+        if cramjam.snappy.decompress_raw_len(data) > limit:
+            raise _too_large(limit)
+        return bytes(cramjam.snappy.decompress_raw(data))
+    pos, total, blocks = _XERIAL_HEADER.size, 0, []
+    while pos < len(data):
+        (size,) = _INT32.unpack_from(data, pos)
+        block = data[pos + 4:pos + 4 + size]
+        if size < 0 or len(block) != size:
+            raise CorruptBatchError("snappy (xerial) block is cut short")
+        total += cramjam.snappy.decompress_raw_len(block)
+        if total > limit:
+            raise _too_large(limit)
+        blocks.append(bytes(cramjam.snappy.decompress_raw(block)))
+        pos += 4 + size
+    return b"".join(blocks)
+
+
+def _snappy_xerial(data: bytes) -> bytes:
+    parts = [_XERIAL_HEADER.pack(_XERIAL_MAGIC, 1, 1)]
+    for start in range(0, len(data), _XERIAL_BLOCK):
+        block = bytes(cramjam.snappy.compress_raw(data[start:start + _XERIAL_BLOCK]))
+        parts.append(_INT32.pack(len(block)))
+        parts.append(block)
+    return b"".join(parts)
+
+
+def _unlz4(data: bytes, limit: int) -> bytes:
+    opener = lz4.frame.LZ4FrameDecompressor()
+    out = opener.decompress(data, max_length=limit + 1)
+    if len(out) > limit:
+        raise _too_large(limit)
+    if not opener.eof:
+        raise CorruptBatchError("lz4 frame is cut short")
+    return out
+
+
+def _unzstd(data: bytes, limit: int) -> bytes:
+    # the bounded reader measures (it stops quietly at a cut), then the one-shot object
+    # opens what is now known to fit, and tells a complete frame from a cut one
+    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True) as reader:
+        if len(reader.read(limit + 1)) > limit:
+            raise _too_large(limit)
+    opener = zstandard.ZstdDecompressor().decompressobj()
+    out = opener.decompress(data)
+    if not opener.eof:
+        raise CorruptBatchError("zstd frame is cut short")
+    return out
+
+
+def stored_codec(compression_type: str, sent: int) -> int:
+    """The codec a batch is stored with under a topic's compression.type: "producer"
+    keeps what the producer sent (REST producers send uncompressed records), any
+    other value names the codec, "uncompressed" none."""
+    if compression_type == "producer":
+        return sent
+    return CODEC_OF_NAME[compression_type]
