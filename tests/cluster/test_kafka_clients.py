@@ -442,3 +442,62 @@ def test_a_compression_bomb_is_refused_and_nothing_is_stored(cluster):
     assert struct.unpack_from(">i", answer)[0] == 5
     assert produce_error_code(answer) == 10  # MESSAGE_TOO_LARGE
     assert rest_values(cluster, "bomb", 0) == []
+
+
+def fetch_frame(topic: str, partition: int, correlation_id: int, max_bytes: int) -> bytes:
+    """A Fetch v11 request from offset 0, encoded by kio."""
+    import datetime
+    import io
+    from kio.schema.fetch.v11.request import FetchPartition, FetchRequest, FetchTopic, RequestHeader
+    from kio.serial import entity_writer
+    buf = io.BytesIO()
+    entity_writer(RequestHeader)(buf, RequestHeader(request_api_key=1, request_api_version=11,
+                                                    correlation_id=correlation_id, client_id="stalled"))
+    entity_writer(FetchRequest)(buf, FetchRequest(
+        replica_id=-1, max_wait=datetime.timedelta(0), min_bytes=0, max_bytes=max_bytes, isolation_level=0,
+        session_id=0, session_epoch=-1, rack_id="", forgotten_topics_data=(), topics=(FetchTopic(
+            topic=topic, partitions=(FetchPartition(partition=partition, current_leader_epoch=-1, fetch_offset=0,
+                                                    log_start_offset=-1, partition_max_bytes=max_bytes),)),)))
+    return struct.pack(">i", buf.tell()) + buf.getvalue()
+
+
+def rss_mb(c, node: int) -> float:
+    with open(f"/proc/{c.procs[node].pid}/status") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return kb / 1024
+
+
+def test_a_client_that_never_reads_its_answers_costs_bounded_memory_and_stalls_no_one(cluster):
+    create_topic(cluster, "stalled", 1)
+    rest_produce(cluster, "stalled", 0, [bytes([i]) * 100_000 for i in range(20)])  # about 2 MB
+    node = leader_of(cluster, "stalled", 0)
+    before = rss_mb(cluster, node)
+    s = kafka_socket(cluster, node)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.setblocking(False)
+        sent = 0
+        request = fetch_frame("stalled", 0, 1, 4 << 20)
+        for i in range(500):  # 500 answers of about 2 MB each: a gigabyte, if the broker queued them
+            try:
+                sent += s.send(request)
+            except BlockingIOError:
+                break  # the broker stopped reading this connection: it waits on its write
+        time.sleep(2)
+        grown = rss_mb(cluster, node) - before
+        # everyone else is served meanwhile, through the same broker
+        values = [f"other-{i}".encode() for i in range(5)]
+        rest_produce(cluster, "stalled", 0, values, node=node)
+        consumer = kafka.KafkaConsumer(bootstrap_servers=cluster.bootstrap_servers, consumer_timeout_ms=10000,
+                                       max_partition_fetch_bytes=8 << 20, fetch_max_bytes=8 << 20)
+        try:
+            consumer.assign([kafka.TopicPartition("stalled", 0)])
+            consumer.seek(kafka.TopicPartition("stalled", 0), 20)
+            got = [m.value for m, _ in zip(consumer, range(5))]
+        finally:
+            consumer.close()
+    finally:
+        s.close()
+    assert got == values
+    assert sent > 0
+    assert grown < 100, f"the broker grew by {grown:.0f} MB for one client that does not read"
