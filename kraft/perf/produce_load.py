@@ -26,6 +26,7 @@ from kraft.perf import meta
 from kraft.perf.stats import LoadResult
 
 V2_JSON = "application/vnd.kafka.json.v2+json"
+V2_ANSWER = "application/vnd.kafka.v2+json"  # a produce answer is not embedded JSON data
 
 
 @dataclass
@@ -120,7 +121,7 @@ async def _run(urls, spec: ProduceSpec, session, result: LoadResult, progress, b
         path = produce_path(spec.topic, spec.partition)
         targets = [u.rstrip("/") + path for u in urls]
     params = {"acks": spec.acks, "timeout_ms": str(spec.timeout_ms)}
-    headers = {"Content-Type": V2_JSON, "Accept": V2_JSON}
+    headers = {"Content-Type": V2_JSON, "Accept": V2_ANSWER}
     timeout = aiohttp.ClientTimeout(total=spec.request_timeout_s)
     interval = spec.batch / spec.throughput if spec.throughput and spec.throughput > 0 else 0.0
     payload_per_record = spec.record_size

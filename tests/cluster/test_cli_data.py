@@ -184,3 +184,15 @@ def test_crlf_line_endings_are_not_part_of_the_value(cluster, topic):
     got = consumed(kraft(cluster, "consume", topic, "--partition", "2", "--from-beginning",
                          "--idle-exit", "1", "--bootstrap", cluster.url(2)))
     assert [(r["key"], r["value"]) for r in got] == [(None, "a"), ("k", "b"), (None, "c")]
+
+
+def test_bench_produce_then_consume_reports_every_record(cluster, topic):
+    produced = kraft(cluster, "bench", "produce", topic, "--bootstrap", cluster.url(1), "--records", "3000",
+                     "--record-size", "200", "--json", timeout=120)
+    assert produced.returncode == 0, produced.stderr
+    result = json.loads(produced.stdout.strip().splitlines()[-1])["produce"]
+    assert result["records"] == 3000 and not result["errors"], result
+    consumed_run = kraft(cluster, "bench", "consume", topic, "--bootstrap", cluster.url(2), "--json", timeout=120)
+    assert consumed_run.returncode == 0, consumed_run.stderr
+    result = json.loads(consumed_run.stdout.strip().splitlines()[-1])["consume"]
+    assert result["records"] == 3000 and not result["errors"], result
