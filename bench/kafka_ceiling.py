@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 SERVED = {0: (3, 9), 3: (1, 12), 18: (0, 3), 22: (0, 4)}
+# listed, never asked for by a producer: librdkafka writes RecordBatch v2 only to a broker
+# that also lists Fetch v4+ (else it falls back to the old message sets)
+ADVERTISED = {**SERVED, 1: (4, 11)}
 
 
 def _answer(head, request, state, host: str, port: int) -> dict | None:
@@ -34,7 +37,7 @@ def _answer(head, request, state, host: str, port: int) -> dict | None:
     key = head.api_key
     if key == 18:
         return {"error_code": 0, "throttle_time": 0, "api_keys": [
-            {"api_key": k, "min_version": lo, "max_version": hi} for k, (lo, hi) in SERVED.items()]}
+            {"api_key": k, "min_version": lo, "max_version": hi} for k, (lo, hi) in sorted(ADVERTISED.items())]}
     if key == 3:
         import uuid
         names = [t.name for t in request.topics or ()]

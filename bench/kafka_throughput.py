@@ -56,15 +56,15 @@ def timed(pids, run) -> dict:
 
 def wire_produce(bootstrap: str, topic: str, records: int) -> int:
     import confluent_kafka
-    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
-                                         "enable.idempotence": True})
+    failed: list = []
+    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                                         "enable.idempotence": True, "delivery.report.only.error": True,
+                                         "on_delivery": lambda err, _m: failed.append(err)})
     value = os.urandom(RECORD)
-    failed = []
     for i in range(records):
         while True:
             try:
-                producer.produce(topic, value=value, partition=i % PARTITIONS,
-                                 on_delivery=lambda err, _m: err and failed.append(err))
+                producer.produce(topic, value=value, partition=i % PARTITIONS)
                 break
             except BufferError:  # the client's queue is full: let it send
                 producer.poll(0.01)

@@ -10,6 +10,7 @@ network rules are torn down whatever happens, Ctrl-C included.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import random
 import signal
@@ -67,6 +68,8 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
         ok, reason = NetworkFaults.netem_available()
         if not ok:
             return RunResult(scenario, skipped=f"needs netem: {reason}")
+    if scenario.workload.client == "kafka" and importlib.util.find_spec("confluent_kafka") is None:
+        return RunResult(scenario, skipped="needs confluent-kafka (pip install confluent-kafka; a test extra)")
     nodes = opts.nodes or scenario.cluster.nodes
     controllers = min(scenario.cluster.controllers or nodes, nodes)
     restore = _interrupt_on_signals()
@@ -117,7 +120,8 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
     rng = random.Random(opts.seed)
     actions = FaultActions(cluster, network, rng, record, topic.name)
     workload = Workload(h, {n: cluster.url(n) for n in cluster.hosts}, cluster.cluster_id,
-                        wl.acks, rate, wl.producers, wl.timeout_ms, t0, wl.admin_rate)
+                        wl.acks, rate, wl.producers, wl.timeout_ms, t0, wl.admin_rate,
+                        kafka_bootstrap=cluster.bootstrap_servers if wl.client == "kafka" else None)
     plan = schedule(scenario.faults, duration, rng)
 
     async with asyncio.TaskGroup() as tg:

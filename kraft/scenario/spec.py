@@ -46,6 +46,7 @@ class Workload(_Model):
     recovery: float = Field(8.0, ge=1, le=600)  # seconds of writes after healing
     timeout_ms: int = Field(3000, ge=100, le=60000)
     admin_rate: float = Field(0.0, ge=0, le=50)  # topic creations per second (metadata writes)
+    client: Literal["rest", "kafka"] = "rest"  # kafka: confluent-kafka producers on the Kafka listeners
 
 
 class FaultSpec(_Model):

@@ -19,6 +19,7 @@ import orjson
 
 from kraft.errors import ERROR_CLASS_HEADER
 from kraft.scenario.history import FAIL, OK, UNKNOWN, History, Read, Sample, Write
+from kraft.scenario.kafka_producer import KafkaProducer
 
 V2 = "application/vnd.kafka.json.v2+json"
 # Errors the cluster raises before appending anything: the write definitely failed.
@@ -45,7 +46,9 @@ def classify(status: int | None, body) -> tuple[str, int | None, str | None]:
 
 class Workload:
     def __init__(self, history: History, urls: dict[int, str], cluster_id: str, acks: str,
-                 rate: float, producers: int, timeout_ms: int, t0: float, admin_rate: float = 0.0):
+                 rate: float, producers: int, timeout_ms: int, t0: float, admin_rate: float = 0.0,
+                 kafka_bootstrap: str | None = None):
+        """kafka_bootstrap: producers are Kafka clients on these listeners (else REST)."""
         self.h = history
         self.urls = urls
         self.cluster_id = cluster_id
@@ -55,6 +58,7 @@ class Workload:
         self.timeout_ms = timeout_ms
         self.t0 = t0
         self.admin_rate = admin_rate
+        self.kafka_bootstrap = kafka_bootstrap
         self.stop_writes = asyncio.Event()
         self.stop_all = asyncio.Event()
         self.producer_tasks: list[asyncio.Task] = []
@@ -69,7 +73,8 @@ class Workload:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             self._session = session
             async with asyncio.TaskGroup() as tg:
-                self.producer_tasks = [tg.create_task(self._produce(f"p{i}", i))
+                self.producer_tasks = [tg.create_task(self._produce(f"p{i}", i) if self.kafka_bootstrap is None
+                                                      else self._produce_kafka(f"p{i}"))
                                        for i in range(self.producers)]
                 if consumers:
                     for p in range(self.h.partitions):
@@ -101,6 +106,11 @@ class Workload:
             next_at += interval
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             next_at = max(next_at, time.monotonic() - 1.0)  # no catch-up bursts after a stall
+
+    async def _produce_kafka(self, name: str) -> None:
+        producer = KafkaProducer(name, self.kafka_bootstrap, self.h.topic, self.h.partitions, self.acks,
+                                 self.timeout_ms, self.now_ms)
+        await producer.run(self.h.writes, self.rate / self.producers, self.stop_writes, self.acks)
 
     async def _send(self, write: Write, url: str) -> None:
         target = (f"{url}/topics/{self.h.topic}/partitions/{write.partition}"

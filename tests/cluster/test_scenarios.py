@@ -23,7 +23,7 @@ NETWORK_OK, NETWORK_WHY = NetworkFaults.available()
 
 PROCESS_FAULTS = ["baseline", "leader-kill", "leader-pause", "controller-kill",
                   "all-controllers-kill", "isr-shrink", "last-replica-standing",
-                  "acks1-leader-kill", "follower-wipe"]
+                  "acks1-leader-kill", "follower-wipe", "kafka-leader-kill"]
 
 
 def run(name: str):

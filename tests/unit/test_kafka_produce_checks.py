@@ -62,9 +62,19 @@ def test_old_message_formats_are_refused_with_the_kafka_code_for_it():
     assert caught.value.kafka_code == 43  # UNSUPPORTED_FOR_MESSAGE_FORMAT
 
 
-def test_compressed_batches_are_refused_until_codecs_are_served():
+@pytest.mark.parametrize("codec", [1, 2, 3, 4])
+def test_compressed_batches_are_opened_and_checked(codec):
+    records = [Record(f"k{i}".encode(), b"v" * 100) for i in range(20)]
+    header, got = checked_batch(encode_batch(records, 0, -1, compression=codec), LIMIT)
+    assert header.compression == codec and [r.value for r in got] == [b"v" * 100] * 20
+
+
+def test_a_batch_marked_compressed_that_is_not_is_corrupt_and_an_unknown_codec_unsupported():
     data = bytearray(batch())
-    struct.pack_into(">h", data, ATTRIBUTES_POS, 1)  # gzip
+    struct.pack_into(">h", data, ATTRIBUTES_POS, 1)  # says gzip, holds plain records
+    with pytest.raises(CorruptBatchError, match="gzip"):
+        checked_batch(with_crc_fixed(data), LIMIT)
+    struct.pack_into(">h", data, ATTRIBUTES_POS, 6)
     with pytest.raises(UnsupportedCompressionError):
         checked_batch(with_crc_fixed(data), LIMIT)
 

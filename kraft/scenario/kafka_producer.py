@@ -1,0 +1,68 @@
+"""Scenario producers that are real Kafka clients: confluent-kafka (librdkafka) with
+idempotence, through the Kafka listeners.
+
+Each producer sends its unique values at its share of the rate without waiting for
+answers (as Kafka applications do; librdkafka keeps up to five requests in flight per
+broker and retries on its own). A delivery report settles a write: no error is OK at
+the reported offset; an error after librdkafka's own retries is UNKNOWN, because a
+timed-out batch may have been written. What is not reported when the run ends is
+UNKNOWN too. The checkers then judge these histories exactly as the REST ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from kraft.scenario.history import OK, UNKNOWN, Write
+
+FLUSH_S = 40.0
+
+
+class KafkaProducer:
+    def __init__(self, name: str, bootstrap: str, topic: str, partitions: int, acks: str, timeout_ms: int,
+                 now_ms: Callable[[], float]):
+        import confluent_kafka  # a test extra: the runner checks for it before choosing this client
+        self.name, self.topic, self.partitions, self.now_ms = name, topic, partitions, now_ms
+        self._client = confluent_kafka.Producer({
+            "bootstrap.servers": bootstrap, "acks": "all" if acks == "all" else acks,
+            "enable.idempotence": acks == "all", "linger.ms": 5,
+            "request.timeout.ms": timeout_ms, "message.timeout.ms": max(20_000, 5 * timeout_ms),
+            "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000,
+            "log_level": 3,
+        })
+
+    def _settle(self, write: Write):
+        def report(err, msg) -> None:
+            write.complete_ms = self.now_ms()
+            if err is None:
+                write.outcome, write.offset = OK, msg.offset() if msg.offset() >= 0 else None
+            else:
+                write.outcome, write.error = UNKNOWN, f"kafka: {err.name()}: {err.str()}"
+        return report
+
+    async def run(self, writes: list[Write], rate_per_s: float, stop: asyncio.Event, acks: str) -> None:
+        """Produce until `stop`, then wait for the reports (bounded) and close."""
+        interval, seq, mine = 1.0 / rate_per_s, 0, []
+        next_at = time.monotonic()
+        try:
+            while not stop.is_set():
+                seq += 1
+                write = Write(self.name, seq, f"{self.name}-{seq}", seq % self.partitions, acks, self.now_ms())
+                writes.append(write)
+                mine.append(write)
+                try:
+                    self._client.produce(self.topic, value=write.value.encode(), partition=write.partition,
+                                         on_delivery=self._settle(write))
+                except BufferError:  # the client's queue is full: this write never left
+                    write.complete_ms, write.outcome, write.error = self.now_ms(), UNKNOWN, "kafka: queue full"
+                self._client.poll(0)
+                next_at += interval
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                next_at = max(next_at, time.monotonic() - 1.0)
+        finally:
+            await asyncio.to_thread(self._client.flush, FLUSH_S)
+            for write in mine:
+                if write.outcome is None:
+                    write.complete_ms, write.outcome, write.error = self.now_ms(), UNKNOWN, "kafka: no report"
