@@ -132,7 +132,7 @@ def test_confluent_kafka_idempotent_acks_all_producer_and_consumer(cluster):
 
 
 # -- aiokafka ----------------------------------------------------------------------------
-def test_aiokafka_producer_and_consumer(cluster):
+def test_aiokafka_producer_and_consumer_in_a_group(cluster):
     create_topic(cluster, "aio", 2)
 
     async def run():
@@ -142,16 +142,16 @@ def test_aiokafka_producer_and_consumer(cluster):
             sent = [await producer.send_and_wait("aio", f"a{i}".encode(), partition=i % 2) for i in range(40)]
         finally:
             await producer.stop()
-        consumer = aiokafka.AIOKafkaConsumer(bootstrap_servers=cluster.bootstrap_servers,
+        consumer = aiokafka.AIOKafkaConsumer("aio", bootstrap_servers=cluster.bootstrap_servers, group_id="aio-g",
                                              auto_offset_reset="earliest", enable_auto_commit=False)
         await consumer.start()
         try:
-            consumer.assign([aiokafka.TopicPartition("aio", p) for p in range(2)])
             got = []
-            async with asyncio.timeout(30):
+            async with asyncio.timeout(40):
                 while len(got) < 40:
                     for batch in (await consumer.getmany(timeout_ms=1000)).values():
                         got.extend(m.value for m in batch)
+            await consumer.commit()
         finally:
             await consumer.stop()
         return sent, got
@@ -159,6 +159,9 @@ def test_aiokafka_producer_and_consumer(cluster):
     sent, got = asyncio.run(run())
     assert sorted((s.partition, s.offset) for s in sent) == [(p, o) for p in range(2) for o in range(20)]
     assert sorted(got) == sorted(f"a{i}".encode() for i in range(40))
+    status, body = call("GET", cluster.v3(2) + "/consumer-groups/aio-g/lags")
+    assert status == 200, body
+    assert sorted((lag["partition_id"], lag["current_offset"]) for lag in body["data"]) == [(0, 20), (1, 20)]
 
 
 # -- kcat ----------------------------------------------------------------------------------
