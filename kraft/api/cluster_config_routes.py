@@ -18,7 +18,7 @@ from kraft.api.config_requests import alter_changes, put_value
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object
 from kraft.api.paths import base_url, check_cluster
-from kraft.config.broker_synonyms import BROKER_NAME_OF
+from kraft.config.broker_synonyms import cluster_values_by_broker_name
 from kraft.errors import InvalidValue, NotFound
 
 CLUSTER_CONFIGS = "/v3/clusters/{cluster_id}/broker-configs"
@@ -39,7 +39,7 @@ def add_routes(app: web.Application) -> None:
 
 def _dynamic(node) -> dict[str, str]:
     """Kafka broker name -> value of the cluster-wide values set."""
-    return {BROKER_NAME_OF[k]: v for k, v in sorted(node.image.cluster_configs.items()) if k in BROKER_NAME_OF}
+    return cluster_values_by_broker_name(node.image.cluster_configs)
 
 
 @reads_latest_metadata

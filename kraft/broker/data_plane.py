@@ -104,12 +104,13 @@ class DataPlane:
                       timeout_ms: int, producer: Idempotence | None = None) -> Delivery:
         """One batch to one partition; the Delivery holds the first record's offset (for a
         retried idempotent batch, the offset it was first written at)."""
-        if self.configs(topic).get("message.timestamp.type") == "LogAppendTime":
+        configs = self.configs(topic)
+        if configs.get("message.timestamp.type") == "LogAppendTime":
             # Kafka's broker-side time: the node taking the request stamps every record
             now = int(time.time() * 1000)
             for record in records:
                 record.timestamp_ms = now
-        codec = stored_codec(self.configs(topic)["compression.type"], NONE)
+        codec = stored_codec(configs["compression.type"], NONE)
         if producer is None:
             batch = encode_batch(records, 0, -1, compression=codec)
             if acks == 0 and self.unacked.running:

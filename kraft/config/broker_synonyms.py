@@ -40,6 +40,11 @@ TOPIC_CONFIG_OF: dict[str, str] = {
 BROKER_NAME_OF: dict[str, str] = {topic: broker for broker, topic in TOPIC_CONFIG_OF.items()}
 
 
+def cluster_values_by_broker_name(cluster_configs: dict[str, str]) -> dict[str, str]:
+    """The cluster-wide dynamic values (stored under topic names) by their broker names."""
+    return {BROKER_NAME_OF[k]: v for k, v in sorted(cluster_configs.items()) if k in BROKER_NAME_OF}
+
+
 def cluster_default(broker_name: str, raw: object) -> tuple[str, str]:
     """(topic config name, canonical value) for a cluster-wide broker config, or ConfigError."""
     topic_name = TOPIC_CONFIG_OF.get(broker_name)

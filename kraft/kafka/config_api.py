@@ -10,9 +10,8 @@ defaults, Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG, changed live through the contro
 from __future__ import annotations
 
 from kraft.config.broker_settings import broker_settings
-from kraft.config.broker_synonyms import BROKER_NAME_OF
+from kraft.config.broker_synonyms import BROKER_NAME_OF, TOPIC_CONFIG_OF, cluster_values_by_broker_name
 from kraft.config.topic_configs import TOPIC_CONFIGS
-from kraft.errors import KraftError
 from kraft.kafka import error_codes
 from kraft.metadata.effective_configs import effective_topic_configs
 
@@ -43,7 +42,7 @@ def topic_entries(node, topic: str) -> list[dict]:
 def broker_entries(node) -> list[dict]:
     """cluster.toml's settings under Kafka's broker names (a topic default such as
     retention.ms is the broker's log.retention.ms), dynamic cluster-wide values over them."""
-    dynamic = {BROKER_NAME_OF[k]: v for k, v in node.image.cluster_configs.items() if k in BROKER_NAME_OF}
+    dynamic = cluster_values_by_broker_name(node.image.cluster_configs)
     out = []
     for name, (value, explicit) in broker_settings(node.config).items():
         kafka_name = BROKER_NAME_OF.get(name, name)
@@ -56,8 +55,8 @@ def broker_entries(node) -> list[dict]:
 
 
 def cluster_default_entries(node) -> list[dict]:
-    return [_entry(BROKER_NAME_OF[k], v, 3, False, spec_name=k)
-            for k, v in sorted(node.image.cluster_configs.items()) if k in BROKER_NAME_OF]
+    return [_entry(name, value, 3, False, spec_name=TOPIC_CONFIG_OF[name])
+            for name, value in cluster_values_by_broker_name(node.image.cluster_configs).items()]
 
 
 # -- DescribeConfigs -------------------------------------------------------------------------
@@ -92,27 +91,28 @@ def _describe_one(node, resource) -> dict:
 
 # -- AlterConfigs and IncrementalAlterConfigs -------------------------------------------------
 async def incremental_alter_configs(node, head, request) -> dict:
-    responses = []
-    for resource in request.resources:
-        try:
-            changes = _incremental_changes(node, resource)
-            responses.append(await _apply(node, resource, changes, bool(request.validate_only)))
-        except error_codes.Answer as exc:
-            responses.append(_resource_answer(resource, exc.code, exc.message))
-    return {"throttle_time": 0, "responses": responses}
+    return await _alter_each(node, request, _incremental_changes)
 
 
 async def alter_configs(node, head, request) -> dict:
     """The legacy whole-set form: what the request leaves out goes back to its default."""
+    def whole_set(node, resource) -> dict[str, str | None]:
+        changes: dict[str, str | None] = {c.name: c.value for c in resource.configs}
+        for name in _current_dynamic(node, resource):
+            changes.setdefault(name, None)
+        return changes
+    return await _alter_each(node, request, whole_set)
+
+
+async def _alter_each(node, request, changes_of) -> dict:
+    """Each resource's changes applied on their own: one refused does not stop the rest."""
     responses = []
     for resource in request.resources:
         try:
-            changes: dict[str, str | None] = {c.name: c.value for c in resource.configs}
-            for name in _current_dynamic(node, resource):
-                changes.setdefault(name, None)
-            responses.append(await _apply(node, resource, changes, bool(request.validate_only)))
-        except error_codes.Answer as exc:
-            responses.append(_resource_answer(resource, exc.code, exc.message))
+            await _apply(node, resource, changes_of(node, resource), bool(request.validate_only))
+            responses.append(_resource_answer(resource, error_codes.NONE, None))
+        except error_codes.REFUSALS as exc:
+            responses.append(_resource_answer(resource, error_codes.code_of(exc), str(exc)))
     return {"throttle_time": 0, "responses": responses}
 
 
@@ -121,7 +121,7 @@ def _resource_answer(resource, code: int, message: str | None) -> dict:
             "resource_name": resource.resource_name}
 
 
-def _check_alterable(node, resource) -> None:
+def _check_alterable(resource) -> None:
     kind, name = int(resource.resource_type), resource.resource_name
     if kind == TOPIC or (kind == BROKER and name == ""):
         return
@@ -133,14 +133,14 @@ def _check_alterable(node, resource) -> None:
 
 
 def _current_dynamic(node, resource) -> list[str]:
-    _check_alterable(node, resource)
+    _check_alterable(resource)
     if int(resource.resource_type) == TOPIC:
         return list(node.image.topic_configs.get(resource.resource_name, {}))
-    return [BROKER_NAME_OF[k] for k in node.image.cluster_configs if k in BROKER_NAME_OF]
+    return list(cluster_values_by_broker_name(node.image.cluster_configs))
 
 
 def _incremental_changes(node, resource) -> dict[str, str | None]:
-    _check_alterable(node, resource)
+    _check_alterable(resource)
     changes: dict[str, str | None] = {}
     current: dict[str, str] = {}
     if int(resource.resource_type) == TOPIC and node.image.topic(resource.resource_name) is not None:
@@ -166,18 +166,14 @@ def _incremental_changes(node, resource) -> dict[str, str | None]:
     return changes
 
 
-async def _apply(node, resource, changes: dict[str, str | None], validate_only: bool) -> dict:
+async def _apply(node, resource, changes: dict[str, str | None], validate_only: bool) -> None:
     if not changes:  # nothing to change is a success, as in Kafka
-        return _resource_answer(resource, error_codes.NONE, None)
-    try:
-        if int(resource.resource_type) == TOPIC:
-            result = await node.controller_call("alter_configs", {
-                "topic": resource.resource_name, "changes": changes, "validate_only": validate_only})
-        else:
-            result = await node.controller_call("alter_cluster_configs", {"changes": changes,
-                                                                          "validate_only": validate_only})
-        if not validate_only:
-            await node.wait_metadata(result.get("metadata_offset", 0))
-    except KraftError as exc:
-        return _resource_answer(resource, error_codes.code_of(exc), str(exc))
-    return _resource_answer(resource, error_codes.NONE, None)
+        return
+    if int(resource.resource_type) == TOPIC:
+        result = await node.controller_call("alter_configs", {
+            "topic": resource.resource_name, "changes": changes, "validate_only": validate_only})
+    else:
+        result = await node.controller_call("alter_cluster_configs", {"changes": changes,
+                                                                      "validate_only": validate_only})
+    if not validate_only:
+        await node.wait_metadata(result.get("metadata_offset", 0))

@@ -28,12 +28,17 @@ UNSUPPORTED_ENDPOINT_TYPE = 119
 
 def code_of(exc: BaseException) -> int:
     """The code a client's retry logic understands; unclassified failures are -1."""
-    return exc.kafka_code if isinstance(exc, KraftError) else UNKNOWN_SERVER_ERROR
+    return exc.kafka_code if isinstance(exc, (KraftError, Answer)) else UNKNOWN_SERVER_ERROR
 
 
 class Answer(Exception):
-    """A handler's own refusal of one item of a request: the code and the reason."""
+    """A handler's own refusal of one item of a request, with the code to answer: it
+    reaches the wire through code_of like the conditions raised below the front door.
+    Not a KraftError: it never leaves the listener, so it is no class a peer could name."""
 
     def __init__(self, code: int, message: str):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.kafka_code = code
+
+
+REFUSALS = (KraftError, Answer)  # what a handler answers per item instead of failing the request

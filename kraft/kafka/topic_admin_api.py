@@ -18,7 +18,8 @@ from kraft.kafka import error_codes
 ZERO_UUID = uuid.UUID(int=0)
 
 
-def _failure(exc: KraftError) -> tuple[int, str]:
+def _failure(exc: KraftError | error_codes.Answer) -> tuple[int, str]:
+    """(code, message) of a refusal, the handler's own (Answer) or from below."""
     return error_codes.code_of(exc), str(exc)
 
 
@@ -67,9 +68,7 @@ async def _create_one(node, topic, validate_only: bool) -> dict:
         })
         if not validate_only:
             await node.wait_metadata(result.get("metadata_offset", 0))
-    except error_codes.Answer as answer:
-        return _created_error(topic.name, answer.code, answer.message)
-    except KraftError as exc:
+    except error_codes.REFUSALS as exc:
         return _created_error(topic.name, *_failure(exc))
     topic_id = uuid.UUID(result["topic_id"]) if result.get("topic_id") else ZERO_UUID
     return {"name": name, "topic_id": topic_id, "error_code": error_codes.NONE, "error_message": None,
@@ -92,9 +91,7 @@ async def delete_topics(node, head, request) -> dict:
             _checked_name(name)
             result = await node.controller_call("delete_topic", {"name": name})
             await node.wait_metadata(result.get("metadata_offset", 0))
-        except error_codes.Answer as exc:
-            answer["error_code"], answer["error_message"] = exc.code, exc.message
-        except KraftError as exc:
+        except error_codes.REFUSALS as exc:
             answer["error_code"], answer["error_message"] = _failure(exc)
         responses.append(answer)
     return {"throttle_time": 0, "responses": responses}
@@ -113,9 +110,7 @@ async def create_partitions(node, head, request) -> dict:
                 "name": name, "partitions_count": int(topic.count), "validate_only": bool(request.validate_only)})
             if not request.validate_only:
                 await node.wait_metadata(result.get("metadata_offset", 0))
-        except error_codes.Answer as exc:
-            answer["error_code"], answer["error_message"] = exc.code, exc.message
-        except KraftError as exc:
+        except error_codes.REFUSALS as exc:
             answer["error_code"], answer["error_message"] = _failure(exc)
         results.append(answer)
     return {"throttle_time": 0, "results": results}
