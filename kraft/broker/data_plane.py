@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from kraft.broker.lookup import topic_or_404
@@ -50,6 +50,19 @@ class Delivery:
     partition: int
     offset: int
     timestamp: int
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """An appended batch; ``committed()`` returns its Delivery once acks allow."""
+
+    delivery: Delivery
+    _wait: Callable[[], Awaitable[None]] | None
+
+    async def committed(self) -> Delivery:
+        if self._wait is not None:
+            await self._wait()
+        return self.delivery
 
 
 class DataPlane:
@@ -127,6 +140,15 @@ class DataPlane:
 
     async def produce_batch(self, topic: str, partition: int, batch: bytes, acks: int,
                             timeout_ms: int, timestamp: int, local_only: bool = False) -> Delivery:
+        pending = await self.append_batch(topic, partition, batch, acks, timeout_ms, timestamp, local_only)
+        return await pending.committed()
+
+    async def append_batch(self, topic: str, partition: int, batch: bytes, acks: int,
+                           timeout_ms: int, timestamp: int, local_only: bool = False) -> PendingDelivery:
+        """The first half of produce_batch: the batch is in the leader's log (or was
+        forwarded and answered) when this returns; ``committed()`` waits for acks=all.
+        Split so that a connection may take its next produce while this one replicates,
+        with appends in arrival order."""
         part = self.topic_or_404(topic).partitions
         if not 0 <= partition < len(part):
             raise PartitionNotFound(f"partition {partition} not found")
@@ -137,18 +159,20 @@ class DataPlane:
         if leader != self.node_id or rm is None:
             if local_only:
                 raise NotLeaderOrFollower(f"NOT_LEADER: node {self.node_id} does not lead {topic}-{partition}")
-            return await self._forward_produce(leader, topic, partition, batch, acks, timeout_ms,
-                                               timestamp)
+            delivery = await self._forward_produce(leader, topic, partition, batch, acks, timeout_ms,
+                                                   timestamp)
+            return PendingDelivery(delivery, None)
         try:
             replica = await self._opened_leader_replica(rm, topic, partition)
             min_isr = int(self.configs(topic)["min.insync.replicas"])
             base, last, epoch = replica.append(batch, acks == -1, min_isr)
-            if acks == -1:
-                await replica.wait_committed(last, epoch, min_isr,
-                                             time.monotonic() + timeout_ms / 1000)
         except ProducerSequenceError as exc:  # the producer's fault: named as in Kafka
             raise type(exc)(f"{topic}-{partition}: {exc.detail}") from None
-        return Delivery(partition, -1 if acks == 0 else base, timestamp)
+        delivery = Delivery(partition, -1 if acks == 0 else base, timestamp)
+        if acks != -1:
+            return PendingDelivery(delivery, None)
+        deadline = time.monotonic() + timeout_ms / 1000
+        return PendingDelivery(delivery, lambda: replica.wait_committed(last, epoch, min_isr, deadline))
 
     async def _opened_leader_replica(self, rm, topic: str, partition: int):
         """The image names this node the leader, but the replica manager opens a new

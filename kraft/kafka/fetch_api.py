@@ -3,7 +3,9 @@
 The answer waits up to max_wait for min_bytes across the partitions (Kafka's
 delayed fetch) and stops adding data at max_bytes, though a partition's first batch
 is always whole so no consumer stalls. Fetch sessions are answered sessionless
-(session id 0): clients then send full fetches, which Kafka allows.
+(session id 0): clients then send full fetches, which Kafka allows. Record bytes are
+not read into Python: they go from the segment files to the socket with sendfile
+(kafka/splice.py), as Kafka's zero-copy transfer does.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from kraft.errors import KraftError, OffsetOutOfRange
 from kraft.kafka import error_codes
 from kraft.kafka.entities import millis
 from kraft.kafka.leaders import epoch_problem, leader_replica
+from kraft.kafka.splice import Spliced, new_marker
 from kraft.replication.change_signal import wait_any
 
 
-def _read_partition(node, topic: str, want, budget: int) -> tuple[dict, int, object]:
-    """(partition answer, bytes in it, the replica's change signal or None)."""
+def _read_partition(node, topic: str, want, budget: int, spliced: Spliced) -> tuple[dict, int, object]:
+    """(partition answer, bytes in it, the replica's change signal or None). The
+    records stay in the segment files: a marker in the answer, the slices in
+    ``spliced``."""
     index = int(want.partition)
     answer = {"partition_index": index, "error_code": error_codes.NONE, "high_watermark": -1,
               "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": [],
@@ -33,32 +38,44 @@ def _read_partition(node, topic: str, want, budget: int) -> tuple[dict, int, obj
         answer.update(high_watermark=hw, last_stable_offset=hw, log_start_offset=start)
         if not start <= offset <= hw:
             raise OffsetOutOfRange(f"offset {offset} is outside {start}..{hw}", offset, start, hw)
+        size = 0
         if offset < hw and budget > 0:
-            answer["records"] = replica.log.read(offset, min(int(want.partition_max_bytes), budget),
-                                                 max_offset=hw)
-        return answer, len(answer["records"]), replica.changed
+            slices = replica.log.read_slices(offset, min(int(want.partition_max_bytes), budget), max_offset=hw)
+            if slices:
+                marker = new_marker()
+                spliced.slices[marker] = slices
+                answer["records"] = marker
+                size = sum(part.length for part in slices)
+        return answer, size, replica.changed
     except KraftError as exc:
         answer["error_code"] = error_codes.code_of(exc)
         return answer, 0, None
 
 
-async def handle(node, head, request) -> dict:
+async def handle(node, head, request) -> Spliced:
     deadline = time.monotonic() + max(0, millis(request.max_wait)) / 1000
     max_bytes = int(getattr(request, "max_bytes", 2**31 - 1))
     while True:
+        spliced = Spliced({})
         responses, total, signals, failed = [], 0, [], False
-        for topic in request.topics:
-            parts = []
-            for want in topic.partitions:
-                answer, size, signal = _read_partition(node, topic.topic, want, max_bytes - total)
-                total += size
-                failed |= answer["error_code"] != error_codes.NONE
-                if signal is not None:
-                    signals.append(signal)
-                parts.append(answer)
-            responses.append({"topic": topic.topic, "partitions": parts})
+        try:
+            for topic in request.topics:
+                parts = []
+                for want in topic.partitions:
+                    answer, size, signal = _read_partition(node, topic.topic, want, max_bytes - total, spliced)
+                    total += size
+                    failed |= answer["error_code"] != error_codes.NONE
+                    if signal is not None:
+                        signals.append(signal)
+                    parts.append(answer)
+                responses.append({"topic": topic.topic, "partitions": parts})
+        except BaseException:
+            spliced.close()
+            raise
         left = deadline - time.monotonic()
         if failed or total >= int(request.min_bytes) or left <= 0 or not signals:
-            return {"throttle_time": 0, "error_code": error_codes.NONE, "session_id": 0,
-                    "responses": responses}
+            spliced.body.update(throttle_time=0, error_code=error_codes.NONE, session_id=0,
+                                responses=responses)
+            return spliced
+        spliced.close()  # not enough yet: read again once something changes
         await wait_any(signals, left)

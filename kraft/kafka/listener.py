@@ -1,7 +1,9 @@
-"""The Kafka listener: a TCP server per broker, one task per connection, all owned here.
+"""The Kafka listener: a TCP server per broker, a task group per connection, all owned here.
 
-Requests on a connection are answered one at a time and in order, as a Kafka broker
-does (clients pipeline; answers keep their order). What one client can cost is bounded:
+Requests on a connection are answered in order, as a Kafka broker does. They are
+served one at a time, except that a Produce lets the next request start once its
+batches are appended (kafka/ordering.py), so pipelined acks=all produces overlap
+their replication. What one client can cost is bounded:
 frames above socket.request.max.bytes close the connection, frame bodies wait for a
 share of a node-wide byte budget (Kafka's queued.max.request.bytes), a frame must
 arrive within BODY_TIMEOUT_S once begun, an idle connection is closed after
@@ -16,7 +18,9 @@ import logging
 import struct
 
 from kraft.kafka.codec import MalformedRequest
-from kraft.kafka.dispatch import answer
+from kraft.kafka import ordering
+from kraft.kafka.dispatch import Request, parse, respond
+from kraft.storage.file_slice import FileSlice
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +29,7 @@ QUEUED_REQUEST_BYTES = 256 * 1024 * 1024  # node-wide bytes of requests being re
 MAX_CONNECTIONS = 1000
 IDLE_TIMEOUT_S = 600.0                    # Kafka's connections.max.idle.ms
 BODY_TIMEOUT_S = 30.0
+MAX_IN_FLIGHT = 16                         # requests of one connection begun and not yet answered
 WRITE_TIMEOUT_S = 30.0
 _SIZE = struct.Struct(">i")
 
@@ -35,19 +40,17 @@ class ByteBudget:
     def __init__(self, total: int):
         self.total = total
         self.free = total
-        self._changed = asyncio.Condition()
+        self._freed = asyncio.Event()
 
-    @contextlib.asynccontextmanager
-    async def hold(self, size: int):
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.free >= size)
-            self.free -= size
-        try:
-            yield
-        finally:
-            async with self._changed:
-                self.free += size
-                self._changed.notify_all()
+    async def acquire(self, size: int) -> None:
+        while self.free < size:
+            self._freed.clear()
+            await self._freed.wait()
+        self.free -= size
+
+    def release(self, size: int) -> None:
+        self.free += size
+        self._freed.set()
 
 
 class KafkaListener:
@@ -83,11 +86,9 @@ class KafkaListener:
         self._connections.add(task)
         try:
             await self._requests(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+        except* (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass  # the client went away or stalled: its connection ends, nothing else
-        except MalformedRequest as exc:
-            log.info("closing a Kafka connection from %s: %s", _peer(writer), exc)
-        except Exception:  # a bug in a handler: this client reconnects, the broker stays up
+        except* Exception:  # a bug in a handler: this client reconnects, the broker stays up
             log.exception("closing a Kafka connection from %s after an unexpected error", _peer(writer))
         finally:
             self._connections.discard(task)
@@ -96,20 +97,93 @@ class KafkaListener:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
     async def _requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A reader and a writer per connection; each request is served by its own task,
+        all three owned by one task group, so any failure ends them together."""
+        answers: asyncio.Queue[tuple[asyncio.Task, asyncio.Event] | None] = asyncio.Queue(MAX_IN_FLIGHT)
+        unsent: set[FileSlice] = set()  # slices of answers served but not sent yet
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._write_answers(answers, writer, unsent))
+                await self._read_requests(reader, writer, answers, tg, unsent)
+        finally:
+            for part in unsent:  # the connection ended first: their descriptors close here
+                part.close()
+
+    async def _read_requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                             answers: asyncio.Queue, tg: asyncio.TaskGroup, unsent: set) -> None:
         while True:
             async with asyncio.timeout(IDLE_TIMEOUT_S):
                 (size,) = _SIZE.unpack(await reader.readexactly(4))
             if not 0 < size <= MAX_FRAME_BYTES:
-                raise MalformedRequest(f"frame of {size} bytes (limit {MAX_FRAME_BYTES})")
-            async with self._budget.hold(size):
+                return await self._end(answers, writer, f"frame of {size} bytes (limit {MAX_FRAME_BYTES})")
+            await self._budget.acquire(size)
+            try:
                 async with asyncio.timeout(BODY_TIMEOUT_S):
                     frame = await reader.readexactly(size)
-                response = await answer(self._node, frame)
-                del frame
-                if response is not None:
-                    writer.write(response)
-                    async with asyncio.timeout(WRITE_TIMEOUT_S):
-                        await writer.drain()
+                request = parse(frame)
+            except MalformedRequest as exc:
+                self._budget.release(size)
+                return await self._end(answers, writer, str(exc))
+            except BaseException:
+                self._budget.release(size)
+                raise
+            del frame
+            turn = asyncio.Event()  # set once the next request may start
+            await answers.put((tg.create_task(self._serve_one(request, turn, size, unsent)), turn))
+            await turn.wait()
+
+    async def _serve_one(self, request: Request, turn: asyncio.Event, size: int, unsent: set):
+        ordering.serve_in_turn(turn.set)
+        try:
+            response = await respond(self._node, request)
+        finally:
+            self._budget.release(size)
+        if isinstance(response, list):
+            unsent.update(part for part in response if isinstance(part, FileSlice))
+        return response
+
+    async def _write_answers(self, answers: asyncio.Queue, writer: asyncio.StreamWriter, unsent: set) -> None:
+        while (next_answer := await answers.get()) is not None:
+            served, turn = next_answer
+            response = await served
+            if isinstance(response, list):
+                await self._send_parts(response, writer, unsent)
+            elif response is not None:
+                writer.write(response)
+                async with asyncio.timeout(WRITE_TIMEOUT_S):
+                    await writer.drain()
+            turn.set()  # written (or none owed): a request that did not pipeline lets the next in
+
+    @staticmethod
+    async def _send_parts(parts: list, writer: asyncio.StreamWriter, unsent: set) -> None:
+        """Bytes written, file slices sent by the kernel (sendfile); every slice is
+        closed however this ends. A slice that comes up short (its file was cut)
+        leaves the frame broken, so the connection ends."""
+        loop = asyncio.get_running_loop()
+        try:
+            for part in parts:
+                if isinstance(part, bytes):
+                    writer.write(part)
+                    continue
+                async with asyncio.timeout(WRITE_TIMEOUT_S):
+                    await writer.drain()
+                    sent = await loop.sendfile(writer.transport, part.file, part.position, part.length)
+                if sent != part.length:
+                    raise ConnectionAbortedError(f"a log file ended {part.length - sent} bytes early")
+            async with asyncio.timeout(WRITE_TIMEOUT_S):
+                await writer.drain()
+        finally:
+            for part in parts:
+                if isinstance(part, FileSlice):
+                    part.close()
+                    unsent.discard(part)
+
+    @staticmethod
+    async def _end(answers: asyncio.Queue, writer: asyncio.StreamWriter, why: str) -> None:
+        """Kafka's answer to a frame it cannot serve: the answers owed go out, then the
+        connection closes."""
+        log.info("closing a Kafka connection from %s: %s", _peer(writer), why)
+        await answers.put(None)
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

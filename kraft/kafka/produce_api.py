@@ -14,15 +14,17 @@ import asyncio
 import time
 
 from kraft.errors import InvalidAppend, KraftError, MessageTooLarge
-from kraft.kafka import error_codes
+from kraft.broker.data_plane import PendingDelivery
+from kraft.kafka import error_codes, ordering
 from kraft.storage.compression import stored_codec
 from kraft.storage.record_batch import MAGIC, MAGIC_POS, BatchHeader, decode_records, encode_batch
+from kraft.storage.record_check import check_records
 
 BATCH_HEADER_SIZE = 61
 
 
-def checked_batch(data: bytes, max_message_bytes: int) -> tuple[BatchHeader, list]:
-    """(header, records) of a client's partition data, or the error to answer."""
+def checked_batch(data: bytes, max_message_bytes: int) -> BatchHeader:
+    """The header of a client's sound partition data, or the error to answer."""
     if len(data) < BATCH_HEADER_SIZE:
         raise InvalidAppend(f"{len(data)} bytes are not a record batch")
     if data[MAGIC_POS] != MAGIC:
@@ -36,12 +38,10 @@ def checked_batch(data: bytes, max_message_bytes: int) -> tuple[BatchHeader, lis
                               f"({max_message_bytes})")
     if header.is_transactional or header.is_control:
         raise _Unsupported("transactions are not supported")
-    records = decode_records(data)  # CRC-32C, the codec, every record, or CorruptBatchError
-    deltas = [r.offset - header.base_offset for r in records]
-    if not records or deltas != list(range(header.record_count)) \
-            or header.last_offset_delta != header.record_count - 1:
+    if header.record_count < 1 or header.last_offset_delta != header.record_count - 1:
         raise InvalidAppend("records must carry offset deltas 0, 1, 2, ... and at least one record")
-    return header, records
+    check_records(data)  # CRC-32C, the codec, every record's framing and offset delta
+    return header
 
 
 class _Unsupported(KraftError):
@@ -53,12 +53,15 @@ async def handle(node, head, request) -> dict | None:
     timeout_ms = max(0, int(request.timeout.total_seconds() * 1000))
     if acks not in (0, 1, -1):
         return _answer(request, {}, (error_codes.INVALID_REQUIRED_ACKS, -1, -1))
-    jobs = {}
-    for topic in request.topic_data:
+    appended = {}
+    for topic in request.topic_data:  # appends in request order, one after another
         for part in topic.partition_data:
-            jobs[(topic.name, int(part.index))] = _produce_one(node, topic.name, int(part.index),
-                                                               part.records or b"", acks, timeout_ms)
-    results = dict(zip(jobs, await asyncio.gather(*jobs.values())))
+            key = (topic.name, int(part.index))
+            appended[key] = await _append_one(node, topic.name, int(part.index), part.records or b"",
+                                              acks, timeout_ms)
+    ordering.let_next_request_start()  # the connection's next produce may append now
+    results = dict(zip(appended, await asyncio.gather(*(_committed(node, key, outcome)
+                                                         for key, outcome in appended.items()))))
     if acks == 0:
         return None  # Kafka answers acks=0 with silence
     return _answer(request, results)
@@ -77,28 +80,39 @@ def _answer(request, results: dict, missing=(error_codes.INVALID_REQUEST, -1, -1
     return {"responses": responses, "throttle_time": 0}
 
 
-async def _produce_one(node, topic: str, partition: int, data: bytes, acks: int,
-                       timeout_ms: int) -> tuple[int, int, int]:
-    """(error code, base offset, log start offset) for one partition."""
+async def _append_one(node, topic: str, partition: int, data: bytes, acks: int,
+                      timeout_ms: int) -> PendingDelivery | KraftError:
+    """The batch appended on this leader (its commit still to wait for), or the refusal."""
     plane = node.data_plane
     try:
         configs = plane.configs(topic)
         batch = bytes(data)
-        header, records = checked_batch(batch, int(configs["max.message.bytes"]))
+        header = checked_batch(batch, int(configs["max.message.bytes"]))
         codec = stored_codec(configs["compression.type"], header.compression)
         log_append_time = configs.get("message.timestamp.type") == "LogAppendTime"
-        if log_append_time:
-            now = int(time.time() * 1000)
-            for record in records:
-                record.timestamp_ms = now
         if log_append_time or codec != header.compression:  # else stored as sent
+            records = decode_records(batch)
+            if log_append_time:
+                now = int(time.time() * 1000)
+                for record in records:
+                    record.timestamp_ms = now
             batch = encode_batch(records, 0, -1, header.producer_id, header.producer_epoch,
                                  header.base_sequence, compression=codec)
-        delivery = await plane.produce_batch(topic, partition, batch, acks, timeout_ms,
-                                             header.base_timestamp, local_only=True)
+        return await plane.append_batch(topic, partition, batch, acks, timeout_ms,
+                                        header.base_timestamp, local_only=True)
+    except KraftError as exc:
+        return exc
+
+
+async def _committed(node, key: tuple[str, int], outcome: PendingDelivery | KraftError) -> tuple[int, int, int]:
+    """(error code, base offset, log start offset) for one partition."""
+    try:
+        if isinstance(outcome, KraftError):
+            raise outcome
+        delivery = await outcome.committed()
     except KraftError as exc:
         return error_codes.code_of(exc), -1, -1
-    return error_codes.NONE, delivery.offset, _log_start(node, topic, partition)
+    return error_codes.NONE, delivery.offset, _log_start(node, *key)
 
 
 def _log_start(node, topic: str, partition: int) -> int:

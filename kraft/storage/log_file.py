@@ -20,6 +20,7 @@ from pathlib import Path
 from crc32c import crc32c
 
 from kraft.errors import CorruptBatchError
+from kraft.storage.file_slice import FileSlice
 from kraft.storage.record_batch import ATTRIBUTES_POS, HEADER_SIZE, BatchHeader
 
 SCAN_CHUNK = 64 * 1024  # header walks read this much at a time
@@ -60,6 +61,10 @@ class LogFile:
 
     def read(self, position: int, length: int) -> bytes:
         return os.pread(self._fd, length, position)
+
+    def slice(self, position: int, length: int) -> FileSlice:
+        """The range as a FileSlice (its own descriptor) for sendfile."""
+        return FileSlice(self._fd, position, length)
 
     def truncate(self, size: int) -> None:
         os.ftruncate(self._fd, size)
@@ -104,11 +109,14 @@ class LogFile:
     def closed(self) -> bool:
         return self._fd < 0
 
-    def batches(self, start: int = 0, end: int | None = None, *, verify: bool = False) -> Iterator[tuple[int, BatchHeader]]:
+    def batches(self, start: int = 0, end: int | None = None, *, verify: bool = False,
+                stop_short: bool = False) -> Iterator[tuple[int, BatchHeader]]:
         """Yield ``(position, header)`` for each batch in ``[start, end)``.
 
         Raises CorruptBatchError at the first thing that is not a whole batch
-        (with a matching CRC when ``verify``), so recovery can cut the file there.
+        (with a matching CRC when ``verify``), so recovery can cut the file there;
+        with ``stop_short`` a batch that runs past ``end`` just ends the walk (a read
+        budget, not the file's end).
         """
         end = self.size if end is None else end
         chunk = VERIFY_CHUNK if verify else SCAN_CHUNK
@@ -119,10 +127,14 @@ class LogFile:
             if off + HEADER_SIZE > len(window):
                 window, window_start, off = os.pread(self._fd, min(chunk, end - pos), pos), pos, 0
             if len(window) - off < HEADER_SIZE:
+                if stop_short:
+                    return
                 raise CorruptBatchError(f"{self.path.name}: batch header at byte {pos} is truncated")
             header = BatchHeader.parse(window, off)
             size = header.size
             if pos + size > end:
+                if stop_short:
+                    return
                 raise CorruptBatchError(f"{self.path.name}: batch at byte {pos} runs past the end ({end})")
             if verify:
                 if off + size > len(window):

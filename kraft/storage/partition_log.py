@@ -18,6 +18,7 @@ from kraft.storage.leader_epoch_cache import LeaderEpochCache
 from kraft.storage.log_config import LogConfig
 from kraft.storage.log_directory import LogDirectory
 from kraft.errors import InvalidAppend, LogClosed, OffsetOutOfRange, StaleLeaderEpoch
+from kraft.storage.file_slice import FileSlice
 from kraft.storage.log_file import LogFile
 from kraft.storage.log_loader import load_segments
 from kraft.storage.producer_state import ProducerStateTable
@@ -235,21 +236,31 @@ class PartitionLog:
         least one batch even when it is larger (as Kafka does, so a consumer never
         stalls), none reaching ``max_offset`` (e.g. the high watermark). Reading at
         the log end gives b""; outside [log start, log end] raises OffsetOutOfRange."""
+        return b"".join(segment.log.read(position, length)
+                        for segment, position, length in self._locate(offset, max_bytes, max_offset))
+
+    def read_slices(self, offset: int, max_bytes: int, max_offset: int | None = None) -> list[FileSlice]:
+        """What ``read`` would return, as file ranges to send with sendfile; the caller
+        closes each slice."""
+        return [segment.log.slice(position, length)
+                for segment, position, length in self._locate(offset, max_bytes, max_offset)]
+
+    def _locate(self, offset: int, max_bytes: int, max_offset: int | None) -> list[tuple[Segment, int, int]]:
         self._check_open()
         if not self.log_start_offset <= offset <= self.log_end_offset:
             raise OffsetOutOfRange.outside(offset, self.log_start_offset, self.log_end_offset)
-        chunks: list[bytes] = []
+        ranges: list[tuple[Segment, int, int]] = []
         budget = max_bytes
         index = bisect_right(self._segments, offset, key=lambda s: s.base_offset) - 1
         for segment in self._segments[index:]:
-            data, next_offset = segment.read(offset, budget, max_offset, min_one=not chunks)
-            if data:
-                chunks.append(data)
-                budget -= len(data)
+            position, length, next_offset = segment.locate(offset, budget, max_offset, min_one=not ranges)
+            if length:
+                ranges.append((segment, position, length))
+                budget -= length
             if budget <= 0 or next_offset < segment.next_offset:
                 break  # stopped by the budget or max_offset, not by the segment's end
             offset = next_offset
-        return b"".join(chunks)
+        return ranges
 
     def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         """(offset, timestamp) of the first record stamped at or after ``timestamp``."""

@@ -15,7 +15,6 @@ from kraft.storage.record_batch import (
     HEADER_SIZE,
     BatchHeader,
     decode_records,
-    iter_batches,
 )
 from kraft.storage.sparse_index import OFFSET_ENTRY, TIME_ENTRY, SparseIndex
 
@@ -167,27 +166,31 @@ class Segment:
 
     def read(self, offset: int, max_bytes: int, max_offset: int | None = None,
              min_one: bool = True) -> tuple[bytes, int]:
+        """The bytes of ``locate``'s batches and the offset just after them."""
+        position, length, next_offset = self.locate(offset, max_bytes, max_offset, min_one)
+        return (self.log.read(position, length) if length else b""), next_offset
+
+    def locate(self, offset: int, max_bytes: int, max_offset: int | None = None,
+               min_one: bool = True) -> tuple[int, int, int]:
         """Whole batches from the one holding ``offset``: at most ``max_bytes`` of them
-        (but the first whole when ``min_one``), none reaching ``max_offset``.
-        Returns the bytes and the offset just after them."""
+        (but the first whole when ``min_one``), none reaching ``max_offset``, found by
+        their headers alone. Returns their (position, length) in the file (length 0:
+        none) and the offset just after them."""
         found = self.find_position(offset)
         if found is None:
-            return b"", self.next_offset
+            return 0, 0, self.next_offset
         position, first = found
         if max_offset is not None and first.last_offset >= max_offset:
-            return b"", first.base_offset
-        want = min(max_bytes, self.log.size - position)
-        if first.size > want:
-            if not min_one:
-                return b"", first.base_offset
-            return self.log.read(position, first.size), first.next_offset
-        data = self.log.read(position, want)  # one read, then cut at the last whole batch
-        end, next_offset = 0, first.base_offset
-        for pos, header in iter_batches(data):
+            return position, 0, first.base_offset
+        if first.size > max_bytes:
+            return (position, first.size, first.next_offset) if min_one else (position, 0, first.base_offset)
+        end, next_offset = position, first.base_offset
+        for pos, header in self.log.batches(position, min(position + max_bytes, self.log.size),
+                                            stop_short=True):
             if max_offset is not None and header.last_offset >= max_offset:
                 break
             end, next_offset = pos + header.size, header.next_offset
-        return (data if end == len(data) else data[:end]), next_offset
+        return position, end - position, next_offset
 
     def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         """(offset, timestamp) of the first record stamped at or after ``timestamp``."""

@@ -14,6 +14,15 @@ import time
 
 import pytest
 from cluster_client import V2_BINARY, call, create_topic
+from kafka_wire import (
+    closed_by_broker,
+    fetch_frame,
+    kafka_socket,
+    leader_of,
+    produce_error_code,
+    produce_frame,
+    recv_frame,
+)
 
 from kraft.server.local_cluster import LocalCluster
 
@@ -191,31 +200,6 @@ def test_kcat_lists_produces_and_consumes(cluster):
 
 
 # -- hostile and malformed input (raw sockets) ------------------------------------------
-def kafka_socket(c, node=1) -> socket.socket:
-    conf = c.config.node(node)
-    return socket.create_connection((conf.host, conf.kafka_port), timeout=10)
-
-
-def recv_frame(s: socket.socket) -> bytes:
-    size = struct.unpack(">i", recv_exactly(s, 4))[0]
-    return recv_exactly(s, size)
-
-
-def recv_exactly(s: socket.socket, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = s.recv(n - len(out))
-        if not chunk:
-            raise ConnectionError(f"closed after {len(out)} of {n} bytes")
-        out += chunk
-    return out
-
-
-def closed_by_broker(s: socket.socket) -> bool:
-    try:
-        return s.recv(1) == b""
-    except ConnectionResetError:
-        return True
 
 
 def api_versions_frame(version: int, correlation_id: int) -> bytes:
@@ -406,33 +390,6 @@ def test_kafka_python_gzip_producer_and_a_topic_that_recompresses(cluster):
     assert got == [f"kp-{i}".encode() * 10 for i in range(100)] + [b"from-rest"] * 5
 
 
-def produce_frame(topic: str, partition: int, batch: bytes, correlation_id: int) -> bytes:
-    """A Produce v9 request (acks=all) as a client puts it on the wire, encoded by kio."""
-    import datetime
-    import io
-    from kio.schema.produce.v9.request import PartitionProduceData, ProduceRequest, RequestHeader, TopicProduceData
-    from kio.serial import entity_writer
-    buf = io.BytesIO()
-    entity_writer(RequestHeader)(buf, RequestHeader(request_api_key=0, request_api_version=9,
-                                                    correlation_id=correlation_id, client_id="test"))
-    entity_writer(ProduceRequest)(buf, ProduceRequest(transactional_id=None, acks=-1, timeout=datetime.timedelta(seconds=5), topic_data=(
-        TopicProduceData(name=topic, partition_data=(PartitionProduceData(index=partition, records=batch),)),)))
-    return struct.pack(">i", buf.tell()) + buf.getvalue()
-
-
-def produce_error_code(frame: bytes) -> int:
-    from kio.schema.produce.v9.response import ProduceResponse
-    from kio.serial import entity_reader
-    answer, _ = entity_reader(ProduceResponse)(frame, 5)  # correlation id, then the empty tag buffer
-    return int(answer.responses[0].partition_responses[0].error_code.value)
-
-
-def leader_of(c, topic: str, partition: int) -> int:
-    status, body = call("GET", f"{c.url(1)}/topics/{topic}/partitions/{partition}")
-    assert status == 200, body
-    return body["leader"]
-
-
 def test_a_compression_bomb_is_refused_and_nothing_is_stored(cluster):
     from kraft.storage.record import Record
     from kraft.storage.record_batch import encode_batch
@@ -445,23 +402,6 @@ def test_a_compression_bomb_is_refused_and_nothing_is_stored(cluster):
     assert struct.unpack_from(">i", answer)[0] == 5
     assert produce_error_code(answer) == 10  # MESSAGE_TOO_LARGE
     assert rest_values(cluster, "bomb", 0) == []
-
-
-def fetch_frame(topic: str, partition: int, correlation_id: int, max_bytes: int) -> bytes:
-    """A Fetch v11 request from offset 0, encoded by kio."""
-    import datetime
-    import io
-    from kio.schema.fetch.v11.request import FetchPartition, FetchRequest, FetchTopic, RequestHeader
-    from kio.serial import entity_writer
-    buf = io.BytesIO()
-    entity_writer(RequestHeader)(buf, RequestHeader(request_api_key=1, request_api_version=11,
-                                                    correlation_id=correlation_id, client_id="stalled"))
-    entity_writer(FetchRequest)(buf, FetchRequest(
-        replica_id=-1, max_wait=datetime.timedelta(0), min_bytes=0, max_bytes=max_bytes, isolation_level=0,
-        session_id=0, session_epoch=-1, rack_id="", forgotten_topics_data=(), topics=(FetchTopic(
-            topic=topic, partitions=(FetchPartition(partition=partition, current_leader_epoch=-1, fetch_offset=0,
-                                                    log_start_offset=-1, partition_max_bytes=max_bytes),)),)))
-    return struct.pack(">i", buf.tell()) + buf.getvalue()
 
 
 def rss_mb(c, node: int) -> float:

@@ -1,0 +1,78 @@
+"""Raw Kafka protocol frames for tests that need what no client sends on purpose:
+pipelined requests, answers left unread, hostile bytes. Encoded by kio."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import socket
+import struct
+
+from cluster_client import call
+
+
+def kafka_socket(c, node=1) -> socket.socket:
+    conf = c.config.node(node)
+    return socket.create_connection((conf.host, conf.kafka_port), timeout=10)
+
+
+def recv_frame(s: socket.socket) -> bytes:
+    size = struct.unpack(">i", recv_exactly(s, 4))[0]
+    return recv_exactly(s, size)
+
+
+def recv_exactly(s: socket.socket, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(out)} of {n} bytes")
+        out += chunk
+    return out
+
+
+def closed_by_broker(s: socket.socket) -> bool:
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def produce_frame(topic: str, partition: int, batch: bytes, correlation_id: int) -> bytes:
+    """A Produce v9 request (acks=all) as a client puts it on the wire, encoded by kio."""
+    from kio.schema.produce.v9.request import PartitionProduceData, ProduceRequest, RequestHeader, TopicProduceData
+    from kio.serial import entity_writer
+    buf = io.BytesIO()
+    entity_writer(RequestHeader)(buf, RequestHeader(request_api_key=0, request_api_version=9,
+                                                    correlation_id=correlation_id, client_id="test"))
+    entity_writer(ProduceRequest)(buf, ProduceRequest(transactional_id=None, acks=-1, timeout=datetime.timedelta(seconds=5), topic_data=(
+        TopicProduceData(name=topic, partition_data=(PartitionProduceData(index=partition, records=batch),)),)))
+    return struct.pack(">i", buf.tell()) + buf.getvalue()
+
+
+def produce_error_code(frame: bytes) -> int:
+    from kio.schema.produce.v9.response import ProduceResponse
+    from kio.serial import entity_reader
+    answer, _ = entity_reader(ProduceResponse)(frame, 5)  # correlation id, then the empty tag buffer
+    return int(answer.responses[0].partition_responses[0].error_code.value)
+
+
+def leader_of(c, topic: str, partition: int) -> int:
+    status, body = call("GET", f"{c.url(1)}/topics/{topic}/partitions/{partition}")
+    assert status == 200, body
+    return body["leader"]
+
+
+def fetch_frame(topic: str, partition: int, correlation_id: int, max_bytes: int, offset: int = 0) -> bytes:
+    """A Fetch v11 request from `offset`, encoded by kio."""
+    from kio.schema.fetch.v11.request import FetchPartition, FetchRequest, FetchTopic, RequestHeader
+    from kio.serial import entity_writer
+    buf = io.BytesIO()
+    entity_writer(RequestHeader)(buf, RequestHeader(request_api_key=1, request_api_version=11,
+                                                    correlation_id=correlation_id, client_id="stalled"))
+    entity_writer(FetchRequest)(buf, FetchRequest(
+        replica_id=-1, max_wait=datetime.timedelta(0), min_bytes=0, max_bytes=max_bytes, isolation_level=0,
+        session_id=0, session_epoch=-1, rack_id="", forgotten_topics_data=(), topics=(FetchTopic(
+            topic=topic, partitions=(FetchPartition(partition=partition, current_leader_epoch=-1, fetch_offset=offset,
+                                                    log_start_offset=-1, partition_max_bytes=max_bytes),)),)))
+    return struct.pack(">i", buf.tell()) + buf.getvalue()
