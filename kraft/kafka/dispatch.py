@@ -58,11 +58,11 @@ async def respond(node, request: Request) -> bytes | list[bytes | FileSlice] | N
         data = await api.handle(node, head, request.body)
         if data is None:
             return None
+    cls = response_class(head.api_key, head.api_version)
     if not isinstance(data, Spliced):
-        return encode_response(head, build(response_class(head.api_key, head.api_version), data))
+        return encode_response(head, build(cls, data))
     try:
-        frame = encode_response(head, build(response_class(head.api_key, head.api_version), data.body))
-        return frame_parts(frame, data.slices)
+        return frame_parts(encode_response(head, build(cls, data.body)), data.slices)
     except BaseException:
         data.close()
         raise

@@ -106,9 +106,9 @@ async def _append_one(node, topic: str, partition: int, data: bytes, acks: int,
 
 async def _committed(node, key: tuple[str, int], outcome: PendingDelivery | KraftError) -> tuple[int, int, int]:
     """(error code, base offset, log start offset) for one partition."""
+    if isinstance(outcome, KraftError):
+        return error_codes.code_of(outcome), -1, -1
     try:
-        if isinstance(outcome, KraftError):
-            raise outcome
         delivery = await outcome.committed()
     except KraftError as exc:
         return error_codes.code_of(exc), -1, -1

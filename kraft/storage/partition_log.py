@@ -394,7 +394,7 @@ def _validated_produce(data: bytes | bytearray | memoryview) -> BatchHeader:
 
     Batches come from this cluster's own encoder (locally or from an authenticated peer),
     so the per-record walk is not repeated here; a listener for untrusted clients (the
-    Kafka protocol) must decode and check offset deltas record by record first."""
+    Kafka protocol) checks every record first (record_check.check_records)."""
     header = ensure_valid(data)
     if header.size != len(data):
         raise InvalidAppend(f"a produce must carry exactly one batch: {len(data)} bytes, batch is {header.size}")

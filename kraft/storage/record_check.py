@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from kraft.errors import CorruptBatchError, InvalidAppend
 from kraft.storage.record_batch import HEADER_SIZE, BatchHeader, ensure_valid, record_section
+from kraft.storage.varint import VarintError, read_varint, read_varlong
 
 
 def check_records(batch: bytes | bytearray | memoryview, pos: int = 0) -> BatchHeader:
@@ -25,6 +26,8 @@ def check_records(batch: bytes | bytearray | memoryview, pos: int = 0) -> BatchH
         section, cursor, end = batch, pos + HEADER_SIZE, pos + header.size
     try:
         cursor = _walk(section, cursor, end, header.record_count)
+    except VarintError as exc:
+        raise CorruptBatchError(f"batch at offset {header.base_offset}: {exc}") from None
     except IndexError:
         raise CorruptBatchError(f"batch at offset {header.base_offset}: a record runs past the batch end") from None
     if cursor != end:
@@ -35,21 +38,19 @@ def check_records(batch: bytes | bytearray | memoryview, pos: int = 0) -> BatchH
 def _walk(buf, pos: int, end: int, count: int) -> int:
     """Position after ``count`` well-formed records starting at ``pos``.
 
-    One function with the one- and two-byte varint cases written out: a call per
-    field doubled the cost. Reading past ``buf`` raises IndexError (the caller's)."""
+    One function with the one- and two-byte varint cases written out (longer ones go
+    to read_varint): a call per field doubled the cost. Reading past ``buf`` raises IndexError (the caller's)."""
     for expected_delta in range(count):
         b = buf[pos]  # record length: 1 or 2 bytes for records under 8 KiB
         if b < 0x80:
-            z = b
+            length = (b >> 1) ^ -(b & 1)
             pos += 1
+        elif (b2 := buf[pos + 1]) < 0x80:
+            z = (b & 0x7F) | (b2 << 7)
+            length = (z >> 1) ^ -(z & 1)
+            pos += 2
         else:
-            b2 = buf[pos + 1]
-            if b2 < 0x80:
-                z = (b & 0x7F) | (b2 << 7)
-                pos += 2
-            else:
-                z, pos = _uvarint(buf, pos, 5)
-        length = (z >> 1) ^ -(z & 1)
+            length, pos = read_varint(buf, pos)
         stop = pos + length
         if length < 0 or stop > end:
             raise CorruptBatchError(f"record length {length} runs past the batch end")
@@ -59,28 +60,26 @@ def _walk(buf, pos: int, end: int, count: int) -> int:
         elif buf[pos + 1] < 0x80:
             pos += 2
         else:
-            _, pos = _uvarint(buf, pos, 10)
+            _, pos = read_varlong(buf, pos)
         b = buf[pos]
         if b < 0x80:
-            z = b
+            delta = (b >> 1) ^ -(b & 1)
             pos += 1
         else:
-            z, pos = _uvarint(buf, pos, 5)
-        if (z >> 1) ^ -(z & 1) != expected_delta:
+            delta, pos = read_varint(buf, pos)
+        if delta != expected_delta:
             raise InvalidAppend("records must carry offset deltas 0, 1, 2, ...")  # Kafka's INVALID_RECORD
         for _key_then_value in (0, 1):
             b = buf[pos]
             if b < 0x80:
-                z = b
+                size = (b >> 1) ^ -(b & 1)
                 pos += 1
+            elif (b2 := buf[pos + 1]) < 0x80:
+                z = (b & 0x7F) | (b2 << 7)
+                size = (z >> 1) ^ -(z & 1)
+                pos += 2
             else:
-                b2 = buf[pos + 1]
-                if b2 < 0x80:
-                    z = (b & 0x7F) | (b2 << 7)
-                    pos += 2
-                else:
-                    z, pos = _uvarint(buf, pos, 5)
-            size = (z >> 1) ^ -(z & 1)
+                size, pos = read_varint(buf, pos)
             if size >= 0:
                 pos += size
             elif size != -1:
@@ -97,49 +96,26 @@ def _walk(buf, pos: int, end: int, count: int) -> int:
 
 
 def _headers(buf, pos: int, stop: int) -> int:
-    z, pos = _uvarint(buf, pos, 5)
-    count = (z >> 1) ^ -(z & 1)
+    count, pos = read_varint(buf, pos)
     if count < 0:
         raise CorruptBatchError(f"negative header count {count}")
     for _ in range(count):
-        name_at = pos
-        pos = _skip_bytes(buf, pos, stop, nullable=False)
-        _utf8_name(buf, name_at, pos)
-        pos = _skip_bytes(buf, pos, stop, nullable=True)
+        name_at, pos = _field(buf, pos, stop)
+        if name_at < 0:
+            raise CorruptBatchError("null header key")
+        try:
+            bytes(buf[name_at:pos]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise CorruptBatchError("header key is not valid UTF-8") from None
+        _, pos = _field(buf, pos, stop)
     return pos
 
 
-def _uvarint(buf, pos: int, max_bytes: int) -> tuple[int, int]:
-    """The raw (still zig-zagged) varint at ``pos`` and the position after it."""
-    z, shift, limit = 0, 0, pos + max_bytes
-    while True:
-        if pos >= limit:
-            raise CorruptBatchError(f"varint longer than {max_bytes} bytes")
-        b = buf[pos]
-        pos += 1
-        z |= (b & 0x7F) << shift
-        if b < 0x80:
-            return z, pos
-        shift += 7
-
-
-def _varint(buf, pos: int, max_bytes: int) -> tuple[int, int]:
-    z, pos = _uvarint(buf, pos, max_bytes)
-    return (z >> 1) ^ -(z & 1), pos
-
-
-def _skip_bytes(buf, pos: int, stop: int, *, nullable: bool) -> int:
-    length, pos = _varint(buf, pos, 5)
-    if length == -1 and nullable:
-        return pos
+def _field(buf, pos: int, stop: int) -> tuple[int, int]:
+    """(where the field's bytes start, or -1 for null; the position after it)."""
+    length, pos = read_varint(buf, pos)
+    if length == -1:
+        return -1, pos
     if length < 0 or pos + length > stop:
         raise CorruptBatchError(f"field length {length} runs past the record end")
-    return pos + length
-
-
-def _utf8_name(buf, name_at: int, end: int) -> None:
-    _, start = _varint(buf, name_at, 5)
-    try:
-        bytes(buf[start:end]).decode("utf-8")
-    except UnicodeDecodeError:
-        raise CorruptBatchError("header key is not valid UTF-8") from None
+    return pos, pos + length

@@ -15,6 +15,7 @@ from kraft.storage.record_batch import (
     HEADER_SIZE,
     BatchHeader,
     decode_records,
+    iter_batches,
 )
 from kraft.storage.sparse_index import OFFSET_ENTRY, TIME_ENTRY, SparseIndex
 
@@ -166,9 +167,14 @@ class Segment:
 
     def read(self, offset: int, max_bytes: int, max_offset: int | None = None,
              min_one: bool = True) -> tuple[bytes, int]:
-        """The bytes of ``locate``'s batches and the offset just after them."""
-        position, length, next_offset = self.locate(offset, max_bytes, max_offset, min_one)
-        return (self.log.read(position, length) if length else b""), next_offset
+        """The bytes of ``locate``'s batches and the offset just after them, in one
+        read of the budget, cut at the last whole batch in memory."""
+        position, length, next_offset, settled = self._bounds(offset, max_bytes, max_offset, min_one)
+        if settled:
+            return (self.log.read(position, length) if length else b""), next_offset
+        data = self.log.read(position, length)
+        end, next_offset = _whole_batches(iter_batches(data), 0, max_offset, next_offset)
+        return (data if end == len(data) else data[:end]), next_offset
 
     def locate(self, offset: int, max_bytes: int, max_offset: int | None = None,
                min_one: bool = True) -> tuple[int, int, int]:
@@ -176,21 +182,30 @@ class Segment:
         (but the first whole when ``min_one``), none reaching ``max_offset``, found by
         their headers alone. Returns their (position, length) in the file (length 0:
         none) and the offset just after them."""
+        position, length, next_offset, settled = self._bounds(offset, max_bytes, max_offset, min_one)
+        if settled:
+            return position, length, next_offset
+        end, next_offset = _whole_batches(self.log.batches(position, position + length, stop_short=True),
+                                          position, max_offset, next_offset)
+        return position, end - position, next_offset
+
+    def _bounds(self, offset: int, max_bytes: int, max_offset: int | None,
+                min_one: bool) -> tuple[int, int, int, bool]:
+        """(position, length, next offset, settled). Settled: the answer as it is.
+        Otherwise length is the budget from position, still to be cut at the last
+        whole batch below max_offset, and next offset is where nothing was taken."""
         found = self.find_position(offset)
         if found is None:
-            return 0, 0, self.next_offset
+            return 0, 0, self.next_offset, True
         position, first = found
         if max_offset is not None and first.last_offset >= max_offset:
-            return position, 0, first.base_offset
-        if first.size > max_bytes:
-            return (position, first.size, first.next_offset) if min_one else (position, 0, first.base_offset)
-        end, next_offset = position, first.base_offset
-        for pos, header in self.log.batches(position, min(position + max_bytes, self.log.size),
-                                            stop_short=True):
-            if max_offset is not None and header.last_offset >= max_offset:
-                break
-            end, next_offset = pos + header.size, header.next_offset
-        return position, end - position, next_offset
+            return position, 0, first.base_offset, True
+        want = min(max_bytes, self.log.size - position)
+        if first.size > want:
+            if min_one:
+                return position, first.size, first.next_offset, True
+            return position, 0, first.base_offset, True
+        return position, want, first.base_offset, False
 
     def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         """(offset, timestamp) of the first record stamped at or after ``timestamp``."""
@@ -272,3 +287,14 @@ class Segment:
 
     def __repr__(self) -> str:
         return f"Segment(base={self.base_offset}, next={self.next_offset}, size={self.size})"
+
+
+def _whole_batches(batches, start: int, max_offset: int | None, next_offset: int) -> tuple[int, int]:
+    """(end position, next offset) after the run of ``batches`` (position, header)
+    that stays below ``max_offset``; ``start`` and ``next_offset`` when none does."""
+    end = start
+    for position, header in batches:
+        if max_offset is not None and header.last_offset >= max_offset:
+            break
+        end, next_offset = position + header.size, header.next_offset
+    return end, next_offset
