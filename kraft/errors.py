@@ -331,6 +331,19 @@ class LogClosed(StorageError):
     retriable = True
 
 
+class DamagedLog(RetriableError, StorageError):
+    """Stored batches failed their checks (CRC, length, offsets): they are never served.
+    Retriable: leadership moves to a healthy replica, or this one repairs itself."""
+
+    kafka_name, kafka_code = "KAFKA_STORAGE_ERROR", 56
+
+
+class LogDirOffline(RetriableError, StorageError):
+    """The node's data directory cannot take writes (e.g. the disk is full)."""
+
+    kafka_name, kafka_code = "KAFKA_STORAGE_ERROR", 56
+
+
 class UnknownServerError(KraftError):
     """A bug or an answer kraft cannot classify: the message says what failed; never used
     for bad input."""

@@ -17,6 +17,7 @@ FENCED_LEADER_EPOCH = "FENCED_LEADER_EPOCH"  # the follower knows a newer epoch 
 UNKNOWN_LEADER_EPOCH = "UNKNOWN_LEADER_EPOCH"  # the follower's epoch is older than ours
 UNKNOWN_PARTITION = "UNKNOWN_PARTITION"
 OFFSET_OUT_OF_RANGE = "OFFSET_OUT_OF_RANGE"
+STORAGE_ERROR = "KAFKA_STORAGE_ERROR"  # the leader's copy is damaged or its disk failed
 
 
 @dataclass(frozen=True)

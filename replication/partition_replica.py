@@ -17,6 +17,7 @@ from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.leader_state import LeaderState
 from kraft.storage.partition_log import PartitionLog
 from kraft.errors import (
+    DamagedLog,
     LeaderNotAvailable,
     NotEnoughReplicas,
     NotLeaderOrFollower,
@@ -188,7 +189,10 @@ class PartitionReplica:
         if hw_moved:
             self.changed.pulse()
             offsets["high_watermark"] = leader.hw
-        data = log.read(req.fetch_offset, max_bytes) if req.fetch_offset < log.log_end_offset else b""
+        try:
+            data = log.read(req.fetch_offset, max_bytes) if req.fetch_offset < log.log_end_offset else b""
+        except DamagedLog:  # never replicate damage; the repair moves leadership away
+            return fp.PartitionData(**base, **offsets, error=fp.STORAGE_ERROR), proposal
         return fp.PartitionData(**base, **offsets, records=data), proposal
 
     # -- replication (follower side) -----------------------------------------------------
@@ -204,7 +208,7 @@ class PartitionReplica:
                 or log.log_end_offset != asked.fetch_offset:
             return False  # an answer to an earlier question (role, leader or log moved on)
         if data.error in (fp.NOT_LEADER, fp.FENCED_LEADER_EPOCH, fp.UNKNOWN_LEADER_EPOCH,
-                          fp.UNKNOWN_PARTITION):
+                          fp.UNKNOWN_PARTITION, fp.STORAGE_ERROR):
             return True
         if data.diverging_epoch >= 0 or data.diverging_end_offset >= 0:
             return self._truncate_divergence(data.diverging_epoch, data.diverging_end_offset)
@@ -235,6 +239,14 @@ class PartitionReplica:
         log.truncate_to(max(target, log.log_start_offset))
         self.follower_hw = min(self.follower_hw, log.log_end_offset)
         return (log.log_end_offset, log.leader_epoch_cache.entries) == before  # no progress
+
+    def repair_from(self, offset: int) -> int:
+        """Cut a damaged log at ``offset`` (the replica is out of the ISR, following a
+        leader, which refills it); returns the new log end offset."""
+        end = self.log.repair_from(offset)
+        self.follower_hw = min(self.follower_hw, end)
+        self.changed.pulse()
+        return end
 
     def offsets_view(self) -> dict:
         if self.leader is not None:

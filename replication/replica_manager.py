@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
-from kraft.errors import KraftError, NoActiveController, NotLeaderOrFollower, OutcomeUnknown, StorageError
+from kraft.errors import CorruptBatchError, KraftError, NoActiveController, NotLeaderOrFollower, OutcomeUnknown, StorageError
 from kraft.metadata.image import MetadataImage
 from kraft.storage import cleaned_swap
 from kraft.storage import log_cleaner
@@ -31,6 +31,8 @@ from kraft.storage.hw_checkpoint import HighWatermarkCheckpoint
 from kraft.storage.log_file import LogFile
 from kraft.storage.partition_log import PartitionLog
 from kraft.replication.partition_replica import PartitionReplica, now_ms
+from kraft.replication.replica_repair import ReplicaRepairs, next_step
+from kraft.replication.scrubber import Scrubber
 from kraft.storage.segment import Segment
 from kraft.storage.topic_log_config import log_config_for
 
@@ -51,15 +53,19 @@ def _definitely_refused(exc: Exception) -> bool:
 
 class ReplicaManager:
     def __init__(self, broker_id: int, data_dir: Path, topic_configs, lag_max_ms: int,
-                 alter_partition, fetch_client):
-        """topic_configs(name) -> effective config dict; alter_partition(payload) -> coroutine;
-        fetch_client(leader_id, FetchRequest) -> coroutine returning list[PartitionData]."""
+                 controller_call, fetch_client, scrub_rate_mb_s: float = 0.0,
+                 scrub_interval_s: float = 600.0):
+        """topic_configs(name) -> effective config dict; controller_call(op, payload) ->
+        coroutine; fetch_client(leader_id, FetchRequest) -> coroutine returning
+        list[PartitionData]."""
         self.broker_id = broker_id
         self.root = Path(data_dir) / "partitions"
         self.root.mkdir(parents=True, exist_ok=True)
         self._topic_configs = topic_configs
         self._lag_max_ms = lag_max_ms
-        self._alter_partition = alter_partition
+        self._controller_call = controller_call
+        self.repairs = ReplicaRepairs()
+        self.scrubber = Scrubber(lambda: list(self.replicas.values()), scrub_rate_mb_s, scrub_interval_s)
         self._fetch_client = fetch_client
         self.replicas: dict[tuple[str, int], PartitionReplica] = {}
         self._by_name: dict[tuple[str, int], PartitionReplica] = {}
@@ -98,6 +104,7 @@ class ReplicaManager:
                 tg.create_task(self._follow_metadata(), name="replicas-follow-metadata")
                 tg.create_task(self._clean_logs(), name="replicas-log-cleaner")
                 tg.create_task(self._run_io_jobs(), name="replicas-io-worker")
+                tg.create_task(self.scrubber.run(), name="replicas-scrubber")
                 ready.set()
                 await self._duties()
         finally:
@@ -117,7 +124,8 @@ class ReplicaManager:
         while True:
             await asyncio.sleep(DUTY_PERIOD_S)
             now = now_ms()
-            for replica in list(self.replicas.values()):
+            for key, replica in list(self.replicas.items()):
+                self._repair(key, replica)
                 if replica.leader is not None:
                     proposal = replica.leader.shrink_proposal(now, self._lag_max_ms)
                     if proposal is not None:
@@ -246,6 +254,7 @@ class ReplicaManager:
 
     def _remove(self, key) -> None:
         replica = self.replicas.pop(key)
+        self.repairs.forget(key)
         if self._by_name.get((replica.topic, replica.partition)) is replica:
             del self._by_name[(replica.topic, replica.partition)]
         replica.leader = None
@@ -264,12 +273,15 @@ class ReplicaManager:
 
     # -- fetchers ----------------------------------------------------------------------------
     def followed_from(self, leader_id: int) -> list[PartitionReplica]:
-        return [r for r in self.replicas.values()
-                if r.leader is None and r.leader_id == leader_id]
+        # a damaged replica does not fetch until it is cut: caught up at its end, it
+        # would be taken back into the ISR with the damage still inside
+        return [r for key, r in self.replicas.items()
+                if r.leader is None and r.leader_id == leader_id and key not in self.repairs.pending]
 
     def _sync_fetchers(self) -> None:
-        wanted = {r.leader_id for r in self.replicas.values()
-                  if r.leader is None and r.leader_id >= 0 and r.leader_id != self.broker_id}
+        wanted = {r.leader_id for key, r in self.replicas.items()
+                  if r.leader is None and r.leader_id >= 0 and r.leader_id != self.broker_id
+                  and key not in self.repairs.pending}
         for leader_id in list(self._fetchers):
             if leader_id not in wanted or self._fetchers[leader_id].done():
                 self._fetchers.pop(leader_id).cancel()
@@ -354,7 +366,7 @@ class ReplicaManager:
                     and leader_state.partition_epoch == base)
 
         try:
-            result = await self._alter_partition(payload)
+            result = await self._controller_call("alter_partition", payload)
             log.info("ISR of %s-%d -> %s", replica.topic, replica.partition, list(isr))
             if result.get("partition_epoch") == base and still_ours():
                 leader_state.on_proposal_failed()  # nothing changed, no metadata will come
@@ -367,6 +379,43 @@ class ReplicaManager:
             # counting the maximal ISR) and _resend_pending_isr sends it again
         finally:
             self._alter_inflight.discard(key)
+
+    def storage_view(self) -> dict:
+        """This broker's storage health: replicas under repair, and the scrubber."""
+        damaged = []
+        for key, repair in sorted(self.repairs.pending.items(), key=lambda kv: (kv[1].topic, kv[1].partition)):
+            damaged.append({"topic": repair.topic, "partition": repair.partition,
+                            "damaged_from": repair.start, "reason": repair.reason,
+                            "healthy_copy": repair.healthy_copy})
+        return {"damaged_replicas": damaged, "damaged_ranges_found": self.repairs.found,
+                "repairs_done": self.repairs.repaired,
+                "scrubber": {"rate_mb_s": self.scrubber.rate_bytes_s / 1e6,
+                             "interval_s": self.scrubber.interval_s, **self.scrubber.progress.view()}}
+
+    # -- damaged replicas (see replica_repair) ------------------------------------------------
+    def _repair(self, key: tuple[str, int], replica: PartitionReplica) -> None:
+        repair = self.repairs.notice(key, replica.topic, replica.partition, replica.log.damage)
+        if repair is None or self._image is None:
+            return
+        step = next_step(self._image, self.broker_id, replica.topic_id, replica.partition)
+        if step == "cut" and replica.leader is None and replica.leader_id not in (-1, self.broker_id):
+            self.repairs.done(key, replica.repair_from(repair.start))
+            self._sync_fetchers()
+        elif step == "report" and self.repairs.due(repair):
+            repair.in_flight, repair.sent_at = True, time.monotonic()
+            assert self._tg is not None  # duties run only while run() holds the task group
+            self._tg.create_task(self._report_damage(replica, repair))
+
+    async def _report_damage(self, replica: PartitionReplica, repair) -> None:
+        payload = {"broker_id": self.broker_id, "broker_epoch": self.broker_epoch,
+                   "topic_id": replica.topic_id, "partition": replica.partition}
+        try:
+            answer = await self._controller_call("report_damaged_replica", payload)
+            self.repairs.answered(repair, bool(answer.get("healthy_copy", True)))
+        except Exception as exc:  # controller away or our epoch stale: the next duty resends
+            log.info("report of damaged %s-%d not taken: %s", replica.topic, replica.partition, exc)
+        finally:
+            repair.in_flight = False
 
     def _resend_pending_isr(self, replica: PartitionReplica) -> None:
         key = (replica.topic_id, replica.partition)
@@ -406,6 +455,8 @@ class ReplicaManager:
             return  # the common case: one lookup, nothing read
         settings = CleanerSettings.from_topic_configs(configs)
         plog = replica.log
+        if plog.damage:
+            return  # never compact damage into new segments: the repair comes first
         try:
             job = log_cleaner.select(plog, replica.high_watermark, settings, int(time.time() * 1000))
             if job is None:
@@ -418,6 +469,8 @@ class ReplicaManager:
             log.warning("compaction of %s-%d failed: %s", replica.topic, replica.partition, exc,
                         exc_info=not isinstance(exc, (OSError, StorageError)))
             cleaned_swap.discard_staging(plog.directory.path)
+            if isinstance(exc, CorruptBatchError) and not plog.closed:
+                plog.map_damage()  # what the cleaner met becomes a repair (see _repair)
             return
         if result.installed:
             log.info("compacted %s-%d: %d segments -> %d, %d -> %d bytes, %d records removed",

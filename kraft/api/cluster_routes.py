@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -23,6 +25,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v3/clusters/{cluster_id}/quorum", quorum)
     r.add_post("/v3/clusters/{cluster_id}/producers", create_producer)
     r.add_get("/v1/cluster/health_overview", health_overview)
+    r.add_get("/v1/node/storage", node_storage)
+    r.add_get("/v1/cluster/storage", cluster_storage)
     r.add_get("/status/ready", ready)
     r.add_get("/metrics", metrics)
 
@@ -109,8 +113,11 @@ async def health_overview(request):
         elif part.under_replicated:
             under.append(ref)
     controller = image.controller_id if image.controller_id >= 0 else -1
+    storage = await storage_of_brokers(node)
+    damaged = [{"node_id": view["node_id"], **d} for view in storage for d in view.get("damaged_replicas", [])]
     return json_response({
-        "is_healthy": not down and not leaderless and controller >= 0,
+        "is_healthy": not down and not leaderless and controller >= 0
+        and not any(not d["healthy_copy"] for d in damaged),
         "controller_id": controller,
         "all_nodes": all_nodes,
         "nodes_down": down,
@@ -118,7 +125,41 @@ async def health_overview(request):
         "leaderless_count": len(leaderless),
         "under_replicated_partitions": under,
         "under_replicated_count": len(under),
+        "damaged_replicas": damaged,
+        "damaged_count": len(damaged),
     })
+
+
+def local_storage(node) -> dict:
+    replicas = node.replica_manager
+    if replicas is None:
+        return {"node_id": node.node_id, "broker": False}
+    return {"node_id": node.node_id, "broker": True, **replicas.storage_view()}
+
+
+async def node_storage(request):
+    """This node's storage: replicas under repair, scrubber progress (ext)."""
+    return json_response(local_storage(node_of(request)))
+
+
+async def storage_of_brokers(node) -> list[dict]:
+    """Every broker's storage view; one that does not answer says so."""
+    async def one(broker_id: int) -> dict:
+        if broker_id == node.node_id:
+            return local_storage(node)
+        try:
+            status, body = await node.get_json_from(broker_id, "/v1/node/storage")
+            if status == 200 and isinstance(body, dict):
+                return body
+            return {"node_id": broker_id, "broker": True, "unreachable": f"HTTP {status}"}
+        except Exception as exc:  # a node down is part of the answer, not an error
+            return {"node_id": broker_id, "broker": True, "unreachable": str(exc) or type(exc).__name__}
+    return list(await asyncio.gather(*(one(n.id) for n in node.config.brokers)))
+
+
+async def cluster_storage(request):
+    """Every broker's storage view (ext): `kraft storage status`."""
+    return json_response({"nodes": await storage_of_brokers(node_of(request))})
 
 
 async def ready(request):

@@ -22,7 +22,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="kraft: a KRaft-style streaming cluster.")
 quorum_app = typer.Typer(no_args_is_help=True, help="Metadata quorum.")
 topic_app = typer.Typer(no_args_is_help=True, help="Topics.")
+storage_app = typer.Typer(no_args_is_help=True, help="Stored data: damage, repairs, the scrubber.")
 app.add_typer(quorum_app, name="quorum")
+app.add_typer(storage_app, name="storage")
 app.add_typer(topic_app, name="topic")
 out = Console()
 
@@ -127,6 +129,34 @@ def quorum_status(config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] =
                       str(o.get("last_heartbeat_age_ms")), "Observer")
     out.print(table)
     for problem in q.get("problems", []):
+        out.print(f"[yellow]problem:[/] {problem}")
+
+
+@storage_app.command("status")
+def storage_status(config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = BootstrapOpt):
+    """Each broker's damaged replicas, repairs and scrubber progress."""
+    try:
+        nodes = client(config, bootstrap).request("GET", "/v1/cluster/storage")["nodes"]
+    except AdminError as exc:
+        fail(str(exc))
+    table = Table("NodeId", "Damaged", "NoHealthyCopy", "Repairs", "ScrubbedMB", "Segments", "Passes", "Scrubbing")
+    problems = []
+    for view in nodes:
+        if "unreachable" in view:
+            table.add_row(str(view["node_id"]), "?", "?", "?", "?", "?", "?", "unreachable")
+            continue
+        scrub = view["scrubber"]
+        damaged = view["damaged_replicas"]
+        table.add_row(str(view["node_id"]), str(len(damaged)),
+                      str(sum(1 for d in damaged if not d["healthy_copy"])), str(view["repairs_done"]),
+                      f"{scrub['bytes_checked'] / 1e6:.1f}", str(scrub["segments_checked"]),
+                      str(scrub["passes"]), scrub["current"] or "-")
+        for d in damaged:
+            state = "repairing" if d["healthy_copy"] else "NO HEALTHY COPY"
+            problems.append(f"node {view['node_id']}: {d['topic']}-{d['partition']} damaged from offset "
+                            f"{d['damaged_from']} ({d['reason']}): {state}")
+    out.print(table)
+    for problem in problems:
         out.print(f"[yellow]problem:[/] {problem}")
 
 

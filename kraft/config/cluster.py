@@ -99,6 +99,17 @@ class GroupSettings(_Table):
     consumer_instance_timeout_ms: PositiveMs = Field(300_000, alias="consumer.instance.timeout.ms")
 
 
+class StorageSettings(_Table):
+    """The background scrubber: each broker re-reads its closed segments and checks every
+    batch's CRC, at most this many MB a second (0 turns it off), starting a new pass at
+    most once per interval. Damage it finds is repaired from a healthy replica."""
+
+    scrub_rate_mb_s: Annotated[float, Field(strict=False, ge=0, le=10_000)] = Field(
+        8.0, alias="scrub.rate.mb.s")
+    scrub_interval_s: Annotated[float, Field(strict=False, gt=0, le=30 * 86_400)] = Field(
+        600.0, alias="scrub.interval.s")
+
+
 _ORIGIN = re.compile(r"https?://[^/\s,]+")
 
 
@@ -231,6 +242,7 @@ class ClusterConfig(_Table):
     timeouts: Timeouts = Field(default_factory=lambda: Timeouts.model_validate({}))
     groups: GroupSettings = Field(default_factory=lambda: GroupSettings.model_validate({}))
     http: HttpSettings = Field(default_factory=lambda: HttpSettings.model_validate({}))
+    storage: StorageSettings = Field(default_factory=lambda: StorageSettings.model_validate({}))
     nodes: Annotated[tuple[NodeConfig, ...], Field(min_length=1)]
     _file_name: str = PrivateAttr(default="cluster.toml")
     _path: Path | None = PrivateAttr(default=None)

@@ -57,6 +57,13 @@ class AlterPartition(_Payload):
     new_isr: tuple[int, ...]
 
 
+class ReportDamagedReplica(_Payload):
+    broker_id: int
+    broker_epoch: int
+    topic_id: str
+    partition: int
+
+
 class DeleteTopic(_Payload):
     name: str
 
@@ -164,6 +171,12 @@ def _alter_partition(p, controller, defaults) -> Command:
         req.partition_epoch, req.new_isr)
 
 
+def _report_damaged_replica(p, controller, defaults) -> Command:
+    req = ReportDamagedReplica.model_validate(p)
+    return lambda image: partition_control.report_damaged_replica(
+        image, req.broker_id, req.broker_epoch, req.topic_id, req.partition)
+
+
 def _allocate_producer_ids(p, controller, defaults) -> Command:
     req = AllocateProducerIds.model_validate(p)
     return lambda image: producer_id_control.allocate_producer_ids(
@@ -173,6 +186,7 @@ def _allocate_producer_ids(p, controller, defaults) -> Command:
 _BUILDERS = {
     "allocate_producer_ids": _allocate_producer_ids,
     "alter_partition": _alter_partition,
+    "report_damaged_replica": _report_damaged_replica,
     "register": _register,
     "heartbeat": _heartbeat,
     "shutdown": _shutdown,

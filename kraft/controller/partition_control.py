@@ -1,4 +1,5 @@
-"""AlterPartition: a partition leader asks to change its ISR. Pure.
+"""AlterPartition (a partition leader asks to change its ISR) and a replica's report that
+its copy is damaged. Pure.
 
 Compare-and-set on leader id, leader epoch and partition epoch, so a deposed leader
 or a stale proposal is refused; a replica may join the ISR only while it is usable
@@ -15,6 +16,7 @@ from kraft.errors import (
     StaleBrokerEpoch,
     UnknownTopicOrPartition,
 )
+from kraft.controller.partition_change import build_partition_change
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import PartitionChange
 
@@ -47,3 +49,24 @@ def alter_partition(image: MetadataImage, topic_id: str, partition: int, leader_
     change = PartitionChange(topic_id=topic_id, partition=partition,
                              expected_partition_epoch=partition_epoch, isr=isr)
     return [change], {"isr": list(isr), "partition_epoch": partition_epoch + 1}
+
+
+def report_damaged_replica(image: MetadataImage, broker_id: int, broker_epoch: int, topic_id: str,
+                           partition: int) -> tuple[list, dict]:
+    """A broker found its copy of a partition damaged: it leaves the ISR, and leadership
+    moves to another usable ISR member. When no other ISR member is usable the partition
+    is left as it is (the damaged copy is the best there is) and the answer says so."""
+    topic = image.topics.get(topic_id)
+    if topic is None or not 0 <= partition < len(topic.partitions):
+        raise UnknownTopicOrPartition(f"unknown partition {topic_id}/{partition}")
+    broker = image.brokers.get(broker_id)
+    if broker is None or broker.broker_epoch != broker_epoch:
+        raise StaleBrokerEpoch(f"stale broker epoch {broker_epoch} for broker {broker_id}")
+    part = topic.partitions[partition]
+    if broker_id not in part.isr and part.leader != broker_id:
+        return [], {"in_sync": False, "healthy_copy": True}
+    if not any(b != broker_id and image.is_usable(b) for b in part.isr):
+        return [], {"in_sync": True, "healthy_copy": False}
+    change = build_partition_change(image, topic_id, partition, part, unclean_allowed=False,
+                                    unusable=frozenset({broker_id}))
+    return ([change] if change is not None else []), {"in_sync": False, "healthy_copy": True}

@@ -11,7 +11,7 @@ import asyncio
 import random
 from dataclasses import dataclass
 
-from kraft.scenario import process_faults, targets
+from kraft.scenario import process_faults, storage_faults, targets
 from kraft.scenario.history import FaultEvent
 from kraft.scenario.spec import FaultSpec
 
@@ -93,6 +93,10 @@ class FaultActions:
                 details.append(process_faults.wipe(c, n).detail)
                 c.start_node(n)
             return "; ".join(details)
+        if kind == "corrupt":
+            return "; ".join(storage_faults.corrupt_segment(
+                c, n, self.topic, int(spec.params.get("partition", 0)), self.rng,
+                int(spec.params.get("bytes", 6))).detail for n in nodes)
         if kind == "isolate":
             for n in nodes:
                 self.net.isolate(n)

@@ -75,7 +75,8 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
     restore = _interrupt_on_signals()
     cluster = network = None
     try:
-        cluster = LocalCluster(nodes, controllers, timeouts=scenario.cluster.timeouts)
+        cluster = LocalCluster(nodes, controllers, timeouts=scenario.cluster.timeouts,
+                               storage=scenario.cluster.storage)
         network = NetworkFaults(cluster.hosts) if net_hosts else _NoNetwork()
         cluster.start().wait_ready(timeout_s=60)
         return asyncio.run(_run(scenario, opts, cluster, network))

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 CHECK_NAMES = ("lost_writes", "duplicates", "inconsistent_offsets", "replica_divergence", "order",
                "aborted_reads", "monotonic", "unclean_accounting", "liveness")
-FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "isolate", "partition", "one_way",
-               "ring", "lossy", "slow", "netem", "random")
+FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "isolate", "partition",
+               "one_way", "ring", "lossy", "slow", "netem", "random")
 Verdict = Literal["pass", "fail", "any"]
 
 
@@ -28,6 +28,7 @@ class ClusterShape(_Model):
     nodes: int = Field(3, ge=1, le=9)
     controllers: int | None = Field(None, ge=1, le=9)
     timeouts: dict[str, int] = Field(default_factory=dict)
+    storage: dict[str, float] = Field(default_factory=dict)  # [storage] of cluster.toml (the scrubber)
 
 
 class TopicSpec(_Model):

@@ -74,7 +74,7 @@ class LocalCluster:
     def __init__(self, nodes: int = 3, controllers: int | None = None, base_dir: Path | None = None,
                  topic_defaults: dict | None = None, timeouts: dict | None = None,
                  first_address: int = 2, env: dict | None = None, groups: dict | None = None,
-                 cluster: dict | None = None, http: dict | None = None):
+                 cluster: dict | None = None, http: dict | None = None, storage: dict | None = None):
         """cluster: extra [cluster] settings, e.g. {"auto.create.topics.enable": False};
         http: [http] settings, e.g. {"access.control.allow.origin": "*"}."""
         self._tmp = None
@@ -86,13 +86,14 @@ class LocalCluster:
         self.hosts = {i: f"127.0.0.{first_address + i - 1}" for i in range(1, nodes + 1)}
         self.config_path = self.base_dir / "cluster.toml"
         self._write_config(nodes, controllers, topic_defaults or {}, timeouts or {}, groups or {},
-                           cluster or {}, http or {})
+                           cluster or {}, http or {}, storage or {})
         self.config = load_cluster_config(self.config_path)
         self.cluster_id = prepare_data_dirs(self.config)
         self.procs: dict[int, subprocess.Popen] = {}
         self.env = {**os.environ, **(env or {})}
 
-    def _write_config(self, nodes, controllers, topic_defaults, timeouts, groups, cluster, http) -> None:
+    def _write_config(self, nodes, controllers, topic_defaults, timeouts, groups, cluster, http,
+                      storage) -> None:
         lines = ['[cluster]', 'name = "test"']
         lines += [f'"{k}" = {json.dumps(v)}' for k, v in cluster.items()]
         lines += ["", "[topic_defaults]"]
@@ -100,6 +101,7 @@ class LocalCluster:
         lines += ["", "[timeouts]"] + [f'"{k}" = {v}' for k, v in timeouts.items()]
         lines += ["", "[groups]"] + [f'"{k}" = {v}' for k, v in groups.items()]
         lines += ["", "[http]"] + [f'"{k}" = {json.dumps(v)}' for k, v in http.items()]
+        lines += ["", "[storage]"] + [f'"{k}" = {json.dumps(v)}' for k, v in storage.items()]
         for i in range(1, nodes + 1):
             host = self.hosts[i]
             roles = '["controller", "broker"]' if i <= controllers else '["broker"]'

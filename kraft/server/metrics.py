@@ -51,9 +51,33 @@ class _ImageCollector:
                 "acks=0 batches whose write failed after they were answered (they are lost)")
             lost.add_metric([], plane.unacked.failed)
             yield lost
+        replicas = node.replica_manager  # None on a controller-only node
+        if replicas is not None:
+            yield from _storage_metrics(replicas)
         term = node.raft_term()
         if term is not None:
             yield _gauge("kraft_raft_term", "current Raft term of this controller", term)
+
+
+def _storage_metrics(replicas):
+    repairs, scrub = replicas.repairs, replicas.scrubber.progress
+    yield _gauge("kraft_storage_damaged_replicas", "replicas holding damaged data, under repair",
+                 len(repairs.pending))
+    yield _gauge("kraft_storage_damaged_replicas_without_healthy_copy",
+                 "damaged replicas no other in-sync replica can repair", len(repairs.unrepairable))
+    for name, doc, value in (
+            ("kraft_storage_damaged_ranges_found", "damaged offset ranges found", repairs.found),
+            ("kraft_storage_replica_repairs", "damaged replicas cut and refetched", repairs.repaired),
+            ("kraft_storage_scrubber_bytes_checked", "bytes whose CRCs the scrubber checked",
+             scrub.bytes_checked),
+            ("kraft_storage_scrubber_segments_checked", "closed segments the scrubber walked",
+             scrub.segments_checked),
+            ("kraft_storage_scrubber_passes", "scrubber passes finished", scrub.passes),
+            ("kraft_storage_scrubber_damaged_found", "damaged ranges the scrubber found",
+             scrub.damaged_found)):
+        counter = CounterMetricFamily(name, doc)
+        counter.add_metric([], value)
+        yield counter
 
 
 def _gauge(name, doc, value):

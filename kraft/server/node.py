@@ -271,8 +271,9 @@ class Node:
             self.replica_manager = ReplicaManager(
                 self.node_id, self.node_config.data_path, self._effective_topic_configs,
                 self.config.timeouts.replica_lag_time_max_ms,
-                lambda payload: self.controller_call("alter_partition", payload),
-                self._fetch_from)
+                self.controller_call, self._fetch_from,
+                scrub_rate_mb_s=self.config.storage.scrub_rate_mb_s,
+                scrub_interval_s=self.config.storage.scrub_interval_s)
         image = lambda: self.image  # noqa: E731 - the current image, read at each use
         self.data_plane = DataPlane(self.node_id, image, self.topic_defaults, self.replica_manager,
                                     self.peers, self.is_ready)

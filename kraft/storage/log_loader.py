@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kraft.storage import cleaned_swap
+from kraft.storage.damage import Damage
 from kraft.storage.leader_epoch_cache import (
     CHECKPOINT_NAME,
     LeaderEpochCache,
@@ -23,7 +24,12 @@ from kraft.storage.record_batch import BatchHeader
 from kraft.storage.segment import Segment
 
 
-def load_segments(directory: LogDirectory, index_interval_bytes: int) -> tuple[list[Segment], LeaderEpochCache]:
+def load_segments(directory: LogDirectory, index_interval_bytes: int
+                  ) -> tuple[list[Segment], LeaderEpochCache, list[Damage]]:
+    """The segments, the epoch cache, and what was lost: a closed segment found cut short
+    (its index unusable, its data damaged) drops everything after it, so the offsets stay
+    gapless, and the dropped range is reported as damage (the replica must leave the ISR
+    and fetch it again)."""
     cleaned_swap.recover(directory.path)  # a compaction swap cut short: finish or drop it
     clean = directory.was_clean_shutdown()
     checkpoint = directory.path / CHECKPOINT_NAME
@@ -46,7 +52,7 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int) -> tuple[l
         for base in bases[doubtful:]:
             segments.append(Segment.open(directory.path, base, index_interval_bytes, recover=True, on_batch=learn))
         _recover_before_empty_tail(segments, epochs, learn)
-    _drop_after_gap(segments)
+    lost = _drop_after_gap(segments)
     if entries is None and any(not s.is_empty for s in segments):
         epochs.clear()  # checkpoint missing or unreadable: re-learn from every batch header
         for segment in segments:
@@ -54,7 +60,7 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int) -> tuple[l
                 learn(header)
     epochs.truncate_from_end(segments[-1].next_offset)
     epochs.truncate_from_start(segments[0].base_offset)
-    return segments, epochs
+    return segments, epochs, lost
 
 
 def _first_unflushed(bases: list[int], recovery_point: int | None) -> int:
@@ -80,12 +86,15 @@ def _recover_before_empty_tail(
         segments.pop().delete()  # an empty segment past the cut would leave a gap
 
 
-def _drop_after_gap(segments: list[Segment]) -> None:
+def _drop_after_gap(segments: list[Segment]) -> list[Damage]:
     """A segment cut by recovery (its indexes were unusable and its data damaged)
     leaves a hole; offsets must stay gapless, so everything after the hole goes."""
     for i in range(len(segments) - 1):
         if segments[i].next_offset != segments[i + 1].base_offset:
+            start, end = segments[i].next_offset, segments[-1].next_offset
             for segment in segments[i + 1:]:
                 segment.delete()
             del segments[i + 1:]
-            return
+            return [Damage(start, max(end, start + 1),
+                           f"segment {segments[i].base_offset} was cut short at load; later segments dropped")]
+    return []

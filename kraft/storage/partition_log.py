@@ -17,7 +17,8 @@ from kraft.storage import producer_snapshots
 from kraft.storage.leader_epoch_cache import LeaderEpochCache
 from kraft.storage.log_config import LogConfig
 from kraft.storage.log_directory import LogDirectory
-from kraft.errors import InvalidAppend, LogClosed, OffsetOutOfRange, StaleLeaderEpoch
+from kraft.errors import CorruptBatchError, DamagedLog, InvalidAppend, LogClosed, OffsetOutOfRange, StaleLeaderEpoch
+from kraft.storage.damage import Damage, merge, scan_whole
 from kraft.storage.file_slice import FileSlice
 from kraft.storage.log_file import LogFile
 from kraft.storage.log_loader import load_segments
@@ -29,6 +30,7 @@ from kraft.storage.record_batch import (
     ensure_valid,
     iter_batches,
     restamp,
+    verify_crc,
 )
 from kraft.storage.retention_policy import SegmentStats, segments_to_delete
 from kraft.storage.roll_fsyncs import RollFsyncs, Schedule
@@ -47,7 +49,7 @@ class PartitionLog:
 
     def __init__(self, directory: LogDirectory, config: LogConfig, segments: list[Segment],
                  epochs: LeaderEpochCache, clock_ms: Clock,
-                 producers: ProducerStateTable | None = None) -> None:
+                 producers: ProducerStateTable | None = None, damage: list[Damage] | None = None) -> None:
         self.directory = directory
         self.config = config
         self._segments = segments
@@ -59,6 +61,9 @@ class PartitionLog:
         self._closed = False
         self.roll_fsyncs = RollFsyncs(directory)
         self._drop_cold: DropCold | None = None
+        # offset ranges found damaged (never served) and not yet repaired; see damage.py
+        self._damage: list[Damage] = list(damage or [])
+        self.cuts = 0  # truncations and segment swaps so far: a scan of older bytes is stale
 
     @classmethod
     def open(cls, path: Path | str, config: LogConfig | None = None, *, clock_ms: Clock = monotonic_ms) -> PartitionLog:
@@ -66,9 +71,9 @@ class PartitionLog:
         newest segment is recovered batch by batch; with it the indexes are trusted."""
         config = config or LogConfig()
         directory = LogDirectory(path)
-        segments, epochs = load_segments(directory, config.index_interval_bytes)
+        segments, epochs, lost = load_segments(directory, config.index_interval_bytes)
         producers = producer_snapshots.load(directory.path, segments)
-        log = cls(directory, config, segments, epochs, clock_ms, producers)
+        log = cls(directory, config, segments, epochs, clock_ms, producers, lost)
         directory.clear_clean_shutdown()
         return log
 
@@ -235,13 +240,25 @@ class PartitionLog:
         """Whole batches from the one holding ``offset``: up to ``max_bytes``, but at
         least one batch even when it is larger (as Kafka does, so a consumer never
         stalls), none reaching ``max_offset`` (e.g. the high watermark). Reading at
-        the log end gives b""; outside [log start, log end] raises OffsetOutOfRange."""
-        return b"".join(segment.log.read(position, length)
-                        for segment, position, length in self._locate(offset, max_bytes, max_offset))
+        the log end gives b""; outside [log start, log end] raises OffsetOutOfRange.
+        Every batch's CRC is checked: a damaged batch is never returned. The read stops
+        before it, or raises DamagedLog when it is the first one asked for."""
+        for _ in range(2):
+            parts = []
+            for segment, position, length in self._locate(offset, max_bytes, max_offset):
+                data = segment.log.read(position, length)
+                if not _whole_and_sound(data):
+                    self._map_damage(segment)
+                    break
+                parts.append(data)
+            else:
+                return b"".join(parts)
+        raise DamagedLog(f"{self.directory.path.name}: stored data at offset {offset} failed its checks")
 
     def read_slices(self, offset: int, max_bytes: int, max_offset: int | None = None) -> list[FileSlice]:
         """What ``read`` would return, as file ranges to send with sendfile; the caller
-        closes each slice."""
+        closes each slice. CRCs are left to the client, as Kafka's brokers do; known
+        damaged ranges are still refused."""
         return [segment.log.slice(position, length)
                 for segment, position, length in self._locate(offset, max_bytes, max_offset)]
 
@@ -249,11 +266,23 @@ class PartitionLog:
         self._check_open()
         if not self.log_start_offset <= offset <= self.log_end_offset:
             raise OffsetOutOfRange.outside(offset, self.log_start_offset, self.log_end_offset)
+        for _ in range(2):
+            bound = self._damage_bound(offset, max_offset)
+            try:
+                return self._ranges(offset, max_bytes, bound)
+            except _BrokenSegment as broken:  # a header walk met a batch that cannot be one
+                self._map_damage(broken.segment)
+        raise DamagedLog(f"{self.directory.path.name}: batch headers near offset {offset} are damaged")
+
+    def _ranges(self, offset: int, max_bytes: int, max_offset: int | None) -> list[tuple[Segment, int, int]]:
         ranges: list[tuple[Segment, int, int]] = []
         budget = max_bytes
         index = bisect_right(self._segments, offset, key=lambda s: s.base_offset) - 1
         for segment in self._segments[index:]:
-            position, length, next_offset = segment.locate(offset, budget, max_offset, min_one=not ranges)
+            try:
+                position, length, next_offset = segment.locate(offset, budget, max_offset, min_one=not ranges)
+            except CorruptBatchError:
+                raise _BrokenSegment(segment) from None
             if length:
                 ranges.append((segment, position, length))
                 budget -= length
@@ -262,12 +291,64 @@ class PartitionLog:
             offset = next_offset
         return ranges
 
+    # -- damage ----------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def damage(self) -> tuple[Damage, ...]:
+        """Known damaged ranges, by start offset, until repair_from clears them."""
+        return tuple(self._damage)
+
+    def _damage_bound(self, offset: int, max_offset: int | None) -> int | None:
+        """max_offset cut at the next damaged range; DamagedLog when ``offset`` is in one."""
+        for d in self._damage:
+            if d.end <= offset or d.start >= self.log_end_offset:
+                continue
+            if d.start <= offset:
+                raise DamagedLog(f"{self.directory.path.name}: offsets {d.start}..{d.end - 1} are damaged "
+                                 f"({d.reason}); not served until repaired")
+            return d.start if max_offset is None else min(max_offset, d.start)
+        return max_offset
+
+    def _map_damage(self, segment: Segment | None) -> list[Damage]:
+        """Walk ``segment`` (or every segment) for damage and remember what is found."""
+        found: list[Damage] = []
+        for s in ([segment] if segment is not None else self._segments):
+            found += scan_whole(s.log.read, s.base_offset, s.next_offset, s.size)
+        return self.note_damage(found)
+
+    def note_damage(self, found: list[Damage]) -> list[Damage]:
+        """Remember damaged ranges (a read's, the scrubber's); returns the new ones."""
+        new = [d for d in found if d not in self._damage]
+        self._damage = merge(self._damage, found)
+        return new
+
+    def map_damage(self) -> list[Damage]:
+        """Walk every segment now (tests, `kraft` tools); returns the new ranges."""
+        self._check_open()
+        return self._map_damage(None)
+
+    def repair_from(self, offset: int) -> int:
+        """Repair: cut the log at ``offset`` (a damaged range's start or below) and forget
+        every damaged range from there on; the leader's copy refills it. Returns the new
+        log end offset."""
+        end = self.truncate_to(offset)
+        self._damage = [d for d in self._damage if d.start < offset]
+        return end
+
     def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         """(offset, timestamp) of the first record stamped at or after ``timestamp``."""
         self._check_open()
         for segment in self._segments:
             if segment.max_timestamp >= timestamp:
-                found = segment.offset_for_timestamp(timestamp)
+                try:
+                    found = segment.offset_for_timestamp(timestamp)
+                except CorruptBatchError:
+                    self._map_damage(segment)
+                    raise DamagedLog(f"{self.directory.path.name}: a batch searched by time is damaged") from None
                 if found is not None:
                     return found
         return None
@@ -286,6 +367,7 @@ class PartitionLog:
             self.truncate_fully_and_start_at(offset)
             return offset
         producer_snapshots.delete_after(self.directory.path, offset)  # first: crash-safe order
+        self.cuts += 1
         while self._segments[-1].base_offset > offset:
             self._segments.pop().delete()
         self._segments[-1].truncate_to(offset)
@@ -299,12 +381,14 @@ class PartitionLog:
         """Empty the log and restart it at ``offset`` (a follower far behind the leader's log start)."""
         self._check_open()
         producer_snapshots.delete_after(self.directory.path, -1)
+        self.cuts += 1
         for segment in self._segments:
             segment.delete()
         self._segments = [Segment.create(self.directory.path, offset, self.config.index_interval_bytes)]
         self.roll_fsyncs.cut(self._segments)
         self.leader_epoch_cache.clear()
         self.producers = ProducerStateTable()
+        self._damage = []
         self.directory.fsync()
 
     def apply_retention(self, now_ms: int, retention_ms: int | None = None, retention_bytes: int | None = None,
@@ -321,6 +405,7 @@ class PartitionLog:
         doomed, self._segments = self._segments[:count], self._segments[count:]
         for segment in doomed:
             segment.delete()
+        self._damage = [d for d in self._damage if d.end > self.log_start_offset]
         self.leader_epoch_cache.truncate_from_start(self.log_start_offset)
         # the producer table keeps what the deleted batches taught it (Kafka does too)
         producer_snapshots.delete_before(self.directory.path, self.log_start_offset)
@@ -338,6 +423,7 @@ class PartitionLog:
                 a is not b for a, b in zip(self._segments[at:at + len(old)], old)):
             return False
         new = install()
+        self.cuts += 1
         self._segments[at:at + len(old)] = new
         reused = {id(s) for s in new}
         for segment in old:
@@ -387,6 +473,24 @@ class PartitionLog:
 
     def __repr__(self) -> str:
         return f"PartitionLog({self.directory.path}, start={self.log_start_offset}, end={self.log_end_offset})"
+
+
+class _BrokenSegment(Exception):
+    def __init__(self, segment: Segment) -> None:
+        self.segment = segment
+
+
+def _whole_and_sound(data: bytes) -> bool:
+    """Whole batches, each matching its CRC-32C: what a read may hand out."""
+    end = 0
+    try:
+        for pos, header in iter_batches(data):
+            if not verify_crc(data, pos):
+                return False
+            end = pos + header.size
+    except CorruptBatchError:
+        return False
+    return end == len(data)
 
 
 def _validated_produce(data: bytes | bytearray | memoryview) -> BatchHeader:

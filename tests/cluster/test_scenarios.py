@@ -81,3 +81,15 @@ def test_scenario_cli_lists_runs_and_reports(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "kraft", "scenario", "run", "no-such"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "no scenario named" in bad.stderr
+
+
+def test_corrupt_segment_is_never_served_and_repaired():
+    result, failed = run("corrupt-segment")
+    assert result.skipped is None, result.skipped
+    assert not failed, failed
+    corrupted = [f for f in result.history.faults if f.kind == "corrupt"]
+    assert len(corrupted) == 2 and all(f.target and "bytes at byte" in f.detail for f in corrupted), corrupted
+    # the damaged leader gave up leadership (a new epoch), and every replica is back in sync
+    epochs = {s.leader_epoch for s in result.history.samples if s.time_ms > corrupted[0].time_ms}
+    assert max(epochs) > min(s.leader_epoch for s in result.history.samples)
+    assert sorted(result.history.final_isr[0]) == [1, 2, 3]

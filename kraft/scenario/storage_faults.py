@@ -1,0 +1,41 @@
+"""Storage faults on a running node's files: bytes changed inside a closed segment.
+
+What a failing disk or a stray write does: the node keeps running, the file keeps its
+length, a few bytes inside one batch's CRC-covered body are different. Nothing tells
+the node; its reads, the scrubber and the repair must notice.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+from kraft.scenario.process_faults import PARTITIONS_DIR, Action
+from kraft.storage.record_batch import ATTRIBUTES_POS, iter_batches
+
+
+def corrupt_segment(cluster, node: int, topic: str, partition: int, rng: random.Random,
+                    count: int = 6) -> Action:
+    """Change `count` bytes inside one batch of a closed segment (not the newest) of the
+    node's replica of topic-partition; skipped when it has no closed segment yet."""
+    directory = Path(cluster.config.node(node).data_path) / PARTITIONS_DIR / f"{topic}-{partition}"
+    closed = sorted(directory.glob("*.log"))[:-1]
+    if not closed:
+        return Action("corrupt", [], f"skipped: node {node} has no closed segment of {topic}-{partition}",
+                      [node])
+    path = rng.choice(closed)
+    data = path.read_bytes()
+    batches = [(pos, h) for pos, h in iter_batches(data) if h.size - ATTRIBUTES_POS > count]
+    if not batches:
+        return Action("corrupt", [], f"skipped: {path.name} holds no batch to damage", [node])
+    pos, header = rng.choice(batches)
+    at = pos + rng.randrange(ATTRIBUTES_POS, header.size - count)
+    changed = bytes(b ^ rng.randrange(1, 256) for b in data[at:at + count])  # every byte differs
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.pwrite(fd, changed, at)
+    finally:
+        os.close(fd)
+    return Action("corrupt", [node], f"{count} bytes at byte {at} of {topic}-{partition}/{path.name} "
+                                     f"(batch at offsets {header.base_offset}..{header.last_offset})")
