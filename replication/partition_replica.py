@@ -243,7 +243,7 @@ class PartitionReplica:
     def repair_from(self, offset: int) -> int:
         """Cut a damaged log at ``offset`` (the replica is out of the ISR, following a
         leader, which refills it); returns the new log end offset."""
-        end = self.log.repair_from(offset)
+        end = self.log.repair_from(max(offset, self.log.log_start_offset))
         self.follower_hw = min(self.follower_hw, end)
         self.changed.pulse()
         return end

@@ -248,6 +248,8 @@ class ReplicaManager:
         plog.drop_cold_pages_with(self._schedule_cache_drop)
         hw = self._checkpoint.read().get(path.name, 0)
         replica = PartitionReplica(self.broker_id, topic, topic_id, index, plog, hw)
+        # damage found at open is a repair before the first fetch (see followed_from)
+        self.repairs.notice((topic_id, index), topic, index, plog.damage)
         self.replicas[(topic_id, index)] = replica
         self._by_name[(topic, index)] = replica
         return replica

@@ -169,6 +169,9 @@ class PartitionLog:
         # which open() trims; the reverse would lose the epoch's start.
         self.leader_epoch_cache.assign(header.leader_epoch, header.base_offset)
         active.append(batch, header)
+        if self._damage and self._damage[-1].start >= header.base_offset:
+            # a range lost at open (past the log end) is written anew: these bytes are sound
+            self._damage = [d for d in self._damage if d.start < header.base_offset]
         if self._drop_cold is not None:
             cold = active.log.cold_range()
             if cold is not None:

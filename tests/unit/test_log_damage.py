@@ -166,3 +166,20 @@ def test_zero_copy_slices_refuse_known_damage(closed_log):
         for s in slices:
             s.close()
     log.close()
+
+
+def test_range_lost_at_open_stops_blocking_once_written_anew(closed_log):
+    path, expected = closed_log
+    log = PartitionLog.open(path, SMALL)
+    second = log.segments[1]
+    log.close()
+    os.truncate(second.log.path, second.log.path.stat().st_size - 100)
+    second.offset_index.path.unlink()
+    log = PartitionLog.open(path, SMALL)
+    lost_from = log.log_end_offset
+    assert log.damage and log.damage[0].start == lost_from
+    # the sole copy keeps taking writes where its log now ends: those offsets are sound
+    log.append([Record(b"k", b"fresh", (), 5)], leader_epoch=1)
+    assert log.damage == ()
+    assert values(log.read(lost_from, 10**6)) == [(lost_from, b"fresh")]
+    log.close()
