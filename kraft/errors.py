@@ -338,12 +338,6 @@ class DamagedLog(RetriableError, StorageError):
     kafka_name, kafka_code = "KAFKA_STORAGE_ERROR", 56
 
 
-class LogDirOffline(RetriableError, StorageError):
-    """The node's data directory cannot take writes (e.g. the disk is full)."""
-
-    kafka_name, kafka_code = "KAFKA_STORAGE_ERROR", 56
-
-
 class UnknownServerError(KraftError):
     """A bug or an answer kraft cannot classify: the message says what failed; never used
     for bad input."""
