@@ -338,6 +338,12 @@ class DamagedLog(RetriableError, StorageError):
     kafka_name, kafka_code = "KAFKA_STORAGE_ERROR", 56
 
 
+class LogDirFailed(RetriableError, StorageError):
+    """The node's data directory takes no writes (disk full, read-only, failing)."""
+
+    kafka_name, kafka_code = "KAFKA_STORAGE_ERROR", 56
+
+
 class UnknownServerError(KraftError):
     """A bug or an answer kraft cannot classify: the message says what failed; never used
     for bad input."""

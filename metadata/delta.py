@@ -115,6 +115,8 @@ class MetadataDelta:
             changes["fenced"] = r.fenced
         if r.in_controlled_shutdown is not None:
             changes["in_controlled_shutdown"] = r.in_controlled_shutdown
+        if r.log_dir_failed is not None:
+            changes["log_dir_failed"] = r.log_dir_failed
         self._brokers_w()[r.broker_id] = replace(current, **changes)
 
     def _replay_Topic(self, r: TopicRecord) -> None:

@@ -23,6 +23,7 @@ class BrokerRegistration:
     roles: tuple[str, ...]
     fenced: bool = True
     in_controlled_shutdown: bool = False
+    log_dir_failed: bool = False  # it leads and joins nothing until it says otherwise
 
     @property
     def http_url(self) -> str:
@@ -89,7 +90,7 @@ class MetadataImage:
     def is_usable(self, broker_id: int) -> bool:
         """Can this broker lead or be chosen for new replicas right now?"""
         b = self.brokers.get(broker_id)
-        return b is not None and not b.fenced and not b.in_controlled_shutdown
+        return b is not None and not b.fenced and not b.in_controlled_shutdown and not b.log_dir_failed
 
     def partitions_led_by(self, broker_id: int):
         for topic in self.topics.values():

@@ -29,6 +29,7 @@ def image_to_dict(image: MetadataImage) -> dict:
                 "roles": list(b.roles),
                 "fenced": b.fenced,
                 "in_controlled_shutdown": b.in_controlled_shutdown,
+                "log_dir_failed": b.log_dir_failed,
             }
             for b in image.brokers.values()
         ],
@@ -67,6 +68,7 @@ def image_from_dict(data: dict) -> MetadataImage:
             roles=tuple(b["roles"]),
             fenced=b["fenced"],
             in_controlled_shutdown=b["in_controlled_shutdown"],
+            log_dir_failed=b.get("log_dir_failed", False),  # absent in older snapshots
         )
     topics = {}
     for t in data["topics"]:

@@ -47,6 +47,7 @@ class BrokerRegistrationChange(_Record):
     broker_epoch: int
     fenced: bool | None = None
     in_controlled_shutdown: bool | None = None
+    log_dir_failed: bool | None = None  # its data dir takes no writes (e.g. disk full)
 
 
 class TopicRecord(_Record):

@@ -15,10 +15,12 @@ from kraft.metadata.image import PartitionRegistration
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.leader_state import LeaderState
+from kraft.replication.log_dir_health import LogDirHealth, is_dir_failure
 from kraft.storage.partition_log import PartitionLog
 from kraft.errors import (
     DamagedLog,
     LeaderNotAvailable,
+    LogDirFailed,
     NotEnoughReplicas,
     NotLeaderOrFollower,
     OffsetOutOfRange,
@@ -46,6 +48,7 @@ class PartitionReplica:
         self.changed = ChangeSignal()  # appends, HW moves, role changes
         # what a follower last heard from its leader (for the partition API views)
         self.leader_offsets = (-1, -1, -1)
+        self.disk: LogDirHealth | None = None  # the broker's (set by the replica manager)
 
     # -- role -------------------------------------------------------------------------
     @property
@@ -105,7 +108,19 @@ class PartitionReplica:
             raise NotEnoughReplicas(
                 f"NOT_ENOUGH_REPLICAS: {self.topic}-{self.partition} has {len(leader.isr)} "
                 f"in-sync replica(s) {list(leader.isr)}, min.insync.replicas is {min_insync}")
-        base, last = self.log.append(batch, self.leader_epoch)
+        disk = self.disk
+        if disk is not None and disk.failed:
+            raise LogDirFailed(f"KAFKA_STORAGE_ERROR: broker {self.broker_id}'s data dir takes no writes "
+                               f"({disk.reason}); leadership of {self.topic}-{self.partition} is moving, retry")
+        try:
+            base, last = self.log.append(batch, self.leader_epoch)
+        except OSError as exc:
+            if disk is None or not is_dir_failure(exc):
+                raise
+            disk.fail(exc)
+            raise LogDirFailed(f"KAFKA_STORAGE_ERROR: broker {self.broker_id}'s data dir takes no writes "
+                               f"({disk.reason}); leadership of {self.topic}-{self.partition} is moving, "
+                               "retry") from None
         leader.on_append(self.log.log_end_offset)
         self.log.maybe_flush()
         self.changed.pulse()

@@ -33,6 +33,7 @@ from kraft.storage.partition_log import PartitionLog
 from kraft.replication.partition_replica import PartitionReplica, now_ms
 from kraft.replication.replica_repair import ReplicaRepairs, next_step
 from kraft.replication.scrubber import Scrubber
+from kraft.replication.log_dir_health import LogDirHealth, is_dir_failure
 from kraft.storage.segment import Segment
 from kraft.storage.topic_log_config import log_config_for
 
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DUTY_PERIOD_S = 0.5  # ISR shrink checks: fine-grained enough against a 5 s lag limit
 CHECKPOINT_PERIOD_S = 1.0
+DISK_PROBE_S = 1.0  # a failed data dir is probed this often
 RETENTION_PERIOD_S = 5.0
 CLEANER_PERIOD_S = 5.0  # compacted partitions: how often the dirty ratio is looked at
 ALTER_RESEND_S = 1.0  # an ISR proposal with an unknown outcome is sent again after this
@@ -65,6 +67,7 @@ class ReplicaManager:
         self._lag_max_ms = lag_max_ms
         self._controller_call = controller_call
         self.repairs = ReplicaRepairs()
+        self.disk = LogDirHealth(self.root)
         self.scrubber = Scrubber(lambda: list(self.replicas.values()), scrub_rate_mb_s, scrub_interval_s)
         self._fetch_client = fetch_client
         self.replicas: dict[tuple[str, int], PartitionReplica] = {}
@@ -120,9 +123,13 @@ class ReplicaManager:
             self._by_name.clear()
 
     async def _duties(self) -> None:
-        next_checkpoint = next_retention = 0.0
+        next_checkpoint = next_retention = next_probe = 0.0
         while True:
             await asyncio.sleep(DUTY_PERIOD_S)
+            if self.disk.failed and time.monotonic() >= next_probe:
+                next_probe = time.monotonic() + DISK_PROBE_S
+                if await asyncio.to_thread(self.disk.probe):
+                    self._sync_fetchers()
             now = now_ms()
             for key, replica in list(self.replicas.items()):
                 self._repair(key, replica)
@@ -156,7 +163,10 @@ class ReplicaManager:
         try:
             await asyncio.to_thread(self._checkpoint.write, hws)
         except OSError as exc:  # only a hint (see hw_checkpoint): the next period retries
-            log.warning("HW checkpoint not written: %s", exc)
+            if is_dir_failure(exc):
+                self.disk.fail(exc)
+            else:
+                log.warning("HW checkpoint not written: %s", exc)
         finally:
             self._checkpoint_queued = False
 
@@ -248,6 +258,7 @@ class ReplicaManager:
         plog.drop_cold_pages_with(self._schedule_cache_drop)
         hw = self._checkpoint.read().get(path.name, 0)
         replica = PartitionReplica(self.broker_id, topic, topic_id, index, plog, hw)
+        replica.disk = self.disk
         # damage found at open is a repair before the first fetch (see followed_from)
         self.repairs.notice((topic_id, index), topic, index, plog.damage)
         self.replicas[(topic_id, index)] = replica
@@ -277,13 +288,15 @@ class ReplicaManager:
     def followed_from(self, leader_id: int) -> list[PartitionReplica]:
         # a damaged replica does not fetch until it is cut: caught up at its end, it
         # would be taken back into the ISR with the damage still inside
+        if self.disk.failed:
+            return []  # nothing can be appended here: fetching would only fail
         return [r for key, r in self.replicas.items()
                 if r.leader is None and r.leader_id == leader_id and key not in self.repairs.pending]
 
     def _sync_fetchers(self) -> None:
         wanted = {r.leader_id for key, r in self.replicas.items()
                   if r.leader is None and r.leader_id >= 0 and r.leader_id != self.broker_id
-                  and key not in self.repairs.pending}
+                  and key not in self.repairs.pending and not self.disk.failed}
         for leader_id in list(self._fetchers):
             if leader_id not in wanted or self._fetchers[leader_id].done():
                 self._fetchers.pop(leader_id).cancel()
@@ -316,6 +329,9 @@ class ReplicaManager:
                 try:
                     backoff |= replica.on_fetched(data, asked[key], leader_id)
                 except (StorageError, OSError) as exc:  # contained: this partition retries
+                    if isinstance(exc, OSError) and is_dir_failure(exc):
+                        self.disk.fail(exc)  # logged once; the fetchers stop (followed_from)
+                        return
                     log.error("fetched data for %s-%d not applied: %s", replica.topic,
                               replica.partition, exc)
                     backoff = True
@@ -389,7 +405,7 @@ class ReplicaManager:
             damaged.append({"topic": repair.topic, "partition": repair.partition,
                             "damaged_from": repair.start, "reason": repair.reason,
                             "healthy_copy": repair.healthy_copy})
-        return {"damaged_replicas": damaged, "damaged_ranges_found": self.repairs.found,
+        return {"log_dir": self.disk.view(), "damaged_replicas": damaged, "damaged_ranges_found": self.repairs.found,
                 "repairs_done": self.repairs.repaired,
                 "scrubber": {"rate_mb_s": self.scrubber.rate_bytes_s / 1e6,
                              "interval_s": self.scrubber.interval_s, **self.scrubber.progress.view()}}

@@ -115,9 +115,11 @@ async def health_overview(request):
     controller = image.controller_id if image.controller_id >= 0 else -1
     storage = await storage_of_brokers(node)
     damaged = [{"node_id": view["node_id"], **d} for view in storage for d in view.get("damaged_replicas", [])]
+    failed_dirs = sorted(b for b, reg in image.brokers.items() if reg.log_dir_failed)
     return json_response({
-        "is_healthy": not down and not leaderless and controller >= 0
+        "is_healthy": not down and not leaderless and controller >= 0 and not failed_dirs
         and not any(not d["healthy_copy"] for d in damaged),
+        "nodes_with_failed_log_dir": failed_dirs,
         "controller_id": controller,
         "all_nodes": all_nodes,
         "nodes_down": down,

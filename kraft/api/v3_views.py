@@ -47,6 +47,7 @@ def broker_view(image: MetadataImage, broker_id: int, cluster_id: str, base: str
         "rack": None,
         "fenced": b.fenced,
         "in_controlled_shutdown": b.in_controlled_shutdown,
+        "log_dir_failed": b.log_dir_failed,
         "broker_epoch": b.broker_epoch,
         "configs": {"related": f"{base}{path}/configs"},
         "partition_replicas": {"related": f"{base}{path}/partition-replicas"},

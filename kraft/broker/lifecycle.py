@@ -25,8 +25,10 @@ class BrokerLifecycle:
     def __init__(self, node_config: NodeConfig, controller_call: Callable[[str, dict], Awaitable[dict]],
                  metadata_offset: Callable[[], int], registered: Callable[[int], None],
                  heartbeat_interval_s: float, session_timeout_s: float,
-                 clock: Callable[[], float] = time.monotonic):
-        """registered(broker_epoch) is told of every accepted registration."""
+                 clock: Callable[[], float] = time.monotonic,
+                 log_dir_failed: Callable[[], bool] = lambda: False):
+        """registered(broker_epoch) is told of every accepted registration;
+        log_dir_failed() says whether the data dir takes writes (sent in each heartbeat)."""
         self._config = node_config
         self._call = controller_call
         self._metadata_offset = metadata_offset
@@ -34,6 +36,7 @@ class BrokerLifecycle:
         self._interval = heartbeat_interval_s
         self._session_s = session_timeout_s
         self._clock = clock
+        self._log_dir_failed = log_dir_failed
         self._last_accepted: float | None = None  # when the controller last answered a heartbeat
         self.incarnation_id = uuid.uuid4().hex
         self.broker_epoch: int | None = None
@@ -49,6 +52,7 @@ class BrokerLifecycle:
                     "broker_id": self._config.id,
                     "broker_epoch": self.broker_epoch,
                     "metadata_offset": self._metadata_offset(),
+                    "log_dir_failed": self._log_dir_failed(),
                 })
                 self._last_accepted = sent
             except StaleBrokerEpoch:

@@ -69,20 +69,43 @@ def register_broker(image: MetadataImage, req: RegisterBroker, defaults) -> tupl
 
 def heartbeat(
     image: MetadataImage, hb: BrokerHeartbeats, broker_id: int, broker_epoch: int,
-    metadata_offset: int, now_ms: int, defaults,
+    metadata_offset: int, now_ms: int, defaults, log_dir_failed: bool = False,
 ) -> tuple[list, dict]:
     current = image.brokers.get(broker_id)
     if current is None or current.broker_epoch != broker_epoch:
         raise StaleBrokerEpoch(f"broker {broker_id} epoch {broker_epoch} is not registered")
     hb.touch(broker_id, now_ms, metadata_offset)
+    if log_dir_failed != current.log_dir_failed:
+        return log_dir_change(image, defaults, broker_id, broker_epoch, log_dir_failed), \
+            {"fenced": current.fenced, "metadata_offset": image.offset}
     records: list = []
     # Unfence only a broker that has caught up with metadata as far as its own registration.
     if current.fenced and not current.in_controlled_shutdown and metadata_offset >= broker_epoch:
         records.append(BrokerRegistrationChange(broker_id=broker_id, broker_epoch=broker_epoch,
                                                 fenced=False))
-        records += elections_for_returning(image, defaults, broker_id)
+        if not current.log_dir_failed:
+            records += elections_for_returning(image, defaults, broker_id)
     fenced = current.fenced and not records
     return records, {"fenced": fenced, "metadata_offset": image.offset}
+
+
+def log_dir_change(image: MetadataImage, defaults, broker_id: int, broker_epoch: int,
+                   failed: bool) -> list:
+    """A broker's data dir failed (Kafka's offline log dir): it leaves every ISR and
+    leadership, as a fenced broker does, while it keeps heartbeating; recovered, it may
+    lead offline partitions it is in the ISR of, and rejoin the others by fetching."""
+    change = BrokerRegistrationChange(broker_id=broker_id, broker_epoch=broker_epoch,
+                                      log_dir_failed=failed)
+    if failed:
+        return [change] + leadership_moves(image, defaults, frozenset({broker_id}))
+    if current_fenced(image, broker_id):
+        return [change]  # elections wait for its unfencing
+    return [change] + elections_for_returning(image, defaults, broker_id)
+
+
+def current_fenced(image: MetadataImage, broker_id: int) -> bool:
+    b = image.brokers[broker_id]
+    return b.fenced or b.in_controlled_shutdown
 
 
 def fence_expired(image: MetadataImage, hb: BrokerHeartbeats, now_ms: int, defaults) -> list:

@@ -32,6 +32,7 @@ class Heartbeat(_Payload):
     broker_id: int
     broker_epoch: int
     metadata_offset: int
+    log_dir_failed: bool = False
 
 
 class Shutdown(_Payload):
@@ -116,7 +117,7 @@ def _heartbeat(p, controller, defaults) -> Command:
     controller.heartbeats.note_arrival(hb.broker_id, controller.now_ms())
     return lambda image: broker_control.heartbeat(
         image, controller.heartbeats, hb.broker_id, hb.broker_epoch, hb.metadata_offset,
-        controller.now_ms(), defaults)
+        controller.now_ms(), defaults, hb.log_dir_failed)
 
 
 def _shutdown(p, controller, defaults) -> Command:

@@ -93,6 +93,9 @@ class FaultActions:
                 details.append(process_faults.wipe(c, n).detail)
                 c.start_node(n)
             return "; ".join(details)
+        if kind in ("disk-full", "disk-free"):
+            act = storage_faults.disk_full if kind == "disk-full" else storage_faults.disk_free
+            return "; ".join(act(c, n).detail for n in nodes)
         if kind == "corrupt":
             return "; ".join(storage_faults.corrupt_segment(
                 c, n, self.topic, int(spec.params.get("partition", 0)), self.rng,
@@ -122,7 +125,7 @@ class FaultActions:
 
     @staticmethod
     def _undo_kind(kind: str) -> str | None:
-        return {"kill": "start", "stop": "start", "pause": "resume"}.get(
+        return {"kill": "start", "stop": "start", "pause": "resume", "disk-full": "disk-free"}.get(
             kind, "heal" if kind in NETWORK else None)
 
     async def undo_due(self, now_s: float, everything: bool = False) -> None:
@@ -141,6 +144,9 @@ class FaultActions:
                     self.cluster.start_node(n)
         elif u.kind == "resume":
             process_faults.resume(self.cluster, u.nodes)
+        elif u.kind == "disk-free":
+            for n in u.nodes:
+                storage_faults.disk_free(self.cluster, n)
         elif u.kind == "heal":
             self.net.heal()
         self.record(u.kind, u.nodes, "")

@@ -24,6 +24,7 @@ from kraft.server.local_cluster import LocalCluster, http_json
 from kraft.scenario.checkers import CHECKERS
 from kraft.scenario.fault_actions import FaultActions, fault_event, schedule
 from kraft.scenario.history import OK, History
+from kraft.server import small_disks
 from kraft.scenario.network import NetworkFaults
 from kraft.scenario.spec import Scenario
 from kraft.scenario.verdict import Verdict, judge
@@ -68,6 +69,10 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
         ok, reason = NetworkFaults.netem_available()
         if not ok:
             return RunResult(scenario, skipped=f"needs netem: {reason}")
+    if scenario.cluster.partitions_fs_mb is not None:
+        ok, reason = small_disks.available()
+        if not ok:
+            return RunResult(scenario, skipped=f"needs small disks for disk-full: {reason}")
     if scenario.workload.client == "kafka" and importlib.util.find_spec("confluent_kafka") is None:
         return RunResult(scenario, skipped="needs confluent-kafka (pip install confluent-kafka; a test extra)")
     nodes = opts.nodes or scenario.cluster.nodes
@@ -76,7 +81,8 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
     cluster = network = None
     try:
         cluster = LocalCluster(nodes, controllers, timeouts=scenario.cluster.timeouts,
-                               storage=scenario.cluster.storage)
+                               storage=scenario.cluster.storage,
+                               partitions_fs_mb=scenario.cluster.partitions_fs_mb)
         network = NetworkFaults(cluster.hosts) if net_hosts else _NoNetwork()
         cluster.start().wait_ready(timeout_s=60)
         return asyncio.run(_run(scenario, opts, cluster, network))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 CHECK_NAMES = ("lost_writes", "duplicates", "inconsistent_offsets", "replica_divergence", "order",
                "aborted_reads", "monotonic", "unclean_accounting", "liveness")
-FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "isolate", "partition",
+FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "disk-full", "disk-free", "isolate", "partition",
                "one_way", "ring", "lossy", "slow", "netem", "random")
 Verdict = Literal["pass", "fail", "any"]
 
@@ -29,6 +29,7 @@ class ClusterShape(_Model):
     controllers: int | None = Field(None, ge=1, le=9)
     timeouts: dict[str, int] = Field(default_factory=dict)
     storage: dict[str, float] = Field(default_factory=dict)  # [storage] of cluster.toml (the scrubber)
+    partitions_fs_mb: int | None = Field(None, ge=16, le=4096)  # small disks for disk-full (root)
 
 
 class TopicSpec(_Model):

@@ -12,6 +12,7 @@ import random
 from pathlib import Path
 
 from kraft.scenario.process_faults import PARTITIONS_DIR, Action
+from kraft.server import small_disks
 from kraft.storage.record_batch import ATTRIBUTES_POS, iter_batches
 
 
@@ -39,3 +40,18 @@ def corrupt_segment(cluster, node: int, topic: str, partition: int, rng: random.
         os.close(fd)
     return Action("corrupt", [node], f"{count} bytes at byte {at} of {topic}-{partition}/{path.name} "
                                      f"(batch at offsets {header.base_offset}..{header.last_offset})")
+
+
+def disk_full(cluster, node: int) -> Action:
+    """Fill the node's partition filesystem (LocalCluster(partitions_fs_mb=...))."""
+    path = cluster.disk_mounts.get(node)
+    if path is None:
+        return Action("disk-full", [], f"skipped: node {node}'s partitions are not on a small disk", [node])
+    return Action("disk-full", [node], f"{small_disks.fill(path) / 1e6:.1f} MB filler written; disk full")
+
+
+def disk_free(cluster, node: int) -> Action:
+    path = cluster.disk_mounts.get(node)
+    if path is None:
+        return Action("disk-free", [], f"skipped: node {node}'s partitions are not on a small disk", [node])
+    return Action("disk-free", [node], f"{small_disks.free(path) / 1e6:.1f} MB filler deleted")

@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from kraft.config.cluster import load_cluster_config
+from kraft.server import small_disks
 from kraft.server.launcher import prepare_data_dirs
 
 
@@ -74,9 +75,11 @@ class LocalCluster:
     def __init__(self, nodes: int = 3, controllers: int | None = None, base_dir: Path | None = None,
                  topic_defaults: dict | None = None, timeouts: dict | None = None,
                  first_address: int = 2, env: dict | None = None, groups: dict | None = None,
-                 cluster: dict | None = None, http: dict | None = None, storage: dict | None = None):
+                 cluster: dict | None = None, http: dict | None = None, storage: dict | None = None,
+                 partitions_fs_mb: int | None = None):
         """cluster: extra [cluster] settings, e.g. {"auto.create.topics.enable": False};
-        http: [http] settings, e.g. {"access.control.allow.origin": "*"}."""
+        http: [http] settings, e.g. {"access.control.allow.origin": "*"}; partitions_fs_mb:
+        each node's partition data on a tmpfs of that size (root; see small_disks)."""
         self._tmp = None
         if base_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="kraft-cluster-")
@@ -90,6 +93,16 @@ class LocalCluster:
         self.config = load_cluster_config(self.config_path)
         self.cluster_id = prepare_data_dirs(self.config)
         self.procs: dict[int, subprocess.Popen] = {}
+        self.disk_mounts: dict[int, Path] = {}
+        if partitions_fs_mb is not None:
+            try:
+                for node in self.config.nodes:
+                    path = node.data_path / "partitions"
+                    small_disks.mount(path, partitions_fs_mb)
+                    self.disk_mounts[node.id] = path
+            except BaseException:
+                self.close()  # what was mounted is unmounted, the temp dir removed
+                raise
         self.env = {**os.environ, **(env or {})}
 
     def _write_config(self, nodes, controllers, topic_defaults, timeouts, groups, cluster, http,
@@ -178,6 +191,10 @@ class LocalCluster:
         for node_id in list(self.procs):
             if self.running(node_id):
                 self.kill(node_id)
+        if self.disk_mounts:
+            for path in self.disk_mounts.values():
+                small_disks.unmount(path)
+            self.disk_mounts.clear()
         if self._tmp is not None:
             self._tmp.cleanup()
 

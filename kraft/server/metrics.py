@@ -61,6 +61,8 @@ class _ImageCollector:
 
 def _storage_metrics(replicas):
     repairs, scrub = replicas.repairs, replicas.scrubber.progress
+    yield _gauge("kafka_log_logmanager_offlinelogdirectorycount",
+                 "1 while this broker's data dir takes no writes (e.g. disk full)", int(replicas.disk.failed))
     yield _gauge("kraft_storage_damaged_replicas", "replicas holding damaged data, under repair",
                  len(repairs.pending))
     yield _gauge("kraft_storage_damaged_replicas_without_healthy_copy",

@@ -53,9 +53,13 @@ class LogFile:
         """Write ``data`` at the end; return the position it starts at."""
         position = self.size
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError:
+            os.ftruncate(self._fd, position)  # no torn batch left for the next append to follow
+            raise
         self.size += len(data)
         return position
 

@@ -84,7 +84,18 @@ class Segment:
         header = header or BatchHeader.parse(batch)
         if header.base_offset != self.next_offset:
             raise ValueError(f"segment {self.base_offset}: batch at {header.base_offset}, expected {self.next_offset}")
-        self._track(self.log.append(batch), header)
+        position = self.log.append(batch)
+        kept = (self.first_timestamp, self.max_timestamp, self.offset_of_max_timestamp, self._bytes_since_index)
+        try:
+            self._track(position, header)
+        except OSError:  # an index entry could not be written: the batch goes too
+            self.log.truncate(position)
+            cut = header.base_offset - self.base_offset
+            self.offset_index.truncate_keys_from(cut)
+            self.time_index.truncate_values_from(cut)
+            self.first_timestamp, self.max_timestamp, self.offset_of_max_timestamp, \
+                self._bytes_since_index = kept
+            raise
 
     def _track(self, position: int, header: BatchHeader) -> None:
         # Index a batch once more than index_interval_bytes were written since the

@@ -78,7 +78,11 @@ class SparseIndex:
             raise ValueError(f"index {self.path.name}: entry ({key}, {value}) is not after {self.last()}")
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.write(self._fd, self._entry.pack(key, value))
+        try:
+            os.write(self._fd, self._entry.pack(key, value))
+        except OSError:
+            os.ftruncate(self._fd, len(self.keys) * self._entry.size)  # no torn entry
+            raise
         self.keys.append(key)
         self.values.append(value)
 

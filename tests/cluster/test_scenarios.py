@@ -17,9 +17,11 @@ import pytest
 from kraft.scenario.network import NetworkFaults
 from kraft.scenario.runner import RunOptions, run_scenario
 from kraft.scenario.spec import builtin_names, load_scenario
+from kraft.server import small_disks
 
 pytestmark = pytest.mark.cluster
 NETWORK_OK, NETWORK_WHY = NetworkFaults.available()
+DISKS_OK, DISKS_WHY = small_disks.available()
 
 PROCESS_FAULTS = ["baseline", "leader-kill", "leader-pause", "controller-kill",
                   "all-controllers-kill", "isr-shrink", "last-replica-standing",
@@ -92,4 +94,16 @@ def test_corrupt_segment_is_never_served_and_repaired():
     # the damaged leader gave up leadership (a new epoch), and every replica is back in sync
     epochs = {s.leader_epoch for s in result.history.samples if s.time_ms > corrupted[0].time_ms}
     assert max(epochs) > min(s.leader_epoch for s in result.history.samples)
+    assert sorted(result.history.final_isr[0]) == [1, 2, 3]
+
+
+@pytest.mark.skipif(not DISKS_OK, reason=f"small disks unavailable: {DISKS_WHY}")
+def test_disk_full_leader_gives_way_and_rejoins():
+    result, failed = run("disk-full")
+    assert result.skipped is None, result.skipped
+    assert not failed, failed
+    full = [f for f in result.history.faults if f.kind == "disk-full"]
+    assert len(full) == 1 and "disk full" in full[0].detail, full
+    after = [s for s in result.history.samples if s.time_ms > full[0].time_ms + 3000]
+    assert any(full[0].target[0] not in s.isr for s in after), "the full node never left the ISR"
     assert sorted(result.history.final_isr[0]) == [1, 2, 3]

@@ -313,3 +313,44 @@ def test_delete_and_alter_unknown_topic():
     assert topic_config(c.image, DEFAULTS, "t", "retention.ms") == 1000
     c.run(alter_topic_configs(c.image, DEFAULTS, "t", {"retention.ms": None}))
     assert topic_config(c.image, DEFAULTS, "t", "retention.ms") == int(DEFAULTS["retention.ms"])
+
+
+def test_failed_log_dir_leaves_isrs_and_leadership_and_rejoins_when_it_says_so():
+    from kraft.controller.partition_control import alter_partition
+    from kraft.errors import IneligibleReplica
+    c = Cluster()
+    c.create("t", partitions=3)
+    led = [i for i in range(3) if c.part("t", i).leader == 2]
+    assert led
+    epoch = c.image.brokers[2].broker_epoch
+    c.run(bc.heartbeat(c.image, c.hb, 2, epoch, c.image.offset, 10, DEFAULTS, log_dir_failed=True))
+    assert c.image.brokers[2].log_dir_failed and not c.image.is_usable(2)
+    assert not c.image.brokers[2].fenced  # it still heartbeats: only its data dir is out
+    for i in range(3):
+        assert 2 not in c.part("t", i).isr and c.part("t", i).leader not in (2, NO_LEADER)
+    # a leader cannot take it back into an ISR while the failure stands
+    part = c.part("t", 0)
+    with pytest.raises(IneligibleReplica):
+        alter_partition(c.image, c.image.topic("t").topic_id, 0, part.leader,
+                        c.image.brokers[part.leader].broker_epoch, part.leader_epoch,
+                        part.partition_epoch, part.isr + (2,))
+    # the same report again changes nothing
+    assert bc.heartbeat(c.image, c.hb, 2, epoch, c.image.offset, 20, DEFAULTS, log_dir_failed=True)[0] == []
+    c.run(bc.heartbeat(c.image, c.hb, 2, epoch, c.image.offset, 30, DEFAULTS, log_dir_failed=False))
+    assert not c.image.brokers[2].log_dir_failed and c.image.is_usable(2)
+    part = c.part("t", 0)
+    records, _ = alter_partition(c.image, c.image.topic("t").topic_id, 0, part.leader,
+                                 c.image.brokers[part.leader].broker_epoch, part.leader_epoch,
+                                 part.partition_epoch, part.isr + (2,))
+    assert records  # rejoining by catching up is allowed again
+
+
+def test_sole_isr_member_with_failed_log_dir_goes_offline_and_returns_as_leader():
+    c = Cluster()
+    c.create("solo", partitions=1, rf=1)
+    owner = c.part("solo").leader
+    epoch = c.image.brokers[owner].broker_epoch
+    c.run(bc.heartbeat(c.image, c.hb, owner, epoch, c.image.offset, 10, DEFAULTS, log_dir_failed=True))
+    assert c.part("solo").leader == NO_LEADER and c.part("solo").isr == (owner,)
+    c.run(bc.heartbeat(c.image, c.hb, owner, epoch, c.image.offset, 20, DEFAULTS, log_dir_failed=False))
+    assert c.part("solo").leader == owner
