@@ -31,6 +31,7 @@ from kraft.groups.instance_group import InstanceGroup
 from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record
 from kraft.config.cluster import GroupSettings
 from kraft.errors import (
+    DamagedLog,
     ConsumerConflict,
     ConsumerInstanceExists,
     ConsumerInstanceNotFound,
@@ -89,6 +90,7 @@ class GroupCoordinator:
         self._wait_metadata = wait_metadata
         self._append_local = append_local
         self._loaded: dict[int, LoadedPartition] = {}
+        self._damaged_seen: dict[int, int] = {}  # offsets partition -> leader epoch of its last damaged load
         self._groups: dict[str, InstanceGroup] = {}
         self._client_groups: dict[str, ClientGroup] = {}  # groups of Kafka protocol clients
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -135,7 +137,12 @@ class GroupCoordinator:
         for p in range(count):
             replica = rm.replica(OFFSETS_TOPIC, p)
             if replica is not None and replica.is_leader and p not in self._loaded:
-                self._load(p, replica)
+                try:
+                    self._load(p, replica)
+                except DamagedLog as exc:  # its repair moves leadership; say it once per epoch
+                    if self._damaged_seen.get(p) != replica.leader_epoch:
+                        self._damaged_seen[p] = replica.leader_epoch
+                        log.warning("coordinator: offsets partition %d not loaded: %s", p, exc.message)
         if image.offset == self._counted_at:
             return  # topics change only with the image: no pass over them every tick
         self._counted_at = image.offset
