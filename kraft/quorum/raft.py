@@ -28,7 +28,8 @@ from kraft.config.cluster import is_ipv4_literal
 from kraft.quorum import raft_transport
 from kraft.quorum.raft_append_guard import plan_append
 from kraft.quorum.raft_durable import DurableJournal
-from kraft.quorum.raft_files import JOURNAL, SNAPSHOT, check_raft_files
+from kraft.quorum import raft_fallback
+from kraft.quorum.raft_files import JOURNAL, SNAPSHOT, RaftStateDamaged, check_raft_files
 from kraft.quorum.protocol import (
     NotLeaderError,
     ProposalOutcomeUnknown,
@@ -175,7 +176,16 @@ class RaftQuorum:
         """Build the SyncObj on the calling (main) thread: its tick thread is tied to it."""
         self._loop = asyncio.get_running_loop()
         self._dir.mkdir(parents=True, exist_ok=True)
-        check_raft_files(self._dir)
+        try:
+            check_raft_files(self._dir)
+        except RaftStateDamaged as exc:
+            if exc.path is None or exc.path.name != SNAPSHOT:
+                raise
+            rebuilt = raft_fallback.rebuild_snapshot(self._dir, JOURNAL)
+            if rebuilt is None:
+                raise
+            log.warning("metadata snapshot damaged (%s); %s", exc, rebuilt)
+            check_raft_files(self._dir)
         me = self._voters[self.node_id]
         conf = SyncObjConf(
             journalFile=str(self._dir / JOURNAL),
@@ -212,6 +222,7 @@ class RaftQuorum:
 
     # -- snapshots (run on the tick thread) -------------------------------------------
     def _write_snapshot(self, filename: str, raft_data) -> None:
+        raft_fallback.keep_previous(self._dir)  # a damaged new one can be rebuilt from it
         payload = {
             "state": self.state_machine.snapshot(),
             "raft": base64.b64encode(pickle.dumps(raft_data)).decode(),

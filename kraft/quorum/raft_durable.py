@@ -24,6 +24,8 @@ import os
 from pathlib import Path
 
 from pysyncobj.journal import FileJournal, MetaStorer
+
+from kraft.quorum import raft_fallback
 from pysyncobj.pickle import dumps
 
 
@@ -71,12 +73,15 @@ class DurableJournal:
         self._dirty = True
 
     def deleteEntriesTo(self, entryTo):  # noqa: N802, N803
+        # kept beside the previous snapshot, so a damaged new one can be rebuilt (raft_fallback)
+        raft_fallback.save_dropped(self._dir, [self._inner[i] for i in range(min(entryTo, len(self._inner)))])
         self._sync_snapshot()  # the entries dropped here live on only in the snapshot
         self._inner.deleteEntriesTo(entryTo)
         self._dirty = True
         self.sync()
 
     def clear(self):
+        raft_fallback.forget_dropped(self._dir)
         self._sync_snapshot()  # called once a snapshot from the leader replaced the log
         self._inner.clear()
         self._dirty = True

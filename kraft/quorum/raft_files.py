@@ -31,6 +31,10 @@ _SIZE = struct.Struct("<I")
 class RaftStateDamaged(QuorumError):
     """One line for the operator: which file, what is wrong, what to do."""
 
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
 
 def check_raft_files(directory: Path) -> None:
     for name, check in ((SNAPSHOT, _check_snapshot), (JOURNAL, _check_journal), (JOURNAL_META, _check_meta)):
@@ -45,7 +49,7 @@ def check_raft_files(directory: Path) -> None:
             raise RaftStateDamaged(
                 f"{path}: {problem}. This controller's Raft state cannot be trusted, so it will "
                 f"not vote or lead; move {directory} aside and start it again to rejoin with "
-                "empty Raft state (it catches up from the other controllers)")
+                "empty Raft state (it catches up from the other controllers)", path)
 
 
 def _check_snapshot(data: bytes) -> str | None:
