@@ -110,21 +110,22 @@ class PartitionReplica:
                 f"in-sync replica(s) {list(leader.isr)}, min.insync.replicas is {min_insync}")
         disk = self.disk
         if disk is not None and disk.failed:
-            raise LogDirFailed(f"KAFKA_STORAGE_ERROR: broker {self.broker_id}'s data dir takes no writes "
-                               f"({disk.reason}); leadership of {self.topic}-{self.partition} is moving, retry")
+            raise self._dir_failed(disk)
         try:
             base, last = self.log.append(batch, self.leader_epoch)
         except OSError as exc:
             if disk is None or not is_dir_failure(exc):
                 raise
             disk.fail(exc)
-            raise LogDirFailed(f"KAFKA_STORAGE_ERROR: broker {self.broker_id}'s data dir takes no writes "
-                               f"({disk.reason}); leadership of {self.topic}-{self.partition} is moving, "
-                               "retry") from None
+            raise self._dir_failed(disk) from None
         leader.on_append(self.log.log_end_offset)
         self.log.maybe_flush()
         self.changed.pulse()
         return base, last, self.leader_epoch
+
+    def _dir_failed(self, disk: LogDirHealth) -> LogDirFailed:
+        return LogDirFailed(f"KAFKA_STORAGE_ERROR: broker {self.broker_id}'s data dir takes no writes "
+                            f"({disk.reason}); leadership of {self.topic}-{self.partition} is moving, retry")
 
     async def wait_committed(self, last_offset: int, epoch: int, min_insync: int,
                              deadline: float) -> None:

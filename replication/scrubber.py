@@ -30,7 +30,6 @@ class ScrubProgress:
     bytes_checked: int = 0
     segments_checked: int = 0
     damaged_found: int = 0  # damaged ranges found (each once)
-    pass_started: float = 0.0  # wall clock
     last_pass_s: float = 0.0  # how long the last finished pass took
     current: str = ""  # the segment being walked
 
@@ -55,7 +54,6 @@ class Scrubber:
                 await asyncio.sleep(IDLE_CHECK_S)
                 continue
             started = time.monotonic()
-            self.progress.pass_started = time.time()
             await self.scrub_pass()
             self.progress.passes += 1
             self.progress.last_pass_s = time.monotonic() - started

@@ -98,14 +98,10 @@ def log_dir_change(image: MetadataImage, defaults, broker_id: int, broker_epoch:
                                       log_dir_failed=failed)
     if failed:
         return [change] + leadership_moves(image, defaults, frozenset({broker_id}))
-    if current_fenced(image, broker_id):
+    broker = image.brokers[broker_id]
+    if broker.fenced or broker.in_controlled_shutdown:
         return [change]  # elections wait for its unfencing
     return [change] + elections_for_returning(image, defaults, broker_id)
-
-
-def current_fenced(image: MetadataImage, broker_id: int) -> bool:
-    b = image.brokers[broker_id]
-    return b.fenced or b.in_controlled_shutdown
 
 
 def fence_expired(image: MetadataImage, hb: BrokerHeartbeats, now_ms: int, defaults) -> list:

@@ -11,16 +11,12 @@ of our objects (pysyncobj's own bookkeeping tuple is still pickled by its rules)
 from __future__ import annotations
 
 import asyncio
-import base64
-import gzip
 import logging
 import os
-import pickle
 import socket
 import time
 from pathlib import Path
 
-import orjson
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated, tcp_connection
 from pysyncobj import syncobj as pysyncobj_module
 
@@ -29,7 +25,14 @@ from kraft.quorum import raft_transport
 from kraft.quorum.raft_append_guard import plan_append
 from kraft.quorum.raft_durable import DurableJournal
 from kraft.quorum import raft_fallback
-from kraft.quorum.raft_files import JOURNAL, SNAPSHOT, RaftStateDamaged, check_raft_files
+from kraft.quorum.raft_files import (
+    JOURNAL,
+    SNAPSHOT,
+    RaftStateDamaged,
+    check_raft_files,
+    read_snapshot,
+    write_snapshot,
+)
 from kraft.quorum.protocol import (
     NotLeaderError,
     ProposalOutcomeUnknown,
@@ -223,22 +226,14 @@ class RaftQuorum:
     # -- snapshots (run on the tick thread) -------------------------------------------
     def _write_snapshot(self, filename: str, raft_data) -> None:
         raft_fallback.keep_previous(self._dir)  # a damaged new one can be rebuilt from it
-        payload = {
-            "state": self.state_machine.snapshot(),
-            "raft": base64.b64encode(pickle.dumps(raft_data)).decode(),
-        }
-        with open(filename, "wb") as raw:
-            with gzip.GzipFile(fileobj=raw, mode="wb") as f:
-                f.write(orjson.dumps(payload))
-            raw.flush()
-            os.fsync(raw.fileno())  # the library renames it into place; the directory is
-            # fsynced before the journal drops the entries it holds (raft_durable)
+        # the library renames it into place; the directory is fsynced before the journal
+        # drops the entries it holds (raft_durable)
+        write_snapshot(Path(filename), self.state_machine.snapshot(), raft_data)
 
     def _read_snapshot(self, filename: str):
-        with gzip.open(filename, "rb") as f:
-            payload = orjson.loads(f.read())
-        self.state_machine.restore(payload["state"])
-        return pickle.loads(base64.b64decode(payload["raft"]))
+        state, raft_data = read_snapshot(Path(filename))
+        self.state_machine.restore(state)
+        return raft_data
 
     # -- notifications -----------------------------------------------------------------
     def add_apply_listener(self, callback) -> None:

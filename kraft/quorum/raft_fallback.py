@@ -15,33 +15,18 @@ nothing from outside.
 
 from __future__ import annotations
 
-import base64
-import gzip
 import os
 import pickle
-import struct
 import time
 from pathlib import Path
 
-import orjson
-
 from kraft.metadata.state_machine import MetadataStateMachine
+from kraft.quorum.raft_files import SNAPSHOT, journal_entries, read_snapshot, write_snapshot
+from kraft.storage.log_directory import fsync_directory
 
-SNAPSHOT = "raft.snapshot"
 PREVIOUS = "raft.snapshot.prev"
 DROPPED = "raft.snapshot.prev.entries"
 _REGULAR, _NO_OP, _VERSION = 0, 1, 3  # the library's command types
-_SIZE = struct.Struct("<I")
-_FIRST_RECORD = 24 + 8 + 4 + 4
-_LAST_OFFSET_AT = 24 + 8 + 4
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def keep_previous(directory: Path) -> None:
@@ -53,7 +38,7 @@ def keep_previous(directory: Path) -> None:
     tmp.unlink(missing_ok=True)
     os.link(current, tmp)
     os.replace(tmp, directory / PREVIOUS)
-    _fsync(directory)
+    fsync_directory(directory)
 
 
 def save_dropped(directory: Path, entries: list) -> None:
@@ -64,7 +49,7 @@ def save_dropped(directory: Path, entries: list) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, directory / DROPPED)
-    _fsync(directory)
+    fsync_directory(directory)
 
 
 def forget_dropped(directory: Path) -> None:
@@ -73,30 +58,11 @@ def forget_dropped(directory: Path) -> None:
     (directory / DROPPED).unlink(missing_ok=True)
 
 
-def journal_entries(data: bytes) -> list[tuple[bytes, int, int]]:
-    """(command, index, term) of each record of a journal file (checked whole before)."""
-    (last,) = _SIZE.unpack_from(data, _LAST_OFFSET_AT)
-    out, offset = [], _FIRST_RECORD
-    while offset < last:
-        (size,) = _SIZE.unpack_from(data, offset)
-        record = data[offset + 4:offset + 4 + size]
-        index, term = struct.unpack_from("<QQ", record, 0)
-        out.append((bytes(record[16:]), index, term))
-        offset += size + 8
-    return out
-
-
-def _read_payload(path: Path) -> dict:
-    with gzip.open(path, "rb") as f:
-        return orjson.loads(f.read())
-
-
 def rebuild_snapshot(directory: Path, journal: str) -> str | None:
     """Rebuild a damaged `raft.snapshot` in place; returns what was done, or None when
     the kept files cannot rebuild it (the caller then refuses to start)."""
     try:
-        previous = _read_payload(directory / PREVIOUS)
-        prev_last, _prev_before, cluster = pickle.loads(base64.b64decode(previous["raft"]))
+        previous_state, (prev_last, _prev_before, cluster) = read_snapshot(directory / PREVIOUS)
         dropped = pickle.loads((directory / DROPPED).read_bytes())
         kept = journal_entries((directory / journal).read_bytes())
     except Exception:  # missing, damaged or foreign: nothing to rebuild from
@@ -108,7 +74,7 @@ def rebuild_snapshot(directory: Path, journal: str) -> str | None:
     if indexes != list(range(indexes[0], indexes[0] + len(indexes))) or indexes[0] > prev_last[1] + 1:
         return None  # a gap: these entries do not lead from the previous snapshot to the journal
     machine = MetadataStateMachine()
-    machine.restore(previous["state"])
+    machine.restore(previous_state)
     replayed = 0
     for command, index, _term in chain:
         if index <= prev_last[1] or not command:
@@ -121,17 +87,11 @@ def rebuild_snapshot(directory: Path, journal: str) -> str | None:
             replayed += 1
         elif command[0] not in (_NO_OP, _VERSION):
             return None
-    payload = {"state": machine.snapshot(),
-               "raft": base64.b64encode(pickle.dumps((kept[1], kept[0], cluster))).decode()}
     damaged = directory / SNAPSHOT
     damaged.rename(directory / f"{SNAPSHOT}.damaged-{int(time.time())}")
     tmp = directory / (SNAPSHOT + ".tmp")
-    with open(tmp, "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb") as f:
-            f.write(orjson.dumps(payload))
-        raw.flush()
-        os.fsync(raw.fileno())
+    write_snapshot(tmp, machine.snapshot(), (kept[1], kept[0], cluster))
     os.replace(tmp, damaged)
-    _fsync(directory)
+    fsync_directory(directory)
     return (f"rebuilt {damaged} from {PREVIOUS} (index {prev_last[1]}) and {replayed} entries up to "
             f"index {kept[1][1]}; the damaged file is kept beside it")

@@ -9,7 +9,9 @@ start, naming the file and what to do.
 
 from __future__ import annotations
 
+import base64
 import gzip
+import os
 import pickle
 import struct
 import zlib
@@ -50,6 +52,36 @@ def check_raft_files(directory: Path) -> None:
                 f"{path}: {problem}. This controller's Raft state cannot be trusted, so it will "
                 f"not vote or lead; move {directory} aside and start it again to rejoin with "
                 "empty Raft state (it catches up from the other controllers)", path)
+
+
+def read_snapshot(path: Path) -> tuple[dict, object]:
+    """(state machine snapshot, the library's bookkeeping) of a snapshot file."""
+    with gzip.open(path, "rb") as f:
+        payload = orjson.loads(f.read())
+    return payload["state"], pickle.loads(base64.b64decode(payload["raft"]))
+
+
+def write_snapshot(path: Path, state: dict, raft_data) -> None:
+    """gzip'd JSON of the image; the library's tuple stays pickled, by its rules. fsynced;
+    the caller renames it into place."""
+    payload = {"state": state, "raft": base64.b64encode(pickle.dumps(raft_data)).decode()}
+    with open(path, "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb") as f:
+            f.write(orjson.dumps(payload))
+        raw.flush()
+        os.fsync(raw.fileno())
+
+
+def journal_entries(data: bytes) -> list[tuple[bytes, int, int]]:
+    """(command, index, term) of each record of a journal that _check_journal passed."""
+    (last,) = _SIZE.unpack_from(data, _LAST_OFFSET_AT)
+    out, offset = [], _HEADER
+    while offset < last:
+        (size,) = _SIZE.unpack_from(data, offset)
+        index, term = struct.unpack_from("<QQ", data, offset + 4)
+        out.append((bytes(data[offset + 4 + 16:offset + 4 + size]), index, term))
+        offset += size + 8
+    return out
 
 
 def _check_snapshot(data: bytes) -> str | None:

@@ -95,11 +95,3 @@ def scan_whole(read, base_offset: int, end_offset: int, size: int) -> list[Damag
     while not scan.done:
         scan_step(read, scan)
     return scan.damage
-
-
-def merge(known: list[Damage], found: list[Damage]) -> list[Damage]:
-    """The ranges known so far plus newly found ones, by start, without repeats."""
-    out = {(d.start, d.end): d for d in known}
-    for d in found:
-        out.setdefault((d.start, d.end), d)
-    return sorted(out.values(), key=lambda d: d.start)

@@ -18,7 +18,7 @@ from kraft.storage.leader_epoch_cache import LeaderEpochCache
 from kraft.storage.log_config import LogConfig
 from kraft.storage.log_directory import LogDirectory
 from kraft.errors import CorruptBatchError, DamagedLog, InvalidAppend, LogClosed, OffsetOutOfRange, StaleLeaderEpoch
-from kraft.storage.damage import Damage, merge, scan_whole
+from kraft.storage.damage import Damage, scan_whole
 from kraft.storage.file_slice import FileSlice
 from kraft.storage.log_file import LogFile
 from kraft.storage.log_loader import load_segments
@@ -26,11 +26,11 @@ from kraft.storage.producer_state import ProducerStateTable
 from kraft.storage.record import Record
 from kraft.storage.record_batch import (
     BatchHeader,
+    crc_holds,
     encode_batch,
     ensure_valid,
     iter_batches,
     restamp,
-    verify_crc,
 )
 from kraft.storage.retention_policy import SegmentStats, segments_to_delete
 from kraft.storage.roll_fsyncs import RollFsyncs, Schedule
@@ -325,8 +325,8 @@ class PartitionLog:
 
     def note_damage(self, found: list[Damage]) -> list[Damage]:
         """Remember damaged ranges (a read's, the scrubber's); returns the new ones."""
-        new = [d for d in found if d not in self._damage]
-        self._damage = merge(self._damage, found)
+        new = [d for d in dict.fromkeys(found) if d not in self._damage]
+        self._damage = sorted(self._damage + new, key=lambda d: d.start)
         return new
 
     def map_damage(self) -> list[Damage]:
@@ -488,7 +488,7 @@ def _whole_and_sound(data: bytes) -> bool:
     end = 0
     try:
         for pos, header in iter_batches(data):
-            if not verify_crc(data, pos):
+            if not crc_holds(data, pos, header):
                 return False
             end = pos + header.size
     except CorruptBatchError:

@@ -29,7 +29,7 @@ from kraft.storage.record import Header, Record, decode_record, encode_record
 __all__ = [
     "BatchHeader", "CorruptBatchError", "Header", "Record", "UnsupportedCompressionError",
     "decode_all", "decode_records", "encode_batch", "ensure_valid", "iter_batches", "restamp",
-    "set_base_offset", "set_leader_epoch", "verify_crc",
+    "set_base_offset", "set_leader_epoch", "verify_crc", "crc_holds",
 ]
 
 MAGIC = 2
@@ -147,11 +147,13 @@ def encode_batch(
 
 def verify_crc(buf: bytes | bytearray | memoryview, pos: int = 0) -> bool:
     """True when the stored CRC-32C matches the batch at ``pos``."""
-    header = BatchHeader.parse(buf, pos)
+    return crc_holds(buf, pos, BatchHeader.parse(buf, pos))
+
+
+def crc_holds(buf: bytes | bytearray | memoryview, pos: int, header: BatchHeader) -> bool:
+    """verify_crc for a header already parsed (e.g. by iter_batches)."""
     end = pos + header.size
-    if end > len(buf):
-        return False
-    return crc32c(memoryview(buf)[pos + ATTRIBUTES_POS:end]) == header.crc
+    return end <= len(buf) and crc32c(memoryview(buf)[pos + ATTRIBUTES_POS:end]) == header.crc
 
 
 def ensure_valid(buf: bytes | bytearray | memoryview, pos: int = 0) -> BatchHeader:

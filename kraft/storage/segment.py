@@ -85,16 +85,10 @@ class Segment:
         if header.base_offset != self.next_offset:
             raise ValueError(f"segment {self.base_offset}: batch at {header.base_offset}, expected {self.next_offset}")
         position = self.log.append(batch)
-        kept = (self.first_timestamp, self.max_timestamp, self.offset_of_max_timestamp, self._bytes_since_index)
         try:
             self._track(position, header)
         except OSError:  # an index entry could not be written: the batch goes too
-            self.log.truncate(position)
-            cut = header.base_offset - self.base_offset
-            self.offset_index.truncate_keys_from(cut)
-            self.time_index.truncate_values_from(cut)
-            self.first_timestamp, self.max_timestamp, self.offset_of_max_timestamp, \
-                self._bytes_since_index = kept
+            self.truncate_to(header.base_offset)
             raise
 
     def _track(self, position: int, header: BatchHeader) -> None:

@@ -44,9 +44,23 @@ def produce_values(cluster, name, count, per_request=20):
     return values
 
 
-def segment_files(cluster, node, name):
+def replica_dir(cluster, node, name):
     (directory,) = partition_dirs(cluster.config.node(node).data_path, name, 0)
-    return sorted(directory.glob("*.log"))
+    return directory
+
+
+def segment_files(cluster, node, name):
+    return sorted(replica_dir(cluster, node, name).glob("*.log"))
+
+
+def stored_values(cluster, node, name) -> list[str]:
+    """The values in a node's replica files, as produced (the JSON quotes taken off)."""
+    return [v.decode().strip('"') for *_, v in read_records(replica_dir(cluster, node, name))]
+
+
+def wait_holds_every_value(cluster, node, name, values) -> None:
+    cluster.wait_until(lambda: stored_values(cluster, node, name) == values, 20,
+                       f"node {node} holds every record of {name} again")
 
 
 def change_a_value(path, value: str) -> int:
@@ -114,12 +128,10 @@ def test_damaged_leader_never_serves_and_repairs_from_an_in_sync_replica():
                            "repaired replica back in the ISR")
 
         def identical():
-            logs = [read_records(d) for n in (1, 2, 3)
-                    for d in partition_dirs(cluster.config.node(n).data_path, "d", 0)]
-            return len(logs) == 3 and logs[0] == logs[1] == logs[2] and logs
-        logs = cluster.wait_until(identical, 20, "replicas identical on disk")
-        stored = [v.decode().strip('"') for _, _, _, v in logs[0]]
-        assert stored == values and damaged_batch <= offset
+            logs = [read_records(replica_dir(cluster, n, "d")) for n in (1, 2, 3)]
+            return logs[0] == logs[1] == logs[2] and logs
+        cluster.wait_until(identical, 20, "replicas identical on disk")
+        assert stored_values(cluster, 1, "d") == values and damaged_batch <= offset
 
 
 def test_no_healthy_copy_refuses_the_damaged_range_and_says_so():
@@ -174,9 +186,7 @@ def test_follower_cut_short_at_restart_leaves_isr_and_refetches():
                            "the cut replica repaired")
         cluster.wait_until(lambda: sorted(partition(cluster, "cut")["isr"]) == [1, 2, 3], 30,
                            "back in the ISR")
-        (directory,) = partition_dirs(cluster.config.node(follower).data_path, "cut", 0)
-        cluster.wait_until(lambda: [v.decode().strip('"') for *_, v in read_records(directory)] == values,
-                           20, "the follower holds every record again")
+        wait_holds_every_value(cluster, follower, "cut", values)
 
 
 def test_scrubber_finds_damage_nobody_reads_and_the_replica_repairs(tmp_path):
@@ -197,9 +207,7 @@ def test_scrubber_finds_damage_nobody_reads_and_the_replica_repairs(tmp_path):
         cluster.wait_until(lambda: metric(cluster, follower, "kraft_storage_replica_repairs") >= 1, 20,
                            "the follower repaired")
         cluster.wait_until(lambda: sorted(partition(cluster, "s")["isr"]) == [1, 2, 3], 30, "back in the ISR")
-        (directory,) = partition_dirs(cluster.config.node(follower).data_path, "s", 0)
-        cluster.wait_until(lambda: [v.decode().strip('"') for *_, v in read_records(directory)] == values,
-                           20, "the follower holds every record again")
+        wait_holds_every_value(cluster, follower, "s", values)
         assert metric(cluster, leader, "kraft_storage_scrubber_bytes_checked") > 0
 
         done = subprocess.run([sys.executable, "-m", "kraft", "storage", "status", "--bootstrap",
