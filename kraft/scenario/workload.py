@@ -191,17 +191,21 @@ class Workload:
             return None
 
     async def sample_once(self) -> None:
-        """Metadata from the Raft leader itself (the newest image: epochs seen through
-        it never go back; a node still replaying its journal would show old ones),
+        """Metadata from the Raft leader itself, the one of the highest term (the newest
+        image: epochs seen through it never go back; a node still replaying its journal
+        would show old ones),
         the HW as clients see it from each partition's leader."""
-        quorum, via = None, None
-        for node, url in sorted(self.urls.items()):
-            q = await self._get(url, f"/v3/clusters/{self.cluster_id}/quorum")
-            if q is not None and q.get("leader_id") is not None \
-                    and q.get("answered_by") == q["leader_id"]:
-                quorum, via = q, self.urls.get(q["leader_id"])
-                break
-        if quorum is None or via is None:
+        # every node asked: a Raft leader just resumed from SIGSTOP still calls itself
+        # leader, with its old image, until it hears the newer term
+        answers = await asyncio.gather(*(self._get(url, f"/v3/clusters/{self.cluster_id}/quorum")
+                                         for _, url in sorted(self.urls.items())))
+        leaders = [q for q in answers if q is not None and q.get("leader_id") is not None
+                   and q.get("answered_by") == q["leader_id"]]
+        if not leaders:
+            return
+        quorum = max(leaders, key=lambda q: q.get("leader_epoch") or -1)
+        via = self.urls.get(quorum["leader_id"])
+        if via is None:
             return
         parts = await self._get(via, f"/v3/clusters/{self.cluster_id}/topics/{self.h.topic}/partitions")
         if parts is None:
