@@ -2,7 +2,7 @@
 
 The package is layered; each layer imports only the layers listed before it:
 
-    errors -> config -> metadata -> storage -> quorum -> replication -> controller
+    errors -> config -> security -> metadata -> storage -> quorum -> replication -> controller
     -> groups -> broker -> api | kafka -> server -> client -> cli, perf, scenario
 
 api (HTTP) and kafka (the Kafka protocol) are the two front doors, side by side over

@@ -68,6 +68,26 @@ class Unauthorized(RequestError):
     kafka_name, kafka_code = "CLUSTER_AUTHORIZATION_FAILED", 31
 
 
+class AuthenticationFailed(RequestError):
+    """No credentials, or wrong ones. The message never says whether the user exists."""
+
+    kafka_name, kafka_code = "SASL_AUTHENTICATION_FAILED", 58
+
+
+class AuthorizationFailed(RequestError):
+    """An ACL denies the principal this operation (deny wins; no ACL may mean deny)."""
+
+    kafka_name, kafka_code = "CLUSTER_AUTHORIZATION_FAILED", 31
+
+
+class TopicAuthorizationFailed(AuthorizationFailed):
+    kafka_name, kafka_code = "TOPIC_AUTHORIZATION_FAILED", 29
+
+
+class GroupAuthorizationFailed(AuthorizationFailed):
+    kafka_name, kafka_code = "GROUP_AUTHORIZATION_FAILED", 30
+
+
 class InvalidValue(RequestError):
     """Well-formed request, unacceptable value (bad name, RF too large, unknown config)."""
 
@@ -86,6 +106,10 @@ class InvalidReplicationFactor(InvalidValue):
 
 class InvalidConfig(InvalidValue):
     kafka_name, kafka_code = "INVALID_CONFIG", 40
+
+
+class InvalidAcl(RequestError):
+    """An ACL binding that cannot exist (bad enum, CLUSTER name other than kafka-cluster)."""
 
 
 class TooManyRecords(RequestError):
@@ -245,6 +269,10 @@ class StaleBrokerEpoch(KraftError):
 # -- consumer instances (REST Proxy v2) ---------------------------------------------------
 class ConsumerInstanceNotFound(KraftError):
     kafka_name, kafka_code = "UNKNOWN_MEMBER_ID", 25
+
+
+class UserAlreadyExists(KraftError):
+    kafka_name, kafka_code = "DUPLICATE_RESOURCE", 92
 
 
 class ConsumerInstanceExists(KraftError):

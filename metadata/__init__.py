@@ -2,5 +2,5 @@
 immutable image they replay into, the delta, and a topic's effective configs. Pure
 data: no I/O, no clock, no asyncio.
 
-May import: kraft.errors, kraft.config.
+May import: kraft.errors, kraft.config, kraft.security.
 """

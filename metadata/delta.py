@@ -18,6 +18,7 @@ from kraft.metadata.image import (
     UncleanElection,
 )
 from kraft.metadata.records import (
+    AccessControlEntry,
     BecomeController,
     BrokerRegistrationChange,
     ConfigRecord,
@@ -25,9 +26,14 @@ from kraft.metadata.records import (
     PartitionRecord,
     ProducerIds,
     RegisterBroker,
+    RemoveAccessControlEntry,
     RemoveTopic,
+    RemoveUserScramCredential,
     TopicRecord,
+    UserScramCredential,
 )
+from kraft.security.acls import AclBinding
+from kraft.security.scram import ScramCredential
 
 MAX_UNCLEAN_HISTORY = 1000  # the per-partition counters keep the full count
 
@@ -48,6 +54,8 @@ class MetadataDelta:
         self._cluster_configs: dict | None = None
         self._next_producer_id = image.next_producer_id
         self._unclean = list(image.unclean_elections)
+        self._acls: set | None = None
+        self._scram: dict | None = None
 
     # Copy-on-write accessors: an area is copied only when a record touches it.
     def _brokers_w(self):
@@ -202,6 +210,33 @@ class MetadataDelta:
             raise RecordRejected("producer id block does not move forward")
         self._next_producer_id = r.next_producer_id
 
+    def _replay_AccessControlEntry(self, r: AccessControlEntry) -> None:
+        if self._acls is None:
+            self._acls = set(self._base.acls)
+        self._acls.add(_binding(r))
+
+    def _replay_RemoveAccessControlEntry(self, r: RemoveAccessControlEntry) -> None:
+        if self._acls is None:
+            self._acls = set(self._base.acls)
+        self._acls.discard(_binding(r))
+
+    def _scram_w(self) -> dict:
+        if self._scram is None:
+            self._scram = dict(self._base.scram_credentials)
+        return self._scram
+
+    def _replay_UserScramCredential(self, r: UserScramCredential) -> None:
+        users = self._scram_w()
+        users[r.name] = {**users.get(r.name, {}), r.mechanism: ScramCredential.from_record_fields(r)}
+
+    def _replay_RemoveUserScramCredential(self, r: RemoveUserScramCredential) -> None:
+        users = self._scram_w()
+        left = {m: c for m, c in users.get(r.name, {}).items() if m != r.mechanism}
+        if left:
+            users[r.name] = left
+        else:
+            users.pop(r.name, None)
+
     def apply(self) -> MetadataImage:
         base = self._base
         return MetadataImage(
@@ -219,4 +254,11 @@ class MetadataDelta:
             ),
             next_producer_id=self._next_producer_id,
             unclean_elections=tuple(self._unclean[-MAX_UNCLEAN_HISTORY:]),
+            acls=frozenset(self._acls) if self._acls is not None else base.acls,
+            scram_credentials=self._scram if self._scram is not None else base.scram_credentials,
         )
+
+
+def _binding(r) -> AclBinding:
+    return AclBinding(r.resource_type, r.resource_name, r.pattern_type, r.principal, r.host,
+                      r.operation, r.permission)

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from kraft.security.acls import AclBinding
+from kraft.security.scram import ScramCredential
+
 NO_LEADER = -1
 
 
@@ -79,6 +82,9 @@ class MetadataImage:
     cluster_configs: Mapping[str, str] = field(default_factory=dict)
     next_producer_id: int = 0
     unclean_elections: tuple[UncleanElection, ...] = ()
+    acls: frozenset[AclBinding] = frozenset()
+    # user name -> mechanism -> credential
+    scram_credentials: Mapping[str, Mapping[str, ScramCredential]] = field(default_factory=dict)
 
     def topic(self, name: str) -> TopicImage | None:
         topic_id = self.topic_ids.get(name)

@@ -5,6 +5,8 @@ Plain JSON (not pickle) keeps snapshots compact, readable and safe to load.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from kraft.metadata.image import (
     BrokerRegistration,
     MetadataImage,
@@ -12,6 +14,8 @@ from kraft.metadata.image import (
     TopicImage,
     UncleanElection,
 )
+from kraft.security.acls import AclBinding
+from kraft.security.scram import ScramCredential
 
 
 def image_to_dict(image: MetadataImage) -> dict:
@@ -53,6 +57,11 @@ def image_to_dict(image: MetadataImage) -> dict:
             [u.topic, u.partition, u.leader, u.leader_epoch, u.metadata_offset]
             for u in image.unclean_elections
         ],
+        "acls": [b.to_dict() for b in sorted(image.acls)],
+        "scram_credentials": {
+            name: [c.to_record_fields() for c in by_mechanism.values()]
+            for name, by_mechanism in image.scram_credentials.items()
+        },
     }
 
 
@@ -88,4 +97,11 @@ def image_from_dict(data: dict) -> MetadataImage:
         cluster_configs=dict(data["cluster_configs"]),
         next_producer_id=data["next_producer_id"],
         unclean_elections=tuple(UncleanElection(*u) for u in data["unclean_elections"]),
+        # absent in snapshots older than security
+        acls=frozenset(AclBinding(**b) for b in data.get("acls", ())),
+        scram_credentials={
+            name: {c["mechanism"]: ScramCredential.from_record_fields(SimpleNamespace(**c))
+                   for c in creds}
+            for name, creds in data.get("scram_credentials", {}).items()
+        },
     )

@@ -107,6 +107,51 @@ class ProducerIds(_Record):
     next_producer_id: int  # first id after the block handed out
 
 
+Mechanism = Annotated[str, Field(pattern=r"^SCRAM-SHA-(256|512)$")]
+
+
+class AccessControlEntry(_Record):
+    """Add one ACL binding (Kafka's model: kraft.security.acls); adding it twice is a no-op."""
+
+    type: Literal["AccessControlEntry"] = "AccessControlEntry"
+    resource_type: str
+    resource_name: str
+    pattern_type: str
+    principal: str
+    host: str
+    operation: str
+    permission: str
+
+
+class RemoveAccessControlEntry(_Record):
+    type: Literal["RemoveAccessControlEntry"] = "RemoveAccessControlEntry"
+    resource_type: str
+    resource_name: str
+    pattern_type: str
+    principal: str
+    host: str
+    operation: str
+    permission: str
+
+
+class UserScramCredential(_Record):
+    """Set a user's salted SCRAM credential for one mechanism (never the password)."""
+
+    type: Literal["UserScramCredential"] = "UserScramCredential"
+    name: str
+    mechanism: Mechanism
+    salt: str  # base64
+    stored_key: str  # base64
+    server_key: str  # base64
+    iterations: int
+
+
+class RemoveUserScramCredential(_Record):
+    type: Literal["RemoveUserScramCredential"] = "RemoveUserScramCredential"
+    name: str
+    mechanism: Mechanism
+
+
 MetadataRecord = Annotated[
     Union[
         BecomeController,
@@ -118,6 +163,10 @@ MetadataRecord = Annotated[
         ConfigRecord,
         RemoveTopic,
         ProducerIds,
+        AccessControlEntry,
+        RemoveAccessControlEntry,
+        UserScramCredential,
+        RemoveUserScramCredential,
     ],
     Field(discriminator="type"),
 ]

@@ -13,6 +13,7 @@ import logging
 from aiohttp import web
 
 from kraft.api import (
+    acl_routes,
     broker_config_routes,
     cluster_config_routes,
     cluster_routes,
@@ -24,11 +25,13 @@ from kraft.api import (
     openapi,
     produce_routes,
     topic_routes,
+    user_routes,
 )
 from kraft.api.catch_up import catch_up_on_unknown_topic
 from kraft.api.cors import cors_middleware
 from kraft.api.context import NODE_KEY
 from kraft.api.error_map import error_body
+from kraft.api.security_middleware import security
 from kraft.api.http_body import BUDGET_KEY, BodyBudget, body_budget, json_response
 from kraft.errors import ERROR_CLASS_HEADER, KraftError
 
@@ -58,7 +61,7 @@ async def error_envelope(request: web.Request, handler):
 def build_app(node) -> web.Application:
     # client_max_size bounds aiohttp's own buffering (request.read/post); our readers
     # enforce their own caps before buffering.
-    app = web.Application(middlewares=[cors_middleware(node.config.http), error_envelope, body_budget,
+    app = web.Application(middlewares=[cors_middleware(node.config.http), error_envelope, security, body_budget,
                                        catch_up_on_unknown_topic],
                           client_max_size=64 * 1024 * 1024)
     app[NODE_KEY] = node
@@ -73,5 +76,7 @@ def build_app(node) -> web.Application:
     consume_routes.add_routes(app)
     consumer_routes.add_routes(app)
     group_routes.add_routes(app)
+    acl_routes.add_routes(app)
+    user_routes.add_routes(app)
     openapi.add_routes(app)
     return app

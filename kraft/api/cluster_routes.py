@@ -8,6 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kraft.api import v3_views as views
+from kraft.api.access_rules import IDENTITY_KEY
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, v2_response
 from kraft.api.paths import base_url, check_cluster
@@ -79,7 +80,7 @@ async def create_producer(request):
         if not brokers:
             raise BrokerNotAvailable("no unfenced broker to allocate a producer id; retry")
         status, body, ctype = await node.proxy_request(brokers[0], "POST", request.path_qs, {},
-                                                       what="broker")
+                                                       what="broker", on_behalf=request.get(IDENTITY_KEY))
         return web.Response(body=body, status=status, content_type=ctype)
     producer_id = await node.producer_ids.next_id()
     return json_response({"kind": "KraftProducer", "cluster_id": node.cluster_id,

@@ -16,6 +16,7 @@ from aiohttp import web
 from kraft.api.catch_up import reads_latest_metadata
 from kraft.api import v3_views as views
 from kraft.config.broker_settings import broker_settings
+from kraft.api.access_rules import visible
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.api.paths import base_url, check_cluster
@@ -48,7 +49,7 @@ def _ctx(request):
 async def all_topic_configs(request):
     node, image, base = _ctx(request)
     data = []
-    for name in sorted(image.topic_ids):
+    for name in sorted(visible(request, "TOPIC", image.topic_ids, "DESCRIBE_CONFIGS")):
         configs = effective_topic_configs(image, node.topic_defaults, name)
         data += [views.config_view(name, k, v, src, node.cluster_id, base)
                  for k, (v, src) in sorted(configs.items())]
@@ -69,8 +70,10 @@ async def broker_replicas(request):
     if not (raw.isascii() and raw.isdigit()) or int(raw) not in image.brokers:
         raise NotFound(f"broker {raw} not found")
     broker = int(raw)
+    shown = set(visible(request, "TOPIC", image.topic_ids))
     data = [views.replica_view(topic, index, broker, node.cluster_id, base)
-            for topic, index, reg in image.all_partitions() if broker in reg.replicas]
+            for topic, index, reg in image.all_partitions()
+            if broker in reg.replicas and topic.name in shown]
     return json_response(views.collection("KafkaReplicaList", base, request.path, data))
 
 

@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from kraft.api import record_codec as rc
+from kraft.api.access_rules import IDENTITY_KEY
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int
 from kraft.broker.peers import LOCAL_ONLY_HEADER
@@ -59,7 +60,8 @@ async def _on_leader(request, serve_here):
             raise NotLeaderOrFollower(f"NOT_LEADER: node {node.node_id} is not the leader (metadata moving); retry")
         headers = {LOCAL_ONLY_HEADER: "1", "Accept": request.headers.get("Accept", "*/*"),
                    ERROR_CLASS_HEADER: "1"}
-        status, body, ctype = await node.proxy_get(leader, request.path_qs, headers)
+        status, body, ctype = await node.proxy_get(leader, request.path_qs, headers,
+                                                   on_behalf=request.get(IDENTITY_KEY))
         error_class = _error_class(status, body)
         if error_class != "NotLeaderOrFollower" or attempt == FORWARD_ATTEMPTS - 1:
             if error_class is not None and ERROR_CLASS_HEADER not in request.headers:

@@ -22,6 +22,8 @@ from aiohttp import web
 
 from kraft.api import record_codec as rc
 from kraft.api.consumer_requests import check_name, instance_config, partition_list, require_object, subscription
+from kraft.api import access_rules
+from kraft.api.access_rules import IDENTITY_KEY
 from kraft.api.context import node_of
 from kraft.api.http_body import check_content_type, check_v2_accept, query_int, read_body
 from kraft.broker.peers import LOCAL_ONLY_HEADER
@@ -77,7 +79,8 @@ async def forward(request, node, target: int) -> web.Response:
         if name in request.headers:
             headers[name] = request.headers[name]
     status, data, ctype = await node.proxy_request(target, request.method, request.path_qs, headers, body,
-                                                   what="coordinator", timeout_s=FORWARD_TIMEOUT_S)
+                                                   what="coordinator", timeout_s=FORWARD_TIMEOUT_S,
+                                                   on_behalf=request.get(IDENTITY_KEY))
     if status == 204:
         return no_content()
     return web.Response(body=data, status=status, content_type=ctype)
@@ -174,6 +177,8 @@ async def delete_instance(request, node, groups, group_id):
 @with_instance
 async def subscribe(request, node, groups, group, instance):
     topics, pattern = subscription(await required_body(request), sorted(t.name for t in node.image.topics.values()))
+    for topic in topics or ():
+        access_rules.check(request, "READ", "TOPIC", topic)
     if instance.manual:
         raise ConsumerConflict("this instance was assigned partitions by hand; subscribe and assign are "
                                "mutually exclusive: DELETE its subscription first")
@@ -206,6 +211,8 @@ async def unsubscribe(request, node, groups, group, instance):
 @with_instance
 async def assign(request, node, groups, group, instance):
     chosen = partition_list(await required_body(request), "partitions", node.image)
+    for topic in {t for t, _, _, _ in chosen}:
+        access_rules.check(request, "READ", "TOPIC", topic)
     if instance.subscribed:
         raise ConsumerConflict("this instance subscribed to topics; subscribe and assign are mutually "
                                "exclusive: DELETE its subscription first")
@@ -268,6 +275,8 @@ def _set_positions(instance, targets: dict) -> None:
 
 async def _seek_edge(request, node, instance, beginning: bool):
     chosen = partition_list(await required_body(request), "partitions", node.image)
+    for topic in {t for t, _, _, _ in chosen}:
+        access_rules.check(request, "READ", "TOPIC", topic)
     targets = {}
     for topic, partition, _, _ in chosen:
         tp = _owned_or_conflict(instance, topic, partition)
@@ -305,6 +314,8 @@ async def records(request, node, groups, group, instance):
     _check_accept(request, binary)
     timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
     max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)
+    for topic in sorted({t for t, _ in instance.owned}):  # ACLs may have changed since it subscribed
+        access_rules.check(request, "READ", "TOPIC", topic)
     if instance.config.auto_commit and instance.uncommitted():
         await _commit(groups, group, instance, instance.uncommitted())  # what the last poll delivered
     got = await poll(groups, node.partition_reader, instance, max_bytes, timeout_ms)
@@ -342,6 +353,7 @@ async def commit(request, node, groups, group, instance):
     wanted = partition_list(body, key, node.image, with_offset=True)
     targets = {}
     for topic, partition, offset, metadata in wanted:
+        access_rules.check(request, "READ", "TOPIC", topic)
         tp = _owned_or_conflict(instance, topic, partition)
         _, end = await node.partition_reader.offsets(*tp)
         if offset + 1 > end:

@@ -25,6 +25,9 @@ REST_ERROR_CODES: dict[type[e.KraftError], int] = {
     e.BodyTimeout: 408,
     e.Overloaded: 429,
     e.Unauthorized: 401,
+    e.AuthenticationFailed: 40101,
+    e.AuthorizationFailed: 40301,
+    e.InvalidAcl: 40002,  # as Confluent's v3 answers a bad ACL
     e.InvalidValue: 42206,
     e.ProducerSequenceError: 42206,
     e.UnknownTopicOrPartition: 40402,
@@ -34,6 +37,7 @@ REST_ERROR_CODES: dict[type[e.KraftError], int] = {
     e.ConsumerInstanceNotFound: 40403,
     e.TopicAlreadyExists: 40002,  # as Confluent's v3 answers it (HTTP 400)
     e.ConsumerInstanceExists: 40902,
+    e.UserAlreadyExists: 40901,
     e.ConsumerConflict: 40903,
     e.StaleBrokerEpoch: 40904,
     e.RetriableError: 50003,

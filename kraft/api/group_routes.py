@@ -15,6 +15,7 @@ from aiohttp import web
 from kraft.broker.peers import PeerUnreachable
 from kraft.errors import KraftError, NotFound
 from kraft.api.consumer_routes import coordinated
+from kraft.api.access_rules import visible
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.api.paths import base_url, check_cluster
@@ -109,7 +110,7 @@ async def list_groups(request):
     for summaries in await asyncio.gather(*(ask(b.broker_id) for b in brokers)):
         for d in summaries:
             found.setdefault(d["group_id"], d)
-    data = [group_view(request, node, found[g]) for g in sorted(found)]
+    data = [group_view(request, node, found[g]) for g in sorted(visible(request, "GROUP", found))]
     return json_response({"kind": "KafkaConsumerGroupList",
                           "metadata": {"self": _self(request, node)}, "data": data})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
+from kraft.api.access_rules import IDENTITY_KEY, check_create_topic, visible
 from kraft.api.catch_up import reads_latest_metadata
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
@@ -54,7 +55,8 @@ def _ctx(request):
 
 async def list_topics(request):
     node, image, base = _ctx(request)
-    topics = sorted(image.topics.values(), key=lambda t: t.name)
+    names = set(visible(request, "TOPIC", image.topic_ids))
+    topics = sorted((t for t in image.topics.values() if t.name in names), key=lambda t: t.name)
     data = [views.topic_view(t, node.cluster_id, base) for t in topics]
     return json_response(views.collection("KafkaTopicList", base, request.path, data))
 
@@ -69,6 +71,8 @@ async def create_topic(request):
     if "topic_name" not in body:
         raise BadRequest("topic_name is required")
     validate_topic_name(body["topic_name"])  # fail fast, even with no quorum
+    if node.access.enabled and request.get(IDENTITY_KEY) is not None:
+        check_create_topic(request, request[IDENTITY_KEY], body["topic_name"])
     if body["topic_name"] == OFFSETS_TOPIC:
         raise InvalidValue(f"{OFFSETS_TOPIC} is reserved: the cluster creates it on the first consumer group use")
     configs = _parse_config_list(body.get("configs", []))
@@ -237,7 +241,8 @@ def _v2_partition(topic, i):
 
 async def v2_list_topics(request):
     # internal topics (__consumer_offsets) are hidden, as Kafka's topic listing does by default
-    return v2_response(sorted(t for t in node_of(request).image.topic_ids if not t.startswith("__")))
+    names = (t for t in node_of(request).image.topic_ids if not t.startswith("__"))
+    return v2_response(sorted(visible(request, "TOPIC", names)))
 
 
 async def v2_get_topic(request):

@@ -22,12 +22,14 @@ import orjson
 import yarl
 
 from kraft.config.cluster import is_ipv4_literal
-from kraft.config.cluster_keys import request_signature
+from kraft.config.cluster_keys import on_behalf_token, request_signature
 from kraft.errors import ERROR_CLASS_HEADER, KraftError, UnknownServerError, error_from_name
 
 SIGNATURE_HEADER = "X-Kraft-Signature"
 # The receiver serves the request itself and never forwards it again.
 LOCAL_ONLY_HEADER = "X-Kraft-Forwarded"
+# A client request passed on keeps its principal and host (kraft.config.cluster_keys).
+ON_BEHALF_HEADER = "X-Kraft-On-Behalf-Of"
 RETRY_PAUSE_S = 0.05
 
 
@@ -87,13 +89,18 @@ class Peers:
     async def request(self, node_id: int, method: str, path: str, *, timeout_s: float,
                       params: dict | None = None, data: bytes | None = None,
                       headers: dict | None = None, local_only: bool = True,
-                      attempts: int = 1) -> PeerAnswer:
-        """One call (or up to `attempts` for idempotent reads) -> the answer, any status."""
+                      attempts: int = 1, on_behalf: tuple[str, str] | None = None) -> PeerAnswer:
+        """One call (or up to `attempts` for idempotent reads) -> the answer, any status.
+        on_behalf: the (principal, host) of the client whose request this passes on."""
         url = yarl.URL(self._url_of(node_id) + path)
         if params:
             url = url.update_query(params)
+        now_ms = int(time.time() * 1000)
         sent = {SIGNATURE_HEADER: request_signature(self._key, method, url.raw_path_qs, data or b"",
-                                                    int(time.time() * 1000)), **(headers or {})}
+                                                    now_ms), **(headers or {})}
+        if on_behalf is not None:
+            sent[ON_BEHALF_HEADER] = on_behalf_token(self._key, *on_behalf, method, url.raw_path_qs,
+                                                     now_ms)
         if local_only:
             sent[LOCAL_ONLY_HEADER] = "1"
         loop = asyncio.get_running_loop()

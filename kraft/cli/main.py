@@ -13,7 +13,8 @@ from rich.table import Table
 
 from kraft.cli import data as cli_data
 from kraft.cli import group as cli_group
-from kraft.client.admin_client import AdminClient, AdminError
+from kraft.cli import security as cli_security
+from kraft.client.admin_client import AdminClient, AdminError, credentials_from_env
 from kraft.config.cluster import ConfigFileError, load_cluster_config, load_cluster_config_text
 from kraft.perf import cli as perf_cli
 from kraft.scenario import cli as scenario_cli
@@ -50,10 +51,12 @@ def load_config(path: Optional[Path], embedded: bool = False):
 
 
 def client(config: Optional[Path], bootstrap: Optional[str]) -> AdminClient:
+    """Credentials, when the cluster asks for them, come from KRAFT_USER/KRAFT_PASSWORD."""
+    auth = credentials_from_env()
     if bootstrap:
-        return AdminClient([bootstrap])
+        return AdminClient([bootstrap], auth=auth)
     cfg, _ = load_config(config)
-    return AdminClient([n.http_url for n in cfg.nodes])
+    return AdminClient([n.http_url for n in cfg.nodes], auth=auth)
 
 
 @app.command()
@@ -255,6 +258,7 @@ def topic_config(name: str,
 
 cli_data.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
 cli_group.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
+cli_security.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
 perf_cli.register(app)
 scenario_cli.register(app)
 

@@ -6,9 +6,24 @@ final, so a user mistake is reported once, with the server's own message.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import urllib.error
 import urllib.request
+
+USER_ENV, PASSWORD_ENV = "KRAFT_USER", "KRAFT_PASSWORD"
+
+
+def basic_auth_header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def credentials_from_env() -> tuple[str, str] | None:
+    """(user, password) from KRAFT_USER / KRAFT_PASSWORD (never a command-line argument,
+    which other users of the machine could read in the process list)."""
+    user = os.environ.get(USER_ENV)
+    return (user, os.environ.get(PASSWORD_ENV, "")) if user else None
 
 
 class AdminError(Exception):
@@ -20,9 +35,11 @@ class AdminError(Exception):
 
 
 class AdminClient:
-    def __init__(self, bootstrap: list[str], timeout_s: float = 10.0):
+    def __init__(self, bootstrap: list[str], timeout_s: float = 10.0,
+                 auth: tuple[str, str] | None = None):
         self.bootstrap = [u.rstrip("/") for u in bootstrap]
         self.timeout_s = timeout_s
+        self._authorization = basic_auth_header(*auth) if auth else None
         self._cluster_id: str | None = None
 
     def request(self, method: str, path: str, body=None, content_type: str = "application/json",
@@ -35,6 +52,8 @@ class AdminClient:
                 req.add_header("Content-Type", content_type)
             if accept:
                 req.add_header("Accept", accept)
+            if self._authorization:
+                req.add_header("Authorization", self._authorization)
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                     raw = resp.read()

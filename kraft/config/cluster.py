@@ -135,6 +135,55 @@ class HttpSettings(_Table):
         return frozenset(o.strip() for o in self.allow_origin.split(",") if o.strip())
 
 
+class BootstrapUser(_Table):
+    """Created (as a salted SCRAM credential in the metadata log) when no credential of
+    that name exists yet; a password changed later through the API is kept."""
+
+    name: Annotated[str, Field(strict=True, min_length=1, max_length=256)]
+    password: Annotated[str, Field(strict=True, min_length=1, max_length=1024)]
+    mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-256"
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        if problem := user_name_problem(name):
+            raise _invalid("", problem)
+        return name
+
+
+def user_name_problem(name: str) -> str | None:
+    if ":" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return f"a user name has no ':' and no control characters, got {name!r}"
+    return None
+
+
+class SecuritySettings(_Table):
+    """[security]: present = ACLs enforced on every client request; absent = an open
+    cluster, as Kafka's PLAINTEXT listener with no authorizer."""
+
+    authentication: Annotated[bool, Field(strict=True)] = True
+    super_users: tuple[Annotated[str, Field(strict=True, min_length=1)], ...] = ()
+    allow_everyone_if_no_acl_found: Annotated[bool, Field(strict=True)] = False
+    allow_unauthenticated: Annotated[bool, Field(strict=True)] = False
+    tls_cert: Annotated[str, Field(strict=True, min_length=1)] | None = None
+    tls_key: Annotated[str, Field(strict=True, min_length=1)] | None = None
+    tls_ca: Annotated[str, Field(strict=True, min_length=1)] | None = None
+    users: tuple[BootstrapUser, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SecuritySettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise _invalid("tls_key" if self.tls_key is None else "tls_cert",
+                           "tls_cert and tls_key go together")
+        if self.tls_ca is not None and self.tls_cert is None:
+            raise _invalid("tls_cert", "tls_ca needs tls_cert and tls_key (the node's own certificate)")
+        names = [u.name for u in self.users]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise _invalid(f"users[{index}].name", f"user {name!r} is listed twice")
+        return self
+
+
 def _host_problem(host: str) -> str | None:
     try:
         # The host is also what other nodes and clients connect to (like Kafka's advertised.listeners).
@@ -206,6 +255,13 @@ class NodeConfig(_Table):
         return Path(os.path.normpath(base / Path(self.data_dir).expanduser()))
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower().rstrip(".") == "localhost"
+
+
 def _interface(host: str) -> str:
     """One spelling per host, so that "::1" and "0:0::1" are seen as the same."""
     try:
@@ -243,6 +299,7 @@ class ClusterConfig(_Table):
     groups: GroupSettings = Field(default_factory=lambda: GroupSettings.model_validate({}))
     http: HttpSettings = Field(default_factory=lambda: HttpSettings.model_validate({}))
     storage: StorageSettings = Field(default_factory=lambda: StorageSettings.model_validate({}))
+    security: SecuritySettings | None = None
     nodes: Annotated[tuple[NodeConfig, ...], Field(min_length=1)]
     _file_name: str = PrivateAttr(default="cluster.toml")
     _path: Path | None = PrivateAttr(default=None)
@@ -311,6 +368,19 @@ class ClusterConfig(_Table):
         count = len(self.controllers)
         advice = f"{count} controllers tolerate no more failures than {count - 1}; use an odd number"
         return [f"{self._file_name}: nodes: {advice}"] if count % 2 == 0 else []
+
+    def exposure_problem(self, node_id: int) -> str | None:
+        """Why this node must not start: a listener others can reach with nobody asked
+        who they are (Kafka's PLAINTEXT on a public address), unless the file says so."""
+        node = self.node(node_id)
+        security = self.security
+        if security is not None and (security.authentication or security.allow_unauthenticated):
+            return None
+        if _is_loopback(node.host):
+            return None
+        return (f"{self._file_name}: nodes[id={node_id}].host: {node.host} is reachable from other "
+                "machines and authentication is off; set [security] authentication = true (with "
+                "users), or allow_unauthenticated = true to serve an open cluster there")
 
     def node(self, node_id: int) -> NodeConfig:
         for node in self.nodes:

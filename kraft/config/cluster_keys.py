@@ -43,3 +43,23 @@ def signature_valid(key: bytes, signature: str, method: str, path_qs: str, body:
         return False
     expected = request_signature(key, method, path_qs, body, int(stamp))
     return hmac.compare_digest(expected.encode(), signature.encode())
+
+
+def on_behalf_token(key: bytes, principal: str, host: str, method: str, path_qs: str,
+                    now_ms: int) -> str:
+    """A client request one node passes on to another keeps its principal and host:
+    `<principal>\\t<host>\\t<ms>.<hex>`, an HMAC binding them to the method, path and time."""
+    message = "\n".join(["on behalf", principal, host, method.upper(), path_qs, str(now_ms)]).encode()
+    return f"{principal}\t{host}\t{now_ms}.{hmac.new(key, message, hashlib.sha256).hexdigest()}"
+
+
+def on_behalf_identity(key: bytes, token: str, method: str, path_qs: str,
+                       now_ms: int) -> tuple[str, str] | None:
+    """(principal, host) from a valid, fresh token; None otherwise."""
+    principal, _, rest = token.partition("\t")
+    host, _, signed = rest.partition("\t")
+    stamp, _, _ = signed.partition(".")
+    if not principal or not stamp.isdigit() or abs(now_ms - int(stamp)) > SIGNATURE_WINDOW_MS:
+        return None
+    expected = on_behalf_token(key, principal, host, method, path_qs, int(stamp))
+    return (principal, host) if hmac.compare_digest(expected.encode(), token.encode()) else None

@@ -8,7 +8,9 @@ is the caller's 400, never a controller crash.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+import base64
+import binascii
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -17,11 +19,14 @@ from kraft.controller import (
     config_control,
     partition_control,
     producer_id_control,
+    security_control,
     topic_control,
 )
 from kraft.controller.quorum_controller import Command, QuorumController
 from kraft.errors import BadRequest
 from kraft.metadata.records import RegisterBroker
+from kraft.security.acls import binding_from, filter_from
+from kraft.security.scram import MAX_ITERATIONS, MIN_ITERATIONS, ScramCredential
 
 
 class _Payload(BaseModel):
@@ -89,6 +94,32 @@ class AlterConfigs(_Payload):
     topic: str
     changes: dict[str, Any]
     validate_only: bool = False
+
+
+class CreateAcls(_Payload):
+    acls: list[dict[str, Any]]
+
+
+class DeleteAcls(_Payload):
+    filter: dict[str, Any]
+
+
+class Credential(_Payload):
+    mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"]
+    salt: str
+    stored_key: str
+    server_key: str
+    iterations: int = Field(ge=MIN_ITERATIONS, le=MAX_ITERATIONS)
+
+
+class SetUserCredential(_Payload):
+    name: str
+    credential: Credential
+    mode: Literal["create", "update", "upsert"] = "upsert"
+
+
+class DeleteUser(_Payload):
+    name: str
 
 
 def build_command(op: str, payload: Any, controller: QuorumController,
@@ -184,7 +215,40 @@ def _allocate_producer_ids(p, controller, defaults) -> Command:
         image, req.broker_id, req.broker_epoch)
 
 
+def _create_acls(p, controller, defaults) -> Command:
+    req = CreateAcls.model_validate(p)
+    bindings = [binding_from(a) for a in req.acls]
+    return lambda image: security_control.create_acls(image, bindings)
+
+
+def _delete_acls(p, controller, defaults) -> Command:
+    req = DeleteAcls.model_validate(p)
+    acl_filter = filter_from(req.filter)
+    return lambda image: security_control.delete_acls(image, acl_filter)
+
+
+def _set_user_credential(p, controller, defaults) -> Command:
+    req = SetUserCredential.model_validate(p)
+    c = req.credential
+    try:
+        credential = ScramCredential(c.mechanism, base64.b64decode(c.salt, validate=True),
+                                     base64.b64decode(c.stored_key, validate=True),
+                                     base64.b64decode(c.server_key, validate=True), c.iterations)
+    except (binascii.Error, ValueError):
+        raise BadRequest("set_user_credential: credential fields must be base64") from None
+    return lambda image: security_control.set_user_credential(image, req.name, credential, req.mode)
+
+
+def _delete_user(p, controller, defaults) -> Command:
+    req = DeleteUser.model_validate(p)
+    return lambda image: security_control.delete_user(image, req.name)
+
+
 _BUILDERS = {
+    "create_acls": _create_acls,
+    "delete_acls": _delete_acls,
+    "set_user_credential": _set_user_credential,
+    "delete_user": _delete_user,
     "allocate_producer_ids": _allocate_producer_ids,
     "alter_partition": _alter_partition,
     "report_damaged_replica": _report_damaged_replica,

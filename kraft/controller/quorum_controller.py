@@ -23,6 +23,7 @@ from typing import Callable
 
 from kraft.controller.broker_control import BrokerHeartbeats, fence_brokers
 from kraft.controller.preferred_leader import preferred_leader_changes
+from kraft.controller.security_control import bootstrap_users
 from kraft.errors import (
     ConcurrentMetadataChange,
     KraftError,
@@ -69,9 +70,11 @@ class QuorumController:
         clock: Callable[[], float] = time.monotonic,
         heartbeat_interval_ms: int = 500,
         probe_down=None,
+        bootstrap_credentials=None,
     ):
         """probe_down(broker_id) -> awaitable bool: True only when the broker's process
-        is certainly gone (its port refuses connections)."""
+        is certainly gone (its port refuses connections). bootstrap_credentials: users
+        from cluster.toml, written by each new controller when the log has none of that name."""
         self._quorum = quorum
         self._node_id = node_id
         self._defaults = defaults
@@ -83,6 +86,7 @@ class QuorumController:
         self._probe_after_ms = 2 * heartbeat_interval_ms
         self.epoch: int | None = None  # set while this node is the active controller
         self._loop_seen = clock()  # last pass of a duty loop (see _credit_stall)
+        self._bootstrap_credentials = dict(bootstrap_credentials or {})
 
     @property
     def active(self) -> bool:
@@ -141,6 +145,9 @@ class QuorumController:
 
     async def _lead(self, term: int) -> None:
         self._loop_seen = self._clock()
+        if self._bootstrap_credentials:
+            await self._duty(lambda image: (
+                bootstrap_users(image, self._bootstrap_credentials), {}))
         async with asyncio.TaskGroup() as tg:
             probes = tg.create_task(self._probe_loop(term), name="dead-broker-probes")
             try:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from kraft.kafka import (config_api, fetch_api, group_admin_api, group_api, metadata_api, offsets_api, produce_api,
-                         producer_id_api, topic_admin_api)
+from kraft.kafka import (acl_api, config_api, fetch_api, group_admin_api, group_api, metadata_api, offsets_api, produce_api,
+                         producer_id_api, sasl_api, topic_admin_api)
 
 API_VERSIONS = 18
 
@@ -37,13 +37,18 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(14, 0, 5, group_api.sync_group),                    # SyncGroup
     Api(15, 0, 5, group_admin_api.describe_groups),         # DescribeGroups
     Api(16, 0, 4, group_admin_api.list_groups),             # ListGroups
+    Api(17, 0, 1, sasl_api.handshake),                      # SaslHandshake (v0 listed, refused: see sasl_api)
     Api(18, 0, 3, None),                                    # ApiVersions
     Api(19, 2, 7, topic_admin_api.create_topics),           # CreateTopics
     Api(20, 1, 6, topic_admin_api.delete_topics),           # DeleteTopics
     Api(22, 0, 4, producer_id_api.handle),                  # InitProducerId
     Api(23, 2, 4, offsets_api.offset_for_leader_epoch),     # OffsetForLeaderEpoch
+    Api(29, 1, 3, acl_api.describe_acls),                   # DescribeAcls
+    Api(30, 1, 3, acl_api.create_acls),                     # CreateAcls
+    Api(31, 1, 3, acl_api.delete_acls),                     # DeleteAcls
     Api(32, 1, 4, config_api.describe_configs),             # DescribeConfigs
     Api(33, 0, 2, config_api.alter_configs),                # AlterConfigs (the whole-set form)
+    Api(36, 0, 2, sasl_api.authenticate),                   # SaslAuthenticate
     Api(37, 0, 3, topic_admin_api.create_partitions),       # CreatePartitions
     Api(44, 0, 1, config_api.incremental_alter_configs),    # IncrementalAlterConfigs
     Api(60, 0, 1, metadata_api.describe_cluster),           # DescribeCluster

@@ -12,7 +12,7 @@ from __future__ import annotations
 from kraft.config.broker_settings import broker_settings
 from kraft.config.broker_synonyms import BROKER_NAME_OF, TOPIC_CONFIG_OF, cluster_values_by_broker_name
 from kraft.config.topic_configs import TOPIC_CONFIGS
-from kraft.kafka import error_codes
+from kraft.kafka import error_codes, session
 from kraft.metadata.effective_configs import effective_topic_configs
 
 TOPIC, BROKER = 2, 4
@@ -69,6 +69,10 @@ def _describe_one(node, resource) -> dict:
     kind, name = int(resource.resource_type), resource.resource_name
     answer = {"error_code": error_codes.NONE, "error_message": None, "resource_type": kind,
               "resource_name": name, "configs": []}
+    denied = _denied(node, "DESCRIBE_CONFIGS", kind, name)
+    if denied is not None:
+        answer.update(error_code=denied, error_message="DESCRIBE_CONFIGS is not authorized")
+        return answer
     if kind == TOPIC:
         if node.image.topic(name) is None:
             answer.update(error_code=error_codes.UNKNOWN_TOPIC_OR_PARTITION, error_message=f"topic {name!r} not found")
@@ -108,12 +112,24 @@ async def _alter_each(node, request, changes_of) -> dict:
     """Each resource's changes applied on their own: one refused does not stop the rest."""
     responses = []
     for resource in request.resources:
+        denied = _denied(node, "ALTER_CONFIGS", int(resource.resource_type), resource.resource_name)
+        if denied is not None:
+            responses.append(_resource_answer(resource, denied, "ALTER_CONFIGS is not authorized"))
+            continue
         try:
             await _apply(node, resource, changes_of(node, resource), bool(request.validate_only))
             responses.append(_resource_answer(resource, error_codes.NONE, None))
         except error_codes.REFUSALS as exc:
             responses.append(_resource_answer(resource, error_codes.code_of(exc), str(exc)))
     return {"throttle_time": 0, "responses": responses}
+
+
+def _denied(node, operation: str, kind: int, name: str) -> int | None:
+    """TOPIC_/CLUSTER_AUTHORIZATION_FAILED when the principal may not; brokers' configs
+    are the cluster's, as in Kafka."""
+    if kind == TOPIC:
+        return None if session.allowed(node, operation, "TOPIC", name) else 29
+    return None if session.allowed(node, operation, "CLUSTER") else 31
 
 
 def _resource_answer(resource, code: int, message: str | None) -> dict:

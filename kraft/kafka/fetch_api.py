@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from kraft.errors import KraftError, OffsetOutOfRange
-from kraft.kafka import error_codes
+from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
 from kraft.kafka.leaders import epoch_problem, leader_replica
 from kraft.kafka.splice import Spliced, new_marker
@@ -29,6 +29,7 @@ def _read_partition(node, topic: str, want, budget: int, spliced: Spliced) -> tu
               "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": [],
               "preferred_read_replica": -1, "records": b""}
     try:
+        session.check(node, "READ", "TOPIC", topic)
         replica = leader_replica(node, topic, index)
         if (problem := epoch_problem(replica, int(getattr(want, "current_leader_epoch", -1)))) is not None:
             answer["error_code"] = problem

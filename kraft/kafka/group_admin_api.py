@@ -8,7 +8,7 @@ coordinator, like the other group requests.
 from __future__ import annotations
 
 from kraft.errors import KraftError, NotFound
-from kraft.kafka import error_codes
+from kraft.kafka import error_codes, session
 from kraft.kafka.group_api import CONSUMER_PROTOCOL, LOCATE_WAIT_S, assignment_bytes
 
 
@@ -18,6 +18,8 @@ async def list_groups(node, head, request) -> dict:
     for summary in node.groups.summaries():
         if not summary or (states and summary["state"] not in states):
             continue
+        if not session.allowed(node, "DESCRIBE", "GROUP", summary["group_id"]):
+            continue  # Kafka lists the groups the principal may describe
         groups.append({"group_id": summary["group_id"], "protocol_type": CONSUMER_PROTOCOL,
                        "group_state": summary["state"], "group_type": "classic"})
     return {"throttle_time": 0, "error_code": error_codes.NONE, "groups": groups}
@@ -35,6 +37,8 @@ def _answer(group_id: str, code: int, state: str = "") -> dict:
 async def _describe_one(node, group_id: str) -> dict:
     if not group_id:
         return _answer(group_id, error_codes.INVALID_GROUP_ID)
+    if not session.allowed(node, "DESCRIBE", "GROUP", group_id):
+        return _answer(group_id, 30)  # GROUP_AUTHORIZATION_FAILED
     try:
         target = await node.groups.locate(group_id, create=False, wait_s=LOCATE_WAIT_S)
         if target is not None:

@@ -21,11 +21,12 @@ from kio.serial.errors import SerialError
 
 from kraft.errors import KraftError
 from kraft.groups.client_group import Refused
-from kraft.kafka import error_codes
+from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
 from kraft.kafka.leaders import kafka_endpoint
 
 CONSUMER_PROTOCOL = "consumer"
+TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED = 29, 30
 LOCATE_WAIT_S = 5.0
 
 
@@ -54,10 +55,13 @@ def assignment_bytes(assignment) -> bytes:
     return buf.getvalue()
 
 
-async def _coordinator_error(node, group_id: str) -> int | None:
-    """None when this node coordinates the group now; else the code to answer."""
+async def _coordinator_error(node, group_id: str, operation: str = "READ") -> int | None:
+    """None when the principal may `operation` the group and this node coordinates it
+    now; else the code to answer."""
     if not group_id:
         return error_codes.INVALID_GROUP_ID
+    if not session.allowed(node, operation, "GROUP", group_id):
+        return GROUP_AUTHORIZATION_FAILED
     try:
         target = await node.groups.locate(group_id, wait_s=LOCATE_WAIT_S)
     except KraftError as exc:
@@ -73,6 +77,9 @@ async def _find_one(node, key: str, key_type: int) -> dict:
         return answer
     if not key:
         answer["error_code"] = error_codes.INVALID_GROUP_ID
+        return answer
+    if not session.allowed(node, "DESCRIBE", "GROUP", key):
+        answer["error_code"] = GROUP_AUTHORIZATION_FAILED
         return answer
     try:
         target = await node.groups.locate(key, wait_s=LOCATE_WAIT_S)
@@ -195,11 +202,13 @@ async def offset_commit(node, head, request) -> dict:
             return every(code)
         if (refused := group.commit_error(request.member_id, generation)) is not None:
             return every(refused.error.code)
-    offsets, unknown = {}, set()
+    offsets, unknown, denied = {}, set(), set()
     for t in request.topics:
         topic = node.image.topic(t.name)
         for p in t.partitions:
-            if topic is None or not 0 <= p.partition_index < len(topic.partitions):
+            if not session.allowed(node, "READ", "TOPIC", t.name):
+                denied.add((t.name, p.partition_index))
+            elif topic is None or not 0 <= p.partition_index < len(topic.partitions):
                 unknown.add((t.name, p.partition_index))
             else:
                 offsets[(t.name, int(p.partition_index))] = (int(p.committed_offset), p.committed_metadata or "")
@@ -214,12 +223,14 @@ async def offset_commit(node, head, request) -> dict:
         for p in t["partitions"]:
             if (t["name"], p["partition_index"]) in unknown:
                 p["error_code"] = error_codes.UNKNOWN_TOPIC_OR_PARTITION
+            elif (t["name"], p["partition_index"]) in denied:
+                p["error_code"] = TOPIC_AUTHORIZATION_FAILED
     return answer
 
 
 async def offset_fetch(node, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "topics": []}
-    if (code := await _coordinator_error(node, request.group_id)) is not None:
+    if (code := await _coordinator_error(node, request.group_id, "DESCRIBE")) is not None:
         answer["error_code"] = code
         return answer
     try:
@@ -230,15 +241,20 @@ async def offset_fetch(node, head, request) -> dict:
     if request.topics is None:  # every partition the group has committed
         wanted: dict[str, list[int]] = {}
         for topic, partition in sorted(committed):
-            wanted.setdefault(topic, []).append(partition)
+            if session.allowed(node, "DESCRIBE", "TOPIC", topic):  # others are left out, as in Kafka
+                wanted.setdefault(topic, []).append(partition)
     else:
         wanted = {t.name: list(t.partition_indexes) for t in request.topics}
     for topic, partitions in wanted.items():
         parts = []
         for p in partitions:
             c = committed.get((topic, p))
+            if not session.allowed(node, "DESCRIBE", "TOPIC", topic):
+                c, code = None, TOPIC_AUTHORIZATION_FAILED
+            else:
+                code = error_codes.NONE
             parts.append({"partition_index": p, "committed_offset": c.offset if c else -1,
                           "committed_leader_epoch": -1, "metadata": c.metadata if c else "",
-                          "error_code": error_codes.NONE})
+                          "error_code": code})
         answer["topics"].append({"name": topic, "partitions": parts})
     return answer

@@ -18,7 +18,7 @@ import logging
 import struct
 
 from kraft.kafka.codec import MalformedRequest
-from kraft.kafka import ordering
+from kraft.kafka import ordering, session
 from kraft.kafka.dispatch import Request, parse, respond
 from kraft.storage.file_slice import FileSlice
 
@@ -84,6 +84,11 @@ class KafkaListener:
             writer.close()
             return
         self._connections.add(task)
+        peer = writer.get_extra_info("peername")
+        host = peer[0] if peer else ""
+        access = self._node.access
+        session.CURRENT.set(session.Session(
+            host, None if access.authentication else access.anonymous(host)))
         try:
             await self._requests(reader, writer)
         except* (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
@@ -121,6 +126,8 @@ class KafkaListener:
                 async with asyncio.timeout(BODY_TIMEOUT_S):
                     frame = await reader.readexactly(size)
                 request = parse(frame)
+                if not session.may_serve(request.head.api_key):
+                    raise MalformedRequest(f"API key {request.head.api_key} before SASL authentication")
             except MalformedRequest as exc:
                 self._budget.release(size)
                 return await self._end(answers, writer, str(exc))

@@ -10,11 +10,12 @@ import uuid
 
 from kraft.broker.auto_create import topic_for_produce
 from kraft.errors import KraftError, TopicNotFound
-from kraft.kafka import error_codes
+from kraft.kafka import error_codes, session
 from kraft.kafka.leaders import kafka_endpoint
 from kraft.metadata.image import MetadataImage, TopicImage
 
 ZERO_UUID = uuid.UUID(int=0)
+TOPIC_AUTHORIZATION_FAILED = 29
 
 
 def advertised_brokers(node) -> list[dict]:
@@ -51,9 +52,10 @@ async def handle(node, head, request) -> dict:
         names = None  # v0: an empty list means every topic
     allow_create = getattr(request, "allow_auto_topic_creation", True)
     topics = []
-    if names is None:
+    if names is None:  # every topic the principal may DESCRIBE, as Kafka lists them
         image = node.image
-        topics = [topic_view(image, t) for t in sorted(image.topics.values(), key=lambda t: t.name)]
+        topics = [topic_view(image, t) for t in sorted(image.topics.values(), key=lambda t: t.name)
+                  if session.allowed(node, "DESCRIBE", "TOPIC", t.name)]
     else:
         for name in names:
             topics.append(await _named_topic(node, name, allow_create))
@@ -65,6 +67,12 @@ async def handle(node, head, request) -> dict:
 async def _named_topic(node, name: str | None, allow_create: bool) -> dict:
     if name is None:
         return _missing(name, error_codes.INVALID_REQUEST)  # lookups by topic id: not served
+    if not session.allowed(node, "DESCRIBE", "TOPIC", name):
+        return _missing(name, TOPIC_AUTHORIZATION_FAILED)
+    # auto-creation needs CREATE on the cluster or the topic, as in Kafka; without it a
+    # missing topic is just unknown
+    allow_create = allow_create and (session.allowed(node, "CREATE", "CLUSTER")
+                                     or session.allowed(node, "CREATE", "TOPIC", name))
     try:
         if allow_create:
             topic = await topic_for_produce(node, name)
@@ -87,13 +95,17 @@ async def _known_topic(node, name: str) -> TopicImage:
 
 
 async def describe_cluster(node, head, request) -> dict:
-    """DescribeCluster (key 60): the brokers with a Kafka listener and the active controller."""
+    """DescribeCluster (key 60): the brokers with a Kafka listener and the active controller.
+    Needs DESCRIBE on the cluster."""
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "error_message": None, "endpoint_type": 1,
               "cluster_id": node.cluster_id, "controller_id": node.image.controller_id, "brokers": [],
               "cluster_authorized_operations": -2147483648}
     if int(getattr(request, "endpoint_type", 1)) != 1:  # controllers speak Raft here, not Kafka
         answer.update(error_code=error_codes.UNSUPPORTED_ENDPOINT_TYPE,
                       error_message="only broker endpoints are served")
+        return answer
+    if not session.allowed(node, "DESCRIBE", "CLUSTER"):
+        answer.update(error_code=31, error_message="DESCRIBE on the cluster is not authorized")
         return answer
     answer["brokers"] = [{"broker_id": b["node_id"], "host": b["host"], "port": b["port"], "rack": None,
                           "is_fenced": False} for b in advertised_brokers(node)]

@@ -9,7 +9,7 @@ librdkafka uses to validate a position after a leader change.
 from __future__ import annotations
 
 from kraft.errors import KraftError
-from kraft.kafka import error_codes
+from kraft.kafka import error_codes, session
 from kraft.kafka.leaders import epoch_problem, leader_replica
 
 EARLIEST, LATEST = -2, -1
@@ -20,6 +20,7 @@ def _list_one(node, topic: str, want) -> dict:
     answer = {"partition_index": index, "error_code": error_codes.NONE, "timestamp": -1,
               "offset": -1, "leader_epoch": -1, "old_style_offsets": []}
     try:
+        session.check(node, "DESCRIBE", "TOPIC", topic)
         replica = leader_replica(node, topic, index)
         if (problem := epoch_problem(replica, int(getattr(want, "current_leader_epoch", -1)))) is not None:
             answer["error_code"] = problem
@@ -52,6 +53,7 @@ def _epoch_end(node, topic: str, want) -> dict:
     index = int(want.partition)
     answer = {"error_code": error_codes.NONE, "partition": index, "leader_epoch": -1, "end_offset": -1}
     try:
+        session.check(node, "DESCRIBE", "TOPIC", topic)
         replica = leader_replica(node, topic, index)
         if (problem := epoch_problem(replica, int(want.current_leader_epoch))) is not None:
             answer["error_code"] = problem

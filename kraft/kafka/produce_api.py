@@ -15,7 +15,7 @@ import time
 
 from kraft.errors import InvalidAppend, KraftError, MessageTooLarge
 from kraft.broker.data_plane import PendingDelivery
-from kraft.kafka import error_codes, ordering
+from kraft.kafka import error_codes, ordering, session
 from kraft.storage.compression import stored_codec
 from kraft.storage.record_batch import MAGIC, MAGIC_POS, BatchHeader, decode_records, encode_batch
 from kraft.storage.record_check import check_records
@@ -85,6 +85,7 @@ async def _append_one(node, topic: str, partition: int, data: bytes, acks: int,
     """The batch appended on this leader (its commit still to wait for), or the refusal."""
     plane = node.data_plane
     try:
+        session.check(node, "WRITE", "TOPIC", topic)
         configs = plane.configs(topic)
         batch = bytes(data)
         header = checked_batch(batch, int(configs["max.message.bytes"]))

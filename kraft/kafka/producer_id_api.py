@@ -8,13 +8,16 @@ later step.
 from __future__ import annotations
 
 from kraft.errors import KraftError
-from kraft.kafka import error_codes
+from kraft.kafka import error_codes, session
 
 
 async def handle(node, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "producer_id": -1, "producer_epoch": -1}
     if request.transactional_id is not None:
         answer["error_code"] = error_codes.UNSUPPORTED_VERSION  # clients report: no transactions here
+        return answer
+    if not (session.allowed(node, "IDEMPOTENT_WRITE", "CLUSTER") or session.any_topic_allowed(node, "WRITE")):
+        answer["error_code"] = 31  # CLUSTER_AUTHORIZATION_FAILED (Kafka: IDEMPOTENT_WRITE, or WRITE on some topic)
         return answer
     if node.producer_ids is None:
         answer["error_code"] = error_codes.COORDINATOR_NOT_AVAILABLE

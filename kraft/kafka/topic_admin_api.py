@@ -13,7 +13,7 @@ import uuid
 from kraft.config.topic_names import validate_topic_name
 from kraft.errors import InvalidValue, KraftError
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
-from kraft.kafka import error_codes
+from kraft.kafka import error_codes, session
 
 ZERO_UUID = uuid.UUID(int=0)
 
@@ -55,6 +55,8 @@ def _created_error(name: str, code: int, message: str) -> dict:
 async def _create_one(node, topic, validate_only: bool) -> dict:
     try:
         name = _checked_name(topic.name)
+        if not session.allowed(node, "CREATE", "CLUSTER"):  # Kafka: CREATE on the cluster or the topic
+            session.check(node, "CREATE", "TOPIC", name)
         if topic.assignments:
             raise error_codes.Answer(error_codes.INVALID_REQUEST,
                                      "manual replica assignments are not supported: give a partition count "
@@ -89,6 +91,7 @@ async def delete_topics(node, head, request) -> dict:
             if name is None:
                 raise error_codes.Answer(error_codes.UNKNOWN_TOPIC_ID, "deleting by topic id is not supported")
             _checked_name(name)
+            session.check(node, "DELETE", "TOPIC", name)
             result = await node.controller_call("delete_topic", {"name": name})
             await node.wait_metadata(result.get("metadata_offset", 0))
         except error_codes.REFUSALS as exc:
@@ -104,6 +107,7 @@ async def create_partitions(node, head, request) -> dict:
         answer = {"name": topic.name, "error_code": error_codes.NONE, "error_message": None}
         try:
             name = _checked_name(topic.name)
+            session.check(node, "ALTER", "TOPIC", name)
             if topic.assignments:
                 raise error_codes.Answer(error_codes.INVALID_REQUEST, "manual replica assignments are not supported")
             result = await node.controller_call("create_partitions", {

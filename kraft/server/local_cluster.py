@@ -76,8 +76,11 @@ class LocalCluster:
                  topic_defaults: dict | None = None, timeouts: dict | None = None,
                  first_address: int = 2, env: dict | None = None, groups: dict | None = None,
                  cluster: dict | None = None, http: dict | None = None, storage: dict | None = None,
-                 partitions_fs_mb: int | None = None):
+                 partitions_fs_mb: int | None = None, extra_toml: str = "",
+                 headers: dict | None = None):
         """cluster: extra [cluster] settings, e.g. {"auto.create.topics.enable": False};
+        extra_toml: more tables, as TOML text (e.g. [security]); headers: sent by this
+        object's own requests (e.g. an admin's Authorization);
         http: [http] settings, e.g. {"access.control.allow.origin": "*"}; partitions_fs_mb:
         each node's partition data on a tmpfs of that size (root; see small_disks)."""
         self._tmp = None
@@ -88,8 +91,9 @@ class LocalCluster:
         controllers = nodes if controllers is None else controllers
         self.hosts = {i: f"127.0.0.{first_address + i - 1}" for i in range(1, nodes + 1)}
         self.config_path = self.base_dir / "cluster.toml"
+        self.headers = dict(headers or {})
         self._write_config(nodes, controllers, topic_defaults or {}, timeouts or {}, groups or {},
-                           cluster or {}, http or {}, storage or {})
+                           cluster or {}, http or {}, storage or {}, extra_toml)
         self.config = load_cluster_config(self.config_path)
         self.cluster_id = prepare_data_dirs(self.config)
         self.procs: dict[int, subprocess.Popen] = {}
@@ -106,7 +110,7 @@ class LocalCluster:
         self.env = {**os.environ, **(env or {})}
 
     def _write_config(self, nodes, controllers, topic_defaults, timeouts, groups, cluster, http,
-                      storage) -> None:
+                      storage, extra_toml) -> None:
         lines = ['[cluster]', 'name = "test"']
         lines += [f'"{k}" = {json.dumps(v)}' for k, v in cluster.items()]
         lines += ["", "[topic_defaults]"]
@@ -115,6 +119,7 @@ class LocalCluster:
         lines += ["", "[groups]"] + [f'"{k}" = {v}' for k, v in groups.items()]
         lines += ["", "[http]"] + [f'"{k}" = {json.dumps(v)}' for k, v in http.items()]
         lines += ["", "[storage]"] + [f'"{k}" = {json.dumps(v)}' for k, v in storage.items()]
+        lines += ["", extra_toml]
         for i in range(1, nodes + 1):
             host = self.hosts[i]
             roles = '["controller", "broker"]' if i <= controllers else '["broker"]'
@@ -217,7 +222,7 @@ class LocalCluster:
         return f"{self.url(node_id)}/v3/clusters/{self.cluster_id}"
 
     def get(self, node_id: int, path: str, timeout: float = 5.0):
-        return http_json("GET", self.url(node_id) + path, timeout=timeout)
+        return http_json("GET", self.url(node_id) + path, timeout=timeout, headers=self.headers)
 
     def wait_until(self, predicate, timeout_s: float = 30.0, what: str = "condition",
                    interval_s: float = 0.1):
@@ -252,7 +257,8 @@ class LocalCluster:
         """The node that serves as active controller now, asked of the quorum itself."""
         for node_id in [n for n in self.hosts if self.running(n)]:
             try:
-                status, body = http_json("GET", self.v3(node_id) + "/quorum", timeout=2.0)
+                status, body = http_json("GET", self.v3(node_id) + "/quorum", timeout=2.0,
+                                         headers=self.headers)
             except OSError:
                 continue
             if status == 200 and body.get("leader_id") is not None:

@@ -67,6 +67,9 @@ def check_cluster_of_peers(config: ClusterConfig, node_id: int, identity: DataDi
 
 
 def run_node(config: ClusterConfig, node_id: int) -> int:
+    if problem := config.exposure_problem(node_id):
+        print(f"kraft node: node {node_id} refuses to start: {problem}", file=sys.stderr)
+        return 2
     try:
         identity = resolve_identity(config, node_id)
         check_cluster_of_peers(config, node_id, identity)

@@ -13,6 +13,7 @@ import time
 from aiohttp import web
 
 from kraft.api.app import build_app
+from kraft.broker.access import AccessControl, bootstrap_credentials
 from kraft.broker.peers import Peers, PeerUnreachable
 from kraft.broker.producer_ids import ProducerIdAllocator, block_requester
 from kraft.broker.lifecycle import BrokerLifecycle
@@ -68,13 +69,15 @@ class Node:
             QuorumController(quorum, node_id, self.topic_defaults,
                              t.broker_session_timeout_ms, self._request_timeout_s,
                              heartbeat_interval_ms=t.broker_heartbeat_interval_ms,
-                             probe_down=self._broker_process_gone)
+                             probe_down=self._broker_process_gone,
+                             bootstrap_credentials=bootstrap_credentials(config.security))
             if quorum else None
         )
         self.waiters = MetadataWaiters(lambda: self.state_machine.image.offset)
         if quorum:
             quorum.add_apply_listener(self.metadata_applied)
         self.metrics = NodeMetrics(self)
+        self.access = AccessControl(config.security, lambda: self.state_machine.image)
         self.peers = Peers(self.peer_key, self.node_url, self.node_config.host)
         self.connections = ConnectionGuard({n.host for n in config.nodes})
         self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
@@ -149,6 +152,28 @@ class Node:
         left = deadline - time.monotonic()
         return left > 0 and await self.waiters.wait_for(int(body["offset"]), left)
 
+    async def wait_metadata_everywhere(self, offset: int, timeout_s: float = 5.0) -> list[int]:
+        """Wait until every node that answers has applied `offset` (a deleted user or a
+        revoked ACL then holds on all of them); the ids of nodes not known to have it."""
+        await self.wait_metadata(offset, timeout_s, raise_on_timeout=False)
+        deadline = time.monotonic() + timeout_s
+
+        async def applied(node_id: int) -> bool:
+            while time.monotonic() < deadline:
+                try:
+                    status, body = await self.get_json_from(
+                        node_id, "/internal/v1/metadata/offset",
+                        timeout_s=max(0.1, min(1.0, deadline - time.monotonic())))
+                except (PeerUnreachable, UnknownServerError):
+                    return False
+                if status == 200 and isinstance(body, dict) and body.get("offset", -1) >= offset:
+                    return True
+                await asyncio.sleep(0.05)
+            return False
+        others = [n.id for n in self.config.nodes if n.id != self.node_id]
+        results = await asyncio.gather(*(applied(n) for n in others))
+        return [n for n, ok in zip(others, results) if not ok]
+
     async def controller_call(self, op: str, payload, local_only: bool = False) -> dict:
         return await self.link.call(op, payload, local_only)
 
@@ -198,15 +223,19 @@ class Node:
         replica = self.replica_manager.replica(topic, partition)
         return replica.offsets_view() if replica is not None else None
 
-    async def proxy_get(self, node_id: int, path_qs: str, headers: dict):
-        return await self.proxy_request(node_id, "GET", path_qs, headers)
+    async def proxy_get(self, node_id: int, path_qs: str, headers: dict, on_behalf=None):
+        return await self.proxy_request(node_id, "GET", path_qs, headers, on_behalf=on_behalf)
 
     async def proxy_request(self, node_id: int, method: str, path_qs: str, headers: dict,
-                            body: bytes | None = None, what: str = "leader", timeout_s: float = 70):
-        """Send a client's request on to the node that serves it; (status, body, type)."""
+                            body: bytes | None = None, what: str = "leader", timeout_s: float = 70,
+                            on_behalf=None):
+        """Send a client's request on to the node that serves it; (status, body, type).
+        on_behalf: the client's Identity, so the other node authorizes the same principal."""
         try:
-            answer = await self.peers.request(node_id, method, path_qs, headers=headers, data=body,
-                                              timeout_s=timeout_s, local_only=False)
+            answer = await self.peers.request(
+                node_id, method, path_qs, headers=headers, data=body, timeout_s=timeout_s,
+                local_only=False,
+                on_behalf=None if on_behalf is None else (on_behalf.principal, on_behalf.host))
         except PeerUnreachable as exc:
             raise NotLeaderOrFollower(f"NOT_{what.upper()}: {what} node {node_id} unreachable "
                                       f"({type(exc.cause).__name__}); retry") from None

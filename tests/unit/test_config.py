@@ -312,3 +312,44 @@ def test_check_data_dirs_only_checks_the_nodes_asked_for(tmp_path):
     check_data_dirs(config, node_ids=[1, 2])
     with pytest.raises(ConfigFileError, match="no node has id 7"):
         check_data_dirs(config, node_ids=[7])
+
+
+SECURITY = '''[security]
+super_users = ["admin"]
+[[security.users]]
+name = "admin"
+password = "admin-password"
+'''
+
+
+def test_security_section_is_optional_and_read_with_its_users(tmp_path):
+    assert load_cluster_config(write(tmp_path, THREE_NODES)).security is None
+    security = load_cluster_config(write(tmp_path, SECURITY + THREE_NODES)).security
+    assert security.authentication and security.super_users == ("admin",)
+    assert not security.allow_everyone_if_no_acl_found
+    assert [(u.name, u.mechanism) for u in security.users] == [("admin", "SCRAM-SHA-256")]
+
+
+@pytest.mark.parametrize("extra, where", [
+    ('[security]\ntls_cert = "a.pem"\n', "security.tls_key"),
+    ('[security]\ntls_ca = "ca.pem"\n', "security.tls_cert"),
+    ('[security]\n[[security.users]]\nname = "a:b"\npassword = "pw"\n', "security.users[0].name"),
+    ('[security]\n[[security.users]]\nname = "a"\npassword = "pw"\n[[security.users]]\nname = "a"\n'
+     'password = "pw2"\n', "security.users[1].name"),
+    ('[security]\n[[security.users]]\nname = "a"\npassword = "pw"\nmechanism = "MD5"\n', "security.users[0].mechanism"),
+    ('[security]\nauthentication = "yes"\n', "security.authentication"),
+])
+def test_security_mistakes_name_their_key(tmp_path, extra, where):
+    assert load_error(tmp_path, extra + THREE_NODES).startswith(where)
+
+
+def test_a_reachable_node_without_authentication_refuses_to_start(tmp_path):
+    public = node(1, host="10.1.2.3") + node(2) + node(3)
+    config = load_cluster_config(write(tmp_path, public))
+    problem = config.exposure_problem(1)
+    assert "10.1.2.3" in problem and "allow_unauthenticated" in problem and "\n" not in problem
+    assert config.exposure_problem(2) is None  # loopback: an open cluster on this machine is fine
+    for section in ("[security]\nauthentication = false\nallow_unauthenticated = true\n", SECURITY):
+        assert load_cluster_config(write(tmp_path, section + public)).exposure_problem(1) is None
+    off = load_cluster_config(write(tmp_path, "[security]\nauthentication = false\n" + public))
+    assert off.exposure_problem(1) is not None

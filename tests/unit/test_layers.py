@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ORDER = ["errors", "config", "metadata", "storage", "quorum", "replication", "controller", "groups",
+ORDER = ["errors", "config", "security", "metadata", "storage", "quorum", "replication", "controller", "groups",
          "broker", "api", "kafka", "server", "client", "top"]
 FRONT_DOORS = {"api", "kafka"}  # side by side: neither imports the other
 RANK = {name: i for i, name in enumerate(ORDER)}

@@ -1,0 +1,74 @@
+"""Authenticate every client request, then apply its route's rule (access_rules).
+
+Identity, in order: a request another node passes on carries the original client's
+principal and host, signed with the cluster key; a signed GET from another node asking
+for itself passes (the inter-broker principal); otherwise HTTP Basic when
+authentication is on, else the anonymous principal. 401 answers carry
+`WWW-Authenticate`; node-to-node endpoints keep their own signature check.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from kraft.api.access_rules import IDENTITY_KEY, INTERNAL, OPEN, on_cluster, rule_for
+from kraft.api.context import node_of
+from kraft.api.error_map import error_body
+from kraft.api.http_body import json_response
+from kraft.broker.access import Identity
+from kraft.broker.peers import ON_BEHALF_HEADER, SIGNATURE_HEADER
+from kraft.config.cluster_keys import on_behalf_identity, signature_valid
+from kraft.errors import AuthenticationFailed
+
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="kraft", charset="UTF-8"'}
+_SUPER_USERS_ONLY = on_cluster("ALTER")  # a route missing from the table: safest answer
+
+
+@web.middleware
+async def security(request: web.Request, handler):
+    node = node_of(request)
+    access = node.access
+    if not access.enabled:
+        return await handler(request)
+    rule = rule_for(request)
+    if rule in (OPEN, INTERNAL) or (rule is None and request.match_info.http_exception):
+        return await handler(request)
+    try:
+        who = await _identify(request, node)
+    except AuthenticationFailed as exc:
+        body, status = error_body(exc)
+        response = json_response(body, status)
+        response.headers.update(CHALLENGE)
+        return response
+    if who is None:
+        return await handler(request)
+    request[IDENTITY_KEY] = who
+    (rule or _SUPER_USERS_ONLY)(request, who)
+    return await handler(request)
+
+
+async def _identify(request: web.Request, node) -> Identity | None:
+    """None: another node of this cluster asking for itself (a signed GET), as Kafka's
+    inter-broker principal, which is a super user."""
+    token = request.headers.get(ON_BEHALF_HEADER)
+    if token is not None:
+        found = on_behalf_identity(node.peer_key, token, request.method, request.raw_path,
+                                   int(time.time() * 1000))
+        if found is None:
+            raise AuthenticationFailed("Authentication failed (bad forwarded identity)")
+        return Identity(*found)
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if signature is not None and request.method == "GET" and signature_valid(
+            node.peer_key, signature, "GET", request.raw_path, b"", int(time.time() * 1000)):
+        return None
+    host = request.remote or ""
+    if node.access.authentication:
+        return await node.access.authenticate_basic(request.headers.get("Authorization"), host)
+    return node.access.anonymous(host)
+
+
+def forwarded_identity(request: web.Request) -> Identity | None:
+    """The identity a request passed to another node must keep (None with ACLs off)."""
+    return request.get(IDENTITY_KEY)

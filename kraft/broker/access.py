@@ -1,0 +1,171 @@
+"""Who is asking, and may they: the one place both front doors authenticate and authorize.
+
+Credentials and ACLs come from the metadata image, so a change applies on a node as
+soon as it has replayed the record: a deleted user's next request fails there. A
+password check derives SCRAM's StoredKey (PBKDF2, a few ms) off the event loop; a
+success is remembered against that exact credential, so a steady client pays once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+from kraft.config.cluster import SecuritySettings
+from kraft.errors import (
+    AuthenticationFailed,
+    AuthorizationFailed,
+    GroupAuthorizationFailed,
+    TopicAuthorizationFailed,
+)
+from kraft.metadata.image import MetadataImage
+from kraft.security.acls import CLUSTER_RESOURCE
+from kraft.security.authorizer import ANONYMOUS, Authorizer, user_principal
+from kraft.security.scram import DECOY, ScramCredential, make_credential, password_matches
+
+FAILURE_FREE = 5  # failed logins from one client before the back-off starts
+MAX_BACKOFF_S = 10.0
+MAX_REMEMBERED = 10_000  # clients with failures, successful logins remembered
+TOO_MANY = "Authentication failed (too many failures; wait and retry)"
+_DENIED = {"TOPIC": TopicAuthorizationFailed, "GROUP": GroupAuthorizationFailed}
+
+
+@dataclass(frozen=True)
+class Identity:
+    principal: str
+    host: str  # the client's address, as ACLs name hosts
+
+
+class FailureBackoff:
+    """After FAILURE_FREE failed logins as one user from one address, further attempts
+    are refused unchecked for a doubling pause (capped), so guessing a password gains
+    nothing but time, while other users on that address are not held up."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._failures: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
+
+    def blocked(self, client: tuple[str, str]) -> bool:
+        count, until = self._failures.get(client, (0, 0.0))
+        return count >= FAILURE_FREE and self._clock() < until
+
+    def failed(self, client: tuple[str, str]) -> None:
+        count = self._failures.pop(client, (0, 0.0))[0] + 1
+        pause = 0.0 if count < FAILURE_FREE else min(MAX_BACKOFF_S, 0.1 * 2 ** (count - FAILURE_FREE))
+        self._failures[client] = (count, self._clock() + pause)
+        while len(self._failures) > MAX_REMEMBERED:
+            self._failures.popitem(last=False)
+
+    def succeeded(self, client: tuple[str, str]) -> None:
+        self._failures.pop(client, None)
+
+
+class AccessControl:
+    def __init__(self, settings: SecuritySettings | None, image_of: Callable[[], MetadataImage],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self._image_of = image_of
+        self.backoff = FailureBackoff(clock)
+        self._authorizer: tuple[frozenset, Authorizer] | None = None
+        self._verified: OrderedDict[tuple[str, bytes], ScramCredential] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        """ACLs are enforced (a [security] section exists)."""
+        return self.settings is not None
+
+    @property
+    def authentication(self) -> bool:
+        return self.settings is not None and self.settings.authentication
+
+    def authorizer(self) -> Authorizer:
+        acls = self._image_of().acls
+        cached = self._authorizer
+        if cached is None or cached[0] is not acls:
+            s = self.settings
+            assert s is not None
+            cached = (acls, Authorizer(acls, s.super_users, s.allow_everyone_if_no_acl_found))
+            self._authorizer = cached
+        return cached[1]
+
+    def allowed(self, who: Identity, operation: str, resource_type: str,
+                name: str = CLUSTER_RESOURCE) -> bool:
+        if not self.enabled:
+            return True
+        return self.authorizer().authorize(who.principal, who.host, operation, resource_type, name)
+
+    def check(self, who: Identity, operation: str, resource_type: str,
+              name: str = CLUSTER_RESOURCE) -> None:
+        if not self.allowed(who, operation, resource_type, name):
+            error = _DENIED.get(resource_type, AuthorizationFailed)
+            what = "the cluster" if resource_type == "CLUSTER" else f"{resource_type.lower()} {name!r}"
+            raise error(f"Request is not authorized: {who.principal} may not {operation} {what}")
+
+    def anonymous(self, host: str) -> Identity:
+        return Identity(ANONYMOUS, host)
+
+    async def authenticate_basic(self, header: str | None, host: str) -> Identity:
+        """The identity an `Authorization: Basic` header proves; AuthenticationFailed
+        otherwise, with one message whether the user exists or not."""
+        name, password = _basic_credentials(header)
+        if name is None:
+            raise AuthenticationFailed("Authentication failed")
+        if self.backoff.blocked((host, name)):
+            raise AuthenticationFailed(TOO_MANY)
+        if not await self._password_ok(name, password):
+            self.backoff.failed((host, name))
+            raise AuthenticationFailed("Authentication failed")
+        self.backoff.succeeded((host, name))
+        return Identity(user_principal(name), host)
+
+    async def _password_ok(self, name: str, password: str) -> bool:
+        credentials = self._image_of().scram_credentials.get(name, {})
+        key = (name, hashlib.sha256(password.encode()).digest())
+        remembered = self._verified.get(key)
+        if remembered is not None and any(c is remembered for c in credentials.values()):
+            return True
+        for credential in credentials.values():
+            if await asyncio.to_thread(password_matches, credential, password):
+                self._verified[key] = credential
+                while len(self._verified) > MAX_REMEMBERED:
+                    self._verified.popitem(last=False)
+                return True
+        if not credentials:  # as slow as a wrong password: the answer tells nothing
+            await asyncio.to_thread(password_matches, DECOY, password)
+        return False
+
+    def verify_password(self, name: str, password: str) -> bool:
+        """Synchronous check for SASL PLAIN (the Kafka listener runs it off the loop);
+        an unknown user costs what a wrong password costs."""
+        credentials = list(self._image_of().scram_credentials.get(name, {}).values())
+        return any([password_matches(c, password) for c in credentials or [DECOY]]) and bool(credentials)
+
+    def credential(self, name: str, mechanism: str) -> ScramCredential | None:
+        return self._image_of().scram_credentials.get(name, {}).get(mechanism)
+
+
+def _basic_credentials(header: str | None) -> tuple[str | None, str]:
+    if not header:
+        return None, ""
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic" or len(encoded) > 4096:
+        return None, ""
+    try:
+        name, sep, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None, ""
+    return (name, password) if sep and name else (None, "")
+
+
+def bootstrap_credentials(settings: SecuritySettings | None) -> dict[str, ScramCredential]:
+    """cluster.toml's users as credentials, salted here (the controller writes only the
+    ones the log lacks)."""
+    if settings is None:
+        return {}
+    return {u.name: make_credential(u.password, u.mechanism) for u in settings.users}

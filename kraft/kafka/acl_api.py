@@ -1,0 +1,106 @@
+"""DescribeAcls (29), CreateAcls (30), DeleteAcls (31): the same ACLs as the REST API's
+/acls, through the same controller operations, with Kafka's numeric enums on the wire.
+Describing needs DESCRIBE on the cluster, changing ALTER on the cluster, as in Kafka.
+"""
+
+from __future__ import annotations
+
+from kraft.errors import KraftError
+from kraft.kafka import error_codes, session
+from kraft.security.acls import AclBinding, binding_from, filter_from
+
+RESOURCE_TYPES = {1: "ANY", 2: "TOPIC", 3: "GROUP", 4: "CLUSTER", 5: "TRANSACTIONAL_ID"}
+PATTERN_TYPES = {1: "ANY", 2: "MATCH", 3: "LITERAL", 4: "PREFIXED"}
+OPERATIONS = {1: "ANY", 2: "ALL", 3: "READ", 4: "WRITE", 5: "CREATE", 6: "DELETE", 7: "ALTER",
+              8: "DESCRIBE", 9: "CLUSTER_ACTION", 10: "DESCRIBE_CONFIGS", 11: "ALTER_CONFIGS",
+              12: "IDEMPOTENT_WRITE"}
+PERMISSIONS = {1: "ANY", 2: "DENY", 3: "ALLOW"}
+CODE_OF = {name: code for table in (RESOURCE_TYPES, PATTERN_TYPES, OPERATIONS, PERMISSIONS)
+           for code, name in table.items()}
+CLUSTER_AUTHORIZATION_FAILED = 31
+
+
+def _name(table: dict, value) -> str:
+    return table.get(int(value), "UNKNOWN")
+
+
+def _filter(f):
+    return filter_from({
+        "resource_type": _name(RESOURCE_TYPES, f.resource_type_filter),
+        "resource_name": f.resource_name_filter,
+        "pattern_type": _name(PATTERN_TYPES, getattr(f, "pattern_type_filter", 3)),
+        "principal": f.principal_filter, "host": f.host_filter,
+        "operation": _name(OPERATIONS, f.operation),
+        "permission": _name(PERMISSIONS, f.permission_type)})
+
+
+def _wire(b: AclBinding) -> dict:
+    return {"resource_type": CODE_OF[b.resource_type], "resource_name": b.resource_name,
+            "pattern_type": CODE_OF[b.pattern_type], "principal": b.principal, "host": b.host,
+            "operation": CODE_OF[b.operation], "permission_type": CODE_OF[b.permission]}
+
+
+async def describe_acls(node, head, request) -> dict:
+    answer = {"throttle_time": 0, "error_code": 0, "error_message": None, "resources": []}
+    if not session.allowed(node, "DESCRIBE", "CLUSTER"):
+        answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="DESCRIBE on the cluster is not authorized")
+        return answer
+    try:
+        acl_filter = _filter(request)
+    except KraftError as exc:
+        answer.update(error_code=error_codes.code_of(exc), error_message=str(exc))
+        return answer
+    by_resource: dict[tuple, list] = {}
+    for b in sorted(node.image.acls):
+        if acl_filter.matches(b):
+            wire = _wire(b)
+            by_resource.setdefault((wire["resource_type"], b.resource_name, wire["pattern_type"]), []).append(
+                {"principal": b.principal, "host": b.host, "operation": wire["operation"],
+                 "permission_type": wire["permission_type"]})
+    answer["resources"] = [{"resource_type": t, "resource_name": n, "pattern_type": p, "acls": acls}
+                           for (t, n, p), acls in by_resource.items()]
+    return answer
+
+
+async def create_acls(node, head, request) -> dict:
+    if not session.allowed(node, "ALTER", "CLUSTER"):
+        return {"throttle_time": 0, "results": [
+            {"error_code": CLUSTER_AUTHORIZATION_FAILED, "error_message": "ALTER on the cluster is not authorized"}
+            for _ in request.creations]}
+    results = []
+    for c in request.creations:  # each on its own: one bad binding does not stop the rest
+        try:
+            binding = binding_from({
+                "resource_type": _name(RESOURCE_TYPES, c.resource_type), "resource_name": c.resource_name,
+                "pattern_type": _name(PATTERN_TYPES, getattr(c, "resource_pattern_type", 3)),
+                "principal": c.principal, "host": c.host, "operation": _name(OPERATIONS, c.operation),
+                "permission": _name(PERMISSIONS, c.permission_type)})
+            result = await node.controller_call("create_acls", {"acls": [binding.to_dict()]})
+            if "metadata_offset" in result:
+                await node.wait_metadata(result["metadata_offset"])
+            results.append({"error_code": 0, "error_message": None})
+        except KraftError as exc:
+            results.append({"error_code": error_codes.code_of(exc), "error_message": str(exc)})
+    return {"throttle_time": 0, "results": results}
+
+
+async def delete_acls(node, head, request) -> dict:
+    results = []
+    for f in request.filters:
+        if not session.allowed(node, "ALTER", "CLUSTER"):
+            results.append({"error_code": CLUSTER_AUTHORIZATION_FAILED,
+                            "error_message": "ALTER on the cluster is not authorized", "matching_acls": []})
+            continue
+        try:
+            acl_filter = _filter(f)
+            payload = {k: v for k, v in vars(acl_filter).items() if v is not None}
+            result = await node.controller_call("delete_acls", {"filter": payload})
+            if "metadata_offset" in result:
+                await node.wait_metadata(result["metadata_offset"])
+            gone = [AclBinding(**d) for d in result["deleted"]]
+            results.append({"error_code": 0, "error_message": None, "matching_acls": [
+                {"error_code": 0, "error_message": None, **_wire(b)} for b in gone]})
+        except KraftError as exc:
+            results.append({"error_code": error_codes.code_of(exc), "error_message": str(exc),
+                            "matching_acls": []})
+    return {"throttle_time": 0, "filter_results": results}

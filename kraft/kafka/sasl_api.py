@@ -1,0 +1,100 @@
+"""SaslHandshake (key 17) and SaslAuthenticate (key 36): PLAIN and SCRAM-SHA-256/512.
+
+Checked against the same SCRAM credentials in the metadata log as HTTP Basic, with the
+same per-client back-off. Only SaslHandshake v1 is offered, so clients wrap the SASL
+tokens in SaslAuthenticate requests (no raw token frames): v0 is listed, because
+librdkafka 1.x looks for it before it uses v1, and a v0 handshake is refused. A failed authentication is
+answered SASL_AUTHENTICATION_FAILED with one message whether the user exists or not;
+the connection stays unauthenticated, so anything but SASL closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from kraft.broker.access import TOO_MANY, Identity
+from kraft.errors import AuthenticationFailed
+from kraft.kafka import error_codes, session
+from kraft.security.authorizer import user_principal
+from kraft.security.scram import MECHANISMS, ScramExchange
+
+PLAIN = "PLAIN"
+SUPPORTED = (PLAIN, *MECHANISMS)
+UNSUPPORTED_SASL_MECHANISM = 33
+ILLEGAL_SASL_STATE = 34
+SASL_AUTHENTICATION_FAILED = 58
+
+
+async def handshake(node, head, request) -> dict:
+    s = session.CURRENT.get()
+    if not node.access.authentication or s.identity is not None:
+        return {"error_code": ILLEGAL_SASL_STATE, "mechanisms": []}
+    if head.api_version == 0:  # v0 would mean raw token frames next: not served
+        return {"error_code": error_codes.UNSUPPORTED_VERSION, "mechanisms": list(SUPPORTED)}
+    if request.mechanism not in SUPPORTED:
+        return {"error_code": UNSUPPORTED_SASL_MECHANISM, "mechanisms": list(SUPPORTED)}
+    s.mechanism = request.mechanism
+    return {"error_code": 0, "mechanisms": list(SUPPORTED)}
+
+
+async def authenticate(node, head, request) -> dict:
+    s = session.CURRENT.get()
+    if s.mechanism is None or s.identity is not None:
+        return _answer(ILLEGAL_SASL_STATE, "SaslHandshake first, once per connection")
+    access = node.access
+    token = bytes(request.auth_bytes or b"")
+    name = ""
+    try:
+        if s.mechanism == PLAIN:
+            name, password = _plain(token)
+            _not_blocked(access, s.host, name)
+            if not await asyncio.to_thread(access.verify_password, name, password):
+                raise AuthenticationFailed("Authentication failed")
+        elif s.scram is None:
+            s.scram = ScramExchange(s.mechanism, lambda user: access.credential(user, s.mechanism))
+            first = await asyncio.to_thread(s.scram.first, token)
+            _not_blocked(access, s.host, s.scram.user or "")
+            return _answer(0, None, first)
+        else:
+            exchange, s.scram = s.scram, None
+            name = exchange.user or ""
+            final = await asyncio.to_thread(exchange.final, token)
+            _authenticated(s, access, name)
+            return _answer(0, None, final)
+    except AuthenticationFailed as exc:
+        if s.scram is not None:
+            name, s.scram = s.scram.user or "", None
+        if exc.message != TOO_MANY:
+            access.backoff.failed((s.host, name))
+        return _answer(SASL_AUTHENTICATION_FAILED, exc.message)
+    _authenticated(s, access, name)
+    return _answer(0, None)
+
+
+def _not_blocked(access, host: str, name: str) -> None:
+    if access.backoff.blocked((host, name)):
+        raise AuthenticationFailed(TOO_MANY)
+
+
+def _authenticated(s: session.Session, access, name: str) -> None:
+    access.backoff.succeeded((s.host, name))
+    s.identity = Identity(user_principal(name), s.host)
+
+
+def _plain(token: bytes) -> tuple[str, str]:
+    """RFC 4616: [authzid] NUL authcid NUL passwd; an authzid must be the user itself."""
+    parts = token.split(b"\0")
+    if len(parts) != 3:
+        raise AuthenticationFailed("malformed SASL/PLAIN message")
+    try:
+        authzid, name, password = (p.decode() for p in parts)
+    except UnicodeDecodeError:
+        raise AuthenticationFailed("malformed SASL/PLAIN message") from None
+    if not name or (authzid and authzid != name):
+        raise AuthenticationFailed("Authentication failed")
+    return name, password
+
+
+def _answer(code: int, message: str | None, auth_bytes: bytes = b"") -> dict:
+    return {"error_code": code, "error_message": message, "auth_bytes": auth_bytes,
+            "session_lifetime": 0}

@@ -1,0 +1,63 @@
+"""Who is on this connection: one Session per Kafka connection, reached by the request
+handlers through a context variable (each request task inherits the connection's).
+
+With authentication on, a connection starts unauthenticated: only ApiVersions,
+SaslHandshake and SaslAuthenticate are served until SASL succeeds (Kafka closes a
+connection that sends anything else first). With it off, every connection is
+User:ANONYMOUS, as on Kafka's PLAINTEXT listener.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from kraft.broker.access import Identity
+from kraft.errors import AuthorizationFailed, GroupAuthorizationFailed, TopicAuthorizationFailed
+from kraft.security.acls import CLUSTER_RESOURCE
+from kraft.security.scram import ScramExchange
+
+# Served before authentication: ApiVersions, SaslHandshake, SaslAuthenticate.
+BEFORE_AUTHENTICATION = frozenset({18, 17, 36})
+
+
+@dataclass
+class Session:
+    host: str
+    identity: Identity | None  # None: SASL has not succeeded yet
+    mechanism: str | None = None  # chosen by SaslHandshake
+    scram: ScramExchange | None = field(default=None, repr=False)  # a SCRAM exchange under way
+
+
+CURRENT: ContextVar[Session] = ContextVar("kafka_session")
+
+
+def may_serve(api_key: int) -> bool:
+    """False: a request before authentication; the connection is closed."""
+    session = CURRENT.get(None)
+    return session is None or session.identity is not None or api_key in BEFORE_AUTHENTICATION
+
+
+def _identity() -> Identity | None:
+    session = CURRENT.get(None)
+    return None if session is None else session.identity
+
+
+def allowed(node, operation: str, resource_type: str, name: str = CLUSTER_RESOURCE) -> bool:
+    """Whether this connection's principal may; always True with ACLs off."""
+    who = _identity()
+    return who is None or node.access.allowed(who, operation, resource_type, name)
+
+
+def check(node, operation: str, resource_type: str, name: str = CLUSTER_RESOURCE) -> None:
+    """Raises TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED (29/30/31) when denied."""
+    if not allowed(node, operation, resource_type, name):
+        error = {"TOPIC": TopicAuthorizationFailed, "GROUP": GroupAuthorizationFailed}.get(
+            resource_type, AuthorizationFailed)
+        raise error(f"{operation} on {resource_type} {name!r} is not authorized")
+
+
+def any_topic_allowed(node, operation: str) -> bool:
+    who = _identity()
+    return who is None or not node.access.enabled or node.access.authorizer().any_allowed(
+        who.principal, who.host, operation, "TOPIC")

@@ -1,0 +1,263 @@
+"""Security on the Kafka listener with the real clients: SASL PLAIN and SCRAM against the
+same users as HTTP Basic, and the same ACLs enforced on every Kafka API, whichever door
+granted them (one system, two front doors)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import struct
+import subprocess
+import time
+
+import pytest
+from kafka_wire import closed_by_broker, kafka_socket, produce_frame, recv_frame
+
+from kraft.server.local_cluster import LocalCluster, http_json
+
+pytestmark = pytest.mark.cluster
+
+kafka = pytest.importorskip("kafka", reason="kafka-python is a test extra: ./dev test installs it")
+confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka is a test extra")
+aiokafka = pytest.importorskip("aiokafka", reason="aiokafka is a test extra")
+from confluent_kafka import admin as cadmin  # noqa: E402
+
+SECURITY = '''[security]
+super_users = ["admin"]
+[[security.users]]
+name = "admin"
+password = "admin-password"
+[[security.users]]
+name = "alice"
+password = "alice-password"
+[[security.users]]
+name = "bob"
+password = "bob-password"
+mechanism = "SCRAM-SHA-512"
+[[security.users]]
+name = "mallory"
+password = "mallory-password"
+'''
+ADMIN_HTTP = {"Authorization": "Basic " + base64.b64encode(b"admin:admin-password").decode()}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(nodes=3, extra_toml=SECURITY, headers=ADMIN_HTTP) as c:
+        c.start().wait_ready(timeout_s=60)
+        for topic in ("ks-orders", "ks-secret"):
+            status, body = http_json("POST", c.v3(1) + "/topics", {"topic_name": topic, "partitions_count": 2},
+                                     headers=ADMIN_HTTP)
+            assert status == 201, body
+        yield c
+
+
+def sasl(c, user: str, password: str, mechanism: str = "SCRAM-SHA-256") -> dict:
+    return {"bootstrap.servers": c.bootstrap_servers, "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": mechanism, "sasl.username": user, "sasl.password": password}
+
+
+def rest_grant(c, **fields) -> None:
+    acl = {"resource_type": "TOPIC", "resource_name": "ks-orders", "pattern_type": "LITERAL",
+           "principal": "User:alice", "host": "*", "operation": "WRITE", "permission": "ALLOW", **fields}
+    status, body = http_json("POST", c.v3(2) + "/acls", acl, headers=ADMIN_HTTP)
+    assert status == 201, body
+
+
+def revoke_all(c) -> None:
+    status, _ = http_json("DELETE", c.v3(1) + "/acls?resource_type=ANY&pattern_type=ANY&operation=ANY"
+                          "&permission=ANY", headers=ADMIN_HTTP)
+    assert status == 200
+
+
+def deliveries(conf: dict, topic: str, values: list[bytes]) -> list:
+    """The delivery error of each message (None = delivered)."""
+    producer = confluent_kafka.Producer({**conf, "message.timeout.ms": 8000, "enable.idempotence": False})
+    errors: list = []
+    for v in values:
+        producer.produce(topic, v, on_delivery=lambda err, msg: errors.append(err))
+    producer.flush(20)
+    return errors
+
+
+def consume(conf: dict, topic: str, group: str, count: int, timeout_s: float = 20.0):
+    """(values, the first error the consumer reported)."""
+    consumer = confluent_kafka.Consumer({**conf, "group.id": group, "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    got, error = [], None
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(got) < count and time.monotonic() < deadline and error is None:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            if msg.error():
+                error = msg.error()
+            else:
+                got.append(msg.value())
+    finally:
+        consumer.close()
+    return got, error
+
+
+def test_every_mechanism_authenticates_with_the_users_of_the_log(cluster):
+    for mechanism, user in (("PLAIN", "admin"), ("SCRAM-SHA-256", "admin"), ("SCRAM-SHA-512", "bob"),
+                            ("PLAIN", "bob")):
+        password = f"{user}-password"
+        metadata = cadmin.AdminClient(sasl(cluster, user, password, mechanism)).list_topics(timeout=15)
+        assert {"ks-orders", "ks-secret"} <= set(metadata.topics) or user == "bob", (mechanism, user)
+    # bob has no ACL: the listing hides what he may not describe
+    assert not {"ks-orders", "ks-secret"} & set(
+        cadmin.AdminClient(sasl(cluster, "bob", "bob-password", "SCRAM-SHA-512")).list_topics(timeout=15).topics)
+
+
+@pytest.mark.parametrize("conf", [
+    {"sasl.password": "wrong-password"},
+    {"sasl.username": "nobody"},
+    {"sasl.mechanism": "SCRAM-SHA-512"},  # mallory has a SCRAM-SHA-256 credential only
+    {"security.protocol": "PLAINTEXT"},  # no SASL at all: the broker closes the connection
+], ids=["wrong-password", "unknown-user", "other-mechanism", "no-sasl"])
+def test_wrong_or_missing_credentials_deliver_nothing(cluster, conf):
+    """As mallory (who may write): the clients retry, and her failures back off her
+    logins from this address, not the other users'."""
+    rest_grant(cluster, principal="User:mallory", operation="WRITE")
+    errors = deliveries({**sasl(cluster, "mallory", "mallory-password"), **conf}, "ks-orders", [b"nope"])
+    assert errors and errors[0] is not None
+    status, body = http_json("GET", cluster.url(1) + "/topics/ks-orders/partitions/0/offsets", headers=ADMIN_HTTP)
+    status2, body2 = http_json("GET", cluster.url(1) + "/topics/ks-orders/partitions/1/offsets", headers=ADMIN_HTTP)
+    assert body["end_offset"] + body2["end_offset"] == 0  # nothing was written
+    revoke_all(cluster)
+
+
+def test_acls_granted_over_rest_apply_to_kafka_clients(cluster):
+    c = cluster
+    revoke_all(c)
+    alice = sasl(c, "alice", "alice-password")
+    errors = deliveries(alice, "ks-orders", [b"a1"])
+    assert errors[0].code() == confluent_kafka.KafkaError.TOPIC_AUTHORIZATION_FAILED
+    rest_grant(c, operation="WRITE")
+    assert deliveries(alice, "ks-orders", [b"a1", b"a2", b"a3"]) == [None, None, None]
+    # reading needs READ on the topic and on the group
+    got, error = consume(alice, "ks-orders", "alice-group", 3, timeout_s=10)
+    assert error is not None and error.code() in (confluent_kafka.KafkaError.GROUP_AUTHORIZATION_FAILED,
+                                                  confluent_kafka.KafkaError.TOPIC_AUTHORIZATION_FAILED)
+    rest_grant(c, operation="READ")
+    rest_grant(c, resource_type="GROUP", resource_name="alice-", pattern_type="PREFIXED", operation="READ")
+    got, error = consume(alice, "ks-orders", "alice-group", 3)
+    assert error is None and sorted(got) == [b"a1", b"a2", b"a3"]
+    # the offsets alice's group committed over Kafka are the same group over REST
+    status, body = http_json("GET", c.v3(3) + "/consumer-groups/alice-group", headers=ADMIN_HTTP)
+    assert status == 200, body
+    # another topic stays closed to her
+    assert deliveries(alice, "ks-secret", [b"x"])[0].code() == confluent_kafka.KafkaError.TOPIC_AUTHORIZATION_FAILED
+    revoke_all(c)
+    assert deliveries(alice, "ks-orders", [b"a4"])[0].code() == confluent_kafka.KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+def test_kafka_python_and_aiokafka_authenticate_and_are_held_to_acls(cluster):
+    c = cluster
+    revoke_all(c)
+    bob = dict(bootstrap_servers=c.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
+               sasl_mechanism="SCRAM-SHA-512", sasl_plain_username="bob", sasl_plain_password="bob-password")
+    rest_grant(c, principal="User:bob", resource_name="ks-", pattern_type="PREFIXED", operation="WRITE")
+    producer = kafka.KafkaProducer(**bob, request_timeout_ms=10000)
+    try:
+        assert producer.send("ks-orders", b"kp").get(timeout=20).offset >= 0
+        with pytest.raises(kafka.errors.KafkaError):
+            producer.send("other-topic", b"kp").get(timeout=20)  # no CREATE: not even auto-created
+    finally:
+        producer.close(timeout=5)
+    status, _ = http_json("GET", c.v3(1) + "/topics/other-topic", headers=ADMIN_HTTP)
+    assert status == 404
+
+    async def aio() -> int:
+        p = aiokafka.AIOKafkaProducer(bootstrap_servers=c.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
+                                      sasl_mechanism="PLAIN", sasl_plain_username="alice",
+                                      sasl_plain_password="alice-password", request_timeout_ms=10000)
+        await p.start()
+        try:
+            with pytest.raises(aiokafka.errors.TopicAuthorizationFailedError):
+                await p.send_and_wait("ks-orders", b"aio")
+            rest_grant(c, operation="WRITE")
+            return (await p.send_and_wait("ks-orders", b"aio")).offset
+        finally:
+            await p.stop()
+    assert asyncio.run(aio()) >= 0
+    revoke_all(c)
+
+
+def test_acls_made_with_the_kafka_admin_api_are_the_rest_apis(cluster):
+    c = cluster
+    revoke_all(c)
+    admin = cadmin.AdminClient(sasl(c, "admin", "admin-password"))
+    binding = cadmin.AclBinding(cadmin.ResourceType.TOPIC, "ks-secret", cadmin.ResourcePatternType.LITERAL,
+                                "User:alice", "*", cadmin.AclOperation.READ, cadmin.AclPermissionType.ALLOW)
+    for future in admin.create_acls([binding]).values():
+        future.result(timeout=15)
+    status, body = http_json("GET", c.v3(2) + "/acls?principal=User%3Aalice", headers=ADMIN_HTTP)
+    assert [(a["resource_name"], a["operation"]) for a in body["data"]] == [("ks-secret", "READ")]
+    described = admin.describe_acls(cadmin.AclBindingFilter(
+        cadmin.ResourceType.ANY, None, cadmin.ResourcePatternType.ANY, None, None,
+        cadmin.AclOperation.ANY, cadmin.AclPermissionType.ANY)).result(timeout=15)
+    assert described == [binding]
+    # alice may not change ACLs herself
+    alice_admin = cadmin.AdminClient(sasl(c, "alice", "alice-password"))
+    with pytest.raises(confluent_kafka.KafkaException):
+        for future in alice_admin.create_acls([binding]).values():
+            future.result(timeout=15)
+    deleted = admin.delete_acls([cadmin.AclBindingFilter(
+        cadmin.ResourceType.TOPIC, "ks-secret", cadmin.ResourcePatternType.LITERAL, None, None,
+        cadmin.AclOperation.ANY, cadmin.AclPermissionType.ANY)])
+    assert [b for f in deleted.values() for b in f.result(timeout=15)] == [binding]
+    assert http_json("GET", c.v3(2) + "/acls", headers=ADMIN_HTTP)[1]["data"] == []
+
+
+def test_a_deleted_user_cannot_open_a_new_kafka_connection(cluster):
+    c = cluster
+    status, _ = http_json("POST", c.url(1) + "/v1/security/users", {"username": "gina", "password": "gina-password"},
+                          headers=ADMIN_HTTP)
+    assert status == 201
+    gina = sasl(c, "gina", "gina-password")
+    cadmin.AdminClient(gina).list_topics(timeout=15)
+    assert http_json("DELETE", c.url(3) + "/v1/security/users/gina", headers=ADMIN_HTTP)[0] == 204
+    with pytest.raises(confluent_kafka.KafkaException):
+        cadmin.AdminClient({**gina, "socket.timeout.ms": 5000}).list_topics(timeout=8)
+
+
+def test_requests_before_sasl_close_the_connection(cluster):
+    """Only ApiVersions and the SASL requests are served before authentication."""
+    s = kafka_socket(cluster, 2)
+    try:
+        s.sendall(produce_frame("ks-orders", 0, b"\0" * 70, 1))
+        assert closed_by_broker(s)
+    finally:
+        s.close()
+    s = kafka_socket(cluster, 2)
+    try:  # ApiVersions v0 is answered, and lists the SASL APIs
+        s.sendall(struct.pack(">ihhih", 10, 18, 0, 7, -1))
+        frame = recv_frame(s)
+        assert struct.unpack(">ih", frame[:6]) == (7, 0)
+        keys = {struct.unpack(">h", frame[10 + 6 * i:12 + 6 * i])[0] for i in range(struct.unpack(">i", frame[6:10])[0])}
+        assert {17, 36} <= keys
+    finally:
+        s.close()
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is installed by ./dev test (apt); not on PATH")
+def test_kcat_produces_and_consumes_with_scram(cluster):
+    c = cluster
+    revoke_all(c)
+    rest_grant(c, operation="ALL")
+    args = ["-b", c.bootstrap_servers, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=SCRAM-SHA-256",
+            "-X", "sasl.username=alice", "-X", "sasl.password=alice-password"]
+    produced = subprocess.run(["kcat", *args, "-P", "-t", "ks-orders", "-p", "1"], input=b"kcat-1\nkcat-2\n",
+                              capture_output=True, timeout=60)
+    assert produced.returncode == 0, produced.stderr
+    read = subprocess.run(["kcat", *args, "-C", "-t", "ks-orders", "-p", "1", "-o", "beginning", "-e", "-q"],
+                          capture_output=True, timeout=60)
+    assert read.returncode == 0 and b"kcat-1\nkcat-2\n" in read.stdout, read.stderr
+    denied = subprocess.run(["kcat", *args, "-C", "-t", "ks-secret", "-p", "0", "-o", "beginning", "-e", "-q"],
+                            capture_output=True, timeout=60)
+    assert denied.returncode != 0 and b"uthoriz" in denied.stderr, denied.stderr
+    revoke_all(c)
