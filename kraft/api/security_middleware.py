@@ -17,7 +17,7 @@ from kraft.api.access_rules import IDENTITY_KEY, INTERNAL, OPEN, on_cluster, rul
 from kraft.api.context import node_of
 from kraft.api.error_map import error_body
 from kraft.api.http_body import json_response
-from kraft.broker.access import Identity
+from kraft.broker.access import Identity, principal_of_certificate
 from kraft.broker.peers import ON_BEHALF_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import on_behalf_identity, signature_valid
 from kraft.errors import AuthenticationFailed
@@ -64,6 +64,10 @@ async def _identify(request: web.Request, node) -> Identity | None:
             node.peer_key, signature, "GET", request.raw_path, b"", int(time.time() * 1000)):
         return None
     host = request.remote or ""
+    certified = principal_of_certificate(request.transport.get_extra_info("peercert")
+                                         if request.transport is not None else None)
+    if certified is not None and "Authorization" not in request.headers:
+        return Identity(certified, host)  # mTLS: the verified certificate names the principal
     if node.access.authentication:
         return await node.access.authenticate_basic(request.headers.get("Authorization"), host)
     return node.access.anonymous(host)

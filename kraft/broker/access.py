@@ -163,6 +163,18 @@ def _basic_credentials(header: str | None) -> tuple[str | None, str]:
     return (name, password) if sep and name else (None, "")
 
 
+def principal_of_certificate(peercert: dict | None) -> str | None:
+    """User:<CN> of a verified client certificate (Kafka's principal for SSL clients,
+    shortened to the common name as Redpanda's mapping rules usually do)."""
+    if not peercert:
+        return None
+    for rdn in peercert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName" and value:
+                return f"User:{value}"
+    return None
+
+
 def bootstrap_credentials(settings: SecuritySettings | None) -> dict[str, ScramCredential]:
     """cluster.toml's users as credentials, salted here (the controller writes only the
     ones the log lacks)."""

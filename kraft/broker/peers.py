@@ -12,6 +12,7 @@ the caller's to say.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,8 +67,10 @@ class PeerAnswer:
 
 
 class Peers:
-    def __init__(self, key: bytes, url_of: Callable[[int], str], local_host: str | None = None) -> None:
+    def __init__(self, key: bytes, url_of: Callable[[int], str], local_host: str | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
         self._key = key
+        self._tls = tls  # checks the other nodes' certificates (https URLs) and presents ours
         self._url_of = url_of
         self._local_host = local_host
         self._session: aiohttp.ClientSession | None = None
@@ -75,7 +78,8 @@ class Peers:
     async def open(self) -> None:
         """Made on the event loop that uses it; the node closes it last at shutdown."""
         local = (self._local_host, 0) if self._local_host and is_ipv4_literal(self._local_host) else None
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=local))
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+            local_addr=local, ssl=self._tls if self._tls is not None else True))
 
     async def close(self) -> None:
         if self._session is not None:

@@ -21,7 +21,8 @@ def produce(client: AdminClient, topic: str, acks: str, key_separator: Optional[
             partition: Optional[int], idempotent: bool = True) -> int:
     """Send stdin lines as string records, in batches; returns how many were acknowledged.
     Idempotent by default: a batch retried after a timeout is never written twice."""
-    producer = ProducerClient(client.bootstrap, acks=acks, idempotent=idempotent)
+    producer = ProducerClient(client.bootstrap, acks=acks, idempotent=idempotent, auth=client.auth,
+                              ca_file=client.ca_file)
     sent = 0
     batch: list[dict] = []
 

@@ -51,12 +51,15 @@ def load_config(path: Optional[Path], embedded: bool = False):
 
 
 def client(config: Optional[Path], bootstrap: Optional[str]) -> AdminClient:
-    """Credentials, when the cluster asks for them, come from KRAFT_USER/KRAFT_PASSWORD."""
+    """Credentials, when the cluster asks for them, come from KRAFT_USER/KRAFT_PASSWORD;
+    https nodes are checked against the file's [security] tls_ca, else KRAFT_CA."""
     auth = credentials_from_env()
     if bootstrap:
         return AdminClient([bootstrap], auth=auth)
     cfg, _ = load_config(config)
-    return AdminClient([n.http_url for n in cfg.nodes], auth=auth)
+    security = cfg.security
+    ca = cfg.path_of(security.tls_ca) if security is not None and security.tls_ca else None
+    return AdminClient([n.http_url for n in cfg.nodes], auth=auth, ca_file=ca)
 
 
 @app.command()

@@ -9,10 +9,17 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import urllib.error
 import urllib.request
 
-USER_ENV, PASSWORD_ENV = "KRAFT_USER", "KRAFT_PASSWORD"
+USER_ENV, PASSWORD_ENV, CA_ENV = "KRAFT_USER", "KRAFT_PASSWORD", "KRAFT_CA"
+
+
+def tls_context(ca_file: str | os.PathLike | None) -> ssl.SSLContext | None:
+    """Checks https nodes against this CA file (KRAFT_CA when None), else the system's."""
+    ca = ca_file or os.environ.get(CA_ENV)
+    return ssl.create_default_context(cafile=str(ca)) if ca else None
 
 
 def basic_auth_header(user: str, password: str) -> str:
@@ -36,9 +43,11 @@ class AdminError(Exception):
 
 class AdminClient:
     def __init__(self, bootstrap: list[str], timeout_s: float = 10.0,
-                 auth: tuple[str, str] | None = None):
+                 auth: tuple[str, str] | None = None, ca_file: str | os.PathLike | None = None):
         self.bootstrap = [u.rstrip("/") for u in bootstrap]
         self.timeout_s = timeout_s
+        self.auth, self.ca_file = auth, ca_file  # the bundled producer reuses them
+        self._tls = tls_context(ca_file)
         self._authorization = basic_auth_header(*auth) if auth else None
         self._cluster_id: str | None = None
 
@@ -55,7 +64,7 @@ class AdminClient:
             if self._authorization:
                 req.add_header("Authorization", self._authorization)
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                with urllib.request.urlopen(req, timeout=self.timeout_s, context=self._tls) as resp:
                     raw = resp.read()
                     return json.loads(raw) if raw else None
             except urllib.error.HTTPError as exc:

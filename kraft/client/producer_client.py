@@ -25,7 +25,7 @@ import urllib.request
 
 import orjson
 
-from kraft.client.admin_client import AdminError
+from kraft.client.admin_client import AdminError, basic_auth_header, tls_context
 from kraft.errors import ERROR_CLASS_HEADER
 from kraft.broker.partitioner import RoundRobin, partition_for_key
 
@@ -45,8 +45,13 @@ class ProduceError(AdminError):
 
 class ProducerClient:
     def __init__(self, bootstrap: list[str], *, acks: str = "all", timeout_ms: int = 30_000,
-                 idempotent: bool = True, attempts: int = 10, backoff_s: float = 0.25):
+                 idempotent: bool = True, attempts: int = 10, backoff_s: float = 0.25,
+                 auth: tuple[str, str] | None = None, ca_file=None):
+        """auth: (user, password) for HTTP Basic; ca_file: checks https nodes (KRAFT_CA
+        when None)."""
         self.bootstrap = [u.rstrip("/") for u in bootstrap]
+        self._authorization = basic_auth_header(*auth) if auth else None
+        self._tls = tls_context(ca_file)
         self.acks, self.timeout_ms = acks, timeout_ms
         self.idempotent = idempotent
         self.attempts, self.backoff_s = max(1, attempts), backoff_s
@@ -199,9 +204,11 @@ class ProducerClient:
         if data is not None:
             req.add_header("Content-Type", content_type)
         req.add_header(ERROR_CLASS_HEADER, "1")
+        if self._authorization:
+            req.add_header("Authorization", self._authorization)
         timeout = self.timeout_ms / 1000 + 10  # the server answers 50003 at timeout_ms
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with urllib.request.urlopen(req, timeout=timeout, context=self._tls) as resp:
                 return resp.status, json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as exc:
             raw = exc.read()

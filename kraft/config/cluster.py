@@ -168,6 +168,9 @@ class SecuritySettings(_Table):
     tls_cert: Annotated[str, Field(strict=True, min_length=1)] | None = None
     tls_key: Annotated[str, Field(strict=True, min_length=1)] | None = None
     tls_ca: Annotated[str, Field(strict=True, min_length=1)] | None = None
+    # Kafka's ssl.client.auth: a client certificate signed by tls_ca names the principal
+    # (User:<its CN>); "required" refuses connections without one
+    tls_client_auth: Literal["none", "requested", "required"] = "none"
     users: tuple[BootstrapUser, ...] = ()
 
     @model_validator(mode="after")
@@ -177,6 +180,8 @@ class SecuritySettings(_Table):
                            "tls_cert and tls_key go together")
         if self.tls_ca is not None and self.tls_cert is None:
             raise _invalid("tls_cert", "tls_ca needs tls_cert and tls_key (the node's own certificate)")
+        if self.tls_client_auth != "none" and self.tls_ca is None:
+            raise _invalid("tls_ca", "client certificates are checked against tls_ca: set it")
         names = [u.name for u in self.users]
         for index, name in enumerate(names):
             if name in names[:index]:
@@ -205,6 +210,7 @@ class NodeConfig(_Table):
     kafka_port: Port | None = None  # the Kafka protocol listener, brokers only
     data_dir: Annotated[str, Field(strict=True, min_length=1)]
     _base_dir: Path | None = PrivateAttr(default=None)
+    _scheme: str = PrivateAttr(default="http")  # "https" when [security] has tls_cert
 
     def model_post_init(self, context: Any, /) -> None:
         self._base_dir = context.get("base_dir") if isinstance(context, dict) else None
@@ -235,7 +241,7 @@ class NodeConfig(_Table):
     @property
     def http_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.http_port}"
+        return f"{self._scheme}://{host}:{self.http_port}"
 
     @property
     def kafka_address(self) -> str | None:
@@ -340,7 +346,14 @@ class ClusterConfig(_Table):
         )
         if found:
             raise _invalid(*found)
+        if self.security is not None and self.security.tls_cert is not None:
+            for node in self.nodes:
+                node._scheme = "https"
         return self
+
+    def path_of(self, name: str) -> Path:
+        """A file the config names (certificates), relative to the config file's directory."""
+        return Path(os.path.normpath(self._base_dir / Path(name).expanduser()))
 
     @property
     def file_name(self) -> str:

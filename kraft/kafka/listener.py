@@ -13,10 +13,12 @@ connections.max.idle.ms, and a client that stops reading its answers is cut off.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import contextlib
 import logging
 import struct
 
+from kraft.broker.access import Identity, principal_of_certificate
 from kraft.kafka.codec import MalformedRequest
 from kraft.kafka import ordering, session
 from kraft.kafka.dispatch import Request, parse, respond
@@ -54,16 +56,18 @@ class ByteBudget:
 
 
 class KafkaListener:
-    def __init__(self, node, host: str, port: int):
+    def __init__(self, node, host: str, port: int, tls: ssl.SSLContext | None = None):
         self._node = node
+        self._tls = tls
         self._host, self._port = host, port
         self._budget = ByteBudget(QUEUED_REQUEST_BYTES)
         self._connections: set[asyncio.Task] = set()
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
+        tls = {"ssl": self._tls, "ssl_handshake_timeout": BODY_TIMEOUT_S} if self._tls else {}
         self._server = await asyncio.start_server(self._serve, self._host, self._port,
-                                                  reuse_address=True, limit=64 * 1024)
+                                                  reuse_address=True, limit=64 * 1024, **tls)
 
     async def close(self) -> None:
         """Stop accepting, cut every connection and wait for their tasks to end."""
@@ -87,8 +91,12 @@ class KafkaListener:
         peer = writer.get_extra_info("peername")
         host = peer[0] if peer else ""
         access = self._node.access
-        session.CURRENT.set(session.Session(
-            host, None if access.authentication else access.anonymous(host)))
+        certified = principal_of_certificate(writer.get_extra_info("peercert"))
+        if certified is not None:  # a verified client certificate names the principal (SSL)
+            identity = Identity(certified, host)
+        else:
+            identity = None if access.authentication else access.anonymous(host)
+        session.CURRENT.set(session.Session(host, identity))
         try:
             await self._requests(reader, writer)
         except* (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
@@ -171,6 +179,9 @@ class KafkaListener:
             for part in parts:
                 if isinstance(part, bytes):
                     writer.write(part)
+                    continue
+                if writer.get_extra_info("sslcontext") is not None:  # TLS: no sendfile, the bytes
+                    writer.write(part.read())                         # are encrypted in Python
                     continue
                 async with asyncio.timeout(WRITE_TIMEOUT_S):
                     await writer.drain()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -63,9 +64,9 @@ def prepare_data_dirs(config: ClusterConfig) -> str:
     return cluster_id
 
 
-def _get_json(url: str, timeout: float = 1.0):
+def _get_json(url: str, timeout: float = 1.0, context=None):
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
@@ -76,6 +77,9 @@ def _get_json(url: str, timeout: float = 1.0):
 class Launcher:
     def __init__(self, config: ClusterConfig, config_path: Path | None):
         self.config = config
+        security = config.security
+        self._tls = (ssl.create_default_context(cafile=str(config.path_of(security.tls_ca)))
+                     if security and security.tls_ca else None)
         self.config_path = config_path
         self.procs: dict[int, subprocess.Popen] = {}
         self.logs = {}
@@ -96,7 +100,7 @@ class Launcher:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not should_stop():
             self.reap()
-            ready = [_get_json(n.http_url + "/status/ready")[0] == 200 for n in self.config.nodes
+            ready = [_get_json(n.http_url + "/status/ready", context=self._tls)[0] == 200 for n in self.config.nodes
                      if self.procs[n.id].poll() is None]
             if ready and all(ready) and all(p.poll() is None for p in self.procs.values()):
                 return True
@@ -116,7 +120,7 @@ class Launcher:
         for col in ("node", "roles", "http", "kafka", "raft", "state"):
             table.add_column(col)
         for node in self.config.nodes:
-            code, body = _get_json(node.http_url + "/status/ready")
+            code, body = _get_json(node.http_url + "/status/ready", context=self._tls)
             state = "ready" if code == 200 else (body or {}).get("reason", "down")
             if self.procs[node.id].poll() is not None:
                 state = f"exited ({self.procs[node.id].returncode})"

@@ -38,7 +38,7 @@ def free_ports(host: str, count: int) -> list[int]:
 
 
 def http_json(method: str, url: str, body=None, headers=None, timeout: float = 10.0,
-              raw: bytes | None = None):
+              raw: bytes | None = None, context=None):
     """(status, parsed JSON or None). Never raises for an HTTP error status."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     req = urllib.request.Request(url, data=data, method=method)
@@ -47,7 +47,7 @@ def http_json(method: str, url: str, body=None, headers=None, timeout: float = 1
     for k, v in (headers or {}).items():
         req.add_header(k, v)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             return resp.status, _parse(resp.read())
     except urllib.error.HTTPError as exc:
         payload = exc.read()
@@ -92,6 +92,7 @@ class LocalCluster:
         self.hosts = {i: f"127.0.0.{first_address + i - 1}" for i in range(1, nodes + 1)}
         self.config_path = self.base_dir / "cluster.toml"
         self.headers = dict(headers or {})
+        self.tls = None  # an ssl context for https nodes: set by a test that turns TLS on
         self._write_config(nodes, controllers, topic_defaults or {}, timeouts or {}, groups or {},
                            cluster or {}, http or {}, storage or {}, extra_toml)
         self.config = load_cluster_config(self.config_path)
@@ -222,7 +223,8 @@ class LocalCluster:
         return f"{self.url(node_id)}/v3/clusters/{self.cluster_id}"
 
     def get(self, node_id: int, path: str, timeout: float = 5.0):
-        return http_json("GET", self.url(node_id) + path, timeout=timeout, headers=self.headers)
+        return http_json("GET", self.url(node_id) + path, timeout=timeout, headers=self.headers,
+                         context=self.tls)
 
     def wait_until(self, predicate, timeout_s: float = 30.0, what: str = "condition",
                    interval_s: float = 0.1):
@@ -258,7 +260,7 @@ class LocalCluster:
         for node_id in [n for n in self.hosts if self.running(n)]:
             try:
                 status, body = http_json("GET", self.v3(node_id) + "/quorum", timeout=2.0,
-                                         headers=self.headers)
+                                         headers=self.headers, context=self.tls)
             except OSError:
                 continue
             if status == 200 and body.get("leader_id") is not None:

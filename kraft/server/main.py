@@ -18,6 +18,7 @@ from kraft.config.data_dir import (
     read_identity,
 )
 from kraft.quorum.raft_files import RaftStateDamaged
+from kraft.server import tls
 from kraft.server.node import Node
 
 
@@ -54,7 +55,8 @@ def check_cluster_of_peers(config: ClusterConfig, node_id: int, identity: DataDi
         if other.id == node_id:
             continue
         try:
-            with urllib.request.urlopen(other.http_url + "/v3/clusters", timeout=PEER_CHECK_TIMEOUT_S) as resp:
+            with urllib.request.urlopen(other.http_url + "/v3/clusters", timeout=PEER_CHECK_TIMEOUT_S,
+                                        context=tls.client_context(config)) as resp:
                 cluster_id = json.loads(resp.read())["data"][0]["cluster_id"]
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             continue  # down or not serving yet: nothing learned

@@ -31,6 +31,7 @@ from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.kafka.listener import KafkaListener
 from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
+from kraft.server import tls
 from kraft.server.metrics import NodeMetrics
 from kraft.broker.quorum_view import describe_quorum
 from kraft.quorum.raft import RaftQuorum
@@ -78,7 +79,8 @@ class Node:
             quorum.add_apply_listener(self.metadata_applied)
         self.metrics = NodeMetrics(self)
         self.access = AccessControl(config.security, lambda: self.state_machine.image)
-        self.peers = Peers(self.peer_key, self.node_url, self.node_config.host)
+        self.tls_server = tls.server_context(config)  # None without [security] tls_cert
+        self.peers = Peers(self.peer_key, self.node_url, self.node_config.host, tls.client_context(config))
         self.connections = ConnectionGuard({n.host for n in config.nodes})
         self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
                                    self.peers, self._request_timeout_s)
@@ -318,7 +320,7 @@ class Node:
         # in-flight long polls (fetch, metadata, consumer records) are cut after the grace
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=SHUTDOWN_GRACE_S)
-        kafka = (KafkaListener(self, self.node_config.host, self.node_config.kafka_port)
+        kafka = (KafkaListener(self, self.node_config.host, self.node_config.kafka_port, self.tls_server)
                  if self.node_config.kafka_port is not None else None)
         try:
             await self.peers.open()
@@ -330,7 +332,7 @@ class Node:
             await runner.setup()
             self.connections.wrap(runner)
             site = web.TCPSite(runner, self.node_config.host, self.node_config.http_port,
-                               reuse_address=True)
+                               reuse_address=True, ssl_context=self.tls_server)
             await site.start()
             log.info("node %d serving on %s", self.node_id, self.node_config.http_url)
             if kafka is not None:

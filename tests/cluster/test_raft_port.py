@@ -150,3 +150,39 @@ def test_out_of_file_descriptors_pauses_the_listener_and_it_comes_back(cluster):
     assert "pausing accepts" in log
     # and the quorum, including the victim, still commits metadata
     assert create_topics(cluster, "after-emfile", 3, via=victim) == 3
+
+
+class _Marker:
+    """A pickle that, if anyone unpickled it, would create a directory: the evidence."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def test_nothing_from_an_unauthenticated_peer_is_unpickled(cluster, tmp_path):
+    """Frames from a controller's own address carrying a pickle that would run code: sent
+    in the clear, and encrypted under a key that is not the cluster's. Neither is
+    unpickled (the directory never appears), each connection is cut, the quorum serves."""
+    import pickle
+    import zlib
+
+    from cryptography.fernet import Fernet
+
+    leader = cluster.raft_leader()
+    other = next(n for n in cluster.hosts if n != leader)
+    marker = tmp_path / "unpickled"
+    payload = zlib.compress(pickle.dumps(_Marker(str(marker))))
+    wrong_key = Fernet(Fernet.generate_key()).encrypt(payload)
+    for frame in (payload, wrong_key):
+        sock = connect_from(cluster.hosts[other], raft_addr(cluster, leader))
+        try:
+            sock.sendall(struct.pack("i", len(frame)) + frame)
+            assert closed_by_peer(sock, 5.0)
+        finally:
+            sock.close()
+    assert not marker.exists()
+    assert create_topics(cluster, "after-pickles", 2) == 2
+    assert cluster.raft_leader() == leader

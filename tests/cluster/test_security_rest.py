@@ -336,3 +336,29 @@ def test_repeated_failures_back_off_that_user_from_that_address(cluster):
         assert time.monotonic() < deadline, "the back-off never ended"
         time.sleep(0.5)
     assert http_json("GET", cluster.v3(1), headers=ADMIN)[0] == 200  # other clients never waited
+
+
+def test_a_node_reachable_from_other_machines_refuses_to_start_without_authentication(tmp_path):
+    import subprocess
+    import sys
+    nodes = "".join(f'''
+[[nodes]]
+id = {i}
+roles = ["controller", "broker"]
+host = "{host}"
+http_port = {18080 + i}
+raft_port = {19090 + i}
+data_dir = "node-{i}"
+''' for i, host in ((1, "10.255.0.1"), (2, "127.0.0.1"), (3, "127.0.0.1")))
+    for security, refused in (("", True), ("[security]\nauthentication = false\n", True),
+                              ("[security]\nauthentication = false\nallow_unauthenticated = true\n", False)):
+        path = tmp_path / "cluster.toml"
+        path.write_text(security + nodes)
+        run = subprocess.run([sys.executable, "-m", "kraft", "node", "-c", str(path), "--id", "1"],
+                             capture_output=True, text=True, timeout=60)
+        if refused:
+            assert run.returncode == 2, run.stderr
+            assert "10.255.0.1" in run.stderr and "allow_unauthenticated" in run.stderr
+            assert len(run.stderr.strip().splitlines()) == 1
+        else:  # past the check: it goes on to its data dir (not formatted here)
+            assert "allow_unauthenticated" not in run.stderr and "not formatted" in run.stderr, run.stderr

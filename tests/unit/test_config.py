@@ -333,6 +333,7 @@ def test_security_section_is_optional_and_read_with_its_users(tmp_path):
 @pytest.mark.parametrize("extra, where", [
     ('[security]\ntls_cert = "a.pem"\n', "security.tls_key"),
     ('[security]\ntls_ca = "ca.pem"\n', "security.tls_cert"),
+    ('[security]\ntls_cert = "a.pem"\ntls_key = "a.key"\ntls_client_auth = "required"\n', "security.tls_ca"),
     ('[security]\n[[security.users]]\nname = "a:b"\npassword = "pw"\n', "security.users[0].name"),
     ('[security]\n[[security.users]]\nname = "a"\npassword = "pw"\n[[security.users]]\nname = "a"\n'
      'password = "pw2"\n', "security.users[1].name"),
@@ -341,6 +342,13 @@ def test_security_section_is_optional_and_read_with_its_users(tmp_path):
 ])
 def test_security_mistakes_name_their_key(tmp_path, extra, where):
     assert load_error(tmp_path, extra + THREE_NODES).startswith(where)
+
+
+def test_tls_turns_every_node_url_to_https_with_files_beside_the_config(tmp_path):
+    config = load_cluster_config(write(tmp_path, '[security]\ntls_cert = "certs/n.pem"\ntls_key = "certs/n.key"\n'
+                                       + THREE_NODES))
+    assert [n.http_url for n in config.nodes] == [f"https://127.0.0.1:{8080 + i}" for i in (1, 2, 3)]
+    assert config.path_of(config.security.tls_cert) == tmp_path / "certs" / "n.pem"
 
 
 def test_a_reachable_node_without_authentication_refuses_to_start(tmp_path):
