@@ -20,7 +20,7 @@ from kraft.api.http_body import json_response
 from kraft.broker.access import Identity, principal_of_certificate
 from kraft.broker.peers import ON_BEHALF_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import on_behalf_identity, signature_valid
-from kraft.errors import AuthenticationFailed
+from kraft.errors import AuthenticationFailed, MetadataNotReady
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="kraft", charset="UTF-8"'}
 _SUPER_USERS_ONLY = on_cluster("ALTER")  # a route missing from the table: safest answer
@@ -35,6 +35,8 @@ async def security(request: web.Request, handler):
     rule = rule_for(request)
     if rule in (OPEN, INTERNAL) or (rule is None and request.match_info.http_exception):
         return await handler(request)
+    if not access.ready():
+        raise MetadataNotReady(f"node {node.node_id} is still loading users and ACLs; retry")
     try:
         who = await _identify(request, node)
     except AuthenticationFailed as exc:

@@ -68,9 +68,13 @@ class FailureBackoff:
 
 class AccessControl:
     def __init__(self, settings: SecuritySettings | None, image_of: Callable[[], MetadataImage],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 ready: Callable[[], bool] = lambda: True) -> None:
+        """ready: whether the image holds every ACL and user committed before this process
+        started (a restarting node replays old images first); until then nothing is allowed."""
         self.settings = settings
         self._image_of = image_of
+        self.ready = ready
         self.backoff = FailureBackoff(clock)
         self._authorizer: tuple[frozenset, Authorizer] | None = None
         self._verified: OrderedDict[tuple[str, bytes], ScramCredential] = OrderedDict()
@@ -98,6 +102,8 @@ class AccessControl:
                 name: str = CLUSTER_RESOURCE) -> bool:
         if not self.enabled:
             return True
+        if not self.ready():
+            return False  # an old image might lack a DENY or still hold a deleted ACL
         return self.authorizer().authorize(who.principal, who.host, operation, resource_type, name)
 
     def check(self, who: Identity, operation: str, resource_type: str,

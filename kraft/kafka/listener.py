@@ -87,6 +87,9 @@ class KafkaListener:
         if len(self._connections) >= MAX_CONNECTIONS:
             writer.close()
             return
+        if self._node.access.enabled and not self._node.access.ready():
+            writer.close()  # users and ACLs not loaded yet: the client reconnects
+            return
         self._connections.add(task)
         peer = writer.get_extra_info("peername")
         host = peer[0] if peer else ""
@@ -136,6 +139,9 @@ class KafkaListener:
                 request = parse(frame)
                 if not session.may_serve(request.head.api_key):
                     raise MalformedRequest(f"API key {request.head.api_key} before SASL authentication")
+                if self._node.access.enabled and not self._node.access.ready():
+                    # never a spurious AUTHORIZATION_FAILED, which clients take as final: they reconnect
+                    raise MalformedRequest("users and ACLs are being reloaded (the broker re-registers)")
             except MalformedRequest as exc:
                 self._budget.release(size)
                 return await self._end(answers, writer, str(exc))

@@ -1,4 +1,4 @@
-"""The nine checkers of a scenario run (docs/SCENARIOS.md, "Checkers"), in that order.
+"""The ten checkers of a scenario run (docs/SCENARIOS.md, "Checkers"), in that order.
 
 Each is a pure function `check_<name>(h: History, **params) -> CheckResult` over the
 recorded history and the replicas' logs; unknown params are ignored, so one set of
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kraft.scenario.check_access import check_access
 from kraft.scenario.check_common import CheckResult
 from kraft.scenario.check_liveness import check_liveness
 from kraft.scenario.check_logs import (
@@ -38,6 +39,7 @@ CHECKERS: dict[str, Checker] = {
     "monotonic": check_monotonic,
     "unclean_accounting": check_unclean_accounting,
     "liveness": check_liveness,
+    "access": check_access,
 }
 
 
@@ -48,4 +50,5 @@ def run_checkers(h: History, names: list[str] | None = None, **params) -> list[C
 
 __all__ = ["CHECKERS", "CheckResult", "run_checkers", "check_lost_writes", "check_duplicates",
            "check_inconsistent_offsets", "check_replica_divergence", "check_order",
-           "check_aborted_reads", "check_monotonic", "check_unclean_accounting", "check_liveness"]
+           "check_aborted_reads", "check_monotonic", "check_unclean_accounting", "check_liveness",
+           "check_access"]

@@ -78,6 +78,8 @@ class History:
     # metadata writes: (topic name, outcome, complete ms) and the topics that exist at the end
     topics_created: list[tuple[str, str, float]] = field(default_factory=list)
     final_topics: list[str] = field(default_factory=list)
+    # security on: (ms, what the intruder tried, node URL, HTTP status; 0 = no answer)
+    access_probes: list[tuple[float, str, str, int]] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -99,4 +101,5 @@ class History:
         h.final_read_complete = {int(p): v for p, v in data["final_read_complete"].items()}
         h.topics_created = [tuple(t) for t in data.get("topics_created", [])]
         h.final_topics = list(data.get("final_topics", []))
+        h.access_probes = [tuple(p) for p in data.get("access_probes", [])]
         return h

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from kraft.server.local_cluster import LocalCluster, http_json
+from kraft.scenario import lab_security
 from kraft.scenario.checkers import CHECKERS
 from kraft.scenario.fault_actions import FaultActions, fault_event, schedule
 from kraft.scenario.history import OK, History
@@ -80,9 +81,12 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
     restore = _interrupt_on_signals()
     cluster = network = None
     try:
+        secured = scenario.cluster.security
         cluster = LocalCluster(nodes, controllers, timeouts=scenario.cluster.timeouts,
                                storage=scenario.cluster.storage,
-                               partitions_fs_mb=scenario.cluster.partitions_fs_mb)
+                               partitions_fs_mb=scenario.cluster.partitions_fs_mb,
+                               extra_toml=lab_security.CLUSTER_TOML if secured else "",
+                               headers=lab_security.LAB if secured else None)
         network = NetworkFaults(cluster.hosts) if net_hosts else _NoNetwork()
         cluster.start().wait_ready(timeout_s=60)
         return asyncio.run(_run(scenario, opts, cluster, network))
@@ -111,9 +115,16 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
     body = {"topic_name": topic.name, "partitions_count": topic.partitions,
             "replication_factor": topic.replication_factor,
             "configs": [{"name": k, "value": _config_text(v)} for k, v in topic.configs.items()]}
-    status, out = await asyncio.to_thread(http_json, "POST", cluster.v3(1) + "/topics", body)
+    status, out = await asyncio.to_thread(http_json, "POST", cluster.v3(1) + "/topics", body,
+                                          cluster.headers)
     if status != 201:
         raise RuntimeError(f"could not create the scenario topic: {status} {out}")
+    secured = scenario.cluster.security
+    if secured:
+        status, out = await asyncio.to_thread(http_json, "POST", cluster.v3(1) + "/acls:batch",
+                                              {"data": lab_security.writer_acls(topic.name)}, cluster.headers)
+        if status != 201:
+            raise RuntimeError(f"could not grant the workload's ACLs: {status} {out}")
     await asyncio.to_thread(_wait_serving, cluster, topic.name, topic.partitions)
 
     wl = scenario.workload
@@ -128,11 +139,17 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
     actions = FaultActions(cluster, network, rng, record, topic.name)
     workload = Workload(h, {n: cluster.url(n) for n in cluster.hosts}, cluster.cluster_id,
                         wl.acks, rate, wl.producers, wl.timeout_ms, t0, wl.admin_rate,
-                        kafka_bootstrap=cluster.bootstrap_servers if wl.client == "kafka" else None)
+                        kafka_bootstrap=cluster.bootstrap_servers if wl.client == "kafka" else None,
+                        headers=lab_security.WRITER if secured else None)
     plan = schedule(scenario.faults, duration, rng)
+    probes_stop = asyncio.Event()
 
     async with asyncio.TaskGroup() as tg:
         wl_task = tg.create_task(workload.run(wl.consumers))
+        if secured:
+            probes = lab_security.IntruderProbes(h, {n: cluster.url(n) for n in cluster.hosts}, cluster.cluster_id,
+                                                 cluster.running, lambda: now_s() * 1000, opts.seed)
+            tg.create_task(probes.run(probes_stop))
         progress = tg.create_task(_progress(h, opts.progress, now_s, "faults"))
         try:
             for at, spec in plan:
@@ -153,6 +170,7 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
         await workload.writes_finished()  # the final read must see every acknowledged write
         await _final_read(h, cluster)
         workload.stop_all.set()
+        probes_stop.set()
         progress.cancel()
         await wl_task
 
@@ -160,9 +178,11 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
            and h.heal_ms is not None and w.complete_ms >= h.heal_ms]
     h.first_ok_after_heal_ms = min(oks) if oks else None
     status, parts = await asyncio.to_thread(http_json, "GET",
-                                            cluster.v3(_any_running(cluster)) + f"/topics/{topic.name}/partitions")
+                                            cluster.v3(_any_running(cluster)) + f"/topics/{topic.name}/partitions",
+                                            None, cluster.headers)
     h.final_isr = {p["partition_id"]: p["isr"] for p in parts["data"]} if status == 200 else {}
-    status, topics = await asyncio.to_thread(http_json, "GET", cluster.v3(_any_running(cluster)) + "/topics")
+    status, topics = await asyncio.to_thread(http_json, "GET", cluster.v3(_any_running(cluster)) + "/topics",
+                                             None, cluster.headers)
     h.final_topics = [t["topic_name"] for t in topics["data"]] if status == 200 else []
     await asyncio.to_thread(cluster.stop_all)
     h.replica_logs = _replica_logs(cluster, topic.name, topic.partitions)
@@ -184,7 +204,7 @@ def _wait_serving(cluster, topic: str, partitions: int) -> None:
     def serving():
         n = _any_running(cluster)
         return all(http_json("GET", cluster.url(n) + f"/topics/{topic}/partitions/{p}/offsets",
-                             timeout=2)[0] == 200 for p in range(partitions))
+                             timeout=2, headers=cluster.headers)[0] == 200 for p in range(partitions))
     cluster.wait_until(serving, 30, f"topic {topic} served")
 
 
@@ -198,7 +218,7 @@ def _wait_ready_quietly(cluster, timeout_s: float) -> None:
 async def _final_read(h: History, cluster) -> None:
     deadline = time.monotonic() + FINAL_READ_BOUND_S
     urls = [cluster.url(n) for n in cluster.hosts if cluster.running(n)]
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), headers=cluster.headers) as session:
         for p in range(h.partitions):
             h.final_reads[p], h.final_read_complete[p] = [], False
             end, offset, turn = None, 0, 0

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CHECK_NAMES = ("lost_writes", "duplicates", "inconsistent_offsets", "replica_divergence", "order",
-               "aborted_reads", "monotonic", "unclean_accounting", "liveness")
+               "aborted_reads", "monotonic", "unclean_accounting", "liveness", "access")
 FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "disk-full", "disk-free", "isolate", "partition",
                "one_way", "ring", "lossy", "slow", "netem", "random")
 Verdict = Literal["pass", "fail", "any"]
@@ -30,6 +30,7 @@ class ClusterShape(_Model):
     timeouts: dict[str, int] = Field(default_factory=dict)
     storage: dict[str, float] = Field(default_factory=dict)  # [storage] of cluster.toml (the scrubber)
     partitions_fs_mb: int | None = Field(None, ge=16, le=4096)  # small disks for disk-full (root)
+    security: bool = False  # users and ACLs on; an intruder probes every node (lab_security)
 
 
 class TopicSpec(_Model):

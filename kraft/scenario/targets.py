@@ -88,7 +88,7 @@ def _ask_all(cluster, path: str) -> dict[int, tuple[int, object]]:
 
     def ask(n):
         try:
-            return n, http_json("GET", cluster.v3(n) + path, timeout=ASK_TIMEOUT_S)
+            return n, http_json("GET", cluster.v3(n) + path, timeout=ASK_TIMEOUT_S, headers=cluster.headers)
         except OSError as exc:  # down, restarting, paused (timeout)
             return n, (None, exc)
 

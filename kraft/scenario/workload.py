@@ -47,8 +47,9 @@ def classify(status: int | None, body) -> tuple[str, int | None, str | None]:
 class Workload:
     def __init__(self, history: History, urls: dict[int, str], cluster_id: str, acks: str,
                  rate: float, producers: int, timeout_ms: int, t0: float, admin_rate: float = 0.0,
-                 kafka_bootstrap: str | None = None):
-        """kafka_bootstrap: producers are Kafka clients on these listeners (else REST)."""
+                 kafka_bootstrap: str | None = None, headers: dict | None = None):
+        """kafka_bootstrap: producers are Kafka clients on these listeners (else REST);
+        headers: sent with every request (a user's credentials when security is on)."""
         self.h = history
         self.urls = urls
         self.cluster_id = cluster_id
@@ -59,6 +60,7 @@ class Workload:
         self.t0 = t0
         self.admin_rate = admin_rate
         self.kafka_bootstrap = kafka_bootstrap
+        self.headers = dict(headers or {})  # credentials, when security is on
         self.stop_writes = asyncio.Event()
         self.stop_all = asyncio.Event()
         self.producer_tasks: list[asyncio.Task] = []
@@ -70,7 +72,7 @@ class Workload:
     async def run(self, consumers: bool) -> None:
         """Owned by the runner; returns when stop_all is set and every loop ended."""
         timeout = aiohttp.ClientTimeout(total=self.timeout_ms / 1000 + 5)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with aiohttp.ClientSession(timeout=timeout, headers=self.headers) as session:
             self._session = session
             async with asyncio.TaskGroup() as tg:
                 self.producer_tasks = [tg.create_task(self._produce(f"p{i}", i) if self.kafka_bootstrap is None

@@ -71,6 +71,19 @@ def _parse(payload: bytes):
         return payload.decode(errors="replace")  # not JSON (e.g. /metrics)
 
 
+def security_toml(users: dict[str, str], super_users=("admin",), mechanisms: dict | None = None,
+                  **settings) -> str:
+    """A [security] table for LocalCluster(extra_toml=...): users by name -> password (their
+    mechanism from `mechanisms`, else SCRAM-SHA-256) and any other [security] keys."""
+    lines = ["[security]", f"super_users = {json.dumps(list(super_users))}"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
+    for name, password in users.items():
+        lines += ["[[security.users]]", f"name = {json.dumps(name)}", f"password = {json.dumps(password)}"]
+        if mechanisms and name in mechanisms:
+            lines.append(f"mechanism = {json.dumps(mechanisms[name])}")
+    return "\n".join(lines) + "\n"
+
+
 class LocalCluster:
     def __init__(self, nodes: int = 3, controllers: int | None = None, base_dir: Path | None = None,
                  topic_defaults: dict | None = None, timeouts: dict | None = None,

@@ -78,7 +78,8 @@ class Node:
         if quorum:
             quorum.add_apply_listener(self.metadata_applied)
         self.metrics = NodeMetrics(self)
-        self.access = AccessControl(config.security, lambda: self.state_machine.image)
+        self.access = AccessControl(config.security, lambda: self.state_machine.image,
+                                    ready=self.security_metadata_current)
         self.tls_server = tls.server_context(config)  # None without [security] tls_cert
         self.peers = Peers(self.peer_key, self.node_url, self.node_config.host, tls.client_context(config))
         self.connections = ConnectionGuard({n.host for n in config.nodes})
@@ -205,6 +206,13 @@ class Node:
 
     def node_url(self, node_id: int) -> str:
         return self.config.node(node_id).http_url
+
+    def security_metadata_current(self) -> bool:
+        """Users and ACLs may be trusted: a broker's image holds its own registration (so
+        everything committed before it started), a controller-only node has seen a
+        controller."""
+        image = self.image
+        return self._image_is_current(image) if self.lifecycle else image.controller_epoch != 0
 
     def _image_is_current(self, image: MetadataImage) -> bool:
         """Replicas act only on an image that holds this process's own registration.

@@ -25,7 +25,7 @@ DISKS_OK, DISKS_WHY = small_disks.available()
 
 PROCESS_FAULTS = ["baseline", "leader-kill", "leader-pause", "controller-kill",
                   "all-controllers-kill", "isr-shrink", "last-replica-standing",
-                  "acks1-leader-kill", "follower-wipe", "kafka-leader-kill"]
+                  "acks1-leader-kill", "follower-wipe", "kafka-leader-kill", "secured-failover"]
 
 
 def run(name: str):
@@ -43,6 +43,9 @@ def test_scenario_expectations_hold(name):
     assert result.facts["writes_ok"] > 50, "the workload hardly ran"
     if name != "baseline":
         assert result.facts["faults"] >= 1, "no fault was injected"
+    if name == "secured-failover":  # the intruder kept trying through the faults
+        access = next(c for c in result.checks if c.name == "access")
+        assert access.counts["attempts"] > 30 and access.counts["refused"] > 20, access.summary
 
 
 @pytest.mark.skipif(not NETWORK_OK, reason=f"network faults unavailable: {NETWORK_WHY}")

@@ -14,7 +14,7 @@ import time
 import pytest
 from kafka_wire import closed_by_broker, kafka_socket, produce_frame, recv_frame
 
-from kraft.server.local_cluster import LocalCluster, http_json
+from kraft.server.local_cluster import LocalCluster, http_json, security_toml
 
 pytestmark = pytest.mark.cluster
 
@@ -23,22 +23,8 @@ confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka
 aiokafka = pytest.importorskip("aiokafka", reason="aiokafka is a test extra")
 from confluent_kafka import admin as cadmin  # noqa: E402
 
-SECURITY = '''[security]
-super_users = ["admin"]
-[[security.users]]
-name = "admin"
-password = "admin-password"
-[[security.users]]
-name = "alice"
-password = "alice-password"
-[[security.users]]
-name = "bob"
-password = "bob-password"
-mechanism = "SCRAM-SHA-512"
-[[security.users]]
-name = "mallory"
-password = "mallory-password"
-'''
+SECURITY = security_toml({u: f"{u}-password" for u in ("admin", "alice", "bob", "mallory")},
+                         mechanisms={"bob": "SCRAM-SHA-512"})
 ADMIN_HTTP = {"Authorization": "Basic " + base64.b64encode(b"admin:admin-password").decode()}
 
 

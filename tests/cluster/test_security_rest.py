@@ -20,22 +20,11 @@ import pytest
 from cluster_client import V2_JSON
 
 from kraft.api.access_rules import RULES, authenticated, OPEN
-from kraft.server.local_cluster import LocalCluster, http_json
+from kraft.server.local_cluster import LocalCluster, http_json, security_toml
 
 pytestmark = pytest.mark.cluster
 
-SECURITY = '''[security]
-super_users = ["admin"]
-[[security.users]]
-name = "admin"
-password = "admin-password"
-[[security.users]]
-name = "alice"
-password = "alice-password"
-[[security.users]]
-name = "bob"
-password = "bob-password"
-'''
+SECURITY = security_toml({u: f"{u}-password" for u in ("admin", "alice", "bob")})
 
 
 def basic(user: str, password: str) -> dict:

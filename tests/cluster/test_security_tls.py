@@ -17,7 +17,7 @@ import sys
 import pytest
 from certs import Authority
 
-from kraft.server.local_cluster import LocalCluster, http_json
+from kraft.server.local_cluster import LocalCluster, http_json, security_toml
 
 pytestmark = pytest.mark.cluster
 
@@ -40,16 +40,8 @@ def pki(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster(pki):
     cert, key = pki["node"]
-    security = f'''[security]
-super_users = ["admin"]
-tls_cert = "{cert}"
-tls_key = "{key}"
-tls_ca = "{pki["ca"]}"
-tls_client_auth = "requested"
-[[security.users]]
-name = "admin"
-password = "admin-password"
-'''
+    security = security_toml({"admin": "admin-password"}, tls_cert=str(cert), tls_key=str(key),
+                             tls_ca=str(pki["ca"]), tls_client_auth="requested")
     with LocalCluster(nodes=3, extra_toml=security, headers=ADMIN) as c:
         c.tls = ssl.create_default_context(cafile=str(pki["ca"]))
         c.start().wait_ready(timeout_s=60)

@@ -65,7 +65,7 @@ def drop_from_final(h: History, value: str) -> None:
         h.final_reads[p] = [(o, v) for o, v in h.final_reads[p] if v != value]
 
 
-def test_checkers_are_the_nine_in_scenario_order_and_pass_a_clean_history():
+def test_checkers_are_the_ten_in_scenario_order_and_pass_a_clean_history():
     assert tuple(CHECKERS) == CHECK_NAMES
     results = run_checkers(clean(), bound_ms=1000)
     assert [r.name for r in results] == list(CHECK_NAMES)
@@ -389,3 +389,27 @@ def test_history_json_round_trip_keeps_verdicts():
     drop_from_final(h, "p0-3")
     again = History.from_json(h.to_json())
     assert [r.ok for r in run_checkers(again)] == [r.ok for r in run_checkers(h)]
+
+
+# -- 10 access (security on) ---------------------------------------------------------------
+def test_access_passes_when_every_intruder_attempt_was_refused_or_unanswered():
+    from kraft.scenario.checkers import check_access
+    h = clean()
+    assert check_access(h).ok and "not run" in check_access(h).summary  # security off
+    h.access_probes = [(1.0, "produce as intruder", "http://n1", 403), (2.0, "read as intruder", "http://n2", 401),
+                       (3.0, "delete the topic", "http://n3", 0)]
+    result = check_access(h)
+    assert result.ok and result.counts == {"attempts": 3, "refused": 2, "served": 0, "planted": 0}
+
+
+def test_access_fails_on_a_served_attempt_and_on_an_intruder_value_in_a_log():
+    from kraft.scenario.checkers import check_access
+    h = clean()
+    h.access_probes = [(1.0, "grant itself an ACL", "http://n1", 201)]
+    result = check_access(h)
+    assert not result.ok and "grant itself an ACL" in result.examples[0]
+    h = clean()
+    h.access_probes = [(1.0, "produce as intruder", "http://n1", 403)]
+    h.replica_logs[0][2].append((99, 1, "intruder-7"))
+    result = check_access(h)
+    assert not result.ok and result.counts["planted"] == 1 and "offset 99" in result.examples[0]
