@@ -161,12 +161,18 @@ class MetadataDelta:
             )
         isr = tuple(r.isr) if r.isr is not None else part.isr
         leader = r.leader if r.leader is not None else part.leader
-        if not set(isr) <= set(part.replicas) or (leader != NO_LEADER and leader not in isr):
+        replicas = tuple(r.replicas) if r.replicas is not None else part.replicas
+        adding = tuple(r.adding) if r.adding is not None else part.adding
+        removing = tuple(r.removing) if r.removing is not None else part.removing
+        if not replicas or len(set(replicas)) != len(replicas) \
+                or not (set(adding) | set(removing)) <= set(replicas) or set(adding) & set(removing):
+            raise RecordRejected("replicas must be distinct and non-empty, and hold adding and removing")
+        if not set(isr) <= set(replicas) or (leader != NO_LEADER and leader not in isr):
             raise RecordRejected("isr must be within replicas and hold the leader")
         leader_epoch = part.leader_epoch + (1 if leader != part.leader else 0)
         unclean = part.unclean_elections + (1 if r.unclean else 0)
         new = PartitionRegistration(
-            part.replicas, isr, leader, leader_epoch, part.partition_epoch + 1, unclean
+            replicas, isr, leader, leader_epoch, part.partition_epoch + 1, unclean, adding, removing
         )
         partitions = list(topic.partitions)
         partitions[r.partition] = new

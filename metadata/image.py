@@ -42,6 +42,16 @@ class PartitionRegistration:
     leader_epoch: int = 0
     partition_epoch: int = 0
     unclean_elections: int = 0  # how many times a leader came from outside the ISR
+    adding: tuple[int, ...] = ()  # a reassignment in progress: replicas catching up
+    removing: tuple[int, ...] = ()  #   and replicas that leave once they have
+
+    @property
+    def reassigning(self) -> bool:
+        return bool(self.adding or self.removing)
+
+    @property
+    def target_replicas(self) -> tuple[int, ...]:
+        return tuple(r for r in self.replicas if r not in self.removing)
 
     @property
     def online(self) -> bool:

@@ -45,6 +45,7 @@ def image_to_dict(image: MetadataImage) -> dict:
                 "partitions": [
                     [list(p.replicas), list(p.isr), p.leader, p.leader_epoch,
                      p.partition_epoch, p.unclean_elections]
+                    + ([list(p.adding), list(p.removing)] if p.reassigning else [])
                     for p in t.partitions
                 ],
             }
@@ -81,9 +82,10 @@ def image_from_dict(data: dict) -> MetadataImage:
         )
     topics = {}
     for t in data["topics"]:
-        parts = tuple(
-            PartitionRegistration(tuple(r), tuple(i), leader, le, pe, unclean)
-            for r, i, leader, le, pe, unclean in t["partitions"]
+        parts = tuple(  # rows carry adding/removing only while a reassignment runs
+            PartitionRegistration(tuple(row[0]), tuple(row[1]), *row[2:6],
+                                  *(tuple(x) for x in row[6:8]))
+            for row in t["partitions"]
         )
         topics[t["topic_id"]] = TopicImage(t["name"], t["topic_id"], parts)
     return MetadataImage(

@@ -72,6 +72,8 @@ class PartitionChange(_Record):
 
     A leader change bumps the leader epoch; any change bumps the partition epoch.
     `unclean` marks an election from outside the ISR (recorded, counted, shown).
+    `replicas` with `adding`/`removing` moves replicas (KIP-455): the new ones are added
+    first, and the old ones leave only once the new ones are in the ISR.
     """
 
     type: Literal["PartitionChange"] = "PartitionChange"
@@ -81,6 +83,9 @@ class PartitionChange(_Record):
     leader: int | None = None
     isr: tuple[int, ...] | None = None
     unclean: bool = False
+    replicas: tuple[int, ...] | None = None
+    adding: tuple[int, ...] | None = None
+    removing: tuple[int, ...] | None = None
 
 
 class ConfigRecord(_Record):

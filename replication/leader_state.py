@@ -107,6 +107,16 @@ class LeaderState:
         self.pending_isr = None
         return self._advance_hw()
 
+    def on_replicas_changed(self, replicas, now_ms: int) -> None:
+        """A reassignment added or removed replicas: new ones are followers to track
+        (not in the ISR until they catch up), removed ones are forgotten."""
+        self.replicas = tuple(replicas)
+        for b in self.replicas:
+            if b != self.broker_id and b not in self.followers:
+                self.followers[b] = FollowerProgress(last_caught_up_ms=now_ms)
+        for b in [b for b in self.followers if b not in self.replicas]:
+            del self.followers[b]
+
     def on_proposal_failed(self) -> None:
         self.pending_isr = None
 

@@ -67,6 +67,8 @@ class PartitionReplica:
                 return "leader"
             if reg.partition_epoch != self.partition_epoch:
                 self.partition_epoch = reg.partition_epoch
+                if reg.replicas != self.leader.replicas:
+                    self.leader.on_replicas_changed(reg.replicas, now)
                 if self.leader.on_isr_committed(reg.isr, reg.partition_epoch):
                     self.changed.pulse()
             return None

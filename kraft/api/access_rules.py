@@ -135,6 +135,8 @@ RULES: dict[tuple[str, str], Rule | str] = {
     ("GET", C + "/topics/-/partitions/-/reassignment"): authenticated,
     ("GET", T + "/partitions/-/reassignment"): on_topic("DESCRIBE"),
     ("GET", P + "/reassignment"): on_topic("DESCRIBE"),
+    ("POST", P + "/reassignment"): on_cluster("ALTER"),  # Kafka: AlterPartitionReassignments
+    ("DELETE", P + "/reassignment"): on_cluster("ALTER"),
     ("GET", P + "/offset"): on_topic("DESCRIBE"),
     # topics
     ("GET", C + "/topics"): authenticated,

@@ -17,8 +17,9 @@ from kraft.api.catch_up import reads_latest_metadata
 from kraft.api import v3_views as views
 from kraft.config.broker_settings import broker_settings
 from kraft.api.access_rules import visible
+from kraft.controller import reassignment
 from kraft.api.context import node_of
-from kraft.api.http_body import json_response
+from kraft.api.http_body import json_response, read_json_object
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.lookup import partition_or_404, topic_or_404
 from kraft.errors import BadRequest, NotFound
@@ -36,6 +37,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get(V3 + "/topics/-/partitions/-/reassignment", all_reassignments)
     r.add_get(V3 + "/topics/{topic}/partitions/-/reassignment", topic_reassignments)
     r.add_get(V3 + "/topics/{topic}/partitions/{partition}/reassignment", partition_reassignment)
+    r.add_post(V3 + "/topics/{topic}/partitions/{partition}/reassignment", start_reassignment)
+    r.add_delete(V3 + "/topics/{topic}/partitions/{partition}/reassignment", cancel_reassignment)
     r.add_get(V3 + "/topics/{topic}/partitions/{partition}/offset", partition_offset)
 
 
@@ -78,22 +81,57 @@ async def broker_replicas(request):
 
 
 async def all_reassignments(request):
-    _, _, base = _ctx(request)
-    return json_response(views.collection("KafkaReassignmentList", base, request.path, []))
+    node, image, base = _ctx(request)
+    shown = set(visible(request, "TOPIC", image.topic_ids))
+    data = [views.reassignment_view(t, i, part, node.cluster_id, base)
+            for t, i, part in reassignment.in_progress(image) if t in shown]
+    return json_response(views.collection("KafkaReassignmentList", base, request.path, data))
 
 
 async def topic_reassignments(request):
     node, image, base = _ctx(request)
-    topic_or_404(image, request.match_info["topic"], node.is_ready)
-    return json_response(views.collection("KafkaReassignmentList", base, request.path, []))
+    topic = topic_or_404(image, request.match_info["topic"], node.is_ready)
+    data = [views.reassignment_view(t, i, part, node.cluster_id, base)
+            for t, i, part in reassignment.in_progress(image, topic.name)]
+    return json_response(views.collection("KafkaReassignmentList", base, request.path, data))
 
 
 async def partition_reassignment(request):
-    node, image, _ = _ctx(request)
+    node, image, base = _ctx(request)
     topic = topic_or_404(image, request.match_info["topic"], node.is_ready)
     index = partition_or_404(topic, request.match_info["partition"])
-    raise NotFound(f"no reassignment in progress for {topic.name}-{index} "
-                   "(kraft does not move replicas between brokers)")
+    part = topic.partitions[index]
+    if not part.reassigning:
+        raise NotFound(f"no reassignment in progress for {topic.name}-{index}")
+    return json_response(views.reassignment_view(topic.name, index, part, node.cluster_id, base))
+
+
+async def start_reassignment(request):
+    """(ext) Move a partition's replicas: body {"replicas": [broker ids]}, the new replicas
+    catch up before the old ones leave (Kafka's AlterPartitionReassignments). 202 with the
+    reassignment; 200 with no adding/removing when nothing had to catch up."""
+    node, _, base = _ctx(request)
+    body = await read_json_object(request)
+    if set(body) != {"replicas"}:
+        raise BadRequest('a reassignment is {"replicas": [broker ids]}')
+    return await _reassign(request, node, base, body["replicas"])
+
+
+async def cancel_reassignment(request):
+    """(ext) Cancel the reassignment in progress: the partition goes back to its replicas."""
+    node, _, base = _ctx(request)
+    return await _reassign(request, node, base, None)
+
+
+async def _reassign(request, node, base, replicas):
+    topic = request.match_info["topic"]
+    index = partition_or_404(topic_or_404(node.image, topic, node.is_ready), request.match_info["partition"])
+    result = await node.controller_call("reassign_partition", {"topic": topic, "partition": index,
+                                                               "replicas": replicas})
+    image = await node.wait_metadata(result.get("metadata_offset", 0))
+    part = image.topic(topic).partitions[index]
+    view = views.reassignment_view(topic, index, part, node.cluster_id, base)
+    return json_response(view, status=202 if part.reassigning else 200)
 
 
 async def partition_offset(request):

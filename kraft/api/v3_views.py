@@ -104,6 +104,17 @@ def partition_view(topic: TopicImage, index: int, cluster_id: str, base: str,
     return view
 
 
+def reassignment_view(topic: str, index: int, part: PartitionRegistration, cluster_id: str,
+                      base: str) -> dict:
+    path = f"/v3/clusters/{cluster_id}/topics/{topic}/partitions/{index}"
+    return {"kind": "KafkaReassignment",
+            "metadata": _meta(base, path + "/reassignment", cluster_id,
+                              f"topic={topic}/partition={index}/reassignment"),
+            "cluster_id": cluster_id, "topic_name": topic, "partition_id": index,
+            "adding_replicas": list(part.adding), "removing_replicas": list(part.removing),
+            "replicas": {"related": f"{base}{path}/replicas"}}
+
+
 def replica_view(topic: TopicImage, index: int, broker_id: int, cluster_id: str,
                  base: str) -> dict:
     part = topic.partitions[index]

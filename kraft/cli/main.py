@@ -238,6 +238,35 @@ def topic_delete(name: str, config: Optional[Path] = ConfigOpt,
     typer.echo(f"deleted topic {name}")
 
 
+@topic_app.command("reassign")
+def topic_reassign(name: str, partition: int = typer.Option(..., "--partition", "-p"),
+                   replicas: Optional[str] = typer.Option(None, "--replicas", help="target broker ids, e.g. 2,3,4"),
+                   cancel: bool = typer.Option(False, "--cancel", help="cancel the reassignment in progress"),
+                   config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = BootstrapOpt):
+    """Move a partition's replicas (new ones catch up before old ones leave), like
+    kafka-reassign-partitions.sh; without --replicas or --cancel, show its progress."""
+    path = f"/topics/{name}/partitions/{partition}/reassignment"
+    try:
+        c = client(config, bootstrap)
+        if cancel:
+            r = c.v3("DELETE", path)
+        elif replicas is not None:
+            try:
+                target = [int(b) for b in replicas.split(",") if b.strip()]
+            except ValueError:
+                fail(f"--replicas must be broker ids separated by commas, got {replicas!r}", 2)
+            r = c.v3("POST", path, {"replicas": target})
+        else:
+            r = c.v3("GET", path)
+    except AdminError as exc:
+        fail(str(exc))
+    if r["adding_replicas"] or r["removing_replicas"]:
+        typer.echo(f"{name}-{partition}: reassigning, adding {r['adding_replicas']}, removing "
+                   f"{r['removing_replicas']}")
+    else:
+        typer.echo(f"{name}-{partition}: no reassignment in progress")
+
+
 @topic_app.command("config")
 def topic_config(name: str,
                  set_kv: list[str] = typer.Option([], "--set", help="NAME=VALUE, repeatable"),

@@ -19,6 +19,7 @@ from kraft.controller import (
     config_control,
     partition_control,
     producer_id_control,
+    reassignment,
     security_control,
     topic_control,
 )
@@ -94,6 +95,12 @@ class AlterConfigs(_Payload):
     topic: str
     changes: dict[str, Any]
     validate_only: bool = False
+
+
+class Reassign(_Payload):
+    topic: str
+    partition: int
+    replicas: list[Any] | None  # None cancels
 
 
 class CreateAcls(_Payload):
@@ -215,6 +222,12 @@ def _allocate_producer_ids(p, controller, defaults) -> Command:
         image, req.broker_id, req.broker_epoch)
 
 
+def _reassign(p, controller, defaults) -> Command:
+    req = Reassign.model_validate(p)
+    target = None if req.replicas is None else tuple(req.replicas)
+    return lambda image: reassignment.reassign(image, req.topic, req.partition, target)
+
+
 def _create_acls(p, controller, defaults) -> Command:
     req = CreateAcls.model_validate(p)
     bindings = [binding_from(a) for a in req.acls]
@@ -245,6 +258,7 @@ def _delete_user(p, controller, defaults) -> Command:
 
 
 _BUILDERS = {
+    "reassign_partition": _reassign,
     "create_acls": _create_acls,
     "delete_acls": _delete_acls,
     "set_user_credential": _set_user_credential,

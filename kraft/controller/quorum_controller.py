@@ -23,6 +23,7 @@ from typing import Callable
 
 from kraft.controller.broker_control import BrokerHeartbeats, fence_brokers
 from kraft.controller.preferred_leader import preferred_leader_changes
+from kraft.controller.reassignment import finish_ready
 from kraft.controller.security_control import bootstrap_users
 from kraft.errors import (
     ConcurrentMetadataChange,
@@ -180,6 +181,7 @@ class QuorumController:
             if now >= next_duty:
                 next_duty = now + DUTY_PERIOD_S
                 await self._duty(self._fence_expired)
+                await self._duty(lambda image: (finish_ready(image), {}))
             if now >= next_preferred:
                 next_preferred = now + PREFERRED_LEADER_PERIOD_S
                 await self._duty(lambda image: (
