@@ -1,6 +1,7 @@
 """DescribeAcls (29), CreateAcls (30), DeleteAcls (31): the same ACLs as the REST API's
 /acls, through the same controller operations, with Kafka's numeric enums on the wire.
-Describing needs DESCRIBE on the cluster, changing ALTER on the cluster, as in Kafka.
+Describing needs DESCRIBE on the cluster, changing ALTER on the cluster, as in Kafka; a
+change answers once every node that answers has it, as over REST.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ async def create_acls(node, head, request) -> dict:
                 "permission": _name(PERMISSIONS, c.permission_type)})
             result = await node.controller_call("create_acls", {"acls": [binding.to_dict()]})
             if "metadata_offset" in result:
-                await node.wait_metadata(result["metadata_offset"])
+                await node.wait_metadata_everywhere(result["metadata_offset"])
             results.append({"error_code": 0, "error_message": None})
         except KraftError as exc:
             results.append({"error_code": error_codes.code_of(exc), "error_message": str(exc)})
@@ -96,7 +97,7 @@ async def delete_acls(node, head, request) -> dict:
             payload = {k: v for k, v in vars(acl_filter).items() if v is not None}
             result = await node.controller_call("delete_acls", {"filter": payload})
             if "metadata_offset" in result:
-                await node.wait_metadata(result["metadata_offset"])
+                await node.wait_metadata_everywhere(result["metadata_offset"])
             gone = [AclBinding(**d) for d in result["deleted"]]
             results.append({"error_code": 0, "error_message": None, "matching_acls": [
                 {"error_code": 0, "error_message": None, **_wire(b)} for b in gone]})

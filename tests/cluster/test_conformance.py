@@ -28,7 +28,7 @@ from kraft.server.local_cluster import LocalCluster, http_json
 
 pytestmark = pytest.mark.cluster
 
-RUN_S = 45
+RUN_S = 30
 CHECK = "no_server_error_but_a_retriable_one"  # tests/cluster/fuzz_checks.py
 CONFLUENT_SPEC = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "confluent-kafka-rest-v3.yaml"
 # One operation whose response schema in the published spec is invalid OpenAPI

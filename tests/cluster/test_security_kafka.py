@@ -59,7 +59,7 @@ def revoke_all(c) -> None:
 
 def deliveries(conf: dict, topic: str, values: list[bytes]) -> list:
     """The delivery error of each message (None = delivered)."""
-    producer = confluent_kafka.Producer({**conf, "message.timeout.ms": 8000, "enable.idempotence": False})
+    producer = confluent_kafka.Producer({"message.timeout.ms": 8000, "enable.idempotence": False, **conf})
     errors: list = []
     for v in values:
         producer.produce(topic, v, on_delivery=lambda err, msg: errors.append(err))
@@ -108,7 +108,8 @@ def test_wrong_or_missing_credentials_deliver_nothing(cluster, conf):
     """As mallory (who may write): the clients retry, and her failures back off her
     logins from this address, not the other users'."""
     rest_grant(cluster, principal="User:mallory", operation="WRITE")
-    errors = deliveries({**sasl(cluster, "mallory", "mallory-password"), **conf}, "ks-orders", [b"nope"])
+    errors = deliveries({**sasl(cluster, "mallory", "mallory-password"), "message.timeout.ms": 4000, **conf},
+                        "ks-orders", [b"nope"])
     assert errors and errors[0] is not None
     status, body = http_json("GET", cluster.url(1) + "/topics/ks-orders/partitions/0/offsets", headers=ADMIN_HTTP)
     status2, body2 = http_json("GET", cluster.url(1) + "/topics/ks-orders/partitions/1/offsets", headers=ADMIN_HTTP)
