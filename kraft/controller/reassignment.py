@@ -28,7 +28,8 @@ def reassign(image: MetadataImage, topic_name: str, partition: int,
         if not part.reassigning:
             raise NotFound(f"no reassignment of {topic_name}-{partition} is in progress")
         original = tuple(r for r in part.replicas if r not in part.adding)
-        return [_settle(image, topic.topic_id, partition, part, original)], _view(topic_name, partition, original, (), ())
+        records = [_settle(image, topic.topic_id, partition, part, original)]
+        return records, _view(topic_name, partition, original, (), ())
     target = _checked(image, target)
     if part.reassigning:
         raise InvalidValue(f"a reassignment of {topic_name}-{partition} is in progress "
@@ -38,7 +39,8 @@ def reassign(image: MetadataImage, topic_name: str, partition: int,
     adding = tuple(b for b in target if b not in part.replicas)
     removing = tuple(b for b in part.replicas if b not in target)
     if not adding:  # only leaving or reordering: nobody has to catch up
-        return [_settle(image, topic.topic_id, partition, part, target)], _view(topic_name, partition, target, (), ())
+        records = [_settle(image, topic.topic_id, partition, part, target)]
+        return records, _view(topic_name, partition, target, (), ())
     change = PartitionChange(topic_id=topic.topic_id, partition=partition,
                              expected_partition_epoch=part.partition_epoch,
                              replicas=target + removing, adding=adding, removing=removing)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from kraft.kafka import (acl_api, config_api, fetch_api, group_admin_api, group_api, metadata_api, offsets_api, produce_api,
-                         producer_id_api, sasl_api, topic_admin_api)
+from kraft.kafka import (acl_api, config_api, fetch_api, group_admin_api, group_api, metadata_api, offsets_api,
+                         produce_api, producer_id_api, reassignment_api, sasl_api, topic_admin_api)
 
 API_VERSIONS = 18
 
@@ -51,6 +51,8 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(36, 0, 2, sasl_api.authenticate),                   # SaslAuthenticate
     Api(37, 0, 3, topic_admin_api.create_partitions),       # CreatePartitions
     Api(44, 0, 1, config_api.incremental_alter_configs),    # IncrementalAlterConfigs
+    Api(45, 0, 0, reassignment_api.alter),                  # AlterPartitionReassignments
+    Api(46, 0, 0, reassignment_api.list_reassignments),     # ListPartitionReassignments
     Api(60, 0, 1, metadata_api.describe_cluster),           # DescribeCluster
 )}
 

@@ -125,3 +125,31 @@ def test_cli_starts_shows_and_cancels_and_bad_targets_are_refused(cluster):
         status, answer = http_json("POST", c.v3(1) + "/topics/cli-moving/partitions/0/reassignment", body)
         assert answer["error_code"] == code and status < 500, (body, answer)
     assert partition(c, "cli-moving")["replica_ids"] == keep
+
+
+def test_kafka_python_admin_reassigns_and_lists(cluster):
+    """AlterPartitionReassignments / ListPartitionReassignments over the Kafka listener."""
+    kadmin = pytest.importorskip("kafka.admin", reason="kafka-python is a test extra: ./dev test installs it")
+    from kafka import TopicPartition
+    c = cluster
+    status, _ = http_json("POST", c.v3(1) + "/topics", {"topic_name": "kp-moving", "partitions_count": 1,
+                                                       "replication_factor": 2})
+    assert status == 201
+    c.wait_until(lambda: len(partition(c, "kp-moving")["isr"]) == 2, 20, "full ISR")
+    current = partition(c, "kp-moving")["replica_ids"]
+    target = [b for b in (1, 2, 3, 4) if b not in current]
+    admin = kadmin.KafkaAdminClient(bootstrap_servers=c.bootstrap_servers, request_timeout_ms=15000)
+    try:
+        tp = TopicPartition("kp-moving", 0)
+        assert admin.alter_partition_reassignments({tp: target}) == {tp: None}
+        listed = admin.list_partition_reassignments()  # in progress, or already done
+        assert set(listed) <= {tp}
+        c.wait_until(lambda: sorted(partition(c, "kp-moving")["replica_ids"]) == sorted(target), 30,
+                     "moved by the Kafka admin client")
+        assert admin.list_partition_reassignments() == {}
+        errors = admin.alter_partition_reassignments({tp: None})  # nothing to cancel
+        assert errors[tp] is not None and errors[tp].errno == 85
+        errors = admin.alter_partition_reassignments({TopicPartition("kp-moving", 0): [99]})
+        assert errors[tp] is not None
+    finally:
+        admin.close()

@@ -351,3 +351,36 @@ data_dir = "node-{i}"
             assert len(run.stderr.strip().splitlines()) == 1
         else:  # past the check: it goes on to its data dir (not formatted here)
             assert "allow_unauthenticated" not in run.stderr and "not formatted" in run.stderr, run.stderr
+
+
+def test_kraft_user_and_acl_commands(cluster):
+    import os
+    import subprocess
+    import sys
+    c = cluster
+    env = {**os.environ, "KRAFT_USER": "admin", "KRAFT_PASSWORD": "admin-password", "KRAFT_NEW_PASSWORD": "hank-password"}
+    kraft = [sys.executable, "-m", "kraft"]
+    where = ["--bootstrap", c.url(2)]
+
+    def run(*args, ok=True, **extra):
+        done = subprocess.run([*kraft, *args, *where], capture_output=True, text=True, timeout=60,
+                              env={**env, **extra})
+        assert (done.returncode == 0) == ok, (args, done.stdout, done.stderr)
+        return done
+    run("user", "add", "hank")
+    assert "hank\tSCRAM-SHA-256" in run("user", "list").stdout
+    assert http_json("GET", c.v3(3), headers=basic("hank", "hank-password"))[0] == 200
+    run("acl", "add", "--principal", "User:hank", "--operation", "READ", "--resource-type", "TOPIC",
+        "--resource-name", "sec-", "--pattern-type", "PREFIXED")
+    listed = run("acl", "list", "--principal", "User:hank").stdout
+    assert "User:hank" in listed and "PREFIXED" in listed
+    assert http_json("GET", c.url(3) + "/topics/sec-t/partitions/0/records?offset=0",
+                     headers={**basic("hank", "hank-password"), "Accept": V2_JSON})[0] == 200
+    assert "deleted 1 ACL(s)" in run("acl", "delete", "--principal", "User:hank").stdout
+    run("user", "add", "hank", "--update", KRAFT_NEW_PASSWORD="hank-password-2")
+    assert http_json("GET", c.v3(3), headers=basic("hank", "hank-password"))[0] == 401
+    refused = run("user", "list", ok=False, KRAFT_PASSWORD="wrong")
+    assert "40101" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    run("user", "delete", "hank")
+    assert http_json("GET", c.v3(1), headers=basic("hank", "hank-password-2"))[0] == 401
+    assert "hank" not in run("user", "list").stdout
