@@ -7,6 +7,8 @@ up to `timeout` ms for some.
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 from aiohttp import web
 
@@ -55,7 +57,16 @@ async def _on_leader(request, serve_here):
     for attempt in range(FORWARD_ATTEMPTS):
         topic, partition, leader = _partition(request, node)
         if leader == node.node_id:
-            return await serve_here(request, node, topic, partition)
+            try:
+                return await serve_here(request, node, topic, partition)
+            except NotLeaderOrFollower:
+                # the image names this node while its replica has not taken (or has just
+                # given up) leadership: the same catch-up and retry as for a forwarded read
+                if LOCAL_ONLY_HEADER in request.headers or attempt == FORWARD_ATTEMPTS - 1:
+                    raise
+                await node.metadata_barrier(2.0)
+                await asyncio.sleep(0.05)  # the replica manager applies the image after the barrier
+                continue
         if LOCAL_ONLY_HEADER in request.headers:
             raise NotLeaderOrFollower(f"NOT_LEADER: node {node.node_id} is not the leader (metadata moving); retry")
         headers = {LOCAL_ONLY_HEADER: "1", "Accept": request.headers.get("Accept", "*/*"),
