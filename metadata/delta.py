@@ -216,15 +216,16 @@ class MetadataDelta:
             raise RecordRejected("producer id block does not move forward")
         self._next_producer_id = r.next_producer_id
 
-    def _replay_AccessControlEntry(self, r: AccessControlEntry) -> None:
+    def _acls_w(self) -> set:
         if self._acls is None:
             self._acls = set(self._base.acls)
-        self._acls.add(_binding(r))
+        return self._acls
+
+    def _replay_AccessControlEntry(self, r: AccessControlEntry) -> None:
+        self._acls_w().add(_binding(r))
 
     def _replay_RemoveAccessControlEntry(self, r: RemoveAccessControlEntry) -> None:
-        if self._acls is None:
-            self._acls = set(self._base.acls)
-        self._acls.discard(_binding(r))
+        self._acls_w().discard(_binding(r))
 
     def _scram_w(self) -> dict:
         if self._scram is None:

@@ -115,28 +115,26 @@ class ProducerIds(_Record):
 Mechanism = Annotated[str, Field(pattern=r"^SCRAM-SHA-(256|512)$")]
 
 
-class AccessControlEntry(_Record):
-    """Add one ACL binding (Kafka's model: kraft.security.acls); adding it twice is a no-op."""
+class _AclBindingFields(_Record):
+    """One ACL binding, Kafka's model (kraft.security.acls)."""
+
+    resource_type: str
+    resource_name: str
+    pattern_type: str
+    principal: str
+    host: str
+    operation: str
+    permission: str
+
+
+class AccessControlEntry(_AclBindingFields):
+    """Add one ACL binding; adding it twice is a no-op."""
 
     type: Literal["AccessControlEntry"] = "AccessControlEntry"
-    resource_type: str
-    resource_name: str
-    pattern_type: str
-    principal: str
-    host: str
-    operation: str
-    permission: str
 
 
-class RemoveAccessControlEntry(_Record):
+class RemoveAccessControlEntry(_AclBindingFields):
     type: Literal["RemoveAccessControlEntry"] = "RemoveAccessControlEntry"
-    resource_type: str
-    resource_name: str
-    pattern_type: str
-    principal: str
-    host: str
-    operation: str
-    permission: str
 
 
 class UserScramCredential(_Record):

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from kraft.api.context import node_of
-from kraft.api.http_body import json_response, read_json_object
+from kraft.api.http_body import json_response, read_json_object, reject_unknown_fields
 from kraft.api.paths import base_url, check_cluster
 from kraft.errors import BadRequest
 from kraft.security.acls import FIELDS, AclBinding, binding_from, filter_from
@@ -57,7 +57,7 @@ async def create_acl(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)
     body = await read_json_object(request)
-    _no_extra(body, set(FIELDS), "ACL")
+    reject_unknown_fields(body, set(FIELDS), "ACL")
     await _write(node, "create_acls", {"acls": [binding_from(body).to_dict()]})
     return web.Response(status=201)
 
@@ -66,7 +66,7 @@ async def create_acls_batch(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)
     body = await read_json_object(request)
-    _no_extra(body, {"data"}, "batch")
+    reject_unknown_fields(body, {"data"}, "batch")
     entries = body.get("data")
     if not isinstance(entries, list) or not entries:
         raise BadRequest('a batch is {"data": [ACL, ...]} with at least one ACL')
@@ -76,7 +76,7 @@ async def create_acls_batch(request):
     for entry in entries:
         if not isinstance(entry, dict):
             raise BadRequest("each entry of data must be an ACL object")
-        _no_extra(entry, set(FIELDS), "ACL")
+        reject_unknown_fields(entry, set(FIELDS), "ACL")
         bindings.append(binding_from(entry).to_dict())
     await _write(node, "create_acls", {"acls": bindings})
     return web.Response(status=201)
@@ -86,14 +86,10 @@ async def delete_acls(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)
     acl_filter = filter_from(_query(request), required=DELETE_REQUIRED)
-    result = await _write(node, "delete_acls", {"filter": _filter_payload(acl_filter)})
+    result = await _write(node, "delete_acls", {"filter": acl_filter.to_dict()})
     base = base_url(request)
     data = [acl_view(AclBinding(**d), node.cluster_id, base) for d in result["deleted"]]
     return json_response({"data": data})
-
-
-def _filter_payload(acl_filter) -> dict:
-    return {f: getattr(acl_filter, f) for f in FIELDS if getattr(acl_filter, f) is not None}
 
 
 async def _write(node, op: str, payload: dict) -> dict:
@@ -102,8 +98,3 @@ async def _write(node, op: str, payload: dict) -> dict:
         await node.wait_metadata_everywhere(result["metadata_offset"])
     return result
 
-
-def _no_extra(body: dict, allowed: set, what: str) -> None:
-    unknown = set(body) - allowed
-    if unknown:
-        raise BadRequest(f"unknown field(s) in {what}: {', '.join(sorted(unknown))}")

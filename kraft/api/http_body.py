@@ -115,6 +115,12 @@ async def read_json_object(request: web.Request, allowed: tuple[str, ...] = JSON
     return data
 
 
+def reject_unknown_fields(body: dict, allowed: set, what: str = "request") -> None:
+    unknown = set(body) - allowed
+    if unknown:
+        raise BadRequest(f"unknown field(s) in {what}: {', '.join(sorted(unknown))}")
+
+
 def json_response(data, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status,
                         content_type="application/json")

@@ -13,7 +13,7 @@ import asyncio
 from aiohttp import web
 
 from kraft.api.context import node_of
-from kraft.api.http_body import json_response, read_json_object
+from kraft.api.http_body import json_response, read_json_object, reject_unknown_fields
 from kraft.controller.security_control import check_user_name
 from kraft.errors import BadRequest
 from kraft.security.scram import DEFAULT_MECHANISM, MECHANISMS, make_credential
@@ -35,7 +35,7 @@ async def list_users(request):
 
 async def create_user(request):
     body = await read_json_object(request)
-    _only(body, {"username", "password", "algorithm"})
+    reject_unknown_fields(body, {"username", "password", "algorithm"}, "user")
     name = check_user_name(body.get("username"))
     await _set(request, name, body, "create")
     return json_response({"name": name}, status=201)
@@ -43,7 +43,7 @@ async def create_user(request):
 
 async def update_user(request):
     body = await read_json_object(request)
-    _only(body, {"password", "algorithm"})
+    reject_unknown_fields(body, {"password", "algorithm"}, "user")
     name = request.match_info["user"]
     await _set(request, name, body, "update")
     return json_response({"name": name})
@@ -68,8 +68,3 @@ async def _set(request, name: str, body: dict, mode: str) -> None:
         "credential": credential.to_record_fields()})
     await node.wait_metadata_everywhere(result["metadata_offset"])
 
-
-def _only(body: dict, allowed: set) -> None:
-    unknown = set(body) - allowed
-    if unknown:
-        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")

@@ -8,7 +8,6 @@ is the caller's 400, never a controller crash.
 from __future__ import annotations
 
 import uuid
-import base64
 import binascii
 from typing import Any, Literal
 
@@ -242,11 +241,8 @@ def _delete_acls(p, controller, defaults) -> Command:
 
 def _set_user_credential(p, controller, defaults) -> Command:
     req = SetUserCredential.model_validate(p)
-    c = req.credential
     try:
-        credential = ScramCredential(c.mechanism, base64.b64decode(c.salt, validate=True),
-                                     base64.b64decode(c.stored_key, validate=True),
-                                     base64.b64decode(c.server_key, validate=True), c.iterations)
+        credential = ScramCredential.from_record_fields(req.credential)
     except (binascii.Error, ValueError):
         raise BadRequest("set_user_credential: credential fields must be base64") from None
     return lambda image: security_control.set_user_credential(image, req.name, credential, req.mode)

@@ -88,6 +88,7 @@ class QuorumController:
         self.epoch: int | None = None  # set while this node is the active controller
         self._loop_seen = clock()  # last pass of a duty loop (see _credit_stall)
         self._bootstrap_credentials = dict(bootstrap_credentials or {})
+        self._partitions_checked: object = None  # the topics map finish_ready last found nothing in
 
     @property
     def active(self) -> bool:
@@ -181,7 +182,7 @@ class QuorumController:
             if now >= next_duty:
                 next_duty = now + DUTY_PERIOD_S
                 await self._duty(self._fence_expired)
-                await self._duty(lambda image: (finish_ready(image), {}))
+                await self._duty(self._finish_reassignments)
             if now >= next_preferred:
                 next_preferred = now + PREFERRED_LEADER_PERIOD_S
                 await self._duty(lambda image: (
@@ -206,6 +207,16 @@ class QuorumController:
         log.warning("fencing brokers %s: session expired (no heartbeat for %d ms)", expired,
                     self.heartbeats.session_timeout_ms)
         return fence_brokers(image, self._defaults, expired), {}
+
+    def _finish_reassignments(self, image: MetadataImage) -> tuple[list, dict]:
+        """Completes reassignments whose new replicas are in sync. Partitions only change
+        with the topics map (copy on write), so an unchanged map is not scanned again."""
+        if image.topics is self._partitions_checked:
+            return [], {}
+        records = finish_ready(image)
+        if not records:  # a proposed completion that fails is looked for again
+            self._partitions_checked = image.topics
+        return records, {}
 
     async def _fence_dead_processes(self) -> None:
         """A kill -9'd broker need not wait out its whole session: when its heartbeats

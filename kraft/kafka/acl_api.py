@@ -94,8 +94,7 @@ async def delete_acls(node, head, request) -> dict:
             continue
         try:
             acl_filter = _filter(f)
-            payload = {k: v for k, v in vars(acl_filter).items() if v is not None}
-            result = await node.controller_call("delete_acls", {"filter": payload})
+            result = await node.controller_call("delete_acls", {"filter": acl_filter.to_dict()})
             if "metadata_offset" in result:
                 await node.wait_metadata_everywhere(result["metadata_offset"])
             gone = [AclBinding(**d) for d in result["deleted"]]

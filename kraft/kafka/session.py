@@ -13,7 +13,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from kraft.broker.access import Identity
-from kraft.errors import AuthorizationFailed, GroupAuthorizationFailed, TopicAuthorizationFailed
 from kraft.security.acls import CLUSTER_RESOURCE
 from kraft.security.scram import ScramExchange
 
@@ -51,10 +50,9 @@ def allowed(node, operation: str, resource_type: str, name: str = CLUSTER_RESOUR
 
 def check(node, operation: str, resource_type: str, name: str = CLUSTER_RESOURCE) -> None:
     """Raises TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED (29/30/31) when denied."""
-    if not allowed(node, operation, resource_type, name):
-        error = {"TOPIC": TopicAuthorizationFailed, "GROUP": GroupAuthorizationFailed}.get(
-            resource_type, AuthorizationFailed)
-        raise error(f"{operation} on {resource_type} {name!r} is not authorized")
+    who = _identity()
+    if who is not None:
+        node.access.check(who, operation, resource_type, name)
 
 
 def any_topic_allowed(node, operation: str) -> bool:

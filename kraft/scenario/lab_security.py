@@ -7,12 +7,12 @@ on any intruder value found in a log."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import random
 
 import aiohttp
 import orjson
 
+from kraft.client.admin_client import basic_auth_header
 from kraft.scenario.history import History
 from kraft.server.local_cluster import security_toml
 
@@ -22,7 +22,7 @@ INTRUDER_PREFIX = "intruder-"
 
 
 def basic(user: str, password: str) -> dict:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+    return {"Authorization": basic_auth_header(user, password)}
 
 
 LAB = basic("lab", "lab-password-1")  # a super user: the runner's own calls

@@ -91,6 +91,10 @@ class AclFilter:
     operation: str | None = None
     permission: str | None = None
 
+    def to_dict(self) -> dict:
+        """The fields that filter (the ones not matching every value)."""
+        return {f: getattr(self, f) for f in FIELDS if getattr(self, f) is not None}
+
     def matches(self, b: AclBinding) -> bool:
         if self.resource_type is not None and b.resource_type != self.resource_type:
             return False

@@ -45,8 +45,7 @@ class Authorizer:
         applying = [b for b in self._by_type.get(resource_type, ()) if b.applies_to(resource_type, name)]
         if not applying:
             return self._allow_if_no_acl
-        mine = [b for b in applying if b.principal in (principal, "User:*")
-                and b.host in (host, WILDCARD)]
+        mine = _of(applying, principal, host)
         if any(b.permission == "DENY" and b.operation in (operation, "ALL") for b in mine):
             return False
         allowed_by = _ALLOWED_BY.get(operation, frozenset({operation, "ALL"}))
@@ -57,10 +56,14 @@ class Authorizer:
         authorizeByResourceType: e.g. idempotent produce needs WRITE on some topic.)"""
         if principal in self._super_users:
             return True
-        mine = [b for b in self._by_type.get(resource_type, ()) if b.principal in (principal, "User:*")
-                and b.host in (host, WILDCARD)]
+        mine = _of(self._by_type.get(resource_type, ()), principal, host)
         allowed_by = _ALLOWED_BY.get(operation, frozenset({operation, "ALL"}))
         allows = [b for b in mine if b.permission == "ALLOW" and b.operation in allowed_by]
         denies_all = any(b.permission == "DENY" and b.operation in (operation, "ALL")
                          and b.pattern_type == "LITERAL" and b.resource_name == WILDCARD for b in mine)
         return bool(allows) and not denies_all
+
+
+def _of(bindings, principal: str, host: str) -> list[AclBinding]:
+    """The bindings that name this principal (or User:*) from this host (or *)."""
+    return [b for b in bindings if b.principal in (principal, "User:*") and b.host in (host, WILDCARD)]

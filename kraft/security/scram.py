@@ -38,8 +38,10 @@ class ScramCredential:
 
     @classmethod
     def from_record_fields(cls, f) -> ScramCredential:
-        return cls(f.mechanism, base64.b64decode(f.salt), base64.b64decode(f.stored_key),
-                   base64.b64decode(f.server_key), f.iterations)
+        """From a record (or payload) with the base64 fields; binascii.Error when one is not."""
+        return cls(f.mechanism, base64.b64decode(f.salt, validate=True),
+                   base64.b64decode(f.stored_key, validate=True),
+                   base64.b64decode(f.server_key, validate=True), f.iterations)
 
 
 def _b64(data: bytes) -> str:
