@@ -23,6 +23,7 @@ class CheckResult:
     summary: str  # one line for the verdict table, with counts
     counts: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)  # at most MAX_EXAMPLES offenders
+    offenders: list[str] = field(default_factory=list)  # every offender, for the JSON report
 
 
 class Examples:

@@ -48,7 +48,8 @@ def check_lost_writes(h: History, max_examples: int = MAX_EXAMPLES, **_) -> Chec
                f"{counts['unknown_outcome_found']} of {len(unknown)} unknown-outcome writes landed")
     if incomplete:
         summary += f"; final read incomplete on {', '.join(where(h, p) for p in incomplete)}"
-    return CheckResult("lost_writes", not missing, summary, counts, examples.final())
+    return CheckResult("lost_writes", not missing, summary, counts, examples.final(),
+                       offenders=[f"{where(h, w.partition)}@{w.offset}={w.value}" for w in missing])
 
 
 def check_aborted_reads(h: History, max_examples: int = MAX_EXAMPLES, **_) -> CheckResult:

@@ -71,7 +71,7 @@ class FaultActions:
             self.pending.append(Undo(undo, nodes, due))
 
     def _applicable(self, kind: str, node: int) -> bool:
-        if kind in NETWORK:
+        if kind in NETWORK or kind == "power-cut":  # a stopped node's unsynced writes die too
             return True
         busy = {n for u in self.pending for n in u.nodes}
         return self.cluster.running(node) and node not in busy
@@ -93,6 +93,8 @@ class FaultActions:
                 details.append(process_faults.wipe(c, n).detail)
                 c.start_node(n)
             return "; ".join(details)
+        if kind == "power-cut":  # off the loop: remounting takes a moment
+            return (await asyncio.to_thread(storage_faults.power_cut, c, nodes)).detail
         if kind in ("disk-full", "disk-free"):
             act = storage_faults.disk_full if kind == "disk-full" else storage_faults.disk_free
             return "; ".join(act(c, n).detail for n in nodes)
@@ -125,7 +127,8 @@ class FaultActions:
 
     @staticmethod
     def _undo_kind(kind: str) -> str | None:
-        return {"kill": "start", "stop": "start", "pause": "resume", "disk-full": "disk-free"}.get(
+        return {"kill": "start", "stop": "start", "power-cut": "start", "pause": "resume",
+                "disk-full": "disk-free"}.get(
             kind, "heal" if kind in NETWORK else None)
 
     async def undo_due(self, now_s: float, everything: bool = False) -> None:

@@ -59,6 +59,12 @@ class FaultEvent:
     detail: str = ""
 
 
+def admin_retention_ms(topic: str) -> str:
+    """The retention.ms the admin workload gives topic meta-<i>: one value per topic, so
+    a config lost or mixed up with another topic's shows."""
+    return str(3_600_000 + int(topic.rsplit("-", 1)[1]))
+
+
 @dataclass
 class History:
     topic: str
@@ -78,6 +84,7 @@ class History:
     # metadata writes: (topic name, outcome, complete ms) and the topics that exist at the end
     topics_created: list[tuple[str, str, float]] = field(default_factory=list)
     final_topics: list[str] = field(default_factory=list)
+    final_retention_ms: dict[str, str] = field(default_factory=dict)  # created topic -> retention.ms at the end
     # security on: (ms, what the intruder tried, node URL, HTTP status; 0 = no answer)
     access_probes: list[tuple[float, str, str, int]] = field(default_factory=list)
 
@@ -101,5 +108,6 @@ class History:
         h.final_read_complete = {int(p): v for p, v in data["final_read_complete"].items()}
         h.topics_created = [tuple(t) for t in data.get("topics_created", [])]
         h.final_topics = list(data.get("final_topics", []))
+        h.final_retention_ms = dict(data.get("final_retention_ms", {}))
         h.access_probes = [tuple(p) for p in data.get("access_probes", [])]
         return h

@@ -25,7 +25,7 @@ from kraft.scenario import lab_security
 from kraft.scenario.checkers import CHECKERS
 from kraft.scenario.fault_actions import FaultActions, fault_event, schedule
 from kraft.scenario.history import OK, History
-from kraft.server import small_disks
+from kraft.server import lazy_disks, small_disks
 from kraft.scenario.network import NetworkFaults
 from kraft.scenario.spec import Scenario
 from kraft.scenario.verdict import Verdict, judge
@@ -74,6 +74,10 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
         ok, reason = small_disks.available()
         if not ok:
             return RunResult(scenario, skipped=f"needs small disks for disk-full: {reason}")
+    if scenario.needs_power_cuts:
+        ok, reason = lazy_disks.available()
+        if not ok:
+            return RunResult(scenario, skipped=f"needs the lazy filesystem for power cuts: {reason}")
     if scenario.workload.client == "kafka" and importlib.util.find_spec("confluent_kafka") is None:
         return RunResult(scenario, skipped="needs confluent-kafka (pip install confluent-kafka; a test extra)")
     nodes = opts.nodes or scenario.cluster.nodes
@@ -85,6 +89,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
         cluster = LocalCluster(nodes, controllers, timeouts=scenario.cluster.timeouts,
                                storage=scenario.cluster.storage,
                                partitions_fs_mb=scenario.cluster.partitions_fs_mb,
+                               lazy_fs=scenario.needs_power_cuts,
                                extra_toml=lab_security.CLUSTER_TOML if secured else "",
                                headers=lab_security.LAB if secured else None)
         network = NetworkFaults(cluster.hosts) if net_hosts else _NoNetwork()
@@ -184,6 +189,11 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
     status, topics = await asyncio.to_thread(http_json, "GET", cluster.v3(_any_running(cluster)) + "/topics",
                                              None, cluster.headers)
     h.final_topics = [t["topic_name"] for t in topics["data"]] if status == 200 else []
+    if h.topics_created:
+        status, configs = await asyncio.to_thread(http_json, "GET", cluster.v3(_any_running(cluster))
+                                                  + "/topics/-/configs", None, cluster.headers)
+        h.final_retention_ms = {c["topic_name"]: c["value"] for c in configs["data"]
+                                if c["name"] == "retention.ms"} if status == 200 else {}
     await asyncio.to_thread(cluster.stop_all)
     h.replica_logs = _replica_logs(cluster, topic.name, topic.partitions)
     checks = [fn(h) if name != "liveness" else fn(h, bound_ms=scenario.expect.max_recovery_s * 1000)

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 CHECK_NAMES = ("lost_writes", "duplicates", "inconsistent_offsets", "replica_divergence", "order",
                "aborted_reads", "monotonic", "unclean_accounting", "liveness", "access")
-FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "disk-full", "disk-free", "isolate", "partition",
-               "one_way", "ring", "lossy", "slow", "netem", "random")
+FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "disk-full", "disk-free", "power-cut",
+               "isolate", "partition", "one_way", "ring", "lossy", "slow", "netem", "random")
 Verdict = Literal["pass", "fail", "any"]
 
 
@@ -103,6 +103,10 @@ class Scenario(_Model):
     @property
     def needs_netem(self) -> bool:
         return any(f.fault == "netem" or "netem" in f.choices for f in self.faults)
+
+    @property
+    def needs_power_cuts(self) -> bool:
+        return any(f.fault == "power-cut" or "power-cut" in f.choices for f in self.faults)
 
     @property
     def needs_network(self) -> bool:

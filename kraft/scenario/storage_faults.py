@@ -50,6 +50,21 @@ def disk_full(cluster, node: int) -> Action:
     return Action("disk-full", [node], f"{small_disks.fill(path) / 1e6:.1f} MB filler written; disk full")
 
 
+def power_cut(cluster, nodes: list[int]) -> Action:
+    """Cut these nodes' power at once: killed, and their data dirs keep only what was
+    fsynced (LocalCluster(lazy_fs=True)). They stay down until started."""
+    if not cluster.lazy_disks:
+        return Action("power-cut", [], "skipped: the nodes' data dirs are not on the lazy filesystem", nodes)
+    dropped = cluster.power_cut(nodes)
+    parts = []
+    for node, d in dropped.items():
+        if "error" in d:
+            parts.append(f"node {node}: {d['error']}")
+        else:
+            parts.append(f"node {node} lost {d['unsynced_bytes']} unsynced bytes in {d['unsynced_files']} files")
+    return Action("power-cut", list(dropped), "power cut: " + "; ".join(parts))
+
+
 def disk_free(cluster, node: int) -> Action:
     path = cluster.disk_mounts.get(node)
     if path is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kraft.scenario.history import OK, History
+from kraft.scenario.history import OK, History, admin_retention_ms
 from kraft.scenario.spec import Expectations
 
 
@@ -76,10 +76,13 @@ def judge(expect: Expectations, checks, h: History) -> tuple[Verdict, dict]:
     if h.topics_created:
         created = [name for name, outcome, _ in h.topics_created if outcome == OK]
         lost = sorted(set(created) - set(h.final_topics))
+        changed = sorted(name for name in set(created) - set(lost)
+                         if h.final_retention_ms.get(name) != admin_retention_ms(name))
         facts["topics_created"] = len(created)
-        v.rows.append(Row("metadata_lost", "0", str(len(lost)), not lost,
+        v.rows.append(Row("metadata_lost", "0", str(len(lost) + len(changed)), not lost and not changed,
                           f"acknowledged topic creations: {len(created)}, missing at the end: "
-                          f"{len(lost)}{' e.g. ' + ', '.join(lost[:3]) if lost else ''}"))
+                          f"{len(lost)}{' e.g. ' + ', '.join(lost[:3]) if lost else ''}, with another "
+                          f"retention.ms: {len(changed)}{' e.g. ' + ', '.join(changed[:3]) if changed else ''}"))
     if expect.unclean_elections != "any":
         n = facts["unclean_elections"]
         actual = "some" if n else "none"

@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 
 from kraft.errors import ERROR_CLASS_HEADER
-from kraft.scenario.history import FAIL, OK, UNKNOWN, History, Read, Sample, Write
+from kraft.scenario.history import FAIL, OK, UNKNOWN, History, Read, Sample, Write, admin_retention_ms
 from kraft.scenario.kafka_producer import KafkaProducer
 
 V2 = "application/vnd.kafka.json.v2+json"
@@ -42,6 +42,7 @@ def classify(status: int | None, body) -> tuple[str, int | None, str | None]:
         return FAIL, None, f"{status}: {message}"
     definite = isinstance(body, dict) and body.get("error_class") in DEFINITE_FAILURES
     return (FAIL if definite else UNKNOWN), None, f"{status}: {message}"
+
 
 
 class Workload:
@@ -136,14 +137,16 @@ class Workload:
 
     # -- metadata writes -----------------------------------------------------------------
     async def _admin(self) -> None:
-        """Create small topics one after another; each is a committed metadata write."""
+        """Create small topics one after another, each with its own retention.ms; each is
+        one committed metadata write whose name and config must both survive."""
         nodes = itertools.cycle(sorted(self.urls))
         for i in itertools.count():
             if self.stop_writes.is_set():
                 return
             name = f"meta-{i}"
             url = f"{self.urls[next(nodes)]}/v3/clusters/{self.cluster_id}/topics"
-            body = orjson.dumps({"topic_name": name, "partitions_count": 1, "replication_factor": 1})
+            body = orjson.dumps({"topic_name": name, "partitions_count": 1, "replication_factor": 1,
+                                 "configs": [{"name": "retention.ms", "value": admin_retention_ms(name)}]})
             try:
                 async with self._session.post(url, data=body,
                                               headers={"Content-Type": "application/json"}) as resp:

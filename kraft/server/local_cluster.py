@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from kraft.config.cluster import load_cluster_config
-from kraft.server import small_disks
+from kraft.server import lazy_disks, small_disks
 from kraft.server.launcher import prepare_data_dirs
 
 
@@ -90,12 +90,14 @@ class LocalCluster:
                  first_address: int = 2, env: dict | None = None, groups: dict | None = None,
                  cluster: dict | None = None, http: dict | None = None, storage: dict | None = None,
                  partitions_fs_mb: int | None = None, extra_toml: str = "",
-                 headers: dict | None = None):
+                 headers: dict | None = None, lazy_fs: bool = False):
         """cluster: extra [cluster] settings, e.g. {"auto.create.topics.enable": False};
         extra_toml: more tables, as TOML text (e.g. [security]); headers: sent by this
         object's own requests (e.g. an admin's Authorization);
         http: [http] settings, e.g. {"access.control.allow.origin": "*"}; partitions_fs_mb:
-        each node's partition data on a tmpfs of that size (root; see small_disks)."""
+        each node's partition data on a tmpfs of that size (root; see small_disks);
+        lazy_fs: each node's data dir on the lazy filesystem, for power_cut (root, FUSE;
+        see lazy_disks)."""
         self._tmp = None
         if base_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="kraft-cluster-")
@@ -112,15 +114,18 @@ class LocalCluster:
         self.cluster_id = prepare_data_dirs(self.config)
         self.procs: dict[int, subprocess.Popen] = {}
         self.disk_mounts: dict[int, Path] = {}
-        if partitions_fs_mb is not None:
-            try:
-                for node in self.config.nodes:
+        self.lazy_disks: dict[int, lazy_disks.LazyDisk] = {}
+        try:
+            for node in self.config.nodes:
+                if lazy_fs:
+                    self.lazy_disks[node.id] = lazy_disks.put_under(node.data_path)
+                if partitions_fs_mb is not None:
                     path = node.data_path / "partitions"
                     small_disks.mount(path, partitions_fs_mb)
                     self.disk_mounts[node.id] = path
-            except BaseException:
-                self.close()  # what was mounted is unmounted, the temp dir removed
-                raise
+        except BaseException:
+            self.close()  # what was mounted is unmounted, the temp dir removed
+            raise
         self.env = {**os.environ, **(env or {})}
 
     def _write_config(self, nodes, controllers, topic_defaults, timeouts, groups, cluster, http,
@@ -203,6 +208,15 @@ class LocalCluster:
     def resume(self, node_id: int) -> None:
         os.kill(self.procs[node_id].pid, signal.SIGCONT)
 
+    def power_cut(self, node_ids) -> dict[int, dict]:
+        """Cut the power of these nodes at once: each is killed and its data dir keeps only
+        what was fsynced (lazy_fs=True). Returns, per node, what its disk dropped. The
+        nodes stay down; start_node brings one back."""
+        for node_id in node_ids:
+            if self.running(node_id):
+                self.kill(node_id)
+        return {node_id: self.lazy_disks[node_id].cut() for node_id in node_ids}
+
     def running(self, node_id: int) -> bool:
         return node_id in self.procs and self.procs[node_id].poll() is None
 
@@ -214,6 +228,9 @@ class LocalCluster:
             for path in self.disk_mounts.values():
                 small_disks.unmount(path)
             self.disk_mounts.clear()
+        for disk in self.lazy_disks.values():
+            disk.close()
+        self.lazy_disks.clear()
         if self._tmp is not None:
             self._tmp.cleanup()
 

@@ -78,10 +78,15 @@ class LogDirectory:
             return None
 
     def write_recovery_point(self, offset: int) -> None:
-        """Replace it atomically. Not fsynced: a stale value only means more scanning."""
+        """Replace it atomically. The new file's bytes are fsynced before the rename (a
+        power cut could otherwise leave the name on an empty file, which reads as "no
+        recovery point"); the rename is not: a stale value only means more scanning."""
         path = self.path / RECOVERY_POINT
         tmp = path.with_name(RECOVERY_POINT + ".tmp")
-        tmp.write_text(str(offset))
+        with open(tmp, "w") as f:
+            f.write(str(offset))
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
 
 

@@ -12,6 +12,8 @@ import os
 import shutil
 from pathlib import Path
 
+from kraft.storage.log_directory import fsync_directory
+
 METADATA_FILE = "partition.metadata"
 
 
@@ -35,10 +37,18 @@ def prepare(root: Path, topic: str, partition: int, topic_id: str) -> Path:
     path = partition_path(root, topic, partition)
     if path.exists() and topic_id_of(path) != topic_id:
         shutil.rmtree(path)  # a previous topic of the same name
-    path.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.mkdir(parents=True)
+        fsync_directory(path.parent)
     meta = path / METADATA_FILE
     if not meta.exists():
+        # durable before the first record: after a power cut an empty file here would
+        # read as another topic's directory and the replica would be deleted
         tmp = path / (METADATA_FILE + ".tmp")
-        tmp.write_text(f"version: 0\ntopic_id: {topic_id}\n")
+        with open(tmp, "w") as f:
+            f.write(f"version: 0\ntopic_id: {topic_id}\n")
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, meta)
+        fsync_directory(path)
     return path

@@ -1,0 +1,153 @@
+"""The lazy filesystem behind the lab's power cuts, on a real FUSE mount.
+
+What a power cut must drop is exactly what a process wrote and did not fsync: file
+data, truncates, pages written through mmap without msync. What it must keep is what
+was fsynced (fsync, fdatasync, O_SYNC, msync). And the storage layer of a node on it
+keeps every record its flush settings promise.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from pathlib import Path
+
+import pytest
+
+from kraft.server import lazy_disks
+from kraft.storage import partition_dir
+from kraft.storage.log_config import LogConfig
+from kraft.storage.partition_log import PartitionLog
+from kraft.storage.record import Record
+
+OK, WHY = lazy_disks.available()
+pytestmark = [pytest.mark.cluster,
+              pytest.mark.skipif(not OK, reason=f"the lazy filesystem cannot mount here: {WHY}")]
+
+
+@pytest.fixture
+def disk(tmp_path):
+    d = lazy_disks.LazyDisk(tmp_path / "disk", tmp_path / "mnt")
+    d.mount()
+    yield d
+    d.close()
+
+
+def write(path: Path, data: bytes, sync: bool = False, mode: str = "wb") -> None:
+    with open(path, mode) as f:
+        f.write(data)
+        f.flush()
+        if sync:
+            os.fsync(f.fileno())
+
+
+def test_a_power_cut_keeps_exactly_what_was_fsynced(disk):
+    m = disk.mountpoint
+    write(m / "never-synced", b"gone")
+    write(m / "synced", b"kept", sync=True)
+    write(m / "synced", b"+lost", mode="ab")
+    with open(m / "datasync", "wb") as f:
+        f.write(b"kept by fdatasync")
+        f.flush()
+        os.fdatasync(f.fileno())
+    fd = os.open(m / "o_sync", os.O_WRONLY | os.O_CREAT | os.O_SYNC)
+    os.write(fd, b"kept by O_SYNC")
+    os.close(fd)
+    (m / "dir" / "sub").mkdir(parents=True)
+    write(m / "dir" / "sub" / "deep", b"x" * 100_000)
+    # before the cut a process sees everything it wrote
+    assert (m / "synced").read_bytes() == b"kept+lost"
+    assert (m / "dir" / "sub" / "deep").stat().st_size == 100_000
+    held = disk.stats()
+    assert held["unsynced_files"] == 3 and held["unsynced_bytes"] == 4 + 5 + 100_000
+
+    dropped = disk.cut()
+
+    assert dropped["unsynced_bytes"] == held["unsynced_bytes"]
+    assert (m / "never-synced").read_bytes() == b""  # names survive, unsynced contents do not
+    assert (m / "synced").read_bytes() == b"kept"
+    assert (m / "datasync").read_bytes() == b"kept by fdatasync"
+    assert (m / "o_sync").read_bytes() == b"kept by O_SYNC"
+    assert (m / "dir" / "sub" / "deep").read_bytes() == b""
+    assert disk.stats()["unsynced_bytes"] == 0
+
+
+def test_a_rename_without_fsync_first_leaves_an_empty_file_and_with_it_the_new_bytes(disk):
+    m = disk.mountpoint
+    for name in ("careless", "careful"):
+        write(m / name, b"version 1", sync=True)
+        write(m / f"{name}.tmp", b"version 2", sync=name == "careful")
+        os.replace(m / f"{name}.tmp", m / name)
+        assert (m / name).read_bytes() == b"version 2"
+    disk.cut()
+    assert (m / "careless").read_bytes() == b""  # the old file is gone, the new bytes never landed
+    assert (m / "careful").read_bytes() == b"version 2"
+    assert sorted(p.name for p in m.iterdir()) == ["careful", "careless"]
+
+
+def test_a_truncate_is_held_back_like_a_write(disk):
+    m = disk.mountpoint
+    write(m / "f", bytes(range(100)), sync=True)
+    os.truncate(m / "f", 10)
+    write(m / "f", b"tail", mode="ab")
+    assert (m / "f").read_bytes() == bytes(range(10)) + b"tail"
+    disk.cut()
+    assert (m / "f").read_bytes() == bytes(range(100))
+
+
+def test_pages_written_through_mmap_survive_only_after_msync(disk):
+    path = disk.mountpoint / "journal"
+    write(path, bytes(8192), sync=True)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        with mmap.mmap(fd, 8192) as mm:
+            mm[0:7] = b"entry 1"
+            mm.flush()  # msync: what a Raft journal does before it acknowledges
+            mm[4096:4103] = b"entry 2"  # never msynced
+    finally:
+        os.close(fd)
+    disk.cut()
+    data = path.read_bytes()
+    assert data[0:7] == b"entry 1"
+    assert data[4096:4103] == bytes(7)
+
+
+def test_a_new_replica_keeps_every_record_its_flush_setting_promises(disk):
+    """A partition created, written with flush.messages=1, then the power cut: its
+    directory still names its topic (else a node deletes it as another topic's) and
+    every appended record is there. Without flush settings, the records are lost."""
+    root = disk.mountpoint / "partitions"
+    root.mkdir()
+    for topic, flush in (("flushed", 1), ("default", None)):
+        path = partition_dir.prepare(root, topic, 0, f"id-{topic}")
+        log = PartitionLog.open(path, LogConfig(flush_messages=flush))
+        for i in range(20):
+            log.append([Record(None, f"v{i}".encode())], leader_epoch=0)
+        log.close(clean=False)  # as kill -9: nothing more reaches the disk
+    disk.cut()
+    for topic, expect_end in (("flushed", 20), ("default", 0)):
+        path = partition_dir.partition_path(root, topic, 0)
+        assert partition_dir.topic_id_of(path) == f"id-{topic}"
+        log = PartitionLog.open(path, LogConfig())
+        try:
+            assert log.log_end_offset == expect_end, topic
+        finally:
+            log.close()
+
+
+def test_the_mount_answers_errors_as_the_disk_would(disk):
+    m = disk.mountpoint
+    with pytest.raises(FileNotFoundError):
+        (m / "missing").read_bytes()
+    (m / "d").mkdir()
+    write(m / "d" / "f", b"x")
+    with pytest.raises(OSError):
+        (m / "d").rmdir()  # not empty
+    with pytest.raises(FileExistsError):
+        os.open(m / "d" / "f", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    # a large write in one go is held and read back whole
+    big = os.urandom(3 * 1024 * 1024)
+    write(m / "big", big)
+    assert (m / "big").read_bytes() == big
+    os.unlink(m / "big")
+    assert disk.stats()["unsynced_bytes"] == 1  # only d/f's byte: an unlinked file's are forgotten
