@@ -1,4 +1,4 @@
-"""The ten checkers of a scenario run (docs/SCENARIOS.md, "Checkers"), in that order.
+"""The thirteen checkers of a scenario run (docs/SCENARIOS.md, "Checkers"), in that order.
 
 Each is a pure function `check_<name>(h: History, **params) -> CheckResult` over the
 recorded history and the replicas' logs; unknown params are ignored, so one set of
@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from kraft.scenario.check_access import check_access
 from kraft.scenario.check_common import CheckResult
+from kraft.scenario.check_compaction import check_compaction
+from kraft.scenario.check_groups import check_group_delivery, check_group_offsets
 from kraft.scenario.check_liveness import check_liveness
 from kraft.scenario.check_logs import (
     check_duplicates,
@@ -40,6 +42,9 @@ CHECKERS: dict[str, Checker] = {
     "unclean_accounting": check_unclean_accounting,
     "liveness": check_liveness,
     "access": check_access,
+    "group_offsets": check_group_offsets,
+    "group_delivery": check_group_delivery,
+    "compaction": check_compaction,
 }
 
 
@@ -51,4 +56,4 @@ def run_checkers(h: History, names: list[str] | None = None, **params) -> list[C
 __all__ = ["CHECKERS", "CheckResult", "run_checkers", "check_lost_writes", "check_duplicates",
            "check_inconsistent_offsets", "check_replica_divergence", "check_order",
            "check_aborted_reads", "check_monotonic", "check_unclean_accounting", "check_liveness",
-           "check_access"]
+           "check_access", "check_group_offsets", "check_group_delivery", "check_compaction"]

@@ -87,6 +87,16 @@ class History:
     final_retention_ms: dict[str, str] = field(default_factory=dict)  # created topic -> retention.ms at the end
     # security on: (ms, what the intruder tried, node URL, HTTP status; 0 = no answer)
     access_probes: list[tuple[float, str, str, int]] = field(default_factory=list)
+    # consumer-group members (group_members > 0): what each did, in the order it happened:
+    # (ms, member, kind, partition, offset); kind "assign" | "revoke" | "lost" (offset -1),
+    # "commit-ok" | "commit-fail" (offset = the committed next offset)
+    group_events: list[tuple[float, str, str, int, int]] = field(default_factory=list)
+    group_consumed: list[tuple[int, int, str]] = field(default_factory=list)  # (partition, offset, value)
+    group_final_committed: dict[int, int] = field(default_factory=dict)  # partition -> offset at the end
+    # the compacted topic (compacted_keys > 0): (key, value, outcome, offset) per write,
+    # and what it holds at the end: (offset, key, value)
+    compacted_writes: list[tuple[str, str, str, int | None]] = field(default_factory=list)
+    compacted_final: list[tuple[int, str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -110,4 +120,9 @@ class History:
         h.final_topics = list(data.get("final_topics", []))
         h.final_retention_ms = dict(data.get("final_retention_ms", {}))
         h.access_probes = [tuple(p) for p in data.get("access_probes", [])]
+        h.group_events = [tuple(e) for e in data.get("group_events", [])]
+        h.group_consumed = [tuple(c) for c in data.get("group_consumed", [])]
+        h.group_final_committed = {int(p): o for p, o in data.get("group_final_committed", {}).items()}
+        h.compacted_writes = [tuple(w) for w in data.get("compacted_writes", [])]
+        h.compacted_final = [tuple(r) for r in data.get("compacted_final", [])]
         return h

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from kraft.server.local_cluster import LocalCluster, http_json
-from kraft.scenario import lab_security
+from kraft.scenario import compacted_writer, group_members, lab_security
 from kraft.scenario.checkers import CHECKERS
 from kraft.scenario.fault_actions import FaultActions, fault_event, schedule
 from kraft.scenario.history import OK, History
@@ -33,6 +33,7 @@ from kraft.scenario.workload import V2, Workload
 from kraft.storage.log_inspect import partition_dirs, read_records
 
 FINAL_READ_BOUND_S = 60.0
+GROUP_CATCH_UP_S = 30.0  # after the final read, for the group members to read to the end too
 
 
 @dataclass
@@ -78,7 +79,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
         ok, reason = lazy_disks.available()
         if not ok:
             return RunResult(scenario, skipped=f"needs the lazy filesystem for power cuts: {reason}")
-    if scenario.workload.client == "kafka" and importlib.util.find_spec("confluent_kafka") is None:
+    if scenario.workload.needs_kafka_client and importlib.util.find_spec("confluent_kafka") is None:
         return RunResult(scenario, skipped="needs confluent-kafka (pip install confluent-kafka; a test extra)")
     nodes = opts.nodes or scenario.cluster.nodes
     controllers = min(scenario.cluster.controllers or nodes, nodes)
@@ -131,8 +132,15 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
         if status != 201:
             raise RuntimeError(f"could not grant the workload's ACLs: {status} {out}")
     await asyncio.to_thread(_wait_serving, cluster, topic.name, topic.partitions)
-
     wl = scenario.workload
+    if wl.compacted_keys:
+        body = {"topic_name": f"{topic.name}-compacted", "partitions_count": 1, "replication_factor": 3,
+                "configs": [{"name": k, "value": str(v)} for k, v in compacted_writer.TOPIC_CONFIGS.items()]}
+        status, out = await asyncio.to_thread(http_json, "POST", cluster.v3(1) + "/topics", body, cluster.headers)
+        if status != 201:
+            raise RuntimeError(f"could not create the compacted topic: {status} {out}")
+        await asyncio.to_thread(_wait_serving, cluster, body["topic_name"], 1)
+
     duration = opts.duration or wl.duration
     rate = opts.rate or wl.rate
     h = History(topic.name, topic.partitions)
@@ -144,8 +152,10 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
     actions = FaultActions(cluster, network, rng, record, topic.name)
     workload = Workload(h, {n: cluster.url(n) for n in cluster.hosts}, cluster.cluster_id,
                         wl.acks, rate, wl.producers, wl.timeout_ms, t0, wl.admin_rate,
-                        kafka_bootstrap=cluster.bootstrap_servers if wl.client == "kafka" else None,
-                        headers=lab_security.WRITER if secured else None)
+                        kafka_bootstrap=cluster.bootstrap_servers if wl.needs_kafka_client else None,
+                        headers=lab_security.WRITER if secured else None, kafka_producers=wl.client == "kafka",
+                        group_members=wl.group_members, compacted_keys=wl.compacted_keys,
+                        compacted_rate=wl.compacted_rate, seed=opts.seed)
     plan = schedule(scenario.faults, duration, rng)
     probes_stop = asyncio.Event()
 
@@ -174,11 +184,20 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
         await asyncio.sleep(wl.recovery)
         await workload.writes_finished()  # the final read must see every acknowledged write
         await _final_read(h, cluster)
+        if wl.group_members:  # at least once: the members get to read to the end first
+            deadline = time.monotonic() + GROUP_CATCH_UP_S
+            while not workload.group_caught_up(h.final_end_offsets) and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+        if wl.compacted_keys:
+            await asyncio.to_thread(compacted_writer.read_all, cluster.bootstrap_servers, h)
         workload.stop_all.set()
         probes_stop.set()
         progress.cancel()
         await wl_task
 
+    if wl.group_members:  # the members have left: what the coordinator kept
+        h.group_final_committed = await asyncio.to_thread(group_members.final_committed, cluster.bootstrap_servers,
+                                                          topic.name, topic.partitions)
     oks = [w.complete_ms for w in h.writes if w.outcome == OK and w.complete_ms is not None
            and h.heal_ms is not None and w.complete_ms >= h.heal_ms]
     h.first_ok_after_heal_ms = min(oks) if oks else None

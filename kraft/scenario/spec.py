@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CHECK_NAMES = ("lost_writes", "duplicates", "inconsistent_offsets", "replica_divergence", "order",
-               "aborted_reads", "monotonic", "unclean_accounting", "liveness", "access")
+               "aborted_reads", "monotonic", "unclean_accounting", "liveness", "access",
+               "group_offsets", "group_delivery", "compaction")
 FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "disk-full", "disk-free", "power-cut",
                "isolate", "partition", "one_way", "ring", "lossy", "slow", "netem", "random")
 Verdict = Literal["pass", "fail", "any"]
@@ -50,6 +51,13 @@ class Workload(_Model):
     timeout_ms: int = Field(3000, ge=100, le=60000)
     admin_rate: float = Field(0.0, ge=0, le=50)  # topic creations per second (metadata writes)
     client: Literal["rest", "kafka"] = "rest"  # kafka: confluent-kafka producers on the Kafka listeners
+    group_members: int = Field(0, ge=0, le=8)  # confluent-kafka consumers in one group: poll, commit
+    compacted_keys: int = Field(0, ge=0, le=10_000)  # >0: keyed writes to a compacted topic too
+    compacted_rate: float = Field(50.0, gt=0, le=2000)  # its writes per second
+
+    @property
+    def needs_kafka_client(self) -> bool:
+        return self.client == "kafka" or self.group_members > 0 or self.compacted_keys > 0
 
 
 class FaultSpec(_Model):

@@ -43,6 +43,9 @@ def measure(h: History) -> dict:
     return {
         "writes": len(h.writes),
         "writes_ok": len(oks),
+        # acknowledged writes per second over the span they were acknowledged in
+        "writes_ok_per_s": round(len(oks) / max(0.001, (oks[-1] - min(w.invoke_ms for w in h.writes)) / 1000), 1)
+        if oks else 0.0,
         "writes_fail": sum(1 for w in h.writes if w.outcome == "fail"),
         "writes_unknown": sum(1 for w in h.writes if w.outcome == "unknown"),
         "reads": len(h.reads),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
 
 import aiohttp
@@ -19,6 +20,8 @@ import orjson
 
 from kraft.errors import ERROR_CLASS_HEADER
 from kraft.scenario.history import FAIL, OK, UNKNOWN, History, Read, Sample, Write, admin_retention_ms
+from kraft.scenario.compacted_writer import CompactedWriter
+from kraft.scenario.group_members import GroupMember
 from kraft.scenario.kafka_producer import KafkaProducer
 
 V2 = "application/vnd.kafka.json.v2+json"
@@ -48,8 +51,10 @@ def classify(status: int | None, body) -> tuple[str, int | None, str | None]:
 class Workload:
     def __init__(self, history: History, urls: dict[int, str], cluster_id: str, acks: str,
                  rate: float, producers: int, timeout_ms: int, t0: float, admin_rate: float = 0.0,
-                 kafka_bootstrap: str | None = None, headers: dict | None = None):
-        """kafka_bootstrap: producers are Kafka clients on these listeners (else REST);
+                 kafka_bootstrap: str | None = None, headers: dict | None = None, kafka_producers: bool = False,
+                 group_members: int = 0, compacted_keys: int = 0, compacted_rate: float = 50.0, seed: int = 0):
+        """kafka_bootstrap: the Kafka listeners, for the Kafka clients: producers when
+        kafka_producers (else they use REST), group members, the compacted topic's writer;
         headers: sent with every request (a user's credentials when security is on)."""
         self.h = history
         self.urls = urls
@@ -61,6 +66,10 @@ class Workload:
         self.t0 = t0
         self.admin_rate = admin_rate
         self.kafka_bootstrap = kafka_bootstrap
+        self.kafka_producers = kafka_producers
+        self.group_members = group_members
+        self.compacted_keys, self.compacted_rate, self.seed = compacted_keys, compacted_rate, seed
+        self.group_stop = threading.Event()  # the members' threads end when it is set (with stop_all)
         self.headers = dict(headers or {})  # credentials, when security is on
         self.stop_writes = asyncio.Event()
         self.stop_all = asyncio.Event()
@@ -76,15 +85,35 @@ class Workload:
         async with aiohttp.ClientSession(timeout=timeout, headers=self.headers) as session:
             self._session = session
             async with asyncio.TaskGroup() as tg:
-                self.producer_tasks = [tg.create_task(self._produce(f"p{i}", i) if self.kafka_bootstrap is None
-                                                      else self._produce_kafka(f"p{i}"))
+                self.producer_tasks = [tg.create_task(self._produce_kafka(f"p{i}") if self.kafka_producers
+                                                      else self._produce(f"p{i}", i))
                                        for i in range(self.producers)]
+                if self.compacted_keys:
+                    writer = CompactedWriter(self.kafka_bootstrap, self.h, self.compacted_keys, self.seed,
+                                             self.timeout_ms, self.now_ms)
+                    self.producer_tasks.append(tg.create_task(writer.run(self.compacted_rate, self.stop_writes)))
+                for i in range(self.group_members):
+                    member = GroupMember(f"g{i}", self.kafka_bootstrap, self.h, self.now_ms)
+                    tg.create_task(asyncio.to_thread(member.run, self.group_stop))
+                if self.group_members:
+                    tg.create_task(self._stop_members_with_the_rest())
                 if consumers:
                     for p in range(self.h.partitions):
                         tg.create_task(self._consume(f"c{p}", p))
                 tg.create_task(self._sample())
                 if self.admin_rate > 0:
                     tg.create_task(self._admin())
+
+    async def _stop_members_with_the_rest(self) -> None:
+        await self.stop_all.wait()
+        self.group_stop.set()
+
+    def group_caught_up(self, end_offsets: dict[int, int]) -> bool:
+        """Whether the group has consumed every partition up to these offsets."""
+        seen: dict[int, int] = {}
+        for p, offset, _ in self.h.group_consumed:
+            seen[p] = max(seen.get(p, -1), offset)
+        return all(seen.get(p, -1) + 1 >= end for p, end in end_offsets.items())
 
     async def writes_finished(self) -> None:
         """After stop_writes: until every in-flight write has completed."""

@@ -145,3 +145,20 @@ def test_power_cut_all_negative_control_names_every_lost_write():
     for offender in lost.offenders:
         value = offender.split("=", 1)[1]
         assert value in acked and value not in on_disk, offender
+
+
+@pytest.mark.skipif(not NETWORK_OK, reason=f"chaos mixes in network faults: {NETWORK_WHY}")
+@pytest.mark.skipif(not POWER_OK, reason=f"chaos mixes in power cuts: {POWER_WHY}")
+def test_chaos_short_run_with_groups_and_a_compacted_topic():
+    """30 s of the chaos scenario (the 1,000 s runs are soak): Kafka producers, group
+    members and the compacted topic's writer all ran, and every checker passes."""
+    result = run_scenario(load_scenario("chaos"), RunOptions(duration=30, seed=11))
+    assert result.skipped is None, result.skipped
+    failed = [f"{r.name}: {r.summary}" for r in result.verdict.rows if not r.ok]
+    assert not failed, failed
+    checks = {c.name: c for c in result.checks}
+    assert result.facts["faults"] >= 2 and result.facts["writes_ok"] > 1000
+    assert checks["group_offsets"].counts["commits"] > 10
+    assert checks["group_delivery"].counts["records"] >= result.facts["writes_ok"]
+    assert checks["compaction"].counts["keys"] == 50
+    assert checks["compaction"].counts["remaining"] < checks["compaction"].counts["acknowledged"]

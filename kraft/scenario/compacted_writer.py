@@ -1,0 +1,90 @@
+"""Keyed writes to a compacted topic, and its final contents, for the compaction checker.
+
+One idempotent confluent-kafka producer writes values "c-<seq>" under keys chosen with
+the run's seed; each delivery report settles (key, value, outcome, offset). The topic
+rolls small segments so the cleaner compacts during the run. `read_all` reads what it
+holds at the end, keys included, with a plain consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+
+from kraft.scenario.history import OK, UNKNOWN, History
+
+FLUSH_S = 40.0
+TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": 16384, "segment.ms": 2000,
+                 "min.cleanable.dirty.ratio": 0.01, "min.insync.replicas": 2}
+
+
+def topic_name(h: History) -> str:
+    return f"{h.topic}-compacted"
+
+
+class CompactedWriter:
+    def __init__(self, bootstrap: str, h: History, keys: int, seed: int, timeout_ms: int,
+                 now_ms: Callable[[], float]):
+        import confluent_kafka  # a test extra: the runner checks for it first
+        self.h, self.keys, self.rng, self.now_ms = h, keys, random.Random(seed), now_ms
+        self._client = confluent_kafka.Producer({
+            "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+            "request.timeout.ms": timeout_ms, "message.timeout.ms": max(20_000, 5 * timeout_ms),
+            "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000, "log_level": 3,
+        })
+
+    def _settle(self, index: int):
+        def report(err, msg) -> None:
+            key, value, _, _ = self.h.compacted_writes[index]
+            ok = err is None and msg.offset() >= 0
+            self.h.compacted_writes[index] = (key, value, OK if ok else UNKNOWN, msg.offset() if ok else None)
+        return report
+
+    async def run(self, rate_per_s: float, stop: asyncio.Event) -> None:
+        interval, seq = 1.0 / rate_per_s, 0
+        next_at = time.monotonic()
+        topic = topic_name(self.h)
+        try:
+            while not stop.is_set():
+                seq += 1
+                key, value = f"k{self.rng.randrange(self.keys)}", f"c-{seq}"
+                index = len(self.h.compacted_writes)
+                self.h.compacted_writes.append((key, value, UNKNOWN, None))  # until its report
+                try:
+                    self._client.produce(topic, key=key.encode(), value=value.encode(), partition=0,
+                                         on_delivery=self._settle(index))
+                except BufferError:
+                    pass  # never sent: stays UNKNOWN, which the checker never counts as acknowledged
+                self._client.poll(0)
+                next_at += interval
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                next_at = max(next_at, time.monotonic() - 1.0)
+        finally:
+            await asyncio.to_thread(self._client.flush, FLUSH_S)
+
+
+def read_all(bootstrap: str, h: History, bound_s: float = 30.0) -> None:
+    """Every record the compacted topic holds now, into h.compacted_final."""
+    import confluent_kafka
+    topic = topic_name(h)
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": "lab-compacted-reader",
+                                         "enable.auto.commit": False, "log_level": 3})
+    deadline = time.monotonic() + bound_s
+    try:
+        low, high = consumer.get_watermark_offsets(confluent_kafka.TopicPartition(topic, 0), timeout=10)
+        consumer.assign([confluent_kafka.TopicPartition(topic, 0, low)])
+        position = low
+        while position < high and time.monotonic() < deadline:
+            for msg in consumer.consume(num_messages=1000, timeout=0.5):
+                if msg.error() is None:
+                    key = msg.key().decode(errors="replace") if msg.key() is not None else "null"
+                    value = msg.value().decode(errors="replace") if msg.value() is not None else "null"
+                    h.compacted_final.append((msg.offset(), key, value))
+                    position = msg.offset() + 1
+    except confluent_kafka.KafkaException:
+        pass  # an incomplete read shows as keys gone: the checker names them
+    finally:
+        consumer.close()
+

@@ -1,0 +1,105 @@
+"""Consumer-group members that are real Kafka clients (confluent-kafka), for the
+group checkers (check_groups.py).
+
+Each member runs in its own thread (the client's calls block), subscribes to the
+scenario topic in one group, consumes, and commits what it consumed every
+COMMIT_EVERY_S seconds and when partitions are revoked, as applications using manual
+commits do. It records each assignment, revocation and commit with its outcome, and
+each record consumed. The thread ends when `stop` is set; the runner owns it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from kraft.scenario.history import History
+
+COMMIT_EVERY_S = 0.5
+GROUP = "lab-group"
+
+
+class GroupMember:
+    def __init__(self, name: str, bootstrap: str, h: History, now_ms: Callable[[], float]):
+        self.name, self.bootstrap, self.h, self.now_ms = name, bootstrap, h, now_ms
+        self._assigned: set[int] = set()
+        self._next: dict[int, int] = {}  # assigned partition -> next offset to commit (once it read one)
+
+    def run(self, stop: threading.Event) -> None:
+        import confluent_kafka  # a test extra: the runner checks for it first
+        self._kafka = confluent_kafka
+        consumer = confluent_kafka.Consumer({
+            "bootstrap.servers": self.bootstrap, "group.id": GROUP, "client.id": self.name,
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 60000,
+            "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000, "log_level": 3,
+        })
+        consumer.subscribe([self.h.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+                           on_lost=self._on_lost)
+        last_commit = time.monotonic()
+        try:
+            while not stop.is_set():
+                for msg in consumer.consume(num_messages=500, timeout=0.2):
+                    if msg.error() is not None or msg.partition() not in self._assigned:
+                        continue
+                    value = msg.value().decode(errors="replace") if msg.value() is not None else "null"
+                    self.h.group_consumed.append((msg.partition(), msg.offset(), value))
+                    self._next[msg.partition()] = msg.offset() + 1
+                if time.monotonic() - last_commit >= COMMIT_EVERY_S:
+                    self._commit(consumer)
+                    last_commit = time.monotonic()
+            self._commit(consumer)
+        finally:
+            consumer.close()  # leaves the group: the others take its partitions at once
+
+    def _event(self, kind: str, partition: int, offset: int = -1) -> None:
+        self.h.group_events.append((self.now_ms(), self.name, kind, partition, offset))
+
+    def _on_assign(self, consumer, partitions) -> None:
+        for tp in partitions:
+            self._event("assign", tp.partition)
+            self._assigned.add(tp.partition)
+            self._next.pop(tp.partition, None)  # nothing consumed in this assignment yet
+
+    def _on_revoke(self, consumer, partitions) -> None:
+        self._commit(consumer)
+        for tp in partitions:
+            self._event("revoke", tp.partition)
+            self._assigned.discard(tp.partition)
+            self._next.pop(tp.partition, None)
+
+    def _on_lost(self, consumer, partitions) -> None:
+        for tp in partitions:  # the group moved on without us: a commit now would be fenced
+            self._event("lost", tp.partition)
+            self._assigned.discard(tp.partition)
+            self._next.pop(tp.partition, None)
+
+    def _commit(self, consumer) -> None:
+        pending = dict(self._next)
+        if not pending:
+            return
+        offsets = [self._kafka.TopicPartition(self.h.topic, p, o) for p, o in sorted(pending.items())]
+        try:
+            answered = consumer.commit(offsets=offsets, asynchronous=False)
+        except self._kafka.KafkaException:
+            for p, o in sorted(pending.items()):
+                self._event("commit-fail", p, o)
+            return
+        for tp in answered or []:
+            self._event("commit-fail" if tp.error is not None else "commit-ok", tp.partition, tp.offset)
+
+
+def final_committed(bootstrap: str, topic: str, partitions: int, timeout_s: float = 10.0) -> dict[int, int]:
+    """The group's committed offsets as the coordinator returns them now (members gone)."""
+    import confluent_kafka
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "log_level": 3,
+                                         "enable.auto.commit": False})
+    try:
+        asked = [confluent_kafka.TopicPartition(topic, p) for p in range(partitions)]
+        answered = consumer.committed(asked, timeout=timeout_s)
+        return {tp.partition: tp.offset for tp in answered if tp.error is None and tp.offset >= 0}
+    except confluent_kafka.KafkaException:
+        return {}
+    finally:
+        consumer.close()
