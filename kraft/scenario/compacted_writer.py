@@ -32,7 +32,7 @@ class CompactedWriter:
         self._client = confluent_kafka.Producer({
             "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5,
             "request.timeout.ms": timeout_ms, "message.timeout.ms": max(20_000, 5 * timeout_ms),
-            "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000, "log_level": 3,
+            "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000, "log_level": 2,
         })
 
     def _settle(self, index: int):
@@ -70,7 +70,7 @@ def read_all(bootstrap: str, h: History, bound_s: float = 30.0) -> None:
     import confluent_kafka
     topic = topic_name(h)
     consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": "lab-compacted-reader",
-                                         "enable.auto.commit": False, "log_level": 3})
+                                         "enable.auto.commit": False, "log_level": 2})
     deadline = time.monotonic() + bound_s
     try:
         low, high = consumer.get_watermark_offsets(confluent_kafka.TopicPartition(topic, 0), timeout=10)

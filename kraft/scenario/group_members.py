@@ -33,7 +33,7 @@ class GroupMember:
             "bootstrap.servers": self.bootstrap, "group.id": GROUP, "client.id": self.name,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 60000,
-            "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000, "log_level": 3,
+            "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000, "log_level": 2,
         })
         consumer.subscribe([self.h.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
                            on_lost=self._on_lost)
@@ -93,7 +93,7 @@ class GroupMember:
 def final_committed(bootstrap: str, topic: str, partitions: int, timeout_s: float = 10.0) -> dict[int, int]:
     """The group's committed offsets as the coordinator returns them now (members gone)."""
     import confluent_kafka
-    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "log_level": 3,
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "log_level": 2,
                                          "enable.auto.commit": False})
     try:
         asked = [confluent_kafka.TopicPartition(topic, p) for p in range(partitions)]

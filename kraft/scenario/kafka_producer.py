@@ -30,7 +30,7 @@ class KafkaProducer:
             "enable.idempotence": acks == "all", "linger.ms": 5,
             "request.timeout.ms": timeout_ms, "message.timeout.ms": max(20_000, 5 * timeout_ms),
             "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000,
-            "log_level": 3,
+            "log_level": 2,
         })
 
     def _settle(self, write: Write):
