@@ -35,12 +35,16 @@ class GroupMember:
             "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 60000,
             "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000, "log_level": 2,
         })
-        consumer.subscribe([self.h.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
-                           on_lost=self._on_lost)
+        consumer.subscribe([self.h.topic], on_assign=_never_raising(self._on_assign),
+                           on_revoke=_never_raising(self._on_revoke), on_lost=_never_raising(self._on_lost))
         last_commit = time.monotonic()
         try:
             while not stop.is_set():
-                for msg in consumer.consume(num_messages=500, timeout=0.2):
+                try:
+                    batch = consumer.consume(num_messages=500, timeout=0.2)
+                except SystemError:  # see kafka_producer.serve_reports
+                    continue
+                for msg in batch:
                     if msg.error() is not None or msg.partition() not in self._assigned:
                         continue
                     value = msg.value().decode(errors="replace") if msg.value() is not None else "null"
@@ -88,6 +92,17 @@ class GroupMember:
             return
         for tp in answered or []:
             self._event("commit-fail" if tp.error is not None else "commit-ok", tp.partition, tp.offset)
+
+
+def _never_raising(callback):
+    """An exception escaping a confluent-kafka callback corrupts the client's next call
+    (a SystemError); the member records nothing for that callback and carries on."""
+    def run(*args):
+        try:
+            callback(*args)
+        except Exception:  # noqa: BLE001
+            pass
+    return run
 
 
 def final_committed(bootstrap: str, topic: str, partitions: int, timeout_s: float = 10.0) -> dict[int, int]:

@@ -84,25 +84,31 @@ class Workload:
         timeout = aiohttp.ClientTimeout(total=self.timeout_ms / 1000 + 5)
         async with aiohttp.ClientSession(timeout=timeout, headers=self.headers) as session:
             self._session = session
-            async with asyncio.TaskGroup() as tg:
-                self.producer_tasks = [tg.create_task(self._produce_kafka(f"p{i}") if self.kafka_producers
-                                                      else self._produce(f"p{i}", i))
-                                       for i in range(self.producers)]
-                if self.compacted_keys:
-                    writer = CompactedWriter(self.kafka_bootstrap, self.h, self.compacted_keys, self.seed,
-                                             self.timeout_ms, self.now_ms)
-                    self.producer_tasks.append(tg.create_task(writer.run(self.compacted_rate, self.stop_writes)))
-                for i in range(self.group_members):
-                    member = GroupMember(f"g{i}", self.kafka_bootstrap, self.h, self.now_ms)
-                    tg.create_task(asyncio.to_thread(member.run, self.group_stop))
-                if self.group_members:
-                    tg.create_task(self._stop_members_with_the_rest())
-                if consumers:
-                    for p in range(self.h.partitions):
-                        tg.create_task(self._consume(f"c{p}", p))
-                tg.create_task(self._sample())
-                if self.admin_rate > 0:
-                    tg.create_task(self._admin())
+            try:
+                await self._run_all(consumers)
+            finally:  # also when a task failed: the members' threads must end for the run to end
+                self.group_stop.set()
+
+    async def _run_all(self, consumers: bool) -> None:
+        async with asyncio.TaskGroup() as tg:
+            self.producer_tasks = [tg.create_task(self._produce_kafka(f"p{i}") if self.kafka_producers
+                                                  else self._produce(f"p{i}", i))
+                                   for i in range(self.producers)]
+            if self.compacted_keys:
+                writer = CompactedWriter(self.kafka_bootstrap, self.h, self.compacted_keys, self.seed,
+                                         self.timeout_ms, self.now_ms)
+                self.producer_tasks.append(tg.create_task(writer.run(self.compacted_rate, self.stop_writes)))
+            for i in range(self.group_members):
+                member = GroupMember(f"g{i}", self.kafka_bootstrap, self.h, self.now_ms)
+                tg.create_task(asyncio.to_thread(member.run, self.group_stop))
+            if self.group_members:
+                tg.create_task(self._stop_members_with_the_rest())
+            if consumers:
+                for p in range(self.h.partitions):
+                    tg.create_task(self._consume(f"c{p}", p))
+            tg.create_task(self._sample())
+            if self.admin_rate > 0:
+                tg.create_task(self._admin())
 
     async def _stop_members_with_the_rest(self) -> None:
         await self.stop_all.wait()
