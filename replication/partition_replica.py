@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import logging
 import time
 
 from kraft.metadata.image import PartitionRegistration
@@ -17,6 +18,7 @@ from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.leader_state import LeaderState
 from kraft.replication.log_dir_health import LogDirHealth, is_dir_failure
 from kraft.storage.partition_log import PartitionLog
+from kraft.storage.record_batch import iter_batches
 from kraft.errors import (
     DamagedLog,
     LeaderNotAvailable,
@@ -26,6 +28,8 @@ from kraft.errors import (
     OffsetOutOfRange,
     OutcomeUnknown,
 )
+
+_log = logging.getLogger(__name__)
 
 
 def now_ms() -> int:
@@ -237,12 +241,32 @@ class PartitionReplica:
                 log.truncate_to(data.log_end_offset)
             self.follower_hw = min(self.follower_hw, log.log_end_offset)
             return False
+        if data.records and self._cut_to_a_batch_across_our_end(data.records):
+            return False  # fetch again from the new log end
         if data.records:
             log.append_as_follower(data.records)
             log.maybe_flush()
         self.follower_hw = max(self.follower_hw, min(data.high_watermark, log.log_end_offset))
         self.leader_offsets = (data.high_watermark, data.log_start_offset, data.log_end_offset)
         return False
+
+    def _cut_to_a_batch_across_our_end(self, records: bytes) -> bool:
+        """The leader's first batch starts below our log end and ends at or after it: its
+        cleaner merged a run of emptied batches into one record-less batch, and we (out
+        of the ISR, below the range it cleaned) hold the start of that run. Cut our log
+        to the batch's start so the next fetch appends it whole; the leader's batch holds
+        what compaction kept of the records we drop. True when it cut."""
+        first = next(iter_batches(records), None)
+        log = self.log
+        if first is None or not first[1].base_offset < log.log_end_offset <= first[1].last_offset:
+            return False
+        header = first[1]
+        _log.info("%s-%d: the leader's batch %d..%d spans our log end %d (a compacted run): cutting to %d",
+                  self.topic, self.partition, header.base_offset, header.last_offset, log.log_end_offset,
+                  header.base_offset)
+        log.truncate_to(max(header.base_offset, log.log_start_offset))
+        self.follower_hw = min(self.follower_hw, log.log_end_offset)
+        return True
 
     def _truncate_divergence(self, epoch: int, leader_end: int) -> bool:
         """KIP-320: cut to min(the leader's end of `epoch`, our own end of it), which also

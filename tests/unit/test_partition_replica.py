@@ -5,7 +5,9 @@ from __future__ import annotations
 from kraft.metadata.image import PartitionRegistration
 from kraft.storage.partition_log import PartitionLog
 from kraft.replication.partition_replica import PartitionReplica
+from kraft.storage.batch_rewrite import filler
 from kraft.storage.record import Record
+from kraft.replication import fetch_protocol as fp
 from kraft.storage.record_batch import decode_all, encode_batch
 
 
@@ -81,3 +83,26 @@ def test_an_answer_to_an_older_question_is_ignored(tmp_path):
     assert b.log.log_end_offset == 2
     b.apply_registration(reg(2, 2), 0)  # and from a leader it no longer follows
     assert b.on_fetched(stale_answer, b.fetch_position(), 1) is False
+
+
+def test_a_follower_inside_a_compacted_run_takes_the_leaders_merged_batch(tmp_path):
+    """The leader's cleaner merged emptied batches 0..5 into one record-less batch; a
+    follower that holds 0..2 fetches at 3 and is answered with that batch. It must cut
+    to 0 and take the batch, not refuse it on every fetch (seen in a 1,000 s chaos run:
+    a replica of the compacted topic stuck for good)."""
+    a, b = replica(tmp_path, 1), replica(tmp_path, 2)
+    a.apply_registration(reg(1, 1), 0)
+    b.apply_registration(reg(1, 1), 0)
+    produce(a, 3)
+    fetch(b, a)
+    assert b.log.log_end_offset == 3
+    asked = b.fetch_position()
+    answer = fp.PartitionData("tid", 0, high_watermark=7, log_start_offset=0, log_end_offset=7,
+                              records=filler(0, 5, 1, 0, 0))
+    assert b.on_fetched(answer, asked, 1) is False
+    assert b.log.log_end_offset == 0 and b.follower_hw == 0
+    asked = b.fetch_position()
+    answer = fp.PartitionData("tid", 0, high_watermark=6, log_start_offset=0, log_end_offset=6,
+                              records=filler(0, 5, 1, 0, 0))
+    assert b.on_fetched(answer, asked, 1) is False
+    assert b.log.log_end_offset == 6 and decode_all(b.log.read(0, 1 << 20)) == []
