@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 
 from kraft.scenario.history import OK, UNKNOWN, History
-from kraft.scenario.kafka_producer import serve_reports
+from kraft.scenario.kafka_producer import FLUSH_S, lab_producer, paced, serve_reports
 
-FLUSH_S = 40.0
 TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": 16384, "segment.ms": 2000,
                  "min.cleanable.dirty.ratio": 0.01, "min.insync.replicas": 2}
 
@@ -28,13 +27,8 @@ def topic_name(h: History) -> str:
 class CompactedWriter:
     def __init__(self, bootstrap: str, h: History, keys: int, seed: int, timeout_ms: int,
                  now_ms: Callable[[], float]):
-        import confluent_kafka  # a test extra: the runner checks for it first
         self.h, self.keys, self.rng, self.now_ms = h, keys, random.Random(seed), now_ms
-        self._client = confluent_kafka.Producer({
-            "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5,
-            "request.timeout.ms": timeout_ms, "message.timeout.ms": max(20_000, 5 * timeout_ms),
-            "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000, "log_level": 2,
-        })
+        self._client = lab_producer(bootstrap, "all", timeout_ms)
 
     def _settle(self, index: int):
         def report(err, msg) -> None:
@@ -48,12 +42,9 @@ class CompactedWriter:
         return report
 
     async def run(self, rate_per_s: float, stop: asyncio.Event) -> None:
-        interval, seq = 1.0 / rate_per_s, 0
-        next_at = time.monotonic()
         topic = topic_name(self.h)
         try:
-            while not stop.is_set():
-                seq += 1
+            async for seq in paced(rate_per_s, stop):
                 key, value = f"k{self.rng.randrange(self.keys)}", f"c-{seq}"
                 index = len(self.h.compacted_writes)
                 self.h.compacted_writes.append((key, value, UNKNOWN, None))  # until its report
@@ -63,9 +54,6 @@ class CompactedWriter:
                 except BufferError:
                     pass  # never sent: stays UNKNOWN, which the checker never counts as acknowledged
                 serve_reports(self._client)
-                next_at += interval
-                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                next_at = max(next_at, time.monotonic() - 1.0)
         finally:
             await asyncio.to_thread(self._client.flush, FLUSH_S)
 

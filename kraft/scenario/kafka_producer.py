@@ -31,18 +31,34 @@ def serve_reports(client) -> None:
         pass
 
 
+def lab_producer(bootstrap: str, acks: str, timeout_ms: int):
+    """A confluent-kafka producer as the lab's workloads use it: idempotent with acks=all,
+    quick to notice a moved leader, quiet but for critical lines."""
+    import confluent_kafka  # a test extra: the runner checks for it before using Kafka clients
+    return confluent_kafka.Producer({
+        "bootstrap.servers": bootstrap, "acks": acks, "enable.idempotence": acks == "all", "linger.ms": 5,
+        "request.timeout.ms": timeout_ms, "message.timeout.ms": max(20_000, 5 * timeout_ms),
+        "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000, "log_level": 2,
+    })
+
+
+async def paced(rate_per_s: float, stop: asyncio.Event):
+    """Yield 1, 2, 3, ... at rate_per_s until stop is set; no catch-up burst after a stall."""
+    interval, seq = 1.0 / rate_per_s, 0
+    next_at = time.monotonic()
+    while not stop.is_set():
+        seq += 1
+        yield seq
+        next_at += interval
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        next_at = max(next_at, time.monotonic() - 1.0)
+
+
 class KafkaProducer:
     def __init__(self, name: str, bootstrap: str, topic: str, partitions: int, acks: str, timeout_ms: int,
                  now_ms: Callable[[], float]):
-        import confluent_kafka  # a test extra: the runner checks for it before choosing this client
         self.name, self.topic, self.partitions, self.now_ms = name, topic, partitions, now_ms
-        self._client = confluent_kafka.Producer({
-            "bootstrap.servers": bootstrap, "acks": "all" if acks == "all" else acks,
-            "enable.idempotence": acks == "all", "linger.ms": 5,
-            "request.timeout.ms": timeout_ms, "message.timeout.ms": max(20_000, 5 * timeout_ms),
-            "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000,
-            "log_level": 2,
-        })
+        self._client = lab_producer(bootstrap, acks, timeout_ms)
 
     def _settle(self, write: Write):
         def report(err, msg) -> None:
@@ -60,11 +76,9 @@ class KafkaProducer:
 
     async def run(self, writes: list[Write], rate_per_s: float, stop: asyncio.Event, acks: str) -> None:
         """Produce until `stop`, then wait for the reports (bounded) and close."""
-        interval, seq, mine = 1.0 / rate_per_s, 0, []
-        next_at = time.monotonic()
+        mine = []
         try:
-            while not stop.is_set():
-                seq += 1
+            async for seq in paced(rate_per_s, stop):
                 write = Write(self.name, seq, f"{self.name}-{seq}", seq % self.partitions, acks, self.now_ms())
                 writes.append(write)
                 mine.append(write)
@@ -74,9 +88,6 @@ class KafkaProducer:
                 except BufferError:  # the client's queue is full: this write never left
                     write.complete_ms, write.outcome, write.error = self.now_ms(), UNKNOWN, "kafka: queue full"
                 serve_reports(self._client)
-                next_at += interval
-                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                next_at = max(next_at, time.monotonic() - 1.0)
         finally:
             await asyncio.to_thread(self._client.flush, FLUSH_S)
             for write in mine:

@@ -200,16 +200,16 @@ class LazyOperations:
             return os.pread(fh, size, offset)
         return held.read(offset, size, lambda at, count: os.pread(fh, count, at))
 
-    def _held(self, fh: int) -> UnsyncedFile:
-        inode = self._inode_of[fh]
+    def _held(self, inode: int, disk_size) -> UnsyncedFile:
+        """The inode's held-back state, begun from its disk size (disk_size() asked once)."""
         held = self._unsynced.get(inode)
         if held is None:
-            held = self._unsynced[inode] = UnsyncedFile(os.fstat(fh).st_size)
+            held = self._unsynced[inode] = UnsyncedFile(disk_size())
         return held
 
     @_locked
     def write(self, path, data, offset, fh):
-        self._held(fh).write(offset, data)
+        self._held(self._inode_of[fh], lambda: os.fstat(fh).st_size).write(offset, data)
         if fh in self._sync_writes:
             self._sync(fh)
         elif sum(f.unsynced_bytes for f in self._unsynced.values()) > WRITEBACK_ABOVE:
@@ -218,12 +218,8 @@ class LazyOperations:
 
     @_locked
     def truncate(self, path, length, fh=None):
-        full = self._full(path)
-        inode = os.stat(full).st_ino
-        held = self._unsynced.get(inode)
-        if held is None:
-            held = self._unsynced[inode] = UnsyncedFile(os.stat(full).st_size)
-        held.truncate(length)
+        st = os.stat(self._full(path))
+        self._held(st.st_ino, lambda: st.st_size).truncate(length)
         return 0
 
     def _sync(self, fh: int) -> None:

@@ -118,13 +118,7 @@ def _interrupt_on_signals():
 
 async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunResult:
     topic = scenario.topic
-    body = {"topic_name": topic.name, "partitions_count": topic.partitions,
-            "replication_factor": topic.replication_factor,
-            "configs": [{"name": k, "value": _config_text(v)} for k, v in topic.configs.items()]}
-    status, out = await asyncio.to_thread(http_json, "POST", cluster.v3(1) + "/topics", body,
-                                          cluster.headers)
-    if status != 201:
-        raise RuntimeError(f"could not create the scenario topic: {status} {out}")
+    await _create_topic(cluster, topic.name, topic.partitions, topic.replication_factor, topic.configs, "scenario")
     secured = scenario.cluster.security
     if secured:
         status, out = await asyncio.to_thread(http_json, "POST", cluster.v3(1) + "/acls:batch",
@@ -134,12 +128,9 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
     await asyncio.to_thread(_wait_serving, cluster, topic.name, topic.partitions)
     wl = scenario.workload
     if wl.compacted_keys:
-        body = {"topic_name": f"{topic.name}-compacted", "partitions_count": 1, "replication_factor": 3,
-                "configs": [{"name": k, "value": str(v)} for k, v in compacted_writer.TOPIC_CONFIGS.items()]}
-        status, out = await asyncio.to_thread(http_json, "POST", cluster.v3(1) + "/topics", body, cluster.headers)
-        if status != 201:
-            raise RuntimeError(f"could not create the compacted topic: {status} {out}")
-        await asyncio.to_thread(_wait_serving, cluster, body["topic_name"], 1)
+        name = f"{topic.name}-compacted"
+        await _create_topic(cluster, name, 1, 3, compacted_writer.TOPIC_CONFIGS, "compacted")
+        await asyncio.to_thread(_wait_serving, cluster, name, 1)
 
     duration = opts.duration or wl.duration
     rate = opts.rate or wl.rate
@@ -219,6 +210,15 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
               for name, fn in CHECKERS.items()]
     verdict, facts = judge(scenario.expect, checks, h)
     return RunResult(scenario, history=h, checks=checks, verdict=verdict, facts=facts)
+
+
+async def _create_topic(cluster, name: str, partitions: int, replication_factor: int, configs: dict,
+                        what: str) -> None:
+    body = {"topic_name": name, "partitions_count": partitions, "replication_factor": replication_factor,
+            "configs": [{"name": k, "value": _config_text(v)} for k, v in configs.items()]}
+    status, out = await asyncio.to_thread(http_json, "POST", cluster.v3(1) + "/topics", body, cluster.headers)
+    if status != 201:
+        raise RuntimeError(f"could not create the {what} topic: {status} {out}")
 
 
 def _config_text(v) -> str:

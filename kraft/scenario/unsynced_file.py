@@ -103,7 +103,6 @@ class UnsyncedFile:
             ftruncate(self.kept)
         for s, b in zip(self._starts, self._blobs):
             pwrite(bytes(b), s)
-        if self.size != max(self.kept, self._starts[-1] + len(self._blobs[-1]) if self._blobs else 0):
-            ftruncate(self.size)
+        ftruncate(self.size)  # a held extension past the last write, or nothing to do
         self.disk_size = self.kept = self.size
         self._starts, self._blobs = [], []

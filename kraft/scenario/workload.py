@@ -22,7 +22,7 @@ from kraft.errors import ERROR_CLASS_HEADER
 from kraft.scenario.history import FAIL, OK, UNKNOWN, History, Read, Sample, Write, admin_retention_ms
 from kraft.scenario.compacted_writer import CompactedWriter
 from kraft.scenario.group_members import GroupMember
-from kraft.scenario.kafka_producer import KafkaProducer
+from kraft.scenario.kafka_producer import KafkaProducer, paced
 
 V2 = "application/vnd.kafka.json.v2+json"
 # Errors the cluster raises before appending anything: the write definitely failed.
@@ -129,21 +129,14 @@ class Workload:
 
     # -- producers ----------------------------------------------------------------------
     async def _produce(self, name: str, index: int) -> None:
-        interval = self.producers / self.rate
         nodes = itertools.cycle(sorted(self.urls))
         for _ in range(index):
             next(nodes)
-        seq = 0
-        next_at = time.monotonic()
-        while not self.stop_writes.is_set():
-            seq += 1
+        async for seq in paced(self.rate / self.producers, self.stop_writes):
             partition = seq % self.h.partitions
             write = Write(name, seq, f"{name}-{seq}", partition, self.acks, self.now_ms())
             self.h.writes.append(write)
             await self._send(write, self.urls[next(nodes)])
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            next_at = max(next_at, time.monotonic() - 1.0)  # no catch-up bursts after a stall
 
     async def _produce_kafka(self, name: str) -> None:
         producer = KafkaProducer(name, self.kafka_bootstrap, self.h.topic, self.h.partitions, self.acks,

@@ -8,12 +8,11 @@ instead of trusting its high watermark.
 """
 from __future__ import annotations
 
-import os
 from bisect import bisect_left, bisect_right
 from pathlib import Path
 from typing import NamedTuple
 
-from kraft.storage.log_directory import fsync_directory
+from kraft.storage.log_directory import replace_durably
 
 CHECKPOINT_NAME = "leader-epoch-checkpoint"
 CHECKPOINT_VERSION = 0
@@ -138,10 +137,4 @@ def read_checkpoint(path: Path) -> list[EpochEntry] | None:
 def write_checkpoint(path: Path, entries: list[EpochEntry]) -> None:
     """Replace the checkpoint atomically: write a temp file, fsync, rename, fsync the dir."""
     body = "\n".join([str(CHECKPOINT_VERSION), str(len(entries)), *(f"{e.epoch} {e.start_offset}" for e in entries)])
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(body + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_directory(path.parent)
+    replace_durably(path, body + "\n")

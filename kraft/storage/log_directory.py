@@ -25,6 +25,20 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def replace_durably(path: Path, text: str, sync_directory: bool = True) -> None:
+    """Replace a small file atomically with its bytes on disk first: write a temp file,
+    fsync it, rename it over ``path`` and (unless told not to) fsync the directory, so a
+    power cut leaves the old file or the new one, never a name on unwritten bytes."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    if sync_directory:
+        fsync_directory(path.parent)
+
+
 class LogDirectory:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -81,13 +95,7 @@ class LogDirectory:
         """Replace it atomically. The new file's bytes are fsynced before the rename (a
         power cut could otherwise leave the name on an empty file, which reads as "no
         recovery point"); the rename is not: a stale value only means more scanning."""
-        path = self.path / RECOVERY_POINT
-        tmp = path.with_name(RECOVERY_POINT + ".tmp")
-        with open(tmp, "w") as f:
-            f.write(str(offset))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        replace_durably(self.path / RECOVERY_POINT, str(offset), sync_directory=False)
 
 
 def _is_base(stem: str) -> bool:

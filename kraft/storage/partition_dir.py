@@ -8,11 +8,10 @@ down when it was deleted) and must not be reused.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
-from kraft.storage.log_directory import fsync_directory
+from kraft.storage.log_directory import fsync_directory, replace_durably
 
 METADATA_FILE = "partition.metadata"
 
@@ -44,11 +43,5 @@ def prepare(root: Path, topic: str, partition: int, topic_id: str) -> Path:
     if not meta.exists():
         # durable before the first record: after a power cut an empty file here would
         # read as another topic's directory and the replica would be deleted
-        tmp = path / (METADATA_FILE + ".tmp")
-        with open(tmp, "w") as f:
-            f.write(f"version: 0\ntopic_id: {topic_id}\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, meta)
-        fsync_directory(path)
+        replace_durably(meta, f"version: 0\ntopic_id: {topic_id}\n")
     return path

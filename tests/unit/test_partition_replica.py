@@ -96,13 +96,13 @@ def test_a_follower_inside_a_compacted_run_takes_the_leaders_merged_batch(tmp_pa
     produce(a, 3)
     fetch(b, a)
     assert b.log.log_end_offset == 3
-    asked = b.fetch_position()
-    answer = fp.PartitionData("tid", 0, high_watermark=7, log_start_offset=0, log_end_offset=7,
-                              records=filler(0, 5, 1, 0, 0))
-    assert b.on_fetched(answer, asked, 1) is False
+
+    def answer_with_the_merged_batch(high_watermark):
+        answer = fp.PartitionData("tid", 0, high_watermark=high_watermark, log_start_offset=0,
+                                  log_end_offset=high_watermark, records=filler(0, 5, 1, 0, 0))
+        return b.on_fetched(answer, b.fetch_position(), 1)
+
+    assert answer_with_the_merged_batch(7) is False
     assert b.log.log_end_offset == 0 and b.follower_hw == 0
-    asked = b.fetch_position()
-    answer = fp.PartitionData("tid", 0, high_watermark=6, log_start_offset=0, log_end_offset=6,
-                              records=filler(0, 5, 1, 0, 0))
-    assert b.on_fetched(answer, asked, 1) is False
+    assert answer_with_the_merged_batch(6) is False
     assert b.log.log_end_offset == 6 and decode_all(b.log.read(0, 1 << 20)) == []
