@@ -4,6 +4,8 @@ Pure functions over a History (reads, final reads and the replicas' logs on disk
 
 from __future__ import annotations
 
+import bisect
+
 from kraft.scenario.check_common import (
     MAX_EXAMPLES,
     CheckResult,
@@ -18,19 +20,65 @@ from kraft.scenario.history import History
 def check_duplicates(h: History, max_examples: int = MAX_EXAMPLES, **_) -> CheckResult:
     """No value at two different (partition, offset) places, across consumer reads, the
     final read and every replica's whole log. Values are unique per attempt, so a value
-    in two places was appended twice. Reading one place many times is not a duplicate."""
+    in two places was appended twice. Reading one place many times is not a duplicate.
+
+    One kind is told apart and does not fail the check: every copy written by the same
+    idempotent producer, each under a different producer epoch. Only the client picks
+    its epoch, so the client re-sent the record after bumping it. librdkafka does this
+    when a request behind a refused one meets OUT_OF_ORDER_SEQUENCE_NUMBER: it renumbers
+    everything unacknowledged under a new epoch, records an earlier attempt may already
+    have written among them (its issue #4953; Kafka's own brokers answer the same, and
+    the Java client retries without a bump). Such records are counted and shown apart."""
     places: dict[str, dict[tuple[int, int], str]] = {}
     for p, offset, value, source in observations(h, committed_replicas_only=False):
         places.setdefault(value, {}).setdefault((p, offset), source)
-    dups = {v: at for v, at in places.items() if len(at) > 1}
+    writers = _BatchWriters(h)
+    dups: dict[str, dict[tuple[int, int], str]] = {}
+    resent: dict[str, dict[tuple[int, int], str]] = {}
+    for value, at in places.items():
+        if len(at) > 1:
+            (resent if writers.client_resent(at) else dups)[value] = at
     examples = Examples(max_examples)
-    for value, at in dups.items():
-        spots = "; ".join(f"{where(h, p)} offset {o} ({src})" for (p, o), src in sorted(at.items()))
-        examples.add(f"{value} at {len(at)} places: {spots}")
+    for label, found in (("", dups), ("re-sent by the client under a new epoch: ", resent)):
+        for value, at in found.items():
+            spots = "; ".join(f"{where(h, p)} offset {o}{writers.describe(p, o)} ({src})"
+                              for (p, o), src in sorted(at.items()))
+            examples.add(f"{label}{value} at {len(at)} places: {spots}")
     counts = {"values": len(places), "duplicated": len(dups),
-              "extra_places": sum(len(at) - 1 for at in dups.values())}
+              "extra_places": sum(len(at) - 1 for at in dups.values()), "client_resent": len(resent)}
     summary = f"{len(dups)} of {len(places)} values seen at more than one offset"
+    if resent:
+        summary += (f" ({len(resent)} more re-sent by their idempotent client under a bumped producer "
+                    "epoch: the client's doing, not the cluster's)")
     return CheckResult("duplicates", not dups, summary, counts, examples.final())
+
+
+class _BatchWriters:
+    """Which idempotent producer wrote a record: (producer id, epoch, the record's own
+    sequence), from the batch headers in the replicas' logs (History.producer_batches)."""
+
+    def __init__(self, h: History):
+        self._batches = h.producer_batches
+        self._starts = {p: [b[0] for b in batches] for p, batches in h.producer_batches.items()}
+
+    def of(self, p: int, offset: int) -> list[tuple[int, int, int]]:
+        """Every writer a replica's log names for this place (two on divergent replicas)."""
+        batches = self._batches.get(p, [])
+        i = bisect.bisect_right(self._starts.get(p, []), offset)
+        return sorted({(pid, epoch, seq + offset - base)
+                       for base, last, pid, epoch, seq in batches[max(0, i - 8):i] if base <= offset <= last})
+
+    def describe(self, p: int, offset: int) -> str:
+        return "".join(f", written by producer {pid} epoch {epoch} sequence {seq}"
+                       for pid, epoch, seq in self.of(p, offset))
+
+    def client_resent(self, at) -> bool:
+        """Each copy has one known writer, all the same producer id, no epoch twice."""
+        found = [self.of(p, o) for p, o in at]
+        if any(len(w) != 1 for w in found):
+            return False
+        epochs = [w[0][1] for w in found]
+        return len({w[0][0] for w in found}) == 1 and len(set(epochs)) == len(epochs)
 
 
 def check_inconsistent_offsets(h: History, max_examples: int = MAX_EXAMPLES, **_) -> CheckResult:

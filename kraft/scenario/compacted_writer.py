@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from kraft.scenario.history import OK, UNKNOWN, History
-from kraft.scenario.kafka_producer import FLUSH_S, lab_producer, paced, serve_reports
+from kraft.scenario.kafka_producer import drain, lab_producer, paced, serve_reports
 
 TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": 16384, "segment.ms": 2000,
                  "min.cleanable.dirty.ratio": 0.01, "min.insync.replicas": 2}
@@ -55,7 +55,7 @@ class CompactedWriter:
                     pass  # never sent: stays UNKNOWN, which the checker never counts as acknowledged
                 serve_reports(self._client)
         finally:
-            await asyncio.to_thread(self._client.flush, FLUSH_S)
+            await drain(self._client)
 
 
 def read_all(bootstrap: str, h: History, bound_s: float = 30.0) -> None:

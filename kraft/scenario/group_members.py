@@ -5,7 +5,13 @@ Each member runs in its own thread (the client's calls block), subscribes to the
 scenario topic in one group, consumes, and commits what it consumed every
 COMMIT_EVERY_S seconds and when partitions are revoked, as applications using manual
 commits do. It records each assignment, revocation and commit with its outcome, and
-each record consumed. The thread ends when `stop` is set; the runner owns it.
+each record consumed. The thread ends when `stop` is set; the workload owns it.
+
+Commits are asynchronous, their outcome reported to the on_commit callback that
+consume() serves: a synchronous commit has no timeout, and after power cuts moved the
+group's coordinator all three members once waited in one for good. One periodic
+commit is in flight at a time (answers on one connection come in order, so the
+recorded outcomes keep the order the commits were sent in).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from collections.abc import Callable
 from kraft.scenario.history import History
 
 COMMIT_EVERY_S = 0.5
+COMMIT_ANSWER_BOUND_S = 30.0  # a commit unanswered this long no longer holds the next one back
+FINAL_COMMIT_BOUND_S = 10.0
 GROUP = "lab-group"
 
 
@@ -25,6 +33,7 @@ class GroupMember:
         self.name, self.bootstrap, self.h, self.now_ms = name, bootstrap, h, now_ms
         self._assigned: set[int] = set()
         self._next: dict[int, int] = {}  # assigned partition -> next offset to commit (once it read one)
+        self._in_flight_since: float | None = None  # monotonic time the unanswered commit was sent
 
     def run(self, stop: threading.Event) -> None:
         import confluent_kafka  # a test extra: the runner checks for it first
@@ -34,6 +43,7 @@ class GroupMember:
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 60000,
             "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000, "log_level": 2,
+            "on_commit": _never_raising(self._on_commit),
         })
         consumer.subscribe([self.h.topic], on_assign=_never_raising(self._on_assign),
                            on_revoke=_never_raising(self._on_revoke), on_lost=_never_raising(self._on_lost))
@@ -50,10 +60,10 @@ class GroupMember:
                     value = msg.value().decode(errors="replace") if msg.value() is not None else "null"
                     self.h.group_consumed.append((msg.partition(), msg.offset(), value))
                     self._next[msg.partition()] = msg.offset() + 1
-                if time.monotonic() - last_commit >= COMMIT_EVERY_S:
+                if time.monotonic() - last_commit >= COMMIT_EVERY_S and not self._waiting_for_an_answer():
                     self._commit(consumer)
                     last_commit = time.monotonic()
-            self._commit(consumer)
+            self._final_commit(consumer)
         finally:
             consumer.close()  # leaves the group: the others take its partitions at once
 
@@ -79,19 +89,45 @@ class GroupMember:
             self._assigned.discard(tp.partition)
             self._next.pop(tp.partition, None)
 
+    def _waiting_for_an_answer(self) -> bool:
+        since = self._in_flight_since
+        return since is not None and time.monotonic() - since < COMMIT_ANSWER_BOUND_S
+
     def _commit(self, consumer) -> None:
         pending = dict(self._next)
         if not pending:
             return
         offsets = [self._kafka.TopicPartition(self.h.topic, p, o) for p, o in sorted(pending.items())]
         try:
-            answered = consumer.commit(offsets=offsets, asynchronous=False)
-        except self._kafka.KafkaException:
+            consumer.commit(offsets=offsets, asynchronous=True)
+        except self._kafka.KafkaException:  # refused at once (e.g. no longer in the group)
             for p, o in sorted(pending.items()):
                 self._event("commit-fail", p, o)
             return
-        for tp in answered or []:
-            self._event("commit-fail" if tp.error is not None else "commit-ok", tp.partition, tp.offset)
+        self._in_flight_since = time.monotonic()
+
+    def _on_commit(self, err, partitions) -> None:
+        self._in_flight_since = None
+        for tp in partitions or []:
+            failed = err is not None or tp.error is not None
+            self._event("commit-fail" if failed else "commit-ok", tp.partition, tp.offset)
+
+    def _final_commit(self, consumer) -> None:
+        """Commit what was consumed and wait (bounded) for the answer. Records that poll()
+        still hands out here are not recorded as consumed: the runner stops the members
+        only once they have consumed everything it checks."""
+        deadline = time.monotonic() + FINAL_COMMIT_BOUND_S
+        while self._waiting_for_an_answer() and time.monotonic() < deadline:
+            self._serve(consumer)
+        self._commit(consumer)
+        while self._waiting_for_an_answer() and time.monotonic() < deadline:
+            self._serve(consumer)
+
+    def _serve(self, consumer) -> None:
+        try:
+            consumer.poll(0.1)
+        except SystemError:  # see kafka_producer.serve_reports
+            pass
 
 
 def _never_raising(callback):

@@ -77,6 +77,10 @@ class History:
     faults: list[FaultEvent] = field(default_factory=list)
     # after healing and a clean stop: partition -> broker -> [(offset, leader epoch, value)]
     replica_logs: dict[int, dict[int, list[tuple[int, int, str]]]] = field(default_factory=dict)
+    # idempotent producers' batches in those logs (any replica): partition ->
+    # [(base offset, last offset, producer id, producer epoch, base sequence)], so a
+    # duplicate can say which producer wrote each copy, and under which epoch and sequence
+    producer_batches: dict[int, list[tuple[int, int, int, int, int]]] = field(default_factory=dict)
     final_isr: dict[int, list[int]] = field(default_factory=dict)
     heal_ms: float | None = None  # when every fault was healed
     first_ok_after_heal_ms: float | None = None
@@ -112,6 +116,7 @@ class History:
         h.faults = [FaultEvent(**f) for f in data["faults"]]
         h.replica_logs = {int(p): {int(b): [tuple(x) for x in log] for b, log in v.items()}
                           for p, v in data["replica_logs"].items()}
+        h.producer_batches = {int(p): [tuple(b) for b in v] for p, v in data.get("producer_batches", {}).items()}
         h.final_isr = {int(p): v for p, v in data["final_isr"].items()}
         h.heal_ms = data["heal_ms"]
         h.first_ok_after_heal_ms = data["first_ok_after_heal_ms"]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from kraft.scenario.history import OK, UNKNOWN, Write
 
-FLUSH_S = 40.0
+FLUSH_S = 40.0  # librdkafka's own message timeout is at most this, so reports come within it
 
 
 def serve_reports(client) -> None:
@@ -29,6 +29,17 @@ def serve_reports(client) -> None:
         client.poll(0)
     except SystemError:
         pass
+
+
+async def drain(client, bound_s: float = FLUSH_S) -> None:
+    """Serve delivery reports until none is outstanding or bound_s passed. A loop on the
+    event loop, not flush() in the shared executor: eleven producers ending together
+    would queue there behind each other."""
+    deadline = time.monotonic() + bound_s
+    while len(client) > 0 and time.monotonic() < deadline:
+        serve_reports(client)
+        await asyncio.sleep(0.02)
+    serve_reports(client)
 
 
 def lab_producer(bootstrap: str, acks: str, timeout_ms: int):
@@ -89,7 +100,7 @@ class KafkaProducer:
                     write.complete_ms, write.outcome, write.error = self.now_ms(), UNKNOWN, "kafka: queue full"
                 serve_reports(self._client)
         finally:
-            await asyncio.to_thread(self._client.flush, FLUSH_S)
+            await drain(self._client)
             for write in mine:
                 if write.outcome is None:
                     write.complete_ms, write.outcome, write.error = self.now_ms(), UNKNOWN, "kafka: no report"

@@ -30,7 +30,7 @@ from kraft.scenario.network import NetworkFaults
 from kraft.scenario.spec import Scenario
 from kraft.scenario.verdict import Verdict, judge
 from kraft.scenario.workload import V2, Workload
-from kraft.storage.log_inspect import partition_dirs, read_records
+from kraft.storage.log_inspect import partition_dirs, producer_batches, read_records
 
 FINAL_READ_BOUND_S = 60.0
 GROUP_CATCH_UP_S = 30.0  # after the final read, for the group members to read to the end too
@@ -206,6 +206,7 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
                                 if c["name"] == "retention.ms"} if status == 200 else {}
     await asyncio.to_thread(cluster.stop_all)
     h.replica_logs = _replica_logs(cluster, topic.name, topic.partitions)
+    h.producer_batches = _producer_batches(cluster, topic.name, topic.partitions)
     checks = [fn(h) if name != "liveness" else fn(h, bound_ms=scenario.expect.max_recovery_s * 1000)
               for name, fn in CHECKERS.items()]
     verdict, facts = judge(scenario.expect, checks, h)
@@ -289,6 +290,17 @@ def _replica_logs(cluster, topic: str, partitions: int) -> dict:
         for n in cluster.hosts:
             for d in partition_dirs(cluster.config.node(n).data_path, topic, p):
                 out[p][n] = [(o, e, _value(v)) for o, e, _, v in read_records(d)]
+    return out
+
+
+def _producer_batches(cluster, topic: str, partitions: int) -> dict:
+    out = {}
+    for p in range(partitions):
+        seen = set()
+        for n in cluster.hosts:
+            for d in partition_dirs(cluster.config.node(n).data_path, topic, p):
+                seen.update(producer_batches(d))
+        out[p] = sorted(seen)
     return out
 
 

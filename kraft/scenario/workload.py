@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
 import time
 
@@ -24,7 +25,10 @@ from kraft.scenario.compacted_writer import CompactedWriter
 from kraft.scenario.group_members import GroupMember
 from kraft.scenario.kafka_producer import KafkaProducer, paced
 
+log = logging.getLogger(__name__)
+
 V2 = "application/vnd.kafka.json.v2+json"
+MEMBER_STOP_BOUND_S = 30.0  # a member's final commit (10 s) and close, with room to spare
 # Errors the cluster raises before appending anything: the write definitely failed.
 # (Produce requests ask for the class with ERROR_CLASS_HEADER.)
 DEFINITE_FAILURES = {"NotEnoughReplicas", "NotLeaderOrFollower", "LeaderNotAvailable"}
@@ -98,11 +102,8 @@ class Workload:
                 writer = CompactedWriter(self.kafka_bootstrap, self.h, self.compacted_keys, self.seed,
                                          self.timeout_ms, self.now_ms)
                 self.producer_tasks.append(tg.create_task(writer.run(self.compacted_rate, self.stop_writes)))
-            for i in range(self.group_members):
-                member = GroupMember(f"g{i}", self.kafka_bootstrap, self.h, self.now_ms)
-                tg.create_task(asyncio.to_thread(member.run, self.group_stop))
             if self.group_members:
-                tg.create_task(self._stop_members_with_the_rest())
+                tg.create_task(self._run_group_members())
             if consumers:
                 for p in range(self.h.partitions):
                     tg.create_task(self._consume(f"c{p}", p))
@@ -110,9 +111,24 @@ class Workload:
             if self.admin_rate > 0:
                 tg.create_task(self._admin())
 
-    async def _stop_members_with_the_rest(self) -> None:
-        await self.stop_all.wait()
-        self.group_stop.set()
+    async def _run_group_members(self) -> None:
+        """One thread per member (their calls block; the shared executor's few workers
+        are for short calls), stopped with the rest and waited for, within a bound."""
+        threads = [threading.Thread(target=GroupMember(f"g{i}", self.kafka_bootstrap, self.h, self.now_ms).run,
+                                    args=(self.group_stop,), name=f"lab-group-member-g{i}", daemon=True)
+                   for i in range(self.group_members)]
+        for t in threads:
+            t.start()
+        try:
+            await self.stop_all.wait()
+        finally:
+            self.group_stop.set()
+            deadline = time.monotonic() + MEMBER_STOP_BOUND_S
+            while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            stuck = [t.name for t in threads if t.is_alive()]
+            if stuck:  # blocked inside the client library: a thread cannot be killed; daemon, so exit still works
+                log.warning("group members still in the client after %.0f s: %s", MEMBER_STOP_BOUND_S, stuck)
 
     def group_caught_up(self, end_offsets: dict[int, int]) -> bool:
         """Whether the group has consumed every partition up to these offsets."""

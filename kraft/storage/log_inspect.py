@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kraft.storage.record_batch import decode_records, iter_batches, verify_crc
+from kraft.storage.record_batch import BatchHeader, decode_records, iter_batches, verify_crc
 
 
 def read_batches(partition_dir: Path) -> list[tuple[int, int, bytes]]:
@@ -31,6 +31,18 @@ def read_records(partition_dir: Path) -> list[tuple[int, int, bytes | None, byte
         for r in decode_records(raw, verify=False):
             assert r.offset is not None  # decoded from the log: offsets are set
             out.append((r.offset, epoch, r.key, r.value))
+    return out
+
+
+def producer_batches(partition_dir: Path) -> list[tuple[int, int, int, int, int]]:
+    """(base offset, last offset, producer id, producer epoch, base sequence) of each
+    valid batch an idempotent producer wrote."""
+    out = []
+    for _, _, raw in read_batches(partition_dir):
+        header = BatchHeader.parse(raw)
+        if header.producer_id >= 0:
+            out.append((header.base_offset, header.last_offset, header.producer_id,
+                        header.producer_epoch, header.base_sequence))
     return out
 
 

@@ -138,6 +138,42 @@ def test_duplicates_detects_value_at_two_offsets():
     assert "p0-2" in r.examples[0] and "offset 0" in r.examples[0] and "offset 3" in r.examples[0]
 
 
+def test_duplicates_a_retry_appended_twice_under_one_epoch_fails_and_names_the_writer():
+    """The cluster's failure to deduplicate: one producer, one epoch, one sequence, twice."""
+    h = clean()
+    for b in (1, 2, 3):
+        h.replica_logs[0][b].append((3, 2, "p0-2"))
+    h.producer_batches[0] = [(0, 2, 7001, 0, 0), (3, 3, 7001, 0, 0)]
+    r = check_duplicates(h)
+    assert not r.ok and r.counts["duplicated"] == 1 and r.counts["client_resent"] == 0
+    assert "offset 0, written by producer 7001 epoch 0 sequence 0" in r.examples[0]
+    assert "offset 3, written by producer 7001 epoch 0 sequence 0" in r.examples[0]
+
+
+def test_duplicates_tell_a_client_resend_under_a_bumped_epoch_apart():
+    """Copies under two epochs of one producer: the client re-sent (its epoch is its own
+    choice); counted and shown, and not the cluster's failure."""
+    h = clean()
+    for b in (1, 2, 3):
+        h.replica_logs[0][b].append((3, 2, "p0-2"))
+    h.producer_batches[0] = [(0, 2, 7001, 0, 0), (3, 3, 7001, 1, 0)]  # offsets 0-2 epoch 0; 3 epoch 1
+    r = check_duplicates(h)
+    assert r.ok and r.counts["duplicated"] == 0 and r.counts["client_resent"] == 1
+    assert "1 more re-sent by their idempotent client" in r.summary
+    assert r.examples[0].startswith("re-sent by the client under a new epoch: p0-2")
+    assert "offset 3, written by producer 7001 epoch 1 sequence 0" in r.examples[0]
+
+
+def test_duplicates_by_two_producers_or_an_unknown_writer_still_fail():
+    h = clean()
+    for b in (1, 2, 3):
+        h.replica_logs[0][b].append((3, 2, "p0-2"))
+    h.producer_batches[0] = [(0, 2, 7001, 0, 0), (3, 3, 7002, 1, 0)]  # another producer id
+    assert not check_duplicates(h).ok
+    h.producer_batches[0] = [(0, 2, 7001, 0, 0)]  # offset 3's writer unknown (not idempotent)
+    assert not check_duplicates(h).ok
+
+
 # -- 3 inconsistent offsets ---------------------------------------------------------------
 def test_inconsistent_offsets_clean_ignores_uncommitted_replica_tail():
     h = clean()
