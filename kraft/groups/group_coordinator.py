@@ -335,7 +335,7 @@ class GroupCoordinator:
         cache = self._cache_of(group_id)
         count = self._offsets_partitions()
         if count is None:  # _cache_of found the partition loaded, so the topic exists
-            raise NotCoordinator(f"NOT_COORDINATOR: the offsets topic is gone; retry")
+            raise NotCoordinator("NOT_COORDINATOR: the offsets topic is gone; retry")
         p = coordinator_partition(group_id, count)
         now = wall_ms()
         items = sorted(offsets.items())
