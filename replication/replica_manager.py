@@ -281,6 +281,8 @@ class ReplicaManager:
         keep = {r.log.directory.path.name for r in self.replicas.values()}
         live_ids = set(image.topics)
         for path in self.root.iterdir():
+            if path.name == partition_dir.STRAY_DIR:
+                continue  # set aside for an operator, never deleted here
             if path.name not in keep and partition_dir.topic_id_of(path) not in live_ids:
                 shutil.rmtree(path, ignore_errors=True)
 
