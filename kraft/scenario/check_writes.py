@@ -49,7 +49,7 @@ def check_lost_writes(h: History, max_examples: int = MAX_EXAMPLES, **_) -> Chec
     if incomplete:
         summary += f"; final read incomplete on {', '.join(where(h, p) for p in incomplete)}"
     return CheckResult("lost_writes", not missing, summary, counts, examples.final(),
-                       offenders=[f"{where(h, w.partition)}@{w.offset}={w.value}" for w in missing])
+                       offenders=[f"{where(h, w.partition)}@{_at(w)}={w.value}" for w in missing])
 
 
 def check_aborted_reads(h: History, max_examples: int = MAX_EXAMPLES, **_) -> CheckResult:
@@ -117,3 +117,7 @@ def check_unclean_accounting(h: History, max_examples: int = MAX_EXAMPLES, **_) 
     summary = (f"{len(attributed)} of {len(missing)} lost writes attributed to a recorded unclean "
                f"election ({elections} unclean elections recorded)")
     return CheckResult("unclean_accounting", not unattributed, summary, counts, examples.final())
+
+
+def _at(w) -> str:
+    return "?" if w.offset is None else str(w.offset)  # an implicitly acknowledged write has no offset

@@ -34,9 +34,8 @@ class CompactedWriter:
         def report(err, msg) -> None:
             try:  # an exception escaping a callback corrupts the client's next call
                 key, value, _, _ = self.h.compacted_writes[index]
-                offset = msg.offset() if err is None else -1
-                ok = offset >= 0
-                self.h.compacted_writes[index] = (key, value, OK if ok else UNKNOWN, offset if ok else None)
+                if err is None:  # acknowledged, maybe without an offset (see KafkaProducer._settle)
+                    self.h.compacted_writes[index] = (key, value, OK, msg.offset())
             except Exception:  # noqa: BLE001 - the write stays unknown
                 pass
         return report

@@ -4,7 +4,8 @@ idempotence, through the Kafka listeners.
 Each producer sends its unique values at its share of the rate without waiting for
 answers (as Kafka applications do; librdkafka keeps up to five requests in flight per
 broker and retries on its own). A delivery report settles a write: no error is OK at
-the reported offset; an error after librdkafka's own retries is UNKNOWN, because a
+the reported offset (or none: a record acked implicitly, because a later request of its
+producer succeeded, has none); an error after librdkafka's own retries is UNKNOWN, because a
 timed-out batch may have been written. What is not reported when the run ends is
 UNKNOWN too. The checkers then judge these histories exactly as the REST ones.
 """
@@ -75,12 +76,10 @@ class KafkaProducer:
         def report(err, msg) -> None:
             try:  # an exception escaping a callback corrupts the client's next call
                 write.complete_ms = self.now_ms()
-                offset = msg.offset() if err is None else -1
-                if err is None and offset >= 0:
-                    write.outcome, write.offset = OK, offset
+                if err is None:  # acknowledged; librdkafka gives no offset to a record acked
+                    write.outcome, write.offset = OK, msg.offset()  # implicitly (a later one was)
                 else:
-                    write.outcome = UNKNOWN
-                    write.error = f"kafka: {err.name()}: {err.str()}" if err is not None else "kafka: no offset"
+                    write.outcome, write.error = UNKNOWN, f"kafka: {err.name()}: {err.str()}"
             except Exception as exc:  # noqa: BLE001 - recorded; the write stays unknown
                 write.outcome, write.error = UNKNOWN, f"kafka: report failed: {exc!r}"
         return report
