@@ -160,7 +160,7 @@ def test_chaos_short_run_with_groups_and_a_compacted_topic():
     result = run_scenario(load_scenario("chaos"), RunOptions(duration=25, seed=11))
     assert result.skipped is None, result.skipped
     failed = [f"{r.name}: {r.summary}" for r in result.verdict.rows if not r.ok]
-    assert not failed, failed
+    assert not failed, (failed, {c.name: c.examples[:5] for c in result.checks if not c.ok})
     checks = {c.name: c for c in result.checks}
     assert result.facts["faults"] >= 1 and result.facts["writes_ok"] > 1000
     assert checks["group_offsets"].counts["commits"] > 10
