@@ -137,20 +137,6 @@ def test_power_cuts_lose_nothing_kafka_promises_to_keep(name):
 
 
 @pytest.mark.skipif(not POWER_OK, reason=f"power cuts unavailable: {POWER_WHY}")
-@pytest.mark.xfail(strict=True, reason="known loss until KIP-966's rules (Eligible Leader Replicas, unclean-shutdown "
-                                       "registration) are built: the last ISR member returns from a power cut "
-                                       "with only what it fsynced and is elected; see docs/SCENARIOS.md")
-def test_last_isr_member_back_from_a_power_cut_keeps_acknowledged_writes():
-    """The followers, killed after the ISR shrank to the leader, hold every acknowledged
-    write; the leader loses power and is back first. Today the checkers see the loss
-    (strict: this test starts failing as an XPASS the day kraft keeps those writes)."""
-    result, failed = run("last-isr-power-cut")
-    assert result.skipped is None, result.skipped
-    assert result.facts["faults"] >= 3 and result.facts["writes_ok"] > 50
-    assert not failed, failed
-
-
-@pytest.mark.skipif(not POWER_OK, reason=f"power cuts unavailable: {POWER_WHY}")
 def test_power_cut_all_negative_control_names_every_lost_write():
     """Default flush settings and every node's power cut at once: acknowledged writes
     that only page caches held are gone, and the report names each one."""
