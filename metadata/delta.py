@@ -171,8 +171,13 @@ class MetadataDelta:
             raise RecordRejected("isr must be within replicas and hold the leader")
         leader_epoch = part.leader_epoch + (1 if leader != part.leader else 0)
         unclean = part.unclean_elections + (1 if r.unclean else 0)
+        # ELR members are replicas outside the ISR: one that joins the ISR or stops being
+        # a replica leaves the ELR (a rule of replay, so every node agrees)
+        elr = tuple(r.elr) if r.elr is not None else part.elr
+        elr = tuple(b for b in elr if b in replicas and b not in isr)
         new = PartitionRegistration(
-            replicas, isr, leader, leader_epoch, part.partition_epoch + 1, unclean, adding, removing
+            replicas, isr, leader, leader_epoch, part.partition_epoch + 1, unclean, adding, removing,
+            elr,
         )
         partitions = list(topic.partitions)
         partitions[r.partition] = new

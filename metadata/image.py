@@ -44,6 +44,9 @@ class PartitionRegistration:
     unclean_elections: int = 0  # how many times a leader came from outside the ISR
     adding: tuple[int, ...] = ()  # a reassignment in progress: replicas catching up
     removing: tuple[int, ...] = ()  #   and replicas that leave once they have
+    # eligible leader replicas (KIP-966): out of the ISR, yet holding every committed
+    # record, because the HW has not moved since they left an ISR below min ISR
+    elr: tuple[int, ...] = ()
 
     @property
     def reassigning(self) -> bool:

@@ -37,6 +37,10 @@ class RegisterBroker(_Record):
     host: str
     http_port: int
     roles: tuple[str, ...] = ("broker",)
+    # Kafka's clean shutdown (KIP-966): the broker's logs hold everything it had when its
+    # previous run ended. False after a power loss (or when it cannot tell): it then
+    # leaves every ISR and ELR, since it may have lost records they count on.
+    clean_shutdown: bool = True
 
 
 class BrokerRegistrationChange(_Record):
@@ -68,9 +72,12 @@ class PartitionRecord(_Record):
 
 
 class PartitionChange(_Record):
-    """Leader and/or ISR change, applied only if the partition epoch still matches.
+    """Leader, ISR and/or ELR change, applied only if the partition epoch still matches.
 
     A leader change bumps the leader epoch; any change bumps the partition epoch.
+    `elr` (KIP-966's eligible leader replicas) lists replicas that left the ISR while it
+    was below min.insync.replicas: they hold every committed record, so one may lead
+    when the ISR is empty.
     `unclean` marks an election from outside the ISR (recorded, counted, shown).
     `replicas` with `adding`/`removing` moves replicas (KIP-455): the new ones are added
     first, and the old ones leave only once the new ones are in the ISR.
@@ -86,6 +93,7 @@ class PartitionChange(_Record):
     replicas: tuple[int, ...] | None = None
     adding: tuple[int, ...] | None = None
     removing: tuple[int, ...] | None = None
+    elr: tuple[int, ...] | None = None
 
 
 class ConfigRecord(_Record):

@@ -5,6 +5,10 @@ ISR itself changes only through the controller (AlterPartition, compare-and-set 
 the partition epoch); while a change is in flight the high watermark is computed over
 the *maximal* ISR (committed ∪ proposed), so it never runs ahead of a replica that
 may still be in the ISR.
+
+The high watermark advances only while the committed ISR has at least min ISR members
+(KIP-966's strict min ISR): a replica that left an ISR now below it still holds every
+committed record, which is what lets the controller elect it from the ELR.
 """
 
 from __future__ import annotations
@@ -24,13 +28,14 @@ class FollowerProgress:
 
 class LeaderState:
     def __init__(self, broker_id: int, replicas, isr, leader_epoch: int, partition_epoch: int,
-                 leo: int, hw: int, now_ms: int):
+                 leo: int, hw: int, now_ms: int, min_isr: int = 1):
         self.broker_id = broker_id
         self.replicas = tuple(replicas)
         self.isr = tuple(isr)
         self.pending_isr: tuple[int, ...] | None = None
         self.leader_epoch = leader_epoch
         self.partition_epoch = partition_epoch
+        self.min_isr = min_isr  # the topic's effective min.insync.replicas
         self.leo = leo
         # The epoch starts here: until the HW reaches it, the HW this leader knows may be
         # below what the previous leader already showed to clients.
@@ -120,7 +125,14 @@ class LeaderState:
     def on_proposal_failed(self) -> None:
         self.pending_isr = None
 
+    def on_min_isr(self, min_isr: int) -> bool:
+        """The topic's min ISR changed; returns True when the HW moved."""
+        self.min_isr = min_isr
+        return self._advance_hw()
+
     def _advance_hw(self) -> bool:
+        if len(self.isr) < self.min_isr:
+            return False
         members = self.maximal_isr
         leos = [self.leo if b == self.broker_id else self.followers[b].leo
                 for b in members if b == self.broker_id or b in self.followers]

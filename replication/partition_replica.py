@@ -63,12 +63,16 @@ class PartitionReplica:
     def high_watermark(self) -> int:
         return self.leader.hw if self.leader else self.follower_hw
 
-    def apply_registration(self, reg: PartitionRegistration, now: int) -> str | None:
-        """Follow the metadata image; returns "leader"/"follower" on a role change."""
+    def apply_registration(self, reg: PartitionRegistration, now: int,
+                           min_isr: int = 1) -> str | None:
+        """Follow the metadata image; returns "leader"/"follower" on a role change.
+        min_isr (the topic's, effective) matters to a leader: its HW waits for it."""
         if reg.leader == self.broker_id:
             if self.leader is None or reg.leader_epoch != self.leader_epoch:
-                self._become_leader(reg, now)
+                self._become_leader(reg, now, min_isr)
                 return "leader"
+            if min_isr != self.leader.min_isr and self.leader.on_min_isr(min_isr):
+                self.changed.pulse()
             if reg.partition_epoch != self.partition_epoch:
                 self.partition_epoch = reg.partition_epoch
                 if reg.replicas != self.leader.replicas:
@@ -88,12 +92,12 @@ class PartitionReplica:
             return "follower"
         return None
 
-    def _become_leader(self, reg: PartitionRegistration, now: int) -> None:
+    def _become_leader(self, reg: PartitionRegistration, now: int, min_isr: int) -> None:
         leo = self.log.log_end_offset
         hw = self.leader.hw if self.leader else self.follower_hw
         self.log.leader_epoch_cache.assign(reg.leader_epoch, leo)
         self.leader = LeaderState(self.broker_id, reg.replicas, reg.isr, reg.leader_epoch,
-                                  reg.partition_epoch, leo, hw, now)
+                                  reg.partition_epoch, leo, hw, now, min_isr)
         self.leader.on_append(leo)  # RF 1: HW = LEO at once
         self.leader_id, self.leader_epoch = self.broker_id, reg.leader_epoch
         self.partition_epoch = reg.partition_epoch

@@ -25,6 +25,7 @@ from kraft.storage import log_cleaner
 from kraft.storage import partition_dir
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.leader_state import LeaderState
+from kraft.storage.run_state import RunState
 from kraft.replication.change_signal import ChangeSignal, wait_any
 from kraft.storage.compaction import CleanerSettings
 from kraft.storage.hw_checkpoint import HighWatermarkCheckpoint
@@ -68,6 +69,9 @@ class ReplicaManager:
         self._controller_call = controller_call
         self.repairs = ReplicaRepairs()
         self.disk = LogDirHealth(self.root)
+        # in the partitions dir, so that wiping the replicas wipes their claim too
+        self.run_state = RunState(self.root)
+        self.logs_intact: bool | None = None  # known once run() has begun
         self.scrubber = Scrubber(lambda: list(self.replicas.values()), scrub_rate_mb_s, scrub_interval_s)
         self._fetch_client = fetch_client
         self.replicas: dict[tuple[str, int], PartitionReplica] = {}
@@ -108,6 +112,7 @@ class ReplicaManager:
                 tg.create_task(self._clean_logs(), name="replicas-log-cleaner")
                 tg.create_task(self._run_io_jobs(), name="replicas-io-worker")
                 tg.create_task(self.scrubber.run(), name="replicas-scrubber")
+                self.logs_intact = self.run_state.begin()
                 ready.set()
                 await self._duties()
         finally:
@@ -121,6 +126,8 @@ class ReplicaManager:
                 replica.log.close(clean=True)
             self.replicas.clear()
             self._by_name.clear()
+            if self.logs_intact is not None:
+                self.run_state.end_cleanly()
 
     async def _duties(self) -> None:
         next_checkpoint = next_retention = next_probe = 0.0
@@ -206,6 +213,7 @@ class ReplicaManager:
         for key in [k for k in self.replicas if k not in seen]:
             self._remove(key)  # first: a re-created topic of the same name reuses the dir
         self._reconfigure_open_logs(image)
+        min_isrs: dict[str, int] = {}  # read only for partitions led here, once per topic
         for topic, index, reg in mine:
             key = (topic.topic_id, index)
             replica = self.replicas.get(key)
@@ -216,7 +224,9 @@ class ReplicaManager:
                     log.error("cannot open the log of %s-%d: %s", topic.name, index, exc)
                     continue
                 await asyncio.sleep(0)  # opening a log fsyncs: let heartbeats through
-            role = replica.apply_registration(reg, now_ms())
+            if reg.leader == self.broker_id and topic.name not in min_isrs:
+                min_isrs[topic.name] = int(self._topic_configs(topic.name)["min.insync.replicas"])
+            role = replica.apply_registration(reg, now_ms(), min_isrs.get(topic.name, 1))
             if role is not None:
                 await asyncio.sleep(0)
             if role == "leader":
@@ -281,8 +291,8 @@ class ReplicaManager:
         keep = {r.log.directory.path.name for r in self.replicas.values()}
         live_ids = set(image.topics)
         for path in self.root.iterdir():
-            if path.name == partition_dir.STRAY_DIR:
-                continue  # set aside for an operator, never deleted here
+            if path.name == partition_dir.STRAY_DIR or not path.is_dir():
+                continue  # set aside for an operator, never deleted here; or not a log
             if path.name not in keep and partition_dir.topic_id_of(path) not in live_ids:
                 shutil.rmtree(path, ignore_errors=True)
 

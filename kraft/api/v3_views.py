@@ -97,6 +97,7 @@ def partition_view(topic: TopicImage, index: int, cluster_id: str, base: str,
         "partition_epoch": part.partition_epoch,
         "replica_ids": list(part.replicas),
         "isr": list(part.isr),
+        "eligible_leader_replicas": list(part.elr),
         "unclean_elections": part.unclean_elections,
     }
     if offsets is not None:

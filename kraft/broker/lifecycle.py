@@ -26,9 +26,12 @@ class BrokerLifecycle:
                  metadata_offset: Callable[[], int], registered: Callable[[int], None],
                  heartbeat_interval_s: float, session_timeout_s: float,
                  clock: Callable[[], float] = time.monotonic,
-                 log_dir_failed: Callable[[], bool] = lambda: False):
+                 log_dir_failed: Callable[[], bool] = lambda: False,
+                 logs_intact: Callable[[], bool] = lambda: True):
         """registered(broker_epoch) is told of every accepted registration;
-        log_dir_failed() says whether the data dir takes writes (sent in each heartbeat)."""
+        log_dir_failed() says whether the data dir takes writes (sent in each heartbeat);
+        logs_intact() whether the logs hold all the previous run wrote (Kafka's clean
+        shutdown, sent with the first registration of this process)."""
         self._config = node_config
         self._call = controller_call
         self._metadata_offset = metadata_offset
@@ -37,6 +40,8 @@ class BrokerLifecycle:
         self._session_s = session_timeout_s
         self._clock = clock
         self._log_dir_failed = log_dir_failed
+        self._logs_intact = logs_intact
+        self._first_registration_done = False  # later ones: this process lost nothing
         self._last_accepted: float | None = None  # when the controller last answered a heartbeat
         self.incarnation_id = uuid.uuid4().hex
         self.broker_epoch: int | None = None
@@ -78,7 +83,9 @@ class BrokerLifecycle:
                     "host": cfg.host,
                     "http_port": cfg.http_port,
                     "roles": list(cfg.roles),
+                    "clean_shutdown": self._first_registration_done or self._logs_intact(),
                 })
+                self._first_registration_done = True
                 self.broker_epoch = result["broker_epoch"]
                 self._last_accepted = self._clock()
                 self._registered(self.broker_epoch)

@@ -220,11 +220,12 @@ def topic_describe(name: str, config: Optional[Path] = ConfigOpt,
     out.print(f"Topic: {t['topic_name']}  TopicId: {t['topic_id']}  "
               f"PartitionCount: {t['partitions_count']}  "
               f"ReplicationFactor: {t['replication_factor']}  Configs: {overrides}")
-    table = Table("Partition", "Leader", "LeaderEpoch", "Replicas", "Isr", "Unclean")
+    table = Table("Partition", "Leader", "LeaderEpoch", "Replicas", "Isr", "Elr", "Unclean")
     for p in parts:
         table.add_row(str(p["partition_id"]), str(p["leader_id"] if p["leader_id"] is not None else "none"),
                       str(p["leader_epoch"]), ",".join(map(str, p["replica_ids"])),
-                      ",".join(map(str, p["isr"])), str(p["unclean_elections"]))
+                      ",".join(map(str, p["isr"])), ",".join(map(str, p["eligible_leader_replicas"])),
+                      str(p["unclean_elections"]))
     out.print(table)
 
 

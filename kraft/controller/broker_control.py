@@ -16,6 +16,7 @@ from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import BrokerRegistrationChange, PartitionChange, RegisterBroker
 
 UNCLEAN = "unclean.leader.election.enable"
+MIN_ISR = "min.insync.replicas"
 
 
 @dataclass
@@ -61,9 +62,12 @@ def register_broker(image: MetadataImage, req: RegisterBroker, defaults) -> tupl
     if current is not None and current.incarnation_id == req.incarnation_id:
         return [], {"broker_epoch": current.broker_epoch}  # a retried registration
     records: list = [req]
+    gone = frozenset({req.broker_id})
     if current is not None:
-        # A new incarnation lost the old one's in-memory state: move its leaderships.
-        records += leadership_moves(image, defaults, frozenset({req.broker_id}))
+        # A new incarnation lost the old one's in-memory state, and after an unclean
+        # shutdown maybe records too: it leaves leaderships, ISRs, and then ELRs.
+        records += leadership_moves(image, defaults, gone,
+                                    lost_data=frozenset() if req.clean_shutdown else gone)
     return records, {"broker_epoch": image.offset + 1}  # the offset this batch will get
 
 
@@ -130,15 +134,23 @@ def controlled_shutdown(image, defaults, broker_id: int, broker_epoch: int) -> t
     return records, {"moved": sum(1 for r in records if isinstance(r, PartitionChange))}
 
 
-def leadership_moves(image: MetadataImage, defaults, gone: frozenset[int]) -> list:
-    """Partition changes that take `gone` brokers out of every ISR and leadership."""
+def min_isr(image: MetadataImage, defaults, topic_name: str) -> int:
+    return topic_config(image, defaults, topic_name, MIN_ISR)
+
+
+def leadership_moves(image: MetadataImage, defaults, gone: frozenset[int],
+                     lost_data: frozenset[int] = frozenset()) -> list:
+    """Partition changes that take `gone` brokers out of every ISR and leadership (into
+    the ELR where the ISR is below min ISR), and `lost_data` brokers out of the ELR too."""
     out = []
     for topic, index, part in image.all_partitions():
-        if not (gone & set(part.isr)) and part.leader not in gone:
+        if not (gone & set(part.isr)) and part.leader not in gone \
+                and not (lost_data & set(part.elr)):
             continue
         change = build_partition_change(
-            image, topic.topic_id, index, part, unusable=gone,
+            image, topic.topic_id, index, part, unusable=gone, lost_data=lost_data,
             unclean_allowed=topic_config(image, defaults, topic.name, UNCLEAN),
+            min_isr=min_isr(image, defaults, topic.name),
         )
         if change is not None:
             out.append(change)
@@ -147,21 +159,17 @@ def leadership_moves(image: MetadataImage, defaults, gone: frozenset[int]) -> li
 
 def elections_for_returning(image: MetadataImage, defaults, broker_id: int) -> list:
     """Offline partitions that the returning broker can lead (it is not usable yet in
-    `image`, so the choice is made as if it were)."""
+    `image`, so the choice is made as if it were): from the ISR or ELR, or unclean."""
     out = []
+    returning = frozenset({broker_id})
     for topic, index, part in image.all_partitions():
         if part.online or broker_id not in part.replicas:
             continue
-        unclean_ok = topic_config(image, defaults, topic.name, UNCLEAN)
-        if broker_id in part.isr:
-            leader, isr, unclean = broker_id, part.isr, False
-        elif unclean_ok:
-            leader, isr, unclean = broker_id, (broker_id,), True
-        else:
-            continue
-        live_isr = tuple(b for b in isr if b == broker_id or image.is_usable(b))
-        out.append(PartitionChange(
-            topic_id=topic.topic_id, partition=index,
-            expected_partition_epoch=part.partition_epoch,
-            leader=leader, isr=live_isr, unclean=unclean))
+        change = build_partition_change(
+            image, topic.topic_id, index, part, returning=returning,
+            unclean_allowed=topic_config(image, defaults, topic.name, UNCLEAN),
+            min_isr=min_isr(image, defaults, topic.name),
+        )
+        if change is not None and change.leader is not None:
+            out.append(change)
     return out

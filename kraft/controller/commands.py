@@ -192,7 +192,7 @@ def _alter_configs(p, controller, defaults) -> Command:
 def _alter_cluster_configs(p, controller, defaults) -> Command:
     req = AlterClusterConfigs.model_validate(p)
     return _dry_run_if(req.validate_only, lambda image: config_control.alter_cluster_configs(
-        image, req.changes))
+        image, defaults, req.changes))
 
 
 def _dry_run_if(validate_only: bool, command: Command) -> Command:
@@ -205,14 +205,14 @@ def _dry_run_if(validate_only: bool, command: Command) -> Command:
 def _alter_partition(p, controller, defaults) -> Command:
     req = AlterPartition.model_validate(p)
     return lambda image: partition_control.alter_partition(
-        image, req.topic_id, req.partition, req.leader_id, req.broker_epoch, req.leader_epoch,
+        image, defaults, req.topic_id, req.partition, req.leader_id, req.broker_epoch, req.leader_epoch,
         req.partition_epoch, req.new_isr)
 
 
 def _report_damaged_replica(p, controller, defaults) -> Command:
     req = ReportDamagedReplica.model_validate(p)
     return lambda image: partition_control.report_damaged_replica(
-        image, req.broker_id, req.broker_epoch, req.topic_id, req.partition)
+        image, defaults, req.broker_id, req.broker_epoch, req.topic_id, req.partition)
 
 
 def _allocate_producer_ids(p, controller, defaults) -> Command:

@@ -2,15 +2,19 @@
 
 Configs live in the metadata log as strings (like Kafka). A change that enables
 unclean leader election also elects leaders for the topic's offline partitions in
-the same batch: the toggle takes effect live.
+the same batch: the toggle takes effect live. A min.insync.replicas change that lets
+an ISR reach min ISR empties that partition's ELR in the same batch, before any
+leader can move its high watermark on.
 """
 
 from __future__ import annotations
 
+from kraft.controller.broker_control import min_isr
 from kraft.controller.partition_change import build_partition_change
 from kraft.errors import InvalidConfig, InvalidValue, TopicNotFound
+from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.image import MetadataImage
-from kraft.metadata.records import ConfigRecord
+from kraft.metadata.records import ConfigRecord, PartitionChange
 from kraft.config.broker_synonyms import TOPIC_CONFIG_OF, cluster_default
 from kraft.config.topic_configs import (
     TOPIC_CONFIGS,
@@ -19,6 +23,7 @@ from kraft.config.topic_configs import (
 )
 
 UNCLEAN = "unclean.leader.election.enable"
+MIN_ISR = "min.insync.replicas"
 
 
 def alter_topic_configs(
@@ -42,11 +47,14 @@ def alter_topic_configs(
         records.append(ConfigRecord(resource_type="topic", resource_name=topic, name=name,
                                     value=value))
     records.extend(_elections_after(image, defaults, topic, changes))
+    if MIN_ISR in changes:
+        records.extend(_elrs_after(image, defaults, records, [topic]))
     return records, {"topic_name": topic, "changed": sorted(changes)}
 
 
 def alter_cluster_configs(
     image: MetadataImage,
+    defaults: dict[str, str],
     changes: dict[str, object | None],  # Kafka broker names; None removes the dynamic value
 ) -> tuple[list, dict]:
     """Dynamic cluster-wide defaults (Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG): every topic
@@ -69,7 +77,11 @@ def alter_cluster_configs(
     if unclean_now:  # as for a topic's own toggle: offline partitions may be led at once
         for topic in image.topics.values():
             if UNCLEAN not in image.topic_configs.get(topic.name, {}):
-                records.extend(_offline_elections(image, topic))
+                records.extend(_offline_elections(image, defaults, topic))
+    if any(r.name == MIN_ISR for r in records if isinstance(r, ConfigRecord)):
+        inheriting = [t.name for t in image.topics.values()
+                      if MIN_ISR not in image.topic_configs.get(t.name, {})]
+        records.extend(_elrs_after(image, defaults, records, inheriting))
     return records, {"changed": sorted(changes)}
 
 
@@ -80,15 +92,37 @@ def _elections_after(image, defaults, topic_name, changes):
         return []
     if parse_topic_override(key, changes[key]) != "true":
         return []
-    return _offline_elections(image, image.topic(topic_name))
+    return _offline_elections(image, defaults, image.topic(topic_name))
 
 
-def _offline_elections(image, topic) -> list:
+def _offline_elections(image, defaults, topic) -> list:
     out = []
     for index, part in enumerate(topic.partitions):
         if part.online:
             continue
-        change = build_partition_change(image, topic.topic_id, index, part, unclean_allowed=True)
+        change = build_partition_change(image, topic.topic_id, index, part, unclean_allowed=True,
+                                        min_isr=min_isr(image, defaults, topic.name))
         if change is not None:
             out.append(change)
+    return out
+
+
+def _elrs_after(image, defaults, records, topic_names) -> list:
+    """ELRs emptied where the ISR reaches the min ISR these records set."""
+    delta = MetadataDelta(image, image.offset + 1)
+    for record in records:
+        if isinstance(record, ConfigRecord):
+            delta.replay(record)
+    after = delta.apply()
+    changed = {(r.topic_id, r.partition) for r in records if isinstance(r, PartitionChange)}
+    out = []
+    for name in topic_names:
+        topic = after.topic(name)
+        if topic is None:
+            continue
+        needed = min_isr(after, defaults, name)
+        for index, part in enumerate(topic.partitions):
+            if part.elr and len(part.isr) >= needed and (topic.topic_id, index) not in changed:
+                out.append(PartitionChange(topic_id=topic.topic_id, partition=index,
+                                           expected_partition_epoch=part.partition_epoch, elr=()))
     return out

@@ -1,13 +1,31 @@
-"""Leader and ISR decisions for one partition, as records (cf. PartitionChangeBuilder).
+"""Leader, ISR and ELR decisions for one partition, as records (cf. PartitionChangeBuilder).
 
 Pure: image + partition + intent -> at most one PartitionChange record, or None when
 nothing would change.
+
+The rules are Kafka's with eligible leader replicas (KIP-966). The leader's high
+watermark advances only while the ISR has at least min.insync.replicas members, so a
+replica that leaves an ISR which is then below min ISR still holds every committed
+record: it goes to the ELR and may lead when the ISR is empty. A broker that lost
+what it had not fsynced (`lost_data`: it registered after an unclean shutdown) leaves
+both, unless nobody else is left to lead.
 """
 
 from __future__ import annotations
 
 from kraft.metadata.image import NO_LEADER, MetadataImage, PartitionRegistration
 from kraft.metadata.records import PartitionChange
+
+
+def next_elr(part: PartitionRegistration, isr: tuple[int, ...], min_isr: int,
+             lost_data: frozenset[int] = frozenset()) -> tuple[int, ...]:
+    """The ELR once the ISR becomes `isr`: empty when the ISR reaches min ISR (the HW
+    moves on without the others); else the previous ELR plus whoever leaves the ISR now,
+    minus the new ISR and brokers that lost data. In replica order."""
+    if len(isr) >= min_isr:
+        return ()
+    eligible = set(part.elr) | (set(part.isr) - set(isr))
+    return tuple(b for b in part.replicas if b in eligible and b not in isr and b not in lost_data)
 
 
 def build_partition_change(
@@ -17,32 +35,44 @@ def build_partition_change(
     part: PartitionRegistration,
     *,
     unclean_allowed: bool,
+    min_isr: int,
     unusable: frozenset[int] = frozenset(),
+    lost_data: frozenset[int] = frozenset(),
+    returning: frozenset[int] = frozenset(),
     target_isr: tuple[int, ...] | None = None,
     prefer_first_replica: bool = False,
 ) -> PartitionChange | None:
-    """Keep or pick a leader for `part`; `unusable` brokers may neither lead nor stay in ISR.
+    """Keep or pick a leader for `part`. `unusable` brokers may neither lead nor stay in
+    the ISR; `returning` ones count as usable although the image still fences them.
 
-    Order of choice (Kafka's): the current leader if still usable; else the first
-    replica in the ISR that is usable; else, only when unclean election is allowed,
-    the first usable replica (the ISR becomes just that one, and it is recorded).
-    An unusable broker leaves the ISR unless it is the last member: then the ISR
-    keeps it, to say who holds the data, and the partition waits offline for it.
+    Order of choice: the current leader if still in the ISR; else the first ISR member;
+    else the first usable ELR member (it becomes the ISR); else, only when unclean
+    election is allowed, the first usable replica (recorded as unclean); else none, and
+    the partition waits offline for an ELR member.
     """
 
     def usable(b: int) -> bool:
-        return b not in unusable and image.is_usable(b)
+        return b not in unusable and (b in returning or image.is_usable(b))
 
-    isr = tuple(target_isr) if target_isr is not None else part.isr
-    shrunk = tuple(b for b in isr if usable(b))
-    isr = shrunk if shrunk else isr
+    wanted = tuple(target_isr) if target_isr is not None else part.isr
+    isr = tuple(b for b in wanted if usable(b) and b not in lost_data)
+    elr = next_elr(part, isr, min_isr, lost_data)
+    if not isr and not elr:
+        # Everyone left lost data: the best copies there are stay electable (Kafka elects
+        # the last known leader here too).
+        elr = tuple(b for b in part.replicas if b in part.isr or b in part.elr)
 
-    leader, unclean = _choose_leader(part, isr, usable, unclean_allowed, prefer_first_replica)
-    if unclean:
-        isr = (leader,)
-    if leader != NO_LEADER and leader not in isr:
-        leader = NO_LEADER
-    if leader == part.leader and isr == part.isr:
+    leader, unclean = _choose_leader(part, isr, prefer_first_replica), False
+    if leader == NO_LEADER:
+        from_elr = next((b for b in elr if usable(b)), NO_LEADER)
+        if from_elr != NO_LEADER:
+            leader, isr = from_elr, (from_elr,)
+            elr = tuple(b for b in elr if b != from_elr)
+        elif unclean_allowed:
+            leader = next((b for b in part.replicas if usable(b)), NO_LEADER)
+            if leader != NO_LEADER:
+                isr, elr, unclean = (leader,), (), True
+    if leader == part.leader and isr == part.isr and elr == part.elr:
         return None
     return PartitionChange(
         topic_id=topic_id,
@@ -50,21 +80,15 @@ def build_partition_change(
         expected_partition_epoch=part.partition_epoch,
         leader=leader if leader != part.leader else None,
         isr=isr if isr != part.isr else None,
+        elr=elr if elr != part.elr else None,
         unclean=unclean,
     )
 
 
-def _choose_leader(part, isr, usable, unclean_allowed, prefer_first_replica):
-    preferred = part.replicas[0]
-    if prefer_first_replica and preferred in isr and usable(preferred):
-        return preferred, False
-    if part.leader != NO_LEADER and part.leader in isr and usable(part.leader):
-        return part.leader, False
-    for b in part.replicas:
-        if b in isr and usable(b):
-            return b, False
-    if unclean_allowed:
-        for b in part.replicas:
-            if usable(b):
-                return b, True
-    return NO_LEADER, False
+def _choose_leader(part, isr, prefer_first_replica) -> int:
+    """A leader from the ISR (every member of which is usable), or NO_LEADER."""
+    if prefer_first_replica and part.replicas[0] in isr:
+        return part.replicas[0]
+    if part.leader != NO_LEADER and part.leader in isr:
+        return part.leader
+    return next((b for b in part.replicas if b in isr), NO_LEADER)

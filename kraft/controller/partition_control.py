@@ -16,12 +16,13 @@ from kraft.errors import (
     StaleBrokerEpoch,
     UnknownTopicOrPartition,
 )
-from kraft.controller.partition_change import build_partition_change
+from kraft.controller.broker_control import min_isr
+from kraft.controller.partition_change import build_partition_change, next_elr
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import PartitionChange
 
 
-def alter_partition(image: MetadataImage, topic_id: str, partition: int, leader_id: int,
+def alter_partition(image: MetadataImage, defaults, topic_id: str, partition: int, leader_id: int,
                     broker_epoch: int, leader_epoch: int, partition_epoch: int,
                     new_isr: tuple[int, ...]) -> tuple[list, dict]:
     topic = image.topics.get(topic_id)
@@ -46,13 +47,15 @@ def alter_partition(image: MetadataImage, topic_id: str, partition: int, leader_
         raise IneligibleReplica(f"brokers {unusable} cannot join the ISR: fenced or shutting down")
     if isr == part.isr:
         return [], {"isr": list(isr), "partition_epoch": part.partition_epoch}
+    elr = next_elr(part, isr, min_isr(image, defaults, topic.name))
     change = PartitionChange(topic_id=topic_id, partition=partition,
-                             expected_partition_epoch=partition_epoch, isr=isr)
+                             expected_partition_epoch=partition_epoch, isr=isr,
+                             elr=elr if elr != part.elr else None)
     return [change], {"isr": list(isr), "partition_epoch": partition_epoch + 1}
 
 
-def report_damaged_replica(image: MetadataImage, broker_id: int, broker_epoch: int, topic_id: str,
-                           partition: int) -> tuple[list, dict]:
+def report_damaged_replica(image: MetadataImage, defaults, broker_id: int, broker_epoch: int,
+                           topic_id: str, partition: int) -> tuple[list, dict]:
     """A broker found its copy of a partition damaged: it leaves the ISR, and leadership
     moves to another usable ISR member. When no other ISR member is usable the partition
     is left as it is (the damaged copy is the best there is) and the answer says so."""
@@ -68,5 +71,7 @@ def report_damaged_replica(image: MetadataImage, broker_id: int, broker_epoch: i
     if not any(b != broker_id and image.is_usable(b) for b in part.isr):
         return [], {"in_sync": True, "healthy_copy": False}
     change = build_partition_change(image, topic_id, partition, part, unclean_allowed=False,
-                                    unusable=frozenset({broker_id}))
+                                    unusable=frozenset({broker_id}),
+                                    lost_data=frozenset({broker_id}),
+                                    min_isr=min_isr(image, defaults, topic.name))
     return ([change] if change is not None else []), {"in_sync": False, "healthy_copy": True}

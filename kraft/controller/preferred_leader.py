@@ -3,6 +3,7 @@ sync (Kafka's auto.leader.rebalance.enable). Pure."""
 
 from __future__ import annotations
 
+from kraft.controller.broker_control import min_isr
 from kraft.controller.partition_change import build_partition_change
 from kraft.metadata.image import MetadataImage
 
@@ -10,14 +11,14 @@ MAX_MOVES_PER_ROUND = 200  # bounded batches keep the metadata log and followers
 
 
 def preferred_leader_changes(image: MetadataImage, defaults) -> list:
-    del defaults  # a clean election never needs the unclean toggle
     out = []
     for topic, index, part in image.all_partitions():
         preferred = part.replicas[0]
         if part.leader == preferred or preferred not in part.isr or not image.is_usable(preferred):
             continue
         change = build_partition_change(image, topic.topic_id, index, part,
-                                        unclean_allowed=False, prefer_first_replica=True)
+                                        unclean_allowed=False, prefer_first_replica=True,
+                                        min_isr=min_isr(image, defaults, topic.name))
         if change is not None:
             out.append(change)
             if len(out) >= MAX_MOVES_PER_ROUND:

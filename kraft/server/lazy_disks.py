@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 MOUNT_WAIT_S = 10.0
@@ -58,11 +59,14 @@ class LazyDisk:
         self.mountpoint = Path(mountpoint)
         self.log = self.mountpoint.with_name(self.mountpoint.name + ".lazyfs.log")
         self.control = self.mountpoint.with_name(self.mountpoint.name + ".ctl")
+        # the simulated machine's boot id: every mount is a new boot (a power cut remounts)
+        self.boot_id_file = self.mountpoint.with_name(self.mountpoint.name + ".boot_id")
         self._proc: subprocess.Popen | None = None
 
     def mount(self) -> None:
         self.backing.mkdir(parents=True, exist_ok=True)
         self.mountpoint.mkdir(parents=True, exist_ok=True)
+        self.boot_id_file.write_text(uuid.uuid4().hex + "\n")
         with open(self.log, "ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "kraft.scenario.lazy_fs", str(self.backing), str(self.mountpoint)],

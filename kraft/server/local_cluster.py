@@ -21,6 +21,7 @@ from pathlib import Path
 
 from kraft.config.cluster import load_cluster_config
 from kraft.server import lazy_disks, small_disks
+from kraft.storage import run_state
 from kraft.server.launcher import prepare_data_dirs
 
 
@@ -162,8 +163,15 @@ class LocalCluster:
         self.procs[node_id] = subprocess.Popen(
             [sys.executable, "-m", "kraft", "node", "-c", str(self.config_path), "--id", str(node_id)],
             stdout=log, stderr=subprocess.STDOUT, cwd=str(self.base_dir), start_new_session=True,
-            env=self.env)
+            env=self._node_env(node_id))
         log.close()
+
+    def _node_env(self, node_id: int) -> dict:
+        disk = self.lazy_disks.get(node_id)
+        if disk is None:
+            return self.env
+        # on the lazy filesystem each node is its own machine, rebooted by a power cut
+        return {**self.env, run_state.BOOT_ID_FILE_ENV: str(disk.boot_id_file)}
 
     def log_path(self, node_id: int) -> Path:
         return self.config.node(node_id).data_path.parent / f"node-{node_id}.log"

@@ -89,7 +89,9 @@ class Node:
                                           self._registered, t.broker_heartbeat_interval_ms / 1000,
                                           t.broker_session_timeout_ms / 1000,
                                           log_dir_failed=lambda: self.replica_manager is not None
-                                          and self.replica_manager.disk.failed)
+                                          and self.replica_manager.disk.failed,
+                                          logs_intact=lambda: self.replica_manager is None
+                                          or bool(self.replica_manager.logs_intact))
                           if self.node_config.is_broker else None)
         self.producer_ids = (ProducerIdAllocator(block_requester(
             node_id, lambda: self.lifecycle.broker_epoch if self.lifecycle else None, self.link.call))

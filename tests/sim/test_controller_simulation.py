@@ -169,7 +169,8 @@ class Simulation:
                 key = (topic.topic_id, index)
                 self._monotonic(seen, ("leader_epoch",) + key, part.leader_epoch)
                 self._monotonic(seen, ("partition_epoch",) + key, part.partition_epoch)
-                assert part.isr and set(part.isr) <= set(part.replicas)
+                assert set(part.isr) <= set(part.replicas) and set(part.elr) <= set(part.replicas)
+                assert (part.isr or part.elr) and not set(part.isr) & set(part.elr)
                 assert part.leader == NO_LEADER or part.leader in part.isr
                 if part.leader != NO_LEADER:
                     owner = self.partition_leaders.setdefault(key + (part.leader_epoch,), part.leader)

@@ -2,7 +2,9 @@
 
 Real partition logs on disk, the real controller decisions (fencing, elections,
 AlterPartition) on a real metadata state machine, and the real replica logic; only
-time, scheduling and the network are simulated. Checked after every step:
+time, scheduling and the network are simulated. A crash is a kill (the log survives)
+or a power cut (an unsynced tail of the log is gone, and the broker registers as after
+an unclean shutdown); one broker at a time has lost data. Checked after every step:
 acknowledged acks=all records survive, the HW shown to clients never decreases,
 one leader per leader epoch, and ISR members agree with the leader below the HW.
 """
@@ -51,7 +53,8 @@ class Sim:
         self.acked: dict[int, bytes] = {}  # offset -> value acknowledged with acks=all
         self.max_client_hw = 0
         self.epoch_leaders: dict[int, int] = {}
-        self.crashes = self.elections = 0
+        self.crashes = self.elections = self.power_cuts = 0
+        self.lost_data: set[int] = set()  # power cut, not yet back in the ISR
         self.commit([BecomeController(controller_id=1, controller_epoch=1)])
         for b in BROKERS:
             self.register(b)
@@ -76,7 +79,8 @@ class Sim:
 
     def register(self, b):
         self.incarnation[b] += 1
-        req = RegisterBroker(broker_id=b, incarnation_id=f"{b}.{self.incarnation[b]}", host="h", http_port=1)
+        req = RegisterBroker(broker_id=b, incarnation_id=f"{b}.{self.incarnation[b]}", host="h", http_port=1,
+                             clean_shutdown=b not in self.lost_data)
         self.run(bc.register_broker(self.sm.image, req, DEFAULTS))
         epoch = self.sm.image.brokers[b].broker_epoch
         self.run(bc.heartbeat(self.sm.image, self.hb, b, epoch, self.sm.image.offset, self.now, DEFAULTS))
@@ -84,7 +88,7 @@ class Sim:
     def deliver_metadata(self, b):
         replica = self.replicas.get(b)
         if replica is not None:
-            replica.apply_registration(self.reg, self.now)
+            replica.apply_registration(self.reg, self.now, MIN_ISR)
 
     # -- brokers -------------------------------------------------------------------------
     def start(self, b):
@@ -100,6 +104,17 @@ class Sim:
         self.replicas[b] = None
         self.crashes += 1
         self.commit(bc.fence_brokers(self.sm.image, DEFAULTS, [b]))  # its session expires
+
+    def power_cut(self, b):
+        """Killed, and the log keeps only a prefix: what a power cut leaves of unsynced data."""
+        if self.replicas.get(b) is None or self.lost_data - {b}:
+            return
+        self.crash(b)
+        log = PartitionLog.open(self.tmp / f"b{b}")
+        log.truncate_to(self.rng.randint(log.log_start_offset, log.log_end_offset))
+        log.close(clean=False)
+        self.lost_data.add(b)
+        self.power_cuts += 1
 
     def restart(self, b):
         if self.replicas.get(b) is not None:
@@ -155,7 +170,7 @@ class Sim:
             return
         reg = self.sm.image.brokers[leader.broker_id]
         try:
-            self.run(alter_partition(self.sm.image, "tid", 0, leader.broker_id, reg.broker_epoch,
+            self.run(alter_partition(self.sm.image, DEFAULTS, "tid", 0, leader.broker_id, reg.broker_epoch,
                                      leader.leader_epoch, leader.partition_epoch, tuple(isr)))
         except KraftError:
             pass
@@ -179,8 +194,10 @@ class Sim:
         elif r < 0.78:
             self.now += self.rng.choice((10, 100, 600))
             self.shrink()
-        elif r < 0.84:
+        elif r < 0.81:
             self.crash(self.rng.choice(BROKERS))
+        elif r < 0.84:
+            self.power_cut(self.rng.choice(BROKERS))
         elif r < 0.92:
             self.restart(self.rng.choice(BROKERS))
         for b in BROKERS:  # metadata reaches brokers, sometimes late
@@ -199,6 +216,7 @@ class Sim:
 
     def check(self):
         reg = self.reg
+        self.lost_data -= {b for b in reg.isr if self.replicas.get(b) is not None}  # caught up
         if reg.leader >= 0 and reg.leader_epoch not in self.epoch_leaders:
             self.epoch_leaders[reg.leader_epoch] = reg.leader
             self.elections += 1
@@ -246,7 +264,7 @@ def test_replication_keeps_acknowledged_writes_through_crashes(seed, tmp_path):
 
 
 def test_the_replication_simulation_reaches_failovers(tmp_path):
-    acked = crashes = elections = 0
+    acked = crashes = elections = power_cuts = 0
     for seed in range(100, 108):
         sim = Sim(seed, tmp_path / str(seed))
         for _ in range(400):
@@ -254,4 +272,5 @@ def test_the_replication_simulation_reaches_failovers(tmp_path):
         acked += len(sim.acked)
         crashes += sim.crashes
         elections += sim.elections
-    assert acked > 150 and crashes > 20 and elections > 20
+        power_cuts += sim.power_cuts
+    assert acked > 150 and crashes > 20 and elections > 20 and power_cuts > 5

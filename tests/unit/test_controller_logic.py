@@ -59,8 +59,9 @@ class Cluster:
         self.run_records(records)
         return response
 
-    def register(self, b, incarnation="a"):
-        req = RegisterBroker(broker_id=b, incarnation_id=f"{incarnation}{b}", host="h", http_port=1)
+    def register(self, b, incarnation="a", clean_shutdown=True):
+        req = RegisterBroker(broker_id=b, incarnation_id=f"{incarnation}{b}", host="h", http_port=1,
+                             clean_shutdown=clean_shutdown)
         return self.run(bc.register_broker(self.image, req, DEFAULTS))
 
     def heartbeat(self, b, now, offset=None):
@@ -119,16 +120,20 @@ def test_expired_session_fences_and_moves_leadership_to_an_isr_member():
         assert p.leader in (1, 2) and 3 not in p.isr and p.leader in p.isr
 
 
-def test_last_isr_member_stays_in_isr_and_partition_goes_offline_without_unclean():
+MIN_ISR_1 = {"min.insync.replicas": 1}
+
+
+def test_with_min_isr_1_a_replica_that_left_the_isr_is_stale_and_the_partition_waits():
     c = Cluster()
-    c.create("t", partitions=1, rf=2)
+    c.create("t", partitions=1, rf=2, configs=MIN_ISR_1)
     p = c.part("t")
     leader, follower = p.replicas
     c.run_records(bc.fence_brokers(c.image, DEFAULTS, [follower]))
-    assert c.part("t").isr == (leader,)
+    p = c.part("t")
+    assert p.isr == (leader,) and p.elr == ()  # the ISR still meets min ISR: the HW moves on
     c.run_records(bc.fence_brokers(c.image, DEFAULTS, [leader]))
     p = c.part("t")
-    assert p.leader == NO_LEADER and p.isr == (leader,)  # who has the data is remembered
+    assert p.leader == NO_LEADER and p.isr == () and p.elr == (leader,)  # who has the data
     # the out-of-sync replica comes back: unclean off -> still offline
     c.register(follower, incarnation="b")
     c.heartbeat(follower, now=10)
@@ -136,22 +141,111 @@ def test_last_isr_member_stays_in_isr_and_partition_goes_offline_without_unclean
     assert c.part("t").leader == NO_LEADER
 
 
-def test_isr_member_returning_brings_the_partition_back_online():
+def test_replicas_leaving_an_isr_below_min_isr_are_eligible_and_lead_when_it_empties():
+    c = Cluster()
+    c.create("t", partitions=1, rf=3)  # min ISR 2
+    leader, f1, f2 = c.part("t").replicas
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [f1]))
+    assert c.part("t").isr == (leader, f2) and c.part("t").elr == ()  # still at min ISR
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [f2]))
+    assert c.part("t").isr == (leader,) and c.part("t").elr == (f2,)  # the HW stops here
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [leader]))
+    p = c.part("t")
+    assert p.leader == NO_LEADER and p.isr == () and set(p.elr) == {leader, f2}
+    c.register(f1, incarnation="b")  # stale: it left while the ISR still met min ISR
+    c.heartbeat(f1, now=10)
+    assert c.part("t").leader == NO_LEADER
+    c.register(f2, incarnation="b")  # eligible: a clean election
+    c.heartbeat(f2, now=10)
+    p = c.part("t")
+    assert p.leader == f2 and p.isr == (f2,) and p.elr == (leader,) and p.unclean_elections == 0
+
+
+def test_a_broker_back_from_an_unclean_shutdown_leaves_the_isr_and_elr_and_cannot_lead():
+    c = Cluster()
+    c.create("t", partitions=1, rf=3)
+    leader, f1, f2 = c.part("t").replicas
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [f1, f2]))
+    assert c.part("t").isr == (leader,) and set(c.part("t").elr) == {f1, f2}
+    c.register(leader, incarnation="b", clean_shutdown=False)  # its power was cut
+    p = c.part("t")
+    assert p.leader == NO_LEADER and p.isr == () and set(p.elr) == {f1, f2}
+    c.heartbeat(leader, now=10)
+    assert c.part("t").leader == NO_LEADER  # what it lost, the ELR members still hold
+    c.register(f1, incarnation="b")
+    c.heartbeat(f1, now=10)
+    p = c.part("t")
+    assert p.leader == f1 and p.isr == (f1,) and p.elr == (f2,)
+
+
+def test_when_every_eligible_replica_lost_data_the_last_standing_ones_may_still_lead():
+    c = Cluster()
+    c.create("t", partitions=1, rf=2)
+    leader, follower = c.part("t").replicas
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [follower, leader]))
+    assert c.part("t").isr == () and set(c.part("t").elr) == {leader, follower}
+    c.register(leader, incarnation="b", clean_shutdown=False)
+    assert c.part("t").elr == (follower,)
+    c.register(follower, incarnation="b", clean_shutdown=False)
+    assert c.part("t").elr == (follower,)  # nobody better is left: Kafka's last known leader
+    c.heartbeat(follower, now=10)
+    assert c.part("t").leader == follower
+
+
+def test_a_snapshot_keeps_the_elr():
+    from kraft.metadata.image_codec import image_from_dict, image_to_dict
+    c = Cluster()
+    c.create("t", partitions=2, rf=3)
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [2, 3]))
+    assert any(c.part("t", i).elr for i in range(2))
+    assert image_from_dict(image_to_dict(c.image)) == c.image
+
+
+def test_a_restart_within_the_session_after_a_clean_shutdown_keeps_the_broker_eligible():
     c = Cluster()
     c.create("t", partitions=1, rf=2)
     leader, follower = c.part("t").replicas
     c.run_records(bc.fence_brokers(c.image, DEFAULTS, [follower]))
-    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [leader]))
-    assert c.part("t").leader == NO_LEADER
-    c.register(leader, incarnation="b")
-    c.heartbeat(leader, now=10)
+    c.register(leader, incarnation="b")  # killed and restarted, page cache intact
     p = c.part("t")
-    assert p.leader == leader and p.leader_epoch == 2 and p.unclean_elections == 0
+    assert p.leader == NO_LEADER and set(p.elr) == {leader, follower}
+    c.heartbeat(leader, now=10)
+    assert c.part("t").leader == leader and c.part("t").isr == (leader,)
+
+
+def test_an_isr_growing_back_to_min_isr_empties_the_elr():
+    from kraft.controller.partition_control import alter_partition
+    c = Cluster()
+    c.create("t", partitions=1, rf=3)
+    leader, f1, f2 = c.part("t").replicas
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [f1, f2]))
+    c.register(f1, incarnation="b")
+    c.heartbeat(f1, now=10)
+    p = c.part("t")
+    assert p.isr == (leader,) and set(p.elr) == {f1, f2}
+    epoch = c.image.brokers[leader].broker_epoch
+    c.run(alter_partition(c.image, DEFAULTS, "id-t", 0, leader, epoch, p.leader_epoch,
+                          p.partition_epoch, (leader, f1)))
+    p = c.part("t")
+    assert p.isr == (leader, f1) and p.elr == ()  # the HW moves again: f2 falls behind
+
+
+def test_lowering_min_isr_to_what_the_isr_has_empties_the_elr_in_the_same_batch():
+    c = Cluster()
+    c.create("t", partitions=1, rf=3)
+    c.create("u", partitions=1, rf=3)
+    leader = c.part("t").leader
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [b for b in (1, 2, 3) if b != leader]))
+    assert c.part("t").elr != () and c.part("u").elr != ()
+    c.run(alter_topic_configs(c.image, DEFAULTS, "t", {"min.insync.replicas": 1}))
+    assert c.part("t").elr == () and c.part("u").elr != ()
+    c.run(alter_cluster_configs(c.image, DEFAULTS, {"min.insync.replicas": 1}))
+    assert c.part("u").elr == ()
 
 
 def test_unclean_toggle_elects_a_stale_replica_live_and_records_it():
     c = Cluster()
-    c.create("t", partitions=1, rf=2)
+    c.create("t", partitions=1, rf=2, configs=MIN_ISR_1)
     leader, follower = c.part("t").replicas
     c.run_records(bc.fence_brokers(c.image, DEFAULTS, [follower]))
     c.run_records(bc.fence_brokers(c.image, DEFAULTS, [leader]))
@@ -167,28 +261,28 @@ def test_unclean_toggle_elects_a_stale_replica_live_and_records_it():
 
 def test_a_cluster_wide_unclean_toggle_elects_where_no_topic_value_forbids_it():
     c = Cluster()
-    c.create("t", partitions=1, rf=3)
-    c.create("kept", partitions=1, rf=3, configs={"unclean.leader.election.enable": False})
+    c.create("t", partitions=1, rf=3, configs=MIN_ISR_1)
+    c.create("kept", partitions=1, rf=3, configs={**MIN_ISR_1, "unclean.leader.election.enable": False})
     for b in (1, 2, 3):  # every partition ends offline with broker 3 as its last ISR member
         c.run_records(bc.fence_brokers(c.image, DEFAULTS, [b]))
     for b in (1, 2):  # back, but stale
         c.register(b, incarnation="b")
         c.heartbeat(b, now=10)
     assert c.part("t").leader == NO_LEADER and c.part("kept").leader == NO_LEADER
-    c.run(alter_cluster_configs(c.image, {"unclean.leader.election.enable": "true"}))
+    c.run(alter_cluster_configs(c.image, DEFAULTS, {"unclean.leader.election.enable": "true"}))
     assert topic_config(c.image, DEFAULTS, "t", "unclean.leader.election.enable") is True
     assert topic_config(c.image, DEFAULTS, "kept", "unclean.leader.election.enable") is False
     assert c.part("t").leader in (1, 2) and c.part("t").unclean_elections == 1
     assert c.part("kept").leader == NO_LEADER and c.part("kept").unclean_elections == 0
     with pytest.raises(InvalidValue, match="log.retention.ms"):
-        alter_cluster_configs(c.image, {"retention.ms": "1"})
+        alter_cluster_configs(c.image, DEFAULTS, {"retention.ms": "1"})
     with pytest.raises(InvalidValue, match="message.max.bytes"):
-        alter_cluster_configs(c.image, {"message.max.bytes": "-5"})
+        alter_cluster_configs(c.image, DEFAULTS, {"message.max.bytes": "-5"})
 
 
 def test_unclean_enabled_topic_elects_returning_stale_replica_at_unfence():
     c = Cluster()
-    c.create("t", partitions=1, rf=2, configs={"unclean.leader.election.enable": True})
+    c.create("t", partitions=1, rf=2, configs={**MIN_ISR_1, "unclean.leader.election.enable": True})
     leader, follower = c.part("t").replicas
     c.run_records(bc.fence_brokers(c.image, DEFAULTS, [follower]))
     c.run_records(bc.fence_brokers(c.image, DEFAULTS, [leader]))
@@ -212,7 +306,7 @@ def test_preferred_leader_returns_after_the_broker_is_back_in_isr():
     c.create("t", partitions=3)
     p0 = c.part("t")
     preferred = p0.replicas[0]
-    c.run_records([build_partition_change(c.image, "id-t", 0, p0, unclean_allowed=False,
+    c.run_records([build_partition_change(c.image, "id-t", 0, p0, unclean_allowed=False, min_isr=2,
                                           unusable=frozenset({preferred}))][:1])
     assert c.part("t").leader != preferred
     # still not in the ISR: nothing to do
@@ -331,7 +425,7 @@ def test_failed_log_dir_leaves_isrs_and_leadership_and_rejoins_when_it_says_so()
     # a leader cannot take it back into an ISR while the failure stands
     part = c.part("t", 0)
     with pytest.raises(IneligibleReplica):
-        alter_partition(c.image, c.image.topic("t").topic_id, 0, part.leader,
+        alter_partition(c.image, DEFAULTS, c.image.topic("t").topic_id, 0, part.leader,
                         c.image.brokers[part.leader].broker_epoch, part.leader_epoch,
                         part.partition_epoch, part.isr + (2,))
     # the same report again changes nothing
@@ -339,7 +433,7 @@ def test_failed_log_dir_leaves_isrs_and_leadership_and_rejoins_when_it_says_so()
     c.run(bc.heartbeat(c.image, c.hb, 2, epoch, c.image.offset, 30, DEFAULTS, log_dir_failed=False))
     assert not c.image.brokers[2].log_dir_failed and c.image.is_usable(2)
     part = c.part("t", 0)
-    records, _ = alter_partition(c.image, c.image.topic("t").topic_id, 0, part.leader,
+    records, _ = alter_partition(c.image, DEFAULTS, c.image.topic("t").topic_id, 0, part.leader,
                                  c.image.brokers[part.leader].broker_epoch, part.leader_epoch,
                                  part.partition_epoch, part.isr + (2,))
     assert records  # rejoining by catching up is allowed again
@@ -351,6 +445,6 @@ def test_sole_isr_member_with_failed_log_dir_goes_offline_and_returns_as_leader(
     owner = c.part("solo").leader
     epoch = c.image.brokers[owner].broker_epoch
     c.run(bc.heartbeat(c.image, c.hb, owner, epoch, c.image.offset, 10, DEFAULTS, log_dir_failed=True))
-    assert c.part("solo").leader == NO_LEADER and c.part("solo").isr == (owner,)
+    assert c.part("solo").leader == NO_LEADER and c.part("solo").elr == (owner,)
     c.run(bc.heartbeat(c.image, c.hb, owner, epoch, c.image.offset, 20, DEFAULTS, log_dir_failed=False))
     assert c.part("solo").leader == owner

@@ -26,6 +26,19 @@ def test_hw_waits_for_every_isr_member_and_ignores_out_of_sync_replicas():
     assert s.hw == 10
 
 
+def test_hw_stands_still_while_the_isr_is_below_min_isr():
+    s = LeaderState(1, (1, 2, 3), (1,), leader_epoch=5, partition_epoch=7, leo=4, hw=4,
+                    now_ms=0, min_isr=2)
+    assert not s.on_append(10) and s.hw == 4  # acks=1 writes wait unseen by consumers
+    s.on_follower_fetch(2, 10, now_ms=1)  # caught up, proposed into the ISR: not in it yet
+    assert s.hw == 4
+    assert s.on_isr_committed((1, 2), partition_epoch=8) and s.hw == 10
+    assert s.on_isr_committed((1,), partition_epoch=9) is False
+    s.on_append(12)
+    assert s.hw == 10
+    assert s.on_min_isr(1) and s.hw == 12  # min ISR lowered: the HW catches up at once
+
+
 def test_hw_never_decreases():
     s = leader(isr=(1, 2), leo=10, hw=8)
     s.on_follower_fetch(2, 10, now_ms=1)

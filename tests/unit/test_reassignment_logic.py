@@ -4,7 +4,7 @@ leave only once every new one is in the ISR, and leadership leaves a departing l
 from __future__ import annotations
 
 import pytest
-from test_controller_logic import Cluster
+from test_controller_logic import DEFAULTS, Cluster
 
 from kraft.controller import reassignment
 from kraft.controller.partition_control import alter_partition
@@ -22,7 +22,7 @@ def four_brokers_with(name="r") -> Cluster:
 def join_isr(c: Cluster, name: str, broker: int) -> None:
     part = c.part(name)
     leader = c.image.brokers[part.leader]
-    c.run(alter_partition(c.image, f"id-{name}", 0, part.leader, leader.broker_epoch, part.leader_epoch,
+    c.run(alter_partition(c.image, DEFAULTS, f"id-{name}", 0, part.leader, leader.broker_epoch, part.leader_epoch,
                           part.partition_epoch, part.isr + (broker,)))
 
 
