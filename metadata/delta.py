@@ -175,9 +175,12 @@ class MetadataDelta:
         # a replica leaves the ELR (a rule of replay, so every node agrees)
         elr = tuple(r.elr) if r.elr is not None else part.elr
         elr = tuple(b for b in elr if b in replicas and b not in isr)
+        # the last known ELR lasts only while nobody is in the ISR or ELR
+        last_known = r.last_known_elr if r.last_known_elr is not None else part.last_known_elr
+        last_known = () if isr or elr else tuple(b for b in last_known if b in replicas)
         new = PartitionRegistration(
             replicas, isr, leader, leader_epoch, part.partition_epoch + 1, unclean, adding, removing,
-            elr,
+            elr, last_known,
         )
         partitions = list(topic.partitions)
         partitions[r.partition] = new

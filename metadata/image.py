@@ -47,6 +47,10 @@ class PartitionRegistration:
     # eligible leader replicas (KIP-966): out of the ISR, yet holding every committed
     # record, because the HW has not moved since they left an ISR below min ISR
     elr: tuple[int, ...] = ()
+    # Kafka's last known ELR: set only while ISR and ELR are both empty because every
+    # member lost data in an unclean shutdown. These are the best copies left; electing
+    # one may lose committed records, so that election is recorded as unclean.
+    last_known_elr: tuple[int, ...] = ()
 
     @property
     def reassigning(self) -> bool:

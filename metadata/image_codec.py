@@ -45,8 +45,10 @@ def image_to_dict(image: MetadataImage) -> dict:
                 "partitions": [
                     [list(p.replicas), list(p.isr), p.leader, p.leader_epoch,
                      p.partition_epoch, p.unclean_elections]
-                    + ([list(p.adding), list(p.removing)] if p.reassigning or p.elr else [])
-                    + ([list(p.elr)] if p.elr else [])
+                    + ([list(p.adding), list(p.removing)]
+                       if p.reassigning or p.elr or p.last_known_elr else [])
+                    + ([list(p.elr)] if p.elr or p.last_known_elr else [])
+                    + ([list(p.last_known_elr)] if p.last_known_elr else [])
                     for p in t.partitions
                 ],
             }
@@ -83,9 +85,9 @@ def image_from_dict(data: dict) -> MetadataImage:
         )
     topics = {}
     for t in data["topics"]:
-        parts = tuple(  # rows carry adding/removing (and elr) only when they are set
+        parts = tuple(  # rows carry adding/removing, elr, last known elr only when set
             PartitionRegistration(tuple(row[0]), tuple(row[1]), *row[2:6],
-                                  *(tuple(x) for x in row[6:9]))
+                                  *(tuple(x) for x in row[6:10]))
             for row in t["partitions"]
         )
         topics[t["topic_id"]] = TopicImage(t["name"], t["topic_id"], parts)

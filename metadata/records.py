@@ -94,6 +94,7 @@ class PartitionChange(_Record):
     adding: tuple[int, ...] | None = None
     removing: tuple[int, ...] | None = None
     elr: tuple[int, ...] | None = None
+    last_known_elr: tuple[int, ...] | None = None
 
 
 class ConfigRecord(_Record):

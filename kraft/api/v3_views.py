@@ -98,6 +98,7 @@ def partition_view(topic: TopicImage, index: int, cluster_id: str, base: str,
         "replica_ids": list(part.replicas),
         "isr": list(part.isr),
         "eligible_leader_replicas": list(part.elr),
+        "last_known_eligible_leader_replicas": list(part.last_known_elr),
         "unclean_elections": part.unclean_elections,
     }
     if offsets is not None:

@@ -8,7 +8,9 @@ watermark advances only while the ISR has at least min.insync.replicas members, 
 replica that leaves an ISR which is then below min ISR still holds every committed
 record: it goes to the ELR and may lead when the ISR is empty. A broker that lost
 what it had not fsynced (`lost_data`: it registered after an unclean shutdown) leaves
-both, unless nobody else is left to lead.
+both. When that leaves both empty, the members they had become the last known ELR:
+the best copies there are, but not proven to hold every committed record, so electing
+one is recorded as unclean (Kafka elects its last known leader the same way).
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ def build_partition_change(
     the ISR; `returning` ones count as usable although the image still fences them.
 
     Order of choice: the current leader if still in the ISR; else the first ISR member;
-    else the first usable ELR member (it becomes the ISR); else, only when unclean
-    election is allowed, the first usable replica (recorded as unclean); else none, and
-    the partition waits offline for an ELR member.
+    else the first usable ELR member (it becomes the ISR); else the first usable member
+    of the last known ELR (recorded as unclean); else, only when unclean election is
+    allowed, the first usable replica (recorded as unclean); else none, and the
+    partition waits offline for an ELR member.
     """
 
     def usable(b: int) -> bool:
@@ -57,22 +60,26 @@ def build_partition_change(
     wanted = tuple(target_isr) if target_isr is not None else part.isr
     isr = tuple(b for b in wanted if usable(b) and b not in lost_data)
     elr = next_elr(part, isr, min_isr, lost_data)
+    last_known: tuple[int, ...] = ()
     if not isr and not elr:
-        # Everyone left lost data: the best copies there are stay electable (Kafka elects
-        # the last known leader here too).
-        elr = tuple(b for b in part.replicas if b in part.isr or b in part.elr)
+        # everyone left lost data: who held the most is still known, not proven complete
+        had = set(part.isr) | set(part.elr) | set(part.last_known_elr)
+        last_known = tuple(b for b in part.replicas if b in had)
 
     leader, unclean = _choose_leader(part, isr, prefer_first_replica), False
     if leader == NO_LEADER:
         from_elr = next((b for b in elr if usable(b)), NO_LEADER)
+        from_last_known = next((b for b in last_known if usable(b)), NO_LEADER)
         if from_elr != NO_LEADER:
             leader, isr = from_elr, (from_elr,)
             elr = tuple(b for b in elr if b != from_elr)
+        elif from_last_known != NO_LEADER:
+            leader, isr, last_known, unclean = from_last_known, (from_last_known,), (), True
         elif unclean_allowed:
             leader = next((b for b in part.replicas if usable(b)), NO_LEADER)
             if leader != NO_LEADER:
-                isr, elr, unclean = (leader,), (), True
-    if leader == part.leader and isr == part.isr and elr == part.elr:
+                isr, elr, last_known, unclean = (leader,), (), (), True
+    if (leader, isr, elr, last_known) == (part.leader, part.isr, part.elr, part.last_known_elr):
         return None
     return PartitionChange(
         topic_id=topic_id,
@@ -81,6 +88,7 @@ def build_partition_change(
         leader=leader if leader != part.leader else None,
         isr=isr if isr != part.isr else None,
         elr=elr if elr != part.elr else None,
+        last_known_elr=last_known if last_known != part.last_known_elr else None,
         unclean=unclean,
     )
 

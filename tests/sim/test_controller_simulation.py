@@ -103,7 +103,8 @@ class Simulation:
         if kind == 0:
             self.incarnations[b] += self.rng.choice((0, 1))
             req = RegisterBroker(broker_id=b, incarnation_id=f"{b}-{self.incarnations[b]}",
-                                 host="h", http_port=1)
+                                 host="h", http_port=1,
+                                 clean_shutdown=self.rng.random() < 0.7)  # else: a power cut
             return bc.register_broker(image, req, DEFAULTS)[0]
         if kind in (1, 2) and b in image.brokers:
             reg = image.brokers[b]
@@ -170,7 +171,8 @@ class Simulation:
                 self._monotonic(seen, ("leader_epoch",) + key, part.leader_epoch)
                 self._monotonic(seen, ("partition_epoch",) + key, part.partition_epoch)
                 assert set(part.isr) <= set(part.replicas) and set(part.elr) <= set(part.replicas)
-                assert (part.isr or part.elr) and not set(part.isr) & set(part.elr)
+                assert (part.isr or part.elr or part.last_known_elr) and not set(part.isr) & set(part.elr)
+                assert not part.last_known_elr or not (part.isr or part.elr)
                 assert part.leader == NO_LEADER or part.leader in part.isr
                 if part.leader != NO_LEADER:
                     owner = self.partition_leaders.setdefault(key + (part.leader_epoch,), part.leader)

@@ -178,18 +178,62 @@ def test_a_broker_back_from_an_unclean_shutdown_leaves_the_isr_and_elr_and_canno
     assert p.leader == f1 and p.isr == (f1,) and p.elr == (f2,)
 
 
-def test_when_every_eligible_replica_lost_data_the_last_standing_ones_may_still_lead():
+def test_when_every_eligible_replica_lost_data_the_last_known_one_leads_recorded_as_unclean():
     c = Cluster()
     c.create("t", partitions=1, rf=2)
     leader, follower = c.part("t").replicas
     c.run_records(bc.fence_brokers(c.image, DEFAULTS, [follower, leader]))
     assert c.part("t").isr == () and set(c.part("t").elr) == {leader, follower}
     c.register(leader, incarnation="b", clean_shutdown=False)
-    assert c.part("t").elr == (follower,)
+    assert c.part("t").elr == (follower,) and c.part("t").last_known_elr == ()
     c.register(follower, incarnation="b", clean_shutdown=False)
-    assert c.part("t").elr == (follower,)  # nobody better is left: Kafka's last known leader
+    p = c.part("t")  # nobody is proven to hold every committed record any more
+    assert p.elr == () and p.last_known_elr == (follower,) and p.leader == NO_LEADER
+    c.heartbeat(leader, now=10)
+    assert c.part("t").leader == NO_LEADER  # not a last known member: it keeps waiting
     c.heartbeat(follower, now=10)
-    assert c.part("t").leader == follower
+    p = c.part("t")  # Kafka's last known leader: it may have lost records, and that is on record
+    assert p.leader == follower and p.isr == (follower,) and p.last_known_elr == ()
+    assert p.unclean_elections == 1 and c.image.unclean_elections[-1].leader == follower
+
+
+def test_a_second_unclean_shutdown_of_the_sole_holder_is_an_unclean_election():
+    """The shape of a chaos run that lost writes: two followers lose their unsynced tails
+    and fall out, then the last ISR member is killed (kept eligible), comes back and leads,
+    and then loses power too before either follower caught up."""
+    c = Cluster()
+    c.create("t", partitions=1, rf=3)  # min ISR 2
+    a, b, holder = c.part("t").replicas
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [a]))
+    c.register(a, incarnation="b", clean_shutdown=False)
+    c.heartbeat(a, now=10)
+    c.register(b, incarnation="b", clean_shutdown=False)  # b led: holder takes over
+    c.heartbeat(b, now=10)
+    assert c.part("t").isr == (holder,) and c.part("t").elr == ()
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [holder]))  # killed: page cache intact
+    assert c.part("t").elr == (holder,)
+    c.register(holder, incarnation="b")
+    c.heartbeat(holder, now=20)
+    assert c.part("t").leader == holder and c.part("t").unclean_elections == 0
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [holder]))  # then its power is cut
+    c.register(holder, incarnation="c", clean_shutdown=False)
+    p = c.part("t")
+    assert p.isr == () and p.elr == () and p.last_known_elr == (holder,)
+    c.heartbeat(holder, now=30)
+    p = c.part("t")
+    assert p.leader == holder and p.unclean_elections == 1
+
+
+def test_a_snapshot_keeps_the_last_known_elr():
+    from kraft.metadata.image_codec import image_from_dict, image_to_dict
+    c = Cluster()
+    c.create("t", partitions=1, rf=2)
+    c.create("u", partitions=1, rf=2)
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [1, 2, 3]))
+    for b in (1, 2, 3):
+        c.register(b, incarnation="b", clean_shutdown=False)
+    assert c.part("t").last_known_elr and c.part("t").elr == ()
+    assert image_from_dict(image_to_dict(c.image)) == c.image
 
 
 def test_a_snapshot_keeps_the_elr():
