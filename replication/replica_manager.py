@@ -10,6 +10,7 @@ AlterPartition call run in its own TaskGroup, so shutdown stops them all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import threading
@@ -91,6 +92,7 @@ class ReplicaManager:
         # from; the image replaces a map when it changes, so identity says "unchanged" cheaply
         self._configured_from: dict[str, tuple] = {}
         self._configs_seen: tuple | None = None  # the image's config maps at the last look
+        self._opening: set[str] = set()  # directory names of logs being opened in a thread
 
     # -- lookups ----------------------------------------------------------------------
     def replica(self, topic: str, partition: int) -> PartitionReplica | None:
@@ -219,11 +221,10 @@ class ReplicaManager:
             replica = self.replicas.get(key)
             if replica is None:
                 try:
-                    replica = self._open(topic.name, topic.topic_id, index)
+                    replica = await self._open(topic.name, topic.topic_id, index)
                 except (OSError, StorageError) as exc:  # one bad log must not take the node down
                     log.error("cannot open the log of %s-%d: %s", topic.name, index, exc)
                     continue
-                await asyncio.sleep(0)  # opening a log fsyncs: let heartbeats through
             if reg.leader == self.broker_id and topic.name not in min_isrs:
                 min_isrs[topic.name] = int(self._topic_configs(topic.name)["min.insync.replicas"])
             role = replica.apply_registration(reg, now_ms(), min_isrs.get(topic.name, 1))
@@ -261,9 +262,32 @@ class ReplicaManager:
                     replica.log.reconfigure(config)
                     log.info("%s-%d log settings now %s", name, replica.partition, config)
 
-    def _open(self, topic: str, topic_id: str, index: int) -> PartitionReplica:
-        path = partition_dir.prepare(self.root, topic, index, topic_id)
-        plog = PartitionLog.open(path, log_config_for(self._topic_configs(topic)))
+    async def _open(self, topic: str, topic_id: str, index: int) -> PartitionReplica:
+        """Open a replica's log in a worker thread: after a crash its newest segment is
+        walked batch by batch (seconds for a large one), and meanwhile this node must go
+        on heartbeating and serving fetches, or it is fenced and its followers fall out
+        of the ISR while it starts."""
+        name = partition_dir.partition_path(self.root, topic, index).name
+        config = log_config_for(self._topic_configs(topic))
+
+        def open_log() -> PartitionLog:
+            return PartitionLog.open(partition_dir.prepare(self.root, topic, index, topic_id), config)
+
+        self._opening.add(name)  # not a stray log while it opens (remove_stray_logs)
+        opened = asyncio.ensure_future(asyncio.to_thread(open_log))
+        try:
+            plog = await asyncio.shield(opened)
+        except asyncio.CancelledError:
+            # stopping: the thread cannot be interrupted; let it finish and close its log
+            with contextlib.suppress(Exception):
+                (await opened).close(clean=False)
+            raise
+        finally:
+            self._opening.discard(name)
+        return self._adopt(topic, topic_id, index, plog)
+
+    def _adopt(self, topic: str, topic_id: str, index: int, plog: PartitionLog) -> PartitionReplica:
+        path = plog.directory.path
         plog.flush_rolls_with(self._schedule_roll_fsync)
         plog.drop_cold_pages_with(self._schedule_cache_drop)
         hw = self._checkpoint.read().get(path.name, 0)
@@ -288,7 +312,7 @@ class ReplicaManager:
 
     def remove_stray_logs(self, image: MetadataImage) -> None:
         """Delete logs of topics the (caught-up) image no longer has."""
-        keep = {r.log.directory.path.name for r in self.replicas.values()}
+        keep = {r.log.directory.path.name for r in self.replicas.values()} | self._opening
         live_ids = set(image.topics)
         for path in self.root.iterdir():
             if path.name == partition_dir.STRAY_DIR or not path.is_dir():

@@ -111,6 +111,12 @@ class LeaderEpochCache:
             self._entries = []
             self._persist()
 
+    def persist_to(self, path: Path, changed: bool) -> None:
+        """From now on keep the checkpoint at ``path``; write it now if ``changed``."""
+        self.path = path
+        if changed:
+            self._persist()
+
     def _persist(self) -> None:
         if self.path is not None:
             write_checkpoint(self.path, self._entries)

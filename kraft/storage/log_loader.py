@@ -34,7 +34,9 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int
     clean = directory.was_clean_shutdown()
     checkpoint = directory.path / CHECKPOINT_NAME
     entries = read_checkpoint(checkpoint)
-    epochs = LeaderEpochCache(checkpoint, entries or [])
+    # in memory while the batches are walked (an epoch change per batch run would be a
+    # durable write each), written once at the end if it changed
+    epochs = LeaderEpochCache(None, entries or [])
 
     def learn(header: BatchHeader) -> None:
         epochs.assign(header.leader_epoch, header.base_offset)
@@ -60,6 +62,7 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int
                 learn(header)
     epochs.truncate_from_end(segments[-1].next_offset)
     epochs.truncate_from_start(segments[0].base_offset)
+    epochs.persist_to(checkpoint, changed=list(epochs.entries) != (entries or []))
     return segments, epochs, lost
 
 

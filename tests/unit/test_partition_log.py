@@ -1,6 +1,8 @@
 """PartitionLog on real directories, plus the leader-epoch cache it keeps in step."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from kraft.storage.leader_epoch_cache import (
@@ -317,6 +319,30 @@ def test_crash_recovery_cuts_the_torn_tail(tmp_path, damage):
         assert log.leader_epoch_cache.entries == ((1, 0), (4, 60))
     assert values(log) == expected and log.log_end_offset == len(expected)
     assert log.append(recs(1), leader_epoch=5) == (len(expected), len(expected))
+    log.close()
+
+
+def test_crash_recovery_writes_the_epoch_checkpoint_once_and_only_when_it_changed(tmp_path):
+    """Recovery walks every batch of the newest segment, re-learning one epoch per run of
+    batches; the checkpoint on disk must end equal to the cache (a cut tail drops its
+    epoch there too) without a durable write per epoch, and a recovery that changes
+    nothing leaves the file alone."""
+    log = PartitionLog.open(tmp_path, LogConfig(segment_bytes=10**9, segment_ms=None))
+    for epoch in range(1, 40):
+        log.append(recs(2, f"e{epoch}."), leader_epoch=epoch)
+    path = active_log_file(log)
+    checkpoint = tmp_path / CHECKPOINT_NAME
+    log.close(clean=False)
+    os.utime(checkpoint, ns=(10**18, 10**18))  # 2001: a rewrite would make it now
+    log = PartitionLog.open(tmp_path)  # a crash with nothing torn: same epochs
+    assert len(log.leader_epoch_cache.entries) == 39
+    assert checkpoint.stat().st_mtime_ns == 10**18
+    log.close(clean=False)
+    last = len(encode_batch(recs(2, "e39."), 76, 39))
+    path.write_bytes(path.read_bytes()[:-last // 2])  # the last batch is torn
+    log = PartitionLog.open(tmp_path)
+    assert log.log_end_offset == 76 and log.leader_epoch_cache.latest_epoch == 38
+    assert read_checkpoint(checkpoint) == list(log.leader_epoch_cache.entries)
     log.close()
 
 
