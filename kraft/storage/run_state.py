@@ -46,7 +46,10 @@ class RunState:
         intact = bool(previous) and (previous.get("closed") is True
                                      or (bool(self.boot_id) and previous.get("boot_id") == self.boot_id))
         self._write(closed=False)
-        if not intact:
+        if not previous:
+            log.info("no earlier run of this broker's replicas on record (a new or wiped data "
+                     "dir): it registers as after an unclean shutdown")
+        elif not intact:
             log.warning("the previous run did not close its logs and the machine may have "
                         "restarted since: this broker leaves every ISR and ELR at registration")
         return intact
