@@ -210,6 +210,12 @@ class GuardedTransport(TCPTransport):
         super()._onNewIncomingConnection(conn)
 
     def send(self, node, message):
+        conn = self._connections.get(node)
+        if conn is not None and self._syncObj.encryptor and not conn.sendRandKey:
+            # The library counts a connection as up once TCP is, before the peer's session
+            # key has arrived: this message would go without it, the peer would take it for
+            # a stranger's frame and cut the connection. Raft sends again on its next tick.
+            return False
         # Whatever this message says (an acknowledgement, entries a follower will count),
         # the journal behind it must be on disk first (see raft_durable).
         sync = getattr(self._syncObj, "sync_journal", None)

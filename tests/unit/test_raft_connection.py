@@ -39,3 +39,52 @@ def test_an_outgoing_connection_receives_frames_across_reconnects():
                         break
                 assert received == [f"hello {attempt}", ["two", attempt]]
                 conn.disconnect()
+
+
+def test_nothing_is_sent_to_a_controller_before_the_key_exchange_ends(monkeypatch):
+    """Two real SyncObjs with a Raft password on loopback, ticked by hand. The library
+    counts a connection as up once TCP is, before the peer's session key has arrived; a
+    Raft message sent then went without the key, and the peer cut the connection as a
+    stranger's (chaos runs logged "fail authentication" between controllers every few
+    minutes, and a follower missed its leader's appends for seconds)."""
+    from pysyncobj import SyncObj, SyncObjConf
+    from pysyncobj.tcp_connection import CONNECTION_STATE
+
+    from kraft.quorum import raft_transport
+
+    host = "127.0.0.1"
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            return s.getsockname()[1]
+
+    monkeypatch.setattr(raft_transport.GuardedTransport, "allowed_hosts", frozenset())
+    failures = raft_transport.AuthFailures()  # this test's own record of cut connections
+    monkeypatch.setattr(raft_transport, "AUTH_FAILURES", failures)
+    transport_class = raft_transport.install({host})
+    addrs = [f"{host}:{free_port()}", f"{host}:{free_port()}"]
+    objs = [SyncObj(addrs[i], [addrs[1 - i]], SyncObjConf(autoTick=False, password="pw", connectionRetryTime=0.05),
+                    transportClass=transport_class) for i in (0, 1)]
+    try:
+        transports = [o._SyncObj__transport for o in objs]
+        dialer = next(i for i in (0, 1) if transports[i]._shouldConnect(next(iter(transports[i]._nodes))))
+        listener = 1 - dialer
+        peer = next(iter(transports[dialer]._nodes))
+        conn = transports[dialer]._connections[peer]
+        for _ in range(200):  # only the dialer runs: it connects and sends its key
+            objs[dialer].doTick(0.005)
+            if conn.state == CONNECTION_STATE.CONNECTED:
+                break
+        assert conn.state == CONNECTION_STATE.CONNECTED and conn.sendRandKey is None
+        transports[dialer].send(peer, {"type": "append_entries"})  # what a leader's tick does
+        for _ in range(400):  # both run: the exchange ends and a leader is elected
+            for o in objs:
+                o.doTick(0.005)
+            if objs[0]._getLeader() is not None and objs[0]._getLeader() == objs[1]._getLeader():
+                break
+        assert failures.recent() == []
+        assert objs[0]._getLeader() is not None and objs[0]._getLeader() == objs[1]._getLeader()
+    finally:
+        for o in objs:
+            o.destroy()
