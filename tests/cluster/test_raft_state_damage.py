@@ -114,7 +114,9 @@ def test_damaged_snapshot_is_rebuilt_from_the_previous_one(cluster, damaged):
         rebuilt = "metadata snapshot damaged" in log_text and "rebuilt" in log_text
         assert rebuilt == (node_id in damaged), (node_id, log_text[-2000:])
     create(cluster, f"{tag}-after", via=damaged[0])  # the quorum takes writes again
-    assert f"{tag}-after" in topics_of(cluster, damaged[-1])
+    # a create answers once the receiving node has the topic; the others follow
+    cluster.wait_until(lambda: f"{tag}-after" in topics_of(cluster, damaged[-1]), 15,
+                       "the new topic on the other rebuilt node")
 
 
 def test_journal_damaged_on_a_majority_refuses_with_one_line_each(cluster):
