@@ -42,3 +42,8 @@ def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topi
 def topic_config(image: MetadataImage, defaults: dict[str, str], topic: str, name: str):
     value, _ = effective_topic_configs(image, defaults, topic)[name]
     return typed_value(name, value)
+
+
+def min_isr(image: MetadataImage, defaults: dict[str, str], topic: str) -> int:
+    """The topic's effective min.insync.replicas (capped as above)."""
+    return topic_config(image, defaults, topic, MIN_ISR)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kraft.metadata.effective_configs import topic_config
+from kraft.metadata.effective_configs import min_isr, topic_config
 from kraft.controller.partition_change import build_partition_change
 from kraft.errors import StaleBrokerEpoch
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import BrokerRegistrationChange, PartitionChange, RegisterBroker
 
 UNCLEAN = "unclean.leader.election.enable"
-MIN_ISR = "min.insync.replicas"
 
 
 @dataclass
@@ -132,10 +131,6 @@ def controlled_shutdown(image, defaults, broker_id: int, broker_epoch: int) -> t
         raise StaleBrokerEpoch(f"broker {broker_id} epoch {broker_epoch} is not registered")
     records = fence_brokers(image, defaults, [broker_id], shutdown=True)
     return records, {"moved": sum(1 for r in records if isinstance(r, PartitionChange))}
-
-
-def min_isr(image: MetadataImage, defaults, topic_name: str) -> int:
-    return topic_config(image, defaults, topic_name, MIN_ISR)
 
 
 def leadership_moves(image: MetadataImage, defaults, gone: frozenset[int],

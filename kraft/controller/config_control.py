@@ -9,10 +9,10 @@ leader can move its high watermark on.
 
 from __future__ import annotations
 
-from kraft.controller.broker_control import min_isr
 from kraft.controller.partition_change import build_partition_change
 from kraft.errors import InvalidConfig, InvalidValue, TopicNotFound
 from kraft.metadata.delta import MetadataDelta
+from kraft.metadata.effective_configs import MIN_ISR, min_isr
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ConfigRecord, PartitionChange
 from kraft.config.broker_synonyms import TOPIC_CONFIG_OF, cluster_default
@@ -23,7 +23,6 @@ from kraft.config.topic_configs import (
 )
 
 UNCLEAN = "unclean.leader.election.enable"
-MIN_ISR = "min.insync.replicas"
 
 
 def alter_topic_configs(

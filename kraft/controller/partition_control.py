@@ -16,7 +16,7 @@ from kraft.errors import (
     StaleBrokerEpoch,
     UnknownTopicOrPartition,
 )
-from kraft.controller.broker_control import min_isr
+from kraft.metadata.effective_configs import min_isr
 from kraft.controller.partition_change import build_partition_change, next_elr
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import PartitionChange

@@ -3,7 +3,7 @@ sync (Kafka's auto.leader.rebalance.enable). Pure."""
 
 from __future__ import annotations
 
-from kraft.controller.broker_control import min_isr
+from kraft.metadata.effective_configs import min_isr
 from kraft.controller.partition_change import build_partition_change
 from kraft.metadata.image import MetadataImage
 
