@@ -49,6 +49,9 @@ class FaultActions:
         self.record = record
         self.topic = topic
         self.pending: list[Undo] = []
+        # power-cut node -> its broker epoch before the cut, until it is seen registered
+        # again (which takes it out of every ISR) and back in every ISR
+        self.lost_unsynced: dict[int, int] = {}
 
     async def apply(self, spec: FaultSpec, now_s: float) -> None:
         kind = spec.fault
@@ -63,12 +66,32 @@ class FaultActions:
         if not nodes and kind not in ("ring",):
             self.record(kind, [], "skipped: no running target")
             return
+        if kind == "power-cut" and spec.one_unsynced_loss_at_a_time:
+            waiting, epochs = await asyncio.to_thread(self._still_catching_up, nodes)
+            if waiting:
+                self.record(kind, [], f"skipped: node(s) {waiting} lost unsynced writes in an "
+                                      f"earlier power cut and are not back in every ISR yet")
+                return
+            self.lost_unsynced.update({n: epochs.get(n, -1) for n in nodes})
         detail = await self._do(kind, nodes, spec)
         self.record(kind, nodes, detail)
         undo = self._undo_kind(kind)
         if undo is not None:
             due = now_s + spec.duration if spec.duration is not None else None
             self.pending.append(Undo(undo, nodes, due))
+
+    def _still_catching_up(self, nodes: list[int]) -> tuple[list[int], dict[int, int]]:
+        """Nodes other than `nodes` cut earlier and not yet back (all of them when the
+        cluster cannot say), and the brokers' epochs now."""
+        try:
+            epochs = targets.broker_epochs(self.cluster)
+            outside = targets.out_of_sync_replicas(self.cluster)  # asked second: as fresh
+        except targets.TargetUnavailable:
+            return sorted(set(self.lost_unsynced) - set(nodes)), {}
+        for n, epoch in list(self.lost_unsynced.items()):
+            if epochs.get(n, -1) > epoch and n not in outside:  # its lost tail is replaced
+                del self.lost_unsynced[n]
+        return sorted(set(self.lost_unsynced) - set(nodes)), epochs
 
     def _applicable(self, kind: str, node: int) -> bool:
         if kind in NETWORK or kind == "power-cut":  # a stopped node's unsynced writes die too

@@ -16,6 +16,8 @@ client retries the first after the second), and the older offset would then win.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +35,8 @@ class GroupMember:
         self._assigned: set[int] = set()
         self._next: dict[int, int] = {}  # assigned partition -> next offset to commit (once it read one)
         self._in_flight = False  # a commit was sent and its answer has not come yet
+        self.last_return = time.monotonic()  # when a client call last returned (the workload watches it)
+        self.stuck_reported = False
 
     def run(self, stop: threading.Event) -> None:
         import confluent_kafka  # a test extra: the runner checks for it first
@@ -42,7 +46,7 @@ class GroupMember:
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 60000,
             "topic.metadata.refresh.interval.ms": 1000, "reconnect.backoff.max.ms": 1000, "log_level": 2,
-            "on_commit": _never_raising(self._on_commit),
+            "on_commit": _never_raising(self._on_commit), **_client_debug(self.name),
         })
         consumer.subscribe([self.h.topic], on_assign=_never_raising(self._on_assign),
                            on_revoke=_never_raising(self._on_revoke), on_lost=_never_raising(self._on_lost))
@@ -53,6 +57,8 @@ class GroupMember:
                     batch = consumer.consume(num_messages=500, timeout=0.2)
                 except SystemError:  # see kafka_producer.serve_reports
                     continue
+                finally:
+                    self.last_return = time.monotonic()
                 for msg in batch:
                     if msg.error() is not None or msg.partition() not in self._assigned:
                         continue
@@ -127,6 +133,23 @@ class GroupMember:
             consumer.poll(0.1)
         except SystemError:  # see kafka_producer.serve_reports
             pass
+
+
+def _client_debug(name: str) -> dict:
+    """With KRAFT_LAB_CLIENT_LOGS=DIR, each member's librdkafka group and protocol debug
+    log goes to DIR/<member>.log (a stalled group's client side; logs reach the file when
+    the member's consume() returns)."""
+    where = os.environ.get("KRAFT_LAB_CLIENT_LOGS")
+    if not where:
+        return {}
+    logger = logging.getLogger(f"kraft.lab.client.{name}")
+    logger.propagate = False
+    if not logger.handlers:
+        handler = logging.FileHandler(os.path.join(where, f"{name}.log"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return {"debug": "cgrp,protocol", "log_level": 7, "logger": logger}
 
 
 def _never_raising(callback):

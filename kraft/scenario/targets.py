@@ -124,3 +124,45 @@ def active_controller(cluster) -> int:
     if not votes:
         raise TargetUnavailable("no node knows an active controller now")
     return max(votes, key=lambda n: (votes[n], term[n]))
+
+
+def broker_epochs(cluster) -> dict[int, int]:
+    """Each registered broker's epoch, the newest any node reports (a new registration,
+    e.g. after a restart, gets a higher one)."""
+    epochs: dict[int, int] = {}
+    for status, body in _ask_all(cluster, "/brokers").values():
+        if status == 200 and isinstance(body, dict):
+            for b in body.get("data", []):
+                if b.get("broker_epoch") is not None:
+                    epochs[b["broker_id"]] = max(epochs.get(b["broker_id"], -1), b["broker_epoch"])
+    if not epochs:
+        raise TargetUnavailable("no node listed the brokers")
+    return epochs
+
+
+def out_of_sync_replicas(cluster) -> set[int]:
+    """Nodes that are a replica of some partition (of any topic, internal ones too) and
+    not in its ISR now, by the freshest answer for each partition."""
+    names = set()
+    for status, body in _ask_all(cluster, "/topics").values():
+        if status == 200 and isinstance(body, dict):
+            names.update(t["topic_name"] for t in body.get("data", []))
+    if not names:
+        raise TargetUnavailable("no node listed the topics")
+    out: set[int] = set()
+    for name in sorted(names):
+        freshest: dict[int, dict] = {}
+        for status, body in _ask_all(cluster, f"/topics/{name}/partitions").values():
+            if status != 200 or not isinstance(body, dict):
+                continue
+            for view in body.get("data", []):
+                seen = freshest.get(view["partition_id"])
+                if seen is None or _epochs(view) > _epochs(seen):
+                    freshest[view["partition_id"]] = view
+        for view in freshest.values():
+            out.update(set(view.get("replica_ids", [])) - set(view.get("isr", [])))
+    return out
+
+
+def _epochs(view: dict) -> tuple[int, int]:
+    return view.get("leader_epoch", -1), view.get("partition_epoch", -1)

@@ -11,10 +11,13 @@ clients see it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
+import sys
 import threading
 import time
+import traceback
 
 import aiohttp
 import orjson
@@ -29,6 +32,8 @@ log = logging.getLogger(__name__)
 
 V2 = "application/vnd.kafka.json.v2+json"
 MEMBER_STOP_BOUND_S = 30.0  # a member's final commit (10 s) and close, with room to spare
+STUCK_AFTER_S = 30.0  # a member's consume() returns every 0.2 s; this long inside the client is a stall
+STUCK_CHECK_EVERY_S = 5.0
 # Errors the cluster raises before appending anything: the write definitely failed.
 # (Produce requests ask for the class with ERROR_CLASS_HEADER.)
 DEFINITE_FAILURES = {"NotEnoughReplicas", "NotLeaderOrFollower", "LeaderNotAvailable"}
@@ -114,13 +119,16 @@ class Workload:
     async def _run_group_members(self) -> None:
         """One thread per member (their calls block; the shared executor's few workers
         are for short calls), stopped with the rest and waited for, within a bound."""
-        threads = [threading.Thread(target=GroupMember(f"g{i}", self.kafka_bootstrap, self.h, self.now_ms).run,
-                                    args=(self.group_stop,), name=f"lab-group-member-g{i}", daemon=True)
-                   for i in range(self.group_members)]
+        members = [GroupMember(f"g{i}", self.kafka_bootstrap, self.h, self.now_ms) for i in range(self.group_members)]
+        threads = [threading.Thread(target=m.run, args=(self.group_stop,), name=f"lab-group-member-{m.name}",
+                                    daemon=True) for m in members]
         for t in threads:
             t.start()
         try:
-            await self.stop_all.wait()
+            while not self.stop_all.is_set():
+                _report_stuck_members(members, threads)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop_all.wait(), STUCK_CHECK_EVERY_S)
         finally:
             self.group_stop.set()
             deadline = time.monotonic() + MEMBER_STOP_BOUND_S
@@ -268,3 +276,20 @@ class Workload:
             self.h.samples.append(Sample(now, p["partition_id"], p["leader_id"], p["leader_epoch"],
                                          p["isr"], hw, p["unclean_elections"],
                                          quorum.get("controller_id"), quorum.get("controller_epoch")))
+
+
+def _report_stuck_members(members: list[GroupMember], threads: list[threading.Thread]) -> None:
+    """Log, once per stall, a member whose client call has not returned for STUCK_AFTER_S,
+    with the thread's stack: which call (consume, commit, a rebalance callback) holds it."""
+    now = time.monotonic()
+    for m, t in zip(members, threads):
+        stuck_s = now - m.last_return
+        if stuck_s < STUCK_AFTER_S:
+            m.stuck_reported = False
+            continue
+        if m.stuck_reported or t.ident is None:
+            continue
+        m.stuck_reported = True
+        frame = sys._current_frames().get(t.ident)
+        stack = "".join(traceback.format_stack(frame)) if frame is not None else "(thread ended)"
+        log.warning("group member %s has been inside the client for %.0f s:\n%s", m.name, stuck_s, stack)
