@@ -34,8 +34,10 @@ class ControllerLink:
         self._peers = peers
         self._timeout = timeout_s
 
-    async def call(self, op: str, payload, local_only: bool = False) -> dict:
-        deadline = time.monotonic() + self._timeout
+    async def call(self, op: str, payload, local_only: bool = False, timeout_s: float | None = None) -> dict:
+        """timeout_s: this call's bound, when shorter than the controller request timeout."""
+        limit = self._timeout if timeout_s is None else min(timeout_s, self._timeout)
+        deadline = time.monotonic() + limit
         last_problem = "no controller known yet"
         while True:
             controller = self._controller
@@ -55,7 +57,7 @@ class ControllerLink:
                     except _TryElsewhere as exc:
                         last_problem = str(exc)
             if time.monotonic() >= deadline:
-                raise NoActiveController(f"no active controller answered within {self._timeout:.1f}s "
+                raise NoActiveController(f"no active controller answered within {limit:.1f}s "
                                          f"({last_problem})")
             await asyncio.sleep(RETRY_PAUSE_S)
 
