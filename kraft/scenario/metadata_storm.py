@@ -79,17 +79,22 @@ def _signed_get(cluster: LocalCluster, node_id: int, path: str):
 def images_at_one_offset(cluster: LocalCluster, timeout_s: float = 60) -> dict[int, dict]:
     """Every node's image once all of them report the same metadata offset."""
     deadline = time.monotonic() + timeout_s
+    seen: dict[int, object] = {}  # node -> its last offset, or the status it answered with
     while time.monotonic() < deadline:
         got = {}
         for node_id in cluster.hosts:
             status, body = _signed_get(cluster, node_id, "/internal/v1/metadata?image=1")
             if status == 200:
                 got[node_id] = body["image"]
+                seen[node_id] = body["image"].get("offset")
+            else:
+                seen[node_id] = f"HTTP {status}"
         offsets = {img.get("offset") for img in got.values()}
         if len(got) == len(cluster.hosts) and len(offsets) == 1:
             return got
         time.sleep(0.5)
-    raise TimeoutError(f"nodes did not reach one metadata offset within {timeout_s}s")
+    raise TimeoutError(f"nodes did not reach one metadata offset within {timeout_s}s "
+                       f"(last seen: {dict(sorted(seen.items()))}; terms {_terms(cluster)})")
 
 
 def _terms(cluster: LocalCluster) -> list[int]:

@@ -18,8 +18,12 @@ def test_metadata_storm_leaves_no_divergent_node(seed):
     with LocalCluster(3, env={"KRAFT_METADATA_SNAPSHOT_ENTRIES": "200"}) as c:
         c.start()
         c.wait_ready(timeout_s=60)
-        result = run_storm(c, seconds=15, workers=20, seed=seed)
-        logs = {n: c.log_path(n).read_text() for n in c.hosts}
+        try:
+            result = run_storm(c, seconds=15, workers=20, seed=seed)
+        finally:
+            logs = {n: c.log_path(n).read_text() for n in c.hosts}
+            for n, text in logs.items():  # shown when the test fails: the nodes' last words
+                print(f"--- node {n}, last lines ---", *text.splitlines()[-25:], sep="\n")
     print(f"seed {seed}: {result.created} created ({result.create_rate:.1f}/s), {result.refused} refused, "
           f"{result.unknown} unknown, {result.deleted} deleted, {result.configs_changed} config changes, "
           f"terms {result.terms}")
