@@ -9,6 +9,7 @@ got no answer is an unknown outcome: the controller may have committed it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from collections.abc import Callable
@@ -19,6 +20,13 @@ from kraft.controller.quorum_controller import QuorumController
 from kraft.errors import NoActiveController, NotController, OutcomeUnknown
 
 RETRY_PAUSE_S = 0.05
+TARGET_CHECK_S = 0.1
+# Sending one of these twice is harmless, so one in flight to a controller that went
+# silent is given up once another is known, and sent there (Kafka's brokers drop their
+# in-flight controller requests when the active controller changes). A new controller
+# gives every broker a fresh session at election; a heartbeat held until the request
+# timeout (5 s) by the old, frozen one outlived it, and the new one fenced every broker.
+RESENDABLE_OPS = frozenset({"heartbeat"})
 
 
 class ControllerLink:
@@ -34,10 +42,8 @@ class ControllerLink:
         self._peers = peers
         self._timeout = timeout_s
 
-    async def call(self, op: str, payload, local_only: bool = False, timeout_s: float | None = None) -> dict:
-        """timeout_s: this call's bound, when shorter than the controller request timeout."""
-        limit = self._timeout if timeout_s is None else min(timeout_s, self._timeout)
-        deadline = time.monotonic() + limit
+    async def call(self, op: str, payload, local_only: bool = False) -> dict:
+        deadline = time.monotonic() + self._timeout
         last_problem = "no controller known yet"
         while True:
             controller = self._controller
@@ -57,15 +63,18 @@ class ControllerLink:
                     except _TryElsewhere as exc:
                         last_problem = str(exc)
             if time.monotonic() >= deadline:
-                raise NoActiveController(f"no active controller answered within {limit:.1f}s "
+                raise NoActiveController(f"no active controller answered within {self._timeout:.1f}s "
                                          f"({last_problem})")
             await asyncio.sleep(RETRY_PAUSE_S)
 
     async def _forward(self, target: int, op: str, payload, deadline: float) -> dict:
         left = max(0.1, deadline - time.monotonic())
+        request = self._peers.call_json(target, "POST", f"/internal/v1/controller/{op}",
+                                        payload=payload, timeout_s=left)
         try:
-            return await self._peers.call_json(target, "POST", f"/internal/v1/controller/{op}",
-                                               payload=payload, timeout_s=left)
+            if op in RESENDABLE_OPS:
+                return await self._unless_target_moves(target, request)
+            return await request
         except PeerUnreachable as exc:
             if exc.never_sent:
                 raise _TryElsewhere(str(exc)) from None
@@ -73,6 +82,23 @@ class ControllerLink:
                                  f"answer ({type(exc.cause).__name__}); it may have been applied") from None
         except NotController:
             raise _TryElsewhere(f"node {target} is not the controller") from None
+
+
+    async def _unless_target_moves(self, target: int, request) -> dict:
+        task = asyncio.ensure_future(request)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=TARGET_CHECK_S)
+                if done:
+                    return task.result()
+                if self._target() != target:
+                    raise _TryElsewhere(f"the active controller moved from node {target} "
+                                        f"while it was silent")
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
 
 class _TryElsewhere(Exception):

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class BrokerLifecycle:
-    def __init__(self, node_config: NodeConfig, controller_call: Callable[..., Awaitable[dict]],
+    def __init__(self, node_config: NodeConfig, controller_call: Callable[[str, dict], Awaitable[dict]],
                  metadata_offset: Callable[[], int], registered: Callable[[int], None],
                  heartbeat_interval_s: float, session_timeout_s: float,
                  clock: Callable[[], float] = time.monotonic,
@@ -38,10 +38,6 @@ class BrokerLifecycle:
         self._registered = registered
         self._interval = heartbeat_interval_s
         self._session_s = session_timeout_s
-        # A heartbeat waits for its answer a third of a session at most: one sent to a
-        # controller that went silent (paused, cut off) must not hold the next one, which
-        # goes to the new controller, past the session the new controller gives us.
-        self._heartbeat_timeout_s = max(heartbeat_interval_s, session_timeout_s / 3)
         self._clock = clock
         self._log_dir_failed = log_dir_failed
         self._logs_intact = logs_intact
@@ -62,7 +58,7 @@ class BrokerLifecycle:
                     "broker_epoch": self.broker_epoch,
                     "metadata_offset": self._metadata_offset(),
                     "log_dir_failed": self._log_dir_failed(),
-                }, timeout_s=self._heartbeat_timeout_s)
+                })
                 self._last_accepted = sent
             except StaleBrokerEpoch:
                 log.info("broker epoch %s is stale; registering again", self.broker_epoch)

@@ -67,12 +67,10 @@ class FaultActions:
             self.record(kind, [], "skipped: no running target")
             return
         if kind == "power-cut" and spec.one_unsynced_loss_at_a_time:
-            waiting, epochs = await asyncio.to_thread(self._still_catching_up, nodes)
-            if waiting:
-                self.record(kind, [], f"skipped: node(s) {waiting} lost unsynced writes in an "
-                                      f"earlier power cut and are not back in every ISR yet")
+            why_not = await self._why_not_cut_now(nodes)
+            if why_not:
+                self.record(kind, [], f"skipped: {why_not}")
                 return
-            self.lost_unsynced.update({n: epochs.get(n, -1) for n in nodes})
         detail = await self._do(kind, nodes, spec)
         self.record(kind, nodes, detail)
         undo = self._undo_kind(kind)
@@ -80,18 +78,30 @@ class FaultActions:
             due = now_s + spec.duration if spec.duration is not None else None
             self.pending.append(Undo(undo, nodes, due))
 
-    def _still_catching_up(self, nodes: list[int]) -> tuple[list[int], dict[int, int]]:
-        """Nodes other than `nodes` cut earlier and not yet back (all of them when the
-        cluster cannot say), and the brokers' epochs now."""
+    async def _why_not_cut_now(self, nodes: list[int]) -> str | None:
+        """None when cutting `nodes` keeps to one unsynced loss at a time (and then they
+        are remembered as cut), else why not."""
+        if len(nodes) > 1:
+            return f"cuts one node at a time, not {nodes}"
         try:
-            epochs = targets.broker_epochs(self.cluster)
-            outside = targets.out_of_sync_replicas(self.cluster)  # asked second: as fresh
-        except targets.TargetUnavailable:
-            return sorted(set(self.lost_unsynced) - set(nodes)), {}
+            epochs, outside = await asyncio.to_thread(_epochs_and_out_of_sync, self.cluster)
+        except targets.TargetUnavailable as exc:
+            return f"cannot tell which nodes are back in every ISR ({exc})"
+        if any(n not in epochs for n in nodes):
+            return f"no broker epoch known for {nodes}"
+        self._forget_repaired(epochs, outside)
+        waiting = sorted(set(self.lost_unsynced) - set(nodes))
+        if waiting:
+            return f"node(s) {waiting} lost unsynced writes in an earlier power cut and are not back in every ISR yet"
+        self.lost_unsynced.update({n: epochs[n] for n in nodes})
+        return None
+
+    def _forget_repaired(self, epochs: dict[int, int], outside: set[int]) -> None:
+        """A cut node has registered again (which took it out of every ISR) and is in
+        every ISR now: what it lost has been replaced."""
         for n, epoch in list(self.lost_unsynced.items()):
-            if epochs.get(n, -1) > epoch and n not in outside:  # its lost tail is replaced
+            if epochs.get(n, -1) > epoch and n not in outside:
                 del self.lost_unsynced[n]
-        return sorted(set(self.lost_unsynced) - set(nodes)), epochs
 
     def _applicable(self, kind: str, node: int) -> bool:
         if kind in NETWORK or kind == "power-cut":  # a stopped node's unsynced writes die too
@@ -176,6 +186,11 @@ class FaultActions:
         elif u.kind == "heal":
             self.net.heal()
         self.record(u.kind, u.nodes, "")
+
+
+def _epochs_and_out_of_sync(cluster) -> tuple[dict[int, int], set[int]]:
+    epochs = targets.broker_epochs(cluster)
+    return epochs, targets.out_of_sync_replicas(cluster)  # asked second: at least as fresh
 
 
 def fault_event(time_ms: float, kind: str, nodes: list[int], detail: str) -> FaultEvent:

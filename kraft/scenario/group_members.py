@@ -142,10 +142,16 @@ def _client_debug(name: str) -> dict:
     where = os.environ.get("KRAFT_LAB_CLIENT_LOGS")
     if not where:
         return {}
+    os.makedirs(where, exist_ok=True)
+    path = os.path.abspath(os.path.join(where, f"{name}.log"))
     logger = logging.getLogger(f"kraft.lab.client.{name}")
     logger.propagate = False
+    for old in list(logger.handlers):  # an earlier run in this process may have logged elsewhere
+        if getattr(old, "baseFilename", None) != path:
+            logger.removeHandler(old)
+            old.close()
     if not logger.handlers:
-        handler = logging.FileHandler(os.path.join(where, f"{name}.log"))
+        handler = logging.FileHandler(path)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)

@@ -68,9 +68,10 @@ class FaultSpec(_Model):
     duration: float | None = Field(None, gt=0)  # undo after this long (else at heal)
     choices: tuple[str, ...] = ()  # for fault = "random"
     params: dict[str, float | str] = Field(default_factory=dict)
-    # A power cut waits (the fault is skipped) while a node cut earlier is still outside some
-    # ISR: with min.insync.replicas 2 of 3 the design survives one replica losing its
-    # unsynced tail at a time (KIP-966), not two overlapping losses (power-cut-all shows those).
+    # A power cut of one node is skipped until every node cut earlier has registered again
+    # and is back in every ISR: with min.insync.replicas 2 of 3 the design survives one
+    # replica losing its unsynced tail at a time (KIP-966), not overlapping losses
+    # (power-cut-all shows those).
     one_unsynced_loss_at_a_time: bool = False
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ target right now (no leader, unknown topic, no node answering).
 
 from __future__ import annotations
 
+import http.client
 import random
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -89,8 +90,8 @@ def _ask_all(cluster, path: str) -> dict[int, tuple[int, object]]:
     def ask(n):
         try:
             return n, http_json("GET", cluster.v3(n) + path, timeout=ASK_TIMEOUT_S, headers=cluster.headers)
-        except OSError as exc:  # down, restarting, paused (timeout)
-            return n, (None, exc)
+        except (OSError, http.client.HTTPException, ValueError) as exc:  # down, restarting, paused
+            return n, (None, exc)                                         # (timeout), died mid-answer
 
     with ThreadPoolExecutor(len(nodes)) as pool:
         return dict(pool.map(ask, nodes))
@@ -133,8 +134,9 @@ def broker_epochs(cluster) -> dict[int, int]:
     for status, body in _ask_all(cluster, "/brokers").values():
         if status == 200 and isinstance(body, dict):
             for b in body.get("data", []):
-                if b.get("broker_epoch") is not None:
-                    epochs[b["broker_id"]] = max(epochs.get(b["broker_id"], -1), b["broker_epoch"])
+                broker, epoch = b.get("broker_id"), b.get("broker_epoch")
+                if broker is not None and epoch is not None:
+                    epochs[broker] = max(epochs.get(broker, -1), epoch)
     if not epochs:
         raise TargetUnavailable("no node listed the brokers")
     return epochs
@@ -146,7 +148,7 @@ def out_of_sync_replicas(cluster) -> set[int]:
     names = set()
     for status, body in _ask_all(cluster, "/topics").values():
         if status == 200 and isinstance(body, dict):
-            names.update(t["topic_name"] for t in body.get("data", []))
+            names.update(t["topic_name"] for t in body.get("data", []) if t.get("topic_name"))
     if not names:
         raise TargetUnavailable("no node listed the topics")
     out: set[int] = set()
@@ -156,9 +158,10 @@ def out_of_sync_replicas(cluster) -> set[int]:
             if status != 200 or not isinstance(body, dict):
                 continue
             for view in body.get("data", []):
-                seen = freshest.get(view["partition_id"])
+                index = view.get("partition_id")
+                seen = freshest.get(index)
                 if seen is None or _epochs(view) > _epochs(seen):
-                    freshest[view["partition_id"]] = view
+                    freshest[index] = view
         for view in freshest.values():
             out.update(set(view.get("replica_ids", [])) - set(view.get("isr", [])))
     return out

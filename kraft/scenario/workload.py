@@ -290,6 +290,9 @@ def _report_stuck_members(members: list[GroupMember], threads: list[threading.Th
         if m.stuck_reported or t.ident is None:
             continue
         m.stuck_reported = True
+        if not t.is_alive():
+            log.warning("group member %s ended %.0f s ago, before the run did", m.name, stuck_s)
+            continue
         frame = sys._current_frames().get(t.ident)
-        stack = "".join(traceback.format_stack(frame)) if frame is not None else "(thread ended)"
+        stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no frame)"
         log.warning("group member %s has been inside the client for %.0f s:\n%s", m.name, stuck_s, stack)

@@ -179,9 +179,8 @@ class Node:
         results = await asyncio.gather(*(applied(n) for n in others))
         return [n for n, ok in zip(others, results) if not ok]
 
-    async def controller_call(self, op: str, payload, local_only: bool = False,
-                              timeout_s: float | None = None) -> dict:
-        return await self.link.call(op, payload, local_only, timeout_s)
+    async def controller_call(self, op: str, payload, local_only: bool = False) -> dict:
+        return await self.link.call(op, payload, local_only)
 
     def _registered(self, broker_epoch: int) -> None:
         """The controller accepted this broker's registration: replicas may start once

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 from kraft.server.local_cluster import LocalCluster, http_json
@@ -124,9 +127,6 @@ def test_a_paused_controller_costs_only_its_own_broker_its_session():
     next heartbeats must reach the new controller within the session it gives them at
     election, or it fences every broker (seen ten times in a 1,000 s chaos run: every
     partition offline at once)."""
-    import re
-    import time
-
     with LocalCluster(3) as cluster:
         cluster.start().wait_ready()
         old = cluster.raft_leader()

@@ -46,9 +46,9 @@ def read_all(cluster, via, topic, partition=0):
     for _ in range(1000):
         status, recs = http_json("GET", cluster.url(via) + f"/topics/{topic}/partitions/"
                                  f"{partition}/records?offset={offset}&timeout=200")
-        if status == 500 and recs.get("error_code") == 50003:
-            # retriable, as a consumer treats it: e.g. a leader moved back to a restarted
-            # preferred replica is still establishing its high watermark
+        if status == 500 and isinstance(recs, dict) and recs.get("error_code") == 50003:
+            # a retriable error, which a consumer retries: here e.g. a leader moved back to
+            # the restarted preferred replica and still establishing its high watermark
             time.sleep(0.1)
             continue
         assert status == 200, recs

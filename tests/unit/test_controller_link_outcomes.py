@@ -60,3 +60,67 @@ async def test_controller_that_took_the_request_and_went_silent_is_unknown():
         await peers.close()
         server.close()
         await server.wait_closed()
+
+
+async def silent_and_answering() -> tuple[asyncio.Server, int, "web.AppRunner", int, list]:
+    """A controller that takes requests and never answers (frozen), and one that answers."""
+    from aiohttp import web
+
+    async def swallow(reader, writer):
+        await reader.read(1)
+        await asyncio.sleep(30)
+        writer.close()
+
+    silent = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    seen: list[str] = []
+
+    async def answer(request):
+        seen.append(request.match_info["op"])
+        return web.json_response({"fenced": False, "metadata_offset": 7})
+
+    app = web.Application()
+    app.router.add_post("/internal/v1/controller/{op}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return silent, silent.sockets[0].getsockname()[1], runner, runner.addresses[0][1], seen
+
+
+async def test_a_heartbeat_held_by_a_silent_controller_goes_to_the_new_one():
+    silent, silent_port, runner, live_port, seen = await silent_and_answering()
+    target = [2]
+    peers = Peers(b"k" * 32, lambda node_id: f"http://127.0.0.1:{silent_port if node_id == 2 else live_port}")
+    await peers.open()
+    link = ControllerLink(1, None, lambda: target[0], {}, peers, timeout_s=30.0)
+    try:
+        call = asyncio.ensure_future(link.call("heartbeat", {"broker_id": 1}))
+        await asyncio.sleep(0.5)
+        assert not call.done()  # node 2 took it and is silent
+        target[0] = 3  # this node learns of a new active controller
+        async with asyncio.timeout(10):  # far below the 30 s request timeout it would wait
+            answer = await call
+        assert answer == {"fenced": False, "metadata_offset": 7} and seen == ["heartbeat"]
+    finally:
+        await peers.close()
+        await runner.cleanup()
+        silent.close()
+
+
+async def test_a_create_held_by_a_silent_controller_is_not_sent_again():
+    silent, silent_port, runner, live_port, seen = await silent_and_answering()
+    target = [2]
+    peers = Peers(b"k" * 32, lambda node_id: f"http://127.0.0.1:{silent_port if node_id == 2 else live_port}")
+    await peers.open()
+    link = ControllerLink(1, None, lambda: target[0], {}, peers, timeout_s=1.5)
+    try:
+        call = asyncio.ensure_future(link.call("create_topic", {"name": "t"}))
+        await asyncio.sleep(0.5)
+        target[0] = 3
+        with pytest.raises(OutcomeUnknown):  # node 2 may have applied it
+            await call
+        assert seen == []
+    finally:
+        await peers.close()
+        await runner.cleanup()
+        silent.close()
