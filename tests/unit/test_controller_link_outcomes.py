@@ -8,6 +8,7 @@ and never answers (the controller may have applied it: the outcome is unknown).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 
 import pytest
@@ -62,8 +63,10 @@ async def test_controller_that_took_the_request_and_went_silent_is_unknown():
         await server.wait_closed()
 
 
-async def silent_and_answering() -> tuple[asyncio.Server, int, "web.AppRunner", int, list]:
-    """A controller that takes requests and never answers (frozen), and one that answers."""
+@contextlib.asynccontextmanager
+async def silent_then_answering(timeout_s: float):
+    """A link whose controller (node 2) takes requests and never answers (frozen), and
+    node 3, which answers; the test moves the link's target from 2 to 3."""
     from aiohttp import web
 
     async def swallow(reader, writer):
@@ -72,6 +75,7 @@ async def silent_and_answering() -> tuple[asyncio.Server, int, "web.AppRunner", 
         writer.close()
 
     silent = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    silent_port = silent.sockets[0].getsockname()[1]
     seen: list[str] = []
 
     async def answer(request):
@@ -82,18 +86,21 @@ async def silent_and_answering() -> tuple[asyncio.Server, int, "web.AppRunner", 
     app.router.add_post("/internal/v1/controller/{op}", answer)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return silent, silent.sockets[0].getsockname()[1], runner, runner.addresses[0][1], seen
-
-
-async def test_a_heartbeat_held_by_a_silent_controller_goes_to_the_new_one():
-    silent, silent_port, runner, live_port, seen = await silent_and_answering()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    live_port = runner.addresses[0][1]
     target = [2]
     peers = Peers(b"k" * 32, lambda node_id: f"http://127.0.0.1:{silent_port if node_id == 2 else live_port}")
     await peers.open()
-    link = ControllerLink(1, None, lambda: target[0], {}, peers, timeout_s=30.0)
     try:
+        yield ControllerLink(1, None, lambda: target[0], {}, peers, timeout_s=timeout_s), target, seen
+    finally:
+        await peers.close()
+        await runner.cleanup()
+        silent.close()
+
+
+async def test_a_heartbeat_held_by_a_silent_controller_goes_to_the_new_one():
+    async with silent_then_answering(timeout_s=30.0) as (link, target, seen):
         call = asyncio.ensure_future(link.call("heartbeat", {"broker_id": 1}))
         await asyncio.sleep(0.5)
         assert not call.done()  # node 2 took it and is silent
@@ -101,26 +108,13 @@ async def test_a_heartbeat_held_by_a_silent_controller_goes_to_the_new_one():
         async with asyncio.timeout(10):  # far below the 30 s request timeout it would wait
             answer = await call
         assert answer == {"fenced": False, "metadata_offset": 7} and seen == ["heartbeat"]
-    finally:
-        await peers.close()
-        await runner.cleanup()
-        silent.close()
 
 
 async def test_a_create_held_by_a_silent_controller_is_not_sent_again():
-    silent, silent_port, runner, live_port, seen = await silent_and_answering()
-    target = [2]
-    peers = Peers(b"k" * 32, lambda node_id: f"http://127.0.0.1:{silent_port if node_id == 2 else live_port}")
-    await peers.open()
-    link = ControllerLink(1, None, lambda: target[0], {}, peers, timeout_s=1.5)
-    try:
+    async with silent_then_answering(timeout_s=1.5) as (link, target, seen):
         call = asyncio.ensure_future(link.call("create_topic", {"name": "t"}))
         await asyncio.sleep(0.5)
         target[0] = 3
         with pytest.raises(OutcomeUnknown):  # node 2 may have applied it
             await call
         assert seen == []
-    finally:
-        await peers.close()
-        await runner.cleanup()
-        silent.close()
