@@ -48,7 +48,8 @@ def test_the_event_loop_keeps_running_while_a_crashed_log_recovers(tmp_path):
     replica, ticks, took = asyncio.run(open_while_ticking())
     assert replica.log.log_end_offset == 40_000
     assert manager.replica("t", 0) is replica
-    # On the event loop the open would leave the ticker no turn at all until it ended;
-    # the bound is loose (a tick per 20 ms of recovery), not a timing.
-    assert ticks >= max(3, int(took / 0.02)), (ticks, took)
+    # On the event loop the open would leave the ticker no turn at all until it ended (0
+    # ticks); a worker thread shares the GIL with it, so how many turns it gets depends on
+    # the machine's load, not asserted beyond "several".
+    assert ticks >= 3, (ticks, took)
     replica.log.close()
