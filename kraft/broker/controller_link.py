@@ -83,7 +83,6 @@ class ControllerLink:
         except NotController:
             raise _TryElsewhere(f"node {target} is not the controller") from None
 
-
     async def _unless_target_moves(self, target: int, request) -> dict:
         task = asyncio.ensure_future(request)
         try:

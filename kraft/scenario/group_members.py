@@ -36,7 +36,6 @@ class GroupMember:
         self._next: dict[int, int] = {}  # assigned partition -> next offset to commit (once it read one)
         self._in_flight = False  # a commit was sent and its answer has not come yet
         self.last_return = time.monotonic()  # when a client call last returned (the workload watches it)
-        self.stuck_reported = False
 
     def run(self, stop: threading.Event) -> None:
         import confluent_kafka  # a test extra: the runner checks for it first

@@ -125,8 +125,9 @@ class Workload:
         for t in threads:
             t.start()
         try:
+            reported: set[str] = set()  # members whose current stall is logged
             while not self.stop_all.is_set():
-                _report_stuck_members(members, threads)
+                _report_stuck_members(members, threads, reported)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop_all.wait(), STUCK_CHECK_EVERY_S)
         finally:
@@ -278,18 +279,19 @@ class Workload:
                                          quorum.get("controller_id"), quorum.get("controller_epoch")))
 
 
-def _report_stuck_members(members: list[GroupMember], threads: list[threading.Thread]) -> None:
+def _report_stuck_members(members: list[GroupMember], threads: list[threading.Thread],
+                          reported: set[str]) -> None:
     """Log, once per stall, a member whose client call has not returned for STUCK_AFTER_S,
     with the thread's stack: which call (consume, commit, a rebalance callback) holds it."""
     now = time.monotonic()
     for m, t in zip(members, threads):
         stuck_s = now - m.last_return
         if stuck_s < STUCK_AFTER_S:
-            m.stuck_reported = False
+            reported.discard(m.name)
             continue
-        if m.stuck_reported or t.ident is None:
+        if m.name in reported:
             continue
-        m.stuck_reported = True
+        reported.add(m.name)
         if not t.is_alive():
             log.warning("group member %s ended %.0f s ago, before the run did", m.name, stuck_s)
             continue
