@@ -18,12 +18,17 @@ from kraft.broker.peers import Peers
 from kraft.errors import NoActiveController, OutcomeUnknown
 
 
-def closed_port() -> int:
+@contextlib.contextmanager
+def refusing_port():
+    """A port bound but not listening: connecting is refused, and while it is held no
+    other process can take it, nor can the kernel pick it as a client's own source port
+    (a closed ephemeral port can connect to itself, or be taken by another test's node)."""
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    try:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+    finally:
+        s.close()
 
 
 async def link_to(port: int) -> tuple[ControllerLink, Peers]:
@@ -33,12 +38,13 @@ async def link_to(port: int) -> tuple[ControllerLink, Peers]:
 
 
 async def test_unreachable_controller_is_a_refusal():
-    link, peers = await link_to(closed_port())
-    try:
-        with pytest.raises(NoActiveController):
-            await link.call("create_topic", {"name": "t"})
-    finally:
-        await peers.close()
+    with refusing_port() as port:
+        link, peers = await link_to(port)
+        try:
+            with pytest.raises(NoActiveController):
+                await link.call("create_topic", {"name": "t"})
+        finally:
+            await peers.close()
 
 
 async def test_controller_that_took_the_request_and_went_silent_is_unknown():
