@@ -135,7 +135,7 @@ def test_out_of_file_descriptors_pauses_the_listener_and_it_comes_back(cluster):
             except OSError:
                 break
         time.sleep(1.0)
-        probe = connect_from(cluster.hosts[others[0]], raft_addr(cluster, victim))  # accept fails: EMFILE
+        probe = connect_or_explain(cluster, victim, others[0])  # accept fails: EMFILE
         probe.close()
         time.sleep(1.0)
     finally:
@@ -150,6 +150,19 @@ def test_out_of_file_descriptors_pauses_the_listener_and_it_comes_back(cluster):
     assert "pausing accepts" in log
     # and the quorum, including the victim, still commits metadata
     assert create_topics(cluster, "after-emfile", 3, via=victim) == 3
+
+
+def connect_or_explain(cluster, victim, source):
+    """A connection to the victim's Raft port; a refusal fails with what the victim was
+    doing (whether its process lives, the end of its log): seen once in a full suite
+    run, not reproduced alone."""
+    try:
+        return connect_from(cluster.hosts[source], raft_addr(cluster, victim))
+    except ConnectionRefusedError:
+        state = "alive" if cluster.procs[victim].poll() is None else f"exited {cluster.procs[victim].poll()}"
+        tail = cluster.log_path(victim).read_text()[-4000:]
+        pytest.fail(f"node {victim}'s Raft port refused a connection while out of descriptors "
+                    f"(process {state}); its log ends:\n{tail}")
 
 
 class _Marker:
