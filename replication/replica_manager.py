@@ -57,11 +57,11 @@ def _definitely_refused(exc: Exception) -> bool:
 
 class ReplicaManager:
     def __init__(self, broker_id: int, data_dir: Path, topic_configs, lag_max_ms: int,
-                 controller_call, fetch_client, scrub_rate_mb_s: float = 0.0,
+                 controller_call, fetch_channel, scrub_rate_mb_s: float = 0.0,
                  scrub_interval_s: float = 600.0):
         """topic_configs(name) -> effective config dict; controller_call(op, payload) ->
-        coroutine; fetch_client(leader_id, FetchRequest) -> coroutine returning
-        list[PartitionData]."""
+        coroutine; fetch_channel(leader_id) -> an async context manager whose
+        fetch(FetchRequest) returns list[PartitionData] (one per leader fetched from)."""
         self.broker_id = broker_id
         self.root = Path(data_dir) / "partitions"
         self.root.mkdir(parents=True, exist_ok=True)
@@ -74,7 +74,7 @@ class ReplicaManager:
         self.run_state = RunState(self.root)
         self.logs_intact: bool | None = None  # known once run() has begun
         self.scrubber = Scrubber(lambda: list(self.replicas.values()), scrub_rate_mb_s, scrub_interval_s)
-        self._fetch_client = fetch_client
+        self._fetch_channel = fetch_channel
         self.replicas: dict[tuple[str, int], PartitionReplica] = {}
         self._by_name: dict[tuple[str, int], PartitionReplica] = {}
         self._fetchers: dict[int, asyncio.Task] = {}
@@ -342,6 +342,10 @@ class ReplicaManager:
                                                              name=f"fetcher-{leader_id}")
 
     async def _fetch_loop(self, leader_id: int) -> None:
+        async with self._fetch_channel(leader_id) as channel:  # closed when this fetcher ends
+            await self._fetch_through(leader_id, channel)
+
+    async def _fetch_through(self, leader_id: int, channel) -> None:
         while True:
             parts = self.followed_from(leader_id)
             if not parts:
@@ -350,7 +354,7 @@ class ReplicaManager:
                                       max_bytes=8 * 1024 * 1024,
                                       partitions=tuple(r.fetch_position() for r in parts))
             try:
-                answers = await self._fetch_client(leader_id, request)
+                answers = await channel.fetch(request)
             except Exception as exc:  # leader down or restarting: metadata will move on
                 log.debug("fetch from %d failed: %s", leader_id, exc)
                 await asyncio.sleep(0.2)

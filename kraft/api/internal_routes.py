@@ -8,30 +8,41 @@ one who sees a request learns no secret and cannot change it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+import weakref
 from dataclasses import replace
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int, read_body, read_json
+from kraft.broker.fetch_channel import FETCH_STREAM_PATH, verified_request
 from kraft.broker.peers import LOCAL_ONLY_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import signature_valid
 from kraft.errors import BadRequest, Unauthorized
 from kraft.metadata.image_codec import image_to_dict
-from kraft.replication.fetch_protocol import FetchRequest, encode_response
+from kraft.replication.fetch_protocol import encode_response
+
+log = logging.getLogger(__name__)
 
 MAX_WAIT_MS = 30_000
+MAX_FETCH_MESSAGE_BYTES = 1024 * 1024  # a signed FetchRequest: JSON, one entry per partition
+FETCH_STREAM_IDLE_S = 60.0  # a follower fetches at least once per long poll (500 ms)
+FETCH_STREAMS_KEY = web.AppKey("fetch_streams", weakref.WeakSet)
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/internal/v1/controller/{op}", controller_rpc)
     app.router.add_get("/internal/v1/metadata", metadata_log)
     app.router.add_get("/internal/v1/metadata/offset", metadata_offset)
-    app.router.add_post("/internal/v1/fetch", replica_fetch)
+    app.router.add_get(FETCH_STREAM_PATH, replica_fetch_stream)
     app.router.add_post("/internal/v1/produce", forwarded_produce)
     app.router.add_get("/internal/v1/read", committed_read)
     app.router.add_get("/internal/v1/groups", local_groups)
+    app[FETCH_STREAMS_KEY] = weakref.WeakSet()
+    app.on_shutdown.append(_end_fetch_streams)
 
 
 async def _authorize(request, cap: int = 16 * 1024 * 1024) -> None:
@@ -74,20 +85,57 @@ async def metadata_offset(request):
                           "active_controller": node.is_active_controller()})
 
 
-async def replica_fetch(request):
-    """A follower's fetch (binary answer: see replication/fetch_protocol.py)."""
-    await _authorize(request, 1024 * 1024)
+async def replica_fetch_stream(request):
+    """A follower's fetch channel (kraft.broker.fetch_channel): a WebSocket on which each
+    message is one signed FetchRequest and each answer one binary fetch response
+    (replication/fetch_protocol.py). A bad message ends the stream, never the node."""
+    await _authorize(request)
     node = node_of(request)
     if node.replica_manager is None:
         raise BadRequest(f"node {node.node_id} is not a broker")
-    raw = await read_body(request, 1024 * 1024)
+    ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_FETCH_MESSAGE_BYTES,
+                               timeout=1.0)  # the wait for the follower's reply to our close
+    await ws.prepare(request)
+    streams = request.app[FETCH_STREAMS_KEY]
+    streams.add(ws)
     try:
-        fetch = FetchRequest.decode(raw)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BadRequest(f"malformed fetch request: {exc}") from None
-    fetch = replace(fetch, max_wait_ms=min(max(fetch.max_wait_ms, 0), MAX_WAIT_MS))
-    answers = await node.replica_manager.handle_fetch(fetch)
-    return web.Response(body=encode_response(answers), content_type="application/octet-stream")
+        await _serve_fetches(node, ws)
+    finally:
+        streams.discard(ws)
+        await ws.close()
+    return ws
+
+
+async def _serve_fetches(node, ws: web.WebSocketResponse) -> None:
+    while True:
+        try:
+            message = await ws.receive(timeout=FETCH_STREAM_IDLE_S)
+        except TimeoutError:
+            return  # the follower went quiet (it asks at least once per long poll)
+        if message.type is not WSMsgType.BINARY:
+            return  # closed, or a text/error frame no follower sends
+        try:
+            fetch = verified_request(node.peer_key, message.data, int(time.time() * 1000))
+        except ValueError as exc:
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=str(exc)[:120].encode())
+            return
+        fetch = replace(fetch, max_wait_ms=min(max(fetch.max_wait_ms, 0), MAX_WAIT_MS))
+        try:
+            answers = await node.replica_manager.handle_fetch(fetch)
+        except Exception:  # the follower retries on a new stream; the node serves on
+            log.exception("serving a fetch from node %d failed", fetch.replica_id)
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"fetch failed on the leader")
+            return
+        try:
+            await ws.send_bytes(encode_response(answers))
+        except ConnectionResetError:
+            return  # the follower left while its long poll waited
+
+
+async def _end_fetch_streams(app: web.Application) -> None:
+    """At shutdown: followers reconnect elsewhere instead of the server waiting them out."""
+    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"node shutting down")
+                           for ws in list(app[FETCH_STREAMS_KEY])))
 
 
 async def forwarded_produce(request):

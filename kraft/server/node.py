@@ -37,7 +37,7 @@ from kraft.broker.quorum_view import describe_quorum
 from kraft.quorum.raft import RaftQuorum
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
-from kraft.replication.fetch_protocol import FetchRequest, decode_response
+from kraft.broker.fetch_channel import FetchChannel
 from kraft.replication.replica_manager import ReplicaManager
 
 log = logging.getLogger(__name__)
@@ -253,10 +253,8 @@ class Node:
                                       f"({type(exc.cause).__name__}); retry") from None
         return answer.status, answer.body, answer.content_type
 
-    async def _fetch_from(self, leader_id: int, request: FetchRequest):
-        answer = await self.peers.call(leader_id, "POST", "/internal/v1/fetch", data=request.encode(),
-                                       timeout_s=request.max_wait_ms / 1000 + 5)
-        return decode_response(answer.body)
+    def _fetch_channel(self, leader_id: int) -> FetchChannel:
+        return FetchChannel(self.peers, leader_id, self.peer_key)
 
     async def _broker_process_gone(self, broker_id: int) -> bool:
         """True only on a refused connection: a timeout may be a pause or a partition."""
@@ -314,7 +312,7 @@ class Node:
             self.replica_manager = ReplicaManager(
                 self.node_id, self.node_config.data_path, self._effective_topic_configs,
                 self.config.timeouts.replica_lag_time_max_ms,
-                self.controller_call, self._fetch_from,
+                self.controller_call, self._fetch_channel,
                 scrub_rate_mb_s=self.config.storage.scrub_rate_mb_s,
                 scrub_interval_s=self.config.storage.scrub_interval_s)
         image = lambda: self.image  # noqa: E731 - the current image, read at each use
