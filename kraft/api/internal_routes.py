@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_WAIT_MS = 30_000
 MAX_FETCH_MESSAGE_BYTES = 1024 * 1024  # a signed FetchRequest: JSON, one entry per partition
 FETCH_STREAM_IDLE_S = 60.0  # a follower fetches at least once per long poll (500 ms)
+CLOSE_WAIT_S = 1.0
 FETCH_STREAMS_KEY = web.AppKey("fetch_streams", weakref.WeakSet)
 
 
@@ -89,12 +90,12 @@ async def replica_fetch_stream(request):
     """A follower's fetch channel (kraft.broker.fetch_channel): a WebSocket on which each
     message is one signed FetchRequest and each answer one binary fetch response
     (replication/fetch_protocol.py). A bad message ends the stream, never the node."""
-    await _authorize(request)
+    await _authorize(request, 0)  # a handshake has no body
     node = node_of(request)
     if node.replica_manager is None:
         raise BadRequest(f"node {node.node_id} is not a broker")
     ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_FETCH_MESSAGE_BYTES,
-                               timeout=1.0)  # the wait for the follower's reply to our close
+                               timeout=CLOSE_WAIT_S)  # the wait for the follower's reply to our close
     await ws.prepare(request)
     streams = request.app[FETCH_STREAMS_KEY]
     streams.add(ws)
@@ -102,7 +103,7 @@ async def replica_fetch_stream(request):
         await _serve_fetches(node, ws)
     finally:
         streams.discard(ws)
-        await ws.close()
+        await _close(ws, WSCloseCode.OK, b"")
     return ws
 
 
@@ -117,25 +118,35 @@ async def _serve_fetches(node, ws: web.WebSocketResponse) -> None:
         try:
             fetch = verified_request(node.peer_key, message.data, int(time.time() * 1000))
         except ValueError as exc:
-            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=str(exc)[:120].encode())
+            await _close(ws, WSCloseCode.POLICY_VIOLATION, str(exc)[:120].encode())
             return
         fetch = replace(fetch, max_wait_ms=min(max(fetch.max_wait_ms, 0), MAX_WAIT_MS))
         try:
             answers = await node.replica_manager.handle_fetch(fetch)
         except Exception:  # the follower retries on a new stream; the node serves on
             log.exception("serving a fetch from node %d failed", fetch.replica_id)
-            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"fetch failed on the leader")
+            await _close(ws, WSCloseCode.INTERNAL_ERROR, b"fetch failed on the leader")
             return
         try:
             await ws.send_bytes(encode_response(answers))
-        except ConnectionResetError:
-            return  # the follower left while its long poll waited
+        except ConnectionError:
+            return  # the follower left (reset, or lost while the answer drained)
 
 
 async def _end_fetch_streams(app: web.Application) -> None:
     """At shutdown: followers reconnect elsewhere instead of the server waiting them out."""
-    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"node shutting down")
+    await asyncio.gather(*(_close(ws, WSCloseCode.GOING_AWAY, b"node shutting down")
                            for ws in list(app[FETCH_STREAMS_KEY])))
+
+
+async def _close(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
+    """Bounded: a paused or cut-off follower never takes its answer, so neither draining
+    what is queued for it nor waiting for its reply may hold a handler or the shutdown."""
+    try:
+        async with asyncio.timeout(CLOSE_WAIT_S):
+            await ws.close(code=code, message=reason, drain=False)
+    except (TimeoutError, ConnectionError):
+        pass  # the transport is closed either way
 
 
 async def forwarded_produce(request):

@@ -106,11 +106,14 @@ class NodeMetrics:
         @web.middleware
         async def measure(request, handler):
             start = time.perf_counter()
+            response = None
             try:
-                return await handler(request)
+                response = await handler(request)
+                return response
             finally:
-                route = request.match_info.route.resource
-                name = route.canonical if route is not None else "unmatched"
-                histogram.labels(name, request.method).observe(time.perf_counter() - start)
+                if not isinstance(response, web.WebSocketResponse):  # a stream's life is no latency
+                    route = request.match_info.route.resource
+                    name = route.canonical if route is not None else "unmatched"
+                    histogram.labels(name, request.method).observe(time.perf_counter() - start)
 
         return measure
