@@ -160,9 +160,11 @@ def connect_or_explain(cluster, victim, source):
         return connect_from(cluster.hosts[source], raft_addr(cluster, victim))
     except ConnectionRefusedError:
         state = "alive" if cluster.procs[victim].poll() is None else f"exited {cluster.procs[victim].poll()}"
-        tail = cluster.log_path(victim).read_text()[-4000:]
+        lines = cluster.log_path(victim).read_text().splitlines()
+        first = next((i for i, line in enumerate(lines) if " ERROR " in line or "Traceback" in line), len(lines))
         pytest.fail(f"node {victim}'s Raft port refused a connection while out of descriptors "
-                    f"(process {state}); its log ends:\n{tail}")
+                    f"(process {state}); its first error:\n" + "\n".join(lines[first:first + 80])
+                    + "\n...its log ends:\n" + "\n".join(lines[-60:]))
 
 
 class _Marker:
