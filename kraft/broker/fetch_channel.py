@@ -29,7 +29,11 @@ ANSWER_GRACE_S = 5.0  # on top of the request's own long-poll wait
 
 
 def signed_message(key: bytes, request: FetchRequest, now_ms: int) -> bytes:
-    body = request.encode()
+    return signed_body(key, request.encode(), now_ms)
+
+
+def signed_body(key: bytes, body: bytes, now_ms: int) -> bytes:
+    """A message: its signature, a newline, the body (what verified_request takes apart)."""
     return request_signature(key, SIGNED_AS, FETCH_STREAM_PATH, body, now_ms).encode() + b"\n" + body
 
 

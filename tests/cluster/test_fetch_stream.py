@@ -16,9 +16,9 @@ import orjson
 import pytest
 
 from consumer_client import produce
-from cluster_client import V2_BINARY, call, create_topic
+from cluster_client import V2_BINARY, V2_JSON, call, create_topic
 from kafka_wire import leader_of
-from kraft.broker.fetch_channel import FETCH_STREAM_PATH, signed_message
+from kraft.broker.fetch_channel import FETCH_STREAM_PATH, signed_body, signed_message
 from kraft.broker.peers import SIGNATURE_HEADER
 from kraft.config.cluster_keys import peer_key, request_signature
 from kraft.config.data_dir import read_identity
@@ -95,8 +95,8 @@ async def test_a_signed_fetch_reads_the_log_and_anything_else_ends_only_its_stre
             "signed for another body": signed_message(key, request, int(time.time() * 1000))
             .replace(b'"fetch_offset":0', b'"fetch_offset":3'),
             "stale": signed_message(key, request, int(time.time() * 1000) - 3_600_000),
-            "signed garbage": _signed_body(key, b'{"replica_id": "x"}'),
-            "not JSON": _signed_body(key, b"\xff\x00"),
+            "signed garbage": signed_body(key, b'{"replica_id": "x"}', int(time.time() * 1000)),
+            "not JSON": signed_body(key, b"\xff\x00", int(time.time() * 1000)),
         }
         for why, message in hostile.items():
             ws = await session.ws_connect(url, headers=signed_headers(key))
@@ -129,16 +129,10 @@ async def test_a_signed_fetch_reads_the_log_and_anything_else_ends_only_its_stre
     # within 3 s, before a follower that stopped fetching could leave the ISR (5 s)
     status, body = call("POST", f"{cluster.url(leader)}/topics/{TOPIC}/partitions/0?acks=all&timeout_ms=3000",
                         {"records": [{"value": {"after": "hostile streams"}}]},
-                        headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
+                        headers={"Content-Type": V2_JSON})
     assert status == 200 and body["offsets"][0]["error_code"] is None, body
     status, part = call("GET", f"{cluster.v3(1)}/topics/{TOPIC}/partitions/0")
     assert status == 200 and sorted(part["isr"]) == [1, 2, 3], part
-
-
-def _signed_body(key: bytes, body: bytes) -> bytes:
-    from kraft.broker.fetch_channel import SIGNED_AS
-    now = int(time.time() * 1000)
-    return request_signature(key, SIGNED_AS, FETCH_STREAM_PATH, body, now).encode() + b"\n" + body
 
 
 def test_a_leader_stops_cleanly_while_a_follower_does_not_read_its_answer(cluster):
