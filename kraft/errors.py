@@ -372,6 +372,13 @@ class LogDirFailed(RetriableError, StorageError):
     kafka_name, kafka_code = "KAFKA_STORAGE_ERROR", 56
 
 
+class StorageUnavailable(RetriableError, StorageError):
+    """A write failed for want of something that comes back (no file descriptor or memory
+    left): nothing was stored, the data dir stays in service; retry."""
+
+    kafka_name, kafka_code = "KAFKA_STORAGE_ERROR", 56
+
+
 class UnknownServerError(KraftError):
     """A bug or an answer kraft cannot classify: the message says what failed; never used
     for bad input."""

@@ -27,6 +27,7 @@ from kraft.errors import (
     NotLeaderOrFollower,
     OffsetOutOfRange,
     OutcomeUnknown,
+    StorageUnavailable,
 )
 
 _log = logging.getLogger(__name__)
@@ -124,7 +125,11 @@ class PartitionReplica:
         try:
             base, last = self.log.append(batch, self.leader_epoch)
         except OSError as exc:
-            if disk is None or not is_dir_failure(exc):
+            if not is_dir_failure(exc):  # a segment roll found no descriptor left, say
+                raise StorageUnavailable(
+                    f"KAFKA_STORAGE_ERROR: broker {self.broker_id} could not write to "
+                    f"{self.topic}-{self.partition} ({exc.strerror or exc}); nothing was stored, retry") from exc
+            if disk is None:
                 raise
             disk.fail(exc)
             raise self._dir_failed(disk) from None

@@ -47,6 +47,8 @@ DISK_PROBE_S = 1.0  # a failed data dir is probed this often
 RETENTION_PERIOD_S = 5.0
 CLEANER_PERIOD_S = 5.0  # compacted partitions: how often the dirty ratio is looked at
 ALTER_RESEND_S = 1.0  # an ISR proposal with an unknown outcome is sent again after this
+APPLY_RETRY_S = 1.0  # a metadata image not fully applied (a write failed) is applied again after this
+TROUBLE_LOG_S = 10.0  # the same kind of failed disk work is logged at most this often
 
 
 def _definitely_refused(exc: Exception) -> bool:
@@ -88,6 +90,7 @@ class ReplicaManager:
         # the IO worker's jobs, run one at a time in order (see _run_io_jobs)
         self._io_jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
         self._checkpoint_queued = False  # at most one HW checkpoint waits in _io_jobs
+        self._trouble_logged: dict[str, float] = {}  # what -> when last logged (_disk_trouble)
         # topic id -> the (topic overrides, cluster configs) maps its open logs were configured
         # from; the image replaces a map when it changes, so identity says "unchanged" cheaply
         self._configured_from: dict[str, tuple] = {}
@@ -119,13 +122,19 @@ class ReplicaManager:
                 await self._duties()
         finally:
             self._tg = None
-            self._checkpoint.close(self._hw_map())
+            try:
+                self._checkpoint.close(self._hw_map())
+            except OSError as exc:  # an older checkpoint is safe: the HW only lags (see hw_checkpoint)
+                log.warning("last HW checkpoint not written: %s", exc)
             for replica in self.replicas.values():
                 if replica.leader is not None:
                     replica.follower_hw = replica.leader.hw
                     replica.leader = None  # acks=all waiters answer now, not at their timeout
                     replica.changed.pulse()
-                replica.log.close(clean=True)
+                try:
+                    replica.log.close(clean=True)
+                except OSError as exc:  # unclean then: the next start recovers this log
+                    log.error("log of %s-%d not closed cleanly: %s", replica.topic, replica.partition, exc)
             self.replicas.clear()
             self._by_name.clear()
             if self.logs_intact is not None:
@@ -141,13 +150,16 @@ class ReplicaManager:
                     self._sync_fetchers()
             now = now_ms()
             for key, replica in list(self.replicas.items()):
-                self._repair(key, replica)
-                if replica.leader is not None:
-                    proposal = replica.leader.shrink_proposal(now, self._lag_max_ms)
-                    if proposal is not None:
-                        self._propose_isr(replica, proposal)
-                    self._resend_pending_isr(replica)
-                    replica.log.maybe_flush()
+                try:
+                    self._repair(key, replica)
+                    if replica.leader is not None:
+                        proposal = replica.leader.shrink_proposal(now, self._lag_max_ms)
+                        if proposal is not None:
+                            self._propose_isr(replica, proposal)
+                        self._resend_pending_isr(replica)
+                        replica.log.maybe_flush()
+                except OSError as exc:  # the next round does it again
+                    self._disk_trouble(exc, f"duties of {replica.topic}-{replica.partition}")
             mono = time.monotonic()
             if mono >= next_checkpoint and not self._checkpoint_queued:
                 # its fsync (1-7 ms) runs on the IO worker, not on the loop
@@ -156,7 +168,10 @@ class ReplicaManager:
                 self._io_jobs.put_nowait(partial(self._write_checkpoint, self._hw_map()))
             if mono >= next_retention:
                 next_retention = mono + RETENTION_PERIOD_S
-                self._apply_retention()
+                try:
+                    self._apply_retention()
+                except OSError as exc:
+                    self._disk_trouble(exc, "retention")
 
     async def _run_io_jobs(self) -> None:
         """Disk work that may wait for the device, one job at a time in a worker thread,
@@ -166,7 +181,23 @@ class ReplicaManager:
         checkpoint is written by run(); a skipped drop is only advice."""
         while True:
             job = await self._io_jobs.get()
-            await job()
+            try:
+                await job()
+            except OSError as exc:  # each job is redone later or only advice (see above)
+                self._disk_trouble(exc, "background disk work")
+
+    def _disk_trouble(self, exc: OSError, what: str) -> None:
+        """An OSError in the manager's own work must not end its task: that would end the
+        task group, and the node with it. A failing device fails the data dir (see
+        log_dir_health); anything else, such as no file descriptor left, is logged and
+        the work is done again on its next round."""
+        if is_dir_failure(exc):
+            self.disk.fail(exc)
+            return
+        now = time.monotonic()
+        if now - self._trouble_logged.get(what, -TROUBLE_LOG_S) >= TROUBLE_LOG_S:
+            self._trouble_logged[what] = now
+            log.error("%s failed, to be retried: %s", what, exc)
 
     async def _write_checkpoint(self, hws: dict[str, int]) -> None:
         try:
@@ -205,10 +236,14 @@ class ReplicaManager:
                 await self._metadata_changed.wait(1.0)
                 continue
             applied = self._image
-            if applied is not None:
-                await self._apply_image(applied)
+            if applied is not None and not await self._apply_image(applied):
+                await asyncio.sleep(APPLY_RETRY_S)
+                applied = None  # applied again: what did apply is left as it is
 
-    async def _apply_image(self, image: MetadataImage) -> None:
+    async def _apply_image(self, image: MetadataImage) -> bool:
+        """True when every replica follows the image; False when a write failed (a replica
+        not yet made leader, say: it stays what it was until the retry)."""
+        complete = True
         mine = [(topic, index, reg) for topic, index, reg in image.all_partitions()
                 if self.broker_id in reg.replicas]
         seen = {(topic.topic_id, index) for topic, index, _ in mine}
@@ -222,18 +257,28 @@ class ReplicaManager:
             if replica is None:
                 try:
                     replica = await self._open(topic.name, topic.topic_id, index)
-                except (OSError, StorageError) as exc:  # one bad log must not take the node down
+                except OSError as exc:  # out of descriptors, say: opened at the retry
+                    self._disk_trouble(exc, f"opening the log of {topic.name}-{index}")
+                    complete = False
+                    continue
+                except StorageError as exc:  # one bad log must not take the node down
                     log.error("cannot open the log of %s-%d: %s", topic.name, index, exc)
                     continue
             if reg.leader == self.broker_id and topic.name not in min_isrs:
                 min_isrs[topic.name] = int(self._topic_configs(topic.name)["min.insync.replicas"])
-            role = replica.apply_registration(reg, now_ms(), min_isrs.get(topic.name, 1))
+            try:
+                role = replica.apply_registration(reg, now_ms(), min_isrs.get(topic.name, 1))
+            except OSError as exc:  # its leader-epoch checkpoint, written before the role changes
+                self._disk_trouble(exc, f"taking the role of {topic.name}-{index}")
+                complete = False
+                continue
             if role is not None:
                 await asyncio.sleep(0)
             if role == "leader":
                 log.info("leader of %s-%d in epoch %d (isr %s)", topic.name, index,
                          reg.leader_epoch, list(reg.isr))
         self._sync_fetchers()
+        return complete
 
     def _reconfigure_open_logs(self, image: MetadataImage) -> None:
         """A topic config change reaches the open logs (segment.*, flush.*), as in Kafka; the
@@ -368,10 +413,13 @@ class ReplicaManager:
                     continue
                 try:
                     backoff |= replica.on_fetched(data, asked[key], leader_id)
-                except (StorageError, OSError) as exc:  # contained: this partition retries
-                    if isinstance(exc, OSError) and is_dir_failure(exc):
+                except OSError as exc:  # contained: this partition retries
+                    if is_dir_failure(exc):
                         self.disk.fail(exc)  # logged once; the fetchers stop (followed_from)
                         return
+                    self._disk_trouble(exc, f"appending fetched data of {replica.topic}-{replica.partition}")
+                    backoff = True
+                except StorageError as exc:
                     log.error("fetched data for %s-%d not applied: %s", replica.topic,
                               replica.partition, exc)
                     backoff = True

@@ -66,7 +66,10 @@ class Scrubber:
                 if plog.closed:
                     break
                 self.progress.current = segment.log.path.name
-                await self._scrub_segment(replica, segment)
+                try:
+                    await self._scrub_segment(replica, segment)
+                except OSError as exc:  # no descriptor left, say: walked again next pass
+                    log.warning("scrubber: %s not checked: %s", segment.log.path.name, exc)
         self.progress.current = ""
 
     async def _scrub_segment(self, replica, segment) -> None:

@@ -92,9 +92,14 @@ class _MetadataSyncObj(SyncObj):
             pysyncobj_module.createJournal = made
 
     def sync_journal(self) -> None:
-        """Called before any Raft message leaves and before an entry is applied."""
+        """Called before an entry is applied."""
         if self.journal is not None:
             self.journal.sync()
+
+    def ready_to_send(self) -> bool:
+        """Called before any Raft message leaves: False while what it would stand on (the
+        journal, the term and vote) is not on disk."""
+        return self.journal is None or self.journal.ready_to_send()
 
     @replicated
     def apply(self, batch_json):

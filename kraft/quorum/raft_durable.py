@@ -16,17 +16,27 @@ around the library:
   received from the leader), the snapshot file and its directory are fsynced first.
 - `DurableMetaStorer` writes the term, vote and commit index with fsync of the
   temporary file, rename, fsync of the directory.
+- A term or vote that cannot be written (no file descriptor left, a full disk) does not
+  raise into the library: it changes its own state first and then writes, so a raise
+  midway would leave it half-changed (a leader that saw a newer term and never stepped
+  down). The write is retried before every message instead, and while it fails no
+  message leaves: nothing reflects a term or vote that a restart would forget.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 
 from pysyncobj.journal import FileJournal, MetaStorer
 
 from kraft.quorum import raft_fallback
 from pysyncobj.pickle import dumps
+
+log = logging.getLogger(__name__)
+UNSAVED_LOG_S = 10.0  # a term/vote write that keeps failing is logged at most this often
 
 
 def fsync_path(path: Path) -> None:
@@ -60,6 +70,8 @@ class DurableJournal:
         self._snapshot = Path(snapshot_file)
         self._dir = Path(journal_file).parent
         self._dirty = True  # the file may have been created or changed before this process
+        self._meta_unsaved = False  # a term/vote the library holds that is not on disk yet
+        self._unsaved_logged = -UNSAVED_LOG_S
         self.syncs = 0
         fsync_path(self._dir)  # the journal file's own creation
 
@@ -87,6 +99,33 @@ class DurableJournal:
         self._dirty = True
         self.sync()
 
+    def setCurrentTerm(self, term, votedForNodeId):  # noqa: N802, N803
+        self._meta_unsaved = True
+        self._store_term_and_vote(term, votedForNodeId)
+
+    def _store_term_and_vote(self, term, voted_for) -> None:
+        try:
+            self._inner.setCurrentTerm(term, voted_for)
+        except OSError as exc:
+            self._log_unsaved(f"Raft term {term} and vote not written ({exc}): this node sends "
+                              "nothing until they are")
+            return
+        self._meta_unsaved = False
+
+    def onOneSecondTimer(self):  # noqa: N802
+        # the library stores the commit index here (a hint: a restart learns it again); a
+        # raise would end the library's whole tick, and it retries the write each second
+        try:
+            self._inner.onOneSecondTimer()
+        except OSError as exc:
+            self._log_unsaved(f"Raft commit index not written, retried: {exc}")
+
+    def _log_unsaved(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._unsaved_logged >= UNSAVED_LOG_S:
+            self._unsaved_logged = now
+            log.error("%s", message)
+
     def __getitem__(self, item):
         return self._inner[item]
 
@@ -102,6 +141,16 @@ class DurableJournal:
             self._dirty = False
             self._inner.flush()  # msync(MS_SYNC): the mapped journal's pages are on disk
             self.syncs += 1
+
+    def ready_to_send(self) -> bool:
+        """Before a message leaves: the term and vote are on disk (written again if their
+        last write failed) and so is the journal. False: the message must not leave."""
+        if self._meta_unsaved:
+            self._store_term_and_vote(self._inner.getCurrentTerm(), self._inner.getVotedForNodeId())
+            if self._meta_unsaved:
+                return False
+        self.sync()
+        return True
 
     def _sync_snapshot(self) -> None:
         if self._snapshot.exists():

@@ -216,11 +216,11 @@ class GuardedTransport(TCPTransport):
             # key has arrived: this message would go without it, the peer would take it for
             # a stranger's frame and cut the connection. Raft sends again on its next tick.
             return False
-        # Whatever this message says (an acknowledgement, entries a follower will count),
-        # the journal behind it must be on disk first (see raft_durable).
-        sync = getattr(self._syncObj, "sync_journal", None)
-        if sync is not None:
-            sync()
+        # Whatever this message says (an acknowledgement, entries a follower will count, a
+        # vote), the journal, term and vote behind it must be on disk first (see raft_durable).
+        ready = getattr(self._syncObj, "ready_to_send", None)
+        if ready is not None and not ready():
+            return False  # Raft sends again on a later tick
         return super().send(node, message)
 
     def _onTick(self):

@@ -19,6 +19,7 @@ from kraft.config.data_dir import (
 )
 from kraft.quorum.raft_files import RaftStateDamaged
 from kraft.server import tls
+from kraft.server.loop_errors import LoopErrorReporter
 from kraft.server.node import Node
 
 
@@ -98,6 +99,7 @@ def run_node(config: ClusterConfig, node_id: int) -> int:
 async def _serve(config: ClusterConfig, node_id: int, identity: DataDirIdentity) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(LoopErrorReporter())
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     node = Node(config, node_id, identity)

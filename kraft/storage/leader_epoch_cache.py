@@ -62,9 +62,8 @@ class LeaderEpochCache:
             latest = self._entries[-1]
             if latest.epoch == epoch and latest.start_offset <= start_offset:
                 return False
-        self._entries = [e for e in self._entries if e.epoch < epoch and e.start_offset < start_offset]
-        self._entries.append(EpochEntry(epoch, start_offset))
-        self._persist()
+        kept = [e for e in self._entries if e.epoch < epoch and e.start_offset < start_offset]
+        self._replace([*kept, EpochEntry(epoch, start_offset)])
         return True
 
     def end_offset_for(self, requested_epoch: int, log_end_offset: int) -> tuple[int, int]:
@@ -92,8 +91,7 @@ class LeaderEpochCache:
         if end_offset < 0 or not self._entries or self._entries[-1].start_offset < end_offset:
             return
         starts = [e.start_offset for e in self._entries]
-        del self._entries[bisect_left(starts, end_offset):]
-        self._persist()
+        self._replace(self._entries[:bisect_left(starts, end_offset)])
 
     def truncate_from_start(self, start_offset: int) -> None:
         """The log now starts at ``start_offset``: the epoch covering it starts there,
@@ -103,19 +101,24 @@ class LeaderEpochCache:
         if floor < 0 or (floor == 0 and starts[0] == start_offset):
             return
         kept = EpochEntry(self._entries[floor].epoch, start_offset)
-        self._entries = [kept, *self._entries[floor + 1:]]
-        self._persist()
+        self._replace([kept, *self._entries[floor + 1:]])
 
     def clear(self) -> None:
         if self._entries:
-            self._entries = []
-            self._persist()
+            self._replace([])
 
     def persist_to(self, path: Path, changed: bool) -> None:
         """From now on keep the checkpoint at ``path``; write it now if ``changed``."""
         self.path = path
         if changed:
             self._persist()
+
+    def _replace(self, entries: list[EpochEntry]) -> None:
+        """Write first, then change what is in memory: a write that fails (a full disk,
+        no descriptor left) leaves both as they were, so the caller's retry redoes it."""
+        if self.path is not None:
+            write_checkpoint(self.path, entries)
+        self._entries = entries
 
     def _persist(self) -> None:
         if self.path is not None:

@@ -148,6 +148,10 @@ def test_out_of_file_descriptors_pauses_the_listener_and_it_comes_back(cluster):
     again.close()
     log = cluster.log_path(victim).read_text()
     assert "pausing accepts" in log
+    # the HTTP listener's failed accepts: a line per listener every 10 s, not asyncio's own
+    # report of each attempt with its traceback (hundreds a second)
+    assert "out of system resource" not in log
+    assert 1 <= log.count("cannot accept") <= 4
     # and the quorum, including the victim, still commits metadata
     assert create_topics(cluster, "after-emfile", 3, via=victim) == 3
 
@@ -160,10 +164,7 @@ def connect_or_explain(cluster, victim, source):
         return connect_from(cluster.hosts[source], raft_addr(cluster, victim))
     except ConnectionRefusedError:
         state = "alive" if cluster.procs[victim].poll() is None else f"exited {cluster.procs[victim].poll()}"
-        # asyncio logs every EMFILE on accept (expected here); the rest names what failed
-        lines = [line for line in cluster.log_path(victim).read_text().splitlines()
-                 if "out of system resource" not in line and "_accept_connection" not in line
-                 and "in accept" not in line and "Too many open files" not in line[:40]]
+        lines = cluster.log_path(victim).read_text().splitlines()
         errors = [line for line in lines if " ERROR " in line or " CRITICAL " in line]
         frames = [line for line in lines if ".py:" in line or "Error" in line or "Exception" in line
                   or "During handling" in line]
