@@ -61,29 +61,37 @@ def _walk(buf, pos: int, end: int, count: int) -> int:
             pos += 2
         else:
             _, pos = read_varlong(buf, pos)
-        b = buf[pos]
+        b = buf[pos]  # offset delta: two bytes from 64 on, so most of a large batch's
         if b < 0x80:
             delta = (b >> 1) ^ -(b & 1)
             pos += 1
+        elif (b2 := buf[pos + 1]) < 0x80:
+            z = (b & 0x7F) | (b2 << 7)
+            delta = (z >> 1) ^ -(z & 1)
+            pos += 2
         else:
             delta, pos = read_varint(buf, pos)
         if delta != expected_delta:
             raise InvalidAppend("records must carry offset deltas 0, 1, 2, ...")  # Kafka's INVALID_RECORD
-        for _key_then_value in (0, 1):
-            b = buf[pos]
-            if b < 0x80:
-                size = (b >> 1) ^ -(b & 1)
-                pos += 1
-            elif (b2 := buf[pos + 1]) < 0x80:
-                z = (b & 0x7F) | (b2 << 7)
-                size = (z >> 1) ^ -(z & 1)
-                pos += 2
-            else:
-                size, pos = read_varint(buf, pos)
-            if size >= 0:
-                pos += size
-            elif size != -1:
-                raise CorruptBatchError(f"field length {size} runs past the record end")
+        b = buf[pos]  # the key: null (one byte, 0x01) in most records
+        if b == 1:
+            pos += 1
+        else:
+            pos = _skip_field(buf, pos)
+        b = buf[pos]  # the value
+        if b < 0x80:
+            size = (b >> 1) ^ -(b & 1)
+            pos += 1
+        elif (b2 := buf[pos + 1]) < 0x80:
+            z = (b & 0x7F) | (b2 << 7)
+            size = (z >> 1) ^ -(z & 1)
+            pos += 2
+        else:
+            size, pos = read_varint(buf, pos)
+        if size >= 0:
+            pos += size
+        elif size != -1:
+            raise CorruptBatchError(f"field length {size} runs past the record end")
         if pos >= stop:
             raise CorruptBatchError(f"record declares {length} bytes but its fields need more")
         if buf[pos] == 0:  # no headers: the common case
@@ -92,6 +100,16 @@ def _walk(buf, pos: int, end: int, count: int) -> int:
             pos = _headers(buf, pos, stop)
         if pos != stop:
             raise CorruptBatchError(f"record declares {length} bytes but its fields use {pos - stop + length}")
+    return pos
+
+
+def _skip_field(buf, pos: int) -> int:
+    """Position after a length-prefixed field that may be null (-1)."""
+    size, pos = read_varint(buf, pos)
+    if size >= 0:
+        return pos + size
+    if size != -1:
+        raise CorruptBatchError(f"field length {size} runs past the record end")
     return pos
 
 
