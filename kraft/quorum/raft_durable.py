@@ -20,7 +20,10 @@ around the library:
   raise into the library: it changes its own state first and then writes, so a raise
   midway would leave it half-changed (a leader that saw a newer term and never stepped
   down). The write is retried before every message instead, and while it fails no
-  message leaves: nothing reflects a term or vote that a restart would forget.
+  message leaves: nothing reflects a term or vote that a restart would forget. A
+  snapshot from the leader that cannot be fsynced is held the same way.
+- A journal msync that fails stops the node (exit status 70): the kernel may have
+  dropped the pages, and a retried msync could claim success for them.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from pysyncobj.pickle import dumps
 
 log = logging.getLogger(__name__)
 UNSAVED_LOG_S = 10.0  # a term/vote write that keeps failing is logged at most this often
+HALT_EXIT_CODE = 70  # EX_SOFTWARE: the Raft journal could not be made durable
 
 
 def fsync_path(path: Path) -> None:
@@ -46,6 +50,14 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _halt(message: str) -> None:
+    """Stop the process at once (any thread): no shutdown step may act on state that
+    is not on disk."""
+    log.critical("%s", message)
+    logging.shutdown()  # the line above reaches the node's log first
+    os._exit(HALT_EXIT_CODE)
 
 
 class DurableMetaStorer(MetaStorer):
@@ -71,7 +83,8 @@ class DurableJournal:
         self._dir = Path(journal_file).parent
         self._dirty = True  # the file may have been created or changed before this process
         self._meta_unsaved = False  # a term/vote the library holds that is not on disk yet
-        self._unsaved_logged = -UNSAVED_LOG_S
+        self._snapshot_unsynced = False  # a snapshot the log was cleared for, not fsynced yet
+        self._unsaved_logged: dict[str, float] = {}
         self.syncs = 0
         fsync_path(self._dir)  # the journal file's own creation
 
@@ -93,11 +106,22 @@ class DurableJournal:
         self.sync()
 
     def clear(self):
+        # Called once a snapshot from the leader has replaced the state machine: the log
+        # must be cleared now whatever happens, or the library would apply the old
+        # entries again on top of the snapshot's state. A snapshot that cannot be
+        # fsynced yet (no descriptor left) holds back every message until it is, the
+        # acknowledgement of this snapshot included.
         raft_fallback.forget_dropped(self._dir)
-        self._sync_snapshot()  # called once a snapshot from the leader replaced the log
+        try:
+            self._sync_snapshot()
+        except OSError as exc:
+            self._snapshot_unsynced = True
+            self._log_unsaved(f"Raft snapshot from the leader not fsynced ({exc}): this node sends "
+                              "nothing until it is")
         self._inner.clear()
         self._dirty = True
-        self.sync()
+        if not self._snapshot_unsynced:
+            self.sync()
 
     def setCurrentTerm(self, term, votedForNodeId):  # noqa: N802, N803
         self._meta_unsaved = True
@@ -108,7 +132,7 @@ class DurableJournal:
             self._inner.setCurrentTerm(term, voted_for)
         except OSError as exc:
             self._log_unsaved(f"Raft term {term} and vote not written ({exc}): this node sends "
-                              "nothing until they are")
+                              "nothing until they are", "term")
             return
         self._meta_unsaved = False
 
@@ -118,12 +142,12 @@ class DurableJournal:
         try:
             self._inner.onOneSecondTimer()
         except OSError as exc:
-            self._log_unsaved(f"Raft commit index not written, retried: {exc}")
+            self._log_unsaved(f"Raft commit index not written, retried: {exc}", "commit index")
 
-    def _log_unsaved(self, message: str) -> None:
-        now = time.monotonic()
-        if now - self._unsaved_logged >= UNSAVED_LOG_S:
-            self._unsaved_logged = now
+    def _log_unsaved(self, message: str, kind: str = "snapshot") -> None:
+        now = time.monotonic()  # each kind its own clock: one must not hide another
+        if now - self._unsaved_logged.get(kind, -UNSAVED_LOG_S) >= UNSAVED_LOG_S:
+            self._unsaved_logged[kind] = now
             log.error("%s", message)
 
     def __getitem__(self, item):
@@ -138,17 +162,30 @@ class DurableJournal:
     # -- what the adapter calls ---------------------------------------------------------
     def sync(self) -> None:
         if self._dirty:
+            try:
+                self._inner.flush()  # msync(MS_SYNC): the mapped journal's pages are on disk
+            except OSError as exc:
+                # After a failed msync the kernel may have dropped the dirty pages and a
+                # retry can report success: a voter that cannot trust its journal stops,
+                # as Kafka halts when its metadata log dir fails.
+                _halt(f"the Raft journal could not be written to disk ({exc}); stopping the node")
             self._dirty = False
-            self._inner.flush()  # msync(MS_SYNC): the mapped journal's pages are on disk
             self.syncs += 1
 
     def ready_to_send(self) -> bool:
         """Before a message leaves: the term and vote are on disk (written again if their
-        last write failed) and so is the journal. False: the message must not leave."""
+        last write failed), the snapshot the log was last cleared for, and the journal.
+        False: the message must not leave."""
         if self._meta_unsaved:
             self._store_term_and_vote(self._inner.getCurrentTerm(), self._inner.getVotedForNodeId())
             if self._meta_unsaved:
                 return False
+        if self._snapshot_unsynced:
+            try:
+                self._sync_snapshot()
+            except OSError:
+                return False
+            self._snapshot_unsynced = False
         self.sync()
         return True
 

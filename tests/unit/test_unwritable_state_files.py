@@ -79,3 +79,19 @@ def test_a_leader_epoch_not_written_is_not_taken_so_the_retry_writes_it(tmp_path
     with no_descriptors_left(), pytest.raises(OSError):
         cache.truncate_from_end(10)
     assert read_checkpoint(path) == list(cache.entries) == [EpochEntry(1, 0), EpochEntry(2, 10)]
+
+
+def test_a_snapshot_from_the_leader_not_fsynced_still_clears_the_log_and_holds_back_messages(tmp_path):
+    # The library has already restored the state machine from the leader's snapshot when
+    # it clears the log: keeping the old entries would apply them again on top of it.
+    journal = DurableJournal(str(tmp_path / "raft.journal"), str(tmp_path / "raft.snapshot"))
+    for idx in range(1, 6):
+        journal.add(b"entry", idx, 1)
+    assert journal.ready_to_send()
+    (tmp_path / "raft.snapshot").write_bytes(b"the leader's snapshot")
+    with no_descriptors_left():
+        journal.clear()  # must not raise: the library would swallow it and answer success
+        assert len(journal) == 0
+        assert not journal.ready_to_send()  # the acknowledgement waits for the fsync
+    assert journal.ready_to_send()
+    assert journal.ready_to_send()
