@@ -117,7 +117,7 @@ class DurableJournal:
         except OSError as exc:
             self._snapshot_unsynced = True
             self._log_unsaved(f"Raft snapshot from the leader not fsynced ({exc}): this node sends "
-                              "nothing until it is")
+                              "nothing until it is", "snapshot")
         self._inner.clear()
         self._dirty = True
         if not self._snapshot_unsynced:
@@ -144,7 +144,7 @@ class DurableJournal:
         except OSError as exc:
             self._log_unsaved(f"Raft commit index not written, retried: {exc}", "commit index")
 
-    def _log_unsaved(self, message: str, kind: str = "snapshot") -> None:
+    def _log_unsaved(self, message: str, kind: str) -> None:
         now = time.monotonic()  # each kind its own clock: one must not hide another
         if now - self._unsaved_logged.get(kind, -UNSAVED_LOG_S) >= UNSAVED_LOG_S:
             self._unsaved_logged[kind] = now

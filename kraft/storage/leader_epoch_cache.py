@@ -111,7 +111,7 @@ class LeaderEpochCache:
         """From now on keep the checkpoint at ``path``; write it now if ``changed``."""
         self.path = path
         if changed:
-            self._persist()
+            write_checkpoint(path, self._entries)
 
     def _replace(self, entries: list[EpochEntry]) -> None:
         """Write first, then change what is in memory: a write that fails (a full disk,
@@ -119,10 +119,6 @@ class LeaderEpochCache:
         if self.path is not None:
             write_checkpoint(self.path, entries)
         self._entries = entries
-
-    def _persist(self) -> None:
-        if self.path is not None:
-            write_checkpoint(self.path, self._entries)
 
     def __repr__(self) -> str:
         return f"LeaderEpochCache({self._entries})"

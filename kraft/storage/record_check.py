@@ -77,7 +77,7 @@ def _walk(buf, pos: int, end: int, count: int) -> int:
         if b == 1:
             pos += 1
         else:
-            pos = _skip_field(buf, pos)
+            pos = _field(buf, pos, stop)[1]
         b = buf[pos]  # the value
         if b < 0x80:
             size = (b >> 1) ^ -(b & 1)
@@ -100,16 +100,6 @@ def _walk(buf, pos: int, end: int, count: int) -> int:
             pos = _headers(buf, pos, stop)
         if pos != stop:
             raise CorruptBatchError(f"record declares {length} bytes but its fields use {pos - stop + length}")
-    return pos
-
-
-def _skip_field(buf, pos: int) -> int:
-    """Position after a length-prefixed field that may be null (-1)."""
-    size, pos = read_varint(buf, pos)
-    if size >= 0:
-        return pos + size
-    if size != -1:
-        raise CorruptBatchError(f"field length {size} runs past the record end")
     return pos
 
 
