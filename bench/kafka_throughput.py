@@ -58,7 +58,7 @@ from kafka_ceiling import KafkaCeiling  # noqa: E402
 
 from kraft.perf.consume_load import run_consume  # noqa: E402
 from kraft.perf.produce_load import ProduceSpec, run_produce  # noqa: E402
-from kraft.perf.stats import cpu_seconds  # noqa: E402
+from kraft.perf.stats import cpu_seconds, rss_bytes  # noqa: E402
 from kraft.server.local_cluster import LocalCluster  # noqa: E402
 
 RECORD = 1024
@@ -233,7 +233,7 @@ def main() -> int:
                     timed(pids, lambda: kcat_consume(cluster.bootstrap_servers, wire_topic, args.records)))
             rows["REST consume"].append(
                 timed(pids, lambda: run_consume(cluster.url(1), rest_topic, args.records).records))
-        rss = {n: rss_mb(cluster.procs[n].pid) for n in sorted(cluster.procs)}
+        rss = {n: rss_bytes(cluster.procs[n].pid) / 2**20 for n in sorted(cluster.procs)}
 
     print(f"\n{args.records} records of {RECORD} B per row, {args.runs} runs: median (min..max)\n")
     print(f"| {'row':<23} | {'MB/s':<20} | {'CPU-ms per MB':<20} | {'client CPU-ms per MB':<20} |")
@@ -261,11 +261,6 @@ def main() -> int:
     print(f"RSS per node after the runs (goal < 300 MB): {', '.join(f'node {n}: {v:.0f} MB' for n, v in rss.items())}")
     print(json.dumps({"rows": rows, "rss_mb": rss}))
     return 0
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
 if __name__ == "__main__":
