@@ -93,6 +93,8 @@ class InvalidValue(RequestError):
 
 
 class InvalidTopic(InvalidValue):
+    """A name no client may use here: an internal topic written by a client."""
+
     kafka_name, kafka_code = "INVALID_TOPIC_EXCEPTION", 17
 
 
@@ -129,8 +131,14 @@ class Overloaded(KraftError):
     retriable = True
 
 
+class UnsupportedMessageFormat(RequestError):
+    """A batch of an older format (magic 0/1), or a batch feature this broker does not serve."""
+
+    kafka_name, kafka_code = "UNSUPPORTED_FOR_MESSAGE_FORMAT", 43
+
+
 class MessageTooLarge(KraftError):
-    """A record larger than the topic's max.message.bytes."""
+    """A batch larger than the topic's max.message.bytes."""
 
     kafka_name, kafka_code = "MESSAGE_TOO_LARGE", 10
 

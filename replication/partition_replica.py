@@ -110,15 +110,17 @@ class PartitionReplica:
         return self.leader
 
     # -- produce (leader) ----------------------------------------------------------------
-    def append(self, batch: bytes, acks_all: bool, min_insync: int) -> tuple[int, int, int]:
+    def append(self, batch: bytes, acks_all: bool) -> tuple[int, int, int]:
         """Append one produced batch; returns (base offset, last offset, leader epoch).
         An idempotent producer's retry returns the original batch's offsets (nothing is
-        written); waiting for those to commit then answers it like the first attempt."""
+        written); waiting for those to commit then answers it like the first attempt.
+        acks=all is held to the topic's min ISR as the leader state last took it from
+        the metadata (the one place it is looked up)."""
         leader = self._require_leader()
-        if acks_all and not leader.can_ack_all(min_insync):
+        if acks_all and not leader.can_ack_all(leader.min_isr):
             raise NotEnoughReplicas(
                 f"NOT_ENOUGH_REPLICAS: {self.topic}-{self.partition} has {len(leader.isr)} "
-                f"in-sync replica(s) {list(leader.isr)}, min.insync.replicas is {min_insync}")
+                f"in-sync replica(s) {list(leader.isr)}, min.insync.replicas is {leader.min_isr}")
         disk = self.disk
         if disk is not None and disk.failed:
             raise self._dir_failed(disk)
@@ -142,8 +144,7 @@ class PartitionReplica:
         return LogDirFailed(f"KAFKA_STORAGE_ERROR: broker {self.broker_id}'s data dir takes no writes "
                             f"({disk.reason}); leadership of {self.topic}-{self.partition} is moving, retry")
 
-    async def wait_committed(self, last_offset: int, epoch: int, min_insync: int,
-                             deadline: float) -> None:
+    async def wait_committed(self, last_offset: int, epoch: int, deadline: float) -> None:
         """acks=all: until the HW passes `last_offset` in the same leader epoch."""
         while True:
             leader = self.leader
@@ -152,7 +153,7 @@ class PartitionReplica:
                     f"NOT_LEADER: leadership of {self.topic}-{self.partition} moved during the "
                     "write; outcome unknown, retry")
             if leader.hw > last_offset:
-                if not leader.can_ack_all(min_insync):
+                if not leader.can_ack_all(leader.min_isr):
                     raise OutcomeUnknown(
                         f"NOT_ENOUGH_REPLICAS_AFTER_APPEND: the ISR shrank to {list(leader.isr)} "
                         "while the write waited; outcome unknown")

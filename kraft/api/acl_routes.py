@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from kraft.controller import commands as controller_requests
+from kraft.broker.services import BrokerServices
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object, reject_unknown_fields
 from kraft.api.paths import base_url, check_cluster
@@ -58,7 +60,7 @@ async def create_acl(request):
     check_cluster(request, node.cluster_id)
     body = await read_json_object(request)
     reject_unknown_fields(body, set(FIELDS), "ACL")
-    await _write(node, "create_acls", {"acls": [binding_from(body).to_dict()]})
+    await _write(node, controller_requests.CreateAcls(acls=[binding_from(body).to_dict()]))
     return web.Response(status=201)
 
 
@@ -78,7 +80,7 @@ async def create_acls_batch(request):
             raise BadRequest("each entry of data must be an ACL object")
         reject_unknown_fields(entry, set(FIELDS), "ACL")
         bindings.append(binding_from(entry).to_dict())
-    await _write(node, "create_acls", {"acls": bindings})
+    await _write(node, controller_requests.CreateAcls(acls=bindings))
     return web.Response(status=201)
 
 
@@ -86,14 +88,14 @@ async def delete_acls(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)
     acl_filter = filter_from(_query(request), required=DELETE_REQUIRED)
-    result = await _write(node, "delete_acls", {"filter": acl_filter.to_dict()})
+    result = await _write(node, controller_requests.DeleteAcls(filter=acl_filter.to_dict()))
     base = base_url(request)
     data = [acl_view(AclBinding(**d), node.cluster_id, base) for d in result["deleted"]]
     return json_response({"data": data})
 
 
-async def _write(node, op: str, payload: dict) -> dict:
-    result = await node.controller_call(op, payload)
+async def _write(node: BrokerServices, request: controller_requests.ControllerRequest) -> dict:
+    result = await node.controller_call(request)
     if "metadata_offset" in result:
         await node.wait_metadata_everywhere(result["metadata_offset"])
     return result

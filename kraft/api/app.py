@@ -30,6 +30,7 @@ from kraft.api import (
 from kraft.api.catch_up import catch_up_on_unknown_topic
 from kraft.api.cors import cors_middleware
 from kraft.api.context import NODE_KEY
+from kraft.broker.services import BrokerServices
 from kraft.api.error_map import error_body
 from kraft.api.security_middleware import security
 from kraft.api.http_body import BUDGET_KEY, BodyBudget, body_budget, json_response
@@ -58,7 +59,7 @@ async def error_envelope(request: web.Request, handler):
         )
 
 
-def build_app(node) -> web.Application:
+def build_app(node: BrokerServices) -> web.Application:
     # client_max_size bounds aiohttp's own buffering (request.read/post); our readers
     # enforce their own caps before buffering.
     app = web.Application(middlewares=[cors_middleware(node.config.http), error_envelope, security, body_budget,

@@ -7,6 +7,7 @@ Kafka client would, for example `kraft produce` checks auto.create.topics.enable
 
 from __future__ import annotations
 
+from kraft.broker.services import BrokerServices
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
@@ -22,7 +23,7 @@ def add_routes(app) -> None:
     app.router.add_get(BROKER_CONFIGS + "/{name}", get_config)
 
 
-def _broker(request, node) -> int:
+def _broker(request, node: BrokerServices) -> int:
     check_cluster(request, node.cluster_id)
     raw = request.match_info["broker_id"]
     if not (raw.isascii() and raw.isdigit()) or int(raw) not in node.image.brokers:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from kraft.broker.services import BrokerServices
+from kraft.controller import commands as controller_requests
 from kraft.api import v3_views as views
 from kraft.api.catch_up import reads_latest_metadata
 from kraft.api.config_requests import alter_changes, put_value
@@ -37,7 +39,7 @@ def add_routes(app: web.Application) -> None:
     r.add_delete(BROKER_CONFIGS + "/{name}", read_only_broker_config)
 
 
-def _dynamic(node) -> dict[str, str]:
+def _dynamic(node: BrokerServices) -> dict[str, str]:
     """Kafka broker name -> value of the cluster-wide values set."""
     return cluster_values_by_broker_name(node.image.cluster_configs)
 
@@ -82,8 +84,8 @@ async def alter_configs(request):
 async def _alter(request, changes: dict, dry_run: bool) -> None:
     node = node_of(request)
     check_cluster(request, node.cluster_id)
-    result = await node.controller_call("alter_cluster_configs", {"changes": changes,
-                                                                  "validate_only": dry_run})
+    result = await node.controller_call(controller_requests.AlterClusterConfigs(
+        changes=changes, validate_only=dry_run))
     await node.wait_metadata(result.get("metadata_offset", 0))
 
 

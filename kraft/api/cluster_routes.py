@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from kraft.broker.services import BrokerServices
 from kraft.api import v3_views as views
 from kraft.api.access_rules import IDENTITY_KEY
 from kraft.api.context import node_of
@@ -133,7 +134,7 @@ async def health_overview(request):
     })
 
 
-def local_storage(node) -> dict:
+def local_storage(node: BrokerServices) -> dict:
     replicas = node.replica_manager
     if replicas is None:
         return {"node_id": node.node_id, "broker": False}
@@ -145,7 +146,7 @@ async def node_storage(request):
     return json_response(local_storage(node_of(request)))
 
 
-async def storage_of_brokers(node) -> list[dict]:
+async def storage_of_brokers(node: BrokerServices) -> list[dict]:
     """Every broker's storage view; one that does not answer says so."""
     async def one(broker_id: int) -> dict:
         if broker_id == node.node_id:
@@ -171,5 +172,5 @@ async def ready(request):
 
 
 async def metrics(request):
-    body = generate_latest(node_of(request).metrics.registry)
+    body = generate_latest(node_of(request).metrics_registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

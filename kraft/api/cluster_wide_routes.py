@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from kraft.broker.services import BrokerServices
+from kraft.controller import commands as controller_requests
 from kraft.api.catch_up import reads_latest_metadata
 from kraft.api import v3_views as views
 from kraft.config.broker_settings import broker_settings
@@ -123,11 +125,11 @@ async def cancel_reassignment(request):
     return await _reassign(request, node, base, None)
 
 
-async def _reassign(request, node, base, replicas):
+async def _reassign(request, node: BrokerServices, base, replicas):
     topic = request.match_info["topic"]
     index = partition_or_404(topic_or_404(node.image, topic, node.is_ready), request.match_info["partition"])
-    result = await node.controller_call("reassign_partition", {"topic": topic, "partition": index,
-                                                               "replicas": replicas})
+    result = await node.controller_call(controller_requests.Reassign(
+        topic=topic, partition=index, replicas=replicas))
     image = await node.wait_metadata(result.get("metadata_offset", 0))
     part = image.topic(topic).partitions[index]
     view = views.reassignment_view(topic, index, part, node.cluster_id, base)

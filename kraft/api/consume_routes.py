@@ -12,6 +12,7 @@ import asyncio
 import orjson
 from aiohttp import web
 
+from kraft.broker.services import BrokerServices
 from kraft.api import record_codec as rc
 from kraft.api.access_rules import IDENTITY_KEY
 from kraft.api.context import node_of
@@ -31,7 +32,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/topics/{topic}/partitions/{partition}/offsets", partition_offsets)
 
 
-def _partition(request, node) -> tuple[str, int, int]:
+def _partition(request, node: BrokerServices) -> tuple[str, int, int]:
     topic = request.match_info["topic"]
     plane = node.data_plane
     partition = partition_or_404(plane.topic_or_404(topic), request.match_info["partition"])
@@ -100,7 +101,7 @@ async def read_records(request):
     return await _on_leader(request, _read_here)
 
 
-async def _read_here(request, node, topic: str, partition: int):
+async def _read_here(request, node: BrokerServices, topic: str, partition: int):
     binary = _format(request)
     offset = query_int(request, "offset", 0, 0, 2**63 - 1)
     timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
@@ -118,7 +119,7 @@ async def partition_offsets(request):
     return await _on_leader(request, _offsets_here)
 
 
-async def _offsets_here(request, node, topic: str, partition: int):
+async def _offsets_here(request, node: BrokerServices, topic: str, partition: int):
     start, hw = await node.data_plane.offsets(topic, partition)
     answer = {"beginning_offset": start, "end_offset": hw}
     if "timestamp" in request.query:  # (ext) Kafka's ListOffsets by time

@@ -20,6 +20,7 @@ from functools import wraps
 import orjson
 from aiohttp import web
 
+from kraft.broker.services import BrokerServices
 from kraft.api import record_codec as rc
 from kraft.api.consumer_requests import check_name, instance_config, partition_list, require_object, subscription
 from kraft.api import access_rules
@@ -69,7 +70,7 @@ def no_content() -> web.Response:
     return web.Response(status=204)
 
 
-async def forward(request, node, target: int) -> web.Response:
+async def forward(request, node: BrokerServices, target: int) -> web.Response:
     if LOCAL_ONLY_HEADER in request.headers:
         raise NotCoordinator(f"NOT_COORDINATOR: node {node.node_id} does not coordinate group "
                         f"{request.match_info['group']!r} (metadata moving); retry")
@@ -122,7 +123,7 @@ def with_instance(handler=None, *, rejoin: bool = False):
 
     @coordinated
     @wraps(handler)
-    async def route(request, node, groups, group_id):
+    async def route(request, node: BrokerServices, groups, group_id):
         name = request.match_info["instance"]
         groups.instance(group_id, name)
         async with groups.lock(group_id, name):
@@ -154,7 +155,7 @@ async def required_body(request) -> dict:
 
 # -- instances ---------------------------------------------------------------------------
 @coordinated
-async def create_instance(request, node, groups, group_id):
+async def create_instance(request, node: BrokerServices, groups, group_id):
     name, config = instance_config(await optional_body(request), groups.settings)
     name = name or f"kraft-consumer-{uuid.uuid4().hex[:12]}"
     groups.create_instance(group_id, name, config)
@@ -164,7 +165,7 @@ async def create_instance(request, node, groups, group_id):
 
 @accepts_v2
 @coordinated
-async def delete_instance(request, node, groups, group_id):
+async def delete_instance(request, node: BrokerServices, groups, group_id):
     name = request.match_info["instance"]
     groups.instance(group_id, name)  # 40403 before a lock is made for it
     async with groups.lock(group_id, name):
@@ -175,7 +176,7 @@ async def delete_instance(request, node, groups, group_id):
 # -- subscription and assignment -----------------------------------------------------------
 @accepts_v2
 @with_instance
-async def subscribe(request, node, groups, group, instance):
+async def subscribe(request, node: BrokerServices, groups, group, instance):
     topics, pattern = subscription(await required_body(request), sorted(t.name for t in node.image.topics.values()))
     for topic in topics or ():
         access_rules.check(request, "READ", "TOPIC", topic)
@@ -195,13 +196,13 @@ async def subscribe(request, node, groups, group, instance):
 
 
 @with_instance
-async def get_subscription(request, node, groups, group, instance):
+async def get_subscription(request, node: BrokerServices, groups, group, instance):
     existing = sorted(t.name for t in node.image.topics.values())
     return v2_json({"topics": sorted(instance.wanted_topics(existing))})
 
 
 @with_instance
-async def unsubscribe(request, node, groups, group, instance):
+async def unsubscribe(request, node: BrokerServices, groups, group, instance):
     group.unsubscribe(instance, now_ms())
     instance.manual = ()
     instance.set_owned(())
@@ -209,7 +210,7 @@ async def unsubscribe(request, node, groups, group, instance):
 
 
 @with_instance
-async def assign(request, node, groups, group, instance):
+async def assign(request, node: BrokerServices, groups, group, instance):
     chosen = partition_list(await required_body(request), "partitions", node.image)
     for topic in {t for t, _, _, _ in chosen}:
         access_rules.check(request, "READ", "TOPIC", topic)
@@ -226,7 +227,7 @@ def _partitions_view(tps) -> list[dict]:
 
 
 @with_instance
-async def get_assignments(request, node, groups, group, instance):
+async def get_assignments(request, node: BrokerServices, groups, group, instance):
     return v2_json({"partitions": _partitions_view(instance.owned)})
 
 
@@ -239,7 +240,7 @@ def _owned_or_conflict(instance, topic: str, partition: int) -> tuple[str, int]:
 
 
 @with_instance
-async def seek(request, node, groups, group, instance):
+async def seek(request, node: BrokerServices, groups, group, instance):
     body = await required_body(request)
     if "timestamps" in body and "offsets" not in body:  # (ext) seek by time
         return await _seek_by_time(body, node, instance)
@@ -255,7 +256,7 @@ async def seek(request, node, groups, group, instance):
     return no_content()
 
 
-async def _seek_by_time(body, node, instance):
+async def _seek_by_time(body, node: BrokerServices, instance):
     """Each partition to its first record stamped at or after the time, or to its end."""
     wanted = partition_list(body, "timestamps", node.image, with_offset=True, value="timestamp")
     targets = {}
@@ -273,7 +274,7 @@ def _set_positions(instance, targets: dict) -> None:
     instance.positions.update(targets)
 
 
-async def _seek_edge(request, node, instance, beginning: bool):
+async def _seek_edge(request, node: BrokerServices, instance, beginning: bool):
     chosen = partition_list(await required_body(request), "partitions", node.image)
     for topic in {t for t, _, _, _ in chosen}:
         access_rules.check(request, "READ", "TOPIC", topic)
@@ -287,12 +288,12 @@ async def _seek_edge(request, node, instance, beginning: bool):
 
 
 @with_instance
-async def seek_to_beginning(request, node, groups, group, instance):
+async def seek_to_beginning(request, node: BrokerServices, groups, group, instance):
     return await _seek_edge(request, node, instance, beginning=True)
 
 
 @with_instance
-async def seek_to_end(request, node, groups, group, instance):
+async def seek_to_end(request, node: BrokerServices, groups, group, instance):
     return await _seek_edge(request, node, instance, beginning=False)
 
 
@@ -309,7 +310,7 @@ def _check_accept(request, binary: bool) -> None:
 
 
 @with_instance(rejoin=True)
-async def records(request, node, groups, group, instance):
+async def records(request, node: BrokerServices, groups, group, instance):
     binary = instance.config.format == "binary"
     _check_accept(request, binary)
     timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
@@ -340,7 +341,7 @@ async def _commit(groups, group, instance, positions: dict) -> None:
 
 
 @with_instance
-async def commit(request, node, groups, group, instance):
+async def commit(request, node: BrokerServices, groups, group, instance):
     body = await optional_body(request)
     if not body:
         if instance.positions:
@@ -366,7 +367,7 @@ async def commit(request, node, groups, group, instance):
 
 
 @with_instance
-async def committed(request, node, groups, group, instance):
+async def committed(request, node: BrokerServices, groups, group, instance):
     body = await optional_body(request)
     asked = [(t, p) for t, p, _, _ in partition_list(body, "partitions", node.image)] if body else instance.owned
     out = []

@@ -12,6 +12,7 @@ import asyncio
 
 from aiohttp import web
 
+from kraft.broker.services import BrokerServices
 from kraft.broker.peers import PeerUnreachable
 from kraft.errors import KraftError, NotFound
 from kraft.api.consumer_routes import coordinated
@@ -40,11 +41,11 @@ def add_routes(app: web.Application) -> None:
     r.add_get(GROUP + "/lags/{topic}/partitions/{partition}", get_lag)
 
 
-def _self(request, node, *parts: str) -> str:
+def _self(request, node: BrokerServices, *parts: str) -> str:
     return "/".join([f"{base_url(request)}/v3/clusters/{node.cluster_id}/consumer-groups", *parts])
 
 
-def group_view(request, node, d: dict) -> dict:
+def group_view(request, node: BrokerServices, d: dict) -> dict:
     g = d["group_id"]
     return {"kind": "KafkaConsumerGroup",
             "metadata": {"self": _self(request, node, g), "resource_name": f"crn:///kafka={node.cluster_id}/group={g}"},
@@ -63,7 +64,7 @@ def _member_key(m: dict) -> str:
     return m["consumer_id"] or m["instance_id"]
 
 
-def consumer_view(request, node, group_id: str, m: dict) -> dict:
+def consumer_view(request, node: BrokerServices, group_id: str, m: dict) -> dict:
     key = _member_key(m)
     return {"kind": "KafkaConsumer",
             "metadata": {"self": _self(request, node, group_id, "consumers", key)},
@@ -72,7 +73,7 @@ def consumer_view(request, node, group_id: str, m: dict) -> dict:
             "assignments": {"related": _self(request, node, group_id, "consumers", key, "assignments")}}
 
 
-def assignment_view(request, node, group_id: str, consumer_id: str, topic: str, partition: int) -> dict:
+def assignment_view(request, node: BrokerServices, group_id: str, consumer_id: str, topic: str, partition: int) -> dict:
     base = f"{base_url(request)}/v3/clusters/{node.cluster_id}"
     return {"kind": "KafkaConsumerAssignment",
             "metadata": {"self": _self(request, node, group_id, "consumers", consumer_id, "assignments",
@@ -116,19 +117,19 @@ async def list_groups(request):
 
 
 @coordinated(create=False)
-async def get_group(request, node, groups, group_id):
+async def get_group(request, node: BrokerServices, groups, group_id):
     return json_response(group_view(request, node, _described(groups, group_id)))
 
 
 @coordinated(create=False)
-async def list_consumers(request, node, groups, group_id):
+async def list_consumers(request, node: BrokerServices, groups, group_id):
     d = _described(groups, group_id)
     return json_response({"kind": "KafkaConsumerList", "metadata": {"self": _self(request, node, group_id, "consumers")},
                           "data": [consumer_view(request, node, group_id, m) for m in d["members"]]})
 
 
 @coordinated(create=False)
-async def get_consumer(request, node, groups, group_id):
+async def get_consumer(request, node: BrokerServices, groups, group_id):
     m = _member(groups, group_id, request.match_info["consumer"])
     return json_response(consumer_view(request, node, group_id, m))
 
@@ -141,7 +142,7 @@ def _member(groups, group_id: str, wanted: str) -> dict:
 
 
 @coordinated(create=False)
-async def list_assignments(request, node, groups, group_id):
+async def list_assignments(request, node: BrokerServices, groups, group_id):
     m = _member(groups, group_id, request.match_info["consumer"])
     data = [assignment_view(request, node, group_id, _member_key(m), t, p) for t, p in m["assignments"]]
     return json_response({"kind": "KafkaConsumerAssignmentList",
@@ -151,7 +152,7 @@ async def list_assignments(request, node, groups, group_id):
 
 
 @coordinated(create=False)
-async def get_assignment(request, node, groups, group_id):
+async def get_assignment(request, node: BrokerServices, groups, group_id):
     m = _member(groups, group_id, request.match_info["consumer"])
     topic, raw = request.match_info["topic"], request.match_info["partition"]
     for t, p in m["assignments"]:
@@ -160,7 +161,7 @@ async def get_assignment(request, node, groups, group_id):
     raise NotFound(f"{topic}-{raw} is not assigned to consumer {_member_key(m)!r}")
 
 
-async def group_lags(node, groups, group_id: str) -> list[dict]:
+async def group_lags(node: BrokerServices, groups, group_id: str) -> list[dict]:
     """One row per partition the group owns or has committed: offsets, lag, owner."""
     d = _described(groups, group_id)
     owners = {tuple(tp): m for m in d["members"] for tp in m["assignments"]}
@@ -187,7 +188,7 @@ async def group_lags(node, groups, group_id: str) -> list[dict]:
     return rows
 
 
-def lag_view(request, node, group_id: str, row: dict) -> dict:
+def lag_view(request, node: BrokerServices, group_id: str, row: dict) -> dict:
     return {"kind": "KafkaConsumerLag",
             "metadata": {"self": _self(request, node, group_id, "lags", row["topic_name"], "partitions",
                                        str(row["partition_id"]))},
@@ -195,14 +196,14 @@ def lag_view(request, node, group_id: str, row: dict) -> dict:
 
 
 @coordinated(create=False)
-async def list_lags(request, node, groups, group_id):
+async def list_lags(request, node: BrokerServices, groups, group_id):
     rows = await group_lags(node, groups, group_id)
     return json_response({"kind": "KafkaConsumerLagList", "metadata": {"self": _self(request, node, group_id, "lags")},
                           "data": [lag_view(request, node, group_id, r) for r in rows]})
 
 
 @coordinated(create=False)
-async def get_lag(request, node, groups, group_id):
+async def get_lag(request, node: BrokerServices, groups, group_id):
     topic = request.match_info["topic"]
     partition = partition_or_404(node.data_plane.topic_or_404(topic), request.match_info["partition"])
     for row in await group_lags(node, groups, group_id):
@@ -212,7 +213,7 @@ async def get_lag(request, node, groups, group_id):
 
 
 @coordinated(create=False)
-async def lag_summary(request, node, groups, group_id):
+async def lag_summary(request, node: BrokerServices, groups, group_id):
     rows = await group_lags(node, groups, group_id)
     top = max(rows, key=lambda r: r["lag"], default=None)
     owner = [top["consumer_id"] or top["instance_id"]] if top and (top["consumer_id"] or top["instance_id"]) else []

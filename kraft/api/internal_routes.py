@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from kraft.broker.services import BrokerServices
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int, read_body, read_json
 from kraft.broker.fetch_channel import FETCH_STREAM_PATH, verified_request
@@ -57,8 +58,8 @@ async def _authorize(request, cap: int = 16 * 1024 * 1024) -> None:
 async def controller_rpc(request):
     await _authorize(request)
     payload = await read_json(request)
-    result = await node_of(request).controller_call(request.match_info["op"], payload,
-                                                    local_only=LOCAL_ONLY_HEADER in request.headers)
+    result = await node_of(request).forwarded_controller_call(
+        request.match_info["op"], payload, local_only=LOCAL_ONLY_HEADER in request.headers)
     return json_response(result)
 
 
@@ -107,7 +108,7 @@ async def replica_fetch_stream(request):
     return ws
 
 
-async def _serve_fetches(node, ws: web.WebSocketResponse) -> None:
+async def _serve_fetches(node: BrokerServices, ws: web.WebSocketResponse) -> None:
     while True:
         try:
             message = await ws.receive(timeout=FETCH_STREAM_IDLE_S)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import orjson
 from aiohttp import web
 
-from kraft.groups.coordinator_placement import OFFSETS_TOPIC
+from kraft.broker.services import BrokerServices
 from kraft.api import record_codec as rc
 from kraft.api.context import node_of
 from kraft.api.error_map import error_body, rest_error_code
@@ -92,13 +92,11 @@ class Failed:
     error: KraftError
 
 
-async def deliver(node, topic: str, entries, acks: int, timeout_ms: int,
+async def deliver(node: BrokerServices, topic: str, entries, acks: int, timeout_ms: int,
                   producer: Idempotence | None = None) -> list:
     """entries: [(partition|None, Record)] -> per entry (partition, offset, timestamp) or Failed."""
-    if topic == OFFSETS_TOPIC:
-        raise InvalidValue(f"{OFFSETS_TOPIC} is internal: only group coordinators write to it")
     plane = node.data_plane
-    plane.check_sizes(topic, [r for _, r in entries])
+    plane.check_client_records(topic, [r for _, r in entries])
     if producer is not None:
         # a retry must land where the first attempt did: keyless records go by producer id,
         # not round-robin
@@ -176,7 +174,7 @@ async def v2_produce(request):
 
 
 # -- v3 ------------------------------------------------------------------------------------
-def _v3_entry(node, obj, what: str):
+def _v3_entry(node: BrokerServices, obj, what: str):
     if not isinstance(obj, dict):
         raise BadRequest(f"{what} must be a JSON object")
     unknown = set(obj) - {"partition_id", "key", "value", "headers", "timestamp", "id"}
@@ -189,7 +187,7 @@ def _v3_entry(node, obj, what: str):
     return (obj.get("partition_id"), record), (key_type, value_type)
 
 
-def _v3_report(node, topic, result, record, types) -> dict:
+def _v3_report(node: BrokerServices, topic, result, record, types) -> dict:
     if isinstance(result, Failed):
         return {"error_code": rest_error_code(result.error), "message": result.error.message}
     partition, offset, ts = result
@@ -276,7 +274,7 @@ async def v3_produce_batch(request):
     for i, e in enumerate(entries):
         try:
             entry = _v3_entry(node, e, f"entries[{i}]")
-            node.data_plane.check_sizes(topic, [entry[0][1]])
+            node.data_plane.check_client_records(topic, [entry[0][1]])
             node.data_plane.choose_partitions(topic, [entry[0]])
             parsed[i] = entry
         except KraftError as exc:

@@ -13,6 +13,7 @@ import time
 
 from aiohttp import web
 
+from kraft.broker.services import BrokerServices
 from kraft.api.access_rules import IDENTITY_KEY, INTERNAL, OPEN, on_cluster, rule_for
 from kraft.api.context import node_of
 from kraft.api.error_map import error_body
@@ -51,7 +52,7 @@ async def security(request: web.Request, handler):
     return await handler(request)
 
 
-async def _identify(request: web.Request, node) -> Identity | None:
+async def _identify(request: web.Request, node: BrokerServices) -> Identity | None:
     """None: another node of this cluster asking for itself (a signed GET), as Kafka's
     inter-broker principal, which is a super user."""
     token = request.headers.get(ON_BEHALF_HEADER)

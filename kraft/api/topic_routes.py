@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from kraft.broker.services import BrokerServices
+from kraft.controller import commands as controller_requests
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.api.access_rules import IDENTITY_KEY, check_create_topic, visible
 from kraft.api.catch_up import reads_latest_metadata
@@ -77,13 +79,13 @@ async def create_topic(request):
         raise InvalidValue(f"{OFFSETS_TOPIC} is reserved: the cluster creates it on the first consumer group use")
     configs = _parse_config_list(body.get("configs", []))
     dry_run = validate_only(body)
-    result = await node.controller_call("create_topic", {
-        "name": body["topic_name"],
-        "partitions": body.get("partitions_count"),
-        "replication_factor": body.get("replication_factor"),
-        "configs": configs,
-        "validate_only": dry_run,
-    })
+    result = await node.controller_call(controller_requests.CreateTopic(
+        name=body["topic_name"],
+        partitions=body.get("partitions_count"),
+        replication_factor=body.get("replication_factor"),
+        configs=configs,
+        validate_only=dry_run,
+    ))
     if dry_run:  # checked against the live cluster, nothing written
         view = views.planned_topic_view(result["topic_name"], result["partitions_count"],
                                         result["replication_factor"], node.cluster_id, base)
@@ -105,7 +107,7 @@ async def delete_topic(request):
         raise InvalidValue(f"{OFFSETS_TOPIC} is an internal topic (the consumer groups' committed offsets) "
                            f"and cannot be deleted")
     # no local existence check: this node's image may lag; the controller decides
-    result = await node.controller_call("delete_topic", {"name": request.match_info["topic"]})
+    result = await node.controller_call(controller_requests.DeleteTopic(name=request.match_info["topic"]))
     await node.wait_metadata(result.get("metadata_offset", 0))
     return web.Response(status=204)
 
@@ -120,8 +122,8 @@ async def update_partition_count(request):
     if name == OFFSETS_TOPIC:  # a group's coordinator partition is a hash modulo this count
         raise InvalidValue(f"{OFFSETS_TOPIC}'s partition count is fixed by offsets.topic.num.partitions")
     dry_run = validate_only(body)
-    result = await node.controller_call("create_partitions", {
-        "name": name, "partitions_count": body["partitions_count"], "validate_only": dry_run})
+    result = await node.controller_call(controller_requests.CreatePartitions(
+        name=name, partitions_count=body["partitions_count"], validate_only=dry_run))
     if dry_run:
         view = views.planned_topic_view(name, result["partitions_count"], result["replication_factor"],
                                         node.cluster_id, base)
@@ -209,11 +211,11 @@ async def alter_configs(request):
     return web.Response(status=204)
 
 
-async def _alter(node, topic: str, changes: dict, dry_run: bool = False) -> None:
+async def _alter(node: BrokerServices, topic: str, changes: dict, dry_run: bool = False) -> None:
     # no local existence check: a topic just created through another node may not be in
     # this node's image yet; the controller's image decides (40401 when truly unknown)
-    result = await node.controller_call("alter_configs", {"topic": topic, "changes": changes,
-                                                          "validate_only": dry_run})
+    result = await node.controller_call(controller_requests.AlterConfigs(
+        topic=topic, changes=changes, validate_only=dry_run))
     await node.wait_metadata(result.get("metadata_offset", 0))
 
 

@@ -12,6 +12,7 @@ import asyncio
 
 from aiohttp import web
 
+from kraft.controller import commands as controller_requests
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object, reject_unknown_fields
 from kraft.controller.security_control import check_user_name
@@ -51,7 +52,7 @@ async def update_user(request):
 
 async def delete_user(request):
     node = node_of(request)
-    result = await node.controller_call("delete_user", {"name": request.match_info["user"]})
+    result = await node.controller_call(controller_requests.DeleteUser(name=request.match_info["user"]))
     await node.wait_metadata_everywhere(result["metadata_offset"])
     return web.Response(status=204)
 
@@ -63,8 +64,7 @@ async def _set(request, name: str, body: dict, mode: str) -> None:
         raise BadRequest(f"algorithm must be one of {', '.join(MECHANISMS)}")
     # PBKDF2 takes milliseconds: off the event loop
     credential = await asyncio.to_thread(make_credential, body.get("password"), mechanism.upper())
-    result = await node.controller_call("set_user_credential", {
-        "name": name, "mode": mode,
-        "credential": credential.to_record_fields()})
+    result = await node.controller_call(controller_requests.SetUserCredential(
+        name=name, mode=mode, credential=credential.to_record_fields()))
     await node.wait_metadata_everywhere(result["metadata_offset"])
 

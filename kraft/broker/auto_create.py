@@ -7,10 +7,12 @@ create would refuse (internal, invalid) are refused as such, never created.
 
 from __future__ import annotations
 
+from kraft.broker.services import BrokerServices
+from kraft.controller import commands as controller_requests
 from kraft.errors import TopicAlreadyExists, TopicNotFound
 
 
-async def topic_for_produce(node, name: str):
+async def topic_for_produce(node: BrokerServices, name: str):
     """The topic's image, after creating it when it is missing and the cluster allows."""
     try:
         return node.data_plane.topic_or_404(name)
@@ -18,7 +20,7 @@ async def topic_for_produce(node, name: str):
         if not node.config.cluster.auto_create_topics_enable or name.startswith("__"):
             raise
     try:
-        result = await node.controller_call("create_topic", {"name": name})
+        result = await node.controller_call(controller_requests.CreateTopic(name=name))
         await node.wait_metadata(result["metadata_offset"])
     except TopicAlreadyExists:  # another producer's create got there first
         await node.metadata_barrier(2.0)

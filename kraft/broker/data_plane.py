@@ -1,8 +1,10 @@
-"""Produce and read for the HTTP API: choose partitions, find leaders, forward.
+"""Produce and read for both doors: choose partitions, find leaders, forward.
 
-A node that leads the partition appends locally; otherwise it sends the batch, as
-RecordBatch v2 bytes, to the leader's internal produce endpoint. The replication
-layer's errors become API errors here, so routes only speak KraftError.
+A node that leads the partition appends locally; otherwise (REST only: Kafka clients
+find the leader themselves) it sends the batch, as RecordBatch v2 bytes, to the
+leader's internal produce endpoint. Every client write passes `client_writes`' rules
+first. The replication layer's errors become KraftErrors here, so doors only
+translate those.
 """
 
 from __future__ import annotations
@@ -17,19 +19,18 @@ from kraft.broker.peers import Peers, PeerUnreachable
 from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.errors import (
     LeaderNotAvailable,
-    MessageTooLarge,
     NotLeaderOrFollower,
     OutcomeUnknown,
     PartitionNotFound,
     ProducerSequenceError,
+    UnknownTopicOrPartition,
 )
 from kraft.broker.unacked_writes import UnackedWrites
 from kraft.broker.partitioner import RoundRobin, partition_for_key
 from kraft.metadata.image import MetadataImage
 from kraft.replication.replica_manager import ReplicaManager
-from kraft.storage.compression import NONE, stored_codec
-from kraft.storage.record import Record, record_size
-from kraft.storage.record_batch import encode_batch
+from kraft.broker import client_writes
+from kraft.storage.record import Record
 
 ACKS = {"0": 0, "1": 1, "all": -1, "-1": -1}
 LEADER_OPEN_WAIT_S = 2.0  # a new partition's log opens within a loop turn or an fsync or two
@@ -86,12 +87,10 @@ class DataPlane:
         eff = effective_topic_configs(self._image(), self._topic_defaults, topic)
         return {k: v for k, (v, _) in eff.items()}
 
-    def check_sizes(self, topic: str, records: list[Record]) -> None:
-        limit = int(self.configs(topic)["max.message.bytes"])
-        for r in records:
-            if record_size(r) > limit:
-                raise MessageTooLarge(f"record of {record_size(r)} bytes is larger than "
-                                      f"max.message.bytes ({limit}) of topic {topic!r}")
+    def check_client_records(self, topic: str, records: list[Record]) -> None:
+        """A REST client's records, checked before any is written (client_writes)."""
+        client_writes.refuse_internal_topic(topic)
+        client_writes.check_record_sizes(records, self.configs(topic), topic)
 
     def choose_partitions(self, topic: str, entries) -> list[int]:
         """entries: (partition or None, Record). Keyless records of one request stick
@@ -115,28 +114,31 @@ class DataPlane:
 
     async def produce(self, topic: str, partition: int, records: list[Record], acks: int,
                       timeout_ms: int, producer: Idempotence | None = None) -> Delivery:
-        """One batch to one partition; the Delivery holds the first record's offset (for a
-        retried idempotent batch, the offset it was first written at)."""
+        """A REST client's batch to one partition; the Delivery holds the first record's
+        offset (for a retried idempotent batch, the offset it was first written at)."""
         configs = self.configs(topic)
-        if configs.get("message.timestamp.type") == "LogAppendTime":
-            # Kafka's broker-side time: the node taking the request stamps every record
-            now = int(time.time() * 1000)
-            for record in records:
-                record.timestamp_ms = now
-        codec = stored_codec(configs["compression.type"], NONE)
         if producer is None:
-            batch = encode_batch(records, 0, -1, compression=codec)
+            batch = client_writes.batch_of_records(records, configs, topic)
             if acks == 0 and self.unacked.running:
                 self.leader_of(topic, partition)  # no such partition / no leader: say so now
                 timestamp = records[0].timestamp_ms
                 await self.unacked.hand_over(topic, partition, lambda: self.produce_batch(
                     topic, partition, batch, 0, timeout_ms, timestamp))
                 return Delivery(partition, -1, timestamp)
-        else:  # the producer fields travel inside the batch, also when forwarded
-            batch = encode_batch(records, 0, -1, producer.producer_id, producer.producer_epoch,
-                                 producer.sequence, compression=codec)
+        else:
+            batch = client_writes.batch_of_records(records, configs, topic, producer.producer_id,
+                                                   producer.producer_epoch, producer.sequence)
         return await self.produce_batch(topic, partition, batch, acks, timeout_ms,
                                         records[0].timestamp_ms)
+
+    async def append_client_batch(self, topic: str, partition: int, data: bytes, acks: int,
+                                  timeout_ms: int) -> PendingDelivery:
+        """A Kafka client's batch for a partition this broker leads (clients find the
+        leader themselves), appended; ``committed()`` waits for acks."""
+        client_writes.refuse_internal_topic(topic)
+        batch, header = client_writes.checked_client_batch(data, self.configs(topic), topic)
+        return await self.append_batch(topic, partition, batch, acks, timeout_ms,
+                                       header.base_timestamp, local_only=True)
 
     async def produce_batch(self, topic: str, partition: int, batch: bytes, acks: int,
                             timeout_ms: int, timestamp: int, local_only: bool = False) -> Delivery:
@@ -164,15 +166,14 @@ class DataPlane:
             return PendingDelivery(delivery, None)
         try:
             replica = await self._opened_leader_replica(rm, topic, partition)
-            min_isr = int(self.configs(topic)["min.insync.replicas"])
-            base, last, epoch = replica.append(batch, acks == -1, min_isr)
+            base, last, epoch = replica.append(batch, acks == -1)
         except ProducerSequenceError as exc:  # the producer's fault: named as in Kafka
             raise type(exc)(f"{topic}-{partition}: {exc.detail}") from None
         delivery = Delivery(partition, -1 if acks == 0 else base, timestamp)
         if acks != -1:
             return PendingDelivery(delivery, None)
         deadline = time.monotonic() + timeout_ms / 1000
-        return PendingDelivery(delivery, lambda: replica.wait_committed(last, epoch, min_isr, deadline))
+        return PendingDelivery(delivery, lambda: replica.wait_committed(last, epoch, deadline))
 
     async def _opened_leader_replica(self, rm, topic: str, partition: int):
         """The image names this node the leader, but the replica manager opens a new
@@ -199,23 +200,31 @@ class DataPlane:
                                  f"({type(exc.cause).__name__}); outcome unknown, retry") from None
         return Delivery(partition, body["offset"], timestamp)
 
-    async def read(self, topic: str, partition: int, offset: int, max_bytes: int,
-                   timeout_ms: int) -> bytes:
+    async def leader_replica(self, topic: str, partition: int):
+        """This broker's leader replica of the partition, once its log is open, or the
+        error that says why not (both doors read through here)."""
+        image_topic = self._image().topic(topic)
+        if image_topic is None or not 0 <= partition < len(image_topic.partitions):
+            raise UnknownTopicOrPartition(f"{topic}-{partition} is not a partition of this cluster")
         if self._replicas is None:
             raise NotLeaderOrFollower("this node hosts no replicas")
-        replica = await self._opened_leader_replica(self._replicas, topic, partition)
+        return await self._opened_leader_replica(self._replicas, topic, partition)
+
+    def log_start_offset(self, topic: str, partition: int) -> int:
+        """The partition's log start offset on this broker; -1 where it has no replica."""
+        replica = self._replicas.replica(topic, partition) if self._replicas is not None else None
+        return -1 if replica is None else replica.log.log_start_offset
+
+    async def read(self, topic: str, partition: int, offset: int, max_bytes: int,
+                   timeout_ms: int) -> bytes:
+        replica = await self.leader_replica(topic, partition)
         return await replica.read_committed(offset, max_bytes, time.monotonic() + timeout_ms / 1000)
 
     async def offsets(self, topic: str, partition: int) -> tuple[int, int]:
-        if self._replicas is None:
-            raise NotLeaderOrFollower("this node hosts no replicas")
-        return (await self._opened_leader_replica(self._replicas, topic, partition)).readable_range()
+        return (await self.leader_replica(topic, partition)).readable_range()
 
     async def offset_for_timestamp(self, topic: str, partition: int, timestamp: int) -> tuple[int, int] | None:
-        if self._replicas is None:
-            raise NotLeaderOrFollower("this node hosts no replicas")
-        replica = await self._opened_leader_replica(self._replicas, topic, partition)
-        return replica.offset_for_timestamp(timestamp)
+        return (await self.leader_replica(topic, partition)).offset_for_timestamp(timestamp)
 
     def leader_of(self, topic: str, partition: int) -> int:
         part = self.topic_or_404(topic).partitions

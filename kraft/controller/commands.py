@@ -1,15 +1,17 @@
-"""Controller RPCs by name: a JSON payload becomes a pure command for the controller.
+"""Controller requests: typed on the sending side, a pure command on the controller.
 
-The same names serve local calls and calls forwarded from other nodes over HTTP
-(POST /internal/v1/controller/{op}). Payloads are validated here, so a malformed RPC
-is the caller's 400, never a controller crash.
+Each request class names its operation (`op`); a door builds one and sends it through
+the controller link, which runs it here or forwards its payload to the active
+controller (POST /internal/v1/controller/{op}). There, `build_command` validates the
+payload again (it crossed the network), so a malformed request is the caller's 400,
+never a controller crash.
 """
 
 from __future__ import annotations
 
 import uuid
 import binascii
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,23 +31,44 @@ from kraft.security.acls import binding_from, filter_from
 from kraft.security.scram import MAX_ITERATIONS, MIN_ITERATIONS, ScramCredential
 
 
-class _Payload(BaseModel):
+class ControllerRequest(BaseModel):
+    op: ClassVar[str]
     model_config = ConfigDict(extra="forbid")
 
+    def __init__(self, **fields: Any) -> None:
+        try:
+            super().__init__(**fields)
+        except ValidationError as exc:  # a door's bad input: the caller's 400, not a 500
+            raise BadRequest(f"{self.op}: {_first_problem(exc)}") from None
 
-class Heartbeat(_Payload):
+    def payload(self) -> dict[str, Any]:
+        """What crosses the network to the controller."""
+        return self.model_dump(mode="json")
+
+
+def _first_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc']) or 'body'}: {first['msg']}"
+
+
+
+
+class Heartbeat(ControllerRequest):
+    op = "heartbeat"
     broker_id: int
     broker_epoch: int
     metadata_offset: int
     log_dir_failed: bool = False
 
 
-class Shutdown(_Payload):
+class Shutdown(ControllerRequest):
+    op = "shutdown"
     broker_id: int
     broker_epoch: int
 
 
-class CreateTopic(_Payload):
+class CreateTopic(ControllerRequest):
+    op = "create_topic"
     name: Any
     partitions: Any = None
     replication_factor: Any = None
@@ -53,7 +76,8 @@ class CreateTopic(_Payload):
     validate_only: bool = False
 
 
-class AlterPartition(_Payload):
+class AlterPartition(ControllerRequest):
+    op = "alter_partition"
     topic_id: str
     partition: int
     leader_id: int
@@ -63,54 +87,65 @@ class AlterPartition(_Payload):
     new_isr: tuple[int, ...]
 
 
-class ReportDamagedReplica(_Payload):
+class ReportDamagedReplica(ControllerRequest):
+    op = "report_damaged_replica"
     broker_id: int
     broker_epoch: int
     topic_id: str
     partition: int
 
 
-class DeleteTopic(_Payload):
+class DeleteTopic(ControllerRequest):
+    op = "delete_topic"
     name: str
 
 
-class CreatePartitions(_Payload):
+class CreatePartitions(ControllerRequest):
+    op = "create_partitions"
     name: str
     partitions_count: Any
     validate_only: bool = False
 
 
-class AllocateProducerIds(_Payload):
+class AllocateProducerIds(ControllerRequest):
+    op = "allocate_producer_ids"
     broker_id: int
     broker_epoch: int
 
 
-class AlterClusterConfigs(_Payload):
+class AlterClusterConfigs(ControllerRequest):
+    op = "alter_cluster_configs"
     changes: dict[str, Any]
     validate_only: bool = False
 
 
-class AlterConfigs(_Payload):
+class AlterConfigs(ControllerRequest):
+    op = "alter_configs"
     topic: str
     changes: dict[str, Any]
     validate_only: bool = False
 
 
-class Reassign(_Payload):
+class Reassign(ControllerRequest):
+    op = "reassign_partition"
     topic: str
     partition: int
     replicas: list[Any] | None  # None cancels
 
 
-class CreateAcls(_Payload):
+class CreateAcls(ControllerRequest):
+    op = "create_acls"
     acls: list[dict[str, Any]]
 
 
-class DeleteAcls(_Payload):
+class DeleteAcls(ControllerRequest):
+    op = "delete_acls"
     filter: dict[str, Any]
 
 
-class Credential(_Payload):
+class Credential(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"]
     salt: str
     stored_key: str
@@ -118,13 +153,15 @@ class Credential(_Payload):
     iterations: int = Field(ge=MIN_ITERATIONS, le=MAX_ITERATIONS)
 
 
-class SetUserCredential(_Payload):
+class SetUserCredential(ControllerRequest):
+    op = "set_user_credential"
     name: str
     credential: Credential
     mode: Literal["create", "update", "upsert"] = "upsert"
 
 
-class DeleteUser(_Payload):
+class DeleteUser(ControllerRequest):
+    op = "delete_user"
     name: str
 
 
@@ -139,9 +176,7 @@ def build_command(op: str, payload: Any, controller: QuorumController,
     try:
         return builder(payload, controller, defaults)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise BadRequest(f"{op}: {where}: {first['msg']}") from None
+        raise BadRequest(f"{op}: {_first_problem(exc)}") from None
 
 
 def _register(p, controller, defaults) -> Command:

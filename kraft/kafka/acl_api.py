@@ -6,6 +6,8 @@ change answers once every node that answers has it, as over REST.
 
 from __future__ import annotations
 
+from kraft.broker.services import BrokerServices
+from kraft.controller import commands as controller_requests
 from kraft.errors import KraftError
 from kraft.kafka import error_codes, session
 from kraft.security.acls import AclBinding, binding_from, filter_from
@@ -41,7 +43,7 @@ def _wire(b: AclBinding) -> dict:
             "operation": CODE_OF[b.operation], "permission_type": CODE_OF[b.permission]}
 
 
-async def describe_acls(node, head, request) -> dict:
+async def describe_acls(node: BrokerServices, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": 0, "error_message": None, "resources": []}
     if not session.allowed(node, "DESCRIBE", "CLUSTER"):
         answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="DESCRIBE on the cluster is not authorized")
@@ -63,7 +65,7 @@ async def describe_acls(node, head, request) -> dict:
     return answer
 
 
-async def create_acls(node, head, request) -> dict:
+async def create_acls(node: BrokerServices, head, request) -> dict:
     if not session.allowed(node, "ALTER", "CLUSTER"):
         return {"throttle_time": 0, "results": [
             {"error_code": CLUSTER_AUTHORIZATION_FAILED, "error_message": "ALTER on the cluster is not authorized"}
@@ -76,7 +78,7 @@ async def create_acls(node, head, request) -> dict:
                 "pattern_type": _name(PATTERN_TYPES, getattr(c, "resource_pattern_type", 3)),
                 "principal": c.principal, "host": c.host, "operation": _name(OPERATIONS, c.operation),
                 "permission": _name(PERMISSIONS, c.permission_type)})
-            result = await node.controller_call("create_acls", {"acls": [binding.to_dict()]})
+            result = await node.controller_call(controller_requests.CreateAcls(acls=[binding.to_dict()]))
             if "metadata_offset" in result:
                 await node.wait_metadata_everywhere(result["metadata_offset"])
             results.append({"error_code": 0, "error_message": None})
@@ -85,7 +87,7 @@ async def create_acls(node, head, request) -> dict:
     return {"throttle_time": 0, "results": results}
 
 
-async def delete_acls(node, head, request) -> dict:
+async def delete_acls(node: BrokerServices, head, request) -> dict:
     results = []
     for f in request.filters:
         if not session.allowed(node, "ALTER", "CLUSTER"):
@@ -94,7 +96,7 @@ async def delete_acls(node, head, request) -> dict:
             continue
         try:
             acl_filter = _filter(f)
-            result = await node.controller_call("delete_acls", {"filter": acl_filter.to_dict()})
+            result = await node.controller_call(controller_requests.DeleteAcls(filter=acl_filter.to_dict()))
             if "metadata_offset" in result:
                 await node.wait_metadata_everywhere(result["metadata_offset"])
             gone = [AclBinding(**d) for d in result["deleted"]]

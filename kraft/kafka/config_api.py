@@ -9,6 +9,8 @@ defaults, Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG, changed live through the contro
 
 from __future__ import annotations
 
+from kraft.broker.services import BrokerServices
+from kraft.controller import commands as controller_requests
 from kraft.config.broker_settings import broker_settings
 from kraft.config.broker_synonyms import BROKER_NAME_OF, TOPIC_CONFIG_OF, cluster_values_by_broker_name
 from kraft.config.topic_configs import TOPIC_CONFIGS
@@ -34,12 +36,12 @@ def _entry(name: str, value: str | None, source: int, read_only: bool, spec_name
             "documentation": spec.doc if spec else None}
 
 
-def topic_entries(node, topic: str) -> list[dict]:
+def topic_entries(node: BrokerServices, topic: str) -> list[dict]:
     configs = effective_topic_configs(node.image, node.topic_defaults, topic)
     return [_entry(k, v, SOURCE_CODES[src], False) for k, (v, src) in sorted(configs.items())]
 
 
-def broker_entries(node) -> list[dict]:
+def broker_entries(node: BrokerServices) -> list[dict]:
     """cluster.toml's settings under Kafka's broker names (a topic default such as
     retention.ms is the broker's log.retention.ms), dynamic cluster-wide values over them."""
     dynamic = cluster_values_by_broker_name(node.image.cluster_configs)
@@ -54,18 +56,18 @@ def broker_entries(node) -> list[dict]:
     return sorted(out, key=lambda e: e["name"])
 
 
-def cluster_default_entries(node) -> list[dict]:
+def cluster_default_entries(node: BrokerServices) -> list[dict]:
     return [_entry(name, value, 3, False, spec_name=TOPIC_CONFIG_OF[name])
             for name, value in cluster_values_by_broker_name(node.image.cluster_configs).items()]
 
 
 # -- DescribeConfigs -------------------------------------------------------------------------
-async def describe_configs(node, head, request) -> dict:
+async def describe_configs(node: BrokerServices, head, request) -> dict:
     await node.metadata_barrier(CATCH_UP_S)  # a value just changed through another broker is seen
     return {"throttle_time": 0, "results": [_describe_one(node, r) for r in request.resources]}
 
 
-def _describe_one(node, resource) -> dict:
+def _describe_one(node: BrokerServices, resource) -> dict:
     kind, name = int(resource.resource_type), resource.resource_name
     answer = {"error_code": error_codes.NONE, "error_message": None, "resource_type": kind,
               "resource_name": name, "configs": []}
@@ -94,13 +96,13 @@ def _describe_one(node, resource) -> dict:
 
 
 # -- AlterConfigs and IncrementalAlterConfigs -------------------------------------------------
-async def incremental_alter_configs(node, head, request) -> dict:
+async def incremental_alter_configs(node: BrokerServices, head, request) -> dict:
     return await _alter_each(node, request, _incremental_changes)
 
 
-async def alter_configs(node, head, request) -> dict:
+async def alter_configs(node: BrokerServices, head, request) -> dict:
     """The legacy whole-set form: what the request leaves out goes back to its default."""
-    def whole_set(node, resource) -> dict[str, str | None]:
+    def whole_set(node: BrokerServices, resource) -> dict[str, str | None]:
         changes: dict[str, str | None] = {c.name: c.value for c in resource.configs}
         for name in _current_dynamic(node, resource):
             changes.setdefault(name, None)
@@ -108,7 +110,7 @@ async def alter_configs(node, head, request) -> dict:
     return await _alter_each(node, request, whole_set)
 
 
-async def _alter_each(node, request, changes_of) -> dict:
+async def _alter_each(node: BrokerServices, request, changes_of) -> dict:
     """Each resource's changes applied on their own: one refused does not stop the rest."""
     responses = []
     for resource in request.resources:
@@ -124,7 +126,7 @@ async def _alter_each(node, request, changes_of) -> dict:
     return {"throttle_time": 0, "responses": responses}
 
 
-def _denied(node, operation: str, kind: int, name: str) -> int | None:
+def _denied(node: BrokerServices, operation: str, kind: int, name: str) -> int | None:
     """TOPIC_/CLUSTER_AUTHORIZATION_FAILED when the principal may not; brokers' configs
     are the cluster's, as in Kafka."""
     if kind == TOPIC:
@@ -148,14 +150,14 @@ def _check_alterable(resource) -> None:
     raise error_codes.Answer(error_codes.INVALID_REQUEST, f"config resource type {kind} cannot be altered")
 
 
-def _current_dynamic(node, resource) -> list[str]:
+def _current_dynamic(node: BrokerServices, resource) -> list[str]:
     _check_alterable(resource)
     if int(resource.resource_type) == TOPIC:
         return list(node.image.topic_configs.get(resource.resource_name, {}))
     return list(cluster_values_by_broker_name(node.image.cluster_configs))
 
 
-def _incremental_changes(node, resource) -> dict[str, str | None]:
+def _incremental_changes(node: BrokerServices, resource) -> dict[str, str | None]:
     _check_alterable(resource)
     changes: dict[str, str | None] = {}
     current: dict[str, str] = {}
@@ -182,14 +184,14 @@ def _incremental_changes(node, resource) -> dict[str, str | None]:
     return changes
 
 
-async def _apply(node, resource, changes: dict[str, str | None], validate_only: bool) -> None:
+async def _apply(node: BrokerServices, resource, changes: dict[str, str | None], validate_only: bool) -> None:
     if not changes:  # nothing to change is a success, as in Kafka
         return
     if int(resource.resource_type) == TOPIC:
-        result = await node.controller_call("alter_configs", {
-            "topic": resource.resource_name, "changes": changes, "validate_only": validate_only})
+        result = await node.controller_call(controller_requests.AlterConfigs(
+            topic=resource.resource_name, changes=changes, validate_only=validate_only))
     else:
-        result = await node.controller_call("alter_cluster_configs", {"changes": changes,
-                                                                      "validate_only": validate_only})
+        result = await node.controller_call(controller_requests.AlterClusterConfigs(
+            changes=changes, validate_only=validate_only))
     if not validate_only:
         await node.wait_metadata(result.get("metadata_offset", 0))

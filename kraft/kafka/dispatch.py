@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kraft.broker.services import BrokerServices
 from kraft.kafka import error_codes
 from kraft.kafka.apis import API_VERSIONS, SERVED, api_versions_answer
 from kraft.kafka.codec import (
@@ -44,7 +45,7 @@ def parse(frame: bytes) -> Request:
     return Request(head, body)
 
 
-async def respond(node, request: Request) -> bytes | list[bytes | FileSlice] | None:
+async def respond(node: BrokerServices, request: Request) -> bytes | list[bytes | FileSlice] | None:
     """The response frame, as bytes or as parts (bytes, and file slices to send with
     sendfile, which the sender closes); None when the protocol says nothing is sent
     (acks=0)."""

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import time
 
+from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, OffsetOutOfRange
 from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
-from kraft.kafka.leaders import epoch_problem, leader_replica
+from kraft.kafka.leaders import epoch_problem
 from kraft.kafka.splice import Spliced, new_marker
 from kraft.replication.change_signal import wait_any
 
 
-def _read_partition(node, topic: str, want, budget: int, spliced: Spliced) -> tuple[dict, int, object]:
+async def _read_partition(node: BrokerServices, topic: str, want, budget: int, spliced: Spliced) -> tuple[dict, int, object]:
     """(partition answer, bytes in it, the replica's change signal or None). The
     records stay in the segment files: a marker in the answer, the slices in
     ``spliced``."""
@@ -30,7 +31,7 @@ def _read_partition(node, topic: str, want, budget: int, spliced: Spliced) -> tu
               "preferred_read_replica": -1, "records": b""}
     try:
         session.check(node, "READ", "TOPIC", topic)
-        replica = leader_replica(node, topic, index)
+        replica = await node.data_plane.leader_replica(topic, index)
         if (problem := epoch_problem(replica, int(getattr(want, "current_leader_epoch", -1)))) is not None:
             answer["error_code"] = problem
             return answer, 0, None
@@ -53,7 +54,7 @@ def _read_partition(node, topic: str, want, budget: int, spliced: Spliced) -> tu
         return answer, 0, None
 
 
-async def handle(node, head, request) -> Spliced:
+async def handle(node: BrokerServices, head, request) -> Spliced:
     deadline = time.monotonic() + max(0, millis(request.max_wait)) / 1000
     max_bytes = int(getattr(request, "max_bytes", 2**31 - 1))
     while True:
@@ -63,7 +64,7 @@ async def handle(node, head, request) -> Spliced:
             for topic in request.topics:
                 parts = []
                 for want in topic.partitions:
-                    answer, size, signal = _read_partition(node, topic.topic, want, max_bytes - total, spliced)
+                    answer, size, signal = await _read_partition(node, topic.topic, want, max_bytes - total, spliced)
                     total += size
                     failed |= answer["error_code"] != error_codes.NONE
                     if signal is not None:

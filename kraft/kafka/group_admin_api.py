@@ -7,12 +7,13 @@ coordinator, like the other group requests.
 
 from __future__ import annotations
 
+from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, NotFound
 from kraft.kafka import error_codes, session
 from kraft.kafka.group_api import CONSUMER_PROTOCOL, LOCATE_WAIT_S, assignment_bytes
 
 
-async def list_groups(node, head, request) -> dict:
+async def list_groups(node: BrokerServices, head, request) -> dict:
     states = set(getattr(request, "states_filter", ()) or ())
     groups = []
     for summary in node.groups.summaries():
@@ -25,7 +26,7 @@ async def list_groups(node, head, request) -> dict:
     return {"throttle_time": 0, "error_code": error_codes.NONE, "groups": groups}
 
 
-async def describe_groups(node, head, request) -> dict:
+async def describe_groups(node: BrokerServices, head, request) -> dict:
     return {"throttle_time": 0, "groups": [await _describe_one(node, g) for g in request.groups]}
 
 
@@ -34,7 +35,7 @@ def _answer(group_id: str, code: int, state: str = "") -> dict:
             "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": -2147483648}
 
 
-async def _describe_one(node, group_id: str) -> dict:
+async def _describe_one(node: BrokerServices, group_id: str) -> dict:
     if not group_id:
         return _answer(group_id, error_codes.INVALID_GROUP_ID)
     if not session.allowed(node, "DESCRIBE", "GROUP", group_id):

@@ -19,6 +19,7 @@ from kio.schema.consumer_protocol_subscription.v0.data import ConsumerProtocolSu
 from kio.serial import entity_reader, entity_writer
 from kio.serial.errors import SerialError
 
+from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError
 from kraft.groups.client_group import Refused
 from kraft.kafka import error_codes, session
@@ -55,7 +56,7 @@ def assignment_bytes(assignment) -> bytes:
     return buf.getvalue()
 
 
-async def _coordinator_error(node, group_id: str, operation: str = "READ") -> int | None:
+async def _coordinator_error(node: BrokerServices, group_id: str, operation: str = "READ") -> int | None:
     """None when the principal may `operation` the group and this node coordinates it
     now; else the code to answer."""
     if not group_id:
@@ -70,7 +71,7 @@ async def _coordinator_error(node, group_id: str, operation: str = "READ") -> in
 
 
 # -- FindCoordinator -----------------------------------------------------------------------
-async def _find_one(node, key: str, key_type: int) -> dict:
+async def _find_one(node: BrokerServices, key: str, key_type: int) -> dict:
     answer = {"key": key, "error_code": error_codes.NONE, "error_message": None, "node_id": -1, "host": "", "port": -1}
     if key_type != 0:
         answer["error_code"], answer["error_message"] = error_codes.COORDINATOR_NOT_AVAILABLE, "transactions are not supported"
@@ -95,7 +96,7 @@ async def _find_one(node, key: str, key_type: int) -> dict:
     return answer
 
 
-async def find_coordinator(node, head, request) -> dict:
+async def find_coordinator(node: BrokerServices, head, request) -> dict:
     key_type = int(getattr(request, "key_type", 0))
     if hasattr(request, "coordinator_keys") and not hasattr(request, "key"):
         return {"throttle_time": 0,
@@ -104,7 +105,7 @@ async def find_coordinator(node, head, request) -> dict:
 
 
 # -- membership ------------------------------------------------------------------------------
-async def join_group(node, head, request) -> dict:
+async def join_group(node: BrokerServices, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "generation_id": -1, "protocol_type": CONSUMER_PROTOCOL,
               "protocol_name": "", "leader": "", "skip_assignment": False, "member_id": request.member_id or "",
               "members": []}
@@ -134,14 +135,14 @@ async def join_group(node, head, request) -> dict:
     return answer
 
 
-def _group_or_code(node, group_id: str):
+def _group_or_code(node: BrokerServices, group_id: str):
     try:
         return node.groups.client_group(group_id), None
     except KraftError as exc:
         return None, error_codes.code_of(exc)
 
 
-async def sync_group(node, head, request) -> dict:
+async def sync_group(node: BrokerServices, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "protocol_type": CONSUMER_PROTOCOL,
               "protocol_name": None, "assignment": b""}
     if (code := await _coordinator_error(node, request.group_id)) is not None:
@@ -159,7 +160,7 @@ async def sync_group(node, head, request) -> dict:
     return answer
 
 
-async def heartbeat(node, head, request) -> dict:
+async def heartbeat(node: BrokerServices, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE}
     if (code := await _coordinator_error(node, request.group_id)) is not None:
         answer["error_code"] = code
@@ -170,7 +171,7 @@ async def heartbeat(node, head, request) -> dict:
     return answer
 
 
-async def leave_group(node, head, request) -> dict:
+async def leave_group(node: BrokerServices, head, request) -> dict:
     leaving = [m.member_id for m in request.members] if hasattr(request, "members") else [request.member_id]
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "members": []}
     if (code := await _coordinator_error(node, request.group_id)) is not None:
@@ -187,7 +188,7 @@ async def leave_group(node, head, request) -> dict:
 
 
 # -- offsets ---------------------------------------------------------------------------------
-async def offset_commit(node, head, request) -> dict:
+async def offset_commit(node: BrokerServices, head, request) -> dict:
     def every(code: int) -> dict:
         return {"throttle_time": 0, "topics": [
             {"name": t.name, "partitions": [{"partition_index": p.partition_index, "error_code": code}
@@ -228,7 +229,7 @@ async def offset_commit(node, head, request) -> dict:
     return answer
 
 
-async def offset_fetch(node, head, request) -> dict:
+async def offset_fetch(node: BrokerServices, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "topics": []}
     if (code := await _coordinator_error(node, request.group_id, "DESCRIBE")) is not None:
         answer["error_code"] = code

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import struct
 
+from kraft.broker.services import BrokerServices
 from kraft.broker.access import Identity, principal_of_certificate
 from kraft.kafka.codec import MalformedRequest
 from kraft.kafka import ordering, session
@@ -56,7 +57,7 @@ class ByteBudget:
 
 
 class KafkaListener:
-    def __init__(self, node, host: str, port: int, tls: ssl.SSLContext | None = None):
+    def __init__(self, node: BrokerServices, host: str, port: int, tls: ssl.SSLContext | None = None):
         self._node = node
         self._tls = tls
         self._host, self._port = host, port

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from kraft.broker.services import BrokerServices
 from kraft.broker.auto_create import topic_for_produce
 from kraft.errors import KraftError, TopicNotFound
 from kraft.kafka import error_codes, session
@@ -18,7 +19,7 @@ ZERO_UUID = uuid.UUID(int=0)
 TOPIC_AUTHORIZATION_FAILED = 29
 
 
-def advertised_brokers(node) -> list[dict]:
+def advertised_brokers(node: BrokerServices) -> list[dict]:
     """Unfenced brokers that have a Kafka listener (a port in cluster.toml)."""
     out = []
     for broker_id in node.image.unfenced_broker_ids():
@@ -46,7 +47,7 @@ def _missing(name: str | None, code: int) -> dict:
             "partitions": [], "topic_authorized_operations": -2147483648}
 
 
-async def handle(node, head, request) -> dict:
+async def handle(node: BrokerServices, head, request) -> dict:
     names = None if request.topics is None else [t.name for t in request.topics]
     if names == [] and head.api_version == 0:
         names = None  # v0: an empty list means every topic
@@ -64,7 +65,7 @@ async def handle(node, head, request) -> dict:
             "controller_id": image.controller_id, "topics": topics, "cluster_authorized_operations": -2147483648}
 
 
-async def _named_topic(node, name: str | None, allow_create: bool) -> dict:
+async def _named_topic(node: BrokerServices, name: str | None, allow_create: bool) -> dict:
     if name is None:
         return _missing(name, error_codes.INVALID_REQUEST)  # lookups by topic id: not served
     if not session.allowed(node, "DESCRIBE", "TOPIC", name):
@@ -85,7 +86,7 @@ async def _named_topic(node, name: str | None, allow_create: bool) -> dict:
     return topic_view(node.image, topic)
 
 
-async def _known_topic(node, name: str) -> TopicImage:
+async def _known_topic(node: BrokerServices, name: str) -> TopicImage:
     """The topic, also when it was created through another node a moment ago."""
     try:
         return node.data_plane.topic_or_404(name)
@@ -94,7 +95,7 @@ async def _known_topic(node, name: str) -> TopicImage:
     return node.data_plane.topic_or_404(name)
 
 
-async def describe_cluster(node, head, request) -> dict:
+async def describe_cluster(node: BrokerServices, head, request) -> dict:
     """DescribeCluster (key 60): the brokers with a Kafka listener and the active controller.
     Needs DESCRIBE on the cluster."""
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "error_message": None, "endpoint_type": 1,

@@ -8,20 +8,21 @@ librdkafka uses to validate a position after a leader change.
 
 from __future__ import annotations
 
+from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError
 from kraft.kafka import error_codes, session
-from kraft.kafka.leaders import epoch_problem, leader_replica
+from kraft.kafka.leaders import epoch_problem
 
 EARLIEST, LATEST = -2, -1
 
 
-def _list_one(node, topic: str, want) -> dict:
+async def _list_one(node: BrokerServices, topic: str, want) -> dict:
     index = int(want.partition_index)
     answer = {"partition_index": index, "error_code": error_codes.NONE, "timestamp": -1,
               "offset": -1, "leader_epoch": -1, "old_style_offsets": []}
     try:
         session.check(node, "DESCRIBE", "TOPIC", topic)
-        replica = leader_replica(node, topic, index)
+        replica = await node.data_plane.leader_replica(topic, index)
         if (problem := epoch_problem(replica, int(getattr(want, "current_leader_epoch", -1)))) is not None:
             answer["error_code"] = problem
             return answer
@@ -43,18 +44,18 @@ def _list_one(node, topic: str, want) -> dict:
     return answer
 
 
-async def list_offsets(node, head, request) -> dict:
-    topics = [{"name": t.name, "partitions": [_list_one(node, t.name, p) for p in t.partitions]}
+async def list_offsets(node: BrokerServices, head, request) -> dict:
+    topics = [{"name": t.name, "partitions": [await _list_one(node, t.name, p) for p in t.partitions]}
               for t in request.topics]
     return {"throttle_time": 0, "topics": topics}
 
 
-def _epoch_end(node, topic: str, want) -> dict:
+async def _epoch_end(node: BrokerServices, topic: str, want) -> dict:
     index = int(want.partition)
     answer = {"error_code": error_codes.NONE, "partition": index, "leader_epoch": -1, "end_offset": -1}
     try:
         session.check(node, "DESCRIBE", "TOPIC", topic)
-        replica = leader_replica(node, topic, index)
+        replica = await node.data_plane.leader_replica(topic, index)
         if (problem := epoch_problem(replica, int(want.current_leader_epoch))) is not None:
             answer["error_code"] = problem
             return answer
@@ -64,7 +65,7 @@ def _epoch_end(node, topic: str, want) -> dict:
     return answer
 
 
-async def offset_for_leader_epoch(node, head, request) -> dict:
-    topics = [{"topic": t.topic, "partitions": [_epoch_end(node, t.topic, p) for p in t.partitions]}
+async def offset_for_leader_epoch(node: BrokerServices, head, request) -> dict:
+    topics = [{"topic": t.topic, "partitions": [await _epoch_end(node, t.topic, p) for p in t.partitions]}
               for t in request.topics]
     return {"throttle_time": 0, "topics": topics}

@@ -7,11 +7,12 @@ later step.
 
 from __future__ import annotations
 
+from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError
 from kraft.kafka import error_codes, session
 
 
-async def handle(node, head, request) -> dict:
+async def handle(node: BrokerServices, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "producer_id": -1, "producer_epoch": -1}
     if request.transactional_id is not None:
         answer["error_code"] = error_codes.UNSUPPORTED_VERSION  # clients report: no transactions here

@@ -5,6 +5,8 @@ DESCRIBE, as in Kafka."""
 
 from __future__ import annotations
 
+from kraft.broker.services import BrokerServices
+from kraft.controller import commands as controller_requests
 from kraft.controller.reassignment import in_progress
 from kraft.errors import InvalidValue, KraftError, NotFound, TopicNotFound
 from kraft.kafka import error_codes, session
@@ -22,7 +24,7 @@ def _code(exc: KraftError) -> int:
     return error_codes.code_of(exc)
 
 
-async def alter(node, head, request) -> dict:
+async def alter(node: BrokerServices, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": 0, "error_message": None, "responses": []}
     if not session.allowed(node, "ALTER", "CLUSTER"):
         answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="ALTER on the cluster is not authorized")
@@ -32,8 +34,8 @@ async def alter(node, head, request) -> dict:
         for p in topic.partitions:
             replicas = None if p.replicas is None else [int(b) for b in p.replicas]
             try:
-                result = await node.controller_call("reassign_partition", {
-                    "topic": topic.name, "partition": int(p.partition_index), "replicas": replicas})
+                result = await node.controller_call(controller_requests.Reassign(
+                    topic=topic.name, partition=int(p.partition_index), replicas=replicas))
                 await node.wait_metadata(result.get("metadata_offset", 0))
                 parts.append({"partition_index": p.partition_index, "error_code": 0, "error_message": None})
             except KraftError as exc:
@@ -43,7 +45,7 @@ async def alter(node, head, request) -> dict:
     return answer
 
 
-async def list_reassignments(node, head, request) -> dict:
+async def list_reassignments(node: BrokerServices, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": 0, "error_message": None, "topics": []}
     if not session.allowed(node, "DESCRIBE", "CLUSTER"):
         answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="DESCRIBE on the cluster is not authorized")

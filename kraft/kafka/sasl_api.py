@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
+from kraft.broker.services import BrokerServices
 from kraft.broker.access import TOO_MANY, Identity
 from kraft.errors import AuthenticationFailed
 from kraft.kafka import error_codes, session
@@ -25,7 +26,7 @@ ILLEGAL_SASL_STATE = 34
 SASL_AUTHENTICATION_FAILED = 58
 
 
-async def handshake(node, head, request) -> dict:
+async def handshake(node: BrokerServices, head, request) -> dict:
     s = session.CURRENT.get()
     if not node.access.authentication or s.identity is not None:
         return {"error_code": ILLEGAL_SASL_STATE, "mechanisms": []}
@@ -37,7 +38,7 @@ async def handshake(node, head, request) -> dict:
     return {"error_code": 0, "mechanisms": list(SUPPORTED)}
 
 
-async def authenticate(node, head, request) -> dict:
+async def authenticate(node: BrokerServices, head, request) -> dict:
     s = session.CURRENT.get()
     if s.mechanism is None or s.identity is not None:
         return _answer(ILLEGAL_SASL_STATE, "SaslHandshake first, once per connection")

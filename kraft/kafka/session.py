@@ -12,6 +12,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from kraft.broker.services import BrokerServices
 from kraft.broker.access import Identity
 from kraft.security.acls import CLUSTER_RESOURCE
 from kraft.security.scram import ScramExchange
@@ -42,20 +43,20 @@ def _identity() -> Identity | None:
     return None if session is None else session.identity
 
 
-def allowed(node, operation: str, resource_type: str, name: str = CLUSTER_RESOURCE) -> bool:
+def allowed(node: BrokerServices, operation: str, resource_type: str, name: str = CLUSTER_RESOURCE) -> bool:
     """Whether this connection's principal may; always True with ACLs off."""
     who = _identity()
     return who is None or node.access.allowed(who, operation, resource_type, name)
 
 
-def check(node, operation: str, resource_type: str, name: str = CLUSTER_RESOURCE) -> None:
+def check(node: BrokerServices, operation: str, resource_type: str, name: str = CLUSTER_RESOURCE) -> None:
     """Raises TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED (29/30/31) when denied."""
     who = _identity()
     if who is not None:
         node.access.check(who, operation, resource_type, name)
 
 
-def any_topic_allowed(node, operation: str) -> bool:
+def any_topic_allowed(node: BrokerServices, operation: str) -> bool:
     who = _identity()
     return who is None or not node.access.enabled or node.access.authorizer().any_allowed(
         who.principal, who.host, operation, "TOPIC")

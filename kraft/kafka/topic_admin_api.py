@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import uuid
 
+from kraft.broker.services import BrokerServices
+from kraft.controller import commands as controller_requests
 from kraft.config.topic_names import validate_topic_name
 from kraft.errors import InvalidValue, KraftError
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
@@ -35,7 +37,7 @@ def _checked_name(name) -> str:
 
 
 # -- CreateTopics -----------------------------------------------------------------------------
-async def create_topics(node, head, request) -> dict:
+async def create_topics(node: BrokerServices, head, request) -> dict:
     seen: set[str] = set()
     results = []
     for topic in request.topics:
@@ -52,7 +54,7 @@ def _created_error(name: str, code: int, message: str) -> dict:
             "num_partitions": -1, "replication_factor": -1, "configs": None}
 
 
-async def _create_one(node, topic, validate_only: bool) -> dict:
+async def _create_one(node: BrokerServices, topic, validate_only: bool) -> dict:
     try:
         name = _checked_name(topic.name)
         if not session.allowed(node, "CREATE", "CLUSTER"):  # Kafka: CREATE on the cluster or the topic
@@ -61,13 +63,13 @@ async def _create_one(node, topic, validate_only: bool) -> dict:
             raise error_codes.Answer(error_codes.INVALID_REQUEST,
                                      "manual replica assignments are not supported: give a partition count "
                                      "and replication factor")
-        result = await node.controller_call("create_topic", {
-            "name": name,
-            "partitions": None if topic.num_partitions == -1 else int(topic.num_partitions),
-            "replication_factor": None if topic.replication_factor == -1 else int(topic.replication_factor),
-            "configs": {c.name: c.value for c in topic.configs},
-            "validate_only": validate_only,
-        })
+        result = await node.controller_call(controller_requests.CreateTopic(
+            name=name,
+            partitions=None if topic.num_partitions == -1 else int(topic.num_partitions),
+            replication_factor=None if topic.replication_factor == -1 else int(topic.replication_factor),
+            configs={c.name: c.value for c in topic.configs},
+            validate_only=validate_only,
+        ))
         if not validate_only:
             await node.wait_metadata(result.get("metadata_offset", 0))
     except error_codes.REFUSALS as exc:
@@ -79,7 +81,7 @@ async def _create_one(node, topic, validate_only: bool) -> dict:
 
 
 # -- DeleteTopics -----------------------------------------------------------------------------
-async def delete_topics(node, head, request) -> dict:
+async def delete_topics(node: BrokerServices, head, request) -> dict:
     if hasattr(request, "topic_names"):  # v0-v5 name the topics; v6 may name them by id
         names = list(request.topic_names)
     else:
@@ -92,7 +94,7 @@ async def delete_topics(node, head, request) -> dict:
                 raise error_codes.Answer(error_codes.UNKNOWN_TOPIC_ID, "deleting by topic id is not supported")
             _checked_name(name)
             session.check(node, "DELETE", "TOPIC", name)
-            result = await node.controller_call("delete_topic", {"name": name})
+            result = await node.controller_call(controller_requests.DeleteTopic(name=name))
             await node.wait_metadata(result.get("metadata_offset", 0))
         except error_codes.REFUSALS as exc:
             answer["error_code"], answer["error_message"] = _failure(exc)
@@ -101,7 +103,7 @@ async def delete_topics(node, head, request) -> dict:
 
 
 # -- CreatePartitions -------------------------------------------------------------------------
-async def create_partitions(node, head, request) -> dict:
+async def create_partitions(node: BrokerServices, head, request) -> dict:
     results = []
     for topic in request.topics:
         answer = {"name": topic.name, "error_code": error_codes.NONE, "error_message": None}
@@ -110,8 +112,8 @@ async def create_partitions(node, head, request) -> dict:
             session.check(node, "ALTER", "TOPIC", name)
             if topic.assignments:
                 raise error_codes.Answer(error_codes.INVALID_REQUEST, "manual replica assignments are not supported")
-            result = await node.controller_call("create_partitions", {
-                "name": name, "partitions_count": int(topic.count), "validate_only": bool(request.validate_only)})
+            result = await node.controller_call(controller_requests.CreatePartitions(
+                name=name, partitions_count=int(topic.count), validate_only=bool(request.validate_only)))
             if not request.validate_only:
                 await node.wait_metadata(result.get("metadata_offset", 0))
         except error_codes.REFUSALS as exc:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from kraft.api.app import build_app
 from kraft.broker.access import AccessControl, bootstrap_credentials
+from kraft.broker.services import BrokerServices
 from kraft.broker.peers import Peers, PeerUnreachable
 from kraft.broker.producer_ids import ProducerIdAllocator, block_requester
 from kraft.broker.lifecycle import BrokerLifecycle
@@ -179,7 +180,10 @@ class Node:
         results = await asyncio.gather(*(applied(n) for n in others))
         return [n for n, ok in zip(others, results) if not ok]
 
-    async def controller_call(self, op: str, payload, local_only: bool = False) -> dict:
+    async def controller_call_raw(self, op: str, payload, local_only: bool = False) -> dict:
+        """A controller request by name and payload (the doors send typed requests
+        through BrokerServices; the lower layers, which cannot import the controller's
+        request classes, send these)."""
         return await self.link.call(op, payload, local_only)
 
     def _registered(self, broker_epoch: int) -> None:
@@ -312,7 +316,7 @@ class Node:
             self.replica_manager = ReplicaManager(
                 self.node_id, self.node_config.data_path, self._effective_topic_configs,
                 self.config.timeouts.replica_lag_time_max_ms,
-                self.controller_call, self._fetch_channel,
+                self.controller_call_raw, self._fetch_channel,
                 scrub_rate_mb_s=self.config.storage.scrub_rate_mb_s,
                 scrub_interval_s=self.config.storage.scrub_interval_s)
         image = lambda: self.image  # noqa: E731 - the current image, read at each use
@@ -320,15 +324,20 @@ class Node:
                                     self.peers, self.is_ready)
         self.partition_reader = PartitionReader(self.node_id, self.data_plane, self.peers)
         self.groups = GroupCoordinator(  # a non-broker only forwards
-            self.node_id, self.config.groups, image, self.replica_manager, self.controller_call,
+            self.node_id, self.config.groups, image, self.replica_manager, self.controller_call_raw,
             self.waiters.wait_for, self._append_offsets)
-        app = build_app(self)
+        services = BrokerServices(
+            node_id=self.node_id, cluster_id=self.cluster_id, config=self.config,
+            topic_defaults=self.topic_defaults, peer_key=self.peer_key, data_plane=self.data_plane,
+            partition_reader=self.partition_reader, groups=self.groups, access=self.access,
+            producer_ids=self.producer_ids, metrics_registry=self.metrics.registry, node=self)
+        app = build_app(services)
         app.middlewares.insert(0, self.metrics.middleware())
         app.middlewares.insert(0, self.connections.middleware)
         # in-flight long polls (fetch, metadata, consumer records) are cut after the grace
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=SHUTDOWN_GRACE_S)
-        kafka = (KafkaListener(self, self.node_config.host, self.node_config.kafka_port, self.tls_server)
+        kafka = (KafkaListener(services, self.node_config.host, self.node_config.kafka_port, self.tls_server)
                  if self.node_config.kafka_port is not None else None)
         try:
             await self.peers.open()

@@ -131,7 +131,7 @@ class Sim:
         self.seq += 1
         value = str(self.seq).encode()
         try:
-            _, last, epoch = replica.append(encode_records([Record(None, value)], 0, -1), True, MIN_ISR)
+            _, last, epoch = replica.append(encode_records([Record(None, value)], 0, -1), True)
         except (NotLeaderOrFollower, NotEnoughReplicas):
             return  # a definite failure: nothing written
         self.pending.append((leader, epoch, last, value))

@@ -1,4 +1,5 @@
-"""What the Kafka listener accepts from a client's Produce, checked before the log sees it."""
+"""What the broker accepts from a Kafka client's Produce, checked before the log sees it
+(kraft/broker/client_writes.py: the same rules stand behind the REST door)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import struct
 import pytest
 from crc32c import crc32c
 
-from kraft.errors import CorruptBatchError, InvalidAppend, MessageTooLarge, UnsupportedCompressionError
-from kraft.kafka.produce_api import checked_batch
+from kraft.broker.client_writes import INTERNAL_TOPICS, batch_of_records, checked_client_batch
+from kraft.errors import CorruptBatchError, InvalidAppend, InvalidTopic, MessageTooLarge, UnsupportedCompressionError
 from kraft.storage.record import Record
 from kraft.storage.compression import compress
 from kraft.storage.record_batch import (
@@ -21,6 +22,17 @@ from kraft.storage.record_batch import (
 )
 
 LIMIT = 1_000_000
+
+
+def configs(limit: int = LIMIT, **more: str) -> dict[str, str]:
+    return {"max.message.bytes": str(limit), "compression.type": "producer", **more}
+
+
+def checked_batch(data: bytes, limit: int):
+    """The header the broker keeps a sound client batch with (stored as sent)."""
+    stored, header = checked_client_batch(data, configs(limit), "t")
+    assert stored is data
+    return header
 
 
 def batch(n=3, **kwargs) -> bytes:
@@ -113,3 +125,26 @@ def test_a_batch_marked_compressed_that_is_not_is_corrupt_and_an_unknown_codec_u
 def test_a_batch_over_max_message_bytes_is_refused():
     with pytest.raises(MessageTooLarge):
         checked_batch(batch(50), 200)
+
+
+@pytest.mark.parametrize("topic", sorted(INTERNAL_TOPICS))
+def test_no_client_batch_or_record_reaches_an_internal_topic(topic):
+    with pytest.raises(InvalidTopic, match="internal") as caught:
+        checked_client_batch(batch(), configs(), topic)
+    assert caught.value.kafka_code == 17  # INVALID_TOPIC_EXCEPTION, as Kafka answers
+    with pytest.raises(InvalidTopic):
+        batch_of_records([Record(b"k", b"v", (), 1)], configs(), topic)
+
+
+def test_log_append_time_restamps_a_client_batch_and_keeps_its_producer_fields():
+    sent = batch(3, producer_id=7, producer_epoch=1, base_sequence=5)
+    stored, header = checked_client_batch(sent, configs(**{"message.timestamp.type": "LogAppendTime"}), "t")
+    assert stored != sent
+    kept = BatchHeader.parse(stored)
+    assert (kept.producer_id, kept.producer_epoch, kept.base_sequence) == (7, 1, 5)
+    assert kept.base_timestamp > 1_600_000_000_000 and header.base_timestamp == 1000
+
+
+def test_a_topic_codec_recompresses_a_client_batch():
+    stored, _ = checked_client_batch(batch(3), configs(**{"compression.type": "zstd"}), "t")
+    assert BatchHeader.parse(stored).compression == 4

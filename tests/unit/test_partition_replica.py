@@ -22,7 +22,7 @@ def reg(leader, epoch, isr=(1, 2), partition_epoch=None):
 
 def produce(r, n):
     for i in range(n):
-        r.append(encode_batch([Record(None, f"v{i}".encode())], 0, -1), False, 1)
+        r.append(encode_batch([Record(None, f"v{i}".encode())], 0, -1), False)
 
 
 def fetch(follower, leader, now=0):

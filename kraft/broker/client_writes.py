@@ -1,0 +1,109 @@
+"""The rules a client's write meets, whichever door it came through.
+
+REST builds records from JSON; a Kafka client sends a RecordBatch. Both reach the log
+only through these rules, in this order: no client writes an internal topic; a batch
+from a client is checked whole (a Kafka batch) before anything is stored; the topic's
+`message.timestamp.type=LogAppendTime` restamps every record with the broker's clock;
+its `compression.type` decides the stored codec. `max.message.bytes` bounds what the
+client sent as one unit: a Kafka client's batch, as Kafka checks it; a REST client
+sends records, not batches, so each record is held to it (the REST Proxy's producer
+splits a request into batches; kraft stores a request's records for one partition as
+one batch, which may be larger). Pure: no I/O, the caller passes the topic's effective
+configs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+from kraft.errors import InvalidAppend, InvalidTopic, MessageTooLarge, UnsupportedMessageFormat
+from kraft.groups.coordinator_placement import OFFSETS_TOPIC
+from kraft.storage.compression import NONE, stored_codec
+from kraft.storage.record import Record, record_size
+from kraft.storage.record_batch import MAGIC, MAGIC_POS, NO_PRODUCER_ID, BatchHeader, decode_records, encode_batch
+from kraft.storage.record_check import check_records
+
+TRANSACTION_STATE_TOPIC = "__transaction_state"
+# Kafka's Topic.isInternal: only the cluster's own coordinators append to these.
+INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC})
+BATCH_HEADER_SIZE = 61
+
+def refuse_internal_topic(topic: str) -> None:
+    """Kafka answers a client's append to an internal topic INVALID_TOPIC_EXCEPTION."""
+    if topic in INTERNAL_TOPICS:
+        raise InvalidTopic(f"{topic} is an internal topic: only the cluster's coordinators write to it")
+
+
+def check_batch_size(size: int, configs: Mapping[str, str], topic: str) -> None:
+    limit = int(configs["max.message.bytes"])
+    if size > limit:
+        raise MessageTooLarge(f"batch of {size} bytes is larger than max.message.bytes ({limit}) "
+                              f"of topic {topic!r}")
+
+
+def check_record_sizes(records: Sequence[Record], configs: Mapping[str, str], topic: str) -> None:
+    limit = int(configs["max.message.bytes"])
+    for record in records:
+        if (size := record_size(record)) > limit:
+            raise MessageTooLarge(f"record of {size} bytes is larger than max.message.bytes ({limit}) "
+                                  f"of topic {topic!r}")
+
+
+def _log_append_time(configs: Mapping[str, str]) -> bool:
+    return configs.get("message.timestamp.type") == "LogAppendTime"
+
+
+def _restamp(records: Sequence[Record]) -> None:
+    now = int(time.time() * 1000)  # Kafka's broker-side time: the node taking the write
+    for record in records:
+        record.timestamp_ms = now
+
+
+def batch_of_records(records: Sequence[Record], configs: Mapping[str, str], topic: str,
+                     producer_id: int = NO_PRODUCER_ID, producer_epoch: int = -1,
+                     sequence: int = -1) -> bytes:
+    """A REST client's records as the batch to store (producer fields travel inside it,
+    also when forwarded to the leader)."""
+    refuse_internal_topic(topic)
+    check_record_sizes(records, configs, topic)
+    if _log_append_time(configs):
+        _restamp(records)
+    return encode_batch(records, 0, -1, producer_id, producer_epoch, sequence,
+                        compression=stored_codec(configs["compression.type"], NONE))
+
+
+def checked_client_batch(data: bytes, configs: Mapping[str, str], topic: str) -> tuple[bytes, BatchHeader]:
+    """A Kafka client's partition data as the batch to store, with the header it was
+    sent with, or the error to answer. Stored as sent unless a rule changes it."""
+    refuse_internal_topic(topic)
+    header = _sound_batch_header(data)
+    check_batch_size(header.size, configs, topic)
+    check_records(data)  # CRC-32C, the codec, every record's framing and offset delta
+    codec = stored_codec(configs["compression.type"], header.compression)
+    log_append_time = _log_append_time(configs)
+    if not log_append_time and codec == header.compression:
+        return data, header
+    records = decode_records(data)
+    if log_append_time:
+        _restamp(records)
+    batch = encode_batch(records, 0, -1, header.producer_id, header.producer_epoch,
+                         header.base_sequence, compression=codec)
+    check_batch_size(len(batch), configs, topic)
+    return batch, header
+
+
+def _sound_batch_header(data: bytes) -> BatchHeader:
+    if len(data) < BATCH_HEADER_SIZE:
+        raise InvalidAppend(f"{len(data)} bytes are not a record batch")
+    if data[MAGIC_POS] != MAGIC:
+        raise UnsupportedMessageFormat("only RecordBatch v2 (magic 2) is accepted; upgrade the client")
+    header = BatchHeader.parse(data)
+    if header.size != len(data):
+        raise InvalidAppend(f"a produce must carry exactly one batch: {len(data)} bytes, "
+                            f"the batch says {header.size}")
+    if header.is_transactional or header.is_control:
+        raise UnsupportedMessageFormat("transactions are not supported")
+    if header.record_count < 1 or header.last_offset_delta != header.record_count - 1:
+        raise InvalidAppend("records must carry offset deltas 0, 1, 2, ... and at least one record")
+    return header
