@@ -181,8 +181,8 @@ def topic_create(name: str, partitions: Optional[int] = typer.Option(None, "--pa
                  replication_factor: Optional[int] = typer.Option(None, "--replication-factor", "-r"),
                  config_kv: list[str] = typer.Option([], "--set", help="topic config NAME=VALUE, repeatable"),
                  config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = BootstrapOpt):
-    body = {"topic_name": name,
-            "configs": [{"name": k, "value": v} for k, v in _parse_kv(config_kv).items()]}
+    body: dict[str, object] = {
+        "topic_name": name, "configs": [{"name": k, "value": v} for k, v in _parse_kv(config_kv).items()]}
     if partitions is not None:
         body["partitions_count"] = partitions
     if replication_factor is not None:

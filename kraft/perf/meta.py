@@ -82,7 +82,7 @@ async def end_offset(session: aiohttp.ClientSession, url: str, topic: str, parti
 
 async def with_retries(factory, attempts: int = 20, delay_s: float = 0.25):
     """Call `factory()` (a coroutine factory) until it succeeds, bounded in attempts."""
-    last = None
+    last: Exception | None = None
     for _ in range(attempts):
         try:
             return await factory()

@@ -91,7 +91,7 @@ async def produce_load(urls: list[str], spec: ProduceSpec, *,
     if not urls:
         raise ValueError("no URLs to produce to")
     own_session = session is None
-    if own_session:
+    if session is None:
         session = new_session(spec.concurrency + 4)
     result = LoadResult()
     try:
@@ -112,9 +112,10 @@ async def _run(urls, spec: ProduceSpec, session, result: LoadResult, progress, b
                on_request, stop, leaders=None) -> None:
     n_requests = math.ceil(spec.records / spec.batch) if spec.records is not None else None
     full_body = None if body_factory else build_body(spec.record_size, spec.batch)
+    tail = spec.records % spec.batch if spec.records is not None else 0  # records in a short last request
     tail_body = None
-    if spec.records is not None and spec.records % spec.batch and not body_factory:
-        tail_body = build_body(spec.record_size, spec.records % spec.batch)
+    if tail and not body_factory:
+        tail_body = build_body(spec.record_size, tail)
     if leaders:
         targets = [leaders[p].rstrip("/") + produce_path(spec.topic, p) for p in sorted(leaders)]
     else:
@@ -155,8 +156,8 @@ async def _run(urls, spec: ProduceSpec, session, result: LoadResult, progress, b
             if stop is not None and stop.is_set():
                 return
             count = spec.batch
-            if n_requests is not None and k == n_requests - 1 and spec.records % spec.batch:
-                count = spec.records % spec.batch
+            if n_requests is not None and k == n_requests - 1 and tail:
+                count = tail
             if body_factory:
                 body = body_factory(k, count)
             else:

@@ -9,12 +9,14 @@ get rejected at apply time exactly as they are on pysyncobj.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from kraft.quorum.protocol import NotLeaderError, QuorumStatus, VoterStatus
 from kraft.metadata.state_machine import ApplyResult, MetadataStateMachine
 
 
 class MemoryRaft:
-    def __init__(self, voter_ids):
+    def __init__(self, voter_ids: Iterable[int]) -> None:
         self.voter_ids = tuple(sorted(voter_ids))
         self.log: list[str] = []
         self.term = 0
@@ -44,7 +46,7 @@ class MemoryQuorum:
         self._raft = raft
         self.applied = 0  # how much of the shared log this seat has applied
         self._results: dict[int, ApplyResult] = {}
-        self._listeners = []
+        self._listeners: list[Callable[[], object]] = []
 
     def start(self) -> None:
         pass
@@ -92,5 +94,5 @@ class MemoryQuorum:
             raise NotLeaderError("this node is not the active controller")
         return self.propose_sync(batch_json)
 
-    def add_apply_listener(self, callback) -> None:
+    def add_apply_listener(self, callback: Callable[[], object]) -> None:
         self._listeners.append(callback)

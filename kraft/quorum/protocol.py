@@ -7,6 +7,7 @@ The controller and the HTTP layer only see this interface.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -72,5 +73,5 @@ class Quorum(Protocol):
 
     async def propose(self, batch_json: str, timeout_s: float) -> ApplyResult: ...
 
-    def add_apply_listener(self, callback) -> None:
+    def add_apply_listener(self, callback: Callable[[], object]) -> None:
         """callback() runs on the asyncio loop after batches were applied."""

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated, tcp_connection
@@ -28,6 +29,7 @@ from kraft.quorum import raft_fallback
 from kraft.quorum.raft_files import (
     JOURNAL,
     SNAPSHOT,
+    RaftData,
     RaftStateDamaged,
     check_raft_files,
     read_snapshot,
@@ -73,7 +75,8 @@ def bind_raft_sources_to(host: str) -> None:
 
 
 class _MetadataSyncObj(SyncObj):
-    def __init__(self, self_addr, peers, conf, state_machine, on_applied, transport_class, durable=True):
+    def __init__(self, self_addr: str, peers: list[str], conf: SyncObjConf, state_machine: MetadataStateMachine,
+                 on_applied: Callable[[], object], transport_class: type, durable: bool = True) -> None:
         self._sm = state_machine
         self._on_applied = on_applied
         self._keep_tail = False
@@ -174,7 +177,7 @@ class RaftQuorum:
         # exercise snapshot + journal recovery without writing 5,000 entries).
         self._snapshot_every = snapshot_every or int(
             os.environ.get("KRAFT_METADATA_SNAPSHOT_ENTRIES", "5000"))
-        self._listeners = []
+        self._listeners: list[Callable[[], object]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._obj: _MetadataSyncObj | None = None
         self._caught_up_ms: dict[int, int] = {}
@@ -229,19 +232,19 @@ class RaftQuorum:
             obj.destroy_synchronous()
 
     # -- snapshots (run on the tick thread) -------------------------------------------
-    def _write_snapshot(self, filename: str, raft_data) -> None:
+    def _write_snapshot(self, filename: str, raft_data: RaftData) -> None:
         raft_fallback.keep_previous(self._dir)  # a damaged new one can be rebuilt from it
         # the library renames it into place; the directory is fsynced before the journal
         # drops the entries it holds (raft_durable)
         write_snapshot(Path(filename), self.state_machine.snapshot(), raft_data)
 
-    def _read_snapshot(self, filename: str):
+    def _read_snapshot(self, filename: str) -> RaftData:
         state, raft_data = read_snapshot(Path(filename))
         self.state_machine.restore(state)
         return raft_data
 
     # -- notifications -----------------------------------------------------------------
-    def add_apply_listener(self, callback) -> None:
+    def add_apply_listener(self, callback: Callable[[], object]) -> None:
         self._listeners.append(callback)
 
     def _notify_applied(self) -> None:

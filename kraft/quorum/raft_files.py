@@ -16,6 +16,7 @@ import pickle
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -28,6 +29,11 @@ _MAGIC = b"PYSYNCOBJ"
 _HEADER = 24 + 8 + 4 + 4  # app name, app version, format version, last-record offset
 _LAST_OFFSET_AT = 24 + 8 + 4
 _SIZE = struct.Struct("<I")
+
+Entry = tuple[bytes, int, int]  # a journal record: (command, index, term)
+# What the library keeps beside the image in a snapshot: its last applied entry, the one
+# before it, and its cluster configuration (the library's own, opaque here).
+RaftData = tuple[Entry, Entry, Any]
 
 
 class RaftStateDamaged(QuorumError):
@@ -54,14 +60,14 @@ def check_raft_files(directory: Path) -> None:
                 "empty Raft state (it catches up from the other controllers)", path)
 
 
-def read_snapshot(path: Path) -> tuple[dict, object]:
+def read_snapshot(path: Path) -> tuple[dict, RaftData]:
     """(state machine snapshot, the library's bookkeeping) of a snapshot file."""
     with gzip.open(path, "rb") as f:
         payload = orjson.loads(f.read())
     return payload["state"], pickle.loads(base64.b64decode(payload["raft"]))
 
 
-def write_snapshot(path: Path, state: dict, raft_data) -> None:
+def write_snapshot(path: Path, state: dict, raft_data: RaftData) -> None:
     """gzip'd JSON of the image; the library's tuple stays pickled, by its rules. fsynced;
     the caller renames it into place."""
     payload = {"state": state, "raft": base64.b64encode(pickle.dumps(raft_data)).decode()}
@@ -72,7 +78,7 @@ def write_snapshot(path: Path, state: dict, raft_data) -> None:
         os.fsync(raw.fileno())
 
 
-def journal_entries(data: bytes) -> list[tuple[bytes, int, int]]:
+def journal_entries(data: bytes) -> list[Entry]:
     """(command, index, term) of each record of a journal that _check_journal passed."""
     (last,) = _SIZE.unpack_from(data, _LAST_OFFSET_AT)
     out, offset = [], _HEADER

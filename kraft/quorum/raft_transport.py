@@ -26,6 +26,7 @@ import socket
 import struct
 import time
 import zlib
+from collections.abc import Callable
 
 from pysyncobj import pickle as raft_pickle
 from pysyncobj import tcp_server, transport
@@ -46,7 +47,7 @@ PROBLEM_MEMORY_S = 10.0  # an authentication failure is reported this long after
 class AuthFailures:
     """Peers (by address) whose Raft frames this node could not authenticate, lately."""
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._seen: dict[str, float] = {}
 

@@ -76,7 +76,7 @@ def check_order(h: History, max_examples: int = MAX_EXAMPLES, **_) -> CheckResul
                 counts["consumer_gaps"] += 1
                 examples.add(f"{consumer} on {where(h, p)}: gap, read offset {cur} "
                              f"after {prev}{when}")
-            elif t0 is not None and _fault_between(fault_times, t0, t1):
+            elif t0 is not None and t1 is not None and _fault_between(fault_times, t0, t1):
                 counts["consumer_restarts"] += 1
             else:
                 counts["consumer_reversals"] += 1

@@ -71,10 +71,12 @@ def read_all(bootstrap: str, h: History, bound_s: float = 30.0) -> None:
         while position < high and time.monotonic() < deadline:
             for msg in consumer.consume(num_messages=1000, timeout=0.5):
                 if msg.error() is None:
-                    key = msg.key().decode(errors="replace") if msg.key() is not None else "null"
-                    value = msg.value().decode(errors="replace") if msg.value() is not None else "null"
-                    h.compacted_final.append((msg.offset(), key, value))
-                    position = msg.offset() + 1
+                    offset, raw_key, raw_value = msg.offset(), msg.key(), msg.value()
+                    assert offset is not None  # a consumed message always has one
+                    key = raw_key.decode(errors="replace") if raw_key is not None else "null"
+                    value = raw_value.decode(errors="replace") if raw_value is not None else "null"
+                    h.compacted_final.append((offset, key, value))
+                    position = offset + 1
     except confluent_kafka.KafkaException:
         pass  # an incomplete read shows as keys gone: the checker names them
     finally:

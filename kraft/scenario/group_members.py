@@ -59,11 +59,13 @@ class GroupMember:
                 finally:
                     self.last_return = time.monotonic()
                 for msg in batch:
-                    if msg.error() is not None or msg.partition() not in self._assigned:
+                    partition, offset, raw = msg.partition(), msg.offset(), msg.value()
+                    if msg.error() is not None or partition not in self._assigned:
                         continue
-                    value = msg.value().decode(errors="replace") if msg.value() is not None else "null"
-                    self.h.group_consumed.append((msg.partition(), msg.offset(), value))
-                    self._next[msg.partition()] = msg.offset() + 1
+                    assert offset is not None  # a consumed message always has one
+                    value = raw.decode(errors="replace") if raw is not None else "null"
+                    self.h.group_consumed.append((partition, offset, value))
+                    self._next[partition] = offset + 1
                 if time.monotonic() - last_commit >= COMMIT_EVERY_S and not self._waiting_for_an_answer():
                     self._commit(consumer)
                     last_commit = time.monotonic()

@@ -264,6 +264,7 @@ class _ControlHandler(socketserver.StreamRequestHandler):
 
 class _ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True  # they end with the process: killing it is the power cut
+    operations: LazyOperations  # set by serve() before it serves
 
 
 def serve(backing: str, mountpoint: str) -> None:

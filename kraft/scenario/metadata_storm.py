@@ -71,7 +71,9 @@ class StormResult:
 
 
 def _signed_get(cluster: LocalCluster, node_id: int, path: str):
-    key = peer_key(read_identity(cluster.config.node(node_id).data_path))
+    identity = read_identity(cluster.config.node(node_id).data_path)
+    assert identity is not None, f"node {node_id}'s data dir is not formatted"
+    key = peer_key(identity)
     sig = request_signature(key, "GET", path, b"", int(time.time() * 1000))
     return http_json("GET", cluster.url(node_id) + path, headers={SIGNATURE_HEADER: sig}, timeout=10)
 

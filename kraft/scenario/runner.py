@@ -284,7 +284,7 @@ async def _final_read(h: History, cluster) -> None:
 
 
 def _replica_logs(cluster, topic: str, partitions: int) -> dict:
-    out = {}
+    out: dict[int, dict[int, list[tuple[int, int, str]]]] = {}  # partition -> node -> (offset, epoch, value)
     for p in range(partitions):
         out[p] = {}
         for n in cluster.hosts:

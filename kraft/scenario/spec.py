@@ -26,34 +26,34 @@ class _Model(BaseModel):
 
 
 class ClusterShape(_Model):
-    nodes: int = Field(3, ge=1, le=9)
-    controllers: int | None = Field(None, ge=1, le=9)
+    nodes: int = Field(default=3, ge=1, le=9)
+    controllers: int | None = Field(default=None, ge=1, le=9)
     timeouts: dict[str, int] = Field(default_factory=dict)
     storage: dict[str, float] = Field(default_factory=dict)  # [storage] of cluster.toml (the scrubber)
-    partitions_fs_mb: int | None = Field(None, ge=16, le=4096)  # small disks for disk-full (root)
+    partitions_fs_mb: int | None = Field(default=None, ge=16, le=4096)  # small disks for disk-full (root)
     security: bool = False  # users and ACLs on; an intruder probes every node (lab_security)
 
 
 class TopicSpec(_Model):
     name: str = "t"
-    partitions: int = Field(1, ge=1, le=64)
-    replication_factor: int = Field(3, ge=1, le=9)
+    partitions: int = Field(default=1, ge=1, le=64)
+    replication_factor: int = Field(default=3, ge=1, le=9)
     configs: dict[str, str | int | bool] = Field(default_factory=dict)
 
 
 class Workload(_Model):
-    producers: int = Field(2, ge=0, le=32)
+    producers: int = Field(default=2, ge=0, le=32)
     consumers: bool = True
     acks: Literal["0", "1", "all"] = "all"
-    rate: float = Field(40.0, gt=0, le=5000)  # writes per second, all producers together
-    duration: float = Field(25.0, gt=0, le=3600)  # seconds with faults
-    recovery: float = Field(8.0, ge=1, le=600)  # seconds of writes after healing
-    timeout_ms: int = Field(3000, ge=100, le=60000)
-    admin_rate: float = Field(0.0, ge=0, le=50)  # topic creations per second (metadata writes)
+    rate: float = Field(default=40.0, gt=0, le=5000)  # writes per second, all producers together
+    duration: float = Field(default=25.0, gt=0, le=3600)  # seconds with faults
+    recovery: float = Field(default=8.0, ge=1, le=600)  # seconds of writes after healing
+    timeout_ms: int = Field(default=3000, ge=100, le=60000)
+    admin_rate: float = Field(default=0.0, ge=0, le=50)  # topic creations per second (metadata writes)
     client: Literal["rest", "kafka"] = "rest"  # kafka: confluent-kafka producers on the Kafka listeners
-    group_members: int = Field(0, ge=0, le=8)  # confluent-kafka consumers in one group: poll, commit
-    compacted_keys: int = Field(0, ge=0, le=10_000)  # >0: keyed writes to a compacted topic too
-    compacted_rate: float = Field(50.0, gt=0, le=2000)  # its writes per second
+    group_members: int = Field(default=0, ge=0, le=8)  # confluent-kafka consumers in one group: poll, commit
+    compacted_keys: int = Field(default=0, ge=0, le=10_000)  # >0: keyed writes to a compacted topic too
+    compacted_rate: float = Field(default=50.0, gt=0, le=2000)  # its writes per second
 
     @property
     def needs_kafka_client(self) -> bool:
@@ -63,9 +63,9 @@ class Workload(_Model):
 class FaultSpec(_Model):
     fault: str
     target: str = "random"
-    at: float | None = Field(None, ge=0)  # seconds after the workload starts
+    at: float | None = Field(default=None, ge=0)  # seconds after the workload starts
     every: tuple[float, float] | None = None  # (min, max) seconds between repeats
-    duration: float | None = Field(None, gt=0)  # undo after this long (else at heal)
+    duration: float | None = Field(default=None, gt=0)  # undo after this long (else at heal)
     choices: tuple[str, ...] = ()  # for fault = "random"
     params: dict[str, float | str] = Field(default_factory=dict)
     # A power cut of one node is skipped until every node cut earlier has registered again

@@ -115,8 +115,8 @@ def active_controller(cluster) -> int:
     """The Raft leader named by most running nodes (ties: the highest term). A node cut
     off from the quorum may still name an old leader; the majority cannot."""
     answers = _ask_all(cluster, "/quorum")
-    votes = Counter()
-    term = {}
+    votes: Counter[int] = Counter()
+    term: dict[int, int] = {}
     for status, body in answers.values():
         if status == 200 and isinstance(body, dict) and body.get("leader_id") is not None:
             leader = body["leader_id"]
@@ -145,7 +145,7 @@ def broker_epochs(cluster) -> dict[int, int]:
 def out_of_sync_replicas(cluster) -> set[int]:
     """Nodes that are a replica of some partition (of any topic, internal ones too) and
     not in its ISR now, by the freshest answer for each partition."""
-    names = set()
+    names: set[str] = set()
     for status, body in _ask_all(cluster, "/topics").values():
         if status == 200 and isinstance(body, dict):
             names.update(t["topic_name"] for t in body.get("data", []) if t.get("topic_name"))

@@ -97,7 +97,7 @@ class UnsyncedFile:
                 out[a - offset:z - offset] = b[a - s:z - s]
         return bytes(out)
 
-    def flush(self, pwrite: Callable[[bytes, int], None], ftruncate: Callable[[int], None]) -> None:
+    def flush(self, pwrite: Callable[[bytes, int], object], ftruncate: Callable[[int], None]) -> None:
         """Put everything on the disk copy: the caller fsyncs it afterwards."""
         if self.kept < self.disk_size:
             ftruncate(self.kept)

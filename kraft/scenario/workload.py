@@ -88,6 +88,16 @@ class Workload:
     def now_ms(self) -> float:
         return (time.monotonic() - self.t0) * 1000
 
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "Workload used outside run()"
+        return self._session
+
+    @property
+    def bootstrap(self) -> str:
+        assert self.kafka_bootstrap is not None, "a Kafka client without kafka_bootstrap"
+        return self.kafka_bootstrap
+
     async def run(self, consumers: bool) -> None:
         """Owned by the runner; returns when stop_all is set and every loop ended."""
         timeout = aiohttp.ClientTimeout(total=self.timeout_ms / 1000 + 5)
@@ -104,7 +114,7 @@ class Workload:
                                                   else self._produce(f"p{i}", i))
                                    for i in range(self.producers)]
             if self.compacted_keys:
-                writer = CompactedWriter(self.kafka_bootstrap, self.h, self.compacted_keys, self.seed,
+                writer = CompactedWriter(self.bootstrap, self.h, self.compacted_keys, self.seed,
                                          self.timeout_ms, self.now_ms)
                 self.producer_tasks.append(tg.create_task(writer.run(self.compacted_rate, self.stop_writes)))
             if self.group_members:
@@ -119,7 +129,7 @@ class Workload:
     async def _run_group_members(self) -> None:
         """One thread per member (their calls block; the shared executor's few workers
         are for short calls), stopped with the rest and waited for, within a bound."""
-        members = [GroupMember(f"g{i}", self.kafka_bootstrap, self.h, self.now_ms) for i in range(self.group_members)]
+        members = [GroupMember(f"g{i}", self.bootstrap, self.h, self.now_ms) for i in range(self.group_members)]
         threads = [threading.Thread(target=m.run, args=(self.group_stop,), name=f"lab-group-member-{m.name}",
                                     daemon=True) for m in members]
         for t in threads:
@@ -164,7 +174,7 @@ class Workload:
             await self._send(write, self.urls[next(nodes)])
 
     async def _produce_kafka(self, name: str) -> None:
-        producer = KafkaProducer(name, self.kafka_bootstrap, self.h.topic, self.h.partitions, self.acks,
+        producer = KafkaProducer(name, self.bootstrap, self.h.topic, self.h.partitions, self.acks,
                                  self.timeout_ms, self.now_ms)
         await producer.run(self.h.writes, self.rate / self.producers, self.stop_writes, self.acks)
 
@@ -173,8 +183,8 @@ class Workload:
                   f"?acks={self.acks}&timeout_ms={self.timeout_ms}")
         body = orjson.dumps({"records": [{"value": write.value}]})
         try:
-            async with self._session.post(target, data=body,
-                                          headers={"Content-Type": V2, ERROR_CLASS_HEADER: "1"}) as resp:
+            async with self.session.post(target, data=body,
+                                         headers={"Content-Type": V2, ERROR_CLASS_HEADER: "1"}) as resp:
                 raw = await resp.read()
                 try:
                     parsed = orjson.loads(raw)
@@ -201,8 +211,8 @@ class Workload:
             body = orjson.dumps({"topic_name": name, "partitions_count": 1, "replication_factor": 1,
                                  "configs": [{"name": "retention.ms", "value": admin_retention_ms(name)}]})
             try:
-                async with self._session.post(url, data=body,
-                                              headers={"Content-Type": "application/json"}) as resp:
+                async with self.session.post(url, data=body,
+                                             headers={"Content-Type": "application/json"}) as resp:
                     outcome = OK if resp.status == 201 else (FAIL if resp.status < 500 else UNKNOWN)
             except aiohttp.ClientConnectorError:
                 outcome = FAIL
@@ -219,8 +229,8 @@ class Workload:
         while not self.stop_all.is_set():
             target = f"{url}/topics/{self.h.topic}/partitions/{partition}/records?offset={offset}&timeout=500"
             try:
-                async with self._session.get(target, headers={"Accept": V2},
-                                             timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                async with self.session.get(target, headers={"Accept": V2},
+                                            timeout=aiohttp.ClientTimeout(total=5)) as resp:
                     body = orjson.loads(await resp.read()) if resp.status == 200 else None
             except (aiohttp.ClientError, asyncio.TimeoutError, orjson.JSONDecodeError):
                 body = None
@@ -241,7 +251,7 @@ class Workload:
 
     async def _get(self, url: str, path: str):
         try:
-            async with self._session.get(url + path, timeout=aiohttp.ClientTimeout(total=2)) as resp:
+            async with self.session.get(url + path, timeout=aiohttp.ClientTimeout(total=2)) as resp:
                 if resp.status != 200:
                     return None
                 return orjson.loads(await resp.read())
@@ -295,6 +305,6 @@ def _report_stuck_members(members: list[GroupMember], threads: list[threading.Th
         if not t.is_alive():
             log.warning("group member %s ended %.0f s ago, before the run did", m.name, stuck_s)
             continue
-        frame = sys._current_frames().get(t.ident)
+        frame = sys._current_frames().get(t.ident) if t.ident is not None else None
         stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no frame)"
         log.warning("group member %s has been inside the client for %.0f s:\n%s", m.name, stuck_s, stack)

@@ -1,6 +1,8 @@
-"""mypy runs clean on the pure layers (errors, config, metadata, storage, replication,
-controller, groups), checked in the installed layout where metadata/ and replication/
-are kraft.metadata and kraft.replication."""
+"""mypy runs clean on the packages listed in pyproject.toml [tool.mypy]: the pure layers
+(errors, config, security, metadata, storage, replication, controller, groups), the quorum,
+the bundled clients, and the cli, perf and scenario tools; checked in the installed layout
+where metadata/ and replication/ are kraft.metadata and kraft.replication. Not yet checked:
+api, kafka, broker, server (read for their types only, their own errors not reported)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_mypy_is_clean_on_the_pure_layers(tmp_path):
+def test_mypy_is_clean_on_the_checked_packages(tmp_path):
     tree = tmp_path / "tree"
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(ROOT / "kraft", tree / "kraft", ignore=ignore)
