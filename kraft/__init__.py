@@ -3,10 +3,13 @@
 The package is layered; each layer imports only the layers listed before it:
 
     errors -> config -> security -> metadata -> storage -> quorum -> replication -> controller
-    -> groups -> broker -> api | kafka -> server -> client -> cli, perf, scenario
+    -> groups -> internode (client) -> broker -> api | kafka -> internode.routes -> server
+    -> client -> cli, perf, scenario
 
 api (HTTP) and kafka (the Kafka protocol) are the two front doors, side by side over
-the same broker services: neither imports the other.
+the same broker services (kraft/broker/services.py): neither imports the other.
+internode is node-to-node HTTP: its client half below the broker, its server half
+(routes) above the doors, whose HTTP body helpers it shares.
 
 `tests/unit/test_layers.py` checks the rule on every import in the tree. Each
 sub-package's docstring names what it holds and what it may import.

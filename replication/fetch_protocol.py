@@ -1,5 +1,5 @@
 """The follower fetch exchange (Kafka's Fetch with KIP-279/320 semantics), on the wire
-(carried one message each way by kraft/broker/fetch_channel.py).
+(carried one message each way by kraft/internode/fetch_channel.py).
 
 Request: JSON. Response: a 4-byte big-endian header length, a JSON header with one
 entry per partition, then each partition's record batches as raw bytes, in header

@@ -23,7 +23,7 @@ IDENTITY_KEY = "kraft.identity"
 
 Rule = Callable[[web.Request, Identity], None]
 OPEN = "open"  # marker: no credentials asked
-INTERNAL = "internal"  # node-to-node: the cluster signature (internal_routes) instead
+INTERNAL = "internal"  # node-to-node: the cluster signature (kraft/internode/routes.py) instead
 
 
 def authenticated(request: web.Request, who: Identity) -> None:

@@ -21,7 +21,6 @@ from kraft.api import (
     consume_routes,
     consumer_routes,
     group_routes,
-    internal_routes,
     openapi,
     produce_routes,
     topic_routes,
@@ -72,7 +71,6 @@ def build_app(node: BrokerServices) -> web.Application:
     broker_config_routes.add_routes(app)
     cluster_config_routes.add_routes(app)
     topic_routes.add_routes(app)
-    internal_routes.add_routes(app)
     produce_routes.add_routes(app)
     consume_routes.add_routes(app)
     consumer_routes.add_routes(app)

@@ -17,7 +17,7 @@ from kraft.api import record_codec as rc
 from kraft.api.access_rules import IDENTITY_KEY
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int
-from kraft.broker.peers import LOCAL_ONLY_HEADER
+from kraft.internode.peers import LOCAL_ONLY_HEADER
 from kraft.broker.lookup import partition_or_404
 from kraft.errors import ERROR_CLASS_HEADER, NotAcceptable, NotLeaderOrFollower
 from kraft.storage.record_batch import decode_all

@@ -27,7 +27,7 @@ from kraft.api import access_rules
 from kraft.api.access_rules import IDENTITY_KEY
 from kraft.api.context import node_of
 from kraft.api.http_body import check_content_type, check_v2_accept, query_int, read_body
-from kraft.broker.peers import LOCAL_ONLY_HEADER
+from kraft.internode.peers import LOCAL_ONLY_HEADER
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.consumer_poll import poll
 from kraft.errors import BadRequest, ConsumerConflict, FormatMismatch, InvalidValue, NotCoordinator

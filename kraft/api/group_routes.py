@@ -13,7 +13,7 @@ import asyncio
 from aiohttp import web
 
 from kraft.broker.services import BrokerServices
-from kraft.broker.peers import PeerUnreachable
+from kraft.internode.peers import PeerUnreachable
 from kraft.errors import KraftError, NotFound
 from kraft.api.consumer_routes import coordinated
 from kraft.api.access_rules import visible

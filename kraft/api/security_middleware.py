@@ -19,7 +19,7 @@ from kraft.api.context import node_of
 from kraft.api.error_map import error_body
 from kraft.api.http_body import json_response
 from kraft.broker.access import Identity, principal_of_certificate
-from kraft.broker.peers import ON_BEHALF_HEADER, SIGNATURE_HEADER
+from kraft.internode.peers import ON_BEHALF_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import on_behalf_identity, signature_valid
 from kraft.errors import AuthenticationFailed, MetadataNotReady
 

@@ -14,7 +14,7 @@ import time
 
 from collections.abc import Callable
 
-from kraft.broker.peers import Peers, PeerUnreachable
+from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.controller.commands import build_command
 from kraft.controller.quorum_controller import QuorumController
 from kraft.errors import NoActiveController, NotController, OutcomeUnknown

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from kraft.broker.lookup import topic_or_404
-from kraft.broker.peers import Peers, PeerUnreachable
+from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.errors import (
     LeaderNotAvailable,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import orjson
 
-from kraft.broker.peers import Peers, PeerUnreachable
+from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.errors import KraftError
 from kraft.metadata.image_codec import image_from_dict
 from kraft.metadata.state_machine import MetadataStateMachine

@@ -8,7 +8,7 @@ JSON round trip). Errors arrive as the same error classes a local read raises.
 from __future__ import annotations
 
 from kraft.broker.data_plane import DataPlane
-from kraft.broker.peers import PeerAnswer, Peers, PeerUnreachable
+from kraft.internode.peers import PeerAnswer, Peers, PeerUnreachable
 from kraft.errors import NotLeaderOrFollower
 
 

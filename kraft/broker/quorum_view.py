@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from kraft.broker.peers import PeerUnreachable
+from kraft.internode.peers import PeerUnreachable
 from kraft.errors import KraftError
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from kraft.config.cluster_keys import peer_key, request_signature
 from kraft.config.data_dir import read_identity
 from kraft.server.local_cluster import LocalCluster, http_json
-from kraft.broker.peers import SIGNATURE_HEADER
+from kraft.internode.peers import SIGNATURE_HEADER
 
 TOPIC_EXISTS = 40002  # a create of a name that exists (HTTP 400)
 

@@ -13,9 +13,10 @@ import time
 from aiohttp import web
 
 from kraft.api.app import build_app
+from kraft.internode import routes as internode_routes
 from kraft.broker.access import AccessControl, bootstrap_credentials
 from kraft.broker.services import BrokerServices
-from kraft.broker.peers import Peers, PeerUnreachable
+from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.broker.producer_ids import ProducerIdAllocator, block_requester
 from kraft.broker.lifecycle import BrokerLifecycle
 from kraft.broker.metadata_follower import MetadataFollower
@@ -38,7 +39,7 @@ from kraft.broker.quorum_view import describe_quorum
 from kraft.quorum.raft import RaftQuorum
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
-from kraft.broker.fetch_channel import FetchChannel
+from kraft.internode.fetch_channel import FetchChannel
 from kraft.replication.replica_manager import ReplicaManager
 
 log = logging.getLogger(__name__)
@@ -332,6 +333,7 @@ class Node:
             partition_reader=self.partition_reader, groups=self.groups, access=self.access,
             producer_ids=self.producer_ids, metrics_registry=self.metrics.registry, node=self)
         app = build_app(services)
+        internode_routes.add_routes(app)  # the other nodes' door, on the same port
         app.middlewares.insert(0, self.metrics.middleware())
         app.middlewares.insert(0, self.connections.middleware)
         # in-flight long polls (fetch, metadata, consumer records) are cut after the grace

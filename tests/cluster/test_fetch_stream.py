@@ -18,8 +18,8 @@ import pytest
 from consumer_client import produce
 from cluster_client import V2_BINARY, V2_JSON, call, create_topic
 from kafka_wire import leader_of
-from kraft.broker.fetch_channel import FETCH_STREAM_PATH, signed_body, signed_message
-from kraft.broker.peers import SIGNATURE_HEADER
+from kraft.internode.fetch_channel import FETCH_STREAM_PATH, signed_body, signed_message
+from kraft.internode.peers import SIGNATURE_HEADER
 from kraft.config.cluster_keys import peer_key, request_signature
 from kraft.config.data_dir import read_identity
 from kraft.replication.fetch_protocol import FetchPartition, FetchRequest, decode_response

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from cluster_client import create_topic
-from kraft.broker.peers import SIGNATURE_HEADER
+from kraft.internode.peers import SIGNATURE_HEADER
 from kraft.config.cluster_keys import peer_key, request_signature
 from kraft.config.data_dir import format_data_dir, new_cluster_id, read_identity
 from kraft.server.local_cluster import LocalCluster, http_json

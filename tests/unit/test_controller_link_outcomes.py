@@ -14,7 +14,7 @@ import socket
 import pytest
 
 from kraft.broker.controller_link import ControllerLink
-from kraft.broker.peers import Peers
+from kraft.internode.peers import Peers
 from kraft.errors import NoActiveController, OutcomeUnknown
 
 

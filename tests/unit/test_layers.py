@@ -8,7 +8,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER = ["errors", "config", "security", "metadata", "storage", "quorum", "replication", "controller", "groups",
-         "broker", "api", "kafka", "server", "client", "top"]
+         "internode", "broker", "api", "kafka", "internode.routes", "server", "client", "top"]
+# kraft.internode holds both halves of node-to-node HTTP: its client below the broker,
+# its server (routes) beside the front doors, above the broker it serves.
+SERVER_HALVES = {"kraft.internode.routes": "internode.routes"}
 FRONT_DOORS = {"api", "kafka"}  # side by side: neither imports the other
 RANK = {name: i for i, name in enumerate(ORDER)}
 TOP = {"cli", "perf", "scenario", "__init__", "__main__"}
@@ -27,6 +30,8 @@ def module_of(path: Path) -> str:
 
 
 def layer_of(module: str) -> str:
+    if module in SERVER_HALVES:
+        return SERVER_HALVES[module]
     parts = module.split(".")
     if len(parts) == 1:
         return "top"

@@ -7,7 +7,7 @@ import time
 
 from aiohttp import web
 
-from kraft.broker.peers import SIGNATURE_HEADER, Peers
+from kraft.internode.peers import SIGNATURE_HEADER, Peers
 from kraft.config.cluster_keys import peer_key, raft_key, request_signature, signature_valid
 from kraft.config.data_dir import DataDirIdentity
 

@@ -19,7 +19,7 @@ import time
 
 import aiohttp
 
-from kraft.broker.peers import Peers, PeerUnreachable
+from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.config.cluster_keys import request_signature, signature_valid
 from kraft.replication.fetch_protocol import FetchRequest, PartitionData, decode_response
 
