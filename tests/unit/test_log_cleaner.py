@@ -267,13 +267,13 @@ def test_replica_manager_cleans_compacted_partitions_and_skips_delete_for_compac
            "delete.retention.ms": "86400000", "min.cleanable.dirty.ratio": "0.5"}
     rm, replica = manager_with(tmp_path, log, old)
     segments = len(log.segments)
-    rm._apply_retention()  # everything is older than 1 ms, but compact alone never deletes
+    rm.logs.apply_retention()  # everything is older than 1 ms, but compact alone never deletes
     assert len(log.segments) == segments and log.log_start_offset == 0
-    asyncio.run(rm._clean_one(replica, threading.Event()))
+    asyncio.run(rm.logs.cleaner.clean_one(replica, threading.Event()))
     assert len(records(log)) < 300 // 2
     deleting = {**old, "cleanup.policy": "compact,delete"}
     rm, _ = manager_with(tmp_path, log, deleting)
-    rm._apply_retention()
+    rm.logs.apply_retention()
     assert log.log_start_offset > 0
 
 
@@ -282,7 +282,7 @@ def test_replica_manager_leaves_delete_only_partitions_alone(tmp_path, log):
     updates(log, 300)
     rm, replica = manager_with(tmp_path, log, {"cleanup.policy": "delete"})
     before = records(log)
-    asyncio.run(rm._clean_one(replica, threading.Event()))
+    asyncio.run(rm.logs.cleaner.clean_one(replica, threading.Event()))
     assert records(log) == before and not (tmp_path / log_cleaner.CHECKPOINT_NAME).exists()
 
 
@@ -341,7 +341,7 @@ def test_appends_and_rolls_while_the_pass_runs_in_its_thread(tmp_path, log):
     rm, replica = manager_with(tmp_path, log, {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.5"})
 
     async def race():
-        task = asyncio.create_task(rm._clean_one(replica, threading.Event()))
+        task = asyncio.create_task(rm.logs.cleaner.clean_one(replica, threading.Event()))
         for i in range(200):  # the loop keeps appending (and rolling) between the thread's reads
             updates(log, 1, start=1000 + i)
             await asyncio.sleep(0)

@@ -39,7 +39,7 @@ def test_the_event_loop_keeps_running_while_a_crashed_log_recovers(tmp_path):
 
         task = asyncio.create_task(ticker())
         started = time.monotonic()
-        replica = await manager._open("t", "topic-id", 0)
+        replica = await manager.roles.open_replica("t", "topic-id", 0)
         took = time.monotonic() - started
         opening = False
         await task

@@ -1,0 +1,183 @@
+"""The logs under this broker's partitions dir, and their upkeep (Kafka's LogManager).
+
+Opens a replica's log in a worker thread, deletes the logs of removed replicas and
+stray logs of deleted topics, hands topic config changes to open logs, applies
+retention, writes the high-watermark checkpoint (periodically on the IO worker, last
+at shutdown) and owns the compaction loop. Which replicas exist is decided by
+replica_roles; this module only does what that means on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import time
+from functools import partial
+from pathlib import Path
+
+from kraft.metadata.image import MetadataImage
+from kraft.replication.disk_trouble import DiskTrouble
+from kraft.replication.hosted_replicas import HostedReplicas
+from kraft.replication.io_worker import IoWorker
+from kraft.replication.log_cleaner_loop import LogCleanerLoop
+from kraft.replication.log_dir_health import is_dir_failure
+from kraft.replication.partition_replica import PartitionReplica
+from kraft.storage import partition_dir
+from kraft.storage.compaction import CleanerSettings
+from kraft.storage.hw_checkpoint import HighWatermarkCheckpoint
+from kraft.storage.partition_log import PartitionLog
+from kraft.storage.topic_log_config import log_config_for
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_PERIOD_S = 1.0
+RETENTION_PERIOD_S = 5.0
+
+
+class LogManager:
+    def __init__(self, root: Path, checkpoint_path: Path, topic_configs, replicas: HostedReplicas,
+                 io: IoWorker, trouble: DiskTrouble):
+        """topic_configs(name) -> the topic's effective config dict."""
+        self.root = root
+        self._topic_configs = topic_configs
+        self._replicas = replicas
+        self._io = io
+        self._trouble = trouble
+        self._checkpoint = HighWatermarkCheckpoint(checkpoint_path)
+        self._checkpoint_queued = False  # at most one HW checkpoint waits on the IO worker
+        self._next_checkpoint = self._next_retention = 0.0
+        self._opening: set[str] = set()  # directory names of logs being opened in a thread
+        # topic id -> the (topic overrides, cluster configs) maps its open logs were configured
+        # from; the image replaces a map when it changes, so identity says "unchanged" cheaply
+        self._configured_from: dict[str, tuple] = {}
+        self._configs_seen: tuple | None = None  # the image's config maps at the last look
+        self.cleaner = LogCleanerLoop(topic_configs, replicas)
+
+    # -- opening and deleting ---------------------------------------------------------------
+    async def open(self, topic: str, topic_id: str, index: int) -> PartitionLog:
+        """Open a replica's log in a worker thread: after a crash its newest segment is
+        walked batch by batch (seconds for a large one), and meanwhile this node must go
+        on heartbeating and serving fetches, or it is fenced and its followers fall out
+        of the ISR while it starts. The caller adopts the log before its next await, so
+        it is never seen as a stray log."""
+        name = partition_dir.partition_path(self.root, topic, index).name
+        config = log_config_for(self._topic_configs(topic))
+
+        def open_log() -> PartitionLog:
+            return PartitionLog.open(partition_dir.prepare(self.root, topic, index, topic_id), config)
+
+        self._opening.add(name)  # not a stray log while it opens (remove_stray_logs)
+        opened = asyncio.ensure_future(asyncio.to_thread(open_log))
+        try:
+            plog = await asyncio.shield(opened)
+        except asyncio.CancelledError:
+            # stopping: the thread cannot be interrupted; let it finish and close its log
+            with contextlib.suppress(Exception):
+                (await opened).close(clean=False)
+            raise
+        finally:
+            self._opening.discard(name)
+        plog.flush_rolls_with(self._io.fsync_rolled)
+        plog.drop_cold_pages_with(self._io.drop_cached)
+        return plog
+
+    def checkpointed_hw(self, plog: PartitionLog) -> int:
+        return self._checkpoint.read().get(plog.directory.path.name, 0)
+
+    @staticmethod
+    def delete(plog: PartitionLog) -> None:
+        plog.close(clean=False)
+        shutil.rmtree(plog.directory.path, ignore_errors=True)
+
+    def remove_stray_logs(self, image: MetadataImage) -> None:
+        """Delete logs of topics the (caught-up) image no longer has."""
+        keep = {r.log.directory.path.name for r in self._replicas} | self._opening
+        live_ids = set(image.topics)
+        for path in self.root.iterdir():
+            if path.name == partition_dir.STRAY_DIR or not path.is_dir():
+                continue  # set aside for an operator, never deleted here; or not a log
+            if path.name not in keep and partition_dir.topic_id_of(path) not in live_ids:
+                shutil.rmtree(path, ignore_errors=True)
+
+    # -- config changes -------------------------------------------------------------------
+    def reconfigure(self, image: MetadataImage) -> None:
+        """A topic config change reaches the open logs (segment.*, flush.*), as in Kafka; the
+        next append rolls or flushes under the new values. Retention, cleanup, min ISR and
+        the rest are read where they are used, so they need nothing here."""
+        maps = (image.topic_configs, image.cluster_configs)
+        if self._configs_seen is not None and maps[0] is self._configs_seen[0] \
+                and maps[1] is self._configs_seen[1]:
+            return  # no config changed anywhere: the common case, kept off the hot path
+        self._configs_seen = maps
+        by_topic: dict[str, list[PartitionReplica]] = {}
+        for replica in self._replicas:
+            by_topic.setdefault(replica.topic_id, []).append(replica)
+        for topic_id in [t for t in self._configured_from if t not in by_topic]:
+            del self._configured_from[topic_id]
+        for topic_id, replicas in by_topic.items():
+            name = replicas[0].topic
+            source = (image.topic_configs.get(name), image.cluster_configs)
+            seen = self._configured_from.get(topic_id)
+            if seen is not None and seen[0] is source[0] and seen[1] is source[1]:
+                continue
+            self._configured_from[topic_id] = source
+            config = log_config_for(self._topic_configs(name))
+            for replica in replicas:
+                if replica.log.config != config:
+                    replica.log.reconfigure(config)
+                    log.info("%s-%d log settings now %s", name, replica.partition, config)
+
+    # -- periodic upkeep (called from the manager's duty loop) ------------------------------
+    def maintain(self) -> None:
+        mono = time.monotonic()
+        if mono >= self._next_checkpoint and not self._checkpoint_queued:
+            # its fsync (1-7 ms) runs on the IO worker, not on the loop
+            self._next_checkpoint = mono + CHECKPOINT_PERIOD_S
+            self._checkpoint_queued = True
+            self._io.submit(partial(self._write_checkpoint, self._hw_map()))
+        if mono >= self._next_retention:
+            self._next_retention = mono + RETENTION_PERIOD_S
+            try:
+                self.apply_retention()
+            except OSError as exc:
+                self._trouble.contain(exc, "retention")
+
+    def apply_retention(self) -> None:
+        now = int(time.time() * 1000)
+        for replica in self._replicas:
+            cfg = self._topic_configs(replica.topic)
+            if not CleanerSettings.from_topic_configs(cfg).delete:
+                continue  # cleanup.policy=compact alone: only the cleaner removes records
+            ms, size = int(cfg["retention.ms"]), int(cfg["retention.bytes"])
+            replica.log.apply_retention(now, ms if ms >= 0 else None, size if size >= 0 else None,
+                                        max_offset=replica.high_watermark)
+
+    async def _write_checkpoint(self, hws: dict[str, int]) -> None:
+        try:
+            await asyncio.to_thread(self._checkpoint.write, hws)
+        except OSError as exc:  # only a hint (see hw_checkpoint): the next period retries
+            if is_dir_failure(exc):
+                self._trouble.disk.fail(exc)
+            else:
+                log.warning("HW checkpoint not written: %s", exc)
+        finally:
+            self._checkpoint_queued = False
+
+    def _hw_map(self) -> dict[str, int]:
+        return {r.log.directory.path.name: r.high_watermark for r in self._replicas}
+
+    # -- shutdown ---------------------------------------------------------------------------
+    def write_last_checkpoint(self) -> None:
+        try:
+            self._checkpoint.close(self._hw_map())
+        except OSError as exc:  # an older checkpoint is safe: the HW only lags (see hw_checkpoint)
+            log.warning("last HW checkpoint not written: %s", exc)
+
+    @staticmethod
+    def close_cleanly(replica: PartitionReplica) -> None:
+        try:
+            replica.log.close(clean=True)
+        except OSError as exc:  # unclean then: the next start recovers this log
+            log.error("log of %s-%d not closed cleanly: %s", replica.topic, replica.partition, exc)
