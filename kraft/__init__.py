@@ -8,6 +8,7 @@ The package is layered; each layer imports only the layers listed before it:
 api (HTTP) and kafka (the Kafka protocol) are the two front doors, side by side over
 the same broker services: neither imports the other.
 
-`tests/unit/test_layers.py` checks the rule on every import in the tree. Each
-sub-package's docstring names what it holds and what it may import.
+The order is `ORDER` in `tests/unit/test_layers.py`, which checks the rule on every
+import in the tree and this list against it; README.md's "Layout" table says what each
+layer holds. Each sub-package's docstring names what it holds and what it may import.
 """
