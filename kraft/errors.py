@@ -92,10 +92,6 @@ class InvalidValue(RequestError):
     """Well-formed request, unacceptable value (bad name, RF too large, unknown config)."""
 
 
-class InvalidTopic(InvalidValue):
-    kafka_name, kafka_code = "INVALID_TOPIC_EXCEPTION", 17
-
-
 class InvalidPartitions(InvalidValue):
     kafka_name, kafka_code = "INVALID_PARTITIONS", 37
 
