@@ -3,14 +3,15 @@
 The package is layered; each layer imports only the layers listed before it:
 
     errors -> config -> security -> metadata -> storage -> quorum -> replication -> controller
-    -> groups -> internode (client) -> broker -> api | kafka -> internode.routes -> server
-    -> client -> cli, perf, scenario
+    -> groups -> internode -> broker -> api | kafka -> internode.routes -> server -> client
+    -> cli, perf, scenario
 
 api (HTTP) and kafka (the Kafka protocol) are the two front doors, side by side over
 the same broker services (kraft/broker/services.py): neither imports the other.
 internode is node-to-node HTTP: its client half below the broker, its server half
-(routes) above the doors, whose HTTP body helpers it shares.
+(internode.routes) above the doors, whose HTTP body helpers it shares.
 
-`tests/unit/test_layers.py` checks the rule on every import in the tree. Each
-sub-package's docstring names what it holds and what it may import.
+The order is `ORDER` in `tests/unit/test_layers.py`, which checks the rule on every
+import in the tree and this list against it; README.md's "Layout" table says what each
+layer holds. Each sub-package's docstring names what it holds and what it may import.
 """

@@ -115,12 +115,6 @@ class MetadataImage:
         b = self.brokers.get(broker_id)
         return b is not None and not b.fenced and not b.in_controlled_shutdown and not b.log_dir_failed
 
-    def partitions_led_by(self, broker_id: int):
-        for topic in self.topics.values():
-            for index, part in enumerate(topic.partitions):
-                if part.leader == broker_id:
-                    yield topic, index, part
-
     def all_partitions(self):
         for topic in self.topics.values():
             for index, part in enumerate(topic.partitions):

@@ -1,9 +1,10 @@
-"""Confluent v3 reads across the cluster: every topic's or every broker's configs (`-` for
+"""Confluent v3 routes across the cluster: every topic's or every broker's configs (`-` for
 "all"), the replicas a broker hosts, a partition's offsets, and replica reassignments.
 
-kraft does not move replicas between brokers yet, so no reassignment is ever in
-progress: the reassignment lists are empty and a partition's reassignment is a 404, as
-the REST Proxy answers for a partition that is not being reassigned.
+Reassignments are listed from the image (the partitions with replicas adding or
+removing); a partition not being reassigned is a 404, as the REST Proxy answers. Starting
+or cancelling one (kraft's extension) asks the controller, which moves the replicas as
+Kafka's AlterPartitionReassignments does (KIP-455).
 
 These routes are added before the per-topic and per-broker ones: `-` is also a legal
 topic name, and the first matching route wins.

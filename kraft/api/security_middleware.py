@@ -74,8 +74,3 @@ async def _identify(request: web.Request, node: BrokerServices) -> Identity | No
     if node.access.authentication:
         return await node.access.authenticate_basic(request.headers.get("Authorization"), host)
     return node.access.anonymous(host)
-
-
-def forwarded_identity(request: web.Request) -> Identity | None:
-    """The identity a request passed to another node must keep (None with ACLs off)."""
-    return request.get(IDENTITY_KEY)

@@ -182,7 +182,6 @@ _SPECS = (
 TOPIC_CONFIGS: dict[str, ConfigSpec] = {spec.name: spec for spec in _SPECS}
 DEFAULT_TOPIC_CONFIGS: dict[str, str] = {spec.name: spec.default for spec in _SPECS}
 CLUSTER_ONLY = frozenset({"num.partitions", "replication.factor"})
-STORED_ONLY = frozenset(spec.name for spec in _SPECS if not spec.applied)
 
 
 def _spec_for(name: str) -> ConfigSpec:
@@ -267,13 +266,3 @@ def typed_value(name: str, value: str) -> int | float | bool | str:
     if spec.kind == "bool":
         return canonical == "true"
     return canonical
-
-
-def effective_configs(defaults: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
-    """A topic's full configs: built-in defaults < cluster defaults < topic overrides.
-
-    Cluster-only names (num.partitions, replication.factor) are left out: they
-    shape topic creation and are not configs of a topic.
-    """
-    merged = {**DEFAULT_TOPIC_CONFIGS, **defaults, **overrides}
-    return {name: value for name, value in merged.items() if name not in CLUSTER_ONLY}

@@ -2,5 +2,5 @@
 plus a request into metadata records and a response; `QuorumController` runs them one
 at a time and proposes the records to the quorum.
 
-May import: kraft.errors, kraft.config, kraft.metadata, kraft.quorum.
+May import: kraft.errors, kraft.config, kraft.security, kraft.metadata, kraft.quorum.
 """

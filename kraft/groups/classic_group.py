@@ -78,9 +78,6 @@ class ClassicGroup:
     def member(self, member_id: str) -> Member:
         return self._members[member_id]
 
-    def subscription_of(self, member_id: str) -> frozenset[str]:
-        return self._members[member_id].topics
-
     def handle(self, event: Event) -> list[Effect]:
         handler = _HANDLERS.get(type(event))
         if handler is None:

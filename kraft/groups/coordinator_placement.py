@@ -10,7 +10,6 @@ from __future__ import annotations
 
 OFFSETS_TOPIC = "__consumer_offsets"
 DEFAULT_OFFSETS_TOPIC_PARTITIONS = 50  # offsets.topic.num.partitions
-DEFAULT_OFFSETS_TOPIC_REPLICATION_FACTOR = 3  # offsets.topic.replication.factor
 # The topic is internal, replicated and compacted: the latest commit per
 # (group, topic, partition) key and the latest group metadata per group are what survive.
 OFFSETS_TOPIC_CONFIGS = {

@@ -79,10 +79,6 @@ class KafkaListener:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    @property
-    def connection_count(self) -> int:
-        return len(self._connections)
-
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await self._serve_connection(reader, writer)

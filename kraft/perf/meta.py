@@ -63,15 +63,6 @@ async def partition_leaders(session: aiohttp.ClientSession, bootstrap: str, topi
             for p in body["data"]}
 
 
-async def partition_details(session: aiohttp.ClientSession, bootstrap: str, topic: str,
-                            cid: str | None = None) -> dict[int, dict]:
-    cid = cid or await cluster_id(session, bootstrap)
-    status, body = await get_json(session, f"{_strip(bootstrap)}/v3/clusters/{cid}/topics/{topic}/partitions")
-    if status != 200:
-        raise MetadataError(f"GET partitions of {topic!r} on {bootstrap}: {status} {body}", status)
-    return {int(p["partition_id"]): p for p in body["data"]}
-
-
 async def end_offset(session: aiohttp.ClientSession, url: str, topic: str, partition: int) -> tuple[int, int]:
     """(beginning_offset, end_offset) of a partition, asked of `url` (forwarded if needed)."""
     status, body = await get_json(session, f"{_strip(url)}/topics/{topic}/partitions/{partition}/offsets")

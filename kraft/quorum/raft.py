@@ -80,7 +80,6 @@ class _MetadataSyncObj(SyncObj):
         self._sm = state_machine
         self._on_applied = on_applied
         self._keep_tail = False
-        self.refused_appends = 0  # conflicts with applied entries: must stay 0 (see raft_append_guard)
         self.journal: DurableJournal | None = None
         made = pysyncobj_module.createJournal
 
@@ -117,7 +116,6 @@ class _MetadataSyncObj(SyncObj):
                 and message.get("transmission") is None and message.get("term", -1) >= self.raftCurrentTerm):
             plan = self._plan_append(message)
             if plan.action == "refuse":
-                self.refused_appends += 1
                 log.critical("refusing an AppendEntries from %s: %s; this controller's log and the "
                              "leader's disagree on an applied entry (a Raft safety failure)", node, plan.reason)
                 return

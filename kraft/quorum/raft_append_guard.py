@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-Entry = tuple  # (command, index, term), as the library stores them
-
 
 @dataclass(frozen=True)
 class AppendPlan:

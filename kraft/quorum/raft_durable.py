@@ -85,7 +85,6 @@ class DurableJournal:
         self._meta_unsaved = False  # a term/vote the library holds that is not on disk yet
         self._snapshot_unsynced = False  # a snapshot the log was cleared for, not fsynced yet
         self._unsaved_logged: dict[str, float] = {}
-        self.syncs = 0
         fsync_path(self._dir)  # the journal file's own creation
 
     # -- what the library calls -------------------------------------------------------
@@ -170,7 +169,6 @@ class DurableJournal:
                 # as Kafka halts when its metadata log dir fails.
                 _halt(f"the Raft journal could not be written to disk ({exc}); stopping the node")
             self._dirty = False
-            self.syncs += 1
 
     def ready_to_send(self) -> bool:
         """Before a message leaves: the term and vote are on disk (written again if their

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -105,30 +104,6 @@ def tc_shaping_available() -> tuple[bool, str]:
     if proc.returncode != 0:
         return False, f"tc cannot rate-limit one address on lo (htb + u32): {_said(proc)}"
     return True, "htb with u32 source-address filters works on lo"
-
-
-def remove_stale_chains() -> list[str]:
-    """Remove KRAFT-<pid> chains (and their OUTPUT jumps) left by processes that died
-    without closing. Chains of live processes are left alone."""
-    removed = []
-    listing = _iptables("-S", check=False).stdout
-    for chain in sorted(set(re.findall(rf"^-N ({CHAIN_PREFIX}(\d+)(?:-\d+)?)$", listing, re.M))):
-        name, pid = chain
-        if _pid_alive(int(pid)):
-            continue
-        _drop_chain(name)
-        removed.append(name)
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _drop_chain(chain: str) -> list[str]:

@@ -35,13 +35,11 @@ from kraft.scenario.netfilter import (  # noqa: F401 (re-exported)
     NetworkFaultError,
     _drop_chain,
     _iptables,
-    _pid_alive,
     _run,
     _said,
     _tc,
     iptables_available,
     netem_available,
-    remove_stale_chains,
     tc_shaping_available,
 )
 

@@ -35,9 +35,6 @@ class Authorizer:
         self._super_users = frozenset(user_principal(u) for u in super_users)
         self._allow_if_no_acl = allow_if_no_acl
 
-    def is_super_user(self, principal: str) -> bool:
-        return principal in self._super_users
-
     def authorize(self, principal: str, host: str, operation: str, resource_type: str,
                   name: str) -> bool:
         if principal in self._super_users:

@@ -1,5 +1,7 @@
 """Layer `server`: one node process (`node` wires the parts together, `main` runs it),
-metrics, and the launchers that start several nodes (`kraft up`, LocalCluster).
+its metrics, TLS contexts, HTTP connection bounds and event-loop error handler, the
+launchers that start several nodes (`kraft up`, LocalCluster), and the disks the failure
+lab can fill or power-cut (`small_disks`, `lazy_disks`).
 
-May import: every layer from errors up to api.
+May import: every layer from errors up to the two front doors, api and kafka.
 """

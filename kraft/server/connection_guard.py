@@ -121,8 +121,6 @@ class ConnectionGuard:
         self._clock = clock
         self._conns: dict[asyncio.BaseTransport, _Conn] = {}
         self.refused = 0
-        self.closed_slow = 0
-        self.closed_idle = 0
 
     # -- wiring ------------------------------------------------------------------------
     def wrap(self, runner: web.AppRunner) -> None:
@@ -191,10 +189,8 @@ class ConnectionGuard:
             if conn.busy:
                 continue
             if conn.partial_since is not None and now - conn.partial_since > self.header_timeout_s:
-                self.closed_slow += 1
                 self._close(transport, "request headers incomplete after %.0f s", self.header_timeout_s)
             elif conn.partial_since is None and now - conn.last_seen > self.idle_timeout_s:
-                self.closed_idle += 1
                 self._close(transport, "idle for %.0f s", self.idle_timeout_s)
 
     def _close(self, transport, why: str, seconds: float) -> None:

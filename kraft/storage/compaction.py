@@ -206,7 +206,3 @@ def layout(decided: Iterable[tuple[BatchRef, str | tuple[int, ...] | None]]) -> 
         yield Copy(batch) if isinstance(decision, str) else Trim(batch, decision)  # str: KEEP_ALL
     if run is not None:
         yield run
-
-
-def changes_anything(pieces: Sequence[Piece]) -> bool:
-    return any(not isinstance(p, Copy) for p in pieces)

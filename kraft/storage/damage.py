@@ -24,9 +24,6 @@ class Damage:
     end: int  # the first offset after it that can be (a whole segment's end when unknown)
     reason: str
 
-    def holds(self, offset: int) -> bool:
-        return self.start <= offset < self.end
-
 
 @dataclass
 class SegmentScan:

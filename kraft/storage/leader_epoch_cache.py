@@ -44,11 +44,6 @@ class LeaderEpochCache:
     def latest_epoch(self) -> int:
         return self._entries[-1].epoch if self._entries else UNDEFINED_EPOCH
 
-    def epoch_for_offset(self, offset: int) -> int:
-        """The epoch whose leader wrote ``offset`` (UNDEFINED_EPOCH before the first entry)."""
-        i = bisect_right([e.start_offset for e in self._entries], offset) - 1
-        return self._entries[i].epoch if i >= 0 else UNDEFINED_EPOCH
-
     def assign(self, epoch: int, start_offset: int) -> bool:
         """Record that ``epoch`` starts at ``start_offset``; True when the cache changed.
 

@@ -53,15 +53,6 @@ def varint_bytes(n: int) -> bytes:
     return _encode(n)
 
 
-def size_of_varint(n: int) -> int:
-    z = zigzag(n)
-    size = 1
-    while z >= 0x80:
-        z >>= 7
-        size += 1
-    return size
-
-
 def read_varint(buf: bytes | bytearray | memoryview, pos: int, max_bytes: int = VARINT_MAX_BYTES) -> tuple[int, int]:
     """Decode one zig-zag varint at ``pos``; return ``(value, next_pos)``."""
     try:

@@ -177,7 +177,7 @@ def test_subscription_change_rebalances_but_an_unchanged_rejoin_does_not():
     effects = join(g, m2, now=20, topics=("u",))
     assert of(effects, JoinPending) and g.state is GroupState.PREPARING_REBALANCE
     join(g, m1, now=30)
-    assert g.subscription_of(m2) == frozenset({"u"})
+    assert g.member(m2).topics == frozenset({"u"})
     assert set(g.assignment_of(m2)) <= {("u", 0), ("u", 1)} and g.generation == 3
 
 
@@ -262,7 +262,7 @@ def test_random_runs_keep_the_invariants(actions, protocol):
         assert (g.state is GroupState.EMPTY) == (not g.members)
         if g.state in (GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
             owned = [tp for m in g.members for tp in g.assignment_of(m)]
-            wanted = {t for m in g.members for t in g.subscription_of(m)}
+            wanted = {t for m in g.members for t in g.member(m).topics}
             assert sorted(owned) == sorted((t, p) for t in wanted for p in range(partitions[t]))
 
 

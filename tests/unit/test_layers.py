@@ -1,10 +1,16 @@
-"""The package's layers import only downward (kraft/__init__.py lists them): every
-import in kraft/, metadata/ and replication/, including those inside functions."""
+"""The package's layers import only downward: every import in kraft/, metadata/ and
+replication/, including those inside functions.
+
+ORDER is the one source of the layer order. kraft/__init__.py's docstring and README.md's
+"Layout" table repeat it for readers; the last two tests keep them in step with it."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+import kraft
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER = ["errors", "config", "security", "metadata", "storage", "quorum", "replication", "controller", "groups",
@@ -120,3 +126,28 @@ def test_no_import_cycles_between_modules():
         if state.get(node) is None and visit(node, [node]):
             break
     assert not cycle, " -> ".join(cycle)
+
+
+def _as_order(names: list[str]) -> list[str]:
+    """Layer names as written for readers, with the top layers (cli, perf, scenario) as "top"."""
+    out: list[str] = []
+    for name in names:
+        name = "top" if name in TOP else name
+        if not out or out[-1] != name:
+            out.append(name)
+    return out
+
+
+def test_the_package_docstring_lists_the_layers_in_order():
+    doc = kraft.__doc__ or ""
+    chain = doc[doc.index("errors ->"):doc.index("\n\n", doc.index("errors ->"))]
+    assert _as_order(re.findall(r"[a-z][a-z.]*", chain)) == ORDER
+
+
+def test_the_readme_layout_table_lists_the_layers_in_order():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Layout"):]
+    section = section[:section.index("\n## ", 1)]
+    rows = [line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ")]
+    names = [n.strip() for row in rows[1:] if row for n in row.split(",")]
+    assert _as_order(names) == ORDER

@@ -2,10 +2,8 @@ import pytest
 
 from kraft.config.topic_configs import (
     CLUSTER_ONLY,
-    STORED_ONLY,
     TOPIC_CONFIGS,
     ConfigError,
-    effective_configs,
     parse_config_value,
     parse_topic_override,
     typed_value,
@@ -110,14 +108,6 @@ def test_typed_value():
     assert typed_value("flush.ms", str(2**63 - 1)) == 2**63 - 1
 
 
-def test_effective_configs_layers_overrides_over_defaults():
-    configs = effective_configs({"min.insync.replicas": "1", "num.partitions": "6"}, {"retention.ms": "1000"})
-    assert configs["min.insync.replicas"] == "1"
-    assert configs["retention.ms"] == "1000"
-    assert configs["segment.bytes"] == "134217728"  # built-in default fills the gap
-    assert "num.partitions" not in configs  # cluster-only: not a config of a topic
-
-
 def test_kafkas_topic_config_set_is_accepted_and_what_kraft_ignores_is_marked():
     kafka_topic_configs = {
         "cleanup.policy", "compression.type", "delete.retention.ms", "file.delete.delay.ms",
@@ -131,5 +121,4 @@ def test_kafkas_topic_config_set_is_accepted_and_what_kraft_ignores_is_marked():
         "segment.jitter.ms", "segment.ms", "unclean.leader.election.enable",
     }
     assert set(TOPIC_CONFIGS) - CLUSTER_ONLY == kafka_topic_configs
-    assert {n for n, s in TOPIC_CONFIGS.items() if not s.applied} == STORED_ONLY
-    assert "segment.bytes" not in STORED_ONLY and "compression.type" not in STORED_ONLY
+    assert TOPIC_CONFIGS["segment.bytes"].applied and TOPIC_CONFIGS["compression.type"].applied
