@@ -24,10 +24,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kraft.groups.client_group import ClientGroup
+from kraft.groups.kafka_client_group import KafkaClientGroup
 from kraft.groups.consumer_instance import ConsumerInstance, InstanceConfig
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS, coordinator_partition
-from kraft.groups.instance_group import InstanceGroup
+from kraft.groups.rest_instance_group import RestInstanceGroup
 from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record
 from kraft.config.cluster import GroupSettings
 from kraft.errors import (
@@ -91,8 +91,8 @@ class GroupCoordinator:
         self._append_local = append_local
         self._loaded: dict[int, LoadedPartition] = {}
         self._damaged_seen: dict[int, int] = {}  # offsets partition -> leader epoch of its last damaged load
-        self._groups: dict[str, InstanceGroup] = {}
-        self._client_groups: dict[str, ClientGroup] = {}  # groups of Kafka protocol clients
+        self._groups: dict[str, RestInstanceGroup] = {}
+        self._client_groups: dict[str, KafkaClientGroup] = {}  # groups of Kafka protocol clients
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._wake = asyncio.Event()
         self._topic_counts: dict[str, int] = {}
@@ -152,8 +152,8 @@ class GroupCoordinator:
             now = mono_ms()
             for group in self._groups.values():
                 group.topics_changed(counts, now)
-            for client_group in self._client_groups.values():
-                client_group.topics_changed(counts, now)
+            for kafka_client_group in self._client_groups.values():
+                kafka_client_group.topics_changed(counts, now)
 
     def _load(self, p: int, replica) -> None:
         cache, plog = OffsetCache(), replica.log
@@ -199,10 +199,10 @@ class GroupCoordinator:
             group.tick(now)
             if not group.instances:  # its committed offsets stay in the cache and the log
                 del self._groups[group.group_id]
-        for client_group in list(self._client_groups.values()):
-            client_group.tick(now)
-            if client_group.empty:
-                del self._client_groups[client_group.group_id]
+        for kafka_client_group in list(self._client_groups.values()):
+            kafka_client_group.tick(now)
+            if kafka_client_group.empty:
+                del self._client_groups[kafka_client_group.group_id]
 
     # -- where a group lives ------------------------------------------------------------
     def _offsets_partitions(self) -> int | None:
@@ -273,14 +273,14 @@ class GroupCoordinator:
         return loaded.cache
 
     # -- groups and instances ---------------------------------------------------------------
-    def group(self, group_id: str) -> InstanceGroup:
+    def group(self, group_id: str) -> RestInstanceGroup:
         self._cache_of(group_id)  # only groups of a loaded partition
         group = self._groups.get(group_id)
         if group is None:
-            group = self._groups[group_id] = InstanceGroup(group_id, self._topic_counts, self._prefix)
+            group = self._groups[group_id] = RestInstanceGroup(group_id, self._topic_counts, self._prefix)
         return group
 
-    def client_group(self, group_id: str) -> ClientGroup:
+    def kafka_client_group(self, group_id: str) -> KafkaClientGroup:
         """The group of Kafka protocol clients; a group has members of one door only."""
         self._cache_of(group_id)  # only groups of a loaded partition
         if group_id in self._groups and self._groups[group_id].instances:
@@ -288,7 +288,7 @@ class GroupCoordinator:
                                    "cannot join it (use another group id)")
         group = self._client_groups.get(group_id)
         if group is None:
-            group = self._client_groups[group_id] = ClientGroup(group_id, self._topic_counts, self._prefix)
+            group = self._client_groups[group_id] = KafkaClientGroup(group_id, self._topic_counts, self._prefix)
         return group
 
     def create_instance(self, group_id: str, name: str, config: InstanceConfig) -> ConsumerInstance:
@@ -299,7 +299,7 @@ class GroupCoordinator:
         group.add(instance)
         return instance
 
-    def instance(self, group_id: str, name: str) -> tuple[InstanceGroup, ConsumerInstance]:
+    def instance(self, group_id: str, name: str) -> tuple[RestInstanceGroup, ConsumerInstance]:
         group = self._groups.get(group_id)
         instance = group.instances.get(name) if group is not None else None
         if group is None or instance is None:
@@ -355,16 +355,16 @@ class GroupCoordinator:
     def summaries(self) -> list[dict]:
         return [self.describe(g) for g in self.local_group_ids()]
 
-    def loaded_client_group(self, group_id: str) -> ClientGroup | None:
+    def loaded_client_group(self, group_id: str) -> KafkaClientGroup | None:
         """The Kafka clients' group of that id, when it has members here now."""
         return self._client_groups.get(group_id)
 
     def describe(self, group_id: str) -> dict:
         group = self._groups.get(group_id)
         committed = self.committed_of_group(group_id)
-        client_group = self._client_groups.get(group_id)
-        if client_group is not None and group is None:
-            return self._describe_clients(client_group, committed)
+        kafka_client_group = self._client_groups.get(group_id)
+        if kafka_client_group is not None and group is None:
+            return self._describe_clients(kafka_client_group, committed)
         if group is None and not committed:
             return {}
         members = []
@@ -384,7 +384,7 @@ class GroupCoordinator:
                           for (t, p), c in sorted(committed.items())],
         }
 
-    def _describe_clients(self, group: ClientGroup, committed: dict) -> dict:
+    def _describe_clients(self, group: KafkaClientGroup, committed: dict) -> dict:
         members = [{"instance_id": m["member_id"], "consumer_id": m["member_id"], "client_id": m["client_id"],
                     "assignments": [list(tp) for tp in m["assignment"]]} for m in group.members()]
         return {

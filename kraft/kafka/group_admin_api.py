@@ -53,11 +53,11 @@ async def _describe_one(node: BrokerServices, group_id: str) -> dict:
         return _answer(group_id, error_codes.NONE, "Dead")  # Kafka's answer for a group it does not know
     answer = _answer(group_id, error_codes.NONE, summary["state"])
     answer.update(protocol_type=CONSUMER_PROTOCOL, protocol_data=summary["partition_assignor"])
-    client_group = node.groups.loaded_client_group(group_id)
-    if client_group is not None:
+    kafka_client_group = node.groups.loaded_client_group(group_id)
+    if kafka_client_group is not None:
         members = [{"member_id": m["member_id"], "group_instance_id": None, "client_id": m["client_id"],
                     "client_host": "", "member_metadata": m["metadata"],
-                    "member_assignment": assignment_bytes(m["assignment"])} for m in client_group.members()]
+                    "member_assignment": assignment_bytes(m["assignment"])} for m in kafka_client_group.members()]
     else:  # REST consumer instances: no Kafka protocol metadata of their own
         members = [{"member_id": m["consumer_id"], "group_instance_id": None, "client_id": m["client_id"],
                     "client_host": "", "member_metadata": b"",

@@ -21,7 +21,7 @@ from kio.serial.errors import SerialError
 
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError
-from kraft.groups.client_group import Refused
+from kraft.groups.kafka_client_group import Refused
 from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
 from kraft.kafka.leaders import kafka_endpoint
@@ -120,7 +120,7 @@ async def join_group(node: BrokerServices, head, request) -> dict:
     session_ms = millis(request.session_timeout)
     rebalance_ms = millis(getattr(request, "rebalance_timeout", request.session_timeout))
     try:
-        group = node.groups.client_group(request.group_id)
+        group = node.groups.kafka_client_group(request.group_id)
     except KraftError as exc:
         answer["error_code"] = error_codes.code_of(exc)
         return answer
@@ -137,7 +137,7 @@ async def join_group(node: BrokerServices, head, request) -> dict:
 
 def _group_or_code(node: BrokerServices, group_id: str):
     try:
-        return node.groups.client_group(group_id), None
+        return node.groups.kafka_client_group(group_id), None
     except KraftError as exc:
         return None, error_codes.code_of(exc)
 

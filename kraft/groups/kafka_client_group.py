@@ -35,7 +35,7 @@ class Refused:
     member_id: str | None = None
 
 
-class ClientGroup:
+class KafkaClientGroup:
     def __init__(self, group_id: str, partitions: Mapping[str, int], member_id_prefix: str):
         self.group_id = group_id
         self.coordinator = ClassicGroup(group_id, partitions, member_id_prefix=member_id_prefix)

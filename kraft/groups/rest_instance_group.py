@@ -22,7 +22,7 @@ from kraft.groups.group_events import GroupError, GroupState
 MAX_STEPS = 10_000  # a bound on event processing per call: a loop here would be a bug
 
 
-class InstanceGroup:
+class RestInstanceGroup:
     def __init__(self, group_id: str, partitions: Mapping[str, int], member_id_prefix: str):
         self.group_id = group_id
         self.coordinator = ClassicGroup(group_id, partitions, member_id_prefix=member_id_prefix)

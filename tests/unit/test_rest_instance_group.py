@@ -1,4 +1,4 @@
-"""REST instances as group members (groups/instance_group.py) and committed offsets as
+"""REST instances as group members (groups/rest_instance_group.py) and committed offsets as
 records of the offsets topic (groups/offset_store.py): pure, no processes."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from kraft.groups.consumer_instance import ConsumerInstance, InstanceConfig
 from kraft.groups.group_events import GroupError, GroupState
-from kraft.groups.instance_group import InstanceGroup
+from kraft.groups.rest_instance_group import RestInstanceGroup
 from kraft.groups.topic_pattern import PatternTooSlow, TopicPattern
 from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record, parse_key, tombstone_record
 from kraft.storage.record import Record
@@ -15,7 +15,7 @@ from kraft.storage.record import Record
 PARTITIONS = {"orders": 6, "audit": 2}
 
 
-def make(group: InstanceGroup, name: str, now: int = 0, session_ms: int = 10_000,
+def make(group: RestInstanceGroup, name: str, now: int = 0, session_ms: int = 10_000,
          assignor: str = "range") -> ConsumerInstance:
     instance = ConsumerInstance(group.group_id, name, InstanceConfig(session_timeout_ms=session_ms,
                                                                      assignor=assignor), now)
@@ -41,14 +41,14 @@ def assert_partitioned(parts: list[set], topic="orders", count=6):
 
 
 def test_one_subscriber_owns_every_partition_and_the_group_is_stable():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a")
     assert set(a.assignment) == {("orders", p) for p in range(6)}
     assert g.state is GroupState.STABLE and a.generation == 1
 
 
 def test_a_second_and_third_member_rebalance_at_once_into_disjoint_shares():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a")
     b = subscribed(g, "b", now=10)
     assert_partitioned(shares(a, b))
@@ -60,7 +60,7 @@ def test_a_second_and_third_member_rebalance_at_once_into_disjoint_shares():
 
 
 def test_positions_survive_for_kept_partitions_only():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a", assignor="sticky")
     a.positions = {tp: 5 for tp in a.assignment}
     subscribed(g, "b", now=10, assignor="sticky")
@@ -68,7 +68,7 @@ def test_positions_survive_for_kept_partitions_only():
 
 
 def test_a_silent_member_loses_its_partitions_after_the_session_timeout():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a", session_ms=2000)
     b = subscribed(g, "b", now=0, session_ms=2000)
     for now in range(500, 2500, 500):  # only b's client keeps calling
@@ -79,7 +79,7 @@ def test_a_silent_member_loses_its_partitions_after_the_session_timeout():
 
 
 def test_rebalances_started_by_others_do_not_keep_a_silent_member_alive():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     silent = subscribed(g, "silent", session_ms=10_000)
     live = subscribed(g, "live", session_ms=10_000)
     for n, now in enumerate(range(8_000, 80_000, 8_000)):  # a member joins and leaves every 8 s
@@ -92,7 +92,7 @@ def test_rebalances_started_by_others_do_not_keep_a_silent_member_alive():
 
 
 def test_a_member_that_lost_its_membership_rejoins_on_its_next_request():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a", session_ms=1000)
     b = subscribed(g, "b", session_ms=1000)
     g.touch(b, 900)
@@ -105,7 +105,7 @@ def test_a_member_that_lost_its_membership_rejoins_on_its_next_request():
 
 
 def test_a_stale_member_may_not_commit_and_a_live_one_may():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a", session_ms=1000)
     b = subscribed(g, "b", session_ms=1000)
     g.touch(b, 900)
@@ -116,7 +116,7 @@ def test_a_stale_member_may_not_commit_and_a_live_one_may():
 
 
 def test_manual_assignment_commits_only_while_no_member_is_subscribed():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     manual = make(g, "m")
     manual.manual = (("orders", 0),)
     assert g.commit_error(manual) is None  # the group only stores offsets
@@ -126,7 +126,7 @@ def test_manual_assignment_commits_only_while_no_member_is_subscribed():
 
 
 def test_leaving_gives_the_partitions_to_the_rest():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a")
     b = subscribed(g, "b")
     g.remove("a", 50)
@@ -137,7 +137,7 @@ def test_leaving_gives_the_partitions_to_the_rest():
 
 
 def test_a_pattern_subscription_follows_new_topics():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = make(g, "a")
     a.pattern = TopicPattern("ord.*|new.*")
     assert g.subscribe(a, 0) is None
@@ -147,7 +147,7 @@ def test_a_pattern_subscription_follows_new_topics():
 
 
 def test_more_partitions_rebalance_the_group():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a")
     b = subscribed(g, "b")
     g.topics_changed({**PARTITIONS, "orders": 8}, 10)
@@ -155,7 +155,7 @@ def test_more_partitions_rebalance_the_group():
 
 
 def test_an_assignor_no_member_shares_is_refused_and_changes_nothing():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a", assignor="range")
     b = make(g, "b", assignor="sticky")
     b.topics = frozenset({"orders"})
@@ -165,7 +165,7 @@ def test_an_assignor_no_member_shares_is_refused_and_changes_nothing():
 
 
 def test_unload_forgets_every_instance():
-    g = InstanceGroup("g", PARTITIONS, "x.")
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
     subscribed(g, "a")
     g.unload()
     assert g.instances == {} and g.state is GroupState.DEAD
