@@ -165,3 +165,31 @@ def test_kafka_clients_get_kafkas_error_writing_the_offsets_topic(cluster):
     finally:
         kp.close(5)
     assert end_offset(cluster, topic, 0) == before
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_after_a_leader_move_writes_reach_the_new_leader_and_only_it(cluster, door):
+    """Leadership moves (the replica order rotated, then preferred-leader election):
+    REST through the old leader's node is forwarded; a Kafka client at the old leader
+    gets NOT_LEADER_OR_FOLLOWER (6) and goes to the new one. Nothing is stored twice."""
+    topic = create_topic(cluster, f"moving-{door}", 1)
+    old = leader_of(cluster, topic, 0)
+    assert write(cluster, door, topic, 0, b"before") is None
+    status, body = call("GET", f"{cluster.url(1)}/topics/{topic}/partitions/0")
+    replicas = [r["broker"] if isinstance(r, dict) else r for r in body["replicas"]]
+    new = next(r for r in replicas if r != old)
+    rotated = [new] + [r for r in replicas if r != new]
+    status, body = call("POST", f"{cluster.v3(1)}/topics/{topic}/partitions/0/reassignment", {"replicas": rotated})
+    assert status in (200, 202), body
+    cluster.wait_until(lambda: leader_of(cluster, topic, 0) == rotated[0], 30, "leadership moved")
+    if door == "kafka":
+        with kafka_socket(cluster, old) as s:
+            s.sendall(produce_frame(topic, 0, encode_batch([Record(b"k", b"stale", (), 1)], 0, -1), 3))
+            assert produce_error_code(recv_frame(s)) == 6
+    else:
+        record = {"partition_id": 0, "value": {"type": "BINARY", "data": base64.b64encode(b"via-old").decode()}}
+        status, body = call("POST", f"{cluster.v3(old)}/topics/{topic}/records", record)
+        assert status == 200 and body["error_code"] == 200, body
+    assert write(cluster, door, topic, 0, b"after") is None
+    values = [r.value for b in stored_batches(cluster, topic, 0) for r in decode_all(b)]
+    assert values == ([b"before", b"after"] if door == "kafka" else [b"before", b"via-old", b"after"])
