@@ -38,8 +38,11 @@ def cluster():
         yield c
 
 
-def write(c, door: str, topic: str, partition: int, value: bytes, timestamp_ms: int = 1_000) -> int | None:
-    """Write one record through a door; None when stored, else the door's error code."""
+def write(c, door: str, topic: str, partition: int, value: bytes, timestamp_ms: int | None = None) -> int | None:
+    """Write one record through a door; None when stored, else the door's error code.
+    The time is now unless given: a record from 1970 is past any retention.ms, and the
+    log's retention would take it before the test reads it back."""
+    timestamp_ms = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
     if door == "rest":
         record = {"partition_id": partition, "value": {"type": "BINARY", "data": base64.b64encode(value).decode()},
                   "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp_ms / 1000)) + ".000Z"}
@@ -184,7 +187,8 @@ def test_after_a_leader_move_writes_reach_the_new_leader_and_only_it(cluster, do
     cluster.wait_until(lambda: leader_of(cluster, topic, 0) == rotated[0], 30, "leadership moved")
     if door == "kafka":
         with kafka_socket(cluster, old) as s:
-            s.sendall(produce_frame(topic, 0, encode_batch([Record(b"k", b"stale", (), 1)], 0, -1), 3))
+            stale = encode_batch([Record(b"k", b"stale", (), int(time.time() * 1000))], 0, -1)
+            s.sendall(produce_frame(topic, 0, stale, 3))
             assert produce_error_code(recv_frame(s)) == 6
     else:
         record = {"partition_id": 0, "value": {"type": "BINARY", "data": base64.b64encode(b"via-old").decode()}}
