@@ -25,6 +25,7 @@ from kraft.config.cluster_keys import signature_valid
 from kraft.errors import BadRequest, Unauthorized
 from kraft.metadata.image_codec import image_to_dict
 from kraft.replication.fetch_protocol import encode_response
+from kraft.replication.replica_manager import ReplicaManager
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ MAX_WAIT_MS = 30_000
 MAX_FETCH_MESSAGE_BYTES = 1024 * 1024  # a signed FetchRequest: JSON, one entry per partition
 FETCH_STREAM_IDLE_S = 60.0  # a follower fetches at least once per long poll (500 ms)
 CLOSE_WAIT_S = 1.0
-FETCH_STREAMS_KEY = web.AppKey("fetch_streams", weakref.WeakSet)
+FETCH_STREAMS_KEY = web.AppKey("fetch_streams", weakref.WeakSet[web.WebSocketResponse])
 
 
 def add_routes(app: web.Application) -> None:
@@ -93,7 +94,8 @@ async def replica_fetch_stream(request):
     (replication/fetch_protocol.py). A bad message ends the stream, never the node."""
     await _authorize(request, 0)  # a handshake has no body
     node = node_of(request)
-    if node.replica_manager is None:
+    replicas = node.replica_manager
+    if replicas is None:
         raise BadRequest(f"node {node.node_id} is not a broker")
     ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_FETCH_MESSAGE_BYTES,
                                timeout=CLOSE_WAIT_S)  # the wait for the follower's reply to our close
@@ -101,14 +103,14 @@ async def replica_fetch_stream(request):
     streams = request.app[FETCH_STREAMS_KEY]
     streams.add(ws)
     try:
-        await _serve_fetches(node, ws)
+        await _serve_fetches(node, replicas, ws)
     finally:
         streams.discard(ws)
         await _close(ws, WSCloseCode.OK, b"")
     return ws
 
 
-async def _serve_fetches(node: BrokerServices, ws: web.WebSocketResponse) -> None:
+async def _serve_fetches(node: BrokerServices, replicas: ReplicaManager, ws: web.WebSocketResponse) -> None:
     while True:
         try:
             message = await ws.receive(timeout=FETCH_STREAM_IDLE_S)
@@ -123,7 +125,7 @@ async def _serve_fetches(node: BrokerServices, ws: web.WebSocketResponse) -> Non
             return
         fetch = replace(fetch, max_wait_ms=min(max(fetch.max_wait_ms, 0), MAX_WAIT_MS))
         try:
-            answers = await node.replica_manager.handle_fetch(fetch)
+            answers = await replicas.handle_fetch(fetch)
         except Exception:  # the follower retries on a new stream; the node serves on
             log.exception("serving a fetch from node %d failed", fetch.replica_id)
             await _close(ws, WSCloseCode.INTERNAL_ERROR, b"fetch failed on the leader")
@@ -136,8 +138,9 @@ async def _serve_fetches(node: BrokerServices, ws: web.WebSocketResponse) -> Non
 
 async def _end_fetch_streams(app: web.Application) -> None:
     """At shutdown: followers reconnect elsewhere instead of the server waiting them out."""
+    streams = app[FETCH_STREAMS_KEY]
     await asyncio.gather(*(_close(ws, WSCloseCode.GOING_AWAY, b"node shutting down")
-                           for ws in list(app[FETCH_STREAMS_KEY])))
+                           for ws in list(streams)))
 
 
 async def _close(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
