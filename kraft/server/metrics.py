@@ -7,14 +7,18 @@ paths); request latency is a histogram fed by an aiohttp middleware.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+if TYPE_CHECKING:  # node.py builds the metrics: a run-time import would be circular
+    from kraft.server.node import Node
+
 
 class _ImageCollector:
-    def __init__(self, node):
+    def __init__(self, node: Node):
         self._node = node
 
     def collect(self):
@@ -89,7 +93,7 @@ def _gauge(name, doc, value):
 
 
 class NodeMetrics:
-    def __init__(self, node):
+    def __init__(self, node: Node):
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_ImageCollector(node))
         self.request_latency = Histogram(

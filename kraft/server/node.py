@@ -34,7 +34,7 @@ from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
 from kraft.server import tls
 from kraft.server.metrics import NodeMetrics
-from kraft.broker.quorum_view import describe_quorum
+from kraft.broker.quorum_view import describe_quorum, local_description
 from kraft.quorum.raft import RaftQuorum
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
@@ -302,6 +302,9 @@ class Node:
 
     async def quorum_description(self) -> dict:
         return await describe_quorum(self)
+
+    def quorum_local_description(self) -> dict:
+        return local_description(self)
 
     async def get_json_from(self, node_id: int, path: str, timeout_s: float = 2.0):
         """(status, JSON body) of a GET to another node; raises PeerUnreachable."""
