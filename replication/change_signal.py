@@ -7,10 +7,11 @@ acks=all waiters, follower long-polls and consumer long-polls alike.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 
 class ChangeSignal:
-    def __init__(self):
+    def __init__(self) -> None:
         self._fut: asyncio.Future | None = None
 
     def pulse(self) -> None:
@@ -34,7 +35,7 @@ class ChangeSignal:
             pass
 
 
-async def wait_any(signals, timeout_s: float) -> None:
+async def wait_any(signals: Iterable[ChangeSignal], timeout_s: float) -> None:
     futures = {s.future() for s in signals}
     if futures and timeout_s > 0:
         await asyncio.wait(futures, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)

@@ -12,7 +12,7 @@ it there. tests/unit/test_access_rules.py fails when a route has no entry.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Final, Literal
 
 from aiohttp import web
 
@@ -22,8 +22,9 @@ from kraft.broker.access import Identity
 IDENTITY_KEY = "kraft.identity"
 
 Rule = Callable[[web.Request, Identity], None]
-OPEN = "open"  # marker: no credentials asked
-INTERNAL = "internal"  # node-to-node: the cluster signature (kraft/internode/routes.py) instead
+Marker = Literal["open", "internal"]  # the only strings a rule may be
+OPEN: Final = "open"  # marker: no credentials asked
+INTERNAL: Final = "internal"  # node-to-node: the cluster signature (kraft/internode/routes.py) instead
 
 
 def authenticated(request: web.Request, who: Identity) -> None:
@@ -102,7 +103,7 @@ I = "/consumers/{group}/instances/{instance}"  # noqa: E741
 BC = C + "/brokers/{broker_id}/configs"
 CC = C + "/broker-configs"
 
-RULES: dict[tuple[str, str], Rule | str] = {
+RULES: dict[tuple[str, str], Rule | Marker] = {
     ("GET", "/status/ready"): OPEN,
     ("GET", "/openapi.json"): OPEN,
     # cluster and brokers
@@ -200,7 +201,7 @@ RULES: dict[tuple[str, str], Rule | str] = {
 }
 
 
-def rule_for(request: web.Request) -> Rule | str | None:
+def rule_for(request: web.Request) -> Rule | Marker | None:
     """The route's rule; None for a path no route matched (answered 404/405 as usual)."""
     route = request.match_info.route
     resource = route.resource

@@ -14,7 +14,6 @@ from kraft.api.context import node_of
 from kraft.api.http_body import json_response, v2_response
 from kraft.api.paths import base_url, check_cluster
 from kraft.errors import BrokerNotAvailable, NotFound
-from kraft.broker.quorum_view import local_description as quorum_local
 
 
 def add_routes(app: web.Application) -> None:
@@ -96,7 +95,7 @@ async def quorum(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)
     if request.query.get("local") == "1":  # a peer asking; never forward again
-        return json_response(quorum_local(node))
+        return json_response(node.quorum_local_description())
     return json_response(await node.quorum_description())
 
 

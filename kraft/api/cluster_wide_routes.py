@@ -132,7 +132,8 @@ async def _reassign(request, node: BrokerServices, base, replicas):
     result = await node.controller_call(controller_requests.Reassign(
         topic=topic, partition=index, replicas=replicas))
     image = await node.wait_metadata(result.get("metadata_offset", 0))
-    part = image.topic(topic).partitions[index]
+    # the topic may have been deleted meanwhile: a 404, not an AttributeError
+    part = topic_or_404(image, topic, node.is_ready).partitions[index]
     view = views.reassignment_view(topic, index, part, node.cluster_id, base)
     return json_response(view, status=202 if part.reassigning else 200)
 

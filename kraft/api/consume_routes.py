@@ -108,7 +108,7 @@ async def _read_here(request, node: BrokerServices, topic: str, partition: int):
     max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)
     data = await node.data_plane.read(topic, partition, offset, max_bytes, timeout_ms)
     records = [rc.render_v2(r, binary, topic, partition) for r in decode_all(data, verify=False)
-               if r.offset >= offset]
+               if r.offset is not None and r.offset >= offset]  # always set: decoded from the log
     ctype = rc.V2_BINARY if binary else rc.V2_JSON
     return web.Response(body=orjson.dumps(records), content_type=ctype)
 
@@ -121,7 +121,7 @@ async def partition_offsets(request):
 
 async def _offsets_here(request, node: BrokerServices, topic: str, partition: int):
     start, hw = await node.data_plane.offsets(topic, partition)
-    answer = {"beginning_offset": start, "end_offset": hw}
+    answer: dict[str, int | None] = {"beginning_offset": start, "end_offset": hw}
     if "timestamp" in request.query:  # (ext) Kafka's ListOffsets by time
         timestamp = query_int(request, "timestamp", 0, 0, 2**63 - 1)
         found = await node.data_plane.offset_for_timestamp(topic, partition, timestamp)

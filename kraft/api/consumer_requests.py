@@ -126,11 +126,12 @@ def partition_list(body: dict, key: str, image, with_offset: bool = False,
                                     f"0..{len(t.partitions) - 1}")
         offset, metadata = -1, ""
         if with_offset:
-            offset = item.get(value)
-            if isinstance(offset, bool) or not isinstance(offset, int):
+            given = item.get(value)
+            if isinstance(given, bool) or not isinstance(given, int):
                 raise InvalidValue(f"{what}.{value} must be an integer")
-            if not 0 <= offset < 2**63:
-                raise InvalidValue(f"{what}.{value} must be in [0, 2^63), got {offset}")
+            if not 0 <= given < 2**63:
+                raise InvalidValue(f"{what}.{value} must be in [0, 2^63), got {given}")
+            offset = given
             metadata = item.get("metadata") or ""
             if not isinstance(metadata, str) or len(metadata) > MAX_METADATA:
                 raise InvalidValue(f"{what}.metadata must be a string of at most {MAX_METADATA} characters")

@@ -9,6 +9,7 @@ their shapes; the node-to-node endpoints (/internal/) are left out.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aiohttp import web
 
@@ -18,7 +19,7 @@ from kraft.api.http_body import json_response
 
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
-_ANY_JSON = {"content": {"application/json": {"schema": {}}}}
+_ANY_JSON: dict[str, Any] = {"content": {"application/json": {"schema": {}}}}
 
 
 def add_routes(app: web.Application) -> None:
@@ -35,7 +36,7 @@ def document(app: web.Application) -> dict:
             continue
         params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                   for name in _PARAM.findall(path)]
-        operation = {
+        operation: dict[str, Any] = {
             "operationId": f"{method.lower()}_{_slug(path)}",
             "summary": _summary(route.handler),
             "parameters": params,

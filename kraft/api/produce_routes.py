@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -200,11 +201,12 @@ def _v3_report(node: BrokerServices, topic, result, record, types) -> dict:
     return report
 
 
-def _split_stream(raw: bytes) -> list:
+def _split_stream(raw: bytes) -> list[Any]:
     """A body of one or more concatenated JSON objects (Confluent's streaming mode)."""
     text = raw.decode("utf-8", errors="strict")
     decoder = json.JSONDecoder()
-    out, pos = [], 0
+    out: list[Any] = []
+    pos = 0
     while True:
         while pos < len(text) and text[pos] in " \t\r\n":
             pos += 1
@@ -285,7 +287,7 @@ async def v3_produce_batch(request):
     order = sorted(parsed)
     results = await deliver(node, topic, [parsed[i][0] for i in order], acks, timeout_ms,
                             producer) if order else []
-    successes = []
+    successes: list[dict[str, Any]] = []
     for i, r in zip(order, results):
         report = _v3_report(node, topic, r, parsed[i][0][1], parsed[i][1])
         (failures if isinstance(r, Failed) else successes).append({"id": ids[i], **report})

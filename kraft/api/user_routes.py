@@ -9,6 +9,7 @@ everywhere when DELETE returns.
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from aiohttp import web
 
@@ -57,7 +58,7 @@ async def delete_user(request):
     return web.Response(status=204)
 
 
-async def _set(request, name: str, body: dict, mode: str) -> None:
+async def _set(request, name: str, body: dict, mode: Literal["create", "update"]) -> None:
     node = node_of(request)
     mechanism = body.get("algorithm", DEFAULT_MECHANISM)
     if not isinstance(mechanism, str) or mechanism.upper() not in MECHANISMS:
@@ -65,6 +66,6 @@ async def _set(request, name: str, body: dict, mode: str) -> None:
     # PBKDF2 takes milliseconds: off the event loop
     credential = await asyncio.to_thread(make_credential, body.get("password"), mechanism.upper())
     result = await node.controller_call(controller_requests.SetUserCredential(
-        name=name, mode=mode, credential=credential.to_record_fields()))
+        name=name, mode=mode, credential=controller_requests.Credential(**credential.to_record_fields())))
     await node.wait_metadata_everywhere(result["metadata_offset"])
 

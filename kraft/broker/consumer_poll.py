@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from kraft.broker.partition_reader import PartitionReader
 from kraft.groups.consumer_instance import ConsumerInstance
+from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.errors import KraftError, OffsetOutOfRange
 from kraft.storage.record import Record
 from kraft.storage.record_batch import decode_records, iter_batches
@@ -22,14 +24,14 @@ log = logging.getLogger(__name__)
 TopicPartition = tuple[str, int]
 
 
-async def resolve_position(manager, reader, instance: ConsumerInstance, tp: TopicPartition) -> int:
+async def resolve_position(manager: GroupCoordinator, reader: PartitionReader, instance: ConsumerInstance, tp: TopicPartition) -> int:
     committed = manager.committed(instance.group, *tp)
     if committed is not None:
         return committed.offset
     return await reset_position(reader, instance, tp)
 
 
-async def reset_position(reader, instance: ConsumerInstance, tp: TopicPartition) -> int:
+async def reset_position(reader: PartitionReader, instance: ConsumerInstance, tp: TopicPartition) -> int:
     policy = instance.config.auto_offset_reset
     if policy == "none":
         raise OffsetOutOfRange(f"no valid offset for {tp[0]}-{tp[1]} in group {instance.group!r} "
@@ -39,7 +41,7 @@ async def reset_position(reader, instance: ConsumerInstance, tp: TopicPartition)
     return start if policy == "earliest" else end
 
 
-async def poll(manager, reader, instance: ConsumerInstance, max_bytes: int,
+async def poll(manager: GroupCoordinator, reader: PartitionReader, instance: ConsumerInstance, max_bytes: int,
                timeout_ms: int) -> list[tuple[TopicPartition, Record]]:
     owned = instance.owned
     if not owned:
@@ -56,17 +58,18 @@ async def poll(manager, reader, instance: ConsumerInstance, max_bytes: int,
                 continue
             if tp in instance.owned:  # a rebalance may have taken it during the await
                 instance.positions[tp] = position
-    owned = [tp for tp in instance.owned if tp in instance.positions]
-    if not owned:
+    placed = [tp for tp in instance.owned if tp in instance.positions]
+    if not placed:
         return []
-    share = max(1, max_bytes // len(owned))
-    out = await _read_round(reader, instance, owned, share, 0)
+    share = max(1, max_bytes // len(placed))
+    out = await _read_round(reader, instance, placed, share, 0)
     if not out and timeout_ms > 0:
-        out = await _read_round(reader, instance, owned, share, timeout_ms)
+        out = await _read_round(reader, instance, placed, share, timeout_ms)
     return out
 
 
-async def _read_round(reader, instance, owned, share: int, timeout_ms: int):
+async def _read_round(reader: PartitionReader, instance: ConsumerInstance, owned: list[TopicPartition],
+                      share: int, timeout_ms: int) -> list[tuple[TopicPartition, Record]]:
     """Read every owned partition at its position; with a timeout, answer at first data."""
     started = {tp: instance.positions[tp] for tp in owned}
     tasks = {asyncio.ensure_future(reader.read(tp[0], tp[1], pos, share, timeout_ms)): tp
@@ -103,8 +106,10 @@ async def _read_round(reader, instance, owned, share: int, timeout_ms: int):
 def _records_after(data: bytes, position: int) -> tuple[list[Record], int]:
     """The records at or after `position`, and the offset after the last batch read (a
     compacted batch may hold fewer records than offsets, or none)."""
-    records, next_position = [], position
+    records: list[Record] = []
+    next_position = position
     for pos, header in iter_batches(data):
-        records.extend(r for r in decode_records(data, pos, verify=False) if r.offset >= position)
+        records.extend(r for r in decode_records(data, pos, verify=False)
+                       if r.offset is not None and r.offset >= position)  # always set: decoded from the log
         next_position = max(next_position, header.next_offset)
     return records, next_position

@@ -7,15 +7,43 @@ asks it; when no leader answers, this node says what it knows itself.
 from __future__ import annotations
 
 import time
+from typing import Any, Protocol
 
 from kraft.internode.peers import PeerUnreachable
+from kraft.config.cluster import ClusterConfig
+from kraft.controller.quorum_controller import QuorumController
 from kraft.errors import KraftError
+from kraft.metadata.image import MetadataImage
+from kraft.quorum.protocol import Quorum
 
 
-def local_description(node) -> dict:
+class QuorumHost(Protocol):
+    """What the description reads of the node (kraft/server/node.py, a layer above)."""
+
+    @property
+    def node_id(self) -> int: ...
+    @property
+    def cluster_id(self) -> str: ...
+    @property
+    def config(self) -> ClusterConfig: ...
+    @property
+    def image(self) -> MetadataImage: ...
+    @property
+    def quorum(self) -> Quorum | None: ...
+    @property
+    def controller(self) -> QuorumController | None: ...
+
+    def controller_target(self) -> int | None: ...
+    async def get_json_from(self, node_id: int, path: str, timeout_s: float = 2.0) -> tuple[int, Any]: ...
+
+
+def local_description(node: QuorumHost) -> dict[str, Any]:
     image = node.image
     now_ms = int(time.time() * 1000)
-    voters, leader, term, hw, problems = [], None, 0, 0, []
+    voters: list[dict[str, Any]] = []
+    problems: list[str] = []
+    leader: int | None = None
+    term, hw = 0, 0
     if node.quorum is not None:
         problems = node.quorum.peer_problems()
         st = node.quorum.status()
@@ -25,7 +53,7 @@ def local_description(node) -> dict:
                    "last_caught_up_age_ms": (now_ms - v.last_caught_up_ms
                                               if v.last_caught_up_ms >= 0 else None)}
                   for v in st.voters]
-    observers = []
+    observers: list[dict[str, Any]] = []
     controller = node.controller
     voter_ids = {n.id for n in node.config.controllers}
     if controller is not None and controller.active:
@@ -51,7 +79,7 @@ def local_description(node) -> dict:
     }
 
 
-async def describe_quorum(node) -> dict:
+async def describe_quorum(node: QuorumHost) -> dict[str, Any]:
     is_leader = node.quorum is not None and node.quorum.is_leader()
     target = node.controller_target()
     if is_leader or target is None or target == node.node_id:

@@ -7,6 +7,8 @@ reads it as its own value when it has none. Pure.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from kraft.config.topic_configs import ConfigError, parse_config_value
 
 TOPIC_CONFIG_OF: dict[str, str] = {
@@ -40,7 +42,7 @@ TOPIC_CONFIG_OF: dict[str, str] = {
 BROKER_NAME_OF: dict[str, str] = {topic: broker for broker, topic in TOPIC_CONFIG_OF.items()}
 
 
-def cluster_values_by_broker_name(cluster_configs: dict[str, str]) -> dict[str, str]:
+def cluster_values_by_broker_name(cluster_configs: Mapping[str, str]) -> dict[str, str]:
     """The cluster-wide dynamic values (stored under topic names) by their broker names."""
     return {BROKER_NAME_OF[k]: v for k, v in sorted(cluster_configs.items()) if k in BROKER_NAME_OF}
 

@@ -6,6 +6,8 @@ change answers once every node that answers has it, as over REST.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.errors import KraftError
@@ -44,7 +46,7 @@ def _wire(b: AclBinding) -> dict:
 
 
 async def describe_acls(node: BrokerServices, head, request) -> dict:
-    answer = {"throttle_time": 0, "error_code": 0, "error_message": None, "resources": []}
+    answer: dict[str, Any] = {"throttle_time": 0, "error_code": 0, "error_message": None, "resources": []}
     if not session.allowed(node, "DESCRIBE", "CLUSTER"):
         answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="DESCRIBE on the cluster is not authorized")
         return answer
@@ -70,7 +72,7 @@ async def create_acls(node: BrokerServices, head, request) -> dict:
         return {"throttle_time": 0, "results": [
             {"error_code": CLUSTER_AUTHORIZATION_FAILED, "error_message": "ALTER on the cluster is not authorized"}
             for _ in request.creations]}
-    results = []
+    results: list[dict[str, Any]] = []
     for c in request.creations:  # each on its own: one bad binding does not stop the rest
         try:
             binding = binding_from({

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+from kraft.broker.services import BrokerServices
 from kraft.kafka import (acl_api, config_api, fetch_api, group_admin_api, group_api, metadata_api, offsets_api,
                          produce_api, producer_id_api, reassignment_api, sasl_api, topic_admin_api)
+from kraft.kafka.codec import RequestHead
+from kraft.kafka.splice import Spliced
+
+# (services, request head, the decoded kio request) -> the answer's fields, file slices
+# to splice (Fetch), or None for no response at all (acks=0)
+Handler = Callable[[BrokerServices, RequestHead, Any], Awaitable[dict[str, Any] | Spliced | None]]
 
 API_VERSIONS = 18
 
@@ -20,7 +28,7 @@ class Api:
     key: int
     min_version: int
     max_version: int
-    handle: Callable[..., Awaitable[dict | None]] | None  # None: answered by the dispatcher
+    handle: Handler | None  # None: answered by the dispatcher
 
 
 SERVED: dict[int, Api] = {api.key: api for api in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.kafka import error_codes
@@ -32,12 +33,12 @@ def parse(frame: bytes) -> Request:
     (Kafka's rule for a request it cannot parse or an API version it does not serve)."""
     head = peek_head(frame)
     api = SERVED.get(head.api_key)
+    if api is None:
+        raise MalformedRequest(f"API key {head.api_key} is not served")
     if head.api_key == API_VERSIONS and not api.min_version <= head.api_version <= api.max_version:
         # a newer client: the v0 answer with UNSUPPORTED_VERSION, and it retries with one we list
         return Request(head, None, encode_response(head, build(
             response_class(API_VERSIONS, 0), api_versions_answer(error_codes.UNSUPPORTED_VERSION))))
-    if api is None:
-        raise MalformedRequest(f"API key {head.api_key} is not served")
     if not api.min_version <= head.api_version <= api.max_version:
         raise MalformedRequest(f"API key {head.api_key} v{head.api_version} is not served "
                                f"(v{api.min_version}..v{api.max_version})")
@@ -53,6 +54,7 @@ async def respond(node: BrokerServices, request: Request) -> bytes | list[bytes 
         return request.ready_answer
     head = request.head
     api = SERVED[head.api_key]
+    data: dict[str, Any] | Spliced | None
     if api.handle is None:
         data = api_versions_answer(error_codes.NONE)
     else:

@@ -11,6 +11,7 @@ not read into Python: they go from the segment files to the socket with sendfile
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, OffsetOutOfRange
@@ -18,15 +19,15 @@ from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
 from kraft.kafka.leaders import epoch_problem
 from kraft.kafka.splice import Spliced, new_marker
-from kraft.replication.change_signal import wait_any
+from kraft.replication.change_signal import ChangeSignal, wait_any
 
 
-async def _read_partition(node: BrokerServices, topic: str, want, budget: int, spliced: Spliced) -> tuple[dict, int, object]:
+async def _read_partition(node: BrokerServices, topic: str, want, budget: int, spliced: Spliced) -> tuple[dict[str, Any], int, ChangeSignal | None]:
     """(partition answer, bytes in it, the replica's change signal or None). The
     records stay in the segment files: a marker in the answer, the slices in
     ``spliced``."""
     index = int(want.partition)
-    answer = {"partition_index": index, "error_code": error_codes.NONE, "high_watermark": -1,
+    answer: dict[str, Any] = {"partition_index": index, "error_code": error_codes.NONE, "high_watermark": -1,
               "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": [],
               "preferred_read_replica": -1, "records": b""}
     try:
@@ -59,7 +60,9 @@ async def handle(node: BrokerServices, head, request) -> Spliced:
     max_bytes = int(getattr(request, "max_bytes", 2**31 - 1))
     while True:
         spliced = Spliced({})
-        responses, total, signals, failed = [], 0, [], False
+        responses: list[dict[str, Any]] = []
+        signals: list[ChangeSignal] = []
+        total, failed = 0, False
         try:
             for topic in request.topics:
                 parts = []

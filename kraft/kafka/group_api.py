@@ -13,11 +13,14 @@ from __future__ import annotations
 import io
 import struct
 import time
+from typing import Any
 
 from kio.schema.consumer_protocol_assignment.v0.data import ConsumerProtocolAssignment, TopicPartition
 from kio.schema.consumer_protocol_subscription.v0.data import ConsumerProtocolSubscription
 from kio.serial import entity_reader, entity_writer
+from kio.schema.types import TopicName
 from kio.serial.errors import SerialError
+from kio.static.primitive import i32
 
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError
@@ -52,7 +55,8 @@ def assignment_bytes(assignment) -> bytes:
     buf = io.BytesIO()
     buf.write(struct.pack(">h", 0))
     entity_writer(ConsumerProtocolAssignment)(buf, ConsumerProtocolAssignment(assigned_partitions=tuple(
-        TopicPartition(topic=t, partitions=tuple(sorted(ps))) for t, ps in sorted(by_topic.items()))))
+        TopicPartition(topic=TopicName(t), partitions=tuple(i32(p) for p in sorted(ps)))
+        for t, ps in sorted(by_topic.items()))))
     return buf.getvalue()
 
 
@@ -106,9 +110,10 @@ async def find_coordinator(node: BrokerServices, head, request) -> dict:
 
 # -- membership ------------------------------------------------------------------------------
 async def join_group(node: BrokerServices, head, request) -> dict:
-    answer = {"throttle_time": 0, "error_code": error_codes.NONE, "generation_id": -1, "protocol_type": CONSUMER_PROTOCOL,
-              "protocol_name": "", "leader": "", "skip_assignment": False, "member_id": request.member_id or "",
-              "members": []}
+    answer: dict[str, Any] = {
+        "throttle_time": 0, "error_code": error_codes.NONE, "generation_id": -1, "protocol_type": CONSUMER_PROTOCOL,
+        "protocol_name": "", "leader": "", "skip_assignment": False, "member_id": request.member_id or "",
+        "members": []}
     if (code := await _coordinator_error(node, request.group_id)) is not None:
         answer["error_code"] = code
         return answer
@@ -173,7 +178,7 @@ async def heartbeat(node: BrokerServices, head, request) -> dict:
 
 async def leave_group(node: BrokerServices, head, request) -> dict:
     leaving = [m.member_id for m in request.members] if hasattr(request, "members") else [request.member_id]
-    answer = {"throttle_time": 0, "error_code": error_codes.NONE, "members": []}
+    answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "members": []}
     if (code := await _coordinator_error(node, request.group_id)) is not None:
         answer["error_code"] = code
         return answer
@@ -230,7 +235,7 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
 
 
 async def offset_fetch(node: BrokerServices, head, request) -> dict:
-    answer = {"throttle_time": 0, "error_code": error_codes.NONE, "topics": []}
+    answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "topics": []}
     if (code := await _coordinator_error(node, request.group_id, "DESCRIBE")) is not None:
         answer["error_code"] = code
         return answer

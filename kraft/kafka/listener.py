@@ -66,9 +66,9 @@ class KafkaListener:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        tls = {"ssl": self._tls, "ssl_handshake_timeout": BODY_TIMEOUT_S} if self._tls else {}
-        self._server = await asyncio.start_server(self._serve, self._host, self._port,
-                                                  reuse_address=True, limit=64 * 1024, **tls)
+        self._server = await asyncio.start_server(
+            self._serve, self._host, self._port, reuse_address=True, limit=64 * 1024, ssl=self._tls,
+            ssl_handshake_timeout=BODY_TIMEOUT_S if self._tls else None)  # None: plain TCP, no handshake
 
     async def close(self) -> None:
         """Stop accepting, cut every connection and wait for their tasks to end."""
@@ -90,6 +90,7 @@ class KafkaListener:
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        assert task is not None  # start_server runs each connection in a task of its own
         if len(self._connections) >= MAX_CONNECTIONS:
             writer.close()
             return
@@ -101,6 +102,7 @@ class KafkaListener:
         host = peer[0] if peer else ""
         access = self._node.access
         certified = principal_of_certificate(writer.get_extra_info("peercert"))
+        identity: Identity | None
         if certified is not None:  # a verified client certificate names the principal (SSL)
             identity = Identity(certified, host)
         else:

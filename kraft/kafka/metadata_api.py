@@ -7,6 +7,7 @@ cluster's auto.create.topics.enable is on, as a Kafka broker does for a producer
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.broker.auto_create import topic_for_produce
@@ -98,9 +99,10 @@ async def _known_topic(node: BrokerServices, name: str) -> TopicImage:
 async def describe_cluster(node: BrokerServices, head, request) -> dict:
     """DescribeCluster (key 60): the brokers with a Kafka listener and the active controller.
     Needs DESCRIBE on the cluster."""
-    answer = {"throttle_time": 0, "error_code": error_codes.NONE, "error_message": None, "endpoint_type": 1,
-              "cluster_id": node.cluster_id, "controller_id": node.image.controller_id, "brokers": [],
-              "cluster_authorized_operations": -2147483648}
+    answer: dict[str, Any] = {
+        "throttle_time": 0, "error_code": error_codes.NONE, "error_message": None, "endpoint_type": 1,
+        "cluster_id": node.cluster_id, "controller_id": node.image.controller_id, "brokers": [],
+        "cluster_authorized_operations": -2147483648}
     if int(getattr(request, "endpoint_type", 1)) != 1:  # controllers speak Raft here, not Kafka
         answer.update(error_code=error_codes.UNSUPPORTED_ENDPOINT_TYPE,
                       error_message="only broker endpoints are served")

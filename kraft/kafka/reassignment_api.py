@@ -5,6 +5,8 @@ DESCRIBE, as in Kafka."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.controller.reassignment import in_progress
@@ -25,7 +27,7 @@ def _code(exc: KraftError) -> int:
 
 
 async def alter(node: BrokerServices, head, request) -> dict:
-    answer = {"throttle_time": 0, "error_code": 0, "error_message": None, "responses": []}
+    answer: dict[str, Any] = {"throttle_time": 0, "error_code": 0, "error_message": None, "responses": []}
     if not session.allowed(node, "ALTER", "CLUSTER"):
         answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="ALTER on the cluster is not authorized")
         return answer
@@ -46,7 +48,7 @@ async def alter(node: BrokerServices, head, request) -> dict:
 
 
 async def list_reassignments(node: BrokerServices, head, request) -> dict:
-    answer = {"throttle_time": 0, "error_code": 0, "error_message": None, "topics": []}
+    answer: dict[str, Any] = {"throttle_time": 0, "error_code": 0, "error_message": None, "topics": []}
     if not session.allowed(node, "DESCRIBE", "CLUSTER"):
         answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="DESCRIBE on the cluster is not authorized")
         return answer

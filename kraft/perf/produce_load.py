@@ -238,17 +238,23 @@ def run_produce(bootstrap: str | None, spec: ProduceSpec, urls: list[str] | None
                 progress: Callable[[int], None] | None = None,
                 partition_aware: bool = False) -> LoadResult:
     """Synchronous entry point: discover the brokers through `bootstrap` unless `urls`
-    are given, then run the load (partition-aware: straight to each partition's leader)."""
+    are given, then run the load (partition-aware: straight to each partition's leader,
+    found through `bootstrap`, or else through the first of `urls`)."""
+    # any node answers the metadata questions: a given URL stands in for a missing bootstrap
+    discover = bootstrap or (urls[0] if urls else None)
+    if discover is None:
+        raise ValueError("run_produce needs a bootstrap URL or a list of urls")
+
     async def main():
         async with new_session(spec.concurrency + 4) as session:
             leaders = None
             if partition_aware:
-                leaders = await leader_urls(bootstrap, spec.topic, session)
+                leaders = await leader_urls(discover, spec.topic, session)
                 if spec.partition is not None:
                     leaders = {spec.partition: leaders[spec.partition]}
                 targets = sorted(set(leaders.values()))
             else:
-                targets = urls or await cluster_urls(bootstrap, session)
+                targets = urls or await cluster_urls(discover, session)
             res = await produce_load(targets, spec, session=session, progress=progress, leaders=leaders)
             res.extra["urls"] = targets
             return res

@@ -21,6 +21,7 @@ good. Here:
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import struct
@@ -71,6 +72,8 @@ _LENGTH = struct.Struct("i")  # the library's frame prefix: native int
 class BoundedConnection(TcpConnection):
     """pysyncobj's connection with bounded buffers (see the module docstring)."""
 
+    recvLastTimestamp: int  # set by TcpConnection: the last accepted frame's Fernet timestamp
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._TcpConnection__readBuffer = bytearray()
@@ -101,7 +104,7 @@ class BoundedConnection(TcpConnection):
         try:
             incoming = sock.recv(self._TcpConnection__recvBufferSize)
         except OSError as exc:
-            if exc.errno not in (socket.errno.EAGAIN, socket.errno.EWOULDBLOCK):
+            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
                 self.disconnect()
             return False
         if not incoming:
@@ -158,7 +161,7 @@ class ResilientServer(TcpServer):
             try:
                 sock, _ = self._TcpServer__socket.accept()
             except OSError as exc:
-                if exc.errno in (socket.errno.EAGAIN, socket.errno.EWOULDBLOCK):
+                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
                     return
                 log.warning("Raft port: accept failed (%s); pausing accepts for %.1fs", exc, ACCEPT_PAUSE_S)
                 self._TcpServer__poller.unsubscribe(descr)

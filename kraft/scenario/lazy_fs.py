@@ -253,6 +253,8 @@ class LazyOperations:
 
 
 class _ControlHandler(socketserver.StreamRequestHandler):
+    server: _ControlServer  # the only server this handler is given to
+
     def handle(self):
         request = self.rfile.readline(1024).strip()
         if request == b"stats":

@@ -59,9 +59,10 @@ def _salted(password: bytes, salt: bytes, iterations: int, hash_name: str) -> by
     return hashlib.pbkdf2_hmac(hash_name, password, salt, iterations)
 
 
-def make_credential(password: str, mechanism: str = DEFAULT_MECHANISM,
+def make_credential(password: object, mechanism: str = DEFAULT_MECHANISM,
                     iterations: int = MIN_ITERATIONS) -> ScramCredential:
-    """A fresh random salt each time: the same password twice gives different credentials."""
+    """A fresh random salt each time: the same password twice gives different credentials.
+    `password` may be any JSON value: check_password refuses all but a non-empty string."""
     hash_name = _hash_name(mechanism)
     secret = check_password(password)
     if not MIN_ITERATIONS <= iterations <= MAX_ITERATIONS:

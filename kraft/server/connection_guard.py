@@ -125,7 +125,10 @@ class ConnectionGuard:
     # -- wiring ------------------------------------------------------------------------
     def wrap(self, runner: web.AppRunner) -> None:
         """After runner.setup(), before a site starts."""
-        runner._server = _GuardedServer(self, runner.server)  # the factory sites listen with
+        server = runner.server
+        assert server is not None, "ConnectionGuard.wrap() comes after runner.setup()"
+        # the factory sites listen with: a duck-typed stand-in in aiohttp's private slot
+        runner._server = _GuardedServer(self, server)  # type: ignore[assignment]
 
     @web.middleware
     async def middleware(self, request, handler):

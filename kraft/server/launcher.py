@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import BinaryIO
 
 from rich.console import Console
 from rich.table import Table
@@ -82,7 +83,8 @@ class Launcher:
                      if security and security.tls_ca else None)
         self.config_path = config_path
         self.procs: dict[int, subprocess.Popen] = {}
-        self.logs = {}
+        self.logs: dict[int, BinaryIO] = {}
+        self._reported: set[subprocess.Popen] = set()  # exited processes already announced
         self._stopping = False
 
     def start(self) -> None:
@@ -110,8 +112,8 @@ class Launcher:
     def reap(self) -> None:
         for node_id, proc in list(self.procs.items()):
             code = proc.poll()
-            if code is not None and not self._stopping and not getattr(proc, "_reported", False):
-                proc._reported = True
+            if code is not None and not self._stopping and proc not in self._reported:
+                self._reported.add(proc)
                 console.print(f"[red]node {node_id} exited with code {code}[/]; "
                               f"see {self.config.node(node_id).data_path / 'node.log'}")
 

@@ -7,14 +7,33 @@ paths); request latency is a histogram fed by an aiohttp middleware.
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from kraft.broker.data_plane import DataPlane
+from kraft.metadata.image import MetadataImage
+from kraft.replication.replica_manager import ReplicaManager
+
+
+class MetricsSource(Protocol):
+    """What the gauges read of the node (node.py, which builds the metrics)."""
+
+    @property
+    def image(self) -> MetadataImage: ...
+    @property
+    def data_plane(self) -> DataPlane | None: ...  # None until the node runs
+    @property
+    def replica_manager(self) -> ReplicaManager | None: ...  # None on a controller-only node
+
+    def is_active_controller(self) -> bool: ...
+    def raft_term(self) -> int | None: ...
+
 
 class _ImageCollector:
-    def __init__(self, node):
+    def __init__(self, node: MetricsSource):
         self._node = node
 
     def collect(self):
@@ -89,7 +108,7 @@ def _gauge(name, doc, value):
 
 
 class NodeMetrics:
-    def __init__(self, node):
+    def __init__(self, node: MetricsSource):
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_ImageCollector(node))
         self.request_latency = Histogram(

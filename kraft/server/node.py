@@ -35,7 +35,7 @@ from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
 from kraft.server import tls
 from kraft.server.metrics import NodeMetrics
-from kraft.broker.quorum_view import describe_quorum
+from kraft.broker.quorum_view import describe_quorum, local_description
 from kraft.quorum.raft import RaftQuorum
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
@@ -62,7 +62,8 @@ class Node:
         if quorum is None and self.node_config.is_controller:
             quorum = RaftQuorum(
                 node_id,
-                {n.id: n.raft_address for n in config.controllers},
+                # every controller has a raft address (checked when the config loads)
+                {n.id: n.raft_address for n in config.controllers if n.raft_address is not None},
                 self.node_config.data_path,
                 raft_key(identity),
             )
@@ -122,13 +123,14 @@ class Node:
 
     def _replicas_follow_metadata(self) -> None:
         self._metadata_pending = False
+        replicas = self.replica_manager  # set before this is ever scheduled, never unset
         image = self.image
-        if not self._image_is_current(image):
+        if replicas is None or not self._image_is_current(image):
             return
-        self.replica_manager.on_metadata(image)
+        replicas.on_metadata(image)
         if not self._strays_removed and self.readiness()[0]:
             self._strays_removed = True
-            self.replica_manager.remove_stray_logs(image)
+            replicas.remove_stray_logs(image)
 
     async def wait_metadata(self, offset: int, timeout_s: float = 5.0,
                             raise_on_timeout: bool = True) -> MetadataImage:
@@ -273,6 +275,8 @@ class Node:
 
     async def _append_offsets(self, topic: str, partition: int, batch: bytes, timeout_ms: int,
                               timestamp: int) -> int:
+        # the group coordinator, the only caller, is built in run() after the data plane
+        assert self.data_plane is not None
         delivery = await self.data_plane.produce_batch(topic, partition, batch, -1, timeout_ms,
                                                        timestamp, local_only=True)
         return delivery.offset
@@ -300,6 +304,9 @@ class Node:
     async def quorum_description(self) -> dict:
         return await describe_quorum(self)
 
+    def quorum_local_description(self) -> dict:
+        return local_description(self)
+
     async def get_json_from(self, node_id: int, path: str, timeout_s: float = 2.0):
         """(status, JSON body) of a GET to another node; raises PeerUnreachable."""
         answer = await self.peers.request(node_id, "GET", path, timeout_s=timeout_s)
@@ -313,24 +320,27 @@ class Node:
 
     # -- lifecycle -------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
+        # locals, not the Optional attributes: they exist from here on
+        replica_manager = None
         if self.node_config.is_broker:
-            self.replica_manager = ReplicaManager(
+            replica_manager = ReplicaManager(
                 self.node_id, self.node_config.data_path, self._effective_topic_configs,
                 self.config.timeouts.replica_lag_time_max_ms,
                 self.controller_call_raw, self._fetch_channel,
                 scrub_rate_mb_s=self.config.storage.scrub_rate_mb_s,
                 scrub_interval_s=self.config.storage.scrub_interval_s)
+        self.replica_manager = replica_manager
         image = lambda: self.image  # noqa: E731 - the current image, read at each use
-        self.data_plane = DataPlane(self.node_id, image, self.topic_defaults, self.replica_manager,
-                                    self.peers, self.is_ready)
-        self.partition_reader = PartitionReader(self.node_id, self.data_plane, self.peers)
-        self.groups = GroupCoordinator(  # a non-broker only forwards
-            self.node_id, self.config.groups, image, self.replica_manager, self.controller_call_raw,
+        self.data_plane = data_plane = DataPlane(self.node_id, image, self.topic_defaults, replica_manager,
+                                                 self.peers, self.is_ready)
+        self.partition_reader = partition_reader = PartitionReader(self.node_id, data_plane, self.peers)
+        self.groups = groups = GroupCoordinator(  # a non-broker only forwards
+            self.node_id, self.config.groups, image, replica_manager, self.controller_call_raw,
             self.waiters.wait_for, self._append_offsets)
         services = BrokerServices(
             node_id=self.node_id, cluster_id=self.cluster_id, config=self.config,
-            topic_defaults=self.topic_defaults, peer_key=self.peer_key, data_plane=self.data_plane,
-            partition_reader=self.partition_reader, groups=self.groups, access=self.access,
+            topic_defaults=self.topic_defaults, peer_key=self.peer_key, data_plane=data_plane,
+            partition_reader=partition_reader, groups=groups, access=self.access,
             producer_ids=self.producer_ids, metrics_registry=self.metrics.registry, node=self)
         app = build_app(services)
         internode_routes.add_routes(app)  # the other nodes' door, on the same port
@@ -363,16 +373,16 @@ class Node:
                     tasks.append(tg.create_task(self.controller.run(), name="controller"))
                 if self.follower is not None:
                     tasks.append(tg.create_task(self.follower.run(), name="metadata-follower"))
-                if self.replica_manager is not None:
+                if replica_manager is not None:
                     replicas_ready = asyncio.Event()
-                    tasks.append(tg.create_task(self.replica_manager.run(replicas_ready),
+                    tasks.append(tg.create_task(replica_manager.run(replicas_ready),
                                                 name="replica-manager"))
                     await replicas_ready.wait()
                     self.metadata_applied()
                 if self.lifecycle is not None:
                     tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
-                tasks.append(tg.create_task(self.groups.run(), name="group-coordinator"))
-                tasks.append(tg.create_task(self.data_plane.unacked.run(), name="acks0-writes"))
+                tasks.append(tg.create_task(groups.run(), name="group-coordinator"))
+                tasks.append(tg.create_task(data_plane.unacked.run(), name="acks0-writes"))
                 tasks.append(tg.create_task(self.connections.run(), name="http-connection-guard"))
                 await stop.wait()
                 started = time.monotonic()

@@ -193,7 +193,8 @@ def _clean_group(staging: Path, sources: list[Source], latest: dict[bytes, int],
             expired = tombstones_expired(source.last_modified_ms, job.now_ms, job.settings.delete_retention_ms)
             for batch in _batch_refs(source, None, stopped):
                 decision = decide(batch, latest, expired, batch.base_offset in producers_last)
-                if decision is None or isinstance(decision, tuple):
+                # decide() keeps whole (KEEP_ALL) every batch without records
+                if batch.records is not None and (decision is None or isinstance(decision, tuple)):
                     removed += len(batch.records) - len(decision or ())
                 yield batch, decision
 
