@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kraft.server.local_cluster import LocalCluster, http_json
+from kraft.server.local_cluster import http_json
 
 pytestmark = pytest.mark.cluster
 
@@ -18,10 +18,9 @@ FAILOVER_S = 15.0
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(nodes=3) as c:
-        c.start().wait_ready(timeout_s=30)
-        yield c
+def cluster(shared_cluster):
+    """The shared cluster of the session (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 def get(cluster, node, path):
