@@ -213,7 +213,9 @@ def test_killed_broker_is_fenced_and_loses_leadership_then_rejoins(cluster):
 
     health = get(cluster, observer, "/v1/cluster/health_overview")[1]
     assert health["under_replicated_count"] > 0
-    assert health["leaderless_partitions"] == []
+    # none of this test's RF 3 partitions is leaderless (on the shared cluster another
+    # module's RF 1 topic on the victim may be: it has no other replica)
+    assert [p for p in health["leaderless_partitions"] if p["topic"] == "failover"] == []
     urp = [metrics_of(cluster, n)["kafka_server_replicamanager_underreplicatedpartitions"]
            for n in survivors]
     assert sum(urp) > 0, urp

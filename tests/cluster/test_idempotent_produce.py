@@ -16,7 +16,7 @@ import sys
 import pytest
 from cluster_client import V2_JSON, call, create_topic
 
-from kraft.server.local_cluster import http_json
+from kraft.server.local_cluster import LocalCluster, http_json
 from kraft.client.producer_client import ProducerClient
 
 pytestmark = pytest.mark.cluster
@@ -24,9 +24,10 @@ _names = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def cluster(shared_cluster):
-    """The shared cluster of the session (tests/cluster/conftest.py)."""
-    return shared_cluster
+def cluster():
+    with LocalCluster(nodes=3) as c:
+        c.start().wait_ready(timeout_s=30)
+        yield c
 
 
 @pytest.fixture
