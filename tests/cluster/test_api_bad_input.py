@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import pytest
 from cluster_client import assert_envelope, padded_json_parts, raw_http
 
-from kraft.server.local_cluster import LocalCluster, http_json
+from kraft.server.local_cluster import http_json
 
 pytestmark = pytest.mark.cluster
 
@@ -26,18 +26,18 @@ CAP = 16 * MIB
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(nodes=3) as c:
-        c.start().wait_ready(timeout_s=30)
-        status, body = http_json("POST", c.v3(1) + "/topics",
-                                 {"topic_name": EXISTING, "partitions_count": 3,
-                                  "replication_factor": 3,
-                                  "configs": [{"name": "retention.ms", "value": "86400000"}]})
-        assert status == 201, body
-        for node in NODES:
-            c.wait_until(lambda: http_json("GET", f"{c.v3(node)}/topics/{EXISTING}")[0] == 200,
-                         10, f"{EXISTING} on node {node}")
-        yield c
+def cluster(shared_cluster):
+    """The shared cluster of the session (tests/cluster/conftest.py)."""
+    c = shared_cluster
+    status, body = http_json("POST", c.v3(1) + "/topics",
+                             {"topic_name": EXISTING, "partitions_count": 3,
+                              "replication_factor": 3,
+                              "configs": [{"name": "retention.ms", "value": "86400000"}]})
+    assert status == 201, body
+    for node in NODES:
+        c.wait_until(lambda: http_json("GET", f"{c.v3(node)}/topics/{EXISTING}")[0] == 200,
+                     10, f"{EXISTING} on node {node}")
+    return c
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,6 @@ import time
 import pytest
 from cluster_client import NODES, V2_BINARY, V2_JSON, assert_envelope, call, create_topic
 
-from kraft.server.local_cluster import LocalCluster
-
 pytestmark = pytest.mark.cluster
 
 
@@ -43,20 +41,20 @@ def produce(c, node, topic, partition, records, binary=False):
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(nodes=3) as c:
-        c.start().wait_ready(timeout_s=30)
-        create_topic(c, READS, 3, {"retention.ms": 86400000})
-        # partition 0: ten JSON records in two batches of five (offsets 0-4 and 5-9)
-        assert produce(c, 2, READS, 0, [{"key": f"k{i}", "value": values0(i)}
-                                        for i in range(5)]) == list(range(5))
-        assert produce(c, 3, READS, 0, [{"key": f"k{i}", "value": values0(i)}
-                                        for i in range(5, 10)]) == list(range(5, 10))
-        # partition 1: binary records
-        produce(c, 1, READS, 1, [{"key": base64.b64encode(b"key\x00").decode(),
-                                  "value": base64.b64encode(b).decode()} for b in BLOBS],
-                binary=True)
-        yield c
+def cluster(shared_cluster):
+    """The shared cluster of the session (tests/cluster/conftest.py)."""
+    c = shared_cluster
+    create_topic(c, READS, 3, {"retention.ms": 86400000})
+    # partition 0: ten JSON records in two batches of five (offsets 0-4 and 5-9)
+    assert produce(c, 2, READS, 0, [{"key": f"k{i}", "value": values0(i)}
+                                    for i in range(5)]) == list(range(5))
+    assert produce(c, 3, READS, 0, [{"key": f"k{i}", "value": values0(i)}
+                                    for i in range(5, 10)]) == list(range(5, 10))
+    # partition 1: binary records
+    produce(c, 1, READS, 1, [{"key": base64.b64encode(b"key\x00").decode(),
+                              "value": base64.b64encode(b).decode()} for b in BLOBS],
+            binary=True)
+    return c
 
 
 @pytest.fixture

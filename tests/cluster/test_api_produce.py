@@ -29,8 +29,8 @@ from cluster_client import (
     padded_json_parts,
     raw_http,
 )
+from inproc_cluster import InProcessCluster
 
-from kraft.server.local_cluster import LocalCluster
 from kraft.broker.partitioner import partition_for_key
 
 pytestmark = pytest.mark.cluster
@@ -46,7 +46,7 @@ _names = itertools.count()
 @pytest.fixture(scope="module")
 def cluster():
     # a missing topic stays missing here (40401); auto-creation: test_first_use.py
-    with LocalCluster(nodes=3, cluster={"auto.create.topics.enable": False}) as c:
+    with InProcessCluster(nodes=3, cluster={"auto.create.topics.enable": False}) as c:
         c.start().wait_ready(timeout_s=30)
         create_topic(c, BAD, 3)
         create_topic(c, SMALL, 1, {"max.message.bytes": 1000})

@@ -12,8 +12,9 @@ import urllib.request
 
 import pytest
 from cluster_client import NODES, assert_envelope, create_topic
+from inproc_cluster import InProcessCluster
 
-from kraft.server.local_cluster import LocalCluster, http_json
+from kraft.server.local_cluster import http_json
 
 pytestmark = pytest.mark.cluster
 
@@ -25,7 +26,7 @@ APP = "https://app.example"
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(nodes=3, http={"access.control.allow.origin": f"{APP}, http://localhost:3000"}) as c:
+    with InProcessCluster(nodes=3, http={"access.control.allow.origin": f"{APP}, http://localhost:3000"}) as c:
         c.start().wait_ready(timeout_s=60)
         create_topic(c, TOPIC, 1)
         yield c

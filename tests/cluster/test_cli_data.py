@@ -15,8 +15,6 @@ import sys
 import pytest
 from cluster_client import NODES, call, create_topic
 
-from kraft.server.local_cluster import LocalCluster
-
 pytestmark = pytest.mark.cluster
 
 
@@ -24,10 +22,9 @@ _names = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(nodes=3) as c:
-        c.start().wait_ready(timeout_s=30)
-        yield c
+def cluster(shared_cluster):
+    """The shared cluster of the session (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from cluster_client import (
     raw_http,
 )
 from consumer_client import GROUPS, V2, Consumer, coordinator_of, http, produce
+from inproc_cluster import InProcessCluster
 
-from kraft.server.local_cluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
 
@@ -41,7 +41,7 @@ _NO = object()
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(nodes=3, first_address=80, groups=GROUPS) as c:
+    with InProcessCluster(nodes=3, first_address=80, groups=GROUPS) as c:
         c.start().wait_ready(timeout_s=40)
         create_topic(c, TOPIC, 2)
         create_topic(c, OTHER, 1)

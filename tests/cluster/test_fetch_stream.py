@@ -17,13 +17,13 @@ import pytest
 
 from consumer_client import produce
 from cluster_client import V2_BINARY, V2_JSON, call, create_topic
+from cluster_sharing import module_log
 from kafka_wire import leader_of
 from kraft.internode.fetch_channel import FETCH_STREAM_PATH, signed_body, signed_message
 from kraft.internode.peers import SIGNATURE_HEADER
 from kraft.config.cluster_keys import peer_key, request_signature
 from kraft.config.data_dir import read_identity
 from kraft.replication.fetch_protocol import FetchPartition, FetchRequest, decode_response
-from kraft.server.local_cluster import LocalCluster
 from kraft.storage.record_batch import decode_records, iter_batches
 
 pytestmark = pytest.mark.cluster
@@ -32,13 +32,12 @@ TOPIC = "streamed"
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(3) as c:
-        c.start()
-        c.wait_ready(timeout_s=60)
-        create_topic(c, TOPIC, partitions=1)
-        produce(c, TOPIC, [{"value": {"n": n}} for n in range(5)])
-        yield c
+def cluster(shared_cluster):
+    """The shared cluster of the session (tests/cluster/conftest.py)."""
+    c = shared_cluster
+    create_topic(c, TOPIC, partitions=1)
+    produce(c, TOPIC, [{"value": {"n": n}} for n in range(5)])
+    return c
 
 
 def key_of(cluster) -> bytes:
@@ -155,7 +154,7 @@ def test_a_leader_stops_cleanly_while_a_follower_does_not_read_its_answer(cluste
         assert cluster.stop(leader) == 0
     finally:
         stalled.close()
-    errors = [line for line in cluster.log_path(leader).read_text().splitlines() if " ERROR " in line]
+    errors = [line for line in module_log(cluster, leader).splitlines() if " ERROR " in line]
     assert not errors, errors
 
 

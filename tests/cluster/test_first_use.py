@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from kraft.server.local_cluster import LocalCluster, http_json
+from cluster_sharing import module_log
+
+from kraft.server.local_cluster import http_json
 
 pytestmark = pytest.mark.cluster
 
@@ -15,11 +17,10 @@ V2 = "application/vnd.kafka.v2+json"
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(3) as c:
-        c.start()
-        c.wait_ready(timeout_s=60)
-        yield c
+def cluster(fresh_shared_cluster):
+    """The session's shared cluster, used by no other module before this one: fresh, as a new
+    user's (tests/cluster/conftest.py)."""
+    return fresh_shared_cluster
 
 
 def v2_produce(cluster, node, topic, records, query=""):
@@ -130,6 +131,6 @@ def test_a_broker_reports_the_settings_it_runs_with(cluster):
 
 def test_a_fresh_cluster_forms_its_quorum_without_a_stalled_handshake_or_a_false_alarm(cluster):
     for node in (1, 2, 3):
-        text = cluster.log_path(node).read_text()
+        text = module_log(cluster, node)  # all of it: this module is the first to use the cluster
         assert "not finished in" not in text, text  # a first handshake that stalled
         assert "fail authentication" not in text, text  # a password warning with equal passwords

@@ -15,17 +15,15 @@ from cluster_client import create_topic
 from kraft.internode.peers import SIGNATURE_HEADER
 from kraft.config.cluster_keys import peer_key, request_signature
 from kraft.config.data_dir import format_data_dir, new_cluster_id, read_identity
-from kraft.server.local_cluster import LocalCluster, http_json
+from kraft.server.local_cluster import http_json
 
 pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(3) as c:
-        c.start()
-        c.wait_ready(timeout_s=60)
-        yield c
+def cluster(shared_cluster):
+    """The shared cluster of the session (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 def identity(cluster, node_id):

@@ -9,8 +9,6 @@ import time
 import pytest
 from cluster_client import call
 
-from kraft.server.local_cluster import LocalCluster
-
 pytestmark = pytest.mark.cluster
 
 kafka = pytest.importorskip("kafka", reason="kafka-python is a test extra: ./dev test installs it")
@@ -20,10 +18,9 @@ from kafka import admin as kadmin, errors as kerrors  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(nodes=3) as c:
-        c.start().wait_ready(timeout_s=60)
-        yield c
+def cluster(shared_cluster):
+    """The shared cluster of the session (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 @pytest.fixture

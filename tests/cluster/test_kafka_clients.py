@@ -24,7 +24,6 @@ from kafka_wire import (
     recv_frame,
 )
 
-from kraft.server.local_cluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
 
@@ -34,10 +33,9 @@ aiokafka = pytest.importorskip("aiokafka", reason="aiokafka is a test extra")
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(nodes=3) as c:
-        c.start().wait_ready(timeout_s=60)
-        yield c
+def cluster(shared_cluster):
+    """The shared cluster of the session (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 def rest_values(c, topic, partition, node=2) -> list[bytes]:

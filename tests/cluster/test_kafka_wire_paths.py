@@ -19,7 +19,6 @@ import pytest
 from cluster_client import create_topic
 from kafka_wire import fetch_frame, kafka_socket, leader_of, produce_frame, recv_frame
 
-from kraft.server.local_cluster import LocalCluster
 from kraft.storage.record import Record
 from kraft.storage.record_batch import decode_all, encode_batch
 
@@ -29,10 +28,9 @@ confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(nodes=3) as c:
-        c.start().wait_ready(timeout_s=60)
-        yield c
+def cluster(shared_cluster):
+    """The shared cluster of the session (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 def produce_answer(frame: bytes) -> tuple[int, int, int]:

@@ -15,7 +15,7 @@ import pytest
 from cluster_client import NODES, V2_JSON, call, create_topic
 from page_cache import cachestat_works, dirty_pages
 
-from kraft.server.local_cluster import LocalCluster, http_json
+from kraft.server.local_cluster import http_json
 
 pytestmark = pytest.mark.cluster
 
@@ -23,10 +23,9 @@ _names = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(nodes=3) as c:
-        c.start().wait_ready(timeout_s=60)
-        yield c
+def cluster(shared_cluster):
+    """The shared cluster of the session (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 @pytest.fixture

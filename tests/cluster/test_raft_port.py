@@ -12,17 +12,17 @@ import time
 
 import pytest
 
-from kraft.server.local_cluster import LocalCluster, http_json
+from cluster_sharing import module_log
+
+from kraft.server.local_cluster import http_json
 
 pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(3) as c:
-        c.start()
-        c.wait_ready(timeout_s=60)
-        yield c
+def cluster(shared_cluster):
+    """The shared cluster of the session (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 def raft_addr(cluster, node_id):
@@ -146,7 +146,7 @@ def test_out_of_file_descriptors_pauses_the_listener_and_it_comes_back(cluster):
     time.sleep(1.0)
     again = connect_from(cluster.hosts[others[0]], raft_addr(cluster, victim))
     again.close()
-    log = cluster.log_path(victim).read_text()
+    log = module_log(cluster, victim)
     assert "pausing accepts" in log
     # the HTTP listener's failed accepts: a line per listener every 10 s, not asyncio's own
     # report of each attempt with its traceback (hundreds a second)
@@ -164,7 +164,7 @@ def connect_or_explain(cluster, victim, source):
         return connect_from(cluster.hosts[source], raft_addr(cluster, victim))
     except ConnectionRefusedError:
         state = "alive" if cluster.procs[victim].poll() is None else f"exited {cluster.procs[victim].poll()}"
-        lines = cluster.log_path(victim).read_text().splitlines()
+        lines = module_log(cluster, victim).splitlines()
         errors = [line for line in lines if " ERROR " in line or " CRITICAL " in line]
         frames = [line for line in lines if ".py:" in line or "Error" in line or "Exception" in line
                   or "During handling" in line]
