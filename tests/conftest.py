@@ -1,3 +1,35 @@
 """The suite: tests/unit (pure logic, real files), tests/sim (seeded simulations of
 several nodes on an in-memory quorum and clock), tests/cluster (real node processes on
-127.0.0.N loopback addresses). `./dev test -m "not cluster"` runs the first two."""
+127.0.0.N loopback addresses). `./dev test -m "not cluster"` runs the first two.
+
+`./dev test` runs the suite on two pytest-xdist workers (KRAFT_TEST_WORKERS=0 runs it in
+one process, as `-s` needs). Each worker takes whole groups, in collection order:
+- a module is a group of its own (its module-scoped cluster starts once);
+- the modules on the shared cluster (tests/cluster/conftest.py) are one group, so they
+  share one cluster on one worker;
+- the modules that put a queueing discipline on the loopback device (tc: netem delay and
+  loss, htb shaping; there is one root per device for the whole host) are one group, so
+  they never overlap each other. iptables faults are safe side by side: each process
+  has its own chain, each cluster its own addresses.
+"""
+from __future__ import annotations
+
+import pytest
+
+LOOPBACK_QDISC_MODULES = frozenset({"test_scenarios.py", "test_network_faults.py", "test_soak.py"})
+SHARED_CLUSTER_FIXTURES = frozenset({"shared_cluster", "fresh_shared_cluster"})
+
+
+def xdist_group_of(item) -> str:
+    module = item.path.name
+    if module in LOOPBACK_QDISC_MODULES:
+        return "loopback-qdisc"
+    if SHARED_CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return "shared-cluster"
+    return str(item.path.relative_to(item.config.rootpath))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(name=xdist_group_of(item)))
