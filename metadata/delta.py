@@ -1,4 +1,5 @@
-"""MetadataDelta: replay records on top of an image, then apply() to get the next image.
+"""MetadataDelta: replay records on top of an image, then apply() to get the next image
+and changes() to learn what the records touched.
 
 Replay validates each record against the state built so far (compare-and-set on
 epochs, name uniqueness, references). An invalid record raises RecordRejected; the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kraft.metadata.changes import ChangeNotes, MetadataChanges
 from kraft.metadata.image import (
     NO_LEADER,
     BrokerRegistration,
@@ -56,6 +58,7 @@ class MetadataDelta:
         self._unclean = list(image.unclean_elections)
         self._acls: set | None = None
         self._scram: dict | None = None
+        self._notes = ChangeNotes()  # what the records touched, for metadata consumers
 
     # Copy-on-write accessors: an area is copied only when a record touches it.
     def _brokers_w(self):
@@ -98,6 +101,7 @@ class MetadataDelta:
                 f"controller epoch {r.controller_epoch} is not newer than {self._controller[1]}"
             )
         self._controller = (r.controller_id, r.controller_epoch)
+        self._notes.controller = True
 
     def _replay_RegisterBroker(self, r: RegisterBroker) -> None:
         self._brokers_w()[r.broker_id] = BrokerRegistration(
@@ -109,6 +113,7 @@ class MetadataDelta:
             roles=tuple(r.roles),
             fenced=True,
         )
+        self._notes.brokers.add(r.broker_id)
 
     def _replay_BrokerRegistrationChange(self, r: BrokerRegistrationChange) -> None:
         current = self._brokers_r().get(r.broker_id)
@@ -126,6 +131,7 @@ class MetadataDelta:
         if r.log_dir_failed is not None:
             changes["log_dir_failed"] = r.log_dir_failed
         self._brokers_w()[r.broker_id] = replace(current, **changes)
+        self._notes.brokers.add(r.broker_id)
 
     def _replay_Topic(self, r: TopicRecord) -> None:
         if r.name in self._topic_ids_r():
@@ -134,6 +140,7 @@ class MetadataDelta:
             raise RecordRejected(f"topic id {r.topic_id} already exists")
         self._topics_w()[r.topic_id] = TopicImage(r.name, r.topic_id, ())
         self._topic_ids_w()[r.name] = r.topic_id
+        self._notes.topics.add(r.topic_id)
 
     def _replay_Partition(self, r: PartitionRecord) -> None:
         topic = self._topics_r().get(r.topic_id)
@@ -149,6 +156,7 @@ class MetadataDelta:
             tuple(r.replicas), tuple(r.isr), r.leader, r.leader_epoch, r.partition_epoch
         )
         self._topics_w()[r.topic_id] = replace(topic, partitions=topic.partitions + (part,))
+        self._notes.partition(r.topic_id, r.partition)
 
     def _replay_PartitionChange(self, r: PartitionChange) -> None:
         topic = self._topics_r().get(r.topic_id)
@@ -185,6 +193,7 @@ class MetadataDelta:
         partitions = list(topic.partitions)
         partitions[r.partition] = new
         self._topics_w()[r.topic_id] = replace(topic, partitions=tuple(partitions))
+        self._notes.partition(r.topic_id, r.partition)
         if r.unclean:
             self._unclean.append(
                 UncleanElection(topic.name, r.partition, leader, leader_epoch, self._offset)
@@ -195,12 +204,14 @@ class MetadataDelta:
             if self._cluster_configs is None:
                 self._cluster_configs = dict(self._base.cluster_configs)
             target: dict = self._cluster_configs
+            self._notes.cluster_configs.add(r.name)
         else:
             if r.resource_name not in self._topic_ids_r():
                 raise RecordRejected(f"topic {r.resource_name!r} does not exist")
             configs = self._topic_configs_w()
             target = dict(configs.get(r.resource_name, {}))
             configs[r.resource_name] = target
+            self._notes.topic_configs.add(r.resource_name)
         if r.value is None:
             target.pop(r.name, None)
         else:
@@ -215,6 +226,8 @@ class MetadataDelta:
         configs = self._topic_configs_w()
         if topic.name in configs:
             del configs[topic.name]
+            self._notes.topic_configs.add(topic.name)
+        self._notes.topics.add(r.topic_id)
 
     def _replay_ProducerIds(self, r: ProducerIds) -> None:
         broker = self._brokers_r().get(r.broker_id)
@@ -223,6 +236,7 @@ class MetadataDelta:
         if r.next_producer_id <= self._next_producer_id:
             raise RecordRejected("producer id block does not move forward")
         self._next_producer_id = r.next_producer_id
+        self._notes.producer_ids = True
 
     def _acls_w(self) -> set:
         if self._acls is None:
@@ -231,9 +245,11 @@ class MetadataDelta:
 
     def _replay_AccessControlEntry(self, r: AccessControlEntry) -> None:
         self._acls_w().add(_binding(r))
+        self._notes.acls = True
 
     def _replay_RemoveAccessControlEntry(self, r: RemoveAccessControlEntry) -> None:
         self._acls_w().discard(_binding(r))
+        self._notes.acls = True
 
     def _scram_w(self) -> dict:
         if self._scram is None:
@@ -243,6 +259,7 @@ class MetadataDelta:
     def _replay_UserScramCredential(self, r: UserScramCredential) -> None:
         users = self._scram_w()
         users[r.name] = {**users.get(r.name, {}), r.mechanism: ScramCredential.from_record_fields(r)}
+        self._notes.users.add(r.name)
 
     def _replay_RemoveUserScramCredential(self, r: RemoveUserScramCredential) -> None:
         users = self._scram_w()
@@ -251,6 +268,11 @@ class MetadataDelta:
             users[r.name] = left
         else:
             users.pop(r.name, None)
+        self._notes.users.add(r.name)
+
+    def changes(self) -> MetadataChanges:
+        """What the records replayed so far touched (see changes.py)."""
+        return self._notes.frozen()
 
     def apply(self) -> MetadataImage:
         base = self._base

@@ -3,6 +3,10 @@
 Every node replays the same committed batches in the same order (through Raft, or over
 HTTP for broker-only nodes), so everything here is deterministic. `apply` never
 raises: a raising apply would wedge pysyncobj, which retries it on every tick.
+
+What each batch changed is accumulated until a consumer takes it with the image it
+leads to (`take_changes`), as Kafka's metadata loader accumulates the deltas it has
+not yet published; a restored snapshot or an installed image counts as everything.
 """
 
 from __future__ import annotations
@@ -11,12 +15,17 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
+from kraft.metadata.changes import EVERYTHING, ChangeNotes, MetadataChanges
 from kraft.metadata.delta import MetadataDelta, RecordRejected
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.image_codec import image_from_dict, image_to_dict
 from kraft.metadata.records import decode_batch
 
 DEDUPE_WINDOW = 4096  # request ids remembered, enough for any retry in flight
+# Untaken changes naming more topics and partitions than this become "everything": a
+# consumer that far behind may as well read the whole image, and a node whose changes
+# nobody takes (a controller only) keeps no ever-growing set.
+UNTAKEN_CHANGES_MAX = 20_000
 FOLLOWER_WINDOW = 2048  # recent batches kept for brokers following over HTTP
 
 
@@ -38,6 +47,10 @@ class MetadataStateMachine:
         self._results: OrderedDict[str, ApplyResult] = OrderedDict()
         self._recent: deque[tuple[int, str]] = deque(maxlen=FOLLOWER_WINDOW)
         self._recent_lock = threading.Lock()  # the Raft tick thread appends, HTTP reads
+        # the changes since the last take_changes(); a consumer that has taken nothing
+        # yet has seen nothing of the image, hence everything
+        self._untaken: ChangeNotes | None = None  # None: everything
+        self._changes_lock = threading.Lock()  # applied on the tick thread, taken on the loop
 
     def apply(self, batch_json: str) -> ApplyResult:
         try:
@@ -77,8 +90,26 @@ class MetadataStateMachine:
                 delta.replay(record)
         except RecordRejected as exc:
             return ApplyResult(False, image.offset, str(exc))
-        self.image = delta.apply()
+        self._publish(delta.apply(), delta.changes())
         return ApplyResult(True, offset)
+
+    def _publish(self, image: MetadataImage, changes: MetadataChanges) -> None:
+        with self._changes_lock:  # the image and its changes move together
+            self.image = image
+            untaken = self._untaken
+            if untaken is None or changes.everything:
+                self._untaken = None
+            else:
+                untaken.add(changes)
+                if untaken.size() > UNTAKEN_CHANGES_MAX:
+                    self._untaken = None
+
+    def take_changes(self) -> tuple[MetadataChanges, MetadataImage]:
+        """What changed since the last call, and the image that holds those changes.
+        One consumer takes them (the node, for its replicas); others read the image."""
+        with self._changes_lock:
+            untaken, self._untaken = self._untaken, ChangeNotes()
+            return (EVERYTHING if untaken is None else untaken.frozen()), self.image
 
     def batches_after(self, offset: int) -> list[tuple[int, str]] | None:
         """Committed batches after `offset`, or None when they are no longer kept."""
@@ -96,7 +127,7 @@ class MetadataStateMachine:
         }
 
     def restore(self, data: dict) -> None:
-        self.image = image_from_dict(data["image"])
+        self._publish(image_from_dict(data["image"]), EVERYTHING)
         self._results = OrderedDict(
             (rid, ApplyResult(**r)) for rid, r in data["results"]
         )
@@ -105,6 +136,6 @@ class MetadataStateMachine:
 
     def install_image(self, image: MetadataImage) -> None:
         """For HTTP followers that were too far behind: jump to a full image."""
-        self.image = image
+        self._publish(image, EVERYTHING)
         with self._recent_lock:
             self._recent.clear()

@@ -3,7 +3,7 @@ rest of the node uses (lookups, metadata, serving follower fetches, storage heal
 
 The work is done by its parts, each in its own module:
 - hosted_replicas: the table of replicas, by topic id and by name;
-- replica_roles: applies each metadata image (open, remove, leader or follower);
+- replica_roles: applies each metadata image, where it changed (open, remove, leader or follower);
 - replica_fetcher_manager: one fetcher per source leader;
 - alter_partition_manager: the leaders' ISR changes sent to the controller;
 - replica_repair_duty: damaged replicas reported, then cut and refetched;
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kraft.errors import NotLeaderOrFollower
+from kraft.metadata.changes import MetadataChanges
 from kraft.metadata.image import MetadataImage
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.alter_partition_manager import AlterPartitionManager
@@ -95,9 +96,10 @@ class ReplicaManager:
         return self.fetchers.followed_from(leader_id)
 
     # -- metadata -------------------------------------------------------------------------
-    def on_metadata(self, image: MetadataImage) -> None:
-        """Called after metadata changes; the work happens in replica_roles."""
-        self.roles.offer(image)
+    def on_metadata(self, changes: MetadataChanges, image: MetadataImage) -> None:
+        """Called after metadata changes, with what changed since the previous call; the
+        work happens in replica_roles."""
+        self.roles.offer(changes, image)
 
     def remove_stray_logs(self, image: MetadataImage) -> None:
         """Delete logs of topics the (caught-up) image no longer has."""

@@ -1,23 +1,30 @@
 """Making this broker's replicas what the metadata image says (Kafka's
 ReplicaManager.applyDelta, with makeLeaders and makeFollowers).
 
-After every metadata change the whole image is compared with the hosted replicas:
+Each metadata image comes with what changed since the last one offered
+(metadata/changes.py); only those partitions are compared with the hosted replicas:
 replicas no longer assigned here are removed (their logs deleted), new ones are opened,
 and each takes the role its registration names (PartitionReplica.apply_registration);
-then the fetchers are brought in line. An image not fully applied (a write failed:
-out of descriptors, a leader-epoch checkpoint not written) is applied again after
-APPLY_RETRY_S; what did apply is left as it is. Kafka hands consumers a delta with the
-image; this module still takes whole images (see docs/DESIGN.md).
+then the fetchers are brought in line. A partition untouched by the changes is already
+what the image says, so looking at it again would change nothing.
+
+The whole image is applied instead when the changes cannot say what matters here: the
+first image, a full-image jump, a change of this broker's registration, a cluster-wide
+config (every topic's min ISR may follow it). An image not fully applied (a write
+failed: out of descriptors, a leader-epoch checkpoint not written) is applied again,
+whole, after APPLY_RETRY_S; what did apply is left as it is. A log that cannot be
+opened at all (StorageError) is tried again with the next image, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from kraft.errors import StorageError
-from kraft.metadata.image import MetadataImage
+from kraft.metadata.changes import EVERYTHING, MetadataChanges
+from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
 from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.disk_trouble import DiskTrouble
 from kraft.replication.hosted_replicas import HostedReplicas, Key
@@ -26,6 +33,8 @@ from kraft.replication.partition_replica import PartitionReplica, now_ms
 from kraft.replication.replica_repair import ReplicaRepairs
 
 log = logging.getLogger(__name__)
+
+Placed = tuple[TopicImage, int, PartitionRegistration]  # a partition as image.all_partitions() yields it
 
 APPLY_RETRY_S = 1.0  # a metadata image not fully applied (a write failed) is applied again after this
 
@@ -43,36 +52,57 @@ class ReplicaRoles:
         self._trouble = trouble
         self._sync_fetchers = sync_fetchers
         self.latest: MetadataImage | None = None  # the newest image offered
+        # changes offered and not yet applied; the first image is applied whole
+        self._unapplied: MetadataChanges | None = EVERYTHING
+        self._unopened: set[Key] = set()  # logs that failed to open: tried with every image
         self._offered = ChangeSignal()
 
-    def offer(self, image: MetadataImage) -> None:
-        """Called after metadata changes; the work happens in run()."""
+    def offer(self, changes: MetadataChanges, image: MetadataImage) -> None:
+        """Called after metadata changes, with what changed since the previous offer;
+        the work happens in run()."""
         self.latest = image
+        self._unapplied = changes if self._unapplied is None else self._unapplied.merge(changes)
         self._offered.pulse()
 
     async def run(self) -> None:
-        applied = None
         while True:
-            if self.latest is applied:
+            complete = await self.apply_offered()
+            if complete is None:
                 await self._offered.wait(1.0)
-                continue
-            applied = self.latest
-            if applied is not None and not await self.apply(applied):
+            elif not complete:
                 await asyncio.sleep(APPLY_RETRY_S)
-                applied = None  # applied again: what did apply is left as it is
 
-    async def apply(self, image: MetadataImage) -> bool:
-        """True when every replica follows the image; False when a write failed (a replica
-        not yet made leader, say: it stays what it was until the retry)."""
+    async def apply_offered(self) -> bool | None:
+        """Apply the newest image offered where it changed since the last apply; None
+        when nothing new was offered, else as apply()."""
+        image, changes = self.latest, self._unapplied
+        if image is None or changes is None:
+            return None
+        self._unapplied = None
+        complete = await self.apply(image, changes)
+        if not complete:  # applied again, whole: what did apply is left as it is
+            self._unapplied = EVERYTHING
+        return complete
+
+    def _whole_image(self, changes: MetadataChanges) -> bool:
+        return changes.everything or self._broker_id in changes.brokers or bool(changes.cluster_configs)
+
+    async def apply(self, image: MetadataImage, changes: MetadataChanges = EVERYTHING) -> bool:
+        """Bring the replicas the changes touch in line with the image. True when every
+        one follows it; False when a write failed (a replica not yet made leader, say: it
+        stays what it was until the retry)."""
         complete = True
-        mine = [(topic, index, reg) for topic, index, reg in image.all_partitions()
-                if self._broker_id in reg.replicas]
-        seen = {(topic.topic_id, index) for topic, index, _ in mine}
-        for key in [k for k in self._replicas.by_id if k not in seen]:
+        whole = self._whole_image(changes)
+        self._unopened = {k for k in self._unopened if self._assigned_here(image, k)}
+        for key in [k for k in self._replicas.by_id
+                    if (whole or k[0] in changes.topics) and not self._assigned_here(image, k)]:
             self._remove(key)  # first: a re-created topic of the same name reuses the dir
         self._logs.reconfigure(image)
+        touched: Iterable[Placed] = image.all_partitions() if whole else self._touched(image, changes)
+        mine = [(topic, index, reg) for topic, index, reg in touched if self._broker_id in reg.replicas]
         min_isrs: dict[str, int] = {}  # read only for partitions led here, once per topic
         for topic, index, reg in mine:
+            self._unopened.discard((topic.topic_id, index))
             replica = self._replicas.get((topic.topic_id, index))
             if replica is None:
                 try:
@@ -83,6 +113,7 @@ class ReplicaRoles:
                     continue
                 except StorageError as exc:  # one bad log must not take the node down
                     log.error("cannot open the log of %s-%d: %s", topic.name, index, exc)
+                    self._unopened.add((topic.topic_id, index))
                     continue
             if reg.leader == self._broker_id and topic.name not in min_isrs:
                 min_isrs[topic.name] = int(self._topic_configs(topic.name)["min.insync.replicas"])
@@ -99,6 +130,26 @@ class ReplicaRoles:
                          reg.leader_epoch, list(reg.isr))
         self._sync_fetchers()
         return complete
+
+    def _assigned_here(self, image: MetadataImage, key: Key) -> bool:
+        topic = image.topics.get(key[0])
+        return (topic is not None and key[1] < len(topic.partitions)
+                and self._broker_id in topic.partitions[key[1]].replicas)
+
+    def _touched(self, image: MetadataImage, changes: MetadataChanges) -> list[Placed]:
+        """The partitions the changes may matter to, in a stable order: those changed,
+        every one of a topic whose configs changed (min ISR), and logs still unopened."""
+        keys = set(changes.partitions) | self._unopened
+        for name in changes.topic_configs:
+            topic = image.topic(name)
+            if topic is not None:
+                keys.update((topic.topic_id, index) for index in range(len(topic.partitions)))
+        touched = []
+        for topic_id, index in sorted(keys):
+            topic = image.topics.get(topic_id)
+            if topic is not None and index < len(topic.partitions):
+                touched.append((topic, index, topic.partitions[index]))
+        return touched
 
     async def open_replica(self, topic: str, topic_id: str, index: int) -> PartitionReplica:
         """Open the log (in a worker thread, see LogManager.open) and host its replica."""

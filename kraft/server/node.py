@@ -37,6 +37,7 @@ from kraft.server import tls
 from kraft.server.metrics import NodeMetrics
 from kraft.broker.quorum_view import describe_quorum, local_description
 from kraft.quorum.raft import RaftQuorum
+from kraft.metadata.changes import NOTHING
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.internode.fetch_channel import FetchChannel
@@ -105,6 +106,7 @@ class Node:
         self.groups: GroupCoordinator | None = None
         self.partition_reader: PartitionReader | None = None
         self._metadata_pending = False
+        self._changes_not_offered = NOTHING
         self._strays_removed = False
 
     # -- what route handlers use -------------------------------------------------------
@@ -124,10 +126,16 @@ class Node:
     def _replicas_follow_metadata(self) -> None:
         self._metadata_pending = False
         replicas = self.replica_manager  # set before this is ever scheduled, never unset
-        image = self.image
-        if replicas is None or not self._image_is_current(image):
+        if replicas is None:
             return
-        replicas.on_metadata(image)
+        changes, image = self.state_machine.take_changes()
+        # changes of an image the replicas may not act on yet are kept for the first one
+        # they may: they must learn everything that changed since they last looked
+        self._changes_not_offered = self._changes_not_offered.merge(changes)
+        if not self._image_is_current(image):
+            return
+        changes, self._changes_not_offered = self._changes_not_offered, NOTHING
+        replicas.on_metadata(changes, image)
         if not self._strays_removed and self.readiness()[0]:
             self._strays_removed = True
             replicas.remove_stray_logs(image)
