@@ -1,4 +1,4 @@
-"""`kraft scenario list` and `kraft scenario run NAME... [options]`."""
+"""`kraft scenario list`, `kraft scenario run NAME... [options]` and `kraft scenario check HISTORY`."""
 
 from __future__ import annotations
 
@@ -68,6 +68,41 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]{len(skipped)} of {len(scenarios)} scenarios skipped[/] "
                           f"({', '.join(skipped)}): exit {EXIT_SKIPPED}, not a pass")
         raise typer.Exit(1 if not all_ok else EXIT_SKIPPED if skipped else 0)
+
+    @scenario.command("check")
+    def check_cmd(history: Path = typer.Argument(..., help="a JSON-lines history (docs/SCENARIOS.md)"),
+                  as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+                  strict: bool = typer.Option(False, help="also fail on what Kafka's model allows "
+                                                          "(G0, G-single, int-send-skip, ...)")):
+        """Run Jepsen's Kafka checks on a recorded history; exit 0 when no anomaly, 1 when
+        any, 2 when the file cannot be read as a history."""
+        import orjson
+
+        from kraft.scenario.jepsen_checks import check_jepsen_history
+        from kraft.scenario.jepsen_findings import report_lines
+        from kraft.scenario.jepsen_history import HistoryError, parse_history
+        try:
+            with history.open(encoding="utf-8") as lines:
+                h = parse_history(lines)
+        except HistoryError as exc:
+            reason = str(exc)
+        except UnicodeDecodeError:
+            reason = "not UTF-8 text"
+        except OSError as exc:
+            reason = f"cannot read it ({exc.strerror or exc})"
+        else:
+            # a recorder that wrote nothing must not look like a clean run
+            reason = "" if h.completions else "holds no client ops"
+        if reason:
+            typer.echo(f"kraft: {history}: {reason}", err=True)
+            raise typer.Exit(2)
+        report = check_jepsen_history(h, strict=strict)
+        if as_json:
+            typer.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
+        else:
+            for line in report_lines(report):
+                typer.echo(line)
+        raise typer.Exit(0 if report.valid else 1)
 
 
 def show_verdict(result) -> None:
