@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -412,26 +411,29 @@ def test_parsing_pairs_ops_defaults_indexes_skips_the_nemesis_and_completes_invo
     assert pending.type == INFO and pending.synthetic and pending.invoke_index == 4 and pending.index == 5
 
 
-def test_a_large_history_is_checked_in_reasonable_time():
-    """30k completed ops (100k take about 10 s): sends of 4 producers to 8 keys, readers,
-    two-key transactions."""
+def test_a_large_clean_history_has_no_anomaly():
+    """40k completed ops: sends of 4 producers to 8 keys, two-key transactions, and one
+    reader per key that polls what its key got since its last poll (nothing skipped).
+    (How long a check takes is a benchmark's business, not a test's.)"""
     r = Recorder()
     offsets = dict.fromkeys(map(str, range(8)), 0)
     value = 0
     for i in range(10_000):
-        key = str(i % 8)
+        key, other = str(i % 8), str((i + 3) % 8)
+        new: dict[str, list[list[int]]] = {key: [], other: []}
         r.send(i % 4, (key, value, offsets[key]))
-        r.poll(4 + i % 4, {key: [[offsets[key], value]]})
-        other = str((i + 3) % 8)
+        new[key].append([offsets[key], value])
         r.txn(8, [["send", key, [offsets[key] + 1, value + 1]], ["send", other, [offsets[other], value + 2]]])
+        new[key].append([offsets[key] + 1, value + 1])
+        new[other].append([offsets[other], value + 2])
         offsets[key] += 2
         offsets[other] += 1
         value += 3
-    h = parse_history(r.lines)
-    start = time.monotonic()
-    report = check_jepsen_history(h)
-    assert time.monotonic() - start < 30
-    assert report.stats["ops"] == 30_000
+        r.poll(100 + int(key), {key: new[key]})
+        r.poll(100 + int(other), {other: new[other]})
+    report = check_jepsen_history(parse_history(r.lines))
+    assert report.stats["ops"] == 40_000
+    assert not report.failed, report.failed
 
 
 # --- the command ----------------------------------------------------------------
