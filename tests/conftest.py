@@ -14,7 +14,17 @@ one process, as `-s` needs). Each worker takes whole groups, in collection order
 """
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Each worker's clusters on their own loopback addresses (127.0.0.2+, 127.0.0.42+), so two
+# clusters never race for one address and port; the fixed ranges modules choose
+# themselves (60, 70, 80, 120, 150, 202+) are each used by one module only.
+WORKER_FIRST_ADDRESS = {"gw0": 2, "gw1": 42}
+_worker = os.environ.get("PYTEST_XDIST_WORKER")
+if _worker in WORKER_FIRST_ADDRESS:
+    os.environ.setdefault("KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS", str(WORKER_FIRST_ADDRESS[_worker]))
 
 LOOPBACK_QDISC_MODULES = frozenset({"test_scenarios.py", "test_network_faults.py", "test_soak.py"})
 SHARED_CLUSTER_FIXTURES = frozenset({"shared_cluster", "fresh_shared_cluster"})

@@ -25,6 +25,13 @@ from kraft.storage import run_state
 from kraft.server.launcher import prepare_data_dirs
 
 
+def default_first_address() -> int:
+    """Where a cluster's nodes start, 127.0.0.N: 2 unless KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS
+    says otherwise (each parallel test worker takes its own range, so two clusters never
+    race for the same address and port)."""
+    return int(os.environ.get("KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS", "2"))
+
+
 def free_ports(host: str, count: int) -> list[int]:
     """`count` distinct free ports: all bound at once, or the kernel may hand the
     same just-released port out twice (seen as http_port == raft_port)."""
@@ -88,7 +95,7 @@ def security_toml(users: dict[str, str], super_users=("admin",), mechanisms: dic
 class LocalCluster:
     def __init__(self, nodes: int = 3, controllers: int | None = None, base_dir: Path | None = None,
                  topic_defaults: dict | None = None, timeouts: dict | None = None,
-                 first_address: int = 2, env: dict | None = None, groups: dict | None = None,
+                 first_address: int | None = None, env: dict | None = None, groups: dict | None = None,
                  cluster: dict | None = None, http: dict | None = None, storage: dict | None = None,
                  partitions_fs_mb: int | None = None, extra_toml: str = "",
                  headers: dict | None = None, lazy_fs: bool = False):
@@ -105,6 +112,8 @@ class LocalCluster:
             base_dir = Path(self._tmp.name)
         self.base_dir = Path(base_dir)
         controllers = nodes if controllers is None else controllers
+        if first_address is None:
+            first_address = default_first_address()
         self.hosts = {i: f"127.0.0.{first_address + i - 1}" for i in range(1, nodes + 1)}
         self.config_path = self.base_dir / "cluster.toml"
         self.headers = dict(headers or {})
