@@ -17,7 +17,7 @@ import sys
 import pytest
 from certs import Authority
 
-from kraft.server.local_cluster import LocalCluster, http_json, security_toml
+from kraft.server.local_cluster import default_first_address, LocalCluster, http_json, security_toml
 
 pytestmark = pytest.mark.cluster
 
@@ -31,7 +31,8 @@ V2_JSON = "application/vnd.kafka.json.v2+json"
 def pki(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pki")
     ca = Authority(folder)
-    node = ca.issue("node", "kraft-node", [f"127.0.0.{i}" for i in range(2, 6)])
+    first = default_first_address()  # where this worker's clusters live
+    node = ca.issue("node", "kraft-node", [f"127.0.0.{i}" for i in range(first, first + 4)])
     alice = ca.issue("alice", "alice", client=True)
     stranger = Authority(folder / "other", "untrusted CA").issue("mallory", "admin", client=True)
     return {"ca": ca.ca_path, "node": node, "alice": alice, "stranger": stranger}
