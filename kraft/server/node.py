@@ -35,8 +35,10 @@ from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
 from kraft.server import tls
 from kraft.server.metrics import NodeMetrics
+from kraft.server.startup_failure import NodeCannotStart, listening
 from kraft.broker.quorum_view import describe_quorum, local_description
 from kraft.quorum.raft import RaftQuorum
+from kraft.quorum.raft_transport import RaftPortUnavailable
 from kraft.metadata.changes import NOTHING
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
@@ -362,7 +364,10 @@ class Node:
         try:
             await self.peers.open()
             if self.quorum is not None:
-                self.quorum.start()
+                try:
+                    self.quorum.start()
+                except RaftPortUnavailable as exc:
+                    raise NodeCannotStart(str(exc)) from None
             else:
                 self.follower = MetadataFollower(self.state_machine, [n.id for n in self.config.controllers],
                                                  self.peers, self.metadata_applied)
@@ -370,10 +375,10 @@ class Node:
             self.connections.wrap(runner)
             site = web.TCPSite(runner, self.node_config.host, self.node_config.http_port,
                                reuse_address=True, ssl_context=self.tls_server)
-            await site.start()
+            await listening("HTTP port", self.node_config.http_url.split("://", 1)[1], site.start())
             log.info("node %d serving on %s", self.node_id, self.node_config.http_url)
             if kafka is not None:
-                await kafka.start()
+                await listening("Kafka port", str(self.node_config.kafka_address), kafka.start())
                 log.info("node %d serving Kafka clients on %s", self.node_id, self.node_config.kafka_address)
             async with asyncio.TaskGroup() as tg:
                 tasks = []
