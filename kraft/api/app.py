@@ -33,6 +33,7 @@ from kraft.broker.services import BrokerServices
 from kraft.broker.unexpected_errors import client_message, log_with_id
 from kraft.api.error_map import error_body
 from kraft.api.security_middleware import security
+from kraft.api.path_params import control_characters_refused, empty_parameter, label
 from kraft.api.http_body import BUDGET_KEY, BodyBudget, body_budget, json_response
 from kraft.errors import ERROR_CLASS_HEADER, KraftError
 
@@ -50,7 +51,7 @@ async def error_envelope(request: web.Request, handler):
             raise
         message = exc.text if exc.text and not exc.text.startswith("<") else exc.reason
         if exc.status == 404:
-            message = f"no such endpoint: {request.method} {request.path}"
+            return _not_found(request)
         return json_response({"error_code": exc.status, "message": message}, exc.status)
     except Exception:  # a bug: say so without its details (they go to the log), keep serving
         incident = log_with_id(log, f"{request.method} {request.path}")
@@ -58,11 +59,22 @@ async def error_envelope(request: web.Request, handler):
         return json_response({"error_code": 500, "message": message}, 500)
 
 
+def _not_found(request: web.Request) -> web.Response:
+    missing = empty_parameter(request.app, request.path)
+    if missing == "cluster_id":  # an unknown cluster is 404: so is none at all
+        return json_response({"error_code": 404, "message": f"the cluster id is missing from the path "
+                                                            f"{request.path} (GET /v3/clusters lists it)"}, 404)
+    if missing is not None:
+        return json_response({"error_code": 400, "message": f"the {label(missing)} in the path "
+                                                            f"{request.path} is empty"}, 400)
+    return json_response({"error_code": 404, "message": f"no such endpoint: {request.method} {request.path}"}, 404)
+
+
 def build_app(node: BrokerServices) -> web.Application:
     # client_max_size bounds aiohttp's own buffering (request.read/post); our readers
     # enforce their own caps before buffering.
-    app = web.Application(middlewares=[cors_middleware(node.config.http), error_envelope, security, body_budget,
-                                       catch_up_on_unknown_topic],
+    app = web.Application(middlewares=[cors_middleware(node.config.http), error_envelope, security,
+                                       control_characters_refused, body_budget, catch_up_on_unknown_topic],
                           client_max_size=64 * 1024 * 1024)
     app[NODE_KEY] = node
     app[BUDGET_KEY] = BodyBudget()

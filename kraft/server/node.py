@@ -35,6 +35,7 @@ from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
 from kraft.server import tls
 from kraft.server.metrics import NodeMetrics
+from kraft.server.security_notice import unenforced_security
 from kraft.server.startup_failure import NodeCannotStart, listening
 from kraft.broker.quorum_view import describe_quorum, local_description
 from kraft.quorum.raft import RaftQuorum
@@ -110,6 +111,7 @@ class Node:
         self._metadata_pending = False
         self._changes_not_offered = NOTHING
         self._strays_removed = False
+        self._security_checked = False
 
     # -- what route handlers use -------------------------------------------------------
     @property
@@ -118,6 +120,10 @@ class Node:
 
     def metadata_applied(self) -> None:
         self.waiters.wake()
+        if not self._security_checked and self.security_metadata_current():
+            self._security_checked = True  # once, on the first image that holds what came before
+            if self.config.security is None and (notice := unenforced_security(self.image)):
+                log.warning("%s", notice)
         if self.groups is not None:
             self.groups.on_metadata()
         if self.replica_manager is not None and not self._metadata_pending:

@@ -1,6 +1,8 @@
 """A node that cannot start says why at once: a port another process holds (HTTP, Kafka,
 Raft) or a data dir it cannot write stops it within seconds with one line naming the
-address or path, and `kraft up` shows that line in the node's row and exits non-zero."""
+address or path, and `kraft up` shows that line in the node's row and exits non-zero.
+A node that starts without `[security]` over metadata holding users says they are not
+enforced; a command without credentials against a secured cluster says which to set."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import time
 
 import pytest
 
-from kraft.server.local_cluster import LocalCluster
+from kraft.server.local_cluster import LocalCluster, security_toml
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
@@ -136,3 +138,40 @@ def test_a_read_only_data_dir_is_refused_in_one_line(tmp_path):
         f"kraft node: {cluster.config_path}: nodes[0].data_dir: cannot write in {path}: {reason}"]
     assert up.returncode == 2 and "Traceback" not in up.stderr
     assert f"cannot write in {path}: {reason}" in up.stderr.splitlines()[0]
+
+
+def test_no_credentials_and_a_removed_security_table_are_both_said(tmp_path):
+    security = security_toml({"admin": "admin-password"})
+    cluster = LocalCluster(1, base_dir=tmp_path, extra_toml=security)
+    env = {k: v for k, v in os.environ.items() if k not in ("KRAFT_USER", "KRAFT_PASSWORD")}
+    try:
+        cluster.start().wait_ready(timeout_s=60)
+        listed = subprocess.run(KRAFT + ["topic", "list", "-c", str(cluster.config_path)], capture_output=True,
+                                text=True, timeout=30, env=env)
+        assert listed.returncode != 0
+        assert len(listed.stderr.strip().splitlines()) == 1, listed.stderr
+        assert "set KRAFT_USER and KRAFT_PASSWORD" in listed.stderr
+        wrong = subprocess.run(KRAFT + ["topic", "list", "-c", str(cluster.config_path)], capture_output=True,
+                               text=True, timeout=30, env={**env, "KRAFT_USER": "admin", "KRAFT_PASSWORD": "nope"})
+        assert wrong.returncode != 0 and "refused KRAFT_USER=admin" in wrong.stderr
+
+        cluster.stop(1)
+        text = cluster.config_path.read_text()
+        assert security in text
+        cluster.config_path.write_text(text.replace(security, ""))
+        mark = cluster.log_path(1).stat().st_size
+        cluster.start_node(1)
+        cluster.wait_ready(timeout_s=60)
+
+        def warnings() -> list[str]:
+            with open(cluster.log_path(1), "rb") as log:
+                log.seek(mark)
+                return [line for line in log.read().decode(errors="replace").splitlines()
+                        if "no [security] table" in line]
+        cluster.wait_until(warnings, 15, "the warning about unenforced users")
+        time.sleep(1)  # metadata keeps being applied: still said once
+        said = warnings()
+        assert len(said) == 1, said
+        assert "WARNING" in said[0] and "1 user(s)" in said[0] and "NOT enforced" in said[0]
+    finally:
+        cluster.close()
