@@ -2,8 +2,8 @@
 
 Every error leaves as {"error_code", "message"} with the status implied by the
 code. aiohttp's own HTTP errors (404 unknown path, 405 wrong method, 413) are turned
-into the same envelope; an unexpected exception is logged and answered 500 with a
-message, and the server keeps serving.
+into the same envelope; an unexpected exception is logged with its traceback under an
+id and answered 500 with that id only (never its text), and the server keeps serving.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from kraft.api.catch_up import catch_up_on_unknown_topic
 from kraft.api.cors import cors_middleware
 from kraft.api.context import NODE_KEY
 from kraft.broker.services import BrokerServices
+from kraft.broker.unexpected_errors import client_message, log_with_id
 from kraft.api.error_map import error_body
 from kraft.api.security_middleware import security
+from kraft.api.path_params import control_characters_refused, empty_parameter, label
 from kraft.api.http_body import BUDGET_KEY, BodyBudget, body_budget, json_response
 from kraft.errors import ERROR_CLASS_HEADER, KraftError
 
@@ -49,20 +51,30 @@ async def error_envelope(request: web.Request, handler):
             raise
         message = exc.text if exc.text and not exc.text.startswith("<") else exc.reason
         if exc.status == 404:
-            message = f"no such endpoint: {request.method} {request.path}"
+            return _not_found(request)
         return json_response({"error_code": exc.status, "message": message}, exc.status)
-    except Exception as exc:  # a bug: say so, keep serving
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        return json_response(
-            {"error_code": 500, "message": f"internal error: {type(exc).__name__}: {exc}"}, 500
-        )
+    except Exception:  # a bug: say so without its details (they go to the log), keep serving
+        incident = log_with_id(log, f"{request.method} {request.path}")
+        message = client_message(request.app[NODE_KEY].node_id, incident)
+        return json_response({"error_code": 500, "message": message}, 500)
+
+
+def _not_found(request: web.Request) -> web.Response:
+    missing = empty_parameter(request.app, request.path)
+    if missing == "cluster_id":  # an unknown cluster is 404: so is none at all
+        return json_response({"error_code": 404, "message": f"the cluster id is missing from the path "
+                                                            f"{request.path} (GET /v3/clusters lists it)"}, 404)
+    if missing is not None:
+        return json_response({"error_code": 400, "message": f"the {label(missing)} in the path "
+                                                            f"{request.path} is empty"}, 400)
+    return json_response({"error_code": 404, "message": f"no such endpoint: {request.method} {request.path}"}, 404)
 
 
 def build_app(node: BrokerServices) -> web.Application:
     # client_max_size bounds aiohttp's own buffering (request.read/post); our readers
     # enforce their own caps before buffering.
-    app = web.Application(middlewares=[cors_middleware(node.config.http), error_envelope, security, body_budget,
-                                       catch_up_on_unknown_topic],
+    app = web.Application(middlewares=[cors_middleware(node.config.http), error_envelope, security,
+                                       control_characters_refused, body_budget, catch_up_on_unknown_topic],
                           client_max_size=64 * 1024 * 1024)
     app[NODE_KEY] = node
     app[BUDGET_KEY] = BodyBudget()

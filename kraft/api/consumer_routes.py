@@ -154,6 +154,7 @@ async def required_body(request) -> dict:
 
 
 # -- instances ---------------------------------------------------------------------------
+@accepts_v2
 @coordinated
 async def create_instance(request, node: BrokerServices, groups, group_id):
     name, config = instance_config(await optional_body(request), groups.settings)

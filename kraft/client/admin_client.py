@@ -33,6 +33,15 @@ def credentials_from_env() -> tuple[str, str] | None:
     return (user, os.environ.get(PASSWORD_ENV, "")) if user else None
 
 
+def credentials_hint(status: int, auth: tuple[str, str] | None) -> str:
+    """What to add to a 401's message: where the kraft commands take credentials from."""
+    if status != 401:
+        return ""
+    if auth is None:
+        return f"; the cluster asks for credentials: set {USER_ENV} and {PASSWORD_ENV}"
+    return f"; the cluster refused {USER_ENV}={auth[0]} with its {PASSWORD_ENV}"
+
+
 class AdminError(Exception):
     """One line for stderr; `error_code` is the server's, None when no node answered."""
 
@@ -75,7 +84,7 @@ class AdminClient:
                     message = f"{err.get('message')} (error_code {code})"
                 except (ValueError, AttributeError):
                     message = f"HTTP {exc.code}"
-                raise AdminError(message, code) from None
+                raise AdminError(message + credentials_hint(exc.code, self.auth), code) from None
             except (OSError, ValueError) as exc:
                 problems.append(f"{base}: {getattr(exc, 'reason', exc)}")
         raise AdminError("no node answered: " + "; ".join(problems))

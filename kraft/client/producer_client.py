@@ -25,7 +25,7 @@ import urllib.request
 
 import orjson
 
-from kraft.client.admin_client import AdminError, basic_auth_header, tls_context
+from kraft.client.admin_client import AdminError, basic_auth_header, credentials_hint, tls_context
 from kraft.errors import ERROR_CLASS_HEADER
 from kraft.broker.partitioner import RoundRobin, partition_for_key
 
@@ -50,6 +50,7 @@ class ProducerClient:
         """auth: (user, password) for HTTP Basic; ca_file: checks https nodes (KRAFT_CA
         when None)."""
         self.bootstrap = [u.rstrip("/") for u in bootstrap]
+        self.auth = auth
         self._authorization = basic_auth_header(*auth) if auth else None
         self._tls = tls_context(ca_file)
         self.acks, self.timeout_ms = acks, timeout_ms
@@ -150,7 +151,7 @@ class ProducerClient:
                         self._sequences[key] = (self._sequences.get(key, 0) + len(records)) \
                             % SEQUENCE_MODULUS
                     return first
-                problem = f"{message} (error_code {code})"
+                problem = f"{message} (error_code {code}){credentials_hint(status, self.auth)}"
                 if self.idempotent and attempt == 0 and error_class == "UnknownProducerId":
                     self._new_producer()  # the partition forgot us; this batch was never sent before
                     continue
@@ -191,7 +192,7 @@ class ProducerClient:
                 if status < 300:
                     return answer
                 code, message, _ = _outcome(status, answer)
-                problem = f"{message} (error_code {code})"
+                problem = f"{message} (error_code {code}){credentials_hint(status, self.auth)}"
                 if code not in RETRIABLE:
                     raise ProduceError(problem, code)
             self._node = (self._node + 1) % len(self.bootstrap)

@@ -59,9 +59,9 @@ def data_dir_problem(path: Path) -> str | None:
         if path.exists():
             if not path.is_dir():
                 return f"{path} exists and is not a directory"
-            if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
-                return f"{path} is not readable and writable by this user"
-            return None
+            if not os.access(path, os.R_OK | os.X_OK):
+                return f"{path} is not readable by this user"
+            return _write_problem(path)
         for parent in path.parents:
             if parent.exists():
                 if not parent.is_dir():
@@ -72,6 +72,21 @@ def data_dir_problem(path: Path) -> str | None:
     except OSError as error:
         return f"cannot inspect {path}: {error.strerror or error}"
     return f"cannot create {path}"
+
+
+def _write_problem(path: Path) -> str | None:
+    """Why a file cannot be created in the directory `path`, found by creating one: the
+    permission bits do not tell for root, a read-only mount or an immutable directory."""
+    probe = path / f".kraft-write-probe-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return None  # a leftover of a process with our pid: the directory took it once
+    except OSError as error:
+        return f"cannot write in {path}: {os.strerror(error.errno) if error.errno else error}"
+    os.close(fd)
+    os.unlink(probe)
+    return None
 
 
 def _meta_path(path: Path | str) -> Path:

@@ -1,11 +1,19 @@
-"""One request frame in, one response frame (or none) out: no sockets here."""
+"""One request frame in, one response frame (or none) out: no sockets here.
+
+A handler's unexpected exception is logged with its traceback under an id and answered
+UNKNOWN_SERVER_ERROR with that id, never with the exception's text (kafka/error_answer);
+an API that has no whole-request error code raises Unanswerable instead.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from kraft.broker.services import BrokerServices
+from kraft.broker.unexpected_errors import client_message, log_with_id
+from kraft.errors import KraftError
 from kraft.kafka import error_codes
 from kraft.kafka.apis import API_VERSIONS, SERVED, api_versions_answer
 from kraft.kafka.codec import (
@@ -17,8 +25,16 @@ from kraft.kafka.codec import (
     response_class,
 )
 from kraft.kafka.entities import build
+from kraft.kafka.error_answer import whole_request_error
 from kraft.kafka.splice import Spliced, frame_parts
 from kraft.storage.file_slice import FileSlice
+
+log = logging.getLogger(__name__)
+
+
+class Unanswerable(Exception):
+    """A handler failed and its API has no whole-request error to answer with: the
+    connection is closed (logged already, under the id this message names)."""
 
 
 @dataclass(frozen=True)
@@ -55,13 +71,16 @@ async def respond(node: BrokerServices, request: Request) -> bytes | list[bytes 
     head = request.head
     api = SERVED[head.api_key]
     data: dict[str, Any] | Spliced | None
+    cls = response_class(head.api_key, head.api_version)
     if api.handle is None:
         data = api_versions_answer(error_codes.NONE)
     else:
-        data = await api.handle(node, head, request.body)
+        try:
+            data = await api.handle(node, head, request.body)
+        except Exception as exc:  # a bug, or a condition the handler let through
+            return _failure_answer(node, head, cls, exc)
         if data is None:
             return None
-    cls = response_class(head.api_key, head.api_version)
     if not isinstance(data, Spliced):
         return encode_response(head, build(cls, data))
     try:
@@ -69,3 +88,16 @@ async def respond(node: BrokerServices, request: Request) -> bytes | list[bytes 
     except BaseException:
         data.close()
         raise
+
+
+def _failure_answer(node: BrokerServices, head: RequestHead, cls, exc: Exception) -> bytes:
+    incident = log_with_id(log, f"Kafka API {head.api_key} v{head.api_version} (client {head.client_id!r})")
+    if isinstance(exc, KraftError):  # kraft's own words, with the code clients act on
+        code, message = exc.kafka_code, exc.message
+    else:
+        code, message = error_codes.UNKNOWN_SERVER_ERROR, client_message(node.node_id, incident)
+    answer = whole_request_error(cls, code, message)
+    if answer is None:
+        raise Unanswerable(f"API {head.api_key} v{head.api_version} failed (id {incident}); "
+                           "its answer has no whole-request error code")
+    return encode_response(head, answer)

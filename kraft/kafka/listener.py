@@ -22,7 +22,7 @@ from kraft.broker.services import BrokerServices
 from kraft.broker.access import Identity, principal_of_certificate
 from kraft.kafka.codec import MalformedRequest
 from kraft.kafka import ordering, session
-from kraft.kafka.dispatch import Request, parse, respond
+from kraft.kafka.dispatch import Request, Unanswerable, parse, respond
 from kraft.storage.file_slice import FileSlice
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,9 @@ class KafkaListener:
             await self._requests(reader, writer)
         except* (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass  # the client went away or stalled: its connection ends, nothing else
+        except* Unanswerable:  # logged with its traceback and id where it failed
+            log.info("closing a Kafka connection from %s: a request failed and its API has no "
+                     "whole-request error code to answer with", _peer(writer))
         except* Exception:  # a bug in a handler: this client reconnects, the broker stays up
             log.exception("closing a Kafka connection from %s after an unexpected error", _peer(writer))
         finally:

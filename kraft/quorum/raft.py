@@ -178,6 +178,7 @@ class RaftQuorum:
         self._listeners: list[Callable[[], object]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._obj: _MetadataSyncObj | None = None
+        self._listener: socket.socket | None = None
         self._caught_up_ms: dict[int, int] = {}
 
     # -- lifecycle ------------------------------------------------------------------
@@ -216,18 +217,34 @@ class RaftQuorum:
         )
         bind_raft_sources_to(me.rsplit(":", 1)[0])
         peers = [addr for nid, addr in sorted(self._voters.items()) if nid != self.node_id]
-        transport_class = raft_transport.install({addr.rsplit(":", 1)[0] for addr in self._voters.values()})
+        # bound here, not on the library's thread, so a taken port stops the node at once
+        # (RaftPortUnavailable) instead of being retried in silence
+        self._listener = raft_transport.open_listener(me)
+        transport_class = raft_transport.install({addr.rsplit(":", 1)[0] for addr in self._voters.values()},
+                                                 self._listener)
         # KRAFT_METADATA_FSYNC=0 only to measure what durability costs (bench/): without it
         # a power cut can make a voter forget what it acknowledged.
         durable = os.environ.get("KRAFT_METADATA_FSYNC", "1") != "0"
-        self._obj = _MetadataSyncObj(me, peers, conf, self.state_machine, self._notify_applied,
-                                     transport_class, durable)
+        try:
+            self._obj = _MetadataSyncObj(me, peers, conf, self.state_machine, self._notify_applied,
+                                         transport_class, durable)
+        except BaseException:
+            self._close_listener()
+            raise
         logging.getLogger("pysyncobj.syncobj").addFilter(_KeptTailFilter(lambda: self._obj))
 
     def stop(self) -> None:
         if self._obj is not None:
             obj, self._obj = self._obj, None
             obj.destroy_synchronous()
+        self._close_listener()
+
+    def _close_listener(self) -> None:
+        # the library closes it when it unbinds; this covers a SyncObj that never bound it
+        raft_transport.GuardedTransport.listener = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     # -- snapshots (run on the tick thread) -------------------------------------------
     def _write_snapshot(self, filename: str, raft_data: RaftData) -> None:

@@ -14,7 +14,10 @@ good. Here:
 - an accept error pauses accepting for ACCEPT_PAUSE_S instead of closing the listener;
 - a controller whose frames fail authentication (nodes formatted with different Raft
   passwords or cluster ids) is logged as a warning and kept in `AUTH_FAILURES`, so the
-  node's readiness and `kraft quorum status` can say why no quorum forms.
+  node's readiness and `kraft quorum status` can say why no quorum forms;
+- the listening socket is opened by `open_listener` on the caller's thread and handed
+  to the library's server: the library binds on its own tick thread, swallows a failed
+  bind and retries it every second for ever, so a taken port would never be reported.
 
 `install()` puts these classes in place of the library's before a SyncObj is built.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 import struct
 import time
@@ -151,10 +155,45 @@ class BoundedConnection(TcpConnection):
         return message
 
 
+class RaftPortUnavailable(Exception):
+    """The Raft port could not be bound: one line with the address and the reason."""
+
+
+def open_listener(address: str) -> socket.socket:
+    """A socket bound and listening on `address` ("host:port"), with the options the
+    library's own bind sets; raises RaftPortUnavailable."""
+    host, port = address.rsplit(":", 1)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host.strip("[]"), int(port)))
+        sock.listen(5)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise RaftPortUnavailable(f"cannot bind the Raft port {address}: {reason}") from None
+    return sock
+
+
 class ResilientServer(TcpServer):
     """Accepts with BoundedConnection; an accept error pauses accepting, it never unbinds."""
 
     paused_until = 0.0
+    handed_over: socket.socket | None = None  # bound by open_listener; used by the first bind
+
+    def bind(self):
+        sock, self.handed_over = self.handed_over, None
+        if sock is None:
+            return super().bind()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._TcpServer__sendBufferSize)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._TcpServer__recvBufferSize)
+        self._TcpServer__socket = sock
+        self._TcpServer__fileno = sock.fileno()
+        self._TcpServer__poller.subscribe(self._TcpServer__fileno, self._TcpServer__onNewConnection,
+                                          POLL_EVENT_TYPE.READ | POLL_EVENT_TYPE.ERROR)
+        self._TcpServer__state = tcp_server.SERVER_STATE.BINDED
 
     def _TcpServer__onNewConnection(self, descr, event):
         if event & POLL_EVENT_TYPE.READ:
@@ -199,6 +238,13 @@ class GuardedTransport(TCPTransport):
     handshakes at a time, each within a deadline."""
 
     allowed_hosts: frozenset[str] = frozenset()
+    listener: socket.socket | None = None  # from open_listener: the next server's socket
+
+    def _createServer(self):
+        super()._createServer()
+        listener, GuardedTransport.listener = GuardedTransport.listener, None  # used once
+        if listener is not None and isinstance(self._server, ResilientServer):
+            self._server.handed_over = listener
 
     def _onNewIncomingConnection(self, conn):
         peer = _peer(conn._TcpConnection__socket)
@@ -251,10 +297,12 @@ def _peer(sock) -> object:
         return None
 
 
-def install(allowed_hosts: set[str]) -> type[GuardedTransport]:
-    """Use the bounded classes for every connection and listener the library makes."""
+def install(allowed_hosts: set[str], listener: socket.socket | None = None) -> type[GuardedTransport]:
+    """Use the bounded classes for every connection and listener the library makes;
+    `listener` (from open_listener) becomes the next SyncObj's Raft port."""
     tcp_server.TcpConnection = BoundedConnection
     transport.TcpConnection = BoundedConnection
     transport.TcpServer = ResilientServer
     GuardedTransport.allowed_hosts = frozenset(allowed_hosts)
+    GuardedTransport.listener = listener
     return GuardedTransport

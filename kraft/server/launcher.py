@@ -3,7 +3,9 @@
 Formats fresh data dirs with one cluster id and one Raft password, waits until the
 quorum has a controller and every broker is unfenced, prints where the API is, and
 stops all nodes (SIGTERM, then SIGKILL after a grace period) on Ctrl-C/SIGTERM. A
-node that dies is reported; the others keep running.
+node that exits before the cluster is ready (a taken port, a data dir it cannot write)
+stops the start at once: its row says why, from the last line it wrote. A node that
+dies later is reported; the others keep running.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from kraft.config.cluster import ClusterConfig, check_data_dirs
+from kraft.config.cluster import ClusterConfig, ConfigFileError, check_data_dirs
 from kraft.config.data_dir import (
     DataDirError,
     format_data_dir,
@@ -32,7 +35,11 @@ from kraft.config.data_dir import (
 )
 
 STOP_GRACE_S = 15.0
-console = Console(stderr=True)
+# Not a terminal (a pipe, a log file, CI): rich would wrap at 80 columns and cut the
+# table's reasons into pieces; lines are kept whole instead.
+UNWRAPPED_WIDTH = 1000
+console = Console(stderr=True, width=None if sys.stderr.isatty() else UNWRAPPED_WIDTH)
+NODE_REFUSAL_PREFIX = "kraft node: "  # how kraft/server/main.py says why it cannot start
 
 
 class LaunchError(Exception):
@@ -84,6 +91,7 @@ class Launcher:
         self.config_path = config_path
         self.procs: dict[int, subprocess.Popen] = {}
         self.logs: dict[int, BinaryIO] = {}
+        self._log_start: dict[int, int] = {}  # where this run's part of each node.log begins
         self._reported: set[subprocess.Popen] = set()  # exited processes already announced
         self._stopping = False
 
@@ -91,6 +99,7 @@ class Launcher:
         for node in self.config.nodes:
             log_path = node.data_path / "node.log"
             log_file = open(log_path, "ab")
+            self._log_start[node.id] = log_path.stat().st_size
             self.logs[node.id] = log_file
             cmd = [sys.executable, "-m", "kraft", "node", "--id", str(node.id)]
             cmd += ["-c", str(self.config_path)] if self.config_path else ["--embedded-default"]
@@ -106,16 +115,36 @@ class Launcher:
                      if self.procs[n.id].poll() is None]
             if ready and all(ready) and all(p.poll() is None for p in self.procs.values()):
                 return True
+            if self.exited():
+                return False  # it will not come back by itself: say why now, not at the deadline
             time.sleep(0.2)
         return False
+
+    def exited(self) -> list[int]:
+        return [node_id for node_id, proc in self.procs.items() if proc.poll() is not None]
+
+    def exit_reason(self, node_id: int) -> str:
+        """The line a node that exited left last in its log: its refusal, when it wrote one."""
+        path = self.config.node(node_id).data_path / "node.log"
+        try:
+            with open(path, "rb") as log_file:
+                log_file.seek(self._log_start.get(node_id, 0))
+                lines = log_file.read().decode(errors="replace").splitlines()
+        except OSError:
+            return ""
+        refusals = [line[len(NODE_REFUSAL_PREFIX):] for line in lines if line.startswith(NODE_REFUSAL_PREFIX)]
+        said = refusals or [line for line in lines if line.strip()]
+        return said[-1].strip()[:300] if said else ""
 
     def reap(self) -> None:
         for node_id, proc in list(self.procs.items()):
             code = proc.poll()
             if code is not None and not self._stopping and proc not in self._reported:
                 self._reported.add(proc)
-                console.print(f"[red]node {node_id} exited with code {code}[/]; "
-                              f"see {self.config.node(node_id).data_path / 'node.log'}")
+                reason = self.exit_reason(node_id)
+                console.print(f"[red]node {node_id} exited with code {code}[/]"
+                              f"{': ' + escape(reason) if reason else ''}; "
+                              f"see {escape(str(self.config.node(node_id).data_path / 'node.log'))}")
 
     def status_table(self) -> Table:
         table = Table(title=f"kraft cluster '{self.config.cluster.name}'")
@@ -125,7 +154,9 @@ class Launcher:
             code, body = _get_json(node.http_url + "/status/ready", context=self._tls)
             state = "ready" if code == 200 else (body or {}).get("reason", "down")
             if self.procs[node.id].poll() is not None:
-                state = f"exited ({self.procs[node.id].returncode})"
+                reason = self.exit_reason(node.id)
+                state = f"exited ({self.procs[node.id].returncode})" + (f": {reason}" if reason else "")
+            state = escape(state)
             table.add_row(str(node.id), ",".join(node.roles), node.http_url,
                           node.kafka_address or "-", node.raft_address or "-", state)
         return table
@@ -149,7 +180,7 @@ class Launcher:
 def run_up(config: ClusterConfig, config_path: Path | None, ready_timeout_s: float = 60) -> int:
     try:
         cluster_id = prepare_data_dirs(config)
-    except (LaunchError, DataDirError) as exc:
+    except (LaunchError, DataDirError, ConfigFileError) as exc:
         console.print(f"kraft up: {exc}")
         return 2
     for warning in config.warnings:
@@ -163,7 +194,11 @@ def run_up(config: ClusterConfig, config_path: Path | None, ready_timeout_s: flo
         if not launcher.wait_ready(ready_timeout_s, lambda: bool(stop_requested)):
             if stop_requested:
                 return 0
-            console.print(f"[red]cluster not ready after {ready_timeout_s:.0f}s[/]")
+            if failed := launcher.exited():
+                console.print(f"[red]node{'s' if len(failed) > 1 else ''} "
+                              f"{', '.join(map(str, failed))} could not start[/]")
+            else:
+                console.print(f"[red]cluster not ready after {ready_timeout_s:.0f}s[/]")
             console.print(launcher.status_table())
             return 1
         console.print(launcher.status_table())

@@ -9,7 +9,7 @@ import signal
 import sys
 import urllib.request
 
-from kraft.config.cluster import ClusterConfig, check_data_dirs
+from kraft.config.cluster import ClusterConfig, ConfigFileError, check_data_dirs
 from kraft.config.data_dir import (
     DataDirError,
     DataDirIdentity,
@@ -21,6 +21,7 @@ from kraft.quorum.raft_files import RaftStateDamaged
 from kraft.server import tls
 from kraft.server.loop_errors import LoopErrorReporter
 from kraft.server.node import Node
+from kraft.server.startup_failure import NodeCannotStart, os_reason
 
 
 PEER_CHECK_TIMEOUT_S = 1.0
@@ -76,7 +77,7 @@ def run_node(config: ClusterConfig, node_id: int) -> int:
     try:
         identity = resolve_identity(config, node_id)
         check_cluster_of_peers(config, node_id, identity)
-    except (StartupError, DataDirError) as exc:
+    except (StartupError, DataDirError, ConfigFileError) as exc:
         print(f"kraft node: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(
@@ -90,8 +91,11 @@ def run_node(config: ClusterConfig, node_id: int) -> int:
     except RaftStateDamaged as exc:
         print(f"kraft node: node {node_id} refuses to start: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"kraft node: node {node_id} could not start: {exc}", file=sys.stderr)
+    except NodeCannotStart as exc:
+        print(f"kraft node: node {node_id} cannot start: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. a data dir file it cannot create or write
+        print(f"kraft node: node {node_id} cannot start: {os_reason(exc)}", file=sys.stderr)
         return 1
     return 0
 

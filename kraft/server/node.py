@@ -35,8 +35,11 @@ from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
 from kraft.server import tls
 from kraft.server.metrics import NodeMetrics
+from kraft.server.security_notice import unenforced_security
+from kraft.server.startup_failure import NodeCannotStart, listening
 from kraft.broker.quorum_view import describe_quorum, local_description
 from kraft.quorum.raft import RaftQuorum
+from kraft.quorum.raft_transport import RaftPortUnavailable
 from kraft.metadata.changes import NOTHING
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
@@ -108,6 +111,7 @@ class Node:
         self._metadata_pending = False
         self._changes_not_offered = NOTHING
         self._strays_removed = False
+        self._security_checked = False
 
     # -- what route handlers use -------------------------------------------------------
     @property
@@ -116,6 +120,10 @@ class Node:
 
     def metadata_applied(self) -> None:
         self.waiters.wake()
+        if not self._security_checked and self.security_metadata_current():
+            self._security_checked = True  # once, on the first image that holds what came before
+            if self.config.security is None and (notice := unenforced_security(self.image)):
+                log.warning("%s", notice)
         if self.groups is not None:
             self.groups.on_metadata()
         if self.replica_manager is not None and not self._metadata_pending:
@@ -362,7 +370,10 @@ class Node:
         try:
             await self.peers.open()
             if self.quorum is not None:
-                self.quorum.start()
+                try:
+                    self.quorum.start()
+                except RaftPortUnavailable as exc:
+                    raise NodeCannotStart(str(exc)) from None
             else:
                 self.follower = MetadataFollower(self.state_machine, [n.id for n in self.config.controllers],
                                                  self.peers, self.metadata_applied)
@@ -370,10 +381,10 @@ class Node:
             self.connections.wrap(runner)
             site = web.TCPSite(runner, self.node_config.host, self.node_config.http_port,
                                reuse_address=True, ssl_context=self.tls_server)
-            await site.start()
+            await listening("HTTP port", self.node_config.http_url.split("://", 1)[1], site.start())
             log.info("node %d serving on %s", self.node_id, self.node_config.http_url)
             if kafka is not None:
-                await kafka.start()
+                await listening("Kafka port", str(self.node_config.kafka_address), kafka.start())
                 log.info("node %d serving Kafka clients on %s", self.node_id, self.node_config.kafka_address)
             async with asyncio.TaskGroup() as tg:
                 tasks = []

@@ -554,3 +554,57 @@ def test_burst_of_concurrent_bad_requests_then_a_good_one_works(cluster):
             assert time.monotonic() < deadline, f"after-burst never reached node {node}"
             time.sleep(0.05)
     delete_everywhere(cluster, "after-burst", via=2)
+
+
+# -- empty and malformed path parameters, unanswerable Accept (Redpanda's proxy tests) ---------
+@pytest.mark.parametrize("method, suffix", [("GET", "/topics"), ("GET", "/brokers"), ("POST", "/topics"),
+                                            ("GET", f"/topics/{EXISTING}/partitions")])
+def test_an_empty_cluster_id_is_404_saying_it_is_missing(cluster, method, suffix):
+    with unchanged(cluster):
+        status, body = http_json(method, cluster.url(1) + "/v3/clusters/" + suffix,
+                                 {"topic_name": "empty-cid"} if method == "POST" else None)
+        assert_envelope(status, body, 404)
+        assert "cluster id is missing" in body["message"], body
+
+
+@pytest.mark.parametrize("method, path, doc", [
+    ("GET", "/topics//partitions/0/records?offset=0", None),
+    ("POST", "/topics//partitions/0", {"records": [{"value": 1}]}),
+    ("GET", "/topics//partitions", None),
+    ("GET", "/v3/clusters/{cid}/topics//partitions", None),
+])
+def test_an_empty_topic_segment_is_400(cluster, method, path, doc):
+    headers = {"Content-Type": "application/vnd.kafka.json.v2+json"} if doc else None
+    with unchanged(cluster):
+        status, body = http_json(method, cluster.url(2) + path.format(cid=cluster.cluster_id), doc, headers=headers)
+        assert_envelope(status, body, 400)
+        assert "topic name in the path" in body["message"] and "is empty" in body["message"], body
+
+
+@pytest.mark.parametrize("method, path, doc", [
+    ("GET", "/topics/a%01b", None),
+    ("POST", "/topics/a%0Ab", {"records": [{"value": 1}]}),
+    ("GET", "/topics/a%7Fb/partitions/0/records?offset=0", None),
+    ("POST", "/v3/clusters/{cid}/topics/a%00b/records", {"value": {"type": "JSON", "data": 1}}),
+    ("GET", "/v3/clusters/{cid}/topics/tab%09here", None),
+])
+def test_control_characters_in_a_topic_name_are_400(cluster, method, path, doc):
+    headers = {"Content-Type": "application/vnd.kafka.json.v2+json"} if doc and "records" in doc else None
+    with unchanged(cluster):
+        status, body = http_json(method, cluster.url(3) + path.format(cid=cluster.cluster_id), doc, headers=headers)
+        assert_envelope(status, body, 400)
+        assert "control character" in body["message"], body
+
+
+def test_creating_a_consumer_with_an_unanswerable_accept_is_406(cluster):
+    create = {"Content-Type": "application/vnd.kafka.v2+json"}
+    status, body = http_json("POST", cluster.url(1) + "/consumers/accept-406-group", {"name": "c406", "format": "json"},
+                             headers={**create, "Accept": "application/xml"})
+    assert_envelope(status, body, 406)
+    # nothing was made: the same name is free for a request the API can answer
+    status, body = http_json("POST", cluster.url(1) + "/consumers/accept-406-group", {"name": "c406", "format": "json"},
+                             headers={**create, "Accept": "application/vnd.kafka.v2+json"})
+    assert status == 200, body
+    status, _ = http_json("DELETE", cluster.url(1) + "/consumers/accept-406-group/instances/c406",
+                          headers={"Content-Type": "application/vnd.kafka.v2+json"})
+    assert status == 204

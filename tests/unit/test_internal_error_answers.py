@@ -1,0 +1,106 @@
+"""An unexpected exception in a REST handler answers 500 with an id and nothing of its
+text; the node's log has the traceback under that id."""
+
+from __future__ import annotations
+
+import logging
+import re
+from types import SimpleNamespace
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from kraft.api.app import error_envelope
+from kraft.api.context import NODE_KEY
+from kraft.config.cluster import ConfigFileError
+
+SECRET_PATH = "/srv/secret-place/cluster.toml"
+
+
+async def failing_handler(request: web.Request) -> web.Response:
+    raise ConfigFileError(SECRET_PATH, "nodes", "no node has id 4")
+
+
+async def test_a_500_carries_an_id_and_no_detail_and_the_log_has_both(caplog):
+    app = web.Application(middlewares=[error_envelope])
+    app[NODE_KEY] = SimpleNamespace(node_id=7)  # type: ignore[assignment]  # the envelope reads only this
+    app.router.add_get("/broken", failing_handler)
+    caplog.set_level(logging.ERROR, logger="kraft.api.app")
+    async with TestClient(TestServer(app)) as client:
+        answer = await client.get("/broken")
+        body = await answer.json()
+        assert answer.status == 500
+        assert body["error_code"] == 500
+        match = re.fullmatch(r"internal error \(see node 7's log, id ([0-9a-f]{12})\)", body["message"])
+        assert match, body
+        for leak in ("secret-place", "ConfigFileError", "no node has id"):
+            assert leak not in await answer.text()
+        # the server keeps serving
+        assert (await client.get("/broken")).status == 500
+    incident = match.group(1)
+    records = [r for r in caplog.records if incident in r.getMessage()]
+    assert len(records) == 1
+    assert "GET /broken" in records[0].getMessage()
+    assert records[0].exc_info is not None and records[0].exc_info[0] is ConfigFileError
+    assert SECRET_PATH in caplog.text and "Traceback" in caplog.text
+
+
+# -- the Kafka door ------------------------------------------------------------------
+
+def _decode_answer(frame: bytes, api_key: int, version: int):
+    from kio.serial import entity_reader
+
+    from kraft.kafka.codec import response_class
+    cls = response_class(api_key, version)
+    payload = frame[4:]  # after the length prefix
+    _, used = entity_reader(cls.__header_schema__)(payload, 0)
+    body, _ = entity_reader(cls)(payload, used)
+    return body
+
+
+def _failing_api(monkeypatch, api_key: int):
+    from kraft.kafka import dispatch
+
+    async def broken(services, head, body):
+        raise ConfigFileError(SECRET_PATH, "nodes", "no node has id 4")
+    api = dispatch.SERVED[api_key]
+    monkeypatch.setitem(dispatch.SERVED, api_key, type(api)(api.key, api.min_version, api.max_version, broken))
+
+
+async def test_a_kafka_handlers_bug_answers_unknown_server_error_with_an_id_only(monkeypatch, caplog):
+    from kraft.kafka.codec import RequestHead
+    from kraft.kafka.dispatch import Request, respond
+    _failing_api(monkeypatch, 60)  # DescribeCluster: a whole-request error code and message
+    caplog.set_level(logging.ERROR, logger="kraft.kafka.dispatch")
+    frame = await respond(SimpleNamespace(node_id=3), Request(RequestHead(60, 0, 41, "c"), None))  # type: ignore[arg-type]
+    assert isinstance(frame, bytes) and SECRET_PATH.encode() not in frame and b"ConfigFileError" not in frame
+    answer = _decode_answer(frame, 60, 0)
+    assert answer.error_code == -1  # UNKNOWN_SERVER_ERROR
+    match = re.fullmatch(r"internal error \(see node 3's log, id ([0-9a-f]{12})\)", answer.error_message)
+    assert match, answer.error_message
+    assert answer.brokers == ()
+    records = [r for r in caplog.records if match.group(1) in r.getMessage()]
+    assert len(records) == 1 and records[0].exc_info is not None
+
+
+async def test_an_api_without_a_whole_request_error_code_closes_instead(monkeypatch, caplog):
+    import pytest
+
+    from kraft.kafka.codec import RequestHead
+    from kraft.kafka.dispatch import Request, Unanswerable, respond
+    _failing_api(monkeypatch, 3)  # Metadata: errors only per topic
+    caplog.set_level(logging.ERROR, logger="kraft.kafka.dispatch")
+    with pytest.raises(Unanswerable) as refused:
+        await respond(SimpleNamespace(node_id=3), Request(RequestHead(3, 12, 41, "c"), None))  # type: ignore[arg-type]
+    assert SECRET_PATH not in str(refused.value)
+    assert SECRET_PATH in caplog.text  # the traceback is in the log
+
+
+def test_every_served_answer_with_a_top_level_error_code_can_carry_one():
+    from kraft.kafka.apis import SERVED
+    from kraft.kafka.codec import response_class
+    from kraft.kafka.error_answer import whole_request_error
+    for api in SERVED.values():
+        for version in range(api.min_version, api.max_version + 1):
+            answer = whole_request_error(response_class(api.key, version), -1, "internal error")
+            assert answer is None or answer.error_code == -1
