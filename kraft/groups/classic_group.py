@@ -17,7 +17,9 @@ Who assigns partitions, chosen per group:
   Stable. A member the leader gave nothing gets empty bytes. Protocol types ("consumer",
   "connect", ...) and protocol names are the clients' business: the group only checks
   that its members share the type and at least one protocol. A leader rejoining a
-  Stable group starts a rebalance (its way to act on metadata changes).
+  Stable group starts a rebalance (its way to act on metadata changes). Beyond Kafka,
+  a change in the partition count of a topic the members subscribe to (known for the
+  consumer protocol) also starts one, as for REST groups.
 - relay=False (REST consumer instances): the coordinator computes the assignment with
   kraft.groups.assignors when the join phase ends, as a REST proxy does, and only
   knows its assignors' names. Each Sync is answered at once with the member's share;
@@ -201,7 +203,10 @@ class ClassicGroup:
             m.assignment = bytes(given.get(mid, b""))  # left out by the leader: nothing
         self._assignment = {mid: list(e.partitions.get(mid, ())) for mid in self._members}
         out.append(ev.AssignmentReceived(self.generation, {mid: m.assignment for mid, m in self._members.items()}))
-        out.extend(self._sync_response(m) for m in self._members.values() if m.synced)
+        for m in self._members.values():
+            if m.synced:  # answered now: its session runs from here
+                m.last_heartbeat_ms = e.now_ms
+                out.append(self._sync_response(m))
         self._transition(STABLE, out)
 
     def _sync_response(self, member: Member) -> ev.SyncResponse:
@@ -237,9 +242,10 @@ class ClassicGroup:
 
     def _on_tick(self, e: ev.Tick, out: list[Effect]) -> None:
         now, removed = e.now_ms, False
+        held = set(self._held_syncs())
         for mid, m in list(self._members.items()):
-            if self.state is PREPARING and m.awaiting_join:
-                continue  # its join request is parked here: that is its heartbeat
+            if (self.state is PREPARING and m.awaiting_join) or mid in held:
+                continue  # its join or sync request is parked here: that is its heartbeat
             if now >= m.last_heartbeat_ms + m.session_timeout_ms:
                 removed = self._remove(mid, "session_timeout", out)
             elif self.state in (COMPLETING, STABLE) and now >= self._sync_deadline_ms and not m.synced:

@@ -37,13 +37,13 @@ def join(g, member_id=None, now=0, protocols=(("x", b"md-x"),), protocol_type="c
                          protocol_type, tuple(md for _, md in protocols)))
 
 
-def two_members(protocols_a=(("x", b"a"),), protocols_b=(("x", b"b"),)):
+def two_members(protocols_a=(("x", b"a"),), protocols_b=(("x", b"b"),), rebalance=5_000):
     """A relay group whose two members completed a join phase (CompletingRebalance)."""
     g = ClassicGroup("g", relay=True)
-    a = of(join(g, protocols=protocols_a), JoinPending)[0].member_id
+    a = of(join(g, protocols=protocols_a, rebalance=rebalance), JoinPending)[0].member_id
     g.handle(Sync(a, 1, 0, {a: b"all"}))
-    b = of(join(g, protocols=protocols_b), JoinPending)[0].member_id
-    effects = join(g, a, protocols=protocols_a)
+    b = of(join(g, protocols=protocols_b, rebalance=rebalance), JoinPending)[0].member_id
+    effects = join(g, a, protocols=protocols_a, rebalance=rebalance)
     assert g.state is GroupState.COMPLETING_REBALANCE and g.generation == 2
     return g, a, b, effects
 
@@ -126,6 +126,18 @@ def test_a_leader_that_never_syncs_is_removed_and_held_syncs_are_told_to_rejoin(
     assert [e.member_id for e in of(effects, ErrorResponse)] == [b]
     assert of(effects, ErrorResponse)[0].error is GroupError.REBALANCE_IN_PROGRESS
     assert a not in g.members and g.state is GroupState.PREPARING_REBALANCE
+
+
+def test_a_held_sync_keeps_its_member_alive_until_the_sync_deadline():
+    g, a, b, _ = two_members(rebalance=30_000)
+    g.handle(Sync(b, 2, 0))
+    g.handle(Heartbeat(a, 2, 9_000))
+    g.handle(Tick(15_000))  # b's session (10 s) passed, but its sync waits on the leader
+    assert g.members == (a, b)
+    effects = g.handle(Sync(a, 2, 16_000, {a: b"x", b: b"y"}))
+    assert {r.member_id for r in of(effects, SyncResponse)} == {a, b}
+    g.handle(Tick(25_000))  # its session runs from the answer
+    assert g.members == (a, b) and g.state is GroupState.STABLE
 
 
 def test_a_follower_that_never_syncs_is_removed_even_once_stable():
