@@ -10,18 +10,26 @@ largest) passes: those that did not rejoin are removed. Each ended join phase st
 new generation; heartbeats, syncs and commits carrying another one get
 ILLEGAL_GENERATION, which fences stale members' commits.
 
-Simplifications:
-- Server-side assignment: the coordinator computes the assignment with kraft.groups.assignors
-  when the join phase ends (as a REST proxy does for its instances) instead of the
-  leader sending it in SyncGroup. Each Sync is answered at once with the member's share;
-  the group is Stable once all have synced; members that do not sync within the
-  rebalance timeout are removed (Kafka's pending-sync expiry).
-- Protocols are assignor names; the one every member supports and most members prefer
-  wins (ties: by name).
-- An unchanged rejoin, even the leader's, gets the current generation back (Kafka
-  rebalances on a leader rejoin so that it can notice metadata changes; here the
-  coordinator sees them itself: TopicsChanged).
-- No static membership, no initial rebalance delay, no group size limit.
+Who assigns partitions, chosen per group:
+- relay=True (Kafka clients, as in Kafka): the leader's SyncGroup carries every member's
+  assignment as opaque bytes, which the group stores and hands to each member's Sync.
+  A follower's Sync waits (SyncPending) until the leader's arrives; then the group is
+  Stable. A member the leader gave nothing gets empty bytes. Protocol types ("consumer",
+  "connect", ...) and protocol names are the clients' business: the group only checks
+  that its members share the type and at least one protocol. A leader rejoining a
+  Stable group starts a rebalance (its way to act on metadata changes). Beyond Kafka,
+  a change in the partition count of a topic the members subscribe to (known for the
+  consumer protocol) also starts one, as for REST groups.
+- relay=False (REST consumer instances): the coordinator computes the assignment with
+  kraft.groups.assignors when the join phase ends, as a REST proxy does, and only
+  knows its assignors' names. Each Sync is answered at once with the member's share;
+  the group is Stable once all have synced. An unchanged rejoin, even the leader's,
+  gets the current generation back: the coordinator sees topic changes itself.
+Either way members that do not sync within the rebalance timeout are removed (Kafka's
+pending-sync expiry); the chosen protocol is the one every member supports that most
+members prefer (ties: by name); a rejoin with other protocols or metadata rebalances.
+
+Simplifications: no static membership, no initial rebalance delay, no group size limit.
 """
 
 from __future__ import annotations
@@ -54,11 +62,13 @@ COMMIT_IN = {PREPARING: None, COMPLETING: GroupError.REBALANCE_IN_PROGRESS, STAB
 
 class ClassicGroup:
     def __init__(self, group_id: str, partitions: Mapping[str, int] | None = None,
-                 config: GroupConfig | None = None, member_id_prefix: str = ""):
+                 config: GroupConfig | None = None, member_id_prefix: str = "", relay: bool = False):
         """member_id_prefix: something unique per coordinator incarnation (the adapter may
-        draw a uuid) so that member ids are never reused across coordinator failovers."""
+        draw a uuid) so that member ids are never reused across coordinator failovers.
+        relay: the leader assigns and the group relays its assignment (module docstring)."""
         self.group_id = group_id
         self.config = config or GroupConfig()
+        self.relay = relay
         self.state, self.generation = EMPTY, 0
         self.protocol: str | None = None
         self.leader_id: str | None = None
@@ -72,8 +82,19 @@ class ClassicGroup:
     def members(self) -> tuple[str, ...]:
         return tuple(self._members)
 
+    @property
+    def protocol_type(self) -> str | None:
+        """The members' protocol type ("consumer", "connect", ...); None when empty."""
+        return next((m.protocol_type for m in self._members.values()), None)
+
     def assignment_of(self, member_id: str) -> tuple[TopicPartition, ...]:
+        """The member's partitions: the coordinator's assignment, or in a relay group what
+        the leader's bytes meant when the caller could read them (else empty)."""
         return tuple(self._assignment.get(member_id, ()))
+
+    def member_assignment(self, member_id: str) -> bytes:
+        """Relay groups: the leader's bytes for this member in this generation."""
+        return self._members[member_id].assignment
 
     def member(self, member_id: str) -> Member:
         return self._members[member_id]
@@ -99,29 +120,51 @@ class ClassicGroup:
             return fail(GroupError.INVALID_SESSION_TIMEOUT,
                         f"session timeout {e.session_timeout_ms} ms is outside [{cfg.min_session_timeout_ms}, "
                         f"{cfg.max_session_timeout_ms}] (client's fault)")
-        protocols = tuple(dict.fromkeys(p for p in e.protocols if p in STRATEGIES))
-        if not protocols:
+        if self.relay:
+            protocols = tuple(dict.fromkeys(e.protocols))
+            if not e.protocol_type or not protocols:
+                return fail(GroupError.INCONSISTENT_GROUP_PROTOCOL,
+                            f"a join needs a protocol type and at least one protocol; got type {e.protocol_type!r} "
+                            f"and protocols {list(e.protocols)} (client's fault)")
+        else:
+            protocols = tuple(dict.fromkeys(p for p in e.protocols if p in STRATEGIES))
+            if not protocols:
+                return fail(GroupError.INCONSISTENT_GROUP_PROTOCOL,
+                            f"none of the protocols {list(e.protocols)} is a known assignor {list(STRATEGIES)} "
+                            f"(client's fault)")
+        others = [m for mid, m in self._members.items() if mid != e.member_id]
+        if others and others[0].protocol_type != e.protocol_type:
             return fail(GroupError.INCONSISTENT_GROUP_PROTOCOL,
-                        f"none of the protocols {list(e.protocols)} is a known assignor {list(STRATEGIES)} (client's fault)")
-        common = common_protocols(m for mid, m in self._members.items() if mid != e.member_id)
+                        f"protocol type {e.protocol_type!r} is not the group's {others[0].protocol_type!r} "
+                        f"(client's fault)")
+        common = common_protocols(others)
         if common is not None and not common & set(protocols):
             return fail(GroupError.INCONSISTENT_GROUP_PROTOCOL,
                         f"protocols {list(protocols)} share none with the group's {sorted(common)} (client's fault)")
         topics = frozenset(e.topics)
+        metadata: dict[str, bytes] = {}
+        for name, data in zip(e.protocols, e.metadata):
+            metadata.setdefault(name, bytes(data))  # a repeated name: its first entry counts
+        metadata = {name: metadata[name] for name in protocols if name in metadata}
         if e.member_id:
             member = self._members.get(e.member_id)
             if member is None:
                 return fail(GroupError.UNKNOWN_MEMBER_ID, self._unknown(e.member_id))
-            changed = (member.protocols, member.topics) != (protocols, topics)
+            changed = ((member.protocol_type, member.protocols, member.metadata, member.topics)
+                       != (e.protocol_type, protocols, metadata, topics))
             member.client_id, member.protocols, member.topics = e.client_id, protocols, topics
+            member.protocol_type, member.metadata = e.protocol_type, metadata
             member.session_timeout_ms, member.rebalance_timeout_ms = e.session_timeout_ms, e.rebalance_timeout_ms
             member.last_heartbeat_ms = e.now_ms
-            if self.state is not PREPARING and not changed:
+            # A relay group's leader rejoins a Stable group when its metadata shows something
+            # the assignment must follow (new partitions, a pattern's new topics): rebalance.
+            leader_asks = self.relay and self.state is STABLE and member.member_id == self.leader_id
+            if self.state is not PREPARING and not changed and not leader_asks:
                 out.append(self._join_response(member))  # nothing new: the current generation
                 return
         else:
             member = Member(self._new_member_id(e.client_id), e.client_id, e.session_timeout_ms,
-                            e.rebalance_timeout_ms, protocols, topics, e.now_ms)
+                            e.rebalance_timeout_ms, protocols, topics, e.now_ms, e.protocol_type, metadata)
             self._members[member.member_id] = member
         member.awaiting_join = True
         out.append(ev.JoinPending(member.member_id))
@@ -132,12 +175,49 @@ class ClassicGroup:
     def _on_sync(self, e: ev.Sync, out: list[Effect]) -> None:
         if self._check(e.member_id, e.generation, SYNC_IN, "sync", out):
             return
+        if ((e.protocol_type is not None and e.protocol_type != self.protocol_type)
+                or (e.protocol_name is not None and e.protocol_name != self.protocol)):
+            out.append(ErrorResponse("sync", e.member_id, GroupError.INCONSISTENT_GROUP_PROTOCOL,
+                                     f"sync names protocol {e.protocol_type!r}/{e.protocol_name!r} but group "
+                                     f"{self.group_id!r} uses {self.protocol_type!r}/{self.protocol!r} (client's fault)"))
+            return
         member = self._members[e.member_id]
         member.last_heartbeat_ms = e.now_ms
         member.synced = True
-        out.append(ev.SyncResponse(e.member_id, self.generation, self.assignment_of(e.member_id)))
-        if self.state is COMPLETING and all(m.synced for m in self._members.values()):
-            self._transition(STABLE, out)
+        if not self.relay:
+            out.append(self._sync_response(member))
+            if self.state is COMPLETING and all(m.synced for m in self._members.values()):
+                self._transition(STABLE, out)
+        elif self.state is STABLE:
+            out.append(self._sync_response(member))  # the leader's assignment is in
+        elif member.member_id != self.leader_id:
+            out.append(ev.SyncPending(member.member_id))
+        else:
+            self._relay_assignment(e, out)
+
+    def _relay_assignment(self, e: ev.Sync, out: list[Effect]) -> None:
+        """The leader's Sync in CompletingRebalance: store its assignment, answer every
+        Sync held so far (the leader's too) and become Stable."""
+        given = e.assignments or {}
+        for mid, m in self._members.items():
+            m.assignment = bytes(given.get(mid, b""))  # left out by the leader: nothing
+        self._assignment = {mid: list(e.partitions.get(mid, ())) for mid in self._members}
+        out.append(ev.AssignmentReceived(self.generation, {mid: m.assignment for mid, m in self._members.items()}))
+        for m in self._members.values():
+            if m.synced:  # answered now: its session runs from here
+                m.last_heartbeat_ms = e.now_ms
+                out.append(self._sync_response(m))
+        self._transition(STABLE, out)
+
+    def _sync_response(self, member: Member) -> ev.SyncResponse:
+        return ev.SyncResponse(member.member_id, self.generation, self.assignment_of(member.member_id),
+                               member.assignment)
+
+    def _held_syncs(self) -> list[str]:
+        """Members whose Sync waits for the leader's assignment."""
+        if not self.relay or self.state is not COMPLETING:
+            return []
+        return [mid for mid, m in self._members.items() if m.synced]
 
     def _on_heartbeat(self, e: ev.Heartbeat, out: list[Effect]) -> None:
         member = self._members.get(e.member_id)
@@ -162,12 +242,13 @@ class ClassicGroup:
 
     def _on_tick(self, e: ev.Tick, out: list[Effect]) -> None:
         now, removed = e.now_ms, False
+        held = set(self._held_syncs())
         for mid, m in list(self._members.items()):
-            if self.state is PREPARING and m.awaiting_join:
-                continue  # its join request is parked here: that is its heartbeat
+            if (self.state is PREPARING and m.awaiting_join) or mid in held:
+                continue  # its join or sync request is parked here: that is its heartbeat
             if now >= m.last_heartbeat_ms + m.session_timeout_ms:
                 removed = self._remove(mid, "session_timeout", out)
-            elif self.state is COMPLETING and now >= self._sync_deadline_ms and not m.synced:
+            elif self.state in (COMPLETING, STABLE) and now >= self._sync_deadline_ms and not m.synced:
                 removed = self._remove(mid, "sync_timeout", out)
         if self.state is PREPARING and now >= self._rebalance_deadline_ms:
             for mid in [mid for mid, m in self._members.items() if not m.awaiting_join]:
@@ -191,10 +272,12 @@ class ClassicGroup:
         out.append(ev.DeleteOk())
 
     def _on_unload(self, e: ev.Unload, out: list[Effect]) -> None:
+        gone = f"this node no longer coordinates group {self.group_id!r}: find it again"
         for mid, m in self._members.items():
             if self.state is PREPARING and m.awaiting_join:
-                out.append(ErrorResponse("join", mid, GroupError.NOT_COORDINATOR,
-                                         f"this node no longer coordinates group {self.group_id!r}: find it again"))
+                out.append(ErrorResponse("join", mid, GroupError.NOT_COORDINATOR, gone))
+        for mid in self._held_syncs():
+            out.append(ErrorResponse("sync", mid, GroupError.NOT_COORDINATOR, gone))
         self._members.clear()
         self._transition(DEAD, out)
 
@@ -230,16 +313,23 @@ class ClassicGroup:
         self.state = new
 
     def _prepare_rebalance(self, now_ms: int, out: list[Effect]) -> None:
+        for mid in self._held_syncs():  # the assignment they wait for will not come
+            out.append(ErrorResponse("sync", mid, GroupError.REBALANCE_IN_PROGRESS,
+                                     f"group {self.group_id!r} is rebalancing: rejoin"))
         self._transition(PREPARING, out)
         timeout = max((m.rebalance_timeout_ms for m in self._members.values()), default=0)
         self._rebalance_deadline_ms = now_ms + timeout
 
     def _remove(self, member_id: str, reason: str, out: list[Effect]) -> bool:
+        removed = f"member {member_id!r} was removed from group {self.group_id!r} ({reason})"
+        if member_id in self._held_syncs():
+            out.append(ErrorResponse("sync", member_id, GroupError.UNKNOWN_MEMBER_ID, removed))
         member = self._members.pop(member_id)
         self._assignment.pop(member_id, None)
         if self.state is PREPARING and member.awaiting_join:
-            out.append(ErrorResponse("join", member_id, GroupError.UNKNOWN_MEMBER_ID,
-                                     f"member {member_id!r} was removed from group {self.group_id!r} ({reason})"))
+            out.append(ErrorResponse("join", member_id, GroupError.UNKNOWN_MEMBER_ID, removed))
+        if member_id == self.leader_id:  # as in Kafka: the next member leads from now on
+            self.leader_id = next(iter(self._members), None)
         out.append(ev.MemberRemoved(member_id, reason))
         return True
 
@@ -262,8 +352,13 @@ class ClassicGroup:
         self.protocol = select_protocol(self._members.values())
         if self.leader_id not in self._members:
             self.leader_id = next(iter(self._members))
-        subscriptions = {mid: m.topics for mid, m in self._members.items()}
-        self._assignment = assign(self.protocol, subscriptions, self._partitions, self._assignment)
+        if self.relay:  # the leader's Sync brings this generation's assignment
+            self._assignment = {}
+            for m in self._members.values():
+                m.assignment = b""
+        else:
+            subscriptions = {mid: m.topics for mid, m in self._members.items()}
+            self._assignment = assign(self.protocol, subscriptions, self._partitions, self._assignment)
         out.append(ev.GenerationStarted(self.generation, self.protocol, self.leader_id,
                                         {mid: tuple(tps) for mid, tps in self._assignment.items()}))
         self._transition(COMPLETING, out)
@@ -274,9 +369,12 @@ class ClassicGroup:
 
     def _join_response(self, member: Member) -> ev.JoinResponse:
         members: tuple[tuple[str, tuple[str, ...]], ...] = ()
+        metadata: tuple[tuple[str, bytes], ...] = ()
         if member.member_id == self.leader_id:
             members = tuple((mid, tuple(sorted(m.topics))) for mid, m in self._members.items())
-        return ev.JoinResponse(member.member_id, self.generation, self.protocol or "", self.leader_id or "", members)
+            metadata = tuple((mid, m.metadata.get(self.protocol or "", b"")) for mid, m in self._members.items())
+        return ev.JoinResponse(member.member_id, self.generation, self.protocol or "", self.leader_id or "", members,
+                               metadata, member.protocol_type)
 
 
 # each handler takes its own event class: the table is keyed by that class

@@ -378,6 +378,7 @@ class GroupCoordinator:
             "group_id": group_id, "coordinator_id": self.node_id, "state": state,
             "generation": group.coordinator.generation if group is not None else 0,
             "partition_assignor": (group.coordinator.protocol or "") if group is not None else "",
+            "protocol_type": "consumer",  # REST instances, or a group that only stores offsets
             "is_simple": group is None or not any(i.subscribed for i in group.instances.values()),
             "members": members,
             "committed": [{"topic": t, "partition": p, "offset": c.offset, "metadata": c.metadata}
@@ -392,6 +393,7 @@ class GroupCoordinator:
             "state": group.state.value if members else "Empty",
             "generation": group.coordinator.generation,
             "partition_assignor": group.coordinator.protocol or "",
+            "protocol_type": group.coordinator.protocol_type or "consumer",
             "is_simple": False, "members": members,
             "committed": [{"topic": t, "partition": p, "offset": c.offset, "metadata": c.metadata}
                           for (t, p), c in sorted(committed.items())],

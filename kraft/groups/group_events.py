@@ -54,16 +54,25 @@ class Join:
     client_id: str
     session_timeout_ms: int
     rebalance_timeout_ms: int
-    protocols: tuple[str, ...]  # assignor names, most preferred first
-    topics: frozenset[str]  # the subscription
+    protocols: tuple[str, ...]  # protocol (assignor) names, most preferred first
+    topics: frozenset[str]  # the subscription, when known (consumer protocol); else empty
     now_ms: int
+    protocol_type: str = "consumer"  # "connect", ... : a group's members all share one
+    metadata: tuple[bytes, ...] = ()  # the member's opaque metadata per protocol, as `protocols`
 
 
 @dataclass(frozen=True)
 class Sync:
+    """SyncGroup. In a group whose leader assigns (ClassicGroup(relay=True)) the leader's
+    Sync carries `assignments` (member id -> opaque bytes, relayed as sent) and, when the
+    caller could read them, `partitions` (what they mean, for views such as lag)."""
     member_id: str
     generation: int
     now_ms: int
+    assignments: Mapping[str, bytes] | None = None
+    partitions: Mapping[str, tuple[TopicPartition, ...]] = field(default_factory=dict)
+    protocol_type: str | None = None  # SyncGroup v5+ names them: they must be the group's
+    protocol_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,16 @@ class JoinResponse:
     leader_id: str
     # (member id, subscribed topics) of every member; filled for the leader only, as in Kafka.
     members: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # (member id, its metadata for the chosen protocol) of every member; the leader's only.
+    metadata: tuple[tuple[str, bytes], ...] = ()
+    protocol_type: str = "consumer"
+
+
+@dataclass(frozen=True)
+class SyncPending:
+    """A follower's Sync is held until the leader's brings the assignment (relay groups);
+    a SyncResponse or an ErrorResponse for "sync" follows."""
+    member_id: str
 
 
 @dataclass(frozen=True)
@@ -134,6 +153,7 @@ class SyncResponse:
     member_id: str
     generation: int
     assignment: tuple[TopicPartition, ...]
+    member_assignment: bytes = b""  # relay groups: the leader's bytes for this member
 
 
 @dataclass(frozen=True)
@@ -187,6 +207,14 @@ class GenerationStarted:
     assignment: Mapping[str, tuple[TopicPartition, ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class AssignmentReceived:
+    """The leader's assignment for this generation (relay groups): persist it (Kafka
+    writes the group metadata record with the assignments here)."""
+    generation: int
+    assignments: Mapping[str, bytes]
+
+
 Event = Join | Sync | Heartbeat | Leave | Tick | CommitCheck | TopicsChanged | DeleteGroup | Unload
-Effect = (JoinPending | JoinResponse | SyncResponse | HeartbeatOk | LeaveOk | CommitOk | DeleteOk
-          | ErrorResponse | MemberRemoved | StateChanged | GenerationStarted)
+Effect = (JoinPending | JoinResponse | SyncPending | SyncResponse | HeartbeatOk | LeaveOk | CommitOk | DeleteOk
+          | ErrorResponse | MemberRemoved | StateChanged | GenerationStarted | AssignmentReceived)

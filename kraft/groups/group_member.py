@@ -4,7 +4,7 @@ coordinator's limits."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,11 @@ class Member:
     protocols: tuple[str, ...]
     topics: frozenset[str]
     last_heartbeat_ms: int
+    protocol_type: str = "consumer"
+    metadata: dict[str, bytes] = field(default_factory=dict)  # protocol name -> opaque metadata
     awaiting_join: bool = True  # has (re)joined in the current join phase
     synced: bool = False  # has synced in the current generation
+    assignment: bytes = b""  # relay groups: what the leader gave it this generation
 
 
 def common_protocols(members: Iterable[Member]) -> set[str] | None:

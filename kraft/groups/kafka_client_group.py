@@ -1,11 +1,11 @@
 """One group whose members are Kafka protocol clients (JoinGroup, SyncGroup, Heartbeat,
-LeaveGroup), over the same ClassicGroup state machine and assignors as REST groups.
+LeaveGroup), over the same ClassicGroup state machine as REST groups.
 
 The clients drive the protocol themselves; this adapter turns the machine's effects
-into answers: a JoinGroup is parked until the join phase ends (a future per member),
-everything else is answered at once. Assignment is the coordinator's, as for REST
-groups: the leader's SyncGroup proposal is not needed, every member gets its share
-from the coordinator's assignor of the chosen protocol name.
+into answers: a JoinGroup is parked until the join phase ends and a follower's
+SyncGroup until the leader's brings the assignment (a future per member); everything
+else is answered at once. Assignment is the leader's, as in Kafka (ClassicGroup with
+relay=True): any protocol type and protocol name, the leader's bytes relayed as sent.
 """
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ class Joined:
     protocol: str
     leader_id: str
     members: tuple[tuple[str, bytes], ...]  # (member id, its metadata): the leader's only
+    protocol_type: str
+
+
+@dataclass(frozen=True)
+class Synced:
+    assignment: bytes  # as the leader sent it for this member
+    protocol_type: str
+    protocol: str
 
 
 @dataclass(frozen=True)
@@ -38,9 +46,9 @@ class Refused:
 class KafkaClientGroup:
     def __init__(self, group_id: str, partitions: Mapping[str, int], member_id_prefix: str):
         self.group_id = group_id
-        self.coordinator = ClassicGroup(group_id, partitions, member_id_prefix=member_id_prefix)
-        self._metadata: dict[str, dict[str, bytes]] = {}  # member id -> protocol -> metadata
+        self.coordinator = ClassicGroup(group_id, partitions, member_id_prefix=member_id_prefix, relay=True)
         self._joins: dict[str, asyncio.Future] = {}
+        self._syncs: dict[str, asyncio.Future] = {}
 
     @property
     def state(self) -> GroupState:
@@ -48,53 +56,50 @@ class KafkaClientGroup:
 
     @property
     def empty(self) -> bool:
-        return not self.coordinator.members and not self._joins
+        return not self.coordinator.members and not self._joins and not self._syncs
 
     def members(self) -> list[dict]:
         """Each member as DescribeGroups shows it: its id, client id, the metadata it joined
-        with for the chosen protocol, and the partitions it was given."""
+        with for the chosen protocol, the leader's bytes for it and, when they could be
+        read (consumer protocol), the partitions they name."""
         protocol = self.coordinator.protocol or ""
         out = []
         for member_id in self.coordinator.members:
             member = self.coordinator.member(member_id)
             out.append({"member_id": member_id, "client_id": member.client_id,
-                        "metadata": self._metadata.get(member_id, {}).get(protocol, b""),
+                        "metadata": member.metadata.get(protocol, b""),
+                        "member_assignment": member.assignment,
                         "assignment": [tuple(tp) for tp in self.coordinator.assignment_of(member_id)]})
         return out
 
     # -- requests ------------------------------------------------------------------------
     async def join(self, member_id: str | None, client_id: str, session_timeout_ms: int,
-                   rebalance_timeout_ms: int, protocols: list[tuple[str, bytes]], topics: frozenset[str],
-                   now_ms: int) -> Joined | Refused:
+                   rebalance_timeout_ms: int, protocol_type: str, protocols: list[tuple[str, bytes]],
+                   topics: frozenset[str], now_ms: int) -> Joined | Refused:
+        """protocols: (name, opaque metadata), most preferred first; topics: the
+        subscription when the caller could read it (consumer protocol), else empty."""
         event = ev.Join(member_id or None, client_id, session_timeout_ms, rebalance_timeout_ms,
-                        tuple(name for name, _ in protocols), topics, now_ms)
+                        tuple(name for name, _ in protocols), topics, now_ms, protocol_type,
+                        tuple(metadata for _, metadata in protocols))
         effects = self.coordinator.handle(event)
         first = effects[0]  # the machine answers the joiner first
         if isinstance(first, ev.ErrorResponse):
             self._settle(effects[1:])
             return Refused(first.error, first.message, member_id)
         assert isinstance(first, (ev.JoinPending, ev.JoinResponse)), first
-        mine = first.member_id
-        self._metadata[mine] = dict(protocols)
-        previous = self._joins.pop(mine, None)
-        if previous is not None and not previous.done():  # the same member joined twice
-            previous.set_result(Refused(GroupError.REBALANCE_IN_PROGRESS, "a newer join of this member replaced it"))
-        future = self._joins[mine] = asyncio.get_running_loop().create_future()
-        self._settle(effects)
-        try:
-            return await future
-        finally:
-            if self._joins.get(mine) is future:
-                del self._joins[mine]
+        return await self._await(self._joins, first.member_id, effects)
 
-    def sync(self, member_id: str, generation: int, now_ms: int):
-        """(assignment as (topic, partition) pairs, None) or (None, Refused)."""
-        for effect in self._run(ev.Sync(member_id, generation, now_ms), now_ms):
-            if isinstance(effect, ev.SyncResponse) and effect.member_id == member_id:
-                return tuple(effect.assignment), None
-            if isinstance(effect, ev.ErrorResponse) and effect.request == "sync":
-                return None, Refused(effect.error, effect.message, member_id)
-        return None, Refused(GroupError.UNKNOWN_MEMBER_ID, "no answer to the sync", member_id)
+    async def sync(self, member_id: str, generation: int, now_ms: int,
+                   assignments: Mapping[str, bytes] | None = None,
+                   partitions: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
+                   protocol_type: str | None = None, protocol_name: str | None = None) -> Synced | Refused:
+        """assignments: the leader's (member id -> bytes); partitions: what they name, when
+        the caller could read them. A follower's sync waits for the leader's."""
+        event = ev.Sync(member_id, generation, now_ms, assignments, dict(partitions or {}), protocol_type,
+                        protocol_name)
+        # The machine answers every sync (SyncResponse, SyncPending or an error): settling
+        # the effects resolves this one's future now, or the leader's sync will.
+        return await self._await(self._syncs, member_id, self.coordinator.handle(event))
 
     def heartbeat(self, member_id: str, generation: int, now_ms: int) -> Refused | None:
         for effect in self._run(ev.Heartbeat(member_id, generation, now_ms), now_ms):
@@ -123,11 +128,12 @@ class KafkaClientGroup:
         self._run(ev.TopicsChanged(dict(partitions), now_ms), now_ms)
 
     def unload(self) -> None:
-        self.coordinator.handle(ev.Unload())
-        for future in self._joins.values():
+        self._settle(self.coordinator.handle(ev.Unload()))
+        for future in [*self._joins.values(), *self._syncs.values()]:
             if not future.done():
                 future.set_result(Refused(GroupError.NOT_COORDINATOR, "the coordinator moved: find it again"))
         self._joins.clear()
+        self._syncs.clear()
 
     # -- effects -----------------------------------------------------------------------------
     def _run(self, event: ev.Event, now_ms: int) -> list[ev.Effect]:
@@ -135,21 +141,41 @@ class KafkaClientGroup:
         self._settle(effects)
         return effects
 
+    async def _await(self, waiting: dict[str, asyncio.Future], member_id: str, effects: list[ev.Effect]):
+        """Park this member's request, settle the effects (which may answer it at once)
+        and wait for its answer."""
+        previous = waiting.pop(member_id, None)
+        if previous is not None and not previous.done():  # the same member asked twice
+            previous.set_result(Refused(GroupError.REBALANCE_IN_PROGRESS, "a newer request of this member replaced it"))
+        future = waiting[member_id] = asyncio.get_running_loop().create_future()
+        self._settle(effects)
+        try:
+            return await future
+        finally:
+            if waiting.get(member_id) is future:
+                del waiting[member_id]
+
     def _settle(self, effects: list[ev.Effect]) -> None:
+        protocol_type = self.coordinator.protocol_type or ""
         for effect in effects:
             if isinstance(effect, ev.JoinResponse):
-                members = tuple((mid, self._metadata.get(mid, {}).get(effect.protocol, b""))
-                                for mid, _ in effect.members)
-                self._answer(effect.member_id, Joined(effect.member_id, effect.generation, effect.protocol,
-                                                      effect.leader_id, members))
-            elif isinstance(effect, ev.ErrorResponse) and effect.request == "join" and effect.member_id:
-                self._answer(effect.member_id, Refused(effect.error, effect.message, effect.member_id))
+                self._answer(self._joins, effect.member_id, Joined(
+                    effect.member_id, effect.generation, effect.protocol, effect.leader_id, effect.metadata,
+                    effect.protocol_type))
+            elif isinstance(effect, ev.SyncResponse):
+                self._answer(self._syncs, effect.member_id, Synced(
+                    effect.member_assignment, protocol_type, self.coordinator.protocol or ""))
+            elif isinstance(effect, ev.ErrorResponse) and effect.request in ("join", "sync") and effect.member_id:
+                waiting = self._joins if effect.request == "join" else self._syncs
+                self._answer(waiting, effect.member_id, Refused(effect.error, effect.message, effect.member_id))
             elif isinstance(effect, ev.MemberRemoved):
-                self._metadata.pop(effect.member_id, None)
-                self._answer(effect.member_id, Refused(GroupError.UNKNOWN_MEMBER_ID,
-                                                       f"removed from the group ({effect.reason})", effect.member_id))
+                removed = Refused(GroupError.UNKNOWN_MEMBER_ID, f"removed from the group ({effect.reason})",
+                                  effect.member_id)
+                self._answer(self._joins, effect.member_id, removed)
+                self._answer(self._syncs, effect.member_id, removed)
 
-    def _answer(self, member_id: str, result) -> None:
-        future = self._joins.get(member_id)
+    @staticmethod
+    def _answer(waiting: dict[str, asyncio.Future], member_id: str, result) -> None:
+        future = waiting.get(member_id)
         if future is not None and not future.done():
             future.set_result(result)

@@ -21,7 +21,7 @@ async def list_groups(node: BrokerServices, head, request) -> dict:
             continue
         if not session.allowed(node, "DESCRIBE", "GROUP", summary["group_id"]):
             continue  # Kafka lists the groups the principal may describe
-        groups.append({"group_id": summary["group_id"], "protocol_type": CONSUMER_PROTOCOL,
+        groups.append({"group_id": summary["group_id"], "protocol_type": summary.get("protocol_type", CONSUMER_PROTOCOL),
                        "group_state": summary["state"], "group_type": "classic"})
     return {"throttle_time": 0, "error_code": error_codes.NONE, "groups": groups}
 
@@ -52,12 +52,12 @@ async def _describe_one(node: BrokerServices, group_id: str) -> dict:
     if not summary:
         return _answer(group_id, error_codes.NONE, "Dead")  # Kafka's answer for a group it does not know
     answer = _answer(group_id, error_codes.NONE, summary["state"])
-    answer.update(protocol_type=CONSUMER_PROTOCOL, protocol_data=summary["partition_assignor"])
+    answer.update(protocol_type=summary.get("protocol_type", CONSUMER_PROTOCOL), protocol_data=summary["partition_assignor"])
     kafka_client_group = node.groups.loaded_client_group(group_id)
-    if kafka_client_group is not None:
+    if kafka_client_group is not None:  # the leader's bytes, as relayed to each member
         members = [{"member_id": m["member_id"], "group_instance_id": None, "client_id": m["client_id"],
                     "client_host": "", "member_metadata": m["metadata"],
-                    "member_assignment": assignment_bytes(m["assignment"])} for m in kafka_client_group.members()]
+                    "member_assignment": m["member_assignment"]} for m in kafka_client_group.members()]
     else:  # REST consumer instances: no Kafka protocol metadata of their own
         members = [{"member_id": m["consumer_id"], "group_instance_id": None, "client_id": m["client_id"],
                     "client_host": "", "member_metadata": b"",

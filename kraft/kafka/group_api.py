@@ -4,8 +4,11 @@
 The coordinator is the same as for REST groups (the leader of the group's
 __consumer_offsets partition), and so are committed offsets: what a Kafka consumer
 commits, a REST consumer of the same group resumes from, and the other way round.
-Subscriptions and assignments travel in Kafka's consumer protocol encoding
-(ConsumerProtocolSubscription / ConsumerProtocolAssignment, version-prefixed).
+As in Kafka the group leader assigns and the broker relays its SyncGroup bytes, for
+any protocol type (consumer, connect, ...) and assignor name. For the consumer
+protocol this door also reads the subscriptions and assignments (Kafka's
+ConsumerProtocolSubscription / ConsumerProtocolAssignment, version-prefixed) so that
+the coordinator can follow partition counts and show owned partitions and lag.
 """
 
 from __future__ import annotations
@@ -46,6 +49,18 @@ def subscribed_topics(metadata: bytes) -> frozenset[str] | None:
     except (SerialError, ValueError, TypeError, IndexError):
         return None
     return frozenset(subscription.topics)
+
+
+def assigned_partitions(data: bytes) -> tuple[tuple[str, int], ...] | None:
+    """The partitions in a consumer protocol assignment (any version, as above); empty
+    bytes are an empty assignment; None when it cannot be read."""
+    if not data:
+        return ()
+    try:
+        assignment, _ = entity_reader(ConsumerProtocolAssignment)(data, 2)
+    except (SerialError, ValueError, TypeError, IndexError):
+        return None
+    return tuple((str(t.topic), int(p)) for t in assignment.assigned_partitions for p in t.partitions)
 
 
 def assignment_bytes(assignment) -> bytes:
@@ -118,10 +133,9 @@ async def join_group(node: BrokerServices, head, request) -> dict:
         answer["error_code"] = code
         return answer
     protocols = [(p.name, bytes(p.metadata)) for p in request.protocols]
-    topics = subscribed_topics(protocols[0][1]) if protocols else None
-    if request.protocol_type != CONSUMER_PROTOCOL or topics is None:
-        answer["error_code"] = error_codes.INCONSISTENT_GROUP_PROTOCOL  # connect workers and others: not served
-        return answer
+    topics = None
+    if request.protocol_type == CONSUMER_PROTOCOL and protocols:
+        topics = subscribed_topics(protocols[0][1])  # every protocol of a consumer names the same topics
     session_ms = millis(request.session_timeout)
     rebalance_ms = millis(getattr(request, "rebalance_timeout", request.session_timeout))
     try:
@@ -130,12 +144,12 @@ async def join_group(node: BrokerServices, head, request) -> dict:
         answer["error_code"] = error_codes.code_of(exc)
         return answer
     result = await group.join(request.member_id or None, head.client_id or "", session_ms, rebalance_ms,
-                              protocols, topics, now_ms())
+                              request.protocol_type or "", protocols, topics or frozenset(), now_ms())
     if isinstance(result, Refused):
         answer["error_code"] = result.error.code
         return answer
     answer.update(generation_id=result.generation, protocol_name=result.protocol, leader=result.leader_id,
-                  member_id=result.member_id,
+                  member_id=result.member_id, protocol_type=result.protocol_type,
                   members=[{"member_id": m, "group_instance_id": None, "metadata": md} for m, md in result.members])
     return answer
 
@@ -157,11 +171,16 @@ async def sync_group(node: BrokerServices, head, request) -> dict:
     if group is None:
         answer["error_code"] = code
         return answer
-    assignment, refused = group.sync(request.member_id, int(request.generation_id), now_ms())
-    if refused is not None:
-        answer["error_code"] = refused.error.code
+    assignments = {a.member_id: bytes(a.assignment) for a in request.assignments}
+    partitions = {}
+    if group.coordinator.protocol_type == CONSUMER_PROTOCOL:  # readable: kept for lag and describe
+        partitions = {m: tps for m, data in assignments.items() if (tps := assigned_partitions(data)) is not None}
+    result = await group.sync(request.member_id, int(request.generation_id), now_ms(), assignments or None,
+                              partitions, getattr(request, "protocol_type", None), getattr(request, "protocol_name", None))
+    if isinstance(result, Refused):
+        answer["error_code"] = result.error.code
         return answer
-    answer.update(protocol_name=group.coordinator.protocol, assignment=assignment_bytes(assignment))
+    answer.update(protocol_type=result.protocol_type, protocol_name=result.protocol, assignment=result.assignment)
     return answer
 
 

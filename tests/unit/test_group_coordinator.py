@@ -66,7 +66,8 @@ def test_first_member_join_sync_stable():
     effects = join(g, now=100)
     [pending] = of(effects, JoinPending)
     [resp] = of(effects, JoinResponse)
-    assert resp == JoinResponse(pending.member_id, 1, "range", pending.member_id, ((pending.member_id, ("t", "u")),))
+    assert resp == JoinResponse(pending.member_id, 1, "range", pending.member_id, ((pending.member_id, ("t", "u")),),
+                                ((pending.member_id, b""),))
     assert g.state is GroupState.COMPLETING_REBALANCE
     assert [(s.old, s.new) for s in of(effects, StateChanged)] == [
         (GroupState.EMPTY, GroupState.PREPARING_REBALANCE),
