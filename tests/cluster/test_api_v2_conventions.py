@@ -105,7 +105,11 @@ def test_subscribe_and_delete_honour_accept(cluster):
 
 @pytest.mark.parametrize("name", ["a%01b", "tab%09name", "new%0Aline", "bad!name"])
 def test_a_name_no_topic_can_have_is_42206_everywhere(cluster, name):
+    """In a path, a control character makes the request malformed: 400, as Redpanda's
+    proxy answers it; any other name no topic can have is 42206. In a JSON body, 42206."""
     url = cluster.url(1)
+    raw = urllib.parse.unquote(name)
+    in_path = 400 if any(ord(ch) < 32 for ch in raw) else 42206
     cases = [
         ("POST", f"/topics/{name}", {"records": [{"value": 1}]}, {"Content-Type": V2_JSON}),
         ("POST", f"/topics/{name}/partitions/0", {"records": [{"value": 1}]}, {"Content-Type": V2_JSON}),
@@ -115,9 +119,8 @@ def test_a_name_no_topic_can_have_is_42206_everywhere(cluster, name):
     ]
     for method, path, body, headers in cases:
         status, _, answer = request(url + path, method, body, headers)
-        assert_envelope(status, answer, 42206)
+        assert_envelope(status, answer, in_path)
     base = new_instance(cluster, f"bad-name-{abs(hash(name))}")
-    raw = urllib.parse.unquote(name)
     status, _, answer = request(base + "/subscription", "POST", {"topics": [raw]}, {"Content-Type": V2})
     assert_envelope(status, answer, 42206)
 
