@@ -67,7 +67,8 @@ class CooperativeMember:
     def _on_revoke(self, consumer, partitions):
         gone = {(p.topic, p.partition) for p in partitions}
         self.revoked.append(gone)
-        for _ in range(20):  # what it read of them must be committed before another member reads on
+        for _ in range(150):  # what it read of them must be committed before another member reads on
+            # (refused while the group completes a rebalance; a loaded machine takes seconds)
             if not self._commit_pending(only=gone):
                 break
             time.sleep(0.1)
@@ -166,6 +167,11 @@ def test_librdkafka_cooperative_sticky_group_forms_rebalances_incrementally_and_
         for m in members:
             m.revoked.clear()
         leaving = members.pop(1)
+        # what it read must be committed before it goes (a commit refused while the group
+        # completed a rebalance is still pending): Kafka's consumers commit on close too
+        deadline = time.monotonic() + 30
+        while leaving._commit_pending() and time.monotonic() < deadline:
+            time.sleep(0.1)
         leaving.consumer.close()
         owned = settle(members, consumed, partitions)
         assert_each_partition_has_one_owner(owned, topic, partitions)
