@@ -7,10 +7,11 @@ one process, as `-s` needs). Each worker takes whole groups, in collection order
 - a module is a group of its own (its module-scoped cluster starts once);
 - the modules on the shared cluster (tests/cluster/conftest.py) are one group, so they
   share one cluster on one worker;
-- the modules that put a queueing discipline on the loopback device (tc: netem delay and
-  loss, htb shaping; there is one root per device for the whole host) are one group, so
-  they never overlap each other. iptables faults are safe side by side: each process
-  has its own chain, each cluster its own addresses.
+- the modules that change the host for everyone are one group, run first, so they never overlap:
+  a queueing discipline on the loopback device (tc netem and htb: one root per device
+  for the whole host; even the lab's availability probes add and remove one), iptables,
+  FUSE and tmpfs mounts. They run one after another on one worker while the other
+  worker runs the rest.
 """
 from __future__ import annotations
 
@@ -26,20 +27,26 @@ _worker = os.environ.get("PYTEST_XDIST_WORKER")
 if _worker in WORKER_FIRST_ADDRESS:
     os.environ.setdefault("KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS", str(WORKER_FIRST_ADDRESS[_worker]))
 
-LOOPBACK_QDISC_MODULES = frozenset({"test_scenarios.py", "test_network_faults.py", "test_soak.py"})
+HOST_FAULT_MODULES = frozenset({
+    "test_scenarios.py", "test_network_faults.py", "test_soak.py", "test_power_cut_spacing.py",
+    "test_disk_full.py", "test_lazy_fs.py", "test_metadata_storm.py", "test_readiness_cut_off.py",
+})
 SHARED_CLUSTER_FIXTURES = frozenset({"shared_cluster", "fresh_shared_cluster"})
 
 
 def xdist_group_of(item) -> str:
     module = item.path.name
-    if module in LOOPBACK_QDISC_MODULES:
-        return "loopback-qdisc"
+    if module in HOST_FAULT_MODULES:
+        return "host-faults"
     if SHARED_CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
         return "shared-cluster"
     return str(item.path.relative_to(item.config.rootpath))
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
+    """Mark each test's group; the host-fault group first (a stable sort), so its long
+    run starts at once on one worker while the other takes everything else."""
     for item in items:
         item.add_marker(pytest.mark.xdist_group(name=xdist_group_of(item)))
+    items.sort(key=lambda item: xdist_group_of(item) != "host-faults")
