@@ -77,6 +77,9 @@ def test_moving_replicas_away_from_the_leader_under_writes_loses_nothing(cluster
     old_leader = before["leader_id"]
     newcomer = next(b for b in (1, 2, 3, 4) if b not in before["replica_ids"])
     target = [newcomer] + [b for b in before["replica_ids"] if b != old_leader]
+    # a new partition's ISR is full from the start; its logs open a moment later
+    c.wait_until(lambda: any(c.config.node(old_leader).data_path.glob("partitions/moving-0*")), 20,
+                 "the leader's log directory")
     old_dir = next(c.config.node(old_leader).data_path.glob("partitions/moving-0*"))
 
     writer = Writer(c, "moving")
