@@ -65,8 +65,7 @@ def batch_of_records(records: Sequence[Record], configs: Mapping[str, str], topi
                      sequence: int = -1) -> bytes:
     """A REST client's records as the batch to store (producer fields travel inside it,
     also when forwarded to the leader)."""
-    refuse_internal_topic(topic)
-    check_record_sizes(records, configs, topic)
+    refuse_internal_topic(topic)  # the sizes were checked before any record was written
     if _log_append_time(configs):
         _restamp(records)
     return encode_batch(records, 0, -1, producer_id, producer_epoch, sequence,
