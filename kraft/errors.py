@@ -88,6 +88,10 @@ class GroupAuthorizationFailed(AuthorizationFailed):
     kafka_name, kafka_code = "GROUP_AUTHORIZATION_FAILED", 30
 
 
+class TransactionalIdAuthorizationFailed(AuthorizationFailed):
+    kafka_name, kafka_code = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", 53
+
+
 class InvalidValue(RequestError):
     """Well-formed request, unacceptable value (bad name, RF too large, unknown config)."""
 
@@ -325,6 +329,64 @@ class InvalidProducerEpoch(ProducerSequenceError):
     """A producer epoch older than one that has already written to the partition."""
 
     kafka_name, kafka_code = "INVALID_PRODUCER_EPOCH", 47
+
+
+# -- transactions (KIP-98) ----------------------------------------------------------------
+class TransactionError(KraftError):
+    """A transactional request the coordinator or a partition refuses (the client's
+    state or fault, not the cluster's)."""
+
+
+class InvalidTxnState(TransactionError):
+    """The transaction is in no state for this request: a produce to a partition not
+    added to it, EndTxn with no open transaction, a non-transactional write from a
+    producer whose transaction is open."""
+
+    kafka_name, kafka_code = "INVALID_TXN_STATE", 48
+
+
+class InvalidProducerIdMapping(TransactionError):
+    """The producer id does not belong to the transactional id."""
+
+    kafka_name, kafka_code = "INVALID_PRODUCER_ID_MAPPING", 49
+
+
+class InvalidTransactionTimeout(TransactionError):
+    """transaction.timeout.ms is not positive or exceeds transaction.max.timeout.ms."""
+
+    kafka_name, kafka_code = "INVALID_TRANSACTION_TIMEOUT", 50
+
+
+class ConcurrentTransactions(TransactionError):
+    """The previous transaction of this id is still completing (markers being written)."""
+
+    kafka_name, kafka_code = "CONCURRENT_TRANSACTIONS", 51
+    retriable = True
+
+
+class TransactionCoordinatorFenced(TransactionError):
+    """A marker from a coordinator epoch older than one the partition has seen."""
+
+    kafka_name, kafka_code = "TRANSACTION_COORDINATOR_FENCED", 52
+
+
+class ProducerFenced(TransactionError):
+    """Another producer with the same transactional id has a newer epoch."""
+
+    kafka_name, kafka_code = "PRODUCER_FENCED", 90
+
+
+class TransactionalIdNotFound(TransactionError):
+    """No transaction state for this transactional id."""
+
+    kafka_name, kafka_code = "TRANSACTIONAL_ID_NOT_FOUND", 105
+
+
+class UnstableOffsetCommit(TransactionError):
+    """A transactional offset commit for this partition awaits its marker (require_stable)."""
+
+    kafka_name, kafka_code = "UNSTABLE_OFFSET_COMMIT", 88
+    retriable = True
 
 
 # -- storage ----------------------------------------------------------------------------

@@ -30,6 +30,8 @@ REST_ERROR_CODES: dict[type[e.KraftError], int] = {
     e.InvalidAcl: 40002,  # as Confluent's v3 answers a bad ACL
     e.InvalidValue: 42206,
     e.ProducerSequenceError: 42206,
+    e.TransactionError: 40905,  # the transaction's state forbids it
+    e.TransactionalIdNotFound: 40405,
     e.UnknownTopicOrPartition: 40402,
     e.TopicNotFound: 40401,
     e.PartitionNotFound: 40402,
