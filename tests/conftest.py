@@ -15,9 +15,14 @@ process is the default; README, "Tests"). Each worker takes whole groups:
 """
 from __future__ import annotations
 
+import functools
 import os
+from pathlib import Path
 
-import pytest
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # without pytest-xdist the suite runs in one process
+    LoadScopeScheduling = None
 
 # Each worker's clusters on their own loopback addresses (127.0.0.2+, 127.0.0.42+), so two
 # clusters never race for one address and port; the fixed ranges modules choose
@@ -31,22 +36,43 @@ HOST_FAULT_MODULES = frozenset({
     "test_scenarios.py", "test_network_faults.py", "test_soak.py", "test_power_cut_spacing.py",
     "test_disk_full.py", "test_lazy_fs.py", "test_metadata_storm.py", "test_readiness_cut_off.py",
 })
-SHARED_CLUSTER_FIXTURES = frozenset({"shared_cluster", "fresh_shared_cluster"})
+SHARED_CLUSTER_FIXTURES = ("shared_cluster", "fresh_shared_cluster")
 
 
-def xdist_group_of(item) -> str:
-    module = item.path.name
-    if module in HOST_FAULT_MODULES:
+def group_of(nodeid: str, rootpath: Path) -> str:
+    """Which tests one worker takes together, from a test's id ("tests/x/test_m.py::test[p]")."""
+    module = nodeid.split("::", 1)[0]
+    if Path(module).name in HOST_FAULT_MODULES:
         return "host-faults"
-    if SHARED_CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
+    if _uses_shared_cluster(rootpath / module):
         return "shared-cluster"
-    return str(item.path.relative_to(item.config.rootpath))
+    return module
 
 
-@pytest.hookimpl(trylast=True)
+@functools.cache
+def _uses_shared_cluster(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return any(name in text for name in SHARED_CLUSTER_FIXTURES)
+
+
+if LoadScopeScheduling is not None:
+    class GroupScheduling(LoadScopeScheduling):
+        """xdist's scope scheduling with our groups as the scopes. Not xdist's loadgroup
+        marks: under pytest 9.2 its "@group" suffix no longer reaches the node ids, and
+        every module was split across the workers (two clusters per module, and a test
+        on one worker not seeing a topic a test on the other had created)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid, self.config.rootpath)
+
+    def pytest_xdist_make_scheduler(config, log):
+        return GroupScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """Mark each test's group; the host-fault group first (a stable sort), so its long
-    run starts at once on one worker while the other takes everything else."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(name=xdist_group_of(item)))
-    items.sort(key=lambda item: xdist_group_of(item) != "host-faults")
+    """The host-fault group first (a stable sort): its long run starts at once on one
+    worker while the other takes everything else."""
+    items.sort(key=lambda item: group_of(item.nodeid, config.rootpath) != "host-faults")
