@@ -1,6 +1,7 @@
 """GroupCoordinator's transactional offset commits (TxnOffsetCommit, KIP-447) over a real
 partition log on disk, with real asyncio: one transactional batch per commit, pending
-until complete_transaction, and the same state after a reload from the log."""
+until complete_transaction, the same state after a reload from the log, and the
+Kafka OffsetFetch handler's require_stable."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from kraft.errors import ConsumerConflict, ConsumerInstanceNotFound, InvalidProd
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.groups.offset_store import CommittedOffset
+from kraft.kafka import group_api
 from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record import Record
@@ -23,6 +25,7 @@ from kraft.storage.record_batch import NO_SEQUENCE, BatchHeader, encode_batch, i
 
 NODE = 1
 GROUP = "g"
+UNSTABLE_OFFSET_COMMIT = 88
 
 
 def image() -> MetadataImage:
@@ -240,3 +243,31 @@ async def test_a_plain_commit_waiting_for_its_acknowledgement_is_unstable(log):
     await committing
     assert coord.unstable_offsets(GROUP) == frozenset() and coord.committed(GROUP, "t", 0).offset == 5
 
+
+# -- OffsetFetch (v7) require_stable -------------------------------------------------------------
+def fetch_request(require_stable: bool, topics=None):
+    wanted = None if topics is None else [SimpleNamespace(name=t, partition_indexes=ps) for t, ps in topics.items()]
+    return SimpleNamespace(group_id=GROUP, topics=wanted, require_stable=require_stable)
+
+
+def partitions(answer: dict) -> dict:
+    return {(t["name"], p["partition_index"]): (p["committed_offset"], p["error_code"])
+            for t in answer["topics"] for p in t["partitions"]}
+
+
+async def test_offset_fetch_require_stable_answers_unstable_offset_commit_per_pending_partition(log):
+    coord, _ = await loaded(log)
+    node = SimpleNamespace(groups=coord, image=image())
+    await coord.commit(GROUP, {("t", 0): (3, ""), ("t", 1): (4, "")})
+    await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (10, "")})
+    named = fetch_request(True, {"t": [0, 1]})
+    answer = await group_api.offset_fetch(node, None, named)
+    assert answer["error_code"] == 0  # v7 answers it per partition
+    assert partitions(answer) == {("t", 0): (-1, UNSTABLE_OFFSET_COMMIT), ("t", 1): (4, 0)}
+    every = await group_api.offset_fetch(node, None, fetch_request(True))
+    assert partitions(every) == {("t", 0): (-1, UNSTABLE_OFFSET_COMMIT), ("t", 1): (4, 0)}
+    loose = await group_api.offset_fetch(node, None, fetch_request(False, {"t": [0, 1]}))
+    assert partitions(loose) == {("t", 0): (3, 0), ("t", 1): (4, 0)}  # the last stable offsets
+    append_marker(log, 70, 0, commit=True)
+    coord.complete_transaction(0, 70, commit=True)
+    assert partitions(await group_api.offset_fetch(node, None, named)) == {("t", 0): (10, 0), ("t", 1): (4, 0)}
