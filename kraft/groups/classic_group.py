@@ -58,6 +58,8 @@ VALID_PREVIOUS: dict[GroupState, frozenset[GroupState]] = {
 HEARTBEAT_IN = {PREPARING: GroupError.REBALANCE_IN_PROGRESS, COMPLETING: None, STABLE: None}
 SYNC_IN = {PREPARING: GroupError.REBALANCE_IN_PROGRESS, COMPLETING: None, STABLE: None}
 COMMIT_IN = {PREPARING: None, COMPLETING: GroupError.REBALANCE_IN_PROGRESS, STABLE: None}
+# A transactional commit (KIP-447) is fenced by member and generation alone, as in Kafka.
+TXN_COMMIT_IN: dict[GroupState, GroupError | None] = {PREPARING: None, COMPLETING: None, STABLE: None}
 
 
 class ClassicGroup:
@@ -237,7 +239,8 @@ class ClassicGroup:
     def _on_commit_check(self, e: ev.CommitCheck, out: list[Effect]) -> None:
         if e.generation < 0 and self.state is EMPTY:
             out.append(ev.CommitOk(e.member_id, e.generation))  # the group only stores offsets
-        elif not self._check(e.member_id, e.generation, COMMIT_IN, "commit", out):
+        elif not self._check(e.member_id, e.generation, TXN_COMMIT_IN if e.transactional else COMMIT_IN,
+                             "commit", out):
             out.append(ev.CommitOk(e.member_id, e.generation))
 
     def _on_tick(self, e: ev.Tick, out: list[Effect]) -> None:

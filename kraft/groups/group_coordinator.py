@@ -12,6 +12,11 @@ partition always holds what its log holds.
 REST consumer instances live with their group's coordinator: every node forwards a
 group's requests there (kraft/api/consumer_routes.py), so joins, heartbeats and
 commits are local calls.
+
+Transactional commits (TxnOffsetCommit) are appended the same way, as one
+transactional batch of the producer, and stay pending (offset_store.py) until the
+wiring reports the transaction's marker on that offsets partition
+(complete_transaction); a load replays markers from the log the same way.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,7 +34,7 @@ from kraft.groups.kafka_client_group import KafkaClientGroup
 from kraft.groups.consumer_instance import ConsumerInstance, InstanceConfig
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS, coordinator_partition
 from kraft.groups.rest_instance_group import RestInstanceGroup
-from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record
+from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record, marker_is_commit
 from kraft.config.cluster import GroupSettings
 from kraft.errors import (
     DamagedLog,
@@ -37,11 +43,17 @@ from kraft.errors import (
     ConsumerInstanceNotFound,
     CoordinatorLoadInProgress,
     CoordinatorNotAvailable,
+    InvalidProducerIdMapping,
+    KraftError,
     NotCoordinator,
     NotFound,
+    PartitionNotFound,
     TopicAlreadyExists,
+    TopicNotFound,
 )
-from kraft.storage.record_batch import decode_records, encode_batch, iter_batches
+from kraft.groups.group_events import GroupError
+from kraft.storage.record import Record
+from kraft.storage.record_batch import NO_SEQUENCE, BatchHeader, decode_records, encode_batch, iter_batches
 from kraft.metadata.image import MetadataImage
 
 log = logging.getLogger(__name__)
@@ -99,6 +111,9 @@ class GroupCoordinator:
         self._counted_at = -1  # the image offset _topic_counts was taken at
         self._creating: asyncio.Task | None = None
         self._prefix = uuid.uuid4().hex[:8] + "."  # member ids never repeat across incarnations
+        # (group, topic, partition) of plain commits appended and not yet acknowledged:
+        # unstable for a require_stable fetch, as Kafka's pending offset commits are
+        self._commits_in_flight: Counter[tuple[str, str, int]] = Counter()
 
     # -- background: follow leadership, tick groups ------------------------------------
     def on_metadata(self) -> None:
@@ -163,9 +178,8 @@ class GroupCoordinator:
             data = plog.read(position, LOAD_CHUNK_BYTES)
             next_position = position
             for pos, header in iter_batches(data):
-                for record in decode_records(data, pos, verify=False):
-                    if record.offset >= position:
-                        cache.replay(record)
+                if header.next_offset > position:  # the first batch may hold records already replayed
+                    _replay_batch(cache, header, decode_records(data, pos, verify=False), position)
                 next_position = header.next_offset
             if next_position <= position:
                 break  # nothing readable: never spin
@@ -330,20 +344,137 @@ class GroupCoordinator:
         t = self._image().topic(topic)
         return t is not None and committed.topic_id in ("", t.topic_id)
 
-    async def commit(self, group_id: str, offsets: dict[tuple[str, int], tuple[int, str]]) -> None:
-        """Append the commits to the group's offsets partition (acks=all), then cache them."""
-        cache = self._cache_of(group_id)
+    def _offsets_partition_of(self, group_id: str) -> int:
         count = self._offsets_partitions()
         if count is None:  # _cache_of found the partition loaded, so the topic exists
             raise NotCoordinator("NOT_COORDINATOR: the offsets topic is gone; retry")
-        p = coordinator_partition(group_id, count)
+        return coordinator_partition(group_id, count)
+
+    async def commit(self, group_id: str, offsets: dict[tuple[str, int], tuple[int, str]]) -> None:
+        """Append the commits to the group's offsets partition (acks=all), then cache them."""
+        cache = self._cache_of(group_id)
+        p = self._offsets_partition_of(group_id)
         now = wall_ms()
         items = sorted(offsets.items())
         ids = {t: topic.topic_id for t, _ in offsets if (topic := self._image().topic(t)) is not None}
         records = [commit_record(group_id, t, part, off, md, now, ids.get(t, "")) for (t, part), (off, md) in items]
-        base = await self._append_local(OFFSETS_TOPIC, p, encode_batch(records, 0, -1), COMMIT_TIMEOUT_MS, now)
+        keys = [(group_id, t, part) for (t, part), _ in items]
+        self._commits_in_flight.update(keys)
+        try:
+            base = await self._append_local(OFFSETS_TOPIC, p, encode_batch(records, 0, -1), COMMIT_TIMEOUT_MS, now)
+        finally:
+            self._commits_in_flight.subtract(keys)
+            for key in keys:
+                if self._commits_in_flight[key] <= 0:
+                    del self._commits_in_flight[key]
         for i, ((t, part), (off, md)) in enumerate(items):
             cache.put(group_id, t, part, CommittedOffset(off, md, now, base + i, ids.get(t, "")))
+
+    # -- transactional commits (KIP-98, KIP-447) ------------------------------------------
+    async def txn_offset_commit(self, group_id: str, producer_id: int, producer_epoch: int, generation_id: int,
+                                member_id: str, group_instance_id: str | None,
+                                offsets: dict[tuple[str, int], tuple[int, str]]) -> dict[tuple[str, int], KraftError]:
+        """A TxnOffsetCommit: append the offsets ((topic, partition) -> (offset,
+        metadata), as commit() takes them) to the group's offsets partition as ONE
+        transactional batch of the producer (acks=all). They stay pending, unseen by
+        committed() and OffsetFetch, until complete_transaction reports the
+        transaction's marker on that partition.
+
+        Returns the partitions left out, each with its error (UnknownTopicOrPartition:
+        no such topic or partition now, checked first as Kafka's handler does); the
+        others were written. Raises, nothing written: NotCoordinator /
+        CoordinatorLoadInProgress as commit() does; InvalidProducerIdMapping for a
+        negative producer id or epoch; when a generation or member is given and does
+        not match the group of Kafka clients (KIP-447), ConsumerConflict
+        (ILLEGAL_GENERATION) or ConsumerInstanceNotFound (UNKNOWN_MEMBER_ID), and
+        CoordinatorNotAvailable / NotCoordinator for a group being unloaded. Raises
+        what the append raises: the offsets are then not pending here (as in Kafka),
+        though the batch may be in the log (a later load finds it pending)."""
+        cache = self._cache_of(group_id)
+        p = self._offsets_partition_of(group_id)
+        if producer_id < 0 or producer_epoch < 0:
+            raise InvalidProducerIdMapping(f"INVALID_PRODUCER_ID_MAPPING: a transactional offset commit needs a "
+                                           f"producer id and epoch, got {producer_id}/{producer_epoch}")
+        image = self._image()
+        refused: dict[tuple[str, int], KraftError] = {}
+        accepted: list[tuple[tuple[str, int], tuple[int, str], str]] = []
+        for (t, part), value in sorted(offsets.items()):
+            topic = image.topic(t)
+            if topic is None:
+                refused[(t, part)] = TopicNotFound(f"UNKNOWN_TOPIC_OR_PARTITION: topic {t!r} not found")
+            elif not 0 <= part < len(topic.partitions):
+                refused[(t, part)] = PartitionNotFound(f"UNKNOWN_TOPIC_OR_PARTITION: partition {part} of topic "
+                                                       f"{t!r} not found")
+            else:
+                accepted.append(((t, part), value, topic.topic_id))
+        if not accepted:
+            return refused
+        self._check_txn_member(group_id, cache, generation_id, member_id, group_instance_id)
+        now = wall_ms()
+        records = [commit_record(group_id, t, part, off, md, now, tid) for (t, part), (off, md), tid in accepted]
+        batch = encode_batch(records, 0, -1, producer_id, producer_epoch, NO_SEQUENCE, is_transactional=True)
+        write = cache.begin_txn_write(producer_id, group_id, {
+            key: CommittedOffset(off, md, now, -1, tid) for key, (off, md), tid in accepted})
+        try:
+            base = await self._append_local(OFFSETS_TOPIC, p, batch, COMMIT_TIMEOUT_MS, now)
+        except BaseException:
+            cache.txn_write_failed(write)
+            raise
+        cache.txn_write_appended(write, base)
+        return refused
+
+    def _check_txn_member(self, group_id: str, cache: OffsetCache, generation_id: int, member_id: str,
+                          group_instance_id: str | None) -> None:
+        """KIP-447's fencing, as Kafka's ClassicGroup.validateOffsetCommit does it for a
+        transactional commit. An old client's commit (generation -1, no member, no
+        instance id) is not checked. There is no static membership here (members join
+        as dynamic ones whatever group.instance.id they send), so the member id alone
+        identifies a member and FENCED_INSTANCE_ID is never answered."""
+        if generation_id < 0 and not member_id and group_instance_id is None:
+            return
+        rest = self._groups.get(group_id)
+        if rest is not None and rest.instances:  # as kafka_client_group refuses it
+            raise ConsumerConflict(f"ILLEGAL_GENERATION: group {group_id!r} has REST consumer instances, "
+                                   "not Kafka client members")
+        group = self._client_groups.get(group_id)
+        if group is None:
+            if generation_id < 0:
+                return  # an empty group that only stores offsets, as Kafka accepts it
+            if cache.of_group(group_id) or cache.pending_of_group(group_id):
+                raise ConsumerInstanceNotFound(f"UNKNOWN_MEMBER_ID: group {group_id!r} has no member "
+                                               f"{member_id!r} (it has no members)")
+            raise ConsumerConflict(f"ILLEGAL_GENERATION: group {group_id!r} does not exist, so generation "
+                                   f"{generation_id} is not its")
+        refused = group.commit_error(member_id, generation_id, transactional=True)
+        if refused is None:
+            return
+        if refused.error is GroupError.UNKNOWN_MEMBER_ID:
+            raise ConsumerInstanceNotFound(f"UNKNOWN_MEMBER_ID: {refused.message}")
+        if refused.error is GroupError.ILLEGAL_GENERATION:
+            raise ConsumerConflict(f"ILLEGAL_GENERATION: {refused.message}")
+        if refused.error is GroupError.NOT_COORDINATOR:
+            raise NotCoordinator(f"NOT_COORDINATOR: {refused.message}")
+        raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: {refused.message}")
+
+    def complete_transaction(self, offsets_partition: int, producer_id: int, commit: bool) -> None:
+        """The transaction's marker is in offsets partition ``offsets_partition`` (the
+        wiring calls this after appending it on this node, its leader): the producer's
+        pending offsets there become visible (commit; a commit later in the log keeps
+        precedence) or are dropped (abort). Offsets of an append still in flight follow
+        the outcome when it returns. Not loaded here: nothing to do, a load replays the
+        marker from the log."""
+        loaded = self._loaded.get(offsets_partition)
+        if loaded is not None:
+            loaded.cache.complete(producer_id, commit)
+
+    def unstable_offsets(self, group_id: str) -> frozenset[tuple[str, int]]:
+        """(topic, partition) of the group whose offset may still change without a new
+        request: a transaction's pending offset, or a plain commit appended and not yet
+        acknowledged (Kafka's pending offset commits). OffsetFetch with require_stable
+        answers UNSTABLE_OFFSET_COMMIT for these."""
+        keys = set(self._cache_of(group_id).pending_of_group(group_id))
+        keys.update((t, part) for (g, t, part) in self._commits_in_flight if g == group_id)
+        return frozenset(keys)
 
     # -- views -------------------------------------------------------------------------------
     def local_group_ids(self) -> list[str]:
@@ -398,3 +529,24 @@ class GroupCoordinator:
             "committed": [{"topic": t, "partition": p, "offset": c.offset, "metadata": c.metadata}
                           for (t, p), c in sorted(committed.items())],
         }
+
+
+def _replay_batch(cache: OffsetCache, header: BatchHeader, records: list[Record], position: int) -> None:
+    """One batch of an offsets partition's log, in log order: plain commits, a
+    transaction's commits (pending) or its marker. Records before ``position`` were
+    replayed already."""
+    if header.is_control:
+        if header.base_offset >= position:
+            for record in records:  # one record: the marker
+                commit = marker_is_commit(record.key)
+                if commit is not None:
+                    cache.replay_marker(header.producer_id, commit)
+        return
+    for record in records:
+        assert record.offset is not None  # records read back from a log carry offsets
+        if record.offset < position:
+            continue
+        if header.is_transactional and header.producer_id >= 0:
+            cache.replay_transactional(header.producer_id, record)
+        else:
+            cache.replay(record)

@@ -97,9 +97,12 @@ class Tick:
 @dataclass(frozen=True)
 class CommitCheck:
     """May this member commit offsets? generation < 0 with an empty group: a standalone
-    commit (manual assignment, Kafka's 'group only used to store offsets')."""
+    commit (manual assignment, Kafka's 'group only used to store offsets').
+    transactional: a TxnOffsetCommit (KIP-447), checked as Kafka checks it: member and
+    generation only, whatever the group's state (no REBALANCE_IN_PROGRESS)."""
     member_id: str
     generation: int
+    transactional: bool = False
 
 
 @dataclass(frozen=True)

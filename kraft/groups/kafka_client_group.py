@@ -113,9 +113,10 @@ class KafkaClientGroup:
                 return Refused(effect.error, effect.message, member_id)
         return None
 
-    def commit_error(self, member_id: str, generation: int) -> Refused | None:
-        """Why this member may not commit (a stale generation must not move offsets)."""
-        for effect in self.coordinator.handle(ev.CommitCheck(member_id, generation)):
+    def commit_error(self, member_id: str, generation: int, transactional: bool = False) -> Refused | None:
+        """Why this member may not commit (a stale generation must not move offsets);
+        transactional: a TxnOffsetCommit's check (KIP-447)."""
+        for effect in self.coordinator.handle(ev.CommitCheck(member_id, generation, transactional)):
             if isinstance(effect, ev.ErrorResponse):
                 return Refused(effect.error, effect.message, member_id)
         return None

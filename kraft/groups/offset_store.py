@@ -5,10 +5,20 @@ compacted topic only the latest survives, and replaying a partition's log from t
 start rebuilds every group's committed offsets (how a new coordinator loads them).
 A tombstone (value None) deletes the commit. Keys and values are JSON so that the
 topic stays readable with the ordinary consume API. Pure.
+
+Transactional commits (TxnOffsetCommit, KIP-98/447) are the same records in a
+transactional batch of the producer: they stay pending, invisible to readers, until
+the transaction's marker (a control batch of that producer) follows them in the log.
+A COMMIT marker makes each pending offset visible unless a commit later in the log
+already replaced it (Kafka orders a transaction's offsets and plain commits by their
+position in the log, not by when the marker came); an ABORT marker drops them. A
+tombstone drops the key's pending offsets too. Replaying a partition's log rebuilds
+the same committed and pending state the live path keeps.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 import orjson
@@ -16,6 +26,10 @@ import orjson
 from kraft.storage.record import Record
 
 KEY_VERSION = "offset/1"
+_CONTROL_KEY = struct.Struct(">hh")  # a control record's key: version, type
+CONTROL_ABORT, CONTROL_COMMIT = 0, 1
+
+Key = tuple[str, int]  # (topic, partition)
 
 
 @dataclass(frozen=True)
@@ -69,14 +83,57 @@ def parse_value(value: bytes, log_offset: int) -> CommittedOffset | None:
         return None
 
 
+def marker_is_commit(key: bytes | None) -> bool | None:
+    """The outcome a transaction marker's record key names (Kafka's control record key:
+    int16 version, int16 type; 0 ABORT, 1 COMMIT); None for any other control record."""
+    if key is None or len(key) < _CONTROL_KEY.size:
+        return None
+    version, kind = _CONTROL_KEY.unpack_from(key)
+    if version < 0 or kind not in (CONTROL_ABORT, CONTROL_COMMIT):
+        return None
+    return kind == CONTROL_COMMIT
+
+
+class TxnWrite:
+    """One transactional commit between its append and its answer: its offsets are
+    pending from before the append (so that a require_stable fetch never misses them)
+    and learn their log positions when the append returns. ``outcome`` is set when the
+    transaction ended while the append was still in flight (True: committed)."""
+
+    def __init__(self, producer_id: int, group: str, offsets: dict[Key, CommittedOffset]):
+        self.producer_id = producer_id
+        self.group = group
+        self.offsets = offsets  # in record order; log_offset -1 until appended
+        self.outcome: bool | None = None
+
+
 class OffsetCache:
-    """Committed offsets of the groups of one offsets-topic partition."""
+    """Committed offsets of the groups of one offsets-topic partition, and the pending
+    offsets of the transactions open on it."""
 
     def __init__(self) -> None:
         self._groups: dict[str, dict[tuple[str, int], CommittedOffset]] = {}
+        # producer id -> group -> (topic, partition) -> its pending offset (Kafka's
+        # pendingTransactionalOffsets); log_offset -1 while its append is in flight
+        self._pending: dict[int, dict[str, dict[Key, CommittedOffset]]] = {}
+        self._open_by_group: dict[str, set[int]] = {}  # group -> producers with pending offsets
+        self._in_flight: dict[int, list[TxnWrite]] = {}  # producer id -> its writes in flight
 
     def replay(self, record: Record) -> None:
-        """Apply one record read back from the offsets topic, in log order."""
+        """Apply one record of a non-transactional batch read back from the offsets
+        topic, in log order."""
+        self._replay(record, None)
+
+    def replay_transactional(self, producer_id: int, record: Record) -> None:
+        """Apply one record of a transactional batch of ``producer_id``, in log order: a
+        commit becomes pending until the producer's marker."""
+        self._replay(record, producer_id)
+
+    def replay_marker(self, producer_id: int, commit: bool) -> None:
+        """Apply a transaction marker (a control batch) of ``producer_id``, in log order."""
+        self.complete(producer_id, commit)
+
+    def _replay(self, record: Record, producer_id: int | None) -> None:
         key = parse_key(record.key)
         if key is None:
             return
@@ -86,8 +143,12 @@ class OffsetCache:
             return
         assert record.offset is not None  # records read back from a log carry offsets
         committed = parse_value(record.value, record.offset)
-        if committed is not None:
+        if committed is None:
+            return
+        if producer_id is None:
             self.put(group, topic, partition, committed)
+        else:
+            self._set_pending(producer_id, group, (topic, partition), committed)
 
     def put(self, group: str, topic: str, partition: int, committed: CommittedOffset) -> None:
         """Later log positions win, whatever order acknowledgements arrive in."""
@@ -97,11 +158,117 @@ class OffsetCache:
             offsets[(topic, partition)] = committed
 
     def forget(self, group: str, topic: str, partition: int) -> None:
+        """A tombstone: the commit and every pending offset of that key are gone (Kafka)."""
         offsets = self._groups.get(group)
         if offsets is not None:
             offsets.pop((topic, partition), None)
             if not offsets:
                 del self._groups[group]
+        for producer_id in list(self._open_by_group.get(group, ())):
+            by_group = self._pending[producer_id]
+            pending = by_group[group]
+            pending.pop((topic, partition), None)
+            if not pending:
+                self._close(producer_id, group)
+
+    # -- transactions ------------------------------------------------------------------------
+    def begin_txn_write(self, producer_id: int, group: str, offsets: dict[Key, CommittedOffset]) -> TxnWrite:
+        """The live path, before appending a transactional commit: its offsets (log_offset
+        -1, in the order of the batch's records) are pending from now on."""
+        write = TxnWrite(producer_id, group, dict(offsets))
+        for key, committed in write.offsets.items():
+            self._set_pending(producer_id, group, key, committed)
+        self._in_flight.setdefault(producer_id, []).append(write)
+        return write
+
+    def txn_write_appended(self, write: TxnWrite, base_offset: int) -> None:
+        """Its batch is in the log at ``base_offset`` (its records at base, base+1, ...)."""
+        self._settle(write)
+        for i, (key, placeholder) in enumerate(write.offsets.items()):
+            placed = CommittedOffset(placeholder.offset, placeholder.metadata, placeholder.commit_timestamp_ms,
+                                     base_offset + i, placeholder.topic_id)
+            if write.outcome is None:
+                if self._pending_entry(write.producer_id, write.group, key) is placeholder:
+                    self._set_pending(write.producer_id, write.group, key, placed)
+            elif write.outcome:  # the transaction committed while the append was in flight
+                self.put(write.group, key[0], key[1], placed)
+
+    def txn_write_failed(self, write: TxnWrite) -> None:
+        """Its append failed: its offsets are pending no more (Kafka drops them too; a
+        batch that reached the log anyway is pending again after the next load)."""
+        self._settle(write)
+        if write.outcome is not None:
+            return
+        for key, placeholder in write.offsets.items():
+            if self._pending_entry(write.producer_id, write.group, key) is placeholder:
+                pending = self._pending[write.producer_id][write.group]
+                del pending[key]
+                if not pending:
+                    self._close(write.producer_id, write.group)
+
+    def complete(self, producer_id: int, commit: bool) -> None:
+        """The producer's transaction ended on this partition (its marker is in the log):
+        its pending offsets become visible (commit) or are dropped (abort). A pending
+        offset never replaces a commit later in the log."""
+        for write in self._in_flight.pop(producer_id, ()):
+            write.outcome = commit  # settled when its append returns
+        by_group = self._pending.pop(producer_id, None)
+        if by_group is None:
+            return
+        for group, pending in by_group.items():
+            opened = self._open_by_group.get(group)
+            if opened is not None:
+                opened.discard(producer_id)
+                if not opened:
+                    del self._open_by_group[group]
+            if commit:
+                for (topic, partition), committed in pending.items():
+                    if committed.log_offset >= 0:  # in flight: its write materializes it
+                        self.put(group, topic, partition, committed)
+
+    def has_pending(self, group: str, topic: str, partition: int) -> bool:
+        """Does an open transaction hold an offset for this key (require_stable)?"""
+        return any((topic, partition) in self._pending[p][group] for p in self._open_by_group.get(group, ()))
+
+    def pending_of_group(self, group: str) -> set[Key]:
+        """Every (topic, partition) of the group with a pending transactional offset."""
+        keys: set[Key] = set()
+        for producer_id in self._open_by_group.get(group, ()):
+            keys.update(self._pending[producer_id][group])
+        return keys
+
+    def pending(self, producer_id: int, group: str, topic: str, partition: int) -> CommittedOffset | None:
+        return self._pending_entry(producer_id, group, (topic, partition))
+
+    def open_producers(self) -> list[int]:
+        """Producers with pending offsets on this partition."""
+        return sorted(self._pending)
+
+    def _pending_entry(self, producer_id: int, group: str, key: Key) -> CommittedOffset | None:
+        return self._pending.get(producer_id, {}).get(group, {}).get(key)
+
+    def _set_pending(self, producer_id: int, group: str, key: Key, committed: CommittedOffset) -> None:
+        """A later commit of the same transaction replaces an earlier one (log order)."""
+        self._pending.setdefault(producer_id, {}).setdefault(group, {})[key] = committed
+        self._open_by_group.setdefault(group, set()).add(producer_id)
+
+    def _close(self, producer_id: int, group: str) -> None:
+        """The producer holds no pending offset of this group any more."""
+        by_group = self._pending[producer_id]
+        del by_group[group]
+        if not by_group:
+            del self._pending[producer_id]
+        opened = self._open_by_group[group]
+        opened.discard(producer_id)
+        if not opened:
+            del self._open_by_group[group]
+
+    def _settle(self, write: TxnWrite) -> None:
+        writes = self._in_flight.get(write.producer_id)
+        if writes is not None and write in writes:
+            writes.remove(write)
+            if not writes:
+                del self._in_flight[write.producer_id]
 
     def get(self, group: str, topic: str, partition: int) -> CommittedOffset | None:
         return self._groups.get(group, {}).get((topic, partition))
@@ -110,4 +277,5 @@ class OffsetCache:
         return dict(self._groups.get(group, {}))
 
     def groups(self) -> list[str]:
+        """Groups with a committed offset (pending ones are not shown until committed)."""
         return sorted(self._groups)

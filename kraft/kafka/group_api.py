@@ -26,7 +26,7 @@ from kio.serial.errors import SerialError
 from kio.static.primitive import i32
 
 from kraft.broker.services import BrokerServices
-from kraft.errors import KraftError
+from kraft.errors import KraftError, UnstableOffsetCommit
 from kraft.groups.kafka_client_group import Refused
 from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
@@ -260,6 +260,11 @@ async def offset_fetch(node: BrokerServices, head, request) -> dict:
         return answer
     try:
         committed = node.groups.committed_of_group(request.group_id)
+        # KIP-447 (v7): a partition whose offset a transaction (or an unacknowledged
+        # commit) may still change is answered UNSTABLE_OFFSET_COMMIT, per partition as
+        # Kafka does for v7; the consumer retries until it is stable
+        unstable = node.groups.unstable_offsets(request.group_id) if getattr(request, "require_stable", False) \
+            else frozenset()
     except KraftError as exc:
         answer["error_code"] = error_codes.code_of(exc)
         return answer
@@ -276,6 +281,8 @@ async def offset_fetch(node: BrokerServices, head, request) -> dict:
             c = committed.get((topic, p))
             if not session.allowed(node, "DESCRIBE", "TOPIC", topic):
                 c, code = None, TOPIC_AUTHORIZATION_FAILED
+            elif (topic, p) in unstable:
+                c, code = None, UnstableOffsetCommit.kafka_code
             else:
                 code = error_codes.NONE
             parts.append({"partition_index": p, "committed_offset": c.offset if c else -1,

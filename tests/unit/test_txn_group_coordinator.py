@@ -1,0 +1,273 @@
+"""GroupCoordinator's transactional offset commits (TxnOffsetCommit, KIP-447) over a real
+partition log on disk, with real asyncio: one transactional batch per commit, pending
+until complete_transaction, the same state after a reload from the log, and the
+Kafka OffsetFetch handler's require_stable."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from types import SimpleNamespace
+
+import pytest
+
+from kraft.config.cluster import GroupSettings
+from kraft.errors import ConsumerConflict, ConsumerInstanceNotFound, InvalidProducerIdMapping, NotLeaderOrFollower, \
+    UnknownTopicOrPartition
+from kraft.groups.coordinator_placement import OFFSETS_TOPIC
+from kraft.groups.group_coordinator import GroupCoordinator
+from kraft.groups.offset_store import CommittedOffset
+from kraft.kafka import group_api
+from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
+from kraft.storage.partition_log import PartitionLog
+from kraft.storage.record import Record
+from kraft.storage.record_batch import NO_SEQUENCE, BatchHeader, encode_batch, iter_batches
+
+NODE = 1
+GROUP = "g"
+UNSTABLE_OFFSET_COMMIT = 88
+
+
+def image() -> MetadataImage:
+    def topic(name: str, count: int) -> TopicImage:
+        leaders = tuple(PartitionRegistration((NODE,), (NODE,), NODE) for _ in range(count))
+        return TopicImage(name, f"id-{name}", leaders)
+
+    topics = [topic(OFFSETS_TOPIC, 1), topic("t", 2)]
+    return MetadataImage(offset=1, topics={t.topic_id: t for t in topics},
+                         topic_ids={t.name: t.topic_id for t in topics})
+
+
+class Replicas:
+    """One leader replica of the offsets partition, over a real log."""
+
+    def __init__(self, log: PartitionLog, leader_epoch: int = 0):
+        self.offsets = SimpleNamespace(log=log, is_leader=True, leader_epoch=leader_epoch)
+
+    def replica(self, topic: str, partition: int):
+        return self.offsets if (topic, partition) == (OFFSETS_TOPIC, 0) else None
+
+
+class Appender:
+    """append_local: the leader append, then (when `hold` is set) a wait that stands in
+    for the acks=all wait; `fail` makes the wait end in an error."""
+
+    def __init__(self, log: PartitionLog):
+        self.log = log
+        self.hold: asyncio.Event | None = None
+        self.fail: Exception | None = None
+
+    async def __call__(self, topic: str, partition: int, batch: bytes, timeout_ms: int, timestamp: int) -> int:
+        assert (topic, partition) == (OFFSETS_TOPIC, 0)
+        base, _ = self.log.append(batch, leader_epoch=0)
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.fail is not None:
+            raise self.fail
+        return base
+
+
+def coordinator(log: PartitionLog) -> tuple[GroupCoordinator, Appender]:
+    async def no_controller(path: str, body: dict) -> dict:
+        raise AssertionError("the offsets topic exists")
+
+    async def no_wait(offset: int, timeout_s: float) -> bool:
+        return True
+
+    appender = Appender(log)
+    snapshot = image()
+    return GroupCoordinator(NODE, GroupSettings(), lambda: snapshot, Replicas(log), no_controller, no_wait,
+                            appender), appender
+
+
+def append_marker(log: PartitionLog, producer_id: int, producer_epoch: int, commit: bool) -> None:
+    """A transaction marker as the wiring appends it (Kafka's control batch layout)."""
+    if hasattr(log, "append_marker"):  # the storage part's leader path, once there
+        log.append_marker(producer_id, producer_epoch, commit, 0, 0)
+        return
+    record = Record(struct.pack(">hh", 0, 1 if commit else 0), struct.pack(">hi", 0, 0), (), 0)
+    log.append(encode_batch([record], 0, 0, producer_id, producer_epoch, NO_SEQUENCE, is_transactional=True,
+                            is_control=True), leader_epoch=0)
+
+
+def headers(log: PartitionLog) -> list[BatchHeader]:
+    return [h for _, h in iter_batches(log.read(log.log_start_offset, 10**9))]
+
+
+@pytest.fixture
+def log(tmp_path):
+    log = PartitionLog.open(tmp_path / "offsets")
+    yield log
+    log.close()
+
+
+async def loaded(log: PartitionLog) -> tuple[GroupCoordinator, Appender]:
+    coord, appender = coordinator(log)
+    assert await coord.locate(GROUP) is None  # leads the partition: loads it from the log
+    return coord, appender
+
+
+async def test_a_transactional_commit_is_one_transactional_batch_and_pending_until_its_marker(log):
+    coord, _ = await loaded(log)
+    await coord.commit(GROUP, {("t", 0): (3, "")})
+    refused = await coord.txn_offset_commit(GROUP, 70, 2, -1, "", None, {("t", 0): (10, "a"), ("t", 1): (11, "b")})
+    assert refused == {}
+    txn = headers(log)[-1]
+    assert txn.is_transactional and not txn.is_control and txn.record_count == 2
+    assert (txn.producer_id, txn.producer_epoch, txn.base_sequence) == (70, 2, NO_SEQUENCE)
+    assert coord.committed(GROUP, "t", 0).offset == 3 and coord.committed(GROUP, "t", 1) is None
+    assert coord.unstable_offsets(GROUP) == {("t", 0), ("t", 1)}
+    append_marker(log, 70, 2, commit=True)
+    coord.complete_transaction(0, 70, commit=True)
+    visible = coord.committed(GROUP, "t", 0)
+    assert visible == CommittedOffset(10, "a", visible.commit_timestamp_ms, txn.base_offset, "id-t")
+    assert coord.committed(GROUP, "t", 1).offset == 11 and coord.unstable_offsets(GROUP) == frozenset()
+    reloaded, _ = await loaded(log)
+    assert reloaded.committed_of_group(GROUP) == coord.committed_of_group(GROUP)
+
+
+async def test_an_aborted_transaction_leaves_the_committed_offsets_and_a_reload_agrees(log):
+    coord, _ = await loaded(log)
+    await coord.commit(GROUP, {("t", 0): (3, "")})
+    await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (10, "")})
+    append_marker(log, 70, 0, commit=False)
+    coord.complete_transaction(0, 70, commit=False)
+    assert coord.committed(GROUP, "t", 0).offset == 3 and coord.unstable_offsets(GROUP) == frozenset()
+    reloaded, _ = await loaded(log)
+    assert reloaded.committed(GROUP, "t", 0).offset == 3 and reloaded.unstable_offsets(GROUP) == frozenset()
+
+
+async def test_a_plain_commit_after_the_transactions_offset_keeps_precedence_live_and_after_a_reload(log):
+    coord, _ = await loaded(log)
+    await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (10, "")})
+    await coord.commit(GROUP, {("t", 0): (20, "")})
+    append_marker(log, 70, 0, commit=True)
+    coord.complete_transaction(0, 70, commit=True)
+    assert coord.committed(GROUP, "t", 0).offset == 20
+    reloaded, _ = await loaded(log)
+    assert reloaded.committed(GROUP, "t", 0).offset == 20
+
+
+async def test_pending_offsets_survive_an_unload_in_the_log_and_a_reload_finds_them_pending(log):
+    coord, _ = await loaded(log)
+    await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (10, "")})
+    coord._unload(0)  # leadership moved away: the pending state is only in the log now
+    coord.complete_transaction(0, 70, commit=True)  # not loaded here: nothing to do
+    assert await coord.locate(GROUP) is None
+    assert coord.unstable_offsets(GROUP) == {("t", 0)} and coord.committed(GROUP, "t", 0) is None
+    append_marker(log, 70, 0, commit=True)
+    coord.complete_transaction(0, 70, commit=True)
+    assert coord.committed(GROUP, "t", 0).offset == 10
+    reloaded, _ = await loaded(log)  # a load replays the marker itself
+    assert reloaded.committed(GROUP, "t", 0).offset == 10 and reloaded.unstable_offsets(GROUP) == frozenset()
+
+
+async def test_unknown_topics_and_partitions_are_refused_and_the_rest_written(log):
+    coord, _ = await loaded(log)
+    refused = await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None,
+                                            {("t", 0): (1, ""), ("t", 9): (1, ""), ("nope", 0): (1, "")})
+    assert set(refused) == {("t", 9), ("nope", 0)}
+    assert all(isinstance(e, UnknownTopicOrPartition) and e.kafka_code == 3 for e in refused.values())
+    assert coord.unstable_offsets(GROUP) == {("t", 0)} and headers(log)[-1].record_count == 1
+    before = log.log_end_offset
+    assert set(await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 5): (1, "")})) == {("t", 5)}
+    assert log.log_end_offset == before  # nothing to write: no batch
+    with pytest.raises(InvalidProducerIdMapping):
+        await coord.txn_offset_commit(GROUP, -1, 0, -1, "", None, {("t", 0): (1, "")})
+
+
+async def test_kip_447_checks_generation_and_member_of_a_kafka_client_group(log):
+    coord, _ = await loaded(log)
+    group = coord.kafka_client_group(GROUP)
+    joined = await group.join(None, "client", 10_000, 5_000, "consumer", [("range", b"")], frozenset({"t"}), 0)
+    member, generation = joined.member_id, joined.generation
+    # the group is CompletingRebalance (no SyncGroup yet): Kafka accepts a transactional commit
+    assert await coord.txn_offset_commit(GROUP, 70, 0, generation, member, None, {("t", 0): (1, "")}) == {}
+    with pytest.raises(ConsumerConflict) as stale:
+        await coord.txn_offset_commit(GROUP, 70, 0, generation - 1, member, None, {("t", 0): (2, "")})
+    assert stale.value.kafka_code == 22  # ILLEGAL_GENERATION
+    with pytest.raises(ConsumerInstanceNotFound) as unknown:
+        await coord.txn_offset_commit(GROUP, 70, 0, generation, "stranger", None, {("t", 0): (2, "")})
+    assert unknown.value.kafka_code == 25  # UNKNOWN_MEMBER_ID
+    with pytest.raises(ConsumerConflict):  # a member id with generation -1 is checked too
+        await coord.txn_offset_commit(GROUP, 70, 0, -1, member, None, {("t", 0): (2, "")})
+    # an old client (generation -1, no member) is not checked, members or not
+    assert await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (3, "")}) == {}
+    assert coord._loaded[0].cache.pending(70, GROUP, "t", 0).offset == 3
+
+
+async def test_kip_447_for_a_group_without_members(log):
+    coord, _ = await loaded(log)
+    with pytest.raises(ConsumerConflict) as exc:  # no such group: Kafka answers ILLEGAL_GENERATION
+        await coord.txn_offset_commit("new", 70, 0, 4, "m", None, {("t", 0): (1, "")})
+    assert exc.value.kafka_code == 22
+    assert await coord.txn_offset_commit("new", 70, 0, -1, "m", None, {("t", 0): (1, "")}) == {}  # only stores offsets
+    with pytest.raises(ConsumerInstanceNotFound):  # a group with offsets and no members: the member is unknown
+        await coord.txn_offset_commit("new", 70, 0, 4, "m", "instance", {("t", 0): (1, "")})
+
+
+async def test_a_transaction_that_ends_while_the_append_is_in_flight_follows_its_outcome(log):
+    coord, appender = await loaded(log)
+    appender.hold = asyncio.Event()
+    committing = asyncio.create_task(coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (10, "")}))
+    aborting = asyncio.create_task(coord.txn_offset_commit(GROUP, 80, 0, -1, "", None, {("t", 1): (11, "")}))
+    await asyncio.sleep(0)
+    assert coord.unstable_offsets(GROUP) == {("t", 0), ("t", 1)}  # pending from before the append returns
+    append_marker(log, 70, 0, commit=True)
+    coord.complete_transaction(0, 70, commit=True)
+    append_marker(log, 80, 0, commit=False)
+    coord.complete_transaction(0, 80, commit=False)
+    appender.hold.set()
+    assert await committing == {} and await aborting == {}
+    assert coord.committed(GROUP, "t", 0).offset == 10 and coord.committed(GROUP, "t", 1) is None
+    assert coord.unstable_offsets(GROUP) == frozenset()
+    reloaded, _ = await loaded(log)
+    assert reloaded.committed_of_group(GROUP) == coord.committed_of_group(GROUP)
+
+
+async def test_a_failed_append_leaves_nothing_pending(log):
+    coord, appender = await loaded(log)
+    appender.fail = NotLeaderOrFollower("moved")
+    with pytest.raises(NotLeaderOrFollower):
+        await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (10, "")})
+    assert coord.unstable_offsets(GROUP) == frozenset()
+
+
+async def test_a_plain_commit_waiting_for_its_acknowledgement_is_unstable(log):
+    coord, appender = await loaded(log)
+    appender.hold = asyncio.Event()
+    committing = asyncio.create_task(coord.commit(GROUP, {("t", 0): (5, "")}))
+    await asyncio.sleep(0)
+    assert coord.unstable_offsets(GROUP) == {("t", 0)}
+    appender.hold.set()
+    await committing
+    assert coord.unstable_offsets(GROUP) == frozenset() and coord.committed(GROUP, "t", 0).offset == 5
+
+
+# -- OffsetFetch (v7) require_stable -------------------------------------------------------------
+def fetch_request(require_stable: bool, topics=None):
+    wanted = None if topics is None else [SimpleNamespace(name=t, partition_indexes=ps) for t, ps in topics.items()]
+    return SimpleNamespace(group_id=GROUP, topics=wanted, require_stable=require_stable)
+
+
+def partitions(answer: dict) -> dict:
+    return {(t["name"], p["partition_index"]): (p["committed_offset"], p["error_code"])
+            for t in answer["topics"] for p in t["partitions"]}
+
+
+async def test_offset_fetch_require_stable_answers_unstable_offset_commit_per_pending_partition(log):
+    coord, _ = await loaded(log)
+    node = SimpleNamespace(groups=coord, image=image())
+    await coord.commit(GROUP, {("t", 0): (3, ""), ("t", 1): (4, "")})
+    await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (10, "")})
+    named = fetch_request(True, {"t": [0, 1]})
+    answer = await group_api.offset_fetch(node, None, named)
+    assert answer["error_code"] == 0  # v7 answers it per partition
+    assert partitions(answer) == {("t", 0): (-1, UNSTABLE_OFFSET_COMMIT), ("t", 1): (4, 0)}
+    every = await group_api.offset_fetch(node, None, fetch_request(True))
+    assert partitions(every) == {("t", 0): (-1, UNSTABLE_OFFSET_COMMIT), ("t", 1): (4, 0)}
+    loose = await group_api.offset_fetch(node, None, fetch_request(False, {"t": [0, 1]}))
+    assert partitions(loose) == {("t", 0): (3, 0), ("t", 1): (4, 0)}  # the last stable offsets
+    append_marker(log, 70, 0, commit=True)
+    coord.complete_transaction(0, 70, commit=True)
+    assert partitions(await group_api.offset_fetch(node, None, named)) == {("t", 0): (10, 0), ("t", 1): (4, 0)}
