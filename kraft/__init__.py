@@ -3,7 +3,7 @@
 The package is layered; each layer imports only the layers listed before it:
 
     errors -> config -> security -> metadata -> storage -> quorum -> replication -> controller
-    -> groups -> internode -> broker -> api | kafka -> internode.routes -> server -> client
+    -> groups -> transactions -> internode -> broker -> api | kafka -> internode.routes -> server -> client
     -> cli, perf, scenario
 
 api (HTTP) and kafka (the Kafka protocol) are the two front doors, side by side over

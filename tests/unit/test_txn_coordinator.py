@@ -1,0 +1,329 @@
+"""The transaction coordinator's driver on real asyncio, over real partition logs on disk.
+
+What stands for other nodes is in memory (`Cluster`): the metadata image and the
+controller, acks=all replication (an append here is taken as replicated at once), and
+the partition leaders that receive WriteTxnMarkers (they answer from a script). The
+coordinator's own work is real: it follows leadership of __transaction_state, loads by
+replaying the local log, appends its state changes, retries markers, and shuts down.
+Nothing is timed: waits poll a condition, with a bound so a bug fails instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from kraft.errors import (
+    ConcurrentTransactions,
+    CoordinatorNotAvailable,
+    InvalidProducerIdMapping,
+    InvalidTransactionTimeout,
+    NotCoordinator,
+    NotLeaderOrFollower,
+    ProducerFenced,
+    TransactionalIdNotFound,
+)
+from kraft.groups.coordinator_placement import coordinator_partition
+from kraft.metadata.image import BrokerRegistration, MetadataImage, PartitionRegistration, TopicImage
+from kraft.storage.partition_log import PartitionLog
+from kraft.transactions.txn_coordinator import TransactionCoordinator
+from kraft.transactions.txn_log import load
+from kraft.transactions.txn_markers import TxnMarker
+from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition
+from kraft.transactions.txn_settings import TransactionSettings
+
+NODE = 1
+TXN_PARTITIONS = 2
+TP0, TP1 = ("t", 0), ("t", 1)
+
+
+class Replica:
+    def __init__(self, log: PartitionLog, leader_epoch: int):
+        self.log, self.leader_epoch, self.is_leader = log, leader_epoch, True
+
+
+class Cluster:
+    """The rest of the cluster, in memory (module docstring)."""
+
+    def __init__(self, tmp_path, with_txn_topic: bool = True):
+        self.tmp_path = tmp_path
+        self.topics = {"t": 2, "__consumer_offsets": 50}
+        self.replicas: dict[int, Replica] = {}
+        self.logs: list[PartitionLog] = []
+        self.markers: list[TxnMarker] = []
+        self.refuse: dict[tuple[str, int], list[BaseException]] = {}  # answers before accepting
+        self.created: list[dict] = []
+        self.next_pid = 1000
+        self.now = 10_000_000  # the wall clock the coordinator reads
+        if with_txn_topic:
+            self.make_txn_topic(TXN_PARTITIONS)
+
+    def make_txn_topic(self, count: int) -> None:
+        self.topics[TXN_STATE_TOPIC] = count
+        for p in range(count):
+            log = PartitionLog.open(self.tmp_path / f"{TXN_STATE_TOPIC}-{p}")
+            self.logs.append(log)
+            self.replicas[p] = Replica(log, 1)
+
+    def image(self) -> MetadataImage:
+        broker = BrokerRegistration(NODE, 1, "inc", "127.0.0.1", 1, ("broker",), fenced=False)
+        topics = {f"id-{name}": TopicImage(name, f"id-{name}", tuple(
+            PartitionRegistration((NODE,), (NODE,), NODE, 1) for _ in range(n))) for name, n in self.topics.items()}
+        return MetadataImage(offset=1, brokers={NODE: broker}, topics=topics,
+                             topic_ids={name: f"id-{name}" for name in self.topics})
+
+    def replica(self, topic: str, partition: int):
+        return self.replicas.get(partition) if topic == TXN_STATE_TOPIC else None
+
+    async def append(self, topic: str, partition: int, batch: bytes, timeout_ms: int, timestamp: int) -> int:
+        replica = self.replicas[partition]
+        if not replica.is_leader:
+            raise NotLeaderOrFollower("not the leader")
+        base, _ = replica.log.append(batch, replica.leader_epoch)
+        await asyncio.sleep(0)  # the followers' acknowledgements
+        return base
+
+    async def send_markers(self, markers):
+        answers = []
+        for marker in markers:
+            self.markers.append(marker)
+            answers.append({tp: (self.refuse[tp].pop(0) if self.refuse.get(tp) else None) for tp in marker.partitions})
+        await asyncio.sleep(0)
+        return answers
+
+    async def next_id(self) -> int:
+        self.next_pid += 1
+        return self.next_pid
+
+    async def controller_call(self, op: str, args: dict) -> dict:
+        assert op == "create_topic"
+        self.created.append(args)
+        self.make_txn_topic(args["partitions"])
+        return {"metadata_offset": 2}
+
+    async def wait_metadata(self, offset: int, timeout_s: float) -> bool:
+        return True
+
+    def close(self) -> None:
+        for log in self.logs:
+            log.close()
+
+
+def coordinator(cluster: Cluster, **settings) -> TransactionCoordinator:
+    return TransactionCoordinator(NODE, TransactionSettings(**settings), cluster.image, cluster,
+                                  cluster.controller_call, cluster.wait_metadata, cluster.append, cluster.next_id,
+                                  cluster.send_markers, clock_ms=lambda: cluster.now)
+
+
+async def eventually(coord: TransactionCoordinator, condition, what: str) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        coord.on_metadata()
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def state_of(coord: TransactionCoordinator, tid: str) -> str:
+    return (await coord.describe(tid)).state
+
+
+@pytest.fixture
+async def running(tmp_path):
+    """A cluster and a running coordinator; stopped (and checked stopped) afterwards."""
+    cluster = Cluster(tmp_path)
+    coord = coordinator(cluster)
+    task = asyncio.create_task(coord.run())
+    await eventually(coord, lambda: len(coord.loaded_partitions()) == TXN_PARTITIONS, "partitions loaded")
+    yield cluster, coord
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert coord._tasks == set() and coord.loaded_partitions() == {}
+    cluster.close()
+
+
+async def test_commit_is_answered_after_prepare_then_markers_then_complete(running):
+    cluster, coord = running
+    assert coord.loaded_partitions() == {0: 1, 1: 1}  # coordinator epoch = the leader epoch
+    pid, epoch = await coord.init_producer_id("tx", 60_000)
+    assert (pid, epoch) == (1001, 0)
+    await coord.add_partitions("tx", pid, epoch, [TP0, TP1])
+    assert await coord.verify_partitions("tx", pid, epoch, [TP0, ("t", 5)]) == {TP0: True, ("t", 5): False}
+    cluster.refuse[TP1] = [NotLeaderOrFollower("moving"), NotLeaderOrFollower("moving")]
+    await coord.end_txn("tx", pid, epoch, commit=True)
+    assert await state_of(coord, "tx") in ("PrepareCommit", "CompleteCommit")
+    await eventually(coord, lambda: load(cluster.logs[txn_partition("tx", 2)]).txns["tx"].state.value ==
+                     "CompleteCommit", "CompleteCommit in the log")
+    assert await state_of(coord, "tx") == "CompleteCommit"
+    assert cluster.markers == [TxnMarker(pid, 0, True, 1, (TP0, TP1)), TxnMarker(pid, 0, True, 1, (TP1,)),
+                               TxnMarker(pid, 0, True, 1, (TP1,))]  # only the refused partition again
+    await coord.end_txn("tx", pid, epoch, commit=True)  # a retry: answered OK, nothing written
+    assert len(cluster.markers) == 3
+    with pytest.raises(ProducerFenced):
+        await coord.add_partitions("tx", pid, 1, [TP0])
+    with pytest.raises(InvalidProducerIdMapping):
+        await coord.end_txn("unknown", pid, epoch, commit=True)
+    with pytest.raises(InvalidTransactionTimeout):
+        await coord.init_producer_id("tx", 900_001)
+
+
+async def test_add_offsets_describe_and_list(running):
+    cluster, coord = running
+    pid, epoch = await coord.init_producer_id("a", 60_000)
+    await coord.init_producer_id("b", 60_000)
+    tp = await coord.add_offsets("a", pid, epoch, "group-1")
+    assert tp == ("__consumer_offsets", coordinator_partition("group-1", 50))
+    description = await coord.describe("a")
+    assert (description.state, description.producer_id, description.partitions, description.start_ms) == \
+        ("Ongoing", pid, (tp,), cluster.now)
+    rows, unknown = await coord.list_transactions(states=["Ongoing", "Nope"])
+    assert [(r.transactional_id, r.state) for r in rows] == [("a", "Ongoing")] and unknown == ["Nope"]
+    assert {r.transactional_id for r in (await coord.list_transactions())[0]} == {"a", "b"}
+    with pytest.raises(TransactionalIdNotFound):
+        await coord.describe("c")
+
+
+async def test_a_new_producer_instance_fences_the_ongoing_transaction(running):
+    cluster, coord = running
+    pid, epoch = await coord.init_producer_id("tx", 60_000)
+    await coord.add_partitions("tx", pid, epoch, [TP0])
+    with pytest.raises(ConcurrentTransactions):  # the old transaction is aborted first
+        await coord.init_producer_id("tx", 60_000)
+    with pytest.raises((ProducerFenced, ConcurrentTransactions)):  # the old instance is out
+        await coord.end_txn("tx", pid, epoch, commit=True)
+    await eventually(coord, lambda: coord._loaded[txn_partition("tx", 2)].txns["tx"].state.value == "CompleteAbort",
+                     "the fenced transaction aborted")
+    assert cluster.markers == [TxnMarker(pid, 1, False, 1, (TP0,))]  # the abort carries the bumped epoch
+    assert await coord.init_producer_id("tx", 60_000) == (pid, 2)
+
+
+async def test_a_transaction_open_past_its_timeout_is_aborted(tmp_path):
+    cluster = Cluster(tmp_path)
+    coord = coordinator(cluster, abort_timed_out_interval_ms=1)
+    task = asyncio.create_task(coord.run())
+    try:
+        await eventually(coord, lambda: len(coord.loaded_partitions()) == TXN_PARTITIONS, "partitions loaded")
+        pid, epoch = await coord.init_producer_id("slow", 1_000)
+        await coord.add_partitions("slow", pid, epoch, [TP1])
+        cluster.now += 1_001
+        await eventually(coord, lambda: coord._loaded[txn_partition("slow", 2)].txns["slow"].state.value ==
+                         "CompleteAbort", "the timed-out transaction aborted")
+        assert cluster.markers == [TxnMarker(pid, 1, False, 1, (TP1,))]
+        with pytest.raises(ProducerFenced):
+            await coord.end_txn("slow", pid, epoch, commit=True)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        cluster.close()
+
+
+async def test_idle_transactional_ids_expire_with_a_tombstone(tmp_path):
+    cluster = Cluster(tmp_path)
+    coord = coordinator(cluster, transactional_id_expiration_ms=5_000, remove_expired_interval_ms=1)
+    task = asyncio.create_task(coord.run())
+    try:
+        await eventually(coord, lambda: len(coord.loaded_partitions()) == TXN_PARTITIONS, "partitions loaded")
+        pid, epoch = await coord.init_producer_id("idle", 60_000)
+        await coord.init_producer_id("busy", 60_000)
+        busy_pid, _ = await coord.init_producer_id("busy", 60_000)
+        await coord.add_partitions("busy", busy_pid, 1, [TP0])
+        cluster.now += 5_000
+        p = txn_partition("idle", 2)
+        await eventually(coord, lambda: "idle" not in coord._loaded[p].txns, "the idle id forgotten")
+        assert "idle" not in load(cluster.logs[p]).txns  # the tombstone is in the log
+        with pytest.raises(TransactionalIdNotFound):
+            await coord.describe("idle")
+        assert await state_of(coord, "busy") == "Ongoing"  # an open transaction never expires
+        assert (await coord.init_producer_id("idle", 60_000))[1] == 0  # a new start for the id
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        cluster.close()
+
+
+async def test_a_new_coordinator_finishes_the_transactions_it_loads(tmp_path):
+    cluster = Cluster(tmp_path)
+    first = coordinator(cluster)
+    task = asyncio.create_task(first.run())
+    await eventually(first, lambda: len(first.loaded_partitions()) == TXN_PARTITIONS, "partitions loaded")
+    pid, epoch = await first.init_producer_id("tx", 60_000)
+    await first.add_partitions("tx", pid, epoch, [TP0, TP1])
+    cluster.refuse[TP0] = [NotLeaderOrFollower("down")] * 10_000  # never written while the first one runs
+    await first.end_txn("tx", pid, epoch, commit=False)
+    await eventually(first, lambda: len(cluster.markers) >= 3, "markers retried")
+    task.cancel()  # the first coordinator goes away mid-way, its marker work with it
+    await asyncio.gather(task, return_exceptions=True)
+    assert first._tasks == set()
+    sent = len(cluster.markers)
+    await asyncio.sleep(0.1)
+    assert len(cluster.markers) == sent
+    p = txn_partition("tx", 2)
+    assert load(cluster.logs[p]).txns["tx"].state.value == "PrepareAbort"
+
+    cluster.refuse.clear()
+    for replica in cluster.replicas.values():
+        replica.leader_epoch = 2  # this node leads again, in a new epoch
+    second = coordinator(cluster)
+    task = asyncio.create_task(second.run())
+    try:
+        await eventually(second, lambda: load(cluster.logs[p]).txns["tx"].state.value == "CompleteAbort",
+                         "the loaded PrepareAbort completed")
+        # the log's PrepareAbort names both partitions: each gets a marker again, in the new epoch
+        assert cluster.markers[-1] == TxnMarker(pid, 0, False, 2, (TP0, TP1))
+        assert await state_of(second, "tx") == "CompleteAbort"
+        assert await second.init_producer_id("tx", 60_000) == (pid, 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        cluster.close()
+
+
+async def test_leadership_is_followed(running):
+    cluster, coord = running
+    tid = "tx"
+    p = txn_partition(tid, 2)
+    await coord.init_producer_id(tid, 60_000)
+    cluster.replicas[p].is_leader = False
+    await eventually(coord, lambda: p not in coord.loaded_partitions(), "unloaded")
+    with pytest.raises(NotCoordinator):
+        await coord.init_producer_id(tid, 60_000)
+    cluster.replicas[p].is_leader, cluster.replicas[p].leader_epoch = True, 3
+    await eventually(coord, lambda: coord.loaded_partitions().get(p) == 3, "loaded again at the new epoch")
+    assert await coord.init_producer_id(tid, 60_000) == (1001, 1)  # the state came back from the log
+
+
+async def test_locate_creates_the_state_topic_on_first_use(tmp_path):
+    cluster = Cluster(tmp_path, with_txn_topic=False)
+    coord = coordinator(cluster, state_log_partitions=3)
+    task = asyncio.create_task(coord.run())
+    try:
+        with pytest.raises(NotCoordinator):
+            await coord.init_producer_id("tx", 60_000)
+        with pytest.raises(CoordinatorNotAvailable):
+            await coord.locate("tx", create=False)
+        assert await coord.locate("tx") is None  # created, elected here, loaded
+        [args] = cluster.created
+        assert (args["name"], args["partitions"], args["replication_factor"]) == (TXN_STATE_TOPIC, 3, 1)
+        assert args["configs"]["min.insync.replicas"] == "1" and args["configs"]["cleanup.policy"] == "compact"
+        assert (await coord.init_producer_id("tx", 60_000))[1] == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        cluster.close()
+
+
+async def test_shutdown_stops_marker_retries_and_owned_tasks(running):
+    cluster, coord = running
+    pid, epoch = await coord.init_producer_id("tx", 60_000)
+    await coord.add_partitions("tx", pid, epoch, [TP0])
+    cluster.refuse[TP0] = [NotLeaderOrFollower("down")] * 10_000
+    await coord.end_txn("tx", pid, epoch, commit=True)
+    await eventually(coord, lambda: len(cluster.markers) >= 2, "markers retried")
+    with pytest.raises(ConcurrentTransactions):  # the commit is completing: every request waits
+        await coord.end_txn("tx", pid, epoch, commit=True)
+    with pytest.raises(ConcurrentTransactions):
+        await coord.init_producer_id("tx", 60_000)
+    assert await state_of(coord, "tx") == "PrepareCommit"
+    assert coord._tasks  # the marker work is running; the fixture stops it and checks

@@ -1,0 +1,437 @@
+"""The transaction coordinator's state machine (pure, sans-IO): InitProducerId, fencing,
+epoch exhaustion, KIP-360 retries, AddPartitions / AddOffsets, KIP-890 verification,
+EndTxn and its retries, timeouts, expiration, describe and list; plus the placement of
+transactional ids, the settings and how marker answers are read."""
+
+import pytest
+
+from kraft.errors import (
+    ConcurrentTransactions,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    InvalidTransactionTimeout,
+    InvalidTxnState,
+    NotLeaderOrFollower,
+    NotEnoughReplicas,
+    ProducerFenced,
+    TransactionalIdNotFound,
+    TransactionCoordinatorFenced,
+)
+from kraft.groups.coordinator_placement import coordinator_partition
+from kraft.transactions.txn_markers import MISSING, MarkerOutcome, backoff_s, marker_outcome
+from kraft.transactions.txn_metadata import (
+    COMPLETE_ABORT,
+    COMPLETE_COMMIT,
+    DEAD,
+    EMPTY,
+    MAX_PRODUCER_EPOCH,
+    ONGOING,
+    PREPARE_ABORT,
+    PREPARE_COMMIT,
+    PREPARE_EPOCH_FENCE,
+    VALID_PREVIOUS,
+    IllegalTxnTransition,
+    InitFence,
+    InitWrite,
+    NeedProducerId,
+    ProducerIdAndEpoch,
+    TransactionMetadata,
+    TxnState,
+    decide_add_partitions,
+    decide_end_txn,
+    decide_init_producer_id,
+    describe,
+    expirable,
+    is_epoch_exhausted,
+    list_transactions,
+    new_transaction,
+    timed_out,
+    validate_timeout,
+    verify_partitions,
+)
+from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition, txn_state_topic_configs
+from kraft.transactions.txn_settings import TransactionSettings
+
+TIMEOUT = 60_000
+TP0, TP1, TP2 = ("t", 0), ("t", 1), ("u", 0)
+
+
+def init(meta, now=0, expected=None, fresh=None, timeout=TIMEOUT):
+    """InitProducerId carried through: decide, 'append', complete. Returns (pid, epoch)."""
+    decision = decide_init_producer_id(meta, timeout, expected, now, fresh)
+    assert isinstance(decision, InitWrite), decision
+    meta.complete(decision.transit)
+    return decision.transit.producer_id, decision.transit.producer_epoch
+
+
+def ready(tid="tx", pid=1000, now=0):
+    """A transactional id after its first InitProducerId: Empty, epoch 0."""
+    meta = new_transaction(tid, pid, TIMEOUT, now)
+    assert init(meta, now) == (pid, 0)
+    return meta
+
+
+def add(meta, partitions, now=0, pid=None, epoch=None):
+    transit = decide_add_partitions(meta, meta.producer_id if pid is None else pid,
+                                    meta.producer_epoch if epoch is None else epoch, partitions, now)
+    if transit is not None:
+        meta.complete(transit)
+    return transit
+
+
+def end(meta, commit, now=0):
+    """EndTxn, its append, the markers (all at once) and the Complete append."""
+    transit = decide_end_txn(meta, meta.producer_id, meta.producer_epoch, commit, now)
+    assert transit is not None
+    meta.complete(transit)
+    complete = meta.prepare_complete(now)
+    for tp in sorted(meta.partitions):
+        meta.remove_partition(tp)
+    meta.complete(complete)
+
+
+# -- InitProducerId --------------------------------------------------------------------
+
+def test_first_init_gives_epoch_zero_and_later_inits_bump_it():
+    meta = new_transaction("tx", 1000, TIMEOUT, now_ms=5)
+    assert meta.state is EMPTY and meta.producer_epoch == -1
+    assert init(meta, now=10) == (1000, 0)
+    assert meta.state is EMPTY and meta.update_ms == 10 and meta.pending is None
+    assert init(meta, now=20, timeout=30_000) == (1000, 1)
+    assert meta.timeout_ms == 30_000 and meta.last_producer_epoch == -1  # a new instance: nothing to retry with
+    end_to = ready()
+    add(end_to, [TP0])
+    end(end_to, commit=True)
+    assert init(end_to) == (1000, 1)  # after a completed transaction too
+
+
+def test_timeouts_outside_the_broker_maximum_are_refused():
+    validate_timeout(900_000, 900_000)
+    for bad in (0, -1, 900_001):
+        with pytest.raises(InvalidTransactionTimeout):
+            validate_timeout(bad, 900_000)
+
+
+def test_init_while_a_transaction_is_ongoing_fences_it_with_an_abort():
+    meta = ready()
+    add(meta, [TP0, TP1], now=100)
+    decision = decide_init_producer_id(meta, TIMEOUT, None, 200)
+    assert isinstance(decision, InitFence)
+    t = decision.transit
+    assert (t.state, t.producer_epoch, t.partitions) == (PREPARE_ABORT, 1, frozenset({TP0, TP1}))
+    # the bumped epoch holds in memory at once: the old producer is fenced before the append
+    assert meta.producer_epoch == 1 and meta.pending is PREPARE_ABORT
+    with pytest.raises(ProducerFenced):
+        decide_add_partitions(meta, 1000, 0, [TP2], 210)
+    with pytest.raises(ProducerFenced):
+        decide_end_txn(meta, 1000, 0, True, 210)
+    with pytest.raises(ConcurrentTransactions):  # the new instance retries meanwhile
+        decide_init_producer_id(meta, TIMEOUT, None, 210)
+    meta.complete(t)
+    assert meta.state is PREPARE_ABORT
+    with pytest.raises(ConcurrentTransactions):
+        decide_init_producer_id(meta, TIMEOUT, None, 220)
+    complete = meta.prepare_complete(230)
+    meta.remove_partition(TP0)
+    meta.remove_partition(TP1)
+    meta.complete(complete)
+    assert meta.state is COMPLETE_ABORT and meta.partitions == set()
+    assert init(meta, now=240) == (1000, 2)  # the retry: the epoch is bumped a second time
+
+
+def test_a_fence_whose_append_failed_reuses_its_epoch():
+    meta = ready()
+    add(meta, [TP0])
+    first = meta.prepare_fence_abort(100)
+    meta.clear_pending()  # the append failed
+    meta.failed_epoch_fence = True
+    assert meta.state is ONGOING and meta.producer_epoch == 1
+    second = meta.prepare_fence_abort(200)
+    assert second.producer_epoch == first.producer_epoch == 1
+    meta.complete(second)
+    meta.remove_partition(TP0)
+    meta.complete(meta.prepare_complete(300))
+    assert meta.failed_epoch_fence is False and (meta.state, meta.producer_epoch) == (COMPLETE_ABORT, 1)
+
+
+def test_epoch_exhaustion_moves_to_a_new_producer_id():
+    meta = ready()
+    meta.producer_epoch = MAX_PRODUCER_EPOCH - 2  # 32765: one client epoch left
+    assert init(meta) == (1000, MAX_PRODUCER_EPOCH - 1)
+    assert is_epoch_exhausted(meta.producer_epoch)
+    assert decide_init_producer_id(meta, TIMEOUT, None, 10) == NeedProducerId()
+    assert meta.pending is None  # asking for an id changes nothing
+    assert init(meta, now=10, fresh=2000) == (2000, 0)
+    assert (meta.previous_producer_id, meta.last_producer_epoch) == (1000, -1)
+
+
+def test_kip360_retry_of_a_rotation_gets_the_new_producer_id():
+    meta = ready()
+    meta.producer_epoch = MAX_PRODUCER_EPOCH - 1
+    expected = ProducerIdAndEpoch(1000, MAX_PRODUCER_EPOCH - 1)
+    assert init(meta, expected=expected, fresh=2000) == (2000, 0)
+    assert meta.last_producer_epoch == MAX_PRODUCER_EPOCH - 1  # kept: the retry matches it
+    assert init(meta, expected=expected) == (2000, 0)  # the answer was lost: same id and epoch again
+    with pytest.raises(ProducerFenced):  # an old id with a usable epoch is another producer
+        decide_init_producer_id(meta, TIMEOUT, ProducerIdAndEpoch(1000, 5), 0)
+
+
+def test_a_fence_may_take_the_last_epoch_and_the_retry_rotates():
+    meta = ready()
+    meta.producer_epoch = MAX_PRODUCER_EPOCH - 1
+    add(meta, [TP0])
+    fence = decide_init_producer_id(meta, TIMEOUT, None, 0)
+    assert isinstance(fence, InitFence) and fence.transit.producer_epoch == MAX_PRODUCER_EPOCH
+    meta.complete(fence.transit)
+    meta.remove_partition(TP0)
+    meta.complete(meta.prepare_complete(0))
+    assert decide_init_producer_id(meta, TIMEOUT, None, 0) == NeedProducerId()
+    assert init(meta, fresh=3000) == (3000, 0)
+
+
+def test_kip360_init_with_the_current_epoch_bumps_and_a_retry_gets_the_same():
+    meta = ready()
+    add(meta, [TP0])
+    end(meta, commit=False)  # the producer aborted after an abortable error
+    expected = ProducerIdAndEpoch(1000, 0)
+    assert init(meta, expected=expected) == (1000, 1)
+    assert meta.last_producer_epoch == 0
+    assert init(meta, expected=expected) == (1000, 1)  # the retry: not bumped again
+    with pytest.raises(ProducerFenced):  # an epoch that is neither current nor previous
+        decide_init_producer_id(meta, TIMEOUT, ProducerIdAndEpoch(1000, 7), 0)
+    with pytest.raises(ProducerFenced):  # another producer id
+        decide_init_producer_id(meta, TIMEOUT, ProducerIdAndEpoch(999, 1), 0)
+    assert init(meta, expected=ProducerIdAndEpoch(1000, 1)) == (1000, 2)
+    assert init(meta) == (1000, 3) and meta.last_producer_epoch == -1  # a new instance
+    with pytest.raises(ProducerFenced):  # the instance that had epoch 2 can no longer retry
+        decide_init_producer_id(meta, TIMEOUT, ProducerIdAndEpoch(1000, 2), 0)
+
+
+def test_kip360_init_for_an_id_the_coordinator_no_longer_knows():
+    meta = new_transaction("tx", 5000, TIMEOUT, 0)  # expired, created again
+    assert init(meta, expected=ProducerIdAndEpoch(1000, 3)) == (5000, 0)
+
+
+# -- AddPartitionsToTxn, AddOffsetsToTxn, verification ---------------------------------------
+
+def test_add_partitions_starts_and_grows_the_transaction():
+    meta = ready()
+    t = add(meta, [TP0], now=100)
+    assert t is not None and meta.state is ONGOING and meta.start_ms == 100
+    assert add(meta, [TP0], now=150) is None  # already in: answered at once, nothing appended
+    add(meta, [TP0, TP1], now=200)
+    assert meta.partitions == {TP0, TP1} and meta.start_ms == 100 and meta.update_ms == 200
+    end(meta, commit=True, now=300)
+    add(meta, [TP2], now=400)  # the next transaction starts its own clock
+    assert meta.partitions == {TP2} and meta.start_ms == 400
+
+
+def test_add_offsets_is_the_groups_offsets_partition():
+    meta = ready()
+    tp = ("__consumer_offsets", coordinator_partition("g", 50))
+    add(meta, [tp])
+    assert describe(meta).partitions == (tp,)
+
+
+def test_add_partitions_refusals_in_kafkas_order():
+    meta = ready()
+    with pytest.raises(InvalidProducerIdMapping):
+        decide_add_partitions(meta, 999, 5, [TP0], 0)  # the id before the epoch
+    with pytest.raises(ProducerFenced):
+        decide_add_partitions(meta, 1000, 5, [TP0], 0)
+    pending = meta.prepare_add_partitions([TP0], 0)
+    with pytest.raises(ConcurrentTransactions):
+        decide_add_partitions(meta, 1000, 0, [TP1], 0)
+    meta.complete(pending)
+    meta.complete(decide_end_txn(meta, 1000, 0, True, 0))
+    with pytest.raises(ConcurrentTransactions):  # PrepareCommit: markers being written
+        decide_add_partitions(meta, 1000, 0, [TP1], 0)
+
+
+def test_verify_partitions_answers_membership_of_the_ongoing_transaction():
+    meta = ready()
+    add(meta, [TP0])
+    assert verify_partitions(meta, 1000, 0, [TP0, TP1]) == {TP0: True, TP1: False}
+    pending = meta.prepare_add_partitions([TP1], 0)
+    assert verify_partitions(meta, 1000, 0, [TP1]) == {TP1: False}  # counts once in the log
+    meta.complete(pending)
+    assert verify_partitions(meta, 1000, 0, [TP1]) == {TP1: True}
+    with pytest.raises(ProducerFenced):
+        verify_partitions(meta, 1000, 1, [TP0])
+    with pytest.raises(InvalidProducerIdMapping):
+        verify_partitions(meta, 1, 0, [TP0])
+    meta.complete(decide_end_txn(meta, 1000, 0, False, 0))
+    with pytest.raises(ConcurrentTransactions):
+        verify_partitions(meta, 1000, 0, [TP0])
+    meta.remove_partition(TP0)
+    meta.remove_partition(TP1)
+    meta.complete(meta.prepare_complete(0))
+    assert verify_partitions(meta, 1000, 0, [TP0]) == {TP0: False}  # ended: no longer in one
+
+
+# -- EndTxn ----------------------------------------------------------------------------------
+
+def test_end_txn_commit_and_abort_and_their_retries():
+    meta = ready()
+    with pytest.raises(InvalidTxnState):  # no transaction
+        decide_end_txn(meta, 1000, 0, True, 0)
+    add(meta, [TP0])
+    transit = decide_end_txn(meta, 1000, 0, True, 50)
+    assert transit is not None and transit.state is PREPARE_COMMIT and transit.partitions == {TP0}
+    with pytest.raises(ConcurrentTransactions):  # a retry while the append is in flight
+        decide_end_txn(meta, 1000, 0, True, 60)
+    meta.complete(transit)
+    with pytest.raises(ConcurrentTransactions):  # a retry while markers are written
+        decide_end_txn(meta, 1000, 0, True, 70)
+    with pytest.raises(InvalidTxnState):  # the other outcome
+        decide_end_txn(meta, 1000, 0, False, 70)
+    complete = meta.prepare_complete(80)
+    assert complete.state is COMPLETE_COMMIT and complete.partitions == frozenset()
+    meta.remove_partition(TP0)
+    meta.complete(complete)
+    assert decide_end_txn(meta, 1000, 0, True, 90) is None  # a retry after completion: OK
+    with pytest.raises(InvalidTxnState):
+        decide_end_txn(meta, 1000, 0, False, 90)
+    add(meta, [TP1])
+    end(meta, commit=False)
+    assert meta.state is COMPLETE_ABORT
+    assert decide_end_txn(meta, 1000, 0, False, 100) is None
+    with pytest.raises(InvalidTxnState):
+        decide_end_txn(meta, 1000, 0, True, 100)
+
+
+def test_end_txn_refusals():
+    meta = ready()
+    add(meta, [TP0])
+    with pytest.raises(InvalidProducerIdMapping):
+        decide_end_txn(meta, 7, 0, True, 0)
+    for epoch in (1, -1):  # a newer or older epoch from the client: not this producer
+        with pytest.raises(ProducerFenced):
+            decide_end_txn(meta, 1000, epoch, True, 0)
+    meta.complete(decide_end_txn(meta, 1000, 0, False, 0))
+    with pytest.raises(ConcurrentTransactions):
+        decide_end_txn(meta, 1000, 0, False, 0)
+
+
+# -- timeouts, expiration, views ---------------------------------------------------------------
+
+def test_timed_out_transactions_are_aborted_with_an_epoch_bump():
+    meta, idle = ready("a"), ready("b")
+    add(meta, [TP0], now=1_000)
+    assert timed_out([meta, idle], 1_000 + TIMEOUT) == []
+    assert timed_out([meta, idle], 1_001 + TIMEOUT) == [meta]
+    transit = meta.prepare_fence_abort(1_001 + TIMEOUT)
+    assert transit.state is PREPARE_ABORT and transit.producer_epoch == 1
+    assert timed_out([meta], 10**9) == []  # pending: not twice
+    meta.complete(transit)
+    assert timed_out([meta], 10**9) == []
+
+
+def test_idle_transactional_ids_expire():
+    week = 7 * 86_400_000
+    meta, busy, fresh = ready("a", now=0), ready("b", now=0), ready("c", now=week)
+    add(busy, [TP0], now=0)
+    assert expirable([meta, busy, fresh], week - 1, week) == []
+    assert expirable([meta, busy, fresh], week, week) == [meta]  # Ongoing never expires
+    dead = meta.prepare_dead()
+    assert dead.state is DEAD and meta.pending is DEAD
+    assert expirable([meta], 2 * week, week) == []
+    with pytest.raises(ConcurrentTransactions):  # an InitProducerId while the tombstone is written
+        decide_init_producer_id(meta, TIMEOUT, None, 0)
+    meta.clear_pending()  # the tombstone's append failed: it stays
+    assert expirable([meta], 2 * week, week) == [meta]
+
+
+def test_describe_and_list():
+    a, b, c = ready("a", pid=1), ready("b", pid=2), ready("c", pid=3)
+    add(a, [TP1, TP0], now=100)
+    add(b, [TP2], now=5_000)
+    d = describe(a)
+    assert (d.transactional_id, d.state, d.producer_id, d.producer_epoch, d.timeout_ms, d.start_ms, d.partitions) == \
+        ("a", "Ongoing", 1, 0, TIMEOUT, 100, (TP0, TP1))
+    rows, unknown = list_transactions([c, b, a])
+    assert [(r.transactional_id, r.producer_id, r.state) for r in rows] == [("a", 1, "Ongoing"), ("b", 2, "Ongoing"),
+                                                                            ("c", 3, "Empty")]
+    assert unknown == []
+    rows, unknown = list_transactions([a, b, c], states=["Empty", "Bogus"])
+    assert [r.transactional_id for r in rows] == ["c"] and unknown == ["Bogus"]
+    assert [r.transactional_id for r in list_transactions([a, b, c], producer_ids=[2])[0]] == ["b"]
+    rows, _ = list_transactions([a, b], min_duration_ms=1_000, now_ms=6_000)  # running longer than 1 s
+    assert [r.transactional_id for r in rows] == ["a"]
+    a.state = DEAD
+    with pytest.raises(TransactionalIdNotFound):
+        describe(a)
+
+
+# -- the table itself ------------------------------------------------------------------------
+
+def test_state_names_ids_and_table_are_kafkas():
+    assert [(s.value, s.kafka_id) for s in TxnState] == [
+        ("Empty", 0), ("Ongoing", 1), ("PrepareCommit", 2), ("PrepareAbort", 3), ("CompleteCommit", 4),
+        ("CompleteAbort", 5), ("Dead", 6), ("PrepareEpochFence", 7)]
+    assert TxnState.from_name("Ongoing") is ONGOING and TxnState.from_name("ongoing") is None
+    assert VALID_PREVIOUS[PREPARE_ABORT] == {ONGOING, PREPARE_EPOCH_FENCE}
+    assert VALID_PREVIOUS[COMPLETE_COMMIT] == {PREPARE_COMMIT}
+
+
+def test_transitions_outside_the_table_are_bugs():
+    meta = ready()
+    with pytest.raises(IllegalTxnTransition):
+        meta.prepare_end(True, 0)  # Empty -> PrepareCommit
+    with pytest.raises(IllegalTxnTransition):
+        meta.prepare_complete(0)
+    with pytest.raises(IllegalTxnTransition):
+        meta.prepare_fence_abort(0)
+    with pytest.raises(IllegalTxnTransition):
+        meta.remove_partition(TP0)
+    t = meta.prepare_add_partitions([TP0], 0)
+    with pytest.raises(IllegalTxnTransition):  # one pending change at a time
+        meta.prepare_add_partitions([TP1], 0)
+    other = TransactionMetadata("x", 1, producer_epoch=0, timeout_ms=TIMEOUT, update_ms=0)
+    with pytest.raises(IllegalTxnTransition):  # completing what was not prepared
+        other.complete(t)
+    meta.complete(t)
+    with pytest.raises(IllegalTxnTransition):
+        meta.complete(t)  # nothing pending any more
+
+
+# -- placement, settings, marker answers --------------------------------------------------------
+
+def test_placement_uses_kafkas_hash():
+    assert txn_partition("hello", 50) == 99162322 % 50  # "hello".hashCode() in Java
+    assert all(txn_partition(t, 7) == coordinator_partition(t, 7) for t in ("a", "tx-1", "ü", ""))
+    assert TXN_STATE_TOPIC == "__transaction_state"
+    with pytest.raises(ValueError):
+        txn_partition("a", 0)
+
+
+def test_state_topic_configs_cap_min_isr_by_replicas():
+    configs = txn_state_topic_configs(1)
+    assert configs["cleanup.policy"] == "compact" and configs["min.insync.replicas"] == "1"
+    assert configs["unclean.leader.election.enable"] == "false"
+    assert txn_state_topic_configs(3)["min.insync.replicas"] == "2"
+
+
+def test_settings_defaults_and_kafka_names():
+    s = TransactionSettings()
+    assert (s.max_timeout_ms, s.state_log_partitions, s.state_log_replication_factor, s.state_log_min_isr,
+            s.transactional_id_expiration_ms, s.abort_timed_out_interval_ms) == (
+        900_000, 50, 3, 2, 604_800_000, 10_000)
+    s = TransactionSettings.from_kafka_names({"transaction.max.timeout.ms": 1000,
+                                              "transaction.state.log.num.partitions": 3})
+    assert s.max_timeout_ms == 1000 and s.state_log_partitions == 3
+    with pytest.raises(ValueError):
+        TransactionSettings.from_kafka_names({"transaction.bogus": 1})
+    with pytest.raises(ValueError):
+        TransactionSettings(state_log_min_isr=0)
+
+
+def test_marker_answers():
+    assert marker_outcome(None) is MarkerOutcome.WRITTEN
+    assert marker_outcome(MISSING) is MarkerOutcome.RETRY
+    assert marker_outcome(NotLeaderOrFollower("x")) is MarkerOutcome.RETRY
+    assert marker_outcome(NotEnoughReplicas("x")) is MarkerOutcome.RETRY
+    assert marker_outcome(TransactionCoordinatorFenced("x")) is MarkerOutcome.ABANDON
+    assert marker_outcome(InvalidProducerEpoch("x")) is MarkerOutcome.ABANDON
+    pauses = [backoff_s(i) for i in range(40)]
+    assert pauses == sorted(pauses) and pauses[0] > 0 and pauses[-1] == pauses[20]
