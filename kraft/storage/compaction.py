@@ -4,11 +4,15 @@ After Kafka's log cleaner. Pure: no I/O and no clock (``now_ms`` is passed in);
 log_cleaner.py reads and writes the files.
 
 - The latest record of each key wins. The key map covers every record below the
-  high watermark, the active segment included, so a key updated there drops its
-  older values from the cleaned segments. Above the high watermark nothing counts:
-  an uncommitted update may still be truncated away.
-- Only closed segments lying wholly below the high watermark are cleaned; the
-  active segment never is.
+  last stable offset (the high watermark, or lower while a transaction is open or
+  its outcome unreplicated), the active segment included, so a key updated there
+  drops its older values from the cleaned segments. Above it nothing counts: an
+  uncommitted update may still be truncated away, an open transaction aborted.
+- Only closed segments lying wholly below that offset are cleaned; the active
+  segment never is, nor the data of an open transaction.
+- Records of aborted transactions count for no key and are removed. A COMMIT or
+  ABORT marker stays while data of its transaction remains before it, and then
+  until delete.retention.ms has passed, like a tombstone (compaction_txn.py).
 - A tombstone (null value) that is its key's latest record is kept until its
   segment is older than ``delete.retention.ms`` (by the segment's last-modified
   time, which a rewrite preserves), then removed.
@@ -21,7 +25,8 @@ log_cleaner.py reads and writes the files.
   segment chaining and follower appends keep their gapless checks, and the leader
   epoch of every offset survives. A producer's last batch is kept (header-only if
   need be), as Kafka does, so its last sequence survives for idempotence.
-- Control batches and batches this log cannot decode (compressed) are kept whole.
+- Other control batches and batches this log cannot decode (compressed) are kept
+  whole, unless aborted.
 """
 from __future__ import annotations
 
@@ -71,6 +76,8 @@ class BatchRef(NamedTuple):
     records: tuple[RecordRef, ...] | None = None  # None: not decodable here, kept whole
     is_control: bool = False
     payload: Any = None  # the caller's handle on the batch bytes; never looked at here
+    is_transactional: bool = False
+    marker: bool | None = None  # a control batch's marker: True COMMIT, False ABORT; None: no marker
 
 
 class SegmentStats(NamedTuple):
@@ -150,10 +157,17 @@ KEEP_ALL = "all"
 
 
 def decide(batch: BatchRef, latest: Mapping[bytes, int], expired: bool,
-           must_keep: bool = False) -> str | tuple[int, ...] | None:
+           must_keep: bool = False, aborted: bool = False) -> str | tuple[int, ...] | None:
     """KEEP_ALL, the indexes of the surviving records (possibly none, when the batch
-    must stay as a header), or None when the batch goes entirely."""
-    if batch.records is None or batch.is_control:
+    must stay as a header), or None when the batch goes entirely. Markers are decided
+    by compaction_txn; an ``aborted`` transaction's batch loses every record."""
+    if batch.is_control:
+        return KEEP_ALL
+    if aborted:
+        if not must_keep:
+            return None
+        return KEEP_ALL if batch.records is None else ()  # a header needs the records opened
+    if batch.records is None:
         return KEEP_ALL
     kept = tuple(i for i, r in enumerate(batch.records) if record_survives(r, latest, expired))
     if len(kept) == len(batch.records):

@@ -2,11 +2,13 @@
 
 A pass has three steps so the slow middle one can run off the event loop:
 
-1. ``select`` (on the loop, cheap): which closed segments are cleanable and whether
-   the dirty ratio makes a pass worth it; snapshots what the pass will read.
+1. ``select`` (on the loop, cheap): which closed segments are cleanable (below the
+   last stable offset) and whether the dirty ratio makes a pass worth it; snapshots
+   what the pass will read, the aborted transactions among it included.
 2. ``prepare`` (any thread): reads the segments through its own file descriptors,
-   builds the key -> latest offset map, writes the cleaned segments into the
-   staging directory and fsyncs them. It never touches the live log's objects.
+   builds the key -> latest offset map, writes the cleaned segments (and their
+   aborted-transaction indexes) into the staging directory and fsyncs them. It never
+   touches the live log's objects.
 3. ``install`` (on the loop): if the log still holds the same segments and nothing
    below the map's limit was rewritten meanwhile (same leader-epoch entries),
    commits the swap (cleaned_swap) and puts the new segments in the log's list.
@@ -22,9 +24,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kraft.storage import cleaned_swap
+from kraft.storage import cleaned_swap, log_transactions
 from kraft.storage.batch_rewrite import filler, trim
 from kraft.storage.compaction import (
+    KEEP_ALL,
     BatchRef,
     CleanerSettings,
     Copy,
@@ -39,10 +42,12 @@ from kraft.storage.compaction import (
     tombstones_expired,
     worth_cleaning,
 )
+from kraft.storage.compaction_txn import TxnCleaning
 from kraft.errors import CorruptBatchError, StorageError, UnsupportedCompressionError
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record_batch import HEADER_SIZE, BatchHeader, decode_records, iter_batches
 from kraft.storage.segment import Segment
+from kraft.storage.txn_index import TxnIndexEntry
 
 CHECKPOINT_NAME = "cleaner-offset-checkpoint"
 READ_CHUNK = 1024 * 1024
@@ -69,12 +74,13 @@ class CleanJob:
     run: tuple[Segment, ...]  # the cleanable segments, compared by identity at install
     sources: tuple[Source, ...]  # the same, as files
     rest: tuple[Source, ...]  # later segments, read for the key map only
-    map_limit: int  # the high watermark: records at or after it do not count
+    map_limit: int  # the last stable offset: records at or after it do not count
     epochs: tuple  # leader-epoch entries below map_limit at select
     settings: CleanerSettings
     segment_bytes: int
     index_interval_bytes: int
     now_ms: int
+    aborted: tuple[TxnIndexEntry, ...] = ()  # aborted transactions overlapping what the pass reads
 
 
 @dataclass
@@ -132,7 +138,8 @@ def select(log: PartitionLog, high_watermark: int, settings: CleanerSettings, no
         return None
     segments = log.segments
     stats = [SegmentStats(s.base_offset, s.next_offset, s.size) for s in segments]
-    count = cleanable_count(stats, high_watermark)
+    limit = log.last_stable_offset(high_watermark)  # never an open transaction's data
+    count = cleanable_count(stats, limit)
     if count == 0:
         return None
     first_dirty = max(first_dirty_offset(log.directory.path), log.log_start_offset)
@@ -143,10 +150,10 @@ def select(log: PartitionLog, high_watermark: int, settings: CleanerSettings, no
     sources = tuple(_source(s) for s in segments)
     return CleanJob(
         directory=log.directory.path, run=segments[:count], sources=sources[:count],
-        rest=tuple(s for s in sources[count:] if s.base_offset < high_watermark),
-        map_limit=high_watermark, epochs=_epochs_below(log, high_watermark), settings=settings,
+        rest=tuple(s for s in sources[count:] if s.base_offset < limit),
+        map_limit=limit, epochs=_epochs_below(log, limit), settings=settings,
         segment_bytes=log.config.segment_bytes, index_interval_bytes=log.config.index_interval_bytes,
-        now_ms=now_ms,
+        now_ms=now_ms, aborted=tuple(log_transactions.index_entries(segments, log.log_start_offset, limit)),
     )
 
 
@@ -166,33 +173,50 @@ def prepare(job: CleanJob, stopped: Callable[[], bool] = lambda: False) -> Stage
     """Write the cleaned segments into the staging directory (see the module doc)."""
     latest: dict[bytes, int] = {}
     last_of_producer: dict[int, int] = {}
+    txns = TxnCleaning(job.aborted)
     for source in job.sources + job.rest:
         for batch in _batch_refs(source, job.map_limit, stopped):
-            note_latest(latest, batch, job.map_limit)
+            if batch.is_control:
+                txns.marker(batch, expired=False, must_keep=True)  # only moves past the transaction
+            elif not txns.is_aborted(batch):
+                note_latest(latest, batch, job.map_limit)
             if batch.producer_id >= 0:
                 last_of_producer[batch.producer_id] = batch.base_offset
     producers_last = set(last_of_producer.values())
     staging = cleaned_swap.fresh_staging(job.directory)
     staged = Staged()
     stats = [SegmentStats(s.base_offset, s.next_offset, s.size) for s in job.sources]
+    txns = TxnCleaning(job.aborted)  # one walk over every group, in offset order
     for group in group_segments(stats, job.segment_bytes):
         sources = [job.sources[i] for i in group]
-        staged.groups.append(_clean_group(staging, sources, latest, producers_last, job, stopped, staged))
+        staged.groups.append(_clean_group(staging, sources, latest, producers_last, txns, job, stopped, staged))
     return staged
 
 
 def _clean_group(staging: Path, sources: list[Source], latest: dict[bytes, int], producers_last: set[int],
-                 job: CleanJob, stopped: Callable[[], bool], staged: Staged) -> tuple[tuple[int, ...], bool]:
+                 txns: TxnCleaning, job: CleanJob, stopped: Callable[[], bool],
+                 staged: Staged) -> tuple[tuple[int, ...], bool]:
     bases = tuple(s.base_offset for s in sources)
     before = sum(s.size for s in sources)
     removed = 0
+    aborted_kept: list[TxnIndexEntry] = []
 
     def decided():
         nonlocal removed
         for source in sources:
             expired = tombstones_expired(source.last_modified_ms, job.now_ms, job.settings.delete_retention_ms)
             for batch in _batch_refs(source, None, stopped):
-                decision = decide(batch, latest, expired, batch.base_offset in producers_last)
+                must_keep = batch.base_offset in producers_last
+                decision: str | tuple[int, ...] | None
+                if batch.is_control:
+                    keep, entry = txns.marker(batch, expired, must_keep)
+                    decision = KEEP_ALL if keep else None
+                    if entry is not None:
+                        aborted_kept.append(entry)
+                else:
+                    decision = decide(batch, latest, expired, must_keep, txns.is_aborted(batch))
+                    if decision is not None:
+                        txns.kept(batch)
                 # decide() keeps whole (KEEP_ALL) every batch without records
                 if batch.records is not None and (decision is None or isinstance(decision, tuple)):
                     removed += len(batch.records) - len(decision or ())
@@ -211,6 +235,8 @@ def _clean_group(staging: Path, sources: list[Source], latest: dict[bytes, int],
                 data = trim(piece.batch.payload, piece.kept)
                 changed = True
             segment.append(data)
+        # always written, even empty: it must replace the file of the segment it succeeds
+        segment.txn_index.write_all(aborted_kept)
         segment.seal()
     finally:
         segment.close()
@@ -239,8 +265,10 @@ def _batch_refs(source: Source, limit: int | None, stopped: Callable[[], bool]) 
                             if r.offset is not None)  # always set: decoded from the log
         except UnsupportedCompressionError:
             records = None
+        marker = log_transactions.marker_of(data) if header.is_control else None
         yield BatchRef(header.base_offset, header.last_offset, header.leader_epoch, header.base_timestamp,
-                       header.max_timestamp, header.producer_id, records, header.is_control, data)
+                       header.max_timestamp, header.producer_id, records, header.is_control, data,
+                       header.is_transactional, None if marker is None else marker.commit)
 
 
 def _read_batches(source: Source) -> Iterator[tuple[bytes, BatchHeader]]:

@@ -1,6 +1,7 @@
 """A partition's directory on disk: which segments it holds and whether it was shut down cleanly.
 
-Files: ``<base:020d>.log/.index/.timeindex`` per segment, ``leader-epoch-checkpoint``,
+Files: ``<base:020d>.log/.index/.timeindex`` per segment (and ``.txnindex`` for one
+that holds ABORT markers), ``leader-epoch-checkpoint``,
 ``recovery-point`` (segments below this offset are known to be fsynced), and
 ``.clean_shutdown`` while the log is closed after a clean shutdown (absent after
 kill -9, which is what tells the next open to run recovery).
@@ -13,7 +14,7 @@ from pathlib import Path
 CLEAN_SHUTDOWN_MARKER = ".clean_shutdown"
 RECOVERY_POINT = "recovery-point"
 LOG_SUFFIX = ".log"
-INDEX_SUFFIXES = (".index", ".timeindex")
+INDEX_SUFFIXES = (".index", ".timeindex", ".txnindex")
 
 
 def fsync_directory(directory: Path) -> None:

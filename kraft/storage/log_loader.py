@@ -66,6 +66,17 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int
     return segments, epochs, lost
 
 
+def doubtful_start(directory: LogDirectory, segments: list[Segment]) -> int:
+    """After kill -9 or a power cut: the first offset recovery could not trust (the
+    segments load_segments checked, or may have), from which the producer table and the
+    transaction indexes are replayed."""
+    bases = [s.base_offset for s in segments]
+    at = _first_unflushed(bases, directory.read_recovery_point())
+    if len(segments) > 1 and segments[-1].is_empty:
+        at = min(at, len(segments) - 2)  # see _recover_before_empty_tail
+    return bases[at]
+
+
 def _first_unflushed(bases: list[int], recovery_point: int | None) -> int:
     """Index of the first segment that may not be on disk whole: the first at or past
     the recovery point, and never later than the newest."""

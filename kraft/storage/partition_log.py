@@ -2,9 +2,10 @@
 
 Offsets are gapless: the leader stamps each appended batch with the log end
 offset, a follower copies the leader's batches byte for byte and must continue
-exactly where its log ends. The leader-epoch cache and the producer table
-(idempotent produce) move with every append, truncation and retention. Not
-thread-safe: one owner (the replica) drives it.
+exactly where its log ends. The leader-epoch cache, the producer table
+(idempotent and transactional produce) and the aborted-transaction indexes move with
+every append, truncation and retention (see log_transactions). Not thread-safe: one
+owner (the replica) drives it.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from kraft.storage import producer_snapshots
+from kraft.storage import log_transactions, producer_snapshots
 from kraft.storage.leader_epoch_cache import LeaderEpochCache
 from kraft.storage.log_config import LogConfig
 from kraft.storage.log_directory import LogDirectory
@@ -21,13 +22,14 @@ from kraft.errors import CorruptBatchError, DamagedLog, InvalidAppend, LogClosed
 from kraft.storage.damage import Damage, scan_whole
 from kraft.storage.file_slice import FileSlice
 from kraft.storage.log_file import LogFile
-from kraft.storage.log_loader import load_segments
-from kraft.storage.producer_state import ProducerStateTable
+from kraft.storage.log_loader import doubtful_start, load_segments
+from kraft.storage.producer_state import ProducerInfo, ProducerStateTable
 from kraft.storage.record import Record
 from kraft.storage.record_batch import (
     BatchHeader,
     crc_holds,
     encode_batch,
+    encode_control_batch,
     ensure_valid,
     iter_batches,
     restamp,
@@ -35,6 +37,7 @@ from kraft.storage.record_batch import (
 from kraft.storage.retention_policy import SegmentStats, segments_to_delete
 from kraft.storage.roll_fsyncs import RollFsyncs, Schedule
 from kraft.storage.segment import INT32_MAX, Segment
+from kraft.storage.txn_index import AbortedTxn
 
 Clock = Callable[[], int]
 DropCold = Callable[[LogFile, int, int], None]  # (file, start, end): drop those cached bytes
@@ -71,8 +74,10 @@ class PartitionLog:
         newest segment is recovered batch by batch; with it the indexes are trusted."""
         config = config or LogConfig()
         directory = LogDirectory(path)
+        clean = directory.was_clean_shutdown()
         segments, epochs, lost = load_segments(directory, config.index_interval_bytes)
-        producers = producer_snapshots.load(directory.path, segments)
+        producers = producer_snapshots.load(directory.path, segments,
+                                            None if clean else doubtful_start(directory, segments))
         log = cls(directory, config, segments, epochs, clock_ms, producers, lost)
         directory.clear_clean_shutdown()
         return log
@@ -109,15 +114,41 @@ class PartitionLog:
         """OffsetsForLeaderEpoch answered from this log (see LeaderEpochCache.end_offset_for)."""
         return self.leader_epoch_cache.end_offset_for(epoch, self.log_end_offset)
 
+    # -- transactions --------------------------------------------------------
+
+    @property
+    def first_unstable_offset(self) -> int | None:
+        """The lowest first offset of an open transaction (never below the log start), or
+        None. The last stable offset is min(high watermark, this): see last_stable_offset."""
+        first = self.producers.first_unstable_offset
+        return None if first is None else max(first, self.log_start_offset)
+
+    def last_stable_offset(self, high_watermark: int) -> int:
+        """Kafka's LSO: below the high watermark and every open transaction, and below an
+        ended one whose marker the high watermark has not passed yet."""
+        bound = self.producers.unstable_bound(high_watermark)
+        return high_watermark if bound is None else min(high_watermark, max(bound, self.log_start_offset))
+
+    def aborted_transactions(self, start_offset: int, upper_offset: int) -> list[AbortedTxn]:
+        """Every aborted transaction whose offsets overlap [start_offset, upper_offset)."""
+        self._check_open()
+        return log_transactions.aborted_transactions(self._segments, start_offset, upper_offset)
+
+    def producer_states(self) -> list[ProducerInfo]:
+        """Every producer this partition remembers (DescribeProducers), by producer id."""
+        return self.producers.producer_infos()
+
     # -- appends -------------------------------------------------------------
 
     def append(self, records: Iterable[Record] | bytes, leader_epoch: int, *, producer_id: int = -1,
-               producer_epoch: int = -1, base_sequence: int = -1) -> tuple[int, int]:
+               producer_epoch: int = -1, base_sequence: int = -1, is_transactional: bool = False) -> tuple[int, int]:
         """Leader path: assign the next offsets and ``leader_epoch`` to one batch, given
-        as records or as a produced v2 batch (whose producer fields are kept).
+        as records or as a produced v2 batch (whose producer fields and transactional
+        bit are kept; control batches come through append_marker only).
         Returns ``(base_offset, last_offset)``. An idempotent producer's retry of a
         batch still in its last five is not appended again: its original offsets are
-        returned; a sequence gap or stale producer epoch raises ProducerSequenceError."""
+        returned; a sequence gap or stale producer epoch raises ProducerSequenceError,
+        a non-transactional batch of a producer with a transaction open InvalidTxnState."""
         self._check_open()
         if leader_epoch < self.latest_epoch:
             raise StaleLeaderEpoch(f"append in epoch {leader_epoch}, but epoch {self.latest_epoch} has begun")
@@ -125,21 +156,43 @@ class PartitionLog:
             produced = _validated_produce(records)
             producer_id, producer_epoch = produced.producer_id, produced.producer_epoch
             base_sequence, count = produced.base_sequence, produced.record_count
+            is_transactional = produced.is_transactional
         else:
             records = list(records)
             count = len(records)
+        if is_transactional and producer_id < 0:
+            raise InvalidAppend("a transactional batch needs a producer id")
         # checked and appended in one synchronous step: no other append can come between
-        original = self.producers.check(producer_id, producer_epoch, base_sequence, count)
+        original = self.producers.check(producer_id, producer_epoch, base_sequence, count, is_transactional)
         if original is not None:
             return original.base_offset, original.last_offset
         base = self.log_end_offset
         if isinstance(records, (bytes, bytearray, memoryview)):
             batch = restamp(records, base, leader_epoch)
         else:
-            batch = encode_batch(records, base, leader_epoch, producer_id, producer_epoch, base_sequence)
+            batch = encode_batch(records, base, leader_epoch, producer_id, producer_epoch, base_sequence,
+                                 is_transactional=is_transactional)
         header = BatchHeader.parse(batch)
         self._append_batch(batch, header)
         return header.base_offset, header.last_offset
+
+    def append_marker(self, producer_id: int, producer_epoch: int, commit: bool, coordinator_epoch: int,
+                      leader_epoch: int, *, timestamp_ms: int | None = None) -> int:
+        """Leader path of WriteTxnMarkers: append a COMMIT or ABORT marker for the producer's
+        transaction (stamped now unless ``timestamp_ms``) and return its offset. Raises
+        InvalidProducerEpoch for an epoch older than the producer's, and
+        TransactionCoordinatorFenced for a coordinator epoch older than the last marker's.
+        A marker with a newer producer epoch fences the older one. A marker when no
+        transaction is open here (an empty one, or a retry) is appended all the same."""
+        self._check_open()
+        if leader_epoch < self.latest_epoch:
+            raise StaleLeaderEpoch(f"marker in epoch {leader_epoch}, but epoch {self.latest_epoch} has begun")
+        self.producers.check_marker(producer_id, producer_epoch, coordinator_epoch)
+        batch = encode_control_batch(producer_id, producer_epoch, commit, coordinator_epoch,
+                                     self.log_end_offset, leader_epoch, timestamp_ms)
+        header = BatchHeader.parse(batch)
+        self._append_batch(batch, header)
+        return header.base_offset
 
     def append_as_follower(self, data: bytes) -> tuple[int, int] | None:
         """Follower path: append the leader's batches as they are. They must start at
@@ -176,7 +229,7 @@ class PartitionLog:
             cold = active.log.cold_range()
             if cold is not None:
                 self._drop_cold(active.log, *cold)
-        self.producers.record_header(header)
+        log_transactions.apply(self.producers, active, header, batch)
         self._unflushed_records += header.record_count
         if self.config.flush_messages is not None and self._unflushed_records >= self.config.flush_messages:
             self.flush()
@@ -505,6 +558,8 @@ def _validated_produce(data: bytes | bytearray | memoryview) -> BatchHeader:
     header = ensure_valid(data)
     if header.size != len(data):
         raise InvalidAppend(f"a produce must carry exactly one batch: {len(data)} bytes, batch is {header.size}")
+    if header.is_control:
+        raise InvalidAppend("control batches are written by the partition itself (append_marker)")
     if header.record_count < 1 or header.last_offset_delta != header.record_count - 1:
         raise InvalidAppend("produced batch must hold records with offset deltas 0, 1, 2, ...")
     return header

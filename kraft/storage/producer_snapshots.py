@@ -1,12 +1,18 @@
-"""Producer state on disk: snapshots beside the segments, plus a replay of batch headers.
+"""Producer state on disk: snapshots beside the segments, plus a replay of the batches.
 
 ``<offset:020d>.producer`` holds the producer table as it was after every batch below
-``offset`` (Kafka's ``.snapshot`` files). One is written when a segment rolls and at
-clean shutdown, so opening a log replays at most the batches after the newest usable
-snapshot: none after a clean shutdown, the active segment after kill -9, the whole log
-when there is no snapshot at all (a log written before this existed). A snapshot is
-only a shortcut: one that is unreadable (e.g. torn by a power loss; they are not
-fsynced) is deleted and an older one, or the log itself, is used instead.
+``offset`` (Kafka's ``.snapshot`` files), open transactions and coordinator epochs
+included (version 2; version 1 files, written before transactions, still load). One
+is written when a segment rolls and at clean shutdown, so opening a log replays at
+most the batches after the newest usable snapshot: none after a clean shutdown, the
+segments in doubt after kill -9, the whole log when there is no snapshot at all (a
+log written before this existed). A snapshot is only a shortcut: one that is
+unreadable (e.g. torn by a power loss; they are not fsynced) is deleted and an older
+one, or the log itself, is used instead.
+
+The replay reads headers only, and the bodies of control batches (a marker's type is
+in its record). It also rewrites the aborted-transaction index of every segment from
+where it starts, so the index always agrees with the table it came with.
 """
 from __future__ import annotations
 
@@ -16,13 +22,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from kraft.storage import log_transactions
 from kraft.storage.producer_state import ProducerStateTable
 from kraft.storage.segment import Segment
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".producer"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def snapshot_offsets(directory: Path) -> list[int]:
@@ -61,17 +69,21 @@ def delete_before(directory: Path, offset: int) -> None:
 
 def _read(directory: Path, offset: int) -> ProducerStateTable:
     data = json.loads(_path(directory, offset).read_bytes())
-    if data.get("version") != VERSION or data.get("offset") != offset:
+    if data.get("version") not in READABLE_VERSIONS or data.get("offset") != offset:
         raise ValueError("unknown version or offset mismatch")
     return ProducerStateTable.from_json(data["producers"])
 
 
-def load(directory: Path, segments: Sequence[Segment]) -> ProducerStateTable:
-    """The table for the log as it is now: newest usable snapshot + later batch headers."""
+def load(directory: Path, segments: Sequence[Segment], replay_from: int | None = None) -> ProducerStateTable:
+    """The table for the log as it is now: newest usable snapshot + the batches after it.
+    ``replay_from``: replay at least from there (a snapshot at or below it), so the
+    segments from there on get their transaction index rebuilt (recovery's doubt)."""
     log_end = segments[-1].next_offset
     delete_after(directory, log_end)
     table, start = None, segments[0].base_offset
     for offset in reversed(snapshot_offsets(directory)):
+        if replay_from is not None and offset > replay_from:
+            continue
         try:
             table, start = _read(directory, offset), offset
             break
@@ -86,16 +98,18 @@ def load(directory: Path, segments: Sequence[Segment]) -> ProducerStateTable:
 
 
 def replay(segments: Sequence[Segment], start: int, table: ProducerStateTable) -> None:
-    """Record every batch at or after ``start`` (headers only; bodies are not read)."""
+    """Record every batch at or after ``start``; the transaction indexes from ``start`` on
+    are rebuilt on the way."""
     for segment in segments:
         if segment.next_offset <= start:
             continue
+        segment.txn_index.truncate_to(max(start, segment.base_offset))
         position = 0
         if segment.base_offset < start:
             found = segment.find_position(start)
             if found is None:
                 continue
             position = found[0]
-        for _, header in segment.log.batches(position, segment.log.size):
+        for at, header in segment.log.batches(position, segment.log.size):
             if header.base_offset >= start:
-                table.record_header(header)
+                log_transactions.apply(table, segment, header, position=at)

@@ -17,18 +17,20 @@ recomputing it.
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from crc32c import crc32c
 
-from kraft.errors import CorruptBatchError, UnsupportedCompressionError
+from kraft.errors import CorruptBatchError, RecordBatchError, UnsupportedCompressionError
 from kraft.storage.compression import compress, decompress
 from kraft.storage.record import Header, Record, decode_record, encode_record
 
 __all__ = [
-    "BatchHeader", "CorruptBatchError", "Header", "Record", "UnsupportedCompressionError",
-    "decode_all", "decode_records", "encode_batch", "ensure_valid", "iter_batches", "restamp",
+    "BatchHeader", "ControlMarker", "CorruptBatchError", "Header", "Record", "UnsupportedCompressionError",
+    "control_marker", "decode_all", "decode_records", "encode_batch", "encode_control_batch",
+    "ensure_valid", "iter_batches", "restamp",
     "set_base_offset", "set_leader_epoch", "verify_crc", "crc_holds",
 ]
 
@@ -142,6 +144,52 @@ def encode_batch(
     size = HEADER_SIZE + len(body)
     return b"".join((_FRONT.pack(base_offset, size - LOG_OVERHEAD, leader_epoch, MAGIC, crc),
                      covered, body))
+
+
+# -- transaction markers (Kafka's EndTransactionMarker) ---------------------------------
+# One record: key = int16 version + int16 type (0 ABORT, 1 COMMIT), value = int16
+# version + int32 coordinator epoch. Later versions may append fields: they are read
+# as version 0, as Kafka does.
+ABORT_TYPE, COMMIT_TYPE = 0, 1
+_MARKER_KEY = struct.Struct(">hh")
+_MARKER_VALUE = struct.Struct(">hi")
+
+
+class ControlMarker(NamedTuple):
+    commit: bool
+    coordinator_epoch: int
+
+
+def encode_control_batch(producer_id: int, producer_epoch: int, commit: bool, coordinator_epoch: int,
+                         base_offset: int = 0, leader_epoch: int = 0, timestamp_ms: int | None = None) -> bytes:
+    """A COMMIT or ABORT marker batch: transactional and control bits set, no sequence."""
+    ts = time.time_ns() // 1_000_000 if timestamp_ms is None else timestamp_ms
+    record = Record(_MARKER_KEY.pack(0, COMMIT_TYPE if commit else ABORT_TYPE),
+                    _MARKER_VALUE.pack(0, coordinator_epoch), (), ts)
+    return encode_batch([record], base_offset, leader_epoch, producer_id, producer_epoch, NO_SEQUENCE,
+                        is_transactional=True, is_control=True)
+
+
+def control_marker(batch: bytes | bytearray | memoryview, pos: int = 0) -> ControlMarker:
+    """The marker in the control batch at ``pos``. RecordBatchError when the batch is no
+    marker (not a control batch, emptied by compaction, another control type);
+    CorruptBatchError when it does not decode."""
+    header = BatchHeader.parse(batch, pos)
+    if not header.is_control:
+        raise RecordBatchError(f"batch at offset {header.base_offset} is not a control batch")
+    records = decode_records(batch, pos)
+    if not records:
+        raise RecordBatchError(f"control batch at offset {header.base_offset} holds no record")
+    key, value = records[0].key, records[0].value
+    if key is None or len(key) < _MARKER_KEY.size:
+        raise CorruptBatchError(f"control record at offset {header.base_offset} has no type")
+    _, kind = _MARKER_KEY.unpack_from(key)
+    if kind not in (ABORT_TYPE, COMMIT_TYPE):
+        raise RecordBatchError(f"control record at offset {header.base_offset} has type {kind}, not a marker")
+    if value is None or len(value) < _MARKER_VALUE.size:
+        raise CorruptBatchError(f"marker at offset {header.base_offset} is too short")
+    _, coordinator_epoch = _MARKER_VALUE.unpack_from(value)
+    return ControlMarker(kind == COMMIT_TYPE, coordinator_epoch)
 
 
 def verify_crc(buf: bytes | bytearray | memoryview, pos: int = 0) -> bool:

@@ -1,8 +1,10 @@
-"""One log segment: ``<base>.log`` plus its sparse ``.index`` and ``.timeindex``.
+"""One log segment: ``<base>.log`` plus its sparse ``.index`` and ``.timeindex``, and
+the aborted-transaction index ``.txnindex`` when an ABORT marker landed in it.
 
 Batches arrive already stamped with offsets; the segment only places them, keeps
-its two indexes in step and can find, read, cut and rebuild them. Relative
-offsets in the indexes are offsets minus the segment's base offset (int32).
+its two sparse indexes in step and can find, read, cut and rebuild them. Relative
+offsets in the indexes are offsets minus the segment's base offset (int32). The
+transaction index is filled by the partition log, which knows the producers' state.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from kraft.storage.record_batch import (
     iter_batches,
 )
 from kraft.storage.sparse_index import OFFSET_ENTRY, TIME_ENTRY, SparseIndex
+from kraft.storage.txn_index import SUFFIX as TXN_INDEX_SUFFIX
+from kraft.storage.txn_index import TxnIndex
 
 INT32_MAX = 2**31 - 1
 NO_TIMESTAMP = -1
@@ -37,6 +41,7 @@ class Segment:
         self.log = LogFile(stem.with_name(stem.name + ".log"))
         self.offset_index = SparseIndex(stem.with_name(stem.name + ".index"), OFFSET_ENTRY)
         self.time_index = SparseIndex(stem.with_name(stem.name + ".timeindex"), TIME_ENTRY)
+        self.txn_index = TxnIndex(stem.with_name(stem.name + TXN_INDEX_SUFFIX))
         self.next_offset = base_offset
         self.max_timestamp = NO_TIMESTAMP
         self.offset_of_max_timestamp = base_offset
@@ -49,6 +54,7 @@ class Segment:
         segment.log.truncate(0)  # a leftover file at this base belongs to a deleted past
         segment.offset_index.reset()
         segment.time_index.reset()
+        segment.txn_index.reset()
         return segment
 
     @classmethod
@@ -129,6 +135,7 @@ class Segment:
         cut = header.base_offset - self.base_offset
         self.offset_index.truncate_keys_from(cut)
         self.time_index.truncate_values_from(cut)
+        self.txn_index.truncate_to(header.base_offset)
         self._rescan_tail()
         return removed
 
@@ -158,6 +165,7 @@ class Segment:
         cut = self.log.size - valid_end
         if cut:
             self.log.truncate(valid_end)
+        self.txn_index.truncate_to(self.next_offset)  # the replay of the producers refills the rest
         return cut
 
     # -- reading -------------------------------------------------------------
@@ -277,6 +285,7 @@ class Segment:
         self.log.fsync()
         self.offset_index.flush()
         self.time_index.flush()
+        self.txn_index.flush()
 
     def close(self) -> None:
         self.log.close()
@@ -289,6 +298,7 @@ class Segment:
         self.log.path.unlink(missing_ok=True)
         self.offset_index.delete()
         self.time_index.delete()
+        self.txn_index.delete()
 
     def __repr__(self) -> str:
         return f"Segment(base={self.base_offset}, next={self.next_offset}, size={self.size})"
