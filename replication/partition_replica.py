@@ -7,6 +7,7 @@ decisions); ISR changes are proposed by returning them to the replica manager.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import logging
@@ -116,6 +117,18 @@ class PartitionReplica:
         written); waiting for those to commit then answers it like the first attempt.
         acks=all is held to the topic's min ISR as the leader state last took it from
         the metadata (the one place it is looked up)."""
+        base, last = self._leader_write(lambda: self.log.append(batch, self.leader_epoch), acks_all)
+        return base, last, self.leader_epoch
+
+    def append_marker(self, producer_id: int, producer_epoch: int, commit: bool,
+                      coordinator_epoch: int) -> tuple[int, int]:
+        """A transaction's COMMIT or ABORT marker (WriteTxnMarkers, always acks=all);
+        returns (its offset, leader epoch)."""
+        offset, _ = self._leader_write(lambda: (self.log.append_marker(
+            producer_id, producer_epoch, commit, coordinator_epoch, self.leader_epoch), 0), True)
+        return offset, self.leader_epoch
+
+    def _leader_write(self, write: Callable[[], tuple[int, int]], acks_all: bool) -> tuple[int, int]:
         leader = self._require_leader()
         if acks_all and not leader.can_ack_all(leader.min_isr):
             raise NotEnoughReplicas(
@@ -125,7 +138,7 @@ class PartitionReplica:
         if disk is not None and disk.failed:
             raise self._dir_failed(disk)
         try:
-            base, last = self.log.append(batch, self.leader_epoch)
+            written = write()
         except OSError as exc:
             if not is_dir_failure(exc):  # a segment roll found no descriptor left, say
                 raise StorageUnavailable(
@@ -138,7 +151,7 @@ class PartitionReplica:
         leader.on_append(self.log.log_end_offset)
         self.log.maybe_flush()
         self.changed.pulse()
-        return base, last, self.leader_epoch
+        return written
 
     def _dir_failed(self, disk: LogDirHealth) -> LogDirFailed:
         return LogDirFailed(f"KAFKA_STORAGE_ERROR: broker {self.broker_id}'s data dir takes no writes "
@@ -174,21 +187,34 @@ class PartitionReplica:
                 "still establishing its high watermark; retry")
         return self.log.log_start_offset, leader.hw
 
-    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
-        """Kafka's ListOffsets by time: (offset, timestamp) of the first committed record
-        stamped at or after `timestamp`; None when every committed record is earlier."""
+    def last_stable_offset(self) -> int:
+        """Kafka's LSO: what read_committed consumers may read up to (below the HW and
+        every transaction still open or whose marker is not yet committed)."""
         _, hw = self.readable_range()
-        found = self.log.offset_for_timestamp(timestamp)
-        return found if found is not None and found[0] < hw else None
+        return self.log.last_stable_offset(hw)
 
-    async def read_committed(self, offset: int, max_bytes: int, deadline: float) -> bytes:
-        """Whole batches from `offset` below the HW; waits for data until the deadline."""
+    def readable_end(self, stable: bool) -> int:
+        return self.last_stable_offset() if stable else self.readable_range()[1]
+
+    def offset_for_timestamp(self, timestamp: int, stable: bool = False) -> tuple[int, int] | None:
+        """Kafka's ListOffsets by time: (offset, timestamp) of the first committed record
+        stamped at or after `timestamp`; None when every committed record is earlier.
+        stable: only below the LSO (a read_committed consumer's ListOffsets)."""
+        end = self.readable_end(stable)
+        found = self.log.offset_for_timestamp(timestamp)
+        return found if found is not None and found[0] < end else None
+
+    async def read_committed(self, offset: int, max_bytes: int, deadline: float,
+                             stable: bool = False) -> bytes:
+        """Whole batches from `offset` below the HW (the LSO when `stable`: what a
+        read_committed consumer may read); waits for data until the deadline."""
         while True:
             start, hw = self.readable_range()
             if offset < start or offset > hw:
                 raise OffsetOutOfRange(f"offset {offset} is out of range: valid offsets are {start}..{hw}", offset, start, hw)
-            if offset < hw:
-                return self.log.read(offset, max_bytes, max_offset=hw)
+            end = self.log.last_stable_offset(hw) if stable else hw
+            if offset < end:
+                return self.log.read(offset, max_bytes, max_offset=end)
             left = deadline - time.monotonic()
             if left <= 0:
                 return b""

@@ -20,7 +20,7 @@ from kraft.api.http_body import json_response, query_int
 from kraft.internode.peers import LOCAL_ONLY_HEADER
 from kraft.broker.lookup import partition_or_404
 from kraft.errors import ERROR_CLASS_HEADER, NotAcceptable, NotLeaderOrFollower
-from kraft.storage.record_batch import decode_all
+from kraft.broker.isolation import visible_records
 
 MAX_READ_BYTES = 64 * 1024 * 1024
 MAX_WAIT_MS = 60_000
@@ -107,8 +107,8 @@ async def _read_here(request, node: BrokerServices, topic: str, partition: int):
     timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
     max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)
     data = await node.data_plane.read(topic, partition, offset, max_bytes, timeout_ms)
-    records = [rc.render_v2(r, binary, topic, partition) for r in decode_all(data, verify=False)
-               if r.offset is not None and r.offset >= offset]  # always set: decoded from the log
+    shown, _ = visible_records(data, offset)  # markers' offsets are skipped, never shown
+    records = [rc.render_v2(r, binary, topic, partition) for r in shown]
     ctype = rc.V2_BINARY if binary else rc.V2_JSON
     return web.Response(body=orjson.dumps(records), content_type=ctype)
 

@@ -12,6 +12,7 @@ import regex
 
 from kraft.groups.assignors import STRATEGIES
 from kraft.groups.consumer_instance import FORMATS, RESETS, InstanceConfig
+from kraft.broker.isolation import ISOLATION_LEVELS, READ_UNCOMMITTED
 from kraft.groups.topic_pattern import PatternTooSlow, TopicPattern
 from kraft.config.cluster import GroupSettings
 from kraft.config.topic_names import validate_topic_name
@@ -22,7 +23,7 @@ MAX_PATTERN = 1000
 MAX_METADATA = 4096  # offset.metadata.max.bytes
 CREATE_FIELDS = {"name", "format", "auto.offset.reset", "auto.commit.enable", "fetch.min.bytes",
                  "consumer.request.timeout.ms", "session.timeout.ms", "consumer.instance.timeout.ms",
-                 "partition.assignment.strategy"}
+                 "partition.assignment.strategy", "isolation.level"}
 
 
 def check_name(value: str, what: str) -> str:
@@ -66,12 +67,15 @@ def instance_config(body: dict, settings: GroupSettings) -> tuple[str | None, In
     if assignor not in STRATEGIES:
         raise InvalidValue(f'"partition.assignment.strategy" must be one of {", ".join(STRATEGIES)}, '
                            f"got {assignor!r}")
+    isolation = body.get("isolation.level", READ_UNCOMMITTED)
+    if isolation not in ISOLATION_LEVELS:
+        raise InvalidValue(f'"isolation.level" must be one of {", ".join(ISOLATION_LEVELS)}, got {isolation!r}')
     session = _int_setting(body, "session.timeout.ms", settings.session_timeout_ms, 1000, 1_800_000)
     expiry = _int_setting(body, "consumer.instance.timeout.ms", settings.consumer_instance_timeout_ms,
                           1000, 86_400_000)
     _int_setting(body, "fetch.min.bytes", 1, 0, 64 * 1024 * 1024)  # accepted; a read answers at first data
     _int_setting(body, "consumer.request.timeout.ms", 1000, 0, 60_000)
-    return name, InstanceConfig(fmt, reset, auto_commit, session, expiry, assignor)
+    return name, InstanceConfig(fmt, reset, auto_commit, session, expiry, assignor, isolation)
 
 
 def subscription(body: dict, existing: list[str]) -> tuple[frozenset[str], TopicPattern | None]:

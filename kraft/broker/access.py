@@ -23,6 +23,7 @@ from kraft.errors import (
     AuthorizationFailed,
     GroupAuthorizationFailed,
     TopicAuthorizationFailed,
+    TransactionalIdAuthorizationFailed,
 )
 from kraft.metadata.image import MetadataImage
 from kraft.security.acls import CLUSTER_RESOURCE
@@ -33,7 +34,8 @@ FAILURE_FREE = 5  # failed logins from one client before the back-off starts
 MAX_BACKOFF_S = 10.0
 MAX_REMEMBERED = 10_000  # clients with failures, successful logins remembered
 TOO_MANY = "Authentication failed (too many failures; wait and retry)"
-_DENIED = {"TOPIC": TopicAuthorizationFailed, "GROUP": GroupAuthorizationFailed}
+_DENIED = {"TOPIC": TopicAuthorizationFailed, "GROUP": GroupAuthorizationFailed,
+           "TRANSACTIONAL_ID": TransactionalIdAuthorizationFailed}
 
 
 @dataclass(frozen=True)

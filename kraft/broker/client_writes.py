@@ -23,10 +23,9 @@ from kraft.storage.compression import NONE, stored_codec
 from kraft.storage.record import Record, record_size
 from kraft.storage.record_batch import MAGIC, MAGIC_POS, NO_PRODUCER_ID, BatchHeader, decode_records, encode_batch
 from kraft.storage.record_check import check_records
-
-TRANSACTION_STATE_TOPIC = "__transaction_state"
+from kraft.transactions.txn_placement import TXN_STATE_TOPIC
 # Kafka's Topic.isInternal: only the cluster's own coordinators append to these.
-INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC})
+INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, TXN_STATE_TOPIC})
 BATCH_HEADER_SIZE = 61
 
 def refuse_internal_topic(topic: str) -> None:
@@ -87,7 +86,7 @@ def checked_client_batch(data: bytes, configs: Mapping[str, str], topic: str) ->
     if log_append_time:
         _restamp(records)
     batch = encode_batch(records, 0, -1, header.producer_id, header.producer_epoch,
-                         header.base_sequence, compression=codec)
+                         header.base_sequence, is_transactional=header.is_transactional, compression=codec)
     check_batch_size(len(batch), configs, topic)
     return batch, header
 
@@ -101,8 +100,10 @@ def _sound_batch_header(data: bytes) -> BatchHeader:
     if header.size != len(data):
         raise InvalidAppend(f"a produce must carry exactly one batch: {len(data)} bytes, "
                             f"the batch says {header.size}")
-    if header.is_transactional or header.is_control:
-        raise UnsupportedMessageFormat("transactions are not supported")
+    if header.is_control:  # markers are the transaction coordinator's alone
+        raise InvalidAppend("clients may not write control batches (transaction markers)")
+    if header.is_transactional and header.producer_id < 0:
+        raise InvalidAppend("a transactional batch needs a producer id (InitProducerId)")
     if header.record_count < 1 or header.last_offset_delta != header.record_count - 1:
         raise InvalidAppend("records must carry offset deltas 0, 1, 2, ... and at least one record")
     return header

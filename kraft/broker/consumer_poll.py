@@ -17,7 +17,7 @@ from kraft.groups.consumer_instance import ConsumerInstance
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.errors import KraftError, OffsetOutOfRange
 from kraft.storage.record import Record
-from kraft.storage.record_batch import decode_records, iter_batches
+from kraft.broker.isolation import READ_COMMITTED, visible_records
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,12 @@ async def reset_position(reader: PartitionReader, instance: ConsumerInstance, tp
         raise OffsetOutOfRange(f"no valid offset for {tp[0]}-{tp[1]} in group {instance.group!r} "
                                f"(nothing committed or out of range) and auto.offset.reset is none: "
                                f"seek with positions first")
-    start, end = await reader.offsets(*tp)
+    start, end = await reader.offsets(*tp, stable=_stable(instance))
     return start if policy == "earliest" else end
+
+
+def _stable(instance: ConsumerInstance) -> bool:
+    return instance.config.isolation_level == READ_COMMITTED
 
 
 async def poll(manager: GroupCoordinator, reader: PartitionReader, instance: ConsumerInstance, max_bytes: int,
@@ -72,7 +76,8 @@ async def _read_round(reader: PartitionReader, instance: ConsumerInstance, owned
                       share: int, timeout_ms: int) -> list[tuple[TopicPartition, Record]]:
     """Read every owned partition at its position; with a timeout, answer at first data."""
     started = {tp: instance.positions[tp] for tp in owned}
-    tasks = {asyncio.ensure_future(reader.read(tp[0], tp[1], pos, share, timeout_ms)): tp
+    stable = _stable(instance)
+    tasks = {asyncio.ensure_future(reader.read(tp[0], tp[1], pos, share, timeout_ms, stable)): tp
              for tp, pos in started.items()}
     out: list[tuple[TopicPartition, Record]] = []
     pending = set(tasks)
@@ -82,7 +87,7 @@ async def _read_round(reader: PartitionReader, instance: ConsumerInstance, owned
             for task in done:
                 tp = tasks[task]
                 try:
-                    data = task.result()
+                    data, aborted = task.result()
                 except OffsetOutOfRange:
                     position = await reset_position(reader, instance, tp)
                     if tp in instance.owned:
@@ -91,7 +96,7 @@ async def _read_round(reader: PartitionReader, instance: ConsumerInstance, owned
                 except KraftError as exc:  # leader moving: this partition sits this round out
                     log.debug("poll %s-%d skipped: %s", tp[0], tp[1], exc.message)
                     continue
-                records, next_position = _records_after(data, started[tp])
+                records, next_position = visible_records(data, started[tp], aborted)
                 if next_position > started[tp] and tp in instance.owned \
                         and instance.positions.get(tp) == started[tp]:  # still its own, not seeked
                     instance.positions[tp] = next_position  # past compacted-away offsets too
@@ -101,15 +106,3 @@ async def _read_round(reader: PartitionReader, instance: ConsumerInstance, owned
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
     return out
-
-
-def _records_after(data: bytes, position: int) -> tuple[list[Record], int]:
-    """The records at or after `position`, and the offset after the last batch read (a
-    compacted batch may hold fewer records than offsets, or none)."""
-    records: list[Record] = []
-    next_position = position
-    for pos, header in iter_batches(data):
-        records.extend(r for r in decode_records(data, pos, verify=False)
-                       if r.offset is not None and r.offset >= position)  # always set: decoded from the log
-        next_position = max(next_position, header.next_offset)
-    return records, next_position

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from kraft.broker.lookup import topic_or_404
 from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.metadata.effective_configs import effective_topic_configs
+from kraft.broker.isolation import Aborted, last_offset_in
 from kraft.errors import (
+    InvalidTxnState,
     LeaderNotAvailable,
     NotLeaderOrFollower,
     OutcomeUnknown,
@@ -31,6 +33,10 @@ from kraft.metadata.image import MetadataImage
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.broker import client_writes
 from kraft.storage.record import Record
+
+# (transactional id, producer id, producer epoch, topic, partition) -> is the partition
+# in that producer's open transaction? (the coordinator's answer, KIP-890)
+VerifyTxn = Callable[[str, int, int, str, int], Awaitable[bool]]
 
 ACKS = {"0": 0, "1": 1, "all": -1, "-1": -1}
 LEADER_OPEN_WAIT_S = 2.0  # a new partition's log opens within a loop turn or an fsync or two
@@ -68,10 +74,13 @@ class PendingDelivery:
 
 class DataPlane:
     def __init__(self, node_id: int, image: Callable[[], MetadataImage], topic_defaults: dict[str, str],
-                 replicas: ReplicaManager | None, peers: Peers, ready: Callable[[], bool]):
+                 replicas: ReplicaManager | None, peers: Peers, ready: Callable[[], bool],
+                 verify_txn: VerifyTxn | None = None):
         """replicas: this broker's replica manager (None on a controller-only node, which
-        forwards everything); ready() says whether this node's image has caught up."""
+        forwards everything); ready() says whether this node's image has caught up;
+        verify_txn asks a transaction's coordinator whether a partition is in it."""
         self.node_id = node_id
+        self._verify_txn = verify_txn
         self._image = image
         self._topic_defaults = topic_defaults
         self._replicas = replicas
@@ -132,13 +141,43 @@ class DataPlane:
                                         records[0].timestamp_ms)
 
     async def append_client_batch(self, topic: str, partition: int, data: bytes, acks: int,
-                                  timeout_ms: int) -> PendingDelivery:
+                                  timeout_ms: int, transactional_id: str | None = None) -> PendingDelivery:
         """A Kafka client's batch for a partition this broker leads (clients find the
-        leader themselves), appended; ``committed()`` waits for acks."""
+        leader themselves), appended; ``committed()`` waits for acks. A transactional
+        batch is appended only to a partition its transaction holds (KIP-890)."""
         client_writes.refuse_internal_topic(topic)
         batch, header = client_writes.checked_client_batch(data, self.configs(topic), topic)
+        if header.is_transactional:
+            await self._check_in_transaction(transactional_id, header.producer_id, header.producer_epoch,
+                                             topic, partition)
         return await self.append_batch(topic, partition, batch, acks, timeout_ms,
                                        header.base_timestamp, local_only=True)
+
+    async def _check_in_transaction(self, transactional_id: str | None, producer_id: int, epoch: int,
+                                    topic: str, partition: int) -> None:
+        if not transactional_id:
+            raise InvalidTxnState(f"INVALID_TXN_STATE: a transactional batch for {topic}-{partition} "
+                                  "came without a transactional id")
+        replica = await self.leader_replica(topic, partition)
+        entry = replica.log.producers.get(producer_id)
+        if entry is not None and entry.epoch == epoch and entry.txn_first_offset is not None:
+            return  # its transaction already wrote here: the coordinator said yes then
+        if self._verify_txn is None or not await self._verify_txn(transactional_id, producer_id, epoch,
+                                                                  topic, partition):
+            raise InvalidTxnState(f"INVALID_TXN_STATE: {topic}-{partition} is not in the open transaction "
+                                  f"of {transactional_id!r} (producer {producer_id}, epoch {epoch}): "
+                                  "add it first (AddPartitionsToTxn)")
+
+    async def write_marker(self, topic: str, partition: int, producer_id: int, producer_epoch: int,
+                           commit: bool, coordinator_epoch: int, timeout_ms: int) -> None:
+        """WriteTxnMarkers for one partition this broker leads: the marker appended and
+        committed (acks=all), or the error that says why not."""
+        replica = await self.leader_replica(topic, partition)
+        try:
+            last, epoch = replica.append_marker(producer_id, producer_epoch, commit, coordinator_epoch)
+        except ProducerSequenceError as exc:
+            raise type(exc)(f"{topic}-{partition}: {exc.detail}") from None
+        await replica.wait_committed(last, epoch, time.monotonic() + timeout_ms / 1000)
 
     async def produce_batch(self, topic: str, partition: int, batch: bytes, acks: int,
                             timeout_ms: int, timestamp: int, local_only: bool = False) -> Delivery:
@@ -220,11 +259,27 @@ class DataPlane:
         replica = await self.leader_replica(topic, partition)
         return await replica.read_committed(offset, max_bytes, time.monotonic() + timeout_ms / 1000)
 
-    async def offsets(self, topic: str, partition: int) -> tuple[int, int]:
-        return (await self.leader_replica(topic, partition)).readable_range()
+    async def read_stable(self, topic: str, partition: int, offset: int, max_bytes: int,
+                          timeout_ms: int) -> tuple[bytes, list[Aborted]]:
+        """A read_committed consumer's read: batches below the LSO, and the aborted
+        transactions among them (whose records it must drop)."""
+        replica = await self.leader_replica(topic, partition)
+        data = await replica.read_committed(offset, max_bytes, time.monotonic() + timeout_ms / 1000, stable=True)
+        if not data:
+            return data, []
+        end = last_offset_in(data) + 1
+        return data, [Aborted(a.producer_id, a.first_offset)
+                      for a in replica.log.aborted_transactions(offset, end)]
 
-    async def offset_for_timestamp(self, topic: str, partition: int, timestamp: int) -> tuple[int, int] | None:
-        return (await self.leader_replica(topic, partition)).offset_for_timestamp(timestamp)
+    async def offsets(self, topic: str, partition: int, stable: bool = False) -> tuple[int, int]:
+        """(log start, HW), or (log start, LSO) when `stable`."""
+        replica = await self.leader_replica(topic, partition)
+        start, hw = replica.readable_range()
+        return start, replica.last_stable_offset() if stable else hw
+
+    async def offset_for_timestamp(self, topic: str, partition: int, timestamp: int,
+                                   stable: bool = False) -> tuple[int, int] | None:
+        return (await self.leader_replica(topic, partition)).offset_for_timestamp(timestamp, stable)
 
     def leader_of(self, topic: str, partition: int) -> int:
         part = self.topic_or_404(topic).partitions

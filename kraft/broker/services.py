@@ -4,7 +4,7 @@ The REST routes (kraft/api) and the Kafka listener (kraft/kafka) are handed one
 `BrokerServices` instead of the node that wires them. Every rule that is not about a
 door's wire format stands behind it once: client writes (`client_writes`, through the
 data plane), leader lookup and the wait for a log still opening (`DataPlane`),
-producer ids, groups, access control, the controller link (typed requests,
+producer ids, groups, transactions, access control, the controller link (typed requests,
 kraft/controller/commands.py). A door decodes a request, calls these, and encodes
 the answer or the error.
 
@@ -26,7 +26,9 @@ from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.producer_ids import ProducerIdAllocator
 from kraft.config.cluster import ClusterConfig
 from kraft.controller.commands import ControllerRequest
+from kraft.broker.txn_link import TransactionLink
 from kraft.groups.group_coordinator import GroupCoordinator
+from kraft.transactions.txn_coordinator import TransactionCoordinator
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.replication.replica_manager import ReplicaManager
@@ -71,6 +73,8 @@ class BrokerServices:
     data_plane: DataPlane
     partition_reader: PartitionReader
     groups: GroupCoordinator
+    transactions: TransactionCoordinator
+    txn_link: TransactionLink
     access: AccessControl
     producer_ids: ProducerIdAllocator | None  # None on a controller-only node
     metrics_registry: CollectorRegistry

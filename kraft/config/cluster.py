@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from kraft.config.transaction_settings import TransactionSettings
 from kraft.config.data_dir import cluster_id_problem, data_dir_problem
 from kraft.config.topic_configs import (
     DEFAULT_TOPIC_CONFIGS,
@@ -305,6 +306,8 @@ class ClusterConfig(_Table):
     groups: GroupSettings = Field(default_factory=lambda: GroupSettings.model_validate({}))
     http: HttpSettings = Field(default_factory=lambda: HttpSettings.model_validate({}))
     storage: StorageSettings = Field(default_factory=lambda: StorageSettings.model_validate({}))
+    # [transactions]: Kafka's broker names (transaction.max.timeout.ms, ...), checked here
+    transactions: TransactionSettings = Field(default_factory=TransactionSettings)
     security: SecuritySettings | None = None
     nodes: Annotated[tuple[NodeConfig, ...], Field(min_length=1)]
     _file_name: str = PrivateAttr(default="cluster.toml")
@@ -316,6 +319,18 @@ class ClusterConfig(_Table):
             self._file_name = context.get("file_name", self._file_name)
             self._path = context.get("path")
             self._base_dir = context.get("base_dir") or self._base_dir
+
+    @field_validator("transactions", mode="before")
+    @classmethod
+    def _transaction_settings(cls, value: Any) -> TransactionSettings:
+        if isinstance(value, TransactionSettings):
+            return value
+        if not isinstance(value, dict):
+            raise _invalid("", "must be a table of Kafka's transaction settings")
+        try:
+            return TransactionSettings.from_kafka_names(value)
+        except (ValueError, TypeError) as exc:
+            raise _invalid("", str(exc)) from None
 
     @field_validator("topic_defaults", mode="before")
     @classmethod

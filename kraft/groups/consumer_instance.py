@@ -25,6 +25,7 @@ class InstanceConfig:
     session_timeout_ms: int = 45_000
     instance_timeout_ms: int = 300_000  # consumer.instance.timeout.ms
     assignor: str = "range"  # partition.assignment.strategy
+    isolation_level: str = "read_uncommitted"  # Kafka's default: aborted records are read too
 
 
 @dataclass

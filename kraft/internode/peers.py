@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -61,6 +61,7 @@ class PeerAnswer:
     status: int
     body: bytes
     content_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -114,7 +115,7 @@ class Peers:
             try:
                 async with self.session.request(method, url, data=data, headers=sent,
                                                 timeout=aiohttp.ClientTimeout(total=left)) as resp:
-                    return PeerAnswer(resp.status, await resp.read(), resp.content_type)
+                    return PeerAnswer(resp.status, await resp.read(), resp.content_type, dict(resp.headers))
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 if attempt == attempts - 1 or loop.time() + RETRY_PAUSE_S >= deadline:
                     raise PeerUnreachable(node_id, exc) from None

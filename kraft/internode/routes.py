@@ -23,7 +23,9 @@ from kraft.api.http_body import json_response, query_int, read_body, read_json
 from kraft.internode.fetch_channel import FETCH_STREAM_PATH, verified_request
 from kraft.internode.peers import LOCAL_ONLY_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import signature_valid
-from kraft.errors import BadRequest, Unauthorized
+from kraft.broker.isolation import ABORTED_HEADER, READ_COMMITTED, aborted_header
+from kraft.broker.txn_link import MARKERS_PATH, VERIFY_PATH, answers_json, markers_from_json
+from kraft.errors import BadRequest, NotCoordinator, Unauthorized
 from kraft.metadata.image_codec import image_to_dict
 from kraft.replication.fetch_protocol import encode_response
 from kraft.replication.replica_manager import ReplicaManager
@@ -44,7 +46,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(FETCH_STREAM_PATH, replica_fetch_stream)
     app.router.add_post("/internal/v1/produce", forwarded_produce)
     app.router.add_get("/internal/v1/read", committed_read)
+    app.router.add_get("/internal/v1/stable-offsets", stable_offsets)
     app.router.add_get("/internal/v1/groups", local_groups)
+    app.router.add_post(MARKERS_PATH, txn_markers)
+    app.router.add_post(VERIFY_PATH, txn_verify)
     app[FETCH_STREAMS_KEY] = weakref.WeakSet()
     app.on_shutdown.append(_end_fetch_streams)
 
@@ -178,8 +183,50 @@ async def committed_read(request):
     max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, 64 * 1024 * 1024)
     timeout_ms = query_int(request, "timeout_ms", 0, 0, MAX_WAIT_MS)
     node.data_plane.topic_or_404(topic)
+    if request.query.get("isolation") == READ_COMMITTED:
+        data, aborted = await node.data_plane.read_stable(topic, partition, offset, max_bytes, timeout_ms)
+        return web.Response(body=data, content_type="application/octet-stream",
+                            headers={ABORTED_HEADER: aborted_header(aborted)})
     data = await node.data_plane.read(topic, partition, offset, max_bytes, timeout_ms)
     return web.Response(body=data, content_type="application/octet-stream")
+
+
+async def stable_offsets(request):
+    """(log start, last stable offset) of a partition this node leads (read_committed ends)."""
+    await _authorize(request)
+    node = node_of(request)
+    topic = request.query.get("topic", "")
+    partition = query_int(request, "partition", 0, 0, 2**31 - 1)
+    node.data_plane.topic_or_404(topic)
+    start, lso = await node.data_plane.offsets(topic, partition, stable=True)
+    return json_response({"log_start_offset": start, "last_stable_offset": lso})
+
+
+async def txn_markers(request):
+    """WriteTxnMarkers from a transaction coordinator, for partitions this node leads."""
+    await _authorize(request)
+    try:
+        markers = markers_from_json(await read_json(request))
+    except (KeyError, TypeError, ValueError):
+        raise BadRequest("a body of transaction markers was expected") from None
+    answers = await node_of(request).txn_link.write_here(markers)
+    return json_response(answers_json(answers))
+
+
+async def txn_verify(request):
+    """A partition leader asks this coordinator: is the partition in the transaction?"""
+    await _authorize(request)
+    body = await read_json(request)
+    try:
+        tid, pid, epoch = str(body["transactional_id"]), int(body["producer_id"]), int(body["producer_epoch"])
+        tp = (str(body["topic"]), int(body["partition"]))
+    except (KeyError, TypeError, ValueError):
+        raise BadRequest("transactional_id, producer_id, producer_epoch, topic, partition expected") from None
+    coordinator = node_of(request).transactions
+    if await coordinator.locate(tid, create=False) is not None:
+        raise NotCoordinator(f"NOT_COORDINATOR: node {coordinator.node_id} does not coordinate {tid!r}")
+    found = await coordinator.verify_partitions(tid, pid, epoch, [tp])
+    return json_response({"in_transaction": bool(found.get(tp))})
 
 
 async def local_groups(request):

@@ -12,7 +12,7 @@ from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.kafka import (acl_api, config_api, fetch_api, group_admin_api, group_api, metadata_api, offsets_api,
-                         produce_api, producer_id_api, reassignment_api, sasl_api, topic_admin_api)
+                         produce_api, producer_id_api, reassignment_api, sasl_api, topic_admin_api, txn_api)
 from kraft.kafka.codec import RequestHead
 from kraft.kafka.splice import Spliced
 
@@ -51,6 +51,10 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(20, 1, 6, topic_admin_api.delete_topics),           # DeleteTopics
     Api(22, 0, 4, producer_id_api.handle),                  # InitProducerId
     Api(23, 2, 4, offsets_api.offset_for_leader_epoch),     # OffsetForLeaderEpoch
+    Api(24, 0, 3, txn_api.add_partitions),                  # AddPartitionsToTxn (v4+: KIP-890's broker form)
+    Api(25, 0, 3, txn_api.add_offsets),                     # AddOffsetsToTxn
+    Api(26, 0, 3, txn_api.end_txn),                         # EndTxn (v4+: transaction version 2)
+    Api(28, 0, 3, txn_api.txn_offset_commit),               # TxnOffsetCommit (v3: KIP-447's member check)
     Api(29, 1, 3, acl_api.describe_acls),                   # DescribeAcls
     Api(30, 1, 3, acl_api.create_acls),                     # CreateAcls
     Api(31, 1, 3, acl_api.delete_acls),                     # DeleteAcls
@@ -62,6 +66,9 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(45, 0, 0, reassignment_api.alter),                  # AlterPartitionReassignments
     Api(46, 0, 0, reassignment_api.list_reassignments),     # ListPartitionReassignments
     Api(60, 0, 1, metadata_api.describe_cluster),           # DescribeCluster
+    Api(61, 0, 0, txn_api.describe_producers),              # DescribeProducers
+    Api(65, 0, 0, txn_api.describe_transactions),           # DescribeTransactions
+    Api(66, 0, 1, txn_api.list_transactions),               # ListTransactions
 )}
 
 

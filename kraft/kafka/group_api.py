@@ -34,6 +34,7 @@ from kraft.kafka.leaders import kafka_endpoint
 
 CONSUMER_PROTOCOL = "consumer"
 TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED = 29, 30
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 LOCATE_WAIT_S = 5.0
 
 
@@ -91,18 +92,22 @@ async def _coordinator_error(node: BrokerServices, group_id: str, operation: str
 
 # -- FindCoordinator -----------------------------------------------------------------------
 async def _find_one(node: BrokerServices, key: str, key_type: int) -> dict:
+    """Key type 0: a group's coordinator; 1: a transactional id's (KIP-98)."""
     answer = {"key": key, "error_code": error_codes.NONE, "error_message": None, "node_id": -1, "host": "", "port": -1}
-    if key_type != 0:
-        answer["error_code"], answer["error_message"] = error_codes.COORDINATOR_NOT_AVAILABLE, "transactions are not supported"
+    if key_type not in (0, 1):
+        answer["error_code"], answer["error_message"] = error_codes.INVALID_REQUEST, f"unknown key type {key_type}"
         return answer
     if not key:
-        answer["error_code"] = error_codes.INVALID_GROUP_ID
+        answer["error_code"] = error_codes.INVALID_GROUP_ID if key_type == 0 else error_codes.INVALID_REQUEST
         return answer
-    if not session.allowed(node, "DESCRIBE", "GROUP", key):
-        answer["error_code"] = GROUP_AUTHORIZATION_FAILED
+    resource, refused = ("GROUP", GROUP_AUTHORIZATION_FAILED) if key_type == 0 else \
+        ("TRANSACTIONAL_ID", TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    if not session.allowed(node, "DESCRIBE", resource, key):
+        answer["error_code"] = refused
         return answer
     try:
-        target = await node.groups.locate(key, wait_s=LOCATE_WAIT_S)
+        locate = node.groups.locate if key_type == 0 else node.transactions.locate
+        target = await locate(key, wait_s=LOCATE_WAIT_S)
     except KraftError as exc:
         answer["error_code"], answer["error_message"] = error_codes.code_of(exc), str(exc)
         return answer

@@ -1,7 +1,7 @@
 """ListOffsets (key 2) and OffsetForLeaderEpoch (key 23), answered by partition leaders.
 
-ListOffsets: -2 is the log start, -1 the high watermark (what a consumer may read),
-any other value the first record stamped at or after it (Kafka's time index).
+ListOffsets: -2 is the log start, -1 the high watermark (what a consumer may read; for
+a read_committed one, the last stable offset), any other value the first record stamped at or after it (Kafka's time index).
 OffsetForLeaderEpoch: the end of the asked epoch in this leader's log, which
 librdkafka uses to validate a position after a leader change.
 """
@@ -14,9 +14,10 @@ from kraft.kafka import error_codes, session
 from kraft.kafka.leaders import epoch_problem
 
 EARLIEST, LATEST = -2, -1
+READ_COMMITTED = 1  # the request's isolation_level (v2+)
 
 
-async def _list_one(node: BrokerServices, topic: str, want) -> dict:
+async def _list_one(node: BrokerServices, topic: str, want, stable: bool) -> dict:
     index = int(want.partition_index)
     answer = {"partition_index": index, "error_code": error_codes.NONE, "timestamp": -1,
               "offset": -1, "leader_epoch": -1, "old_style_offsets": []}
@@ -26,16 +27,16 @@ async def _list_one(node: BrokerServices, topic: str, want) -> dict:
         if (problem := epoch_problem(replica, int(getattr(want, "current_leader_epoch", -1)))) is not None:
             answer["error_code"] = problem
             return answer
-        start, hw = replica.readable_range()
+        start, _ = replica.readable_range()
         asked = int(want.timestamp)
         if asked == EARLIEST:
             answer["offset"] = start
-        elif asked == LATEST:
-            answer["offset"] = hw
+        elif asked == LATEST:  # read_committed: the last stable offset, as Kafka answers
+            answer["offset"] = replica.readable_end(stable)
         elif asked < 0:
             answer["error_code"] = error_codes.UNSUPPORTED_VERSION  # -3 (max timestamp) and later specials
         else:
-            found = replica.offset_for_timestamp(asked)
+            found = replica.offset_for_timestamp(asked, stable)
             if found is not None:
                 answer["offset"], answer["timestamp"] = found
         answer["leader_epoch"] = replica.leader_epoch
@@ -45,7 +46,8 @@ async def _list_one(node: BrokerServices, topic: str, want) -> dict:
 
 
 async def list_offsets(node: BrokerServices, head, request) -> dict:
-    topics = [{"name": t.name, "partitions": [await _list_one(node, t.name, p) for p in t.partitions]}
+    stable = int(getattr(request, "isolation_level", 0)) == READ_COMMITTED
+    topics = [{"name": t.name, "partitions": [await _list_one(node, t.name, p, stable) for p in t.partitions]}
               for t in request.topics]
     return {"throttle_time": 0, "topics": topics}
 

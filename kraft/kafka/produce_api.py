@@ -27,7 +27,7 @@ async def handle(node: BrokerServices, head, request) -> dict | None:
         for part in topic.partition_data:
             key = (topic.name, int(part.index))
             appended[key] = await _append_one(node, topic.name, int(part.index), part.records or b"",
-                                              acks, timeout_ms)
+                                              acks, timeout_ms, request.transactional_id)
     ordering.let_next_request_start()  # the connection's next produce may append now
     results = dict(zip(appended, await asyncio.gather(*(_committed(node, key, outcome)
                                                          for key, outcome in appended.items()))))
@@ -50,11 +50,14 @@ def _answer(request, results: dict, missing=(error_codes.INVALID_REQUEST, -1, -1
 
 
 async def _append_one(node: BrokerServices, topic: str, partition: int, data: bytes, acks: int,
-                      timeout_ms: int) -> PendingDelivery | KraftError:
+                      timeout_ms: int, transactional_id: str | None) -> PendingDelivery | KraftError:
     """The batch appended on this leader (its commit still to wait for), or the refusal."""
     try:
+        if transactional_id is not None:  # Kafka: the transactional id first, then the topic
+            session.check(node, "WRITE", "TRANSACTIONAL_ID", transactional_id)
         session.check(node, "WRITE", "TOPIC", topic)
-        return await node.data_plane.append_client_batch(topic, partition, bytes(data), acks, timeout_ms)
+        return await node.data_plane.append_client_batch(topic, partition, bytes(data), acks, timeout_ms,
+                                                         transactional_id)
     except KraftError as exc:
         return exc
 

@@ -1,22 +1,21 @@
-"""InitProducerId (key 22): a producer id for an idempotent producer, epoch 0.
+"""InitProducerId (key 22): a producer id for an idempotent producer, epoch 0, or for
+a transactional one from its transaction coordinator (kraft/kafka/txn_api.py).
 
 The ids come from the same controller-granted blocks as the REST API's, so a producer
-id is unique across both doors. Transactional ids are refused: transactions are a
-later step.
+id is unique across both doors.
 """
 
 from __future__ import annotations
 
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes, session, txn_api
 
 
 async def handle(node: BrokerServices, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "producer_id": -1, "producer_epoch": -1}
     if request.transactional_id is not None:
-        answer["error_code"] = error_codes.UNSUPPORTED_VERSION  # clients report: no transactions here
-        return answer
+        return await txn_api.init_transactional_producer(node, head, request, answer)
     if not (session.allowed(node, "IDEMPOTENT_WRITE", "CLUSTER") or session.any_topic_allowed(node, "WRITE")):
         answer["error_code"] = 31  # CLUSTER_AUTHORIZATION_FAILED (Kafka: IDEMPOTENT_WRITE, or WRITE on some topic)
         return answer

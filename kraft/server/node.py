@@ -29,7 +29,9 @@ from kraft.server.connection_guard import ConnectionGuard
 from kraft.config.data_dir import DataDirIdentity
 from kraft.broker.data_plane import DataPlane
 from kraft.errors import MetadataNotReady, NotLeaderOrFollower, UnknownServerError
+from kraft.broker.txn_link import TransactionLink
 from kraft.groups.group_coordinator import GroupCoordinator
+from kraft.transactions.txn_coordinator import TransactionCoordinator
 from kraft.kafka.listener import KafkaListener
 from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
@@ -107,6 +109,7 @@ class Node:
         self.replica_manager: ReplicaManager | None = None
         self.data_plane: DataPlane | None = None
         self.groups: GroupCoordinator | None = None
+        self.transactions: TransactionCoordinator | None = None
         self.partition_reader: PartitionReader | None = None
         self._metadata_pending = False
         self._changes_not_offered = NOTHING
@@ -126,6 +129,8 @@ class Node:
                 log.warning("%s", notice)
         if self.groups is not None:
             self.groups.on_metadata()
+        if self.transactions is not None:
+            self.transactions.on_metadata()
         if self.replica_manager is not None and not self._metadata_pending:
             # coalesce: many batches applied in a burst cost one pass over the image
             self._metadata_pending = True
@@ -289,9 +294,9 @@ class Node:
         except PeerUnreachable as exc:
             return exc.refused
 
-    async def _append_offsets(self, topic: str, partition: int, batch: bytes, timeout_ms: int,
+    async def _append_internal(self, topic: str, partition: int, batch: bytes, timeout_ms: int,
                               timestamp: int) -> int:
-        # the group coordinator, the only caller, is built in run() after the data plane
+        # the coordinators (groups, transactions), the callers, are built in run() after the data plane
         assert self.data_plane is not None
         delivery = await self.data_plane.produce_batch(topic, partition, batch, -1, timeout_ms,
                                                        timestamp, local_only=True)
@@ -347,17 +352,25 @@ class Node:
                 scrub_interval_s=self.config.storage.scrub_interval_s)
         self.replica_manager = replica_manager
         image = lambda: self.image  # noqa: E731 - the current image, read at each use
-        self.data_plane = data_plane = DataPlane(self.node_id, image, self.topic_defaults, replica_manager,
-                                                 self.peers, self.is_ready)
+        data_plane = DataPlane(self.node_id, image, self.topic_defaults, replica_manager, self.peers,
+                               self.is_ready, verify_txn=lambda *asked: txn_link.verify(*asked))
+        self.data_plane = data_plane
         self.partition_reader = partition_reader = PartitionReader(self.node_id, data_plane, self.peers)
         self.groups = groups = GroupCoordinator(  # a non-broker only forwards
             self.node_id, self.config.groups, image, replica_manager, self.controller_call_raw,
-            self.waiters.wait_for, self._append_offsets)
+            self.waiters.wait_for, self._append_internal)
+        txn_link = TransactionLink(self.node_id, image, data_plane, groups, lambda: transactions, self.peers)
+        self.transactions = transactions = TransactionCoordinator(
+            self.node_id, self.config.transactions, image, replica_manager, self.controller_call_raw,
+            self.waiters.wait_for, self._append_internal,
+            self.producer_ids.next_id if self.producer_ids is not None else None, txn_link.send_markers,
+            offsets_topic_partitions=self.config.groups.offsets_topic_partitions)
         services = BrokerServices(
             node_id=self.node_id, cluster_id=self.cluster_id, config=self.config,
             topic_defaults=self.topic_defaults, peer_key=self.peer_key, data_plane=data_plane,
-            partition_reader=partition_reader, groups=groups, access=self.access,
-            producer_ids=self.producer_ids, metrics_registry=self.metrics.registry, node=self)
+            partition_reader=partition_reader, groups=groups, transactions=transactions, txn_link=txn_link,
+            access=self.access, producer_ids=self.producer_ids, metrics_registry=self.metrics.registry,
+            node=self)
         app = build_app(services)
         internode_routes.add_routes(app)  # the other nodes' door, on the same port
         app.middlewares.insert(0, self.metrics.middleware())
@@ -401,6 +414,7 @@ class Node:
                 if self.lifecycle is not None:
                     tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
                 tasks.append(tg.create_task(groups.run(), name="group-coordinator"))
+                tasks.append(tg.create_task(transactions.run(), name="transaction-coordinator"))
                 tasks.append(tg.create_task(data_plane.unacked.run(), name="acks0-writes"))
                 tasks.append(tg.create_task(self.connections.run(), name="http-connection-guard"))
                 await stop.wait()

@@ -1,6 +1,6 @@
 """Layer `transactions`: Kafka's transaction coordinator (KIP-98, KIP-360, KIP-447,
 KIP-890 partition verification). Which partition of __transaction_state holds a
-transactional id (`txn_placement`), the settings (`txn_settings`), one transactional id's
+transactional id (`txn_placement`), the settings (kraft/config/transaction_settings.py), one transactional id's
 state machine (`txn_metadata`, pure), its records in __transaction_state and their
 replay (`txn_log`), what a transaction marker carries and how its answers are read
 (`txn_markers`), and the `TransactionCoordinator` that serves the transactional ids of

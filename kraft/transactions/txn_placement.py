@@ -11,7 +11,7 @@ per transactional id survives), never compressed, and never elects an unclean le
 from __future__ import annotations
 
 from kraft.groups.coordinator_placement import java_string_hashcode, kafka_abs
-from kraft.transactions.txn_settings import TransactionSettings
+from kraft.config.transaction_settings import TransactionSettings
 
 TXN_STATE_TOPIC = "__transaction_state"
 DEFAULT_TXN_STATE_PARTITIONS = 50  # transaction.state.log.num.partitions

@@ -31,7 +31,7 @@ from kraft.transactions.txn_coordinator import TransactionCoordinator
 from kraft.transactions.txn_log import load
 from kraft.transactions.txn_markers import TxnMarker
 from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition
-from kraft.transactions.txn_settings import TransactionSettings
+from kraft.config.transaction_settings import TransactionSettings
 
 NODE = 1
 TXN_PARTITIONS = 2

@@ -50,7 +50,7 @@ from kraft.transactions.txn_metadata import (
     verify_partitions,
 )
 from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition, txn_state_topic_configs
-from kraft.transactions.txn_settings import TransactionSettings
+from kraft.config.transaction_settings import TransactionSettings
 
 TIMEOUT = 60_000
 TP0, TP1, TP2 = ("t", 0), ("t", 1), ("u", 0)

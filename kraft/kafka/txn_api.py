@@ -1,0 +1,220 @@
+"""The transactional producer's APIs (KIP-98, KIP-447): the door to the transaction
+coordinator (kraft/transactions) and, for TxnOffsetCommit, to the group coordinator.
+
+Each request goes to the coordinator of its transactional id (the client found it with
+FindCoordinator, key type 1); any other node answers NOT_COORDINATOR. Authorization
+is Kafka's: WRITE on the TRANSACTIONAL_ID for every request of the producer, WRITE on
+each topic added, READ on the group whose offsets join the transaction, DESCRIBE on the
+TRANSACTIONAL_ID for the admin reads. Only transaction version 1 is served (the client
+adds partitions explicitly), so the versions stop before KIP-890's second part.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kraft.broker.services import BrokerServices
+from kraft.errors import KraftError, ProducerFenced
+from kraft.kafka import error_codes, session
+from kraft.kafka.entities import millis
+
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
+TOPIC_AUTHORIZATION_FAILED = 29
+GROUP_AUTHORIZATION_FAILED = 30
+OPERATION_NOT_ATTEMPTED = 55
+INVALID_PRODUCER_EPOCH = 47
+LOCATE_WAIT_S = 5.0  # a client retries COORDINATOR_LOAD_IN_PROGRESS / NOT_AVAILABLE itself
+
+
+def _code(exc: KraftError, fenced_is_epoch: bool) -> int:
+    """Older request versions know no PRODUCER_FENCED: Kafka answers them INVALID_PRODUCER_EPOCH."""
+    if isinstance(exc, ProducerFenced) and fenced_is_epoch:
+        return INVALID_PRODUCER_EPOCH
+    return error_codes.code_of(exc)
+
+
+async def _coordinator_code(node: BrokerServices, transactional_id: str, operation: str = "WRITE") -> int | None:
+    """None when the principal may and this node coordinates the id now; else the code."""
+    if not transactional_id:
+        return error_codes.INVALID_REQUEST
+    if not session.allowed(node, operation, "TRANSACTIONAL_ID", transactional_id):
+        return TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    try:
+        target = await node.transactions.locate(transactional_id, wait_s=LOCATE_WAIT_S)
+    except KraftError as exc:
+        return error_codes.code_of(exc)
+    return None if target is None else error_codes.NOT_COORDINATOR
+
+
+# -- InitProducerId with a transactional id ---------------------------------------------------
+async def init_transactional_producer(node: BrokerServices, head, request, answer: dict) -> dict:
+    tid = request.transactional_id
+    if (code := await _coordinator_code(node, tid)) is not None:
+        answer["error_code"] = code
+        return answer
+    try:
+        pid, epoch = await node.transactions.init_producer_id(
+            tid, millis(request.transaction_timeout), int(getattr(request, "producer_id", -1)),
+            int(getattr(request, "producer_epoch", -1)))
+    except KraftError as exc:
+        answer["error_code"] = _code(exc, head.api_version < 4)
+        return answer
+    answer.update(producer_id=pid, producer_epoch=epoch)
+    return answer
+
+
+# -- AddPartitionsToTxn (v0-v3: one transaction, from its producer) -----------------------------
+async def add_partitions(node: BrokerServices, head, request) -> dict:
+    tid = request.v3_and_below_transactional_id
+    asked = [(t.name, int(p)) for t in request.v3_and_below_topics for p in t.partitions]
+    codes = {tp: error_codes.NONE for tp in asked}
+    failed = {}
+    for topic, partition in asked:
+        if not session.allowed(node, "WRITE", "TOPIC", topic):
+            failed[(topic, partition)] = TOPIC_AUTHORIZATION_FAILED
+        else:
+            image_topic = node.image.topic(topic)
+            if image_topic is None or not 0 <= partition < len(image_topic.partitions):
+                failed[(topic, partition)] = error_codes.UNKNOWN_TOPIC_OR_PARTITION
+    if failed:  # Kafka adds none when any is refused: the others are "not attempted"
+        codes = {tp: failed.get(tp, OPERATION_NOT_ATTEMPTED) for tp in asked}
+    elif (code := await _coordinator_code(node, tid)) is not None:
+        codes = dict.fromkeys(asked, code)
+    else:
+        try:
+            await node.transactions.add_partitions(tid, int(request.v3_and_below_producer_id),
+                                                   int(request.v3_and_below_producer_epoch), asked)
+        except KraftError as exc:
+            codes = dict.fromkeys(asked, _code(exc, head.api_version < 2))
+    by_topic: dict[str, list[dict]] = {}
+    for (topic, partition), code in codes.items():
+        by_topic.setdefault(topic, []).append({"partition_index": partition, "partition_error_code": code})
+    return {"throttle_time": 0, "results_by_topic_v3_and_below": [
+        {"name": topic, "results_by_partition": parts} for topic, parts in by_topic.items()]}
+
+
+# -- AddOffsetsToTxn --------------------------------------------------------------------------
+async def add_offsets(node: BrokerServices, head, request) -> dict:
+    answer = {"throttle_time": 0, "error_code": error_codes.NONE}
+    if not session.allowed(node, "READ", "GROUP", request.group_id):
+        answer["error_code"] = GROUP_AUTHORIZATION_FAILED
+        return answer
+    if (code := await _coordinator_code(node, request.transactional_id)) is not None:
+        answer["error_code"] = code
+        return answer
+    try:
+        await node.transactions.add_offsets(request.transactional_id, int(request.producer_id),
+                                            int(request.producer_epoch), request.group_id)
+    except KraftError as exc:
+        answer["error_code"] = _code(exc, head.api_version < 2)
+    return answer
+
+
+# -- EndTxn -----------------------------------------------------------------------------------
+async def end_txn(node: BrokerServices, head, request) -> dict:
+    answer = {"throttle_time": 0, "error_code": error_codes.NONE}
+    if (code := await _coordinator_code(node, request.transactional_id)) is not None:
+        answer["error_code"] = code
+        return answer
+    try:
+        await node.transactions.end_txn(request.transactional_id, int(request.producer_id),
+                                        int(request.producer_epoch), bool(request.committed))
+    except KraftError as exc:
+        answer["error_code"] = _code(exc, head.api_version < 2)
+    return answer
+
+
+# -- TxnOffsetCommit (to the group's coordinator) ----------------------------------------------
+async def txn_offset_commit(node: BrokerServices, head, request) -> dict:
+    asked = {(t.name, int(p.partition_index)): (int(p.committed_offset), p.committed_metadata or "")
+             for t in request.topics for p in t.partitions}
+    codes: dict[tuple[str, int], int] = {}
+    if not session.allowed(node, "WRITE", "TRANSACTIONAL_ID", request.transactional_id):
+        codes = dict.fromkeys(asked, TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    elif not session.allowed(node, "READ", "GROUP", request.group_id):
+        codes = dict.fromkeys(asked, GROUP_AUTHORIZATION_FAILED)
+    else:
+        allowed = {tp: v for tp, v in asked.items() if session.allowed(node, "READ", "TOPIC", tp[0])}
+        codes = {tp: TOPIC_AUTHORIZATION_FAILED for tp in asked if tp not in allowed}
+        codes.update(await _commit_offsets(node, request, allowed))
+    by_topic: dict[str, list[dict]] = {}
+    for (topic, partition), code in codes.items():
+        by_topic.setdefault(topic, []).append({"partition_index": partition, "error_code": code})
+    return {"throttle_time": 0, "topics": [{"name": t, "partitions": parts} for t, parts in by_topic.items()]}
+
+
+async def _commit_offsets(node: BrokerServices, request, offsets: dict) -> dict[tuple[str, int], int]:
+    if not offsets:
+        return {}
+    try:
+        target = await node.groups.locate(request.group_id, wait_s=LOCATE_WAIT_S)
+        if target is not None:
+            return dict.fromkeys(offsets, error_codes.NOT_COORDINATOR)
+        refused = await node.groups.txn_offset_commit(
+            request.group_id, int(request.producer_id), int(request.producer_epoch),
+            int(getattr(request, "generation_id", -1)), getattr(request, "member_id", "") or "",
+            getattr(request, "group_instance_id", None), offsets)
+    except KraftError as exc:
+        return dict.fromkeys(offsets, error_codes.code_of(exc))
+    return {tp: error_codes.code_of(refused[tp]) if tp in refused else error_codes.NONE for tp in offsets}
+
+
+# -- admin: DescribeTransactions, ListTransactions, DescribeProducers ---------------------------
+async def describe_transactions(node: BrokerServices, head, request) -> dict:
+    states: list[dict[str, Any]] = []
+    for tid in request.transactional_ids:
+        state: dict[str, Any] = {"error_code": error_codes.NONE, "transactional_id": tid, "transaction_state": "",
+                                 "transaction_timeout": 0, "transaction_start_time": -1, "producer_id": -1,
+                                 "producer_epoch": -1, "topics": []}
+        states.append(state)
+        if (code := await _coordinator_code(node, tid, "DESCRIBE")) is not None:
+            state["error_code"] = code
+            continue
+        try:
+            found = await node.transactions.describe(tid)
+        except KraftError as exc:
+            state["error_code"] = error_codes.code_of(exc)
+            continue
+        topics: dict[str, list[int]] = {}
+        for topic, partition in found.partitions:
+            if session.allowed(node, "DESCRIBE", "TOPIC", topic):  # Kafka leaves out what the caller may not see
+                topics.setdefault(topic, []).append(partition)
+        state.update(transaction_state=found.state, transaction_timeout=found.timeout_ms,
+                     transaction_start_time=found.start_ms, producer_id=found.producer_id,
+                     producer_epoch=found.producer_epoch,
+                     topics=[{"topic": t, "partitions": ps} for t, ps in topics.items()])
+    return {"throttle_time": 0, "transaction_states": states}
+
+
+async def list_transactions(node: BrokerServices, head, request) -> dict:
+    """This broker's transactions (an admin client asks every broker and merges)."""
+    listed, unknown = await node.transactions.list_transactions(
+        [int(p) for p in request.producer_id_filters], list(request.state_filters),
+        int(getattr(request, "duration_filter", -1)))
+    return {"throttle_time": 0, "error_code": error_codes.NONE, "unknown_state_filters": list(unknown),
+            "transaction_states": [{"transactional_id": t.transactional_id, "producer_id": t.producer_id,
+                                    "transaction_state": t.state} for t in listed
+                                   if session.allowed(node, "DESCRIBE", "TRANSACTIONAL_ID", t.transactional_id)]}
+
+
+async def describe_producers(node: BrokerServices, head, request) -> dict:
+    topics = []
+    for topic in request.topics:
+        parts = []
+        for index in topic.partition_indexes:
+            part: dict[str, Any] = {"partition_index": index, "error_code": error_codes.NONE,
+                                    "error_message": None, "active_producers": []}
+            parts.append(part)
+            try:
+                session.check(node, "READ", "TOPIC", topic.name)
+                replica = await node.data_plane.leader_replica(topic.name, int(index))
+            except KraftError as exc:
+                part["error_code"] = error_codes.code_of(exc)
+                continue
+            part["active_producers"] = [
+                {"producer_id": p.producer_id, "producer_epoch": p.producer_epoch, "last_sequence": p.last_sequence,
+                 "last_timestamp": p.last_timestamp, "coordinator_epoch": p.coordinator_epoch,
+                 "current_txn_start_offset": p.current_txn_start_offset}
+                for p in replica.log.producer_states()]
+        topics.append({"name": topic.name, "partitions": parts})
+    return {"throttle_time": 0, "topics": topics}
