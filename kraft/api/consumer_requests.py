@@ -11,8 +11,7 @@ import re
 import regex
 
 from kraft.groups.assignors import STRATEGIES
-from kraft.groups.consumer_instance import FORMATS, RESETS, InstanceConfig
-from kraft.broker.isolation import ISOLATION_LEVELS, READ_UNCOMMITTED
+from kraft.groups.consumer_instance import FORMATS, ISOLATION_LEVELS, READ_UNCOMMITTED, RESETS, InstanceConfig
 from kraft.groups.topic_pattern import PatternTooSlow, TopicPattern
 from kraft.config.cluster import GroupSettings
 from kraft.config.topic_names import validate_topic_name

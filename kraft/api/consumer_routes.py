@@ -20,7 +20,7 @@ from functools import wraps
 import orjson
 from aiohttp import web
 
-from kraft.broker.isolation import READ_COMMITTED
+from kraft.groups.consumer_instance import READ_COMMITTED
 from kraft.broker.services import BrokerServices
 from kraft.api import record_codec as rc
 from kraft.api.consumer_requests import check_name, instance_config, partition_list, require_object, subscription
@@ -284,7 +284,7 @@ async def _seek_edge(request, node: BrokerServices, instance, beginning: bool):
     for topic, partition, _, _ in chosen:
         tp = _owned_or_conflict(instance, topic, partition)
         start, end = await node.partition_reader.offsets(
-            *tp, stable=instance.config.isolation_level == READ_COMMITTED)
+            tp[0], tp[1], stable=instance.config.isolation_level == READ_COMMITTED)
         targets[tp] = start if beginning else end
     _set_positions(instance, targets)
     return no_content()

@@ -167,10 +167,11 @@ async def group_lags(node: BrokerServices, groups, group_id: str) -> list[dict]:
     owners = {tuple(tp): m for m in d["members"] for tp in m["assignments"]}
     committed = {(c["topic"], c["partition"]): c["offset"] for c in d["committed"]}
     partitions = sorted(set(owners) | set(committed))
+    stable = groups.reads_committed(group_id)
 
     async def ends(tp):
         try:
-            return await node.partition_reader.offsets(*tp)
+            return await node.partition_reader.offsets(tp[0], tp[1], stable=stable)
         except KraftError:
             return None  # leader moving or topic gone: shown without lag
 

@@ -17,7 +17,8 @@ from kraft.groups.consumer_instance import ConsumerInstance
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.errors import KraftError, OffsetOutOfRange
 from kraft.storage.record import Record
-from kraft.broker.isolation import READ_COMMITTED, visible_records
+from kraft.broker.isolation import visible_records
+from kraft.groups.consumer_instance import READ_COMMITTED
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ async def reset_position(reader: PartitionReader, instance: ConsumerInstance, tp
         raise OffsetOutOfRange(f"no valid offset for {tp[0]}-{tp[1]} in group {instance.group!r} "
                                f"(nothing committed or out of range) and auto.offset.reset is none: "
                                f"seek with positions first")
-    start, end = await reader.offsets(*tp, stable=_stable(instance))
+    start, end = await reader.offsets(tp[0], tp[1], stable=_stable(instance))
     return start if policy == "earliest" else end
 
 

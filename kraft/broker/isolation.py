@@ -20,9 +20,6 @@ from kraft.errors import UnknownServerError
 from kraft.storage.record import Record
 from kraft.storage.record_batch import control_marker, decode_records, iter_batches
 
-READ_UNCOMMITTED = "read_uncommitted"
-READ_COMMITTED = "read_committed"
-ISOLATION_LEVELS = (READ_UNCOMMITTED, READ_COMMITTED)
 
 
 # a node-to-node read_committed read carries its aborted transactions in this header

@@ -8,7 +8,8 @@ JSON round trip). Errors arrive as the same error classes a local read raises.
 from __future__ import annotations
 
 from kraft.broker.data_plane import DataPlane
-from kraft.broker.isolation import ABORTED_HEADER, READ_COMMITTED, Aborted, aborted_from_header
+from kraft.broker.isolation import ABORTED_HEADER, Aborted, aborted_from_header
+from kraft.groups.consumer_instance import READ_COMMITTED
 from kraft.internode.peers import PeerAnswer, Peers, PeerUnreachable
 from kraft.errors import NotLeaderOrFollower
 

@@ -15,6 +15,8 @@ from kraft.groups.topic_pattern import TopicPattern
 
 FORMATS = ("json", "binary")
 RESETS = ("earliest", "latest", "none")
+READ_UNCOMMITTED, READ_COMMITTED = "read_uncommitted", "read_committed"  # Kafka's isolation.level
+ISOLATION_LEVELS = (READ_UNCOMMITTED, READ_COMMITTED)
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class InstanceConfig:
     session_timeout_ms: int = 45_000
     instance_timeout_ms: int = 300_000  # consumer.instance.timeout.ms
     assignor: str = "range"  # partition.assignment.strategy
-    isolation_level: str = "read_uncommitted"  # Kafka's default: aborted records are read too
+    isolation_level: str = READ_UNCOMMITTED  # Kafka's default: aborted records are read too
 
 
 @dataclass

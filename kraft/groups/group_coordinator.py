@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kraft.groups.kafka_client_group import KafkaClientGroup
-from kraft.groups.consumer_instance import ConsumerInstance, InstanceConfig
+from kraft.groups.consumer_instance import READ_COMMITTED, ConsumerInstance, InstanceConfig
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS, coordinator_partition
 from kraft.groups.rest_instance_group import RestInstanceGroup
 from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record, marker_is_commit
@@ -489,6 +489,15 @@ class GroupCoordinator:
     def loaded_client_group(self, group_id: str) -> KafkaClientGroup | None:
         """The Kafka clients' group of that id, when it has members here now."""
         return self._client_groups.get(group_id)
+
+    def reads_committed(self, group_id: str) -> bool:
+        """A group of REST instances that all read at read_committed: its lag is measured
+        to the last stable offset. (A Kafka client's isolation level never reaches the
+        broker's group, so such a group's lag is to the high watermark, as Kafka's tools
+        measure it by default.)"""
+        group = self._groups.get(group_id)
+        return group is not None and bool(group.instances) and all(
+            i.config.isolation_level == READ_COMMITTED for i in group.instances.values())
 
     def describe(self, group_id: str) -> dict:
         group = self._groups.get(group_id)

@@ -23,7 +23,8 @@ from kraft.api.http_body import json_response, query_int, read_body, read_json
 from kraft.internode.fetch_channel import FETCH_STREAM_PATH, verified_request
 from kraft.internode.peers import LOCAL_ONLY_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import signature_valid
-from kraft.broker.isolation import ABORTED_HEADER, READ_COMMITTED, aborted_header
+from kraft.broker.isolation import ABORTED_HEADER, aborted_header
+from kraft.groups.consumer_instance import READ_COMMITTED
 from kraft.broker.txn_link import MARKERS_PATH, VERIFY_PATH, answers_json, markers_from_json
 from kraft.errors import BadRequest, NotCoordinator, Unauthorized
 from kraft.metadata.image_codec import image_to_dict

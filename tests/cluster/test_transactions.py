@@ -239,3 +239,34 @@ def test_no_client_writes_the_transaction_log(cluster):
     plain.produce("__transaction_state", b"evil", partition=0, on_delivery=lambda err, msg: errors.append(err))
     plain.flush(15)
     assert len(errors) == 1 and errors[0] is not None and errors[0].code() == KafkaError.TOPIC_EXCEPTION, errors
+
+
+def test_a_read_committed_rest_group_measures_its_lag_to_the_last_stable_offset(cluster):
+    create_topics(cluster, "tx-lag", partitions=1)
+    plain = confluent_kafka.Producer({"bootstrap.servers": cluster.bootstrap_servers})
+    plain.produce("tx-lag", b'{"n": 0}')
+    plain.flush(15)
+    p = producer(cluster, "tx-lag-1")
+    p.begin_transaction()
+    p.produce("tx-lag", b'{"n": 1}')
+    p.produce("tx-lag", b'{"n": 2}')
+    p.flush(15)
+
+    def lag_after_reading(isolation) -> int:
+        group = f"tx-lag-{isolation}"
+        consumer = Consumer.create(cluster, group, "c1", {"isolation.level": isolation, "auto.offset.reset": "earliest"})
+        try:
+            consumer.subscribe(["tx-lag"])
+            deadline = time.monotonic() + 30
+            while not consumer.records(timeout_ms=500) and time.monotonic() < deadline:
+                pass
+            consumer.commit({("tx-lag", 0): 0})  # the committed (plain) record only
+            status, body = call("GET", f"{cluster.v3(1)}/consumer-groups/{group}/lags")
+            assert status == 200, body
+            return {(r["topic_name"], r["partition_id"]): r["lag"] for r in body["data"]}[("tx-lag", 0)]
+        finally:
+            consumer.delete()
+
+    assert lag_after_reading("read_committed") == 0  # nothing is readable past the open transaction
+    assert lag_after_reading("read_uncommitted") == 2
+    p.abort_transaction(30)
