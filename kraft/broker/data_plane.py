@@ -167,6 +167,12 @@ class DataPlane:
             raise InvalidTxnState(f"INVALID_TXN_STATE: {topic}-{partition} is not in the open transaction "
                                   f"of {transactional_id!r} (producer {producer_id}, epoch {epoch}): "
                                   "add it first (AddPartitionsToTxn)")
+        # KIP-890's guard: a marker that arrived while the coordinator answered ended the
+        # transaction it said yes for; appending now would open one nobody will close
+        now = replica.log.producers.get(producer_id)
+        if now != entry and (now is None or now.txn_first_offset is None):
+            raise InvalidTxnState(f"INVALID_TXN_STATE: the transaction of {transactional_id!r} on "
+                                  f"{topic}-{partition} ended while this batch was checked")
 
     async def write_marker(self, topic: str, partition: int, producer_id: int, producer_epoch: int,
                            commit: bool, coordinator_epoch: int, timeout_ms: int) -> None:

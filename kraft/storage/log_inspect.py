@@ -25,9 +25,12 @@ def read_batches(partition_dir: Path) -> list[tuple[int, int, bytes]]:
 
 
 def read_records(partition_dir: Path) -> list[tuple[int, int, bytes | None, bytes | None]]:
-    """(offset, leader epoch, key, value) of each record."""
+    """(offset, leader epoch, key, value) of each data record (transaction markers are
+    the broker's, not records anyone wrote)."""
     out = []
     for _, epoch, raw in read_batches(partition_dir):
+        if BatchHeader.parse(raw).is_control:
+            continue
         for r in decode_records(raw, verify=False):
             assert r.offset is not None  # decoded from the log: offsets are set
             out.append((r.offset, epoch, r.key, r.value))
@@ -40,7 +43,7 @@ def producer_batches(partition_dir: Path) -> list[tuple[int, int, int, int, int]
     out = []
     for _, _, raw in read_batches(partition_dir):
         header = BatchHeader.parse(raw)
-        if header.producer_id >= 0:
+        if header.producer_id >= 0 and not header.is_control:
             out.append((header.base_offset, header.last_offset, header.producer_id,
                         header.producer_epoch, header.base_sequence))
     return out

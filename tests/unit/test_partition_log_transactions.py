@@ -482,3 +482,17 @@ def test_an_index_file_reloads_drops_a_torn_entry_and_cuts_by_marker_offset(tmp_
     assert TxnIndex(path).entries() == entries[:2]
     reloaded.truncate_to(0)
     assert not path.exists()
+
+
+def test_checkers_reading_the_files_see_data_records_and_no_markers(tmp_path):
+    from kraft.storage.log_inspect import producer_batches, read_records
+    log = PartitionLog.open(tmp_path / "p0", SMALL)
+    log.append(txn(7, 0, 0, n=2, tag="kept"), 0)
+    log.append_marker(7, 0, True, 0, 0)
+    log.append(txn(7, 0, 2, n=1, tag="next"), 0)
+    log.append_marker(7, 0, False, 0, 0)
+    log.close()
+    records = read_records(tmp_path / "p0")
+    assert [offset for offset, _, _, _ in records] == [0, 1, 3]  # offsets 2 and 4 are markers
+    assert all(value.startswith((b"kept", b"next")) for _, _, _, value in records)
+    assert [(base, last) for base, last, _, _, _ in producer_batches(tmp_path / "p0")] == [(0, 1), (3, 3)]
