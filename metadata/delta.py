@@ -111,6 +111,7 @@ class MetadataDelta:
             host=r.host,
             http_port=r.http_port,
             roles=tuple(r.roles),
+            kafka_port=r.kafka_port,
             fenced=True,
         )
         self._notes.brokers.add(r.broker_id)

@@ -24,14 +24,10 @@ class BrokerRegistration:
     host: str
     http_port: int
     roles: tuple[str, ...]
+    kafka_port: int | None = None
     fenced: bool = True
     in_controlled_shutdown: bool = False
     log_dir_failed: bool = False  # it leads and joins nothing until it says otherwise
-
-    @property
-    def http_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.http_port}"
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ def image_to_dict(image: MetadataImage) -> dict:
                 "incarnation_id": b.incarnation_id,
                 "host": b.host,
                 "http_port": b.http_port,
+                "kafka_port": b.kafka_port,
                 "roles": list(b.roles),
                 "fenced": b.fenced,
                 "in_controlled_shutdown": b.in_controlled_shutdown,
@@ -79,6 +80,7 @@ def image_from_dict(data: dict) -> MetadataImage:
             host=b["host"],
             http_port=b["http_port"],
             roles=tuple(b["roles"]),
+            kafka_port=b.get("kafka_port"),  # absent in older snapshots
             fenced=b["fenced"],
             in_controlled_shutdown=b["in_controlled_shutdown"],
             log_dir_failed=b.get("log_dir_failed", False),  # absent in older snapshots

@@ -36,6 +36,9 @@ class RegisterBroker(_Record):
     incarnation_id: str
     host: str
     http_port: int
+    # the broker's Kafka listener (Kafka's endpoints in RegisterBrokerRecord): clients of
+    # every broker learn it from the metadata, not from each node's own cluster.toml
+    kafka_port: int | None = None
     roles: tuple[str, ...] = ("broker",)
     # Kafka's clean shutdown (KIP-966): the broker's logs hold everything it had when its
     # previous run ended. False after a power loss (or when it cannot tell): it then

@@ -102,10 +102,11 @@ async def quorum(request):
 async def health_overview(request):
     node = node_of(request)
     image = node.image
-    all_nodes = sorted(n.id for n in node.config.nodes)
-    down = sorted(b for b in all_nodes
-                  if b in {n.id for n in node.config.brokers}
-                  and (b not in image.brokers or image.brokers[b].fenced))
+    # the nodes this node's cluster.toml names, and every broker that registered (one
+    # added later may be in no file but its own)
+    all_nodes = sorted({n.id for n in node.config.nodes} | set(image.brokers))
+    brokers = {n.id for n in node.config.brokers} | set(image.brokers)
+    down = sorted(b for b in all_nodes if b in brokers and (b not in image.brokers or image.brokers[b].fenced))
     leaderless, under = [], []
     for topic, index, part in image.all_partitions():
         ref = {"ns": "kafka", "topic": topic.name, "partition_id": index}
@@ -157,7 +158,8 @@ async def storage_of_brokers(node: BrokerServices) -> list[dict]:
             return {"node_id": broker_id, "broker": True, "unreachable": f"HTTP {status}"}
         except Exception as exc:  # a node down is part of the answer, not an error
             return {"node_id": broker_id, "broker": True, "unreachable": str(exc) or type(exc).__name__}
-    return list(await asyncio.gather(*(one(n.id) for n in node.config.brokers)))
+    brokers = sorted({n.id for n in node.config.brokers} | set(node.image.brokers))
+    return list(await asyncio.gather(*(one(b) for b in brokers)))
 
 
 async def cluster_storage(request):

@@ -82,6 +82,7 @@ class BrokerLifecycle:
                     "incarnation_id": self.incarnation_id,
                     "host": cfg.host,
                     "http_port": cfg.http_port,
+                    "kafka_port": cfg.kafka_port,
                     "roles": list(cfg.roles),
                     "clean_shutdown": self._first_registration_done or self._logs_intact(),
                 })

@@ -361,9 +361,8 @@ class ClusterConfig(_Table):
         )
         if found:
             raise _invalid(*found)
-        if self.security is not None and self.security.tls_cert is not None:
-            for node in self.nodes:
-                node._scheme = "https"
+        for node in self.nodes:
+            node._scheme = self.http_scheme
         return self
 
     def path_of(self, name: str) -> Path:
@@ -409,6 +408,14 @@ class ClusterConfig(_Table):
         return (f"{self._file_name}: nodes[id={node_id}].host: {node.host} is reachable from other "
                 "machines and authentication is off; set [security] authentication = true (with "
                 "users), or allow_unauthenticated = true to serve an open cluster there")
+
+    @property
+    def http_scheme(self) -> str:
+        """Every node's HTTP port speaks TLS when [security] names a certificate."""
+        return "https" if self.security is not None and self.security.tls_cert else "http"
+
+    def node_or_none(self, node_id: int) -> NodeConfig | None:
+        return next((node for node in self.nodes if node.id == node_id), None)
 
     def node(self, node_id: int) -> NodeConfig:
         for node in self.nodes:

@@ -17,6 +17,11 @@ def epoch_problem(replica, asked: int) -> int | None:
 
 
 def kafka_endpoint(node: BrokerServices, broker_id: int) -> tuple[str, int] | None:
-    """(host, kafka_port) of a broker in cluster.toml; None when it has no listener."""
-    conf = next((n for n in node.config.nodes if n.id == broker_id), None)
+    """(host, kafka_port) of a broker's Kafka listener as it registered (the metadata
+    log: brokers added later are known to every node), else as cluster.toml names it;
+    None when it has none."""
+    reg = node.image.brokers.get(broker_id)
+    if reg is not None and reg.kafka_port is not None:
+        return reg.host, reg.kafka_port
+    conf = node.config.node_or_none(broker_id)
     return None if conf is None or conf.kafka_port is None else (conf.host, conf.kafka_port)

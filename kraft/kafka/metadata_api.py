@@ -21,7 +21,7 @@ TOPIC_AUTHORIZATION_FAILED = 29
 
 
 def advertised_brokers(node: BrokerServices) -> list[dict]:
-    """Unfenced brokers that have a Kafka listener (a port in cluster.toml)."""
+    """Unfenced brokers that have a Kafka listener (registered, or in cluster.toml)."""
     out = []
     for broker_id in node.image.unfenced_broker_ids():
         if (endpoint := kafka_endpoint(node, broker_id)) is not None:

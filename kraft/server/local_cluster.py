@@ -123,6 +123,9 @@ class LocalCluster:
         self.config = load_cluster_config(self.config_path)
         self.cluster_id = prepare_data_dirs(self.config)
         self.procs: dict[int, subprocess.Popen] = {}
+        # a node started from a file of its own (a cluster grown by a node the others'
+        # files never name); the others use config_path
+        self.node_config_paths: dict[int, Path] = {}
         self.disk_mounts: dict[int, Path] = {}
         self.lazy_disks: dict[int, lazy_disks.LazyDisk] = {}
         try:
@@ -170,7 +173,8 @@ class LocalCluster:
         assert node_id not in self.procs or self.procs[node_id].poll() is not None
         log = open(self.log_path(node_id), "ab")
         self.procs[node_id] = subprocess.Popen(
-            [sys.executable, "-m", "kraft", "node", "-c", str(self.config_path), "--id", str(node_id)],
+            [sys.executable, "-m", "kraft", "node", "-c", str(self.node_config_paths.get(node_id, self.config_path)),
+             "--id", str(node_id)],
             stdout=log, stderr=subprocess.STDOUT, cwd=str(self.base_dir), start_new_session=True,
             env=self._node_env(node_id))
         log.close()

@@ -28,7 +28,7 @@ from kraft.broker.controller_link import ControllerLink
 from kraft.server.connection_guard import ConnectionGuard
 from kraft.config.data_dir import DataDirIdentity
 from kraft.broker.data_plane import DataPlane
-from kraft.errors import MetadataNotReady, NotLeaderOrFollower, UnknownServerError
+from kraft.errors import BrokerNotAvailable, MetadataNotReady, NotLeaderOrFollower, UnknownServerError
 from kraft.broker.txn_link import TransactionLink
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.transactions.txn_coordinator import TransactionCoordinator
@@ -200,7 +200,7 @@ class Node:
                     return True
                 await asyncio.sleep(0.05)
             return False
-        others = [n.id for n in self.config.nodes if n.id != self.node_id]
+        others = sorted(({n.id for n in self.config.nodes} | set(self.image.brokers)) - {self.node_id})
         results = await asyncio.gather(*(applied(n) for n in others))
         return [n for n, ok in zip(others, results) if not ok]
 
@@ -235,7 +235,17 @@ class Node:
         return self.controller is not None and self.controller.active
 
     def node_url(self, node_id: int) -> str:
-        return self.config.node(node_id).http_url
+        """Where another node's HTTP port is: as it registered (the metadata log, so a
+        broker added later is reachable from nodes whose cluster.toml never named it),
+        else as cluster.toml says (controllers, and brokers before they register)."""
+        reg = self.image.brokers.get(node_id)
+        if reg is not None:
+            host = f"[{reg.host}]" if ":" in reg.host else reg.host
+            return f"{self.config.http_scheme}://{host}:{reg.http_port}"
+        known = self.config.node_or_none(node_id)
+        if known is None:
+            raise BrokerNotAvailable(f"node {node_id} is neither registered nor in this node's cluster.toml; retry")
+        return known.http_url
 
     def security_metadata_current(self) -> bool:
         """Users and ACLs may be trusted: a broker's image holds its own registration (so
