@@ -14,7 +14,7 @@ import functools
 import uuid
 
 from kio.schema.errors import ErrorCode
-from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTupleField, classify_field
+from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTupleField, classify_field, is_optional
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -29,15 +29,21 @@ def _fields(cls) -> tuple[tuple[str, object, str, bool], ...]:
     return tuple(out)
 
 
-def _primitive(kafka_type: str, value):
+@functools.cache
+def _nullable(cls) -> frozenset[str]:
+    """The names of an entity class's fields that may be null."""
+    return frozenset(f.name for f in dataclasses.fields(cls) if is_optional(f))
+
+
+def _primitive(kafka_type: str, value, nullable: bool):
     if value is None:
         return None
     if kafka_type == "error_code":
         return ErrorCode(int(value))
     if kafka_type.startswith("timedelta_"):
         return datetime.timedelta(milliseconds=int(value))
-    if kafka_type == "datetime_i64":
-        return None if value < 0 else _EPOCH + datetime.timedelta(milliseconds=int(value))
+    if kafka_type == "datetime_i64":  # -1 ("none"): null where the field may be, else written as -1
+        return None if value < 0 and nullable else _EPOCH + datetime.timedelta(milliseconds=int(value))
     if kafka_type == "uuid":
         return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
     if kafka_type == "bytes" and isinstance(value, str):
@@ -61,7 +67,7 @@ def build(cls, data: dict):
         elif isinstance(kind, PrimitiveTupleField):
             value = None if value is None else tuple(value)
         else:
-            value = _primitive(kafka_type, value)
+            value = _primitive(kafka_type, value, name in _nullable(cls))
         kwargs[name] = value
     return cls(**kwargs)
 
