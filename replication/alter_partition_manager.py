@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 ALTER_RESEND_S = 1.0  # an ISR proposal with an unknown outcome is sent again after this
 
-Spawn = Callable[[Coroutine[Any, Any, None]], asyncio.Task]
+Spawn = Callable[[Coroutine[Any, Any, None]], asyncio.Future]
 
 
 def definitely_refused(exc: Exception) -> bool:

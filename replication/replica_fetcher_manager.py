@@ -29,7 +29,7 @@ FETCH_MAX_BYTES = 8 * 1024 * 1024
 RETRY_S = 0.2  # after a failed fetch (leader down or restarting)
 BACKOFF_S = 0.05  # after fetched data that could not be applied
 
-SpawnNamed = Callable[[Coroutine[Any, Any, None], str], asyncio.Task]
+SpawnNamed = Callable[[Coroutine[Any, Any, None], str], asyncio.Future]
 
 
 class ReplicaFetcherManager:
@@ -46,7 +46,7 @@ class ReplicaFetcherManager:
         self._disk = trouble.disk
         self._fetch_channel = fetch_channel
         self._spawn = spawn
-        self._fetchers: dict[int, asyncio.Task] = {}
+        self._fetchers: dict[int, asyncio.Future] = {}
 
     def followed_from(self, leader_id: int) -> list[PartitionReplica]:
         if self._disk.failed:

@@ -60,6 +60,7 @@ class ReplicaManager:
         self.root.mkdir(parents=True, exist_ok=True)
         self._lag_max_ms = lag_max_ms
         self._tg: asyncio.TaskGroup | None = None
+        self._stopping = False
         self.hosted = HostedReplicas()
         self.replicas = self.hosted.by_id  # (topic id, partition) -> replica
         self.repairs = ReplicaRepairs()
@@ -117,7 +118,10 @@ class ReplicaManager:
                 tg.create_task(self.scrubber.run(), name="replicas-scrubber")
                 self.logs_intact = self.run_state.begin()
                 ready.set()
-                await self._duties()
+                try:
+                    await self._duties()
+                finally:
+                    self._stopping = True  # the group is shutting down: it takes no new task
         finally:
             self._tg = None
             self.logs.write_last_checkpoint()
@@ -131,10 +135,15 @@ class ReplicaManager:
             if self.logs_intact is not None:
                 self.run_state.end_cleanly()
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str | None = None) -> asyncio.Task:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str | None = None) -> asyncio.Future:
         if self._tg is None:  # background work starts only while run() holds the task group
             coro.close()
             raise RuntimeError("the replica manager is not running")
+        if self._stopping:  # a fetch or a metadata change during shutdown: nothing new starts
+            coro.close()
+            dropped: asyncio.Future = asyncio.get_running_loop().create_future()
+            dropped.cancel()
+            return dropped
         return self._tg.create_task(coro, name=name)
 
     async def _duties(self) -> None:

@@ -20,7 +20,7 @@ from kraft.replication.replica_repair import Repair, ReplicaRepairs, next_step
 
 log = logging.getLogger(__name__)
 
-Spawn = Callable[[Coroutine[Any, Any, None]], asyncio.Task]
+Spawn = Callable[[Coroutine[Any, Any, None]], asyncio.Future]
 
 
 class ReplicaRepairDuty:
