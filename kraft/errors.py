@@ -114,6 +114,12 @@ class InvalidConfig(InvalidValue):
     kafka_name, kafka_code = "INVALID_CONFIG", 40
 
 
+class PolicyViolation(InvalidValue):
+    """A topic's settings forbid the request (DeleteRecords on a compacted-only topic)."""
+
+    kafka_name, kafka_code = "POLICY_VIOLATION", 44
+
+
 class InvalidAcl(RequestError):
     """An ACL binding that cannot exist (bad enum, CLUSTER name other than kafka-cluster)."""
 

@@ -28,6 +28,7 @@ class FetchPartition:
     fetch_offset: int
     last_fetched_epoch: int  # epoch of the follower's last batch (-1: empty log)
     current_leader_epoch: int  # the leader epoch the follower believes in
+    log_start_offset: int = -1  # the follower's (-1: unknown, a node from before it was sent)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class FetchRequest:
                    int(data["max_bytes"]),
                    tuple(FetchPartition(str(p["topic_id"]), int(p["partition"]),
                                         int(p["fetch_offset"]), int(p["last_fetched_epoch"]),
-                                        int(p["current_leader_epoch"]))
+                                        int(p["current_leader_epoch"]), int(p.get("log_start_offset", -1)))
                          for p in data["partitions"]))
 
 

@@ -9,6 +9,9 @@ may still be in the ISR.
 The high watermark advances only while the committed ISR has at least min ISR members
 (KIP-966's strict min ISR): a replica that left an ISR now below it still holds every
 committed record, which is what lets the controller elect it from the ELR.
+
+Followers also report their log start offsets; the lowest among the leader and the
+followers on live brokers is the low watermark DeleteRecords waits for (Kafka's rule).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class FollowerProgress:
     last_caught_up_ms: int = 0
     last_fetch_leader_leo: int = UNKNOWN  # leader's LEO when the previous fetch arrived
     last_fetch_ms: int = 0
+    log_start: int = UNKNOWN  # as its last fetch reported it
 
 
 class LeaderState:
@@ -83,6 +87,24 @@ class LeaderState:
         progress.last_fetch_ms = now_ms
         hw_moved = self._advance_hw()
         return hw_moved, self._expansion(follower, progress)
+
+    def on_follower_log_start(self, follower: int, log_start: int) -> bool:
+        """A follower's fetch reported its log start; True when it moved (a DeleteRecords
+        may be waiting for it). -1 (a node that does not say) changes nothing."""
+        progress = self.followers.get(follower)
+        if progress is None or log_start < 0 or log_start == progress.log_start:
+            return False
+        progress.log_start = log_start
+        return True
+
+    def low_watermark(self, own_log_start: int, live_brokers) -> int:
+        """The lowest log start of this leader and of every follower on a live broker (one
+        that has not fetched since this leader began counts as UNKNOWN, -1)."""
+        low = own_log_start
+        for broker, progress in self.followers.items():
+            if broker in live_brokers:
+                low = min(low, progress.log_start)
+        return low
 
     def _expansion(self, follower: int, progress: FollowerProgress):
         if self.pending_isr is not None or follower in self.isr:

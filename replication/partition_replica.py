@@ -7,7 +7,7 @@ decisions); ISR changes are proposed by returning them to the replica manager.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import logging
@@ -18,6 +18,7 @@ from kraft.replication import fetch_protocol as fp
 from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.leader_state import LeaderState
 from kraft.replication.log_dir_health import LogDirHealth, is_dir_failure
+from kraft.storage.max_timestamp import MaxTimestamp
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record_batch import iter_batches
 from kraft.errors import (
@@ -32,6 +33,9 @@ from kraft.errors import (
 )
 
 _log = logging.getLogger(__name__)
+
+
+HIGH_WATERMARK = -1  # DeleteRecords' offset for "everything committed"
 
 
 def now_ms() -> int:
@@ -204,6 +208,11 @@ class PartitionReplica:
         found = self.log.offset_for_timestamp(timestamp)
         return found if found is not None and found[0] < end else None
 
+    def record_with_max_timestamp(self, stable: bool = False) -> MaxTimestamp | None:
+        """ListOffsets MAX_TIMESTAMP: among the committed records (below the LSO when
+        `stable`), the first with the largest timestamp."""
+        return self.log.record_with_max_timestamp(self.readable_end(stable))
+
     async def read_committed(self, offset: int, max_bytes: int, deadline: float,
                              stable: bool = False) -> bytes:
         """Whole batches from `offset` below the HW (the LSO when `stable`: what a
@@ -231,6 +240,8 @@ class PartitionReplica:
             return fp.PartitionData(**base, error=fp.UNKNOWN_LEADER_EPOCH), None
         if req.current_leader_epoch < self.leader_epoch:
             return fp.PartitionData(**base, error=fp.FENCED_LEADER_EPOCH), None
+        if leader.on_follower_log_start(replica_id, req.log_start_offset):
+            self.changed.pulse()  # a DeleteRecords may be waiting for this follower
         log = self.log
         offsets: dict[str, Any] = {"high_watermark": leader.hw, "log_start_offset": log.log_start_offset,
                    "log_end_offset": log.log_end_offset}
@@ -256,7 +267,7 @@ class PartitionReplica:
     # -- replication (follower side) -----------------------------------------------------
     def fetch_position(self) -> fp.FetchPartition:
         return fp.FetchPartition(self.topic_id, self.partition, self.log.log_end_offset,
-                                 self.log.latest_epoch, self.leader_epoch)
+                                 self.log.latest_epoch, self.leader_epoch, self.log.log_start_offset)
 
     def on_fetched(self, data: fp.PartitionData, asked: fp.FetchPartition, leader_id: int) -> bool:
         """Apply a leader's fetch answer; returns True when the follower should back off."""
@@ -277,14 +288,31 @@ class PartitionReplica:
                 log.truncate_to(data.log_end_offset)
             self.follower_hw = min(self.follower_hw, log.log_end_offset)
             return False
+        if data.records:
+            self._restart_at_batch_across_log_start(data.records)
         if data.records and self._cut_to_a_batch_across_our_end(data.records):
             return False  # fetch again from the new log end
         if data.records:
             log.append_as_follower(data.records)
             log.maybe_flush()
         self.follower_hw = max(self.follower_hw, min(data.high_watermark, log.log_end_offset))
+        if data.log_start_offset > log.log_start_offset:  # DeleteRecords (or retention) on the leader
+            log.advance_start(min(data.log_start_offset, log.log_end_offset))
         self.leader_offsets = (data.high_watermark, data.log_start_offset, data.log_end_offset)
         return False
+
+    def _restart_at_batch_across_log_start(self, records: bytes) -> None:
+        """Our log is empty and starts inside the leader's first batch (DeleteRecords put
+        the leader's log start inside a batch, and we started over there): start the log
+        at the batch's base so the batch is appended whole. The leader's log start, taken
+        right after, hides the records below it again (Kafka's follower does the same)."""
+        log = self.log
+        first = next(iter_batches(records), None)
+        if first is None or log.log_end_offset != log.log_start_offset:
+            return
+        header = first[1]
+        if header.base_offset < log.log_end_offset <= header.last_offset:
+            log.truncate_fully_and_start_at(header.base_offset)
 
     def _cut_to_a_batch_across_our_end(self, records: bytes) -> bool:
         """The leader's first batch starts below our log end and ends at or after it: its
@@ -317,6 +345,55 @@ class PartitionReplica:
         log.truncate_to(max(target, log.log_start_offset))
         self.follower_hw = min(self.follower_hw, log.log_end_offset)
         return (log.log_end_offset, log.leader_epoch_cache.entries) == before  # no progress
+
+    # -- DeleteRecords (leader) ----------------------------------------------------------
+    def delete_records_before(self, offset: int) -> int:
+        """Move this leader's log start to ``offset`` (HIGH_WATERMARK: the high watermark),
+        durably; returns the offset it now aims at. Followers learn it from their next fetch
+        (their long polls are answered now). Below -1 or past the high watermark: Kafka's
+        OFFSET_OUT_OF_RANGE; an offset at or below the log start changes nothing."""
+        start, hw = self.readable_range()
+        target = hw if offset == HIGH_WATERMARK else offset
+        if not 0 <= target <= hw:
+            raise OffsetOutOfRange(f"OFFSET_OUT_OF_RANGE: records of {self.topic}-{self.partition} can be deleted "
+                                f"before offsets -1 (the high watermark) or {start}..{hw}, not {offset}",
+                                offset, start, hw)
+        disk = self.disk
+        if disk is not None and disk.failed:
+            raise self._dir_failed(disk)
+        try:
+            moved = self.log.advance_start(target)
+        except OSError as exc:
+            if disk is not None and is_dir_failure(exc):
+                disk.fail(exc)
+                raise self._dir_failed(disk) from None
+            raise StorageUnavailable(f"KAFKA_STORAGE_ERROR: broker {self.broker_id} could not record the new "
+                                     f"log start of {self.topic}-{self.partition} ({exc.strerror or exc}); "
+                                     "retry") from exc
+        if moved:
+            self.changed.pulse()
+        return target
+
+    async def wait_low_watermark(self, target: int, live_brokers: Callable[[], Collection[int]],
+                                 deadline: float) -> int:
+        """Until every replica on a live broker has its log start at ``target`` or later
+        (Kafka's low watermark); returns the low watermark. At the deadline OutcomeUnknown
+        (REQUEST_TIMED_OUT): the leader's log start has moved, a follower has not yet."""
+        epoch = self.leader_epoch
+        while True:
+            leader = self.leader
+            if leader is None or self.leader_epoch != epoch:
+                raise NotLeaderOrFollower(f"NOT_LEADER: leadership of {self.topic}-{self.partition} moved while "
+                                          "its followers took the new log start; retry")
+            low = leader.low_watermark(self.log.log_start_offset, live_brokers())
+            if low >= target:
+                return low
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise OutcomeUnknown(f"REQUEST_TIMED_OUT: {self.topic}-{self.partition} starts at "
+                                     f"{self.log.log_start_offset} on its leader, but the low watermark of its "
+                                     f"replicas is still {low}; retry")
+            await self.changed.wait(left)
 
     def repair_from(self, offset: int) -> int:
         """Cut a damaged log at ``offset`` (the replica is out of the ISR, following a

@@ -186,7 +186,8 @@ class ReplicaManager:
                 answers.append(data)
                 waiting.append(replica.changed)
             left = deadline - time.monotonic()
-            if any(a.records or a.error or a.diverging_end_offset >= 0 for a in answers) or left <= 0:
+            if any(a.records or a.error or a.diverging_end_offset >= 0 for a in answers) or left <= 0 \
+                    or _start_moved(request.partitions, answers):
                 return answers
             await wait_any(waiting, left)
 
@@ -202,3 +203,8 @@ class ReplicaManager:
                 "repairs_done": self.repairs.repaired,
                 "scrubber": {"rate_mb_s": self.scrubber.rate_bytes_s / 1e6,
                              "interval_s": self.scrubber.interval_s, **self.scrubber.progress.view()}}
+
+
+def _start_moved(asked, answers: list[fp.PartitionData]) -> bool:
+    """A follower whose log starts below ours is told at once (DeleteRecords waits for it)."""
+    return any(0 <= p.log_start_offset < a.log_start_offset for p, a in zip(asked, answers))

@@ -139,6 +139,7 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("POST", P + "/reassignment"): on_cluster("ALTER"),  # Kafka: AlterPartitionReassignments
     ("DELETE", P + "/reassignment"): on_cluster("ALTER"),
     ("GET", P + "/offset"): on_topic("DESCRIBE"),
+    ("POST", P + "/records:delete"): on_topic("DELETE"),  # Kafka: DeleteRecords
     # topics
     ("GET", C + "/topics"): authenticated,
     ("POST", C + "/topics"): authenticated,  # CREATE checked on the body's topic_name

@@ -23,6 +23,7 @@ from kraft.api import (
     group_routes,
     openapi,
     produce_routes,
+    record_deletion_routes,
     topic_routes,
     user_routes,
 )
@@ -83,6 +84,7 @@ def build_app(node: BrokerServices) -> web.Application:
     broker_config_routes.add_routes(app)
     cluster_config_routes.add_routes(app)
     topic_routes.add_routes(app)
+    record_deletion_routes.add_routes(app)
     produce_routes.add_routes(app)
     consume_routes.add_routes(app)
     consumer_routes.add_routes(app)

@@ -24,6 +24,7 @@ from kraft.errors import (
     NotLeaderOrFollower,
     OutcomeUnknown,
     PartitionNotFound,
+    PolicyViolation,
     ProducerSequenceError,
     UnknownTopicOrPartition,
 )
@@ -254,6 +255,37 @@ class DataPlane:
         if self._replicas is None:
             raise NotLeaderOrFollower("this node hosts no replicas")
         return await self._opened_leader_replica(self._replicas, topic, partition)
+
+    async def delete_records(self, topic: str, partition: int, offset: int, timeout_ms: int,
+                             local_only: bool = False) -> int:
+        """DeleteRecords for one partition: its leader moves the log start to ``offset``
+        (-1: the high watermark) and waits until every replica on a live broker has done
+        the same; returns that low watermark. A REST request reaches the leader from any
+        node; a Kafka client asks the leader itself (``local_only``)."""
+        if not local_only:
+            leader = self.leader_of(topic, partition)
+            if leader != self.node_id or self._replicas is None:
+                return await self._forward_delete_records(leader, topic, partition, offset, timeout_ms)
+        replica = await self.leader_replica(topic, partition)
+        policy = self.configs(topic).get("cleanup.policy", "delete")
+        if "delete" not in policy.split(","):  # Kafka's rule: compacted-only logs keep their records
+            raise PolicyViolation(f"POLICY_VIOLATION: records of {topic} cannot be deleted: its "
+                                  f"cleanup.policy is {policy!r}")
+        target = replica.delete_records_before(offset)
+        return await replica.wait_low_watermark(target, lambda: set(self._image().unfenced_broker_ids()),
+                                                time.monotonic() + timeout_ms / 1000)
+
+    async def _forward_delete_records(self, leader: int, topic: str, partition: int, offset: int,
+                                      timeout_ms: int) -> int:
+        params = {"topic": topic, "partition": str(partition), "offset": str(offset),
+                  "timeout_ms": str(timeout_ms)}
+        try:
+            body = await self._peers.call_json(leader, "POST", "/internal/v1/delete-records",
+                                               params=params, timeout_s=timeout_ms / 1000 + 5)
+        except PeerUnreachable as exc:
+            raise OutcomeUnknown(f"NOT_LEADER or unreachable leader {leader} for {topic}-{partition} "
+                                 f"({type(exc.cause).__name__}); outcome unknown, retry") from None
+        return int(body["low_watermark"])
 
     def log_start_offset(self, topic: str, partition: int) -> int:
         """The partition's log start offset on this broker; -1 where it has no replica."""

@@ -48,6 +48,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/internal/v1/produce", forwarded_produce)
     app.router.add_get("/internal/v1/read", committed_read)
     app.router.add_get("/internal/v1/stable-offsets", stable_offsets)
+    app.router.add_post("/internal/v1/delete-records", forwarded_delete_records)
     app.router.add_get("/internal/v1/groups", local_groups)
     app.router.add_post(MARKERS_PATH, txn_markers)
     app.router.add_post(VERIFY_PATH, txn_verify)
@@ -201,6 +202,19 @@ async def stable_offsets(request):
     node.data_plane.topic_or_404(topic)
     start, lso = await node.data_plane.offsets(topic, partition, stable=True)
     return json_response({"log_start_offset": start, "last_stable_offset": lso})
+
+
+async def forwarded_delete_records(request):
+    """DeleteRecords that a REST client sent to another node, for a partition this one leads."""
+    await _authorize(request)
+    node = node_of(request)
+    topic = request.query.get("topic", "")
+    partition = query_int(request, "partition", 0, 0, 2**31 - 1)
+    offset = query_int(request, "offset", -1, -1, 2**63 - 1)
+    timeout_ms = query_int(request, "timeout_ms", 30_000, 0, 300_000)
+    node.data_plane.topic_or_404(topic)
+    low = await node.data_plane.delete_records(topic, partition, offset, timeout_ms, local_only=True)
+    return json_response({"low_watermark": low})
 
 
 async def txn_markers(request):

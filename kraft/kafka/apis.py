@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kraft.broker.services import BrokerServices
-from kraft.kafka import (acl_api, config_api, fetch_api, group_admin_api, group_api, metadata_api, offsets_api,
-                         produce_api, producer_id_api, reassignment_api, sasl_api, topic_admin_api, txn_api)
+from kraft.kafka import (acl_api, config_api, fetch_api, group_admin_api, group_api, log_admin_api, metadata_api,
+                         offsets_api, produce_api, producer_id_api, reassignment_api, sasl_api, telemetry_api,
+                         topic_admin_api, topic_partitions_api, txn_api)
 from kraft.kafka.codec import RequestHead
 from kraft.kafka.splice import Spliced
 
@@ -34,7 +35,7 @@ class Api:
 SERVED: dict[int, Api] = {api.key: api for api in (
     Api(0, 3, 9, produce_api.handle),                       # Produce: RecordBatch v2 only
     Api(1, 4, 11, fetch_api.handle),                        # Fetch
-    Api(2, 1, 5, offsets_api.list_offsets),                 # ListOffsets
+    Api(2, 1, 10, offsets_api.list_offsets),                # ListOffsets (v7: max timestamp; v10: timeout)
     Api(3, 1, 12, metadata_api.handle),                     # Metadata
     Api(8, 2, 8, group_api.offset_commit),                  # OffsetCommit
     Api(9, 1, 7, group_api.offset_fetch),                   # OffsetFetch
@@ -49,6 +50,7 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(18, 0, 3, None),                                    # ApiVersions
     Api(19, 2, 7, topic_admin_api.create_topics),           # CreateTopics
     Api(20, 1, 6, topic_admin_api.delete_topics),           # DeleteTopics
+    Api(21, 0, 2, log_admin_api.delete_records),            # DeleteRecords
     Api(22, 0, 4, producer_id_api.handle),                  # InitProducerId
     Api(23, 2, 4, offsets_api.offset_for_leader_epoch),     # OffsetForLeaderEpoch
     Api(24, 0, 3, txn_api.add_partitions),                  # AddPartitionsToTxn (v4+: KIP-890's broker form)
@@ -60,6 +62,7 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(31, 1, 3, acl_api.delete_acls),                     # DeleteAcls
     Api(32, 1, 4, config_api.describe_configs),             # DescribeConfigs
     Api(33, 0, 2, config_api.alter_configs),                # AlterConfigs (the whole-set form)
+    Api(35, 1, 4, log_admin_api.describe_log_dirs),         # DescribeLogDirs (v4: volume bytes)
     Api(36, 0, 2, sasl_api.authenticate),                   # SaslAuthenticate
     Api(37, 0, 3, topic_admin_api.create_partitions),       # CreatePartitions
     Api(44, 0, 1, config_api.incremental_alter_configs),    # IncrementalAlterConfigs
@@ -69,6 +72,8 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(61, 0, 0, txn_api.describe_producers),              # DescribeProducers
     Api(65, 0, 0, txn_api.describe_transactions),           # DescribeTransactions
     Api(66, 0, 1, txn_api.list_transactions),               # ListTransactions
+    Api(71, 0, 0, telemetry_api.get_subscriptions),         # GetTelemetrySubscriptions (an empty one)
+    Api(75, 0, 0, topic_partitions_api.describe_topic_partitions),  # DescribeTopicPartitions
 )}
 
 

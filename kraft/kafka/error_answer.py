@@ -10,6 +10,7 @@ error and retry.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTupleField
@@ -40,5 +41,5 @@ def _zero(cls, code: int, message: str) -> dict[str, Any]:
         elif isinstance(kind, EntityField):
             data[name] = _zero(kind.type_, code, message)
         else:
-            data[name] = {"bool": False, "bytes": b"", "string": ""}.get(kafka_type, 0)
+            data[name] = {"bool": False, "bytes": b"", "string": "", "uuid": uuid.UUID(int=0)}.get(kafka_type, 0)
     return data

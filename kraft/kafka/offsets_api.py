@@ -1,7 +1,11 @@
 """ListOffsets (key 2) and OffsetForLeaderEpoch (key 23), answered by partition leaders.
 
 ListOffsets: -2 is the log start, -1 the high watermark (what a consumer may read; for
-a read_committed one, the last stable offset), any other value the first record stamped at or after it (Kafka's time index).
+a read_committed one, the last stable offset), -3 the record with the largest timestamp
+(KIP-734, v7), -4 the earliest local offset (v8: the log start, as nothing is tiered),
+-5 the latest tiered one (v9: none, -1, as Kafka answers without tiered storage), any
+other value the first record stamped at or after it (Kafka's time index). Each answer
+carries the leader epoch of the batch it names, as Kafka's does (the current one for -1).
 OffsetForLeaderEpoch: the end of the asked epoch in this leader's log, which
 librdkafka uses to validate a position after a leader change.
 """
@@ -13,7 +17,7 @@ from kraft.errors import KraftError
 from kraft.kafka import error_codes, session
 from kraft.kafka.leaders import epoch_problem
 
-EARLIEST, LATEST = -2, -1
+EARLIEST, LATEST, MAX_TIMESTAMP, EARLIEST_LOCAL, LATEST_TIERED = -2, -1, -3, -4, -5
 READ_COMMITTED = 1  # the request's isolation_level (v2+)
 
 
@@ -28,18 +32,24 @@ async def _list_one(node: BrokerServices, topic: str, want, stable: bool) -> dic
             answer["error_code"] = problem
             return answer
         start, _ = replica.readable_range()
+        epoch_of = replica.log.leader_epoch_cache.epoch_for
         asked = int(want.timestamp)
-        if asked == EARLIEST:
-            answer["offset"] = start
+        if asked in (EARLIEST, EARLIEST_LOCAL):
+            answer.update(offset=start, leader_epoch=epoch_of(start))
         elif asked == LATEST:  # read_committed: the last stable offset, as Kafka answers
-            answer["offset"] = replica.readable_end(stable)
+            answer.update(offset=replica.readable_end(stable), leader_epoch=replica.leader_epoch)
+        elif asked == MAX_TIMESTAMP:
+            top = replica.record_with_max_timestamp(stable)
+            if top is not None:
+                answer.update(offset=top.offset, timestamp=top.timestamp, leader_epoch=top.leader_epoch)
+        elif asked == LATEST_TIERED:
+            pass  # nothing is tiered: no offset, as Kafka answers without remote storage
         elif asked < 0:
-            answer["error_code"] = error_codes.UNSUPPORTED_VERSION  # -3 (max timestamp) and later specials
+            answer["error_code"] = error_codes.UNSUPPORTED_VERSION  # a special value of a later version
         else:
             found = replica.offset_for_timestamp(asked, stable)
             if found is not None:
-                answer["offset"], answer["timestamp"] = found
-        answer["leader_epoch"] = replica.leader_epoch
+                answer.update(offset=found[0], timestamp=found[1], leader_epoch=epoch_of(found[0]))
     except KraftError as exc:
         answer["error_code"] = error_codes.code_of(exc)
     return answer

@@ -81,6 +81,13 @@ class LeaderEpochCache:
             return requested_epoch, end  # older than anything we know: end where we begin
         return self._entries[higher - 1].epoch, end
 
+    def epoch_for(self, offset: int) -> int:
+        """The epoch whose leader wrote ``offset`` (ListOffsets answers it with the offset);
+        UNDEFINED_EPOCH before the first entry."""
+        starts = [e.start_offset for e in self._entries]
+        at = bisect_right(starts, offset) - 1
+        return self._entries[at].epoch if at >= 0 else UNDEFINED_EPOCH
+
     def truncate_from_end(self, end_offset: int) -> None:
         """The log was cut to ``end_offset``: forget epochs starting at or after it."""
         if end_offset < 0 or not self._entries or self._entries[-1].start_offset < end_offset:

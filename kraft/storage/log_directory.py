@@ -2,7 +2,9 @@
 
 Files: ``<base:020d>.log/.index/.timeindex`` per segment (and ``.txnindex`` for one
 that holds ABORT markers), ``leader-epoch-checkpoint``,
-``recovery-point`` (segments below this offset are known to be fsynced), and
+``recovery-point`` (segments below this offset are known to be fsynced),
+``log-start-offset`` (set once DeleteRecords, or a leader's, moved the log start inside
+a segment; absent: the first segment's base offset), and
 ``.clean_shutdown`` while the log is closed after a clean shutdown (absent after
 kill -9, which is what tells the next open to run recovery).
 """
@@ -13,6 +15,7 @@ from pathlib import Path
 
 CLEAN_SHUTDOWN_MARKER = ".clean_shutdown"
 RECOVERY_POINT = "recovery-point"
+LOG_START = "log-start-offset"
 LOG_SUFFIX = ".log"
 INDEX_SUFFIXES = (".index", ".timeindex", ".txnindex")
 
@@ -97,6 +100,18 @@ class LogDirectory:
         power cut could otherwise leave the name on an empty file, which reads as "no
         recovery point"); the rename is not: a stale value only means more scanning."""
         replace_durably(self.path / RECOVERY_POINT, str(offset), sync_directory=False)
+
+    def read_log_start(self) -> int | None:
+        """None when the file is missing or unreadable: the first segment's base rules."""
+        try:
+            return int((self.path / LOG_START).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def write_log_start(self, offset: int) -> None:
+        """Durable before it returns, rename included: a deletion a client was told about
+        must not come undone at the next open."""
+        replace_durably(self.path / LOG_START, str(offset))
 
 
 def _is_base(stem: str) -> bool:

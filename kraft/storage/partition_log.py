@@ -6,6 +6,10 @@ exactly where its log ends. The leader-epoch cache, the producer table
 (idempotent and transactional produce) and the aborted-transaction indexes move with
 every append, truncation and retention (see log_transactions). Not thread-safe: one
 owner (the replica) drives it.
+
+The log start is the first segment's base offset, or further on where DeleteRecords (or,
+on a follower, the leader's log start) moved it inside a segment: that offset is kept in
+``log-start-offset``; reads below it are out of range even where the bytes remain.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from kraft.storage.damage import Damage, scan_whole
 from kraft.storage.file_slice import FileSlice
 from kraft.storage.log_file import LogFile
 from kraft.storage.log_loader import doubtful_start, load_segments
+from kraft.storage.max_timestamp import MaxTimestamp, record_with_max_timestamp
 from kraft.storage.producer_state import ProducerInfo, ProducerStateTable
 from kraft.storage.record import Record
 from kraft.storage.record_batch import (
@@ -34,7 +39,7 @@ from kraft.storage.record_batch import (
     iter_batches,
     restamp,
 )
-from kraft.storage.retention_policy import SegmentStats, segments_to_delete
+from kraft.storage.retention_policy import SegmentStats, segments_below_start, segments_to_delete
 from kraft.storage.roll_fsyncs import RollFsyncs, Schedule
 from kraft.storage.segment import INT32_MAX, Segment
 from kraft.storage.txn_index import AbortedTxn
@@ -67,6 +72,7 @@ class PartitionLog:
         # offset ranges found damaged (never served) and not yet repaired; see damage.py
         self._damage: list[Damage] = list(damage or [])
         self.cuts = 0  # truncations and segment swaps so far: a scan of older bytes is stale
+        self._start_floor = 0  # the log start where it lies inside the first segment
 
     @classmethod
     def open(cls, path: Path | str, config: LogConfig | None = None, *, clock_ms: Clock = monotonic_ms) -> PartitionLog:
@@ -79,14 +85,25 @@ class PartitionLog:
         producers = producer_snapshots.load(directory.path, segments,
                                             None if clean else doubtful_start(directory, segments))
         log = cls(directory, config, segments, epochs, clock_ms, producers, lost)
+        log._restore_start(directory.read_log_start())
         directory.clear_clean_shutdown()
         return log
+
+    def _restore_start(self, start: int | None) -> None:
+        if start is None or start <= self.log_start_offset:
+            return
+        if start > self.log_end_offset:
+            # the unsynced tail was lost, but everything below the start was deleted anyway
+            self.truncate_fully_and_start_at(start)
+            return
+        self._start_floor = start
+        self._after_start_moved()  # a crash may have come between the file and the deletions
 
     # -- state ---------------------------------------------------------------
 
     @property
     def log_start_offset(self) -> int:
-        return self._segments[0].base_offset
+        return max(self._start_floor, self._segments[0].base_offset)
 
     @property
     def log_end_offset(self) -> int:
@@ -399,15 +416,24 @@ class PartitionLog:
         """(offset, timestamp) of the first record stamped at or after ``timestamp``."""
         self._check_open()
         for segment in self._segments:
-            if segment.max_timestamp >= timestamp:
+            if segment.max_timestamp >= timestamp and segment.next_offset > self.log_start_offset:
                 try:
-                    found = segment.offset_for_timestamp(timestamp)
+                    found = segment.offset_for_timestamp(timestamp, self.log_start_offset)
                 except CorruptBatchError:
                     self._map_damage(segment)
                     raise DamagedLog(f"{self.directory.path.name}: a batch searched by time is damaged") from None
                 if found is not None:
                     return found
         return None
+
+    def record_with_max_timestamp(self, end: int) -> MaxTimestamp | None:
+        """ListOffsets MAX_TIMESTAMP over [log start, end): see max_timestamp."""
+        self._check_open()
+        try:
+            return record_with_max_timestamp(self._segments, self.log_start_offset, end)
+        except CorruptBatchError:
+            self._map_damage(None)
+            raise DamagedLog(f"{self.directory.path.name}: a batch searched by time is damaged") from None
 
     # -- cutting -------------------------------------------------------------
 
@@ -431,6 +457,8 @@ class PartitionLog:
         self.leader_epoch_cache.truncate_from_end(self.log_end_offset)
         # what the producers wrote in the cut batches is forgotten: rebuild from what is left
         self.producers = producer_snapshots.load(self.directory.path, self._segments)
+        if self.log_end_offset < self._start_floor:  # the cut took the batch the log start is in
+            self.truncate_fully_and_start_at(self._start_floor)
         return self.log_end_offset
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
@@ -445,7 +473,8 @@ class PartitionLog:
         self.leader_epoch_cache.clear()
         self.producers = ProducerStateTable()
         self._damage = []
-        self.directory.fsync()
+        self._start_floor = offset
+        self.directory.write_log_start(offset)  # an older, larger start must not come back
 
     def apply_retention(self, now_ms: int, retention_ms: int | None = None, retention_bytes: int | None = None,
                         max_offset: int | None = None) -> int:
@@ -458,14 +487,45 @@ class PartitionLog:
             return 0
         if count == len(self._segments):
             self.roll()  # the log keeps an empty active segment at its end
+        self._delete_oldest(count)
+        return count
+
+    def advance_start(self, offset: int) -> bool:
+        """DeleteRecords on the leader, or a follower taking its leader's log start: the
+        log starts at ``offset`` from now on (durably, before this returns) and the segments
+        wholly below it are deleted. Never moves back; False when it did not move. An
+        offset past the log end raises OffsetOutOfRange (the caller bounds it by the high
+        watermark first)."""
+        self._check_open()
+        if offset <= self.log_start_offset:
+            return False
+        if offset > self.log_end_offset:
+            raise OffsetOutOfRange.outside(offset, self.log_start_offset, self.log_end_offset)
+        self.directory.write_log_start(offset)  # first: the deletions can be redone, the promise not
+        self._start_floor = offset
+        self._after_start_moved()
+        return True
+
+    def _after_start_moved(self) -> None:
+        last = self._segments[-1]
+        if last.next_offset <= self.log_start_offset and not last.is_empty:
+            self.roll()  # the whole log is below the start: keep an empty segment at its end
+        count = segments_below_start([SegmentStats(s.base_offset, s.next_offset, s.size, s.max_timestamp)
+                                      for s in self._segments], self.log_start_offset)
+        if count:
+            self._delete_oldest(count)
+        else:
+            self._damage = [d for d in self._damage if d.end > self.log_start_offset]
+            self.leader_epoch_cache.truncate_from_start(self.log_start_offset)
+
+    def _delete_oldest(self, count: int) -> None:
         doomed, self._segments = self._segments[:count], self._segments[count:]
         for segment in doomed:
             segment.delete()
         self._damage = [d for d in self._damage if d.end > self.log_start_offset]
         self.leader_epoch_cache.truncate_from_start(self.log_start_offset)
         # the producer table keeps what the deleted batches taught it (Kafka does too)
-        producer_snapshots.delete_before(self.directory.path, self.log_start_offset)
-        return count
+        producer_snapshots.delete_before(self.directory.path, self._segments[0].base_offset)
 
     def replace_segments(self, old: tuple[Segment, ...], install: Callable[[], list[Segment]]) -> bool:
         """Log compaction (log_cleaner): swap the run ``old`` of closed segments for the

@@ -5,6 +5,9 @@ retention.ms; by size, the oldest segments go while the log would still hold at
 least retention.bytes without them. Only whole segments are deleted, oldest
 first, never an empty last segment, and never one holding offsets at or past
 ``max_offset`` (the high watermark), so the log start cannot overtake it.
+
+DeleteRecords moves the log start itself, to any offset up to the high watermark; the
+segments wholly below it go then (segments_below_start).
 """
 from __future__ import annotations
 
@@ -41,4 +44,16 @@ def segments_to_delete(
         while count < eligible and remaining - segments[count].size >= retention_bytes:
             remaining -= segments[count].size
             count += 1
+    return count
+
+
+def segments_below_start(segments: Sequence[SegmentStats], log_start: int) -> int:
+    """How many of the oldest ``segments`` hold only offsets below ``log_start``, never
+    counting the last one: the log keeps a segment at its end (the caller rolls first when
+    even the last one lies below the start)."""
+    count = 0
+    for segment in segments[:-1]:
+        if segment.next_offset > log_start:
+            break
+        count += 1
     return count

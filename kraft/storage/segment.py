@@ -220,8 +220,9 @@ class Segment:
             return position, 0, first.base_offset, True
         return position, want, first.base_offset, False
 
-    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
-        """(offset, timestamp) of the first record stamped at or after ``timestamp``."""
+    def offset_for_timestamp(self, timestamp: int, min_offset: int = 0) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record at or after ``min_offset`` (the log
+        start) stamped at or after ``timestamp``."""
         if self.max_timestamp < timestamp:
             return None
         # Records up to a time-index entry's offset are no later than its
@@ -232,9 +233,10 @@ class Segment:
             located = self.offset_index.floor(entry[1])
             start = located[1] if located else 0
         for position, header in self.log.batches(start):
-            if header.max_timestamp >= timestamp:
+            if header.max_timestamp >= timestamp and header.last_offset >= min_offset:
                 for record in decode_records(self.log.read(position, header.size)):
-                    if record.timestamp_ms >= timestamp and record.offset is not None:
+                    if record.timestamp_ms >= timestamp and record.offset is not None \
+                            and record.offset >= min_offset:
                         return record.offset, record.timestamp_ms
         return None
 

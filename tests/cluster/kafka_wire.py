@@ -76,3 +76,32 @@ def fetch_frame(topic: str, partition: int, correlation_id: int, max_bytes: int,
             topic=topic, partitions=(FetchPartition(partition=partition, current_leader_epoch=-1, fetch_offset=offset,
                                                     log_start_offset=-1, partition_max_bytes=max_bytes),)),)))
     return struct.pack(">i", buf.tell()) + buf.getvalue()
+
+
+def wire_call(s: socket.socket, request, correlation_id: int = 1):
+    """One kio request entity sent, its answer read back and decoded (the version is the
+    entity's own)."""
+    from kio.serial import entity_reader, entity_writer
+
+    from kraft.kafka.codec import response_class
+    header_cls = type(request).__header_schema__
+    buf = io.BytesIO()
+    entity_writer(header_cls)(buf, header_cls(request_api_key=int(request.__api_key__),
+                                              request_api_version=int(request.__version__),
+                                              correlation_id=correlation_id, client_id="wire"))
+    entity_writer(type(request))(buf, request)
+    s.sendall(struct.pack(">i", buf.tell()) + buf.getvalue())
+    frame = recv_frame(s)
+    cls = response_class(int(request.__api_key__), int(request.__version__))
+    _, used = entity_reader(cls.__header_schema__)(frame, 0)
+    answer, _ = entity_reader(cls)(frame, used)
+    return answer
+
+
+def sasl_plain(s: socket.socket, user: str, password: str) -> None:
+    """SaslHandshake v1 + SaslAuthenticate v2 with PLAIN: the connection may then send anything."""
+    from kio.schema.sasl_authenticate.v2.request import SaslAuthenticateRequest
+    from kio.schema.sasl_handshake.v1.request import SaslHandshakeRequest
+    assert int(wire_call(s, SaslHandshakeRequest(mechanism="PLAIN")).error_code.value) == 0
+    answer = wire_call(s, SaslAuthenticateRequest(auth_bytes=b"\0" + user.encode() + b"\0" + password.encode()), 2)
+    assert int(answer.error_code.value) == 0, answer
