@@ -40,8 +40,8 @@ topic and its clock starts when it is assigned the topic it reads (see consume()
 The run order of the rows rotates from run to run, so a drift in the machine's speed
 does not always hit the same row.
 
-    .venv/bin/python bench/txn_bench.py            # 3 runs of 8 s per row, about 3-4 minutes
-    .venv/bin/python bench/txn_bench.py --quick    # 2 runs of 2 s per row, about 1.5 minutes
+    .venv/bin/python bench/txn_bench.py            # 3 runs of 8 s per row, 3 reads per consume: about 4 minutes
+    .venv/bin/python bench/txn_bench.py --quick    # 2 runs of 2 s per row, 1 read: about 1 minute
 
 Nodes use 127.0.0.180+ (--first-address), away from the test suites' ranges. Progress
 goes to stderr; the tables and a JSON line with every run go to stdout.
@@ -280,7 +280,7 @@ def main() -> int:
     parser.add_argument("--first-address", type=int, default=180,
                         help="nodes on 127.0.0.N from here (away from the test suites' ranges)")
     parser.add_argument("--no-consume", action="store_true")
-    parser.add_argument("--kcat-min-mb", type=float, default=20.0,
+    parser.add_argument("--kcat-min-mb", type=float, default=50.0,
                         help="kcat reads only topics at least this large (its start-up is in its time)")
     parser.add_argument("--reads", type=int, default=3,
                         help="reads of each topic per isolation level and run (the median one counts)")
@@ -368,7 +368,7 @@ def main() -> int:
     for row in rows:
         results = produce[row]
         ratio = "1" if row == "idempotent" else spread(
-            [r["mb_per_s"] / i["mb_per_s"] for r, i in zip(results, idem)], 2)
+            [r["mb_per_s"] / i["mb_per_s"] for r, i in zip(results, idem)], 3)
         is_txn = row != "idempotent"
         table.append([row, spread([r["records_per_s"] for r in results], 0), spread([r["mb_per_s"] for r in results]),
                       ratio,
