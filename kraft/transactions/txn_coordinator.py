@@ -20,7 +20,9 @@ leaves a transaction half changed, and `run()` cancels and awaits them all on it
 
 EndTxn is answered once PrepareCommit / PrepareAbort is in the log; the markers are
 written afterwards by a background task (txn_markers.py), retried with backoff until
-every partition has one, and then the Complete state is appended. Open transactions
+every partition has one, and then the Complete state is appended (the producer's next
+AddPartitionsToTxn, which Kafka would refuse with CONCURRENT_TRANSACTIONS meanwhile, waits
+for that, up to COMPLETION_WAIT_S). Open transactions
 older than their timeout are aborted with an epoch bump (fencing their producer); idle
 transactional ids are expired with a tombstone after transactional.id.expiration.ms.
 
@@ -97,6 +99,10 @@ APPEND_TIMEOUT_MS = 30_000  # Kafka's request.timeout.ms
 MARKER_SEND_TIMEOUT_S = 60.0  # one send_markers call: longer than the leaders' acks=all wait
 LOCATE_WAIT_S = 15.0
 LOCATE_RETRY_S = 0.1
+# AddPartitionsToTxn that finds the id's last transaction still writing its markers waits
+# up to this long for them before answering CONCURRENT_TRANSACTIONS (clients retry that
+# only after a backoff: 20 ms for librdkafka and the Java client)
+COMPLETION_WAIT_S = 0.5
 TOMBSTONES_PER_BATCH = 500
 NO_PRODUCER_ID = -1
 NO_PRODUCER_EPOCH = -1
@@ -125,7 +131,8 @@ class ReplicaLookup(Protocol):
 class LoadedTxnPartition:
     coordinator_epoch: int  # the partition's leader epoch when this node loaded it
     txns: dict[str, TransactionMetadata]
-    completions: set[asyncio.Task] = field(default_factory=set)  # marker work of its transactions
+    # marker work of its transactions, by transactional id (one at a time per id)
+    completions: dict[str, asyncio.Task] = field(default_factory=dict)
 
 
 class TransactionCoordinator:
@@ -263,7 +270,7 @@ class TransactionCoordinator:
         part = self._loaded.pop(p, None)
         if part is None:
             return
-        for task in part.completions:
+        for task in part.completions.values():
             task.cancel()
         log.info("transaction coordinator: unloaded %s-%d (coordinator epoch %d)", TXN_STATE_TOPIC, p,
                  part.coordinator_epoch)
@@ -413,9 +420,20 @@ class TransactionCoordinator:
         """AddPartitionsToTxn: the partitions join the ongoing transaction (starting one)
         once that is in the log. The caller checks that the topics exist and that the
         client may write them (Kafka answers those per partition before asking the
-        coordinator)."""
+        coordinator).
+
+        The first AddPartitionsToTxn of a transaction usually comes while the previous
+        one is still writing its markers. Kafka answers CONCURRENT_TRANSACTIONS then, and
+        the client retries after its backoff (20 ms), which bounded back-to-back
+        transactions to about one per 40-50 ms here (bench/txn_bench.py); this waits up to
+        COMPLETION_WAIT_S for that work instead, then answers what a retry would get."""
         p, part = self._owner(transactional_id)
         meta = part.txns.get(transactional_id)
+        completing = part.completions.get(transactional_id)
+        if meta is not None and meta.state in PREPARED and completing is not None:
+            await asyncio.wait((completing,), timeout=COMPLETION_WAIT_S)  # never cancels it
+            p, part = self._owner(transactional_id)  # this node may have stopped coordinating it
+            meta = part.txns.get(transactional_id)
         if meta is None:
             raise InvalidProducerIdMapping(f"INVALID_PRODUCER_ID_MAPPING: no producer id was initialized for "
                                            f"transactional id {transactional_id!r}")
@@ -531,10 +549,14 @@ class TransactionCoordinator:
 
     def _start_completion(self, p: int, part: LoadedTxnPartition, meta: TransactionMetadata, now_ms: int) -> None:
         complete = meta.prepare_complete(now_ms)
-        task = self._spawn(self._complete(p, part.coordinator_epoch, meta, complete),
-                           f"txn-markers-{meta.transactional_id}")
-        part.completions.add(task)
-        task.add_done_callback(part.completions.discard)
+        tid = meta.transactional_id
+        task = self._spawn(self._complete(p, part.coordinator_epoch, meta, complete), f"txn-markers-{tid}")
+        part.completions[tid] = task
+
+        def done(task: asyncio.Task) -> None:
+            if part.completions.get(tid) is task:
+                del part.completions[tid]
+        task.add_done_callback(done)
 
     async def _complete(self, p: int, coordinator_epoch: int, meta: TransactionMetadata, complete: TxnTransit) -> None:
         """Write the markers of a prepared transaction until every partition has one,

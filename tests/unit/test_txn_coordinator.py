@@ -327,3 +327,45 @@ async def test_shutdown_stops_marker_retries_and_owned_tasks(running):
         await coord.init_producer_id("tx", 60_000)
     assert await state_of(coord, "tx") == "PrepareCommit"
     assert coord._tasks  # the marker work is running; the fixture stops it and checks
+
+
+async def test_add_partitions_waits_for_the_last_transactions_markers(running, monkeypatch):
+    """The next transaction's first AddPartitionsToTxn, sent while the last one's markers
+    are still being written, is answered once they are (not CONCURRENT_TRANSACTIONS)."""
+    monkeypatch.setattr("kraft.transactions.txn_coordinator.COMPLETION_WAIT_S", 60.0)  # a bound, not a timing
+    cluster, coord = running
+    pid, epoch = await coord.init_producer_id("tx", 60_000)
+    await coord.add_partitions("tx", pid, epoch, [TP0])
+    cluster.refuse[TP0] = [NotLeaderOrFollower("moving")] * 2  # two retries, with their backoff
+    await coord.end_txn("tx", pid, epoch, commit=True)
+    assert await state_of(coord, "tx") == "PrepareCommit"
+    await coord.add_partitions("tx", pid, epoch, [TP1])
+    assert cluster.markers == [TxnMarker(pid, 0, True, 1, (TP0,))] * 3
+    description = await coord.describe("tx")
+    assert (description.state, description.partitions) == ("Ongoing", (TP1,))
+    assert load(cluster.logs[txn_partition("tx", 2)]).txns["tx"].state.value == "Ongoing"
+
+
+async def test_add_partitions_still_answers_concurrent_transactions_when_markers_hang(running, monkeypatch):
+    """The wait is bounded; a request that stops waiting leaves the marker work running."""
+    monkeypatch.setattr("kraft.transactions.txn_coordinator.COMPLETION_WAIT_S", 0.05)
+    cluster, coord = running
+    pid, epoch = await coord.init_producer_id("tx", 60_000)
+    await coord.add_partitions("tx", pid, epoch, [TP0])
+    cluster.refuse[TP0] = [NotLeaderOrFollower("down")] * 10_000
+    await coord.end_txn("tx", pid, epoch, commit=True)
+    with pytest.raises(ConcurrentTransactions):
+        await coord.add_partitions("tx", pid, epoch, [TP1])
+    monkeypatch.setattr("kraft.transactions.txn_coordinator.COMPLETION_WAIT_S", 60.0)
+    waiting = asyncio.create_task(coord.add_partitions("tx", pid, epoch, [TP1]))
+    await eventually(coord, lambda: len(cluster.markers) >= 3, "markers retried while a request waits")
+    waiting.cancel()  # its client went away
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    sent = len(cluster.markers)
+    cluster.refuse.clear()
+    await eventually(coord, lambda: coord._loaded[txn_partition("tx", 2)].txns["tx"].state.value == "CompleteCommit",
+                     "the commit completed after the request left")
+    assert len(cluster.markers) > sent
+    await coord.add_partitions("tx", pid, epoch, [TP1])
+    assert await state_of(coord, "tx") == "Ongoing"
