@@ -5,10 +5,12 @@ Every mistake becomes one line, `<file>: <key path>: <reason>`. Loading does no 
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
 import tomllib
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Literal
 
@@ -438,14 +440,37 @@ def _reason(error: Any) -> str:
 
 
 def _error_from_validation(file_name: str, error: ValidationError) -> ConfigFileError:
-    first = error.errors(include_url=False)[0]
+    errors = error.errors(include_url=False)
+    # a misspelt key shows as "unknown key" and, for a required one, also as "missing":
+    # the unknown key with its suggestion says more
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     path = ""
     for part in first["loc"]:
         path += f"[{part}]" if isinstance(part, int) else ("." if path else "") + _toml_key(str(part))
     sub_path = (first.get("ctx") or {}).get("sub_path", "")
     if sub_path:
         path += sub_path if sub_path.startswith("[") or not path else "." + sub_path
-    return ConfigFileError(file_name, path, _reason(first))
+    reason = _reason(first)
+    if first["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(str(first["loc"][-1]), _keys_at(first["loc"][:-1]), n=1, cutoff=0.7)
+        reason += f' (did you mean "{close[0]}"?)' if close else ""
+    return ConfigFileError(file_name, path, reason)
+
+
+def _keys_at(loc: tuple) -> list[str]:
+    """The keys the table at `loc` (a validation error's location) may hold."""
+    model: Any = ClusterConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an element of a list of tables ([[nodes]])
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+        if field is None:
+            return []
+        inner = [a for a in typing.get_args(field.annotation) if isinstance(a, type)] or [field.annotation]
+        model = next((t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if model is None:
+            return []
+    return [f.alias or name for name, f in model.model_fields.items()]
 
 
 def load_cluster_config_text(

@@ -115,7 +115,7 @@ def test_unknown_top_level_key(tmp_path):
 
 
 def test_unknown_key_in_cluster(tmp_path):
-    assert load_error(tmp_path, '[cluster]\nnmae = "x"\n' + THREE_NODES) == "cluster.nmae: unknown key"
+    assert load_error(tmp_path, '[cluster]\nnmae = "x"\n' + THREE_NODES) == 'cluster.nmae: unknown key (did you mean "name"?)'
 
 
 def test_unknown_key_in_nodes(tmp_path):
@@ -125,7 +125,16 @@ def test_unknown_key_in_nodes(tmp_path):
 
 def test_unknown_timeout(tmp_path):
     text = '[timeouts]\n"broker.session.timeout" = 3000\n' + THREE_NODES
-    assert load_error(tmp_path, text) == 'timeouts."broker.session.timeout": unknown key'
+    assert load_error(tmp_path, text) == (
+        'timeouts."broker.session.timeout": unknown key (did you mean "broker.session.timeout.ms"?)')
+
+
+def test_a_misspelt_required_key_is_named_with_the_key_it_should_be(tmp_path):
+    text = node(1) + node(2).replace("http_port", "htp_port") + node(3)
+    assert load_error(tmp_path, text) == 'nodes[1].htp_port: unknown key (did you mean "http_port"?)'
+    text = node(1) + node(2).replace("roles", "role") + node(3)
+    assert load_error(tmp_path, text) == 'nodes[1].role: unknown key (did you mean "roles"?)'
+    assert load_error(tmp_path, "[group]\n" + THREE_NODES) == 'group: unknown key (did you mean "groups"?)'
 
 
 def test_cors_origins_are_checked(tmp_path):
