@@ -9,6 +9,7 @@ import pytest
 from test_txn_group_coordinator import coordinator, headers, loaded
 
 from kraft.errors import CoordinatorNotAvailable, GroupIdNotFound, GroupSubscribedToTopic, NonEmptyGroup
+from kraft.groups.consumer_instance import InstanceConfig
 from kraft.groups.group_deletion import Membership, check_group_deletable, offsets_to_delete
 from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record, tombstone_record
 from kraft.storage.partition_log import PartitionLog
@@ -104,5 +105,21 @@ async def test_offset_delete_keeps_what_members_consume(log):
     assert coord.committed(GROUP, "t", 0) is None and coord.committed(GROUP, "t", 1).offset == 4
 
 
-def test_records_of_the_offsets_topic_round_trip():
+async def test_rest_consumer_instances_are_members_too(log):
+    coord, _ = await loaded(log)
+    await coord.commit(GROUP, {("t", 0): (3, "")})
+    instance = coord.create_instance(GROUP, "i1", InstanceConfig())
+    instance.topics = frozenset({"t"})
+    assert coord.group(GROUP).subscribe(instance, 0) is None
+    assert coord.membership(GROUP) == Membership(1, frozenset({"t"}))
+    with pytest.raises(NonEmptyGroup):
+        await coord.delete_group(GROUP)
+    kept = await coord.delete_offsets(GROUP, [("t", 0)])
+    assert isinstance(kept[("t", 0)], GroupSubscribedToTopic)
+    coord.delete_instance(GROUP, "i1")
+    await coord.delete_group(GROUP)
+    assert coord.committed(GROUP, "t", 0) is None
+
+
+def test_a_tombstone_has_the_key_of_the_commit_it_deletes():
     assert commit_record("g", "t", 0, 1, "", 0).key == tombstone_record("g", "t", 0, 0).key
