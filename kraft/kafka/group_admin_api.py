@@ -30,8 +30,10 @@ def listed(summaries: list[dict], states: list[str], types: list[str]) -> list[d
     wanted_types = {t.lower() for t in types}
     rows = []
     for summary in summaries:
+        if not summary:  # a group gone since it was listed
+            continue
         group_type = summary.get("group_type", CLASSIC)
-        if not summary or (wanted_states and summary["state"].lower() not in wanted_states) \
+        if (wanted_states and summary["state"].lower() not in wanted_states) \
                 or (wanted_types and group_type not in wanted_types):
             continue
         rows.append({"group_id": summary["group_id"], "protocol_type": summary.get("protocol_type", CONSUMER_PROTOCOL),
