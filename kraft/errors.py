@@ -120,6 +120,25 @@ class PolicyViolation(InvalidValue):
     kafka_name, kafka_code = "POLICY_VIOLATION", 44
 
 
+class InvalidReplicaAssignment(InvalidValue):
+    """A manual replica assignment that cannot be: unknown or repeated brokers, partitions
+    not numbered 0..n-1, replica lists of different lengths."""
+
+    kafka_name, kafka_code = "INVALID_REPLICA_ASSIGNMENT", 39
+
+
+class InvalidRecord(InvalidValue):
+    """Records a topic refuses (KIP-467): e.g. a record without a key on a compacted
+    topic. The whole batch is refused; ``record_errors`` names each record, by its
+    index in the batch (in the request, for REST), with why."""
+
+    kafka_name, kafka_code = "INVALID_RECORD", 87
+
+    def __init__(self, message: str, record_errors: tuple[tuple[int, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.record_errors = record_errors
+
+
 class InvalidAcl(RequestError):
     """An ACL binding that cannot exist (bad enum, CLUSTER name other than kafka-cluster)."""
 
@@ -290,6 +309,68 @@ class ConsumerInstanceNotFound(KraftError):
 
 
 class UserAlreadyExists(KraftError):
+    kafka_name, kafka_code = "DUPLICATE_RESOURCE", 92
+
+
+# -- consumer groups (admin) --------------------------------------------------------------
+class GroupIdNotFound(NotFound):
+    """No such group here: no member, no committed offset."""
+
+    kafka_name, kafka_code = "GROUP_ID_NOT_FOUND", 69
+
+
+class NonEmptyGroup(KraftError):
+    """The group has members: it cannot be deleted (or, for a protocol whose subscriptions
+    cannot be read, lose offsets) until they leave."""
+
+    kafka_name, kafka_code = "NON_EMPTY_GROUP", 68
+
+
+class GroupSubscribedToTopic(KraftError):
+    """OffsetDelete for a topic the group's members consume now."""
+
+    kafka_name, kafka_code = "GROUP_SUBSCRIBED_TO_TOPIC", 86
+
+
+# -- leader elections (KIP-460) -----------------------------------------------------------
+class ElectionNotNeeded(KraftError):
+    """The partition already has the leader the election would choose."""
+
+    kafka_name, kafka_code = "ELECTION_NOT_NEEDED", 84
+
+
+class PreferredLeaderNotAvailable(RetriableError):
+    """The preferred (first) replica is not alive and in sync: it cannot lead now."""
+
+    kafka_name, kafka_code = "PREFERRED_LEADER_NOT_AVAILABLE", 80
+
+
+class EligibleLeadersNotAvailable(RetriableError):
+    """No live replica may lead the partition, not even by an unclean election."""
+
+    kafka_name, kafka_code = "ELIGIBLE_LEADERS_NOT_AVAILABLE", 83
+
+
+# -- SCRAM credentials through the Kafka admin API -----------------------------------------
+class UnacceptableCredential(InvalidValue):
+    """A credential kraft will not store (too few or too many iterations, no salt, no name)."""
+
+    kafka_name, kafka_code = "UNACCEPTABLE_CREDENTIAL", 93
+
+
+class UnsupportedSaslMechanism(InvalidValue):
+    kafka_name, kafka_code = "UNSUPPORTED_SASL_MECHANISM", 33
+
+
+class CredentialNotFound(NotFound):
+    """A user, or a user's credential of one mechanism, that does not exist."""
+
+    kafka_name, kafka_code = "RESOURCE_NOT_FOUND", 91
+
+
+class DuplicateResource(InvalidValue):
+    """One request names the same user twice."""
+
     kafka_name, kafka_code = "DUPLICATE_RESOURCE", 92
 
 

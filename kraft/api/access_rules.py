@@ -183,6 +183,7 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     # consumer groups (v3)
     ("GET", C + "/consumer-groups"): authenticated,  # filtered per group
     ("GET", G): on_group("DESCRIBE"),
+    ("DELETE", G): on_group("DELETE"),  # Kafka: DeleteGroups
     ("GET", G + "/consumers"): on_group("DESCRIBE"),
     ("GET", G + "/consumers/{consumer}"): on_group("DESCRIBE"),
     ("GET", G + "/consumers/{consumer}/assignments"): on_group("DESCRIBE"),

@@ -42,6 +42,8 @@ REST_ERROR_CODES: dict[type[e.KraftError], int] = {
     e.UserAlreadyExists: 40901,
     e.ConsumerConflict: 40903,
     e.StaleBrokerEpoch: 40904,
+    e.NonEmptyGroup: 40906,  # DELETE of a group with members
+    e.GroupSubscribedToTopic: 40907,
     e.RetriableError: 50003,
     e.NoActiveController: 50301,
     e.RecordBatchError: 400,
@@ -68,6 +70,8 @@ def error_body(exc: e.KraftError, name_class: bool = False) -> tuple[dict, int]:
     if code == 500 and not name_class:
         message = f"internal error: {type(exc).__name__}: {exc.message}"
     body: dict = {"error_code": code, "message": message}
+    if isinstance(exc, e.InvalidRecord) and exc.record_errors:  # KIP-467's per-record reasons
+        body["record_errors"] = [{"batch_index": i, "message": m} for i, m in exc.record_errors]
     if name_class:
         body["error_class"] = type(exc).__name__
     return body, http_status(code)

@@ -1,4 +1,4 @@
-"""v3 consumer groups and lag (Confluent REST Proxy v3 shapes).
+"""v3 consumer groups and lag (Confluent REST Proxy v3 shapes), and deleting a group.
 
 A group is known to its coordinator only, so a group's endpoints are answered there
 (forwarded like the v2 consumer calls), and the list asks every broker for the groups
@@ -32,6 +32,7 @@ def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get(GROUPS, list_groups)
     r.add_get(GROUP, get_group)
+    r.add_delete(GROUP, delete_group)
     r.add_get(GROUP + "/consumers", list_consumers)
     r.add_get(GROUP + "/consumers/{consumer}", get_consumer)
     r.add_get(GROUP + "/consumers/{consumer}/assignments", list_assignments)
@@ -119,6 +120,14 @@ async def list_groups(request):
 @coordinated(create=False)
 async def get_group(request, node: BrokerServices, groups, group_id):
     return json_response(group_view(request, node, _described(groups, group_id)))
+
+
+@coordinated(create=False)
+async def delete_group(request, node: BrokerServices, groups, group_id):
+    """Kafka's DeleteGroups: only a group without members; its committed offsets go
+    (404 for a group with neither members nor offsets, 40906 while it has members)."""
+    await groups.delete_group(group_id)
+    return web.Response(status=204)
 
 
 @coordinated(create=False)

@@ -283,7 +283,9 @@ async def v3_produce_batch(request):
             if producer is not None:  # its sequence numbers cover every entry: all or none
                 raise type(exc)(f"entries[{i}] (id {ids[i]!r}): {exc.message}; an idempotent "
                                 "batch is written whole or not at all") from None
-            failures.append({"id": ids[i], **error_body(exc)[0]})
+            body = error_body(exc)[0]
+            body.pop("record_errors", None)  # the entry is the one record: its id says which
+            failures.append({"id": ids[i], **body})
     order = sorted(parsed)
     results = await deliver(node, topic, [parsed[i][0] for i in order], acks, timeout_ms,
                             producer) if order else []

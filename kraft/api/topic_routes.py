@@ -67,7 +67,7 @@ async def create_topic(request):
     node, _, base = _ctx(request)
     body = await read_json_object(request)
     unknown = set(body) - {"topic_name", "partitions_count", "replication_factor", "configs",
-                           "validate_only"}
+                           "validate_only", "replicas_assignments"}
     if unknown:
         raise BadRequest(f"unknown field(s) in topic request: {', '.join(sorted(unknown))}")
     if "topic_name" not in body:
@@ -79,12 +79,14 @@ async def create_topic(request):
         raise InvalidValue(f"{OFFSETS_TOPIC} is reserved: the cluster creates it on the first consumer group use")
     configs = _parse_config_list(body.get("configs", []))
     dry_run = validate_only(body)
+    assignments = _replicas_assignments(body)
     result = await node.controller_call(controller_requests.CreateTopic(
         name=body["topic_name"],
         partitions=body.get("partitions_count"),
         replication_factor=body.get("replication_factor"),
         configs=configs,
         validate_only=dry_run,
+        assignments=assignments,
     ))
     if dry_run:  # checked against the live cluster, nothing written
         view = views.planned_topic_view(result["topic_name"], result["partitions_count"],
@@ -93,6 +95,25 @@ async def create_topic(request):
     image = await node.wait_metadata(result.get("metadata_offset", 0))
     topic = topic_or_404(image, result["topic_name"])
     return json_response(views.topic_view(topic, node.cluster_id, base), status=201)
+
+
+def _replicas_assignments(body: dict) -> list[tuple[int, list[int]]] | None:
+    """Confluent v3's `replicas_assignments` ({"0": [1, 2], ...}): the client's own
+    placement, instead of partitions_count and replication_factor (Kafka's rule)."""
+    given = body.get("replicas_assignments")
+    if given is None:
+        return None
+    if not isinstance(given, dict) or not given:
+        raise BadRequest('replicas_assignments must be an object like {"0": [1, 2], "1": [2, 3]}')
+    if body.get("partitions_count") is not None or body.get("replication_factor") is not None:
+        raise BadRequest("give replicas_assignments or partitions_count and replication_factor, not both")
+    out = []
+    for partition, brokers in given.items():
+        if not (partition.isascii() and partition.isdigit()) or not isinstance(brokers, list) \
+                or not all(isinstance(b, int) and not isinstance(b, bool) for b in brokers):
+            raise BadRequest(f"replicas_assignments[{partition!r}] must map a partition id to a list of broker ids")
+        out.append((int(partition), brokers))
+    return out
 
 
 async def get_topic(request):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
-from kraft.errors import InvalidAppend, InvalidTopic, MessageTooLarge, UnsupportedMessageFormat
+from kraft.errors import InvalidAppend, InvalidRecord, InvalidTopic, MessageTooLarge, UnsupportedMessageFormat
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.storage.compression import NONE, stored_codec
 from kraft.storage.record import Record, record_size
@@ -47,6 +47,23 @@ def check_record_sizes(records: Sequence[Record], configs: Mapping[str, str], to
         if (size := record_size(record)) > limit:
             raise MessageTooLarge(f"record of {size} bytes is larger than max.message.bytes ({limit}) "
                                   f"of topic {topic!r}")
+
+
+def compacted(configs: Mapping[str, str]) -> bool:
+    return "compact" in configs.get("cleanup.policy", "delete").split(",")
+
+
+def check_keys(records: Sequence[Record], configs: Mapping[str, str], topic: str) -> None:
+    """A compacted topic keeps the latest record per key, so a record without one could
+    never be found again: Kafka refuses the whole batch, naming each keyless record
+    (KIP-467's record errors, by index in the batch)."""
+    if not compacted(configs):
+        return
+    keyless = tuple((i, "a record on a compacted topic needs a key") for i, r in enumerate(records) if r.key is None)
+    if keyless:
+        raise InvalidRecord(f"{len(keyless)} of {len(records)} records have no key; topic {topic!r} is compacted "
+                            f"(cleanup.policy={configs['cleanup.policy']}), so every record needs one",
+                            keyless)
 
 
 def _log_append_time(configs: Mapping[str, str]) -> bool:
@@ -80,9 +97,12 @@ def checked_client_batch(data: bytes, configs: Mapping[str, str], topic: str) ->
     check_records(data)  # CRC-32C, the codec, every record's framing and offset delta
     codec = stored_codec(configs["compression.type"], header.compression)
     log_append_time = _log_append_time(configs)
+    records = decode_records(data, verify=False) if compacted(configs) else None  # checked above; keys matter there
+    if records is not None:
+        check_keys(records, configs, topic)
     if not log_append_time and codec == header.compression:
         return data, header
-    records = decode_records(data)
+    records = records if records is not None else decode_records(data)
     if log_append_time:
         _restamp(records)
     batch = encode_batch(records, 0, -1, header.producer_id, header.producer_epoch,

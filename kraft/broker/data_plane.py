@@ -100,7 +100,9 @@ class DataPlane:
     def check_client_records(self, topic: str, records: list[Record]) -> None:
         """A REST client's records, checked before any is written (client_writes)."""
         client_writes.refuse_internal_topic(topic)
-        client_writes.check_record_sizes(records, self.configs(topic), topic)
+        configs = self.configs(topic)
+        client_writes.check_record_sizes(records, configs, topic)
+        client_writes.check_keys(records, configs, topic)
 
     def choose_partitions(self, topic: str, entries) -> list[int]:
         """entries: (partition or None, Record). Keyless records of one request stick

@@ -73,6 +73,10 @@ class ClusterSection(_Table):
     raft_password: Annotated[str, Field(strict=True, min_length=8)] | None = None
     # Kafka's name and default: a produce naming a missing topic creates it with the defaults
     auto_create_topics_enable: Annotated[bool, Field(strict=True)] = Field(True, alias="auto.create.topics.enable")
+    # Kafka's name and default: the controller moves leadership back to preferred replicas
+    # by itself; off, only ElectLeaders (kafka-leader-election) does
+    auto_leader_rebalance_enable: Annotated[bool, Field(strict=True)] = Field(
+        True, alias="auto.leader.rebalance.enable")
 
 
 class Timeouts(_Table):

@@ -9,8 +9,9 @@ never a controller crash.
 
 from __future__ import annotations
 
-import uuid
+import base64
 import binascii
+import uuid
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kraft.controller import (
     broker_control,
     config_control,
+    election,
     partition_control,
     producer_id_control,
     reassignment,
@@ -74,6 +76,7 @@ class CreateTopic(ControllerRequest):
     replication_factor: Any = None
     configs: dict[str, Any] = Field(default_factory=dict)
     validate_only: bool = False
+    assignments: list[tuple[int, list[int]]] | None = None  # (partition, brokers): the client's own placement
 
 
 class AlterPartition(ControllerRequest):
@@ -105,6 +108,7 @@ class CreatePartitions(ControllerRequest):
     name: str
     partitions_count: Any
     validate_only: bool = False
+    assignments: list[list[int]] | None = None  # brokers of each new partition
 
 
 class AllocateProducerIds(ControllerRequest):
@@ -131,6 +135,12 @@ class Reassign(ControllerRequest):
     topic: str
     partition: int
     replicas: list[Any] | None  # None cancels
+
+
+class ElectLeaders(ControllerRequest):
+    op = "elect_leaders"
+    election: Literal["PREFERRED", "UNCLEAN"]
+    partitions: list[tuple[str, int]] | None  # None: every partition
 
 
 class CreateAcls(ControllerRequest):
@@ -163,6 +173,33 @@ class SetUserCredential(ControllerRequest):
 class DeleteUser(ControllerRequest):
     op = "delete_user"
     name: str
+
+
+class ScramDeletion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    mechanism: str  # "" for a mechanism kraft does not know
+
+
+class ScramUpsertion(BaseModel):
+    """A credential derived on the node that took the request (salt, StoredKey, ServerKey
+    in base64); the salted password itself never travels further."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    mechanism: str
+    iterations: int
+    salt: str = ""
+    stored_key: str = ""
+    server_key: str = ""
+
+
+class AlterScramCredentials(ControllerRequest):
+    op = "alter_scram_credentials"
+    deletions: list[ScramDeletion]
+    upsertions: list[ScramUpsertion]
 
 
 def build_command(op: str, payload: Any, controller: QuorumController,
@@ -200,8 +237,9 @@ def _shutdown(p, controller, defaults) -> Command:
 
 def _create_topic(p, controller, defaults) -> Command:
     req = CreateTopic.model_validate(p)
+    assignments = None if req.assignments is None else tuple((p, tuple(b)) for p, b in req.assignments)
     create = topic_control.CreateTopic(req.name, req.partitions, req.replication_factor,
-                                       req.configs)
+                                       req.configs, assignments)
     topic_id = uuid.uuid4().hex  # chosen before the command: replay must not draw uuids
     return _dry_run_if(req.validate_only, lambda image: topic_control.create_topic(
         image, create, defaults, topic_id))
@@ -214,8 +252,9 @@ def _delete_topic(p, controller, defaults) -> Command:
 
 def _create_partitions(p, controller, defaults) -> Command:
     req = CreatePartitions.model_validate(p)
+    assignments = None if req.assignments is None else [tuple(b) for b in req.assignments]
     return _dry_run_if(req.validate_only, lambda image: topic_control.create_partitions(
-        image, req.name, req.partitions_count))
+        image, req.name, req.partitions_count, assignments))
 
 
 def _alter_configs(p, controller, defaults) -> Command:
@@ -262,6 +301,12 @@ def _reassign(p, controller, defaults) -> Command:
     return lambda image: reassignment.reassign(image, req.topic, req.partition, target)
 
 
+def _elect_leaders(p, controller, defaults) -> Command:
+    req = ElectLeaders.model_validate(p)
+    wanted = None if req.partitions is None else [(t, p) for t, p in req.partitions]
+    return lambda image: election.elect_leaders(image, defaults, req.election, wanted)
+
+
 def _create_acls(p, controller, defaults) -> Command:
     req = CreateAcls.model_validate(p)
     bindings = [binding_from(a) for a in req.acls]
@@ -283,6 +328,23 @@ def _set_user_credential(p, controller, defaults) -> Command:
     return lambda image: security_control.set_user_credential(image, req.name, credential, req.mode)
 
 
+def _alter_scram_credentials(p, controller, defaults) -> Command:
+    req = AlterScramCredentials.model_validate(p)
+    upserts = []
+    for u in req.upsertions:
+        credential = None
+        if u.salt and u.stored_key and u.server_key:
+            try:
+                salt, stored_key, server_key = (base64.b64decode(f, validate=True)
+                                                for f in (u.salt, u.stored_key, u.server_key))
+                credential = ScramCredential(u.mechanism, salt, stored_key, server_key, u.iterations)
+            except (binascii.Error, ValueError):
+                raise BadRequest("alter_scram_credentials: credential fields must be base64") from None
+        upserts.append(security_control.ScramUpsert(u.name, u.mechanism, u.iterations, credential))
+    deletions = [(d.name, d.mechanism) for d in req.deletions]
+    return lambda image: security_control.alter_scram_credentials(image, deletions, upserts)
+
+
 def _delete_user(p, controller, defaults) -> Command:
     req = DeleteUser.model_validate(p)
     return lambda image: security_control.delete_user(image, req.name)
@@ -290,10 +352,12 @@ def _delete_user(p, controller, defaults) -> Command:
 
 _BUILDERS = {
     "reassign_partition": _reassign,
+    "elect_leaders": _elect_leaders,
     "create_acls": _create_acls,
     "delete_acls": _delete_acls,
     "set_user_credential": _set_user_credential,
     "delete_user": _delete_user,
+    "alter_scram_credentials": _alter_scram_credentials,
     "allocate_producer_ids": _allocate_producer_ids,
     "alter_partition": _alter_partition,
     "report_damaged_replica": _report_damaged_replica,

@@ -9,7 +9,9 @@ pairs vary too (the shape of Kafka's rack-unaware assignment).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
+from kraft.errors import InvalidReplicaAssignment
 from kraft.metadata.image import MetadataImage
 
 
@@ -35,3 +37,41 @@ def place_replicas(
             replicas.append(brokers[(first + step) % n])
         result.append(tuple(replicas))
     return result
+
+
+def manual_assignment(image: MetadataImage, given: Sequence[tuple[int, Sequence[int]]],
+                      first_partition: int = 0, replication_factor: int | None = None) -> list[tuple[int, ...]]:
+    """A client's own replica lists ((partition, brokers), Kafka's CreateTopics
+    assignments), checked as Kafka checks them: partitions numbered from
+    `first_partition` on without gaps, each list non-empty, no broker twice, every
+    broker registered, every list as long as the first (or `replication_factor`), and
+    someone in each list able to lead now. In partition order."""
+    by_partition: dict[int, tuple[int, ...]] = {}
+    for partition, brokers in given:
+        if partition in by_partition:
+            raise InvalidReplicaAssignment(f"partition {partition} is assigned twice")
+        by_partition[partition] = tuple(brokers)
+    expected = list(range(first_partition, first_partition + len(by_partition)))
+    if sorted(by_partition) != expected:
+        raise InvalidReplicaAssignment(f"the assigned partitions must be {expected[0]}..{expected[-1]} without gaps, "
+                                       f"got {sorted(by_partition)}")
+    registered = {b.broker_id for b in image.brokers.values() if "broker" in b.roles}
+    out = []
+    for partition in expected:
+        replicas = by_partition[partition]
+        if not replicas:
+            raise InvalidReplicaAssignment(f"partition {partition} is assigned no broker")
+        if len(set(replicas)) != len(replicas):
+            raise InvalidReplicaAssignment(f"partition {partition} names a broker twice: {list(replicas)}")
+        if unknown := sorted(set(replicas) - registered):
+            raise InvalidReplicaAssignment(f"partition {partition} names brokers {unknown}, which are not registered")
+        if replication_factor is None:
+            replication_factor = len(replicas)
+        if len(replicas) != replication_factor:
+            raise InvalidReplicaAssignment(f"partition {partition} has {len(replicas)} replicas where the others "
+                                           f"have {replication_factor}")
+        if not any(image.is_usable(b) for b in replicas):
+            raise InvalidReplicaAssignment(f"no broker of partition {partition} ({list(replicas)}) can lead now "
+                                           "(fenced or shutting down)")
+        out.append(replicas)
+    return out

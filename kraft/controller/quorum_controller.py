@@ -72,6 +72,7 @@ class QuorumController:
         heartbeat_interval_ms: int = 500,
         probe_down=None,
         bootstrap_credentials=None,
+        auto_leader_rebalance: bool = True,
     ):
         """probe_down(broker_id) -> awaitable bool: True only when the broker's process
         is certainly gone (its port refuses connections). bootstrap_credentials: users
@@ -88,6 +89,7 @@ class QuorumController:
         self.epoch: int | None = None  # set while this node is the active controller
         self._loop_seen = clock()  # last pass of a duty loop (see _credit_stall)
         self._bootstrap_credentials = dict(bootstrap_credentials or {})
+        self._auto_leader_rebalance = auto_leader_rebalance
         self._partitions_checked: object = None  # the topics map finish_ready last found nothing in
 
     @property
@@ -183,7 +185,7 @@ class QuorumController:
                 next_duty = now + DUTY_PERIOD_S
                 await self._duty(self._fence_expired)
                 await self._duty(self._finish_reassignments)
-            if now >= next_preferred:
+            if now >= next_preferred and self._auto_leader_rebalance:
                 next_preferred = now + PREFERRED_LEADER_PERIOD_S
                 await self._duty(lambda image: (
                     preferred_leader_changes(image, self._defaults), {}))

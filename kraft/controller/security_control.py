@@ -6,8 +6,19 @@ it), so neither a password nor randomness reaches the controller or the log.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from kraft.config.cluster import user_name_problem
-from kraft.errors import InvalidValue, NotFound, UserAlreadyExists
+from kraft.errors import (
+    CredentialNotFound,
+    DuplicateResource,
+    InvalidValue,
+    KraftError,
+    NotFound,
+    UnacceptableCredential,
+    UnsupportedSaslMechanism,
+    UserAlreadyExists,
+)
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import (
     AccessControlEntry,
@@ -16,7 +27,7 @@ from kraft.metadata.records import (
     UserScramCredential,
 )
 from kraft.security.acls import AclBinding, AclFilter
-from kraft.security.scram import ScramCredential
+from kraft.security.scram import MAX_ITERATIONS, MECHANISMS, MIN_ITERATIONS, ScramCredential
 
 MAX_ACLS_PER_REQUEST = 1000
 
@@ -58,6 +69,81 @@ def delete_user(image: MetadataImage, name: str) -> tuple[list, dict]:
         raise NotFound(f"no user {name!r}")
     return ([RemoveUserScramCredential(name=name, mechanism=m) for m in sorted(mechanisms)],
             {"name": name})
+
+
+@dataclass(frozen=True)
+class ScramUpsert:
+    """One credential of Kafka's AlterUserScramCredentials, derived where it arrived."""
+
+    name: str
+    mechanism: str  # "" when the client named a mechanism kraft does not know
+    iterations: int
+    credential: ScramCredential | None  # None: the request carried no salt or salted password
+
+
+def alter_scram_credentials(image: MetadataImage, deletions: list[tuple[str, str]],
+                            upserts: list[ScramUpsert]) -> tuple[list, dict]:
+    """Kafka's AlterUserScramCredentials: per mechanism (a user's other credentials stay,
+    unlike set_user_credential's new password). Each user is answered once; one named
+    twice in a request changes nothing (DUPLICATE_RESOURCE), one whose change is refused
+    keeps what it had, the others change."""
+    errors: dict[str, KraftError] = {}
+    deleting: dict[str, str] = {}
+    upserting: dict[str, ScramUpsert] = {}
+    order: list[str] = []
+    twice = "a user's credentials may be changed once per request"
+    for name, mechanism in deletions:
+        order.append(name)
+        if name in errors:
+            continue
+        if deleting.pop(name, None) is not None:
+            errors[name] = DuplicateResource(twice)
+        elif (problem := _deletion_problem(image, name, mechanism)) is not None:
+            errors[name] = problem
+        else:
+            deleting[name] = mechanism
+    for upsert in upserts:
+        order.append(upsert.name)
+        if upsert.name in errors:
+            continue
+        if deleting.pop(upsert.name, None) is not None or upserting.pop(upsert.name, None) is not None:
+            errors[upsert.name] = DuplicateResource(twice)
+        elif (problem := _upsert_problem(upsert)) is not None:
+            errors[upsert.name] = problem
+        else:
+            upserting[upsert.name] = upsert
+    records: list = [RemoveUserScramCredential(name=n, mechanism=m) for n, m in deleting.items()]
+    records += [UserScramCredential(name=n, **u.credential.to_record_fields())
+                for n, u in upserting.items() if u.credential is not None]
+    results = [{"user": n, "error": type(errors[n]).__name__ if n in errors else None,
+                "message": errors[n].message if n in errors else None} for n in dict.fromkeys(order)]
+    return records, {"results": results}
+
+
+def _deletion_problem(image: MetadataImage, name: str, mechanism: str) -> KraftError | None:
+    if not name:
+        return UnacceptableCredential("a user name must not be empty")
+    if mechanism not in MECHANISMS:
+        return UnsupportedSaslMechanism(f"unknown SCRAM mechanism; kraft knows {', '.join(MECHANISMS)}")
+    if mechanism not in image.scram_credentials.get(name, {}):
+        return CredentialNotFound(f"user {name!r} has no {mechanism} credential to delete")
+    return None
+
+
+def _upsert_problem(upsert: ScramUpsert) -> KraftError | None:
+    if not upsert.name:
+        return UnacceptableCredential("a user name must not be empty")
+    if upsert.mechanism not in MECHANISMS:
+        return UnsupportedSaslMechanism(f"unknown SCRAM mechanism; kraft knows {', '.join(MECHANISMS)}")
+    if upsert.iterations < MIN_ITERATIONS:
+        return UnacceptableCredential(f"too few iterations: {upsert.iterations} (at least {MIN_ITERATIONS})")
+    if upsert.iterations > MAX_ITERATIONS:
+        return UnacceptableCredential(f"too many iterations: {upsert.iterations} (at most {MAX_ITERATIONS})")
+    if upsert.credential is None:
+        return UnacceptableCredential("a credential needs a salt and a salted password")
+    if len(upsert.name) > 256 or (problem := user_name_problem(upsert.name)):
+        return UnacceptableCredential(problem or "a user name has at most 256 characters")
+    return None
 
 
 def bootstrap_users(image: MetadataImage, credentials: dict[str, ScramCredential]) -> list:

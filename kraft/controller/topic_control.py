@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kraft.controller.placement import place_replicas
+from kraft.controller.placement import manual_assignment, place_replicas
 from kraft.config.topic_names import validate_topic_name
-from kraft.errors import (InvalidConfig, InvalidPartitions, InvalidReplicationFactor, InvalidValue,
-                          TopicAlreadyExists, TopicNotFound)
+from kraft.errors import (InvalidConfig, InvalidPartitions, InvalidReplicaAssignment, InvalidReplicationFactor,
+                          InvalidValue, TopicAlreadyExists, TopicNotFound)
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ConfigRecord, PartitionRecord, RemoveTopic, TopicRecord
 from kraft.config.topic_configs import ConfigError, parse_topic_override
@@ -29,6 +29,8 @@ class CreateTopic:
     partitions: int | None = None
     replication_factor: int | None = None
     configs: dict[str, object] = field(default_factory=dict)
+    # (partition, brokers) chosen by the client instead of partitions and replication factor
+    assignments: tuple[tuple[int, tuple[int, ...]], ...] | None = None
 
 
 MIN_ISR = "min.insync.replicas"
@@ -46,14 +48,21 @@ def create_topic(
             raise InvalidValue(
                 f"topic {name!r} collides with existing topic {existing!r} ('.' and '_' are interchangeable in metric names)"
             )
-    partitions = _positive_int(
-        req.partitions, int(defaults["num.partitions"]), "partitions_count",
-        MAX_PARTITIONS_PER_REQUEST, InvalidPartitions,
-    )
-    rf = _positive_int(
-        req.replication_factor, int(defaults["replication.factor"]), "replication_factor",
-        MAX_REPLICATION_FACTOR, InvalidReplicationFactor,
-    )
+    manual = None
+    if req.assignments:
+        if len(req.assignments) > MAX_PARTITIONS_PER_REQUEST:
+            raise InvalidPartitions(f"{len(req.assignments)} partitions are over the limit of {MAX_PARTITIONS_PER_REQUEST}")
+        manual = manual_assignment(image, req.assignments)
+        partitions, rf = len(manual), len(manual[0])
+    else:
+        partitions = _positive_int(
+            req.partitions, int(defaults["num.partitions"]), "partitions_count",
+            MAX_PARTITIONS_PER_REQUEST, InvalidPartitions,
+        )
+        rf = _positive_int(
+            req.replication_factor, int(defaults["replication.factor"]), "replication_factor",
+            MAX_REPLICATION_FACTOR, InvalidReplicationFactor,
+        )
     configs = {}
     for cname, raw in req.configs.items():
         try:
@@ -65,22 +74,29 @@ def create_topic(
         raise InvalidConfig(f"{MIN_ISR} {explicit_min_isr} is larger than the replication factor "
                            f"{rf}: no acks=all write could ever succeed")
     try:
-        assignment = place_replicas(image, partitions, rf)
+        assignment = manual if manual is not None else place_replicas(image, partitions, rf)
     except ValueError as exc:  # more replicas than live brokers
         raise InvalidReplicationFactor(str(exc)) from None
 
     records: list = [TopicRecord(name=name, topic_id=topic_id)]
-    for index, replicas in enumerate(assignment):
-        records.append(
-            PartitionRecord(topic_id=topic_id, partition=index, replicas=replicas,
-                            isr=replicas, leader=replicas[0])
-        )
+    records += _partition_records(image, topic_id, 0, assignment)
     for cname, value in sorted(configs.items()):
         records.append(ConfigRecord(resource_type="topic", resource_name=name, name=cname,
                                     value=value))
     response = {"topic_name": name, "topic_id": topic_id, "partitions_count": partitions,
                 "replication_factor": rf}
     return records, response
+
+
+def _partition_records(image: MetadataImage, topic_id: str, first: int,
+                       assignment: list[tuple[int, ...]]) -> list[PartitionRecord]:
+    """New partitions: in sync are the replicas that can lead now (every one when kraft
+    placed them; a client's own lists may name a fenced broker), led by the first."""
+    out = []
+    for i, replicas in enumerate(assignment):
+        isr = tuple(b for b in replicas if image.is_usable(b)) or replicas
+        out.append(PartitionRecord(topic_id=topic_id, partition=first + i, replicas=replicas, isr=isr, leader=isr[0]))
+    return out
 
 
 def delete_topic(image: MetadataImage, name: str) -> tuple[list, dict]:
@@ -90,9 +106,11 @@ def delete_topic(image: MetadataImage, name: str) -> tuple[list, dict]:
     return [RemoveTopic(topic_id=topic.topic_id)], {"topic_name": name}
 
 
-def create_partitions(image: MetadataImage, name: str, count: object) -> tuple[list, dict]:
+def create_partitions(image: MetadataImage, name: str, count: object,
+                      assignments: list[tuple[int, ...]] | None = None) -> tuple[list, dict]:
     """Kafka's CreatePartitions: grow a topic to `count` partitions with its replication
-    factor; a topic never shrinks (keys would move and records be lost)."""
+    factor (on the brokers `assignments` name for each new partition, when given); a
+    topic never shrinks (keys would move and records be lost)."""
     topic = image.topic(name)
     if topic is None:
         raise TopicNotFound(f"topic {name!r} not found")
@@ -107,13 +125,17 @@ def create_partitions(image: MetadataImage, name: str, count: object) -> tuple[l
         raise InvalidPartitions(f"adding {count - have} partitions is over the limit of "
                            f"{MAX_PARTITIONS_PER_REQUEST} per request")
     rf = len(topic.partitions[0].replicas)
-    try:
-        placed = place_replicas(image, count - have, rf)
-    except ValueError as exc:  # more replicas than live brokers
-        raise InvalidReplicationFactor(str(exc)) from None
-    records = [PartitionRecord(topic_id=topic.topic_id, partition=have + i, replicas=replicas,
-                               isr=replicas, leader=replicas[0])
-               for i, replicas in enumerate(placed)]
+    if assignments is not None:
+        if len(assignments) != count - have:
+            raise InvalidReplicaAssignment(f"{count - have} partitions are added but {len(assignments)} "
+                                           "assignments were given")
+        placed = manual_assignment(image, list(enumerate(assignments, have)), have, rf)
+    else:
+        try:
+            placed = place_replicas(image, count - have, rf)
+        except ValueError as exc:  # more replicas than live brokers
+            raise InvalidReplicationFactor(str(exc)) from None
+    records = _partition_records(image, topic.topic_id, have, placed)
     return records, {"topic_name": name, "partitions_count": count, "replication_factor": rf}
 
 

@@ -157,7 +157,7 @@ class ClassicGroup:
             member.client_id, member.protocols, member.topics = e.client_id, protocols, topics
             member.protocol_type, member.metadata = e.protocol_type, metadata
             member.session_timeout_ms, member.rebalance_timeout_ms = e.session_timeout_ms, e.rebalance_timeout_ms
-            member.last_heartbeat_ms = e.now_ms
+            member.last_heartbeat_ms, member.group_instance_id = e.now_ms, e.group_instance_id
             # A relay group's leader rejoins a Stable group when its metadata shows something
             # the assignment must follow (new partitions, a pattern's new topics): rebalance.
             leader_asks = self.relay and self.state is STABLE and member.member_id == self.leader_id
@@ -166,7 +166,8 @@ class ClassicGroup:
                 return
         else:
             member = Member(self._new_member_id(e.client_id), e.client_id, e.session_timeout_ms,
-                            e.rebalance_timeout_ms, protocols, topics, e.now_ms, e.protocol_type, metadata)
+                            e.rebalance_timeout_ms, protocols, topics, e.now_ms, e.protocol_type, metadata,
+                            group_instance_id=e.group_instance_id)
             self._members[member.member_id] = member
         member.awaiting_join = True
         out.append(ev.JoinPending(member.member_id))

@@ -34,7 +34,8 @@ from kraft.groups.kafka_client_group import KafkaClientGroup
 from kraft.groups.consumer_instance import READ_COMMITTED, ConsumerInstance, InstanceConfig
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS, coordinator_partition
 from kraft.groups.rest_instance_group import RestInstanceGroup
-from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record, marker_is_commit
+from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record, marker_is_commit, tombstone_record
+from kraft.groups.group_deletion import Key, Membership, check_group_deletable, offsets_to_delete
 from kraft.config.cluster import GroupSettings
 from kraft.errors import (
     DamagedLog,
@@ -114,6 +115,8 @@ class GroupCoordinator:
         # (group, topic, partition) of plain commits appended and not yet acknowledged:
         # unstable for a require_stable fetch, as Kafka's pending offset commits are
         self._commits_in_flight: Counter[tuple[str, str, int]] = Counter()
+        # groups being deleted: no member may join them until their tombstones are written
+        self._deleting: set[str] = set()
 
     # -- background: follow leadership, tick groups ------------------------------------
     def on_metadata(self) -> None:
@@ -289,6 +292,7 @@ class GroupCoordinator:
     # -- groups and instances ---------------------------------------------------------------
     def group(self, group_id: str) -> RestInstanceGroup:
         self._cache_of(group_id)  # only groups of a loaded partition
+        self._refuse_deleting(group_id)
         group = self._groups.get(group_id)
         if group is None:
             group = self._groups[group_id] = RestInstanceGroup(group_id, self._topic_counts, self._prefix)
@@ -297,6 +301,7 @@ class GroupCoordinator:
     def kafka_client_group(self, group_id: str) -> KafkaClientGroup:
         """The group of Kafka protocol clients; a group has members of one door only."""
         self._cache_of(group_id)  # only groups of a loaded partition
+        self._refuse_deleting(group_id)
         if group_id in self._groups and self._groups[group_id].instances:
             raise ConsumerConflict(f"group {group_id!r} has REST consumer instances: Kafka clients "
                                    "cannot join it (use another group id)")
@@ -304,6 +309,10 @@ class GroupCoordinator:
         if group is None:
             group = self._client_groups[group_id] = KafkaClientGroup(group_id, self._topic_counts, self._prefix)
         return group
+
+    def _refuse_deleting(self, group_id: str) -> None:
+        if group_id in self._deleting:  # as Kafka answers a join to a group turning Dead
+            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: group {group_id!r} is being deleted; retry")
 
     def create_instance(self, group_id: str, name: str, config: InstanceConfig) -> ConsumerInstance:
         group = self.group(group_id)
@@ -475,6 +484,73 @@ class GroupCoordinator:
         keys = set(self._cache_of(group_id).pending_of_group(group_id))
         keys.update((t, part) for (g, t, part) in self._commits_in_flight if g == group_id)
         return frozenset(keys)
+
+    # -- deleting groups and offsets (DeleteGroups, OffsetDelete) ---------------------------
+    def membership(self, group_id: str) -> Membership:
+        """Its members and the topics they consume, as deletion decides on them."""
+        rest = self._groups.get(group_id)
+        if rest is not None and rest.instances:
+            existing = list(self._topic_counts)
+            topics = {t for i in rest.instances.values() for t in i.wanted_topics(existing)}
+            topics |= {t for i in rest.instances.values() for t, _ in i.owned}
+            return Membership(len(rest.instances), frozenset(topics))
+        clients = self._client_groups.get(group_id)
+        if clients is None or clients.empty:
+            return Membership()
+        members = clients.members()
+        if clients.coordinator.protocol_type not in (None, "consumer"):
+            return Membership(max(1, len(members)), None)
+        topics = {t for mid in clients.coordinator.members for t in clients.coordinator.member(mid).topics}
+        topics |= {t for m in members for t, _ in m["assignment"]}
+        return Membership(max(1, len(members)), frozenset(topics))
+
+    async def delete_group(self, group_id: str) -> None:
+        """DeleteGroups: tombstones for every offset of the group, which must have no
+        members. Raises NonEmptyGroup, GroupIdNotFound, NotCoordinator. No member may join
+        while the tombstones are written (a join answers COORDINATOR_NOT_AVAILABLE)."""
+        check_group_deletable(group_id, self.membership(group_id), self._cache_of(group_id).keys_of_group(group_id))
+        self._deleting.add(group_id)
+        try:
+            await self._settle_commits(group_id)
+            await self._tombstone(group_id, self._cache_of(group_id).keys_of_group(group_id))
+            for groups in (self._groups, self._client_groups):
+                groups.pop(group_id, None)  # empty: nothing of the group is left
+        finally:
+            self._deleting.discard(group_id)
+
+    async def delete_offsets(self, group_id: str, partitions: list[Key]) -> dict[Key, KraftError | None]:
+        """OffsetDelete: tombstones for the offsets of `partitions` nobody in the group
+        consumes (group_deletion.py); per partition None or the error to answer."""
+        offsets = self._cache_of(group_id).keys_of_group(group_id)
+        outcome = offsets_to_delete(group_id, self.membership(group_id), offsets, partitions)
+        doomed = {key for key, error in outcome.items() if error is None and key in offsets}
+        await self._settle_commits(group_id, doomed)
+        await self._tombstone(group_id, doomed & self._cache_of(group_id).keys_of_group(group_id))
+        return outcome
+
+    async def _settle_commits(self, group_id: str, keys: set[Key] | None = None) -> None:
+        """Wait until the group's commits already appended (of `keys`, or all) are
+        acknowledged: a tombstone must follow them in the cache as it does in the log.
+        Each such commit ends within its own timeout, so this loop does too."""
+        deadline = time.monotonic() + COMMIT_TIMEOUT_MS / 1000
+
+        def in_flight() -> bool:
+            return any(g == group_id and (keys is None or (t, part) in keys) for g, t, part in self._commits_in_flight)
+
+        while in_flight() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def _tombstone(self, group_id: str, keys: set[Key]) -> None:
+        if not keys:
+            return
+        p = self._offsets_partition_of(group_id)
+        now = wall_ms()
+        items = sorted(keys)
+        batch = encode_batch([tombstone_record(group_id, t, part, now) for t, part in items], 0, -1)
+        base = await self._append_local(OFFSETS_TOPIC, p, batch, COMMIT_TIMEOUT_MS, now)
+        cache = self._cache_of(group_id)
+        for i, (t, part) in enumerate(items):
+            cache.forget(group_id, t, part, base + i)
 
     # -- views -------------------------------------------------------------------------------
     def local_group_ids(self) -> list[str]:

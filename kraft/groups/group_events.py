@@ -59,6 +59,7 @@ class Join:
     now_ms: int
     protocol_type: str = "consumer"  # "connect", ... : a group's members all share one
     metadata: tuple[bytes, ...] = ()  # the member's opaque metadata per protocol, as `protocols`
+    group_instance_id: str | None = None  # KIP-345's id, kept and shown (DescribeGroups)
 
 
 @dataclass(frozen=True)

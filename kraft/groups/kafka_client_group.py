@@ -58,6 +58,10 @@ class KafkaClientGroup:
     def empty(self) -> bool:
         return not self.coordinator.members and not self._joins and not self._syncs
 
+    def instance_id_of(self, member_id: str) -> str | None:
+        """The member's group.instance.id, if it gave one (None once it has gone)."""
+        return self.coordinator.member(member_id).group_instance_id if member_id in self.coordinator.members else None
+
     def members(self) -> list[dict]:
         """Each member as DescribeGroups shows it: its id, client id, the metadata it joined
         with for the chosen protocol, the leader's bytes for it and, when they could be
@@ -67,6 +71,7 @@ class KafkaClientGroup:
         for member_id in self.coordinator.members:
             member = self.coordinator.member(member_id)
             out.append({"member_id": member_id, "client_id": member.client_id,
+                        "group_instance_id": member.group_instance_id,
                         "metadata": member.metadata.get(protocol, b""),
                         "member_assignment": member.assignment,
                         "assignment": [tuple(tp) for tp in self.coordinator.assignment_of(member_id)]})
@@ -75,12 +80,12 @@ class KafkaClientGroup:
     # -- requests ------------------------------------------------------------------------
     async def join(self, member_id: str | None, client_id: str, session_timeout_ms: int,
                    rebalance_timeout_ms: int, protocol_type: str, protocols: list[tuple[str, bytes]],
-                   topics: frozenset[str], now_ms: int) -> Joined | Refused:
+                   topics: frozenset[str], now_ms: int, group_instance_id: str | None = None) -> Joined | Refused:
         """protocols: (name, opaque metadata), most preferred first; topics: the
         subscription when the caller could read it (consumer protocol), else empty."""
         event = ev.Join(member_id or None, client_id, session_timeout_ms, rebalance_timeout_ms,
                         tuple(name for name, _ in protocols), topics, now_ms, protocol_type,
-                        tuple(metadata for _, metadata in protocols))
+                        tuple(metadata for _, metadata in protocols), group_instance_id or None)
         effects = self.coordinator.handle(event)
         first = effects[0]  # the machine answers the joiner first
         if isinstance(first, ev.ErrorResponse):

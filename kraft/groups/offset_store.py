@@ -139,7 +139,7 @@ class OffsetCache:
             return
         group, topic, partition = key
         if record.value is None:
-            self.forget(group, topic, partition)
+            self.forget(group, topic, partition, record.offset)
             return
         assert record.offset is not None  # records read back from a log carry offsets
         committed = parse_value(record.value, record.offset)
@@ -157,11 +157,14 @@ class OffsetCache:
         if old is None or committed.log_offset >= old.log_offset:
             offsets[(topic, partition)] = committed
 
-    def forget(self, group: str, topic: str, partition: int) -> None:
-        """A tombstone: the commit and every pending offset of that key are gone (Kafka)."""
+    def forget(self, group: str, topic: str, partition: int, log_offset: int | None = None) -> None:
+        """A tombstone: the commit and every pending offset of that key are gone (Kafka).
+        With the tombstone's log offset, a commit later in the log stays: a commit appended
+        after the tombstone may be acknowledged (and cached) before it."""
         offsets = self._groups.get(group)
-        if offsets is not None:
-            offsets.pop((topic, partition), None)
+        old = offsets.get((topic, partition)) if offsets is not None else None
+        if offsets is not None and old is not None and (log_offset is None or old.log_offset < log_offset):
+            del offsets[(topic, partition)]
             if not offsets:
                 del self._groups[group]
         for producer_id in list(self._open_by_group.get(group, ())):
@@ -269,6 +272,11 @@ class OffsetCache:
             writes.remove(write)
             if not writes:
                 del self._in_flight[write.producer_id]
+
+    def keys_of_group(self, group: str) -> set[Key]:
+        """Every (topic, partition) the group has an offset for, committed or pending, of
+        any topic incarnation: what deleting the group must tombstone."""
+        return set(self._groups.get(group, {})) | self.pending_of_group(group)
 
     def get(self, group: str, topic: str, partition: int) -> CommittedOffset | None:
         return self._groups.get(group, {}).get((topic, partition))

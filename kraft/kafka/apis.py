@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kraft.broker.services import BrokerServices
-from kraft.kafka import (acl_api, config_api, fetch_api, group_admin_api, group_api, log_admin_api, metadata_api,
-                         offsets_api, produce_api, producer_id_api, reassignment_api, sasl_api, telemetry_api,
-                         topic_admin_api, topic_partitions_api, txn_api)
+from kraft.kafka import (acl_api, config_api, election_api, fetch_api, group_admin_api, group_api, log_admin_api,
+                         metadata_api, offsets_api, produce_api, producer_id_api, reassignment_api, sasl_api,
+                         scram_api, telemetry_api, topic_admin_api, topic_partitions_api, txn_api)
 from kraft.kafka.codec import RequestHead
 from kraft.kafka.splice import Spliced
 
@@ -45,7 +45,7 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(13, 0, 4, group_api.leave_group),                   # LeaveGroup
     Api(14, 0, 5, group_api.sync_group),                    # SyncGroup
     Api(15, 0, 5, group_admin_api.describe_groups),         # DescribeGroups
-    Api(16, 0, 4, group_admin_api.list_groups),             # ListGroups
+    Api(16, 0, 5, group_admin_api.list_groups),             # ListGroups (v5: group types)
     Api(17, 0, 1, sasl_api.handshake),                      # SaslHandshake (v0 listed, refused: see sasl_api)
     Api(18, 0, 3, None),                                    # ApiVersions
     Api(19, 2, 7, topic_admin_api.create_topics),           # CreateTopics
@@ -65,9 +65,14 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(35, 1, 4, log_admin_api.describe_log_dirs),         # DescribeLogDirs (v4: volume bytes)
     Api(36, 0, 2, sasl_api.authenticate),                   # SaslAuthenticate
     Api(37, 0, 3, topic_admin_api.create_partitions),       # CreatePartitions
+    Api(42, 0, 2, group_admin_api.delete_groups),           # DeleteGroups
+    Api(43, 0, 2, election_api.elect_leaders),              # ElectLeaders (preferred, unclean)
     Api(44, 0, 1, config_api.incremental_alter_configs),    # IncrementalAlterConfigs
     Api(45, 0, 0, reassignment_api.alter),                  # AlterPartitionReassignments
     Api(46, 0, 0, reassignment_api.list_reassignments),     # ListPartitionReassignments
+    Api(47, 0, 0, group_admin_api.offset_delete),           # OffsetDelete
+    Api(50, 0, 0, scram_api.describe),                      # DescribeUserScramCredentials
+    Api(51, 0, 0, scram_api.alter),                         # AlterUserScramCredentials
     Api(60, 0, 1, metadata_api.describe_cluster),           # DescribeCluster
     Api(61, 0, 0, txn_api.describe_producers),              # DescribeProducers
     Api(65, 0, 0, txn_api.describe_transactions),           # DescribeTransactions

@@ -1,38 +1,67 @@
-"""Consumer groups for Kafka admin tools: ListGroups (16), DescribeGroups (15).
+"""Consumer groups for Kafka admin tools: ListGroups (16), DescribeGroups (15),
+DeleteGroups (42), OffsetDelete (47).
 
 A broker lists the groups it coordinates (admin clients ask every broker), both the
-Kafka clients' groups and the REST API's; DescribeGroups is answered by a group's
-coordinator, like the other group requests.
+Kafka clients' groups and the REST API's; the others are answered by a group's
+coordinator, like the other group requests. Deleting needs DELETE on the group (and
+OffsetDelete READ on each topic), as in Kafka; what may go is the coordinator's call
+(kraft/groups/group_deletion.py).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from kraft.broker.services import BrokerServices
-from kraft.errors import KraftError, NotFound
+from kraft.errors import GroupIdNotFound, KraftError, NotFound
 from kraft.kafka import error_codes, session
+from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
 from kraft.kafka.group_api import CONSUMER_PROTOCOL, LOCATE_WAIT_S, assignment_bytes
 
 
-async def list_groups(node: BrokerServices, head, request) -> dict:
-    states = set(getattr(request, "states_filter", ()) or ())
-    groups = []
-    for summary in node.groups.summaries():
-        if not summary or (states and summary["state"] not in states):
+CLASSIC = "classic"  # every group here is one of Kafka's classic groups (KIP-848's type names)
+
+
+def listed(summaries: list[dict], states: list[str], types: list[str]) -> list[dict]:
+    """ListGroups' rows for the groups' summaries: a filter (v4 states, v5 types) keeps
+    the groups whose state / type it names, compared without case as Kafka compares
+    them; an empty filter keeps all. Pure."""
+    wanted_states = {s.lower() for s in states}
+    wanted_types = {t.lower() for t in types}
+    rows = []
+    for summary in summaries:
+        if not summary:  # a group gone since it was listed
             continue
-        if not session.allowed(node, "DESCRIBE", "GROUP", summary["group_id"]):
-            continue  # Kafka lists the groups the principal may describe
-        groups.append({"group_id": summary["group_id"], "protocol_type": summary.get("protocol_type", CONSUMER_PROTOCOL),
-                       "group_state": summary["state"], "group_type": "classic"})
+        group_type = summary.get("group_type", CLASSIC)
+        if (wanted_states and summary["state"].lower() not in wanted_states) \
+                or (wanted_types and group_type not in wanted_types):
+            continue
+        rows.append({"group_id": summary["group_id"], "protocol_type": summary.get("protocol_type", CONSUMER_PROTOCOL),
+                     "group_state": summary["state"], "group_type": group_type})
+    return rows
+
+
+async def list_groups(node: BrokerServices, head, request) -> dict:
+    groups = [row for row in listed(node.groups.summaries(), list(getattr(request, "states_filter", ()) or ()),
+                                    list(getattr(request, "types_filter", ()) or ()))
+              if session.allowed(node, "DESCRIBE", "GROUP", row["group_id"])]  # what the principal may describe
     return {"throttle_time": 0, "error_code": error_codes.NONE, "groups": groups}
 
 
 async def describe_groups(node: BrokerServices, head, request) -> dict:
-    return {"throttle_time": 0, "groups": [await _describe_one(node, g) for g in request.groups]}
+    wanted = bool(getattr(request, "include_authorized_operations", False))
+    groups = []
+    for group_id in request.groups:
+        answer = await _describe_one(node, group_id)
+        if answer["error_code"] == error_codes.NONE:  # KIP-430: the principal's operations on it
+            answer["authorized_operations"] = authorized_operations(node, wanted, "GROUP", group_id)
+        groups.append(answer)
+    return {"throttle_time": 0, "groups": groups}
 
 
 def _answer(group_id: str, code: int, state: str = "") -> dict:
     return {"error_code": code, "error_message": None, "group_id": group_id, "group_state": state,
-            "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": -2147483648}
+            "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": NOT_REQUESTED}
 
 
 async def _describe_one(node: BrokerServices, group_id: str) -> dict:
@@ -55,7 +84,7 @@ async def _describe_one(node: BrokerServices, group_id: str) -> dict:
     answer.update(protocol_type=summary.get("protocol_type", CONSUMER_PROTOCOL), protocol_data=summary["partition_assignor"])
     kafka_client_group = node.groups.loaded_client_group(group_id)
     if kafka_client_group is not None:  # the leader's bytes, as relayed to each member
-        members = [{"member_id": m["member_id"], "group_instance_id": None, "client_id": m["client_id"],
+        members = [{"member_id": m["member_id"], "group_instance_id": m["group_instance_id"], "client_id": m["client_id"],
                     "client_host": "", "member_metadata": m["metadata"],
                     "member_assignment": m["member_assignment"]} for m in kafka_client_group.members()]
     else:  # REST consumer instances: no Kafka protocol metadata of their own
@@ -64,4 +93,65 @@ async def _describe_one(node: BrokerServices, group_id: str) -> dict:
                     "member_assignment": assignment_bytes([tuple(a) for a in m["assignments"]])}
                    for m in summary["members"]]
     answer["members"] = members
+    return answer
+
+
+async def _coordinated_here(node: BrokerServices, group_id: str, operation: str) -> int | None:
+    """None when the principal may `operation` the group and this node coordinates it;
+    else the code to answer. No offsets topic yet: no group has ever existed."""
+    if not group_id:
+        return error_codes.INVALID_GROUP_ID
+    if not session.allowed(node, operation, "GROUP", group_id):
+        return 30  # GROUP_AUTHORIZATION_FAILED
+    try:
+        target = await node.groups.locate(group_id, create=False, wait_s=LOCATE_WAIT_S)
+    except NotFound:
+        return GroupIdNotFound.kafka_code
+    except KraftError as exc:
+        return error_codes.code_of(exc)
+    return None if target is None else error_codes.NOT_COORDINATOR
+
+
+# -- DeleteGroups ----------------------------------------------------------------------------
+async def delete_groups(node: BrokerServices, head, request) -> dict:
+    results = []
+    for group_id in request.groups_names:
+        code = await _coordinated_here(node, group_id, "DELETE")
+        if code is None:
+            try:
+                await node.groups.delete_group(group_id)
+                code = error_codes.NONE
+            except KraftError as exc:
+                code = error_codes.code_of(exc)
+        results.append({"group_id": group_id, "error_code": code})
+    return {"throttle_time": 0, "results": results}
+
+
+# -- OffsetDelete ----------------------------------------------------------------------------
+async def offset_delete(node: BrokerServices, head, request) -> dict:
+    answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "topics": []}
+    if (code := await _coordinated_here(node, request.group_id, "DELETE")) is not None:
+        answer["error_code"] = code  # a whole-request error names no topic, as Kafka answers it
+        return answer
+    codes: dict[tuple[str, int], int] = {}
+    wanted: list[tuple[str, int]] = []
+    for t in request.topics:
+        topic = node.image.topic(t.name)
+        for p in t.partitions:
+            key = (t.name, int(p.partition_index))
+            if not session.allowed(node, "READ", "TOPIC", t.name):
+                codes[key] = 29  # TOPIC_AUTHORIZATION_FAILED
+            elif topic is None or not 0 <= key[1] < len(topic.partitions):
+                codes[key] = error_codes.UNKNOWN_TOPIC_OR_PARTITION
+            else:
+                wanted.append(key)
+    try:
+        outcome = await node.groups.delete_offsets(request.group_id, wanted)
+    except KraftError as exc:
+        answer["error_code"] = error_codes.code_of(exc)
+        return answer
+    codes.update({key: error_codes.NONE if e is None else e.kafka_code for key, e in outcome.items()})
+    answer["topics"] = [{"name": t.name, "partitions": [
+        {"partition_index": p.partition_index, "error_code": codes[(t.name, int(p.partition_index))]}
+        for p in t.partitions]} for t in request.topics]
     return answer

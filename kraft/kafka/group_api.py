@@ -149,13 +149,15 @@ async def join_group(node: BrokerServices, head, request) -> dict:
         answer["error_code"] = error_codes.code_of(exc)
         return answer
     result = await group.join(request.member_id or None, head.client_id or "", session_ms, rebalance_ms,
-                              request.protocol_type or "", protocols, topics or frozenset(), now_ms())
+                              request.protocol_type or "", protocols, topics or frozenset(), now_ms(),
+                              getattr(request, "group_instance_id", None))
     if isinstance(result, Refused):
         answer["error_code"] = result.error.code
         return answer
     answer.update(generation_id=result.generation, protocol_name=result.protocol, leader=result.leader_id,
                   member_id=result.member_id, protocol_type=result.protocol_type,
-                  members=[{"member_id": m, "group_instance_id": None, "metadata": md} for m, md in result.members])
+                  members=[{"member_id": m, "group_instance_id": group.instance_id_of(m), "metadata": md}
+                           for m, md in result.members])
     return answer
 
 

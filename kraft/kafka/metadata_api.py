@@ -1,7 +1,9 @@
 """Metadata (key 3): brokers at their Kafka ports, topics with leaders, epochs and ISRs.
 
 A named topic that is missing is created when both the client allows it and the
-cluster's auto.create.topics.enable is on, as a Kafka broker does for a producer.
+cluster's auto.create.topics.enable is on, as a Kafka broker does for a producer; an
+illegal name is INVALID_TOPIC_EXCEPTION, which a producer does not retry. The topic's
+and cluster's authorized operations are filled in when the client asks (KIP-430).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.broker.auto_create import topic_for_produce
-from kraft.errors import KraftError, TopicNotFound
+from kraft.config.topic_names import validate_topic_name
+from kraft.errors import InvalidValue, KraftError, TopicNotFound
 from kraft.kafka import error_codes, session
+from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
 from kraft.kafka.leaders import kafka_endpoint
 from kraft.metadata.image import MetadataImage, TopicImage
 
@@ -40,12 +44,12 @@ def topic_view(image: MetadataImage, topic: TopicImage) -> dict:
             "offline_replicas": [r for r in part.replicas if r not in live]})
     return {"error_code": error_codes.NONE, "name": topic.name, "topic_id": uuid.UUID(topic.topic_id),
             "is_internal": topic.name.startswith("__"), "partitions": partitions,
-            "topic_authorized_operations": -2147483648}
+            "topic_authorized_operations": NOT_REQUESTED}
 
 
 def _missing(name: str | None, code: int) -> dict:
     return {"error_code": code, "name": name, "topic_id": ZERO_UUID, "is_internal": False,
-            "partitions": [], "topic_authorized_operations": -2147483648}
+            "partitions": [], "topic_authorized_operations": NOT_REQUESTED}
 
 
 async def handle(node: BrokerServices, head, request) -> dict:
@@ -62,8 +66,14 @@ async def handle(node: BrokerServices, head, request) -> dict:
         for name in names:
             topics.append(await _named_topic(node, name, allow_create))
     image = node.image
+    if getattr(request, "include_topic_authorized_operations", False):
+        for topic in topics:
+            if topic["name"] is not None and topic["error_code"] != TOPIC_AUTHORIZATION_FAILED:
+                topic["topic_authorized_operations"] = authorized_operations(node, True, "TOPIC", topic["name"])
     return {"throttle_time": 0, "brokers": advertised_brokers(node), "cluster_id": node.cluster_id,
-            "controller_id": image.controller_id, "topics": topics, "cluster_authorized_operations": -2147483648}
+            "controller_id": image.controller_id, "topics": topics,
+            "cluster_authorized_operations": authorized_operations(
+                node, getattr(request, "include_cluster_authorized_operations", False), "CLUSTER")}
 
 
 async def _named_topic(node: BrokerServices, name: str | None, allow_create: bool) -> dict:
@@ -71,6 +81,10 @@ async def _named_topic(node: BrokerServices, name: str | None, allow_create: boo
         return _missing(name, error_codes.INVALID_REQUEST)  # lookups by topic id: not served
     if not session.allowed(node, "DESCRIBE", "TOPIC", name):
         return _missing(name, TOPIC_AUTHORIZATION_FAILED)
+    try:
+        validate_topic_name(name)
+    except InvalidValue:  # Kafka's answer, which clients do not retry
+        return _missing(name, error_codes.INVALID_TOPIC_EXCEPTION)
     # auto-creation needs CREATE on the cluster or the topic, as in Kafka; without it a
     # missing topic is just unknown
     allow_create = allow_create and (session.allowed(node, "CREATE", "CLUSTER")
@@ -102,7 +116,7 @@ async def describe_cluster(node: BrokerServices, head, request) -> dict:
     answer: dict[str, Any] = {
         "throttle_time": 0, "error_code": error_codes.NONE, "error_message": None, "endpoint_type": 1,
         "cluster_id": node.cluster_id, "controller_id": node.image.controller_id, "brokers": [],
-        "cluster_authorized_operations": -2147483648}
+        "cluster_authorized_operations": NOT_REQUESTED}
     if int(getattr(request, "endpoint_type", 1)) != 1:  # controllers speak Raft here, not Kafka
         answer.update(error_code=error_codes.UNSUPPORTED_ENDPOINT_TYPE,
                       error_message="only broker endpoints are served")
@@ -112,4 +126,6 @@ async def describe_cluster(node: BrokerServices, head, request) -> dict:
         return answer
     answer["brokers"] = [{"broker_id": b["node_id"], "host": b["host"], "port": b["port"], "rack": None,
                           "is_fenced": False} for b in advertised_brokers(node)]
+    answer["cluster_authorized_operations"] = authorized_operations(
+        node, bool(request.include_cluster_authorized_operations), "CLUSTER")
     return answer

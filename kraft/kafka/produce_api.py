@@ -13,7 +13,7 @@ import asyncio
 
 from kraft.broker.data_plane import PendingDelivery
 from kraft.broker.services import BrokerServices
-from kraft.errors import KraftError
+from kraft.errors import InvalidRecord, KraftError
 from kraft.kafka import error_codes, ordering, session
 
 
@@ -21,7 +21,7 @@ async def handle(node: BrokerServices, head, request) -> dict | None:
     acks = int(request.acks)
     timeout_ms = max(0, int(request.timeout.total_seconds() * 1000))
     if acks not in (0, 1, -1):
-        return _answer(request, {}, (error_codes.INVALID_REQUIRED_ACKS, -1, -1))
+        return _answer(request, {}, (error_codes.INVALID_REQUIRED_ACKS, -1, -1, None))
     appended = {}
     for topic in request.topic_data:  # appends in request order, one after another
         for part in topic.partition_data:
@@ -36,15 +36,21 @@ async def handle(node: BrokerServices, head, request) -> dict | None:
     return _answer(request, results)
 
 
-def _answer(request, results: dict, missing=(error_codes.INVALID_REQUEST, -1, -1)) -> dict:
+Outcome = tuple[int, int, int, KraftError | None]  # error code, base offset, log start, the refusal
+
+
+def _answer(request, results: dict, missing: Outcome = (error_codes.INVALID_REQUEST, -1, -1, None)) -> dict:
     responses = []
     for topic in request.topic_data:
         parts = []
         for part in topic.partition_data:
-            code, base, log_start = results.get((topic.name, int(part.index)), missing)
+            code, base, log_start, error = results.get((topic.name, int(part.index)), missing)
             parts.append({"index": part.index, "error_code": code, "base_offset": base,
                           "log_append_time": -1, "log_start_offset": log_start,
-                          "record_errors": [], "error_message": None})
+                          "error_message": error.message if isinstance(error, InvalidRecord) else None,
+                          # KIP-467 (v8+): which records of the batch were refused, and why
+                          "record_errors": [{"batch_index": i, "batch_index_error_message": m}
+                                            for i, m in getattr(error, "record_errors", ())]})
         responses.append({"name": topic.name, "partition_responses": parts})
     return {"responses": responses, "throttle_time": 0}
 
@@ -62,12 +68,12 @@ async def _append_one(node: BrokerServices, topic: str, partition: int, data: by
         return exc
 
 
-async def _committed(node: BrokerServices, key: tuple[str, int], outcome: PendingDelivery | KraftError) -> tuple[int, int, int]:
-    """(error code, base offset, log start offset) for one partition."""
+async def _committed(node: BrokerServices, key: tuple[str, int], outcome: PendingDelivery | KraftError) -> Outcome:
+    """(error code, base offset, log start offset, the refusal) for one partition."""
     if isinstance(outcome, KraftError):
-        return error_codes.code_of(outcome), -1, -1
+        return error_codes.code_of(outcome), -1, -1, outcome
     try:
         delivery = await outcome.committed()
     except KraftError as exc:
-        return error_codes.code_of(exc), -1, -1
-    return error_codes.NONE, delivery.offset, node.data_plane.log_start_offset(*key)
+        return error_codes.code_of(exc), -1, -1, exc
+    return error_codes.NONE, delivery.offset, node.data_plane.log_start_offset(*key), None

@@ -1,5 +1,5 @@
 """Topic administration for Kafka admin clients: CreateTopics (19), DeleteTopics (20),
-CreatePartitions (37).
+CreatePartitions (37), with kraft's placement or the client's own replica assignment.
 
 Any broker answers: the change goes to the active controller (forwarded when it is
 elsewhere), the same calls the REST API makes, and the answer waits until this broker's
@@ -59,16 +59,18 @@ async def _create_one(node: BrokerServices, topic, validate_only: bool) -> dict:
         name = _checked_name(topic.name)
         if not session.allowed(node, "CREATE", "CLUSTER"):  # Kafka: CREATE on the cluster or the topic
             session.check(node, "CREATE", "TOPIC", name)
-        if topic.assignments:
-            raise error_codes.Answer(error_codes.INVALID_REQUEST,
-                                     "manual replica assignments are not supported: give a partition count "
-                                     "and replication factor")
+        assignments = [(int(a.partition_index), [int(b) for b in a.broker_ids]) for a in topic.assignments]
+        if assignments and (topic.num_partitions != -1 or topic.replication_factor != -1):
+            raise error_codes.Answer(error_codes.INVALID_REQUEST,  # Kafka's rule: one way or the other
+                                     "give either replica assignments or a partition count and replication "
+                                     "factor (-1), not both")
         result = await node.controller_call(controller_requests.CreateTopic(
             name=name,
             partitions=None if topic.num_partitions == -1 else int(topic.num_partitions),
             replication_factor=None if topic.replication_factor == -1 else int(topic.replication_factor),
             configs={c.name: c.value for c in topic.configs},
             validate_only=validate_only,
+            assignments=assignments or None,
         ))
         if not validate_only:
             await node.wait_metadata(result.get("metadata_offset", 0))
@@ -110,10 +112,11 @@ async def create_partitions(node: BrokerServices, head, request) -> dict:
         try:
             name = _checked_name(topic.name)
             session.check(node, "ALTER", "TOPIC", name)
-            if topic.assignments:
-                raise error_codes.Answer(error_codes.INVALID_REQUEST, "manual replica assignments are not supported")
+            assignments = None if topic.assignments is None else [[int(b) for b in a.broker_ids]
+                                                                  for a in topic.assignments]
             result = await node.controller_call(controller_requests.CreatePartitions(
-                name=name, partitions_count=int(topic.count), validate_only=bool(request.validate_only)))
+                name=name, partitions_count=int(topic.count), validate_only=bool(request.validate_only),
+                assignments=assignments))
             if not request.validate_only:
                 await node.wait_metadata(result.get("metadata_offset", 0))
         except error_codes.REFUSALS as exc:

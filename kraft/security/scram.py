@@ -68,10 +68,16 @@ def make_credential(password: object, mechanism: str = DEFAULT_MECHANISM,
     if not MIN_ITERATIONS <= iterations <= MAX_ITERATIONS:
         raise InvalidValue(f"iterations must be {MIN_ITERATIONS}..{MAX_ITERATIONS}, got {iterations}")
     salt = secrets.token_bytes(24)
-    salted = _salted(secret, salt, iterations, hash_name)
-    client_key = hmac.digest(salted, b"Client Key", hash_name)
+    return credential_from_salted(mechanism, salt, _salted(secret, salt, iterations, hash_name), iterations)
+
+
+def credential_from_salted(mechanism: str, salt: bytes, salted_password: bytes, iterations: int) -> ScramCredential:
+    """The stored credential of a SaltedPassword (RFC 5802: PBKDF2 of the password, done
+    by whoever chose the salt; Kafka's AlterUserScramCredentials carries it)."""
+    hash_name = _hash_name(mechanism)
+    client_key = hmac.digest(salted_password, b"Client Key", hash_name)
     return ScramCredential(mechanism, salt, hashlib.new(hash_name, client_key).digest(),
-                           hmac.digest(salted, b"Server Key", hash_name), iterations)
+                           hmac.digest(salted_password, b"Server Key", hash_name), iterations)
 
 
 def check_password(password: object) -> bytes:

@@ -80,7 +80,8 @@ class Node:
                              t.broker_session_timeout_ms, self._request_timeout_s,
                              heartbeat_interval_ms=t.broker_heartbeat_interval_ms,
                              probe_down=self._broker_process_gone,
-                             bootstrap_credentials=bootstrap_credentials(config.security))
+                             bootstrap_credentials=bootstrap_credentials(config.security),
+                             auto_leader_rebalance=config.cluster.auto_leader_rebalance_enable)
             if quorum else None
         )
         self.waiters = MetadataWaiters(lambda: self.state_machine.image.offset)

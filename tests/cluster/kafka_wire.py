@@ -105,3 +105,25 @@ def sasl_plain(s: socket.socket, user: str, password: str) -> None:
     assert int(wire_call(s, SaslHandshakeRequest(mechanism="PLAIN")).error_code.value) == 0
     answer = wire_call(s, SaslAuthenticateRequest(auth_bytes=b"\0" + user.encode() + b"\0" + password.encode()), 2)
     assert int(answer.error_code.value) == 0, answer
+
+
+def request_frame(api_key: int, version: int, correlation_id: int, **fields) -> bytes:
+    """Any request kio knows, framed with its header."""
+    from kio.index import load_request_schema
+    from kio.serial import entity_writer
+    cls = load_request_schema(api_key, version)
+    header = cls.__header_schema__
+    buf = io.BytesIO()
+    entity_writer(header)(buf, header(request_api_key=api_key, request_api_version=version,
+                                      correlation_id=correlation_id, client_id="test"))
+    entity_writer(cls)(buf, cls(**fields))
+    return struct.pack(">i", buf.tell()) + buf.getvalue()
+
+
+def read_answer(api_key: int, version: int, frame: bytes):
+    """The response entity of a frame from recv_frame."""
+    from kio.index import load_response_schema
+    from kio.serial import entity_reader
+    cls = load_response_schema(api_key, version)
+    _, used = entity_reader(cls.__header_schema__)(frame, 0)
+    return entity_reader(cls)(frame, used)[0]

@@ -1,0 +1,84 @@
+"""Pieces of the Kafka answers issue 35 corrected, checked without a cluster: keyless
+records on a compacted topic (INVALID_RECORD with KIP-467 record errors, both doors),
+ListGroups' state and type filters, the authorized-operations bitfield, a member's
+group.instance.id in DescribeGroups, Metadata's code for an illegal topic name."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from kraft.api.error_map import error_body
+from kraft.broker.client_writes import check_keys, checked_client_batch
+from kraft.errors import InvalidRecord
+from kraft.groups.kafka_client_group import KafkaClientGroup
+from kraft.kafka import metadata_api, produce_api
+from kraft.kafka.authorized_ops import bitfield
+from kraft.kafka.group_admin_api import listed
+from kraft.storage.record import Record
+from kraft.storage.record_batch import encode_batch
+
+COMPACTED = {"max.message.bytes": "1000000", "compression.type": "producer", "cleanup.policy": "compact,delete"}
+
+
+def test_keyless_records_on_a_compacted_topic_refuse_the_whole_batch_naming_each():
+    records = [Record(b"k", b"v", (), 0), Record(None, b"v", (), 0), Record(b"k2", None, (), 0),
+               Record(None, None, (), 0)]
+    with pytest.raises(InvalidRecord) as refused:
+        checked_client_batch(encode_batch(records, 0, -1), COMPACTED, "t")
+    assert [i for i, _ in refused.value.record_errors] == [1, 3]
+    assert refused.value.kafka_code == 87
+    body, status = error_body(refused.value)  # the REST door's answer
+    assert status == 422 and [e["batch_index"] for e in body["record_errors"]] == [1, 3]
+    keyed = encode_batch([Record(b"k", None, (), 0)], 0, -1)  # a tombstone has a key: fine
+    assert checked_client_batch(keyed, COMPACTED, "t")[0] == keyed
+    check_keys(records, {**COMPACTED, "cleanup.policy": "delete"}, "t")  # not compacted: anything goes
+
+
+def test_a_produce_answer_carries_the_record_errors():
+    request = SimpleNamespace(topic_data=[SimpleNamespace(name="t", partition_data=[SimpleNamespace(index=0)])])
+    refusal = InvalidRecord("2 records have no key", ((1, "needs a key"), (3, "needs a key")))
+    (part,) = produce_api._answer(request, {("t", 0): (87, -1, -1, refusal)})["responses"][0]["partition_responses"]
+    assert part["error_code"] == 87 and part["error_message"] == "2 records have no key"
+    assert part["record_errors"] == [{"batch_index": 1, "batch_index_error_message": "needs a key"},
+                                     {"batch_index": 3, "batch_index_error_message": "needs a key"}]
+
+
+def test_list_groups_filters_states_and_types_without_case():
+    summaries = [{"group_id": "a", "state": "Stable"}, {"group_id": "b", "state": "Empty", "protocol_type": "connect"},
+                 {}]
+    assert [r["group_id"] for r in listed(summaries, [], [])] == ["a", "b"]
+    assert [r["group_id"] for r in listed(summaries, ["stable"], [])] == ["a"]
+    assert [r["group_type"] for r in listed(summaries, [], ["Classic"])] == ["classic", "classic"]
+    assert listed(summaries, [], ["consumer"]) == []  # no KIP-848 group here
+    assert listed(summaries, ["Empty"], [])[0]["protocol_type"] == "connect"
+
+
+def test_authorized_operations_are_kafkas_bits_of_what_is_allowed():
+    everything = {"TOPIC": 0b1101_1111_1000,  # READ..DESCRIBE (3-8), DESCRIBE_CONFIGS, ALTER_CONFIGS (10, 11)
+                  "GROUP": (1 << 3) | (1 << 6) | (1 << 8),
+                  "CLUSTER": (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12),
+                  "TRANSACTIONAL_ID": (1 << 4) | (1 << 8)}
+    for resource_type, bits in everything.items():
+        assert bitfield(resource_type, lambda op: True) == bits
+    assert bitfield("TOPIC", lambda op: op in ("READ", "DESCRIBE")) == (1 << 3) | (1 << 8)
+    assert bitfield("CLUSTER", lambda op: False) == 0
+
+
+async def test_describe_shows_the_instance_id_a_member_joined_with():
+    group = KafkaClientGroup("g", {"t": 1}, "p.")
+    joined = await group.join(None, "c", 10_000, 10_000, "consumer", [("range", b"")], frozenset({"t"}), 0,
+                              group_instance_id="static-1")
+    (member,) = group.members()
+    assert member["group_instance_id"] == "static-1" and group.instance_id_of(joined.member_id) == "static-1"
+    other = KafkaClientGroup("h", {}, "p.")
+    await other.join(None, "c", 10_000, 10_000, "consumer", [("range", b"")], frozenset(), 0)
+    assert other.members()[0]["group_instance_id"] is None
+
+
+def test_metadata_names_an_illegal_topic_invalid_not_a_bad_request():
+    node = SimpleNamespace(access=SimpleNamespace(enabled=False))
+    answer = asyncio.run(metadata_api._named_topic(node, "no spaces!", allow_create=True))
+    assert answer["error_code"] == 17 and answer["partitions"] == []
