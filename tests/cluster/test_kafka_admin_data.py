@@ -106,9 +106,10 @@ def partition_view(c, topic: str, partition: int = 0, node: int = 1) -> dict:
 
 
 def earliest(ck_admin, topic: str, partition: int = 0) -> int:
-    """ListOffsets EARLIEST, retried (bounded) through STALE_METADATA."""
+    """ListOffsets EARLIEST, retried (bounded: about 30 s) through STALE_METADATA: after
+    a leader change or restart librdkafka's admin client may take a while to refresh."""
     tp = TopicPartition(topic, partition)
-    for _ in range(50):
+    for _ in range(150):
         try:
             return ck_admin.list_offsets({tp: cadmin.OffsetSpec.earliest()})[tp].result(30).offset
         except confluent_kafka.KafkaException as exc:
