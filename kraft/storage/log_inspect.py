@@ -24,13 +24,26 @@ def read_batches(partition_dir: Path) -> list[tuple[int, int, bytes]]:
     return out
 
 
-def read_records(partition_dir: Path) -> list[tuple[int, int, bytes | None, bytes | None]]:
-    """(offset, leader epoch, key, value) of each record."""
+def read_records(partition_dir: Path, skip_control: bool = False) -> list[tuple[int, int, bytes | None, bytes | None]]:
+    """(offset, leader epoch, key, value) of each record; skip_control: leave out the
+    records of control batches (transaction markers)."""
     out = []
     for _, epoch, raw in read_batches(partition_dir):
+        if skip_control and BatchHeader.parse(raw).is_control:
+            continue
         for r in decode_records(raw, verify=False):
             assert r.offset is not None  # decoded from the log: offsets are set
             out.append((r.offset, epoch, r.key, r.value))
+    return out
+
+
+def control_offsets(partition_dir: Path) -> list[int]:
+    """The offsets control batches (transaction markers) take, ascending."""
+    out: list[int] = []
+    for _, _, raw in read_batches(partition_dir):
+        header = BatchHeader.parse(raw)
+        if header.is_control:
+            out.extend(range(header.base_offset, header.last_offset + 1))
     return out
 
 
