@@ -18,11 +18,13 @@ dies with the workload (PR_SET_PDEATHSIG), so none outlives a run.
   (a partition-EOF event at or past it) or "max_s" passed, and says "done".
 - txn: begin, the sends and polls in order, send_offsets_to_transaction (subscribed and
   something consumed), commit: ok. An error the transaction can be aborted after: abort,
-  seek the consumer back to the first offset each partition was read at in this
-  transaction (the next op reads them again), fail. Anything else: info.
-- assign: the keys' partitions (from the group's committed offsets, else the earliest;
-  "from_beginning": the earliest); subscribe: the topic, in the group, whose rebalances
-  are reported as rebalanced_keys of the op they happened in.
+  seek the consumer back to right after its last ok read of each key this transaction
+  read (the next op reads those records again), fail. Anything else: info.
+- assign: the keys' partitions; a key this process read before resumes right after its
+  last ok read (as Java's consumer keeps the position of a partition that stays
+  assigned), others start at the group's committed offset, else the earliest
+  ("from_beginning": the earliest); subscribe: the topic, in the group, whose
+  rebalances are reported as rebalanced_keys of the op they happened in.
 
 Consumers read read_committed. An exception nobody expected is an info: the workload
 then retires the process, as Jepsen retires a process after an info.

@@ -189,7 +189,7 @@ class JepsenWorkload:
             await p.kill()
         self._live.clear()
 
-    async def _spawn(self, slot: int | str) -> _Process | None:
+    async def _spawn(self, slot: int | str, ready_bound_s: float = READY_BOUND_S) -> _Process | None:
         args = [sys.executable, "-m", "kraft.scenario.jepsen_client", "--bootstrap", self.bootstrap,
                 "--topic", self.h.topic, "--mode", self.mode, "--group", GROUP,
                 "--timeout-ms", str(self.timeout_ms), "--poll-max", str(self.poll_max), "--poll-ms", str(self.poll_ms),
@@ -203,10 +203,11 @@ class JepsenWorkload:
         self._live.add(p)
         assert proc.stdout is not None
         try:
-            line = await asyncio.wait_for(proc.stdout.readline(), READY_BOUND_S)
+            line = await asyncio.wait_for(proc.stdout.readline(), ready_bound_s)
         except TimeoutError:
             line = b""
         if line.strip() != b'{"ready":true}':
+            log.info("a %s client for slot %s did not start (its log: %s)", self.mode, slot, self.log_path)
             await self._retire(p)
             return None
         return p
@@ -273,7 +274,7 @@ class JepsenWorkload:
         while time.monotonic() < deadline and not self.final_complete:
             process = f"final-{attempt}" if attempt else "final"
             attempt += 1
-            p = await self._spawn("final")
+            p = await self._spawn("final", max(1.0, min(READY_BOUND_S, deadline - time.monotonic())))
             if p is None:
                 await asyncio.sleep(RESPAWN_PAUSE_S)
                 continue
