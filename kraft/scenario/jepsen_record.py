@@ -46,21 +46,34 @@ def nemesis_line(time_ns: int, kind: str, nodes: list[int], detail: str) -> dict
 
 @dataclass
 class OpStats:
-    """Completions of the workload's send/poll/txn ops, by type, and the span they took."""
+    """Completions of the workload's send/poll/txn ops, by type, the span they took, and
+    per second of the run: [ok, fail or info, mean latency ms, max latency ms]."""
 
     counts: dict[str, int] = field(default_factory=dict)  # "txn ok" -> n
     first_invoke_ns: int | None = None
     last_complete_ns: int | None = None
+    seconds: dict[int, list[float]] = field(default_factory=dict)  # second -> [ok, not ok, sum ms, max ms]
 
     def invoked(self, f: str, time_ns: int) -> None:
         if f in WORKLOAD_FS and self.first_invoke_ns is None:
             self.first_invoke_ns = time_ns
 
-    def completed(self, f: str, type_: str, time_ns: int) -> None:
+    def completed(self, f: str, type_: str, time_ns: int, invoked_ns: int | None = None) -> None:
         if f not in WORKLOAD_FS:
             return
         self.counts[f"{f} {type_}"] = self.counts.get(f"{f} {type_}", 0) + 1
         self.last_complete_ns = time_ns
+        sec = self.seconds.setdefault(int(time_ns // 1_000_000_000), [0, 0, 0.0, 0.0])
+        sec[0 if type_ == "ok" else 1] += 1
+        if invoked_ns is not None:
+            ms = (time_ns - invoked_ns) / 1e6
+            sec[2] += ms
+            sec[3] = max(sec[3], ms)
+
+    def timeline(self) -> dict[int, list[float]]:
+        """second -> [ok, fail or info, mean latency ms, max latency ms], for the report."""
+        return {s: [ok, bad, round(total / max(1, ok + bad), 1), round(top, 1)]
+                for s, (ok, bad, total, top) in sorted(self.seconds.items())}
 
     def total(self, types: tuple[str, ...] = ("ok", "fail", "info")) -> int:
         return sum(n for k, n in self.counts.items() if k.split()[1] in types)

@@ -131,10 +131,10 @@ class JepsenWorkload:
         self._index += 1
         return now
 
-    def _complete(self, process: int | str, request: dict, reply: dict) -> None:
+    def _complete(self, process: int | str, request: dict, reply: dict, invoked_ns: int | None = None) -> None:
         now = self._now_ns()
         if not self._final:
-            self.stats.completed(request["f"], reply["type"], now)
+            self.stats.completed(request["f"], reply["type"], now, invoked_ns)
         self._write(completion_line(self._index, now, process, request, reply))
         self._index += 1
 
@@ -155,7 +155,7 @@ class JepsenWorkload:
         polls), the ok rate, the ops by type, and whether the final poll reached the end."""
         return {"ops_per_second": self.stats.per_second(), "ok_ops_per_second": self.stats.per_second(("ok",)),
                 "ops": dict(sorted(self.stats.counts.items())), "final_poll_complete": self.final_complete,
-                "clients": self.clients}
+                "clients": self.clients, "ops_timeline": self.stats.timeline()}
 
     # -- the run ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -223,14 +223,15 @@ class JepsenWorkload:
 
     async def _op(self, p: _Process, process: int | str, request: dict) -> dict:
         """Invoke, ask, complete; a missing reply is an info."""
-        invoke_ms = self._invoke(process, request) / 1e6
+        invoked_ns = self._invoke(process, request)
+        invoke_ms = invoked_ns / 1e6
         writes = mirror_writes(process, request, invoke_ms)
         self.h.writes.extend(writes)
         reply = await p.ask(request, request.pop("bound_s", None) or self._bound_s(request))
         if reply is None:
             reply = {"type": "info", "value": request["value"], "error": "no answer from the client process"}
         request_for_line = {"f": request["f"], "value": request["value"]}
-        self._complete(process, request_for_line, reply)
+        self._complete(process, request_for_line, reply, invoked_ns)
         settle_writes(writes, request_for_line, reply, self._now_ns() / 1e6)
         return reply
 

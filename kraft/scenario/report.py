@@ -60,7 +60,7 @@ def render_html(result) -> str:
         for r in (result.verdict.rows if result.verdict else []))
     facts = "".join(f"<li>{e(k)}: {e(str(v))}</li>" for k, v in result.facts.items())
     status = "SKIPPED: " + result.skipped if result.skipped else ("PASS" if result.passed else "FAIL")
-    timeline = _timeline_svg(result.history) if result.history else ""
+    timeline = _timeline_svg(result.history, result.facts.get("ops_timeline")) if result.history else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>kraft scenario {e(s.name)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px}} tr.ok td:nth-child(4){{color:green}}
@@ -95,7 +95,8 @@ def _jepsen_html(report) -> str:
             f"<th></th><th>simplest example (ops are history indexes)</th></tr>{body}</table>")
 
 
-def _timeline_svg(h) -> str:
+def _timeline_svg(h, ops_timeline: dict | None = None) -> str:
+    """ops_timeline (a Jepsen workload's): second -> [ok, fail or info, mean ms, max ms]."""
     end = max([w.complete_ms or w.invoke_ms for w in h.writes] + [s.time_ms for s in h.samples]
               + [f.time_ms for f in h.faults] + [1000.0])
     x = lambda t: LEFT + (WIDTH - LEFT - 10) * t / end  # noqa: E731
@@ -122,8 +123,15 @@ def _timeline_svg(h) -> str:
             parts.append(f'<rect x="{x(s.time_ms):.1f}" y="{y + (LANE - 4) * (1 - len(s.isr) / 5):.1f}" '
                          f'width="3" height="{(LANE - 4) * len(s.isr) / 5:.1f}" fill="#555"/>')
         y += LANE + 6
-    for title, series, colour in (("acked writes/s", _per_second(h, ok=True), "#2a9d8f"),
-                                  ("errors/s", _per_second(h, ok=False), "#e63946")):
+    lanes = [("acked writes/s", _per_second(h, ok=True), "#2a9d8f"),
+             ("errors/s", _per_second(h, ok=False), "#e63946")]
+    if ops_timeline:  # Jepsen's ops: outcomes and latency against the faults above
+        secs = {int(k): v for k, v in ops_timeline.items()}
+        lanes += [("ops ok/s", {k: v[0] for k, v in secs.items()}, "#2a9d8f"),
+                  ("ops fail+info/s", {k: v[1] for k, v in secs.items()}, "#e63946"),
+                  ("op latency ms (mean)", {k: v[2] for k, v in secs.items()}, "#6c757d"),
+                  ("op latency ms (max)", {k: v[3] for k, v in secs.items()}, "#adb5bd")]
+    for title, series, colour in lanes:
         parts.append(_label(y, title))
         top = max(series.values(), default=1) or 1
         for sec, count in series.items():

@@ -113,10 +113,11 @@ def test_the_rate_counts_send_poll_and_txn_completions_over_their_span():
     s.invoked("send", 1_000_000_000)
     for i in range(10):
         s.completed("send", "ok", 1_500_000_000 + i)
-    s.completed("poll", "info", 2_000_000_000)
+    s.completed("poll", "info", 2_000_000_000, invoked_ns=1_000_000_000)
     s.completed("assign", "ok", 9_000_000_000)
     assert s.counts == {"send ok": 10, "poll info": 1}
     assert s.per_second() == 11.0 and s.per_second(("ok",)) == 10.0
+    assert s.timeline() == {1: [10, 0, 0.0, 0.0], 2: [0, 1, 1000.0, 1000.0]}  # second -> ok, not ok, mean, max
 
 
 # --- the writes lent to the lab's checkers -----------------------------------------------
@@ -239,6 +240,7 @@ def test_the_json_report_carries_the_rate_the_anomalies_and_the_history(tmp_path
     report = lost_report()
     verdict, facts = judge(scenario().expect, [], h, report, True)
     facts["ops_per_second"] = 123.4
+    facts["ops_timeline"] = {"0": [5, 1, 12.5, 40.0]}
     result = RunResult(scenario(), history=h, checks=[], verdict=verdict, facts=facts, jepsen=report,
                        history_path=history)
     json_path, html_path = write_reports(result, tmp_path / "reports")
@@ -246,7 +248,8 @@ def test_the_json_report_carries_the_rate_the_anomalies_and_the_history(tmp_path
     assert data["ops_per_second"] == 123.4 and data["anomalies"] == {"lost-write": 1}
     assert data["jepsen"]["failed"] == ["lost-write"] and not data["passed"]
     assert (tmp_path / "reports" / "j.history.jsonl").read_text() == history.read_text()
-    assert "Jepsen's checks" in html_path.read_text() and "lost-write" in html_path.read_text()
+    page = html_path.read_text()
+    assert "Jepsen's checks" in page and "lost-write" in page and "op latency ms (max)" in page
     clean = RunResult(scenario(), history=h, checks=[], verdict=Verdict(), facts={}, jepsen=None)
     data = json.loads(write_reports(clean, tmp_path / "other")[0].read_text())
     assert data["anomalies"] is None and data["ops_per_second"] is None
