@@ -40,7 +40,7 @@ from kraft.scenario.workload import V2, Workload
 from kraft.storage.log_inspect import control_offsets, partition_dirs, producer_batches, read_records
 
 FINAL_READ_BOUND_S = 60.0
-TAIL_EMPTY_READS = 3  # empty answers below the end offset: only markers (or nothing) are left
+TAIL_EMPTY_READS = 2  # empty answers below the end offset: only markers (or nothing) are left
 GROUP_CATCH_UP_S = 30.0  # after the final read, for the group members to read to the end too
 
 
@@ -308,9 +308,10 @@ def _wait_ready_quietly(cluster, timeout_s: float) -> None:
 async def _final_read(h: History, cluster) -> None:
     """Every partition read over REST to the end offset it has now. Transaction markers
     are never shown, so a log ending in markers answers nothing from the last record on:
-    after TAIL_EMPTY_READS empty answers there the read stops, its place kept in
-    h.final_read_tail, and _finish counts it complete when the disk shows only markers
-    from there to the end."""
+    after TAIL_EMPTY_READS empty answers there, each while the leader's high watermark
+    was at or past the end (so nothing below it was still to come), the read stops, its
+    place kept in h.final_read_tail, and _finish counts it complete when the disk shows
+    only markers from there to the end."""
     deadline = time.monotonic() + FINAL_READ_BOUND_S
     urls = [cluster.url(n) for n in cluster.hosts if cluster.running(n)]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), headers=cluster.headers) as session:
@@ -321,14 +322,12 @@ async def _final_read(h: History, cluster) -> None:
                 url = urls[turn % len(urls)]
                 try:
                     if end is None:
-                        async with session.get(f"{url}/topics/{h.topic}/partitions/{p}/offsets") as r:
-                            if r.status == 200:
-                                end = (await r.json())["end_offset"]
-                                h.final_end_offsets[p] = end
-                            else:
-                                turn += 1
-                                await asyncio.sleep(0.2)
-                                continue
+                        end = await _end_offset(session, url, h.topic, p)
+                        if end is None:
+                            turn += 1
+                            await asyncio.sleep(0.2)
+                            continue
+                        h.final_end_offsets[p] = end
                     if offset >= end:
                         h.final_read_complete[p] = True
                         break
@@ -343,13 +342,27 @@ async def _final_read(h: History, cluster) -> None:
                         for rec in records:
                             h.final_reads[p].append((rec["offset"], str(rec["value"])))
                             offset = rec["offset"] + 1
-                        empty = 0 if records else empty + 1
-                        if empty >= TAIL_EMPTY_READS:
-                            h.final_read_tail[p] = offset
-                            break
+                    if records:
+                        empty = 0
+                        continue
+                    now_end = await _end_offset(session, url, h.topic, p)
+                    if now_end is None or now_end < end:  # a leader that has not caught up yet
+                        empty = 0
+                        await asyncio.sleep(0.2)
+                        continue
+                    empty += 1
+                    if empty >= TAIL_EMPTY_READS:
+                        h.final_read_tail[p] = offset
+                        break
                 except (aiohttp.ClientError, asyncio.TimeoutError):
                     turn += 1
                     await asyncio.sleep(0.2)
+
+
+async def _end_offset(session: aiohttp.ClientSession, url: str, topic: str, partition: int) -> int | None:
+    """The partition's high watermark, as its leader answers through url, or None."""
+    async with session.get(f"{url}/topics/{topic}/partitions/{partition}/offsets") as r:
+        return (await r.json())["end_offset"] if r.status == 200 else None
 
 
 def _tail_of_markers(h: History) -> None:
