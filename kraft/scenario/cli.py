@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
             line.start()
             try:
                 result = run_scenario(s, RunOptions(duration, rate, seed, nodes,
-                                                    progress=lambda t: line.update(t)))
+                                                    progress=lambda t: line.update(t), report_dir=out_dir))
             finally:
                 line.stop()
             if result.skipped:
@@ -63,6 +63,8 @@ def register(app: typer.Typer) -> None:
             show_verdict(result)
             json_path, html_path = write_reports(result, out_dir)
             console.print(f"reports: {json_path}  {html_path}")
+            if result.history_path is not None:
+                console.print(f"history: {out_dir / (s.name + '.history.jsonl')} (kraft scenario check reads it)")
             all_ok &= result.passed
         if all_ok and skipped:
             console.print(f"[yellow]{len(skipped)} of {len(scenarios)} scenarios skipped[/] "
@@ -115,4 +117,8 @@ def show_verdict(result) -> None:
     f = result.facts
     console.print(f"writes ok={f['writes_ok']} fail={f['writes_fail']} unknown={f['writes_unknown']} "
                   f"reads={f['reads']} faults={f['faults']} unclean={f['unclean_elections']}")
+    if result.jepsen is not None:
+        console.print(f"Jepsen: {f['ops_per_second']} ops/s ({f['ok_ops_per_second']} ok/s; "
+                      f"{', '.join(f'{k} {v}' for k, v in f['ops'].items())}); "
+                      f"anomalies: {f['anomalies'] or 'none'}")
     sys.stdout.flush()

@@ -81,10 +81,16 @@ class History:
     # [(base offset, last offset, producer id, producer epoch, base sequence)], so a
     # duplicate can say which producer wrote each copy, and under which epoch and sequence
     producer_batches: dict[int, list[tuple[int, int, int, int, int]]] = field(default_factory=dict)
+    # offsets that transaction markers take (any replica): partition -> ascending offsets;
+    # no client is ever shown them, so readers skip them
+    control_offsets: dict[int, list[int]] = field(default_factory=dict)
     final_isr: dict[int, list[int]] = field(default_factory=dict)
     heal_ms: float | None = None  # when every fault was healed
     first_ok_after_heal_ms: float | None = None
     final_read_complete: dict[int, bool] = field(default_factory=dict)
+    # partition -> the offset a final read stopped at, answered nothing from there on
+    # (transaction markers are never shown; the disk then says what is left)
+    final_read_tail: dict[int, int] = field(default_factory=dict)
     # metadata writes: (topic name, outcome, complete ms) and the topics that exist at the end
     topics_created: list[tuple[str, str, float]] = field(default_factory=list)
     final_topics: list[str] = field(default_factory=list)
@@ -117,10 +123,12 @@ class History:
         h.replica_logs = {int(p): {int(b): [tuple(x) for x in log] for b, log in v.items()}
                           for p, v in data["replica_logs"].items()}
         h.producer_batches = {int(p): [tuple(b) for b in v] for p, v in data.get("producer_batches", {}).items()}
+        h.control_offsets = {int(p): list(v) for p, v in data.get("control_offsets", {}).items()}
         h.final_isr = {int(p): v for p, v in data["final_isr"].items()}
         h.heal_ms = data["heal_ms"]
         h.first_ok_after_heal_ms = data["first_ok_after_heal_ms"]
         h.final_read_complete = {int(p): v for p, v in data["final_read_complete"].items()}
+        h.final_read_tail = {int(p): v for p, v in data.get("final_read_tail", {}).items()}
         h.topics_created = [tuple(t) for t in data.get("topics_created", [])]
         h.final_topics = list(data.get("final_topics", []))
         h.final_retention_ms = dict(data.get("final_retention_ms", {}))

@@ -52,6 +52,9 @@ DEFINITIONS = {
     "int-poll-skip": "within one op, two successive reads of a key with values of the log between them",
 }
 
+CYCLE_NAMES = ("G0", "G1c", "G-single")
+ANOMALY_NAMES = tuple(DEFINITIONS) + CYCLE_NAMES  # every check's name, in report order
+
 
 def check_jepsen_history(h: JepsenHistory, strict: bool = False) -> JepsenReport:
     """Every check, in DEFINITIONS order then the cycles (G0, G1c, G-single).

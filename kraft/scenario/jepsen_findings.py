@@ -58,6 +58,14 @@ class JepsenReport:
     def valid(self) -> bool:
         return not self.failed
 
+    def anomalies(self) -> dict[str, int]:
+        """Jepsen's name -> how many failing cases, for each anomaly found ({} when clean)."""
+        return {f.name: n for f in self.findings if (n := len(f.failing(self.strict)))}
+
+    def allowed(self) -> dict[str, int]:
+        """name -> cases Kafka's model allows (reported, never failed), where any."""
+        return {f.name: n for f in self.findings if (n := f.count - len(f.failing(self.strict)))}
+
     def to_json(self) -> dict:
         return {
             "valid": self.valid,

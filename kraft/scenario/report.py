@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -22,10 +23,22 @@ WIDTH, LANE, LEFT = 1000, 22, 150
 def write_reports(result, directory: Path) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     name = result.scenario.name
+    jepsen = result.jepsen
+    history_file = None
+    if result.history_path is not None:  # a Jepsen workload's history, beside the reports
+        history_file = directory / f"{name}.history.jsonl"
+        if result.history_path.resolve() != history_file.resolve():
+            shutil.copyfile(result.history_path, history_file)
     data = {
         "scenario": result.scenario.model_dump(mode="json"),
         "passed": result.passed,
         "skipped": result.skipped,
+        # a Jepsen workload: completed ops per second, and Jepsen's anomalies found
+        # (name -> count, {} when clean); null for the other workloads
+        "ops_per_second": result.facts.get("ops_per_second"),
+        "anomalies": jepsen.anomalies() if jepsen is not None else None,
+        "history_file": str(history_file) if history_file else None,
+        "jepsen": jepsen.to_json() if jepsen is not None else None,
         "facts": result.facts,
         "verdict": [r.__dict__ for r in result.verdict.rows] if result.verdict else [],
         "checks": [c.__dict__ for c in result.checks],
@@ -47,7 +60,7 @@ def render_html(result) -> str:
         for r in (result.verdict.rows if result.verdict else []))
     facts = "".join(f"<li>{e(k)}: {e(str(v))}</li>" for k, v in result.facts.items())
     status = "SKIPPED: " + result.skipped if result.skipped else ("PASS" if result.passed else "FAIL")
-    timeline = _timeline_svg(result.history) if result.history else ""
+    timeline = _timeline_svg(result.history, result.facts.get("ops_timeline")) if result.history else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>kraft scenario {e(s.name)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px}} tr.ok td:nth-child(4){{color:green}}
@@ -55,13 +68,35 @@ tr.bad{{background:#fdd}} .status{{font-size:1.4em;font-weight:bold}}</style></h
 <h1>Scenario {e(s.name)}</h1><p>{e(s.description)}</p>
 <p class="status">{e(status)}</p>
 <h2>Verdict</h2><table><tr><th>check</th><th>expected</th><th>actual</th><th></th><th>details</th></tr>{rows}</table>
+{_jepsen_html(result.jepsen)}
 <h2>Timeline</h2>{timeline}
 <h2>Facts</h2><ul>{facts}</ul>
 <p>Settings: acks={e(s.workload.acks)}, topic {e(s.topic.name)} with {s.topic.partitions} partition(s),
 RF {s.topic.replication_factor}, configs {e(json.dumps(s.topic.configs))}.</p></body></html>"""
 
 
-def _timeline_svg(h) -> str:
+def _jepsen_html(report) -> str:
+    """Jepsen's checks: each anomaly (or allowed case) found, with its simplest example."""
+    if report is None:
+        return ""
+    e = html.escape
+    rows = []
+    for f in report.findings:
+        if not f.count:
+            continue
+        failing = len(f.failing(report.strict))
+        ex = f.example(report.strict)
+        rows.append(f"<tr class={'bad' if failing else 'ok'}><td>{e(f.name)}</td><td>{f.count}</td>"
+                    f"<td>{'FAIL' if failing else 'allowed'}</td><td>{e(ex.text if ex else '')}<br>"
+                    f"<small>ops {e(', '.join(map(str, ex.ops if ex else [])))}; {e(f.definition)}</small></td></tr>")
+    body = "".join(rows) or "<tr><td colspan=4>no anomaly found</td></tr>"
+    return (f"<h2>Jepsen's checks</h2><p>{e(str(report.stats.get('ops', 0)))} ops checked; "
+            f"anomalies: {e(json.dumps(report.anomalies()))}</p><table><tr><th>anomaly</th><th>cases</th>"
+            f"<th></th><th>simplest example (ops are history indexes)</th></tr>{body}</table>")
+
+
+def _timeline_svg(h, ops_timeline: dict | None = None) -> str:
+    """ops_timeline (a Jepsen workload's): second -> [ok, fail or info, mean ms, max ms]."""
     end = max([w.complete_ms or w.invoke_ms for w in h.writes] + [s.time_ms for s in h.samples]
               + [f.time_ms for f in h.faults] + [1000.0])
     x = lambda t: LEFT + (WIDTH - LEFT - 10) * t / end  # noqa: E731
@@ -88,8 +123,15 @@ def _timeline_svg(h) -> str:
             parts.append(f'<rect x="{x(s.time_ms):.1f}" y="{y + (LANE - 4) * (1 - len(s.isr) / 5):.1f}" '
                          f'width="3" height="{(LANE - 4) * len(s.isr) / 5:.1f}" fill="#555"/>')
         y += LANE + 6
-    for title, series, colour in (("acked writes/s", _per_second(h, ok=True), "#2a9d8f"),
-                                  ("errors/s", _per_second(h, ok=False), "#e63946")):
+    lanes = [("acked writes/s", _per_second(h, ok=True), "#2a9d8f"),
+             ("errors/s", _per_second(h, ok=False), "#e63946")]
+    if ops_timeline:  # Jepsen's ops: outcomes and latency against the faults above
+        secs = {int(k): v for k, v in ops_timeline.items()}
+        lanes += [("ops ok/s", {k: v[0] for k, v in secs.items()}, "#2a9d8f"),
+                  ("ops fail+info/s", {k: v[1] for k, v in secs.items()}, "#e63946"),
+                  ("op latency ms (mean)", {k: v[2] for k, v in secs.items()}, "#6c757d"),
+                  ("op latency ms (max)", {k: v[3] for k, v in secs.items()}, "#adb5bd")]
+    for title, series, colour in lanes:
         parts.append(_label(y, title))
         top = max(series.values(), default=1) or 1
         for sec, count in series.items():

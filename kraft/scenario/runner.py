@@ -14,9 +14,11 @@ import importlib.util
 import json
 import random
 import signal
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 
@@ -25,14 +27,20 @@ from kraft.scenario import compacted_writer, group_members, lab_security
 from kraft.scenario.checkers import CHECKERS
 from kraft.scenario.fault_actions import FaultActions, fault_event, schedule
 from kraft.scenario.history import OK, History
+from kraft.scenario.jepsen_checks import check_jepsen_history
+from kraft.scenario.jepsen_findings import JepsenReport
+from kraft.scenario.jepsen_gen import Mix
+from kraft.scenario.jepsen_history import parse_history
+from kraft.scenario.jepsen_workload import JepsenWorkload
 from kraft.server import lazy_disks, small_disks
 from kraft.scenario.network import NetworkFaults
 from kraft.scenario.spec import Scenario
 from kraft.scenario.verdict import Verdict, judge
 from kraft.scenario.workload import V2, Workload
-from kraft.storage.log_inspect import partition_dirs, producer_batches, read_records
+from kraft.storage.log_inspect import control_offsets, partition_dirs, producer_batches, read_records
 
 FINAL_READ_BOUND_S = 60.0
+TAIL_EMPTY_READS = 2  # empty answers below the end offset: only markers (or nothing) are left
 GROUP_CATCH_UP_S = 30.0  # after the final read, for the group members to read to the end too
 
 
@@ -43,6 +51,7 @@ class RunOptions:
     seed: int = 0
     nodes: int | None = None
     progress: object = None  # callable(str) for the live line
+    report_dir: Path | None = None  # a Jepsen workload's history goes here (else a temp dir)
 
 
 @dataclass
@@ -53,6 +62,8 @@ class RunResult:
     checks: list = field(default_factory=list)
     verdict: Verdict | None = None
     facts: dict = field(default_factory=dict)
+    jepsen: JepsenReport | None = None  # a Jepsen workload's checks
+    history_path: Path | None = None  # its history (JSON lines)
 
     @property
     def passed(self) -> bool:
@@ -137,26 +148,57 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
     h = History(topic.name, topic.partitions)
     t0 = time.monotonic()
     now_s = lambda: time.monotonic() - t0  # noqa: E731
-    record = lambda kind, nodes, detail: h.faults.append(  # noqa: E731
-        fault_event(now_s() * 1000, kind, nodes, detail))
+    jepsen = _jepsen_workload(scenario, opts, h, cluster.bootstrap_servers, t0)
+
+    def record(kind: str, nodes: list[int], detail: str) -> None:
+        h.faults.append(fault_event(now_s() * 1000, kind, nodes, detail))
+        if jepsen is not None:  # in its history too, as the nemesis's lines
+            jepsen.nemesis(now_s() * 1000, kind, nodes, detail)
     rng = random.Random(opts.seed)
     actions = FaultActions(cluster, network, rng, record, topic.name)
     workload = Workload(h, {n: cluster.url(n) for n in cluster.hosts}, cluster.cluster_id,
-                        wl.acks, rate, wl.producers, wl.timeout_ms, t0, wl.admin_rate,
+                        wl.acks, rate, wl.producers if jepsen is None else 0, wl.timeout_ms, t0, wl.admin_rate,
                         kafka_bootstrap=cluster.bootstrap_servers if wl.needs_kafka_client else None,
                         headers=lab_security.WRITER if secured else None, kafka_producers=wl.client == "kafka",
                         group_members=wl.group_members, compacted_keys=wl.compacted_keys,
                         compacted_rate=wl.compacted_rate, seed=opts.seed)
     plan = schedule(scenario.faults, duration, rng)
-    probes_stop = asyncio.Event()
+    try:
+        await _run_phases(scenario, h, cluster, network, actions, workload, jepsen, plan, duration,
+                          opts, now_s, record)
+    finally:
+        if jepsen is not None:
+            await jepsen.close()
+    return await _finish(scenario, h, cluster, jepsen)
 
+
+def _jepsen_workload(scenario: Scenario, opts: RunOptions, h: History, bootstrap: str,
+                     t0: float) -> JepsenWorkload | None:
+    wl = scenario.workload
+    if wl.jepsen is None:
+        return None
+    where = opts.report_dir or Path(tempfile.mkdtemp(prefix="kraft-jepsen-"))
+    mix = Mix(poll_share=wl.poll_share, reassign_share=wl.reassign_share, crash_share=wl.crash_share)
+    return JepsenWorkload(wl.jepsen, h, bootstrap, wl.clients, t0, opts.seed,
+                          where / f"{scenario.name}.history.jsonl", timeout_ms=max(wl.timeout_ms, 10_000),
+                          mix=mix, poll_max=wl.poll_max, poll_ms=wl.poll_ms)
+
+
+async def _run_phases(scenario: Scenario, h: History, cluster, network, actions: FaultActions, workload: Workload,
+                      jepsen: JepsenWorkload | None, plan, duration: float, opts: RunOptions, now_s,
+                      record) -> None:
+    """The workload under the fault schedule, healing, recovery, the final reads."""
+    wl, secured = scenario.workload, scenario.cluster.security
+    probes_stop = asyncio.Event()
     async with asyncio.TaskGroup() as tg:
-        wl_task = tg.create_task(workload.run(wl.consumers))
+        wl_task = tg.create_task(workload.run(wl.consumers and jepsen is None))
+        if jepsen is not None:
+            jepsen_task = tg.create_task(jepsen.run())
         if secured:
             probes = lab_security.IntruderProbes(h, {n: cluster.url(n) for n in cluster.hosts}, cluster.cluster_id,
                                                  cluster.running, lambda: now_s() * 1000, opts.seed)
             tg.create_task(probes.run(probes_stop))
-        progress = tg.create_task(_progress(h, opts.progress, now_s, "faults"))
+        progress = tg.create_task(_progress(h, opts.progress, now_s, "faults", jepsen))
         try:
             for at, spec in plan:
                 while now_s() < at:
@@ -174,7 +216,12 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
         await asyncio.to_thread(_wait_ready_quietly, cluster, 60)
         await asyncio.sleep(wl.recovery)
         await workload.writes_finished()  # the final read must see every acknowledged write
+        if jepsen is not None:
+            await jepsen.writes_finished()
         await _final_read(h, cluster)
+        if jepsen is not None:  # Jepsen's final polls: a client reads every key to the end
+            await jepsen.final_polls(h.final_end_offsets, FINAL_READ_BOUND_S)
+            await jepsen_task
         if wl.group_members:  # at least once: the members get to read to the end first
             deadline = time.monotonic() + GROUP_CATCH_UP_S
             while not workload.group_caught_up(h.final_end_offsets) and time.monotonic() < deadline:
@@ -186,6 +233,10 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
         progress.cancel()
         await wl_task
 
+
+async def _finish(scenario: Scenario, h: History, cluster, jepsen: JepsenWorkload | None) -> RunResult:
+    """After the workload: the cluster's final state, a clean stop, the logs on disk, the checks."""
+    topic, wl = scenario.topic, scenario.workload
     if wl.group_members:  # the members have left: what the coordinator kept
         h.group_final_committed = await asyncio.to_thread(group_members.final_committed, cluster.bootstrap_servers,
                                                           topic.name, topic.partitions)
@@ -207,10 +258,19 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
     await asyncio.to_thread(cluster.stop_all)
     h.replica_logs = _replica_logs(cluster, topic.name, topic.partitions)
     h.producer_batches = _producer_batches(cluster, topic.name, topic.partitions)
+    h.control_offsets = _control_offsets(cluster, topic.name, topic.partitions)
+    _tail_of_markers(h)
     checks = [fn(h) if name != "liveness" else fn(h, bound_ms=scenario.expect.max_recovery_s * 1000)
               for name, fn in CHECKERS.items()]
-    verdict, facts = judge(scenario.expect, checks, h)
-    return RunResult(scenario, history=h, checks=checks, verdict=verdict, facts=facts)
+    report = None
+    if jepsen is not None:
+        with jepsen.history_path.open(encoding="utf-8") as lines:
+            report = check_jepsen_history(parse_history(lines))
+    verdict, facts = judge(scenario.expect, checks, h, report, jepsen.final_complete if jepsen else None)
+    if jepsen is not None:
+        facts.update(jepsen.facts())
+    return RunResult(scenario, history=h, checks=checks, verdict=verdict, facts=facts, jepsen=report,
+                     history_path=jepsen.history_path if jepsen else None)
 
 
 async def _create_topic(cluster, name: str, partitions: int, replication_factor: int, configs: dict,
@@ -246,24 +306,28 @@ def _wait_ready_quietly(cluster, timeout_s: float) -> None:
 
 
 async def _final_read(h: History, cluster) -> None:
+    """Every partition read over REST to the end offset it has now. Transaction markers
+    are never shown, so a log ending in markers answers nothing from the last record on:
+    after TAIL_EMPTY_READS empty answers there, each while the leader's high watermark
+    was at or past the end (so nothing below it was still to come), the read stops, its
+    place kept in h.final_read_tail, and _finish counts it complete when the disk shows
+    only markers from there to the end."""
     deadline = time.monotonic() + FINAL_READ_BOUND_S
     urls = [cluster.url(n) for n in cluster.hosts if cluster.running(n)]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), headers=cluster.headers) as session:
         for p in range(h.partitions):
             h.final_reads[p], h.final_read_complete[p] = [], False
-            end, offset, turn = None, 0, 0
+            end, offset, turn, empty = None, 0, 0, 0
             while time.monotonic() < deadline:
                 url = urls[turn % len(urls)]
                 try:
                     if end is None:
-                        async with session.get(f"{url}/topics/{h.topic}/partitions/{p}/offsets") as r:
-                            if r.status == 200:
-                                end = (await r.json())["end_offset"]
-                                h.final_end_offsets[p] = end
-                            else:
-                                turn += 1
-                                await asyncio.sleep(0.2)
-                                continue
+                        end = await _end_offset(session, url, h.topic, p)
+                        if end is None:
+                            turn += 1
+                            await asyncio.sleep(0.2)
+                            continue
+                        h.final_end_offsets[p] = end
                     if offset >= end:
                         h.final_read_complete[p] = True
                         break
@@ -274,13 +338,40 @@ async def _final_read(h: History, cluster) -> None:
                             turn += 1
                             await asyncio.sleep(0.2)
                             continue
-                        for rec in json.loads(await r.read()):
-                            if rec["offset"] < end:
-                                h.final_reads[p].append((rec["offset"], str(rec["value"])))
-                                offset = rec["offset"] + 1
+                        records = [rec for rec in json.loads(await r.read()) if rec["offset"] < end]
+                        for rec in records:
+                            h.final_reads[p].append((rec["offset"], str(rec["value"])))
+                            offset = rec["offset"] + 1
+                    if records:
+                        empty = 0
+                        continue
+                    now_end = await _end_offset(session, url, h.topic, p)
+                    if now_end is None or now_end < end:  # a leader that has not caught up yet
+                        empty = 0
+                        await asyncio.sleep(0.2)
+                        continue
+                    empty += 1
+                    if empty >= TAIL_EMPTY_READS:
+                        h.final_read_tail[p] = offset
+                        break
                 except (aiohttp.ClientError, asyncio.TimeoutError):
                     turn += 1
                     await asyncio.sleep(0.2)
+
+
+async def _end_offset(session: aiohttp.ClientSession, url: str, topic: str, partition: int) -> int | None:
+    """The partition's high watermark, as its leader answers through url, or None."""
+    async with session.get(f"{url}/topics/{topic}/partitions/{partition}/offsets") as r:
+        return (await r.json())["end_offset"] if r.status == 200 else None
+
+
+def _tail_of_markers(h: History) -> None:
+    """A final read that stopped where only transaction markers follow is complete."""
+    for p, at in h.final_read_tail.items():
+        end = h.final_end_offsets.get(p)
+        markers = set(h.control_offsets.get(p, ()))
+        if end is not None and all(o in markers for o in range(at, end)):
+            h.final_read_complete[p] = True
 
 
 def _replica_logs(cluster, topic: str, partitions: int) -> dict:
@@ -304,6 +395,17 @@ def _producer_batches(cluster, topic: str, partitions: int) -> dict:
     return out
 
 
+def _control_offsets(cluster, topic: str, partitions: int) -> dict[int, list[int]]:
+    out = {}
+    for p in range(partitions):
+        seen: set[int] = set()
+        for n in cluster.hosts:
+            for d in partition_dirs(cluster.config.node(n).data_path, topic, p):
+                seen.update(control_offsets(d))
+        out[p] = sorted(seen)
+    return out
+
+
 def _value(raw: bytes | None) -> str:
     if raw is None:
         return "null"
@@ -313,9 +415,13 @@ def _value(raw: bytes | None) -> str:
         return raw.decode(errors="replace")
 
 
-async def _progress(h: History, show, now_s, phase: str) -> None:
+async def _progress(h: History, show, now_s, phase: str, jepsen: JepsenWorkload | None = None) -> None:
     if show is None:
         return
+    while jepsen is not None:
+        faults = sum(1 for f in h.faults if f.kind not in ("start", "resume", "heal"))
+        show(f"{now_s():6.1f}s  {jepsen.progress()}  faults={faults}")
+        await asyncio.sleep(0.5)
     while True:
         ok = sum(1 for w in h.writes if w.outcome == OK)
         fail = sum(1 for w in h.writes if w.outcome == "fail")

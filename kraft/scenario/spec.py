@@ -13,12 +13,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from kraft.scenario.jepsen_checks import ANOMALY_NAMES
+
 CHECK_NAMES = ("lost_writes", "duplicates", "inconsistent_offsets", "replica_divergence", "order",
                "aborted_reads", "monotonic", "unclean_accounting", "liveness", "access",
                "group_offsets", "group_delivery", "compaction")
 FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "disk-full", "disk-free", "power-cut",
                "isolate", "partition", "one_way", "ring", "lossy", "slow", "netem", "random")
 Verdict = Literal["pass", "fail", "any"]
+AnomalyExpectation = Literal["none", "found", "any"]  # a Jepsen anomaly: absent, found, unjudged
 
 
 class _Model(BaseModel):
@@ -54,10 +57,20 @@ class Workload(_Model):
     group_members: int = Field(default=0, ge=0, le=8)  # confluent-kafka consumers in one group: poll, commit
     compacted_keys: int = Field(default=0, ge=0, le=10_000)  # >0: keyed writes to a compacted topic too
     compacted_rate: float = Field(default=50.0, gt=0, le=2000)  # its writes per second
+    # Jepsen's Kafka workloads (jepsen_workload.py): client processes doing ops instead
+    # of the producers and consumers above; the history goes to <scenario>.history.jsonl
+    jepsen: Literal["queue", "txn"] | None = None
+    clients: int = Field(default=12, ge=1, le=64)  # client processes at a time
+    poll_share: float = Field(default=0.5, ge=0, le=1)  # queue: polls among sends and polls
+    poll_ms: int = Field(default=20, ge=1, le=10_000)  # a poll waits this long for a first record
+    poll_max: int = Field(default=500, ge=1, le=100_000)  # records per poll, at most
+    reassign_share: float = Field(default=0.01, ge=0, le=1)  # ops that assign or subscribe
+    crash_share: float = Field(default=0.0005, ge=0, le=1)  # ops that kill the client process
 
     @property
     def needs_kafka_client(self) -> bool:
-        return self.client == "kafka" or self.group_members > 0 or self.compacted_keys > 0
+        return (self.client == "kafka" or self.group_members > 0 or self.compacted_keys > 0
+                or self.jepsen is not None)
 
 
 class FaultSpec(_Model):
@@ -92,16 +105,24 @@ class Expectations(_Model):
     offline_seen: bool | None = None  # some sample showed the partition without leader
     max_unavailability_s: float | None = None  # longest gap between ok writes
     max_recovery_s: float = 15.0  # liveness bound after healing
+    # Jepsen's anomalies (a Jepsen workload): default "none" for each
+    anomalies: dict[str, AnomalyExpectation] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _names(self):
         unknown = set(self.checks) - set(CHECK_NAMES)
         if unknown:
             raise ValueError(f"unknown checks {sorted(unknown)}; known: {', '.join(CHECK_NAMES)}")
+        unknown = set(self.anomalies) - set(ANOMALY_NAMES)
+        if unknown:
+            raise ValueError(f"unknown anomalies {sorted(unknown)}; known: {', '.join(ANOMALY_NAMES)}")
         return self
 
     def verdict(self, check: str) -> str:
         return self.checks.get(check, "pass")
+
+    def anomaly(self, name: str) -> str:
+        return self.anomalies.get(name, "none")
 
 
 class Scenario(_Model):

@@ -4,6 +4,10 @@ Specs (the scenario files' and the CLI's spelling):
 
     leader:<topic>-<p>    the partition's leader
     follower:<topic>-<p>  one of its follower replicas (running ones first), picked with rng
+    group-coordinator:<group>       the coordinator of that consumer group (the leader of
+                          its __consumer_offsets partition)
+    txn-coordinator:<id>  the transaction coordinator of that transactional id (the
+                          leader of its __transaction_state partition)
     controller            the active controller (the Raft leader, per GET .../quorum)
     controllers           every controller node
     node:<id>             that node
@@ -22,10 +26,13 @@ import random
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+from kraft.groups.coordinator_placement import OFFSETS_TOPIC, coordinator_partition
 from kraft.server.local_cluster import http_json
+from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition
 
 ASK_TIMEOUT_S = 2.0
-SPECS = ("leader:<topic>-<partition>", "follower:<topic>-<partition>", "controller",
+SPECS = ("leader:<topic>-<partition>", "follower:<topic>-<partition>", "group-coordinator:<group>",
+         "txn-coordinator:<transactional id>", "controller",
          "controllers", "node:<id>", "random", "all")
 
 
@@ -53,6 +60,10 @@ def resolve(cluster, spec: str, rng: random.Random | None = None) -> list[int]:
             raise TargetUnavailable(f"partition {topic}-{partition} has no follower replica "
                                     f"(replicas {view.get('replica_ids')}, leader {leader})")
         return [rng.choice(running or followers)]
+    if kind in ("group-coordinator", "txn-coordinator"):
+        if not arg:
+            raise ValueError(f"bad fault target {spec!r}: expected {kind}:<{'group' if kind[0] == 'g' else 'id'}>")
+        return [coordinator(cluster, kind, arg)]
     if arg:
         if kind != "node":
             raise ValueError(f"bad fault target {spec!r}: {kind!r} takes no argument")
@@ -71,6 +82,24 @@ def resolve(cluster, spec: str, rng: random.Random | None = None) -> list[int]:
     if kind == "all":
         return sorted(cluster.hosts)
     raise ValueError(f"unknown fault target {spec!r}; expected one of {', '.join(SPECS)}")
+
+
+def coordinator(cluster, kind: str, name: str) -> int:
+    """The node coordinating a group ("group-coordinator") or a transactional id
+    ("txn-coordinator"): the leader of its partition of the internal topic, placed as
+    Kafka places it (kraft's own placement functions)."""
+    topic = OFFSETS_TOPIC if kind == "group-coordinator" else TXN_STATE_TOPIC
+    count = 0
+    for status, body in _ask_all(cluster, f"/topics/{topic}/partitions").values():
+        if status == 200 and isinstance(body, dict):
+            count = max(count, len(body.get("data", [])))
+    if not count:
+        raise TargetUnavailable(f"{topic} does not exist yet (no {kind.split('-')[0]} used so far)")
+    partition = coordinator_partition(name, count) if topic == OFFSETS_TOPIC else txn_partition(name, count)
+    leader = partition_view(cluster, topic, partition).get("leader_id")
+    if leader is None:
+        raise TargetUnavailable(f"{topic}-{partition} (the coordinator of {name!r}) has no leader now")
+    return leader
 
 
 def parse_topic_partition(arg: str, spec: str = "") -> tuple[str, int]:

@@ -65,7 +65,35 @@ def _error_kind(error: str) -> str:
     return " ".join(parts[:2])[:60]
 
 
-def judge(expect: Expectations, checks, h: History) -> tuple[Verdict, dict]:
+def jepsen_rows(expect: Expectations, report, final_complete: bool | None) -> list[Row]:
+    """Rows for Jepsen's checks (report: a JepsenReport): one per anomaly found or
+    expected to be found, and one for the whole that fails on any anomaly not expected
+    and on a final poll that did not reach the end (lost writes could not be judged)."""
+    found = report.anomalies()
+    rows = []
+    for name in sorted(set(found) | {n for n, e in expect.anomalies.items() if e == "found"}):
+        expected, n = expect.anomaly(name), found.get(name, 0)
+        ok = expected == "any" or (n > 0) == (expected == "found")
+        finding = next((f for f in report.findings if f.name == name), None)
+        example = finding.example(report.strict) if finding is not None else None
+        rows.append(Row(f"jepsen {name}", expected, str(n), ok,
+                        f"e.g. {example.text}" if example is not None and n else "none found"))
+    unexpected = sorted(n for n in found if expect.anomaly(n) == "none")
+    stats = report.stats
+    summary = (f"{stats.get('ops', 0)} ops checked; final poll "
+               + ("reached every partition's end" if final_complete else "did NOT reach every partition's end")
+               + ("; unexpected: " + ", ".join(f"{n} {found[n]}" for n in unexpected) if unexpected else ""))
+    allowed = report.allowed()
+    if allowed:
+        summary += "; allowed by Kafka's model: " + ", ".join(f"{n} {c}" for n, c in sorted(allowed.items()))
+    rows.append(Row("jepsen", "no unexpected anomaly", f"{len(unexpected)} unexpected",
+                    not unexpected and bool(final_complete), summary))
+    return rows
+
+
+def judge(expect: Expectations, checks, h: History, jepsen=None,
+          jepsen_final_complete: bool | None = None) -> tuple[Verdict, dict]:
+    """jepsen: the JepsenReport of a Jepsen workload's history, judged too."""
     facts = measure(h)
     v = Verdict()
     for c in checks:
@@ -101,4 +129,7 @@ def judge(expect: Expectations, checks, h: History) -> tuple[Verdict, dict]:
         v.rows.append(Row("max_unavailability", f"<= {expect.max_unavailability_s}s", f"{gap}s",
                           gap <= expect.max_unavailability_s,
                           f"longest gap between acknowledged writes after the first fault: {gap}s"))
+    if jepsen is not None:
+        v.rows.extend(jepsen_rows(expect, jepsen, jepsen_final_complete))
+        facts["anomalies"] = jepsen.anomalies()
     return v, facts

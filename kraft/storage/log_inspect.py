@@ -37,6 +37,16 @@ def read_records(partition_dir: Path) -> list[tuple[int, int, bytes | None, byte
     return out
 
 
+def control_offsets(partition_dir: Path) -> list[int]:
+    """The offsets control batches (transaction markers) take, ascending."""
+    out: list[int] = []
+    for _, _, raw in read_batches(partition_dir):
+        header = BatchHeader.parse(raw)
+        if header.is_control:
+            out.extend(range(header.base_offset, header.last_offset + 1))
+    return out
+
+
 def producer_batches(partition_dir: Path) -> list[tuple[int, int, int, int, int]]:
     """(base offset, last offset, producer id, producer epoch, base sequence) of each
     valid batch an idempotent producer wrote."""
