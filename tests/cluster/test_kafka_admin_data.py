@@ -105,18 +105,23 @@ def partition_view(c, topic: str, partition: int = 0, node: int = 1) -> dict:
     return body
 
 
-def earliest(ck_admin, topic: str, partition: int = 0) -> int:
-    """ListOffsets EARLIEST, retried (bounded: about 30 s) through STALE_METADATA: after
-    a leader change or restart librdkafka's admin client may take a while to refresh."""
+def earliest(ck_admin, topic: str, partition: int = 0, c=None) -> int:
+    """ListOffsets EARLIEST, retried (bounded: about 45 s) through STALE_METADATA: after
+    a leader change or a restart of every node librdkafka's admin client may keep its
+    old view for a while; with the cluster given, a new client is made now and then."""
     tp = TopicPartition(topic, partition)
-    for _ in range(150):
+    client, last = ck_admin, None
+    for attempt in range(1, 226):
         try:
-            return ck_admin.list_offsets({tp: cadmin.OffsetSpec.earliest()})[tp].result(30).offset
+            return client.list_offsets({tp: cadmin.OffsetSpec.earliest()})[tp].result(30).offset
         except confluent_kafka.KafkaException as exc:
-            if exc.args[0].code() not in STALE_METADATA:
+            last = exc.args[0]
+            if last.code() not in STALE_METADATA:
                 raise
+            if c is not None and attempt % 25 == 0:
+                client = cadmin.AdminClient(ck_conf(c))
             time.sleep(0.2)
-    raise AssertionError(f"no leader answered ListOffsets for {topic}-{partition}")
+    raise AssertionError(f"no leader answered ListOffsets for {topic}-{partition} (last: {last})")
 
 
 def offsets_from_the_beginning(c, topic: str, count: int, partition: int = 0) -> list[int]:
@@ -149,7 +154,7 @@ def kp_beginning(c, topic: str, partition: int = 0) -> int:
 
 
 def assert_starts_at(c, ck_admin, topic: str, start: int, end: int) -> None:
-    assert earliest(ck_admin, topic) == start
+    assert earliest(ck_admin, topic, c=c) == start
     assert offsets_from_the_beginning(c, topic, end - start) == list(range(start, end))
     assert kp_beginning(c, topic) == start
 

@@ -227,6 +227,7 @@ def test_jepsen_workloads_find_no_anomaly_under_kills_and_an_isolated_leader(nam
     assert {"assign", "subscribe", f, "poll"} <= {line["f"] for line in lines}  # the final client polls
 
 
+@pytest.mark.soak  # about 40 s; the default suite keeps the unclean-loss control for the lab's own checks
 def test_jepsen_queue_unclean_negative_control_finds_lost_writes(tmp_path):
     """With min ISR 1 and unclean election on, a stale follower is elected: Jepsen's
     lost-write must be found (a checker that cannot fail would show here), and the lab's
