@@ -205,6 +205,7 @@ def _check_cli(path) -> tuple[int, dict]:
 
 
 @pytest.mark.skipif(not NETWORK_OK, reason=f"the Jepsen scenarios isolate a leader: {NETWORK_WHY}")
+@pytest.mark.soak  # about 37 s each: the default suite keeps its 12 minutes (transactions under kill -9: test_transactions_faults)
 @pytest.mark.parametrize("name,f", [("jepsen-queue", "send"), ("jepsen-txn", "txn")])
 def test_jepsen_workloads_find_no_anomaly_under_kills_and_an_isolated_leader(name, f, tmp_path):
     """Real confluent-kafka client processes under a leader kill, a coordinator kill and
