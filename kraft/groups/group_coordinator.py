@@ -34,11 +34,11 @@ from kraft.groups.kafka_client_group import KafkaClientGroup
 from kraft.groups.consumer_instance import READ_COMMITTED, ConsumerInstance, InstanceConfig
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS, coordinator_partition
 from kraft.groups.rest_instance_group import RestInstanceGroup
+from kraft.groups.partition_leadership import follow_partitions
 from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record, marker_is_commit, tombstone_record
 from kraft.groups.group_deletion import Key, Membership, check_group_deletable, offsets_to_delete
 from kraft.config.cluster import GroupSettings
 from kraft.errors import (
-    DamagedLog,
     ConsumerConflict,
     ConsumerInstanceExists,
     ConsumerInstanceNotFound,
@@ -146,21 +146,10 @@ class GroupCoordinator:
         image, rm = self._image(), self._replicas
         if rm is None:
             return  # not a broker: it leads nothing, it only forwards
-        topic = image.topic(OFFSETS_TOPIC)
-        count = len(topic.partitions) if topic is not None else 0
-        for p in list(self._loaded):
-            replica = rm.replica(OFFSETS_TOPIC, p) if p < count else None
-            if replica is None or not replica.is_leader or replica.leader_epoch != self._loaded[p].leader_epoch:
-                self._unload(p)
-        for p in range(count):
-            replica = rm.replica(OFFSETS_TOPIC, p)
-            if replica is not None and replica.is_leader and p not in self._loaded:
-                try:
-                    self._load(p, replica)
-                except DamagedLog as exc:  # its repair moves leadership; say it once per epoch
-                    if self._damaged_seen.get(p) != replica.leader_epoch:
-                        self._damaged_seen[p] = replica.leader_epoch
-                        log.warning("coordinator: offsets partition %d not loaded: %s", p, exc.message)
+        follow_partitions(OFFSETS_TOPIC, image, rm,
+                          lambda p: self._loaded[p].leader_epoch if p in self._loaded else None,
+                          self._load, self._unload, lambda: list(self._loaded), self._damaged_seen,
+                          "group coordinator")
         if image.offset == self._counted_at:
             return  # topics change only with the image: no pass over them every tick
         self._counted_at = image.offset

@@ -48,7 +48,6 @@ from kraft.errors import (
     ConcurrentTransactions,
     CoordinatorLoadInProgress,
     CoordinatorNotAvailable,
-    DamagedLog,
     InvalidProducerIdMapping,
     MessageTooLarge,
     NotCoordinator,
@@ -62,6 +61,7 @@ from kraft.errors import (
     UnknownTopicOrPartition,
 )
 from kraft.groups.coordinator_placement import DEFAULT_OFFSETS_TOPIC_PARTITIONS, OFFSETS_TOPIC, coordinator_partition
+from kraft.groups.partition_leadership import follow_partitions
 from kraft.metadata.image import MetadataImage
 from kraft.storage.record_batch import encode_batch
 from kraft.transactions import txn_log
@@ -236,21 +236,10 @@ class TransactionCoordinator:
         image, rm = self._image(), self._replicas
         if rm is None or self._closed:
             return  # not a broker: it leads nothing; or shut down
-        topic = image.topic(TXN_STATE_TOPIC)
-        count = len(topic.partitions) if topic is not None else 0
-        for p in list(self._loaded):
-            replica = rm.replica(TXN_STATE_TOPIC, p) if p < count else None
-            if replica is None or not replica.is_leader or replica.leader_epoch != self._loaded[p].coordinator_epoch:
-                self._unload(p)
-        for p in range(count):
-            replica = rm.replica(TXN_STATE_TOPIC, p)
-            if replica is not None and replica.is_leader and p not in self._loaded:
-                try:
-                    self._load(p, replica)
-                except DamagedLog as exc:  # its repair moves leadership; say it once per epoch
-                    if self._damaged_seen.get(p) != replica.leader_epoch:
-                        self._damaged_seen[p] = replica.leader_epoch
-                        log.warning("transaction coordinator: partition %d not loaded: %s", p, exc.message)
+        follow_partitions(TXN_STATE_TOPIC, image, rm,
+                          lambda p: self._loaded[p].coordinator_epoch if p in self._loaded else None,
+                          self._load, self._unload, lambda: list(self._loaded), self._damaged_seen,
+                          "transaction coordinator")
 
     def _load(self, p: int, replica) -> None:
         started = time.monotonic()
