@@ -9,6 +9,7 @@ import asyncio
 import datetime
 import io
 import struct
+import threading
 import time
 
 import pytest
@@ -54,15 +55,41 @@ def lags(c, group: str) -> list[dict]:
 
 # -- librdkafka, cooperative-sticky ----------------------------------------------------------
 class CooperativeMember:
-    """One confluent-kafka consumer of the group; every record it returns is committed at
-    once (synchronously), so a partition that moves resumes right after it."""
+    """One confluent-kafka consumer of the group, polled by its own thread as an application
+    would (a synchronous commit waits behind the member's JoinGroup on the coordinator's
+    connection, and that JoinGroup waits for the other members: one thread polling them all
+    in turn would hold the rebalance up). Every record it returns is committed at once
+    (synchronously), so a partition that moves resumes right after it."""
 
-    def __init__(self, name: str, conf: dict, topic: str):
+    def __init__(self, name: str, conf: dict, topic: str, consumed: list):
         self.name = name
         self.revoked: list[set] = []
         self.pending: dict[tuple[str, int], int] = {}  # commits the group refused for now (rebalancing)
         self.consumer = confluent_kafka.Consumer({**conf, "client.id": name})
         self.consumer.subscribe([topic], on_revoke=self._on_revoke)
+        self._owned: frozenset = frozenset()
+        self._stop = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, args=(consumed,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, consumed: list) -> None:
+        while not self._stop.is_set():
+            self.poll(consumed)
+            self._owned = frozenset((tp.topic, tp.partition) for tp in self.consumer.assignment())
+
+    def stop(self) -> None:
+        """Stop polling (bounded: a poll lasts 0.1 s, a commit at most the client's timeout)."""
+        self._stop.set()
+        self._thread.join(90)
+        assert not self._thread.is_alive(), f"{self.name} did not stop polling"
+
+    def close(self) -> None:
+        if not self._stop.is_set():
+            self.stop()
+        if not self._closed:
+            self._closed = True
+            self.consumer.close()
 
     def _on_revoke(self, consumer, partitions):
         gone = {(p.topic, p.partition) for p in partitions}
@@ -91,7 +118,8 @@ class CooperativeMember:
         return False
 
     def owned(self) -> set:
-        return {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        """What it owned after its last poll."""
+        return set(self._owned)
 
     def poll(self, consumed: list) -> None:
         self._commit_pending()
@@ -107,19 +135,18 @@ class CooperativeMember:
             self.pending[tp] = msg.offset() + 1
 
 
-def settle(members: list[CooperativeMember], consumed: list, partitions: int, until=lambda: True,
+def settle(members: list[CooperativeMember], partitions: int, until=lambda: True,
            timeout_s: float = 90) -> dict[str, set]:
-    """Poll every member until each partition is owned and the counts are balanced (and
-    `until()`); returns who owns what."""
+    """Wait until each partition is owned and the counts are balanced (and `until()`);
+    returns who owns what."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for m in members:
-            m.poll(consumed)
         owned = {m.name: m.owned() for m in members}
         counts = [len(o) for o in owned.values()]
         if (len(set().union(*owned.values())) == partitions and max(counts) - min(counts) <= 1
                 and sum(counts) == partitions and until()):
             return owned
+        time.sleep(0.1)
     raise AssertionError(f"the group did not settle: {[(m.name, sorted(m.owned())) for m in members]}")
 
 
@@ -137,10 +164,10 @@ def test_librdkafka_cooperative_sticky_group_forms_rebalances_incrementally_and_
     values = [f"first-{i}".encode() for i in range(300)]
     sent = produce(cluster, topic, values)
     consumed: list = []
-    members = [CooperativeMember(f"c{i}", conf, topic) for i in range(3)]
-    newcomer = None
+    members = [CooperativeMember(f"c{i}", conf, topic, consumed) for i in range(3)]
+    everyone = list(members)  # closed at the end, whatever happened
     try:
-        owned = settle(members, consumed, partitions)
+        owned = settle(members, partitions)
         assert_each_partition_has_one_owner(owned, topic, partitions)
         assert all(len(o) == 2 for o in owned.values()), owned
 
@@ -148,9 +175,10 @@ def test_librdkafka_cooperative_sticky_group_forms_rebalances_incrementally_and_
         before = owned
         for m in members:
             m.revoked.clear()
-        newcomer = CooperativeMember("c3", conf, topic)
+        newcomer = CooperativeMember("c3", conf, topic, consumed)
         members.append(newcomer)
-        owned = settle(members, consumed, partitions, until=lambda: bool(newcomer.owned()))
+        everyone.append(newcomer)
+        owned = settle(members, partitions, until=lambda: bool(newcomer.owned()))
         assert_each_partition_has_one_owner(owned, topic, partitions)
         revoked = set().union(*(r for m in members[:3] for r in m.revoked))
         assert revoked == owned["c3"], (revoked, owned)  # what moved went to the newcomer only
@@ -169,11 +197,12 @@ def test_librdkafka_cooperative_sticky_group_forms_rebalances_incrementally_and_
         leaving = members.pop(1)
         # what it read must be committed before it goes (a commit refused while the group
         # completed a rebalance is still pending): Kafka's consumers commit on close too
+        leaving.stop()
         deadline = time.monotonic() + 30
         while leaving._commit_pending() and time.monotonic() < deadline:
             time.sleep(0.1)
-        leaving.consumer.close()
-        owned = settle(members, consumed, partitions)
+        leaving.close()
+        owned = settle(members, partitions)
         assert_each_partition_has_one_owner(owned, topic, partitions)
         for m in members:
             assert before[m.name] <= owned[m.name], (m.name, before, owned)
@@ -185,8 +214,9 @@ def test_librdkafka_cooperative_sticky_group_forms_rebalances_incrementally_and_
         values += more
         deadline = time.monotonic() + 60
         while len(consumed) < len(values) and time.monotonic() < deadline:
-            for m in members:
-                m.poll(consumed)
+            time.sleep(0.1)
+        for m in members:
+            m.stop()
         for _ in range(20):  # the last refused commits, if any
             if not any([m._commit_pending() for m in members]):
                 break
@@ -194,8 +224,8 @@ def test_librdkafka_cooperative_sticky_group_forms_rebalances_incrementally_and_
         rows = {row["partition_id"]: row for row in lags(cluster, group)}
         owners = {row["partition_id"]: row["consumer_id"] for row in rows.values()}
     finally:
-        for m in members:
-            m.consumer.close()
+        for m in everyone:
+            m.close()
 
     at = [(p, o) for _, p, o, _ in consumed]
     assert len(at) == len(set(at)), "a record was consumed twice"

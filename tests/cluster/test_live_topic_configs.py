@@ -224,5 +224,6 @@ def test_log_append_time_replaces_the_producers_timestamps(cluster, topic):
     set_config(cluster, topic, "message.timestamp.type", "LogAppendTime")
     produced(cluster, topic, [{"value": "append-time", "timestamp": 1000}])
     records = read_all(cluster, topic)
-    assert records[0]["timestamp"] == 1000
+    assert [r["value"] for r in records] == ["create-time", "append-time"], records
+    assert records[0]["timestamp"] == 1000, records
     assert abs(records[1]["timestamp"] - time.time() * 1000) < 60_000, records[1]
