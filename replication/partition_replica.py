@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
+import asyncio
 import logging
 import time
 
 from kraft.metadata.image import PartitionRegistration
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.change_signal import ChangeSignal
+from kraft.replication.commit_waiters import CommitWaiters
 from kraft.replication.leader_state import LeaderState
 from kraft.replication.log_dir_health import LogDirHealth, is_dir_failure
 from kraft.storage.max_timestamp import MaxTimestamp
@@ -56,6 +58,7 @@ class PartitionReplica:
         self.leader_epoch = -1
         self.partition_epoch = -1
         self.changed = ChangeSignal()  # appends, HW moves, role changes
+        self._commits = CommitWaiters()  # acks=all writers, woken when the HW covers them
         # what a follower last heard from its leader (for the partition API views)
         self.leader_offsets = (-1, -1, -1)
         self.disk: LogDirHealth | None = None  # the broker's (set by the replica manager)
@@ -78,13 +81,13 @@ class PartitionReplica:
                 self._become_leader(reg, now, min_isr)
                 return "leader"
             if min_isr != self.leader.min_isr and self.leader.on_min_isr(min_isr):
-                self.changed.pulse()
+                self.signal_change()
             if reg.partition_epoch != self.partition_epoch:
                 self.partition_epoch = reg.partition_epoch
                 if reg.replicas != self.leader.replicas:
                     self.leader.on_replicas_changed(reg.replicas, now)
                 if self.leader.on_isr_committed(reg.isr, reg.partition_epoch):
-                    self.changed.pulse()
+                    self.signal_change()
             return None
         changed = self.leader is not None or reg.leader != self.leader_id \
             or reg.leader_epoch != self.leader_epoch
@@ -94,11 +97,22 @@ class PartitionReplica:
         self.leader_id, self.leader_epoch = reg.leader, reg.leader_epoch
         self.partition_epoch = reg.partition_epoch
         if changed:
-            self.changed.pulse()  # acks=all waiters learn they lost leadership
+            self.signal_change()  # acks=all waiters learn they lost leadership
             return "follower"
         return None
 
+    def signal_change(self) -> None:
+        """Wake the long-polls (followers' and consumers' fetches, DeleteRecords) to look
+        again, and the acks=all writers the HW now covers, or all of them when this
+        replica no longer leads."""
+        self.changed.pulse()
+        if self.leader is None:
+            self._commits.release_all()
+        else:
+            self._commits.release_below(self.leader.hw)
+
     def _become_leader(self, reg: PartitionRegistration, now: int, min_isr: int) -> None:
+        self._commits.release_all()  # writers of an earlier epoch learn it ended
         leo = self.log.log_end_offset
         hw = self.leader.hw if self.leader else self.follower_hw
         self.log.leader_epoch_cache.assign(reg.leader_epoch, leo)
@@ -107,7 +121,7 @@ class PartitionReplica:
         self.leader.on_append(leo)  # RF 1: HW = LEO at once
         self.leader_id, self.leader_epoch = self.broker_id, reg.leader_epoch
         self.partition_epoch = reg.partition_epoch
-        self.changed.pulse()
+        self.signal_change()
 
     def _require_leader(self, epoch: int | None = None) -> LeaderState:
         if self.leader is None or (epoch is not None and self.leader_epoch != epoch):
@@ -154,7 +168,7 @@ class PartitionReplica:
             raise self._dir_failed(disk) from None
         leader.on_append(self.log.log_end_offset)
         self.log.maybe_flush()
-        self.changed.pulse()
+        self.signal_change()
         return written
 
     def _dir_failed(self, disk: LogDirHealth) -> LogDirFailed:
@@ -180,7 +194,11 @@ class PartitionReplica:
                 raise OutcomeUnknown(
                     f"timeout: the write to {self.topic}-{self.partition} was not replicated "
                     "to the in-sync replicas in time; outcome unknown")
-            await self.changed.wait(left)
+            try:
+                async with asyncio.timeout(left):
+                    await self._commits.past(last_offset)
+            except TimeoutError:
+                pass  # the deadline is checked above
 
     # -- consume (leader) ------------------------------------------------------------------
     def readable_range(self) -> tuple[int, int]:
@@ -241,7 +259,7 @@ class PartitionReplica:
         if req.current_leader_epoch < self.leader_epoch:
             return fp.PartitionData(**base, error=fp.FENCED_LEADER_EPOCH), None
         if leader.on_follower_log_start(replica_id, req.log_start_offset):
-            self.changed.pulse()  # a DeleteRecords may be waiting for this follower
+            self.signal_change()  # a DeleteRecords may be waiting for this follower
         log = self.log
         offsets: dict[str, Any] = {"high_watermark": leader.hw, "log_start_offset": log.log_start_offset,
                    "log_end_offset": log.log_end_offset}
@@ -256,7 +274,7 @@ class PartitionReplica:
             return fp.PartitionData(**base, **offsets, error=fp.OFFSET_OUT_OF_RANGE), None
         hw_moved, proposal = leader.on_follower_fetch(replica_id, req.fetch_offset, now)
         if hw_moved:
-            self.changed.pulse()
+            self.signal_change()
             offsets["high_watermark"] = leader.hw
         try:
             data = log.read(req.fetch_offset, max_bytes) if req.fetch_offset < log.log_end_offset else b""
@@ -371,7 +389,7 @@ class PartitionReplica:
                                      f"log start of {self.topic}-{self.partition} ({exc.strerror or exc}); "
                                      "retry") from exc
         if moved:
-            self.changed.pulse()
+            self.signal_change()
         return target
 
     async def wait_low_watermark(self, target: int, live_brokers: Callable[[], Collection[int]],
@@ -400,7 +418,7 @@ class PartitionReplica:
         leader, which refills it); returns the new log end offset."""
         end = self.log.repair_from(max(offset, self.log.log_start_offset))
         self.follower_hw = min(self.follower_hw, end)
-        self.changed.pulse()
+        self.signal_change()
         return end
 
     def offsets_view(self) -> dict:

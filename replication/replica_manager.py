@@ -129,7 +129,7 @@ class ReplicaManager:
                 if replica.leader is not None:
                     replica.follower_hw = replica.leader.hw
                     replica.leader = None  # acks=all waiters answer now, not at their timeout
-                    replica.changed.pulse()
+                    replica.signal_change()
                 self.logs.close_cleanly(replica)
             self.hosted.clear()
             if self.logs_intact is not None:

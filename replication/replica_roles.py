@@ -166,6 +166,6 @@ class ReplicaRoles:
         replica = self._replicas.pop(key)
         self._repairs.forget(key)
         replica.leader = None
-        replica.changed.pulse()
+        replica.signal_change()
         self._logs.delete(replica.log)
         log.info("removed replica %s-%d", replica.topic, replica.partition)

@@ -35,6 +35,7 @@ BODY_TIMEOUT_S = 30.0
 MAX_IN_FLIGHT = 16                         # requests of one connection begun and not yet answered
 WRITE_TIMEOUT_S = 30.0
 _SIZE = struct.Struct(">i")
+_NOTHING_HELD = object()  # _write_answers: no queue item taken ahead
 
 
 class ByteBudget:
@@ -64,6 +65,7 @@ class KafkaListener:
         self._budget = ByteBudget(QUEUED_REQUEST_BYTES)
         self._connections: set[asyncio.Task] = set()
         self._server: asyncio.Server | None = None
+        self.requests_in_flight = 0  # read and not yet answered, every connection (/metrics)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -128,16 +130,18 @@ class KafkaListener:
         all three owned by one task group, so any failure ends them together."""
         answers: asyncio.Queue[tuple[asyncio.Task, asyncio.Event] | None] = asyncio.Queue(MAX_IN_FLIGHT)
         unsent: set[FileSlice] = set()  # slices of answers served but not sent yet
+        owed = _Owed()
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._write_answers(answers, writer, unsent))
-                await self._read_requests(reader, writer, answers, tg, unsent)
+                tg.create_task(self._write_answers(answers, writer, unsent, owed))
+                await self._read_requests(reader, writer, answers, tg, unsent, owed)
         finally:
+            self.requests_in_flight -= owed.count  # the connection ended with these unanswered
             for part in unsent:  # the connection ended first: their descriptors close here
                 part.close()
 
     async def _read_requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                             answers: asyncio.Queue, tg: asyncio.TaskGroup, unsent: set) -> None:
+                             answers: asyncio.Queue, tg: asyncio.TaskGroup, unsent: set, owed: "_Owed") -> None:
         while True:
             async with asyncio.timeout(IDLE_TIMEOUT_S):
                 (size,) = _SIZE.unpack(await reader.readexactly(4))
@@ -162,6 +166,8 @@ class KafkaListener:
             del frame
             turn = asyncio.Event()  # set once the next request may start
             await answers.put((tg.create_task(self._serve_one(request, turn, size, unsent)), turn))
+            owed.count += 1  # queued for its answer; with the queue full, nothing more is read
+            self.requests_in_flight += 1
             await turn.wait()
 
     async def _serve_one(self, request: Request, turn: asyncio.Event, size: int, unsent: set):
@@ -174,17 +180,45 @@ class KafkaListener:
             unsent.update(part for part in response if isinstance(part, FileSlice))
         return response
 
-    async def _write_answers(self, answers: asyncio.Queue, writer: asyncio.StreamWriter, unsent: set) -> None:
-        while (next_answer := await answers.get()) is not None:
-            served, turn = next_answer
+    async def _write_answers(self, answers: asyncio.Queue, writer: asyncio.StreamWriter, unsent: set,
+                             owed: "_Owed") -> None:
+        item = await answers.get()
+        while item is not None:
+            served, turn = item
             response = await served
+            answered = [turn]
+            held: object = _NOTHING_HELD
             if isinstance(response, list):
                 await self._send_parts(response, writer, unsent)
-            elif response is not None:
-                writer.write(response)
-                async with asyncio.timeout(WRITE_TIMEOUT_S):
-                    await writer.drain()
-            turn.set()  # written (or none owed): a request that did not pipeline lets the next in
+            else:
+                chunks = [response] if response is not None else []
+                held = self._take_served(answers, chunks, answered)
+                if chunks:  # the answers served by now leave in one write (one send, not one each)
+                    writer.writelines(chunks)
+                    if writer.transport.get_write_buffer_size() > writer.transport.get_write_buffer_limits()[1]:
+                        async with asyncio.timeout(WRITE_TIMEOUT_S):
+                            await writer.drain()  # the client reads slowly: wait for it, bounded
+            for turn in answered:
+                owed.count -= 1
+                self.requests_in_flight -= 1
+                turn.set()  # written (or none owed): a request that did not pipeline lets the next in
+            item = await answers.get() if held is _NOTHING_HELD else held
+
+    @staticmethod
+    def _take_served(answers: asyncio.Queue, chunks: list, answered: list) -> object:
+        """Move the queued answers that are already served (bytes) into chunks, in order;
+        returns the first queue item that is not one (to await next), or _NOTHING_HELD."""
+        while not answers.empty():
+            item = answers.get_nowait()
+            if item is None or not item[0].done():
+                return item
+            response = item[0].result()  # a handler's failure ends the connection, as awaiting it would
+            if isinstance(response, list):
+                return item  # file slices: sent on their own
+            if response is not None:
+                chunks.append(response)
+            answered.append(item[1])
+        return _NOTHING_HELD
 
     @staticmethod
     async def _send_parts(parts: list, writer: asyncio.StreamWriter, unsent: set) -> None:
@@ -219,6 +253,13 @@ class KafkaListener:
         connection closes."""
         log.info("closing a Kafka connection from %s: %s", _peer(writer), why)
         await answers.put(None)
+
+
+class _Owed:
+    """A connection's requests queued for their answers and not answered yet."""
+
+    def __init__(self) -> None:
+        self.count = 0
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

@@ -29,8 +29,12 @@ async def handle(node: BrokerServices, head, request) -> dict | None:
             appended[key] = await _append_one(node, topic.name, int(part.index), part.records or b"",
                                               acks, timeout_ms, request.transactional_id)
     ordering.let_next_request_start()  # the connection's next produce may append now
-    results = dict(zip(appended, await asyncio.gather(*(_committed(node, key, outcome)
-                                                         for key, outcome in appended.items()))))
+    if len(appended) == 1:  # the common case: no task per partition to wait with
+        (key, outcome), = appended.items()
+        results = {key: await _committed(node, key, outcome)}
+    else:
+        results = dict(zip(appended, await asyncio.gather(*(_committed(node, key, outcome)
+                                                             for key, outcome in appended.items()))))
     if acks == 0:
         return None  # Kafka answers acks=0 with silence
     return _answer(request, results)

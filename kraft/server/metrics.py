@@ -10,7 +10,7 @@ import time
 from typing import Protocol
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from kraft.broker.data_plane import DataPlane
@@ -118,6 +118,19 @@ class NodeMetrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
+
+        # saturation: how late the event loop runs what is due, and how many Kafka requests
+        # wait for their answer (read and not yet answered; the listener stops reading a
+        # connection with 16 of them, so past the knee the backlog stays bounded here)
+        self.event_loop_lag = Histogram(
+            "kraft_event_loop_lag_seconds",
+            "how much later than due the node's event loop woke a timer (sampled every 0.25 s)",
+            registry=self.registry,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.kafka_requests_in_flight = Gauge(
+            "kraft_kafka_requests_in_flight", "Kafka requests read and not yet answered, all connections",
+            registry=self.registry)
 
     def middleware(self):
         histogram = self.request_latency

@@ -36,6 +36,7 @@ from kraft.kafka.listener import KafkaListener
 from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
 from kraft.server import tls
+from kraft.server.loop_lag import LoopLagProbe
 from kraft.server.metrics import NodeMetrics
 from kraft.server.security_notice import unenforced_security
 from kraft.server.startup_failure import NodeCannotStart, listening
@@ -391,6 +392,9 @@ class Node:
                                shutdown_timeout=SHUTDOWN_GRACE_S)
         kafka = (KafkaListener(services, self.node_config.host, self.node_config.kafka_port, self.tls_server)
                  if self.node_config.kafka_port is not None else None)
+        if kafka is not None:
+            listener = kafka
+            self.metrics.kafka_requests_in_flight.set_function(lambda: listener.requests_in_flight)
         try:
             await self.peers.open()
             if self.quorum is not None:
@@ -428,6 +432,7 @@ class Node:
                 tasks.append(tg.create_task(transactions.run(), name="transaction-coordinator"))
                 tasks.append(tg.create_task(data_plane.unacked.run(), name="acks0-writes"))
                 tasks.append(tg.create_task(self.connections.run(), name="http-connection-guard"))
+                tasks.append(tg.create_task(LoopLagProbe(self.metrics.event_loop_lag).run(), name="loop-lag-probe"))
                 await stop.wait()
                 started = time.monotonic()
                 if self.lifecycle is not None:
