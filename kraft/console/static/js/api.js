@@ -38,7 +38,9 @@ function authHeader() {
 export async function call(path, { method = "GET", body, headers = {}, base = "", timeout = TIMEOUT_MS, text = false, auth = true } = {}) {
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(), timeout);
-  const init = { method, headers: { Accept: "application/json", ...(auth ? authHeader() : {}), ...headers }, signal: ctrl.signal };
+  // same origin: no browser password prompt on a 401 (the console asks itself)
+  const quiet = base ? {} : { "X-Requested-With": "XMLHttpRequest" };
+  const init = { method, headers: { Accept: "application/json", ...quiet, ...(auth ? authHeader() : {}), ...headers }, signal: ctrl.signal };
   if (body !== undefined) {
     init.body = typeof body === "string" ? body : JSON.stringify(body);
     if (!init.headers["Content-Type"]) init.headers["Content-Type"] = "application/json";

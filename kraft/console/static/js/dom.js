@@ -5,11 +5,20 @@ export function h(tag, attrs = {}, ...children) {
     if (v === null || v === undefined || v === false) continue;
     if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else if (k === "class") el.className = v;
+    else if (k === "style") setStyle(el, v);
     else if (v === true) el.setAttribute(k, "");
     else el.setAttribute(k, v);
   }
   append(el, children);
   return el;
+}
+
+// Through the CSSOM: the page's Content-Security-Policy refuses style attributes.
+function setStyle(el, text) {
+  for (const rule of text.split(";")) {
+    const at = rule.indexOf(":");
+    if (at > 0) el.style.setProperty(rule.slice(0, at).trim(), rule.slice(at + 1).trim());
+  }
 }
 
 function append(el, children) {

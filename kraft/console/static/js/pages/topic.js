@@ -28,8 +28,8 @@ export async function render(ctx) {
         [{ label: "Partition", num: true }, { label: "Leader" }, { label: "Epoch", num: true }, { label: "Replicas" }, { label: "ISR" },
           { label: "ELR" }, { label: "High watermark", num: true }, { label: "Log start", num: true }, { label: "Log end", num: true }],
         parts.map((p) => [p.partition_id, p.leader_id === null || p.leader_id < 0 ? h("span", { class: "bad" }, "none (offline)") : p.leader_id,
-          p.leader_epoch, p.replicas.join(", "),
-          h("span", { class: p.isr.length < p.replicas.length ? "warn" : "" }, p.isr.join(", ") || "empty"),
+          p.leader_epoch, p.replica_ids.join(", "),
+          h("span", { class: p.isr.length < p.replica_ids.length ? "warn" : "" }, p.isr.join(", ") || "empty"),
           (p.eligible_leader_replicas || []).join(", ") || "–", p.high_watermark ?? "–", p.log_start_offset ?? "–", p.log_end_offset ?? "–"])));
     } catch (err) { replace(partsBox, errorBox(err)); }
   });
