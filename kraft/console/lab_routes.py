@@ -27,7 +27,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(RUNS + "/{run_id}/report.json", report_json)
     r.add_get(RUNS + "/{run_id}/output", run_output)
     node = app[NODE_KEY]
-    app[LAB_KEY] = LabRuns(node.config.node(node.node_id).data_path / "lab")
+    app[LAB_KEY] = LabRuns(lambda: node.config.node(node.node_id).data_path / "lab")
     app.on_cleanup.append(_close)  # the node's shutdown stops a run
 
 

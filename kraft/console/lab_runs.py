@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from kraft.errors import BadRequest, LabRunInProgress, NotFound
 
@@ -41,11 +42,15 @@ class Run:
 
 
 class LabRuns:
-    def __init__(self, root: Path, first_address: int | None = None) -> None:
-        self.root = root
+    def __init__(self, root: Callable[[], Path], first_address: int | None = None) -> None:
+        self._root = root  # the node's data dir's lab/, looked up at first use
         self.first_address = first_address if first_address is not None else int(
             os.environ.get(LAB_FIRST_ADDRESS_ENV, DEFAULT_LAB_FIRST_ADDRESS))
         self._current: Run | None = None
+
+    @property
+    def root(self) -> Path:
+        return self._root()
 
     # -- starting and stopping ---------------------------------------------------------
     def start(self, scenario: str, duration: float | None, seed: int) -> dict:

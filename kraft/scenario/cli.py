@@ -118,8 +118,9 @@ def _run_all(scenarios, out_dir: Path, base, feed) -> tuple[bool, list[str]]:
         show_verdict(result)
         json_path, html_path = write_reports(result, out_dir)
         if feed is not None:
+            rows = result.verdict.rows if result.verdict is not None else []
             feed({"event": "verdict", "scenario": s.name, "passed": result.passed,
-                  "rows": [r.__dict__ for r in result.verdict.rows], "facts": result.facts,
+                  "rows": [r.__dict__ for r in rows], "facts": result.facts,
                   "report_json": json_path.name, "report_html": html_path.name})
         console.print(f"reports: {json_path}  {html_path}")
         if result.history_path is not None:

@@ -96,8 +96,26 @@ def test_a_scenario_started_from_the_lab_page_updates_its_live_view_while_it_run
         seen.add(counts.inner_text())
     assert len(seen) >= 2, f"the live view did not change: {seen}"
     assert "running" in text_of(lab, "#lab-state") or lab.locator("#lab-verdict").count()
+    status, body = http_json("POST", cluster.url(1) + "/v1/lab/runs", {"scenario": "baseline"})
+    assert (status, body["error_code"]) == (409, 40908) and "still running" in body["message"], body
     shoot(lab, "lab-running")
     _lab["page"] = lab
+
+
+@pytest.mark.parametrize("method, path, body, code", [
+    ("POST", "/v1/lab/runs", {"scenario": "no-such"}, 42206),
+    ("POST", "/v1/lab/runs", {"scenario": "baseline", "duration": 0}, 42206),
+    ("POST", "/v1/lab/runs", {"scenario": "baseline", "seed": "x"}, 42206),
+    ("POST", "/v1/lab/runs", {"scenario": "baseline", "nodes": 3}, 400),
+    ("GET", "/v1/lab/runs/..%2F..%2Fetc", None, 400),
+    ("GET", "/v1/lab/runs/20000101-000000-baseline", None, 404),
+    ("GET", "/console/../../etc/passwd", None, 404),
+    ("GET", "/console/js/nothing.js", None, 404),
+])
+def test_the_lab_api_and_the_console_files_refuse_bad_requests_clearly(cluster, method, path, body, code):
+    status, answer = http_json(method, cluster.url(1) + path, body)
+    assert answer["error_code"] == code and status == int(str(code)[:3]), answer
+    assert "Traceback" not in answer["message"] and "/kraft/" not in answer["message"]
 
 
 def test_every_page_renders_with_the_clusters_data(page, cluster):
