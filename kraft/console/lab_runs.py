@@ -74,7 +74,8 @@ class LabRuns:
                                        cwd=str(directory), env=env, start_new_session=True)
         (directory / "run.json").write_text(json.dumps({"run_id": run_id, "scenario": scenario,
                                                         "started_ms": int(started * 1000),
-                                                        "duration": duration, "seed": seed}))
+                                                        "duration": duration, "seed": seed,
+                                                        "pid": process.pid}))
         self._current = Run(run_id, scenario, directory, int(started * 1000), process)
         return self.describe(run_id)
 

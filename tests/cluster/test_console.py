@@ -11,6 +11,8 @@ each page go to SCREENSHOTS (the session's summary prints where).
 from __future__ import annotations
 
 import base64
+import json
+import os
 import shutil
 import subprocess
 import time
@@ -250,6 +252,19 @@ def test_a_user_without_acls_sees_a_403_and_no_data(browser):
         nobody = {"Authorization": "Basic " + base64.b64encode(b"nobody:nobody-secret").decode()}
         status, body = http_json("POST", secured.url(1) + "/v1/lab/runs", {"scenario": "baseline"}, nobody)
         assert status == 403 and "super user" in body["message"], body
+        _stopping_the_node_ends_its_lab_run(secured, auth)
+
+
+def _stopping_the_node_ends_its_lab_run(node_cluster, auth) -> None:
+    status, run = http_json("POST", node_cluster.url(1) + "/v1/lab/runs", {"scenario": "baseline"}, auth)
+    assert status == 201 and run["state"] == "running", run
+    meta = json.loads((node_cluster.config.node(1).data_path / "lab" / run["run_id"] / "run.json").read_text())
+    node_cluster.stop(1)
+    try:
+        os.kill(meta["pid"], 0)
+    except ProcessLookupError:
+        return
+    pytest.fail(f"the lab run (pid {meta['pid']}) outlived the node that started it")
 
 
 def test_the_lab_run_ends_with_its_verdict_and_report(cluster):
