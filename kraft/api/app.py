@@ -76,7 +76,8 @@ def _not_found(request: web.Request) -> web.Response:
 def build_app(node: BrokerServices) -> web.Application:
     # client_max_size bounds aiohttp's own buffering (request.read/post); our readers
     # enforce their own caps before buffering.
-    app = web.Application(middlewares=[cors_middleware(node.config.http, peer_origins(node.config)), error_envelope, security,
+    cors = cors_middleware(node.config.http, peer_origins(node.config))
+    app = web.Application(middlewares=[cors, error_envelope, security,
                                        control_characters_refused, body_budget, catch_up_on_unknown_topic],
                           client_max_size=64 * 1024 * 1024)
     app[NODE_KEY] = node
