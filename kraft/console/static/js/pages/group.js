@@ -61,6 +61,7 @@ function resetForm(group, topicsOf, stateOf, out) {
     try {
       if (stateOf() !== "EMPTY") throw Object.assign(new Error(`group ${group} has members (state ${stateOf()}); stop its consumers first`), { status: 0, code: 0 });
       const offsets = [];
+      const atZero = [];
       for (const t of topicsOf()) {
         const topic = await v3(`/topics/${enc(t)}`);
         for (let p = 0; p < topic.partitions_count; p++) {
@@ -71,12 +72,15 @@ function resetForm(group, topicsOf, stateOf, out) {
             const found = await call(`${base}?timestamp=${new Date(when.value).getTime()}`);
             offset = found.offset ?? ends.end_offset;
           }
-          offsets.push({ topic: t, partition: p, offset });
+          // REST v2 commits the offset of the last record consumed (the position is one past it)
+          if (offset > 0) offsets.push({ topic: t, partition: p, offset: offset - 1 });
+          else atZero.push(`${t}-${p}`);
         }
       }
-      if (!offsets.length) throw Object.assign(new Error("the group has no committed offsets to reset"), { status: 0, code: 0 });
-      await commitAs(group, offsets);
-      replace(out, h("p", { class: "notice", role: "status" }, `Reset ${offsets.length} partitions of group ${group} to ${to.value}.`));
+      if (!offsets.length && !atZero.length) throw Object.assign(new Error("the group has no committed offsets to reset"), { status: 0, code: 0 });
+      if (offsets.length) await commitAs(group, offsets);
+      replace(out, h("p", { class: "notice", role: "status" }, `Reset ${offsets.length} partitions of group ${group} to ${to.value}.`,
+        atZero.length ? ` Not reset: ${atZero.join(", ")} (position 0 cannot be committed over the REST API, which commits the last record consumed; deleting the group makes its consumers start from their auto.offset.reset).` : ""));
     } catch (err) { replace(out, errorBox(err)); }
   });
   return form;
