@@ -38,6 +38,10 @@ class NotFound(RequestError):
     """No such endpoint or resource (other than topics, partitions, instances)."""
 
 
+class LabRunInProgress(RequestError):
+    """The failure lab runs one scenario at a time."""
+
+
 class MethodNotAllowed(RequestError):
     pass
 

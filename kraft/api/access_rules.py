@@ -68,6 +68,11 @@ def check_create_topic(request, who, topic: str) -> None:
         access.check(who, "CREATE", "TOPIC", topic)
 
 
+def super_user(request, who) -> None:
+    """Only a super user: the failure lab starts clusters and processes on this machine."""
+    node_of(request).access.check_super_user(who, "start or stop a failure-lab run")
+
+
 def idempotent_producer(request, who) -> None:
     """Kafka 3: IDEMPOTENT_WRITE on the cluster, or WRITE on some topic (KIP-679)."""
     access = node_of(request).access
@@ -200,6 +205,17 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("POST", "/v1/security/users"): on_cluster("ALTER"),
     ("PUT", "/v1/security/users/{user}"): on_cluster("ALTER"),
     ("DELETE", "/v1/security/users/{user}"): on_cluster("ALTER"),
+    # the web console's files (the data it shows asks its own rules) and the failure lab
+    ("GET", "/console"): OPEN,
+    ("GET", "/console/{path}"): OPEN,
+    ("GET", "/v1/lab/scenarios"): on_cluster("DESCRIBE"),
+    ("GET", "/v1/lab/runs"): on_cluster("DESCRIBE"),
+    ("POST", "/v1/lab/runs"): super_user,
+    ("GET", "/v1/lab/runs/{run_id}"): on_cluster("DESCRIBE"),
+    ("DELETE", "/v1/lab/runs/{run_id}"): super_user,
+    ("GET", "/v1/lab/runs/{run_id}/report.html"): on_cluster("DESCRIBE"),
+    ("GET", "/v1/lab/runs/{run_id}/report.json"): on_cluster("DESCRIBE"),
+    ("GET", "/v1/lab/runs/{run_id}/output"): on_cluster("DESCRIBE"),
 }
 
 

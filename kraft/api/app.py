@@ -27,8 +27,10 @@ from kraft.api import (
     topic_routes,
     user_routes,
 )
+from kraft.console import lab_routes
+from kraft.console import routes as console_routes
 from kraft.api.catch_up import catch_up_on_unknown_topic
-from kraft.api.cors import cors_middleware
+from kraft.api.cors import cors_middleware, peer_origins
 from kraft.api.context import NODE_KEY
 from kraft.broker.services import BrokerServices
 from kraft.broker.unexpected_errors import client_message, log_with_id
@@ -74,7 +76,8 @@ def _not_found(request: web.Request) -> web.Response:
 def build_app(node: BrokerServices) -> web.Application:
     # client_max_size bounds aiohttp's own buffering (request.read/post); our readers
     # enforce their own caps before buffering.
-    app = web.Application(middlewares=[cors_middleware(node.config.http), error_envelope, security,
+    cors = cors_middleware(node.config.http, peer_origins(node.config))
+    app = web.Application(middlewares=[cors, error_envelope, security,
                                        control_characters_refused, body_budget, catch_up_on_unknown_topic],
                           client_max_size=64 * 1024 * 1024)
     app[NODE_KEY] = node
@@ -92,4 +95,6 @@ def build_app(node: BrokerServices) -> web.Application:
     acl_routes.add_routes(app)
     user_routes.add_routes(app)
     openapi.add_routes(app)
+    lab_routes.add_routes(app)
+    console_routes.add_routes(app)
     return app

@@ -4,6 +4,9 @@ An allowed Origin gets Access-Control-Allow-Origin on every answer (errors too, 
 page can read the error); a preflight (OPTIONS with Access-Control-Request-Method) from
 it is answered here with the allowed methods and headers. Other origins get no CORS
 headers, which makes a browser refuse the answer, as the proxy's CORS filter does.
+
+The cluster's own nodes (their HTTP addresses in cluster.toml) are always allowed: the
+web console served by one node polls the others' /metrics and /status/ready.
 """
 
 from __future__ import annotations
@@ -13,13 +16,18 @@ from aiohttp import web
 PREFLIGHT_MAX_AGE_S = "600"
 
 
-def cors_middleware(settings):
+def peer_origins(config) -> frozenset[str]:
+    """The origins of the cluster's nodes' HTTP ports (scheme://host:port)."""
+    return frozenset(n.http_url.rstrip("/") for n in config.nodes)
+
+
+def cors_middleware(settings, peers: frozenset[str] = frozenset()):
     origins = settings.allowed_origins()
 
     @web.middleware
     async def cors(request: web.Request, handler):
         origin = request.headers.get("Origin")
-        if not origins or origin is None or not ("*" in origins or origin in origins):
+        if origin is None or not ("*" in origins or origin in origins or origin in peers):
             return await handler(request)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             response = web.Response(status=204)

@@ -44,6 +44,7 @@ REST_ERROR_CODES: dict[type[e.KraftError], int] = {
     e.StaleBrokerEpoch: 40904,
     e.NonEmptyGroup: 40906,  # DELETE of a group with members
     e.GroupSubscribedToTopic: 40907,
+    e.LabRunInProgress: 40908,  # the failure lab runs one scenario at a time
     e.RetriableError: 50003,
     e.NoActiveController: 50301,
     e.RecordBatchError: 400,

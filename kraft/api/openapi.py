@@ -32,7 +32,7 @@ def document(app: web.Application) -> dict:
         method = route.method.upper()
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter")
-        if path is None or method in ("HEAD", "*") or path.startswith("/internal/"):
+        if path is None or method in ("HEAD", "*") or path.startswith(("/internal/", "/console")):
             continue
         params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                   for name in _PARAM.findall(path)]

@@ -4,7 +4,9 @@ Identity, in order: a request another node passes on carries the original client
 principal and host, signed with the cluster key; a signed GET from another node asking
 for itself passes (the inter-broker principal); otherwise HTTP Basic when
 authentication is on, else the anonymous principal. 401 answers carry
-`WWW-Authenticate`; node-to-node endpoints keep their own signature check.
+`WWW-Authenticate` (not to a page's script that says `X-Requested-With: XMLHttpRequest`,
+whose browser would otherwise prompt for a password itself); node-to-node endpoints
+keep their own signature check.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ async def security(request: web.Request, handler):
     except AuthenticationFailed as exc:
         body, status = error_body(exc)
         response = json_response(body, status)
-        response.headers.update(CHALLENGE)
+        if request.headers.get("X-Requested-With") != "XMLHttpRequest":  # a page's script asking (the
+            response.headers.update(CHALLENGE)  # console) signs in its own way: no browser password prompt
         return response
     if who is None:
         return await handler(request)

@@ -115,6 +115,13 @@ class AccessControl:
             what = "the cluster" if resource_type == "CLUSTER" else f"{resource_type.lower()} {name!r}"
             raise error(f"Request is not authorized: {who.principal} may not {operation} {what}")
 
+    def check_super_user(self, who: Identity, what: str) -> None:
+        """Only `super_users` may `what` (nothing to check with security off)."""
+        s = self.settings
+        if s is not None and who.principal not in {user_principal(u) for u in s.super_users}:
+            raise AuthorizationFailed(f"Request is not authorized: only a super user may {what} "
+                                      f"({who.principal} is not one)")
+
     def anonymous(self, host: str) -> Identity:
         return Identity(ANONYMOUS, host)
 

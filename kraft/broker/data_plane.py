@@ -73,6 +73,15 @@ class PendingDelivery:
         return self.delivery
 
 
+@dataclass
+class Traffic:
+    """Client records this broker took as leader and served to consumers (Kafka's
+    BrokerTopicMetrics: MessagesInPerSec, BytesInPerSec, BytesOutPerSec; replication apart)."""
+    messages_in: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
 class DataPlane:
     def __init__(self, node_id: int, image: Callable[[], MetadataImage], topic_defaults: dict[str, str],
                  replicas: ReplicaManager | None, peers: Peers, ready: Callable[[], bool],
@@ -89,6 +98,7 @@ class DataPlane:
         self._ready = ready
         self._round_robin = RoundRobin()
         self.unacked = UnackedWrites()  # acks=0 writes after the answer; run() by the node
+        self.traffic = Traffic()
 
     def topic_or_404(self, topic: str):
         return topic_or_404(self._image(), topic, self._ready)
@@ -217,6 +227,8 @@ class DataPlane:
             base, last, epoch = replica.append(batch, acks == -1)
         except ProducerSequenceError as exc:  # the producer's fault: named as in Kafka
             raise type(exc)(f"{topic}-{partition}: {exc.detail}") from None
+        self.traffic.messages_in += last - base + 1
+        self.traffic.bytes_in += len(batch)
         delivery = Delivery(partition, -1 if acks == 0 else base, timestamp)
         if acks != -1:
             return PendingDelivery(delivery, None)
@@ -297,7 +309,9 @@ class DataPlane:
     async def read(self, topic: str, partition: int, offset: int, max_bytes: int,
                    timeout_ms: int) -> bytes:
         replica = await self.leader_replica(topic, partition)
-        return await replica.read_committed(offset, max_bytes, time.monotonic() + timeout_ms / 1000)
+        data = await replica.read_committed(offset, max_bytes, time.monotonic() + timeout_ms / 1000)
+        self.traffic.bytes_out += len(data)
+        return data
 
     async def read_stable(self, topic: str, partition: int, offset: int, max_bytes: int,
                           timeout_ms: int) -> tuple[bytes, list[Aborted]]:
@@ -305,6 +319,7 @@ class DataPlane:
         transactions among them (whose records it must drop)."""
         replica = await self.leader_replica(topic, partition)
         data = await replica.read_committed(offset, max_bytes, time.monotonic() + timeout_ms / 1000, stable=True)
+        self.traffic.bytes_out += len(data)
         if not data:
             return data, []
         end = last_offset_in(data) + 1

@@ -55,6 +55,7 @@ async def _read_partition(node: BrokerServices, topic: str, want, budget: int, s
                 spliced.slices[marker] = slices
                 answer["records"] = marker
                 size = sum(part.length for part in slices)
+                node.data_plane.traffic.bytes_out += size
                 if stable:  # every one overlapping what may be read: the client keeps those it meets
                     answer["aborted_transactions"] = [
                         {"producer_id": a.producer_id, "first_offset": a.first_offset}

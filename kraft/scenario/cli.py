@@ -35,37 +35,25 @@ def register(app: typer.Typer) -> None:
                 rate: Optional[float] = typer.Option(None, help="writes per second"),
                 seed: int = typer.Option(0, help="makes the fault schedule reproducible"),
                 nodes: Optional[int] = typer.Option(None, help="cluster size"),
-                report: Optional[Path] = typer.Option(None, help="directory for reports")):
+                report: Optional[Path] = typer.Option(None, help="directory for reports"),
+                events: Optional[Path] = typer.Option(None, help="append the live feed here as JSON lines "
+                                                                 "(the console's failure lab reads it)")):
         """Run scenarios on fresh clusters; exit 0 only when every expectation holds (1: one
         failed, 3: none failed but some could not run here)."""
-        from kraft.scenario.report import write_reports
-        from kraft.scenario.runner import RunOptions, run_scenario
+        from kraft.scenario.live_events import EventFile
+        from kraft.scenario.runner import RunOptions
         try:
             scenarios = [load_scenario(n) for n in names]
         except ScenarioError as exc:
             typer.echo(f"kraft: {exc}", err=True)
             raise typer.Exit(2)
         out_dir = report or Path(tempfile.mkdtemp(prefix="kraft-scenarios-"))
-        all_ok, skipped = True, []
-        for s in scenarios:
-            console.rule(f"{s.name}: {s.description}")
-            line = console.status("starting cluster ...")
-            line.start()
-            try:
-                result = run_scenario(s, RunOptions(duration, rate, seed, nodes,
-                                                    progress=lambda t: line.update(t), report_dir=out_dir))
-            finally:
-                line.stop()
-            if result.skipped:
-                console.print(f"[yellow]SKIPPED (not a pass)[/] {s.name}: {result.skipped}")
-                skipped.append(s.name)
-                continue
-            show_verdict(result)
-            json_path, html_path = write_reports(result, out_dir)
-            console.print(f"reports: {json_path}  {html_path}")
-            if result.history_path is not None:
-                console.print(f"history: {out_dir / (s.name + '.history.jsonl')} (kraft scenario check reads it)")
-            all_ok &= result.passed
+        feed = EventFile(events) if events is not None else None
+        try:
+            all_ok, skipped = _run_all(scenarios, out_dir, RunOptions(duration, rate, seed, nodes), feed)
+        finally:
+            if feed is not None:
+                feed.close()
         if all_ok and skipped:
             console.print(f"[yellow]{len(skipped)} of {len(scenarios)} scenarios skipped[/] "
                           f"({', '.join(skipped)}): exit {EXIT_SKIPPED}, not a pass")
@@ -105,6 +93,40 @@ def register(app: typer.Typer) -> None:
             for line in report_lines(report):
                 typer.echo(line)
         raise typer.Exit(0 if report.valid else 1)
+
+
+def _run_all(scenarios, out_dir: Path, base, feed) -> tuple[bool, list[str]]:
+    from kraft.scenario.report import write_reports
+    from kraft.scenario.runner import RunOptions, run_scenario
+    all_ok, skipped = True, []
+    for s in scenarios:
+        console.rule(f"{s.name}: {s.description}")
+        line = console.status("starting cluster ...")
+        line.start()
+        try:
+            result = run_scenario(s, RunOptions(base.duration, base.rate, base.seed, base.nodes,
+                                                progress=lambda t: line.update(t), report_dir=out_dir,
+                                                events=feed))
+        finally:
+            line.stop()
+        if result.skipped:
+            console.print(f"[yellow]SKIPPED (not a pass)[/] {s.name}: {result.skipped}")
+            skipped.append(s.name)
+            if feed is not None:
+                feed({"event": "skipped", "scenario": s.name, "reason": result.skipped})
+            continue
+        show_verdict(result)
+        json_path, html_path = write_reports(result, out_dir)
+        if feed is not None:
+            rows = result.verdict.rows if result.verdict is not None else []
+            feed({"event": "verdict", "scenario": s.name, "passed": result.passed,
+                  "rows": [r.__dict__ for r in rows], "facts": result.facts,
+                  "report_json": json_path.name, "report_html": html_path.name})
+        console.print(f"reports: {json_path}  {html_path}")
+        if result.history_path is not None:
+            console.print(f"history: {out_dir / (s.name + '.history.jsonl')} (kraft scenario check reads it)")
+        all_ok &= result.passed
+    return all_ok, skipped
 
 
 def show_verdict(result) -> None:

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import aiohttp
 
@@ -32,6 +33,7 @@ from kraft.scenario.jepsen_findings import JepsenReport
 from kraft.scenario.jepsen_gen import Mix
 from kraft.scenario.jepsen_history import parse_history
 from kraft.scenario.jepsen_workload import JepsenWorkload
+from kraft.scenario.live_events import LiveFeed, emit_phase
 from kraft.server import lazy_disks, small_disks
 from kraft.scenario.network import NetworkFaults
 from kraft.scenario.spec import Scenario
@@ -51,6 +53,7 @@ class RunOptions:
     seed: int = 0
     nodes: int | None = None
     progress: object = None  # callable(str) for the live line
+    events: Callable[[dict], None] | None = None  # the live feed (live_events.py), e.g. the console's lab
     report_dir: Path | None = None  # a Jepsen workload's history goes here (else a temp dir)
 
 
@@ -105,6 +108,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
                                extra_toml=lab_security.CLUSTER_TOML if secured else "",
                                headers=lab_security.LAB if secured else None)
         network = NetworkFaults(cluster.hosts) if net_hosts else _NoNetwork()
+        emit_phase(opts.events, "starting cluster")
         cluster.start().wait_ready(timeout_s=60)
         return asyncio.run(_run(scenario, opts, cluster, network))
     finally:  # also on Ctrl-C / SIGTERM: no node and no rule outlives the run
@@ -169,7 +173,7 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
     finally:
         if jepsen is not None:
             await jepsen.close()
-    return await _finish(scenario, h, cluster, jepsen)
+    return await _finish(scenario, h, cluster, jepsen, opts.events)
 
 
 def _jepsen_workload(scenario: Scenario, opts: RunOptions, h: History, bootstrap: str,
@@ -199,6 +203,8 @@ async def _run_phases(scenario: Scenario, h: History, cluster, network, actions:
                                                  cluster.running, lambda: now_s() * 1000, opts.seed)
             tg.create_task(probes.run(probes_stop))
         progress = tg.create_task(_progress(h, opts.progress, now_s, "faults", jepsen))
+        live = tg.create_task(LiveFeed(h, opts.events).run(now_s))
+        emit_phase(opts.events, "faults")
         try:
             for at, spec in plan:
                 while now_s() < at:
@@ -213,11 +219,13 @@ async def _run_phases(scenario: Scenario, h: History, cluster, network, actions:
             network.heal()
         h.heal_ms = now_s() * 1000
         record("heal", [], "all faults healed")
+        emit_phase(opts.events, "recovery")
         await asyncio.to_thread(_wait_ready_quietly, cluster, 60)
         await asyncio.sleep(wl.recovery)
         await workload.writes_finished()  # the final read must see every acknowledged write
         if jepsen is not None:
             await jepsen.writes_finished()
+        emit_phase(opts.events, "final read")
         await _final_read(h, cluster)
         if jepsen is not None:  # Jepsen's final polls: a client reads every key to the end
             await jepsen.final_polls(h.final_end_offsets, FINAL_READ_BOUND_S)
@@ -231,10 +239,12 @@ async def _run_phases(scenario: Scenario, h: History, cluster, network, actions:
         workload.stop_all.set()
         probes_stop.set()
         progress.cancel()
+        live.cancel()
         await wl_task
 
 
-async def _finish(scenario: Scenario, h: History, cluster, jepsen: JepsenWorkload | None) -> RunResult:
+async def _finish(scenario: Scenario, h: History, cluster, jepsen: JepsenWorkload | None,
+                  events: Callable[[dict], None] | None = None) -> RunResult:
     """After the workload: the cluster's final state, a clean stop, the logs on disk, the checks."""
     topic, wl = scenario.topic, scenario.workload
     if wl.group_members:  # the members have left: what the coordinator kept
@@ -260,8 +270,13 @@ async def _finish(scenario: Scenario, h: History, cluster, jepsen: JepsenWorkloa
     h.producer_batches = _producer_batches(cluster, topic.name, topic.partitions)
     h.control_offsets = _control_offsets(cluster, topic.name, topic.partitions)
     _tail_of_markers(h)
-    checks = [fn(h) if name != "liveness" else fn(h, bound_ms=scenario.expect.max_recovery_s * 1000)
-              for name, fn in CHECKERS.items()]
+    emit_phase(events, "checks")
+    checks = []
+    for name, fn in CHECKERS.items():
+        result = fn(h) if name != "liveness" else fn(h, bound_ms=scenario.expect.max_recovery_s * 1000)
+        checks.append(result)
+        if events is not None:  # each checker's verdict as it comes
+            events({"event": "check", "name": result.name, "ok": result.ok, "summary": result.summary})
     report = None
     if jepsen is not None:
         with jepsen.history_path.open(encoding="utf-8") as lines:

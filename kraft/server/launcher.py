@@ -206,6 +206,7 @@ def run_up(config: ClusterConfig, config_path: Path | None, ready_timeout_s: flo
                       f"(any node serves all of it). Ctrl-C stops the cluster.")
         if bootstrap := config.kafka_bootstrap_servers:
             console.print(f"Kafka clients: bootstrap.servers={bootstrap}")
+        console.print(f"Web console: {config.nodes[0].http_url}/console/ (every node serves it)")
         print(config.nodes[0].http_url, flush=True)  # stdout: for scripts
         while not stop_requested:
             launcher.reap()

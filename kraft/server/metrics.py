@@ -70,6 +70,16 @@ class _ImageCollector:
                 "acks=0 batches whose write failed after they were answered (they are lost)")
             lost.add_metric([], plane.unacked.failed)
             yield lost
+            for name, doc, value in (
+                    ("kafka_server_brokertopicmetrics_messagesin", "client records appended as leader",
+                     plane.traffic.messages_in),
+                    ("kafka_server_brokertopicmetrics_bytesin", "client record bytes appended as leader",
+                     plane.traffic.bytes_in),
+                    ("kafka_server_brokertopicmetrics_bytesout", "record bytes served to consumers "
+                     "(REST reads, Kafka fetches; replication apart)", plane.traffic.bytes_out)):
+                counter = CounterMetricFamily(name, doc)
+                counter.add_metric([], value)
+                yield counter
         replicas = node.replica_manager  # None on a controller-only node
         if replicas is not None:
             yield from _storage_metrics(replicas)

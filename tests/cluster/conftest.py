@@ -23,6 +23,7 @@ do not sit beside the fault tests. It has its own loopback addresses (SHARED_FIR
 away from the ones network-fault tests cut off.
 """
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from cluster_sharing import shared  # noqa: E402
+from console_shots import SCREENSHOTS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +70,15 @@ def pytest_runtest_teardown(item, nextitem):
 
 def pytest_sessionfinish(session, exitstatus):
     shared.close()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say where the browser tests' screenshots are (kept as the run's artifacts)."""
+    shots = sorted(SCREENSHOTS.glob("*.png")) if SCREENSHOTS.is_dir() else []
+    started = getattr(config, "_kraft_started", 0.0)
+    if any(p.stat().st_mtime >= started for p in shots):
+        terminalreporter.write_line(f"console screenshots: {SCREENSHOTS} ({len(shots)} pages)")
+
+
+def pytest_configure(config):
+    config._kraft_started = time.time()

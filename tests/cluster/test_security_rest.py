@@ -69,7 +69,7 @@ def revoke_all(c) -> None:
 
 # -- every route -------------------------------------------------------------------------
 VALUES = {"topic": "sec-t", "partition": "0", "broker_id": "1", "broker": "1", "name": "retention.ms",
-          "group": "sec-g", "instance": "i1", "consumer": "c1", "user": "carol"}
+          "group": "sec-g", "instance": "i1", "consumer": "c1", "user": "carol", "run_id": "20000101-000000-baseline"}
 DOOMED = {("DELETE", "/v3/clusters/{cluster_id}/topics/{topic}"): {"topic": "sec-doomed"}}
 BODIES = {  # enough of a body to get past parsing to the authorization decision
     ("POST", "/v3/clusters/{cluster_id}/topics"): {"topic_name": "sec-new", "partitions_count": 1},
@@ -142,6 +142,16 @@ def test_the_401_answer_challenges_for_basic(cluster):
     answer = conn.getresponse()
     assert answer.status == 401
     assert answer.getheader("WWW-Authenticate", "").startswith("Basic realm=")
+    conn.close()
+
+
+def test_the_401_answer_to_a_pages_script_has_no_challenge(cluster):
+    """The web console signs in itself: no browser password prompt over it."""
+    conn = http.client.HTTPConnection(cluster.config.node(2).host, cluster.config.node(2).http_port, timeout=10)
+    conn.request("GET", "/v3/clusters", headers={"X-Requested-With": "XMLHttpRequest"})
+    answer = conn.getresponse()
+    assert answer.status == 401 and answer.getheader("WWW-Authenticate") is None
+    assert json.loads(answer.read())["error_code"] == 40101
     conn.close()
 
 

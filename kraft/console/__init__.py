@@ -1,0 +1,1 @@
+"""The web console every node serves at /console, and the failure lab's node-side API."""

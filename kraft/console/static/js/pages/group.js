@@ -1,0 +1,99 @@
+// One consumer group: members and assignments, lag per partition, reset offsets, delete.
+import { call, enc, v3 } from "../api.js";
+import { action, confirmDialog, errorBox, field, h, pill, replace, table } from "../dom.js";
+import { STATE_CLASS } from "./groups.js";
+
+const POLL_MS = 4000;
+
+export async function render(ctx) {
+  const id = ctx.params[0];
+  const head = h("div", {});
+  const members = h("div", {});
+  const lags = h("div", {});
+  const out = h("div", { "aria-live": "polite" });
+  const resetBox = h("section", { class: "card", "aria-labelledby": "h-reset" }, h("h2", { id: "h-reset" }, "Reset offsets"));
+  replace(ctx.main, h("p", {}, h("a", { href: "#/groups" }, "← Consumer groups")), h("h1", {}, `Group ${id}`), head, out,
+    h("section", { "aria-labelledby": "h-members" }, h("h2", { id: "h-members" }, "Members and assignments"), members),
+    h("section", { "aria-labelledby": "h-lags" }, h("h2", { id: "h-lags" }, "Committed offsets and lag"), lags), resetBox);
+  let topics = [];
+  let state = null;
+  resetBox.append(resetForm(id, () => topics, () => state, out));
+  await ctx.every(POLL_MS, async () => {
+    try {
+      const g = await v3(`/consumer-groups/${enc(id)}`);
+      state = g.state;
+      replace(head, h("p", {}, pill(g.state, STATE_CLASS[g.state] || ""), ` assignor ${g.partition_assignor || "–"}, generation ${g.generation_id ?? "–"} `,
+        action("Delete group", async () => {
+          if (!(await confirmDialog(`Delete group ${id} and its committed offsets?`))) return;
+          await v3(`/consumer-groups/${enc(id)}`, { method: "DELETE" });
+          replace(out, h("p", { class: "notice", role: "status" }, `Deleted group ${id}.`));
+        }, { out, cls: "danger" })));
+      const consumers = (await v3(`/consumer-groups/${enc(id)}/consumers`)).data;
+      const rows = await Promise.all(consumers.map(async (c) => {
+        const key = c.consumer_id || c.instance_id;
+        let assigned = [];
+        try { assigned = (await v3(`/consumer-groups/${enc(id)}/consumers/${enc(key)}/assignments`)).data; } catch { /* none shown */ }
+        return [c.consumer_id, c.instance_id || "–", c.client_id, assigned.map((a) => `${a.topic_name}-${a.partition_id}`).join(", ") || "none"];
+      }));
+      replace(members, table("Members", [{ label: "Member id" }, { label: "Instance" }, { label: "Client id" }, { label: "Assigned partitions" }],
+        rows, "No members (the group is empty)."));
+      const lagRows = (await v3(`/consumer-groups/${enc(id)}/lags`)).data;
+      topics = [...new Set(lagRows.map((r) => r.topic_name))];
+      replace(lags, table("Lag per partition", [{ label: "Topic" }, { label: "Partition", num: true }, { label: "Committed", num: true },
+        { label: "Log end", num: true }, { label: "Lag", num: true }, { label: "Consumer" }],
+      lagRows.map((r) => [r.topic_name, r.partition_id, r.current_offset, r.log_end_offset, h("span", { class: "lag" }, String(r.lag)), r.consumer_id || "–"]),
+      "No committed offsets."));
+    } catch (err) { replace(head, errorBox(err)); }
+  });
+}
+
+// Kafka's reset-offsets on an empty group, through the REST consumer API: a short-lived
+// instance assigns the partitions, commits the chosen offsets and is deleted.
+function resetForm(group, topicsOf, stateOf, out) {
+  const to = h("select", { id: "reset-to" }, h("option", { value: "earliest" }, "earliest"), h("option", { value: "latest" }, "latest"),
+    h("option", { value: "timestamp" }, "a time"));
+  const when = h("input", { type: "datetime-local", step: 1, id: "reset-time" });
+  const form = h("form", { class: "inline", "aria-label": "Reset offsets" }, field("Reset every partition of its topics to", to),
+    field("Time (your local time)", when), h("button", { type: "submit" }, "Reset offsets"),
+    h("p", { class: "muted", style: "flex-basis:100%" }, "Only an empty group (no members) can be reset, as in Kafka."));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      if (stateOf() !== "EMPTY") throw Object.assign(new Error(`group ${group} has members (state ${stateOf()}); stop its consumers first`), { status: 0, code: 0 });
+      const offsets = [];
+      const atZero = [];
+      for (const t of topicsOf()) {
+        const topic = await v3(`/topics/${enc(t)}`);
+        for (let p = 0; p < topic.partitions_count; p++) {
+          const base = `/topics/${enc(t)}/partitions/${p}/offsets`;
+          const ends = await call(base);
+          let offset = to.value === "earliest" ? ends.beginning_offset : ends.end_offset;
+          if (to.value === "timestamp") {
+            const found = await call(`${base}?timestamp=${new Date(when.value).getTime()}`);
+            offset = found.offset ?? ends.end_offset;
+          }
+          // REST v2 commits the offset of the last record consumed (the position is one past it)
+          if (offset > 0) offsets.push({ topic: t, partition: p, offset: offset - 1 });
+          else atZero.push(`${t}-${p}`);
+        }
+      }
+      if (!offsets.length && !atZero.length) throw Object.assign(new Error("the group has no committed offsets to reset"), { status: 0, code: 0 });
+      if (offsets.length) await commitAs(group, offsets);
+      replace(out, h("p", { class: "notice", role: "status" }, `Reset ${offsets.length} partitions of group ${group} to ${to.value}.`,
+        atZero.length ? ` Not reset: ${atZero.join(", ")} (position 0 cannot be committed over the REST API, which commits the last record consumed; deleting the group makes its consumers start from their auto.offset.reset).` : ""));
+    } catch (err) { replace(out, errorBox(err)); }
+  });
+  return form;
+}
+
+async function commitAs(group, offsets) {
+  const v2 = { "Content-Type": "application/vnd.kafka.v2+json", Accept: "application/vnd.kafka.v2+json" };
+  const made = await call(`/consumers/${enc(group)}`, { method: "POST", headers: v2, body: { format: "binary", "auto.commit.enable": "false" } });
+  const instance = `/consumers/${enc(group)}/instances/${enc(made.instance_id)}`;
+  try {
+    await call(`${instance}/assignments`, { method: "POST", headers: v2, body: { partitions: offsets.map((o) => ({ topic: o.topic, partition: o.partition })) } });
+    await call(`${instance}/offsets`, { method: "POST", headers: v2, body: { offsets } });
+  } finally {
+    await call(instance, { method: "DELETE", headers: v2 }).catch(() => {});
+  }
+}

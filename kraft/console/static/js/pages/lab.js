@@ -1,0 +1,129 @@
+// The failure lab: the scenario library, a run on a throwaway cluster watched live, past reports.
+import { call, enc } from "../api.js";
+import { COLOURS, laneChart, lineChart } from "../chart.js";
+import { action, errorBox, field, fmtTime, h, pill, replace, table } from "../dom.js";
+
+const POLL_MS = 1000;
+const STATE_CLASS = { running: "warn", passed: "ok", failed: "bad", skipped: "warn", stopped: "muted" };
+
+export async function render(ctx) {
+  const out = h("div", { "aria-live": "polite" });
+  const library = h("div", {});
+  const live = h("section", { class: "card", id: "lab-live", "aria-labelledby": "h-live" }, h("h2", { id: "h-live" }, "Current run"));
+  const liveBody = live.appendChild(h("div", {}, h("p", { class: "muted" }, "No run yet.")));
+  const past = h("div", {});
+  const opened = h("div", {});
+  replace(ctx.main, h("h1", {}, "Failure lab"),
+    h("p", {}, "Each run starts a throwaway cluster of its own on this machine (its own loopback addresses and temp dir), runs the scenario's workload while its faults play, heals, reads everything back and checks that no acknowledged write was lost. It never touches this cluster: a node cannot safely kill its own peers."),
+    out, live,
+    h("section", { "aria-labelledby": "h-library" }, h("h2", { id: "h-library" }, "Scenario library"), library),
+    h("section", { "aria-labelledby": "h-past" }, h("h2", { id: "h-past" }, "Past runs"), past, opened));
+  const watch = { id: null, events: [], next: 0, info: null };
+  const scenarios = (await call("/v1/lab/scenarios")).scenarios;
+  replace(library, table(`${scenarios.length} scenarios`, [{ label: "Scenario" }, { label: "What it does" }, { label: "Faults" }, { label: "Needs" }, { label: "Run" }],
+    scenarios.map((s) => [h("code", {}, s.name), s.description, s.faults.join(", ") || "none", s.needs.join("; ") || "–", startForm(s, out, (run) => {
+      Object.assign(watch, { id: run.run_id, events: [], next: 0, info: run });
+    })])));
+  const runs = (await call("/v1/lab/runs")).runs;
+  const running = runs.find((r) => r.state === "running");
+  if (running) Object.assign(watch, { id: running.run_id, info: running });
+  await ctx.every(POLL_MS, async () => {
+    if (watch.id) {
+      try {
+        const run = await call(`/v1/lab/runs/${enc(watch.id)}?since=${watch.next}`);
+        watch.events.push(...run.events);
+        watch.next = run.next;
+        watch.info = run;
+        replace(liveBody, liveView(run, watch.events, out));
+      } catch (err) { replace(liveBody, errorBox(err)); }
+    }
+    try {
+      const list = (await call("/v1/lab/runs")).runs;
+      replace(past, table("Runs on this node, newest first", [{ label: "Run" }, { label: "Started" }, { label: "State" }, { label: "Report" }],
+        list.map((r) => [r.run_id, fmtTime(r.started_ms), pill(r.state, STATE_CLASS[r.state] || ""),
+          r.report_json ? [action("Open", () => openReport(r, opened), { out: opened }), " ",
+            h("a", { href: `/v1/lab/runs/${enc(r.run_id)}/report.html`, target: "_blank", rel: "noopener" }, "HTML report")] : "–"]),
+        "No runs yet."));
+    } catch (err) { replace(past, errorBox(err)); }
+  });
+}
+
+function startForm(s, out, started) {
+  const duration = h("input", { type: "number", min: 1, max: 3600, step: 1, size: 4, value: s.duration, "aria-label": `seconds of faults for ${s.name}` });
+  const button = h("button", { type: "submit", class: "primary" }, "Start");
+  const form = h("form", { class: "inline", "aria-label": `Start ${s.name}` }, field("Seconds", duration), button);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    button.disabled = true;
+    try {
+      const run = await call("/v1/lab/runs", { method: "POST", body: { scenario: s.name, duration: Number(duration.value) } });
+      replace(out, h("p", { class: "notice", role: "status" }, `Started ${run.run_id}.`));
+      started(run);
+      document.getElementById("lab-live").scrollIntoView();
+    } catch (err) { replace(out, errorBox(err)); } finally { button.disabled = false; }
+  });
+  return form;
+}
+
+// Everything the events say so far: phase, write outcomes per second, faults, leaders and ISR, checks.
+function liveView(run, events, out) {
+  const ticks = events.filter((e) => e.event === "tick");
+  const phases = events.filter((e) => e.event === "phase");
+  const faults = ticks.flatMap((t) => t.faults);
+  const samples = ticks.flatMap((t) => t.samples);
+  const checks = events.filter((e) => e.event === "check");
+  const last = ticks[ticks.length - 1];
+  const rate = (key) => ticks.slice(1).map((t, i) => [t.t, Math.max(0, (t[key] - ticks[i][key]) / Math.max(0.1, t.t - ticks[i].t))]);
+  const partitions = [...new Set(samples.map((x) => x.partition))].sort((a, b) => a - b);
+  const end = last ? last.t : 1;
+  const lanes = partitions.map((p) => {
+    const mine = samples.filter((x) => x.partition === p);
+    return {
+      name: `p${p} leader`,
+      spans: mine.map((x, i) => ({
+        from: x.time_ms / 1000, to: i + 1 < mine.length ? mine[i + 1].time_ms / 1000 : end,
+        colour: x.leader === null ? "#999" : COLOURS[(x.leader - 1) % COLOURS.length],
+        label: `leader ${x.leader ?? "none"}, epoch ${x.leader_epoch}, ISR [${x.isr.join(", ")}], HW ${x.high_watermark ?? "?"}`,
+      })),
+    };
+  });
+  const marks = faults.map((f) => ({ at: f.time_ms / 1000, colour: ["start", "resume", "heal"].includes(f.kind) ? "#2a9d8f" : "#e63946",
+    label: `${f.kind} ${f.target.join(",")} ${f.detail}` }));
+  const stop = run.state === "running" ? action("Stop run", () => call(`/v1/lab/runs/${enc(run.run_id)}`, { method: "DELETE" }), { out, cls: "danger" }) : null;
+  const verdict = events.find((e) => e.event === "verdict");
+  const skipped = events.find((e) => e.event === "skipped");
+  return h("div", {},
+    h("p", { id: "lab-state" }, h("strong", {}, run.run_id), " ", pill(run.state, STATE_CLASS[run.state] || ""),
+      ` phase: ${phases.length ? phases[phases.length - 1].phase : "starting"}`, last ? `, ${last.t.toFixed(1)} s into the workload` : "", " ", stop),
+    last ? h("p", { id: "lab-counts" }, `writes acknowledged ${last.ok}, failed ${last.fail}, unknown ${last.unknown}, in flight ${last.in_flight}; faults ${faults.filter((f) => !["start", "resume", "heal"].includes(f.kind)).length}`) : null,
+    skipped ? h("p", { class: "error", role: "alert" }, `Skipped (not a pass): ${skipped.reason}`) : null,
+    run.reason && !skipped ? h("p", { class: "error", role: "alert" }, run.reason) : null,
+    h("div", { class: "grid" },
+      lineChart("Writes per second by outcome", [
+        { name: "acknowledged", colour: "#2a9d8f", points: rate("ok") },
+        { name: "failed", colour: "#e63946", points: rate("fail") },
+        { name: "unknown", colour: "#f28e2b", points: rate("unknown") }]),
+      lanes.length ? laneChart("Leader of each partition over time (colour = broker; red lines = faults)", lanes, marks) : h("p", { class: "muted" }, "No leader samples yet."),
+      partitions.length ? lineChart("ISR size per partition", partitions.map((p, i) => ({
+        name: `p${p}`, colour: COLOURS[i % COLOURS.length],
+        points: samples.filter((x) => x.partition === p).map((x) => [x.time_ms / 1000, x.isr.length]) }))) : null),
+    h("h3", {}, "Fault timeline"),
+    faults.length ? h("ol", { class: "timeline", id: "lab-faults" }, faults.map((f) => h("li", {}, `${(f.time_ms / 1000).toFixed(1)} s: ${f.kind} ${f.target.length ? `node ${f.target.join(", ")}` : ""} ${f.detail}`)))
+      : h("p", { class: "muted" }, "No fault yet."),
+    h("h3", {}, "Checks"),
+    checks.length ? table("Checker verdicts as they come", [{ label: "Check" }, { label: "" }, { label: "Summary" }],
+      checks.map((c) => [c.name, c.ok ? pill("ok", "ok") : pill("violated", "bad"), c.summary])) : h("p", { class: "muted" }, "The checks run once the workload has healed and read everything back."),
+    verdict ? h("div", { id: "lab-verdict" }, h("h3", {}, `Verdict: ${verdict.passed ? "PASS" : "FAIL"}`), verdictTable(verdict.rows)) : null);
+}
+
+function verdictTable(rows) {
+  return table("Expectations", [{ label: "Check" }, { label: "Expected" }, { label: "Actual" }, { label: "" }, { label: "Details" }],
+    rows.map((r) => [r.name, r.expected, r.actual, r.ok ? pill("✔ held", "ok") : pill("✘ broken", "bad"), r.summary]));
+}
+
+async function openReport(run, box) {
+  const report = await call(`/v1/lab/runs/${enc(run.run_id)}/report.json`);
+  replace(box, h("section", { class: "card", "aria-labelledby": "h-opened" }, h("h2", { id: "h-opened" }, `Report of ${run.run_id}: ${report.passed ? "PASS" : "FAIL"}`),
+    h("p", {}, report.scenario.description), verdictTable(report.verdict),
+    h("p", { class: "muted" }, Object.entries(report.facts).filter(([, v]) => typeof v !== "object").map(([k, v]) => `${k}: ${v}`).join("; "))));
+}

@@ -1,0 +1,87 @@
+// Security: users and ACLs (each needs DESCRIBE / ALTER on the cluster; a 403 says so).
+import { call, enc, v3 } from "../api.js";
+import { action, confirmDialog, errorBox, field, h, replace, table } from "../dom.js";
+
+const OPERATIONS = ["ALL", "READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE", "CLUSTER_ACTION"];
+const RESOURCES = ["TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID"];
+
+export async function render(ctx) {
+  const usersBox = h("div", {});
+  const aclsBox = h("div", {});
+  const out = h("div", { "aria-live": "polite" });
+  replace(ctx.main, h("h1", {}, "Security"),
+    h("p", { class: "muted" }, "Users sign in with HTTP Basic (SASL on the Kafka port); ACLs follow Kafka's model. Without [security] in cluster.toml every client may do anything."),
+    out,
+    h("div", { class: "grid" },
+      h("section", { class: "card", "aria-labelledby": "h-users" }, h("h2", { id: "h-users" }, "Users"), usersBox, userForm(out, () => loadUsers(usersBox, out))),
+      h("section", { class: "card", "aria-labelledby": "h-acls" }, h("h2", { id: "h-acls" }, "ACLs"), aclsBox, aclForm(out, () => loadAcls(aclsBox, out)))));
+  await Promise.all([loadUsers(usersBox, out), loadAcls(aclsBox, out)]);
+}
+
+async function loadUsers(box, out) {
+  try {
+    const users = await call("/v1/security/users");
+    replace(box, table("Users", [{ label: "User" }, { label: "Mechanisms" }, { label: "" }],
+      users.map((u) => [u.name, (u.mechanisms || []).join(", "), action("Delete", async () => {
+        if (!(await confirmDialog(`Delete user ${u.name}? Their clients are refused from then on.`))) return;
+        await call(`/v1/security/users/${enc(u.name)}`, { method: "DELETE" });
+        await loadUsers(box, out);
+      }, { out, cls: "danger" })]), "No users (security is off, or none were added)."));
+  } catch (err) { replace(box, errorBox(err)); }
+}
+
+function userForm(out, reload) {
+  const name = h("input", { required: true, autocomplete: "off" });
+  const password = h("input", { type: "password", required: true, autocomplete: "new-password" });
+  const mechanism = h("select", {}, h("option", {}, "SCRAM-SHA-256"), h("option", {}, "SCRAM-SHA-512"));
+  const form = h("form", { class: "inline", "aria-label": "Add a user" }, field("New user", name), field("Password", password),
+    field("Mechanism", mechanism), h("button", { type: "submit" }, "Add user"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await call("/v1/security/users", { method: "POST", body: { username: name.value, password: password.value, algorithm: mechanism.value } });
+      replace(out, h("p", { class: "notice", role: "status" }, `Added user ${name.value}.`));
+      form.reset();
+      await reload();
+    } catch (err) { replace(out, errorBox(err)); }
+  });
+  return form;
+}
+
+async function loadAcls(box, out) {
+  try {
+    const acls = (await v3("/acls")).data;
+    replace(box, table("ACL bindings", [{ label: "Principal" }, { label: "Host" }, { label: "Resource" }, { label: "Pattern" },
+      { label: "Operation" }, { label: "Permission" }, { label: "" }],
+    acls.map((a) => [a.principal, a.host, `${a.resource_type} ${a.resource_name}`, a.pattern_type, a.operation, a.permission,
+      action("Delete", async () => {
+        if (!(await confirmDialog(`Delete the ACL ${a.permission} ${a.principal} ${a.operation} on ${a.resource_type} ${a.resource_name}?`))) return;
+        const q = new URLSearchParams({ resource_type: a.resource_type, resource_name: a.resource_name, pattern_type: a.pattern_type,
+          principal: a.principal, host: a.host, operation: a.operation, permission: a.permission });
+        await v3(`/acls?${q}`, { method: "DELETE" });
+        await loadAcls(box, out);
+      }, { out, cls: "danger" })]), "No ACLs."));
+  } catch (err) { replace(box, errorBox(err)); }
+}
+
+function aclForm(out, reload) {
+  const principal = h("input", { required: true, placeholder: "User:alice" });
+  const resourceType = h("select", {}, RESOURCES.map((r) => h("option", {}, r)));
+  const resourceName = h("input", { required: true, placeholder: "orders or *" });
+  const pattern = h("select", {}, h("option", {}, "LITERAL"), h("option", {}, "PREFIXED"));
+  const operation = h("select", {}, OPERATIONS.map((o) => h("option", {}, o)));
+  const permission = h("select", {}, h("option", {}, "ALLOW"), h("option", {}, "DENY"));
+  const form = h("form", { class: "inline", "aria-label": "Add an ACL" }, field("Principal", principal), field("Resource type", resourceType),
+    field("Resource name", resourceName), field("Pattern", pattern), field("Operation", operation), field("Permission", permission),
+    h("button", { type: "submit" }, "Add ACL"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await v3("/acls", { method: "POST", body: { principal: principal.value, host: "*", resource_type: resourceType.value,
+        resource_name: resourceName.value, pattern_type: pattern.value, operation: operation.value, permission: permission.value } });
+      replace(out, h("p", { class: "notice", role: "status" }, "ACL added."));
+      await reload();
+    } catch (err) { replace(out, errorBox(err)); }
+  });
+  return form;
+}

@@ -1,0 +1,159 @@
+// One topic: partitions, configs, the message browser and the produce form.
+import { call, enc, showBytes, textToB64, v3 } from "../api.js";
+import { errorBox, field, fmtTime, h, replace, table } from "../dom.js";
+
+const POLL_MS = 4000;
+const BINARY = "application/vnd.kafka.binary.v2+json";
+
+export async function render(ctx) {
+  const name = ctx.params[0];
+  const topic = await v3(`/topics/${enc(name)}`);
+  const partsBox = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  const configsBox = h("div", {});
+  const browser = h("section", { class: "card", "aria-labelledby": "h-browse" }, h("h2", { id: "h-browse" }, "Messages"));
+  const produce = h("section", { class: "card", "aria-labelledby": "h-produce" }, h("h2", { id: "h-produce" }, "Produce a message"));
+  replace(ctx.main, h("p", {}, h("a", { href: "#/topics" }, "← Topics")), h("h1", {}, `Topic ${name}`),
+    h("p", { class: "muted" }, `${topic.partitions_count} partitions, replication factor ${topic.replication_factor}`,
+      topic.is_internal ? ", internal" : ""),
+    h("section", { "aria-labelledby": "h-parts" }, h("h2", { id: "h-parts" }, "Partitions"), partsBox),
+    h("div", { class: "grid" }, browser, produce),
+    h("section", { "aria-labelledby": "h-configs" }, h("h2", { id: "h-configs" }, "Configs"), configsBox));
+  browser.append(messageBrowser(name, topic.partitions_count));
+  produce.append(produceForm(name, topic.partitions_count));
+  loadConfigs(name, configsBox);
+  await ctx.every(POLL_MS, async () => {
+    try {
+      const parts = (await v3(`/topics/${enc(name)}/partitions`)).data;
+      replace(partsBox, table(`Partitions of ${name}`,
+        [{ label: "Partition", num: true }, { label: "Leader" }, { label: "Epoch", num: true }, { label: "Replicas" }, { label: "ISR" },
+          { label: "ELR" }, { label: "High watermark", num: true }, { label: "Log start", num: true }, { label: "Log end", num: true }],
+        parts.map((p) => [p.partition_id, p.leader_id === null || p.leader_id < 0 ? h("span", { class: "bad" }, "none (offline)") : p.leader_id,
+          p.leader_epoch, p.replica_ids.join(", "),
+          h("span", { class: p.isr.length < p.replica_ids.length ? "warn" : "" }, p.isr.join(", ") || "empty"),
+          (p.eligible_leader_replicas || []).join(", ") || "–", p.high_watermark ?? "–", p.log_start_offset ?? "–", p.log_end_offset ?? "–"])));
+    } catch (err) { replace(partsBox, errorBox(err)); }
+  });
+}
+
+async function loadConfigs(topic, box) {
+  let configs;
+  try { configs = (await v3(`/topics/${enc(topic)}/configs`)).data; } catch (err) { replace(box, errorBox(err)); return; }
+  const rows = configs.sort((a, b) => a.name.localeCompare(b.name)).map((c) => {
+    const input = h("input", { value: c.value ?? "", "aria-label": `value of ${c.name}`, size: 14 });
+    const out = h("span", { "aria-live": "polite" });
+    const save = h("button", { type: "button" }, "Save");
+    save.addEventListener("click", async () => {
+      try {
+        await v3(`/topics/${enc(topic)}/configs/${enc(c.name)}`, { method: "PUT", body: { value: input.value } });
+        await loadConfigs(topic, box);
+      } catch (err) { replace(out, errorBox(err)); }
+    });
+    const reset = c.source === "DYNAMIC_TOPIC_CONFIG" ? h("button", {
+      type: "button",
+      onclick: async () => {
+        try { await v3(`/topics/${enc(topic)}/configs/${enc(c.name)}`, { method: "DELETE" }); await loadConfigs(topic, box); } catch (err) { replace(out, errorBox(err)); }
+      },
+    }, "Reset to default") : null;
+    return [h("code", {}, c.name), input, c.is_default ? h("span", { class: "muted" }, `default (${c.source})`) : c.source, [save, " ", reset, out]];
+  });
+  replace(box, table(`Configs of ${topic} (Kafka's names; a value set on the topic overrides the default)`,
+    [{ label: "Name" }, { label: "Value" }, { label: "Source" }, { label: "" }], rows));
+}
+
+function messageBrowser(topic, partitions) {
+  const partition = h("select", { id: "browse-partition" }, Array.from({ length: partitions }, (_, i) => h("option", { value: i }, `partition ${i}`)));
+  const mode = h("select", { id: "browse-mode" }, h("option", { value: "newest" }, "newest first"), h("option", { value: "offset" }, "from offset"),
+    h("option", { value: "timestamp" }, "from time"));
+  const offset = h("input", { id: "browse-offset", type: "number", min: 0, value: 0, size: 8 });
+  const when = h("input", { id: "browse-time", type: "datetime-local", step: 1 });
+  const count = h("input", { id: "browse-count", type: "number", min: 1, max: 200, value: 20, size: 4 });
+  const binaryAs = h("select", { id: "browse-binary" }, h("option", { value: "hex" }, "hex"), h("option", { value: "base64" }, "base64"));
+  const list = h("div", { id: "messages", "aria-live": "polite" });
+  const form = h("form", { class: "inline", "aria-label": "Browse messages" }, field("Partition", partition), field("Show", mode),
+    field("Offset", offset), field("Time (your local time)", when), field("How many", count), field("Binary as", binaryAs),
+    h("button", { type: "submit", class: "primary" }, "Load messages"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    replace(list, h("p", { class: "muted" }, "Reading…"));
+    try {
+      const records = await browse(topic, Number(partition.value), mode.value, Number(offset.value), when.value, Math.min(200, Number(count.value) || 20));
+      replace(list, records.length ? records.map((r) => message(r, binaryAs.value)) : h("p", { class: "muted" }, "No messages there."));
+    } catch (err) { replace(list, errorBox(err)); }
+  });
+  return h("div", {}, form, list);
+}
+
+async function browse(topic, p, mode, fromOffset, when, count) {
+  const base = `/topics/${enc(topic)}/partitions/${p}`;
+  const ends = await call(`${base}/offsets`);
+  let start = fromOffset;
+  if (mode === "newest") start = Math.max(ends.beginning_offset, ends.end_offset - count);
+  if (mode === "timestamp") {
+    if (!when) throw Object.assign(new Error("Choose a time first."), { status: 0, code: 0, hint: "" });
+    const found = await call(`${base}/offsets?timestamp=${new Date(when).getTime()}`);
+    if (found.offset === null) return [];
+    start = found.offset;
+  }
+  start = Math.max(start, ends.beginning_offset);
+  const out = [];
+  // bounded: at most `count` records and 10 reads
+  for (let round = 0; round < 10 && out.length < count && start < ends.end_offset; round++) {
+    const batch = await call(`${base}/records?offset=${start}&timeout=200&max_bytes=1048576`, { headers: { Accept: BINARY } });
+    if (!batch.length) break;
+    out.push(...batch);
+    start = batch[batch.length - 1].offset + 1;
+  }
+  const shown = out.slice(0, count);
+  return mode === "newest" ? shown.reverse() : shown;
+}
+
+function message(r, binaryAs) {
+  const key = showBytes(r.key, binaryAs), value = showBytes(r.value, binaryAs);
+  const headers = (r.headers || []).map((x) => {
+    const v = showBytes(x.value, binaryAs);
+    return h("li", {}, h("code", {}, x.name), ": ", h("code", {}, v.text), v.kind === "hex" || v.kind === "base64" ? ` (${v.kind})` : "");
+  });
+  return h("article", { class: "msg", "aria-label": `message at offset ${r.offset}` },
+    h("header", {}, h("span", {}, `offset ${r.offset}`), h("span", {}, `partition ${r.partition}`), h("span", {}, fmtTime(r.timestamp))),
+    h("div", { class: "kv" },
+      h("span", { class: "muted" }, `key (${key.kind})`), h("pre", { class: "key" }, key.text),
+      h("span", { class: "muted" }, `value (${value.kind})`), h("pre", { class: "value" }, value.text),
+      h("span", { class: "muted" }, "headers"), headers.length ? h("ul", { class: "headers", style: "margin:0;padding-left:1.2em" }, headers) : h("span", { class: "muted" }, "none")));
+}
+
+function produceForm(topic, partitions) {
+  const partition = h("select", { id: "produce-partition" }, h("option", { value: "" }, "by key (default partitioner)"),
+    Array.from({ length: partitions }, (_, i) => h("option", { value: i }, `partition ${i}`)));
+  const type = h("select", { id: "produce-type" }, h("option", { value: "STRING" }, "text"), h("option", { value: "JSON" }, "JSON"),
+    h("option", { value: "BINARY" }, "binary (base64)"));
+  const key = h("input", { id: "produce-key", placeholder: "none" });
+  const value = h("textarea", { id: "produce-value", rows: 3 });
+  const headers = h("textarea", { id: "produce-headers", rows: 2, placeholder: "name=value (one per line)" });
+  const out = h("div", { id: "produce-result", "aria-live": "polite" });
+  const form = h("form", { "aria-label": "Produce a message" },
+    h("div", { class: "inline" }, field("Partition", partition), field("Format", type), field("Key", key)),
+    field("Value", value), field("Headers", headers),
+    h("p", {}, h("button", { type: "submit", class: "primary" }, "Produce")), out);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = {};
+    try {
+      const data = (text) => (type.value === "JSON" ? JSON.parse(text) : text);
+      if (partition.value !== "") body.partition_id = Number(partition.value);
+      if (key.value) body.key = { type: type.value, data: data(key.value) };
+      body.value = { type: type.value, data: data(value.value) };
+    } catch (err) {
+      replace(out, h("div", { class: "error", role: "alert" }, `Not JSON: ${err.message}`));
+      return;
+    }
+    const lines = headers.value.split("\n").map((l) => l.trim()).filter(Boolean);
+    if (lines.length) body.headers = lines.map((l) => ({ name: l.split("=")[0].trim(), value: textToB64(l.slice(l.indexOf("=") + 1).trim()) }));
+    try {
+      const report = await v3(`/topics/${enc(topic)}/records`, { method: "POST", body });
+      const r = Array.isArray(report) ? report[0] : report;
+      if (r.error_code && r.error_code !== 200) throw Object.assign(new Error(r.message), { status: r.error_code, code: r.error_code });
+      replace(out, h("p", { class: "notice", role: "status" }, `Written to partition ${r.partition_id} at offset ${r.offset}.`));
+    } catch (err) { replace(out, errorBox(err)); }
+  });
+  return form;
+}
