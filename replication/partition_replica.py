@@ -422,8 +422,11 @@ class PartitionReplica:
         return end
 
     def offsets_view(self) -> dict:
+        """The leader's offsets (as last heard on a follower) and the bytes of this
+        replica's own log (the leader's on the leader)."""
         if self.leader is not None:
             return {"high_watermark": self.leader.hw, "log_start_offset": self.log.log_start_offset,
-                    "log_end_offset": self.log.log_end_offset}
+                    "log_end_offset": self.log.log_end_offset, "size": self.log.size_bytes}
         hw, start, end = self.leader_offsets
-        return {"high_watermark": hw, "log_start_offset": start, "log_end_offset": end}
+        return {"high_watermark": hw, "log_start_offset": start, "log_end_offset": end,
+                "size": self.log.size_bytes}

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from kraft.broker.services import BrokerServices
 from kraft.api import v3_views as views
 from kraft.api.access_rules import IDENTITY_KEY
+from kraft.api.authorized_operations import add_if_wanted
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, v2_response
 from kraft.api.paths import base_url, check_cluster
@@ -35,14 +36,15 @@ def add_routes(app: web.Application) -> None:
 async def list_clusters(request):
     node = node_of(request)
     base = base_url(request)
-    data = [views.cluster_view(node.image, node.cluster_id, base)]
+    data = [add_if_wanted(request, views.cluster_view(node.image, node.cluster_id, base), "CLUSTER")]
     return json_response(views.collection("KafkaClusterList", base, request.path, data))
 
 
 async def get_cluster(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)
-    return json_response(views.cluster_view(node.image, node.cluster_id, base_url(request)))
+    view = views.cluster_view(node.image, node.cluster_id, base_url(request))
+    return json_response(add_if_wanted(request, view, "CLUSTER"))
 
 
 async def list_brokers(request):

@@ -17,6 +17,7 @@ from kraft.internode.peers import PeerUnreachable
 from kraft.errors import KraftError, NotFound
 from kraft.api.consumer_routes import coordinated
 from kraft.api.access_rules import visible
+from kraft.api.authorized_operations import add_if_wanted
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.api.paths import base_url, check_cluster
@@ -48,7 +49,7 @@ def _self(request, node: BrokerServices, *parts: str) -> str:
 
 def group_view(request, node: BrokerServices, d: dict) -> dict:
     g = d["group_id"]
-    return {"kind": "KafkaConsumerGroup",
+    return add_if_wanted(request, {"kind": "KafkaConsumerGroup",
             "metadata": {"self": _self(request, node, g), "resource_name": f"crn:///kafka={node.cluster_id}/group={g}"},
             "cluster_id": node.cluster_id, "consumer_group_id": g, "is_simple": d["is_simple"],
             "partition_assignor": d["partition_assignor"], "state": STATES.get(d["state"], "UNKNOWN"),
@@ -56,7 +57,7 @@ def group_view(request, node: BrokerServices, d: dict) -> dict:
             "generation_id": d["generation"],  # ext
             "coordinator": {"related": f"{base_url(request)}/v3/clusters/{node.cluster_id}/brokers/{d['coordinator_id']}"},
             "consumers": {"related": _self(request, node, g, "consumers")},
-            "lag_summary": {"related": _self(request, node, g, "lag-summary")}}
+            "lag_summary": {"related": _self(request, node, g, "lag-summary")}}, "GROUP", g)
 
 
 def _member_key(m: dict) -> str:

@@ -13,6 +13,7 @@ from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.api.access_rules import IDENTITY_KEY, check_create_topic, visible
+from kraft.api.authorized_operations import add_if_wanted
 from kraft.api.catch_up import reads_latest_metadata
 from kraft.api import v3_views as views
 from kraft.api.context import node_of
@@ -59,7 +60,7 @@ async def list_topics(request):
     node, image, base = _ctx(request)
     names = set(visible(request, "TOPIC", image.topic_ids))
     topics = sorted((t for t in image.topics.values() if t.name in names), key=lambda t: t.name)
-    data = [views.topic_view(t, node.cluster_id, base) for t in topics]
+    data = [add_if_wanted(request, views.topic_view(t, node.cluster_id, base), "TOPIC", t.name) for t in topics]
     return json_response(views.collection("KafkaTopicList", base, request.path, data))
 
 
@@ -119,7 +120,7 @@ def _replicas_assignments(body: dict) -> list[tuple[int, list[int]]] | None:
 async def get_topic(request):
     node, image, base = _ctx(request)
     topic = topic_or_404(image, request.match_info["topic"], node.is_ready)
-    return json_response(views.topic_view(topic, node.cluster_id, base))
+    return json_response(add_if_wanted(request, views.topic_view(topic, node.cluster_id, base), "TOPIC", topic.name))
 
 
 async def delete_topic(request):

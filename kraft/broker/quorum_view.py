@@ -44,10 +44,12 @@ def local_description(node: QuorumHost) -> dict[str, Any]:
     problems: list[str] = []
     leader: int | None = None
     term, hw = 0, 0
+    elected_ms: int | None = None
     if node.quorum is not None:
         problems = node.quorum.peer_problems()
         st = node.quorum.status()
         leader, term, hw = st.leader_id, st.term, st.commit_index
+        elected_ms = st.elected_ms if st.elected_ms >= 0 else None  # known to the leader only
         voters = [{"node_id": v.node_id, "log_end_offset": v.log_end_offset, "lag": v.lag,
                    "last_caught_up_ms": v.last_caught_up_ms,
                    "last_caught_up_age_ms": (now_ms - v.last_caught_up_ms
@@ -68,6 +70,7 @@ def local_description(node: QuorumHost) -> dict[str, Any]:
     return {
         "leader_id": leader,  # None while this node knows of no Raft leader
         "leader_epoch": term,
+        "leader_elected_ms": elected_ms,  # (ext) when the current leader won its election
         "high_watermark": hw,
         "metadata_offset": image.offset,
         "controller_id": image.controller_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from kraft.api.authorized_operations import is_super_user
 from kraft.api.context import NODE_KEY
 from kraft.api.http_body import json_response, read_json_object, reject_unknown_fields
 from kraft.console.lab_runs import LabRuns
@@ -42,7 +43,7 @@ def _lab(request: web.Request) -> LabRuns:
 
 
 async def list_scenarios(request):
-    """The built-in scenario library."""
+    """The built-in scenario library, and whether the caller may start a run (a super user)."""
     out = []
     for name in builtin_names():
         s = load_scenario(name)
@@ -52,7 +53,7 @@ async def list_scenarios(request):
                                                      ("netem (root, tc)", s.needs_netem),
                                                      ("power cuts (root, FUSE)", s.needs_power_cuts))
                               if yes]})
-    return json_response({"scenarios": out})
+    return json_response({"scenarios": out, "may_start_runs": is_super_user(request)})
 
 
 async def list_runs(request):

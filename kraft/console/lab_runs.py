@@ -2,9 +2,11 @@
 
 A run is `python -m kraft scenario run NAME --events FILE --report DIR` in its own
 process group, on a throwaway cluster of its own (LocalCluster on the lab's loopback
-addresses, never this node's peers: a node cannot safely kill its own cluster). At most
-one runs at a time. The node's shutdown stops it (SIGTERM: the runner tears its cluster
-down; SIGKILL after a grace). Each run keeps a directory under the node's data dir (`lab/`):
+addresses, never this node's peers: a node cannot safely kill its own cluster), whose
+node processes share that group. At most one runs at a time. The node's shutdown stops
+it (SIGTERM: the runner tears its cluster down; SIGKILL to the whole group after a
+grace); a node killed outright is noticed by the run itself (owner_watch.py). Each run
+keeps a directory under the node's data dir (`lab/`):
 events.jsonl (live_events.py), output.log, and the reports the CLI writes.
 """
 
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from kraft.errors import BadRequest, LabRunInProgress, NotFound
+from kraft.scenario.owner_watch import OWNER_ENV
 
 STOP_GRACE_S = 20.0
 RUN_ID = re.compile(r"\d{8}-\d{6}-[a-z0-9-]{1,64}")
@@ -68,7 +71,9 @@ class LabRuns:
                    "--report", str(directory), "--events", str(directory / "events.jsonl")]
         if duration is not None:
             command += ["--duration", str(duration)]
-        env = {**os.environ, "KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS": str(self.first_address)}
+        # the run watches this process (owner_watch.py): it ends, cluster and all, if we die
+        env = {**os.environ, "KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS": str(self.first_address),
+               OWNER_ENV: str(os.getpid())}
         with (directory / "output.log").open("wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        cwd=str(directory), env=env, start_new_session=True)

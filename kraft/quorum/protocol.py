@@ -49,6 +49,7 @@ class QuorumStatus:
     is_leader: bool
     has_quorum: bool
     voters: tuple[VoterStatus, ...] = field(default=())
+    elected_ms: int = -1  # wall clock ms this node became the leader; -1 unless it leads
 
 
 class Quorum(Protocol):

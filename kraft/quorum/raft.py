@@ -180,6 +180,7 @@ class RaftQuorum:
         self._obj: _MetadataSyncObj | None = None
         self._listener: socket.socket | None = None
         self._caught_up_ms: dict[int, int] = {}
+        self._elected_ms = -1  # when this node last became the leader (the quorum view's last election)
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -212,6 +213,7 @@ class RaftQuorum:
             raftMaxTimeout=self._timeouts[1],
             appendEntriesPeriod=0.1,
             dynamicMembershipChange=False,
+            onStateChanged=self._state_changed,
             logCompactionMinEntries=self._snapshot_every,
             logCompactionMinTime=300,
         )
@@ -245,6 +247,10 @@ class RaftQuorum:
         if self._listener is not None:
             self._listener.close()
             self._listener = None
+
+    def _state_changed(self, old: int, new: int) -> None:
+        """On the tick thread: remember when this node won an election."""
+        self._elected_ms = int(time.time() * 1000) if new == _LEADER_STATE else -1
 
     # -- snapshots (run on the tick thread) -------------------------------------------
     def _write_snapshot(self, filename: str, raft_data: RaftData) -> None:
@@ -320,6 +326,7 @@ class RaftQuorum:
             is_leader=is_leader,
             has_quorum=bool(st["has_quorum"]),
             voters=tuple(voters),
+            elected_ms=self._elected_ms if is_leader else -1,
         )
 
     # -- writes ------------------------------------------------------------------------

@@ -41,7 +41,9 @@ def register(app: typer.Typer) -> None:
         """Run scenarios on fresh clusters; exit 0 only when every expectation holds (1: one
         failed, 3: none failed but some could not run here)."""
         from kraft.scenario.live_events import EventFile
+        from kraft.scenario.owner_watch import watch_owner
         from kraft.scenario.runner import RunOptions
+        watch_owner()  # a failure-lab run ends with the node that started it
         try:
             scenarios = [load_scenario(n) for n in names]
         except ScenarioError as exc:

@@ -33,6 +33,7 @@ from kraft.scenario.jepsen_findings import JepsenReport
 from kraft.scenario.jepsen_gen import Mix
 from kraft.scenario.jepsen_history import parse_history
 from kraft.scenario.jepsen_workload import JepsenWorkload
+from kraft.scenario.owner_watch import owner_pid
 from kraft.scenario.live_events import LiveFeed, emit_phase
 from kraft.server import lazy_disks, small_disks
 from kraft.scenario.network import NetworkFaults
@@ -106,7 +107,8 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
                                partitions_fs_mb=scenario.cluster.partitions_fs_mb,
                                lazy_fs=scenario.needs_power_cuts,
                                extra_toml=lab_security.CLUSTER_TOML if secured else "",
-                               headers=lab_security.LAB if secured else None)
+                               headers=lab_security.LAB if secured else None,
+                               own_sessions=owner_pid() is None)  # a lab run's nodes die with its group
         network = NetworkFaults(cluster.hosts) if net_hosts else _NoNetwork()
         emit_phase(opts.events, "starting cluster")
         cluster.start().wait_ready(timeout_s=60)

@@ -98,15 +98,17 @@ class LocalCluster:
                  first_address: int | None = None, env: dict | None = None, groups: dict | None = None,
                  cluster: dict | None = None, http: dict | None = None, storage: dict | None = None,
                  partitions_fs_mb: int | None = None, extra_toml: str = "",
-                 headers: dict | None = None, lazy_fs: bool = False):
+                 headers: dict | None = None, lazy_fs: bool = False, own_sessions: bool = True):
         """cluster: extra [cluster] settings, e.g. {"auto.create.topics.enable": False};
         extra_toml: more tables, as TOML text (e.g. [security]); headers: sent by this
         object's own requests (e.g. an admin's Authorization);
         http: [http] settings, e.g. {"access.control.allow.origin": "*"}; partitions_fs_mb:
         each node's partition data on a tmpfs of that size (root; see small_disks);
         lazy_fs: each node's data dir on the lazy filesystem, for power_cut (root, FUSE;
-        see lazy_disks)."""
+        see lazy_disks); own_sessions=False: the nodes stay in the caller's process group, so
+        one killpg ends the caller and its nodes (the failure lab's runs)."""
         self._tmp = None
+        self.own_sessions = own_sessions
         if base_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="kraft-cluster-")
             base_dir = Path(self._tmp.name)
@@ -175,7 +177,7 @@ class LocalCluster:
         self.procs[node_id] = subprocess.Popen(
             [sys.executable, "-m", "kraft", "node", "-c", str(self.node_config_paths.get(node_id, self.config_path)),
              "--id", str(node_id)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=str(self.base_dir), start_new_session=True,
+            stdout=log, stderr=subprocess.STDOUT, cwd=str(self.base_dir), start_new_session=self.own_sessions,
             env=self._node_env(node_id))
         log.close()
 

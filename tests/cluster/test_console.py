@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
+import re
 import shutil
 import subprocess
 import time
@@ -120,6 +120,28 @@ def test_the_lab_api_and_the_console_files_refuse_bad_requests_clearly(cluster, 
     assert "Traceback" not in answer["message"] and "/kraft/" not in answer["message"]
 
 
+def test_a_partitions_size_is_its_log_in_bytes_over_http_and_in_the_console(page, cluster):
+    status, parts = http_json("GET", cluster.v3(1) + f"/topics/{TOPIC}/partitions")
+    assert status == 200, parts
+    leader = parts["data"][0]["leader_id"]
+    status, parts = http_json("GET", cluster.v3(leader) + f"/topics/{TOPIC}/partitions/0")
+    assert status == 200 and parts["size"] > 3 * len('{"n":0}'), parts  # three records and their batch headers
+    open_page(page, cluster, "topics")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=TOPIC, exact=True))
+    sync_api.expect(row).to_contain_text(" B", timeout=WAIT_MS)  # the Size column, e.g. "243 B"
+    open_page(page, cluster, f"topics/{TOPIC}")
+    first = page.get_by_role("table", name=f"Partitions of {TOPIC}").locator("tbody tr").first
+    sync_api.expect(first.locator("td").last).to_have_text(re.compile(r"\d+(\.\d)? (B|KiB)"), timeout=WAIT_MS)
+
+
+def test_the_overview_says_when_the_quorum_leader_was_elected(page, cluster):
+    status, quorum = http_json("GET", cluster.v3(1) + "/quorum")
+    assert status == 200 and quorum["leader_elected_ms"] <= time.time() * 1000, quorum
+    open_page(page, cluster, "overview")
+    sync_api.expect(page.locator("#last-election")).to_contain_text(
+        f"node {quorum['leader_id']} won epoch {quorum['leader_epoch']} at", timeout=WAIT_MS)
+
+
 def test_every_page_renders_with_the_clusters_data(page, cluster):
     open_page(page, cluster, "overview")
     brokers = page.get_by_role("table", name="Registered brokers")
@@ -214,9 +236,9 @@ def test_a_groups_lag_in_the_console_is_the_v3_lag_endpoints(page, cluster):
     assert status == 200 and all(r["lag"] == 0 for r in lags["data"]), lags
 
 
-def _committed_group(cluster, group: str, topic: str, partition: int, offset: int) -> None:
+def _committed_group(cluster, group: str, topic: str, partition: int, offset: int, auth: dict | None = None) -> None:
     """An empty group with one committed offset (a REST consumer instance that then leaves)."""
-    headers = {"Content-Type": V2, "Accept": V2}
+    headers = {"Content-Type": V2, "Accept": V2, **(auth or {})}
     status, made = http_json("POST", cluster.url(1) + f"/consumers/{group}", {"format": "binary"}, headers)
     assert status == 200, made
     instance = cluster.url(1) + f"/consumers/{group}/instances/{made['instance_id']}"
@@ -231,46 +253,239 @@ def _committed_group(cluster, group: str, topic: str, partition: int, offset: in
         http_json("DELETE", instance, None, headers)
 
 
-def test_a_user_without_acls_sees_a_403_and_no_data(browser):
-    auth = {"Authorization": "Basic " + base64.b64encode(b"admin:admin-secret").decode()}
-    toml = security_toml({"admin": "admin-secret", "nobody": "nobody-secret"})
-    with LocalCluster(nodes=1, extra_toml=toml, headers=auth) as secured:
-        secured.start().wait_ready(timeout_s=60)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        try:
-            page = context.new_page()
-            page.goto(f"{secured.url(1)}/console/")
-            sync_api.expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=WAIT_MS)
-            page.get_by_label("User").fill("nobody")
-            page.get_by_label("Password").fill("nobody-secret")
-            page.get_by_role("button", name="Sign in").click()
-            sync_api.expect(page.get_by_text("Signed in as nobody")).to_be_visible(timeout=WAIT_MS)
-            quorum = page.get_by_role("region", name="Controller quorum")
-            sync_api.expect(quorum.get_by_role("alert")).to_contain_text("403", timeout=WAIT_MS)
-            sync_api.expect(quorum.get_by_role("alert")).to_contain_text("may not DESCRIBE the cluster")
-            assert quorum.get_by_role("table", name="Voters").count() == 0
-            shoot(page, "forbidden")
-            open_page(page, secured, "lab")
-            sync_api.expect(page.get_by_role("alert")).to_contain_text("403", timeout=WAIT_MS)
-        finally:
-            context.close()
-        # only a super user starts a lab run
-        nobody = {"Authorization": "Basic " + base64.b64encode(b"nobody:nobody-secret").decode()}
-        status, body = http_json("POST", secured.url(1) + "/v1/lab/runs", {"scenario": "baseline"}, nobody)
-        assert status == 403 and "super user" in body["message"], body
-        _stopping_the_node_ends_its_lab_run(secured, auth)
+PHONE = {"width": 390, "height": 844}
+NAV = ("Overview", "Topics", "Consumer groups", "Security", "Failure lab")
 
 
-def _stopping_the_node_ends_its_lab_run(node_cluster, auth) -> None:
-    status, run = http_json("POST", node_cluster.url(1) + "/v1/lab/runs", {"scenario": "baseline"}, auth)
+def test_on_a_phone_no_page_scrolls_sideways_and_the_navigation_is_reachable(browser, cluster):
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        for route, ready in (("overview", page.get_by_role("table", name="Voters")),
+                             ("topics", page.get_by_role("link", name=TOPIC)),
+                             (f"topics/{TOPIC}", page.get_by_role("table", name=f"Partitions of {TOPIC}")),
+                             ("groups", page.get_by_role("heading", name="Consumer groups")),
+                             ("security", page.get_by_role("heading", name="Users")),
+                             ("lab", page.get_by_role("heading", name="Scenario library"))):
+            open_page(page, cluster, route)
+            sync_api.expect(ready).to_be_visible(timeout=WAIT_MS)
+            page.evaluate("window.scrollTo(0, 0)")
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= PHONE["width"], f"#/{route} is {wide} px wide on a {PHONE['width']} px phone"
+            nav = page.get_by_role("navigation", name="Console pages")
+            for name in NAV:
+                sync_api.expect(nav.get_by_role("link", name=name)).to_be_in_viewport()
+            if route.startswith("topics/"):
+                shoot(page, "phone-topic")
+    finally:
+        context.close()
+
+
+def _tab_to(page, check: str, limit: int = 60) -> None:
+    """Press Tab until the focused element passes `check` (JS on `el`)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(() => {{ const el = document.activeElement; return !!({check}); }})()"):
+            return
+    pytest.fail(f"{limit} presses of Tab never reached the element where {check}")
+
+
+def test_the_console_works_from_the_keyboard(page, cluster):
+    open_page(page, cluster, "overview")
+    sync_api.expect(page.get_by_role("table", name="Voters")).to_be_visible(timeout=WAIT_MS)
+    _tab_to(page, "el.matches('#nav a') && el.textContent === 'Topics'")
+    page.keyboard.press("Enter")
+    sync_api.expect(page.get_by_role("heading", name="Topics", exact=True)).to_be_visible(timeout=WAIT_MS)
+    _tab_to(page, "el.id === 'new-topic-name'")
+    page.keyboard.type("keyboard-made")
+    page.keyboard.press("Enter")  # submits the create form
+    sync_api.expect(page.locator(".notice")).to_contain_text("Created topic keyboard-made", timeout=WAIT_MS)
+    open_page(page, cluster, f"topics/{TOPIC}")
+    sync_api.expect(page.get_by_role("table", name=f"Partitions of {TOPIC}")).to_be_visible(timeout=WAIT_MS)
+    _tab_to(page, "el.textContent === 'Load messages'")
+    page.keyboard.press("Enter")
+    sync_api.expect(page.locator("#messages article").first).to_be_visible(timeout=WAIT_MS)
+
+
+def _basic(user: str, password: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+ADMIN, READER = _basic("admin", "admin-secret"), _basic("reader", "reader-secret")
+NOBODY = _basic("nobody", "nobody-secret")
+WATCHED, WATCHERS = "watched", "watchers"
+
+
+@pytest.fixture(scope="module")
+def secured():
+    """A 1-node cluster with security on: admin (a super user), reader (READ on the topic
+    `watched` and the group `watchers`, nothing else) and nobody (no ACLs)."""
+    toml = security_toml({"admin": "admin-secret", "reader": "reader-secret", "nobody": "nobody-secret"})
+    with LocalCluster(nodes=1, extra_toml=toml, headers=ADMIN) as c:
+        c.start().wait_ready(timeout_s=60)
+        status, body = http_json("POST", c.v3(1) + "/topics", {"topic_name": WATCHED, "partitions_count": 1,
+                                                                  "replication_factor": 1}, ADMIN)
+        assert status == 201, body
+        status, body = http_json("POST", c.v3(1) + f"/topics/{WATCHED}/records",
+                                 {"value": {"type": "STRING", "data": "for your eyes"}}, ADMIN)
+        assert status == 200, body
+        for resource_type, name in (("TOPIC", WATCHED), ("GROUP", WATCHERS)):
+            status, body = http_json("POST", c.v3(1) + "/acls", {
+                "principal": "User:reader", "host": "*", "resource_type": resource_type, "resource_name": name,
+                "pattern_type": "LITERAL", "operation": "READ", "permission": "ALLOW"}, ADMIN)
+            assert status == 201, body
+        _committed_group(c, WATCHERS, WATCHED, partition=0, offset=0, auth=ADMIN)
+        yield c
+
+
+def _signed_in(browser, cluster, user: str, password: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{cluster.url(1)}/console/#/signin")
+    page.get_by_label("User").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    sync_api.expect(page.get_by_text(f"Signed in as {user}")).to_be_visible(timeout=WAIT_MS)
+    return context, page
+
+
+def test_the_v3_reads_say_what_the_caller_may_do_when_asked(secured):
+    ops = "?include_authorized_operations=true"
+    cid = secured.cluster_id
+    status, topic = http_json("GET", secured.v3(1) + f"/topics/{WATCHED}{ops}", None, READER)
+    assert status == 200 and set(topic["authorized_operations"]) == {"READ", "DESCRIBE"}, topic  # READ implies DESCRIBE
+    status, topic = http_json("GET", secured.v3(1) + f"/topics/{WATCHED}{ops}", None, ADMIN)
+    assert status == 200 and {"WRITE", "DELETE", "ALTER_CONFIGS"} <= set(topic["authorized_operations"]), topic
+    status, group = http_json("GET", secured.v3(1) + f"/consumer-groups/{WATCHERS}{ops}", None, READER)
+    assert status == 200 and set(group["authorized_operations"]) == {"READ", "DESCRIBE"}, group
+    status, clusters = http_json("GET", secured.url(1) + f"/v3/clusters{ops}", None, NOBODY)
+    assert status == 200 and clusters["data"][0]["authorized_operations"] == [], clusters
+    status, plain = http_json("GET", secured.url(1) + f"/v3/clusters/{cid}", None, ADMIN)
+    assert status == 200 and "authorized_operations" not in plain, plain  # only when asked
+    status, bad = http_json("GET", secured.url(1) + f"/v3/clusters/{cid}?include_authorized_operations=yes",
+                            None, ADMIN)
+    assert status == 400 and "true or false" in bad["message"], bad
+    for who, may in ((ADMIN, True), (READER, False)):
+        status, lab = http_json("GET", secured.url(1) + "/v1/lab/scenarios", None, who)
+        assert (status, lab.get("may_start_runs")) == (200, may) or (status == 403 and not may), lab
+
+
+def test_a_reader_sees_the_data_but_no_write_delete_or_config_controls(browser, secured):
+    context, page = _signed_in(browser, secured, "reader", "reader-secret")
+    try:
+        open_page(page, secured, "topics")
+        sync_api.expect(page.get_by_role("link", name=WATCHED)).to_be_visible(timeout=WAIT_MS)
+        assert page.get_by_role("button", name="Delete").count() == 0
+        sync_api.expect(page.locator("#create-limited")).to_contain_text("may not CREATE on the cluster")
+        open_page(page, secured, f"topics/{WATCHED}")
+        page.get_by_role("button", name="Load messages").click()
+        sync_api.expect(page.locator("#messages article")).to_have_count(1, timeout=WAIT_MS)
+        sync_api.expect(page.locator("#messages")).to_contain_text("for your eyes")
+        sync_api.expect(page.get_by_text("Producing is not offered")).to_be_visible()
+        assert page.get_by_role("button", name="Produce").count() == 0
+        sync_api.expect(page.get_by_text("The configs list is not offered")).to_be_visible()
+        assert page.get_by_role("button", name="Save").count() == 0
+        shoot(page, "topic-read-only")
+        open_page(page, secured, f"groups/{WATCHERS}")
+        sync_api.expect(page.get_by_text("deleting it needs DELETE on the group")).to_be_visible(timeout=WAIT_MS)
+        sync_api.expect(page.get_by_role("button", name="Reset offsets")).to_be_visible()
+        assert page.get_by_role("button", name="Delete group").count() == 0
+        open_page(page, secured, "security")
+        sync_api.expect(page.get_by_text("Adding and deleting ACLs is not offered")).to_be_visible(timeout=WAIT_MS)
+        assert page.get_by_role("button", name="Add ACL").count() == 0
+    finally:
+        context.close()
+
+
+def test_a_super_user_is_offered_every_action(browser, secured):
+    context, page = _signed_in(browser, secured, "admin", "admin-secret")
+    try:
+        open_page(page, secured, "topics")
+        row = page.get_by_role("row").filter(has=page.get_by_role("link", name=WATCHED))
+        sync_api.expect(row.get_by_role("button", name="Delete")).to_be_visible(timeout=WAIT_MS)
+        sync_api.expect(page.get_by_role("button", name="Create topic")).to_be_visible()
+        open_page(page, secured, f"topics/{WATCHED}")
+        sync_api.expect(page.get_by_role("button", name="Produce")).to_be_visible(timeout=WAIT_MS)
+        sync_api.expect(page.get_by_role("button", name="Save").first).to_be_visible()
+        open_page(page, secured, f"groups/{WATCHERS}")
+        sync_api.expect(page.get_by_role("button", name="Delete group")).to_be_visible(timeout=WAIT_MS)
+        open_page(page, secured, "lab")
+        sync_api.expect(page.get_by_role("button", name="Start").first).to_be_visible(timeout=WAIT_MS)
+    finally:
+        context.close()
+
+
+def test_a_user_without_acls_sees_a_403_and_no_data(browser, secured):
+    context, page = _signed_in(browser, secured, "nobody", "nobody-secret")
+    try:
+        quorum = page.get_by_role("region", name="Controller quorum")
+        sync_api.expect(quorum.get_by_role("alert")).to_contain_text("403", timeout=WAIT_MS)
+        sync_api.expect(quorum.get_by_role("alert")).to_contain_text("may not DESCRIBE the cluster")
+        assert quorum.get_by_role("table", name="Voters").count() == 0
+        shoot(page, "forbidden")
+        open_page(page, secured, "lab")
+        sync_api.expect(page.get_by_role("alert")).to_contain_text("403", timeout=WAIT_MS)
+    finally:
+        context.close()
+    # only a super user starts a lab run
+    status, body = http_json("POST", secured.url(1) + "/v1/lab/runs", {"scenario": "baseline"}, NOBODY)
+    assert status == 403 and "super user" in body["message"], body
+
+
+def test_a_lab_run_never_outlives_its_node(secured):
+    """Last of the secured tests: it stops the node, then kills it."""
+    run = _started_run(secured)
+    secured.stop(1)  # a clean stop ends the run it owns
+    _assert_gone(run["pid"], "the lab run after its node stopped")
+    secured.start_node(1)
+    secured.wait_ready(timeout_s=60)
+    run = _started_run(secured)
+    deadline = time.monotonic() + 30
+    while len(_group(run["pid"])) < 2 and time.monotonic() < deadline:  # its throwaway cluster's nodes
+        time.sleep(0.2)
+    nodes = _group(run["pid"]) - {run["pid"]}
+    assert nodes, "the run's cluster did not start within 30 s"
+    secured.kill(1)  # kill -9: the node runs no cleanup of its own
+    _assert_gone(run["pid"], "the lab run after kill -9 of its node")
+    for pid in nodes:
+        _assert_gone(pid, "a node of the lab run's throwaway cluster after kill -9 of the node that owned the run")
+
+
+def _started_run(node_cluster) -> dict:
+    status, run = http_json("POST", node_cluster.url(1) + "/v1/lab/runs", {"scenario": "baseline"}, ADMIN)
     assert status == 201 and run["state"] == "running", run
     meta = json.loads((node_cluster.config.node(1).data_path / "lab" / run["run_id"] / "run.json").read_text())
-    node_cluster.stop(1)
+    return {**run, "pid": meta["pid"]}
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper is gone for this purpose)."""
     try:
-        os.kill(meta["pid"], 0)
-    except ProcessLookupError:
-        return
-    pytest.fail(f"the lab run (pid {meta['pid']}) outlived the node that started it")
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _group(pgid: int) -> set[int]:
+    """The live processes of a process group."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+def _assert_gone(pid: int, what: str, within_s: float = 30.0) -> None:
+    deadline = time.monotonic() + within_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid), f"{what} (pid {pid}) still runs {within_s:.0f} s later"
 
 
 def test_the_lab_run_ends_with_its_verdict_and_report(cluster):

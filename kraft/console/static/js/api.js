@@ -66,13 +66,19 @@ export async function call(path, { method = "GET", body, headers = {}, base = ""
   return data;
 }
 
+// KIP-430 over v3: what the signed-in user may do on a resource (Kafka's operation names)
+export const WITH_OPS = "include_authorized_operations=true";
+
 let clusterPromise = null;
 export function cluster() {
   if (!clusterPromise) {
-    clusterPromise = call("/v3/clusters").then((d) => d.data[0]).catch((e) => { clusterPromise = null; throw e; });
+    clusterPromise = call(`/v3/clusters?${WITH_OPS}`).then((d) => d.data[0]).catch((e) => { clusterPromise = null; throw e; });
   }
   return clusterPromise;
 }
+
+// The operations a v3 resource's authorized_operations allow, as a Set.
+export function opsOf(resource) { return new Set(resource.authorized_operations || []); }
 export function forgetCluster() { clusterPromise = null; }
 
 export async function v3(path, options) {

@@ -53,6 +53,7 @@ async function route() {
     if (a.dataset.page === nav) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   if (current) current.leave();
+  forgetCluster(); // each page asks afresh what the user may do (ACLs change)
   const main = document.getElementById("main");
   replace(main, h("p", { class: "muted" }, "Loading…"));
   const ctx = current = pageContext(main);

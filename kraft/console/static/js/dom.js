@@ -51,6 +51,11 @@ export function errorBox(err) {
     err.hint ? h("div", {}, err.hint) : null);
 }
 
+// In place of a control the user's ACLs do not allow: says what it would need.
+export function notAllowed(what, operation, resource) {
+  return h("p", { class: "muted not-allowed" }, `${what} is not offered: your user may not ${operation} ${resource} (ACLs; a super user can grant it on the Security page).`);
+}
+
 export function pill(text, cls) { return h("span", { class: `pill ${cls}` }, text); }
 
 export function stat(label, value, cls = "") {

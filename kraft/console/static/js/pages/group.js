@@ -1,6 +1,6 @@
 // One consumer group: members and assignments, lag per partition, reset offsets, delete.
-import { call, enc, v3 } from "../api.js";
-import { action, confirmDialog, errorBox, field, h, pill, replace, table } from "../dom.js";
+import { WITH_OPS, call, enc, opsOf, v3 } from "../api.js";
+import { action, confirmDialog, errorBox, field, h, notAllowed, pill, replace, table } from "../dom.js";
 import { STATE_CLASS } from "./groups.js";
 
 const POLL_MS = 4000;
@@ -17,13 +17,18 @@ export async function render(ctx) {
     h("section", { "aria-labelledby": "h-lags" }, h("h2", { id: "h-lags" }, "Committed offsets and lag"), lags), resetBox);
   let topics = [];
   let state = null;
-  resetBox.append(resetForm(id, () => topics, () => state, out));
+  let resetShown = false;
   await ctx.every(POLL_MS, async () => {
     try {
-      const g = await v3(`/consumer-groups/${enc(id)}`);
+      const g = await v3(`/consumer-groups/${enc(id)}?${WITH_OPS}`);
+      const may = opsOf(g);
       state = g.state;
+      if (!resetShown) { // committing offsets needs READ on the group
+        resetBox.append(may.has("READ") ? resetForm(id, () => topics, () => state, out) : notAllowed("Resetting offsets", "READ", `group ${id}`));
+        resetShown = true;
+      }
       replace(head, h("p", {}, pill(g.state, STATE_CLASS[g.state] || ""), ` assignor ${g.partition_assignor || "–"}, generation ${g.generation_id ?? "–"} `,
-        action("Delete group", async () => {
+        !may.has("DELETE") ? h("span", { class: "muted" }, "(deleting it needs DELETE on the group)") : action("Delete group", async () => {
           if (!(await confirmDialog(`Delete group ${id} and its committed offsets?`))) return;
           await v3(`/consumer-groups/${enc(id)}`, { method: "DELETE" });
           replace(out, h("p", { class: "notice", role: "status" }, `Deleted group ${id}.`));

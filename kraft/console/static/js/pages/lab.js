@@ -19,9 +19,11 @@ export async function render(ctx) {
     h("section", { "aria-labelledby": "h-library" }, h("h2", { id: "h-library" }, "Scenario library"), library),
     h("section", { "aria-labelledby": "h-past" }, h("h2", { id: "h-past" }, "Past runs"), past, opened));
   const watch = { id: null, events: [], next: 0, info: null };
-  const scenarios = (await call("/v1/lab/scenarios")).scenarios;
+  const { scenarios, may_start_runs: mayStart } = await call("/v1/lab/scenarios");
+  watch.mayStart = mayStart;
+  if (!mayStart) out.append(h("p", { class: "muted not-allowed" }, "Starting and stopping runs is not offered: only a super user may (a run starts processes on this node's machine). You can watch runs and open their reports."));
   replace(library, table(`${scenarios.length} scenarios`, [{ label: "Scenario" }, { label: "What it does" }, { label: "Faults" }, { label: "Needs" }, { label: "Run" }],
-    scenarios.map((s) => [h("code", {}, s.name), s.description, s.faults.join(", ") || "none", s.needs.join("; ") || "–", startForm(s, out, (run) => {
+    scenarios.map((s) => [h("code", {}, s.name), s.description, s.faults.join(", ") || "none", s.needs.join("; ") || "–", !mayStart ? "–" : startForm(s, out, (run) => {
       Object.assign(watch, { id: run.run_id, events: [], next: 0, info: run });
     })])));
   const runs = (await call("/v1/lab/runs")).runs;
@@ -34,7 +36,7 @@ export async function render(ctx) {
         watch.events.push(...run.events);
         watch.next = run.next;
         watch.info = run;
-        replace(liveBody, liveView(run, watch.events, out));
+        replace(liveBody, liveView(run, watch.events, out, watch.mayStart));
       } catch (err) { replace(liveBody, errorBox(err)); }
     }
     try {
@@ -66,7 +68,7 @@ function startForm(s, out, started) {
 }
 
 // Everything the events say so far: phase, write outcomes per second, faults, leaders and ISR, checks.
-function liveView(run, events, out) {
+function liveView(run, events, out, mayStop) {
   const ticks = events.filter((e) => e.event === "tick");
   const phases = events.filter((e) => e.event === "phase");
   const faults = ticks.flatMap((t) => t.faults);
@@ -89,7 +91,7 @@ function liveView(run, events, out) {
   });
   const marks = faults.map((f) => ({ at: f.time_ms / 1000, colour: ["start", "resume", "heal"].includes(f.kind) ? "#2a9d8f" : "#e63946",
     label: `${f.kind} ${f.target.join(",")} ${f.detail}` }));
-  const stop = run.state === "running" ? action("Stop run", () => call(`/v1/lab/runs/${enc(run.run_id)}`, { method: "DELETE" }), { out, cls: "danger" }) : null;
+  const stop = run.state === "running" && mayStop ? action("Stop run", () => call(`/v1/lab/runs/${enc(run.run_id)}`, { method: "DELETE" }), { out, cls: "danger" }) : null;
   const verdict = events.find((e) => e.event === "verdict");
   const skipped = events.find((e) => e.event === "skipped");
   return h("div", {},

@@ -1,7 +1,7 @@
 // Overview: brokers, the controller quorum, partition health, throughput per broker.
 import { call, parseMetrics, v3 } from "../api.js";
 import { COLOURS, lineChart } from "../chart.js";
-import { errorBox, fmtBytes, h, pill, replace, stat, table } from "../dom.js";
+import { errorBox, fmtBytes, fmtTime, h, pill, replace, stat, table } from "../dom.js";
 
 const POLL_MS = 2000;
 const POINTS = 60; // two minutes of throughput
@@ -53,7 +53,17 @@ function quorumView(q) {
     v.log_end_offset, v.lag, v.last_caught_up_ms ? new Date(v.last_caught_up_ms).toLocaleTimeString() : "–"]);
   return h("div", {},
     h("div", { class: "stats" }, stat("Raft leader", q.leader_id), stat("leader epoch (elections)", q.leader_epoch), stat("metadata high watermark", q.high_watermark)),
+    h("p", { id: "last-election" }, "Last election: ", q.leader_elected_ms
+      ? `node ${q.leader_id} won epoch ${q.leader_epoch} at ${fmtTime(q.leader_elected_ms)} (${ago(q.leader_elected_ms)} ago)`
+      : "not known (no leader answered)"),
     table("Voters", [{ label: "Voter" }, { label: "Log end", num: true }, { label: "Lag", num: true }, { label: "Last caught up" }], voters));
+}
+
+function ago(ms) {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
 }
 
 async function allPartitions() {

@@ -1,6 +1,6 @@
 // Security: users and ACLs (each needs DESCRIBE / ALTER on the cluster; a 403 says so).
-import { call, enc, v3 } from "../api.js";
-import { action, confirmDialog, errorBox, field, h, replace, table } from "../dom.js";
+import { call, cluster, enc, opsOf, v3 } from "../api.js";
+import { action, confirmDialog, errorBox, field, h, notAllowed, replace, table } from "../dom.js";
 
 const OPERATIONS = ["ALL", "READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE", "CLUSTER_ACTION"];
 const RESOURCES = ["TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID"];
@@ -9,23 +9,28 @@ export async function render(ctx) {
   const usersBox = h("div", {});
   const aclsBox = h("div", {});
   const out = h("div", { "aria-live": "polite" });
+  const may = opsOf(await cluster().catch(() => ({}))).has("ALTER"); // users and ACLs change with ALTER on the cluster
+  const users = () => loadUsers(usersBox, out, may);
+  const acls = () => loadAcls(aclsBox, out, may);
   replace(ctx.main, h("h1", {}, "Security"),
     h("p", { class: "muted" }, "Users sign in with HTTP Basic (SASL on the Kafka port); ACLs follow Kafka's model. Without [security] in cluster.toml every client may do anything."),
     out,
     h("div", { class: "grid" },
-      h("section", { class: "card", "aria-labelledby": "h-users" }, h("h2", { id: "h-users" }, "Users"), usersBox, userForm(out, () => loadUsers(usersBox, out))),
-      h("section", { class: "card", "aria-labelledby": "h-acls" }, h("h2", { id: "h-acls" }, "ACLs"), aclsBox, aclForm(out, () => loadAcls(aclsBox, out)))));
-  await Promise.all([loadUsers(usersBox, out), loadAcls(aclsBox, out)]);
+      h("section", { class: "card", "aria-labelledby": "h-users" }, h("h2", { id: "h-users" }, "Users"), usersBox,
+        may ? userForm(out, users) : notAllowed("Adding and deleting users", "ALTER", "the cluster")),
+      h("section", { class: "card", "aria-labelledby": "h-acls" }, h("h2", { id: "h-acls" }, "ACLs"), aclsBox,
+        may ? aclForm(out, acls) : notAllowed("Adding and deleting ACLs", "ALTER", "the cluster"))));
+  await Promise.all([users(), acls()]);
 }
 
-async function loadUsers(box, out) {
+async function loadUsers(box, out, may) {
   try {
     const users = await call("/v1/security/users");
     replace(box, table("Users", [{ label: "User" }, { label: "Mechanisms" }, { label: "" }],
-      users.map((u) => [u.name, (u.mechanisms || []).join(", "), action("Delete", async () => {
+      users.map((u) => [u.name, (u.mechanisms || []).join(", "), !may ? "" : action("Delete", async () => {
         if (!(await confirmDialog(`Delete user ${u.name}? Their clients are refused from then on.`))) return;
         await call(`/v1/security/users/${enc(u.name)}`, { method: "DELETE" });
-        await loadUsers(box, out);
+        await loadUsers(box, out, may);
       }, { out, cls: "danger" })]), "No users (security is off, or none were added)."));
   } catch (err) { replace(box, errorBox(err)); }
 }
@@ -48,18 +53,18 @@ function userForm(out, reload) {
   return form;
 }
 
-async function loadAcls(box, out) {
+async function loadAcls(box, out, may) {
   try {
     const acls = (await v3("/acls")).data;
     replace(box, table("ACL bindings", [{ label: "Principal" }, { label: "Host" }, { label: "Resource" }, { label: "Pattern" },
       { label: "Operation" }, { label: "Permission" }, { label: "" }],
     acls.map((a) => [a.principal, a.host, `${a.resource_type} ${a.resource_name}`, a.pattern_type, a.operation, a.permission,
-      action("Delete", async () => {
+      !may ? "" : action("Delete", async () => {
         if (!(await confirmDialog(`Delete the ACL ${a.permission} ${a.principal} ${a.operation} on ${a.resource_type} ${a.resource_name}?`))) return;
         const q = new URLSearchParams({ resource_type: a.resource_type, resource_name: a.resource_name, pattern_type: a.pattern_type,
           principal: a.principal, host: a.host, operation: a.operation, permission: a.permission });
         await v3(`/acls?${q}`, { method: "DELETE" });
-        await loadAcls(box, out);
+        await loadAcls(box, out, may);
       }, { out, cls: "danger" })]), "No ACLs."));
   } catch (err) { replace(box, errorBox(err)); }
 }

@@ -1,13 +1,14 @@
 // One topic: partitions, configs, the message browser and the produce form.
-import { call, enc, showBytes, textToB64, v3 } from "../api.js";
-import { errorBox, field, fmtTime, h, replace, table } from "../dom.js";
+import { WITH_OPS, call, enc, opsOf, showBytes, textToB64, v3 } from "../api.js";
+import { errorBox, field, fmtBytes, fmtTime, h, notAllowed, replace, table } from "../dom.js";
 
 const POLL_MS = 4000;
 const BINARY = "application/vnd.kafka.binary.v2+json";
 
 export async function render(ctx) {
   const name = ctx.params[0];
-  const topic = await v3(`/topics/${enc(name)}`);
+  const topic = await v3(`/topics/${enc(name)}?${WITH_OPS}`);
+  const may = opsOf(topic);
   const partsBox = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const configsBox = h("div", {});
   const browser = h("section", { class: "card", "aria-labelledby": "h-browse" }, h("h2", { id: "h-browse" }, "Messages"));
@@ -18,46 +19,52 @@ export async function render(ctx) {
     h("section", { "aria-labelledby": "h-parts" }, h("h2", { id: "h-parts" }, "Partitions"), partsBox),
     h("div", { class: "grid" }, browser, produce),
     h("section", { "aria-labelledby": "h-configs" }, h("h2", { id: "h-configs" }, "Configs"), configsBox));
-  browser.append(messageBrowser(name, topic.partitions_count));
-  produce.append(produceForm(name, topic.partitions_count));
-  loadConfigs(name, configsBox);
+  browser.append(may.has("READ") ? messageBrowser(name, topic.partitions_count) : notAllowed("Reading messages", "READ", `topic ${name}`));
+  produce.append(may.has("WRITE") ? produceForm(name, topic.partitions_count) : notAllowed("Producing", "WRITE to", `topic ${name}`));
+  if (may.has("DESCRIBE_CONFIGS")) loadConfigs(name, configsBox, may.has("ALTER_CONFIGS"));
+  else replace(configsBox, notAllowed("The configs list", "DESCRIBE_CONFIGS", `topic ${name}`));
   await ctx.every(POLL_MS, async () => {
     try {
       const parts = (await v3(`/topics/${enc(name)}/partitions`)).data;
       replace(partsBox, table(`Partitions of ${name}`,
         [{ label: "Partition", num: true }, { label: "Leader" }, { label: "Epoch", num: true }, { label: "Replicas" }, { label: "ISR" },
-          { label: "ELR" }, { label: "High watermark", num: true }, { label: "Log start", num: true }, { label: "Log end", num: true }],
+          { label: "ELR" }, { label: "High watermark", num: true }, { label: "Log start", num: true }, { label: "Log end", num: true },
+          { label: "Size", num: true }],
         parts.map((p) => [p.partition_id, p.leader_id === null || p.leader_id < 0 ? h("span", { class: "bad" }, "none (offline)") : p.leader_id,
           p.leader_epoch, p.replica_ids.join(", "),
           h("span", { class: p.isr.length < p.replica_ids.length ? "warn" : "" }, p.isr.join(", ") || "empty"),
-          (p.eligible_leader_replicas || []).join(", ") || "–", p.high_watermark ?? "–", p.log_start_offset ?? "–", p.log_end_offset ?? "–"])));
+          (p.eligible_leader_replicas || []).join(", ") || "–", p.high_watermark ?? "–", p.log_start_offset ?? "–", p.log_end_offset ?? "–",
+          p.size === undefined ? "–" : h("span", { title: `${p.size} bytes on this node's replica` }, fmtBytes(p.size))])));
     } catch (err) { replace(partsBox, errorBox(err)); }
   });
 }
 
-async function loadConfigs(topic, box) {
+async function loadConfigs(topic, box, mayAlter) {
   let configs;
   try { configs = (await v3(`/topics/${enc(topic)}/configs`)).data; } catch (err) { replace(box, errorBox(err)); return; }
   const rows = configs.sort((a, b) => a.name.localeCompare(b.name)).map((c) => {
+    const source = c.is_default ? h("span", { class: "muted" }, `default (${c.source})`) : c.source;
+    if (!mayAlter) return [h("code", {}, c.name), h("code", { class: "config-value" }, c.value ?? ""), source];
     const input = h("input", { value: c.value ?? "", "aria-label": `value of ${c.name}`, size: 14 });
     const out = h("span", { "aria-live": "polite" });
     const save = h("button", { type: "button" }, "Save");
     save.addEventListener("click", async () => {
       try {
         await v3(`/topics/${enc(topic)}/configs/${enc(c.name)}`, { method: "PUT", body: { value: input.value } });
-        await loadConfigs(topic, box);
+        await loadConfigs(topic, box, mayAlter);
       } catch (err) { replace(out, errorBox(err)); }
     });
     const reset = c.source === "DYNAMIC_TOPIC_CONFIG" ? h("button", {
       type: "button",
       onclick: async () => {
-        try { await v3(`/topics/${enc(topic)}/configs/${enc(c.name)}`, { method: "DELETE" }); await loadConfigs(topic, box); } catch (err) { replace(out, errorBox(err)); }
+        try { await v3(`/topics/${enc(topic)}/configs/${enc(c.name)}`, { method: "DELETE" }); await loadConfigs(topic, box, mayAlter); } catch (err) { replace(out, errorBox(err)); }
       },
     }, "Reset to default") : null;
-    return [h("code", {}, c.name), input, c.is_default ? h("span", { class: "muted" }, `default (${c.source})`) : c.source, [save, " ", reset, out]];
+    return [h("code", {}, c.name), input, source, [save, " ", reset, out]];
   });
-  replace(box, table(`Configs of ${topic} (Kafka's names; a value set on the topic overrides the default)`,
-    [{ label: "Name" }, { label: "Value" }, { label: "Source" }, { label: "" }], rows));
+  replace(box, mayAlter ? null : notAllowed("Editing configs", "ALTER_CONFIGS", `topic ${topic}`),
+    table(`Configs of ${topic} (Kafka's names; a value set on the topic overrides the default)`,
+      [{ label: "Name" }, { label: "Value" }, { label: "Source" }].concat(mayAlter ? [{ label: "" }] : []), rows));
 }
 
 function messageBrowser(topic, partitions) {
