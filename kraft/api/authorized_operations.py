@@ -3,7 +3,7 @@
 `?include_authorized_operations=true` on the v3 cluster, topic and consumer-group reads
 adds `"authorized_operations"`: the operations (Kafka's names) the caller may do on
 that resource, from the same ACLs the requests themselves are checked against
-(kraft/kafka/authorized_ops.py has the Kafka listener's bitfield). With ACLs off every
+(the Kafka listener answers the same as a bitfield: kraft/kafka/authorized_ops.py). With ACLs off every
 operation the resource type supports is listed. The console shows only what they allow.
 """
 
@@ -14,8 +14,7 @@ from aiohttp import web
 from kraft.api.access_rules import IDENTITY_KEY
 from kraft.api.context import node_of
 from kraft.errors import AuthorizationFailed, BadRequest
-from kraft.kafka.authorized_ops import SUPPORTED
-from kraft.security.acls import CLUSTER_RESOURCE
+from kraft.security.acls import CLUSTER_RESOURCE, SUPPORTED_OPERATIONS
 
 PARAM = "include_authorized_operations"
 
@@ -34,8 +33,8 @@ def operations(request: web.Request, resource_type: str, name: str = CLUSTER_RES
     access = node_of(request).access
     who = request.get(IDENTITY_KEY)
     if not access.enabled or who is None:  # ACLs off, or another node asking for itself
-        return list(SUPPORTED[resource_type])
-    return [op for op in SUPPORTED[resource_type] if access.allowed(who, op, resource_type, name)]
+        return list(SUPPORTED_OPERATIONS[resource_type])
+    return [op for op in SUPPORTED_OPERATIONS[resource_type] if access.allowed(who, op, resource_type, name)]
 
 
 def add_if_wanted(request: web.Request, view: dict, resource_type: str, name: str = CLUSTER_RESOURCE) -> dict:

@@ -11,23 +11,15 @@ from collections.abc import Callable
 from kraft.broker.services import BrokerServices
 from kraft.kafka import session
 from kraft.kafka.acl_api import OPERATIONS
-from kraft.security.acls import CLUSTER_RESOURCE
+from kraft.security.acls import CLUSTER_RESOURCE, SUPPORTED_OPERATIONS
 
 NOT_REQUESTED = -2147483648
 _CODE = {name: code for code, name in OPERATIONS.items()}
-# the operations Kafka's authorizer knows for each resource type (Kafka 3.x)
-SUPPORTED: dict[str, tuple[str, ...]] = {
-    "TOPIC": ("READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"),
-    "GROUP": ("READ", "DELETE", "DESCRIBE"),
-    "CLUSTER": ("CREATE", "ALTER", "DESCRIBE", "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS",
-                "IDEMPOTENT_WRITE"),
-    "TRANSACTIONAL_ID": ("WRITE", "DESCRIBE"),
-}
 
 
 def bitfield(resource_type: str, allowed: Callable[[str], bool]) -> int:
     """The bits of the supported operations `allowed(operation)` grants. Pure."""
-    return sum(1 << _CODE[op] for op in SUPPORTED[resource_type] if allowed(op))
+    return sum(1 << _CODE[op] for op in SUPPORTED_OPERATIONS[resource_type] if allowed(op))
 
 
 def authorized_operations(node: BrokerServices, wanted: bool, resource_type: str,

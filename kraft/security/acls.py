@@ -18,6 +18,15 @@ OPERATIONS = ("ALL", "READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE",
               "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE")
 PERMISSIONS = ("ALLOW", "DENY")
 CLUSTER_RESOURCE = "kafka-cluster"  # the one CLUSTER resource's name, as in Kafka
+# the operations Kafka's authorizer knows for each resource type (Kafka 3.x): what KIP-430's
+# authorized operations list, on the Kafka listener and over HTTP alike
+SUPPORTED_OPERATIONS: dict[str, tuple[str, ...]] = {
+    "TOPIC": ("READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"),
+    "GROUP": ("READ", "DELETE", "DESCRIBE"),
+    "CLUSTER": ("CREATE", "ALTER", "DESCRIBE", "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS",
+                "IDEMPOTENT_WRITE"),
+    "TRANSACTIONAL_ID": ("WRITE", "DESCRIBE"),
+}
 WILDCARD = "*"
 ANY = "ANY"
 MATCH = "MATCH"  # a filter's pattern type: every binding that applies to the named resource

@@ -21,8 +21,13 @@ SERVER_HALVES = {"kraft.internode.routes": "internode.routes"}
 FRONT_DOORS = {"api", "kafka"}  # side by side: neither imports the other
 RANK = {name: i for i, name in enumerate(ORDER)}
 TOP = {"cli", "perf", "scenario", "__init__", "__main__"}
+# The web console is part of the HTTP door: its files and failure-lab routes sit beside the API's.
+PART_OF = {"console": "api"}
 # The bundled client picks partitions by the same rule as the server (murmur2 of the key).
-ALLOWED_UPWARD = {("client", "kraft.broker.partitioner")}
+# The console's lab pages read the scenario library (pure specs) and name the variable a
+# run watches its owner node by; the runs themselves are processes, never imported.
+ALLOWED_UPWARD = {("client", "kraft.broker.partitioner"), ("api", "kraft.scenario.spec"),
+                  ("api", "kraft.scenario.owner_watch")}
 
 
 def module_of(path: Path) -> str:
@@ -41,7 +46,7 @@ def layer_of(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:
         return "top"
-    head = parts[1]
+    head = PART_OF.get(parts[1], parts[1])
     return "top" if head in TOP else head
 
 
