@@ -220,10 +220,13 @@ def test_min_insync_replicas_raised_refuses_acks_all_but_not_acks_1(cluster, top
 
 
 def test_log_append_time_replaces_the_producers_timestamps(cluster, topic):
-    produced(cluster, topic, [{"value": "create-time", "timestamp": 1000}])
+    # an hour ago: within retention.ms (a 1970 timestamp is past it, and the retention
+    # check may delete that record before it is read, as Kafka's would)
+    an_hour_ago = int(time.time() * 1000) - 3_600_000
+    produced(cluster, topic, [{"value": "create-time", "timestamp": an_hour_ago}])
     set_config(cluster, topic, "message.timestamp.type", "LogAppendTime")
-    produced(cluster, topic, [{"value": "append-time", "timestamp": 1000}])
+    produced(cluster, topic, [{"value": "append-time", "timestamp": an_hour_ago}])
     records = read_all(cluster, topic)
     assert [r["value"] for r in records] == ["create-time", "append-time"], records
-    assert records[0]["timestamp"] == 1000, records
+    assert records[0]["timestamp"] == an_hour_ago, records
     assert abs(records[1]["timestamp"] - time.time() * 1000) < 60_000, records[1]
