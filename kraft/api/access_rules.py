@@ -189,6 +189,7 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("GET", C + "/consumer-groups"): authenticated,  # filtered per group
     ("GET", G): on_group("DESCRIBE"),
     ("DELETE", G): on_group("DELETE"),  # Kafka: DeleteGroups
+    ("POST", G + "/offsets:alter"): on_group("READ"),  # Kafka: OffsetCommit (+ READ on each topic)
     ("GET", G + "/consumers"): on_group("DESCRIBE"),
     ("GET", G + "/consumers/{consumer}"): on_group("DESCRIBE"),
     ("GET", G + "/consumers/{consumer}/assignments"): on_group("DESCRIBE"),

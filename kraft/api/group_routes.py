@@ -14,12 +14,14 @@ from aiohttp import web
 
 from kraft.broker.services import BrokerServices
 from kraft.internode.peers import PeerUnreachable
-from kraft.errors import KraftError, NotFound
+from kraft.errors import KraftError, NotFound, PartitionNotFound, TopicNotFound
+from kraft.api.group_offsets import group_offsets
 from kraft.api.consumer_routes import coordinated
 from kraft.api.access_rules import visible
 from kraft.api.authorized_operations import add_if_wanted
 from kraft.api.context import node_of
-from kraft.api.http_body import json_response
+from kraft.api.access_rules import IDENTITY_KEY
+from kraft.api.http_body import json_response, read_json_object
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.lookup import partition_or_404
 
@@ -34,6 +36,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(GROUPS, list_groups)
     r.add_get(GROUP, get_group)
     r.add_delete(GROUP, delete_group)
+    r.add_post(GROUP + "/offsets:alter", alter_offsets)
     r.add_get(GROUP + "/consumers", list_consumers)
     r.add_get(GROUP + "/consumers/{consumer}", get_consumer)
     r.add_get(GROUP + "/consumers/{consumer}/assignments", list_assignments)
@@ -128,6 +131,26 @@ async def delete_group(request, node: BrokerServices, groups, group_id):
     """Kafka's DeleteGroups: only a group without members; its committed offsets go
     (404 for a group with neither members nor offsets, 40906 while it has members)."""
     await groups.delete_group(group_id)
+    return web.Response(status=204)
+
+
+@coordinated(create=False)
+async def alter_offsets(request, node: BrokerServices, groups, group_id):
+    """Kafka's alterConsumerGroupOffsets: an empty group's committed offsets set, e.g. to
+    reset it to the earliest offsets (READ on the group, and on each topic, as Kafka's
+    OffsetCommit asks). 40906 while the group has members."""
+    wanted = group_offsets(await read_json_object(request))
+    who = request.get(IDENTITY_KEY)
+    for topic_name, partition in wanted:
+        topic = node.image.topic(topic_name)
+        if topic is None:
+            raise TopicNotFound(f"topic {topic_name!r} not found")
+        if not 0 <= partition < len(topic.partitions):
+            raise PartitionNotFound(f"partition {partition} not found: topic {topic_name!r} has "
+                                    f"partitions 0..{len(topic.partitions) - 1}")
+        if who is not None:
+            node.access.check(who, "READ", "TOPIC", topic_name)
+    await groups.alter_offsets(group_id, wanted)
     return web.Response(status=204)
 
 

@@ -39,6 +39,7 @@ from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_recor
 from kraft.groups.group_deletion import Key, Membership, check_group_deletable, offsets_to_delete
 from kraft.config.cluster import GroupSettings
 from kraft.errors import (
+    NonEmptyGroup,
     ConsumerConflict,
     ConsumerInstanceExists,
     ConsumerInstanceNotFound,
@@ -506,6 +507,16 @@ class GroupCoordinator:
                 groups.pop(group_id, None)  # empty: nothing of the group is left
         finally:
             self._deleting.discard(group_id)
+
+    async def alter_offsets(self, group_id: str, offsets: dict[Key, int]) -> None:
+        """Kafka's alterConsumerGroupOffsets (kafka-consumer-groups --reset-offsets): the
+        committed offsets of a group without members set as given. Raises NonEmptyGroup
+        while it has members (they would commit over it), NotCoordinator."""
+        members = self.membership(group_id).members
+        if members:
+            raise NonEmptyGroup(f"NON_EMPTY_GROUP: group {group_id!r} has {members} member(s); "
+                                "its offsets are reset once its members have left")
+        await self.commit(group_id, {key: (offset, "") for key, offset in offsets.items()})
 
     async def delete_offsets(self, group_id: str, partitions: list[Key]) -> dict[Key, KraftError | None]:
         """OffsetDelete: tombstones for the offsets of `partitions` nobody in the group

@@ -234,6 +234,11 @@ def test_a_groups_lag_in_the_console_is_the_v3_lag_endpoints(page, cluster):
     sync_api.expect(page.locator(".notice")).to_contain_text("to latest", timeout=WAIT_MS)
     status, lags = http_json("GET", cluster.v3(1) + f"/consumer-groups/{GROUP}/lags")
     assert status == 200 and all(r["lag"] == 0 for r in lags["data"]), lags
+    page.locator("#reset-to").select_option("earliest")  # position 0: every record is read again
+    page.get_by_role("button", name="Reset offsets").click()
+    sync_api.expect(page.locator(".notice")).to_contain_text("to earliest", timeout=WAIT_MS)
+    status, lags = http_json("GET", cluster.v3(1) + f"/consumer-groups/{GROUP}/lags")
+    assert status == 200 and all(r["current_offset"] == 0 for r in lags["data"]), lags
 
 
 def _committed_group(cluster, group: str, topic: str, partition: int, offset: int, auth: dict | None = None) -> None:

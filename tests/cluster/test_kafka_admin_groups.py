@@ -170,6 +170,34 @@ def test_rest_deletes_a_group_once_its_consumer_instances_are_gone(cluster):
     assert committed(c, "adm-rest-g", [("adm-rest-del", 0)]) == {("adm-rest-del", 0): -1001}
 
 
+def test_rest_sets_an_empty_groups_offsets_even_to_zero_and_refuses_while_it_has_members(cluster):
+    c = cluster
+    create(c, "adm-alter", partitions=2)
+    commit(c, "adm-alter-g", {("adm-alter", 0): 3, ("adm-alter", 1): 4})
+    path = f"/v3/clusters/{c.cluster_id}/consumer-groups/adm-alter-g/offsets:alter"
+    to = [{"topic_name": "adm-alter", "partition_id": 0, "offset": 0},
+          {"topic_name": "adm-alter", "partition_id": 1, "offset": 7}]
+    assert rest(c, "POST", path, {"offsets": to}, node=2)[0] == 204  # any node: forwarded to the coordinator
+    assert committed(c, "adm-alter-g", [("adm-alter", 0), ("adm-alter", 1)]) == {("adm-alter", 0): 0,
+                                                                                ("adm-alter", 1): 7}
+    for body, expected in (({}, (400, 400)),
+                           ({"offsets": [{**to[0], "offset": -1}]}, (400, 400)),
+                           ({"offsets": [to[0], to[0]]}, (400, 400)),
+                           ({"offsets": [{**to[0], "topic_name": "adm-alter-nope"}]}, (404, 40401)),
+                           ({"offsets": [{**to[0], "partition_id": 5}]}, (404, 40402))):
+        status, answer = rest(c, "POST", path, body)
+        assert (status, answer["error_code"]) == expected, (body, answer)
+    status, body = rest(c, "POST", "/consumers/adm-alter-g", {"name": "i1", "format": "json"},
+                        headers={"Content-Type": V2})
+    assert status == 200, body
+    status, body = rest(c, "POST", "/consumers/adm-alter-g/instances/i1/subscription", {"topics": ["adm-alter"]},
+                        headers={"Content-Type": V2})
+    assert status == 204, body
+    status, answer = rest(c, "POST", path, {"offsets": to})
+    assert (status, answer["error_code"]) == (409, 40906), answer  # its member would commit over it
+    assert rest(c, "DELETE", "/consumers/adm-alter-g/instances/i1", headers={"Content-Type": V2})[0] == 204
+
+
 # -- OffsetDelete ----------------------------------------------------------------------------
 def test_offset_delete_keeps_the_offsets_of_topics_the_group_consumes(cluster, kp):
     c = cluster

@@ -52,8 +52,8 @@ export async function render(ctx) {
   });
 }
 
-// Kafka's reset-offsets on an empty group, through the REST consumer API: a short-lived
-// instance assigns the partitions, commits the chosen offsets and is deleted.
+// Kafka's reset-offsets on an empty group: the chosen offsets committed in one request
+// (POST .../consumer-groups/{g}/offsets:alter).
 function resetForm(group, topicsOf, stateOf, out) {
   const to = h("select", { id: "reset-to" }, h("option", { value: "earliest" }, "earliest"), h("option", { value: "latest" }, "latest"),
     h("option", { value: "timestamp" }, "a time"));
@@ -66,7 +66,6 @@ function resetForm(group, topicsOf, stateOf, out) {
     try {
       if (stateOf() !== "EMPTY") throw Object.assign(new Error(`group ${group} has members (state ${stateOf()}); stop its consumers first`), { status: 0, code: 0 });
       const offsets = [];
-      const atZero = [];
       for (const t of topicsOf()) {
         const topic = await v3(`/topics/${enc(t)}`);
         for (let p = 0; p < topic.partitions_count; p++) {
@@ -77,28 +76,13 @@ function resetForm(group, topicsOf, stateOf, out) {
             const found = await call(`${base}?timestamp=${new Date(when.value).getTime()}`);
             offset = found.offset ?? ends.end_offset;
           }
-          // REST v2 commits the offset of the last record consumed (the position is one past it)
-          if (offset > 0) offsets.push({ topic: t, partition: p, offset: offset - 1 });
-          else atZero.push(`${t}-${p}`);
+          offsets.push({ topic_name: t, partition_id: p, offset });
         }
       }
-      if (!offsets.length && !atZero.length) throw Object.assign(new Error("the group has no committed offsets to reset"), { status: 0, code: 0 });
-      if (offsets.length) await commitAs(group, offsets);
-      replace(out, h("p", { class: "notice", role: "status" }, `Reset ${offsets.length} partitions of group ${group} to ${to.value}.`,
-        atZero.length ? ` Not reset: ${atZero.join(", ")} (position 0 cannot be committed over the REST API, which commits the last record consumed; deleting the group makes its consumers start from their auto.offset.reset).` : ""));
+      if (!offsets.length) throw Object.assign(new Error("the group has no committed offsets to reset"), { status: 0, code: 0 });
+      await v3(`/consumer-groups/${enc(group)}/offsets:alter`, { method: "POST", body: { offsets } });
+      replace(out, h("p", { class: "notice", role: "status" }, `Reset ${offsets.length} partitions of group ${group} to ${to.value}.`));
     } catch (err) { replace(out, errorBox(err)); }
   });
   return form;
-}
-
-async function commitAs(group, offsets) {
-  const v2 = { "Content-Type": "application/vnd.kafka.v2+json", Accept: "application/vnd.kafka.v2+json" };
-  const made = await call(`/consumers/${enc(group)}`, { method: "POST", headers: v2, body: { format: "binary", "auto.commit.enable": "false" } });
-  const instance = `/consumers/${enc(group)}/instances/${enc(made.instance_id)}`;
-  try {
-    await call(`${instance}/assignments`, { method: "POST", headers: v2, body: { partitions: offsets.map((o) => ({ topic: o.topic, partition: o.partition })) } });
-    await call(`${instance}/offsets`, { method: "POST", headers: v2, body: { offsets } });
-  } finally {
-    await call(instance, { method: "DELETE", headers: v2 }).catch(() => {});
-  }
 }
