@@ -150,7 +150,7 @@ async def alter_offsets(request, node: BrokerServices, groups, group_id):
                                     f"partitions 0..{len(topic.partitions) - 1}")
         if who is not None:
             node.access.check(who, "READ", "TOPIC", topic_name)
-    await groups.alter_offsets(group_id, wanted)
+    await groups.alter_offsets(group_id, {key: (offset, "") for key, offset in wanted.items()})
     return web.Response(status=204)
 
 

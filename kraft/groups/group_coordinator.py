@@ -508,15 +508,16 @@ class GroupCoordinator:
         finally:
             self._deleting.discard(group_id)
 
-    async def alter_offsets(self, group_id: str, offsets: dict[Key, int]) -> None:
-        """Kafka's alterConsumerGroupOffsets (kafka-consumer-groups --reset-offsets): the
-        committed offsets of a group without members set as given. Raises NonEmptyGroup
-        while it has members (they would commit over it), NotCoordinator."""
+    async def alter_offsets(self, group_id: str, offsets: dict[Key, tuple[int, str]]) -> None:
+        """A commit from outside the group (Kafka's admin client, kafka-consumer-groups
+        --reset-offsets, a consumer without group management): (offset, metadata) per
+        partition, taken only while the group has no members, who would commit over it.
+        Raises NonEmptyGroup, NotCoordinator."""
         members = self.membership(group_id).members
         if members:
             raise NonEmptyGroup(f"NON_EMPTY_GROUP: group {group_id!r} has {members} member(s); "
-                                "its offsets are reset once its members have left")
-        await self.commit(group_id, {key: (offset, "") for key, offset in offsets.items()})
+                                "its offsets are set once its members have left")
+        await self.commit(group_id, offsets)
 
     async def delete_offsets(self, group_id: str, partitions: list[Key]) -> dict[Key, KraftError | None]:
         """OffsetDelete: tombstones for the offsets of `partitions` nobody in the group

@@ -26,7 +26,7 @@ from kio.serial.errors import SerialError
 from kio.static.primitive import i32
 
 from kraft.broker.services import BrokerServices
-from kraft.errors import KraftError, UnstableOffsetCommit
+from kraft.errors import KraftError, NonEmptyGroup, UnstableOffsetCommit
 from kraft.groups.kafka_client_group import Refused
 from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
@@ -228,7 +228,8 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
     if (code := await _coordinator_error(node, request.group_id)) is not None:
         return every(code)
     generation = int(request.generation_id_or_member_epoch)
-    if generation >= 0 or request.member_id:  # a group member's commit: its generation must be current
+    member_commit = generation >= 0 or bool(request.member_id)
+    if member_commit:  # a group member's commit: its generation must be current
         group, code = _group_or_code(node, request.group_id)
         if group is None:
             return every(code)
@@ -245,9 +246,13 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
             else:
                 offsets[(t.name, int(p.partition_index))] = (int(p.committed_offset), p.committed_metadata or "")
     try:
-        if offsets:
+        if offsets and member_commit:
             await node.groups.commit(request.group_id, offsets)
+        elif offsets:  # from outside the group (an admin client): only while it has no members
+            await node.groups.alter_offsets(request.group_id, offsets)
         code = error_codes.NONE
+    except NonEmptyGroup:
+        code = error_codes.UNKNOWN_MEMBER_ID  # Kafka's answer to a commit from outside a group with members
     except KraftError as exc:
         code = error_codes.code_of(exc)
     answer = every(code)

@@ -195,6 +195,11 @@ def test_rest_sets_an_empty_groups_offsets_even_to_zero_and_refuses_while_it_has
     assert status == 204, body
     status, answer = rest(c, "POST", path, {"offsets": to})
     assert (status, answer["error_code"]) == (409, 40906), answer  # its member would commit over it
+    # Kafka's admin client is refused the same way (Kafka answers UNKNOWN_MEMBER_ID)
+    request = ConsumerGroupTopicPartitions("adm-alter-g", [TopicPartition("adm-alter", 0, 5)])
+    answer = done(admin(c).alter_consumer_group_offsets([request])["adm-alter-g"])
+    assert [tp.error.code() for tp in answer.topic_partitions] == [KafkaError.UNKNOWN_MEMBER_ID], answer
+    assert committed(c, "adm-alter-g", [("adm-alter", 0)]) == {("adm-alter", 0): 0}
     assert rest(c, "DELETE", "/consumers/adm-alter-g/instances/i1", headers={"Content-Type": V2})[0] == 204
 
 
