@@ -197,22 +197,24 @@ def test_rest_consumers_read_at_their_isolation_level_and_never_see_markers(clus
     p.produce("tx-rest", b'{"n": 3}')
     p.commit_transaction(30)
 
-    def consumed(isolation):
+    def consumed(isolation, expected):
+        """What the consumer reads once it has `expected` records, and one poll more."""
         consumer = Consumer.create(cluster, f"tx-rest-{isolation}", "c1",
                                    {"isolation.level": isolation, "auto.offset.reset": "earliest"})
         try:
             consumer.subscribe(["tx-rest"])
             got: list = []
             deadline = time.monotonic() + 30
-            while len(got) < 3 and time.monotonic() < deadline:
+            while len(got) < expected and time.monotonic() < deadline:
                 got.extend(consumer.records(timeout_ms=500))
+            got.extend(consumer.records(timeout_ms=500))  # nothing more may come
             return got
         finally:
             consumer.delete()
 
-    committed = consumed("read_committed")
+    committed = consumed("read_committed", 2)
     assert [r["value"] for r in committed] == [{"n": 1}, {"n": 3}]
-    everything = consumed("read_uncommitted")
+    everything = consumed("read_uncommitted", 3)
     assert [r["value"] for r in everything] == [{"n": 1}, {"n": 2}, {"n": 3}]
     # the markers (after each transaction) own offsets nobody is shown
     assert [r["offset"] for r in everything] == [0, 2, 4]
