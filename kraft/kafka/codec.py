@@ -8,16 +8,22 @@ client that asked with a version we do not know can still read the answer).
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 from dataclasses import dataclass
 
-from kio.index import load_request_schema, load_response_schema
+from kio import index as kio_index
 from kio.serial import entity_reader, entity_writer
 from kio.schema.index import api_key_map
 from kio.serial.errors import SerialError
 
 _HEADER = struct.Struct(">hhi")
+
+# kio resolves a schema by importing its module path on every call; a request's schemas
+# are looked up twice per request, so each (key, version) is resolved once
+load_request_schema = functools.cache(kio_index.load_request_schema)
+load_response_schema = functools.cache(kio_index.load_response_schema)
 
 
 class MalformedRequest(Exception):
