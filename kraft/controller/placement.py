@@ -1,6 +1,6 @@
 """Replica placement: spread replicas and leaders evenly over the usable brokers.
 
-Pure. Leaders go round-robin starting at the broker that leads the fewest
+Pure. Brokers being decommissioned take nothing new. Leaders go round-robin starting at the broker that leads the fewest
 partitions now, so many small topics still spread their leaders; followers follow
 in ring order with a shift that changes every len(brokers) partitions, so follower
 pairs vary too (the shape of Kafka's rack-unaware assignment).
@@ -18,7 +18,7 @@ from kraft.metadata.image import MetadataImage
 def place_replicas(
     image: MetadataImage, partitions: int, replication_factor: int
 ) -> list[tuple[int, ...]]:
-    brokers = [b for b in image.unfenced_broker_ids() if image.is_usable(b)]
+    brokers = [b for b in image.unfenced_broker_ids() if image.takes_new_replicas(b)]
     n = len(brokers)
     if replication_factor > n:
         raise ValueError(
