@@ -57,7 +57,7 @@ async def recommission(request):
     broker_id = broker_id_of(request)
     result = await node.controller_call(controller_requests.Recommission(broker_id=broker_id))
     image = await node.wait_metadata(result.get("metadata_offset", 0))
-    return json_response({**status(image, broker_id), "moves_cancelled": result.get("moves_cancelled", 0)})
+    return json_response({**status(image, broker_id, must_exist=False), "moves_cancelled": result.get("moves_cancelled", 0)})
 
 
 @reads_latest_metadata

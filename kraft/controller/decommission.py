@@ -76,6 +76,7 @@ def advance(image: MetadataImage) -> list:
         return []
     load = Counter(b for _, _, part in image.all_partitions() for b in part.replicas)
     records: list = []
+    moved: set[tuple[str, int]] = set()  # one change per partition per batch (its epoch is checked)
     for broker_id in leaving:
         held = [(topic, index, part) for topic, index, part in image.all_partitions() if broker_id in part.replicas]
         if not held:
@@ -86,7 +87,7 @@ def advance(image: MetadataImage) -> list:
         for topic, index, part in held:
             if in_flight >= MAX_MOVES_IN_FLIGHT:
                 break
-            if part.reassigning:  # its own move, or another reassignment: wait for it
+            if part.reassigning or (topic.topic_id, index) in moved:  # one move at a time: wait
                 continue
             newcomer = _least_loaded(image, part, load)
             if newcomer is None:
@@ -94,18 +95,21 @@ def advance(image: MetadataImage) -> list:
             target = tuple(b for b in part.replicas if b != broker_id) + (newcomer,)
             records += _move(image, topic.name, index, part, broker_id, target)
             load[newcomer] += 1
+            moved.add((topic.topic_id, index))
             in_flight += 1
     return records
 
 
-def status(image: MetadataImage, broker_id: int) -> dict:
-    """Progress: the partitions still on the broker, those moving, those no broker can take."""
+def status(image: MetadataImage, broker_id: int, must_exist: bool = True) -> dict:
+    """Progress: the partitions still on the broker, those moving, those no broker can take.
+    must_exist=False: a recommissioned broker not registered yet is "active" too."""
     leaving = broker_id in image.decommissioning
-    if broker_id not in image.brokers and not leaving:
+    if must_exist and broker_id not in image.brokers and not leaving:
         raise BrokerNotFound(f"broker {broker_id} is not registered")
     registered = broker_id in image.brokers
     load = Counter(b for _, _, part in image.all_partitions() for b in part.replicas)
-    partitions, failures = [], []
+    partitions: list[dict] = []
+    failures: list[dict] = []
     for topic, index, part in image.all_partitions():
         if broker_id not in part.replicas:
             continue
@@ -122,6 +126,7 @@ def status(image: MetadataImage, broker_id: int) -> dict:
         "broker_id": broker_id,
         "state": ("decommissioned" if not registered else "decommissioning") if leaving else "active",
         "finished": leaving and not registered,
+        "registered": registered,
         "replicas_left": len(partitions),
         "moves_in_flight": sum(1 for p in partitions if p["state"] == "moving"),
         "partitions_done": max(0, started_with - len(partitions)) if leaving else 0,

@@ -6,6 +6,8 @@ and the broker takes new partitions again. Real node processes."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -29,6 +31,17 @@ def brokers(c) -> list[int]:
     status, body = http_json("GET", c.v3(1) + "/brokers")
     assert status == 200, body
     return [b["broker_id"] for b in body["data"] if not b["fenced"]]
+
+
+def kraft(c, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kraft", *args, "--bootstrap", c.url(2)],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def registered(c) -> list[int]:
+    status, body = http_json("GET", c.v3(1) + "/brokers")
+    assert status == 200, body
+    return [b["broker_id"] for b in body["data"]]
 
 
 def create(c, name: str, partitions: int, rf: int = 3):
@@ -110,11 +123,14 @@ def test_a_decommission_the_others_cannot_absorb_is_refused(cluster):
     assert status == 400 and body["error_code"] == 400, body
     status, body = http_json("PUT", c.url(2) + "/v1/brokers/2/recommission")
     assert status == 409 and "not being decommissioned" in body["message"], body
+    refused = kraft(c, "broker", "decommission", "9")
+    assert refused.returncode == 1 and "broker 9 is not registered" in refused.stderr, refused
+    assert "Traceback" not in refused.stderr
 
 
 def test_recommission_during_a_decommission_stops_it_and_the_broker_takes_partitions_again(cluster):
     c = cluster
-    create(c, "busy", 24)
+    create(c, "busy", 32)
     on_four = sum(4 in r for r in replicas_of(c, "busy"))
     status, body = http_json("PUT", c.url(3) + "/v1/brokers/4/decommission")
     assert status == 200 and body["state"] == "decommissioning", body
@@ -123,7 +139,8 @@ def test_recommission_during_a_decommission_stops_it_and_the_broker_takes_partit
     assert status == 200 and body["state"] == "active", body
     # at most one bounded wave of moves can have finished: most partitions never left
     assert 0 < body["replicas_left"] <= on_four, body
-    status, moving = http_json("GET", c.v3(2) + "/topics/-/partitions/-/reassignment")
+    # through the node that answered (it waited for the recommission's metadata)
+    status, moving = http_json("GET", c.v3(1) + "/topics/-/partitions/-/reassignment")
     assert status == 200 and moving["data"] == [], moving  # nothing is moving any more
     create(c, "after", 8)
     assert any(4 in r for r in replicas_of(c, "after"))
@@ -149,9 +166,11 @@ def test_decommission_under_writes_moves_every_replica_off_and_unregisters_the_b
         writer.stop.set()
         writer.join(30)
     assert all(4 not in r and len(r) == 3 for r in replicas_of(c, "orders"))
-    assert brokers(c) == [1, 2, 3]
+    assert registered(c) == [1, 2, 3]
     done = progress(c, 4, via=1)
     assert done["state"] == "decommissioned" and done["replicas_left"] == 0, done
+    shown = kraft(c, "broker", "status", "4")
+    assert shown.returncode == 0 and "broker 4: decommissioned, 0 partitions left" in shown.stdout, shown
     missing = writer.acked - values_in(c, "orders", partitions)
     assert not missing, f"{len(missing)} acknowledged records lost, e.g. {sorted(missing)[:5]}"
     # still running, it is refused when it registers again and stays out of placement
@@ -163,9 +182,19 @@ def test_decommission_under_writes_moves_every_replica_off_and_unregisters_the_b
     assert status == 200 and 4 not in health["nodes_down"], health
 
 
+def test_kafka_clients_no_longer_see_the_decommissioned_broker(cluster):
+    pytest.importorskip("confluent_kafka", reason="confluent-kafka is not installed")
+    from confluent_kafka.admin import AdminClient
+    if 4 in registered(cluster):
+        pytest.skip("needs the decommission of the test before (broker 4 still registered)")
+    metadata = AdminClient({"bootstrap.servers": cluster.config.node(1).kafka_address}).list_topics(timeout=20)
+    assert sorted(metadata.brokers) == [1, 2, 3]
+    assert all(4 not in p.replicas for t in metadata.topics.values() for p in t.partitions.values())
+
+
 def test_a_decommissioned_broker_comes_back_when_recommissioned(cluster):
     c = cluster
-    if 4 in brokers(c):
+    if 4 in registered(c):
         pytest.skip("needs the decommission of the test before (broker 4 still registered)")
     status, body = http_json("PUT", c.url(1) + "/v1/brokers/4/recommission")
     assert status == 200, body

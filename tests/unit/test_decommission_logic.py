@@ -30,7 +30,7 @@ def finish_moves(c: Cluster, rounds: int = 20) -> None:
                 if b not in c.part(topic.name, index).isr:
                     join_isr_at(c, topic.name, index, b)
         c.run_records(reassignment.finish_ready(c.image))
-        if 4 not in c.image.brokers:
+        if not any(b in c.image.brokers for b in c.image.decommissioning):
             return
 
 
@@ -138,3 +138,14 @@ def test_the_decommission_survives_a_snapshot():
     restored = image_from_dict(image_to_dict(c.image))
     assert restored.decommissioning == c.image.decommissioning
     assert dc.status(restored, 4)["state"] == "decommissioning"
+
+
+def test_two_brokers_leave_at_once_even_where_they_share_a_partition():
+    c = Cluster(brokers=(1, 2, 3, 4, 5))
+    c.create("a", partitions=10, rf=3)
+    assert any({4, 5} <= set(p.replicas) for _, _, p in c.image.all_partitions())
+    c.run(dc.decommission(c.image, 4))
+    c.run(dc.decommission(c.image, 5))
+    finish_moves(c, rounds=40)
+    assert on(c, 4) == on(c, 5) == [] and not {4, 5} & set(c.image.brokers)
+    assert all(len(p.replicas) == 3 for _, _, p in c.image.all_partitions())
