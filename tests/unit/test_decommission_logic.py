@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from test_controller_logic import DEFAULTS, Cluster
 
+from kraft.controller import broker_control as bc
 from kraft.controller import decommission as dc
 from kraft.controller import reassignment
 from kraft.controller.partition_control import alter_partition
@@ -149,3 +150,25 @@ def test_two_brokers_leave_at_once_even_where_they_share_a_partition():
     finish_moves(c, rounds=40)
     assert on(c, 4) == on(c, 5) == [] and not {4, 5} & set(c.image.brokers)
     assert all(len(p.replicas) == 3 for _, _, p in c.image.all_partitions())
+
+
+def test_a_dead_broker_can_be_decommissioned_its_replicas_rebuilt_from_the_others():
+    c = four_with_topics()
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [4]))
+    c.run(dc.decommission(c.image, 4))
+    finish_moves(c)
+    assert on(c, 4) == [] and 4 not in c.image.brokers
+
+
+def test_a_partition_no_live_broker_can_take_waits_and_is_reported():
+    c = four_with_topics()
+    c.run(dc.decommission(c.image, 4))
+    c.run_records(bc.fence_brokers(c.image, DEFAULTS, [3]))  # now only 1 and 2 can take replicas
+    c.run_records(dc.advance(c.image))
+    stuck = [(t.name, i) for t, i, p in c.image.all_partitions()
+             if set(p.replicas) == {1, 2, 4} and not p.reassigning]
+    assert stuck
+    report = dc.status(c.image, 4)
+    assert {(f["topic"], f["partition"]) for f in report["allocation_failures"]} == set(stuck)
+    for name, index in stuck:
+        assert not c.part(name, index).reassigning and 4 in c.part(name, index).replicas
