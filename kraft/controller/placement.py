@@ -45,7 +45,7 @@ def manual_assignment(image: MetadataImage, given: Sequence[tuple[int, Sequence[
     assignments), checked as Kafka checks them: partitions numbered from
     `first_partition` on without gaps, each list non-empty, no broker twice, every
     broker registered, every list as long as the first (or `replication_factor`), and
-    someone in each list able to lead now. In partition order."""
+    someone in each list able to lead now; no broker being decommissioned. In partition order."""
     by_partition: dict[int, tuple[int, ...]] = {}
     for partition, brokers in given:
         if partition in by_partition:
@@ -65,6 +65,9 @@ def manual_assignment(image: MetadataImage, given: Sequence[tuple[int, Sequence[
             raise InvalidReplicaAssignment(f"partition {partition} names a broker twice: {list(replicas)}")
         if unknown := sorted(set(replicas) - registered):
             raise InvalidReplicaAssignment(f"partition {partition} names brokers {unknown}, which are not registered")
+        if leaving := sorted(set(replicas) & set(image.decommissioning)):
+            raise InvalidReplicaAssignment(f"partition {partition} names brokers {leaving}, which are being "
+                                           "decommissioned (they take no new replicas)")
         if replication_factor is None:
             replication_factor = len(replicas)
         if len(replicas) != replication_factor:

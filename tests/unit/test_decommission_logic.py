@@ -12,8 +12,14 @@ from kraft.controller import broker_control as bc
 from kraft.controller import decommission as dc
 from kraft.controller import reassignment
 from kraft.controller.partition_control import alter_partition
-from kraft.controller.placement import place_replicas
-from kraft.errors import BrokerDecommissioned, BrokerNotFound, DecommissionRefused, InvalidReplicationFactor
+from kraft.controller.placement import manual_assignment, place_replicas
+from kraft.errors import (
+    BrokerDecommissioned,
+    BrokerNotFound,
+    DecommissionRefused,
+    InvalidReplicaAssignment,
+    InvalidReplicationFactor,
+)
 from kraft.metadata.image_codec import image_from_dict, image_to_dict
 
 
@@ -88,6 +94,8 @@ def test_a_decommissioning_broker_gets_no_new_replicas():
     replicas = c.part(*spare).replicas
     with pytest.raises(InvalidReplicationFactor, match="decommissioned"):
         reassignment.reassign(c.image, spare[0], spare[1], replicas[1:] + (4,))
+    with pytest.raises(InvalidReplicaAssignment, match="decommissioned"):
+        manual_assignment(c.image, [(0, (1, 4))])
 
 
 def test_refused_when_the_others_cannot_hold_the_replication_factor_or_it_is_the_last():
