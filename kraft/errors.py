@@ -114,6 +114,23 @@ class InvalidReplicationFactor(InvalidValue):
     kafka_name, kafka_code = "INVALID_REPLICATION_FACTOR", 38
 
 
+class BrokerNotFound(NotFound):
+    """No broker of that id is registered (nor being decommissioned)."""
+
+    kafka_name, kafka_code = "BROKER_ID_NOT_REGISTERED", 102
+
+
+class DecommissionRefused(InvalidReplicationFactor):
+    """The cluster cannot do without the broker: the others could not hold some topic's
+    replication factor, it is the last broker, or (recommission) it is not leaving."""
+
+
+class BrokerDecommissioned(KraftError):
+    """A registration refused: the broker was decommissioned (recommission it first)."""
+
+    kafka_name, kafka_code = "BROKER_ID_NOT_REGISTERED", 102
+
+
 class InvalidConfig(InvalidValue):
     kafka_name, kafka_code = "INVALID_CONFIG", 40
 

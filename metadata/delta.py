@@ -22,6 +22,7 @@ from kraft.metadata.image import (
 from kraft.metadata.records import (
     AccessControlEntry,
     BecomeController,
+    BrokerDecommission,
     BrokerRegistrationChange,
     ConfigRecord,
     PartitionChange,
@@ -32,6 +33,7 @@ from kraft.metadata.records import (
     RemoveTopic,
     RemoveUserScramCredential,
     TopicRecord,
+    UnregisterBroker,
     UserScramCredential,
 )
 from kraft.security.acls import AclBinding
@@ -58,6 +60,7 @@ class MetadataDelta:
         self._unclean = list(image.unclean_elections)
         self._acls: set | None = None
         self._scram: dict | None = None
+        self._decommissioning: dict | None = None
         self._notes = ChangeNotes()  # what the records touched, for metadata consumers
 
     # Copy-on-write accessors: an area is copied only when a record touches it.
@@ -132,6 +135,27 @@ class MetadataDelta:
         if r.log_dir_failed is not None:
             changes["log_dir_failed"] = r.log_dir_failed
         self._brokers_w()[r.broker_id] = replace(current, **changes)
+        self._notes.brokers.add(r.broker_id)
+
+    def _replay_BrokerDecommission(self, r: BrokerDecommission) -> None:
+        if self._decommissioning is None:
+            self._decommissioning = dict(self._base.decommissioning)
+        if r.decommissioning:
+            if r.broker_id not in self._brokers_r():
+                raise RecordRejected(f"broker {r.broker_id} is not registered")
+            self._decommissioning[r.broker_id] = r.partitions
+        else:
+            self._decommissioning.pop(r.broker_id, None)
+        self._notes.brokers.add(r.broker_id)
+
+    def _replay_UnregisterBroker(self, r: UnregisterBroker) -> None:
+        current = self._brokers_r().get(r.broker_id)
+        if current is None or current.broker_epoch != r.broker_epoch:
+            raise RecordRejected(f"broker {r.broker_id} epoch {r.broker_epoch} is not registered")
+        for topic in self._topics_r().values():
+            if any(r.broker_id in p.replicas for p in topic.partitions):
+                raise RecordRejected(f"broker {r.broker_id} still holds replicas of {topic.name!r}")
+        del self._brokers_w()[r.broker_id]
         self._notes.brokers.add(r.broker_id)
 
     def _replay_Topic(self, r: TopicRecord) -> None:
@@ -294,6 +318,9 @@ class MetadataDelta:
             unclean_elections=tuple(self._unclean[-MAX_UNCLEAN_HISTORY:]),
             acls=frozenset(self._acls) if self._acls is not None else base.acls,
             scram_credentials=self._scram if self._scram is not None else base.scram_credentials,
+            decommissioning=(
+                self._decommissioning if self._decommissioning is not None else base.decommissioning
+            ),
         )
 
 

@@ -98,6 +98,9 @@ class MetadataImage:
     acls: frozenset[AclBinding] = frozenset()
     # user name -> mechanism -> credential
     scram_credentials: Mapping[str, Mapping[str, ScramCredential]] = field(default_factory=dict)
+    # brokers being decommissioned (or done: then no longer in `brokers`) -> how many
+    # partitions each held when it started
+    decommissioning: Mapping[int, int] = field(default_factory=dict)
 
     def topic(self, name: str) -> TopicImage | None:
         topic_id = self.topic_ids.get(name)
@@ -110,6 +113,11 @@ class MetadataImage:
         """Can this broker lead or be chosen for new replicas right now?"""
         b = self.brokers.get(broker_id)
         return b is not None and not b.fenced and not b.in_controlled_shutdown and not b.log_dir_failed
+
+    def takes_new_replicas(self, broker_id: int) -> bool:
+        """May placement put a new replica on this broker now? Not while it is being
+        decommissioned, nor while it cannot lead."""
+        return self.is_usable(broker_id) and broker_id not in self.decommissioning
 
     def all_partitions(self):
         for topic in self.topics.values():

@@ -67,6 +67,7 @@ def image_to_dict(image: MetadataImage) -> dict:
             name: [c.to_record_fields() for c in by_mechanism.values()]
             for name, by_mechanism in image.scram_credentials.items()
         },
+        "decommissioning": [[b, n] for b, n in sorted(image.decommissioning.items())],
     }
 
 
@@ -111,4 +112,6 @@ def image_from_dict(data: dict) -> MetadataImage:
                    for c in creds}
             for name, creds in data.get("scram_credentials", {}).items()
         },
+        # absent in snapshots older than decommissioning
+        decommissioning={b: n for b, n in data.get("decommissioning", ())},
     )

@@ -57,6 +57,26 @@ class BrokerRegistrationChange(_Record):
     log_dir_failed: bool | None = None  # its data dir takes no writes (e.g. disk full)
 
 
+class BrokerDecommission(_Record):
+    """A broker is being taken out for good (or, decommissioning false, brought back):
+    it takes no new replicas while the controller moves its replicas to the others.
+    Keyed by broker id, not epoch: it outlasts the broker's restarts and unregistration."""
+
+    type: Literal["BrokerDecommission"] = "BrokerDecommission"
+    broker_id: int
+    decommissioning: bool
+    partitions: int = 0  # how many partitions it held when the decommission started
+
+
+class UnregisterBroker(_Record):
+    """Kafka's UnregisterBroker: a broker that holds no replica leaves the cluster's
+    broker list (CAS on its epoch)."""
+
+    type: Literal["UnregisterBroker"] = "UnregisterBroker"
+    broker_id: int
+    broker_epoch: int
+
+
 class TopicRecord(_Record):
     type: Literal["Topic"] = "Topic"
     name: str
@@ -172,6 +192,8 @@ MetadataRecord = Annotated[
         BecomeController,
         RegisterBroker,
         BrokerRegistrationChange,
+        BrokerDecommission,
+        UnregisterBroker,
         TopicRecord,
         PartitionRecord,
         PartitionChange,

@@ -116,6 +116,11 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("GET", C): authenticated,
     ("GET", C + "/brokers"): authenticated,
     ("GET", C + "/brokers/{broker_id}"): authenticated,
+    # taking a broker out and back (Kafka: UnregisterBroker needs ALTER on the cluster)
+    ("DELETE", C + "/brokers/{broker_id}"): on_cluster("ALTER"),
+    ("PUT", "/v1/brokers/{broker_id}/decommission"): on_cluster("ALTER"),
+    ("PUT", "/v1/brokers/{broker_id}/recommission"): on_cluster("ALTER"),
+    ("GET", "/v1/brokers/{broker_id}/decommission"): on_cluster("DESCRIBE"),
     ("GET", "/brokers"): authenticated,
     ("GET", C + "/quorum"): on_cluster("DESCRIBE"),
     ("POST", C + "/producers"): idempotent_producer,

@@ -20,6 +20,7 @@ from kraft.api import (
     cluster_wide_routes,
     consume_routes,
     consumer_routes,
+    decommission_routes,
     group_routes,
     openapi,
     produce_routes,
@@ -84,6 +85,7 @@ def build_app(node: BrokerServices) -> web.Application:
     app[BUDGET_KEY] = BodyBudget()
     cluster_wide_routes.add_routes(app)  # first: its "-" paths would match {topic} and {broker_id}
     cluster_routes.add_routes(app)
+    decommission_routes.add_routes(app)
     broker_config_routes.add_routes(app)
     cluster_config_routes.add_routes(app)
     topic_routes.add_routes(app)

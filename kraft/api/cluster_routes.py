@@ -15,6 +15,7 @@ from kraft.api.context import node_of
 from kraft.api.http_body import json_response, v2_response
 from kraft.api.paths import base_url, check_cluster
 from kraft.errors import BrokerNotAvailable, NotFound
+from kraft.metadata.image import MetadataImage
 
 
 def add_routes(app: web.Application) -> None:
@@ -105,9 +106,11 @@ async def health_overview(request):
     node = node_of(request)
     image = node.image
     # the nodes this node's cluster.toml names, and every broker that registered (one
-    # added later may be in no file but its own)
-    all_nodes = sorted({n.id for n in node.config.nodes} | set(image.brokers))
-    brokers = {n.id for n in node.config.brokers} | set(image.brokers)
+    # added later may be in no file but its own); a decommissioned broker is gone
+    gone = decommissioned(image)
+    controllers = {n.id for n in node.config.controllers}
+    all_nodes = sorted(({n.id for n in node.config.nodes} | set(image.brokers)) - (gone - controllers))
+    brokers = ({n.id for n in node.config.brokers} | set(image.brokers)) - gone
     down = sorted(b for b in all_nodes if b in brokers and (b not in image.brokers or image.brokers[b].fenced))
     leaderless, under = [], []
     for topic, index, part in image.all_partitions():
@@ -136,6 +139,11 @@ async def health_overview(request):
     })
 
 
+def decommissioned(image: MetadataImage) -> set[int]:
+    """Brokers taken out for good: no longer expected up, whatever the files say."""
+    return {b for b in image.decommissioning if b not in image.brokers}
+
+
 def local_storage(node: BrokerServices) -> dict:
     replicas = node.replica_manager
     if replicas is None:
@@ -160,7 +168,7 @@ async def storage_of_brokers(node: BrokerServices) -> list[dict]:
             return {"node_id": broker_id, "broker": True, "unreachable": f"HTTP {status}"}
         except Exception as exc:  # a node down is part of the answer, not an error
             return {"node_id": broker_id, "broker": True, "unreachable": str(exc) or type(exc).__name__}
-    brokers = sorted({n.id for n in node.config.brokers} | set(node.image.brokers))
+    brokers = sorted(({n.id for n in node.config.brokers} | set(node.image.brokers)) - decommissioned(node.image))
     return list(await asyncio.gather(*(one(b) for b in brokers)))
 
 

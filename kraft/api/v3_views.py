@@ -48,6 +48,7 @@ def broker_view(image: MetadataImage, broker_id: int, cluster_id: str, base: str
         "fenced": b.fenced,
         "in_controlled_shutdown": b.in_controlled_shutdown,
         "log_dir_failed": b.log_dir_failed,
+        "decommissioning": broker_id in image.decommissioning,  # (ext) its replicas are moving off
         "broker_epoch": b.broker_epoch,
         "configs": {"related": f"{base}{path}/configs"},
         "partition_replicas": {"related": f"{base}{path}/partition-replicas"},

@@ -2,6 +2,8 @@
 
 Registration carries a fresh incarnation id per process start, so the controller
 can tell a restart (move this broker's leaderships) from a retried registration.
+A decommissioned broker's registration is refused: it keeps
+running, registers nothing and retries slowly, so a recommission brings it back.
 A broker whose heartbeats have gone unanswered for a whole session knows what the
 controller has done meanwhile: fenced it. It says so (`session_lapsed`), even while
 its own metadata, cut off too, still shows it unfenced.
@@ -16,9 +18,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from kraft.config.cluster import NodeConfig
-from kraft.errors import KraftError, StaleBrokerEpoch
+from kraft.errors import BrokerDecommissioned, KraftError, StaleBrokerEpoch
 
 log = logging.getLogger(__name__)
+
+# A decommissioned broker asks again this seldom: it comes back only once recommissioned.
+DECOMMISSIONED_RETRY_S = 5.0
 
 
 class BrokerLifecycle:
@@ -75,6 +80,7 @@ class BrokerLifecycle:
 
     async def _register(self) -> None:
         cfg = self._config
+        told_decommissioned = False
         while self.broker_epoch is None:
             try:
                 result = await self._call("register", {
@@ -91,6 +97,11 @@ class BrokerLifecycle:
                 self._last_accepted = self._clock()
                 self._registered(self.broker_epoch)
                 log.info("registered as broker %d, epoch %d", cfg.id, self.broker_epoch)
+            except BrokerDecommissioned as exc:
+                if not told_decommissioned:  # once: it may stay this way for good
+                    log.warning("not registering: %s; this node may be shut down", exc.message)
+                    told_decommissioned = True
+                await asyncio.sleep(max(self._interval, DECOMMISSIONED_RETRY_S))
             except KraftError as exc:
                 log.debug("registration failed, retrying: %s", exc.message)
                 await asyncio.sleep(self._interval)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kraft.metadata.effective_configs import min_isr, topic_config
+from kraft.controller.decommission import refuse_decommissioned
 from kraft.controller.partition_change import build_partition_change
 from kraft.errors import StaleBrokerEpoch
 from kraft.metadata.image import MetadataImage
@@ -60,6 +61,7 @@ def register_broker(image: MetadataImage, req: RegisterBroker, defaults) -> tupl
     current = image.brokers.get(req.broker_id)
     if current is not None and current.incarnation_id == req.incarnation_id:
         return [], {"broker_epoch": current.broker_epoch}  # a retried registration
+    refuse_decommissioned(image, req.broker_id)
     records: list = [req]
     gone = frozenset({req.broker_id})
     if current is not None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kraft.controller import (
     broker_control,
     config_control,
+    decommission,
     election,
     partition_control,
     producer_id_control,
@@ -135,6 +136,16 @@ class Reassign(ControllerRequest):
     topic: str
     partition: int
     replicas: list[Any] | None  # None cancels
+
+
+class Decommission(ControllerRequest):
+    op = "decommission_broker"
+    broker_id: int
+
+
+class Recommission(ControllerRequest):
+    op = "recommission_broker"
+    broker_id: int
 
 
 class ElectLeaders(ControllerRequest):
@@ -301,6 +312,16 @@ def _reassign(p, controller, defaults) -> Command:
     return lambda image: reassignment.reassign(image, req.topic, req.partition, target)
 
 
+def _decommission(p, controller, defaults) -> Command:
+    req = Decommission.model_validate(p)
+    return lambda image: decommission.decommission(image, req.broker_id)
+
+
+def _recommission(p, controller, defaults) -> Command:
+    req = Recommission.model_validate(p)
+    return lambda image: decommission.recommission(image, req.broker_id)
+
+
 def _elect_leaders(p, controller, defaults) -> Command:
     req = ElectLeaders.model_validate(p)
     wanted = None if req.partitions is None else [(t, p) for t, p in req.partitions]
@@ -353,6 +374,8 @@ def _delete_user(p, controller, defaults) -> Command:
 _BUILDERS = {
     "reassign_partition": _reassign,
     "elect_leaders": _elect_leaders,
+    "decommission_broker": _decommission,
+    "recommission_broker": _recommission,
     "create_acls": _create_acls,
     "delete_acls": _delete_acls,
     "set_user_credential": _set_user_credential,

@@ -1,6 +1,6 @@
 """Replica placement: spread replicas and leaders evenly over the usable brokers.
 
-Pure. Leaders go round-robin starting at the broker that leads the fewest
+Pure. Brokers being decommissioned take nothing new. Leaders go round-robin starting at the broker that leads the fewest
 partitions now, so many small topics still spread their leaders; followers follow
 in ring order with a shift that changes every len(brokers) partitions, so follower
 pairs vary too (the shape of Kafka's rack-unaware assignment).
@@ -18,7 +18,7 @@ from kraft.metadata.image import MetadataImage
 def place_replicas(
     image: MetadataImage, partitions: int, replication_factor: int
 ) -> list[tuple[int, ...]]:
-    brokers = [b for b in image.unfenced_broker_ids() if image.is_usable(b)]
+    brokers = [b for b in image.unfenced_broker_ids() if image.takes_new_replicas(b)]
     n = len(brokers)
     if replication_factor > n:
         raise ValueError(
@@ -45,7 +45,7 @@ def manual_assignment(image: MetadataImage, given: Sequence[tuple[int, Sequence[
     assignments), checked as Kafka checks them: partitions numbered from
     `first_partition` on without gaps, each list non-empty, no broker twice, every
     broker registered, every list as long as the first (or `replication_factor`), and
-    someone in each list able to lead now. In partition order."""
+    someone in each list able to lead now; no broker being decommissioned. In partition order."""
     by_partition: dict[int, tuple[int, ...]] = {}
     for partition, brokers in given:
         if partition in by_partition:
@@ -65,6 +65,9 @@ def manual_assignment(image: MetadataImage, given: Sequence[tuple[int, Sequence[
             raise InvalidReplicaAssignment(f"partition {partition} names a broker twice: {list(replicas)}")
         if unknown := sorted(set(replicas) - registered):
             raise InvalidReplicaAssignment(f"partition {partition} names brokers {unknown}, which are not registered")
+        if leaving := sorted(set(replicas) & set(image.decommissioning)):
+            raise InvalidReplicaAssignment(f"partition {partition} names brokers {leaving}, which are being "
+                                           "decommissioned (they take no new replicas)")
         if replication_factor is None:
             replication_factor = len(replicas)
         if len(replicas) != replication_factor:

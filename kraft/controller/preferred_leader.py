@@ -14,7 +14,8 @@ def preferred_leader_changes(image: MetadataImage, defaults) -> list:
     out = []
     for topic, index, part in image.all_partitions():
         preferred = part.replicas[0]
-        if part.leader == preferred or preferred not in part.isr or not image.is_usable(preferred):
+        if part.leader == preferred or preferred not in part.isr or not image.is_usable(preferred) \
+                or preferred in image.decommissioning:  # leadership is leaving it
             continue
         change = build_partition_change(image, topic.topic_id, index, part,
                                         unclean_allowed=False, prefer_first_replica=True,

@@ -7,8 +7,9 @@ controller runs commands against its in-memory state ahead of the commit), propo
 all their records as one Raft entry stamped with the controller epoch (the Raft term it
 was elected in), and answers each once that entry is applied. One entry per batch
 instead of one per command is what keeps concurrent creators from queueing behind one
-commit each. It also runs the periodic duties: fencing brokers whose session expired
-and moving leadership back to preferred replicas.
+commit each. It also runs the periodic duties: fencing brokers whose session expired,
+moving leadership back to preferred replicas, finishing reassignments and moving
+replicas off brokers being decommissioned.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import replace
 from typing import Callable
 
 from kraft.controller.broker_control import BrokerHeartbeats, fence_brokers
+from kraft.controller.decommission import advance as advance_decommissions
 from kraft.controller.preferred_leader import preferred_leader_changes
 from kraft.controller.reassignment import finish_ready
 from kraft.controller.security_control import bootstrap_users
@@ -91,6 +93,7 @@ class QuorumController:
         self._bootstrap_credentials = dict(bootstrap_credentials or {})
         self._auto_leader_rebalance = auto_leader_rebalance
         self._partitions_checked: object = None  # the topics map finish_ready last found nothing in
+        self._decommissions_checked: tuple | None = None  # the maps advance_decommissions last found nothing in
 
     @property
     def active(self) -> bool:
@@ -185,6 +188,8 @@ class QuorumController:
                 next_duty = now + DUTY_PERIOD_S
                 await self._duty(self._fence_expired)
                 await self._duty(self._finish_reassignments)
+                if self._quorum.state_machine.image.decommissioning:
+                    await self._duty(self._advance_decommissions)
             if now >= next_preferred and self._auto_leader_rebalance:
                 next_preferred = now + PREFERRED_LEADER_PERIOD_S
                 await self._duty(lambda image: (
@@ -218,6 +223,18 @@ class QuorumController:
         records = finish_ready(image)
         if not records:  # a proposed completion that fails is looked for again
             self._partitions_checked = image.topics
+        return records, {}
+
+    def _advance_decommissions(self, image: MetadataImage) -> tuple[list, dict]:
+        """Moves replicas off brokers being decommissioned; what it reads (partitions,
+        brokers, decommissions) only changes with those maps, so unchanged ones are skipped."""
+        maps = (image.topics, image.brokers, image.decommissioning)
+        if self._decommissions_checked is not None and all(
+                a is b for a, b in zip(maps, self._decommissions_checked)):
+            return [], {}
+        records = advance_decommissions(image)
+        if not records:  # a proposed move that fails is looked for again
+            self._decommissions_checked = maps
         return records, {}
 
     async def _fence_dead_processes(self) -> None:

@@ -37,6 +37,8 @@ def reassign(image: MetadataImage, topic_name: str, partition: int,
     if target == part.replicas:
         return [], _view(topic_name, partition, target, (), ())
     adding = tuple(b for b in target if b not in part.replicas)
+    if leaving := [b for b in adding if b in image.decommissioning]:
+        raise InvalidReplicationFactor(f"brokers {leaving} are being decommissioned: they take no new replicas")
     removing = tuple(b for b in part.replicas if b not in target)
     if not adding:  # only leaving or reordering: nobody has to catch up
         records = [_settle(image, topic.topic_id, partition, part, target)]
