@@ -114,6 +114,11 @@ class InvalidReplicationFactor(InvalidValue):
     kafka_name, kafka_code = "INVALID_REPLICATION_FACTOR", 38
 
 
+class ReplicationFactorChange(InvalidReplicationFactor):
+    """A reassignment to a replica set of another size, from a request that allows none
+    (AlterPartitionReassignments v1, KIP-860)."""
+
+
 class BrokerNotFound(NotFound):
     """No broker of that id is registered (nor being decommissioned)."""
 

@@ -136,6 +136,7 @@ class Reassign(ControllerRequest):
     topic: str
     partition: int
     replicas: list[Any] | None  # None cancels
+    allow_rf_change: bool = True  # false: a target of another length is refused (KIP-860)
 
 
 class Decommission(ControllerRequest):
@@ -309,7 +310,7 @@ def _allocate_producer_ids(p, controller, defaults) -> Command:
 def _reassign(p, controller, defaults) -> Command:
     req = Reassign.model_validate(p)
     target = None if req.replicas is None else tuple(req.replicas)
-    return lambda image: reassignment.reassign(image, req.topic, req.partition, target)
+    return lambda image: reassignment.reassign(image, req.topic, req.partition, target, req.allow_rf_change)
 
 
 def _decommission(p, controller, defaults) -> Command:

@@ -10,14 +10,16 @@ acknowledged record is ever held only by replicas on their way out.
 
 from __future__ import annotations
 
-from kraft.errors import InvalidReplicationFactor, InvalidValue, NotFound, PartitionNotFound, TopicNotFound
+from kraft.errors import (InvalidReplicationFactor, InvalidValue, NotFound, PartitionNotFound,
+                          ReplicationFactorChange, TopicNotFound)
 from kraft.metadata.image import NO_LEADER, MetadataImage, PartitionRegistration
 from kraft.metadata.records import PartitionChange
 
 
 def reassign(image: MetadataImage, topic_name: str, partition: int,
-             target: tuple[int, ...] | None) -> tuple[list, dict]:
-    """Start moving `topic_name`-`partition` to `target`; None cancels the one in progress."""
+             target: tuple[int, ...] | None, allow_rf_change: bool = True) -> tuple[list, dict]:
+    """Start moving `topic_name`-`partition` to `target`; None cancels the one in progress.
+    Unless allow_rf_change, the target must keep the partition's replication factor."""
     topic = image.topic(topic_name)
     if topic is None:
         raise TopicNotFound(f"topic {topic_name!r} not found")
@@ -34,6 +36,9 @@ def reassign(image: MetadataImage, topic_name: str, partition: int,
     if part.reassigning:
         raise InvalidValue(f"a reassignment of {topic_name}-{partition} is in progress "
                            f"(to {list(part.target_replicas)}); cancel it first")
+    if not allow_rf_change and len(target) != len(part.replicas):
+        raise ReplicationFactorChange(f"the replication factor of {topic_name}-{partition} would change from "
+                                       f"{len(part.replicas)} to {len(target)}, and the request allows no change")
     if target == part.replicas:
         return [], _view(topic_name, partition, target, (), ())
     adding = tuple(b for b in target if b not in part.replicas)

@@ -35,16 +35,16 @@ class Api:
 SERVED: dict[int, Api] = {api.key: api for api in (
     Api(0, 3, 9, produce_api.handle),                       # Produce: RecordBatch v2 only
     Api(1, 4, 11, fetch_api.handle),                        # Fetch
-    Api(2, 1, 10, offsets_api.list_offsets),                # ListOffsets (v7: max timestamp; v10: timeout)
-    Api(3, 1, 12, metadata_api.handle),                     # Metadata
+    Api(2, 1, 11, offsets_api.list_offsets),                # ListOffsets (v7: max timestamp; v10: timeout)
+    Api(3, 1, 13, metadata_api.handle),                     # Metadata (v13: a top-level error code)
     Api(8, 2, 8, group_api.offset_commit),                  # OffsetCommit
     Api(9, 1, 7, group_api.offset_fetch),                   # OffsetFetch
     Api(10, 0, 4, group_api.find_coordinator),              # FindCoordinator
-    Api(11, 0, 5, group_api.join_group),                    # JoinGroup
+    Api(11, 0, 9, group_api.join_group),                    # JoinGroup (v8: reason; v9: skip_assignment)
     Api(12, 0, 4, group_api.heartbeat),                     # Heartbeat
-    Api(13, 0, 4, group_api.leave_group),                   # LeaveGroup
+    Api(13, 0, 5, group_api.leave_group),                   # LeaveGroup (v5: reason per member)
     Api(14, 0, 5, group_api.sync_group),                    # SyncGroup
-    Api(15, 0, 5, group_admin_api.describe_groups),         # DescribeGroups
+    Api(15, 0, 6, group_admin_api.describe_groups),         # DescribeGroups (v6: GROUP_ID_NOT_FOUND)
     Api(16, 0, 5, group_admin_api.list_groups),             # ListGroups (v5: group types)
     Api(17, 0, 1, sasl_api.handshake),                      # SaslHandshake (v0 listed, refused: see sasl_api)
     Api(18, 0, 3, None),                                    # ApiVersions
@@ -62,21 +62,21 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(31, 1, 3, acl_api.delete_acls),                     # DeleteAcls
     Api(32, 1, 4, config_api.describe_configs),             # DescribeConfigs
     Api(33, 0, 2, config_api.alter_configs),                # AlterConfigs (the whole-set form)
-    Api(35, 1, 4, log_admin_api.describe_log_dirs),         # DescribeLogDirs (v4: volume bytes)
+    Api(35, 1, 5, log_admin_api.describe_log_dirs),         # DescribeLogDirs (v4: volume bytes; v5: cordoned)
     Api(36, 0, 2, sasl_api.authenticate),                   # SaslAuthenticate
     Api(37, 0, 3, topic_admin_api.create_partitions),       # CreatePartitions
     Api(42, 0, 2, group_admin_api.delete_groups),           # DeleteGroups
     Api(43, 0, 2, election_api.elect_leaders),              # ElectLeaders (preferred, unclean)
     Api(44, 0, 1, config_api.incremental_alter_configs),    # IncrementalAlterConfigs
-    Api(45, 0, 0, reassignment_api.alter),                  # AlterPartitionReassignments
+    Api(45, 0, 1, reassignment_api.alter),                  # AlterPartitionReassignments (v1: RF change flag)
     Api(46, 0, 0, reassignment_api.list_reassignments),     # ListPartitionReassignments
     Api(47, 0, 0, group_admin_api.offset_delete),           # OffsetDelete
     Api(50, 0, 0, scram_api.describe),                      # DescribeUserScramCredentials
     Api(51, 0, 0, scram_api.alter),                         # AlterUserScramCredentials
-    Api(60, 0, 1, metadata_api.describe_cluster),           # DescribeCluster
+    Api(60, 0, 2, metadata_api.describe_cluster),           # DescribeCluster (v2: fenced brokers)
     Api(61, 0, 0, txn_api.describe_producers),              # DescribeProducers
     Api(65, 0, 0, txn_api.describe_transactions),           # DescribeTransactions
-    Api(66, 0, 1, txn_api.list_transactions),               # ListTransactions
+    Api(66, 0, 2, txn_api.list_transactions),               # ListTransactions (v1: duration; v2: id pattern)
     Api(71, 0, 0, telemetry_api.get_subscriptions),         # GetTelemetrySubscriptions (an empty one)
     Api(75, 0, 0, topic_partitions_api.describe_topic_partitions),  # DescribeTopicPartitions
 )}

@@ -48,38 +48,43 @@ async def list_groups(node: BrokerServices, head, request) -> dict:
     return {"throttle_time": 0, "error_code": error_codes.NONE, "groups": groups}
 
 
+NOT_FOUND_SINCE = 6  # DescribeGroups v6 (KIP-1043): an unknown group is an error, not a Dead one
+
+
 async def describe_groups(node: BrokerServices, head, request) -> dict:
     wanted = bool(getattr(request, "include_authorized_operations", False))
     groups = []
     for group_id in request.groups:
         answer = await _describe_one(node, group_id)
+        if answer.pop("unknown", False) and head.api_version >= NOT_FOUND_SINCE:
+            answer.update(error_code=GroupIdNotFound.kafka_code, error_message=f"group {group_id!r} does not exist")
         if answer["error_code"] == error_codes.NONE:  # KIP-430: the principal's operations on it
             answer["authorized_operations"] = authorized_operations(node, wanted, "GROUP", group_id)
         groups.append(answer)
     return {"throttle_time": 0, "groups": groups}
 
 
-def _answer(group_id: str, code: int, state: str = "") -> dict:
-    return {"error_code": code, "error_message": None, "group_id": group_id, "group_state": state,
+def _answer(group_id: str, code: int, state: str = "", message: str | None = None) -> dict:
+    return {"error_code": code, "error_message": message, "group_id": group_id, "group_state": state,
             "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": NOT_REQUESTED}
 
 
 async def _describe_one(node: BrokerServices, group_id: str) -> dict:
     if not group_id:
-        return _answer(group_id, error_codes.INVALID_GROUP_ID)
+        return _answer(group_id, error_codes.INVALID_GROUP_ID, message="the group id is empty")
     if not session.allowed(node, "DESCRIBE", "GROUP", group_id):
-        return _answer(group_id, 30)  # GROUP_AUTHORIZATION_FAILED
+        return _answer(group_id, 30, message="DESCRIBE on the group is not authorized")  # GROUP_AUTHORIZATION_FAILED
     try:
         target = await node.groups.locate(group_id, create=False, wait_s=LOCATE_WAIT_S)
         if target is not None:
-            return _answer(group_id, error_codes.NOT_COORDINATOR)
+            return _answer(group_id, error_codes.NOT_COORDINATOR, message=f"node {target} coordinates the group")
         summary = node.groups.describe(group_id)
     except NotFound:  # no group has been used yet
         summary = {}
     except KraftError as exc:
-        return _answer(group_id, error_codes.code_of(exc))
-    if not summary:
-        return _answer(group_id, error_codes.NONE, "Dead")  # Kafka's answer for a group it does not know
+        return _answer(group_id, error_codes.code_of(exc), message=str(exc))
+    if not summary:  # before v6, Kafka's answer for a group it does not know is a Dead one
+        return {**_answer(group_id, error_codes.NONE, "Dead"), "unknown": True}
     answer = _answer(group_id, error_codes.NONE, summary["state"])
     answer.update(protocol_type=summary.get("protocol_type", CONSUMER_PROTOCOL), protocol_data=summary["partition_assignor"])
     kafka_client_group = node.groups.loaded_client_group(group_id)

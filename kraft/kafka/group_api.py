@@ -14,6 +14,7 @@ the coordinator can follow partition counts and show owned partitions and lag.
 from __future__ import annotations
 
 import io
+import logging
 import struct
 import time
 from typing import Any
@@ -31,6 +32,8 @@ from kraft.groups.kafka_client_group import Refused
 from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
 from kraft.kafka.leaders import kafka_endpoint
+
+log = logging.getLogger(__name__)
 
 CONSUMER_PROTOCOL = "consumer"
 TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED = 29, 30
@@ -129,14 +132,28 @@ async def find_coordinator(node: BrokerServices, head, request) -> dict:
 
 
 # -- membership ------------------------------------------------------------------------------
+NULL_PROTOCOL_SINCE = 7  # JoinGroup v7+ (KIP-559): a refusal names no protocol type or name
+
+
+def _refused_join(answer: dict[str, Any], code: int, version: int) -> dict[str, Any]:
+    answer["error_code"] = code
+    if version >= NULL_PROTOCOL_SINCE:
+        answer["protocol_type"] = answer["protocol_name"] = None
+    return answer
+
+
 async def join_group(node: BrokerServices, head, request) -> dict:
+    # skip_assignment (v9, KIP-814) is for a static leader replaced in place while the group
+    # is Stable; here a static member's rejoin is a new member and a rebalance, so never
     answer: dict[str, Any] = {
         "throttle_time": 0, "error_code": error_codes.NONE, "generation_id": -1, "protocol_type": CONSUMER_PROTOCOL,
         "protocol_name": "", "leader": "", "skip_assignment": False, "member_id": request.member_id or "",
         "members": []}
     if (code := await _coordinator_error(node, request.group_id)) is not None:
-        answer["error_code"] = code
-        return answer
+        return _refused_join(answer, code, head.api_version)
+    if reason := getattr(request, "reason", None):  # v8 (KIP-800): the client's why, for the operator
+        log.info("group %s: member %r (client %r) joins: %.256s", request.group_id, request.member_id or "(new)",
+                 head.client_id, reason)
     protocols = [(p.name, bytes(p.metadata)) for p in request.protocols]
     topics = None
     if request.protocol_type == CONSUMER_PROTOCOL and protocols:
@@ -146,14 +163,12 @@ async def join_group(node: BrokerServices, head, request) -> dict:
     try:
         group = node.groups.kafka_client_group(request.group_id)
     except KraftError as exc:
-        answer["error_code"] = error_codes.code_of(exc)
-        return answer
+        return _refused_join(answer, error_codes.code_of(exc), head.api_version)
     result = await group.join(request.member_id or None, head.client_id or "", session_ms, rebalance_ms,
                               request.protocol_type or "", protocols, topics or frozenset(), now_ms(),
                               getattr(request, "group_instance_id", None))
     if isinstance(result, Refused):
-        answer["error_code"] = result.error.code
-        return answer
+        return _refused_join(answer, result.error.code, head.api_version)
     answer.update(generation_id=result.generation, protocol_name=result.protocol, leader=result.leader_id,
                   member_id=result.member_id, protocol_type=result.protocol_type,
                   members=[{"member_id": m, "group_instance_id": group.instance_id_of(m), "metadata": md}
@@ -204,6 +219,9 @@ async def heartbeat(node: BrokerServices, head, request) -> dict:
 
 async def leave_group(node: BrokerServices, head, request) -> dict:
     leaving = [m.member_id for m in request.members] if hasattr(request, "members") else [request.member_id]
+    for m in getattr(request, "members", ()):
+        if reason := getattr(m, "reason", None):  # v5 (KIP-800): the client's why, for the operator
+            log.info("group %s: member %r leaves: %.256s", request.group_id, m.member_id, reason)
     answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "members": []}
     if (code := await _coordinator_error(node, request.group_id)) is not None:
         answer["error_code"] = code

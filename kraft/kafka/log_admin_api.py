@@ -57,7 +57,9 @@ async def describe_log_dirs(node: BrokerServices, head, request) -> dict:
     wanted = None if request.topics is None else {t.topic: set(map(int, t.partitions)) for t in request.topics}
     total, usable = _volume(replicas.root)
     result = {"error_code": error_codes.NONE, "log_dir": str(replicas.root.resolve()), "topics": [],
-              "total_bytes": total, "usable_bytes": usable}
+              "total_bytes": total, "usable_bytes": usable,
+              # v5 (KIP-1066): a cordoned dir takes no new replicas, as a decommissioning broker's
+              "is_cordoned": node.node_id in node.image.decommissioning}
     if replicas.disk.failed:  # Kafka answers an offline dir with this code and nothing in it
         result["error_code"] = KAFKA_STORAGE_ERROR
     else:

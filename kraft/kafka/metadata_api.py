@@ -24,12 +24,16 @@ ZERO_UUID = uuid.UUID(int=0)
 TOPIC_AUTHORIZATION_FAILED = 29
 
 
-def advertised_brokers(node: BrokerServices) -> list[dict]:
-    """Unfenced brokers that have a Kafka listener (registered, or in cluster.toml)."""
+def advertised_brokers(node: BrokerServices, with_fenced: bool = False) -> list[dict]:
+    """Unfenced brokers that have a Kafka listener (registered, or in cluster.toml), and
+    the fenced ones too when asked (DescribeCluster v2), each saying which it is."""
+    image = node.image
+    ids = sorted(image.brokers) if with_fenced else image.unfenced_broker_ids()
     out = []
-    for broker_id in node.image.unfenced_broker_ids():
+    for broker_id in ids:
         if (endpoint := kafka_endpoint(node, broker_id)) is not None:
-            out.append({"node_id": broker_id, "host": endpoint[0], "port": endpoint[1], "rack": None})
+            out.append({"node_id": broker_id, "host": endpoint[0], "port": endpoint[1], "rack": None,
+                        "is_fenced": image.brokers[broker_id].fenced})
     return out
 
 
@@ -70,7 +74,9 @@ async def handle(node: BrokerServices, head, request) -> dict:
         for topic in topics:
             if topic["name"] is not None and topic["error_code"] != TOPIC_AUTHORIZATION_FAILED:
                 topic["topic_authorized_operations"] = authorized_operations(node, True, "TOPIC", topic["name"])
-    return {"throttle_time": 0, "brokers": advertised_brokers(node), "cluster_id": node.cluster_id,
+    # v13's top-level code (KIP-1102) would ask the client to rebootstrap; nothing here does
+    return {"throttle_time": 0, "error_code": error_codes.NONE, "brokers": advertised_brokers(node),
+            "cluster_id": node.cluster_id,
             "controller_id": image.controller_id, "topics": topics,
             "cluster_authorized_operations": authorized_operations(
                 node, getattr(request, "include_cluster_authorized_operations", False), "CLUSTER")}
@@ -124,8 +130,9 @@ async def describe_cluster(node: BrokerServices, head, request) -> dict:
     if not session.allowed(node, "DESCRIBE", "CLUSTER"):
         answer.update(error_code=31, error_message="DESCRIBE on the cluster is not authorized")
         return answer
+    with_fenced = bool(getattr(request, "include_fenced_brokers", False))  # v2 (KIP-1073)
     answer["brokers"] = [{"broker_id": b["node_id"], "host": b["host"], "port": b["port"], "rack": None,
-                          "is_fenced": False} for b in advertised_brokers(node)]
+                          "is_fenced": b["is_fenced"]} for b in advertised_brokers(node, with_fenced)]
     answer["cluster_authorized_operations"] = authorized_operations(
         node, bool(request.include_cluster_authorized_operations), "CLUSTER")
     return answer

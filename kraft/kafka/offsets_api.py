@@ -3,9 +3,10 @@
 ListOffsets: -2 is the log start, -1 the high watermark (what a consumer may read; for
 a read_committed one, the last stable offset), -3 the record with the largest timestamp
 (KIP-734, v7), -4 the earliest local offset (v8: the log start, as nothing is tiered),
--5 the latest tiered one (v9: none, -1, as Kafka answers without tiered storage), any
-other value the first record stamped at or after it (Kafka's time index). Each answer
-carries the leader epoch of the batch it names, as Kafka's does (the current one for -1).
+-5 the latest tiered one (v9) and -6 the earliest not yet uploaded (v11, KIP-1023): none,
+-1, as Kafka answers both without tiered storage; any other value the first record
+stamped at or after it (Kafka's time index). Each answer carries the leader epoch of
+the batch it names, as Kafka's does (the current one for -1).
 OffsetForLeaderEpoch: the end of the asked epoch in this leader's log, which
 librdkafka uses to validate a position after a leader change.
 """
@@ -17,11 +18,12 @@ from kraft.errors import KraftError
 from kraft.kafka import error_codes, session
 from kraft.kafka.leaders import epoch_problem
 
-EARLIEST, LATEST, MAX_TIMESTAMP, EARLIEST_LOCAL, LATEST_TIERED = -2, -1, -3, -4, -5
+EARLIEST, LATEST, MAX_TIMESTAMP, EARLIEST_LOCAL, LATEST_TIERED, EARLIEST_PENDING_UPLOAD = -2, -1, -3, -4, -5, -6
+PENDING_UPLOAD_SINCE = 11  # -6 in an older version is a special value it does not know
 READ_COMMITTED = 1  # the request's isolation_level (v2+)
 
 
-async def _list_one(node: BrokerServices, topic: str, want, stable: bool) -> dict:
+async def _list_one(node: BrokerServices, topic: str, want, stable: bool, version: int) -> dict:
     index = int(want.partition_index)
     answer = {"partition_index": index, "error_code": error_codes.NONE, "timestamp": -1,
               "offset": -1, "leader_epoch": -1, "old_style_offsets": []}
@@ -34,7 +36,9 @@ async def _list_one(node: BrokerServices, topic: str, want, stable: bool) -> dic
         start, _ = replica.readable_range()
         epoch_of = replica.log.leader_epoch_cache.epoch_for
         asked = int(want.timestamp)
-        if asked in (EARLIEST, EARLIEST_LOCAL):
+        if asked == EARLIEST_PENDING_UPLOAD and version < PENDING_UPLOAD_SINCE:
+            answer["error_code"] = error_codes.UNSUPPORTED_VERSION
+        elif asked in (EARLIEST, EARLIEST_LOCAL):
             answer.update(offset=start, leader_epoch=epoch_of(start))
         elif asked == LATEST:  # read_committed: the last stable offset, as Kafka answers
             answer.update(offset=replica.readable_end(stable), leader_epoch=replica.leader_epoch)
@@ -42,7 +46,7 @@ async def _list_one(node: BrokerServices, topic: str, want, stable: bool) -> dic
             top = replica.record_with_max_timestamp(stable)
             if top is not None:
                 answer.update(offset=top.offset, timestamp=top.timestamp, leader_epoch=top.leader_epoch)
-        elif asked == LATEST_TIERED:
+        elif asked in (LATEST_TIERED, EARLIEST_PENDING_UPLOAD):
             pass  # nothing is tiered: no offset, as Kafka answers without remote storage
         elif asked < 0:
             answer["error_code"] = error_codes.UNSUPPORTED_VERSION  # a special value of a later version
@@ -57,7 +61,8 @@ async def _list_one(node: BrokerServices, topic: str, want, stable: bool) -> dic
 
 async def list_offsets(node: BrokerServices, head, request) -> dict:
     stable = int(getattr(request, "isolation_level", 0)) == READ_COMMITTED
-    topics = [{"name": t.name, "partitions": [await _list_one(node, t.name, p, stable) for p in t.partitions]}
+    topics = [{"name": t.name, "partitions": [await _list_one(node, t.name, p, stable, head.api_version)
+                                              for p in t.partitions]}
               for t in request.topics]
     return {"throttle_time": 0, "topics": topics}
 

@@ -10,7 +10,7 @@ from typing import Any
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.controller.reassignment import in_progress
-from kraft.errors import InvalidValue, KraftError, NotFound, TopicNotFound
+from kraft.errors import InvalidValue, KraftError, NotFound, ReplicationFactorChange, TopicNotFound
 from kraft.kafka import error_codes, session
 
 CLUSTER_AUTHORIZATION_FAILED = 31
@@ -21,6 +21,8 @@ NO_REASSIGNMENT_IN_PROGRESS = 85
 def _code(exc: KraftError) -> int:
     if isinstance(exc, NotFound) and not isinstance(exc, TopicNotFound):
         return NO_REASSIGNMENT_IN_PROGRESS
+    if isinstance(exc, ReplicationFactorChange):
+        return exc.kafka_code
     if isinstance(exc, InvalidValue):
         return INVALID_REPLICA_ASSIGNMENT
     return error_codes.code_of(exc)
@@ -31,13 +33,15 @@ async def alter(node: BrokerServices, head, request) -> dict:
     if not session.allowed(node, "ALTER", "CLUSTER"):
         answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="ALTER on the cluster is not authorized")
         return answer
+    allow_rf_change = bool(getattr(request, "allow_replication_factor_change", True))  # v1 (KIP-860)
     for topic in request.topics:
         parts = []
         for p in topic.partitions:
             replicas = None if p.replicas is None else [int(b) for b in p.replicas]
             try:
                 result = await node.controller_call(controller_requests.Reassign(
-                    topic=topic.name, partition=int(p.partition_index), replicas=replicas))
+                    topic=topic.name, partition=int(p.partition_index), replicas=replicas,
+                    allow_rf_change=allow_rf_change))
                 await node.wait_metadata(result.get("metadata_offset", 0))
                 parts.append({"partition_index": p.partition_index, "error_code": 0, "error_message": None})
             except KraftError as exc:

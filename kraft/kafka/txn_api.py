@@ -11,6 +11,7 @@ adds partitions explicitly), so the versions stop before KIP-890's second part.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kraft.broker.services import BrokerServices
@@ -23,6 +24,7 @@ TOPIC_AUTHORIZATION_FAILED = 29
 GROUP_AUTHORIZATION_FAILED = 30
 OPERATION_NOT_ATTEMPTED = 55
 INVALID_PRODUCER_EPOCH = 47
+INVALID_REGULAR_EXPRESSION = 128
 LOCATE_WAIT_S = 5.0  # a client retries COORDINATOR_LOAD_IN_PROGRESS / NOT_AVAILABLE itself
 
 
@@ -187,14 +189,27 @@ async def describe_transactions(node: BrokerServices, head, request) -> dict:
 
 
 async def list_transactions(node: BrokerServices, head, request) -> dict:
-    """This broker's transactions (an admin client asks every broker and merges)."""
+    """This broker's transactions (an admin client asks every broker and merges). v1
+    keeps those running longer than duration_filter ms, v2 those whose whole id matches
+    transactional_id_pattern (KIP-1152; empty or null: every id)."""
+    answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "unknown_state_filters": [],
+                              "transaction_states": []}
+    pattern = None
+    if source := getattr(request, "transactional_id_pattern", None):
+        try:
+            pattern = re.compile(source)
+        except re.error:
+            answer["error_code"] = INVALID_REGULAR_EXPRESSION
+            return answer
     listed, unknown = await node.transactions.list_transactions(
         [int(p) for p in request.producer_id_filters], list(request.state_filters),
         int(getattr(request, "duration_filter", -1)))
-    return {"throttle_time": 0, "error_code": error_codes.NONE, "unknown_state_filters": list(unknown),
-            "transaction_states": [{"transactional_id": t.transactional_id, "producer_id": t.producer_id,
-                                    "transaction_state": t.state} for t in listed
-                                   if session.allowed(node, "DESCRIBE", "TRANSACTIONAL_ID", t.transactional_id)]}
+    answer["unknown_state_filters"] = list(unknown)
+    answer["transaction_states"] = [
+        {"transactional_id": t.transactional_id, "producer_id": t.producer_id, "transaction_state": t.state}
+        for t in listed if (pattern is None or pattern.fullmatch(t.transactional_id))
+        and session.allowed(node, "DESCRIBE", "TRANSACTIONAL_ID", t.transactional_id)]
+    return answer
 
 
 async def describe_producers(node: BrokerServices, head, request) -> dict:

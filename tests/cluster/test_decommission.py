@@ -131,6 +131,18 @@ def test_a_decommission_the_others_cannot_absorb_is_refused(cluster):
     assert "Traceback" not in refused.stderr
 
 
+def cordoned(c, broker: int) -> bool:
+    """DescribeLogDirs v5 at the broker: is its log dir cordoned (KIP-1066)?"""
+    from kafka_wire import kafka_socket, wire_call
+    from kio.schema.describe_log_dirs.v5.request import DescribeLogDirsRequest
+    s = kafka_socket(c, broker)
+    try:
+        (result,) = wire_call(s, DescribeLogDirsRequest(topics=())).results
+    finally:
+        s.close()
+    return result.is_cordoned
+
+
 def test_recommission_during_a_decommission_stops_it_and_the_broker_takes_partitions_again(cluster):
     c = cluster
     create(c, "busy", 32)
@@ -138,8 +150,12 @@ def test_recommission_during_a_decommission_stops_it_and_the_broker_takes_partit
     status, body = http_json("PUT", c.url(3) + "/v1/brokers/4/decommission")
     assert status == 200 and body["state"] == "decommissioning", body
     c.wait_until(lambda: progress(c, 4)["moves_in_flight"] > 0, 20, "moves under way")
+    # its log dir takes no new replicas: cordoned, as Kafka 4's DescribeLogDirs says it
+    c.wait_until(lambda: cordoned(c, 4), 20, "broker 4's log dir cordoned")
+    assert not cordoned(c, 3)
     status, body = http_json("PUT", c.url(1) + "/v1/brokers/4/recommission")
     assert status == 200 and body["state"] == "active", body
+    c.wait_until(lambda: not cordoned(c, 4), 20, "broker 4's log dir no longer cordoned")
     # at most one bounded wave of moves can have finished: most partitions never left
     assert 0 < body["replicas_left"] <= on_four, body
     # through the node that answered (it waited for the recommission's metadata)

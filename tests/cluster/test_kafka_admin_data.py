@@ -7,6 +7,7 @@ only DESCRIBE on one topic (so that its client finds the leader and the broker s
 from __future__ import annotations
 
 import base64
+import datetime
 import time
 import uuid
 
@@ -310,6 +311,54 @@ def test_list_offsets_finds_the_record_with_the_largest_timestamp(cluster, ck_ad
     assert error_code(ck_admin.list_offsets({missing: cadmin.OffsetSpec.max_timestamp()})[missing]) in NO_SUCH_TOPIC
 
 
+def _leader_of(c, topic: str) -> int:
+    status, body = rest(c, "GET", f"/topics/{topic}/partitions/0")
+    assert status == 200, body
+    return body["leader_id"]
+
+
+def test_list_offsets_v11_has_no_pending_upload_offset_and_v10_does_not_know_the_value(cluster):
+    """KIP-1023's -6 (earliest offset not yet in remote storage): nothing is tiered here,
+    so v11 answers no offset, as Kafka does without remote storage; a v10 request naming
+    it asks for something its version does not have."""
+    from kio.schema.list_offsets.v10.request import ListOffsetsPartition as P10, ListOffsetsRequest as R10, \
+        ListOffsetsTopic as T10
+    from kio.schema.list_offsets.v11.request import ListOffsetsPartition as P11, ListOffsetsRequest as R11, \
+        ListOffsetsTopic as T11
+    c = cluster
+    create(c, "lo-pending")
+    produce(c, "lo-pending", 3)
+    leader = _leader_of(c, "lo-pending")
+    ms = datetime.timedelta(seconds=10)
+    with kafka_socket(c, leader) as s:
+        sasl_plain(s, "admin", "admin-password")
+        new = wire_call(s, R11(replica_id=-1, isolation_level=0, timeout=ms, topics=(T11(name="lo-pending", partitions=(
+            P11(partition_index=0, current_leader_epoch=-1, timestamp=-6),
+            P11(partition_index=0, current_leader_epoch=-1, timestamp=-1))),)), 3)
+        old = wire_call(s, R10(replica_id=-1, isolation_level=0, timeout=ms, topics=(T10(name="lo-pending", partitions=(
+            P10(partition_index=0, current_leader_epoch=-1, timestamp=-6),)),)), 4)
+    pending, latest = new.topics[0].partitions
+    assert (int(pending.error_code.value), int(pending.offset), int(pending.leader_epoch)) == (0, -1, -1)
+    assert (int(latest.error_code.value), int(latest.offset)) == (0, 3)
+    assert int(old.topics[0].partitions[0].error_code.value) == 35  # UNSUPPORTED_VERSION
+
+
+def test_metadata_v13_answers_without_a_top_level_error(cluster):
+    """KIP-1102's top-level code would tell a client to rebootstrap; it is none here."""
+    from kio.schema.metadata.v13.request import MetadataRequest, MetadataRequestTopic
+    c = cluster
+    create(c, "md-v13")
+    with kafka_socket(c) as s:
+        sasl_plain(s, "admin", "admin-password")
+        answer = wire_call(s, MetadataRequest(topics=(MetadataRequestTopic(topic_id=uuid.UUID(int=0), name="md-v13"),),
+                                              allow_auto_topic_creation=False,
+                                              include_topic_authorized_operations=False), 3)
+    assert int(answer.error_code.value) == 0
+    assert sorted(int(b.node_id) for b in answer.brokers) == [1, 2, 3]
+    (topic,) = answer.topics
+    assert (topic.name, int(topic.error_code.value), len(topic.partitions)) == ("md-v13", 0, 1)
+
+
 # -- DescribeTopicPartitions -------------------------------------------------------------
 
 def test_describe_topic_partitions_pages_with_its_cursor(cluster, kp_admin, ck_admin):
@@ -392,7 +441,7 @@ def test_an_empty_telemetry_subscription_and_the_advertised_versions(cluster):
     with kafka_socket(cluster) as s:
         versions = wire_call(s, ApiVersionsRequest(client_software_name="wire", client_software_version="1"))
         served = {int(a.api_key): (int(a.min_version), int(a.max_version)) for a in versions.api_keys}
-        assert served[2] == (1, 10) and served[21] == (0, 2) and served[35] == (1, 4)
+        assert served[2] == (1, 11) and served[21] == (0, 2) and served[35] == (1, 5)
         assert served[71] == (0, 0) and served[75] == (0, 0) and 72 not in served  # no PushTelemetry
         sasl_plain(s, "admin", "admin-password")
         first = wire_call(s, GetTelemetrySubscriptionsRequest(client_instance_id=uuid.UUID(int=0)), 3)

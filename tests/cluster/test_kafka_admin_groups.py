@@ -10,10 +10,11 @@ down at once, and the controller's own leader balancing is off
 from __future__ import annotations
 
 import base64
+import datetime
 import time
 
 import pytest
-from kafka_wire import kafka_socket, produce_frame, read_answer, recv_frame, sasl_plain
+from kafka_wire import kafka_socket, produce_frame, read_answer, recv_frame, sasl_plain, wire_call
 
 from kraft.server.local_cluster import LocalCluster, http_json, security_toml
 from kraft.storage.record import Record
@@ -433,6 +434,81 @@ def test_list_groups_v5_filters_by_group_type_and_state(cluster, kp):
     assert (row["group_type"], row["group_state"]) == ("classic", "Empty")
 
 
+# -- versions of Kafka 4 ------------------------------------------------------------------------------
+def _coordinator_socket(c, group: str):
+    """A SASL-authenticated connection to the group's coordinator."""
+    from kio.schema.find_coordinator.v4.request import FindCoordinatorRequest
+    s = kafka_socket(c, 1)
+    try:
+        sasl_plain(s, "admin", "admin-password")
+        (found,) = wire_call(s, FindCoordinatorRequest(key_type=0, coordinator_keys=(group,)), 3).coordinators
+    finally:
+        s.close()
+    assert int(found.error_code.value) == 0, found
+    s = kafka_socket(c, int(found.node_id))
+    sasl_plain(s, "admin", "admin-password")
+    return s, int(found.node_id)
+
+
+def test_join_group_v9_and_leave_group_v5_carry_the_clients_reasons_to_the_log(cluster):
+    from kio.schema.join_group.v9.request import JoinGroupRequest, JoinGroupRequestProtocol
+    from kio.schema.leave_group.v5.request import LeaveGroupRequest, MemberIdentity
+    c, group = cluster, "adm-reasons-g"
+    s, coordinator = _coordinator_socket(c, group)
+    try:
+        def join(member_id: str, reason: str):
+            return wire_call(s, JoinGroupRequest(
+                group_id=group, session_timeout=datetime.timedelta(seconds=10),
+                rebalance_timeout=datetime.timedelta(seconds=10), member_id=member_id, group_instance_id=None,
+                protocol_type="consumer", protocols=(JoinGroupRequestProtocol(name="range", metadata=b"\0\0"),),
+                reason=reason), 4)
+
+        joined = join("", "the first poll of adm-reasons")
+        assert int(joined.error_code.value) == 0, joined
+        # v7+: the protocol chosen, by type and name; v9: the leader runs its assignor
+        assert (joined.protocol_type, joined.protocol_name, joined.skip_assignment) == ("consumer", "range", False)
+        assert joined.leader == joined.member_id and [m.member_id for m in joined.members] == [joined.member_id]
+        refused = join("not-a-member", "a stale member id")
+        assert int(refused.error_code.value) == 25  # UNKNOWN_MEMBER_ID, naming no protocol (v7+)
+        assert (refused.protocol_type, refused.protocol_name) == (None, None)
+        left = wire_call(s, LeaveGroupRequest(group_id=group, members=(
+            MemberIdentity(member_id=joined.member_id, group_instance_id=None, reason="the consumer closes"),)), 5)
+        assert int(left.error_code.value) == 0 and [int(m.error_code.value) for m in left.members] == [0]
+    finally:
+        s.close()
+    log = c.log_path(coordinator)
+    c.wait_until(lambda: all(r in log.read_text() for r in ("the first poll of adm-reasons", "the consumer closes")),
+                 30, "both reasons in the coordinator's log")
+
+
+def test_describe_groups_v6_names_an_unknown_group_not_found_where_v5_says_dead(cluster):
+    from kio.schema.describe_groups.v5.request import DescribeGroupsRequest as V5
+    from kio.schema.describe_groups.v6.request import DescribeGroupsRequest as V6
+    c, group = cluster, "adm-never-used-g"
+    s, _ = _coordinator_socket(c, group)
+    try:
+        (old,) = wire_call(s, V5(groups=(group,), include_authorized_operations=False), 4).groups
+        (new,) = wire_call(s, V6(groups=(group,), include_authorized_operations=False), 5).groups
+    finally:
+        s.close()
+    assert (int(old.error_code.value), old.group_state) == (0, "Dead")
+    assert int(new.error_code.value) == 69 and group in new.error_message  # GROUP_ID_NOT_FOUND, and why
+
+
+def _describe_cluster_v2(c, node: int, with_fenced: bool) -> dict[int, bool]:
+    """Broker id -> is_fenced, as DescribeCluster v2 lists them."""
+    from kio.schema.describe_cluster.v2.request import DescribeClusterRequest
+    s = kafka_socket(c, node)
+    try:
+        sasl_plain(s, "admin", "admin-password")
+        answer = wire_call(s, DescribeClusterRequest(include_cluster_authorized_operations=False,
+                                                     include_fenced_brokers=with_fenced), 3)
+    finally:
+        s.close()
+    assert int(answer.error_code.value) == 0, answer
+    return {int(b.broker_id): b.is_fenced for b in answer.brokers}
+
+
 # -- last: two brokers go down and come back ---------------------------------------------------------
 def test_unclean_election_gives_an_offline_partition_a_live_replica_outside_the_isr(cluster):
     c = cluster
@@ -450,6 +526,10 @@ def test_unclean_election_gives_an_offline_partition_a_live_replica_outside_the_
     try:
         c.wait_until(lambda: partition(c, "adm-unclean")["leader_id"] is None and _unfenced(c, 3), 60,
                      "the partition offline, broker 3 unfenced")
+        # DescribeCluster v2 (KIP-1073): the fenced broker only when asked for, and marked so
+        c.wait_until(lambda: _describe_cluster_v2(c, 1, True) == {1: False, 2: True, 3: False}, 60,
+                     "broker 2 listed as fenced")
+        assert _describe_cluster_v2(c, 1, False) == {1: False, 3: False}
         preferred = done(admin(c).elect_leaders(ElectionType.PREFERRED, [tp]))
         assert preferred[tp].code() == KafkaError.PREFERRED_LEADER_NOT_AVAILABLE
         assert done(admin(c).elect_leaders(ElectionType.UNCLEAN, [tp])) == {tp: None}

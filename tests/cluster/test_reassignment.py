@@ -156,3 +156,41 @@ def test_kafka_python_admin_reassigns_and_lists(cluster):
         assert errors[tp] is not None
     finally:
         admin.close()
+
+
+def test_alter_reassignments_v1_refuses_a_replication_factor_change_when_not_allowed(cluster):
+    """KIP-860: with allow_replication_factor_change false, a target of another size is
+    INVALID_REPLICATION_FACTOR and nothing moves; one of the same size moves."""
+    import datetime
+
+    from kafka_wire import kafka_socket, wire_call
+    from kio.schema.alter_partition_reassignments.v1.request import (AlterPartitionReassignmentsRequest,
+                                                                     ReassignablePartition, ReassignableTopic)
+    c = cluster
+    status, _ = http_json("POST", c.v3(1) + "/topics", {"topic_name": "rf-kept", "partitions_count": 1,
+                                                       "replication_factor": 2})
+    assert status == 201
+    c.wait_until(lambda: len(partition(c, "rf-kept")["isr"]) == 2, 20, "full ISR")
+    current = partition(c, "rf-kept")["replica_ids"]
+    others = [b for b in (1, 2, 3, 4) if b not in current]
+
+    def reassign(target: list[int], allow: bool, correlation: int) -> tuple[int, str | None]:
+        request = AlterPartitionReassignmentsRequest(
+            timeout=datetime.timedelta(seconds=15), allow_replication_factor_change=allow, topics=(ReassignableTopic(
+                name="rf-kept", partitions=(ReassignablePartition(partition_index=0, replicas=tuple(target)),)),))
+        s = kafka_socket(c, 1)
+        try:
+            answer = wire_call(s, request, correlation)
+        finally:
+            s.close()
+        assert int(answer.error_code.value) == 0, answer
+        (result,) = answer.responses[0].partitions
+        return int(result.error_code.value), result.error_message
+
+    code, message = reassign(current + others[:1], False, 1)
+    assert code == 38 and "replication factor" in message  # INVALID_REPLICATION_FACTOR
+    code, _ = reassign(current[:1], False, 2)
+    assert code == 38
+    assert sorted(partition(c, "rf-kept")["replica_ids"]) == sorted(current)  # nothing moved
+    assert reassign(others[:2], False, 3) == (0, None)  # the same size: allowed
+    c.wait_until(lambda: sorted(partition(c, "rf-kept")["replica_ids"]) == sorted(others[:2]), 30, "moved")

@@ -634,6 +634,34 @@ def test_an_open_transaction_as_the_admin_apis_and_readers_see_it_then_committed
     assert list(after.aborted_transactions or ()) == []
 
 
+def _listed_v2(c: LocalCluster, pattern: str | None) -> tuple[set[str], set[int]]:
+    """ListTransactions v2 asked of every broker: (ids listed, error codes answered)."""
+    m = schema("list_transactions", 2)
+    ids: set[str] = set()
+    codes: set[int] = set()
+    for node in c.hosts:
+        with Wire(c, node) as w:
+            answer = w.call(m.ListTransactionsRequest(state_filters=(), producer_id_filters=(),
+                                                      transactional_id_pattern=pattern))
+        codes.add(int(answer.error_code))
+        ids |= {t.transactional_id for t in answer.transaction_states}
+    return ids, codes
+
+
+def test_list_transactions_v2_keeps_the_ids_its_pattern_matches_whole(cluster):
+    """KIP-1152: the pattern must match the whole transactional id; a pattern that is no
+    regular expression is INVALID_REGULAR_EXPRESSION; null lists every id."""
+    for tid in ("txw-pat-a1", "txw-pat-a2", "txw-pat-b1"):
+        init_producer(cluster, tid)
+    assert _listed_v2(cluster, "txw-pat-a.")[0] & {"txw-pat-a1", "txw-pat-a2", "txw-pat-b1"} == {
+        "txw-pat-a1", "txw-pat-a2"}
+    assert _listed_v2(cluster, "pat-a")[0] == set()  # a part of an id is no match
+    everything = _listed_v2(cluster, None)[0]
+    assert {"txw-pat-a1", "txw-pat-a2", "txw-pat-b1"} <= everything
+    assert _listed_v2(cluster, "")[0] == everything
+    assert _listed_v2(cluster, "txw-pat-(")[1] == {128}  # INVALID_REGULAR_EXPRESSION
+
+
 def test_read_committed_fetch_names_an_aborted_transaction(cluster):
     """After an abort, Fetch at read_committed returns the aborted batch (the log holds
     it) and names its producer and first offset in aborted_transactions, so the client

@@ -8,7 +8,8 @@ from test_controller_logic import DEFAULTS, Cluster
 
 from kraft.controller import reassignment
 from kraft.controller.partition_control import alter_partition
-from kraft.errors import InvalidReplicationFactor, InvalidValue, NotFound, PartitionNotFound, TopicNotFound
+from kraft.errors import (InvalidReplicationFactor, InvalidValue, NotFound, PartitionNotFound, ReplicationFactorChange,
+                          TopicNotFound)
 from kraft.metadata.image_codec import image_from_dict, image_to_dict
 from replication.leader_state import LeaderState
 
@@ -108,3 +109,17 @@ def test_the_leader_tracks_added_followers_and_forgets_removed_ones():
     state.on_replicas_changed((1, 2, 4), now_ms=7)
     state.on_isr_committed((1, 2, 4), 3)
     assert set(state.followers) == {2, 4} and state.shrink_proposal(now_ms=8, max_lag_ms=1000) is None
+
+
+def test_a_request_that_allows_no_rf_change_moves_only_to_a_set_of_the_same_size():
+    """KIP-860: growing or shrinking is refused, a move of the same size goes ahead."""
+    c = four_brokers_with()
+    replicas = c.part("r").replicas
+    newcomer = next(b for b in (1, 2, 3, 4) if b not in replicas)
+    for target in (replicas + (newcomer,), replicas[:2]):
+        with pytest.raises(ReplicationFactorChange):
+            reassignment.reassign(c.image, "r", 0, target, allow_rf_change=False)
+    assert c.part("r").replicas == replicas and not c.part("r").reassigning
+    moved = (newcomer,) + replicas[1:]
+    assert c.run(reassignment.reassign(c.image, "r", 0, moved, allow_rf_change=False))["adding_replicas"] == [newcomer]
+    assert sorted(c.run(reassignment.reassign(c.image, "r", 0, None))["replicas"]) == sorted(replicas)  # a cancel too
