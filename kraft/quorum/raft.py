@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pickle  # pysyncobj's own format for a Raft entry sent in chunks
 import socket
 import time
 from collections.abc import Callable
@@ -113,6 +114,9 @@ class _MetadataSyncObj(SyncObj):
     # Raft's AppendEntries rule where the library breaks it (see raft_append_guard).
     def _SyncObj__onMessageReceived(self, node, message):
         if (isinstance(message, dict) and message.get("type") == "append_entries" and "prevLogIdx" in message
+                and message.get("transmission") == "finish" and message.get("term", -1) >= self.raftCurrentTerm):
+            message = self._reassembled(message)
+        if (isinstance(message, dict) and message.get("type") == "append_entries" and "prevLogIdx" in message
                 and message.get("transmission") is None and message.get("term", -1) >= self.raftCurrentTerm):
             plan = self._plan_append(message)
             if plan.action == "refuse":
@@ -126,6 +130,21 @@ class _MetadataSyncObj(SyncObj):
                 finally:
                     self._keep_tail = False
         return super()._SyncObj__onMessageReceived(node, message)
+
+    def _reassembled(self, message: dict) -> dict:
+        """An entry of at least appendEntriesBatchSizeBytes arrives in chunks ("start",
+        "process", "finish"); the last chunk completes it, and the library then appends
+        it with the same truncation as any AppendEntries. Made whole here, the message
+        meets the same guard (a big metadata batch resent from an older index would
+        otherwise drop applied entries)."""
+        head: object = getattr(self, "_SyncObj__recvTransmission", None)
+        if not isinstance(head, bytes):
+            return message  # no "start" seen: the library answers it as it would
+        setattr(self, "_SyncObj__recvTransmission", "")  # consumed, as the library would
+        entry = pickle.loads(head + message["data"])  # what the library itself would unpickle
+        whole = {k: v for k, v in message.items() if k not in ("transmission", "data")}
+        whole["entries"] = [entry]
+        return whole
 
     def _plan_append(self, message):
         journal = self._SyncObj__raftLog

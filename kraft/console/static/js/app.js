@@ -63,7 +63,8 @@ async function route() {
   } catch (err) {
     if (ctx.live) replace(main, h("h1", {}, "Could not show this page"), errorBox(err));
   }
-  if (ctx.live && document.activeElement === document.body) main.focus();
+  // focus (for screen readers and Tab) without scrolling: the page may already be scrolled to where the user wants it
+  if (ctx.live && document.activeElement === document.body) main.focus({ preventScroll: true });
 }
 
 function renderSignIn(ctx) {
