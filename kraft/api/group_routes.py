@@ -14,7 +14,7 @@ from aiohttp import web
 
 from kraft.broker.services import BrokerServices
 from kraft.internode.peers import PeerUnreachable
-from kraft.errors import KraftError, NotFound, PartitionNotFound, TopicNotFound
+from kraft.errors import KraftError, NotFound
 from kraft.api.group_offsets import group_offsets
 from kraft.api.consumer_routes import coordinated
 from kraft.api.access_rules import visible
@@ -23,7 +23,7 @@ from kraft.api.context import node_of
 from kraft.api.access_rules import IDENTITY_KEY
 from kraft.api.http_body import json_response, read_json_object
 from kraft.api.paths import base_url, check_cluster
-from kraft.broker.lookup import partition_or_404
+from kraft.broker.lookup import partition_or_404, topic_or_404
 
 GROUPS = "/v3/clusters/{cluster_id}/consumer-groups"
 GROUP = GROUPS + "/{group}"
@@ -142,12 +142,7 @@ async def alter_offsets(request, node: BrokerServices, groups, group_id):
     wanted = group_offsets(await read_json_object(request))
     who = request.get(IDENTITY_KEY)
     for topic_name, partition in wanted:
-        topic = node.image.topic(topic_name)
-        if topic is None:
-            raise TopicNotFound(f"topic {topic_name!r} not found")
-        if not 0 <= partition < len(topic.partitions):
-            raise PartitionNotFound(f"partition {partition} not found: topic {topic_name!r} has "
-                                    f"partitions 0..{len(topic.partitions) - 1}")
+        partition_or_404(topic_or_404(node.image, topic_name), str(partition))
         if who is not None:
             node.access.check(who, "READ", "TOPIC", topic_name)
     await groups.alter_offsets(group_id, {key: (offset, "") for key, offset in wanted.items()})

@@ -18,13 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kraft.controller.partition_change import build_partition_change
+from kraft.controller.partition_lookup import existing_partition
 from kraft.errors import (
     ElectionNotNeeded,
     EligibleLeadersNotAvailable,
     KraftError,
-    PartitionNotFound,
     PreferredLeaderNotAvailable,
-    TopicNotFound,
 )
 from kraft.metadata.effective_configs import min_isr
 from kraft.metadata.image import NO_LEADER, MetadataImage, PartitionRegistration, TopicImage
@@ -61,12 +60,7 @@ def _every_partition(image: MetadataImage) -> list[tuple[str, int]]:
 
 def _elect(image: MetadataImage, defaults: dict[str, str], election: str, topic_name: str,
            index: int) -> PartitionChange:
-    topic = image.topic(topic_name)
-    if topic is None:
-        raise TopicNotFound(f"topic {topic_name!r} not found")
-    if not 0 <= index < len(topic.partitions):
-        raise PartitionNotFound(f"partition {index} of topic {topic_name!r} not found")
-    part = topic.partitions[index]
+    topic, part = existing_partition(image, topic_name, index)
     if election == PREFERRED:
         return _preferred(image, defaults, topic, index, part)
     return _unclean(image, defaults, topic, index, part)

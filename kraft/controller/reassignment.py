@@ -10,8 +10,8 @@ acknowledged record is ever held only by replicas on their way out.
 
 from __future__ import annotations
 
-from kraft.errors import (InvalidReplicationFactor, InvalidValue, NotFound, PartitionNotFound,
-                          ReplicationFactorChange, TopicNotFound)
+from kraft.controller.partition_lookup import existing_partition
+from kraft.errors import InvalidReplicationFactor, InvalidValue, NotFound, ReplicationFactorChange
 from kraft.metadata.image import NO_LEADER, MetadataImage, PartitionRegistration
 from kraft.metadata.records import PartitionChange
 
@@ -20,12 +20,7 @@ def reassign(image: MetadataImage, topic_name: str, partition: int,
              target: tuple[int, ...] | None, allow_rf_change: bool = True) -> tuple[list, dict]:
     """Start moving `topic_name`-`partition` to `target`; None cancels the one in progress.
     Unless allow_rf_change, the target must keep the partition's replication factor."""
-    topic = image.topic(topic_name)
-    if topic is None:
-        raise TopicNotFound(f"topic {topic_name!r} not found")
-    if not 0 <= partition < len(topic.partitions):
-        raise PartitionNotFound(f"partition {partition} of {topic_name!r} not found")
-    part = topic.partitions[partition]
+    topic, part = existing_partition(image, topic_name, partition)
     if target is None:
         if not part.reassigning:
             raise NotFound(f"no reassignment of {topic_name}-{partition} is in progress")
