@@ -63,6 +63,10 @@ class _SourceBoundSockets:
     def socket(self, family=-1, type=-1, *args):
         sock = self._real.socket(family, type, *args)
         if family == self._real.AF_INET:
+            # the port is chosen at connect, and a listener may still bind it: this node's
+            # own ports are not yet bound while Raft starts connecting
+            sock.setsockopt(self._real.IPPROTO_IP, self._real.IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.setsockopt(self._real.SOL_SOCKET, self._real.SO_REUSEADDR, 1)
             sock.bind((self._host, 0))
         return sock
 

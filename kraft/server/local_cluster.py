@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -32,14 +33,37 @@ def default_first_address() -> int:
     return int(os.environ.get("KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS", "2"))
 
 
-def free_ports(host: str, count: int) -> list[int]:
-    """`count` distinct free ports: all bound at once, or the kernel may hand the
-    same just-released port out twice (seen as http_port == raft_port)."""
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+def ephemeral_port_range() -> tuple[int, int]:
+    """The kernel's range for the ports it hands out itself (bind to 0, connect)."""
     try:
-        for s in sockets:
-            s.bind((host, 0))
-        return [s.getsockname()[1] for s in sockets]
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_ports(host: str, count: int) -> list[int]:
+    """`count` distinct free ports below the kernel's ephemeral range. A port from that
+    range is only free until some socket connects: a node binds its outgoing Raft
+    connections to its own address, and the kernel once gave one of them the node's own
+    HTTP port before the node listened on it (the node then could not start). All are
+    bound at once, so the same port is never handed out twice."""
+    low = 10240
+    high = ephemeral_port_range()[0]
+    chooser = random.SystemRandom()
+    sockets = []
+    try:
+        for _ in range(200):
+            if len(sockets) == count:
+                return [s.getsockname()[1] for s in sockets]
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.bind((host, chooser.randrange(low, high) if high - low > 1000 else 0))
+            except OSError:  # taken: try another
+                s.close()
+                continue
+            sockets.append(s)
+        raise OSError(f"no {count} free ports on {host}")
     finally:
         for s in sockets:
             s.close()
@@ -295,8 +319,20 @@ class LocalCluster:
 
     def wait_ready(self, node_ids=None, timeout_s: float = 30.0) -> None:
         ids = list(node_ids or [n for n in self.hosts if self.running(n)])
-        self.wait_until(lambda: all(self.get(n, "/status/ready", 2.0)[0] == 200 for n in ids),
-                        timeout_s, f"nodes {ids} ready")
+
+        def all_ready():
+            for n in ids:
+                if n in self.procs and not self.running(n):  # it will never answer: say why
+                    raise RuntimeError(f"node {n} exited ({self.procs[n].returncode}): "
+                                       f"{self.log_tail(n)}")
+            return all(self.get(n, "/status/ready", 2.0)[0] == 200 for n in ids)
+        self.wait_until(all_ready, timeout_s, f"nodes {ids} ready")
+
+    def log_tail(self, node_id: int, lines: int = 5) -> str:
+        try:
+            return " | ".join(self.log_path(node_id).read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
 
     def controller_id(self, via: int | None = None) -> int | None:
         for node_id in ([via] if via else [n for n in self.hosts if self.running(n)]):

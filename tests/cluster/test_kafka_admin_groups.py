@@ -39,7 +39,10 @@ def cluster():
                       groups={"offsets.topic.num.partitions": 6},
                       cluster={"auto.leader.rebalance.enable": False}) as c:
         c.start().wait_ready(timeout_s=60)
-        yield c
+        try:
+            yield c
+        finally:
+            _ADMINS.clear()  # a kept client would go on reconnecting to the stopped cluster
 
 
 def sasl(c, user: str = "admin", password: str | None = None, mechanism: str = "SCRAM-SHA-256") -> dict:
