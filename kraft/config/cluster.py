@@ -208,10 +208,21 @@ def _host_problem(host: str) -> str | None:
     return None
 
 
+def _bind_host_problem(host: str) -> str | None:
+    try:
+        ipaddress.ip_address(host)  # an unspecified address (0.0.0.0, ::) is fine to bind
+        return None
+    except ValueError:
+        return _host_problem(host)
+
+
 class NodeConfig(_Table):
     id: Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)]
     roles: Annotated[tuple[Literal["controller", "broker"], ...], Field(min_length=1)]
     host: Annotated[str, Field(strict=True)] = "127.0.0.1"
+    # where the listeners bind when that is not `host` (Kafka's listeners vs advertised.listeners):
+    # "0.0.0.0" in a container or behind NAT, whose `host` is the address others dial
+    bind_host: Annotated[str, Field(strict=True)] | None = None
     http_port: Port
     raft_port: Port | None = None
     kafka_port: Port | None = None  # the Kafka protocol listener, brokers only
@@ -226,6 +237,8 @@ class NodeConfig(_Table):
     def _consistent(self) -> NodeConfig:
         if problem := _host_problem(self.host):
             raise _invalid("host", problem)
+        if self.bind_host is not None and (problem := _bind_host_problem(self.bind_host)):
+            raise _invalid("bind_host", problem)
         for index, role in enumerate(self.roles):
             if role in self.roles[:index]:
                 raise _invalid(f"roles[{index}]", f"duplicate role {role!r}")
@@ -244,6 +257,25 @@ class NodeConfig(_Table):
     @property
     def is_broker(self) -> bool:
         return "broker" in self.roles
+
+    @property
+    def listen_host(self) -> str:
+        """The address this node's HTTP, Kafka and Raft listeners bind."""
+        return self.bind_host if self.bind_host is not None else self.host
+
+    @property
+    def source_host(self) -> str | None:
+        """The address this node's own connections leave from (so a network fault can
+        single it out on one machine); None: wherever the kernel routes them."""
+        listen = self.listen_host
+        try:
+            return None if ipaddress.ip_address(listen).is_unspecified else listen
+        except ValueError:
+            return None  # a hostname: let the kernel pick
+
+    @property
+    def raft_bind_address(self) -> str | None:
+        return None if self.raft_port is None else f"{self.listen_host}:{self.raft_port}"
 
     @property
     def http_url(self) -> str:
@@ -409,9 +441,10 @@ class ClusterConfig(_Table):
         security = self.security
         if security is not None and (security.authentication or security.allow_unauthenticated):
             return None
-        if _is_loopback(node.host):
+        if _is_loopback(node.host) and _is_loopback(node.listen_host):
             return None
-        return (f"{self._file_name}: nodes[id={node_id}].host: {node.host} is reachable from other "
+        field, address = ("bind_host", node.bind_host) if _is_loopback(node.host) else ("host", node.host)
+        return (f"{self._file_name}: nodes[id={node_id}].{field}: {address} is reachable from other "
                 "machines and authentication is off; set [security] authentication = true (with "
                 "users), or allow_unauthenticated = true to serve an open cluster there")
 

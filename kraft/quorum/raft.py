@@ -186,8 +186,12 @@ class RaftQuorum:
         password: str,
         election_timeout_s: tuple[float, float] = (0.4, 1.4),
         snapshot_every: int | None = None,
+        bind_address: str | None = None,  # "host:port" to listen on, when not our voter address
+        source_host: str | None = "",  # our connections' source address; "": our voter host
     ):
         self.node_id = node_id
+        self._bind_address = bind_address
+        self._source_host = source_host
         self.state_machine = MetadataStateMachine()
         self._voters = dict(voters)
         self._addr_to_id = {addr: nid for nid, addr in voters.items()}
@@ -228,7 +232,7 @@ class RaftQuorum:
             deserializer=self._read_snapshot,
             appendEntriesUseBatch=False,
             password=self._password,
-            bindAddress=me,
+            bindAddress=self._bind_address or me,
             connectionRetryTime=0.5,
             connectionTimeout=2.0,
             leaderFallbackTimeout=1.0,
@@ -240,11 +244,13 @@ class RaftQuorum:
             logCompactionMinEntries=self._snapshot_every,
             logCompactionMinTime=300,
         )
-        bind_raft_sources_to(me.rsplit(":", 1)[0])
+        source = me.rsplit(":", 1)[0] if self._source_host == "" else self._source_host
+        if source is not None:
+            bind_raft_sources_to(source)
         peers = [addr for nid, addr in sorted(self._voters.items()) if nid != self.node_id]
         # bound here, not on the library's thread, so a taken port stops the node at once
         # (RaftPortUnavailable) instead of being retried in silence
-        self._listener = raft_transport.open_listener(me)
+        self._listener = raft_transport.open_listener(self._bind_address or me)
         transport_class = raft_transport.install({addr.rsplit(":", 1)[0] for addr in self._voters.values()},
                                                  self._listener)
         # KRAFT_METADATA_FSYNC=0 only to measure what durability costs (bench/): without it

@@ -37,6 +37,7 @@ from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
 from kraft.server import tls
 from kraft.server.loop_lag import LoopLagProbe
+from kraft.server.service_notify import ReadyNotice, ServiceNotifier
 from kraft.server.metrics import NodeMetrics
 from kraft.server.security_notice import unenforced_security
 from kraft.server.startup_failure import NodeCannotStart, listening
@@ -73,6 +74,8 @@ class Node:
                 {n.id: n.raft_address for n in config.controllers if n.raft_address is not None},
                 self.node_config.data_path,
                 raft_key(identity),
+                bind_address=self.node_config.raft_bind_address,
+                source_host=self.node_config.source_host,
             )
         self.quorum = quorum
         self.state_machine = quorum.state_machine if quorum else MetadataStateMachine()
@@ -92,7 +95,7 @@ class Node:
         self.access = AccessControl(config.security, lambda: self.state_machine.image,
                                     ready=self.security_metadata_current)
         self.tls_server = tls.server_context(config)  # None without [security] tls_cert
-        self.peers = Peers(self.peer_key, self.node_url, self.node_config.host, tls.client_context(config))
+        self.peers = Peers(self.peer_key, self.node_url, self.node_config.source_host, tls.client_context(config))
         self.connections = ConnectionGuard({n.host for n in config.nodes})
         self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
                                    self.peers, self._request_timeout_s)
@@ -390,7 +393,7 @@ class Node:
         # in-flight long polls (fetch, metadata, consumer records) are cut after the grace
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=SHUTDOWN_GRACE_S)
-        kafka = (KafkaListener(services, self.node_config.host, self.node_config.kafka_port, self.tls_server)
+        kafka = (KafkaListener(services, self.node_config.listen_host, self.node_config.kafka_port, self.tls_server)
                  if self.node_config.kafka_port is not None else None)
         if kafka is not None:
             listener = kafka
@@ -407,12 +410,14 @@ class Node:
                                                  self.peers, self.metadata_applied)
             await runner.setup()
             self.connections.wrap(runner)
-            site = web.TCPSite(runner, self.node_config.host, self.node_config.http_port,
+            site = web.TCPSite(runner, self.node_config.listen_host, self.node_config.http_port,
                                reuse_address=True, ssl_context=self.tls_server)
-            await listening("HTTP port", self.node_config.http_url.split("://", 1)[1], site.start())
+            await listening("HTTP port", f"{self.node_config.listen_host}:{self.node_config.http_port}",
+                            site.start())
             log.info("node %d serving on %s", self.node_id, self.node_config.http_url)
             if kafka is not None:
-                await listening("Kafka port", str(self.node_config.kafka_address), kafka.start())
+                await listening("Kafka port", f"{self.node_config.listen_host}:{self.node_config.kafka_port}",
+                                kafka.start())
                 log.info("node %d serving Kafka clients on %s", self.node_id, self.node_config.kafka_address)
             async with asyncio.TaskGroup() as tg:
                 tasks = []
@@ -433,7 +438,11 @@ class Node:
                 tasks.append(tg.create_task(data_plane.unacked.run(), name="acks0-writes"))
                 tasks.append(tg.create_task(self.connections.run(), name="http-connection-guard"))
                 tasks.append(tg.create_task(LoopLagProbe(self.metrics.event_loop_lag).run(), name="loop-lag-probe"))
+                service_manager = ServiceNotifier()
+                tasks.append(tg.create_task(ReadyNotice(service_manager, self.readiness).run(),
+                                            name="service-ready-notice"))
                 await stop.wait()
+                service_manager.send("STOPPING=1", "STATUS=stopping: moving leadership away")
                 started = time.monotonic()
                 if self.lifecycle is not None:
                     offset = await self.lifecycle.controlled_shutdown(SHUTDOWN_MOVE_TIMEOUT_S)

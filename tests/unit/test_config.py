@@ -370,3 +370,20 @@ def test_a_reachable_node_without_authentication_refuses_to_start(tmp_path):
         assert load_cluster_config(write(tmp_path, section + public)).exposure_problem(1) is None
     off = load_cluster_config(write(tmp_path, "[security]\nauthentication = false\n" + public))
     assert off.exposure_problem(1) is not None
+
+
+def test_bind_host_is_where_listeners_bind_and_host_what_others_dial(tmp_path):
+    text = node(1, host="10.1.2.3", extra='bind_host = "0.0.0.0"') + node(2) + node(3)
+    config = load_cluster_config(write(tmp_path, SECURITY + text))
+    one, two = config.node(1), config.node(2)
+    assert (one.listen_host, one.http_url, one.raft_address) == ("0.0.0.0", "http://10.1.2.3:8081", "10.1.2.3:9091")
+    assert one.raft_bind_address == "0.0.0.0:9091" and one.source_host is None  # the kernel routes
+    assert (two.listen_host, two.source_host) == ("127.0.0.1", "127.0.0.1")  # no bind_host: host
+    assert load_error(tmp_path, node(1, extra='bind_host = "a b"') + node(2) + node(3)).startswith(
+        "nodes[0].bind_host: must be an IPv4/IPv6 address")
+
+
+def test_a_loopback_host_bound_to_every_address_without_authentication_refuses_to_start(tmp_path):
+    config = load_cluster_config(write(tmp_path, node(1, extra='bind_host = "0.0.0.0"') + node(2) + node(3)))
+    problem = config.exposure_problem(1)
+    assert problem is not None and "bind_host: 0.0.0.0" in problem
