@@ -186,6 +186,14 @@ class Overloaded(KraftError):
     retriable = True
 
 
+class QuotaExceeded(Overloaded):
+    """A client over one of its quotas (Kafka's client quotas): retry after `retry_after_s`."""
+
+    def __init__(self, message: str = "", retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class UnsupportedMessageFormat(RequestError):
     """A batch of an older format (magic 0/1), or a batch feature this broker does not serve."""
 

@@ -24,6 +24,7 @@ from kraft.metadata.records import (
     BecomeController,
     BrokerDecommission,
     BrokerRegistrationChange,
+    ClientQuota,
     ConfigRecord,
     PartitionChange,
     PartitionRecord,
@@ -61,6 +62,7 @@ class MetadataDelta:
         self._acls: set | None = None
         self._scram: dict | None = None
         self._decommissioning: dict | None = None
+        self._quotas: dict | None = None
         self._notes = ChangeNotes()  # what the records touched, for metadata consumers
 
     # Copy-on-write accessors: an area is copied only when a record touches it.
@@ -295,6 +297,17 @@ class MetadataDelta:
             users.pop(r.name, None)
         self._notes.users.add(r.name)
 
+    def _replay_ClientQuota(self, r: ClientQuota) -> None:
+        if self._quotas is None:
+            self._quotas = dict(self._base.client_quotas)
+        values = {k: v for k, v in self._quotas.get(r.entity, {}).items() if k != r.key}
+        if r.value is not None:
+            values[r.key] = r.value
+        if values:
+            self._quotas[r.entity] = values
+        else:
+            self._quotas.pop(r.entity, None)
+
     def changes(self) -> MetadataChanges:
         """What the records replayed so far touched (see changes.py)."""
         return self._notes.frozen()
@@ -321,6 +334,7 @@ class MetadataDelta:
             decommissioning=(
                 self._decommissioning if self._decommissioning is not None else base.decommissioning
             ),
+            client_quotas=self._quotas if self._quotas is not None else base.client_quotas,
         )
 
 

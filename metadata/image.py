@@ -101,6 +101,9 @@ class MetadataImage:
     # brokers being decommissioned (or done: then no longer in `brokers`) -> how many
     # partitions each held when it started
     decommissioning: Mapping[int, int] = field(default_factory=dict)
+    # Kafka's client quotas: entity (sorted (type, name or None for the default) pairs)
+    # -> quota key -> value
+    client_quotas: Mapping[tuple[tuple[str, str | None], ...], Mapping[str, float]] = field(default_factory=dict)
 
     def topic(self, name: str) -> TopicImage | None:
         topic_id = self.topic_ids.get(name)

@@ -68,6 +68,8 @@ def image_to_dict(image: MetadataImage) -> dict:
             for name, by_mechanism in image.scram_credentials.items()
         },
         "decommissioning": [[b, n] for b, n in sorted(image.decommissioning.items())],
+        "client_quotas": [[[list(part) for part in entity], dict(values)]
+                          for entity, values in sorted(image.client_quotas.items(), key=lambda kv: repr(kv[0]))],
     }
 
 
@@ -114,4 +116,7 @@ def image_from_dict(data: dict) -> MetadataImage:
         },
         # absent in snapshots older than decommissioning
         decommissioning={b: n for b, n in data.get("decommissioning", ())},
+        # absent in snapshots older than client quotas
+        client_quotas={tuple((t, n) for t, n in entity): dict(values)
+                       for entity, values in data.get("client_quotas", ())},
     )

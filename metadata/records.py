@@ -187,6 +187,17 @@ class RemoveUserScramCredential(_Record):
     mechanism: Mechanism
 
 
+class ClientQuota(_Record):
+    """Set (value) or remove (value None) one of Kafka's client quotas for one entity: its
+    parts as (entity type, name) pairs, types "user", "client-id" or "ip", sorted by type;
+    a name None is that type's default (Kafka's <default>)."""
+
+    type: Literal["ClientQuota"] = "ClientQuota"
+    entity: tuple[tuple[str, str | None], ...]
+    key: str
+    value: float | None
+
+
 MetadataRecord = Annotated[
     Union[
         BecomeController,
@@ -204,6 +215,7 @@ MetadataRecord = Annotated[
         RemoveAccessControlEntry,
         UserScramCredential,
         RemoveUserScramCredential,
+        ClientQuota,
     ],
     Field(discriminator="type"),
 ]

@@ -207,6 +207,8 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("POST", C + "/acls"): on_cluster("ALTER"),
     ("DELETE", C + "/acls"): on_cluster("ALTER"),
     ("POST", C + "/acls:batch"): on_cluster("ALTER"),
+    ("GET", "/v1/client-quotas"): on_cluster("DESCRIBE_CONFIGS"),
+    ("POST", "/v1/client-quotas"): on_cluster("ALTER_CONFIGS"),
     ("GET", "/v1/security/users"): on_cluster("DESCRIBE"),
     ("POST", "/v1/security/users"): on_cluster("ALTER"),
     ("PUT", "/v1/security/users/{user}"): on_cluster("ALTER"),

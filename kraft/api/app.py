@@ -9,6 +9,7 @@ id and answered 500 with that id only (never its text), and the server keeps ser
 from __future__ import annotations
 
 import logging
+import math
 
 from aiohttp import web
 
@@ -24,6 +25,7 @@ from kraft.api import (
     group_routes,
     openapi,
     produce_routes,
+    quota_routes,
     record_deletion_routes,
     topic_routes,
     user_routes,
@@ -37,9 +39,10 @@ from kraft.broker.services import BrokerServices
 from kraft.broker.unexpected_errors import client_message, log_with_id
 from kraft.api.error_map import error_body
 from kraft.api.security_middleware import security
+from kraft.api.quota_middleware import client_quotas
 from kraft.api.path_params import control_characters_refused, empty_parameter, label
 from kraft.api.http_body import BUDGET_KEY, BodyBudget, body_budget, json_response
-from kraft.errors import ERROR_CLASS_HEADER, KraftError
+from kraft.errors import ERROR_CLASS_HEADER, KraftError, QuotaExceeded
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,10 @@ async def error_envelope(request: web.Request, handler):
         return await handler(request)
     except KraftError as exc:
         body, status = error_body(exc, name_class=ERROR_CLASS_HEADER in request.headers)
-        return json_response(body, status)
+        response = json_response(body, status)
+        if isinstance(exc, QuotaExceeded):  # HTTP's way to say when to come back
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -78,7 +84,7 @@ def build_app(node: BrokerServices) -> web.Application:
     # client_max_size bounds aiohttp's own buffering (request.read/post); our readers
     # enforce their own caps before buffering.
     cors = cors_middleware(node.config.http, peer_origins(node.config))
-    app = web.Application(middlewares=[cors, error_envelope, security,
+    app = web.Application(middlewares=[cors, error_envelope, security, client_quotas,
                                        control_characters_refused, body_budget, catch_up_on_unknown_topic],
                           client_max_size=64 * 1024 * 1024)
     app[NODE_KEY] = node
@@ -86,6 +92,7 @@ def build_app(node: BrokerServices) -> web.Application:
     cluster_wide_routes.add_routes(app)  # first: its "-" paths would match {topic} and {broker_id}
     cluster_routes.add_routes(app)
     decommission_routes.add_routes(app)
+    quota_routes.add_routes(app)
     broker_config_routes.add_routes(app)
     cluster_config_routes.add_routes(app)
     topic_routes.add_routes(app)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry
 
 from kraft.broker.access import AccessControl
+from kraft.broker.client_quotas import ClientQuotaManager
 from kraft.broker.data_plane import DataPlane
 from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.producer_ids import ProducerIdAllocator
@@ -78,6 +79,7 @@ class BrokerServices:
     access: AccessControl
     producer_ids: ProducerIdAllocator | None  # None on a controller-only node
     metrics_registry: CollectorRegistry
+    client_quotas: ClientQuotaManager  # Kafka's client quotas, for both doors
     node: NodeState
 
     # -- the metadata image and waiting for it ------------------------------------------

@@ -77,6 +77,11 @@ class ClusterSection(_Table):
     # by itself; off, only ElectLeaders (kafka-leader-election) does
     auto_leader_rebalance_enable: Annotated[bool, Field(strict=True)] = Field(
         True, alias="auto.leader.rebalance.enable")
+    # Kafka's names and defaults: client quotas are measured over this many samples of this
+    # many seconds (a client may burst up to about the whole window's budget at first)
+    quota_window_num: Annotated[int, Field(strict=True, ge=2, le=100)] = Field(11, alias="quota.window.num")
+    quota_window_size_seconds: Annotated[int, Field(strict=True, ge=1, le=3600)] = Field(
+        1, alias="quota.window.size.seconds")
 
 
 class Timeouts(_Table):

@@ -23,12 +23,14 @@ from kraft.controller import (
     election,
     partition_control,
     producer_id_control,
+    quota_control,
     reassignment,
     security_control,
     topic_control,
 )
 from kraft.controller.quorum_controller import Command, QuorumController
 from kraft.errors import BadRequest
+from kraft.metadata.client_quotas import entity_of
 from kraft.metadata.records import RegisterBroker
 from kraft.security.acls import binding_from, filter_from
 from kraft.security.scram import MAX_ITERATIONS, MIN_ITERATIONS, ScramCredential
@@ -214,6 +216,26 @@ class AlterScramCredentials(ControllerRequest):
     upsertions: list[ScramUpsertion]
 
 
+class QuotaChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    value: float | None  # None: remove
+
+
+class QuotaEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entity: list[tuple[str, str | None]]  # (entity type, name or None for the default)
+    ops: list[QuotaChange]
+
+
+class AlterClientQuotas(ControllerRequest):
+    op = "alter_client_quotas"
+    entries: list[QuotaEntry]
+    validate_only: bool = False
+
+
 def build_command(op: str, payload: Any, controller: QuorumController,
                   defaults: dict[str, str]) -> Command:
     try:
@@ -367,6 +389,12 @@ def _alter_scram_credentials(p, controller, defaults) -> Command:
     return lambda image: security_control.alter_scram_credentials(image, deletions, upserts)
 
 
+def _alter_client_quotas(p, controller, defaults) -> Command:
+    req = AlterClientQuotas.model_validate(p)
+    entries = [(entity_of(e.entity), [(o.key, o.value) for o in e.ops]) for e in req.entries]
+    return lambda image: quota_control.alter_client_quotas(image, entries, req.validate_only)
+
+
 def _delete_user(p, controller, defaults) -> Command:
     req = DeleteUser.model_validate(p)
     return lambda image: security_control.delete_user(image, req.name)
@@ -382,6 +410,7 @@ _BUILDERS = {
     "set_user_credential": _set_user_credential,
     "delete_user": _delete_user,
     "alter_scram_credentials": _alter_scram_credentials,
+    "alter_client_quotas": _alter_client_quotas,
     "allocate_producer_ids": _allocate_producer_ids,
     "alter_partition": _alter_partition,
     "report_damaged_replica": _report_damaged_replica,

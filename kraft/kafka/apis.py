@@ -12,7 +12,7 @@ from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.kafka import (acl_api, config_api, election_api, fetch_api, group_admin_api, group_api, log_admin_api,
-                         metadata_api, offsets_api, produce_api, producer_id_api, reassignment_api, sasl_api,
+                         metadata_api, offsets_api, produce_api, producer_id_api, quota_api, reassignment_api, sasl_api,
                          scram_api, telemetry_api, topic_admin_api, topic_partitions_api, txn_api)
 from kraft.kafka.codec import RequestHead
 from kraft.kafka.splice import Spliced
@@ -71,6 +71,8 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(45, 0, 1, reassignment_api.alter),                  # AlterPartitionReassignments (v1: RF change flag)
     Api(46, 0, 0, reassignment_api.list_reassignments),     # ListPartitionReassignments
     Api(47, 0, 0, group_admin_api.offset_delete),           # OffsetDelete
+    Api(48, 0, 1, quota_api.describe),                      # DescribeClientQuotas
+    Api(49, 0, 1, quota_api.alter),                         # AlterClientQuotas
     Api(50, 0, 0, scram_api.describe),                      # DescribeUserScramCredentials
     Api(51, 0, 0, scram_api.alter),                         # AlterUserScramCredentials
     Api(60, 0, 2, metadata_api.describe_cluster),           # DescribeCluster (v2: fenced brokers)

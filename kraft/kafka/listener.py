@@ -143,6 +143,8 @@ class KafkaListener:
     async def _read_requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                              answers: asyncio.Queue, tg: asyncio.TaskGroup, unsent: set, owed: "_Owed") -> None:
         while True:
+            if (muted_s := session.muted_for_s()) > 0:  # over a quota: the client waits
+                await asyncio.sleep(muted_s)
             async with asyncio.timeout(IDLE_TIMEOUT_S):
                 (size,) = _SIZE.unpack(await reader.readexactly(4))
             if not 0 < size <= MAX_FRAME_BYTES:
@@ -173,7 +175,9 @@ class KafkaListener:
     async def _serve_one(self, request: Request, turn: asyncio.Event, size: int, unsent: set):
         ordering.serve_in_turn(turn.set)
         try:
-            response = await respond(self._node, request)
+            if (muted_s := session.muted_for_s()) > 0:  # read ahead while the client was over its
+                await asyncio.sleep(muted_s)             # quota: served after the throttle, as Kafka
+            response = await respond(self._node, request, size)
         finally:
             self._budget.release(size)
         if isinstance(response, list):

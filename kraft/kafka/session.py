@@ -9,6 +9,7 @@ User:ANONYMOUS, as on Kafka's PLAINTEXT listener.
 
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ class Session:
     identity: Identity | None  # None: SASL has not succeeded yet
     mechanism: str | None = None  # chosen by SaslHandshake
     scram: ScramExchange | None = field(default=None, repr=False)  # a SCRAM exchange under way
+    muted_until: float = 0.0  # monotonic: nothing more is read before then (a quota's throttle)
 
 
 CURRENT: ContextVar[Session] = ContextVar("kafka_session")
@@ -60,3 +62,15 @@ def any_topic_allowed(node: BrokerServices, operation: str) -> bool:
     who = _identity()
     return who is None or not node.access.enabled or node.access.authorizer().any_allowed(
         who.principal, who.host, operation, "TOPIC")
+
+
+def mute(throttle_ms: int) -> None:
+    """Read nothing more from this connection for `throttle_ms` (Kafka's KIP-219)."""
+    current = CURRENT.get(None)
+    if current is not None:
+        current.muted_until = max(current.muted_until, time.monotonic() + throttle_ms / 1000)
+
+
+def muted_for_s() -> float:
+    current = CURRENT.get(None)
+    return 0.0 if current is None else max(0.0, current.muted_until - time.monotonic())

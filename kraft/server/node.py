@@ -15,6 +15,7 @@ from aiohttp import web
 from kraft.api.app import build_app
 from kraft.internode import routes as internode_routes
 from kraft.broker.access import AccessControl, bootstrap_credentials
+from kraft.broker.client_quotas import ClientQuotaManager
 from kraft.broker.services import BrokerServices
 from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.broker.producer_ids import ProducerIdAllocator, block_requester
@@ -385,6 +386,8 @@ class Node:
             topic_defaults=self.topic_defaults, peer_key=self.peer_key, data_plane=data_plane,
             partition_reader=partition_reader, groups=groups, transactions=transactions, txn_link=txn_link,
             access=self.access, producer_ids=self.producer_ids, metrics_registry=self.metrics.registry,
+            client_quotas=ClientQuotaManager(lambda: self.image.client_quotas, self.config.cluster.quota_window_num,
+                                             self.config.cluster.quota_window_size_seconds),
             node=self)
         app = build_app(services)
         internode_routes.add_routes(app)  # the other nodes' door, on the same port

@@ -23,7 +23,7 @@ async def test_a_local_quorum_description_comes_from_the_node():
         node_id=2, cluster_id="c1", config=unused, topic_defaults={}, peer_key=b"", data_plane=unused,
         partition_reader=unused, groups=unused, transactions=unused, txn_link=unused, access=unused,
         producer_ids=None,
-        metrics_registry=unused, node=state)
+        metrics_registry=unused, client_quotas=unused, node=state)
     app = web.Application()
     app[NODE_KEY] = services
     request = make_mocked_request("GET", "/v3/clusters/c1/quorum?local=1", match_info={"cluster_id": "c1"},
