@@ -24,6 +24,7 @@ from kraft.api import (
     group_routes,
     openapi,
     produce_routes,
+    rebalance_routes,
     record_deletion_routes,
     topic_routes,
     user_routes,
@@ -86,6 +87,7 @@ def build_app(node: BrokerServices) -> web.Application:
     cluster_wide_routes.add_routes(app)  # first: its "-" paths would match {topic} and {broker_id}
     cluster_routes.add_routes(app)
     decommission_routes.add_routes(app)
+    rebalance_routes.add_routes(app)
     broker_config_routes.add_routes(app)
     cluster_config_routes.add_routes(app)
     topic_routes.add_routes(app)
