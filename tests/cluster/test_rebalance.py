@@ -241,3 +241,22 @@ def test_a_cancelled_rebalance_starts_no_more_moves_and_reverts_the_one_under_wa
     finally:
         set_throttle(c, None)
         delete(c, "heavy")
+
+
+@pytest.mark.parametrize("method, path, doc, code", [
+    ("POST", "/v1/partitions/rebalance", {"max_moves_in_flight": "many"}, 400),
+    ("POST", "/v1/partitions/rebalance", {"max_moves_in_flight": 0}, 42206),
+    ("POST", "/v1/partitions/rebalance", {"moves": []}, 400),
+    ("POST", "/v1/partitions/rebalance", [], 400),
+    ("DELETE", "/v1/partitions/rebalance", None, 404),
+    ("PUT", "/v3/clusters/{cid}/brokers/1/configs/leader.replication.throttled.rate", {"value": "fast"}, 42206),
+    ("PUT", "/v3/clusters/{cid}/brokers/1/configs/leader.replication.throttled.rate", {"value": "0"}, 42206),
+    ("PUT", "/v3/clusters/{cid}/brokers/9/configs/leader.replication.throttled.rate", {"value": "10"}, 404),
+    ("PUT", "/v3/clusters/{cid}/brokers/1/configs/num.partitions", {"value": "5"}, 42206),
+    ("PUT", "/v3/clusters/{cid}/broker-configs/follower.replication.throttled.rate", {"value": "-1"}, 42206),
+])
+def test_bad_rebalance_and_throttle_requests_get_clear_errors(cluster, method, path, doc, code):
+    path = path.replace("{cid}", cluster.cluster_id)
+    status, body = http_json(method, cluster.url(2) + path, doc)
+    assert status < 500 and body["error_code"] == code, (status, body)
+    assert "Traceback" not in body["message"], body
