@@ -5,7 +5,8 @@
 (`advance`) starts the plan's moves as ordinary reassignments (new replicas catch up
 and join the ISR before old ones leave), at most `max_moves_in_flight` at a time, and
 ends the plan (RebalanceEnd) once no move is under way or waiting. A move whose
-partition changed since the plan (deleted, or moved by someone else) is skipped.
+partition changed since the plan (deleted, or moved by someone else), or whose new
+brokers cannot take replicas any more (unregistered, being decommissioned), is skipped.
 
 `cancel` ends the plan and reverts the moves under way, as Kafka's cancel of a
 reassignment does: those partitions keep their original replicas (the new copies are
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from kraft.controller import reassignment
 from kraft.controller.rebalance_planner import plan, summary
-from kraft.errors import InvalidValue, NotFound, RebalanceInProgress
+from kraft.errors import InvalidValue, KraftError, NotFound, RebalanceInProgress
 from kraft.metadata.image import MetadataImage, PartitionRegistration, RebalanceMove
 from kraft.metadata.records import RebalanceEnd, RebalanceStart
 from kraft.metadata.records import RebalanceMove as MoveRecord
@@ -53,8 +54,7 @@ def cancel(image: MetadataImage) -> tuple[list, dict]:
     records: list = [RebalanceEnd(rebalance_id=current.rebalance_id, outcome="cancelled")]
     reverted = 0
     for move in current.moves:
-        part = _partition(image, move)
-        if part is not None and move_state(part, move, running=True) == "moving":
+        if move_state(image, move, running=True) == "moving":
             topic = image.topics[move.topic_id]
             records += reassignment.reassign(image, topic.name, move.partition, None)[0]
             reverted += 1
@@ -66,7 +66,7 @@ def advance(image: MetadataImage) -> list:
     current = image.rebalance
     if current is None or not current.running:
         return []
-    states = [(move, move_state(_partition(image, move), move, running=True)) for move in current.moves]
+    states = [(move, move_state(image, move, running=True)) for move in current.moves]
     in_flight = sum(1 for _, state in states if state == "moving")
     waiting = [move for move, state in states if state == "waiting"]
     if not in_flight and not waiting:
@@ -75,10 +75,11 @@ def advance(image: MetadataImage) -> list:
     for move in waiting:
         if in_flight >= current.max_moves_in_flight:
             break
-        part = _partition(image, move)
-        if part is None or part.reassigning:
-            continue  # moved by someone else right now: wait for it to settle
-        records += reassignment.reassign(image, image.topics[move.topic_id].name, move.partition, move.target)[0]
+        try:
+            records += reassignment.reassign(image, image.topics[move.topic_id].name, move.partition,
+                                             move.target)[0]
+        except KraftError:
+            continue  # refused now (the cluster changed): looked at again on the next pass
         if set(move.target) - set(move.replicas):
             in_flight += 1  # a reorder only settles at once and takes no slot
     return records
@@ -93,11 +94,10 @@ def status(image: MetadataImage) -> dict:
                 "moves_in_flight": 0, "moves_left": 0, "moves_skipped": 0, "moves": []}
     moves = []
     for move in current.moves:
-        part = _partition(image, move)
         topic = image.topics.get(move.topic_id)
         moves.append({"topic": topic.name if topic is not None else None, "topic_id": move.topic_id,
                       "partition": move.partition, "replicas": list(move.replicas), "target": list(move.target),
-                      "state": move_state(part, move, current.running)})
+                      "state": move_state(image, move, current.running)})
     count = lambda state: sum(1 for m in moves if m["state"] == state)  # noqa: E731
     return {"rebalance_id": current.rebalance_id, "state": current.state,
             "max_moves_in_flight": current.max_moves_in_flight, "moves_total": len(moves),
@@ -106,7 +106,8 @@ def status(image: MetadataImage) -> dict:
             "moves_cancelled": count("cancelled"), "moves": moves}
 
 
-def move_state(part: PartitionRegistration | None, move: RebalanceMove, running: bool) -> str:
+def move_state(image: MetadataImage, move: RebalanceMove, running: bool) -> str:
+    part = _partition(image, move)
     if part is None:
         return "skipped"
     if part.reassigning:
@@ -116,6 +117,8 @@ def move_state(part: PartitionRegistration | None, move: RebalanceMove, running:
     if part.replicas == move.target:
         return "done"
     if part.replicas == move.replicas:
+        if any(b not in image.brokers or b in image.decommissioning for b in move.target):
+            return "skipped"  # a broker of the target left, or is leaving
         return "waiting" if running else "cancelled"
     return "skipped"
 

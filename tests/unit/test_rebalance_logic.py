@@ -14,6 +14,7 @@ from test_decommission_logic import join_isr_at
 
 from kraft.controller import broker_control as bc
 from kraft.controller import rebalance as rb
+from kraft.controller import decommission as dc
 from kraft.controller import reassignment
 from kraft.controller.placement import place_replicas
 from kraft.controller.rebalance_planner import plan
@@ -188,3 +189,15 @@ def test_a_partition_changed_since_the_plan_is_skipped_and_bad_bounds_are_refuse
     assert shown["state"] == "finished" and shown["moves_skipped"] == 1, shown
     with pytest.raises(InvalidValue):
         rb.execute(c.image, max_moves_in_flight=0)
+
+
+def test_moves_to_a_broker_being_decommissioned_are_skipped():
+    c = grown_by_two()
+    c.run(rb.execute(c.image, max_moves_in_flight=1))
+    to_five = [m for m in c.image.rebalance.moves if 5 in m.target and 5 not in m.replicas]
+    assert len(to_five) > 1
+    c.run(dc.decommission(c.image, 5))
+    carry_out(c)
+    shown = rb.status(c.image)
+    assert shown["state"] == "finished" and shown["moves_skipped"] == len(to_five), shown
+    assert not any(5 in p.replicas for _, _, p in c.image.all_partitions())
