@@ -102,7 +102,7 @@ class ReplicaManager:
     def on_metadata(self, changes: MetadataChanges, image: MetadataImage) -> None:
         """Called after metadata changes, with what changed since the previous call; the
         work happens in replica_roles."""
-        self.throttle.on_metadata(image)
+        self.throttle.on_metadata(image, changes)
         self.roles.offer(changes, image)
 
     def remove_stray_logs(self, image: MetadataImage) -> None:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from kraft.config.replication_throttle import FOLLOWER_RATE, LEADER_RATE, UNLIMITED
+from kraft.metadata.changes import MetadataChanges
 from kraft.metadata.effective_configs import broker_dynamic_config
 from kraft.metadata.image import MetadataImage
 
@@ -66,24 +67,34 @@ class ReplicationThrottle:
         self.follower = ByteBudget(clock)
         # (topic id, partition) -> the replicas being added that are not in the ISR yet
         self._catching_up: dict[tuple[str, int], frozenset[int]] = {}
-        self._seen: tuple | None = None
+        self._seen: bool | None = None  # None until the first image
 
-    def on_metadata(self, image: MetadataImage) -> None:
-        """Rates and reassignments from the image; re-read only when those maps changed."""
-        maps = (image.topics, image.broker_configs, image.cluster_configs)
-        if self._seen is not None and all(a is b for a, b in zip(maps, self._seen)):
-            return
-        self._seen = maps
+    def on_metadata(self, image: MetadataImage, changes: MetadataChanges | None = None) -> None:
+        """Rates and reassignments from the image: the partitions `changes` names (all of
+        them without changes, or after a jump to a whole new image)."""
         self.leader.set_rate(_rate(image, self.broker_id, LEADER_RATE))
         self.follower.set_rate(_rate(image, self.broker_id, FOLLOWER_RATE))
-        catching_up = {}
-        for topic in image.topics.values():
-            for index, part in enumerate(topic.partitions):
-                if part.adding:
-                    behind = frozenset(b for b in part.adding if b not in part.isr)
-                    if behind:
-                        catching_up[(topic.topic_id, index)] = behind
-        self._catching_up = catching_up
+        if changes is None or changes.everything or self._seen is None:
+            self._catching_up = {}
+            for topic in image.topics.values():
+                for index in range(len(topic.partitions)):
+                    self._note(image, topic.topic_id, index)
+        else:
+            for topic_id in [t for t in changes.topics if t not in image.topics]:  # deleted topics
+                for key in [k for k in self._catching_up if k[0] == topic_id]:
+                    del self._catching_up[key]
+            for topic_id, index in changes.partitions:
+                self._note(image, topic_id, index)
+        self._seen = True
+
+    def _note(self, image: MetadataImage, topic_id: str, index: int) -> None:
+        topic = image.topics.get(topic_id)
+        part = topic.partitions[index] if topic is not None and index < len(topic.partitions) else None
+        behind = frozenset(b for b in part.adding if b not in part.isr) if part is not None else frozenset()
+        if behind:
+            self._catching_up[(topic_id, index)] = behind
+        else:
+            self._catching_up.pop((topic_id, index), None)
 
     def leader_throttles(self, key: tuple[str, int], replica_id: int) -> bool:
         """Is a fetch of this partition by this replica throttled traffic?"""

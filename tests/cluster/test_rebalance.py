@@ -24,6 +24,7 @@ from confluent_kafka.admin import (  # noqa: E402
     AlterConfigOpType,
     ConfigEntry,
     ConfigResource,
+    ConfigSource,
     ResourceType,
 )
 
@@ -165,6 +166,9 @@ def test_brokers_show_their_racks_to_rest_and_kafka_clients(five):
     status, body = http_json("GET", five.v3(2) + "/brokers")
     assert status == 200, body
     assert {b["broker_id"]: b["rack"] for b in body["data"]} == RACKS
+    listed = subprocess.run([sys.executable, "-m", "kraft", "broker", "list", "--bootstrap", five.url(1)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert listed.returncode == 0 and "az-5" in listed.stdout, listed
     admin = AdminClient({"bootstrap.servers": five.bootstrap_servers})
     nodes = admin.describe_cluster(request_timeout=20).result().nodes
     assert {n.id: n.rack for n in nodes} == RACKS
@@ -190,6 +194,10 @@ def test_a_throttled_move_copies_no_faster_than_the_configured_rate(five):
     assert status == 204, leader_rate
     status, shown = http_json("GET", c.v3(3) + "/brokers/4/configs/follower.replication.throttled.rate")
     assert status == 200 and (shown["value"], shown["source"]) == (str(rate), "DYNAMIC_BROKER_CONFIG"), shown
+    described = admin.describe_configs([ConfigResource(ResourceType.BROKER, "2")])
+    configs = next(iter(described.values())).result(timeout=20)
+    leader_config = configs["leader.replication.throttled.rate"]  # broker 2 has only the cluster-wide value
+    assert (leader_config.value, leader_config.source) == (str(rate // 2), ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value)
     try:
         began = time.monotonic()
         status, body = http_json("POST", c.v3(1) + "/topics/bulk/partitions/0/reassignment", {"replicas": [1, 4]})
