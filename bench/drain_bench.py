@@ -104,8 +104,8 @@ def main() -> None:
     rows = []
     with LocalCluster(nodes=4, controllers=3, first_address=args.first_address) as c:
         c.start().wait_ready(timeout_s=60)
-        status, body = http_json("POST", c.v3(1) + "/topics", {"topic_name": "drain", "partitions_count": args.partitions,
-                                                               "replication_factor": 3})
+        status, body = http_json("POST", c.v3(1) + "/topics", {"topic_name": "drain", "replication_factor": 3,
+                                                               "partitions_count": args.partitions})
         assert status == 201, body
         note(f"writing {args.mb} MB over {args.partitions} partitions")
         fill(c, "drain", args.partitions, args.mb)

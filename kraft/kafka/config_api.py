@@ -25,8 +25,8 @@ SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 CATCH_UP_S = 2.0
 
 # Kafka's DescribeConfigs config_source numbers
-SOURCE_CODES = {"DYNAMIC_TOPIC_CONFIG": 1, "DYNAMIC_BROKER_CONFIG": 2, "DYNAMIC_DEFAULT_BROKER_CONFIG": 3, "STATIC_BROKER_CONFIG": 4,
-                "DEFAULT_CONFIG": 5}
+SOURCE_CODES = {"DYNAMIC_TOPIC_CONFIG": 1, "DYNAMIC_BROKER_CONFIG": 2, "DYNAMIC_DEFAULT_BROKER_CONFIG": 3,
+                "STATIC_BROKER_CONFIG": 4, "DEFAULT_CONFIG": 5}
 TYPE_CODES = {"bool": 1, "string": 2, "int": 3, "long": 5, "double": 6, "list": 7}
 
 

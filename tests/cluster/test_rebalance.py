@@ -197,7 +197,8 @@ def test_a_throttled_move_copies_no_faster_than_the_configured_rate(five):
     described = admin.describe_configs([ConfigResource(ResourceType.BROKER, "2")])
     configs = next(iter(described.values())).result(timeout=20)
     leader_config = configs["leader.replication.throttled.rate"]  # broker 2 has only the cluster-wide value
-    assert (leader_config.value, leader_config.source) == (str(rate // 2), ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value)
+    assert leader_config.value == str(rate // 2)
+    assert leader_config.source == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
     try:
         began = time.monotonic()
         status, body = http_json("POST", c.v3(1) + "/topics/bulk/partitions/0/reassignment", {"replicas": [1, 4]})
