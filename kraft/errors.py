@@ -130,6 +130,12 @@ class DecommissionRefused(InvalidReplicationFactor):
     replication factor, it is the last broker, or (recommission) it is not leaving."""
 
 
+class RebalanceInProgress(RequestError):
+    """A rebalance is already running: cancel it (or let it finish) before another."""
+
+    kafka_name, kafka_code = "REASSIGNMENT_IN_PROGRESS", 60
+
+
 class BrokerDecommissioned(KraftError):
     """A registration refused: the broker was decommissioned (recommission it first)."""
 

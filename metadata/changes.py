@@ -19,7 +19,7 @@ class MetadataChanges:
     partitions: frozenset[tuple[str, int]] = frozenset()  # (topic id, index) created or changed
     brokers: frozenset[int] = frozenset()  # registered, or their registration changed
     topic_configs: frozenset[str] = frozenset()  # names of topics whose overrides changed
-    cluster_configs: frozenset[str] = frozenset()  # names of cluster-wide configs changed
+    cluster_configs: frozenset[str] = frozenset()  # names of cluster-wide (or a broker's own) configs changed
     users: frozenset[str] = frozenset()  # SCRAM credentials added or removed
     acls: bool = False
     controller: bool = False

@@ -16,6 +16,8 @@ from kraft.metadata.image import (
     BrokerRegistration,
     MetadataImage,
     PartitionRegistration,
+    RebalanceImage,
+    RebalanceMove,
     TopicImage,
     UncleanElection,
 )
@@ -29,6 +31,8 @@ from kraft.metadata.records import (
     PartitionChange,
     PartitionRecord,
     ProducerIds,
+    RebalanceEnd,
+    RebalanceStart,
     RegisterBroker,
     RemoveAccessControlEntry,
     RemoveTopic,
@@ -57,12 +61,14 @@ class MetadataDelta:
         self._topic_ids: dict | None = None
         self._topic_configs: dict | None = None
         self._cluster_configs: dict | None = None
+        self._broker_configs: dict | None = None
         self._next_producer_id = image.next_producer_id
         self._unclean = list(image.unclean_elections)
         self._acls: set | None = None
         self._scram: dict | None = None
         self._decommissioning: dict | None = None
         self._quotas: dict | None = None
+        self._rebalance = image.rebalance
         self._notes = ChangeNotes()  # what the records touched, for metadata consumers
 
     # Copy-on-write accessors: an area is copied only when a record touches it.
@@ -118,6 +124,7 @@ class MetadataDelta:
             roles=tuple(r.roles),
             kafka_port=r.kafka_port,
             fenced=True,
+            rack=r.rack,
         )
         self._notes.brokers.add(r.broker_id)
 
@@ -159,6 +166,18 @@ class MetadataDelta:
                 raise RecordRejected(f"broker {r.broker_id} still holds replicas of {topic.name!r}")
         del self._brokers_w()[r.broker_id]
         self._notes.brokers.add(r.broker_id)
+
+    def _replay_RebalanceStart(self, r: RebalanceStart) -> None:
+        if self._rebalance is not None and self._rebalance.running:
+            raise RecordRejected(f"rebalance {self._rebalance.rebalance_id} is running")
+        moves = tuple(RebalanceMove(m.topic_id, m.partition, tuple(m.replicas), tuple(m.target)) for m in r.moves)
+        self._rebalance = RebalanceImage(r.rebalance_id, moves, r.max_moves_in_flight)
+
+    def _replay_RebalanceEnd(self, r: RebalanceEnd) -> None:
+        current = self._rebalance
+        if current is None or current.rebalance_id != r.rebalance_id or not current.running:
+            raise RecordRejected(f"rebalance {r.rebalance_id} is not running")
+        self._rebalance = replace(current, state=r.outcome)
 
     def _replay_Topic(self, r: TopicRecord) -> None:
         if r.name in self._topic_ids_r():
@@ -231,6 +250,15 @@ class MetadataDelta:
             if self._cluster_configs is None:
                 self._cluster_configs = dict(self._base.cluster_configs)
             target: dict = self._cluster_configs
+            self._notes.cluster_configs.add(r.name)
+        elif r.resource_type == "broker":
+            if not r.resource_name.isdigit():
+                raise RecordRejected(f"broker config of {r.resource_name!r}: not a broker id")
+            if self._broker_configs is None:
+                self._broker_configs = dict(self._base.broker_configs)
+            broker_id = int(r.resource_name)
+            target = dict(self._broker_configs.get(broker_id, {}))
+            self._broker_configs[broker_id] = target
             self._notes.cluster_configs.add(r.name)
         else:
             if r.resource_name not in self._topic_ids_r():
@@ -327,6 +355,10 @@ class MetadataDelta:
             cluster_configs=(
                 self._cluster_configs if self._cluster_configs is not None else base.cluster_configs
             ),
+            broker_configs=(
+                {b: v for b, v in self._broker_configs.items() if v}
+                if self._broker_configs is not None else base.broker_configs
+            ),
             next_producer_id=self._next_producer_id,
             unclean_elections=tuple(self._unclean[-MAX_UNCLEAN_HISTORY:]),
             acls=frozenset(self._acls) if self._acls is not None else base.acls,
@@ -335,6 +367,7 @@ class MetadataDelta:
                 self._decommissioning if self._decommissioning is not None else base.decommissioning
             ),
             client_quotas=self._quotas if self._quotas is not None else base.client_quotas,
+            rebalance=self._rebalance,
         )
 
 

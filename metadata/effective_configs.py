@@ -39,6 +39,17 @@ def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topi
     return result
 
 
+def broker_dynamic_config(image: MetadataImage, broker_id: int, name: str) -> tuple[str, str] | None:
+    """A broker's dynamic config (its own value, then the cluster-wide one) with its
+    source, as Kafka's DescribeConfigs names it; None when neither is set."""
+    own = image.broker_configs.get(broker_id, {})
+    if name in own:
+        return own[name], "DYNAMIC_BROKER_CONFIG"
+    if name in image.cluster_configs:
+        return image.cluster_configs[name], "DYNAMIC_DEFAULT_BROKER_CONFIG"
+    return None
+
+
 def topic_config(image: MetadataImage, defaults: dict[str, str], topic: str, name: str):
     value, _ = effective_topic_configs(image, defaults, topic)[name]
     return typed_value(name, value)

@@ -28,6 +28,7 @@ class BrokerRegistration:
     fenced: bool = True
     in_controlled_shutdown: bool = False
     log_dir_failed: bool = False  # it leads and joins nothing until it says otherwise
+    rack: str | None = None  # Kafka's broker.rack
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,28 @@ class UncleanElection:
 
 
 @dataclass(frozen=True)
+class RebalanceMove:
+    topic_id: str
+    partition: int
+    replicas: tuple[int, ...]  # when planned
+    target: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RebalanceImage:
+    """The latest rebalance: running, finished or cancelled (kept for its status)."""
+
+    rebalance_id: str
+    moves: tuple[RebalanceMove, ...]
+    max_moves_in_flight: int
+    state: str = "running"  # "running" | "finished" | "cancelled"
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
 class MetadataImage:
     offset: int = 0  # offset of the last applied batch; 0 = empty log
     controller_id: int = -1
@@ -93,6 +116,8 @@ class MetadataImage:
     topic_ids: Mapping[str, str] = field(default_factory=dict)  # name -> topic id
     topic_configs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # by name
     cluster_configs: Mapping[str, str] = field(default_factory=dict)
+    # dynamic configs of single brokers, by broker id (they outlast its registrations)
+    broker_configs: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
     next_producer_id: int = 0
     unclean_elections: tuple[UncleanElection, ...] = ()
     acls: frozenset[AclBinding] = frozenset()
@@ -104,6 +129,7 @@ class MetadataImage:
     # Kafka's client quotas: entity (sorted (type, name or None for the default) pairs)
     # -> quota key -> value
     client_quotas: Mapping[tuple[tuple[str, str | None], ...], Mapping[str, float]] = field(default_factory=dict)
+    rebalance: RebalanceImage | None = None
 
     def topic(self, name: str) -> TopicImage | None:
         topic_id = self.topic_ids.get(name)

@@ -11,6 +11,8 @@ from kraft.metadata.image import (
     BrokerRegistration,
     MetadataImage,
     PartitionRegistration,
+    RebalanceImage,
+    RebalanceMove,
     TopicImage,
     UncleanElection,
 )
@@ -35,6 +37,7 @@ def image_to_dict(image: MetadataImage) -> dict:
                 "fenced": b.fenced,
                 "in_controlled_shutdown": b.in_controlled_shutdown,
                 "log_dir_failed": b.log_dir_failed,
+                **({"rack": b.rack} if b.rack is not None else {}),
             }
             for b in image.brokers.values()
         ],
@@ -57,6 +60,8 @@ def image_to_dict(image: MetadataImage) -> dict:
         ],
         "topic_configs": {k: dict(v) for k, v in image.topic_configs.items()},
         "cluster_configs": dict(image.cluster_configs),
+        **({"broker_configs": [[b, dict(v)] for b, v in sorted(image.broker_configs.items())]}
+           if image.broker_configs else {}),
         "next_producer_id": image.next_producer_id,
         "unclean_elections": [
             [u.topic, u.partition, u.leader, u.leader_epoch, u.metadata_offset]
@@ -70,7 +75,20 @@ def image_to_dict(image: MetadataImage) -> dict:
         "decommissioning": [[b, n] for b, n in sorted(image.decommissioning.items())],
         "client_quotas": [[[list(part) for part in entity], dict(values)]
                           for entity, values in sorted(image.client_quotas.items(), key=lambda kv: repr(kv[0]))],
+        **({"rebalance": _rebalance_to_dict(image.rebalance)} if image.rebalance is not None else {}),
     }
+
+
+def _rebalance_to_dict(r: RebalanceImage) -> dict:
+    return {"rebalance_id": r.rebalance_id, "state": r.state, "max_moves_in_flight": r.max_moves_in_flight,
+            "moves": [[m.topic_id, m.partition, list(m.replicas), list(m.target)] for m in r.moves]}
+
+
+def _rebalance_from_dict(d: dict | None) -> RebalanceImage | None:
+    if d is None:  # none yet, or a snapshot older than rebalancing
+        return None
+    moves = tuple(RebalanceMove(t, p, tuple(r), tuple(g)) for t, p, r, g in d["moves"])
+    return RebalanceImage(d["rebalance_id"], moves, d["max_moves_in_flight"], d["state"])
 
 
 def image_from_dict(data: dict) -> MetadataImage:
@@ -87,6 +105,7 @@ def image_from_dict(data: dict) -> MetadataImage:
             fenced=b["fenced"],
             in_controlled_shutdown=b["in_controlled_shutdown"],
             log_dir_failed=b.get("log_dir_failed", False),  # absent in older snapshots
+            rack=b.get("rack"),
         )
     topics = {}
     for t in data["topics"]:
@@ -105,6 +124,7 @@ def image_from_dict(data: dict) -> MetadataImage:
         topic_ids={t.name: t.topic_id for t in topics.values()},
         topic_configs={k: dict(v) for k, v in data["topic_configs"].items()},
         cluster_configs=dict(data["cluster_configs"]),
+        broker_configs={b: dict(v) for b, v in data.get("broker_configs", ())},  # absent: none set
         next_producer_id=data["next_producer_id"],
         unclean_elections=tuple(UncleanElection(*u) for u in data["unclean_elections"]),
         # absent in snapshots older than security
@@ -119,4 +139,5 @@ def image_from_dict(data: dict) -> MetadataImage:
         # absent in snapshots older than client quotas
         client_quotas={tuple((t, n) for t, n in entity): dict(values)
                        for entity, values in data.get("client_quotas", ())},
+        rebalance=_rebalance_from_dict(data.get("rebalance")),
     )

@@ -40,6 +40,7 @@ class RegisterBroker(_Record):
     # every broker learn it from the metadata, not from each node's own cluster.toml
     kafka_port: int | None = None
     roles: tuple[str, ...] = ("broker",)
+    rack: str | None = None  # Kafka's broker.rack
     # Kafka's clean shutdown (KIP-966): the broker's logs hold everything it had when its
     # previous run ended. False after a power loss (or when it cannot tell): it then
     # leaves every ISR and ELR, since it may have lost records they count on.
@@ -75,6 +76,31 @@ class UnregisterBroker(_Record):
     type: Literal["UnregisterBroker"] = "UnregisterBroker"
     broker_id: int
     broker_epoch: int
+
+
+class RebalanceMove(_Record):
+    """One partition of a rebalance: from `replicas` (as planned) to `target`."""
+
+    topic_id: str
+    partition: int
+    replicas: tuple[int, ...]
+    target: tuple[int, ...]
+
+
+class RebalanceStart(_Record):
+    """A rebalance plan to carry out: the controller starts its moves as reassignments,
+    at most `max_moves_in_flight` at a time, until each is done or no longer fits."""
+
+    type: Literal["RebalanceStart"] = "RebalanceStart"
+    rebalance_id: str
+    max_moves_in_flight: int
+    moves: tuple[RebalanceMove, ...]
+
+
+class RebalanceEnd(_Record):
+    type: Literal["RebalanceEnd"] = "RebalanceEnd"
+    rebalance_id: str
+    outcome: Literal["finished", "cancelled"]
 
 
 class TopicRecord(_Record):
@@ -121,10 +147,11 @@ class PartitionChange(_Record):
 
 
 class ConfigRecord(_Record):
-    """Set (value) or delete (value=None) one config of a topic or of the cluster."""
+    """Set (value) or delete (value=None) one config of a topic, of the cluster or of one
+    broker (resource_name: its id; Kafka's DYNAMIC_BROKER_CONFIG)."""
 
     type: Literal["Config"] = "Config"
-    resource_type: Literal["topic", "cluster"]
+    resource_type: Literal["topic", "cluster", "broker"]
     resource_name: str
     name: str
     value: str | None
@@ -205,6 +232,8 @@ MetadataRecord = Annotated[
         BrokerRegistrationChange,
         BrokerDecommission,
         UnregisterBroker,
+        RebalanceStart,
+        RebalanceEnd,
         TopicRecord,
         PartitionRecord,
         PartitionChange,

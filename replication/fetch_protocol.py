@@ -29,6 +29,9 @@ class FetchPartition:
     last_fetched_epoch: int  # epoch of the follower's last batch (-1: empty log)
     current_leader_epoch: int  # the leader epoch the follower believes in
     log_start_offset: int = -1  # the follower's (-1: unknown, a node from before it was sent)
+    # Kafka's partition_max_bytes: the most this partition may send (-1: no cap of its
+    # own); a follower's throttled replica asks for no more than its budget
+    max_bytes: int = -1
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,8 @@ class FetchRequest:
                    int(data["max_bytes"]),
                    tuple(FetchPartition(str(p["topic_id"]), int(p["partition"]),
                                         int(p["fetch_offset"]), int(p["last_fetched_epoch"]),
-                                        int(p["current_leader_epoch"]), int(p.get("log_start_offset", -1)))
+                                        int(p["current_leader_epoch"]), int(p.get("log_start_offset", -1)),
+                                        int(p.get("max_bytes", -1)))
                          for p in data["partitions"]))
 
 

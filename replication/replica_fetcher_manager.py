@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from kraft.errors import StorageError
@@ -21,12 +22,14 @@ from kraft.replication.hosted_replicas import HostedReplicas
 from kraft.replication.log_dir_health import is_dir_failure
 from kraft.replication.partition_replica import PartitionReplica
 from kraft.replication.replica_repair import ReplicaRepairs
+from kraft.replication.replication_throttle import ReplicationThrottle
 
 log = logging.getLogger(__name__)
 
 FETCH_MAX_WAIT_MS = 500
 FETCH_MAX_BYTES = 8 * 1024 * 1024
 RETRY_S = 0.2  # after a failed fetch (leader down or restarting)
+THROTTLED_WAIT_S = 0.1  # only throttled replicas to fetch and their budget spent: wait for it
 BACKOFF_S = 0.05  # after fetched data that could not be applied
 
 SpawnNamed = Callable[[Coroutine[Any, Any, None], str], asyncio.Future]
@@ -34,7 +37,8 @@ SpawnNamed = Callable[[Coroutine[Any, Any, None], str], asyncio.Future]
 
 class ReplicaFetcherManager:
     def __init__(self, broker_id: int, broker_epoch: Callable[[], int], replicas: HostedReplicas,
-                 repairs: ReplicaRepairs, trouble: DiskTrouble, fetch_channel, spawn: SpawnNamed):
+                 repairs: ReplicaRepairs, trouble: DiskTrouble, fetch_channel, spawn: SpawnNamed,
+                 throttle: ReplicationThrottle | None = None):
         """fetch_channel(leader_id) -> an async context manager whose fetch(FetchRequest)
         returns list[PartitionData]; spawn(coroutine, name) runs it in the manager's
         task group."""
@@ -47,6 +51,7 @@ class ReplicaFetcherManager:
         self._fetch_channel = fetch_channel
         self._spawn = spawn
         self._fetchers: dict[int, asyncio.Future] = {}
+        self._throttle = throttle if throttle is not None else ReplicationThrottle(broker_id)
 
     def followed_from(self, leader_id: int) -> list[PartitionReplica]:
         if self._disk.failed:
@@ -64,6 +69,25 @@ class ReplicaFetcherManager:
         for leader_id in wanted - set(self._fetchers):
             self._fetchers[leader_id] = self._spawn(self._fetch_loop(leader_id), f"fetcher-{leader_id}")
 
+    def _positions(self, parts: list[PartitionReplica]) -> tuple[fp.FetchPartition, ...]:
+        """What to fetch: every replica, but those being added by a reassignment only
+        within the follower throttle's budget (shared between them), none while it is spent."""
+        throttled = {(r.topic_id, r.partition) for r in parts
+                     if self._throttle.follower_throttles((r.topic_id, r.partition))}
+        if not throttled:
+            return tuple(r.fetch_position() for r in parts)
+        allowance = self._throttle.follower.available()
+        share = max(1, int(allowance / len(throttled))) if allowance > 0 else 0
+        out = []
+        for r in parts:
+            position = r.fetch_position()
+            if (r.topic_id, r.partition) in throttled:
+                if share == 0:
+                    continue
+                position = replace(position, max_bytes=share)
+            out.append(position)
+        return tuple(out)
+
     def _fetchable(self, replica: PartitionReplica) -> bool:
         return (replica.topic_id, replica.partition) not in self._repairs.pending
 
@@ -76,9 +100,12 @@ class ReplicaFetcherManager:
             parts = self.followed_from(leader_id)
             if not parts:
                 return
+            positions = self._positions(parts)
+            if not positions:  # every replica here is throttled and the budget is spent
+                await asyncio.sleep(THROTTLED_WAIT_S)
+                continue
             request = fp.FetchRequest(self._broker_id, self._broker_epoch(), max_wait_ms=FETCH_MAX_WAIT_MS,
-                                      max_bytes=FETCH_MAX_BYTES,
-                                      partitions=tuple(r.fetch_position() for r in parts))
+                                      max_bytes=FETCH_MAX_BYTES, partitions=positions)
             try:
                 answers = await channel.fetch(request)
             except Exception as exc:  # leader down or restarting: metadata will move on
@@ -87,6 +114,8 @@ class ReplicaFetcherManager:
                 continue
             backoff = False
             asked = {(p.topic_id, p.partition): p for p in request.partitions}
+            self._throttle.follower.spend(sum(len(d.records) for d in answers
+                                              if self._throttle.follower_throttles((d.topic_id, d.partition))))
             for data in answers:
                 key = (data.topic_id, data.partition)
                 replica = self._replicas.get(key)

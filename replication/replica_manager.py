@@ -38,6 +38,7 @@ from kraft.replication.replica_fetcher_manager import ReplicaFetcherManager
 from kraft.replication.replica_repair import ReplicaRepairs
 from kraft.replication.replica_repair_duty import ReplicaRepairDuty
 from kraft.replication.replica_roles import ReplicaRoles
+from kraft.replication.replication_throttle import ReplicationThrottle
 from kraft.replication.scrubber import Scrubber
 from kraft.storage.run_state import RunState
 
@@ -64,6 +65,7 @@ class ReplicaManager:
         self.hosted = HostedReplicas()
         self.replicas = self.hosted.by_id  # (topic id, partition) -> replica
         self.repairs = ReplicaRepairs()
+        self.throttle = ReplicationThrottle(broker_id)
         self.disk = LogDirHealth(self.root)
         # in the partitions dir, so that wiping the replicas wipes their claim too
         self.run_state = RunState(self.root)
@@ -75,7 +77,7 @@ class ReplicaManager:
                                self.hosted, self.io, trouble)
         epoch = lambda: self.broker_epoch  # noqa: E731 - read at each use: it changes on re-registration
         self.fetchers = ReplicaFetcherManager(broker_id, epoch, self.hosted, self.repairs, trouble,
-                                              fetch_channel, self._spawn)
+                                              fetch_channel, self._spawn, self.throttle)
         self.alter_partition = AlterPartitionManager(broker_id, epoch, controller_call, self._spawn)
         self.roles = ReplicaRoles(broker_id, topic_configs, self.hosted, self.logs, self.repairs, trouble,
                                   self.fetchers.sync)
@@ -100,6 +102,7 @@ class ReplicaManager:
     def on_metadata(self, changes: MetadataChanges, image: MetadataImage) -> None:
         """Called after metadata changes, with what changed since the previous call; the
         work happens in replica_roles."""
+        self.throttle.on_metadata(image, changes)
         self.roles.offer(changes, image)
 
     def remove_stray_logs(self, image: MetadataImage) -> None:
@@ -179,8 +182,18 @@ class ReplicaManager:
                 if replica is None:
                     answers.append(fp.PartitionData(p.topic_id, p.partition, fp.UNKNOWN_PARTITION))
                     continue
-                data, proposal = replica.serve_fetch(request.replica_id, p, max(budget, 1), now)
+                limit = budget if p.max_bytes < 0 else min(budget, p.max_bytes)
+                throttled = self.throttle.leader_throttles((p.topic_id, p.partition), request.replica_id)
+                if throttled:  # a replica catching up in a reassignment: within the leader's rate
+                    allowance = self.throttle.leader.available()
+                    if allowance <= 0:
+                        waiting.append(replica.changed)
+                        continue  # left out of this answer: the follower asks again
+                    limit = min(limit, int(allowance))
+                data, proposal = replica.serve_fetch(request.replica_id, p, max(limit, 1), now)
                 budget -= len(data.records)
+                if throttled:
+                    self.throttle.leader.spend(len(data.records))
                 if proposal is not None:
                     self.alter_partition.propose(replica, proposal)
                 answers.append(data)

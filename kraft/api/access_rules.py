@@ -121,6 +121,11 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("PUT", "/v1/brokers/{broker_id}/decommission"): on_cluster("ALTER"),
     ("PUT", "/v1/brokers/{broker_id}/recommission"): on_cluster("ALTER"),
     ("GET", "/v1/brokers/{broker_id}/decommission"): on_cluster("DESCRIBE"),
+    # rebalancing (Kafka: AlterPartitionReassignments needs ALTER on the cluster)
+    ("GET", "/v1/partitions/rebalance/plan"): on_cluster("DESCRIBE"),
+    ("GET", "/v1/partitions/rebalance"): on_cluster("DESCRIBE"),
+    ("POST", "/v1/partitions/rebalance"): on_cluster("ALTER"),
+    ("DELETE", "/v1/partitions/rebalance"): on_cluster("ALTER"),
     ("GET", "/brokers"): authenticated,
     ("GET", C + "/quorum"): on_cluster("DESCRIBE"),
     ("POST", C + "/producers"): idempotent_producer,

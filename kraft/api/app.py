@@ -26,6 +26,7 @@ from kraft.api import (
     openapi,
     produce_routes,
     quota_routes,
+    rebalance_routes,
     record_deletion_routes,
     topic_routes,
     user_routes,
@@ -93,6 +94,7 @@ def build_app(node: BrokerServices) -> web.Application:
     cluster_routes.add_routes(app)
     decommission_routes.add_routes(app)
     quota_routes.add_routes(app)
+    rebalance_routes.add_routes(app)
     broker_config_routes.add_routes(app)
     cluster_config_routes.add_routes(app)
     topic_routes.add_routes(app)

@@ -1,7 +1,8 @@
 """A broker's configs (Confluent v3 `KafkaBrokerConfig`): the settings it runs with.
 
 They are the cluster.toml settings, under the names cluster.toml uses (Kafka's), read
-only: they change by editing the file and restarting. A client reads them to act as a
+only: they change by editing the file and restarting; and the replication throttle
+rates, set live (the broker's own value, else the cluster-wide one, else unlimited). A client reads them to act as a
 Kafka client would, for example `kraft produce` checks auto.create.topics.enable.
 """
 
@@ -12,7 +13,10 @@ from kraft.api import v3_views as views
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.api.paths import base_url, check_cluster
+from kraft.api.catch_up import reads_latest_metadata
 from kraft.config.broker_settings import broker_settings
+from kraft.config.replication_throttle import THROTTLE_RATES, UNLIMITED
+from kraft.metadata.effective_configs import broker_dynamic_config
 from kraft.errors import NotFound
 
 BROKER_CONFIGS = "/v3/clusters/{cluster_id}/brokers/{broker_id}/configs"
@@ -31,22 +35,32 @@ def _broker(request, node: BrokerServices) -> int:
     return int(raw)
 
 
+def broker_config_views(node: BrokerServices, broker: int, base: str) -> dict[str, dict]:
+    """name -> the v3 view of each of the broker's configs."""
+    out = {name: views.broker_config_view(broker, name, value, explicit, node.cluster_id, base)
+           for name, (value, explicit) in broker_settings(node.config).items()}
+    for name in THROTTLE_RATES:
+        value, source = broker_dynamic_config(node.image, broker, name) or (str(UNLIMITED), "DEFAULT_CONFIG")
+        out[name] = views.broker_config_view(broker, name, value, source != "DEFAULT_CONFIG", node.cluster_id,
+                                             base, source=source)
+    return out
+
+
+@reads_latest_metadata
 async def list_configs(request):
     node = node_of(request)
     broker = _broker(request, node)
     base = base_url(request)
-    data = [views.broker_config_view(broker, name, value, explicit, node.cluster_id, base)
-            for name, (value, explicit) in broker_settings(node.config).items()]
+    data = [view for _, view in sorted(broker_config_views(node, broker, base).items())]
     return json_response(views.collection("KafkaBrokerConfigList", base, request.path, data))
 
 
+@reads_latest_metadata
 async def get_config(request):
     node = node_of(request)
     broker = _broker(request, node)
     name = request.match_info["name"]
-    settings = broker_settings(node.config)
-    if name not in settings:
+    found = broker_config_views(node, broker, base_url(request))
+    if name not in found:
         raise NotFound(f"config {name!r} not found on broker {broker}")
-    value, explicit = settings[name]
-    return json_response(views.broker_config_view(broker, name, value, explicit, node.cluster_id,
-                                                  base_url(request)))
+    return json_response(found[name])

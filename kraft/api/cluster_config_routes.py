@@ -4,8 +4,9 @@ DYNAMIC_DEFAULT_BROKER_CONFIG): the topic defaults under Kafka's broker names
 A topic without a value of its own takes them at once; cluster.toml's [topic_defaults]
 stay the static layer below them.
 
-A single broker's configs are cluster.toml's and read only: writes to them are refused
-with the way to change them.
+A single broker's configs are cluster.toml's and read only, except the replication
+throttle rates (Kafka's DYNAMIC_BROKER_CONFIG), set live per broker; writes to the
+others are refused with the way to change them.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object
 from kraft.api.paths import base_url, check_cluster
 from kraft.config.broker_synonyms import cluster_values_by_broker_name
-from kraft.errors import InvalidValue, NotFound
+from kraft.errors import NotFound
 
 CLUSTER_CONFIGS = "/v3/clusters/{cluster_id}/broker-configs"
 BROKER_CONFIGS = "/v3/clusters/{cluster_id}/brokers/{broker_id}/configs"
+MAX_BROKER_ID = 2**31 - 1
 
 
 def add_routes(app: web.Application) -> None:
@@ -34,9 +36,9 @@ def add_routes(app: web.Application) -> None:
     r.add_get(CLUSTER_CONFIGS + "/{name}", get_config)
     r.add_put(CLUSTER_CONFIGS + "/{name}", put_config)
     r.add_delete(CLUSTER_CONFIGS + "/{name}", delete_config)
-    r.add_post(BROKER_CONFIGS + ":alter", read_only_broker_config)
-    r.add_put(BROKER_CONFIGS + "/{name}", read_only_broker_config)
-    r.add_delete(BROKER_CONFIGS + "/{name}", read_only_broker_config)
+    r.add_post(BROKER_CONFIGS + ":alter", alter_broker_configs)
+    r.add_put(BROKER_CONFIGS + "/{name}", put_broker_config)
+    r.add_delete(BROKER_CONFIGS + "/{name}", delete_broker_config)
 
 
 def _dynamic(node: BrokerServices) -> dict[str, str]:
@@ -89,9 +91,31 @@ async def _alter(request, changes: dict, dry_run: bool) -> None:
     await node.wait_metadata(result.get("metadata_offset", 0))
 
 
-async def read_only_broker_config(request):
+async def put_broker_config(request):
+    value = put_value(await read_json_object(request))
+    await _alter_broker(request, {request.match_info["name"]: value}, False)
+    return web.Response(status=204)
+
+
+async def delete_broker_config(request):
+    await _alter_broker(request, {request.match_info["name"]: None}, False)
+    return web.Response(status=204)
+
+
+async def alter_broker_configs(request):
+    changes, dry_run = alter_changes(await read_json_object(request))
+    await _alter_broker(request, changes, dry_run)
+    return web.Response(status=204)
+
+
+async def _alter_broker(request, changes: dict, dry_run: bool) -> None:
+    """A broker's own dynamic values (the throttle rates); the controller refuses the
+    names that are cluster.toml's."""
     node = node_of(request)
     check_cluster(request, node.cluster_id)
-    raise InvalidValue(f"broker {request.match_info['broker_id']}'s configs come from cluster.toml "
-                       "(read only; edit it and restart); the topic defaults change live, for "
-                       "every broker, through /broker-configs")
+    raw = request.match_info["broker_id"]
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_BROKER_ID:
+        raise NotFound(f"broker {raw} not found")
+    result = await node.controller_call(controller_requests.AlterBrokerConfigs(
+        broker_id=int(raw), changes=changes, validate_only=dry_run))
+    await node.wait_metadata(result.get("metadata_offset", 0))

@@ -18,7 +18,7 @@ from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.api.catch_up import reads_latest_metadata
 from kraft.api import v3_views as views
-from kraft.config.broker_settings import broker_settings
+from kraft.api.broker_config_routes import broker_config_views
 from kraft.api.access_rules import visible
 from kraft.controller import reassignment
 from kraft.api.context import node_of
@@ -64,9 +64,8 @@ async def all_topic_configs(request):
 
 async def all_broker_configs(request):
     node, image, base = _ctx(request)
-    settings = broker_settings(node.config)  # one cluster.toml: the same for every broker
-    data = [views.broker_config_view(broker, name, value, explicit, node.cluster_id, base)
-            for broker in sorted(image.brokers) for name, (value, explicit) in settings.items()]
+    data = [view for broker in sorted(image.brokers)
+            for _, view in sorted(broker_config_views(node, broker, base).items())]
     return json_response(views.collection("KafkaBrokerConfigList", base, request.path, data))
 
 

@@ -44,7 +44,7 @@ def broker_view(image: MetadataImage, broker_id: int, cluster_id: str, base: str
         "broker_id": broker_id,
         "host": b.host,
         "port": b.http_port,
-        "rack": None,
+        "rack": b.rack,
         "fenced": b.fenced,
         "in_controlled_shutdown": b.in_controlled_shutdown,
         "log_dir_failed": b.log_dir_failed,
@@ -155,7 +155,9 @@ def config_view(topic: str, name: str, value: str, source: str, cluster_id: str,
 
 
 def broker_config_view(broker_id: int, name: str, value: str, explicit: bool, cluster_id: str,
-                       base: str) -> dict:
+                       base: str, source: str | None = None) -> dict:
+    """source: a dynamic config's (DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG, or
+    DEFAULT_CONFIG when not set); None: a cluster.toml setting, read only."""
     path = f"/v3/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}"
     return {
         "kind": "KafkaBrokerConfig",
@@ -165,9 +167,9 @@ def broker_config_view(broker_id: int, name: str, value: str, explicit: bool, cl
         "name": name,
         "value": value,
         "is_default": not explicit,
-        "is_read_only": True,  # cluster.toml is read at start
+        "is_read_only": source is None,  # cluster.toml is read at start
         "is_sensitive": False,
-        "source": "STATIC_BROKER_CONFIG" if explicit else "DEFAULT_CONFIG",
+        "source": source or ("STATIC_BROKER_CONFIG" if explicit else "DEFAULT_CONFIG"),
         "synonyms": [],
     }
 

@@ -89,6 +89,7 @@ class BrokerLifecycle:
                     "host": cfg.host,
                     "http_port": cfg.http_port,
                     "kafka_port": cfg.kafka_port,
+                    "rack": cfg.rack,
                     "roles": list(cfg.roles),
                     "clean_shutdown": self._first_registration_done or self._logs_intact(),
                 })

@@ -34,10 +34,10 @@ def register(app: typer.Typer, client_factory, fail) -> None:
             brokers = client_factory(config, bootstrap).v3("GET", "/brokers")["data"]
         except AdminError as exc:
             fail(str(exc))
-        table = Table("BrokerId", "Host", "Port", "Fenced", "Decommissioning")
+        table = Table("BrokerId", "Host", "Port", "Rack", "Fenced", "Decommissioning")
         for b in brokers:
-            table.add_row(str(b["broker_id"]), str(b["host"]), str(b["port"]), str(b["fenced"]),
-                          str(b.get("decommissioning", False)))
+            table.add_row(str(b["broker_id"]), str(b["host"]), str(b["port"]), b.get("rack") or "-",
+                          str(b["fenced"]), str(b.get("decommissioning", False)))
         out.print(table)
 
     @broker_app.command("decommission")

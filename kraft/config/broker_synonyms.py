@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from kraft.config.replication_throttle import THROTTLE_RATES, parse_rate
 from kraft.config.topic_configs import ConfigError, parse_config_value
 
 TOPIC_CONFIG_OF: dict[str, str] = {
@@ -43,17 +44,22 @@ BROKER_NAME_OF: dict[str, str] = {topic: broker for broker, topic in TOPIC_CONFI
 
 
 def cluster_values_by_broker_name(cluster_configs: Mapping[str, str]) -> dict[str, str]:
-    """The cluster-wide dynamic values (stored under topic names) by their broker names."""
-    return {BROKER_NAME_OF[k]: v for k, v in sorted(cluster_configs.items()) if k in BROKER_NAME_OF}
+    """The cluster-wide dynamic values (topic defaults stored under topic names, throttle
+    rates under their own) by their broker names."""
+    return {BROKER_NAME_OF.get(k, k): v for k, v in sorted(cluster_configs.items())
+            if k in BROKER_NAME_OF or k in THROTTLE_RATES}
 
 
 def cluster_default(broker_name: str, raw: object) -> tuple[str, str]:
-    """(topic config name, canonical value) for a cluster-wide broker config, or ConfigError."""
+    """(name stored under, canonical value) for a cluster-wide broker config, or ConfigError."""
+    if broker_name in THROTTLE_RATES:
+        return broker_name, parse_rate(broker_name, raw)
     topic_name = TOPIC_CONFIG_OF.get(broker_name)
     if topic_name is None:
         hint = f' (its broker name is "{BROKER_NAME_OF[broker_name]}")' if broker_name in BROKER_NAME_OF else ""
         raise ConfigError(broker_name, "not a cluster-wide broker config kraft knows: the topic "
-                                       f"defaults, under Kafka's broker names{hint}")
+                                       f"defaults, under Kafka's broker names, and the replication "
+                                       f"throttle rates{hint}")
     try:
         return topic_name, parse_config_value(topic_name, raw)
     except ConfigError as exc:

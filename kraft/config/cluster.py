@@ -231,6 +231,8 @@ class NodeConfig(_Table):
     http_port: Port
     raft_port: Port | None = None
     kafka_port: Port | None = None  # the Kafka protocol listener, brokers only
+    # Kafka's broker.rack: placement puts a partition's replicas on distinct racks where it can
+    rack: Annotated[str, Field(strict=True, min_length=1, max_length=255)] | None = None
     data_dir: Annotated[str, Field(strict=True, min_length=1)]
     _base_dir: Path | None = PrivateAttr(default=None)
     _scheme: str = PrivateAttr(default="http")  # "https" when [security] has tls_cert
@@ -251,6 +253,8 @@ class NodeConfig(_Table):
             raise _invalid("raft_port", 'required for a node with the "controller" role')
         if not self.is_controller and self.raft_port is not None:
             raise _invalid("raft_port", 'only controllers use a raft port: remove it, or add "controller" to roles')
+        if self.rack is not None and not self.is_broker:
+            raise _invalid("rack", 'only brokers hold replicas: remove it, or add "broker" to roles')
         if not self.is_broker and self.kafka_port is not None:
             raise _invalid("kafka_port", 'only brokers serve Kafka clients: remove it, or add "broker" to roles')
         return self

@@ -25,6 +25,7 @@ from kraft.controller import (
     producer_id_control,
     quota_control,
     reassignment,
+    rebalance,
     security_control,
     topic_control,
 )
@@ -126,6 +127,13 @@ class AlterClusterConfigs(ControllerRequest):
     validate_only: bool = False
 
 
+class AlterBrokerConfigs(ControllerRequest):
+    op = "alter_broker_configs"
+    broker_id: int
+    changes: dict[str, Any]
+    validate_only: bool = False
+
+
 class AlterConfigs(ControllerRequest):
     op = "alter_configs"
     topic: str
@@ -149,6 +157,15 @@ class Decommission(ControllerRequest):
 class Recommission(ControllerRequest):
     op = "recommission_broker"
     broker_id: int
+
+
+class ExecuteRebalance(ControllerRequest):
+    op = "execute_rebalance"
+    max_moves_in_flight: int = rebalance.DEFAULT_MOVES_IN_FLIGHT
+
+
+class CancelRebalance(ControllerRequest):
+    op = "cancel_rebalance"
 
 
 class ElectLeaders(ControllerRequest):
@@ -303,6 +320,12 @@ def _alter_cluster_configs(p, controller, defaults) -> Command:
         image, defaults, req.changes))
 
 
+def _alter_broker_configs(p, controller, defaults) -> Command:
+    req = AlterBrokerConfigs.model_validate(p)
+    return _dry_run_if(req.validate_only, lambda image: config_control.alter_broker_configs(
+        image, req.broker_id, req.changes))
+
+
 def _dry_run_if(validate_only: bool, command: Command) -> Command:
     """validate_only: every check runs against the live image; no record is written."""
     if not validate_only:
@@ -343,6 +366,16 @@ def _decommission(p, controller, defaults) -> Command:
 def _recommission(p, controller, defaults) -> Command:
     req = Recommission.model_validate(p)
     return lambda image: decommission.recommission(image, req.broker_id)
+
+
+def _execute_rebalance(p, controller, defaults) -> Command:
+    req = ExecuteRebalance.model_validate(p)
+    return lambda image: rebalance.execute(image, req.max_moves_in_flight)
+
+
+def _cancel_rebalance(p, controller, defaults) -> Command:
+    CancelRebalance.model_validate(p)
+    return rebalance.cancel
 
 
 def _elect_leaders(p, controller, defaults) -> Command:
@@ -405,6 +438,8 @@ _BUILDERS = {
     "elect_leaders": _elect_leaders,
     "decommission_broker": _decommission,
     "recommission_broker": _recommission,
+    "execute_rebalance": _execute_rebalance,
+    "cancel_rebalance": _cancel_rebalance,
     "create_acls": _create_acls,
     "delete_acls": _delete_acls,
     "set_user_credential": _set_user_credential,
@@ -422,4 +457,5 @@ _BUILDERS = {
     "create_partitions": _create_partitions,
     "alter_configs": _alter_configs,
     "alter_cluster_configs": _alter_cluster_configs,
+    "alter_broker_configs": _alter_broker_configs,
 }

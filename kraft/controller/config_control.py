@@ -10,12 +10,13 @@ leader can move its high watermark on.
 from __future__ import annotations
 
 from kraft.controller.partition_change import build_partition_change
-from kraft.errors import InvalidConfig, InvalidValue, TopicNotFound
+from kraft.errors import BrokerNotFound, InvalidConfig, InvalidValue, TopicNotFound
 from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.effective_configs import MIN_ISR, min_isr
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ConfigRecord, PartitionChange
 from kraft.config.broker_synonyms import TOPIC_CONFIG_OF, cluster_default
+from kraft.config.replication_throttle import THROTTLE_RATES, parse_rate
 from kraft.config.topic_configs import (
     TOPIC_CONFIGS,
     ConfigError,
@@ -63,7 +64,7 @@ def alter_cluster_configs(
     records: list = []
     unclean_now = False
     for name, raw in changes.items():
-        topic_name = TOPIC_CONFIG_OF.get(name)
+        topic_name = name if name in THROTTLE_RATES else TOPIC_CONFIG_OF.get(name)
         value = None
         try:
             if topic_name is None or raw is not None:
@@ -82,6 +83,30 @@ def alter_cluster_configs(
                       if MIN_ISR not in image.topic_configs.get(t.name, {})]
         records.extend(_elrs_after(image, defaults, records, inheriting))
     return records, {"changed": sorted(changes)}
+
+
+def alter_broker_configs(
+    image: MetadataImage,
+    broker_id: int,
+    changes: dict[str, object | None],  # None removes the broker's own value
+) -> tuple[list, dict]:
+    """One broker's dynamic configs (Kafka's DYNAMIC_BROKER_CONFIG): the replication
+    throttle rates; its other settings are cluster.toml's, read only."""
+    if broker_id not in image.brokers:
+        raise BrokerNotFound(f"broker {broker_id} is not registered")
+    if not changes:
+        raise InvalidValue("no config changes given")
+    records: list = []
+    for name, raw in changes.items():
+        if name not in THROTTLE_RATES:
+            raise InvalidConfig(f"{name}: broker {broker_id}'s settings come from cluster.toml (read only; "
+                                f"edit it and restart); set live per broker: {', '.join(THROTTLE_RATES)}")
+        try:
+            value = None if raw is None else parse_rate(name, raw)
+        except ConfigError as exc:
+            raise InvalidConfig(str(exc)) from None
+        records.append(ConfigRecord(resource_type="broker", resource_name=str(broker_id), name=name, value=value))
+    return records, {"broker_id": broker_id, "changed": sorted(changes)}
 
 
 def _elections_after(image, defaults, topic_name, changes):

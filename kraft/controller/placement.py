@@ -3,13 +3,16 @@
 Pure. Brokers being decommissioned take nothing new. Leaders go round-robin starting at the broker that leads the fewest
 partitions now, so many small topics still spread their leaders; followers follow
 in ring order with a shift that changes every len(brokers) partitions, so follower
-pairs vary too (the shape of Kafka's rack-unaware assignment).
+pairs vary too (the shape of Kafka's assignment). With racks (Kafka's broker.rack) the
+brokers are ordered alternating between racks, and each follower is the next one in
+ring order on a rack the partition does not use yet, while such a rack is left (Kafka's
+rack-aware assignment); a broker without a rack counts as a rack of its own.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kraft.errors import InvalidReplicaAssignment
 from kraft.metadata.image import MetadataImage
@@ -25,18 +28,40 @@ def place_replicas(
             f"replication factor {replication_factor} is larger than the "
             f"{n} available broker{'s' if n != 1 else ''}"
         )
+    rack = {b: rack_of(image, b) for b in brokers}
+    brokers = rack_alternated(brokers, rack)
     leads = Counter(part.leader for _, _, part in image.all_partitions())
     start = min(range(n), key=lambda i: (leads[brokers[i]], brokers[i]))
     result = []
     for p in range(partitions):
         first = (start + p) % n
-        replicas = [brokers[first]]
         shift = (p // n) % max(1, n - 1)
-        for k in range(1, replication_factor):
-            step = 1 + (shift + k - 1) % (n - 1)
-            replicas.append(brokers[(first + step) % n])
+        ring = [brokers[(first + 1 + (shift + j) % (n - 1)) % n] for j in range(n - 1)]
+        replicas = [brokers[first]]
+        for _ in range(1, replication_factor):
+            used = {rack[b] for b in replicas}
+            fresh = [b for b in ring if b not in replicas and rack[b] not in used]
+            replicas.append((fresh or [b for b in ring if b not in replicas])[0])
         result.append(tuple(replicas))
     return result
+
+
+def rack_of(image: MetadataImage, broker_id: int) -> str:
+    """The broker's rack; one without a rack is a rack of its own."""
+    reg = image.brokers.get(broker_id)
+    rack = reg.rack if reg is not None else None
+    return f"rack={rack}" if rack is not None else f"broker={broker_id}"
+
+
+def rack_alternated(brokers: Sequence[int], rack: Mapping[int, str]) -> list[int]:
+    """Brokers ordered so that neighbours sit on different racks while they can: the
+    first of each rack, then the second of each, ... (Kafka's rack-alternated list)."""
+    by_rack: dict[str, list[int]] = {}
+    for b in sorted(brokers):
+        by_rack.setdefault(rack[b], []).append(b)
+    racks = sorted(by_rack, key=lambda r: by_rack[r][0])
+    depth = max((len(v) for v in by_rack.values()), default=0)
+    return [by_rack[r][i] for i in range(depth) for r in racks if i < len(by_rack[r])]
 
 
 def manual_assignment(image: MetadataImage, given: Sequence[tuple[int, Sequence[int]]],

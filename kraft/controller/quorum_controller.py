@@ -9,7 +9,7 @@ was elected in), and answers each once that entry is applied. One entry per batc
 instead of one per command is what keeps concurrent creators from queueing behind one
 commit each. It also runs the periodic duties: fencing brokers whose session expired,
 moving leadership back to preferred replicas, finishing reassignments and moving
-replicas off brokers being decommissioned.
+replicas off brokers being decommissioned, and the moves of a running rebalance.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from kraft.controller.broker_control import BrokerHeartbeats, fence_brokers
 from kraft.controller.decommission import advance as advance_decommissions
 from kraft.controller.preferred_leader import preferred_leader_changes
 from kraft.controller.reassignment import finish_ready
+from kraft.controller.rebalance import advance as advance_rebalance
 from kraft.controller.security_control import bootstrap_users
 from kraft.errors import (
     ConcurrentMetadataChange,
@@ -94,6 +95,7 @@ class QuorumController:
         self._auto_leader_rebalance = auto_leader_rebalance
         self._partitions_checked: object = None  # the topics map finish_ready last found nothing in
         self._decommissions_checked: tuple | None = None  # the maps advance_decommissions last found nothing in
+        self._rebalance_checked: tuple | None = None  # the same for advance_rebalance
 
     @property
     def active(self) -> bool:
@@ -188,8 +190,11 @@ class QuorumController:
                 next_duty = now + DUTY_PERIOD_S
                 await self._duty(self._fence_expired)
                 await self._duty(self._finish_reassignments)
-                if self._quorum.state_machine.image.decommissioning:
+                image = self._quorum.state_machine.image
+                if image.decommissioning:
                     await self._duty(self._advance_decommissions)
+                if image.rebalance is not None and image.rebalance.running:
+                    await self._duty(self._advance_rebalance)
             if now >= next_preferred and self._auto_leader_rebalance:
                 next_preferred = now + PREFERRED_LEADER_PERIOD_S
                 await self._duty(lambda image: (
@@ -235,6 +240,17 @@ class QuorumController:
         records = advance_decommissions(image)
         if not records:  # a proposed move that fails is looked for again
             self._decommissions_checked = maps
+        return records, {}
+
+    def _advance_rebalance(self, image: MetadataImage) -> tuple[list, dict]:
+        """Starts a running rebalance's next moves (and ends it when none is left);
+        skipped while what it reads is unchanged, as for decommissions."""
+        maps = (image.topics, image.brokers, image.rebalance)
+        if self._rebalance_checked is not None and all(a is b for a, b in zip(maps, self._rebalance_checked)):
+            return [], {}
+        records = advance_rebalance(image)
+        if not records:
+            self._rebalance_checked = maps
         return records, {}
 
     async def _fence_dead_processes(self) -> None:

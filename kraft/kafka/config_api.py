@@ -3,7 +3,8 @@ IncrementalAlterConfigs (44).
 
 Resources: a TOPIC (its effective configs, each with where its value comes from, as the
 REST API shows them); a BROKER by id (cluster.toml's settings, read only, with the
-cluster-wide dynamic values over them); the BROKER named "" (the cluster-wide dynamic
+cluster-wide dynamic values over them, and its replication throttle rates, Kafka's
+DYNAMIC_BROKER_CONFIG, changed live); the BROKER named "" (the cluster-wide dynamic
 defaults, Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG, changed live through the controller).
 """
 
@@ -13,23 +14,29 @@ from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.config.broker_settings import broker_settings
 from kraft.config.broker_synonyms import BROKER_NAME_OF, TOPIC_CONFIG_OF, cluster_values_by_broker_name
+from kraft.config.replication_throttle import DOC as THROTTLE_DOC
+from kraft.config.replication_throttle import THROTTLE_RATES, UNLIMITED
 from kraft.config.topic_configs import TOPIC_CONFIGS
 from kraft.kafka import error_codes, session
-from kraft.metadata.effective_configs import effective_topic_configs
+from kraft.metadata.effective_configs import broker_dynamic_config, effective_topic_configs
 
 TOPIC, BROKER = 2, 4
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 CATCH_UP_S = 2.0
 
 # Kafka's DescribeConfigs config_source numbers
-SOURCE_CODES = {"DYNAMIC_TOPIC_CONFIG": 1, "DYNAMIC_DEFAULT_BROKER_CONFIG": 3, "STATIC_BROKER_CONFIG": 4,
-                "DEFAULT_CONFIG": 5}
+SOURCE_CODES = {"DYNAMIC_TOPIC_CONFIG": 1, "DYNAMIC_BROKER_CONFIG": 2, "DYNAMIC_DEFAULT_BROKER_CONFIG": 3,
+                "STATIC_BROKER_CONFIG": 4, "DEFAULT_CONFIG": 5}
 TYPE_CODES = {"bool": 1, "string": 2, "int": 3, "long": 5, "double": 6, "list": 7}
 
 
 def _entry(name: str, value: str | None, source: int, read_only: bool, spec_name: str | None = None) -> dict:
     """spec_name: the topic config whose type and documentation this entry has."""
     spec = TOPIC_CONFIGS.get(spec_name or name)
+    if name in THROTTLE_RATES:
+        return {"name": name, "value": value, "read_only": False, "config_source": source,
+                "is_default": source == 5, "is_sensitive": False, "synonyms": [],
+                "config_type": TYPE_CODES["long"], "documentation": THROTTLE_DOC[name]}
     return {"name": name, "value": value, "read_only": read_only, "config_source": source,
             "is_default": source == 5, "is_sensitive": False, "synonyms": [],
             "config_type": TYPE_CODES.get(spec.kind, 0) if spec else 0,
@@ -41,11 +48,15 @@ def topic_entries(node: BrokerServices, topic: str) -> list[dict]:
     return [_entry(k, v, SOURCE_CODES[src], False) for k, (v, src) in sorted(configs.items())]
 
 
-def broker_entries(node: BrokerServices) -> list[dict]:
+def broker_entries(node: BrokerServices, broker_id: int) -> list[dict]:
     """cluster.toml's settings under Kafka's broker names (a topic default such as
-    retention.ms is the broker's log.retention.ms), dynamic cluster-wide values over them."""
+    retention.ms is the broker's log.retention.ms), dynamic cluster-wide values over them;
+    the broker's throttle rates (its own value, the cluster-wide one, or unlimited)."""
     dynamic = cluster_values_by_broker_name(node.image.cluster_configs)
     out = []
+    for name in THROTTLE_RATES:
+        value, source = broker_dynamic_config(node.image, broker_id, name) or (str(UNLIMITED), "DEFAULT_CONFIG")
+        out.append(_entry(name, value, SOURCE_CODES[source], False))
     for name, (value, explicit) in broker_settings(node.config).items():
         kafka_name = BROKER_NAME_OF.get(name, name)
         spec = name if name in TOPIC_CONFIGS else None
@@ -57,7 +68,7 @@ def broker_entries(node: BrokerServices) -> list[dict]:
 
 
 def cluster_default_entries(node: BrokerServices) -> list[dict]:
-    return [_entry(name, value, 3, False, spec_name=TOPIC_CONFIG_OF[name])
+    return [_entry(name, value, 3, False, spec_name=TOPIC_CONFIG_OF.get(name))
             for name, value in cluster_values_by_broker_name(node.image.cluster_configs).items()]
 
 
@@ -83,7 +94,7 @@ def _describe_one(node: BrokerServices, resource) -> dict:
     elif kind == BROKER and name == "":
         entries = cluster_default_entries(node)
     elif kind == BROKER and name.isascii() and name.isdigit() and int(name) in node.image.brokers:
-        entries = broker_entries(node)  # one cluster.toml: every broker runs with the same settings
+        entries = broker_entries(node, int(name))  # one cluster.toml: the same static settings
     else:
         answer.update(error_code=error_codes.INVALID_REQUEST,
                       error_message=f"no config resource of type {kind} named {name!r}")
@@ -143,10 +154,14 @@ def _check_alterable(resource) -> None:
     kind, name = int(resource.resource_type), resource.resource_name
     if kind == TOPIC or (kind == BROKER and name == ""):
         return
+    if kind == BROKER and name.isascii() and name.isdigit() and \
+            all(c.name in THROTTLE_RATES for c in resource.configs):
+        return
     if kind == BROKER:
         raise error_codes.Answer(error_codes.INVALID_REQUEST,
-                                 f"broker {name}'s settings come from cluster.toml (read only); change the "
-                                 "topic defaults for every broker on the resource BROKER \"\"")
+                                 f"broker {name}'s settings come from cluster.toml (read only), but for the "
+                                 f"throttle rates ({', '.join(THROTTLE_RATES)}); change the topic defaults "
+                                 "for every broker on the resource BROKER \"\"")
     raise error_codes.Answer(error_codes.INVALID_REQUEST, f"config resource type {kind} cannot be altered")
 
 
@@ -154,6 +169,8 @@ def _current_dynamic(node: BrokerServices, resource) -> list[str]:
     _check_alterable(resource)
     if int(resource.resource_type) == TOPIC:
         return list(node.image.topic_configs.get(resource.resource_name, {}))
+    if resource.resource_name:
+        return list(node.image.broker_configs.get(int(resource.resource_name), {}))
     return list(cluster_values_by_broker_name(node.image.cluster_configs))
 
 
@@ -190,6 +207,9 @@ async def _apply(node: BrokerServices, resource, changes: dict[str, str | None],
     if int(resource.resource_type) == TOPIC:
         result = await node.controller_call(controller_requests.AlterConfigs(
             topic=resource.resource_name, changes=changes, validate_only=validate_only))
+    elif resource.resource_name:
+        result = await node.controller_call(controller_requests.AlterBrokerConfigs(
+            broker_id=int(resource.resource_name), changes=changes, validate_only=validate_only))
     else:
         result = await node.controller_call(controller_requests.AlterClusterConfigs(
             changes=changes, validate_only=validate_only))

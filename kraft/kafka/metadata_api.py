@@ -32,7 +32,8 @@ def advertised_brokers(node: BrokerServices, with_fenced: bool = False) -> list[
     out = []
     for broker_id in ids:
         if (endpoint := kafka_endpoint(node, broker_id)) is not None:
-            out.append({"node_id": broker_id, "host": endpoint[0], "port": endpoint[1], "rack": None,
+            out.append({"node_id": broker_id, "host": endpoint[0], "port": endpoint[1],
+                        "rack": image.brokers[broker_id].rack,
                         "is_fenced": image.brokers[broker_id].fenced})
     return out
 
@@ -131,7 +132,7 @@ async def describe_cluster(node: BrokerServices, head, request) -> dict:
         answer.update(error_code=31, error_message="DESCRIBE on the cluster is not authorized")
         return answer
     with_fenced = bool(getattr(request, "include_fenced_brokers", False))  # v2 (KIP-1073)
-    answer["brokers"] = [{"broker_id": b["node_id"], "host": b["host"], "port": b["port"], "rack": None,
+    answer["brokers"] = [{"broker_id": b["node_id"], "host": b["host"], "port": b["port"], "rack": b["rack"],
                           "is_fenced": b["is_fenced"]} for b in advertised_brokers(node, with_fenced)]
     answer["cluster_authorized_operations"] = authorized_operations(
         node, bool(request.include_cluster_authorized_operations), "CLUSTER")

@@ -98,6 +98,16 @@ def test_roles_and_lookup(tmp_path):
         config.node(9)
 
 
+def test_a_broker_may_name_its_rack_a_controller_only_node_may_not(tmp_path):
+    text = node(1, roles=["controller"]) + node(2, roles=["broker"], extra='rack = "az-1"') + node(3)
+    config = load_cluster_config(write(tmp_path, text))
+    assert (config.node(2).rack, config.node(3).rack) == ("az-1", None)
+    message = load_error(tmp_path, node(1, extra='rack = "az-1"') + node(2, roles=["controller"], extra='rack = "a"')
+                         + node(3))
+    assert "rack" in message and "only brokers" in message, message
+    assert "rack" in load_error(tmp_path, node(1, extra='rack = ""') + node(2) + node(3))
+
+
 def test_ipv6_host_is_bracketed_in_urls(tmp_path):
     config = load_cluster_config(write(tmp_path, node(1, host="::1")))
     assert config.node(1).http_url == "http://[::1]:8081"
