@@ -11,7 +11,7 @@ import asyncio
 import random
 from dataclasses import dataclass
 
-from kraft.scenario import process_faults, storage_faults, targets
+from kraft.scenario import membership_faults, process_faults, storage_faults, targets
 from kraft.scenario.history import FaultEvent
 from kraft.scenario.spec import FaultSpec
 
@@ -57,6 +57,14 @@ class FaultActions:
         kind = spec.fault
         if kind == "random":
             kind = self.rng.choice(spec.choices)
+        if kind in membership_faults.KINDS:  # an operator's change, not a fault: nothing to undo
+            try:
+                nodes, detail = await asyncio.to_thread(membership_faults.act, kind, self.cluster, spec.target,
+                                                        self.rng)
+            except (targets.TargetUnavailable, TimeoutError, RuntimeError, OSError) as exc:
+                nodes, detail = [], f"failed: {exc}"
+            self.record(kind, nodes, detail)
+            return
         try:
             nodes = targets.resolve(self.cluster, spec.target, self.rng)
         except targets.TargetUnavailable as exc:

@@ -102,7 +102,8 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
     cluster = network = None
     try:
         secured = scenario.cluster.security
-        cluster = LocalCluster(nodes, controllers, timeouts=scenario.cluster.timeouts,
+        spare = scenario.cluster.spare_brokers
+        cluster = LocalCluster(nodes + spare, controllers, timeouts=scenario.cluster.timeouts,
                                storage=scenario.cluster.storage,
                                partitions_fs_mb=scenario.cluster.partitions_fs_mb,
                                lazy_fs=scenario.needs_power_cuts,
@@ -111,7 +112,7 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
                                own_sessions=owner_pid() is None)  # a lab run's nodes die with its group
         network = NetworkFaults(cluster.hosts) if net_hosts else _NoNetwork()
         emit_phase(opts.events, "starting cluster")
-        cluster.start().wait_ready(timeout_s=60)
+        cluster.start(list(range(1, nodes + 1))).wait_ready(timeout_s=60)  # the spares join later
         return asyncio.run(_run(scenario, opts, cluster, network))
     finally:  # also on Ctrl-C / SIGTERM: no node and no rule outlives the run
         if network is not None:
@@ -162,7 +163,8 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
             jepsen.nemesis(now_s() * 1000, kind, nodes, detail)
     rng = random.Random(opts.seed)
     actions = FaultActions(cluster, network, rng, record, topic.name)
-    workload = Workload(h, {n: cluster.url(n) for n in cluster.hosts}, cluster.cluster_id,
+    # clients know the nodes the cluster started with, as their bootstrap lists do
+    workload = Workload(h, {n: cluster.url(n) for n in cluster.procs}, cluster.cluster_id,
                         wl.acks, rate, wl.producers if jepsen is None else 0, wl.timeout_ms, t0, wl.admin_rate,
                         kafka_bootstrap=cluster.bootstrap_servers if wl.needs_kafka_client else None,
                         headers=lab_security.WRITER if secured else None, kafka_producers=wl.client == "kafka",

@@ -19,7 +19,8 @@ CHECK_NAMES = ("lost_writes", "duplicates", "inconsistent_offsets", "replica_div
                "aborted_reads", "monotonic", "unclean_accounting", "liveness", "access",
                "group_offsets", "group_delivery", "compaction")
 FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "disk-full", "disk-free", "power-cut",
-               "isolate", "partition", "one_way", "ring", "lossy", "slow", "netem", "random")
+               "isolate", "partition", "one_way", "ring", "lossy", "slow", "netem", "random",
+               "add-broker", "decommission", "rebalance")  # the last three: membership_faults.py
 Verdict = Literal["pass", "fail", "any"]
 AnomalyExpectation = Literal["none", "found", "any"]  # a Jepsen anomaly: absent, found, unjudged
 
@@ -35,6 +36,8 @@ class ClusterShape(_Model):
     storage: dict[str, float] = Field(default_factory=dict)  # [storage] of cluster.toml (the scrubber)
     partitions_fs_mb: int | None = Field(default=None, ge=16, le=4096)  # small disks for disk-full (root)
     security: bool = False  # users and ACLs on; an intruder probes every node (lab_security)
+    # broker-only nodes in the file but not started at first: an add-broker event starts one
+    spare_brokers: int = Field(default=0, ge=0, le=4)
 
 
 class TopicSpec(_Model):

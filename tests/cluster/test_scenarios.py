@@ -56,6 +56,19 @@ def test_scenario_expectations_hold(name):
         assert access.counts["attempts"] > 30 and access.counts["refused"] > 20, access.summary
 
 
+def test_grow_and_shrink_moves_partitions_under_load_and_loses_nothing():
+    """Two brokers join, a rebalance moves replicas onto them, a leader is killed, one new
+    broker is decommissioned and stopped, all under acks=all writes: every check passes,
+    and each membership change really happened (not skipped)."""
+    result, failed = run("grow-and-shrink")
+    assert not failed, failed
+    events = {(f.kind, tuple(f.target)): f.detail for f in result.history.faults}
+    assert "joined" in events[("add-broker", (4,))] and "joined" in events[("add-broker", (5,))]
+    rebalanced = events[("rebalance", ())]
+    assert "started" in rebalanced and not rebalanced.split("started: ")[1].startswith("0 replicas"), rebalanced
+    assert "decommissioned" in events[("decommission", (4,))], events
+
+
 @pytest.mark.skipif(not NETWORK_OK, reason=f"network faults unavailable: {NETWORK_WHY}")
 def test_isolate_leader():
     result, failed = run("isolate-leader")
