@@ -29,7 +29,16 @@ Either way members that do not sync within the rebalance timeout are removed (Ka
 pending-sync expiry); the chosen protocol is the one every member supports that most
 members prefer (ties: by name); a rejoin with other protocols or metadata rebalances.
 
-Simplifications: no static membership, no initial rebalance delay, no group size limit.
+Static members (KIP-345, a join with a group.instance.id): a process that restarts joins
+with its instance id and no member id; it takes its predecessor's place under a new
+member id, with its assignment and leadership. In a Stable group with an unchanged
+subscription that costs no rebalance: the member gets the current generation (a
+leader: the members, and skip_assignment) and syncs the assignment it had. The
+predecessor's requests then get FENCED_INSTANCE_ID, as does any request naming the
+instance id with another member id. A static member leaves by its session timeout, or
+by a LeaveGroup naming its instance id (an admin's removal); not by closing.
+
+Simplifications: no initial rebalance delay, no group size limit.
 """
 
 from __future__ import annotations
@@ -79,6 +88,7 @@ class ClassicGroup:
         self._assignment: dict[str, list[TopicPartition]] = {}
         self._rebalance_deadline_ms = self._sync_deadline_ms = 0
         self._prefix, self._next_seq = member_id_prefix, 1
+        self._static: dict[str, str] = {}  # group.instance.id -> its member id
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -148,6 +158,12 @@ class ClassicGroup:
         for name, data in zip(e.protocols, e.metadata):
             metadata.setdefault(name, bytes(data))  # a repeated name: its first entry counts
         metadata = {name: metadata[name] for name in protocols if name in metadata}
+        if e.group_instance_id:
+            owner = self._static.get(e.group_instance_id)
+            if e.member_id and owner is not None and owner != e.member_id:
+                return fail(GroupError.FENCED_INSTANCE_ID, self._fenced_message(e.group_instance_id, e.member_id))
+            if not e.member_id and owner in self._members:
+                return self._replace_static(e, owner, protocols, topics, metadata, out)
         if e.member_id:
             member = self._members.get(e.member_id)
             if member is None:
@@ -169,13 +185,72 @@ class ClassicGroup:
                             e.rebalance_timeout_ms, protocols, topics, e.now_ms, e.protocol_type, metadata,
                             group_instance_id=e.group_instance_id)
             self._members[member.member_id] = member
+        if e.group_instance_id:
+            self._static[e.group_instance_id] = member.member_id
         member.awaiting_join = True
         out.append(ev.JoinPending(member.member_id))
         if self.state is not PREPARING:
             self._prepare_rebalance(e.now_ms, out)
         self._maybe_complete_join(e.now_ms, out)
 
+    def _replace_static(self, e: ev.Join, old_id: str, protocols: tuple[str, ...], topics: frozenset[str],
+                        metadata: dict[str, bytes], out: list[Effect]) -> None:
+        """A static member's new process takes its predecessor's place (module docstring)."""
+        iid = e.group_instance_id
+        assert iid is not None
+        fenced = self._fenced_message(iid, old_id)
+        later: list[Effect] = []  # the joiner is answered first (the adapter reads it there)
+        if self.state is PREPARING and self._members[old_id].awaiting_join:
+            later.append(ErrorResponse("join", old_id, GroupError.FENCED_INSTANCE_ID, fenced))
+        if old_id in self._held_syncs():
+            later.append(ErrorResponse("sync", old_id, GroupError.FENCED_INSTANCE_ID, fenced))
+        new_id = self._new_member_id(e.client_id)
+        member = self._members[old_id]
+        # as Kafka: the new process's metadata may differ (it owns nothing yet); what would
+        # need a new assignment is another protocol or another subscription
+        changed = (member.protocol_type != e.protocol_type or self.protocol not in protocols
+                   or member.topics != topics)
+        self._members = {(new_id if mid == old_id else mid): m for mid, m in self._members.items()}
+        if old_id in self._assignment:
+            self._assignment[new_id] = self._assignment.pop(old_id)
+        if self.leader_id == old_id:
+            self.leader_id = new_id
+        self._static[iid] = new_id
+        member.member_id, member.client_id, member.protocols, member.topics = new_id, e.client_id, protocols, topics
+        member.protocol_type, member.metadata = e.protocol_type, metadata
+        member.session_timeout_ms, member.rebalance_timeout_ms = e.session_timeout_ms, e.rebalance_timeout_ms
+        member.last_heartbeat_ms = e.now_ms
+        later.append(ev.MemberReplaced(old_id, new_id, iid))
+        if self.state is STABLE and not changed:  # nothing to reassign: no rebalance
+            out.append(self._join_response(member, skip_assignment=member.member_id == self.leader_id))
+            out.extend(later)
+            return
+        member.awaiting_join = True
+        out.append(ev.JoinPending(new_id))
+        out.extend(later)
+        if self.state is not PREPARING:
+            self._prepare_rebalance(e.now_ms, out)
+        self._maybe_complete_join(e.now_ms, out)
+
+    def _fenced(self, group_instance_id: str | None, member_id: str) -> bool:
+        """Does this request come from a static member's replaced (or foreign) process?"""
+        owner = self._static.get(group_instance_id) if group_instance_id else None
+        return owner is not None and owner != member_id
+
+    def _fenced_message(self, group_instance_id: str, member_id: str) -> str:
+        return (f"member {member_id!r} is not the current process of static member {group_instance_id!r} in group "
+                f"{self.group_id!r}: another process joined with that group.instance.id (client's fault)")
+
+    def _refuse_fenced(self, request: str, e, out: list[Effect]) -> bool:
+        if not self._fenced(e.group_instance_id, e.member_id):
+            return False
+        out.append(ErrorResponse(request, e.member_id, GroupError.FENCED_INSTANCE_ID,
+                                 self._fenced_message(e.group_instance_id, e.member_id)))
+        return True
+
     def _on_sync(self, e: ev.Sync, out: list[Effect]) -> None:
+        if self._refuse_fenced("sync", e, out):
+            return
         if self._check(e.member_id, e.generation, SYNC_IN, "sync", out):
             return
         if ((e.protocol_type is not None and e.protocol_type != self.protocol_type)
@@ -223,6 +298,8 @@ class ClassicGroup:
         return [mid for mid, m in self._members.items() if m.synced]
 
     def _on_heartbeat(self, e: ev.Heartbeat, out: list[Effect]) -> None:
+        if self._refuse_fenced("heartbeat", e, out):
+            return
         member = self._members.get(e.member_id)
         if member is not None and e.generation == self.generation:
             member.last_heartbeat_ms = e.now_ms  # also while rebalancing: it is alive
@@ -230,14 +307,22 @@ class ClassicGroup:
             out.append(ev.HeartbeatOk(e.member_id))
 
     def _on_leave(self, e: ev.Leave, out: list[Effect]) -> None:
-        if e.member_id not in self._members:
-            out.append(ErrorResponse("leave", e.member_id, GroupError.UNKNOWN_MEMBER_ID, self._unknown(e.member_id)))
+        member_id = e.member_id
+        if e.group_instance_id and not member_id:  # an admin removes a static member by its instance id
+            member_id = self._static.get(e.group_instance_id, "")
+        elif self._refuse_fenced("leave", e, out):
             return
-        self._remove(e.member_id, "left", out)
-        out.append(ev.LeaveOk(e.member_id))
+        if member_id not in self._members:
+            out.append(ErrorResponse("leave", e.member_id, GroupError.UNKNOWN_MEMBER_ID,
+                                     self._unknown(member_id or str(e.group_instance_id))))
+            return
+        self._remove(member_id, "left", out)
+        out.append(ev.LeaveOk(member_id))
         self._after_removal(e.now_ms, out)
 
     def _on_commit_check(self, e: ev.CommitCheck, out: list[Effect]) -> None:
+        if self._refuse_fenced("commit", e, out):
+            return
         if e.generation < 0 and self.state is EMPTY:
             out.append(ev.CommitOk(e.member_id, e.generation))  # the group only stores offsets
         elif not self._check(e.member_id, e.generation, TXN_COMMIT_IN if e.transactional else COMMIT_IN,
@@ -283,6 +368,7 @@ class ClassicGroup:
         for mid in self._held_syncs():
             out.append(ErrorResponse("sync", mid, GroupError.NOT_COORDINATOR, gone))
         self._members.clear()
+        self._static.clear()
         self._transition(DEAD, out)
 
     def _check(self, member_id: str, generation: int, table: dict, request: str, out: list[Effect]) -> bool:
@@ -330,6 +416,8 @@ class ClassicGroup:
             out.append(ErrorResponse("sync", member_id, GroupError.UNKNOWN_MEMBER_ID, removed))
         member = self._members.pop(member_id)
         self._assignment.pop(member_id, None)
+        if member.group_instance_id and self._static.get(member.group_instance_id) == member_id:
+            del self._static[member.group_instance_id]
         if self.state is PREPARING and member.awaiting_join:
             out.append(ErrorResponse("join", member_id, GroupError.UNKNOWN_MEMBER_ID, removed))
         if member_id == self.leader_id:  # as in Kafka: the next member leads from now on
@@ -371,14 +459,14 @@ class ClassicGroup:
             m.awaiting_join, m.synced, m.last_heartbeat_ms = False, False, now_ms
             out.append(self._join_response(m))
 
-    def _join_response(self, member: Member) -> ev.JoinResponse:
+    def _join_response(self, member: Member, skip_assignment: bool = False) -> ev.JoinResponse:
         members: tuple[tuple[str, tuple[str, ...]], ...] = ()
         metadata: tuple[tuple[str, bytes], ...] = ()
         if member.member_id == self.leader_id:
             members = tuple((mid, tuple(sorted(m.topics))) for mid, m in self._members.items())
             metadata = tuple((mid, m.metadata.get(self.protocol or "", b"")) for mid, m in self._members.items())
         return ev.JoinResponse(member.member_id, self.generation, self.protocol or "", self.leader_id or "", members,
-                               metadata, member.protocol_type)
+                               metadata, member.protocol_type, skip_assignment)
 
 
 # each handler takes its own event class: the table is keyed by that class

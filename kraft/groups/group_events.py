@@ -35,6 +35,7 @@ class GroupError(Enum):
     INVALID_SESSION_TIMEOUT = (26, "client")
     REBALANCE_IN_PROGRESS = (27, "none")
     NON_EMPTY_GROUP = (68, "client")
+    FENCED_INSTANCE_ID = (82, "client")  # KIP-345: another process took this static member's place
 
     @property
     def code(self) -> int:
@@ -59,7 +60,7 @@ class Join:
     now_ms: int
     protocol_type: str = "consumer"  # "connect", ... : a group's members all share one
     metadata: tuple[bytes, ...] = ()  # the member's opaque metadata per protocol, as `protocols`
-    group_instance_id: str | None = None  # KIP-345's id, kept and shown (DescribeGroups)
+    group_instance_id: str | None = None  # KIP-345: a static member (module docstring of classic_group)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Sync:
     partitions: Mapping[str, tuple[TopicPartition, ...]] = field(default_factory=dict)
     protocol_type: str | None = None  # SyncGroup v5+ names them: they must be the group's
     protocol_name: str | None = None
+    group_instance_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,12 +83,15 @@ class Heartbeat:
     member_id: str
     generation: int
     now_ms: int
+    group_instance_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Leave:
+    """member_id "" with a group_instance_id: that static member (an admin's removal)."""
     member_id: str
     now_ms: int
+    group_instance_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class CommitCheck:
     member_id: str
     generation: int
     transactional: bool = False
+    group_instance_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,9 @@ class JoinResponse:
     # (member id, its metadata for the chosen protocol) of every member; the leader's only.
     metadata: tuple[tuple[str, bytes], ...] = ()
     protocol_type: str = "consumer"
+    # a static leader back in a Stable group: it gets the members but must not assign
+    # (KIP-814's skip_assignment; the group keeps its assignment)
+    skip_assignment: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,14 @@ class SyncResponse:
 @dataclass(frozen=True)
 class HeartbeatOk:
     member_id: str
+
+
+@dataclass(frozen=True)
+class MemberReplaced:
+    """A static member's new process took the place of `old_member_id` (KIP-345)."""
+    old_member_id: str
+    new_member_id: str
+    group_instance_id: str
 
 
 @dataclass(frozen=True)
@@ -221,4 +238,4 @@ class AssignmentReceived:
 
 Event = Join | Sync | Heartbeat | Leave | Tick | CommitCheck | TopicsChanged | DeleteGroup | Unload
 Effect = (JoinPending | JoinResponse | SyncPending | SyncResponse | HeartbeatOk | LeaveOk | CommitOk | DeleteOk
-          | ErrorResponse | MemberRemoved | StateChanged | GenerationStarted | AssignmentReceived)
+          | ErrorResponse | MemberRemoved | MemberReplaced | StateChanged | GenerationStarted | AssignmentReceived)

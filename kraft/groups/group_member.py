@@ -29,7 +29,7 @@ class Member:
     awaiting_join: bool = True  # has (re)joined in the current join phase
     synced: bool = False  # has synced in the current generation
     assignment: bytes = b""  # relay groups: what the leader gave it this generation
-    group_instance_id: str | None = None  # as it joined (shown; static membership is not served)
+    group_instance_id: str | None = None  # a static member's id (KIP-345)
 
 
 def common_protocols(members: Iterable[Member]) -> set[str] | None:

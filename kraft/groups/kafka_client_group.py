@@ -27,6 +27,7 @@ class Joined:
     leader_id: str
     members: tuple[tuple[str, bytes], ...]  # (member id, its metadata): the leader's only
     protocol_type: str
+    skip_assignment: bool = False  # a static leader back in a Stable group: it must not assign
 
 
 @dataclass(frozen=True)
@@ -97,31 +98,35 @@ class KafkaClientGroup:
     async def sync(self, member_id: str, generation: int, now_ms: int,
                    assignments: Mapping[str, bytes] | None = None,
                    partitions: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
-                   protocol_type: str | None = None, protocol_name: str | None = None) -> Synced | Refused:
+                   protocol_type: str | None = None, protocol_name: str | None = None,
+                   group_instance_id: str | None = None) -> Synced | Refused:
         """assignments: the leader's (member id -> bytes); partitions: what they name, when
         the caller could read them. A follower's sync waits for the leader's."""
         event = ev.Sync(member_id, generation, now_ms, assignments, dict(partitions or {}), protocol_type,
-                        protocol_name)
+                        protocol_name, group_instance_id or None)
         # The machine answers every sync (SyncResponse, SyncPending or an error): settling
         # the effects resolves this one's future now, or the leader's sync will.
         return await self._await(self._syncs, member_id, self.coordinator.handle(event))
 
-    def heartbeat(self, member_id: str, generation: int, now_ms: int) -> Refused | None:
-        for effect in self._run(ev.Heartbeat(member_id, generation, now_ms), now_ms):
+    def heartbeat(self, member_id: str, generation: int, now_ms: int,
+                  group_instance_id: str | None = None) -> Refused | None:
+        for effect in self._run(ev.Heartbeat(member_id, generation, now_ms, group_instance_id or None), now_ms):
             if isinstance(effect, ev.ErrorResponse) and effect.request == "heartbeat":
                 return Refused(effect.error, effect.message, member_id)
         return None
 
-    def leave(self, member_id: str, now_ms: int) -> Refused | None:
-        for effect in self._run(ev.Leave(member_id, now_ms), now_ms):
+    def leave(self, member_id: str, now_ms: int, group_instance_id: str | None = None) -> Refused | None:
+        for effect in self._run(ev.Leave(member_id, now_ms, group_instance_id or None), now_ms):
             if isinstance(effect, ev.ErrorResponse) and effect.request == "leave":
                 return Refused(effect.error, effect.message, member_id)
         return None
 
-    def commit_error(self, member_id: str, generation: int, transactional: bool = False) -> Refused | None:
+    def commit_error(self, member_id: str, generation: int, transactional: bool = False,
+                     group_instance_id: str | None = None) -> Refused | None:
         """Why this member may not commit (a stale generation must not move offsets);
         transactional: a TxnOffsetCommit's check (KIP-447)."""
-        for effect in self.coordinator.handle(ev.CommitCheck(member_id, generation, transactional)):
+        for effect in self.coordinator.handle(ev.CommitCheck(member_id, generation, transactional,
+                                                             group_instance_id or None)):
             if isinstance(effect, ev.ErrorResponse):
                 return Refused(effect.error, effect.message, member_id)
         return None
@@ -167,7 +172,7 @@ class KafkaClientGroup:
             if isinstance(effect, ev.JoinResponse):
                 self._answer(self._joins, effect.member_id, Joined(
                     effect.member_id, effect.generation, effect.protocol, effect.leader_id, effect.metadata,
-                    effect.protocol_type))
+                    effect.protocol_type, effect.skip_assignment))
             elif isinstance(effect, ev.SyncResponse):
                 self._answer(self._syncs, effect.member_id, Synced(
                     effect.member_assignment, protocol_type, self.coordinator.protocol or ""))

@@ -143,8 +143,8 @@ def _refused_join(answer: dict[str, Any], code: int, version: int) -> dict[str, 
 
 
 async def join_group(node: BrokerServices, head, request) -> dict:
-    # skip_assignment (v9, KIP-814) is for a static leader replaced in place while the group
-    # is Stable; here a static member's rejoin is a new member and a rebalance, so never
+    # skip_assignment (v9, KIP-814): a static leader replaced in place while the group is
+    # Stable gets the members but keeps the group's assignment (classic_group.py)
     answer: dict[str, Any] = {
         "throttle_time": 0, "error_code": error_codes.NONE, "generation_id": -1, "protocol_type": CONSUMER_PROTOCOL,
         "protocol_name": "", "leader": "", "skip_assignment": False, "member_id": request.member_id or "",
@@ -171,6 +171,7 @@ async def join_group(node: BrokerServices, head, request) -> dict:
         return _refused_join(answer, result.error.code, head.api_version)
     answer.update(generation_id=result.generation, protocol_name=result.protocol, leader=result.leader_id,
                   member_id=result.member_id, protocol_type=result.protocol_type,
+                  skip_assignment=result.skip_assignment,
                   members=[{"member_id": m, "group_instance_id": group.instance_id_of(m), "metadata": md}
                            for m, md in result.members])
     return answer
@@ -198,7 +199,8 @@ async def sync_group(node: BrokerServices, head, request) -> dict:
     if group.coordinator.protocol_type == CONSUMER_PROTOCOL:  # readable: kept for lag and describe
         partitions = {m: tps for m, data in assignments.items() if (tps := assigned_partitions(data)) is not None}
     result = await group.sync(request.member_id, int(request.generation_id), now_ms(), assignments or None,
-                              partitions, getattr(request, "protocol_type", None), getattr(request, "protocol_name", None))
+                              partitions, getattr(request, "protocol_type", None), getattr(request, "protocol_name", None),
+                              getattr(request, "group_instance_id", None))
     if isinstance(result, Refused):
         answer["error_code"] = result.error.code
         return answer
@@ -212,13 +214,16 @@ async def heartbeat(node: BrokerServices, head, request) -> dict:
         answer["error_code"] = code
         return answer
     group, code = _group_or_code(node, request.group_id)
-    refused = group.heartbeat(request.member_id, int(request.generation_id), now_ms()) if group else None
+    refused = group.heartbeat(request.member_id, int(request.generation_id), now_ms(),
+                              getattr(request, "group_instance_id", None)) if group else None
     answer["error_code"] = code if group is None else (refused.error.code if refused else error_codes.NONE)
     return answer
 
 
 async def leave_group(node: BrokerServices, head, request) -> dict:
-    leaving = [m.member_id for m in request.members] if hasattr(request, "members") else [request.member_id]
+    # v3+: a batch, each by member id or (an admin removing static members) by group.instance.id
+    leaving = ([(m.member_id, getattr(m, "group_instance_id", None)) for m in request.members]
+               if hasattr(request, "members") else [(request.member_id, None)])
     for m in getattr(request, "members", ()):
         if reason := getattr(m, "reason", None):  # v5 (KIP-800): the client's why, for the operator
             log.info("group %s: member %r leaves: %.256s", request.group_id, m.member_id, reason)
@@ -227,10 +232,11 @@ async def leave_group(node: BrokerServices, head, request) -> dict:
         answer["error_code"] = code
         return answer
     group, code = _group_or_code(node, request.group_id)
-    for member_id in leaving:
-        refused = group.leave(member_id, now_ms()) if group else None
+    for member_id, instance_id in leaving:
+        refused = group.leave(member_id, now_ms(), instance_id) if group else None
         member_code = code if group is None else (refused.error.code if refused else error_codes.NONE)
-        answer["members"].append({"member_id": member_id, "group_instance_id": None, "error_code": member_code})
+        answer["members"].append({"member_id": member_id, "group_instance_id": instance_id,
+                                  "error_code": member_code})
     if not hasattr(request, "members") and answer["members"]:
         answer["error_code"] = answer["members"][0]["error_code"]
     return answer
@@ -251,7 +257,8 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
         group, code = _group_or_code(node, request.group_id)
         if group is None:
             return every(code)
-        if (refused := group.commit_error(request.member_id, generation)) is not None:
+        if (refused := group.commit_error(request.member_id, generation,
+                                          group_instance_id=getattr(request, "group_instance_id", None))) is not None:
             return every(refused.error.code)
     offsets, unknown, denied = {}, set(), set()
     for t in request.topics:
