@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kraft.server import terminal
 from kraft.scenario.spec import ScenarioError, builtin_names, load_scenario
 
-console = Console()
+console = terminal.console()
 # Like automake's and pytest's "skipped": a script or CI must not read a skip as a pass.
 EXIT_SKIPPED = 3
 

@@ -21,10 +21,11 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kraft.server import terminal
+from kraft.server.security_notice import UNENFORCED_SECURITY_START
 from kraft.config.cluster import ClusterConfig, ConfigFileError, check_data_dirs
 from kraft.config.data_dir import (
     DataDirError,
@@ -35,10 +36,7 @@ from kraft.config.data_dir import (
 )
 
 STOP_GRACE_S = 15.0
-# Not a terminal (a pipe, a log file, CI): rich would wrap at 80 columns and cut the
-# table's reasons into pieces; lines are kept whole instead.
-UNWRAPPED_WIDTH = 1000
-console = Console(stderr=True, width=None if sys.stderr.isatty() else UNWRAPPED_WIDTH)
+console = terminal.console(stderr=True)  # not cut to 80 columns in a pipe or a log
 NODE_REFUSAL_PREFIX = "kraft node: "  # how kraft/server/main.py says why it cannot start
 
 
@@ -123,15 +121,30 @@ class Launcher:
     def exited(self) -> list[int]:
         return [node_id for node_id, proc in self.procs.items() if proc.poll() is not None]
 
-    def exit_reason(self, node_id: int) -> str:
-        """The line a node that exited left last in its log: its refusal, when it wrote one."""
+    def _run_log_lines(self, node_id: int) -> list[str]:
+        """What the node logged in this run."""
         path = self.config.node(node_id).data_path / "node.log"
         try:
             with open(path, "rb") as log_file:
                 log_file.seek(self._log_start.get(node_id, 0))
-                lines = log_file.read().decode(errors="replace").splitlines()
+                return log_file.read().decode(errors="replace").splitlines()
         except OSError:
-            return ""
+            return []
+
+    def start_notices(self) -> list[str]:
+        """Warnings the nodes logged at start that the operator must see (users and ACLs
+        not enforced), each once with the nodes that gave it."""
+        said: dict[str, list[int]] = {}
+        for node in self.config.nodes:
+            for line in self._run_log_lines(node.id):
+                if (at := line.find(UNENFORCED_SECURITY_START)) >= 0:
+                    said.setdefault(line[at:].strip(), []).append(node.id)
+        return [f"node{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}: {text}"
+                for text, ids in said.items()]
+
+    def exit_reason(self, node_id: int) -> str:
+        """The line a node that exited left last in its log: its refusal, when it wrote one."""
+        lines = self._run_log_lines(node_id)
         refusals = [line[len(NODE_REFUSAL_PREFIX):] for line in lines if line.startswith(NODE_REFUSAL_PREFIX)]
         said = refusals or [line for line in lines if line.strip()]
         return said[-1].strip()[:300] if said else ""
@@ -202,6 +215,8 @@ def run_up(config: ClusterConfig, config_path: Path | None, ready_timeout_s: flo
             console.print(launcher.status_table())
             return 1
         console.print(launcher.status_table())
+        for notice in launcher.start_notices():
+            console.print(f"[yellow]warning:[/] {escape(notice)}")
         console.print(f"cluster id {cluster_id}; API at {config.nodes[0].http_url} "
                       f"(any node serves all of it). Ctrl-C stops the cluster.")
         if bootstrap := config.kafka_bootstrap_servers:
