@@ -12,6 +12,7 @@ from rich.table import Table
 
 from kraft.server import terminal
 from kraft.cli import broker as cli_broker
+from kraft.cli import certs as cli_certs
 from kraft.cli import data as cli_data
 from kraft.cli import group as cli_group
 from kraft.cli import security as cli_security
@@ -291,6 +292,7 @@ def topic_config(name: str,
 
 
 cli_broker.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
+cli_certs.register(app, load_config, fail)
 cli_data.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
 cli_group.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
 cli_security.register(app, lambda config, bootstrap: client(config, bootstrap), fail)

@@ -464,6 +464,34 @@ def test_a_long_poll_longer_than_the_session_keeps_the_membership(cluster):
         f"the request answered {values} after {result['took']:.1f}s, the next one {result.get('next')}")
 
 
+def test_a_consumer_whose_topic_was_deleted_is_told_so_not_given_empty_answers(cluster):
+    """Kafka's clients get UNKNOWN_TOPIC_OR_PARTITION for a subscribed topic that is gone;
+    a REST instance gets 40401 naming it (subscribed or assigned by hand), while a topic
+    that has not been created yet is simply waited for."""
+    topic, other = fresh_topic(cluster, 1), fresh_topic(cluster, 1)
+    produce(cluster, topic, [{"value": {"i": 1}}])
+    sub = Consumer.create(cluster, "gone", "sub", {"auto.offset.reset": "earliest"})
+    sub.subscribe([topic])
+    manual = Consumer.create(cluster, "gone-manual", "m", {"auto.offset.reset": "earliest"})
+    manual.ok("POST", "/assignments", {"partitions": [{"topic": topic, "partition": 0}]})
+    assert len(drain([sub, manual], lambda g: len(g["sub"]) == len(g["m"]) == 1)["sub"]) == 1
+    early = Consumer.create(cluster, "gone-early", "e")
+    early.subscribe(["cg-not-created-yet"])
+    assert early.records(timeout_ms=100) == []  # a topic to come is not an error
+
+    status, _ = call("DELETE", f"{cluster.v3(1)}/topics/{topic}")
+    assert status == 204
+    for consumer, how in ((sub, "subscribes to"), (manual, "is assigned partitions of")):
+        for node in (1, 2, 3):
+            status, body = consumer.req("GET", "/records?timeout=2000", node=node,
+                                        headers={"Accept": V2_JSON}, retry_s=0)
+            assert_envelope(status, body, 40401)
+            assert f"topic {topic!r} was deleted and instance {consumer.name!r} still {how} it" in body["message"]
+    sub.subscribe([other])  # a subscription without it ends the errors
+    assert sub.records(timeout_ms=100) == []
+    assert early.records(timeout_ms=100) == []
+
+
 def test_an_idle_instance_expires_after_consumer_instance_timeout(cluster):
     config = {"consumer.instance.timeout.ms": 3000}
     idle = Consumer.create(cluster, "expiry", "idle", config)
