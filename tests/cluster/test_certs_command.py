@@ -6,6 +6,8 @@ run from the README's own text."""
 from __future__ import annotations
 
 import base64
+import json
+import os
 import re
 import shutil
 import ssl
@@ -28,7 +30,8 @@ TLS_FILES = {"tls_cert": "certs/node.pem", "tls_key": "certs/node.key", "tls_ca"
 
 def tls_cluster(tmp_path: Path, **security) -> LocalCluster:
     toml = security_toml({"admin": "admin-password"}, **TLS_FILES, **security)
-    return LocalCluster(1, base_dir=tmp_path, extra_toml=toml, headers=ADMIN)
+    # one node: topics get one replica, as the bundled file's three fit its three nodes
+    return LocalCluster(1, base_dir=tmp_path, extra_toml=toml, headers=ADMIN, topic_defaults={"replication.factor": 1})
 
 
 def trusting(ca: Path, client: tuple[Path, Path] | None = None) -> ssl.SSLContext:
@@ -73,6 +76,46 @@ def test_kraft_certs_makes_a_ca_node_and_client_certificates_a_cluster_serves(tm
         assert status == 403 and "User:alice" in body["message"], (status, body)
         status, _ = http_json("GET", cluster.url(1) + "/v3/clusters", context=cluster.tls)
         assert status == 401  # the same request without her certificate
+        run_the_readme_security_example(cluster, tmp_path)
+        bench_over_tls(cluster, certs / "ca.pem")
+
+
+def bench_over_tls(cluster: LocalCluster, ca: Path) -> None:
+    """kraft bench takes KRAFT_USER/KRAFT_PASSWORD and KRAFT_CA like the other commands,
+    and without credentials says which to set."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KRAFT_USER", "KRAFT_PASSWORD")}
+    env["KRAFT_CA"] = str(ca)
+    bench = KRAFT + ["bench", "produce", "orders-eu", "--bootstrap", cluster.url(1), "--records", "50"]
+    refused = subprocess.run(bench, capture_output=True, text=True, timeout=60, env=env)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
+    assert "set KRAFT_USER and KRAFT_PASSWORD" in refused.stderr, refused.stderr
+    admin = {**env, "KRAFT_USER": "admin", "KRAFT_PASSWORD": "admin-password"}
+    ran = subprocess.run(bench + ["--json"], capture_output=True, text=True, timeout=60, env=admin)
+    assert ran.returncode == 0, ran.stderr
+    summary = json.loads(ran.stdout.strip().splitlines()[-1])["produce"]
+    assert summary["records"] == 50 and summary["errors"] == {}, summary
+
+
+def run_the_readme_security_example(cluster: LocalCluster, folder: Path) -> None:
+    """The README's steps after the certificates, as written, against this cluster's
+    address and admin password instead of the bundled ones: alice gets WRITE on orders-*,
+    an admin creates the topic, her produce over https and her SASL_SSL kcat work."""
+    node = cluster.config.node(1)
+    steps = readme_block("KRAFT_NEW_PASSWORD=alice-secret")
+    for bundled, here in (("./dev ", f"{sys.executable} -m kraft "), ("change-me-please", "admin-password"),
+                          ("localhost:8081", f"{node.host}:{node.http_port}"),
+                          ("localhost:19092", f"{node.host}:{node.kafka_port}")):
+        assert bundled in steps
+        steps = steps.replace(bundled, here)
+    missing = [tool for tool in ("curl", "kcat") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"the README's example needs {' and '.join(missing)}")
+    env = {k: v for k, v in os.environ.items() if k not in ("KRAFT_USER", "KRAFT_PASSWORD")}
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", steps], cwd=folder, capture_output=True, text=True,
+                         timeout=90, env=env)
+    assert ran.returncode == 0, (ran.stdout, ran.stderr)
+    assert '"offsets":[{"partition":0,"offset":0,"error_code":null' in ran.stdout, ran.stdout
+    assert 'topic "orders-eu" with 3 partitions' in ran.stdout, ran.stdout  # kcat -L, as alice
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
