@@ -4,8 +4,10 @@ Formats fresh data dirs with one cluster id and one Raft password, waits until t
 quorum has a controller and every broker is unfenced, prints where the API is, and
 stops all nodes (SIGTERM, then SIGKILL after a grace period) on Ctrl-C/SIGTERM. A
 node that exits before the cluster is ready (a taken port, a data dir it cannot write)
-stops the start at once: its row says why, from the last line it wrote. A node that
-dies later is reported; the others keep running.
+stops the start at once: its row says why, from the last line it wrote. A warning a
+node gives at start that the operator must not miss (users and ACLs in the metadata
+while cluster.toml has no [security]) is repeated under the table. A node that dies
+later is reported; the others keep running.
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ from typing import BinaryIO
 from rich.markup import escape
 from rich.table import Table
 
-from kraft.server import terminal
-from kraft.server.security_notice import UNENFORCED_SECURITY_START
 from kraft.config.cluster import ClusterConfig, ConfigFileError, check_data_dirs
 from kraft.config.data_dir import (
     DataDirError,
@@ -34,6 +34,8 @@ from kraft.config.data_dir import (
     new_raft_password,
     read_identity,
 )
+from kraft.server import terminal
+from kraft.server.security_notice import UNENFORCED_SECURITY_START
 
 STOP_GRACE_S = 15.0
 console = terminal.console(stderr=True)  # not cut to 80 columns in a pipe or a log
