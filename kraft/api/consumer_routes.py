@@ -179,7 +179,8 @@ async def delete_instance(request, node: BrokerServices, groups, group_id):
 @accepts_v2
 @with_instance
 async def subscribe(request, node: BrokerServices, groups, group, instance):
-    topics, pattern = subscription(await required_body(request), sorted(t.name for t in node.image.topics.values()))
+    existing = sorted(t.name for t in node.image.topics.values())
+    topics, pattern = subscription(await required_body(request), existing)
     for topic in topics or ():
         access_rules.check(request, "READ", "TOPIC", topic)
     if instance.manual:
@@ -194,6 +195,7 @@ async def subscribe(request, node: BrokerServices, groups, group, instance):
     if error is not None:
         instance.topics, instance.pattern = old
         raise ConsumerConflict(error[1])
+    instance.note_existing(existing)  # this node's image may be ahead of the group's topic counts
     return no_content()
 
 

@@ -227,3 +227,21 @@ def test_a_commit_for_a_deleted_topic_keeps_its_topic_id_so_a_new_topic_of_that_
     assert cache.get("g", "t", 0).topic_id == "old-id"
     legacy = replayed([Record(commit_record("g", "t", 0, 5, "", 1).key, b'{"offset": 3}')])
     assert legacy.get("g", "t", 0) == CommittedOffset(3, "", 0, 0, "")
+
+
+def test_a_named_topic_deleted_under_an_instance_is_known_and_one_to_come_is_not():
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
+    a = subscribed(g, "a", topics=("orders", "later"))
+    assert a.deleted_topics(PARTITIONS) == []
+    g.topics_changed({"audit": 2}, 100)  # orders deleted; later never existed
+    assert a.deleted_topics({"audit"}) == ["orders"] and a.assignment == ()
+    g.topics_changed({"audit": 2, "later": 1, "orders": 6}, 200)  # both there now
+    assert a.deleted_topics({"audit", "later", "orders"}) == []
+    g.topics_changed({"audit": 2}, 300)
+    assert a.deleted_topics({"audit"}) == ["later", "orders"]
+    g.unsubscribe(a, 400)
+    assert a.deleted_topics({"audit"}) == []  # it names nothing now
+    manual = make(g, "m")
+    manual.manual = (("audit", 0),)
+    manual.note_existing({"audit"})
+    assert manual.deleted_topics(set()) == ["audit"]
