@@ -209,12 +209,13 @@ def run_up(config: ClusterConfig, config_path: Path | None, ready_timeout_s: flo
         if not launcher.wait_ready(ready_timeout_s, lambda: bool(stop_requested)):
             if stop_requested:
                 return 0
+            table = launcher.status_table()  # asks every node: those failing alike have exited by then
             if failed := launcher.exited():
                 console.print(f"[red]node{'s' if len(failed) > 1 else ''} "
                               f"{', '.join(map(str, failed))} could not start[/]")
             else:
                 console.print(f"[red]cluster not ready after {ready_timeout_s:.0f}s[/]")
-            console.print(launcher.status_table())
+            console.print(table)
             return 1
         console.print(launcher.status_table())
         for notice in launcher.start_notices():
