@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from kraft.config.cluster import ClusterConfig
+from kraft.config.cluster import ClusterConfig, ConfigFileError
 from kraft.security.certificates import Pem, certificate_names, client_certificate, new_authority, node_certificate
 
 ALWAYS_NAMED = ("127.0.0.1", "localhost")  # what a client on a node's own machine dials
@@ -26,26 +26,45 @@ def register(app: typer.Typer, load_config, fail) -> None:
                                                     "./cluster.toml, else the bundled 3-node default)"),
               host: list[str] = typer.Option([], "--host", help="another name or address the nodes are "
                                              "dialled by (repeatable), e.g. a DNS name or a NAT address"),
+              node: list[int] = typer.Option([], "--node", help="instead of one certificate for all nodes, "
+                                             "one naming only this node's host (repeatable), for its machine"),
               user: list[str] = typer.Option([], "--user", help="also a client certificate for this user "
                                              "(repeatable): its common name is the principal"),
               days: int = typer.Option(825, "--days", min=1, max=3650, help="validity of the new certificates")):
         """Make a CA (or keep the one there) and a node certificate naming every node's
-        host, 127.0.0.1 and localhost; optionally client certificates for users."""
+        host, 127.0.0.1 and localhost (or, with --node, one per node naming its own);
+        optionally client certificates for users."""
         cfg, config_path = load_config(config)
         paths = _paths(cfg)
         try:
+            wanted = [cfg.node(node_id) for node_id in node]
+        except ConfigFileError as exc:
+            fail(str(exc), 2)
+        extra = list(ALWAYS_NAMED) + list(host)
+        try:
             authority, made = _authority(paths["ca"], paths["ca_key"], fail)
-            hosts = [node.host for node in cfg.nodes] + list(ALWAYS_NAMED) + list(host)
-            node = node_certificate(authority, hosts, days)
-            _write(paths["cert"], paths["key"], node)
+            if wanted:  # files named like the shared ones, with the node's id: node-2.pem
+                made_nodes = {n.id: (_numbered(paths["cert"], n.id), _numbered(paths["key"], n.id),
+                                     node_certificate(authority, [n.host, *extra], days)) for n in wanted}
+            else:
+                made_nodes = {None: (paths["cert"], paths["key"],
+                                     node_certificate(authority, [n.host for n in cfg.nodes] + extra, days))}
+            for cert_path, key_path, pem in made_nodes.values():
+                _write(cert_path, key_path, pem)
             clients = {name: client_certificate(authority, name, days) for name in user}
             for name, pem in clients.items():
                 _write(paths["ca"].parent / f"{name}.pem", paths["ca"].parent / f"{name}.key", pem)
         except (OSError, ValueError) as exc:
             fail(f"cannot write the certificates: {exc}")
         typer.echo(f"CA: {paths['ca']} ({'new' if made else 'kept'}; its key {paths['ca_key']} signs, keep it private)")
-        typer.echo(f"node certificate: {paths['cert']} and key {paths['key']}, for "
-                   f"{', '.join(certificate_names(node.certificate)[1])}")
+        for node_id, (cert_path, key_path, pem) in made_nodes.items():
+            whose = "node certificate" if node_id is None else f"node {node_id}'s certificate"
+            typer.echo(f"{whose}: {cert_path} and key {key_path}, for "
+                       f"{', '.join(certificate_names(pem.certificate)[1])}")
+            if node_id is not None:
+                typer.echo(f"  on node {node_id}'s machine, put them at tls_cert and tls_key "
+                           f"({os.path.relpath(paths['cert'], cfg.base_dir)}, "
+                           f"{os.path.relpath(paths['key'], cfg.base_dir)}), beside the CA's certificate")
         for name in clients:
             typer.echo(f"client certificate for User:{name}: {paths['ca'].parent / (name + '.pem')} "
                        f"and key {paths['ca'].parent / (name + '.key')}")
@@ -56,6 +75,10 @@ def register(app: typer.Typer, load_config, fail) -> None:
                      "commands and ./dev up then read)")
             typer.echo(f"to serve TLS, add to {where}:\n"
                        f"tls_cert = \"{rel['cert']}\"\ntls_key = \"{rel['key']}\"\ntls_ca = \"{rel['ca']}\"")
+
+
+def _numbered(path: Path, node_id: int) -> Path:
+    return path.with_name(f"{path.stem}-{node_id}{path.suffix}")
 
 
 def _paths(cfg: ClusterConfig) -> dict[str, Path]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from kraft.security.certificates import certificate_names
 from kraft.server.local_cluster import LocalCluster, http_json, security_toml
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
@@ -61,9 +62,11 @@ def test_kraft_certs_makes_a_ca_node_and_client_certificates_a_cluster_serves(tm
            "localhost" in made.stdout, made.stdout
     for key in ("ca.key", "node.key", "alice.key"):
         assert (certs / key).stat().st_mode & 0o077 == 0, f"{key} is readable by others"
-    again = subprocess.run(KRAFT + ["certs", "-c", str(cluster.config_path)], capture_output=True, text=True,
-                           timeout=60)
+    again = subprocess.run(KRAFT + ["certs", "-c", str(cluster.config_path), "--node", "1"], capture_output=True,
+                           text=True, timeout=60)
     assert again.returncode == 0 and "(kept;" in again.stdout, again.stdout  # the same CA signs again
+    own = certificate_names((certs / "node-1.pem").read_bytes())  # a certificate for node 1's machine only
+    assert own == ("kraft-node", ["127.0.0.1", host, "localhost"]), own
     with cluster:
         cluster.tls = trusting(certs / "ca.pem")
         cluster.start().wait_ready(timeout_s=60)
