@@ -14,6 +14,7 @@ from kraft.groups.assignors import STRATEGIES
 from kraft.groups.consumer_instance import FORMATS, ISOLATION_LEVELS, READ_UNCOMMITTED, RESETS, InstanceConfig
 from kraft.groups.topic_pattern import PatternTooSlow, TopicPattern
 from kraft.config.cluster import GroupSettings
+from kraft.config.suggestion import did_you_mean
 from kraft.config.topic_names import validate_topic_name
 from kraft.errors import BadRequest, InvalidValue, PartitionNotFound, TopicNotFound
 
@@ -43,8 +44,8 @@ def _int_setting(body: dict, key: str, default: int, low: int, high: int) -> int
 def instance_config(body: dict, settings: GroupSettings) -> tuple[str | None, InstanceConfig]:
     unknown = set(body) - CREATE_FIELDS
     if unknown:
-        raise InvalidValue(f"unknown consumer config(s): {', '.join(sorted(unknown))}; supported: "
-                           f"{', '.join(sorted(CREATE_FIELDS))}")
+        named = ", ".join(f"{key}{did_you_mean(key, CREATE_FIELDS)}" for key in sorted(unknown))
+        raise InvalidValue(f"unknown consumer config(s): {named}; supported: {', '.join(sorted(CREATE_FIELDS))}")
     name = body.get("name")
     if name is not None:
         if not isinstance(name, str):

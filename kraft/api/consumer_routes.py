@@ -31,7 +31,7 @@ from kraft.api.http_body import check_content_type, check_v2_accept, query_int, 
 from kraft.internode.peers import LOCAL_ONLY_HEADER
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.consumer_poll import poll
-from kraft.errors import BadRequest, ConsumerConflict, FormatMismatch, InvalidValue, NotCoordinator
+from kraft.errors import BadRequest, ConsumerConflict, FormatMismatch, InvalidValue, NotCoordinator, TopicNotFound
 
 V2 = "application/vnd.kafka.v2+json"
 BODY_TYPES = (V2, rc.V2_JSON, rc.V2_BINARY, "application/json")
@@ -179,7 +179,8 @@ async def delete_instance(request, node: BrokerServices, groups, group_id):
 @accepts_v2
 @with_instance
 async def subscribe(request, node: BrokerServices, groups, group, instance):
-    topics, pattern = subscription(await required_body(request), sorted(t.name for t in node.image.topics.values()))
+    existing = sorted(t.name for t in node.image.topics.values())
+    topics, pattern = subscription(await required_body(request), existing)
     for topic in topics or ():
         access_rules.check(request, "READ", "TOPIC", topic)
     if instance.manual:
@@ -194,6 +195,7 @@ async def subscribe(request, node: BrokerServices, groups, group, instance):
     if error is not None:
         instance.topics, instance.pattern = old
         raise ConsumerConflict(error[1])
+    instance.note_existing(existing)  # this node's image may be ahead of the group's topic counts
     return no_content()
 
 
@@ -221,6 +223,7 @@ async def assign(request, node: BrokerServices, groups, group, instance):
                                "exclusive: DELETE its subscription first")
     instance.manual = tuple((t, p) for t, p, _, _ in chosen)
     instance.set_owned(instance.manual)
+    instance.note_existing({t for t, _, _, _ in chosen})  # partition_list found each in the image
     return no_content()
 
 
@@ -322,10 +325,27 @@ async def records(request, node: BrokerServices, groups, group, instance):
         access_rules.check(request, "READ", "TOPIC", topic)
     if instance.config.auto_commit and instance.uncommitted():
         await _commit(groups, group, instance, instance.uncommitted())  # what the last poll delivered
+    if not any(node.image.topic(t) is not None for t, _ in instance.owned):
+        _refuse_deleted_topics(node, instance)  # nothing left to wait for
     got = await poll(groups, node.partition_reader, instance, max_bytes, timeout_ms)
     instance.last_seen_ms = now_ms()
+    if not got:
+        _refuse_deleted_topics(node, instance)
     body = [rc.render_v2(record, binary, tp[0], tp[1]) for tp, record in got]
     return web.Response(body=orjson.dumps(body), content_type=rc.V2_BINARY if binary else rc.V2_JSON)
+
+
+def _refuse_deleted_topics(node: BrokerServices, instance) -> None:
+    """An answer with no records says so when topics the instance named were deleted
+    (40401), instead of an empty list for ever."""
+    deleted = instance.deleted_topics({t for t in instance.named_topics() if node.image.topic(t) is not None})
+    if deleted:
+        how = "is assigned partitions of" if instance.manual else "subscribes to"
+        names, was, it = ", ".join(map(repr, deleted)), "were" if len(deleted) > 1 else "was", \
+            "them" if len(deleted) > 1 else "it"
+        raise TopicNotFound(f"UNKNOWN_TOPIC_OR_PARTITION: topic {names} {was} deleted and instance "
+                            f"{instance.instance_id!r} still {how} {it}: subscribe or assign again "
+                            f"without {it}, or create {it} again")
 
 
 # -- committed offsets ------------------------------------------------------------------------

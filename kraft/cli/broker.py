@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kraft.server import terminal
 from kraft.client.admin_client import AdminError
 
-out = Console()
+out = terminal.console()
 
 
 def register(app: typer.Typer, client_factory, fail) -> None:

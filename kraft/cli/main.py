@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kraft.server import terminal
 from kraft.cli import broker as cli_broker
 from kraft.cli import rebalance as cli_rebalance
+from kraft.cli import certs as cli_certs
 from kraft.cli import data as cli_data
 from kraft.cli import group as cli_group
 from kraft.cli import security as cli_security
@@ -29,7 +30,7 @@ storage_app = typer.Typer(no_args_is_help=True, help="Stored data: damage, repai
 app.add_typer(quorum_app, name="quorum")
 app.add_typer(storage_app, name="storage")
 app.add_typer(topic_app, name="topic")
-out = Console()
+out = terminal.console()
 
 ConfigOpt = typer.Option(None, "-c", "--config", help="cluster.toml (default: ./cluster.toml, "
                          "else the bundled 3-node default)")
@@ -293,6 +294,7 @@ def topic_config(name: str,
 
 cli_broker.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
 cli_rebalance.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
+cli_certs.register(app, load_config, fail)
 cli_data.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
 cli_group.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
 cli_security.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
@@ -303,5 +305,8 @@ scenario_cli.register(app)
 def main() -> None:
     try:
         app()
+    except AdminError as exc:  # a command that let one through still says it in one line
+        typer.echo(f"kraft: {exc}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

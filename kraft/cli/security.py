@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kraft.server import terminal
 from kraft.client.admin_client import AdminError
 
-out = Console()
+out = terminal.console()
 NEW_PASSWORD_ENV = "KRAFT_NEW_PASSWORD"
 ACL_FIELDS = ("resource_type", "resource_name", "pattern_type", "principal", "host", "operation",
               "permission")
@@ -35,6 +35,13 @@ def register(app: typer.Typer, client_factory, fail) -> None:
     def call(config, bootstrap, method, path, body=None):
         try:
             return client_factory(config, bootstrap).request(method, path, body)
+        except AdminError as exc:
+            fail(str(exc))
+
+    def call_v3(config, bootstrap, method, suffix, body=None):
+        """A v3 call under the cluster's id (its lookup fails as the call would: one line)."""
+        try:
+            return client_factory(config, bootstrap).v3(method, suffix, body)
         except AdminError as exc:
             fail(str(exc))
 
@@ -87,8 +94,7 @@ def register(app: typer.Typer, client_factory, fail) -> None:
         """Add one ACL binding."""
         body = acl_options(resource_type, resource_name, pattern_type, principal, host, operation,
                            permission)
-        cluster_id = client_factory(config, bootstrap).cluster_id
-        call(config, bootstrap, "POST", f"/v3/clusters/{cluster_id}/acls", body)
+        call_v3(config, bootstrap, "POST", "/acls", body)
         typer.echo(f"added {permission} {principal} {operation} on {resource_type} "
                    f"{resource_name} ({pattern_type})")
 
@@ -101,8 +107,7 @@ def register(app: typer.Typer, client_factory, fail) -> None:
                  config: Optional[Path] = config_opt, bootstrap: Optional[str] = bootstrap_opt):
         """ACLs matching the filter (every one without options)."""
         query = acl_options(resource_type, resource_name, pattern_type, principal, None, None, None)
-        cluster_id = client_factory(config, bootstrap).cluster_id
-        acls = call(config, bootstrap, "GET", f"/v3/clusters/{cluster_id}/acls?{urllib.parse.urlencode(query)}")
+        acls = call_v3(config, bootstrap, "GET", f"/acls?{urllib.parse.urlencode(query)}")
         table = Table("Principal", "Host", "Operation", "Permission", "ResourceType", "ResourceName",
                       "PatternType")
         for a in acls["data"]:
@@ -122,9 +127,7 @@ def register(app: typer.Typer, client_factory, fail) -> None:
         """Delete every ACL matching the filter (ANY matches every value)."""
         query = acl_options(resource_type, resource_name, pattern_type, principal, host, operation,
                             permission)
-        cluster_id = client_factory(config, bootstrap).cluster_id
-        gone = call(config, bootstrap, "DELETE",
-                    f"/v3/clusters/{cluster_id}/acls?{urllib.parse.urlencode(query)}")["data"]
+        gone = call_v3(config, bootstrap, "DELETE", f"/acls?{urllib.parse.urlencode(query)}")["data"]
         typer.echo(f"deleted {len(gone)} ACL(s)")
         for a in gone:
             typer.echo(f"  {a['permission']} {a['principal']} {a['operation']} on {a['resource_type']} "

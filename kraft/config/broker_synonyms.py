@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kraft.config.replication_throttle import THROTTLE_RATES, parse_rate
+from kraft.config.suggestion import did_you_mean
 from kraft.config.topic_configs import ConfigError, parse_config_value
 
 TOPIC_CONFIG_OF: dict[str, str] = {
@@ -56,7 +57,8 @@ def cluster_default(broker_name: str, raw: object) -> tuple[str, str]:
         return broker_name, parse_rate(broker_name, raw)
     topic_name = TOPIC_CONFIG_OF.get(broker_name)
     if topic_name is None:
-        hint = f' (its broker name is "{BROKER_NAME_OF[broker_name]}")' if broker_name in BROKER_NAME_OF else ""
+        hint = (f' (its broker name is "{BROKER_NAME_OF[broker_name]}")' if broker_name in BROKER_NAME_OF
+                else did_you_mean(broker_name, [*TOPIC_CONFIG_OF, *THROTTLE_RATES]))
         raise ConfigError(broker_name, "not a cluster-wide broker config kraft knows: the topic "
                                        f"defaults, under Kafka's broker names, and the replication "
                                        f"throttle rates{hint}")

@@ -5,7 +5,6 @@ Every mistake becomes one line, `<file>: <key path>: <reason>`. Loading does no 
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import re
@@ -26,7 +25,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from kraft.config.transaction_settings import TransactionSettings
+from kraft.config.suggestion import did_you_mean
+from kraft.config.transaction_settings import TransactionSettings, UnknownSetting
 from kraft.config.data_dir import cluster_id_problem, data_dir_problem
 from kraft.config.topic_configs import (
     DEFAULT_TOPIC_CONFIGS,
@@ -376,6 +376,8 @@ class ClusterConfig(_Table):
             raise _invalid("", "must be a table of Kafka's transaction settings")
         try:
             return TransactionSettings.from_kafka_names(value)
+        except UnknownSetting as exc:
+            raise _invalid(_toml_key(exc.name), exc.reason) from None
         except (ValueError, TypeError) as exc:
             raise _invalid("", str(exc)) from None
 
@@ -498,8 +500,7 @@ def _error_from_validation(file_name: str, error: ValidationError) -> ConfigFile
         path += sub_path if sub_path.startswith("[") or not path else "." + sub_path
     reason = _reason(first)
     if first["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(str(first["loc"][-1]), _keys_at(first["loc"][:-1]), n=1, cutoff=0.7)
-        reason += f' (did you mean "{close[0]}"?)' if close else ""
+        reason += did_you_mean(str(first["loc"][-1]), _keys_at(first["loc"][:-1]), cutoff=0.7)
     return ConfigFileError(file_name, path, reason)
 
 

@@ -8,11 +8,12 @@ code that needs the typed value calls `typed_value`.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from kraft.config.suggestion import did_you_mean
 
 INT_MAX = 2**31 - 1
 LONG_MAX = 2**63 - 1
@@ -187,9 +188,7 @@ CLUSTER_ONLY = frozenset({"num.partitions", "replication.factor"})
 def _spec_for(name: str) -> ConfigSpec:
     spec = TOPIC_CONFIGS.get(name)
     if spec is None:
-        close = difflib.get_close_matches(name, TOPIC_CONFIGS, n=1)
-        hint = f' (did you mean "{close[0]}"?)' if close else ""
-        raise ConfigError(name, f"unknown topic config{hint}")
+        raise ConfigError(name, f"unknown topic config{did_you_mean(name, TOPIC_CONFIGS)}")
     return spec
 
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from kraft.config.suggestion import did_you_mean
+
 DAY_MS = 86_400_000
+
+
+class UnknownSetting(ValueError):
+    """A name that is not one of Kafka's transaction settings."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"{name}: {reason}")
+        self.name, self.reason = name, reason
 
 
 @dataclass(frozen=True)
@@ -49,7 +59,7 @@ class TransactionSettings:
         by_kafka = {kafka: field for field, kafka in KAFKA_NAMES.items()}
         unknown = sorted(set(configs) - set(by_kafka))
         if unknown:
-            raise ValueError(f"unknown transaction settings: {', '.join(unknown)}")
+            raise UnknownSetting(unknown[0], f"unknown key{did_you_mean(unknown[0], by_kafka)}")
         return cls(**{by_kafka[name]: value for name, value in configs.items()})
 
 

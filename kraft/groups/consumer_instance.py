@@ -8,6 +8,7 @@ until the first fetch resolves one (committed offset, else auto.offset.reset). P
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from kraft.groups.assignors import TopicPartition
@@ -44,6 +45,9 @@ class ConsumerInstance:
     assignment: tuple[TopicPartition, ...] = ()  # from the group, when subscribed
     positions: dict[TopicPartition, int] = field(default_factory=dict)
     committed_positions: dict[TopicPartition, int] = field(default_factory=dict)
+    # topics it names (subscription or manual assignment) that have existed since it
+    # named them: one gone from the metadata now was deleted under it
+    seen_topics: frozenset[str] = frozenset()
 
     @property
     def subscribed(self) -> bool:
@@ -59,6 +63,20 @@ class ConsumerInstance:
         if self.pattern is None:
             return self.topics
         return self.pattern.matching(existing)
+
+    def named_topics(self) -> frozenset[str]:
+        """The topics it asked for by name (a pattern names none)."""
+        return self.topics | {t for t, _ in self.manual}
+
+    def note_existing(self, existing: Collection[str]) -> None:
+        """Remember which of its named topics exist (now or earlier)."""
+        self.seen_topics = (self.seen_topics & self.named_topics()) | (self.named_topics() & set(existing))
+
+    def deleted_topics(self, existing: Collection[str]) -> list[str]:
+        """Named topics that existed while it named them and exist no more: a consumer
+        subscribed to them reads nothing from them again (Kafka's clients get
+        UNKNOWN_TOPIC_OR_PARTITION). A topic not created yet is not one of them."""
+        return sorted(t for t in self.seen_topics & self.named_topics() if t not in existing)
 
     def set_owned(self, partitions: tuple[TopicPartition, ...]) -> None:
         """Keep positions of partitions it still owns; forget the others'."""

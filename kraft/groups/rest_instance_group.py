@@ -3,10 +3,13 @@
 A REST proxy rejoins on its instances' behalf: when the group starts a rebalance,
 every instance still in it rejoins at once (in Kafka each client would notice on its
 next heartbeat and rejoin), so a rebalance completes within the call that caused it.
-An instance's liveness is its client's requests: each one is a heartbeat, and a client
-silent for session.timeout.ms loses its partitions at the next tick. An instance that
-lost its membership rejoins on its client's next request, as Kafka's consumer does on
-its next poll. Pure: the caller passes `now_ms`; errors are GroupError values.
+The proxy also heartbeats for every instance on each tick, as Confluent's proxy does
+(its Kafka consumer's heartbeat thread runs on the proxy, not in the client's
+requests): an instance keeps its membership and its partitions however long its client
+is silent, until the instance itself expires (consumer.instance.timeout.ms, the
+coordinator's sweep) or is deleted. An instance that lost its membership anyway (its
+member was removed) rejoins on its client's next records request, as Kafka's consumer
+does on its next poll. Pure: the caller passes `now_ms`; errors are GroupError values.
 """
 
 from __future__ import annotations
@@ -61,22 +64,27 @@ class RestInstanceGroup:
         """(Re)join with its current subscription; an unchanged one changes nothing.
         Returns why the group refused it (e.g. an assignor no member shares)."""
         instance.last_seen_ms = now_ms
+        instance.note_existing(self._partitions)
         return self._join(instance, now_ms)
 
     def unsubscribe(self, instance: ConsumerInstance, now_ms: int) -> None:
-        instance.topics, instance.pattern = frozenset(), None
+        instance.topics, instance.pattern, instance.seen_topics = frozenset(), None, frozenset()
         if instance.member_id is not None:
             self._feed([ev.Leave(instance.member_id, now_ms)], now_ms)
         self._lost(instance)
 
     def tick(self, now_ms: int) -> None:
-        self._feed([ev.Tick(now_ms)], now_ms)
+        """The proxy's heartbeat for each member instance, then the coordinator's timers."""
+        beats: list[ev.Event] = [ev.Heartbeat(i.member_id, i.generation, now_ms)
+                                 for i in self.instances.values() if i.member_id is not None]
+        self._feed([*beats, ev.Tick(now_ms)], now_ms)
 
     def topics_changed(self, partitions: Mapping[str, int], now_ms: int) -> None:
         """New partition counts; pattern subscriptions may now mean other topics."""
         self._partitions = dict(partitions)
         self._feed([ev.TopicsChanged(self._partitions, now_ms)], now_ms)
         for instance in self.instances.values():
+            instance.note_existing(self._partitions)
             if instance.pattern is not None and instance.member_id is not None:
                 self._join(instance, now_ms)
 
@@ -122,11 +130,7 @@ class RestInstanceGroup:
         instance: ConsumerInstance | None
         if isinstance(effect, ev.StateChanged) and effect.new is GroupState.PREPARING_REBALANCE:
             for instance in self.instances.values():
-                if instance.member_id is None:
-                    continue
-                if now_ms - instance.last_seen_ms >= instance.config.session_timeout_ms:
-                    queue.append(ev.Leave(instance.member_id, now_ms))  # its client went silent
-                else:
+                if instance.member_id is not None:
                     queue.append(self._join_event(instance, now_ms))  # the proxy rejoins for it
         elif isinstance(effect, ev.JoinPending):
             self._bind(effect.member_id)

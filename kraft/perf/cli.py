@@ -13,7 +13,6 @@ import time
 
 import aiohttp
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,11 +24,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from kraft.server import terminal
 from kraft.perf import meta
 from kraft.perf.stats import LoadResult, latency_summary
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+out = terminal.console()
+err = terminal.console(stderr=True)
 
 
 def _fail(message: str) -> None:

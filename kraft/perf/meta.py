@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+
+from kraft.client.admin_client import basic_auth_header, credentials_from_env, credentials_hint, tls_context
 
 
 class MetadataError(RuntimeError):
@@ -24,6 +28,18 @@ async def get_json(session: aiohttp.ClientSession, url: str, timeout_s: float = 
             return resp.status, raw.decode(errors="replace")
 
 
+def session_headers() -> dict[str, str]:
+    """Every request of the load generators: KRAFT_USER/KRAFT_PASSWORD, as the other
+    kraft commands send them, when set."""
+    auth = credentials_from_env()
+    return {"Authorization": basic_auth_header(*auth)} if auth else {}
+
+
+def session_tls() -> ssl.SSLContext | bool:
+    """https nodes are checked against KRAFT_CA when set, else the system's CAs."""
+    return tls_context(None) or True
+
+
 def _strip(url: str) -> str:
     return url.rstrip("/")
 
@@ -31,22 +47,25 @@ def _strip(url: str) -> str:
 async def cluster_id(session: aiohttp.ClientSession, bootstrap: str) -> str:
     status, body = await get_json(session, _strip(bootstrap) + "/v3/clusters")
     if status != 200:
-        raise MetadataError(f"GET /v3/clusters on {bootstrap}: {status} {body}", status)
+        message = body.get("message", body) if isinstance(body, dict) else body
+        raise MetadataError(f"GET /v3/clusters on {bootstrap}: {status} {message}"
+                            f"{credentials_hint(status, credentials_from_env())}", status)
     return body["data"][0]["cluster_id"]
 
 
 async def brokers(session: aiohttp.ClientSession, bootstrap: str, cid: str | None = None,
                   include_fenced: bool = False) -> dict[int, str]:
-    """broker_id -> http://host:port, from GET /v3/clusters/{cid}/brokers."""
+    """broker_id -> http(s)://host:port (the bootstrap's scheme), from GET /v3/clusters/{cid}/brokers."""
     cid = cid or await cluster_id(session, bootstrap)
     status, body = await get_json(session, f"{_strip(bootstrap)}/v3/clusters/{cid}/brokers")
     if status != 200:
         raise MetadataError(f"GET brokers on {bootstrap}: {status} {body}", status)
     out = {}
+    scheme = urlsplit(bootstrap).scheme or "http"
     for b in body["data"]:
         if b.get("fenced") and not include_fenced:
             continue
-        out[int(b["broker_id"])] = f"http://{b['host']}:{b['port']}"
+        out[int(b["broker_id"])] = f"{scheme}://{b['host']}:{b['port']}"  # TLS on every node or none
     if not out:
         raise MetadataError(f"no unfenced broker listed by {bootstrap}")
     return dict(sorted(out.items()))

@@ -104,8 +104,9 @@ async def produce_load(urls: list[str], spec: ProduceSpec, *,
 
 def new_session(limit: int) -> aiohttp.ClientSession:
     conn = aiohttp.TCPConnector(limit=limit, limit_per_host=0, force_close=False,
-                                enable_cleanup_closed=True, ttl_dns_cache=None)
-    return aiohttp.ClientSession(connector=conn, json_serialize=lambda o: orjson.dumps(o).decode())
+                                enable_cleanup_closed=True, ttl_dns_cache=None, ssl=meta.session_tls())
+    return aiohttp.ClientSession(connector=conn, headers=meta.session_headers(),
+                                 json_serialize=lambda o: orjson.dumps(o).decode())
 
 
 async def _run(urls, spec: ProduceSpec, session, result: LoadResult, progress, body_factory,

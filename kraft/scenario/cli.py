@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kraft.server import terminal
 from kraft.scenario.spec import ScenarioError, builtin_names, load_scenario
 
-console = Console()
+console = terminal.console()
 # Like automake's and pytest's "skipped": a script or CI must not read a skip as a pass.
 EXIT_SKIPPED = 3
 
@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
                 rate: Optional[float] = typer.Option(None, help="writes per second"),
                 seed: int = typer.Option(0, help="makes the fault schedule reproducible"),
                 nodes: Optional[int] = typer.Option(None, help="cluster size"),
-                report: Optional[Path] = typer.Option(None, help="directory for reports"),
+                report: Optional[Path] = typer.Option(None, help="directory for reports (default: a new "
+                                                      "kraft-scenarios-* directory under $TMPDIR or /tmp)"),
                 events: Optional[Path] = typer.Option(None, help="append the live feed here as JSON lines "
                                                                  "(the console's failure lab reads it)")):
         """Run scenarios on fresh clusters; exit 0 only when every expectation holds (1: one
@@ -50,6 +51,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"kraft: {exc}", err=True)
             raise typer.Exit(2)
         out_dir = report or Path(tempfile.mkdtemp(prefix="kraft-scenarios-"))
+        if report is None:
+            console.print(f"reports go to {out_dir} (a new directory; --report DIR picks one)")
         feed = EventFile(events) if events is not None else None
         try:
             all_ok, skipped = _run_all(scenarios, out_dir, RunOptions(duration, rate, seed, nodes), feed)

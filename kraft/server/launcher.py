@@ -4,8 +4,10 @@ Formats fresh data dirs with one cluster id and one Raft password, waits until t
 quorum has a controller and every broker is unfenced, prints where the API is, and
 stops all nodes (SIGTERM, then SIGKILL after a grace period) on Ctrl-C/SIGTERM. A
 node that exits before the cluster is ready (a taken port, a data dir it cannot write)
-stops the start at once: its row says why, from the last line it wrote. A node that
-dies later is reported; the others keep running.
+stops the start at once: its row says why, from the last line it wrote. A warning a
+node gives at start that the operator must not miss (users and ACLs in the metadata
+while cluster.toml has no [security]) is repeated under the table. A node that dies
+later is reported; the others keep running.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -33,12 +34,11 @@ from kraft.config.data_dir import (
     new_raft_password,
     read_identity,
 )
+from kraft.server import terminal
+from kraft.server.security_notice import UNENFORCED_SECURITY_START
 
 STOP_GRACE_S = 15.0
-# Not a terminal (a pipe, a log file, CI): rich would wrap at 80 columns and cut the
-# table's reasons into pieces; lines are kept whole instead.
-UNWRAPPED_WIDTH = 1000
-console = Console(stderr=True, width=None if sys.stderr.isatty() else UNWRAPPED_WIDTH)
+console = terminal.console(stderr=True)  # not cut to 80 columns in a pipe or a log
 NODE_REFUSAL_PREFIX = "kraft node: "  # how kraft/server/main.py says why it cannot start
 
 
@@ -123,15 +123,30 @@ class Launcher:
     def exited(self) -> list[int]:
         return [node_id for node_id, proc in self.procs.items() if proc.poll() is not None]
 
-    def exit_reason(self, node_id: int) -> str:
-        """The line a node that exited left last in its log: its refusal, when it wrote one."""
+    def _run_log_lines(self, node_id: int) -> list[str]:
+        """What the node logged in this run."""
         path = self.config.node(node_id).data_path / "node.log"
         try:
             with open(path, "rb") as log_file:
                 log_file.seek(self._log_start.get(node_id, 0))
-                lines = log_file.read().decode(errors="replace").splitlines()
+                return log_file.read().decode(errors="replace").splitlines()
         except OSError:
-            return ""
+            return []
+
+    def start_notices(self) -> list[str]:
+        """Warnings the nodes logged at start that the operator must see (users and ACLs
+        not enforced), each once with the nodes that gave it."""
+        said: dict[str, list[int]] = {}
+        for node in self.config.nodes:
+            for line in self._run_log_lines(node.id):
+                if (at := line.find(UNENFORCED_SECURITY_START)) >= 0:
+                    said.setdefault(line[at:].strip(), []).append(node.id)
+        return [f"node{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}: {text}"
+                for text, ids in said.items()]
+
+    def exit_reason(self, node_id: int) -> str:
+        """The line a node that exited left last in its log: its refusal, when it wrote one."""
+        lines = self._run_log_lines(node_id)
         refusals = [line[len(NODE_REFUSAL_PREFIX):] for line in lines if line.startswith(NODE_REFUSAL_PREFIX)]
         said = refusals or [line for line in lines if line.strip()]
         return said[-1].strip()[:300] if said else ""
@@ -194,14 +209,17 @@ def run_up(config: ClusterConfig, config_path: Path | None, ready_timeout_s: flo
         if not launcher.wait_ready(ready_timeout_s, lambda: bool(stop_requested)):
             if stop_requested:
                 return 0
+            table = launcher.status_table()  # asks every node: those failing alike have exited by then
             if failed := launcher.exited():
                 console.print(f"[red]node{'s' if len(failed) > 1 else ''} "
                               f"{', '.join(map(str, failed))} could not start[/]")
             else:
                 console.print(f"[red]cluster not ready after {ready_timeout_s:.0f}s[/]")
-            console.print(launcher.status_table())
+            console.print(table)
             return 1
         console.print(launcher.status_table())
+        for notice in launcher.start_notices():
+            console.print(f"[yellow]warning:[/] {escape(notice)}")
         console.print(f"cluster id {cluster_id}; API at {config.nodes[0].http_url} "
                       f"(any node serves all of it). Ctrl-C stops the cluster.")
         if bootstrap := config.kafka_bootstrap_servers:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from kraft.metadata.image import MetadataImage
 
+UNENFORCED_SECURITY_START = "cluster.toml has no [security] table"  # `kraft up` repeats the line
+
 
 def unenforced_security(image: MetadataImage) -> str | None:
     """The warning for a node running without [security] on this image, or None."""
     users, acls = len(image.scram_credentials), len(image.acls)
     if not users and not acls:
         return None
-    return (f"cluster.toml has no [security] table, but the metadata holds {users} user(s) and "
+    return (f"{UNENFORCED_SECURITY_START}, but the metadata holds {users} user(s) and "
             f"{acls} ACL(s): they are NOT enforced and this node is open to anyone who can reach "
             "it; add [security] back to enforce them")

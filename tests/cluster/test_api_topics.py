@@ -528,6 +528,7 @@ def test_cluster_wide_broker_configs_change_the_topic_defaults_live(cluster):
 @pytest.mark.parametrize("method, path, doc, code", [
     ("PUT", "/broker-configs/no.such.config", {"value": "1"}, 42206),
     ("PUT", "/broker-configs/retention.ms", {"value": "1"}, 42206),  # a topic name: the hint says log.retention.ms
+    ("PUT", "/broker-configs/log.retention.msec", {"value": "1"}, 42206),  # misspelt: the hint says log.retention.ms
     ("PUT", "/broker-configs/log.retention.ms", {"value": "soon"}, 42206),
     ("PUT", "/broker-configs/log.retention.ms", {"val": "1"}, 400),
     ("POST", "/broker-configs:alter", {"data": [{"name": "log.roll.ms", "operation": "ZAP"}]}, 400),
@@ -538,6 +539,8 @@ def test_cluster_wide_broker_configs_change_the_topic_defaults_live(cluster):
 def test_bad_cluster_wide_config_changes_are_refused(cluster, method, path, doc, code):
     status, body = http_json(method, cluster.v3(2) + path, doc)
     assert status < 500 and body["error_code"] == code, (status, body)
-    if "retention.ms" in path and path.endswith("/retention.ms"):
-        assert "log.retention.ms" in body["message"]
+    if path.endswith("/retention.ms"):
+        assert '(its broker name is "log.retention.ms")' in body["message"], body
+    if path.endswith("/log.retention.msec"):
+        assert '(did you mean "log.retention.ms"?)' in body["message"], body
     assert http_json("GET", cluster.v3(1) + "/broker-configs")[1]["data"] == []

@@ -326,6 +326,16 @@ def test_a_post_without_body_needs_no_content_type_through_any_node(cluster):
         **{f"create via {n}": (200, True) for n in NODES}}, f"coordinator: node {coordinator_of(cluster, group)}"
 
 
+def test_a_misspelt_consumer_config_is_named_with_the_one_meant_through_every_node(cluster):
+    for node in NODES:
+        status, body = call("POST", f"{cluster.url(node)}/consumers/bad-typo",
+                            {"name": "t", "format": "json", "auto.offset.rest": "earliest"},
+                            headers={"Content-Type": V2})
+        assert_envelope(status, body, 42206)
+        assert 'unknown consumer config(s): auto.offset.rest (did you mean "auto.offset.reset"?)' \
+            in body["message"], body
+
+
 # -- after all that ----------------------------------------------------------------------------------------------
 def test_the_instances_still_work_after_the_bad_input(cluster):
     j = Consumer(cluster, GROUP, "json-inst")

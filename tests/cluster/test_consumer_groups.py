@@ -1,7 +1,8 @@
 """Consumer groups through the REST Proxy v2 API, against one real 3-node cluster.
 
 What a user of Confluent's REST Proxy would see: instances of one group share a
-topic's partitions and rebalance when members join or go silent; committed offsets
+topic's partitions and rebalance when members join, leave or expire (a silent one keeps
+its partitions until consumer.instance.timeout.ms, as the proxy heartbeats for it); committed offsets
 are where a group resumes; auto.offset.reset; any node serves any instance; a stale
 member cannot move a committed offset backwards; idle instances expire; the v3 lag
 endpoints and `kraft group` report what was consumed. Faults that kill nodes are in
@@ -126,38 +127,40 @@ def test_two_instances_split_the_partitions_and_a_third_joining_rebalances(clust
     assert not any(x.records(timeout_ms=100) for x in (a, b, c)), "records delivered twice"
 
 
-def test_a_silent_instance_loses_its_partitions_after_the_session_timeout(cluster):
-    everything = all_partitions(SIX, 6)
-    session = {"session.timeout.ms": 2000}
-    members = [Consumer.create(cluster, "silent", n, session) for n in ("a", "b", "c")]
-    for m in members:
-        m.subscribe([SIX])
-    a, b, c = members
-    shares = {m.name: m.assignment() for m in members}
-    assert_split(shares, everything)
-    silent_since = time.monotonic()  # c's last request
+def test_a_silent_instance_keeps_its_partitions_past_its_session_until_it_expires(cluster):
+    """Confluent's proxy heartbeats for its instances: a client silent for longer than
+    session.timeout.ms keeps its partitions and resumes where it was, without the others
+    reading its records again; only consumer.instance.timeout.ms of silence ends it."""
+    topic = fresh_topic(cluster, 2)
+    earliest = {"auto.offset.reset": "earliest", "session.timeout.ms": 1000}
+    a = Consumer.create(cluster, "silent", "a", {**earliest, "consumer.instance.timeout.ms": 6000})
+    b = Consumer.create(cluster, "silent", "b", earliest)
+    for m in (a, b):
+        m.subscribe([topic])
+    shares = {"a": a.assignment(), "b": b.assignment()}
+    assert_split(shares, all_partitions(topic, 2))
+    (a_part,) = [p for _, p in shares["a"]]
+    produce(cluster, topic, [{"value": {"i": i}, "partition": i % 2} for i in range(8)])
+    got = drain([a, b], lambda g: len(g["a"]) + len(g["b"]) >= 8)
+    assert {r["partition"] for r in got["a"]} == {a_part}
+    generation = group_view(cluster, "silent")["generation_id"]
+    produce(cluster, topic, [{"value": {"late": i}, "partition": i % 2} for i in range(4)])
 
-    # a and b keep talking (each request is a heartbeat); c says nothing
-    deadline = silent_since + 15
-    while time.monotonic() < deadline:
-        survivors = {"a": a.assignment(), "b": b.assignment()}
-        if set().union(*survivors.values()) == everything:
-            break
-        time.sleep(0.2)
-    moved_after = time.monotonic() - silent_since
-    assert set().union(*survivors.values()) == everything, \
-        f"c's partitions {shares['c']} never moved to a and b: {survivors}"
-    assert_split(survivors, everything)
-    assert moved_after >= 1.5, f"c lost its partitions after {moved_after:.1f}s, before its 2s session ended"
-    status, listed = call("GET", f"{cluster.v3(3)}/consumer-groups/silent/consumers")
-    assert status == 200, listed
-    owned = {m["instance_id"]: assigned(m) for m in listed["data"]}
-    assert owned.get("c", []) == [], f"the silent instance still shows partitions: {owned}"
+    silent_since = time.monotonic()  # a says nothing for 3 sessions; b keeps reading
+    seen_by_b = []
+    while time.monotonic() - silent_since < 3.5:
+        seen_by_b += b.records(timeout_ms=200)
+    view = group_view(cluster, "silent", node=2)
+    assert (view["state"], view["generation_id"]) == ("STABLE", generation), view
+    assert b.assignment() == shares["b"], "b took a's partitions while a was silent"
+    assert {r["partition"] for r in seen_by_b} == {1 - a_part}, f"b read a's partition: {seen_by_b}"
+    back = drain([a], lambda g: len(g["a"]) >= 2)["a"]  # a resumes after what it had read
+    assert [r["value"] for r in back] == [{"late": i} for i in range(4) if i % 2 == a_part], back
 
-    # c comes back and polls (as a Kafka consumer rejoins on its next poll): a share again
-    c.records(timeout_ms=100)
-    back = {m.name: m.assignment() for m in members}
-    assert_split(back, everything)
+    time.sleep(6.5)  # now past a's consumer.instance.timeout.ms: it is gone, b has everything
+    status, body = a.req("GET", "/assignments", retry_s=5)
+    assert_envelope(status, body, 40403)
+    cluster.wait_until(lambda: b.assignment() == all_partitions(topic, 2), 10, "b owns a's partition")
 
 
 def test_deleting_an_instance_hands_its_partitions_to_the_rest_at_once(cluster):
@@ -402,11 +405,11 @@ def test_auto_offset_reset_none_refuses_to_read_until_a_position_is_set(cluster)
 
 
 # -- stale members and expiry -------------------------------------------------------------------------
-def test_a_stale_member_cannot_move_a_committed_offset_backwards(cluster):
+def test_an_expired_instance_cannot_move_a_committed_offset_backwards(cluster):
     topic = fresh_topic(cluster, 1)
     tp = (topic, 0)
     produce(cluster, topic, [{"value": {"i": i}} for i in range(20)])
-    config = {"auto.offset.reset": "earliest", "session.timeout.ms": 2000}
+    config = {"auto.offset.reset": "earliest", "consumer.instance.timeout.ms": 2000}
     a = Consumer.create(cluster, "stale", "a", config)
     a.subscribe([topic])
     got = drain([a], lambda g: len(g["a"]) >= 20)["a"]
@@ -414,10 +417,10 @@ def test_a_stale_member_cannot_move_a_committed_offset_backwards(cluster):
     a.commit({tp: 9})  # X: next to read is 10
     assert a.committed([tp]) == {tp: 10}
 
-    # a goes silent; b joins and, once a's session is over, takes the partition
-    b = Consumer.create(cluster, "stale", "b", config)
+    # a goes silent; b joins and, once a has expired, takes the partition
+    b = Consumer.create(cluster, "stale", "b", {"auto.offset.reset": "earliest"})
     b.subscribe([topic])
-    cluster.wait_until(lambda: b.assignment() == {tp}, 15, "b owns the partition after a's session")
+    cluster.wait_until(lambda: b.assignment() == {tp}, 15, "b owns the partition after a expired")
     got = drain([b], lambda g: len(g["b"]) >= 10)["b"]
     assert [r["offset"] for r in got] == list(range(10, 20)), "b did not resume from a's commit"
     b.commit({tp: 14})  # Y: next to read is 15
@@ -426,10 +429,10 @@ def test_a_stale_member_cannot_move_a_committed_offset_backwards(cluster):
     status, body = a.req("POST", "/offsets", {"offsets": [{"topic": topic, "partition": 0, "offset": 4}]},
                          retry_s=5)
     after = b.committed([tp])
-    assert after == {tp: 15} and status == 409, (
-        f"a stale member's commit answered {status} {body} and the committed offset is now {after} "
+    assert after == {tp: 15} and status == 404, (
+        f"an expired instance's commit answered {status} {body} and the committed offset is now {after} "
         f"(was 15): a committed offset moved backwards")
-    assert_envelope(status, body, 40903)
+    assert_envelope(status, body, 40403)
 
 
 def test_a_long_poll_longer_than_the_session_keeps_the_membership(cluster):
@@ -459,6 +462,34 @@ def test_a_long_poll_longer_than_the_session_keeps_the_membership(cluster):
     assert values == [{"during": "the wait"}] and seen == [("STABLE", generation, [(topic, 0)])] * 4, (
         f"while its records request waited, the group saw {seen} (generation before: {generation}); "
         f"the request answered {values} after {result['took']:.1f}s, the next one {result.get('next')}")
+
+
+def test_a_consumer_whose_topic_was_deleted_is_told_so_not_given_empty_answers(cluster):
+    """Kafka's clients get UNKNOWN_TOPIC_OR_PARTITION for a subscribed topic that is gone;
+    a REST instance gets 40401 naming it (subscribed or assigned by hand), while a topic
+    that has not been created yet is simply waited for."""
+    topic, other = fresh_topic(cluster, 1), fresh_topic(cluster, 1)
+    produce(cluster, topic, [{"value": {"i": 1}}])
+    sub = Consumer.create(cluster, "gone", "sub", {"auto.offset.reset": "earliest"})
+    sub.subscribe([topic])
+    manual = Consumer.create(cluster, "gone-manual", "m", {"auto.offset.reset": "earliest"})
+    manual.ok("POST", "/assignments", {"partitions": [{"topic": topic, "partition": 0}]})
+    assert len(drain([sub, manual], lambda g: len(g["sub"]) == len(g["m"]) == 1)["sub"]) == 1
+    early = Consumer.create(cluster, "gone-early", "e")
+    early.subscribe(["cg-not-created-yet"])
+    assert early.records(timeout_ms=100) == []  # a topic to come is not an error
+
+    status, _ = call("DELETE", f"{cluster.v3(1)}/topics/{topic}")
+    assert status == 204
+    for consumer, how in ((sub, "subscribes to"), (manual, "is assigned partitions of")):
+        for node in (1, 2, 3):
+            status, body = consumer.req("GET", "/records?timeout=2000", node=node,
+                                        headers={"Accept": V2_JSON}, retry_s=0)
+            assert_envelope(status, body, 40401)
+            assert f"topic {topic!r} was deleted and instance {consumer.name!r} still {how} it" in body["message"]
+    sub.subscribe([other])  # a subscription without it ends the errors
+    assert sub.records(timeout_ms=100) == []
+    assert early.records(timeout_ms=100) == []
 
 
 def test_an_idle_instance_expires_after_consumer_instance_timeout(cluster):

@@ -4,6 +4,11 @@ RF 1 topic takes acks=all writes although the cluster's min.insync.replicas is 2
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from cluster_sharing import module_log
@@ -14,6 +19,7 @@ pytestmark = pytest.mark.cluster
 
 V2_JSON = "application/vnd.kafka.json.v2+json"
 V2 = "application/vnd.kafka.v2+json"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +117,25 @@ def test_the_readme_quickstart_answers_each_step_the_first_time(cluster):
                              headers={"Accept": "application/vnd.kafka.json.v2+json"}, timeout=30)
     assert status == 200, body
     assert sorted(r["value"]["order"] for r in body) == [1, 2], body
+
+
+def test_the_readme_idempotent_produce_example_runs_as_written(cluster):
+    """The README's block (it defines the cluster id and the producer id it uses), on this
+    cluster's addresses, and its request sent again: the same offsets, nothing twice."""
+    status, body = http_json("POST", cluster.v3(1) + "/topics", {"topic_name": "orders"})  # the quickstart's
+    assert status in (201, 400), body  # made here when this test runs alone
+    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    [block] = [b for b in blocks if "producer_id=$PID" in b]
+    for node in (1, 2, 3):
+        block = block.replace(f"localhost:808{node}", cluster.url(node).removeprefix("http://"))
+    produce_line = block[block.index("curl -X POST -H"):block.index("# the same request again")]
+    again = block + produce_line  # the retry the comment describes, with the same sequence
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", again], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    first, retried = [json.loads(line) for line in ran.stdout.replace("}{", "}\n{").splitlines()]
+    offsets = [(o["partition"], o["offset"], o["error_code"]) for o in first["offsets"]]
+    assert len(offsets) == 2 and all(code is None for _, _, code in offsets), first
+    assert retried == first, "the retry was written again"
 
 
 def test_a_broker_reports_the_settings_it_runs_with(cluster):

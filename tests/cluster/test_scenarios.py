@@ -9,8 +9,11 @@ root); without them they are skipped with the reason.
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -96,13 +99,17 @@ def test_scenario_cli_lists_runs_and_reports(tmp_path):
     custom.write_text('name = "mine"\ndescription = "one kill"\n[workload]\nduration = 6\n'
                       'recovery = 3\n[[faults]]\nat = 2\nfault = "kill"\ntarget = "random"\n'
                       'duration = 3\n[expect]\nchecks = { liveness = "any" }\n')
-    ran = subprocess.run([sys.executable, "-m", "kraft", "scenario", "run", str(custom),
-                          "--report", str(tmp_path / "rep")], capture_output=True, text=True,
-                         timeout=240)
+    # without --report: a new directory under $TMPDIR, said before the run and kept after it
+    ran = subprocess.run([sys.executable, "-m", "kraft", "scenario", "run", str(custom)], capture_output=True,
+                         text=True, timeout=240, env={**os.environ, "TMPDIR": str(tmp_path)})
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
-    report = json.loads((tmp_path / "rep" / "mine.json").read_text())
+    said = re.search(r"^reports go to (\S+) ", ran.stdout, flags=re.M)
+    assert said, ran.stdout[:2000]
+    reports = Path(said.group(1))
+    assert reports.parent == tmp_path and reports.name.startswith("kraft-scenarios-"), reports
+    report = json.loads((reports / "mine.json").read_text())
     assert report["passed"] and report["facts"]["faults"] == 1
-    page = (tmp_path / "rep" / "mine.html").read_text()
+    page = (reports / "mine.html").read_text()
     assert "<svg" in page and "lost_writes" in page
     bad = subprocess.run([sys.executable, "-m", "kraft", "scenario", "run", "no-such"],
                          capture_output=True, text=True, timeout=60)

@@ -397,3 +397,49 @@ def test_a_loopback_host_bound_to_every_address_without_authentication_refuses_t
     config = load_cluster_config(write(tmp_path, node(1, extra='bind_host = "0.0.0.0"') + node(2) + node(3)))
     problem = config.exposure_problem(1)
     assert problem is not None and "bind_host: 0.0.0.0" in problem
+
+
+def _typo(name: str) -> str:
+    """The name with its middle character dropped (a short one's last doubled), as a
+    hurried hand types it."""
+    if len(name) < 4:
+        return name + name[-1]
+    middle = len(name) // 2
+    return name[:middle] + name[middle + 1:]
+
+
+def _every_key() -> list[tuple[str, str, str]]:
+    """(where the key goes, the key, the path the error names) for every key cluster.toml
+    may hold: its sections, each section's keys, [[nodes]] and [[security.users]] keys."""
+    from kraft.config.cluster import (BootstrapUser, ClusterConfig, ClusterSection, GroupSettings, HttpSettings,
+                                      NodeConfig, SecuritySettings, StorageSettings, Timeouts)
+    from kraft.config.transaction_settings import KAFKA_NAMES
+
+    def names(model) -> list[str]:
+        return [f.alias or name for name, f in model.model_fields.items()]
+    keys = [("top", name, "") for name in names(ClusterConfig) if name != "nodes"]
+    for section, model in (("cluster", ClusterSection), ("timeouts", Timeouts), ("groups", GroupSettings),
+                           ("storage", StorageSettings), ("http", HttpSettings), ("security", SecuritySettings)):
+        keys += [(section, name, f"{section}.") for name in names(model) if name != "users"]
+    keys += [("transactions", name, "transactions.") for name in KAFKA_NAMES.values()]
+    keys += [("topic_defaults", name, "topic_defaults.") for name in TOPIC_CONFIGS]
+    keys += [("nodes", name, "nodes[1].") for name in names(NodeConfig)]
+    keys += [("users", name, "security.users[0].") for name in names(BootstrapUser)]
+    return keys
+
+
+@pytest.mark.parametrize("where,key,path", _every_key(), ids=lambda v: v if isinstance(v, str) else None)
+def test_every_misspelt_key_gets_a_suggestion(tmp_path, where, key, path):
+    typo = _typo(key)
+    quoted = f'"{typo}"' if "." in typo else typo
+    if where == "top":
+        text = f"[{typo}]\n" + THREE_NODES
+    elif where == "nodes":
+        text = node(1) + node(2, extra=f"{quoted} = 1") + node(3)
+    elif where == "users":
+        text = f'[security]\nsuper_users = ["a"]\n[[security.users]]\n{quoted} = "x"\n' + THREE_NODES
+    else:
+        text = f"[{where}]\n{quoted} = 1\n" + THREE_NODES
+    error = load_error(tmp_path, text)
+    assert error.startswith(path + quoted + ": unknown"), error
+    assert error.endswith(f'(did you mean "{key}"?)'), error

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kraft.groups.consumer_instance import ConsumerInstance, InstanceConfig
-from kraft.groups.group_events import GroupError, GroupState
+from kraft.groups.group_events import GroupError, GroupState, Leave
 from kraft.groups.rest_instance_group import RestInstanceGroup
 from kraft.groups.topic_pattern import PatternTooSlow, TopicPattern
 from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record, parse_key, tombstone_record
@@ -67,18 +67,20 @@ def test_positions_survive_for_kept_partitions_only():
     assert set(a.positions) == set(a.assignment) and len(a.positions) == 3
 
 
-def test_a_silent_member_loses_its_partitions_after_the_session_timeout():
+def test_the_proxy_heartbeats_for_a_silent_member_so_it_keeps_its_partitions():
     g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a", session_ms=2000)
     b = subscribed(g, "b", now=0, session_ms=2000)
-    for now in range(500, 2500, 500):  # only b's client keeps calling
-        g.touch(b, now)
+    owned = set(a.assignment)
+    for now in range(250, 120_000, 250):  # only b's client keeps calling, for 60 sessions
+        if now % 1000 == 0:
+            g.touch(b, now)
         g.tick(now)
-    assert a.member_id is None and a.assignment == ()
-    assert set(b.assignment) == {("orders", p) for p in range(6)}
+    assert a.member_id is not None and set(a.assignment) == owned and a.generation == b.generation == 2
+    assert_partitioned(shares(a, b))
 
 
-def test_rebalances_started_by_others_do_not_keep_a_silent_member_alive():
+def test_rebalances_started_by_others_keep_a_silent_member_in():
     g = RestInstanceGroup("g", PARTITIONS, "x.")
     silent = subscribed(g, "silent", session_ms=10_000)
     live = subscribed(g, "live", session_ms=10_000)
@@ -87,17 +89,21 @@ def test_rebalances_started_by_others_do_not_keep_a_silent_member_alive():
         churn = subscribed(g, f"churn{n}", now=now, session_ms=10_000)
         g.remove(churn.instance_id, now + 1)
         g.tick(now + 2)
-    assert silent.member_id is None and silent.assignment == ()
-    assert set(live.assignment) == {("orders", p) for p in range(6)}
+    assert silent.member_id is not None
+    assert_partitioned(shares(silent, live))
 
 
-def test_a_member_that_lost_its_membership_rejoins_on_its_next_request():
+def expel(g: RestInstanceGroup, instance: ConsumerInstance, now: int) -> None:
+    """The coordinator drops the instance's member (as a session that did expire would)."""
+    g._feed([Leave(instance.member_id, now)], now)
+
+
+def test_a_member_that_lost_its_membership_rejoins_on_its_next_records_request():
     g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a", session_ms=1000)
     b = subscribed(g, "b", session_ms=1000)
-    g.touch(b, 900)
-    g.tick(1100)
-    assert a.member_id is None
+    expel(g, a, 1100)
+    assert a.member_id is None and a.assignment == ()
     assert g.touch(a, 1200) is None and a.member_id is None  # a commit or seek does not rejoin
     assert g.touch(a, 1300, rejoin=True) is None  # a records call does
     assert a.member_id is not None
@@ -108,8 +114,7 @@ def test_a_stale_member_may_not_commit_and_a_live_one_may():
     g = RestInstanceGroup("g", PARTITIONS, "x.")
     a = subscribed(g, "a", session_ms=1000)
     b = subscribed(g, "b", session_ms=1000)
-    g.touch(b, 900)
-    g.tick(1100)
+    expel(g, a, 1100)
     error = g.commit_error(a)
     assert error is not None and error[0] is GroupError.UNKNOWN_MEMBER_ID
     assert g.commit_error(b) is None
@@ -222,3 +227,21 @@ def test_a_commit_for_a_deleted_topic_keeps_its_topic_id_so_a_new_topic_of_that_
     assert cache.get("g", "t", 0).topic_id == "old-id"
     legacy = replayed([Record(commit_record("g", "t", 0, 5, "", 1).key, b'{"offset": 3}')])
     assert legacy.get("g", "t", 0) == CommittedOffset(3, "", 0, 0, "")
+
+
+def test_a_named_topic_deleted_under_an_instance_is_known_and_one_to_come_is_not():
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
+    a = subscribed(g, "a", topics=("orders", "later"))
+    assert a.deleted_topics(PARTITIONS) == []
+    g.topics_changed({"audit": 2}, 100)  # orders deleted; later never existed
+    assert a.deleted_topics({"audit"}) == ["orders"] and a.assignment == ()
+    g.topics_changed({"audit": 2, "later": 1, "orders": 6}, 200)  # both there now
+    assert a.deleted_topics({"audit", "later", "orders"}) == []
+    g.topics_changed({"audit": 2}, 300)
+    assert a.deleted_topics({"audit"}) == ["later", "orders"]
+    g.unsubscribe(a, 400)
+    assert a.deleted_topics({"audit"}) == []  # it names nothing now
+    manual = make(g, "m")
+    manual.manual = (("audit", 0),)
+    manual.note_existing({"audit"})
+    assert manual.deleted_topics(set()) == ["audit"]

@@ -1,0 +1,138 @@
+"""TLS certificates as a new user makes them, used by a real node serving https and
+checked as curl and Kafka clients check them (the CA, and the address dialled against
+the certificate's names): `kraft certs` run as a command, and the README's openssl recipe
+run from the README's own text."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kraft.security.certificates import certificate_names
+from kraft.server.local_cluster import LocalCluster, http_json, security_toml
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
+
+KRAFT = [sys.executable, "-m", "kraft"]
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:admin-password").decode()}
+V2_JSON = "application/vnd.kafka.json.v2+json"
+TLS_FILES = {"tls_cert": "certs/node.pem", "tls_key": "certs/node.key", "tls_ca": "certs/ca.pem"}
+
+
+def tls_cluster(tmp_path: Path, **security) -> LocalCluster:
+    toml = security_toml({"admin": "admin-password"}, **TLS_FILES, **security)
+    # one node: topics get one replica, as the bundled file's three fit its three nodes
+    return LocalCluster(1, base_dir=tmp_path, extra_toml=toml, headers=ADMIN, topic_defaults={"replication.factor": 1})
+
+
+def trusting(ca: Path, client: tuple[Path, Path] | None = None) -> ssl.SSLContext:
+    """A client that checks the node against the CA and the address it dials."""
+    context = ssl.create_default_context(cafile=str(ca))
+    if client is not None:
+        context.load_cert_chain(*map(str, client))
+    return context
+
+
+def readme_block(containing: str) -> str:
+    """The README's shell block that holds `containing`."""
+    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    found = [b for b in blocks if containing in b]
+    assert len(found) == 1, f"the README has {len(found)} shell blocks with {containing!r}"
+    return found[0]
+
+
+def test_kraft_certs_makes_a_ca_node_and_client_certificates_a_cluster_serves(tmp_path):
+    cluster = tls_cluster(tmp_path, tls_client_auth="requested")
+    host = cluster.config.node(1).host
+    made = subprocess.run(KRAFT + ["certs", "-c", str(cluster.config_path), "--user", "alice"],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    certs = tmp_path / "certs"
+    assert f"node certificate: {certs / 'node.pem'} and key {certs / 'node.key'}, for 127.0.0.1, {host}, " \
+           "localhost" in made.stdout, made.stdout
+    for key in ("ca.key", "node.key", "alice.key"):
+        assert (certs / key).stat().st_mode & 0o077 == 0, f"{key} is readable by others"
+    again = subprocess.run(KRAFT + ["certs", "-c", str(cluster.config_path), "--node", "1"], capture_output=True,
+                           text=True, timeout=60)
+    assert again.returncode == 0 and "(kept;" in again.stdout, again.stdout  # the same CA signs again
+    own = certificate_names((certs / "node-1.pem").read_bytes())  # a certificate for node 1's machine only
+    assert own == ("kraft-node", ["127.0.0.1", host, "localhost"]), own
+    with cluster:
+        cluster.tls = trusting(certs / "ca.pem")
+        cluster.start().wait_ready(timeout_s=60)
+        status, body = http_json("GET", cluster.url(1) + "/v3/clusters", headers=ADMIN, context=cluster.tls)
+        assert status == 200 and body["data"][0]["cluster_id"] == cluster.cluster_id, body
+        # alice's certificate names her: she is known (no 401) and has no ACL to write (403)
+        alice = trusting(certs / "ca.pem", (certs / "alice.pem", certs / "alice.key"))
+        status, body = http_json("POST", cluster.url(1) + "/topics/certs-t", {"records": [{"value": 1}]},
+                                 headers={"Content-Type": V2_JSON}, context=alice)
+        assert status == 403 and "User:alice" in body["message"], (status, body)
+        status, _ = http_json("GET", cluster.url(1) + "/v3/clusters", context=cluster.tls)
+        assert status == 401  # the same request without her certificate
+        run_the_readme_security_example(cluster, tmp_path)
+        bench_over_tls(cluster, certs / "ca.pem")
+
+
+def bench_over_tls(cluster: LocalCluster, ca: Path) -> None:
+    """kraft bench takes KRAFT_USER/KRAFT_PASSWORD and KRAFT_CA like the other commands,
+    and without credentials says which to set."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KRAFT_USER", "KRAFT_PASSWORD")}
+    env["KRAFT_CA"] = str(ca)
+    bench = KRAFT + ["bench", "produce", "orders-eu", "--bootstrap", cluster.url(1), "--records", "50"]
+    refused = subprocess.run(bench, capture_output=True, text=True, timeout=60, env=env)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
+    assert "set KRAFT_USER and KRAFT_PASSWORD" in refused.stderr, refused.stderr
+    admin = {**env, "KRAFT_USER": "admin", "KRAFT_PASSWORD": "admin-password"}
+    ran = subprocess.run(bench + ["--json"], capture_output=True, text=True, timeout=60, env=admin)
+    assert ran.returncode == 0, ran.stderr
+    summary = json.loads(ran.stdout.strip().splitlines()[-1])["produce"]
+    assert summary["records"] == 50 and summary["errors"] == {}, summary
+
+
+def run_the_readme_security_example(cluster: LocalCluster, folder: Path) -> None:
+    """The README's steps after the certificates, as written, against this cluster's
+    address and admin password instead of the bundled ones: alice gets WRITE on orders-*,
+    an admin creates the topic, her produce over https and her SASL_SSL kcat work."""
+    node = cluster.config.node(1)
+    steps = readme_block("KRAFT_NEW_PASSWORD=alice-secret")
+    for bundled, here in (("./dev ", f"{sys.executable} -m kraft "), ("change-me-please", "admin-password"),
+                          ("localhost:8081", f"{node.host}:{node.http_port}"),
+                          ("localhost:19092", f"{node.host}:{node.kafka_port}")):
+        assert bundled in steps
+        steps = steps.replace(bundled, here)
+    missing = [tool for tool in ("curl", "kcat") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"the README's example needs {' and '.join(missing)}")
+    env = {k: v for k, v in os.environ.items() if k not in ("KRAFT_USER", "KRAFT_PASSWORD")}
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", steps], cwd=folder, capture_output=True, text=True,
+                         timeout=90, env=env)
+    assert ran.returncode == 0, (ran.stdout, ran.stderr)
+    assert '"offsets":[{"partition":0,"offset":0,"error_code":null' in ran.stdout, ran.stdout
+    assert 'topic "orders-eu" with 3 partitions' in ran.stdout, ran.stdout  # kcat -L, as alice
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_the_readme_openssl_recipe_makes_certificates_a_node_serves(tmp_path):
+    cluster = tls_cluster(tmp_path)
+    host = cluster.config.node(1).host
+    recipe = readme_block("openssl req -x509")
+    assert "IP:127.0.0.1," in recipe
+    # as written, for this test's node address in place of the bundled cluster's 127.0.0.1
+    made = subprocess.run(["bash", "-euo", "pipefail", "-c", recipe.replace("IP:127.0.0.1,", f"IP:{host},")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    with cluster:
+        cluster.tls = trusting(tmp_path / "certs" / "ca.pem")
+        cluster.start().wait_ready(timeout_s=60)
+        status, body = http_json("GET", cluster.url(1) + "/v3/clusters", headers=ADMIN, context=cluster.tls)
+        assert status == 200 and body["data"][0]["cluster_id"] == cluster.cluster_id, body
