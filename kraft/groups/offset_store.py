@@ -41,6 +41,7 @@ class CommittedOffset:
     # The topic's id when committed: a commit for a deleted topic must not apply to a new
     # topic of the same name (Kafka deletes such offsets; here they simply stop matching).
     topic_id: str = ""
+    leader_epoch: int = -1  # the consumer's committed leader epoch (KIP-320); -1: none given
 
 
 def offset_key(group: str, topic: str, partition: int) -> bytes:
@@ -48,9 +49,11 @@ def offset_key(group: str, topic: str, partition: int) -> bytes:
 
 
 def commit_record(group: str, topic: str, partition: int, offset: int, metadata: str,
-                  now_ms: int, topic_id: str = "") -> Record:
-    value = orjson.dumps({"offset": offset, "metadata": metadata, "commit_timestamp": now_ms,
-                          "topic_id": topic_id})
+                  now_ms: int, topic_id: str = "", leader_epoch: int = -1) -> Record:
+    fields = {"offset": offset, "metadata": metadata, "commit_timestamp": now_ms, "topic_id": topic_id}
+    if leader_epoch >= 0:
+        fields["leader_epoch"] = leader_epoch
+    value = orjson.dumps(fields)
     return Record(offset_key(group, topic, partition), value, (), now_ms)
 
 
@@ -78,7 +81,8 @@ def parse_value(value: bytes, log_offset: int) -> CommittedOffset | None:
     try:
         obj = orjson.loads(value)
         return CommittedOffset(int(obj["offset"]), str(obj.get("metadata", "")),
-                               int(obj.get("commit_timestamp", 0)), log_offset, str(obj.get("topic_id", "")))
+                               int(obj.get("commit_timestamp", 0)), log_offset, str(obj.get("topic_id", "")),
+                               int(obj.get("leader_epoch", -1)))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
 
@@ -189,7 +193,7 @@ class OffsetCache:
         self._settle(write)
         for i, (key, placeholder) in enumerate(write.offsets.items()):
             placed = CommittedOffset(placeholder.offset, placeholder.metadata, placeholder.commit_timestamp_ms,
-                                     base_offset + i, placeholder.topic_id)
+                                     base_offset + i, placeholder.topic_id, placeholder.leader_epoch)
             if write.outcome is None:
                 if self._pending_entry(write.producer_id, write.group, key) is placeholder:
                     self._set_pending(write.producer_id, write.group, key, placed)

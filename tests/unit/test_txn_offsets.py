@@ -240,3 +240,10 @@ def test_a_transactional_commit_is_fenced_by_member_and_generation_but_not_by_a_
     g.handle(Sync(member, 1, 10))
     assert g.handle(CommitCheck(member, 1, transactional=True)) == [CommitOk(member, 1)]
     assert ClassicGroup("empty").handle(CommitCheck("", -1, transactional=True)) == [CommitOk("", -1)]
+
+
+def test_a_committed_leader_epoch_survives_the_offsets_topic():
+    from kraft.groups.offset_store import commit_record, parse_value
+    kept = parse_value(commit_record("g", "t", 0, 42, "m", 1000, "id", leader_epoch=7).value, 5)
+    assert (kept.offset, kept.leader_epoch, kept.log_offset) == (42, 7, 5)
+    assert parse_value(commit_record("g", "t", 0, 42, "m", 1000).value, 6).leader_epoch == -1  # none given
