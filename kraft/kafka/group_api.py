@@ -39,6 +39,7 @@ CONSUMER_PROTOCOL = "consumer"
 TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED = 29, 30
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 LOCATE_WAIT_S = 5.0
+MEMBER_EPOCH_COMMIT_SINCE = 9  # OffsetCommit v9: the version KIP-848 members commit with
 
 
 def now_ms() -> int:
@@ -247,7 +248,18 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
         return every(code)
     generation = int(request.generation_id_or_member_epoch)
     member_commit = generation >= 0 or bool(request.member_id)
-    if member_commit:  # a group member's commit: its generation must be current
+    try:
+        consumer_group = node.groups.consumer_group(request.group_id)
+    except KraftError as exc:
+        return every(error_codes.code_of(exc))
+    if consumer_group is not None and (member_commit or not consumer_group.empty):
+        # a KIP-848 group: the member's epoch must be current (Kafka's STALE_MEMBER_EPOCH),
+        # and its commits come with OffsetCommit v9+ (Kafka refuses older versions)
+        if (refused := consumer_group.commit_error(request.member_id, generation)) is not None:
+            return every(refused.error.code)
+        if head.api_version < MEMBER_EPOCH_COMMIT_SINCE:
+            return every(error_codes.UNSUPPORTED_VERSION)
+    elif member_commit:  # a group member's commit: its generation must be current
         group, code = _group_or_code(node, request.group_id)
         if group is None:
             return every(code)
