@@ -119,6 +119,9 @@ class Member:
     assigned: frozenset[TopicPartition] = frozenset()
     pending_revocation: frozenset[TopicPartition] = frozenset()
     left_static: bool = False  # left with epoch -2: kept for its instance's return
+    # The partitions last sent to it: its reports of what it owns count only once they
+    # match them (before, it may still be applying an earlier assignment).
+    last_sent: frozenset[TopicPartition] = frozenset()
     last_seen_ms: int = 0
     revoke_by_ms: int = 0  # set while partitions wait for its revocation
 
@@ -205,10 +208,16 @@ class ConsumerGroup:
         self._follow_topics(topics)
         if self.group_epoch > self.assignment_epoch:
             self._compute_target(topics)
-        self._reconcile(member, hb.owned, hb.now_ms)
+        # A report that does not match the last assignment sent may predate the member's
+        # applying it (it may yet take partitions it was sent): it is taken as owning
+        # everything still, as an absent report is.
+        owned = hb.owned if hb.owned is not None and hb.owned == member.last_sent else None
+        self._reconcile(member, owned, hb.now_ms)
         full = hb.member_epoch == 0 or (hb.rebalance_timeout_ms != -1 and hb.topic_names is not None
                                         and hb.owned is not None)
         sent = member.assigned if full or joined or member.assigned != before else None
+        if sent is not None:
+            member.last_sent = sent
         return Answer(member.member_id, member.epoch, self.config.heartbeat_interval_ms, sent)
 
     def _check_request(self, hb: Heartbeat) -> Refusal | None:
@@ -304,7 +313,7 @@ class ConsumerGroup:
         """A known member joins again (epoch 0) after losing its partitions (fenced, or its
         answer lost): it owns nothing now, so nothing waits for its revocation; it
         reconciles to the current target from scratch."""
-        member.assigned = member.pending_revocation = frozenset()
+        member.assigned = member.pending_revocation = member.last_sent = frozenset()
         member.epoch, member.previous_epoch = 0, -1
         member.state, member.revoke_by_ms = MemberState.STABLE, 0
 
@@ -443,7 +452,7 @@ def _member_record(m: Member) -> dict:
             "topic_regex": m.topic_regex, "assignor": m.assignor, "rebalance_timeout_ms": m.rebalance_timeout_ms,
             "epoch": m.epoch, "previous_epoch": m.previous_epoch, "state": m.state.value,
             "assigned": sorted(m.assigned), "pending_revocation": sorted(m.pending_revocation),
-            "left_static": m.left_static}
+            "left_static": m.left_static, "last_sent": sorted(m.last_sent)}
 
 
 def _member_from(f: dict) -> Member:
@@ -455,4 +464,5 @@ def _member_from(f: dict) -> Member:
                   state=MemberState(f.get("state", MemberState.STABLE.value)),
                   assigned=_partitions(f.get("assigned", ())),
                   pending_revocation=_partitions(f.get("pending_revocation", ())),
-                  left_static=bool(f.get("left_static", False)))
+                  left_static=bool(f.get("left_static", False)),
+                  last_sent=_partitions(f.get("last_sent", f.get("assigned", ()))))

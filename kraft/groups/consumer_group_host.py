@@ -41,44 +41,50 @@ class ConsumerGroupHost:
         self._write = write
         self._now_ms = now_ms
         self._wall_ms = wall_ms
-        self._groups: dict[str, ConsumerGroup] = {}
+        # group id -> (the offsets partition's cache it was loaded from, the group): a group
+        # of an earlier term of this node's leadership is never used again
+        self._groups: dict[str, tuple[OffsetCache, ConsumerGroup]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def get(self, group_id: str) -> ConsumerGroup | None:
-        """The group, loading it from its record on first use; None when there is none."""
-        group = self._groups.get(group_id)
-        if group is None:
-            record = self._cache_of(group_id).consumer_groups.get(group_id)
-            if record is not None:
-                group = ConsumerGroup.from_record(group_id, record, self._config(), new_member_id, self._now_ms())
-                self._groups[group_id] = group
+        """The group, loaded from its record on first use; None when there is none.
+        Raises NotCoordinator when its offsets partition is not loaded here."""
+        cache = self._cache_of(group_id)
+        entry = self._groups.get(group_id)
+        if entry is not None and entry[0] is cache:
+            return entry[1]
+        self._groups.pop(group_id, None)
+        record = cache.consumer_groups.get(group_id)
+        if record is None:
+            return None
+        group = ConsumerGroup.from_record(group_id, record, self._config(), new_member_id, self._now_ms())
+        self._groups[group_id] = (cache, group)
         return group
 
     async def heartbeat(self, group_id: str, hb: Heartbeat, topics: Mapping[str, int]) -> Answer | Refusal | None:
         """None: there is no such group and the heartbeat does not create one (epoch != 0)."""
         async with self._locks.setdefault(group_id, asyncio.Lock()):
+            cache = self._cache_of(group_id)
             group = self.get(group_id)
-            created = group is None
             if group is None:
                 if hb.member_epoch != 0:
                     return None
                 group = ConsumerGroup(group_id, self._config(), new_member_id)
             before = group.to_record()
             answer = group.heartbeat(hb, topics)
-            if created and group.empty:
+            if group_id not in cache.consumer_groups and group.empty:
                 return answer  # refused: no group came of it
-            if created:
-                self._groups[group_id] = group
-            await self._persist(group, before)
+            self._groups[group_id] = (cache, group)
+            await self._persist(cache, group, before)
             return answer
 
     async def tick(self, topics: Mapping[str, int]) -> None:
         """Expire members and follow topic changes; groups busy with a heartbeat wait
         for the next tick."""
         now = self._now_ms()
-        for group_id, group in list(self._groups.items()):
+        for group_id, (cache, group) in list(self._groups.items()):
             lock = self._locks.setdefault(group_id, asyncio.Lock())
-            if lock.locked():
+            if lock.locked() or self._groups.get(group_id, (None, None))[1] is not group:
                 continue
             async with lock:
                 before = group.to_record()
@@ -86,11 +92,13 @@ class ConsumerGroupHost:
                     log.info("consumer group %s: member %s removed (%s)", group_id, member_id, why)
                 group.topics_changed(topics)
                 try:
-                    await self._persist(group, before)
-                except Exception:  # the coordinator is moving: the next one expires them again
-                    log.warning("consumer group %s: could not write its change; retried next tick", group_id)
+                    await self._persist(cache, group, before)
+                except Exception:  # the coordinator is moving, or the next tick retries
+                    log.warning("consumer group %s: could not write its change", group_id)
 
-    async def _persist(self, group: ConsumerGroup, before: dict) -> None:
+    async def _persist(self, cache: OffsetCache, group: ConsumerGroup, before: dict) -> None:
+        """Write the group if the call changed it. A failed write forgets it here: the
+        next use loads it from its last record, which is what `before` was."""
         after = group.to_record()
         if after == before:
             return
@@ -98,24 +106,21 @@ class ConsumerGroupHost:
         try:
             await self._write(group.group_id, encode_batch([group_record(group.group_id, after, now)], 0, -1), now)
         except BaseException:
-            restored = ConsumerGroup.from_record(group.group_id, before, self._config(), new_member_id, self._now_ms())
-            self._groups[group.group_id] = restored
-            if restored.empty and group.group_id not in self._cache_of(group.group_id).consumer_groups:
-                del self._groups[group.group_id]  # it never existed
+            if self._groups.get(group.group_id, (None, None))[1] is group:
+                del self._groups[group.group_id]
             raise
-        self._cache_of(group.group_id).consumer_groups[group.group_id] = after
+        cache.consumer_groups[group.group_id] = after
 
     async def delete(self, group_id: str) -> None:
         """A tombstone for the group (it has no members): it is gone here and after a load."""
         async with self._locks.setdefault(group_id, asyncio.Lock()):
             cache = self._cache_of(group_id)
-            if group_id not in cache.consumer_groups and group_id not in self._groups:
+            if group_id not in cache.consumer_groups:
                 return
             now = self._wall_ms()
             await self._write(group_id, encode_batch([group_record(group_id, None, now)], 0, -1), now)
             cache.consumer_groups.pop(group_id, None)
             self._groups.pop(group_id, None)
-            self._locks.pop(group_id, None)
 
     def unload(self, belongs: Callable[[str], bool]) -> None:
         """Drop the groups of an offsets partition this node no longer leads."""

@@ -104,12 +104,23 @@ class Member:
             if msg.error():
                 self.errors.append(str(msg.error()))
                 continue
+            consumed.append(msg.value().decode())
+            self._commit(msg)
+
+    def _commit(self, msg) -> None:
+        """A commit racing an epoch bump gets STALE_MEMBER_EPOCH (as from Kafka): retried
+        until the client has its new epoch. The partition cannot move meanwhile: its
+        revocation waits for this thread's next poll."""
+        for _ in range(50):
             try:
                 self.consumer.commit(message=msg, asynchronous=False)
-            except confluent_kafka.KafkaException as exc:  # not counted: it will be read again
-                self.errors.append(str(exc))
-                continue
-            consumed.append(msg.value().decode())
+                return
+            except confluent_kafka.KafkaException as exc:
+                if exc.args[0].code() != confluent_kafka.KafkaError.STALE_MEMBER_EPOCH:
+                    self.errors.append(str(exc))
+                    return
+                time.sleep(0.05)
+        self.errors.append(f"commit of {msg.partition()}/{msg.offset()} still stale after 50 tries")
 
     def close(self) -> None:
         self._stop.set()
@@ -258,6 +269,7 @@ def test_the_wire_answers_kafkas_errors(cluster):
     from kio.schema.join_group.v9.request import JoinGroupRequestProtocol, JoinGroupRequest
     from kio.schema.offset_commit.v9.request import OffsetCommitRequest, OffsetCommitRequestPartition, \
         OffsetCommitRequestTopic
+    from kio.schema.delete_groups.v2.request import DeleteGroupsRequest
     from kio.schema.describe_groups.v5.request import DescribeGroupsRequest as DescribeGroupsRequestV5
     from kio.schema.describe_groups.v6.request import DescribeGroupsRequest as DescribeGroupsRequestV6
     from kio.schema.list_groups.v5.request import ListGroupsRequest
@@ -299,6 +311,12 @@ def test_the_wire_answers_kafkas_errors(cluster):
         left = heartbeat(s, group, member, -1)
         assert code(left) == 0 and left.member_epoch == -1
         assert code(heartbeat(s, group, member, epoch)) == 25  # gone
+        empty = wire_call(s, ConsumerGroupDescribeRequest(group_ids=(group,), include_authorized_operations=False))
+        assert (code(empty.groups[0]), empty.groups[0].group_state) == (0, "Empty"), empty
+        deleted = wire_call(s, DeleteGroupsRequest(groups_names=(group,)))
+        assert int(deleted.results[0].error_code.value) == 0
+        gone = wire_call(s, ConsumerGroupDescribeRequest(group_ids=(group,), include_authorized_operations=False))
+        assert code(gone.groups[0]) == 69
 
     # a classic group with a member: a consumer-protocol member is refused
     classic = "kip848-wire-classic"
@@ -355,3 +373,31 @@ def test_the_group_carries_on_when_its_coordinator_is_killed(cluster):
     finally:
         for m in members:
             m.close()
+
+
+@pytest.mark.soak
+def test_churning_members_under_steady_production_consume_every_record_once():
+    """Soak: for about a minute members leave and new ones join every few seconds while
+    a producer writes; every record is consumed exactly once and no partition is ever
+    given to a member while another owns it."""
+    with LocalCluster(nodes=3, groups={"group.consumer.session.timeout.ms": SESSION_MS,
+                                       "group.consumer.heartbeat.interval.ms": HEARTBEAT_MS}) as c:
+        c.start().wait_ready(timeout_s=60)
+        topic, group = "kip848-churn", "kip848-churn-g"
+        create_topic(c, topic, PARTITIONS)
+        owners, consumed, produced = Owners(), [], []
+        members = [Member(c, group, f"s{i}", topic, owners, consumed) for i in range(3)]
+        try:
+            for round_ in range(15):
+                batch = [f"r{round_}-{i}" for i in range(100)]
+                produce(c, topic, batch)
+                produced.extend(batch)
+                members.pop(0).close()
+                members.append(Member(c, group, f"s{round_ + 3}", topic, owners, consumed))
+                time.sleep(3)
+            wait_for("every record", lambda: len(set(consumed)) >= len(produced), timeout_s=60)
+            assert sorted(consumed) == sorted(produced)
+            assert owners.violations == []
+        finally:
+            for m in members:
+                m.close()

@@ -252,3 +252,26 @@ def test_members_joining_and_leaving_in_turn_never_overlap(members):
     group.heartbeat(Heartbeat(leaver.member_id, -1, now), TOPICS)
     now = settle(clients, now)
     assert frozenset().union(*(c.owned for c in clients)) == {("t", p) for p in range(6)}
+
+
+def test_a_report_older_than_the_last_assignment_releases_nothing():
+    """A client still applying its assignment may report what it owned before (librdkafka
+    does while it looks its topics up): that must not free partitions it is about to take."""
+    group = new_group()
+    a = Client(group)
+    first = a.beat(0)
+    assert len(first.assignment) == 6
+    a.owned = frozenset()  # it has not applied the assignment yet, and says so
+    b = Client(group)
+    b.beat(10)
+    a.beat(20)  # the stale report: nothing is released
+    b.beat(30)
+    assert b.owned == frozenset()
+    a.owned = first.assignment  # the first assignment applied at last ...
+    a.beat(40)
+    b.beat(50)
+    assert b.owned == frozenset()
+    a.owned = frozenset(group.members[a.member_id].assigned)  # ... then the revocation
+    a.beat(60)
+    b.beat(70)
+    assert len(b.owned) == 3 and not b.owned & a.owned
