@@ -203,6 +203,29 @@ def test_three_consumers_share_six_partitions_each_record_once_and_a_leaver_hand
             m.close()
 
 
+def test_a_regex_subscription_takes_the_topics_created_later(cluster):
+    """The regex goes to the coordinator, which matches it against the topics as they come."""
+    c, group = cluster, "kip848-regex-g"
+    create_topic(c, "kip848-re-a", 2)
+    create_topic(c, "kip848-other", 2)
+    consumer = confluent_kafka.Consumer({**consumer_conf(c, group, "re"), "topic.metadata.refresh.interval.ms": 1000})
+    try:
+        consumer.subscribe(["^kip848-re-.*"])
+
+        def owned():
+            consumer.poll(0.1)
+            return sorted((tp.topic, tp.partition) for tp in consumer.assignment())
+
+        wait_for("the matching topic", lambda: owned() == [("kip848-re-a", 0), ("kip848-re-a", 1)])
+        create_topic(c, "kip848-re-b", 1)
+        wait_for("the new matching topic",
+                 lambda: owned() == [("kip848-re-a", 0), ("kip848-re-a", 1), ("kip848-re-b", 0)])
+        d = describe(c, group)
+        assert {tp.topic for tp in d.members[0].assignment.topic_partitions} == {"kip848-re-a", "kip848-re-b"}
+    finally:
+        consumer.close()
+
+
 CRASHING_MEMBER = """
 import sys, confluent_kafka
 conf = {"bootstrap.servers": sys.argv[1], "group.id": sys.argv[2], "group.protocol": "consumer",
