@@ -63,9 +63,11 @@ class Owners:
         self.lock = threading.Lock()
         self.owner: dict[int, str] = {}
         self.violations: list[str] = []
+        self.given: list[tuple[str, frozenset[int]]] = []  # every assignment, in order
 
     def assigned(self, name: str, partitions) -> None:
         with self.lock:
+            self.given.append((name, frozenset(tp.partition for tp in partitions)))
             for tp in partitions:
                 holder = self.owner.get(tp.partition)
                 if holder is not None and holder != name:
@@ -224,6 +226,38 @@ def test_a_regex_subscription_takes_the_topics_created_later(cluster):
         assert {tp.topic for tp in d.members[0].assignment.topic_partitions} == {"kip848-re-a", "kip848-re-b"}
     finally:
         consumer.close()
+
+
+def test_a_static_member_that_restarts_gets_its_partitions_back_without_moving_the_others(cluster):
+    """group.instance.id: closing leaves with epoch -2, so the instance's partitions wait
+    for it (up to the session timeout); restarted, it gets them back and the other member
+    sees no revocation."""
+    c, topic, group = cluster, "kip848-static", "kip848-static-g"
+    create_topic(c, topic, PARTITIONS)
+    owners, consumed = Owners(), []
+    other = Member(c, group, "other", topic, owners, consumed)
+    static = confluent_kafka.Consumer({**consumer_conf(c, group, "static"), "group.instance.id": "i-1"})
+    try:
+        static.subscribe([topic])
+
+        def owned_by_static():
+            static.poll(0.1)
+            return frozenset(tp.partition for tp in static.assignment())
+
+        first = wait_for("the static member's share", lambda: len(owned_by_static()) == 3 and owned_by_static())
+        wait_for("the other member's share", lambda: len(other.owned) == 3)
+        kept, given_before = other.owned, len(owners.given)
+        static.close()
+        time.sleep(1.0)  # many heartbeats of the other member, well inside the session timeout
+        static = confluent_kafka.Consumer({**consumer_conf(c, group, "static"), "group.instance.id": "i-1"})
+        static.subscribe([topic])
+        assert wait_for("the same partitions back", lambda: owned_by_static() == first and first)
+        assert other.owned == kept and owners.violations == []
+        assert [g for g in owners.given[given_before:] if g[1]] == []  # nothing new for the other member
+        assert len(describe(c, group).members) == 2
+    finally:
+        static.close()
+        other.close()
 
 
 CRASHING_MEMBER = """
