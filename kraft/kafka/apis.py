@@ -38,7 +38,7 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(2, 1, 11, offsets_api.list_offsets),                # ListOffsets (v7: max timestamp; v10: timeout)
     Api(3, 1, 13, metadata_api.handle),                     # Metadata (v13: a top-level error code)
     Api(8, 2, 9, group_api.offset_commit),                  # OffsetCommit (v9: KIP-848 member epochs)
-    Api(9, 1, 7, group_api.offset_fetch),                   # OffsetFetch
+    Api(9, 1, 9, group_api.offset_fetch),                   # OffsetFetch (v8: many groups; v9: member epochs)
     Api(10, 0, 4, group_api.find_coordinator),              # FindCoordinator
     Api(11, 0, 9, group_api.join_group),                    # JoinGroup (v8: reason; v9: skip_assignment)
     Api(12, 0, 4, group_api.heartbeat),                     # Heartbeat

@@ -21,7 +21,7 @@ from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
 from kraft.kafka.entities import millis
 from kraft.kafka.group_api import LOCATE_WAIT_S, _coordinator_error, now_ms
 
-GROUP_ID_NOT_FOUND, TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED = 69, 29, 30
+GROUP_ID_NOT_FOUND, GROUP_AUTHORIZATION_FAILED = 69, 30
 
 
 def _names_by_id(node: BrokerServices) -> dict[uuid.UUID, str]:
@@ -44,13 +44,13 @@ async def heartbeat(node: BrokerServices, head, request) -> dict:
     answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "error_message": None,
                               "member_id": request.member_id or None, "member_epoch": -1,
                               "heartbeat_interval": 0, "assignment": None}
+    if not request.group_id:  # Kafka: the group id can't be empty
+        answer["error_code"], answer["error_message"] = error_codes.INVALID_REQUEST, "the group id is empty"
+        return answer
     if (code := await _coordinator_error(node, request.group_id)) is not None:
         answer["error_code"] = code
         return answer
     names = request.subscribed_topic_names
-    if names is not None and not all(session.allowed(node, "DESCRIBE", "TOPIC", t) for t in names):
-        answer["error_code"] = TOPIC_AUTHORIZATION_FAILED  # as Kafka checks a subscription
-        return answer
     owned = None
     if request.topic_partitions is not None:
         by_id = _names_by_id(node)

@@ -296,27 +296,46 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
 
 
 async def offset_fetch(node: BrokerServices, head, request) -> dict:
-    answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "topics": []}
-    if (code := await _coordinator_error(node, request.group_id, "DESCRIBE")) is not None:
-        answer["error_code"] = code
-        return answer
+    """v0-7: one group; v8+: many groups, each with its own error; v9+: a KIP-848 member
+    names itself and its epoch, checked as for a commit (Kafka's validateOffsetFetch)."""
+    stable = bool(getattr(request, "require_stable", False))
+    if not hasattr(request, "groups"):
+        code, topics = await _fetch_group(node, request.group_id, request.topics, stable)
+        return {"throttle_time": 0, "error_code": code, "topics": topics}
+    groups = []
+    for g in request.groups:
+        code, topics = await _fetch_group(node, g.group_id, g.topics, stable, getattr(g, "member_id", None),
+                                          int(getattr(g, "member_epoch", -1)))
+        groups.append({"group_id": g.group_id, "error_code": code, "topics": topics})
+    return {"throttle_time": 0, "groups": groups}
+
+
+async def _fetch_group(node: BrokerServices, group_id: str, requested, require_stable: bool,
+                       member_id: str | None = None, member_epoch: int = -1) -> tuple[int, list[dict]]:
+    """(the group's error code, its topics' answers) of one group of an OffsetFetch."""
+    if (code := await _coordinator_error(node, group_id, "DESCRIBE")) is not None:
+        return code, []
     try:
-        committed = node.groups.committed_of_group(request.group_id)
+        if member_id is not None or member_epoch >= 0:  # a member asks: a consumer group checks its epoch
+            consumer_group = node.groups.consumer_group(group_id)
+            if consumer_group is not None and (refused := consumer_group.commit_error(member_id or "",
+                                                                                   member_epoch)) is not None:
+                return refused.error.code, []
+        committed = node.groups.committed_of_group(group_id)
         # KIP-447 (v7): a partition whose offset a transaction (or an unacknowledged
         # commit) may still change is answered UNSTABLE_OFFSET_COMMIT, per partition as
         # Kafka does for v7; the consumer retries until it is stable
-        unstable = node.groups.unstable_offsets(request.group_id) if getattr(request, "require_stable", False) \
-            else frozenset()
+        unstable = node.groups.unstable_offsets(group_id) if require_stable else frozenset()
     except KraftError as exc:
-        answer["error_code"] = error_codes.code_of(exc)
-        return answer
-    if request.topics is None:  # every partition the group has committed
+        return error_codes.code_of(exc), []
+    if requested is None:  # every partition the group has committed
         wanted: dict[str, list[int]] = {}
         for topic, partition in sorted(committed):
             if session.allowed(node, "DESCRIBE", "TOPIC", topic):  # others are left out, as in Kafka
                 wanted.setdefault(topic, []).append(partition)
     else:
-        wanted = {t.name: list(t.partition_indexes) for t in request.topics}
+        wanted = {t.name: list(t.partition_indexes) for t in requested}
+    topics = []
     for topic, partitions in wanted.items():
         parts = []
         for p in partitions:
@@ -330,5 +349,5 @@ async def offset_fetch(node: BrokerServices, head, request) -> dict:
             parts.append({"partition_index": p, "committed_offset": c.offset if c else -1,
                           "committed_leader_epoch": -1, "metadata": c.metadata if c else "",
                           "error_code": code})
-        answer["topics"].append({"name": topic, "partitions": parts})
-    return answer
+        topics.append({"name": topic, "partitions": parts})
+    return error_codes.NONE, topics

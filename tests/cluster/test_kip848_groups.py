@@ -330,6 +330,8 @@ def test_the_wire_answers_kafkas_errors(cluster):
     from kio.schema.describe_groups.v5.request import DescribeGroupsRequest as DescribeGroupsRequestV5
     from kio.schema.describe_groups.v6.request import DescribeGroupsRequest as DescribeGroupsRequestV6
     from kio.schema.list_groups.v5.request import ListGroupsRequest
+    from kio.schema.offset_fetch.v9.request import OffsetFetchRequest, OffsetFetchRequestGroup, \
+        OffsetFetchRequestTopics
 
     c, topic, group = cluster, "kip848-wire", "kip848-wire-g"
     create_topic(c, topic, 2)
@@ -353,6 +355,13 @@ def test_the_wire_answers_kafkas_errors(cluster):
         current = OffsetCommitRequest(group_id=group, generation_id_or_member_epoch=epoch, member_id=member,
                                       group_instance_id=None, topics=stale.topics)
         assert int(wire_call(s, current).topics[0].partitions[0].error_code.value) == 0
+        fetch = OffsetFetchRequest(require_stable=True, groups=(OffsetFetchRequestGroup(
+            group_id=group, member_id=member, member_epoch=epoch - 1,
+            topics=(OffsetFetchRequestTopics(name=topic, partition_indexes=(0,)),)),))
+        assert code(wire_call(s, fetch).groups[0]) == 113  # STALE_MEMBER_EPOCH
+        fetched = wire_call(s, OffsetFetchRequest(require_stable=True, groups=(OffsetFetchRequestGroup(
+            group_id=group, member_id=member, member_epoch=epoch, topics=fetch.groups[0].topics),))).groups[0]
+        assert code(fetched) == 0 and fetched.topics[0].partitions[0].committed_offset == 0
         join = JoinGroupRequest(group_id=group, session_timeout=datetime.timedelta(seconds=10),
                                 rebalance_timeout=datetime.timedelta(seconds=10), member_id="",
                                 group_instance_id=None, protocol_type="consumer", reason=None,
