@@ -112,10 +112,12 @@ class ConsumerGroupHost:
         cache.consumer_groups[group.group_id] = after
 
     async def delete(self, group_id: str) -> None:
-        """A tombstone for the group (it has no members): it is gone here and after a load."""
+        """A tombstone for the group, when it has no members (checked under its lock: a
+        member may have joined meanwhile): it is gone here and after a load."""
         async with self._locks.setdefault(group_id, asyncio.Lock()):
             cache = self._cache_of(group_id)
-            if group_id not in cache.consumer_groups:
+            group = self.get(group_id)
+            if group_id not in cache.consumer_groups or (group is not None and not group.empty):
                 return
             now = self._wall_ms()
             await self._write(group_id, encode_batch([group_record(group_id, None, now)], 0, -1), now)

@@ -318,6 +318,13 @@ class GroupCoordinator:
             raise InconsistentGroupProtocol(f"INCONSISTENT_GROUP_PROTOCOL: group {group_id!r} is a consumer group "
                                             "(KIP-848) with members: classic members cannot join it")
 
+    async def release_empty_consumer_group(self, group_id: str) -> None:
+        """A classic member joins: an empty consumer group of that id becomes a classic
+        one (its record is deleted; its offsets stay), as Kafka 4 converts it."""
+        consumer_group = self.consumer_groups.get(group_id)
+        if consumer_group is not None and consumer_group.empty:
+            await self.consumer_groups.delete(group_id)
+
     def _classic_members(self, group_id: str) -> bool:
         rest, clients = self._groups.get(group_id), self._client_groups.get(group_id)
         return bool((rest is not None and rest.instances) or (clients is not None and not clients.empty))

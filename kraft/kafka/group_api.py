@@ -162,6 +162,7 @@ async def join_group(node: BrokerServices, head, request) -> dict:
     session_ms = millis(request.session_timeout)
     rebalance_ms = millis(getattr(request, "rebalance_timeout", request.session_timeout))
     try:
+        await node.groups.release_empty_consumer_group(request.group_id)
         group = node.groups.kafka_client_group(request.group_id)
     except KraftError as exc:
         return _refused_join(answer, error_codes.code_of(exc), head.api_version)

@@ -413,6 +413,43 @@ def _coordinator_socket(c, group: str, topic: str):
     return kafka_socket(c, int(found.node_id)), uuid.uuid4().hex
 
 
+def test_a_group_moves_between_the_classic_and_the_consumer_protocol_keeping_its_offsets(cluster):
+    """Kafka 4's conversions of an empty group: classic consumers commit and leave, a
+    KIP-848 consumer of the same group resumes from their offsets, and after it leaves a
+    classic consumer resumes from its."""
+    c, topic, group = cluster, "kip848-convert", "kip848-convert-g"
+    create_topic(c, topic, 2)
+    admin = AdminClient({"bootstrap.servers": c.bootstrap_servers})
+
+    def consume(protocol: str, count: int) -> list[str]:
+        consumer = confluent_kafka.Consumer({**consumer_conf(c, group, protocol), "group.protocol": protocol})
+        got: list[str] = []
+        try:
+            consumer.subscribe([topic])
+            deadline = time.monotonic() + 30
+            while len(got) < count and time.monotonic() < deadline:
+                msg = consumer.poll(0.1)
+                if msg is not None and not msg.error():
+                    got.append(msg.value().decode())
+                    consumer.commit(message=msg, asynchronous=False)
+            listed = admin.list_consumer_groups().result(15).valid
+            kind = {g.group_id: g.type for g in listed}.get(group)
+            assert kind == (confluent_kafka.ConsumerGroupType.CONSUMER if protocol == "consumer"
+                            else confluent_kafka.ConsumerGroupType.CLASSIC), (protocol, kind)
+        finally:
+            consumer.close()
+        return got
+
+    produce(c, topic, [f"a{i}" for i in range(10)])
+    assert sorted(consume("classic", 10)) == sorted(f"a{i}" for i in range(10))
+    produce(c, topic, [f"b{i}" for i in range(10)])
+    assert sorted(consume("consumer", 10)) == sorted(f"b{i}" for i in range(10))
+    produce(c, topic, [f"c{i}" for i in range(10)])
+    assert sorted(consume("classic", 10)) == sorted(f"c{i}" for i in range(10))
+    emptied = {g.group_id: g.type for g in admin.list_consumer_groups().result(15).valid}
+    assert emptied.get(group) == confluent_kafka.ConsumerGroupType.CLASSIC  # converted, not a stale consumer group
+
+
 def test_the_group_carries_on_when_its_coordinator_is_killed(cluster):
     """kill -9 of the coordinator's node: a new coordinator loads the group from the
     offsets topic; the members keep their ids and partitions and consume what follows.
@@ -467,3 +504,4 @@ def test_churning_members_under_steady_production_consume_every_record_once():
         finally:
             for m in members:
                 m.close()
+
