@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
+from kraft.errors import NotCoordinator
 from kraft.groups.consumer_group import Answer, ConsumerGroup, GroupConfig, Heartbeat, Refusal
 from kraft.groups.consumer_group_record import group_record
 from kraft.groups.offset_store import OffsetCache
@@ -78,13 +79,22 @@ class ConsumerGroupHost:
             await self._persist(cache, group, before)
             return answer
 
-    async def tick(self, topics: Mapping[str, int]) -> None:
-        """Expire members and follow topic changes; groups busy with a heartbeat wait
-        for the next tick."""
+    async def tick(self, topics: Mapping[str, int], group_ids: Iterable[str]) -> None:
+        """Expire members and follow topic changes in every group of the loaded offsets
+        partitions (group_ids), also those no member has heartbeated to since this node
+        loaded them (their members may all have died with the last coordinator); groups
+        busy with a heartbeat wait for the next tick."""
         now = self._now_ms()
-        for group_id, (cache, group) in list(self._groups.items()):
+        for group_id in list(group_ids):
             lock = self._locks.setdefault(group_id, asyncio.Lock())
-            if lock.locked() or self._groups.get(group_id, (None, None))[1] is not group:
+            if lock.locked():
+                continue
+            try:
+                group = self.get(group_id)
+                cache = self._cache_of(group_id)
+            except NotCoordinator:
+                continue  # its partition is no longer led here
+            if group is None:
                 continue
             async with lock:
                 before = group.to_record()

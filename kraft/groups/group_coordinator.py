@@ -141,7 +141,8 @@ class GroupCoordinator:
                 try:
                     self._follow_leadership()
                     self._tick()
-                    await self.consumer_groups.tick(self.topic_counts())
+                    await self.consumer_groups.tick(self.topic_counts(), [
+                        g for loaded in self._loaded.values() for g in loaded.cache.consumer_groups])
                 except Exception:  # a bug or a damaged offsets log must not stop the node
                     log.exception("group coordinator duty failed; retrying")
         finally:

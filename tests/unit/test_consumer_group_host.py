@@ -38,9 +38,10 @@ class Partition:
         return cache
 
 
-def host(partition: Partition, cache: OffsetCache | None = None) -> ConsumerGroupHost:
+def host(partition: Partition, cache: OffsetCache | None = None, clock: list[int] | None = None) -> ConsumerGroupHost:
+    now = clock or [0]
     return ConsumerGroupHost(lambda: GroupConfig(10_000, 1000), lambda g: cache or partition.cache,
-                             partition.write, lambda: 0, lambda: 0)
+                             partition.write, lambda: now[0], lambda: 0)
 
 
 def join(member: str) -> Heartbeat:
@@ -82,3 +83,18 @@ def test_a_refused_join_creates_no_group_and_a_deleted_group_is_gone_after_a_loa
     asyncio.run(h.delete("g"))
     assert h.get("g") is None and host(partition, partition.replayed()).get("g") is None
     assert a.member_epoch > 0
+
+
+def test_members_that_died_with_the_old_coordinator_expire_under_the_new_one():
+    """No member ever heartbeats to the new coordinator: its tick still loads the group
+    and removes them after the session timeout, so the group can empty and be deleted."""
+    partition = Partition()
+    asyncio.run(host(partition).heartbeat("g", join("a"), TOPICS))
+    clock = [1_000]
+    successor = host(partition, partition.replayed(), clock)
+    asyncio.run(successor.tick(TOPICS, ["g"]))
+    assert set(successor.get("g").members) == {"a"}  # its session restarted at the load
+    clock[0] = 1_000 + 10_000
+    asyncio.run(successor.tick(TOPICS, ["g"]))
+    assert successor.get("g").empty
+    assert host(partition, partition.replayed()).get("g").empty  # written
