@@ -604,3 +604,10 @@ def error_from_name(name: str | None, message: str) -> KraftError:
         err.detail = message.partition(": ")[2]
         return err
     return cls(message)
+
+
+class InconsistentGroupProtocol(ConsumerConflict):
+    """A classic member (JoinGroup, a REST instance) for a group of KIP-848 consumers, as
+    Kafka refuses it."""
+
+    kafka_name, kafka_code = "INCONSISTENT_GROUP_PROTOCOL", 23

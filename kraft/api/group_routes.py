@@ -28,7 +28,8 @@ from kraft.broker.lookup import partition_or_404, topic_or_404
 GROUPS = "/v3/clusters/{cluster_id}/consumer-groups"
 GROUP = GROUPS + "/{group}"
 STATES = {"Stable": "STABLE", "Empty": "EMPTY", "PreparingRebalance": "PREPARING_REBALANCE",
-          "CompletingRebalance": "COMPLETING_REBALANCE", "Dead": "DEAD"}
+          "CompletingRebalance": "COMPLETING_REBALANCE", "Dead": "DEAD",
+          "Assigning": "ASSIGNING", "Reconciling": "RECONCILING"}  # the last two: KIP-848 consumer groups
 
 
 def add_routes(app: web.Application) -> None:
@@ -56,7 +57,8 @@ def group_view(request, node: BrokerServices, d: dict) -> dict:
             "metadata": {"self": _self(request, node, g), "resource_name": f"crn:///kafka={node.cluster_id}/group={g}"},
             "cluster_id": node.cluster_id, "consumer_group_id": g, "is_simple": d["is_simple"],
             "partition_assignor": d["partition_assignor"], "state": STATES.get(d["state"], "UNKNOWN"),
-            "type": "CLASSIC", "is_mixed_consumer_group": False,  # kraft's groups are Kafka's classic ones
+            "type": d.get("group_type", "classic").upper(),  # CLASSIC, or CONSUMER (KIP-848)
+            "is_mixed_consumer_group": False,  # classic members never join a consumer group here
             "generation_id": d["generation"],  # ext
             "coordinator": {"related": f"{base_url(request)}/v3/clusters/{node.cluster_id}/brokers/{d['coordinator_id']}"},
             "consumers": {"related": _self(request, node, g, "consumers")},

@@ -100,6 +100,13 @@ class Timeouts(_Table):
         return self
 
 
+def _server_assignors(value: str) -> str:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names or any(n not in ("uniform", "range") for n in names):
+        raise _invalid("", f'the server assignors are a comma-separated list of "uniform" and "range", got {value!r}')
+    return value
+
+
 class GroupSettings(_Table):
     """Consumer groups and REST consumer instances (Kafka and REST Proxy names)."""
 
@@ -109,6 +116,26 @@ class GroupSettings(_Table):
         3, alias="offsets.topic.replication.factor")
     session_timeout_ms: Annotated[int, Field(strict=True, ge=1000)] = Field(45_000, alias="session.timeout.ms")
     consumer_instance_timeout_ms: PositiveMs = Field(300_000, alias="consumer.instance.timeout.ms")
+    # KIP-848 consumer groups (ConsumerGroupHeartbeat), under Kafka's broker names
+    consumer_session_timeout_ms: Annotated[int, Field(strict=True, ge=1000)] = Field(
+        45_000, alias="group.consumer.session.timeout.ms")
+    consumer_heartbeat_interval_ms: Annotated[int, Field(strict=True, ge=100)] = Field(
+        5_000, alias="group.consumer.heartbeat.interval.ms")
+    consumer_assignors: Annotated[str, Field(strict=True), AfterValidator(_server_assignors)] = Field(
+        "uniform,range", alias="group.consumer.assignors")
+
+    @model_validator(mode="after")
+    def _consumer_heartbeat_within_session(self) -> GroupSettings:
+        heartbeat, session = self.consumer_heartbeat_interval_ms, self.consumer_session_timeout_ms
+        if heartbeat >= session:
+            reason = f'must be less than "group.consumer.session.timeout.ms" ({session}), got {heartbeat}'
+            raise _invalid('"group.consumer.heartbeat.interval.ms"', reason)
+        return self
+
+    def consumer_group_config(self) -> tuple[int, int, tuple[str, ...]]:
+        """(session timeout, heartbeat interval, server assignors, the default first)."""
+        return (self.consumer_session_timeout_ms, self.consumer_heartbeat_interval_ms,
+                tuple(n.strip() for n in self.consumer_assignors.split(",") if n.strip()))
 
 
 class StorageSettings(_Table):

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kraft.groups.kafka_client_group import KafkaClientGroup
+from kraft.groups.consumer_group import Answer, ConsumerGroup, ConsumerGroupError, GroupConfig, Heartbeat, Refusal
+from kraft.groups.consumer_group_host import ConsumerGroupHost
 from kraft.groups.consumer_instance import READ_COMMITTED, ConsumerInstance, InstanceConfig
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS, coordinator_partition
 from kraft.groups.rest_instance_group import RestInstanceGroup
@@ -45,6 +47,8 @@ from kraft.errors import (
     ConsumerInstanceNotFound,
     CoordinatorLoadInProgress,
     CoordinatorNotAvailable,
+    GroupIdNotFound,
+    InconsistentGroupProtocol,
     InvalidProducerIdMapping,
     KraftError,
     NotCoordinator,
@@ -118,6 +122,8 @@ class GroupCoordinator:
         self._commits_in_flight: Counter[tuple[str, str, int]] = Counter()
         # groups being deleted: no member may join them until their tombstones are written
         self._deleting: set[str] = set()
+        self.consumer_groups = ConsumerGroupHost(self._consumer_group_config, self._cache_of, self._write_group,
+                                                 mono_ms, wall_ms)
 
     # -- background: follow leadership, tick groups ------------------------------------
     def on_metadata(self) -> None:
@@ -135,6 +141,8 @@ class GroupCoordinator:
                 try:
                     self._follow_leadership()
                     self._tick()
+                    await self.consumer_groups.tick(self.topic_counts(), [
+                        g for loaded in self._loaded.values() for g in loaded.cache.consumer_groups])
                 except Exception:  # a bug or a damaged offsets log must not stop the node
                     log.exception("group coordinator duty failed; retrying")
         finally:
@@ -190,6 +198,7 @@ class GroupCoordinator:
                 del self._locks[key]
         for gid in [g for g in self._client_groups if count is None or coordinator_partition(g, count) == p]:
             self._client_groups.pop(gid).unload()
+        self.consumer_groups.unload(lambda g: count is None or coordinator_partition(g, count) == p)
         log.info("coordinator: unloaded offsets partition %d", p)
 
     def _tick(self) -> None:
@@ -283,6 +292,7 @@ class GroupCoordinator:
     def group(self, group_id: str) -> RestInstanceGroup:
         self._cache_of(group_id)  # only groups of a loaded partition
         self._refuse_deleting(group_id)
+        self._refuse_consumer_group(group_id)
         group = self._groups.get(group_id)
         if group is None:
             group = self._groups[group_id] = RestInstanceGroup(group_id, self._topic_counts, self._prefix)
@@ -295,10 +305,64 @@ class GroupCoordinator:
         if group_id in self._groups and self._groups[group_id].instances:
             raise ConsumerConflict(f"group {group_id!r} has REST consumer instances: Kafka clients "
                                    "cannot join it (use another group id)")
+        self._refuse_consumer_group(group_id)
         group = self._client_groups.get(group_id)
         if group is None:
             group = self._client_groups[group_id] = KafkaClientGroup(group_id, self._topic_counts, self._prefix)
         return group
+
+    def _refuse_consumer_group(self, group_id: str) -> None:
+        """Classic members (JoinGroup, REST instances) may not join a consumer group that
+        has members, as Kafka refuses them; an empty one becomes a classic group."""
+        consumer_group = self.consumer_groups.get(group_id)
+        if consumer_group is not None and not consumer_group.empty:
+            raise InconsistentGroupProtocol(f"INCONSISTENT_GROUP_PROTOCOL: group {group_id!r} is a consumer group "
+                                            "(KIP-848) with members: classic members cannot join it")
+
+    async def release_empty_consumer_group(self, group_id: str) -> None:
+        """A classic member joins: an empty consumer group of that id becomes a classic
+        one (its record is deleted; its offsets stay), as Kafka 4 converts it."""
+        consumer_group = self.consumer_groups.get(group_id)
+        if consumer_group is not None and consumer_group.empty:
+            await self.consumer_groups.delete(group_id)
+
+    def _classic_members(self, group_id: str) -> bool:
+        rest, clients = self._groups.get(group_id), self._client_groups.get(group_id)
+        return bool((rest is not None and rest.instances) or (clients is not None and not clients.empty))
+
+    # -- KIP-848 consumer groups ------------------------------------------------------------
+    def _consumer_group_config(self) -> GroupConfig:
+        session, interval, assignors = self.settings.consumer_group_config()
+        return GroupConfig(session, interval, assignors)
+
+    async def _write_group(self, group_id: str, batch: bytes, timestamp: int) -> int:
+        return await self._append_local(OFFSETS_TOPIC, self._offsets_partition_of(group_id), batch,
+                                        COMMIT_TIMEOUT_MS, timestamp)
+
+    def topic_counts(self) -> dict[str, int]:
+        """Every client topic's partition count, as the image shows it now."""
+        return {t.name: len(t.partitions) for t in self._image().topics.values() if not t.name.startswith("__")}
+
+    def consumer_group(self, group_id: str) -> ConsumerGroup | None:
+        """The KIP-848 group of that id loaded here; None when it is not one now (an empty
+        consumer group whose id classic members use is theirs)."""
+        if self._classic_members(group_id):
+            return None
+        return self.consumer_groups.get(group_id)
+
+    async def consumer_heartbeat(self, group_id: str, hb: Heartbeat) -> Answer | Refusal:
+        """ConsumerGroupHeartbeat. Raises GroupIdNotFound for a classic group with
+        members or, when the heartbeat does not join (epoch != 0), a group that does not
+        exist; NotCoordinator as commits do."""
+        self._cache_of(group_id)
+        self._refuse_deleting(group_id)
+        if self._classic_members(group_id):
+            raise GroupIdNotFound(f"GROUP_ID_NOT_FOUND: group {group_id!r} is a classic group with members, "
+                                  "not a consumer group")
+        answer = await self.consumer_groups.heartbeat(group_id, hb, self.topic_counts())
+        if answer is None:
+            raise GroupIdNotFound(f"GROUP_ID_NOT_FOUND: consumer group {group_id!r} does not exist")
+        return answer
 
     def _refuse_deleting(self, group_id: str) -> None:
         if group_id in self._deleting:  # as Kafka answers a join to a group turning Dead
@@ -444,6 +508,14 @@ class GroupCoordinator:
         if rest is not None and rest.instances:  # as kafka_client_group refuses it
             raise ConsumerConflict(f"ILLEGAL_GENERATION: group {group_id!r} has REST consumer instances, "
                                    "not Kafka client members")
+        consumer_group = self.consumer_group(group_id)
+        if consumer_group is not None:
+            stale = consumer_group.commit_error(member_id, generation_id)
+            if stale is not None and stale.error is ConsumerGroupError.UNKNOWN_MEMBER_ID:
+                raise ConsumerInstanceNotFound(f"UNKNOWN_MEMBER_ID: {stale.message}")
+            if stale is not None:  # a stale member epoch, answered as Kafka's TxnOffsetCommit does
+                raise ConsumerConflict(f"ILLEGAL_GENERATION: {stale.message}")
+            return
         group = self._client_groups.get(group_id)
         if group is None:
             if generation_id < 0:
@@ -487,6 +559,12 @@ class GroupCoordinator:
     # -- deleting groups and offsets (DeleteGroups, OffsetDelete) ---------------------------
     def membership(self, group_id: str) -> Membership:
         """Its members and the topics they consume, as deletion decides on them."""
+        consumer_group = self.consumer_groups.get(group_id)
+        if consumer_group is not None and not consumer_group.empty:
+            counts = self.topic_counts()
+            topics = {t for m in consumer_group.members.values() for t in consumer_group.subscribed_topics(m, counts)}
+            topics |= {t for m in consumer_group.members.values() for t, _ in m.owns()}
+            return Membership(len(consumer_group.members), frozenset(topics))
         rest = self._groups.get(group_id)
         if rest is not None and rest.instances:
             existing = list(self._topic_counts)
@@ -512,6 +590,7 @@ class GroupCoordinator:
         try:
             await self._settle_commits(group_id)
             await self._tombstone(group_id, self._cache_of(group_id).keys_of_group(group_id))
+            await self.consumer_groups.delete(group_id)
             for groups in (self._groups, self._client_groups):
                 groups.pop(group_id, None)  # empty: nothing of the group is left
         finally:
@@ -568,6 +647,7 @@ class GroupCoordinator:
         ids = set(self._groups) | set(self._client_groups)
         for loaded in self._loaded.values():
             ids.update(loaded.cache.groups())
+            ids.update(loaded.cache.consumer_groups)
         return sorted(ids)
 
     def summaries(self) -> list[dict]:
@@ -590,6 +670,9 @@ class GroupCoordinator:
         group = self._groups.get(group_id)
         committed = self.committed_of_group(group_id)
         kafka_client_group = self._client_groups.get(group_id)
+        consumer_group = self.consumer_group(group_id)
+        if consumer_group is not None:
+            return self._describe_consumer_group(consumer_group, committed)
         if kafka_client_group is not None and group is None:
             return self._describe_clients(kafka_client_group, committed)
         if group is None and not committed:
@@ -612,6 +695,9 @@ class GroupCoordinator:
                           for (t, p), c in sorted(committed.items())],
         }
 
+    def _describe_consumer_group(self, group: ConsumerGroup, committed: dict) -> dict:
+        return consumer_group_summary(group, self.node_id, committed)
+
     def _describe_clients(self, group: KafkaClientGroup, committed: dict) -> dict:
         members = [{"instance_id": m["member_id"], "consumer_id": m["member_id"], "client_id": m["client_id"],
                     "assignments": [list(tp) for tp in m["assignment"]]} for m in group.members()]
@@ -625,6 +711,22 @@ class GroupCoordinator:
             "committed": [{"topic": t, "partition": p, "offset": c.offset, "metadata": c.metadata}
                           for (t, p), c in sorted(committed.items())],
         }
+
+
+def consumer_group_summary(group: ConsumerGroup, node_id: int, committed: dict) -> dict:
+    """A KIP-848 group as describe() shows every group (REST views, ListGroups)."""
+    members = [{"instance_id": m.instance_id or m.member_id, "consumer_id": m.member_id, "client_id": m.client_id,
+                "member_epoch": m.epoch, "assignments": [list(tp) for tp in sorted(m.assigned)],
+                "target_assignment": [list(tp) for tp in sorted(group.target.get(mid, ()))]}
+               for mid, m in group.members.items() if not m.left_static]
+    return {
+        "group_id": group.group_id, "coordinator_id": node_id, "state": group.state.value,
+        "generation": group.group_epoch, "assignment_epoch": group.assignment_epoch,
+        "partition_assignor": group.assignor, "protocol_type": "consumer", "group_type": "consumer",
+        "is_simple": False, "members": members,
+        "committed": [{"topic": t, "partition": p, "offset": c.offset, "metadata": c.metadata}
+                      for (t, p), c in sorted(committed.items())],
+    }
 
 
 def _replay_batch(cache: OffsetCache, header: BatchHeader, records: list[Record], position: int) -> None:

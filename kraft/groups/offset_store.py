@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from kraft.groups.consumer_group_record import parse_group_key, parse_group_value
 from kraft.storage.record import Record
 
 KEY_VERSION = "offset/1"
@@ -122,6 +123,8 @@ class OffsetCache:
         self._pending: dict[int, dict[str, dict[Key, CommittedOffset]]] = {}
         self._open_by_group: dict[str, set[int]] = {}  # group -> producers with pending offsets
         self._in_flight: dict[int, list[TxnWrite]] = {}  # producer id -> its writes in flight
+        # KIP-848 consumer groups of this partition, as their latest records hold them
+        self.consumer_groups: dict[str, dict] = {}
 
     def replay(self, record: Record) -> None:
         """Apply one record of a non-transactional batch read back from the offsets
@@ -140,6 +143,7 @@ class OffsetCache:
     def _replay(self, record: Record, producer_id: int | None) -> None:
         key = parse_key(record.key)
         if key is None:
+            self._replay_consumer_group(record)
             return
         group, topic, partition = key
         if record.value is None:
@@ -153,6 +157,15 @@ class OffsetCache:
             self.put(group, topic, partition, committed)
         else:
             self._set_pending(producer_id, group, (topic, partition), committed)
+
+    def _replay_consumer_group(self, record: Record) -> None:
+        group_id = parse_group_key(record.key)
+        if group_id is None:
+            return  # a stray record: skipped, never a failed load
+        if record.value is None:  # a tombstone: the group was deleted
+            self.consumer_groups.pop(group_id, None)
+        elif (value := parse_group_value(record.value)) is not None:
+            self.consumer_groups[group_id] = value
 
     def put(self, group: str, topic: str, partition: int, committed: CommittedOffset) -> None:
         """Later log positions win, whatever order acknowledgements arrive in."""

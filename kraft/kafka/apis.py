@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kraft.broker.services import BrokerServices
-from kraft.kafka import (acl_api, config_api, election_api, fetch_api, group_admin_api, group_api, log_admin_api,
-                         metadata_api, offsets_api, produce_api, producer_id_api, quota_api, reassignment_api, sasl_api,
+from kraft.kafka import (acl_api, config_api, consumer_group_api, election_api, fetch_api, group_admin_api, group_api,
+                         log_admin_api, metadata_api, offsets_api, produce_api, producer_id_api, quota_api,
+                         reassignment_api, sasl_api,
                          scram_api, telemetry_api, topic_admin_api, topic_partitions_api, txn_api)
 from kraft.kafka.codec import RequestHead
 from kraft.kafka.splice import Spliced
@@ -37,8 +38,8 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(1, 4, 11, fetch_api.handle),                        # Fetch
     Api(2, 1, 11, offsets_api.list_offsets),                # ListOffsets (v7: max timestamp; v10: timeout)
     Api(3, 1, 13, metadata_api.handle),                     # Metadata (v13: a top-level error code)
-    Api(8, 2, 8, group_api.offset_commit),                  # OffsetCommit
-    Api(9, 1, 7, group_api.offset_fetch),                   # OffsetFetch
+    Api(8, 2, 9, group_api.offset_commit),                  # OffsetCommit (v9: KIP-848 member epochs)
+    Api(9, 1, 9, group_api.offset_fetch),                   # OffsetFetch (v8: many groups; v9: member epochs)
     Api(10, 0, 4, group_api.find_coordinator),              # FindCoordinator
     Api(11, 0, 9, group_api.join_group),                    # JoinGroup (v8: reason; v9: skip_assignment)
     Api(12, 0, 4, group_api.heartbeat),                     # Heartbeat
@@ -79,6 +80,8 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(61, 0, 0, txn_api.describe_producers),              # DescribeProducers
     Api(65, 0, 0, txn_api.describe_transactions),           # DescribeTransactions
     Api(66, 0, 2, txn_api.list_transactions),               # ListTransactions (v1: duration; v2: id pattern)
+    Api(68, 0, 1, consumer_group_api.heartbeat),            # ConsumerGroupHeartbeat (KIP-848)
+    Api(69, 0, 1, consumer_group_api.describe),             # ConsumerGroupDescribe (KIP-848)
     Api(71, 0, 0, telemetry_api.get_subscriptions),         # GetTelemetrySubscriptions (an empty one)
     Api(75, 0, 0, topic_partitions_api.describe_topic_partitions),  # DescribeTopicPartitions
 )}

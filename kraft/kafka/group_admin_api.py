@@ -19,7 +19,7 @@ from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
 from kraft.kafka.group_api import CONSUMER_PROTOCOL, LOCATE_WAIT_S, assignment_bytes
 
 
-CLASSIC = "classic"  # every group here is one of Kafka's classic groups (KIP-848's type names)
+CLASSIC, CONSUMER_GROUP = "classic", "consumer"  # a group's type (KIP-848's names), as ListGroups v5 shows it
 
 
 def listed(summaries: list[dict], states: list[str], types: list[str]) -> list[dict]:
@@ -56,8 +56,8 @@ async def describe_groups(node: BrokerServices, head, request) -> dict:
     groups = []
     for group_id in request.groups:
         answer = await _describe_one(node, group_id)
-        if answer.pop("unknown", False) and head.api_version >= NOT_FOUND_SINCE:
-            answer.update(error_code=GroupIdNotFound.kafka_code, error_message=f"group {group_id!r} does not exist")
+        if (unknown := answer.pop("unknown", None)) and head.api_version >= NOT_FOUND_SINCE:
+            answer.update(error_code=GroupIdNotFound.kafka_code, error_message=unknown)
         if answer["error_code"] == error_codes.NONE:  # KIP-430: the principal's operations on it
             answer["authorized_operations"] = authorized_operations(node, wanted, "GROUP", group_id)
         groups.append(answer)
@@ -84,7 +84,10 @@ async def _describe_one(node: BrokerServices, group_id: str) -> dict:
     except KraftError as exc:
         return _answer(group_id, error_codes.code_of(exc), message=str(exc))
     if not summary:  # before v6, Kafka's answer for a group it does not know is a Dead one
-        return {**_answer(group_id, error_codes.NONE, "Dead"), "unknown": True}
+        return {**_answer(group_id, error_codes.NONE, "Dead"), "unknown": f"group {group_id!r} does not exist"}
+    if summary.get("group_type") == CONSUMER_GROUP:  # Kafka's answer: not a classic group (Dead before v6)
+        return {**_answer(group_id, error_codes.NONE, "Dead"),
+                "unknown": f"group {group_id!r} is not a classic group"}
     answer = _answer(group_id, error_codes.NONE, summary["state"])
     answer.update(protocol_type=summary.get("protocol_type", CONSUMER_PROTOCOL), protocol_data=summary["partition_assignor"])
     kafka_client_group = node.groups.loaded_client_group(group_id)

@@ -39,6 +39,7 @@ CONSUMER_PROTOCOL = "consumer"
 TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED = 29, 30
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 LOCATE_WAIT_S = 5.0
+MEMBER_EPOCH_COMMIT_SINCE = 9  # OffsetCommit v9: the version KIP-848 members commit with
 
 
 def now_ms() -> int:
@@ -161,6 +162,7 @@ async def join_group(node: BrokerServices, head, request) -> dict:
     session_ms = millis(request.session_timeout)
     rebalance_ms = millis(getattr(request, "rebalance_timeout", request.session_timeout))
     try:
+        await node.groups.release_empty_consumer_group(request.group_id)
         group = node.groups.kafka_client_group(request.group_id)
     except KraftError as exc:
         return _refused_join(answer, error_codes.code_of(exc), head.api_version)
@@ -253,7 +255,18 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
         return every(code)
     generation = int(request.generation_id_or_member_epoch)
     member_commit = generation >= 0 or bool(request.member_id)
-    if member_commit:  # a group member's commit: its generation must be current
+    try:
+        consumer_group = node.groups.consumer_group(request.group_id)
+    except KraftError as exc:
+        return every(error_codes.code_of(exc))
+    if consumer_group is not None and (member_commit or not consumer_group.empty):
+        # a KIP-848 group: the member's epoch must be current (Kafka's STALE_MEMBER_EPOCH),
+        # and its commits come with OffsetCommit v9+ (Kafka refuses older versions)
+        if (refused := consumer_group.commit_error(request.member_id, generation)) is not None:
+            return every(refused.error.code)
+        if head.api_version < MEMBER_EPOCH_COMMIT_SINCE:
+            return every(error_codes.UNSUPPORTED_VERSION)
+    elif member_commit:  # a group member's commit: its generation must be current
         group, code = _group_or_code(node, request.group_id)
         if group is None:
             return every(code)
@@ -292,27 +305,46 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
 
 
 async def offset_fetch(node: BrokerServices, head, request) -> dict:
-    answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "topics": []}
-    if (code := await _coordinator_error(node, request.group_id, "DESCRIBE")) is not None:
-        answer["error_code"] = code
-        return answer
+    """v0-7: one group; v8+: many groups, each with its own error; v9+: a KIP-848 member
+    names itself and its epoch, checked as for a commit (Kafka's validateOffsetFetch)."""
+    stable = bool(getattr(request, "require_stable", False))
+    if not hasattr(request, "groups"):
+        code, topics = await _fetch_group(node, request.group_id, request.topics, stable)
+        return {"throttle_time": 0, "error_code": code, "topics": topics}
+    groups = []
+    for g in request.groups:
+        code, topics = await _fetch_group(node, g.group_id, g.topics, stable, getattr(g, "member_id", None),
+                                          int(getattr(g, "member_epoch", -1)))
+        groups.append({"group_id": g.group_id, "error_code": code, "topics": topics})
+    return {"throttle_time": 0, "groups": groups}
+
+
+async def _fetch_group(node: BrokerServices, group_id: str, requested, require_stable: bool,
+                       member_id: str | None = None, member_epoch: int = -1) -> tuple[int, list[dict]]:
+    """(the group's error code, its topics' answers) of one group of an OffsetFetch."""
+    if (code := await _coordinator_error(node, group_id, "DESCRIBE")) is not None:
+        return code, []
     try:
-        committed = node.groups.committed_of_group(request.group_id)
+        if member_id is not None or member_epoch >= 0:  # a member asks: a consumer group checks its epoch
+            consumer_group = node.groups.consumer_group(group_id)
+            if consumer_group is not None and (refused := consumer_group.commit_error(member_id or "",
+                                                                                   member_epoch)) is not None:
+                return refused.error.code, []
+        committed = node.groups.committed_of_group(group_id)
         # KIP-447 (v7): a partition whose offset a transaction (or an unacknowledged
         # commit) may still change is answered UNSTABLE_OFFSET_COMMIT, per partition as
         # Kafka does for v7; the consumer retries until it is stable
-        unstable = node.groups.unstable_offsets(request.group_id) if getattr(request, "require_stable", False) \
-            else frozenset()
+        unstable = node.groups.unstable_offsets(group_id) if require_stable else frozenset()
     except KraftError as exc:
-        answer["error_code"] = error_codes.code_of(exc)
-        return answer
-    if request.topics is None:  # every partition the group has committed
+        return error_codes.code_of(exc), []
+    if requested is None:  # every partition the group has committed
         wanted: dict[str, list[int]] = {}
         for topic, partition in sorted(committed):
             if session.allowed(node, "DESCRIBE", "TOPIC", topic):  # others are left out, as in Kafka
                 wanted.setdefault(topic, []).append(partition)
     else:
-        wanted = {t.name: list(t.partition_indexes) for t in request.topics}
+        wanted = {t.name: list(t.partition_indexes) for t in requested}
+    topics = []
     for topic, partitions in wanted.items():
         parts = []
         for p in partitions:
@@ -327,5 +359,5 @@ async def offset_fetch(node: BrokerServices, head, request) -> dict:
                           "committed_leader_epoch": c.leader_epoch if c else -1,
                           "metadata": c.metadata if c else "",
                           "error_code": code})
-        answer["topics"].append({"name": topic, "partitions": parts})
-    return answer
+        topics.append({"name": topic, "partitions": parts})
+    return error_codes.NONE, topics

@@ -68,8 +68,11 @@ async def handle(node: BrokerServices, head, request) -> dict:
         topics = [topic_view(image, t) for t in sorted(image.topics.values(), key=lambda t: t.name)
                   if session.allowed(node, "DESCRIBE", "TOPIC", t.name)]
     else:
-        for name in names:
-            topics.append(await _named_topic(node, name, allow_create))
+        for t in request.topics:
+            if t.name is None and head.api_version >= TOPIC_ID_LOOKUP_SINCE:
+                topics.append(_topic_by_id(node, getattr(t, "topic_id", None)))
+            else:
+                topics.append(await _named_topic(node, t.name, allow_create))
     image = node.image
     if getattr(request, "include_topic_authorized_operations", False):
         for topic in topics:
@@ -81,6 +84,20 @@ async def handle(node: BrokerServices, head, request) -> dict:
             "controller_id": image.controller_id, "topics": topics,
             "cluster_authorized_operations": authorized_operations(
                 node, getattr(request, "include_cluster_authorized_operations", False), "CLUSTER")}
+
+
+TOPIC_ID_LOOKUP_SINCE = 12  # KIP-516: a topic asked for by id (KIP-848 clients learn their assignments' ids)
+
+
+def _topic_by_id(node: BrokerServices, topic_id) -> dict:
+    """A topic asked for by its id (name null), as Kafka answers it."""
+    topic = node.image.topics.get(topic_id.hex) if topic_id is not None and topic_id != ZERO_UUID else None
+    if topic is not None and session.allowed(node, "DESCRIBE", "TOPIC", topic.name):
+        return topic_view(node.image, topic)
+    # ids are not secret (Kafka answers the same); the name of a topic not allowed stays unsaid
+    missing = _missing(None, error_codes.UNKNOWN_TOPIC_ID if topic is None else TOPIC_AUTHORIZATION_FAILED)
+    missing["topic_id"] = topic_id if topic_id is not None else ZERO_UUID
+    return missing
 
 
 async def _named_topic(node: BrokerServices, name: str | None, allow_create: bool) -> dict:
