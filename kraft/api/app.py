@@ -21,6 +21,7 @@ from kraft.api import (
     consume_routes,
     consumer_routes,
     decommission_routes,
+    quorum_routes,
     group_routes,
     openapi,
     produce_routes,
@@ -86,6 +87,7 @@ def build_app(node: BrokerServices) -> web.Application:
     cluster_wide_routes.add_routes(app)  # first: its "-" paths would match {topic} and {broker_id}
     cluster_routes.add_routes(app)
     decommission_routes.add_routes(app)
+    quorum_routes.add_routes(app)
     broker_config_routes.add_routes(app)
     cluster_config_routes.add_routes(app)
     topic_routes.add_routes(app)

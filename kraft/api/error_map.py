@@ -47,6 +47,9 @@ REST_ERROR_CODES: dict[type[e.KraftError], int] = {
     e.LabRunInProgress: 40908,  # the failure lab runs one scenario at a time
     e.DecommissionRefused: 40909,  # the remaining brokers cannot do without this one
     e.BrokerDecommissioned: 40910,  # a decommissioned broker registering again
+    e.DuplicateVoter: 40911,  # a voter already, or its Raft address is another voter's
+    e.VoterChangeRefused: 40912,  # the quorum would stop, or the node is not an observer
+    e.VoterNotFound: 40406,
     e.RetriableError: 50003,
     e.NoActiveController: 50301,
     e.RecordBatchError: 400,

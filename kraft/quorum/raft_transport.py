@@ -38,6 +38,7 @@ from pysyncobj import tcp_server, transport
 from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.tcp_connection import TcpConnection
 from pysyncobj.tcp_server import TcpServer
+from pysyncobj.node import TCPNode
 from pysyncobj.transport import TCPTransport
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,11 @@ class AuthFailures:
 
 AUTH_FAILURES = AuthFailures()  # one Raft port per process
 ACCEPT_PAUSE_S = 0.5
+# An observer's second message on each connection: who it is ({"type", "node_id", "address"}).
+OBSERVER_HELLO = "kraft_observer"
+# The library's utility commands change membership, versions and leadership from the Raft
+# port, past every check kraft makes: only "status" is answered.
+UTILITY_ALLOWED = frozenset({"status"})
 _LENGTH = struct.Struct("i")  # the library's frame prefix: native int
 
 
@@ -246,6 +252,28 @@ class GuardedTransport(TCPTransport):
         if listener is not None and isinstance(self._server, ResilientServer):
             self._server.handed_over = listener
 
+    def _voting(self) -> bool:
+        return getattr(self._syncObj, "is_voter", True)
+
+    def _shouldConnect(self, node):
+        # an observer opens every connection itself: the voters do not know its address
+        if not self._voting():
+            return isinstance(node, TCPNode) and node not in self._preventConnectNodes
+        return super()._shouldConnect(node)
+
+    def _sendSelfAddress(self, conn):
+        if self._voting():
+            return super()._sendSelfAddress(conn)
+        conn.send("readonly")  # the library's observer: appended to, never counted
+        conn.send({"type": OBSERVER_HELLO, "node_id": self._syncObj.node_id, "address": self._selfNode.address})
+
+    def _onUtilityMessage(self, conn, message):
+        if message and message[0] not in UTILITY_ALLOWED:
+            log.info("Raft port: utility command %r refused", message[0])
+            conn.disconnect()
+            return True
+        return super()._onUtilityMessage(conn, message)
+
     def _onNewIncomingConnection(self, conn):
         peer = _peer(conn._TcpConnection__socket)
         host = peer[0] if isinstance(peer, tuple) else None
@@ -297,12 +325,17 @@ def _peer(sock) -> object:
         return None
 
 
+def allow_hosts(hosts: set[str]) -> None:
+    """The hosts whose connections the Raft port accepts (any thread: one swap)."""
+    GuardedTransport.allowed_hosts = frozenset(hosts)
+
+
 def install(allowed_hosts: set[str], listener: socket.socket | None = None) -> type[GuardedTransport]:
     """Use the bounded classes for every connection and listener the library makes;
     `listener` (from open_listener) becomes the next SyncObj's Raft port."""
     tcp_server.TcpConnection = BoundedConnection
     transport.TcpConnection = BoundedConnection
     transport.TcpServer = ResilientServer
-    GuardedTransport.allowed_hosts = frozenset(allowed_hosts)
+    allow_hosts(allowed_hosts)
     GuardedTransport.listener = listener
     return GuardedTransport

@@ -51,7 +51,7 @@ def free_ports(host: str, count: int) -> list[int]:
     low = 10240
     high = ephemeral_port_range()[0]
     chooser = random.SystemRandom()
-    sockets = []
+    sockets: list[socket.socket] = []
     try:
         for _ in range(200):
             if len(sockets) == count:

@@ -1,0 +1,90 @@
+"""Controller quorum changes with real node processes: a dead controller's seat is given
+to a new machine (remove the dead voter, add the new one, one change at a time) and the
+quorum then survives losing another original controller; the voter set outlives a
+restart of every node, whose cluster.toml files still name the old voters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from kraft.server.local_cluster import LocalCluster, http_json
+
+pytestmark = pytest.mark.cluster
+
+
+def without_node(text: str, node_id: int) -> str:
+    blocks = text.split("\n[[nodes]]\n")
+    return "\n[[nodes]]\n".join(b for b in blocks if not b.startswith(f"id = {node_id}\n"))
+
+
+def quorum(c: LocalCluster, via: int) -> dict:
+    status, body = http_json("GET", c.v3(via) + "/quorum", timeout=10)
+    assert status == 200, body
+    return body
+
+
+def voter_ids(c: LocalCluster, via: int) -> list[int]:
+    return [v["node_id"] for v in quorum(c, via)["voters"]]
+
+
+def kraft(c: LocalCluster, via: int, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kraft", *args, "--bootstrap", c.url(via)],
+                          capture_output=True, text=True, timeout=90)
+
+
+def create_topic(c: LocalCluster, via: int, name: str) -> tuple[int, dict]:
+    return http_json("POST", c.v3(via) + "/topics", {"topic_name": name, "partitions_count": 1,
+                                                      "replication_factor": 1}, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def replaced():
+    """Controllers 1-3 from a file that never names node 4; node 4 from one that names all four."""
+    with LocalCluster(nodes=4, controllers=4) as c:
+        three = c.config_path.with_name("three-nodes.toml")
+        three.write_text(without_node(c.config_path.read_text(), 4))
+        c.node_config_paths.update({1: three, 2: three, 3: three})
+        c.start([1, 2, 3]).wait_ready([1, 2, 3], timeout_s=60)
+        yield c
+
+
+def test_replace_a_killed_controller_then_lose_another(replaced):
+    c = replaced
+    victim = next(n for n in (1, 2, 3) if n != c.raft_leader())  # a follower: the leader stays put
+    c.kill(victim)
+    survivor = next(n for n in (1, 2, 3) if n != victim)
+    # a new machine's controller joins as an observer and catches up; it votes only once added
+    c.start_node(4)
+    c.wait_ready([4], timeout_s=60)
+    c.wait_until(lambda: 4 in [o["node_id"] for o in quorum(c, survivor)["observers"]
+                               if o.get("kind") == "controller"], 30, "node 4 following as an observer")
+    assert voter_ids(c, survivor) == [1, 2, 3]
+
+    # refusals: adding it before the dead voter is out would still work (3 of 4 up), but a
+    # voter that is not there, a second add, and the last safe majority are refused clearly
+    status, body = http_json("DELETE", c.v3(survivor) + "/quorum/voters/9")
+    assert status == 404 and body["error_code"] == 40406 and "not a voter" in body["message"], body
+    other = next(n for n in (1, 2, 3) if n not in (victim, c.raft_leader()))
+    status, body = http_json("DELETE", c.v3(survivor) + f"/quorum/voters/{other}")
+    assert status == 409 and body["error_code"] == 40912 and "would stop" in body["message"], body
+
+    removed = kraft(c, survivor, "quorum", "remove-voter", str(victim))
+    assert removed.returncode == 0, removed.stderr
+    assert victim not in voter_ids(c, survivor)
+    added = kraft(c, survivor, "quorum", "add-voter", "4")
+    assert added.returncode == 0, added.stderr
+    status, body = http_json("POST", c.v3(survivor) + "/quorum/voters", {"node_id": 4})
+    assert status == 409 and body["error_code"] == 40911 and "already a voter" in body["message"], body
+    assert sorted(voter_ids(c, 4)) == sorted({1, 2, 3, 4} - {victim})
+
+    # kill another original controller: 2 of the 3 voters remain, metadata writes go on
+    second = c.raft_leader() if c.raft_leader() != 4 else survivor  # the leader, if an original
+    c.kill(second)
+    alive = next(n for n in (1, 2, 3) if n not in (victim, second))
+    c.wait_until(lambda: create_topic(c, alive, "after-two-losses")[0] == 201, 60,
+                 "a topic created with two of the first three controllers gone")
+    status, body = http_json("GET", c.v3(4) + "/topics/after-two-losses")
+    assert status == 200, body
