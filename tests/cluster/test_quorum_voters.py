@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from kraft.quorum.raft_files import read_snapshot
 from kraft.server.local_cluster import LocalCluster, http_json
 
 pytestmark = pytest.mark.cluster
@@ -43,7 +45,8 @@ def create_topic(c: LocalCluster, via: int, name: str) -> tuple[int, dict]:
 @pytest.fixture(scope="module")
 def replaced():
     """Controllers 1-3 from a file that never names node 4; node 4 from one that names all four."""
-    with LocalCluster(nodes=4, controllers=4) as c:
+    # snapshots every few entries: the restart below loads the voter set from one
+    with LocalCluster(nodes=4, controllers=4, env={"KRAFT_METADATA_SNAPSHOT_ENTRIES": "8"}) as c:
         three = c.config_path.with_name("three-nodes.toml")
         three.write_text(without_node(c.config_path.read_text(), 4))
         c.node_config_paths.update({1: three, 2: three, 3: three})
@@ -71,14 +74,7 @@ def test_replace_a_killed_controller_then_lose_another(replaced):
     status, body = http_json("DELETE", c.v3(survivor) + f"/quorum/voters/{other}")
     assert status == 409 and body["error_code"] == 40912 and "would stop" in body["message"], body
 
-    removed = kraft(c, survivor, "quorum", "remove-voter", str(victim))
-    assert removed.returncode == 0, removed.stderr
-    assert victim not in voter_ids(c, survivor)
-    added = kraft(c, survivor, "quorum", "add-voter", "4")
-    assert added.returncode == 0, added.stderr
-    status, body = http_json("POST", c.v3(survivor) + "/quorum/voters", {"node_id": 4})
-    assert status == 409 and body["error_code"] == 40911 and "already a voter" in body["message"], body
-    assert sorted(voter_ids(c, 4)) == sorted({1, 2, 3, 4} - {victim})
+    replace(c, victim, survivor)
 
     # kill another original controller: 2 of the 3 voters remain, metadata writes go on
     second = c.raft_leader() if c.raft_leader() != 4 else survivor  # the leader, if an original
@@ -88,3 +84,48 @@ def test_replace_a_killed_controller_then_lose_another(replaced):
                  "a topic created with two of the first three controllers gone")
     status, body = http_json("GET", c.v3(4) + "/topics/after-two-losses")
     assert status == 200, body
+
+
+def replace(c: LocalCluster, victim: int, survivor: int) -> None:
+    """The dead voter out, node 4 (an observer) in, with the CLI; once per cluster."""
+    removed = kraft(c, survivor, "quorum", "remove-voter", str(victim))
+    assert removed.returncode == 0, removed.stderr
+    assert victim not in voter_ids(c, survivor)
+    added = kraft(c, survivor, "quorum", "add-voter", "4")
+    assert added.returncode == 0, added.stderr
+    status, body = http_json("POST", c.v3(survivor) + "/quorum/voters", {"node_id": 4})
+    assert status == 409 and body["error_code"] == 40911 and "already a voter" in body["message"], body
+    assert sorted(voter_ids(c, 4)) == sorted({1, 2, 3, 4} - {victim})
+    c.victim = victim  # type: ignore[attr-defined]
+
+
+def test_the_changed_voter_set_survives_a_restart_of_every_node(replaced):
+    c = replaced
+    victim = getattr(c, "victim", None)
+    if victim is None:  # run alone: make the change first
+        victim = next(n for n in (1, 2, 3) if n != c.raft_leader())
+        c.kill(victim)
+        c.start_node(4)
+        c.wait_ready([4], timeout_s=60)
+        survivor = next(n for n in (1, 2, 3) if n != victim)
+        c.wait_until(lambda: 4 in [o["node_id"] for o in quorum(c, survivor)["observers"]], 30, "observer 4")
+        replace(c, victim, survivor)
+    voters = sorted({1, 2, 3, 4} - {victim})
+    writer = next(n for n in voters if c.running(n))
+    for name in ("s1", "s2", "s3", "s4", "s5"):  # entries enough for a snapshot after the change
+        assert create_topic(c, writer, name)[0] == 201
+    c.stop_all()
+    # a snapshot taken since the change holds the new set with node ids; one of a node
+    # that was down meanwhile holds the old set, and its journal the change
+    kept = [sorted(read_snapshot(p)[1][2]) for p in snapshots_of(c, voters) if p.exists()]
+    assert voters in kept and all(ids in (voters, [1, 2, 3]) for ids in kept), kept
+    c.start(voters)  # the first three still start from a file naming 1, 2 and 3 as controllers
+    c.wait_ready(voters, timeout_s=60)
+    for n in voters:
+        assert voter_ids(c, n) == voters, n
+    status, body = create_topic(c, voters[0], "after-restart")
+    assert status == 201, body
+
+
+def snapshots_of(c: LocalCluster, node_ids: list[int]) -> list[Path]:
+    return [c.config.node(n).data_path / "__cluster_metadata" / "raft.snapshot" for n in node_ids]
