@@ -129,3 +129,19 @@ def test_the_changed_voter_set_survives_a_restart_of_every_node(replaced):
 
 def snapshots_of(c: LocalCluster, node_ids: list[int]) -> list[Path]:
     return [c.config.node(n).data_path / "__cluster_metadata" / "raft.snapshot" for n in node_ids]
+
+
+def test_removing_the_active_controller_hands_leadership_on_first(replaced):
+    c = replaced
+    voters = [v for v in voter_ids(c, next(n for n in c.hosts if c.running(n))) if c.running(v)]
+    if len(voters) < 3:
+        pytest.skip("needs three running voters (the restart test and the fixture leave them)")
+    leader = c.raft_leader()
+    asked = next(v for v in voters if v != leader)
+    status, body = http_json("DELETE", c.v3(asked) + f"/quorum/voters/{leader}", timeout=60)
+    assert status == 200 and body["voters"] == sorted(set(voters) - {leader}), body
+    rest = body["voters"]
+    c.wait_until(lambda: quorum(c, rest[0])["leader_id"] in rest, 30, "a leader among the remaining voters")
+    status, body = create_topic(c, rest[0], "after-leader-removed")
+    assert status == 201, body
+    assert voter_ids(c, rest[1]) == rest
