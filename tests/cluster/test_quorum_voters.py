@@ -5,6 +5,7 @@ restart of every node, whose cluster.toml files still name the old voters."""
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,35 @@ def test_removing_the_active_controller_hands_leadership_on_first(replaced):
     status, body = create_topic(c, rest[0], "after-leader-removed")
     assert status == 201, body
     assert voter_ids(c, rest[1]) == rest
+
+
+def test_kafka_clients_describe_the_quorum_and_get_kip_853_refusals(replaced):
+    from kafka_wire import kafka_socket, wire_call
+    from kio.schema.add_raft_voter.v1.request import AddRaftVoterRequest
+    from kio.schema.describe_quorum.v2.request import DescribeQuorumRequest, PartitionData, TopicData
+    from kio.schema.remove_raft_voter.v0.request import RemoveRaftVoterRequest
+    c = replaced
+    # a node that hears the leader (a removed controller still running does not)
+    via = next(n for n in c.hosts if c.running(n) and quorum(c, n)["leader_id"] is not None)
+    voters = voter_ids(c, via)
+    s = kafka_socket(c, via)
+    try:
+        answer = wire_call(s, DescribeQuorumRequest(topics=(TopicData(
+            topic_name="__cluster_metadata", partitions=(PartitionData(partition_index=0),)),)))
+        (partition,) = answer.topics[0].partitions
+        assert int(partition.error_code.value) == 0, partition
+        assert sorted(v.replica_id for v in partition.current_voters) == voters
+        assert partition.leader_id in voters and partition.high_watermark > 0
+        assert {n.node_id: n.listeners[0].port for n in answer.nodes} == {
+            v: c.config.node(v).raft_port for v in voters}
+        unknown = wire_call(s, RemoveRaftVoterRequest(cluster_id=None, voter_id=99, voter_directory_id=None), 2)
+        assert int(unknown.error_code.value) == 127 and "not a voter" in unknown.error_message, unknown
+        twice = wire_call(s, AddRaftVoterRequest(cluster_id=None, timeout=datetime.timedelta(seconds=5),
+                                                 voter_id=voters[0], voter_directory_id=None, listeners=()), 3)
+        assert int(twice.error_code.value) == 126 and "already a voter" in twice.error_message, twice
+        other = wire_call(s, RemoveRaftVoterRequest(cluster_id="another", voter_id=voters[0],
+                                                    voter_directory_id=None), 4)
+        assert int(other.error_code.value) == 104, other  # INCONSISTENT_CLUSTER_ID
+    finally:
+        s.close()
+    assert voter_ids(c, via) == voters
