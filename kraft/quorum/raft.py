@@ -93,7 +93,8 @@ class _MetadataSyncObj(SyncObj):
                  on_applied: Callable[[], object], transport_class: type, durable: bool = True, *,
                  node_id: int | None = None, voters: dict[int, str] | None = None,
                  on_voters: Callable[[dict[int, str], bool], object] | None = None,
-                 loaded_voters: Callable[[], dict[int, str] | None] = lambda: None) -> None:
+                 loaded_voters: Callable[[], dict[int, str] | None] = lambda: None,
+                 applied_voters: dict[int, str] | None = None) -> None:
         """voters: the voter set this node starts with (computed from its Raft files, see
         RaftQuorum.start), None where membership is not tracked (tests of other rules);
         peers are then the other voters. on_voters(voters, is_voter) runs on the tick
@@ -106,7 +107,9 @@ class _MetadataSyncObj(SyncObj):
         self.node_id = node_id
         self.address = self_addr
         self.voters: dict[int, str] = dict(voters or {})  # the latest set in the log, committed or not
-        self.applied_voters: dict[int, str] = dict(self.voters)  # the set as of the last applied entry
+        # the set as of the last applied entry: the journal's changes are applied again from
+        # the start of the log (the snapshot's set, or the data dir's first set)
+        self.applied_voters: dict[int, str] = dict(self.voters if applied_voters is None else applied_voters)
         self.is_voter = voters is None or self.voters.get(node_id) == self_addr  # type: ignore[arg-type]
         self._on_voters = on_voters
         self._loaded_voters = loaded_voters
@@ -250,6 +253,7 @@ class _MetadataSyncObj(SyncObj):
         at a restart undoes what later entries of the log say)."""
         change = raft_voters.parse_membership(command)
         if change is not None:
+            self.sync_journal()  # a lone voter commits without sending: on disk before applied
             self.applied_voters = dict(change.voters_after)
             return None
         return super()._SyncObj__doApplyCommand(command)
@@ -367,7 +371,7 @@ class RaftQuorum:
                 raise
             log.warning("metadata snapshot damaged (%s); %s", exc, rebuilt)
             check_raft_files(self._dir)
-        self._voters = self._voters_on_disk()
+        base, self._voters = self._voters_on_disk()
         self._addr_to_id = {addr: nid for nid, addr in self._voters.items()}
         self._is_voter = self._voters.get(self.node_id) == self._address
         me = self._address
@@ -402,7 +406,7 @@ class RaftQuorum:
             self._obj = _MetadataSyncObj(me, [], conf, self.state_machine, self._notify_applied,
                                          transport_class, durable, node_id=self.node_id,
                                          voters=self._voters, on_voters=self._voters_changed,
-                                         loaded_voters=lambda: self._loaded_voters)
+                                         loaded_voters=lambda: self._loaded_voters, applied_voters=base)
         except BaseException:
             self._close_listener()
             raise
@@ -420,8 +424,8 @@ class RaftQuorum:
         reported (this node then starts as an observer unless it is in it)."""
         self._file_voters = dict(voters)
 
-    def _voters_on_disk(self) -> dict[int, str]:
-        """The set in force: the snapshot's, moved on by every membership entry of the
+    def _voters_on_disk(self) -> tuple[dict[int, str], dict[int, str]]:
+        """(the set at the start of the log, the set in force): the snapshot's, moved on by every membership entry of the
         journal after it (committed or not, as Raft's single-server changes count them);
         with no snapshot, the set this data dir started with (kept in BOOTSTRAP_VOTERS,
         written at the first start: cluster.toml's controllers, or what the quorum
@@ -445,7 +449,7 @@ class RaftQuorum:
             if isinstance(cluster, dict):
                 base = {int(k): v for k, v in cluster.items()}
         tail = [command for command, index, _ in self._journal_entries() if index > after]
-        return raft_voters.voters_in_log(base, tail)
+        return base, raft_voters.voters_in_log(base, tail)
 
     def _journal_entries(self) -> list:
         path = self._dir / JOURNAL
