@@ -6,6 +6,7 @@ restart of every node, whose cluster.toml files still name the old voters."""
 from __future__ import annotations
 
 import datetime
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ def voter_ids(c: LocalCluster, via: int) -> list[int]:
 
 def kraft(c: LocalCluster, via: int, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "kraft", *args, "--bootstrap", c.url(via)],
-                          capture_output=True, text=True, timeout=90)
+                          capture_output=True, text=True, timeout=90, env={**os.environ, "COLUMNS": "200"})
 
 
 def create_topic(c: LocalCluster, via: int, name: str) -> tuple[int, dict]:
@@ -66,6 +67,10 @@ def test_replace_a_killed_controller_then_lose_another(replaced):
     c.wait_until(lambda: 4 in [o["node_id"] for o in quorum(c, survivor)["observers"]
                                if o.get("kind") == "controller"], 30, "node 4 following as an observer")
     assert voter_ids(c, survivor) == [1, 2, 3]
+    shown = kraft(c, survivor, "quorum", "status")
+    assert shown.returncode == 0, shown.stderr
+    rows = [[cell.strip() for cell in line.split("\u2502")[1:-1]] for line in shown.stdout.splitlines()]
+    assert [row[-1] for row in rows if row[:1] == ["4"]] == ["Observer (controller)"], shown.stdout
 
     # refusals: adding it before the dead voter is out would still work (3 of 4 up), but a
     # voter that is not there, a second add, and the last safe majority are refused clearly
