@@ -17,10 +17,10 @@ import pickle  # pysyncobj's own format for a Raft entry sent in chunks
 import queue
 import socket
 import time
-
-import orjson
 from collections.abc import Callable
 from pathlib import Path
+
+import orjson
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated, tcp_connection
 from pysyncobj import syncobj as pysyncobj_module
@@ -29,10 +29,9 @@ from pysyncobj.monotonic import monotonic as monotonic_time
 from kraft.config.cluster import is_ipv4_literal
 from kraft.quorum import raft_transport
 from kraft.quorum.raft_append_guard import plan_append
-from kraft.quorum.raft_durable import DurableJournal
+from kraft.quorum.raft_durable import DurableJournal, fsync_path
 from kraft.quorum import raft_fallback, raft_voters
 from kraft.quorum.raft_transport import OBSERVER_HELLO
-from kraft.quorum.raft_durable import fsync_path
 from kraft.quorum.raft_files import (
     BOOTSTRAP_VOTERS,
     JOURNAL,
