@@ -113,6 +113,7 @@ class _MetadataSyncObj(SyncObj):
         self._on_voters = on_voters
         self._loaded_voters = loaded_voters
         self._pending_change = 0  # log index of the last membership change this leader appended
+        self._promotion_pending = False  # named in the set, not yet caught up (see _install_voters)
         self.observers: dict[str, tuple[int, str]] = {}  # the library's read-only node id -> (node id, address)
         self._tick_calls: queue.SimpleQueue = queue.SimpleQueue()  # callables for the tick thread
         if voters is not None:
@@ -147,10 +148,16 @@ class _MetadataSyncObj(SyncObj):
         self._on_applied()
         return result.to_json()
 
-    # Raft's AppendEntries rule where the library breaks it (see raft_append_guard).
     def _SyncObj__onMessageReceived(self, node, message):
         if isinstance(message, dict) and not self._admit(node, message):
             return
+        answer = self._received(node, message)
+        if self._promotion_pending and self._caught_up_with_leader():
+            self._install_voters(self.voters)  # now it may act on the set it is in
+        return answer
+
+    # Raft's AppendEntries rule where the library breaks it (see raft_append_guard).
+    def _received(self, node, message):
         if (isinstance(message, dict) and message.get("type") == "append_entries" and "prevLogIdx" in message
                 and message.get("transmission") == "finish" and message.get("term", -1) >= self.raftCurrentTerm):
             message = self._reassembled(message)
@@ -267,10 +274,22 @@ class _MetadataSyncObj(SyncObj):
         tail = [entry[0] for entry in self._SyncObj__raftLog if entry[1] > applied]
         self._install_voters(raft_voters.voters_in_log(base, tail))
 
+    def _caught_up_with_leader(self) -> bool:
+        leader_commit = self._SyncObj__leaderCommitIndex
+        return leader_commit is not None and self._SyncObj__getCurrentLogIndex() >= leader_commit
+
     def _install_voters(self, voters: dict[int, str]) -> None:
         was_voter = self.is_voter
         self.voters = dict(voters)
-        self.is_voter = self.voters.get(self.node_id) == self.address  # type: ignore[arg-type]
+        named = self.voters.get(self.node_id) == self.address  # type: ignore[arg-type]
+        # An observer catching up passes through older sets, some of which may name it (a
+        # controller removed, wiped and back as an observer). Acting on one would make it
+        # announce itself as a voter the current set does not have: every voter refuses
+        # it, and it stands for election alone. It becomes a voter once its log holds what
+        # the leader has committed, and then only if it is still named (never voting is
+        # always safe; only the leader's own count decides what commits).
+        self._promotion_pending = named and not was_voter and not self._caught_up_with_leader()
+        self.is_voter = named and not self._promotion_pending
         before = self.otherNodes
         self._SyncObj__updateClusterConfiguration([a for a in self.voters.values() if a != self.address])
         if self._isLeader():  # the library's own add does this; its bulk update does not

@@ -152,6 +152,18 @@ def test_removing_the_active_controller_hands_leadership_on_first(replaced):
     assert status == 201, body
     assert voter_ids(c, rest[1]) == rest
 
+    # the removed controller comes back as API.md says: without its Raft state it joins as
+    # an observer, and is added again
+    c.stop(leader)
+    raft_dir = c.config.node(leader).data_path / "__cluster_metadata"
+    raft_dir.rename(raft_dir.with_name("__cluster_metadata.removed"))
+    c.start_node(leader)
+    c.wait_ready([leader], timeout_s=60)
+    c.wait_until(lambda: leader in [o["node_id"] for o in quorum(c, rest[0])["observers"]
+                                    if o.get("kind") == "controller"], 30, "the old leader as an observer")
+    status, body = http_json("POST", c.v3(leader) + "/quorum/voters", {"node_id": leader}, timeout=60)
+    assert status == 200 and body["voters"] == voters, body
+
 
 def test_kafka_clients_describe_the_quorum_and_get_kip_853_refusals(replaced):
     from kafka_wire import kafka_socket, wire_call

@@ -166,3 +166,45 @@ def test_a_conflicting_entry_truncates_the_change_and_the_set_goes_back():
         assert sorted(follower.voters) == [1, 2]
     finally:
         follower.destroy()
+
+
+def observer(leader_address: str):
+    conf = SyncObjConf(autoTick=False, dynamicMembershipChange=True)
+    me = free_address()
+    obj = _MetadataSyncObj(me, [], conf, MetadataStateMachine(), lambda: None, TCPTransport, durable=False,
+                           node_id=1, voters={2: leader_address})
+    assert not obj.is_voter
+    return obj, me, next(iter(obj.otherNodes))
+
+
+def test_an_observer_replaying_an_old_set_that_names_it_does_not_act_as_a_voter():
+    """A removed controller back with no Raft state: the log it is sent names it in an
+    older set. Only a set still naming it once it has what the leader committed counts."""
+    leader_address = free_address()
+    obj, me, leader = observer(leader_address)
+    try:
+        added = rv.VoterChange(rv.ADD, 1, me, {1: me, 2: leader_address})
+        removed = rv.VoterChange(rv.REMOVE, 1, me, {2: leader_address})
+        obj._SyncObj__onMessageReceived(leader, {  # the leader has committed up to 5
+            "type": "append_entries", "term": 1, "commit_index": 5, "prevLogIdx": 1, "prevLogTerm": 0,
+            "entries": [(NO_OP, 2, 1), (rv.membership_command(added), 3, 1)]})
+        assert obj.voters == added.voters_after and not obj.is_voter  # named, but behind the leader
+        obj._SyncObj__onMessageReceived(leader, {
+            "type": "append_entries", "term": 1, "commit_index": 5, "prevLogIdx": 3, "prevLogTerm": 1,
+            "entries": [(NO_OP, 4, 1), (rv.membership_command(removed), 5, 1)]})
+        assert obj.voters == removed.voters_after and not obj.is_voter
+    finally:
+        obj.destroy()
+
+
+def test_an_observer_that_is_caught_up_becomes_a_voter_when_added():
+    leader_address = free_address()
+    obj, me, leader = observer(leader_address)
+    try:
+        added = rv.VoterChange(rv.ADD, 1, me, {1: me, 2: leader_address})
+        obj._SyncObj__onMessageReceived(leader, {  # the change itself is not committed yet
+            "type": "append_entries", "term": 1, "commit_index": 2, "prevLogIdx": 1, "prevLogTerm": 0,
+            "entries": [(NO_OP, 2, 1), (rv.membership_command(added), 3, 1)]})
+        assert obj.is_voter
+    finally:
+        obj.destroy()
