@@ -76,6 +76,13 @@ def test_replace_a_killed_controller_then_lose_another(replaced):
     # voter that is not there, a second add, and the last safe majority are refused clearly
     status, body = http_json("DELETE", c.v3(survivor) + "/quorum/voters/9")
     assert status == 404 and body["error_code"] == 40406 and "not a voter" in body["message"], body
+    status, body = http_json("POST", c.v3(survivor) + "/quorum/voters", {"node_id": 9})
+    assert status == 409 and body["error_code"] == 40912 and "not connected" in body["message"], body
+    for bad in ({"node_id": -1}, {"node_id": "4"}, {"node_id": True}, {"node": 4}, [4]):
+        status, body = http_json("POST", c.v3(survivor) + "/quorum/voters", bad)
+        assert status == 400 and body["error_code"] == 400, (bad, body)
+    status, body = http_json("DELETE", c.v3(survivor) + "/quorum/voters/one")
+    assert status == 400 and "non-negative integer" in body["message"], body
     other = next(n for n in (1, 2, 3) if n not in (victim, c.raft_leader()))
     status, body = http_json("DELETE", c.v3(survivor) + f"/quorum/voters/{other}")
     assert status == 409 and body["error_code"] == 40912 and "would stop" in body["message"], body
