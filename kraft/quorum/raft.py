@@ -5,7 +5,10 @@ Configuration follows the traps measured in docs/DESIGN.md: journal + full dump 
 no append batching, a password, an explicit bind address, short retry and fallback
 timeouts. The library's tick thread runs `apply`; results and "applied" notifications
 are bridged into asyncio with call_soon_threadsafe. Snapshots are JSON, not pickles
-of our objects (pysyncobj's own bookkeeping tuple is still pickled by its rules).
+of our objects (pysyncobj's own bookkeeping tuple is still pickled by its rules). The
+voter set changes one controller at a time through the library's membership entries,
+kept and read back by the adapter (raft_voters; docs/DESIGN.md says which library
+behaviours it replaces); a controller outside the set follows as an observer.
 """
 
 from __future__ import annotations
