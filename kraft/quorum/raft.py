@@ -651,8 +651,11 @@ class RaftQuorum:
 
     def peer_problems(self) -> list[str]:
         """Why peers may be missing from the quorum, one sentence each (lately seen)."""
-        return [f"Raft frames from {host} fail authentication (formatted with another "
-                f"raft_password or cluster id?)" for host in raft_transport.AUTH_FAILURES.recent()]
+        return [*(f"Raft frames from {host} fail authentication (formatted with another "
+                  f"raft_password or cluster id?)" for host in raft_transport.AUTH_FAILURES.recent()),
+                *(f"the controller at {address} is not in the voter set (removed) but acts as a voter: "
+                  "stop it, or start it with no Raft state to follow as an observer"
+                  for address in raft_transport.STRANGE_VOTERS.recent())]
 
     def term(self) -> int:
         return self._obj.raftCurrentTerm if self._obj is not None else 0

@@ -53,6 +53,9 @@ PROBLEM_MEMORY_S = 10.0  # an authentication failure is reported this long after
 class AuthFailures:
     """Peers (by address) whose Raft frames this node could not authenticate, lately."""
 
+    warning = ("Raft frames from %s fail authentication: it was formatted with another "
+               "raft_password or cluster id, so the quorum cannot include it")
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._seen: dict[str, float] = {}
@@ -60,8 +63,7 @@ class AuthFailures:
     def note(self, host: str) -> None:
         now = self._clock()
         if now - self._seen.get(host, -1e9) > 60:  # one warning a minute per peer
-            log.warning("Raft frames from %s fail authentication: it was formatted with another "
-                        "raft_password or cluster id, so the quorum cannot include it", host)
+            log.warning(self.warning, host)
         self._seen[host] = now
 
     def recent(self) -> list[str]:
@@ -69,7 +71,18 @@ class AuthFailures:
         return sorted(h for h, t in self._seen.items() if now - t <= PROBLEM_MEMORY_S)
 
 
+class StrangeVoters(AuthFailures):
+    """Controllers (by Raft address) that announce themselves as voters of this quorum
+    but are not in its voter set: removed while down, or started again with their old
+    Raft state. Refused; reported so the operator learns why."""
+
+    warning = ("the controller at %s announces itself as a voter but is not in the voter set (it was "
+               "removed): its connections are refused; stop it, or start it with no Raft state "
+               "(move its __cluster_metadata aside) to follow as an observer")
+
+
 AUTH_FAILURES = AuthFailures()  # one Raft port per process
+STRANGE_VOTERS = StrangeVoters()
 ACCEPT_PAUSE_S = 0.5
 # An observer's second message on each connection: who it is ({"type", "node_id", "address"}).
 OBSERVER_HELLO = "kraft_observer"
@@ -266,6 +279,12 @@ class GuardedTransport(TCPTransport):
             return super()._sendSelfAddress(conn)
         conn.send("readonly")  # the library's observer: appended to, never counted
         conn.send({"type": OBSERVER_HELLO, "node_id": self._syncObj.node_id, "address": self._selfNode.address})
+
+    def _onIncomingMessageReceived(self, conn, message):
+        keyed = conn.sendRandKey or not self._syncObj.encryptor  # past the session key: an announce
+        if keyed and isinstance(message, str) and message != "readonly" and message not in self._nodeAddrToNode:
+            STRANGE_VOTERS.note(message)  # the library refuses it; say why
+        return super()._onIncomingMessageReceived(conn, message)
 
     def _onUtilityMessage(self, conn, message):
         if message and message[0] not in UTILITY_ALLOWED:

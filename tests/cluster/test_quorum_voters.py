@@ -158,6 +158,13 @@ def test_removing_the_active_controller_hands_leadership_on_first(replaced):
     status, body = create_topic(c, rest[0], "after-leader-removed")
     assert status == 201, body
     assert voter_ids(c, rest[1]) == rest
+    # still running, the removed one is refused, and a voter it connects to says why (the
+    # library connects from the greater address to the smaller)
+    removed_at = f"{c.config.node(leader).host}:{c.config.node(leader).raft_port}"
+    lower = [v for v in rest if f"{c.config.node(v).host}:{c.config.node(v).raft_port}" < removed_at]
+    for v in lower:
+        c.wait_until(lambda: any(removed_at in p and "not in the voter set" in p for p in http_json(
+            "GET", c.v3(v) + "/quorum?local=1")[1]["problems"]), 30, f"voter {v} reporting the removed one")
 
     # the removed controller comes back as API.md says: without its Raft state it joins as
     # an observer, and is added again
