@@ -72,8 +72,8 @@ def test_replace_a_killed_controller_then_lose_another(replaced):
     rows = [[cell.strip() for cell in line.split("\u2502")[1:-1]] for line in shown.stdout.splitlines()]
     assert [row[-1] for row in rows if row[:1] == ["4"]] == ["Observer (controller)"], shown.stdout
 
-    # refusals: adding it before the dead voter is out would still work (3 of 4 up), but a
-    # voter that is not there, a second add, and the last safe majority are refused clearly
+    # refusals, each saying why: no such voter, a node that is not an observer, bad input, and
+    # removing a live voter while another is dead (the two left would need both up)
     status, body = http_json("DELETE", c.v3(survivor) + "/quorum/voters/9")
     assert status == 404 and body["error_code"] == 40406 and "not a voter" in body["message"], body
     status, body = http_json("POST", c.v3(survivor) + "/quorum/voters", {"node_id": 9})
