@@ -414,6 +414,29 @@ class DuplicateResource(InvalidValue):
     kafka_name, kafka_code = "DUPLICATE_RESOURCE", 92
 
 
+# -- the controller quorum (KIP-853) ------------------------------------------------------
+class DuplicateVoter(InvalidValue):
+    """The node is a voter already, or another voter has its Raft address."""
+
+    kafka_name, kafka_code = "DUPLICATE_VOTER", 126
+
+
+class VoterNotFound(NotFound):
+    kafka_name, kafka_code = "VOTER_NOT_FOUND", 127
+
+
+class VoterChangeRefused(RequestError):
+    """The change would stop the quorum (too few voters up and caught up after it, or
+    no voter left), or the node to add is not following the quorum as an observer."""
+
+
+class VoterChangeNotNow(RetriableError):
+    """Another voter change is not yet committed, the observer to add has not caught up,
+    or leadership could not be handed on in time: retry."""
+
+    kafka_name, kafka_code = "REQUEST_TIMED_OUT", 7
+
+
 class ConsumerInstanceExists(KraftError):
     kafka_name, kafka_code = "INVALID_REQUEST", 42
 

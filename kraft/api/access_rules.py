@@ -128,6 +128,9 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("DELETE", "/v1/partitions/rebalance"): on_cluster("ALTER"),
     ("GET", "/brokers"): authenticated,
     ("GET", C + "/quorum"): on_cluster("DESCRIBE"),
+    # Kafka's AddRaftVoter / RemoveRaftVoter need ALTER on the cluster
+    ("POST", C + "/quorum/voters"): on_cluster("ALTER"),
+    ("DELETE", C + "/quorum/voters/{node_id}"): on_cluster("ALTER"),
     ("POST", C + "/producers"): idempotent_producer,
     ("GET", "/v1/cluster/health_overview"): on_cluster("DESCRIBE"),
     ("GET", "/v1/node/storage"): on_cluster("DESCRIBE"),

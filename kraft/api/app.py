@@ -22,6 +22,7 @@ from kraft.api import (
     consume_routes,
     consumer_routes,
     decommission_routes,
+    quorum_routes,
     group_routes,
     openapi,
     produce_routes,
@@ -95,6 +96,7 @@ def build_app(node: BrokerServices) -> web.Application:
     decommission_routes.add_routes(app)
     quota_routes.add_routes(app)
     rebalance_routes.add_routes(app)
+    quorum_routes.add_routes(app)
     broker_config_routes.add_routes(app)
     cluster_config_routes.add_routes(app)
     topic_routes.add_routes(app)

@@ -46,8 +46,11 @@ REST_ERROR_CODES: dict[type[e.KraftError], int] = {
     e.GroupSubscribedToTopic: 40907,
     e.LabRunInProgress: 40908,  # the failure lab runs one scenario at a time
     e.DecommissionRefused: 40909,  # the remaining brokers cannot do without this one
-    e.BrokerDecommissioned: 40910,
-    e.RebalanceInProgress: 40911,  # a rebalance is already running  # a decommissioned broker registering again
+    e.BrokerDecommissioned: 40910,  # a decommissioned broker registering again
+    e.RebalanceInProgress: 40911,  # a rebalance is already running
+    e.VoterChangeRefused: 40912,  # the quorum would stop, or the node is not an observer
+    e.DuplicateVoter: 40913,  # a voter already, or its Raft address is another voter's
+    e.VoterNotFound: 40406,
     e.RetriableError: 50003,
     e.NoActiveController: 50301,
     e.RecordBatchError: 400,

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 
 from kraft.internode.peers import Peers, PeerUnreachable
-from kraft.controller.commands import build_command
+from kraft.controller.commands import build_command, voter_change_of
+from kraft.controller.voter_changes import VOTER_CHANGE_TIMEOUT_S, VOTER_OPS
 from kraft.controller.quorum_controller import QuorumController
 from kraft.errors import NoActiveController, NotController, OutcomeUnknown
 
@@ -43,14 +44,17 @@ class ControllerLink:
         self._timeout = timeout_s
 
     async def call(self, op: str, payload, local_only: bool = False) -> dict:
-        deadline = time.monotonic() + self._timeout
+        # a voter change may wait for an observer to catch up, or for leadership to move
+        deadline = time.monotonic() + (VOTER_CHANGE_TIMEOUT_S if op in VOTER_OPS else self._timeout)
         last_problem = "no controller known yet"
         while True:
             controller = self._controller
             if controller is not None and controller.active:
-                command = build_command(op, payload, controller, self._topic_defaults)
                 try:
-                    return await controller.submit(command)
+                    voter = voter_change_of(op, payload)
+                    if voter is not None:
+                        return await controller.change_voters(op, voter)
+                    return await controller.submit(build_command(op, payload, controller, self._topic_defaults))
                 except NotController as exc:
                     last_problem = exc.message
             elif local_only:

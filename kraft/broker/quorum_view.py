@@ -14,7 +14,7 @@ from kraft.config.cluster import ClusterConfig
 from kraft.controller.quorum_controller import QuorumController
 from kraft.errors import KraftError
 from kraft.metadata.image import MetadataImage
-from kraft.quorum.protocol import Quorum
+from kraft.quorum.protocol import Quorum, VoterStatus
 
 
 class QuorumHost(Protocol):
@@ -43,6 +43,8 @@ def local_description(node: QuorumHost) -> dict[str, Any]:
     voters: list[dict[str, Any]] = []
     problems: list[str] = []
     leader: int | None = None
+    raft_observers: list[dict[str, Any]] = []
+    pending, is_voter = False, False
     term, hw = 0, 0
     elected_ms: int | None = None
     if node.quorum is not None:
@@ -50,21 +52,21 @@ def local_description(node: QuorumHost) -> dict[str, Any]:
         st = node.quorum.status()
         leader, term, hw = st.leader_id, st.term, st.commit_index
         elected_ms = st.elected_ms if st.elected_ms >= 0 else None  # known to the leader only
-        voters = [{"node_id": v.node_id, "log_end_offset": v.log_end_offset, "lag": v.lag,
-                   "last_caught_up_ms": v.last_caught_up_ms,
-                   "last_caught_up_age_ms": (now_ms - v.last_caught_up_ms
-                                              if v.last_caught_up_ms >= 0 else None)}
-                  for v in st.voters]
-    observers: list[dict[str, Any]] = []
+        addresses = node.quorum.voters()
+        voters = [{**_seat(v, now_ms), "raft_address": addresses.get(v.node_id)} for v in st.voters]
+        raft_observers = [{**_seat(o, now_ms), "kind": "controller"} for o in st.observers]
+        pending = st.voter_change_pending
+        is_voter = st.is_voter
+    observers: list[dict[str, Any]] = list(raft_observers)
     controller = node.controller
-    voter_ids = {n.id for n in node.config.controllers}
+    voter_ids = {v["node_id"] for v in voters} | {o["node_id"] for o in raft_observers}
     if controller is not None and controller.active:
         hb = controller.heartbeats
         for broker_id, offset in sorted(hb.metadata_offsets.items()):
             if broker_id in voter_ids:
                 continue
             seen = hb.last_seen_ms.get(broker_id, -1)
-            observers.append({"node_id": broker_id, "metadata_offset": offset,
+            observers.append({"node_id": broker_id, "kind": "broker", "metadata_offset": offset,
                               "lag": max(0, image.offset - offset),
                               "last_heartbeat_age_ms": controller.now_ms() - seen})
     return {
@@ -78,8 +80,16 @@ def local_description(node: QuorumHost) -> dict[str, Any]:
         "answered_by": node.node_id,
         "voters": voters,
         "observers": observers,
+        "voter_change_pending": pending,  # (ext) a voter change is in the log, not yet committed
+        "answered_by_voter": is_voter,  # (ext) false when a controller observer answered
         "problems": problems,  # (ext) why a voter may be missing, as this node sees it
     }
+
+
+def _seat(v: VoterStatus, now_ms: int) -> dict[str, Any]:
+    return {"node_id": v.node_id, "log_end_offset": v.log_end_offset, "lag": v.lag,
+            "last_caught_up_ms": v.last_caught_up_ms,
+            "last_caught_up_age_ms": now_ms - v.last_caught_up_ms if v.last_caught_up_ms >= 0 else None}
 
 
 async def describe_quorum(node: QuorumHost) -> dict[str, Any]:

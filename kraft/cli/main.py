@@ -31,6 +31,7 @@ app.add_typer(quorum_app, name="quorum")
 app.add_typer(storage_app, name="storage")
 app.add_typer(topic_app, name="topic")
 out = terminal.console()
+VOTER_CHANGE_WAIT_S = 45.0  # the controller waits up to 30 s for an observer to catch up
 
 ConfigOpt = typer.Option(None, "-c", "--config", help="cluster.toml (default: ./cluster.toml, "
                          "else the bundled 3-node default)")
@@ -134,11 +135,43 @@ def quorum_status(config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] =
         table.add_row(str(v["node_id"]), str(v["log_end_offset"]), str(v["lag"]),
                       str(v.get("last_caught_up_age_ms")), status)
     for o in q["observers"]:
-        table.add_row(str(o["node_id"]), str(o["metadata_offset"]), str(o["lag"]),
-                      str(o.get("last_heartbeat_age_ms")), "Observer")
+        if o.get("kind") == "controller":  # a controller following the Raft log, not yet a voter
+            table.add_row(str(o["node_id"]), str(o["log_end_offset"]), str(o["lag"]),
+                          str(o.get("last_caught_up_age_ms")), "Observer (controller)")
+        else:
+            table.add_row(str(o["node_id"]), str(o["metadata_offset"]), str(o["lag"]),
+                          str(o.get("last_heartbeat_age_ms")), "Observer")
     out.print(table)
+    if q.get("voter_change_pending"):
+        out.print("[yellow]a voter change is in progress[/]")
     for problem in q.get("problems", []):
         out.print(f"[yellow]problem:[/] {problem}")
+
+
+@quorum_app.command("add-voter")
+def quorum_add_voter(node_id: int = typer.Argument(..., help="a controller following the quorum as an observer"),
+                     config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = BootstrapOpt):
+    """Make an observer controller a voter (kafka-metadata-quorum.sh add-controller)."""
+    try:
+        admin = client(config, bootstrap)
+        admin.timeout_s = VOTER_CHANGE_WAIT_S
+        answer = admin.v3("POST", "/quorum/voters", {"node_id": node_id})
+    except AdminError as exc:
+        fail(str(exc))
+    typer.echo(f"node {node_id} is a voter; voters: {', '.join(map(str, answer['voters']))}")
+
+
+@quorum_app.command("remove-voter")
+def quorum_remove_voter(node_id: int = typer.Argument(..., help="a voter"),
+                        config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = BootstrapOpt):
+    """Take a voter out of the quorum (kafka-metadata-quorum.sh remove-controller)."""
+    try:
+        admin = client(config, bootstrap)
+        admin.timeout_s = VOTER_CHANGE_WAIT_S
+        answer = admin.v3("DELETE", f"/quorum/voters/{node_id}")
+    except AdminError as exc:
+        fail(str(exc))
+    typer.echo(f"node {node_id} is no longer a voter; voters: {', '.join(map(str, answer['voters']))}")
 
 
 @storage_app.command("status")

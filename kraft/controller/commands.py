@@ -67,6 +67,31 @@ class Heartbeat(ControllerRequest):
     log_dir_failed: bool = False
 
 
+class AddVoter(ControllerRequest):
+    """KIP-853's AddRaftVoter: an observer (a controller following the quorum) votes."""
+
+    op = "add_voter"
+    node_id: int = Field(ge=0, le=2**31 - 1)
+
+
+class RemoveVoter(ControllerRequest):
+    op = "remove_voter"
+    node_id: int = Field(ge=0, le=2**31 - 1)
+
+
+_VOTER_REQUESTS: dict[str, type[ControllerRequest]] = {"add_voter": AddVoter, "remove_voter": RemoveVoter}
+
+
+def voter_change_of(op: str, payload: Any) -> int | None:
+    """The node id of a voter change request (checked), None for any other operation."""
+    request_class = _VOTER_REQUESTS.get(op)
+    if request_class is None:
+        return None
+    if not isinstance(payload, dict):
+        raise BadRequest("controller operation payload must be a JSON object")
+    return request_class(**payload).node_id  # type: ignore[attr-defined]
+
+
 class Shutdown(ControllerRequest):
     op = "shutdown"
     broker_id: int

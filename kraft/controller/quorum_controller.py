@@ -28,6 +28,7 @@ from kraft.controller.preferred_leader import preferred_leader_changes
 from kraft.controller.reassignment import finish_ready
 from kraft.controller.rebalance import advance as advance_rebalance
 from kraft.controller.security_control import bootstrap_users
+from kraft.controller import voter_changes
 from kraft.errors import (
     ConcurrentMetadataChange,
     KraftError,
@@ -110,6 +111,12 @@ class QuorumController:
         fut = asyncio.get_running_loop().create_future()
         await self._queue.put((command, fut))
         return await fut
+
+    async def change_voters(self, op: str, node_id: int) -> dict:
+        """Add or remove one voter of the Raft quorum (not a metadata record: voter_changes)."""
+        if not self.active:
+            raise NotController(f"node {self._node_id} is not the active controller")
+        return await voter_changes.change_voters(self._quorum, op, node_id)
 
     async def run(self) -> None:
         """Owned by the node's task group; returns only when cancelled."""

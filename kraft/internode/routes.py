@@ -44,6 +44,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/internal/v1/controller/{op}", controller_rpc)
     app.router.add_get("/internal/v1/metadata", metadata_log)
     app.router.add_get("/internal/v1/metadata/offset", metadata_offset)
+    app.router.add_get("/internal/v1/quorum/voters", quorum_voters)
     app.router.add_get(FETCH_STREAM_PATH, replica_fetch_stream)
     app.router.add_post("/internal/v1/produce", forwarded_produce)
     app.router.add_get("/internal/v1/read", committed_read)
@@ -94,6 +95,12 @@ async def metadata_offset(request):
     node = node_of(request)
     return json_response({"offset": node.image.offset,
                           "active_controller": node.is_active_controller()})
+
+
+async def quorum_voters(request):
+    """The voter set, asked by a controller starting with no Raft state (node.py)."""
+    await _authorize(request)
+    return json_response(node_of(request).quorum_voters(request.remote))
 
 
 async def replica_fetch_stream(request):

@@ -12,7 +12,7 @@ from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.kafka import (acl_api, config_api, consumer_group_api, election_api, fetch_api, group_admin_api, group_api,
-                         log_admin_api, metadata_api, offsets_api, produce_api, producer_id_api, quota_api,
+                         log_admin_api, metadata_api, offsets_api, produce_api, producer_id_api, quorum_api, quota_api,
                          reassignment_api, sasl_api,
                          scram_api, telemetry_api, topic_admin_api, topic_partitions_api, txn_api)
 from kraft.kafka.codec import RequestHead
@@ -76,6 +76,7 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(49, 0, 1, quota_api.alter),                         # AlterClientQuotas
     Api(50, 0, 0, scram_api.describe),                      # DescribeUserScramCredentials
     Api(51, 0, 0, scram_api.alter),                         # AlterUserScramCredentials
+    Api(55, 0, 2, quorum_api.describe_quorum),              # DescribeQuorum (v1: timestamps; v2: nodes)
     Api(60, 0, 2, metadata_api.describe_cluster),           # DescribeCluster (v2: fenced brokers)
     Api(61, 0, 0, txn_api.describe_producers),              # DescribeProducers
     Api(65, 0, 0, txn_api.describe_transactions),           # DescribeTransactions
@@ -84,6 +85,8 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(69, 0, 1, consumer_group_api.describe),             # ConsumerGroupDescribe (KIP-848)
     Api(71, 0, 0, telemetry_api.get_subscriptions),         # GetTelemetrySubscriptions (an empty one)
     Api(75, 0, 0, topic_partitions_api.describe_topic_partitions),  # DescribeTopicPartitions
+    Api(80, 0, 1, quorum_api.add_raft_voter),               # AddRaftVoter (KIP-853; v1: ack_when_committed)
+    Api(81, 0, 0, quorum_api.remove_raft_voter),            # RemoveRaftVoter
 )}
 
 

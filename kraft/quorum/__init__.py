@@ -1,6 +1,6 @@
 """Layer `quorum`: the metadata quorum. `protocol` is the interface the node uses,
 `raft` its pysyncobj implementation, with `raft_transport`, `raft_append_guard`,
-`raft_files` and `raft_durable` around the library (only `raft*` modules import
+`raft_files`, `raft_durable` and `raft_voters` (the voter set) around the library (only `raft*` modules import
 pysyncobj), `memory` an in-memory implementation for tests and the deterministic
 simulation.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from kraft.quorum.raft_voters import VoterChangeProblem
 from kraft.quorum.protocol import NotLeaderError, QuorumStatus, VoterStatus
 from kraft.metadata.state_machine import ApplyResult, MetadataStateMachine
 
@@ -96,3 +97,21 @@ class MemoryQuorum:
 
     def add_apply_listener(self, callback: Callable[[], object]) -> None:
         self._listeners.append(callback)
+
+    def is_voter(self) -> bool:
+        return self.node_id in self._raft.seats
+
+    def voters(self) -> dict[int, str]:
+        return {nid: f"memory:{nid}" for nid in self._raft.seats}
+
+    def fresh(self) -> bool:
+        return False
+
+    def set_bootstrap_voters(self, voters: dict[int, str]) -> None:
+        pass
+
+    def allow_hosts(self, hosts: set[str]) -> None:
+        pass
+
+    async def change_voters(self, kind: str, node_id: int, timeout_s: float) -> dict[int, str]:
+        raise VoterChangeProblem("unsafe", "this in-memory quorum's voters are fixed")

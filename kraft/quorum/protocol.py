@@ -50,6 +50,10 @@ class QuorumStatus:
     has_quorum: bool
     voters: tuple[VoterStatus, ...] = field(default=())
     elected_ms: int = -1  # wall clock ms this node became the leader; -1 unless it leads
+    # Raft observers (controllers not in the voter set) the leader sends its log to
+    observers: tuple[VoterStatus, ...] = field(default=())
+    is_voter: bool = True  # this node is in the voter set
+    voter_change_pending: bool = False  # a voter change is in the log, not yet applied
 
 
 class Quorum(Protocol):
@@ -76,3 +80,26 @@ class Quorum(Protocol):
 
     def add_apply_listener(self, callback: Callable[[], object]) -> None:
         """callback() runs on the asyncio loop after batches were applied."""
+
+    def is_voter(self) -> bool:
+        """This node is in the voter set (else it follows as an observer)."""
+        ...
+
+    def voters(self) -> dict[int, str]:
+        """node id -> Raft address of each voter, as this node's log says."""
+        ...
+
+    def fresh(self) -> bool:
+        """No Raft state on disk yet (see RaftQuorum.set_bootstrap_voters)."""
+        ...
+
+    def set_bootstrap_voters(self, voters: dict[int, str]) -> None: ...
+
+    def allow_hosts(self, hosts: set[str]) -> None:
+        """Also accept quorum connections from these hosts."""
+        ...
+
+    async def change_voters(self, kind: str, node_id: int, timeout_s: float) -> dict[int, str]:
+        """On the leader: add ("add") or remove ("rem") one voter; the new set once
+        committed. Raises raft_voters.VoterChangeProblem when refused."""
+        ...

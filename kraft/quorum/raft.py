@@ -5,7 +5,10 @@ Configuration follows the traps measured in docs/DESIGN.md: journal + full dump 
 no append batching, a password, an explicit bind address, short retry and fallback
 timeouts. The library's tick thread runs `apply`; results and "applied" notifications
 are bridged into asyncio with call_soon_threadsafe. Snapshots are JSON, not pickles
-of our objects (pysyncobj's own bookkeeping tuple is still pickled by its rules).
+of our objects (pysyncobj's own bookkeeping tuple is still pickled by its rules). The
+voter set changes one controller at a time through the library's membership entries,
+kept and read back by the adapter (raft_voters; docs/DESIGN.md says which library
+behaviours it replaces); a controller outside the set follows as an observer.
 """
 
 from __future__ import annotations
@@ -14,25 +17,32 @@ import asyncio
 import logging
 import os
 import pickle  # pysyncobj's own format for a Raft entry sent in chunks
+import queue
 import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
+
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated, tcp_connection
 from pysyncobj import syncobj as pysyncobj_module
+from pysyncobj.monotonic import monotonic as monotonic_time
 
 from kraft.config.cluster import is_ipv4_literal
 from kraft.quorum import raft_transport
 from kraft.quorum.raft_append_guard import plan_append
-from kraft.quorum.raft_durable import DurableJournal
-from kraft.quorum import raft_fallback
+from kraft.quorum.raft_durable import DurableJournal, fsync_path
+from kraft.quorum import raft_fallback, raft_voters
+from kraft.quorum.raft_transport import OBSERVER_HELLO
 from kraft.quorum.raft_files import (
+    BOOTSTRAP_VOTERS,
     JOURNAL,
     SNAPSHOT,
     RaftData,
     RaftStateDamaged,
     check_raft_files,
+    journal_entries,
     read_snapshot,
     write_snapshot,
 )
@@ -48,6 +58,7 @@ from kraft.metadata.state_machine import ApplyResult, MetadataStateMachine
 
 log = logging.getLogger(__name__)
 _LEADER_STATE = 2  # pysyncobj's _RAFT_STATE.LEADER
+CAUGHT_UP_SILENCE_S = 1.0  # a follower silent longer is not counted up (the leader fallback time)
 
 
 class _SourceBoundSockets:
@@ -81,11 +92,35 @@ def bind_raft_sources_to(host: str) -> None:
 
 class _MetadataSyncObj(SyncObj):
     def __init__(self, self_addr: str, peers: list[str], conf: SyncObjConf, state_machine: MetadataStateMachine,
-                 on_applied: Callable[[], object], transport_class: type, durable: bool = True) -> None:
+                 on_applied: Callable[[], object], transport_class: type, durable: bool = True, *,
+                 node_id: int | None = None, voters: dict[int, str] | None = None,
+                 on_voters: Callable[[dict[int, str], bool], object] | None = None,
+                 loaded_voters: Callable[[], dict[int, str] | None] = lambda: None,
+                 applied_voters: dict[int, str] | None = None) -> None:
+        """voters: the voter set this node starts with (computed from its Raft files, see
+        RaftQuorum.start), None where membership is not tracked (tests of other rules);
+        peers are then the other voters. on_voters(voters, is_voter) runs on the tick
+        thread whenever the set in the log changes; loaded_voters(): the set held by the
+        snapshot the library just loaded (None for one written before sets were kept)."""
         self._sm = state_machine
         self._on_applied = on_applied
         self._keep_tail = False
         self.journal: DurableJournal | None = None
+        self.node_id = node_id
+        self.address = self_addr
+        self.voters: dict[int, str] = dict(voters or {})  # the latest set in the log, committed or not
+        # the set as of the last applied entry: the journal's changes are applied again from
+        # the start of the log (the snapshot's set, or the data dir's first set)
+        self.applied_voters: dict[int, str] = dict(self.voters if applied_voters is None else applied_voters)
+        self.is_voter = voters is None or self.voters.get(node_id) == self_addr  # type: ignore[arg-type]
+        self._on_voters = on_voters
+        self._loaded_voters = loaded_voters
+        self._pending_change = 0  # log index of the last membership change this leader appended
+        self._promotion_pending = False  # named in the set, not yet caught up (see _install_voters)
+        self.observers: dict[str, tuple[int, str]] = {}  # the library's read-only node id -> (node id, address)
+        self._tick_calls: queue.SimpleQueue = queue.SimpleQueue()  # callables for the tick thread
+        if voters is not None:
+            peers = [addr for addr in self.voters.values() if addr != self_addr]
         made = pysyncobj_module.createJournal
 
         def durable_journal(journal_file):
@@ -97,6 +132,7 @@ class _MetadataSyncObj(SyncObj):
             super().__init__(self_addr, peers, conf, transportClass=transport_class)
         finally:
             pysyncobj_module.createJournal = made
+        self.addOnTickCallback(self._run_tick_calls)
 
     def sync_journal(self) -> None:
         """Called before an entry is applied."""
@@ -115,8 +151,16 @@ class _MetadataSyncObj(SyncObj):
         self._on_applied()
         return result.to_json()
 
-    # Raft's AppendEntries rule where the library breaks it (see raft_append_guard).
     def _SyncObj__onMessageReceived(self, node, message):
+        if isinstance(message, dict) and not self._admit(node, message):
+            return
+        answer = self._received(node, message)
+        if self._promotion_pending and self._caught_up_with_leader():
+            self._install_voters(self.voters)  # now it may act on the set it is in
+        return answer
+
+    # Raft's AppendEntries rule where the library breaks it (see raft_append_guard).
+    def _received(self, node, message):
         if (isinstance(message, dict) and message.get("type") == "append_entries" and "prevLogIdx" in message
                 and message.get("transmission") == "finish" and message.get("term", -1) >= self.raftCurrentTerm):
             message = self._reassembled(message)
@@ -134,6 +178,16 @@ class _MetadataSyncObj(SyncObj):
                 finally:
                     self._keep_tail = False
         return super()._SyncObj__onMessageReceived(node, message)
+
+    def _admit(self, node, message: dict) -> bool:
+        """Observers (the library's read-only nodes) only answer appends; an observer
+        votes for nobody and is never told to stand."""
+        kind = message.get("type")
+        if node in self._SyncObj__readonlyNodes:
+            if kind == OBSERVER_HELLO:
+                self.observers[node.id] = (int(message["node_id"]), str(message["address"]))
+            return kind == "next_node_idx"
+        return self.is_voter or kind not in ("request_vote", "timeout_now")
 
     def _reassembled(self, message: dict) -> dict:
         """An entry of at least appendEntriesBatchSizeBytes arrives in chunks ("start",
@@ -161,6 +215,119 @@ class _MetadataSyncObj(SyncObj):
     def _SyncObj__deleteEntriesFrom(self, from_index):
         if not self._keep_tail:
             super()._SyncObj__deleteEntriesFrom(from_index)
+
+    # -- the voter set (see raft_voters) -------------------------------------------------
+    def call_on_tick(self, call: Callable[[], object]) -> None:
+        """Run `call` on the tick thread (the library's state is not thread-safe)."""
+        self._tick_calls.put(call)
+
+    def _run_tick_calls(self) -> None:
+        while True:
+            try:
+                call = self._tick_calls.get_nowait()
+            except queue.Empty:
+                return
+            call()
+
+    def _SyncObj__changeCluster(self, request):
+        """The leader, before appending a change. The library means to allow one change
+        at a time but never records the pending one (its __changeClusterIDx stays None):
+        a second change was appended while the first was not committed, two servers
+        apart from the last committed set. Refused here until the first is applied."""
+        if self._pending_change > self.raftLastApplied:
+            return False
+        index = self._SyncObj__getCurrentLogIndex() + 1  # where the library appends it
+        if not super()._SyncObj__changeCluster(request):
+            return False
+        self._pending_change = index
+        return True
+
+    def _SyncObj__doChangeCluster(self, request, reverse=False):
+        """A change appended (on the leader, or a follower taking the entry), or undone
+        because the entry is truncated. Each of kraft's entries carries the whole set."""
+        change = raft_voters.change_of(request)
+        if change is None:
+            return False
+        if reverse:
+            if self._keep_tail:
+                return True  # the guard keeps the entry (raft_append_guard): its set stands
+            self._install_voters(raft_voters.reverse(change, self.voters))
+        else:
+            self._install_voters(change.voters_after)
+        return True
+
+    def _SyncObj__doApplyCommand(self, command):
+        """A change took effect when it was appended; applying it only moves the set a
+        snapshot at this index holds (the library would apply it a second time, which
+        at a restart undoes what later entries of the log say)."""
+        change = raft_voters.parse_membership(command)
+        if change is not None:
+            self.sync_journal()  # a lone voter commits without sending: on disk before applied
+            self.applied_voters = dict(change.voters_after)
+            return None
+        return super()._SyncObj__doApplyCommand(command)
+
+    def _SyncObj__loadDumpFile(self, clearJournal):
+        super()._SyncObj__loadDumpFile(clearJournal)
+        base = self._loaded_voters()
+        if base is None:
+            return  # a snapshot from before voter sets were kept: the constructor's set stands
+        self.applied_voters = dict(base)
+        applied = self.raftLastApplied
+        tail = [entry[0] for entry in self._SyncObj__raftLog if entry[1] > applied]
+        self._install_voters(raft_voters.voters_in_log(base, tail))
+
+    def _caught_up_with_leader(self) -> bool:
+        leader_commit = self._SyncObj__leaderCommitIndex
+        return leader_commit is not None and self._SyncObj__getCurrentLogIndex() >= leader_commit
+
+    def _install_voters(self, voters: dict[int, str]) -> None:
+        was_voter = self.is_voter
+        self.voters = dict(voters)
+        named = self.voters.get(self.node_id) == self.address  # type: ignore[arg-type]
+        # An observer catching up passes through older sets, some of which may name it (a
+        # controller removed, wiped and back as an observer). Acting on one would make it
+        # announce itself as a voter the current set does not have: every voter refuses
+        # it, and it stands for election alone. It becomes a voter once its log holds what
+        # the leader has committed, and then only if it is still named (never voting is
+        # always safe; only the leader's own count decides what commits).
+        self._promotion_pending = named and not was_voter and not self._caught_up_with_leader()
+        self.is_voter = named and not self._promotion_pending
+        before = self.otherNodes
+        self._SyncObj__updateClusterConfiguration([a for a in self.voters.values() if a != self.address])
+        if self._isLeader():  # the library's own add does this; its bulk update does not
+            for node in self.otherNodes - before:
+                self._SyncObj__lastResponseTime[node] = monotonic_time()
+        if was_voter != self.is_voter:
+            # a voter announces its address, an observer that it is read-only (raft_transport):
+            # every connection starts again under the new name
+            transport = self._SyncObj__transport
+            for node in list(transport._nodes):
+                transport.dropNode(node)
+                transport.addNode(node)
+            log.warning("this controller is %s", "now a voter" if self.is_voter else
+                        "not a voter: it follows the quorum as an observer")
+        if self._on_voters is not None:
+            self._on_voters(dict(self.voters), self.is_voter)
+
+    def _SyncObj__connectedToAnyone(self):
+        # only the library's election timer asks: an observer never stands for election
+        return self.is_voter and super()._SyncObj__connectedToAnyone()
+
+    def _SyncObj__onReadonlyNodeDisconnected(self, node):
+        self.observers.pop(node.id, None)
+        super()._SyncObj__onReadonlyNodeDisconnected(node)
+
+    def progress(self) -> dict[str, tuple[int, float]]:
+        """On the leader: each follower's and observer's (match index, seconds since it
+        last answered), by the library's node id. Copies, read from another thread."""
+        match = self._SyncObj__raftMatchIndex.copy()
+        answered = self._SyncObj__lastResponseTime.copy()
+        now = monotonic_time()
+        return {node.id: (index, now - answered.get(node, -1e9)) for node, index in match.items()}
+
+    def last_log_index(self) -> int:
+        return self._SyncObj__getCurrentLogIndex()
 
 
 class _KeptTailFilter(logging.Filter):
@@ -193,8 +360,13 @@ class RaftQuorum:
         self._bind_address = bind_address
         self._source_host = source_host
         self.state_machine = MetadataStateMachine()
-        self._voters = dict(voters)
+        self._address = voters[node_id]  # this controller's own Raft address
+        self._file_voters = dict(voters)  # the bootstrap set of a brand-new cluster
+        self._voters = dict(voters)  # the set in force (from the log once started)
         self._addr_to_id = {addr: nid for nid, addr in voters.items()}
+        self._is_voter = True
+        self._extra_hosts: set[str] = set()
+        self._loaded_voters: dict[int, str] | None = None  # the set of the snapshot last read
         self._dir = Path(data_dir) / "__cluster_metadata"
         self._password = password
         self._timeouts = election_timeout_s
@@ -224,7 +396,10 @@ class RaftQuorum:
                 raise
             log.warning("metadata snapshot damaged (%s); %s", exc, rebuilt)
             check_raft_files(self._dir)
-        me = self._voters[self.node_id]
+        base, self._voters = self._voters_on_disk()
+        self._addr_to_id = {addr: nid for nid, addr in self._voters.items()}
+        self._is_voter = self._voters.get(self.node_id) == self._address
+        me = self._address
         conf = SyncObjConf(
             journalFile=str(self._dir / JOURNAL),
             fullDumpFile=str(self._dir / SNAPSHOT),
@@ -239,7 +414,7 @@ class RaftQuorum:
             raftMinTimeout=self._timeouts[0],
             raftMaxTimeout=self._timeouts[1],
             appendEntriesPeriod=0.1,
-            dynamicMembershipChange=False,
+            dynamicMembershipChange=True,  # one voter at a time, through the log (raft_voters)
             onStateChanged=self._state_changed,
             logCompactionMinEntries=self._snapshot_every,
             logCompactionMinTime=300,
@@ -247,22 +422,175 @@ class RaftQuorum:
         source = me.rsplit(":", 1)[0] if self._source_host == "" else self._source_host
         if source is not None:
             bind_raft_sources_to(source)
-        peers = [addr for nid, addr in sorted(self._voters.items()) if nid != self.node_id]
         # bound here, not on the library's thread, so a taken port stops the node at once
         # (RaftPortUnavailable) instead of being retried in silence
         self._listener = raft_transport.open_listener(self._bind_address or me)
-        transport_class = raft_transport.install({addr.rsplit(":", 1)[0] for addr in self._voters.values()},
-                                                 self._listener)
+        transport_class = raft_transport.install(self._allowed_hosts(), self._listener)
         # KRAFT_METADATA_FSYNC=0 only to measure what durability costs (bench/): without it
         # a power cut can make a voter forget what it acknowledged.
         durable = os.environ.get("KRAFT_METADATA_FSYNC", "1") != "0"
         try:
-            self._obj = _MetadataSyncObj(me, peers, conf, self.state_machine, self._notify_applied,
-                                         transport_class, durable)
+            self._obj = _MetadataSyncObj(me, [], conf, self.state_machine, self._notify_applied,
+                                         transport_class, durable, node_id=self.node_id,
+                                         voters=self._voters, on_voters=self._voters_changed,
+                                         loaded_voters=lambda: self._loaded_voters, applied_voters=base)
         except BaseException:
             self._close_listener()
             raise
         logging.getLogger("pysyncobj.syncobj").addFilter(_KeptTailFilter(lambda: self._obj))
+
+    # -- the voter set ------------------------------------------------------------------
+    def fresh(self) -> bool:
+        """No Raft state yet: this controller has never voted, followed nor been told
+        who the voters are (see set_bootstrap_voters)."""
+        return not any((self._dir / name).exists() for name in (SNAPSHOT, BOOTSTRAP_VOTERS)) and \
+            len(self._journal_entries()) <= 1
+
+    def set_bootstrap_voters(self, voters: dict[int, str]) -> None:
+        """Before start, for a fresh controller: the voter set the running quorum
+        reported (this node then starts as an observer unless it is in it)."""
+        self._file_voters = dict(voters)
+
+    def _voters_on_disk(self) -> tuple[dict[int, str], dict[int, str]]:
+        """(the set at the start of the log, the set in force): the snapshot's, moved on by every membership entry of the
+        journal after it (committed or not, as Raft's single-server changes count them);
+        with no snapshot, the set this data dir started with (kept in BOOTSTRAP_VOTERS,
+        written at the first start: cluster.toml's controllers, or what the quorum
+        reported to a node that joined it)."""
+        kept = self._dir / BOOTSTRAP_VOTERS
+        if kept.exists():
+            base = {int(k): v for k, v in orjson.loads(kept.read_bytes()).items()}
+        else:
+            base = dict(self._file_voters)
+            tmp = kept.with_suffix(".tmp")
+            tmp.write_bytes(orjson.dumps({str(k): v for k, v in base.items()}))
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, kept)
+            fsync_path(self._dir)
+        after = 0
+        snapshot = self._dir / SNAPSHOT
+        if snapshot.exists():
+            _, (last, _, cluster) = read_snapshot(snapshot)
+            after = last[1]
+            if isinstance(cluster, dict):
+                base = {int(k): v for k, v in cluster.items()}
+        tail = [command for command, index, _ in self._journal_entries() if index > after]
+        return base, raft_voters.voters_in_log(base, tail)
+
+    def _journal_entries(self) -> list:
+        path = self._dir / JOURNAL
+        return journal_entries(path.read_bytes()) if path.exists() else []
+
+    def _voters_changed(self, voters: dict[int, str], is_voter: bool) -> None:
+        """On the tick thread: a membership entry appended or undone."""
+        self._voters = voters
+        self._addr_to_id = {**self._addr_to_id, **{addr: nid for nid, addr in voters.items()}}
+        self._is_voter = is_voter
+        raft_transport.allow_hosts(self._allowed_hosts())
+
+    def _allowed_hosts(self) -> set[str]:
+        addresses = [*self._file_voters.values(), *self._voters.values()]
+        return {addr.rsplit(":", 1)[0] for addr in addresses} | self._extra_hosts
+
+    def allow_hosts(self, hosts: set[str]) -> None:
+        """Also accept Raft connections from these hosts (the registered nodes: a new
+        controller is named in no other controller's cluster.toml)."""
+        if not hosts <= self._extra_hosts | self._allowed_hosts():
+            self._extra_hosts |= hosts
+            raft_transport.allow_hosts(self._allowed_hosts())
+
+    def voters(self) -> dict[int, str]:
+        return dict(self._voters)
+
+    def is_voter(self) -> bool:
+        return self._is_voter
+
+    def _caught_up(self, obj: _MetadataSyncObj) -> tuple[set[int], dict[int, str]]:
+        """On the leader: (the voters and observers holding what it has committed that
+        answered it within the leader fallback time, the leader included; the observers
+        connected now, by node id)."""
+        commit = obj.raftCommitIndex
+        progress = obj.progress()
+        caught = {self.node_id} if obj.is_voter else set()
+        for nid, addr in obj.voters.items():
+            match, silent_s = progress.get(addr, (-1, 1e9))
+            if match >= commit and silent_s <= CAUGHT_UP_SILENCE_S:
+                caught.add(nid)
+        observers = {}
+        for readonly_id, (nid, addr) in list(obj.observers.items()):
+            observers[nid] = addr
+            match, silent_s = progress.get(readonly_id, (-1, 1e9))
+            if match >= commit and silent_s <= CAUGHT_UP_SILENCE_S:
+                caught.add(nid)
+        return caught, observers
+
+    async def change_voters(self, kind: str, node_id: int, timeout_s: float) -> dict[int, str]:
+        """On the leader: add (an observer) or remove one voter; returns the new set once
+        committed. Raises VoterChangeProblem (refused, nothing written), NotLeaderError
+        (not the leader, or leadership handed on first: removing the leader itself) or
+        ProposalOutcomeUnknown (written, not known to be committed)."""
+        obj = self._obj
+        if obj is None or not obj._isLeader():
+            raise NotLeaderError("this node is not the active controller")
+        if obj.voters != obj.applied_voters:
+            raise raft_voters.VoterChangeProblem("in_progress", (
+                f"a voter change is in progress (voters {_ids(obj.applied_voters)} -> {_ids(obj.voters)}); "
+                "retry once it is committed"))
+        deadline = time.monotonic() + timeout_s
+        caught, observers = self._caught_up(obj)
+        if kind == raft_voters.ADD:
+            while node_id in observers and node_id not in caught and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)  # the observer is still catching up (Kafka waits too)
+                caught, observers = self._caught_up(obj)
+            if node_id in observers and node_id not in caught and node_id not in obj.voters:
+                raise raft_voters.VoterChangeProblem("timeout", (
+                    f"observer {node_id} did not catch up with the leader within {timeout_s:.0f}s; retry"))
+            change = raft_voters.plan_add(obj.voters, node_id, observers.get(node_id), caught)
+        else:
+            change = raft_voters.plan_remove(obj.voters, node_id, caught)
+            if node_id == self.node_id:
+                await self._hand_on_leadership(obj, deadline)
+                raise NotLeaderError("leadership moved before removing the leader; retry at the new one")
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+
+        def done(result, error):  # tick thread
+            def settle():
+                if fut.done():
+                    return
+                if error == FAIL_REASON.SUCCESS:
+                    fut.set_result(None)
+                elif error == FAIL_REASON.REQUEST_DENIED:
+                    fut.set_exception(raft_voters.VoterChangeProblem("in_progress", (
+                        "the leader takes one voter change at a time, after its first entry of "
+                        "the term is committed; retry")))
+                elif error in _MAYBE_IN_LOG:
+                    fut.set_exception(ProposalOutcomeUnknown(_fail_reason(error)))
+                else:
+                    fut.set_exception(QuorumError(_fail_reason(error)))
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(settle)
+
+        command = raft_voters.membership_command(change)
+        obj._applyCommand(command[1:], done, raft_voters.MEMBERSHIP)
+        try:
+            async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                await fut
+        except TimeoutError:
+            raise ProposalTimeout("the voter change was not committed in time; it may still be") from None
+        return dict(change.voters_after)
+
+    async def _hand_on_leadership(self, obj: _MetadataSyncObj, deadline: float) -> None:
+        """Raft's TimeoutNow to the most caught-up voter; waits until this node leads no more."""
+        while obj._isLeader() and time.monotonic() < deadline:
+            obj.call_on_tick(lambda: obj.transferLeadership(None, None))
+            for _ in range(10):
+                await asyncio.sleep(0.1)
+                if not obj._isLeader():
+                    return
+        if obj._isLeader():
+            raise raft_voters.VoterChangeProblem("timeout", "leadership could not be handed to another voter in time")
 
     def stop(self) -> None:
         if self._obj is not None:
@@ -286,12 +614,20 @@ class RaftQuorum:
         raft_fallback.keep_previous(self._dir)  # a damaged new one can be rebuilt from it
         # the library renames it into place; the directory is fsynced before the journal
         # drops the entries it holds (raft_durable)
+        obj = self._obj
+        if obj is not None:  # the set as of the snapshot's index, with node ids (raft_voters)
+            raft_data = (raft_data[0], raft_data[1], dict(obj.applied_voters))
         write_snapshot(Path(filename), self.state_machine.snapshot(), raft_data)
 
     def _read_snapshot(self, filename: str) -> RaftData:
-        state, raft_data = read_snapshot(Path(filename))
+        state, (last, before, cluster) = read_snapshot(Path(filename))
         self.state_machine.restore(state)
-        return raft_data
+        if not isinstance(cluster, dict):
+            self._loaded_voters = None
+            return last, before, cluster
+        self._loaded_voters = {int(k): v for k, v in cluster.items()}
+        # the library sets its peers from this; the adapter then sets them from the log
+        return last, before, [addr for addr in self._loaded_voters.values() if addr != self._address]
 
     # -- notifications -----------------------------------------------------------------
     def add_apply_listener(self, callback: Callable[[], object]) -> None:
@@ -321,8 +657,11 @@ class RaftQuorum:
 
     def peer_problems(self) -> list[str]:
         """Why peers may be missing from the quorum, one sentence each (lately seen)."""
-        return [f"Raft frames from {host} fail authentication (formatted with another "
-                f"raft_password or cluster id?)" for host in raft_transport.AUTH_FAILURES.recent()]
+        return [*(f"Raft frames from {host} fail authentication (formatted with another "
+                  f"raft_password or cluster id?)" for host in raft_transport.AUTH_FAILURES.recent()),
+                *(f"the controller at {address} is not in the voter set (removed) but acts as a voter: "
+                  "stop it, or start it with no Raft state to follow as an observer"
+                  for address in raft_transport.STRANGE_VOTERS.recent())]
 
     def term(self) -> int:
         return self._obj.raftCurrentTerm if self._obj is not None else 0
@@ -336,16 +675,17 @@ class RaftQuorum:
         commit = st["commit_idx"]
         is_leader = st["state"] == _LEADER_STATE
         now_ms = int(time.time() * 1000)
-        voters = []
-        for nid, addr in sorted(self._voters.items()):
-            if nid == self.node_id:
-                match = commit
-            else:  # only the leader tracks its followers' match index
-                match = st.get(f"match_idx_server_{addr}", -1)
+        progress = obj.progress() if is_leader else {}  # only the leader tracks the others
+
+        def seat(nid: int, key: str) -> VoterStatus:
+            match = commit if nid == self.node_id else progress.get(key, (-1, 0.0))[0]
             if match >= commit and is_leader:
                 self._caught_up_ms[nid] = now_ms
-            voters.append(VoterStatus(nid, match, max(0, commit - match) if match >= 0 else commit,
-                                      self._caught_up_ms.get(nid, -1)))
+            return VoterStatus(nid, match, max(0, commit - match) if match >= 0 else commit,
+                               self._caught_up_ms.get(nid, -1))
+        voters = [seat(nid, addr) for nid, addr in sorted(obj.voters.items())]
+        observers = [seat(nid, readonly_id) for readonly_id, (nid, _) in sorted(
+            obj.observers.items(), key=lambda item: item[1][0]) if nid not in obj.voters]
         return QuorumStatus(
             node_id=self.node_id,
             leader_id=leader,
@@ -353,9 +693,12 @@ class RaftQuorum:
             commit_index=commit,
             last_applied=st["last_applied"],
             is_leader=is_leader,
-            has_quorum=bool(st["has_quorum"]),
+            has_quorum=bool(st["has_quorum"]) and obj.is_voter,
             voters=tuple(voters),
             elected_ms=self._elected_ms if is_leader else -1,
+            observers=tuple(observers),
+            is_voter=obj.is_voter,
+            voter_change_pending=obj.voters != obj.applied_voters,
         )
 
     # -- writes ------------------------------------------------------------------------
@@ -392,6 +735,10 @@ class RaftQuorum:
 # A command the tick thread forwarded to another leader (leadership moved between our
 # check and its turn) may be in that leader's log; every other failure is before the log.
 _MAYBE_IN_LOG = (FAIL_REASON.LEADER_CHANGED, FAIL_REASON.UNKNOWN_OUTCOME)
+
+
+def _ids(voters) -> str:
+    return "{" + ", ".join(str(i) for i in sorted(voters)) + "}"
 
 
 def _fail_reason(code) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.quorum.raft_files import SNAPSHOT, journal_entries, read_snapshot, write_snapshot
+from kraft.quorum.raft_voters import MEMBERSHIP, voters_in_log
 from kraft.storage.log_directory import fsync_directory
 
 PREVIOUS = "raft.snapshot.prev"
@@ -85,6 +86,8 @@ def rebuild_snapshot(directory: Path, journal: str) -> str | None:
                 return None  # not the one replicated method this quorum has
             machine.apply(call[1][0])
             replayed += 1
+        elif command[0] == MEMBERSHIP and isinstance(cluster, dict):
+            cluster = voters_in_log(cluster, [command])  # kraft's voter set rides in the snapshot
         elif command[0] not in (_NO_OP, _VERSION):
             return None
     damaged = directory / SNAPSHOT

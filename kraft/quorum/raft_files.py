@@ -25,6 +25,7 @@ from kraft.quorum.protocol import QuorumError
 JOURNAL = "raft.journal"
 SNAPSHOT = "raft.snapshot"
 JOURNAL_META = "raft.journal.meta"
+BOOTSTRAP_VOTERS = "bootstrap-voters.json"  # the voter set this data dir started with (raft_voters)
 _MAGIC = b"PYSYNCOBJ"
 _HEADER = 24 + 8 + 4 + 4  # app name, app version, format version, last-record offset
 _LAST_OFFSET_AT = 24 + 8 + 4

@@ -38,6 +38,7 @@ from pysyncobj import tcp_server, transport
 from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.tcp_connection import TcpConnection
 from pysyncobj.tcp_server import TcpServer
+from pysyncobj.node import TCPNode
 from pysyncobj.transport import TCPTransport
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ PROBLEM_MEMORY_S = 10.0  # an authentication failure is reported this long after
 class AuthFailures:
     """Peers (by address) whose Raft frames this node could not authenticate, lately."""
 
+    warning = ("Raft frames from %s fail authentication: it was formatted with another "
+               "raft_password or cluster id, so the quorum cannot include it")
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._seen: dict[str, float] = {}
@@ -59,8 +63,7 @@ class AuthFailures:
     def note(self, host: str) -> None:
         now = self._clock()
         if now - self._seen.get(host, -1e9) > 60:  # one warning a minute per peer
-            log.warning("Raft frames from %s fail authentication: it was formatted with another "
-                        "raft_password or cluster id, so the quorum cannot include it", host)
+            log.warning(self.warning, host)
         self._seen[host] = now
 
     def recent(self) -> list[str]:
@@ -68,8 +71,24 @@ class AuthFailures:
         return sorted(h for h, t in self._seen.items() if now - t <= PROBLEM_MEMORY_S)
 
 
+class StrangeVoters(AuthFailures):
+    """Controllers (by Raft address) that announce themselves as voters of this quorum
+    but are not in its voter set: removed while down, or started again with their old
+    Raft state. Refused; reported so the operator learns why."""
+
+    warning = ("the controller at %s announces itself as a voter but is not in the voter set (it was "
+               "removed): its connections are refused; stop it, or start it with no Raft state "
+               "(move its __cluster_metadata aside) to follow as an observer")
+
+
 AUTH_FAILURES = AuthFailures()  # one Raft port per process
+STRANGE_VOTERS = StrangeVoters()
 ACCEPT_PAUSE_S = 0.5
+# An observer's second message on each connection: who it is ({"type", "node_id", "address"}).
+OBSERVER_HELLO = "kraft_observer"
+# The library's utility commands change membership, versions and leadership from the Raft
+# port, past every check kraft makes: only "status" is answered.
+UTILITY_ALLOWED = frozenset({"status"})
 _LENGTH = struct.Struct("i")  # the library's frame prefix: native int
 
 
@@ -246,6 +265,34 @@ class GuardedTransport(TCPTransport):
         if listener is not None and isinstance(self._server, ResilientServer):
             self._server.handed_over = listener
 
+    def _voting(self) -> bool:
+        return getattr(self._syncObj, "is_voter", True)
+
+    def _shouldConnect(self, node):
+        # an observer opens every connection itself: the voters do not know its address
+        if not self._voting():
+            return isinstance(node, TCPNode) and node not in self._preventConnectNodes
+        return super()._shouldConnect(node)
+
+    def _sendSelfAddress(self, conn):
+        if self._voting():
+            return super()._sendSelfAddress(conn)
+        conn.send("readonly")  # the library's observer: appended to, never counted
+        conn.send({"type": OBSERVER_HELLO, "node_id": self._syncObj.node_id, "address": self._selfNode.address})
+
+    def _onIncomingMessageReceived(self, conn, message):
+        keyed = conn.sendRandKey or not self._syncObj.encryptor  # past the session key: an announce
+        if keyed and isinstance(message, str) and message != "readonly" and message not in self._nodeAddrToNode:
+            STRANGE_VOTERS.note(message)  # the library refuses it; say why
+        return super()._onIncomingMessageReceived(conn, message)
+
+    def _onUtilityMessage(self, conn, message):
+        if message and message[0] not in UTILITY_ALLOWED:
+            log.info("Raft port: utility command %r refused", message[0])
+            conn.disconnect()
+            return True
+        return super()._onUtilityMessage(conn, message)
+
     def _onNewIncomingConnection(self, conn):
         peer = _peer(conn._TcpConnection__socket)
         host = peer[0] if isinstance(peer, tuple) else None
@@ -297,12 +344,17 @@ def _peer(sock) -> object:
         return None
 
 
+def allow_hosts(hosts: set[str]) -> None:
+    """The hosts whose connections the Raft port accepts (any thread: one swap)."""
+    GuardedTransport.allowed_hosts = frozenset(hosts)
+
+
 def install(allowed_hosts: set[str], listener: socket.socket | None = None) -> type[GuardedTransport]:
     """Use the bounded classes for every connection and listener the library makes;
     `listener` (from open_listener) becomes the next SyncObj's Raft port."""
     tcp_server.TcpConnection = BoundedConnection
     transport.TcpConnection = BoundedConnection
     transport.TcpServer = ResilientServer
-    GuardedTransport.allowed_hosts = frozenset(allowed_hosts)
+    allow_hosts(allowed_hosts)
     GuardedTransport.listener = listener
     return GuardedTransport

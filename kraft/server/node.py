@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_MOVE_TIMEOUT_S = 5.0
 SHUTDOWN_GRACE_S = 2.0
+VOTER_QUESTION_TIMEOUT_S = 2.0
 
 
 class Node:
@@ -129,6 +130,8 @@ class Node:
 
     def metadata_applied(self) -> None:
         self.waiters.wake()
+        if self.quorum is not None:  # a controller added later is in no other node's file
+            self.quorum.allow_hosts({reg.host for reg in self.image.brokers.values()})
         if not self._security_checked and self.security_metadata_current():
             self._security_checked = True  # once, on the first image that holds what came before
             if self.config.security is None and (notice := unenforced_security(self.image)):
@@ -338,6 +341,45 @@ class Node:
                                "fenced, or cut off from the controller")
         return True, "ready"
 
+    async def _learn_voters(self) -> None:
+        """A controller with no Raft state asks the others for the voter set: a running
+        quorum's answer decides whether it starts as a voter or joins as an observer
+        (a new controller, added later with `kraft quorum add-voter`); with no answer
+        it is one of a new cluster's controllers, the voters its cluster.toml names."""
+        quorum = self.quorum
+        if quorum is None:
+            return
+        fresh = quorum.fresh()  # asked anyway: the question lets this node's Raft connections in
+        others = [n.id for n in self.config.controllers if n.id != self.node_id]
+
+        async def ask(node_id: int) -> dict | None:
+            try:
+                status, body = await self.get_json_from(node_id, "/internal/v1/quorum/voters",
+                                                        timeout_s=VOTER_QUESTION_TIMEOUT_S)
+            except (PeerUnreachable, UnknownServerError):
+                return None
+            ok = status == 200 and isinstance(body, dict) and body.get("established")
+            return body if ok else None
+        answers = [a for a in await asyncio.gather(*(ask(n) for n in others)) if a is not None]
+        if answers and fresh:
+            voters = {int(k): str(v) for k, v in answers[0]["voters"].items()}
+            quorum.set_bootstrap_voters(voters)
+            role = "a voter" if self.node_id in voters else "an observer (kraft quorum add-voter makes it a voter)"
+            log.info("the running quorum's voters are %s: node %d starts as %s",
+                     sorted(voters), self.node_id, role)
+
+    def quorum_voters(self, asker_host: str | None = None) -> dict:
+        """This controller's voter set, and whether a quorum has formed on its log. The
+        asking node (a signed request: a node of this cluster) may then open Raft
+        connections here, as an observer until it is added."""
+        if self.quorum is None:
+            return {"voters": {}, "established": False}
+        if asker_host:
+            self.quorum.allow_hosts({asker_host})
+        st = self.quorum.status()
+        return {"voters": {str(k): v for k, v in self.quorum.voters().items()},
+                "established": st.commit_index >= 2 and st.leader_id is not None}
+
     async def quorum_description(self) -> dict:
         return await describe_quorum(self)
 
@@ -404,6 +446,7 @@ class Node:
         try:
             await self.peers.open()
             if self.quorum is not None:
+                await self._learn_voters()
                 try:
                     self.quorum.start()
                 except RaftPortUnavailable as exc:

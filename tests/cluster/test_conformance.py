@@ -86,9 +86,11 @@ def test_the_own_document_names_every_served_path_and_each_is_routed(cluster):
             assert routed and status != 405 and status < 500, (method, path, status, body)
 
 
-# Operations that would take the fuzzed broker out of the cluster for the rest of the run;
-# tests/cluster/test_decommission.py covers them, bad input included.
+# Operations that would take the fuzzed broker (or a controller's vote) out of the cluster
+# for the rest of the run; tests/cluster/test_decommission.py and test_quorum_voters.py
+# cover them, bad input included.
 DECOMMISSION = (("--exclude-path-regex", "commission$"),
+                ("--exclude-path-regex", "quorum/voters"),
                 ("--exclude-name", "DELETE /v3/clusters/{cluster_id}/brokers/{broker_id}"))
 
 

@@ -49,14 +49,18 @@ function brokerTable(brokers, health) {
 }
 
 function quorumView(q) {
+  const caughtUp = (v) => v.last_caught_up_ms > 0 ? new Date(v.last_caught_up_ms).toLocaleTimeString() : "–";
   const voters = q.voters.map((v) => [v.node_id === q.leader_id ? `${v.node_id} (leader)` : v.node_id,
-    v.log_end_offset, v.lag, v.last_caught_up_ms ? new Date(v.last_caught_up_ms).toLocaleTimeString() : "–"]);
+    v.log_end_offset, v.lag, caughtUp(v)]);
+  // controllers following the Raft log without a vote (kraft quorum add-voter makes them voters)
+  const observers = (q.observers || []).filter((o) => o.kind === "controller")
+    .map((o) => [`${o.node_id} (observer)`, o.log_end_offset, o.lag, caughtUp(o)]);
   return h("div", {},
     h("div", { class: "stats" }, stat("Raft leader", q.leader_id), stat("leader epoch (elections)", q.leader_epoch), stat("metadata high watermark", q.high_watermark)),
     h("p", { id: "last-election" }, "Last election: ", q.leader_elected_ms
       ? `node ${q.leader_id} won epoch ${q.leader_epoch} at ${fmtTime(q.leader_elected_ms)} (${ago(q.leader_elected_ms)} ago)`
       : "not known (no leader answered)"),
-    table("Voters", [{ label: "Voter" }, { label: "Log end", num: true }, { label: "Lag", num: true }, { label: "Last caught up" }], voters));
+    table("Voters", [{ label: "Voter" }, { label: "Log end", num: true }, { label: "Lag", num: true }, { label: "Last caught up" }], [...voters, ...observers]));
 }
 
 function ago(ms) {
