@@ -59,6 +59,8 @@ def test_scenario_expectations_hold(name):
         assert access.counts["attempts"] > 30 and access.counts["refused"] > 20, access.summary
 
 
+@pytest.mark.soak  # about 50 s: the default suite keeps near its 12 minutes (decommission, rebalance and
+# quorum changes under load have their own tests: test_decommission, test_rebalance, test_quorum_voters)
 def test_grow_and_shrink_moves_partitions_under_load_and_loses_nothing():
     """Two brokers join, a rebalance moves replicas onto them, a leader is killed, one new
     broker is decommissioned and stopped, all under acks=all writes: every check passes,
