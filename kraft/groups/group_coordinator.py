@@ -349,14 +349,19 @@ class GroupCoordinator:
             raise NotCoordinator("NOT_COORDINATOR: the offsets topic is gone; retry")
         return coordinator_partition(group_id, count)
 
-    async def commit(self, group_id: str, offsets: dict[tuple[str, int], tuple[int, str]]) -> None:
-        """Append the commits to the group's offsets partition (acks=all), then cache them."""
+    async def commit(self, group_id: str, offsets: dict[tuple[str, int], tuple[int, str]],
+                     leader_epochs: dict[tuple[str, int], int] | None = None) -> None:
+        """Append the commits to the group's offsets partition (acks=all), then cache them.
+        leader_epochs: the leader epoch a Kafka client committed each offset with (KIP-320);
+        a partition left out has none (-1)."""
+        epochs = leader_epochs or {}
         cache = self._cache_of(group_id)
         p = self._offsets_partition_of(group_id)
         now = wall_ms()
         items = sorted(offsets.items())
         ids = {t: topic.topic_id for t, _ in offsets if (topic := self._image().topic(t)) is not None}
-        records = [commit_record(group_id, t, part, off, md, now, ids.get(t, "")) for (t, part), (off, md) in items]
+        records = [commit_record(group_id, t, part, off, md, now, ids.get(t, ""), epochs.get((t, part), -1))
+                   for (t, part), (off, md) in items]
         keys = [(group_id, t, part) for (t, part), _ in items]
         self._commits_in_flight.update(keys)
         try:
@@ -367,14 +372,17 @@ class GroupCoordinator:
                 if self._commits_in_flight[key] <= 0:
                     del self._commits_in_flight[key]
         for i, ((t, part), (off, md)) in enumerate(items):
-            cache.put(group_id, t, part, CommittedOffset(off, md, now, base + i, ids.get(t, "")))
+            cache.put(group_id, t, part, CommittedOffset(off, md, now, base + i, ids.get(t, ""),
+                                                         epochs.get((t, part), -1)))
 
     # -- transactional commits (KIP-98, KIP-447) ------------------------------------------
     async def txn_offset_commit(self, group_id: str, producer_id: int, producer_epoch: int, generation_id: int,
                                 member_id: str, group_instance_id: str | None,
-                                offsets: dict[tuple[str, int], tuple[int, str]]) -> dict[tuple[str, int], KraftError]:
+                                offsets: dict[tuple[str, int], tuple[int, str]],
+                                leader_epochs: dict[tuple[str, int], int] | None = None,
+                                ) -> dict[tuple[str, int], KraftError]:
         """A TxnOffsetCommit: append the offsets ((topic, partition) -> (offset,
-        metadata), as commit() takes them) to the group's offsets partition as ONE
+        metadata), with leader_epochs, as commit() takes them) to the group's offsets partition as ONE
         transactional batch of the producer (acks=all). They stay pending, unseen by
         committed() and OffsetFetch, until complete_transaction reports the
         transaction's marker on that partition.
@@ -410,10 +418,12 @@ class GroupCoordinator:
             return refused
         self._check_txn_member(group_id, cache, generation_id, member_id, group_instance_id)
         now = wall_ms()
-        records = [commit_record(group_id, t, part, off, md, now, tid) for (t, part), (off, md), tid in accepted]
+        epochs = leader_epochs or {}
+        records = [commit_record(group_id, t, part, off, md, now, tid, epochs.get((t, part), -1))
+                   for (t, part), (off, md), tid in accepted]
         batch = encode_batch(records, 0, -1, producer_id, producer_epoch, NO_SEQUENCE, is_transactional=True)
         write = cache.begin_txn_write(producer_id, group_id, {
-            key: CommittedOffset(off, md, now, -1, tid) for key, (off, md), tid in accepted})
+            key: CommittedOffset(off, md, now, -1, tid, epochs.get(key, -1)) for key, (off, md), tid in accepted})
         try:
             base = await self._append_local(OFFSETS_TOPIC, p, batch, COMMIT_TIMEOUT_MS, now)
         except BaseException:
@@ -508,7 +518,8 @@ class GroupCoordinator:
         finally:
             self._deleting.discard(group_id)
 
-    async def alter_offsets(self, group_id: str, offsets: dict[Key, tuple[int, str]]) -> None:
+    async def alter_offsets(self, group_id: str, offsets: dict[Key, tuple[int, str]],
+                            leader_epochs: dict[Key, int] | None = None) -> None:
         """A commit from outside the group (Kafka's admin client, kafka-consumer-groups
         --reset-offsets, a consumer without group management): (offset, metadata) per
         partition, taken only while the group has no members, who would commit over it.
@@ -517,7 +528,7 @@ class GroupCoordinator:
         if members:
             raise NonEmptyGroup(f"NON_EMPTY_GROUP: group {group_id!r} has {members} member(s); "
                                 "its offsets are set once its members have left")
-        await self.commit(group_id, offsets)
+        await self.commit(group_id, offsets, leader_epochs)
 
     async def delete_offsets(self, group_id: str, partitions: list[Key]) -> dict[Key, KraftError | None]:
         """OffsetDelete: tombstones for the offsets of `partitions` nobody in the group

@@ -41,6 +41,9 @@ class CommittedOffset:
     # The topic's id when committed: a commit for a deleted topic must not apply to a new
     # topic of the same name (Kafka deletes such offsets; here they simply stop matching).
     topic_id: str = ""
+    # The leader epoch the client committed with (KIP-320: OffsetCommit v6+, TxnOffsetCommit
+    # v2+), answered by OffsetFetch v5+; -1 when it gave none
+    leader_epoch: int = -1
 
 
 def offset_key(group: str, topic: str, partition: int) -> bytes:
@@ -48,9 +51,11 @@ def offset_key(group: str, topic: str, partition: int) -> bytes:
 
 
 def commit_record(group: str, topic: str, partition: int, offset: int, metadata: str,
-                  now_ms: int, topic_id: str = "") -> Record:
-    value = orjson.dumps({"offset": offset, "metadata": metadata, "commit_timestamp": now_ms,
-                          "topic_id": topic_id})
+                  now_ms: int, topic_id: str = "", leader_epoch: int = -1) -> Record:
+    fields = {"offset": offset, "metadata": metadata, "commit_timestamp": now_ms, "topic_id": topic_id}
+    if leader_epoch >= 0:  # records written before epochs were kept have none: -1 on read
+        fields["leader_epoch"] = leader_epoch
+    value = orjson.dumps(fields)
     return Record(offset_key(group, topic, partition), value, (), now_ms)
 
 
@@ -78,7 +83,8 @@ def parse_value(value: bytes, log_offset: int) -> CommittedOffset | None:
     try:
         obj = orjson.loads(value)
         return CommittedOffset(int(obj["offset"]), str(obj.get("metadata", "")),
-                               int(obj.get("commit_timestamp", 0)), log_offset, str(obj.get("topic_id", "")))
+                               int(obj.get("commit_timestamp", 0)), log_offset, str(obj.get("topic_id", "")),
+                               int(obj.get("leader_epoch", -1)))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
 
@@ -189,7 +195,7 @@ class OffsetCache:
         self._settle(write)
         for i, (key, placeholder) in enumerate(write.offsets.items()):
             placed = CommittedOffset(placeholder.offset, placeholder.metadata, placeholder.commit_timestamp_ms,
-                                     base_offset + i, placeholder.topic_id)
+                                     base_offset + i, placeholder.topic_id, placeholder.leader_epoch)
             if write.outcome is None:
                 if self._pending_entry(write.producer_id, write.group, key) is placeholder:
                     self._set_pending(write.producer_id, write.group, key, placed)

@@ -254,6 +254,7 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
         if (refused := group.commit_error(request.member_id, generation)) is not None:
             return every(refused.error.code)
     offsets, unknown, denied = {}, set(), set()
+    epochs: dict[tuple[str, int], int] = {}  # v6+: the epoch each offset was read under
     for t in request.topics:
         topic = node.image.topic(t.name)
         for p in t.partitions:
@@ -263,11 +264,12 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
                 unknown.add((t.name, p.partition_index))
             else:
                 offsets[(t.name, int(p.partition_index))] = (int(p.committed_offset), p.committed_metadata or "")
+                epochs[(t.name, int(p.partition_index))] = int(getattr(p, "committed_leader_epoch", -1))
     try:
         if offsets and member_commit:
-            await node.groups.commit(request.group_id, offsets)
+            await node.groups.commit(request.group_id, offsets, epochs)
         elif offsets:  # from outside the group (an admin client): only while it has no members
-            await node.groups.alter_offsets(request.group_id, offsets)
+            await node.groups.alter_offsets(request.group_id, offsets, epochs)
         code = error_codes.NONE
     except NonEmptyGroup:
         code = error_codes.UNKNOWN_MEMBER_ID  # Kafka's answer to a commit from outside a group with members
@@ -316,7 +318,8 @@ async def offset_fetch(node: BrokerServices, head, request) -> dict:
             else:
                 code = error_codes.NONE
             parts.append({"partition_index": p, "committed_offset": c.offset if c else -1,
-                          "committed_leader_epoch": -1, "metadata": c.metadata if c else "",
+                          "committed_leader_epoch": c.leader_epoch if c else -1,
+                          "metadata": c.metadata if c else "",
                           "error_code": code})
         answer["topics"].append({"name": topic, "partitions": parts})
     return answer
