@@ -19,12 +19,14 @@ from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.broker.isolation import Aborted, last_offset_in
 from kraft.errors import (
+    InvalidProducerEpoch,
     InvalidTxnState,
     LeaderNotAvailable,
     NotLeaderOrFollower,
     OutcomeUnknown,
     PartitionNotFound,
     PolicyViolation,
+    ProducerFenced,
     ProducerSequenceError,
     UnknownTopicOrPartition,
 )
@@ -175,8 +177,14 @@ class DataPlane:
         entry = replica.log.producers.get(producer_id)
         if entry is not None and entry.epoch == epoch and entry.txn_first_offset is not None:
             return  # its transaction already wrote here: the coordinator said yes then
-        if self._verify_txn is None or not await self._verify_txn(transactional_id, producer_id, epoch,
-                                                                  topic, partition):
+        try:
+            in_transaction = self._verify_txn is not None and await self._verify_txn(
+                transactional_id, producer_id, epoch, topic, partition)
+        except ProducerFenced as exc:
+            # as Kafka's partition leaders answer a Produce: producers take INVALID_PRODUCER_EPOCH
+            # there as being fenced (librdkafka: a fatal _FENCED), PRODUCER_FENCED as abortable
+            raise InvalidProducerEpoch(f"{topic}-{partition}: {exc.message}") from None
+        if not in_transaction:
             raise InvalidTxnState(f"INVALID_TXN_STATE: {topic}-{partition} is not in the open transaction "
                                   f"of {transactional_id!r} (producer {producer_id}, epoch {epoch}): "
                                   "add it first (AddPartitionsToTxn)")

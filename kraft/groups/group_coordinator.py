@@ -445,7 +445,7 @@ class GroupCoordinator:
                                 leader_epochs: dict[tuple[str, int], int] | None = None,
                                 ) -> dict[tuple[str, int], KraftError]:
         """A TxnOffsetCommit: append the offsets ((topic, partition) -> (offset,
-        metadata), as commit() takes them) to the group's offsets partition as ONE
+        metadata), with leader_epochs, as commit() takes them) to the group's offsets partition as ONE
         transactional batch of the producer (acks=all). They stay pending, unseen by
         committed() and OffsetFetch, until complete_transaction reports the
         transaction's marker on that partition.

@@ -152,12 +152,12 @@ async def _commit_offsets(node: BrokerServices, request, offsets: dict) -> dict[
         target = await node.groups.locate(request.group_id, wait_s=LOCATE_WAIT_S)
         if target is not None:
             return dict.fromkeys(offsets, error_codes.NOT_COORDINATOR)
+        epochs = {(t.name, int(p.partition_index)): int(getattr(p, "committed_leader_epoch", -1))
+                  for t in request.topics for p in t.partitions}  # v2+ (KIP-320)
         refused = await node.groups.txn_offset_commit(
             request.group_id, int(request.producer_id), int(request.producer_epoch),
             int(getattr(request, "generation_id", -1)), getattr(request, "member_id", "") or "",
-            getattr(request, "group_instance_id", None), offsets,
-            {(t.name, int(p.partition_index)): int(getattr(p, "committed_leader_epoch", -1))
-             for t in request.topics for p in t.partitions})
+            getattr(request, "group_instance_id", None), offsets, epochs)
     except KraftError as exc:
         return dict.fromkeys(offsets, error_codes.code_of(exc))
     return {tp: error_codes.code_of(refused[tp]) if tp in refused else error_codes.NONE for tp in offsets}

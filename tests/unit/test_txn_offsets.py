@@ -247,3 +247,23 @@ def test_a_committed_leader_epoch_survives_the_offsets_topic():
     kept = parse_value(commit_record("g", "t", 0, 42, "m", 1000, "id", leader_epoch=7).value, 5)
     assert (kept.offset, kept.leader_epoch, kept.log_offset) == (42, 7, 5)
     assert parse_value(commit_record("g", "t", 0, 42, "m", 1000).value, 6).leader_epoch == -1  # none given
+
+
+# -- leader epochs (KIP-320) ------------------------------------------------------------------
+def test_a_commits_leader_epoch_survives_a_replay_and_a_commit_without_one_reads_minus_one():
+    cache = OffsetCache()
+    cache.replay(at(commit_record("g", "t", 0, 5, "m", 0, "id", leader_epoch=4), 0))
+    cache.replay(at(commit_record("g", "t", 1, 6, "", 0), 1))  # no epoch, as records written before epochs were kept
+    cache.replay_transactional(7, at(commit_record("g", "t", 2, 7, "", 0, leader_epoch=2), 2))
+    cache.replay_marker(7, commit=True)
+    assert (cache.get("g", "t", 0).offset, cache.get("g", "t", 0).leader_epoch) == (5, 4)
+    assert cache.get("g", "t", 1).leader_epoch == -1
+    assert (cache.get("g", "t", 2).offset, cache.get("g", "t", 2).leader_epoch) == (7, 2)
+
+
+def test_a_live_transactional_write_keeps_its_leader_epoch_once_appended():
+    cache = OffsetCache()
+    write = cache.begin_txn_write(7, "g", {("t", 0): CommittedOffset(9, "", 0, -1, "", 3)})
+    cache.txn_write_appended(write, 40)
+    cache.complete(7, commit=True)
+    assert cache.get("g", "t", 0) == CommittedOffset(9, "", 0, 40, "", 3)

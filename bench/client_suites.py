@@ -1,0 +1,597 @@
+"""Client test suites as the judge: librdkafka's own integration tests against a kraft cluster.
+
+Not part of the default test suite (it builds a C library and runs for tens of minutes).
+docs/CLIENT_SUITES.md says what it does, how to read its summary and why each
+exclusion in bench/client_suite_exclusions.toml cannot apply.
+
+    .venv/bin/python bench/client_suites.py librdkafka                 # every applicable test
+    .venv/bin/python bench/client_suites.py librdkafka --tests 0001,0012
+    .venv/bin/python bench/client_suites.py librdkafka --source ~/librdkafka-2.16.0.tar.gz
+
+Steps:
+1. librdkafka's source at the release tag of the installed confluent-kafka's librdkafka
+   (GitHub's tarball of tag v<version>; --source takes a local tarball or tree instead),
+   the Debian build dependencies (apt-get, when run as root and missing), then
+   `./configure`, `make libs` and `make -C tests test-runner` at nice 10 with -j2, once:
+   the build is cached under ~/.cache/kraft-client-suites/librdkafka-<version>/.
+2. A 3-node kraft cluster (LocalCluster on 127.0.0.<first>..) with the settings of
+   librdkafka's default test scenario (tests/scenarios/default.json: auto topic creation,
+   4 partitions, replication factor 3); a second cluster with auto creation off for the
+   tests of the `noautocreate` scenario.
+3. Each test number alone: `TESTS=<nnnn> ./test-runner -p1 -L` (-L: the tests that need
+   no broker, librdkafka's unit and mock-cluster tests, are not run), a per-test time
+   limit, the test's report file read for each test entry's state.
+4. summary.json and summary.md in the output directory, with each failure's output tail
+   and the window of each node's log the test ran in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import tomllib
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from kraft.server.local_cluster import LocalCluster, default_first_address  # noqa: E402
+
+CACHE = Path(os.environ.get("KRAFT_CLIENT_SUITES_CACHE", Path.home() / ".cache" / "kraft-client-suites"))
+EXCLUSIONS = REPO / "bench" / "client_suite_exclusions.toml"
+TARBALL_URL = "https://github.com/confluentinc/librdkafka/archive/refs/tags/v{version}.tar.gz"
+KAFKA_PYTHON_URL = "https://github.com/dpkp/kafka-python/archive/refs/tags/{version}.tar.gz"
+DEBIAN_BUILD_DEPS = ["build-essential", "pkg-config", "libssl-dev", "zlib1g-dev", "libzstd-dev",
+                     "liblz4-dev", "libsasl2-dev", "rapidjson-dev"]
+# librdkafka's tests/scenarios/*.json, as kraft settings
+SCENARIOS = {
+    "default": {"auto.create.topics.enable": True},
+    "noautocreate": {"auto.create.topics.enable": False},
+}
+TOPIC_DEFAULTS = {"num.partitions": 4, "replication.factor": 3}
+# test flags from librdkafka's tests/test.h
+F_LOCAL, F_MANUAL, F_KNOWN_ISSUE = "TEST_F_LOCAL", "TEST_F_MANUAL", "TEST_F_KNOWN_ISSUE"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# -- the build -------------------------------------------------------------------------
+
+def installed_librdkafka_version() -> str:
+    import confluent_kafka
+    return confluent_kafka.libversion()[0]
+
+
+def ensure_build_deps() -> None:
+    missing = [p for p in DEBIAN_BUILD_DEPS
+               if subprocess.run(["dpkg-query", "-W", "-f=${Status}", p], capture_output=True,
+                                 text=True).stdout.strip() != "install ok installed"]
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise SystemExit(f"missing build dependencies (install them, or run as root on Debian): "
+                         f"{' '.join(missing)}")
+    say(f"apt-get install {' '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(["apt-get", "install", "-y", *missing], env=env).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, check=True)
+        subprocess.run(["apt-get", "install", "-y", *missing], env=env, check=True)
+
+
+def unpack(tarball: Path, dest: Path) -> None:
+    """The tarball's one top directory becomes `dest`."""
+    staging = dest.with_name(dest.name + ".unpacking")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    with tarfile.open(tarball) as tar:
+        tar.extractall(staging, filter="data")
+    tops = list(staging.iterdir())
+    if len(tops) != 1 or not tops[0].is_dir():
+        raise SystemExit(f"{tarball}: expected one top directory, found {[t.name for t in tops]}")
+    shutil.rmtree(dest, ignore_errors=True)
+    tops[0].rename(dest)
+    staging.rmdir()
+
+
+def librdkafka_tree(version: str, source: Path | None) -> Path:
+    """librdkafka's source tree for `version`, built (library and tests/test-runner)."""
+    tree = CACHE / f"librdkafka-{version}"
+    built = tree / ".kraft-built"
+    if built.exists() and (tree / "tests" / "test-runner").exists():
+        return tree
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if source is not None and source.is_dir():
+        say(f"copying {source} to {tree}")
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(source, tree, symlinks=True)
+    else:
+        tarball = source or CACHE / f"librdkafka-{version}.tar.gz"
+        if source is None and not tarball.exists():
+            url = TARBALL_URL.format(version=version)
+            say(f"downloading {url}")
+            part = tarball.with_suffix(".part")
+            with urllib.request.urlopen(url, timeout=120) as resp, open(part, "wb") as out:
+                shutil.copyfileobj(resp, out)
+            part.rename(tarball)
+        say(f"unpacking {tarball}")
+        unpack(tarball, tree)
+    ensure_build_deps()
+    logs = tree / "kraft-build"
+    logs.mkdir(exist_ok=True)
+    # mklove reads configure.<name> in the current directory as modules: keep its log apart
+    steps = [(["./configure", "--disable-gssapi"], tree, "configure"),
+             (["make", "-j2", "libs"], tree, "make-libs"),
+             (["make", "-j2", "test-runner"], tree / "tests", "make-tests")]
+    for cmd, cwd, name in steps:
+        say(f"building: {' '.join(cmd)} (log: {logs / name}.txt)")
+        with open(logs / f"{name}.txt", "wb") as log:
+            rc = subprocess.run(["nice", "-n", "10", *cmd], cwd=cwd, stdout=log,
+                                stderr=subprocess.STDOUT).returncode
+        if rc != 0:
+            tail = (logs / f"{name}.txt").read_text(errors="replace").splitlines()[-30:]
+            raise SystemExit(f"{' '.join(cmd)} failed ({rc}):\n" + "\n".join(tail))
+    built.write_text(f"built {datetime.datetime.now(datetime.timezone.utc).isoformat()}\n")
+    return tree
+
+
+# -- the test list -----------------------------------------------------------------------
+
+@dataclass
+class Entry:
+    name: str        # e.g. 0045_subscribe_update_topic_remove
+    number: str      # 0045: TESTS= selects by number
+    flags: str
+    scenarios: list[str]
+    min_version: tuple[int, ...] = (0,)
+
+
+def test_entries(tree: Path) -> list[Entry]:
+    """The `tests[]` table of tests/test.c."""
+    text = (tree / "tests" / "test.c").read_text(errors="replace")
+    table = text[text.index("struct test tests[] = {"):]
+    table = table[:table.index("{NULL}")]
+    entries = []
+    for match in re.finditer(r"_TEST\(\s*(\w+)\s*,(.*?)\)\s*,\s*(?=_TEST\(|/\*|#|$)", table, re.S):
+        name, rest = match.group(1), match.group(2)
+        flags = rest.split(",")[0].strip()
+        scen = re.search(r'\.scenario\s*=\s*"([^"]*)"', rest)
+        minver = re.search(r"TEST_BRKVER\(\s*(\d+),\s*(\d+),\s*(\d+),\s*(\d+)\s*\)", rest)
+        entries.append(Entry(name, name.split("_")[0], flags,
+                             scen.group(1).split(",") if scen else ["default"],
+                             tuple(int(x) for x in minver.groups()) if minver else (0,)))
+    return entries
+
+
+def load_exclusions(suite: str) -> dict[str, dict]:
+    data = tomllib.loads(EXCLUSIONS.read_text())
+    out = {}
+    for item in data.get(suite, []):
+        for key in ("test", "category", "reason"):
+            if not item.get(key):
+                raise SystemExit(f"{EXCLUSIONS}: a [[{suite}]] entry lacks {key!r}: {item}")
+        out[item["test"]] = item
+    return out
+
+
+# -- running -------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    name: str
+    number: str
+    scenario: str
+    state: str                 # PASSED, FAILED, SKIPPED (by the test), EXCLUDED
+    reason: str = ""
+    duration_s: float = 0.0
+    output_tail: list[str] = field(default_factory=list)
+    node_logs: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Runner:
+    def __init__(self, tree: Path, out: Path, args) -> None:
+        self.tree, self.out, self.args = tree, out, args
+        self.cluster: LocalCluster | None = None
+        self.proc: subprocess.Popen | None = None
+        self.scenario = "default"
+
+    def start_cluster(self, scenario: str) -> LocalCluster:
+        self.stop_cluster()
+        say(f"starting a 3-node kraft cluster for scenario {scenario!r}")
+        cluster = LocalCluster(nodes=3, first_address=self.args.first_address,
+                               topic_defaults=TOPIC_DEFAULTS, cluster=SCENARIOS[scenario])
+        self.cluster = cluster
+        cluster.start()
+        cluster.wait_ready(timeout_s=90)
+        return cluster
+
+    def stop_cluster(self) -> None:
+        cluster, self.cluster = self.cluster, None
+        if cluster is None:
+            return
+        logs = self.out / "node-logs"
+        logs.mkdir(exist_ok=True)
+        for node_id in cluster.hosts:
+            path = cluster.log_path(node_id)
+            if path.exists():
+                shutil.copy(path, logs / f"{self.scenario}-node-{node_id}.log")
+        cluster.stop_all()
+        cluster.close()
+
+    def stop_test(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+    def write_conf(self, scenario: str) -> Path:
+        assert self.cluster is not None
+        conf = self.out / f"test-{scenario}.conf"
+        conf.write_text(
+            "# written by bench/client_suites.py\n"
+            f"bootstrap.servers={self.cluster.bootstrap_servers}\n"
+            f"test.timeout.multiplier={self.args.timeout_multiplier}\n")
+        return conf
+
+    def log_offsets(self) -> dict[int, int]:
+        assert self.cluster is not None
+        return {n: (self.cluster.log_path(n).stat().st_size if self.cluster.log_path(n).exists() else 0)
+                for n in self.cluster.hosts}
+
+    def log_window(self, before: dict[int, int]) -> dict[str, list[str]]:
+        """Each node's warnings and errors written while the test ran (at most 40 lines)."""
+        assert self.cluster is not None
+        out = {}
+        for node_id, start in before.items():
+            try:
+                with open(self.cluster.log_path(node_id), "rb") as f:
+                    f.seek(start)
+                    lines = f.read().decode(errors="replace").splitlines()
+            except OSError:
+                continue
+            notable = [ln for ln in lines if re.search(r"WARNING|ERROR|Traceback|CRITICAL", ln)]
+            if notable:
+                out[f"node-{node_id}"] = notable[-40:]
+        return out
+
+    def run_number(self, number: str, scenario: str, conf: Path, entries: list[Entry]) -> list[Result]:
+        report = self.out / "reports" / f"{scenario}-{number}.json"
+        output = self.out / "output" / f"{scenario}-{number}.txt"
+        report.parent.mkdir(exist_ok=True)
+        output.parent.mkdir(exist_ok=True)
+        report.unlink(missing_ok=True)
+        env = {**os.environ, "TESTS": number, "TEST_KAFKA_VERSION": self.args.kafka_version,
+               "RDKAFKA_TEST_CONF": str(conf), "TEST_REPORT": str(report),
+               "TEST_SCENARIO": scenario, "LD_LIBRARY_PATH": f"{self.tree / 'src'}:{self.tree / 'src-cpp'}"}
+        if self.args.subtests:
+            env["SUBTESTS"] = self.args.subtests
+        if self.args.group_protocol:
+            env["TEST_CONSUMER_GROUP_PROTOCOL"] = self.args.group_protocol
+        cmd = ["./test-runner", "-p1", "-L", "-s", scenario] + (["-Q"] if self.args.quick else [])
+        before = self.log_offsets()
+        started = time.monotonic()
+        timed_out = False
+        with open(output, "wb") as log:
+            self.proc = subprocess.Popen(cmd, cwd=self.tree / "tests", env=env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                rc = self.proc.wait(self.args.test_timeout)
+            except subprocess.TimeoutExpired:
+                timed_out, rc = True, -9
+            finally:
+                self.stop_test()
+        duration = time.monotonic() - started
+        tail = ANSI.sub("", output.read_text(errors="replace")).splitlines()[-self.args.tail:]
+        states: dict[str, dict] = {}
+        try:
+            states = json.loads(report.read_text()).get("tests", {})
+        except (OSError, ValueError):
+            pass
+        results = []
+        for entry in entries:
+            got = states.get(entry.name)
+            if got is None or timed_out:
+                why = (f"no result: the test-runner was stopped after {self.args.test_timeout:.0f} s"
+                       if timed_out else f"no result: the test-runner exited with {rc} before reporting")
+                res = Result(entry.name, number, scenario, "FAILED", why, duration, tail)
+            else:
+                state = got.get("state", "?")
+                state = {"PASSED": "PASSED", "SKIPPED": "SKIPPED"}.get(state, "FAILED")
+                res = Result(entry.name, number, scenario, state, "", float(got.get("duration", 0)))
+                if state != "PASSED":
+                    res.reason = self.reason_from_output(output, entry.name, state)
+                if state == "FAILED":
+                    res.output_tail = tail
+            if res.state == "FAILED":
+                res.node_logs = self.log_window(before)
+            results.append(res)
+        return results
+
+    @staticmethod
+    def reason_from_output(output: Path, name: str, state: str) -> str:
+        """Why the entry failed or skipped: test-runner's first `### Test "<name> (sub-test)"
+        failed at ...` line with the message after it, else its summary line's text."""
+        lines = ANSI.sub("", output.read_text(errors="replace")).splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith(f'### Test "{name}') and " failed at " in line:
+                where = line.strip("# ").split(" at ")[0]
+                message = lines[i + 1].strip() if i + 1 < len(lines) else ""
+                return f"{message} ({where})"
+        for line in reversed(lines):
+            if line.startswith("|") and f" {name} " in line:
+                return line.split("|")[-1].strip() or state
+        return state
+
+    def cluster_healthy(self) -> bool:
+        return self.cluster is not None and all(self.cluster.running(n) for n in self.cluster.hosts)
+
+
+def select(entries: list[Entry], only: set[str] | None, exclusions: dict[str, dict],
+           kafka_version: str):
+    """(to run: {scenario: {number: [entries]}}, excluded results)."""
+    claimed = tuple(int(x) for x in kafka_version.split("."))
+    plan: dict[str, dict[str, list[Entry]]] = {}
+    excluded: list[Result] = []
+    for entry in entries:
+        if only is not None and entry.number not in only and entry.name not in only:
+            continue
+        flags = entry.flags
+        if F_MANUAL in flags:
+            reason, category = "manual test (librdkafka runs it only when named)", "manual"
+        elif re.search(r"\bTEST_F_KNOWN_ISSUE\b", flags):
+            reason, category = ("librdkafka flags it TEST_F_KNOWN_ISSUE (a client bug it fails on "
+                                "any broker); test-runner skips it unless given -k"), "known-issue"
+        elif F_LOCAL in flags:
+            reason, category = ("needs no broker: librdkafka's unit tests and tests of its "
+                                "built-in mock cluster (test-runner -L leaves them out)"), "local"
+        elif entry.min_version > claimed:
+            reason = (f"needs Kafka {'.'.join(map(str, entry.min_version[:3]))} (TEST_BRKVER in test.c); "
+                      f"the run claims {kafka_version} (test-runner would skip it)")
+            category = "kafka-version"
+        elif entry.name in exclusions:
+            reason, category = exclusions[entry.name]["reason"], exclusions[entry.name]["category"]
+        else:
+            scen = next((s for s in entry.scenarios if s in SCENARIOS), None)
+            if scen is None:
+                excluded.append(Result(entry.name, entry.number, ",".join(entry.scenarios), "EXCLUDED",
+                                       "scenario not set up by this script: " + ",".join(entry.scenarios)))
+                continue
+            plan.setdefault(scen, {}).setdefault(entry.number, []).append(entry)
+            continue
+        excluded.append(Result(entry.name, entry.number, ",".join(entry.scenarios), "EXCLUDED",
+                               f"[{category}] {reason}"))
+    return plan, excluded
+
+
+def write_summary(out: Path, meta: dict, results: list[Result], title: str = "") -> None:
+    counts = {s: sum(1 for r in results if r.state == s) for s in ("PASSED", "FAILED", "SKIPPED", "EXCLUDED")}
+    (out / "summary.json").write_text(json.dumps(
+        {**meta, "counts": counts, "results": [r.__dict__ for r in results]}, indent=1))
+    if title:
+        about = f"{meta['started']} to {meta['finished']}; KAFKA_VERSION={meta['kafka_version']}."
+    else:
+        title = f"librdkafka {meta['librdkafka']}"
+        about = (f"{meta['started']} to {meta['finished']}; TEST_KAFKA_VERSION={meta['kafka_version']}, "
+                 f"{'quick mode (-Q)' if meta['quick'] else 'full mode'}, test.timeout.multiplier="
+                 f"{meta['timeout_multiplier']}, group protocol {meta['group_protocol'] or 'classic'}.")
+    lines = [f"# {title} test suite against kraft", "", about, "",
+             "| passed | failed | skipped by the test | excluded |", "| --- | --- | --- | --- |",
+             f"| {counts['PASSED']} | {counts['FAILED']} | {counts['SKIPPED']} | {counts['EXCLUDED']} |", "",
+             "| test | scenario | state | s | reason |", "| --- | --- | --- | --- | --- |"]
+    for r in sorted(results, key=lambda r: r.name):
+        if r.state == "EXCLUDED" and r.reason.startswith("[local]"):
+            continue
+        reason = r.reason.replace("|", "/")[:200]
+        lines.append(f"| {r.name} | {r.scenario} | {r.state} | {r.duration_s:.1f} | {reason} |")
+    local = sum(1 for r in results if r.reason.startswith("[local]"))
+    if local:
+        lines += ["", f"{local} entries flagged TEST_F_LOCAL (no broker) are excluded and not listed."]
+    lines.append("")
+    for r in results:
+        if r.state != "FAILED":
+            continue
+        lines += [f"## {r.name} (FAILED)", "", r.reason, "", "```", *r.output_tail, "```", ""]
+        for node, log in r.node_logs.items():
+            lines += [f"{node}, warnings and errors while it ran:", "", "```", *log[-15:], "```", ""]
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+
+
+def run_librdkafka(args) -> int:
+    version = args.librdkafka_version or installed_librdkafka_version()
+    tree = librdkafka_tree(version, Path(args.source).expanduser() if args.source else None)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    out = Path(args.out).expanduser() if args.out else CACHE / "results" / f"librdkafka-{version}-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    only = set(args.tests.split(",")) if args.tests else None
+    plan, results = select(test_entries(tree), only, load_exclusions("librdkafka"),
+                           args.kafka_version)
+    total = sum(len(v) for v in plan.values())
+    say(f"{total} test numbers to run, {len(results)} entries excluded; results in {out}")
+    meta = {"suite": "librdkafka", "librdkafka": version, "kafka_version": args.kafka_version,
+            "quick": args.quick, "timeout_multiplier": args.timeout_multiplier,
+            "group_protocol": args.group_protocol, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    runner = Runner(tree, out, args)
+    deadline = time.monotonic() + args.budget_s if args.budget_s else None
+    try:
+        for scenario, numbers in plan.items():
+            runner.scenario = scenario
+            runner.start_cluster(scenario)
+            conf = runner.write_conf(scenario)
+            for number, entries in sorted(numbers.items()):
+                if deadline and time.monotonic() > deadline:
+                    for e in entries:
+                        results.append(Result(e.name, number, scenario, "NOT RUN", "time budget spent"))
+                    continue
+                if not runner.cluster_healthy():
+                    say("a node has exited: restarting the cluster")
+                    runner.start_cluster(scenario)
+                    conf = runner.write_conf(scenario)
+                say(f"{scenario} {number}: {', '.join(e.name for e in entries)}")
+                got = runner.run_number(number, scenario, conf, entries)
+                for r in got:
+                    say(f"  {r.name}: {r.state} {r.reason[:120]}")
+                results.extend(got)
+                meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+                write_summary(out, meta, results)
+            runner.stop_cluster()
+    finally:
+        runner.stop_test()
+        runner.stop_cluster()
+    meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    write_summary(out, meta, results)
+    say(f"summary: {out / 'summary.md'} and {out / 'summary.json'}")
+    return 1 if any(r.state == "FAILED" for r in results) else 0
+
+
+# -- kafka-python ---------------------------------------------------------------------------
+
+def kafka_python_tree(version: str, source: Path | None) -> Path:
+    """kafka-python's repository at the tag `version` (its source distribution on PyPI leaves
+    out test/service.py and test/conftest.py, which the integration tests import)."""
+    tree = CACHE / f"kafka-python-{version}"
+    if (tree / "test" / "integration" / "conftest.py").is_file():
+        return tree
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if source is not None and source.is_dir():
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(source, tree, symlinks=True)
+        return tree
+    tarball = source or CACHE / f"kafka-python-{version}.tar.gz"
+    if source is None and not tarball.exists():
+        url = KAFKA_PYTHON_URL.format(version=version)
+        say(f"downloading {url}")
+        part = tarball.with_suffix(".part")
+        with urllib.request.urlopen(url, timeout=120) as resp, open(part, "wb") as out:
+            shutil.copyfileobj(resp, out)
+        part.rename(tarball)
+    unpack(tarball, tree)
+    return tree
+
+
+def junit_results(xml_path: Path, exclusions: dict[str, dict]) -> list[Result]:
+    import xml.etree.ElementTree as ET
+    results = []
+    for case in ET.parse(xml_path).getroot().iter("testcase"):
+        name = f"{case.get('classname', '')}::{case.get('name', '')}"
+        res = Result(name, "", "default", "PASSED", "", float(case.get("time") or 0))
+        for child in case:
+            if child.tag in ("failure", "error"):
+                res.state = "FAILED"
+                res.reason = (child.get("message") or child.tag).splitlines()[0][:300]
+                res.output_tail = (child.text or "").splitlines()[-40:]
+            elif child.tag == "skipped":
+                res.state, res.reason = "SKIPPED", (child.get("message") or "")[:300]
+        results.append(res)
+    return results
+
+
+def run_kafka_python(args) -> int:
+    import kafka
+    version = args.kafka_python_version or kafka.__version__
+    tree = kafka_python_tree(version, Path(args.source).expanduser() if args.source else None)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    out = Path(args.out).expanduser() if args.out else CACHE / "results" / f"kafka-python-{version}-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    exclusions = load_exclusions("kafka-python")
+    meta = {"suite": "kafka-python", "librdkafka": "", "kafka_python": version,
+            "kafka_version": args.kafka_version, "quick": False, "timeout_multiplier": 1,
+            "group_protocol": None, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    runner = Runner(tree, out, args)
+    try:
+        cluster = runner.start_cluster("default")
+        first = cluster.bootstrap_servers.split(",")[0]
+        cmd = [sys.executable, "-m", "pytest", "test/integration", "-p", "no:cacheprovider",
+               "-o", "addopts=", "--timeout", str(args.test_timeout), "-q", "-rN",
+               f"--junitxml={out / 'junit.xml'}"]
+        for item in exclusions.values():
+            cmd += ["--deselect", item["test"]]
+        if args.tests:
+            cmd += ["-k", args.tests]
+        env = {**os.environ, "KAFKA_VERSION": args.kafka_version, "KAFKA_URI": f"PLAINTEXT://{first}"}
+        say(f"pytest test/integration against {first} (KAFKA_VERSION={args.kafka_version})")
+        with open(out / "pytest-output.txt", "wb") as log:
+            runner.proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True)
+            try:
+                runner.proc.wait(args.budget_s or None)
+            except subprocess.TimeoutExpired:
+                say("time budget spent: pytest stopped")
+            finally:
+                runner.stop_test()
+        results = junit_results(out / "junit.xml", exclusions) if (out / "junit.xml").exists() else []
+    finally:
+        runner.stop_test()
+        runner.stop_cluster()
+    for item in exclusions.values():
+        results.append(Result(item["test"], "", "default", "EXCLUDED", f"[{item['category']}] {item['reason']}"))
+    meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    write_summary(out, meta, results, title=f"kafka-python {version}")
+    say(f"summary: {out / 'summary.md'} and {out / 'summary.json'}")
+    return 1 if any(r.state == "FAILED" for r in results) else 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="suite", required=True)
+    lib = sub.add_parser("librdkafka", help="librdkafka's tests/ integration suite")
+    lib.add_argument("--librdkafka-version", help="release tag to build (default: the installed "
+                     "confluent-kafka's librdkafka)")
+    lib.add_argument("--source", help="a local librdkafka tarball or source tree of that version "
+                     "(for machines without GitHub access)")
+    lib.add_argument("--tests", help="comma-separated test numbers or entry names (default: all)")
+    lib.add_argument("--subtests", help="SUBTESTS: only the sub-tests whose name holds this text "
+                     "(to look past a failing sub-test of a long test such as 0081)")
+    lib.add_argument("--kafka-version", default="3.9.0", help="TEST_KAFKA_VERSION (default 3.9.0)")
+    lib.add_argument("--group-protocol", choices=["classic", "consumer"], default=None,
+                     help="TEST_CONSUMER_GROUP_PROTOCOL (default: the suite's, classic)")
+    lib.add_argument("--quick", action="store_true",
+                     help="test-runner -Q: fewer messages, and every sub-test not marked quick is "
+                          "left out (some tests then run nothing): a smoke run, not a verdict")
+    lib.add_argument("--test-timeout", type=float, default=600.0, help="seconds per test number")
+    lib.add_argument("--timeout-multiplier", type=float, default=2.0,
+                     help="test.timeout.multiplier in test.conf (default 2: a shared 2-core machine)")
+    lib.add_argument("--budget-s", type=float, default=0, help="stop starting tests after this long")
+    lib.add_argument("--first-address", type=int, default=default_first_address(),
+                     help="the cluster's first 127.0.0.N (default KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS or 2)")
+    lib.add_argument("--tail", type=int, default=40, help="output lines kept per failure")
+    lib.add_argument("--out", help="results directory (default under the cache)")
+    kp = sub.add_parser("kafka-python", help="kafka-python's test/integration suite (KAFKA_URI)")
+    kp.add_argument("--kafka-python-version", help="default: the installed kafka-python's")
+    kp.add_argument("--source", help="a local tarball or tree of kafka-python's repository at that tag")
+    kp.add_argument("--tests", help="pytest -k expression")
+    kp.add_argument("--kafka-version", default="3.9.0", help="KAFKA_VERSION (default 3.9.0)")
+    kp.add_argument("--test-timeout", type=float, default=300.0, help="seconds per test (pytest-timeout)")
+    kp.add_argument("--budget-s", type=float, default=0, help="stop pytest after this long")
+    kp.add_argument("--first-address", type=int, default=default_first_address(),
+                    help="the cluster's first 127.0.0.N (default KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS or 2)")
+    kp.add_argument("--out", help="results directory (default under the cache)")
+    args = parser.parse_args(argv)
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        return run_librdkafka(args) if args.suite == "librdkafka" else run_kafka_python(args)
+    except KeyboardInterrupt:
+        say("interrupted: cluster and test-runner stopped")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
