@@ -1,6 +1,6 @@
-"""A consumer's committed leader epoch (KIP-320, OffsetCommit v6+ / OffsetFetch v5+) is
-kept with its offset and read back, so a consumer that resumes can tell whether the log
-it resumes in was truncated under it. librdkafka on the shared 3-node cluster."""
+"""A group member's commit carries the leader epoch of the record it consumed (KIP-320),
+kept with the offset and read back (explicit commits and transactions:
+test_committed_leader_epoch.py). librdkafka on the shared 3-node cluster."""
 
 from __future__ import annotations
 
@@ -17,23 +17,6 @@ from confluent_kafka import TopicPartition  # noqa: E402
 @pytest.fixture(scope="module")
 def cluster(shared_cluster):
     return shared_cluster
-
-
-def test_a_committed_leader_epoch_is_read_back_with_its_offset(cluster):
-    c = cluster
-    topic, group = f"epochs-{uuid.uuid4().hex[:6]}", f"epochs-g-{uuid.uuid4().hex[:6]}"
-    create_topic(c, topic, partitions=2)
-    consumer = confluent_kafka.Consumer({"bootstrap.servers": c.bootstrap_servers, "group.id": group,
-                                         "enable.auto.commit": False})
-    try:
-        consumer.commit(offsets=[TopicPartition(topic, 0, 5, leader_epoch=3), TopicPartition(topic, 1, 7)],
-                        asynchronous=False)
-        got = {tp.partition: (tp.offset, tp.leader_epoch)
-               for tp in consumer.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=20)}
-    finally:
-        consumer.close()
-    assert got[0] == (5, 3)
-    assert got[1][0] == 7 and got[1][1] in (None, -1)  # none given: none kept
 
 
 def test_a_group_member_commits_the_leader_epoch_of_what_it_consumed(cluster):
