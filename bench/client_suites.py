@@ -1,6 +1,6 @@
 """Client test suites as the judge: librdkafka's own integration tests against a kraft cluster.
 
-Not part of the default test suite (it builds a C library and runs for tens of minutes).
+Not part of the default test suite (it builds a C library and runs for about 25 minutes).
 docs/CLIENT_SUITES.md says what it does, how to read its summary and why each
 exclusion in bench/client_suite_exclusions.toml cannot apply.
 
