@@ -1,6 +1,6 @@
 """Client test suites as the judge: librdkafka's own integration tests against a kraft cluster.
 
-Not part of the default test suite (it builds a C library and runs for tens of minutes).
+Not part of the default test suite (it builds a C library and runs for about 25 minutes).
 docs/CLIENT_SUITES.md says what it does, how to read its summary and why each
 exclusion in bench/client_suite_exclusions.toml cannot apply.
 
@@ -484,6 +484,29 @@ def kafka_python_tree(version: str, source: Path | None) -> Path:
     return tree
 
 
+FITTING_VERSION = """
+import sys
+from kafka.protocol.broker_version_data import BROKER_API_VERSIONS
+from kraft.kafka.apis import SERVED
+for version in sorted(BROKER_API_VERSIONS, reverse=True):
+    table = BROKER_API_VERSIONS[version]
+    if all(table[k][1] <= SERVED[k].max_version for k in table if k in SERVED):
+        print(".".join(map(str, version)))
+        break
+"""
+
+
+def fitting_kafka_version(tree: Path) -> str:
+    """The newest Kafka version whose request versions, in kafka-python's own table, kraft
+    serves: given KAFKA_VERSION, the integration fixture pins the clients' api_version to it,
+    and kafka-python then sends that table's versions whatever ApiVersions answered."""
+    got = subprocess.run([sys.executable, "-c", FITTING_VERSION], cwd=tree, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{REPO}"})
+    if got.returncode != 0 or not got.stdout.strip():
+        raise SystemExit(f"could not match kafka-python's version table to kraft's: {got.stderr[-500:]}")
+    return got.stdout.strip()
+
+
 def junit_results(xml_path: Path, exclusions: dict[str, dict]) -> list[Result]:
     import xml.etree.ElementTree as ET
     results = []
@@ -509,6 +532,8 @@ def run_kafka_python(args) -> int:
     out = Path(args.out).expanduser() if args.out else CACHE / "results" / f"kafka-python-{version}-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
     exclusions = load_exclusions("kafka-python")
+    if args.kafka_version == "auto":
+        args.kafka_version = fitting_kafka_version(tree)
     meta = {"suite": "kafka-python", "librdkafka": "", "kafka_python": version,
             "kafka_version": args.kafka_version, "quick": False, "timeout_multiplier": 1,
             "group_protocol": None, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -517,13 +542,18 @@ def run_kafka_python(args) -> int:
         cluster = runner.start_cluster("default")
         first = cluster.bootstrap_servers.split(",")[0]
         cmd = [sys.executable, "-m", "pytest", "test/integration", "-p", "no:cacheprovider",
-               "-o", "addopts=", "--timeout", str(args.test_timeout), "-q", "-rN",
+               "-o", "addopts=", "--timeout", str(args.test_timeout), "-q", "-rN", "--tb=native",
                f"--junitxml={out / 'junit.xml'}"]
         for item in exclusions.values():
             cmd += ["--deselect", item["test"]]
         if args.tests:
             cmd += ["-k", args.tests]
-        env = {**os.environ, "KAFKA_VERSION": args.kafka_version, "KAFKA_URI": f"PLAINTEXT://{first}"}
+        # the fixture insists on a Kafka distribution's directory even for an external
+        # broker: an empty one (a test that runs Kafka's scripts then fails, and says so)
+        no_kafka = out / "no-kafka-distribution"
+        no_kafka.mkdir(exist_ok=True)
+        env = {**os.environ, "KAFKA_VERSION": args.kafka_version, "KAFKA_URI": f"PLAINTEXT://{first}",
+               "KAFKA_ROOT": str(no_kafka)}
         say(f"pytest test/integration against {first} (KAFKA_VERSION={args.kafka_version})")
         with open(out / "pytest-output.txt", "wb") as log:
             runner.proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -531,7 +561,12 @@ def run_kafka_python(args) -> int:
             try:
                 runner.proc.wait(args.budget_s or None)
             except subprocess.TimeoutExpired:
-                say("time budget spent: pytest stopped")
+                say("time budget spent: pytest interrupted (its report keeps the tests that ended)")
+                os.killpg(runner.proc.pid, signal.SIGINT)  # pytest then writes its JUnit report
+                try:
+                    runner.proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    pass
             finally:
                 runner.stop_test()
         results = junit_results(out / "junit.xml", exclusions) if (out / "junit.xml").exists() else []
@@ -575,7 +610,8 @@ def main(argv=None) -> int:
     kp.add_argument("--kafka-python-version", help="default: the installed kafka-python's")
     kp.add_argument("--source", help="a local tarball or tree of kafka-python's repository at that tag")
     kp.add_argument("--tests", help="pytest -k expression")
-    kp.add_argument("--kafka-version", default="3.9.0", help="KAFKA_VERSION (default 3.9.0)")
+    kp.add_argument("--kafka-version", default="auto",
+                    help="KAFKA_VERSION (default: the newest whose request versions kraft serves)")
     kp.add_argument("--test-timeout", type=float, default=300.0, help="seconds per test (pytest-timeout)")
     kp.add_argument("--budget-s", type=float, default=0, help="stop pytest after this long")
     kp.add_argument("--first-address", type=int, default=default_first_address(),
