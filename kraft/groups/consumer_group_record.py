@@ -10,26 +10,20 @@ from __future__ import annotations
 
 import orjson
 
+from kraft.storage.json_keys import parse_versioned_key, versioned_key
 from kraft.storage.record import Record
 
 GROUP_KEY_VERSION = "consumer-group/1"
 
 
 def group_key(group_id: str) -> bytes:
-    return orjson.dumps([GROUP_KEY_VERSION, group_id])
+    return versioned_key(GROUP_KEY_VERSION, group_id)
 
 
 def parse_group_key(key: bytes | None) -> str | None:
     """The group id of a consumer group record's key; None for any other key."""
-    if key is None:
-        return None
-    try:
-        parts = orjson.loads(key)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(parts, list) and len(parts) == 2 and parts[0] == GROUP_KEY_VERSION and isinstance(parts[1], str):
-        return parts[1]
-    return None
+    parts = parse_versioned_key(key, GROUP_KEY_VERSION, 1)
+    return parts[0] if parts is not None and isinstance(parts[0], str) else None
 
 
 def group_record(group_id: str, value: dict | None, now_ms: int) -> Record:

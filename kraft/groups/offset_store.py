@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import orjson
 
 from kraft.groups.consumer_group_record import parse_group_key, parse_group_value
+from kraft.storage.json_keys import parse_versioned_key, versioned_key
 from kraft.storage.record import Record
 
 KEY_VERSION = "offset/1"
@@ -46,7 +47,7 @@ class CommittedOffset:
 
 
 def offset_key(group: str, topic: str, partition: int) -> bytes:
-    return orjson.dumps([KEY_VERSION, group, topic, partition])
+    return versioned_key(KEY_VERSION, group, topic, partition)
 
 
 def commit_record(group: str, topic: str, partition: int, offset: int, metadata: str,
@@ -65,16 +66,10 @@ def tombstone_record(group: str, topic: str, partition: int, now_ms: int) -> Rec
 def parse_key(key: bytes | None) -> tuple[str, str, int] | None:
     """(group, topic, partition) of an offset record's key; None for anything else, so a
     stray record in the topic is skipped rather than crashing a coordinator's load."""
-    if key is None:
-        return None
-    try:
-        parts = orjson.loads(key)
-    except orjson.JSONDecodeError:
-        return None
-    if (isinstance(parts, list) and len(parts) == 4 and parts[0] == KEY_VERSION
-            and isinstance(parts[1], str) and isinstance(parts[2], str)
-            and isinstance(parts[3], int) and not isinstance(parts[3], bool)):
-        return parts[1], parts[2], parts[3]
+    parts = parse_versioned_key(key, KEY_VERSION, 3)
+    if (parts is not None and isinstance(parts[0], str) and isinstance(parts[1], str)
+            and isinstance(parts[2], int) and not isinstance(parts[2], bool)):
+        return parts[0], parts[1], parts[2]
     return None
 
 

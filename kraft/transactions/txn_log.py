@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from kraft.storage.json_keys import parse_versioned_key, versioned_key
 from kraft.storage.record import Record
 from kraft.storage.record_batch import decode_records, iter_batches
 from kraft.transactions.txn_metadata import TransactionMetadata, TxnState, TxnTransit
@@ -28,7 +29,7 @@ LOAD_CHUNK_BYTES = 1024 * 1024
 
 
 def txn_key(transactional_id: str) -> bytes:
-    return orjson.dumps([KEY_VERSION, transactional_id])
+    return versioned_key(KEY_VERSION, transactional_id)
 
 
 def encode_value(t: TxnTransit) -> bytes:
@@ -51,15 +52,8 @@ def tombstone_record(transactional_id: str, now_ms: int) -> Record:
 
 def parse_key(key: bytes | None) -> str | None:
     """The transactional id of a record's key; None for anything else."""
-    if key is None:
-        return None
-    try:
-        parts = orjson.loads(key)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(parts, list) and len(parts) == 2 and parts[0] == KEY_VERSION and isinstance(parts[1], str):
-        return parts[1]
-    return None
+    parts = parse_versioned_key(key, KEY_VERSION, 1)
+    return parts[0] if parts is not None and isinstance(parts[0], str) else None
 
 
 def _int(obj: dict, name: str) -> int:
