@@ -17,6 +17,7 @@ budget for all of U's clients; a default client quota is a budget per client id.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Optional
 
@@ -38,12 +39,13 @@ def entity_of(parts: Iterable[tuple[str, str | None]]) -> Entity:
     return tuple(sorted(parts, key=lambda p: p[0]))
 
 
-def _precedence(user: str, client_id: str) -> list[Entity]:
-    return [entity_of(e) for e in (
+@functools.lru_cache(maxsize=4096)  # asked on every request while quotas are set
+def _precedence(user: str, client_id: str) -> tuple[Entity, ...]:
+    return tuple(entity_of(e) for e in (
         ((USER, user), (CLIENT_ID, client_id)), ((USER, user), (CLIENT_ID, None)), ((USER, user),),
         ((USER, None), (CLIENT_ID, client_id)), ((USER, None), (CLIENT_ID, None)), ((USER, None),),
         ((CLIENT_ID, client_id),), ((CLIENT_ID, None),),
-    )]
+    ))
 
 
 def applicable(quotas: Quotas, user: str, client_id: str, key: str) -> tuple[float, tuple] | None:

@@ -18,12 +18,12 @@ from kraft.api.consumer_routes import INSTANCE
 from kraft.api.context import node_of
 from kraft.api.http_body import BODY_KEY
 from kraft.api.produce_routes import V3
+from kraft.broker.client_quotas import quota_user
 from kraft.config.cluster_keys import on_behalf_identity, signature_valid
 from kraft.errors import QuotaExceeded
 from kraft.internode.peers import ON_BEHALF_HEADER, SIGNATURE_HEADER
 from kraft.metadata.client_quotas import CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE
 
-ANONYMOUS = "ANONYMOUS"
 PRODUCE = {("POST", "/topics/{topic}"), ("POST", "/topics/{topic}/partitions/{partition}"),
            ("POST", V3 + "/records"), ("POST", V3 + "/records:batch")}
 CONSUME = {("GET", "/topics/{topic}/partitions/{partition}/records"), ("GET", INSTANCE + "/records")}
@@ -39,8 +39,7 @@ async def client_quotas(request: web.Request, handler):
     key = PRODUCER_BYTE_RATE if kind in PRODUCE else CONSUMER_BYTE_RATE if kind in CONSUME else None
     if key is None or _passed_on(request, node):
         return await handler(request)
-    identity = request.get(IDENTITY_KEY)
-    user = identity.principal.split(":", 1)[-1] if identity is not None else ANONYMOUS
+    user = quota_user(request.get(IDENTITY_KEY))
     quotas = node.client_quotas
     if (wait_s := quotas.wait_s(user, "", key)) > 0:
         raise QuotaExceeded(f"user {user!r} is over its {key} quota; retry after {math.ceil(wait_s)} s", wait_s)

@@ -19,9 +19,18 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from kraft.broker.access import Identity
 from kraft.metadata.client_quotas import Quotas, applicable
 
 PRUNE_AT = 10_000  # sensors kept before idle ones are dropped
+ANONYMOUS = "ANONYMOUS"  # Kafka's user name for an unauthenticated principal
+
+
+def quota_user(identity: Identity | None) -> str:
+    """The user name a request's quotas are looked up by: its principal's name."""
+    if identity is None:
+        return ANONYMOUS
+    return identity.principal.split(":", 1)[1] if ":" in identity.principal else identity.principal
 
 
 class RateSensor:

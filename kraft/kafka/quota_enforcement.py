@@ -6,6 +6,7 @@ that long (KIP-219), so a client over its quota slows to it without errors."""
 
 from __future__ import annotations
 
+from kraft.broker.client_quotas import quota_user
 from kraft.broker.services import BrokerServices
 from kraft.kafka import session
 from kraft.kafka.codec import RequestHead
@@ -13,16 +14,11 @@ from kraft.kafka.splice import Spliced
 from kraft.metadata.client_quotas import CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE
 
 PRODUCE, FETCH = 0, 1
-ANONYMOUS = "ANONYMOUS"  # Kafka's user name for an unauthenticated principal
 
 
-def quota_user() -> str:
-    """The user a connection's quotas are looked up by: its principal's name."""
+def connection_user() -> str:
     current = session.CURRENT.get(None)
-    identity = current.identity if current is not None else None
-    if identity is None:
-        return ANONYMOUS
-    return identity.principal.split(":", 1)[1] if ":" in identity.principal else identity.principal
+    return quota_user(current.identity if current is not None else None)
 
 
 def answered_bytes(data: object) -> int:
@@ -40,7 +36,7 @@ def on_arrival(node: BrokerServices, head: RequestHead, request_bytes: int) -> i
     at a time). The throttle time in ms."""
     if head.api_key != PRODUCE or not node.image.client_quotas:
         return 0
-    return node.client_quotas.record(quota_user(), head.client_id or "", PRODUCER_BYTE_RATE, request_bytes)
+    return node.client_quotas.record(connection_user(), head.client_id or "", PRODUCER_BYTE_RATE, request_bytes)
 
 
 def on_answer(node: BrokerServices, head: RequestHead, data: object, handler_s: float) -> int:
@@ -48,7 +44,7 @@ def on_answer(node: BrokerServices, head: RequestHead, data: object, handler_s: 
     counted once the answer is known. The throttle time in ms."""
     if not node.image.client_quotas:
         return 0
-    quotas, user, client = node.client_quotas, quota_user(), head.client_id or ""
+    quotas, user, client = node.client_quotas, connection_user(), head.client_id or ""
     throttle = quotas.record(user, client, REQUEST_PERCENTAGE, handler_s * 100)
     if head.api_key == FETCH:
         throttle = max(throttle, quotas.record(user, client, CONSUMER_BYTE_RATE, answered_bytes(data)))

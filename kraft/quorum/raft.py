@@ -22,6 +22,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -555,23 +556,8 @@ class RaftQuorum:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
 
-        def done(result, error):  # tick thread
-            def settle():
-                if fut.done():
-                    return
-                if error == FAIL_REASON.SUCCESS:
-                    fut.set_result(None)
-                elif error == FAIL_REASON.REQUEST_DENIED:
-                    fut.set_exception(raft_voters.VoterChangeProblem("in_progress", (
-                        "the leader takes one voter change at a time, after its first entry of "
-                        "the term is committed; retry")))
-                elif error in _MAYBE_IN_LOG:
-                    fut.set_exception(ProposalOutcomeUnknown(_fail_reason(error)))
-                else:
-                    fut.set_exception(QuorumError(_fail_reason(error)))
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(settle)
-
+        done = _settling(loop, fut, lambda result: None, denied=raft_voters.VoterChangeProblem("in_progress", (
+            "the leader takes one voter change at a time, after its first entry of the term is committed; retry")))
         command = raft_voters.membership_command(change)
         obj._applyCommand(command[1:], done, raft_voters.MEMBERSHIP)
         try:
@@ -709,20 +695,7 @@ class RaftQuorum:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
 
-        def done(result, error):  # tick thread: never block, never call sync methods
-            def settle():
-                if fut.done():
-                    return
-                if error == FAIL_REASON.SUCCESS:
-                    fut.set_result(ApplyResult(**result))
-                elif error in _MAYBE_IN_LOG:
-                    fut.set_exception(ProposalOutcomeUnknown(_fail_reason(error)))
-                else:
-                    fut.set_exception(QuorumError(_fail_reason(error)))
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(settle)
-
-        obj.apply(batch_json, callback=done)
+        obj.apply(batch_json, callback=_settling(loop, fut, lambda result: ApplyResult(**result)))
         try:
             async with asyncio.timeout(timeout_s):
                 return await fut
@@ -730,6 +703,29 @@ class RaftQuorum:
             raise ProposalTimeout(
                 f"metadata write not committed within {timeout_s:.1f}s; it may still commit"
             ) from None
+
+
+def _settling(loop: asyncio.AbstractEventLoop, fut: asyncio.Future, result_of: Callable[[Any], Any],
+              denied: Exception | None = None) -> Callable[[Any, Any], None]:
+    """pysyncobj's completion callback for one command: it runs on the tick thread (never
+    block there, never call sync methods) and settles `fut` on the loop: SUCCESS with
+    result_of(result), REQUEST_DENIED with `denied` when given, a failure that may have
+    reached the log as an unknown outcome, any other as QuorumError."""
+    def done(result, error):
+        def settle():
+            if fut.done():
+                return
+            if error == FAIL_REASON.SUCCESS:
+                fut.set_result(result_of(result))
+            elif error == FAIL_REASON.REQUEST_DENIED and denied is not None:
+                fut.set_exception(denied)
+            elif error in _MAYBE_IN_LOG:
+                fut.set_exception(ProposalOutcomeUnknown(_fail_reason(error)))
+            else:
+                fut.set_exception(QuorumError(_fail_reason(error)))
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(settle)
+    return done
 
 
 # A command the tick thread forwarded to another leader (leadership moved between our
