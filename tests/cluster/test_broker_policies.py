@@ -139,8 +139,10 @@ def test_a_write_right_after_create_waits_for_the_log_to_open(cluster, door):
         status, body = call("POST", f"{cluster.v3(1)}/topics",
                             {"topic_name": topic, "partitions_count": 1, "replication_factor": 3})
         assert status == 201, body
-        cluster.wait_until(lambda: call("GET", f"{cluster.url(1)}/topics/{topic}/partitions/0")[0] == 200,
-                           10, "partition known")
+        # known to every node's image (the leader's too, which may lag node 1's): from then
+        # on a write must wait for the leader's log to open, never be refused
+        cluster.wait_until(lambda: all(call("GET", f"{cluster.url(n)}/topics/{topic}/partitions/0")[0] == 200
+                                       for n in (1, 2, 3)), 10, "partition known everywhere")
         assert write(cluster, door, topic, 0, b"first") is None
 
 
