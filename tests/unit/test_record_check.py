@@ -67,7 +67,7 @@ def test_every_sound_batch_passes(recs, codec):
     assert check_records(batch).record_count == len(recs)
 
 
-@settings(max_examples=600, deadline=None)  # every CI run draws new damage
+@settings(max_examples=600, deadline=None)
 @given(records, st.data())
 def test_damage_behind_a_valid_crc_is_judged_as_the_decoder_judges_it(recs, data):
     batch = encode_batch(recs, 0, -1)
