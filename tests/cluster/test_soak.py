@@ -41,3 +41,30 @@ def test_chaos_at_jepsen_rates_for_1000_seconds(seed, tmp_path):
     examples = {c["name"]: c["examples"][:5] for c in report["checks"] if not c["ok"]}
     assert not failed and done.returncode == 0, (failed, examples, str(report_path))
     assert facts["faults"] >= 60 and facts["writes_ok"] > 10_000
+
+
+@pytest.mark.soak
+@pytest.mark.cluster
+@pytest.mark.timeout(1800)
+@pytest.mark.skipif(not NETWORK_OK, reason=f"the Jepsen soaks mix in network faults: {NETWORK_WHY}")
+@pytest.mark.skipif(not POWER_OK, reason=f"the Jepsen soaks mix in power cuts: {POWER_WHY}")
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("workload", ["queue", "txn"])
+def test_jepsen_workload_for_1000_seconds_finds_no_anomaly(workload, seed, tmp_path):
+    """Jepsen's queue or transactional workload (12 client processes) for 1,000 s with a
+    random fault every 10-15 s: no Jepsen anomaly and every lab check passes. The ops per
+    second and the anomaly counts are printed for the record, never asserted as timings."""
+    name = f"jepsen-{workload}-soak"
+    done = subprocess.run(
+        [sys.executable, "-m", "kraft", "scenario", "run", name, "--seed", str(seed), "--report", str(tmp_path)],
+        capture_output=True, text=True, timeout=1700)
+    report_path = tmp_path / f"{name}.json"
+    assert report_path.exists(), (done.returncode, done.stdout[-3000:], done.stderr[-3000:])
+    report = json.loads(report_path.read_text())
+    assert report["skipped"] is None, report["skipped"]
+    facts = report["facts"]
+    print(f"{name} seed {seed}: {report['ops_per_second']} ops/s, anomalies {report['anomalies']}, "
+          f"faults {facts['faults']}; report {report_path}")
+    failed = {r["name"]: r["summary"] for r in report["verdict"] if not r["ok"]}
+    assert not failed and done.returncode == 0, (failed, str(report_path))
+    assert report["anomalies"] == {} and facts["faults"] >= 60
