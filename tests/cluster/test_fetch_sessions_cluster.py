@@ -202,3 +202,113 @@ def test_kafka_pythons_session_survives_partitions_added_to_its_assignment(clust
     after = session_sizes(lines.lines)
     assert any(after[key] > size for key, size in before.items() if key in after), (before, after)
     assert not [line for line in lines.lines if "invalid" in line], "a fetch answer kafka-python found invalid"
+
+
+class _AiokafkaReader:
+    """An aiokafka consumer of every partition in a thread of its own (its own event
+    loop), collecting values until stopped; bounded by the test's timeouts."""
+
+    def __init__(self, c, topic: str, partitions: int):
+        self.values: list[bytes] = []
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run(c, topic, partitions)), daemon=True)
+        self._thread.start()
+
+    async def _run(self, c, topic: str, partitions: int) -> None:
+        consumer = aiokafka.AIOKafkaConsumer(bootstrap_servers=c.bootstrap_servers, auto_offset_reset="earliest",
+                                             enable_auto_commit=False, metadata_max_age_ms=1000)
+        try:
+            await consumer.start()
+            consumer.assign([aiokafka.TopicPartition(topic, p) for p in range(partitions)])
+            while not self._stop.is_set():
+                for batch in (await consumer.getmany(timeout_ms=200)).values():
+                    self.values.extend(m.value for m in batch)
+        except BaseException as exc:  # reported by the test
+            self.errors.append(exc)
+        finally:
+            await consumer.stop()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+def test_every_client_consumes_everything_once_across_a_leader_change_and_a_restart(cluster):
+    c = cluster
+    topic, partitions = "fs-move", 3
+    create_topic(c, topic, partitions)
+    batches = [{p: [f"{name}{p}-{i}".encode() for i in range(30)] for p in range(partitions)} for name in "ABC"]
+    expected: list[bytes] = []
+    produce(c, topic, batches[0])
+    expected += [v for values in batches[0].values() for v in values]
+    tps = [kafka.TopicPartition(topic, p) for p in range(partitions)]
+    sessions = _Lines()
+    fetcher_log = logging.getLogger("kafka.consumer.fetcher")
+    fetcher_log.addHandler(sessions)
+    old_level = fetcher_log.level
+    fetcher_log.setLevel(logging.DEBUG)
+    kp = kafka.KafkaConsumer(bootstrap_servers=c.bootstrap_servers, auto_offset_reset="earliest",
+                             enable_auto_commit=False, metadata_max_age_ms=1000, fetch_max_wait_ms=100)
+    kp.assign(tps)
+    protocol = _Lines()
+    ck_log = logging.getLogger("fs-move-librdkafka")
+    ck_log.addHandler(protocol)
+    ck_log.setLevel(logging.DEBUG)
+    ck_log.propagate = False
+    ck = confluent_kafka.Consumer({"bootstrap.servers": c.bootstrap_servers, "group.id": "fs-move-unused",
+                                   "enable.auto.commit": False, "topic.metadata.refresh.interval.ms": 1000,
+                                   "debug": "protocol"}, logger=ck_log)
+    ck.assign([confluent_kafka.TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING) for p in range(partitions)])
+    aio = _AiokafkaReader(c, topic, partitions)
+    got: dict[str, list[bytes]] = {"kafka-python": [], "confluent-kafka": []}
+
+    def read_until(count: int, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and (
+                min(len(got["kafka-python"]), len(got["confluent-kafka"]), len(aio.values)) < count):
+            for batch in kp.poll(timeout_ms=100).values():
+                got["kafka-python"].extend(m.value for m in batch)
+            for m in ck.consume(100, timeout=0.1):
+                assert m.error() is None or m.error().retriable() or m.error().code() == \
+                    confluent_kafka.KafkaError._PARTITION_EOF, m.error()
+                if m.error() is None:
+                    got["confluent-kafka"].append(m.value())
+
+    try:
+        read_until(len(expected))
+        victim = leader_of(c, topic, 0)
+        c.stop(victim)  # partition 0's leadership moves to another replica
+        other = next(n for n in c.hosts if n != victim)
+        c.wait_until(lambda: call("GET", f"{c.url(other)}/topics/{topic}/partitions/0")[1].get("leader")
+                     not in (victim, -1, None), 30, "a new leader of partition 0")
+        produce(c, topic, batches[1])
+        expected += [v for values in batches[1].values() for v in values]
+        read_until(len(expected))
+        c.start_node(victim)  # back, with an empty session cache: clients open new sessions
+        c.wait_ready([victim], timeout_s=60)
+        produce(c, topic, batches[2])
+        expected += [v for values in batches[2].values() for v in values]
+        read_until(len(expected))
+    finally:
+        kp.close()
+        ck.close()
+        aio.close()
+        ck_log.removeHandler(protocol)
+        fetcher_log.removeHandler(sessions)
+        fetcher_log.setLevel(old_level)
+    got["aiokafka"] = aio.values
+    assert not aio.errors, aio.errors
+    for client, values in got.items():
+        assert sorted(values) == sorted(expected), client  # everything, once
+    # kafka-python fetched in incremental sessions, and found no answer of them invalid
+    assert session_sizes(sessions.lines), "kafka-python opened no incremental fetch session"
+    assert not [line for line in sessions.lines if "invalid" in line]
+    # librdkafka took the newest Fetch version offered (v12+: flexible, topic ids)
+    versions = {int(m[1]) for line in protocol.lines if (m := re.search(r"Sent FetchRequest \(v(\d+)", line))}
+    assert versions and min(versions) >= 12, versions
+    if shutil.which("kcat") is not None:
+        run = subprocess.run(["kcat", "-C", "-b", c.bootstrap_servers, "-t", topic, "-o", "beginning", "-e",
+                              "-q", "-f", "%s\\n"], capture_output=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        assert sorted(run.stdout.split()) == sorted(expected)
