@@ -26,6 +26,7 @@ from kraft.kafka.splice import Spliced, new_marker
 from kraft.replication.change_signal import ChangeSignal, wait_any
 
 READ_COMMITTED = 1  # the request's isolation_level
+ZERO_UUID = uuid.UUID(int=0)
 LEADER_HINTS_SINCE = 16  # KIP-951: current leader and its endpoint in the answer
 NOT_LEADER_OR_FOLLOWER = 6
 FENCED_LEADER_EPOCH = 74
@@ -106,16 +107,23 @@ def _diverging_epoch(replica, want: Wanted) -> dict[str, int] | None:
     return None
 
 
+def _topic_key(topic, by_id: bool) -> str:
+    """A request topic as a session names it: its id's hex (v13+; the zero id, which the
+    codec reads as None, names no topic), else its name."""
+    if not by_id:
+        return topic.topic
+    return (topic.topic_id or ZERO_UUID).hex
+
+
 def _wanted(request, by_id: bool) -> tuple[dict[Key, Wanted], list[Key]]:
     """The request's partitions and forgotten partitions, keyed by (topic name or id, index)."""
     wanted: dict[Key, Wanted] = {}
     for topic in request.topics:
-        name = topic.topic_id.hex if by_id else topic.topic
         for p in topic.partitions:
-            wanted[(name, int(p.partition))] = Wanted(
+            wanted[(_topic_key(topic, by_id), int(p.partition))] = Wanted(
                 int(p.fetch_offset), int(p.partition_max_bytes), int(getattr(p, "current_leader_epoch", -1)),
                 int(getattr(p, "last_fetched_epoch", -1)), int(getattr(p, "log_start_offset", -1)))
-    forgotten: list[Key] = [(t.topic_id.hex if by_id else t.topic, int(index))
+    forgotten: list[Key] = [(_topic_key(t, by_id), int(index))
                             for t in getattr(request, "forgotten_topics_data", ()) for index in t.partitions]
     return wanted, forgotten
 

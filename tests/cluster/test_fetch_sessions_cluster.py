@@ -121,17 +121,16 @@ def test_an_incremental_session_answers_what_changed_grows_and_ends_as_kafka_doe
         assert (int(ended.error_code), ended.session_id, ended.responses) == (0, 0, ())
         gone = wire_call(s, fetch(sid, 5, tid, {}), 9)
         assert int(gone.error_code) == FETCH_SESSION_ID_NOT_FOUND
-        # a topic id no topic has: UNKNOWN_TOPIC_ID for its partition, the rest answered
+        # a topic id no topic has (or the zero id): UNKNOWN_TOPIC_ID for its partition,
+        # the rest answered
         stranger = uuid.uuid4()
         mixed = wire_call(s, v17.FetchRequest(
             max_wait=datetime.timedelta(0), min_bytes=0, session_id=0, session_epoch=-1, forgotten_topics_data=(),
-            topics=(v17.FetchTopic(topic_id=stranger, partitions=(v17.FetchPartition(
-                partition=0, fetch_offset=0, partition_max_bytes=1000),)),
-                    v17.FetchTopic(topic_id=tid, partitions=(v17.FetchPartition(
-                        partition=0, fetch_offset=0, partition_max_bytes=1000),)))), 10)
+            topics=tuple(v17.FetchTopic(topic_id=t, partitions=(v17.FetchPartition(
+                partition=0, fetch_offset=0, partition_max_bytes=1000),)) for t in (stranger, None, tid))), 10)
         assert mixed.session_id == 0
         assert [(t.topic_id, [int(p.error_code) for p in t.partitions]) for t in mixed.responses] == [
-            (stranger, [UNKNOWN_TOPIC_ID]), (tid, [0])]
+            (stranger, [UNKNOWN_TOPIC_ID]), (None, [UNKNOWN_TOPIC_ID]), (tid, [0])]
     finally:
         s.close()
 
@@ -307,6 +306,20 @@ def test_every_client_consumes_everything_once_across_a_leader_change_and_a_rest
     # librdkafka took the newest Fetch version offered (v12+: flexible, topic ids)
     versions = {int(m[1]) for line in protocol.lines if (m := re.search(r"Sent FetchRequest \(v(\d+)", line))}
     assert versions and min(versions) >= 12, versions
+    # a client that last fetched in epoch 0 and asks from past where this log's epoch 0
+    # ends (the first leader's 30 records) is told where it diverged (v12+, KIP-320)
+    now_leader = leader_of(c, topic, 0)
+    s = kafka_socket(c, now_leader)
+    try:
+        answer = wire_call(s, v17.FetchRequest(
+            max_wait=datetime.timedelta(0), min_bytes=0, forgotten_topics_data=(), topics=(v17.FetchTopic(
+                topic_id=topic_id(c, topic), partitions=(v17.FetchPartition(
+                    partition=0, fetch_offset=45, last_fetched_epoch=0, partition_max_bytes=1 << 20),)),)))
+    finally:
+        s.close()
+    [part] = answered(answer).values()
+    assert int(part.error_code) == 0 and not part.records
+    assert (part.diverging_epoch.epoch, part.diverging_epoch.end_offset) == (0, 30)
     if shutil.which("kcat") is not None:
         run = subprocess.run(["kcat", "-C", "-b", c.bootstrap_servers, "-t", topic, "-o", "beginning", "-e",
                               "-q", "-f", "%s\\n"], capture_output=True, timeout=60)
