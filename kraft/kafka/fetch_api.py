@@ -192,26 +192,36 @@ async def handle(node: BrokerServices, head, request) -> Spliced:
             break
         spliced.close()  # not enough yet: read again once something changes
         await wait_any(signals, left)
-    result = context.answer({key: _outcome(*answers[key]) for key, _ in to_read}, int(time.monotonic() * 1000))
-    kept = set(result.partitions)
-    for key in [key for key in answers if key not in kept]:  # read but left out: its slices are not sent
-        _drop_records(spliced, answers[key][0])
-    leaders: set[int] = set()
-    responses: list[dict[str, Any]] = []
-    for key in result.partitions:
-        answer = answers[key][0]
+    try:
+        result = context.answer({key: _outcome(*answers[key]) for key, _ in to_read}, int(time.monotonic() * 1000))
+        kept = set(result.partitions)
+        for key in [key for key in answers if key not in kept]:  # read but left out: its slices are not sent
+            _drop_records(spliced, answers[key][0])
+        leaders: set[int] = set()
         if head.api_version >= LEADER_HINTS_SINCE:
-            _with_leader_hints(node, names[key], answer, leaders)
-        topic = key[0]  # type: ignore[index]
-        if not responses or responses[-1]["_key"] != topic:  # consecutive partitions of a topic share an entry
-            responses.append({"_key": topic, "topic": topic, "partitions": [],
-                              "topic_id": uuid.UUID(hex=topic) if by_id else None})
-        responses[-1]["partitions"].append(answer)
-    for entry in responses:
-        del entry["_key"]
-    spliced.body.update(throttle_time=0, error_code=result.error_code, session_id=result.session_id,
-                        responses=responses, node_endpoints=_node_endpoints(node, leaders))
+            for key in result.partitions:
+                _with_leader_hints(node, names[key], answers[key][0], leaders)
+        spliced.body.update(throttle_time=0, error_code=result.error_code, session_id=result.session_id,
+                            responses=_by_topic([(key, answers[key][0]) for key in result.partitions], by_id),
+                            node_endpoints=_node_endpoints(node, leaders))
+    except BaseException:
+        spliced.close()
+        raise
     return spliced
+
+
+def _by_topic(answered: list[tuple[Key, dict[str, Any]]], by_id: bool) -> list[dict[str, Any]]:
+    """Partition answers grouped into topic entries: consecutive partitions of a topic
+    share one, as Kafka groups them."""
+    responses: list[dict[str, Any]] = []
+    last = None
+    for key, answer in answered:
+        topic = key[0]  # type: ignore[index]
+        if not responses or topic != last:
+            responses.append({"topic": topic, "topic_id": uuid.UUID(hex=topic) if by_id else None, "partitions": []})
+            last = topic
+        responses[-1]["partitions"].append(answer)
+    return responses
 
 
 def _drop_records(spliced: Spliced, answer: dict[str, Any]) -> None:
