@@ -82,6 +82,9 @@ class ClusterSection(_Table):
     quota_window_num: Annotated[int, Field(strict=True, ge=2, le=100)] = Field(11, alias="quota.window.num")
     quota_window_size_seconds: Annotated[int, Field(strict=True, ge=1, le=3600)] = Field(
         1, alias="quota.window.size.seconds")
+    # Kafka's name and default: incremental fetch sessions (KIP-227) each broker keeps; 0: none
+    max_incremental_fetch_session_cache_slots: Annotated[int, Field(strict=True, ge=0, le=1_000_000)] = Field(
+        1000, alias="max.incremental.fetch.session.cache.slots")
 
 
 class Timeouts(_Table):

@@ -35,7 +35,7 @@ class Api:
 
 SERVED: dict[int, Api] = {api.key: api for api in (
     Api(0, 3, 9, produce_api.handle),                       # Produce: RecordBatch v2 only
-    Api(1, 4, 11, fetch_api.handle),                        # Fetch
+    Api(1, 4, 17, fetch_api.handle),                        # Fetch (v7: sessions; v12: flexible; v13: topic ids)
     Api(2, 1, 11, offsets_api.list_offsets),                # ListOffsets (v7: max timestamp; v10: timeout)
     Api(3, 1, 13, metadata_api.handle),                     # Metadata (v13: a top-level error code)
     Api(8, 2, 9, group_api.offset_commit),                  # OffsetCommit (v9: KIP-848 member epochs)

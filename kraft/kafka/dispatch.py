@@ -95,7 +95,7 @@ async def respond(node: BrokerServices, request: Request,
     if not isinstance(data, Spliced):
         return encode_response(head, build(cls, data))
     try:
-        return frame_parts(encode_response(head, build(cls, data.body)), data.slices)
+        return frame_parts(encode_response(head, build(cls, data.body)), data.slices, cls.__flexible__)
     except BaseException:
         data.close()
         raise

@@ -1,55 +1,84 @@
-"""Fetch (key 1): committed batches from partitions this broker leads, long-polled.
+"""Fetch (key 1, v4–17): committed batches from partitions this broker leads, long-polled.
 
 The answer waits up to max_wait for min_bytes across the partitions (Kafka's
 delayed fetch) and stops adding data at max_bytes, though a partition's first batch
-is always whole so no consumer stalls. Fetch sessions are answered sessionless
-(session id 0): clients then send full fetches, which Kafka allows. Record bytes are
-not read into Python: they go from the segment files to the socket with sendfile
-(kafka/splice.py), as Kafka's zero-copy transfer does.
+is always whole so no consumer stalls. v7+ requests may use incremental fetch
+sessions (kafka/fetch_sessions.py holds the rules); v12+ are flexible and may report
+a diverging epoch; v13+ name topics by id; v16+ carry the current leader of a
+partition answered NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, with its endpoint
+(KIP-951). Record bytes are not read into Python: they go from the segment files to
+the socket with sendfile (kafka/splice.py), as Kafka's zero-copy transfer does.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, OffsetOutOfRange
 from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
-from kraft.kafka.leaders import epoch_problem
+from kraft.kafka.fetch_sessions import TOPIC_IDS_SINCE, Key, Outcome, Wanted
+from kraft.kafka.leaders import epoch_problem, kafka_endpoint
 from kraft.kafka.splice import Spliced, new_marker
 from kraft.replication.change_signal import ChangeSignal, wait_any
 
 READ_COMMITTED = 1  # the request's isolation_level
+ZERO_UUID = uuid.UUID(int=0)
+LEADER_HINTS_SINCE = 16  # KIP-951: current leader and its endpoint in the answer
+NOT_LEADER_OR_FOLLOWER = 6
+FENCED_LEADER_EPOCH = 74
+TOPIC_AUTHORIZATION_FAILED = 29
+# found before any log is read: as in Kafka, they do not cut the long poll short
+_BEFORE_READING = frozenset({TOPIC_AUTHORIZATION_FAILED, error_codes.UNKNOWN_TOPIC_OR_PARTITION,
+                             error_codes.UNKNOWN_TOPIC_ID})
 
 
-async def _read_partition(node: BrokerServices, topic: str, want, budget: int, spliced: Spliced,
-                          stable: bool) -> tuple[dict[str, Any], int, ChangeSignal | None]:
+def _topic_name(node: BrokerServices, key: Key, by_id: bool) -> str | None:
+    topic = key[0]  # type: ignore[index]  # keys are (topic, partition)
+    if not by_id:
+        return topic
+    image_topic = node.image.topics.get(topic)
+    return None if image_topic is None else image_topic.name
+
+
+def _empty_answer(index: int) -> dict[str, Any]:
+    return {"partition_index": index, "error_code": error_codes.NONE, "high_watermark": -1,
+            "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": [],
+            "preferred_read_replica": -1, "records": b""}
+
+
+async def _read_partition(node: BrokerServices, topic: str | None, index: int, want: Wanted, budget: int,
+                          spliced: Spliced, stable: bool) -> tuple[dict[str, Any], int, ChangeSignal | None]:
     """(partition answer, bytes in it, the replica's change signal or None). The
     records stay in the segment files: a marker in the answer, the slices in
     ``spliced``. stable (read_committed): only below the last stable offset, with the
     aborted transactions there, whose records the client drops."""
-    index = int(want.partition)
-    answer: dict[str, Any] = {"partition_index": index, "error_code": error_codes.NONE, "high_watermark": -1,
-              "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": [],
-              "preferred_read_replica": -1, "records": b""}
+    answer = _empty_answer(index)
+    if topic is None:
+        answer["error_code"] = error_codes.UNKNOWN_TOPIC_ID
+        return answer, 0, None
     try:
         session.check(node, "READ", "TOPIC", topic)
         replica = await node.data_plane.leader_replica(topic, index)
-        if (problem := epoch_problem(replica, int(getattr(want, "current_leader_epoch", -1)))) is not None:
+        if (problem := epoch_problem(replica, want.current_leader_epoch)) is not None:
             answer["error_code"] = problem
             return answer, 0, None
         start, hw = replica.readable_range()
         lso = replica.last_stable_offset()
-        offset = int(want.fetch_offset)
+        offset = want.fetch_offset
         answer.update(high_watermark=hw, last_stable_offset=lso, log_start_offset=start)
+        if want.last_fetched_epoch >= 0 and (diverging := _diverging_epoch(replica, want)) is not None:
+            answer["diverging_epoch"] = diverging
+            return answer, 0, None
         if not start <= offset <= hw:
             raise OffsetOutOfRange(f"offset {offset} is outside {start}..{hw}", offset, start, hw)
         end = lso if stable else hw
         size = 0
         if offset < end and budget > 0:
-            slices = replica.log.read_slices(offset, min(int(want.partition_max_bytes), budget), max_offset=end)
+            slices = replica.log.read_slices(offset, min(want.max_bytes, budget), max_offset=end)
             if slices:
                 marker = new_marker()
                 spliced.slices[marker] = slices
@@ -66,34 +95,137 @@ async def _read_partition(node: BrokerServices, topic: str, want, budget: int, s
         return answer, 0, None
 
 
+def _diverging_epoch(replica, want: Wanted) -> dict[str, int] | None:
+    """Kafka's check of the epoch the client last fetched in (v12+): where this log's
+    copy of that epoch ends, when the client's position is past it."""
+    epoch, end = replica.log.end_offset_for_epoch(want.last_fetched_epoch)
+    if epoch < 0 or end < 0:
+        raise OffsetOutOfRange(f"leader epoch {want.last_fetched_epoch} is not in this log",
+                               want.fetch_offset, *replica.readable_range())
+    if epoch < want.last_fetched_epoch or end < want.fetch_offset:
+        return {"epoch": epoch, "end_offset": end}
+    return None
+
+
+def _topic_key(topic, by_id: bool) -> str:
+    """A request topic as a session names it: its id's hex (v13+; the zero id, which the
+    codec reads as None, names no topic), else its name."""
+    if not by_id:
+        return topic.topic
+    return (topic.topic_id or ZERO_UUID).hex
+
+
+def _wanted(request, by_id: bool) -> tuple[dict[Key, Wanted], list[Key]]:
+    """The request's partitions and forgotten partitions, keyed by (topic name or id, index)."""
+    wanted: dict[Key, Wanted] = {}
+    for topic in request.topics:
+        for p in topic.partitions:
+            wanted[(_topic_key(topic, by_id), int(p.partition))] = Wanted(
+                int(p.fetch_offset), int(p.partition_max_bytes), int(getattr(p, "current_leader_epoch", -1)),
+                int(getattr(p, "last_fetched_epoch", -1)), int(getattr(p, "log_start_offset", -1)))
+    forgotten: list[Key] = [(_topic_key(t, by_id), int(index))
+                            for t in getattr(request, "forgotten_topics_data", ()) for index in t.partitions]
+    return wanted, forgotten
+
+
+def _outcome(answer: dict[str, Any], size: int) -> Outcome:
+    return Outcome(size, answer["high_watermark"], answer["log_start_offset"], answer["error_code"],
+                   answer["preferred_read_replica"], "diverging_epoch" in answer)
+
+
+def _with_leader_hints(node: BrokerServices, topic: str | None, answer: dict[str, Any],
+                       leaders: set[int]) -> None:
+    """KIP-951: the partition's current leader, so the client need not ask Metadata."""
+    if topic is None or answer["error_code"] not in (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH):
+        return
+    image_topic = node.image.topic(topic)
+    index = answer["partition_index"]
+    if image_topic is None or not 0 <= index < len(image_topic.partitions):
+        return
+    part = image_topic.partitions[index]
+    answer["current_leader"] = {"leader_id": part.leader, "leader_epoch": part.leader_epoch}
+    if part.leader >= 0:
+        leaders.add(part.leader)
+
+
+def _node_endpoints(node: BrokerServices, leaders: set[int]) -> list[dict[str, Any]]:
+    out = []
+    for broker_id in sorted(leaders):
+        if (endpoint := kafka_endpoint(node, broker_id)) is not None:
+            reg = node.image.brokers.get(broker_id)
+            out.append({"node_id": broker_id, "host": endpoint[0], "port": endpoint[1],
+                        "rack": None if reg is None else reg.rack})
+    return out
+
+
 async def handle(node: BrokerServices, head, request) -> Spliced:
     deadline = time.monotonic() + max(0, millis(request.max_wait)) / 1000
     max_bytes = int(getattr(request, "max_bytes", 2**31 - 1))
     stable = int(getattr(request, "isolation_level", 0)) == READ_COMMITTED
+    by_id = head.api_version >= TOPIC_IDS_SINCE
+    wanted, forgotten = _wanted(request, by_id)
+    context = session.fetch_sessions().new_context(
+        head.api_version, int(getattr(request, "session_id", 0)), int(getattr(request, "session_epoch", -1)),
+        wanted, forgotten, privileged=False, now_ms=int(time.monotonic() * 1000))
+    to_read = context.to_read()
+    names = {key: _topic_name(node, key, by_id) for key in dict(to_read)}
     while True:
         spliced = Spliced({})
-        responses: list[dict[str, Any]] = []
+        answers: dict[Key, tuple[dict[str, Any], int]] = {}
         signals: list[ChangeSignal] = []
         total, failed = 0, False
         try:
-            for topic in request.topics:
-                parts = []
-                for want in topic.partitions:
-                    answer, size, signal = await _read_partition(node, topic.topic, want, max_bytes - total, spliced,
-                                                                 stable)
-                    total += size
-                    failed |= answer["error_code"] != error_codes.NONE
-                    if signal is not None:
-                        signals.append(signal)
-                    parts.append(answer)
-                responses.append({"topic": topic.topic, "partitions": parts})
+            for key, want in to_read:
+                answer, size, signal = await _read_partition(node, names[key], key[1], want,  # type: ignore[index]
+                                                             max_bytes - total, spliced, stable)
+                total += size
+                failed |= answer["error_code"] not in _BEFORE_READING and (
+                    answer["error_code"] != error_codes.NONE or "diverging_epoch" in answer)
+                if signal is not None:
+                    signals.append(signal)
+                answers[key] = answer, size
         except BaseException:
             spliced.close()
             raise
         left = deadline - time.monotonic()
         if failed or total >= int(request.min_bytes) or left <= 0 or not signals:
-            spliced.body.update(throttle_time=0, error_code=error_codes.NONE, session_id=0,
-                                responses=responses)
-            return spliced
+            break
         spliced.close()  # not enough yet: read again once something changes
         await wait_any(signals, left)
+    try:
+        result = context.answer({key: _outcome(*answers[key]) for key, _ in to_read}, int(time.monotonic() * 1000))
+        kept = set(result.partitions)
+        for key in [key for key in answers if key not in kept]:  # read but left out: its slices are not sent
+            _drop_records(spliced, answers[key][0])
+        leaders: set[int] = set()
+        if head.api_version >= LEADER_HINTS_SINCE:
+            for key in result.partitions:
+                _with_leader_hints(node, names[key], answers[key][0], leaders)
+        spliced.body.update(throttle_time=0, error_code=result.error_code, session_id=result.session_id,
+                            responses=_by_topic([(key, answers[key][0]) for key in result.partitions], by_id),
+                            node_endpoints=_node_endpoints(node, leaders))
+    except BaseException:
+        spliced.close()
+        raise
+    return spliced
+
+
+def _by_topic(answered: list[tuple[Key, dict[str, Any]]], by_id: bool) -> list[dict[str, Any]]:
+    """Partition answers grouped into topic entries: consecutive partitions of a topic
+    share one, as Kafka groups them."""
+    responses: list[dict[str, Any]] = []
+    last = None
+    for key, answer in answered:
+        topic = key[0]  # type: ignore[index]
+        if not responses or topic != last:
+            responses.append({"topic": topic, "topic_id": uuid.UUID(hex=topic) if by_id else None, "partitions": []})
+            last = topic
+        responses[-1]["partitions"].append(answer)
+    return responses
+
+
+def _drop_records(spliced: Spliced, answer: dict[str, Any]) -> None:
+    marker = answer["records"]
+    if marker and marker in spliced.slices:
+        for part in spliced.slices.pop(marker):
+            part.close()

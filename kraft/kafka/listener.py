@@ -22,6 +22,7 @@ from kraft.broker.services import BrokerServices
 from kraft.broker.access import Identity, principal_of_certificate
 from kraft.kafka.codec import MalformedRequest
 from kraft.kafka import ordering, session
+from kraft.kafka.fetch_sessions import FetchSessionCache
 from kraft.kafka.dispatch import Request, Unanswerable, parse, respond
 from kraft.storage.file_slice import FileSlice
 
@@ -66,6 +67,8 @@ class KafkaListener:
         self._connections: set[asyncio.Task] = set()
         self._server: asyncio.Server | None = None
         self.requests_in_flight = 0  # read and not yet answered, every connection (/metrics)
+        # incremental fetch sessions (KIP-227): the broker's, kept across connections as Kafka keeps them
+        self.fetch_sessions = FetchSessionCache(node.config.cluster.max_incremental_fetch_session_cache_slots)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -109,7 +112,7 @@ class KafkaListener:
             identity = Identity(certified, host)
         else:
             identity = None if access.authentication else access.anonymous(host)
-        session.CURRENT.set(session.Session(host, identity))
+        session.CURRENT.set(session.Session(host, identity, fetch_sessions=self.fetch_sessions))
         try:
             await self._requests(reader, writer)
         except* (ConnectionError, asyncio.IncompleteReadError, TimeoutError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from kraft.broker.services import BrokerServices
 from kraft.broker.access import Identity
+from kraft.kafka.fetch_sessions import FetchSessionCache
 from kraft.security.acls import CLUSTER_RESOURCE
 from kraft.security.scram import ScramExchange
 
@@ -29,9 +30,17 @@ class Session:
     mechanism: str | None = None  # chosen by SaslHandshake
     scram: ScramExchange | None = field(default=None, repr=False)  # a SCRAM exchange under way
     muted_until: float = 0.0  # monotonic: nothing more is read before then (a quota's throttle)
+    # the broker's incremental fetch sessions (the listener's): they outlive connections
+    fetch_sessions: FetchSessionCache = field(default_factory=lambda: FetchSessionCache(0), repr=False)
 
 
 CURRENT: ContextVar[Session] = ContextVar("kafka_session")
+
+
+def fetch_sessions() -> FetchSessionCache:
+    """The broker's fetch session cache; one with no slots outside a connection."""
+    current = CURRENT.get(None)
+    return FetchSessionCache(0) if current is None else current.fetch_sessions
 
 
 def may_serve(api_key: int) -> bool:

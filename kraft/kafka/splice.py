@@ -3,8 +3,9 @@
 A handler puts a unique marker where the records belong and keeps the file slices
 aside (Spliced); the response is encoded as usual, small, with the markers in it.
 `frame_parts` then gives each marker's bytes field its real length, fixes the frame
-size and cuts the frame around the markers: bytes to write, slices to sendfile. Only
-for non-flexible versions, where a bytes field is an int32 length and the bytes.
+size and cuts the frame around the markers: bytes to write, slices to sendfile. A bytes
+field is an int32 length and the bytes, or in flexible versions (Fetch v12+) an
+unsigned varint of length + 1 and the bytes.
 """
 
 from __future__ import annotations
@@ -37,23 +38,37 @@ class Spliced:
                 part.close()
 
 
-def frame_parts(frame: bytes, slices: dict[bytes, list[FileSlice]]) -> list[bytes | FileSlice]:
-    """The encoded frame with each marker replaced by its slices."""
+def _uvarint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _length_prefix(length: int, flexible: bool) -> bytes:
+    """A bytes field's length as the version writes it: int32, or (flexible versions,
+    compact nullable bytes) an unsigned varint of length + 1."""
+    return _uvarint(length + 1) if flexible else _INT32.pack(length)
+
+
+def frame_parts(frame: bytes, slices: dict[bytes, list[FileSlice]],
+                flexible: bool = False) -> list[bytes | FileSlice]:
+    """The encoded frame with each marker replaced by its slices and its length prefix
+    by the slices' length (a varint may grow, so the frame is cut and joined again)."""
     found = sorted((frame.find(marker), marker) for marker in slices)
-    out = bytearray(frame)
-    grown = 0
-    for at, marker in found:
-        if at < 4 or _INT32.unpack_from(frame, at - 4)[0] != len(marker):
-            raise ValueError("a splice marker is not the whole of a bytes field")
-        length = sum(part.length for part in slices[marker])
-        _INT32.pack_into(out, at - 4, length)
-        grown += length - len(marker)
-    _INT32.pack_into(out, 0, len(frame) - 4 + grown)
     parts: list[bytes | FileSlice] = []
-    cursor = 0
+    cursor = 4  # the frame size, written last
     for at, marker in found:
-        parts.append(bytes(out[cursor:at]))
+        old_prefix = _length_prefix(len(marker), flexible)
+        start = at - len(old_prefix)
+        if at < 4 + len(old_prefix) or frame[start:at] != old_prefix:
+            raise ValueError("a splice marker is not the whole of a bytes field")
+        parts.append(frame[cursor:start] + _length_prefix(sum(part.length for part in slices[marker]), flexible))
         parts.extend(slices[marker])
         cursor = at + len(marker)
-    parts.append(bytes(out[cursor:]))
+    parts.append(frame[cursor:])
+    size = sum(len(part) if isinstance(part, bytes) else part.length for part in parts)
+    parts[0] = _INT32.pack(size) + parts[0]  # type: ignore[operator]  # parts[0] is bytes: the head
     return [part for part in parts if not isinstance(part, bytes) or part]

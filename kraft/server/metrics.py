@@ -141,6 +141,15 @@ class NodeMetrics:
         self.kafka_requests_in_flight = Gauge(
             "kraft_kafka_requests_in_flight", "Kafka requests read and not yet answered, all connections",
             registry=self.registry)
+        # incremental fetch sessions (KIP-227), as Kafka's FetchSessionCache metrics count them
+        self.kafka_fetch_sessions = Gauge(
+            "kraft_kafka_fetch_sessions", "incremental fetch sessions this broker keeps", registry=self.registry)
+        self.kafka_fetch_session_partitions = Gauge(
+            "kraft_kafka_fetch_session_partitions", "partitions in this broker's incremental fetch sessions",
+            registry=self.registry)
+        self.kafka_fetch_session_evictions = Gauge(
+            "kraft_kafka_fetch_session_evictions", "fetch sessions evicted to make room for new ones since start",
+            registry=self.registry)
 
     def middleware(self):
         histogram = self.request_latency

@@ -443,6 +443,10 @@ class Node:
         if kafka is not None:
             listener = kafka
             self.metrics.kafka_requests_in_flight.set_function(lambda: listener.requests_in_flight)
+            sessions = listener.fetch_sessions
+            self.metrics.kafka_fetch_sessions.set_function(lambda: len(sessions))
+            self.metrics.kafka_fetch_session_partitions.set_function(sessions.cached_partitions)
+            self.metrics.kafka_fetch_session_evictions.set_function(lambda: sessions.evictions)
         try:
             await self.peers.open()
             if self.quorum is not None:

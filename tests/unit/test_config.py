@@ -443,3 +443,11 @@ def test_every_misspelt_key_gets_a_suggestion(tmp_path, where, key, path):
     error = load_error(tmp_path, text)
     assert error.startswith(path + quoted + ": unknown"), error
     assert error.endswith(f'(did you mean "{key}"?)'), error
+
+
+def test_fetch_session_slots_default_to_kafkas_and_may_be_turned_off(tmp_path):
+    assert load_cluster_config(write(tmp_path, THREE_NODES)).cluster.max_incremental_fetch_session_cache_slots == 1000
+    text = '[cluster]\n"max.incremental.fetch.session.cache.slots" = 0\n' + THREE_NODES
+    assert load_cluster_config(write(tmp_path, text)).cluster.max_incremental_fetch_session_cache_slots == 0
+    message = load_error(tmp_path, '[cluster]\n"max.incremental.fetch.session.cache.slots" = -1\n' + THREE_NODES)
+    assert message.startswith('cluster."max.incremental.fetch.session.cache.slots"'), message

@@ -5,9 +5,11 @@ slice stays readable when its segment is closed and deleted before it is sent.""
 from __future__ import annotations
 
 import shutil
+import uuid
 
 import pytest
 from kio.schema.fetch.v11.response import FetchResponse
+from kio.schema.fetch.v17.response import FetchResponse as FetchResponseV17
 from kio.serial import entity_reader
 
 from kraft.kafka.codec import RequestHead, encode_response, response_class
@@ -65,6 +67,30 @@ def test_spliced_parts_make_the_frame_the_bytes_would(log):
         assert joined(parts) == in_memory
         answer, _ = entity_reader(FetchResponse)(in_memory, 8)
         assert answer.responses[0].partitions[1].records == log.read(30, 800)
+    finally:
+        spliced.close()
+
+
+@pytest.mark.parametrize("budget", [50, 127, 128, 5000, 20_000])
+def test_flexible_versions_splice_with_a_varint_length_of_any_width(log, budget):
+    """Fetch v12+ writes records as compact bytes (a varint of length + 1): a length of
+    one, two or three bytes replaces the marker's one-byte length, and the frame is the
+    one the bytes in memory would make, topic ids and tagged fields included."""
+    head = RequestHead(1, 17, correlation_id=9, client_id="t")
+    cls = response_class(1, 17)
+    topic_id = uuid.UUID(int=7)
+    marker = new_marker()
+    body = {"throttle_time": 0, "error_code": 0, "session_id": 123, "node_endpoints": [], "responses": [
+        {"topic_id": topic_id, "partitions": [partition(0, marker), partition(1, b"")]}]}
+    spliced = Spliced(body, {marker: log.read_slices(0, budget)})
+    try:
+        parts = frame_parts(encode_response(head, build(cls, spliced.body)), spliced.slices, flexible=True)
+        records = log.read(0, budget)
+        in_memory = encode_response(head, build(cls, {**body, "responses": [
+            {"topic_id": topic_id, "partitions": [partition(0, records), partition(1, b"")]}]}))
+        assert joined(parts) == in_memory
+        answer, _ = entity_reader(FetchResponseV17)(in_memory, 9)  # size, correlation id, tag buffer
+        assert answer.session_id == 123 and answer.responses[0].partitions[0].records == records
     finally:
         spliced.close()
 
