@@ -95,11 +95,18 @@ async def _coordinator_error(node: BrokerServices, group_id: str, operation: str
 
 
 # -- FindCoordinator -----------------------------------------------------------------------
+SHARE_KEY_TYPE = 2
+
+
 async def _find_one(node: BrokerServices, key: str, key_type: int) -> dict:
-    """Key type 0: a group's coordinator; 1: a transactional id's (KIP-98)."""
+    """Key type 0: a group's coordinator; 1: a transactional id's (KIP-98). Key type 2
+    (v6, KIP-932's share groups) is INVALID_REQUEST, as from a Kafka broker without a
+    share coordinator."""
     answer = {"key": key, "error_code": error_codes.NONE, "error_message": None, "node_id": -1, "host": "", "port": -1}
     if key_type not in (0, 1):
-        answer["error_code"], answer["error_message"] = error_codes.INVALID_REQUEST, f"unknown key type {key_type}"
+        answer["error_code"] = error_codes.INVALID_REQUEST
+        answer["error_message"] = ("share groups are not served" if key_type == SHARE_KEY_TYPE
+                                   else f"unknown key type {key_type}")
         return answer
     if not key:
         answer["error_code"] = error_codes.INVALID_GROUP_ID if key_type == 0 else error_codes.INVALID_REQUEST
