@@ -38,8 +38,8 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(1, 4, 11, fetch_api.handle),                        # Fetch
     Api(2, 1, 11, offsets_api.list_offsets),                # ListOffsets (v7: max timestamp; v10: timeout)
     Api(3, 1, 13, metadata_api.handle),                     # Metadata (v13: a top-level error code)
-    Api(8, 2, 9, group_api.offset_commit),                  # OffsetCommit (v9: KIP-848 member epochs)
-    Api(9, 1, 9, group_api.offset_fetch),                   # OffsetFetch (v8: many groups; v9: member epochs)
+    Api(8, 2, 10, group_api.offset_commit),                 # OffsetCommit (v9: member epochs; v10: topic ids)
+    Api(9, 1, 10, group_api.offset_fetch),                  # OffsetFetch (v8: groups; v9: epochs; v10: topic ids)
     Api(10, 0, 6, group_api.find_coordinator),              # FindCoordinator (v4: batched; v6: share keys refused)
     Api(11, 0, 9, group_api.join_group),                    # JoinGroup (v8: reason; v9: skip_assignment)
     Api(12, 0, 4, group_api.heartbeat),                     # Heartbeat

@@ -3,14 +3,16 @@ the request (encoded by kio, as a client of that version puts it on the wire) is
 decoded and answered with a well-formed response of the same version, with no
 UNKNOWN_SERVER_ERROR inside. Then what the newer versions add, where a client notices:
 KIP-951's leader hints in Produce v10+ (also after a leader change), batched
-FindCoordinator (v4+) from kafka-python's admin client and on the wire, and
-TRANSACTION_ABORTABLE (Produce v11) for a partition the transaction does not hold.
+FindCoordinator (v4+) from kafka-python's admin client and on the wire,
+TRANSACTION_ABORTABLE (Produce v11) for a partition the transaction does not hold, and
+offsets committed and fetched by topic id (OffsetCommit / OffsetFetch v10).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import importlib
 import io
 import socket
 import struct
@@ -58,6 +60,12 @@ def frame_of(request, correlation_id: int) -> bytes:
     return struct.pack(">i", buf.tell()) + buf.getvalue()
 
 
+def request_module(api_key: int, version: int):
+    """kio's module of that request version (its nested entity classes)."""
+    from kio.index import load_request_schema
+    return importlib.import_module(load_request_schema(api_key, version).__module__)
+
+
 def one_record(value: bytes) -> bytes:
     return encode_batch([Record(None, value)], 0, -1)
 
@@ -65,11 +73,9 @@ def one_record(value: bytes) -> bytes:
 def request_for(key: int, version: int):
     """The emptiest request of that version, with what a few APIs need to say something."""
     if key == 0:  # Produce: one record to the test topic (sent to its leader)
-        from kio.index import load_request_schema
-        cls = load_request_schema(0, version)
-        topic_cls = next(f.type for f in dataclasses.fields(cls) if f.name == "topic_data").__args__[0]
-        part_cls = next(f.type for f in dataclasses.fields(topic_cls) if f.name == "partition_data").__args__[0]
-        topic = topic_cls(name=TOPIC, partition_data=(part_cls(index=0, records=one_record(b"v%d" % version)),))
+        m = request_module(0, version)
+        topic = m.TopicProduceData(name=TOPIC, partition_data=(
+            m.PartitionProduceData(index=0, records=one_record(b"v%d" % version)),))
         return minimal_request(0, version, acks=-1, timeout=datetime.timedelta(seconds=10), topic_data=(topic,))
     if key == 10:  # FindCoordinator: a real group (v0-v3 one key, v4+ a batch of one)
         return minimal_request(10, version, key=GROUP, coordinator_keys=(GROUP,)) if version >= 4 else \
@@ -130,13 +136,11 @@ def leader_seen_by(c, node: int, topic: str = TOPIC) -> tuple[int, int]:
 
 def produce_to(c, node: int, version: int, batch: bytes, transactional_id: str | None = None):
     """A Produce of `batch` to partition 0 of the test topic, sent to `node`: its answer."""
-    from kio.index import load_request_schema
-    cls = load_request_schema(0, version)
-    topic_cls = next(f.type for f in dataclasses.fields(cls) if f.name == "topic_data").__args__[0]
-    part_cls = next(f.type for f in dataclasses.fields(topic_cls) if f.name == "partition_data").__args__[0]
+    m = request_module(0, version)
     request = minimal_request(0, version, transactional_id=transactional_id, acks=-1,
-                              timeout=datetime.timedelta(seconds=10),
-                              topic_data=(topic_cls(name=TOPIC, partition_data=(part_cls(index=0, records=batch),)),))
+                              timeout=datetime.timedelta(seconds=10), topic_data=(
+                                  m.TopicProduceData(name=TOPIC, partition_data=(
+                                      m.PartitionProduceData(index=0, records=batch),)),))
     conf = c.config.node(node)
     with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
         return wire_call(s, request)
@@ -195,23 +199,104 @@ def test_find_coordinator_v6_batch_answers_each_key_and_refuses_share_groups(clu
     assert [int(c.error_code.value) for c in share.coordinators] == [INVALID_REQUEST]
 
 
-def test_produce_v11_to_a_partition_outside_the_transaction_is_transaction_abortable(cluster):
-    tid = "every-version-txn-abortable"
-    conf = cluster.config.node(1)
+def begin_transaction(c, tid: str) -> tuple[int, int, int]:
+    """(coordinator node, producer id, epoch) of a transactional producer initialised on the wire."""
+    conf = c.config.node(1)
     with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
         found = wire_call(s, minimal_request(10, 6, key_type=1, coordinator_keys=(tid,)))
     coordinator = found.coordinators[0].node_id
-    conf = cluster.config.node(coordinator)
+    conf = c.config.node(coordinator)
     with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
         init = wire_call(s, minimal_request(22, 5, transactional_id=tid,
                                             transaction_timeout=datetime.timedelta(seconds=60)))
     assert int(init.error_code.value) == 0, init
-    batch = encode_batch([Record(None, b"not added")], 0, -1, int(init.producer_id), int(init.producer_epoch), 0,
-                         is_transactional=True)
+    return coordinator, int(init.producer_id), int(init.producer_epoch)
+
+
+def test_produce_v11_to_a_partition_outside_the_transaction_is_transaction_abortable(cluster):
+    tid = "every-version-txn-abortable"
+    _, pid, epoch = begin_transaction(cluster, tid)
+    batch = encode_batch([Record(None, b"not added")], 0, -1, pid, epoch, 0, is_transactional=True)
     leader, _ = leader_seen_by(cluster, 1)
     codes = {version: int(produce_to(cluster, leader, version, batch, tid).responses[0]
                           .partition_responses[0].error_code.value) for version in (10, 11)}
     assert codes == {10: INVALID_TXN_STATE, 11: TRANSACTION_ABORTABLE}
+
+
+def test_txn_offset_commit_without_add_offsets_is_refused_transaction_abortable_from_v4(cluster):
+    tid, group = "every-version-txn-offsets", f"{GROUP}-txn"
+    coordinator, pid, epoch = begin_transaction(cluster, tid)
+
+    def txn_commit(version: int) -> int:
+        m = request_module(28, version)
+        topic = m.TxnOffsetCommitRequestTopic(name=TOPIC, partitions=(m.TxnOffsetCommitRequestPartition(
+            partition_index=0, committed_offset=1, committed_leader_epoch=-1, committed_metadata=""),))
+        found = wire_call_to(cluster, 1, minimal_request(10, 6, key_type=0, coordinator_keys=(group,)))
+        answer = wire_call_to(cluster, found.coordinators[0].node_id, minimal_request(
+            28, version, transactional_id=tid, group_id=group, producer_id=pid, producer_epoch=epoch,
+            topics=(topic,)))
+        return int(answer.topics[0].partitions[0].error_code.value)
+
+    assert (txn_commit(3), txn_commit(4)) == (INVALID_TXN_STATE, TRANSACTION_ABORTABLE)
+    added = wire_call_to(cluster, coordinator, minimal_request(25, 4, transactional_id=tid, producer_id=pid,
+                                                                producer_epoch=epoch, group_id=group))
+    assert int(added.error_code.value) == 0
+    assert txn_commit(4) == 0
+
+
+def wire_call_to(c, node: int, request):
+    conf = c.config.node(node)
+    with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
+        return wire_call(s, request)
+
+
+def test_offsets_committed_and_fetched_by_topic_id_from_v10(cluster):
+    import uuid
+
+    from kio.schema.offset_commit.v10 import request as commit10
+    from kio.schema.offset_fetch.v9 import request as fetch9
+    from kio.schema.offset_fetch.v10 import request as fetch10
+    group = f"{GROUP}-by-id"
+    topic_id = topic_id_of(cluster)
+    unknown = uuid.uuid4()
+    conf = cluster.config.node(1)
+    with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
+        coordinator = wire_call(s, minimal_request(10, 6, key_type=0, coordinator_keys=(group,))).coordinators[0]
+    conf = cluster.config.node(coordinator.node_id)
+    with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
+        committed = wire_call(s, commit10.OffsetCommitRequest(
+            group_id=group, generation_id_or_member_epoch=-1, member_id="", group_instance_id=None, topics=tuple(
+                commit10.OffsetCommitRequestTopic(topic_id=tid, partitions=(commit10.OffsetCommitRequestPartition(
+                    partition_index=0, committed_offset=1, committed_leader_epoch=-1, committed_metadata="by id"),))
+                for tid in (topic_id, unknown))), 1)
+        by_name = wire_call(s, fetch9.OffsetFetchRequest(groups=(fetch9.OffsetFetchRequestGroup(
+            group_id=group, topics=(fetch9.OffsetFetchRequestTopics(name=TOPIC, partition_indexes=(0,)),)),)), 2)
+        by_id = wire_call(s, fetch10.OffsetFetchRequest(groups=(fetch10.OffsetFetchRequestGroup(
+            group_id=group, topics=tuple(fetch10.OffsetFetchRequestTopics(topic_id=tid, partition_indexes=(0,))
+                                         for tid in (topic_id, unknown))),)), 3)
+        every = wire_call(s, fetch10.OffsetFetchRequest(groups=(fetch10.OffsetFetchRequestGroup(
+            group_id=group, topics=None),)), 4)
+    assert [(t.topic_id, int(t.partitions[0].error_code.value)) for t in committed.topics] == \
+        [(topic_id, 0), (unknown, 100)]  # UNKNOWN_TOPIC_ID
+    part = by_name.groups[0].topics[0].partitions[0]
+    assert (int(part.committed_offset), part.metadata) == (1, "by id")  # the same offset, by name
+    known, missing = by_id.groups[0].topics
+    assert (known.topic_id, int(known.partitions[0].committed_offset), known.partitions[0].metadata) == \
+        (topic_id, 1, "by id")
+    assert (missing.topic_id, int(missing.partitions[0].error_code.value)) == (unknown, 100)
+    assert [(t.topic_id, [int(p.committed_offset) for p in t.partitions]) for t in every.groups[0].topics] == \
+        [(topic_id, [1])]
+
+
+def topic_id_of(c):
+    """The test topic's id, from node 1's Metadata answer."""
+    import uuid
+
+    from kio.schema.metadata.v12.request import MetadataRequestTopic
+    conf = c.config.node(1)
+    with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
+        answer = wire_call(s, minimal_request(3, 12, topics=(MetadataRequestTopic(name=TOPIC, topic_id=uuid.UUID(int=0)),)))
+    return answer.topics[0].topic_id
 
 
 def test_after_a_leader_change_a_stale_produce_is_pointed_at_the_new_leader(cluster):
