@@ -162,6 +162,52 @@ def test_produce_v10_to_a_follower_names_the_leader_its_epoch_and_endpoint(clust
     assert int(answer.responses[0].partition_responses[0].error_code.value) == NOT_LEADER_OR_FOLLOWER
 
 
+def test_a_confluent_kafka_producer_follows_the_leader_hint_of_a_moved_leader(cluster):
+    """librdkafka sends Produce v10 and takes a NOT_LEADER_OR_FOLLOWER answer's hint
+    straight into its metadata cache (its METADATAUPDATE debug line says so)."""
+    import logging
+    import re
+
+    from cluster_client import call
+    confluent_kafka = pytest.importorskip("confluent_kafka")
+    from confluent_kafka.admin import AdminClient
+    topic = create_topic(cluster, "every-version-moved", 1)
+    lines: list[str] = []
+
+    class Lines(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    log = logging.getLogger("every-version-librdkafka")
+    log.addHandler(Lines())
+    log.setLevel(logging.DEBUG)
+    producer = confluent_kafka.Producer({"bootstrap.servers": cluster.bootstrap_servers, "acks": "all",
+                                         "debug": "metadata", "topic.metadata.refresh.interval.ms": 600000,
+                                         "logger": log})
+    delivered: list = []
+    producer.produce(topic, b"before", partition=0, on_delivery=lambda err, msg: delivered.append(err))
+    assert producer.flush(30) == 0 and delivered == [None]
+    old_leader, _ = leader_seen_by(cluster, 1, topic)
+    new_leader = next(n for n in cluster.hosts if n != old_leader)
+    rest = [n for n in cluster.hosts if n != new_leader]
+    status, body = call("POST", f"{cluster.v3(1)}/topics/{topic}/partitions/0/reassignment",
+                        {"replicas": [new_leader, *rest]})  # only a reorder: done at once
+    assert status in (200, 202), body
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers})
+    deadline = time.monotonic() + 30
+    while leader_seen_by(cluster, old_leader, topic)[0] != new_leader and time.monotonic() < deadline:
+        admin.elect_leaders(confluent_kafka.ElectionType.PREFERRED,
+                            [confluent_kafka.TopicPartition(topic, 0)]).result(timeout=20)
+        time.sleep(0.3)
+    leader, epoch = leader_seen_by(cluster, old_leader, topic)
+    assert leader == new_leader
+    producer.produce(topic, b"after", partition=0, on_delivery=lambda err, msg: delivered.append(err))
+    assert producer.flush(30) == 0 and delivered == [None, None]
+    hint = re.compile(rf"{re.escape(topic)}\(.*\)\[0\]: updated with leader {leader} and epoch {epoch}")
+    assert any(hint.search(line) for line in lines), [line for line in lines if "METADATAUPDATE" in line or
+                                                       "updated with leader" in line]
+
+
 def test_batched_find_coordinator_from_kafka_pythons_admin_client(cluster):
     from kafka.admin import KafkaAdminClient
     from kafka.protocol.metadata import FindCoordinatorRequest
