@@ -240,7 +240,7 @@ def test_find_coordinator_v6_batch_answers_each_key_and_refuses_share_groups(clu
     found, empty = batch.coordinators
     assert (found.key, int(found.error_code.value), found.node_id, found.port) == \
         (GROUP, 0, single.node_id, single.port)  # the same coordinator as the one-key version
-    assert int(empty.error_code.value) == 24  # INVALID_GROUP_ID, as Kafka answers an empty group id
+    assert int(empty.error_code.value) == 24  # INVALID_GROUP_ID: each key is answered on its own
     assert int(txn.coordinators[0].error_code.value) == 0 and txn.coordinators[0].node_id in cluster.hosts
     assert [int(c.error_code.value) for c in share.coordinators] == [INVALID_REQUEST]
 
