@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from kraft.broker.services import BrokerServices
-from kraft.errors import KraftError, ProducerFenced
+from kraft.errors import InvalidTxnState, KraftError, ProducerFenced
 from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
 
@@ -26,7 +26,6 @@ TOPIC_AUTHORIZATION_FAILED = 29
 GROUP_AUTHORIZATION_FAILED = 30
 OPERATION_NOT_ATTEMPTED = 55
 INVALID_PRODUCER_EPOCH = 47
-INVALID_TXN_STATE = 48
 TRANSACTION_ABORTABLE_SINCE = 4  # TxnOffsetCommit v4 (KIP-890 part 1)
 INVALID_REGULAR_EXPRESSION = 128
 LOCATE_WAIT_S = 5.0  # a client retries COORDINATOR_LOAD_IN_PROGRESS / NOT_AVAILABLE itself
@@ -160,7 +159,7 @@ async def _offsets_partition_problem(node: BrokerServices, request, version: int
             return None
     except ProducerFenced:
         return INVALID_PRODUCER_EPOCH  # as a partition leader answers a fenced producer's batch
-    return error_codes.TRANSACTION_ABORTABLE if version >= TRANSACTION_ABORTABLE_SINCE else INVALID_TXN_STATE
+    return error_codes.TRANSACTION_ABORTABLE if version >= TRANSACTION_ABORTABLE_SINCE else InvalidTxnState.kafka_code
 
 
 async def _commit_offsets(node: BrokerServices, request, offsets: dict, version: int) -> dict[tuple[str, int], int]:
