@@ -495,6 +495,12 @@ class InvalidTxnState(TransactionError):
     kafka_name, kafka_code = "INVALID_TXN_STATE", 48
 
 
+class PartitionNotInTransaction(InvalidTxnState):
+    """A transactional batch for a partition its transaction does not hold (KIP-890's
+    check). INVALID_TXN_STATE to older clients; Produce v11+ answers it
+    TRANSACTION_ABORTABLE, which tells the client to abort and go on."""
+
+
 class InvalidProducerIdMapping(TransactionError):
     """The producer id does not belong to the transactional id."""
 

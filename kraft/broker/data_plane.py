@@ -25,6 +25,7 @@ from kraft.errors import (
     NotLeaderOrFollower,
     OutcomeUnknown,
     PartitionNotFound,
+    PartitionNotInTransaction,
     PolicyViolation,
     ProducerFenced,
     ProducerSequenceError,
@@ -185,9 +186,9 @@ class DataPlane:
             # there as being fenced (librdkafka: a fatal _FENCED), PRODUCER_FENCED as abortable
             raise InvalidProducerEpoch(f"{topic}-{partition}: {exc.message}") from None
         if not in_transaction:
-            raise InvalidTxnState(f"INVALID_TXN_STATE: {topic}-{partition} is not in the open transaction "
-                                  f"of {transactional_id!r} (producer {producer_id}, epoch {epoch}): "
-                                  "add it first (AddPartitionsToTxn)")
+            raise PartitionNotInTransaction(
+                f"INVALID_TXN_STATE: {topic}-{partition} is not in the open transaction of {transactional_id!r} "
+                f"(producer {producer_id}, epoch {epoch}): add it first (AddPartitionsToTxn)")
         # KIP-890's guard: a marker that arrived while the coordinator answered ended the
         # transaction it said yes for; appending now would open one nobody will close
         now = replica.log.producers.get(producer_id)

@@ -34,13 +34,13 @@ class Api:
 
 
 SERVED: dict[int, Api] = {api.key: api for api in (
-    Api(0, 3, 9, produce_api.handle),                       # Produce: RecordBatch v2 only
+    Api(0, 3, 11, produce_api.handle),                      # Produce (v10: leader hints; v12+: transactions v2)
     Api(1, 4, 17, fetch_api.handle),                        # Fetch (v7: sessions; v12: flexible; v13: topic ids)
     Api(2, 1, 11, offsets_api.list_offsets),                # ListOffsets (v7: max timestamp; v10: timeout)
     Api(3, 1, 13, metadata_api.handle),                     # Metadata (v13: a top-level error code)
-    Api(8, 2, 9, group_api.offset_commit),                  # OffsetCommit (v9: KIP-848 member epochs)
-    Api(9, 1, 9, group_api.offset_fetch),                   # OffsetFetch (v8: many groups; v9: member epochs)
-    Api(10, 0, 4, group_api.find_coordinator),              # FindCoordinator
+    Api(8, 2, 10, group_api.offset_commit),                 # OffsetCommit (v9: member epochs; v10: topic ids)
+    Api(9, 1, 10, group_api.offset_fetch),                  # OffsetFetch (v8: groups; v9: epochs; v10: topic ids)
+    Api(10, 0, 6, group_api.find_coordinator),              # FindCoordinator (v4: batched; v6: share keys refused)
     Api(11, 0, 9, group_api.join_group),                    # JoinGroup (v8: reason; v9: skip_assignment)
     Api(12, 0, 4, group_api.heartbeat),                     # Heartbeat
     Api(13, 0, 5, group_api.leave_group),                   # LeaveGroup (v5: reason per member)
@@ -48,16 +48,16 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(15, 0, 6, group_admin_api.describe_groups),         # DescribeGroups (v6: GROUP_ID_NOT_FOUND)
     Api(16, 0, 5, group_admin_api.list_groups),             # ListGroups (v5: group types)
     Api(17, 0, 1, sasl_api.handshake),                      # SaslHandshake (v0 listed, refused: see sasl_api)
-    Api(18, 0, 3, None),                                    # ApiVersions
+    Api(18, 0, 4, None),                                    # ApiVersions
     Api(19, 2, 7, topic_admin_api.create_topics),           # CreateTopics
     Api(20, 1, 6, topic_admin_api.delete_topics),           # DeleteTopics
     Api(21, 0, 2, log_admin_api.delete_records),            # DeleteRecords
-    Api(22, 0, 4, producer_id_api.handle),                  # InitProducerId
+    Api(22, 0, 5, producer_id_api.handle),                  # InitProducerId (v6: KIP-939's 2PC, not served)
     Api(23, 2, 4, offsets_api.offset_for_leader_epoch),     # OffsetForLeaderEpoch
     Api(24, 0, 3, txn_api.add_partitions),                  # AddPartitionsToTxn (v4+: KIP-890's broker form)
-    Api(25, 0, 3, txn_api.add_offsets),                     # AddOffsetsToTxn
-    Api(26, 0, 3, txn_api.end_txn),                         # EndTxn (v4+: transaction version 2)
-    Api(28, 0, 3, txn_api.txn_offset_commit),               # TxnOffsetCommit (v3: KIP-447's member check)
+    Api(25, 0, 4, txn_api.add_offsets),                     # AddOffsetsToTxn
+    Api(26, 0, 4, txn_api.end_txn),                         # EndTxn (v5+: transaction version 2)
+    Api(28, 0, 4, txn_api.txn_offset_commit),               # TxnOffsetCommit (v3: KIP-447; v5+: transactions v2)
     Api(29, 1, 3, acl_api.describe_acls),                   # DescribeAcls
     Api(30, 1, 3, acl_api.create_acls),                     # CreateAcls
     Api(31, 1, 3, acl_api.delete_acls),                     # DeleteAcls

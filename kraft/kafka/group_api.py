@@ -29,7 +29,7 @@ from kio.static.primitive import i32
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, NonEmptyGroup, UnstableOffsetCommit
 from kraft.groups.kafka_client_group import Refused
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes, session, topic_ids
 from kraft.kafka.entities import millis
 from kraft.kafka.leaders import kafka_endpoint
 
@@ -95,11 +95,18 @@ async def _coordinator_error(node: BrokerServices, group_id: str, operation: str
 
 
 # -- FindCoordinator -----------------------------------------------------------------------
+SHARE_KEY_TYPE = 2
+
+
 async def _find_one(node: BrokerServices, key: str, key_type: int) -> dict:
-    """Key type 0: a group's coordinator; 1: a transactional id's (KIP-98)."""
+    """Key type 0: a group's coordinator; 1: a transactional id's (KIP-98). Key type 2
+    (v6, KIP-932's share groups) is INVALID_REQUEST, as from a Kafka broker without a
+    share coordinator."""
     answer = {"key": key, "error_code": error_codes.NONE, "error_message": None, "node_id": -1, "host": "", "port": -1}
     if key_type not in (0, 1):
-        answer["error_code"], answer["error_message"] = error_codes.INVALID_REQUEST, f"unknown key type {key_type}"
+        answer["error_code"] = error_codes.INVALID_REQUEST
+        answer["error_message"] = ("share groups are not served" if key_type == SHARE_KEY_TYPE
+                                   else f"unknown key type {key_type}")
         return answer
     if not key:
         answer["error_code"] = error_codes.INVALID_GROUP_ID if key_type == 0 else error_codes.INVALID_REQUEST
@@ -246,10 +253,15 @@ async def leave_group(node: BrokerServices, head, request) -> dict:
 
 # -- offsets ---------------------------------------------------------------------------------
 async def offset_commit(node: BrokerServices, head, request) -> dict:
+    """v10 names topics by id (KIP-848); an id this broker does not know is UNKNOWN_TOPIC_ID."""
+    named = topic_ids.request_topics(node, head.api_version, request.topics)
+
     def every(code: int) -> dict:
         return {"throttle_time": 0, "topics": [
-            {"name": t.name, "partitions": [{"partition_index": p.partition_index, "error_code": code}
-                                            for p in t.partitions]} for t in request.topics]}
+            {"name": name, "topic_id": topic_id,
+             "partitions": [{"partition_index": p.partition_index,
+                             "error_code": code if name is not None else error_codes.UNKNOWN_TOPIC_ID}
+                            for p in t.partitions]} for (name, topic_id), t in zip(named, request.topics)]}
 
     if (code := await _coordinator_error(node, request.group_id)) is not None:
         return every(code)
@@ -274,16 +286,18 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
                                           group_instance_id=getattr(request, "group_instance_id", None))) is not None:
             return every(refused.error.code)
     offsets, unknown, denied, epochs = {}, set(), set(), {}
-    for t in request.topics:
-        topic = node.image.topic(t.name)
+    for (name, _), t in zip(named, request.topics):
+        if name is None:
+            continue  # an unknown topic id: UNKNOWN_TOPIC_ID (every)
+        topic = node.image.topic(name)
         for p in t.partitions:
-            if not session.allowed(node, "READ", "TOPIC", t.name):
-                denied.add((t.name, p.partition_index))
+            if not session.allowed(node, "READ", "TOPIC", name):
+                denied.add((name, p.partition_index))
             elif topic is None or not 0 <= p.partition_index < len(topic.partitions):
-                unknown.add((t.name, p.partition_index))
+                unknown.add((name, p.partition_index))
             else:
-                offsets[(t.name, int(p.partition_index))] = (int(p.committed_offset), p.committed_metadata or "")
-                epochs[(t.name, int(p.partition_index))] = int(getattr(p, "committed_leader_epoch", -1))
+                offsets[(name, int(p.partition_index))] = (int(p.committed_offset), p.committed_metadata or "")
+                epochs[(name, int(p.partition_index))] = int(getattr(p, "committed_leader_epoch", -1))
     try:
         if offsets and member_commit:
             await node.groups.commit(request.group_id, offsets, epochs)
@@ -309,19 +323,21 @@ async def offset_fetch(node: BrokerServices, head, request) -> dict:
     names itself and its epoch, checked as for a commit (Kafka's validateOffsetFetch)."""
     stable = bool(getattr(request, "require_stable", False))
     if not hasattr(request, "groups"):
-        code, topics = await _fetch_group(node, request.group_id, request.topics, stable)
+        code, topics = await _fetch_group(node, head.api_version, request.group_id, request.topics, stable)
         return {"throttle_time": 0, "error_code": code, "topics": topics}
     groups = []
     for g in request.groups:
-        code, topics = await _fetch_group(node, g.group_id, g.topics, stable, getattr(g, "member_id", None),
-                                          int(getattr(g, "member_epoch", -1)))
+        code, topics = await _fetch_group(node, head.api_version, g.group_id, g.topics, stable,
+                                          getattr(g, "member_id", None), int(getattr(g, "member_epoch", -1)))
         groups.append({"group_id": g.group_id, "error_code": code, "topics": topics})
     return {"throttle_time": 0, "groups": groups}
 
 
-async def _fetch_group(node: BrokerServices, group_id: str, requested, require_stable: bool,
+async def _fetch_group(node: BrokerServices, version: int, group_id: str, requested, require_stable: bool,
                        member_id: str | None = None, member_epoch: int = -1) -> tuple[int, list[dict]]:
-    """(the group's error code, its topics' answers) of one group of an OffsetFetch."""
+    """(the group's error code, its topics' answers) of one group of an OffsetFetch. From
+    v10 topics go by id both ways: an unknown id asked for is UNKNOWN_TOPIC_ID, and a
+    committed topic that no longer exists is left out of an answer for every topic."""
     if (code := await _coordinator_error(node, group_id, "DESCRIBE")) is not None:
         return code, []
     try:
@@ -337,19 +353,24 @@ async def _fetch_group(node: BrokerServices, group_id: str, requested, require_s
         unstable = node.groups.unstable_offsets(group_id) if require_stable else frozenset()
     except KraftError as exc:
         return error_codes.code_of(exc), []
+    by_id = version >= topic_ids.OFFSETS_BY_ID_SINCE
+    wanted: dict[tuple[str | None, Any], list[int]] = {}
     if requested is None:  # every partition the group has committed
-        wanted: dict[str, list[int]] = {}
         for topic, partition in sorted(committed):
-            if session.allowed(node, "DESCRIBE", "TOPIC", topic):  # others are left out, as in Kafka
-                wanted.setdefault(topic, []).append(partition)
+            topic_id = topic_ids.id_of(node, topic) if by_id else None
+            if session.allowed(node, "DESCRIBE", "TOPIC", topic) and (topic_id is not None or not by_id):
+                wanted.setdefault((topic, topic_id), []).append(partition)  # others are left out, as in Kafka
     else:
-        wanted = {t.name: list(t.partition_indexes) for t in requested}
+        for (name, topic_id), t in zip(topic_ids.request_topics(node, version, requested), requested):
+            wanted[(name, topic_id)] = list(t.partition_indexes)
     topics = []
-    for topic, partitions in wanted.items():
+    for (topic, topic_id), partitions in wanted.items():
         parts = []
         for p in partitions:
-            c = committed.get((topic, p))
-            if not session.allowed(node, "DESCRIBE", "TOPIC", topic):
+            c = committed.get((topic, p)) if topic is not None else None
+            if topic is None:
+                code = error_codes.UNKNOWN_TOPIC_ID
+            elif not session.allowed(node, "DESCRIBE", "TOPIC", topic):
                 c, code = None, TOPIC_AUTHORIZATION_FAILED
             elif (topic, p) in unstable:
                 c, code = None, UnstableOffsetCommit.kafka_code
@@ -359,5 +380,5 @@ async def _fetch_group(node: BrokerServices, group_id: str, requested, require_s
                           "committed_leader_epoch": c.leader_epoch if c else -1,
                           "metadata": c.metadata if c else "",
                           "error_code": code})
-        topics.append({"name": topic, "partitions": parts})
+        topics.append({"name": topic, "topic_id": topic_id, "partitions": parts})
     return error_codes.NONE, topics

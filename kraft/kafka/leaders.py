@@ -25,3 +25,23 @@ def kafka_endpoint(node: BrokerServices, broker_id: int) -> tuple[str, int] | No
         return reg.host, reg.kafka_port
     conf = node.config.node_or_none(broker_id)
     return None if conf is None or conf.kafka_port is None else (conf.host, conf.kafka_port)
+
+
+def current_leader(node: BrokerServices, topic: str, partition: int) -> tuple[int, int]:
+    """(leader id, leader epoch) of a partition as this broker's metadata knows it;
+    (-1, -1) when it knows no such partition (KIP-951's "unknown")."""
+    image_topic = node.image.topic(topic)
+    if image_topic is None or not 0 <= partition < len(image_topic.partitions):
+        return -1, -1
+    part = image_topic.partitions[partition]
+    return part.leader, part.leader_epoch
+
+
+def node_endpoint(node: BrokerServices, broker_id: int) -> dict | None:
+    """A broker as KIP-951's NodeEndpoints name it (id, Kafka host and port, rack); None
+    when it has no Kafka listener."""
+    if broker_id < 0 or (endpoint := kafka_endpoint(node, broker_id)) is None:
+        return None
+    reg = node.image.brokers.get(broker_id)
+    return {"node_id": broker_id, "host": endpoint[0], "port": endpoint[1],
+            "rack": reg.rack if reg is not None else None}

@@ -4,7 +4,15 @@ The door decodes the request and encodes the answer; the rules a client's batch 
 (internal topics, the whole-batch checks, max.message.bytes, LogAppendTime, the
 topic's compression.type) are the broker's (kraft/broker/client_writes.py), the same
 for REST. A partition led elsewhere answers NOT_LEADER_OR_FOLLOWER, so the client
-refreshes its metadata and goes to the leader, as with Kafka. acks=0 gets no answer.
+refreshes its metadata and goes to the leader, as with Kafka; from v10 (KIP-951) that
+answer also names the leader and epoch this broker knows and the leader's endpoint, so
+the client can go there without a metadata round trip. From v11 a transactional batch
+for a partition not in its transaction is TRANSACTION_ABORTABLE (KIP-890), which the
+client answers by aborting; older versions get INVALID_TXN_STATE. acks=0 gets no answer.
+
+v12 belongs to transactions version 2 (KIP-890 part 2: a transactional produce adds its
+partition itself), which kraft does not serve; so v12 and v13 (topic ids) are not
+advertised.
 """
 
 from __future__ import annotations
@@ -13,15 +21,19 @@ import asyncio
 
 from kraft.broker.data_plane import PendingDelivery
 from kraft.broker.services import BrokerServices
-from kraft.errors import InvalidRecord, KraftError
+from kraft.errors import InvalidRecord, KraftError, PartitionNotInTransaction
 from kraft.kafka import error_codes, ordering, session
+from kraft.kafka.leaders import current_leader, node_endpoint
+
+LEADER_HINTS_SINCE = 10  # KIP-951
+TRANSACTION_ABORTABLE_SINCE = 11  # KIP-890 part 1
 
 
 async def handle(node: BrokerServices, head, request) -> dict | None:
     acks = int(request.acks)
     timeout_ms = max(0, int(request.timeout.total_seconds() * 1000))
     if acks not in (0, 1, -1):
-        return _answer(request, {}, (error_codes.INVALID_REQUIRED_ACKS, -1, -1, None))
+        return _answer(node, head, request, {}, (error_codes.INVALID_REQUIRED_ACKS, -1, -1, None))
     appended = {}
     for topic in request.topic_data:  # appends in request order, one after another
         for part in topic.partition_data:
@@ -37,26 +49,36 @@ async def handle(node: BrokerServices, head, request) -> dict | None:
                                                              for key, outcome in appended.items()))))
     if acks == 0:
         return None  # Kafka answers acks=0 with silence
-    return _answer(request, results)
+    return _answer(node, head, request, results)
 
 
 Outcome = tuple[int, int, int, KraftError | None]  # error code, base offset, log start, the refusal
 
 
-def _answer(request, results: dict, missing: Outcome = (error_codes.INVALID_REQUEST, -1, -1, None)) -> dict:
+def _answer(node: BrokerServices, head, request, results: dict,
+            missing: Outcome = (error_codes.INVALID_REQUEST, -1, -1, None)) -> dict:
     responses = []
+    endpoints: dict[int, dict] = {}
     for topic in request.topic_data:
         parts = []
         for part in topic.partition_data:
             code, base, log_start, error = results.get((topic.name, int(part.index)), missing)
-            parts.append({"index": part.index, "error_code": code, "base_offset": base,
-                          "log_append_time": -1, "log_start_offset": log_start,
-                          "error_message": error.message if isinstance(error, InvalidRecord) else None,
-                          # KIP-467 (v8+): which records of the batch were refused, and why
-                          "record_errors": [{"batch_index": i, "batch_index_error_message": m}
-                                            for i, m in getattr(error, "record_errors", ())]})
+            if isinstance(error, PartitionNotInTransaction) and head.api_version >= TRANSACTION_ABORTABLE_SINCE:
+                code = error_codes.TRANSACTION_ABORTABLE
+            answer = {"index": part.index, "error_code": code, "base_offset": base,
+                      "log_append_time": -1, "log_start_offset": log_start,
+                      "error_message": error.message if isinstance(error, InvalidRecord) else None,
+                      # KIP-467 (v8+): which records of the batch were refused, and why
+                      "record_errors": [{"batch_index": i, "batch_index_error_message": m}
+                                        for i, m in getattr(error, "record_errors", ())]}
+            if code == error_codes.NOT_LEADER_OR_FOLLOWER and head.api_version >= LEADER_HINTS_SINCE:
+                leader, epoch = current_leader(node, topic.name, int(part.index))
+                answer["current_leader"] = {"leader_id": leader, "leader_epoch": epoch}
+                if leader not in endpoints and (endpoint := node_endpoint(node, leader)) is not None:
+                    endpoints[leader] = endpoint
+            parts.append(answer)
         responses.append({"name": topic.name, "partition_responses": parts})
-    return {"responses": responses, "throttle_time": 0}
+    return {"responses": responses, "throttle_time": 0, "node_endpoints": list(endpoints.values())}
 
 
 async def _append_one(node: BrokerServices, topic: str, partition: int, data: bytes, acks: int,

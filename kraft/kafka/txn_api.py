@@ -6,7 +6,9 @@ FindCoordinator, key type 1); any other node answers NOT_COORDINATOR. Authorizat
 is Kafka's: WRITE on the TRANSACTIONAL_ID for every request of the producer, WRITE on
 each topic added, READ on the group whose offsets join the transaction, DESCRIBE on the
 TRANSACTIONAL_ID for the admin reads. Only transaction version 1 is served (the client
-adds partitions explicitly), so the versions stop before KIP-890's second part.
+adds partitions explicitly), so the versions stop before KIP-890's second part; its first
+part is served: a TxnOffsetCommit whose group's offsets partition is not in the
+transaction (no AddOffsetsToTxn) is refused, TRANSACTION_ABORTABLE from v4.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 from typing import Any
 
 from kraft.broker.services import BrokerServices
-from kraft.errors import KraftError, ProducerFenced
+from kraft.errors import InvalidTxnState, KraftError, ProducerFenced
 from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
 
@@ -24,6 +26,7 @@ TOPIC_AUTHORIZATION_FAILED = 29
 GROUP_AUTHORIZATION_FAILED = 30
 OPERATION_NOT_ATTEMPTED = 55
 INVALID_PRODUCER_EPOCH = 47
+TRANSACTION_ABORTABLE_SINCE = 4  # TxnOffsetCommit v4 (KIP-890 part 1)
 INVALID_REGULAR_EXPRESSION = 128
 LOCATE_WAIT_S = 5.0  # a client retries COORDINATOR_LOAD_IN_PROGRESS / NOT_AVAILABLE itself
 
@@ -138,20 +141,36 @@ async def txn_offset_commit(node: BrokerServices, head, request) -> dict:
     else:
         allowed = {tp: v for tp, v in asked.items() if session.allowed(node, "READ", "TOPIC", tp[0])}
         codes = {tp: TOPIC_AUTHORIZATION_FAILED for tp in asked if tp not in allowed}
-        codes.update(await _commit_offsets(node, request, allowed))
+        codes.update(await _commit_offsets(node, request, allowed, head.api_version))
     by_topic: dict[str, list[dict]] = {}
     for (topic, partition), code in codes.items():
         by_topic.setdefault(topic, []).append({"partition_index": partition, "error_code": code})
     return {"throttle_time": 0, "topics": [{"name": t, "partitions": parts} for t, parts in by_topic.items()]}
 
 
-async def _commit_offsets(node: BrokerServices, request, offsets: dict) -> dict[tuple[str, int], int]:
+async def _offsets_partition_problem(node: BrokerServices, request, version: int) -> int | None:
+    """KIP-890's check, as Kafka's group coordinator makes it: the group's offsets
+    partition must be in the producer's open transaction (AddOffsetsToTxn put it there).
+    None when it is; else TRANSACTION_ABORTABLE from v4, INVALID_TXN_STATE before."""
+    topic, partition = node.transactions.offsets_partition(request.group_id)
+    try:
+        if await node.txn_link.verify(request.transactional_id, int(request.producer_id),
+                                      int(request.producer_epoch), topic, partition):
+            return None
+    except ProducerFenced:
+        return INVALID_PRODUCER_EPOCH  # as a partition leader answers a fenced producer's batch
+    return error_codes.TRANSACTION_ABORTABLE if version >= TRANSACTION_ABORTABLE_SINCE else InvalidTxnState.kafka_code
+
+
+async def _commit_offsets(node: BrokerServices, request, offsets: dict, version: int) -> dict[tuple[str, int], int]:
     if not offsets:
         return {}
     try:
         target = await node.groups.locate(request.group_id, wait_s=LOCATE_WAIT_S)
         if target is not None:
             return dict.fromkeys(offsets, error_codes.NOT_COORDINATOR)
+        if (code := await _offsets_partition_problem(node, request, version)) is not None:
+            return dict.fromkeys(offsets, code)
         epochs = {(t.name, int(p.partition_index)): int(getattr(p, "committed_leader_epoch", -1))
                   for t in request.topics for p in t.partitions}  # v2+ (KIP-320)
         refused = await node.groups.txn_offset_commit(

@@ -127,3 +127,53 @@ def read_answer(api_key: int, version: int, frame: bytes):
     cls = load_response_schema(api_key, version)
     _, used = entity_reader(cls.__header_schema__)(frame, 0)
     return entity_reader(cls)(frame, used)[0]
+
+
+# fields whose zero would ask for something else than "nothing in particular"
+_MINIMAL_INTS = {"replica_id": -1, "producer_id": -1, "producer_epoch": -1, "generation_id": -1,
+                 "current_leader_epoch": -1, "log_start_offset": -1, "session_epoch": -1, "acks": -1,
+                 "voter_id": -1, "endpoint_type": 1}
+
+
+def minimal_request(api_key: int, version: int, **fields):
+    """A request of any API and version kio knows, with every field not given at its
+    emptiest: no topics, groups or partitions, empty or null strings, -1 for ids and
+    epochs, zero durations."""
+    from kio.index import load_request_schema
+    return _minimal(load_request_schema(api_key, version), fields)
+
+
+def _minimal(cls, given: dict):
+    import dataclasses
+    import uuid
+
+    from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTupleField, classify_field, is_optional
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in given:
+            kwargs[f.name] = given[f.name]
+            continue
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+            continue
+        kind, kafka_type = classify_field(f), f.metadata.get("kafka_type", "")
+        if isinstance(kind, (EntityTupleField, PrimitiveTupleField)):
+            kwargs[f.name] = ()
+        elif isinstance(kind, EntityField):
+            kwargs[f.name] = _minimal(kind.type_, {})
+        elif is_optional(f):
+            kwargs[f.name] = None
+        elif kafka_type.startswith("timedelta_"):
+            kwargs[f.name] = datetime.timedelta(0)
+        elif kafka_type == "string":
+            kwargs[f.name] = ""
+        elif kafka_type in ("bytes", "records"):
+            kwargs[f.name] = b""
+        elif kafka_type == "uuid":
+            kwargs[f.name] = uuid.UUID(int=0)
+        elif kafka_type == "bool":
+            kwargs[f.name] = False
+        elif kafka_type == "float64":
+            kwargs[f.name] = 0.0
+        else:
+            kwargs[f.name] = _MINIMAL_INTS.get(f.name, 0)
+    return cls(**kwargs)

@@ -255,19 +255,22 @@ def partitions(answer: dict) -> dict:
             for t in answer["topics"] for p in t["partitions"]}
 
 
+V7 = SimpleNamespace(api_version=7)  # an OffsetFetch v7 request's head
+
+
 async def test_offset_fetch_require_stable_answers_unstable_offset_commit_per_pending_partition(log):
     coord, _ = await loaded(log)
     node = SimpleNamespace(groups=coord, image=image())
     await coord.commit(GROUP, {("t", 0): (3, ""), ("t", 1): (4, "")})
     await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (10, "")})
     named = fetch_request(True, {"t": [0, 1]})
-    answer = await group_api.offset_fetch(node, None, named)
+    answer = await group_api.offset_fetch(node, V7, named)
     assert answer["error_code"] == 0  # v7 answers it per partition
     assert partitions(answer) == {("t", 0): (-1, UNSTABLE_OFFSET_COMMIT), ("t", 1): (4, 0)}
-    every = await group_api.offset_fetch(node, None, fetch_request(True))
+    every = await group_api.offset_fetch(node, V7, fetch_request(True))
     assert partitions(every) == {("t", 0): (-1, UNSTABLE_OFFSET_COMMIT), ("t", 1): (4, 0)}
-    loose = await group_api.offset_fetch(node, None, fetch_request(False, {"t": [0, 1]}))
+    loose = await group_api.offset_fetch(node, V7, fetch_request(False, {"t": [0, 1]}))
     assert partitions(loose) == {("t", 0): (3, 0), ("t", 1): (4, 0)}  # the last stable offsets
     append_marker(log, 70, 0, commit=True)
     coord.complete_transaction(0, 70, commit=True)
-    assert partitions(await group_api.offset_fetch(node, None, named)) == {("t", 0): (10, 0), ("t", 1): (4, 0)}
+    assert partitions(await group_api.offset_fetch(node, V7, named)) == {("t", 0): (10, 0), ("t", 1): (4, 0)}
