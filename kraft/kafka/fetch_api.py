@@ -21,7 +21,7 @@ from kraft.errors import KraftError, OffsetOutOfRange
 from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
 from kraft.kafka.fetch_sessions import TOPIC_IDS_SINCE, Key, Outcome, Wanted
-from kraft.kafka.leaders import epoch_problem, kafka_endpoint
+from kraft.kafka.leaders import current_leader, epoch_problem, node_endpoint
 from kraft.kafka.splice import Spliced, new_marker
 from kraft.replication.change_signal import ChangeSignal, wait_any
 
@@ -138,24 +138,16 @@ def _with_leader_hints(node: BrokerServices, topic: str | None, answer: dict[str
     """KIP-951: the partition's current leader, so the client need not ask Metadata."""
     if topic is None or answer["error_code"] not in (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH):
         return
-    image_topic = node.image.topic(topic)
-    index = answer["partition_index"]
-    if image_topic is None or not 0 <= index < len(image_topic.partitions):
+    leader, epoch = current_leader(node, topic, answer["partition_index"])
+    if (leader, epoch) == (-1, -1):
         return
-    part = image_topic.partitions[index]
-    answer["current_leader"] = {"leader_id": part.leader, "leader_epoch": part.leader_epoch}
-    if part.leader >= 0:
-        leaders.add(part.leader)
+    answer["current_leader"] = {"leader_id": leader, "leader_epoch": epoch}
+    if leader >= 0:
+        leaders.add(leader)
 
 
 def _node_endpoints(node: BrokerServices, leaders: set[int]) -> list[dict[str, Any]]:
-    out = []
-    for broker_id in sorted(leaders):
-        if (endpoint := kafka_endpoint(node, broker_id)) is not None:
-            reg = node.image.brokers.get(broker_id)
-            out.append({"node_id": broker_id, "host": endpoint[0], "port": endpoint[1],
-                        "rack": None if reg is None else reg.rack})
-    return out
+    return [endpoint for broker_id in sorted(leaders) if (endpoint := node_endpoint(node, broker_id)) is not None]
 
 
 async def handle(node: BrokerServices, head, request) -> Spliced:
