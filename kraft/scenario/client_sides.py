@@ -6,8 +6,8 @@ by its address. Each client slot of a Jepsen workload runs its processes under a
 id of its own instead (CLIENT_GID_BASE + slot; root's uid, so file access is
 unchanged), and iptables' owner match picks a client's packets by that group: the
 isolated node's clients lose every other node, the other clients lose the isolated node.
-One direction is enough for TCP: no connection opens, and an open one gets no answer
-past its next packet.
+Dropping the client's packets alone is enough for TCP: no connection opens, and an
+open one stalls at the client's next packet (its requests and acknowledgements).
 """
 
 from __future__ import annotations

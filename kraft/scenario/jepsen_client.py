@@ -26,8 +26,9 @@ dies with the workload (PR_SET_PDEATHSIG), so none outlives a run.
   last ok read (as Java's consumer keeps the position of a partition that stays
   assigned), others start at the group's committed offset, else the earliest
   ("from_beginning": the earliest; --assign-resume committed: every key starts at the
-  committed offset, a negative control's client that forgets its positions); subscribe: the topic, in the group, whose
-  rebalances are reported as rebalanced_keys of the op they happened in.
+  committed offset, a negative control's client that forgets its positions);
+  subscribe: the topic, in the group, whose rebalances are reported as rebalanced_keys
+  of the op they happened in.
 
 Consumers read read_committed (or --isolation read_uncommitted). An exception nobody
 expected is an info: the workload then retires the process, as Jepsen retires a process
