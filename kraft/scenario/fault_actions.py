@@ -11,11 +11,11 @@ import asyncio
 import random
 from dataclasses import dataclass
 
-from kraft.scenario import membership_faults, process_faults, storage_faults, targets
+from kraft.scenario import client_sides, membership_faults, process_faults, storage_faults, targets
 from kraft.scenario.history import FaultEvent
 from kraft.scenario.spec import FaultSpec
 
-NETWORK = ("isolate", "partition", "one_way", "ring", "lossy", "slow", "netem")
+NETWORK = ("isolate", "isolate-with-clients", "partition", "one_way", "ring", "lossy", "slow", "netem")
 
 
 def schedule(faults, duration_s: float, rng: random.Random) -> list[tuple[float, FaultSpec]]:
@@ -41,8 +41,12 @@ class Undo:
 
 
 class FaultActions:
-    def __init__(self, cluster, network, rng: random.Random, record, topic: str):
-        """record(FaultEvent-args) appends to the history with the current time."""
+    def __init__(self, cluster, network, rng: random.Random, record, topic: str,
+                 client_groups: list[int] | None = None):
+        """record(FaultEvent-args) appends to the history with the current time;
+        client_groups: the group id of each Jepsen client slot's processes, when they
+        have their own (isolate-with-clients takes some of them along)."""
+        self.client_groups = client_groups
         self.cluster = cluster
         self.net = network
         self.rng = rng
@@ -146,6 +150,8 @@ class FaultActions:
         if kind == "isolate":
             for n in nodes:
                 self.net.isolate(n)
+        elif kind == "isolate-with-clients":
+            return self._isolate_with_clients(nodes, spec)
         elif kind == "partition":
             rest = set(c.hosts) - set(nodes)
             self.net.partition([set(nodes), rest])
@@ -165,6 +171,18 @@ class FaultActions:
         else:
             raise ValueError(f"fault {kind!r} cannot be applied here")
         return "; ".join(self.net.describe())
+
+    def _isolate_with_clients(self, nodes: list[int], spec: FaultSpec) -> str:
+        """The first target node and a share of the client slots (params.clients,
+        default half) on one side, the other nodes and clients on the other."""
+        if not self.client_groups:
+            raise ValueError("isolate-with-clients needs client processes with group ids of their own")
+        side, rest = client_sides.split_slots(len(self.client_groups),
+                                              float(spec.params.get("clients", client_sides.DEFAULT_SHARE)),
+                                              self.rng)
+        self.net.isolate_with_clients(nodes[0], [self.client_groups[s] for s in side],
+                                      [self.client_groups[s] for s in rest])
+        return f"client slots {side} with node {nodes[0]}; " + "; ".join(self.net.describe())
 
     @staticmethod
     def _undo_kind(kind: str) -> str | None:

@@ -9,7 +9,8 @@ history's invoke holds it, see jepsen_gen.py) and reads one reply per line on st
 (and, for txn, init_transactions returned). EOF on stdin: close and exit. The process
 dies with the workload (PR_SET_PDEATHSIG), so none outlives a run.
 
-- send (queue): produce each value to its key's partition (idempotent, acks=all), flush;
+- send (queue): produce each value to its key's partition (idempotent, acks=all; or
+  --acks 1, not idempotent), flush;
   ok when every delivery report came back without error, with the offsets; fail when the
   client refused the first record before sending anything; else info.
 - poll: consume what is there (at most --poll-max records, --poll-ms), ok. Subscribed
@@ -17,17 +18,21 @@ dies with the workload (PR_SET_PDEATHSIG), so none outlives a run.
   ({key: end offset}) it is a final poll: it consumes until every key reached its end
   (a partition-EOF event at or past it) or "max_s" passed, and says "done".
 - txn: begin, the sends and polls in order, send_offsets_to_transaction (subscribed and
-  something consumed), commit: ok. An error the transaction can be aborted after: abort,
-  seek the consumer back to right after its last ok read of each key this transaction
-  read (the next op reads those records again), fail. Anything else: info.
+  something consumed), commit: ok ("abort": flush the sends, then abort, fail). An
+  error the transaction can be aborted after: abort, seek the consumer back to right
+  after its last ok read of each key this transaction read (the next op reads those
+  records again), fail. Anything else: info.
 - assign: the keys' partitions; a key this process read before resumes right after its
   last ok read (as Java's consumer keeps the position of a partition that stays
   assigned), others start at the group's committed offset, else the earliest
-  ("from_beginning": the earliest); subscribe: the topic, in the group, whose
-  rebalances are reported as rebalanced_keys of the op they happened in.
+  ("from_beginning": the earliest; --assign-resume committed: every key starts at the
+  committed offset, a negative control's client that forgets its positions);
+  subscribe: the topic, in the group, whose rebalances are reported as rebalanced_keys
+  of the op they happened in.
 
-Consumers read read_committed. An exception nobody expected is an info: the workload
-then retires the process, as Jepsen retires a process after an info.
+Consumers read read_committed (or --isolation read_uncommitted). An exception nobody
+expected is an info: the workload then retires the process, as Jepsen retires a process
+after an info.
 """
 
 from __future__ import annotations
@@ -50,14 +55,17 @@ FETCH_MIN_BYTES, FETCH_WAIT_MS = 100_000, 300
 
 class Client:
     def __init__(self, bootstrap: str, topic: str, mode: str, transactional_id: str, group: str,
-                 timeout_ms: int, poll_max: int, poll_ms: int):
+                 timeout_ms: int, poll_max: int, poll_ms: int, acks: str = "all",
+                 isolation: str = "read_committed", assign_resume: str = "last-read"):
         import confluent_kafka as ck  # a test extra: the runner checks for it first
         self.ck, self.topic, self.mode = ck, topic, mode
         self.timeout_s = timeout_ms / 1000
         self.poll_max, self.poll_s = poll_max, poll_ms / 1000
         common = {"bootstrap.servers": bootstrap, "topic.metadata.refresh.interval.ms": 1000,
                   "reconnect.backoff.max.ms": 1000, "log_level": 3}
-        producer = {**common, "acks": "all", "enable.idempotence": True, "linger.ms": 0,
+        # idempotence needs acks=all; acks=1 is the negative controls' producer (it is
+        # answered once the leader alone has the record)
+        producer = {**common, "acks": acks, "enable.idempotence": acks == "all", "linger.ms": 0,
                     "message.timeout.ms": timeout_ms}
         self.transactional = mode == TXN and bool(transactional_id)  # the final reader only reads
         if self.transactional:
@@ -68,11 +76,12 @@ class Client:
             self.producer.init_transactions(max(self.timeout_s, 30))
         self.consumer = ck.Consumer({
             **common, "group.id": group, "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed", "enable.partition.eof": True,
+            "isolation.level": isolation, "enable.partition.eof": True,
             "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 60000,
             # every client reads: a broker answers each fetch after 300 ms (or 100 kB)
             # rather than at each new record, which nearly doubled the ops per second
             "fetch.min.bytes": FETCH_MIN_BYTES, "fetch.wait.max.ms": FETCH_WAIT_MS})
+        self.assign_resume = assign_resume
         self.subscribed = False
         self.rebalanced: set[str] = set()
         self.last_read: dict[str, int] = {}  # key -> offset of the last record an ok op read
@@ -96,7 +105,7 @@ class Client:
         elif f == "poll":
             reply = self.poll(req.get("until"), float(req.get("max_s", 10)))
         elif f == "txn":
-            reply = self.txn(req["value"])
+            reply = self.txn(req["value"], bool(req.get("abort")))
         else:
             reply = {"type": "fail", "value": req["value"], "error": f"unknown op {f!r}"}
         if self.rebalanced:
@@ -121,6 +130,8 @@ class Client:
         for k in keys:
             if from_beginning:
                 offset = self.ck.OFFSET_BEGINNING
+            elif self.assign_resume == "committed":  # a negative control's client: positions forgotten
+                offset = self.ck.OFFSET_INVALID
             else:
                 offset = self.last_read[k] + 1 if k in self.last_read else self.ck.OFFSET_INVALID
             tps.append(self.ck.TopicPartition(self.topic, partition_of(k), offset))
@@ -202,7 +213,7 @@ class Client:
             reads.setdefault(key, []).append([m.offset(), int(m.value())])
 
     # -- transactions ----------------------------------------------------------------------
-    def txn(self, mops: list) -> dict:
+    def txn(self, mops: list, abort: bool = False) -> dict:
         p, c = self.producer, self.consumer
         reports: dict[int, tuple[int | None, str | None]] = {}
         polls: list[dict[str, list]] = []
@@ -218,6 +229,9 @@ class Client:
                 else:
                     polls.append({})
                     self._take(self._consume(), polls[-1], {})
+            if abort:  # on purpose: the sends reach the logs first, then the abort marker
+                p.flush(self.timeout_s)
+                return self._abort(mops, reports, polls, "aborted by the client on purpose")
             if self.subscribed and any(polls):
                 positions = [tp for tp in c.position(c.assignment()) if tp.offset >= 0]
                 if positions:
@@ -304,11 +318,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout-ms", type=int, default=10_000)
     ap.add_argument("--poll-max", type=int, default=500)
     ap.add_argument("--poll-ms", type=int, default=50)
+    ap.add_argument("--acks", default="all", choices=("all", "1", "0"))
+    ap.add_argument("--isolation", default="read_committed", choices=("read_committed", "read_uncommitted"))
+    ap.add_argument("--assign-resume", default="last-read", choices=("last-read", "committed"))
     ap.add_argument("--parent", type=int, default=os.getppid())
     args = ap.parse_args(argv)
     _die_with_parent(args.parent)
     client = Client(args.bootstrap, args.topic, args.mode, args.transactional_id, args.group,
-                    args.timeout_ms, args.poll_max, args.poll_ms)
+                    args.timeout_ms, args.poll_max, args.poll_ms, args.acks, args.isolation,
+                    args.assign_resume)
     _write({"ready": True})
     try:
         for line in sys.stdin.buffer:

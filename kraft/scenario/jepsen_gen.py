@@ -7,7 +7,8 @@ An op request is what a history's invoke line holds: {"f": ..., "value": ...}.
   (a random non-empty set of keys) or a `subscribe` (the topic: every key, the group
   decides which the client gets), and rarely a `crash` (the client process is killed
   and replaced).
-- txn: `txn`, a transaction of several sends to several keys with polls among them;
+- txn: `txn`, a transaction of several sends to several keys with polls among them
+  (with `abort_share`, some marked to be aborted by the client after its sends);
   assign, subscribe and crash as above.
 
 A key names one partition of the scenario's topic: "<topic>-<partition>". Values are
@@ -33,6 +34,7 @@ class Mix:
     crash_share: float = 0.0005  # the client process is killed and replaced
     txn_sends: tuple[int, int] = (2, 4)  # sends per transaction, inclusive
     txn_polls: tuple[int, int] = (1, 2)  # polls per transaction, inclusive
+    abort_share: float = 0.0  # txn: transactions the client aborts on purpose (a negative control's)
 
 
 def key_of(topic: str, partition: int) -> str:
@@ -86,4 +88,7 @@ class OpGenerator:
         mops: list[list] = [["send", self.rng.choice(self.keys), self.value()] for _ in range(sends)]
         for _ in range(polls):
             mops.insert(self.rng.randint(0, len(mops)), ["poll"])
-        return {"f": "txn", "value": mops}
+        op: dict = {"f": "txn", "value": mops}
+        if self.mix.abort_share and self.rng.random() < self.mix.abort_share:
+            op["abort"] = True  # the client's instruction; the history's invoke shows the micro-ops only
+        return op

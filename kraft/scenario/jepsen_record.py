@@ -85,11 +85,11 @@ class OpStats:
         return round(self.total(types) / span_s, 1)
 
 
-def mirror_writes(process: int | str, request: dict, invoke_ms: float) -> list[Write]:
+def mirror_writes(process: int | str, request: dict, invoke_ms: float, acks: str = "all") -> list[Write]:
     """One Write per send of a send or txn op, as invoked."""
     if request["f"] not in ("send", "txn"):
         return []
-    return [Write(f"j{process}", m[2], str(m[2]), partition_of(m[1]), "all", invoke_ms)
+    return [Write(f"j{process}", m[2], str(m[2]), partition_of(m[1]), acks, invoke_ms)
             for m in request["value"] if m[0] == "send"]
 
 

@@ -30,6 +30,7 @@ from typing import BinaryIO
 
 import orjson
 
+from kraft.scenario.client_sides import client_gid
 from kraft.scenario.history import History
 from kraft.scenario.jepsen_gen import Mix, OpGenerator, key_of
 from kraft.scenario.jepsen_record import (
@@ -99,8 +100,13 @@ class _Process:
 class JepsenWorkload:
     def __init__(self, mode: str, h: History, bootstrap: str, clients: int, t0: float, seed: int,
                  history_path: Path, timeout_ms: int = 10_000, mix: Mix = Mix(), poll_max: int = 500,
-                 poll_ms: int = 20):
+                 poll_ms: int = 20, acks: str = "all", isolation: str = "read_committed",
+                 client_groups: bool = False, assign_resume: str = "last-read"):
         self.mode, self.h, self.bootstrap, self.clients, self.t0 = mode, h, bootstrap, clients, t0
+        self.acks, self.isolation, self.assign_resume = acks, isolation, assign_resume
+        # each slot's processes under a group id of its own, so that a network fault can
+        # single out a slot's packets (client_sides.py); needs root
+        self.client_groups = client_groups
         self.timeout_ms, self.poll_max, self.poll_ms = timeout_ms, poll_max, poll_ms
         self.gen = OpGenerator(mode, h.topic, h.partitions, random.Random(seed), mix)
         self.history_path = history_path
@@ -142,6 +148,10 @@ class JepsenWorkload:
         """A fault, as a line of the process "nemesis" (the checks skip them)."""
         if self._out is not None:
             self._write(nemesis_line(int(time_ms * 1e6), kind, nodes, detail))
+
+    def slot_groups(self) -> list[int] | None:
+        """The group id of each slot's processes, when they have their own."""
+        return [client_gid(s) for s in range(self.clients)] if self.client_groups else None
 
     def progress(self) -> str:
         """The live line: completions so far, by type."""
@@ -193,12 +203,16 @@ class JepsenWorkload:
         args = [sys.executable, "-m", "kraft.scenario.jepsen_client", "--bootstrap", self.bootstrap,
                 "--topic", self.h.topic, "--mode", self.mode, "--group", GROUP,
                 "--timeout-ms", str(self.timeout_ms), "--poll-max", str(self.poll_max), "--poll-ms", str(self.poll_ms),
-                "--parent", str(os.getpid())]
+                "--acks", self.acks, "--assign-resume", self.assign_resume, "--parent", str(os.getpid()),
+                # the final reader reads committed records only: an aborted read found
+                # must be one of the workload's clients
+                "--isolation", self.isolation if isinstance(slot, int) else "read_committed"]
         if isinstance(slot, int):
             args += ["--transactional-id", transactional_id(slot)]
+        group = client_gid(slot) if self.client_groups and isinstance(slot, int) else None
         proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.PIPE,
                                                     stdout=asyncio.subprocess.PIPE, stderr=self._log,
-                                                    limit=READ_LIMIT)
+                                                    limit=READ_LIMIT, group=group)
         p = _Process(proc)
         self._live.add(p)
         assert proc.stdout is not None
@@ -225,7 +239,7 @@ class JepsenWorkload:
         """Invoke, ask, complete; a missing reply is an info."""
         invoked_ns = self._invoke(process, request)
         invoke_ms = invoked_ns / 1e6
-        writes = mirror_writes(process, request, invoke_ms)
+        writes = mirror_writes(process, request, invoke_ms, self.acks)
         self.h.writes.extend(writes)
         reply = await p.ask(request, request.pop("bound_s", None) or self._bound_s(request))
         if reply is None:

@@ -29,6 +29,7 @@ TC_HANDLE = "4b52"  # htb root handle on lo ("KR"); classes 4b52:<node+0x10>
 _instances = itertools.count()
 
 
+from kraft.scenario.client_sides import iptables_spec, isolation_rules
 from kraft.scenario.netfilter import (  # noqa: F401 (re-exported)
     CHAIN_PREFIX,
     DEVICE,
@@ -86,6 +87,17 @@ class NetworkFaults:
             self._drop(node, m)
             self._drop(m, node)
         return self._record(f"isolate node {node} from {_ids(others)}")
+
+    def isolate_with_clients(self, node: int, side_gids: list[int], other_gids: list[int]) -> str:
+        """Cut ``node`` and the client processes of groups ``side_gids`` off from every
+        other node, and the clients of ``other_gids`` off from ``node``
+        (client_sides.py)."""
+        self._check(node)
+        for rule in isolation_rules(node, self.hosts, side_gids, other_gids):
+            self._rule(iptables_spec(rule))
+        others = [m for m in self.hosts if m != node]
+        return self._record(f"isolate node {node} and the clients of groups {_ids(side_gids)} from "
+                            f"{_ids(others)} and the clients of groups {_ids(other_gids)}")
 
     def partition(self, groups: list[set[int]]) -> str:
         """No traffic between groups. Nodes in no group form one more group, so

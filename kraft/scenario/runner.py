@@ -162,7 +162,8 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
         if jepsen is not None:  # in its history too, as the nemesis's lines
             jepsen.nemesis(now_s() * 1000, kind, nodes, detail)
     rng = random.Random(opts.seed)
-    actions = FaultActions(cluster, network, rng, record, topic.name)
+    actions = FaultActions(cluster, network, rng, record, topic.name,
+                           client_groups=jepsen.slot_groups() if jepsen is not None else None)
     # clients know the nodes the cluster started with, as their bootstrap lists do
     workload = Workload(h, {n: cluster.url(n) for n in cluster.procs}, cluster.cluster_id,
                         wl.acks, rate, wl.producers if jepsen is None else 0, wl.timeout_ms, t0, wl.admin_rate,
@@ -186,10 +187,13 @@ def _jepsen_workload(scenario: Scenario, opts: RunOptions, h: History, bootstrap
     if wl.jepsen is None:
         return None
     where = opts.report_dir or Path(tempfile.mkdtemp(prefix="kraft-jepsen-"))
-    mix = Mix(poll_share=wl.poll_share, reassign_share=wl.reassign_share, crash_share=wl.crash_share)
+    mix = Mix(poll_share=wl.poll_share, reassign_share=wl.reassign_share, crash_share=wl.crash_share,
+              abort_share=wl.abort_share)
     return JepsenWorkload(wl.jepsen, h, bootstrap, wl.clients, t0, opts.seed,
                           where / f"{scenario.name}.history.jsonl", timeout_ms=max(wl.timeout_ms, 10_000),
-                          mix=mix, poll_max=wl.poll_max, poll_ms=wl.poll_ms)
+                          mix=mix, poll_max=wl.poll_max, poll_ms=wl.poll_ms, acks=wl.acks, isolation=wl.isolation,
+                          assign_resume=wl.assign_resume,
+                          client_groups=scenario.needs_client_sides)
 
 
 async def _run_phases(scenario: Scenario, h: History, cluster, network, actions: FaultActions, workload: Workload,

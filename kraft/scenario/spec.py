@@ -19,7 +19,7 @@ CHECK_NAMES = ("lost_writes", "duplicates", "inconsistent_offsets", "replica_div
                "aborted_reads", "monotonic", "unclean_accounting", "liveness", "access",
                "group_offsets", "group_delivery", "compaction")
 FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "disk-full", "disk-free", "power-cut",
-               "isolate", "partition", "one_way", "ring", "lossy", "slow", "netem", "random",
+               "isolate", "isolate-with-clients", "partition", "one_way", "ring", "lossy", "slow", "netem", "random",
                "add-broker", "decommission", "rebalance")  # the last three: membership_faults.py
 Verdict = Literal["pass", "fail", "any"]
 AnomalyExpectation = Literal["none", "found", "any"]  # a Jepsen anomaly: absent, found, unjudged
@@ -69,6 +69,18 @@ class Workload(_Model):
     poll_max: int = Field(default=500, ge=1, le=100_000)  # records per poll, at most
     reassign_share: float = Field(default=0.01, ge=0, le=1)  # ops that assign or subscribe
     crash_share: float = Field(default=0.0005, ge=0, le=1)  # ops that kill the client process
+    # what the Jepsen clients' consumers see: read_uncommitted shows aborted transactions' records
+    isolation: Literal["read_committed", "read_uncommitted"] = "read_committed"
+    abort_share: float = Field(default=0.0, ge=0, le=1)  # txn: transactions the client aborts on purpose
+    # where an assigned key's reading starts: right after this process's last read (as
+    # Kafka's consumer keeps a position), or always the group's committed offset
+    assign_resume: Literal["last-read", "committed"] = "last-read"
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.jepsen == "txn" and self.acks != "all":
+            raise ValueError("the txn workload's transactional producers need acks = \"all\"")
+        return self
 
     @property
     def needs_kafka_client(self) -> bool:
@@ -137,6 +149,17 @@ class Scenario(_Model):
     faults: tuple[FaultSpec, ...] = ()
     expect: Expectations = Expectations()
 
+    @model_validator(mode="after")
+    def _clients_on_sides(self):
+        if self.workload.jepsen is None and self.needs_client_sides:
+            raise ValueError("fault 'isolate-with-clients' needs a Jepsen workload ([workload] jepsen): "
+                             "its client processes are what go with the node")
+        return self
+
+    @property
+    def needs_client_sides(self) -> bool:
+        return any(f.fault == "isolate-with-clients" or "isolate-with-clients" in f.choices for f in self.faults)
+
     @property
     def needs_netem(self) -> bool:
         return any(f.fault == "netem" or "netem" in f.choices for f in self.faults)
@@ -147,7 +170,7 @@ class Scenario(_Model):
 
     @property
     def needs_network(self) -> bool:
-        net = {"isolate", "partition", "one_way", "ring", "lossy", "slow", "netem"}
+        net = {"isolate", "isolate-with-clients", "partition", "one_way", "ring", "lossy", "slow", "netem"}
         return any(f.fault in net or net & set(f.choices) for f in self.faults)
 
 

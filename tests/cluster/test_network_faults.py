@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import random
+import json
 import re
 import socket
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +24,7 @@ import pytest
 
 from kraft.server.local_cluster import LocalCluster, http_json
 from kraft.scenario import process_faults
+from kraft.scenario.client_sides import client_gid
 from kraft.scenario.network import NetworkFaultError, NetworkFaults
 from kraft.scenario.targets import TargetUnavailable, resolve
 from kraft.storage.log_inspect import partition_dirs, read_records
@@ -255,6 +258,45 @@ def test_netem_probe_answers_with_a_reason():
     assert isinstance(ok, bool) and why
     if not ok:
         assert "netem" in why
+
+
+def client_reaches(lab: Lab, gid: int) -> set[int]:
+    """The nodes a process of group ``gid`` (a Jepsen client slot's) opens TCP to."""
+    targets = {n: list(lab.tcp[n].getsockname()) for n in lab.hosts}
+    code = ("import json, socket, sys\n"
+            "ok = []\n"
+            "for n, addr in json.loads(sys.argv[1]).items():\n"
+            "    try:\n"
+            f"        socket.create_connection(tuple(addr), timeout={CONNECT_TIMEOUT_S}).close()\n"
+            "        ok.append(int(n))\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "print(json.dumps(ok))\n")
+    ran = subprocess.run([sys.executable, "-c", code, json.dumps(targets)], capture_output=True, text=True,
+                         timeout=30, group=gid, check=True)
+    return set(json.loads(ran.stdout))
+
+
+@needs_iptables
+def test_isolate_with_clients_takes_one_groups_clients_along_and_cuts_the_others_from_it():
+    """Clients all come from 127.0.0.1; their process group decides their side."""
+    lab = Lab(addrs(3, base=207))
+    side, other = client_gid(0), client_gid(1)
+    try:
+        everything = lab.all_pairs()
+        assert client_reaches(lab, side) == client_reaches(lab, other) == {1, 2, 3}
+        with NetworkFaults(lab.hosts) as net:
+            detail = net.isolate_with_clients(1, [side], [other])
+            assert detail.startswith("isolate node 1 and the clients of groups {47000} from {2, 3}")
+            assert lab.reachable() == without(everything, (1, 2), (2, 1), (1, 3), (3, 1))  # root's clients: all
+            assert client_reaches(lab, side) == {1}
+            assert client_reaches(lab, other) == {2, 3}
+            assert client_reaches(lab, client_gid(5)) == {1, 2, 3}  # a group on neither side
+            net.heal()
+            assert client_reaches(lab, side) == client_reaches(lab, other) == {1, 2, 3}
+            assert lab.reachable() == everything
+    finally:
+        lab.close()
 
 
 @needs_iptables

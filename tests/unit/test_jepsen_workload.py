@@ -78,6 +78,29 @@ def test_crashes_and_reassignments_come_at_their_share():
         OpGenerator("bank", "t", 4, random.Random(1))
 
 
+def test_txn_ops_marked_to_abort_come_at_their_share_and_only_when_asked():
+    assert not any(o.get("abort") for o in ops("txn", 2000))
+    assert ops("txn", 500, seed=5) == ops("txn", 500, seed=5, mix=Mix(abort_share=0.0))  # seeds keep their ops
+    got = [o for o in ops("txn", 4000, mix=Mix(abort_share=0.1, reassign_share=0.0, crash_share=0.0))
+           if o["f"] == "txn"]
+    assert 300 < sum(bool(o.get("abort")) for o in got) < 500
+    line = invoke_line(0, 1, 0, next(o for o in got if o.get("abort")))
+    assert set(line) == {"index", "time_ns", "process", "type", "f", "value"}  # the history holds the ops only
+
+
+def test_the_negative_controls_knobs_are_checked():
+    with pytest.raises(ScenarioError, match="acks"):
+        load_scenario_text('name = "j"\n[workload]\njepsen = "txn"\nacks = "1"', "test")
+    with pytest.raises(ScenarioError, match="Jepsen workload"):
+        load_scenario_text('name = "j"\n[[faults]]\nat = 1\nfault = "isolate-with-clients"', "test")
+    with pytest.raises(ScenarioError):
+        load_scenario_text('name = "j"\n[workload]\njepsen = "queue"\nisolation = "dirty"', "test")
+    s = load_scenario_text('name = "j"\n[workload]\njepsen = "queue"\nacks = "1"\n'
+                           '[[faults]]\nat = 1\nfault = "isolate-with-clients"\ntarget = "leader:t-0"', "test")
+    assert s.needs_client_sides and s.needs_network and s.workload.acks == "1"
+    assert not load_scenario("jepsen-queue").needs_client_sides
+
+
 def test_keys_name_partitions_of_the_topic():
     assert key_of("orders-x", 3) == "orders-x-3" and partition_of("orders-x-3") == 3
 
@@ -229,6 +252,25 @@ def test_the_built_in_jepsen_scenarios():
         assert any(f.target.startswith(("group-coordinator:", "txn-coordinator:")) for f in s.faults)
         assert s.expect.anomalies == {}
     assert control.expect.anomaly("lost-write") == "found" and control.expect.unclean_elections == "some"
+
+
+def test_each_fault_class_has_a_negative_control_that_must_find_its_anomaly():
+    controls = {"jepsen-queue-unclean": "lost-write",  # leader-kill
+                "jepsen-txn-coordinator-kill-uncommitted": "G1a",
+                "jepsen-queue-controller-pause-acks1": "lost-write",
+                "jepsen-queue-leader-isolated-with-clients-acks1": "lost-write",
+                "jepsen-queue-power-cut-all": "lost-write",
+                "jepsen-queue-rebalance-storm-resume-committed": "nonmonotonic-poll"}
+    for name, anomaly in controls.items():
+        s = load_scenario(name)
+        assert s.workload.jepsen and s.expect.anomaly(anomaly) == "found", name
+    knobs = {n: load_scenario(n).workload for n in controls}
+    assert knobs["jepsen-queue-controller-pause-acks1"].acks == "1"
+    assert knobs["jepsen-queue-leader-isolated-with-clients-acks1"].acks == "1"
+    assert knobs["jepsen-txn-coordinator-kill-uncommitted"].isolation == "read_uncommitted"
+    assert knobs["jepsen-queue-rebalance-storm-resume-committed"].assign_resume == "committed"
+    clean = [load_scenario(f"jepsen-{w}-leader-isolated-with-clients") for w in ("queue", "txn")]
+    assert all(s.needs_client_sides and s.expect.anomalies == {} and s.workload.acks == "all" for s in clean)
 
 
 def test_the_json_report_carries_the_rate_the_anomalies_and_the_history(tmp_path):
