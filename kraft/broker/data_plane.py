@@ -31,8 +31,8 @@ from kraft.errors import (
     UnknownTopicOrPartition,
 )
 from kraft.broker.unacked_writes import UnackedWrites
-from kraft.broker.partitioner import RoundRobin, partition_for_key
-from kraft.metadata.image import MetadataImage
+from kraft.broker.partitioner import RoundRobin, keyless_candidates, partition_for_key
+from kraft.metadata.image import MetadataImage, TopicImage
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.broker import client_writes
 from kraft.storage.record import Record
@@ -99,6 +99,8 @@ class DataPlane:
         self._peers = peers
         self._ready = ready
         self._round_robin = RoundRobin()
+        # topic name -> (the TopicImage it was computed from, its keyless candidates)
+        self._keyless: dict[str, tuple[TopicImage, tuple[int, ...]]] = {}
         self.unacked = UnackedWrites()  # acks=0 writes after the answer; run() by the node
         self.traffic = Traffic()
 
@@ -118,8 +120,10 @@ class DataPlane:
 
     def choose_partitions(self, topic: str, entries) -> list[int]:
         """entries: (partition or None, Record). Keyless records of one request stick
-        to one partition (like Kafka's sticky partitioner), chosen round-robin."""
-        count = len(self.topic_or_404(topic).partitions)
+        to one partition (like Kafka's sticky partitioner), chosen round-robin among
+        those this node leads (partitioner.keyless_candidates)."""
+        image_topic = self.topic_or_404(topic)
+        count = len(image_topic.partitions)
         sticky = None
         out = []
         for partition, record in entries:
@@ -127,7 +131,9 @@ class DataPlane:
                 if record.key is not None:
                     partition = partition_for_key(record.key, count)
                 else:
-                    sticky = self._round_robin.next(count) if sticky is None else sticky
+                    if sticky is None:
+                        candidates = self._keyless_candidates(image_topic)
+                        sticky = candidates[self._round_robin.next(len(candidates))]
                     partition = sticky
             elif isinstance(partition, bool) or not isinstance(partition, int) \
                     or not 0 <= partition < count:
@@ -135,6 +141,17 @@ class DataPlane:
                                         f"has partitions 0..{count - 1}")
             out.append(partition)
         return out
+
+    def _keyless_candidates(self, image_topic: TopicImage) -> tuple[int, ...]:
+        cached = self._keyless.get(image_topic.name)
+        if cached is not None and cached[0] is image_topic:  # images are replaced, never changed
+            return cached[1]
+        here = self.node_id if self._replicas is not None else None
+        candidates = keyless_candidates([p.leader for p in image_topic.partitions], here)
+        if len(self._keyless) > 10_000:  # deleted topics' entries: dropped now and then
+            self._keyless.clear()
+        self._keyless[image_topic.name] = (image_topic, candidates)
+        return candidates
 
     async def produce(self, topic: str, partition: int, records: list[Record], acks: int,
                       timeout_ms: int, producer: Idempotence | None = None) -> Delivery:
