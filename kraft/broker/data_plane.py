@@ -101,6 +101,8 @@ class DataPlane:
         self._round_robin = RoundRobin()
         # topic name -> (the TopicImage it was computed from, its keyless candidates)
         self._keyless: dict[str, tuple[TopicImage, tuple[int, ...]]] = {}
+        self._configs_image: MetadataImage | None = None
+        self._configs: dict[str, dict[str, str]] = {}  # topic -> configs, for _configs_image
         self.unacked = UnackedWrites()  # acks=0 writes after the answer; run() by the node
         self.traffic = Traffic()
 
@@ -108,8 +110,17 @@ class DataPlane:
         return topic_or_404(self._image(), topic, self._ready)
 
     def configs(self, topic: str) -> dict[str, str]:
-        eff = effective_topic_configs(self._image(), self._topic_defaults, topic)
-        return {k: v for k, (v, _) in eff.items()}
+        """The topic's effective configs (shared: read, never change them). Worked out
+        once per metadata image: every produce reads them, and working them out
+        was a few % of a small request's cost."""
+        image = self._image()
+        if image is not self._configs_image:  # images are replaced, never changed
+            self._configs_image, self._configs = image, {}
+        found = self._configs.get(topic)
+        if found is None:
+            eff = effective_topic_configs(image, self._topic_defaults, topic)
+            found = self._configs[topic] = {k: v for k, (v, _) in eff.items()}
+        return found
 
     def check_client_records(self, topic: str, records: list[Record]) -> None:
         """A REST client's records, checked before any is written (client_writes)."""
