@@ -146,8 +146,8 @@ class LogManager:
 
     def apply_retention(self) -> None:
         now = int(time.time() * 1000)
-        # per topic, not per replica: working out a topic's effective configs for each of
-        # __consumer_offsets' 50 partitions held the loop for tens of ms every pass
+        # per topic, not per replica: working out the effective configs for each of
+        # __consumer_offsets' 50 partitions held the loop a few ms every pass (more under load)
         limits: dict[str, tuple[int | None, int | None] | None] = {}
         for replica in self._replicas:
             if replica.topic not in limits:

@@ -111,8 +111,8 @@ class DataPlane:
 
     def configs(self, topic: str) -> dict[str, str]:
         """The topic's effective configs (shared: read, never change them). Worked out
-        once per metadata image: every produce reads them, and working them out
-        was a few % of a small request's cost."""
+        once per metadata image: every produce reads them, and working them out each
+        time was about 1 % of a node's event loop under small requests."""
         image = self._image()
         if image is not self._configs_image:  # images are replaced, never changed
             self._configs_image, self._configs = image, {}
