@@ -33,7 +33,8 @@ kept_up). The knee of a setting is the highest rate that kept up with p99 delive
 
 With --profile DIR, the first wire setting gets an extra step at the first rate that
 missed, and py-spy records the leader of partition 0 and one other node for 5 s in it
-(collapsed stacks in DIR, a summary printed).
+(collapsed stacks in DIR, a summary printed); --profile-rest DIR does the same for the
+REST setting. `--linger ""` leaves the wire settings out.
 
     .venv/bin/python bench/small_requests.py --quick              # ~2 minutes
     .venv/bin/python bench/small_requests.py --json out.json --profile /tmp/small-profile
@@ -284,8 +285,8 @@ def setting_run(args, cluster, node_pids, door: str, topic: str, bootstrap: str,
     return steps
 
 
-def profiler(args, cluster, node_pids, topic):
-    """The extra profiled step of a wire setting: at the first rate that missed."""
+def profiler(args, cluster, node_pids, topic, out_dir: str):
+    """The extra profiled step of a setting: at the first rate that missed."""
     def run(senders, label, step_no, steps):
         knee = knee_rate(steps, args.p99_limit_ms)
         above = [s["rate"] for s in steps if knee is None or s["rate"] > knee]  # the first rate past it
@@ -293,7 +294,7 @@ def profiler(args, cluster, node_pids, topic):
         leader = leader_of(cluster, topic, 0)
         other = next(n for n in sorted(cluster.procs) if n != leader)
         targets = {f"node{leader}-leader-p0": cluster.procs[leader].pid, f"node{other}": cluster.procs[other].pid}
-        out = Path(args.profile)
+        out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         seconds = max(args.step_seconds, 8.0)
         print(f"profiling at {rate:.0f}/s: {targets}", file=sys.stderr)
@@ -322,6 +323,7 @@ def main() -> int:
     parser.add_argument("--p99-limit-ms", type=float, default=50.0)
     parser.add_argument("--drain", type=float, default=30.0, help="seconds a step's answers may take after it")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the first wire setting past its knee")
+    parser.add_argument("--profile-rest", metavar="DIR", help="py-spy the REST setting past its knee")
     parser.add_argument("--first-address", type=int, default=150,
                         help="nodes on 127.0.0.N from here (away from the test suites' ranges)")
     parser.add_argument("--json", metavar="FILE")
@@ -343,13 +345,14 @@ def main() -> int:
             for acks in args.acks:
                 topic = f"small-l{linger}-a{acks}"
                 create_topic(cluster, topic)
-                prof = profiler(args, cluster, node_pids, topic) if args.profile and not steps else None
+                prof = profiler(args, cluster, node_pids, topic, args.profile) if args.profile and not steps else None
                 steps += setting_run(args, cluster, node_pids, "wire", topic, cluster.bootstrap_servers,
                                      args.rates, linger, acks, len(steps), True, prof)
         if not args.skip_rest and args.rest_rates:
             create_topic(cluster, "small-rest")
+            prof = profiler(args, cluster, node_pids, "small-rest", args.profile_rest) if args.profile_rest else None
             steps += setting_run(args, cluster, node_pids, "rest", "small-rest", cluster.bootstrap_servers,
-                                 args.rest_rates, None, args.rest_acks, len(steps), True)
+                                 args.rest_rates, None, args.rest_acks, len(steps), True, prof)
     if not args.skip_ceiling:
         for linger in args.linger:
             ceiling = KafkaCeiling(partitions=PARTITIONS).start()

@@ -146,13 +146,25 @@ class LogManager:
 
     def apply_retention(self) -> None:
         now = int(time.time() * 1000)
+        # per topic, not per replica: working out the effective configs for each of
+        # __consumer_offsets' 50 partitions held the loop a few ms every pass (more under load)
+        limits: dict[str, tuple[int | None, int | None] | None] = {}
         for replica in self._replicas:
-            cfg = self._topic_configs(replica.topic)
-            if not CleanerSettings.from_topic_configs(cfg).delete:
+            if replica.topic not in limits:
+                limits[replica.topic] = self._retention_limits(replica.topic)
+            limit = limits[replica.topic]
+            if limit is None:
                 continue  # cleanup.policy=compact alone: only the cleaner removes records
-            ms, size = int(cfg["retention.ms"]), int(cfg["retention.bytes"])
-            replica.log.apply_retention(now, ms if ms >= 0 else None, size if size >= 0 else None,
-                                        max_offset=replica.high_watermark)
+            replica.log.apply_retention(now, *limit, max_offset=replica.high_watermark)
+
+    def _retention_limits(self, topic: str) -> tuple[int | None, int | None] | None:
+        """(retention.ms, retention.bytes), None for no limit; None when the topic's
+        records are not deleted by age or size at all."""
+        cfg = self._topic_configs(topic)
+        if not CleanerSettings.from_topic_configs(cfg).delete:
+            return None
+        ms, size = int(cfg["retention.ms"]), int(cfg["retention.bytes"])
+        return (ms if ms >= 0 else None, size if size >= 0 else None)
 
     async def _write_checkpoint(self, hws: dict[str, int]) -> None:
         try:

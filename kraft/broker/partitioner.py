@@ -2,12 +2,18 @@
 
 With a key: murmur2 (32-bit, seed 0x9747b28c, as Kafka's Utils.murmur2) made
 positive, modulo the partition count, so a key lands where a Kafka client would put
-it. Without a key: round-robin over the partitions.
+it. Without a key: round-robin over the partitions the receiving node leads, when it
+leads any (a REST Proxy's partitioner is free to place keyless records anywhere, and
+Kafka's uniform sticky partitioner is bound to no partition either): the record is
+appended where it arrived instead of being forwarded to another node. A node that
+leads none spreads them over the partitions that have a leader, or over all when none
+has one (the write then says LEADER_NOT_AVAILABLE).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 _M = 0x5BD1E995
 _SEED = 0x9747B28C
@@ -52,3 +58,13 @@ class RoundRobin:
 
     def next(self, partitions: int) -> int:
         return next(self._counter) % partitions
+
+
+def keyless_candidates(leaders: Sequence[int], node_id: int | None) -> tuple[int, ...]:
+    """The partitions a keyless record may go to, given each partition's leader (-1:
+    none) and the node the record arrived at (None: a node that hosts no replicas)."""
+    here = tuple(p for p, leader in enumerate(leaders) if leader == node_id)
+    if here:
+        return here
+    led = tuple(p for p, leader in enumerate(leaders) if leader >= 0)
+    return led or tuple(range(len(leaders)))

@@ -240,15 +240,24 @@ def test_same_key_goes_to_the_murmur2_partition(cluster, topic):
         assert o["partition"] == partition_for_key(key, 3), key
 
 
-def test_keyless_records_spread_over_partitions(cluster, topic):
-    used = []
-    for i in range(9):
-        status, body = v2_post(cluster, 1, topic, {"records": [{"value": i}]})
-        [o] = assert_ok_offsets(status, body, 1)
-        used.append(o["partition"])
-    assert set(used) == {0, 1, 2}, used
-    total = sum(offsets(cluster, topic, p)[1] for p in range(3))
-    assert total == 9
+def test_keyless_records_go_to_the_partitions_the_asked_node_leads(cluster, topic):
+    # no node-to-node forward for a keyless record: the node asked places it on a
+    # partition it leads, round-robin (a node leading none spreads over all)
+    status, body = call("GET", f"{cluster.url(1)}/topics/{topic}/partitions")
+    assert status == 200, body
+    leaders = {p["partition"]: p["leader"] for p in body}
+    used = set()
+    for node in (1, 2, 3):
+        led = {p for p, leader in leaders.items() if leader == node} or set(leaders)
+        got = set()
+        for i in range(4):
+            status, body = v2_post(cluster, node, topic, {"records": [{"value": i}]})
+            [o] = assert_ok_offsets(status, body, 1)
+            got.add(o["partition"])
+        assert got == led, (node, got, leaders)
+        used |= got
+    assert used == {0, 1, 2}, leaders
+    assert sum(offsets(cluster, topic, p)[1] for p in range(3)) == 12
 
 
 def test_acks_0_answers_minus_one_and_the_record_arrives(cluster, topic):

@@ -6,7 +6,7 @@ import pytest
 
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.leader_state import LeaderState
-from kraft.broker.partitioner import RoundRobin, murmur2, partition_for_key
+from kraft.broker.partitioner import RoundRobin, keyless_candidates, murmur2, partition_for_key
 
 
 def leader(isr=(1, 2, 3), leo=0, hw=0, now=0):
@@ -132,3 +132,14 @@ def test_key_partitioning_is_stable_and_round_robin_spreads():
     assert {partition_for_key(b"user-42", 12) for _ in range(5)} == {partition_for_key(b"user-42", 12)}
     rr = RoundRobin()
     assert [rr.next(3) for _ in range(6)] == [0, 1, 2, 0, 1, 2]
+
+
+@pytest.mark.parametrize("leaders,node,expected", [
+    ((1, 2, 3, 1), 1, (0, 3)),         # the partitions this node leads
+    ((1, 2, 3), 3, (2,)),
+    ((1, 2, -1), 4, (0, 1)),           # leads none: those with a leader
+    ((1, 2, 3), None, (0, 1, 2)),      # hosts no replicas (controller only)
+    ((-1, -1), 1, (0, 1)),             # no leader anywhere: all (the write says why)
+])
+def test_keyless_records_prefer_partitions_led_here(leaders, node, expected):
+    assert keyless_candidates(leaders, node) == expected
