@@ -78,19 +78,25 @@ def fetch_frame(topic: str, partition: int, correlation_id: int, max_bytes: int,
     return struct.pack(">i", buf.tell()) + buf.getvalue()
 
 
-def wire_call(s: socket.socket, request, correlation_id: int = 1):
-    """One kio request entity sent, its answer read back and decoded (the version is the
-    entity's own)."""
-    from kio.serial import entity_reader, entity_writer
-
-    from kraft.kafka.codec import response_class
+def entity_frame(request, correlation_id: int = 1, client_id: str = "wire") -> bytes:
+    """A kio request entity framed with its header (the version is the entity's own)."""
+    from kio.serial import entity_writer
     header_cls = type(request).__header_schema__
     buf = io.BytesIO()
     entity_writer(header_cls)(buf, header_cls(request_api_key=int(request.__api_key__),
                                               request_api_version=int(request.__version__),
-                                              correlation_id=correlation_id, client_id="wire"))
+                                              correlation_id=correlation_id, client_id=client_id))
     entity_writer(type(request))(buf, request)
-    s.sendall(struct.pack(">i", buf.tell()) + buf.getvalue())
+    return struct.pack(">i", buf.tell()) + buf.getvalue()
+
+
+def wire_call(s: socket.socket, request, correlation_id: int = 1):
+    """One kio request entity sent, its answer read back and decoded (the version is the
+    entity's own)."""
+    from kio.serial import entity_reader
+
+    from kraft.kafka.codec import response_class
+    s.sendall(entity_frame(request, correlation_id))
     frame = recv_frame(s)
     cls = response_class(int(request.__api_key__), int(request.__version__))
     _, used = entity_reader(cls.__header_schema__)(frame, 0)
@@ -110,14 +116,7 @@ def sasl_plain(s: socket.socket, user: str, password: str) -> None:
 def request_frame(api_key: int, version: int, correlation_id: int, **fields) -> bytes:
     """Any request kio knows, framed with its header."""
     from kio.index import load_request_schema
-    from kio.serial import entity_writer
-    cls = load_request_schema(api_key, version)
-    header = cls.__header_schema__
-    buf = io.BytesIO()
-    entity_writer(header)(buf, header(request_api_key=api_key, request_api_version=version,
-                                      correlation_id=correlation_id, client_id="test"))
-    entity_writer(cls)(buf, cls(**fields))
-    return struct.pack(">i", buf.tell()) + buf.getvalue()
+    return entity_frame(load_request_schema(api_key, version)(**fields), correlation_id, "test")
 
 
 def read_answer(api_key: int, version: int, frame: bytes):

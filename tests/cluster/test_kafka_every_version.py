@@ -13,15 +13,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import importlib
-import io
 import socket
-import struct
 import time
 
 import pytest
 from kio.schema.index import api_key_map
 from cluster_client import create_topic
-from kafka_wire import leader_of, minimal_request, read_answer, recv_frame, wire_call
+from kafka_wire import entity_frame, leader_of, minimal_request, read_answer, recv_frame, wire_call
 
 from kraft.kafka.apis import SERVED
 from kraft.server.local_cluster import LocalCluster
@@ -47,17 +45,6 @@ def cluster():
         c.start().wait_ready(timeout_s=60)
         create_topic(c, TOPIC, 1)
         yield c
-
-
-def frame_of(request, correlation_id: int) -> bytes:
-    from kio.serial import entity_writer
-    header_cls = type(request).__header_schema__
-    buf = io.BytesIO()
-    entity_writer(header_cls)(buf, header_cls(request_api_key=int(request.__api_key__),
-                                              request_api_version=int(request.__version__),
-                                              correlation_id=correlation_id, client_id="every-version"))
-    entity_writer(type(request))(buf, request)
-    return struct.pack(">i", buf.tell()) + buf.getvalue()
 
 
 def request_module(api_key: int, version: int):
@@ -106,7 +93,7 @@ def test_every_advertised_version_is_answered_well_formed(cluster, key, version)
     node = leader_of(cluster, TOPIC, 0) if key == 0 else 1
     conf = cluster.config.node(node)
     with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
-        s.sendall(frame_of(request_for(key, version), 4242))
+        s.sendall(entity_frame(request_for(key, version), 4242, "every-version"))
         frame = recv_frame(s)
     from kio.index import load_response_schema
     from kio.serial import entity_reader
