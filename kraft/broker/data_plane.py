@@ -106,7 +106,7 @@ class DataPlane:
         return topic_or_404(self._image(), topic, self._ready)
 
     def configs(self, topic: str) -> dict[str, str]:
-        eff = effective_topic_configs(self._image(), self._topic_defaults, topic)
+        eff = effective_topic_configs(self._image(), self._topic_defaults, topic, self.node_id)
         return {k: v for k, (v, _) in eff.items()}
 
     def check_client_records(self, topic: str, records: list[Record]) -> None:
