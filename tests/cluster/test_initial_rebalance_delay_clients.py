@@ -22,7 +22,9 @@ POLLS = 120  # 0.25 s each per consumer: a bound far above the 3 s delay
 
 @pytest.fixture(scope="module")
 def cluster():
-    with InProcessCluster(nodes=3, groups={"group.initial.rebalance.delay.ms": DELAY_MS}) as c:
+    # few offsets partitions: quick to create, and to close at the end
+    groups = {"group.initial.rebalance.delay.ms": DELAY_MS, "offsets.topic.num.partitions": 3}
+    with InProcessCluster(nodes=3, groups=groups) as c:
         c.start().wait_ready(timeout_s=40)
         create_topic(c, TOPIC, PARTITIONS)
         yield c

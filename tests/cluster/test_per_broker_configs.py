@@ -7,6 +7,8 @@ logs only. Nodes in this process (InProcessCluster)."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from cluster_client import call, create_topic
 from inproc_cluster import InProcessCluster
@@ -17,6 +19,8 @@ from kio.schema.incremental_alter_configs.v1.request import (
     IncrementalAlterConfigsRequest,
 )
 from kio.static.primitive import i8
+
+from kraft.server.local_cluster import default_first_address, http_json, security_toml
 
 pytestmark = pytest.mark.cluster
 
@@ -172,3 +176,45 @@ def test_bad_changes_get_kafkas_codes_and_rest_errors(cluster, admin):
     # nothing of the refused changes was stored
     one = described(admin, "1")
     assert one["background.threads"] == ("10", DEFAULT) and one["min.insync.replicas"][1] != DYNAMIC_BROKER
+
+
+# -- ACLs: a broker's configs are the cluster's, on both doors (as Kafka checks them) -------
+USERS = {"admin": "admin-password", "alice": "alice-password"}
+ADMIN_HTTP = {"Authorization": "Basic " + base64.b64encode(b"admin:admin-password").decode()}
+ALICE_HTTP = {"Authorization": "Basic " + base64.b64encode(b"alice:alice-password").decode()}
+
+
+@pytest.fixture(scope="module")
+def secured():
+    # beside the module's other cluster: three addresses further on
+    with InProcessCluster(nodes=3, extra_toml=security_toml(USERS), headers=ADMIN_HTTP,
+                          first_address=default_first_address() + 3) as c:
+        c.start().wait_ready(timeout_s=40)
+        yield c
+
+
+def grant_on_cluster(c, operation: str) -> None:
+    acl = {"resource_type": "CLUSTER", "resource_name": "kafka-cluster", "pattern_type": "LITERAL",
+           "principal": "User:alice", "host": "*", "operation": operation, "permission": "ALLOW"}
+    status, body = http_json("POST", c.v3(1) + "/acls", acl, headers=ADMIN_HTTP)
+    assert status == 201, body
+
+
+def test_describing_and_changing_a_brokers_configs_need_the_clusters_acls(secured):
+    alice = AdminClient({"bootstrap.servers": secured.bootstrap_servers, "security.protocol": "SASL_PLAINTEXT",
+                         "sasl.mechanism": "SCRAM-SHA-256", "sasl.username": "alice",
+                         "sasl.password": "alice-password"})
+    codes = confluent_kafka.KafkaError
+    with pytest.raises(confluent_kafka.KafkaException) as denied:
+        described(alice, "1")
+    assert denied.value.args[0].code() == codes.CLUSTER_AUTHORIZATION_FAILED
+    put = ("PUT", secured.v3(2) + "/brokers/1/configs/background.threads", {"value": "9"})
+    assert http_json(*put, headers=ALICE_HTTP)[0] == 403
+    grant_on_cluster(secured, "DESCRIBE_CONFIGS")
+    assert described(alice, "1")["background.threads"] == ("10", DEFAULT)
+    assert refused(alice, "1", "background.threads", "9") == codes.CLUSTER_AUTHORIZATION_FAILED
+    assert http_json(*put, headers=ALICE_HTTP)[0] == 403
+    grant_on_cluster(secured, "ALTER_CONFIGS")
+    alter(alice, "1", ("background.threads", "9", SET))
+    assert http_json(*put[:2], {"value": "11"}, headers=ALICE_HTTP)[0] == 204
+    assert described(alice, "1")["background.threads"] == ("11", DYNAMIC_BROKER)
