@@ -1,6 +1,7 @@
-"""group.initial.rebalance.delay.ms with real confluent-kafka consumers: two consumers
-that start together form the group's first generation together (one rebalance), as
-against Kafka with its default of 3 s. Nodes in this process (InProcessCluster)."""
+"""group.initial.rebalance.delay.ms with real confluent-kafka consumers and REST consumer
+instances: two members that start together form the group's first generation together
+(one rebalance), as against Kafka with its default of 3 s. Nodes in this process
+(InProcessCluster)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 
 import pytest
 from cluster_client import create_topic
+from consumer_client import Consumer
 from inproc_cluster import InProcessCluster
 
 pytestmark = pytest.mark.cluster
@@ -72,3 +74,25 @@ def test_two_consumers_started_within_the_delay_get_one_rebalance(cluster):
             second.consumer.close()
     finally:
         first.consumer.close()
+
+
+def test_rest_instances_subscribing_within_the_delay_share_the_first_generation(cluster):
+    first = Consumer.create(cluster, "delay-rest", "first")
+    second = Consumer.create(cluster, "delay-rest", "second", node=2)
+    try:
+        first.subscribe([TOPIC])
+        # without the delay the proxy's join would have given it every partition at once
+        alone = first.assignment()
+        second.subscribe([TOPIC])
+        for _ in range(POLLS):  # records calls, as a REST client polls
+            first.records(timeout_ms=200)
+            second.records(timeout_ms=200)
+            if first.assignment() and second.assignment():
+                break
+        assert alone == set(), alone  # the group waits for more members
+        everything = {(TOPIC, p) for p in range(PARTITIONS)}
+        assert first.assignment() | second.assignment() == everything
+        assert len(first.assignment()) == len(second.assignment()) == PARTITIONS // 2
+    finally:
+        first.delete()
+        second.delete()
