@@ -146,6 +146,13 @@ class InvalidConfig(InvalidValue):
     kafka_name, kafka_code = "INVALID_CONFIG", 40
 
 
+class ReadOnlyBrokerConfig(InvalidValue):
+    """A broker setting that does not change live (cluster.toml's), as Kafka refuses a
+    non-dynamic broker config: INVALID_REQUEST."""
+
+    kafka_name, kafka_code = "INVALID_REQUEST", 42
+
+
 class PolicyViolation(InvalidValue):
     """A topic's settings forbid the request (DeleteRecords on a compacted-only topic)."""
 

@@ -1,5 +1,6 @@
-"""A topic's effective configs: its own overrides, then cluster-wide dynamic values,
-then cluster.toml's [topic_defaults], then Kafka's defaults. Pure.
+"""A topic's effective configs: its own overrides, then (on one broker's logs) that
+broker's own dynamic values, then cluster-wide dynamic values, then cluster.toml's
+[topic_defaults], then Kafka's defaults. Pure.
 
 An inherited min.insync.replicas is capped at the topic's replication factor: the
 cluster default of 2 must not make every acks=all write to an RF 1 topic fail. A value
@@ -15,15 +16,20 @@ from kraft.metadata.image import MetadataImage
 MIN_ISR = "min.insync.replicas"
 
 
-def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topic: str) -> dict:
-    """Every known topic config with its value and where it came from."""
+def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topic: str,
+                            broker_id: int | None = None) -> dict:
+    """Every known topic config with its value and where it came from; with broker_id,
+    as that broker's logs of the topic take them (its own dynamic values count)."""
     overrides = image.topic_configs.get(topic, {})
+    own = image.broker_configs.get(broker_id, {}) if broker_id is not None else {}
     result = {}
     for name in TOPIC_CONFIGS:
         if name in CLUSTER_ONLY:  # num.partitions, replication.factor: shape a create, not a topic
             continue
         if name in overrides:
             result[name] = (overrides[name], "DYNAMIC_TOPIC_CONFIG")
+        elif name in own:
+            result[name] = (own[name], "DYNAMIC_BROKER_CONFIG")
         elif name in image.cluster_configs:
             result[name] = (image.cluster_configs[name], "DYNAMIC_DEFAULT_BROKER_CONFIG")
         elif name in defaults:

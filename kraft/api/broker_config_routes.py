@@ -1,9 +1,9 @@
-"""A broker's configs (Confluent v3 `KafkaBrokerConfig`): the settings it runs with.
-
-They are the cluster.toml settings, under the names cluster.toml uses (Kafka's), read
-only: they change by editing the file and restarting; and the replication throttle
-rates, set live (the broker's own value, else the cluster-wide one, else unlimited). A client reads them to act as a
-Kafka client would, for example `kraft produce` checks auto.create.topics.enable.
+"""A broker's configs (Confluent v3 `KafkaBrokerConfig`): every config it runs with under
+Kafka's broker names, as Kafka's DescribeConfigs lists them: its own dynamic value
+(DYNAMIC_BROKER_CONFIG), else the cluster-wide one, else cluster.toml's, else Kafka's
+default (kraft.config.broker_dynamic). A client reads them to act as a Kafka client
+would, for example `kraft produce` checks auto.create.topics.enable. Writes:
+cluster_config_routes.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.api.paths import base_url, check_cluster
 from kraft.api.catch_up import reads_latest_metadata
+from kraft.config.broker_dynamic import broker_config_table
 from kraft.config.broker_settings import broker_settings
-from kraft.config.replication_throttle import THROTTLE_RATES, UNLIMITED
-from kraft.metadata.effective_configs import broker_dynamic_config
 from kraft.errors import NotFound
 
 BROKER_CONFIGS = "/v3/clusters/{cluster_id}/brokers/{broker_id}/configs"
@@ -37,13 +36,10 @@ def _broker(request, node: BrokerServices) -> int:
 
 def broker_config_views(node: BrokerServices, broker: int, base: str) -> dict[str, dict]:
     """name -> the v3 view of each of the broker's configs."""
-    out = {name: views.broker_config_view(broker, name, value, explicit, node.cluster_id, base)
-           for name, (value, explicit) in broker_settings(node.config).items()}
-    for name in THROTTLE_RATES:
-        value, source = broker_dynamic_config(node.image, broker, name) or (str(UNLIMITED), "DEFAULT_CONFIG")
-        out[name] = views.broker_config_view(broker, name, value, source != "DEFAULT_CONFIG", node.cluster_id,
-                                             base, source=source)
-    return out
+    table = broker_config_table(broker_settings(node.config), node.image.cluster_configs,
+                                node.image.broker_configs.get(broker, {}))
+    return {name: views.broker_config_view(broker, name, value, source, read_only, node.cluster_id, base)
+            for name, (value, source, read_only, _) in table.items()}
 
 
 @reads_latest_metadata

@@ -1,12 +1,11 @@
-"""Dynamic cluster-wide broker configs (Confluent v3 `/broker-configs`, Kafka's
-DYNAMIC_DEFAULT_BROKER_CONFIG): the topic defaults under Kafka's broker names
-(`log.retention.ms`, `message.max.bytes`, ...), changed live through the controller.
-A topic without a value of its own takes them at once; cluster.toml's [topic_defaults]
-stay the static layer below them.
-
-A single broker's configs are cluster.toml's and read only, except the replication
-throttle rates (Kafka's DYNAMIC_BROKER_CONFIG), set live per broker; writes to the
-others are refused with the way to change them.
+"""Dynamic broker configs over REST: cluster-wide (Confluent v3 `/broker-configs`, Kafka's
+DYNAMIC_DEFAULT_BROKER_CONFIG) and per broker (`/brokers/{id}/configs`, Kafka's
+DYNAMIC_BROKER_CONFIG), changed live through the controller. kraft.config.broker_dynamic
+says which names are dynamic: the topic defaults under Kafka's broker names
+(`log.retention.ms`, `message.max.bytes`, ...), the replication throttle rates, and
+Kafka's thread pool and Kerberos login settings (kept, no effect). A broker's own value
+wins over the cluster-wide one, which wins over cluster.toml; writes to cluster.toml's
+other settings are refused with the way to change them.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from kraft.api.config_requests import alter_changes, put_value
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object
 from kraft.api.paths import base_url, check_cluster
-from kraft.config.broker_synonyms import cluster_values_by_broker_name
+from kraft.config.broker_dynamic import dynamic_by_broker_name
 from kraft.errors import NotFound
 
 CLUSTER_CONFIGS = "/v3/clusters/{cluster_id}/broker-configs"
@@ -43,7 +42,7 @@ def add_routes(app: web.Application) -> None:
 
 def _dynamic(node: BrokerServices) -> dict[str, str]:
     """Kafka broker name -> value of the cluster-wide values set."""
-    return cluster_values_by_broker_name(node.image.cluster_configs)
+    return dynamic_by_broker_name(node.image.cluster_configs)
 
 
 @reads_latest_metadata
@@ -109,8 +108,7 @@ async def alter_broker_configs(request):
 
 
 async def _alter_broker(request, changes: dict, dry_run: bool) -> None:
-    """A broker's own dynamic values (the throttle rates); the controller refuses the
-    names that are cluster.toml's."""
+    """A broker's own dynamic values; the controller refuses the names that are not dynamic."""
     node = node_of(request)
     check_cluster(request, node.cluster_id)
     raw = request.match_info["broker_id"]

@@ -154,10 +154,9 @@ def config_view(topic: str, name: str, value: str, source: str, cluster_id: str,
     }
 
 
-def broker_config_view(broker_id: int, name: str, value: str, explicit: bool, cluster_id: str,
-                       base: str, source: str | None = None) -> dict:
-    """source: a dynamic config's (DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG, or
-    DEFAULT_CONFIG when not set); None: a cluster.toml setting, read only."""
+def broker_config_view(broker_id: int, name: str, value: str, source: str, read_only: bool, cluster_id: str,
+                       base: str) -> dict:
+    """One config of a broker, with where its value comes from (kraft.config.broker_dynamic)."""
     path = f"/v3/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}"
     return {
         "kind": "KafkaBrokerConfig",
@@ -166,10 +165,10 @@ def broker_config_view(broker_id: int, name: str, value: str, explicit: bool, cl
         "broker_id": broker_id,
         "name": name,
         "value": value,
-        "is_default": not explicit,
-        "is_read_only": source is None,  # cluster.toml is read at start
+        "is_default": source == "DEFAULT_CONFIG",
+        "is_read_only": read_only,  # cluster.toml's settings are read at start
         "is_sensitive": False,
-        "source": source or ("STATIC_BROKER_CONFIG" if explicit else "DEFAULT_CONFIG"),
+        "source": source,
         "synonyms": [],
     }
 

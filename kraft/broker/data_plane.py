@@ -119,7 +119,7 @@ class DataPlane:
             self._configs_image, self._configs = image, {}
         found = self._configs.get(topic)
         if found is None:
-            eff = effective_topic_configs(image, self._topic_defaults, topic)
+            eff = effective_topic_configs(image, self._topic_defaults, topic, self.node_id)
             found = self._configs[topic] = {k: v for k, (v, _) in eff.items()}
         return found
 

@@ -1,17 +1,12 @@
-"""Kafka's cluster-wide broker configs that set topic defaults, by their broker names.
+"""Kafka's broker configs that set topic defaults, by their broker names.
 
-A dynamic cluster-wide value (`/v3/clusters/{cid}/broker-configs`, Kafka's
-DYNAMIC_DEFAULT_BROKER_CONFIG) is stored under the topic config it defaults, so a topic
-reads it as its own value when it has none. Pure.
+A dynamic value of one (cluster-wide or for one broker: broker_dynamic.py) is stored
+under the topic config it defaults, so a topic reads it when it has no value of its own.
+Pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from kraft.config.replication_throttle import THROTTLE_RATES, parse_rate
-from kraft.config.suggestion import did_you_mean
-from kraft.config.topic_configs import ConfigError, parse_config_value
 
 TOPIC_CONFIG_OF: dict[str, str] = {
     "log.cleanup.policy": "cleanup.policy",
@@ -42,27 +37,3 @@ TOPIC_CONFIG_OF: dict[str, str] = {
     "unclean.leader.election.enable": "unclean.leader.election.enable",
 }
 BROKER_NAME_OF: dict[str, str] = {topic: broker for broker, topic in TOPIC_CONFIG_OF.items()}
-
-
-def cluster_values_by_broker_name(cluster_configs: Mapping[str, str]) -> dict[str, str]:
-    """The cluster-wide dynamic values (topic defaults stored under topic names, throttle
-    rates under their own) by their broker names."""
-    return {BROKER_NAME_OF.get(k, k): v for k, v in sorted(cluster_configs.items())
-            if k in BROKER_NAME_OF or k in THROTTLE_RATES}
-
-
-def cluster_default(broker_name: str, raw: object) -> tuple[str, str]:
-    """(name stored under, canonical value) for a cluster-wide broker config, or ConfigError."""
-    if broker_name in THROTTLE_RATES:
-        return broker_name, parse_rate(broker_name, raw)
-    topic_name = TOPIC_CONFIG_OF.get(broker_name)
-    if topic_name is None:
-        hint = (f' (its broker name is "{BROKER_NAME_OF[broker_name]}")' if broker_name in BROKER_NAME_OF
-                else did_you_mean(broker_name, [*TOPIC_CONFIG_OF, *THROTTLE_RATES]))
-        raise ConfigError(broker_name, "not a cluster-wide broker config kraft knows: the topic "
-                                       f"defaults, under Kafka's broker names, and the replication "
-                                       f"throttle rates{hint}")
-    try:
-        return topic_name, parse_config_value(topic_name, raw)
-    except ConfigError as exc:
-        raise ConfigError(broker_name, exc.reason) from None

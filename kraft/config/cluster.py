@@ -119,6 +119,10 @@ class GroupSettings(_Table):
         3, alias="offsets.topic.replication.factor")
     session_timeout_ms: Annotated[int, Field(strict=True, ge=1000)] = Field(45_000, alias="session.timeout.ms")
     consumer_instance_timeout_ms: PositiveMs = Field(300_000, alias="consumer.instance.timeout.ms")
+    # Kafka's name and default: an Empty classic group's first join phase waits this long
+    # (longer while members keep arriving) so that consumers started together share one
+    initial_rebalance_delay_ms: Annotated[int, Field(strict=True, ge=0, le=300_000)] = Field(
+        3_000, alias="group.initial.rebalance.delay.ms")
     # KIP-848 consumer groups (ConsumerGroupHeartbeat), under Kafka's broker names
     consumer_session_timeout_ms: Annotated[int, Field(strict=True, ge=1000)] = Field(
         45_000, alias="group.consumer.session.timeout.ms")

@@ -233,7 +233,13 @@ def _to_typed(spec: ConfigSpec, raw: object) -> int | float | bool | str | None:
 
 def parse_config_value(name: str, raw: object) -> str:
     """Validate a value from TOML or JSON and return Kafka's canonical string."""
-    spec = _spec_for(name)
+    return parse_with_spec(_spec_for(name), raw)
+
+
+def parse_with_spec(spec: ConfigSpec, raw: object) -> str:
+    """A value checked against `spec` (a topic config's or another config's), as Kafka's
+    canonical string; ConfigError when it does not fit."""
+    name = spec.name
     value = _to_typed(spec, raw)
     if value is None or not spec.validator.accepts(value):
         expectation = spec.validator.expectation

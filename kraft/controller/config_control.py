@@ -9,14 +9,15 @@ leader can move its high watermark on.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from kraft.controller.partition_change import build_partition_change
-from kraft.errors import BrokerNotFound, InvalidConfig, InvalidValue, TopicNotFound
+from kraft.errors import BrokerNotFound, InvalidConfig, InvalidValue, ReadOnlyBrokerConfig, TopicNotFound
 from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.effective_configs import MIN_ISR, min_isr
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ConfigRecord, PartitionChange
-from kraft.config.broker_synonyms import TOPIC_CONFIG_OF, cluster_default
-from kraft.config.replication_throttle import THROTTLE_RATES, parse_rate
+from kraft.config.broker_dynamic import ReadOnlyConfig, dynamic_value
 from kraft.config.topic_configs import (
     TOPIC_CONFIGS,
     ConfigError,
@@ -57,23 +58,13 @@ def alter_cluster_configs(
     defaults: dict[str, str],
     changes: dict[str, object | None],  # Kafka broker names; None removes the dynamic value
 ) -> tuple[list, dict]:
-    """Dynamic cluster-wide defaults (Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG): every topic
-    without a value of its own takes them, live."""
+    """Dynamic cluster-wide broker configs (Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG): every
+    topic without a value of its own takes the topic defaults, live; every broker without
+    a value of its own the others."""
     if not changes:
         raise InvalidValue("no config changes given")
-    records: list = []
-    unclean_now = False
-    for name, raw in changes.items():
-        topic_name = name if name in THROTTLE_RATES else TOPIC_CONFIG_OF.get(name)
-        value = None
-        try:
-            if topic_name is None or raw is not None:
-                topic_name, value = cluster_default(name, raw)
-        except ConfigError as exc:
-            raise InvalidConfig(str(exc)) from None
-        records.append(ConfigRecord(resource_type="cluster", resource_name="", name=topic_name,
-                                    value=value))
-        unclean_now |= topic_name == UNCLEAN and value == "true"
+    records = _dynamic_records(changes, "cluster", "")
+    unclean_now = any(r.name == UNCLEAN and r.value == "true" for r in records)
     if unclean_now:  # as for a topic's own toggle: offline partitions may be led at once
         for topic in image.topics.values():
             if UNCLEAN not in image.topic_configs.get(topic.name, {}):
@@ -88,25 +79,31 @@ def alter_cluster_configs(
 def alter_broker_configs(
     image: MetadataImage,
     broker_id: int,
-    changes: dict[str, object | None],  # None removes the broker's own value
+    changes: dict[str, object | None],  # Kafka broker names; None removes the broker's own value
 ) -> tuple[list, dict]:
-    """One broker's dynamic configs (Kafka's DYNAMIC_BROKER_CONFIG): the replication
-    throttle rates; its other settings are cluster.toml's, read only."""
+    """One broker's dynamic configs (Kafka's DYNAMIC_BROKER_CONFIG), over the cluster-wide
+    ones for that broker alone (kraft.config.broker_dynamic says which)."""
     if broker_id not in image.brokers:
         raise BrokerNotFound(f"broker {broker_id} is not registered")
     if not changes:
         raise InvalidValue("no config changes given")
+    records = _dynamic_records(changes, "broker", str(broker_id))
+    return records, {"broker_id": broker_id, "changed": sorted(changes)}
+
+
+def _dynamic_records(changes: dict[str, object | None], resource_type: Literal["cluster", "broker"],
+                     resource_name: str) -> list:
     records: list = []
     for name, raw in changes.items():
-        if name not in THROTTLE_RATES:
-            raise InvalidConfig(f"{name}: broker {broker_id}'s settings come from cluster.toml (read only; "
-                                f"edit it and restart); set live per broker: {', '.join(THROTTLE_RATES)}")
         try:
-            value = None if raw is None else parse_rate(name, raw)
+            stored, value = dynamic_value(name, raw, per_broker=resource_type == "broker")
+        except ReadOnlyConfig as exc:
+            raise ReadOnlyBrokerConfig(str(exc)) from None
         except ConfigError as exc:
             raise InvalidConfig(str(exc)) from None
-        records.append(ConfigRecord(resource_type="broker", resource_name=str(broker_id), name=name, value=value))
-    return records, {"broker_id": broker_id, "changed": sorted(changes)}
+        records.append(ConfigRecord(resource_type=resource_type, resource_name=resource_name, name=stored,
+                                    value=None if raw is None else value))
+    return records
 
 
 def _elections_after(image, defaults, topic_name, changes):

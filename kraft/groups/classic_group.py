@@ -38,7 +38,14 @@ predecessor's requests then get FENCED_INSTANCE_ID, as does any request naming t
 instance id with another member id. A static member leaves by its session timeout, or
 by a LeaveGroup naming its instance id (an admin's removal); not by closing.
 
-Simplifications: no initial rebalance delay, no group size limit.
+The initial rebalance delay (group.initial.rebalance.delay.ms, as Kafka's
+InitialDelayedJoin): a join phase that starts in an Empty group does not end when every
+member has joined, but when the delay has passed with no new member joining in the
+last wait; each new member of a group at generation 0 extends it by one delay, up to
+the rebalance timeout in all. Consumers started together thus form one generation
+instead of rebalancing once per arrival. A delay of 0 ends the phase at once.
+
+Simplifications: no group size limit.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ from collections.abc import Callable, Mapping
 from kraft.groups import group_events as ev
 from kraft.groups.assignors import STRATEGIES, TopicPartition, assign
 from kraft.groups.group_events import Effect, ErrorResponse, Event, GroupError, GroupState
-from kraft.groups.group_member import GroupConfig, Member, common_protocols, select_protocol
+from kraft.groups.group_member import GroupConfig, Member, common_protocols, next_initial_delay, select_protocol
 
 EMPTY, PREPARING, COMPLETING, STABLE, DEAD = (GroupState.EMPTY, GroupState.PREPARING_REBALANCE,
                                               GroupState.COMPLETING_REBALANCE, GroupState.STABLE, GroupState.DEAD)
@@ -89,6 +96,9 @@ class ClassicGroup:
         self._rebalance_deadline_ms = self._sync_deadline_ms = 0
         self._prefix, self._next_seq = member_id_prefix, 1
         self._static: dict[str, str] = {}  # group.instance.id -> its member id
+        # the initial delay of a join phase begun in Empty: (its deadline, what remains after it)
+        self._initial_wait: tuple[int, int] | None = None
+        self._new_member_added = False  # a member joined during the current initial wait
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -185,6 +195,8 @@ class ClassicGroup:
                             e.rebalance_timeout_ms, protocols, topics, e.now_ms, e.protocol_type, metadata,
                             group_instance_id=e.group_instance_id)
             self._members[member.member_id] = member
+            if self.state is PREPARING and self.generation == 0:  # as Kafka: extends an initial wait
+                self._new_member_added = True
         if e.group_instance_id:
             self._static[e.group_instance_id] = member.member_id
         member.awaiting_join = True
@@ -339,11 +351,33 @@ class ClassicGroup:
                 removed = self._remove(mid, "session_timeout", out)
             elif self.state in (COMPLETING, STABLE) and now >= self._sync_deadline_ms and not m.synced:
                 removed = self._remove(mid, "sync_timeout", out)
-        if self.state is PREPARING and now >= self._rebalance_deadline_ms:
+        if self._initial_wait is not None:
+            self._end_initial_wait(now, out)
+        elif self.state is PREPARING and now >= self._rebalance_deadline_ms:
             for mid in [mid for mid, m in self._members.items() if not m.awaiting_join]:
                 removed = self._remove(mid, "rebalance_timeout", out)
         if removed:
             self._after_removal(now, out)
+
+    def _end_initial_wait(self, now_ms: int, out: list[Effect]) -> None:
+        """An initial wait is over: wait once more if a member joined during it and time
+        remains, else end the join phase (as the rebalance timeout would)."""
+        assert self._initial_wait is not None
+        deadline, remaining = self._initial_wait
+        if now_ms < deadline:
+            return
+        if self._new_member_added and remaining > 0:
+            wait, remaining = next_initial_delay(self.config.initial_rebalance_delay_ms, remaining)
+            self._initial_wait, self._new_member_added = (now_ms + wait, remaining), False
+            return
+        self._initial_wait = None
+        removed = False
+        for mid in [mid for mid, m in self._members.items() if not m.awaiting_join]:
+            removed = self._remove(mid, "rebalance_timeout", out)
+        if removed:
+            self._after_removal(now_ms, out)
+        else:
+            self._maybe_complete_join(now_ms, out)
 
     def _on_topics_changed(self, e: ev.TopicsChanged, out: list[Effect]) -> None:
         old, self._partitions = self._partitions, dict(e.partitions)
@@ -369,6 +403,7 @@ class ClassicGroup:
             out.append(ErrorResponse("sync", mid, GroupError.NOT_COORDINATOR, gone))
         self._members.clear()
         self._static.clear()
+        self._initial_wait = None
         self._transition(DEAD, out)
 
     def _check(self, member_id: str, generation: int, table: dict, request: str, out: list[Effect]) -> bool:
@@ -406,9 +441,13 @@ class ClassicGroup:
         for mid in self._held_syncs():  # the assignment they wait for will not come
             out.append(ErrorResponse("sync", mid, GroupError.REBALANCE_IN_PROGRESS,
                                      f"group {self.group_id!r} is rebalancing: rejoin"))
+        initial = self.state is EMPTY and self.config.initial_rebalance_delay_ms > 0
         self._transition(PREPARING, out)
         timeout = max((m.rebalance_timeout_ms for m in self._members.values()), default=0)
         self._rebalance_deadline_ms = now_ms + timeout
+        if initial:
+            delay = self.config.initial_rebalance_delay_ms
+            self._initial_wait, self._new_member_added = (now_ms + delay, max(timeout - delay, 0)), False
 
     def _remove(self, member_id: str, reason: str, out: list[Effect]) -> bool:
         removed = f"member {member_id!r} was removed from group {self.group_id!r} ({reason})"
@@ -431,6 +470,8 @@ class ClassicGroup:
         self._maybe_complete_join(now_ms, out)
 
     def _maybe_complete_join(self, now_ms: int, out: list[Effect]) -> None:
+        if self._initial_wait is not None:
+            return  # an initial wait ends the phase by the clock alone (_end_initial_wait)
         if self.state is PREPARING and all(m.awaiting_join for m in self._members.values()):
             self._complete_join(now_ms, out)
 

@@ -58,6 +58,7 @@ from kraft.errors import (
     TopicNotFound,
 )
 from kraft.groups.group_events import GroupError
+from kraft.groups.group_member import GroupConfig as ClassicGroupConfig
 from kraft.storage.record import Record
 from kraft.storage.record_batch import NO_SEQUENCE, BatchHeader, decode_records, encode_batch, iter_batches
 from kraft.metadata.image import MetadataImage
@@ -295,7 +296,8 @@ class GroupCoordinator:
         self._refuse_consumer_group(group_id)
         group = self._groups.get(group_id)
         if group is None:
-            group = self._groups[group_id] = RestInstanceGroup(group_id, self._topic_counts, self._prefix)
+            group = self._groups[group_id] = RestInstanceGroup(group_id, self._topic_counts, self._prefix,
+                                                               self._classic_config())
         return group
 
     def kafka_client_group(self, group_id: str) -> KafkaClientGroup:
@@ -308,8 +310,12 @@ class GroupCoordinator:
         self._refuse_consumer_group(group_id)
         group = self._client_groups.get(group_id)
         if group is None:
-            group = self._client_groups[group_id] = KafkaClientGroup(group_id, self._topic_counts, self._prefix)
+            group = self._client_groups[group_id] = KafkaClientGroup(group_id, self._topic_counts, self._prefix,
+                                                                     self._classic_config())
         return group
+
+    def _classic_config(self) -> ClassicGroupConfig:
+        return ClassicGroupConfig(initial_rebalance_delay_ms=self.settings.initial_rebalance_delay_ms)
 
     def _refuse_consumer_group(self, group_id: str) -> None:
         """Classic members (JoinGroup, REST instances) may not join a consumer group that

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 class GroupConfig:
     min_session_timeout_ms: int = 1_000  # group.min.session.timeout.ms
     max_session_timeout_ms: int = 1_800_000  # group.max.session.timeout.ms
+    # group.initial.rebalance.delay.ms: how long an Empty group's first join phase waits
+    # for more members (0: it ends as soon as every member has joined)
+    initial_rebalance_delay_ms: int = 0
 
 
 @dataclass
@@ -30,6 +33,14 @@ class Member:
     synced: bool = False  # has synced in the current generation
     assignment: bytes = b""  # relay groups: what the leader gave it this generation
     group_instance_id: str | None = None  # a static member's id (KIP-345)
+
+
+def next_initial_delay(delay_ms: int, remaining_ms: int) -> tuple[int, int]:
+    """A member joined during one wait of an Empty group's join phase: (the next wait,
+    what remains after it), for the configured delay `delay_ms`. The first wait is the
+    delay with the rebalance timeout less the delay remaining, so the phase lasts at most
+    the rebalance timeout (or one delay, when that is longer), as in Kafka."""
+    return min(delay_ms, remaining_ms), max(remaining_ms - delay_ms, 0)
 
 
 def common_protocols(members: Iterable[Member]) -> set[str] | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from kraft.groups import group_events as ev
 from kraft.groups.classic_group import ClassicGroup
 from kraft.groups.group_events import GroupError, GroupState
+from kraft.groups.group_member import GroupConfig
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,10 @@ class Refused:
 
 
 class KafkaClientGroup:
-    def __init__(self, group_id: str, partitions: Mapping[str, int], member_id_prefix: str):
+    def __init__(self, group_id: str, partitions: Mapping[str, int], member_id_prefix: str,
+                 config: GroupConfig | None = None):
         self.group_id = group_id
-        self.coordinator = ClassicGroup(group_id, partitions, member_id_prefix=member_id_prefix, relay=True)
+        self.coordinator = ClassicGroup(group_id, partitions, config, member_id_prefix=member_id_prefix, relay=True)
         self._joins: dict[str, asyncio.Future] = {}
         self._syncs: dict[str, asyncio.Future] = {}
 

@@ -21,14 +21,16 @@ from kraft.groups import group_events as ev
 from kraft.groups.consumer_instance import ConsumerInstance
 from kraft.groups.classic_group import ClassicGroup
 from kraft.groups.group_events import GroupError, GroupState
+from kraft.groups.group_member import GroupConfig
 
 MAX_STEPS = 10_000  # a bound on event processing per call: a loop here would be a bug
 
 
 class RestInstanceGroup:
-    def __init__(self, group_id: str, partitions: Mapping[str, int], member_id_prefix: str):
+    def __init__(self, group_id: str, partitions: Mapping[str, int], member_id_prefix: str,
+                 config: GroupConfig | None = None):
         self.group_id = group_id
-        self.coordinator = ClassicGroup(group_id, partitions, member_id_prefix=member_id_prefix)
+        self.coordinator = ClassicGroup(group_id, partitions, config, member_id_prefix=member_id_prefix)
         self.instances: dict[str, ConsumerInstance] = {}
         self._partitions = dict(partitions)
         self._by_member: dict[str, str] = {}  # member id -> instance id

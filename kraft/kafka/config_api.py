@@ -2,23 +2,27 @@
 IncrementalAlterConfigs (44).
 
 Resources: a TOPIC (its effective configs, each with where its value comes from, as the
-REST API shows them); a BROKER by id (cluster.toml's settings, read only, with the
-cluster-wide dynamic values over them, and its replication throttle rates, Kafka's
-DYNAMIC_BROKER_CONFIG, changed live); the BROKER named "" (the cluster-wide dynamic
-defaults, Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG, changed live through the controller).
+REST API shows them); a BROKER by id (every config of that broker, its dynamic ones,
+Kafka's DYNAMIC_BROKER_CONFIG, set live through the controller: kraft.config.broker_dynamic
+says which; cluster.toml's others read only); the BROKER named "" (the cluster-wide
+dynamic defaults, Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG).
 """
 
 from __future__ import annotations
 
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
+from kraft.config.broker_dynamic import (
+    broker_config_table,
+    config_kind_and_doc,
+    dynamic_by_broker_name,
+    stored_name,
+)
 from kraft.config.broker_settings import broker_settings
-from kraft.config.broker_synonyms import BROKER_NAME_OF, TOPIC_CONFIG_OF, cluster_values_by_broker_name
-from kraft.config.replication_throttle import DOC as THROTTLE_DOC
-from kraft.config.replication_throttle import THROTTLE_RATES, UNLIMITED
-from kraft.config.topic_configs import TOPIC_CONFIGS
+from kraft.config.broker_synonyms import TOPIC_CONFIG_OF
+from kraft.config.topic_configs import TOPIC_CONFIGS, ConfigError
 from kraft.kafka import error_codes, session
-from kraft.metadata.effective_configs import broker_dynamic_config, effective_topic_configs
+from kraft.metadata.effective_configs import effective_topic_configs
 
 TOPIC, BROKER = 2, 4
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
@@ -32,44 +36,30 @@ TYPE_CODES = {"bool": 1, "string": 2, "int": 3, "long": 5, "double": 6, "list": 
 
 def _entry(name: str, value: str | None, source: int, read_only: bool, spec_name: str | None = None) -> dict:
     """spec_name: the topic config whose type and documentation this entry has."""
-    spec = TOPIC_CONFIGS.get(spec_name or name)
-    if name in THROTTLE_RATES:
-        return {"name": name, "value": value, "read_only": False, "config_source": source,
-                "is_default": source == 5, "is_sensitive": False, "synonyms": [],
-                "config_type": TYPE_CODES["long"], "documentation": THROTTLE_DOC[name]}
+    kind, doc = config_kind_and_doc(name, spec_name)
     return {"name": name, "value": value, "read_only": read_only, "config_source": source,
             "is_default": source == 5, "is_sensitive": False, "synonyms": [],
-            "config_type": TYPE_CODES.get(spec.kind, 0) if spec else 0,
-            "documentation": spec.doc if spec else None}
+            "config_type": TYPE_CODES.get(kind, 0) if kind else 0, "documentation": doc}
 
 
 def topic_entries(node: BrokerServices, topic: str) -> list[dict]:
     configs = effective_topic_configs(node.image, node.topic_defaults, topic)
-    return [_entry(k, v, SOURCE_CODES[src], False) for k, (v, src) in sorted(configs.items())]
+    return [_entry(k, v, SOURCE_CODES[src], False, k) for k, (v, src) in sorted(configs.items())]
 
 
 def broker_entries(node: BrokerServices, broker_id: int) -> list[dict]:
-    """cluster.toml's settings under Kafka's broker names (a topic default such as
-    retention.ms is the broker's log.retention.ms), dynamic cluster-wide values over them;
-    the broker's throttle rates (its own value, the cluster-wide one, or unlimited)."""
-    dynamic = cluster_values_by_broker_name(node.image.cluster_configs)
-    out = []
-    for name in THROTTLE_RATES:
-        value, source = broker_dynamic_config(node.image, broker_id, name) or (str(UNLIMITED), "DEFAULT_CONFIG")
-        out.append(_entry(name, value, SOURCE_CODES[source], False))
-    for name, (value, explicit) in broker_settings(node.config).items():
-        kafka_name = BROKER_NAME_OF.get(name, name)
-        spec = name if name in TOPIC_CONFIGS else None
-        if kafka_name in dynamic:
-            out.append(_entry(kafka_name, dynamic[kafka_name], 3, False, spec_name=spec))
-        else:
-            out.append(_entry(kafka_name, value, 4 if explicit else 5, True, spec_name=spec))
-    return sorted(out, key=lambda e: e["name"])
+    """Every config of the broker under Kafka's broker names (a topic default such as
+    retention.ms is the broker's log.retention.ms): its own dynamic value, else the
+    cluster-wide one, else cluster.toml's, else Kafka's default."""
+    table = broker_config_table(broker_settings(node.config), node.image.cluster_configs,
+                                node.image.broker_configs.get(broker_id, {}))
+    return [_entry(name, value, SOURCE_CODES[source], read_only, spec)
+            for name, (value, source, read_only, spec) in table.items()]
 
 
 def cluster_default_entries(node: BrokerServices) -> list[dict]:
     return [_entry(name, value, 3, False, spec_name=TOPIC_CONFIG_OF.get(name))
-            for name, value in cluster_values_by_broker_name(node.image.cluster_configs).items()]
+            for name, value in dynamic_by_broker_name(node.image.cluster_configs).items()]
 
 
 # -- DescribeConfigs -------------------------------------------------------------------------
@@ -150,37 +140,55 @@ def _resource_answer(resource, code: int, message: str | None) -> dict:
             "resource_name": resource.resource_name}
 
 
-def _check_alterable(resource) -> None:
+def _check_alterable(node: BrokerServices, resource) -> None:
     kind, name = int(resource.resource_type), resource.resource_name
     if kind == TOPIC or (kind == BROKER and name == ""):
         return
-    if kind == BROKER and name.isascii() and name.isdigit() and \
-            all(c.name in THROTTLE_RATES for c in resource.configs):
-        return
     if kind == BROKER:
-        raise error_codes.Answer(error_codes.INVALID_REQUEST,
-                                 f"broker {name}'s settings come from cluster.toml (read only), but for the "
-                                 f"throttle rates ({', '.join(THROTTLE_RATES)}); change the topic defaults "
-                                 "for every broker on the resource BROKER \"\"")
+        if not (name.isascii() and name.isdigit()) or int(name) not in node.image.brokers:
+            raise error_codes.Answer(error_codes.INVALID_REQUEST, f"no broker {name!r} is registered")
+        return
     raise error_codes.Answer(error_codes.INVALID_REQUEST, f"config resource type {kind} cannot be altered")
 
 
 def _current_dynamic(node: BrokerServices, resource) -> list[str]:
-    _check_alterable(resource)
+    _check_alterable(node, resource)
     if int(resource.resource_type) == TOPIC:
         return list(node.image.topic_configs.get(resource.resource_name, {}))
     if resource.resource_name:
-        return list(node.image.broker_configs.get(int(resource.resource_name), {}))
-    return list(cluster_values_by_broker_name(node.image.cluster_configs))
+        return list(dynamic_by_broker_name(node.image.broker_configs.get(int(resource.resource_name), {})))
+    return list(dynamic_by_broker_name(node.image.cluster_configs))
+
+
+def _current_values(node: BrokerServices, resource) -> dict[str, str]:
+    """What APPEND and SUBTRACT start from: a topic's effective configs, or a broker's
+    (its own, the cluster-wide or cluster.toml's value) under broker names."""
+    kind, name = int(resource.resource_type), resource.resource_name
+    if kind == TOPIC:
+        if node.image.topic(name) is None:
+            return {}
+        return {k: v for k, (v, _) in effective_topic_configs(node.image, node.topic_defaults, name).items()}
+    own = node.image.broker_configs.get(int(name), {}) if name else {}
+    table = broker_config_table(broker_settings(node.config), node.image.cluster_configs, own)
+    return {k: value for k, (value, _, _, _) in table.items()}
+
+
+def _list_config(resource, config_name: str) -> bool:
+    """Is this a list config of the resource (what APPEND and SUBTRACT apply to)?"""
+    if int(resource.resource_type) == TOPIC:
+        spec = TOPIC_CONFIGS.get(config_name)
+    else:
+        try:
+            spec = TOPIC_CONFIGS.get(stored_name(config_name, per_broker=bool(resource.resource_name)))
+        except ConfigError:
+            return False
+    return spec is not None and spec.kind == "list"
 
 
 def _incremental_changes(node: BrokerServices, resource) -> dict[str, str | None]:
-    _check_alterable(resource)
+    _check_alterable(node, resource)
     changes: dict[str, str | None] = {}
-    current: dict[str, str] = {}
-    if int(resource.resource_type) == TOPIC and node.image.topic(resource.resource_name) is not None:
-        current = {k: v for k, (v, _) in effective_topic_configs(
-            node.image, node.topic_defaults, resource.resource_name).items()}
+    current: dict[str, str] | None = None
     for config in resource.configs:
         op = int(config.config_operation)
         if op == SET:
@@ -188,10 +196,11 @@ def _incremental_changes(node: BrokerServices, resource) -> dict[str, str | None
         elif op == DELETE:
             changes[config.name] = None
         elif op in (APPEND, SUBTRACT):
-            spec = TOPIC_CONFIGS.get(config.name)
-            if spec is None or spec.kind != "list" or int(resource.resource_type) != TOPIC:
+            if not _list_config(resource, config.name):
                 raise error_codes.Answer(error_codes.INVALID_CONFIG,
-                                         f"APPEND and SUBTRACT apply to a topic's list configs; {config.name!r} is not one")
+                                         f"APPEND and SUBTRACT apply to list configs; {config.name!r} is not one")
+            if current is None:
+                current = _current_values(node, resource)
             items = [v for v in (changes.get(config.name) or current.get(config.name, "")).split(",") if v]
             given = [v for v in (config.value or "").split(",") if v]
             items = items + [v for v in given if v not in items] if op == APPEND else [v for v in items if v not in given]

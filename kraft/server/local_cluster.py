@@ -144,7 +144,9 @@ class LocalCluster:
         self.config_path = self.base_dir / "cluster.toml"
         self.headers = dict(headers or {})
         self.tls = None  # an ssl context for https nodes: set by a test that turns TLS on
-        self._write_config(nodes, controllers, topic_defaults or {}, timeouts or {}, groups or {},
+        # as Kafka's own integration tests: no initial rebalance delay unless a test asks
+        groups = {"group.initial.rebalance.delay.ms": 0, **(groups or {})}
+        self._write_config(nodes, controllers, topic_defaults or {}, timeouts or {}, groups,
                            cluster or {}, http or {}, storage or {}, extra_toml)
         self.config = load_cluster_config(self.config_path)
         self.cluster_id = prepare_data_dirs(self.config)

@@ -322,7 +322,7 @@ class Node:
         return delivery.offset
 
     def _effective_topic_configs(self, topic: str) -> dict[str, str]:
-        eff = effective_topic_configs(self.image, self.topic_defaults, topic)
+        eff = effective_topic_configs(self.image, self.topic_defaults, topic, self.node_id)  # this broker's logs
         return {k: v for k, (v, _) in eff.items()}
 
     def readiness(self) -> tuple[bool, str]:

@@ -152,7 +152,7 @@ def test_confluent_admin_creates_describes_and_alters_configs_incrementally(clus
     assert refused.value.args[0].code() == confluent_kafka.KafkaError.INVALID_CONFIG
 
 
-def test_broker_configs_show_cluster_wide_values_and_are_read_only(cluster, ck_admin):
+def test_broker_configs_show_cluster_wide_values_and_refuse_changes_to_cluster_toml_settings(cluster, ck_admin):
     status, body = call("PUT", f"{cluster.v3(1)}/broker-configs/log.retention.ms", {"value": "86400000"})
     assert status == 204, body
 
@@ -163,9 +163,10 @@ def test_broker_configs_show_cluster_wide_values_and_are_read_only(cluster, ck_a
     assert configs["auto.create.topics.enable"].is_read_only
 
     one_broker = cadmin.ConfigResource("broker", "2", incremental_configs=[
-        cadmin.ConfigEntry("log.retention.ms", "1", incremental_operation=cadmin.AlterConfigOpType.SET)])
-    with pytest.raises(confluent_kafka.KafkaException):
+        cadmin.ConfigEntry("auto.create.topics.enable", "false", incremental_operation=cadmin.AlterConfigOpType.SET)])
+    with pytest.raises(confluent_kafka.KafkaException) as refused:
         done(ck_admin.incremental_alter_configs([one_broker]))
+    assert refused.value.args[0].code() == confluent_kafka.KafkaError.INVALID_REQUEST
     assert call("DELETE", f"{cluster.v3(1)}/broker-configs/log.retention.ms")[0] == 204
 
 

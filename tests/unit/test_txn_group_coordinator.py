@@ -76,7 +76,9 @@ def coordinator(log: PartitionLog) -> tuple[GroupCoordinator, Appender]:
 
     appender = Appender(log)
     snapshot = image()
-    return GroupCoordinator(NODE, GroupSettings(), lambda: snapshot, Replicas(log), no_controller, no_wait,
+    # no initial rebalance delay, as test clusters: nothing here ticks the groups' clocks
+    settings = GroupSettings.model_validate({"group.initial.rebalance.delay.ms": 0})
+    return GroupCoordinator(NODE, settings, lambda: snapshot, Replicas(log), no_controller, no_wait,
                             appender), appender
 
 
