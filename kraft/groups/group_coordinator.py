@@ -317,8 +317,8 @@ class GroupCoordinator:
         return group
 
     def _refuse_consumer_group(self, group_id: str) -> None:
-        """Classic members (JoinGroup, REST instances) may not join a consumer group that
-        has members, as Kafka refuses them; an empty one becomes a classic group."""
+        """REST instances may not join a consumer group that has members (JoinGroup
+        members join it through classic_join instead); an empty one becomes a classic group."""
         consumer_group = self.consumer_groups.get(group_id)
         if consumer_group is not None and not consumer_group.empty:
             raise InconsistentGroupProtocol(f"INCONSISTENT_GROUP_PROTOCOL: group {group_id!r} is a consumer group "
@@ -407,10 +407,14 @@ class GroupCoordinator:
         (its record deleted; its offsets stay), when the migration policy allows."""
         if not self._migration_policy().downgrades:
             return
-        group = self.consumer_groups.get(group_id)
-        if group is None or not group.only_classic_members:
+        try:
+            group = self.consumer_groups.get(group_id)
+            if group is None or not group.only_classic_members:
+                return
+            group = await self.consumer_groups.delete(group_id, lambda g: g.only_classic_members)
+        except Exception:  # its partition moved, or the write failed: the next tick retries
+            log.warning("group %s: could not convert back to a classic group yet", group_id)
             return
-        group = await self.consumer_groups.delete(group_id, lambda g: g.only_classic_members)
         if group is None:
             return
         classic = classic_group_from_consumer(group, self._topic_counts, self._prefix, mono_ms())

@@ -242,3 +242,13 @@ def test_migration_policy_values_are_kafkas():
     assert [p.value for p in MigrationPolicy] == ["disabled", "upgrade", "downgrade", "bidirectional"]
     assert MigrationPolicy("bidirectional").upgrades and MigrationPolicy("bidirectional").downgrades
     assert not MigrationPolicy("upgrade").downgrades and not MigrationPolicy("downgrade").upgrades
+
+
+def test_the_migration_policy_setting_takes_kafkas_values_and_defaults_to_bidirectional():
+    import pytest
+    from kraft.config.cluster import GroupSettings
+    assert MigrationPolicy(GroupSettings().consumer_migration_policy) is MigrationPolicy.BIDIRECTIONAL
+    chosen = GroupSettings.model_validate({"group.consumer.migration.policy": "upgrade"})
+    assert MigrationPolicy(chosen.consumer_migration_policy) is MigrationPolicy.UPGRADE
+    with pytest.raises(ValueError, match="bidirectional"):
+        GroupSettings.model_validate({"group.consumer.migration.policy": "sideways"})
