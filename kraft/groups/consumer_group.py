@@ -407,11 +407,26 @@ class ConsumerGroup:
 
     # -- classic members (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) -----------------------
     def classic_join(self, join: ClassicJoin, topics: Mapping[str, int]) -> ClassicJoined | Refusal:
-        """A classic member joins or rejoins: it is reconciled now, with what it owns."""
+        """A classic member joins or rejoins: it is reconciled now, with what it owns. A
+        static member (instance id) joining without a member id takes its predecessor's
+        place, epoch and partitions, as in a classic group (KIP-345)."""
+        holder = self._static_member(join.instance_id) if join.instance_id else None
+        if holder is not None and join.member_id and holder.member_id != join.member_id:
+            return Refusal(ConsumerGroupError.FENCED_INSTANCE_ID,
+                           f"instance id {join.instance_id!r} belongs to member {holder.member_id!r} now")
         if join.member_id:
             member = self.members.get(join.member_id)
             if member is None or member.classic is None:
                 return self._unknown(join.member_id)
+            joined = False
+        elif holder is not None:
+            if holder.classic is None and not holder.left_static:
+                return Refusal(ConsumerGroupError.UNRELEASED_INSTANCE_ID,
+                               f"instance id {join.instance_id!r} is held by member {holder.member_id!r}")
+            del self.members[holder.member_id]
+            member = replace(holder, member_id=self._new_member_id(), left_static=False)
+            self.members[member.member_id] = member
+            self.target[member.member_id] = self.target.pop(holder.member_id, frozenset())
             joined = False
         else:
             member, joined = self._add(self._new_member_id()), True
@@ -473,7 +488,10 @@ class ConsumerGroup:
                            f"group {self.group_id!r} has a new assignment for member {member_id!r}: rejoin")
         return None
 
-    def classic_leave(self, member_id: str) -> Refusal | None:
+    def classic_leave(self, member_id: str, instance_id: str | None = None) -> Refusal | None:
+        """LeaveGroup; an admin removes a static member by its instance id alone."""
+        if not member_id and instance_id:
+            member_id = getattr(self._static_member(instance_id), "member_id", "")
         member = self.members.get(member_id)
         if member is None or member.classic is None:
             return self._unknown(member_id)

@@ -445,9 +445,9 @@ class GroupCoordinator:
         return await self.consumer_groups.apply(
             group_id, lambda g: g.classic_heartbeat(member_id, generation, now_ms) or True)
 
-    async def classic_leave(self, group_id: str, member_id: str):
+    async def classic_leave(self, group_id: str, member_id: str, instance_id: str | None = None):
         """True: it left; a Refusal; None: no such group."""
-        return await self.consumer_groups.apply(group_id, lambda g: g.classic_leave(member_id) or True)
+        return await self.consumer_groups.apply(group_id, lambda g: g.classic_leave(member_id, instance_id) or True)
 
     def _refuse_deleting(self, group_id: str) -> None:
         if group_id in self._deleting:  # as Kafka answers a join to a group turning Dead

@@ -322,7 +322,7 @@ async def leave_group(node: BrokerServices, head, request) -> dict:
     if mixed_group is not None:
         for member_id, instance_id in leaving:
             _, result = await _in_consumer_group(node, request.group_id, lambda groups: groups.classic_leave(
-                request.group_id, member_id))
+                request.group_id, member_id, instance_id))
             answer["members"].append({"member_id": member_id, "group_instance_id": instance_id,
                                       "error_code": result if isinstance(result, int) else error_codes.NONE})
         if not hasattr(request, "members") and answer["members"]:

@@ -252,3 +252,71 @@ def test_the_migration_policy_setting_takes_kafkas_values_and_defaults_to_bidire
     assert MigrationPolicy(chosen.consumer_migration_policy) is MigrationPolicy.UPGRADE
     with pytest.raises(ValueError, match="bidirectional"):
         GroupSettings.model_validate({"group.consumer.migration.policy": "sideways"})
+
+
+def test_a_cooperative_classic_member_keeps_what_it_still_may_own_and_revokes_by_rejoining():
+    group = new_group()
+    joined = group.classic_join(ClassicJoin(None, 0, SESSION, 30_000, (("cooperative-sticky", b""),),
+                                            frozenset({"t"})), TOPICS)
+    member_id, generation = joined.member_id, joined.generation
+    owned = group.classic_sync(member_id, generation, "consumer", "cooperative-sticky", 0)
+    assert owned == ALL
+    a = Kip848(group)
+    a.beat(100)  # the target moves half the partitions to a, which waits for them
+    assert a.owned == frozenset()
+    assert group.classic_heartbeat(member_id, generation, 200).error is ConsumerGroupError.REBALANCE_IN_PROGRESS
+    # it rejoins naming everything it owns (subscription v1+): it keeps its share, the
+    # rest waits for its revocation
+    rejoined = group.classic_join(ClassicJoin(member_id, 300, SESSION, 30_000, (("cooperative-sticky", b""),),
+                                              frozenset({"t"}), owned=ALL), TOPICS)
+    kept = group.classic_sync(member_id, rejoined.generation, None, None, 300)
+    assert len(kept) == 3 and group.members[member_id].pending_revocation == ALL - kept
+    a.beat(400)
+    assert a.owned == frozenset()  # still owned by the classic member
+    # the client drops the revoked ones and rejoins owning the rest
+    again = group.classic_join(ClassicJoin(member_id, 500, SESSION, 30_000, (("cooperative-sticky", b""),),
+                                           frozenset({"t"}), owned=kept), TOPICS)
+    assert group.classic_sync(member_id, again.generation, None, None, 500) == kept
+    a.beat(600)
+    assert a.owned == ALL - kept
+
+
+def test_owned_partitions_are_read_from_a_v1_subscription_and_none_from_v0():
+    import io
+    import struct
+
+    from kio.schema.consumer_protocol_subscription.v1.data import ConsumerProtocolSubscription, TopicPartition
+    from kio.schema.types import TopicName
+    from kio.serial import entity_writer
+    from kio.static.primitive import i32
+
+    from kraft.kafka.group_api import owned_partitions
+
+    buf = io.BytesIO()
+    buf.write(struct.pack(">h", 1))
+    entity_writer(ConsumerProtocolSubscription)(buf, ConsumerProtocolSubscription(
+        topics=("t",), user_data=None,
+        owned_partitions=(TopicPartition(topic=TopicName("t"), partitions=(i32(0), i32(2))),)))
+    assert owned_partitions(buf.getvalue()) == {("t", 0), ("t", 2)}
+    assert owned_partitions(struct.pack(">h", 0) + buf.getvalue()[2:]) == frozenset()
+    assert owned_partitions(b"\x00\x01garbage") == frozenset()
+
+
+def test_a_static_classic_member_restarting_takes_its_place_and_partitions_back():
+    group = new_group()
+    a = Kip848(group)
+    static = ClassicJoin(None, 0, SESSION, 30_000, (("range", b""),), frozenset({"t"}), instance_id="box-1")
+    first = group.classic_join(static, TOPICS)
+    now = settle([a, Classic(group, first.member_id, first.generation)], 0)
+    mine = group.members[first.member_id].assigned
+    epoch = group.group_epoch
+    # the process restarts: a new join with its instance id and no member id
+    back = group.classic_join(ClassicJoin(None, now, SESSION, 30_000, (("range", b""),), frozenset({"t"}),
+                                          instance_id="box-1"), TOPICS)
+    assert back.member_id != first.member_id and first.member_id not in group.members
+    assert group.classic_sync(back.member_id, back.generation, None, None, now) == mine
+    assert group.group_epoch == epoch  # no rebalance
+    fenced = group.classic_join(ClassicJoin(first.member_id, now, SESSION, 30_000, (("range", b""),),
+                                            frozenset({"t"}), instance_id="box-1"), TOPICS)
+    assert fenced.error is ConsumerGroupError.FENCED_INSTANCE_ID
+    assert group.classic_leave("", "box-1") is None and back.member_id not in group.members  # an admin removes it
