@@ -410,6 +410,11 @@ class ConsumerGroup:
         """A classic member joins or rejoins: it is reconciled now, with what it owns. A
         static member (instance id) joining without a member id takes its predecessor's
         place, epoch and partitions, as in a classic group (KIP-345)."""
+        names = {name for name, _ in join.protocols}
+        others = [m.classic for mid, m in self.members.items() if m.classic is not None and mid != join.member_id]
+        if not names or any(not names & {name for name, _ in c.protocols} for c in others):
+            return Refusal(ConsumerGroupError.INCONSISTENT_GROUP_PROTOCOL,
+                           f"protocols {sorted(names)} share none with every classic member of the group")
         holder = self._static_member(join.instance_id) if join.instance_id else None
         if holder is not None and join.member_id and holder.member_id != join.member_id:
             return Refusal(ConsumerGroupError.FENCED_INSTANCE_ID,

@@ -320,3 +320,14 @@ def test_a_static_classic_member_restarting_takes_its_place_and_partitions_back(
                                             frozenset({"t"}), instance_id="box-1"), TOPICS)
     assert fenced.error is ConsumerGroupError.FENCED_INSTANCE_ID
     assert group.classic_leave("", "box-1") is None and back.member_id not in group.members  # an admin removes it
+
+
+def test_a_classic_member_must_share_an_assignor_name_with_the_classic_members_there():
+    group = new_group()
+    Classic(group).join(0)  # range
+    refused = group.classic_join(ClassicJoin(None, 0, SESSION, 30_000, (("roundrobin", b""),), frozenset({"t"})),
+                                 TOPICS)
+    assert refused.error is ConsumerGroupError.INCONSISTENT_GROUP_PROTOCOL
+    both = group.classic_join(ClassicJoin(None, 0, SESSION, 30_000, (("roundrobin", b""), ("range", b"")),
+                                          frozenset({"t"})), TOPICS)
+    assert isinstance(both, ClassicJoined) and both.protocol_name == "roundrobin"
