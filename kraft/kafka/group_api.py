@@ -281,7 +281,10 @@ async def sync_group(node: BrokerServices, head, request) -> dict:
 
 def _protocol_of(node: BrokerServices, group_id: str, member_id: str) -> str | None:
     """A classic member's assignor name in a consumer group (SyncGroup before v5 names none)."""
-    group = node.groups.classic_members_group(group_id)
+    try:
+        group = node.groups.classic_members_group(group_id)
+    except KraftError:  # moved or being deleted since the sync: no name to give
+        return None
     member = group.members.get(member_id) if group is not None else None
     return member.classic.protocol_name if member is not None and member.classic is not None else None
 

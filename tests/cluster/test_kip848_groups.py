@@ -460,6 +460,9 @@ class ClassicMember:
             topic, bootstrap_servers=c.bootstrap_servers, group_id=group, client_id="classic",
             enable_auto_commit=False, auto_offset_reset="earliest", heartbeat_interval_ms=300,
             session_timeout_ms=6000, max_poll_interval_ms=20_000, request_timeout_ms=30_000)
+        # its first join (in poll) assigns as the leader: with the topic's metadata known
+        # first, or kafka-python's assignor gives nothing until its next metadata refresh
+        wait_for("kafka-python to see the topic", lambda: len(self.consumer.partitions_for_topic(topic) or ()) > 0)
         self.owned: frozenset[int] = frozenset()
         self.errors: list[str] = []
         self._stop = threading.Event()
