@@ -529,6 +529,18 @@ def test_classic_and_kip848_consumers_share_a_group_through_upgrade_and_downgrad
         assert status == 200 and {row["lag"] for row in lags["data"]} == {0}, lags
         assert len(lags["data"]) == PARTITIONS
 
+        # another classic consumer joins the consumer group itself, then leaves (LeaveGroup)
+        second = ClassicMember(c, group, topic, consumed)
+        try:
+            wait_for("four members to share the partitions", lambda: all(m.owned for m in [classic, second, *members])
+                     and sum(len(m.owned) for m in [classic, second, *members]) == PARTITIONS)
+            produce(c, topic, [f"x{i}" for i in range(30)])
+            wait_for("150 records", lambda: len(set(consumed)) >= 150)
+        finally:
+            second.close()
+        assert second.errors == []
+        status, consumers = call("GET", c.v3(1) + f"/consumer-groups/{group}/consumers")
+        assert status == 200 and len(consumers["data"]) == 3, consumers  # its LeaveGroup removed it at once
         members.pop(0).close()  # a KIP-848 member leaves: the mixed group carries on
         wait_for("two members to share the partitions",
                  lambda: sum(len(m.owned) for m in [classic, *members]) == PARTITIONS
@@ -537,8 +549,8 @@ def test_classic_and_kip848_consumers_share_a_group_through_upgrade_and_downgrad
         wait_for("a classic group again", lambda: group_view(c, group)["type"] == "CLASSIC")
         wait_for("the classic consumer to own every partition", lambda: len(classic.owned) == PARTITIONS)
         produce(c, topic, [f"c{i}" for i in range(30)])
-        wait_for("150 records", lambda: len(set(consumed)) >= 150)
-        assert Counter(consumed) == Counter({v: 1 for v in consumed}) and len(consumed) == 150
+        wait_for("180 records", lambda: len(set(consumed)) >= 180)
+        assert Counter(consumed) == Counter({v: 1 for v in consumed}) and len(consumed) == 180
         assert owners.violations == [] and classic.errors == []
         status, lags = call("GET", c.v3(3) + f"/consumer-groups/{group}/lags")
         assert status == 200 and {row["lag"] for row in lags["data"]} == {0}, lags
