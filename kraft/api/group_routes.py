@@ -58,7 +58,7 @@ def group_view(request, node: BrokerServices, d: dict) -> dict:
             "cluster_id": node.cluster_id, "consumer_group_id": g, "is_simple": d["is_simple"],
             "partition_assignor": d["partition_assignor"], "state": STATES.get(d["state"], "UNKNOWN"),
             "type": d.get("group_type", "classic").upper(),  # CLASSIC, or CONSUMER (KIP-848)
-            "is_mixed_consumer_group": False,  # classic members never join a consumer group here
+            "is_mixed_consumer_group": d.get("is_mixed", False),  # a consumer group with classic members
             "generation_id": d["generation"],  # ext
             "coordinator": {"related": f"{base_url(request)}/v3/clusters/{node.cluster_id}/brokers/{d['coordinator_id']}"},
             "consumers": {"related": _self(request, node, g, "consumers")},

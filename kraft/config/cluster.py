@@ -130,6 +130,9 @@ class GroupSettings(_Table):
         5_000, alias="group.consumer.heartbeat.interval.ms")
     consumer_assignors: Annotated[str, Field(strict=True), AfterValidator(_server_assignors)] = Field(
         "uniform,range", alias="group.consumer.assignors")
+    # which way a group may change kind (KIP-848's online upgrade / downgrade); Kafka 4's default
+    consumer_migration_policy: Literal["disabled", "upgrade", "downgrade", "bidirectional"] = Field(
+        "bidirectional", alias="group.consumer.migration.policy")
 
     @model_validator(mode="after")
     def _consumer_heartbeat_within_session(self) -> GroupSettings:

@@ -205,6 +205,24 @@ class ClassicGroup:
             self._prepare_rebalance(e.now_ms, out)
         self._maybe_complete_join(e.now_ms, out)
 
+    def take_over(self, members: list[Member], assignment: Mapping[str, tuple[TopicPartition, ...]],
+                  generation: int, now_ms: int) -> None:
+        """Begin from a consumer group's classic members (it converts back, KIP-848): they
+        keep their partitions and a rebalance starts, which they join as members already
+        known; until it ends, each one's epoch there counts as its generation."""
+        assert self.state is EMPTY and not self._members and members
+        self.generation = generation
+        for m in members:
+            m.awaiting_join, m.synced, m.last_heartbeat_ms = False, True, now_ms
+            self._members[m.member_id] = m
+            if m.group_instance_id:
+                self._static[m.group_instance_id] = m.member_id
+        self._assignment = {mid: list(tps) for mid, tps in assignment.items() if mid in self._members}
+        common = common_protocols(members)
+        self.protocol = select_protocol(members) if common else members[0].protocols[0]
+        self.leader_id = members[0].member_id
+        self._prepare_rebalance(now_ms, [])
+
     def _replace_static(self, e: ev.Join, old_id: str, protocols: tuple[str, ...], topics: frozenset[str],
                         metadata: dict[str, bytes], out: list[Effect]) -> None:
         """A static member's new process takes its predecessor's place (module docstring)."""
@@ -313,7 +331,7 @@ class ClassicGroup:
         if self._refuse_fenced("heartbeat", e, out):
             return
         member = self._members.get(e.member_id)
-        if member is not None and e.generation == self.generation:
+        if member is not None and e.generation in (self.generation, member.carried_generation):
             member.last_heartbeat_ms = e.now_ms  # also while rebalancing: it is alive
         if not self._check(e.member_id, e.generation, HEARTBEAT_IN, "heartbeat", out):
             out.append(ev.HeartbeatOk(e.member_id))
@@ -410,7 +428,7 @@ class ClassicGroup:
         """Append the error a request deserves, if any; True if there was one."""
         if member_id not in self._members:
             error, msg = GroupError.UNKNOWN_MEMBER_ID, self._unknown(member_id)
-        elif generation != self.generation:
+        elif generation not in (self.generation, self._members[member_id].carried_generation):
             error, msg = GroupError.ILLEGAL_GENERATION, (
                 f"member {member_id!r} sent generation {generation} but group {self.group_id!r} is at generation "
                 f"{self.generation}: the member is stale and must rejoin (client's fault)")
@@ -498,6 +516,7 @@ class ClassicGroup:
         self._sync_deadline_ms = now_ms + max(m.rebalance_timeout_ms for m in self._members.values())
         for m in self._members.values():
             m.awaiting_join, m.synced, m.last_heartbeat_ms = False, False, now_ms
+            m.carried_generation = None
             out.append(self._join_response(m))
 
     def _join_response(self, member: Member, skip_assignment: bool = False) -> ev.JoinResponse:

@@ -21,6 +21,16 @@ partitions for the session timeout, so that the same instance rejoining (with a 
 member id) takes them over without a rebalance; a second live member with the same
 instance id is refused (UNRELEASED_INSTANCE_ID).
 
+Classic members (KIP-848's mixed groups): a JoinGroup client of the consumer protocol
+may be a member too. It is reconciled when it (re)joins, with the partitions its
+subscription says it owns (none for an eager client, which revoked them all before
+rejoining), and its JoinGroup answers its member epoch as the generation; SyncGroup
+hands it its assigned partitions. Its Heartbeat answers REBALANCE_IN_PROGRESS when it
+must rejoin (the group epoch moved past its epoch, it must revoke, or partitions it
+waits for are free now), so partitions leave it only once it rejoined; a member that
+does not rejoin within its rebalance timeout, or does not heartbeat within its own
+session timeout, is removed.
+
 The whole group is a value (to_record / from_record): the coordinator writes it to the
 offsets topic after every change, so a new coordinator loads the same epochs and
 assignments and members carry on.
@@ -44,6 +54,9 @@ class ConsumerGroupError(Enum):
     """Kafka's code for each refusal of a consumer group."""
 
     INVALID_REQUEST = 42
+    ILLEGAL_GENERATION = 22
+    INCONSISTENT_GROUP_PROTOCOL = 23
+    REBALANCE_IN_PROGRESS = 27
     UNKNOWN_MEMBER_ID = 25
     FENCED_INSTANCE_ID = 82
     FENCED_MEMBER_EPOCH = 110
@@ -102,6 +115,41 @@ class Answer:
     assignment: frozenset[TopicPartition] | None  # None: not sent (unchanged)
 
 
+@dataclass(frozen=True)
+class ClassicProtocol:
+    """What a classic member joined with (JoinGroup): kept to answer and describe it, and
+    to hand it back to a classic group if the group converts back."""
+    session_timeout_ms: int
+    protocols: tuple[tuple[str, bytes], ...]  # (assignor name, subscription bytes), preferred first
+
+    @property
+    def protocol_name(self) -> str:
+        return self.protocols[0][0] if self.protocols else ""
+
+
+@dataclass(frozen=True)
+class ClassicJoin:
+    """A JoinGroup of the consumer protocol into a consumer group. owned: the partitions
+    its subscription names as owned (empty for an eager client)."""
+    member_id: str | None
+    now_ms: int
+    session_timeout_ms: int
+    rebalance_timeout_ms: int
+    protocols: tuple[tuple[str, bytes], ...]
+    topics: frozenset[str]
+    owned: frozenset[TopicPartition] = frozenset()
+    instance_id: str | None = None
+    client_id: str = ""
+    client_host: str = ""
+
+
+@dataclass(frozen=True)
+class ClassicJoined:
+    member_id: str
+    generation: int  # the member's epoch
+    protocol_name: str
+
+
 @dataclass
 class Member:
     member_id: str
@@ -124,6 +172,8 @@ class Member:
     last_sent: frozenset[TopicPartition] = frozenset()
     last_seen_ms: int = 0
     revoke_by_ms: int = 0  # set while partitions wait for its revocation
+    classic: ClassicProtocol | None = None  # a JoinGroup client's member
+    rejoin_by_ms: int = 0  # a classic member told to rejoin: removed if it has not by then
 
     def owns(self) -> frozenset[TopicPartition]:
         return self.assigned | self.pending_revocation
@@ -168,6 +218,15 @@ class ConsumerGroup:
             return self.config.assignors[0] if self.config.assignors else DEFAULT_ASSIGNOR
         return min(asked, key=lambda name: (-asked[name], name))
 
+    @property
+    def has_classic_members(self) -> bool:
+        return any(m.classic is not None for m in self.members.values())
+
+    @property
+    def only_classic_members(self) -> bool:
+        """Members left, all of them classic: the group may convert back to a classic one."""
+        return bool(self.members) and all(m.classic is not None for m in self.members.values())
+
     def subscribed_topics(self, member: Member, topics: Mapping[str, int]) -> frozenset[str]:
         names = {t for t in member.topic_names if t in topics}
         if member.topic_regex:
@@ -185,6 +244,9 @@ class ConsumerGroup:
         if member is None or member.left_static:
             return Refusal(ConsumerGroupError.UNKNOWN_MEMBER_ID,
                            f"group {self.group_id!r} has no member {member_id!r}")
+        if epoch != member.epoch and member.classic is not None:  # as a classic group answers it
+            return Refusal(ConsumerGroupError.ILLEGAL_GENERATION,
+                           f"member {member_id!r} is at generation {member.epoch}, the commit names {epoch}")
         if epoch != member.epoch:
             return Refusal(ConsumerGroupError.STALE_MEMBER_EPOCH,
                            f"member {member_id!r} is at epoch {member.epoch}, the commit names {epoch}")
@@ -220,6 +282,10 @@ class ConsumerGroup:
             member.last_sent = sent
         return Answer(member.member_id, member.epoch, self.config.heartbeat_interval_ms, sent)
 
+    def check_request(self, hb: Heartbeat) -> Refusal | None:
+        """Why the heartbeat is refused whatever the group's state; None: it is not."""
+        return self._check_request(hb)
+
     def _check_request(self, hb: Heartbeat) -> Refusal | None:
         bad = lambda msg: Refusal(ConsumerGroupError.INVALID_REQUEST, msg)
         if hb.member_epoch < LEAVE_STATIC_EPOCH:
@@ -251,6 +317,8 @@ class ConsumerGroup:
         if hb.instance_id is not None:
             return self._static_member_for(hb)
         member = self.members.get(hb.member_id) if hb.member_id else None
+        if member is not None and member.classic is not None:  # it speaks JoinGroup, not this
+            return self._unknown(hb.member_id)
         if hb.member_epoch == 0:
             if member is None:
                 member = self._add(hb.member_id or self._new_member_id())
@@ -337,6 +405,104 @@ class ConsumerGroup:
         member.client_id, member.client_host = hb.client_id, hb.client_host
         return changed
 
+    # -- classic members (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) -----------------------
+    def classic_join(self, join: ClassicJoin, topics: Mapping[str, int]) -> ClassicJoined | Refusal:
+        """A classic member joins or rejoins: it is reconciled now, with what it owns. A
+        static member (instance id) joining without a member id takes its predecessor's
+        place, epoch and partitions, as in a classic group (KIP-345)."""
+        names = {name for name, _ in join.protocols}
+        others = [m.classic for mid, m in self.members.items() if m.classic is not None and mid != join.member_id]
+        if not names or any(not names & {name for name, _ in c.protocols} for c in others):
+            return Refusal(ConsumerGroupError.INCONSISTENT_GROUP_PROTOCOL,
+                           f"protocols {sorted(names)} share none with every classic member of the group")
+        holder = self._static_member(join.instance_id) if join.instance_id else None
+        if holder is not None and join.member_id and holder.member_id != join.member_id:
+            return Refusal(ConsumerGroupError.FENCED_INSTANCE_ID,
+                           f"instance id {join.instance_id!r} belongs to member {holder.member_id!r} now")
+        if join.member_id:
+            member = self.members.get(join.member_id)
+            if member is None or member.classic is None:
+                return self._unknown(join.member_id)
+            joined = False
+        elif holder is not None:
+            if holder.classic is None and not holder.left_static:
+                return Refusal(ConsumerGroupError.UNRELEASED_INSTANCE_ID,
+                               f"instance id {join.instance_id!r} is held by member {holder.member_id!r}")
+            del self.members[holder.member_id]
+            member = replace(holder, member_id=self._new_member_id(), left_static=False)
+            self.members[member.member_id] = member
+            self.target[member.member_id] = self.target.pop(holder.member_id, frozenset())
+            joined = False
+        else:
+            member, joined = self._add(self._new_member_id()), True
+            member.instance_id = join.instance_id
+        changed = tuple(sorted(join.topics)) != member.topic_names
+        member.topic_names = tuple(sorted(join.topics))
+        member.classic = ClassicProtocol(join.session_timeout_ms, join.protocols)
+        member.rebalance_timeout_ms = join.rebalance_timeout_ms
+        member.client_id, member.client_host = join.client_id, join.client_host
+        member.last_seen_ms, member.rejoin_by_ms = join.now_ms, 0
+        if changed or joined:
+            self.group_epoch += 1
+        self._follow_topics(topics)
+        if self.group_epoch > self.assignment_epoch:
+            self._compute_target(topics)
+        # It owns what its subscription says; partitions it was told to revoke and no
+        # longer names are revoked by this rejoin.
+        self._reconcile(member, join.owned & member.owns(), join.now_ms)
+        member.last_sent = member.assigned
+        return ClassicJoined(member.member_id, member.epoch, member.classic.protocol_name)
+
+    def _classic_member(self, member_id: str, generation: int) -> Member | Refusal:
+        member = self.members.get(member_id)
+        if member is None or member.classic is None:
+            return self._unknown(member_id)
+        if generation != member.epoch:
+            return Refusal(ConsumerGroupError.ILLEGAL_GENERATION,
+                           f"member {member_id!r} sent generation {generation}, its epoch is {member.epoch}: rejoin")
+        return member
+
+    def classic_sync(self, member_id: str, generation: int, protocol_type: str | None, protocol_name: str | None,
+                     now_ms: int) -> frozenset[TopicPartition] | Refusal:
+        """SyncGroup: the member's assigned partitions."""
+        member = self._classic_member(member_id, generation)
+        if isinstance(member, Refusal):
+            return member
+        assert member.classic is not None
+        if (protocol_type not in (None, "consumer")
+                or (protocol_name is not None and protocol_name != member.classic.protocol_name)):
+            return Refusal(ConsumerGroupError.INCONSISTENT_GROUP_PROTOCOL,
+                           f"sync names protocol {protocol_type!r}/{protocol_name!r}, the member joined with "
+                           f"'consumer'/{member.classic.protocol_name!r}")
+        member.last_seen_ms = now_ms
+        return member.assigned
+
+    def classic_heartbeat(self, member_id: str, generation: int, now_ms: int) -> Refusal | None:
+        """None: carry on. REBALANCE_IN_PROGRESS: rejoin (within the rebalance timeout)."""
+        member = self._classic_member(member_id, generation)
+        if isinstance(member, Refusal):
+            return member
+        member.last_seen_ms = now_ms
+        held = self._held_by_others(member.member_id)
+        waiting_freed = member.state is MemberState.UNRELEASED_PARTITIONS and bool(
+            self.target.get(member.member_id, frozenset()) - member.assigned - held)
+        if member.epoch < self.group_epoch or member.state is MemberState.UNREVOKED_PARTITIONS or waiting_freed:
+            if not member.rejoin_by_ms:
+                member.rejoin_by_ms = now_ms + member.rebalance_timeout_ms
+            return Refusal(ConsumerGroupError.REBALANCE_IN_PROGRESS,
+                           f"group {self.group_id!r} has a new assignment for member {member_id!r}: rejoin")
+        return None
+
+    def classic_leave(self, member_id: str, instance_id: str | None = None) -> Refusal | None:
+        """LeaveGroup; an admin removes a static member by its instance id alone."""
+        if not member_id and instance_id:
+            member_id = getattr(self._static_member(instance_id), "member_id", "")
+        member = self.members.get(member_id)
+        if member is None or member.classic is None:
+            return self._unknown(member_id)
+        self.remove(member_id)
+        return None
+
     # -- leaving, expiry, topic changes -----------------------------------------------------
     def _leave(self, hb: Heartbeat, topics: Mapping[str, int]) -> Answer | Refusal:
         if hb.member_epoch == LEAVE_STATIC_EPOCH:
@@ -363,8 +529,11 @@ class ConsumerGroup:
         with partitions still to revoke. Returns (member id, why) of each removed."""
         gone = []
         for mid, m in list(self.members.items()):
-            if now_ms >= m.last_seen_ms + self.config.session_timeout_ms:
+            session = m.classic.session_timeout_ms if m.classic is not None else self.config.session_timeout_ms
+            if now_ms >= m.last_seen_ms + session:
                 gone.append((mid, "session timeout"))
+            elif m.rejoin_by_ms and now_ms >= m.rejoin_by_ms:
+                gone.append((mid, "rebalance timeout (did not rejoin)"))
             elif m.state is MemberState.UNREVOKED_PARTITIONS and m.revoke_by_ms and now_ms >= m.revoke_by_ms:
                 gone.append((mid, "rebalance timeout (partitions not revoked)"))
         for mid, _ in gone:
@@ -394,13 +563,10 @@ class ConsumerGroup:
         self.assignment_epoch = self.group_epoch
 
     def _reconcile(self, member: Member, owned: frozenset[TopicPartition] | None, now_ms: int) -> None:
-        held: set[TopicPartition] = set()
-        for mid, m in self.members.items():
-            if mid != member.member_id:
-                held |= m.owns()
+        held = self._held_by_others(member.member_id)
         step: Reconciled = reconcile(member.state, member.epoch, member.assigned, member.pending_revocation,
                                      self.assignment_epoch, self.target.get(member.member_id, frozenset()),
-                                     owned, frozenset(held))
+                                     owned, held)
         if step.epoch != member.epoch:
             member.previous_epoch = member.epoch
         if step.state is MemberState.UNREVOKED_PARTITIONS and member.state is not MemberState.UNREVOKED_PARTITIONS:
@@ -409,6 +575,13 @@ class ConsumerGroup:
             member.revoke_by_ms = 0
         member.state, member.epoch = step.state, step.epoch
         member.assigned, member.pending_revocation = step.assigned, step.pending_revocation
+
+    def _held_by_others(self, member_id: str) -> frozenset[TopicPartition]:
+        held: set[TopicPartition] = set()
+        for mid, m in self.members.items():
+            if mid != member_id:
+                held |= m.owns()
+        return frozenset(held)
 
     def _pattern(self, source: str) -> TopicPattern:
         pattern = self._patterns.get(source)
@@ -452,7 +625,10 @@ def _member_record(m: Member) -> dict:
             "topic_regex": m.topic_regex, "assignor": m.assignor, "rebalance_timeout_ms": m.rebalance_timeout_ms,
             "epoch": m.epoch, "previous_epoch": m.previous_epoch, "state": m.state.value,
             "assigned": sorted(m.assigned), "pending_revocation": sorted(m.pending_revocation),
-            "left_static": m.left_static, "last_sent": sorted(m.last_sent)}
+            "left_static": m.left_static, "last_sent": sorted(m.last_sent),
+            "classic": None if m.classic is None else {
+                "session_timeout_ms": m.classic.session_timeout_ms,
+                "protocols": [[name, metadata.hex()] for name, metadata in m.classic.protocols]}}
 
 
 def _member_from(f: dict) -> Member:
@@ -465,4 +641,12 @@ def _member_from(f: dict) -> Member:
                   assigned=_partitions(f.get("assigned", ())),
                   pending_revocation=_partitions(f.get("pending_revocation", ())),
                   left_static=bool(f.get("left_static", False)),
-                  last_sent=_partitions(f.get("last_sent", f.get("assigned", ()))))
+                  last_sent=_partitions(f.get("last_sent", f.get("assigned", ()))),
+                  classic=_classic_from(f.get("classic")))
+
+
+def _classic_from(f: dict | None) -> ClassicProtocol | None:
+    if not f:
+        return None
+    return ClassicProtocol(int(f["session_timeout_ms"]),
+                           tuple((str(name), bytes.fromhex(data)) for name, data in f.get("protocols", ())))

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TypeVar
 
 from kraft.errors import NotCoordinator
 from kraft.groups.consumer_group import Answer, ConsumerGroup, GroupConfig, Heartbeat, Refusal
@@ -24,6 +25,7 @@ from kraft.storage.record_batch import encode_batch
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 WriteGroup = Callable[[str, bytes, int], Awaitable[int]]  # (group id, batch, timestamp) -> base offset
 
 
@@ -62,11 +64,13 @@ class ConsumerGroupHost:
         self._groups[group_id] = (cache, group)
         return group
 
-    async def heartbeat(self, group_id: str, hb: Heartbeat, topics: Mapping[str, int]) -> Answer | Refusal | None:
-        """None: there is no such group and the heartbeat does not create one (epoch != 0)."""
+    async def heartbeat(self, group_id: str, hb: Heartbeat, topics: Mapping[str, int],
+                        start: ConsumerGroup | None = None) -> Answer | Refusal | None:
+        """None: there is no such group and the heartbeat does not create one (epoch != 0).
+        start: the group to begin from (a classic group converted for this heartbeat)."""
         async with self._locks.setdefault(group_id, asyncio.Lock()):
             cache = self._cache_of(group_id)
-            group = self.get(group_id)
+            group = start if start is not None else self.get(group_id)
             if group is None:
                 if hb.member_epoch != 0:
                     return None
@@ -78,6 +82,19 @@ class ConsumerGroupHost:
             self._groups[group_id] = (cache, group)
             await self._persist(cache, group, before)
             return answer
+
+    async def apply(self, group_id: str, change: Callable[[ConsumerGroup], T]) -> T | None:
+        """Run `change` on the group under its lock and write what it changed; None when
+        there is no such group (a classic member's request, for one)."""
+        async with self._locks.setdefault(group_id, asyncio.Lock()):
+            cache = self._cache_of(group_id)
+            group = self.get(group_id)
+            if group is None:
+                return None
+            before = group.to_record()
+            result = change(group)
+            await self._persist(cache, group, before)
+            return result
 
     async def tick(self, topics: Mapping[str, int], group_ids: Iterable[str]) -> None:
         """Expire members and follow topic changes in every group of the loaded offsets
@@ -121,18 +138,21 @@ class ConsumerGroupHost:
             raise
         cache.consumer_groups[group.group_id] = after
 
-    async def delete(self, group_id: str) -> None:
-        """A tombstone for the group, when it has no members (checked under its lock: a
-        member may have joined meanwhile): it is gone here and after a load."""
+    async def delete(self, group_id: str,
+                     when: Callable[[ConsumerGroup], bool] = lambda group: group.empty) -> ConsumerGroup | None:
+        """A tombstone for the group, when `when` holds for it (by default: it has no
+        members; checked under its lock, a member may have joined meanwhile): it is gone
+        here and after a load. Returns the group deleted, if it was."""
         async with self._locks.setdefault(group_id, asyncio.Lock()):
             cache = self._cache_of(group_id)
             group = self.get(group_id)
-            if group_id not in cache.consumer_groups or (group is not None and not group.empty):
-                return
+            if group_id not in cache.consumer_groups or (group is not None and not when(group)):
+                return None
             now = self._wall_ms()
             await self._write(group_id, encode_batch([group_record(group_id, None, now)], 0, -1), now)
             cache.consumer_groups.pop(group_id, None)
             self._groups.pop(group_id, None)
+            return group
 
     def unload(self, belongs: Callable[[str], bool]) -> None:
         """Drop the groups of an offsets partition this node no longer leads."""

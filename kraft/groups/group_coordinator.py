@@ -31,8 +31,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kraft.groups.kafka_client_group import KafkaClientGroup
-from kraft.groups.consumer_group import Answer, ConsumerGroup, ConsumerGroupError, GroupConfig, Heartbeat, Refusal
-from kraft.groups.consumer_group_host import ConsumerGroupHost
+from kraft.groups.consumer_group import (Answer, ClassicJoin, ClassicJoined, ConsumerGroup, ConsumerGroupError,
+                                         GroupConfig, Heartbeat, Refusal)
+from kraft.groups.consumer_group_host import ConsumerGroupHost, new_member_id
+from kraft.groups.group_conversion import (MigrationPolicy, classic_group_from_consumer, consumer_group_from_classic,
+                                          upgrade_refusal)
 from kraft.groups.consumer_instance import READ_COMMITTED, ConsumerInstance, InstanceConfig
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS, coordinator_partition
 from kraft.groups.rest_instance_group import RestInstanceGroup
@@ -57,7 +60,7 @@ from kraft.errors import (
     TopicAlreadyExists,
     TopicNotFound,
 )
-from kraft.groups.group_events import GroupError
+from kraft.groups.group_events import GroupError, GroupState
 from kraft.groups.group_member import GroupConfig as ClassicGroupConfig
 from kraft.storage.record import Record
 from kraft.storage.record_batch import NO_SEQUENCE, BatchHeader, decode_records, encode_batch, iter_batches
@@ -142,8 +145,10 @@ class GroupCoordinator:
                 try:
                     self._follow_leadership()
                     self._tick()
-                    await self.consumer_groups.tick(self.topic_counts(), [
-                        g for loaded in self._loaded.values() for g in loaded.cache.consumer_groups])
+                    group_ids = [g for loaded in self._loaded.values() for g in loaded.cache.consumer_groups]
+                    await self.consumer_groups.tick(self.topic_counts(), group_ids)
+                    for group_id in group_ids:  # the last KIP-848 member may have expired
+                        await self._maybe_downgrade(group_id)
                 except Exception:  # a bug or a damaged offsets log must not stop the node
                     log.exception("group coordinator duty failed; retrying")
         finally:
@@ -318,8 +323,8 @@ class GroupCoordinator:
         return ClassicGroupConfig(initial_rebalance_delay_ms=self.settings.initial_rebalance_delay_ms)
 
     def _refuse_consumer_group(self, group_id: str) -> None:
-        """Classic members (JoinGroup, REST instances) may not join a consumer group that
-        has members, as Kafka refuses them; an empty one becomes a classic group."""
+        """REST instances may not join a consumer group that has members (JoinGroup
+        members join it through classic_join instead); an empty one becomes a classic group."""
         consumer_group = self.consumer_groups.get(group_id)
         if consumer_group is not None and not consumer_group.empty:
             raise InconsistentGroupProtocol(f"INCONSISTENT_GROUP_PROTOCOL: group {group_id!r} is a consumer group "
@@ -356,19 +361,100 @@ class GroupCoordinator:
             return None
         return self.consumer_groups.get(group_id)
 
+    def _migration_policy(self) -> MigrationPolicy:
+        return MigrationPolicy(self.settings.consumer_migration_policy)
+
     async def consumer_heartbeat(self, group_id: str, hb: Heartbeat) -> Answer | Refusal:
-        """ConsumerGroupHeartbeat. Raises GroupIdNotFound for a classic group with
-        members or, when the heartbeat does not join (epoch != 0), a group that does not
-        exist; NotCoordinator as commits do."""
+        """ConsumerGroupHeartbeat. A joining member (epoch 0) of a classic group of Kafka
+        consumers converts it into a consumer group when the migration policy allows
+        (group_conversion.py). Raises GroupIdNotFound for a classic group that cannot
+        convert or, when the heartbeat does not join, a group that does not exist;
+        CoordinatorNotAvailable (retriable) while such a classic group rebalances;
+        NotCoordinator as commits do. When the last KIP-848 member leaves a group of
+        classic members, it converts back."""
         self._cache_of(group_id)
         self._refuse_deleting(group_id)
-        if self._classic_members(group_id):
-            raise GroupIdNotFound(f"GROUP_ID_NOT_FOUND: group {group_id!r} is a classic group with members, "
-                                  "not a consumer group")
-        answer = await self.consumer_groups.heartbeat(group_id, hb, self.topic_counts())
+        counts = self.topic_counts()
+        start = self._upgraded(group_id, hb, counts) if self._classic_members(group_id) else None
+        if isinstance(start, Refusal):
+            return start
+        answer = await self.consumer_groups.heartbeat(group_id, hb, counts, start)
         if answer is None:
             raise GroupIdNotFound(f"GROUP_ID_NOT_FOUND: consumer group {group_id!r} does not exist")
+        await self._maybe_downgrade(group_id)
         return answer
+
+    def _upgraded(self, group_id: str, hb: Heartbeat, counts: dict[str, int]) -> ConsumerGroup | Refusal:
+        """The consumer group the classic group of this id becomes for this heartbeat; the
+        classic group is gone here from then on."""
+        clients = self._client_groups.get(group_id)
+        not_consumer = f"GROUP_ID_NOT_FOUND: group {group_id!r} is a classic group with members, not a consumer group"
+        if clients is None or hb.member_epoch != 0 or not self._migration_policy().upgrades:
+            raise GroupIdNotFound(not_consumer)
+        refused = upgrade_refusal(clients.coordinator)
+        if refused is not None and clients.coordinator.state is not GroupState.STABLE \
+                and clients.coordinator.protocol_type == "consumer":
+            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: classic group {group_id!r} converts to a "
+                                          f"consumer group once its rebalance is over; {refused}")
+        if refused is not None:
+            raise GroupIdNotFound(f"{not_consumer}: {refused}")
+        group = consumer_group_from_classic(clients.coordinator, self._consumer_group_config(), new_member_id,
+                                            counts, mono_ms())
+        if (check := group.check_request(hb)) is not None:
+            return check  # refused before anything changed: it stays classic
+        del self._client_groups[group_id]
+        clients.hand_over()
+        log.info("group %s: a classic group of %d member(s) converts to a consumer group", group_id,
+                 len(group.members))
+        return group
+
+    async def _maybe_downgrade(self, group_id: str) -> None:
+        """A consumer group whose members are all classic becomes a classic group again
+        (its record deleted; its offsets stay), when the migration policy allows."""
+        if not self._migration_policy().downgrades:
+            return
+        try:
+            group = self.consumer_groups.get(group_id)
+            if group is None or not group.only_classic_members:
+                return
+            group = await self.consumer_groups.delete(group_id, lambda g: g.only_classic_members)
+        except Exception:  # its partition moved, or the write failed: the next tick retries
+            log.warning("group %s: could not convert back to a classic group yet", group_id)
+            return
+        if group is None:
+            return
+        classic = classic_group_from_consumer(group, self._topic_counts, self._prefix, mono_ms(), self._classic_config())
+        self._client_groups[group_id] = KafkaClientGroup(group_id, self._topic_counts, self._prefix,
+                                                         coordinator=classic)
+        log.info("group %s: a consumer group of %d classic member(s) converts back to a classic group", group_id,
+                 len(group.members))
+
+    def classic_members_group(self, group_id: str) -> ConsumerGroup | None:
+        """The consumer group (with members) that a classic member's JoinGroup, SyncGroup,
+        Heartbeat and LeaveGroup go to; None: they go to a classic group."""
+        self._cache_of(group_id)
+        self._refuse_deleting(group_id)
+        group = self.consumer_group(group_id)
+        return group if group is not None and not group.empty else None
+
+    async def classic_join(self, group_id: str, join: ClassicJoin) -> ClassicJoined | Refusal | None:
+        """None: the consumer group is gone (the member joins a classic group instead)."""
+        counts = self.topic_counts()
+        return await self.consumer_groups.apply(group_id, lambda g: g.classic_join(join, counts))
+
+    async def classic_sync(self, group_id: str, member_id: str, generation: int, protocol_type: str | None,
+                           protocol_name: str | None, now_ms: int):
+        return await self.consumer_groups.apply(
+            group_id, lambda g: g.classic_sync(member_id, generation, protocol_type, protocol_name, now_ms))
+
+    async def classic_heartbeat(self, group_id: str, member_id: str, generation: int, now_ms: int):
+        """True: carry on; a Refusal (REBALANCE_IN_PROGRESS: rejoin); None: no such group."""
+        return await self.consumer_groups.apply(
+            group_id, lambda g: g.classic_heartbeat(member_id, generation, now_ms) or True)
+
+    async def classic_leave(self, group_id: str, member_id: str, instance_id: str | None = None):
+        """True: it left; a Refusal; None: no such group."""
+        return await self.consumer_groups.apply(group_id, lambda g: g.classic_leave(member_id, instance_id) or True)
 
     def _refuse_deleting(self, group_id: str) -> None:
         if group_id in self._deleting:  # as Kafka answers a join to a group turning Dead
@@ -722,14 +808,15 @@ class GroupCoordinator:
 def consumer_group_summary(group: ConsumerGroup, node_id: int, committed: dict) -> dict:
     """A KIP-848 group as describe() shows every group (REST views, ListGroups)."""
     members = [{"instance_id": m.instance_id or m.member_id, "consumer_id": m.member_id, "client_id": m.client_id,
-                "member_epoch": m.epoch, "assignments": [list(tp) for tp in sorted(m.assigned)],
+                "member_epoch": m.epoch, "member_type": "classic" if m.classic is not None else "consumer",
+                "assignments": [list(tp) for tp in sorted(m.assigned)],
                 "target_assignment": [list(tp) for tp in sorted(group.target.get(mid, ()))]}
                for mid, m in group.members.items() if not m.left_static]
     return {
         "group_id": group.group_id, "coordinator_id": node_id, "state": group.state.value,
         "generation": group.group_epoch, "assignment_epoch": group.assignment_epoch,
         "partition_assignor": group.assignor, "protocol_type": "consumer", "group_type": "consumer",
-        "is_simple": False, "members": members,
+        "is_simple": False, "is_mixed": group.has_classic_members, "members": members,
         "committed": [{"topic": t, "partition": p, "offset": c.offset, "metadata": c.metadata}
                       for (t, p), c in sorted(committed.items())],
     }

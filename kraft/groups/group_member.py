@@ -33,6 +33,9 @@ class Member:
     synced: bool = False  # has synced in the current generation
     assignment: bytes = b""  # relay groups: what the leader gave it this generation
     group_instance_id: str | None = None  # a static member's id (KIP-345)
+    # A member handed over by a consumer group converting back (KIP-848): the epoch it
+    # had there counts as its generation until the rebalance it must rejoin for ends.
+    carried_generation: int | None = None
 
 
 def next_initial_delay(delay_ms: int, remaining_ms: int) -> tuple[int, int]:

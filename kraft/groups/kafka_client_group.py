@@ -47,9 +47,11 @@ class Refused:
 
 class KafkaClientGroup:
     def __init__(self, group_id: str, partitions: Mapping[str, int], member_id_prefix: str,
-                 config: GroupConfig | None = None):
+                 config: GroupConfig | None = None, coordinator: ClassicGroup | None = None):
+        """coordinator: the state to begin from (a consumer group converted back)."""
         self.group_id = group_id
-        self.coordinator = ClassicGroup(group_id, partitions, config, member_id_prefix=member_id_prefix, relay=True)
+        self.coordinator = coordinator or ClassicGroup(group_id, partitions, config, member_id_prefix=member_id_prefix,
+                                                       relay=True)
         self._joins: dict[str, asyncio.Future] = {}
         self._syncs: dict[str, asyncio.Future] = {}
 
@@ -145,6 +147,15 @@ class KafkaClientGroup:
         for future in [*self._joins.values(), *self._syncs.values()]:
             if not future.done():
                 future.set_result(Refused(GroupError.NOT_COORDINATOR, "the coordinator moved: find it again"))
+        self._joins.clear()
+        self._syncs.clear()
+
+    def hand_over(self) -> None:
+        """The group converts into a consumer group: requests parked here are answered
+        REBALANCE_IN_PROGRESS, so that their members rejoin it."""
+        for future in [*self._joins.values(), *self._syncs.values()]:
+            if not future.done():
+                future.set_result(Refused(GroupError.REBALANCE_IN_PROGRESS, "the group converted: rejoin"))
         self._joins.clear()
         self._syncs.clear()
 

@@ -115,7 +115,7 @@ async def _describe_one(node: BrokerServices, group_id: str, wanted: bool) -> di
                 "subscribed_topic_names": list(m.topic_names), "subscribed_topic_regex": m.topic_regex,
                 "assignment": _assignment(node, m.assigned),
                 "target_assignment": _assignment(node, group.target.get(m.member_id, ())),
-                "member_type": 1})  # 1: a consumer-protocol member (0 would be a classic one)
+                "member_type": 0 if m.classic is not None else 1})  # 0: a JoinGroup member, 1: a KIP-848 one
     return {"error_code": error_codes.NONE, "error_message": None, "group_id": group_id,
             "group_state": summary["state"], "group_epoch": summary["generation"],
             "assignment_epoch": summary["assignment_epoch"], "assignor_name": summary["partition_assignor"],

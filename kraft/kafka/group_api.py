@@ -21,6 +21,7 @@ from typing import Any
 
 from kio.schema.consumer_protocol_assignment.v0.data import ConsumerProtocolAssignment, TopicPartition
 from kio.schema.consumer_protocol_subscription.v0.data import ConsumerProtocolSubscription
+from kio.schema.consumer_protocol_subscription.v1.data import ConsumerProtocolSubscription as OwnedSubscription
 from kio.serial import entity_reader, entity_writer
 from kio.schema.types import TopicName
 from kio.serial.errors import SerialError
@@ -28,6 +29,7 @@ from kio.static.primitive import i32
 
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, NonEmptyGroup, UnstableOffsetCommit
+from kraft.groups.consumer_group import ClassicJoin, ClassicJoined, Refusal
 from kraft.groups.kafka_client_group import Refused
 from kraft.kafka import error_codes, session, topic_ids
 from kraft.kafka.entities import millis
@@ -54,6 +56,18 @@ def subscribed_topics(metadata: bytes) -> frozenset[str] | None:
     except (SerialError, ValueError, TypeError, IndexError):
         return None
     return frozenset(subscription.topics)
+
+
+def owned_partitions(metadata: bytes) -> frozenset[tuple[str, int]]:
+    """The partitions a consumer protocol subscription (v1+) says its member owns; empty
+    for v0 (an eager client, which revoked everything before joining) or when unreadable."""
+    if len(metadata) < 2 or struct.unpack(">h", metadata[:2])[0] < 1:
+        return frozenset()
+    try:
+        subscription, _ = entity_reader(OwnedSubscription)(metadata, 2)
+    except (SerialError, ValueError, TypeError, IndexError):
+        return frozenset()
+    return frozenset((str(t.topic), int(p)) for t in subscription.owned_partitions for p in t.partitions)
 
 
 def assigned_partitions(data: bytes) -> tuple[tuple[str, int], ...] | None:
@@ -168,14 +182,30 @@ async def join_group(node: BrokerServices, head, request) -> dict:
         topics = subscribed_topics(protocols[0][1])  # every protocol of a consumer names the same topics
     session_ms = millis(request.session_timeout)
     rebalance_ms = millis(getattr(request, "rebalance_timeout", request.session_timeout))
+    instance_id = getattr(request, "group_instance_id", None)
+    try:
+        mixed = node.groups.classic_members_group(request.group_id)
+    except KraftError as exc:
+        return _refused_join(answer, error_codes.code_of(exc), head.api_version)
+    if mixed is not None:  # a consumer group with members: this member joins it (KIP-848)
+        if request.protocol_type != CONSUMER_PROTOCOL or topics is None:
+            return _refused_join(answer, error_codes.INCONSISTENT_GROUP_PROTOCOL, head.api_version)
+        joined = await _join_consumer_group(node, request.group_id, ClassicJoin(
+            request.member_id or None, now_ms(), session_ms, rebalance_ms, tuple(protocols), topics,
+            owned_partitions(protocols[0][1]), instance_id, head.client_id or ""))
+        if isinstance(joined, int):
+            return _refused_join(answer, joined, head.api_version)
+        if joined is not None:
+            answer.update(generation_id=joined.generation, protocol_name=joined.protocol_name,
+                          member_id=joined.member_id)
+            return answer
     try:
         await node.groups.release_empty_consumer_group(request.group_id)
         group = node.groups.kafka_client_group(request.group_id)
     except KraftError as exc:
         return _refused_join(answer, error_codes.code_of(exc), head.api_version)
     result = await group.join(request.member_id or None, head.client_id or "", session_ms, rebalance_ms,
-                              request.protocol_type or "", protocols, topics or frozenset(), now_ms(),
-                              getattr(request, "group_instance_id", None))
+                              request.protocol_type or "", protocols, topics or frozenset(), now_ms(), instance_id)
     if isinstance(result, Refused):
         return _refused_join(answer, result.error.code, head.api_version)
     answer.update(generation_id=result.generation, protocol_name=result.protocol, leader=result.leader_id,
@@ -184,6 +214,29 @@ async def join_group(node: BrokerServices, head, request) -> dict:
                   members=[{"member_id": m, "group_instance_id": group.instance_id_of(m), "metadata": md}
                            for m, md in result.members])
     return answer
+
+
+async def _join_consumer_group(node: BrokerServices, group_id: str, join: ClassicJoin) -> ClassicJoined | int | None:
+    """The member joined, or the code to answer; None: the group is gone (join a classic one)."""
+    try:
+        joined = await node.groups.classic_join(group_id, join)
+    except KraftError as exc:
+        return error_codes.code_of(exc)
+    return joined.error.code if isinstance(joined, Refusal) else joined
+
+
+async def _in_consumer_group(node: BrokerServices, group_id: str, call) -> tuple[bool, Any]:
+    """(True, result or error code) when the group is a consumer group with members and
+    `call(node.groups)` answered for it; (False, None): it is a classic group."""
+    try:
+        if node.groups.classic_members_group(group_id) is None:
+            return False, None
+        result = await call(node.groups)
+    except KraftError as exc:
+        return True, error_codes.code_of(exc)
+    if result is None:  # gone meanwhile
+        return False, None
+    return True, result.error.code if isinstance(result, Refusal) else result
 
 
 def _group_or_code(node: BrokerServices, group_id: str):
@@ -199,6 +252,16 @@ async def sync_group(node: BrokerServices, head, request) -> dict:
     if (code := await _coordinator_error(node, request.group_id)) is not None:
         answer["error_code"] = code
         return answer
+    protocol_type, protocol_name = getattr(request, "protocol_type", None), getattr(request, "protocol_name", None)
+    mixed, result = await _in_consumer_group(node, request.group_id, lambda groups: groups.classic_sync(
+        request.group_id, request.member_id, int(request.generation_id), protocol_type, protocol_name, now_ms()))
+    if mixed:
+        if isinstance(result, int):
+            answer["error_code"] = result
+        else:
+            answer.update(protocol_name=protocol_name or _protocol_of(node, request.group_id, request.member_id),
+                          assignment=assignment_bytes(sorted(result)))
+        return answer
     group, code = _group_or_code(node, request.group_id)
     if group is None:
         answer["error_code"] = code
@@ -207,20 +270,34 @@ async def sync_group(node: BrokerServices, head, request) -> dict:
     partitions = {}
     if group.coordinator.protocol_type == CONSUMER_PROTOCOL:  # readable: kept for lag and describe
         partitions = {m: tps for m, data in assignments.items() if (tps := assigned_partitions(data)) is not None}
-    result = await group.sync(request.member_id, int(request.generation_id), now_ms(), assignments or None,
-                              partitions, getattr(request, "protocol_type", None), getattr(request, "protocol_name", None),
-                              getattr(request, "group_instance_id", None))
-    if isinstance(result, Refused):
-        answer["error_code"] = result.error.code
+    synced = await group.sync(request.member_id, int(request.generation_id), now_ms(), assignments or None,
+                              partitions, protocol_type, protocol_name, getattr(request, "group_instance_id", None))
+    if isinstance(synced, Refused):
+        answer["error_code"] = synced.error.code
         return answer
-    answer.update(protocol_type=result.protocol_type, protocol_name=result.protocol, assignment=result.assignment)
+    answer.update(protocol_type=synced.protocol_type, protocol_name=synced.protocol, assignment=synced.assignment)
     return answer
+
+
+def _protocol_of(node: BrokerServices, group_id: str, member_id: str) -> str | None:
+    """A classic member's assignor name in a consumer group (SyncGroup before v5 names none)."""
+    try:
+        group = node.groups.classic_members_group(group_id)
+    except KraftError:  # moved or being deleted since the sync: no name to give
+        return None
+    member = group.members.get(member_id) if group is not None else None
+    return member.classic.protocol_name if member is not None and member.classic is not None else None
 
 
 async def heartbeat(node: BrokerServices, head, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE}
     if (code := await _coordinator_error(node, request.group_id)) is not None:
         answer["error_code"] = code
+        return answer
+    mixed, result = await _in_consumer_group(node, request.group_id, lambda groups: groups.classic_heartbeat(
+        request.group_id, request.member_id, int(request.generation_id), now_ms()))
+    if mixed:  # None: carry on; a code: rejoin, or the member is unknown / stale
+        answer["error_code"] = error_codes.NONE if result is True else result
         return answer
     group, code = _group_or_code(node, request.group_id)
     refused = group.heartbeat(request.member_id, int(request.generation_id), now_ms(),
@@ -239,6 +316,20 @@ async def leave_group(node: BrokerServices, head, request) -> dict:
     answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "members": []}
     if (code := await _coordinator_error(node, request.group_id)) is not None:
         answer["error_code"] = code
+        return answer
+    try:
+        mixed_group = node.groups.classic_members_group(request.group_id)
+    except KraftError as exc:
+        answer["error_code"] = error_codes.code_of(exc)
+        return answer
+    if mixed_group is not None:
+        for member_id, instance_id in leaving:
+            _, result = await _in_consumer_group(node, request.group_id, lambda groups: groups.classic_leave(
+                request.group_id, member_id, instance_id))
+            answer["members"].append({"member_id": member_id, "group_instance_id": instance_id,
+                                      "error_code": result if isinstance(result, int) else error_codes.NONE})
+        if not hasattr(request, "members") and answer["members"]:
+            answer["error_code"] = answer["members"][0]["error_code"]
         return answer
     group, code = _group_or_code(node, request.group_id)
     for member_id, instance_id in leaving:
@@ -276,7 +367,9 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
         # and its commits come with OffsetCommit v9+ (Kafka refuses older versions)
         if (refused := consumer_group.commit_error(request.member_id, generation)) is not None:
             return every(refused.error.code)
-        if head.api_version < MEMBER_EPOCH_COMMIT_SINCE:
+        member = consumer_group.members.get(request.member_id)
+        classic = member is not None and member.classic is not None  # a JoinGroup member commits as it may
+        if head.api_version < MEMBER_EPOCH_COMMIT_SINCE and not classic:
             return every(error_codes.UNSUPPORTED_VERSION)
     elif member_commit:  # a group member's commit: its generation must be current
         group, code = _group_or_code(node, request.group_id)

@@ -320,7 +320,8 @@ def code(answer) -> int:
 
 def test_the_wire_answers_kafkas_errors(cluster):
     """FENCED_MEMBER_EPOCH, UNKNOWN_MEMBER_ID, UNSUPPORTED_ASSIGNOR, GROUP_ID_NOT_FOUND for a
-    classic group, INCONSISTENT_GROUP_PROTOCOL for a classic member of a consumer group,
+    classic group that cannot convert, INCONSISTENT_GROUP_PROTOCOL for a JoinGroup into a
+    consumer group without a consumer subscription,
     STALE_MEMBER_EPOCH for a commit with an old epoch, and group types in ListGroups."""
     from kio.schema.consumer_group_describe.v1.request import ConsumerGroupDescribeRequest
     from kio.schema.join_group.v9.request import JoinGroupRequestProtocol, JoinGroupRequest
@@ -366,7 +367,7 @@ def test_the_wire_answers_kafkas_errors(cluster):
                                 rebalance_timeout=datetime.timedelta(seconds=10), member_id="",
                                 group_instance_id=None, protocol_type="consumer", reason=None,
                                 protocols=(JoinGroupRequestProtocol(name="range", metadata=b""),))
-        assert code(wire_call(s, join)) == 23  # INCONSISTENT_GROUP_PROTOCOL
+        assert code(wire_call(s, join)) == 23  # INCONSISTENT_GROUP_PROTOCOL: no subscription in its metadata
         v6 = wire_call(s, DescribeGroupsRequestV6(groups=(group,), include_authorized_operations=False)).groups[0]
         assert (code(v6), v6.group_state) == (69, "Dead"), v6  # GROUP_ID_NOT_FOUND: not a classic group
         v5 = wire_call(s, DescribeGroupsRequestV5(groups=(group,), include_authorized_operations=False)).groups[0]
@@ -384,21 +385,20 @@ def test_the_wire_answers_kafkas_errors(cluster):
         gone = wire_call(s, ConsumerGroupDescribeRequest(group_ids=(group,), include_authorized_operations=False))
         assert code(gone.groups[0]) == 69
 
-    # a classic group with a member: a consumer-protocol member is refused
+    # a classic group whose member is not a consumer (Kafka Connect's protocol type): it
+    # cannot convert, so a consumer-protocol member is refused
     classic = "kip848-wire-classic"
-    consumer = confluent_kafka.Consumer({"bootstrap.servers": c.bootstrap_servers, "group.id": classic,
-                                         "auto.offset.reset": "earliest", "session.timeout.ms": 6000})
-    try:
-        consumer.subscribe([topic])
-        wait_for("the classic member's assignment", lambda: consumer.poll(0.1) is None and consumer.assignment())
-        s, member = wait_for("the classic group's coordinator", lambda: _coordinator_socket(c, classic, topic))
-        with s:
-            assert code(joined(s, classic, topic, member)) == 69  # GROUP_ID_NOT_FOUND
-            described = wire_call(s, ConsumerGroupDescribeRequest(group_ids=(classic,),
-                                                                   include_authorized_operations=False))
-            assert code(described.groups[0]) == 69  # not a consumer group
-    finally:
-        consumer.close()
+    s, member = wait_for("the classic group's coordinator", lambda: _coordinator_socket(c, classic, topic))
+    with s:
+        worker = JoinGroupRequest(group_id=classic, session_timeout=datetime.timedelta(seconds=10),
+                                  rebalance_timeout=datetime.timedelta(seconds=10), member_id="",
+                                  group_instance_id=None, protocol_type="connect", reason=None,
+                                  protocols=(JoinGroupRequestProtocol(name="sessioned", metadata=b"w"),))
+        assert code(wire_call(s, worker)) == 0
+        assert code(joined(s, classic, topic, member)) == 69  # GROUP_ID_NOT_FOUND
+        described = wire_call(s, ConsumerGroupDescribeRequest(group_ids=(classic,),
+                                                               include_authorized_operations=False))
+        assert code(described.groups[0]) == 69  # not a consumer group
 
 
 def _coordinator_socket(c, group: str, topic: str):
@@ -448,6 +448,116 @@ def test_a_group_moves_between_the_classic_and_the_consumer_protocol_keeping_its
     assert sorted(consume("classic", 10)) == sorted(f"c{i}" for i in range(10))
     emptied = {g.group_id: g.type for g in admin.list_consumer_groups().result(15).valid}
     assert emptied.get(group) == confluent_kafka.ConsumerGroupType.CLASSIC  # converted, not a stale consumer group
+
+
+class ClassicMember:
+    """A kafka-python consumer (the classic protocol, eager range assignor) polled by its
+    own thread; what each poll returned is committed before the next poll."""
+
+    def __init__(self, c, group: str, topic: str, consumed: list):
+        import kafka
+        self.consumer = kafka.KafkaConsumer(
+            topic, bootstrap_servers=c.bootstrap_servers, group_id=group, client_id="classic",
+            enable_auto_commit=False, auto_offset_reset="earliest", heartbeat_interval_ms=300,
+            session_timeout_ms=6000, max_poll_interval_ms=20_000, request_timeout_ms=30_000)
+        # its first join (in poll) assigns as the leader: with the topic's metadata known
+        # first, or kafka-python's assignor gives nothing until its next metadata refresh
+        wait_for("kafka-python to see the topic", lambda: len(self.consumer.partitions_for_topic(topic) or ()) > 0)
+        self.owned: frozenset[int] = frozenset()
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(consumed,), name="classic", daemon=True)
+        self._thread.start()
+
+    def _run(self, consumed: list) -> None:
+        import kafka.errors
+        while not self._stop.is_set():
+            batches = self.consumer.poll(timeout_ms=100)
+            self.owned = frozenset(tp.partition for tp in self.consumer.assignment())
+            got = [r.value.decode() for records in batches.values() for r in records]
+            if not got:
+                continue
+            try:
+                self.consumer.commit()
+            except kafka.errors.KafkaError as exc:
+                self.errors.append(repr(exc))
+            consumed.extend(got)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.consumer.close()  # LeaveGroup
+
+
+def group_view(c, group: str) -> dict:
+    status, body = call("GET", c.v3(1) + f"/consumer-groups/{group}")
+    assert status == 200, body
+    return body
+
+
+def test_classic_and_kip848_consumers_share_a_group_through_upgrade_and_downgrade(cluster):
+    """A kafka-python (classic) consumer's group converts when a confluent-kafka KIP-848
+    consumer joins, more join, the mixed group consumes every record once, and when the
+    last KIP-848 consumer leaves the group converts back; offsets of both kinds count."""
+    c, topic, group = cluster, "kip848-mixed", "kip848-mixed-g"
+    create_topic(c, topic, PARTITIONS)
+    owners, consumed = Owners(), []
+    produce(c, topic, [f"a{i}" for i in range(60)])
+    classic = ClassicMember(c, group, topic, consumed)
+    members: list[Member] = []
+    try:
+        wait_for("the classic consumer to own every partition", lambda: len(classic.owned) == PARTITIONS)
+        wait_for("the first 60 records", lambda: len(set(consumed)) >= 60)
+        assert group_view(c, group)["type"] == "CLASSIC"
+
+        for i in range(2):  # the first converts the group, the second joins the mixed group
+            members.append(Member(c, group, f"k{i}", topic, owners, consumed))
+            wait_for(f"{i + 2} members to share the partitions", lambda: all(m.owned for m in [classic, *members])
+                     and sum(len(m.owned) for m in [classic, *members]) == PARTITIONS)
+        view = group_view(c, group)
+        assert (view["type"], view["is_mixed_consumer_group"]) == ("CONSUMER", True), view
+        produce(c, topic, [f"b{i}" for i in range(60)])
+        wait_for("120 records", lambda: len(set(consumed)) >= 120)
+        from kio.schema.consumer_group_describe.v1.request import ConsumerGroupDescribeRequest
+        s, _ = wait_for("the group's coordinator", lambda: _coordinator_socket(c, group, topic))
+        with s:
+            described = wire_call(s, ConsumerGroupDescribeRequest(group_ids=(group,),
+                                                                   include_authorized_operations=False)).groups[0]
+        assert sorted(int(m.member_type) for m in described.members) == [0, 1, 1]  # 0: classic, 1: KIP-848
+        assert {m.client_id for m in described.members if int(m.member_type) == 0} == {"classic"}
+        status, lags = call("GET", c.v3(2) + f"/consumer-groups/{group}/lags")
+        assert status == 200 and {row["lag"] for row in lags["data"]} == {0}, lags
+        assert len(lags["data"]) == PARTITIONS
+
+        # another classic consumer joins the consumer group itself, then leaves (LeaveGroup)
+        second = ClassicMember(c, group, topic, consumed)
+        try:
+            wait_for("four members to share the partitions", lambda: all(m.owned for m in [classic, second, *members])
+                     and sum(len(m.owned) for m in [classic, second, *members]) == PARTITIONS)
+            produce(c, topic, [f"x{i}" for i in range(30)])
+            wait_for("150 records", lambda: len(set(consumed)) >= 150)
+        finally:
+            second.close()
+        assert second.errors == []
+        status, consumers = call("GET", c.v3(1) + f"/consumer-groups/{group}/consumers")
+        assert status == 200 and len(consumers["data"]) == 3, consumers  # its LeaveGroup removed it at once
+        members.pop(0).close()  # a KIP-848 member leaves: the mixed group carries on
+        wait_for("two members to share the partitions",
+                 lambda: sum(len(m.owned) for m in [classic, *members]) == PARTITIONS
+                 and all(m.owned for m in [classic, *members]))
+        members.pop(0).close()  # the last one: back to a classic group, the classic member keeps consuming
+        wait_for("a classic group again", lambda: group_view(c, group)["type"] == "CLASSIC")
+        wait_for("the classic consumer to own every partition", lambda: len(classic.owned) == PARTITIONS)
+        produce(c, topic, [f"c{i}" for i in range(30)])
+        wait_for("180 records", lambda: len(set(consumed)) >= 180)
+        assert Counter(consumed) == Counter({v: 1 for v in consumed}) and len(consumed) == 180
+        assert owners.violations == [] and classic.errors == []
+        status, lags = call("GET", c.v3(3) + f"/consumer-groups/{group}/lags")
+        assert status == 200 and {row["lag"] for row in lags["data"]} == {0}, lags
+    finally:
+        for m in members:
+            m.close()
+        classic.close()
 
 
 def test_the_group_carries_on_when_its_coordinator_is_killed(cluster):
@@ -504,4 +614,5 @@ def test_churning_members_under_steady_production_consume_every_record_once():
         finally:
             for m in members:
                 m.close()
+
 
