@@ -24,10 +24,10 @@ try:
 except ImportError:  # without pytest-xdist the suite runs in one process
     LoadScopeScheduling = None
 
-# Each worker's clusters on their own loopback addresses (127.0.0.2+, 127.0.0.42+), so two
+# Each worker's clusters on their own loopback addresses (127.0.0.2+, 127.0.0.42+, 127.0.0.22+), so two
 # clusters never race for one address and port; the fixed ranges modules choose
 # themselves (60, 70, 80, 120, 150, 202+) are each used by one module only.
-WORKER_FIRST_ADDRESS = {"gw0": 2, "gw1": 42}
+WORKER_FIRST_ADDRESS = {"gw0": 2, "gw1": 42, "gw2": 22}
 _worker = os.environ.get("PYTEST_XDIST_WORKER")
 if _worker in WORKER_FIRST_ADDRESS:
     os.environ.setdefault("KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS", str(WORKER_FIRST_ADDRESS[_worker]))

@@ -22,7 +22,9 @@ async def coordinator_with(log, policy: str) -> GroupCoordinator:  # noqa: F811
         return True
 
     snapshot = image()
-    settings = GroupSettings.model_validate({"group.consumer.migration.policy": policy})
+    # no initial rebalance delay, as test clusters: nothing here ticks the groups' clocks
+    settings = GroupSettings.model_validate({"group.consumer.migration.policy": policy,
+                                             "group.initial.rebalance.delay.ms": 0})
     coord = GroupCoordinator(NODE, settings, lambda: snapshot, Replicas(log), no_controller, no_wait, Appender(log))
     assert await coord.locate(GROUP) is None
     coord._topic_counts = {"t": 2}
