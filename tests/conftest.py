@@ -2,7 +2,7 @@
 several nodes on an in-memory quorum and clock), tests/cluster (real node processes on
 127.0.0.N loopback addresses). `./dev test -m "not cluster"` runs the first two.
 
-`./dev test` runs the suite on two pytest-xdist workers (`KRAFT_TEST_WORKERS=0`: one
+`./dev test` runs the suite on three pytest-xdist workers (`KRAFT_TEST_WORKERS=0`: one
 process; README, "Tests"). Each worker takes whole groups (GroupScheduling below):
 - a module is a group of its own (its module-scoped cluster starts once);
 - the modules on the shared cluster (tests/cluster/conftest.py) are one group, so they
