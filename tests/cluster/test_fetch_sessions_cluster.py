@@ -164,7 +164,10 @@ def session_sizes(lines: list[str]) -> dict[tuple[int, int], int]:
 def poll_kafka_python(consumer, got: list, want: int, timeout_s: float = 40) -> None:
     deadline = time.monotonic() + timeout_s
     while len(got) < want and time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=200).values():
+        # kafka-python bounds its group work (the commit before a rejoin) by the poll's
+        # timeout: 200 ms timed that commit out on a loaded machine, and the consumer then
+        # stayed on its old partitions
+        for batch in consumer.poll(timeout_ms=1000).values():
             got.extend(m.value for m in batch)
 
 
