@@ -110,28 +110,33 @@ def unpack(tarball: Path, dest: Path) -> None:
     staging.rmdir()
 
 
+def source_tree(tree: Path, source: Path | None, cached_tarball: Path, url: str) -> None:
+    """Fill `tree` from `source` (a directory, copied; or a tarball), else from the cached
+    tarball, downloaded from `url` when it is not cached yet."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if source is not None and source.is_dir():
+        say(f"copying {source} to {tree}")
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(source, tree, symlinks=True)
+        return
+    tarball = source or cached_tarball
+    if source is None and not tarball.exists():
+        say(f"downloading {url}")
+        part = tarball.with_suffix(".part")
+        with urllib.request.urlopen(url, timeout=120) as resp, open(part, "wb") as out:
+            shutil.copyfileobj(resp, out)
+        part.rename(tarball)
+    say(f"unpacking {tarball}")
+    unpack(tarball, tree)
+
+
 def librdkafka_tree(version: str, source: Path | None) -> Path:
     """librdkafka's source tree for `version`, built (library and tests/test-runner)."""
     tree = CACHE / f"librdkafka-{version}"
     built = tree / ".kraft-built"
     if built.exists() and (tree / "tests" / "test-runner").exists():
         return tree
-    CACHE.mkdir(parents=True, exist_ok=True)
-    if source is not None and source.is_dir():
-        say(f"copying {source} to {tree}")
-        shutil.rmtree(tree, ignore_errors=True)
-        shutil.copytree(source, tree, symlinks=True)
-    else:
-        tarball = source or CACHE / f"librdkafka-{version}.tar.gz"
-        if source is None and not tarball.exists():
-            url = TARBALL_URL.format(version=version)
-            say(f"downloading {url}")
-            part = tarball.with_suffix(".part")
-            with urllib.request.urlopen(url, timeout=120) as resp, open(part, "wb") as out:
-                shutil.copyfileobj(resp, out)
-            part.rename(tarball)
-        say(f"unpacking {tarball}")
-        unpack(tarball, tree)
+    source_tree(tree, source, CACHE / f"librdkafka-{version}.tar.gz", TARBALL_URL.format(version=version))
     ensure_build_deps()
     logs = tree / "kraft-build"
     logs.mkdir(exist_ok=True)
@@ -471,20 +476,7 @@ def kafka_python_tree(version: str, source: Path | None) -> Path:
     tree = CACHE / f"kafka-python-{version}"
     if (tree / "test" / "integration" / "conftest.py").is_file():
         return tree
-    CACHE.mkdir(parents=True, exist_ok=True)
-    if source is not None and source.is_dir():
-        shutil.rmtree(tree, ignore_errors=True)
-        shutil.copytree(source, tree, symlinks=True)
-        return tree
-    tarball = source or CACHE / f"kafka-python-{version}.tar.gz"
-    if source is None and not tarball.exists():
-        url = KAFKA_PYTHON_URL.format(version=version)
-        say(f"downloading {url}")
-        part = tarball.with_suffix(".part")
-        with urllib.request.urlopen(url, timeout=120) as resp, open(part, "wb") as out:
-            shutil.copyfileobj(resp, out)
-        part.rename(tarball)
-    unpack(tarball, tree)
+    source_tree(tree, source, CACHE / f"kafka-python-{version}.tar.gz", KAFKA_PYTHON_URL.format(version=version))
     return tree
 
 
