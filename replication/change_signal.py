@@ -13,8 +13,10 @@ from collections.abc import Iterable
 class ChangeSignal:
     def __init__(self) -> None:
         self._fut: asyncio.Future | None = None
+        self.version = 0  # pulses so far: lets a reader tell whether anything changed since it looked
 
     def pulse(self) -> None:
+        self.version += 1
         fut, self._fut = self._fut, None
         if fut is not None and not fut.done():
             fut.set_result(None)

@@ -41,6 +41,10 @@ class FetchRequest:
     max_wait_ms: int
     max_bytes: int
     partitions: tuple[FetchPartition, ...]
+    # a fetch session's request (fetch_session.py): `partitions` holds only the positions
+    # that changed, `forgotten` the (topic id, partition) no longer fetched
+    forgotten: tuple[tuple[str, int], ...] = ()
+    incremental: bool = False
 
     def encode(self) -> bytes:
         return orjson.dumps(self)  # orjson walks dataclasses natively (asdict deep-copies)
@@ -54,7 +58,9 @@ class FetchRequest:
                                         int(p["fetch_offset"]), int(p["last_fetched_epoch"]),
                                         int(p["current_leader_epoch"]), int(p.get("log_start_offset", -1)),
                                         int(p.get("max_bytes", -1)))
-                         for p in data["partitions"]))
+                         for p in data["partitions"]),
+                   tuple((str(t), int(n)) for t, n in data.get("forgotten", ())),
+                   bool(data.get("incremental", False)))
 
 
 @dataclass(frozen=True)

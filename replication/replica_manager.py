@@ -29,6 +29,7 @@ from kraft.replication import fetch_protocol as fp
 from kraft.replication.alter_partition_manager import AlterPartitionManager
 from kraft.replication.change_signal import wait_any
 from kraft.replication.disk_trouble import DiskTrouble
+from kraft.replication.fetch_session import Key, LeaderFetchSession, has_news
 from kraft.replication.hosted_replicas import HostedReplicas
 from kraft.replication.io_worker import IoWorker
 from kraft.replication.log_dir_health import LogDirHealth
@@ -172,36 +173,48 @@ class ReplicaManager:
             self.logs.maintain()  # HW checkpoint and retention, each when due
 
     # -- serving a follower's fetch (as leader) ------------------------------------------------
-    async def handle_fetch(self, request: fp.FetchRequest) -> list[fp.PartitionData]:
+    async def handle_fetch(self, request: fp.FetchRequest,
+                           session: LeaderFetchSession | None = None) -> list[fp.PartitionData]:
+        """A follower's fetch, long-polled up to its max_wait_ms. With its stream's
+        session (fetch_session.py) only the partitions that may have news are examined
+        and only those with news answered; without one, every partition is both."""
+        if session is None:
+            session = LeaderFetchSession()  # this request alone: it names every partition
+        named = session.apply(request)
+        full_pass = session.full_pass_due(now_ms())
         deadline = time.monotonic() + request.max_wait_ms / 1000
+        answers: dict[Key, fp.PartitionData] = {}
         while True:
-            answers, budget, waiting = [], request.max_bytes, []
+            budget, waiting, start_moved = request.max_bytes, [], False
             now = now_ms()
-            for p in request.partitions:
-                replica = self.hosted.get((p.topic_id, p.partition))
+            for key, p in session.positions.items():
+                replica = self.hosted.get(key)
                 if replica is None:
-                    answers.append(fp.PartitionData(p.topic_id, p.partition, fp.UNKNOWN_PARTITION))
+                    answers[key] = fp.PartitionData(p.topic_id, p.partition, fp.UNKNOWN_PARTITION)
+                    continue
+                waiting.append(replica.changed)
+                if not session.must_examine(key, replica, replica.changed.version, named, full_pass):
                     continue
                 limit = budget if p.max_bytes < 0 else min(budget, p.max_bytes)
-                throttled = self.throttle.leader_throttles((p.topic_id, p.partition), request.replica_id)
+                throttled = self.throttle.leader_throttles(key, request.replica_id)
                 if throttled:  # a replica catching up in a reassignment: within the leader's rate
                     allowance = self.throttle.leader.available()
                     if allowance <= 0:
-                        waiting.append(replica.changed)
                         continue  # left out of this answer: the follower asks again
                     limit = min(limit, int(allowance))
                 data, proposal = replica.serve_fetch(request.replica_id, p, max(limit, 1), now)
+                session.examined(key, replica, replica.changed.version, data)
                 budget -= len(data.records)
                 if throttled:
                     self.throttle.leader.spend(len(data.records))
                 if proposal is not None:
                     self.alter_partition.propose(replica, proposal)
-                answers.append(data)
-                waiting.append(replica.changed)
+                answers[key] = data
+                start_moved |= start_moved_past(p, data)
+            named, full_pass = set(), False  # from here on only what changes is examined
             left = deadline - time.monotonic()
-            if any(a.records or a.error or a.diverging_end_offset >= 0 for a in answers) or left <= 0 \
-                    or _start_moved(request.partitions, answers):
-                return answers
+            if start_moved or left <= 0 or any(has_news(a) for a in answers.values()):
+                return session.to_answer(answers.values())
             await wait_any(waiting, left)
 
     # -- storage health ------------------------------------------------------------------------
@@ -218,6 +231,7 @@ class ReplicaManager:
                              "interval_s": self.scrubber.interval_s, **self.scrubber.progress.view()}}
 
 
-def _start_moved(asked, answers: list[fp.PartitionData]) -> bool:
-    """A follower whose log starts below ours is told at once (DeleteRecords waits for it)."""
-    return any(0 <= p.log_start_offset < a.log_start_offset for p, a in zip(asked, answers))
+def start_moved_past(asked: fp.FetchPartition, answer: fp.PartitionData) -> bool:
+    """A follower whose log starts below ours is told at once (DeleteRecords waits for
+    it); -1 is a follower that does not say."""
+    return 0 <= asked.log_start_offset < answer.log_start_offset

@@ -9,7 +9,9 @@ and parsed (over half of a node's replication CPU went there at 100 MB/s).
 
 One request at a time per channel, so an answer always belongs to the last request;
 after any failure or timeout the connection is dropped and the next fetch opens a new
-one, so a late answer can never be taken for the next request's.
+one, so a late answer can never be taken for the next request's. A connection whose
+leader agreed to it carries a fetch session (kraft/replication/fetch_session.py) that
+lives and dies with the connection.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import aiohttp
 from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.config.cluster_keys import request_signature, signature_valid
 from kraft.replication.fetch_protocol import FetchRequest, PartitionData, decode_response
+from kraft.replication.fetch_session import SESSION_PROTOCOL, FollowerFetchSession
 
 FETCH_STREAM_PATH = "/internal/v1/fetch"
 SIGNED_AS = "FETCH"  # the method in a message's signature (the handshake's is GET)
@@ -65,6 +68,7 @@ class FetchChannel:
         self._leader_id = leader_id
         self._key = key
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._session: FollowerFetchSession | None = None  # None: full requests (the leader keeps no sessions)
 
     async def __aenter__(self) -> "FetchChannel":
         return self
@@ -73,12 +77,17 @@ class FetchChannel:
         await self.close()
 
     async def fetch(self, request: FetchRequest) -> list[PartitionData]:
+        """request: every partition this follower fetches from the leader. The answer
+        holds those with news (with a session) or all of them (without)."""
         try:
             async with asyncio.timeout(request.max_wait_ms / 1000 + ANSWER_GRACE_S):
                 ws = self._ws
                 if ws is None or ws.closed:
-                    ws = self._ws = await self._peers.open_stream(self._leader_id, FETCH_STREAM_PATH)
-                await ws.send_bytes(signed_message(self._key, request, _now_ms()))
+                    ws = self._ws = await self._peers.open_stream(self._leader_id, FETCH_STREAM_PATH,
+                                                                  protocols=(SESSION_PROTOCOL,))
+                    self._session = FollowerFetchSession() if ws.protocol == SESSION_PROTOCOL else None
+                wire = self._session.to_send(request) if self._session is not None else request
+                await ws.send_bytes(signed_message(self._key, wire, _now_ms()))
                 message = await ws.receive()
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             await self.close()

@@ -29,6 +29,7 @@ from kraft.broker.txn_link import MARKERS_PATH, VERIFY_PATH, answers_json, marke
 from kraft.errors import BadRequest, NotCoordinator, Unauthorized
 from kraft.metadata.image_codec import image_to_dict
 from kraft.replication.fetch_protocol import encode_response
+from kraft.replication.fetch_session import SESSION_PROTOCOL, LeaderFetchSession
 from kraft.replication.replica_manager import ReplicaManager
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ async def replica_fetch_stream(request):
     replicas = node.replica_manager
     if replicas is None:
         raise BadRequest(f"node {node.node_id} is not a broker")
-    ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_FETCH_MESSAGE_BYTES,
+    ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_FETCH_MESSAGE_BYTES, protocols=(SESSION_PROTOCOL,),
                                timeout=CLOSE_WAIT_S)  # the wait for the follower's reply to our close
     await ws.prepare(request)
     streams = request.app[FETCH_STREAMS_KEY]
@@ -126,6 +127,8 @@ async def replica_fetch_stream(request):
 
 
 async def _serve_fetches(peer_key: bytes, replicas: ReplicaManager, ws: web.WebSocketResponse) -> None:
+    # the stream's fetch session, when the follower asked for one in the handshake
+    session = LeaderFetchSession() if ws.ws_protocol == SESSION_PROTOCOL else None
     while True:
         try:
             message = await ws.receive(timeout=FETCH_STREAM_IDLE_S)
@@ -140,7 +143,7 @@ async def _serve_fetches(peer_key: bytes, replicas: ReplicaManager, ws: web.WebS
             return
         fetch = replace(fetch, max_wait_ms=min(max(fetch.max_wait_ms, 0), MAX_WAIT_MS))
         try:
-            answers = await replicas.handle_fetch(fetch)
+            answers = await replicas.handle_fetch(fetch, session)
         except Exception:  # the follower retries on a new stream; the node serves on
             log.exception("serving a fetch from node %d failed", fetch.replica_id)
             await _close(ws, WSCloseCode.INTERNAL_ERROR, b"fetch failed on the leader")

@@ -187,13 +187,12 @@ def test_a_follower_starting_over_inside_a_batch_takes_it_whole(tmp_path):
 
 
 def test_a_leaders_answer_does_not_wait_out_its_long_poll_when_the_start_moved(tmp_path):
-    from kraft.replication.replica_manager import _start_moved  # noqa: PLC0415 - a private rule
+    from kraft.replication.replica_manager import start_moved_past  # noqa: PLC0415
 
-    asked = [fp.FetchPartition("tid", 0, 10, 1, 1, 0), fp.FetchPartition("tid", 1, 10, 1, 1, -1)]
-    same = [fp.PartitionData("tid", 0, log_start_offset=0), fp.PartitionData("tid", 1, log_start_offset=4)]
-    moved = [fp.PartitionData("tid", 0, log_start_offset=4), fp.PartitionData("tid", 1, log_start_offset=4)]
-    assert not _start_moved(asked, same)  # -1: a follower that does not say
-    assert _start_moved(asked, moved)
+    asked, silent = fp.FetchPartition("tid", 0, 10, 1, 1, 0), fp.FetchPartition("tid", 1, 10, 1, 1, -1)
+    assert not start_moved_past(asked, fp.PartitionData("tid", 0, log_start_offset=0))
+    assert not start_moved_past(silent, fp.PartitionData("tid", 1, log_start_offset=4))  # -1: it does not say
+    assert start_moved_past(asked, fp.PartitionData("tid", 0, log_start_offset=4))
 
 
 def test_the_fetch_request_carries_the_log_start_and_old_ones_still_decode():

@@ -1,0 +1,126 @@
+"""Follower fetch sessions: on one fetch stream, each side remembers what the other knows.
+
+Kafka's replica fetchers use incremental fetch sessions (KIP-227): a follower names only
+the partitions whose position changed, the leader answers only the partitions with
+something new. Here a session lives exactly as long as one fetch stream (one WebSocket,
+kraft/internode/fetch_channel.py): both sides start empty when it opens and forget it
+when it closes, and the stream carries one request at a time, so no session id or epoch
+is needed. A follower and a leader use sessions only when the stream's handshake agreed
+on them (a WebSocket subprotocol); otherwise every request is a full one, as before.
+
+Most partitions a follower follows are idle at any moment (`__consumer_offsets` and
+`__transaction_state` alone are 100), yet a full fetch made the leader examine all of
+them at every round trip and the follower rebuild all of them, for every small append.
+With a session the leader examines a partition only when it may have news (the
+follower moved, the partition changed since this session last looked, or the last
+answer had data or an error the follower has not acted on yet), and every partition
+at least once per FULL_PASS_MS, which keeps an idle follower's "caught up" time fresh
+for the ISR rule (replica.lag.time.max.ms is several times longer).
+
+Pure: no I/O, the caller passes the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kraft.replication.fetch_protocol import FetchPartition, FetchRequest, PartitionData
+
+# the stream's subprotocol when both ends keep sessions (a leader or follower without it
+# falls back to full requests)
+SESSION_PROTOCOL = "kraft-fetch-session.1"
+FULL_PASS_MS = 1000  # every partition of a session is examined at least this often
+
+Key = tuple[str, int]  # (topic id, partition)
+
+
+def key_of(p: FetchPartition | PartitionData) -> Key:
+    return p.topic_id, p.partition
+
+
+class FollowerFetchSession:
+    """The follower's side: the positions the leader holds for this stream."""
+
+    def __init__(self) -> None:
+        self._known: dict[Key, FetchPartition] = {}
+
+    def reset(self) -> None:
+        """A new stream: the leader knows nothing yet."""
+        self._known = {}
+
+    def to_send(self, full: FetchRequest) -> FetchRequest:
+        """The incremental request for a full one: the positions that changed, and the
+        partitions no longer fetched. Taken as known from here on (a request that fails
+        ends the stream, and with it the session)."""
+        current = {key_of(p): p for p in full.partitions}
+        changed = tuple(p for k, p in current.items() if self._known.get(k) != p)
+        forgotten = tuple(k for k in self._known if k not in current)
+        self._known = current
+        return FetchRequest(full.replica_id, full.broker_epoch, full.max_wait_ms, full.max_bytes, changed,
+                            forgotten=forgotten, incremental=True)
+
+
+@dataclass
+class LeaderFetchSession:
+    """The leader's side: the follower's positions on this stream, and what it was told."""
+    positions: dict[Key, FetchPartition] = field(default_factory=dict)
+    # per partition: (the replica object, its change count) when this session last
+    # examined it; a replica re-created under the same key never matches
+    seen: dict[Key, tuple[object, int]] = field(default_factory=dict)
+    # partitions whose last answer had records or an error: examined until the follower moves
+    pending: set[Key] = field(default_factory=set)
+    # (high watermark, log start, log end) last answered per partition
+    told: dict[Key, tuple[int, int, int]] = field(default_factory=dict)
+    last_full_pass_ms: int = -FULL_PASS_MS
+
+    def apply(self, request: FetchRequest) -> set[Key]:
+        """Take a request's positions in; returns the keys it named. A request that is
+        not incremental names every partition the session has."""
+        named = {key_of(p) for p in request.partitions}
+        dropped = list(request.forgotten)
+        if not request.incremental:
+            dropped += [k for k in self.positions if k not in named]
+        for k in dropped:
+            self._forget(k)
+        for p in request.partitions:
+            self.positions[key_of(p)] = p
+        return named
+
+    def _forget(self, k: Key) -> None:
+        self.positions.pop(k, None)
+        self.seen.pop(k, None)
+        self.pending.discard(k)
+        self.told.pop(k, None)
+
+    def full_pass_due(self, now_ms: int) -> bool:
+        if now_ms - self.last_full_pass_ms >= FULL_PASS_MS:
+            self.last_full_pass_ms = now_ms
+            return True
+        return False
+
+    def must_examine(self, k: Key, replica: object, changes: int, named: set[Key], full_pass: bool) -> bool:
+        return full_pass or k in named or k in self.pending or self.seen.get(k) != (replica, changes)
+
+    def examined(self, k: Key, replica: object, changes: int, answer: PartitionData) -> None:
+        self.seen[k] = (replica, changes)
+        if has_news(answer):
+            self.pending.add(k)
+        else:
+            self.pending.discard(k)
+
+    def to_answer(self, answers: Iterable[PartitionData]) -> list[PartitionData]:
+        """What the follower is told: the partitions with data, an error or a
+        divergence, and those whose offsets moved since it was last told."""
+        out = []
+        for a in answers:
+            k = key_of(a)
+            offsets = (a.high_watermark, a.log_start_offset, a.log_end_offset)
+            if has_news(a) or self.told.get(k) != offsets:
+                self.told[k] = offsets
+                out.append(a)
+        return out
+
+
+def has_news(a: PartitionData) -> bool:
+    return bool(a.records) or a.error is not None or a.diverging_end_offset >= 0

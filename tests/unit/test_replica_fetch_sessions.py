@@ -1,0 +1,169 @@
+"""Follower fetch sessions (replication/fetch_session.py): a follower names only the
+positions that moved, a leader answers only the partitions with news, and replication
+goes on as with full fetches. Real logs and replicas; only the stream is left out."""
+
+from __future__ import annotations
+
+import asyncio
+
+from kraft.metadata.image import PartitionRegistration
+from kraft.replication import fetch_protocol as fp
+from kraft.replication.fetch_session import FollowerFetchSession, LeaderFetchSession
+from kraft.replication.partition_replica import PartitionReplica
+from kraft.replication.replica_manager import ReplicaManager
+from kraft.storage.partition_log import PartitionLog
+from kraft.storage.record import Record
+from kraft.storage.record_batch import encode_batch
+
+PARTITIONS = 4
+
+
+def position(partition: int, offset: int, topic_id: str = "tid") -> fp.FetchPartition:
+    return fp.FetchPartition(topic_id, partition, offset, 0, 1)
+
+
+def full(*positions: fp.FetchPartition) -> fp.FetchRequest:
+    return fp.FetchRequest(2, 1, 0, 1 << 20, tuple(positions))
+
+
+# -- the follower's side ------------------------------------------------------------------------
+
+def test_a_follower_names_every_partition_first_then_only_what_moved_or_left():
+    session = FollowerFetchSession()
+    first = session.to_send(full(position(0, 5), position(1, 7)))
+    assert first.incremental and [p.partition for p in first.partitions] == [0, 1] and first.forgotten == ()
+    same = session.to_send(full(position(0, 5), position(1, 7)))
+    assert same.partitions == () and same.forgotten == ()
+    moved = session.to_send(full(position(0, 9), position(1, 7), position(2, 0)))
+    assert [(p.partition, p.fetch_offset) for p in moved.partitions] == [(0, 9), (2, 0)]
+    left = session.to_send(full(position(0, 9), position(2, 0)))
+    assert left.partitions == () and left.forgotten == (("tid", 1),)
+    session.reset()  # a new stream: the leader knows nothing again
+    assert len(session.to_send(full(position(0, 9), position(2, 0))).partitions) == 2
+
+
+def test_an_incremental_request_survives_the_wire():
+    request = FollowerFetchSession().to_send(full(position(0, 5)))
+    request = fp.FetchRequest(2, 1, 0, 9, request.partitions, forgotten=(("tid", 3),), incremental=True)
+    assert fp.FetchRequest.decode(request.encode()) == request
+    assert not fp.FetchRequest.decode(full(position(0, 5)).encode()).incremental  # a full one stays full
+
+
+# -- the leader's side ---------------------------------------------------------------------------
+
+def test_a_full_request_replaces_the_session_and_an_incremental_one_updates_it():
+    session = LeaderFetchSession()
+    assert session.apply(full(position(0, 5), position(1, 7))) == {("tid", 0), ("tid", 1)}
+    named = session.apply(fp.FetchRequest(2, 1, 0, 9, (position(1, 8),), forgotten=(("tid", 0),), incremental=True))
+    assert named == {("tid", 1)} and session.positions == {("tid", 1): position(1, 8)}
+    session.apply(full(position(3, 0)))
+    assert list(session.positions) == [("tid", 3)]
+
+
+def test_the_leader_tells_offsets_once_and_news_every_time():
+    session = LeaderFetchSession()
+    quiet = fp.PartitionData("tid", 0, high_watermark=5, log_start_offset=0, log_end_offset=5)
+    assert session.to_answer([quiet]) == [quiet]
+    assert session.to_answer([quiet]) == []  # nothing new since
+    moved = fp.PartitionData("tid", 0, high_watermark=6, log_start_offset=0, log_end_offset=6)
+    assert session.to_answer([moved]) == [moved]
+    failing = fp.PartitionData("tid", 0, error=fp.NOT_LEADER)
+    assert session.to_answer([failing]) == [failing] and session.to_answer([failing]) == [failing]
+
+
+# -- a leader's replica manager serving sessions -------------------------------------------------
+
+def registration(epoch: int = 1) -> PartitionRegistration:
+    return PartitionRegistration((1, 2), (1, 2), 1, epoch, epoch)
+
+
+def replicas(tmp_path, manager: ReplicaManager) -> tuple[list[PartitionReplica], list[PartitionReplica]]:
+    """PARTITIONS partitions led by broker 1 (in the manager), followed by broker 2."""
+    leaders, followers = [], []
+    for p in range(PARTITIONS):
+        leader = PartitionReplica(1, "t", "tid", p, PartitionLog.open(tmp_path / f"l{p}"), 0)
+        follower = PartitionReplica(2, "t", "tid", p, PartitionLog.open(tmp_path / f"f{p}"), 0)
+        leader.apply_registration(registration(), 0)
+        follower.apply_registration(registration(), 0)
+        manager.hosted.add(leader)
+        leaders.append(leader)
+        followers.append(follower)
+    return leaders, followers
+
+
+def append(replica: PartitionReplica, value: bytes) -> None:
+    replica.append(encode_batch([Record(None, value)], 0, -1), False)
+
+
+async def fetch_round(manager, session, wire: FollowerFetchSession, followers, wait_ms: int = 0):
+    request = fp.FetchRequest(2, 1, wait_ms, 1 << 20, tuple(f.fetch_position() for f in followers))
+    sent = wire.to_send(request)
+    answers = await manager.handle_fetch(fp.FetchRequest.decode(sent.encode()), session)
+    asked = {(p.topic_id, p.partition): p for p in request.partitions}
+    for data in answers:
+        followers[data.partition].on_fetched(data, asked[(data.topic_id, data.partition)], 1)
+    return sent, answers
+
+
+def test_a_session_carries_only_the_busy_partition_and_replicates_like_a_full_fetch(tmp_path):
+    manager = ReplicaManager(1, tmp_path / "node", lambda topic: {}, 5000, None, None)
+    leaders, followers = replicas(tmp_path, manager)
+    session, wire = LeaderFetchSession(), FollowerFetchSession()
+
+    async def scenario():
+        _, first = await fetch_round(manager, session, wire, followers)
+        assert sorted(a.partition for a in first) == list(range(PARTITIONS))  # a new stream: all of them
+
+        append(leaders[2], b"only here")
+        sent, answers = await fetch_round(manager, session, wire, followers)
+        assert sent.partitions == ()  # the follower did not move
+        assert [a.partition for a in answers] == [2] and answers[0].records
+        assert followers[2].log.log_end_offset == 1
+
+        # the follower's next request names its new position; the leader's HW moves
+        sent, answers = await fetch_round(manager, session, wire, followers)
+        assert [p.partition for p in sent.partitions] == [2]
+        assert leaders[2].high_watermark == 1
+        assert [(a.partition, a.high_watermark) for a in answers] == [(2, 1)]
+
+        # a long poll with nothing new waits, and wakes for an append to any partition
+        async def append_soon():
+            await asyncio.sleep(0.05)
+            append(leaders[0], b"later")
+
+        task = asyncio.create_task(append_soon())
+        _, answers = await fetch_round(manager, session, wire, followers, wait_ms=5000)
+        await task
+        assert [a.partition for a in answers] == [0] and followers[0].log.log_end_offset == 1
+
+        # every follower log holds what its leader holds
+        for _ in range(3):
+            await fetch_round(manager, session, wire, followers)
+        assert [f.log.log_end_offset for f in followers] == [r.log.log_end_offset for r in leaders] == [1, 0, 1, 0]
+        assert [r.high_watermark for r in leaders] == [1, 0, 1, 0]
+
+    asyncio.run(scenario())
+    for r in leaders + followers:
+        r.log.close()
+
+
+def test_a_partition_whose_answer_was_not_taken_is_sent_again(tmp_path):
+    """A follower that could not apply an answer (its position did not move) gets the
+    data again on its next request, not only at the next full pass."""
+    manager = ReplicaManager(1, tmp_path / "node", lambda topic: {}, 5000, None, None)
+    leaders, followers = replicas(tmp_path, manager)
+    session, wire = LeaderFetchSession(), FollowerFetchSession()
+
+    async def scenario():
+        await fetch_round(manager, session, wire, followers)
+        append(leaders[1], b"dropped once")
+        request = fp.FetchRequest(2, 1, 0, 1 << 20, tuple(f.fetch_position() for f in followers))
+        lost = await manager.handle_fetch(wire.to_send(request), session)  # never applied
+        assert [a.partition for a in lost] == [1] and lost[0].records
+        _, again = await fetch_round(manager, session, wire, followers)
+        assert [a.partition for a in again] == [1] and again[0].records
+        assert followers[1].log.log_end_offset == 1
+
+    asyncio.run(scenario())
+    for r in leaders + followers:
+        r.log.close()
