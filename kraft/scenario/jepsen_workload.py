@@ -50,6 +50,7 @@ CLOSE_BOUND_S = 10.0  # EOF on stdin to exit: leave the group, flush
 REPLY_MARGIN_S = 10.0  # beyond the client's own timeouts, before the op counts as info
 RESPAWN_PAUSE_S = 0.5  # between a failed start and the next
 FINAL_POLL_S = 20.0  # one final poll op, at most
+FINAL_POLLS_CAP_S = 600.0  # the final polls in all, however much they still read
 READ_LIMIT = 256 * 1024 * 1024  # one reply line (a final poll returns many records)
 
 
@@ -277,28 +278,38 @@ class JepsenWorkload:
             process += self.clients
 
     # -- the final read --------------------------------------------------------------------
-    async def final_polls(self, end_offsets: dict[int, int], bound_s: float) -> bool:
+    async def final_polls(self, end_offsets: dict[int, int], idle_bound_s: float) -> bool:
         """A fresh client assigns every key from the beginning and polls until each
-        partition reached end_offsets (the final read's), within bound_s. Retried with a
-        new process when one dies. Returns whether every key reached its end."""
+        partition reached end_offsets (the final read's). It gives up once idle_bound_s
+        pass without a poll that returned records (a last stable offset stuck below the
+        end never lets it finish), or after FINAL_POLLS_CAP_S in all: a long history on a
+        loaded machine may take longer than the idle bound to read, and still finish.
+        Retried with a new process when one dies. Returns whether every key reached its end."""
         keys = [key_of(self.h.topic, p) for p in range(self.h.partitions)]
         until = {key_of(self.h.topic, p): end_offsets.get(p, 0) for p in range(self.h.partitions)}
-        deadline = time.monotonic() + bound_s
+        started = time.monotonic()
+        deadline = started + idle_bound_s
         attempt = 0
         self.final_complete, self._final = False, True
-        while time.monotonic() < deadline and not self.final_complete:
+
+        def left() -> float:
+            return min(deadline, started + FINAL_POLLS_CAP_S) - time.monotonic()
+
+        while left() > 0 and not self.final_complete:
             process = f"final-{attempt}" if attempt else "final"
             attempt += 1
-            p = await self._spawn("final", max(1.0, min(READY_BOUND_S, deadline - time.monotonic())))
+            p = await self._spawn("final", max(1.0, min(READY_BOUND_S, left())))
             if p is None:
                 await asyncio.sleep(RESPAWN_PAUSE_S)
                 continue
             try:
                 reply = await self._op(p, process, {"f": "assign", "value": keys, "from_beginning": True})
-                while reply["type"] == "ok" and time.monotonic() < deadline:
-                    left = max(1.0, min(FINAL_POLL_S, deadline - time.monotonic()))
+                while reply["type"] == "ok" and left() > 0:
+                    wait = max(1.0, min(FINAL_POLL_S, left()))
                     reply = await self._op(p, process, {"f": "poll", "value": [["poll"]], "until": until,
-                                                        "max_s": left, "bound_s": left + REPLY_MARGIN_S})
+                                                        "max_s": wait, "bound_s": wait + REPLY_MARGIN_S})
+                    if reply["type"] == "ok" and any(reply["value"][0][1].values()):
+                        deadline = time.monotonic() + idle_bound_s  # it is getting somewhere
                     if reply["type"] == "ok" and reply.get("done"):
                         self.final_complete = True
                         break
