@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from kraft.config.cluster import ClusterSection, GroupSettings, HttpSettings, Timeouts
+from kraft.config.data_dir import PARTITIONS_DIR
 from kraft.config.topic_configs import TOPIC_CONFIGS, topic_default
 
 # the create-time topic defaults of [topic_defaults] (not topic configs), by Kafka's broker names
@@ -27,7 +28,8 @@ IDENTITY_DOCS = {
     "listeners": ("string", "The Kafka listener this broker binds (bind_host or host, kafka_port); kraft's "
                             "quorum and HTTP ports speak other protocols and are not listed."),
     "advertised.listeners": ("string", "The Kafka listener clients are told to dial (host, kafka_port)."),
-    "log.dirs": ("string", "The data directory holding this broker's partitions ([[nodes]] data_dir)."),
+    "log.dirs": ("string", "The directory holding this broker's partitions (partitions/ in its [[nodes]] "
+                           "data_dir), as DescribeLogDirs names it."),
     "controller.quorum.voters": ("list", "The metadata quorum's voters in cluster.toml, id@host:raft_port."),
     "broker.rack": ("string", "This broker's rack: replicas of a partition go to distinct racks where they can."),
 }
@@ -68,7 +70,7 @@ def _identity(config, node) -> dict[str, StaticSetting]:
         "process.roles": ",".join(r for r in ("broker", "controller") if r in node.roles),
         "listeners": f"{protocol}://{bind}:{node.kafka_port}" if node.kafka_port else None,
         "advertised.listeners": f"{protocol}://{host}:{node.kafka_port}" if node.kafka_port else None,
-        "log.dirs": str(node.data_path),
+        "log.dirs": str(node.data_path / PARTITIONS_DIR),
         "controller.quorum.voters": voters,
         "broker.rack": node.rack,
     }

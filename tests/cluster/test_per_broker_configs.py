@@ -244,7 +244,7 @@ def test_a_broker_lists_its_listeners_and_identity_as_kafka_does(cluster, admin)
     [future] = admin.describe_configs([ConfigResource(ResourceType.BROKER, "2")]).values()
     configs = future.result(timeout=20)
     expected = {"advertised.listeners": f"PLAINTEXT://{node.kafka_address}", "node.id": "2", "broker.id": "2",
-                "process.roles": "broker,controller", "log.dirs": str(node.data_path),
+                "process.roles": "broker,controller", "log.dirs": str(node.data_path / "partitions"),
                 "num.partitions": "3", "default.replication.factor": "3"}
     assert {name: configs[name].value for name in expected} == expected
     for name in expected:  # cluster.toml's: read only

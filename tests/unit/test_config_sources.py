@@ -106,7 +106,7 @@ def test_a_broker_lists_its_identity_and_the_create_defaults_under_kafkas_names(
     assert shown(2, "advertised.listeners")[0] == "PLAINTEXT://127.0.0.6:29092"  # each broker its own
     assert shown(1, "node.id")[0] == shown(1, "broker.id")[0] == "1"
     assert shown(1, "process.roles")[0] == "broker,controller" and shown(2, "process.roles")[0] == "broker"
-    assert shown(2, "log.dirs")[0] == str(tmp_path / "data" / "node-2")
+    assert shown(2, "log.dirs")[0] == str(tmp_path / "data" / "node-2" / "partitions")
     assert shown(2, "controller.quorum.voters")[0] == "1@127.0.0.5:9091"
     assert shown(1, "broker.rack") == ("r1", "STATIC_BROKER_CONFIG", True)
     assert shown(2, "broker.rack") == (None, "DEFAULT_CONFIG", True)
