@@ -3,10 +3,12 @@
 Both front doors show them (REST `brokers/{id}/configs`, Kafka DescribeConfigs on a
 BROKER resource); they change by editing the file and restarting, but for the topic
 defaults, which are dynamic (broker_dynamic.py). Besides the Kafka-named keys of the
-[cluster], [timeouts], [groups] and [http] tables, the broker's identity from its
-[[nodes]] entry under Kafka's names (node.id, listeners, log.dirs, broker.rack, ...) and
-the two create-time topic defaults (num.partitions, default.replication.factor). No
-secret is listed: the raft password, users' passwords and TLS files have no entry.
+[cluster], [timeouts], [groups], [http] and [transactions] tables, the broker's identity
+from its [[nodes]] entry under Kafka's names (node.id, listeners, log.dirs, broker.rack,
+...), the two create-time topic defaults (num.partitions, default.replication.factor) and
+what [security] sets that Kafka names (super.users, allow.everyone.if.no.acl.found,
+ssl.client.auth). No secret is listed: the raft password, users' passwords and TLS files
+have no entry.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import BaseModel
 
 from kraft.config.cluster import ClusterSection, GroupSettings, HttpSettings, Timeouts
 from kraft.config.data_dir import PARTITIONS_DIR
+from kraft.config.transaction_settings import KAFKA_NAMES, TransactionSettings
 from kraft.config.topic_configs import TOPIC_CONFIGS, topic_default
 
 # the create-time topic defaults of [topic_defaults] (not topic configs), by Kafka's broker names
@@ -50,6 +53,8 @@ def broker_settings(config, broker_id: int | None = None) -> dict[str, StaticSet
     out: dict[str, StaticSetting] = {}
     for section in _sections(config):
         out.update(_section_settings(section))
+    out.update(_transaction_settings(config.transactions))
+    out.update(_security_settings(config.security))
     for topic_name, broker_name in CREATE_DEFAULT_NAMES.items():
         spec = TOPIC_CONFIGS[topic_name]
         out[broker_name] = StaticSetting(topic_default(config.topic_defaults, topic_name),
@@ -78,6 +83,29 @@ def _identity(config, node) -> dict[str, StaticSetting]:
             for name, value in values.items()}
 
 
+def _transaction_settings(settings: TransactionSettings) -> dict[str, StaticSetting]:
+    defaults = TransactionSettings()
+    return {kafka_name: StaticSetting(str(getattr(settings, name)), kafka_name in settings.given,
+                                      str(getattr(defaults, name)), "int")
+            for name, kafka_name in KAFKA_NAMES.items()}
+
+
+def _security_settings(security) -> dict[str, StaticSetting]:
+    """Kafka's names for what [security] sets (without it, an open cluster: none of these)."""
+    if security is None:
+        return {}
+    given = security.model_fields_set
+    out = {"allow.everyone.if.no.acl.found": StaticSetting(
+               _text(security.allow_everyone_if_no_acl_found), "allow_everyone_if_no_acl_found" in given, "false",
+               "bool", "Without an ACL on a resource, allow everyone (true) or only super users (false)."),
+           "ssl.client.auth": StaticSetting(security.tls_client_auth, "tls_client_auth" in given, "none", "string",
+                                            "Client certificates: none, requested or required.")}
+    if security.super_users:
+        out["super.users"] = StaticSetting(";".join(f"User:{u}" for u in security.super_users), True, None,
+                                           "list", "Principals every ACL check allows.")
+    return out
+
+
 def listener_protocol(config) -> str:
     """Kafka's security protocol name for the Kafka listener: TLS or not, SASL or not."""
     security = config.security
@@ -97,7 +125,9 @@ def static_setting_names() -> frozenset[str]:
     """The names that only cluster.toml sets (read only: not the dynamic topic defaults)."""
     sections = frozenset(info.alias for section in (ClusterSection, Timeouts, GroupSettings, HttpSettings)
                          for info in section.model_fields.values() if info.alias and "." in info.alias)
-    return sections | frozenset(IDENTITY_DOCS) | frozenset(CREATE_DEFAULT_NAMES.values())
+    security = frozenset({"allow.everyone.if.no.acl.found", "ssl.client.auth", "super.users"})
+    return (sections | frozenset(IDENTITY_DOCS) | frozenset(CREATE_DEFAULT_NAMES.values())
+            | frozenset(KAFKA_NAMES.values()) | security)
 
 
 _KINDS = {bool: "bool", int: "int", float: "double", str: "string"}

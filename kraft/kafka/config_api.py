@@ -10,6 +10,8 @@ dynamic defaults, Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.config.broker_dynamic import (
@@ -34,49 +36,58 @@ SOURCE_CODES = {"DYNAMIC_TOPIC_CONFIG": 1, "DYNAMIC_BROKER_CONFIG": 2, "DYNAMIC_
 TYPE_CODES = {"bool": 1, "string": 2, "int": 3, "long": 5, "double": 6, "list": 7}
 
 
-def _entry(name: str, config: Described, read_only: bool, kind: str | None, doc: str | None,
-           synonyms: bool) -> dict:
-    """One config as DescribeConfigs answers it; synonyms: the request's include_synonyms."""
+@dataclass(frozen=True)
+class Asked:
+    """What the request asks for besides the values (v1+ include_synonyms, v3+ include_documentation)."""
+
+    synonyms: bool = False
+    documentation: bool = False
+
+
+def _entry(name: str, config: Described, read_only: bool, kind: str | None, doc: str | None, asked: Asked) -> dict:
+    """One config as DescribeConfigs answers it."""
     return {"name": name, "value": config.value, "read_only": read_only,
             "config_source": SOURCE_CODES[config.source], "is_default": config.is_default,
             "is_sensitive": False,
             "synonyms": [{"name": s.name, "value": s.value, "source": SOURCE_CODES[s.source]}
-                         for s in config.synonyms] if synonyms else [],
-            "config_type": TYPE_CODES.get(kind, 0) if kind else 0, "documentation": doc}
+                         for s in config.synonyms] if asked.synonyms else [],
+            "config_type": TYPE_CODES.get(kind, 0) if kind else 0,
+            "documentation": doc if asked.documentation else None}
 
 
-def _broker_entry(name: str, config: BrokerConfig, synonyms: bool) -> dict:
-    return _entry(name, config.described, config.read_only, config.kind, config.doc, synonyms)
+def _broker_entry(name: str, config: BrokerConfig, asked: Asked) -> dict:
+    return _entry(name, config.described, config.read_only, config.kind, config.doc, asked)
 
 
-def topic_entries(node: BrokerServices, topic: str, synonyms: bool = False) -> list[dict]:
+def topic_entries(node: BrokerServices, topic: str, asked: Asked) -> list[dict]:
     configs = described_topic_configs(node.image, node.topic_defaults, topic)
-    return [_entry(name, config, False, TOPIC_CONFIGS[name].kind, TOPIC_CONFIGS[name].doc, synonyms)
+    return [_entry(name, config, False, TOPIC_CONFIGS[name].kind, TOPIC_CONFIGS[name].doc, asked)
             for name, config in sorted(configs.items())]
 
 
-def broker_entries(node: BrokerServices, broker_id: int, synonyms: bool = False) -> list[dict]:
+def broker_entries(node: BrokerServices, broker_id: int, asked: Asked) -> list[dict]:
     """Every config of the broker under Kafka's broker names (a topic default such as
     retention.ms is the broker's log.retention.ms): its own dynamic value, else the
     cluster-wide one, else cluster.toml's, else Kafka's default."""
     table = broker_configs(node.config, broker_id, node.image.cluster_configs,
                            node.image.broker_configs.get(broker_id, {}))
-    return [_broker_entry(name, config, synonyms) for name, config in table.items()]
+    return [_broker_entry(name, config, asked) for name, config in table.items()]
 
 
-def cluster_default_entries(node: BrokerServices, synonyms: bool = False) -> list[dict]:
-    return [_broker_entry(name, config, synonyms)
+def cluster_default_entries(node: BrokerServices, asked: Asked) -> list[dict]:
+    return [_broker_entry(name, config, asked)
             for name, config in cluster_default_table(node.image.cluster_configs).items()]
 
 
 # -- DescribeConfigs -------------------------------------------------------------------------
 async def describe_configs(node: BrokerServices, head, request) -> dict:
     await node.metadata_barrier(CATCH_UP_S)  # a value just changed through another broker is seen
-    synonyms = bool(getattr(request, "include_synonyms", False))  # v1+
-    return {"throttle_time": 0, "results": [_describe_one(node, r, synonyms) for r in request.resources]}
+    asked = Asked(bool(getattr(request, "include_synonyms", False)),  # v1+
+                  bool(getattr(request, "include_documentation", False)))  # v3+
+    return {"throttle_time": 0, "results": [_describe_one(node, r, asked) for r in request.resources]}
 
 
-def _describe_one(node: BrokerServices, resource, synonyms: bool) -> dict:
+def _describe_one(node: BrokerServices, resource, asked: Asked) -> dict:
     kind, name = int(resource.resource_type), resource.resource_name
     answer = {"error_code": error_codes.NONE, "error_message": None, "resource_type": kind,
               "resource_name": name, "configs": []}
@@ -88,11 +99,11 @@ def _describe_one(node: BrokerServices, resource, synonyms: bool) -> dict:
         if node.image.topic(name) is None:
             answer.update(error_code=error_codes.UNKNOWN_TOPIC_OR_PARTITION, error_message=f"topic {name!r} not found")
             return answer
-        entries = topic_entries(node, name, synonyms)
+        entries = topic_entries(node, name, asked)
     elif kind == BROKER and name == "":
-        entries = cluster_default_entries(node, synonyms)
+        entries = cluster_default_entries(node, asked)
     elif kind == BROKER and name.isascii() and name.isdigit() and int(name) in node.image.brokers:
-        entries = broker_entries(node, int(name), synonyms)  # one cluster.toml: every broker's settings
+        entries = broker_entries(node, int(name), asked)  # one cluster.toml: every broker's settings
     else:
         answer.update(error_code=error_codes.INVALID_REQUEST,
                       error_message=f"no config resource of type {kind} named {name!r}")

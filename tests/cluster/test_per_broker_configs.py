@@ -21,6 +21,7 @@ from kio.schema.incremental_alter_configs.v1.request import (
     AlterConfigsResource,
     IncrementalAlterConfigsRequest,
 )
+from kio.schema.describe_configs.v4.request import DescribeConfigsRequest, DescribeConfigsResource
 from kio.static.primitive import i8
 
 from kraft.server.local_cluster import default_first_address, http_json, security_toml
@@ -270,6 +271,15 @@ def test_a_broker_lists_its_listeners_and_identity_as_kafka_does(cluster, admin)
         expected["advertised.listeners"], "STATIC_BROKER_CONFIG", True)
     assert rest["synonyms"] == [{"name": "advertised.listeners", "value": expected["advertised.listeners"],
                                  "source": "STATIC_BROKER_CONFIG"}]
+
+
+def test_documentation_comes_only_when_asked_for(cluster):
+    with kafka_socket(cluster, 1) as s:
+        for asked in (False, True):
+            answer = wire_call(s, DescribeConfigsRequest(include_synonyms=False, include_documentation=asked, resources=(
+                DescribeConfigsResource(resource_type=i8(4), resource_name="1", configuration_keys=("log.retention.ms",)),)))
+            [entry] = answer.results[0].configs
+            assert (entry.name, entry.documentation is not None) == ("log.retention.ms", asked)
 
 
 # -- ACLs: a broker's configs are the cluster's, on both doors (as Kafka checks them) -------

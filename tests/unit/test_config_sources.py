@@ -68,6 +68,14 @@ def test_an_inherited_min_isr_above_the_replication_factor_is_capped_and_keeps_i
 
 
 NODES = """
+[transactions]
+"transaction.max.timeout.ms" = 900000
+
+[security]
+super_users = ["admin"]
+tls_client_auth = "none"
+users = [{name = "admin", password = "admin-password"}]
+
 [topic_defaults]
 "num.partitions" = 4
 "retention.bytes" = -1
@@ -101,9 +109,9 @@ def test_a_broker_lists_its_identity_and_the_create_defaults_under_kafkas_names(
     def shown(broker_id, name):
         found = broker_configs(config, broker_id, {}, {})[name]
         return found.described.value, found.described.source, found.read_only
-    assert shown(1, "listeners") == ("PLAINTEXT://0.0.0.0:19092", "STATIC_BROKER_CONFIG", True)
-    assert shown(1, "advertised.listeners") == ("PLAINTEXT://127.0.0.5:19092", "STATIC_BROKER_CONFIG", True)
-    assert shown(2, "advertised.listeners")[0] == "PLAINTEXT://127.0.0.6:29092"  # each broker its own
+    assert shown(1, "listeners") == ("SASL_PLAINTEXT://0.0.0.0:19092", "STATIC_BROKER_CONFIG", True)
+    assert shown(1, "advertised.listeners") == ("SASL_PLAINTEXT://127.0.0.5:19092", "STATIC_BROKER_CONFIG", True)
+    assert shown(2, "advertised.listeners")[0] == "SASL_PLAINTEXT://127.0.0.6:29092"  # each broker its own
     assert shown(1, "node.id")[0] == shown(1, "broker.id")[0] == "1"
     assert shown(1, "process.roles")[0] == "broker,controller" and shown(2, "process.roles")[0] == "broker"
     assert shown(2, "log.dirs")[0] == str(tmp_path / "data" / "node-2" / "partitions")
@@ -115,3 +123,12 @@ def test_a_broker_lists_its_identity_and_the_create_defaults_under_kafkas_names(
     assert shown(1, "log.retention.bytes") == ("-1", "STATIC_BROKER_CONFIG", False)  # set in the file
     assert shown(1, "log.retention.ms")[1] == "DEFAULT_CONFIG"
     assert "replication.factor" not in broker_configs(config, 1, {}, {})
+    assert shown(1, "transaction.max.timeout.ms") == ("900000", "STATIC_BROKER_CONFIG", True)  # Kafka's default, set
+    assert shown(1, "transaction.state.log.num.partitions") == ("50", "DEFAULT_CONFIG", True)
+    assert shown(1, "super.users") == ("User:admin", "STATIC_BROKER_CONFIG", True)
+    assert shown(1, "ssl.client.auth") == ("none", "STATIC_BROKER_CONFIG", True)
+    assert shown(1, "allow.everyone.if.no.acl.found") == ("false", "DEFAULT_CONFIG", True)
+    assert shown(1, "listeners")[0].startswith("SASL_PLAINTEXT://")  # [security] authenticates, no TLS
+    listed = broker_configs(config, 1, {}, {})
+    assert not any("password" in name for name in listed)  # no secret has an entry
+    assert all("admin-password" not in (c.described.value or "") for c in listed.values())
