@@ -1,6 +1,10 @@
 """A topic's effective configs: its own overrides, then (on one broker's logs) that
-broker's own dynamic values, then cluster-wide dynamic values, then cluster.toml's
-[topic_defaults], then Kafka's defaults. Pure.
+broker's own dynamic values, then cluster-wide dynamic values, then what cluster.toml's
+[topic_defaults] set, then Kafka's defaults (kraft.config.config_sources: the one rule,
+with the sources and synonyms DescribeConfigs shows). Pure.
+
+`defaults` is what cluster.toml's [topic_defaults] set, nothing filled in: a value the
+file did not set is Kafka's default (DEFAULT_CONFIG), not the file's (STATIC_BROKER_CONFIG).
 
 An inherited min.insync.replicas is capped at the topic's replication factor: the
 cluster default of 2 must not make every acks=all write to an RF 1 topic fail. A value
@@ -10,39 +14,56 @@ replication factor is refused).
 
 from __future__ import annotations
 
+from kraft.config.broker_synonyms import BROKER_NAME_OF
+from kraft.config.config_sources import TOPIC_CONFIG, Described, layered, winner
 from kraft.config.topic_configs import CLUSTER_ONLY, TOPIC_CONFIGS, typed_value
 from kraft.metadata.image import MetadataImage
 
 MIN_ISR = "min.insync.replicas"
 
 
+def described_topic_configs(image: MetadataImage, defaults: dict[str, str], topic: str,
+                            broker_id: int | None = None) -> dict[str, Described]:
+    """Every known topic config with its value, source and synonyms; with broker_id, as
+    that broker's logs of the topic take them (its own dynamic values count)."""
+    result = _each_config(image, defaults, topic, broker_id, layered)
+    value, source = result[MIN_ISR][:2]
+    capped = _capped_min_isr(image, topic, value, source)
+    if capped != value:
+        result[MIN_ISR] = result[MIN_ISR].with_value(capped)
+    return result
+
+
 def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topic: str,
-                            broker_id: int | None = None) -> dict:
-    """Every known topic config with its value and where it came from; with broker_id,
-    as that broker's logs of the topic take them (its own dynamic values count)."""
+                            broker_id: int | None = None) -> dict[str, tuple[str, str]]:
+    """name -> (value, source), as described_topic_configs without the synonyms."""
+    result = _each_config(image, defaults, topic, broker_id, winner)
+    value, source = result[MIN_ISR]
+    result[MIN_ISR] = (_capped_min_isr(image, topic, value, source), source)
+    return result
+
+
+def _each_config(image: MetadataImage, defaults: dict[str, str], topic: str, broker_id: int | None, rule) -> dict:
     overrides = image.topic_configs.get(topic, {})
     own = image.broker_configs.get(broker_id, {}) if broker_id is not None else {}
+    cluster = image.cluster_configs
     result = {}
-    for name in TOPIC_CONFIGS:
+    for name, spec in TOPIC_CONFIGS.items():
         if name in CLUSTER_ONLY:  # num.partitions, replication.factor: shape a create, not a topic
             continue
-        if name in overrides:
-            result[name] = (overrides[name], "DYNAMIC_TOPIC_CONFIG")
-        elif name in own:
-            result[name] = (own[name], "DYNAMIC_BROKER_CONFIG")
-        elif name in image.cluster_configs:
-            result[name] = (image.cluster_configs[name], "DYNAMIC_DEFAULT_BROKER_CONFIG")
-        elif name in defaults:
-            result[name] = (defaults[name], "STATIC_BROKER_CONFIG")
-        else:
-            result[name] = (str(TOPIC_CONFIGS[name].default), "DEFAULT_CONFIG")
-    value, source = result[MIN_ISR]
+        result[name] = rule(BROKER_NAME_OF.get(name, name), default=spec.default, static=defaults.get(name),
+                            cluster=cluster.get(name), broker=own.get(name),
+                            topic=(name, overrides[name]) if name in overrides else None)
+    return result
+
+
+def _capped_min_isr(image: MetadataImage, topic: str, value: str, source: str) -> str:
     image_topic = image.topic(topic)
-    if source != "DYNAMIC_TOPIC_CONFIG" and image_topic is not None and image_topic.partitions:
+    if source != TOPIC_CONFIG and image_topic is not None and image_topic.partitions:
         rf = len(image_topic.partitions[0].replicas)
         if int(value) > rf:
-            result[MIN_ISR] = (str(rf), source)
-    return result
+            return str(rf)
+    return value
 
 
 def broker_dynamic_config(image: MetadataImage, broker_id: int, name: str) -> tuple[str, str] | None:

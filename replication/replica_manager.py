@@ -22,6 +22,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from kraft.config.data_dir import PARTITIONS_DIR
 from kraft.errors import NotLeaderOrFollower
 from kraft.metadata.changes import MetadataChanges
 from kraft.metadata.image import MetadataImage
@@ -58,7 +59,7 @@ class ReplicaManager:
         fetch(FetchRequest) returns list[PartitionData] (one per leader fetched from)."""
         self.broker_id = broker_id
         self.broker_epoch = -1  # set by the node at each registration
-        self.root = Path(data_dir) / "partitions"
+        self.root = Path(data_dir) / PARTITIONS_DIR
         self.root.mkdir(parents=True, exist_ok=True)
         self._lag_max_ms = lag_max_ms
         self._tg: asyncio.TaskGroup | None = None

@@ -14,8 +14,7 @@ from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.api.paths import base_url, check_cluster
 from kraft.api.catch_up import reads_latest_metadata
-from kraft.config.broker_dynamic import broker_config_table
-from kraft.config.broker_settings import broker_settings
+from kraft.config.broker_dynamic import broker_configs
 from kraft.errors import NotFound
 
 BROKER_CONFIGS = "/v3/clusters/{cluster_id}/brokers/{broker_id}/configs"
@@ -36,10 +35,10 @@ def _broker(request, node: BrokerServices) -> int:
 
 def broker_config_views(node: BrokerServices, broker: int, base: str) -> dict[str, dict]:
     """name -> the v3 view of each of the broker's configs."""
-    table = broker_config_table(broker_settings(node.config), node.image.cluster_configs,
-                                node.image.broker_configs.get(broker, {}))
-    return {name: views.broker_config_view(broker, name, value, source, read_only, node.cluster_id, base)
-            for name, (value, source, read_only, _) in table.items()}
+    table = broker_configs(node.config, broker, node.image.cluster_configs,
+                           node.image.broker_configs.get(broker, {}))
+    return {name: views.broker_config_view(broker, name, config.described, config.read_only, node.cluster_id, base)
+            for name, config in table.items()}
 
 
 @reads_latest_metadata

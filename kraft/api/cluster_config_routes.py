@@ -20,7 +20,8 @@ from kraft.api.config_requests import alter_changes, put_value
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object
 from kraft.api.paths import base_url, check_cluster
-from kraft.config.broker_dynamic import dynamic_by_broker_name
+from kraft.config.broker_dynamic import cluster_default_table
+from kraft.config.config_sources import Described
 from kraft.errors import NotFound
 
 CLUSTER_CONFIGS = "/v3/clusters/{cluster_id}/broker-configs"
@@ -40,9 +41,9 @@ def add_routes(app: web.Application) -> None:
     r.add_delete(BROKER_CONFIGS + "/{name}", delete_broker_config)
 
 
-def _dynamic(node: BrokerServices) -> dict[str, str]:
-    """Kafka broker name -> value of the cluster-wide values set."""
-    return dynamic_by_broker_name(node.image.cluster_configs)
+def _dynamic(node: BrokerServices) -> dict[str, Described]:
+    """Kafka broker name -> each cluster-wide value set."""
+    return {name: config.described for name, config in cluster_default_table(node.image.cluster_configs).items()}
 
 
 @reads_latest_metadata

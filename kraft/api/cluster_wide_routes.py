@@ -26,7 +26,7 @@ from kraft.api.http_body import json_response, read_json_object
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.lookup import partition_or_404, topic_or_404
 from kraft.errors import BadRequest, NotFound
-from kraft.metadata.effective_configs import effective_topic_configs
+from kraft.metadata.effective_configs import described_topic_configs
 
 V3 = "/v3/clusters/{cluster_id}"
 OFFSET_TYPES = ("earliest", "latest")
@@ -56,9 +56,9 @@ async def all_topic_configs(request):
     node, image, base = _ctx(request)
     data = []
     for name in sorted(visible(request, "TOPIC", image.topic_ids, "DESCRIBE_CONFIGS")):
-        configs = effective_topic_configs(image, node.topic_defaults, name)
-        data += [views.config_view(name, k, v, src, node.cluster_id, base)
-                 for k, (v, src) in sorted(configs.items())]
+        configs = described_topic_configs(image, node.topic_defaults, name)
+        data += [views.config_view(name, k, config, node.cluster_id, base)
+                 for k, config in sorted(configs.items())]
     return json_response(views.collection("KafkaTopicConfigList", base, request.path, data))
 
 

@@ -21,7 +21,7 @@ from kraft.api.config_requests import alter_changes, put_value, validate_only
 from kraft.api.http_body import json_response, read_json_object, v2_response
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.lookup import partition_or_404, topic_or_404
-from kraft.metadata.effective_configs import effective_topic_configs
+from kraft.metadata.effective_configs import described_topic_configs
 from kraft.config.topic_names import validate_topic_name
 from kraft.errors import BadRequest, InvalidValue, NotFound
 
@@ -195,9 +195,9 @@ async def get_replica(request):
 async def list_configs(request):
     node, image, base = _ctx(request)
     name = topic_or_404(image, request.match_info["topic"], node.is_ready).name
-    configs = effective_topic_configs(image, node.topic_defaults, name)
-    data = [views.config_view(name, k, v, src, node.cluster_id, base)
-            for k, (v, src) in sorted(configs.items())]
+    configs = described_topic_configs(image, node.topic_defaults, name)
+    data = [views.config_view(name, k, config, node.cluster_id, base)
+            for k, config in sorted(configs.items())]
     return json_response(views.collection("KafkaTopicConfigList", base, request.path, data))
 
 
@@ -205,12 +205,11 @@ async def list_configs(request):
 async def get_config(request):
     node, image, base = _ctx(request)
     name = topic_or_404(image, request.match_info["topic"], node.is_ready).name
-    configs = effective_topic_configs(image, node.topic_defaults, name)
+    configs = described_topic_configs(image, node.topic_defaults, name)
     key = request.match_info["name"]
     if key not in configs:
         raise NotFound(f"config {key!r} not found for topic {name!r}")
-    value, source = configs[key]
-    return json_response(views.config_view(name, key, value, source, node.cluster_id, base))
+    return json_response(views.config_view(name, key, configs[key], node.cluster_id, base))
 
 
 async def put_config(request):

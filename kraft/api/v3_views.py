@@ -6,6 +6,7 @@ alongside. `base` is the URL prefix of the node that answers, for metadata.self.
 
 from __future__ import annotations
 
+from kraft.config.config_sources import Described
 from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
 
 
@@ -136,8 +137,12 @@ def replica_view(topic: TopicImage, index: int, broker_id: int, cluster_id: str,
     }
 
 
-def config_view(topic: str, name: str, value: str, source: str, cluster_id: str,
-                base: str) -> dict:
+def _synonyms(config: Described) -> list[dict]:
+    return [{"name": s.name, "value": s.value, "source": s.source} for s in config.synonyms]
+
+
+def config_view(topic: str, name: str, config: Described, cluster_id: str, base: str) -> dict:
+    """One config of a topic, with where its value comes from (kraft.config.config_sources)."""
     path = f"/v3/clusters/{cluster_id}/topics/{topic}/configs/{name}"
     return {
         "kind": "KafkaTopicConfig",
@@ -145,18 +150,18 @@ def config_view(topic: str, name: str, value: str, source: str, cluster_id: str,
         "cluster_id": cluster_id,
         "topic_name": topic,
         "name": name,
-        "value": value,
-        "is_default": source in ("DEFAULT_CONFIG", "STATIC_BROKER_CONFIG"),
+        "value": config.value,
+        "is_default": config.is_default,
         "is_read_only": False,
         "is_sensitive": False,
-        "source": source,
-        "synonyms": [],
+        "source": config.source,
+        "synonyms": _synonyms(config),
     }
 
 
-def broker_config_view(broker_id: int, name: str, value: str, source: str, read_only: bool, cluster_id: str,
+def broker_config_view(broker_id: int, name: str, config: Described, read_only: bool, cluster_id: str,
                        base: str) -> dict:
-    """One config of a broker, with where its value comes from (kraft.config.broker_dynamic)."""
+    """One config of a broker, with where its value comes from (kraft.config.config_sources)."""
     path = f"/v3/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}"
     return {
         "kind": "KafkaBrokerConfig",
@@ -164,16 +169,16 @@ def broker_config_view(broker_id: int, name: str, value: str, source: str, read_
         "cluster_id": cluster_id,
         "broker_id": broker_id,
         "name": name,
-        "value": value,
-        "is_default": source == "DEFAULT_CONFIG",
+        "value": config.value,
+        "is_default": config.is_default,
         "is_read_only": read_only,  # cluster.toml's settings are read at start
         "is_sensitive": False,
-        "source": source,
-        "synonyms": [],
+        "source": config.source,
+        "synonyms": _synonyms(config),
     }
 
 
-def cluster_config_view(name: str, value: str, cluster_id: str, base: str) -> dict:
+def cluster_config_view(name: str, config: Described, cluster_id: str, base: str) -> dict:
     """A dynamic cluster-wide broker config (Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG)."""
     path = f"/v3/clusters/{cluster_id}/broker-configs/{name}"
     return {
@@ -182,12 +187,12 @@ def cluster_config_view(name: str, value: str, cluster_id: str, base: str) -> di
         "cluster_id": cluster_id,
         "config_type": "BROKER",
         "name": name,
-        "value": value,
-        "is_default": False,
+        "value": config.value,
+        "is_default": config.is_default,
         "is_read_only": False,
         "is_sensitive": False,
-        "source": "DYNAMIC_DEFAULT_BROKER_CONFIG",
-        "synonyms": [],
+        "source": config.source,
+        "synonyms": _synonyms(config),
     }
 
 

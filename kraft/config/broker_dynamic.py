@@ -21,8 +21,10 @@ Every other broker setting is cluster.toml's: read only (edit the file and resta
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from kraft.config.broker_settings import static_setting_names
+from kraft.config.broker_settings import StaticSetting, broker_settings, static_setting_names
+from kraft.config.config_sources import Described, layered
 from kraft.config.broker_synonyms import BROKER_NAME_OF, TOPIC_CONFIG_OF
 from kraft.config.replication_throttle import DOC as THROTTLE_DOC
 from kraft.config.replication_throttle import THROTTLE_RATES, UNLIMITED, parse_rate
@@ -118,33 +120,57 @@ def dynamic_by_broker_name(stored: Mapping[str, str]) -> dict[str, str]:
             if k in BROKER_NAME_OF or k in THROTTLE_RATES or k in STORED_ONLY}
 
 
-# name -> (value, source, read only, the topic config whose type and doc it shares or None)
-BrokerConfigTable = dict[str, tuple[str, str, bool, str | None]]
+@dataclass(frozen=True)
+class BrokerConfig:
+    described: Described  # value, source, synonyms (config_sources)
+    read_only: bool
+    kind: str | None  # Kafka's config type, where kraft knows it
+    doc: str | None
 
 
-def broker_config_table(static: Mapping[str, tuple[str, bool]], cluster: Mapping[str, str],
-                        own: Mapping[str, str]) -> BrokerConfigTable:
-    """Every config of one broker under Kafka's broker names, as both doors describe it.
-    static: cluster.toml's settings (name -> (value, set in the file)), topic defaults
-    under topic names; cluster, own: the stored cluster-wide and per-broker values."""
+BrokerConfigTable = dict[str, BrokerConfig]
+
+
+def broker_configs(config, broker_id: int, cluster: Mapping[str, str], own: Mapping[str, str]) -> BrokerConfigTable:
+    """Every config of the broker `broker_id`, as both doors describe it."""
+    return broker_config_table(broker_settings(config, broker_id), config.topic_defaults, cluster, own)
+
+
+def broker_config_table(static: Mapping[str, StaticSetting], topic_defaults: Mapping[str, str],
+                        cluster: Mapping[str, str], own: Mapping[str, str]) -> BrokerConfigTable:
+    """Every config of one broker under Kafka's broker names. static: cluster.toml's
+    settings (broker_settings); topic_defaults: what its [topic_defaults] set, under topic
+    names; cluster, own: the stored cluster-wide and per-broker values (topic defaults
+    under topic names)."""
     out: BrokerConfigTable = {}
-    for name, (value, explicit) in static.items():
-        broker_name = BROKER_NAME_OF.get(name, name)
-        dynamic = name in TOPIC_CONFIGS and broker_name in TOPIC_CONFIG_OF
-        out[broker_name] = (value, "STATIC_BROKER_CONFIG" if explicit else "DEFAULT_CONFIG", not dynamic,
-                            name if name in TOPIC_CONFIGS else None)
+    for name, setting in static.items():
+        out[name] = BrokerConfig(layered(name, default=setting.default,
+                                         static=setting.value if setting.explicit else None),
+                                 True, setting.kind, setting.doc)
     for broker_name, topic_name in TOPIC_CONFIG_OF.items():
-        if broker_name not in out:  # a topic default cluster.toml does not list: Kafka's default
-            out[broker_name] = (TOPIC_CONFIGS[topic_name].default, "DEFAULT_CONFIG", False, topic_name)
+        spec = TOPIC_CONFIGS[topic_name]
+        out[broker_name] = BrokerConfig(_dynamic(broker_name, topic_name, spec.default, cluster, own,
+                                                 topic_defaults.get(topic_name)), False, spec.kind, spec.doc)
     for name in THROTTLE_RATES:
-        out[name] = (str(UNLIMITED), "DEFAULT_CONFIG", False, None)
+        out[name] = BrokerConfig(_dynamic(name, name, str(UNLIMITED), cluster, own), False, "long", THROTTLE_DOC[name])
     for name, stored in STORED_ONLY.items():
-        out[name] = (stored.default, "DEFAULT_CONFIG", False, None)
-    for layer, source in ((cluster, "DYNAMIC_DEFAULT_BROKER_CONFIG"), (own, "DYNAMIC_BROKER_CONFIG")):
-        for broker_name, value in dynamic_by_broker_name(layer).items():
-            spec_name = out[broker_name][3]
-            out[broker_name] = (value, source, False, spec_name)
+        out[name] = BrokerConfig(_dynamic(name, name, stored.default, cluster, own), False, stored.kind, stored.doc)
     return dict(sorted(out.items()))
+
+
+def _dynamic(broker_name: str, stored: str, default: str, cluster: Mapping[str, str], own: Mapping[str, str],
+             static: str | None = None) -> Described:
+    return layered(broker_name, default=default, static=static, cluster=cluster.get(stored), broker=own.get(stored))
+
+
+def cluster_default_table(cluster: Mapping[str, str]) -> BrokerConfigTable:
+    """The cluster-wide dynamic configs alone (the resource BROKER "", REST broker-configs)."""
+    out: BrokerConfigTable = {}
+    for broker_name, value in dynamic_by_broker_name(cluster).items():
+        spec_name = TOPIC_CONFIG_OF.get(broker_name)
+        kind, doc = config_kind_and_doc(broker_name, spec_name)
+        out[broker_name] = BrokerConfig(layered(broker_name, default=None, cluster=value), False, kind, doc)
+    return out
 
 
 def config_kind_and_doc(broker_name: str, spec_name: str | None) -> tuple[str | None, str | None]:

@@ -29,7 +29,6 @@ from kraft.config.suggestion import did_you_mean
 from kraft.config.transaction_settings import TransactionSettings, UnknownSetting
 from kraft.config.data_dir import cluster_id_problem, data_dir_problem
 from kraft.config.topic_configs import (
-    DEFAULT_TOPIC_CONFIGS,
     ConfigError,
     parse_config_value,
 )
@@ -385,7 +384,10 @@ def _port_clash(nodes: tuple[NodeConfig, ...]) -> tuple[str, str] | None:
 
 class ClusterConfig(_Table):
     cluster: ClusterSection = Field(default_factory=lambda: ClusterSection.model_validate({}))
-    topic_defaults: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPIC_CONFIGS))
+    # what [topic_defaults] sets, canonical, nothing filled in: what it leaves out is Kafka's
+    # default (DEFAULT_CONFIG in DescribeConfigs, not the file's STATIC_BROKER_CONFIG);
+    # readers fall back with topic_configs.topic_default
+    topic_defaults: dict[str, str] = Field(default_factory=dict)
     timeouts: Timeouts = Field(default_factory=lambda: Timeouts.model_validate({}))
     groups: GroupSettings = Field(default_factory=lambda: GroupSettings.model_validate({}))
     http: HttpSettings = Field(default_factory=lambda: HttpSettings.model_validate({}))
@@ -423,7 +425,7 @@ class ClusterConfig(_Table):
     def _canonical_topic_defaults(cls, raw: Any) -> Any:
         if not isinstance(raw, dict):
             return raw  # pydantic reports the wrong type
-        canonical = dict(DEFAULT_TOPIC_CONFIGS)  # "ALL defaults filled": readers never need a fallback
+        canonical = {}
         for name, value in raw.items():
             try:
                 canonical[name] = parse_config_value(name, value)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 META_PROPERTIES = "meta.properties"
+PARTITIONS_DIR = "partitions"  # the one log dir under a node's data dir (Kafka's log.dirs)
 META_VERSION = "1"
 _REQUIRED_KEYS = ("version", "cluster.id", "node.id", "raft.password")
 _MAX_NODE_ID = 2**31 - 1

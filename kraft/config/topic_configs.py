@@ -185,6 +185,11 @@ DEFAULT_TOPIC_CONFIGS: dict[str, str] = {spec.name: spec.default for spec in _SP
 CLUSTER_ONLY = frozenset({"num.partitions", "replication.factor"})
 
 
+def topic_default(defaults: dict[str, str], name: str) -> str:
+    """cluster.toml's [topic_defaults] value of `name`, else Kafka's default."""
+    return defaults.get(name, DEFAULT_TOPIC_CONFIGS[name])
+
+
 def _spec_for(name: str) -> ConfigSpec:
     spec = TOPIC_CONFIGS.get(name)
     if spec is None:

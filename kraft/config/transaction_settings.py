@@ -8,7 +8,7 @@ segment size (see `state_log_segment_bytes`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 
 from kraft.config.suggestion import did_you_mean
 
@@ -42,12 +42,15 @@ class TransactionSettings:
     abort_timed_out_interval_ms: int = 10_000
     # how often idle transactional ids are looked for
     remove_expired_interval_ms: int = 3_600_000
+    # the Kafka names cluster.toml set (the others have their defaults): what the
+    # broker's configs show as STATIC_BROKER_CONFIG rather than DEFAULT_CONFIG
+    given: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name, kafka_name in KAFKA_NAMES.items():
+            value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{KAFKA_NAMES[f.name]} must be a positive integer, got {value!r}")
+                raise ValueError(f"{kafka_name} must be a positive integer, got {value!r}")
         if self.state_log_partitions > 1000:
             raise ValueError(f"{KAFKA_NAMES['state_log_partitions']} must be at most 1000, "
                              f"got {self.state_log_partitions}")
@@ -60,7 +63,7 @@ class TransactionSettings:
         unknown = sorted(set(configs) - set(by_kafka))
         if unknown:
             raise UnknownSetting(unknown[0], f"unknown key{did_you_mean(unknown[0], by_kafka)}")
-        return cls(**{by_kafka[name]: value for name, value in configs.items()})
+        return cls(**{by_kafka[name]: value for name, value in configs.items()}, given=frozenset(configs))
 
 
 # field -> Kafka's broker config name

@@ -14,7 +14,7 @@ from kraft.errors import (InvalidConfig, InvalidPartitions, InvalidReplicaAssign
                           InvalidValue, TopicAlreadyExists, TopicNotFound)
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ConfigRecord, PartitionRecord, RemoveTopic, TopicRecord
-from kraft.config.topic_configs import ConfigError, parse_topic_override
+from kraft.config.topic_configs import ConfigError, parse_topic_override, topic_default
 
 MAX_PARTITIONS_PER_REQUEST = 10_000
 MAX_REPLICATION_FACTOR = 32
@@ -56,11 +56,11 @@ def create_topic(
         partitions, rf = len(manual), len(manual[0])
     else:
         partitions = _positive_int(
-            req.partitions, int(defaults["num.partitions"]), "partitions_count",
+            req.partitions, int(topic_default(defaults, "num.partitions")), "partitions_count",
             MAX_PARTITIONS_PER_REQUEST, InvalidPartitions,
         )
         rf = _positive_int(
-            req.replication_factor, int(defaults["replication.factor"]), "replication_factor",
+            req.replication_factor, int(topic_default(defaults, "replication.factor")), "replication_factor",
             MAX_REPLICATION_FACTOR, InvalidReplicationFactor,
         )
     configs = {}

@@ -63,6 +63,7 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(31, 1, 3, acl_api.delete_acls),                     # DeleteAcls
     Api(32, 1, 4, config_api.describe_configs),             # DescribeConfigs
     Api(33, 0, 2, config_api.alter_configs),                # AlterConfigs (the whole-set form)
+    Api(34, 1, 2, log_admin_api.alter_replica_log_dirs),    # AlterReplicaLogDirs (one log dir: no-op moves)
     Api(35, 1, 5, log_admin_api.describe_log_dirs),         # DescribeLogDirs (v4: volume bytes; v5: cordoned)
     Api(36, 0, 2, sasl_api.authenticate),                   # SaslAuthenticate
     Api(37, 0, 3, topic_admin_api.create_partitions),       # CreatePartitions

@@ -10,19 +10,21 @@ dynamic defaults, Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.config.broker_dynamic import (
-    broker_config_table,
-    config_kind_and_doc,
+    BrokerConfig,
+    broker_configs,
+    cluster_default_table,
     dynamic_by_broker_name,
     stored_name,
 )
-from kraft.config.broker_settings import broker_settings
-from kraft.config.broker_synonyms import TOPIC_CONFIG_OF
+from kraft.config.config_sources import Described
 from kraft.config.topic_configs import TOPIC_CONFIGS, ConfigError
 from kraft.kafka import error_codes, session
-from kraft.metadata.effective_configs import effective_topic_configs
+from kraft.metadata.effective_configs import described_topic_configs, effective_topic_configs
 
 TOPIC, BROKER = 2, 4
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
@@ -34,41 +36,58 @@ SOURCE_CODES = {"DYNAMIC_TOPIC_CONFIG": 1, "DYNAMIC_BROKER_CONFIG": 2, "DYNAMIC_
 TYPE_CODES = {"bool": 1, "string": 2, "int": 3, "long": 5, "double": 6, "list": 7}
 
 
-def _entry(name: str, value: str | None, source: int, read_only: bool, spec_name: str | None = None) -> dict:
-    """spec_name: the topic config whose type and documentation this entry has."""
-    kind, doc = config_kind_and_doc(name, spec_name)
-    return {"name": name, "value": value, "read_only": read_only, "config_source": source,
-            "is_default": source == 5, "is_sensitive": False, "synonyms": [],
-            "config_type": TYPE_CODES.get(kind, 0) if kind else 0, "documentation": doc}
+@dataclass(frozen=True)
+class Asked:
+    """What the request asks for besides the values (v1+ include_synonyms, v3+ include_documentation)."""
+
+    synonyms: bool = False
+    documentation: bool = False
 
 
-def topic_entries(node: BrokerServices, topic: str) -> list[dict]:
-    configs = effective_topic_configs(node.image, node.topic_defaults, topic)
-    return [_entry(k, v, SOURCE_CODES[src], False, k) for k, (v, src) in sorted(configs.items())]
+def _entry(name: str, config: Described, read_only: bool, kind: str | None, doc: str | None, asked: Asked) -> dict:
+    """One config as DescribeConfigs answers it."""
+    return {"name": name, "value": config.value, "read_only": read_only,
+            "config_source": SOURCE_CODES[config.source], "is_default": config.is_default,
+            "is_sensitive": False,
+            "synonyms": [{"name": s.name, "value": s.value, "source": SOURCE_CODES[s.source]}
+                         for s in config.synonyms] if asked.synonyms else [],
+            "config_type": TYPE_CODES.get(kind, 0) if kind else 0,
+            "documentation": doc if asked.documentation else None}
 
 
-def broker_entries(node: BrokerServices, broker_id: int) -> list[dict]:
+def _broker_entry(name: str, config: BrokerConfig, asked: Asked) -> dict:
+    return _entry(name, config.described, config.read_only, config.kind, config.doc, asked)
+
+
+def topic_entries(node: BrokerServices, topic: str, asked: Asked) -> list[dict]:
+    configs = described_topic_configs(node.image, node.topic_defaults, topic)
+    return [_entry(name, config, False, TOPIC_CONFIGS[name].kind, TOPIC_CONFIGS[name].doc, asked)
+            for name, config in sorted(configs.items())]
+
+
+def broker_entries(node: BrokerServices, broker_id: int, asked: Asked) -> list[dict]:
     """Every config of the broker under Kafka's broker names (a topic default such as
     retention.ms is the broker's log.retention.ms): its own dynamic value, else the
     cluster-wide one, else cluster.toml's, else Kafka's default."""
-    table = broker_config_table(broker_settings(node.config), node.image.cluster_configs,
-                                node.image.broker_configs.get(broker_id, {}))
-    return [_entry(name, value, SOURCE_CODES[source], read_only, spec)
-            for name, (value, source, read_only, spec) in table.items()]
+    table = broker_configs(node.config, broker_id, node.image.cluster_configs,
+                           node.image.broker_configs.get(broker_id, {}))
+    return [_broker_entry(name, config, asked) for name, config in table.items()]
 
 
-def cluster_default_entries(node: BrokerServices) -> list[dict]:
-    return [_entry(name, value, 3, False, spec_name=TOPIC_CONFIG_OF.get(name))
-            for name, value in dynamic_by_broker_name(node.image.cluster_configs).items()]
+def cluster_default_entries(node: BrokerServices, asked: Asked) -> list[dict]:
+    return [_broker_entry(name, config, asked)
+            for name, config in cluster_default_table(node.image.cluster_configs).items()]
 
 
 # -- DescribeConfigs -------------------------------------------------------------------------
 async def describe_configs(node: BrokerServices, head, request) -> dict:
     await node.metadata_barrier(CATCH_UP_S)  # a value just changed through another broker is seen
-    return {"throttle_time": 0, "results": [_describe_one(node, r) for r in request.resources]}
+    asked = Asked(bool(getattr(request, "include_synonyms", False)),  # v1+
+                  bool(getattr(request, "include_documentation", False)))  # v3+
+    return {"throttle_time": 0, "results": [_describe_one(node, r, asked) for r in request.resources]}
 
 
-def _describe_one(node: BrokerServices, resource) -> dict:
+def _describe_one(node: BrokerServices, resource, asked: Asked) -> dict:
     kind, name = int(resource.resource_type), resource.resource_name
     answer = {"error_code": error_codes.NONE, "error_message": None, "resource_type": kind,
               "resource_name": name, "configs": []}
@@ -80,11 +99,11 @@ def _describe_one(node: BrokerServices, resource) -> dict:
         if node.image.topic(name) is None:
             answer.update(error_code=error_codes.UNKNOWN_TOPIC_OR_PARTITION, error_message=f"topic {name!r} not found")
             return answer
-        entries = topic_entries(node, name)
+        entries = topic_entries(node, name, asked)
     elif kind == BROKER and name == "":
-        entries = cluster_default_entries(node)
+        entries = cluster_default_entries(node, asked)
     elif kind == BROKER and name.isascii() and name.isdigit() and int(name) in node.image.brokers:
-        entries = broker_entries(node, int(name))  # one cluster.toml: the same static settings
+        entries = broker_entries(node, int(name), asked)  # one cluster.toml: every broker's settings
     else:
         answer.update(error_code=error_codes.INVALID_REQUEST,
                       error_message=f"no config resource of type {kind} named {name!r}")
@@ -169,8 +188,8 @@ def _current_values(node: BrokerServices, resource) -> dict[str, str]:
             return {}
         return {k: v for k, (v, _) in effective_topic_configs(node.image, node.topic_defaults, name).items()}
     own = node.image.broker_configs.get(int(name), {}) if name else {}
-    table = broker_config_table(broker_settings(node.config), node.image.cluster_configs, own)
-    return {k: value for k, (value, _, _, _) in table.items()}
+    table = broker_configs(node.config, int(name) if name else -1, node.image.cluster_configs, own)
+    return {k: c.described.value or "" for k, c in table.items()}
 
 
 def _list_config(resource, config_name: str) -> bool:

@@ -1,15 +1,20 @@
-"""DeleteRecords (key 21) and DescribeLogDirs (key 35): the admin APIs about the logs.
+"""DeleteRecords (key 21), AlterReplicaLogDirs (34) and DescribeLogDirs (35): the admin
+APIs about the logs.
 
 DeleteRecords is answered by each partition's leader: it moves the log start (durably),
 then waits until every replica on a live broker has taken it (the low watermark), as
 Kafka does. Needs DELETE on the topic. DescribeLogDirs answers for this broker's one log
 directory: each hosted partition's size and lag, and the volume's total and usable bytes
-(v4). Needs DESCRIBE on the cluster.
+(v4). Needs DESCRIBE on the cluster. AlterReplicaLogDirs moves replicas between a
+broker's log dirs; a kraft broker has one, so the only move it takes is a replica it hosts
+to the dir it is in (a no-op answered NONE, as Kafka answers it); needs ALTER on the
+cluster.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 
 from kraft.broker.services import BrokerServices
@@ -17,8 +22,10 @@ from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
 from kraft.replication.partition_replica import PartitionReplica
 
+REPLICA_NOT_AVAILABLE = 9
 CLUSTER_AUTHORIZATION_FAILED = 31
 KAFKA_STORAGE_ERROR = 56
+LOG_DIR_NOT_FOUND = 57
 NO_LOW_WATERMARK = -1
 
 
@@ -66,6 +73,39 @@ async def describe_log_dirs(node: BrokerServices, head, request) -> dict:
         result["topics"] = log_dir_topics(list(replicas.hosted), wanted)
     answer["results"] = [result]
     return answer
+
+
+async def alter_replica_log_dirs(node: BrokerServices, head, request) -> dict:
+    allowed = session.allowed(node, "ALTER", "CLUSTER")
+    replicas = node.replica_manager
+    own = _own_dir_names(replicas.root) if replicas is not None else frozenset()
+    codes: dict[str, dict[int, int]] = {}  # a partition named under two dirs: the last one counts, as in Kafka
+    for wanted in request.dirs:
+        for topic in wanted.topics:
+            for partition in map(int, topic.partitions):
+                hosted = replicas is not None and replicas.hosted.named(topic.name, partition) is not None
+                code = log_dir_move_error(own, wanted.path, replicas is not None and replicas.disk.failed, hosted)
+                codes.setdefault(topic.name, {})[partition] = code if allowed else CLUSTER_AUTHORIZATION_FAILED
+    return {"throttle_time": 0, "results": [
+        {"topic_name": name, "partitions": [{"partition_index": p, "error_code": c} for p, c in parts.items()]}
+        for name, parts in codes.items()]}
+
+
+def _own_dir_names(root) -> frozenset[str]:
+    """The names a client may give this broker's log dir: as DescribeLogDirs shows it, or as configured."""
+    return frozenset({str(root.resolve()), os.path.abspath(root)})
+
+
+def log_dir_move_error(own_dirs: frozenset[str], destination: str, dir_failed: bool, hosted: bool) -> int:
+    """What moving one replica to `destination` answers, in Kafka's order of checks: a dir
+    that is not this broker's, a failed dir, a replica this broker does not host."""
+    if os.path.normpath(destination) not in own_dirs:  # a relative path never names it
+        return LOG_DIR_NOT_FOUND
+    if dir_failed:
+        return KAFKA_STORAGE_ERROR
+    if not hosted:
+        return REPLICA_NOT_AVAILABLE
+    return error_codes.NONE  # already there: nothing to move
 
 
 def log_dir_topics(hosted: list[PartitionReplica], wanted: dict[str, set[int]] | None) -> list[dict]:

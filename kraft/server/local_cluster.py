@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from kraft.config.cluster import load_cluster_config
+from kraft.config.data_dir import PARTITIONS_DIR
 from kraft.server import lazy_disks, small_disks
 from kraft.storage import run_state
 from kraft.server.launcher import prepare_data_dirs
@@ -161,7 +162,7 @@ class LocalCluster:
                 if lazy_fs:
                     self.lazy_disks[node.id] = lazy_disks.put_under(node.data_path)
                 if partitions_fs_mb is not None:
-                    path = node.data_path / "partitions"
+                    path = node.data_path / PARTITIONS_DIR
                     small_disks.mount(path, partitions_fs_mb)
                     self.disk_mounts[node.id] = path
         except BaseException:

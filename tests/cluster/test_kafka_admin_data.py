@@ -1,6 +1,6 @@
 """The admin APIs about data, from the real clients: DeleteRecords (confluent-kafka's and
 kafka-python's admin clients, and REST), ListOffsets' max timestamp, DescribeTopicPartitions
-with its cursor, DescribeLogDirs, and GetTelemetrySubscriptions on the wire. One cluster
+with its cursor, DescribeLogDirs, AlterReplicaLogDirs, and GetTelemetrySubscriptions on the wire. One cluster
 with ACLs on: the clients are `admin` (a super user); `nobody` has no ACL at all, `guest`
 only DESCRIBE on one topic (so that its client finds the leader and the broker says no)."""
 
@@ -25,6 +25,7 @@ from confluent_kafka import KafkaError, TopicPartition  # noqa: E402
 from confluent_kafka import admin as cadmin  # noqa: E402
 from kafka import admin as kadmin, errors as kerrors  # noqa: E402
 from kafka.protocol.consumer.offsets import OffsetSpec as KpOffsetSpec  # noqa: E402
+from kafka.structs import TopicPartitionReplica  # noqa: E402
 
 SECURITY = security_toml({"admin": "admin-password", "nobody": "nobody-password", "guest": "guest-password"})
 ADMIN_HTTP = {"Authorization": "Basic " + base64.b64encode(b"admin:admin-password").decode()}
@@ -433,6 +434,25 @@ def test_describe_log_dirs_shows_each_brokers_partitions(cluster, kp_admin):
     assert denied == [{"broker": 1, "log_dirs": []}]
 
 
+def test_alter_replica_log_dirs_takes_the_one_move_a_single_log_dir_allows(cluster, kp_admin):
+    create(cluster, "ld-move")
+    [broker] = kp_admin.describe_log_dirs(brokers=[2])
+    (log_dir,) = broker["log_dirs"]
+    here = TopicPartitionReplica("ld-move", 0, 2)
+    # to the dir it is in: nothing to move (what kafka-python's own test asks)
+    assert kp_admin.alter_replica_log_dirs({here: log_dir["log_dir"]}) == {here: kerrors.NoError}
+    elsewhere = kp_admin.alter_replica_log_dirs({here: "/no/such/dir"})
+    assert elsewhere == {here: kerrors.LogDirNotFoundError}
+    missing = TopicPartitionReplica("ld-move", 7, 2)  # no such partition: no replica here
+    assert kp_admin.alter_replica_log_dirs({missing: log_dir["log_dir"]}) == {missing: kerrors.ReplicaNotAvailableError}
+    nobody = kadmin.KafkaAdminClient(**kp_conf(cluster, "nobody"), request_timeout_ms=30000)
+    try:  # ALTER on the cluster, as Kafka asks
+        denied = nobody.alter_replica_log_dirs({here: log_dir["log_dir"]})
+    finally:
+        nobody.close()
+    assert denied == {here: kerrors.ClusterAuthorizationFailedError}
+
+
 # -- GetTelemetrySubscriptions and ApiVersions --------------------------------------------------
 
 def test_an_empty_telemetry_subscription_and_the_advertised_versions(cluster):
@@ -441,7 +461,7 @@ def test_an_empty_telemetry_subscription_and_the_advertised_versions(cluster):
     with kafka_socket(cluster) as s:
         versions = wire_call(s, ApiVersionsRequest(client_software_name="wire", client_software_version="1"))
         served = {int(a.api_key): (int(a.min_version), int(a.max_version)) for a in versions.api_keys}
-        assert served[2] == (1, 11) and served[21] == (0, 2) and served[35] == (1, 5)
+        assert served[2] == (1, 11) and served[21] == (0, 2) and served[34] == (1, 2) and served[35] == (1, 5)
         assert served[71] == (0, 0) and served[75] == (0, 0) and 72 not in served  # no PushTelemetry
         sasl_plain(s, "admin", "admin-password")
         first = wire_call(s, GetTelemetrySubscriptionsRequest(client_instance_id=uuid.UUID(int=0)), 3)

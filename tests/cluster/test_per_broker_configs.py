@@ -3,7 +3,10 @@ confluent-kafka's AdminClient (IncrementalAlterConfigs, AlterConfigs, DescribeCo
 the resource BROKER "<id>") and the REST routes `/v3/clusters/{cid}/brokers/{b}/configs`.
 Stored in the metadata log; a broker's own value wins over the cluster-wide one, which
 wins over cluster.toml's; a topic default set for one broker applies to that broker's
-logs only. Nodes in this process (InProcessCluster)."""
+logs only. DescribeConfigs answers Kafka's sources and synonyms (a topic config nobody set
+is DEFAULT_CONFIG, one cluster.toml set STATIC_BROKER_CONFIG) and a broker's identity
+settings (listeners, node.id, log.dirs, ...) to confluent-kafka and kafka-python alike,
+and the REST configs routes the same. Nodes in this process (InProcessCluster)."""
 
 from __future__ import annotations
 
@@ -18,9 +21,13 @@ from kio.schema.incremental_alter_configs.v1.request import (
     AlterConfigsResource,
     IncrementalAlterConfigsRequest,
 )
+from kio.schema.describe_configs.v4.request import DescribeConfigsRequest, DescribeConfigsResource
 from kio.static.primitive import i8
 
 from kraft.server.local_cluster import default_first_address, http_json, security_toml
+
+kafka = pytest.importorskip("kafka", reason="kafka-python is a test extra: ./dev test installs it")
+from kafka import admin as kadmin  # noqa: E402
 
 pytestmark = pytest.mark.cluster
 
@@ -43,7 +50,8 @@ DEFAULT = ConfigSource.DEFAULT_CONFIG.value
 
 @pytest.fixture(scope="module")
 def cluster():
-    with InProcessCluster(nodes=3) as c:
+    # cluster.toml sets one topic default (STATIC_BROKER_CONFIG); every other is Kafka's
+    with InProcessCluster(nodes=3, topic_defaults={"delete.retention.ms": 3600000}) as c:
         c.start().wait_ready(timeout_s=40)
         yield c
 
@@ -178,6 +186,102 @@ def test_bad_changes_get_kafkas_codes_and_rest_errors(cluster, admin):
     assert one["background.threads"] == ("10", DEFAULT) and one["min.insync.replicas"][1] != DYNAMIC_BROKER
 
 
+# -- where each value comes from, on every client and REST ------------------------------------
+TOPIC_CONFIG, STATIC = ConfigSource.DYNAMIC_TOPIC_CONFIG.value, ConfigSource.STATIC_BROKER_CONFIG.value
+
+
+def rest_config(cluster, path: str) -> dict:
+    status, body = call("GET", cluster.v3(3) + path)
+    assert status == 200, body
+    return body
+
+
+def test_topic_configs_say_where_each_value_comes_from_with_kafkas_synonyms(cluster, admin):
+    topic = create_topic(cluster, "config-sources", 1, configs={"max.message.bytes": 65536})
+    assert call("PUT", cluster.v3(1) + "/broker-configs/log.retention.ms", {"value": "7200000"})[0] == 204
+    try:
+        resource = ConfigResource(ResourceType.TOPIC, topic)
+        [future] = admin.describe_configs([resource]).values()  # librdkafka asks for synonyms
+        configs = future.result(timeout=20)
+        sources = {name: (configs[name].value, configs[name].source) for name in
+                   ("retention.bytes", "delete.retention.ms", "retention.ms", "max.message.bytes")}
+        assert sources == {"retention.bytes": ("-1", DEFAULT),  # nobody set it
+                           "delete.retention.ms": ("3600000", STATIC),  # cluster.toml
+                           "retention.ms": ("7200000", DYNAMIC_DEFAULT),  # cluster-wide, dynamic
+                           "max.message.bytes": ("65536", TOPIC_CONFIG)}  # the topic's own
+        assert configs["retention.bytes"].is_default and not configs["delete.retention.ms"].is_default
+        synonyms = {(s.name, s.value, s.source) for s in configs["max.message.bytes"].synonyms.values()}
+        assert ("max.message.bytes", "65536", TOPIC_CONFIG) in synonyms
+        assert ("message.max.bytes", "1048576", DEFAULT) in synonyms
+
+        kp = kadmin.KafkaAdminClient(bootstrap_servers=cluster.bootstrap_servers, request_timeout_ms=15000)
+        try:
+            plain = kp.describe_configs([kadmin.ConfigResource(kadmin.ConfigResourceType.TOPIC, topic)],
+                                        config_filter="all")["topic"][topic]
+            with_synonyms = kp.describe_configs([kadmin.ConfigResource(kadmin.ConfigResourceType.TOPIC, topic)],
+                                                include_synonyms=True, config_filter="all")["topic"][topic]
+        finally:
+            kp.close()
+        assert plain["retention.bytes"]["config_source"] == "DEFAULT_CONFIG"
+        assert plain["retention.bytes"]["synonyms"] == []  # not asked for
+        assert plain["delete.retention.ms"]["config_source"] == "STATIC_BROKER_CONFIG"
+        assert [(s["name"], s["value"], s["source"]) for s in with_synonyms["retention.ms"]["synonyms"]] == [
+            ("log.retention.ms", "7200000", "DYNAMIC_DEFAULT_BROKER_CONFIG"),
+            ("log.retention.ms", "604800000", "DEFAULT_CONFIG")]
+
+        rest = rest_config(cluster, f"/topics/{topic}/configs/delete.retention.ms")
+        assert (rest["value"], rest["source"], rest["is_default"]) == ("3600000", "STATIC_BROKER_CONFIG", False)
+        assert rest["synonyms"] == [
+            {"name": "log.cleaner.delete.retention.ms", "value": "3600000", "source": "STATIC_BROKER_CONFIG"},
+            {"name": "log.cleaner.delete.retention.ms", "value": "86400000", "source": "DEFAULT_CONFIG"}]
+        rest = rest_config(cluster, f"/topics/{topic}/configs/retention.bytes")
+        assert (rest["source"], rest["is_default"]) == ("DEFAULT_CONFIG", True)
+    finally:
+        call("DELETE", cluster.v3(1) + "/broker-configs/log.retention.ms")
+
+
+def test_a_broker_lists_its_listeners_and_identity_as_kafka_does(cluster, admin):
+    node = cluster.config.node(2)
+    [future] = admin.describe_configs([ConfigResource(ResourceType.BROKER, "2")]).values()
+    configs = future.result(timeout=20)
+    expected = {"advertised.listeners": f"PLAINTEXT://{node.kafka_address}", "node.id": "2", "broker.id": "2",
+                "process.roles": "broker,controller", "log.dirs": str(node.data_path / "partitions"),
+                "num.partitions": "3", "default.replication.factor": "3"}
+    assert {name: configs[name].value for name in expected} == expected
+    for name in expected:  # cluster.toml's: read only
+        assert configs[name].is_read_only and not configs[name].is_sensitive, name
+    assert configs["advertised.listeners"].source == STATIC
+    assert configs["num.partitions"].source == DEFAULT  # the file leaves it out
+    assert (configs["broker.rack"].value, configs["broker.rack"].source) == (None, DEFAULT)
+    assert configs["controller.quorum.voters"].value.split(",")[1] == f"2@{node.raft_address}"
+
+    kp = kadmin.KafkaAdminClient(bootstrap_servers=cluster.bootstrap_servers, request_timeout_ms=15000)
+    try:
+        found = kp.describe_configs([kadmin.ConfigResource(kadmin.ConfigResourceType.BROKER, 2)],
+                                    config_filter="all")["broker"]["2"]
+    finally:
+        kp.close()
+    listeners = found["advertised.listeners"]
+    assert (listeners["value"], listeners["config_source"], listeners["read_only"], listeners["is_sensitive"],
+            listeners["config_type"]) == (expected["advertised.listeners"], "STATIC_BROKER_CONFIG", True, False,
+                                          "STRING")
+
+    rest = rest_config(cluster, "/brokers/2/configs/advertised.listeners")
+    assert (rest["value"], rest["source"], rest["is_read_only"]) == (
+        expected["advertised.listeners"], "STATIC_BROKER_CONFIG", True)
+    assert rest["synonyms"] == [{"name": "advertised.listeners", "value": expected["advertised.listeners"],
+                                 "source": "STATIC_BROKER_CONFIG"}]
+
+
+def test_documentation_comes_only_when_asked_for(cluster):
+    with kafka_socket(cluster, 1) as s:
+        for asked in (False, True):
+            answer = wire_call(s, DescribeConfigsRequest(include_synonyms=False, include_documentation=asked, resources=(
+                DescribeConfigsResource(resource_type=i8(4), resource_name="1", configuration_keys=("log.retention.ms",)),)))
+            [entry] = answer.results[0].configs
+            assert (entry.name, entry.documentation is not None) == ("log.retention.ms", asked)
+
+
 # -- ACLs: a broker's configs are the cluster's, on both doors (as Kafka checks them) -------
 USERS = {"admin": "admin-password", "alice": "alice-password"}
 ADMIN_HTTP = {"Authorization": "Basic " + base64.b64encode(b"admin:admin-password").decode()}
@@ -212,6 +316,7 @@ def test_describing_and_changing_a_brokers_configs_need_the_clusters_acls(secure
     assert http_json(*put, headers=ALICE_HTTP)[0] == 403
     grant_on_cluster(secured, "DESCRIBE_CONFIGS")
     assert described(alice, "1")["background.threads"] == ("10", DEFAULT)
+    assert described(alice, "1")["advertised.listeners"][0].startswith("SASL_PLAINTEXT://")  # SASL, no TLS
     assert refused(alice, "1", "background.threads", "9") == codes.CLUSTER_AUTHORIZATION_FAILED
     assert http_json(*put, headers=ALICE_HTTP)[0] == 403
     grant_on_cluster(secured, "ALTER_CONFIGS")

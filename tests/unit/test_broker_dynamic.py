@@ -7,14 +7,15 @@ import pytest
 from test_controller_logic import DEFAULTS, Cluster
 
 from kraft.config.broker_dynamic import ReadOnlyConfig, broker_config_table, dynamic_value
+from kraft.config.broker_settings import StaticSetting
 from kraft.config.topic_configs import ConfigError
 from kraft.controller.config_control import alter_broker_configs, alter_cluster_configs
 from kraft.errors import InvalidConfig, ReadOnlyBrokerConfig
 from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.metadata.image_codec import image_from_dict, image_to_dict
 
-STATIC = {"auto.create.topics.enable": ("true", False), "retention.ms": ("604800000", False),
-          "num.partitions": ("3", False), "cleanup.policy": ("delete", False)}
+STATIC = {"auto.create.topics.enable": StaticSetting("true", False, "true", "bool"),
+          "num.partitions": StaticSetting("3", False, "3", "int")}
 
 
 def test_topic_defaults_are_stored_under_their_topic_names_and_checked_as_topic_configs():
@@ -53,13 +54,20 @@ def test_read_only_names_are_told_apart_from_unknown_ones():
 
 
 def test_a_brokers_own_value_wins_over_the_cluster_wide_one_over_cluster_toml():
-    table = broker_config_table(STATIC, {"retention.ms": "7200000", "background.threads": "12"},
-                                {"retention.ms": "3600000"})
-    assert table["log.retention.ms"][:3] == ("3600000", "DYNAMIC_BROKER_CONFIG", False)
-    assert table["background.threads"][:2] == ("12", "DYNAMIC_DEFAULT_BROKER_CONFIG")
-    assert table["log.cleanup.policy"][:3] == ("delete", "DEFAULT_CONFIG", False)
-    assert table["auto.create.topics.enable"][2] is True and table["num.partitions"][2] is True
-    assert table["sasl.kerberos.min.time.before.relogin"][:2] == ("60000", "DEFAULT_CONFIG")
+    table = broker_config_table(STATIC, {"retention.ms": "604800000"},
+                                {"retention.ms": "7200000", "background.threads": "12"}, {"retention.ms": "3600000"})
+
+    def shown(name):
+        config = table[name]
+        return config.described.value, config.described.source, config.read_only
+    assert shown("log.retention.ms") == ("3600000", "DYNAMIC_BROKER_CONFIG", False)
+    assert [(s.value, s.source) for s in table["log.retention.ms"].described.synonyms] == [
+        ("3600000", "DYNAMIC_BROKER_CONFIG"), ("7200000", "DYNAMIC_DEFAULT_BROKER_CONFIG"),
+        ("604800000", "STATIC_BROKER_CONFIG"), ("604800000", "DEFAULT_CONFIG")]
+    assert shown("background.threads")[:2] == ("12", "DYNAMIC_DEFAULT_BROKER_CONFIG")
+    assert shown("log.cleanup.policy") == ("delete", "DEFAULT_CONFIG", False)
+    assert shown("auto.create.topics.enable")[2] is True and shown("num.partitions")[2] is True
+    assert shown("sasl.kerberos.min.time.before.relogin")[:2] == ("60000", "DEFAULT_CONFIG")
     assert "retention.ms" not in table  # topic defaults go by their broker names
 
 

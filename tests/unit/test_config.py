@@ -10,7 +10,7 @@ from kraft.config.cluster import (
     load_cluster_config,
     load_cluster_config_text,
 )
-from kraft.config.topic_configs import TOPIC_CONFIGS
+from kraft.config.topic_configs import TOPIC_CONFIGS, topic_default
 
 
 def node(node_id, roles=("controller", "broker"), host="127.0.0.1", http=None, raft="auto", extra=""):
@@ -65,7 +65,9 @@ def test_bundled_default_loads_without_warnings(tmp_path):
 def test_minimal_file_gets_every_default(tmp_path):
     config = load_cluster_config(write(tmp_path, THREE_NODES))
     assert config.cluster.name == "local"
-    assert config.topic_defaults == {name: spec.default for name, spec in TOPIC_CONFIGS.items()}
+    # nothing set: every topic default is Kafka's (DescribeConfigs says DEFAULT_CONFIG, not the file's)
+    assert config.topic_defaults == {}
+    assert all(topic_default(config.topic_defaults, name) == spec.default for name, spec in TOPIC_CONFIGS.items())
     assert config.timeouts.broker_heartbeat_interval_ms == 500
     assert config.timeouts.replica_lag_time_max_ms == 5000
     assert config.timeouts.controller_request_timeout_ms == 5000
@@ -85,6 +87,7 @@ def test_topic_defaults_are_stored_as_canonical_strings(tmp_path):
     config = load_cluster_config(write(tmp_path, text))
     assert config.topic_defaults["unclean.leader.election.enable"] == "true"
     assert config.topic_defaults["retention.ms"] == "-1"
+    assert "retention.bytes" not in config.topic_defaults  # only what the file set
 
 
 def test_roles_and_lookup(tmp_path):

@@ -1,7 +1,8 @@
 """Pieces of the Kafka answers issue 35 corrected, checked without a cluster: keyless
 records on a compacted topic (INVALID_RECORD with KIP-467 record errors, both doors),
 ListGroups' state and type filters, the authorized-operations bitfield, a member's
-group.instance.id in DescribeGroups, Metadata's code for an illegal topic name."""
+group.instance.id in DescribeGroups, Metadata's code for an illegal topic name,
+AlterReplicaLogDirs' codes for a broker with one log dir."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from kraft.groups.kafka_client_group import KafkaClientGroup
 from kraft.kafka import metadata_api, produce_api
 from kraft.kafka.authorized_ops import bitfield
 from kraft.kafka.group_admin_api import listed
+from kraft.kafka.log_admin_api import log_dir_move_error
 from kraft.storage.record import Record
 from kraft.storage.record_batch import encode_batch
 
@@ -98,3 +100,12 @@ def test_metadata_names_an_illegal_topic_invalid_not_a_bad_request():
     node = SimpleNamespace(access=SimpleNamespace(enabled=False))
     answer = asyncio.run(metadata_api._named_topic(node, "no spaces!", allow_create=True))
     assert answer["error_code"] == 17 and answer["partitions"] == []
+
+
+def test_a_replica_moves_only_to_the_one_log_dir_it_is_in():
+    own = frozenset({"/data/node-1/partitions"})
+    assert log_dir_move_error(own, "/data/node-1/partitions/", False, True) == 0  # already there
+    assert log_dir_move_error(own, "/data/node-1/partitions", False, False) == 9  # REPLICA_NOT_AVAILABLE
+    assert log_dir_move_error(own, "/data/node-1/partitions", True, True) == 56  # KAFKA_STORAGE_ERROR
+    for elsewhere in ("/data/node-2/partitions", "partitions", ""):
+        assert log_dir_move_error(own, elsewhere, True, True) == 57  # LOG_DIR_NOT_FOUND comes first
