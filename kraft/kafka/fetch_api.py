@@ -73,8 +73,10 @@ async def _read_partition(node: BrokerServices, topic: str | None, index: int, w
         if want.last_fetched_epoch >= 0 and (diverging := _diverging_epoch(replica, want)) is not None:
             answer["diverging_epoch"] = diverging
             return answer, 0, None
-        if not start <= offset <= hw:
-            raise OffsetOutOfRange(f"offset {offset} is outside {start}..{hw}", offset, start, hw)
+        # Kafka's range is the log's (start..log end offset): an offset past the HW but
+        # written (an acks=1 record not yet replicated) is answered empty and waits
+        if not start <= offset <= (leo := replica.log.log_end_offset):
+            raise OffsetOutOfRange(f"offset {offset} is outside {start}..{leo}", offset, start, leo)
         end = lso if stable else hw
         size = 0
         if offset < end and budget > 0:

@@ -1,8 +1,8 @@
 """Metadata (key 3): brokers at their Kafka ports, topics with leaders, epochs and ISRs.
 
 A named topic that is missing is created when both the client allows it and the
-cluster's auto.create.topics.enable is on, as a Kafka broker does for a producer; an
-illegal name is INVALID_TOPIC_EXCEPTION, which a producer does not retry. The topic's
+cluster's auto.create.topics.enable is on, as a Kafka broker does for a producer, if the
+principal may CREATE it (else TOPIC_AUTHORIZATION_FAILED, as Kafka answers); an illegal name is INVALID_TOPIC_EXCEPTION, which a producer does not retry. The topic's
 and cluster's authorized operations are filled in when the client asks (KIP-430).
 """
 
@@ -109,17 +109,18 @@ async def _named_topic(node: BrokerServices, name: str | None, allow_create: boo
         validate_topic_name(name)
     except InvalidValue:  # Kafka's answer, which clients do not retry
         return _missing(name, error_codes.INVALID_TOPIC_EXCEPTION)
-    # auto-creation needs CREATE on the cluster or the topic, as in Kafka; without it a
-    # missing topic is just unknown
-    allow_create = allow_create and (session.allowed(node, "CREATE", "CLUSTER")
-                                     or session.allowed(node, "CREATE", "TOPIC", name))
+    # auto-creation needs CREATE on the cluster or the topic, as in Kafka
+    may_create = session.allowed(node, "CREATE", "CLUSTER") or session.allowed(node, "CREATE", "TOPIC", name)
     try:
-        if allow_create:
+        if allow_create and may_create:
             topic = await topic_for_produce(node, name)
         else:
             topic = await _known_topic(node, name)
     except TopicNotFound:
-        return _missing(name, error_codes.UNKNOWN_TOPIC_OR_PARTITION)
+        # Kafka: a missing topic the client would have created but may not is
+        # TOPIC_AUTHORIZATION_FAILED (a producer stops at once instead of waiting for it)
+        refused = allow_create and not may_create and node.config.cluster.auto_create_topics_enable
+        return _missing(name, TOPIC_AUTHORIZATION_FAILED if refused else error_codes.UNKNOWN_TOPIC_OR_PARTITION)
     except KraftError as exc:
         return _missing(name, error_codes.code_of(exc))
     return topic_view(node.image, topic)

@@ -174,6 +174,33 @@ def test_kafka_python_and_aiokafka_authenticate_and_are_held_to_acls(cluster):
     revoke_all(c)
 
 
+def test_a_producer_that_may_not_create_a_missing_topic_is_refused_at_once(cluster):
+    """Kafka answers TOPIC_AUTHORIZATION_FAILED, not UNKNOWN_TOPIC_OR_PARTITION, for a missing
+    topic a client asks to auto-create without CREATE on the cluster or the topic (aiokafka's
+    test_sasl_deny_autocreate_cluster)."""
+    c = cluster
+    revoke_all(c)
+    for operation in ("DESCRIBE", "WRITE"):
+        rest_grant(c, resource_name="ks-unborn", operation=operation)
+
+    async def send() -> int:
+        p = aiokafka.AIOKafkaProducer(bootstrap_servers=c.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
+                                      sasl_mechanism="PLAIN", sasl_plain_username="alice",
+                                      sasl_plain_password="alice-password", request_timeout_ms=5000)
+        await p.start()
+        try:
+            return (await p.send_and_wait("ks-unborn", b"aio")).offset
+        finally:
+            await p.stop()
+    with pytest.raises(aiokafka.errors.TopicAuthorizationFailedError):
+        asyncio.run(send())
+    assert http_json("GET", c.v3(1) + "/topics/ks-unborn", headers=ADMIN_HTTP)[0] == 404
+    # CREATE on the topic's name is enough: the same send creates it
+    rest_grant(c, resource_name="ks-unborn", operation="CREATE")
+    assert asyncio.run(send()) == 0
+    revoke_all(c)
+
+
 def test_acls_made_with_the_kafka_admin_api_are_the_rest_apis(cluster):
     c = cluster
     revoke_all(c)
