@@ -320,7 +320,8 @@ class GroupCoordinator:
         return group
 
     def _classic_config(self) -> ClassicGroupConfig:
-        return ClassicGroupConfig(initial_rebalance_delay_ms=self.settings.initial_rebalance_delay_ms)
+        return ClassicGroupConfig(initial_rebalance_delay_ms=self.settings.initial_rebalance_delay_ms,
+                                  max_size=self.settings.classic_max_size)
 
     def _refuse_consumer_group(self, group_id: str) -> None:
         """REST instances may not join a consumer group that has members (JoinGroup
@@ -344,7 +345,7 @@ class GroupCoordinator:
     # -- KIP-848 consumer groups ------------------------------------------------------------
     def _consumer_group_config(self) -> GroupConfig:
         session, interval, assignors = self.settings.consumer_group_config()
-        return GroupConfig(session, interval, assignors)
+        return GroupConfig(session, interval, assignors, self.settings.consumer_max_size)
 
     async def _write_group(self, group_id: str, batch: bytes, timestamp: int) -> int:
         return await self._append_local(OFFSETS_TOPIC, self._offsets_partition_of(group_id), batch,
@@ -391,7 +392,7 @@ class GroupCoordinator:
         not_consumer = f"GROUP_ID_NOT_FOUND: group {group_id!r} is a classic group with members, not a consumer group"
         if clients is None or hb.member_epoch != 0 or not self._migration_policy().upgrades:
             raise GroupIdNotFound(not_consumer)
-        refused = upgrade_refusal(clients.coordinator)
+        refused = upgrade_refusal(clients.coordinator, self.settings.consumer_max_size)
         if refused is not None and clients.coordinator.state is not GroupState.STABLE \
                 and clients.coordinator.protocol_type == "consumer":
             raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: classic group {group_id!r} converts to a "
@@ -414,10 +415,11 @@ class GroupCoordinator:
         if not self._migration_policy().downgrades:
             return
         try:
+            fits = lambda g: g.only_classic_members and len(g.members) <= self.settings.classic_max_size
             group = self.consumer_groups.get(group_id)
-            if group is None or not group.only_classic_members:
+            if group is None or not fits(group):
                 return
-            group = await self.consumer_groups.delete(group_id, lambda g: g.only_classic_members)
+            group = await self.consumer_groups.delete(group_id, fits)
         except Exception:  # its partition moved, or the write failed: the next tick retries
             log.warning("group %s: could not convert back to a classic group yet", group_id)
             return
@@ -443,14 +445,16 @@ class GroupCoordinator:
         return await self.consumer_groups.apply(group_id, lambda g: g.classic_join(join, counts))
 
     async def classic_sync(self, group_id: str, member_id: str, generation: int, protocol_type: str | None,
-                           protocol_name: str | None, now_ms: int):
+                           protocol_name: str | None, now_ms: int, instance_id: str | None = None):
         return await self.consumer_groups.apply(
-            group_id, lambda g: g.classic_sync(member_id, generation, protocol_type, protocol_name, now_ms))
+            group_id, lambda g: g.classic_sync(member_id, generation, protocol_type, protocol_name, now_ms,
+                                               instance_id))
 
-    async def classic_heartbeat(self, group_id: str, member_id: str, generation: int, now_ms: int):
+    async def classic_heartbeat(self, group_id: str, member_id: str, generation: int, now_ms: int,
+                                instance_id: str | None = None):
         """True: carry on; a Refusal (REBALANCE_IN_PROGRESS: rejoin); None: no such group."""
         return await self.consumer_groups.apply(
-            group_id, lambda g: g.classic_heartbeat(member_id, generation, now_ms) or True)
+            group_id, lambda g: g.classic_heartbeat(member_id, generation, now_ms, instance_id) or True)
 
     async def classic_leave(self, group_id: str, member_id: str, instance_id: str | None = None):
         """True: it left; a Refusal; None: no such group."""

@@ -331,3 +331,28 @@ def test_a_classic_member_must_share_an_assignor_name_with_the_classic_members_t
     both = group.classic_join(ClassicJoin(None, 0, SESSION, 30_000, (("roundrobin", b""), ("range", b"")),
                                           frozenset({"t"})), TOPICS)
     assert isinstance(both, ClassicJoined) and both.protocol_name == "roundrobin"
+
+
+def test_a_replaced_static_classic_member_is_fenced_on_every_request_that_names_its_instance():
+    # Kafka's validateConsumerGroupMember: with the instance id, the old member id gets
+    # FENCED_INSTANCE_ID; without it, the id is simply unknown; a commit (which Kafka
+    # checks by member id alone in a consumer group) is UNKNOWN_MEMBER_ID
+    group = new_group()
+    a = Kip848(group)
+    first = group.classic_join(ClassicJoin(None, 0, SESSION, 30_000, (("range", b""),), frozenset({"t"}),
+                                           instance_id="box-1"), TOPICS)
+    now = settle([a, Classic(group, first.member_id, first.generation)], 0)
+    old, generation = first.member_id, group.members[first.member_id].epoch
+    back = group.classic_join(ClassicJoin(None, now, SESSION, 30_000, (("range", b""),), frozenset({"t"}),
+                                          instance_id="box-1"), TOPICS)
+    assert isinstance(back, ClassicJoined) and back.member_id != old
+    fenced = ConsumerGroupError.FENCED_INSTANCE_ID
+    assert group.classic_heartbeat(old, generation, now, "box-1").error is fenced
+    assert group.classic_sync(old, generation, "consumer", "range", now, "box-1").error is fenced
+    assert group.classic_leave(old, "box-1").error is fenced
+    assert group.classic_heartbeat(old, generation, now).error is ConsumerGroupError.UNKNOWN_MEMBER_ID
+    assert group.commit_error(old, generation).error is ConsumerGroupError.UNKNOWN_MEMBER_ID
+    assert group.classic_heartbeat(back.member_id, back.generation, now, "box-1") is None  # the new one carries on
+    assert back.member_id in group.members
+    unknown = group.classic_heartbeat(old, generation, now, "box-2")  # an instance id nobody holds
+    assert unknown.error is ConsumerGroupError.UNKNOWN_MEMBER_ID
