@@ -48,6 +48,7 @@ from kraft.errors import (
     ConsumerConflict,
     ConsumerInstanceExists,
     ConsumerInstanceNotFound,
+    FencedInstanceId,
     CoordinatorLoadInProgress,
     CoordinatorNotAvailable,
     GroupIdNotFound,
@@ -595,9 +596,9 @@ class GroupCoordinator:
                           group_instance_id: str | None) -> None:
         """KIP-447's fencing, as Kafka's ClassicGroup.validateOffsetCommit does it for a
         transactional commit. An old client's commit (generation -1, no member, no
-        instance id) is not checked. There is no static membership here (members join
-        as dynamic ones whatever group.instance.id they send), so the member id alone
-        identifies a member and FENCED_INSTANCE_ID is never answered."""
+        instance id) is not checked. A classic group's static member replaced by a new
+        process gets FENCED_INSTANCE_ID when the commit names its instance id; a
+        consumer group checks the member id alone (Kafka's ConsumerGroup)."""
         if generation_id < 0 and not member_id and group_instance_id is None:
             return
         rest = self._groups.get(group_id)
@@ -621,9 +622,12 @@ class GroupCoordinator:
                                                f"{member_id!r} (it has no members)")
             raise ConsumerConflict(f"ILLEGAL_GENERATION: group {group_id!r} does not exist, so generation "
                                    f"{generation_id} is not its")
-        refused = group.commit_error(member_id, generation_id, transactional=True)
+        refused = group.commit_error(member_id, generation_id, transactional=True,
+                                     group_instance_id=group_instance_id)
         if refused is None:
             return
+        if refused.error is GroupError.FENCED_INSTANCE_ID:
+            raise FencedInstanceId(f"FENCED_INSTANCE_ID: {refused.message}")
         if refused.error is GroupError.UNKNOWN_MEMBER_ID:
             raise ConsumerInstanceNotFound(f"UNKNOWN_MEMBER_ID: {refused.message}")
         if refused.error is GroupError.ILLEGAL_GENERATION:
