@@ -18,8 +18,11 @@ does not heartbeat within the session timeout, is removed and its partitions fre
 
 Static members (group.instance.id): leaving with epoch -2 keeps the member and its
 partitions for the session timeout, so that the same instance rejoining (with a new
-member id) takes them over without a rebalance; a second live member with the same
-instance id is refused (UNRELEASED_INSTANCE_ID).
+member id) takes them over without a rebalance; a second live KIP-848 member with the
+same instance id is refused (UNRELEASED_INSTANCE_ID). Across protocols, as in Kafka, the
+new process replaces the holder at once (a classic JoinGroup replaces any holder, a
+KIP-848 join a classic one). A replaced process that names its instance id gets
+FENCED_INSTANCE_ID from then on.
 
 Size: a group of group.consumer.max.size members takes no other (GROUP_MAX_SIZE_REACHED
 to a heartbeat or JoinGroup from a member id it does not know, as Kafka answers).
@@ -348,14 +351,16 @@ class ConsumerGroup:
             if holder.member_id == hb.member_id:
                 self._rejoin(holder)
                 return holder, False
-            if not holder.left_static:
+            if not holder.left_static and holder.classic is None:
                 return Refusal(ConsumerGroupError.UNRELEASED_INSTANCE_ID,
                                f"instance id {hb.instance_id!r} is held by member {holder.member_id!r}, which "
                                "has not left")
             # The instance is back under a new member id: it takes over the old member's
-            # epoch and partitions, without a rebalance.
+            # epoch and partitions, without a rebalance (a classic holder at once, as in
+            # Kafka: only a KIP-848 holder must have left with epoch -2 first).
             del self.members[holder.member_id]
-            member = replace(holder, member_id=hb.member_id or self._new_member_id(), left_static=False)
+            member = replace(holder, member_id=hb.member_id or self._new_member_id(), left_static=False,
+                             classic=None, rejoin_by_ms=0)
             self.members[member.member_id] = member
             self.target[member.member_id] = self.target.pop(holder.member_id, frozenset())
             return member, False
@@ -457,10 +462,7 @@ class ConsumerGroup:
             if found.classic is None:
                 return self._unknown(join.member_id)
             member, joined = found, False
-        elif holder is not None:
-            if holder.classic is None and not holder.left_static:
-                return Refusal(ConsumerGroupError.UNRELEASED_INSTANCE_ID,
-                               f"instance id {join.instance_id!r} is held by member {holder.member_id!r}")
+        elif holder is not None:  # as Kafka: a classic process replaces any holder of its instance id
             del self.members[holder.member_id]
             member = replace(holder, member_id=self._new_member_id(), left_static=False)
             self.members[member.member_id] = member

@@ -356,3 +356,29 @@ def test_a_replaced_static_classic_member_is_fenced_on_every_request_that_names_
     assert back.member_id in group.members
     unknown = group.classic_heartbeat(old, generation, now, "box-2")  # an instance id nobody holds
     assert unknown.error is ConsumerGroupError.UNKNOWN_MEMBER_ID
+
+
+def test_a_static_instance_moves_between_protocols_replacing_its_holder_at_once():
+    # as Kafka: only a KIP-848 process replacing a KIP-848 holder needs the holder to have
+    # left (epoch -2); across protocols the new process takes the place at once
+    group = new_group()
+    other = Kip848(group)
+    first = group.heartbeat(Heartbeat("k-old", 0, 0, instance_id="box", rebalance_timeout_ms=30_000,
+                                      topic_names=("t",), owned=frozenset()), TOPICS)
+    assert not isinstance(first, Refusal)
+    settle([other], 0)
+    classic = group.classic_join(ClassicJoin(None, 10, SESSION, 30_000, (("range", b""),), frozenset({"t"}),
+                                             instance_id="box"), TOPICS)  # the app restarted as a classic consumer
+    assert isinstance(classic, ClassicJoined) and "k-old" not in group.members
+    assert group.members[classic.member_id].classic is not None
+    fenced = group.heartbeat(Heartbeat("k-old", first.member_epoch, 20, instance_id="box"), TOPICS)
+    assert fenced.error is ConsumerGroupError.FENCED_INSTANCE_ID
+    back = group.heartbeat(Heartbeat("k-new", 0, 30, instance_id="box", rebalance_timeout_ms=30_000,
+                                     topic_names=("t",), owned=frozenset()), TOPICS)  # and back to KIP-848
+    assert not isinstance(back, Refusal) and group.members["k-new"].classic is None
+    assert classic.member_id not in group.members
+    refused = group.classic_heartbeat(classic.member_id, classic.generation, 40, "box")
+    assert refused.error is ConsumerGroupError.FENCED_INSTANCE_ID
+    clash = group.heartbeat(Heartbeat("k-third", 0, 50, instance_id="box", rebalance_timeout_ms=30_000,
+                                      topic_names=("t",), owned=frozenset()), TOPICS)
+    assert clash.error is ConsumerGroupError.UNRELEASED_INSTANCE_ID  # KIP-848 over KIP-848: it must leave first
