@@ -455,6 +455,13 @@ class ConsumerConflict(KraftError):
     kafka_name, kafka_code = "ILLEGAL_GENERATION", 22
 
 
+class FencedInstanceId(ConsumerConflict):
+    """A static member's replaced process (KIP-345): another process joined with its
+    group.instance.id."""
+
+    kafka_name, kafka_code = "FENCED_INSTANCE_ID", 82
+
+
 # -- idempotent producers -----------------------------------------------------------------
 class ProducerSequenceError(KraftError):
     """An idempotent producer's batch that must not be appended (the producer's fault).

@@ -122,7 +122,12 @@ class GroupSettings(_Table):
     # (longer while members keep arriving) so that consumers started together share one
     initial_rebalance_delay_ms: Annotated[int, Field(strict=True, ge=0, le=300_000)] = Field(
         3_000, alias="group.initial.rebalance.delay.ms")
+    # the members a classic group takes (Kafka's name; its default: no limit)
+    classic_max_size: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)] = Field(
+        2**31 - 1, alias="group.max.size")
     # KIP-848 consumer groups (ConsumerGroupHeartbeat), under Kafka's broker names
+    consumer_max_size: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)] = Field(
+        2**31 - 1, alias="group.consumer.max.size")
     consumer_session_timeout_ms: Annotated[int, Field(strict=True, ge=1000)] = Field(
         45_000, alias="group.consumer.session.timeout.ms")
     consumer_heartbeat_interval_ms: Annotated[int, Field(strict=True, ge=100)] = Field(

@@ -4,7 +4,8 @@ errors are values (ErrorResponse). Events and effects: group_events.py.
 
 Empty -> PreparingRebalance -> CompletingRebalance -> Stable, and back to
 PreparingRebalance when a member joins, leaves, times out (session.timeout.ms), changes
-its subscription or protocols, or a subscribed topic's partition count changes. The join
+its subscription or protocols, or (groups the coordinator assigns) a subscribed topic's
+partition count changes. The join
 phase ends when every member has rejoined or the rebalance timeout (the members'
 largest) passes: those that did not rejoin are removed. Each ended join phase starts a
 new generation; heartbeats, syncs and commits carrying another one get
@@ -17,14 +18,18 @@ Who assigns partitions, chosen per group:
   Stable. A member the leader gave nothing gets empty bytes. Protocol types ("consumer",
   "connect", ...) and protocol names are the clients' business: the group only checks
   that its members share the type and at least one protocol. A leader rejoining a
-  Stable group starts a rebalance (its way to act on metadata changes). Beyond Kafka,
-  a change in the partition count of a topic the members subscribe to (known for the
-  consumer protocol) also starts one, as for REST groups.
+  Stable group starts a rebalance (its way to act on metadata changes). As in Kafka,
+  the coordinator itself never starts one for a topic that grows, appears or goes:
+  the leader's client watches metadata and rejoins when its assignment must change
+  (one more generation, started by the broker, costs members their partitions for
+  nothing when the client rejoins anyway).
 - relay=False (REST consumer instances): the coordinator computes the assignment with
   kraft.groups.assignors when the join phase ends, as a REST proxy does, and only
   knows its assignors' names. Each Sync is answered at once with the member's share;
   the group is Stable once all have synced. An unchanged rejoin, even the leader's,
-  gets the current generation back: the coordinator sees topic changes itself.
+  gets the current generation back: the coordinator sees topic changes itself, and a
+  subscribed topic's new partition count (a topic grown, created or deleted) starts a
+  rebalance, since no client watches metadata for these members.
 Either way members that do not sync within the rebalance timeout are removed (Kafka's
 pending-sync expiry); the chosen protocol is the one every member supports that most
 members prefer (ties: by name); a rejoin with other protocols or metadata rebalances.
@@ -45,7 +50,9 @@ last wait; each new member of a group at generation 0 extends it by one delay, u
 the rebalance timeout in all. Consumers started together thus form one generation
 instead of rebalancing once per arrival. A delay of 0 ends the phase at once.
 
-Simplifications: no group size limit.
+Size (group.max.size, GroupConfig.max_size): a join that would take the group past its
+limit gets GROUP_MAX_SIZE_REACHED, as Kafka's acceptJoiningMember decides (_accepts); a
+known member refused so, in a rebalance after the limit was lowered, is removed.
 """
 
 from __future__ import annotations
@@ -142,6 +149,14 @@ class ClassicGroup:
             return fail(GroupError.INVALID_SESSION_TIMEOUT,
                         f"session timeout {e.session_timeout_ms} ms is outside [{cfg.min_session_timeout_ms}, "
                         f"{cfg.max_session_timeout_ms}] (client's fault)")
+        if not self._accepts(e.member_id):
+            fail(GroupError.GROUP_MAX_SIZE_REACHED,
+                 f"group {self.group_id!r} has reached its maximum size of {cfg.max_size} members "
+                 f"(group.max.size)")
+            if e.member_id in self._members:  # as Kafka: a member over the limit is out
+                self._remove(e.member_id, "group_max_size", out)
+                self._maybe_complete_join(e.now_ms, out)
+            return None
         if self.relay:
             protocols = tuple(dict.fromkeys(e.protocols))
             if not e.protocol_type or not protocols:
@@ -204,6 +219,20 @@ class ClassicGroup:
         if self.state is not PREPARING:
             self._prepare_rebalance(e.now_ms, out)
         self._maybe_complete_join(e.now_ms, out)
+
+    def _accepts(self, member_id: str | None) -> bool:
+        """Kafka's acceptJoiningMember (group.max.size): while the group prepares a
+        rebalance, a member that rejoined already, or any while fewer than the limit
+        have; otherwise a known member, or any while the group has fewer members. The
+        count of rejoined members decides in a rebalance, so that a lowered limit
+        leaves out the last to rejoin."""
+        known = self._members.get(member_id) if member_id else None
+        if self.state is EMPTY:
+            return True
+        if self.state is PREPARING:
+            awaiting = sum(1 for m in self._members.values() if m.awaiting_join)
+            return (known is not None and known.awaiting_join) or awaiting < self.config.max_size
+        return known is not None or len(self._members) < self.config.max_size
 
     def take_over(self, members: list[Member], assignment: Mapping[str, tuple[TopicPartition, ...]],
                   generation: int, now_ms: int) -> None:
@@ -399,6 +428,8 @@ class ClassicGroup:
 
     def _on_topics_changed(self, e: ev.TopicsChanged, out: list[Effect]) -> None:
         old, self._partitions = self._partitions, dict(e.partitions)
+        if self.relay:
+            return  # as Kafka: the leader's client watches metadata and rejoins (module docstring)
         subscribed = set().union(*(m.topics for m in self._members.values()))
         if self.state in (STABLE, COMPLETING) and any(old.get(t, 0) != self._partitions.get(t, 0) for t in subscribed):
             self._prepare_rebalance(e.now_ms, out)

@@ -18,8 +18,14 @@ does not heartbeat within the session timeout, is removed and its partitions fre
 
 Static members (group.instance.id): leaving with epoch -2 keeps the member and its
 partitions for the session timeout, so that the same instance rejoining (with a new
-member id) takes them over without a rebalance; a second live member with the same
-instance id is refused (UNRELEASED_INSTANCE_ID).
+member id) takes them over without a rebalance; a second live KIP-848 member with the
+same instance id is refused (UNRELEASED_INSTANCE_ID). Across protocols, as in Kafka, the
+new process replaces the holder at once (a classic JoinGroup replaces any holder, a
+KIP-848 join a classic one). A replaced process that names its instance id gets
+FENCED_INSTANCE_ID from then on.
+
+Size: a group of group.consumer.max.size members takes no other (GROUP_MAX_SIZE_REACHED
+to a heartbeat or JoinGroup from a member id it does not know, as Kafka answers).
 
 Classic members (KIP-848's mixed groups): a JoinGroup client of the consumer protocol
 may be a member too. It is reconciled when it (re)joins, with the partitions its
@@ -61,6 +67,7 @@ class ConsumerGroupError(Enum):
     FENCED_INSTANCE_ID = 82
     FENCED_MEMBER_EPOCH = 110
     UNRELEASED_INSTANCE_ID = 111
+    GROUP_MAX_SIZE_REACHED = 81
     UNSUPPORTED_ASSIGNOR = 112
     STALE_MEMBER_EPOCH = 113
     INVALID_REGULAR_EXPRESSION = 128
@@ -88,6 +95,7 @@ class GroupConfig:
     session_timeout_ms: int = 45_000
     heartbeat_interval_ms: int = 5_000
     assignors: tuple[str, ...] = SERVER_ASSIGNORS  # the first is the default
+    max_size: int = 2**31 - 1  # group.consumer.max.size (Kafka's default: no limit)
 
 
 @dataclass(frozen=True)
@@ -259,6 +267,8 @@ class ConsumerGroup:
             return refused
         if hb.member_epoch in (LEAVE_EPOCH, LEAVE_STATIC_EPOCH):
             return self._leave(hb, topics)
+        if (too_many := self._full(hb.member_id)) is not None:
+            return too_many
         found = self._member_for(hb)
         if isinstance(found, Refusal):
             return found
@@ -283,8 +293,10 @@ class ConsumerGroup:
         return Answer(member.member_id, member.epoch, self.config.heartbeat_interval_ms, sent)
 
     def check_request(self, hb: Heartbeat) -> Refusal | None:
-        """Why the heartbeat is refused whatever the group's state; None: it is not."""
-        return self._check_request(hb)
+        """Why the heartbeat is refused before it changes anything; None: it is not."""
+        if (refused := self._check_request(hb)) is not None:
+            return refused
+        return None if hb.member_epoch in (LEAVE_EPOCH, LEAVE_STATIC_EPOCH) else self._full(hb.member_id)
 
     def _check_request(self, hb: Heartbeat) -> Refusal | None:
         bad = lambda msg: Refusal(ConsumerGroupError.INVALID_REQUEST, msg)
@@ -339,23 +351,21 @@ class ConsumerGroup:
             if holder.member_id == hb.member_id:
                 self._rejoin(holder)
                 return holder, False
-            if not holder.left_static:
+            if not holder.left_static and holder.classic is None:
                 return Refusal(ConsumerGroupError.UNRELEASED_INSTANCE_ID,
                                f"instance id {hb.instance_id!r} is held by member {holder.member_id!r}, which "
                                "has not left")
             # The instance is back under a new member id: it takes over the old member's
-            # epoch and partitions, without a rebalance.
+            # epoch and partitions, without a rebalance (a classic holder at once, as in
+            # Kafka: only a KIP-848 holder must have left with epoch -2 first).
             del self.members[holder.member_id]
-            member = replace(holder, member_id=hb.member_id or self._new_member_id(), left_static=False)
+            member = replace(holder, member_id=hb.member_id or self._new_member_id(), left_static=False,
+                             classic=None, rejoin_by_ms=0)
             self.members[member.member_id] = member
             self.target[member.member_id] = self.target.pop(holder.member_id, frozenset())
             return member, False
-        if holder is None:
-            return self._unknown(hb.member_id)
-        if holder.member_id != hb.member_id:
-            return Refusal(ConsumerGroupError.FENCED_INSTANCE_ID,
-                           f"instance id {hb.instance_id!r} belongs to member {holder.member_id!r} now")
-        return self._check_epoch(holder, hb)
+        named = self._named_member(hb.member_id, hb.instance_id)
+        return named if isinstance(named, Refusal) else self._check_epoch(named, hb)
 
     def _check_epoch(self, member: Member, hb: Heartbeat) -> tuple[Member, bool] | Refusal:
         """Kafka's rule: an epoch ahead of the member's, or behind it other than the
@@ -368,6 +378,33 @@ class ConsumerGroup:
                            f"member {member.member_id!r} sent epoch {epoch}, the coordinator has {member.epoch}: "
                            "it must give up its partitions and rejoin")
         return member, False
+
+    def _full(self, member_id: str | None) -> Refusal | None:
+        """Kafka's throwIfConsumerGroupIsFull: at group.consumer.max.size members, only a
+        member of the group may heartbeat or join; even a static member's new process
+        (a member id the group does not know) is refused then, as in Kafka."""
+        if len(self.members) < self.config.max_size or (member_id and member_id in self.members):
+            return None
+        return Refusal(ConsumerGroupError.GROUP_MAX_SIZE_REACHED,
+                       f"group {self.group_id!r} has reached its maximum size of {self.config.max_size} members "
+                       "(group.consumer.max.size)")
+
+    def _named_member(self, member_id: str, instance_id: str | None) -> Member | Refusal:
+        """The member a request names, as Kafka checks it (validateConsumerGroupMember):
+        with an instance id, the static member holding it, which must be this member id;
+        a process a restart replaced gets FENCED_INSTANCE_ID, not UNKNOWN_MEMBER_ID."""
+        if instance_id is None:
+            member = self.members.get(member_id)
+            return member if member is not None else self._unknown(member_id)
+        holder = self._static_member(instance_id)
+        if holder is None:
+            return Refusal(ConsumerGroupError.UNKNOWN_MEMBER_ID,
+                           f"group {self.group_id!r} has no static member with instance id {instance_id!r}")
+        if holder.member_id != member_id:
+            return Refusal(ConsumerGroupError.FENCED_INSTANCE_ID,
+                           f"instance id {instance_id!r} belongs to member {holder.member_id!r} now: member "
+                           f"{member_id!r} was replaced by another process with that group.instance.id")
+        return holder
 
     def _unknown(self, member_id: str) -> Refusal:
         return Refusal(ConsumerGroupError.UNKNOWN_MEMBER_ID, f"group {self.group_id!r} has no member {member_id!r}")
@@ -410,24 +447,22 @@ class ConsumerGroup:
         """A classic member joins or rejoins: it is reconciled now, with what it owns. A
         static member (instance id) joining without a member id takes its predecessor's
         place, epoch and partitions, as in a classic group (KIP-345)."""
+        if (too_many := self._full(join.member_id)) is not None:
+            return too_many
         names = {name for name, _ in join.protocols}
         others = [m.classic for mid, m in self.members.items() if m.classic is not None and mid != join.member_id]
         if not names or any(not names & {name for name, _ in c.protocols} for c in others):
             return Refusal(ConsumerGroupError.INCONSISTENT_GROUP_PROTOCOL,
                            f"protocols {sorted(names)} share none with every classic member of the group")
         holder = self._static_member(join.instance_id) if join.instance_id else None
-        if holder is not None and join.member_id and holder.member_id != join.member_id:
-            return Refusal(ConsumerGroupError.FENCED_INSTANCE_ID,
-                           f"instance id {join.instance_id!r} belongs to member {holder.member_id!r} now")
         if join.member_id:
-            member = self.members.get(join.member_id)
-            if member is None or member.classic is None:
+            found = self._named_member(join.member_id, join.instance_id)
+            if isinstance(found, Refusal):
+                return found
+            if found.classic is None:
                 return self._unknown(join.member_id)
-            joined = False
-        elif holder is not None:
-            if holder.classic is None and not holder.left_static:
-                return Refusal(ConsumerGroupError.UNRELEASED_INSTANCE_ID,
-                               f"instance id {join.instance_id!r} is held by member {holder.member_id!r}")
+            member, joined = found, False
+        elif holder is not None:  # as Kafka: a classic process replaces any holder of its instance id
             del self.members[holder.member_id]
             member = replace(holder, member_id=self._new_member_id(), left_static=False)
             self.members[member.member_id] = member
@@ -453,9 +488,11 @@ class ConsumerGroup:
         member.last_sent = member.assigned
         return ClassicJoined(member.member_id, member.epoch, member.classic.protocol_name)
 
-    def _classic_member(self, member_id: str, generation: int) -> Member | Refusal:
-        member = self.members.get(member_id)
-        if member is None or member.classic is None:
+    def _classic_member(self, member_id: str, generation: int, instance_id: str | None = None) -> Member | Refusal:
+        member = self._named_member(member_id, instance_id)
+        if isinstance(member, Refusal):
+            return member
+        if member.classic is None:
             return self._unknown(member_id)
         if generation != member.epoch:
             return Refusal(ConsumerGroupError.ILLEGAL_GENERATION,
@@ -463,9 +500,9 @@ class ConsumerGroup:
         return member
 
     def classic_sync(self, member_id: str, generation: int, protocol_type: str | None, protocol_name: str | None,
-                     now_ms: int) -> frozenset[TopicPartition] | Refusal:
+                     now_ms: int, instance_id: str | None = None) -> frozenset[TopicPartition] | Refusal:
         """SyncGroup: the member's assigned partitions."""
-        member = self._classic_member(member_id, generation)
+        member = self._classic_member(member_id, generation, instance_id)
         if isinstance(member, Refusal):
             return member
         assert member.classic is not None
@@ -477,9 +514,10 @@ class ConsumerGroup:
         member.last_seen_ms = now_ms
         return member.assigned
 
-    def classic_heartbeat(self, member_id: str, generation: int, now_ms: int) -> Refusal | None:
+    def classic_heartbeat(self, member_id: str, generation: int, now_ms: int,
+                          instance_id: str | None = None) -> Refusal | None:
         """None: carry on. REBALANCE_IN_PROGRESS: rejoin (within the rebalance timeout)."""
-        member = self._classic_member(member_id, generation)
+        member = self._classic_member(member_id, generation, instance_id)
         if isinstance(member, Refusal):
             return member
         member.last_seen_ms = now_ms
@@ -497,25 +535,26 @@ class ConsumerGroup:
         """LeaveGroup; an admin removes a static member by its instance id alone."""
         if not member_id and instance_id:
             member_id = getattr(self._static_member(instance_id), "member_id", "")
-        member = self.members.get(member_id)
-        if member is None or member.classic is None:
+        member = self._named_member(member_id, instance_id)
+        if isinstance(member, Refusal):
+            return member
+        if member.classic is None:
             return self._unknown(member_id)
-        self.remove(member_id)
+        self.remove(member.member_id)
         return None
 
     # -- leaving, expiry, topic changes -----------------------------------------------------
     def _leave(self, hb: Heartbeat, topics: Mapping[str, int]) -> Answer | Refusal:
         if hb.member_epoch == LEAVE_STATIC_EPOCH:
-            member = self._static_member(hb.instance_id)
-            if member is None or member.member_id != hb.member_id:
-                return self._unknown(hb.member_id) if member is None else Refusal(
-                    ConsumerGroupError.FENCED_INSTANCE_ID,
-                    f"instance id {hb.instance_id!r} belongs to member {member.member_id!r} now")
+            member = self._named_member(hb.member_id, hb.instance_id)
+            if isinstance(member, Refusal):
+                return member
             member.left_static, member.last_seen_ms = True, hb.now_ms
             return Answer(member.member_id, LEAVE_STATIC_EPOCH, self.config.heartbeat_interval_ms, None)
-        if hb.member_id not in self.members:
-            return self._unknown(hb.member_id)
-        self.remove(hb.member_id)
+        member = self._named_member(hb.member_id, hb.instance_id)
+        if isinstance(member, Refusal):
+            return member
+        self.remove(member.member_id)
         return Answer(hb.member_id, LEAVE_EPOCH, self.config.heartbeat_interval_ms, None)
 
     def remove(self, member_id: str) -> None:

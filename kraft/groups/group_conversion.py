@@ -12,7 +12,9 @@ Downgrade: when the last KIP-848 member has left and only classic members remain
 group turns back into a classic one: the members keep their partitions, and a rebalance
 starts that they rejoin as known members.
 
-Which directions are allowed is group.consumer.migration.policy (Kafka's values).
+Which directions are allowed is group.consumer.migration.policy (Kafka's values); a
+group converts only if its members fit the other kind's size limit (group.max.size,
+group.consumer.max.size).
 """
 
 from __future__ import annotations
@@ -44,11 +46,13 @@ class MigrationPolicy(Enum):
         return self in (MigrationPolicy.DOWNGRADE, MigrationPolicy.BIDIRECTIONAL)
 
 
-def upgrade_refusal(classic: ClassicGroup) -> str | None:
+def upgrade_refusal(classic: ClassicGroup, consumer_max_size: int = 2**31 - 1) -> str | None:
     """Why the classic group cannot convert now; None when it can."""
     members = [classic.member(mid) for mid in classic.members]
     if not members:
         return "it has no members"
+    if len(members) > consumer_max_size:  # as Kafka: it would be over the consumer group limit
+        return f"its {len(members)} members are more than group.consumer.max.size ({consumer_max_size})"
     if any(m.protocol_type != CONSUMER_PROTOCOL for m in members):
         return f"its members use protocol type {classic.protocol_type!r}, not the consumer protocol"
     if classic.state is not GroupState.STABLE:

@@ -48,6 +48,7 @@ from kraft.errors import (
     ConsumerConflict,
     ConsumerInstanceExists,
     ConsumerInstanceNotFound,
+    FencedInstanceId,
     CoordinatorLoadInProgress,
     CoordinatorNotAvailable,
     GroupIdNotFound,
@@ -320,7 +321,8 @@ class GroupCoordinator:
         return group
 
     def _classic_config(self) -> ClassicGroupConfig:
-        return ClassicGroupConfig(initial_rebalance_delay_ms=self.settings.initial_rebalance_delay_ms)
+        return ClassicGroupConfig(initial_rebalance_delay_ms=self.settings.initial_rebalance_delay_ms,
+                                  max_size=self.settings.classic_max_size)
 
     def _refuse_consumer_group(self, group_id: str) -> None:
         """REST instances may not join a consumer group that has members (JoinGroup
@@ -344,7 +346,7 @@ class GroupCoordinator:
     # -- KIP-848 consumer groups ------------------------------------------------------------
     def _consumer_group_config(self) -> GroupConfig:
         session, interval, assignors = self.settings.consumer_group_config()
-        return GroupConfig(session, interval, assignors)
+        return GroupConfig(session, interval, assignors, self.settings.consumer_max_size)
 
     async def _write_group(self, group_id: str, batch: bytes, timestamp: int) -> int:
         return await self._append_local(OFFSETS_TOPIC, self._offsets_partition_of(group_id), batch,
@@ -391,7 +393,7 @@ class GroupCoordinator:
         not_consumer = f"GROUP_ID_NOT_FOUND: group {group_id!r} is a classic group with members, not a consumer group"
         if clients is None or hb.member_epoch != 0 or not self._migration_policy().upgrades:
             raise GroupIdNotFound(not_consumer)
-        refused = upgrade_refusal(clients.coordinator)
+        refused = upgrade_refusal(clients.coordinator, self.settings.consumer_max_size)
         if refused is not None and clients.coordinator.state is not GroupState.STABLE \
                 and clients.coordinator.protocol_type == "consumer":
             raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: classic group {group_id!r} converts to a "
@@ -414,10 +416,11 @@ class GroupCoordinator:
         if not self._migration_policy().downgrades:
             return
         try:
+            fits = lambda g: g.only_classic_members and len(g.members) <= self.settings.classic_max_size
             group = self.consumer_groups.get(group_id)
-            if group is None or not group.only_classic_members:
+            if group is None or not fits(group):
                 return
-            group = await self.consumer_groups.delete(group_id, lambda g: g.only_classic_members)
+            group = await self.consumer_groups.delete(group_id, fits)
         except Exception:  # its partition moved, or the write failed: the next tick retries
             log.warning("group %s: could not convert back to a classic group yet", group_id)
             return
@@ -443,14 +446,16 @@ class GroupCoordinator:
         return await self.consumer_groups.apply(group_id, lambda g: g.classic_join(join, counts))
 
     async def classic_sync(self, group_id: str, member_id: str, generation: int, protocol_type: str | None,
-                           protocol_name: str | None, now_ms: int):
+                           protocol_name: str | None, now_ms: int, instance_id: str | None = None):
         return await self.consumer_groups.apply(
-            group_id, lambda g: g.classic_sync(member_id, generation, protocol_type, protocol_name, now_ms))
+            group_id, lambda g: g.classic_sync(member_id, generation, protocol_type, protocol_name, now_ms,
+                                               instance_id))
 
-    async def classic_heartbeat(self, group_id: str, member_id: str, generation: int, now_ms: int):
+    async def classic_heartbeat(self, group_id: str, member_id: str, generation: int, now_ms: int,
+                                instance_id: str | None = None):
         """True: carry on; a Refusal (REBALANCE_IN_PROGRESS: rejoin); None: no such group."""
         return await self.consumer_groups.apply(
-            group_id, lambda g: g.classic_heartbeat(member_id, generation, now_ms) or True)
+            group_id, lambda g: g.classic_heartbeat(member_id, generation, now_ms, instance_id) or True)
 
     async def classic_leave(self, group_id: str, member_id: str, instance_id: str | None = None):
         """True: it left; a Refusal; None: no such group."""
@@ -591,9 +596,9 @@ class GroupCoordinator:
                           group_instance_id: str | None) -> None:
         """KIP-447's fencing, as Kafka's ClassicGroup.validateOffsetCommit does it for a
         transactional commit. An old client's commit (generation -1, no member, no
-        instance id) is not checked. There is no static membership here (members join
-        as dynamic ones whatever group.instance.id they send), so the member id alone
-        identifies a member and FENCED_INSTANCE_ID is never answered."""
+        instance id) is not checked. A classic group's static member replaced by a new
+        process gets FENCED_INSTANCE_ID when the commit names its instance id; a
+        consumer group checks the member id alone (Kafka's ConsumerGroup)."""
         if generation_id < 0 and not member_id and group_instance_id is None:
             return
         rest = self._groups.get(group_id)
@@ -617,9 +622,12 @@ class GroupCoordinator:
                                                f"{member_id!r} (it has no members)")
             raise ConsumerConflict(f"ILLEGAL_GENERATION: group {group_id!r} does not exist, so generation "
                                    f"{generation_id} is not its")
-        refused = group.commit_error(member_id, generation_id, transactional=True)
+        refused = group.commit_error(member_id, generation_id, transactional=True,
+                                     group_instance_id=group_instance_id)
         if refused is None:
             return
+        if refused.error is GroupError.FENCED_INSTANCE_ID:
+            raise FencedInstanceId(f"FENCED_INSTANCE_ID: {refused.message}")
         if refused.error is GroupError.UNKNOWN_MEMBER_ID:
             raise ConsumerInstanceNotFound(f"UNKNOWN_MEMBER_ID: {refused.message}")
         if refused.error is GroupError.ILLEGAL_GENERATION:

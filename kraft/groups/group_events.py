@@ -35,6 +35,7 @@ class GroupError(Enum):
     INVALID_SESSION_TIMEOUT = (26, "client")
     REBALANCE_IN_PROGRESS = (27, "none")
     NON_EMPTY_GROUP = (68, "client")
+    GROUP_MAX_SIZE_REACHED = (81, "client")  # group.max.size members already
     FENCED_INSTANCE_ID = (82, "client")  # KIP-345: another process took this static member's place
 
     @property

@@ -14,6 +14,7 @@ class GroupConfig:
     # group.initial.rebalance.delay.ms: how long an Empty group's first join phase waits
     # for more members (0: it ends as soon as every member has joined)
     initial_rebalance_delay_ms: int = 0
+    max_size: int = 2**31 - 1  # group.max.size: members a group takes (Kafka's default: no limit)
 
 
 @dataclass

@@ -254,7 +254,8 @@ async def sync_group(node: BrokerServices, head, request) -> dict:
         return answer
     protocol_type, protocol_name = getattr(request, "protocol_type", None), getattr(request, "protocol_name", None)
     mixed, result = await _in_consumer_group(node, request.group_id, lambda groups: groups.classic_sync(
-        request.group_id, request.member_id, int(request.generation_id), protocol_type, protocol_name, now_ms()))
+        request.group_id, request.member_id, int(request.generation_id), protocol_type, protocol_name, now_ms(),
+        getattr(request, "group_instance_id", None) or None))
     if mixed:
         if isinstance(result, int):
             answer["error_code"] = result
@@ -295,7 +296,8 @@ async def heartbeat(node: BrokerServices, head, request) -> dict:
         answer["error_code"] = code
         return answer
     mixed, result = await _in_consumer_group(node, request.group_id, lambda groups: groups.classic_heartbeat(
-        request.group_id, request.member_id, int(request.generation_id), now_ms()))
+        request.group_id, request.member_id, int(request.generation_id), now_ms(),
+        getattr(request, "group_instance_id", None) or None))
     if mixed:  # None: carry on; a code: rejoin, or the member is unknown / stale
         answer["error_code"] = error_codes.NONE if result is True else result
         return answer

@@ -275,3 +275,39 @@ def test_a_report_older_than_the_last_assignment_releases_nothing():
     a.beat(60)
     b.beat(70)
     assert len(b.owned) == 3 and not b.owned & a.owned
+
+
+def test_a_replaced_static_members_old_id_is_fenced_not_unknown():
+    group = new_group()
+    a, b = Client(group, instance_id="i-a"), Client(group)
+    now = settle([a, b], 0)
+    old, old_epoch = a.member_id, a.epoch
+    group.heartbeat(Heartbeat(old, -2, now, instance_id="i-a"), TOPICS)
+    Client(group, member_id="new-id", instance_id="i-a").beat(now + 1)
+    fenced = ConsumerGroupError.FENCED_INSTANCE_ID
+    for epoch in (old_epoch, -1, -2):  # a heartbeat, a leave, a static leave of the old process
+        assert group.heartbeat(Heartbeat(old, epoch, now + 2, instance_id="i-a"), TOPICS).error is fenced
+    assert "new-id" in group.members
+    assert group.commit_error(old, old_epoch).error is ConsumerGroupError.UNKNOWN_MEMBER_ID  # as Kafka checks commits
+
+
+def test_the_coordinator_follows_a_subscribed_topic_growing_and_going_by_itself():
+    # unlike a classic group's coordinator, Kafka's KIP-848 one reacts to metadata: a new
+    # group epoch and target assignment, which members take on their next heartbeats
+    group = new_group()
+    a, b = Client(group), Client(group)
+    settle([a, b], 0)
+    epoch = group.group_epoch
+    assert group.topics_changed({"t": 10, "other": 3}) and group.group_epoch == epoch + 1
+    assert not group.topics_changed({"t": 10, "other": 4})  # nobody subscribes to it
+    for c in (a, b):
+        c.beat(5_000, topics={"t": 10})
+    for _ in range(5):
+        for c in (a, b):
+            c.beat(5_100, topics={"t": 10})
+    assert sorted(len(c.owned) for c in (a, b)) == [5, 5]
+    assert group.topics_changed({})  # deleted
+    for _ in range(5):
+        for c in (a, b):
+            c.beat(5_200, topics={})
+    assert a.owned == b.owned == frozenset()

@@ -10,11 +10,11 @@ from test_txn_group_coordinator import GROUP, NODE, Appender, Replicas, image, l
 
 from kraft.config.cluster import GroupSettings
 from kraft.errors import CoordinatorNotAvailable, GroupIdNotFound
-from kraft.groups.consumer_group import Heartbeat
+from kraft.groups.consumer_group import ClassicJoin, ClassicJoined, ConsumerGroupError, Heartbeat, Refusal
 from kraft.groups.group_coordinator import GroupCoordinator
 
 
-async def coordinator_with(log, policy: str) -> GroupCoordinator:  # noqa: F811
+async def coordinator_with(log, policy: str, **groups) -> GroupCoordinator:  # noqa: F811
     async def no_controller(path: str, body: dict) -> dict:
         raise AssertionError("the offsets topic exists")
 
@@ -24,7 +24,7 @@ async def coordinator_with(log, policy: str) -> GroupCoordinator:  # noqa: F811
     snapshot = image()
     # no initial rebalance delay, as test clusters: nothing here ticks the groups' clocks
     settings = GroupSettings.model_validate({"group.consumer.migration.policy": policy,
-                                             "group.initial.rebalance.delay.ms": 0})
+                                             "group.initial.rebalance.delay.ms": 0, **groups})
     coord = GroupCoordinator(NODE, settings, lambda: snapshot, Replicas(log), no_controller, no_wait, Appender(log))
     assert await coord.locate(GROUP) is None
     coord._topic_counts = {"t": 2}
@@ -88,3 +88,22 @@ async def test_a_classic_group_that_is_rebalancing_converts_only_once_stable(log
         await coord.consumer_heartbeat(GROUP, kip848_join())
     await group.sync(joined.member_id, joined.generation, 0, {joined.member_id: b"x"}, {joined.member_id: ()})
     assert (await coord.consumer_heartbeat(GROUP, kip848_join())).member_id == "k1"
+
+
+async def test_a_group_converts_only_when_its_members_fit_the_other_kinds_size_limit(log):  # noqa: F811
+    coord = await coordinator_with(log, "bidirectional", **{"group.consumer.max.size": 1, "group.max.size": 1})
+    await stable_classic_member(coord)
+    refused = await coord.consumer_heartbeat(GROUP, kip848_join())  # 1 classic + 1 would be 2 > 1
+    assert isinstance(refused, Refusal) and refused.error is ConsumerGroupError.GROUP_MAX_SIZE_REACHED
+    assert coord.loaded_client_group(GROUP) is not None and coord.consumer_group(GROUP) is None  # still classic
+
+    roomy = await coordinator_with(log, "bidirectional", **{"group.max.size": 1})
+    await stable_classic_member(roomy)
+    await roomy.consumer_heartbeat(GROUP, kip848_join())  # the classic member is in the consumer group now
+    second = await roomy.classic_join(GROUP, ClassicJoin(None, 20, 10_000, 5_000, (("range", b""),),
+                                                          frozenset({"t"})))
+    assert isinstance(second, ClassicJoined)
+    await roomy.consumer_heartbeat(GROUP, Heartbeat("k1", -1, 30))  # the KIP-848 member leaves
+    group = roomy.consumer_group(GROUP)  # two classic members do not fit group.max.size 1: no downgrade
+    assert group is not None and group.only_classic_members and len(group.members) == 2
+    assert roomy.loaded_client_group(GROUP) is None

@@ -331,3 +331,54 @@ def test_a_classic_member_must_share_an_assignor_name_with_the_classic_members_t
     both = group.classic_join(ClassicJoin(None, 0, SESSION, 30_000, (("roundrobin", b""), ("range", b"")),
                                           frozenset({"t"})), TOPICS)
     assert isinstance(both, ClassicJoined) and both.protocol_name == "roundrobin"
+
+
+def test_a_replaced_static_classic_member_is_fenced_on_every_request_that_names_its_instance():
+    # Kafka's validateConsumerGroupMember: with the instance id, the old member id gets
+    # FENCED_INSTANCE_ID; without it, the id is simply unknown; a commit (which Kafka
+    # checks by member id alone in a consumer group) is UNKNOWN_MEMBER_ID
+    group = new_group()
+    a = Kip848(group)
+    first = group.classic_join(ClassicJoin(None, 0, SESSION, 30_000, (("range", b""),), frozenset({"t"}),
+                                           instance_id="box-1"), TOPICS)
+    now = settle([a, Classic(group, first.member_id, first.generation)], 0)
+    old, generation = first.member_id, group.members[first.member_id].epoch
+    back = group.classic_join(ClassicJoin(None, now, SESSION, 30_000, (("range", b""),), frozenset({"t"}),
+                                          instance_id="box-1"), TOPICS)
+    assert isinstance(back, ClassicJoined) and back.member_id != old
+    fenced = ConsumerGroupError.FENCED_INSTANCE_ID
+    assert group.classic_heartbeat(old, generation, now, "box-1").error is fenced
+    assert group.classic_sync(old, generation, "consumer", "range", now, "box-1").error is fenced
+    assert group.classic_leave(old, "box-1").error is fenced
+    assert group.classic_heartbeat(old, generation, now).error is ConsumerGroupError.UNKNOWN_MEMBER_ID
+    assert group.commit_error(old, generation).error is ConsumerGroupError.UNKNOWN_MEMBER_ID
+    assert group.classic_heartbeat(back.member_id, back.generation, now, "box-1") is None  # the new one carries on
+    assert back.member_id in group.members
+    unknown = group.classic_heartbeat(old, generation, now, "box-2")  # an instance id nobody holds
+    assert unknown.error is ConsumerGroupError.UNKNOWN_MEMBER_ID
+
+
+def test_a_static_instance_moves_between_protocols_replacing_its_holder_at_once():
+    # as Kafka: only a KIP-848 process replacing a KIP-848 holder needs the holder to have
+    # left (epoch -2); across protocols the new process takes the place at once
+    group = new_group()
+    other = Kip848(group)
+    first = group.heartbeat(Heartbeat("k-old", 0, 0, instance_id="box", rebalance_timeout_ms=30_000,
+                                      topic_names=("t",), owned=frozenset()), TOPICS)
+    assert not isinstance(first, Refusal)
+    settle([other], 0)
+    classic = group.classic_join(ClassicJoin(None, 10, SESSION, 30_000, (("range", b""),), frozenset({"t"}),
+                                             instance_id="box"), TOPICS)  # the app restarted as a classic consumer
+    assert isinstance(classic, ClassicJoined) and "k-old" not in group.members
+    assert group.members[classic.member_id].classic is not None
+    fenced = group.heartbeat(Heartbeat("k-old", first.member_epoch, 20, instance_id="box"), TOPICS)
+    assert fenced.error is ConsumerGroupError.FENCED_INSTANCE_ID
+    back = group.heartbeat(Heartbeat("k-new", 0, 30, instance_id="box", rebalance_timeout_ms=30_000,
+                                     topic_names=("t",), owned=frozenset()), TOPICS)  # and back to KIP-848
+    assert not isinstance(back, Refusal) and group.members["k-new"].classic is None
+    assert classic.member_id not in group.members
+    refused = group.classic_heartbeat(classic.member_id, classic.generation, 40, "box")
+    assert refused.error is ConsumerGroupError.FENCED_INSTANCE_ID
+    clash = group.heartbeat(Heartbeat("k-third", 0, 50, instance_id="box", rebalance_timeout_ms=30_000,
+                                      topic_names=("t",), owned=frozenset()), TOPICS)
+    assert clash.error is ConsumerGroupError.UNRELEASED_INSTANCE_ID  # KIP-848 over KIP-848: it must leave first

@@ -23,6 +23,7 @@ from kraft.groups.group_events import (
     SyncPending,
     SyncResponse,
     Tick,
+    TopicsChanged,
     Unload,
 )
 from kraft.groups.kafka_client_group import Joined, KafkaClientGroup, Refused, Synced
@@ -250,3 +251,18 @@ def test_consumer_assignment_reader(data, expected):
     from kraft.kafka.group_api import assigned_partitions, assignment_bytes
     assert assigned_partitions(data) == expected
     assert assigned_partitions(assignment_bytes([("t", 1), ("u", 0), ("t", 0)])) == (("t", 0), ("t", 1), ("u", 0))
+
+
+def test_a_topic_growing_or_going_does_not_rebalance_a_group_whose_leader_assigns():
+    # as Kafka's classic coordinator: the leader's client watches metadata and rejoins;
+    # the coordinator-assigned (REST) group does rebalance (test_group_coordinator.py)
+    g = ClassicGroup("g", {"t": 2}, relay=True)
+    a = of(g.handle(Join(None, "c", 10_000, 5_000, ("range",), frozenset({"t"}), 0, "consumer", (b"",))),
+           JoinPending)[0].member_id
+    g.handle(Sync(a, 1, 0, {a: b"both"}))
+    assert g.state is GroupState.STABLE
+    for partitions in ({"t": 6}, {}, {"t": 1}):  # grown, deleted, created again
+        assert g.handle(TopicsChanged(partitions, 10)) == []
+        assert g.state is GroupState.STABLE and g.generation == 1
+    effects = g.handle(Join(a, "c", 10_000, 5_000, ("range",), frozenset({"t"}), 20, "consumer", (b"",)))
+    assert of(effects, JoinResponse)[0].generation == 2  # the leader's rejoin is what rebalances

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 from kraft.config.cluster import GroupSettings
-from kraft.errors import ConsumerConflict, ConsumerInstanceNotFound, InvalidProducerIdMapping, NotLeaderOrFollower, \
-    UnknownTopicOrPartition
+from kraft.errors import ConsumerConflict, ConsumerInstanceNotFound, FencedInstanceId, InvalidProducerIdMapping, \
+    NotLeaderOrFollower, UnknownTopicOrPartition
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.groups.offset_store import CommittedOffset
@@ -196,6 +196,21 @@ async def test_kip_447_checks_generation_and_member_of_a_kafka_client_group(log)
     # an old client (generation -1, no member) is not checked, members or not
     assert await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (3, "")}) == {}
     assert coord._loaded[0].cache.pending(70, GROUP, "t", 0).offset == 3
+
+
+async def test_kip_447_fences_a_replaced_static_members_old_process(log):
+    # Kafka's ClassicGroup.validateOffsetCommit checks the instance id for a
+    # transactional commit too: the old process gets FENCED_INSTANCE_ID
+    coord, _ = await loaded(log)
+    group = coord.kafka_client_group(GROUP)
+    first = await group.join(None, "client", 10_000, 5_000, "consumer", [("range", b"")], frozenset({"t"}), 0, "box")
+    back = await group.join(None, "client", 10_000, 5_000, "consumer", [("range", b"")], frozenset({"t"}), 1, "box")
+    assert back.member_id != first.member_id
+    with pytest.raises(FencedInstanceId) as fenced:
+        await coord.txn_offset_commit(GROUP, 70, 0, back.generation, first.member_id, "box", {("t", 0): (1, "")})
+    assert fenced.value.kafka_code == 82
+    assert await coord.txn_offset_commit(GROUP, 70, 0, back.generation, back.member_id, "box",
+                                         {("t", 0): (1, "")}) == {}
 
 
 async def test_kip_447_for_a_group_without_members(log):
