@@ -19,8 +19,9 @@ librdkafka steps:
    the build is cached under ~/.cache/kraft-client-suites/librdkafka-<version>/.
 2. A 3-node kraft cluster (LocalCluster on 127.0.0.<first>..) with the settings of
    librdkafka's default test scenario (tests/scenarios/default.json: auto topic creation,
-   4 partitions, replication factor 3); a second cluster with auto creation off for the
-   tests of the `noautocreate` scenario.
+   4 partitions, replication factor 3), every broker with a rack; a second cluster with
+   auto creation off for the tests of the `noautocreate` scenario, and a third with SASL
+   (kraft's [security], SCRAM credentials in test.conf) for the tests that need it.
 3. Each test number alone: `TESTS=<nnnn> ./test-runner -p1 -L` (-L: the tests that need
    no broker, librdkafka's unit and mock-cluster tests, are not run), a per-test time
    limit, the test's report file read for each test entry's state.
@@ -62,7 +63,19 @@ DEBIAN_BUILD_DEPS = ["build-essential", "pkg-config", "libssl-dev", "zlib1g-dev"
 SCENARIOS = {
     "default": {"auto.create.topics.enable": True},
     "noautocreate": {"auto.create.topics.enable": False},
+    "sasl": {"auto.create.topics.enable": True},
 }
+# librdkafka: the script's own scenario "sasl" is a default-scenario cluster with kraft's
+# [security] (SASL PLAIN/SCRAM, ACLs) for the tests that skip themselves without SASL
+# credentials in test.conf; test-runner is told it runs the default scenario
+SASL_SCENARIO = "sasl"
+SASL_TESTS = {"0135_sasl_credentials", "0142_reauthentication"}
+SASL_USER, SASL_PASSWORD, SASL_MECHANISM = "admin", "admin-secret", "SCRAM-SHA-256"
+# KIP-368 session lifetime: 0142 re-authenticates within it while it produces and consumes
+SASL_REAUTH_MS = 10_000
+# trivup's broker.rack=RACK${appid}: 0101 (fetch from follower) counts three racks and sets
+# client.rack to "RACK<broker id>"; every broker of the librdkafka clusters has one
+RACKS = {1: "RACK1", 2: "RACK2", 3: "RACK3"}
 TOPIC_DEFAULTS = {"num.partitions": 4, "replication.factor": 3}
 # the suites run against Kafka's broker defaults: an empty group's first rebalance waits
 # 3 s for more members (0113 and 0118 count on consumers started together sharing it)
@@ -192,9 +205,11 @@ def load_exclusions(suite: str) -> dict[str, dict]:
     data = tomllib.loads(EXCLUSIONS.read_text())
     out = {}
     for item in data.get(suite, []):
-        for key in ("test", "category", "reason"):
+        for key in ("test", "category", "reason") + (("subtests",) if suite.endswith("-subtests") else ()):
             if not item.get(key):
                 raise SystemExit(f"{EXCLUSIONS}: a [[{suite}]] entry lacks {key!r}: {item}")
+        if suite.endswith("-subtests") and not all(isinstance(p, str) and p for p in item["subtests"]):
+            raise SystemExit(f"{EXCLUSIONS}: a [[{suite}]] entry's subtests must be a list of texts: {item}")
         out[item["test"]] = item
     return out
 
@@ -273,13 +288,37 @@ class Runner:
                 pass
             proc.wait()
 
+    def start_librdkafka_cluster(self, scenario: str) -> LocalCluster:
+        """The cluster of a librdkafka scenario: every broker with a rack, and for the sasl
+        scenario kraft's [security] with the test.conf user as its super user."""
+        import base64
+
+        from kraft.server.local_cluster import security_toml
+        self.stop_cluster()
+        sasl = scenario == SASL_SCENARIO
+        say(f"starting a 3-node kraft cluster for scenario {scenario!r}")
+        basic = base64.b64encode(f"{SASL_USER}:{SASL_PASSWORD}".encode()).decode()
+        cluster = LocalCluster(nodes=3, first_address=self.args.first_address,
+                               topic_defaults=TOPIC_DEFAULTS, cluster=SCENARIOS[scenario],
+                               groups=KAFKA_GROUP_DEFAULTS, racks=RACKS,
+                               timeouts={"connections.max.reauth.ms": SASL_REAUTH_MS} if sasl else None,
+                               extra_toml=security_toml({SASL_USER: SASL_PASSWORD}) if sasl else "",
+                               headers={"Authorization": f"Basic {basic}"} if sasl else None)
+        self.cluster = cluster
+        cluster.start()
+        cluster.wait_ready(timeout_s=90)
+        return cluster
+
     def write_conf(self, scenario: str) -> Path:
         assert self.cluster is not None
         conf = self.out / f"test-{scenario}.conf"
+        sasl = (f"security.protocol=SASL_PLAINTEXT\nsasl.mechanisms={SASL_MECHANISM}\n"
+                f"sasl.username={SASL_USER}\nsasl.password={SASL_PASSWORD}\n")
         conf.write_text(
             "# written by bench/client_suites.py\n"
             f"bootstrap.servers={self.cluster.bootstrap_servers}\n"
-            f"test.timeout.multiplier={self.args.timeout_multiplier}\n")
+            f"test.timeout.multiplier={self.args.timeout_multiplier}\n"
+            + (sasl if scenario == SASL_SCENARIO else ""))
         return conf
 
     def log_offsets(self) -> dict[int, int]:
@@ -303,20 +342,25 @@ class Runner:
                 out[f"node-{node_id}"] = notable[-40:]
         return out
 
-    def run_number(self, number: str, scenario: str, conf: Path, entries: list[Entry]) -> list[Result]:
-        report = self.out / "reports" / f"{scenario}-{number}.json"
-        output = self.out / "output" / f"{scenario}-{number}.txt"
+    def run_number(self, number: str, scenario: str, conf: Path, entries: list[Entry],
+                   subtests: str | None = None, run: int = 0) -> list[Result]:
+        """One test-runner of the number; `subtests`: its SUBTESTS (--subtests wins), `run`:
+        which of the runs of a number limited to several sub-test patterns."""
+        label = f"{scenario}-{number}" + (f"-{run}" if run else "")
+        report = self.out / "reports" / f"{label}.json"
+        output = self.out / "output" / f"{label}.txt"
         report.parent.mkdir(exist_ok=True)
         output.parent.mkdir(exist_ok=True)
         report.unlink(missing_ok=True)
+        rdk_scenario = "default" if scenario == SASL_SCENARIO else scenario
         env = {**os.environ, "TESTS": number, "TEST_KAFKA_VERSION": self.args.kafka_version,
                "RDKAFKA_TEST_CONF": str(conf), "TEST_REPORT": str(report),
-               "TEST_SCENARIO": scenario, "LD_LIBRARY_PATH": f"{self.tree / 'src'}:{self.tree / 'src-cpp'}"}
-        if self.args.subtests:
-            env["SUBTESTS"] = self.args.subtests
+               "TEST_SCENARIO": rdk_scenario, "LD_LIBRARY_PATH": f"{self.tree / 'src'}:{self.tree / 'src-cpp'}"}
+        if self.args.subtests or subtests:
+            env["SUBTESTS"] = self.args.subtests or subtests
         if self.args.group_protocol:
             env["TEST_CONSUMER_GROUP_PROTOCOL"] = self.args.group_protocol
-        cmd = ["./test-runner", "-p1", "-L", "-s", scenario] + (["-Q"] if self.args.quick else [])
+        cmd = ["./test-runner", "-p1", "-L", "-s", rdk_scenario] + (["-Q"] if self.args.quick else [])
         before = self.log_offsets()
         started = time.monotonic()
         timed_out = False
@@ -375,6 +419,23 @@ class Runner:
         return self.cluster is not None and all(self.cluster.running(n) for n in self.cluster.hosts)
 
 
+def merged_runs(runs: list[list[Result]], limit: dict) -> list[Result]:
+    """The runs of one number, each limited to a sub-test pattern, as one result per entry:
+    FAILED if a run failed, else PASSED if one passed, else SKIPPED; a pass says which
+    sub-tests ran and why the others cannot apply."""
+    merged = []
+    for tries in zip(*runs):
+        states = [r.state for r in tries]
+        state = "FAILED" if "FAILED" in states else "PASSED" if "PASSED" in states else "SKIPPED"
+        res = next(r for r in tries if r.state == state)
+        res.duration_s = sum(r.duration_s for r in tries)
+        if state == "PASSED":
+            res.reason = (f"only the sub-tests matching {' or '.join(map(repr, limit['subtests']))}: "
+                          f"[{limit['category']}] {limit['reason']}")
+        merged.append(res)
+    return merged
+
+
 def select(entries: list[Entry], only: set[str] | None, exclusions: dict[str, dict],
            kafka_version: str):
     """(to run: {scenario: {number: [entries]}}, excluded results)."""
@@ -400,7 +461,8 @@ def select(entries: list[Entry], only: set[str] | None, exclusions: dict[str, di
         elif entry.name in exclusions:
             reason, category = exclusions[entry.name]["reason"], exclusions[entry.name]["category"]
         else:
-            scen = next((s for s in entry.scenarios if s in SCENARIOS), None)
+            scen = (SASL_SCENARIO if entry.name in SASL_TESTS
+                    else next((s for s in entry.scenarios if s in SCENARIOS), None))
             if scen is None:
                 excluded.append(Result(entry.name, entry.number, ",".join(entry.scenarios), "EXCLUDED",
                                        "scenario not set up by this script: " + ",".join(entry.scenarios)))
@@ -454,6 +516,7 @@ def run_librdkafka(args) -> int:
     only = set(args.tests.split(",")) if args.tests else None
     plan, results = select(test_entries(tree), only, load_exclusions("librdkafka"),
                            args.kafka_version)
+    subtests = load_exclusions("librdkafka-subtests")
     total = sum(len(v) for v in plan.values())
     say(f"{total} test numbers to run, {len(results)} entries excluded; results in {out}")
     meta = {"suite": "librdkafka", "librdkafka": version, "kafka_version": args.kafka_version,
@@ -464,7 +527,7 @@ def run_librdkafka(args) -> int:
     try:
         for scenario, numbers in plan.items():
             runner.scenario = scenario
-            runner.start_cluster(scenario)
+            runner.start_librdkafka_cluster(scenario)
             conf = runner.write_conf(scenario)
             for number, entries in sorted(numbers.items()):
                 if deadline and time.monotonic() > deadline:
@@ -473,10 +536,15 @@ def run_librdkafka(args) -> int:
                     continue
                 if not runner.cluster_healthy():
                     say("a node has exited: restarting the cluster")
-                    runner.start_cluster(scenario)
+                    runner.start_librdkafka_cluster(scenario)
                     conf = runner.write_conf(scenario)
                 say(f"{scenario} {number}: {', '.join(e.name for e in entries)}")
-                got = runner.run_number(number, scenario, conf, entries)
+                limit = next((subtests[e.name] for e in entries if e.name in subtests), None)
+                if limit is None or args.subtests:
+                    got = runner.run_number(number, scenario, conf, entries)
+                else:
+                    got = merged_runs([runner.run_number(number, scenario, conf, entries, pattern, run)
+                                       for run, pattern in enumerate(limit["subtests"], 1)], limit)
                 for r in got:
                     say(f"  {r.name}: {r.state} {r.reason[:120]}")
                 results.extend(got)

@@ -91,6 +91,9 @@ class Timeouts(_Table):
     broker_heartbeat_interval_ms: PositiveMs = Field(500, alias="broker.heartbeat.interval.ms")
     replica_lag_time_max_ms: PositiveMs = Field(5000, alias="replica.lag.time.max.ms")
     controller_request_timeout_ms: PositiveMs = Field(5000, alias="controller.request.timeout.ms")
+    # KIP-368: a SASL login lasts this long, then the client re-authenticates on its
+    # connection or the broker closes it; 0 (Kafka's default): a login lasts as long as it
+    connections_max_reauth_ms: Annotated[int, Field(strict=True, ge=0)] = Field(0, alias="connections.max.reauth.ms")
 
     @model_validator(mode="after")
     def _heartbeat_within_session(self) -> Timeouts:

@@ -158,7 +158,8 @@ class KafkaListener:
                     frame = await reader.readexactly(size)
                 request = parse(frame)
                 if not session.may_serve(request.head.api_key):
-                    raise MalformedRequest(f"API key {request.head.api_key} before SASL authentication")
+                    raise MalformedRequest(f"API key {request.head.api_key} without a current SASL "
+                                           "authentication (none yet, or its lifetime has passed)")
                 if self._node.access.enabled and not self._node.access.ready():
                     # never a spurious AUTHORIZATION_FAILED, which clients take as final: they reconnect
                     raise MalformedRequest("users and ACLs are being reloaded (the broker re-registers)")

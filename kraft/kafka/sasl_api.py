@@ -6,11 +6,18 @@ tokens in SaslAuthenticate requests (no raw token frames): v0 is listed, because
 librdkafka 1.x looks for it before it uses v1, and a v0 handshake is refused. A failed authentication is
 answered SASL_AUTHENTICATION_FAILED with one message whether the user exists or not;
 the connection stays unauthenticated, so anything but SASL closes it.
+
+Re-authentication (KIP-368): with [timeouts] connections.max.reauth.ms set, a login over
+SaslAuthenticate v1+ is told its session lifetime, and past it the connection serves only
+a new SaslHandshake and SaslAuthenticate (anything else closes it). A re-authentication
+keeps the mechanism and the principal of the first login; one that fails, or names
+another user, leaves the connection unauthenticated, so its next request closes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from kraft.broker.services import BrokerServices
 from kraft.broker.access import TOO_MANY, Identity
@@ -28,10 +35,15 @@ SASL_AUTHENTICATION_FAILED = 58
 
 async def handshake(node: BrokerServices, head, request) -> dict:
     s = session.CURRENT.get()
-    if not node.access.authentication or s.identity is not None:
-        return {"error_code": ILLEGAL_SASL_STATE, "mechanisms": []}
+    if not node.access.authentication or (s.identity is not None and s.mechanism is None):
+        return {"error_code": ILLEGAL_SASL_STATE, "mechanisms": []}  # no SASL here, or an SSL principal
     if head.api_version == 0:  # v0 would mean raw token frames next: not served
         return {"error_code": error_codes.UNSUPPORTED_VERSION, "mechanisms": list(SUPPORTED)}
+    if s.identity is not None:  # re-authentication: with the mechanism of the first login
+        if request.mechanism != s.mechanism:
+            return {"error_code": UNSUPPORTED_SASL_MECHANISM, "mechanisms": [s.mechanism]}
+        s.reauthenticating, s.scram = True, None
+        return {"error_code": 0, "mechanisms": [s.mechanism]}
     if request.mechanism not in SUPPORTED:
         return {"error_code": UNSUPPORTED_SASL_MECHANISM, "mechanisms": list(SUPPORTED)}
     s.mechanism = request.mechanism
@@ -40,8 +52,8 @@ async def handshake(node: BrokerServices, head, request) -> dict:
 
 async def authenticate(node: BrokerServices, head, request) -> dict:
     s = session.CURRENT.get()
-    if s.mechanism is None or s.identity is not None:
-        return _answer(ILLEGAL_SASL_STATE, "SaslHandshake first, once per connection")
+    if s.mechanism is None or (s.identity is not None and not s.reauthenticating):
+        return _answer(ILLEGAL_SASL_STATE, "SaslHandshake first, once per login")
     access = node.access
     token = bytes(request.auth_bytes or b"")
     name = ""
@@ -51,25 +63,23 @@ async def authenticate(node: BrokerServices, head, request) -> dict:
             _not_blocked(access, s.host, name)
             if not await asyncio.to_thread(access.verify_password, name, password):
                 raise AuthenticationFailed("Authentication failed")
-        elif s.scram is None:
+            return _answer(0, None, b"", _authenticated(node, head, s, name))
+        if s.scram is None:
             s.scram = ScramExchange(s.mechanism, lambda user: access.credential(user, s.mechanism))
             first = await asyncio.to_thread(s.scram.first, token)
             _not_blocked(access, s.host, s.scram.user or "")
             return _answer(0, None, first)
-        else:
-            exchange, s.scram = s.scram, None
-            name = exchange.user or ""
-            final = await asyncio.to_thread(exchange.final, token)
-            _authenticated(s, access, name)
-            return _answer(0, None, final)
+        exchange, s.scram = s.scram, None
+        name = exchange.user or ""
+        final = await asyncio.to_thread(exchange.final, token)
+        return _answer(0, None, final, _authenticated(node, head, s, name))
     except AuthenticationFailed as exc:
         if s.scram is not None:
             name, s.scram = s.scram.user or "", None
         if exc.message != TOO_MANY:
             access.backoff.failed((s.host, name))
+        _end_login(s)
         return _answer(SASL_AUTHENTICATION_FAILED, exc.message)
-    _authenticated(s, access, name)
-    return _answer(0, None)
 
 
 def _not_blocked(access, host: str, name: str) -> None:
@@ -77,9 +87,23 @@ def _not_blocked(access, host: str, name: str) -> None:
         raise AuthenticationFailed(TOO_MANY)
 
 
-def _authenticated(s: session.Session, access, name: str) -> None:
-    access.backoff.succeeded((s.host, name))
-    s.identity = Identity(user_principal(name), s.host)
+def _authenticated(node: BrokerServices, head, s: session.Session, name: str) -> int:
+    """The login succeeded: the connection's identity, and its session lifetime in ms
+    (0: none). A re-authentication naming another principal fails."""
+    principal = user_principal(name)
+    if s.reauthenticating and s.identity is not None and s.identity.principal != principal:
+        raise AuthenticationFailed("re-authentication may not change the principal")
+    node.access.backoff.succeeded((s.host, name))
+    s.identity, s.reauthenticating = Identity(principal, s.host), False
+    # KIP-368: only clients that read the lifetime (SaslAuthenticate v1+) are held to one
+    lifetime = node.config.timeouts.connections_max_reauth_ms if head.api_version >= 1 else 0
+    s.login_expires_at = time.monotonic() + lifetime / 1000 if lifetime > 0 else None
+    return lifetime
+
+
+def _end_login(s: session.Session) -> None:
+    """A failed login, first or re-authentication: the connection is unauthenticated."""
+    s.identity, s.reauthenticating, s.login_expires_at = None, False, None
 
 
 def _plain(token: bytes) -> tuple[str, str]:
@@ -96,6 +120,6 @@ def _plain(token: bytes) -> tuple[str, str]:
     return name, password
 
 
-def _answer(code: int, message: str | None, auth_bytes: bytes = b"") -> dict:
+def _answer(code: int, message: str | None, auth_bytes: bytes = b"", lifetime_ms: int = 0) -> dict:
     return {"error_code": code, "error_message": message, "auth_bytes": auth_bytes,
-            "session_lifetime": 0}
+            "session_lifetime": lifetime_ms}

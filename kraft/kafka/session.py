@@ -21,6 +21,8 @@ from kraft.security.scram import ScramExchange
 
 # Served before authentication: ApiVersions, SaslHandshake, SaslAuthenticate.
 BEFORE_AUTHENTICATION = frozenset({18, 17, 36})
+# Served once a login's lifetime has passed (KIP-368): re-authentication only.
+AFTER_EXPIRY = frozenset({17, 36})
 
 
 @dataclass
@@ -29,6 +31,9 @@ class Session:
     identity: Identity | None  # None: SASL has not succeeded yet
     mechanism: str | None = None  # chosen by SaslHandshake
     scram: ScramExchange | None = field(default=None, repr=False)  # a SCRAM exchange under way
+    # KIP-368: past this (monotonic) only re-authentication is served; None: no lifetime
+    login_expires_at: float | None = None
+    reauthenticating: bool = False  # a SaslHandshake on an authenticated connection began one
     muted_until: float = 0.0  # monotonic: nothing more is read before then (a quota's throttle)
     # the broker's incremental fetch sessions (the listener's): they outlive connections
     fetch_sessions: FetchSessionCache = field(default_factory=lambda: FetchSessionCache(0), repr=False)
@@ -44,9 +49,15 @@ def fetch_sessions() -> FetchSessionCache:
 
 
 def may_serve(api_key: int) -> bool:
-    """False: a request before authentication; the connection is closed."""
+    """False: a request before authentication, or other than re-authentication once the
+    login's lifetime has passed (Kafka's KIP-368); the connection is closed."""
     session = CURRENT.get(None)
-    return session is None or session.identity is not None or api_key in BEFORE_AUTHENTICATION
+    if session is None:
+        return True
+    if session.identity is None:
+        return api_key in BEFORE_AUTHENTICATION
+    expires = session.login_expires_at
+    return expires is None or time.monotonic() < expires or api_key in AFTER_EXPIRY
 
 
 def _identity() -> Identity | None:

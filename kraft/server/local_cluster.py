@@ -123,8 +123,10 @@ class LocalCluster:
                  first_address: int | None = None, env: dict | None = None, groups: dict | None = None,
                  cluster: dict | None = None, http: dict | None = None, storage: dict | None = None,
                  partitions_fs_mb: int | None = None, extra_toml: str = "",
-                 headers: dict | None = None, lazy_fs: bool = False, own_sessions: bool = True):
+                 headers: dict | None = None, lazy_fs: bool = False, own_sessions: bool = True,
+                 racks: dict[int, str] | None = None):
         """cluster: extra [cluster] settings, e.g. {"auto.create.topics.enable": False};
+        racks: node id -> its rack (Kafka's broker.rack) for the nodes named;
         extra_toml: more tables, as TOML text (e.g. [security]); headers: sent by this
         object's own requests (e.g. an admin's Authorization);
         http: [http] settings, e.g. {"access.control.allow.origin": "*"}; partitions_fs_mb:
@@ -148,7 +150,7 @@ class LocalCluster:
         # as Kafka's own integration tests: no initial rebalance delay unless a test asks
         groups = {"group.initial.rebalance.delay.ms": 0, **(groups or {})}
         self._write_config(nodes, controllers, topic_defaults or {}, timeouts or {}, groups,
-                           cluster or {}, http or {}, storage or {}, extra_toml)
+                           cluster or {}, http or {}, storage or {}, extra_toml, racks or {})
         self.config = load_cluster_config(self.config_path)
         self.cluster_id = prepare_data_dirs(self.config)
         self.procs: dict[int, subprocess.Popen] = {}
@@ -171,7 +173,7 @@ class LocalCluster:
         self.env = {**os.environ, **(env or {})}
 
     def _write_config(self, nodes, controllers, topic_defaults, timeouts, groups, cluster, http,
-                      storage, extra_toml) -> None:
+                      storage, extra_toml, racks) -> None:
         lines = ['[cluster]', 'name = "test"']
         lines += [f'"{k}" = {json.dumps(v)}' for k, v in cluster.items()]
         lines += ["", "[topic_defaults]"]
@@ -190,6 +192,8 @@ class LocalCluster:
             if i <= controllers:
                 lines.append(f"raft_port = {ports[1]}")
             lines.append(f'data_dir = "node-{i}"')
+            if i in racks:
+                lines.append(f"rack = {json.dumps(racks[i])}")
         self.config_path.write_text("\n".join(lines) + "\n")
 
     # -- processes -------------------------------------------------------------------
