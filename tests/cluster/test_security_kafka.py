@@ -87,6 +87,12 @@ def consume(conf: dict, topic: str, group: str, count: int, timeout_s: float = 2
     return got, error
 
 
+def alice_aio_producer(c, request_timeout_ms: int):
+    """An aiokafka producer logged in as alice (SASL PLAIN)."""
+    return aiokafka.AIOKafkaProducer(bootstrap_servers=c.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
+                                     sasl_mechanism="PLAIN", sasl_plain_username="alice",
+                                     sasl_plain_password="alice-password", request_timeout_ms=request_timeout_ms)
+
 def test_every_mechanism_authenticates_with_the_users_of_the_log(cluster):
     for mechanism, user in (("PLAIN", "admin"), ("SCRAM-SHA-256", "admin"), ("SCRAM-SHA-512", "bob"),
                             ("PLAIN", "bob")):
@@ -159,9 +165,7 @@ def test_kafka_python_and_aiokafka_authenticate_and_are_held_to_acls(cluster):
     assert status == 404
 
     async def aio() -> int:
-        p = aiokafka.AIOKafkaProducer(bootstrap_servers=c.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
-                                      sasl_mechanism="PLAIN", sasl_plain_username="alice",
-                                      sasl_plain_password="alice-password", request_timeout_ms=10000)
+        p = alice_aio_producer(c, 10000)
         await p.start()
         try:
             with pytest.raises(aiokafka.errors.TopicAuthorizationFailedError):
@@ -184,9 +188,7 @@ def test_a_producer_that_may_not_create_a_missing_topic_is_refused_at_once(clust
         rest_grant(c, resource_name="ks-unborn", operation=operation)
 
     async def send() -> int:
-        p = aiokafka.AIOKafkaProducer(bootstrap_servers=c.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
-                                      sasl_mechanism="PLAIN", sasl_plain_username="alice",
-                                      sasl_plain_password="alice-password", request_timeout_ms=5000)
+        p = alice_aio_producer(c, 5000)
         await p.start()
         try:
             return (await p.send_and_wait("ks-unborn", b"aio")).offset

@@ -3,22 +3,9 @@ and kafka-acls.sh's options (as aiokafka's ACL manager passes them) as ACL bindi
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from bench_scripts import load
 
 plugin = load("aiokafka_kraft_plugin")
 suites = load("client_suites")
