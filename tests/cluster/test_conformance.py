@@ -62,10 +62,11 @@ def fuzz(cluster, tmp_path, schema: str, base: str, checks: str, extra=()) -> su
 
 
 def failures(result: subprocess.CompletedProcess) -> str:
-    """The part of schemathesis' report that says what failed, for the assertion message."""
+    """The parts of schemathesis' report that say what failed (its ERRORS section, then its
+    FAILURES), for the assertion message."""
     out = result.stdout
-    start = out.find("= FAILURES =")
-    return (out[start:start + 8000] if start >= 0 else out[-8000:]) + result.stderr[-2000:]
+    found = [i for i in (out.find("= ERRORS ="), out.find("= FAILURES =")) if i >= 0]
+    return (out[min(found):min(found) + 10000] if found else out[-8000:]) + result.stderr[-2000:]
 
 
 def test_the_own_document_names_every_served_path_and_each_is_routed(cluster):

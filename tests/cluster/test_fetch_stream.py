@@ -134,6 +134,26 @@ async def test_a_signed_fetch_reads_the_log_and_anything_else_ends_only_its_stre
     assert status == 200 and sorted(part["isr"]) == [1, 2, 3], part
 
 
+def test_followers_of_idle_partitions_stay_in_sync(cluster):
+    """With fetch sessions a leader looks at a partition nobody writes only now and then:
+    its followers must still count as caught up, past replica.lag.time.max.ms (5 s)."""
+    topic = "idle-for-a-while"
+    create_topic(cluster, topic, partitions=3)
+    produce(cluster, topic, [{"value": {"n": p}, "partition": p} for p in range(3)])
+
+    def in_sync() -> list[int]:
+        counts = []
+        for p in range(3):
+            status, replicas = call("GET", f"{cluster.v3(1)}/topics/{topic}/partitions/{p}/replicas")
+            assert status == 200, replicas
+            counts.append(sum(1 for r in replicas["data"] if r["is_in_sync"]))
+        return counts
+
+    cluster.wait_until(lambda: in_sync() == [3, 3, 3], timeout_s=30, what="every replica in sync after the write")
+    time.sleep(2 * 5 + 1)  # two lag windows without a write
+    assert in_sync() == [3, 3, 3]
+
+
 def test_a_leader_stops_cleanly_while_a_follower_does_not_read_its_answer(cluster):
     """A follower that stops reading (paused, cut off) leaves an answer the leader cannot
     finish sending; stopping the leader must not wait for it (it exits 0, no ERROR).
@@ -192,22 +212,3 @@ def _masked_frame(payload: bytes) -> bytes:
         head = bytes([0x82, 0x80 | 127]) + struct.pack(">Q", size)
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
-
-def test_followers_of_idle_partitions_stay_in_sync(cluster):
-    """With fetch sessions a leader looks at a partition nobody writes only now and then:
-    its followers must still count as caught up, past replica.lag.time.max.ms (5 s)."""
-    topic = "idle-for-a-while"
-    create_topic(cluster, topic, partitions=3)
-    produce(cluster, topic, [{"value": {"n": p}, "partition": p} for p in range(3)])
-
-    def in_sync() -> list[int]:
-        counts = []
-        for p in range(3):
-            status, replicas = call("GET", f"{cluster.v3(1)}/topics/{topic}/partitions/{p}/replicas")
-            assert status == 200, replicas
-            counts.append(sum(1 for r in replicas["data"] if r["is_in_sync"]))
-        return counts
-
-    cluster.wait_until(lambda: in_sync() == [3, 3, 3], timeout_s=30, what="every replica in sync after the write")
-    time.sleep(2 * 5 + 1)  # two lag windows without a write
-    assert in_sync() == [3, 3, 3]
