@@ -11,7 +11,6 @@ doors describe configs through this rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import NamedTuple
 
 TOPIC_CONFIG = "DYNAMIC_TOPIC_CONFIG"
@@ -19,7 +18,6 @@ BROKER_CONFIG = "DYNAMIC_BROKER_CONFIG"
 CLUSTER_DEFAULT = "DYNAMIC_DEFAULT_BROKER_CONFIG"
 STATIC = "STATIC_BROKER_CONFIG"
 DEFAULT = "DEFAULT_CONFIG"
-PRECEDENCE = (TOPIC_CONFIG, BROKER_CONFIG, CLUSTER_DEFAULT, STATIC, DEFAULT)
 
 
 class Synonym(NamedTuple):  # tuples: every topic's configs are worked out this way, often
@@ -44,15 +42,6 @@ class Described(NamedTuple):
         return self._replace(value=value)
 
 
-def describe(synonyms: Iterable[Synonym]) -> Described:
-    """The value and source of the first synonym in PRECEDENCE order (none set: a
-    DEFAULT_CONFIG without a value)."""
-    ordered = sorted(synonyms, key=lambda s: PRECEDENCE.index(s.source))  # stable for equal sources
-    if not ordered:
-        return Described(None, DEFAULT, ())
-    return Described(ordered[0].value, ordered[0].source, tuple(ordered))
-
-
 def layered(broker_name: str, *, default: str | None, static: str | None = None,
             cluster: str | None = None, broker: str | None = None,
             topic: tuple[str, str] | None = None) -> Described:
@@ -69,7 +58,7 @@ def layered(broker_name: str, *, default: str | None, static: str | None = None,
     if not found:
         return Described(None, DEFAULT, ())
     first = found[0]
-    return Described(first.value, first.source, tuple(found))  # already in PRECEDENCE order
+    return Described(first.value, first.source, tuple(found))  # in the order of precedence
 
 
 def winner(broker_name: str, *, default: str | None, static: str | None = None,

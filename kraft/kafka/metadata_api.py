@@ -2,7 +2,8 @@
 
 A named topic that is missing is created when both the client allows it and the
 cluster's auto.create.topics.enable is on, as a Kafka broker does for a producer, if the
-principal may CREATE it (else TOPIC_AUTHORIZATION_FAILED, as Kafka answers); an illegal name is INVALID_TOPIC_EXCEPTION, which a producer does not retry. The topic's
+principal may CREATE it (else TOPIC_AUTHORIZATION_FAILED, as Kafka answers); an illegal
+name is INVALID_TOPIC_EXCEPTION, which a producer does not retry. The topic's
 and cluster's authorized operations are filled in when the client asks (KIP-430).
 """
 
@@ -110,9 +111,10 @@ async def _named_topic(node: BrokerServices, name: str | None, allow_create: boo
     except InvalidValue:  # Kafka's answer, which clients do not retry
         return _missing(name, error_codes.INVALID_TOPIC_EXCEPTION)
     # auto-creation needs CREATE on the cluster or the topic, as in Kafka
-    may_create = session.allowed(node, "CREATE", "CLUSTER") or session.allowed(node, "CREATE", "TOPIC", name)
+    may_create = allow_create and (session.allowed(node, "CREATE", "CLUSTER")
+                                   or session.allowed(node, "CREATE", "TOPIC", name))
     try:
-        if allow_create and may_create:
+        if may_create:
             topic = await topic_for_produce(node, name)
         else:
             topic = await _known_topic(node, name)
