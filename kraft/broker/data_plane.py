@@ -19,9 +19,14 @@ from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.broker.isolation import Aborted, last_offset_in
 from kraft.errors import (
+    ConcurrentTransactions,
+    CoordinatorLoadInProgress,
+    CoordinatorNotAvailable,
     InvalidProducerEpoch,
     InvalidTxnState,
     LeaderNotAvailable,
+    NotCoordinator,
+    NotEnoughReplicas,
     NotLeaderOrFollower,
     OutcomeUnknown,
     PartitionNotFound,
@@ -38,12 +43,23 @@ from kraft.replication.replica_manager import ReplicaManager
 from kraft.broker import client_writes
 from kraft.storage.record import Record
 
-# (transactional id, producer id, producer epoch, topic, partition) -> is the partition
-# in that producer's open transaction? (the coordinator's answer, KIP-890)
-VerifyTxn = Callable[[str, int, int, str, int], Awaitable[bool]]
+# (transactional id, producer id, producer epoch, topic, partition, seconds to answer
+# within) -> is the partition in that producer's open transaction? (the coordinator's
+# answer, KIP-890)
+VerifyTxn = Callable[[str, int, int, str, int, float], Awaitable[bool]]
 
 ACKS = {"0": 0, "1": 1, "all": -1, "-1": -1}
 LEADER_OPEN_WAIT_S = 2.0  # a new partition's log opens within a loop turn or an fsync or two
+# A transactional batch is appended only if the coordinator's yes came within this much
+# of the produce's start (and half its timeout): a client that stopped waiting retries
+# the batch or, in an abort, gives its sequence number to the next transaction's record,
+# which a late append of this batch would then shadow as its duplicate.
+VERIFY_BOUND_S = 2.0
+# What the coordinator answers while it cannot decide (moving, loading, completing the
+# last transaction), or not in time: retriable, and "not written" to the client. Kafka's
+# leaders answer these as NOT_ENOUGH_REPLICAS, which every client retries.
+VERIFY_UNDECIDED = (NotCoordinator, CoordinatorNotAvailable, CoordinatorLoadInProgress,
+                    ConcurrentTransactions, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -192,13 +208,14 @@ class DataPlane:
         client_writes.refuse_internal_topic(topic)
         batch, header = client_writes.checked_client_batch(data, self.configs(topic), topic)
         if header.is_transactional:
+            bound_s = VERIFY_BOUND_S if timeout_ms <= 0 else min(VERIFY_BOUND_S, timeout_ms / 2000)
             await self._check_in_transaction(transactional_id, header.producer_id, header.producer_epoch,
-                                             topic, partition)
+                                             topic, partition, time.monotonic() + bound_s)
         return await self.append_batch(topic, partition, batch, acks, timeout_ms,
                                        header.base_timestamp, local_only=True)
 
     async def _check_in_transaction(self, transactional_id: str | None, producer_id: int, epoch: int,
-                                    topic: str, partition: int) -> None:
+                                    topic: str, partition: int, deadline: float) -> None:
         if not transactional_id:
             raise InvalidTxnState(f"INVALID_TXN_STATE: a transactional batch for {topic}-{partition} "
                                   "came without a transactional id")
@@ -206,17 +223,27 @@ class DataPlane:
         entry = replica.log.producers.get(producer_id)
         if entry is not None and entry.epoch == epoch and entry.txn_first_offset is not None:
             return  # its transaction already wrote here: the coordinator said yes then
+        undecided = ("NOT_ENOUGH_REPLICAS: could not verify that {topic}-{partition} is in the transaction "
+                     "of {tid!r} ({why}); retry")
         try:
-            in_transaction = self._verify_txn is not None and await self._verify_txn(
-                transactional_id, producer_id, epoch, topic, partition)
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                in_transaction = self._verify_txn is not None and await self._verify_txn(
+                    transactional_id, producer_id, epoch, topic, partition, deadline - time.monotonic())
         except ProducerFenced as exc:
             # as Kafka's partition leaders answer a Produce: producers take INVALID_PRODUCER_EPOCH
             # there as being fenced (librdkafka: a fatal _FENCED), PRODUCER_FENCED as abortable
             raise InvalidProducerEpoch(f"{topic}-{partition}: {exc.message}") from None
+        except VERIFY_UNDECIDED as exc:
+            why = "no answer in time" if isinstance(exc, TimeoutError) else exc.kafka_name
+            raise NotEnoughReplicas(undecided.format(topic=topic, partition=partition, tid=transactional_id,
+                                                     why=why)) from None
         if not in_transaction:
             raise PartitionNotInTransaction(
                 f"INVALID_TXN_STATE: {topic}-{partition} is not in the open transaction of {transactional_id!r} "
                 f"(producer {producer_id}, epoch {epoch}): add it first (AddPartitionsToTxn)")
+        if time.monotonic() > deadline:  # the yes came late: the client may have moved on
+            raise NotEnoughReplicas(undecided.format(topic=topic, partition=partition, tid=transactional_id,
+                                                     why="the answer came too late"))
         # KIP-890's guard: a marker that arrived while the coordinator answered ended the
         # transaction it said yes for; appending now would open one nobody will close
         now = replica.log.producers.get(producer_id)

@@ -27,7 +27,6 @@ TopicPartition = tuple[str, int]
 MARKERS_PATH = "/internal/v1/txn/markers"
 VERIFY_PATH = "/internal/v1/txn/verify"
 MARKER_TIMEOUT_MS = 30_000
-VERIFY_TIMEOUT_S = 10.0
 
 
 class TransactionLink:
@@ -102,10 +101,12 @@ class TransactionLink:
         return results
 
     async def verify(self, transactional_id: str, producer_id: int, producer_epoch: int,
-                     topic: str, partition: int) -> bool:
-        """The coordinator's word on whether the partition is in the open transaction."""
+                     topic: str, partition: int, timeout_s: float) -> bool:
+        """The coordinator's word on whether the partition is in the open transaction,
+        within timeout_s. A coordinator that is not known, not loaded or unreachable is
+        not waited for: the error says so at once, as Kafka's leaders learn it."""
         coordinator = self._coordinator()
-        target = await coordinator.locate(transactional_id, create=False, wait_s=VERIFY_TIMEOUT_S)
+        target = await coordinator.locate(transactional_id, create=False, wait_s=0)
         if target is None:
             found = await coordinator.verify_partitions(transactional_id, producer_id, producer_epoch,
                                                         [(topic, partition)])
@@ -114,7 +115,7 @@ class TransactionLink:
                    "producer_epoch": producer_epoch, "topic": topic, "partition": partition}
         try:
             body = await self._peers.call_json(target, "POST", VERIFY_PATH, payload=payload,
-                                               timeout_s=VERIFY_TIMEOUT_S)
+                                               timeout_s=max(0.05, timeout_s))
         except PeerUnreachable as exc:
             raise NotCoordinator(f"NOT_COORDINATOR: coordinator {target} unreachable "
                                  f"({type(exc.cause).__name__}); retry") from None

@@ -248,7 +248,7 @@ async def txn_verify(request):
     except (KeyError, TypeError, ValueError):
         raise BadRequest("transactional_id, producer_id, producer_epoch, topic, partition expected") from None
     coordinator = node_of(request).transactions
-    if await coordinator.locate(tid, create=False) is not None:
+    if await coordinator.locate(tid, create=False, wait_s=0) is not None:  # the leader asking waits briefly
         raise NotCoordinator(f"NOT_COORDINATOR: node {coordinator.node_id} does not coordinate {tid!r}")
     found = await coordinator.verify_partitions(tid, pid, epoch, [tp])
     return json_response({"in_transaction": bool(found.get(tp))})

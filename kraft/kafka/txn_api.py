@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kraft.broker.data_plane import VERIFY_BOUND_S
 from kraft.broker.services import BrokerServices
 from kraft.errors import InvalidTxnState, KraftError, ProducerFenced
 from kraft.kafka import error_codes, session
@@ -155,7 +156,7 @@ async def _offsets_partition_problem(node: BrokerServices, request, version: int
     topic, partition = node.transactions.offsets_partition(request.group_id)
     try:
         if await node.txn_link.verify(request.transactional_id, int(request.producer_id),
-                                      int(request.producer_epoch), topic, partition):
+                                      int(request.producer_epoch), topic, partition, VERIFY_BOUND_S):
             return None
     except ProducerFenced:
         return INVALID_PRODUCER_EPOCH  # as a partition leader answers a fenced producer's batch

@@ -27,6 +27,9 @@ from kraft.storage import run_state
 from kraft.server.launcher import prepare_data_dirs
 
 
+NODE_START_BOUND_S = 90.0  # spawn to an open HTTP port, for a node whose process is alive
+
+
 def default_first_address() -> int:
     """Where a cluster's nodes start, 127.0.0.N: 2 unless KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS
     says otherwise (each parallel test worker takes its own range, so two clusters never
@@ -154,6 +157,7 @@ class LocalCluster:
         self.config = load_cluster_config(self.config_path)
         self.cluster_id = prepare_data_dirs(self.config)
         self.procs: dict[int, subprocess.Popen] = {}
+        self._started_at: dict[int, float] = {}
         # a node started from a file of its own (a cluster grown by a node the others'
         # files never name); the others use config_path
         self.node_config_paths: dict[int, Path] = {}
@@ -205,6 +209,7 @@ class LocalCluster:
     def start_node(self, node_id: int) -> None:
         assert node_id not in self.procs or self.procs[node_id].poll() is not None
         log = open(self.log_path(node_id), "ab")
+        self._started_at[node_id] = time.monotonic()
         self.procs[node_id] = subprocess.Popen(
             [sys.executable, "-m", "kraft", "node", "-c", str(self.node_config_paths.get(node_id, self.config_path)),
              "--id", str(node_id)],
@@ -325,15 +330,38 @@ class LocalCluster:
         raise TimeoutError(f"{what} not reached within {timeout_s:.0f}s (last: {last!r})")
 
     def wait_ready(self, node_ids=None, timeout_s: float = 30.0) -> None:
+        """Every node named (default: every running one) answers ready within timeout_s;
+        a node still starting (alive, its HTTP port not open yet) is given until
+        NODE_START_BOUND_S after its start: on a loaded machine a process's imports alone
+        can take tens of seconds. A node that exits is named at once with its log."""
         ids = list(node_ids or [n for n in self.hosts if self.running(n)])
+        deadline = time.monotonic() + timeout_s
+        state: dict[int, str] = {}
 
-        def all_ready():
-            for n in ids:
-                if n in self.procs and not self.running(n):  # it will never answer: say why
-                    raise RuntimeError(f"node {n} exited ({self.procs[n].returncode}): "
-                                       f"{self.log_tail(n)}")
-            return all(self.get(n, "/status/ready", 2.0)[0] == 200 for n in ids)
-        self.wait_until(all_ready, timeout_s, f"nodes {ids} ready")
+        def ready(n: int) -> bool:
+            if n in self.procs and not self.running(n):  # it will never answer: say why
+                raise RuntimeError(f"node {n} exited ({self.procs[n].returncode}): {self.log_tail(n)}")
+            try:
+                status = self.get(n, "/status/ready", 2.0)[0]
+            except OSError as exc:
+                refused = isinstance(getattr(exc, "reason", exc), ConnectionRefusedError)
+                state[n] = "not listening yet" if refused else f"no answer ({exc!r})"
+                return False
+            state[n] = f"answers {status}"
+            return status == 200
+
+        while True:
+            waiting = [n for n in ids if not ready(n)]
+            if not waiting:
+                return
+            now = time.monotonic()
+            starting = [n for n in waiting if state[n] == "not listening yet"
+                        and now < self._started_at.get(n, 0.0) + NODE_START_BOUND_S]
+            if now >= deadline and not starting:
+                raise TimeoutError(f"nodes {ids} ready not reached within {timeout_s:.0f}s: " + "; ".join(
+                    f"node {n} {state[n]}, started {now - self._started_at.get(n, now):.0f}s ago, "
+                    f"log: {self.log_tail(n, 3) or '(empty)'}" for n in waiting))
+            time.sleep(0.1)
 
     def log_tail(self, node_id: int, lines: int = 5) -> str:
         try:
