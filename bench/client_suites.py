@@ -20,8 +20,9 @@ librdkafka steps:
 2. A 3-node kraft cluster (LocalCluster on 127.0.0.<first>..) with the settings of
    librdkafka's default test scenario (tests/scenarios/default.json: auto topic creation,
    4 partitions, replication factor 3), every broker with a rack; a second cluster with
-   auto creation off for the tests of the `noautocreate` scenario, and a third with SASL
-   (kraft's [security], SCRAM credentials in test.conf) for the tests that need it.
+   auto creation off for the tests of the `noautocreate` scenario, a third with SASL
+   (kraft's [security], SCRAM credentials in test.conf) for the tests that need it, and a
+   fourth serving TLS with certificates made for the run (bench/librdkafka_ssl.py) for 0097.
 3. Each test number alone: `TESTS=<nnnn> ./test-runner -p1 -L` (-L: the tests that need
    no broker, librdkafka's unit and mock-cluster tests, are not run), a per-test time
    limit, the test's report file read for each test entry's state.

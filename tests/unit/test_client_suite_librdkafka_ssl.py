@@ -66,6 +66,7 @@ def handshake(server: ssl.SSLContext, client: ssl.SSLContext) -> str:
 
         def serve():
             conn, _ = listener.accept()
+            conn.settimeout(20)
             try:
                 with server.wrap_socket(conn, server_side=True) as tls:
                     subject = dict(pair[0] for pair in tls.getpeercert()["subject"])
