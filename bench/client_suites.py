@@ -20,8 +20,9 @@ librdkafka steps:
 2. A 3-node kraft cluster (LocalCluster on 127.0.0.<first>..) with the settings of
    librdkafka's default test scenario (tests/scenarios/default.json: auto topic creation,
    4 partitions, replication factor 3), every broker with a rack; a second cluster with
-   auto creation off for the tests of the `noautocreate` scenario, and a third with SASL
-   (kraft's [security], SCRAM credentials in test.conf) for the tests that need it.
+   auto creation off for the tests of the `noautocreate` scenario, a third with SASL
+   (kraft's [security], SCRAM credentials in test.conf) for the tests that need it, and a
+   fourth serving TLS with certificates made for the run (bench/librdkafka_ssl.py) for 0097.
 3. Each test number alone: `TESTS=<nnnn> ./test-runner -p1 -L` (-L: the tests that need
    no broker, librdkafka's unit and mock-cluster tests, are not run), a per-test time
    limit, the test's report file read for each test entry's state.
@@ -49,7 +50,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))  # its sibling modules, also when loaded by path
 
+import librdkafka_ssl  # noqa: E402
 from kraft.server.local_cluster import LocalCluster, default_first_address, security_toml  # noqa: E402
 
 CACHE = Path(os.environ.get("KRAFT_CLIENT_SUITES_CACHE", Path.home() / ".cache" / "kraft-client-suites"))
@@ -64,6 +67,7 @@ SCENARIOS = {
     "default": {"auto.create.topics.enable": True},
     "noautocreate": {"auto.create.topics.enable": False},
     "sasl": {"auto.create.topics.enable": True},
+    "ssl": {"auto.create.topics.enable": True},
 }
 # librdkafka: the script's own scenario "sasl" is a default-scenario cluster with kraft's
 # [security] (SASL PLAIN/SCRAM, ACLs) for the tests that skip themselves without SASL
@@ -71,6 +75,14 @@ SCENARIOS = {
 SASL_SCENARIO = "sasl"
 SASL_TESTS = {"0135_sasl_credentials", "0142_reauthentication"}
 SASL_USER, SASL_PASSWORD, SASL_MECHANISM = "admin", "admin-secret", "SCRAM-SHA-256"
+# librdkafka: the script's own scenario "ssl" for 0097, which skips itself without the SSL_*
+# variables trivup sets: brokers serving TLS with certificates of a CA made for the run
+# (bench/librdkafka_ssl.py); --ssl-listener says whether they require client certificates
+# (test.conf security.protocol=SSL) or take SASL over TLS (SASL_SSL, no client certificate
+# asked, as Kafka's SASL_SSL listeners); test-runner is told it runs the default scenario
+SSL_SCENARIO = "ssl"
+SSL_TESTS = {"0097_ssl_verify"}
+OWN_SCENARIOS = {SASL_SCENARIO, SSL_SCENARIO}
 # KIP-368 session lifetime: 0142 re-authenticates within it while it produces and consumes
 SASL_REAUTH_MS = 10_000
 # trivup's broker.rack=RACK${appid}: 0101 (fetch from follower) counts three racks and sets
@@ -235,6 +247,7 @@ class Runner:
         self.secured: LocalCluster | None = None
         self.proc: subprocess.Popen | None = None
         self.scenario = "default"
+        self.ssl: librdkafka_ssl.SslEnvironment | None = None  # the ssl scenario's, made once
 
     def start_cluster(self, scenario: str, topic_defaults: dict = TOPIC_DEFAULTS,
                       groups: dict = KAFKA_GROUP_DEFAULTS) -> LocalCluster:
@@ -289,36 +302,70 @@ class Runner:
             proc.wait()
 
     def start_librdkafka_cluster(self, scenario: str) -> LocalCluster:
-        """The cluster of a librdkafka scenario: every broker with a rack, and for the sasl
-        scenario kraft's [security] with the test.conf user as its super user."""
+        """The cluster of a librdkafka scenario: every broker with a rack; for the sasl
+        scenario kraft's [security] with the test.conf user as its super user; for the ssl
+        scenario TLS with the run's certificates as well (the client certificate's user a
+        super user too)."""
         import base64
-
-        from kraft.server.local_cluster import security_toml
         self.stop_cluster()
-        sasl = scenario == SASL_SCENARIO
+        sasl, tls = scenario == SASL_SCENARIO, scenario == SSL_SCENARIO
         say(f"starting a 3-node kraft cluster for scenario {scenario!r}")
         basic = base64.b64encode(f"{SASL_USER}:{SASL_PASSWORD}".encode()).decode()
+        security = ""
+        if sasl:
+            security = security_toml({SASL_USER: SASL_PASSWORD})
+        elif tls:
+            security = security_toml({SASL_USER: SASL_PASSWORD}, super_users=(SASL_USER, self.ssl_env().client),
+                                     **self.ssl_env().tls_settings(self.client_auth()))
         cluster = LocalCluster(nodes=3, first_address=self.args.first_address,
                                topic_defaults=TOPIC_DEFAULTS, cluster=SCENARIOS[scenario],
                                groups=KAFKA_GROUP_DEFAULTS, racks=RACKS,
                                timeouts={"connections.max.reauth.ms": SASL_REAUTH_MS} if sasl else None,
-                               extra_toml=security_toml({SASL_USER: SASL_PASSWORD}) if sasl else "",
-                               headers={"Authorization": f"Basic {basic}"} if sasl else None)
+                               extra_toml=security,
+                               headers={"Authorization": f"Basic {basic}"} if sasl or tls else None)
+        if tls:
+            cluster.tls = self.ssl_env().client_context(with_certificate=self.client_auth() == "required")
         self.cluster = cluster
-        cluster.start()
+        with self.cpus(scenario, "brokers"):
+            cluster.start()
         cluster.wait_ready(timeout_s=90)
         return cluster
+
+    def cpus(self, scenario: str, who: str):
+        """The ssl scenario's brokers and test-runner on different CPUs (librdkafka_ssl.py
+        says why); elsewhere no constraint."""
+        split = librdkafka_ssl.cpu_split() if scenario == SSL_SCENARIO else None
+        return librdkafka_ssl.started_on(split and split[0 if who == "brokers" else 1])
+
+    def ssl_env(self) -> librdkafka_ssl.SslEnvironment:
+        """The ssl scenario's certificates, made once per run for the cluster's addresses."""
+        if self.ssl is None:
+            first = self.args.first_address
+            self.ssl = librdkafka_ssl.build(self.out / "ssl", [f"127.0.0.{first + i}" for i in range(3)])
+        return self.ssl
+
+    def client_auth(self) -> str:
+        """kraft's tls_client_auth for the ssl scenario's --ssl-listener."""
+        return "required" if self.args.ssl_listener == "ssl" else "none"
 
     def write_conf(self, scenario: str) -> Path:
         assert self.cluster is not None
         conf = self.out / f"test-{scenario}.conf"
-        sasl = (f"security.protocol=SASL_PLAINTEXT\nsasl.mechanisms={SASL_MECHANISM}\n"
-                f"sasl.username={SASL_USER}\nsasl.password={SASL_PASSWORD}\n")
+        login = (f"sasl.mechanisms={SASL_MECHANISM}\n"
+                 f"sasl.username={SASL_USER}\nsasl.password={SASL_PASSWORD}\n")
+        security = ""
+        if scenario == SASL_SCENARIO:
+            security = "security.protocol=SASL_PLAINTEXT\n" + login
+        elif scenario == SSL_SCENARIO:
+            client_certs = self.args.ssl_listener == "ssl"
+            security = (f"security.protocol={'SSL' if client_certs else 'SASL_SSL'}\n"
+                        + ("" if client_certs else login)
+                        + "".join(f"{k}={v}\n" for k, v in self.ssl_env().conf.items()))
         conf.write_text(
             "# written by bench/client_suites.py\n"
             f"bootstrap.servers={self.cluster.bootstrap_servers}\n"
             f"test.timeout.multiplier={self.args.timeout_multiplier}\n"
-            + (sasl if scenario == SASL_SCENARIO else ""))
+            + security)
         return conf
 
     def log_offsets(self) -> dict[int, int]:
@@ -352,8 +399,9 @@ class Runner:
         report.parent.mkdir(exist_ok=True)
         output.parent.mkdir(exist_ok=True)
         report.unlink(missing_ok=True)
-        rdk_scenario = "default" if scenario == SASL_SCENARIO else scenario
-        env = {**os.environ, "TESTS": number, "TEST_KAFKA_VERSION": self.args.kafka_version,
+        rdk_scenario = "default" if scenario in OWN_SCENARIOS else scenario
+        certificates = self.ssl_env().variables if scenario == SSL_SCENARIO else {}  # SSL_*, as trivup's
+        env = {**os.environ, **certificates, "TESTS": number, "TEST_KAFKA_VERSION": self.args.kafka_version,
                "RDKAFKA_TEST_CONF": str(conf), "TEST_REPORT": str(report),
                "TEST_SCENARIO": rdk_scenario, "LD_LIBRARY_PATH": f"{self.tree / 'src'}:{self.tree / 'src-cpp'}"}
         if self.args.subtests or subtests:
@@ -364,7 +412,7 @@ class Runner:
         before = self.log_offsets()
         started = time.monotonic()
         timed_out = False
-        with open(output, "wb") as log:
+        with open(output, "wb") as log, self.cpus(scenario, "client"):
             self.proc = subprocess.Popen(cmd, cwd=self.tree / "tests", env=env, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
             try:
@@ -461,7 +509,7 @@ def select(entries: list[Entry], only: set[str] | None, exclusions: dict[str, di
         elif entry.name in exclusions:
             reason, category = exclusions[entry.name]["reason"], exclusions[entry.name]["category"]
         else:
-            scen = (SASL_SCENARIO if entry.name in SASL_TESTS
+            scen = (SASL_SCENARIO if entry.name in SASL_TESTS else SSL_SCENARIO if entry.name in SSL_TESTS
                     else next((s for s in entry.scenarios if s in SCENARIOS), None))
             if scen is None:
                 excluded.append(Result(entry.name, entry.number, ",".join(entry.scenarios), "EXCLUDED",
@@ -753,6 +801,9 @@ def main(argv=None) -> int:
     lib.add_argument("--kafka-version", default="3.9.0", help="TEST_KAFKA_VERSION (default 3.9.0)")
     lib.add_argument("--group-protocol", choices=["classic", "consumer"], default=None,
                      help="TEST_CONSUMER_GROUP_PROTOCOL (default: the suite's, classic)")
+    lib.add_argument("--ssl-listener", choices=["ssl", "sasl_ssl"], default="ssl",
+                     help="the ssl scenario's brokers (0097): TLS requiring client certificates "
+                          "(security.protocol=SSL, default), or SASL over TLS asking for none (SASL_SSL)")
     lib.add_argument("--quick", action="store_true",
                      help="test-runner -Q: fewer messages, and every sub-test not marked quick is "
                           "left out (some tests then run nothing): a smoke run, not a verdict")
