@@ -28,6 +28,7 @@ GROUP_AUTHORIZATION_FAILED = 30
 OPERATION_NOT_ATTEMPTED = 55
 INVALID_PRODUCER_EPOCH = 47
 TRANSACTION_ABORTABLE_SINCE = 4  # TxnOffsetCommit v4 (KIP-890 part 1)
+EPOCH_BUMP_SINCE = 5  # EndTxn v5: transactions version 2, a new epoch at every end (KIP-890 part 2)
 INVALID_REGULAR_EXPRESSION = 128
 LOCATE_WAIT_S = 5.0  # a client retries COORDINATOR_LOAD_IN_PROGRESS / NOT_AVAILABLE itself
 
@@ -123,10 +124,14 @@ async def end_txn(node: BrokerServices, head, request) -> dict:
         answer["error_code"] = code
         return answer
     try:
-        await node.transactions.end_txn(request.transactional_id, int(request.producer_id),
-                                        int(request.producer_epoch), bool(request.committed))
+        goes_on = await node.transactions.end_txn(request.transactional_id, int(request.producer_id),
+                                                  int(request.producer_epoch), bool(request.committed),
+                                                  bump_epoch=head.api_version >= EPOCH_BUMP_SINCE)
     except KraftError as exc:
         answer["error_code"] = _code(exc, head.api_version < 2)
+        return answer  # v5+: producer id and epoch -1
+    if head.api_version >= EPOCH_BUMP_SINCE:
+        answer.update(producer_id=goes_on.producer_id, producer_epoch=goes_on.epoch)
     return answer
 
 
