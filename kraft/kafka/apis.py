@@ -34,7 +34,7 @@ class Api:
 
 
 SERVED: dict[int, Api] = {api.key: api for api in (
-    Api(0, 3, 11, produce_api.handle),                      # Produce (v10: leader hints; v12+: transactions v2)
+    Api(0, 3, 12, produce_api.handle),                      # Produce (v10: leader hints; v12: transactions v2)
     Api(1, 4, 17, fetch_api.handle),                        # Fetch (v7: sessions; v12: flexible; v13: topic ids)
     Api(2, 1, 11, offsets_api.list_offsets),                # ListOffsets (v7: max timestamp; v10: timeout)
     Api(3, 1, 13, metadata_api.handle),                     # Metadata (v13: a top-level error code)
@@ -57,7 +57,7 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(24, 0, 3, txn_api.add_partitions),                  # AddPartitionsToTxn (v4+: KIP-890's broker form)
     Api(25, 0, 4, txn_api.add_offsets),                     # AddOffsetsToTxn
     Api(26, 0, 5, txn_api.end_txn),                         # EndTxn (v5: transactions v2, an epoch bump per end)
-    Api(28, 0, 4, txn_api.txn_offset_commit),               # TxnOffsetCommit (v3: KIP-447; v5+: transactions v2)
+    Api(28, 0, 5, txn_api.txn_offset_commit),               # TxnOffsetCommit (v3: KIP-447; v5: transactions v2)
     Api(29, 1, 3, acl_api.describe_acls),                   # DescribeAcls
     Api(30, 1, 3, acl_api.create_acls),                     # CreateAcls
     Api(31, 1, 3, acl_api.delete_acls),                     # DeleteAcls

@@ -5,10 +5,11 @@ Each request goes to the coordinator of its transactional id (the client found i
 FindCoordinator, key type 1); any other node answers NOT_COORDINATOR. Authorization
 is Kafka's: WRITE on the TRANSACTIONAL_ID for every request of the producer, WRITE on
 each topic added, READ on the group whose offsets join the transaction, DESCRIBE on the
-TRANSACTIONAL_ID for the admin reads. Only transaction version 1 is served (the client
-adds partitions explicitly), so the versions stop before KIP-890's second part; its first
-part is served: a TxnOffsetCommit whose group's offsets partition is not in the
-transaction (no AddOffsetsToTxn) is refused, TRANSACTION_ABORTABLE from v4.
+TRANSACTIONAL_ID for the admin reads. KIP-890's first part: a TxnOffsetCommit whose
+group's offsets partition is not in the transaction (no AddOffsetsToTxn) is refused,
+TRANSACTION_ABORTABLE from v4. Its second part (transactions version 2): EndTxn v5 moves
+the producer to its next epoch at every end and answers it, and TxnOffsetCommit v5 adds
+the group's offsets partition to the transaction itself (no AddOffsetsToTxn needed).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ OPERATION_NOT_ATTEMPTED = 55
 INVALID_PRODUCER_EPOCH = 47
 TRANSACTION_ABORTABLE_SINCE = 4  # TxnOffsetCommit v4 (KIP-890 part 1)
 EPOCH_BUMP_SINCE = 5  # EndTxn v5: transactions version 2, a new epoch at every end (KIP-890 part 2)
+ADDS_OFFSETS_PARTITION_SINCE = 5  # TxnOffsetCommit v5: transactions version 2
 INVALID_REGULAR_EXPRESSION = 128
 LOCATE_WAIT_S = 5.0  # a client retries COORDINATOR_LOAD_IN_PROGRESS / NOT_AVAILABLE itself
 
@@ -156,12 +158,14 @@ async def txn_offset_commit(node: BrokerServices, head, request) -> dict:
 
 async def _offsets_partition_problem(node: BrokerServices, request, version: int) -> int | None:
     """KIP-890's check, as Kafka's group coordinator makes it: the group's offsets
-    partition must be in the producer's open transaction (AddOffsetsToTxn put it there).
-    None when it is; else TRANSACTION_ABORTABLE from v4, INVALID_TXN_STATE before."""
+    partition must be in the producer's open transaction (AddOffsetsToTxn put it there;
+    from v5 the coordinator adds it now). None when it is; else TRANSACTION_ABORTABLE
+    from v4, INVALID_TXN_STATE before."""
     topic, partition = node.transactions.offsets_partition(request.group_id)
     try:
         if await node.txn_link.verify(request.transactional_id, int(request.producer_id),
-                                      int(request.producer_epoch), topic, partition, VERIFY_BOUND_S):
+                                      int(request.producer_epoch), topic, partition, VERIFY_BOUND_S,
+                                      add=version >= ADDS_OFFSETS_PARTITION_SINCE):
             return None
     except ProducerFenced:
         return INVALID_PRODUCER_EPOCH  # as a partition leader answers a fenced producer's batch
