@@ -54,7 +54,7 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(21, 0, 2, log_admin_api.delete_records),            # DeleteRecords
     Api(22, 0, 5, producer_id_api.handle),                  # InitProducerId (v6: KIP-939's 2PC, not served)
     Api(23, 2, 4, offsets_api.offset_for_leader_epoch),     # OffsetForLeaderEpoch
-    Api(24, 0, 3, txn_api.add_partitions),                  # AddPartitionsToTxn (v4+: KIP-890's broker form)
+    Api(24, 0, 5, txn_api.add_partitions),                  # AddPartitionsToTxn (v4+: brokers' batched form)
     Api(25, 0, 4, txn_api.add_offsets),                     # AddOffsetsToTxn
     Api(26, 0, 5, txn_api.end_txn),                         # EndTxn (v5: transactions v2, an epoch bump per end)
     Api(28, 0, 5, txn_api.txn_offset_commit),               # TxnOffsetCommit (v3: KIP-447; v5: transactions v2)

@@ -25,6 +25,7 @@ from kraft.kafka.entities import millis
 
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 TOPIC_AUTHORIZATION_FAILED = 29
+CLUSTER_AUTHORIZATION_FAILED = 31
 GROUP_AUTHORIZATION_FAILED = 30
 OPERATION_NOT_ATTEMPTED = 55
 INVALID_PRODUCER_EPOCH = 47
@@ -42,11 +43,12 @@ def _code(exc: KraftError, fenced_is_epoch: bool) -> int:
     return error_codes.code_of(exc)
 
 
-async def _coordinator_code(node: BrokerServices, transactional_id: str, operation: str = "WRITE") -> int | None:
-    """None when the principal may and this node coordinates the id now; else the code."""
+async def _coordinator_code(node: BrokerServices, transactional_id: str, operation: str | None = "WRITE") -> int | None:
+    """None when the principal may (operation None: a broker's request, authorized as
+    CLUSTER_ACTION already) and this node coordinates the id now; else the code."""
     if not transactional_id:
         return error_codes.INVALID_REQUEST
-    if not session.allowed(node, operation, "TRANSACTIONAL_ID", transactional_id):
+    if operation is not None and not session.allowed(node, operation, "TRANSACTIONAL_ID", transactional_id):
         return TRANSACTIONAL_ID_AUTHORIZATION_FAILED
     try:
         target = await node.transactions.locate(transactional_id, wait_s=LOCATE_WAIT_S)
@@ -72,34 +74,68 @@ async def init_transactional_producer(node: BrokerServices, head, request, answe
     return answer
 
 
-# -- AddPartitionsToTxn (v0-v3: one transaction, from its producer) -----------------------------
+# -- AddPartitionsToTxn -------------------------------------------------------------------------
+# v0-v3: one transaction, from its producer. v4+: many, from brokers (KIP-890: a leader
+# verifying a batch's partition, or with transactions version 2 adding it), authorized
+# as CLUSTER_ACTION on the cluster instead of WRITE on each id and topic.
+BROKERS_FORM_SINCE = 4
+
+
 async def add_partitions(node: BrokerServices, head, request) -> dict:
-    tid = request.v3_and_below_transactional_id
+    if head.api_version >= BROKERS_FORM_SINCE:
+        return await _add_partitions_batched(node, request)
     asked = [(t.name, int(p)) for t in request.v3_and_below_topics for p in t.partitions]
+    codes = await _one_transaction(node, head, request.v3_and_below_transactional_id,
+                                   int(request.v3_and_below_producer_id), int(request.v3_and_below_producer_epoch),
+                                   asked, verify_only=False)
+    return {"throttle_time": 0, "results_by_topic_v3_and_below": _by_topic(codes)}
+
+
+async def _add_partitions_batched(node: BrokerServices, request) -> dict:
+    if not session.allowed(node, "CLUSTER_ACTION", "CLUSTER"):
+        return {"throttle_time": 0, "error_code": CLUSTER_AUTHORIZATION_FAILED, "results_by_transaction": []}
+    results = []
+    for txn in request.transactions:
+        asked = [(t.name, int(p)) for t in txn.topics for p in t.partitions]
+        codes = await _one_transaction(node, None, txn.transactional_id, int(txn.producer_id),
+                                       int(txn.producer_epoch), asked, verify_only=bool(txn.verify_only))
+        results.append({"transactional_id": txn.transactional_id, "topic_results": _by_topic(codes)})
+    return {"throttle_time": 0, "error_code": error_codes.NONE, "results_by_transaction": results}
+
+
+async def _one_transaction(node: BrokerServices, head, tid: str, producer_id: int, producer_epoch: int,
+                           asked: list[tuple[str, int]], verify_only: bool) -> dict[tuple[str, int], int]:
+    """Each partition's code for one transaction's partitions: added (or, verify_only,
+    checked: TRANSACTION_ABORTABLE for one not in it). head None: a broker's request."""
+    from_client = head is not None
     codes = {tp: error_codes.NONE for tp in asked}
     failed = {}
     for topic, partition in asked:
-        if not session.allowed(node, "WRITE", "TOPIC", topic):
+        if from_client and not session.allowed(node, "WRITE", "TOPIC", topic):
             failed[(topic, partition)] = TOPIC_AUTHORIZATION_FAILED
         else:
             image_topic = node.image.topic(topic)
             if image_topic is None or not 0 <= partition < len(image_topic.partitions):
                 failed[(topic, partition)] = error_codes.UNKNOWN_TOPIC_OR_PARTITION
     if failed:  # Kafka adds none when any is refused: the others are "not attempted"
-        codes = {tp: failed.get(tp, OPERATION_NOT_ATTEMPTED) for tp in asked}
-    elif (code := await _coordinator_code(node, tid)) is not None:
-        codes = dict.fromkeys(asked, code)
-    else:
-        try:
-            await node.transactions.add_partitions(tid, int(request.v3_and_below_producer_id),
-                                                   int(request.v3_and_below_producer_epoch), asked)
-        except KraftError as exc:
-            codes = dict.fromkeys(asked, _code(exc, head.api_version < 2))
+        return {tp: failed.get(tp, OPERATION_NOT_ATTEMPTED) for tp in asked}
+    if (code := await _coordinator_code(node, tid, "WRITE" if from_client else None)) is not None:
+        return dict.fromkeys(asked, code)
+    try:
+        if verify_only:
+            found = await node.transactions.verify_partitions(tid, producer_id, producer_epoch, asked)
+            return {tp: error_codes.NONE if found.get(tp) else error_codes.TRANSACTION_ABORTABLE for tp in asked}
+        await node.transactions.add_partitions(tid, producer_id, producer_epoch, asked)
+    except KraftError as exc:
+        codes = dict.fromkeys(asked, _code(exc, from_client and head.api_version < 2))
+    return codes
+
+
+def _by_topic(codes: dict[tuple[str, int], int]) -> list[dict]:
     by_topic: dict[str, list[dict]] = {}
     for (topic, partition), code in codes.items():
         by_topic.setdefault(topic, []).append({"partition_index": partition, "partition_error_code": code})
-    return {"throttle_time": 0, "results_by_topic_v3_and_below": [
-        {"name": topic, "results_by_partition": parts} for topic, parts in by_topic.items()]}
+    return [{"name": topic, "results_by_partition": parts} for topic, parts in by_topic.items()]
 
 
 # -- AddOffsetsToTxn --------------------------------------------------------------------------

@@ -19,7 +19,6 @@ TV1 clients are the subject of test_transactions_wire.py (unchanged behaviour).
 from __future__ import annotations
 
 import datetime
-import time
 
 import pytest
 from test_transactions_wire import (
@@ -48,6 +47,8 @@ from test_transactions_wire import (
     wait_stable,
 )
 
+from test_transactions_wire import retried as retried_as_client
+
 from kraft.server.local_cluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
@@ -66,15 +67,9 @@ def cluster():
         yield c
 
 
-def retried(attempt, deadline_s: float = DEADLINE_S):
-    """attempt() -> (error code, answer), repeated while the code is retriable (bounded)."""
-    deadline = time.monotonic() + deadline_s
-    for _ in range(300):
-        error, answer = attempt()
-        if error not in RETRIABLE or time.monotonic() > deadline:
-            return error, answer
-        time.sleep(0.1)
-    return error, answer
+def retried(attempt):
+    """As test_transactions_wire.retried, a leader's undecided check retried too."""
+    return retried_as_client(attempt, retriable=RETRIABLE)
 
 
 def produce_v12(c: LocalCluster, topic: str, partition: int, batch: bytes, tid: str) -> int:
@@ -197,12 +192,18 @@ def test_a_tv2_producer_commits_and_aborts_adding_partitions_with_its_batches(cl
     assert committed_offset(cluster, group, topic) == 42  # the aborted 99 never counts
 
 
+def one_committed_transaction(c: LocalCluster, name: str, partitions: int) -> tuple[str, str, int, int]:
+    """A topic and a TV2 producer that committed b"one" to its partition 0 (EndTxn v5
+    answered the next epoch): (topic, transactional id, producer id, the epoch it used)."""
+    topic, tid = make_topic(c, name, partitions), f"{name}-1"
+    pid, epoch = init_producer(c, tid)
+    assert produce_v12(c, topic, 0, txn_batch(pid, epoch, 0, [b"one"]), tid) == NONE
+    assert end_txn_v5(c, tid, pid, epoch, commit=True) == (NONE, pid, epoch + 1)
+    return topic, tid, pid, epoch
+
+
 def test_the_epoch_before_an_end_is_fenced(cluster):
-    topic = make_topic(cluster, "tv2-fenced", 2)
-    tid = "tv2-fenced-1"
-    pid, epoch = init_producer(cluster, tid)
-    assert produce_v12(cluster, topic, 0, txn_batch(pid, epoch, 0, [b"one"]), tid) == NONE
-    assert end_txn_v5(cluster, tid, pid, epoch, commit=True) == (NONE, pid, epoch + 1)
+    topic, tid, pid, epoch = one_committed_transaction(cluster, "tv2-fenced", 2)
     wait_stable(cluster, topic, (0,))
     # a late batch of the ended transaction: partition 0 has the marker's epoch and refuses it
     # itself; partition 1 never saw this producer, and the coordinator refuses to add it
@@ -216,11 +217,7 @@ def test_the_epoch_before_an_end_is_fenced(cluster):
 
 
 def test_end_txn_v5_retries_get_the_same_answer_and_write_nothing_more(cluster):
-    topic = make_topic(cluster, "tv2-retries", 1)
-    tid = "tv2-retries-1"
-    pid, epoch = init_producer(cluster, tid)
-    assert produce_v12(cluster, topic, 0, txn_batch(pid, epoch, 0, [b"one"]), tid) == NONE
-    assert end_txn_v5(cluster, tid, pid, epoch, commit=True) == (NONE, pid, epoch + 1)
+    topic, tid, pid, epoch = one_committed_transaction(cluster, "tv2-retries", 1)
     # the client lost the answer and sends the same EndTxn again: the same answer
     assert end_txn_v5(cluster, tid, pid, epoch, commit=True) == (NONE, pid, epoch + 1)
     assert end_txn_v5(cluster, tid, pid, epoch, commit=True) == (NONE, pid, epoch + 1)
@@ -230,3 +227,61 @@ def test_end_txn_v5_retries_get_the_same_answer_and_write_nothing_more(cluster):
     wait_stable(cluster, topic, (0,))
     assert markers(cluster, topic, 0) == [(epoch + 1, True)]  # one end, one marker
     assert [v for _, v in data_values(fetch(cluster, topic, 0, READ_COMMITTED).records)] == [b"one"]
+
+
+# -- AddPartitionsToTxn v4-5: the brokers' batched form ---------------------------------------------
+CLUSTER_AUTHORIZATION_FAILED = 31
+TRANSACTION_ABORTABLE = 120
+UNKNOWN_TOPIC_OR_PARTITION = 3
+OPERATION_NOT_ATTEMPTED = 55
+
+
+def add_partitions_batched(c: LocalCluster, via: int, version: int, transactions, user: str = "admin"):
+    """One AddPartitionsToTxn v4+ answer: transactions is [(tid, pid, epoch, verify_only,
+    {topic: [partitions]})]."""
+    m = schema("add_partitions_to_txn", version)
+    request = m.AddPartitionsToTxnRequest(transactions=tuple(
+        m.AddPartitionsToTxnTransaction(transactional_id=tid, producer_id=pid, producer_epoch=epoch,
+                                        verify_only=verify_only, topics=tuple(
+                                            m.AddPartitionsToTxnTopic(name=t, partitions=tuple(ps))
+                                            for t, ps in topics.items()))
+        for tid, pid, epoch, verify_only, topics in transactions))
+    with Wire(c, via, user) as w:
+        return w.call(request)
+
+
+def codes_of(answer) -> dict[str, dict[tuple[str, int], int]]:
+    return {r.transactional_id: {(t.name, int(p.partition_index)): int(p.partition_error_code)
+                                 for t in r.topic_results for p in t.results_by_partition}
+            for r in answer.results_by_transaction}
+
+
+def test_add_partitions_to_txn_v4_and_v5_are_the_brokers_batched_form(cluster):
+    topic = make_topic(cluster, "tv2-batched", 2)
+    tid_a, tid_b = "tv2-batched-a", "tv2-batched-b"
+    pid_a, epoch_a = init_producer(cluster, tid_a)
+    pid_b, epoch_b = init_producer(cluster, tid_b)
+    node = find_coordinator(cluster, tid_a)
+
+    def on_coordinator(version, transactions):
+        def attempt():
+            answer = add_partitions_batched(cluster, node, version, transactions)
+            codes = [code for per_tid in codes_of(answer).values() for code in per_tid.values()]
+            return max(codes, key=lambda code: code in RETRIABLE), answer
+        return codes_of(retried(attempt)[1])
+
+    # v5 (a TV2 leader adding its batch's partition) and v4 verify-only (a TV1 leader checking)
+    assert on_coordinator(5, [(tid_a, pid_a, epoch_a, False, {topic: [0]})]) == {tid_a: {(topic, 0): NONE}}
+    assert on_coordinator(4, [(tid_a, pid_a, epoch_a, True, {topic: [0, 1]})]) == \
+        {tid_a: {(topic, 0): NONE, (topic, 1): TRANSACTION_ABORTABLE}}
+    # each transaction is answered on its own: a fenced epoch, an unknown partition
+    answer = on_coordinator(5, [(tid_a, pid_a, epoch_a + 1, False, {topic: [1]}),
+                                (tid_a + "-x", pid_b, epoch_b, False, {topic: [0, 7]})])
+    assert answer == {tid_a: {(topic, 1): PRODUCER_FENCED},
+                      tid_a + "-x": {(topic, 0): OPERATION_NOT_ATTEMPTED, (topic, 7): UNKNOWN_TOPIC_OR_PARTITION}}
+    # only brokers send it: a client without CLUSTER_ACTION is refused as a whole
+    refused = add_partitions_batched(cluster, node, 5, [(tid_a, pid_a, epoch_a, False, {topic: [1]})], user="alice")
+    assert int(refused.error_code) == CLUSTER_AUTHORIZATION_FAILED and list(refused.results_by_transaction) == []
+    assert on_coordinator(4, [(tid_a, pid_a, epoch_a, True, {topic: [1]})]) == \
+        {tid_a: {(topic, 1): TRANSACTION_ABORTABLE}}  # alice added nothing
+    assert end_txn_v5(cluster, tid_a, pid_a, epoch_a, commit=False)[0] == NONE
