@@ -8,11 +8,11 @@ refreshes its metadata and goes to the leader, as with Kafka; from v10 (KIP-951)
 answer also names the leader and epoch this broker knows and the leader's endpoint, so
 the client can go there without a metadata round trip. From v11 a transactional batch
 for a partition not in its transaction is TRANSACTION_ABORTABLE (KIP-890), which the
-client answers by aborting; older versions get INVALID_TXN_STATE. acks=0 gets no answer.
-
-v12 belongs to transactions version 2 (KIP-890 part 2: a transactional produce adds its
-partition itself), which kraft does not serve; so v12 and v13 (topic ids) are not
-advertised.
+client answers by aborting; older versions get INVALID_TXN_STATE. From v12
+(transactions version 2, KIP-890 part 2) a transactional batch for a partition not yet in
+its transaction is not refused: this leader has the coordinator add the partition (and
+start the transaction) before appending, under the same bound as the check. acks=0 gets
+no answer.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from kraft.kafka.leaders import current_leader, node_endpoint
 
 LEADER_HINTS_SINCE = 10  # KIP-951
 TRANSACTION_ABORTABLE_SINCE = 11  # KIP-890 part 1
+ADDS_TO_TRANSACTION_SINCE = 12  # KIP-890 part 2 (transactions version 2)
 
 
 async def handle(node: BrokerServices, head, request) -> dict | None:
@@ -39,7 +40,8 @@ async def handle(node: BrokerServices, head, request) -> dict | None:
         for part in topic.partition_data:
             key = (topic.name, int(part.index))
             appended[key] = await _append_one(node, topic.name, int(part.index), part.records or b"",
-                                              acks, timeout_ms, request.transactional_id)
+                                              acks, timeout_ms, request.transactional_id,
+                                              head.api_version >= ADDS_TO_TRANSACTION_SINCE)
     ordering.let_next_request_start()  # the connection's next produce may append now
     if len(appended) == 1:  # the common case: no task per partition to wait with
         (key, outcome), = appended.items()
@@ -82,14 +84,15 @@ def _answer(node: BrokerServices, head, request, results: dict,
 
 
 async def _append_one(node: BrokerServices, topic: str, partition: int, data: bytes, acks: int,
-                      timeout_ms: int, transactional_id: str | None) -> PendingDelivery | KraftError:
+                      timeout_ms: int, transactional_id: str | None,
+                      add_to_txn: bool) -> PendingDelivery | KraftError:
     """The batch appended on this leader (its commit still to wait for), or the refusal."""
     try:
         if transactional_id is not None:  # Kafka: the transactional id first, then the topic
             session.check(node, "WRITE", "TRANSACTIONAL_ID", transactional_id)
         session.check(node, "WRITE", "TOPIC", topic)
         return await node.data_plane.append_client_batch(topic, partition, bytes(data), acks, timeout_ms,
-                                                         transactional_id)
+                                                         transactional_id, add_to_txn)
     except KraftError as exc:
         return exc
 
