@@ -34,8 +34,8 @@ class Api:
 
 
 SERVED: dict[int, Api] = {api.key: api for api in (
-    Api(0, 3, 12, produce_api.handle),                      # Produce (v10: leader hints; v12: transactions v2)
-    Api(1, 4, 17, fetch_api.handle),                        # Fetch (v7: sessions; v12: flexible; v13: topic ids)
+    Api(0, 3, 13, produce_api.handle),                      # Produce (v10: leader hints; v12: transactions v2; v13: topic ids)
+    Api(1, 4, 18, fetch_api.handle),                        # Fetch (v7: sessions; v12: flexible; v13: topic ids; v18: replica HW)
     Api(2, 1, 11, offsets_api.list_offsets),                # ListOffsets (v7: max timestamp; v10: timeout)
     Api(3, 1, 13, metadata_api.handle),                     # Metadata (v13: a top-level error code)
     Api(8, 2, 10, group_api.offset_commit),                 # OffsetCommit (v9: member epochs; v10: topic ids)
