@@ -88,7 +88,7 @@ def _answer(node: BrokerServices, head, request, results: dict,
                       # KIP-467 (v8+): which records of the batch were refused, and why
                       "record_errors": [{"batch_index": i, "batch_index_error_message": m}
                                         for i, m in getattr(error, "record_errors", ())]}
-            if code == error_codes.NOT_LEADER_OR_FOLLOWER and head.api_version >= LEADER_HINTS_SINCE:
+            if code == error_codes.NOT_LEADER_OR_FOLLOWER and head.api_version >= LEADER_HINTS_SINCE and name:
                 leader, epoch = current_leader(node, name, int(part.index))
                 answer["current_leader"] = {"leader_id": leader, "leader_epoch": epoch}
                 if leader not in endpoints and (endpoint := node_endpoint(node, leader)) is not None:
