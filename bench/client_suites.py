@@ -20,8 +20,12 @@ librdkafka steps:
 2. A 3-node kraft cluster (LocalCluster on 127.0.0.<first>..) with the settings of
    librdkafka's default test scenario (tests/scenarios/default.json: auto topic creation,
    4 partitions, replication factor 3), every broker with a rack; a second cluster with
-   auto creation off for the tests of the `noautocreate` scenario, and a third with SASL
-   (kraft's [security], SCRAM credentials in test.conf) for the tests that need it.
+   auto creation off for the tests of the `noautocreate` scenario, and others with SASL
+   (kraft's [security]) for the tests that need it: SCRAM credentials in test.conf
+   (`sasl`), OAUTHBEARER with unsecured JWTs (`oauthbearer`), and OAUTHBEARER/OIDC
+   (`oidc`) against bench/oidc_token_server.py, whose JWKS the cluster checks tokens with
+   and whose endpoints test-runner is given as VALID_OIDC_URL, INVALID_OIDC_URL and
+   EXPIRED_TOKEN_OIDC_URL (trivup's names).
 3. Each test number alone: `TESTS=<nnnn> ./test-runner -p1 -L` (-L: the tests that need
    no broker, librdkafka's unit and mock-cluster tests, are not run), a per-test time
    limit, the test's report file read for each test entry's state.
@@ -64,13 +68,23 @@ SCENARIOS = {
     "default": {"auto.create.topics.enable": True},
     "noautocreate": {"auto.create.topics.enable": False},
     "sasl": {"auto.create.topics.enable": True},
+    "oauthbearer": {"auto.create.topics.enable": True},
+    "oidc": {"auto.create.topics.enable": True},
 }
-# librdkafka: the script's own scenario "sasl" is a default-scenario cluster with kraft's
-# [security] (SASL PLAIN/SCRAM, ACLs) for the tests that skip themselves without SASL
-# credentials in test.conf; test-runner is told it runs the default scenario
-SASL_SCENARIO = "sasl"
-SASL_TESTS = {"0135_sasl_credentials", "0142_reauthentication"}
+# librdkafka: the script's own scenarios "sasl", "oauthbearer" and "oidc" are
+# default-scenario clusters with kraft's [security] (SASL, ACLs) for the tests that skip
+# themselves without SASL in test.conf; test-runner is told it runs the default scenario
+SASL_SCENARIO, OAUTHBEARER_SCENARIO, OIDC_SCENARIO = "sasl", "oauthbearer", "oidc"
+SECURED_SCENARIOS = (SASL_SCENARIO, OAUTHBEARER_SCENARIO, OIDC_SCENARIO)
+SASL_TESTS = {"0135_sasl_credentials": (SASL_SCENARIO,),
+              "0142_reauthentication": (SASL_SCENARIO, OAUTHBEARER_SCENARIO),
+              "0126_oauthbearer_oidc": (OIDC_SCENARIO,)}
 SASL_USER, SASL_PASSWORD, SASL_MECHANISM = "admin", "admin-secret", "SCRAM-SHA-256"
+# trivup's unsecured-JWT broker setting, which 0142's OAUTHBEARER sub-tests ask for
+OAUTHBEARER_REQUIRED_SCOPE = "requiredScope"
+# OIDC: the token server's client (a super user of the cluster) and token lifetime, short
+# enough that clients refresh tokens and re-authenticate within a test
+OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_TOKEN_LIFETIME_S = "kraft-client", "kraft-secret", 10
 # KIP-368 session lifetime: 0142 re-authenticates within it while it produces and consumes
 SASL_REAUTH_MS = 10_000
 # trivup's broker.rack=RACK${appid}: 0101 (fetch from follower) counts three racks and sets
@@ -83,6 +97,18 @@ KAFKA_GROUP_DEFAULTS = {"group.initial.rebalance.delay.ms": 3000}
 # test flags from librdkafka's tests/test.h
 F_LOCAL, F_MANUAL, F_KNOWN_ISSUE = "TEST_F_LOCAL", "TEST_F_MANUAL", "TEST_F_KNOWN_ISSUE"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def oidc_token_server():
+    """bench/oidc_token_server.py (this script is loaded by path in tests, so bench/ is not
+    always on sys.path)."""
+    import importlib.util
+    if "oidc_token_server" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("oidc_token_server", REPO / "bench" / "oidc_token_server.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["oidc_token_server"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["oidc_token_server"]
 
 
 def say(text: str) -> None:
@@ -234,6 +260,7 @@ class Runner:
         self.cluster: LocalCluster | None = None
         self.secured: LocalCluster | None = None
         self.proc: subprocess.Popen | None = None
+        self.idp = None  # the oidc scenario's OidcTokenServer, stopped with its cluster
         self.scenario = "default"
 
     def start_cluster(self, scenario: str, topic_defaults: dict = TOPIC_DEFAULTS,
@@ -267,6 +294,7 @@ class Runner:
     def stop_cluster(self) -> None:
         clusters = [(self.scenario, self.cluster), ("secured", self.secured)]
         self.cluster = self.secured = None
+        idp, self.idp = self.idp, None
         for label, cluster in clusters:
             if cluster is None:
                 continue
@@ -278,6 +306,8 @@ class Runner:
                     shutil.copy(path, logs / f"{label}-node-{node_id}.log")
             cluster.stop_all()
             cluster.close()
+        if idp is not None:
+            idp.__exit__(None, None, None)
 
     def stop_test(self) -> None:
         proc, self.proc = self.proc, None
@@ -289,37 +319,80 @@ class Runner:
             proc.wait()
 
     def start_librdkafka_cluster(self, scenario: str) -> LocalCluster:
-        """The cluster of a librdkafka scenario: every broker with a rack, and for the sasl
-        scenario kraft's [security] with the test.conf user as its super user."""
+        """The cluster of a librdkafka scenario: every broker with a rack, and for the
+        secured scenarios kraft's [security] with the test.conf user as a super user."""
         import base64
-
-        from kraft.server.local_cluster import security_toml
         self.stop_cluster()
-        sasl = scenario == SASL_SCENARIO
+        sasl = scenario in SECURED_SCENARIOS
         say(f"starting a 3-node kraft cluster for scenario {scenario!r}")
         basic = base64.b64encode(f"{SASL_USER}:{SASL_PASSWORD}".encode()).decode()
+        if scenario == OIDC_SCENARIO:
+            self.idp = oidc_token_server().OidcTokenServer(
+                client_id=OIDC_CLIENT_ID, client_secret=OIDC_CLIENT_SECRET,
+                lifetime_s=OIDC_TOKEN_LIFETIME_S).__enter__()
+            say(f"OIDC token server on {self.idp.url('/')}")
         cluster = LocalCluster(nodes=3, first_address=self.args.first_address,
                                topic_defaults=TOPIC_DEFAULTS, cluster=SCENARIOS[scenario],
                                groups=KAFKA_GROUP_DEFAULTS, racks=RACKS,
                                timeouts={"connections.max.reauth.ms": SASL_REAUTH_MS} if sasl else None,
-                               extra_toml=security_toml({SASL_USER: SASL_PASSWORD}) if sasl else "",
+                               extra_toml=self.security_toml(scenario) if sasl else "",
                                headers={"Authorization": f"Basic {basic}"} if sasl else None)
         self.cluster = cluster
         cluster.start()
         cluster.wait_ready(timeout_s=90)
         return cluster
 
+    def security_toml(self, scenario: str) -> str:
+        """[security] of a secured scenario: the SCRAM user (the cluster's own REST calls
+        use it), and for the OAUTHBEARER ones the token validator; the token principals
+        are super users, so ACLs never stand in a test's way."""
+        if scenario == SASL_SCENARIO:
+            return security_toml({SASL_USER: SASL_PASSWORD})
+        mechanisms = {"sasl.enabled.mechanisms": ["OAUTHBEARER", SASL_MECHANISM]}
+        if scenario == OAUTHBEARER_SCENARIO:
+            return security_toml({SASL_USER: SASL_PASSWORD}, **mechanisms,
+                                 **{"sasl.oauthbearer.allow.unsecured.jwt": True,
+                                    "unsecuredValidatorRequiredScope": [OAUTHBEARER_REQUIRED_SCOPE]})
+        assert self.idp is not None, "the oidc scenario's token server starts first"
+        return security_toml({SASL_USER: SASL_PASSWORD}, super_users=(SASL_USER, OIDC_CLIENT_ID),
+                             allow_everyone_if_no_acl_found=True, **mechanisms,
+                             **{"sasl.oauthbearer.jwks.endpoint.url": self.idp.url("/jwks"),
+                                "sasl.oauthbearer.expected.audience": [oidc_token_server().AUDIENCE]})
+
     def write_conf(self, scenario: str) -> Path:
         assert self.cluster is not None
         conf = self.out / f"test-{scenario}.conf"
-        sasl = (f"security.protocol=SASL_PLAINTEXT\nsasl.mechanisms={SASL_MECHANISM}\n"
-                f"sasl.username={SASL_USER}\nsasl.password={SASL_PASSWORD}\n")
         conf.write_text(
             "# written by bench/client_suites.py\n"
             f"bootstrap.servers={self.cluster.bootstrap_servers}\n"
             f"test.timeout.multiplier={self.args.timeout_multiplier}\n"
-            + (sasl if scenario == SASL_SCENARIO else ""))
+            + self.sasl_conf(scenario))
         return conf
+
+    def sasl_conf(self, scenario: str) -> str:
+        """test.conf's SASL lines, as trivup writes them for its SASL and OIDC clusters."""
+        plaintext = "security.protocol=SASL_PLAINTEXT\n"
+        if scenario == SASL_SCENARIO:
+            return (f"{plaintext}sasl.mechanisms={SASL_MECHANISM}\n"
+                    f"sasl.username={SASL_USER}\nsasl.password={SASL_PASSWORD}\n")
+        if scenario == OAUTHBEARER_SCENARIO:
+            return (f"{plaintext}sasl.mechanisms=OAUTHBEARER\nenable.sasl.oauthbearer.unsecure.jwt=true\n"
+                    f"sasl.oauthbearer.config=principal={SASL_USER} scope={OAUTHBEARER_REQUIRED_SCOPE}\n")
+        if scenario == OIDC_SCENARIO:
+            assert self.idp is not None
+            return (f"{plaintext}sasl.mechanisms=OAUTHBEARER\nsasl.oauthbearer.method=oidc\n"
+                    f"sasl.oauthbearer.client.id={OIDC_CLIENT_ID}\n"
+                    f"sasl.oauthbearer.client.secret={OIDC_CLIENT_SECRET}\n"
+                    f"sasl.oauthbearer.scope=test\n"
+                    f"sasl.oauthbearer.token.endpoint.url={self.idp.url('/token')}\n")
+        return ""
+
+    def oidc_env(self) -> dict[str, str]:
+        """The token endpoints 0126 reads, trivup's variable names."""
+        if self.idp is None:
+            return {}
+        return {"VALID_OIDC_URL": self.idp.url("/token"), "INVALID_OIDC_URL": self.idp.url("/token/invalid"),
+                "EXPIRED_TOKEN_OIDC_URL": self.idp.url("/token/expired")}
 
     def log_offsets(self) -> dict[int, int]:
         assert self.cluster is not None
@@ -352,8 +425,8 @@ class Runner:
         report.parent.mkdir(exist_ok=True)
         output.parent.mkdir(exist_ok=True)
         report.unlink(missing_ok=True)
-        rdk_scenario = "default" if scenario == SASL_SCENARIO else scenario
-        env = {**os.environ, "TESTS": number, "TEST_KAFKA_VERSION": self.args.kafka_version,
+        rdk_scenario = "default" if scenario in SECURED_SCENARIOS else scenario
+        env = {**os.environ, **self.oidc_env(), "TESTS": number, "TEST_KAFKA_VERSION": self.args.kafka_version,
                "RDKAFKA_TEST_CONF": str(conf), "TEST_REPORT": str(report),
                "TEST_SCENARIO": rdk_scenario, "LD_LIBRARY_PATH": f"{self.tree / 'src'}:{self.tree / 'src-cpp'}"}
         if self.args.subtests or subtests:
@@ -461,13 +534,13 @@ def select(entries: list[Entry], only: set[str] | None, exclusions: dict[str, di
         elif entry.name in exclusions:
             reason, category = exclusions[entry.name]["reason"], exclusions[entry.name]["category"]
         else:
-            scen = (SASL_SCENARIO if entry.name in SASL_TESTS
-                    else next((s for s in entry.scenarios if s in SCENARIOS), None))
-            if scen is None:
+            scens = SASL_TESTS.get(entry.name) or tuple(s for s in entry.scenarios if s in SCENARIOS)[:1]
+            if not scens:
                 excluded.append(Result(entry.name, entry.number, ",".join(entry.scenarios), "EXCLUDED",
                                        "scenario not set up by this script: " + ",".join(entry.scenarios)))
                 continue
-            plan.setdefault(scen, {}).setdefault(entry.number, []).append(entry)
+            for scen in scens:
+                plan.setdefault(scen, {}).setdefault(entry.number, []).append(entry)
             continue
         excluded.append(Result(entry.name, entry.number, ",".join(entry.scenarios), "EXCLUDED",
                                f"[{category}] {reason}"))
