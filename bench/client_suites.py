@@ -62,7 +62,8 @@ TARBALL_URL = "https://github.com/confluentinc/librdkafka/archive/refs/tags/v{ve
 KAFKA_PYTHON_URL = "https://github.com/dpkp/kafka-python/archive/refs/tags/{version}.tar.gz"
 AIOKAFKA_URL = "https://github.com/aio-libs/aiokafka/archive/refs/tags/v{version}.tar.gz"
 DEBIAN_BUILD_DEPS = ["build-essential", "pkg-config", "libssl-dev", "zlib1g-dev", "libzstd-dev",
-                     "liblz4-dev", "libsasl2-dev", "rapidjson-dev"]
+                     "liblz4-dev", "libsasl2-dev", "rapidjson-dev",
+                     "libcurl4-openssl-dev"]  # OAUTHBEARER/OIDC (sasl.oauthbearer.method=oidc, 0126)
 # librdkafka's tests/scenarios/*.json, as kraft settings
 SCENARIOS = {
     "default": {"auto.create.topics.enable": True},
@@ -177,7 +178,10 @@ def librdkafka_tree(version: str, source: Path | None) -> Path:
     """librdkafka's source tree for `version`, built (library and tests/test-runner)."""
     tree = CACHE / f"librdkafka-{version}"
     built = tree / ".kraft-built"
-    if built.exists() and (tree / "tests" / "test-runner").exists():
+    # a build made before a dependency was added (libcurl: OIDC) is made again
+    deps_line = f"deps: {' '.join(DEBIAN_BUILD_DEPS)}"
+    if (built.exists() and deps_line in built.read_text().splitlines()
+            and (tree / "tests" / "test-runner").exists()):
         return tree
     source_tree(tree, source, CACHE / f"librdkafka-{version}.tar.gz", TARBALL_URL.format(version=version))
     ensure_build_deps()
@@ -195,7 +199,7 @@ def librdkafka_tree(version: str, source: Path | None) -> Path:
         if rc != 0:
             tail = (logs / f"{name}.txt").read_text(errors="replace").splitlines()[-30:]
             raise SystemExit(f"{' '.join(cmd)} failed ({rc}):\n" + "\n".join(tail))
-    built.write_text(f"built {datetime.datetime.now(datetime.timezone.utc).isoformat()}\n")
+    built.write_text(f"built {datetime.datetime.now(datetime.timezone.utc).isoformat()}\n{deps_line}\n")
     return tree
 
 
