@@ -21,6 +21,7 @@ from kraft.server.local_cluster import LocalCluster, http_json, security_toml
 pytestmark = pytest.mark.cluster
 
 confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka is a test extra")
+from confluent_kafka import admin as cadmin  # noqa: E402
 
 ADMIN_HTTP = {"Authorization": "Basic " + base64.b64encode(b"admin:admin-password").decode()}
 USERS = {"admin": "admin-password"}
@@ -47,10 +48,11 @@ def unsecured_token(principal: str, lifetime_s: int = 60) -> str:
 def start(extra_toml: str) -> LocalCluster:
     c = LocalCluster(nodes=1, extra_toml=extra_toml, headers=ADMIN_HTTP, topic_defaults={"replication.factor": 1})
     c.start().wait_ready(timeout_s=60)
-    for topic in ("ob-allowed", "ob-denied"):
-        status, body = http_json("POST", c.v3(1) + "/topics", {"topic_name": topic, "partitions_count": 1},
-                                 headers=ADMIN_HTTP)
-        assert status == 201, body
+    admin = cadmin.AdminClient({"bootstrap.servers": c.bootstrap_servers, "security.protocol": "SASL_PLAINTEXT",
+                                "sasl.mechanism": "SCRAM-SHA-256", "sasl.username": "admin",
+                                "sasl.password": USERS["admin"]})
+    for future in admin.create_topics([cadmin.NewTopic(t, 1, 1) for t in ("ob-allowed", "ob-denied")]).values():
+        future.result(30)
     return c
 
 
