@@ -25,7 +25,8 @@ librdkafka steps:
    (`sasl`), OAUTHBEARER with unsecured JWTs (`oauthbearer`), and OAUTHBEARER/OIDC
    (`oidc`) against bench/oidc_token_server.py, whose JWKS the cluster checks tokens with
    and whose endpoints test-runner is given as VALID_OIDC_URL, INVALID_OIDC_URL and
-   EXPIRED_TOKEN_OIDC_URL (trivup's names).
+   EXPIRED_TOKEN_OIDC_URL, and its JWT-bearer client's keys as
+   OAUTHBEARER_CLIENT_PRIVATE_KEY[_ENCRYPTED|_PASSWORD] (trivup's names).
 3. Each test number alone: `TESTS=<nnnn> ./test-runner -p1 -L` (-L: the tests that need
    no broker, librdkafka's unit and mock-cluster tests, are not run), a per-test time
    limit, the test's report file read for each test entry's state.
@@ -86,6 +87,7 @@ OAUTHBEARER_REQUIRED_SCOPE = "requiredScope"
 # OIDC: the token server's client (a super user of the cluster) and token lifetime, short
 # enough that clients refresh tokens and re-authenticate within a test
 OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_TOKEN_LIFETIME_S = "kraft-client", "kraft-secret", 10
+OIDC_KEY_PASSWORD = "kraft-key-password"  # the JWT-bearer client's encrypted private key
 # KIP-368 session lifetime: 0142 re-authenticates within it while it produces and consumes
 SASL_REAUTH_MS = 10_000
 # trivup's broker.rack=RACK${appid}: 0101 (fetch from follower) counts three racks and sets
@@ -392,11 +394,15 @@ class Runner:
         return ""
 
     def oidc_env(self) -> dict[str, str]:
-        """The token endpoints 0126 reads, trivup's variable names."""
+        """The token endpoints and the JWT-bearer client's keys 0126 reads, under trivup's
+        variable names."""
         if self.idp is None:
             return {}
+        plain, encrypted = self.idp.write_client_keys(self.out, OIDC_KEY_PASSWORD)
         return {"VALID_OIDC_URL": self.idp.url("/token"), "INVALID_OIDC_URL": self.idp.url("/token/invalid"),
-                "EXPIRED_TOKEN_OIDC_URL": self.idp.url("/token/expired")}
+                "EXPIRED_TOKEN_OIDC_URL": self.idp.url("/token/expired"),
+                "OAUTHBEARER_CLIENT_PRIVATE_KEY": str(plain), "OAUTHBEARER_CLIENT_PRIVATE_KEY_ENCRYPTED": str(encrypted),
+                "OAUTHBEARER_CLIENT_PRIVATE_KEY_PASSWORD": OIDC_KEY_PASSWORD}
 
     def log_offsets(self) -> dict[int, int]:
         assert self.cluster is not None

@@ -3,9 +3,10 @@
 
 It signs RS256 access tokens with a key made at start and serves that key as a JWKS.
 Token endpoints (each a POST with `grant_type=client_credentials`, the client's id and
-secret as HTTP Basic, as librdkafka's sasl.oauthbearer.method=oidc sends them; or, for
-Azure IMDS-style clients, a GET with `Metadata: true` and the query api-version,
-resource and client_id):
+secret as HTTP Basic, as librdkafka's sasl.oauthbearer.method=oidc sends them; or with
+the JWT-bearer grant (RFC 7523), an `assertion` the client signed with the private key
+`write_client_keys` wrote, whose `sub` the token names; or, for Azure IMDS-style
+clients, a GET with `Metadata: true` and the query api-version, resource and client_id):
 
   /token                 a valid token: sub and client_id are the client's id
   /token/invalid         a valid token with its signature spoilt
@@ -22,18 +23,21 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from pathlib import Path
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 AUDIENCE = "kraft"
 ISSUER = "kraft-test-idp"
 SCOPES = {"test", "test-scope", "api://1234-abcd/.default"}
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MAX_BODY = 64 * 1024
 
 
@@ -45,6 +49,7 @@ class OidcTokenServer:
         self.client_id, self.client_secret, self.lifetime_s = client_id, client_secret, lifetime_s
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._client_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # JWT-bearer
         self.kid = secrets.token_hex(8)
         self.issued = 0  # tokens handed out (all kinds)
         self._server = ThreadingHTTPServer((host, 0), _handler(self))
@@ -64,6 +69,26 @@ class OidcTokenServer:
     def url(self, path: str) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}{path}"
+
+    def write_client_keys(self, directory: Path, password: str) -> tuple[Path, Path]:
+        """The JWT-bearer client's private key as PEM, plain and encrypted with `password`."""
+        plain, encrypted = directory / "oidc-client.key", directory / "oidc-client-encrypted.key"
+        for path, protection in ((plain, serialization.NoEncryption()),
+                                 (encrypted, serialization.BestAvailableEncryption(password.encode()))):
+            path.write_bytes(self._client_key.private_bytes(serialization.Encoding.PEM,
+                                                            serialization.PrivateFormat.PKCS8, protection))
+            path.chmod(0o600)
+        return plain, encrypted
+
+    def assertion_subject(self, assertion: str) -> str | None:
+        """The `sub` of a JWT-bearer assertion signed by the client's key; None if not."""
+        try:
+            claims = jwt.decode(assertion, self._client_key.public_key(), algorithms=["RS256", "RS384", "RS512"],
+                                options={"verify_aud": False})
+        except jwt.InvalidTokenError:
+            return None
+        sub = claims.get("sub")
+        return sub if isinstance(sub, str) and sub else None
 
     def jwks(self) -> dict:
         jwk = RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
@@ -125,13 +150,18 @@ def _handler(idp: OidcTokenServer):
             if length > MAX_BODY:
                 return self._json(413, {"error": "invalid_request"})
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            scope = form.get("scope", "test")
+            if scope not in SCOPES:
+                return self._json(400, {"error": "invalid_scope"})
+            if form.get("grant_type") == JWT_BEARER:
+                subject = idp.assertion_subject(form.get("assertion", ""))
+                if subject is None:
+                    return self._json(400, {"error": "invalid_grant"})
+                return self._issue(subject, scope)
             if form.get("grant_type") != "client_credentials":
                 return self._json(400, {"error": "unsupported_grant_type"})
             if _basic(self.headers.get("Authorization")) != (idp.client_id, idp.client_secret):
                 return self._json(401, {"error": "invalid_client"})
-            scope = form.get("scope", "test")
-            if scope not in SCOPES:
-                return self._json(400, {"error": "invalid_scope"})
             self._issue(idp.client_id, scope)
 
     return Handler
