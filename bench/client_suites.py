@@ -20,11 +20,12 @@ librdkafka steps:
 2. A 3-node kraft cluster (LocalCluster on 127.0.0.<first>..) with the settings of
    librdkafka's default test scenario (tests/scenarios/default.json: auto topic creation,
    4 partitions, replication factor 3), every broker with a rack; a second cluster with
-   auto creation off for the tests of the `noautocreate` scenario, and others with SASL
-   (kraft's [security]) for the tests that need it: SCRAM credentials in test.conf
-   (`sasl`), OAUTHBEARER with unsecured JWTs (`oauthbearer`), and OAUTHBEARER/OIDC
-   (`oidc`) against bench/oidc_token_server.py, whose JWKS the cluster checks tokens with
-   and whose endpoints test-runner is given as VALID_OIDC_URL, INVALID_OIDC_URL and
+   auto creation off for the tests of the `noautocreate` scenario, a third with SASL
+   (kraft's [security], SCRAM credentials in test.conf) for the tests that need it, a
+   fourth serving TLS with certificates made for the run (bench/librdkafka_ssl.py) for 0097,
+   and two serving OAUTHBEARER: unsecured JWTs (`oauthbearer`, 0142 again), and OIDC
+   (`oidc`, 0126) against bench/oidc_token_server.py, whose JWKS the cluster checks tokens
+   with and whose endpoints test-runner is given as VALID_OIDC_URL, INVALID_OIDC_URL and
    EXPIRED_TOKEN_OIDC_URL, and its JWT-bearer client's keys as
    OAUTHBEARER_CLIENT_PRIVATE_KEY[_ENCRYPTED|_PASSWORD] (trivup's names).
 3. Each test number alone: `TESTS=<nnnn> ./test-runner -p1 -L` (-L: the tests that need
@@ -54,7 +55,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))  # its sibling modules, also when loaded by path
 
+import librdkafka_ssl  # noqa: E402
+import oidc_token_server  # noqa: E402
 from kraft.server.local_cluster import LocalCluster, default_first_address, security_toml  # noqa: E402
 
 CACHE = Path(os.environ.get("KRAFT_CLIENT_SUITES_CACHE", Path.home() / ".cache" / "kraft-client-suites"))
@@ -70,24 +74,35 @@ SCENARIOS = {
     "default": {"auto.create.topics.enable": True},
     "noautocreate": {"auto.create.topics.enable": False},
     "sasl": {"auto.create.topics.enable": True},
+    "ssl": {"auto.create.topics.enable": True},
     "oauthbearer": {"auto.create.topics.enable": True},
     "oidc": {"auto.create.topics.enable": True},
 }
-# librdkafka: the script's own scenarios "sasl", "oauthbearer" and "oidc" are
-# default-scenario clusters with kraft's [security] (SASL, ACLs) for the tests that skip
-# themselves without SASL in test.conf; test-runner is told it runs the default scenario
-SASL_SCENARIO, OAUTHBEARER_SCENARIO, OIDC_SCENARIO = "sasl", "oauthbearer", "oidc"
-SECURED_SCENARIOS = (SASL_SCENARIO, OAUTHBEARER_SCENARIO, OIDC_SCENARIO)
-SASL_TESTS = {"0135_sasl_credentials": (SASL_SCENARIO,),
-              "0142_reauthentication": (SASL_SCENARIO, OAUTHBEARER_SCENARIO),
-              "0126_oauthbearer_oidc": (OIDC_SCENARIO,)}
+# librdkafka: the script's own scenario "sasl" is a default-scenario cluster with kraft's
+# [security] (SASL PLAIN/SCRAM, ACLs) for the tests that skip themselves without SASL
+# credentials in test.conf; test-runner is told it runs the default scenario
+SASL_SCENARIO = "sasl"
 SASL_USER, SASL_PASSWORD, SASL_MECHANISM = "admin", "admin-secret", "SCRAM-SHA-256"
-# trivup's unsecured-JWT broker setting, which 0142's OAUTHBEARER sub-tests ask for
+# and "oauthbearer" (unsecured JWTs; trivup's broker setting, the scope 0142's OAUTHBEARER
+# sub-tests ask for) and "oidc" (tokens from the script's identity provider: its client, a
+# super user, and a token lifetime short enough that clients refresh tokens and
+# re-authenticate within a test)
+OAUTHBEARER_SCENARIO, OIDC_SCENARIO = "oauthbearer", "oidc"
+SASL_SCENARIOS = (SASL_SCENARIO, OAUTHBEARER_SCENARIO, OIDC_SCENARIO)
 OAUTHBEARER_REQUIRED_SCOPE = "requiredScope"
-# OIDC: the token server's client (a super user of the cluster) and token lifetime, short
-# enough that clients refresh tokens and re-authenticate within a test
 OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_TOKEN_LIFETIME_S = "kraft-client", "kraft-secret", 10
 OIDC_KEY_PASSWORD = "kraft-key-password"  # the JWT-bearer client's encrypted private key
+# librdkafka: the script's own scenario "ssl" for 0097, which skips itself without the SSL_*
+# variables trivup sets: brokers serving TLS with certificates of a CA made for the run
+# (bench/librdkafka_ssl.py); --ssl-listener says whether they require client certificates
+# (test.conf security.protocol=SSL) or take SASL over TLS (SASL_SSL, no client certificate
+# asked, as Kafka's SASL_SSL listeners); test-runner is told it runs the default scenario
+SSL_SCENARIO = "ssl"
+# the tests run in the script's own scenarios, and in which
+OWN_SCENARIO_TESTS = {"0135_sasl_credentials": (SASL_SCENARIO,),
+                      "0142_reauthentication": (SASL_SCENARIO, OAUTHBEARER_SCENARIO),
+                      "0126_oauthbearer_oidc": (OIDC_SCENARIO,), "0097_ssl_verify": (SSL_SCENARIO,)}
+OWN_SCENARIOS = {*SASL_SCENARIOS, SSL_SCENARIO}
 # KIP-368 session lifetime: 0142 re-authenticates within it while it produces and consumes
 SASL_REAUTH_MS = 10_000
 # trivup's broker.rack=RACK${appid}: 0101 (fetch from follower) counts three racks and sets
@@ -100,18 +115,6 @@ KAFKA_GROUP_DEFAULTS = {"group.initial.rebalance.delay.ms": 3000}
 # test flags from librdkafka's tests/test.h
 F_LOCAL, F_MANUAL, F_KNOWN_ISSUE = "TEST_F_LOCAL", "TEST_F_MANUAL", "TEST_F_KNOWN_ISSUE"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def oidc_token_server():
-    """bench/oidc_token_server.py (this script is loaded by path in tests, so bench/ is not
-    always on sys.path)."""
-    import importlib.util
-    if "oidc_token_server" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("oidc_token_server", REPO / "bench" / "oidc_token_server.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["oidc_token_server"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["oidc_token_server"]
 
 
 def say(text: str) -> None:
@@ -266,8 +269,9 @@ class Runner:
         self.cluster: LocalCluster | None = None
         self.secured: LocalCluster | None = None
         self.proc: subprocess.Popen | None = None
-        self.idp = None  # the oidc scenario's OidcTokenServer, stopped with its cluster
         self.scenario = "default"
+        self.ssl: librdkafka_ssl.SslEnvironment | None = None  # the ssl scenario's, made once
+        self.idp: oidc_token_server.OidcTokenServer | None = None  # the oidc scenario's, stopped with its cluster
 
     def start_cluster(self, scenario: str, topic_defaults: dict = TOPIC_DEFAULTS,
                       groups: dict = KAFKA_GROUP_DEFAULTS) -> LocalCluster:
@@ -301,6 +305,8 @@ class Runner:
         clusters = [(self.scenario, self.cluster), ("secured", self.secured)]
         self.cluster = self.secured = None
         idp, self.idp = self.idp, None
+        if idp is not None:
+            idp.__exit__(None, None, None)
         for label, cluster in clusters:
             if cluster is None:
                 continue
@@ -312,8 +318,6 @@ class Runner:
                     shutil.copy(path, logs / f"{label}-node-{node_id}.log")
             cluster.stop_all()
             cluster.close()
-        if idp is not None:
-            idp.__exit__(None, None, None)
 
     def stop_test(self) -> None:
         proc, self.proc = self.proc, None
@@ -325,33 +329,39 @@ class Runner:
             proc.wait()
 
     def start_librdkafka_cluster(self, scenario: str) -> LocalCluster:
-        """The cluster of a librdkafka scenario: every broker with a rack, and for the
-        secured scenarios kraft's [security] with the test.conf user as a super user."""
+        """The cluster of a librdkafka scenario: every broker with a rack; for the sasl
+        scenario kraft's [security] with the test.conf user as its super user; for the ssl
+        scenario TLS with the run's certificates as well (the client certificate's user a
+        super user too)."""
         import base64
         self.stop_cluster()
-        sasl = scenario in SECURED_SCENARIOS
+        sasl, tls = scenario in SASL_SCENARIOS, scenario == SSL_SCENARIO
         say(f"starting a 3-node kraft cluster for scenario {scenario!r}")
         basic = base64.b64encode(f"{SASL_USER}:{SASL_PASSWORD}".encode()).decode()
-        if scenario == OIDC_SCENARIO:
-            self.idp = oidc_token_server().OidcTokenServer(
-                client_id=OIDC_CLIENT_ID, client_secret=OIDC_CLIENT_SECRET,
-                lifetime_s=OIDC_TOKEN_LIFETIME_S).__enter__()
-            say(f"OIDC token server on {self.idp.url('/')}")
+        security = ""
+        if sasl:
+            security = self.sasl_security(scenario)
+        elif tls:
+            security = security_toml({SASL_USER: SASL_PASSWORD}, super_users=(SASL_USER, self.ssl_env().client),
+                                     **self.ssl_env().tls_settings(self.client_auth()))
         cluster = LocalCluster(nodes=3, first_address=self.args.first_address,
                                topic_defaults=TOPIC_DEFAULTS, cluster=SCENARIOS[scenario],
                                groups=KAFKA_GROUP_DEFAULTS, racks=RACKS,
                                timeouts={"connections.max.reauth.ms": SASL_REAUTH_MS} if sasl else None,
-                               extra_toml=self.security_toml(scenario) if sasl else "",
-                               headers={"Authorization": f"Basic {basic}"} if sasl else None)
+                               extra_toml=security,
+                               headers={"Authorization": f"Basic {basic}"} if sasl or tls else None)
+        if tls:
+            cluster.tls = self.ssl_env().client_context(with_certificate=self.client_auth() == "required")
         self.cluster = cluster
-        cluster.start()
+        with self.cpus(scenario, "brokers"):
+            cluster.start()
         cluster.wait_ready(timeout_s=90)
         return cluster
 
-    def security_toml(self, scenario: str) -> str:
-        """[security] of a secured scenario: the SCRAM user (the cluster's own REST calls
-        use it), and for the OAUTHBEARER ones the token validator; the token principals
-        are super users, so ACLs never stand in a test's way."""
+    def sasl_security(self, scenario: str) -> str:
+        """[security] of a SASL scenario: the SCRAM user (the cluster's own REST calls use
+        it), and for the OAUTHBEARER ones the token validator (the oidc scenario's token
+        server starts here); the token principals are super users."""
         if scenario == SASL_SCENARIO:
             return security_toml({SASL_USER: SASL_PASSWORD})
         mechanisms = {"sasl.enabled.mechanisms": ["OAUTHBEARER", SASL_MECHANISM]}
@@ -359,28 +369,17 @@ class Runner:
             return security_toml({SASL_USER: SASL_PASSWORD}, **mechanisms,
                                  **{"sasl.oauthbearer.allow.unsecured.jwt": True,
                                     "unsecuredValidatorRequiredScope": [OAUTHBEARER_REQUIRED_SCOPE]})
-        assert self.idp is not None, "the oidc scenario's token server starts first"
+        self.idp = oidc_token_server.OidcTokenServer(client_id=OIDC_CLIENT_ID, client_secret=OIDC_CLIENT_SECRET,
+                                                     lifetime_s=OIDC_TOKEN_LIFETIME_S).__enter__()
+        say(f"OIDC token server on {self.idp.url('/')}")
         return security_toml({SASL_USER: SASL_PASSWORD}, super_users=(SASL_USER, OIDC_CLIENT_ID),
                              allow_everyone_if_no_acl_found=True, **mechanisms,
                              **{"sasl.oauthbearer.jwks.endpoint.url": self.idp.url("/jwks"),
-                                "sasl.oauthbearer.expected.audience": [oidc_token_server().AUDIENCE]})
-
-    def write_conf(self, scenario: str) -> Path:
-        assert self.cluster is not None
-        conf = self.out / f"test-{scenario}.conf"
-        conf.write_text(
-            "# written by bench/client_suites.py\n"
-            f"bootstrap.servers={self.cluster.bootstrap_servers}\n"
-            f"test.timeout.multiplier={self.args.timeout_multiplier}\n"
-            + self.sasl_conf(scenario))
-        return conf
+                                "sasl.oauthbearer.expected.audience": [oidc_token_server.AUDIENCE]})
 
     def sasl_conf(self, scenario: str) -> str:
-        """test.conf's SASL lines, as trivup writes them for its SASL and OIDC clusters."""
+        """test.conf's SASL lines of a SASL scenario, as trivup writes them."""
         plaintext = "security.protocol=SASL_PLAINTEXT\n"
-        if scenario == SASL_SCENARIO:
-            return (f"{plaintext}sasl.mechanisms={SASL_MECHANISM}\n"
-                    f"sasl.username={SASL_USER}\nsasl.password={SASL_PASSWORD}\n")
         if scenario == OAUTHBEARER_SCENARIO:
             return (f"{plaintext}sasl.mechanisms=OAUTHBEARER\nenable.sasl.oauthbearer.unsecure.jwt=true\n"
                     f"sasl.oauthbearer.config=principal={SASL_USER} scope={OAUTHBEARER_REQUIRED_SCOPE}\n")
@@ -391,7 +390,8 @@ class Runner:
                     f"sasl.oauthbearer.client.secret={OIDC_CLIENT_SECRET}\n"
                     f"sasl.oauthbearer.scope=test\n"
                     f"sasl.oauthbearer.token.endpoint.url={self.idp.url('/token')}\n")
-        return ""
+        return (f"{plaintext}sasl.mechanisms={SASL_MECHANISM}\n"
+                f"sasl.username={SASL_USER}\nsasl.password={SASL_PASSWORD}\n")
 
     def oidc_env(self) -> dict[str, str]:
         """The token endpoints and the JWT-bearer client's keys 0126 reads, under trivup's
@@ -403,6 +403,43 @@ class Runner:
                 "EXPIRED_TOKEN_OIDC_URL": self.idp.url("/token/expired"),
                 "OAUTHBEARER_CLIENT_PRIVATE_KEY": str(plain), "OAUTHBEARER_CLIENT_PRIVATE_KEY_ENCRYPTED": str(encrypted),
                 "OAUTHBEARER_CLIENT_PRIVATE_KEY_PASSWORD": OIDC_KEY_PASSWORD}
+
+    def cpus(self, scenario: str, who: str):
+        """The ssl scenario's brokers and test-runner on different CPUs (librdkafka_ssl.py
+        says why); elsewhere no constraint."""
+        split = librdkafka_ssl.cpu_split() if scenario == SSL_SCENARIO else None
+        return librdkafka_ssl.started_on(split and split[0 if who == "brokers" else 1])
+
+    def ssl_env(self) -> librdkafka_ssl.SslEnvironment:
+        """The ssl scenario's certificates, made once per run for the cluster's addresses."""
+        if self.ssl is None:
+            first = self.args.first_address
+            self.ssl = librdkafka_ssl.build(self.out / "ssl", [f"127.0.0.{first + i}" for i in range(3)])
+        return self.ssl
+
+    def client_auth(self) -> str:
+        """kraft's tls_client_auth for the ssl scenario's --ssl-listener."""
+        return "required" if self.args.ssl_listener == "ssl" else "none"
+
+    def write_conf(self, scenario: str) -> Path:
+        assert self.cluster is not None
+        conf = self.out / f"test-{scenario}.conf"
+        login = (f"sasl.mechanisms={SASL_MECHANISM}\n"
+                 f"sasl.username={SASL_USER}\nsasl.password={SASL_PASSWORD}\n")
+        security = ""
+        if scenario in SASL_SCENARIOS:
+            security = self.sasl_conf(scenario)
+        elif scenario == SSL_SCENARIO:
+            client_certs = self.args.ssl_listener == "ssl"
+            security = (f"security.protocol={'SSL' if client_certs else 'SASL_SSL'}\n"
+                        + ("" if client_certs else login)
+                        + "".join(f"{k}={v}\n" for k, v in self.ssl_env().conf.items()))
+        conf.write_text(
+            "# written by bench/client_suites.py\n"
+            f"bootstrap.servers={self.cluster.bootstrap_servers}\n"
+            f"test.timeout.multiplier={self.args.timeout_multiplier}\n"
+            + security)
+        return conf
 
     def log_offsets(self) -> dict[int, int]:
         assert self.cluster is not None
@@ -435,8 +472,9 @@ class Runner:
         report.parent.mkdir(exist_ok=True)
         output.parent.mkdir(exist_ok=True)
         report.unlink(missing_ok=True)
-        rdk_scenario = "default" if scenario in SECURED_SCENARIOS else scenario
-        env = {**os.environ, **self.oidc_env(), "TESTS": number, "TEST_KAFKA_VERSION": self.args.kafka_version,
+        rdk_scenario = "default" if scenario in OWN_SCENARIOS else scenario
+        certificates = self.ssl_env().variables if scenario == SSL_SCENARIO else {}  # SSL_*, as trivup's
+        env = {**os.environ, **certificates, **self.oidc_env(), "TESTS": number, "TEST_KAFKA_VERSION": self.args.kafka_version,
                "RDKAFKA_TEST_CONF": str(conf), "TEST_REPORT": str(report),
                "TEST_SCENARIO": rdk_scenario, "LD_LIBRARY_PATH": f"{self.tree / 'src'}:{self.tree / 'src-cpp'}"}
         if self.args.subtests or subtests:
@@ -447,7 +485,7 @@ class Runner:
         before = self.log_offsets()
         started = time.monotonic()
         timed_out = False
-        with open(output, "wb") as log:
+        with open(output, "wb") as log, self.cpus(scenario, "client"):
             self.proc = subprocess.Popen(cmd, cwd=self.tree / "tests", env=env, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
             try:
@@ -544,7 +582,7 @@ def select(entries: list[Entry], only: set[str] | None, exclusions: dict[str, di
         elif entry.name in exclusions:
             reason, category = exclusions[entry.name]["reason"], exclusions[entry.name]["category"]
         else:
-            scens = SASL_TESTS.get(entry.name) or tuple(s for s in entry.scenarios if s in SCENARIOS)[:1]
+            scens = OWN_SCENARIO_TESTS.get(entry.name) or tuple(s for s in entry.scenarios if s in SCENARIOS)[:1]
             if not scens:
                 excluded.append(Result(entry.name, entry.number, ",".join(entry.scenarios), "EXCLUDED",
                                        "scenario not set up by this script: " + ",".join(entry.scenarios)))
@@ -836,6 +874,9 @@ def main(argv=None) -> int:
     lib.add_argument("--kafka-version", default="3.9.0", help="TEST_KAFKA_VERSION (default 3.9.0)")
     lib.add_argument("--group-protocol", choices=["classic", "consumer"], default=None,
                      help="TEST_CONSUMER_GROUP_PROTOCOL (default: the suite's, classic)")
+    lib.add_argument("--ssl-listener", choices=["ssl", "sasl_ssl"], default="ssl",
+                     help="the ssl scenario's brokers (0097): TLS requiring client certificates "
+                          "(security.protocol=SSL, default), or SASL over TLS asking for none (SASL_SSL)")
     lib.add_argument("--quick", action="store_true",
                      help="test-runner -Q: fewer messages, and every sub-test not marked quick is "
                           "left out (some tests then run nothing): a smoke run, not a verdict")

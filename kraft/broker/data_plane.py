@@ -44,9 +44,10 @@ from kraft.broker import client_writes
 from kraft.storage.record import Record
 
 # (transactional id, producer id, producer epoch, topic, partition, seconds to answer
-# within) -> is the partition in that producer's open transaction? (the coordinator's
-# answer, KIP-890)
-VerifyTxn = Callable[[str, int, int, str, int, float], Awaitable[bool]]
+# within, add) -> is the partition in that producer's open transaction? (the
+# coordinator's answer, KIP-890; with add, transactions version 2: the coordinator adds
+# it first, starting a transaction if none is open)
+VerifyTxn = Callable[[str, int, int, str, int, float, bool], Awaitable[bool]]
 
 ACKS = {"0": 0, "1": 1, "all": -1, "-1": -1}
 LEADER_OPEN_WAIT_S = 2.0  # a new partition's log opens within a loop turn or an fsync or two
@@ -107,7 +108,8 @@ class DataPlane:
                  verify_txn: VerifyTxn | None = None):
         """replicas: this broker's replica manager (None on a controller-only node, which
         forwards everything); ready() says whether this node's image has caught up;
-        verify_txn asks a transaction's coordinator whether a partition is in it."""
+        verify_txn asks a transaction's coordinator whether a partition is in it (or
+        has it added)."""
         self.node_id = node_id
         self._verify_txn = verify_txn
         self._image = image
@@ -201,21 +203,24 @@ class DataPlane:
                                         records[0].timestamp_ms)
 
     async def append_client_batch(self, topic: str, partition: int, data: bytes, acks: int,
-                                  timeout_ms: int, transactional_id: str | None = None) -> PendingDelivery:
+                                  timeout_ms: int, transactional_id: str | None = None,
+                                  add_to_txn: bool = False) -> PendingDelivery:
         """A Kafka client's batch for a partition this broker leads (clients find the
         leader themselves), appended; ``committed()`` waits for acks. A transactional
-        batch is appended only to a partition its transaction holds (KIP-890)."""
+        batch is appended only to a partition its transaction holds (KIP-890); with
+        add_to_txn (transactions version 2, Produce v12+) the coordinator adds the
+        partition to the transaction first, within the same bound."""
         client_writes.refuse_internal_topic(topic)
         batch, header = client_writes.checked_client_batch(data, self.configs(topic), topic)
         if header.is_transactional:
             bound_s = VERIFY_BOUND_S if timeout_ms <= 0 else min(VERIFY_BOUND_S, timeout_ms / 2000)
             await self._check_in_transaction(transactional_id, header.producer_id, header.producer_epoch,
-                                             topic, partition, time.monotonic() + bound_s)
+                                             topic, partition, time.monotonic() + bound_s, add_to_txn)
         return await self.append_batch(topic, partition, batch, acks, timeout_ms,
                                        header.base_timestamp, local_only=True)
 
     async def _check_in_transaction(self, transactional_id: str | None, producer_id: int, epoch: int,
-                                    topic: str, partition: int, deadline: float) -> None:
+                                    topic: str, partition: int, deadline: float, add: bool = False) -> None:
         if not transactional_id:
             raise InvalidTxnState(f"INVALID_TXN_STATE: a transactional batch for {topic}-{partition} "
                                   "came without a transactional id")
@@ -228,7 +233,7 @@ class DataPlane:
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 in_transaction = self._verify_txn is not None and await self._verify_txn(
-                    transactional_id, producer_id, epoch, topic, partition, deadline - time.monotonic())
+                    transactional_id, producer_id, epoch, topic, partition, deadline - time.monotonic(), add)
         except ProducerFenced as exc:
             # as Kafka's partition leaders answer a Produce: producers take INVALID_PRODUCER_EPOCH
             # there as being fenced (librdkafka: a fatal _FENCED), PRODUCER_FENCED as abortable
@@ -245,9 +250,14 @@ class DataPlane:
             raise NotEnoughReplicas(undecided.format(topic=topic, partition=partition, tid=transactional_id,
                                                      why="the answer came too late"))
         # KIP-890's guard: a marker that arrived while the coordinator answered ended the
-        # transaction it said yes for; appending now would open one nobody will close
+        # transaction it said yes for; appending now would open one nobody will close.
+        # Not so when the marker moved the producer to this batch's epoch: with
+        # transactions version 2 that is the previous transaction's end (its markers
+        # carry the bumped epoch), which the coordinator waited for before adding
         now = replica.log.producers.get(producer_id)
-        if now != entry and (now is None or now.txn_first_offset is None):
+        previous_ended = (add and entry is not None and entry.epoch < epoch and now is not None
+                          and now.epoch == epoch)
+        if now != entry and (now is None or now.txn_first_offset is None) and not previous_ended:
             raise InvalidTxnState(f"INVALID_TXN_STATE: the transaction of {transactional_id!r} on "
                                   f"{topic}-{partition} ended while this batch was checked")
 

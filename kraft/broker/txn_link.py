@@ -101,18 +101,19 @@ class TransactionLink:
         return results
 
     async def verify(self, transactional_id: str, producer_id: int, producer_epoch: int,
-                     topic: str, partition: int, timeout_s: float) -> bool:
+                     topic: str, partition: int, timeout_s: float, add: bool = False) -> bool:
         """The coordinator's word on whether the partition is in the open transaction,
-        within timeout_s. A coordinator that is not known, not loaded or unreachable is
-        not waited for: the error says so at once, as Kafka's leaders learn it."""
+        within timeout_s; with add (transactions version 2) the coordinator adds it first
+        (Kafka's AddPartitionsToTxn v5 from a leader), so the answer is yes or an error.
+        A coordinator that is not known, not loaded or unreachable is not waited for:
+        the error says so at once, as Kafka's leaders learn it."""
         coordinator = self._coordinator()
         target = await coordinator.locate(transactional_id, create=False, wait_s=0)
         if target is None:
-            found = await coordinator.verify_partitions(transactional_id, producer_id, producer_epoch,
-                                                        [(topic, partition)])
-            return bool(found.get((topic, partition)))
+            return await check_or_add(coordinator, transactional_id, producer_id, producer_epoch,
+                                      (topic, partition), add)
         payload = {"transactional_id": transactional_id, "producer_id": producer_id,
-                   "producer_epoch": producer_epoch, "topic": topic, "partition": partition}
+                   "producer_epoch": producer_epoch, "topic": topic, "partition": partition, "add": add}
         try:
             body = await self._peers.call_json(target, "POST", VERIFY_PATH, payload=payload,
                                                timeout_s=max(0.05, timeout_s))
@@ -120,6 +121,16 @@ class TransactionLink:
             raise NotCoordinator(f"NOT_COORDINATOR: coordinator {target} unreachable "
                                  f"({type(exc.cause).__name__}); retry") from None
         return bool(body.get("in_transaction"))
+
+
+async def check_or_add(coordinator: TransactionCoordinator, transactional_id: str, producer_id: int,
+                       producer_epoch: int, tp: TopicPartition, add: bool) -> bool:
+    """At the coordinator: is the partition in the transaction (after adding it, with add)?"""
+    if add:
+        await coordinator.add_partitions(transactional_id, producer_id, producer_epoch, [tp])
+        return True
+    found = await coordinator.verify_partitions(transactional_id, producer_id, producer_epoch, [tp])
+    return bool(found.get(tp))
 
 
 # -- the node-to-node form ---------------------------------------------------------------------

@@ -25,7 +25,7 @@ from kraft.internode.peers import LOCAL_ONLY_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import signature_valid
 from kraft.broker.isolation import ABORTED_HEADER, aborted_header
 from kraft.groups.consumer_instance import READ_COMMITTED
-from kraft.broker.txn_link import MARKERS_PATH, VERIFY_PATH, answers_json, markers_from_json
+from kraft.broker.txn_link import MARKERS_PATH, VERIFY_PATH, answers_json, check_or_add, markers_from_json
 from kraft.errors import BadRequest, NotCoordinator, Unauthorized
 from kraft.metadata.image_codec import image_to_dict
 from kraft.replication.fetch_protocol import encode_response
@@ -239,19 +239,20 @@ async def txn_markers(request):
 
 
 async def txn_verify(request):
-    """A partition leader asks this coordinator: is the partition in the transaction?"""
+    """A partition leader asks this coordinator: is the partition in the transaction?
+    With "add" (transactions version 2) it is added first."""
     await _authorize(request)
     body = await read_json(request)
     try:
         tid, pid, epoch = str(body["transactional_id"]), int(body["producer_id"]), int(body["producer_epoch"])
         tp = (str(body["topic"]), int(body["partition"]))
+        add = bool(body.get("add", False))
     except (KeyError, TypeError, ValueError):
         raise BadRequest("transactional_id, producer_id, producer_epoch, topic, partition expected") from None
     coordinator = node_of(request).transactions
     if await coordinator.locate(tid, create=False, wait_s=0) is not None:  # the leader asking waits briefly
         raise NotCoordinator(f"NOT_COORDINATOR: node {coordinator.node_id} does not coordinate {tid!r}")
-    found = await coordinator.verify_partitions(tid, pid, epoch, [tp])
-    return json_response({"in_transaction": bool(found.get(tp))})
+    return json_response({"in_transaction": await check_or_add(coordinator, tid, pid, epoch, tp, add)})
 
 
 async def local_groups(request):

@@ -34,8 +34,8 @@ class Api:
 
 
 SERVED: dict[int, Api] = {api.key: api for api in (
-    Api(0, 3, 11, produce_api.handle),                      # Produce (v10: leader hints; v12+: transactions v2)
-    Api(1, 4, 17, fetch_api.handle),                        # Fetch (v7: sessions; v12: flexible; v13: topic ids)
+    Api(0, 3, 13, produce_api.handle),                      # Produce (v10: leader hints; v12: transactions v2; v13: topic ids)
+    Api(1, 4, 18, fetch_api.handle),                        # Fetch (v7: sessions; v12: flexible; v13: topic ids; v18: replica HW)
     Api(2, 1, 11, offsets_api.list_offsets),                # ListOffsets (v7: max timestamp; v10: timeout)
     Api(3, 1, 13, metadata_api.handle),                     # Metadata (v13: a top-level error code)
     Api(8, 2, 10, group_api.offset_commit),                 # OffsetCommit (v9: member epochs; v10: topic ids)
@@ -54,10 +54,10 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(21, 0, 2, log_admin_api.delete_records),            # DeleteRecords
     Api(22, 0, 5, producer_id_api.handle),                  # InitProducerId (v6: KIP-939's 2PC, not served)
     Api(23, 2, 4, offsets_api.offset_for_leader_epoch),     # OffsetForLeaderEpoch
-    Api(24, 0, 3, txn_api.add_partitions),                  # AddPartitionsToTxn (v4+: KIP-890's broker form)
+    Api(24, 0, 5, txn_api.add_partitions),                  # AddPartitionsToTxn (v4+: brokers' batched form)
     Api(25, 0, 4, txn_api.add_offsets),                     # AddOffsetsToTxn
-    Api(26, 0, 4, txn_api.end_txn),                         # EndTxn (v5+: transaction version 2)
-    Api(28, 0, 4, txn_api.txn_offset_commit),               # TxnOffsetCommit (v3: KIP-447; v5+: transactions v2)
+    Api(26, 0, 5, txn_api.end_txn),                         # EndTxn (v5: transactions v2, an epoch bump per end)
+    Api(28, 0, 5, txn_api.txn_offset_commit),               # TxnOffsetCommit (v3: KIP-447; v5: transactions v2)
     Api(29, 1, 3, acl_api.describe_acls),                   # DescribeAcls
     Api(30, 1, 3, acl_api.create_acls),                     # CreateAcls
     Api(31, 1, 3, acl_api.delete_acls),                     # DeleteAcls
@@ -91,7 +91,41 @@ SERVED: dict[int, Api] = {api.key: api for api in (
 )}
 
 
-def api_versions_answer(error_code: int) -> dict:
+# Transactions version 2 (KIP-890 part 2) is these request versions; a client uses it
+# once ApiVersions finalizes transaction.version 2, so the level follows what is served.
+TV2_VERSIONS = {0: 12, 26: 5, 28: 5}  # Produce, EndTxn, TxnOffsetCommit
+FEATURES_SINCE = 3  # ApiVersions v3+ carries the features (tagged fields)
+ALL_FEATURES_SINCE = 4  # KIP-1022: below v4, a supported feature whose minimum is 0 is left out
+# kraft's features never change while it runs: one epoch (Kafka's is a metadata offset;
+# clients only compare it with -1, "unknown", and with earlier answers)
+FINALIZED_FEATURES_EPOCH = 0
+
+
+def transaction_version() -> int:
+    """The transaction.version this listener supports and finalizes (2 or 0)."""
+    served = all(key in SERVED and SERVED[key].max_version >= v for key, v in TV2_VERSIONS.items())
+    return 2 if served else 0
+
+
+def features(api_version: int) -> dict:
+    """ApiVersions' feature fields, as a Kafka 4 broker of a new cluster answers them:
+    transaction.version supported 0..2 and finalized at 2 (a level 0 is not listed)."""
+    if api_version < FEATURES_SINCE:
+        return {}
+    level = transaction_version()
+    supported = [("transaction.version", 0, level)]
+    return {
+        "supported_features": [{"name": name, "min_version": low, "max_version": high}
+                               for name, low, high in supported
+                               if high > 0 and (low > 0 or api_version >= ALL_FEATURES_SINCE)],
+        "finalized_features_epoch": FINALIZED_FEATURES_EPOCH,
+        "finalized_features": [{"name": "transaction.version", "min_version_level": level,
+                                "max_version_level": level}] if level else [],
+    }
+
+
+def api_versions_answer(error_code: int, api_version: int = 0) -> dict:
     return {"error_code": error_code, "throttle_time": 0,
             "api_keys": [{"api_key": a.key, "min_version": a.min_version, "max_version": a.max_version}
-                         for a in sorted(SERVED.values(), key=lambda a: a.key)]}
+                         for a in sorted(SERVED.values(), key=lambda a: a.key)],
+            **features(api_version)}

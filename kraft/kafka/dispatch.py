@@ -77,7 +77,7 @@ async def respond(node: BrokerServices, request: Request,
     data: dict[str, Any] | Spliced | None
     cls = response_class(head.api_key, head.api_version)
     if api.handle is None:
-        data = api_versions_answer(error_codes.NONE)
+        data = api_versions_answer(error_codes.NONE, head.api_version)
     else:
         if throttle := on_arrival(node, head, request_bytes):
             session.mute(throttle)

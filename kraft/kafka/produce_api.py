@@ -8,11 +8,12 @@ refreshes its metadata and goes to the leader, as with Kafka; from v10 (KIP-951)
 answer also names the leader and epoch this broker knows and the leader's endpoint, so
 the client can go there without a metadata round trip. From v11 a transactional batch
 for a partition not in its transaction is TRANSACTION_ABORTABLE (KIP-890), which the
-client answers by aborting; older versions get INVALID_TXN_STATE. acks=0 gets no answer.
-
-v12 belongs to transactions version 2 (KIP-890 part 2: a transactional produce adds its
-partition itself), which kraft does not serve; so v12 and v13 (topic ids) are not
-advertised.
+client answers by aborting; older versions get INVALID_TXN_STATE. From v12
+(transactions version 2, KIP-890 part 2) a transactional batch for a partition not yet in
+its transaction is not refused: this leader has the coordinator add the partition (and
+start the transaction) before appending, under the same bound as the check. From v13
+topics are named by id (KIP-516); an id this broker does not know is UNKNOWN_TOPIC_ID.
+acks=0 gets no answer.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ import asyncio
 from kraft.broker.data_plane import PendingDelivery
 from kraft.broker.services import BrokerServices
 from kraft.errors import InvalidRecord, KraftError, PartitionNotInTransaction
-from kraft.kafka import error_codes, ordering, session
+from kraft.kafka import error_codes, ordering, session, topic_ids
 from kraft.kafka.leaders import current_leader, node_endpoint
 
 LEADER_HINTS_SINCE = 10  # KIP-951
 TRANSACTION_ABORTABLE_SINCE = 11  # KIP-890 part 1
+ADDS_TO_TRANSACTION_SINCE = 12  # KIP-890 part 2 (transactions version 2)
+TOPICS_BY_ID_SINCE = 13  # KIP-516
 
 
 async def handle(node: BrokerServices, head, request) -> dict | None:
@@ -36,10 +39,14 @@ async def handle(node: BrokerServices, head, request) -> dict | None:
         return _answer(node, head, request, {}, (error_codes.INVALID_REQUIRED_ACKS, -1, -1, None))
     appended = {}
     for topic in request.topic_data:  # appends in request order, one after another
+        name = _topic_name(node, head, topic)
+        if name is None:
+            continue  # an unknown topic id: answered as such
         for part in topic.partition_data:
-            key = (topic.name, int(part.index))
-            appended[key] = await _append_one(node, topic.name, int(part.index), part.records or b"",
-                                              acks, timeout_ms, request.transactional_id)
+            key = (name, int(part.index))
+            appended[key] = await _append_one(node, name, int(part.index), part.records or b"",
+                                              acks, timeout_ms, request.transactional_id,
+                                              head.api_version >= ADDS_TO_TRANSACTION_SINCE)
     ordering.let_next_request_start()  # the connection's next produce may append now
     if len(appended) == 1:  # the common case: no task per partition to wait with
         (key, outcome), = appended.items()
@@ -53,6 +60,14 @@ async def handle(node: BrokerServices, head, request) -> dict | None:
 
 
 Outcome = tuple[int, int, int, KraftError | None]  # error code, base offset, log start, the refusal
+UNKNOWN_ID: Outcome = (error_codes.UNKNOWN_TOPIC_ID, -1, -1, None)
+
+
+def _topic_name(node: BrokerServices, head, topic) -> str | None:
+    """The topic a request's entry names: by name, or from v13 by id (None: unknown id)."""
+    if head.api_version < TOPICS_BY_ID_SINCE:
+        return topic.name
+    return topic_ids.name_of(node, topic.topic_id)
 
 
 def _answer(node: BrokerServices, head, request, results: dict,
@@ -61,8 +76,10 @@ def _answer(node: BrokerServices, head, request, results: dict,
     endpoints: dict[int, dict] = {}
     for topic in request.topic_data:
         parts = []
+        name = _topic_name(node, head, topic)
         for part in topic.partition_data:
-            code, base, log_start, error = results.get((topic.name, int(part.index)), missing)
+            code, base, log_start, error = (UNKNOWN_ID if name is None
+                                            else results.get((name, int(part.index)), missing))
             if isinstance(error, PartitionNotInTransaction) and head.api_version >= TRANSACTION_ABORTABLE_SINCE:
                 code = error_codes.TRANSACTION_ABORTABLE
             answer = {"index": part.index, "error_code": code, "base_offset": base,
@@ -72,24 +89,25 @@ def _answer(node: BrokerServices, head, request, results: dict,
                       "record_errors": [{"batch_index": i, "batch_index_error_message": m}
                                         for i, m in getattr(error, "record_errors", ())]}
             if code == error_codes.NOT_LEADER_OR_FOLLOWER and head.api_version >= LEADER_HINTS_SINCE:
-                leader, epoch = current_leader(node, topic.name, int(part.index))
+                leader, epoch = current_leader(node, name, int(part.index))
                 answer["current_leader"] = {"leader_id": leader, "leader_epoch": epoch}
                 if leader not in endpoints and (endpoint := node_endpoint(node, leader)) is not None:
                     endpoints[leader] = endpoint
             parts.append(answer)
-        responses.append({"name": topic.name, "partition_responses": parts})
+        responses.append({"name": name, "topic_id": getattr(topic, "topic_id", None), "partition_responses": parts})
     return {"responses": responses, "throttle_time": 0, "node_endpoints": list(endpoints.values())}
 
 
 async def _append_one(node: BrokerServices, topic: str, partition: int, data: bytes, acks: int,
-                      timeout_ms: int, transactional_id: str | None) -> PendingDelivery | KraftError:
+                      timeout_ms: int, transactional_id: str | None,
+                      add_to_txn: bool) -> PendingDelivery | KraftError:
     """The batch appended on this leader (its commit still to wait for), or the refusal."""
     try:
         if transactional_id is not None:  # Kafka: the transactional id first, then the topic
             session.check(node, "WRITE", "TRANSACTIONAL_ID", transactional_id)
         session.check(node, "WRITE", "TOPIC", topic)
         return await node.data_plane.append_client_batch(topic, partition, bytes(data), acks, timeout_ms,
-                                                         transactional_id)
+                                                         transactional_id, add_to_txn)
     except KraftError as exc:
         return exc
 

@@ -5,10 +5,11 @@ Each request goes to the coordinator of its transactional id (the client found i
 FindCoordinator, key type 1); any other node answers NOT_COORDINATOR. Authorization
 is Kafka's: WRITE on the TRANSACTIONAL_ID for every request of the producer, WRITE on
 each topic added, READ on the group whose offsets join the transaction, DESCRIBE on the
-TRANSACTIONAL_ID for the admin reads. Only transaction version 1 is served (the client
-adds partitions explicitly), so the versions stop before KIP-890's second part; its first
-part is served: a TxnOffsetCommit whose group's offsets partition is not in the
-transaction (no AddOffsetsToTxn) is refused, TRANSACTION_ABORTABLE from v4.
+TRANSACTIONAL_ID for the admin reads. KIP-890's first part: a TxnOffsetCommit whose
+group's offsets partition is not in the transaction (no AddOffsetsToTxn) is refused,
+TRANSACTION_ABORTABLE from v4. Its second part (transactions version 2): EndTxn v5 moves
+the producer to its next epoch at every end and answers it, and TxnOffsetCommit v5 adds
+the group's offsets partition to the transaction itself (no AddOffsetsToTxn needed).
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from kraft.kafka.entities import millis
 
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 TOPIC_AUTHORIZATION_FAILED = 29
+CLUSTER_AUTHORIZATION_FAILED = 31
 GROUP_AUTHORIZATION_FAILED = 30
 OPERATION_NOT_ATTEMPTED = 55
 INVALID_PRODUCER_EPOCH = 47
 TRANSACTION_ABORTABLE_SINCE = 4  # TxnOffsetCommit v4 (KIP-890 part 1)
+EPOCH_BUMP_SINCE = 5  # EndTxn v5: transactions version 2, a new epoch at every end (KIP-890 part 2)
+ADDS_OFFSETS_PARTITION_SINCE = 5  # TxnOffsetCommit v5: transactions version 2
 INVALID_REGULAR_EXPRESSION = 128
 LOCATE_WAIT_S = 5.0  # a client retries COORDINATOR_LOAD_IN_PROGRESS / NOT_AVAILABLE itself
 
@@ -39,11 +43,12 @@ def _code(exc: KraftError, fenced_is_epoch: bool) -> int:
     return error_codes.code_of(exc)
 
 
-async def _coordinator_code(node: BrokerServices, transactional_id: str, operation: str = "WRITE") -> int | None:
-    """None when the principal may and this node coordinates the id now; else the code."""
+async def _coordinator_code(node: BrokerServices, transactional_id: str, operation: str | None = "WRITE") -> int | None:
+    """None when the principal may (operation None: a broker's request, authorized as
+    CLUSTER_ACTION already) and this node coordinates the id now; else the code."""
     if not transactional_id:
         return error_codes.INVALID_REQUEST
-    if not session.allowed(node, operation, "TRANSACTIONAL_ID", transactional_id):
+    if operation is not None and not session.allowed(node, operation, "TRANSACTIONAL_ID", transactional_id):
         return TRANSACTIONAL_ID_AUTHORIZATION_FAILED
     try:
         target = await node.transactions.locate(transactional_id, wait_s=LOCATE_WAIT_S)
@@ -69,34 +74,68 @@ async def init_transactional_producer(node: BrokerServices, head, request, answe
     return answer
 
 
-# -- AddPartitionsToTxn (v0-v3: one transaction, from its producer) -----------------------------
+# -- AddPartitionsToTxn -------------------------------------------------------------------------
+# v0-v3: one transaction, from its producer. v4+: many, from brokers (KIP-890: a leader
+# verifying a batch's partition, or with transactions version 2 adding it), authorized
+# as CLUSTER_ACTION on the cluster instead of WRITE on each id and topic.
+BROKERS_FORM_SINCE = 4
+
+
 async def add_partitions(node: BrokerServices, head, request) -> dict:
-    tid = request.v3_and_below_transactional_id
+    if head.api_version >= BROKERS_FORM_SINCE:
+        return await _add_partitions_batched(node, request)
     asked = [(t.name, int(p)) for t in request.v3_and_below_topics for p in t.partitions]
+    codes = await _one_transaction(node, head, request.v3_and_below_transactional_id,
+                                   int(request.v3_and_below_producer_id), int(request.v3_and_below_producer_epoch),
+                                   asked, verify_only=False)
+    return {"throttle_time": 0, "results_by_topic_v3_and_below": _by_topic(codes)}
+
+
+async def _add_partitions_batched(node: BrokerServices, request) -> dict:
+    if not session.allowed(node, "CLUSTER_ACTION", "CLUSTER"):
+        return {"throttle_time": 0, "error_code": CLUSTER_AUTHORIZATION_FAILED, "results_by_transaction": []}
+    results = []
+    for txn in request.transactions:
+        asked = [(t.name, int(p)) for t in txn.topics for p in t.partitions]
+        codes = await _one_transaction(node, None, txn.transactional_id, int(txn.producer_id),
+                                       int(txn.producer_epoch), asked, verify_only=bool(txn.verify_only))
+        results.append({"transactional_id": txn.transactional_id, "topic_results": _by_topic(codes)})
+    return {"throttle_time": 0, "error_code": error_codes.NONE, "results_by_transaction": results}
+
+
+async def _one_transaction(node: BrokerServices, head, tid: str, producer_id: int, producer_epoch: int,
+                           asked: list[tuple[str, int]], verify_only: bool) -> dict[tuple[str, int], int]:
+    """Each partition's code for one transaction's partitions: added (or, verify_only,
+    checked: TRANSACTION_ABORTABLE for one not in it). head None: a broker's request."""
+    from_client = head is not None
     codes = {tp: error_codes.NONE for tp in asked}
     failed = {}
     for topic, partition in asked:
-        if not session.allowed(node, "WRITE", "TOPIC", topic):
+        if from_client and not session.allowed(node, "WRITE", "TOPIC", topic):
             failed[(topic, partition)] = TOPIC_AUTHORIZATION_FAILED
         else:
             image_topic = node.image.topic(topic)
             if image_topic is None or not 0 <= partition < len(image_topic.partitions):
                 failed[(topic, partition)] = error_codes.UNKNOWN_TOPIC_OR_PARTITION
     if failed:  # Kafka adds none when any is refused: the others are "not attempted"
-        codes = {tp: failed.get(tp, OPERATION_NOT_ATTEMPTED) for tp in asked}
-    elif (code := await _coordinator_code(node, tid)) is not None:
-        codes = dict.fromkeys(asked, code)
-    else:
-        try:
-            await node.transactions.add_partitions(tid, int(request.v3_and_below_producer_id),
-                                                   int(request.v3_and_below_producer_epoch), asked)
-        except KraftError as exc:
-            codes = dict.fromkeys(asked, _code(exc, head.api_version < 2))
+        return {tp: failed.get(tp, OPERATION_NOT_ATTEMPTED) for tp in asked}
+    if (code := await _coordinator_code(node, tid, "WRITE" if from_client else None)) is not None:
+        return dict.fromkeys(asked, code)
+    try:
+        if verify_only:
+            found = await node.transactions.verify_partitions(tid, producer_id, producer_epoch, asked)
+            return {tp: error_codes.NONE if found.get(tp) else error_codes.TRANSACTION_ABORTABLE for tp in asked}
+        await node.transactions.add_partitions(tid, producer_id, producer_epoch, asked)
+    except KraftError as exc:
+        codes = dict.fromkeys(asked, _code(exc, from_client and head.api_version < 2))
+    return codes
+
+
+def _by_topic(codes: dict[tuple[str, int], int]) -> list[dict]:
     by_topic: dict[str, list[dict]] = {}
     for (topic, partition), code in codes.items():
         by_topic.setdefault(topic, []).append({"partition_index": partition, "partition_error_code": code})
-    return {"throttle_time": 0, "results_by_topic_v3_and_below": [
-        {"name": topic, "results_by_partition": parts} for topic, parts in by_topic.items()]}
+    return [{"name": topic, "results_by_partition": parts} for topic, parts in by_topic.items()]
 
 
 # -- AddOffsetsToTxn --------------------------------------------------------------------------
@@ -123,10 +162,14 @@ async def end_txn(node: BrokerServices, head, request) -> dict:
         answer["error_code"] = code
         return answer
     try:
-        await node.transactions.end_txn(request.transactional_id, int(request.producer_id),
-                                        int(request.producer_epoch), bool(request.committed))
+        goes_on = await node.transactions.end_txn(request.transactional_id, int(request.producer_id),
+                                                  int(request.producer_epoch), bool(request.committed),
+                                                  bump_epoch=head.api_version >= EPOCH_BUMP_SINCE)
     except KraftError as exc:
         answer["error_code"] = _code(exc, head.api_version < 2)
+        return answer  # v5+: producer id and epoch -1
+    if head.api_version >= EPOCH_BUMP_SINCE:
+        answer.update(producer_id=goes_on.producer_id, producer_epoch=goes_on.epoch)
     return answer
 
 
@@ -151,12 +194,14 @@ async def txn_offset_commit(node: BrokerServices, head, request) -> dict:
 
 async def _offsets_partition_problem(node: BrokerServices, request, version: int) -> int | None:
     """KIP-890's check, as Kafka's group coordinator makes it: the group's offsets
-    partition must be in the producer's open transaction (AddOffsetsToTxn put it there).
-    None when it is; else TRANSACTION_ABORTABLE from v4, INVALID_TXN_STATE before."""
+    partition must be in the producer's open transaction (AddOffsetsToTxn put it there;
+    from v5 the coordinator adds it now). None when it is; else TRANSACTION_ABORTABLE
+    from v4, INVALID_TXN_STATE before."""
     topic, partition = node.transactions.offsets_partition(request.group_id)
     try:
         if await node.txn_link.verify(request.transactional_id, int(request.producer_id),
-                                      int(request.producer_epoch), topic, partition, VERIFY_BOUND_S):
+                                      int(request.producer_epoch), topic, partition, VERIFY_BOUND_S,
+                                      add=version >= ADDS_OFFSETS_PARTITION_SINCE):
             return None
     except ProducerFenced:
         return INVALID_PRODUCER_EPOCH  # as a partition leader answers a fenced producer's batch

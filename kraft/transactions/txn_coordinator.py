@@ -29,9 +29,10 @@ transactional ids are expired with a tombstone after transactional.id.expiration
 Errors are raised as kraft/errors.py classes, as Kafka's coordinator answers for the
 current request versions. A fenced producer gets ProducerFenced; Kafka answers older
 versions INVALID_PRODUCER_EPOCH instead (InitProducerId below v4, AddPartitionsToTxn,
-AddOffsetsToTxn and EndTxn below v2), which is the caller's translation. Transaction
-version 1 only: EndTxn v5 and AddPartitionsToTxn v5 (KIP-890 part 2, an epoch bump per
-transaction) are not served.
+AddOffsetsToTxn and EndTxn below v2), which is the caller's translation. Transactions
+version 2 (KIP-890 part 2): EndTxn v5+ bumps the epoch at every end (end_txn with
+bump_epoch), and a partition leader adds a transactional batch's partition itself
+(add_partitions, asked by the leader for Produce v12+).
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ from kraft.transactions.txn_metadata import (
     TxnTransit,
     decide_add_partitions,
     decide_end_txn,
+    decide_end_txn_bumping,
+    end_answer,
     decide_init_producer_id,
     describe,
     expirable,
@@ -416,13 +419,7 @@ class TransactionCoordinator:
         the client retries after its backoff (20 ms), which bounded back-to-back
         transactions to about one per 40-50 ms here (bench/txn_bench.py); this waits up to
         COMPLETION_WAIT_S for that work instead, then answers what a retry would get."""
-        p, part = self._owner(transactional_id)
-        meta = part.txns.get(transactional_id)
-        completing = part.completions.get(transactional_id)
-        if meta is not None and meta.state in PREPARED and completing is not None:
-            await asyncio.wait((completing,), timeout=COMPLETION_WAIT_S)  # never cancels it
-            p, part = self._owner(transactional_id)  # this node may have stopped coordinating it
-            meta = part.txns.get(transactional_id)
+        p, part, meta = await self._after_completion(transactional_id)
         if meta is None:
             raise InvalidProducerIdMapping(f"INVALID_PRODUCER_ID_MAPPING: no producer id was initialized for "
                                            f"transactional id {transactional_id!r}")
@@ -431,6 +428,19 @@ class TransactionCoordinator:
             return
         await asyncio.shield(self._spawn(self._append_transit(p, part.coordinator_epoch, meta, transit),
                                          f"txn-add-{transactional_id}"))
+
+    async def _after_completion(self, transactional_id: str) -> tuple[int, LoadedTxnPartition,
+                                                                       TransactionMetadata | None]:
+        """The id's partition, cache and metadata, once its last transaction's markers
+        are written (waited for up to COMPLETION_WAIT_S)."""
+        p, part = self._owner(transactional_id)
+        meta = part.txns.get(transactional_id)
+        completing = part.completions.get(transactional_id)
+        if meta is not None and meta.state in PREPARED and completing is not None:
+            await asyncio.wait((completing,), timeout=COMPLETION_WAIT_S)  # never cancels it
+            p, part = self._owner(transactional_id)  # this node may have stopped coordinating it
+            meta = part.txns.get(transactional_id)
+        return p, part, meta
 
     def offsets_partition(self, group_id: str) -> TopicPartition:
         """The group's __consumer_offsets partition (where TxnOffsetCommit writes)."""
@@ -458,20 +468,44 @@ class TransactionCoordinator:
                                            f"transactional id {transactional_id!r}")
         return verify_partitions(meta, producer_id, producer_epoch, partitions)
 
-    async def end_txn(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool) -> None:
+    async def end_txn(self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool,
+                      bump_epoch: bool = False) -> ProducerIdAndEpoch:
         """EndTxn: returns once PrepareCommit / PrepareAbort is in the log (the markers
         and the Complete state follow in the background), or at once for the retry of an
-        EndTxn that already completed the same way."""
-        p, part = self._owner(transactional_id)
-        meta = part.txns.get(transactional_id)
-        if meta is None:
-            raise InvalidProducerIdMapping(f"INVALID_PRODUCER_ID_MAPPING: no producer id was initialized for "
-                                           f"transactional id {transactional_id!r}")
-        transit = decide_end_txn(meta, producer_id, producer_epoch, commit, self._clock())
-        if transit is None:
-            return
-        await asyncio.shield(self._spawn(self._write_end(p, part.coordinator_epoch, meta, transit, fence=False),
+        EndTxn that already completed the same way. bump_epoch: transactions version 2
+        (EndTxn v5+), the end moves the producer to its next epoch (or a fresh producer
+        id); the producer to go on with is returned (the request's own without a bump)."""
+        if not bump_epoch:
+            p, part = self._owner(transactional_id)
+            meta = part.txns.get(transactional_id)
+            if meta is None:
+                raise InvalidProducerIdMapping(f"INVALID_PRODUCER_ID_MAPPING: no producer id was initialized for "
+                                               f"transactional id {transactional_id!r}")
+            transit = decide_end_txn(meta, producer_id, producer_epoch, commit, self._clock())
+            if transit is not None:
+                await asyncio.shield(self._spawn(self._write_end(p, part.coordinator_epoch, meta, transit,
+                                                                 fence=False), f"txn-end-{transactional_id}"))
+            return ProducerIdAndEpoch(producer_id, producer_epoch)
+        fresh: int | None = None
+        while True:
+            # a retry usually comes while the markers of the end it retries are written
+            p, part, meta = await self._after_completion(transactional_id)
+            if meta is None:
+                raise InvalidProducerIdMapping(f"INVALID_PRODUCER_ID_MAPPING: no producer id was initialized for "
+                                               f"transactional id {transactional_id!r}")
+            decision = decide_end_txn_bumping(meta, producer_id, producer_epoch, commit, self._clock(), fresh)
+            if isinstance(decision, NeedProducerId):
+                fresh = await self._new_producer_id()
+                continue  # decide again: anything may have changed while waiting
+            break
+        if isinstance(decision, ProducerIdAndEpoch):
+            return decision
+        await asyncio.shield(self._spawn(self._write_end(p, part.coordinator_epoch, meta, decision, fence=False),
                                          f"txn-end-{transactional_id}"))
+        answer = end_answer(decision)
+        log.debug("transaction coordinator: %r ends its transaction at producer %d epoch %d; goes on with %s",
+                  transactional_id, decision.producer_id, decision.producer_epoch, answer)
+        return answer
 
     async def describe(self, transactional_id: str) -> TxnDescription:
         """DescribeTransactions for one id (TransactionalIdNotFound when unknown here)."""

@@ -7,8 +7,9 @@ the latest survives, and replaying a partition from its start rebuilds every id'
 values are JSON, like the offsets topic's (kraft/groups/offset_store.py), so the topic
 stays readable with the ordinary consume API; a value holds the whole state (Kafka's
 TransactionLogValue, plus the previous producer id and epoch that KIP-360 retries need
-across a change of coordinator). Records that do not parse are skipped and counted, so a
-stray record never stops a coordinator's load.
+across a change of coordinator, and transactions version 2's next producer id). Records
+that do not parse are skipped and counted, so a stray record never stops a
+coordinator's load.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def encode_value(t: TxnTransit) -> bytes:
         "producer_epoch": t.producer_epoch, "last_producer_epoch": t.last_producer_epoch,
         "timeout_ms": t.timeout_ms, "state": t.state.value,
         "partitions": [[topic, p] for topic, p in sorted(t.partitions)],
-        "start_ms": t.start_ms, "update_ms": t.update_ms,
+        "start_ms": t.start_ms, "update_ms": t.update_ms, "next_producer_id": t.next_producer_id,
     })
 
 
@@ -73,7 +74,8 @@ def parse_value(value: bytes) -> TxnTransit | None:
         partitions = frozenset((str(topic), int(p)) for topic, p in obj["partitions"])
         return TxnTransit(_int(obj, "producer_id"), _int(obj, "previous_producer_id"), _int(obj, "producer_epoch"),
                           _int(obj, "last_producer_epoch"), _int(obj, "timeout_ms"), state, partitions,
-                          _int(obj, "start_ms"), _int(obj, "update_ms"))
+                          _int(obj, "start_ms"), _int(obj, "update_ms"),
+                          _int(obj, "next_producer_id") if "next_producer_id" in obj else -1)  # older records
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
 

@@ -1,16 +1,22 @@
 """One transactional id's state, and the coordinator's decisions about it. Pure: no I/O,
 no clock (times are arguments), no asyncio.
 
-After Kafka's TransactionMetadata and the checks of its TransactionCoordinator, for
-transaction version 1 (KIP-98 with KIP-360 and KIP-890 part 1): the producer epoch
-changes only at InitProducerId and when a transaction is fenced or times out, never at
-each EndTxn (the per-transaction epoch bump of KIP-890 part 2 is not done here).
+After Kafka's TransactionMetadata and the checks of its TransactionCoordinator. With
+transaction version 1 (KIP-98 with KIP-360 and KIP-890 part 1) the producer epoch
+changes only at InitProducerId and when a transaction is fenced or times out. With
+transaction version 2 (KIP-890 part 2: a client ending its transaction with EndTxn v5+)
+every commit and abort also bumps it: PrepareCommit / PrepareAbort carry the next epoch,
+so the markers fence whatever the old epoch still sends, and EndTxn answers the new
+epoch; when the epochs of a producer id run out, the Complete state moves to a fresh
+producer id (`next_producer_id`) at epoch 0. Such a client may also abort with no
+transaction open (Empty / Complete* -> PrepareAbort) just to get a new epoch.
 
 States (`TxnState`, with Kafka's names and ids) and where they lead:
 
     Empty -> Ongoing                   AddPartitionsToTxn / AddOffsetsToTxn
     Ongoing -> Ongoing                 more partitions
     Ongoing -> PrepareCommit | PrepareAbort          EndTxn (or a fence / timeout: abort)
+    Empty | Complete* -> PrepareAbort  EndTxn v5+ abort with nothing open (an epoch bump)
     PrepareCommit -> CompleteCommit    every partition has its marker
     PrepareAbort -> CompleteAbort
     Empty | Complete* -> Empty         InitProducerId (epoch bump or new producer id)
@@ -94,7 +100,7 @@ VALID_PREVIOUS: dict[TxnState, frozenset[TxnState]] = {
     EMPTY: frozenset({EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT}),
     ONGOING: frozenset({ONGOING, EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT}),
     PREPARE_COMMIT: frozenset({ONGOING}),
-    PREPARE_ABORT: frozenset({ONGOING, PREPARE_EPOCH_FENCE}),
+    PREPARE_ABORT: frozenset({ONGOING, PREPARE_EPOCH_FENCE, EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT}),
     COMPLETE_COMMIT: frozenset({PREPARE_COMMIT}),
     COMPLETE_ABORT: frozenset({PREPARE_ABORT}),
     DEAD: frozenset({EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT}),
@@ -130,6 +136,8 @@ class TxnTransit:
     partitions: frozenset[TopicPartition]
     start_ms: int  # when the transaction's first partition was added; -1 before
     update_ms: int  # last change: what expiration looks at
+    # transactions version 2, epochs used up: the producer id the Complete state moves to
+    next_producer_id: int = NO_PRODUCER_ID
 
 
 @dataclass(frozen=True)
@@ -145,7 +153,7 @@ class TransactionMetadata:
     def __init__(self, transactional_id: str, producer_id: int, *, previous_producer_id: int = NO_PRODUCER_ID,
                  producer_epoch: int = NO_PRODUCER_EPOCH, last_producer_epoch: int = NO_PRODUCER_EPOCH,
                  timeout_ms: int, state: TxnState = EMPTY, partitions: Iterable[TopicPartition] = (),
-                 start_ms: int = -1, update_ms: int) -> None:
+                 start_ms: int = -1, update_ms: int, next_producer_id: int = NO_PRODUCER_ID) -> None:
         self.transactional_id = transactional_id
         self.producer_id = producer_id
         self.previous_producer_id = previous_producer_id
@@ -156,6 +164,7 @@ class TransactionMetadata:
         self.partitions: set[TopicPartition] = set(partitions)
         self.start_ms = start_ms
         self.update_ms = update_ms
+        self.next_producer_id = next_producer_id
         self.pending: TxnState | None = None
         # a fence whose record never reached the log already bumped the epoch in memory:
         # the next fence reuses that epoch (it was never handed to a client)
@@ -167,13 +176,13 @@ class TransactionMetadata:
         return cls(transactional_id, t.producer_id, previous_producer_id=t.previous_producer_id,
                    producer_epoch=t.producer_epoch, last_producer_epoch=t.last_producer_epoch,
                    timeout_ms=t.timeout_ms, state=t.state, partitions=t.partitions, start_ms=t.start_ms,
-                   update_ms=t.update_ms)
+                   update_ms=t.update_ms, next_producer_id=t.next_producer_id)
 
     def snapshot(self) -> TxnTransit:
         """The current state as a transit (what the log holds for it)."""
         return TxnTransit(self.producer_id, self.previous_producer_id, self.producer_epoch,
                           self.last_producer_epoch, self.timeout_ms, self.state, frozenset(self.partitions),
-                          self.start_ms, self.update_ms)
+                          self.start_ms, self.update_ms, self.next_producer_id)
 
     def __repr__(self) -> str:
         return (f"TransactionMetadata({self.transactional_id!r}, pid={self.producer_id}, epoch={self.producer_epoch}, "
@@ -188,7 +197,7 @@ class TransactionMetadata:
     def _prepare(self, state: TxnState, *, producer_id: int | None = None, previous_producer_id: int | None = None,
                  epoch: int | None = None, last_epoch: int | None = None, timeout_ms: int | None = None,
                  partitions: Iterable[TopicPartition] | None = None, start_ms: int | None = None,
-                 update_ms: int) -> TxnTransit:
+                 update_ms: int, next_producer_id: int = NO_PRODUCER_ID) -> TxnTransit:
         if self.pending is not None:
             raise IllegalTxnTransition(f"{self!r}: preparing {state.value} while {self.pending.value} is pending")
         if self.state not in VALID_PREVIOUS[state]:
@@ -202,7 +211,7 @@ class TransactionMetadata:
             state,
             frozenset(self.partitions if partitions is None else partitions),
             self.start_ms if start_ms is None else start_ms,
-            update_ms)
+            update_ms, next_producer_id)
         if transit.producer_id < 0:
             raise IllegalTxnTransition(f"{self!r}: illegal producer id {transit.producer_id}")
         if state is not DEAD and transit.producer_epoch < 0:
@@ -258,8 +267,20 @@ class TransactionMetadata:
         start = now_ms if self.state in (EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT) else self.start_ms
         return self._prepare(ONGOING, partitions=self.partitions | set(partitions), start_ms=start, update_ms=now_ms)
 
-    def prepare_end(self, commit: bool, now_ms: int) -> TxnTransit:
-        return self._prepare(PREPARE_COMMIT if commit else PREPARE_ABORT, update_ms=now_ms)
+    def prepare_end(self, commit: bool, now_ms: int, *, bump: bool = False,
+                    next_producer_id: int = NO_PRODUCER_ID) -> TxnTransit:
+        """PrepareCommit / PrepareAbort. bump (transactions version 2): at the next epoch,
+        the current one kept as the last (a retry of this EndTxn comes with it); with
+        next_producer_id when this was the last epoch a client may get."""
+        state = PREPARE_COMMIT if commit else PREPARE_ABORT
+        if not bump:
+            return self._prepare(state, update_ms=now_ms)
+        if self.producer_epoch >= MAX_PRODUCER_EPOCH:
+            raise IllegalTxnTransition(f"{self!r}: the epoch cannot be bumped past {MAX_PRODUCER_EPOCH}")
+        # an abort with nothing open has no start: it starts now
+        start = self.start_ms if self.state is ONGOING else now_ms
+        return self._prepare(state, epoch=self.producer_epoch + 1, last_epoch=self.producer_epoch, start_ms=start,
+                             update_ms=now_ms, next_producer_id=next_producer_id)
 
     def prepare_complete(self, now_ms: int) -> TxnTransit:
         """Every marker is written: CompleteCommit / CompleteAbort, no partitions."""
@@ -267,6 +288,9 @@ class TransactionMetadata:
             raise IllegalTxnTransition(f"{self!r}: nothing to complete")
         self.failed_epoch_fence = False  # the fence's record is in the log
         state = COMPLETE_COMMIT if self.state is PREPARE_COMMIT else COMPLETE_ABORT
+        if self.next_producer_id != NO_PRODUCER_ID:  # the epochs ran out: the fresh id, epoch 0
+            return self._prepare(state, producer_id=self.next_producer_id, previous_producer_id=self.producer_id,
+                                 epoch=0, partitions=(), update_ms=now_ms)
         return self._prepare(state, partitions=(), update_ms=now_ms)
 
     def prepare_dead(self) -> TxnTransit:
@@ -288,10 +312,15 @@ class TransactionMetadata:
         elif t.state is ONGOING:
             ok = same_producer and self.partitions <= t.partitions and t.timeout_ms == self.timeout_ms
         elif t.state in PREPARED:
-            ok = (same_producer and set(t.partitions) == self.partitions and t.timeout_ms == self.timeout_ms
-                  and t.start_ms == self.start_ms)
+            bumped = (t.producer_id == self.producer_id and t.producer_epoch == self.producer_epoch + 1
+                      and t.last_producer_epoch == self.producer_epoch)
+            empty_abort = t.state is PREPARE_ABORT and self.state is not ONGOING and bumped
+            ok = ((same_producer or bumped) and set(t.partitions) == self.partitions
+                  and t.timeout_ms == self.timeout_ms and (t.start_ms == self.start_ms or empty_abort))
         elif t.state in (COMPLETE_COMMIT, COMPLETE_ABORT):
-            ok = same_producer and t.timeout_ms == self.timeout_ms and t.start_ms != -1
+            rotated = (t.producer_epoch == 0 and t.producer_id == self.next_producer_id
+                       and t.previous_producer_id == self.producer_id)
+            ok = (same_producer or rotated) and t.timeout_ms == self.timeout_ms and t.start_ms != -1
         else:  # Dead is removed from the cache, never applied; PrepareEpochFence is never entered
             ok = False
         if not ok:
@@ -301,6 +330,7 @@ class TransactionMetadata:
         self.timeout_ms, self.state = t.timeout_ms, t.state
         self.partitions = set(t.partitions)
         self.start_ms, self.update_ms = t.start_ms, t.update_ms
+        self.next_producer_id = t.next_producer_id
         self.pending = None
 
     def clear_pending(self) -> None:
@@ -445,6 +475,72 @@ def decide_end_txn(meta: TransactionMetadata, producer_id: int, producer_epoch: 
     if state in (EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT, PREPARE_COMMIT, PREPARE_ABORT):
         raise invalid()
     raise IllegalTxnTransition(f"{meta!r}: EndTxn in a state no transactional id rests in")
+
+
+EndDecision = TxnTransit | ProducerIdAndEpoch | NeedProducerId
+
+
+def decide_end_txn_bumping(meta: TransactionMetadata, producer_id: int, producer_epoch: int, commit: bool,
+                           now_ms: int, fresh_producer_id: int | None = None) -> EndDecision:
+    """EndTxn v5+ (transactions version 2, Kafka's table for it): the PrepareCommit /
+    PrepareAbort transit to append, at the next epoch (answer `end_answer(transit)`);
+    the id's current producer for the retry of an EndTxn that already completed the same
+    way (answer it at once); or NeedProducerId when the epochs are used up (decide again
+    with a fresh id). A retry comes with the epoch before the bump (or, after a move to a
+    new producer id, the old id's last epoch); the current epoch is the next EndTxn."""
+    tid = meta.transactional_id
+    retry_on_overflow = (meta.previous_producer_id == producer_id and producer_epoch == MAX_PRODUCER_EPOCH - 1
+                         and meta.producer_epoch == 0)
+    retry_on_bump = meta.producer_epoch == producer_epoch + 1
+    if meta.producer_id != producer_id and not retry_on_overflow:
+        raise InvalidProducerIdMapping(f"INVALID_PRODUCER_ID_MAPPING: transactional id {tid!r} has producer id "
+                                       f"{meta.producer_id}, not {producer_id}")
+    if meta.pending is not None:
+        raise ConcurrentTransactions(f"CONCURRENT_TRANSACTIONS: transactional id {tid!r} is changing state; retry")
+    state = meta.state
+    if state in PREPARED:
+        valid = retry_on_bump
+    elif state in (COMPLETE_COMMIT, COMPLETE_ABORT):
+        valid = retry_on_bump or retry_on_overflow or producer_epoch == meta.producer_epoch
+    else:
+        valid = producer_epoch == meta.producer_epoch
+    if not valid:
+        raise ProducerFenced(f"PRODUCER_FENCED: transactional id {tid!r} has producer epoch {meta.producer_epoch}, "
+                             f"not {producer_epoch}: another producer took over")
+    retry = retry_on_bump or retry_on_overflow
+    wanted = "commit" if commit else "abort"
+
+    def invalid() -> InvalidTxnState:
+        return InvalidTxnState(f"INVALID_TXN_STATE: transactional id {tid!r} is {state.value}: it cannot {wanted}"
+                               + (" (a retry of the other outcome)" if retry else ""))
+
+    def bump() -> TxnTransit | NeedProducerId:
+        if meta.epoch_exhausted and fresh_producer_id is None:
+            return NeedProducerId()
+        return meta.prepare_end(commit, now_ms, bump=True, next_producer_id=(
+            fresh_producer_id if meta.epoch_exhausted and fresh_producer_id is not None else NO_PRODUCER_ID))
+
+    if state is ONGOING:
+        return bump()
+    if state in PREPARED:  # only a retry gets here
+        if state is (PREPARE_COMMIT if commit else PREPARE_ABORT):
+            raise ConcurrentTransactions(f"CONCURRENT_TRANSACTIONS: the {wanted} of {tid!r} is completing; retry")
+        raise invalid()
+    if state is (COMPLETE_COMMIT if commit else COMPLETE_ABORT) and retry:
+        return ProducerIdAndEpoch(meta.producer_id, meta.producer_epoch)
+    if not commit and not retry and state in (EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT):
+        return bump()  # nothing open: the abort only moves the producer to its next epoch
+    if state in (EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT):
+        raise invalid()
+    raise IllegalTxnTransition(f"{meta!r}: EndTxn in a state no transactional id rests in")
+
+
+def end_answer(transit: TxnTransit) -> ProducerIdAndEpoch:
+    """What EndTxn v5+ answers once its Prepare state is in the log: the producer the
+    client goes on with (the fresh id at epoch 0 when the old one's epochs ran out)."""
+    if transit.next_producer_id != NO_PRODUCER_ID:
+        return ProducerIdAndEpoch(transit.next_producer_id, 0)
+    return ProducerIdAndEpoch(transit.producer_id, transit.producer_epoch)
 
 
 def timed_out(metas: Iterable[TransactionMetadata], now_ms: int) -> list[TransactionMetadata]:

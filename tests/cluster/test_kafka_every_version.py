@@ -31,6 +31,7 @@ pytestmark = pytest.mark.cluster
 TOPIC = "every-version"
 GROUP = "every-version-group"
 NOT_LEADER_OR_FOLLOWER = 6
+UNKNOWN_TOPIC_ID = 100
 INVALID_REQUEST = 42
 INVALID_TXN_STATE = 48
 TRANSACTION_ABORTABLE = 120
@@ -57,11 +58,13 @@ def one_record(value: bytes) -> bytes:
     return encode_batch([Record(None, value)], 0, -1)
 
 
-def request_for(key: int, version: int):
-    """The emptiest request of that version, with what a few APIs need to say something."""
+def request_for(key: int, version: int, topic_id=None):
+    """The emptiest request of that version, with what a few APIs need to say something
+    (Produce v13+ names the test topic by its id)."""
     if key == 0:  # Produce: one record to the test topic (sent to its leader)
         m = request_module(0, version)
-        topic = m.TopicProduceData(name=TOPIC, partition_data=(
+        named = {"topic_id": topic_id} if version >= 13 else {"name": TOPIC}
+        topic = m.TopicProduceData(**named, partition_data=(
             m.PartitionProduceData(index=0, records=one_record(b"v%d" % version)),))
         return minimal_request(0, version, acks=-1, timeout=datetime.timedelta(seconds=10), topic_data=(topic,))
     if key == 10:  # FindCoordinator: a real group (v0-v3 one key, v4+ a batch of one)
@@ -92,8 +95,9 @@ def error_codes_in(entity) -> list[int]:
 def test_every_advertised_version_is_answered_well_formed(cluster, key, version):
     node = leader_of(cluster, TOPIC, 0) if key == 0 else 1
     conf = cluster.config.node(node)
+    topic_id = topic_id_of(cluster) if key == 0 and version >= 13 else None
     with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
-        s.sendall(entity_frame(request_for(key, version), 4242, "every-version"))
+        s.sendall(entity_frame(request_for(key, version, topic_id), 4242, "every-version"))
         frame = recv_frame(s)
     from kio.index import load_response_schema
     from kio.serial import entity_reader
@@ -119,6 +123,35 @@ def leader_seen_by(c, node: int, topic: str = TOPIC) -> tuple[int, int]:
         answer = wire_call(s, minimal_request(3, 12, topics=(MetadataRequestTopic(name=topic, topic_id=uuid.UUID(int=0)),)))
     part = answer.topics[0].partitions[0]
     return int(part.leader_id), int(part.leader_epoch)
+
+
+def topic_id_of(c, topic: str = TOPIC):
+    """The topic's id, as node 1's Metadata answer names it."""
+    import uuid
+
+    from kio.schema.metadata.v12.request import MetadataRequestTopic
+    conf = c.config.node(1)
+    with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
+        answer = wire_call(s, minimal_request(3, 12, topics=(MetadataRequestTopic(name=topic, topic_id=uuid.UUID(int=0)),)))
+    return answer.topics[0].topic_id
+
+
+def test_produce_v13_names_topics_by_id_and_an_unknown_id_is_refused(cluster):
+    """KIP-516: Produce v13 carries topic ids; the answer names the same id, and an id no
+    topic has is UNKNOWN_TOPIC_ID with nothing stored."""
+    import uuid
+    m = request_module(0, 13)
+    known = topic_id_of(cluster)
+    stranger = uuid.uuid4()
+    request = minimal_request(0, 13, acks=-1, timeout=datetime.timedelta(seconds=10), topic_data=tuple(
+        m.TopicProduceData(topic_id=tid, partition_data=(m.PartitionProduceData(index=0, records=one_record(v)),))
+        for tid, v in ((known, b"by id"), (stranger, b"nowhere"))))
+    conf = cluster.config.node(leader_of(cluster, TOPIC, 0))
+    with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
+        answer = wire_call(s, request)
+    by_id = {t.topic_id: t.partition_responses[0] for t in answer.responses}
+    assert int(by_id[known].error_code) == 0 and int(by_id[known].base_offset) >= 0, answer
+    assert int(by_id[stranger].error_code) == UNKNOWN_TOPIC_ID, answer
 
 
 def produce_to(c, node: int, version: int, batch: bytes, transactional_id: str | None = None):

@@ -134,12 +134,12 @@ class Wire:
         self.close()
 
 
-def retried(attempt, deadline_s: float = DEADLINE_S):
+def retried(attempt, deadline_s: float = DEADLINE_S, retriable: set[int] = RETRIABLE):
     """attempt() -> (error code, answer), repeated while the code is retriable (bounded)."""
     deadline = time.monotonic() + deadline_s
     for _ in range(200):
         error, answer = attempt()
-        if error not in RETRIABLE or time.monotonic() > deadline:
+        if error not in retriable or time.monotonic() > deadline:
             return error, answer
         time.sleep(0.1)
     return error, answer

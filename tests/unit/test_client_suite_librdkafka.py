@@ -14,11 +14,12 @@ def entry(name: str, scenarios=("default",), flags: str = "0"):
 
 def test_sasl_tests_run_on_the_secured_clusters():
     entries = [entry("0001_multiobj"), entry("0111_delay_create_topics", ["noautocreate"]),
-               entry("0135_sasl_credentials"), entry("0142_reauthentication"), entry("0126_oauthbearer_oidc")]
+               entry("0135_sasl_credentials"), entry("0142_reauthentication"), entry("0126_oauthbearer_oidc"),
+               entry("0097_ssl_verify")]
     plan, excluded = suites.select(entries, None, suites.load_exclusions("librdkafka"), "3.9.0")
     assert {scenario: sorted(numbers) for scenario, numbers in plan.items()} == {
         "default": ["0001"], "noautocreate": ["0111"], "sasl": ["0135", "0142"], "oauthbearer": ["0142"],
-        "oidc": ["0126"]}
+        "oidc": ["0126"], "ssl": ["0097"]}
     assert excluded == []
 
 

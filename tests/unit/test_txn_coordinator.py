@@ -369,3 +369,44 @@ async def test_add_partitions_still_answers_concurrent_transactions_when_markers
     assert len(cluster.markers) > sent
     await coord.add_partitions("tx", pid, epoch, [TP1])
     assert await state_of(coord, "tx") == "Ongoing"
+
+
+async def test_v2_end_bumps_the_epoch_writes_markers_with_it_and_answers_retries(running):
+    """EndTxn v5 (transactions version 2): the answer is the next epoch, the markers carry
+    it, a retry with the old epoch is answered the same without a second end, and the
+    producer's next transaction starts at the new epoch."""
+    cluster, coord = running
+    pid, epoch = await coord.init_producer_id("tx", 60_000)
+    await coord.add_partitions("tx", pid, epoch, [TP0])
+    goes_on = await coord.end_txn("tx", pid, epoch, commit=True, bump_epoch=True)
+    assert (goes_on.producer_id, goes_on.epoch) == (pid, 1)
+    await eventually(coord, lambda: coord._loaded[txn_partition("tx", 2)].txns["tx"].state.value == "CompleteCommit",
+                     "the commit completed")
+    assert cluster.markers == [TxnMarker(pid, 1, True, 1, (TP0,))]
+    retried = await coord.end_txn("tx", pid, epoch, commit=True, bump_epoch=True)
+    assert (retried.producer_id, retried.epoch) == (pid, 1) and len(cluster.markers) == 1
+    with pytest.raises(ProducerFenced):
+        await coord.add_partitions("tx", pid, epoch, [TP1])
+    await coord.add_partitions("tx", pid, 1, [TP1])
+    goes_on = await coord.end_txn("tx", pid, 1, commit=False, bump_epoch=True)
+    assert (goes_on.producer_id, goes_on.epoch) == (pid, 2)
+    # the log holds what a new coordinator needs: the bumped epoch, the last one
+    await eventually(coord, lambda: load(cluster.logs[txn_partition("tx", 2)]).txns["tx"].state.value ==
+                     "CompleteAbort", "CompleteAbort in the log")
+    loaded = load(cluster.logs[txn_partition("tx", 2)]).txns["tx"]
+    assert (loaded.producer_id, loaded.producer_epoch, loaded.last_producer_epoch) == (pid, 2, 1)
+
+
+async def test_v2_end_at_the_last_epoch_moves_to_a_fresh_producer_id(running):
+    cluster, coord = running
+    pid, _ = await coord.init_producer_id("tx", 60_000)
+    meta = coord._loaded[txn_partition("tx", 2)].txns["tx"]
+    meta.producer_epoch = 32766  # as after 32766 transactions
+    await coord.add_partitions("tx", pid, 32766, [TP0])
+    goes_on = await coord.end_txn("tx", pid, 32766, commit=True, bump_epoch=True)
+    assert goes_on.producer_id == cluster.next_pid != pid and goes_on.epoch == 0
+    await eventually(coord, lambda: meta.state.value == "CompleteCommit", "the commit completed")
+    assert cluster.markers == [TxnMarker(pid, 32767, True, 1, (TP0,))]
+    assert (meta.producer_id, meta.producer_epoch) == (goes_on.producer_id, 0)
+    retried = await coord.end_txn("tx", pid, 32766, commit=True, bump_epoch=True)
+    assert (retried.producer_id, retried.epoch) == (goes_on.producer_id, 0)

@@ -39,7 +39,9 @@ from kraft.transactions.txn_metadata import (
     TxnState,
     decide_add_partitions,
     decide_end_txn,
+    decide_end_txn_bumping,
     decide_init_producer_id,
+    end_answer,
     describe,
     expirable,
     is_epoch_exhausted,
@@ -49,6 +51,7 @@ from kraft.transactions.txn_metadata import (
     validate_timeout,
     verify_partitions,
 )
+from kraft.transactions.txn_log import parse_value, encode_value
 from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition, txn_state_topic_configs
 from kraft.config.transaction_settings import TransactionSettings
 
@@ -370,7 +373,8 @@ def test_state_names_ids_and_table_are_kafkas():
         ("Empty", 0), ("Ongoing", 1), ("PrepareCommit", 2), ("PrepareAbort", 3), ("CompleteCommit", 4),
         ("CompleteAbort", 5), ("Dead", 6), ("PrepareEpochFence", 7)]
     assert TxnState.from_name("Ongoing") is ONGOING and TxnState.from_name("ongoing") is None
-    assert VALID_PREVIOUS[PREPARE_ABORT] == {ONGOING, PREPARE_EPOCH_FENCE}
+    # Kafka 4: transactions version 2 may abort with nothing open (an epoch bump)
+    assert VALID_PREVIOUS[PREPARE_ABORT] == {ONGOING, PREPARE_EPOCH_FENCE, EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT}
     assert VALID_PREVIOUS[COMPLETE_COMMIT] == {PREPARE_COMMIT}
 
 
@@ -393,6 +397,123 @@ def test_transitions_outside_the_table_are_bugs():
     meta.complete(t)
     with pytest.raises(IllegalTxnTransition):
         meta.complete(t)  # nothing pending any more
+
+
+# -- transactions version 2 (EndTxn v5+: an epoch bump at every end) -----------------------
+
+def end_v2(meta, commit, epoch=None, pid=None, now=0, fresh=None):
+    """EndTxn v5 carried through to Complete; returns the answer (pid, epoch) and the
+    Prepare transit (None for a retry answered at once)."""
+    decision = decide_end_txn_bumping(meta, meta.producer_id if pid is None else pid,
+                                      meta.producer_epoch if epoch is None else epoch, commit, now, fresh)
+    if isinstance(decision, ProducerIdAndEpoch):
+        return (decision.producer_id, decision.epoch), None
+    assert not isinstance(decision, NeedProducerId), "the epochs ran out: pass fresh"
+    meta.complete(decision)
+    complete = meta.prepare_complete(now)
+    for tp in sorted(meta.partitions):
+        meta.remove_partition(tp)
+    meta.complete(complete)
+    answer = end_answer(decision)
+    return (answer.producer_id, answer.epoch), decision
+
+
+def test_v2_every_end_bumps_the_epoch_and_the_markers_carry_it():
+    meta = ready()
+    add(meta, [TP0])
+    answer, prepare = end_v2(meta, True)
+    assert answer == (1000, 1)
+    # the markers are written in PrepareCommit, at the new epoch: they fence epoch 0's late batches
+    assert (prepare.state, prepare.producer_epoch, prepare.last_producer_epoch) == (PREPARE_COMMIT, 1, 0)
+    assert (meta.state, meta.producer_epoch) == (COMPLETE_COMMIT, 1)
+    add(meta, [TP1], epoch=1)
+    assert end_v2(meta, False)[0] == (1000, 2)
+    assert (meta.state, meta.producer_epoch, meta.last_producer_epoch) == (COMPLETE_ABORT, 2, 1)
+    with pytest.raises(ProducerFenced):  # the epoch before the end is over
+        decide_add_partitions(meta, 1000, 1, [TP0], 0)
+
+
+def test_v2_retries_of_an_end_are_answered_with_the_new_epoch_and_write_nothing():
+    meta = ready()
+    add(meta, [TP0])
+    end_v2(meta, True)
+    assert end_v2(meta, True, epoch=0) == ((1000, 1), None)  # the retry, after the bump
+    with pytest.raises(InvalidTxnState):  # not the outcome it retries
+        end_v2(meta, False, epoch=0)
+    with pytest.raises(InvalidTxnState):  # a commit with nothing open
+        end_v2(meta, True)
+    with pytest.raises(ProducerFenced):  # older than the retry's epoch
+        end_v2(meta, True, epoch=5)
+    # while the markers are written, the retry is told to wait; the next epoch is not yet valid there
+    add(meta, [TP0], epoch=1)
+    meta.complete(decide_end_txn_bumping(meta, 1000, 1, False, 0))
+    with pytest.raises(ConcurrentTransactions):
+        decide_end_txn_bumping(meta, 1000, 1, False, 0)
+    with pytest.raises(InvalidTxnState):
+        decide_end_txn_bumping(meta, 1000, 1, True, 0)
+    with pytest.raises(ProducerFenced):
+        decide_end_txn_bumping(meta, 1000, 2, False, 0)
+
+
+def test_v2_abort_with_nothing_open_bumps_the_epoch():
+    meta = ready(now=5)
+    answer, prepare = end_v2(meta, False, now=7)
+    assert answer == (1000, 1) and prepare.partitions == frozenset() and prepare.start_ms == 7
+    assert (meta.state, meta.producer_epoch) == (COMPLETE_ABORT, 1)
+    assert end_v2(meta, False, epoch=0) == ((1000, 1), None)  # its retry
+    assert end_v2(meta, False)[0] == (1000, 2)  # another one: another bump
+    with pytest.raises(InvalidTxnState):
+        end_v2(ready(), True)  # Empty cannot commit
+    with pytest.raises(ProducerFenced):
+        end_v2(ready(), False, epoch=-1)  # Empty takes no retry
+
+
+def test_v2_the_last_epoch_moves_the_producer_to_a_fresh_id():
+    meta = TransactionMetadata("tx", 1000, producer_epoch=MAX_PRODUCER_EPOCH - 2, timeout_ms=TIMEOUT, update_ms=0)
+    add(meta, [TP0])
+    assert end_v2(meta, True)[0] == (1000, MAX_PRODUCER_EPOCH - 1)
+    add(meta, [TP0])
+    assert isinstance(decide_end_txn_bumping(meta, 1000, MAX_PRODUCER_EPOCH - 1, True, 0), NeedProducerId)
+    assert meta.pending is None  # nothing was prepared
+    answer, prepare = end_v2(meta, True, fresh=2000)
+    assert answer == (2000, 0)
+    # the markers fence the old id with the epoch no client gets
+    assert (prepare.producer_id, prepare.producer_epoch, prepare.next_producer_id) == (1000, MAX_PRODUCER_EPOCH, 2000)
+    assert (meta.producer_id, meta.producer_epoch, meta.previous_producer_id, meta.next_producer_id) == \
+        (2000, 0, 1000, -1)
+    # the retry with the old id's last epoch gets the fresh id
+    assert end_v2(meta, True, pid=1000, epoch=MAX_PRODUCER_EPOCH - 1) == ((2000, 0), None)
+    with pytest.raises(InvalidProducerIdMapping):
+        end_v2(meta, True, pid=1000, epoch=3)
+    add(meta, [TP1])
+    assert end_v2(meta, False)[0] == (2000, 1)
+
+
+def test_v2_a_prepare_with_a_next_producer_id_survives_the_log():
+    """A new coordinator that loads PrepareCommit completes it with the same fresh id."""
+    meta = TransactionMetadata("tx", 1000, producer_epoch=MAX_PRODUCER_EPOCH - 1, timeout_ms=TIMEOUT, update_ms=0)
+    add(meta, [TP0])
+    prepare = decide_end_txn_bumping(meta, 1000, MAX_PRODUCER_EPOCH - 1, True, 0, 2000)
+    meta.complete(prepare)
+    loaded = TransactionMetadata.from_transit("tx", parse_value(encode_value(meta.snapshot())))
+    assert loaded.next_producer_id == 2000 and loaded.state is PREPARE_COMMIT
+    loaded.remove_partition(TP0)
+    complete = loaded.prepare_complete(1)
+    loaded.complete(complete)
+    assert (loaded.producer_id, loaded.producer_epoch) == (2000, 0)
+    old = encode_value(meta.snapshot()).replace(b',"next_producer_id":2000', b"")
+    assert parse_value(old).next_producer_id == -1  # a record written before this field
+
+
+def test_v1_ends_keep_the_epoch():
+    """EndTxn before v5 (transactions version 1) is unchanged: no bump, same-epoch retries."""
+    meta = ready()
+    add(meta, [TP0])
+    end(meta, True)
+    assert (meta.state, meta.producer_epoch) == (COMPLETE_COMMIT, 0)
+    assert decide_end_txn(meta, 1000, 0, True, 0) is None
+    with pytest.raises(InvalidTxnState):  # no abort with nothing open before v5
+        decide_end_txn(meta, 1000, 0, False, 0)
 
 
 # -- placement, settings, marker answers --------------------------------------------------------
