@@ -241,3 +241,44 @@ def test_rest_takes_a_signed_bearer_token(signed_cluster, idp):
     # an unsecured token naming the same client is no signed token
     headers = {"Authorization": "Bearer " + unsecured_token(idp.client_id)}
     assert http_json("GET", c.v3(1) + "/topics/ob-allowed", headers=headers)[0] == 401
+
+
+def test_kafka_python_sends_extensions_and_acknowledges_a_refusal(unsecured_cluster):
+    """kafka-python's OAUTHBEARER: a token with RFC 7628 extensions logs alice in; an
+    expired one is refused (kafka-python answers the error JSON with \\x01, as RFC 7628
+    says) and nothing is written."""
+    kafka = pytest.importorskip("kafka", reason="kafka-python is a test extra")
+    from kafka.net.sasl.oauth import AbstractTokenProvider
+
+    class Tokens(AbstractTokenProvider):
+        def __init__(self, lifetime_s: int) -> None:
+            self.lifetime_s = lifetime_s
+
+        def token(self) -> str:
+            return unsecured_token("alice", self.lifetime_s)
+
+        def extensions(self) -> dict:
+            return {"traceId": "kp-1"}
+
+    c = unsecured_cluster
+    grant(c, "User:alice", "WRITE")
+
+    def producer(lifetime_s: int):
+        return kafka.KafkaProducer(bootstrap_servers=c.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
+                                   sasl_mechanism="OAUTHBEARER", sasl_oauth_token_provider=Tokens(lifetime_s),
+                                   request_timeout_ms=5000, max_block_ms=5000)
+
+    before = end_offset(c, "ob-allowed")
+    good = producer(60)
+    try:
+        good.send("ob-allowed", b"kp").get(timeout=15)
+    finally:
+        good.close(timeout=5)
+    assert end_offset(c, "ob-allowed") == before + 1
+    with pytest.raises(kafka.errors.KafkaError):  # kafka-python reports it as failing to bootstrap
+        bad = producer(-30)
+        try:
+            bad.send("ob-allowed", b"never").get(timeout=10)
+        finally:
+            bad.close(timeout=5)
+    assert end_offset(c, "ob-allowed") == before + 1
