@@ -21,8 +21,13 @@ librdkafka steps:
    librdkafka's default test scenario (tests/scenarios/default.json: auto topic creation,
    4 partitions, replication factor 3), every broker with a rack; a second cluster with
    auto creation off for the tests of the `noautocreate` scenario, a third with SASL
-   (kraft's [security], SCRAM credentials in test.conf) for the tests that need it, and a
-   fourth serving TLS with certificates made for the run (bench/librdkafka_ssl.py) for 0097.
+   (kraft's [security], SCRAM credentials in test.conf) for the tests that need it, a
+   fourth serving TLS with certificates made for the run (bench/librdkafka_ssl.py) for 0097,
+   and two serving OAUTHBEARER: unsecured JWTs (`oauthbearer`, 0142 again), and OIDC
+   (`oidc`, 0126) against bench/oidc_token_server.py, whose JWKS the cluster checks tokens
+   with and whose endpoints test-runner is given as VALID_OIDC_URL, INVALID_OIDC_URL and
+   EXPIRED_TOKEN_OIDC_URL, and its JWT-bearer client's keys as
+   OAUTHBEARER_CLIENT_PRIVATE_KEY[_ENCRYPTED|_PASSWORD] (trivup's names).
 3. Each test number alone: `TESTS=<nnnn> ./test-runner -p1 -L` (-L: the tests that need
    no broker, librdkafka's unit and mock-cluster tests, are not run), a per-test time
    limit, the test's report file read for each test entry's state.
@@ -53,6 +58,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))  # its sibling modules, also when loaded by path
 
 import librdkafka_ssl  # noqa: E402
+import oidc_token_server  # noqa: E402
 from kraft.server.local_cluster import LocalCluster, default_first_address, security_toml  # noqa: E402
 
 CACHE = Path(os.environ.get("KRAFT_CLIENT_SUITES_CACHE", Path.home() / ".cache" / "kraft-client-suites"))
@@ -61,28 +67,42 @@ TARBALL_URL = "https://github.com/confluentinc/librdkafka/archive/refs/tags/v{ve
 KAFKA_PYTHON_URL = "https://github.com/dpkp/kafka-python/archive/refs/tags/{version}.tar.gz"
 AIOKAFKA_URL = "https://github.com/aio-libs/aiokafka/archive/refs/tags/v{version}.tar.gz"
 DEBIAN_BUILD_DEPS = ["build-essential", "pkg-config", "libssl-dev", "zlib1g-dev", "libzstd-dev",
-                     "liblz4-dev", "libsasl2-dev", "rapidjson-dev"]
+                     "liblz4-dev", "libsasl2-dev", "rapidjson-dev",
+                     "libcurl4-openssl-dev"]  # OAUTHBEARER/OIDC (sasl.oauthbearer.method=oidc, 0126)
 # librdkafka's tests/scenarios/*.json, as kraft settings
 SCENARIOS = {
     "default": {"auto.create.topics.enable": True},
     "noautocreate": {"auto.create.topics.enable": False},
     "sasl": {"auto.create.topics.enable": True},
     "ssl": {"auto.create.topics.enable": True},
+    "oauthbearer": {"auto.create.topics.enable": True},
+    "oidc": {"auto.create.topics.enable": True},
 }
 # librdkafka: the script's own scenario "sasl" is a default-scenario cluster with kraft's
 # [security] (SASL PLAIN/SCRAM, ACLs) for the tests that skip themselves without SASL
 # credentials in test.conf; test-runner is told it runs the default scenario
 SASL_SCENARIO = "sasl"
-SASL_TESTS = {"0135_sasl_credentials", "0142_reauthentication"}
 SASL_USER, SASL_PASSWORD, SASL_MECHANISM = "admin", "admin-secret", "SCRAM-SHA-256"
+# and "oauthbearer" (unsecured JWTs; trivup's broker setting, the scope 0142's OAUTHBEARER
+# sub-tests ask for) and "oidc" (tokens from the script's identity provider: its client, a
+# super user, and a token lifetime short enough that clients refresh tokens and
+# re-authenticate within a test)
+OAUTHBEARER_SCENARIO, OIDC_SCENARIO = "oauthbearer", "oidc"
+SASL_SCENARIOS = (SASL_SCENARIO, OAUTHBEARER_SCENARIO, OIDC_SCENARIO)
+OAUTHBEARER_REQUIRED_SCOPE = "requiredScope"
+OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_TOKEN_LIFETIME_S = "kraft-client", "kraft-secret", 10
+OIDC_KEY_PASSWORD = "kraft-key-password"  # the JWT-bearer client's encrypted private key
 # librdkafka: the script's own scenario "ssl" for 0097, which skips itself without the SSL_*
 # variables trivup sets: brokers serving TLS with certificates of a CA made for the run
 # (bench/librdkafka_ssl.py); --ssl-listener says whether they require client certificates
 # (test.conf security.protocol=SSL) or take SASL over TLS (SASL_SSL, no client certificate
 # asked, as Kafka's SASL_SSL listeners); test-runner is told it runs the default scenario
 SSL_SCENARIO = "ssl"
-SSL_TESTS = {"0097_ssl_verify"}
-OWN_SCENARIOS = {SASL_SCENARIO, SSL_SCENARIO}
+# the tests run in the script's own scenarios, and in which
+OWN_SCENARIO_TESTS = {"0135_sasl_credentials": (SASL_SCENARIO,),
+                      "0142_reauthentication": (SASL_SCENARIO, OAUTHBEARER_SCENARIO),
+                      "0126_oauthbearer_oidc": (OIDC_SCENARIO,), "0097_ssl_verify": (SSL_SCENARIO,)}
+OWN_SCENARIOS = {*SASL_SCENARIOS, SSL_SCENARIO}
 # KIP-368 session lifetime: 0142 re-authenticates within it while it produces and consumes
 SASL_REAUTH_MS = 10_000
 # trivup's broker.rack=RACK${appid}: 0101 (fetch from follower) counts three racks and sets
@@ -163,7 +183,10 @@ def librdkafka_tree(version: str, source: Path | None) -> Path:
     """librdkafka's source tree for `version`, built (library and tests/test-runner)."""
     tree = CACHE / f"librdkafka-{version}"
     built = tree / ".kraft-built"
-    if built.exists() and (tree / "tests" / "test-runner").exists():
+    # a build made before a dependency was added (libcurl: OIDC) is made again
+    deps_line = f"deps: {' '.join(DEBIAN_BUILD_DEPS)}"
+    if (built.exists() and deps_line in built.read_text().splitlines()
+            and (tree / "tests" / "test-runner").exists()):
         return tree
     source_tree(tree, source, CACHE / f"librdkafka-{version}.tar.gz", TARBALL_URL.format(version=version))
     ensure_build_deps()
@@ -181,7 +204,7 @@ def librdkafka_tree(version: str, source: Path | None) -> Path:
         if rc != 0:
             tail = (logs / f"{name}.txt").read_text(errors="replace").splitlines()[-30:]
             raise SystemExit(f"{' '.join(cmd)} failed ({rc}):\n" + "\n".join(tail))
-    built.write_text(f"built {datetime.datetime.now(datetime.timezone.utc).isoformat()}\n")
+    built.write_text(f"built {datetime.datetime.now(datetime.timezone.utc).isoformat()}\n{deps_line}\n")
     return tree
 
 
@@ -248,6 +271,7 @@ class Runner:
         self.proc: subprocess.Popen | None = None
         self.scenario = "default"
         self.ssl: librdkafka_ssl.SslEnvironment | None = None  # the ssl scenario's, made once
+        self.idp: oidc_token_server.OidcTokenServer | None = None  # the oidc scenario's, stopped with its cluster
 
     def start_cluster(self, scenario: str, topic_defaults: dict = TOPIC_DEFAULTS,
                       groups: dict = KAFKA_GROUP_DEFAULTS) -> LocalCluster:
@@ -280,6 +304,9 @@ class Runner:
     def stop_cluster(self) -> None:
         clusters = [(self.scenario, self.cluster), ("secured", self.secured)]
         self.cluster = self.secured = None
+        idp, self.idp = self.idp, None
+        if idp is not None:
+            idp.__exit__(None, None, None)
         for label, cluster in clusters:
             if cluster is None:
                 continue
@@ -308,12 +335,12 @@ class Runner:
         super user too)."""
         import base64
         self.stop_cluster()
-        sasl, tls = scenario == SASL_SCENARIO, scenario == SSL_SCENARIO
+        sasl, tls = scenario in SASL_SCENARIOS, scenario == SSL_SCENARIO
         say(f"starting a 3-node kraft cluster for scenario {scenario!r}")
         basic = base64.b64encode(f"{SASL_USER}:{SASL_PASSWORD}".encode()).decode()
         security = ""
         if sasl:
-            security = security_toml({SASL_USER: SASL_PASSWORD})
+            security = self.sasl_security(scenario)
         elif tls:
             security = security_toml({SASL_USER: SASL_PASSWORD}, super_users=(SASL_USER, self.ssl_env().client),
                                      **self.ssl_env().tls_settings(self.client_auth()))
@@ -330,6 +357,52 @@ class Runner:
             cluster.start()
         cluster.wait_ready(timeout_s=90)
         return cluster
+
+    def sasl_security(self, scenario: str) -> str:
+        """[security] of a SASL scenario: the SCRAM user (the cluster's own REST calls use
+        it), and for the OAUTHBEARER ones the token validator (the oidc scenario's token
+        server starts here); the token principals are super users."""
+        if scenario == SASL_SCENARIO:
+            return security_toml({SASL_USER: SASL_PASSWORD})
+        mechanisms = {"sasl.enabled.mechanisms": ["OAUTHBEARER", SASL_MECHANISM]}
+        if scenario == OAUTHBEARER_SCENARIO:
+            return security_toml({SASL_USER: SASL_PASSWORD}, **mechanisms,
+                                 **{"sasl.oauthbearer.allow.unsecured.jwt": True,
+                                    "unsecuredValidatorRequiredScope": [OAUTHBEARER_REQUIRED_SCOPE]})
+        self.idp = oidc_token_server.OidcTokenServer(client_id=OIDC_CLIENT_ID, client_secret=OIDC_CLIENT_SECRET,
+                                                     lifetime_s=OIDC_TOKEN_LIFETIME_S).__enter__()
+        say(f"OIDC token server on {self.idp.url('/')}")
+        return security_toml({SASL_USER: SASL_PASSWORD}, super_users=(SASL_USER, OIDC_CLIENT_ID),
+                             allow_everyone_if_no_acl_found=True, **mechanisms,
+                             **{"sasl.oauthbearer.jwks.endpoint.url": self.idp.url("/jwks"),
+                                "sasl.oauthbearer.expected.audience": [oidc_token_server.AUDIENCE]})
+
+    def sasl_conf(self, scenario: str) -> str:
+        """test.conf's SASL lines of a SASL scenario, as trivup writes them."""
+        plaintext = "security.protocol=SASL_PLAINTEXT\n"
+        if scenario == OAUTHBEARER_SCENARIO:
+            return (f"{plaintext}sasl.mechanisms=OAUTHBEARER\nenable.sasl.oauthbearer.unsecure.jwt=true\n"
+                    f"sasl.oauthbearer.config=principal={SASL_USER} scope={OAUTHBEARER_REQUIRED_SCOPE}\n")
+        if scenario == OIDC_SCENARIO:
+            assert self.idp is not None
+            return (f"{plaintext}sasl.mechanisms=OAUTHBEARER\nsasl.oauthbearer.method=oidc\n"
+                    f"sasl.oauthbearer.client.id={OIDC_CLIENT_ID}\n"
+                    f"sasl.oauthbearer.client.secret={OIDC_CLIENT_SECRET}\n"
+                    f"sasl.oauthbearer.scope=test\n"
+                    f"sasl.oauthbearer.token.endpoint.url={self.idp.url('/token')}\n")
+        return (f"{plaintext}sasl.mechanisms={SASL_MECHANISM}\n"
+                f"sasl.username={SASL_USER}\nsasl.password={SASL_PASSWORD}\n")
+
+    def oidc_env(self) -> dict[str, str]:
+        """The token endpoints and the JWT-bearer client's keys 0126 reads, under trivup's
+        variable names."""
+        if self.idp is None:
+            return {}
+        plain, encrypted = self.idp.write_client_keys(self.out, OIDC_KEY_PASSWORD)
+        return {"VALID_OIDC_URL": self.idp.url("/token"), "INVALID_OIDC_URL": self.idp.url("/token/invalid"),
+                "EXPIRED_TOKEN_OIDC_URL": self.idp.url("/token/expired"),
+                "OAUTHBEARER_CLIENT_PRIVATE_KEY": str(plain), "OAUTHBEARER_CLIENT_PRIVATE_KEY_ENCRYPTED": str(encrypted),
+                "OAUTHBEARER_CLIENT_PRIVATE_KEY_PASSWORD": OIDC_KEY_PASSWORD}
 
     def cpus(self, scenario: str, who: str):
         """The ssl scenario's brokers and test-runner on different CPUs (librdkafka_ssl.py
@@ -354,8 +427,8 @@ class Runner:
         login = (f"sasl.mechanisms={SASL_MECHANISM}\n"
                  f"sasl.username={SASL_USER}\nsasl.password={SASL_PASSWORD}\n")
         security = ""
-        if scenario == SASL_SCENARIO:
-            security = "security.protocol=SASL_PLAINTEXT\n" + login
+        if scenario in SASL_SCENARIOS:
+            security = self.sasl_conf(scenario)
         elif scenario == SSL_SCENARIO:
             client_certs = self.args.ssl_listener == "ssl"
             security = (f"security.protocol={'SSL' if client_certs else 'SASL_SSL'}\n"
@@ -401,7 +474,7 @@ class Runner:
         report.unlink(missing_ok=True)
         rdk_scenario = "default" if scenario in OWN_SCENARIOS else scenario
         certificates = self.ssl_env().variables if scenario == SSL_SCENARIO else {}  # SSL_*, as trivup's
-        env = {**os.environ, **certificates, "TESTS": number, "TEST_KAFKA_VERSION": self.args.kafka_version,
+        env = {**os.environ, **certificates, **self.oidc_env(), "TESTS": number, "TEST_KAFKA_VERSION": self.args.kafka_version,
                "RDKAFKA_TEST_CONF": str(conf), "TEST_REPORT": str(report),
                "TEST_SCENARIO": rdk_scenario, "LD_LIBRARY_PATH": f"{self.tree / 'src'}:{self.tree / 'src-cpp'}"}
         if self.args.subtests or subtests:
@@ -509,13 +582,13 @@ def select(entries: list[Entry], only: set[str] | None, exclusions: dict[str, di
         elif entry.name in exclusions:
             reason, category = exclusions[entry.name]["reason"], exclusions[entry.name]["category"]
         else:
-            scen = (SASL_SCENARIO if entry.name in SASL_TESTS else SSL_SCENARIO if entry.name in SSL_TESTS
-                    else next((s for s in entry.scenarios if s in SCENARIOS), None))
-            if scen is None:
+            scens = OWN_SCENARIO_TESTS.get(entry.name) or tuple(s for s in entry.scenarios if s in SCENARIOS)[:1]
+            if not scens:
                 excluded.append(Result(entry.name, entry.number, ",".join(entry.scenarios), "EXCLUDED",
                                        "scenario not set up by this script: " + ",".join(entry.scenarios)))
                 continue
-            plan.setdefault(scen, {}).setdefault(entry.number, []).append(entry)
+            for scen in scens:
+                plan.setdefault(scen, {}).setdefault(entry.number, []).append(entry)
             continue
         excluded.append(Result(entry.name, entry.number, ",".join(entry.scenarios), "EXCLUDED",
                                f"[{category}] {reason}"))

@@ -2,8 +2,9 @@
 
 Identity, in order: a request another node passes on carries the original client's
 principal and host, signed with the cluster key; a signed GET from another node asking
-for itself passes (the inter-broker principal); otherwise HTTP Basic when
-authentication is on, else the anonymous principal. 401 answers carry
+for itself passes (the inter-broker principal); otherwise HTTP Basic, or a Bearer token
+with OAUTHBEARER enabled (the Kafka listener's validator), when authentication is on,
+else the anonymous principal. 401 answers carry
 `WWW-Authenticate` (not to a page's script that says `X-Requested-With: XMLHttpRequest`,
 whose browser would otherwise prompt for a password itself); node-to-node endpoints
 keep their own signature check.
@@ -24,8 +25,10 @@ from kraft.broker.access import Identity, principal_of_certificate
 from kraft.internode.peers import ON_BEHALF_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import on_behalf_identity, signature_valid
 from kraft.errors import AuthenticationFailed, MetadataNotReady
+from kraft.security.oauthbearer import bearer_token
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="kraft", charset="UTF-8"'}
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kraft", error="invalid_token"'}
 _SUPER_USERS_ONLY = on_cluster("ALTER")  # a route missing from the table: safest answer
 
 
@@ -45,7 +48,9 @@ async def security(request: web.Request, handler):
     except AuthenticationFailed as exc:
         body, status = error_body(exc)
         response = json_response(body, status)
-        if request.headers.get("X-Requested-With") != "XMLHttpRequest":  # a page's script asking (the
+        if bearer_token(request.headers.get("Authorization")) is not None:
+            response.headers.update(BEARER_CHALLENGE)  # RFC 6750 3.1
+        elif request.headers.get("X-Requested-With") != "XMLHttpRequest":  # a page's script asking (the
             response.headers.update(CHALLENGE)  # console) signs in its own way: no browser password prompt
         return response
     if who is None:
@@ -75,5 +80,5 @@ async def _identify(request: web.Request, node: BrokerServices) -> Identity | No
     if certified is not None and "Authorization" not in request.headers:
         return Identity(certified, host)  # mTLS: the verified certificate names the principal
     if node.access.authentication:
-        return await node.access.authenticate_basic(request.headers.get("Authorization"), host)
+        return await node.access.authenticate_http(request.headers.get("Authorization"), host)
     return node.access.anonymous(host)

@@ -25,9 +25,12 @@ from kraft.errors import (
     TopicAuthorizationFailed,
     TransactionalIdAuthorizationFailed,
 )
+from kraft.broker.jwks_fetcher import JwksFetcher
 from kraft.metadata.image import MetadataImage
 from kraft.security.acls import CLUSTER_RESOURCE
 from kraft.security.authorizer import ANONYMOUS, Authorizer, user_principal
+from kraft.security.bearer_tokens import BearerValidator
+from kraft.security.oauthbearer import BearerLogin, bearer_token
 from kraft.security.scram import DECOY, ScramCredential, make_credential, password_matches
 
 FAILURE_FREE = 5  # failed logins from one client before the back-off starts
@@ -80,6 +83,11 @@ class AccessControl:
         self.backoff = FailureBackoff(clock)
         self._authorizer: tuple[frozenset, Authorizer] | None = None
         self._verified: OrderedDict[tuple[str, bytes], ScramCredential] = OrderedDict()
+        # OAUTHBEARER (both doors); its JWKS keys kept current by a task the node runs
+        self.bearer = BearerValidator(settings) if settings is not None and settings.oauthbearer else None
+        keys = self.bearer.keys if self.bearer is not None else None
+        self.jwks_fetcher = (JwksFetcher(settings.jwks_endpoint_url, settings.jwks_endpoint_refresh_ms, keys)
+                             if settings is not None and settings.jwks_endpoint_url and keys is not None else None)
 
     @property
     def enabled(self) -> bool:
@@ -89,6 +97,11 @@ class AccessControl:
     @property
     def authentication(self) -> bool:
         return self.settings is not None and self.settings.authentication
+
+    @property
+    def sasl_mechanisms(self) -> tuple[str, ...]:
+        """What SaslHandshake offers (Kafka's sasl.enabled.mechanisms)."""
+        return self.settings.sasl_enabled_mechanisms if self.authentication and self.settings else ()
 
     def authorizer(self) -> Authorizer:
         acls = self._image_of().acls
@@ -138,6 +151,21 @@ class AccessControl:
             raise AuthenticationFailed("Authentication failed")
         self.backoff.succeeded((host, name))
         return Identity(user_principal(name), host)
+
+    def validate_bearer(self, token: str) -> BearerLogin:
+        """The login an OAUTHBEARER token proves; TokenRefused otherwise (or when
+        OAUTHBEARER is not enabled)."""
+        if self.bearer is None:
+            raise AuthenticationFailed("Authentication failed (bearer tokens are not accepted here)")
+        return self.bearer.validate(token)
+
+    async def authenticate_http(self, header: str | None, host: str) -> Identity:
+        """The HTTP door's Authorization header: Basic (the SCRAM credentials) or, with
+        OAUTHBEARER enabled, Bearer; AuthenticationFailed otherwise."""
+        token = bearer_token(header)
+        if token is None:
+            return await self.authenticate_basic(header, host)
+        return Identity(user_principal(self.validate_bearer(token).name), host)
 
     async def _password_ok(self, name: str, password: str) -> bool:
         credentials = self._image_of().scram_credentials.get(name, {})

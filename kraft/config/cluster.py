@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from kraft.config.oauthbearer_settings import OAuthBearerSettings
 from kraft.config.suggestion import did_you_mean
 from kraft.config.transaction_settings import TransactionSettings, UnknownSetting
 from kraft.config.data_dir import cluster_id_problem, data_dir_problem
@@ -213,9 +214,10 @@ def user_name_problem(name: str) -> str | None:
     return None
 
 
-class SecuritySettings(_Table):
+class SecuritySettings(OAuthBearerSettings):
     """[security]: present = ACLs enforced on every client request; absent = an open
-    cluster, as Kafka's PLAINTEXT listener with no authorizer."""
+    cluster, as Kafka's PLAINTEXT listener with no authorizer. The SASL mechanisms and
+    OAUTHBEARER's keys: oauthbearer_settings."""
 
     authentication: Annotated[bool, Field(strict=True)] = True
     super_users: tuple[Annotated[str, Field(strict=True, min_length=1)], ...] = ()

@@ -1,4 +1,5 @@
-"""SaslHandshake (key 17) and SaslAuthenticate (key 36): PLAIN and SCRAM-SHA-256/512.
+"""SaslHandshake (key 17) and SaslAuthenticate (key 36): PLAIN, SCRAM-SHA-256/512 and
+OAUTHBEARER, those [security] `sasl.enabled.mechanisms` lists.
 
 Checked against the same SCRAM credentials in the metadata log as HTTP Basic, with the
 same per-client back-off. Only SaslHandshake v1 is offered, so clients wrap the SASL
@@ -6,6 +7,11 @@ tokens in SaslAuthenticate requests (no raw token frames): v0 is listed, because
 librdkafka 1.x looks for it before it uses v1, and a v0 handshake is refused. A failed authentication is
 answered SASL_AUTHENTICATION_FAILED with one message whether the user exists or not;
 the connection stays unauthenticated, so anything but SASL closes it.
+
+OAUTHBEARER (RFC 7628): one client message carries the token; a refused token is
+answered with RFC 7628's error JSON (error code 0), the client's lone \x01 then gets
+SASL_AUTHENTICATION_FAILED with the reason, as Kafka's OAuthBearerSaslServer answers.
+Its login lasts until the token expires (and no longer than connections.max.reauth.ms).
 
 Re-authentication (KIP-368): with [timeouts] connections.max.reauth.ms set, a login over
 SaslAuthenticate v1+ is told its session lifetime, and past it the connection serves only
@@ -24,10 +30,11 @@ from kraft.broker.access import TOO_MANY, Identity
 from kraft.errors import AuthenticationFailed
 from kraft.kafka import error_codes, session
 from kraft.security.authorizer import user_principal
-from kraft.security.scram import MECHANISMS, ScramExchange
+from kraft.security.oauthbearer import TokenRefused, check_authzid, parse_client_first
+from kraft.security.scram import ScramExchange
 
 PLAIN = "PLAIN"
-SUPPORTED = (PLAIN, *MECHANISMS)
+OAUTHBEARER = "OAUTHBEARER"
 UNSUPPORTED_SASL_MECHANISM = 33
 ILLEGAL_SASL_STATE = 34
 SASL_AUTHENTICATION_FAILED = 58
@@ -37,17 +44,18 @@ async def handshake(node: BrokerServices, head, request) -> dict:
     s = session.CURRENT.get()
     if not node.access.authentication or (s.identity is not None and s.mechanism is None):
         return {"error_code": ILLEGAL_SASL_STATE, "mechanisms": []}  # no SASL here, or an SSL principal
+    enabled = list(node.access.sasl_mechanisms)
     if head.api_version == 0:  # v0 would mean raw token frames next: not served
-        return {"error_code": error_codes.UNSUPPORTED_VERSION, "mechanisms": list(SUPPORTED)}
+        return {"error_code": error_codes.UNSUPPORTED_VERSION, "mechanisms": enabled}
     if s.identity is not None:  # re-authentication: with the mechanism of the first login
         if request.mechanism != s.mechanism:
             return {"error_code": UNSUPPORTED_SASL_MECHANISM, "mechanisms": [s.mechanism]}
-        s.reauthenticating, s.scram = True, None
+        s.reauthenticating, s.scram, s.refused_token = True, None, None
         return {"error_code": 0, "mechanisms": [s.mechanism]}
-    if request.mechanism not in SUPPORTED:
-        return {"error_code": UNSUPPORTED_SASL_MECHANISM, "mechanisms": list(SUPPORTED)}
+    if request.mechanism not in enabled:
+        return {"error_code": UNSUPPORTED_SASL_MECHANISM, "mechanisms": enabled}
     s.mechanism = request.mechanism
-    return {"error_code": 0, "mechanisms": list(SUPPORTED)}
+    return {"error_code": 0, "mechanisms": enabled}
 
 
 async def authenticate(node: BrokerServices, head, request) -> dict:
@@ -58,6 +66,8 @@ async def authenticate(node: BrokerServices, head, request) -> dict:
     token = bytes(request.auth_bytes or b"")
     name = ""
     try:
+        if s.mechanism == OAUTHBEARER:
+            return _oauthbearer(node, head, s, token)
         if s.mechanism == PLAIN:
             name, password = _plain(token)
             _not_blocked(access, s.host, name)
@@ -76,10 +86,28 @@ async def authenticate(node: BrokerServices, head, request) -> dict:
     except AuthenticationFailed as exc:
         if s.scram is not None:
             name, s.scram = s.scram.user or "", None
-        if exc.message != TOO_MANY:
+        if exc.message != TOO_MANY and s.mechanism != OAUTHBEARER:  # a token is no guessable password
             access.backoff.failed((s.host, name))
         _end_login(s)
         return _answer(SASL_AUTHENTICATION_FAILED, exc.message)
+
+
+def _oauthbearer(node: BrokerServices, head, s: session.Session, message: bytes) -> dict:
+    """One OAUTHBEARER message: the client's first (its token), or its acknowledgement of
+    a refusal (RFC 7628 3.2.3), which ends the login failed."""
+    if s.refused_token is not None:
+        refused, s.refused_token = s.refused_token, None
+        raise AuthenticationFailed(refused)
+    first = parse_client_first(message)
+    try:
+        login = node.access.validate_bearer(first.token)
+        check_authzid(first, login)
+    except TokenRefused as exc:
+        s.refused_token = exc.message
+        return _answer(0, None, exc.error_json())
+    bearer = node.access.bearer
+    assert bearer is not None  # validate_bearer refuses without it
+    return _answer(0, None, b"", _authenticated(node, head, s, login.name, bearer.lifetime_ms(login)))
 
 
 def _not_blocked(access, host: str, name: str) -> None:
@@ -87,23 +115,26 @@ def _not_blocked(access, host: str, name: str) -> None:
         raise AuthenticationFailed(TOO_MANY)
 
 
-def _authenticated(node: BrokerServices, head, s: session.Session, name: str) -> int:
+def _authenticated(node: BrokerServices, head, s: session.Session, name: str,
+                   credential_lifetime_ms: int = 0) -> int:
     """The login succeeded: the connection's identity, and its session lifetime in ms
-    (0: none). A re-authentication naming another principal fails."""
+    (0: none), the shorter of connections.max.reauth.ms and the credential's own (a
+    token's expiry). A re-authentication naming another principal fails."""
     principal = user_principal(name)
     if s.reauthenticating and s.identity is not None and s.identity.principal != principal:
         raise AuthenticationFailed("re-authentication may not change the principal")
     node.access.backoff.succeeded((s.host, name))
     s.identity, s.reauthenticating = Identity(principal, s.host), False
     # KIP-368: only clients that read the lifetime (SaslAuthenticate v1+) are held to one
-    lifetime = node.config.timeouts.connections_max_reauth_ms if head.api_version >= 1 else 0
+    lifetime = min((ms for ms in (node.config.timeouts.connections_max_reauth_ms, credential_lifetime_ms)
+                    if ms > 0), default=0) if head.api_version >= 1 else 0
     s.login_expires_at = time.monotonic() + lifetime / 1000 if lifetime > 0 else None
     return lifetime
 
 
 def _end_login(s: session.Session) -> None:
     """A failed login, first or re-authentication: the connection is unauthenticated."""
-    s.identity, s.reauthenticating, s.login_expires_at = None, False, None
+    s.identity, s.reauthenticating, s.login_expires_at, s.refused_token = None, False, None, None
 
 
 def _plain(token: bytes) -> tuple[str, str]:

@@ -31,6 +31,8 @@ class Session:
     identity: Identity | None  # None: SASL has not succeeded yet
     mechanism: str | None = None  # chosen by SaslHandshake
     scram: ScramExchange | None = field(default=None, repr=False)  # a SCRAM exchange under way
+    # OAUTHBEARER: why the token was refused, told once the client acknowledges (RFC 7628)
+    refused_token: str | None = None
     # KIP-368: past this (monotonic) only re-authentication is served; None: no lifetime
     login_expires_at: float | None = None
     reauthenticating: bool = False  # a SaslHandshake on an authenticated connection began one

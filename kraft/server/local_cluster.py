@@ -110,9 +110,11 @@ def _parse(payload: bytes):
 def security_toml(users: dict[str, str], super_users=("admin",), mechanisms: dict | None = None,
                   **settings) -> str:
     """A [security] table for LocalCluster(extra_toml=...): users by name -> password (their
-    mechanism from `mechanisms`, else SCRAM-SHA-256) and any other [security] keys."""
+    mechanism from `mechanisms`, else SCRAM-SHA-256) and any other [security] keys
+    (Kafka's dotted names too: pass them as `**{"sasl.enabled.mechanisms": [...]}`)."""
     lines = ["[security]", f"super_users = {json.dumps(list(super_users))}"]
-    lines += [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
+    # Kafka's dotted names are quoted keys
+    lines += [f"{k if k.isidentifier() else json.dumps(k)} = {json.dumps(v)}" for k, v in settings.items()]
     for name, password in users.items():
         lines += ["[[security.users]]", f"name = {json.dumps(name)}", f"password = {json.dumps(password)}"]
         if mechanisms and name in mechanisms:

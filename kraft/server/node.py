@@ -487,6 +487,8 @@ class Node:
                 tasks.append(tg.create_task(transactions.run(), name="transaction-coordinator"))
                 tasks.append(tg.create_task(data_plane.unacked.run(), name="acks0-writes"))
                 tasks.append(tg.create_task(self.connections.run(), name="http-connection-guard"))
+                if self.access.jwks_fetcher is not None:
+                    tasks.append(tg.create_task(self.access.jwks_fetcher.run(), name="oauthbearer-jwks"))
                 tasks.append(tg.create_task(LoopLagProbe(self.metrics.event_loop_lag).run(), name="loop-lag-probe"))
                 service_manager = ServiceNotifier()
                 tasks.append(tg.create_task(ReadyNotice(service_manager, self.readiness).run(),
