@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kraft.config.cluster import RACK_AWARE_REPLICA_SELECTOR
 from kraft.server.local_cluster import LocalCluster, http_json
 
-from kafka_wire import kafka_socket, wire_call
+from kafka_wire import entity_frame, kafka_socket, read_answer, recv_frame, wire_call
 
 pytestmark = pytest.mark.cluster
 
@@ -58,15 +58,19 @@ def create_and_fill(c, topic: str) -> tuple[int, list[int]]:
 
 def fetch(c, node: int, topic: str, rack: str, offset: int = 0, max_bytes: int = 1 << 20):
     """One Fetch v12 (no session, no wait) for partition 0 to `node`; its partition answer."""
-    from kio.schema.fetch.v12.request import FetchPartition, FetchRequest, FetchTopic
-    request = FetchRequest(
-        replica_id=-1, max_wait=datetime.timedelta(0), min_bytes=0, max_bytes=max_bytes, isolation_level=0,
-        session_id=0, session_epoch=-1, rack_id=rack, forgotten_topics_data=(), topics=(FetchTopic(
-            topic=topic, partitions=(FetchPartition(
-                partition=0, current_leader_epoch=-1, fetch_offset=offset, last_fetched_epoch=-1,
-                log_start_offset=-1, partition_max_bytes=max_bytes),)),))
     with kafka_socket(c, node) as s:
-        return wire_call(s, request).responses[0].partitions[0]
+        return wire_call(s, fetch_request(topic, rack, offset, max_bytes)).responses[0].partitions[0]
+
+
+def fetch_request(topic: str, rack: str, offset: int = 0, max_bytes: int = 1 << 20, session_id: int = 0,
+                  session_epoch: int = -1, wait_ms: int = 0, partitions: bool = True):
+    from kio.schema.fetch.v12.request import FetchPartition, FetchRequest, FetchTopic
+    return FetchRequest(
+        replica_id=-1, max_wait=datetime.timedelta(milliseconds=wait_ms), min_bytes=1 if wait_ms else 0,
+        max_bytes=max_bytes, isolation_level=0, session_id=session_id, session_epoch=session_epoch, rack_id=rack,
+        forgotten_topics_data=(), topics=(FetchTopic(topic=topic, partitions=(FetchPartition(
+            partition=0, current_leader_epoch=-1, fetch_offset=offset, last_fetched_epoch=-1,
+            log_start_offset=-1, partition_max_bytes=max_bytes),)),) if partitions else ())
 
 
 def bytes_out(c) -> dict[int, float]:
@@ -132,6 +136,30 @@ def test_the_leader_names_the_follower_in_the_consumers_rack_on_the_wire(selecto
     assert int(answer.error_code.value) == OFFSET_OUT_OF_RANGE
 
 
+def test_a_fetch_session_on_a_follower_carries_on_and_its_long_poll_wakes_for_new_records(selector_cluster):
+    c = selector_cluster
+    leader, followers = create_and_fill(c, "follower-session")
+    rack = RACKS[followers[0]]
+    with kafka_socket(c, followers[0]) as s:
+        full = wire_call(s, fetch_request("follower-session", rack, session_epoch=0))
+        assert full.session_id != 0 and full.responses[0].partitions[0].records
+        # at the end: an incremental answer leaves the partition out (nothing new)
+        nothing_new = wire_call(s, fetch_request("follower-session", rack, offset=RECORDS,
+                                                 session_id=full.session_id, session_epoch=1), 2)
+        assert int(nothing_new.error_code.value) == 0 and nothing_new.responses == ()
+        # the session's position, unnamed: the follower waits until the record is there
+        # and below the HW its leader tells it (a follower that never woke would leave the
+        # socket's 10 s timeout to end the test, well before the 20 s wait)
+        s.sendall(entity_frame(fetch_request("follower-session", rack, session_id=full.session_id,
+                                             session_epoch=2, wait_ms=20_000, partitions=False), 3))
+        producer = confluent_kafka.Producer({"bootstrap.servers": c.bootstrap_servers, "acks": "all"})
+        producer.produce("follower-session", b"late", partition=0)
+        assert producer.flush(30) == 0
+        answer = read_answer(1, 12, recv_frame(s))
+        part = answer.responses[0].partitions[0]
+        assert int(part.error_code.value) == 0 and part.records and part.high_watermark == RECORDS + 1
+
+
 def test_a_fetch_older_than_v11_is_answered_by_the_leader_only(selector_cluster):
     from kio.schema.fetch.v10.request import FetchPartition, FetchRequest, FetchTopic
     c = selector_cluster
@@ -170,3 +198,8 @@ def test_without_a_selector_the_leader_serves_every_consumer():
         served = {node: bytes_out(c)[node] - before[node] for node in c.hosts}
         assert served[leader] >= RECORDS * VALUE_SIZE, served
         assert served[followers[0]] == 0 and served[followers[1]] == 0, served
+        from confluent_kafka.admin import AdminClient, ConfigResource
+        resource = ConfigResource(ConfigResource.Type.BROKER, "2")
+        admin = AdminClient({"bootstrap.servers": c.bootstrap_servers})
+        entry = admin.describe_configs([resource])[resource].result(30)["replica.selector.class"]
+        assert (entry.value, entry.source) == (None, confluent_kafka.admin.ConfigSource.DEFAULT_CONFIG.value)
