@@ -19,7 +19,8 @@ librdkafka steps:
    the build is cached under ~/.cache/kraft-client-suites/librdkafka-<version>/.
 2. A 3-node kraft cluster (LocalCluster on 127.0.0.<first>..) with the settings of
    librdkafka's default test scenario (tests/scenarios/default.json: auto topic creation,
-   4 partitions, replication factor 3), every broker with a rack; a second cluster with
+   4 partitions, replication factor 3), every broker with a rack and KIP-392's rack-aware
+   replica selector, as trivup sets them; a second cluster with
    auto creation off for the tests of the `noautocreate` scenario, a third with SASL
    (kraft's [security], SCRAM credentials in test.conf) for the tests that need it, and a
    fourth serving TLS with certificates made for the run (bench/librdkafka_ssl.py) for 0097.
