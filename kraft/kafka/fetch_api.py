@@ -68,8 +68,8 @@ def _asker(node: BrokerServices, version: int, request) -> Asker:
         return Asker(False, None, False)
     state = getattr(request, "replica_state", None)  # v15+ carries the replica id there
     replica_id = int(state.replica_id if state is not None else getattr(request, "replica_id", -1))
-    consumer = replica_id < 0  # a broker's own replication does not come through here
-    return Asker(True, request.rack_id or None,
+    consumer = replica_id < 0  # a fetch naming a broker id is a follower's: leaders only, as in Kafka
+    return Asker(consumer, request.rack_id or None,
                  consumer and node.config.cluster.replica_selector_class == RACK_AWARE_REPLICA_SELECTOR)
 
 
