@@ -19,7 +19,8 @@ librdkafka steps:
    the build is cached under ~/.cache/kraft-client-suites/librdkafka-<version>/.
 2. A 3-node kraft cluster (LocalCluster on 127.0.0.<first>..) with the settings of
    librdkafka's default test scenario (tests/scenarios/default.json: auto topic creation,
-   4 partitions, replication factor 3), every broker with a rack; a second cluster with
+   4 partitions, replication factor 3), every broker with a rack and KIP-392's rack-aware
+   replica selector, as trivup sets them; a second cluster with
    auto creation off for the tests of the `noautocreate` scenario, a third with SASL
    (kraft's [security], SCRAM credentials in test.conf) for the tests that need it, a
    fourth serving TLS with certificates made for the run (bench/librdkafka_ssl.py) for 0097,
@@ -59,6 +60,7 @@ sys.path.insert(0, str(REPO / "bench"))  # its sibling modules, also when loaded
 
 import librdkafka_ssl  # noqa: E402
 import oidc_token_server  # noqa: E402
+from kraft.config.cluster import RACK_AWARE_REPLICA_SELECTOR  # noqa: E402
 from kraft.server.local_cluster import LocalCluster, default_first_address, security_toml  # noqa: E402
 
 CACHE = Path(os.environ.get("KRAFT_CLIENT_SUITES_CACHE", Path.home() / ".cache" / "kraft-client-suites"))
@@ -108,6 +110,9 @@ SASL_REAUTH_MS = 10_000
 # trivup's broker.rack=RACK${appid}: 0101 (fetch from follower) counts three racks and sets
 # client.rack to "RACK<broker id>"; every broker of the librdkafka clusters has one
 RACKS = {1: "RACK1", 2: "RACK2", 3: "RACK3"}
+# ... and with them KIP-392's selector, as trivup sets it (tests/cluster_testing.py): 0101's
+# consumer reads from the follower in its client.rack
+FETCH_FROM_FOLLOWER = {"replica.selector.class": RACK_AWARE_REPLICA_SELECTOR}
 TOPIC_DEFAULTS = {"num.partitions": 4, "replication.factor": 3}
 # the suites run against Kafka's broker defaults: an empty group's first rebalance waits
 # 3 s for more members (0113 and 0118 count on consumers started together sharing it)
@@ -329,7 +334,8 @@ class Runner:
             proc.wait()
 
     def start_librdkafka_cluster(self, scenario: str) -> LocalCluster:
-        """The cluster of a librdkafka scenario: every broker with a rack; for the sasl
+        """The cluster of a librdkafka scenario: every broker with a rack, and KIP-392's
+        rack-aware replica selector (as trivup's clusters); for the sasl
         scenario kraft's [security] with the test.conf user as its super user; for the ssl
         scenario TLS with the run's certificates as well (the client certificate's user a
         super user too)."""
@@ -345,7 +351,7 @@ class Runner:
             security = security_toml({SASL_USER: SASL_PASSWORD}, super_users=(SASL_USER, self.ssl_env().client),
                                      **self.ssl_env().tls_settings(self.client_auth()))
         cluster = LocalCluster(nodes=3, first_address=self.args.first_address,
-                               topic_defaults=TOPIC_DEFAULTS, cluster=SCENARIOS[scenario],
+                               topic_defaults=TOPIC_DEFAULTS, cluster={**SCENARIOS[scenario], **FETCH_FROM_FOLLOWER},
                                groups=KAFKA_GROUP_DEFAULTS, racks=RACKS,
                                timeouts={"connections.max.reauth.ms": SASL_REAUTH_MS} if sasl else None,
                                extra_toml=security,

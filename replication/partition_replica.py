@@ -19,6 +19,7 @@ from kraft.replication import fetch_protocol as fp
 from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.commit_waiters import CommitWaiters
 from kraft.replication.leader_state import LeaderState
+from kraft.replication.read_replica import ReplicaView
 from kraft.replication.log_dir_health import LogDirHealth, is_dir_failure
 from kraft.storage.max_timestamp import MaxTimestamp
 from kraft.storage.partition_log import PartitionLog
@@ -247,6 +248,23 @@ class PartitionReplica:
                 return b""
             await self.changed.wait(left)
 
+    def in_sync_follower_views(self, now: int) -> list[ReplicaView]:
+        """KIP-392: the in-sync followers as this leader last heard from them (what a
+        preferred read replica is chosen among)."""
+        leader = self._require_leader()
+        return [ReplicaView(broker_id, progress.log_start, progress.leo, max(0, now - progress.last_caught_up_ms))
+                for broker_id, progress in leader.followers.items() if broker_id in leader.isr]
+
+    def consumer_bounds(self) -> tuple[int, int, int]:
+        """(log start, HW, LSO) a consumer's fetch reads within, on the leader or (KIP-392)
+        a follower: its own log start, the HW its leader last told it, and the last
+        stable offset below that."""
+        if self.leader is not None:
+            start, hw = self.readable_range()
+        else:
+            start, hw = self.log.log_start_offset, self.follower_hw
+        return start, hw, self.log.last_stable_offset(hw)
+
     # -- replication (leader side of a follower's fetch) ------------------------------------
     def serve_fetch(self, replica_id: int, req: fp.FetchPartition, max_bytes: int, now: int):
         """Returns (PartitionData, proposed ISR or None)."""
@@ -313,7 +331,10 @@ class PartitionReplica:
         if data.records:
             log.append_as_follower(data.records)
             log.maybe_flush()
+        hw_before = self.follower_hw
         self.follower_hw = max(self.follower_hw, min(data.high_watermark, log.log_end_offset))
+        if self.follower_hw != hw_before:
+            self.changed.pulse()  # KIP-392: consumers long-polling this follower read on
         if data.log_start_offset > log.log_start_offset:  # DeleteRecords (or retention) on the leader
             log.advance_start(min(data.log_start_offset, log.log_end_offset))
         self.leader_offsets = (data.high_watermark, data.log_start_offset, data.log_end_offset)

@@ -344,6 +344,15 @@ class DataPlane:
             raise NotLeaderOrFollower("this node hosts no replicas")
         return await self._opened_leader_replica(self._replicas, topic, partition)
 
+    async def consumer_replica(self, topic: str, partition: int, followers_too: bool):
+        """The replica a consumer's Kafka fetch reads: the leader's, or (KIP-392, Fetch
+        v11+) this broker's follower replica; NOT_LEADER_OR_FOLLOWER where it has none."""
+        if followers_too and self._replicas is not None:
+            replica = self._replicas.replica(topic, partition)
+            if replica is not None and not replica.is_leader:
+                return replica
+        return await self.leader_replica(topic, partition)
+
     async def delete_records(self, topic: str, partition: int, offset: int, timeout_ms: int,
                              local_only: bool = False) -> int:
         """DeleteRecords for one partition: its leader moves the log start to ``offset``

@@ -133,7 +133,9 @@ def static_setting_names() -> frozenset[str]:
 _KINDS = {bool: "bool", int: "int", float: "double", str: "string"}
 
 
-def _text(value: object) -> str:
+def _text(value: object) -> str | None:
+    if value is None:  # unset and without a default (Kafka's null)
+        return None
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -144,5 +146,5 @@ def _section_settings(section: BaseModel) -> dict[str, StaticSetting]:
             continue
         value = getattr(section, field)
         out[info.alias] = StaticSetting(_text(value), field in section.model_fields_set, _text(info.default),
-                                        _KINDS.get(type(value)))
+                                        _KINDS.get(type(value), "string" if value is None else None))
     return out

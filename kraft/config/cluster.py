@@ -67,6 +67,17 @@ def _kafka_style_cluster_id(value: str) -> str:
     return value
 
 
+# KIP-392: the replica selectors kraft implements, by Kafka's class names
+RACK_AWARE_REPLICA_SELECTOR = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+REPLICA_SELECTORS = (RACK_AWARE_REPLICA_SELECTOR,)
+
+
+def _known_replica_selector(value: str) -> str:
+    if value not in REPLICA_SELECTORS:
+        raise _invalid("", f"kraft implements {', '.join(REPLICA_SELECTORS)}, got {value!r}")
+    return value
+
+
 class ClusterSection(_Table):
     name: Annotated[str, Field(strict=True, min_length=1)] = "local"
     id: Annotated[str, Field(strict=True), AfterValidator(_kafka_style_cluster_id)] | None = None
@@ -85,6 +96,10 @@ class ClusterSection(_Table):
     # Kafka's name and default: incremental fetch sessions (KIP-227) each broker keeps; 0: none
     max_incremental_fetch_session_cache_slots: Annotated[int, Field(strict=True, ge=0, le=1_000_000)] = Field(
         1000, alias="max.incremental.fetch.session.cache.slots")
+    # Kafka's name (KIP-392; static, as in Kafka): the leader may send a consumer to the
+    # replica in its rack; unset (Kafka's default), consumers read from the leader
+    replica_selector_class: Annotated[str, Field(strict=True), AfterValidator(_known_replica_selector)] | None = \
+        Field(None, alias="replica.selector.class")
 
 
 class Timeouts(_Table):

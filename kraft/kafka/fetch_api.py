@@ -1,4 +1,4 @@
-"""Fetch (key 1, v4–17): committed batches from partitions this broker leads, long-polled.
+"""Fetch (key 1, v4–18): committed batches of a partition's replica on this broker, long-polled.
 
 The answer waits up to max_wait for min_bytes across the partitions (Kafka's
 delayed fetch) and stops adding data at max_bytes, though a partition's first batch
@@ -8,15 +8,23 @@ a diverging epoch; v13+ name topics by id; v16+ carry the current leader of a
 partition answered NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, with its endpoint
 (KIP-951). Record bytes are not read into Python: they go from the segment files to
 the socket with sendfile (kafka/splice.py), as Kafka's zero-copy transfer does.
+
+KIP-392 (v11+, a consumer's rack_id): a follower serves consumers from its own log up
+to its high watermark (its last stable offset for read_committed), and with
+`replica.selector.class` = RackAwareReplicaSelector the leader answers a consumer in a
+follower's rack with that follower as preferred_read_replica and no records
+(replication/read_replica.py holds the rule). Older requests read from the leader only.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from kraft.broker.services import BrokerServices
+from kraft.config.cluster import RACK_AWARE_REPLICA_SELECTOR
 from kraft.errors import KraftError, OffsetOutOfRange
 from kraft.kafka import error_codes, session
 from kraft.kafka.entities import millis
@@ -24,10 +32,12 @@ from kraft.kafka.fetch_sessions import TOPIC_IDS_SINCE, Key, Outcome, Wanted
 from kraft.kafka.leaders import current_leader, epoch_problem, node_endpoint
 from kraft.kafka.splice import Spliced, new_marker
 from kraft.replication.change_signal import ChangeSignal, wait_any
+from kraft.replication.read_replica import NO_PREFERENCE, rack_aware_choice
 
 READ_COMMITTED = 1  # the request's isolation_level
 ZERO_UUID = uuid.UUID(int=0)
 LEADER_HINTS_SINCE = 16  # KIP-951: current leader and its endpoint in the answer
+CLIENT_RACK_SINCE = 11  # KIP-392: rack_id in the request, followers serve consumers
 NOT_LEADER_OR_FOLLOWER = 6
 FENCED_LEADER_EPOCH = 74
 TOPIC_AUTHORIZATION_FAILED = 29
@@ -44,6 +54,39 @@ def _topic_name(node: BrokerServices, key: Key, by_id: bool) -> str | None:
     return None if image_topic is None else image_topic.name
 
 
+@dataclass(frozen=True)
+class Asker:
+    """Who fetches, as KIP-392 tells them apart: a consumer of v11+ may read from a
+    follower, and names its rack (empty: none)."""
+    followers_too: bool
+    client_rack: str | None
+    rack_aware: bool  # this broker's replica.selector.class is the rack-aware selector
+
+
+def _asker(node: BrokerServices, version: int, request) -> Asker:
+    if version < CLIENT_RACK_SINCE:
+        return Asker(False, None, False)
+    state = getattr(request, "replica_state", None)  # v15+ carries the replica id there
+    replica_id = int(state.replica_id if state is not None else getattr(request, "replica_id", -1))
+    consumer = replica_id < 0  # a fetch naming a broker id is a follower's: leaders only, as in Kafka
+    return Asker(consumer, request.rack_id or None,
+                 consumer and node.config.cluster.replica_selector_class == RACK_AWARE_REPLICA_SELECTOR)
+
+
+def _preferred_read_replica(node: BrokerServices, replica, fetch_offset: int, asker: Asker) -> int:
+    """The replica a consumer of the leader `replica` should read from instead (-1: stay)."""
+    if not asker.rack_aware or asker.client_rack is None:
+        return NO_PREFERENCE
+    image = node.image
+
+    def rack_of(broker_id: int) -> str | None:  # a broker clients can reach, or none
+        reg = image.brokers.get(broker_id)
+        return reg.rack if reg is not None and not reg.fenced and reg.kafka_port is not None else None
+    now = int(time.monotonic_ns() // 1_000_000)
+    return rack_aware_choice(asker.client_rack, replica.broker_id, replica.in_sync_follower_views(now),
+                             fetch_offset, rack_of)
+
+
 def _empty_answer(index: int) -> dict[str, Any]:
     return {"partition_index": index, "error_code": error_codes.NONE, "high_watermark": -1,
             "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": [],
@@ -51,7 +94,8 @@ def _empty_answer(index: int) -> dict[str, Any]:
 
 
 async def _read_partition(node: BrokerServices, topic: str | None, index: int, want: Wanted, budget: int,
-                          spliced: Spliced, stable: bool) -> tuple[dict[str, Any], int, ChangeSignal | None]:
+                          spliced: Spliced, stable: bool,
+                          asker: Asker) -> tuple[dict[str, Any], int, ChangeSignal | None]:
     """(partition answer, bytes in it, the replica's change signal or None). The
     records stay in the segment files: a marker in the answer, the slices in
     ``spliced``. stable (read_committed): only below the last stable offset, with the
@@ -62,19 +106,24 @@ async def _read_partition(node: BrokerServices, topic: str | None, index: int, w
         return answer, 0, None
     try:
         session.check(node, "READ", "TOPIC", topic)
-        replica = await node.data_plane.leader_replica(topic, index)
+        replica = await node.data_plane.consumer_replica(topic, index, asker.followers_too)
         if (problem := epoch_problem(replica, want.current_leader_epoch)) is not None:
             answer["error_code"] = problem
             return answer, 0, None
-        start, hw = replica.readable_range()
-        lso = replica.last_stable_offset()
         offset = want.fetch_offset
+        preferred = _preferred_read_replica(node, replica, offset, asker) if replica.is_leader else NO_PREFERENCE
+        start, hw, lso = replica.consumer_bounds()
         answer.update(high_watermark=hw, last_stable_offset=lso, log_start_offset=start)
+        if preferred != NO_PREFERENCE:  # no records: the consumer reads them there
+            answer["preferred_read_replica"] = preferred
+            return answer, 0, None
         if want.last_fetched_epoch >= 0 and (diverging := _diverging_epoch(replica, want)) is not None:
             answer["diverging_epoch"] = diverging
             return answer, 0, None
         # Kafka's range is the log's (start..log end offset): an offset past the HW but
-        # written (an acks=1 record not yet replicated) is answered empty and waits
+        # written (an acks=1 record not yet replicated) is answered empty and waits; on a
+        # follower, an offset past its log end is out of range (the consumer goes back
+        # to the leader)
         if not start <= offset <= (leo := replica.log.log_end_offset):
             raise OffsetOutOfRange(f"offset {offset} is outside {start}..{leo}", offset, start, leo)
         end = lso if stable else hw
@@ -103,7 +152,7 @@ def _diverging_epoch(replica, want: Wanted) -> dict[str, int] | None:
     epoch, end = replica.log.end_offset_for_epoch(want.last_fetched_epoch)
     if epoch < 0 or end < 0:
         raise OffsetOutOfRange(f"leader epoch {want.last_fetched_epoch} is not in this log",
-                               want.fetch_offset, *replica.readable_range())
+                               want.fetch_offset, *replica.consumer_bounds()[:2])
     if epoch < want.last_fetched_epoch or end < want.fetch_offset:
         return {"epoch": epoch, "end_offset": end}
     return None
@@ -158,6 +207,7 @@ async def handle(node: BrokerServices, head, request) -> Spliced:
     stable = int(getattr(request, "isolation_level", 0)) == READ_COMMITTED
     by_id = head.api_version >= TOPIC_IDS_SINCE
     wanted, forgotten = _wanted(request, by_id)
+    asker = _asker(node, head.api_version, request)
     context = session.fetch_sessions().new_context(
         head.api_version, int(getattr(request, "session_id", 0)), int(getattr(request, "session_epoch", -1)),
         wanted, forgotten, privileged=False, now_ms=int(time.monotonic() * 1000))
@@ -171,10 +221,12 @@ async def handle(node: BrokerServices, head, request) -> Spliced:
         try:
             for key, want in to_read:
                 answer, size, signal = await _read_partition(node, names[key], key[1], want,  # type: ignore[index]
-                                                             max_bytes - total, spliced, stable)
+                                                             max_bytes - total, spliced, stable, asker)
                 total += size
+                # answered at once, as Kafka: an error, a diverging epoch, a preferred replica
                 failed |= answer["error_code"] not in _BEFORE_READING and (
-                    answer["error_code"] != error_codes.NONE or "diverging_epoch" in answer)
+                    answer["error_code"] != error_codes.NONE or "diverging_epoch" in answer
+                    or answer["preferred_read_replica"] != NO_PREFERENCE)
                 if signal is not None:
                     signals.append(signal)
                 answers[key] = answer, size

@@ -75,7 +75,11 @@ def answered(answer) -> dict[int, object]:
 
 def test_an_incremental_session_answers_what_changed_grows_and_ends_as_kafka_does(cluster):
     c = cluster
-    create_topic(c, "fs-raw", 3)
+    # one replica each: a partition led elsewhere has no follower here to serve the consumer
+    # (KIP-392) and answers NOT_LEADER_OR_FOLLOWER
+    status, body = call("POST", c.v3(1) + "/topics", {"topic_name": "fs-raw", "partitions_count": 3,
+                                                     "replication_factor": 1})
+    assert status == 201, body
     produce(c, "fs-raw", {p: [f"r{p}-{i}".encode() for i in range(5)] for p in range(3)})
     tid = topic_id(c, "fs-raw")
     leaders = {p: leader_of(c, "fs-raw", p) for p in range(3)}
@@ -95,7 +99,7 @@ def test_an_incremental_session_answers_what_changed_grows_and_ends_as_kafka_doe
         s = kafka_socket(c, node)
         quiet = wire_call(s, fetch(sid, 1, tid, {0: 5}), 2)
         assert (int(quiet.error_code), quiet.session_id, quiet.responses) == (0, sid, ())
-        # a partition added to the session, led elsewhere: NOT_LEADER_OR_FOLLOWER with the
+        # a partition added to the session, on another broker: NOT_LEADER_OR_FOLLOWER with the
         # current leader and its endpoint (KIP-951)
         grown = wire_call(s, fetch(sid, 2, tid, {elsewhere: 0}), 3)
         hint = answered(grown)[elsewhere]

@@ -454,3 +454,13 @@ def test_fetch_session_slots_default_to_kafkas_and_may_be_turned_off(tmp_path):
     assert load_cluster_config(write(tmp_path, text)).cluster.max_incremental_fetch_session_cache_slots == 0
     message = load_error(tmp_path, '[cluster]\n"max.incremental.fetch.session.cache.slots" = -1\n' + THREE_NODES)
     assert message.startswith('cluster."max.incremental.fetch.session.cache.slots"'), message
+
+
+def test_the_replica_selector_is_unset_by_default_and_only_the_rack_aware_one_is_taken(tmp_path):
+    assert load_cluster_config(write(tmp_path, THREE_NODES)).cluster.replica_selector_class is None
+    rack_aware = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+    text = f'[cluster]\n"replica.selector.class" = "{rack_aware}"\n' + THREE_NODES
+    assert load_cluster_config(write(tmp_path, text)).cluster.replica_selector_class == rack_aware
+    message = load_error(tmp_path, '[cluster]\n"replica.selector.class" = "com.example.Nearest"\n' + THREE_NODES)
+    assert message.startswith('cluster."replica.selector.class": kraft implements '
+                              'org.apache.kafka.common.replica.RackAwareReplicaSelector'), message
