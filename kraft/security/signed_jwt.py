@@ -17,6 +17,9 @@ from kraft.security.oauthbearer import BearerLogin, TokenRefused, scope_of
 # public-key algorithms only: "none" and the HMAC ones (a shared secret) are never taken
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 PUBLIC_KEY_TYPES = ("RSA", "EC", "OKP")
+# the key type each algorithm verifies with: a JWK that declares no "alg" is used only
+# for tokens whose algorithm fits its type
+_KEY_TYPE_OF = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 _REASONS = (
     (jwt.ExpiredSignatureError, "the token has expired"),
     (jwt.ImmatureSignatureError, "the token is not valid yet"),
@@ -66,7 +69,8 @@ class JwksKeys:
             self.on_unknown_key()
             return None
         key, declared = found
-        return key if declared in (None, algorithm) else None
+        fits = key.key_type == _KEY_TYPE_OF.get(algorithm[:2])
+        return key if declared in (None, algorithm) and fits else None
 
 
 def validate_signed(token: str, keys: JwksKeys, settings: OAuthBearerSettings) -> BearerLogin:
@@ -89,7 +93,7 @@ def validate_signed(token: str, keys: JwksKeys, settings: OAuthBearerSettings) -
             audience=list(settings.expected_audience) or None, issuer=settings.expected_issuer,
             leeway=settings.clock_skew_seconds,
             options={"require": ["exp"], "verify_aud": bool(settings.expected_audience)})
-    except jwt.InvalidTokenError as exc:
+    except (jwt.InvalidTokenError, jwt.InvalidKeyError) as exc:  # InvalidKeyError: e.g. ES384 with a P-256 key
         reason = next((text for kind, text in _REASONS if isinstance(exc, kind)), "the token is not valid")
         raise TokenRefused(reason) from None
     name = claims.get(settings.sub_claim_name)

@@ -187,6 +187,25 @@ def test_key_declared_for_another_algorithm_is_not_used(keys):
         validate_signed(signed({}, alg="PS256"), keys, SIGNED)
 
 
+def test_token_whose_algorithm_does_not_fit_a_key_without_declared_alg_is_refused():
+    # a JWKS key need not declare "alg": a token naming an algorithm of another key type
+    # (or another curve) is refused as a token, not a crash in the cryptography library
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    listed = jwks_of(ec_key.public_key(), "e1", "ES256")
+    del listed["keys"][0]["alg"]
+    held = JwksKeys()
+    held.replace(listed)
+    assert validate_signed(signed({}, key=ec_key, kid="e1", alg="ES256"), held, SIGNED).name == "alice"
+    for alg in ("RS256", "PS256"):
+        with pytest.raises(TokenRefused):
+            validate_signed(signed({}, kid="e1", alg=alg), held, SIGNED)
+    es256 = signed({}, key=ec_key, kid="e1", alg="ES256")
+    for alg in ("ES384", "EdDSA"):  # the ES256 signature under another algorithm's name
+        header = b64({"alg": alg, "kid": "e1", "typ": "JWT"})
+        with pytest.raises(TokenRefused):
+            validate_signed(header + "." + es256.split(".", 1)[1], held, SIGNED)
+
+
 def test_ec_keys_and_key_rotation():
     ec_key = ec.generate_private_key(ec.SECP256R1())
     held = JwksKeys()
