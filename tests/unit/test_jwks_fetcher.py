@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -77,3 +78,35 @@ async def test_fetcher_loads_retries_follows_rotation_and_stops(monkeypatch):
             await task
         await runner.cleanup()
     assert task.done()
+
+
+async def test_a_document_sent_in_pieces_is_read_whole():
+    # an identity provider's server may send the JWKS in several chunks
+    document = orjson.dumps(jwks("k1"))
+
+    async def in_pieces(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for start in range(0, len(document), 100):
+            await response.write(document[start:start + 100])
+            await asyncio.sleep(0.01)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/jwks", in_pieces)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    keys = JwksKeys()
+    task = asyncio.create_task(JwksFetcher(f"http://127.0.0.1:{port}/jwks", 3_600_000, keys).run())
+    try:
+        await until(lambda: keys.loaded)
+        assert keys.key_for("k1", "RS256") is not None
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await runner.cleanup()
