@@ -12,7 +12,7 @@ from typing import Callable
 import jwt
 
 from kraft.config.oauthbearer_settings import OAuthBearerSettings
-from kraft.security.oauthbearer import BearerLogin, TokenRefused, scope_of
+from kraft.security.oauthbearer import BearerLogin, TokenRefused, numeric_date_ms, scope_of
 
 # public-key algorithms only: "none" and the HMAC ones (a shared secret) are never taken
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
@@ -99,7 +99,6 @@ def validate_signed(token: str, keys: JwksKeys, settings: OAuthBearerSettings) -
     name = claims.get(settings.sub_claim_name)
     if not isinstance(name, str) or not name.strip():
         raise TokenRefused(f"the token has no {settings.sub_claim_name!r} claim")
-    exp = claims["exp"]
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
-        raise TokenRefused("the token's 'exp' claim is not a number")
-    return BearerLogin(name, int(exp * 1000), scope_of(claims.get(settings.scope_claim_name)))
+    expires_ms = numeric_date_ms(claims, "exp")
+    assert expires_ms is not None  # required above
+    return BearerLogin(name, expires_ms, scope_of(claims.get(settings.scope_claim_name)))

@@ -95,6 +95,8 @@ def test_unsecured_token_names_its_principal_and_expiry():
     (unsecured({"exp": NOW_MS / 1000 + 60}), "'sub'"),
     (unsecured({"sub": "", "exp": NOW_MS / 1000 + 60}), "'sub'"),
     (unsecured({"sub": "alice", "exp": "soon"}), "not a number"),
+    (unsecured({"sub": "alice", "exp": 1e300}), "not a date"),  # was an OverflowError
+    (unsecured({"sub": "alice", "exp": 10**17}), "not a date"),  # a lifetime past int64 ms
     (unsecured({"sub": "alice", "exp": NOW_MS / 1000 + 60, "iat": NOW_MS / 1000 + 30}), "future"),
     (unsecured({"sub": "alice", "exp": NOW_MS / 1000 + 60}, {"alg": "HS256"}), "alg"),
     (unsecured({"sub": "alice", "exp": NOW_MS / 1000 + 60})[:-1] + ".x", "empty signature"),
@@ -160,6 +162,11 @@ def test_sub_claim_name_is_configurable(keys):
 def test_signed_token_claim_refusals(keys, claims, reason):
     with pytest.raises(TokenRefused, match=reason):
         validate_signed(signed(claims), keys, SIGNED)
+
+
+def test_signed_token_expiring_past_any_date_is_refused(keys):
+    with pytest.raises(TokenRefused, match="not a date"):
+        validate_signed(signed({"exp": 10**17}), keys, SIGNED)
 
 
 def test_expired_within_clock_skew_is_accepted(keys):
