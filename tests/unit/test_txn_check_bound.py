@@ -52,21 +52,14 @@ def test_tv2_first_batch_after_an_ended_transaction_that_never_wrote_here_is_tak
         log.close()
 
 
-def test_tv2_batch_whose_own_transaction_ended_while_checked_is_refused(tmp_path):
-    # the marker carries epoch 5: the transaction at epoch 4 itself ended meanwhile
+@pytest.mark.parametrize("marker_epoch, add", [
+    (5, True),  # transactions version 2: the marker's epoch 5 ends the batch's own (epoch 4)
+    (4, False),  # transactions version 1: markers carry the transaction's own epoch
+])
+def test_batch_whose_own_transaction_ended_while_checked_is_refused(tmp_path, marker_epoch, add):
     log = PartitionLog.open(tmp_path / "p")
     try:
         with pytest.raises(InvalidTxnState):
-            check(plane_over(log, (5, False)), epoch=4, add=True)
-    finally:
-        log.close()
-
-
-def test_tv1_batch_whose_transaction_ended_while_checked_is_refused(tmp_path):
-    # transactions version 1: markers carry the transaction's own epoch
-    log = PartitionLog.open(tmp_path / "p")
-    try:
-        with pytest.raises(InvalidTxnState):
-            check(plane_over(log, (4, True)), epoch=4, add=False)
+            check(plane_over(log, (marker_epoch, False)), epoch=4, add=add)
     finally:
         log.close()
