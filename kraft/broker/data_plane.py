@@ -253,9 +253,10 @@ class DataPlane:
         # transaction it said yes for; appending now would open one nobody will close.
         # Not so when the marker moved the producer to this batch's epoch: with
         # transactions version 2 that is the previous transaction's end (its markers
-        # carry the bumped epoch), which the coordinator waited for before adding
+        # carry the bumped epoch), which the coordinator waited for before adding; also
+        # when that transaction held this partition without writing here (no entry)
         now = replica.log.producers.get(producer_id)
-        previous_ended = (add and entry is not None and entry.epoch < epoch and now is not None
+        previous_ended = (add and (entry is None or entry.epoch < epoch) and now is not None
                           and now.epoch == epoch)
         if now != entry and (now is None or now.txn_first_offset is None) and not previous_ended:
             raise InvalidTxnState(f"INVALID_TXN_STATE: the transaction of {transactional_id!r} on "

@@ -60,9 +60,7 @@ class JwksFetcher:
             async with http.get(self.url, headers={"Accept": "application/json"}) as response:
                 if response.status != 200:
                     raise ValueError(f"HTTP {response.status}")
-                body = await response.content.read(MAX_DOCUMENT_BYTES + 1)
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    raise ValueError(f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
+                body = await _bounded_body(response.content)
             count = self._keys.replace(orjson.loads(body))
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:  # orjson's error is a ValueError
             log.warning("OAUTHBEARER: fetching the JWKS from %s failed (%s); %s", self.url,
@@ -71,3 +69,13 @@ class JwksFetcher:
             return False
         log.info("OAUTHBEARER: %d signing key(s) from %s", count, self.url)
         return True
+
+
+async def _bounded_body(content: aiohttp.StreamReader) -> bytes:
+    """The whole body (read(n) returns one chunk, not n bytes), refused past the bound."""
+    body = bytearray()
+    while chunk := await content.read(MAX_DOCUMENT_BYTES + 1 - len(body)):
+        body += chunk
+        if len(body) > MAX_DOCUMENT_BYTES:
+            raise ValueError(f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
+    return bytes(body)

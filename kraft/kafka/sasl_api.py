@@ -125,11 +125,13 @@ def _authenticated(node: BrokerServices, head, s: session.Session, name: str,
         raise AuthenticationFailed("re-authentication may not change the principal")
     node.access.backoff.succeeded((s.host, name))
     s.identity, s.reauthenticating = Identity(principal, s.host), False
-    # KIP-368: only clients that read the lifetime (SaslAuthenticate v1+) are held to one
-    lifetime = min((ms for ms in (node.config.timeouts.connections_max_reauth_ms, credential_lifetime_ms)
-                    if ms > 0), default=0) if head.api_version >= 1 else 0
+    # KIP-368: only clients that read the lifetime (SaslAuthenticate v1+) are held to
+    # connections.max.reauth.ms; a credential's own expiry (a token's) holds every client,
+    # as in Kafka: past it a v0 client's connection is closed, and it logs in anew
+    reauth_ms = node.config.timeouts.connections_max_reauth_ms if head.api_version >= 1 else 0
+    lifetime = min((ms for ms in (reauth_ms, credential_lifetime_ms) if ms > 0), default=0)
     s.login_expires_at = time.monotonic() + lifetime / 1000 if lifetime > 0 else None
-    return lifetime
+    return lifetime if head.api_version >= 1 else 0
 
 
 def _end_login(s: session.Session) -> None:

@@ -86,6 +86,23 @@ def bearer_token(header: str | None) -> str | None:
     return found.group("token") if found else None
 
 
+LATEST_NUMERIC_DATE_S = 253_402_300_799  # 9999-12-31T23:59:59Z: past it, a date is no date
+
+
+def numeric_date_ms(claims: dict, name: str) -> int | None:
+    """A NumericDate claim (seconds, maybe fractional) in ms; None when absent;
+    TokenRefused when not a number or not a date (an `exp` of 1e300 would otherwise be
+    a login for ever, past what SaslAuthenticate's session lifetime can carry)."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TokenRefused(f"the token's {name!r} claim is not a number")
+    if not 0 <= value <= LATEST_NUMERIC_DATE_S:
+        raise TokenRefused(f"the token's {name!r} claim is not a date")
+    return int(value * 1000)
+
+
 def scope_of(claim: object) -> frozenset[str]:
     """A scope claim: a space-delimited string (RFC 8693) or a list of strings."""
     if claim is None:

@@ -12,11 +12,14 @@ from typing import Callable
 import jwt
 
 from kraft.config.oauthbearer_settings import OAuthBearerSettings
-from kraft.security.oauthbearer import BearerLogin, TokenRefused, scope_of
+from kraft.security.oauthbearer import BearerLogin, TokenRefused, numeric_date_ms, scope_of
 
 # public-key algorithms only: "none" and the HMAC ones (a shared secret) are never taken
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 PUBLIC_KEY_TYPES = ("RSA", "EC", "OKP")
+# the key type each algorithm verifies with: a JWK that declares no "alg" is used only
+# for tokens whose algorithm fits its type
+_KEY_TYPE_OF = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 _REASONS = (
     (jwt.ExpiredSignatureError, "the token has expired"),
     (jwt.ImmatureSignatureError, "the token is not valid yet"),
@@ -66,7 +69,8 @@ class JwksKeys:
             self.on_unknown_key()
             return None
         key, declared = found
-        return key if declared in (None, algorithm) else None
+        fits = key.key_type == _KEY_TYPE_OF.get(algorithm[:2])
+        return key if declared in (None, algorithm) and fits else None
 
 
 def validate_signed(token: str, keys: JwksKeys, settings: OAuthBearerSettings) -> BearerLogin:
@@ -89,13 +93,12 @@ def validate_signed(token: str, keys: JwksKeys, settings: OAuthBearerSettings) -
             audience=list(settings.expected_audience) or None, issuer=settings.expected_issuer,
             leeway=settings.clock_skew_seconds,
             options={"require": ["exp"], "verify_aud": bool(settings.expected_audience)})
-    except jwt.InvalidTokenError as exc:
+    except (jwt.InvalidTokenError, jwt.InvalidKeyError) as exc:  # InvalidKeyError: e.g. ES384 with a P-256 key
         reason = next((text for kind, text in _REASONS if isinstance(exc, kind)), "the token is not valid")
         raise TokenRefused(reason) from None
     name = claims.get(settings.sub_claim_name)
     if not isinstance(name, str) or not name.strip():
         raise TokenRefused(f"the token has no {settings.sub_claim_name!r} claim")
-    exp = claims["exp"]
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
-        raise TokenRefused("the token's 'exp' claim is not a number")
-    return BearerLogin(name, int(exp * 1000), scope_of(claims.get(settings.scope_claim_name)))
+    expires_ms = numeric_date_ms(claims, "exp")
+    assert expires_ms is not None  # required above
+    return BearerLogin(name, expires_ms, scope_of(claims.get(settings.scope_claim_name)))

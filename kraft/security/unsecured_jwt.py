@@ -12,7 +12,7 @@ import binascii
 import orjson
 
 from kraft.config.oauthbearer_settings import OAuthBearerSettings
-from kraft.security.oauthbearer import BearerLogin, TokenRefused, scope_of
+from kraft.security.oauthbearer import BearerLogin, TokenRefused, numeric_date_ms, scope_of
 
 
 def _segment(part: str) -> dict:
@@ -36,12 +36,12 @@ def validate_unsecured(token: str, settings: OAuthBearerSettings, now_ms: int) -
     if not isinstance(name, str) or not name.strip():
         raise TokenRefused(f"the token has no {settings.unsecured_principal_claim_name!r} claim")
     skew = settings.unsecured_allowable_clock_skew_ms
-    expires_ms = _seconds_ms(claims, "exp")
+    expires_ms = numeric_date_ms(claims, "exp")
     if expires_ms is None:
         raise TokenRefused("the token has no 'exp' claim")
     if now_ms >= expires_ms + skew:
         raise TokenRefused("the token has expired")
-    issued_ms = _seconds_ms(claims, "iat")
+    issued_ms = numeric_date_ms(claims, "iat")
     if issued_ms is not None and issued_ms > now_ms + skew:
         raise TokenRefused("the token's 'iat' is in the future")
     scope = scope_of(claims.get(settings.unsecured_scope_claim_name))
@@ -51,12 +51,3 @@ def validate_unsecured(token: str, settings: OAuthBearerSettings, now_ms: int) -
                            "insufficient_scope")
     return BearerLogin(name, expires_ms, scope)
 
-
-def _seconds_ms(claims: dict, name: str) -> int | None:
-    """A NumericDate claim (seconds, maybe fractional) in ms; TokenRefused if not a number."""
-    value = claims.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TokenRefused(f"the token's {name!r} claim is not a number")
-    return int(value * 1000)

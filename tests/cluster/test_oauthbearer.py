@@ -164,6 +164,28 @@ def test_wire_refusal_is_rfc7628_and_the_session_ends_with_the_token(unsecured_c
         s.close()
 
 
+def test_a_saslauthenticate_v0_login_ends_with_its_token(unsecured_cluster):
+    # a client that cannot re-authenticate (SaslAuthenticate v0) is not served past its
+    # token's expiry: its connection is closed, as Kafka closes an expired session's
+    from kio.schema.metadata.v12.request import MetadataRequest
+    from kio.schema.sasl_authenticate.v0.request import SaslAuthenticateRequest
+    from kio.schema.sasl_handshake.v1.request import SaslHandshakeRequest
+    s = kafka_socket(unsecured_cluster)
+    try:
+        assert int(wire_call(s, SaslHandshakeRequest(mechanism="OAUTHBEARER"), 1).error_code.value) == 0
+        token = unsecured_token("alice", lifetime_s=3)
+        message = b"n,,\x01auth=Bearer " + token.encode() + b"\x01\x01"
+        assert int(wire_call(s, SaslAuthenticateRequest(auth_bytes=message), 2).error_code.value) == 0
+        metadata = MetadataRequest(topics=None, allow_auto_topic_creation=False,
+                                   include_topic_authorized_operations=False)
+        assert wire_call(s, metadata, 3).brokers  # served while the token is valid
+        time.sleep(4.5)  # past the token's exp (whole seconds: up to 3 s from now)
+        with pytest.raises(ConnectionError):
+            wire_call(s, metadata, 4)
+    finally:
+        s.close()
+
+
 def test_rest_takes_a_bearer_token_under_the_same_acls(unsecured_cluster):
     c = unsecured_cluster
     grant(c, "User:alice", "DESCRIBE")

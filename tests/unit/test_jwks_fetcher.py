@@ -5,7 +5,9 @@ the endpoint fails, and cancellation ends it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
+import orjson
 import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -42,20 +44,32 @@ async def until(condition, timeout_s: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_fetcher_loads_retries_follows_rotation_and_stops(monkeypatch):
-    monkeypatch.setattr(jwks_fetcher, "FIRST_RETRY_S", 0.05)
-    monkeypatch.setattr(jwks_fetcher, "UNKNOWN_KEY_REFETCH_S", 0.0)
-    provider = Provider()
+@contextlib.asynccontextmanager
+async def serving(handler):
+    """A loopback JWKS endpoint answered by handler: yields its URL."""
     app = web.Application()
-    app.router.add_get("/jwks", provider.handle)
+    app.router.add_get("/jwks", handler)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/jwks"
+    finally:
+        await runner.cleanup()
+
+
+async def test_fetcher_loads_retries_follows_rotation_and_stops(monkeypatch):
+    monkeypatch.setattr(jwks_fetcher, "FIRST_RETRY_S", 0.05)
+    monkeypatch.setattr(jwks_fetcher, "UNKNOWN_KEY_REFETCH_S", 0.0)
+    provider = Provider()
+    async with serving(provider.handle) as url:
+        await rotation_followed(provider, url)
+
+
+async def rotation_followed(provider: Provider, url: str) -> None:
     keys = JwksKeys()
-    fetcher = JwksFetcher(f"http://127.0.0.1:{port}/jwks", 3_600_000, keys)
-    task = asyncio.create_task(fetcher.run())
+    task = asyncio.create_task(JwksFetcher(url, 3_600_000, keys).run())
     try:
         await until(lambda: provider.hits >= 2)  # down: retried soon, nothing loaded
         assert not keys.loaded
@@ -75,5 +89,29 @@ async def test_fetcher_loads_retries_follows_rotation_and_stops(monkeypatch):
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        await runner.cleanup()
     assert task.done()
+
+
+async def test_a_document_sent_in_pieces_is_read_whole():
+    # an identity provider's server may send the JWKS in several chunks
+    document = orjson.dumps(jwks("k1"))
+
+    async def in_pieces(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for start in range(0, len(document), 100):
+            await response.write(document[start:start + 100])
+            await asyncio.sleep(0.01)
+        await response.write_eof()
+        return response
+
+    keys = JwksKeys()
+    async with serving(in_pieces) as url:
+        task = asyncio.create_task(JwksFetcher(url, 3_600_000, keys).run())
+        try:
+            await until(lambda: keys.loaded)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    assert keys.key_for("k1", "RS256") is not None

@@ -95,6 +95,8 @@ def test_unsecured_token_names_its_principal_and_expiry():
     (unsecured({"exp": NOW_MS / 1000 + 60}), "'sub'"),
     (unsecured({"sub": "", "exp": NOW_MS / 1000 + 60}), "'sub'"),
     (unsecured({"sub": "alice", "exp": "soon"}), "not a number"),
+    (unsecured({"sub": "alice", "exp": 1e300}), "not a date"),  # was an OverflowError
+    (unsecured({"sub": "alice", "exp": 10**17}), "not a date"),  # a lifetime past int64 ms
     (unsecured({"sub": "alice", "exp": NOW_MS / 1000 + 60, "iat": NOW_MS / 1000 + 30}), "future"),
     (unsecured({"sub": "alice", "exp": NOW_MS / 1000 + 60}, {"alg": "HS256"}), "alg"),
     (unsecured({"sub": "alice", "exp": NOW_MS / 1000 + 60})[:-1] + ".x", "empty signature"),
@@ -162,6 +164,11 @@ def test_signed_token_claim_refusals(keys, claims, reason):
         validate_signed(signed(claims), keys, SIGNED)
 
 
+def test_signed_token_expiring_past_any_date_is_refused(keys):
+    with pytest.raises(TokenRefused, match="not a date"):
+        validate_signed(signed({"exp": 10**17}), keys, SIGNED)
+
+
 def test_expired_within_clock_skew_is_accepted(keys):
     assert validate_signed(signed({"exp": int(time.time()) - 5}), keys, SIGNED).name == "alice"
 
@@ -185,6 +192,25 @@ def test_unknown_key_bad_signature_and_unsigned_tokens_are_refused(keys):
 def test_key_declared_for_another_algorithm_is_not_used(keys):
     with pytest.raises(TokenRefused, match="does not list"):
         validate_signed(signed({}, alg="PS256"), keys, SIGNED)
+
+
+def test_token_whose_algorithm_does_not_fit_a_key_without_declared_alg_is_refused():
+    # a JWKS key need not declare "alg": a token naming an algorithm of another key type
+    # (or another curve) is refused as a token, not a crash in the cryptography library
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    listed = jwks_of(ec_key.public_key(), "e1", "ES256")
+    del listed["keys"][0]["alg"]
+    held = JwksKeys()
+    held.replace(listed)
+    assert validate_signed(signed({}, key=ec_key, kid="e1", alg="ES256"), held, SIGNED).name == "alice"
+    for alg in ("RS256", "PS256"):
+        with pytest.raises(TokenRefused):
+            validate_signed(signed({}, kid="e1", alg=alg), held, SIGNED)
+    es256 = signed({}, key=ec_key, kid="e1", alg="ES256")
+    for alg in ("ES384", "EdDSA"):  # the ES256 signature under another algorithm's name
+        header = b64({"alg": alg, "kid": "e1", "typ": "JWT"})
+        with pytest.raises(TokenRefused):
+            validate_signed(header + "." + es256.split(".", 1)[1], held, SIGNED)
 
 
 def test_ec_keys_and_key_rotation():
