@@ -514,11 +514,20 @@ class ClusterConfig(_Table):
         who they are (Kafka's PLAINTEXT on a public address), unless the file says so."""
         node = self.node(node_id)
         security = self.security
-        if security is not None and (security.authentication or security.allow_unauthenticated):
+        if security is not None and security.allow_unauthenticated:
+            return None
+        # an unsigned JWT names whoever its sender likes (a super user too): no authentication
+        unsigned = security is not None and security.authentication and security.allow_unsecured_jwt
+        if security is not None and security.authentication and not unsigned:
             return None
         if _is_loopback(node.host) and _is_loopback(node.listen_host):
             return None
         field, address = ("bind_host", node.bind_host) if _is_loopback(node.host) else ("host", node.host)
+        if unsigned:
+            return (f"{self._file_name}: nodes[id={node_id}].{field}: {address} is reachable from other "
+                    "machines and [security] sasl.oauthbearer.allow.unsecured.jwt = true lets anyone "
+                    "log in as anyone; set sasl.oauthbearer.jwks.endpoint.url instead, or "
+                    "allow_unauthenticated = true to serve an open cluster there")
         return (f"{self._file_name}: nodes[id={node_id}].{field}: {address} is reachable from other "
                 "machines and authentication is off; set [security] authentication = true (with "
                 "users), or allow_unauthenticated = true to serve an open cluster there")

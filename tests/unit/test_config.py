@@ -385,6 +385,19 @@ def test_a_reachable_node_without_authentication_refuses_to_start(tmp_path):
     assert off.exposure_problem(1) is not None
 
 
+def test_a_reachable_node_taking_unsigned_tokens_refuses_to_start(tmp_path):
+    """An unsigned JWT names whoever its sender likes: on an address other machines reach,
+    that is no authentication, unless the file says the cluster is open on purpose."""
+    public = node(1, host="10.1.2.3") + node(2) + node(3)
+    unsigned = '[security]\n"sasl.oauthbearer.allow.unsecured.jwt" = true\n'
+    config = load_cluster_config(write(tmp_path, unsigned + public))
+    problem = config.exposure_problem(1)
+    assert problem is not None and "allow.unsecured.jwt" in problem and "10.1.2.3" in problem
+    assert config.exposure_problem(2) is None  # loopback
+    opened = unsigned + "allow_unauthenticated = true\n"
+    assert load_cluster_config(write(tmp_path, opened + public)).exposure_problem(1) is None
+
+
 def test_bind_host_is_where_listeners_bind_and_host_what_others_dial(tmp_path):
     text = node(1, host="10.1.2.3", extra='bind_host = "0.0.0.0"') + node(2) + node(3)
     config = load_cluster_config(write(tmp_path, SECURITY + text))
