@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
 import sys
 import urllib.request
@@ -85,7 +84,6 @@ def run_node(config: ClusterConfig, node_id: int) -> int:
         level=logging.INFO, stream=sys.stderr,
         format=f"%(asctime)s node-{node_id} %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger(__name__).info("node %d starting (pid %d)", node_id, os.getpid())  # a slow start shows where it is
     for warning in config.warnings:
         logging.warning("%s", warning)
     try:
