@@ -350,7 +350,11 @@ class DataPlane:
         v11+) this broker's follower replica; NOT_LEADER_OR_FOLLOWER where it has none."""
         if followers_too and self._replicas is not None:
             replica = self._replicas.replica(topic, partition)
-            if replica is not None and not replica.is_leader:
+            image_topic = self._image().topic(topic)
+            leader = (image_topic.partitions[partition].leader
+                      if image_topic is not None and 0 <= partition < len(image_topic.partitions) else -1)
+            # a follower of a leader elsewhere; not one whose image still names this node
+            if replica is not None and not replica.is_leader and leader not in (-1, self.node_id):
                 return replica
         return await self.leader_replica(topic, partition)
 

@@ -21,6 +21,8 @@ from kafka_wire import entity_frame, kafka_socket, read_answer, recv_frame, wire
 
 pytestmark = pytest.mark.cluster
 
+NOT_LEADER_OR_FOLLOWER = 6
+
 confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka is a test extra")
 RACKS = {1: "r1", 2: "r2", 3: "r3"}
 RECORDS, VALUE_SIZE = 300, 200
@@ -35,9 +37,10 @@ def selector_cluster():
         yield c
 
 
-def create_and_fill(c, topic: str) -> tuple[int, list[int]]:
+def create_and_fill(c, topic: str, followers_serve: bool = True) -> tuple[int, list[int]]:
     """A 1-partition topic on all three brokers, RECORDS records produced with acks=all;
-    (leader, followers)."""
+    (leader, followers). followers_serve: wait until each follower answers a consumer's
+    fetch with the high watermark that covers them (a cluster with the selector)."""
     status, body = http_json("POST", c.v3(1) + "/topics", {"topic_name": topic, "partitions_count": 1,
                                                           "replication_factor": 3})
     assert status == 201, body
@@ -51,8 +54,9 @@ def create_and_fill(c, topic: str) -> tuple[int, list[int]]:
     leader = body["leader_id"]
     followers = [n for n in c.hosts if n != leader]
     # every follower has the records and has heard of the high watermark that covers them
-    c.wait_until(lambda: all(fetch(c, n, topic, RACKS[n]).high_watermark == RECORDS for n in followers), 30,
-                 "followers at the high watermark")
+    if followers_serve:
+        c.wait_until(lambda: all(fetch(c, n, topic, RACKS[n]).high_watermark == RECORDS for n in followers), 30,
+                     "followers at the high watermark")
     return leader, followers
 
 
@@ -192,7 +196,10 @@ def test_the_selector_is_a_static_broker_config(selector_cluster):
 def test_without_a_selector_the_leader_serves_every_consumer():
     with LocalCluster(nodes=3, racks=RACKS) as c:
         c.start().wait_ready(timeout_s=60)
-        leader, followers = create_and_fill(c, "far")
+        leader, followers = create_and_fill(c, "far", followers_serve=False)
+        # without a selector no consumer is sent to a follower: one that comes anyway has
+        # stale metadata, and is sent back to the leader
+        assert [int(fetch(c, n, "far", RACKS[n]).error_code) for n in followers] == [NOT_LEADER_OR_FOLLOWER] * 2
         before = bytes_out(c)
         assert consume_all(c, "far", RACKS[followers[0]]) == expected_values()
         served = {node: bytes_out(c)[node] - before[node] for node in c.hosts}
