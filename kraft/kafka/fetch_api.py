@@ -56,26 +56,25 @@ def _topic_name(node: BrokerServices, key: Key, by_id: bool) -> str | None:
 
 @dataclass(frozen=True)
 class Asker:
-    """Who fetches, as KIP-392 tells them apart: a consumer of v11+ may read from a
-    follower when the cluster sends consumers to followers, and names its rack (empty:
-    none)."""
-    followers_too: bool
+    """Who fetches, as KIP-392 tells them apart: a consumer of v11+ naming its rack
+    (None: none), and whether this broker's replica.selector.class is the rack-aware
+    selector (only then may such a consumer read from a follower)."""
     client_rack: str | None
-    rack_aware: bool  # this broker's replica.selector.class is the rack-aware selector
+    rack_aware: bool
 
 
 def _asker(node: BrokerServices, version: int, request) -> Asker:
     if version < CLIENT_RACK_SINCE:
-        return Asker(False, None, False)
+        return Asker(None, False)
     state = getattr(request, "replica_state", None)  # v15+ carries the replica id there
     replica_id = int(state.replica_id if state is not None else getattr(request, "replica_id", -1))
     consumer = replica_id < 0  # a fetch naming a broker id is a follower's: leaders only, as in Kafka
-    rack_aware = consumer and node.config.cluster.replica_selector_class == RACK_AWARE_REPLICA_SELECTOR
     # Kafka's followers serve any v11+ consumer; kraft's only where a selector sends
     # consumers to them. Without one, a consumer at a follower is one whose metadata is
     # stale: NOT_LEADER_OR_FOLLOWER sends it to the leader, where an out-of-range answer
     # from a follower it takes for the leader would reset its position (seen under kills)
-    return Asker(rack_aware, request.rack_id or None, rack_aware)
+    rack_aware = consumer and node.config.cluster.replica_selector_class == RACK_AWARE_REPLICA_SELECTOR
+    return Asker(request.rack_id or None, rack_aware)
 
 
 def _preferred_read_replica(node: BrokerServices, replica, fetch_offset: int, asker: Asker) -> int:
@@ -111,7 +110,7 @@ async def _read_partition(node: BrokerServices, topic: str | None, index: int, w
         return answer, 0, None
     try:
         session.check(node, "READ", "TOPIC", topic)
-        replica = await node.data_plane.consumer_replica(topic, index, asker.followers_too)
+        replica = await node.data_plane.consumer_replica(topic, index, asker.rack_aware)
         if (problem := epoch_problem(replica, want.current_leader_epoch)) is not None:
             answer["error_code"] = problem
             return answer, 0, None
