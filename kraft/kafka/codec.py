@@ -18,6 +18,8 @@ from kio.serial import entity_reader, entity_writer
 from kio.schema.index import api_key_map
 from kio.serial.errors import SerialError
 
+from kraft.kafka import frame_bounds
+
 _HEADER = struct.Struct(">hhi")
 
 # kio resolves a schema by importing its module path on every call; a request's schemas
@@ -53,6 +55,8 @@ def decode_request(frame: bytes, api_key: int, version: int):
     AdminClient sends Metadata v12 with a field that version no longer has after it."""
     schema = load_request_schema(api_key, version)
     try:
+        # lengths bounded and unknown tags cut out first: kio trusts every length it reads
+        frame = frame_bounds.check(frame, schema.__header_schema__, schema)
         header, used = entity_reader(schema.__header_schema__)(frame, 0)
         body, _ = entity_reader(schema)(frame, used)
     except (SerialError, ValueError, TypeError, IndexError, OverflowError) as exc:
