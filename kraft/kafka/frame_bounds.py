@@ -57,7 +57,9 @@ def check(frame: bytes, header_cls: type, body_cls: type) -> bytes:
     Raises FrameRefused. Bytes after the body are left alone (Kafka ignores them)."""
     edits: list = []
     position = _entity_walk(header_cls, False)(frame, 0, edits)
-    _entity_walk(body_cls, False)(frame, position, edits)
+    position = _entity_walk(body_cls, False)(frame, position, edits)
+    if position > len(frame):  # fixed-size fields are skipped unchecked: this is their check
+        raise FrameRefused(f"the frame ends {position - len(frame)} bytes before its {body_cls.__name__} does")
     return _apply(frame, edits) if edits else frame
 
 
@@ -99,14 +101,13 @@ def _apply(frame: bytes, edits: list) -> bytes:
 class _Step:
     walk: Walk
     min_size: int
+    fixed: bool = False  # always min_size bytes: skipped, not walked (check() checks the end)
 
 
-def _fixed(size: int, what: str) -> _Step:
+def _fixed(size: int) -> _Step:
     def walk(frame: bytes, position: int, edits: list) -> int:
-        if position + size > len(frame):
-            raise FrameRefused(f"the frame ends inside {what}")
         return position + size
-    return _Step(walk, size)
+    return _Step(walk, size, fixed=True)
 
 
 def _compact_bytes(nullable: bool, what: str) -> _Step:
@@ -159,6 +160,8 @@ def _array(element: _Step, compact: bool, nullable: bool, what: str) -> _Step:
                                                                   if count == -1 else ""))
         if count * least > len(frame) - position:
             raise FrameRefused(f"{what}: {count} elements claimed, {len(frame) - position} bytes left")
+        if element.fixed:
+            return position + count * element.min_size
         for _ in range(count):
             position = element_walk(frame, position, edits)
         return position
@@ -184,7 +187,7 @@ def _nullable_struct(inner: _Step, what: str) -> _Step:
 
 def _primitive(kafka_type: str, flexible: bool, nullable: bool, what: str) -> _Step:
     if kafka_type in _FIXED_SIZES:
-        return _fixed(_FIXED_SIZES[kafka_type], what)
+        return _fixed(_FIXED_SIZES[kafka_type])
     if kafka_type not in _VARIABLE:
         raise TypeError(f"{what}: kafka type {kafka_type!r} is unknown to the bounds check")
     if flexible:
@@ -222,17 +225,36 @@ def _entity_step(cls: type, nullable: bool) -> _Step:
     fields = dataclasses.fields(cls)
     regular = [_field_step(cls, f, False) for f in fields if get_field_tag(f) is None]
     tagged = {int(tag): _field_step(cls, f, True) for f in fields if (tag := get_field_tag(f)) is not None}
-    walks = tuple(step.walk for step in regular)
-    tags_walk = _tagged_fields(tagged, cls.__name__) if cls.__flexible__ else None
+    min_size = sum(s.min_size for s in regular) + (1 if cls.__flexible__ else 0)
+    if not cls.__flexible__ and all(s.fixed for s in regular):
+        step = _fixed(min_size)
+    else:
+        step = _Step(_fields_walk(regular, tagged if cls.__flexible__ else None, cls.__name__), min_size)
+    return _nullable_struct(step, cls.__name__) if nullable else step
+
+
+def _fields_walk(regular: list[_Step], tagged: dict[int, _Step] | None, what: str) -> Walk:
+    """Fixed-size fields are summed into a skip before the next variable one."""
+    plan, skip = [], 0
+    for step in regular:
+        if step.fixed:
+            skip += step.min_size
+        else:
+            plan.append((skip, step.walk))
+            skip = 0
+    plan, tail = tuple(plan), skip
+    tags_walk = _tagged_fields(tagged, what) if tagged is not None else None
 
     def walk(frame: bytes, position: int, edits: list) -> int:
-        for field_walk in walks:
-            position = field_walk(frame, position, edits)
-        if tags_walk is not None:
-            position = tags_walk(frame, position, edits)
-        return position
-    step = _Step(walk, sum(s.min_size for s in regular) + (1 if cls.__flexible__ else 0))
-    return _nullable_struct(step, cls.__name__) if nullable else step
+        for skip, field_walk in plan:
+            position = field_walk(frame, position + skip, edits)
+        position += tail
+        if tags_walk is None:
+            return position
+        if position < len(frame) and frame[position] == 0:  # no tagged fields: most entities
+            return position + 1
+        return tags_walk(frame, position, edits)
+    return walk
 
 
 def _entity_walk(cls: type, nullable: bool) -> Walk:
