@@ -12,7 +12,9 @@ themselves hostile_kafka and hostile_rest.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kraft.scenario import hostile_kafka, hostile_rest, lab_security
 from kraft.scenario.history import History
@@ -38,9 +40,9 @@ ABUSE_TOPIC = "hostile-abuse"  # the abuse's own topic: the workload's is never 
 class Ctx:
     """What every abuse gets: the cluster, its own source address, the history."""
 
-    cluster: object
+    cluster: Any  # a LocalCluster
     h: History
-    now_ms: object
+    now_ms: Callable[[], float]
     source: str  # 127.0.0.N: no node's, no workload client's
     crowd_source: str  # the idle connections' own address, so that the other abuse still gets through
     secured: bool

@@ -17,6 +17,7 @@ import hmac
 import io
 import random
 import struct
+from typing import Any
 
 from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader, entity_writer
@@ -46,8 +47,8 @@ def declared_size(size: int) -> bytes:
 
 def request(api_key: int, version: int, correlation_id: int = 1, client_id: str = "hostile", **fields) -> bytes:
     """An ordinary request of any API and version kio knows, framed."""
-    cls = load_request_schema(api_key, version)
-    header_cls = cls.__header_schema__
+    cls: Any = load_request_schema(api_key, version)
+    header_cls: Any = cls.__header_schema__
     buf = io.BytesIO()
     entity_writer(header_cls)(buf, header_cls(request_api_key=api_key, request_api_version=version,
                                               correlation_id=correlation_id, client_id=client_id))
@@ -82,8 +83,8 @@ def ordinary_requests(topic: str) -> dict[str, bytes]:
     """Real requests a client sends, the material that mutations start from."""
     no_wait = datetime.timedelta(0)
     load = load_request_schema
-    metadata_topic = load(3, 12).__dataclass_fields__["topics"].type.__args__[0].__args__[0]
-    resource = load(32, 4).__dataclass_fields__["resources"].type.__args__[0]
+    metadata_topic = _element(load(3, 12), "topics").__args__[0]
+    resource = _element(load(32, 4), "resources")
     return {
         "ApiVersions v3": request(18, 3, client_software_name="hostile", client_software_version="1"),
         "Metadata v12": request(3, 12, topics=(metadata_topic(topic_id=None, name=topic),),
@@ -95,6 +96,11 @@ def ordinary_requests(topic: str) -> dict[str, bytes]:
                                      isolation_level=0, session_id=0, session_epoch=-1, topics=(),
                                      forgotten_topics_data=(), rack_id=""),
     }
+
+
+def _element(cls: Any, name: str) -> Any:
+    """The element type of a kio entity's tuple field."""
+    return cls.__dataclass_fields__[name].type.__args__[0]
 
 
 def _header(api_key: int, version: int, correlation_id: int, flexible: bool) -> bytes:
@@ -180,8 +186,8 @@ def huge_batch() -> bytes:
 def produce(topic: str, partition: int, batch: bytes, correlation_id: int = 1) -> bytes:
     """A Produce v9 (acks=all) of one batch."""
     cls = load_request_schema(0, 9)
-    topic_data = cls.__dataclass_fields__["topic_data"].type.__args__[0]
-    part = topic_data.__dataclass_fields__["partition_data"].type.__args__[0]
+    topic_data = _element(cls, "topic_data")
+    part = _element(topic_data, "partition_data")
     return request(0, 9, correlation_id, transactional_id=None, acks=-1, timeout=datetime.timedelta(seconds=20),
                    topic_data=(topic_data(name=topic, partition_data=(part(index=partition, records=batch),)),))
 
@@ -189,8 +195,8 @@ def produce(topic: str, partition: int, batch: bytes, correlation_id: int = 1) -
 def fetch(topic: str, partition: int, offset: int, correlation_id: int = 1) -> bytes:
     """A Fetch v11 from `offset` (no session, no wait)."""
     cls = load_request_schema(1, 11)
-    ftopic = cls.__dataclass_fields__["topics"].type.__args__[0]
-    fpart = ftopic.__dataclass_fields__["partitions"].type.__args__[0]
+    ftopic = _element(cls, "topics")
+    fpart = _element(ftopic, "partitions")
     return request(1, 11, correlation_id, replica_id=-1, max_wait=datetime.timedelta(0), min_bytes=0,
                    max_bytes=1 << 20, isolation_level=0, session_id=0, session_epoch=-1, rack_id="",
                    forgotten_topics_data=(), topics=(ftopic(topic=topic, partitions=(fpart(
@@ -200,8 +206,8 @@ def fetch(topic: str, partition: int, offset: int, correlation_id: int = 1) -> b
 
 def delete_records(topic: str, partition: int, before: int, correlation_id: int = 1) -> bytes:
     cls = load_request_schema(21, 2)
-    dtopic = cls.__dataclass_fields__["topics"].type.__args__[0]
-    dpart = dtopic.__dataclass_fields__["partitions"].type.__args__[0]
+    dtopic = _element(cls, "topics")
+    dpart = _element(dtopic, "partitions")
     return request(21, 2, correlation_id, timeout=datetime.timedelta(seconds=10),
                    topics=(dtopic(name=topic, partitions=(dpart(partition_index=partition, offset=before),)),))
 

@@ -125,7 +125,7 @@ async def wrong_basic(ctx, kind: str, node: int, user: str, password: str) -> st
 async def internal_topic(ctx, kind, nodes, params, stop) -> str:
     """Creating Kafka's internal topics by hand, as the super user, through each node: a
     4xx every time (they are the cluster's own)."""
-    parts = []
+    parts: list[str] = []
     async with _session(ctx) as s:
         for node in _running(ctx, nodes):
             for name in INTERNAL_TOPICS:

@@ -32,8 +32,8 @@ class Conn:
 
     def __init__(self, host: str, port: int, source: str):
         self.where = (host, port, source)
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.reader: asyncio.StreamReader  # set on entering
+        self.writer: asyncio.StreamWriter
 
     async def __aenter__(self) -> Conn:
         host, port, source = self.where
@@ -42,7 +42,7 @@ class Conn:
         return self
 
     async def __aexit__(self, *exc) -> None:
-        if self.writer is not None:
+        if hasattr(self, "writer"):
             self.writer.close()
             try:
                 await asyncio.wait_for(self.writer.wait_closed(), 2)
