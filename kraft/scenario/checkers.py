@@ -1,4 +1,4 @@
-"""The thirteen checkers of a scenario run (docs/SCENARIOS.md, "Checkers"), in that order.
+"""The checkers of a scenario run (docs/SCENARIOS.md, "Checkers"), in that order.
 
 Each is a pure function `check_<name>(h: History, **params) -> CheckResult` over the
 recorded history and the replicas' logs; unknown params are ignored, so one set of
@@ -13,6 +13,12 @@ from collections.abc import Callable
 from kraft.scenario.check_access import check_access
 from kraft.scenario.check_common import CheckResult
 from kraft.scenario.check_compaction import check_compaction
+from kraft.scenario.check_hostile import (
+    check_hostile_answers,
+    check_nodes_alive,
+    check_served,
+    check_unfenced,
+)
 from kraft.scenario.check_groups import check_group_delivery, check_group_offsets
 from kraft.scenario.check_liveness import check_liveness
 from kraft.scenario.check_logs import (
@@ -45,6 +51,10 @@ CHECKERS: dict[str, Checker] = {
     "group_offsets": check_group_offsets,
     "group_delivery": check_group_delivery,
     "compaction": check_compaction,
+    "served": check_served,
+    "nodes_alive": check_nodes_alive,
+    "unfenced": check_unfenced,
+    "hostile_answers": check_hostile_answers,
 }
 
 
@@ -56,4 +66,5 @@ def run_checkers(h: History, names: list[str] | None = None, **params) -> list[C
 __all__ = ["CHECKERS", "CheckResult", "run_checkers", "check_lost_writes", "check_duplicates",
            "check_inconsistent_offsets", "check_replica_divergence", "check_order",
            "check_aborted_reads", "check_monotonic", "check_unclean_accounting", "check_liveness",
-           "check_access", "check_group_offsets", "check_group_delivery", "check_compaction"]
+           "check_access", "check_group_offsets", "check_group_delivery", "check_compaction",
+           "check_served", "check_nodes_alive", "check_unfenced", "check_hostile_answers"]

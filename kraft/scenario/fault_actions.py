@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from kraft.scenario import client_sides, membership_faults, process_faults, storage_faults, targets
 from kraft.scenario.history import FaultEvent
-from kraft.scenario.spec import FaultSpec
+from kraft.scenario.spec import HOSTILE_KINDS, FaultSpec
 
 NETWORK = ("isolate", "isolate-with-clients", "partition", "one_way", "ring", "lossy", "slow", "netem")
 
@@ -38,14 +39,17 @@ class Undo:
     kind: str
     nodes: list[int]
     due: float | None  # seconds after start; None: at heal
+    abuse: Any = None  # an abuse under way (hostile_abuse.Running), for "end-abuse"
 
 
 class FaultActions:
     def __init__(self, cluster, network, rng: random.Random, record, topic: str,
-                 client_groups: list[int] | None = None):
+                 client_groups: list[int] | None = None, abuse=None):
         """record(FaultEvent-args) appends to the history with the current time;
         client_groups: the group id of each Jepsen client slot's processes, when they
-        have their own (isolate-with-clients takes some of them along)."""
+        have their own (isolate-with-clients takes some of them along); abuse: the
+        owner of the hostile scenario's abuse (hostile_abuse.Abuse), when it has some."""
+        self.abuse = abuse
         self.client_groups = client_groups
         self.cluster = cluster
         self.net = network
@@ -74,6 +78,9 @@ class FaultActions:
         except targets.TargetUnavailable as exc:
             self.record(kind, [], f"skipped: {exc}")
             return
+        if kind in HOSTILE_KINDS:
+            self._start_abuse(kind, [n for n in nodes if self.cluster.running(n)], spec, now_s)
+            return
         nodes = [n for n in nodes if self._applicable(kind, n)]
         if not nodes and kind not in ("ring",):
             self.record(kind, [], "skipped: no running target")
@@ -89,6 +96,17 @@ class FaultActions:
         if undo is not None:
             due = now_s + spec.duration if spec.duration is not None else None
             self.pending.append(Undo(undo, nodes, due))
+
+    def _start_abuse(self, kind: str, nodes: list[int], spec: FaultSpec, now_s: float) -> None:
+        """The abuse runs beside the schedule; it ends at its duration or at the heal,
+        and that event (end-abuse) says what it did."""
+        if not nodes or self.abuse is None:
+            self.record(kind, nodes, "skipped: " + ("no running target" if not nodes else "no abuse owner"))
+            return
+        run, detail = self.abuse.start(kind, nodes, dict(spec.params))
+        self.record(kind, nodes, detail)
+        due = now_s + spec.duration if spec.duration is not None else None
+        self.pending.append(Undo("end-abuse", nodes, due, run))
 
     async def _why_not_cut_now(self, nodes: list[int]) -> str | None:
         """None when cutting `nodes` keeps to one unsynced loss at a time (and then they
@@ -211,6 +229,9 @@ class FaultActions:
                 storage_faults.disk_free(self.cluster, n)
         elif u.kind == "heal":
             self.net.heal()
+        elif u.kind == "end-abuse":
+            self.record(u.kind, u.nodes, f"{u.abuse.kind}: {await self.abuse.end(u.abuse)}")
+            return
         self.record(u.kind, u.nodes, "")
 
 

@@ -107,6 +107,14 @@ class History:
     # and what it holds at the end: (offset, key, value)
     compacted_writes: list[tuple[str, str, str, int | None]] = field(default_factory=list)
     compacted_final: list[tuple[int, str, str]] = field(default_factory=list)
+    # the hostile scenario: every answer to its abuse, judged as it came:
+    # (ms, fault kind, node, what was sent, what came back, ok)
+    abuse_answers: list[tuple[float, str, int, str, str, bool]] = field(default_factory=list)
+    # the node watch (scenarios with abuse): whether it ran, node processes seen gone
+    # (ms, node, exit code) and brokers seen fenced (ms, broker)
+    watched: bool = False
+    node_exits: list[tuple[float, int, int]] = field(default_factory=list)
+    fenced_seen: list[tuple[float, int]] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -138,4 +146,8 @@ class History:
         h.group_final_committed = {int(p): o for p, o in data.get("group_final_committed", {}).items()}
         h.compacted_writes = [tuple(w) for w in data.get("compacted_writes", [])]
         h.compacted_final = [tuple(r) for r in data.get("compacted_final", [])]
+        h.abuse_answers = [tuple(a) for a in data.get("abuse_answers", [])]
+        h.watched = bool(data.get("watched", False))
+        h.node_exits = [tuple(e) for e in data.get("node_exits", [])]
+        h.fenced_seen = [tuple(f) for f in data.get("fenced_seen", [])]
         return h

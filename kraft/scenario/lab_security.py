@@ -25,11 +25,12 @@ def basic(user: str, password: str) -> dict:
     return {"Authorization": basic_auth_header(user, password)}
 
 
-LAB = basic("lab", "lab-password-1")  # a super user: the runner's own calls
+LAB_PASSWORD = "lab-password-1"
+LAB = basic("lab", LAB_PASSWORD)  # a super user: the runner's own calls
 WRITER = basic("writer", "writer-password-1")  # the workload: ACLs on the scenario topic only
 INTRUDER = basic("intruder", "intruder-password-1")  # no ACL at all
 
-CLUSTER_TOML = security_toml({"lab": "lab-password-1", "writer": "writer-password-1",
+CLUSTER_TOML = security_toml({"lab": LAB_PASSWORD, "writer": "writer-password-1",
                               "intruder": "intruder-password-1"}, super_users=["lab"])
 
 

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from kraft.scenario.history import OK
+from kraft.scenario.verdict import UNDO_KINDS
 
 COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948",
            "#ff9da7", "#9c755f"]
@@ -104,7 +105,7 @@ def _timeline_svg(h, ops_timeline: dict | None = None) -> str:
     # faults
     parts.append(_label(y, "faults"))
     for f in h.faults:
-        colour = "#2a9d8f" if f.kind in ("start", "resume", "heal") else "#e63946"
+        colour = "#2a9d8f" if f.kind in UNDO_KINDS else "#e63946"
         parts.append(f'<line x1="{x(f.time_ms):.1f}" y1="{y}" x2="{x(f.time_ms):.1f}" y2="{y + LANE}" '
                      f'stroke="{colour}" stroke-width="3"><title>{html.escape(f.kind)} '
                      f'{f.target} {html.escape(f.detail)} at {f.time_ms / 1000:.1f}s</title></line>')

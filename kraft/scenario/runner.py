@@ -24,7 +24,7 @@ from typing import Callable
 import aiohttp
 
 from kraft.server.local_cluster import LocalCluster, http_json
-from kraft.scenario import compacted_writer, group_members, lab_security
+from kraft.scenario import compacted_writer, group_members, hostile_abuse, lab_security
 from kraft.scenario.checkers import CHECKERS
 from kraft.scenario.fault_actions import FaultActions, fault_event, schedule
 from kraft.scenario.history import OK, History
@@ -35,10 +35,11 @@ from kraft.scenario.jepsen_history import parse_history
 from kraft.scenario.jepsen_workload import JepsenWorkload
 from kraft.scenario.owner_watch import owner_pid
 from kraft.scenario.live_events import LiveFeed, emit_phase
+from kraft.scenario.node_watch import NodeWatch
 from kraft.server import lazy_disks, small_disks
 from kraft.scenario.network import NetworkFaults
 from kraft.scenario.spec import Scenario
-from kraft.scenario.verdict import Verdict, judge
+from kraft.scenario.verdict import UNDO_KINDS, Verdict, judge
 from kraft.scenario.workload import V2, Workload
 from kraft.storage.log_inspect import control_offsets, partition_dirs, producer_batches, read_records
 
@@ -162,8 +163,12 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
         if jepsen is not None:  # in its history too, as the nemesis's lines
             jepsen.nemesis(now_s() * 1000, kind, nodes, detail)
     rng = random.Random(opts.seed)
+    abuse = None
+    if scenario.has_abuse:  # from an address of its own, so per-address limits spare the workload
+        abuse = hostile_abuse.Abuse(hostile_abuse.Ctx(cluster, h, lambda: now_s() * 1000,
+                                                      *hostile_abuse.source_addresses(cluster), secured, opts.seed))
     actions = FaultActions(cluster, network, rng, record, topic.name,
-                           client_groups=jepsen.slot_groups() if jepsen is not None else None)
+                           client_groups=jepsen.slot_groups() if jepsen is not None else None, abuse=abuse)
     # clients know the nodes the cluster started with, as their bootstrap lists do
     workload = Workload(h, {n: cluster.url(n) for n in cluster.procs}, cluster.cluster_id,
                         wl.acks, rate, wl.producers if jepsen is None else 0, wl.timeout_ms, t0, wl.admin_rate,
@@ -176,6 +181,8 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
         await _run_phases(scenario, h, cluster, network, actions, workload, jepsen, plan, duration,
                           opts, now_s, record)
     finally:
+        if abuse is not None:  # an abuse still running (the run failed early) ends here
+            await abuse.close()
         if jepsen is not None:
             await jepsen.close()
     return await _finish(scenario, h, cluster, jepsen, opts.events)
@@ -210,6 +217,8 @@ async def _run_phases(scenario: Scenario, h: History, cluster, network, actions:
             probes = lab_security.IntruderProbes(h, {n: cluster.url(n) for n in cluster.hosts}, cluster.cluster_id,
                                                  cluster.running, lambda: now_s() * 1000, opts.seed)
             tg.create_task(probes.run(probes_stop))
+        if scenario.has_abuse:
+            tg.create_task(NodeWatch(cluster, h, lambda: now_s() * 1000).run(probes_stop))
         progress = tg.create_task(_progress(h, opts.progress, now_s, "faults", jepsen))
         live = tg.create_task(LiveFeed(h, opts.events).run(now_s))
         emit_phase(opts.events, "faults")
@@ -279,9 +288,11 @@ async def _finish(scenario: Scenario, h: History, cluster, jepsen: JepsenWorkloa
     h.control_offsets = _control_offsets(cluster, topic.name, topic.partitions)
     _tail_of_markers(h)
     emit_phase(events, "checks")
+    gap_s = scenario.expect.max_service_gap_s
+    served_gap_ms = gap_s * 1000 if gap_s is not None else None
     checks = []
     for name, fn in CHECKERS.items():
-        result = fn(h) if name != "liveness" else fn(h, bound_ms=scenario.expect.max_recovery_s * 1000)
+        result = fn(h, bound_ms=scenario.expect.max_recovery_s * 1000, served_gap_ms=served_gap_ms)
         checks.append(result)
         if events is not None:  # each checker's verdict as it comes
             events({"event": "check", "name": result.name, "ok": result.ok, "summary": result.summary})
@@ -442,14 +453,14 @@ async def _progress(h: History, show, now_s, phase: str, jepsen: JepsenWorkload 
     if show is None:
         return
     while jepsen is not None:
-        faults = sum(1 for f in h.faults if f.kind not in ("start", "resume", "heal"))
+        faults = sum(1 for f in h.faults if f.kind not in UNDO_KINDS)
         show(f"{now_s():6.1f}s  {jepsen.progress()}  faults={faults}")
         await asyncio.sleep(0.5)
     while True:
         ok = sum(1 for w in h.writes if w.outcome == OK)
         fail = sum(1 for w in h.writes if w.outcome == "fail")
         unknown = sum(1 for w in h.writes if w.outcome == "unknown")
-        faults = sum(1 for f in h.faults if f.kind not in ("start", "resume", "heal"))
+        faults = sum(1 for f in h.faults if f.kind not in UNDO_KINDS)
         show(f"{now_s():6.1f}s  writes ok={ok} fail={fail} unknown={unknown}  "
              f"reads={len(h.reads)}  faults={faults}")
         await asyncio.sleep(0.5)

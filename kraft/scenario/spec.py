@@ -15,12 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from kraft.scenario.jepsen_checks import ANOMALY_NAMES
 
+# the abuse of the hostile scenario (hostile_abuse.py), each a fault kind on the timeline
+HOSTILE_KINDS = ("hostile-frames", "hostile-fetch-below-start", "hostile-huge-batch", "hostile-idle-connections",
+                 "hostile-slow-frames", "hostile-wrong-passwords", "hostile-internal-topic")
+
 CHECK_NAMES = ("lost_writes", "duplicates", "inconsistent_offsets", "replica_divergence", "order",
                "aborted_reads", "monotonic", "unclean_accounting", "liveness", "access",
-               "group_offsets", "group_delivery", "compaction")
+               "group_offsets", "group_delivery", "compaction",
+               "served", "nodes_alive", "unfenced", "hostile_answers")  # the last four: check_hostile.py
 FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "disk-full", "disk-free", "power-cut",
                "isolate", "isolate-with-clients", "partition", "one_way", "ring", "lossy", "slow", "netem", "random",
-               "add-broker", "decommission", "rebalance")  # the last three: membership_faults.py
+               "add-broker", "decommission", "rebalance",  # these three: membership_faults.py
+               *HOSTILE_KINDS)
 Verdict = Literal["pass", "fail", "any"]
 AnomalyExpectation = Literal["none", "found", "any"]  # a Jepsen anomaly: absent, found, unjudged
 
@@ -120,6 +126,8 @@ class Expectations(_Model):
     offline_seen: bool | None = None  # some sample showed the partition without leader
     max_unavailability_s: float | None = None  # longest gap between ok writes
     max_recovery_s: float = 15.0  # liveness bound after healing
+    # under abuse: the longest stretch without a successful workload operation (check_hostile)
+    max_service_gap_s: float | None = Field(default=None, gt=0)
     # Jepsen's anomalies (a Jepsen workload): default "none" for each
     anomalies: dict[str, AnomalyExpectation] = Field(default_factory=dict)
 
@@ -159,6 +167,10 @@ class Scenario(_Model):
     @property
     def needs_client_sides(self) -> bool:
         return any(f.fault == "isolate-with-clients" or "isolate-with-clients" in f.choices for f in self.faults)
+
+    @property
+    def has_abuse(self) -> bool:
+        return any(f.fault in HOSTILE_KINDS for f in self.faults)
 
     @property
     def needs_netem(self) -> bool:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from kraft.scenario.history import OK, History, admin_retention_ms
 from kraft.scenario.spec import Expectations
 
+UNDO_KINDS = ("start", "resume", "heal", "end-abuse")  # timeline events that end a fault
+
 
 @dataclass(frozen=True)
 class Row:
@@ -49,7 +51,7 @@ def measure(h: History) -> dict:
         "writes_fail": sum(1 for w in h.writes if w.outcome == "fail"),
         "writes_unknown": sum(1 for w in h.writes if w.outcome == "unknown"),
         "reads": len(h.reads),
-        "faults": sum(1 for f in h.faults if f.kind not in ("start", "resume", "heal")
+        "faults": sum(1 for f in h.faults if f.kind not in UNDO_KINDS
                       and not f.detail.startswith("skipped")),
         "unclean_elections": sum(max((s.unclean_elections for s in h.samples if s.partition == p),
                                      default=0) for p in range(h.partitions)),
