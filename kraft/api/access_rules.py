@@ -82,14 +82,8 @@ def idempotent_producer(request, who) -> None:
 
 
 def visible(request: web.Request, resource_type: str, names, operation: str = "DESCRIBE") -> list:
-    """The names the caller may `operation`; all of them when ACLs are off."""
-    access = node_of(request).access
-    if not access.enabled:
-        return list(names)
-    who = request.get(IDENTITY_KEY)
-    if who is None:  # another node asking for itself
-        return list(names)
-    return [n for n in names if access.allowed(who, operation, resource_type, n)]
+    """The names the caller may `operation` (AccessControl.allowed_names)."""
+    return node_of(request).access.allowed_names(request.get(IDENTITY_KEY), operation, resource_type, names)
 
 
 def check(request: web.Request, operation: str, resource_type: str, name: str) -> None:
