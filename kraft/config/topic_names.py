@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 
 from kraft.errors import InvalidValue
-from kraft.groups.coordinator_placement import OFFSETS_TOPIC
-from kraft.transactions.txn_placement import TXN_STATE_TOPIC
-
 _LEGAL = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+OFFSETS_TOPIC = "__consumer_offsets"  # the group coordinators' log
+TXN_STATE_TOPIC = "__transaction_state"  # the transaction coordinators' log
 # Kafka's Topic.isInternal: the coordinators' own logs. Only the broker creates them
 # (with the replication and configs its settings give), and no client writes, deletes
 # or grows them.
