@@ -52,6 +52,19 @@ def on_group(operation: str) -> Rule:
     return rule
 
 
+def on_group_and_topic(operation: str) -> Rule:
+    """A group's answer about one of its topics names that topic: both (Kafka asks
+    DESCRIBE on the group and on every topic it shows)."""
+    group_rule, topic_rule = on_group(operation), on_topic(operation)
+
+    def rule(request, who):
+        group_rule(request, who)
+        topic_rule(request, who)
+    rule.need = (operation, "GROUP")  # type: ignore[attr-defined]
+    rule.needs = ((operation, "GROUP"), (operation, "TOPIC"))  # type: ignore[attr-defined]
+    return rule
+
+
 def produce(request, who) -> None:  # need: WRITE on the topic (+ CREATE to auto-create)
     """WRITE on the topic; a produce that would auto-create it also needs CREATE."""
     node = node_of(request)
@@ -200,10 +213,10 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("GET", G + "/consumers"): on_group("DESCRIBE"),
     ("GET", G + "/consumers/{consumer}"): on_group("DESCRIBE"),
     ("GET", G + "/consumers/{consumer}/assignments"): on_group("DESCRIBE"),
-    ("GET", G + "/consumers/{consumer}/assignments/{topic}/partitions/{partition}"): on_group("DESCRIBE"),
+    ("GET", G + "/consumers/{consumer}/assignments/{topic}/partitions/{partition}"): on_group_and_topic("DESCRIBE"),
     ("GET", G + "/lag-summary"): on_group("DESCRIBE"),
-    ("GET", G + "/lags"): on_group("DESCRIBE"),
-    ("GET", G + "/lags/{topic}/partitions/{partition}"): on_group("DESCRIBE"),
+    ("GET", G + "/lags"): on_group("DESCRIBE"),  # rows: only topics the caller may DESCRIBE
+    ("GET", G + "/lags/{topic}/partitions/{partition}"): on_group_and_topic("DESCRIBE"),
     # ACLs and users
     ("GET", C + "/acls"): on_cluster("DESCRIBE"),
     ("POST", C + "/acls"): on_cluster("ALTER"),

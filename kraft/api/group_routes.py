@@ -17,7 +17,7 @@ from kraft.internode.peers import PeerUnreachable
 from kraft.errors import KraftError, NotFound
 from kraft.api.group_offsets import group_offsets
 from kraft.api.consumer_routes import coordinated
-from kraft.api.access_rules import check, visible
+from kraft.api.access_rules import visible
 from kraft.api.authorized_operations import add_if_wanted
 from kraft.api.context import node_of
 from kraft.api.access_rules import IDENTITY_KEY
@@ -187,7 +187,6 @@ async def list_assignments(request, node: BrokerServices, groups, group_id):
 async def get_assignment(request, node: BrokerServices, groups, group_id):
     m = _member(groups, group_id, request.match_info["consumer"])
     topic, raw = request.match_info["topic"], request.match_info["partition"]
-    check(request, "DESCRIBE", "TOPIC", topic)
     for t, p in m["assignments"]:
         if t == topic and raw.isascii() and raw.isdigit() and p == int(raw):
             return json_response(assignment_view(request, node, group_id, _member_key(m), t, p))
@@ -242,7 +241,6 @@ async def list_lags(request, node: BrokerServices, groups, group_id):
 @coordinated(create=False)
 async def get_lag(request, node: BrokerServices, groups, group_id):
     topic = request.match_info["topic"]
-    check(request, "DESCRIBE", "TOPIC", topic)
     partition = partition_or_404(node.data_plane.topic_or_404(topic), request.match_info["partition"])
     for row in await group_lags(request, node, groups, group_id):
         if (row["topic_name"], row["partition_id"]) == (topic, partition):
