@@ -52,6 +52,19 @@ def on_group(operation: str) -> Rule:
     return rule
 
 
+def on_group_and_topic(operation: str) -> Rule:
+    """A group's answer about one of its topics names that topic: both (Kafka asks
+    DESCRIBE on the group and on every topic it shows)."""
+    group_rule, topic_rule = on_group(operation), on_topic(operation)
+
+    def rule(request, who):
+        group_rule(request, who)
+        topic_rule(request, who)
+    rule.need = (operation, "GROUP")  # type: ignore[attr-defined]
+    rule.needs = ((operation, "GROUP"), (operation, "TOPIC"))  # type: ignore[attr-defined]
+    return rule
+
+
 def produce(request, who) -> None:  # need: WRITE on the topic (+ CREATE to auto-create)
     """WRITE on the topic; a produce that would auto-create it also needs CREATE."""
     node = node_of(request)
@@ -82,14 +95,8 @@ def idempotent_producer(request, who) -> None:
 
 
 def visible(request: web.Request, resource_type: str, names, operation: str = "DESCRIBE") -> list:
-    """The names the caller may `operation`; all of them when ACLs are off."""
-    access = node_of(request).access
-    if not access.enabled:
-        return list(names)
-    who = request.get(IDENTITY_KEY)
-    if who is None:  # another node asking for itself
-        return list(names)
-    return [n for n in names if access.allowed(who, operation, resource_type, n)]
+    """The names the caller may `operation` (AccessControl.allowed_names)."""
+    return node_of(request).access.allowed_names(request.get(IDENTITY_KEY), operation, resource_type, names)
 
 
 def check(request: web.Request, operation: str, resource_type: str, name: str) -> None:
@@ -206,10 +213,10 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("GET", G + "/consumers"): on_group("DESCRIBE"),
     ("GET", G + "/consumers/{consumer}"): on_group("DESCRIBE"),
     ("GET", G + "/consumers/{consumer}/assignments"): on_group("DESCRIBE"),
-    ("GET", G + "/consumers/{consumer}/assignments/{topic}/partitions/{partition}"): on_group("DESCRIBE"),
+    ("GET", G + "/consumers/{consumer}/assignments/{topic}/partitions/{partition}"): on_group_and_topic("DESCRIBE"),
     ("GET", G + "/lag-summary"): on_group("DESCRIBE"),
-    ("GET", G + "/lags"): on_group("DESCRIBE"),
-    ("GET", G + "/lags/{topic}/partitions/{partition}"): on_group("DESCRIBE"),
+    ("GET", G + "/lags"): on_group("DESCRIBE"),  # rows: only topics the caller may DESCRIBE
+    ("GET", G + "/lags/{topic}/partitions/{partition}"): on_group_and_topic("DESCRIBE"),
     # ACLs and users
     ("GET", C + "/acls"): on_cluster("DESCRIBE"),
     ("POST", C + "/acls"): on_cluster("ALTER"),

@@ -189,20 +189,27 @@ async def subscribe(request, node: BrokerServices, groups, group, instance):
     if instance.subscribed and (pattern is None) != (instance.pattern is None):
         raise ConsumerConflict("subscriptions to topics and to a pattern are mutually exclusive: "
                                "DELETE the subscription first")
-    old = instance.topics, instance.pattern
+    old = instance.topics, instance.pattern, instance.topic_visible
     instance.topics, instance.pattern = topics, pattern
+    instance.topic_visible = _topic_visible_to(request)
     error = group.subscribe(instance, now_ms())
     if error is not None:
-        instance.topics, instance.pattern = old
+        instance.topics, instance.pattern, instance.topic_visible = old
         raise ConsumerConflict(error[1])
     instance.note_existing(existing)  # this node's image may be ahead of the group's topic counts
     return no_content()
 
 
+def _topic_visible_to(request):
+    """Whether the subscriber may see a topic, asked at each match (ACLs change)."""
+    access, who = node_of(request).access, request.get(IDENTITY_KEY)
+    return lambda topic: bool(access.allowed_names(who, "DESCRIBE", "TOPIC", (topic,)))
+
+
 @with_instance
 async def get_subscription(request, node: BrokerServices, groups, group, instance):
     existing = sorted(t.name for t in node.image.topics.values())
-    return v2_json({"topics": sorted(instance.wanted_topics(existing))})
+    return v2_json({"topics": sorted(access_rules.visible(request, "TOPIC", instance.wanted_topics(existing)))})
 
 
 @with_instance

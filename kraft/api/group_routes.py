@@ -174,7 +174,9 @@ def _member(groups, group_id: str, wanted: str) -> dict:
 @coordinated(create=False)
 async def list_assignments(request, node: BrokerServices, groups, group_id):
     m = _member(groups, group_id, request.match_info["consumer"])
-    data = [assignment_view(request, node, group_id, _member_key(m), t, p) for t, p in m["assignments"]]
+    shown = set(visible(request, "TOPIC", {t for t, _ in m["assignments"]}))
+    data = [assignment_view(request, node, group_id, _member_key(m), t, p) for t, p in m["assignments"]
+            if t in shown]
     return json_response({"kind": "KafkaConsumerAssignmentList",
                           "metadata": {"self": _self(request, node, group_id, "consumers", _member_key(m),
                                                      "assignments"), "next": None},
@@ -191,12 +193,15 @@ async def get_assignment(request, node: BrokerServices, groups, group_id):
     raise NotFound(f"{topic}-{raw} is not assigned to consumer {_member_key(m)!r}")
 
 
-async def group_lags(node: BrokerServices, groups, group_id: str) -> list[dict]:
-    """One row per partition the group owns or has committed: offsets, lag, owner."""
+async def group_lags(request, node: BrokerServices, groups, group_id: str) -> list[dict]:
+    """One row per partition the group owns or has committed: offsets, lag, owner; only
+    of topics the caller may DESCRIBE (Kafka's OffsetFetch for a whole group leaves the
+    others out)."""
     d = _described(groups, group_id)
     owners = {tuple(tp): m for m in d["members"] for tp in m["assignments"]}
     committed = {(c["topic"], c["partition"]): c["offset"] for c in d["committed"]}
-    partitions = sorted(set(owners) | set(committed))
+    shown = set(visible(request, "TOPIC", {t for t, _ in set(owners) | set(committed)}))
+    partitions = sorted(tp for tp in set(owners) | set(committed) if tp[0] in shown)
     stable = groups.reads_committed(group_id)
 
     async def ends(tp):
@@ -228,7 +233,7 @@ def lag_view(request, node: BrokerServices, group_id: str, row: dict) -> dict:
 
 @coordinated(create=False)
 async def list_lags(request, node: BrokerServices, groups, group_id):
-    rows = await group_lags(node, groups, group_id)
+    rows = await group_lags(request, node, groups, group_id)
     return json_response({"kind": "KafkaConsumerLagList", "metadata": {"self": _self(request, node, group_id, "lags")},
                           "data": [lag_view(request, node, group_id, r) for r in rows]})
 
@@ -237,7 +242,7 @@ async def list_lags(request, node: BrokerServices, groups, group_id):
 async def get_lag(request, node: BrokerServices, groups, group_id):
     topic = request.match_info["topic"]
     partition = partition_or_404(node.data_plane.topic_or_404(topic), request.match_info["partition"])
-    for row in await group_lags(node, groups, group_id):
+    for row in await group_lags(request, node, groups, group_id):
         if (row["topic_name"], row["partition_id"]) == (topic, partition):
             return json_response(lag_view(request, node, group_id, row))
     raise NotFound(f"group {group_id!r} has no offset or owner for {topic}-{partition}")
@@ -245,7 +250,7 @@ async def get_lag(request, node: BrokerServices, groups, group_id):
 
 @coordinated(create=False)
 async def lag_summary(request, node: BrokerServices, groups, group_id):
-    rows = await group_lags(node, groups, group_id)
+    rows = await group_lags(request, node, groups, group_id)
     top = max(rows, key=lambda r: r["lag"], default=None)
     owner = [top["consumer_id"] or top["instance_id"]] if top and (top["consumer_id"] or top["instance_id"]) else []
     body = {"kind": "KafkaConsumerGroupLagSummary", "metadata": {"self": _self(request, node, group_id, "lag-summary")},

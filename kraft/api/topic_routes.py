@@ -22,8 +22,8 @@ from kraft.api.http_body import json_response, read_json_object, v2_response
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.lookup import partition_or_404, topic_or_404
 from kraft.metadata.effective_configs import described_topic_configs
-from kraft.config.topic_names import validate_topic_name
-from kraft.errors import BadRequest, InvalidValue, NotFound
+from kraft.config.topic_names import refuse_client_change_of_internal, validate_topic_name
+from kraft.errors import BadRequest, NotFound
 
 V3 = "/v3/clusters/{cluster_id}/topics"
 
@@ -76,8 +76,7 @@ async def create_topic(request):
     validate_topic_name(body["topic_name"])  # fail fast, even with no quorum
     if node.access.enabled and request.get(IDENTITY_KEY) is not None:
         check_create_topic(request, request[IDENTITY_KEY], body["topic_name"])
-    if body["topic_name"] == OFFSETS_TOPIC:
-        raise InvalidValue(f"{OFFSETS_TOPIC} is reserved: the cluster creates it on the first consumer group use")
+    refuse_client_change_of_internal(body["topic_name"], "create")  # the controller decides it too
     configs = _parse_config_list(body.get("configs", []))
     dry_run = validate_only(body)
     assignments = _replicas_assignments(body)
@@ -125,9 +124,7 @@ async def get_topic(request):
 
 async def delete_topic(request):
     node, image, _ = _ctx(request)
-    if request.match_info["topic"] == OFFSETS_TOPIC:
-        raise InvalidValue(f"{OFFSETS_TOPIC} is an internal topic (the consumer groups' committed offsets) "
-                           f"and cannot be deleted")
+    refuse_client_change_of_internal(request.match_info["topic"], "delete")  # the controller decides it too
     # no local existence check: this node's image may lag; the controller decides
     result = await node.controller_call(controller_requests.DeleteTopic(name=request.match_info["topic"]))
     await node.wait_metadata(result.get("metadata_offset", 0))
@@ -141,8 +138,7 @@ async def update_partition_count(request):
     if set(body) - {"partitions_count", "validate_only"} or "partitions_count" not in body:
         raise BadRequest('body must be {"partitions_count": N}')
     name = validate_topic_name(request.match_info["topic"])
-    if name == OFFSETS_TOPIC:  # a group's coordinator partition is a hash modulo this count
-        raise InvalidValue(f"{OFFSETS_TOPIC}'s partition count is fixed by offsets.topic.num.partitions")
+    refuse_client_change_of_internal(name, "add partitions to")  # a coordinator's partition: a hash modulo the count
     dry_run = validate_only(body)
     result = await node.controller_call(controller_requests.CreatePartitions(
         name=name, partitions_count=body["partitions_count"], validate_only=dry_run))

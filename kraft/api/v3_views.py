@@ -7,6 +7,7 @@ alongside. `base` is the URL prefix of the node that answers, for metadata.self.
 from __future__ import annotations
 
 from kraft.config.config_sources import Described
+from kraft.config.topic_names import is_internal_topic
 from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
 
 
@@ -70,7 +71,7 @@ def planned_topic_view(name: str, partitions: int, rf: int, cluster_id: str, bas
         "metadata": _meta(base, path, cluster_id, f"topic={name}"),
         "cluster_id": cluster_id,
         "topic_name": name,
-        "is_internal": name.startswith("__"),
+        "is_internal": is_internal_topic(name),
         "replication_factor": rf,
         "partitions_count": partitions,
         "partitions": {"related": f"{base}{path}/partitions"},

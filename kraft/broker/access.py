@@ -15,7 +15,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from kraft.config.cluster import SecuritySettings
 from kraft.errors import (
@@ -120,6 +120,16 @@ class AccessControl:
         if not self.ready():
             return False  # an old image might lack a DENY or still hold a deleted ACL
         return self.authorizer().authorize(who.principal, who.host, operation, resource_type, name)
+
+    def allowed_names(self, who: Identity | None, operation: str, resource_type: str,
+                      names: Iterable[str]) -> list[str]:
+        """The names `who` may `operation`, in their order: the one filter every answer
+        that lists topics (or groups) goes through, on both doors, as Kafka leaves out
+        of a listing what the caller may not DESCRIBE. All of them with ACLs off, or for
+        a node asking for itself (no identity)."""
+        if who is None or not self.enabled:
+            return list(names)
+        return [n for n in names if self.allowed(who, operation, resource_type, n)]
 
     def check(self, who: Identity, operation: str, resource_type: str,
               name: str = CLUSTER_RESOURCE) -> None:

@@ -18,19 +18,18 @@ import time
 from collections.abc import Mapping, Sequence
 
 from kraft.errors import InvalidAppend, InvalidRecord, InvalidTopic, MessageTooLarge, UnsupportedMessageFormat
-from kraft.groups.coordinator_placement import OFFSETS_TOPIC
+from kraft.config.topic_names import is_internal_topic
 from kraft.storage.compression import NONE, stored_codec
 from kraft.storage.record import Record, record_size
 from kraft.storage.record_batch import MAGIC, MAGIC_POS, NO_PRODUCER_ID, BatchHeader, decode_records, encode_batch
 from kraft.storage.record_check import check_records
-from kraft.transactions.txn_placement import TXN_STATE_TOPIC
-# Kafka's Topic.isInternal: only the cluster's own coordinators append to these.
-INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, TXN_STATE_TOPIC})
+
 BATCH_HEADER_SIZE = 61
+
 
 def refuse_internal_topic(topic: str) -> None:
     """Kafka answers a client's append to an internal topic INVALID_TOPIC_EXCEPTION."""
-    if topic in INTERNAL_TOPICS:
+    if is_internal_topic(topic):  # only the cluster's own coordinators append to these
         raise InvalidTopic(f"{topic} is an internal topic: only the cluster's coordinators write to it")
 
 

@@ -106,6 +106,8 @@ class CreateTopic(ControllerRequest):
     configs: dict[str, Any] = Field(default_factory=dict)
     validate_only: bool = False
     assignments: list[tuple[int, list[int]]] | None = None  # (partition, brokers): the client's own placement
+    # set only by a coordinator creating its internal topic; no door copies it from a client
+    by_cluster: bool = False
 
 
 class AlterPartition(ControllerRequest):
@@ -315,7 +317,7 @@ def _create_topic(p, controller, defaults) -> Command:
     req = CreateTopic.model_validate(p)
     assignments = None if req.assignments is None else tuple((p, tuple(b)) for p, b in req.assignments)
     create = topic_control.CreateTopic(req.name, req.partitions, req.replication_factor,
-                                       req.configs, assignments)
+                                       req.configs, assignments, req.by_cluster)
     topic_id = uuid.uuid4().hex  # chosen before the command: replay must not draw uuids
     return _dry_run_if(req.validate_only, lambda image: topic_control.create_topic(
         image, create, defaults, topic_id))

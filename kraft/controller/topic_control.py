@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kraft.controller.placement import manual_assignment, place_replicas
-from kraft.config.topic_names import validate_topic_name
+from kraft.config.topic_names import refuse_client_change_of_internal, validate_topic_name
 from kraft.errors import (InvalidConfig, InvalidPartitions, InvalidReplicaAssignment, InvalidReplicationFactor,
                           InvalidValue, TopicAlreadyExists, TopicNotFound)
 from kraft.metadata.image import MetadataImage
@@ -31,6 +31,7 @@ class CreateTopic:
     configs: dict[str, object] = field(default_factory=dict)
     # (partition, brokers) chosen by the client instead of partitions and replication factor
     assignments: tuple[tuple[int, tuple[int, ...]], ...] | None = None
+    by_cluster: bool = False  # a coordinator creating its internal topic, not a client
 
 
 MIN_ISR = "min.insync.replicas"
@@ -40,6 +41,8 @@ def create_topic(
     image: MetadataImage, req: CreateTopic, defaults: dict[str, str], topic_id: str
 ) -> tuple[list, dict]:
     name = validate_topic_name(req.name)
+    if not req.by_cluster:  # every door's create (REST, CreateTopics, auto-create) lands here
+        refuse_client_change_of_internal(name, "create")
     if name in image.topic_ids:
         raise TopicAlreadyExists(f"topic {name!r} already exists")
     key = _collision_key(name)
@@ -100,6 +103,7 @@ def _partition_records(image: MetadataImage, topic_id: str, first: int,
 
 
 def delete_topic(image: MetadataImage, name: str) -> tuple[list, dict]:
+    refuse_client_change_of_internal(name, "delete")
     topic = image.topic(name)
     if topic is None:
         raise TopicNotFound(f"topic {name!r} not found")
@@ -110,7 +114,9 @@ def create_partitions(image: MetadataImage, name: str, count: object,
                       assignments: list[tuple[int, ...]] | None = None) -> tuple[list, dict]:
     """Kafka's CreatePartitions: grow a topic to `count` partitions with its replication
     factor (on the brokers `assignments` name for each new partition, when given); a
-    topic never shrinks (keys would move and records be lost)."""
+    topic never shrinks (keys would move and records be lost). An internal topic's count
+    is fixed: a coordinator's partition is a hash modulo it."""
+    refuse_client_change_of_internal(name, "add partitions to")
     topic = image.topic(name)
     if topic is None:
         raise TopicNotFound(f"topic {name!r} not found")

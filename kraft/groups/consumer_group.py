@@ -45,7 +45,7 @@ assignments and members carry on.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from kraft.groups.assignors import TopicPartition
@@ -113,6 +113,8 @@ class Heartbeat:
     owned: frozenset[TopicPartition] | None = None
     client_id: str = ""
     client_host: str = ""
+    # whether the member's principal may see a topic (DESCRIBE); None: anyone may
+    topic_visible: Callable[[str], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,9 @@ class Member:
     revoke_by_ms: int = 0  # set while partitions wait for its revocation
     classic: ClassicProtocol | None = None  # a JoinGroup client's member
     rejoin_by_ms: int = 0  # a classic member told to rejoin: removed if it has not by then
+    # from its latest heartbeat (kept in memory only): its regex never resolves to a topic
+    # its principal may not DESCRIBE, as Kafka's coordinator resolves regexes
+    topic_visible: Callable[[str], bool] | None = field(default=None, repr=False, compare=False)
 
     def owns(self) -> frozenset[TopicPartition]:
         return self.assigned | self.pending_revocation
@@ -197,6 +202,9 @@ class ConsumerGroup:
         self.members: dict[str, Member] = {}
         self.target: dict[str, frozenset[TopicPartition]] = {}
         self.subscribed: dict[str, int] = {}  # topic -> partition count the group epoch saw
+        # member -> its topics when last followed: one member's set can change while the
+        # group's union does not (its rights to a topic changed)
+        self._member_subs: dict[str, frozenset[str]] = {}
         self._patterns: dict[str, TopicPattern] = {}
 
     # -- views ----------------------------------------------------------------------------
@@ -238,7 +246,9 @@ class ConsumerGroup:
     def subscribed_topics(self, member: Member, topics: Mapping[str, int]) -> frozenset[str]:
         names = {t for t in member.topic_names if t in topics}
         if member.topic_regex:
-            names |= self._pattern(member.topic_regex).matching(sorted(topics))
+            matched = self._pattern(member.topic_regex).matching(sorted(topics))
+            visible = member.topic_visible
+            names |= matched if visible is None else {t for t in matched if visible(t)}
         return frozenset(names)
 
     def commit_error(self, member_id: str, epoch: int) -> Refusal | None:
@@ -276,6 +286,7 @@ class ConsumerGroup:
         before = member.assigned
         if self._update(member, hb) or joined:
             self.group_epoch += 1
+            self._member_subs.pop(member.member_id, None)  # counted already: one new epoch
         member.last_seen_ms = hb.now_ms
         self._follow_topics(topics)
         if self.group_epoch > self.assignment_epoch:
@@ -440,6 +451,8 @@ class ConsumerGroup:
         if hb.rack_id is not None:
             member.rack_id = hb.rack_id
         member.client_id, member.client_host = hb.client_id, hb.client_host
+        if hb.topic_visible is not None:
+            member.topic_visible = hb.topic_visible
         return changed
 
     # -- classic members (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) -----------------------
@@ -581,11 +594,11 @@ class ConsumerGroup:
 
     def _follow_topics(self, topics: Mapping[str, int]) -> None:
         """A subscribed topic created, deleted or grown: a new group epoch."""
-        now = {}
-        for m in self.members.values():
-            for t in self.subscribed_topics(m, topics):
-                now[t] = topics[t]
-        if now != self.subscribed:
+        subs = {mid: self.subscribed_topics(m, topics) for mid, m in self.members.items()}
+        moved = any(self._member_subs.get(mid, topics_of) != topics_of for mid, topics_of in subs.items())
+        self._member_subs = subs
+        now = {t: topics[t] for topics_of in subs.values() for t in topics_of}
+        if now != self.subscribed or moved:
             self.subscribed = now
             self.group_epoch += 1
 

@@ -8,7 +8,7 @@ until the first fetch resolves one (committed offset, else auto.offset.reset). P
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from kraft.groups.assignors import TopicPartition
@@ -48,6 +48,9 @@ class ConsumerInstance:
     # topics it names (subscription or manual assignment) that have existed since it
     # named them: one gone from the metadata now was deleted under it
     seen_topics: frozenset[str] = frozenset()
+    # whether the subscriber may see a topic (DESCRIBE): a pattern never matches the
+    # others, as a Kafka client's pattern only meets the topics its Metadata shows
+    topic_visible: Callable[[str], bool] = field(default=lambda topic: True, repr=False)
 
     @property
     def subscribed(self) -> bool:
@@ -62,7 +65,7 @@ class ConsumerInstance:
         """The topics its subscription means against the topics that exist now."""
         if self.pattern is None:
             return self.topics
-        return self.pattern.matching(existing)
+        return frozenset(t for t in self.pattern.matching(existing) if self.topic_visible(t))
 
     def named_topics(self) -> frozenset[str]:
         """The topics it asked for by name (a pattern names none)."""

@@ -8,7 +8,8 @@ partition number as in a Kafka cluster with the same partition count. Pure.
 
 from __future__ import annotations
 
-OFFSETS_TOPIC = "__consumer_offsets"
+from kraft.config.topic_names import OFFSETS_TOPIC  # noqa: F401  (defined with the other internal topic)
+
 DEFAULT_OFFSETS_TOPIC_PARTITIONS = 50  # offsets.topic.num.partitions
 # The topic is internal, replicated and compacted: the latest commit per
 # (group, topic, partition) key and the latest group metadata per group are what survive.

@@ -283,7 +283,7 @@ class GroupCoordinator:
         live = [b for b in self._image().brokers.values() if not b.fenced]
         rf = max(1, min(self.settings.offsets_topic_replication_factor, len(live)))
         result = await self._controller_call("create_topic", {
-            "name": OFFSETS_TOPIC, "partitions": self.settings.offsets_topic_partitions,
+            "name": OFFSETS_TOPIC, "by_cluster": True, "partitions": self.settings.offsets_topic_partitions,
             "replication_factor": rf, "configs": dict(OFFSETS_TOPIC_CONFIGS)})
         await self._wait_metadata(result.get("metadata_offset", 0), 5.0)
 

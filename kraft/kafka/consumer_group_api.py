@@ -21,7 +21,7 @@ from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
 from kraft.kafka.entities import millis
 from kraft.kafka.group_api import LOCATE_WAIT_S, _coordinator_error, now_ms
 
-GROUP_ID_NOT_FOUND, GROUP_AUTHORIZATION_FAILED = 69, 30
+GROUP_ID_NOT_FOUND, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED = 69, 30, 29
 
 
 def _names_by_id(node: BrokerServices) -> dict[uuid.UUID, str]:
@@ -51,6 +51,11 @@ async def heartbeat(node: BrokerServices, head, request) -> dict:
         answer["error_code"] = code
         return answer
     names = request.subscribed_topic_names
+    hidden = set(names or ()) - set(session.visible(node, "TOPIC", names or ()))
+    if hidden:  # Kafka: a member subscribes by name only to topics its principal may DESCRIBE
+        answer["error_code"] = TOPIC_AUTHORIZATION_FAILED
+        answer["error_message"] = f"not authorized to describe {len(hidden)} subscribed topic(s)"
+        return answer
     owned = None
     if request.topic_partitions is not None:
         by_id = _names_by_id(node)
@@ -61,7 +66,8 @@ async def heartbeat(node: BrokerServices, head, request) -> dict:
                    rebalance_timeout_ms=millis(request.rebalance_timeout),
                    topic_names=tuple(names) if names is not None else None,
                    topic_regex=getattr(request, "subscribed_topic_regex", None),
-                   assignor=request.server_assignor, owned=owned, client_id=head.client_id or "")
+                   assignor=request.server_assignor, owned=owned, client_id=head.client_id or "",
+                   topic_visible=session.topic_visibility(node))
     try:
         result = await node.groups.consumer_heartbeat(request.group_id, hb)
     except KraftError as exc:
@@ -87,6 +93,15 @@ def _refused(group_id: str, code: int, message: str | None) -> dict:
             "authorized_operations": NOT_REQUESTED}
 
 
+def _names_hidden_from_caller(node: BrokerServices, group) -> bool:
+    """Kafka refuses a whole description that would name a topic the caller may not
+    DESCRIBE (in a member's subscription, assignment or target assignment)."""
+    named = {t for m in group.members.values() for t in m.topic_names}
+    named |= {t for m in group.members.values() for t, _ in m.assigned}
+    named |= {t for tps in group.target.values() for t, _ in tps}
+    return len(session.visible(node, "TOPIC", named)) < len(named)
+
+
 async def _describe_one(node: BrokerServices, group_id: str, wanted: bool) -> dict:
     if not group_id:
         return _refused(group_id, error_codes.INVALID_GROUP_ID, "the group id is empty")
@@ -104,6 +119,9 @@ async def _describe_one(node: BrokerServices, group_id: str, wanted: bool) -> di
     if summary.get("group_type") != "consumer":
         return _refused(group_id, GROUP_ID_NOT_FOUND, f"group {group_id!r} is not a consumer group")
     group = node.groups.consumer_group(group_id)
+    if group is not None and _names_hidden_from_caller(node, group):
+        return _refused(group_id, TOPIC_AUTHORIZATION_FAILED,
+                        "the group uses topics the client is not authorized to describe")
     members = []
     if group is not None:
         for m in group.members.values():

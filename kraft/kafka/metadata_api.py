@@ -14,7 +14,7 @@ from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.broker.auto_create import topic_for_produce
-from kraft.config.topic_names import validate_topic_name
+from kraft.config.topic_names import is_internal_topic, validate_topic_name
 from kraft.errors import InvalidValue, KraftError, TopicNotFound
 from kraft.kafka import error_codes, session
 from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
@@ -49,7 +49,7 @@ def topic_view(image: MetadataImage, topic: TopicImage) -> dict:
             "replica_nodes": list(part.replicas), "isr_nodes": list(part.isr),
             "offline_replicas": [r for r in part.replicas if r not in live]})
     return {"error_code": error_codes.NONE, "name": topic.name, "topic_id": uuid.UUID(topic.topic_id),
-            "is_internal": topic.name.startswith("__"), "partitions": partitions,
+            "is_internal": is_internal_topic(topic.name), "partitions": partitions,
             "topic_authorized_operations": NOT_REQUESTED}
 
 

@@ -73,6 +73,18 @@ def allowed(node: BrokerServices, operation: str, resource_type: str, name: str 
     return who is None or node.access.allowed(who, operation, resource_type, name)
 
 
+def visible(node: BrokerServices, resource_type: str, names, operation: str = "DESCRIBE") -> list:
+    """The names this connection's principal may `operation` (AccessControl.allowed_names)."""
+    return node.access.allowed_names(_identity(), operation, resource_type, names)
+
+
+def topic_visibility(node: BrokerServices):
+    """Whether this connection's principal may DESCRIBE a topic, as a predicate a group
+    keeps for its member's regex (asked at each resolution: ACLs change)."""
+    access, who = node.access, _identity()
+    return lambda topic: bool(access.allowed_names(who, "DESCRIBE", "TOPIC", (topic,)))
+
+
 def check(node: BrokerServices, operation: str, resource_type: str, name: str = CLUSTER_RESOURCE) -> None:
     """Raises TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED (29/30/31) when denied."""
     who = _identity()

@@ -12,9 +12,8 @@ import uuid
 
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
-from kraft.config.topic_names import validate_topic_name
+from kraft.config.topic_names import refuse_client_change_of_internal, validate_topic_name
 from kraft.errors import InvalidValue, KraftError
-from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.kafka import error_codes, session
 
 ZERO_UUID = uuid.UUID(int=0)
@@ -25,14 +24,14 @@ def _failure(exc: KraftError | error_codes.Answer) -> tuple[int, str]:
     return error_codes.code_of(exc), str(exc)
 
 
-def _checked_name(name) -> str:
+def _checked_name(name, change: str) -> str:
+    """A legal name that is not an internal topic (INVALID_REQUEST: the controller
+    refuses it too; checked here first to answer without a controller round trip)."""
     try:
         name = validate_topic_name(name)
     except InvalidValue as exc:
         raise error_codes.Answer(error_codes.INVALID_TOPIC_EXCEPTION, str(exc)) from None
-    if name == OFFSETS_TOPIC:
-        raise error_codes.Answer(error_codes.INVALID_REQUEST,
-                                 f"{OFFSETS_TOPIC} is the consumer groups' internal topic: the cluster manages it")
+    refuse_client_change_of_internal(name, change)
     return name
 
 
@@ -56,7 +55,7 @@ def _created_error(name: str, code: int, message: str) -> dict:
 
 async def _create_one(node: BrokerServices, topic, validate_only: bool) -> dict:
     try:
-        name = _checked_name(topic.name)
+        name = _checked_name(topic.name, "create")
         if not session.allowed(node, "CREATE", "CLUSTER"):  # Kafka: CREATE on the cluster or the topic
             session.check(node, "CREATE", "TOPIC", name)
         assignments = [(int(a.partition_index), [int(b) for b in a.broker_ids]) for a in topic.assignments]
@@ -94,7 +93,7 @@ async def delete_topics(node: BrokerServices, head, request) -> dict:
         try:
             if name is None:
                 raise error_codes.Answer(error_codes.UNKNOWN_TOPIC_ID, "deleting by topic id is not supported")
-            _checked_name(name)
+            _checked_name(name, "delete")
             session.check(node, "DELETE", "TOPIC", name)
             result = await node.controller_call(controller_requests.DeleteTopic(name=name))
             await node.wait_metadata(result.get("metadata_offset", 0))
@@ -110,7 +109,7 @@ async def create_partitions(node: BrokerServices, head, request) -> dict:
     for topic in request.topics:
         answer = {"name": topic.name, "error_code": error_codes.NONE, "error_message": None}
         try:
-            name = _checked_name(topic.name)
+            name = _checked_name(topic.name, "add partitions to")
             session.check(node, "ALTER", "TOPIC", name)
             assignments = None if topic.assignments is None else [[int(b) for b in a.broker_ids]
                                                                   for a in topic.assignments]

@@ -331,7 +331,7 @@ class TransactionCoordinator:
         live = [b for b in self._image().brokers.values() if not b.fenced]
         rf = max(1, min(self.settings.state_log_replication_factor, len(live)))
         result = await self._controller_call("create_topic", {
-            "name": TXN_STATE_TOPIC, "partitions": self.settings.state_log_partitions,
+            "name": TXN_STATE_TOPIC, "by_cluster": True, "partitions": self.settings.state_log_partitions,
             "replication_factor": rf, "configs": txn_state_topic_configs(rf, self.settings)})
         await self._wait_metadata(result.get("metadata_offset", 0), 5.0)
 

@@ -11,9 +11,9 @@ per transactional id survives), never compressed, and never elects an unclean le
 from __future__ import annotations
 
 from kraft.groups.coordinator_placement import java_string_hashcode, kafka_abs
+from kraft.config.topic_names import TXN_STATE_TOPIC  # noqa: F401  (defined with the other internal topic)
 from kraft.config.transaction_settings import TransactionSettings
 
-TXN_STATE_TOPIC = "__transaction_state"
 DEFAULT_TXN_STATE_PARTITIONS = 50  # transaction.state.log.num.partitions
 
 

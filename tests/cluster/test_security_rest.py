@@ -165,10 +165,10 @@ def test_every_route_serves_a_user_granted_exactly_what_it_needs(cluster):
         need = getattr(RULES[(method, template)], "need", None)
         if need is None:
             continue
-        operation, resource_type = need
         values = {**VALUES, **DOOMED.get((method, template), {})}
-        name = {"CLUSTER": "kafka-cluster", "TOPIC": values["topic"], "GROUP": values["group"]}[resource_type]
-        grant(c, resource_type=resource_type, resource_name=name, operation=operation)
+        for operation, resource_type in getattr(RULES[(method, template)], "needs", (need,)):
+            name = {"CLUSTER": "kafka-cluster", "TOPIC": values["topic"], "GROUP": values["group"]}[resource_type]
+            grant(c, resource_type=resource_type, resource_name=name, operation=operation)
         try:
             status, body = send(c, method, template, ALICE, node=2)
             assert status not in (401, 403), (method, template, need, status, body)

@@ -392,6 +392,20 @@ def test_illegal_topic_names(name):
         validate_topic_name(name)
 
 
+@pytest.mark.parametrize("name", ["__consumer_offsets", "__transaction_state"])
+def test_only_the_cluster_creates_deletes_or_grows_an_internal_topic(name):
+    c = Cluster()
+    with pytest.raises(InvalidValue, match="internal topic"):
+        create_topic(c.image, CreateTopic(name, 1, 1), DEFAULTS, topic_id="id-x")
+    assert c.image.topic(name) is None
+    c.run(create_topic(c.image, CreateTopic(name, 2, 3, by_cluster=True), DEFAULTS, topic_id="id-x"))
+    assert len(c.part(name).replicas) == 3
+    with pytest.raises(InvalidValue, match="internal topic"):
+        delete_topic(c.image, name)
+    with pytest.raises(InvalidValue, match="internal topic"):
+        create_partitions(c.image, name, 4)
+
+
 def test_legal_topic_names():
     for name in ["a", "a" * 249, "A.b_c-9", "..."]:
         assert validate_topic_name(name) == name

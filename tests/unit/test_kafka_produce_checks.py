@@ -8,7 +8,8 @@ import struct
 import pytest
 from crc32c import crc32c
 
-from kraft.broker.client_writes import INTERNAL_TOPICS, batch_of_records, checked_client_batch
+from kraft.broker.client_writes import batch_of_records, checked_client_batch
+from kraft.config.topic_names import INTERNAL_TOPICS
 from kraft.errors import CorruptBatchError, InvalidAppend, InvalidTopic, MessageTooLarge, UnsupportedCompressionError
 from kraft.storage.record import Record
 from kraft.storage.compression import compress
