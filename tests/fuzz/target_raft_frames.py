@@ -60,11 +60,12 @@ def _read(stream: bytes) -> list:
     conn.encryptor = encryptor()
     try:
         theirs.sendall(stream[:2**16])  # fits the socket buffer: the input is never bigger in practice
-        theirs.close()
-        for _ in range(64):  # bounded: each poll reads what is there or sees the close
+        for _ in range(4):  # bounded: the first poll reads all that was sent and parses it
             _POLLER.poll(0)
             if conn.fileno() is None:
                 break
+        theirs.close()  # then the peer goes, as a stranger's connection does
+        _POLLER.poll(0)
     finally:
         conn.disconnect()
         theirs.close()
