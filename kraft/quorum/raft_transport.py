@@ -32,6 +32,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from typing import Any
 
 from pysyncobj import tcp_server, transport
 from pysyncobj.poller import POLL_EVENT_TYPE
@@ -162,7 +163,7 @@ class BoundedConnection(TcpConnection):
                     raise ValueError("replayed frame")
                 self.recvLastTimestamp = stamp
                 data = self.encryptor.decrypt(data)
-            message = raft_frames.open_payload(data)  # bounded, and plain values only
+            message: Any = raft_frames.open_payload(data)  # bounded, and plain values only
             if self.recvRandKey:
                 rand_key, message = message
                 if rand_key != self.recvRandKey:
