@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import pickle  # pysyncobj's own format for a Raft entry sent in chunks
 import queue
 import socket
 import time
@@ -31,7 +30,7 @@ from pysyncobj import syncobj as pysyncobj_module
 from pysyncobj.monotonic import monotonic as monotonic_time
 
 from kraft.config.cluster import is_ipv4_literal
-from kraft.quorum import raft_transport
+from kraft.quorum import raft_frames, raft_transport
 from kraft.quorum.raft_append_guard import plan_append
 from kraft.quorum.raft_durable import DurableJournal, fsync_path
 from kraft.quorum import raft_fallback, raft_voters
@@ -165,6 +164,8 @@ class _MetadataSyncObj(SyncObj):
         if (isinstance(message, dict) and message.get("type") == "append_entries" and "prevLogIdx" in message
                 and message.get("transmission") == "finish" and message.get("term", -1) >= self.raftCurrentTerm):
             message = self._reassembled(message)
+            if message is None:
+                return
         if (isinstance(message, dict) and message.get("type") == "append_entries" and "prevLogIdx" in message
                 and message.get("transmission") is None and message.get("term", -1) >= self.raftCurrentTerm):
             plan = self._plan_append(message)
@@ -190,7 +191,7 @@ class _MetadataSyncObj(SyncObj):
             return kind == "next_node_idx"
         return self.is_voter or kind not in ("request_vote", "timeout_now")
 
-    def _reassembled(self, message: dict) -> dict:
+    def _reassembled(self, message: dict) -> dict | None:
         """An entry of at least appendEntriesBatchSizeBytes arrives in chunks ("start",
         "process", "finish"); the last chunk completes it, and the library then appends
         it with the same truncation as any AppendEntries. Made whole here, the message
@@ -200,7 +201,12 @@ class _MetadataSyncObj(SyncObj):
         if not isinstance(head, bytes):
             return message  # no "start" seen: the library answers it as it would
         setattr(self, "_SyncObj__recvTransmission", "")  # consumed, as the library would
-        entry = pickle.loads(head + message["data"])  # what the library itself would unpickle
+        data = message.get("data")
+        try:  # what the library itself would unpickle, with plain values only
+            entry = raft_frames.loads(head + data) if isinstance(data, bytes) else raft_frames.loads(b"")
+        except raft_frames.FrameRefused as exc:
+            log.warning("dropping a chunked AppendEntries: its entry is refused (%s)", exc)
+            return None
         whole = {k: v for k, v in message.items() if k not in ("transmission", "data")}
         whole["entries"] = [entry]
         return whole

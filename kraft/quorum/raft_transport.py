@@ -7,7 +7,8 @@ good. Here:
 
 - only the configured controllers' addresses may connect (`allowed_hosts`);
 - a frame is at most MAX_FRAME_BYTES, and a connection buffers at most one frame, in a
-  bytearray (appending is amortised O(1), not a copy of everything so far);
+  bytearray (appending is amortised O(1), not a copy of everything so far); its payload
+  opens into at most raft_frames.MAX_MESSAGE_BYTES of a pickle of plain values;
 - at most MAX_PENDING connections may be waiting for their handshake, and each must
   finish it within HANDSHAKE_TIMEOUT_S;
 - a peer that does not read what we send is cut once MAX_UNSENT_BYTES are waiting;
@@ -30,16 +31,17 @@ import os
 import socket
 import struct
 import time
-import zlib
 from collections.abc import Callable
+from typing import Any
 
-from pysyncobj import pickle as raft_pickle
 from pysyncobj import tcp_server, transport
 from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.tcp_connection import TcpConnection
 from pysyncobj.tcp_server import TcpServer
 from pysyncobj.node import TCPNode
 from pysyncobj.transport import TCPTransport
+
+from kraft.quorum import raft_frames
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +163,7 @@ class BoundedConnection(TcpConnection):
                     raise ValueError("replayed frame")
                 self.recvLastTimestamp = stamp
                 data = self.encryptor.decrypt(data)
-            message = raft_pickle.loads(zlib.decompress(data))
+            message: Any = raft_frames.open_payload(data)  # bounded, and plain values only
             if self.recvRandKey:
                 rand_key, message = message
                 if rand_key != self.recvRandKey:

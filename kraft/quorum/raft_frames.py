@@ -1,0 +1,79 @@
+"""Opening one Raft frame's payload: zlib, then pysyncobj's pickle, both bounded (sans-IO).
+
+A frame's payload is a zlib stream of a pickle (protocol 2). Two rules keep a frame, even
+one that passed authentication, from costing more than its share:
+
+- the zlib stream may open into at most MAX_MESSAGE_BYTES: a 64 MiB frame of zeros
+  would otherwise open into about 64 GiB;
+- the pickle may name no callable but the four the library's messages need (bytes,
+  set, frozenset and bytearray are rebuilt through them under protocol 2): any other
+  global in a pickle runs code on load.
+
+Anything else is FrameRefused; the connection that sent it ends.
+"""
+
+from __future__ import annotations
+
+import _codecs
+import io
+import pickle
+import zlib
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # as large as a frame may be: messages are entries of one batch
+
+
+class FrameRefused(ValueError):
+    """A payload that does not open into a message of the library's shape."""
+
+
+def _latin1(text: str, encoding: str = "latin1") -> bytes:
+    # protocol 2 writes bytes as _codecs.encode(text, "latin1"); no other codec is asked for
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise FrameRefused(f"pickle asks for the codec {encoding!r}")
+    return _codecs.encode(text, "latin1")
+
+
+_ALLOWED = {
+    ("_codecs", "encode"): _latin1,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "bytearray"): bytearray,
+}
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        module = "builtins" if module == "__builtin__" else module  # protocol 2's name for it
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise FrameRefused(f"pickle names {module}.{name}") from None
+
+
+def loads(data: bytes) -> object:
+    """A pickle of plain values (what pysyncobj sends); FrameRefused for anything else."""
+    try:
+        return _PlainUnpickler(io.BytesIO(data)).load()
+    except FrameRefused:
+        raise
+    except Exception as exc:  # a malformed pickle fails in many ways: all are one refusal
+        raise FrameRefused(f"not a pickle: {type(exc).__name__}") from None
+
+
+def inflate(data: bytes, limit: int = MAX_MESSAGE_BYTES) -> bytes:
+    """The zlib stream `data`, opened into at most `limit` bytes."""
+    opener = zlib.decompressobj()
+    try:
+        out = opener.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise FrameRefused(f"payload does not decompress: {exc}") from None
+    if len(out) > limit:
+        raise FrameRefused(f"payload opens into more than {limit} bytes")
+    if not opener.eof:
+        raise FrameRefused("payload is cut short")
+    return out
+
+
+def open_payload(data: bytes) -> object:
+    """The message in a decrypted frame payload."""
+    return loads(inflate(data))
