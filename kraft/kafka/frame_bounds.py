@@ -195,6 +195,11 @@ def _primitive(kafka_type: str, flexible: bool, nullable: bool, what: str) -> _S
     return _legacy_bytes(2 if kafka_type == "string" else 4, nullable, what)
 
 
+def _flexible(cls: type) -> bool:
+    """kio's mark of a schema version with compact lengths and tagged fields."""
+    return bool(getattr(cls, "__flexible__"))
+
+
 def _array_nullable(field: dataclasses.Field) -> bool:
     return get_origin(field.type) in (UnionType, Union) and NoneType in get_args(field.type)
 
@@ -202,7 +207,7 @@ def _array_nullable(field: dataclasses.Field) -> bool:
 def _field_step(cls: type, field: dataclasses.Field, tagged: bool) -> _Step:
     """The walk of one field, as kio reads it (kio.serial._introspect decides the kind)."""
     what = f"{cls.__name__}.{field.name}"
-    flexible = cls.__flexible__
+    flexible = _flexible(cls)
     if cls.__name__ == "RequestHeader" and field.name == "client_id":
         return _legacy_bytes(2, True, what)  # always a legacy nullable string, as in Kafka
     kind = classify_field(field)
@@ -225,24 +230,26 @@ def _entity_step(cls: type, nullable: bool) -> _Step:
     fields = dataclasses.fields(cls)
     regular = [_field_step(cls, f, False) for f in fields if get_field_tag(f) is None]
     tagged = {int(tag): _field_step(cls, f, True) for f in fields if (tag := get_field_tag(f)) is not None}
-    min_size = sum(s.min_size for s in regular) + (1 if cls.__flexible__ else 0)
-    if not cls.__flexible__ and all(s.fixed for s in regular):
+    flexible = _flexible(cls)
+    min_size = sum(s.min_size for s in regular) + (1 if flexible else 0)
+    if not flexible and all(s.fixed for s in regular):
         step = _fixed(min_size)
     else:
-        step = _Step(_fields_walk(regular, tagged if cls.__flexible__ else None, cls.__name__), min_size)
+        step = _Step(_fields_walk(regular, tagged if flexible else None, cls.__name__), min_size)
     return _nullable_struct(step, cls.__name__) if nullable else step
 
 
 def _fields_walk(regular: list[_Step], tagged: dict[int, _Step] | None, what: str) -> Walk:
     """Fixed-size fields are summed into a skip before the next variable one."""
-    plan, skip = [], 0
+    steps: list[tuple[int, Walk]] = []
+    skip = 0
     for step in regular:
         if step.fixed:
             skip += step.min_size
         else:
-            plan.append((skip, step.walk))
+            steps.append((skip, step.walk))
             skip = 0
-    plan, tail = tuple(plan), skip
+    plan, tail = tuple(steps), skip
     tags_walk = _tagged_fields(tagged, what) if tagged is not None else None
 
     def walk(frame: bytes, position: int, edits: list) -> int:
