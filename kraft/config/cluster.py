@@ -27,7 +27,7 @@ from pydantic_core import PydanticCustomError
 
 from kraft.config.oauthbearer_settings import OAuthBearerSettings
 from kraft.config.suggestion import did_you_mean
-from kraft.kafka.connection_limits import parse_overrides
+from kraft.config.connection_overrides import parse_overrides
 from kraft.config.transaction_settings import TransactionSettings, UnknownSetting
 from kraft.config.data_dir import cluster_id_problem, data_dir_problem
 from kraft.config.topic_configs import (

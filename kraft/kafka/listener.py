@@ -26,7 +26,8 @@ from kraft.broker.services import BrokerServices
 from kraft.broker.access import Identity, principal_of_certificate
 from kraft.kafka.codec import MalformedRequest, RequestHead
 from kraft.kafka import ordering, session
-from kraft.kafka.connection_limits import ConnectionLimits, parse_overrides
+from kraft.config.connection_overrides import parse_overrides
+from kraft.kafka.connection_limits import ConnectionLimits
 from kraft.kafka.frame_reader import ByteBudget, read_frame
 from kraft.kafka.fetch_sessions import FetchSessionCache
 from kraft.kafka.dispatch import Request, Unanswerable, parse, respond

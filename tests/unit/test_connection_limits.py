@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from kraft.config.cluster import ClusterSection
-from kraft.kafka.connection_limits import ConnectionLimits, parse_overrides
+from kraft.config.connection_overrides import parse_overrides
+from kraft.kafka.connection_limits import ConnectionLimits
 
 
 def test_one_address_takes_no_more_than_its_share():
