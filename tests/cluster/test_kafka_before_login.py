@@ -100,11 +100,14 @@ def test_a_request_before_login_is_refused_from_its_header(cluster):
 
 def test_a_connection_that_does_not_log_in_is_closed_at_the_deadline(cluster):
     silent = kafka_socket(cluster)
-    chatty = kafka_socket(cluster)  # answered, and still closed: only a login counts
     try:
         silent.settimeout(60)
         assert closed_by_broker(silent)
         assert _closing_reason(cluster, silent) == f"not authenticated within {LOGIN_DEADLINE_MS / 1000:g} s"
+    finally:
+        silent.close()
+    chatty = kafka_socket(cluster)  # answered, and still closed: only a login counts
+    try:
         answers = 0
         for correlation_id in range(1, 600):  # bounded: the deadline ends it long before
             try:
@@ -118,5 +121,4 @@ def test_a_connection_that_does_not_log_in_is_closed_at_the_deadline(cluster):
         assert answers >= 1
         assert _closing_reason(cluster, chatty) == f"not authenticated within {LOGIN_DEADLINE_MS / 1000:g} s"
     finally:
-        silent.close()
         chatty.close()
