@@ -27,6 +27,7 @@ from pydantic_core import PydanticCustomError
 
 from kraft.config.oauthbearer_settings import OAuthBearerSettings
 from kraft.config.suggestion import did_you_mean
+from kraft.config.connection_overrides import parse_overrides
 from kraft.config.transaction_settings import TransactionSettings, UnknownSetting
 from kraft.config.data_dir import cluster_id_problem, data_dir_problem
 from kraft.config.topic_configs import (
@@ -78,6 +79,14 @@ def _known_replica_selector(value: str) -> str:
     return value
 
 
+def _connection_overrides(value: str) -> str:
+    try:
+        parse_overrides(value)
+    except ValueError as exc:
+        raise _invalid("", str(exc)) from None
+    return value
+
+
 class ClusterSection(_Table):
     name: Annotated[str, Field(strict=True, min_length=1)] = "local"
     id: Annotated[str, Field(strict=True), AfterValidator(_kafka_style_cluster_id)] | None = None
@@ -100,6 +109,21 @@ class ClusterSection(_Table):
     # replica in its rack; unset (Kafka's default), consumers read from the leader
     replica_selector_class: Annotated[str, Field(strict=True), AfterValidator(_known_replica_selector)] | None = \
         Field(None, alias="replica.selector.class")
+    # Kafka's names: the Kafka listener's connections, in all and from any one address (and
+    # named addresses' own counts, "host:count,..."). One address gets a quarter of the
+    # listener, so it cannot lock the others out (Kafka's defaults are unlimited)
+    max_connections: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)] = Field(1000, alias="max.connections")
+    max_connections_per_ip: Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)] = Field(
+        250, alias="max.connections.per.ip")
+    max_connections_per_ip_overrides: Annotated[str, Field(strict=True), AfterValidator(_connection_overrides)] = \
+        Field("", alias="max.connections.per.ip.overrides")
+    # Kafka's name and default: the largest frame a connection may send before SASL succeeds
+    sasl_server_max_receive_size: Annotated[int, Field(strict=True, ge=8, le=2**31 - 1)] = Field(
+        524288, alias="sasl.server.max.receive.size")
+    # kraft's (Kafka has none): with SASL on, a connection not authenticated this long after
+    # it opened is closed, so silent connections hold no slot for connections.max.idle.ms
+    sasl_server_authentication_timeout_ms: Annotated[int, Field(strict=True, ge=100, le=3_600_000)] = Field(
+        10_000, alias="sasl.server.authentication.timeout.ms")
 
 
 class Timeouts(_Table):

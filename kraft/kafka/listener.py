@@ -4,9 +4,12 @@ Requests on a connection are answered in order, as a Kafka broker does. They are
 served one at a time, except that a Produce lets the next request start once its
 batches are appended (kafka/ordering.py), so pipelined acks=all produces overlap
 their replication. What one client can cost is bounded:
-frames above socket.request.max.bytes close the connection, frame bodies wait for a
-share of a node-wide byte budget (Kafka's queued.max.request.bytes), a frame must
-arrive within BODY_TIMEOUT_S once begun, an idle connection is closed after
+connections in all and per client address (connection_limits.py), frames above
+socket.request.max.bytes (sasl.server.max.receive.size before SASL succeeds) close the
+connection, a frame's bytes take a share of a node-wide byte budget (Kafka's
+queued.max.request.bytes) as they arrive and must all arrive within BODY_TIMEOUT_S once
+begun (frame_reader.py), a connection must authenticate within
+sasl.server.authentication.timeout.ms when SASL is on, an idle connection is closed after
 connections.max.idle.ms, and a client that stops reading its answers is cut off.
 """
 
@@ -17,11 +20,15 @@ import ssl
 import contextlib
 import logging
 import struct
+import time
 
 from kraft.broker.services import BrokerServices
 from kraft.broker.access import Identity, principal_of_certificate
-from kraft.kafka.codec import MalformedRequest
+from kraft.kafka.codec import MalformedRequest, RequestHead
 from kraft.kafka import ordering, session
+from kraft.config.connection_overrides import parse_overrides
+from kraft.kafka.connection_limits import ConnectionLimits
+from kraft.kafka.frame_reader import ByteBudget, read_frame
 from kraft.kafka.fetch_sessions import FetchSessionCache
 from kraft.kafka.dispatch import Request, Unanswerable, parse, respond
 from kraft.storage.file_slice import FileSlice
@@ -30,7 +37,6 @@ log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 100 * 1024 * 1024       # Kafka's socket.request.max.bytes
 QUEUED_REQUEST_BYTES = 256 * 1024 * 1024  # node-wide bytes of requests being read or served
-MAX_CONNECTIONS = 1000
 IDLE_TIMEOUT_S = 600.0                    # Kafka's connections.max.idle.ms
 BODY_TIMEOUT_S = 30.0
 MAX_IN_FLIGHT = 16                         # requests of one connection begun and not yet answered
@@ -39,31 +45,18 @@ _SIZE = struct.Struct(">i")
 _NOTHING_HELD = object()  # _write_answers: no queue item taken ahead
 
 
-class ByteBudget:
-    """Bytes that requests in flight may hold, shared by every connection."""
-
-    def __init__(self, total: int):
-        self.total = total
-        self.free = total
-        self._freed = asyncio.Event()
-
-    async def acquire(self, size: int) -> None:
-        while self.free < size:
-            self._freed.clear()
-            await self._freed.wait()
-        self.free -= size
-
-    def release(self, size: int) -> None:
-        self.free += size
-        self._freed.set()
-
-
 class KafkaListener:
     def __init__(self, node: BrokerServices, host: str, port: int, tls: ssl.SSLContext | None = None):
         self._node = node
         self._tls = tls
         self._host, self._port = host, port
         self._budget = ByteBudget(QUEUED_REQUEST_BYTES)
+        settings = node.config.cluster
+        self._limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_ip,
+                                        parse_overrides(settings.max_connections_per_ip_overrides))
+        self._sasl_max_frame = settings.sasl_server_max_receive_size
+        self._authentication_s = settings.sasl_server_authentication_timeout_ms / 1000
+        self.refused_connections = 0
         self._connections: set[asyncio.Task] = set()
         self._server: asyncio.Server | None = None
         self.requests_in_flight = 0  # read and not yet answered, every connection (/metrics)
@@ -94,17 +87,32 @@ class KafkaListener:
             pass
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        host = peer[0] if peer else ""
+        if (refused := self._limits.admit(host)) is not None:
+            self._refuse(writer, refused)
+            return
+        try:
+            await self._serve_admitted(reader, writer, host)
+        finally:
+            self._limits.release(host)
+
+    def _refuse(self, writer: asyncio.StreamWriter, why: str) -> None:
+        """Over a connection limit: closed at once, as Kafka's acceptor does; logged sparingly
+        (a flood would otherwise flood the log too)."""
+        self.refused_connections += 1
+        if self.refused_connections == 1 or self.refused_connections % 1000 == 0:
+            log.warning("refusing Kafka connections: %s (%d refused so far)", why, self.refused_connections)
+        writer.transport.abort()  # nothing owed to it: no lingering close
+
+    async def _serve_admitted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                              host: str) -> None:
         task = asyncio.current_task()
         assert task is not None  # start_server runs each connection in a task of its own
-        if len(self._connections) >= MAX_CONNECTIONS:
-            writer.close()
-            return
         if self._node.access.enabled and not self._node.access.ready():
             writer.close()  # users and ACLs not loaded yet: the client reconnects
             return
         self._connections.add(task)
-        peer = writer.get_extra_info("peername")
-        host = peer[0] if peer else ""
         access = self._node.access
         certified = principal_of_certificate(writer.get_extra_info("peercert"))
         identity: Identity | None
@@ -112,7 +120,10 @@ class KafkaListener:
             identity = Identity(certified, host)
         else:
             identity = None if access.authentication else access.anonymous(host)
-        session.CURRENT.set(session.Session(host, identity, fetch_sessions=self.fetch_sessions))
+        # the deadline on the loop's clock (time.monotonic), as the read timeouts are
+        authenticate_by = time.monotonic() + self._authentication_s if identity is None else None
+        session.CURRENT.set(session.Session(host, identity, fetch_sessions=self.fetch_sessions,
+                                            authenticate_by=authenticate_by))
         try:
             await self._requests(reader, writer)
         except* (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
@@ -148,33 +159,51 @@ class KafkaListener:
         while True:
             if (muted_s := session.muted_for_s()) > 0:  # over a quota: the client waits
                 await asyncio.sleep(muted_s)
-            async with asyncio.timeout(IDLE_TIMEOUT_S):
-                (size,) = _SIZE.unpack(await reader.readexactly(4))
-            if not 0 < size <= MAX_FRAME_BYTES:
-                return await self._end(answers, writer, f"frame of {size} bytes (limit {MAX_FRAME_BYTES})")
-            await self._budget.acquire(size)
             try:
-                async with asyncio.timeout(BODY_TIMEOUT_S):
-                    frame = await reader.readexactly(size)
-                request = parse(frame)
-                if not session.may_serve(request.head.api_key):
-                    raise MalformedRequest(f"API key {request.head.api_key} without a current SASL "
-                                           "authentication (none yet, or its lifetime has passed)")
-                if self._node.access.enabled and not self._node.access.ready():
-                    # never a spurious AUTHORIZATION_FAILED, which clients take as final: they reconnect
-                    raise MalformedRequest("users and ACLs are being reloaded (the broker re-registers)")
-            except MalformedRequest as exc:
-                self._budget.release(size)
+                size, request = await self._next_request(reader)
+            except MalformedRequest as exc:  # also: a frame that stalled, or no login in time
                 return await self._end(answers, writer, str(exc))
-            except BaseException:
-                self._budget.release(size)
-                raise
-            del frame
             turn = asyncio.Event()  # set once the next request may start
             await answers.put((tg.create_task(self._serve_one(request, turn, size, unsent)), turn))
             owed.count += 1  # queued for its answer; with the queue full, nothing more is read
             self.requests_in_flight += 1
             await turn.wait()
+
+    async def _next_request(self, reader: asyncio.StreamReader) -> tuple[int, Request]:
+        """The next frame's size and request, its bytes held in the budget. MalformedRequest:
+        the connection ends with the answers it is owed; TimeoutError: idle, it just ends."""
+        authenticate_by = session.authentication_deadline()
+        idle_until = time.monotonic() + IDLE_TIMEOUT_S
+        frame_by: float | None = None  # set once a frame has begun
+        try:
+            async with asyncio.timeout_at(min(idle_until, authenticate_by or idle_until)):
+                (size,) = _SIZE.unpack(await reader.readexactly(4))
+            limit = self._sasl_max_frame if session.authentication_pending() else MAX_FRAME_BYTES
+            if not 0 < size <= limit:
+                raise MalformedRequest(f"frame of {size} bytes (limit {limit})")
+            frame_by = time.monotonic() + BODY_TIMEOUT_S
+            frame = await read_frame(reader, size, self._budget, min(frame_by, authenticate_by or frame_by),
+                                     self._check_head)
+        except TimeoutError:
+            if authenticate_by is not None and time.monotonic() >= authenticate_by:
+                raise MalformedRequest(f"not authenticated within {self._authentication_s:g} s") from None
+            if frame_by is not None:
+                raise MalformedRequest(f"a frame's bytes did not all arrive within {BODY_TIMEOUT_S:g} s") from None
+            raise
+        try:
+            return size, parse(frame)
+        except BaseException:
+            self._budget.release(size)
+            raise
+
+    def _check_head(self, head: RequestHead) -> None:
+        """What is refused from the header alone, before the rest of the frame is read or decoded."""
+        if not session.may_serve(head.api_key):
+            raise MalformedRequest(f"API key {head.api_key} without a current SASL "
+                                   "authentication (none yet, or its lifetime has passed)")
+        if self._node.access.enabled and not self._node.access.ready():
+            # never a spurious AUTHORIZATION_FAILED, which clients take as final: they reconnect
+            raise MalformedRequest("users and ACLs are being reloaded (the broker re-registers)")
 
     async def _serve_one(self, request: Request, turn: asyncio.Event, size: int, unsent: set):
         ordering.serve_in_turn(turn.set)

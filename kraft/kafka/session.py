@@ -37,6 +37,8 @@ class Session:
     login_expires_at: float | None = None
     reauthenticating: bool = False  # a SaslHandshake on an authenticated connection began one
     muted_until: float = 0.0  # monotonic: nothing more is read before then (a quota's throttle)
+    # monotonic: a connection still unauthenticated then is closed (None: no deadline)
+    authenticate_by: float | None = None
     # the broker's incremental fetch sessions (the listener's): they outlive connections
     fetch_sessions: FetchSessionCache = field(default_factory=lambda: FetchSessionCache(0), repr=False)
 
@@ -60,6 +62,19 @@ def may_serve(api_key: int) -> bool:
         return api_key in BEFORE_AUTHENTICATION
     expires = session.login_expires_at
     return expires is None or time.monotonic() < expires or api_key in AFTER_EXPIRY
+
+
+def authentication_pending() -> bool:
+    """True while this connection must still authenticate (SASL on, no login yet): its
+    frames get the small pre-authentication budget and the authentication deadline."""
+    current = CURRENT.get(None)
+    return current is not None and current.identity is None
+
+
+def authentication_deadline() -> float | None:
+    """The monotonic time by which this connection must have authenticated, while it has not."""
+    current = CURRENT.get(None)
+    return current.authenticate_by if authentication_pending() and current is not None else None
 
 
 def _identity() -> Identity | None:

@@ -5,9 +5,11 @@ never sends anything for as long as the client likes, and takes any number of th
 file descriptors run out long before memory does. The guard wraps the server's
 protocol factory and its request middleware:
 
-- at most `limit` client connections at once; one more gets a 429 in the API's error
-  envelope and is closed. Connections from the cluster's own nodes are not counted,
-  so clients cannot starve heartbeats, replication or forwarding;
+- at most `limit` client connections at once, and at most `per_address_limit` (a
+  quarter of them by default) from any one address, so one address's idle connections
+  cannot lock the others out; one more gets a 429 in the API's error envelope and is
+  closed. Connections from the cluster's own nodes are not counted, so clients cannot
+  starve heartbeats, replication or forwarding;
 - a connection whose request headers have not all arrived `header_timeout_s` after its
   first byte is closed (slow headers);
 - a connection with no request in progress and no byte for `idle_timeout_s` is closed
@@ -24,6 +26,7 @@ import logging
 import os
 import resource
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,6 +53,7 @@ def _env_seconds(name: str, default_s: float) -> float:
 @dataclass
 class _Conn:
     opened: float
+    host: str | None
     counted: bool  # against the limit (not one of the cluster's own nodes)
     busy: int = 0  # requests started and not finished
     last_seen: float = 0.0  # last byte or last response
@@ -113,8 +117,11 @@ class _GuardedServer:
 class ConnectionGuard:
     def __init__(self, node_hosts: set[str], limit: int | None = None,
                  header_timeout_s: float | None = None, idle_timeout_s: float | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, per_address_limit: int | None = None):
         self.limit = limit or int(os.environ.get("KRAFT_HTTP_MAX_CONNECTIONS", 0)) or default_limit()
+        self.per_address_limit = (per_address_limit or int(os.environ.get("KRAFT_HTTP_MAX_CONNECTIONS_PER_IP", 0))
+                                  or max(1, self.limit // 4))
+        self._per_host: Counter[str | None] = Counter()  # counted connections by client address
         self.header_timeout_s = header_timeout_s or _env_seconds("KRAFT_HTTP_HEADER_TIMEOUT_MS", 10.0)
         self.idle_timeout_s = idle_timeout_s or _env_seconds("KRAFT_HTTP_IDLE_TIMEOUT_MS", 60.0)
         self._node_hosts = frozenset(node_hosts)
@@ -152,31 +159,45 @@ class ConnectionGuard:
     # -- the rules -----------------------------------------------------------------------
     @property
     def counted(self) -> int:
-        return sum(1 for c in self._conns.values() if c.counted)
+        return sum(self._per_host.values())
+
+    def _over_limit(self, host: str | None) -> str | None:
+        """Why one more connection from `host` is refused, or None."""
+        if self._per_host[host] >= self.per_address_limit:
+            return (f"this node already holds {self.per_address_limit} connections from your address; "
+                    f"retry later or reuse connections")
+        if self.counted >= self.limit:
+            return f"this node already holds {self.limit} client connections; retry later or reuse connections"
+        return None
 
     def _admit(self, transport) -> bool:
         peer = transport.get_extra_info("peername")
         host = peer[0] if isinstance(peer, tuple) else None
         counted = host not in self._node_hosts
-        if counted and self.counted >= self.limit:
+        if counted and (why := self._over_limit(host)) is not None:
             self.refused += 1
             if self.refused == 1 or self.refused % 1000 == 0:
-                log.warning("HTTP connection limit %d reached: refusing (%d refused so far)",
-                            self.limit, self.refused)
-            body = orjson.dumps({"error_code": 429, "message": (
-                f"this node already holds {self.limit} client connections; retry later or "
-                f"reuse connections")})
+                log.warning("HTTP connection limits (%d, %d per address) reached: refusing (%d refused so far)",
+                            self.limit, self.per_address_limit, self.refused)
+            body = orjson.dumps({"error_code": 429, "message": why})
             transport.write(b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
                             b"Connection: close\r\nContent-Length: " + str(len(body)).encode()
                             + b"\r\n\r\n" + body)
             transport.close()
             return False
         now = self._clock()
-        self._conns[transport] = _Conn(opened=now, counted=counted, last_seen=now)
+        self._conns[transport] = _Conn(opened=now, host=host, counted=counted, last_seen=now)
+        if counted:
+            self._per_host[host] += 1
         return True
 
     def _forget(self, transport) -> None:
-        self._conns.pop(transport, None)
+        """Every way a connection leaves the table goes through here (one count, kept right)."""
+        conn = self._conns.pop(transport, None)
+        if conn is not None and conn.counted:
+            self._per_host[conn.host] -= 1
+            if self._per_host[conn.host] <= 0:
+                del self._per_host[conn.host]
 
     def _bytes_arrived(self, transport) -> None:
         conn = self._conns.get(transport)
@@ -199,5 +220,5 @@ class ConnectionGuard:
     def _close(self, transport, why: str, seconds: float) -> None:
         log.debug("closing HTTP connection from %s: " + why,
                   transport.get_extra_info("peername"), seconds)
-        self._conns.pop(transport, None)
+        self._forget(transport)
         transport.close()

@@ -1,8 +1,9 @@
 """A node bounds the client connections it holds: slow headers and idle connections are
 closed, and past the connection limit a new client gets a 429 instead of a descriptor.
 
-Clients connect from 127.0.0.1, which is not one of the cluster's node addresses
-(127.0.0.2-4), so the limit counts them.
+Clients connect from 127.0.0.1 or from other 127.0.0.x source addresses, none of them one
+of the cluster's node addresses, so the limits count them. One address may hold a quarter
+of the limit (KRAFT_HTTP_MAX_CONNECTIONS_PER_IP's default).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from kraft.server.local_cluster import LocalCluster, http_json
 pytestmark = pytest.mark.cluster
 
 HEADER_MS, IDLE_MS, LIMIT = 2000, 3000, 200
+PER_ADDRESS = LIMIT // 4
+SOURCES = [f"127.0.0.{211 + i}" for i in range(5)]  # client addresses away from every cluster's
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +32,10 @@ def cluster():
         yield c
 
 
-def client_socket(cluster, node=1) -> socket.socket:
+def client_socket(cluster, node=1, source="127.0.0.1") -> socket.socket:
     host, port = cluster.url(node).removeprefix("http://").split(":")
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    s.bind((source, 0))
     s.settimeout(10.0)  # the accept queue may be full for a moment
     s.connect((host, int(port)))
     s.settimeout(1.0)
@@ -93,17 +96,39 @@ def test_idle_connections_are_closed_but_busy_keepalive_is_not(cluster):
         busy.close()
 
 
-def test_past_the_connection_limit_a_client_gets_429(cluster):
-    held = [client_socket(cluster, node=2) for _ in range(LIMIT + 50)]
+def _first_answers(held: list[socket.socket]) -> list[bytes]:
+    """What each connection was sent unasked (a 429), or b"" for none."""
+    time.sleep(1.0)  # well inside the idle timeout: none is closed for idling
+    answers = []
+    for s in held:
+        s.settimeout(0.2)
+        try:
+            answers.append(s.recv(4096))
+        except (TimeoutError, ConnectionResetError):
+            answers.append(b"")
+    return answers
+
+
+def test_one_address_cannot_lock_out_the_others(cluster):
+    held = [client_socket(cluster, node=3, source=SOURCES[0]) for _ in range(LIMIT + 10)]
     try:
-        time.sleep(1.0)  # well inside the idle timeout: none is closed for idling
-        answers = []
+        answers = _first_answers(held)
+        refused = [a for a in answers if a.startswith(b"HTTP/1.1 429")]
+        assert len(refused) == LIMIT + 10 - PER_ADDRESS, (len(refused), {a[:40] for a in answers})
+        assert b"connections from your address" in refused[0]
+        # a client from another address is served meanwhile
+        status, _ = http_json("GET", cluster.url(3) + "/status/ready")
+        assert status == 200
+    finally:
         for s in held:
-            s.settimeout(0.2)
-            try:
-                answers.append(s.recv(4096))
-            except TimeoutError:
-                answers.append(b"")
+            s.close()
+
+
+def test_past_the_connection_limit_a_client_gets_429(cluster):
+    # from five addresses, each within its share: the node-wide limit refuses the last 50
+    held = [client_socket(cluster, node=2, source=SOURCES[i % 5]) for i in range(LIMIT + 50)]
+    try:
+        answers = _first_answers(held)
         refused = [a for a in answers if a.startswith(b"HTTP/1.1 429")]
         assert len(refused) == 50, (len(refused), {a[:40] for a in answers})
         assert all(b'"error_code":429' in a for a in refused)
