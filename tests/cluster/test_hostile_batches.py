@@ -11,7 +11,8 @@ import pytest
 
 from cluster_client import call, create_topic
 from cluster_sharing import module_log
-from kafka_wire import fetch_frame, kafka_socket, leader_of, read_answer, recv_frame
+from kafka_wire import (fetch_frame, kafka_socket, leader_of, produce_error_code, produce_frame, read_answer,
+                        recv_frame)
 
 from kraft.server.local_cluster import LocalCluster
 
@@ -82,3 +83,63 @@ def test_a_consumer_below_the_log_start_is_told_out_of_range_and_resumes_at_the_
     status, body = call("GET", f"{c.url(1)}/topics/{BELOW_START}/partitions/0/records?offset=3")
     assert status == 404 and body["error_code"] == 40402, body
     assert tracebacks(c, leader) == before  # nothing unexpected on the way
+
+
+# -- a batch of a million tiny records ------------------------------------------------
+
+MILLION = "hostile-million"
+LARGE = "hostile-large-batch"
+MESSAGE_TOO_LARGE = 10
+
+
+def tiny_records_batch(count: int) -> bytes:
+    from kraft.storage.compression import ZSTD
+    from kraft.storage.record import Record
+    from kraft.storage.record_batch import encode_batch
+    return encode_batch([Record(None, b"", (), 1000) for _ in range(count)], 0, -1, compression=ZSTD)
+
+
+def leaders(c, topic: str, partitions: int) -> list[int]:
+    return [leader_of(c, topic, p) for p in range(partitions)]
+
+
+def brokers_fenced(c) -> list[int]:
+    status, body = call("GET", f"{c.v3(1)}/brokers")
+    assert status == 200, body
+    return [b["broker_id"] for b in body["data"] if b.get("fenced")]
+
+
+def test_batches_of_a_million_tiny_records_are_refused_and_the_leader_keeps_its_leaderships(cluster):
+    c = cluster
+    create_topic(c, MILLION, partitions=3)
+    before = leaders(c, MILLION, 3)
+    batch = tiny_records_batch(1_000_000)
+    assert len(batch) < 1_048_576  # within max.message.bytes on the wire
+    leader = before[0]
+    codes = []
+    with kafka_socket(c, leader) as s:
+        s.settimeout(120)
+        for n in range(8):
+            s.sendall(produce_frame(MILLION, 0, batch, n))
+            codes.append(produce_error_code(recv_frame(s)))
+    assert codes == [MESSAGE_TOO_LARGE] * 8
+    assert brokers_fenced(c) == []
+    assert leaders(c, MILLION, 3) == before
+
+
+def test_a_small_rest_read_of_a_partition_holding_a_large_batch_is_bounded(cluster):
+    c = cluster
+    create_topic(c, LARGE, partitions=1)
+    batch = tiny_records_batch(140_000)  # under the default bound (1048576 // 7 records)
+    leader = leader_of(c, LARGE, 0)
+    with kafka_socket(c, leader) as s:
+        s.settimeout(120)
+        for n in range(4):  # taken, sliced: the node goes on answering heartbeats meanwhile
+            s.sendall(produce_frame(LARGE, 0, batch, n))
+            assert produce_error_code(recv_frame(s)) == 0
+    assert brokers_fenced(c) == []
+    for node in (leader, leader % 3 + 1):  # on the leader, and forwarded from another node
+        status, body = call("GET", f"{c.url(node)}/topics/{LARGE}/partitions/0/records?offset=0&max_bytes=1000")
+        assert status == 200, body
+        assert 0 < len(body) <= 1000 // 7 + 1, len(body)
+        assert [r["offset"] for r in body] == list(range(len(body)))
