@@ -269,6 +269,7 @@ def decode_records_prefix(batch: bytes | bytearray | memoryview, pos: int, max_b
     header = BatchHeader.parse(batch, pos)
     want = max_bytes + PREFIX_SLACK
     compressed = memoryview(batch)[pos + HEADER_SIZE:pos + header.size]
+    section: bytes | bytearray | memoryview
     if header.compression:
         section, complete = decompress_prefix(header.compression, compressed, want)
         cursor, end = 0, len(section)
