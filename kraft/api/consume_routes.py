@@ -107,7 +107,7 @@ async def _read_here(request, node: BrokerServices, topic: str, partition: int):
     timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
     max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)
     data = await node.data_plane.read(topic, partition, offset, max_bytes, timeout_ms)
-    shown, _ = visible_records(data, offset)  # markers' offsets are skipped, never shown
+    shown, _ = visible_records(data, offset, max_bytes=max_bytes)  # markers' offsets are never shown
     records = [rc.render_v2(r, binary, topic, partition) for r in shown]
     ctype = rc.V2_BINARY if binary else rc.V2_JSON
     return web.Response(body=orjson.dumps(records), content_type=ctype)

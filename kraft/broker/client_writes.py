@@ -15,16 +15,19 @@ configs.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 
 from kraft.errors import InvalidAppend, InvalidRecord, InvalidTopic, MessageTooLarge, UnsupportedMessageFormat
 from kraft.config.topic_names import is_internal_topic
 from kraft.storage.compression import NONE, stored_codec
 from kraft.storage.record import Record, record_size
 from kraft.storage.record_batch import MAGIC, MAGIC_POS, NO_PRODUCER_ID, BatchHeader, decode_records, encode_batch
-from kraft.storage.record_check import check_records
+from kraft.storage.record_check import check_records_in_slices, run_to_end
 
 BATCH_HEADER_SIZE = 61
+# The smallest record a batch can carry (length, attributes, timestamp and offset
+# deltas, null key, empty value, no headers): 7 bytes.
+SMALLEST_RECORD_BYTES = 7
 
 
 def refuse_internal_topic(topic: str) -> None:
@@ -38,6 +41,19 @@ def check_batch_size(size: int, configs: Mapping[str, str], topic: str) -> None:
     if size > limit:
         raise MessageTooLarge(f"batch of {size} bytes is larger than max.message.bytes ({limit}) "
                               f"of topic {topic!r}")
+
+
+def check_record_count(count: int, configs: Mapping[str, str], topic: str) -> None:
+    """A batch may hold no more records than an uncompressed batch within
+    max.message.bytes could (one per SMALLEST_RECORD_BYTES): compression buys bytes on
+    the wire, not records per batch. Each record costs the leader a walk whatever its
+    size; a million empty ones compress to under 1 MB and took a leader's event loop
+    for over a second. Checked on the header, before anything is opened."""
+    limit = int(configs["max.message.bytes"])
+    if count > limit // SMALLEST_RECORD_BYTES:
+        raise MessageTooLarge(f"batch of {count} records holds more than max.message.bytes ({limit}) "
+                              f"of topic {topic!r} allows ({limit // SMALLEST_RECORD_BYTES}, "
+                              f"{SMALLEST_RECORD_BYTES} bytes per record)")
 
 
 def check_record_sizes(records: Sequence[Record], configs: Mapping[str, str], topic: str) -> None:
@@ -90,10 +106,19 @@ def batch_of_records(records: Sequence[Record], configs: Mapping[str, str], topi
 def checked_client_batch(data: bytes, configs: Mapping[str, str], topic: str) -> tuple[bytes, BatchHeader]:
     """A Kafka client's partition data as the batch to store, with the header it was
     sent with, or the error to answer. Stored as sent unless a rule changes it."""
+    return run_to_end(client_batch_checks(data, configs, topic))
+
+
+def client_batch_checks(data: bytes, configs: Mapping[str, str],
+                        topic: str) -> Generator[None, None, tuple[bytes, BatchHeader]]:
+    """checked_client_batch as a generator that yields between slices of a large
+    batch's record walk (its driver lets other work run there)."""
     refuse_internal_topic(topic)
     header = _sound_batch_header(data)
     check_batch_size(header.size, configs, topic)
-    check_records(data)  # CRC-32C, the codec, every record's framing and offset delta
+    check_record_count(header.record_count, configs, topic)
+    # CRC-32C, the codec, every record's framing and offset delta
+    yield from check_records_in_slices(data)
     codec = stored_codec(configs["compression.type"], header.compression)
     log_append_time = _log_append_time(configs)
     records = decode_records(data, verify=False) if compacted(configs) else None  # checked above; keys matter there

@@ -97,7 +97,7 @@ async def _read_round(reader: PartitionReader, instance: ConsumerInstance, owned
                 except KraftError as exc:  # leader moving: this partition sits this round out
                     log.debug("poll %s-%d skipped: %s", tp[0], tp[1], exc.message)
                     continue
-                records, next_position = visible_records(data, started[tp], aborted)
+                records, next_position = visible_records(data, started[tp], aborted, share)
                 if next_position > started[tp] and tp in instance.owned \
                         and instance.positions.get(tp) == started[tp]:  # still its own, not seeked
                     instance.positions[tp] = next_position  # past compacted-away offsets too

@@ -211,7 +211,14 @@ class DataPlane:
         add_to_txn (transactions version 2, Produce v12+) the coordinator adds the
         partition to the transaction first, within the same bound."""
         client_writes.refuse_internal_topic(topic)
-        batch, header = client_writes.checked_client_batch(data, self.configs(topic), topic)
+        checks = client_writes.client_batch_checks(data, self.configs(topic), topic)
+        while True:  # between slices of a large batch's checks, the loop serves others
+            try:
+                next(checks)
+            except StopIteration as done:
+                batch, header = done.value
+                break
+            await asyncio.sleep(0)
         if header.is_transactional:
             bound_s = VERIFY_BOUND_S if timeout_ms <= 0 else min(VERIFY_BOUND_S, timeout_ms / 2000)
             await self._check_in_transaction(transactional_id, header.producer_id, header.producer_epoch,

@@ -18,7 +18,7 @@ import orjson
 
 from kraft.errors import UnknownServerError
 from kraft.storage.record import Record
-from kraft.storage.record_batch import control_marker, decode_records, iter_batches
+from kraft.storage.record_batch import control_marker, decode_records, decode_records_prefix, iter_batches
 
 
 
@@ -42,18 +42,23 @@ def aborted_from_header(value: str) -> list[Aborted]:
         raise UnknownServerError(f"a peer sent unreadable aborted transactions ({exc})") from None
 
 
-def visible_records(data: bytes, position: int,
-                    aborted: Iterable[Aborted] | None = None) -> tuple[list[Record], int]:
+def visible_records(data: bytes, position: int, aborted: Iterable[Aborted] | None = None,
+                    max_bytes: int | None = None) -> tuple[list[Record], int]:
     """The records at or after ``position`` a consumer may see, and the offset after the
-    last batch read (a compacted batch or a control batch holds offsets but no records
+    last record read (a compacted batch or a control batch holds offsets but no records
     to show). ``aborted``: None at read_uncommitted; at read_committed, the aborted
-    transactions (producer id, first offset) that overlap the read."""
+    transactions (producer id, first offset) that overlap the read. ``max_bytes``: the
+    records stop once their bytes reach it (the one reaching it included), also inside
+    a batch: a small read of a huge batch decodes a few records, not all of them."""
     records: list[Record] = []
     next_position = position
     pending = [(a.first_offset, a.producer_id) for a in aborted or ()]
     heapq.heapify(pending)
     aborting: set[int] = set()
+    budget = max_bytes
     for pos, header in iter_batches(data):
+        if budget is not None and budget <= 0:
+            break
         next_position = max(next_position, header.next_offset)
         while pending and pending[0][0] <= header.last_offset:
             aborting.add(heapq.heappop(pending)[1])
@@ -64,8 +69,16 @@ def visible_records(data: bytes, position: int,
             continue  # control records are the broker's, never an application's
         if header.is_transactional and header.producer_id in aborting:
             continue
-        records.extend(r for r in decode_records(data, pos, verify=False)
-                       if r.offset is not None and r.offset >= position)  # always set: decoded from the log
+        if budget is None:
+            records.extend(r for r in decode_records(data, pos, verify=False)
+                           if r.offset is not None and r.offset >= position)  # always set: decoded from the log
+            continue
+        shown, used, whole = decode_records_prefix(data, pos, budget, from_offset=position)
+        records.extend(shown)
+        budget -= used
+        if not whole and shown and shown[-1].offset is not None:
+            next_position = max(position, shown[-1].offset + 1)  # the rest of this batch is read next time
+            break
     return records, next_position
 
 

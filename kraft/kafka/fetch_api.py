@@ -128,7 +128,8 @@ async def _read_partition(node: BrokerServices, topic: str | None, index: int, w
         # written (an acks=1 record not yet replicated) is answered empty and waits; on a
         # follower, an offset past its log end is out of range (the consumer goes back
         # to the leader)
-        if not start <= offset <= (leo := replica.log.log_end_offset):
+        leo = replica.log.log_end_offset  # bound first: a chained test may stop before it
+        if not start <= offset <= leo:
             raise OffsetOutOfRange(f"offset {offset} is outside {start}..{leo}", offset, start, leo)
         end = lso if stable else hw
         size = 0

@@ -55,6 +55,48 @@ def decompress(codec: int, data: bytes | memoryview, limit: int = MAX_DECOMPRESS
     return out
 
 
+def decompress_prefix(codec: int, data: bytes | memoryview, want: int,
+                      limit: int = MAX_DECOMPRESSED_BYTES) -> tuple[bytes, bool]:
+    """At least the first ``want`` bytes of the records section (fewer only when that is
+    all of it), and whether that is all of it: a small read of a huge batch opens only
+    what it shows. Raw snappy has no frames to stop at, so it opens whole (within limit)."""
+    want = min(want, limit)
+    try:
+        if codec == GZIP:
+            opener = zlib.decompressobj(wbits=31)
+            out = opener.decompress(bytes(data), want)
+            return out, opener.eof
+        if codec == LZ4:
+            lz4_opener = lz4.frame.LZ4FrameDecompressor()
+            out = lz4_opener.decompress(bytes(data), max_length=want)
+            return out, lz4_opener.eof
+        if codec == ZSTD:
+            with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(bytes(data)), read_across_frames=True) as reader:
+                out = reader.read(want)
+                return out, len(out) < want or not reader.read(1)
+        if codec == SNAPPY and bytes(data[:len(_XERIAL_MAGIC)]) == _XERIAL_MAGIC:
+            return _unsnappy_xerial_prefix(bytes(data), want, limit)
+    except (zlib.error, cramjam.DecompressionError, RuntimeError, zstandard.ZstdError, EOFError,
+            struct.error, ValueError) as exc:
+        raise CorruptBatchError(f"{NAME_OF_CODEC.get(codec, codec)} data does not decompress: {exc}") from None
+    return decompress(codec, data, limit), True
+
+
+def _unsnappy_xerial_prefix(data: bytes, want: int, limit: int) -> tuple[bytes, bool]:
+    pos, total, blocks = _XERIAL_HEADER.size, 0, []
+    while pos < len(data) and total < want:
+        (size,) = _INT32.unpack_from(data, pos)
+        block = data[pos + 4:pos + 4 + size]
+        if size < 0 or len(block) != size:
+            raise CorruptBatchError("snappy (xerial) block is cut short")
+        total += cramjam.snappy.decompress_raw_len(block)
+        if total > limit:
+            raise _too_large(limit)
+        blocks.append(bytes(cramjam.snappy.decompress_raw(block)))
+        pos += 4 + size
+    return b"".join(blocks), pos >= len(data)
+
+
 def compress(codec: int, data: bytes) -> bytes:
     if codec == GZIP:
         return gzip.compress(data, compresslevel=6, mtime=0)

@@ -24,12 +24,12 @@ from typing import NamedTuple
 from crc32c import crc32c
 
 from kraft.errors import CorruptBatchError, RecordBatchError, UnsupportedCompressionError
-from kraft.storage.compression import compress, decompress
+from kraft.storage.compression import compress, decompress, decompress_prefix
 from kraft.storage.record import Header, Record, decode_record, encode_record
 
 __all__ = [
     "BatchHeader", "ControlMarker", "CorruptBatchError", "Header", "Record", "UnsupportedCompressionError",
-    "control_marker", "decode_all", "decode_records", "encode_batch", "encode_control_batch",
+    "control_marker", "decode_all", "decode_records", "decode_records_prefix", "encode_batch", "encode_control_batch",
     "ensure_valid", "iter_batches", "restamp",
     "set_base_offset", "set_leader_epoch", "verify_crc", "crc_holds",
 ]
@@ -253,6 +253,46 @@ def decode_records(batch: bytes | bytearray | memoryview, pos: int = 0, *, verif
     if cursor != end:
         raise CorruptBatchError(f"batch at offset {header.base_offset} has {end - cursor} bytes after its records")
     return records
+
+
+PREFIX_SLACK = 64 << 10  # opened beyond a small read's bound, so most reads open once
+
+
+def decode_records_prefix(batch: bytes | bytearray | memoryview, pos: int, max_bytes: int,
+                          from_offset: int = 0) -> tuple[list[Record], int, bool]:
+    """The records of the (already checked) batch at ``pos`` from ``from_offset`` on until
+    their bytes reach ``max_bytes``, the one that reaches it included (a reader always
+    gets a record, as Kafka's fetch always returns the first batch), and their bytes: a
+    small read of a batch of a million records decodes a few, and opens only as much of
+    a compressed batch as it reads (more while a record runs past what is open).
+    The third value says whether every record of the batch was decoded."""
+    header = BatchHeader.parse(batch, pos)
+    want = max_bytes + PREFIX_SLACK
+    compressed = memoryview(batch)[pos + HEADER_SIZE:pos + header.size]
+    section: bytes | bytearray | memoryview
+    if header.compression:
+        section, complete = decompress_prefix(header.compression, compressed, want)
+        cursor, end = 0, len(section)
+    else:
+        section, cursor, end, complete = batch, pos + HEADER_SIZE, pos + header.size, True
+    records: list[Record] = []
+    used = seen = 0
+    while seen < header.record_count and used < max_bytes:
+        try:
+            record, after = decode_record(section, cursor, end, header.base_offset, header.base_timestamp)
+        except (CorruptBatchError, IndexError):
+            if complete:
+                raise CorruptBatchError(f"batch at offset {header.base_offset}: a record does not decode") from None
+            want *= 2  # a record runs past what is open: open more, start over
+            section, complete = decompress_prefix(header.compression, compressed, want)
+            cursor, end, used, seen, records = 0, len(section), 0, 0, []
+            continue
+        seen += 1
+        if record.offset is not None and record.offset >= from_offset:  # always set: decoded from the log
+            records.append(record)
+            used += after - cursor
+        cursor = after
+    return records, used, seen == header.record_count
 
 
 def record_section(batch: bytes | bytearray | memoryview, pos: int, header: BatchHeader) -> bytes:

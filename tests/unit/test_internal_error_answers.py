@@ -10,11 +10,21 @@ from types import SimpleNamespace
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+import pytest
+
 from kraft.api.app import error_envelope
 from kraft.api.context import NODE_KEY
+from kraft.broker import unexpected_errors
+from kraft.broker.unexpected_errors import RepeatedFailures
 from kraft.config.cluster import ConfigFileError
 
 SECRET_PATH = "/srv/secret-place/cluster.toml"
+
+
+@pytest.fixture(autouse=True)
+def fresh_failure_sites(monkeypatch):
+    """Each test's failures are the first at their site (the rule counts repeats per process)."""
+    monkeypatch.setattr(unexpected_errors, "_failures", RepeatedFailures())
 
 
 async def failing_handler(request: web.Request) -> web.Response:
@@ -104,3 +114,41 @@ def test_every_served_answer_with_a_top_level_error_code_can_carry_one():
         for version in range(api.min_version, api.max_version + 1):
             answer = whole_request_error(response_class(api.key, version), -1, "internal error")
             assert answer is None or answer.error_code == -1
+
+
+# -- a failure repeated per request ----------------------------------------------------
+
+def test_repeats_at_one_site_are_counted_once_a_minute_not_logged_whole():
+    failures = RepeatedFailures(every_s=60)
+    first = failures.seen("site-a", 0.0)
+    assert first.traceback and first.repeats == 0
+    for i in range(1, 500):  # within the minute: nothing to write, the same id for the client
+        assert failures.seen("site-a", i / 10) == unexpected_errors.Decision(first.incident, False, 0)
+    other = failures.seen("site-b", 1.0)  # another site is a first again
+    assert other.traceback and other.incident != first.incident
+    report = failures.seen("site-a", 61.0)
+    assert report == unexpected_errors.Decision(first.incident, False, 500)
+    assert failures.seen("site-a", 62.0).repeats == 0  # the next minute starts over
+
+
+def test_sites_are_bounded():
+    failures = RepeatedFailures(max_sites=3)
+    for site in range(10):
+        assert failures.seen(site, 0.0).traceback
+    assert len(failures._sites) <= 3
+
+
+async def test_a_handler_failing_on_every_request_logs_its_traceback_once(monkeypatch, caplog):
+    from kraft.kafka.codec import RequestHead
+    from kraft.kafka.dispatch import Request, respond
+    _failing_api(monkeypatch, 60)
+    caplog.set_level(logging.ERROR, logger="kraft.kafka.dispatch")
+    ids = set()
+    for correlation in range(1000):  # a client retrying as fast as it can, under varying client ids
+        frame = await respond(SimpleNamespace(node_id=3),  # type: ignore[arg-type]
+                              Request(RequestHead(60, 0, correlation, f"c{correlation}"), None))
+        ids.add(_decode_answer(frame, 60, 0).error_message)
+    assert len(ids) == 1  # every answer points at the one traceback
+    assert len([r for r in caplog.records if r.exc_info is not None]) == 1
+    assert len(caplog.records) == 1
+    assert caplog.text.count("Traceback") == 1

@@ -149,3 +149,45 @@ def test_log_append_time_restamps_a_client_batch_and_keeps_its_producer_fields()
 def test_a_topic_codec_recompresses_a_client_batch():
     stored, _ = checked_client_batch(batch(3), configs(**{"compression.type": "zstd"}), "t")
     assert BatchHeader.parse(stored).compression == 4
+
+
+# -- many tiny records --------------------------------------------------------------
+
+def empty_records(n: int) -> list[Record]:
+    return [Record(None, b"", (), 1000) for _ in range(n)]
+
+
+def test_a_compressed_batch_may_hold_no_more_records_than_its_limit_allows_uncompressed():
+    from kraft.storage.compression import ZSTD
+    limit = 70_000  # an uncompressed batch within it holds at most 10,000 records
+    over = encode_batch(empty_records(10_001), 0, -1, compression=ZSTD)
+    assert len(over) < limit // 5  # small on the wire: the count is what is refused
+    with pytest.raises(MessageTooLarge, match="10001 records"):
+        checked_client_batch(over, configs(limit), "t")
+    at_the_bound = encode_batch(empty_records(10_000), 0, -1, compression=ZSTD)
+    assert checked_batch(at_the_bound, limit).record_count == 10_000
+
+
+def test_an_uncompressed_batch_within_its_size_limit_is_never_refused_for_its_count():
+    records = empty_records(5_000)
+    data = encode_batch(records, 0, -1)
+    assert checked_batch(data, len(data)).record_count == 5_000
+
+
+def test_a_large_batch_is_checked_in_slices_a_small_one_in_one():
+    from kraft.broker.client_writes import client_batch_checks
+    from kraft.storage.record_check import SLICE_RECORDS
+    big = encode_batch(empty_records(3 * SLICE_RECORDS), 0, -1)
+    checks = client_batch_checks(big, configs(), "t")
+    pauses = 0
+    while True:
+        try:
+            next(checks)
+            pauses += 1
+        except StopIteration as done:
+            assert done.value[0] is big
+            break
+    assert pauses == 2
+    small = client_batch_checks(batch(), configs(), "t")
+    with pytest.raises(StopIteration):
+        next(small)
