@@ -8,7 +8,8 @@ the administrator's correct login, from the attacked address and from another, i
 answered at once. Random user names from one address are slowed the same way.
 
 Each client binds its own loopback source address (127.0.1.x), so the node sees the
-attacker and the administrator as the addresses the test means.
+attacker and the administrator as the addresses the test means. Last, on the same
+secured cluster: a signature header whose time stamp is of digits int() refuses is 401.
 """
 
 from __future__ import annotations
@@ -182,3 +183,25 @@ def test_kafka_random_user_names_are_slowed_per_address(cluster):
     assert flood.succeeded == 0
     assert 0 < flood.answered <= MOST_ANSWERED, flood.answered
     assert http_json("GET", cluster.v3(1), headers=ADMIN_HTTP)[0] == 200
+
+
+# -- a signature header of digits int() refuses ------------------------------------------
+
+@pytest.mark.parametrize("header, value", [
+    ("X-Kraft-Signature", "²"), ("X-Kraft-Signature", "¹²³.00ff"),
+    ("X-Kraft-On-Behalf-Of", "User:admin\t127.0.0.1\t².00ff")])
+@pytest.mark.parametrize("path", ["/v3/clusters", "/internal/v1/metadata/offset"])
+def test_a_signature_of_digits_int_refuses_is_401(cluster, header, value, path):
+    """'²' is a digit to str.isdigit() and not to int(): sent as UTF-8, as a client would."""
+    node = cluster.config.node(2)
+    conn = http.client.HTTPConnection(node.host, node.http_port, timeout=10)
+    try:
+        conn.putrequest("GET", path)
+        conn.putheader(header, value.encode())
+        conn.endheaders()
+        answer = conn.getresponse()
+        body = answer.read()
+    finally:
+        conn.close()
+    assert answer.status == 401, body
+    assert b"Traceback" not in body
