@@ -112,9 +112,10 @@ def _os_error_in(group: BaseExceptionGroup) -> OSError | None:
     matched, rest = group.split(OSError)
     if matched is None or rest is not None:
         return None
-    while isinstance(matched, BaseExceptionGroup):
-        matched = matched.exceptions[0]
-    return matched if isinstance(matched, OSError) else None
+    first: BaseException = matched
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first if isinstance(first, OSError) else None
 
 
 async def _serve(config: ClusterConfig, node_id: int, identity: DataDirIdentity) -> None:
