@@ -19,6 +19,7 @@ from kraft.config.topic_names import validate_topic_name
 from kraft.errors import BadRequest, InvalidValue, PartitionNotFound, TopicNotFound
 
 NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+_DECIMAL = re.compile(r"-?[0-9]+")
 MAX_PATTERN = 1000
 MAX_METADATA = 4096  # offset.metadata.max.bytes
 CREATE_FIELDS = {"name", "format", "auto.offset.reset", "auto.commit.enable", "fetch.min.bytes",
@@ -34,8 +35,10 @@ def check_name(value: str, what: str) -> str:
 
 def _int_setting(body: dict, key: str, default: int, low: int, high: int) -> int:
     raw = body.get(key, default)
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-        raw = int(raw)  # REST Proxy clients often send configs as strings
+    # REST Proxy clients often send configs as strings; ASCII digits only, as int() takes
+    # them (str.isdigit() also passes '²', and a stripped "--5" is no number)
+    if isinstance(raw, str) and _DECIMAL.fullmatch(raw.strip()):
+        raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
         raise InvalidValue(f'"{key}" must be an integer between {low} and {high}, got {raw!r}')
     return raw

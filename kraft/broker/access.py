@@ -3,7 +3,9 @@
 Credentials and ACLs come from the metadata image, so a change applies on a node as
 soon as it has replayed the record: a deleted user's next request fails there. A
 password check derives SCRAM's StoredKey (PBKDF2, a few ms) off the event loop; a
-success is remembered against that exact credential, so a steady client pays once.
+success is remembered against that exact credential, so a steady client pays once. A
+failure's answer waits out the shared back-off (kraft/security/auth_backoff.py), on both
+doors and for every mechanism.
 """
 
 from __future__ import annotations
@@ -28,15 +30,13 @@ from kraft.errors import (
 from kraft.broker.jwks_fetcher import JwksFetcher
 from kraft.metadata.image import MetadataImage
 from kraft.security.acls import CLUSTER_RESOURCE
+from kraft.security.auth_backoff import AuthBackoff, backoff_key
 from kraft.security.authorizer import ANONYMOUS, Authorizer, user_principal
 from kraft.security.bearer_tokens import BearerValidator
 from kraft.security.oauthbearer import BearerLogin, bearer_token
 from kraft.security.scram import DECOY, ScramCredential, make_credential, password_matches
 
-FAILURE_FREE = 5  # failed logins from one client before the back-off starts
-MAX_BACKOFF_S = 10.0
-MAX_REMEMBERED = 10_000  # clients with failures, successful logins remembered
-TOO_MANY = "Authentication failed (too many failures; wait and retry)"
+MAX_REMEMBERED = 10_000  # successful logins remembered
 _DENIED = {"TOPIC": TopicAuthorizationFailed, "GROUP": GroupAuthorizationFailed,
            "TRANSACTIONAL_ID": TransactionalIdAuthorizationFailed}
 
@@ -45,30 +45,6 @@ _DENIED = {"TOPIC": TopicAuthorizationFailed, "GROUP": GroupAuthorizationFailed,
 class Identity:
     principal: str
     host: str  # the client's address, as ACLs name hosts
-
-
-class FailureBackoff:
-    """After FAILURE_FREE failed logins as one user from one address, further attempts
-    are refused unchecked for a doubling pause (capped), so guessing a password gains
-    nothing but time, while other users on that address are not held up."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._failures: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
-
-    def blocked(self, client: tuple[str, str]) -> bool:
-        count, until = self._failures.get(client, (0, 0.0))
-        return count >= FAILURE_FREE and self._clock() < until
-
-    def failed(self, client: tuple[str, str]) -> None:
-        count = self._failures.pop(client, (0, 0.0))[0] + 1
-        pause = 0.0 if count < FAILURE_FREE else min(MAX_BACKOFF_S, 0.1 * 2 ** (count - FAILURE_FREE))
-        self._failures[client] = (count, self._clock() + pause)
-        while len(self._failures) > MAX_REMEMBERED:
-            self._failures.popitem(last=False)
-
-    def succeeded(self, client: tuple[str, str]) -> None:
-        self._failures.pop(client, None)
 
 
 class AccessControl:
@@ -80,7 +56,8 @@ class AccessControl:
         self.settings = settings
         self._image_of = image_of
         self.ready = ready
-        self.backoff = FailureBackoff(clock)
+        delay_ms = settings.connection_failed_authentication_delay_ms if settings is not None else 0
+        self.backoff = AuthBackoff(delay_ms / 1000, clock)
         self._authorizer: tuple[frozenset, Authorizer] | None = None
         self._verified: OrderedDict[tuple[str, bytes], ScramCredential] = OrderedDict()
         # OAUTHBEARER (both doors); its JWKS keys kept current by a task the node runs
@@ -152,15 +129,16 @@ class AccessControl:
         """The identity an `Authorization: Basic` header proves; AuthenticationFailed
         otherwise, with one message whether the user exists or not."""
         name, password = _basic_credentials(header)
-        if name is None:
+        if name is None or not await self._password_ok(name, password):
+            await self.hold_failure(host, name or "")
             raise AuthenticationFailed("Authentication failed")
-        if self.backoff.blocked((host, name)):
-            raise AuthenticationFailed(TOO_MANY)
-        if not await self._password_ok(name, password):
-            self.backoff.failed((host, name))
-            raise AuthenticationFailed("Authentication failed")
-        self.backoff.succeeded((host, name))
         return Identity(user_principal(name), host)
+
+    async def hold_failure(self, host: str, user: str) -> None:
+        """A login failed (either door, any mechanism): wait out its back-off before the
+        answer. `user` is the name claimed, "" when none can be trusted (a token)."""
+        known = bool(user) and user in self._image_of().scram_credentials
+        await asyncio.sleep(self.backoff.failed(backoff_key(host, user, known)))
 
     def validate_bearer(self, token: str) -> BearerLogin:
         """The login an OAUTHBEARER token proves; TokenRefused otherwise (or when
@@ -175,7 +153,11 @@ class AccessControl:
         token = bearer_token(header)
         if token is None:
             return await self.authenticate_basic(header, host)
-        return Identity(user_principal(self.validate_bearer(token).name), host)
+        try:
+            return Identity(user_principal(self.validate_bearer(token).name), host)
+        except AuthenticationFailed:
+            await self.hold_failure(host, "")
+            raise
 
     async def _password_ok(self, name: str, password: str) -> bool:
         credentials = self._image_of().scram_credentials.get(name, {})

@@ -268,6 +268,10 @@ class SecuritySettings(OAuthBearerSettings):
     # Kafka's ssl.client.auth: a client certificate signed by tls_ca names the principal
     # (User:<its CN>); "required" refuses connections without one
     tls_client_auth: Literal["none", "requested", "required"] = "none"
+    # Kafka's name and default: a failed login's answer waits this long (and the failures of
+    # one address and user are answered no faster than one per this); 0: no back-off
+    connection_failed_authentication_delay_ms: Annotated[int, Field(strict=True, ge=0, le=10_000)] = Field(
+        100, alias="connection.failed.authentication.delay.ms")
     users: tuple[BootstrapUser, ...] = ()
 
     @model_validator(mode="after")

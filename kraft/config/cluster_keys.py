@@ -37,9 +37,14 @@ def request_signature(key: bytes, method: str, path_qs: str, body: bytes, now_ms
     return f"{now_ms}.{hmac.new(key, message, hashlib.sha256).hexdigest()}"
 
 
+def _is_stamp(text: str) -> bool:
+    """ASCII digits only: str.isdigit() alone also takes '²', which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def signature_valid(key: bytes, signature: str, method: str, path_qs: str, body: bytes, now_ms: int) -> bool:
     stamp, _, _ = signature.partition(".")
-    if not stamp.isdigit() or abs(now_ms - int(stamp)) > SIGNATURE_WINDOW_MS:
+    if not _is_stamp(stamp) or abs(now_ms - int(stamp)) > SIGNATURE_WINDOW_MS:
         return False
     expected = request_signature(key, method, path_qs, body, int(stamp))
     return hmac.compare_digest(expected.encode(), signature.encode())
@@ -59,7 +64,7 @@ def on_behalf_identity(key: bytes, token: str, method: str, path_qs: str,
     principal, _, rest = token.partition("\t")
     host, _, signed = rest.partition("\t")
     stamp, _, _ = signed.partition(".")
-    if not principal or not stamp.isdigit() or abs(now_ms - int(stamp)) > SIGNATURE_WINDOW_MS:
+    if not principal or not _is_stamp(stamp) or abs(now_ms - int(stamp)) > SIGNATURE_WINDOW_MS:
         return None
     expected = on_behalf_token(key, principal, host, method, path_qs, int(stamp))
     return (principal, host) if hmac.compare_digest(expected.encode(), token.encode()) else None

@@ -2,11 +2,12 @@
 OAUTHBEARER, those [security] `sasl.enabled.mechanisms` lists.
 
 Checked against the same SCRAM credentials in the metadata log as HTTP Basic, with the
-same per-client back-off. Only SaslHandshake v1 is offered, so clients wrap the SASL
-tokens in SaslAuthenticate requests (no raw token frames): v0 is listed, because
-librdkafka 1.x looks for it before it uses v1, and a v0 handshake is refused. A failed authentication is
-answered SASL_AUTHENTICATION_FAILED with one message whether the user exists or not;
-the connection stays unauthenticated, so anything but SASL closes it.
+same back-off: a failure's answer is held (connection.failed.authentication.delay.ms).
+Only SaslHandshake v1 is offered, so clients wrap the SASL tokens in SaslAuthenticate
+requests (no raw token frames): v0 is listed, because librdkafka 1.x looks for it before
+it uses v1, and a v0 handshake is refused. A failed authentication is answered
+SASL_AUTHENTICATION_FAILED with one message whether the user exists or not; the
+connection stays unauthenticated, so anything but SASL closes it.
 
 OAUTHBEARER (RFC 7628): one client message carries the token; a refused token is
 answered with RFC 7628's error JSON (error code 0), the client's lone \x01 then gets
@@ -26,7 +27,7 @@ import asyncio
 import time
 
 from kraft.broker.services import BrokerServices
-from kraft.broker.access import TOO_MANY, Identity
+from kraft.broker.access import Identity
 from kraft.errors import AuthenticationFailed
 from kraft.kafka import error_codes, session
 from kraft.security.authorizer import user_principal
@@ -70,25 +71,23 @@ async def authenticate(node: BrokerServices, head, request) -> dict:
             return _oauthbearer(node, head, s, token)
         if s.mechanism == PLAIN:
             name, password = _plain(token)
-            _not_blocked(access, s.host, name)
             if not await asyncio.to_thread(access.verify_password, name, password):
                 raise AuthenticationFailed("Authentication failed")
             return _answer(0, None, b"", _authenticated(node, head, s, name))
         if s.scram is None:
             s.scram = ScramExchange(s.mechanism, lambda user: access.credential(user, s.mechanism))
             first = await asyncio.to_thread(s.scram.first, token)
-            _not_blocked(access, s.host, s.scram.user or "")
             return _answer(0, None, first)
         exchange, s.scram = s.scram, None
         name = exchange.user or ""
         final = await asyncio.to_thread(exchange.final, token)
         return _answer(0, None, final, _authenticated(node, head, s, name))
-    except AuthenticationFailed as exc:
+    except AuthenticationFailed as exc:  # nothing is refused unchecked: the back-off only delays
         if s.scram is not None:
             name, s.scram = s.scram.user or "", None
-        if exc.message != TOO_MANY and s.mechanism != OAUTHBEARER:  # a token is no guessable password
-            access.backoff.failed((s.host, name))
         _end_login(s)
+        # a token names no user the node can trust: its failures count against the address
+        await access.hold_failure(s.host, "" if s.mechanism == OAUTHBEARER else name)
         return _answer(SASL_AUTHENTICATION_FAILED, exc.message)
 
 
@@ -110,11 +109,6 @@ def _oauthbearer(node: BrokerServices, head, s: session.Session, message: bytes)
     return _answer(0, None, b"", _authenticated(node, head, s, login.name, bearer.lifetime_ms(login)))
 
 
-def _not_blocked(access, host: str, name: str) -> None:
-    if access.backoff.blocked((host, name)):
-        raise AuthenticationFailed(TOO_MANY)
-
-
 def _authenticated(node: BrokerServices, head, s: session.Session, name: str,
                    credential_lifetime_ms: int = 0) -> int:
     """The login succeeded: the connection's identity, and its session lifetime in ms
@@ -123,7 +117,6 @@ def _authenticated(node: BrokerServices, head, s: session.Session, name: str,
     principal = user_principal(name)
     if s.reauthenticating and s.identity is not None and s.identity.principal != principal:
         raise AuthenticationFailed("re-authentication may not change the principal")
-    node.access.backoff.succeeded((s.host, name))
     s.identity, s.reauthenticating = Identity(principal, s.host), False
     # KIP-368: only clients that read the lifetime (SaslAuthenticate v1+) are held to
     # connections.max.reauth.ms; a credential's own expiry (a token's) holds every client,

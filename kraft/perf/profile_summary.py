@@ -56,7 +56,7 @@ def summarise(text: str, threads: bool = True) -> Profile:
     profile = Profile()
     for line in text.splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
+        if not stack or not (count_text.isascii() and count_text.isdigit()):
             continue
         count = int(count_text)
         frames = stack.split(";")

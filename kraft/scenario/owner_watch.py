@@ -21,7 +21,7 @@ GRACE_S = 15.0
 
 def owner_pid() -> int | None:
     raw = os.environ.get(OWNER_ENV, "")
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 def watch_owner() -> bool:

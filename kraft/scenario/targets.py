@@ -67,7 +67,7 @@ def resolve(cluster, spec: str, rng: random.Random | None = None) -> list[int]:
     if arg:
         if kind != "node":
             raise ValueError(f"bad fault target {spec!r}: {kind!r} takes no argument")
-        if not arg.isdigit() or int(arg) not in cluster.hosts:
+        if not (arg.isascii() and arg.isdigit()) or int(arg) not in cluster.hosts:
             raise ValueError(f"bad fault target {spec!r}: nodes are {sorted(cluster.hosts)}")
         return [int(arg)]
     if kind == "controller":
@@ -104,7 +104,7 @@ def coordinator(cluster, kind: str, name: str) -> int:
 
 def parse_topic_partition(arg: str, spec: str = "") -> tuple[str, int]:
     topic, sep, p = arg.rpartition("-")
-    if not sep or not topic or not p.isdigit():
+    if not sep or not topic or not (p.isascii() and p.isdigit()):
         raise ValueError(f"bad fault target {spec or arg!r}: expected <topic>-<partition>, "
                          f"e.g. leader:orders-0")
     return topic, int(p)

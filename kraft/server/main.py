@@ -97,7 +97,25 @@ def run_node(config: ClusterConfig, node_id: int) -> int:
     except OSError as exc:  # e.g. a data dir file it cannot create or write
         print(f"kraft node: node {node_id} cannot start: {os_reason(exc)}", file=sys.stderr)
         return 1
+    except BaseExceptionGroup as group:  # a part's disk error on the way down, e.g. a full disk
+        failure = _os_error_in(group)  # that takes no clean-shutdown mark: the logs are
+        if failure is None:            # recovered at the next start, as after a crash
+            raise
+        print(f"kraft node: node {node_id} stopped without a clean shutdown: {os_reason(failure)}",
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def _os_error_in(group: BaseExceptionGroup) -> OSError | None:
+    """The first OSError of a group whose errors are all OSErrors; None otherwise."""
+    matched, rest = group.split(OSError)
+    if matched is None or rest is not None:
+        return None
+    first: BaseException = matched
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first if isinstance(first, OSError) else None
 
 
 async def _serve(config: ClusterConfig, node_id: int, identity: DataDirIdentity) -> None:

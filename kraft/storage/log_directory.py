@@ -115,4 +115,4 @@ class LogDirectory:
 
 
 def _is_base(stem: str) -> bool:
-    return len(stem) == 20 and stem.isdigit()
+    return len(stem) == 20 and stem.isascii() and stem.isdigit()

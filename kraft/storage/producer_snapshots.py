@@ -36,7 +36,7 @@ READABLE_VERSIONS = (1, 2)
 def snapshot_offsets(directory: Path) -> list[int]:
     out = []
     for entry in directory.iterdir():
-        if entry.suffix == SUFFIX and len(entry.stem) == 20 and entry.stem.isdigit():
+        if entry.suffix == SUFFIX and len(entry.stem) == 20 and entry.stem.isascii() and entry.stem.isdigit():
             out.append(int(entry.stem))
     return sorted(out)
 

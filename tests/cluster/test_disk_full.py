@@ -115,3 +115,22 @@ def test_full_disk_leaves_isr_and_leadership_then_rejoins_when_freed():
         logs = cluster.wait_until(identical, 20, "replicas identical on disk")
         stored = {v.decode().strip('"') for *_, v in logs[0]}
         assert not set(writer.acked) - stored, "acknowledged writes lost"
+
+
+@pytest.mark.skipif(not DISKS_OK, reason=f"small disks unavailable: {DISKS_WHY}")
+def test_a_graceful_stop_on_a_full_disk_ends_with_one_clear_line():
+    """The clean-shutdown mark cannot be written: the node says so in one line and exits 1
+    (its logs are recovered at the next start, as after a crash), no traceback."""
+    with LocalCluster(3, partitions_fs_mb=48) as cluster:
+        cluster.start().wait_ready()
+        status, body = http_json("POST", cluster.v3(1) + "/topics", {"topic_name": "d", "partitions_count": 3})
+        assert status == 201, body
+        cluster.wait_until(lambda: partition(cluster, "d")["leader_id"] is not None, 20, "topic ready")
+        assert "disk full" in storage_faults.disk_full(cluster, 1).detail
+        try:
+            assert cluster.stop(1) == 1
+        finally:
+            storage_faults.disk_free(cluster, 1)
+        lines = [line for line in cluster.log_path(1).read_text().splitlines() if line.strip()]
+        assert lines[-1] == "kraft node: node 1 stopped without a clean shutdown: No space left on device"
+        assert not any("Traceback" in line or "ExceptionGroup" in line for line in lines)
