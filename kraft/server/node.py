@@ -38,6 +38,7 @@ from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.metadata_waiters import MetadataWaiters
 from kraft.server import tls
 from kraft.server.loop_lag import LoopLagProbe
+from kraft.server.memory_return import MemoryReturner
 from kraft.server.service_notify import ReadyNotice, ServiceNotifier
 from kraft.server.metrics import NodeMetrics
 from kraft.server.security_notice import unenforced_security
@@ -490,6 +491,7 @@ class Node:
                 if self.access.jwks_fetcher is not None:
                     tasks.append(tg.create_task(self.access.jwks_fetcher.run(), name="oauthbearer-jwks"))
                 tasks.append(tg.create_task(LoopLagProbe(self.metrics.event_loop_lag).run(), name="loop-lag-probe"))
+                tasks.append(tg.create_task(MemoryReturner().run(), name="memory-return"))
                 service_manager = ServiceNotifier()
                 tasks.append(tg.create_task(ReadyNotice(service_manager, self.readiness).run(),
                                             name="service-ready-notice"))
