@@ -168,6 +168,8 @@ class KafkaListener:
             owed.count += 1  # queued for its answer; with the queue full, nothing more is read
             self.requests_in_flight += 1
             await turn.wait()
+            if (closing := session.CURRENT.get().closing) is not None:  # its answer went out first
+                return await self._end(answers, writer, closing)
 
     async def _next_request(self, reader: asyncio.StreamReader) -> tuple[int, Request]:
         """The next frame's size and request, its bytes held in the budget. MalformedRequest:

@@ -6,8 +6,10 @@ same back-off: a failure's answer is held (connection.failed.authentication.dela
 Only SaslHandshake v1 is offered, so clients wrap the SASL tokens in SaslAuthenticate
 requests (no raw token frames): v0 is listed, because librdkafka 1.x looks for it before
 it uses v1, and a v0 handshake is refused. A failed authentication is answered
-SASL_AUTHENTICATION_FAILED with one message whether the user exists or not; the
-connection stays unauthenticated, so anything but SASL closes it.
+SASL_AUTHENTICATION_FAILED with one message whether the user exists or not, and then the
+connection is closed, as Kafka closes it: a client guesses again only over a new
+connection, which the per-address connection limit and the back-off both see. So is a
+handshake naming a mechanism not offered, and a SaslAuthenticate out of turn.
 
 OAUTHBEARER (RFC 7628): one client message carries the token; a refused token is
 answered with RFC 7628's error JSON (error code 0), the client's lone \x01 then gets
@@ -18,7 +20,7 @@ Re-authentication (KIP-368): with [timeouts] connections.max.reauth.ms set, a lo
 SaslAuthenticate v1+ is told its session lifetime, and past it the connection serves only
 a new SaslHandshake and SaslAuthenticate (anything else closes it). A re-authentication
 keeps the mechanism and the principal of the first login; one that fails, or names
-another user, leaves the connection unauthenticated, so its next request closes it.
+another user, is answered and the connection closed.
 """
 
 from __future__ import annotations
@@ -50,10 +52,12 @@ async def handshake(node: BrokerServices, head, request) -> dict:
         return {"error_code": error_codes.UNSUPPORTED_VERSION, "mechanisms": enabled}
     if s.identity is not None:  # re-authentication: with the mechanism of the first login
         if request.mechanism != s.mechanism:
+            _close_after_answer(s, f"re-authentication with {request.mechanism!r}, not {s.mechanism}")
             return {"error_code": UNSUPPORTED_SASL_MECHANISM, "mechanisms": [s.mechanism]}
         s.reauthenticating, s.scram, s.refused_token = True, None, None
         return {"error_code": 0, "mechanisms": [s.mechanism]}
     if request.mechanism not in enabled:
+        _close_after_answer(s, f"SASL mechanism {request.mechanism!r} is not enabled")
         return {"error_code": UNSUPPORTED_SASL_MECHANISM, "mechanisms": enabled}
     s.mechanism = request.mechanism
     return {"error_code": 0, "mechanisms": enabled}
@@ -62,6 +66,8 @@ async def handshake(node: BrokerServices, head, request) -> dict:
 async def authenticate(node: BrokerServices, head, request) -> dict:
     s = session.CURRENT.get()
     if s.mechanism is None or (s.identity is not None and not s.reauthenticating):
+        if node.access.authentication:  # a SASL listener: the exchange is broken
+            _close_after_answer(s, "SaslAuthenticate without a SaslHandshake before it")
         return _answer(ILLEGAL_SASL_STATE, "SaslHandshake first, once per login")
     access = node.access
     token = bytes(request.auth_bytes or b"")
@@ -88,6 +94,7 @@ async def authenticate(node: BrokerServices, head, request) -> dict:
         _end_login(s)
         # a token names no user the node can trust: its failures count against the address
         await access.hold_failure(s.host, "" if s.mechanism == OAUTHBEARER else name)
+        _close_after_answer(s, f"SASL authentication failed ({exc.message})")
         return _answer(SASL_AUTHENTICATION_FAILED, exc.message)
 
 
@@ -130,6 +137,12 @@ def _authenticated(node: BrokerServices, head, s: session.Session, name: str,
 def _end_login(s: session.Session) -> None:
     """A failed login, first or re-authentication: the connection is unauthenticated."""
     s.identity, s.reauthenticating, s.login_expires_at, s.refused_token = None, False, None, None
+
+
+def _close_after_answer(s: session.Session, why: str) -> None:
+    """Kafka ends a connection whose SASL exchange failed once the failure is answered (held
+    first by the back-off: connection.failed.authentication.delay.ms)."""
+    s.closing = why
 
 
 def _plain(token: bytes) -> tuple[str, str]:

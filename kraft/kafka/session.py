@@ -39,6 +39,9 @@ class Session:
     muted_until: float = 0.0  # monotonic: nothing more is read before then (a quota's throttle)
     # monotonic: a connection still unauthenticated then is closed (None: no deadline)
     authenticate_by: float | None = None
+    # set: the connection closes once this answer is out (a failed SASL exchange, as Kafka
+    # closes it), with why
+    closing: str | None = None
     # the broker's incremental fetch sessions (the listener's): they outlive connections
     fetch_sessions: FetchSessionCache = field(default_factory=lambda: FetchSessionCache(0), repr=False)
 

@@ -277,3 +277,92 @@ def test_kcat_produces_and_consumes_with_scram(cluster):
                             capture_output=True, timeout=60)
     assert denied.returncode != 0 and b"uthoriz" in denied.stderr, denied.stderr
     revoke_all(c)
+
+
+def _plain_login_frames(s, password: str):
+    """SaslHandshake PLAIN, then SaslAuthenticate as mallory: the SaslAuthenticate answer."""
+    from kio.schema.sasl_authenticate.v2.request import SaslAuthenticateRequest
+    from kio.schema.sasl_handshake.v1.request import SaslHandshakeRequest
+    from kafka_wire import wire_call
+    assert int(wire_call(s, SaslHandshakeRequest(mechanism="PLAIN")).error_code.value) == 0
+    return wire_call(s, SaslAuthenticateRequest(auth_bytes=b"\0mallory\0" + password.encode()), 2)
+
+
+def _closed_without_answering_again(s) -> bool:
+    """True if the broker closed the connection: an ApiVersions sent now is never answered
+    (on a connection left open, it is answered at once, before a login too)."""
+    try:
+        s.sendall(struct.pack(">ihhih", 10, 18, 0, 99, -1))
+    except (BrokenPipeError, ConnectionResetError):
+        return True
+    return closed_by_broker(s)
+
+
+def test_a_failed_login_is_answered_then_the_connection_closed(cluster):
+    """As Kafka: a guess per connection, so the per-address connection limit bounds the rate."""
+    from kio.schema.sasl_authenticate.v2.request import SaslAuthenticateRequest
+    from kio.schema.sasl_handshake.v1.request import SaslHandshakeRequest
+    from kafka_wire import wire_call
+    s = kafka_socket(cluster, 2)
+    try:
+        answer = _plain_login_frames(s, "wrong-password")
+        assert int(answer.error_code.value) == 58  # SASL_AUTHENTICATION_FAILED, then the close
+        assert _closed_without_answering_again(s)  # before: left open for the next guess
+    finally:
+        s.close()
+    s = kafka_socket(cluster, 2)
+    try:  # a mechanism not offered: answered with the list, then closed
+        answer = wire_call(s, SaslHandshakeRequest(mechanism="GSSAPI"))
+        assert int(answer.error_code.value) == 33  # UNSUPPORTED_SASL_MECHANISM
+        assert _closed_without_answering_again(s)
+    finally:
+        s.close()
+    s = kafka_socket(cluster, 2)
+    try:  # SaslAuthenticate with no handshake before it
+        answer = wire_call(s, SaslAuthenticateRequest(auth_bytes=b"\0mallory\0mallory-password"))
+        assert int(answer.error_code.value) == 34  # ILLEGAL_SASL_STATE
+        assert _closed_without_answering_again(s)
+    finally:
+        s.close()
+    s = kafka_socket(cluster, 2)
+    try:  # the right password still logs in, and the connection serves on
+        assert int(_plain_login_frames(s, "mallory-password").error_code.value) == 0
+        s.sendall(struct.pack(">ihhih", 10, 18, 0, 9, -1))  # ApiVersions v0
+        assert struct.unpack(">i", recv_frame(s)[:4]) == (9,)
+    finally:
+        s.close()
+
+
+def test_clients_given_a_wrong_password_report_an_authentication_error(cluster, caplog):
+    """librdkafka, kafka-python and aiokafka each name the failure as an authentication one."""
+    reported: list = []
+    producer = confluent_kafka.Producer({**sasl(cluster, "mallory", "wrong-password", "PLAIN"),
+                                         "error_cb": reported.append})
+    for _ in range(40):  # error_cb is served by poll(); a failed login is reported within seconds
+        producer.poll(0.5)
+        if reported:
+            break
+    assert reported and reported[0].code() == confluent_kafka.KafkaError._AUTHENTICATION, reported
+    del producer  # destroyed: it stops retrying
+
+    # kafka-python 3 logs each failed bootstrap login and gives up at its timeout
+    with caplog.at_level("ERROR", logger="kafka"), \
+            pytest.raises((kafka.errors.SaslAuthenticationFailedError, kafka.errors.KafkaTimeoutError)):
+        kafka.KafkaAdminClient(bootstrap_servers=cluster.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
+                               sasl_mechanism="PLAIN", sasl_plain_username="mallory",
+                               sasl_plain_password="wrong-password", request_timeout_ms=10000)
+    assert "SaslAuthenticationFailedError" in caplog.text and "Authentication failed" in caplog.text
+
+    async def aio() -> None:
+        p = aiokafka.AIOKafkaProducer(bootstrap_servers=cluster.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
+                                      sasl_mechanism="PLAIN", sasl_plain_username="mallory",
+                                      sasl_plain_password="wrong-password", request_timeout_ms=10000)
+        try:
+            with pytest.raises(aiokafka.errors.KafkaError):  # aiokafka: "Unable to bootstrap", the cause logged
+                await p.start()
+        finally:
+            await p.stop()
+    caplog.clear()
+    with caplog.at_level("ERROR", logger="aiokafka"):
+        asyncio.run(aio())
+    assert "Authentication failed" in caplog.text, caplog.text
