@@ -45,6 +45,9 @@ NO_PRODUCER_ID = -1
 NO_SEQUENCE = -1
 
 COMPRESSION_MASK = 0x07
+# Kafka's timestamp type: set, every record's timestamp is the batch's maxTimestamp (the
+# broker's clock at append, message.timestamp.type=LogAppendTime), whatever its delta says
+LOG_APPEND_TIME_BIT = 0x08
 TRANSACTIONAL_BIT = 0x10
 CONTROL_BIT = 0x20
 COMPRESSION_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
@@ -103,6 +106,11 @@ class BatchHeader(NamedTuple):
     @property
     def compression(self) -> int:
         return self.attributes & COMPRESSION_MASK
+
+    @property
+    def append_time(self) -> int | None:
+        """Every record's timestamp when the broker stamped the batch (LogAppendTime)."""
+        return self.max_timestamp if self.attributes & LOG_APPEND_TIME_BIT else None
 
     @property
     def is_transactional(self) -> bool:
@@ -228,6 +236,24 @@ def set_leader_epoch(buf: bytes | bytearray | memoryview, leader_epoch: int) -> 
     return bytes(out)
 
 
+def recoded(batch: bytes | bytearray | memoryview, header: BatchHeader, body: bytes | bytearray | memoryview,
+            codec: int, append_time: int | None) -> bytes:
+    """The checked client ``batch`` over ``body`` (its records section, closed with
+    ``codec``), stamped LogAppendTime ``append_time`` unless None: as Kafka does it, the
+    header says so and carries the time as maxTimestamp, no record is rewritten. With
+    None, the batch is CreateTime whatever the client's header said."""
+    attributes = (header.attributes & ~(COMPRESSION_MASK | LOG_APPEND_TIME_BIT)) | codec
+    max_timestamp = header.max_timestamp
+    if append_time is not None:
+        attributes, max_timestamp = attributes | LOG_APPEND_TIME_BIT, append_time
+    covered = _CRC_COVERED.pack(attributes, header.last_offset_delta, header.base_timestamp, max_timestamp,
+                                header.producer_id, header.producer_epoch, header.base_sequence,
+                                header.record_count)
+    crc = crc32c(body, crc32c(covered))
+    front = _FRONT.pack(header.base_offset, HEADER_SIZE + len(body) - LOG_OVERHEAD, header.leader_epoch, MAGIC, crc)
+    return b"".join((front, covered, body))
+
+
 def restamp(buf: bytes | bytearray | memoryview, base_offset: int, leader_epoch: int) -> bytes:
     """Both stamps in one copy: what a leader does to a produced batch on append."""
     out = bytearray(buf)
@@ -248,7 +274,8 @@ def decode_records(batch: bytes | bytearray | memoryview, pos: int = 0, *, verif
         end = len(batch)
     records = []
     for _ in range(header.record_count):
-        record, cursor = decode_record(batch, cursor, end, header.base_offset, header.base_timestamp)
+        record, cursor = decode_record(batch, cursor, end, header.base_offset, header.base_timestamp,
+                                       header.append_time)
         records.append(record)
     if cursor != end:
         raise CorruptBatchError(f"batch at offset {header.base_offset} has {end - cursor} bytes after its records")
@@ -279,7 +306,8 @@ def decode_records_prefix(batch: bytes | bytearray | memoryview, pos: int, max_b
     used = seen = 0
     while seen < header.record_count and used < max_bytes:
         try:
-            record, after = decode_record(section, cursor, end, header.base_offset, header.base_timestamp)
+            record, after = decode_record(section, cursor, end, header.base_offset, header.base_timestamp,
+                                          header.append_time)
         except (CorruptBatchError, IndexError):
             if complete:
                 raise CorruptBatchError(f"batch at offset {header.base_offset}: a record does not decode") from None

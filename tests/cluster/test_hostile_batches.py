@@ -143,3 +143,86 @@ def test_a_small_rest_read_of_a_partition_holding_a_large_batch_is_bounded(clust
         assert status == 200, body
         assert 0 < len(body) <= 1000 // 7 + 1, len(body)
         assert [r["offset"] for r in body] == list(range(len(body)))
+
+
+# -- a batch at the record bound that the leader must change before storing ------------
+
+RECORD_BOUND = 1048576 // 7  # the default max.message.bytes' bound on records per batch
+RECODING = {  # each makes the leader look at every record, or close the batch anew
+    "codec": {"compression.type": "gzip"},
+    "compacted": {"cleanup.policy": "compact"},
+    "append-time": {"message.timestamp.type": "LogAppendTime"},
+}
+STALL_BOUND_S = 1.0  # what a batch held on the loop whole takes thrice over on any machine
+API_VERSIONS = 18
+
+
+def keyed_records_batch(count: int) -> bytes:
+    from kraft.storage.compression import ZSTD
+    from kraft.storage.record import Record
+    from kraft.storage.record_batch import encode_batch
+    return encode_batch([Record(n.to_bytes(3, "big"), b"", (), 1000) for n in range(count)], 0, -1,
+                        compression=ZSTD)
+
+
+def longest_round_trip_while(c, node: int, busy) -> float:
+    """The slowest ApiVersions round trip of another client of ``node`` while ``busy``
+    (a thread) runs: how long the node's loop was held."""
+    from kafka_wire import request_frame
+    longest = 0.0
+    with kafka_socket(c, node) as s:
+        s.settimeout(60)
+        for n in range(100_000):  # bounded: the busy thread ends within its sockets' timeouts
+            if not busy.is_alive():
+                break
+            start = time.monotonic()
+            s.sendall(request_frame(API_VERSIONS, 0, n))
+            recv_frame(s)
+            longest = max(longest, time.monotonic() - start)
+    return longest
+
+
+@pytest.fixture(scope="module")
+def bound_batch():
+    batch = keyed_records_batch(RECORD_BOUND)
+    assert len(batch) < 1_048_576
+    return batch
+
+
+@pytest.mark.parametrize("kind", sorted(RECODING))
+def test_a_batch_at_the_record_bound_that_the_leader_recodes_holds_its_loop_only_briefly(cluster, bound_batch, kind):
+    import threading
+    c = cluster
+    topic = f"hostile-bound-{kind}"
+    create_topic(c, topic, partitions=1, configs=RECODING[kind])
+    leader = leader_of(c, topic, 0)
+    codes: list[int] = []
+
+    def produce_three_at_once():  # three clients: a loop held per batch would hold it thrice
+        def one(n):
+            with kafka_socket(c, leader) as s:
+                s.settimeout(120)
+                s.sendall(produce_frame(topic, 0, bound_batch, n))
+                codes.append(produce_error_code(recv_frame(s)))
+        senders = [threading.Thread(target=one, args=(n,)) for n in range(3)]
+        for t in senders:
+            t.start()
+        for t in senders:
+            t.join(180)
+
+    busy = threading.Thread(target=produce_three_at_once)
+    busy.start()
+    longest = longest_round_trip_while(c, leader, busy)
+    busy.join(180)
+    assert codes == [0, 0, 0]
+    assert longest < STALL_BOUND_S, f"another client waited {longest:.2f} s"
+    assert brokers_fenced(c) == []
+    assert leader_of(c, topic, 0) == leader
+
+    status, body = call("GET", f"{c.url(leader)}/topics/{topic}/partitions/0/records?offset={RECORD_BOUND - 1}"
+                               "&max_bytes=10")
+    assert status == 200 and body[0]["offset"] == RECORD_BOUND - 1, body
+    if kind == "append-time":
+        assert body[0]["timestamp"] > 1_600_000_000_000, body  # the broker's clock, not the client's 1000
+    else:
+        assert body[0]["timestamp"] == 1000, body
