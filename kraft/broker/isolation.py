@@ -48,20 +48,20 @@ def aborted_from_header(value: str) -> list[Aborted]:
 
 
 def visible_records(data: bytes, position: int, aborted: Iterable[Aborted] | None = None,
-                    max_bytes: int | None = None, budget: OpenBudget | None = None) -> tuple[list[Record], int]:
+                    max_bytes: int | None = None, opens: OpenBudget | None = None) -> tuple[list[Record], int]:
     """The records at or after ``position`` a consumer may see, and the offset after the
     last record read (a compacted batch or a control batch holds offsets but no records
     to show). ``aborted``: None at read_uncommitted; at read_committed, the aborted
     transactions (producer id, first offset) that overlap the read. ``max_bytes``: the
     records stop once their bytes reach it (the one reaching it included), also inside
     a batch: a small read of a huge batch decodes a few records, not all of them.
-    ``budget``: where a bounded read holds what it opens of compressed batches."""
+    ``opens``: where a bounded read holds what it opens of compressed batches."""
     records: list[Record] = []
     next_position = position
     pending = [(a.first_offset, a.producer_id) for a in aborted or ()]
     heapq.heapify(pending)
     aborting: set[int] = set()
-    budget, opens = max_bytes, budget
+    budget = max_bytes
     for pos, header in iter_batches(data):
         if budget is not None and budget <= 0:
             break
