@@ -8,6 +8,7 @@ up to `timeout` ms for some.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import orjson
 from aiohttp import web
@@ -20,9 +21,11 @@ from kraft.api.http_body import json_response, query_int
 from kraft.internode.peers import LOCAL_ONLY_HEADER
 from kraft.broker.lookup import partition_or_404
 from kraft.errors import ERROR_CLASS_HEADER, NotAcceptable, NotLeaderOrFollower
-from kraft.broker.isolation import visible_records
+from kraft.broker.isolation import visible_records_off_loop
 
 MAX_READ_BYTES = 64 * 1024 * 1024
+# a read deep inside a huge batch waits this long at least for room to open it (429 after)
+OPEN_WAIT_S = 30.0
 MAX_WAIT_MS = 60_000
 FORWARD_ATTEMPTS = 3
 
@@ -107,7 +110,8 @@ async def _read_here(request, node: BrokerServices, topic: str, partition: int):
     timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
     max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)
     data = await node.data_plane.read(topic, partition, offset, max_bytes, timeout_ms)
-    shown, _ = visible_records(data, offset, max_bytes=max_bytes)  # markers' offsets are never shown
+    deadline = time.monotonic() + max(timeout_ms / 1000, OPEN_WAIT_S)
+    shown, _ = await visible_records_off_loop(data, offset, None, max_bytes, deadline)  # markers' offsets never shown
     records = [rc.render_v2(r, binary, topic, partition) for r in shown]
     ctype = rc.V2_BINARY if binary else rc.V2_JSON
     return web.Response(body=orjson.dumps(records), content_type=ctype)

@@ -3,8 +3,11 @@
 REST builds records from JSON; a Kafka client sends a RecordBatch. Both reach the log
 only through these rules, in this order: no client writes an internal topic; a batch
 from a client is checked whole (a Kafka batch) before anything is stored; the topic's
-`message.timestamp.type=LogAppendTime` restamps every record with the broker's clock;
-its `compression.type` decides the stored codec. `max.message.bytes` bounds what the
+`message.timestamp.type=LogAppendTime` stamps the batch with the broker's clock (as
+Kafka does: the header's timestamp type and maxTimestamp, no record rewritten); its
+`compression.type` decides the stored codec (the records section is closed anew, its
+records untouched). Nothing here decodes a client's batch into records: a batch at the
+record bound costs the walk's slices and the codecs' C code, never a loop-long stall. `max.message.bytes` bounds what the
 client sent as one unit: a Kafka client's batch, as Kafka checks it; a REST client
 sends records, not batches, so each record is held to it (the REST Proxy's producer
 splits a request into batches; kraft stores a request's records for one partition as
@@ -19,10 +22,10 @@ from collections.abc import Generator, Mapping, Sequence
 
 from kraft.errors import InvalidAppend, InvalidRecord, InvalidTopic, MessageTooLarge, UnsupportedMessageFormat
 from kraft.config.topic_names import is_internal_topic
-from kraft.storage.compression import NONE, stored_codec
+from kraft.storage.compression import NONE, compress, stored_codec
 from kraft.storage.record import Record, record_size
-from kraft.storage.record_batch import MAGIC, MAGIC_POS, NO_PRODUCER_ID, BatchHeader, decode_records, encode_batch
-from kraft.storage.record_check import check_records_in_slices, run_to_end
+from kraft.storage.record_batch import HEADER_SIZE, MAGIC, MAGIC_POS, NO_PRODUCER_ID, BatchHeader, encode_batch, recoded
+from kraft.storage.record_check import Sliced, maybe_offload, run_to_end, walk_records
 
 BATCH_HEADER_SIZE = 61
 # The smallest record a batch can carry (length, attributes, timestamp and offset
@@ -72,13 +75,15 @@ def check_keys(records: Sequence[Record], configs: Mapping[str, str], topic: str
     """A compacted topic keeps the latest record per key, so a record without one could
     never be found again: Kafka refuses the whole batch, naming each keyless record
     (KIP-467's record errors, by index in the batch)."""
-    if not compacted(configs):
-        return
-    keyless = tuple((i, "a record on a compacted topic needs a key") for i, r in enumerate(records) if r.key is None)
+    if compacted(configs):
+        refuse_keyless([i for i, r in enumerate(records) if r.key is None], len(records), configs, topic)
+
+
+def refuse_keyless(keyless: Sequence[int], count: int, configs: Mapping[str, str], topic: str) -> None:
     if keyless:
-        raise InvalidRecord(f"{len(keyless)} of {len(records)} records have no key; topic {topic!r} is compacted "
-                            f"(cleanup.policy={configs['cleanup.policy']}), so every record needs one",
-                            keyless)
+        errors = tuple((i, "a record on a compacted topic needs a key") for i in keyless)
+        raise InvalidRecord(f"{len(keyless)} of {count} records have no key; topic {topic!r} is compacted "
+                            f"(cleanup.policy={configs['cleanup.policy']}), so every record needs one", errors)
 
 
 def _log_append_time(configs: Mapping[str, str]) -> bool:
@@ -109,28 +114,30 @@ def checked_client_batch(data: bytes, configs: Mapping[str, str], topic: str) ->
     return run_to_end(client_batch_checks(data, configs, topic))
 
 
-def client_batch_checks(data: bytes, configs: Mapping[str, str],
-                        topic: str) -> Generator[None, None, tuple[bytes, BatchHeader]]:
-    """checked_client_batch as a generator that yields between slices of a large
-    batch's record walk (its driver lets other work run there)."""
+def client_batch_checks(data: bytes, configs: Mapping[str, str], topic: str) -> Sliced[tuple[bytes, BatchHeader]]:
+    """checked_client_batch as sliced work: it pauses between slices of a large batch's
+    record walk and hands its codec work to its driver to run off the loop."""
     refuse_internal_topic(topic)
     header = _sound_batch_header(data)
     check_batch_size(header.size, configs, topic)
     check_record_count(header.record_count, configs, topic)
-    # CRC-32C, the codec, every record's framing and offset delta
-    yield from check_records_in_slices(data)
+    keyless: list[int] | None = [] if compacted(configs) else None
+    # CRC-32C, the codec, every record's framing and offset delta (and keys, compacted)
+    _, section = yield from walk_records(data, keyless=keyless)
+    if keyless is not None:
+        refuse_keyless(keyless, header.record_count, configs, topic)
     codec = stored_codec(configs["compression.type"], header.compression)
-    log_append_time = _log_append_time(configs)
-    records = decode_records(data, verify=False) if compacted(configs) else None  # checked above; keys matter there
-    if records is not None:
-        check_keys(records, configs, topic)
-    if not log_append_time and codec == header.compression:
-        return data, header
-    records = records if records is not None else decode_records(data)
-    if log_append_time:
-        _restamp(records)
-    batch = encode_batch(records, 0, -1, header.producer_id, header.producer_epoch,
-                         header.base_sequence, is_transactional=header.is_transactional, compression=codec)
+    append_time = int(time.time() * 1000) if _log_append_time(configs) else None  # the node taking the write
+    if append_time is None and codec == header.compression and header.append_time is None:
+        return data, header  # the common case: stored as sent
+    body: bytes | memoryview
+    if codec == header.compression:
+        body = memoryview(data)[HEADER_SIZE:header.size]
+    elif codec == NONE:
+        body = bytes(section)
+    else:  # the section as the walk opened it, closed with the topic's codec
+        body = yield from maybe_offload(lambda: compress(codec, bytes(section)), len(section))
+    batch = recoded(data, header, body, codec, append_time)
     check_batch_size(len(batch), configs, topic)
     return batch, header
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from kraft.broker.partition_reader import PartitionReader
 from kraft.groups.consumer_instance import ConsumerInstance
 from kraft.groups.group_coordinator import GroupCoordinator
-from kraft.errors import KraftError, OffsetOutOfRange
+from kraft.errors import KraftError, OffsetOutOfRange, Overloaded
 from kraft.storage.record import Record
-from kraft.broker.isolation import visible_records
+from kraft.broker.isolation import visible_records_off_loop
 from kraft.groups.consumer_instance import READ_COMMITTED
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,12 @@ async def _read_round(reader: PartitionReader, instance: ConsumerInstance, owned
                 except KraftError as exc:  # leader moving: this partition sits this round out
                     log.debug("poll %s-%d skipped: %s", tp[0], tp[1], exc.message)
                     continue
-                records, next_position = visible_records(data, started[tp], aborted, share)
+                try:
+                    records, next_position = await visible_records_off_loop(
+                        data, started[tp], aborted, share, time.monotonic() + max(timeout_ms / 1000, 1.0))
+                except Overloaded as exc:  # no room to open it now: this partition sits this round out
+                    log.debug("poll %s-%d skipped: %s", tp[0], tp[1], exc.message)
+                    continue
                 if next_position > started[tp] and tp in instance.owned \
                         and instance.positions.get(tp) == started[tp]:  # still its own, not seeked
                     instance.positions[tp] = next_position  # past compacted-away offsets too

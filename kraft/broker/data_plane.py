@@ -38,6 +38,7 @@ from kraft.errors import (
 )
 from kraft.broker.unacked_writes import UnackedWrites
 from kraft.broker.partitioner import RoundRobin, keyless_candidates, partition_for_key
+from kraft.broker.sliced_work import run_sliced
 from kraft.metadata.image import MetadataImage, TopicImage
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.broker import client_writes
@@ -211,14 +212,8 @@ class DataPlane:
         add_to_txn (transactions version 2, Produce v12+) the coordinator adds the
         partition to the transaction first, within the same bound."""
         client_writes.refuse_internal_topic(topic)
-        checks = client_writes.client_batch_checks(data, self.configs(topic), topic)
-        while True:  # between slices of a large batch's checks, the loop serves others
-            try:
-                next(checks)
-            except StopIteration as done:
-                batch, header = done.value
-                break
-            await asyncio.sleep(0)
+        # between slices of a large batch's checks, the loop serves others
+        batch, header = await run_sliced(client_writes.client_batch_checks(data, self.configs(topic), topic))
         if header.is_transactional:
             bound_s = VERIFY_BOUND_S if timeout_ms <= 0 else min(VERIFY_BOUND_S, timeout_ms / 2000)
             await self._check_in_transaction(transactional_id, header.producer_id, header.producer_epoch,

@@ -10,17 +10,22 @@ ABORT marker passes.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
+import time
 from collections.abc import Iterable
 from typing import NamedTuple
 
 import orjson
 
-from kraft.errors import UnknownServerError
+from kraft.errors import Overloaded, UnknownServerError
 from kraft.storage.record import Record
+from kraft.storage.open_budget import READ_OPENS, OpenBudget
 from kraft.storage.record_batch import control_marker, decode_records, decode_records_prefix, iter_batches
 
 
+
+OPEN_RETRY_S = 0.05  # a read waiting for room in the budget looks again this often
 
 # a node-to-node read_committed read carries its aborted transactions in this header
 ABORTED_HEADER = "X-Kraft-Aborted-Transactions"
@@ -43,13 +48,14 @@ def aborted_from_header(value: str) -> list[Aborted]:
 
 
 def visible_records(data: bytes, position: int, aborted: Iterable[Aborted] | None = None,
-                    max_bytes: int | None = None) -> tuple[list[Record], int]:
+                    max_bytes: int | None = None, opens: OpenBudget | None = None) -> tuple[list[Record], int]:
     """The records at or after ``position`` a consumer may see, and the offset after the
     last record read (a compacted batch or a control batch holds offsets but no records
     to show). ``aborted``: None at read_uncommitted; at read_committed, the aborted
     transactions (producer id, first offset) that overlap the read. ``max_bytes``: the
     records stop once their bytes reach it (the one reaching it included), also inside
-    a batch: a small read of a huge batch decodes a few records, not all of them."""
+    a batch: a small read of a huge batch decodes a few records, not all of them.
+    ``opens``: where a bounded read holds what it opens of compressed batches."""
     records: list[Record] = []
     next_position = position
     pending = [(a.first_offset, a.producer_id) for a in aborted or ()]
@@ -73,13 +79,27 @@ def visible_records(data: bytes, position: int, aborted: Iterable[Aborted] | Non
             records.extend(r for r in decode_records(data, pos, verify=False)
                            if r.offset is not None and r.offset >= position)  # always set: decoded from the log
             continue
-        shown, used, whole = decode_records_prefix(data, pos, budget, from_offset=position)
+        shown, used, whole = decode_records_prefix(data, pos, budget, position, opens)
         records.extend(shown)
         budget -= used
         if not whole and shown and shown[-1].offset is not None:
             next_position = max(position, shown[-1].offset + 1)  # the rest of this batch is read next time
             break
     return records, next_position
+
+
+async def visible_records_off_loop(data: bytes, position: int, aborted: Iterable[Aborted] | None,
+                                   max_bytes: int, deadline: float) -> tuple[list[Record], int]:
+    """visible_records on a worker thread (a read deep inside a huge batch is CPU the
+    loop should not hold), within the node's budget for opened batches: a read that
+    finds no room waits for some until ``deadline``, then answers Overloaded."""
+    while True:
+        try:
+            return await asyncio.to_thread(visible_records, data, position, aborted, max_bytes, READ_OPENS)
+        except Overloaded:
+            if time.monotonic() + OPEN_RETRY_S >= deadline:
+                raise
+            await asyncio.sleep(OPEN_RETRY_S)
 
 
 def last_offset_in(data: bytes) -> int:

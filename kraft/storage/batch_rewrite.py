@@ -42,7 +42,8 @@ def records_with_spans(section: bytes, header) -> list[tuple[Record, int, int]]:
     out = []
     pos = 0
     for _ in range(header.record_count):
-        record, end = decode_record(section, pos, len(section), header.base_offset, header.base_timestamp)
+        record, end = decode_record(section, pos, len(section), header.base_offset, header.base_timestamp,
+                                    header.append_time)
         out.append((record, pos, end))
         pos = end
     return out

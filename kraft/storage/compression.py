@@ -63,9 +63,7 @@ def decompress_prefix(codec: int, data: bytes | memoryview, want: int,
     want = min(want, limit)
     try:
         if codec == GZIP:
-            opener = zlib.decompressobj(wbits=31)
-            out = opener.decompress(bytes(data), want)
-            return out, opener.eof
+            return _gunzip_prefix(bytes(data), want)
         if codec == LZ4:
             lz4_opener = lz4.frame.LZ4FrameDecompressor()
             out = lz4_opener.decompress(bytes(data), max_length=want)
@@ -80,6 +78,19 @@ def decompress_prefix(codec: int, data: bytes | memoryview, want: int,
             struct.error, ValueError) as exc:
         raise CorruptBatchError(f"{NAME_OF_CODEC.get(codec, codec)} data does not decompress: {exc}") from None
     return decompress(codec, data, limit), True
+
+
+def _gunzip_prefix(data: bytes, want: int) -> tuple[bytes, bool]:
+    parts: list[bytes] = []
+    total, rest = 0, data
+    while True:  # member after member (want - total > 0 here: zlib takes 0 as "no bound")
+        opener = zlib.decompressobj(wbits=31)
+        part = opener.decompress(rest, want - total)
+        parts.append(part)
+        total += len(part)
+        rest = opener.unused_data
+        if not (opener.eof and rest and total < want):
+            return b"".join(parts), opener.eof and not rest
 
 
 def _unsnappy_xerial_prefix(data: bytes, want: int, limit: int) -> tuple[bytes, bool]:
@@ -114,13 +125,22 @@ def _too_large(limit: int) -> MessageTooLarge:
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
-    opener = zlib.decompressobj(wbits=31)
-    out = opener.decompress(data, limit + 1)
-    if len(out) > limit:
-        raise _too_large(limit)
-    if not opener.eof:
-        raise CorruptBatchError("gzip data is cut short")
-    return out
+    """Every member of a gzip stream, as Java's GZIPInputStream (Kafka's reader) reads
+    concatenated members; bytes after the last member that are not one are refused."""
+    parts: list[bytes] = []
+    total, rest = 0, data
+    while True:
+        opener = zlib.decompressobj(wbits=31)
+        part = opener.decompress(rest, limit - total + 1)
+        total += len(part)
+        if total > limit:
+            raise _too_large(limit)
+        if not opener.eof:
+            raise CorruptBatchError("gzip data is cut short")
+        parts.append(part)
+        rest = opener.unused_data
+        if not rest:
+            return b"".join(parts)
 
 
 def _unsnappy(data: bytes, limit: int) -> bytes:
@@ -161,17 +181,32 @@ def _unlz4(data: bytes, limit: int) -> bytes:
     return out
 
 
+# The most a zstd block can open into per byte it takes: 128 KiB from a 3-byte RLE block.
+_ZSTD_MAX_RATIO = (128 << 10) // 3
+
+
 def _unzstd(data: bytes, limit: int) -> bytes:
-    # the bounded reader measures (it stops quietly at a cut), then the one-shot object
-    # opens what is now known to fit, and tells a complete frame from a cut one
-    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True) as reader:
-        if len(reader.read(limit + 1)) > limit:
-            raise _too_large(limit)
+    """Every frame of a zstd stream, opened once, as zstd-jni's stream (Kafka's reader)
+    reads concatenated frames; anything else after a frame is refused. Fed in pieces no
+    larger than could open into what the limit leaves, so the limit holds within 128 KiB."""
+    parts: list[bytes] = []
+    total, pos = 0, 0
     opener = zstandard.ZstdDecompressor().decompressobj()
-    out = opener.decompress(data)
-    if not opener.eof:
-        raise CorruptBatchError("zstd frame is cut short")
-    return out
+    while pos < len(data):
+        step = max(16, (limit - total) // _ZSTD_MAX_RATIO)
+        piece = data[pos:pos + step]
+        part = opener.decompress(piece)
+        pos += len(piece)
+        total += len(part)
+        if total > limit:
+            raise _too_large(limit)
+        parts.append(part)
+        if opener.eof:  # a frame ended: what it did not take starts the next one
+            pos -= len(opener.unused_data)
+            opener = zstandard.ZstdDecompressor().decompressobj()
+            if pos == len(data):
+                return b"".join(parts)
+    raise CorruptBatchError("zstd frame is cut short")
 
 
 def stored_codec(compression_type: str, sent: int) -> int:

@@ -64,9 +64,11 @@ def _headers(headers: tuple[Header, ...]) -> bytes:
 
 
 def decode_record(
-    buf: bytes | bytearray | memoryview, pos: int, end: int, base_offset: int, base_timestamp: int
+    buf: bytes | bytearray | memoryview, pos: int, end: int, base_offset: int, base_timestamp: int,
+    append_time: int | None = None,
 ) -> tuple[Record, int]:
-    """Decode the record at ``pos`` (not past ``end``); return it and the next position."""
+    """Decode the record at ``pos`` (not past ``end``); return it and the next position.
+    ``append_time``: the batch's LogAppendTime, every record's timestamp when set."""
     try:
         length, pos = read_varint(buf, pos)
         stop = pos + length
@@ -93,7 +95,8 @@ def decode_record(
         raise CorruptBatchError("header key is not valid UTF-8") from None
     if pos != stop:
         raise CorruptBatchError(f"record declares {length} bytes but its fields use {pos - stop + length}")
-    record = Record(key, value, tuple(headers), base_timestamp + ts_delta, base_offset + offset_delta)
+    timestamp = base_timestamp + ts_delta if append_time is None else append_time
+    record = Record(key, value, tuple(headers), timestamp, base_offset + offset_delta)
     return record, pos
 
 

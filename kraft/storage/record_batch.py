@@ -24,8 +24,10 @@ from typing import NamedTuple
 from crc32c import crc32c
 
 from kraft.errors import CorruptBatchError, RecordBatchError, UnsupportedCompressionError
-from kraft.storage.compression import compress, decompress, decompress_prefix
+from kraft.storage.compression import MAX_DECOMPRESSED_BYTES, compress, decompress, decompress_prefix
+from kraft.storage.open_budget import OpenBudget
 from kraft.storage.record import Header, Record, decode_record, encode_record
+from kraft.storage.varint import VarintError, read_varint, read_varlong
 
 __all__ = [
     "BatchHeader", "ControlMarker", "CorruptBatchError", "Header", "Record", "UnsupportedCompressionError",
@@ -45,6 +47,9 @@ NO_PRODUCER_ID = -1
 NO_SEQUENCE = -1
 
 COMPRESSION_MASK = 0x07
+# Kafka's timestamp type: set, every record's timestamp is the batch's maxTimestamp (the
+# broker's clock at append, message.timestamp.type=LogAppendTime), whatever its delta says
+LOG_APPEND_TIME_BIT = 0x08
 TRANSACTIONAL_BIT = 0x10
 CONTROL_BIT = 0x20
 COMPRESSION_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
@@ -103,6 +108,11 @@ class BatchHeader(NamedTuple):
     @property
     def compression(self) -> int:
         return self.attributes & COMPRESSION_MASK
+
+    @property
+    def append_time(self) -> int | None:
+        """Every record's timestamp when the broker stamped the batch (LogAppendTime)."""
+        return self.max_timestamp if self.attributes & LOG_APPEND_TIME_BIT else None
 
     @property
     def is_transactional(self) -> bool:
@@ -228,6 +238,24 @@ def set_leader_epoch(buf: bytes | bytearray | memoryview, leader_epoch: int) -> 
     return bytes(out)
 
 
+def recoded(batch: bytes | bytearray | memoryview, header: BatchHeader, body: bytes | bytearray | memoryview,
+            codec: int, append_time: int | None) -> bytes:
+    """The checked client ``batch`` over ``body`` (its records section, closed with
+    ``codec``), stamped LogAppendTime ``append_time`` unless None: as Kafka does it, the
+    header says so and carries the time as maxTimestamp, no record is rewritten. With
+    None, the batch is CreateTime whatever the client's header said."""
+    attributes = (header.attributes & ~(COMPRESSION_MASK | LOG_APPEND_TIME_BIT)) | codec
+    max_timestamp = header.max_timestamp
+    if append_time is not None:
+        attributes, max_timestamp = attributes | LOG_APPEND_TIME_BIT, append_time
+    covered = _CRC_COVERED.pack(attributes, header.last_offset_delta, header.base_timestamp, max_timestamp,
+                                header.producer_id, header.producer_epoch, header.base_sequence,
+                                header.record_count)
+    crc = crc32c(body, crc32c(covered))
+    front = _FRONT.pack(header.base_offset, HEADER_SIZE + len(body) - LOG_OVERHEAD, header.leader_epoch, MAGIC, crc)
+    return b"".join((front, covered, body))
+
+
 def restamp(buf: bytes | bytearray | memoryview, base_offset: int, leader_epoch: int) -> bytes:
     """Both stamps in one copy: what a leader does to a produced batch on append."""
     out = bytearray(buf)
@@ -248,7 +276,8 @@ def decode_records(batch: bytes | bytearray | memoryview, pos: int = 0, *, verif
         end = len(batch)
     records = []
     for _ in range(header.record_count):
-        record, cursor = decode_record(batch, cursor, end, header.base_offset, header.base_timestamp)
+        record, cursor = decode_record(batch, cursor, end, header.base_offset, header.base_timestamp,
+                                       header.append_time)
         records.append(record)
     if cursor != end:
         raise CorruptBatchError(f"batch at offset {header.base_offset} has {end - cursor} bytes after its records")
@@ -256,43 +285,92 @@ def decode_records(batch: bytes | bytearray | memoryview, pos: int = 0, *, verif
 
 
 PREFIX_SLACK = 64 << 10  # opened beyond a small read's bound, so most reads open once
+_UNBOUNDED = OpenBudget(limit=1 << 62)  # where the caller bounds nothing (tests, tools)
 
 
 def decode_records_prefix(batch: bytes | bytearray | memoryview, pos: int, max_bytes: int,
-                          from_offset: int = 0) -> tuple[list[Record], int, bool]:
+                          from_offset: int = 0, budget: OpenBudget | None = None) -> tuple[list[Record], int, bool]:
     """The records of the (already checked) batch at ``pos`` from ``from_offset`` on until
     their bytes reach ``max_bytes``, the one that reaches it included (a reader always
     gets a record, as Kafka's fetch always returns the first batch), and their bytes: a
     small read of a batch of a million records decodes a few, and opens only as much of
-    a compressed batch as it reads (more while a record runs past what is open).
-    The third value says whether every record of the batch was decoded."""
+    a compressed batch as it reads (more while a record runs past what is open). Records
+    before ``from_offset`` are stepped over, not decoded. What is open is held in
+    ``budget`` (Overloaded when it has no room). The third value says whether every
+    record of the batch was decoded."""
     header = BatchHeader.parse(batch, pos)
-    want = max_bytes + PREFIX_SLACK
+    passed = (0, 0)  # (bytes into the section, records) stepped over before: a reopen goes on from there
+    with (budget or _UNBOUNDED).lease() as lease:
+        want = max_bytes + PREFIX_SLACK
+        while True:
+            section, cursor, end, complete = _open_prefix(batch, pos, header, want, lease)
+            try:
+                return _records_from(section, cursor + passed[0], end, header, max_bytes, from_offset,
+                                     complete, passed[1])
+            except _NeedMore as more:
+                section = b""  # let go of it before opening more
+                passed = (more.at - cursor, more.seen)
+                # the records stepped over so far say how far the one wanted lies
+                ahead = (from_offset - header.base_offset - more.seen) * more.at // max(more.seen, 1)
+                want = max(want * 2, more.at + ahead + max_bytes + PREFIX_SLACK)
+
+
+class _NeedMore(Exception):
+    """A record runs past what is open of a compressed batch; ``at`` and ``seen``: the
+    position and count of the records stepped over until then."""
+
+    def __init__(self, at: int, seen: int) -> None:
+        super().__init__(at, seen)
+        self.at, self.seen = at, seen
+
+
+def _open_prefix(batch, pos: int, header: BatchHeader, want: int, lease) -> tuple:
+    if not header.compression:
+        return batch, pos + HEADER_SIZE, pos + header.size, True
+    lease.grow_to(min(want, MAX_DECOMPRESSED_BYTES))
     compressed = memoryview(batch)[pos + HEADER_SIZE:pos + header.size]
-    section: bytes | bytearray | memoryview
-    if header.compression:
-        section, complete = decompress_prefix(header.compression, compressed, want)
-        cursor, end = 0, len(section)
-    else:
-        section, cursor, end, complete = batch, pos + HEADER_SIZE, pos + header.size, True
+    section, complete = decompress_prefix(header.compression, compressed, want)
+    return section, 0, len(section), complete
+
+
+def _records_from(section, cursor: int, end: int, header: BatchHeader, max_bytes: int, from_offset: int,
+                  complete: bool, seen: int) -> tuple[list[Record], int, bool]:
     records: list[Record] = []
-    used = seen = 0
-    while seen < header.record_count and used < max_bytes:
-        try:
-            record, after = decode_record(section, cursor, end, header.base_offset, header.base_timestamp)
-        except (CorruptBatchError, IndexError):
-            if complete:
-                raise CorruptBatchError(f"batch at offset {header.base_offset}: a record does not decode") from None
-            want *= 2  # a record runs past what is open: open more, start over
-            section, complete = decompress_prefix(header.compression, compressed, want)
-            cursor, end, used, seen, records = 0, len(section), 0, 0, []
-            continue
-        seen += 1
-        if record.offset is not None and record.offset >= from_offset:  # always set: decoded from the log
+    used = 0
+    progress = [cursor, seen]
+    try:
+        cursor, seen = _step_over(section, progress, end, header, from_offset)
+        while seen < header.record_count and used < max_bytes:
+            record, after = decode_record(section, cursor, end, header.base_offset, header.base_timestamp,
+                                          header.append_time)
+            seen += 1
             records.append(record)
             used += after - cursor
-        cursor = after
+            cursor = after
+    except (CorruptBatchError, IndexError, VarintError):
+        if complete:
+            raise CorruptBatchError(f"batch at offset {header.base_offset}: a record does not decode") from None
+        raise _NeedMore(*progress) from None
     return records, used, seen == header.record_count
+
+
+def _step_over(section, progress: list[int], end: int, header: BatchHeader, from_offset: int) -> tuple[int, int]:
+    """(position, records passed) of the first record at or after ``from_offset``: each
+    record before it is passed by its length and offset delta, nothing decoded.
+    ``progress`` (position, records passed) is kept up to date for a caller that must
+    open more and go on."""
+    cursor, seen = progress
+    while seen < header.record_count:
+        length, body = read_varint(section, cursor)
+        _, at = read_varlong(section, body + 1)  # attributes, timestamp delta
+        delta, _ = read_varint(section, at)
+        if header.base_offset + delta >= from_offset:
+            break
+        if length < 0 or body + length > end:
+            raise CorruptBatchError(f"record length {length} runs past the batch end")
+        cursor, seen = body + length, seen + 1
+        progress[0], progress[1] = cursor, seen
+    return cursor, seen
 
 
 def record_section(batch: bytes | bytearray | memoryview, pos: int, header: BatchHeader) -> bytes:

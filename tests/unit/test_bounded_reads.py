@@ -54,3 +54,24 @@ def test_the_prefix_says_whether_it_holds_the_whole_batch():
     assert len(records) == 100 and whole and used > 100 * 20
     records, _, whole = decode_records_prefix(data, 0, 100)
     assert len(records) < 100 and not whole
+
+
+def test_reads_deep_inside_compressed_batches_hold_their_opens_in_the_node_s_budget():
+    import pytest
+
+    from kraft.errors import Overloaded
+    from kraft.storage.compression import ZSTD
+    from kraft.storage.open_budget import OpenBudget
+    from kraft.storage.record import Record
+    from kraft.storage.record_batch import decode_records_prefix, encode_batch
+    batch = encode_batch([Record(None, bytes(100), (), 1) for _ in range(20_000)], 0, -1, compression=ZSTD)
+    budget = OpenBudget(limit=4 << 20)
+    shown, _, whole = decode_records_prefix(batch, 0, 500, 19_990, budget)
+    assert [r.offset for r in shown] == list(range(19_990, 19_995)) and not whole
+    assert budget.held == 0  # given back when the read is done
+    with budget.lease() as other:  # another read holds most of it: no room to open this far
+        other.grow_to(3 << 20)
+        with pytest.raises(Overloaded):
+            decode_records_prefix(batch, 0, 500, 19_990, budget)
+        assert budget.held == 3 << 20
+    assert budget.held == 0

@@ -18,6 +18,7 @@ from kraft.storage.record_batch import (
     CRC_POS,
     HEADER_SIZE,
     BatchHeader,
+    decode_records,
     encode_batch,
     record_section,
 )
@@ -137,18 +138,55 @@ def test_no_client_batch_or_record_reaches_an_internal_topic(topic):
         batch_of_records([Record(b"k", b"v", (), 1)], configs(), topic)
 
 
-def test_log_append_time_restamps_a_client_batch_and_keeps_its_producer_fields():
+def test_log_append_time_stamps_a_client_batch_and_keeps_its_producer_fields():
     sent = batch(3, producer_id=7, producer_epoch=1, base_sequence=5)
     stored, header = checked_client_batch(sent, configs(**{"message.timestamp.type": "LogAppendTime"}), "t")
     assert stored != sent
     kept = BatchHeader.parse(stored)
     assert (kept.producer_id, kept.producer_epoch, kept.base_sequence) == (7, 1, 5)
-    assert kept.base_timestamp > 1_600_000_000_000 and header.base_timestamp == 1000
+    # Kafka's way: the header's timestamp type bit and maxTimestamp, records untouched
+    assert kept.attributes & 0x08 and kept.max_timestamp > 1_600_000_000_000 and header.base_timestamp == 1000
+    assert stored[HEADER_SIZE:] == sent[HEADER_SIZE:]
+    assert [r.timestamp_ms for r in decode_records(stored)] == [kept.max_timestamp] * 3
+    assert [r.value for r in decode_records(stored)] == [b"v0", b"v1", b"v2"]
 
 
-def test_a_topic_codec_recompresses_a_client_batch():
-    stored, _ = checked_client_batch(batch(3), configs(**{"compression.type": "zstd"}), "t")
-    assert BatchHeader.parse(stored).compression == 4
+def test_a_create_time_topic_clears_a_client_s_log_append_time_bit():
+    sent = bytearray(batch(3))
+    sent[ATTRIBUTES_POS + 1] |= 0x08
+    struct.pack_into(">I", sent, CRC_POS, crc32c(bytes(sent[ATTRIBUTES_POS:])))
+    stored, _ = checked_client_batch(bytes(sent), configs(), "t")
+    assert not BatchHeader.parse(stored).attributes & 0x08
+    assert [r.timestamp_ms for r in decode_records(stored)] == [1000, 1001, 1002]
+
+
+@pytest.mark.parametrize("sent_codec", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("topic_codec", ["uncompressed", "gzip", "snappy", "lz4", "zstd"])
+def test_a_topic_codec_recompresses_a_client_batch_with_its_records_unchanged(sent_codec, topic_codec):
+    sent = batch(40, producer_id=7, producer_epoch=1, base_sequence=5, compression=sent_codec)
+    stored, _ = checked_client_batch(sent, configs(**{"compression.type": topic_codec}), "t")
+    kept = BatchHeader.parse(stored)
+    assert kept.compression == ["uncompressed", "gzip", "snappy", "lz4", "zstd"].index(topic_codec)
+    assert (kept.producer_id, kept.base_sequence, kept.max_timestamp) == (7, 5, 1039)
+    assert decode_records(stored) == decode_records(sent)
+
+
+def test_a_batch_over_its_limit_once_recompressed_is_refused():
+    sent = encode_batch([Record(None, bytes(50_000), (), 1)], 0, -1, compression=4)
+    with pytest.raises(MessageTooLarge):
+        checked_client_batch(sent, configs(20_000, **{"compression.type": "uncompressed"}), "t")
+
+
+def test_a_compacted_topic_refuses_a_batch_naming_each_keyless_record():
+    from kraft.errors import InvalidRecord
+    records = [Record(None if i % 3 == 0 else b"k", b"v", (), 1) for i in range(10)]
+    compact = configs(**{"cleanup.policy": "compact"})
+    for codec in (0, 4):
+        with pytest.raises(InvalidRecord) as caught:
+            checked_client_batch(encode_batch(records, 0, -1, compression=codec), compact, "t")
+        assert [i for i, _ in caught.value.record_errors] == [0, 3, 6, 9]
+    keyed = encode_batch([Record(b"k", b"v", (), 1)] * 3, 0, -1)
+    assert checked_client_batch(keyed, compact, "t")[0] is keyed
 
 
 # -- many tiny records --------------------------------------------------------------
