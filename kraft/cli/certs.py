@@ -4,11 +4,15 @@ The files go where the file's [security] tls_cert / tls_key / tls_ca point, else
 certs/ beside it (and the command prints the [security] lines to add). An existing CA
 (its certificate and key) is kept, so running it again after adding a node or a name
 renews the node certificate under the same CA and clients keep trusting it.
+
+Keys are mode 0600, so only their owner reads them: run as root for a node that runs as
+another user (deploy/systemd's `kraft`), --owner hands the node's files to that user.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 from pathlib import Path
 from typing import Optional
 
@@ -30,7 +34,9 @@ def register(app: typer.Typer, load_config, fail) -> None:
                                              "one naming only this node's host (repeatable), for its machine"),
               user: list[str] = typer.Option([], "--user", help="also a client certificate for this user "
                                              "(repeatable): its common name is the principal"),
-              days: int = typer.Option(825, "--days", min=1, max=3650, help="validity of the new certificates")):
+              days: int = typer.Option(825, "--days", min=1, max=3650, help="validity of the new certificates"),
+              owner: Optional[str] = typer.Option(None, "--owner", help="the user the node runs as (e.g. kraft): "
+                                                  "the node certificates and keys become its (root only)")):
         """Make a CA (or keep the one there) and a node certificate naming every node's
         host, 127.0.0.1 and localhost (or, with --node, one per node naming its own);
         optionally client certificates for users."""
@@ -41,6 +47,7 @@ def register(app: typer.Typer, load_config, fail) -> None:
         except ConfigFileError as exc:
             fail(str(exc), 2)
         extra = list(ALWAYS_NAMED) + list(host)
+        owner_ids = _owner_ids(owner, fail) if owner is not None else None
         try:
             authority, made = _authority(paths["ca"], paths["ca_key"], fail)
             if wanted:  # files named like the shared ones, with the node's id: node-2.pem
@@ -51,6 +58,9 @@ def register(app: typer.Typer, load_config, fail) -> None:
                                      node_certificate(authority, [n.host for n in cfg.nodes] + extra, days))}
             for cert_path, key_path, pem in made_nodes.values():
                 _write(cert_path, key_path, pem)
+                if owner_ids is not None:
+                    for path in (cert_path, key_path):
+                        os.chown(path, *owner_ids)
             clients = {name: client_certificate(authority, name, days) for name in user}
             for name, pem in clients.items():
                 _write(paths["ca"].parent / f"{name}.pem", paths["ca"].parent / f"{name}.key", pem)
@@ -68,6 +78,7 @@ def register(app: typer.Typer, load_config, fail) -> None:
         for name in clients:
             typer.echo(f"client certificate for User:{name}: {paths['ca'].parent / (name + '.pem')} "
                        f"and key {paths['ca'].parent / (name + '.key')}")
+        _advise(cfg, bool(user), owner)
         if cfg.security is None or cfg.security.tls_cert is None:
             rel = {k: os.path.relpath(v, cfg.base_dir) for k, v in paths.items()}
             where = (f"the [security] table of {config_path}" if config_path is not None else
@@ -75,6 +86,26 @@ def register(app: typer.Typer, load_config, fail) -> None:
                      "commands and ./dev up then read)")
             typer.echo(f"to serve TLS, add to {where}:\n"
                        f"tls_cert = \"{rel['cert']}\"\ntls_key = \"{rel['key']}\"\ntls_ca = \"{rel['ca']}\"")
+
+
+def _owner_ids(owner: str, fail) -> tuple[int, int]:
+    """(uid, gid) of a user name, its own group; refuses an unknown user."""
+    try:
+        entry = pwd.getpwnam(owner)
+    except KeyError:
+        fail(f"--owner {owner}: no such user (create it first: useradd --system kraft)", 2)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _advise(cfg: ClusterConfig, clients: bool, owner: Optional[str]) -> None:
+    """What the files alone do not make work: a node asking for client certificates,
+    and keys a node running as another user can read."""
+    if clients and (cfg.security is None or cfg.security.tls_client_auth == "none"):
+        typer.echo('client certificates log in only where nodes ask for them: add tls_client_auth = "requested" '
+                   "(or \"required\") to [security]")
+    if owner is None and hasattr(os, "geteuid") and os.geteuid() == 0:
+        typer.echo("the keys are root's, mode 0600: for a node that runs as another user (deploy/systemd: kraft), "
+                   "run again with --owner kraft, or chown its node key to that user")
 
 
 def _numbered(path: Path, node_id: int) -> Path:

@@ -21,7 +21,7 @@ from kraft.quorum.raft_files import RaftStateDamaged
 from kraft.server import tls
 from kraft.server.loop_errors import LoopErrorReporter
 from kraft.server.node import Node
-from kraft.server.startup_failure import NodeCannotStart, os_reason
+from kraft.server.startup_failure import NodeCannotStart, NodeNotAdmitted, os_reason
 
 
 PEER_CHECK_TIMEOUT_S = 1.0
@@ -88,7 +88,7 @@ def run_node(config: ClusterConfig, node_id: int) -> int:
         logging.warning("%s", warning)
     try:
         asyncio.run(_serve(config, node_id, identity))
-    except RaftStateDamaged as exc:
+    except (RaftStateDamaged, NodeNotAdmitted) as exc:  # 2: the operator must act (see deploy/systemd)
         print(f"kraft node: node {node_id} refuses to start: {exc}", file=sys.stderr)
         return 2
     except NodeCannotStart as exc:

@@ -42,7 +42,8 @@ from kraft.server.memory_return import MemoryReturner
 from kraft.server.service_notify import ReadyNotice, ServiceNotifier
 from kraft.server.metrics import NodeMetrics
 from kraft.server.security_notice import unenforced_security
-from kraft.server.startup_failure import NodeCannotStart, listening
+from kraft.server.startup_failure import NodeCannotStart, NodeNotAdmitted, listening
+from kraft.server.voter_admission import VoterAnswer, removal_proof, removed_message
 from kraft.broker.quorum_view import describe_quorum, local_description
 from kraft.quorum.raft import RaftQuorum
 from kraft.quorum.raft_transport import RaftPortUnavailable
@@ -342,14 +343,15 @@ class Node:
                                "fenced, or cut off from the controller")
         return True, "ready"
 
-    async def _learn_voters(self) -> None:
+    async def _learn_voters(self) -> list[VoterAnswer]:
         """A controller with no Raft state asks the others for the voter set: a running
         quorum's answer decides whether it starts as a voter or joins as an observer
         (a new controller, added later with `kraft quorum add-voter`); with no answer
-        it is one of a new cluster's controllers, the voters its cluster.toml names."""
+        it is one of a new cluster's controllers, the voters its cluster.toml names.
+        Returns the running quorum's answers (see _refuse_if_removed)."""
         quorum = self.quorum
         if quorum is None:
-            return
+            return []
         fresh = quorum.fresh()  # asked anyway: the question lets this node's Raft connections in
         others = [n.id for n in self.config.controllers if n.id != self.node_id]
 
@@ -361,13 +363,26 @@ class Node:
                 return None
             ok = status == 200 and isinstance(body, dict) and body.get("established")
             return body if ok else None
-        answers = [a for a in await asyncio.gather(*(ask(n) for n in others)) if a is not None]
+        answers_by_node = await asyncio.gather(*(ask(n) for n in others))
+        answers = [a for a in answers_by_node if a is not None]
         if answers and fresh:
             voters = {int(k): str(v) for k, v in answers[0]["voters"].items()}
             quorum.set_bootstrap_voters(voters)
             role = "a voter" if self.node_id in voters else "an observer (kraft quorum add-voter makes it a voter)"
             log.info("the running quorum's voters are %s: node %d starts as %s",
                      sorted(voters), self.node_id, role)
+        return [a for node_id, body in zip(others, answers_by_node) if body is not None
+                and (a := VoterAnswer.of(node_id, body)) is not None]
+
+    def _refuse_if_removed(self, answers: list[VoterAnswer]) -> None:
+        """A controller whose own Raft state makes it a voter, but whom the running quorum
+        proves removed, is refused by every voter: say why and stop, not wait for ever."""
+        if self.quorum is None or not self.quorum.is_voter():
+            return
+        proof = removal_proof(self.node_id, answers)
+        if proof is not None:
+            raft_dir = self.node_config.data_path / "__cluster_metadata"
+            raise NodeNotAdmitted(removed_message(self.node_id, proof, str(raft_dir)))
 
     def quorum_voters(self, asker_host: str | None = None) -> dict:
         """This controller's voter set, and whether a quorum has formed on its log. The
@@ -379,7 +394,8 @@ class Node:
             self.quorum.allow_hosts({asker_host})
         st = self.quorum.status()
         return {"voters": {str(k): v for k, v in self.quorum.voters().items()},
-                "established": st.commit_index >= 2 and st.leader_id is not None}
+                "established": st.commit_index >= 2 and st.leader_id is not None,
+                "leader_id": st.leader_id}
 
     async def quorum_description(self) -> dict:
         return await describe_quorum(self)
@@ -451,11 +467,12 @@ class Node:
         try:
             await self.peers.open()
             if self.quorum is not None:
-                await self._learn_voters()
+                answers = await self._learn_voters()
                 try:
                     self.quorum.start()
                 except RaftPortUnavailable as exc:
                     raise NodeCannotStart(str(exc)) from None
+                self._refuse_if_removed(answers)  # known once start() has read the Raft state
             else:
                 self.follower = MetadataFollower(self.state_machine, [n.id for n in self.config.controllers],
                                                  self.peers, self.metadata_applied)

@@ -15,6 +15,11 @@ class NodeCannotStart(Exception):
     """One line saying what could not be done, where, and why."""
 
 
+class NodeNotAdmitted(Exception):
+    """The cluster does not take this node back (e.g. a controller removed from the
+    quorum): waiting or restarting cannot help, the operator must act."""
+
+
 def os_reason(exc: OSError) -> str:
     """The kernel's words for an OSError, without Python's "[Errno N]" decoration; the
     file it names, if any."""

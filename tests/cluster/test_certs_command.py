@@ -99,13 +99,13 @@ def bench_over_tls(cluster: LocalCluster, ca: Path) -> None:
     assert summary["records"] == 50 and summary["errors"] == {}, summary
 
 
-def run_the_readme_security_example(cluster: LocalCluster, folder: Path) -> None:
+def run_the_readme_security_example(cluster: LocalCluster, folder: Path, password: str = "admin-password") -> None:
     """The README's steps after the certificates, as written, against this cluster's
     address and admin password instead of the bundled ones: alice gets WRITE on orders-*,
     an admin creates the topic, her produce over https and her SASL_SSL kcat work."""
     node = cluster.config.node(1)
     steps = readme_block("KRAFT_NEW_PASSWORD=alice-secret")
-    for bundled, here in (("./dev ", f"{sys.executable} -m kraft "), ("change-me-please", "admin-password"),
+    for bundled, here in (("./dev ", f"{sys.executable} -m kraft "), ("change-me-please", password),
                           ("localhost:8081", f"{node.host}:{node.http_port}"),
                           ("localhost:19092", f"{node.host}:{node.kafka_port}")):
         assert bundled in steps
@@ -136,3 +136,76 @@ def test_the_readme_openssl_recipe_makes_certificates_a_node_serves(tmp_path):
         cluster.start().wait_ready(timeout_s=60)
         status, body = http_json("GET", cluster.url(1) + "/v3/clusters", headers=ADMIN, context=cluster.tls)
         assert status == 200 and body["data"][0]["cluster_id"] == cluster.cluster_id, body
+
+
+def readme_security_table() -> str:
+    """The README's [security] table, as written."""
+    blocks = re.findall(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    found = [b for b in blocks if b.startswith("[security]") and 'tls_cert = "certs/node.pem"' in b]
+    assert len(found) == 1, f"the README has {len(found)} [security] tables with TLS"
+    return found[0]
+
+
+def test_the_readme_client_certificate_login_works_as_written(tmp_path):
+    """The README's [security] table, its `./dev certs --user alice`, its user and ACL
+    steps, then alice logging in with her certificate alone, on REST and Kafka's SSL."""
+    if missing := [tool for tool in ("curl", "kcat") if shutil.which(tool) is None]:
+        pytest.skip(f"the README's example needs {' and '.join(missing)}")
+    admin = {"Authorization": "Basic " + base64.b64encode(b"admin:change-me-please").decode()}
+    cluster = LocalCluster(1, base_dir=tmp_path, extra_toml=readme_security_table(), headers=admin,
+                           topic_defaults={"replication.factor": 1})
+    assert readme_block("./dev certs --user alice").strip() == "./dev certs --user alice"
+    made = subprocess.run(KRAFT + ["certs", "--user", "alice"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)  # ./dev certs: the cluster.toml of the folder it runs in
+    assert made.returncode == 0, made.stderr
+    node = cluster.config.node(1)
+    with cluster:
+        cluster.tls = trusting(tmp_path / "certs" / "ca.pem")
+        cluster.start().wait_ready(timeout_s=60)
+        run_the_readme_security_example(cluster, tmp_path, "change-me-please")
+        steps = readme_block("--cert certs/alice.pem")
+        for bundled, here in (("localhost:8081", f"{node.host}:{node.http_port}"),
+                              ("localhost:19092", f"{node.host}:{node.kafka_port}")):
+            assert bundled in steps
+            steps = steps.replace(bundled, here)
+        env = {k: v for k, v in os.environ.items() if k not in ("KRAFT_USER", "KRAFT_PASSWORD")}
+        ran = subprocess.run(["bash", "-euo", "pipefail", "-c", steps], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=90, env=env)
+        assert ran.returncode == 0, (ran.stdout, ran.stderr)
+        assert '"offsets":[{"partition":' in ran.stdout and "40101" not in ran.stdout, ran.stdout
+        assert 'topic "orders-eu" with 3 partitions' in ran.stdout, ran.stdout  # kcat -L, as alice
+    assert "tls_client_auth" not in made.stdout, made.stdout  # kraft certs saw nothing left to add
+
+
+def test_kraft_certs_says_what_a_client_certificate_needs(tmp_path):
+    cluster = tls_cluster(tmp_path)  # tls_client_auth left at "none"
+    made = subprocess.run(KRAFT + ["certs", "-c", str(cluster.config_path), "--user", "bob"],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert 'add tls_client_auth = "requested"' in made.stdout, made.stdout
+    cluster.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="handing files to a user needs root")
+def test_kraft_certs_hands_the_node_files_to_the_user_the_node_runs_as(tmp_path):
+    """As root for deploy/systemd's User=kraft (here `nobody`): the node's key is that
+    user's and still 0600; the CA's key stays root's; a user that does not exist is refused."""
+    import pwd
+    cluster = tls_cluster(tmp_path)
+    certs = tmp_path / "certs"
+    as_root = subprocess.run(KRAFT + ["certs", "-c", str(cluster.config_path)], capture_output=True, text=True,
+                             timeout=60)
+    assert as_root.returncode == 0 and "--owner kraft" in as_root.stdout, as_root.stdout
+    nobody = pwd.getpwnam("nobody")
+    made = subprocess.run(KRAFT + ["certs", "-c", str(cluster.config_path), "--owner", "nobody", "--node", "1"],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    for name in ("node-1.key", "node-1.pem"):
+        assert (certs / name).stat().st_uid == nobody.pw_uid, name
+    assert (certs / "node-1.key").stat().st_mode & 0o777 == 0o600
+    assert (certs / "ca.key").stat().st_uid == 0
+    unknown = subprocess.run(KRAFT + ["certs", "-c", str(cluster.config_path), "--owner", "no-such-user-here"],
+                             capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and "no such user" in unknown.stderr, unknown
+    assert "Traceback" not in unknown.stderr
+    cluster.close()
