@@ -37,15 +37,19 @@ def add_routes(app: web.Application) -> None:
 async def list_clusters(request):
     node = node_of(request)
     base = base_url(request)
-    data = [add_if_wanted(request, views.cluster_view(node.image, node.cluster_id, base), "CLUSTER")]
+    data = [add_if_wanted(request, _cluster_view(node, base), "CLUSTER")]
     return json_response(views.collection("KafkaClusterList", base, request.path, data))
 
 
 async def get_cluster(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)
-    view = views.cluster_view(node.image, node.cluster_id, base_url(request))
-    return json_response(add_if_wanted(request, view, "CLUSTER"))
+    return json_response(add_if_wanted(request, _cluster_view(node, base_url(request)), "CLUSTER"))
+
+
+def _cluster_view(node, base: str) -> dict:
+    return views.cluster_view(node.image, node.cluster_id, base, node.config.cluster.name,
+                              node.config.security is not None)
 
 
 async def list_brokers(request):

@@ -18,13 +18,17 @@ def _meta(base: str, path: str, cluster_id: str, resource: str = "") -> dict:
     return meta
 
 
-def cluster_view(image: MetadataImage, cluster_id: str, base: str) -> dict:
+def cluster_view(image: MetadataImage, cluster_id: str, base: str, name: str, secured: bool) -> dict:
+    """Confluent's KafkaCluster, plus (ext) cluster.toml's name for it and whether
+    [security] is on (logins and ACLs enforced): what a console shows and offers."""
     root = f"/v3/clusters/{cluster_id}"
     controller = image.controller_id if image.controller_id >= 0 else None
     return {
         "kind": "KafkaCluster",
         "metadata": _meta(base, root, cluster_id),
         "cluster_id": cluster_id,
+        "cluster_name": name,
+        "security_enabled": secured,
         "controller_id": controller,
         "controller": {"related": f"{base}{root}/brokers/{controller}"} if controller is not None else None,
         "acls": {"related": f"{base}{root}/acls"},

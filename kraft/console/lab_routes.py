@@ -11,6 +11,7 @@ from kraft.api.http_body import json_response, read_json_object, reject_unknown_
 from kraft.console.lab_runs import LabRuns
 from kraft.errors import BadRequest, InvalidValue
 from kraft.scenario.spec import ScenarioError, builtin_names, load_scenario
+from kraft.scenario.verdict import UNDO_KINDS
 
 LAB_KEY = web.AppKey("lab_runs", LabRuns)
 MAX_DURATION_S = 3600.0
@@ -43,7 +44,8 @@ def _lab(request: web.Request) -> LabRuns:
 
 
 async def list_scenarios(request):
-    """The built-in scenario library, and whether the caller may start a run (a super user)."""
+    """The built-in scenario library, whether the caller may start a run (a super user), and
+    which timeline events end a fault (the verdict's rule, for the console's timeline)."""
     out = []
     for name in builtin_names():
         s = load_scenario(name)
@@ -53,7 +55,8 @@ async def list_scenarios(request):
                                                      ("netem (root, tc)", s.needs_netem),
                                                      ("power cuts (root, FUSE)", s.needs_power_cuts))
                               if yes]})
-    return json_response({"scenarios": out, "may_start_runs": is_super_user(request)})
+    return json_response({"scenarios": out, "may_start_runs": is_super_user(request),
+                          "fault_end_kinds": list(UNDO_KINDS)})
 
 
 async def list_runs(request):

@@ -33,6 +33,12 @@ def code_of(exc: BaseException) -> int:
     return exc.kafka_code if isinstance(exc, (KraftError, Answer)) else UNKNOWN_SERVER_ERROR
 
 
+def message_of(exc: BaseException) -> str:
+    """A refusal's words for a Kafka answer's error_message: a condition's own message, the
+    same REST answers with (kraft/api/error_map.py)."""
+    return exc.message if isinstance(exc, KraftError) else str(exc)
+
+
 class Answer(Exception):
     """A handler's own refusal of one item of a request, with the code to answer: it
     reaches the wire through code_of like the conditions raised below the front door.

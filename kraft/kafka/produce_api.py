@@ -22,7 +22,7 @@ import asyncio
 
 from kraft.broker.data_plane import PendingDelivery
 from kraft.broker.services import BrokerServices
-from kraft.errors import InvalidRecord, KraftError, PartitionNotInTransaction
+from kraft.errors import KraftError, PartitionNotInTransaction
 from kraft.kafka import error_codes, ordering, session, topic_ids
 from kraft.kafka.leaders import current_leader, node_endpoint
 
@@ -36,7 +36,8 @@ async def handle(node: BrokerServices, head, request) -> dict | None:
     acks = int(request.acks)
     timeout_ms = max(0, int(request.timeout.total_seconds() * 1000))
     if acks not in (0, 1, -1):
-        return _answer(node, head, request, {}, (error_codes.INVALID_REQUIRED_ACKS, -1, -1, None))
+        refusal = error_codes.Answer(error_codes.INVALID_REQUIRED_ACKS, f"acks must be 0, 1 or -1 (all), got {acks}")
+        return _answer(node, head, request, {}, (refusal.kafka_code, -1, -1, refusal))
     appended = {}
     for topic in request.topic_data:  # appends in request order, one after another
         name = _topic_name(node, head, topic)
@@ -59,8 +60,12 @@ async def handle(node: BrokerServices, head, request) -> dict | None:
     return _answer(node, head, request, results)
 
 
-Outcome = tuple[int, int, int, KraftError | None]  # error code, base offset, log start, the refusal
-UNKNOWN_ID: Outcome = (error_codes.UNKNOWN_TOPIC_ID, -1, -1, None)
+Refusal = KraftError | error_codes.Answer
+Outcome = tuple[int, int, int, Refusal | None]  # error code, base offset, log start, the refusal
+UNKNOWN_ID: Outcome = (error_codes.UNKNOWN_TOPIC_ID, -1, -1,
+                       error_codes.Answer(error_codes.UNKNOWN_TOPIC_ID, "no topic has this topic id"))
+NOT_APPENDED: Outcome = (error_codes.INVALID_REQUEST, -1, -1,
+                         error_codes.Answer(error_codes.INVALID_REQUEST, "this partition's batch was not appended"))
 
 
 def _topic_name(node: BrokerServices, head, topic) -> str | None:
@@ -71,7 +76,7 @@ def _topic_name(node: BrokerServices, head, topic) -> str | None:
 
 
 def _answer(node: BrokerServices, head, request, results: dict,
-            missing: Outcome = (error_codes.INVALID_REQUEST, -1, -1, None)) -> dict:
+            missing: Outcome = NOT_APPENDED) -> dict:
     responses = []
     endpoints: dict[int, dict] = {}
     for topic in request.topic_data:
@@ -84,7 +89,8 @@ def _answer(node: BrokerServices, head, request, results: dict,
                 code = error_codes.TRANSACTION_ABORTABLE
             answer = {"index": part.index, "error_code": code, "base_offset": base,
                       "log_append_time": -1, "log_start_offset": log_start,
-                      "error_message": error.message if isinstance(error, InvalidRecord) else None,
+                      # v8+: the refusal in the same words REST answers it with
+                      "error_message": None if error is None else error_codes.message_of(error),
                       # KIP-467 (v8+): which records of the batch were refused, and why
                       "record_errors": [{"batch_index": i, "batch_index_error_message": m}
                                         for i, m in getattr(error, "record_errors", ())]}

@@ -291,7 +291,7 @@ async def describe_producers(node: BrokerServices, head, request) -> dict:
                 session.check(node, "READ", "TOPIC", topic.name)
                 replica = await node.data_plane.leader_replica(topic.name, int(index))
             except KraftError as exc:
-                part["error_code"] = error_codes.code_of(exc)
+                part["error_code"], part["error_message"] = error_codes.code_of(exc), error_codes.message_of(exc)
                 continue
             part["active_producers"] = [
                 {"producer_id": p.producer_id, "producer_epoch": p.producer_epoch, "last_sequence": p.last_sequence,

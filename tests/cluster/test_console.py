@@ -90,7 +90,7 @@ def test_a_scenario_started_from_the_lab_page_updates_its_live_view_while_it_run
     form.get_by_label("Seconds").fill("3")
     form.get_by_role("button", name="Start").click()
     counts = lab.locator("#lab-counts")
-    counts.wait_for(timeout=60_000)  # the throwaway cluster is up and writing
+    counts.wait_for(timeout=180_000)  # the throwaway cluster is up and writing (a minute on a loaded machine)
     seen = {counts.inner_text()}
     deadline = time.monotonic() + 30
     while len(seen) < 2 and time.monotonic() < deadline:  # the counts move while it runs
@@ -158,13 +158,32 @@ def test_every_page_renders_with_the_clusters_data(page, cluster):
     sync_api.expect(parts.locator("tbody tr")).to_have_count(2, timeout=WAIT_MS)
     configs = page.get_by_role("table", name=f"Configs of {TOPIC}", exact=False)
     sync_api.expect(configs).to_contain_text("min.insync.replicas")
-    page.get_by_role("button", name="Load messages").click()
+    # the newest messages show as the page opens, no click needed
     sync_api.expect(page.locator("#messages article")).to_have_count(3, timeout=WAIT_MS)
     sync_api.expect(page.locator("#messages")).to_contain_text('"n": 2')  # JSON shown pretty, newest first
     shoot(page, "topic")
     open_page(page, cluster, "security")
     sync_api.expect(page.get_by_role("heading", name="Users")).to_be_visible()
     shoot(page, "security")
+
+
+def test_the_header_names_the_cluster_as_cluster_toml_does(page, cluster):
+    open_page(page, cluster, "overview")
+    name = page.locator("#cluster-name")
+    sync_api.expect(name).to_have_text(cluster.config.cluster.name, timeout=WAIT_MS)
+    sync_api.expect(name).to_have_attribute("title", f"cluster id {cluster.cluster_id}")
+    status, body = http_json("GET", cluster.url(2) + f"/v3/clusters/{cluster.cluster_id}")
+    assert status == 200 and body["cluster_name"] == cluster.config.cluster.name, body
+
+
+def test_a_cluster_without_security_offers_no_users_or_acls_to_add(page, cluster):
+    status, body = http_json("GET", cluster.url(1) + "/v3/clusters")
+    assert status == 200 and body["data"][0]["security_enabled"] is False, body
+    open_page(page, cluster, "security")
+    sync_api.expect(page.locator("#security-off")).to_contain_text("Security is off", timeout=WAIT_MS)
+    sync_api.expect(page.get_by_role("heading", name="Users")).to_be_visible()
+    assert page.get_by_role("button", name="Add user").count() == 0
+    assert page.get_by_role("button", name="Add ACL").count() == 0
 
 
 def test_a_topic_created_in_the_console_is_listed_over_rest(page, cluster):
@@ -416,6 +435,10 @@ def test_a_super_user_is_offered_every_action(browser, secured):
         sync_api.expect(page.get_by_role("button", name="Delete group")).to_be_visible(timeout=WAIT_MS)
         open_page(page, secured, "lab")
         sync_api.expect(page.get_by_role("button", name="Start").first).to_be_visible(timeout=WAIT_MS)
+        open_page(page, secured, "security")  # security is on: users and ACLs may be added
+        sync_api.expect(page.get_by_role("button", name="Add user")).to_be_visible(timeout=WAIT_MS)
+        sync_api.expect(page.get_by_role("button", name="Add ACL")).to_be_visible()
+        assert page.locator("#security-off").count() == 0
     finally:
         context.close()
 
@@ -507,4 +530,22 @@ def test_the_lab_run_ends_with_its_verdict_and_report(cluster):
     shoot(lab, "lab")
     status, runs = http_json("GET", cluster.url(1) + "/v1/lab/runs")
     assert status == 200 and runs["runs"][0]["state"] == "passed", runs
+    # opened afresh once the run is over: the last run with its verdict, past runs before the library
+    open_page(lab, cluster, "lab")
+    lab.reload()
+    sync_api.expect(lab.get_by_role("heading", name="Latest run")).to_be_visible(timeout=WAIT_MS)
+    sync_api.expect(lab.locator("#lab-state")).to_contain_text(runs["runs"][0]["run_id"], timeout=WAIT_MS)
+    sync_api.expect(lab.locator("#lab-verdict")).to_contain_text("PASS", timeout=WAIT_MS)
+    assert lab.get_by_text("No run yet.").count() == 0
+    headings = [lab.get_by_role("heading", name=n, exact=True).bounding_box()["y"]
+                for n in ("Latest run", "Past runs", "Scenario library")]
+    assert headings == sorted(headings), f"the lab page's sections are out of order: {headings}"
+    shoot(lab, "lab-after-run")
     lab.close()
+
+
+def test_the_lab_page_learns_which_events_end_a_fault_from_the_verdicts_rule(cluster):
+    from kraft.scenario.verdict import UNDO_KINDS
+    status, body = http_json("GET", cluster.url(1) + "/v1/lab/scenarios")
+    assert status == 200 and body["fault_end_kinds"] == list(UNDO_KINDS), body
+    assert "end-abuse" in body["fault_end_kinds"]  # the hostile scenario's end of its abuse

@@ -109,3 +109,15 @@ def test_a_replica_moves_only_to_the_one_log_dir_it_is_in():
     assert log_dir_move_error(own, "/data/node-1/partitions", True, True) == 56  # KAFKA_STORAGE_ERROR
     for elsewhere in ("/data/node-2/partitions", "partitions", ""):
         assert log_dir_move_error(own, elsewhere, True, True) == 57  # LOG_DIR_NOT_FOUND comes first
+
+
+def test_every_produce_refusal_carries_its_reason_in_the_error_message():
+    part = SimpleNamespace(index=0, records=b"")
+    request = SimpleNamespace(acks=5, timeout=__import__("datetime").timedelta(seconds=1), transactional_id=None,
+                              topic_data=[SimpleNamespace(name="t", partition_data=[part])])
+    answer = asyncio.run(produce_api.handle(None, SimpleNamespace(api_version=9), request))
+    (refused,) = answer["responses"][0]["partition_responses"]
+    assert refused["error_code"] == 21 and refused["error_message"] == "acks must be 0, 1 or -1 (all), got 5"
+    (missing,) = produce_api._answer(None, SimpleNamespace(api_version=9), request, {})["responses"][0][
+        "partition_responses"]
+    assert missing["error_code"] == 42 and missing["error_message"]

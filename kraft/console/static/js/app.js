@@ -104,14 +104,21 @@ function showWho() {
   }
 }
 
+// cluster.toml's name for the cluster (what its operators call it); the id on hover
+function showCluster(c) {
+  const el = document.getElementById("cluster-name");
+  el.textContent = c.cluster_name || c.cluster_id;
+  el.title = `cluster id ${c.cluster_id}`;
+  document.title = `${el.textContent} · kraft console`;
+}
+
 // Every broker's /status/ready (an open endpoint): a dead or slow node shows in the bar.
 async function watchNodes() {
   const bar = document.getElementById("node-status");
   let brokers = [];
   try {
     brokers = (await v3("/brokers")).data;
-    const c = await cluster();
-    document.getElementById("cluster-name").textContent = `cluster ${c.cluster_id}`;
+    showCluster(await cluster());
   } catch (err) {
     if (err.status === 0) { replace(bar, `This node (${location.host}) does not answer: it may be down or slow. Retrying…`); return; }
     replace(bar, ""); return;

@@ -4,50 +4,65 @@ import { COLOURS, laneChart, lineChart } from "../chart.js";
 import { action, errorBox, field, fmtTime, h, pill, replace, table } from "../dom.js";
 
 const POLL_MS = 1000;
+const PAST_SHOWN = 10; // newest runs listed before "Show all"
 const STATE_CLASS = { running: "warn", passed: "ok", failed: "bad", skipped: "warn", stopped: "muted" };
 
 export async function render(ctx) {
   const out = h("div", { "aria-live": "polite" });
   const library = h("div", {});
-  const live = h("section", { class: "card", id: "lab-live", "aria-labelledby": "h-live" }, h("h2", { id: "h-live" }, "Current run"));
+  const liveTitle = h("h2", { id: "h-live" }, "Current run");
+  const live = h("section", { class: "card", id: "lab-live", "aria-labelledby": "h-live" }, liveTitle);
   const liveBody = live.appendChild(h("div", {}, h("p", { class: "muted" }, "No run yet.")));
   const past = h("div", {});
   const opened = h("div", {});
+  // what a visitor comes back for first: the run (live or last), then the past ones; the library last
   replace(ctx.main, h("h1", {}, "Failure lab"),
     h("p", {}, "Each run starts a throwaway cluster of its own on this machine (its own loopback addresses and temp dir), runs the scenario's workload while its faults play, heals, reads everything back and checks that no acknowledged write was lost. It never touches this cluster: a node cannot safely kill its own peers."),
     out, live,
-    h("section", { "aria-labelledby": "h-library" }, h("h2", { id: "h-library" }, "Scenario library"), library),
-    h("section", { "aria-labelledby": "h-past" }, h("h2", { id: "h-past" }, "Past runs"), past, opened));
-  const watch = { id: null, events: [], next: 0, info: null };
-  const { scenarios, may_start_runs: mayStart } = await call("/v1/lab/scenarios");
+    h("section", { "aria-labelledby": "h-past" }, h("h2", { id: "h-past" }, "Past runs"), past, opened),
+    h("section", { "aria-labelledby": "h-library" }, h("h2", { id: "h-library" }, "Scenario library"), library));
+  const watch = { id: null, events: [], next: 0, over: false, showAll: false };
+  const follow = (run) => Object.assign(watch, { id: run.run_id, events: [], next: 0, over: false });
+  const { scenarios, may_start_runs: mayStart, fault_end_kinds: endKinds } = await call("/v1/lab/scenarios");
   watch.mayStart = mayStart;
+  watch.endsFault = (kind) => endKinds.includes(kind);
   if (!mayStart) out.append(h("p", { class: "muted not-allowed" }, "Starting and stopping runs is not offered: only a super user may (a run starts processes on this node's machine). You can watch runs and open their reports."));
   replace(library, table(`${scenarios.length} scenarios`, [{ label: "Scenario" }, { label: "What it does" }, { label: "Faults" }, { label: "Needs" }, { label: "Run" }],
-    scenarios.map((s) => [h("code", {}, s.name), s.description, s.faults.join(", ") || "none", s.needs.join("; ") || "–", !mayStart ? "–" : startForm(s, out, (run) => {
-      Object.assign(watch, { id: run.run_id, events: [], next: 0, info: run });
-    })])));
+    scenarios.map((s) => [h("code", {}, s.name), s.description, s.faults.join(", ") || "none", s.needs.join("; ") || "–", !mayStart ? "–" : startForm(s, out, follow)])));
   const runs = (await call("/v1/lab/runs")).runs;
-  const running = runs.find((r) => r.state === "running");
-  if (running) Object.assign(watch, { id: running.run_id, info: running });
+  const shown = runs.find((r) => r.state === "running") || runs[0]; // newest first: the last run when none runs
+  if (shown) follow(shown);
+  const drawPast = (list) => replace(past, pastRuns(list, watch, opened, () => { watch.showAll = true; drawPast(list); }));
   await ctx.every(POLL_MS, async () => {
-    if (watch.id) {
-      try {
-        const run = await call(`/v1/lab/runs/${enc(watch.id)}?since=${watch.next}`);
-        watch.events.push(...run.events);
-        watch.next = run.next;
-        watch.info = run;
-        replace(liveBody, liveView(run, watch.events, out, watch.mayStart));
-      } catch (err) { replace(liveBody, errorBox(err)); }
-    }
-    try {
-      const list = (await call("/v1/lab/runs")).runs;
-      replace(past, table("Runs on this node, newest first", [{ label: "Run" }, { label: "Started" }, { label: "State" }, { label: "Report" }],
-        list.map((r) => [r.run_id, fmtTime(r.started_ms), pill(r.state, STATE_CLASS[r.state] || ""),
-          r.report_json ? [action("Open", () => openReport(r, opened), { out: opened }), " ",
-            h("a", { href: `/v1/lab/runs/${enc(r.run_id)}/report.html`, target: "_blank", rel: "noopener" }, "HTML report")] : "–"]),
-        "No runs yet."));
-    } catch (err) { replace(past, errorBox(err)); }
+    if (watch.id && !watch.over) await pollRun(watch, liveTitle, liveBody, out);
+    try { drawPast((await call("/v1/lab/runs")).runs); } catch (err) { replace(past, errorBox(err)); }
   });
+}
+
+// The watched run's new events; once it is over and every event is read, polling it stops.
+async function pollRun(watch, title, body, out) {
+  const id = watch.id;
+  try {
+    const run = await call(`/v1/lab/runs/${enc(id)}?since=${watch.next}`);
+    if (watch.id !== id) return; // a run started meanwhile: the next poll follows it
+    watch.events.push(...run.events);
+    watch.next = run.next;
+    watch.over = run.state !== "running" && run.events.length === 0;
+    title.textContent = run.state === "running" ? "Current run" : "Latest run";
+    replace(body, liveView(run, watch.events, out, watch.mayStart, watch.endsFault));
+  } catch (err) { replace(body, errorBox(err)); }
+}
+
+function pastRuns(list, watch, opened, showAll) {
+  const rows = watch.showAll ? list : list.slice(0, PAST_SHOWN);
+  const more = list.length > rows.length
+    ? h("p", {}, action(`Show all ${list.length} runs`, async () => showAll()), " ", h("span", { class: "muted" }, `(the ${rows.length} newest are listed)`))
+    : null;
+  return [table("Runs on this node, newest first", [{ label: "Run" }, { label: "Started" }, { label: "State" }, { label: "Report" }],
+    rows.map((r) => [r.run_id, fmtTime(r.started_ms), pill(r.state, STATE_CLASS[r.state] || ""),
+      r.report_json ? [action("Open", () => openReport(r, opened), { out: opened }), " ",
+        h("a", { href: `/v1/lab/runs/${enc(r.run_id)}/report.html`, target: "_blank", rel: "noopener" }, "HTML report")] : "–"]),
+    "No runs yet."), more];
 }
 
 function startForm(s, out, started) {
@@ -68,7 +83,7 @@ function startForm(s, out, started) {
 }
 
 // Everything the events say so far: phase, write outcomes per second, faults, leaders and ISR, checks.
-function liveView(run, events, out, mayStop) {
+function liveView(run, events, out, mayStop, endsFault) {
   const ticks = events.filter((e) => e.event === "tick");
   const phases = events.filter((e) => e.event === "phase");
   const faults = ticks.flatMap((t) => t.faults);
@@ -89,7 +104,7 @@ function liveView(run, events, out, mayStop) {
       })),
     };
   });
-  const marks = faults.map((f) => ({ at: f.time_ms / 1000, colour: ["start", "resume", "heal"].includes(f.kind) ? "#2a9d8f" : "#e63946",
+  const marks = faults.map((f) => ({ at: f.time_ms / 1000, colour: endsFault(f.kind) ? "#2a9d8f" : "#e63946",
     label: `${f.kind} ${f.target.join(",")} ${f.detail}` }));
   const stop = run.state === "running" && mayStop ? action("Stop run", () => call(`/v1/lab/runs/${enc(run.run_id)}`, { method: "DELETE" }), { out, cls: "danger" }) : null;
   const verdict = events.find((e) => e.event === "verdict");
@@ -97,7 +112,7 @@ function liveView(run, events, out, mayStop) {
   return h("div", {},
     h("p", { id: "lab-state" }, h("strong", {}, run.run_id), " ", pill(run.state, STATE_CLASS[run.state] || ""),
       ` phase: ${phases.length ? phases[phases.length - 1].phase : "starting"}`, last ? `, ${last.t.toFixed(1)} s into the workload` : "", " ", stop),
-    last ? h("p", { id: "lab-counts" }, `writes acknowledged ${last.ok}, failed ${last.fail}, unknown ${last.unknown}, in flight ${last.in_flight}; faults ${faults.filter((f) => !["start", "resume", "heal"].includes(f.kind)).length}`) : null,
+    last ? h("p", { id: "lab-counts" }, `writes acknowledged ${last.ok}, failed ${last.fail}, unknown ${last.unknown}, in flight ${last.in_flight}; faults ${faults.filter((f) => !endsFault(f.kind)).length}`) : null,
     skipped ? h("p", { class: "error", role: "alert" }, `Skipped (not a pass): ${skipped.reason}`) : null,
     run.reason && !skipped ? h("p", { class: "error", role: "alert" }, run.reason) : null,
     h("div", { class: "grid" },

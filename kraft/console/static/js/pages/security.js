@@ -9,17 +9,22 @@ export async function render(ctx) {
   const usersBox = h("div", {});
   const aclsBox = h("div", {});
   const out = h("div", { "aria-live": "polite" });
-  const may = opsOf(await cluster().catch(() => ({}))).has("ALTER"); // users and ACLs change with ALTER on the cluster
+  const c = await cluster().catch(() => ({}));
+  const secured = c.security_enabled !== false;
+  // users and ACLs change with ALTER on the cluster; without [security] nothing checks them
+  const may = secured && opsOf(c).has("ALTER");
   const users = () => loadUsers(usersBox, out, may);
   const acls = () => loadAcls(aclsBox, out, may);
+  const unchecked = (what) => h("p", { class: "muted not-allowed" }, `${what} is not offered: security is off on this cluster.`);
   replace(ctx.main, h("h1", {}, "Security"),
-    h("p", { class: "muted" }, "Users sign in with HTTP Basic (SASL on the Kafka port); ACLs follow Kafka's model. Without [security] in cluster.toml every client may do anything."),
+    secured ? h("p", { class: "muted" }, "Users sign in with HTTP Basic (SASL on the Kafka port); ACLs follow Kafka's model.")
+      : h("p", { class: "notice", id: "security-off" }, "Security is off: cluster.toml has no [security] table, so no client signs in and every client may do anything (as Kafka's PLAINTEXT listener without an authorizer). Users and ACLs take effect only once [security] is turned on (docs/API.md, \"Security\")."),
     out,
     h("div", { class: "grid" },
       h("section", { class: "card", "aria-labelledby": "h-users" }, h("h2", { id: "h-users" }, "Users"), usersBox,
-        may ? userForm(out, users) : notAllowed("Adding and deleting users", "ALTER", "the cluster")),
+        may ? userForm(out, users) : secured ? notAllowed("Adding and deleting users", "ALTER", "the cluster") : unchecked("Adding users")),
       h("section", { class: "card", "aria-labelledby": "h-acls" }, h("h2", { id: "h-acls" }, "ACLs"), aclsBox,
-        may ? aclForm(out, acls) : notAllowed("Adding and deleting ACLs", "ALTER", "the cluster"))));
+        may ? aclForm(out, acls) : secured ? notAllowed("Adding and deleting ACLs", "ALTER", "the cluster") : unchecked("Adding ACLs"))));
   await Promise.all([users(), acls()]);
 }
 

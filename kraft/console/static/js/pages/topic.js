@@ -79,14 +79,19 @@ function messageBrowser(topic, partitions) {
   const form = h("form", { class: "inline", "aria-label": "Browse messages" }, field("Partition", partition), field("Show", mode),
     field("Offset", offset), field("Time (your local time)", when), field("How many", count), field("Binary as", binaryAs),
     h("button", { type: "submit", class: "primary" }, "Load messages"));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
+  let latest = 0; // only the last load asked for fills the list (an earlier one may answer later)
+  const load = async () => {
+    const mine = ++latest;
     replace(list, h("p", { class: "muted" }, "Reading…"));
+    let shown;
     try {
       const records = await browse(topic, Number(partition.value), mode.value, Number(offset.value), when.value, Math.min(200, Number(count.value) || 20));
-      replace(list, records.length ? records.map((r) => message(r, binaryAs.value)) : h("p", { class: "muted" }, "No messages there."));
-    } catch (err) { replace(list, errorBox(err)); }
-  });
+      shown = records.length ? records.map((r) => message(r, binaryAs.value)) : h("p", { class: "muted" }, "No messages there.");
+    } catch (err) { shown = errorBox(err); }
+    if (mine === latest) replace(list, shown);
+  };
+  form.addEventListener("submit", (e) => { e.preventDefault(); load(); });
+  load(); // the newest messages of partition 0 show as the page opens
   return h("div", {}, form, list);
 }
 
