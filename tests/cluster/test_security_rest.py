@@ -6,7 +6,7 @@ covered as soon as it exists) is called without credentials (401 with a challeng
 as a user without ACLs (403, and nothing changed), and as that user once granted
 exactly the ACL the route needs (served). Then the rules users rely on: deny wins, a
 prefixed ACL, a deleted user locked out on every node, a request passed between
-nodes keeps its principal (the back-off of failed logins: test_auth_backoff.py).
+nodes keeps its principal (the back-off of failed logins: test_login_floods.py).
 """
 
 from __future__ import annotations
