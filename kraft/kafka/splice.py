@@ -14,6 +14,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 
+from kraft.kafka.frame_bounds import encode_uvarint
 from kraft.storage.file_slice import FileSlice
 
 _INT32 = struct.Struct(">i")
@@ -38,19 +39,12 @@ class Spliced:
                 part.close()
 
 
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def _length_prefix(length: int, flexible: bool) -> bytes:
     """A bytes field's length as the version writes it: int32, or (flexible versions,
     compact nullable bytes) an unsigned varint of length + 1."""
-    return _uvarint(length + 1) if flexible else _INT32.pack(length)
+    return encode_uvarint(length + 1) if flexible else _INT32.pack(length)
 
 
 def frame_parts(frame: bytes, slices: dict[bytes, list[FileSlice]],

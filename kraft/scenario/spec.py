@@ -27,6 +27,7 @@ FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "disk-full
                "isolate", "isolate-with-clients", "partition", "one_way", "ring", "lossy", "slow", "netem", "random",
                "add-broker", "decommission", "rebalance",  # these three: membership_faults.py
                *HOSTILE_KINDS)
+UNDO_KINDS = ("start", "resume", "heal", "end-abuse")  # timeline events that end a fault
 Verdict = Literal["pass", "fail", "any"]
 AnomalyExpectation = Literal["none", "found", "any"]  # a Jepsen anomaly: absent, found, unjudged
 

@@ -148,18 +148,7 @@ def _unsnappy(data: bytes, limit: int) -> bytes:
         if cramjam.snappy.decompress_raw_len(data) > limit:
             raise _too_large(limit)
         return bytes(cramjam.snappy.decompress_raw(data))
-    pos, total, blocks = _XERIAL_HEADER.size, 0, []
-    while pos < len(data):
-        (size,) = _INT32.unpack_from(data, pos)
-        block = data[pos + 4:pos + 4 + size]
-        if size < 0 or len(block) != size:
-            raise CorruptBatchError("snappy (xerial) block is cut short")
-        total += cramjam.snappy.decompress_raw_len(block)
-        if total > limit:
-            raise _too_large(limit)
-        blocks.append(bytes(cramjam.snappy.decompress_raw(block)))
-        pos += 4 + size
-    return b"".join(blocks)
+    return _unsnappy_xerial_prefix(data, limit + 1, limit)[0]  # every block: the limit refuses first
 
 
 def _snappy_xerial(data: bytes) -> bytes:
