@@ -5,9 +5,10 @@ one that passed authentication, from costing more than its share:
 
 - the zlib stream may open into at most MAX_MESSAGE_BYTES: a 64 MiB frame of zeros
   would otherwise open into about 64 GiB;
-- the pickle may name no callable but the four the library's messages need (bytes,
-  set, frozenset and bytearray are rebuilt through them under protocol 2): any other
-  global in a pickle runs code on load.
+- the pickle may name no callable but the five the library's messages need (bytes,
+  set, frozenset and bytearray are rebuilt through them under protocol 2; b"" is a call
+  of bytes itself), and those only with the arguments protocol 2 gives them: any other
+  global in a pickle runs code on load, and bytes(n) or bytearray(n) allocates n bytes.
 
 Anything else is FrameRefused; the connection that sent it ends.
 """
@@ -33,11 +34,26 @@ def _latin1(text: str, encoding: str = "latin1") -> bytes:
     return _codecs.encode(text, "latin1")
 
 
+def _empty_bytes(*args: object) -> bytes:
+    # protocol 2 writes b"" as bytes(); a size argument would allocate that many zeros
+    if args:
+        raise FrameRefused("pickle calls bytes with arguments")
+    return b""
+
+
+def _bytearray(*args: object) -> bytearray:
+    # protocol 2 writes bytearray(b"...") or bytearray(); never a size to fill with zeros
+    if len(args) > 1 or (args and not isinstance(args[0], bytes)):
+        raise FrameRefused("pickle calls bytearray with other than bytes")
+    return bytearray(*args)  # type: ignore[arg-type]
+
+
 _ALLOWED = {
     ("_codecs", "encode"): _latin1,
+    ("builtins", "bytes"): _empty_bytes,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
-    ("builtins", "bytearray"): bytearray,
+    ("builtins", "bytearray"): _bytearray,
 }
 
 

@@ -52,7 +52,9 @@ def deliver(payload: bytes) -> tuple[list, bool]:
 
 
 def test_a_plain_message_arrives():
-    message = {"type": "append_entries", "entries": [(b"\x01cmd", 3, 1)], "s": {1}, "b": bytearray(b"x")}
+    # b"" and bytearray() too: a snapshot's transmission chunks and empty commands carry them
+    message = {"type": "append_entries", "entries": [(b"\x01cmd", 3, 1), (b"", 4, 1)], "s": {1},
+               "b": bytearray(b"x"), "e": bytearray(), "serialized": (b"", True, False)}
     received, still_open = deliver(zlib.compress(pickle.dumps(message, protocol=2), 3))
     assert received == [message] and still_open
 
@@ -95,3 +97,14 @@ def test_only_latin1_bytes_may_be_rebuilt():
     else:
         raise AssertionError("a codec other than latin1 was accepted")
     assert raft_frames.loads(pickle.dumps(b"\x00\xff", protocol=2)) == b"\x00\xff"
+
+
+def test_bytes_and_bytearray_are_rebuilt_only_as_protocol_2_writes_them():
+    # bytes(n) and bytearray(n) would allocate n zero bytes: a size is never what protocol 2 writes
+    for evil in (b"\x80\x02c__builtin__\nbytes\nJ\x00\x00\x00\x40\x85R.",
+                 b"\x80\x02c__builtin__\nbytearray\nJ\x00\x00\x00\x40\x85R."):
+        try:
+            raft_frames.loads(evil)
+        except raft_frames.FrameRefused:
+            continue
+        raise AssertionError(f"{evil!r} was accepted")
