@@ -8,7 +8,9 @@ are bridged into asyncio with call_soon_threadsafe. Snapshots are JSON, not pick
 of our objects (pysyncobj's own bookkeeping tuple is still pickled by its rules). The
 voter set changes one controller at a time through the library's membership entries,
 kept and read back by the adapter (raft_voters; docs/DESIGN.md says which library
-behaviours it replaces); a controller outside the set follows as an observer.
+behaviours it replaces); a controller outside the set follows as an observer. A voter
+whose election timer runs out stands only after a pre-vote wins (raft_prevote), so a
+controller returning from a pause or a partition does not unseat a healthy leader.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from kraft.config.cluster import is_ipv4_literal
 from kraft.quorum import raft_frames, raft_transport
 from kraft.quorum.raft_append_guard import plan_append
 from kraft.quorum.raft_durable import DurableJournal, fsync_path
-from kraft.quorum import raft_fallback, raft_voters
+from kraft.quorum import raft_fallback, raft_prevote, raft_voters
 from kraft.quorum.raft_transport import OBSERVER_HELLO
 from kraft.quorum.raft_files import (
     BOOTSTRAP_VOTERS,
@@ -119,6 +121,8 @@ class _MetadataSyncObj(SyncObj):
         self._promotion_pending = False  # named in the set, not yet caught up (see _install_voters)
         self.observers: dict[str, tuple[int, str]] = {}  # the library's read-only node id -> (node id, address)
         self._tick_calls: queue.SimpleQueue = queue.SimpleQueue()  # callables for the tick thread
+        self._pre_vote = raft_prevote.PreVoteRound()  # before the library's tick thread can ask
+        self._leader_heard_at = float("-inf")  # monotonic: the last AppendEntries of our term or a later one
         if voters is not None:
             peers = [addr for addr in self.voters.values() if addr != self_addr]
         made = pysyncobj_module.createJournal
@@ -154,6 +158,13 @@ class _MetadataSyncObj(SyncObj):
     def _SyncObj__onMessageReceived(self, node, message):
         if isinstance(message, dict) and not self._admit(node, message):
             return
+        if isinstance(message, dict) and message.get("type") in (raft_prevote.PRE_VOTE, raft_prevote.PRE_VOTE_ANSWER):
+            self._on_pre_vote(node, message)
+            return
+        if (isinstance(message, dict) and message.get("type") == "append_entries"
+                and message.get("term", -1) >= self.raftCurrentTerm):
+            self._leader_heard_at = monotonic_time()  # a live leader: no election is due
+            self._pre_vote.cancel()
         answer = self._received(node, message)
         if self._promotion_pending and self._caught_up_with_leader():
             self._install_voters(self.voters)  # now it may act on the set it is in
@@ -189,7 +200,7 @@ class _MetadataSyncObj(SyncObj):
             if kind == OBSERVER_HELLO:
                 self.observers[node.id] = (int(message["node_id"]), str(message["address"]))
             return kind == "next_node_idx"
-        return self.is_voter or kind not in ("request_vote", "timeout_now")
+        return self.is_voter or kind not in ("request_vote", "timeout_now", raft_prevote.PRE_VOTE)
 
     def _reassembled(self, message: dict) -> dict | None:
         """An entry of at least appendEntriesBatchSizeBytes arrives in chunks ("start",
@@ -318,8 +329,40 @@ class _MetadataSyncObj(SyncObj):
             self._on_voters(dict(self.voters), self.is_voter)
 
     def _SyncObj__connectedToAnyone(self):
-        # only the library's election timer asks: an observer never stands for election
-        return self.is_voter and super()._SyncObj__connectedToAnyone()
+        # only the library's election timer asks, once it has run out: an observer never
+        # stands for election, and a voter stands only after a pre-vote won (raft_prevote)
+        return self.is_voter and super()._SyncObj__connectedToAnyone() and self._may_stand()
+
+    # -- pre-vote (see raft_prevote) ---------------------------------------------------
+    def _may_stand(self) -> bool:
+        """True: the library raises the term and asks for votes now. Otherwise a pre-vote
+        round is asked (or still waited for) and the timer stays run out."""
+        others = self._SyncObj__otherNodes
+        if not others or self._SyncObj__transferInProgress:
+            return True  # a lone voter, or the leader handing on leadership (TimeoutNow)
+        term, now = self.raftCurrentTerm, monotonic_time()
+        if self._pre_vote.take_win(term):
+            return True
+        if not self._pre_vote.open(term, now):
+            self._pre_vote.begin(term, self._SyncObj__selfNode.id, now, self._SyncObj__generateRaftTimeout())
+            asking = raft_prevote.request(term, self._SyncObj__getCurrentLogIndex(),
+                                          self._SyncObj__getCurrentLogTerm())
+            for node in list(others):
+                self._SyncObj__transport.send(node, asking)
+        return False
+
+    def _on_pre_vote(self, node, message: dict) -> None:
+        """A pre-vote or an answer, from a voter of our set; nothing else is ever changed."""
+        if node not in self._SyncObj__otherNodes or not raft_prevote.well_formed(message):
+            return
+        if message["type"] == raft_prevote.PRE_VOTE_ANSWER:
+            self._pre_vote.note(node.id, message, len(self._SyncObj__otherNodes) + 1)
+            return
+        view = raft_prevote.VoterView(
+            term=self.raftCurrentTerm, last_log_index=self._SyncObj__getCurrentLogIndex(),
+            last_log_term=self._SyncObj__getCurrentLogTerm(), is_leader=self._isLeader(),
+            since_leader_s=monotonic_time() - self._leader_heard_at, min_election_timeout_s=self.conf.raftMinTimeout)
+        self._SyncObj__transport.send(node, raft_prevote.answer(message, view))
 
     def _SyncObj__onReadonlyNodeDisconnected(self, node):
         self.observers.pop(node.id, None)

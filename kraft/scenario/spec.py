@@ -127,6 +127,8 @@ class Expectations(_Model):
     offline_seen: bool | None = None  # some sample showed the partition without leader
     max_unavailability_s: float | None = None  # longest gap between ok writes
     max_recovery_s: float = 15.0  # liveness bound after healing
+    # Raft elections over the run (the controller epoch's rise, first sample to last)
+    max_elections: int | None = Field(default=None, ge=0)
     # under abuse: the longest stretch without a successful workload operation (check_hostile)
     max_service_gap_s: float | None = Field(default=None, gt=0)
     # Jepsen's anomalies (a Jepsen workload): default "none" for each

@@ -9,6 +9,8 @@ Specs (the scenario files' and the CLI's spelling):
     txn-coordinator:<id>  the transaction coordinator of that transactional id (the
                           leader of its __transaction_state partition)
     controller            the active controller (the Raft leader, per GET .../quorum)
+    controller-follower   a controller that is not the active one (running ones first),
+                          picked with rng
     controllers           every controller node
     node:<id>             that node
     random                a running node, picked with rng
@@ -32,7 +34,7 @@ from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition
 
 ASK_TIMEOUT_S = 2.0
 SPECS = ("leader:<topic>-<partition>", "follower:<topic>-<partition>", "group-coordinator:<group>",
-         "txn-coordinator:<transactional id>", "controller",
+         "txn-coordinator:<transactional id>", "controller", "controller-follower",
          "controllers", "node:<id>", "random", "all")
 
 
@@ -72,6 +74,8 @@ def resolve(cluster, spec: str, rng: random.Random | None = None) -> list[int]:
         return [int(arg)]
     if kind == "controller":
         return [active_controller(cluster)]
+    if kind == "controller-follower":
+        return [controller_follower(cluster, rng)]
     if kind == "controllers":
         return sorted(n.id for n in cluster.config.controllers)
     if kind == "random":
@@ -154,6 +158,16 @@ def active_controller(cluster) -> int:
     if not votes:
         raise TargetUnavailable("no node knows an active controller now")
     return max(votes, key=lambda n: (votes[n], term[n]))
+
+
+def controller_follower(cluster, rng: random.Random) -> int:
+    """A controller other than the active one, running ones first."""
+    active = active_controller(cluster)
+    others = sorted(n.id for n in cluster.config.controllers if n.id != active)
+    if not others:
+        raise TargetUnavailable(f"controller {active} is the only controller")
+    running = [n for n in others if cluster.running(n)]
+    return rng.choice(running or others)
 
 
 def broker_epochs(cluster) -> dict[int, int]:

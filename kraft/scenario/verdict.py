@@ -54,9 +54,17 @@ def measure(h: History) -> dict:
         "unclean_elections": sum(max((s.unclean_elections for s in h.samples if s.partition == p),
                                      default=0) for p in range(h.partitions)),
         "offline_seen": any(s.leader is None for s in h.samples),
+        "elections": elections(h),
         "max_unavailability_s": round(gap / 1000, 3),
         "errors": dict(Counter(_error_kind(w.error) for w in h.writes if w.error).most_common(8)),
     }
+
+
+def elections(h: History) -> int:
+    """How far the Raft term (the controller epoch) rose from the first sample to the
+    last: every election raises it, won or not (a lost one shows in the next winner's)."""
+    terms = [s.raft_term for s in h.samples if s.raft_term is not None]
+    return max(terms) - terms[0] if terms else 0
 
 
 def _error_kind(error: str) -> str:
@@ -129,6 +137,12 @@ def judge(expect: Expectations, checks, h: History, jepsen=None,
         v.rows.append(Row("max_unavailability", f"<= {expect.max_unavailability_s}s", f"{gap}s",
                           gap <= expect.max_unavailability_s,
                           f"longest gap between acknowledged writes after the first fault: {gap}s"))
+    if expect.max_elections is not None:
+        n = facts["elections"]
+        terms = [s.raft_term for s in h.samples if s.raft_term is not None]
+        span = f"Raft term {terms[0]} -> {max(terms)}" if terms else "no controller term sampled"
+        v.rows.append(Row("elections", f"<= {expect.max_elections}", str(n),
+                          bool(terms) and n <= expect.max_elections, f"{span} over the run: {n} elections"))
     if jepsen is not None:
         v.rows.extend(jepsen_rows(expect, jepsen, jepsen_final_complete))
         facts["anomalies"] = jepsen.anomalies()

@@ -124,3 +124,16 @@ def test_short_jepsen_runs_under_kills_find_no_anomaly(name, f, tmp_path):
                              capture_output=True, text=True, timeout=120)
     report = json.loads(checked.stdout)
     assert checked.returncode == 0 and report["valid"] and report["stats"]["ops"] == result.jepsen.stats["ops"]
+
+
+def test_a_follower_controller_paused_five_times_causes_no_election():
+    """Each time a paused controller came back, the quorum re-elected (its election timer
+    had run out while it was stopped): pre-vote keeps the healthy leader, so the Raft
+    term does not move over five pauses of a controller that is not the active one."""
+    result, failed = run("controller-follower-pause")
+    assert result.skipped is None, result.skipped
+    pauses = [f for f in result.history.faults if f.kind == "pause" and not f.detail.startswith("skipped")]
+    assert len(pauses) == 5, result.history.faults
+    row = next(r for r in result.verdict.rows if r.name == "elections")
+    assert row.ok and result.facts["elections"] == 0, row.summary
+    assert not failed, failed

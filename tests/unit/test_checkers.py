@@ -449,3 +449,21 @@ def test_access_fails_on_a_served_attempt_and_on_an_intruder_value_in_a_log():
     h.replica_logs[0][2].append((99, 1, "intruder-7"))
     result = check_access(h)
     assert not result.ok and result.counts["planted"] == 1 and "offset 99" in result.examples[0]
+
+
+def test_elections_row_counts_the_raft_term_rise_over_the_run():
+    from kraft.scenario.spec import Expectations
+    from kraft.scenario.verdict import judge
+
+    h = clean()  # every sample at Raft term 1
+    verdict, facts = judge(Expectations(max_elections=0), [], h)
+    row = next(r for r in verdict.rows if r.name == "elections")
+    assert row.ok and facts["elections"] == 0 and row.summary == "Raft term 1 -> 1 over the run: 0 elections"
+    h.samples.append(Sample(500.0, 0, 1, 1, [1, 2, 3], 6, 0, 2, 4))  # a re-election at term 4
+    verdict, facts = judge(Expectations(max_elections=0), [], h)
+    row = next(r for r in verdict.rows if r.name == "elections")
+    assert not row.ok and facts["elections"] == 3 and row.actual == "3"
+    assert judge(Expectations(max_elections=3), [], h)[0].ok
+    assert not any(r.name == "elections" for r in judge(Expectations(), [], h)[0].rows)  # not asked: no row
+    h.samples.clear()  # nothing sampled: nothing shows the term stayed, so the row cannot pass
+    assert not judge(Expectations(max_elections=0), [], h)[0].ok
