@@ -16,6 +16,7 @@ from kraft.api.http_body import json_response, v2_response
 from kraft.api.paths import base_url, check_cluster
 from kraft.errors import BrokerNotAvailable, NotFound
 from kraft.metadata.image import MetadataImage
+from kraft.metadata.write_readiness import acks_all_problems
 
 
 def add_routes(app: web.Application) -> None:
@@ -136,6 +137,8 @@ async def health_overview(request):
         "under_replicated_count": len(under),
         "damaged_replicas": damaged,
         "damaged_count": len(damaged),
+        # what would make an acks=all write fail now (`kraft up` says ready only without any)
+        "acks_all_problems": acks_all_problems(image, node.topic_defaults),
     })
 
 

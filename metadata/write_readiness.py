@@ -1,0 +1,41 @@
+"""Would an acks=all write succeed now? The cluster-wide half of `kraft up`'s "ready". Pure.
+
+A node's own readiness (/status/ready) says it can serve; a cluster whose nodes are all
+ready can still refuse acks=all writes: after a restart every partition's ISR holds only
+the replica that stopped last until the others catch up, and a new topic with the default
+settings needs as many usable brokers as its replication factor. A partition that cannot
+reach its min.insync.replicas with the brokers alive now (its other replicas are on nodes
+that are down) is not waited for: no wait would make it writable.
+"""
+
+from __future__ import annotations
+
+from kraft.config.topic_configs import topic_default
+from kraft.metadata.effective_configs import MIN_ISR, min_isr
+from kraft.metadata.image import MetadataImage
+
+NAMED_AT_MOST = 5  # partitions named in a problem; the count says the rest
+
+
+def acks_all_problems(image: MetadataImage, defaults: dict[str, str]) -> list[str]:
+    """Why an acks=all write with the default topic settings, or to an existing partition
+    that could take one, would fail now; empty when none would."""
+    problems = []
+    usable = [b for b in image.brokers if image.takes_new_replicas(b)]
+    rf = int(topic_default(defaults, "replication.factor"))
+    default_min_isr = min(rf, int(image.cluster_configs.get(MIN_ISR, topic_default(defaults, MIN_ISR))))
+    needed = max(rf, default_min_isr)
+    if len(usable) < needed:
+        problems.append(f"{len(usable)} usable broker(s), a topic with the default settings needs {needed} "
+                        f"(replication.factor {rf})")
+    below = []
+    for topic, index, part in image.all_partitions():
+        need = min_isr(image, defaults, topic.name)
+        alive = sum(1 for b in part.replicas if image.is_usable(b))
+        if len(part.isr) < need <= alive or (not part.online and alive):
+            below.append(f"{topic.name}-{index}")
+    if below:
+        named = ", ".join(below[:NAMED_AT_MOST]) + (f" and {len(below) - NAMED_AT_MOST} more"
+                                                    if len(below) > NAMED_AT_MOST else "")
+        problems.append(f"{len(below)} partition(s) below min.insync.replicas while their replicas catch up: {named}")
+    return problems
