@@ -73,6 +73,11 @@ def test_ready_after_a_restart_means_every_partition_takes_acks_all_writes_at_on
     up = start_up(cluster.config_path)
     try:
         assert up.stdout.readline().strip() == cluster.url(1)
+        # what a client's metadata shows at once: every partition can take acks=all
+        cid = http_json("GET", cluster.url(1) + "/v3/clusters")[1]["data"][0]["cluster_id"]
+        isr = {(topic, p["partition_id"]): p["isr"] for topic in ("kept-1", "kept-2")
+               for p in http_json("GET", cluster.url(1) + f"/v3/clusters/{cid}/topics/{topic}/partitions")[1]["data"]}
+        assert len(isr) == 6 and all(len(ids) >= 2 for ids in isr.values()), isr  # min.insync.replicas 2
         answers = [(topic, p, produce_all(cluster, 1 + p, topic, p))
                    for topic in ("kept-1", "kept-2") for p in range(3)]
         failed = [(topic, p, body) for topic, p, (status, body) in answers
