@@ -11,22 +11,21 @@ that are down) is not waited for: no wait would make it writable.
 from __future__ import annotations
 
 from kraft.config.topic_configs import topic_default
-from kraft.metadata.effective_configs import MIN_ISR, min_isr
+from kraft.metadata.effective_configs import min_isr
 from kraft.metadata.image import MetadataImage
 
 NAMED_AT_MOST = 5  # partitions named in a problem; the count says the rest
 
 
-def acks_all_problems(image: MetadataImage, defaults: dict[str, str]) -> list[str]:
+def acks_all_problems(image: MetadataImage, defaults: dict[str, str], named: bool = True) -> list[str]:
     """Why an acks=all write with the default topic settings, or to an existing partition
-    that could take one, would fail now; empty when none would."""
+    that could take one, would fail now; empty when none would. named=False: the
+    partitions are counted, not named (for an answer to anyone)."""
     problems = []
     usable = [b for b in image.brokers if image.takes_new_replicas(b)]
     rf = int(topic_default(defaults, "replication.factor"))
-    default_min_isr = min(rf, int(image.cluster_configs.get(MIN_ISR, topic_default(defaults, MIN_ISR))))
-    needed = max(rf, default_min_isr)
-    if len(usable) < needed:
-        problems.append(f"{len(usable)} usable broker(s), a topic with the default settings needs {needed} "
+    if len(usable) < rf:  # its min.insync.replicas is capped at rf: rf brokers are enough
+        problems.append(f"{len(usable)} usable broker(s), a topic with the default settings needs {rf} "
                         f"(replication.factor {rf})")
     below = []
     for topic, index, part in image.all_partitions():
@@ -34,8 +33,10 @@ def acks_all_problems(image: MetadataImage, defaults: dict[str, str]) -> list[st
         alive = sum(1 for b in part.replicas if image.is_usable(b))
         if len(part.isr) < need <= alive or (not part.online and alive):
             below.append(f"{topic.name}-{index}")
-    if below:
-        named = ", ".join(below[:NAMED_AT_MOST]) + (f" and {len(below) - NAMED_AT_MOST} more"
+    if below and not named:
+        problems.append(f"{len(below)} partition(s) below min.insync.replicas while their replicas catch up")
+    elif below:
+        named_ones = ", ".join(below[:NAMED_AT_MOST]) + (f" and {len(below) - NAMED_AT_MOST} more"
                                                     if len(below) > NAMED_AT_MOST else "")
-        problems.append(f"{len(below)} partition(s) below min.insync.replicas while their replicas catch up: {named}")
+        problems.append(f"{len(below)} partition(s) below min.insync.replicas while their replicas catch up: {named_ones}")
     return problems

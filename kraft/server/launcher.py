@@ -131,13 +131,12 @@ class Launcher:
 
     def _write_problems(self) -> list[str]:
         """Why an acks=all write would fail now, as any node sees it: each is asked, since
-        a partition's leader may see its ISR grow before another node does, or after."""
+        a partition's leader may see its ISR grow before another node does, or after.
+        /status/ready?acks=all answers without credentials (a cluster with security too)."""
         for node in self.config.nodes:
-            code, body = _get_json(node.http_url + "/v1/cluster/health_overview", timeout=5.0, context=self._tls)
-            if code != 200 or not isinstance(body, dict):
-                return [f"node {node.id} did not answer its health overview"]
-            if problems := body.get("acks_all_problems", []):
-                return [f"node {node.id} sees {p}" for p in problems]
+            code, body = _get_json(node.http_url + "/status/ready?acks=all", timeout=5.0, context=self._tls)
+            if code != 200:
+                return [f"node {node.id}: {(body or {}).get('reason') or 'no answer'}"]
         return []
 
     def exited(self) -> list[int]:
