@@ -62,12 +62,12 @@ def _load(choice: target.ConfigChoice):
 
 def client(config: Optional[Path], bootstrap: Optional[str]) -> AdminClient:
     """Credentials, when the cluster asks for them, come from KRAFT_USER/KRAFT_PASSWORD;
-    https nodes are checked against KRAFT_CA, else the CA the cluster's config (or profile) names."""
+    https nodes are checked against the CA the cluster's config (or profile) names, else KRAFT_CA."""
     auth = credentials_from_env()
     try:
         if bootstrap:
             https, ca = _profile_tls()
-            ca = target.ca_env() or ca
+            ca = ca or target.ca_env()
             return AdminClient(target.bootstrap_urls(bootstrap, https or ca is not None), auth=auth, ca_file=ca,
                                unreachable_note=f"tried --bootstrap {bootstrap}")
         choice, profile = target.client_config(config)
@@ -75,10 +75,10 @@ def client(config: Optional[Path], bootstrap: Optional[str]) -> AdminClient:
         fail(str(exc), 2)
     note = f"tried the nodes of {target.describe(choice)}; {target.OTHER_WAYS}"
     if profile is not None:  # a profile of bootstrap URLs
-        return AdminClient(profile.bootstrap, auth=auth, ca_file=target.ca_env() or profile.ca,
+        return AdminClient(profile.bootstrap, auth=auth, ca_file=profile.ca,  # else KRAFT_CA
                            unreachable_note=f"tried {profile.describe()} ({choice.source}); {target.OTHER_WAYS}")
     cfg, _ = _load(choice)
-    return AdminClient([n.http_url for n in cfg.nodes], auth=auth, ca_file=target.ca_env() or _config_ca(cfg),
+    return AdminClient([n.http_url for n in cfg.nodes], auth=auth, ca_file=_config_ca(cfg),  # else KRAFT_CA
                        unreachable_note=note)
 
 
