@@ -23,10 +23,13 @@ def acks_all_problems(image: MetadataImage, defaults: dict[str, str], named: boo
     partitions are counted, not named (for an answer to anyone)."""
     problems = []
     usable = [b for b in image.brokers if image.takes_new_replicas(b)]
-    rf = int(topic_default(defaults, "replication.factor"))
-    if len(usable) < rf:  # its min.insync.replicas is capped at rf: rf brokers are enough
-        problems.append(f"{len(usable)} usable broker(s), a topic with the default settings needs {rf} "
-                        f"(replication.factor {rf})")
+    staying = [b for b in image.brokers if b not in image.decommissioning]
+    # its min.insync.replicas is capped at rf, so rf brokers are enough; a cluster with fewer
+    # brokers than that (one node for development) is not waited for: no wait would help
+    needed = min(int(topic_default(defaults, "replication.factor")), len(staying))
+    if len(usable) < needed:
+        problems.append(f"{len(usable)} of {len(staying)} brokers usable, a topic with the default "
+                        f"settings needs {needed}")
     below = []
     for topic, index, part in image.all_partitions():
         need = min_isr(image, defaults, topic.name)

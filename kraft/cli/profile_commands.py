@@ -39,10 +39,11 @@ def register(app: typer.Typer, load_config, fail) -> None:
     @profile_app.command("current")
     def profile_current():
         """The current profile's name and what it names."""
-        known = store()
-        if known.current is None:
+        chosen = store().current
+        if chosen is None:
             fail(f"no current profile (`kraft up` makes one; the profiles live in {profiles.store_path()})")
-        typer.echo(f"{known.current}\t{known.profiles[known.current].describe()}")
+            return
+        typer.echo(f"{chosen}\t{store().profiles[chosen].describe()}")
 
     @profile_app.command("use")
     def profile_use(name: str):
