@@ -36,10 +36,10 @@ def acks_all_problems(image: MetadataImage, defaults: dict[str, str], named: boo
         alive = sum(1 for b in part.replicas if image.is_usable(b))
         if len(part.isr) < need <= alive or (not part.online and alive):
             below.append(f"{topic.name}-{index}")
-    if below and not named:
-        problems.append(f"{len(below)} partition(s) below min.insync.replicas while their replicas catch up")
-    elif below:
-        named_ones = ", ".join(below[:NAMED_AT_MOST]) + (f" and {len(below) - NAMED_AT_MOST} more"
-                                                    if len(below) > NAMED_AT_MOST else "")
-        problems.append(f"{len(below)} partition(s) below min.insync.replicas while their replicas catch up: {named_ones}")
+    if below:
+        said = f"{len(below)} partition(s) below min.insync.replicas while their replicas catch up"
+        if named:
+            more = len(below) - NAMED_AT_MOST
+            said += ": " + ", ".join(below[:NAMED_AT_MOST]) + (f" and {more} more" if more > 0 else "")
+        problems.append(said)
     return problems

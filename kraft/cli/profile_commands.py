@@ -59,7 +59,8 @@ def register(app: typer.Typer, load_config, fail) -> None:
     def profile_create(name: str,
                        config: Optional[Path] = typer.Option(None, "-c", "--config", help="the cluster's cluster.toml"),
                        bootstrap: Optional[str] = typer.Option(None, "--bootstrap", help="HOST:PORT[,...] or URLs"),
-                       ca: Optional[Path] = typer.Option(None, "--ca", help="CA file for https nodes (with --bootstrap)")):
+                       ca: Optional[Path] = typer.Option(None, "--ca",
+                                                         help="CA file for https nodes (with --bootstrap)")):
         """Save a cluster under NAME (its file, or its addresses) and make it current."""
         if (config is None) == (bootstrap is None):
             fail("give the cluster's file (-c FILE) or its addresses (--bootstrap HOST:PORT), one of them", 2)
