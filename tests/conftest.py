@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 from pathlib import Path
 
 try:
@@ -31,6 +32,11 @@ WORKER_FIRST_ADDRESS = {"gw0": 2, "gw1": 42, "gw2": 22}
 _worker = os.environ.get("PYTEST_XDIST_WORKER")
 if _worker in WORKER_FIRST_ADDRESS:
     os.environ.setdefault("KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS", str(WORKER_FIRST_ADDRESS[_worker]))
+
+# `kraft up` remembers the cluster it started (kraft.cli.profiles, under XDG_CONFIG_HOME):
+# the suite's starts go to a config home of its own, never the user's current profile
+_CONFIG_HOME = tempfile.TemporaryDirectory(prefix="kraft-test-config-home-")
+os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME.name
 
 HOST_FAULT_MODULES = frozenset({
     "test_scenarios.py", "test_network_faults.py", "test_soak.py", "test_power_cut_spacing.py",

@@ -14,8 +14,9 @@ from kraft.api.authorized_operations import add_if_wanted
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, v2_response
 from kraft.api.paths import base_url, check_cluster
-from kraft.errors import BrokerNotAvailable, NotFound
+from kraft.errors import BadRequest, BrokerNotAvailable, NotFound
 from kraft.metadata.image import MetadataImage
+from kraft.metadata.write_readiness import acks_all_problems
 
 
 def add_routes(app: web.Application) -> None:
@@ -140,6 +141,8 @@ async def health_overview(request):
         "under_replicated_count": len(under),
         "damaged_replicas": damaged,
         "damaged_count": len(damaged),
+        # what would make an acks=all write fail now (`kraft up` says ready only without any)
+        "acks_all_problems": acks_all_problems(image, node.topic_defaults),
     })
 
 
@@ -182,7 +185,15 @@ async def cluster_storage(request):
 
 
 async def ready(request):
-    ok, reason = node_of(request).readiness()
+    """?acks=all: also whether the cluster, as this node sees it, takes an acks=all write
+    (what `kraft up` waits for). Open to all, so the reasons name no topic."""
+    node = node_of(request)
+    ok, reason = node.readiness()
+    wanted = request.query.get("acks")
+    if wanted is not None and wanted != "all":
+        raise BadRequest(f"acks: only acks=all is asked here, got {wanted[:20]!r}")
+    if ok and wanted == "all" and (problems := acks_all_problems(node.image, node.topic_defaults, named=False)):
+        ok, reason = False, "; ".join(problems)
     return json_response({"ready": ok, "reason": reason}, status=200 if ok else 503)
 
 

@@ -19,7 +19,7 @@ def register(app: typer.Typer, client_factory, fail) -> None:
     broker_app = typer.Typer(no_args_is_help=True, help="Brokers: list, decommission, recommission.")
     app.add_typer(broker_app, name="broker")
     config_opt = typer.Option(None, "-c", "--config", help="cluster.toml")
-    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP URL")
+    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL")
 
     def call(config, bootstrap, method: str, path: str):
         try:

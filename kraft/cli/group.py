@@ -19,7 +19,7 @@ def register(app: typer.Typer, client_factory, fail) -> None:
     group_app = typer.Typer(no_args_is_help=True, help="Consumer groups.")
     app.add_typer(group_app, name="group")
     config_opt = typer.Option(None, "-c", "--config", help="cluster.toml")
-    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP URL")
+    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL")
 
     @group_app.command("list")
     def group_list(config: Optional[Path] = config_opt, bootstrap: Optional[str] = bootstrap_opt):

@@ -17,6 +17,7 @@ from kraft.cli import certs as cli_certs
 from kraft.cli import data as cli_data
 from kraft.cli import group as cli_group
 from kraft.cli import security as cli_security
+from kraft.cli import profile_commands, profiles, target
 from kraft.client.admin_client import AdminClient, AdminError, credentials_from_env
 from kraft.config.cluster import ConfigFileError, load_cluster_config, load_cluster_config_text
 from kraft.perf import cli as perf_cli
@@ -33,9 +34,9 @@ app.add_typer(topic_app, name="topic")
 out = terminal.console()
 VOTER_CHANGE_WAIT_S = 45.0  # the controller waits up to 30 s for an observer to catch up
 
-ConfigOpt = typer.Option(None, "-c", "--config", help="cluster.toml (default: ./cluster.toml, "
-                         "else the bundled 3-node default)")
-BootstrapOpt = typer.Option(None, "--bootstrap", help="any node's HTTP URL")
+ConfigOpt = typer.Option(None, "-c", "--config", help="cluster.toml (default: $KRAFT_CONFIG, then for a "
+                         "running cluster the current profile, then ./cluster.toml, else the bundled default)")
+BootstrapOpt = typer.Option(None, "--bootstrap", help="any node's HTTP address: HOST:PORT[,HOST:PORT] or a URL")
 
 
 def fail(message: str, code: int = 1):
@@ -44,26 +45,64 @@ def fail(message: str, code: int = 1):
 
 
 def load_config(path: Optional[Path], embedded: bool = False):
+    """A file command's cluster.toml (kraft.cli.target.file_config) and its path (None: bundled)."""
+    choice = target.ConfigChoice(None, "--embedded-default") if embedded else target.file_config(path)
+    return _load(choice)
+
+
+def _load(choice: target.ConfigChoice):
     try:
-        if path is None and (embedded or not Path("cluster.toml").exists()):
+        if choice.path is None:
             text = (importlib.resources.files("kraft") / "cluster.toml").read_text()
             return load_cluster_config_text(text, "cluster.toml (bundled)", Path.cwd()), None
-        path = (path or Path("cluster.toml")).absolute()
-        return load_cluster_config(path), path
+        return load_cluster_config(choice.path), choice.path
     except ConfigFileError as exc:
-        fail(str(exc), 2)
+        fail(f"{exc}" + ("" if choice.source == "-c" else f" (the config from {choice.source})"), 2)
 
 
 def client(config: Optional[Path], bootstrap: Optional[str]) -> AdminClient:
     """Credentials, when the cluster asks for them, come from KRAFT_USER/KRAFT_PASSWORD;
-    https nodes are checked against the file's [security] tls_ca, else KRAFT_CA."""
+    https nodes are checked against the CA the cluster's config (or profile) names, else KRAFT_CA."""
     auth = credentials_from_env()
-    if bootstrap:
-        return AdminClient([bootstrap], auth=auth)
-    cfg, _ = load_config(config)
+    try:
+        if bootstrap:
+            https, ca = _profile_tls()
+            ca = ca or target.ca_env()
+            return AdminClient(target.bootstrap_urls(bootstrap, https or ca is not None), auth=auth, ca_file=ca,
+                               unreachable_note=f"tried --bootstrap {bootstrap}")
+        choice, profile = target.client_config(config)
+    except (target.TargetError, profiles.ProfileError) as exc:
+        fail(str(exc), 2)
+    note = f"tried the nodes of {target.describe(choice)}; {target.OTHER_WAYS}"
+    if profile is not None:  # a profile of bootstrap URLs
+        return AdminClient(profile.bootstrap, auth=auth, ca_file=profile.ca,  # else KRAFT_CA
+                           unreachable_note=f"tried {profile.describe()} ({choice.source}); {target.OTHER_WAYS}")
+    cfg, _ = _load(choice)
+    return AdminClient([n.http_url for n in cfg.nodes], auth=auth, ca_file=_config_ca(cfg),  # else KRAFT_CA
+                       unreachable_note=note)
+
+
+def _config_ca(cfg) -> Optional[Path]:
     security = cfg.security
-    ca = cfg.path_of(security.tls_ca) if security is not None and security.tls_ca else None
-    return AdminClient([n.http_url for n in cfg.nodes], auth=auth, ca_file=ca)
+    return cfg.path_of(security.tls_ca) if security is not None and security.tls_ca else None
+
+
+def _profile_tls() -> tuple[bool, Optional[str]]:
+    """(https?, CA file) of the current profile's cluster: what a bare --bootstrap host:port needs."""
+    chosen = profiles.current()
+    if chosen is None:
+        return False, None
+    profile = chosen[1]
+    if not profile.config:
+        return any(u.startswith("https://") for u in profile.bootstrap), profile.ca
+    if profile.config == profiles.BUNDLED:
+        return False, None
+    try:
+        cfg = load_cluster_config(Path(profile.config))
+    except ConfigFileError:
+        return False, None  # the file moved: the URL's own scheme, or http
+    ca = _config_ca(cfg)
+    return cfg.nodes[0].http_url.startswith("https://"), str(ca) if ca else None
 
 
 @app.command()
@@ -72,7 +111,13 @@ def up(config: Optional[Path] = ConfigOpt,
     """Start every node of the file on this machine; Ctrl-C stops them all."""
     from kraft.server.launcher import run_up
     cfg, path = load_config(config)
-    raise typer.Exit(run_up(cfg, path, ready_timeout))
+
+    def remember() -> None:  # later commands, from any shell, find this cluster without -c
+        try:
+            profiles.remember(cfg.cluster.name, profiles.Profile(config=str(path) if path else profiles.BUNDLED))
+        except profiles.ProfileError as exc:
+            typer.echo(f"kraft up: warning: {exc}", err=True)
+    raise typer.Exit(run_up(cfg, path, ready_timeout, on_ready=remember))
 
 
 @app.command()
@@ -331,6 +376,7 @@ cli_certs.register(app, load_config, fail)
 cli_data.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
 cli_group.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
 cli_security.register(app, lambda config, bootstrap: client(config, bootstrap), fail)
+profile_commands.register(app, load_config, fail)
 perf_cli.register(app)
 scenario_cli.register(app)
 

@@ -21,7 +21,7 @@ def register(app: typer.Typer, client_factory, fail) -> None:
     rebalance_app = typer.Typer(no_args_is_help=True, help="Spread partitions evenly over the brokers.")
     app.add_typer(rebalance_app, name="rebalance")
     config_opt = typer.Option(None, "-c", "--config", help="cluster.toml")
-    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP URL")
+    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL")
 
     def call(config, bootstrap, method: str, path: str, body=None):
         try:

@@ -30,7 +30,7 @@ def register(app: typer.Typer, client_factory, fail) -> None:
     app.add_typer(user_app, name="user")
     app.add_typer(acl_app, name="acl")
     config_opt = typer.Option(None, "-c", "--config", help="cluster.toml")
-    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP URL")
+    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL")
 
     def call(config, bootstrap, method, path, body=None):
         try:

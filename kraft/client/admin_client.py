@@ -52,8 +52,11 @@ class AdminError(Exception):
 
 class AdminClient:
     def __init__(self, bootstrap: list[str], timeout_s: float = 10.0,
-                 auth: tuple[str, str] | None = None, ca_file: str | os.PathLike | None = None):
+                 auth: tuple[str, str] | None = None, ca_file: str | os.PathLike | None = None,
+                 unreachable_note: str | None = None):
+        """unreachable_note: said after "no node answered" (where the URLs came from)."""
         self.bootstrap = [u.rstrip("/") for u in bootstrap]
+        self.unreachable_note = unreachable_note
         self.timeout_s = timeout_s
         self.auth, self.ca_file = auth, ca_file  # the bundled producer reuses them
         self._tls = tls_context(ca_file)
@@ -87,7 +90,8 @@ class AdminClient:
                 raise AdminError(message + credentials_hint(exc.code, self.auth), code) from None
             except (OSError, ValueError) as exc:
                 problems.append(f"{base}: {getattr(exc, 'reason', exc)}")
-        raise AdminError("no node answered: " + "; ".join(problems))
+        note = f"; {self.unreachable_note}" if self.unreachable_note else ""
+        raise AdminError("no node answered: " + "; ".join(problems) + note)
 
     @property
     def cluster_id(self) -> str:

@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from kraft.server import terminal
+from kraft.cli.target import TargetError, bootstrap_urls
 from kraft.perf import meta
 from kraft.perf.stats import LoadResult, latency_summary
 
@@ -81,13 +82,22 @@ def _transport_errors(fn):
         _fail(f"{type(exc).__name__}: {exc}")
 
 
+def _one_url(bootstrap: str) -> str:
+    """--bootstrap as the other commands take it (HOST:PORT or a URL); the first address."""
+    try:
+        return bootstrap_urls(bootstrap, https=False)[0]
+    except TargetError as exc:
+        _fail(str(exc))
+        raise
+
+
 def register(app: typer.Typer) -> None:
     bench = typer.Typer(no_args_is_help=True, help="Benchmarks (like kafka-*-perf-test).")
     app.add_typer(bench, name="bench")
 
     @bench.command("produce")
     def produce(topic: str = typer.Argument(..., help="topic to produce to (must exist)"),
-                bootstrap: str = typer.Option(..., "--bootstrap", help="any node's HTTP URL"),
+                bootstrap: str = typer.Option(..., "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL"),
                 records: int = typer.Option(100_000, "--records", min=1, help="records to send"),
                 record_size: int = typer.Option(1024, "--record-size", min=0, help="bytes per record value"),
                 batch: int = typer.Option(100, "--batch", min=1, help="records per request"),
@@ -103,6 +113,7 @@ def register(app: typer.Typer) -> None:
                 json_out: bool = typer.Option(False, "--json", help="also print one JSON line")):
         """Send v2 JSON produce requests to every node and report throughput and latency."""
         from kraft.perf.produce_load import ProduceSpec, run_produce
+        bootstrap = _one_url(bootstrap)
         if acks not in ("all", "-1", "1", "0"):
             _fail(f"--acks must be all, 1 or 0, got {acks!r}")
         if throughput == 0 or throughput < -1:
@@ -135,7 +146,7 @@ def register(app: typer.Typer) -> None:
 
     @bench.command("consume")
     def consume(topic: str = typer.Argument(..., help="topic to read"),
-                bootstrap: str = typer.Option(..., "--bootstrap", help="any node's HTTP URL"),
+                bootstrap: str = typer.Option(..., "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL"),
                 records: int = typer.Option(None, "--records", min=1,
                                             help="records to read (default: all there are now)"),
                 max_bytes: int = typer.Option(1024 * 1024, "--max-bytes", min=1, help="max_bytes per fetch"),
@@ -143,6 +154,7 @@ def register(app: typer.Typer) -> None:
                 json_out: bool = typer.Option(False, "--json", help="also print one JSON line")):
         """Read every partition from offset 0, from its leader, and report MB/s and records/s."""
         from kraft.perf.consume_load import run_consume
+        bootstrap = _one_url(bootstrap)
         with _progress() as bar:
             task = bar.add_task(f"consume {topic}", total=records, rate="")
             state = {"n": 0}

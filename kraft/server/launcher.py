@@ -1,13 +1,16 @@
 """`kraft up`: every node of the file as a child process on this machine.
 
-Formats fresh data dirs with one cluster id and one Raft password, waits until the
-quorum has a controller and every broker is unfenced, prints where the API is, and
+Refuses to start when something already answers on the file's addresses (the cluster
+running already). Formats fresh data dirs with one cluster id and one Raft password,
+waits until every node is ready and the cluster takes an acks=all write (no partition
+below its min.insync.replicas that could be back up, enough brokers for a topic with
+the default settings), prints where the API is, and
 stops all nodes (SIGTERM, then SIGKILL after a grace period) on Ctrl-C/SIGTERM. A
 node that exits before the cluster is ready (a taken port, a data dir it cannot write)
 stops the start at once: its row says why, from the last line it wrote. A warning a
 node gives at start that the operator must not miss (users and ACLs in the metadata
 while cluster.toml has no [security]) is repeated under the table. A node that dies
-later is reported; the others keep running.
+later is reported; the others keep running, and the exit code says a node failed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from rich.markup import escape
 from rich.table import Table
@@ -36,6 +39,7 @@ from kraft.config.data_dir import (
 )
 from kraft.server import terminal
 from kraft.server.security_notice import UNENFORCED_SECURITY_START
+from kraft.server.taken_addresses import taken_addresses
 
 STOP_GRACE_S = 15.0
 console = terminal.console(stderr=True)  # not cut to 80 columns in a pipe or a log
@@ -94,6 +98,8 @@ class Launcher:
         self._log_start: dict[int, int] = {}  # where this run's part of each node.log begins
         self._reported: set[subprocess.Popen] = set()  # exited processes already announced
         self._stopping = False
+        self.write_problems: list[str] = []  # the last reasons the cluster would refuse acks=all
+        self.failed: list[int] = []  # nodes that exited by themselves
 
     def start(self) -> None:
         for node in self.config.nodes:
@@ -108,17 +114,30 @@ class Launcher:
                 start_new_session=True)  # Ctrl-C reaches us only; we stop them in order
 
     def wait_ready(self, timeout_s: float, should_stop=lambda: False) -> bool:
+        """Every node ready, and the cluster takes an acks=all write (write_problems)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not should_stop():
             self.reap()
             ready = [_get_json(n.http_url + "/status/ready", context=self._tls)[0] == 200 for n in self.config.nodes
                      if self.procs[n.id].poll() is None]
-            if ready and all(ready) and all(p.poll() is None for p in self.procs.values()):
-                return True
+            if ready and all(ready) and not self.exited():
+                self.write_problems = self._write_problems()
+                if not self.write_problems:
+                    return True
             if self.exited():
                 return False  # it will not come back by itself: say why now, not at the deadline
             time.sleep(0.2)
         return False
+
+    def _write_problems(self) -> list[str]:
+        """Why an acks=all write would fail now, as any node sees it: each is asked, since
+        a partition's leader may see its ISR grow before another node does, or after.
+        /status/ready?acks=all answers without credentials (a cluster with security too)."""
+        for node in self.config.nodes:
+            code, body = _get_json(node.http_url + "/status/ready?acks=all", timeout=5.0, context=self._tls)
+            if code != 200:
+                return [f"node {node.id}: {(body or {}).get('reason') or 'no answer'}"]
+        return []
 
     def exited(self) -> list[int]:
         return [node_id for node_id, proc in self.procs.items() if proc.poll() is not None]
@@ -156,6 +175,7 @@ class Launcher:
             code = proc.poll()
             if code is not None and not self._stopping and proc not in self._reported:
                 self._reported.add(proc)
+                self.failed.append(node_id)
                 reason = self.exit_reason(node_id)
                 console.print(f"[red]node {node_id} exited with code {code}[/]"
                               f"{': ' + escape(reason) if reason else ''}; "
@@ -176,23 +196,36 @@ class Launcher:
                           node.kafka_address or "-", node.raft_address or "-", state)
         return table
 
-    def stop(self) -> None:
+    def stop(self) -> list[int]:
+        """SIGTERM to every node, SIGKILL to those still running after the grace period;
+        returns the nodes that did not stop cleanly (a non-zero exit, or killed)."""
         self._stopping = True
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
-        for proc in self.procs.values():
+        unclean = []
+        for node_id, proc in self.procs.items():
             try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
+                code = proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.wait()
+                code = proc.wait()
+            if code != 0 and proc not in self._reported:
+                unclean.append(node_id)
         for f in self.logs.values():
             f.close()
+        return unclean
 
 
-def run_up(config: ClusterConfig, config_path: Path | None, ready_timeout_s: float = 60) -> int:
+def run_up(config: ClusterConfig, config_path: Path | None, ready_timeout_s: float = 60,
+           on_ready: Callable[[], None] = lambda: None) -> int:
+    """0 after Ctrl-C/SIGTERM when every node ran and stopped cleanly; 1 when a node failed
+    (at start or later); 2 when nothing was started (a taken address, the data dirs)."""
+    if taken := taken_addresses(config):
+        console.print(f"kraft up: something already answers on {', '.join(taken)}: is this cluster "
+                      f"already running? Stop it first, or give this file other addresses")
+        return 2
     try:
         cluster_id = prepare_data_dirs(config)
     except (LaunchError, DataDirError, ConfigFileError) as exc:
@@ -205,31 +238,49 @@ def run_up(config: ClusterConfig, config_path: Path | None, ready_timeout_s: flo
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop_requested.append(1))
     launcher.start()
+    unclean: list[int] = []
     try:
         if not launcher.wait_ready(ready_timeout_s, lambda: bool(stop_requested)):
             if stop_requested:
                 return 0
-            table = launcher.status_table()  # asks every node: those failing alike have exited by then
-            if failed := launcher.exited():
-                console.print(f"[red]node{'s' if len(failed) > 1 else ''} "
-                              f"{', '.join(map(str, failed))} could not start[/]")
-            else:
-                console.print(f"[red]cluster not ready after {ready_timeout_s:.0f}s[/]")
-            console.print(table)
+            _say_not_ready(launcher, ready_timeout_s)
             return 1
-        console.print(launcher.status_table())
-        for notice in launcher.start_notices():
-            console.print(f"[yellow]warning:[/] {escape(notice)}")
-        console.print(f"cluster id {cluster_id}; API at {config.nodes[0].http_url} "
-                      f"(any node serves all of it). Ctrl-C stops the cluster.")
-        if bootstrap := config.kafka_bootstrap_servers:
-            console.print(f"Kafka clients: bootstrap.servers={bootstrap}")
-        console.print(f"Web console: {config.nodes[0].http_url}/console/ (every node serves it)")
-        print(config.nodes[0].http_url, flush=True)  # stdout: for scripts
+        _say_ready(launcher, cluster_id)
+        on_ready()
         while not stop_requested:
             launcher.reap()
             time.sleep(0.2)
-        return 0
     finally:
         console.print("stopping all nodes ...")
-        launcher.stop()
+        unclean = launcher.stop()
+    if failed := sorted(set(launcher.failed) | set(unclean)):
+        console.print(f"[red]node{'s' if len(failed) > 1 else ''} {', '.join(map(str, failed))} "
+                      f"failed (see above and {'their' if len(failed) > 1 else 'its'} node.log)[/]")
+        return 1
+    return 0
+
+
+def _say_not_ready(launcher: Launcher, ready_timeout_s: float) -> None:
+    table = launcher.status_table()  # asks every node: those failing alike have exited by then
+    if failed := launcher.exited():
+        console.print(f"[red]node{'s' if len(failed) > 1 else ''} "
+                      f"{', '.join(map(str, failed))} could not start[/]")
+    elif launcher.write_problems:
+        console.print(f"[red]cluster not ready after {ready_timeout_s:.0f}s: every node is up, but an "
+                      f"acks=all write would fail: {escape('; '.join(launcher.write_problems))}[/]")
+    else:
+        console.print(f"[red]cluster not ready after {ready_timeout_s:.0f}s[/]")
+    console.print(table)
+
+
+def _say_ready(launcher: Launcher, cluster_id: str) -> None:
+    config = launcher.config
+    console.print(launcher.status_table())
+    for notice in launcher.start_notices():
+        console.print(f"[yellow]warning:[/] {escape(notice)}")
+    console.print(f"cluster id {cluster_id}; API at {config.nodes[0].http_url} "
+                  f"(any node serves all of it). Ctrl-C stops the cluster.")
+    if bootstrap := config.kafka_bootstrap_servers:
+        console.print(f"Kafka clients: bootstrap.servers={bootstrap}")
+    console.print(f"Web console: {config.nodes[0].http_url}/console/ (every node serves it)")
+    print(config.nodes[0].http_url, flush=True)  # stdout: for scripts

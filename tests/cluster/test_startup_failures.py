@@ -27,12 +27,15 @@ EXIT_WITHIN_S = 30  # generous for a loaded 2-core CI machine (one took over 15 
 
 
 @contextlib.contextmanager
-def port_taken(host: str, port: int):
-    """Another process's listener on the port, as a stray server would hold it."""
+def port_taken(host: str, port: int, listening: bool = True):
+    """Another process's listener on the port, as a stray server would hold it; with
+    listening=False only bound (a client's socket): nothing answers there, the bind fails."""
     holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the node sets it: still refused
+    if listening:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the node sets it: still refused
     holder.bind((host, port))
-    holder.listen()
+    if listening:
+        holder.listen()
     try:
         yield f"{host}:{port}"
     finally:
@@ -72,10 +75,13 @@ def test_a_node_whose_port_is_taken_exits_at_once_naming_the_address(tmp_path, w
 
 
 def test_up_with_a_taken_raft_port_stops_and_names_it_in_the_nodes_row(tmp_path):
+    """A port held by a socket that does not listen: `kraft up`'s check for a running
+    cluster hears nothing there, the node's bind fails (a listener is refused before any
+    start: tests/cluster/test_up_command.py)."""
     cluster = LocalCluster(3, base_dir=tmp_path)
     node = cluster.config.node(2)
     assert node.raft_port is not None
-    with port_taken(node.host, node.raft_port) as address:
+    with port_taken(node.host, node.raft_port, listening=False) as address:
         started = time.monotonic()
         up = subprocess.run(KRAFT + ["up", "-c", str(cluster.config_path), "--ready-timeout", "60"],
                             capture_output=True, text=True, timeout=60)
