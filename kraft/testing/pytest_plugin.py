@@ -12,11 +12,14 @@ cannot run (they need root and iptables).
 
 from __future__ import annotations
 
+from typing import Literal, cast
+
 import pytest
 
 # kraft itself is imported when a fixture or marker needs it: a pytest run that uses
 # neither pays nothing for the plugin being installed
 
+Scope = Literal["session", "package", "module", "class", "function"]
 SCOPES = ("session", "package", "module", "class", "function")
 
 
@@ -39,11 +42,11 @@ def pytest_runtest_setup(item) -> None:
             pytest.skip(f"kraft network faults unavailable: {why}")
 
 
-def _cluster_scope(fixture_name: str, config) -> str:
+def _cluster_scope(fixture_name: str, config: pytest.Config) -> Scope:
     scope = config.getini("kraft_cluster_scope").strip() or "session"
     if scope not in SCOPES:
         raise pytest.UsageError(f"kraft_cluster_scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-    return scope
+    return cast(Scope, scope)
 
 
 def _started(tmp_path_factory, **options):
