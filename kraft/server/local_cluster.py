@@ -213,8 +213,8 @@ class LocalCluster:
         log = open(self.log_path(node_id), "ab")
         self._started_at[node_id] = time.monotonic()
         self.procs[node_id] = subprocess.Popen(
-            [sys.executable, "-m", "kraft", "node", "-c", str(self.node_config_paths.get(node_id, self.config_path)),
-             "--id", str(node_id)],
+            [sys.executable, "-m", "kraft.server.node_process",
+             str(self.node_config_paths.get(node_id, self.config_path)), str(node_id)],
             stdout=log, stderr=subprocess.STDOUT, cwd=str(self.base_dir), start_new_session=self.own_sessions,
             env=self._node_env(node_id))
         log.close()
