@@ -34,9 +34,10 @@ def led_by(views: dict[tuple[str, int], dict], node: int) -> list[tuple[str, int
                   if v.get("leader_id") == node and set(v.get("isr", [])) - {node})
 
 
-def out_of_isr_everywhere(views: dict[tuple[str, int], dict], node: int) -> bool:
-    """No ISR holds `node` beside another member (an ISR of one never shrinks, as in Kafka)."""
-    return not any(node in v.get("isr", []) and len(v.get("isr", [])) > 1 for v in views.values())
+def in_isr_of_others(views: dict[tuple[str, int], dict], node: int) -> list[tuple[str, int]]:
+    """The partitions whose ISR holds `node` beside another member (an ISR of one never
+    shrinks, as in Kafka): empty once the node is out of every ISR it can leave."""
+    return sorted(key for key, v in views.items() if node in v.get("isr", []) and len(v.get("isr", [])) > 1)
 
 
 def in_every_isr(views: dict[tuple[str, int], dict], node: int) -> bool:

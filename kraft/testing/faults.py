@@ -11,10 +11,18 @@ from __future__ import annotations
 from kraft.scenario import process_faults, targets
 from kraft.scenario.netfilter import iptables_available
 from kraft.scenario.network import NetworkFaults
-from kraft.server.local_cluster import LocalCluster
+from kraft.scenario.lazy_fs import MAX_DELAY_MS
+from kraft.server import lazy_disks
+from kraft.server.local_cluster import LocalCluster, http_json
 from kraft.testing import cluster_state as state
+from kraft.testing import elections, group_faults
+from kraft.testing.elections import ElectionRefused
 
 FAULT_WAIT_S = 60.0  # a broker's session (3 s by default) plus an election, on a busy machine
+
+
+class DiskFaultsUnavailable(RuntimeError):
+    """This cluster cannot slow a disk (its nodes are not on the lazy filesystem); says why."""
 
 
 class NetworkFaultsUnavailable(RuntimeError):
@@ -27,12 +35,20 @@ class FaultMethods:
     local: LocalCluster
     _network: NetworkFaults | None = None
 
+    def client_config(self) -> dict:
+        """A Kafka client's connection settings for this cluster (bootstrap.servers, and
+        the security settings when the cluster has them)."""
+        return {"bootstrap.servers": self.local.bootstrap_servers}
+
     # -- processes ---------------------------------------------------------------------------
-    def kill(self, node: int, wait_s: float = FAULT_WAIT_S) -> None:
+    def kill(self, node: int, wait: bool = True, wait_s: float = FAULT_WAIT_S) -> None:
         """kill -9 the node; returns once the controller has fenced it and its partitions
-        have other leaders (where an in-sync replica could take over)."""
+        have other leaders (where an in-sync replica could take over). wait=False: returns
+        once the process is dead, for a kill that leaves too few controllers to fence it
+        (a majority of the quorum down) until another node comes back."""
         process_faults.kill(self.local, [node])
-        self._wait_out(node, wait_s)
+        if wait:
+            self._wait_out(node, wait_s)
 
     def restart(self, node: int, wait_in_sync: bool = True, wait_s: float = FAULT_WAIT_S) -> None:
         """Start a stopped node again (kill -9 first if it runs); returns once it serves,
@@ -60,6 +76,69 @@ class FaultMethods:
         """SIGCONT a paused node; returns once it serves, unfenced (and in sync)."""
         process_faults.resume(self.local, [node])
         self._wait_back(node, wait_in_sync, wait_s)
+
+    # -- disks -------------------------------------------------------------------------------
+    def slow_disk(self, node: int, delay_ms: int) -> None:
+        """Every read, write and fsync of the node's data dir waits delay_ms (0..60000)
+        first, from now on; returns once its filesystem has the delay in force. Needs a
+        cluster started with lazy_fs=True (root and FUSE: disk_faults_available()).
+        heal_disk() undoes it; a restart keeps it, a power cut does not."""
+        if not 0 <= delay_ms <= MAX_DELAY_MS:
+            raise ValueError(f"delay_ms is 0..{MAX_DELAY_MS}, not {delay_ms}")
+        self._disk(node).set_delay(delay_ms)
+
+    def heal_disk(self, node: int) -> None:
+        """The node's disk is fast again."""
+        self._disk(node).set_delay(0)
+
+    @staticmethod
+    def disk_faults_available() -> tuple[bool, str]:
+        """(usable, why or why not): disk faults need root, /dev/fuse and libfuse 3."""
+        return lazy_disks.available()
+
+    def _disk(self, node: int) -> lazy_disks.LazyDisk:
+        disk = self.local.lazy_disks.get(node)
+        if disk is None:
+            ok, why = lazy_disks.available()
+            raise DiskFaultsUnavailable("disk faults need the nodes' data on the lazy filesystem: start the "
+                                        "cluster with lazy_fs=True" + ("" if ok else f" ({why})"))
+        return disk
+
+    # -- leaders and groups ------------------------------------------------------------------
+    def elect_leader(self, topic: str, partition: int = 0, election: str = "preferred",
+                     wait_s: float = FAULT_WAIT_S) -> int:
+        """Kafka's ElectLeaders for one partition (kafka-leader-election.sh): "preferred"
+        moves leadership to the first replica, "unclean" lets an out-of-sync replica lead
+        a partition that has no leader. Returns the leader once the cluster shows the
+        election's outcome (an election that is not needed counts as done)."""
+        refusal = elections.elect(self.client_config(), topic, partition, election)
+        if refusal is not None:
+            raise ElectionRefused(f"{election} election of {topic}-{partition} refused: {refusal}")
+        done = elections.outcome(election)
+        self._until(lambda: done(targets.partition_view(self.local, topic, partition)), wait_s,
+                    f"the {election} election of {topic}-{partition} done")
+        return self._leader(topic, partition)
+
+    def expire_session(self, group: str, member_id: str, wait_s: float = FAULT_WAIT_S) -> None:
+        """The consumer's session expires now: its group coordinator removes it (as when
+        session.timeout.ms passes without a heartbeat) and rebalances the group. Returns
+        once the group no longer lists the member; the consumer finds out at its next
+        heartbeat, loses its partitions and joins again under a new member id.
+        member_id: the consumer's own (confluent_kafka's Consumer.memberid())."""
+        coordinator = targets.coordinator(self.local, "group-coordinator", group)
+        group_faults.remove_member(self.local, coordinator, group, member_id)
+        self._until(lambda: member_id not in self._group_member_ids(group), wait_s,
+                    f"member {member_id} gone from group {group}")
+
+    def _group_member_ids(self, group: str) -> set[str]:
+        status, body = http_json("GET", f"{self.local.v3(self._any_running())}/consumer-groups/{group}/consumers",
+                                 headers=self.local.headers, context=self.local.tls, timeout=5.0)
+        if status != 200 or not isinstance(body, dict):
+            raise targets.TargetUnavailable(f"group {group}'s members could not be read ({status})")
+        return {m["consumer_id"] for m in body.get("data", [])}
+
+    def _any_running(self) -> int:
+        return next(n for n in sorted(self.local.hosts) if self.local.running(n))
 
     # -- network -----------------------------------------------------------------------------
     def isolate(self, node: int, clients: bool = False, wait_s: float = FAULT_WAIT_S) -> None:
@@ -99,12 +178,20 @@ class FaultMethods:
 
     # -- waits -------------------------------------------------------------------------------
     def _wait_out(self, node: int, wait_s: float) -> None:
+        seen = {"last": "nothing read yet"}
+
         def out() -> bool:
             if not state.fenced(state.brokers_seen_by_controller(self.local), node):
+                seen["last"] = "not fenced"
                 return False
             views = state.partition_views(self.local)
-            return not state.led_by(views, node) and state.out_of_isr_everywhere(views, node)
-        self._until(out, wait_s, f"node {node} fenced, its leaderships moved and out of every ISR")
+            led, held = state.led_by(views, node), state.in_isr_of_others(views, node)
+            seen["last"] = f"still leads {led[:5]}, still in the ISR of {held[:5]}"
+            return not led and not held
+        try:
+            self._until(out, wait_s, f"node {node} fenced, its leaderships moved and out of every ISR")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}: {seen['last']}") from None
 
     def _wait_back(self, node: int, wait_in_sync: bool, wait_s: float) -> None:
         self.local.wait_ready([node], timeout_s=wait_s)

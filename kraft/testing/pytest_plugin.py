@@ -6,8 +6,8 @@
 Fixtures: kraft_cluster (one cluster per session by default; ini kraft_cluster_scope),
 kraft_cluster_options (override it in a conftest.py for the shape), kraft_topic (a fresh
 topic per test), kraft_cluster_factory (clusters of any shape, closed after the test).
-Marker kraft_network_faults: the test is skipped, with the reason, where network faults
-cannot run (they need root and iptables).
+Markers kraft_network_faults and kraft_disk_faults: the test is skipped, with the
+reason, where those faults cannot run (root and iptables; root and FUSE).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def pytest_addoption(parser) -> None:
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "kraft_network_faults: needs network faults (root and iptables); "
                                        "skipped with the reason elsewhere")
+    config.addinivalue_line("markers", "kraft_disk_faults: needs disk faults (root and FUSE, a cluster "
+                                       "with lazy_fs=True); skipped with the reason elsewhere")
 
 
 def pytest_runtest_setup(item) -> None:
@@ -40,6 +42,11 @@ def pytest_runtest_setup(item) -> None:
         ok, why = iptables_available()
         if not ok:
             pytest.skip(f"kraft network faults unavailable: {why}")
+    if item.get_closest_marker("kraft_disk_faults") is not None:
+        from kraft.server.lazy_disks import available
+        ok, why = available()
+        if not ok:
+            pytest.skip(f"kraft disk faults unavailable: {why}")
 
 
 def _cluster_scope(fixture_name: str, config: pytest.Config) -> Scope:

@@ -1,0 +1,27 @@
+"""A consumer's session expiring, on call: the group coordinator removes the member as it
+does when the member's session.timeout.ms passes without a heartbeat."""
+
+from __future__ import annotations
+
+from kraft.server.local_cluster import LocalCluster
+from kraft.testing.wire import call
+
+NONE = 0
+
+
+class SessionExpiryRefused(RuntimeError):
+    """The coordinator would not remove the member; the message has Kafka's error code."""
+
+
+def remove_member(local: LocalCluster, coordinator: int, group: str, member_id: str) -> None:
+    """LeaveGroup (v5) on the member's behalf: the coordinator drops it and rebalances the
+    group at once, the end of an expired session. The member learns it at its next
+    heartbeat (UNKNOWN_MEMBER_ID), loses its partitions and joins again as a new member."""
+    from kio.schema.leave_group.v5.request import LeaveGroupRequest, MemberIdentity
+    node = local.config.node(coordinator)
+    answer = call(node.host, node.kafka_port, LeaveGroupRequest(group_id=group, members=(
+        MemberIdentity(member_id=member_id, group_instance_id=None, reason="the session expired on call"),)))
+    codes = [int(answer.error_code.value)] + [int(m.error_code.value) for m in answer.members]
+    if any(code != NONE for code in codes):
+        raise SessionExpiryRefused(f"the coordinator (node {coordinator}) refused to remove {member_id} "
+                                   f"from group {group}: Kafka error codes {codes}")
