@@ -118,7 +118,8 @@ def _ask_all(cluster, path: str) -> dict[int, tuple[int, object]]:
 
     def ask(n):
         try:
-            return n, http_json("GET", cluster.v3(n) + path, timeout=ASK_TIMEOUT_S, headers=cluster.headers)
+            return n, http_json("GET", cluster.v3(n) + path, timeout=ASK_TIMEOUT_S, headers=cluster.headers,
+                                context=cluster.tls)
         except (OSError, http.client.HTTPException, ValueError) as exc:  # down, restarting, paused
             return n, (None, exc)                                         # (timeout), died mid-answer
 

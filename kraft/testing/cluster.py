@@ -13,6 +13,7 @@ node ends with the process that started it, even one killed outright.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from kraft.server.local_cluster import LocalCluster
@@ -20,6 +21,8 @@ from kraft.server.owner_exit import OWNER_ENV
 from kraft.testing.addresses import AddressClaim
 from kraft.testing.admin import Admin
 from kraft.testing.faults import FaultMethods
+from kraft.testing.security import ClusterSecurity
+from kraft.testing.security import prepare as prepare_security
 
 START_WAIT_S = 120.0  # a 3-node quorum on a busy 2-core runner takes seconds, not minutes
 LOG_TAIL_LINES = 20
@@ -31,13 +34,20 @@ class ClusterStartError(RuntimeError):
 
 class Cluster(FaultMethods):
     def __init__(self, nodes: int = 3, *, topic_defaults: dict | None = None, data_dir: str | os.PathLike | None = None,
-                 start_wait_s: float = START_WAIT_S, **options):
+                 security: bool = False, start_wait_s: float = START_WAIT_S, **options):
         """nodes: 1 or more (3 for a quorum that survives a node's loss); topic_defaults:
         [topic_defaults] settings by Kafka's topic config names, e.g.
         {"min.insync.replicas": 2}; data_dir: where the nodes keep their data (a new
-        temporary directory, removed at close, when None); options: any other
-        LocalCluster setting (cluster=, groups=, timeouts=, extra_toml=, ...)."""
+        temporary directory, removed at close, when None); security: TLS on every
+        listener, SASL and HTTP Basic, with a ready super user (.user, .password,
+        .ca_file, client_config()); options: any other LocalCluster setting (cluster=,
+        groups=, timeouts=, extra_toml=, lazy_fs=, ...)."""
+        if security and "[security]" in options.get("extra_toml", ""):
+            raise ValueError("security=True writes the [security] table itself: leave it out of extra_toml")
         self.nodes = nodes
+        self.security: ClusterSecurity | None = None
+        self._secure = security
+        self._security_dir: tempfile.TemporaryDirectory | None = None
         self.start_wait_s = start_wait_s
         self._options = {"topic_defaults": topic_defaults, **options}
         self._data_dir = None if data_dir is None else Path(data_dir)
@@ -52,11 +62,15 @@ class Cluster(FaultMethods):
         self._claim = AddressClaim(self.nodes)
         env = {**self._options.pop("env", {}), OWNER_ENV: str(os.getpid())}
         try:
+            options = self._secured(self._options) if self._secure else self._options
             self.local = LocalCluster(self.nodes, base_dir=self._data_dir, first_address=self._claim.first,
-                                      env=env, **self._options)
+                                      env=env, **options)
         except BaseException:
             self._claim.release()
+            self._drop_security_dir()
             raise
+        if self.security is not None:
+            self.local.tls = self.security.ssl_context()
         self.admin = Admin(self.local)
         try:
             self.local.start()
@@ -75,9 +89,29 @@ class Cluster(FaultMethods):
         finally:
             if hasattr(self, "local"):
                 self.local.close()
+            self._drop_security_dir()
             if self._claim is not None:
                 self._claim.release()
                 self._claim = None
+
+    def _secured(self, options: dict) -> dict:
+        """The LocalCluster options with TLS material, the [security] table and the ready
+        user's REST credentials, made for the claimed addresses."""
+        assert self._claim is not None
+        hosts = [f"127.0.0.{self._claim.first + i}" for i in range(self.nodes)]
+        if self._data_dir is None:
+            self._security_dir = tempfile.TemporaryDirectory(prefix="kraft-tls-")
+            folder = Path(self._security_dir.name)
+        else:
+            folder = self._data_dir / "tls"
+        self.security = prepare_security(folder, hosts)
+        return {**options, "extra_toml": options.get("extra_toml", "") + "\n" + self.security.toml(),
+                "headers": {**self.security.rest_headers(), **options.get("headers", {})}}
+
+    def _drop_security_dir(self) -> None:
+        if self._security_dir is not None:
+            self._security_dir.cleanup()
+            self._security_dir = None
 
     def __enter__(self) -> "Cluster":
         return self.start()
@@ -86,6 +120,28 @@ class Cluster(FaultMethods):
         self.close()
 
     # -- handles -----------------------------------------------------------------------------
+    def client_config(self) -> dict:
+        """A Kafka client's connection settings (confluent-kafka's names): bootstrap.servers,
+        and on a secured cluster SASL_SSL as the ready user with the cluster's CA."""
+        return {"bootstrap.servers": self.bootstrap_servers, **(self.security.client_config() if self.security else {})}
+
+    def _credentials(self) -> tuple[str, str] | None:
+        return (self.security.user, self.security.password) if self.security else None
+
+    @property
+    def user(self) -> str | None:
+        """The secured cluster's ready user (a super user); None without security."""
+        return self.security.user if self.security else None
+
+    @property
+    def password(self) -> str | None:
+        return self.security.password if self.security else None
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate (PEM) that signed every node's certificate."""
+        return self.security.ca_file if self.security else None
+
     @property
     def bootstrap_servers(self) -> str:
         """host:port of every node's Kafka listener, for a client's bootstrap.servers."""

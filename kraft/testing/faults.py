@@ -40,6 +40,10 @@ class FaultMethods:
         the security settings when the cluster has them)."""
         return {"bootstrap.servers": self.local.bootstrap_servers}
 
+    def _credentials(self) -> tuple[str, str] | None:
+        """(user, password) of a secured cluster's ready user; None for a plain one."""
+        return None
+
     # -- processes ---------------------------------------------------------------------------
     def kill(self, node: int, wait: bool = True, wait_s: float = FAULT_WAIT_S) -> None:
         """kill -9 the node; returns once the controller has fenced it and its partitions
@@ -126,7 +130,7 @@ class FaultMethods:
         heartbeat, loses its partitions and joins again under a new member id.
         member_id: the consumer's own (confluent_kafka's Consumer.memberid())."""
         coordinator = targets.coordinator(self.local, "group-coordinator", group)
-        group_faults.remove_member(self.local, coordinator, group, member_id)
+        group_faults.remove_member(self.local, coordinator, group, member_id, self._credentials())
         self._until(lambda: member_id not in self._group_member_ids(group), wait_s,
                     f"member {member_id} gone from group {group}")
 

@@ -13,14 +13,16 @@ class SessionExpiryRefused(RuntimeError):
     """The coordinator would not remove the member; the message has Kafka's error code."""
 
 
-def remove_member(local: LocalCluster, coordinator: int, group: str, member_id: str) -> None:
+def remove_member(local: LocalCluster, coordinator: int, group: str, member_id: str,
+                  credentials: tuple[str, str] | None = None) -> None:
     """LeaveGroup (v5) on the member's behalf: the coordinator drops it and rebalances the
     group at once, the end of an expired session. The member learns it at its next
     heartbeat (UNKNOWN_MEMBER_ID), loses its partitions and joins again as a new member."""
     from kio.schema.leave_group.v5.request import LeaveGroupRequest, MemberIdentity
     node = local.config.node(coordinator)
     answer = call(node.host, node.kafka_port, LeaveGroupRequest(group_id=group, members=(
-        MemberIdentity(member_id=member_id, group_instance_id=None, reason="the session expired on call"),)))
+        MemberIdentity(member_id=member_id, group_instance_id=None, reason="the session expired on call"),)),
+        tls=local.tls, credentials=credentials)
     codes = [int(answer.error_code.value)] + [int(m.error_code.value) for m in answer.members]
     if any(code != NONE for code in codes):
         raise SessionExpiryRefused(f"the coordinator (node {coordinator}) refused to remove {member_id} "
