@@ -19,8 +19,11 @@ def remove_member(local: LocalCluster, coordinator: int, group: str, member_id: 
     group at once, the end of an expired session. The member learns it at its next
     heartbeat (UNKNOWN_MEMBER_ID), loses its partitions and joins again as a new member."""
     from kio.schema.leave_group.v5.request import LeaveGroupRequest, MemberIdentity
+    from kio.schema.types import GroupId
     node = local.config.node(coordinator)
-    answer = call(node.host, node.kafka_port, LeaveGroupRequest(group_id=group, members=(
+    if node.kafka_port is None:
+        raise SessionExpiryRefused(f"node {coordinator} has no Kafka listener")
+    answer = call(node.host, node.kafka_port, LeaveGroupRequest(group_id=GroupId(group), members=(
         MemberIdentity(member_id=member_id, group_instance_id=None, reason="the session expired on call"),)),
         tls=local.tls, credentials=credentials)
     codes = [int(answer.error_code.value)] + [int(m.error_code.value) for m in answer.members]
