@@ -4,9 +4,7 @@ does when the member's session.timeout.ms passes without a heartbeat."""
 from __future__ import annotations
 
 from kraft.server.local_cluster import LocalCluster
-from kraft.testing.wire import call
-
-NONE = 0
+from kraft.testing.wire import NONE, call
 
 
 class SessionExpiryRefused(RuntimeError):

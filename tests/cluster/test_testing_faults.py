@@ -7,7 +7,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from kraft.testing import Cluster
+from kraft.testing import Cluster, SessionExpiryRefused
 from kraft.testing import cluster_state as state
 
 pytestmark = pytest.mark.cluster
@@ -169,3 +169,8 @@ def poll_until(consumer: Consumer, reached, show=lambda: "", bound_s: float = CL
         if result := reached():
             return result
     raise AssertionError(f"not reached within {bound_s} s: {show()}")
+
+
+def test_expire_session_of_an_unknown_member_is_refused_with_kafkas_code(cluster):
+    with pytest.raises(SessionExpiryRefused, match=r"\b25\b"):  # UNKNOWN_MEMBER_ID
+        cluster.expire_session(f"g-nobody-{cluster.new_topic()}", "no-such-member")
