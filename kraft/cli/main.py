@@ -125,6 +125,8 @@ def node(node_id: int = typer.Option(..., "--id", help="node id in the file"),
          config: Optional[Path] = ConfigOpt,
          embedded_default: bool = typer.Option(False, hidden=True)):
     """Run one node in the foreground."""
+    from kraft.server.node_process import without_hypothesis_hooks
+    without_hypothesis_hooks()
     from kraft.server.main import run_node
     cfg, _ = load_config(config, embedded_default)
     try:

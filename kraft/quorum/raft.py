@@ -487,6 +487,11 @@ class RaftQuorum:
         except BaseException:
             self._close_listener()
             raise
+        if self._is_voter and len(self._voters) == 1:
+            # a sole voter has no one to split a vote with: its election timer (there to
+            # spread candidates apart) would only delay the start, so it stands at once
+            # (0 is the library's own "elect now", as for a leadership transfer)
+            self._obj._SyncObj__raftElectionDeadline = 0
         logging.getLogger("pysyncobj.syncobj").addFilter(_KeptTailFilter(lambda: self._obj))
 
     # -- the voter set ------------------------------------------------------------------

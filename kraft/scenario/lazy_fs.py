@@ -12,8 +12,10 @@ reading of what the kernel may do with dirty pages.
 Writes through a shared mmap reach this process when the kernel writes the pages back
 (at msync, or later) and are kept the same way.
 
-A small control socket (MOUNTPOINT + ".ctl", one JSON line per request) answers
-`stats` with the unsynced bytes and files, so a fault can say what it dropped.
+A small control socket (MOUNTPOINT + ".ctl", one line per request, one JSON line
+back) answers `stats` with the unsynced bytes and files, so a fault can say what it
+dropped, and `delay MS`: from now on every read, write and fsync waits MS milliseconds
+first (a slow disk; `delay 0` makes it fast again).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import socketserver
 import sys
 import threading
+import time
 from pathlib import Path
 
 from kraft.scenario.unsynced_file import UnsyncedFile
@@ -33,11 +36,24 @@ from kraft.scenario.unsynced_file import UnsyncedFile
 # memory: beyond this many bytes the largest file is written back, as the kernel does
 # under dirty-page pressure.
 WRITEBACK_ABOVE = 512 * 1024 * 1024
+MAX_DELAY_MS = 60_000  # a disk slower than a minute per operation is a dead disk: kill the node
 
 
 def _fuse():
     import mfusepy  # libfuse is loaded at import: only the mounting process needs it
     return mfusepy
+
+
+def _slowed(method):
+    """The operation waits the disk's delay first, outside the lock: each caller waits its
+    own delay, as requests queued on a slow device do."""
+    @functools.wraps(method)
+    def run(self, *args):
+        delay_ms = self.delay_ms
+        if delay_ms:
+            time.sleep(delay_ms / 1000)
+        return method(self, *args)
+    return run
 
 
 def _locked(method):
@@ -63,6 +79,7 @@ class LazyOperations:
         self._inode_of: dict[int, int] = {}  # open handle -> backing inode
         self._sync_writes: set[int] = set()  # handles opened O_SYNC/O_DSYNC
         self.synced_bytes = 0
+        self.delay_ms = 0  # each read, write and fsync waits this long (a slow disk)
 
     def _full(self, path: str) -> str:
         return os.path.join(self.root, path.lstrip("/"))
@@ -165,6 +182,7 @@ class LazyOperations:
             "f_bavail", "f_bfree", "f_blocks", "f_bsize", "f_favail", "f_ffree", "f_files",
             "f_flag", "f_frsize", "f_namemax")}
 
+    @_slowed
     @_locked
     def fsyncdir(self, path, datasync, fh):
         fd = os.open(self._full(path), os.O_RDONLY | os.O_DIRECTORY)
@@ -193,6 +211,7 @@ class LazyOperations:
         fd = os.open(self._full(path), os.O_RDWR | os.O_CREAT, mode)
         return self._opened(fd, 0)
 
+    @_slowed
     @_locked
     def read(self, path, size, offset, fh):
         held = self._unsynced.get(self._inode_of[fh])
@@ -207,6 +226,7 @@ class LazyOperations:
             held = self._unsynced[inode] = UnsyncedFile(disk_size())
         return held
 
+    @_slowed
     @_locked
     def write(self, path, data, offset, fh):
         self._held(self._inode_of[fh], lambda: os.fstat(fh).st_size).write(offset, data)
@@ -235,6 +255,7 @@ class LazyOperations:
         if fh is not None:
             self._sync(fh)
 
+    @_slowed
     @_locked
     def fsync(self, path, datasync, fh):
         self._sync(fh)
@@ -259,9 +280,18 @@ class _ControlHandler(socketserver.StreamRequestHandler):
         request = self.rfile.readline(1024).strip()
         if request == b"stats":
             answer = self.server.operations.stats()
+        elif request.startswith(b"delay "):
+            answer = self._delay(request[len(b"delay "):])
         else:
-            answer = {"error": f"unknown request {request[:40]!r}; known: stats"}
+            answer = {"error": f"unknown request {request[:40]!r}; known: stats, delay MS"}
         self.wfile.write(json.dumps(answer).encode() + b"\n")
+
+
+    def _delay(self, value: bytes) -> dict:
+        if not value.isdigit() or int(value) > MAX_DELAY_MS:
+            return {"error": f"delay is a whole number of milliseconds, 0..{MAX_DELAY_MS}, not {value[:20]!r}"}
+        self.server.operations.delay_ms = int(value)
+        return {"delay_ms": int(value)}
 
 
 class _ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

@@ -88,6 +88,15 @@ class NetworkFaults:
             self._drop(m, node)
         return self._record(f"isolate node {node} from {_ids(others)}")
 
+    def isolate_from_everyone(self, node: int) -> str:
+        """Cut ``node`` off from every other address, other nodes and clients alike (its
+        traffic to itself still flows)."""
+        self._check(node)
+        addr = self.hosts[node]
+        self._rule(["-s", addr, "!", "-d", addr, "-j", "DROP"])
+        self._rule(["-d", addr, "!", "-s", addr, "-j", "DROP"])
+        return self._record(f"isolate node {node} from every other address (nodes and clients)")
+
     def isolate_with_clients(self, node: int, side_gids: list[int], other_gids: list[int]) -> str:
         """Cut ``node`` and the client processes of groups ``side_gids`` off from every
         other node, and the clients of ``other_gids`` off from ``node``

@@ -122,7 +122,8 @@ def _ask_all(cluster, path: str) -> dict[int, tuple[int, object]]:
 
     def ask(n):
         try:
-            return n, http_json("GET", cluster.v3(n) + path, timeout=ASK_TIMEOUT_S, headers=cluster.headers)
+            return n, http_json("GET", cluster.v3(n) + path, timeout=ASK_TIMEOUT_S, headers=cluster.headers,
+                                context=cluster.tls)
         except (OSError, http.client.HTTPException, ValueError) as exc:  # down, restarting, paused
             return n, (None, exc)                                         # (timeout), died mid-answer
 
@@ -188,26 +189,33 @@ def broker_epochs(cluster) -> dict[int, int]:
 def out_of_sync_replicas(cluster) -> set[int]:
     """Nodes that are a replica of some partition (of any topic, internal ones too) and
     not in its ISR now, by the freshest answer for each partition."""
+    out: set[int] = set()
+    for view in all_partition_views(cluster).values():
+        out.update(set(view.get("replica_ids", [])) - set(view.get("isr", [])))
+    return out
+
+
+def all_partition_views(cluster) -> dict[tuple[str, int], dict]:
+    """(topic, partition) -> the freshest answer for it, for every topic (internal ones too)."""
     names: set[str] = set()
+    answered = False
     for status, body in _ask_all(cluster, "/topics").values():
         if status == 200 and isinstance(body, dict):
+            answered = True
             names.update(t["topic_name"] for t in body.get("data", []) if t.get("topic_name"))
-    if not names:
+    if not answered:
         raise TargetUnavailable("no node listed the topics")
-    out: set[int] = set()
+    freshest: dict[tuple[str, int], dict] = {}
     for name in sorted(names):
-        freshest: dict[int, dict] = {}
         for status, body in _ask_all(cluster, f"/topics/{name}/partitions").values():
             if status != 200 or not isinstance(body, dict):
                 continue
             for view in body.get("data", []):
-                index = view.get("partition_id")
-                seen = freshest.get(index)
+                key = (name, view.get("partition_id"))
+                seen = freshest.get(key)
                 if seen is None or _epochs(view) > _epochs(seen):
-                    freshest[index] = view
-        for view in freshest.values():
-            out.update(set(view.get("replica_ids", [])) - set(view.get("isr", [])))
-    return out
+                    freshest[key] = view
+    return freshest
 
 
 def _epochs(view: dict) -> tuple[int, int]:

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 MOUNT_WAIT_S = 10.0
+CONTROL_ANSWER_LIMIT = 64 * 1024  # its answers are one short JSON line
 _probe: tuple[bool, str] | None = None
 
 
@@ -81,16 +82,28 @@ class LazyDisk:
 
     def stats(self) -> dict:
         """Unsynced bytes and files the mount holds now (what a power cut would drop)."""
+        return self._ask(b"stats")
+
+    def set_delay(self, delay_ms: int) -> None:
+        """Every read, write and fsync on the mount waits delay_ms first (0: a fast disk
+        again). Returns once the filesystem has it in force."""
+        answer = self._ask(b"delay %d" % delay_ms)
+        if answer.get("delay_ms") != delay_ms:
+            raise LazyDiskError(f"the lazy filesystem refused the delay: {answer.get('error', answer)}")
+
+    def _ask(self, request: bytes) -> dict:
         with socket.socket(socket.AF_UNIX) as s:
             s.settimeout(5)
             s.connect(str(self.control))
-            s.sendall(b"stats\n")
+            s.sendall(request + b"\n")
             answer = b""
             while not answer.endswith(b"\n"):
                 chunk = s.recv(4096)
                 if not chunk:
                     break
                 answer += chunk
+                if len(answer) > CONTROL_ANSWER_LIMIT:
+                    raise LazyDiskError(f"the lazy filesystem's answer passed {CONTROL_ANSWER_LIMIT} bytes")
         return json.loads(answer)
 
     def cut(self) -> dict:

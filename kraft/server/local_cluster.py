@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -151,7 +152,7 @@ class LocalCluster:
         self.hosts = {i: f"127.0.0.{first_address + i - 1}" for i in range(1, nodes + 1)}
         self.config_path = self.base_dir / "cluster.toml"
         self.headers = dict(headers or {})
-        self.tls = None  # an ssl context for https nodes: set by a test that turns TLS on
+        self.tls: ssl.SSLContext | None = None  # for https nodes: set by whoever turns TLS on
         # as Kafka's own integration tests: no initial rebalance delay unless a test asks
         groups = {"group.initial.rebalance.delay.ms": 0, **(groups or {})}
         self._write_config(nodes, controllers, topic_defaults or {}, timeouts or {}, groups,
@@ -213,8 +214,8 @@ class LocalCluster:
         log = open(self.log_path(node_id), "ab")
         self._started_at[node_id] = time.monotonic()
         self.procs[node_id] = subprocess.Popen(
-            [sys.executable, "-m", "kraft", "node", "-c", str(self.node_config_paths.get(node_id, self.config_path)),
-             "--id", str(node_id)],
+            [sys.executable, "-m", "kraft.server.node_process",
+             str(self.node_config_paths.get(node_id, self.config_path)), str(node_id)],
             stdout=log, stderr=subprocess.STDOUT, cwd=str(self.base_dir), start_new_session=self.own_sessions,
             env=self._node_env(node_id))
         log.close()

@@ -18,7 +18,7 @@ from kraft.config.data_dir import (
     read_identity,
 )
 from kraft.quorum.raft_files import RaftStateDamaged
-from kraft.server import tls
+from kraft.server import owner_exit, tls
 from kraft.server.loop_errors import LoopErrorReporter
 from kraft.server.node import Node
 from kraft.server.startup_failure import NodeCannotStart, NodeNotAdmitted, os_reason
@@ -71,6 +71,7 @@ def check_cluster_of_peers(config: ClusterConfig, node_id: int, identity: DataDi
 
 
 def run_node(config: ClusterConfig, node_id: int) -> int:
+    owner_exit.watch_owner()  # a test's node ends with the test process that started it
     if problem := config.exposure_problem(node_id):
         print(f"kraft node: node {node_id} refuses to start: {problem}", file=sys.stderr)
         return 2

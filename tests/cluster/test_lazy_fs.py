@@ -151,3 +151,14 @@ def test_the_mount_answers_errors_as_the_disk_would(disk):
     assert (m / "big").read_bytes() == big
     os.unlink(m / "big")
     assert disk.stats()["unsynced_bytes"] == 1  # only d/f's byte: an unlinked file's are forgotten
+
+
+def test_a_delay_is_refused_out_of_range_and_kept_back_to_zero(disk):
+    for bad in (b"delay -1", b"delay 60001", b"delay soon", b"delay " + b"9" * 900):
+        assert "error" in disk._ask(bad), bad
+    disk.set_delay(60_000)  # the upper bound itself is a delay
+    disk.set_delay(0)
+    write(disk.mountpoint / "f", b"fast again", sync=True)
+    assert (disk.backing / "f").read_bytes() == b"fast again"
+    with pytest.raises(lazy_disks.LazyDiskError, match="refused the delay"):
+        disk.set_delay(-5)

@@ -20,7 +20,7 @@ ORDER = ["errors", "config", "security", "metadata", "storage", "quorum", "repli
 SERVER_HALVES = {"kraft.internode.routes": "internode.routes"}
 FRONT_DOORS = {"api", "kafka"}  # side by side: neither imports the other
 RANK = {name: i for i, name in enumerate(ORDER)}
-TOP = {"cli", "perf", "scenario", "__init__", "__main__"}
+TOP = {"cli", "perf", "scenario", "testing", "__init__", "__main__"}
 # The web console is part of the HTTP door: its files and failure-lab routes sit beside the API's.
 PART_OF = {"console": "api"}
 # The bundled client picks partitions by the same rule as the server (murmur2 of the key).

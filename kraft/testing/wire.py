@@ -1,0 +1,72 @@
+"""One Kafka request to one node, for the faults no client library sends (a LeaveGroup on
+another member's behalf). Requests and answers are encoded by kio, as the node's own.
+On a secured cluster the connection is TLS and authenticates with SASL PLAIN first."""
+
+from __future__ import annotations
+
+import io
+import socket
+import ssl
+import struct
+
+ANSWER_LIMIT = 1024 * 1024  # the answers asked for here are a few hundred bytes; more is not one
+CALL_TIMEOUT_S = 10.0
+NONE = 0
+
+
+class WireError(RuntimeError):
+    """The node's answer could not be read (closed early, not a Kafka answer), or it
+    refused the connection's authentication."""
+
+
+def call(host: str, port: int, request, tls: ssl.SSLContext | None = None,
+         credentials: tuple[str, str] | None = None):
+    """Send one kio request entity (its version is the entity's own); return the decoded
+    answer. tls and credentials: for a secured cluster's listener."""
+    with socket.create_connection((host, port), timeout=CALL_TIMEOUT_S) as raw:
+        s = tls.wrap_socket(raw, server_hostname=host) if tls is not None else raw
+        with s:
+            if credentials is not None:
+                _sasl_plain(s, *credentials)
+            return _exchange(s, request, correlation_id=9)
+
+
+def _sasl_plain(s: socket.socket, user: str, password: str) -> None:
+    from kio.schema.sasl_authenticate.v2.request import SaslAuthenticateRequest
+    from kio.schema.sasl_handshake.v1.request import SaslHandshakeRequest
+    if int(_exchange(s, SaslHandshakeRequest(mechanism="PLAIN"), 1).error_code.value) != NONE:
+        raise WireError("the node does not take SASL PLAIN")
+    token = b"\0" + user.encode() + b"\0" + password.encode()
+    answer = _exchange(s, SaslAuthenticateRequest(auth_bytes=token), 2)
+    if int(answer.error_code.value) != NONE:
+        raise WireError(f"SASL PLAIN refused for {user}: {answer.error_message}")
+
+
+def _exchange(s: socket.socket, request, correlation_id: int):
+    from kio.serial import entity_reader, entity_writer
+
+    from kraft.kafka.codec import response_class
+    header_cls = type(request).__header_schema__
+    buf = io.BytesIO()
+    entity_writer(header_cls)(buf, header_cls(request_api_key=int(request.__api_key__),
+                                              request_api_version=int(request.__version__),
+                                              correlation_id=correlation_id, client_id="kraft-testing"))
+    entity_writer(type(request))(buf, request)
+    s.sendall(struct.pack(">i", buf.tell()) + buf.getvalue())
+    size = struct.unpack(">i", _exactly(s, 4))[0]
+    if not 0 < size <= ANSWER_LIMIT:  # bounded before anything is read into memory
+        raise WireError(f"an answer of {size} bytes is not one")
+    frame = _exactly(s, size)
+    cls = response_class(int(request.__api_key__), int(request.__version__))
+    _, used = entity_reader(cls.__header_schema__)(frame, 0)
+    return entity_reader(cls)(frame, used)[0]
+
+
+def _exactly(s: socket.socket, n: int) -> bytes:
+    out = bytearray()
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise WireError(f"the node closed the connection after {len(out)} of {n} bytes")
+        out += chunk
+    return bytes(out)
