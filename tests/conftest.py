@@ -20,6 +20,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 try:
     from xdist.scheduler import LoadScopeScheduling
 except ImportError:  # without pytest-xdist the suite runs in one process
@@ -37,6 +39,14 @@ if _worker in WORKER_FIRST_ADDRESS:
 # the suite's starts go to a config home of its own, never the user's current profile
 _CONFIG_HOME = tempfile.TemporaryDirectory(prefix="kraft-test-config-home-")
 os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME.name
+
+
+@pytest.fixture(autouse=True)
+def _config_home_of_its_own(tmp_path_factory, monkeypatch):
+    """Each test's commands see no profile but the ones it makes: a current profile left by
+    another test's `kraft up` would otherwise name that (stopped) cluster to a command that
+    expects ./cluster.toml."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config-home")))
 
 HOST_FAULT_MODULES = frozenset({
     "test_scenarios.py", "test_network_faults.py", "test_soak.py", "test_power_cut_spacing.py",
