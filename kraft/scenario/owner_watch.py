@@ -11,34 +11,21 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 
+from kraft.server import owner_exit
+
 OWNER_ENV = "KRAFT_LAB_OWNER_PID"
-POLL_S = 0.25
 GRACE_S = 15.0
 
 
 def owner_pid() -> int | None:
-    raw = os.environ.get(OWNER_ENV, "")
-    return int(raw) if raw.isascii() and raw.isdigit() else None
+    return owner_exit.owner_pid(OWNER_ENV)
 
 
 def watch_owner() -> bool:
     """Start watching the owner named in the environment; False when there is none."""
-    owner = owner_pid()
-    if owner is None:
-        return False
-    if os.getppid() != owner:  # it died before we got here: nothing started yet
-        os._exit(1)
-    threading.Thread(target=_watch, args=(owner,), name="lab-owner-watch", daemon=True).start()
-    return True
-
-
-def _watch(owner: int) -> None:
-    while os.getppid() == owner:  # reparented once the owner dies
-        time.sleep(POLL_S)
-    _end_everything(GRACE_S)
+    return owner_exit.watch_owner_named(OWNER_ENV, lambda: _end_everything(GRACE_S), "lab-owner-watch")
 
 
 def _end_everything(grace_s: float) -> None:

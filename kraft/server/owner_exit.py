@@ -14,32 +14,43 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 OWNER_ENV = "KRAFT_NODE_OWNER_PID"
 POLL_S = 0.25
 GRACE_S = 10.0
 
 
-def owner_pid(environ=os.environ) -> int | None:
-    raw = environ.get(OWNER_ENV, "")
+def owner_pid(env_name: str = OWNER_ENV, environ=os.environ) -> int | None:
+    raw = environ.get(env_name, "")
     return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 def watch_owner() -> bool:
     """Start watching the owner named in the environment; False when none is named."""
-    owner = owner_pid()
+    return watch_owner_named(OWNER_ENV, _stop_then_kill, "node-owner-watch")
+
+
+def watch_owner_named(env_name: str, on_gone: Callable[[], None], thread_name: str) -> bool:
+    """Call on_gone once the process named in env_name (our parent) is gone; False when
+    none is named. The failure lab's runs watch the node that started them the same way."""
+    owner = owner_pid(env_name)
     if owner is None:
         return False
     if os.getppid() != owner:  # it died before we got here: nothing started yet
         os._exit(1)
-    # a daemon thread: it lives exactly as long as the node's process
-    threading.Thread(target=_watch, args=(owner,), name="node-owner-watch", daemon=True).start()
+    # a daemon thread: it lives exactly as long as the process
+    threading.Thread(target=_wait_then, args=(owner, on_gone), name=thread_name, daemon=True).start()
     return True
 
 
-def _watch(owner: int) -> None:
-    while os.getppid() == owner:
+def _wait_then(owner: int, on_gone: Callable[[], None]) -> None:
+    while os.getppid() == owner:  # re-parented once the owner dies
         time.sleep(POLL_S)
+    on_gone()
+
+
+def _stop_then_kill() -> None:
     os.kill(os.getpid(), signal.SIGTERM)  # the node's own controlled stop
     time.sleep(GRACE_S)
     os.kill(os.getpid(), signal.SIGKILL)
