@@ -52,6 +52,7 @@ HOST_FAULT_MODULES = frozenset({
     "test_scenarios.py", "test_network_faults.py", "test_soak.py", "test_power_cut_spacing.py",
     "test_disk_full.py", "test_lazy_fs.py", "test_metadata_storm.py", "test_readiness_cut_off.py",
     "test_multi_host.py", "test_hostile_scenario.py",
+    "test_testing_faults.py", "test_testing_disk.py",  # kraft.testing's isolate (iptables) and slow disk (FUSE)
 })
 SHARED_CLUSTER_FIXTURES = ("shared_cluster", "fresh_shared_cluster")
 

@@ -104,12 +104,18 @@ class MemoryReturner:
     def _check(self) -> None:
         """In a worker thread: both glibc calls walk the heaps."""
         assert self._glibc is not None
-        before = _resident_bytes()
+        try:
+            before = _resident_bytes()
+        except OSError:  # out of descriptors (EMFILE) or no /proc: a later round trims
+            return
         if not self._schedule.due(before, self._glibc.free_bytes()):
             return
         started = time.monotonic()
         self._glibc.trim()
-        after = _resident_bytes()
+        try:
+            after = _resident_bytes()
+        except OSError:
+            after = before
         self._schedule.trimmed(after, self._glibc.free_bytes())
         self.trims += 1
         log.debug("gave %d MiB of freed memory back to the system in %.1f ms", (before - after) >> 20,

@@ -1,5 +1,8 @@
 """When a node gives freed memory back to the system (kraft/server/memory_return.py)."""
 
+import subprocess
+import sys
+
 from kraft.server.memory_return import MemoryReturner, TrimSchedule
 
 MiB = 1024 * 1024
@@ -40,3 +43,25 @@ def test_this_machine_trims_for_real():
     returner = MemoryReturner(TrimSchedule(growth_bytes=0))
     returner._check()  # glibc here (the test images are Debian): a real mallinfo2 and malloc_trim
     assert returner.trims == (1 if returner._glibc is not None else 0)
+
+
+def test_a_check_out_of_file_descriptors_waits_for_a_later_round(tmp_path):
+    """A node out of descriptors (EMFILE) must keep running: the check reads /proc, and an
+    error escaping it ended the node's task group (the node exited 1 under a descriptor
+    flood). Run in a child, whose descriptor limit is cut to what it has open."""
+    script = (
+        "import os, resource\n"
+        "from kraft.server.memory_return import MemoryReturner\n"
+        "returner = MemoryReturner()\n"
+        "_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir('/proc/self/fd')) - 1, hard))\n"
+        "try:\n"
+        "    open('/proc/self/statm').close()\n"
+        "except OSError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise SystemExit('the limit left a descriptor free: nothing tested')\n"
+        "returner._check()\n"
+        "print('still running')\n")
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0 and "still running" in ran.stdout, ran.stderr[-2000:]
