@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
-import timeit
 
+from kafka_codec import measure  # bench/ is the script's folder: the same timing as the codec bench
 from kio.serial import entity_reader, entity_writer
 
 from kraft.kafka.codec import decode_request, load_request_schema
@@ -52,11 +51,6 @@ def kio_only(frame: bytes, api_key: int, version: int):
     schema = load_request_schema(api_key, version)
     read_header, read_body = entity_reader(schema.__header_schema__), entity_reader(schema)
     return lambda: read_body(frame, read_header(frame, 0)[1])
-
-
-def measure(fn, repeats: int, number: int) -> str:
-    runs = [t / number * 1e6 for t in timeit.repeat(fn, repeat=repeats, number=number)]
-    return f"{statistics.median(runs):8.1f} µs  ({min(runs):.1f}..{max(runs):.1f})"
 
 
 def main() -> None:

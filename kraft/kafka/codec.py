@@ -68,6 +68,28 @@ def response_class(api_key: int, version: int):
     return load_response_schema(api_key, version)
 
 
+def encode_request(request, correlation_id: int, client_id: str | None) -> bytes:
+    """The length-prefixed frame of a kio request entity, at the entity's own version: the
+    client's side, for what kraft sends itself (the failure lab, kraft.testing's faults)."""
+    buf = io.BytesIO()
+    buf.write(b"\0\0\0\0")
+    header_cls = type(request).__header_schema__
+    entity_writer(header_cls)(buf, header_cls(request_api_key=int(request.__api_key__),
+                                              request_api_version=int(request.__version__),
+                                              correlation_id=correlation_id, client_id=client_id))
+    entity_writer(type(request))(buf, request)
+    frame = buf.getbuffer()
+    struct.pack_into(">i", frame, 0, len(frame) - 4)
+    return bytes(frame)
+
+
+def decode_response(api_key: int, version: int, payload: bytes):
+    """The response entity of an answer frame's payload (after its length)."""
+    cls = response_class(api_key, version)
+    _, used = entity_reader(cls.__header_schema__)(payload, 0)
+    return entity_reader(cls)(payload, used)[0]
+
+
 def encode_response(head: RequestHead, body) -> bytes:
     """The length-prefixed frame of `body` (an instance of response_class(key, version))."""
     buf = io.BytesIO()

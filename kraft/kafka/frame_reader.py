@@ -53,15 +53,15 @@ async def read_frame(reader: asyncio.StreamReader, size: int, budget: ByteBudget
             if len(head) < HEADER_BYTES:
                 raise MalformedRequest(f"a request frame of {size} bytes has no header")
             check_head(peek_head(head))
-            body = bytearray(head)
-            while len(body) < size:
-                chunk = await reader.read(min(size - len(body), CHUNK_BYTES))
+            parts = [head]
+            while held < size:  # every byte read so far is held
+                chunk = await reader.read(min(size - held, CHUNK_BYTES))
                 if not chunk:
-                    raise asyncio.IncompleteReadError(bytes(body), size)
+                    raise asyncio.IncompleteReadError(b"".join(parts), size)
                 await budget.acquire(len(chunk))
                 held += len(chunk)
-                body += chunk
-        return bytes(body)
+                parts.append(chunk)
+        return b"".join(parts)  # one copy of the frame, however many chunks it came in
     except BaseException:
         budget.release(held)
         raise

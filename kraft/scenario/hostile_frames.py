@@ -14,14 +14,14 @@ import datetime
 import functools
 import hashlib
 import hmac
-import io
 import random
 import struct
 from typing import Any
 
-from kio.index import load_request_schema, load_response_schema
-from kio.serial import entity_reader, entity_writer
+from kio.index import load_request_schema
 
+from kraft.kafka.codec import decode_response, encode_request
+from kraft.kafka.frame_bounds import encode_uvarint
 from kraft.storage.compression import ZSTD
 from kraft.storage.record_batch import Record, encode_batch
 
@@ -48,19 +48,12 @@ def declared_size(size: int) -> bytes:
 def request(api_key: int, version: int, correlation_id: int = 1, client_id: str = "hostile", **fields) -> bytes:
     """An ordinary request of any API and version kio knows, framed."""
     cls: Any = load_request_schema(api_key, version)
-    header_cls: Any = cls.__header_schema__
-    buf = io.BytesIO()
-    entity_writer(header_cls)(buf, header_cls(request_api_key=api_key, request_api_version=version,
-                                              correlation_id=correlation_id, client_id=client_id))
-    entity_writer(cls)(buf, cls(**fields))
-    return framed(buf.getvalue())
+    return encode_request(cls(**fields), correlation_id, client_id)
 
 
 def decode_answer(api_key: int, version: int, payload: bytes):
     """The response entity of an answer frame's payload (without its length)."""
-    cls = load_response_schema(api_key, version)
-    _, used = entity_reader(cls.__header_schema__)(payload, 0)
-    return entity_reader(cls)(payload, used)[0]
+    return decode_response(api_key, version, payload)
 
 
 def error_codes(entity) -> list[int]:
@@ -122,15 +115,6 @@ def null_arrays() -> dict[str, bytes]:
     }
 
 
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def with_tag_buffer(frame: bytes, tags: bytes) -> bytes:
     """A flexible request whose closing (empty) tag buffer is replaced by `tags`."""
     payload = frame[4:]
@@ -141,9 +125,9 @@ def with_tag_buffer(frame: bytes, tags: bytes) -> bytes:
 
 def tagged_field_frames(topic: str) -> dict[str, bytes]:
     base = ordinary_requests(topic)
-    unknown = _uvarint(2) + _uvarint(9999) + _uvarint(3) + b"abc" + _uvarint(10000) + _uvarint(0)
-    too_long = _uvarint(1) + _uvarint(5) + _uvarint(0x7FFFFFFF)
-    too_many = _uvarint(0xFFFFFFFF)
+    unknown = encode_uvarint(2) + encode_uvarint(9999) + encode_uvarint(3) + b"abc" + encode_uvarint(10000) + encode_uvarint(0)
+    too_long = encode_uvarint(1) + encode_uvarint(5) + encode_uvarint(0x7FFFFFFF)
+    too_many = encode_uvarint(0xFFFFFFFF)
     return {
         "Metadata v12 with two unknown tagged fields": with_tag_buffer(base["Metadata v12"], unknown),
         "ApiVersions v3 with two unknown tagged fields": with_tag_buffer(base["ApiVersions v3"], unknown),

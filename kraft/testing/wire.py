@@ -4,7 +4,6 @@ On a secured cluster the connection is TLS and authenticates with SASL PLAIN fir
 
 from __future__ import annotations
 
-import io
 import socket
 import ssl
 import struct
@@ -43,23 +42,12 @@ def _sasl_plain(s: socket.socket, user: str, password: str) -> None:
 
 
 def _exchange(s: socket.socket, request, correlation_id: int):
-    from kio.serial import entity_reader, entity_writer
-
-    from kraft.kafka.codec import response_class
-    header_cls = type(request).__header_schema__
-    buf = io.BytesIO()
-    entity_writer(header_cls)(buf, header_cls(request_api_key=int(request.__api_key__),
-                                              request_api_version=int(request.__version__),
-                                              correlation_id=correlation_id, client_id="kraft-testing"))
-    entity_writer(type(request))(buf, request)
-    s.sendall(struct.pack(">i", buf.tell()) + buf.getvalue())
+    from kraft.kafka.codec import decode_response, encode_request
+    s.sendall(encode_request(request, correlation_id, "kraft-testing"))
     size = struct.unpack(">i", _exactly(s, 4))[0]
     if not 0 < size <= ANSWER_LIMIT:  # bounded before anything is read into memory
         raise WireError(f"an answer of {size} bytes is not one")
-    frame = _exactly(s, size)
-    cls = response_class(int(request.__api_key__), int(request.__version__))
-    _, used = entity_reader(cls.__header_schema__)(frame, 0)
-    return entity_reader(cls)(frame, used)[0]
+    return decode_response(int(request.__api_key__), int(request.__version__), _exactly(s, size))
 
 
 def _exactly(s: socket.socket, n: int) -> bytes:
