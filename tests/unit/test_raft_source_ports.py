@@ -6,16 +6,21 @@ import socket
 
 from kraft.quorum.raft import _SourceBoundSockets
 
+# An address no other test or client uses as its source: a connection made elsewhere on
+# this machine (most come from 127.0.0.1) may share the port the kernel picks here, and
+# would then hold the listener off for a reason that is not the Raft socket's.
+NODE = "127.0.3.1"
+
 
 def test_a_port_held_by_an_outgoing_raft_connection_can_still_be_listened_on():
     peer = socket.socket()
-    peer.bind(("127.0.0.1", 0))
+    peer.bind((NODE, 0))
     peer.listen(1)
-    outgoing = _SourceBoundSockets(socket, "127.0.0.1").socket(socket.AF_INET, socket.SOCK_STREAM)
+    outgoing = _SourceBoundSockets(socket, NODE).socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         outgoing.connect(peer.getsockname())
         taken = outgoing.getsockname()
-        assert taken[0] == "127.0.0.1"  # the node's own source address
+        assert taken[0] == NODE  # the node's own source address
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as every node listener does
         try:
