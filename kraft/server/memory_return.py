@@ -118,7 +118,7 @@ class MemoryReturner:
             after = before
         self._schedule.trimmed(after, self._glibc.free_bytes())
         self.trims += 1
-        log.debug("gave %d MiB of freed memory back to the system in %.1f ms", (before - after) >> 20,
+        log.info("gave %d MiB of freed memory back to the system in %.1f ms", (before - after) >> 20,
                   (time.monotonic() - started) * 1000)
 
 

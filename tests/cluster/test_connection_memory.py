@@ -75,5 +75,6 @@ def test_memory_of_closed_tls_connections_is_given_back(tls_node):
     deadline = time.monotonic() + RETURN_BOUND_S
     while (now := rss_mib(pid)) - idle > KEPT_BOUND_MIB and time.monotonic() < deadline:
         time.sleep(1)
+    trims = [line for line in c.log_path(1).read_text().splitlines() if "freed memory back" in line]
     assert now - idle <= KEPT_BOUND_MIB, f"idle {idle:.0f} MiB, {held:.0f} with the connections open, " \
-                                         f"{now:.0f} after they closed"
+                                         f"{now:.0f} after they closed; the node's trims: {trims[-5:]}"
