@@ -1,7 +1,7 @@
 """TLS certificates as a new user makes them, used by a real node serving https and
 checked as curl and Kafka clients check them (the CA, and the address dialled against
-the certificate's names): `kraft certs` run as a command, and the README's openssl recipe
-run from the README's own text."""
+the certificate's names): `kraft certs` run as a command, and docs/SECURITY.md's openssl
+recipe run from its own text."""
 
 from __future__ import annotations
 
@@ -44,10 +44,10 @@ def trusting(ca: Path, client: tuple[Path, Path] | None = None) -> ssl.SSLContex
 
 
 def readme_block(containing: str) -> str:
-    """The README's shell block that holds `containing`."""
-    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    """docs/SECURITY.md's shell block that holds `containing`."""
+    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "docs" / "SECURITY.md").read_text(), flags=re.S)
     found = [b for b in blocks if containing in b]
-    assert len(found) == 1, f"the README has {len(found)} shell blocks with {containing!r}"
+    assert len(found) == 1, f"docs/SECURITY.md has {len(found)} shell blocks with {containing!r}"
     return found[0]
 
 
@@ -100,7 +100,7 @@ def bench_over_tls(cluster: LocalCluster, ca: Path) -> None:
 
 
 def run_the_readme_security_example(cluster: LocalCluster, folder: Path, password: str = "admin-password") -> None:
-    """The README's steps after the certificates, as written, against this cluster's
+    """docs/SECURITY.md's steps after the certificates, as written, against this cluster's
     address and admin password instead of the bundled ones: alice gets WRITE on orders-*,
     an admin creates the topic, her produce over https and her SASL_SSL kcat work."""
     node = cluster.config.node(1)
@@ -112,7 +112,7 @@ def run_the_readme_security_example(cluster: LocalCluster, folder: Path, passwor
         steps = steps.replace(bundled, here)
     missing = [tool for tool in ("curl", "kcat") if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"the README's example needs {' and '.join(missing)}")
+        pytest.skip(f"docs/SECURITY.md's example needs {' and '.join(missing)}")
     env = {k: v for k, v in os.environ.items() if k not in ("KRAFT_USER", "KRAFT_PASSWORD")}
     ran = subprocess.run(["bash", "-euo", "pipefail", "-c", steps], cwd=folder, capture_output=True, text=True,
                          timeout=90, env=env)
@@ -139,18 +139,18 @@ def test_the_readme_openssl_recipe_makes_certificates_a_node_serves(tmp_path):
 
 
 def readme_security_table() -> str:
-    """The README's [security] table, as written."""
-    blocks = re.findall(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    """docs/SECURITY.md's [security] table, as written."""
+    blocks = re.findall(r"```toml\n(.*?)```", (ROOT / "docs" / "SECURITY.md").read_text(), flags=re.S)
     found = [b for b in blocks if b.startswith("[security]") and 'tls_cert = "certs/node.pem"' in b]
-    assert len(found) == 1, f"the README has {len(found)} [security] tables with TLS"
+    assert len(found) == 1, f"docs/SECURITY.md has {len(found)} [security] tables with TLS"
     return found[0]
 
 
 def test_the_readme_client_certificate_login_works_as_written(tmp_path):
-    """The README's [security] table, its `./dev certs --user alice`, its user and ACL
+    """docs/SECURITY.md's [security] table, its `./dev certs --user alice`, its user and ACL
     steps, then alice logging in with her certificate alone, on REST and Kafka's SSL."""
     if missing := [tool for tool in ("curl", "kcat") if shutil.which(tool) is None]:
-        pytest.skip(f"the README's example needs {' and '.join(missing)}")
+        pytest.skip(f"docs/SECURITY.md's example needs {' and '.join(missing)}")
     admin = {"Authorization": "Basic " + base64.b64encode(b"admin:change-me-please").decode()}
     cluster = LocalCluster(1, base_dir=tmp_path, extra_toml=readme_security_table(), headers=admin,
                            topic_defaults={"replication.factor": 1})

@@ -120,11 +120,11 @@ def test_the_readme_quickstart_answers_each_step_the_first_time(cluster):
 
 
 def test_the_readme_idempotent_produce_example_runs_as_written(cluster):
-    """The README's block (it defines the cluster id and the producer id it uses), on this
+    """docs/REST.md's block (it defines the cluster id and the producer id it uses), on this
     cluster's addresses, and its request sent again: the same offsets, nothing twice."""
     status, body = http_json("POST", cluster.v3(1) + "/topics", {"topic_name": "orders"})  # the quickstart's
     assert status in (201, 400), body  # made here when this test runs alone
-    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "docs" / "REST.md").read_text(), flags=re.S)
     [block] = [b for b in blocks if "producer_id=$PID" in b]
     for node in (1, 2, 3):
         block = block.replace(f"localhost:808{node}", cluster.url(node).removeprefix("http://"))
