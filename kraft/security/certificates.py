@@ -3,7 +3,7 @@ certificate naming every address clients and nodes dial, client certificates nam
 user. Pure: PEM bytes in, PEM bytes out; the command writes the files.
 
 A node certificate serves both ends of a connection (nodes dial each other and present
-it), so it carries serverAuth and clientAuth, as the openssl recipe in the README does.
+it), so it carries serverAuth and clientAuth, as the openssl recipe in docs/SECURITY.md does.
 A client certificate's common name is the user it authenticates (API.md, "Security").
 """
 
