@@ -87,7 +87,7 @@ from kraft.transactions.txn_views import (
     describe,
     list_transactions,
 )
-from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition, txn_state_topic_configs
+from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_state_topic_configs
 
 log = logging.getLogger(__name__)
 
