@@ -26,6 +26,7 @@ import orjson
 from kraft.groups.consumer_group_record import parse_group_key, parse_group_value
 from kraft.storage.json_keys import parse_versioned_key, versioned_key
 from kraft.storage.record import Record
+from kraft.storage.record_batch import BatchHeader
 
 KEY_VERSION = "offset/1"
 _CONTROL_KEY = struct.Struct(">hh")  # a control record's key: version, type
@@ -299,3 +300,24 @@ class OffsetCache:
     def groups(self) -> list[str]:
         """Groups with a committed offset (pending ones are not shown until committed)."""
         return sorted(self._groups)
+
+
+def replay_batch(cache: OffsetCache, header: BatchHeader, records: list[Record], position: int) -> None:
+    """One batch of an offsets partition's log, in log order: plain commits, a
+    transaction's commits (pending) or its marker. Records before ``position`` were
+    replayed already."""
+    if header.is_control:
+        if header.base_offset >= position:
+            for record in records:  # one record: the marker
+                commit = marker_is_commit(record.key)
+                if commit is not None:
+                    cache.replay_marker(header.producer_id, commit)
+        return
+    for record in records:
+        assert record.offset is not None  # records read back from a log carry offsets
+        if record.offset < position:
+            continue
+        if header.is_transactional and header.producer_id >= 0:
+            cache.replay_transactional(header.producer_id, record)
+        else:
+            cache.replay(record)

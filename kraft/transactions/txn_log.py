@@ -16,17 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
+from kraft.coordinator.loader import LOAD_CHUNK_BYTES, ReadableLog, replay_log
 from kraft.storage.json_keys import parse_versioned_key, versioned_key
 from kraft.storage.record import Record
-from kraft.storage.record_batch import decode_records, iter_batches
+from kraft.storage.record_batch import BatchHeader
 from kraft.transactions.txn_metadata import TransactionMetadata, TxnState, TxnTransit
 
 KEY_VERSION = "txn/1"
-LOAD_CHUNK_BYTES = 1024 * 1024
 
 
 def txn_key(transactional_id: str) -> bytes:
@@ -108,31 +108,16 @@ class TxnCache:
         return self
 
 
-class ReadableLog(Protocol):
-    @property
-    def log_start_offset(self) -> int: ...
-
-    @property
-    def log_end_offset(self) -> int: ...
-
-    def read(self, offset: int, max_bytes: int) -> bytes: ...
-
-
 def load(plog: ReadableLog, chunk_bytes: int = LOAD_CHUNK_BYTES) -> TxnCache:
     """Replay a partition's local log from its start to its end (control batches, which
     this topic never holds, are passed over)."""
     cache = TxnCache()
-    position, end = plog.log_start_offset, plog.log_end_offset
-    while position < end:
-        data = plog.read(position, chunk_bytes)
-        next_position = position
-        for pos, header in iter_batches(data):
-            if not header.is_control:
-                for record in decode_records(data, pos, verify=False):
-                    if record.offset is not None and record.offset >= position:
-                        cache.replay(record)
-            next_position = header.next_offset
-        if next_position <= position:
-            break  # nothing readable: never spin
-        position = next_position
+
+    def apply(header: BatchHeader, records: list[Record], position: int) -> None:
+        if not header.is_control:
+            for record in records:
+                if record.offset is not None and record.offset >= position:
+                    cache.replay(record)
+
+    replay_log(plog, apply, chunk_bytes)
     return cache

@@ -2,7 +2,7 @@
 __transaction_state. Pure.
 
 As in Kafka: partition = Utils.abs(transactionalId.hashCode()) % partitions of the
-topic, with Java's String.hashCode (the same hash as the group coordinator's placement),
+topic, with Java's String.hashCode (kraft/coordinator/placement.py, as the group coordinator's placement),
 so a transactional id lands on the same partition number as in a Kafka cluster with the
 same partition count. The topic is internal, replicated and compacted (the latest state
 per transactional id survives), never compressed, and never elects an unclean leader.
@@ -10,7 +10,7 @@ per transactional id survives), never compressed, and never elects an unclean le
 
 from __future__ import annotations
 
-from kraft.groups.coordinator_placement import java_string_hashcode, kafka_abs
+from kraft.coordinator.placement import key_partition
 from kraft.config.topic_names import TXN_STATE_TOPIC  # noqa: F401  (defined with the other internal topic)
 from kraft.config.transaction_settings import TransactionSettings
 
@@ -21,7 +21,7 @@ def txn_partition(transactional_id: str, count: int = DEFAULT_TXN_STATE_PARTITIO
     """The __transaction_state partition whose leader coordinates `transactional_id`."""
     if count < 1:
         raise ValueError(f"{TXN_STATE_TOPIC} needs at least one partition, got {count} (caller's fault)")
-    return kafka_abs(java_string_hashcode(transactional_id)) % count
+    return key_partition(transactional_id, count)
 
 
 def txn_state_topic_configs(replication_factor: int, settings: TransactionSettings | None = None) -> dict[str, str]:

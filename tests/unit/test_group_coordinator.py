@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kraft.groups.classic_group import VALID_PREVIOUS, GroupConfig, ClassicGroup
-from kraft.groups.coordinator_placement import coordinator_partition, java_string_hashcode, kafka_abs
+from kraft.coordinator.placement import java_string_hashcode, kafka_abs
+from kraft.groups.coordinator_placement import coordinator_partition
 from kraft.groups.group_events import (
     CommitCheck,
     CommitOk,

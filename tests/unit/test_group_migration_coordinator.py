@@ -27,7 +27,7 @@ async def coordinator_with(log, policy: str, **groups) -> GroupCoordinator:  # n
                                              "group.initial.rebalance.delay.ms": 0, **groups})
     coord = GroupCoordinator(NODE, settings, lambda: snapshot, Replicas(log), no_controller, no_wait, Appender(log))
     assert await coord.locate(GROUP) is None
-    coord._topic_counts = {"t": 2}
+    coord.loaded.topic_counts = {"t": 2}
     return coord
 
 

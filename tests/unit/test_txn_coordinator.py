@@ -140,7 +140,7 @@ async def running(tmp_path):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert coord._tasks == set() and coord.loaded_partitions() == {}
+    assert coord.runtime.tasks == set() and coord.loaded_partitions() == {}
     cluster.close()
 
 
@@ -193,7 +193,7 @@ async def test_a_new_producer_instance_fences_the_ongoing_transaction(running):
         await coord.init_producer_id("tx", 60_000)
     with pytest.raises((ProducerFenced, ConcurrentTransactions)):  # the old instance is out
         await coord.end_txn("tx", pid, epoch, commit=True)
-    await eventually(coord, lambda: coord._loaded[txn_partition("tx", 2)].txns["tx"].state.value == "CompleteAbort",
+    await eventually(coord, lambda: coord.runtime.shards[txn_partition("tx", 2)].txns["tx"].state.value == "CompleteAbort",
                      "the fenced transaction aborted")
     assert cluster.markers == [TxnMarker(pid, 1, False, 1, (TP0,))]  # the abort carries the bumped epoch
     assert await coord.init_producer_id("tx", 60_000) == (pid, 2)
@@ -208,7 +208,7 @@ async def test_a_transaction_open_past_its_timeout_is_aborted(tmp_path):
         pid, epoch = await coord.init_producer_id("slow", 1_000)
         await coord.add_partitions("slow", pid, epoch, [TP1])
         cluster.now += 1_001
-        await eventually(coord, lambda: coord._loaded[txn_partition("slow", 2)].txns["slow"].state.value ==
+        await eventually(coord, lambda: coord.runtime.shards[txn_partition("slow", 2)].txns["slow"].state.value ==
                          "CompleteAbort", "the timed-out transaction aborted")
         assert cluster.markers == [TxnMarker(pid, 1, False, 1, (TP1,))]
         with pytest.raises(ProducerFenced):
@@ -231,7 +231,7 @@ async def test_idle_transactional_ids_expire_with_a_tombstone(tmp_path):
         await coord.add_partitions("busy", busy_pid, 1, [TP0])
         cluster.now += 5_000
         p = txn_partition("idle", 2)
-        await eventually(coord, lambda: "idle" not in coord._loaded[p].txns, "the idle id forgotten")
+        await eventually(coord, lambda: "idle" not in coord.runtime.shards[p].txns, "the idle id forgotten")
         assert "idle" not in load(cluster.logs[p]).txns  # the tombstone is in the log
         with pytest.raises(TransactionalIdNotFound):
             await coord.describe("idle")
@@ -255,7 +255,7 @@ async def test_a_new_coordinator_finishes_the_transactions_it_loads(tmp_path):
     await eventually(first, lambda: len(cluster.markers) >= 3, "markers retried")
     task.cancel()  # the first coordinator goes away mid-way, its marker work with it
     await asyncio.gather(task, return_exceptions=True)
-    assert first._tasks == set()
+    assert first.runtime.tasks == set()
     sent = len(cluster.markers)
     await asyncio.sleep(0.1)
     assert len(cluster.markers) == sent
@@ -326,7 +326,7 @@ async def test_shutdown_stops_marker_retries_and_owned_tasks(running):
     with pytest.raises(ConcurrentTransactions):
         await coord.init_producer_id("tx", 60_000)
     assert await state_of(coord, "tx") == "PrepareCommit"
-    assert coord._tasks  # the marker work is running; the fixture stops it and checks
+    assert coord.runtime.tasks  # the marker work is running; the fixture stops it and checks
 
 
 async def test_add_partitions_waits_for_the_last_transactions_markers(running, monkeypatch):
@@ -364,7 +364,7 @@ async def test_add_partitions_still_answers_concurrent_transactions_when_markers
         await waiting
     sent = len(cluster.markers)
     cluster.refuse.clear()
-    await eventually(coord, lambda: coord._loaded[txn_partition("tx", 2)].txns["tx"].state.value == "CompleteCommit",
+    await eventually(coord, lambda: coord.runtime.shards[txn_partition("tx", 2)].txns["tx"].state.value == "CompleteCommit",
                      "the commit completed after the request left")
     assert len(cluster.markers) > sent
     await coord.add_partitions("tx", pid, epoch, [TP1])
@@ -380,7 +380,7 @@ async def test_v2_end_bumps_the_epoch_writes_markers_with_it_and_answers_retries
     await coord.add_partitions("tx", pid, epoch, [TP0])
     goes_on = await coord.end_txn("tx", pid, epoch, commit=True, bump_epoch=True)
     assert (goes_on.producer_id, goes_on.epoch) == (pid, 1)
-    await eventually(coord, lambda: coord._loaded[txn_partition("tx", 2)].txns["tx"].state.value == "CompleteCommit",
+    await eventually(coord, lambda: coord.runtime.shards[txn_partition("tx", 2)].txns["tx"].state.value == "CompleteCommit",
                      "the commit completed")
     assert cluster.markers == [TxnMarker(pid, 1, True, 1, (TP0,))]
     retried = await coord.end_txn("tx", pid, epoch, commit=True, bump_epoch=True)
@@ -400,7 +400,7 @@ async def test_v2_end_bumps_the_epoch_writes_markers_with_it_and_answers_retries
 async def test_v2_end_at_the_last_epoch_moves_to_a_fresh_producer_id(running):
     cluster, coord = running
     pid, _ = await coord.init_producer_id("tx", 60_000)
-    meta = coord._loaded[txn_partition("tx", 2)].txns["tx"]
+    meta = coord.runtime.shards[txn_partition("tx", 2)].txns["tx"]
     meta.producer_epoch = 32766  # as after 32766 transactions
     await coord.add_partitions("tx", pid, 32766, [TP0])
     goes_on = await coord.end_txn("tx", pid, 32766, commit=True, bump_epoch=True)

@@ -153,7 +153,7 @@ async def test_a_plain_commit_after_the_transactions_offset_keeps_precedence_liv
 async def test_pending_offsets_survive_an_unload_in_the_log_and_a_reload_finds_them_pending(log):
     coord, _ = await loaded(log)
     await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (10, "")})
-    coord._unload(0)  # leadership moved away: the pending state is only in the log now
+    coord.runtime.unload(0)  # leadership moved away: the pending state is only in the log now
     coord.complete_transaction(0, 70, commit=True)  # not loaded here: nothing to do
     assert await coord.locate(GROUP) is None
     assert coord.unstable_offsets(GROUP) == {("t", 0)} and coord.committed(GROUP, "t", 0) is None
@@ -195,7 +195,7 @@ async def test_kip_447_checks_generation_and_member_of_a_kafka_client_group(log)
         await coord.txn_offset_commit(GROUP, 70, 0, -1, member, None, {("t", 0): (2, "")})
     # an old client (generation -1, no member) is not checked, members or not
     assert await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (3, "")}) == {}
-    assert coord._loaded[0].cache.pending(70, GROUP, "t", 0).offset == 3
+    assert coord.runtime.shards[0].cache.pending(70, GROUP, "t", 0).offset == 3
 
 
 async def test_kip_447_fences_a_replaced_static_members_old_process(log):

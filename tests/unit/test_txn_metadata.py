@@ -19,6 +19,19 @@ from kraft.errors import (
 )
 from kraft.groups.coordinator_placement import coordinator_partition
 from kraft.transactions.txn_markers import MISSING, MarkerOutcome, backoff_s, marker_outcome
+from kraft.transactions.txn_decisions import (
+    InitFence,
+    InitWrite,
+    NeedProducerId,
+    decide_add_partitions,
+    decide_end_txn,
+    decide_end_txn_bumping,
+    decide_init_producer_id,
+    end_answer,
+    expirable,
+    timed_out,
+    verify_partitions,
+)
 from kraft.transactions.txn_metadata import (
     COMPLETE_ABORT,
     COMPLETE_COMMIT,
@@ -31,25 +44,16 @@ from kraft.transactions.txn_metadata import (
     PREPARE_EPOCH_FENCE,
     VALID_PREVIOUS,
     IllegalTxnTransition,
-    InitFence,
-    InitWrite,
-    NeedProducerId,
     ProducerIdAndEpoch,
     TransactionMetadata,
     TxnState,
-    decide_add_partitions,
-    decide_end_txn,
-    decide_end_txn_bumping,
-    decide_init_producer_id,
-    end_answer,
-    describe,
-    expirable,
     is_epoch_exhausted,
-    list_transactions,
     new_transaction,
-    timed_out,
     validate_timeout,
-    verify_partitions,
+)
+from kraft.transactions.txn_views import (
+    describe,
+    list_transactions,
 )
 from kraft.transactions.txn_log import parse_value, encode_value
 from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition, txn_state_topic_configs

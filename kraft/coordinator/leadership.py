@@ -1,6 +1,6 @@
-"""A coordinator follows the leadership of its internal topic's partitions (shared by the
-group and transaction coordinators): it loads a partition when this broker starts
-leading it, unloads one it no longer leads or leads in a newer epoch."""
+"""The runtime follows the leadership of its internal topic's partitions: it loads a
+partition when this broker starts leading it, unloads one it no longer leads or leads in
+a newer epoch."""
 
 from __future__ import annotations
 

@@ -1,0 +1,131 @@
+"""Finishing a prepared transaction: its markers, then its Complete state.
+
+Once PrepareCommit / PrepareAbort is in the log, the markers are written to every partition
+of the transaction (retried with backoff until each has one; a partition that no longer
+exists is passed over), then the Complete state is appended. The work stops as soon as
+this node stops coordinating the id at that coordinator epoch: the next coordinator
+finishes it from the log. Also here: what a failed append of the state log means to the
+coordinator's client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from kraft.errors import (
+    CoordinatorNotAvailable,
+    MessageTooLarge,
+    NotCoordinator,
+    NotLeaderOrFollower,
+    RetriableError,
+    StorageError,
+    UnknownServerError,
+    UnknownTopicOrPartition,
+)
+from kraft.transactions.txn_markers import MISSING, MarkerOutcome, SendMarkers, TxnMarker, backoff_s, marker_outcome
+from kraft.transactions.txn_metadata import PREPARE_COMMIT, TopicPartition, TransactionMetadata, TxnTransit
+
+log = logging.getLogger(__name__)
+
+MARKER_SEND_TIMEOUT_S = 60.0  # one send_markers call: longer than the leaders' acks=all wait
+
+
+class StateHost(Protocol):
+    """The coordinator, as the completion of a transaction uses it."""
+
+    def is_current(self, p: int, coordinator_epoch: int, meta: TransactionMetadata) -> bool: ...
+
+    def partition_exists(self, tp: TopicPartition) -> bool: ...
+
+    async def append_transit(self, p: int, coordinator_epoch: int, meta: TransactionMetadata, transit: TxnTransit,
+                             *, keep_pending_on_error: bool = False) -> None: ...
+
+
+async def write_markers_then_complete(host: StateHost, send_markers: SendMarkers, p: int, coordinator_epoch: int,
+                                  meta: TransactionMetadata, complete: TxnTransit) -> None:
+    """Write the markers of a prepared transaction until every partition has one,
+    then append its Complete state. Stops when this node stops coordinating it."""
+    if await _write_markers(host, send_markers, p, coordinator_epoch, meta):
+        await _append_complete(host, p, coordinator_epoch, meta, complete)
+
+
+async def _write_markers(host: StateHost, send_markers: SendMarkers, p: int, coordinator_epoch: int,
+                         meta: TransactionMetadata) -> bool:
+    """True once every partition has its marker; False: this node stopped completing it."""
+    tid, commit = meta.transactional_id, meta.state is PREPARE_COMMIT
+    remaining = set(meta.partitions)
+    attempt = 0
+    while True:
+        if not host.is_current(p, coordinator_epoch, meta):
+            return False
+        for tp in sorted(tp for tp in remaining if not host.partition_exists(tp)):
+            log.info("transaction coordinator: %s is gone: no marker for it in %r", tp, tid)
+            remaining.discard(tp)
+            meta.remove_partition(tp)
+        if not remaining:
+            return True
+        marker = TxnMarker(meta.producer_id, meta.producer_epoch, commit, coordinator_epoch,
+                           tuple(sorted(remaining)))
+        answers: Any = {}
+        try:
+            async with asyncio.timeout(MARKER_SEND_TIMEOUT_S):  # a wiring that never answers
+                answers = (await send_markers([marker]))[0]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the wiring's trouble: every partition is tried again
+            log.info("transaction coordinator: markers of %r not sent (%r); retrying", tid, exc)
+        if not host.is_current(p, coordinator_epoch, meta):
+            return False
+        for tp in marker.partitions:
+            answer = answers.get(tp, MISSING)
+            outcome = marker_outcome(answer)
+            if outcome is MarkerOutcome.WRITTEN:
+                remaining.discard(tp)
+                meta.remove_partition(tp)
+            elif outcome is MarkerOutcome.ABANDON:
+                log.warning("transaction coordinator: %s refused the %s marker of %r (producer %d epoch %d, "
+                            "coordinator epoch %d): %r; this coordinator stops completing it",
+                            tp, "commit" if commit else "abort", tid, meta.producer_id, meta.producer_epoch,
+                            coordinator_epoch, answer)
+                return False
+        if remaining:
+            await asyncio.sleep(backoff_s(attempt))
+            attempt += 1
+
+
+async def _append_complete(host: StateHost, p: int, coordinator_epoch: int, meta: TransactionMetadata,
+                           complete: TxnTransit) -> None:
+    tid, attempt = meta.transactional_id, 0
+    while True:
+        if not host.is_current(p, coordinator_epoch, meta):
+            return  # the next coordinator finishes it
+        try:
+            await host.append_transit(p, coordinator_epoch, meta, complete, keep_pending_on_error=True)
+            log.debug("transaction coordinator: %r is %s", tid, complete.state.value)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if host.is_current(p, coordinator_epoch, meta):
+                log.info("transaction coordinator: %s of %r not appended (%r); retrying", complete.state.value,
+                         tid, exc)
+        await asyncio.sleep(backoff_s(attempt))
+        attempt += 1
+
+
+def coordinator_error(exc: BaseException, transactional_id: str) -> BaseException:
+    """What a failed append of the state log means to the coordinator's client (Kafka's
+    mapping in TransactionStateManager.appendTransactionToLog)."""
+    if isinstance(exc, asyncio.CancelledError):
+        return exc
+    if isinstance(exc, (NotLeaderOrFollower, StorageError)):
+        return NotCoordinator(f"NOT_COORDINATOR: the state of {transactional_id!r} could not be appended here "
+                              f"({type(exc).__name__}); find the coordinator again")
+    if isinstance(exc, (UnknownTopicOrPartition, RetriableError)):
+        return CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: the state of {transactional_id!r} could not be "
+                                       f"appended ({type(exc).__name__}); retry")
+    if isinstance(exc, MessageTooLarge):
+        return UnknownServerError(f"the state of {transactional_id!r} is too large to append")
+    return exc
