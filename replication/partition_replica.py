@@ -19,14 +19,12 @@ from kraft.replication import fetch_protocol as fp
 from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.commit_waiters import CommitWaiters
 from kraft.replication.leader_state import LeaderState
-from kraft.replication.read_replica import ReplicaView
+from kraft.replication.replica_reads import ReplicaReads
 from kraft.replication.log_dir_health import LogDirHealth, is_dir_failure
-from kraft.storage.max_timestamp import MaxTimestamp
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record_batch import iter_batches
 from kraft.errors import (
     DamagedLog,
-    LeaderNotAvailable,
     LogDirFailed,
     NotEnoughReplicas,
     NotLeaderOrFollower,
@@ -45,7 +43,9 @@ def now_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
-class PartitionReplica:
+class PartitionReplica(ReplicaReads):
+    """The replica's roles and writes here; what clients read is ReplicaReads'."""
+
     def __init__(self, broker_id: int, topic: str, topic_id: str, partition: int,
                  log: PartitionLog, hw: int):
         self.broker_id = broker_id
@@ -200,70 +200,6 @@ class PartitionReplica:
                     await self._commits.past(last_offset)
             except TimeoutError:
                 pass  # the deadline is checked above
-
-    # -- consume (leader) ------------------------------------------------------------------
-    def readable_range(self) -> tuple[int, int]:
-        leader = self._require_leader()
-        if not leader.hw_established:
-            raise LeaderNotAvailable(
-                f"LEADER_NOT_AVAILABLE: the new leader of {self.topic}-{self.partition} is "
-                "still establishing its high watermark; retry")
-        return self.log.log_start_offset, leader.hw
-
-    def last_stable_offset(self) -> int:
-        """Kafka's LSO: what read_committed consumers may read up to (below the HW and
-        every transaction still open or whose marker is not yet committed)."""
-        _, hw = self.readable_range()
-        return self.log.last_stable_offset(hw)
-
-    def readable_end(self, stable: bool) -> int:
-        return self.last_stable_offset() if stable else self.readable_range()[1]
-
-    def offset_for_timestamp(self, timestamp: int, stable: bool = False) -> tuple[int, int] | None:
-        """Kafka's ListOffsets by time: (offset, timestamp) of the first committed record
-        stamped at or after `timestamp`; None when every committed record is earlier.
-        stable: only below the LSO (a read_committed consumer's ListOffsets)."""
-        end = self.readable_end(stable)
-        found = self.log.offset_for_timestamp(timestamp)
-        return found if found is not None and found[0] < end else None
-
-    def record_with_max_timestamp(self, stable: bool = False) -> MaxTimestamp | None:
-        """ListOffsets MAX_TIMESTAMP: among the committed records (below the LSO when
-        `stable`), the first with the largest timestamp."""
-        return self.log.record_with_max_timestamp(self.readable_end(stable))
-
-    async def read_committed(self, offset: int, max_bytes: int, deadline: float,
-                             stable: bool = False) -> bytes:
-        """Whole batches from `offset` below the HW (the LSO when `stable`: what a
-        read_committed consumer may read); waits for data until the deadline."""
-        while True:
-            start, hw = self.readable_range()
-            if offset < start or offset > hw:
-                raise OffsetOutOfRange(f"offset {offset} is out of range: valid offsets are {start}..{hw}", offset, start, hw)
-            end = self.log.last_stable_offset(hw) if stable else hw
-            if offset < end:
-                return self.log.read(offset, max_bytes, max_offset=end)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return b""
-            await self.changed.wait(left)
-
-    def in_sync_follower_views(self, now: int) -> list[ReplicaView]:
-        """KIP-392: the in-sync followers as this leader last heard from them (what a
-        preferred read replica is chosen among)."""
-        leader = self._require_leader()
-        return [ReplicaView(broker_id, progress.log_start, progress.leo, max(0, now - progress.last_caught_up_ms))
-                for broker_id, progress in leader.followers.items() if broker_id in leader.isr]
-
-    def consumer_bounds(self) -> tuple[int, int, int]:
-        """(log start, HW, LSO) a consumer's fetch reads within, on the leader or (KIP-392)
-        a follower: its own log start, the HW its leader last told it, and the last
-        stable offset below that."""
-        if self.leader is not None:
-            start, hw = self.readable_range()
-        else:
-            start, hw = self.log.log_start_offset, self.follower_hw
-        return start, hw, self.log.last_stable_offset(hw)
 
     # -- replication (leader side of a follower's fetch) ------------------------------------
     def serve_fetch(self, replica_id: int, req: fp.FetchPartition, max_bytes: int, now: int):

@@ -55,7 +55,7 @@ def _ctx(request):
 async def all_topic_configs(request):
     node, image, base = _ctx(request)
     data = []
-    for name in sorted(visible(request, "TOPIC", image.topic_ids, "DESCRIBE_CONFIGS")):
+    for name in sorted(visible(request, "describe_topic_configs", image.topic_ids)):
         configs = described_topic_configs(image, node.topic_defaults, name)
         data += [views.config_view(name, k, config, node.cluster_id, base)
                  for k, config in sorted(configs.items())]
@@ -75,7 +75,7 @@ async def broker_replicas(request):
     if not (raw.isascii() and raw.isdigit()) or int(raw) not in image.brokers:
         raise NotFound(f"broker {raw} not found")
     broker = int(raw)
-    shown = set(visible(request, "TOPIC", image.topic_ids))
+    shown = set(visible(request, "describe_topic", image.topic_ids))
     data = [views.replica_view(topic, index, broker, node.cluster_id, base)
             for topic, index, reg in image.all_partitions()
             if broker in reg.replicas and topic.name in shown]
@@ -84,7 +84,7 @@ async def broker_replicas(request):
 
 async def all_reassignments(request):
     node, image, base = _ctx(request)
-    shown = set(visible(request, "TOPIC", image.topic_ids))
+    shown = set(visible(request, "describe_topic", image.topic_ids))
     data = [views.reassignment_view(t, i, part, node.cluster_id, base)
             for t, i, part in reassignment.in_progress(image) if t in shown]
     return json_response(views.collection("KafkaReassignmentList", base, request.path, data))

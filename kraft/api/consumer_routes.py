@@ -182,7 +182,7 @@ async def subscribe(request, node: BrokerServices, groups, group, instance):
     existing = sorted(t.name for t in node.image.topics.values())
     topics, pattern = subscription(await required_body(request), existing)
     for topic in topics or ():
-        access_rules.check(request, "READ", "TOPIC", topic)
+        access_rules.check(request, "consume", topic)
     if instance.manual:
         raise ConsumerConflict("this instance was assigned partitions by hand; subscribe and assign are "
                                "mutually exclusive: DELETE its subscription first")
@@ -203,13 +203,14 @@ async def subscribe(request, node: BrokerServices, groups, group, instance):
 def _topic_visible_to(request):
     """Whether the subscriber may see a topic, asked at each match (ACLs change)."""
     access, who = node_of(request).access, request.get(IDENTITY_KEY)
-    return lambda topic: bool(access.allowed_names(who, "DESCRIBE", "TOPIC", (topic,)))
+    return lambda topic: bool(access.may_see(who, "describe_topic", (topic,)))
 
 
 @with_instance
 async def get_subscription(request, node: BrokerServices, groups, group, instance):
     existing = sorted(t.name for t in node.image.topics.values())
-    return v2_json({"topics": sorted(access_rules.visible(request, "TOPIC", instance.wanted_topics(existing)))})
+    wanted = instance.wanted_topics(existing)
+    return v2_json({"topics": sorted(access_rules.visible(request, "describe_topic", wanted))})
 
 
 @with_instance
@@ -224,7 +225,7 @@ async def unsubscribe(request, node: BrokerServices, groups, group, instance):
 async def assign(request, node: BrokerServices, groups, group, instance):
     chosen = partition_list(await required_body(request), "partitions", node.image)
     for topic in {t for t, _, _, _ in chosen}:
-        access_rules.check(request, "READ", "TOPIC", topic)
+        access_rules.check(request, "consume", topic)
     if instance.subscribed:
         raise ConsumerConflict("this instance subscribed to topics; subscribe and assign are mutually "
                                "exclusive: DELETE its subscription first")
@@ -289,7 +290,7 @@ def _set_positions(instance, targets: dict) -> None:
 async def _seek_edge(request, node: BrokerServices, instance, beginning: bool):
     chosen = partition_list(await required_body(request), "partitions", node.image)
     for topic in {t for t, _, _, _ in chosen}:
-        access_rules.check(request, "READ", "TOPIC", topic)
+        access_rules.check(request, "consume", topic)
     targets = {}
     for topic, partition, _, _ in chosen:
         tp = _owned_or_conflict(instance, topic, partition)
@@ -329,7 +330,7 @@ async def records(request, node: BrokerServices, groups, group, instance):
     timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
     max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)
     for topic in sorted({t for t, _ in instance.owned}):  # ACLs may have changed since it subscribed
-        access_rules.check(request, "READ", "TOPIC", topic)
+        access_rules.check(request, "consume", topic)
     if instance.config.auto_commit and instance.uncommitted():
         await _commit(groups, group, instance, instance.uncommitted())  # what the last poll delivered
     if not any(node.image.topic(t) is not None for t, _ in instance.owned):
@@ -384,7 +385,7 @@ async def commit(request, node: BrokerServices, groups, group, instance):
     wanted = partition_list(body, key, node.image, with_offset=True)
     targets = {}
     for topic, partition, offset, metadata in wanted:
-        access_rules.check(request, "READ", "TOPIC", topic)
+        access_rules.check(request, "consume", topic)
         tp = _owned_or_conflict(instance, topic, partition)
         _, end = await node.partition_reader.offsets(*tp)
         if offset + 1 > end:

@@ -118,7 +118,7 @@ async def list_groups(request):
     for summaries in await asyncio.gather(*(ask(b.broker_id) for b in brokers)):
         for d in summaries:
             found.setdefault(d["group_id"], d)
-    data = [group_view(request, node, found[g]) for g in sorted(visible(request, "GROUP", found))]
+    data = [group_view(request, node, found[g]) for g in sorted(visible(request, "describe_group", found))]
     return json_response({"kind": "KafkaConsumerGroupList",
                           "metadata": {"self": _self(request, node)}, "data": data})
 
@@ -145,8 +145,7 @@ async def alter_offsets(request, node: BrokerServices, groups, group_id):
     who = request.get(IDENTITY_KEY)
     for topic_name, partition in wanted:
         partition_or_404(topic_or_404(node.image, topic_name), str(partition))
-        if who is not None:
-            node.access.check(who, "READ", "TOPIC", topic_name)
+        node.access.require(who, "consume", topic_name)
     await groups.alter_offsets(group_id, {key: (offset, "") for key, offset in wanted.items()})
     return web.Response(status=204)
 
@@ -174,7 +173,7 @@ def _member(groups, group_id: str, wanted: str) -> dict:
 @coordinated(create=False)
 async def list_assignments(request, node: BrokerServices, groups, group_id):
     m = _member(groups, group_id, request.match_info["consumer"])
-    shown = set(visible(request, "TOPIC", {t for t, _ in m["assignments"]}))
+    shown = set(visible(request, "describe_topic", {t for t, _ in m["assignments"]}))
     data = [assignment_view(request, node, group_id, _member_key(m), t, p) for t, p in m["assignments"]
             if t in shown]
     return json_response({"kind": "KafkaConsumerAssignmentList",
@@ -200,7 +199,7 @@ async def group_lags(request, node: BrokerServices, groups, group_id: str) -> li
     d = _described(groups, group_id)
     owners = {tuple(tp): m for m in d["members"] for tp in m["assignments"]}
     committed = {(c["topic"], c["partition"]): c["offset"] for c in d["committed"]}
-    shown = set(visible(request, "TOPIC", {t for t, _ in set(owners) | set(committed)}))
+    shown = set(visible(request, "describe_topic", {t for t, _ in set(owners) | set(committed)}))
     partitions = sorted(tp for tp in set(owners) | set(committed) if tp[0] in shown)
     stable = groups.reads_committed(group_id)
 

@@ -96,8 +96,14 @@ class Failed:
 async def deliver(node: BrokerServices, topic: str, entries, acks: int, timeout_ms: int,
                   producer: Idempotence | None = None) -> list:
     """entries: [(partition|None, Record)] -> per entry (partition, offset, timestamp) or Failed."""
+    node.data_plane.check_client_records(topic, [r for _, r in entries])
+    return await deliver_checked(node, topic, entries, acks, timeout_ms, producer)
+
+
+async def deliver_checked(node: BrokerServices, topic: str, entries, acks: int, timeout_ms: int,
+                          producer: Idempotence | None = None) -> list:
+    """deliver, for entries check_client_records passed already."""
     plane = node.data_plane
-    plane.check_client_records(topic, [r for _, r in entries])
     if producer is not None:
         # a retry must land where the first attempt did: keyless records go by producer id,
         # not round-robin
@@ -116,8 +122,9 @@ async def deliver(node: BrokerServices, topic: str, entries, acks: int, timeout_
 
     async def one(partition, indexes):
         try:
-            return await plane.produce(topic, partition, [entries[i][1] for i in indexes],
-                                       acks, timeout_ms, producer)
+            appended = await plane.append_records(topic, partition, [entries[i][1] for i in indexes],
+                                                  acks, timeout_ms, producer)
+            return await appended.committed()
         except KraftError as exc:
             return exc
 
@@ -287,8 +294,8 @@ async def v3_produce_batch(request):
             body.pop("record_errors", None)  # the entry is the one record: its id says which
             failures.append({"id": ids[i], **body})
     order = sorted(parsed)
-    results = await deliver(node, topic, [parsed[i][0] for i in order], acks, timeout_ms,
-                            producer) if order else []
+    results = await deliver_checked(node, topic, [parsed[i][0] for i in order], acks, timeout_ms,
+                                    producer) if order else []
     successes: list[dict[str, Any]] = []
     for i, r in zip(order, results):
         report = _v3_report(node, topic, r, parsed[i][0][1], parsed[i][1])

@@ -17,7 +17,7 @@ import time
 from aiohttp import web
 
 from kraft.broker.services import BrokerServices
-from kraft.api.access_rules import IDENTITY_KEY, on_cluster, rule_for
+from kraft.api.access_rules import IDENTITY_KEY, does, rule_for
 from kraft.api.context import node_of
 from kraft.api.error_map import error_body
 from kraft.api.http_body import json_response
@@ -29,7 +29,7 @@ from kraft.security.oauthbearer import bearer_token
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="kraft", charset="UTF-8"'}
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kraft", error="invalid_token"'}
-_SUPER_USERS_ONLY = on_cluster("ALTER")  # a route missing from the table: safest answer
+_SUPER_USERS_ONLY = does("alter_cluster")  # a route missing from the table: safest answer
 
 
 @web.middleware

@@ -58,7 +58,7 @@ def _ctx(request):
 
 async def list_topics(request):
     node, image, base = _ctx(request)
-    names = set(visible(request, "TOPIC", image.topic_ids))
+    names = set(visible(request, "describe_topic", image.topic_ids))
     topics = sorted((t for t in image.topics.values() if t.name in names), key=lambda t: t.name)
     data = [add_if_wanted(request, views.topic_view(t, node.cluster_id, base), "TOPIC", t.name) for t in topics]
     return json_response(views.collection("KafkaTopicList", base, request.path, data))
@@ -261,7 +261,7 @@ def _v2_partition(topic, i):
 async def v2_list_topics(request):
     # internal topics (__consumer_offsets) are hidden, as Kafka's topic listing does by default
     names = (t for t in node_of(request).image.topic_ids if not t.startswith("__"))
-    return v2_response(sorted(visible(request, "TOPIC", names)))
+    return v2_response(sorted(visible(request, "describe_topic", names)))
 
 
 async def v2_get_topic(request):

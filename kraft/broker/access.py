@@ -27,6 +27,7 @@ from kraft.errors import (
     TopicAuthorizationFailed,
     TransactionalIdAuthorizationFailed,
 )
+from kraft.broker.acl_needs import NEEDS, ClientOperation
 from kraft.broker.jwks_fetcher import JwksFetcher
 from kraft.metadata.image import MetadataImage
 from kraft.security.acls import CLUSTER_RESOURCE
@@ -111,9 +112,24 @@ class AccessControl:
     def check(self, who: Identity, operation: str, resource_type: str,
               name: str = CLUSTER_RESOURCE) -> None:
         if not self.allowed(who, operation, resource_type, name):
-            error = _DENIED.get(resource_type, AuthorizationFailed)
-            what = "the cluster" if resource_type == "CLUSTER" else f"{resource_type.lower()} {name!r}"
-            raise error(f"Request is not authorized: {who.principal} may not {operation} {what}")
+            raise denied(who, operation, resource_type, name)
+
+    def may(self, who: Identity | None, operation: ClientOperation, name: str = CLUSTER_RESOURCE) -> bool:
+        """Whether `who` may do the client operation (its ACL from acl_needs, the table both
+        doors use); always for a node asking for itself (no identity)."""
+        need = NEEDS[operation]
+        return who is None or self.allowed(who, need.operation, need.resource_type, name)
+
+    def require(self, who: Identity | None, operation: ClientOperation, name: str = CLUSTER_RESOURCE) -> None:
+        """may, or the door's refusal (TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED)."""
+        if who is not None:
+            need = NEEDS[operation]
+            self.check(who, need.operation, need.resource_type, name)
+
+    def may_see(self, who: Identity | None, operation: ClientOperation, names: Iterable[str]) -> list[str]:
+        """allowed_names for a client operation: what a listing shows."""
+        need = NEEDS[operation]
+        return self.allowed_names(who, need.operation, need.resource_type, names)
 
     def check_super_user(self, who: Identity, what: str) -> None:
         """Only `super_users` may `what` (nothing to check with security off)."""
@@ -183,6 +199,13 @@ class AccessControl:
 
     def credential(self, name: str, mechanism: str) -> ScramCredential | None:
         return self._image_of().scram_credentials.get(name, {}).get(mechanism)
+
+
+def denied(who: Identity, operation: str, resource_type: str, name: str = CLUSTER_RESOURCE) -> AuthorizationFailed:
+    """The refusal both doors answer a denied ACL with (TOPIC_/GROUP_/..._AUTHORIZATION_FAILED)."""
+    error = _DENIED.get(resource_type, AuthorizationFailed)
+    what = "the cluster" if resource_type == "CLUSTER" else f"{resource_type.lower()} {name!r}"
+    return error(f"Request is not authorized: {who.principal} may not {operation} {what}")
 
 
 def _basic_credentials(header: str | None) -> tuple[str | None, str]:

@@ -96,12 +96,28 @@ def _restamp(records: Sequence[Record]) -> None:
         record.timestamp_ms = now
 
 
+def check_client_records(records: Sequence[Record], configs: Mapping[str, str], topic: str) -> None:
+    """A REST client's records, every one checked before any is written: no internal
+    topic, max.message.bytes per record, keys on a compacted topic."""
+    refuse_internal_topic(topic)
+    check_record_sizes(records, configs, topic)
+    check_keys(records, configs, topic)
+
+
 def batch_of_records(records: Sequence[Record], configs: Mapping[str, str], topic: str,
                      producer_id: int = NO_PRODUCER_ID, producer_epoch: int = -1,
                      sequence: int = -1) -> bytes:
-    """A REST client's records as the batch to store (producer fields travel inside it,
-    also when forwarded to the leader)."""
-    refuse_internal_topic(topic)  # the sizes were checked before any record was written
+    """A REST client's records as the batch to store, every rule met (the REST door
+    checks a whole request first, then encodes each partition's share: encode_checked)."""
+    check_client_records(records, configs, topic)
+    return encode_checked(records, configs, producer_id, producer_epoch, sequence)
+
+
+def encode_checked(records: Sequence[Record], configs: Mapping[str, str],
+                   producer_id: int = NO_PRODUCER_ID, producer_epoch: int = -1,
+                   sequence: int = -1) -> bytes:
+    """Records check_client_records passed as the batch to store (producer fields travel
+    inside it, also when forwarded to the leader), stamped and compressed as the topic says."""
     if _log_append_time(configs):
         _restamp(records)
     return encode_batch(records, 0, -1, producer_id, producer_epoch, sequence,

@@ -1,10 +1,18 @@
 """Produce and read for both doors: choose partitions, find leaders, forward.
 
-A node that leads the partition appends locally; otherwise (REST only: Kafka clients
-find the leader themselves) it sends the batch, as RecordBatch v2 bytes, to the
-leader's internal produce endpoint. Every client write passes `client_writes`' rules
-first. The replication layer's errors become KraftErrors here, so doors only
-translate those.
+Produce has three entries, each returning a PendingDelivery: what was appended (its
+Delivery) and ``committed()``, which returns once acks allow.
+- ``append_records``: the REST door's records (checked for the whole request first by
+  ``check_client_records``), appended on the partition's leader wherever it is: a node
+  that does not lead it sends the batch, as RecordBatch v2 bytes, to the leader's
+  internal produce endpoint.
+- ``append_client_batch``: the Kafka door's batch, checked whole, for a partition this
+  broker leads (Kafka clients find the leader themselves).
+- ``append_batch``: a batch that met the rules, appended; the two above end here, as do
+  the coordinators' records and a batch another node's REST door forwarded.
+Every client write meets ``client_writes``' rules once. Reads go through the replica's
+read surface (replication/replica_reads.py), as Kafka's Fetch does. The replication
+layer's errors become KraftErrors here, so doors only translate those.
 """
 
 from __future__ import annotations
@@ -143,11 +151,8 @@ class DataPlane:
         return found
 
     def check_client_records(self, topic: str, records: list[Record]) -> None:
-        """A REST client's records, checked before any is written (client_writes)."""
-        client_writes.refuse_internal_topic(topic)
-        configs = self.configs(topic)
-        client_writes.check_record_sizes(records, configs, topic)
-        client_writes.check_keys(records, configs, topic)
+        """A REST request's records, all checked before any is written (client_writes)."""
+        client_writes.check_client_records(records, self.configs(topic), topic)
 
     def choose_partitions(self, topic: str, entries) -> list[int]:
         """entries: (partition or None, Record). Keyless records of one request stick
@@ -184,34 +189,35 @@ class DataPlane:
         self._keyless[image_topic.name] = (image_topic, candidates)
         return candidates
 
-    async def produce(self, topic: str, partition: int, records: list[Record], acks: int,
-                      timeout_ms: int, producer: Idempotence | None = None) -> Delivery:
-        """A REST client's batch to one partition; the Delivery holds the first record's
-        offset (for a retried idempotent batch, the offset it was first written at)."""
+    # -- produce: every entry returns what was appended, and committed() for when it commits --
+    async def append_records(self, topic: str, partition: int, records: list[Record], acks: int,
+                             timeout_ms: int, producer: Idempotence | None = None) -> PendingDelivery:
+        """The REST door's records for one partition, which check_client_records passed,
+        appended on its leader wherever it is (forwarded from here). The Delivery holds
+        the first record's offset (for a retried idempotent batch, the offset it was
+        first written at); acks=0 hands the write over and holds offset -1."""
         configs = self.configs(topic)
         if producer is None:
-            batch = client_writes.batch_of_records(records, configs, topic)
+            batch = client_writes.encode_checked(records, configs)
             if acks == 0 and self.unacked.running:
                 self.leader_of(topic, partition)  # no such partition / no leader: say so now
                 timestamp = records[0].timestamp_ms
-                await self.unacked.hand_over(topic, partition, lambda: self.produce_batch(
+                await self.unacked.hand_over(topic, partition, lambda: self._append_committed(
                     topic, partition, batch, 0, timeout_ms, timestamp))
-                return Delivery(partition, -1, timestamp)
+                return PendingDelivery(Delivery(partition, -1, timestamp), None)
         else:
-            batch = client_writes.batch_of_records(records, configs, topic, producer.producer_id,
-                                                   producer.producer_epoch, producer.sequence)
-        return await self.produce_batch(topic, partition, batch, acks, timeout_ms,
-                                        records[0].timestamp_ms)
+            batch = client_writes.encode_checked(records, configs, producer.producer_id,
+                                                 producer.producer_epoch, producer.sequence)
+        return await self.append_batch(topic, partition, batch, acks, timeout_ms, records[0].timestamp_ms)
 
     async def append_client_batch(self, topic: str, partition: int, data: bytes, acks: int,
                                   timeout_ms: int, transactional_id: str | None = None,
                                   add_to_txn: bool = False) -> PendingDelivery:
-        """A Kafka client's batch for a partition this broker leads (clients find the
-        leader themselves), appended; ``committed()`` waits for acks. A transactional
+        """The Kafka door's batch for a partition this broker leads (clients find the
+        leader themselves), checked whole (client_writes) and appended. A transactional
         batch is appended only to a partition its transaction holds (KIP-890); with
         add_to_txn (transactions version 2, Produce v12+) the coordinator adds the
         partition to the transaction first, within the same bound."""
-        client_writes.refuse_internal_topic(topic)
         # between slices of a large batch's checks, the loop serves others
         batch, header = await run_sliced(client_writes.client_batch_checks(data, self.configs(topic), topic))
         if header.is_transactional:
@@ -227,7 +233,7 @@ class DataPlane:
             raise InvalidTxnState(f"INVALID_TXN_STATE: a transactional batch for {topic}-{partition} "
                                   "came without a transactional id")
         replica = await self.leader_replica(topic, partition)
-        entry = replica.log.producers.get(producer_id)
+        entry = replica.producer_entry(producer_id)
         if entry is not None and entry.epoch == epoch and entry.txn_first_offset is not None:
             return  # its transaction already wrote here: the coordinator said yes then
         undecided = ("NOT_ENOUGH_REPLICAS: could not verify that {topic}-{partition} is in the transaction "
@@ -257,7 +263,7 @@ class DataPlane:
         # transactions version 2 that is the previous transaction's end (its markers
         # carry the bumped epoch), which the coordinator waited for before adding; also
         # when that transaction held this partition without writing here (no entry)
-        now = replica.log.producers.get(producer_id)
+        now = replica.producer_entry(producer_id)
         previous_ended = (add and (entry is None or entry.epoch < epoch) and now is not None
                           and now.epoch == epoch)
         if now != entry and (now is None or now.txn_first_offset is None) and not previous_ended:
@@ -275,17 +281,13 @@ class DataPlane:
             raise type(exc)(f"{topic}-{partition}: {exc.detail}") from None
         await replica.wait_committed(last, epoch, time.monotonic() + timeout_ms / 1000)
 
-    async def produce_batch(self, topic: str, partition: int, batch: bytes, acks: int,
-                            timeout_ms: int, timestamp: int, local_only: bool = False) -> Delivery:
-        pending = await self.append_batch(topic, partition, batch, acks, timeout_ms, timestamp, local_only)
-        return await pending.committed()
-
     async def append_batch(self, topic: str, partition: int, batch: bytes, acks: int,
                            timeout_ms: int, timestamp: int, local_only: bool = False) -> PendingDelivery:
-        """The first half of produce_batch: the batch is in the leader's log (or was
+        """A batch that met the client rules (or the cluster's own: coordinators' records,
+        a batch another node's REST door forwarded), appended: in the leader's log (or
         forwarded and answered) when this returns; ``committed()`` waits for acks=all.
         Split so that a connection may take its next produce while this one replicates,
-        with appends in arrival order."""
+        with appends in arrival order. local_only: NOT_LEADER rather than forward."""
         part = self.topic_or_404(topic).partitions
         if not 0 <= partition < len(part):
             raise PartitionNotFound(f"partition {partition} not found")
@@ -311,6 +313,10 @@ class DataPlane:
             return PendingDelivery(delivery, None)
         deadline = time.monotonic() + timeout_ms / 1000
         return PendingDelivery(delivery, lambda: replica.wait_committed(last, epoch, deadline))
+
+    async def _append_committed(self, topic: str, partition: int, batch: bytes, acks: int,
+                                timeout_ms: int, timestamp: int) -> Delivery:
+        return await (await self.append_batch(topic, partition, batch, acks, timeout_ms, timestamp)).committed()
 
     async def _opened_leader_replica(self, rm, topic: str, partition: int):
         """The image names this node the leader, but the replica manager opens a new
@@ -394,7 +400,7 @@ class DataPlane:
     def log_start_offset(self, topic: str, partition: int) -> int:
         """The partition's log start offset on this broker; -1 where it has no replica."""
         replica = self._replicas.replica(topic, partition) if self._replicas is not None else None
-        return -1 if replica is None else replica.log.log_start_offset
+        return -1 if replica is None else replica.log_start_offset
 
     async def read(self, topic: str, partition: int, offset: int, max_bytes: int,
                    timeout_ms: int) -> bytes:
@@ -414,7 +420,7 @@ class DataPlane:
             return data, []
         end = last_offset_in(data) + 1
         return data, [Aborted(a.producer_id, a.first_offset)
-                      for a in replica.log.aborted_transactions(offset, end)]
+                      for a in replica.aborted_transactions(offset, end)]
 
     async def offsets(self, topic: str, partition: int, stable: bool = False) -> tuple[int, int]:
         """(log start, HW), or (log start, LSO) when `stable`."""

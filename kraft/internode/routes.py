@@ -180,9 +180,9 @@ async def forwarded_produce(request):
     timeout_ms = query_int(request, "timeout_ms", 30_000, 1, 300_000)
     timestamp = query_int(request, "timestamp", 0, 0, 2**62)
     batch = await read_body(request)
-    delivery = await node.data_plane.produce_batch(topic, partition, batch, acks, timeout_ms,
-                                                   timestamp, local_only=True)
-    return json_response({"offset": delivery.offset})
+    appended = await node.data_plane.append_batch(topic, partition, batch, acks, timeout_ms,
+                                                  timestamp, local_only=True)
+    return json_response({"offset": (await appended.committed()).offset})
 
 
 async def committed_read(request):

@@ -11,7 +11,8 @@ from typing import Any
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.errors import KraftError
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
+from kraft.kafka.request_context import RequestContext
 from kraft.security.acls import AclBinding, binding_from, filter_from
 
 RESOURCE_TYPES = {1: "ANY", 2: "TOPIC", 3: "GROUP", 4: "CLUSTER", 5: "TRANSACTIONAL_ID"}
@@ -45,9 +46,9 @@ def _wire(b: AclBinding) -> dict:
             "operation": CODE_OF[b.operation], "permission_type": CODE_OF[b.permission]}
 
 
-async def describe_acls(node: BrokerServices, head, request) -> dict:
+async def describe_acls(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer: dict[str, Any] = {"throttle_time": 0, "error_code": 0, "error_message": None, "resources": []}
-    if not session.allowed(node, "DESCRIBE", "CLUSTER"):
+    if not ctx.allowed("describe_cluster"):
         answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="DESCRIBE on the cluster is not authorized")
         return answer
     try:
@@ -67,8 +68,8 @@ async def describe_acls(node: BrokerServices, head, request) -> dict:
     return answer
 
 
-async def create_acls(node: BrokerServices, head, request) -> dict:
-    if not session.allowed(node, "ALTER", "CLUSTER"):
+async def create_acls(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    if not ctx.allowed("alter_cluster"):
         return {"throttle_time": 0, "results": [
             {"error_code": CLUSTER_AUTHORIZATION_FAILED, "error_message": "ALTER on the cluster is not authorized"}
             for _ in request.creations]}
@@ -89,10 +90,10 @@ async def create_acls(node: BrokerServices, head, request) -> dict:
     return {"throttle_time": 0, "results": results}
 
 
-async def delete_acls(node: BrokerServices, head, request) -> dict:
+async def delete_acls(node: BrokerServices, ctx: RequestContext, request) -> dict:
     results = []
     for f in request.filters:
-        if not session.allowed(node, "ALTER", "CLUSTER"):
+        if not ctx.allowed("alter_cluster"):
             results.append({"error_code": CLUSTER_AUTHORIZATION_FAILED,
                             "error_message": "ALTER on the cluster is not authorized", "matching_acls": []})
             continue

@@ -15,12 +15,12 @@ from kraft.kafka import (acl_api, config_api, consumer_group_api, election_api, 
                          log_admin_api, metadata_api, offsets_api, produce_api, producer_id_api, quorum_api, quota_api,
                          reassignment_api, sasl_api,
                          scram_api, telemetry_api, topic_admin_api, topic_partitions_api, txn_api)
-from kraft.kafka.codec import RequestHead
+from kraft.kafka.request_context import RequestContext
 from kraft.kafka.splice import Spliced
 
-# (services, request head, the decoded kio request) -> the answer's fields, file slices
-# to splice (Fetch), or None for no response at all (acks=0)
-Handler = Callable[[BrokerServices, RequestHead, Any], Awaitable[dict[str, Any] | Spliced | None]]
+# (services, the request's context, the decoded kio request) -> the answer's fields, file
+# slices to splice (Fetch), or None for no response at all (acks=0)
+Handler = Callable[[BrokerServices, RequestContext, Any], Awaitable[dict[str, Any] | Spliced | None]]
 
 API_VERSIONS = 18
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kraft.broker.services import BrokerServices
-from kraft.kafka import session
+from kraft.kafka.request_context import RequestContext
 from kraft.kafka.acl_api import OPERATIONS
 from kraft.security.acls import CLUSTER_RESOURCE, SUPPORTED_OPERATIONS
 
@@ -22,9 +21,9 @@ def bitfield(resource_type: str, allowed: Callable[[str], bool]) -> int:
     return sum(1 << _CODE[op] for op in SUPPORTED_OPERATIONS[resource_type] if allowed(op))
 
 
-def authorized_operations(node: BrokerServices, wanted: bool, resource_type: str,
+def authorized_operations(ctx: RequestContext, wanted: bool, resource_type: str,
                           name: str = CLUSTER_RESOURCE) -> int:
     """The field's value for this connection's principal; NOT_REQUESTED unless `wanted`."""
     if not wanted:
         return NOT_REQUESTED
-    return bitfield(resource_type, lambda op: session.allowed(node, op, resource_type, name))
+    return bitfield(resource_type, lambda op: ctx.acl_allowed(op, resource_type, name))

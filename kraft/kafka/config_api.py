@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kraft.broker.acl_needs import ClientOperation
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.config.broker_dynamic import (
@@ -23,7 +24,8 @@ from kraft.config.broker_dynamic import (
 )
 from kraft.config.config_sources import Described
 from kraft.config.topic_configs import TOPIC_CONFIGS, ConfigError
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
+from kraft.kafka.request_context import RequestContext
 from kraft.metadata.effective_configs import described_topic_configs, effective_topic_configs
 
 TOPIC, BROKER = 2, 4
@@ -80,18 +82,18 @@ def cluster_default_entries(node: BrokerServices, asked: Asked) -> list[dict]:
 
 
 # -- DescribeConfigs -------------------------------------------------------------------------
-async def describe_configs(node: BrokerServices, head, request) -> dict:
+async def describe_configs(node: BrokerServices, ctx: RequestContext, request) -> dict:
     await node.metadata_barrier(CATCH_UP_S)  # a value just changed through another broker is seen
     asked = Asked(bool(getattr(request, "include_synonyms", False)),  # v1+
                   bool(getattr(request, "include_documentation", False)))  # v3+
-    return {"throttle_time": 0, "results": [_describe_one(node, r, asked) for r in request.resources]}
+    return {"throttle_time": 0, "results": [_describe_one(node, ctx, r, asked) for r in request.resources]}
 
 
-def _describe_one(node: BrokerServices, resource, asked: Asked) -> dict:
+def _describe_one(node: BrokerServices, ctx: RequestContext, resource, asked: Asked) -> dict:
     kind, name = int(resource.resource_type), resource.resource_name
     answer = {"error_code": error_codes.NONE, "error_message": None, "resource_type": kind,
               "resource_name": name, "configs": []}
-    denied = _denied(node, "DESCRIBE_CONFIGS", kind, name)
+    denied = _denied(ctx, _DESCRIBE, kind, name)
     if denied is not None:
         answer.update(error_code=denied, error_message="DESCRIBE_CONFIGS is not authorized")
         return answer
@@ -116,25 +118,25 @@ def _describe_one(node: BrokerServices, resource, asked: Asked) -> dict:
 
 
 # -- AlterConfigs and IncrementalAlterConfigs -------------------------------------------------
-async def incremental_alter_configs(node: BrokerServices, head, request) -> dict:
-    return await _alter_each(node, request, _incremental_changes)
+async def incremental_alter_configs(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    return await _alter_each(node, ctx, request, _incremental_changes)
 
 
-async def alter_configs(node: BrokerServices, head, request) -> dict:
+async def alter_configs(node: BrokerServices, ctx: RequestContext, request) -> dict:
     """The legacy whole-set form: what the request leaves out goes back to its default."""
     def whole_set(node: BrokerServices, resource) -> dict[str, str | None]:
         changes: dict[str, str | None] = {c.name: c.value for c in resource.configs}
         for name in _current_dynamic(node, resource):
             changes.setdefault(name, None)
         return changes
-    return await _alter_each(node, request, whole_set)
+    return await _alter_each(node, ctx, request, whole_set)
 
 
-async def _alter_each(node: BrokerServices, request, changes_of) -> dict:
+async def _alter_each(node: BrokerServices, ctx: RequestContext, request, changes_of) -> dict:
     """Each resource's changes applied on their own: one refused does not stop the rest."""
     responses = []
     for resource in request.resources:
-        denied = _denied(node, "ALTER_CONFIGS", int(resource.resource_type), resource.resource_name)
+        denied = _denied(ctx, _ALTER, int(resource.resource_type), resource.resource_name)
         if denied is not None:
             responses.append(_resource_answer(resource, denied, "ALTER_CONFIGS is not authorized"))
             continue
@@ -146,12 +148,20 @@ async def _alter_each(node: BrokerServices, request, changes_of) -> dict:
     return {"throttle_time": 0, "responses": responses}
 
 
-def _denied(node: BrokerServices, operation: str, kind: int, name: str) -> int | None:
+_DESCRIBE, _ALTER = 0, 1
+# (describe or alter) -> the client operation on a topic's configs, on the cluster's
+_CONFIG_OPERATIONS: dict[int, tuple[ClientOperation, ClientOperation]] = {
+    _DESCRIBE: ("describe_topic_configs", "describe_cluster_configs"),
+    _ALTER: ("alter_topic_configs", "alter_cluster_configs")}
+
+
+def _denied(ctx: RequestContext, change: int, kind: int, name: str) -> int | None:
     """TOPIC_/CLUSTER_AUTHORIZATION_FAILED when the principal may not; brokers' configs
     are the cluster's, as in Kafka."""
+    on_topic, on_cluster = _CONFIG_OPERATIONS[change]
     if kind == TOPIC:
-        return None if session.allowed(node, operation, "TOPIC", name) else 29
-    return None if session.allowed(node, operation, "CLUSTER") else 31
+        return None if ctx.allowed(on_topic, name) else 29
+    return None if ctx.allowed(on_cluster) else 31
 
 
 def _resource_answer(resource, code: int, message: str | None) -> dict:

@@ -16,10 +16,11 @@ from typing import Any
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, NotFound
 from kraft.groups.consumer_group import Heartbeat, Refusal
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
 from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
 from kraft.kafka.entities import millis
 from kraft.kafka.group_api import LOCATE_WAIT_S, _coordinator_error, now_ms
+from kraft.kafka.request_context import RequestContext
 
 GROUP_ID_NOT_FOUND, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED = 69, 30, 29
 
@@ -40,18 +41,18 @@ def _assignment(node: BrokerServices, partitions) -> dict:
     return {"topic_partitions": out}
 
 
-async def heartbeat(node: BrokerServices, head, request) -> dict:
+async def heartbeat(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "error_message": None,
                               "member_id": request.member_id or None, "member_epoch": -1,
                               "heartbeat_interval": 0, "assignment": None}
     if not request.group_id:  # Kafka: the group id can't be empty
         answer["error_code"], answer["error_message"] = error_codes.INVALID_REQUEST, "the group id is empty"
         return answer
-    if (code := await _coordinator_error(node, request.group_id)) is not None:
+    if (code := await _coordinator_error(node, ctx, request.group_id)) is not None:
         answer["error_code"] = code
         return answer
     names = request.subscribed_topic_names
-    hidden = set(names or ()) - set(session.visible(node, "TOPIC", names or ()))
+    hidden = set(names or ()) - set(ctx.visible("describe_topic", names or ()))
     if hidden:  # Kafka: a member subscribes by name only to topics its principal may DESCRIBE
         answer["error_code"] = TOPIC_AUTHORIZATION_FAILED
         answer["error_message"] = f"not authorized to describe {len(hidden)} subscribed topic(s)"
@@ -66,8 +67,8 @@ async def heartbeat(node: BrokerServices, head, request) -> dict:
                    rebalance_timeout_ms=millis(request.rebalance_timeout),
                    topic_names=tuple(names) if names is not None else None,
                    topic_regex=getattr(request, "subscribed_topic_regex", None),
-                   assignor=request.server_assignor, owned=owned, client_id=head.client_id or "",
-                   topic_visible=session.topic_visibility(node))
+                   assignor=request.server_assignor, owned=owned, client_id=ctx.client_id or "",
+                   topic_visible=ctx.topic_visibility())
     try:
         result = await node.groups.consumer_heartbeat(request.group_id, hb)
     except KraftError as exc:
@@ -82,9 +83,9 @@ async def heartbeat(node: BrokerServices, head, request) -> dict:
     return answer
 
 
-async def describe(node: BrokerServices, head, request) -> dict:
+async def describe(node: BrokerServices, ctx: RequestContext, request) -> dict:
     wanted = bool(request.include_authorized_operations)
-    return {"throttle_time": 0, "groups": [await _describe_one(node, g, wanted) for g in request.group_ids]}
+    return {"throttle_time": 0, "groups": [await _describe_one(node, ctx, g, wanted) for g in request.group_ids]}
 
 
 def _refused(group_id: str, code: int, message: str | None) -> dict:
@@ -93,19 +94,19 @@ def _refused(group_id: str, code: int, message: str | None) -> dict:
             "authorized_operations": NOT_REQUESTED}
 
 
-def _names_hidden_from_caller(node: BrokerServices, group) -> bool:
+def _names_hidden_from_caller(node: BrokerServices, ctx: RequestContext, group) -> bool:
     """Kafka refuses a whole description that would name a topic the caller may not
     DESCRIBE (in a member's subscription, assignment or target assignment)."""
     named = {t for m in group.members.values() for t in m.topic_names}
     named |= {t for m in group.members.values() for t, _ in m.assigned}
     named |= {t for tps in group.target.values() for t, _ in tps}
-    return len(session.visible(node, "TOPIC", named)) < len(named)
+    return len(ctx.visible("describe_topic", named)) < len(named)
 
 
-async def _describe_one(node: BrokerServices, group_id: str, wanted: bool) -> dict:
+async def _describe_one(node: BrokerServices, ctx: RequestContext, group_id: str, wanted: bool) -> dict:
     if not group_id:
         return _refused(group_id, error_codes.INVALID_GROUP_ID, "the group id is empty")
-    if not session.allowed(node, "DESCRIBE", "GROUP", group_id):
+    if not ctx.allowed("describe_group", group_id):
         return _refused(group_id, GROUP_AUTHORIZATION_FAILED, "DESCRIBE on the group is not authorized")
     try:
         target = await node.groups.locate(group_id, create=False, wait_s=LOCATE_WAIT_S)
@@ -119,7 +120,7 @@ async def _describe_one(node: BrokerServices, group_id: str, wanted: bool) -> di
     if summary.get("group_type") != "consumer":
         return _refused(group_id, GROUP_ID_NOT_FOUND, f"group {group_id!r} is not a consumer group")
     group = node.groups.consumer_group(group_id)
-    if group is not None and _names_hidden_from_caller(node, group):
+    if group is not None and _names_hidden_from_caller(node, ctx, group):
         return _refused(group_id, TOPIC_AUTHORIZATION_FAILED,
                         "the group uses topics the client is not authorized to describe")
     members = []
@@ -138,4 +139,4 @@ async def _describe_one(node: BrokerServices, group_id: str, wanted: bool) -> di
             "group_state": summary["state"], "group_epoch": summary["generation"],
             "assignment_epoch": summary["assignment_epoch"], "assignor_name": summary["partition_assignor"],
             "members": members,
-            "authorized_operations": authorized_operations(node, wanted, "GROUP", group_id)}
+            "authorized_operations": authorized_operations(ctx, wanted, "GROUP", group_id)}

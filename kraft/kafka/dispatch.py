@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.broker.unexpected_errors import client_message, log_with_id
 from kraft.errors import KraftError
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
 from kraft.kafka.apis import API_VERSIONS, SERVED, api_versions_answer
 from kraft.kafka.codec import (
     MalformedRequest,
@@ -28,6 +29,8 @@ from kraft.kafka.codec import (
 from kraft.kafka.entities import build
 from kraft.kafka.error_answer import whole_request_error
 from kraft.kafka.quota_enforcement import on_answer, on_arrival
+from kraft.kafka.request_context import RequestContext
+from kraft.kafka.session import Session
 from kraft.kafka.splice import Spliced, frame_parts
 from kraft.storage.file_slice import FileSlice
 
@@ -64,12 +67,15 @@ def parse(frame: bytes) -> Request:
     return Request(head, body)
 
 
-async def respond(node: BrokerServices, request: Request,
-                  request_bytes: int = 0) -> bytes | list[bytes | FileSlice] | None:
+async def respond(node: BrokerServices, request: Request, request_bytes: int = 0,
+                  connection: Session | None = None,
+                  next_may_start: Callable[[], None] | None = None) -> bytes | list[bytes | FileSlice] | None:
     """The response frame, as bytes or as parts (bytes, and file slices to send with
     sendfile, which the sender closes); None when the protocol says nothing is sent
     (acks=0). A client over its quota gets the throttle time in the answer, and its
-    connection is muted that long (session.Session.muted_until)."""
+    connection is muted that long (session.Session.muted_until). The handler gets the
+    request's context (request_context.RequestContext): its header, the connection, the
+    connection's turn (next_may_start)."""
     if request.ready_answer is not None:
         return request.ready_answer
     head = request.head
@@ -79,15 +85,16 @@ async def respond(node: BrokerServices, request: Request,
     if api.handle is None:
         data = api_versions_answer(error_codes.NONE, head.api_version)
     else:
-        if throttle := on_arrival(node, head, request_bytes):
-            session.mute(throttle)
+        ctx = RequestContext(head, connection, next_may_start)
+        if throttle := on_arrival(node, ctx, request_bytes):
+            ctx.mute(throttle)
         started = time.monotonic()
         try:
-            data = await api.handle(node, head, request.body)
+            data = await api.handle(node, ctx, request.body)
         except Exception as exc:  # a bug, or a condition the handler let through
             return _failure_answer(node, head, cls, exc)
-        if later := on_answer(node, head, data, time.monotonic() - started):
-            session.mute(later)
+        if later := on_answer(node, ctx, data, time.monotonic() - started):
+            ctx.mute(later)
         if (throttle := max(throttle, later)) and data is not None:
             (data.body if isinstance(data, Spliced) else data)["throttle_time"] = throttle
         if data is None:

@@ -10,7 +10,8 @@ from typing import Any, Literal
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.errors import KraftError, error_from_name
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
+from kraft.kafka.request_context import RequestContext
 
 CLUSTER_AUTHORIZATION_FAILED = 31
 ELECTIONS: dict[int, Literal["PREFERRED", "UNCLEAN"]] = {0: "PREFERRED", 1: "UNCLEAN"}
@@ -24,8 +25,8 @@ def _every(request, code: int, message: str) -> dict:
     return {"throttle_time": 0, "error_code": code, "replica_election_results": results}
 
 
-async def elect_leaders(node: BrokerServices, head, request) -> dict:
-    if not session.allowed(node, "ALTER", "CLUSTER"):
+async def elect_leaders(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    if not ctx.allowed("alter_cluster"):
         return _every(request, CLUSTER_AUTHORIZATION_FAILED, "ALTER on the cluster is not authorized")
     election = ELECTIONS.get(int(getattr(request, "election_type", 0)))  # v0: preferred only
     if election is None:

@@ -26,10 +26,11 @@ from typing import Any
 from kraft.broker.services import BrokerServices
 from kraft.config.cluster import RACK_AWARE_REPLICA_SELECTOR
 from kraft.errors import KraftError, OffsetOutOfRange
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
 from kraft.kafka.entities import millis
 from kraft.kafka.fetch_sessions import TOPIC_IDS_SINCE, Key, Outcome, Wanted
 from kraft.kafka.leaders import current_leader, epoch_problem, node_endpoint
+from kraft.kafka.request_context import RequestContext
 from kraft.kafka.splice import Spliced, new_marker
 from kraft.replication.change_signal import ChangeSignal, wait_any
 from kraft.replication.read_replica import NO_PREFERENCE, rack_aware_choice
@@ -97,8 +98,8 @@ def _empty_answer(index: int) -> dict[str, Any]:
             "preferred_read_replica": -1, "records": b""}
 
 
-async def _read_partition(node: BrokerServices, topic: str | None, index: int, want: Wanted, budget: int,
-                          spliced: Spliced, stable: bool,
+async def _read_partition(node: BrokerServices, ctx: RequestContext, topic: str | None, index: int,
+                          want: Wanted, budget: int, spliced: Spliced, stable: bool,
                           asker: Asker) -> tuple[dict[str, Any], int, ChangeSignal | None]:
     """(partition answer, bytes in it, the replica's change signal or None). The
     records stay in the segment files: a marker in the answer, the slices in
@@ -109,7 +110,7 @@ async def _read_partition(node: BrokerServices, topic: str | None, index: int, w
         answer["error_code"] = error_codes.UNKNOWN_TOPIC_ID
         return answer, 0, None
     try:
-        session.check(node, "READ", "TOPIC", topic)
+        ctx.check("consume", topic)
         replica = await node.data_plane.consumer_replica(topic, index, asker.rack_aware)
         if (problem := epoch_problem(replica, want.current_leader_epoch)) is not None:
             answer["error_code"] = problem
@@ -128,13 +129,13 @@ async def _read_partition(node: BrokerServices, topic: str | None, index: int, w
         # written (an acks=1 record not yet replicated) is answered empty and waits; on a
         # follower, an offset past its log end is out of range (the consumer goes back
         # to the leader)
-        leo = replica.log.log_end_offset  # bound first: a chained test may stop before it
+        leo = replica.log_end_offset  # bound first: a chained test may stop before it
         if not start <= offset <= leo:
             raise OffsetOutOfRange(f"offset {offset} is outside {start}..{leo}", offset, start, leo)
         end = lso if stable else hw
         size = 0
         if offset < end and budget > 0:
-            slices = replica.log.read_slices(offset, min(want.max_bytes, budget), max_offset=end)
+            slices = replica.read_slices(offset, min(want.max_bytes, budget), end)
             if slices:
                 marker = new_marker()
                 spliced.slices[marker] = slices
@@ -144,7 +145,7 @@ async def _read_partition(node: BrokerServices, topic: str | None, index: int, w
                 if stable:  # every one overlapping what may be read: the client keeps those it meets
                     answer["aborted_transactions"] = [
                         {"producer_id": a.producer_id, "first_offset": a.first_offset}
-                        for a in replica.log.aborted_transactions(offset, end)]
+                        for a in replica.aborted_transactions(offset, end)]
         return answer, size, replica.changed
     except KraftError as exc:
         answer["error_code"] = error_codes.code_of(exc)
@@ -154,7 +155,7 @@ async def _read_partition(node: BrokerServices, topic: str | None, index: int, w
 def _diverging_epoch(replica, want: Wanted) -> dict[str, int] | None:
     """Kafka's check of the epoch the client last fetched in (v12+): where this log's
     copy of that epoch ends, when the client's position is past it."""
-    epoch, end = replica.log.end_offset_for_epoch(want.last_fetched_epoch)
+    epoch, end = replica.end_offset_for_epoch(want.last_fetched_epoch)
     if epoch < 0 or end < 0:
         raise OffsetOutOfRange(f"leader epoch {want.last_fetched_epoch} is not in this log",
                                want.fetch_offset, *replica.consumer_bounds()[:2])
@@ -206,15 +207,15 @@ def _node_endpoints(node: BrokerServices, leaders: set[int]) -> list[dict[str, A
     return [endpoint for broker_id in sorted(leaders) if (endpoint := node_endpoint(node, broker_id)) is not None]
 
 
-async def handle(node: BrokerServices, head, request) -> Spliced:
+async def handle(node: BrokerServices, ctx: RequestContext, request) -> Spliced:
     deadline = time.monotonic() + max(0, millis(request.max_wait)) / 1000
     max_bytes = int(getattr(request, "max_bytes", 2**31 - 1))
     stable = int(getattr(request, "isolation_level", 0)) == READ_COMMITTED
-    by_id = head.api_version >= TOPIC_IDS_SINCE
+    by_id = ctx.api_version >= TOPIC_IDS_SINCE
     wanted, forgotten = _wanted(request, by_id)
-    asker = _asker(node, head.api_version, request)
-    context = session.fetch_sessions().new_context(
-        head.api_version, int(getattr(request, "session_id", 0)), int(getattr(request, "session_epoch", -1)),
+    asker = _asker(node, ctx.api_version, request)
+    context = ctx.fetch_sessions().new_context(
+        ctx.api_version, int(getattr(request, "session_id", 0)), int(getattr(request, "session_epoch", -1)),
         wanted, forgotten, privileged=False, now_ms=int(time.monotonic() * 1000))
     to_read = context.to_read()
     names = {key: _topic_name(node, key, by_id) for key in dict(to_read)}
@@ -225,7 +226,7 @@ async def handle(node: BrokerServices, head, request) -> Spliced:
         total, failed = 0, False
         try:
             for key, want in to_read:
-                answer, size, signal = await _read_partition(node, names[key], key[1], want,  # type: ignore[index]
+                answer, size, signal = await _read_partition(node, ctx, names[key], key[1], want,  # type: ignore[index]
                                                              max_bytes - total, spliced, stable, asker)
                 total += size
                 # answered at once, as Kafka: an error, a diverging epoch, a preferred replica
@@ -249,7 +250,7 @@ async def handle(node: BrokerServices, head, request) -> Spliced:
         for key in [key for key in answers if key not in kept]:  # read but left out: its slices are not sent
             _drop_records(spliced, answers[key][0])
         leaders: set[int] = set()
-        if head.api_version >= LEADER_HINTS_SINCE:
+        if ctx.api_version >= LEADER_HINTS_SINCE:
             for key in result.partitions:
                 _with_leader_hints(node, names[key], answers[key][0], leaders)
         spliced.body.update(throttle_time=0, error_code=result.error_code, session_id=result.session_id,

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from kraft.broker.acl_needs import ClientOperation
 from kraft.broker.services import BrokerServices
 from kraft.errors import GroupIdNotFound, KraftError, NotFound
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
 from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
 from kraft.kafka.group_api import CONSUMER_PROTOCOL, LOCATE_WAIT_S, assignment_bytes
+from kraft.kafka.request_context import RequestContext
 
 
 CLASSIC, CONSUMER_GROUP = "classic", "consumer"  # a group's type (KIP-848's names), as ListGroups v5 shows it
@@ -41,25 +43,25 @@ def listed(summaries: list[dict], states: list[str], types: list[str]) -> list[d
     return rows
 
 
-async def list_groups(node: BrokerServices, head, request) -> dict:
+async def list_groups(node: BrokerServices, ctx: RequestContext, request) -> dict:
     groups = [row for row in listed(node.groups.summaries(), list(getattr(request, "states_filter", ()) or ()),
                                     list(getattr(request, "types_filter", ()) or ()))
-              if session.allowed(node, "DESCRIBE", "GROUP", row["group_id"])]  # what the principal may describe
+              if ctx.allowed("describe_group", row["group_id"])]  # what the principal may describe
     return {"throttle_time": 0, "error_code": error_codes.NONE, "groups": groups}
 
 
 NOT_FOUND_SINCE = 6  # DescribeGroups v6 (KIP-1043): an unknown group is an error, not a Dead one
 
 
-async def describe_groups(node: BrokerServices, head, request) -> dict:
+async def describe_groups(node: BrokerServices, ctx: RequestContext, request) -> dict:
     wanted = bool(getattr(request, "include_authorized_operations", False))
     groups = []
     for group_id in request.groups:
-        answer = await _describe_one(node, group_id)
-        if (unknown := answer.pop("unknown", None)) and head.api_version >= NOT_FOUND_SINCE:
+        answer = await _describe_one(node, ctx, group_id)
+        if (unknown := answer.pop("unknown", None)) and ctx.api_version >= NOT_FOUND_SINCE:
             answer.update(error_code=GroupIdNotFound.kafka_code, error_message=unknown)
         if answer["error_code"] == error_codes.NONE:  # KIP-430: the principal's operations on it
-            answer["authorized_operations"] = authorized_operations(node, wanted, "GROUP", group_id)
+            answer["authorized_operations"] = authorized_operations(ctx, wanted, "GROUP", group_id)
         groups.append(answer)
     return {"throttle_time": 0, "groups": groups}
 
@@ -69,10 +71,10 @@ def _answer(group_id: str, code: int, state: str = "", message: str | None = Non
             "protocol_type": "", "protocol_data": "", "members": [], "authorized_operations": NOT_REQUESTED}
 
 
-async def _describe_one(node: BrokerServices, group_id: str) -> dict:
+async def _describe_one(node: BrokerServices, ctx: RequestContext, group_id: str) -> dict:
     if not group_id:
         return _answer(group_id, error_codes.INVALID_GROUP_ID, message="the group id is empty")
-    if not session.allowed(node, "DESCRIBE", "GROUP", group_id):
+    if not ctx.allowed("describe_group", group_id):
         return _answer(group_id, 30, message="DESCRIBE on the group is not authorized")  # GROUP_AUTHORIZATION_FAILED
     try:
         target = await node.groups.locate(group_id, create=False, wait_s=LOCATE_WAIT_S)
@@ -104,12 +106,13 @@ async def _describe_one(node: BrokerServices, group_id: str) -> dict:
     return answer
 
 
-async def _coordinated_here(node: BrokerServices, group_id: str, operation: str) -> int | None:
+async def _coordinated_here(node: BrokerServices, ctx: RequestContext, group_id: str,
+                            operation: ClientOperation) -> int | None:
     """None when the principal may `operation` the group and this node coordinates it;
     else the code to answer. No offsets topic yet: no group has ever existed."""
     if not group_id:
         return error_codes.INVALID_GROUP_ID
-    if not session.allowed(node, operation, "GROUP", group_id):
+    if not ctx.allowed(operation, group_id):
         return 30  # GROUP_AUTHORIZATION_FAILED
     try:
         target = await node.groups.locate(group_id, create=False, wait_s=LOCATE_WAIT_S)
@@ -121,10 +124,10 @@ async def _coordinated_here(node: BrokerServices, group_id: str, operation: str)
 
 
 # -- DeleteGroups ----------------------------------------------------------------------------
-async def delete_groups(node: BrokerServices, head, request) -> dict:
+async def delete_groups(node: BrokerServices, ctx: RequestContext, request) -> dict:
     results = []
     for group_id in request.groups_names:
-        code = await _coordinated_here(node, group_id, "DELETE")
+        code = await _coordinated_here(node, ctx, group_id, "delete_group")
         if code is None:
             try:
                 await node.groups.delete_group(group_id)
@@ -136,9 +139,9 @@ async def delete_groups(node: BrokerServices, head, request) -> dict:
 
 
 # -- OffsetDelete ----------------------------------------------------------------------------
-async def offset_delete(node: BrokerServices, head, request) -> dict:
+async def offset_delete(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "topics": []}
-    if (code := await _coordinated_here(node, request.group_id, "DELETE")) is not None:
+    if (code := await _coordinated_here(node, ctx, request.group_id, "delete_group")) is not None:
         answer["error_code"] = code  # a whole-request error names no topic, as Kafka answers it
         return answer
     codes: dict[tuple[str, int], int] = {}
@@ -147,7 +150,7 @@ async def offset_delete(node: BrokerServices, head, request) -> dict:
         topic = node.image.topic(t.name)
         for p in t.partitions:
             key = (t.name, int(p.partition_index))
-            if not session.allowed(node, "READ", "TOPIC", t.name):
+            if not ctx.allowed("consume", t.name):
                 codes[key] = 29  # TOPIC_AUTHORIZATION_FAILED
             elif topic is None or not 0 <= key[1] < len(topic.partitions):
                 codes[key] = error_codes.UNKNOWN_TOPIC_OR_PARTITION

@@ -27,13 +27,15 @@ from kio.schema.types import TopicName
 from kio.serial.errors import SerialError
 from kio.static.primitive import i32
 
+from kraft.broker.acl_needs import ClientOperation
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, NonEmptyGroup, UnstableOffsetCommit
 from kraft.groups.consumer_group import ClassicJoin, ClassicJoined, Refusal
 from kraft.groups.kafka_client_group import Refused
-from kraft.kafka import error_codes, session, topic_ids
+from kraft.kafka import error_codes, topic_ids
 from kraft.kafka.entities import millis
 from kraft.kafka.leaders import kafka_endpoint
+from kraft.kafka.request_context import RequestContext
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +96,13 @@ def assignment_bytes(assignment) -> bytes:
     return buf.getvalue()
 
 
-async def _coordinator_error(node: BrokerServices, group_id: str, operation: str = "READ") -> int | None:
+async def _coordinator_error(node: BrokerServices, ctx: RequestContext, group_id: str,
+                             operation: ClientOperation = "use_group") -> int | None:
     """None when the principal may `operation` the group and this node coordinates it
     now; else the code to answer."""
     if not group_id:
         return error_codes.INVALID_GROUP_ID
-    if not session.allowed(node, operation, "GROUP", group_id):
+    if not ctx.allowed(operation, group_id):
         return GROUP_AUTHORIZATION_FAILED
     try:
         target = await node.groups.locate(group_id, wait_s=LOCATE_WAIT_S)
@@ -112,7 +115,7 @@ async def _coordinator_error(node: BrokerServices, group_id: str, operation: str
 SHARE_KEY_TYPE = 2
 
 
-async def _find_one(node: BrokerServices, key: str, key_type: int) -> dict:
+async def _find_one(node: BrokerServices, ctx: RequestContext, key: str, key_type: int) -> dict:
     """Key type 0: a group's coordinator; 1: a transactional id's (KIP-98). Key type 2
     (v6, KIP-932's share groups) is INVALID_REQUEST, as from a Kafka broker without a
     share coordinator."""
@@ -125,9 +128,10 @@ async def _find_one(node: BrokerServices, key: str, key_type: int) -> dict:
     if not key:
         answer["error_code"] = error_codes.INVALID_GROUP_ID if key_type == 0 else error_codes.INVALID_REQUEST
         return answer
-    resource, refused = ("GROUP", GROUP_AUTHORIZATION_FAILED) if key_type == 0 else \
-        ("TRANSACTIONAL_ID", TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
-    if not session.allowed(node, "DESCRIBE", resource, key):
+    operation: ClientOperation
+    operation, refused = ("describe_group", GROUP_AUTHORIZATION_FAILED) if key_type == 0 else \
+        ("describe_transaction", TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    if not ctx.allowed(operation, key):
         answer["error_code"] = refused
         return answer
     try:
@@ -145,12 +149,12 @@ async def _find_one(node: BrokerServices, key: str, key_type: int) -> dict:
     return answer
 
 
-async def find_coordinator(node: BrokerServices, head, request) -> dict:
+async def find_coordinator(node: BrokerServices, ctx: RequestContext, request) -> dict:
     key_type = int(getattr(request, "key_type", 0))
     if hasattr(request, "coordinator_keys") and not hasattr(request, "key"):
         return {"throttle_time": 0,
-                "coordinators": [await _find_one(node, k, key_type) for k in request.coordinator_keys]}
-    return {"throttle_time": 0, **await _find_one(node, request.key, key_type)}
+                "coordinators": [await _find_one(node, ctx, k, key_type) for k in request.coordinator_keys]}
+    return {"throttle_time": 0, **await _find_one(node, ctx, request.key, key_type)}
 
 
 # -- membership ------------------------------------------------------------------------------
@@ -164,18 +168,18 @@ def _refused_join(answer: dict[str, Any], code: int, version: int) -> dict[str, 
     return answer
 
 
-async def join_group(node: BrokerServices, head, request) -> dict:
+async def join_group(node: BrokerServices, ctx: RequestContext, request) -> dict:
     # skip_assignment (v9, KIP-814): a static leader replaced in place while the group is
     # Stable gets the members but keeps the group's assignment (classic_group.py)
     answer: dict[str, Any] = {
         "throttle_time": 0, "error_code": error_codes.NONE, "generation_id": -1, "protocol_type": CONSUMER_PROTOCOL,
         "protocol_name": "", "leader": "", "skip_assignment": False, "member_id": request.member_id or "",
         "members": []}
-    if (code := await _coordinator_error(node, request.group_id)) is not None:
-        return _refused_join(answer, code, head.api_version)
+    if (code := await _coordinator_error(node, ctx, request.group_id)) is not None:
+        return _refused_join(answer, code, ctx.api_version)
     if reason := getattr(request, "reason", None):  # v8 (KIP-800): the client's why, for the operator
         log.info("group %s: member %r (client %r) joins: %.256s", request.group_id, request.member_id or "(new)",
-                 head.client_id, reason)
+                 ctx.client_id, reason)
     protocols = [(p.name, bytes(p.metadata)) for p in request.protocols]
     topics = None
     if request.protocol_type == CONSUMER_PROTOCOL and protocols:
@@ -186,15 +190,15 @@ async def join_group(node: BrokerServices, head, request) -> dict:
     try:
         mixed = node.groups.classic_members_group(request.group_id)
     except KraftError as exc:
-        return _refused_join(answer, error_codes.code_of(exc), head.api_version)
+        return _refused_join(answer, error_codes.code_of(exc), ctx.api_version)
     if mixed is not None:  # a consumer group with members: this member joins it (KIP-848)
         if request.protocol_type != CONSUMER_PROTOCOL or topics is None:
-            return _refused_join(answer, error_codes.INCONSISTENT_GROUP_PROTOCOL, head.api_version)
+            return _refused_join(answer, error_codes.INCONSISTENT_GROUP_PROTOCOL, ctx.api_version)
         joined = await _join_consumer_group(node, request.group_id, ClassicJoin(
             request.member_id or None, now_ms(), session_ms, rebalance_ms, tuple(protocols), topics,
-            owned_partitions(protocols[0][1]), instance_id, head.client_id or ""))
+            owned_partitions(protocols[0][1]), instance_id, ctx.client_id or ""))
         if isinstance(joined, int):
-            return _refused_join(answer, joined, head.api_version)
+            return _refused_join(answer, joined, ctx.api_version)
         if joined is not None:
             answer.update(generation_id=joined.generation, protocol_name=joined.protocol_name,
                           member_id=joined.member_id)
@@ -203,11 +207,11 @@ async def join_group(node: BrokerServices, head, request) -> dict:
         await node.groups.release_empty_consumer_group(request.group_id)
         group = node.groups.kafka_client_group(request.group_id)
     except KraftError as exc:
-        return _refused_join(answer, error_codes.code_of(exc), head.api_version)
-    result = await group.join(request.member_id or None, head.client_id or "", session_ms, rebalance_ms,
+        return _refused_join(answer, error_codes.code_of(exc), ctx.api_version)
+    result = await group.join(request.member_id or None, ctx.client_id or "", session_ms, rebalance_ms,
                               request.protocol_type or "", protocols, topics or frozenset(), now_ms(), instance_id)
     if isinstance(result, Refused):
-        return _refused_join(answer, result.error.code, head.api_version)
+        return _refused_join(answer, result.error.code, ctx.api_version)
     answer.update(generation_id=result.generation, protocol_name=result.protocol, leader=result.leader_id,
                   member_id=result.member_id, protocol_type=result.protocol_type,
                   skip_assignment=result.skip_assignment,
@@ -246,10 +250,10 @@ def _group_or_code(node: BrokerServices, group_id: str):
         return None, error_codes.code_of(exc)
 
 
-async def sync_group(node: BrokerServices, head, request) -> dict:
+async def sync_group(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "protocol_type": CONSUMER_PROTOCOL,
               "protocol_name": None, "assignment": b""}
-    if (code := await _coordinator_error(node, request.group_id)) is not None:
+    if (code := await _coordinator_error(node, ctx, request.group_id)) is not None:
         answer["error_code"] = code
         return answer
     protocol_type, protocol_name = getattr(request, "protocol_type", None), getattr(request, "protocol_name", None)
@@ -290,9 +294,9 @@ def _protocol_of(node: BrokerServices, group_id: str, member_id: str) -> str | N
     return member.classic.protocol_name if member is not None and member.classic is not None else None
 
 
-async def heartbeat(node: BrokerServices, head, request) -> dict:
+async def heartbeat(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE}
-    if (code := await _coordinator_error(node, request.group_id)) is not None:
+    if (code := await _coordinator_error(node, ctx, request.group_id)) is not None:
         answer["error_code"] = code
         return answer
     mixed, result = await _in_consumer_group(node, request.group_id, lambda groups: groups.classic_heartbeat(
@@ -308,7 +312,7 @@ async def heartbeat(node: BrokerServices, head, request) -> dict:
     return answer
 
 
-async def leave_group(node: BrokerServices, head, request) -> dict:
+async def leave_group(node: BrokerServices, ctx: RequestContext, request) -> dict:
     # v3+: a batch, each by member id or (an admin removing static members) by group.instance.id
     leaving = ([(m.member_id, getattr(m, "group_instance_id", None)) for m in request.members]
                if hasattr(request, "members") else [(request.member_id, None)])
@@ -316,7 +320,7 @@ async def leave_group(node: BrokerServices, head, request) -> dict:
         if reason := getattr(m, "reason", None):  # v5 (KIP-800): the client's why, for the operator
             log.info("group %s: member %r leaves: %.256s", request.group_id, m.member_id, reason)
     answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "members": []}
-    if (code := await _coordinator_error(node, request.group_id)) is not None:
+    if (code := await _coordinator_error(node, ctx, request.group_id)) is not None:
         answer["error_code"] = code
         return answer
     try:
@@ -345,9 +349,9 @@ async def leave_group(node: BrokerServices, head, request) -> dict:
 
 
 # -- offsets ---------------------------------------------------------------------------------
-async def offset_commit(node: BrokerServices, head, request) -> dict:
+async def offset_commit(node: BrokerServices, ctx: RequestContext, request) -> dict:
     """v10 names topics by id (KIP-848); an id this broker does not know is UNKNOWN_TOPIC_ID."""
-    named = topic_ids.request_topics(node, head.api_version, request.topics)
+    named = topic_ids.request_topics(node, ctx.api_version, request.topics)
 
     def every(code: int) -> dict:
         return {"throttle_time": 0, "topics": [
@@ -356,7 +360,7 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
                              "error_code": code if name is not None else error_codes.UNKNOWN_TOPIC_ID}
                             for p in t.partitions]} for (name, topic_id), t in zip(named, request.topics)]}
 
-    if (code := await _coordinator_error(node, request.group_id)) is not None:
+    if (code := await _coordinator_error(node, ctx, request.group_id)) is not None:
         return every(code)
     generation = int(request.generation_id_or_member_epoch)
     member_commit = generation >= 0 or bool(request.member_id)
@@ -371,7 +375,7 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
             return every(refused.error.code)
         member = consumer_group.members.get(request.member_id)
         classic = member is not None and member.classic is not None  # a JoinGroup member commits as it may
-        if head.api_version < MEMBER_EPOCH_COMMIT_SINCE and not classic:
+        if ctx.api_version < MEMBER_EPOCH_COMMIT_SINCE and not classic:
             return every(error_codes.UNSUPPORTED_VERSION)
     elif member_commit:  # a group member's commit: its generation must be current
         group, code = _group_or_code(node, request.group_id)
@@ -386,7 +390,7 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
             continue  # an unknown topic id: UNKNOWN_TOPIC_ID (every)
         topic = node.image.topic(name)
         for p in t.partitions:
-            if not session.allowed(node, "READ", "TOPIC", name):
+            if not ctx.allowed("consume", name):
                 denied.add((name, p.partition_index))
             elif topic is None or not 0 <= p.partition_index < len(topic.partitions):
                 unknown.add((name, p.partition_index))
@@ -413,27 +417,27 @@ async def offset_commit(node: BrokerServices, head, request) -> dict:
     return answer
 
 
-async def offset_fetch(node: BrokerServices, head, request) -> dict:
+async def offset_fetch(node: BrokerServices, ctx: RequestContext, request) -> dict:
     """v0-7: one group; v8+: many groups, each with its own error; v9+: a KIP-848 member
     names itself and its epoch, checked as for a commit (Kafka's validateOffsetFetch)."""
     stable = bool(getattr(request, "require_stable", False))
     if not hasattr(request, "groups"):
-        code, topics = await _fetch_group(node, head.api_version, request.group_id, request.topics, stable)
+        code, topics = await _fetch_group(node, ctx, request.group_id, request.topics, stable)
         return {"throttle_time": 0, "error_code": code, "topics": topics}
     groups = []
     for g in request.groups:
-        code, topics = await _fetch_group(node, head.api_version, g.group_id, g.topics, stable,
+        code, topics = await _fetch_group(node, ctx, g.group_id, g.topics, stable,
                                           getattr(g, "member_id", None), int(getattr(g, "member_epoch", -1)))
         groups.append({"group_id": g.group_id, "error_code": code, "topics": topics})
     return {"throttle_time": 0, "groups": groups}
 
 
-async def _fetch_group(node: BrokerServices, version: int, group_id: str, requested, require_stable: bool,
+async def _fetch_group(node: BrokerServices, ctx: RequestContext, group_id: str, requested, require_stable: bool,
                        member_id: str | None = None, member_epoch: int = -1) -> tuple[int, list[dict]]:
     """(the group's error code, its topics' answers) of one group of an OffsetFetch. From
     v10 topics go by id both ways: an unknown id asked for is UNKNOWN_TOPIC_ID, and a
     committed topic that no longer exists is left out of an answer for every topic."""
-    if (code := await _coordinator_error(node, group_id, "DESCRIBE")) is not None:
+    if (code := await _coordinator_error(node, ctx, group_id, "describe_group")) is not None:
         return code, []
     try:
         if member_id is not None or member_epoch >= 0:  # a member asks: a consumer group checks its epoch
@@ -448,12 +452,13 @@ async def _fetch_group(node: BrokerServices, version: int, group_id: str, reques
         unstable = node.groups.unstable_offsets(group_id) if require_stable else frozenset()
     except KraftError as exc:
         return error_codes.code_of(exc), []
+    version = ctx.api_version
     by_id = version >= topic_ids.OFFSETS_BY_ID_SINCE
     wanted: dict[tuple[str | None, Any], list[int]] = {}
     if requested is None:  # every partition the group has committed
         for topic, partition in sorted(committed):
             topic_id = topic_ids.id_of(node, topic) if by_id else None
-            if session.allowed(node, "DESCRIBE", "TOPIC", topic) and (topic_id is not None or not by_id):
+            if ctx.allowed("describe_topic", topic) and (topic_id is not None or not by_id):
                 wanted.setdefault((topic, topic_id), []).append(partition)  # others are left out, as in Kafka
     else:
         for (name, topic_id), t in zip(topic_ids.request_topics(node, version, requested), requested):
@@ -465,7 +470,7 @@ async def _fetch_group(node: BrokerServices, version: int, group_id: str, reques
             c = committed.get((topic, p)) if topic is not None else None
             if topic is None:
                 code = error_codes.UNKNOWN_TOPIC_ID
-            elif not session.allowed(node, "DESCRIBE", "TOPIC", topic):
+            elif not ctx.allowed("describe_topic", topic):
                 c, code = None, TOPIC_AUTHORIZATION_FAILED
             elif (topic, p) in unstable:
                 c, code = None, UnstableOffsetCommit.kafka_code

@@ -2,7 +2,7 @@
 
 Requests on a connection are answered in order, as a Kafka broker does. They are
 served one at a time, except that a Produce lets the next request start once its
-batches are appended (kafka/ordering.py), so pipelined acks=all produces overlap
+batches are appended (kafka/request_context.py), so pipelined acks=all produces overlap
 their replication. What one client can cost is bounded:
 connections in all and per client address (connection_limits.py), frames above
 socket.request.max.bytes (sasl.server.max.receive.size before SASL succeeds) close the
@@ -25,7 +25,7 @@ import time
 from kraft.broker.services import BrokerServices
 from kraft.broker.access import Identity, principal_of_certificate
 from kraft.kafka.codec import MalformedRequest, RequestHead
-from kraft.kafka import ordering, session
+from kraft.kafka.session import Session, security_protocol
 from kraft.config.connection_overrides import parse_overrides
 from kraft.kafka.connection_limits import ConnectionLimits
 from kraft.kafka.frame_reader import ByteBudget, read_frame
@@ -58,6 +58,7 @@ class KafkaListener:
         self._authentication_s = settings.sasl_server_authentication_timeout_ms / 1000
         self.refused_connections = 0
         self._connections: set[asyncio.Task] = set()
+        self.listener = security_protocol(tls is not None, node.access.authentication)
         self._server: asyncio.Server | None = None
         self.requests_in_flight = 0  # read and not yet answered, every connection (/metrics)
         # incremental fetch sessions (KIP-227): the broker's, kept across connections as Kafka keeps them
@@ -122,10 +123,10 @@ class KafkaListener:
             identity = None if access.authentication else access.anonymous(host)
         # the deadline on the loop's clock (time.monotonic), as the read timeouts are
         authenticate_by = time.monotonic() + self._authentication_s if identity is None else None
-        session.CURRENT.set(session.Session(host, identity, fetch_sessions=self.fetch_sessions,
-                                            authenticate_by=authenticate_by))
+        connection = Session(host, identity, self.listener, access, fetch_sessions=self.fetch_sessions,
+                             authenticate_by=authenticate_by)
         try:
-            await self._requests(reader, writer)
+            await self._requests(reader, writer, connection)
         except* (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass  # the client went away or stalled: its connection ends, nothing else
         except* Unanswerable:  # logged with its traceback and id where it failed
@@ -139,7 +140,8 @@ class KafkaListener:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
-    async def _requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        connection: Session) -> None:
         """A reader and a writer per connection; each request is served by its own task,
         all three owned by one task group, so any failure ends them together."""
         answers: asyncio.Queue[tuple[asyncio.Task, asyncio.Event] | None] = asyncio.Queue(MAX_IN_FLIGHT)
@@ -148,44 +150,45 @@ class KafkaListener:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._write_answers(answers, writer, unsent, owed))
-                await self._read_requests(reader, writer, answers, tg, unsent, owed)
+                await self._read_requests(reader, writer, answers, tg, unsent, owed, connection)
         finally:
             self.requests_in_flight -= owed.count  # the connection ended with these unanswered
             for part in unsent:  # the connection ended first: their descriptors close here
                 part.close()
 
     async def _read_requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                             answers: asyncio.Queue, tg: asyncio.TaskGroup, unsent: set, owed: "_Owed") -> None:
+                             answers: asyncio.Queue, tg: asyncio.TaskGroup, unsent: set, owed: "_Owed",
+                             connection: Session) -> None:
         while True:
-            if (muted_s := session.muted_for_s()) > 0:  # over a quota: the client waits
+            if (muted_s := connection.muted_for_s()) > 0:  # over a quota: the client waits
                 await asyncio.sleep(muted_s)
             try:
-                size, request = await self._next_request(reader)
+                size, request = await self._next_request(reader, connection)
             except MalformedRequest as exc:  # also: a frame that stalled, or no login in time
                 return await self._end(answers, writer, str(exc))
             turn = asyncio.Event()  # set once the next request may start
-            await answers.put((tg.create_task(self._serve_one(request, turn, size, unsent)), turn))
+            await answers.put((tg.create_task(self._serve_one(request, turn, size, unsent, connection)), turn))
             owed.count += 1  # queued for its answer; with the queue full, nothing more is read
             self.requests_in_flight += 1
             await turn.wait()
-            if (closing := session.CURRENT.get().closing) is not None:  # its answer went out first
+            if (closing := connection.closing) is not None:  # its answer went out first
                 return await self._end(answers, writer, closing)
 
-    async def _next_request(self, reader: asyncio.StreamReader) -> tuple[int, Request]:
+    async def _next_request(self, reader: asyncio.StreamReader, connection: Session) -> tuple[int, Request]:
         """The next frame's size and request, its bytes held in the budget. MalformedRequest:
         the connection ends with the answers it is owed; TimeoutError: idle, it just ends."""
-        authenticate_by = session.authentication_deadline()
+        authenticate_by = connection.authentication_deadline()
         idle_until = time.monotonic() + IDLE_TIMEOUT_S
         frame_by: float | None = None  # set once a frame has begun
         try:
             async with asyncio.timeout_at(min(idle_until, authenticate_by or idle_until)):
                 (size,) = _SIZE.unpack(await reader.readexactly(4))
-            limit = self._sasl_max_frame if session.authentication_pending() else MAX_FRAME_BYTES
+            limit = self._sasl_max_frame if connection.authentication_pending() else MAX_FRAME_BYTES
             if not 0 < size <= limit:
                 raise MalformedRequest(f"frame of {size} bytes (limit {limit})")
             frame_by = time.monotonic() + BODY_TIMEOUT_S
             frame = await read_frame(reader, size, self._budget, min(frame_by, authenticate_by or frame_by),
-                                     self._check_head)
+                                     lambda head: self._check_head(head, connection))
         except TimeoutError:
             if authenticate_by is not None and time.monotonic() >= authenticate_by:
                 raise MalformedRequest(f"not authenticated within {self._authentication_s:g} s") from None
@@ -198,21 +201,21 @@ class KafkaListener:
             self._budget.release(size)
             raise
 
-    def _check_head(self, head: RequestHead) -> None:
+    def _check_head(self, head: RequestHead, connection: Session) -> None:
         """What is refused from the header alone, before the rest of the frame is read or decoded."""
-        if not session.may_serve(head.api_key):
+        if not connection.may_serve(head.api_key):
             raise MalformedRequest(f"API key {head.api_key} without a current SASL "
                                    "authentication (none yet, or its lifetime has passed)")
         if self._node.access.enabled and not self._node.access.ready():
             # never a spurious AUTHORIZATION_FAILED, which clients take as final: they reconnect
             raise MalformedRequest("users and ACLs are being reloaded (the broker re-registers)")
 
-    async def _serve_one(self, request: Request, turn: asyncio.Event, size: int, unsent: set):
-        ordering.serve_in_turn(turn.set)
+    async def _serve_one(self, request: Request, turn: asyncio.Event, size: int, unsent: set,
+                         connection: Session):
         try:
-            if (muted_s := session.muted_for_s()) > 0:  # read ahead while the client was over its
-                await asyncio.sleep(muted_s)             # quota: served after the throttle, as Kafka
-            response = await respond(self._node, request, size)
+            if (muted_s := connection.muted_for_s()) > 0:  # read ahead while the client was over its
+                await asyncio.sleep(muted_s)               # quota: served after the throttle, as Kafka
+            response = await respond(self._node, request, size, connection, turn.set)
         finally:
             self._budget.release(size)
         if isinstance(response, list):

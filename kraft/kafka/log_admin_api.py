@@ -18,8 +18,9 @@ import os
 import shutil
 
 from kraft.broker.services import BrokerServices
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
 from kraft.kafka.entities import millis
+from kraft.kafka.request_context import RequestContext
 from kraft.replication.partition_replica import PartitionReplica
 
 REPLICA_NOT_AVAILABLE = 9
@@ -29,11 +30,11 @@ LOG_DIR_NOT_FOUND = 57
 NO_LOW_WATERMARK = -1
 
 
-async def _delete_one(node: BrokerServices, topic: str, want, timeout_ms: int) -> dict:
+async def _delete_one(node: BrokerServices, ctx: RequestContext, topic: str, want, timeout_ms: int) -> dict:
     index = int(want.partition_index)
     answer = {"partition_index": index, "low_watermark": NO_LOW_WATERMARK, "error_code": error_codes.NONE}
     try:
-        session.check(node, "DELETE", "TOPIC", topic)
+        ctx.check("delete_records", topic)
         answer["low_watermark"] = await node.data_plane.delete_records(topic, index, int(want.offset), timeout_ms,
                                                                        local_only=True)
     except error_codes.REFUSALS as exc:
@@ -41,10 +42,10 @@ async def _delete_one(node: BrokerServices, topic: str, want, timeout_ms: int) -
     return answer
 
 
-async def delete_records(node: BrokerServices, head, request) -> dict:
+async def delete_records(node: BrokerServices, ctx: RequestContext, request) -> dict:
     timeout_ms = max(0, millis(request.timeout))
     # every partition at once: each waits for its own followers
-    answers = await asyncio.gather(*(_delete_one(node, t.name, p, timeout_ms)
+    answers = await asyncio.gather(*(_delete_one(node, ctx, t.name, p, timeout_ms)
                                      for t in request.topics for p in t.partitions))
     topics, at = [], 0
     for t in request.topics:
@@ -53,9 +54,9 @@ async def delete_records(node: BrokerServices, head, request) -> dict:
     return {"throttle_time": 0, "topics": topics}
 
 
-async def describe_log_dirs(node: BrokerServices, head, request) -> dict:
+async def describe_log_dirs(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer: dict = {"throttle_time": 0, "error_code": error_codes.NONE, "results": []}
-    if not session.allowed(node, "DESCRIBE", "CLUSTER"):
+    if not ctx.allowed("describe_cluster"):
         answer["error_code"] = CLUSTER_AUTHORIZATION_FAILED  # v0-v2 say it by an empty answer
         return answer
     replicas = node.replica_manager
@@ -75,8 +76,8 @@ async def describe_log_dirs(node: BrokerServices, head, request) -> dict:
     return answer
 
 
-async def alter_replica_log_dirs(node: BrokerServices, head, request) -> dict:
-    allowed = session.allowed(node, "ALTER", "CLUSTER")
+async def alter_replica_log_dirs(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    allowed = ctx.allowed("alter_cluster")
     replicas = node.replica_manager
     own = _own_dir_names(replicas.root) if replicas is not None else frozenset()
     codes: dict[str, dict[int, int]] = {}  # a partition named under two dirs: the last one counts, as in Kafka
@@ -115,7 +116,7 @@ def log_dir_topics(hosted: list[PartitionReplica], wanted: dict[str, set[int]] |
         if wanted is not None and replica.partition not in wanted.get(replica.topic, ()):
             continue
         topics.setdefault(replica.topic, []).append({
-            "partition_index": replica.partition, "partition_size": replica.log.size_bytes,
+            "partition_index": replica.partition, "partition_size": replica.size_bytes,
             "offset_lag": offset_lag(replica), "is_future_key": False})
     return [{"name": name, "partitions": sorted(parts, key=lambda p: p["partition_index"])}
             for name, parts in sorted(topics.items())]
@@ -126,7 +127,7 @@ def offset_lag(replica: PartitionReplica) -> int:
     leader; on a follower, against the high watermark its leader last reported (Kafka
     measures against the follower's own, which is never ahead of its log end)."""
     hw = replica.high_watermark if replica.is_leader else max(replica.follower_hw, replica.leader_offsets[0])
-    return max(hw - replica.log.log_end_offset, 0)
+    return max(hw - replica.log_end_offset, 0)
 
 
 def _volume(path) -> tuple[int, int]:

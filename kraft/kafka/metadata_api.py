@@ -16,9 +16,10 @@ from kraft.broker.services import BrokerServices
 from kraft.broker.auto_create import topic_for_produce
 from kraft.config.topic_names import is_internal_topic, validate_topic_name
 from kraft.errors import InvalidValue, KraftError, TopicNotFound
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
 from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
 from kraft.kafka.leaders import kafka_endpoint
+from kraft.kafka.request_context import RequestContext
 from kraft.metadata.image import MetadataImage, TopicImage
 
 ZERO_UUID = uuid.UUID(int=0)
@@ -58,42 +59,42 @@ def _missing(name: str | None, code: int) -> dict:
             "partitions": [], "topic_authorized_operations": NOT_REQUESTED}
 
 
-async def handle(node: BrokerServices, head, request) -> dict:
+async def handle(node: BrokerServices, ctx: RequestContext, request) -> dict:
     names = None if request.topics is None else [t.name for t in request.topics]
-    if names == [] and head.api_version == 0:
+    if names == [] and ctx.api_version == 0:
         names = None  # v0: an empty list means every topic
     allow_create = getattr(request, "allow_auto_topic_creation", True)
     topics = []
     if names is None:  # every topic the principal may DESCRIBE, as Kafka lists them
         image = node.image
         topics = [topic_view(image, t) for t in sorted(image.topics.values(), key=lambda t: t.name)
-                  if session.allowed(node, "DESCRIBE", "TOPIC", t.name)]
+                  if ctx.allowed("describe_topic", t.name)]
     else:
         for t in request.topics:
-            if t.name is None and head.api_version >= TOPIC_ID_LOOKUP_SINCE:
-                topics.append(_topic_by_id(node, getattr(t, "topic_id", None)))
+            if t.name is None and ctx.api_version >= TOPIC_ID_LOOKUP_SINCE:
+                topics.append(_topic_by_id(node, ctx, getattr(t, "topic_id", None)))
             else:
-                topics.append(await _named_topic(node, t.name, allow_create))
+                topics.append(await _named_topic(node, ctx, t.name, allow_create))
     image = node.image
     if getattr(request, "include_topic_authorized_operations", False):
         for topic in topics:
             if topic["name"] is not None and topic["error_code"] != TOPIC_AUTHORIZATION_FAILED:
-                topic["topic_authorized_operations"] = authorized_operations(node, True, "TOPIC", topic["name"])
+                topic["topic_authorized_operations"] = authorized_operations(ctx, True, "TOPIC", topic["name"])
     # v13's top-level code (KIP-1102) would ask the client to rebootstrap; nothing here does
     return {"throttle_time": 0, "error_code": error_codes.NONE, "brokers": advertised_brokers(node),
             "cluster_id": node.cluster_id,
             "controller_id": image.controller_id, "topics": topics,
             "cluster_authorized_operations": authorized_operations(
-                node, getattr(request, "include_cluster_authorized_operations", False), "CLUSTER")}
+                ctx, getattr(request, "include_cluster_authorized_operations", False), "CLUSTER")}
 
 
 TOPIC_ID_LOOKUP_SINCE = 12  # KIP-516: a topic asked for by id (KIP-848 clients learn their assignments' ids)
 
 
-def _topic_by_id(node: BrokerServices, topic_id) -> dict:
+def _topic_by_id(node: BrokerServices, ctx: RequestContext, topic_id) -> dict:
     """A topic asked for by its id (name null), as Kafka answers it."""
     topic = node.image.topics.get(topic_id.hex) if topic_id is not None and topic_id != ZERO_UUID else None
-    if topic is not None and session.allowed(node, "DESCRIBE", "TOPIC", topic.name):
+    if topic is not None and ctx.allowed("describe_topic", topic.name):
         return topic_view(node.image, topic)
     # ids are not secret (Kafka answers the same); the name of a topic not allowed stays unsaid
     missing = _missing(None, error_codes.UNKNOWN_TOPIC_ID if topic is None else TOPIC_AUTHORIZATION_FAILED)
@@ -101,18 +102,18 @@ def _topic_by_id(node: BrokerServices, topic_id) -> dict:
     return missing
 
 
-async def _named_topic(node: BrokerServices, name: str | None, allow_create: bool) -> dict:
+async def _named_topic(node: BrokerServices, ctx: RequestContext, name: str | None, allow_create: bool) -> dict:
     if name is None:
         return _missing(name, error_codes.INVALID_REQUEST)  # lookups by topic id: not served
-    if not session.allowed(node, "DESCRIBE", "TOPIC", name):
+    if not ctx.allowed("describe_topic", name):
         return _missing(name, TOPIC_AUTHORIZATION_FAILED)
     try:
         validate_topic_name(name)
     except InvalidValue:  # Kafka's answer, which clients do not retry
         return _missing(name, error_codes.INVALID_TOPIC_EXCEPTION)
     # auto-creation needs CREATE on the cluster or the topic, as in Kafka
-    may_create = allow_create and (session.allowed(node, "CREATE", "CLUSTER")
-                                   or session.allowed(node, "CREATE", "TOPIC", name))
+    may_create = allow_create and (ctx.allowed("create_topics")
+                                   or ctx.allowed("create_topic", name))
     try:
         if may_create:
             topic = await topic_for_produce(node, name)
@@ -137,7 +138,7 @@ async def _known_topic(node: BrokerServices, name: str) -> TopicImage:
     return node.data_plane.topic_or_404(name)
 
 
-async def describe_cluster(node: BrokerServices, head, request) -> dict:
+async def describe_cluster(node: BrokerServices, ctx: RequestContext, request) -> dict:
     """DescribeCluster (key 60): the brokers with a Kafka listener and the active controller.
     Needs DESCRIBE on the cluster."""
     answer: dict[str, Any] = {
@@ -148,12 +149,12 @@ async def describe_cluster(node: BrokerServices, head, request) -> dict:
         answer.update(error_code=error_codes.UNSUPPORTED_ENDPOINT_TYPE,
                       error_message="only broker endpoints are served")
         return answer
-    if not session.allowed(node, "DESCRIBE", "CLUSTER"):
+    if not ctx.allowed("describe_cluster"):
         answer.update(error_code=31, error_message="DESCRIBE on the cluster is not authorized")
         return answer
     with_fenced = bool(getattr(request, "include_fenced_brokers", False))  # v2 (KIP-1073)
     answer["brokers"] = [{"broker_id": b["node_id"], "host": b["host"], "port": b["port"], "rack": b["rack"],
                           "is_fenced": b["is_fenced"]} for b in advertised_brokers(node, with_fenced)]
     answer["cluster_authorized_operations"] = authorized_operations(
-        node, bool(request.include_cluster_authorized_operations), "CLUSTER")
+        ctx, bool(request.include_cluster_authorized_operations), "CLUSTER")
     return answer

@@ -15,28 +15,29 @@ from __future__ import annotations
 
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
 from kraft.kafka.leaders import epoch_problem
+from kraft.kafka.request_context import RequestContext
 
 EARLIEST, LATEST, MAX_TIMESTAMP, EARLIEST_LOCAL, LATEST_TIERED, EARLIEST_PENDING_UPLOAD = -2, -1, -3, -4, -5, -6
 PENDING_UPLOAD_SINCE = 11  # -6 in an older version is a special value it does not know
 READ_COMMITTED = 1  # the request's isolation_level (v2+)
 
 
-async def _list_one(node: BrokerServices, topic: str, want, stable: bool, version: int) -> dict:
+async def _list_one(node: BrokerServices, ctx: RequestContext, topic: str, want, stable: bool) -> dict:
     index = int(want.partition_index)
     answer = {"partition_index": index, "error_code": error_codes.NONE, "timestamp": -1,
               "offset": -1, "leader_epoch": -1, "old_style_offsets": []}
     try:
-        session.check(node, "DESCRIBE", "TOPIC", topic)
+        ctx.check("describe_topic", topic)
         replica = await node.data_plane.leader_replica(topic, index)
         if (problem := epoch_problem(replica, int(getattr(want, "current_leader_epoch", -1)))) is not None:
             answer["error_code"] = problem
             return answer
         start, _ = replica.readable_range()
-        epoch_of = replica.log.leader_epoch_cache.epoch_for
+        epoch_of = replica.epoch_at
         asked = int(want.timestamp)
-        if asked == EARLIEST_PENDING_UPLOAD and version < PENDING_UPLOAD_SINCE:
+        if asked == EARLIEST_PENDING_UPLOAD and ctx.api_version < PENDING_UPLOAD_SINCE:
             answer["error_code"] = error_codes.UNSUPPORTED_VERSION
         elif asked in (EARLIEST, EARLIEST_LOCAL):
             answer.update(offset=start, leader_epoch=epoch_of(start))
@@ -59,30 +60,30 @@ async def _list_one(node: BrokerServices, topic: str, want, stable: bool, versio
     return answer
 
 
-async def list_offsets(node: BrokerServices, head, request) -> dict:
+async def list_offsets(node: BrokerServices, ctx: RequestContext, request) -> dict:
     stable = int(getattr(request, "isolation_level", 0)) == READ_COMMITTED
-    topics = [{"name": t.name, "partitions": [await _list_one(node, t.name, p, stable, head.api_version)
+    topics = [{"name": t.name, "partitions": [await _list_one(node, ctx, t.name, p, stable)
                                               for p in t.partitions]}
               for t in request.topics]
     return {"throttle_time": 0, "topics": topics}
 
 
-async def _epoch_end(node: BrokerServices, topic: str, want) -> dict:
+async def _epoch_end(node: BrokerServices, ctx: RequestContext, topic: str, want) -> dict:
     index = int(want.partition)
     answer = {"error_code": error_codes.NONE, "partition": index, "leader_epoch": -1, "end_offset": -1}
     try:
-        session.check(node, "DESCRIBE", "TOPIC", topic)
+        ctx.check("describe_topic", topic)
         replica = await node.data_plane.leader_replica(topic, index)
         if (problem := epoch_problem(replica, int(want.current_leader_epoch))) is not None:
             answer["error_code"] = problem
             return answer
-        answer["leader_epoch"], answer["end_offset"] = replica.log.end_offset_for_epoch(int(want.leader_epoch))
+        answer["leader_epoch"], answer["end_offset"] = replica.end_offset_for_epoch(int(want.leader_epoch))
     except KraftError as exc:
         answer["error_code"] = error_codes.code_of(exc)
     return answer
 
 
-async def offset_for_leader_epoch(node: BrokerServices, head, request) -> dict:
-    topics = [{"topic": t.topic, "partitions": [await _epoch_end(node, t.topic, p) for p in t.partitions]}
+async def offset_for_leader_epoch(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    topics = [{"topic": t.topic, "partitions": [await _epoch_end(node, ctx, t.topic, p) for p in t.partitions]}
               for t in request.topics]
     return {"throttle_time": 0, "topics": topics}

@@ -23,8 +23,9 @@ import asyncio
 from kraft.broker.data_plane import PendingDelivery
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, PartitionNotInTransaction
-from kraft.kafka import error_codes, ordering, session, topic_ids
+from kraft.kafka import error_codes, topic_ids
 from kraft.kafka.leaders import current_leader, node_endpoint
+from kraft.kafka.request_context import RequestContext
 
 LEADER_HINTS_SINCE = 10  # KIP-951
 TRANSACTION_ABORTABLE_SINCE = 11  # KIP-890 part 1
@@ -32,23 +33,23 @@ ADDS_TO_TRANSACTION_SINCE = 12  # KIP-890 part 2 (transactions version 2)
 TOPICS_BY_ID_SINCE = 13  # KIP-516
 
 
-async def handle(node: BrokerServices, head, request) -> dict | None:
+async def handle(node: BrokerServices, ctx: RequestContext, request) -> dict | None:
     acks = int(request.acks)
     timeout_ms = max(0, int(request.timeout.total_seconds() * 1000))
     if acks not in (0, 1, -1):
         refusal = error_codes.Answer(error_codes.INVALID_REQUIRED_ACKS, f"acks must be 0, 1 or -1 (all), got {acks}")
-        return _answer(node, head, request, {}, (refusal.kafka_code, -1, -1, refusal))
+        return _answer(node, ctx, request, {}, (refusal.kafka_code, -1, -1, refusal))
     appended = {}
     for topic in request.topic_data:  # appends in request order, one after another
-        name = _topic_name(node, head, topic)
+        name = _topic_name(node, ctx, topic)
         if name is None:
             continue  # an unknown topic id: answered as such
         for part in topic.partition_data:
             key = (name, int(part.index))
-            appended[key] = await _append_one(node, name, int(part.index), part.records or b"",
+            appended[key] = await _append_one(node, ctx, name, int(part.index), part.records or b"",
                                               acks, timeout_ms, request.transactional_id,
-                                              head.api_version >= ADDS_TO_TRANSACTION_SINCE)
-    ordering.let_next_request_start()  # the connection's next produce may append now
+                                              ctx.api_version >= ADDS_TO_TRANSACTION_SINCE)
+    ctx.let_next_request_start()  # the connection's next produce may append now
     if len(appended) == 1:  # the common case: no task per partition to wait with
         (key, outcome), = appended.items()
         results = {key: await _committed(node, key, outcome)}
@@ -57,7 +58,7 @@ async def handle(node: BrokerServices, head, request) -> dict | None:
                                                              for key, outcome in appended.items()))))
     if acks == 0:
         return None  # Kafka answers acks=0 with silence
-    return _answer(node, head, request, results)
+    return _answer(node, ctx, request, results)
 
 
 Refusal = KraftError | error_codes.Answer
@@ -68,24 +69,24 @@ NOT_APPENDED: Outcome = (error_codes.INVALID_REQUEST, -1, -1,
                          error_codes.Answer(error_codes.INVALID_REQUEST, "this partition's batch was not appended"))
 
 
-def _topic_name(node: BrokerServices, head, topic) -> str | None:
+def _topic_name(node: BrokerServices, ctx: RequestContext, topic) -> str | None:
     """The topic a request's entry names: by name, or from v13 by id (None: unknown id)."""
-    if head.api_version < TOPICS_BY_ID_SINCE:
+    if ctx.api_version < TOPICS_BY_ID_SINCE:
         return topic.name
     return topic_ids.name_of(node, topic.topic_id)
 
 
-def _answer(node: BrokerServices, head, request, results: dict,
+def _answer(node: BrokerServices, ctx: RequestContext, request, results: dict,
             missing: Outcome = NOT_APPENDED) -> dict:
     responses = []
     endpoints: dict[int, dict] = {}
     for topic in request.topic_data:
         parts = []
-        name = _topic_name(node, head, topic)
+        name = _topic_name(node, ctx, topic)
         for part in topic.partition_data:
             code, base, log_start, error = (UNKNOWN_ID if name is None
                                             else results.get((name, int(part.index)), missing))
-            if isinstance(error, PartitionNotInTransaction) and head.api_version >= TRANSACTION_ABORTABLE_SINCE:
+            if isinstance(error, PartitionNotInTransaction) and ctx.api_version >= TRANSACTION_ABORTABLE_SINCE:
                 code = error_codes.TRANSACTION_ABORTABLE
             answer = {"index": part.index, "error_code": code, "base_offset": base,
                       "log_append_time": -1, "log_start_offset": log_start,
@@ -94,7 +95,7 @@ def _answer(node: BrokerServices, head, request, results: dict,
                       # KIP-467 (v8+): which records of the batch were refused, and why
                       "record_errors": [{"batch_index": i, "batch_index_error_message": m}
                                         for i, m in getattr(error, "record_errors", ())]}
-            if code == error_codes.NOT_LEADER_OR_FOLLOWER and head.api_version >= LEADER_HINTS_SINCE and name:
+            if code == error_codes.NOT_LEADER_OR_FOLLOWER and ctx.api_version >= LEADER_HINTS_SINCE and name:
                 leader, epoch = current_leader(node, name, int(part.index))
                 answer["current_leader"] = {"leader_id": leader, "leader_epoch": epoch}
                 if leader not in endpoints and (endpoint := node_endpoint(node, leader)) is not None:
@@ -104,14 +105,15 @@ def _answer(node: BrokerServices, head, request, results: dict,
     return {"responses": responses, "throttle_time": 0, "node_endpoints": list(endpoints.values())}
 
 
-async def _append_one(node: BrokerServices, topic: str, partition: int, data: bytes, acks: int,
-                      timeout_ms: int, transactional_id: str | None,
+async def _append_one(node: BrokerServices, ctx: RequestContext, topic: str, partition: int, data: bytes,
+                      acks: int, timeout_ms: int, transactional_id: str | None,
                       add_to_txn: bool) -> PendingDelivery | KraftError:
-    """The batch appended on this leader (its commit still to wait for), or the refusal."""
+    """The batch appended on this leader (its commit still to wait for), or the refusal.
+    The ACL checks are the request's: the context decides each once."""
     try:
         if transactional_id is not None:  # Kafka: the transactional id first, then the topic
-            session.check(node, "WRITE", "TRANSACTIONAL_ID", transactional_id)
-        session.check(node, "WRITE", "TOPIC", topic)
+            ctx.check("transactional_write", transactional_id)
+        ctx.check("produce", topic)
         return await node.data_plane.append_client_batch(topic, partition, bytes(data), acks, timeout_ms,
                                                          transactional_id, add_to_txn)
     except KraftError as exc:

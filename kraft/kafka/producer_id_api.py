@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError
-from kraft.kafka import error_codes, session, txn_api
+from kraft.kafka import error_codes, txn_api
+from kraft.kafka.request_context import RequestContext
 
 
-async def handle(node: BrokerServices, head, request) -> dict:
+async def handle(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "producer_id": -1, "producer_epoch": -1}
     if request.transactional_id is not None:
-        return await txn_api.init_transactional_producer(node, head, request, answer)
-    if not (session.allowed(node, "IDEMPOTENT_WRITE", "CLUSTER") or session.any_topic_allowed(node, "WRITE")):
+        return await txn_api.init_transactional_producer(node, ctx, request, answer)
+    if not (ctx.allowed("idempotent_write") or ctx.any_topic_allowed("produce")):
         answer["error_code"] = 31  # CLUSTER_AUTHORIZATION_FAILED (Kafka: IDEMPOTENT_WRITE, or WRITE on some topic)
         return answer
     if node.producer_ids is None:

@@ -15,7 +15,8 @@ from typing import Any
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.errors import KraftError
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
+from kraft.kafka.request_context import RequestContext
 
 CLUSTER_AUTHORIZATION_FAILED = 31
 NOT_LEADER_OR_FOLLOWER = 6
@@ -24,8 +25,8 @@ METADATA_TOPIC = "__cluster_metadata"  # Kafka's name for the Raft log's one par
 NO_DIRECTORY = uuid.UUID(int=0)
 
 
-async def describe_quorum(node: BrokerServices, head, request) -> dict:
-    if not session.allowed(node, "DESCRIBE", "CLUSTER"):
+async def describe_quorum(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    if not ctx.allowed("describe_cluster"):
         return _refused(CLUSTER_AUTHORIZATION_FAILED, "DESCRIBE on the cluster is not authorized")
     asked = [(t.topic_name, int(p.partition_index)) for t in request.topics for p in t.partitions]
     if asked != [(METADATA_TOPIC, 0)]:
@@ -63,16 +64,16 @@ def _refused(code: int, message: str) -> dict:
     return {"error_code": code, "error_message": message, "topics": [], "nodes": []}
 
 
-async def add_raft_voter(node: BrokerServices, head, request) -> dict:
-    return await _change(node, request, controller_requests.AddVoter)
+async def add_raft_voter(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    return await _change(node, ctx, request, controller_requests.AddVoter)
 
 
-async def remove_raft_voter(node: BrokerServices, head, request) -> dict:
-    return await _change(node, request, controller_requests.RemoveVoter)
+async def remove_raft_voter(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    return await _change(node, ctx, request, controller_requests.RemoveVoter)
 
 
-async def _change(node: BrokerServices, request, request_class) -> dict:
-    if not session.allowed(node, "ALTER", "CLUSTER"):
+async def _change(node: BrokerServices, ctx: RequestContext, request, request_class) -> dict:
+    if not ctx.allowed("alter_cluster"):
         return _answer(CLUSTER_AUTHORIZATION_FAILED, "ALTER on the cluster is not authorized")
     if request.cluster_id is not None and request.cluster_id != node.cluster_id:
         return _answer(INCONSISTENT_CLUSTER_ID, f"this is cluster {node.cluster_id}, not {request.cluster_id}")

@@ -12,7 +12,8 @@ from typing import Any
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.errors import KraftError, error_from_name
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
+from kraft.kafka.request_context import RequestContext
 from kraft.metadata.client_quotas import entity_of, filter_problem, matching
 
 CLUSTER_AUTHORIZATION_FAILED = 31
@@ -22,10 +23,10 @@ def _entity_view(entity) -> list[dict[str, Any]]:
     return [{"entity_type": t, "entity_name": n} for t, n in entity]
 
 
-async def describe(node: BrokerServices, head, request) -> dict:
+async def describe(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "error_message": None,
                               "entries": []}
-    if not session.allowed(node, "DESCRIBE_CONFIGS", "CLUSTER"):
+    if not ctx.allowed("describe_cluster_configs"):
         answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, entries=None,
                       error_message="DESCRIBE_CONFIGS on the cluster is not authorized")
         return answer
@@ -40,9 +41,9 @@ async def describe(node: BrokerServices, head, request) -> dict:
     return answer
 
 
-async def alter(node: BrokerServices, head, request) -> dict:
+async def alter(node: BrokerServices, ctx: RequestContext, request) -> dict:
     entities = [entity_of((e.entity_type, e.entity_name) for e in entry.entity) for entry in request.entries]
-    if not session.allowed(node, "ALTER_CONFIGS", "CLUSTER"):
+    if not ctx.allowed("alter_cluster_configs"):
         return {"throttle_time": 0, "entries": [
             {"error_code": CLUSTER_AUTHORIZATION_FAILED, "error_message": "ALTER_CONFIGS on the cluster is not authorized",
              "entity": _entity_view(entity)} for entity in entities]}

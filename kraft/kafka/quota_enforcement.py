@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from kraft.broker.client_quotas import quota_user
 from kraft.broker.services import BrokerServices
-from kraft.kafka import session
-from kraft.kafka.codec import RequestHead
+from kraft.kafka.request_context import RequestContext
 from kraft.kafka.splice import Spliced
 from kraft.metadata.client_quotas import CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE
 
 PRODUCE, FETCH = 0, 1
 
 
-def connection_user() -> str:
-    current = session.CURRENT.get(None)
-    return quota_user(current.identity if current is not None else None)
+def connection_user(ctx: RequestContext) -> str:
+    return quota_user(ctx.identity)
 
 
 def answered_bytes(data: object) -> int:
@@ -30,22 +28,22 @@ def answered_bytes(data: object) -> int:
     return 0
 
 
-def on_arrival(node: BrokerServices, head: RequestHead, request_bytes: int) -> int:
+def on_arrival(node: BrokerServices, ctx: RequestContext, request_bytes: int) -> int:
     """A Produce's bytes, counted before it is handled, so the requests a client has
     pipelined behind it wait out the throttle (Kafka handles one request of a connection
     at a time). The throttle time in ms."""
-    if head.api_key != PRODUCE or not node.image.client_quotas:
+    if ctx.api_key != PRODUCE or not node.image.client_quotas:
         return 0
-    return node.client_quotas.record(connection_user(), head.client_id or "", PRODUCER_BYTE_RATE, request_bytes)
+    return node.client_quotas.record(connection_user(ctx), ctx.client_id or "", PRODUCER_BYTE_RATE, request_bytes)
 
 
-def on_answer(node: BrokerServices, head: RequestHead, data: object, handler_s: float) -> int:
+def on_answer(node: BrokerServices, ctx: RequestContext, data: object, handler_s: float) -> int:
     """The handler's time (request_percentage) and a Fetch's records (consumer_byte_rate),
     counted once the answer is known. The throttle time in ms."""
     if not node.image.client_quotas:
         return 0
-    quotas, user, client = node.client_quotas, connection_user(), head.client_id or ""
+    quotas, user, client = node.client_quotas, connection_user(ctx), ctx.client_id or ""
     throttle = quotas.record(user, client, REQUEST_PERCENTAGE, handler_s * 100)
-    if head.api_key == FETCH:
+    if ctx.api_key == FETCH:
         throttle = max(throttle, quotas.record(user, client, CONSUMER_BYTE_RATE, answered_bytes(data)))
     return throttle

@@ -11,7 +11,8 @@ from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.controller.reassignment import in_progress
 from kraft.errors import InvalidValue, KraftError, NotFound, ReplicationFactorChange, TopicNotFound
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
+from kraft.kafka.request_context import RequestContext
 
 CLUSTER_AUTHORIZATION_FAILED = 31
 INVALID_REPLICA_ASSIGNMENT = 39
@@ -28,9 +29,9 @@ def _code(exc: KraftError) -> int:
     return error_codes.code_of(exc)
 
 
-async def alter(node: BrokerServices, head, request) -> dict:
+async def alter(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer: dict[str, Any] = {"throttle_time": 0, "error_code": 0, "error_message": None, "responses": []}
-    if not session.allowed(node, "ALTER", "CLUSTER"):
+    if not ctx.allowed("alter_cluster"):
         answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="ALTER on the cluster is not authorized")
         return answer
     allow_rf_change = bool(getattr(request, "allow_replication_factor_change", True))  # v1 (KIP-860)
@@ -51,9 +52,9 @@ async def alter(node: BrokerServices, head, request) -> dict:
     return answer
 
 
-async def list_reassignments(node: BrokerServices, head, request) -> dict:
+async def list_reassignments(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer: dict[str, Any] = {"throttle_time": 0, "error_code": 0, "error_message": None, "topics": []}
-    if not session.allowed(node, "DESCRIBE", "CLUSTER"):
+    if not ctx.allowed("describe_cluster"):
         answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="DESCRIBE on the cluster is not authorized")
         return answer
     wanted = None if request.topics is None else {t.name: set(t.partition_indexes) for t in request.topics}

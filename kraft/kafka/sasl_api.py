@@ -31,7 +31,9 @@ import time
 from kraft.broker.services import BrokerServices
 from kraft.broker.access import Identity
 from kraft.errors import AuthenticationFailed
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
+from kraft.kafka.request_context import RequestContext
+from kraft.kafka.session import Session
 from kraft.security.authorizer import user_principal
 from kraft.security.oauthbearer import TokenRefused, check_authzid, parse_client_first
 from kraft.security.scram import ScramExchange
@@ -43,12 +45,18 @@ ILLEGAL_SASL_STATE = 34
 SASL_AUTHENTICATION_FAILED = 58
 
 
-async def handshake(node: BrokerServices, head, request) -> dict:
-    s = session.CURRENT.get()
+def _connection(ctx: RequestContext) -> Session:
+    """The connection whose login this is (SASL is served on connections only)."""
+    assert ctx.connection is not None, "SASL needs a connection"
+    return ctx.connection
+
+
+async def handshake(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    s = _connection(ctx)
     if not node.access.authentication or (s.identity is not None and s.mechanism is None):
         return {"error_code": ILLEGAL_SASL_STATE, "mechanisms": []}  # no SASL here, or an SSL principal
     enabled = list(node.access.sasl_mechanisms)
-    if head.api_version == 0:  # v0 would mean raw token frames next: not served
+    if ctx.api_version == 0:  # v0 would mean raw token frames next: not served
         return {"error_code": error_codes.UNSUPPORTED_VERSION, "mechanisms": enabled}
     if s.identity is not None:  # re-authentication: with the mechanism of the first login
         if request.mechanism != s.mechanism:
@@ -63,8 +71,8 @@ async def handshake(node: BrokerServices, head, request) -> dict:
     return {"error_code": 0, "mechanisms": enabled}
 
 
-async def authenticate(node: BrokerServices, head, request) -> dict:
-    s = session.CURRENT.get()
+async def authenticate(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    s = _connection(ctx)
     if s.mechanism is None or (s.identity is not None and not s.reauthenticating):
         if node.access.authentication:  # a SASL listener: the exchange is broken
             _close_after_answer(s, "SaslAuthenticate without a SaslHandshake before it")
@@ -74,12 +82,12 @@ async def authenticate(node: BrokerServices, head, request) -> dict:
     name = ""
     try:
         if s.mechanism == OAUTHBEARER:
-            return _oauthbearer(node, head, s, token)
+            return _oauthbearer(node, ctx, s, token)
         if s.mechanism == PLAIN:
             name, password = _plain(token)
             if not await asyncio.to_thread(access.verify_password, name, password):
                 raise AuthenticationFailed("Authentication failed")
-            return _answer(0, None, b"", _authenticated(node, head, s, name))
+            return _answer(0, None, b"", _authenticated(node, ctx, s, name))
         if s.scram is None:
             s.scram = ScramExchange(s.mechanism, lambda user: access.credential(user, s.mechanism))
             first = await asyncio.to_thread(s.scram.first, token)
@@ -87,7 +95,7 @@ async def authenticate(node: BrokerServices, head, request) -> dict:
         exchange, s.scram = s.scram, None
         name = exchange.user or ""
         final = await asyncio.to_thread(exchange.final, token)
-        return _answer(0, None, final, _authenticated(node, head, s, name))
+        return _answer(0, None, final, _authenticated(node, ctx, s, name))
     except AuthenticationFailed as exc:  # nothing is refused unchecked: the back-off only delays
         if s.scram is not None:
             name, s.scram = s.scram.user or "", None
@@ -98,7 +106,7 @@ async def authenticate(node: BrokerServices, head, request) -> dict:
         return _answer(SASL_AUTHENTICATION_FAILED, exc.message)
 
 
-def _oauthbearer(node: BrokerServices, head, s: session.Session, message: bytes) -> dict:
+def _oauthbearer(node: BrokerServices, ctx: RequestContext, s: Session, message: bytes) -> dict:
     """One OAUTHBEARER message: the client's first (its token), or its acknowledgement of
     a refusal (RFC 7628 3.2.3), which ends the login failed."""
     if s.refused_token is not None:
@@ -113,10 +121,10 @@ def _oauthbearer(node: BrokerServices, head, s: session.Session, message: bytes)
         return _answer(0, None, exc.error_json())
     bearer = node.access.bearer
     assert bearer is not None  # validate_bearer refuses without it
-    return _answer(0, None, b"", _authenticated(node, head, s, login.name, bearer.lifetime_ms(login)))
+    return _answer(0, None, b"", _authenticated(node, ctx, s, login.name, bearer.lifetime_ms(login)))
 
 
-def _authenticated(node: BrokerServices, head, s: session.Session, name: str,
+def _authenticated(node: BrokerServices, ctx: RequestContext, s: Session, name: str,
                    credential_lifetime_ms: int = 0) -> int:
     """The login succeeded: the connection's identity, and its session lifetime in ms
     (0: none), the shorter of connections.max.reauth.ms and the credential's own (a
@@ -128,18 +136,18 @@ def _authenticated(node: BrokerServices, head, s: session.Session, name: str,
     # KIP-368: only clients that read the lifetime (SaslAuthenticate v1+) are held to
     # connections.max.reauth.ms; a credential's own expiry (a token's) holds every client,
     # as in Kafka: past it a v0 client's connection is closed, and it logs in anew
-    reauth_ms = node.config.timeouts.connections_max_reauth_ms if head.api_version >= 1 else 0
+    reauth_ms = node.config.timeouts.connections_max_reauth_ms if ctx.api_version >= 1 else 0
     lifetime = min((ms for ms in (reauth_ms, credential_lifetime_ms) if ms > 0), default=0)
     s.login_expires_at = time.monotonic() + lifetime / 1000 if lifetime > 0 else None
-    return lifetime if head.api_version >= 1 else 0
+    return lifetime if ctx.api_version >= 1 else 0
 
 
-def _end_login(s: session.Session) -> None:
+def _end_login(s: Session) -> None:
     """A failed login, first or re-authentication: the connection is unauthenticated."""
     s.identity, s.reauthenticating, s.login_expires_at, s.refused_token = None, False, None, None
 
 
-def _close_after_answer(s: session.Session, why: str) -> None:
+def _close_after_answer(s: Session, why: str) -> None:
     """Kafka ends a connection whose SASL exchange failed once the failure is answered (held
     first by the back-off: connection.failed.authentication.delay.ms)."""
     s.closing = why

@@ -17,7 +17,8 @@ from typing import Any
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.errors import CredentialNotFound, DuplicateResource, KraftError, error_from_name
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
+from kraft.kafka.request_context import RequestContext
 from kraft.security.scram import MECHANISMS, ScramCredential, credential_from_salted
 
 CLUSTER_AUTHORIZATION_FAILED = 31
@@ -46,10 +47,10 @@ def describe_users(credentials: Mapping[str, Mapping[str, ScramCredential]],
     return out
 
 
-async def describe(node: BrokerServices, head, request) -> dict:
+async def describe(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "error_message": None,
                               "results": []}
-    if not session.allowed(node, "DESCRIBE", "CLUSTER"):
+    if not ctx.allowed("describe_cluster"):
         answer.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="DESCRIBE on the cluster is not authorized")
         return answer
     names = None if request.users is None else [u.name for u in request.users]
@@ -71,9 +72,9 @@ def _upsertion(u) -> controller_requests.ScramUpsertion:
     return controller_requests.ScramUpsertion(**fields)
 
 
-async def alter(node: BrokerServices, head, request) -> dict:
+async def alter(node: BrokerServices, ctx: RequestContext, request) -> dict:
     users = list(dict.fromkeys([d.name for d in request.deletions] + [u.name for u in request.upsertions]))
-    if not session.allowed(node, "ALTER", "CLUSTER"):
+    if not ctx.allowed("alter_cluster"):
         return {"throttle_time": 0, "results": [
             {"user": n, "error_code": CLUSTER_AUTHORIZATION_FAILED,
              "error_message": "ALTER on the cluster is not authorized"} for n in users]}

@@ -13,6 +13,7 @@ import uuid
 
 from kraft.broker.services import BrokerServices
 from kraft.kafka import error_codes
+from kraft.kafka.request_context import RequestContext
 
 PUSH_INTERVAL_MS = 300_000  # Kafka's interval when no subscription matches a client
 SUBSCRIPTION_ID = 0  # the one (empty) subscription set there is
@@ -21,7 +22,7 @@ ACCEPTED_COMPRESSION = (4, 3, 1, 2)  # zstd, lz4, gzip, snappy (kraft opens each
 TELEMETRY_MAX_BYTES = 1024 * 1024
 
 
-async def get_subscriptions(node: BrokerServices, head, request) -> dict:
+async def get_subscriptions(node: BrokerServices, ctx: RequestContext, request) -> dict:
     asked = request.client_instance_id
     instance = asked if asked is not None and asked.int != 0 else uuid.uuid4()
     return {"throttle_time": 0, "error_code": error_codes.NONE, "client_instance_id": instance,

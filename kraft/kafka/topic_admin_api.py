@@ -14,7 +14,8 @@ from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.config.topic_names import refuse_client_change_of_internal, validate_topic_name
 from kraft.errors import InvalidValue, KraftError
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
+from kraft.kafka.request_context import RequestContext
 
 ZERO_UUID = uuid.UUID(int=0)
 
@@ -36,7 +37,7 @@ def _checked_name(name, change: str) -> str:
 
 
 # -- CreateTopics -----------------------------------------------------------------------------
-async def create_topics(node: BrokerServices, head, request) -> dict:
+async def create_topics(node: BrokerServices, ctx: RequestContext, request) -> dict:
     seen: set[str] = set()
     results = []
     for topic in request.topics:
@@ -44,7 +45,7 @@ async def create_topics(node: BrokerServices, head, request) -> dict:
             results.append(_created_error(topic.name, error_codes.INVALID_REQUEST, "topic named twice in one request"))
             continue
         seen.add(topic.name)
-        results.append(await _create_one(node, topic, bool(request.validate_only)))
+        results.append(await _create_one(node, ctx, topic, bool(request.validate_only)))
     return {"throttle_time": 0, "topics": results}
 
 
@@ -53,11 +54,11 @@ def _created_error(name: str, code: int, message: str) -> dict:
             "num_partitions": -1, "replication_factor": -1, "configs": None}
 
 
-async def _create_one(node: BrokerServices, topic, validate_only: bool) -> dict:
+async def _create_one(node: BrokerServices, ctx: RequestContext, topic, validate_only: bool) -> dict:
     try:
         name = _checked_name(topic.name, "create")
-        if not session.allowed(node, "CREATE", "CLUSTER"):  # Kafka: CREATE on the cluster or the topic
-            session.check(node, "CREATE", "TOPIC", name)
+        if not ctx.allowed("create_topics"):  # Kafka: CREATE on the cluster or the topic
+            ctx.check("create_topic", name)
         assignments = [(int(a.partition_index), [int(b) for b in a.broker_ids]) for a in topic.assignments]
         if assignments and (topic.num_partitions != -1 or topic.replication_factor != -1):
             raise error_codes.Answer(error_codes.INVALID_REQUEST,  # Kafka's rule: one way or the other
@@ -82,7 +83,7 @@ async def _create_one(node: BrokerServices, topic, validate_only: bool) -> dict:
 
 
 # -- DeleteTopics -----------------------------------------------------------------------------
-async def delete_topics(node: BrokerServices, head, request) -> dict:
+async def delete_topics(node: BrokerServices, ctx: RequestContext, request) -> dict:
     if hasattr(request, "topic_names"):  # v0-v5 name the topics; v6 may name them by id
         names = list(request.topic_names)
     else:
@@ -94,7 +95,7 @@ async def delete_topics(node: BrokerServices, head, request) -> dict:
             if name is None:
                 raise error_codes.Answer(error_codes.UNKNOWN_TOPIC_ID, "deleting by topic id is not supported")
             _checked_name(name, "delete")
-            session.check(node, "DELETE", "TOPIC", name)
+            ctx.check("delete_topic", name)
             result = await node.controller_call(controller_requests.DeleteTopic(name=name))
             await node.wait_metadata(result.get("metadata_offset", 0))
         except error_codes.REFUSALS as exc:
@@ -104,13 +105,13 @@ async def delete_topics(node: BrokerServices, head, request) -> dict:
 
 
 # -- CreatePartitions -------------------------------------------------------------------------
-async def create_partitions(node: BrokerServices, head, request) -> dict:
+async def create_partitions(node: BrokerServices, ctx: RequestContext, request) -> dict:
     results = []
     for topic in request.topics:
         answer = {"name": topic.name, "error_code": error_codes.NONE, "error_message": None}
         try:
             name = _checked_name(topic.name, "add partitions to")
-            session.check(node, "ALTER", "TOPIC", name)
+            ctx.check("alter_topic", name)
             assignments = None if topic.assignments is None else [[int(b) for b in a.broker_ids]
                                                                   for a in topic.assignments]
             result = await node.controller_call(controller_requests.CreatePartitions(

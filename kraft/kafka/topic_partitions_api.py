@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kraft.broker.services import BrokerServices
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
 from kraft.kafka.metadata_api import ZERO_UUID, topic_view
+from kraft.kafka.request_context import RequestContext
 
 PARTITION_LIMIT = 2000  # Kafka's max.request.partition.size.limit
 TOPIC_AUTHORIZATION_FAILED = 29
@@ -53,7 +54,7 @@ def page(topics: list[tuple[str, int | None]], cursor: tuple[str, int] | None,
     return out, None
 
 
-async def describe_topic_partitions(node: BrokerServices, head, request) -> dict:
+async def describe_topic_partitions(node: BrokerServices, ctx: RequestContext, request) -> dict:
     cursor = None if request.cursor is None else (request.cursor.topic_name, int(request.cursor.partition_index))
     answer: dict = {"throttle_time": 0, "topics": [], "next_cursor": None}
     every = not request.topics
@@ -64,7 +65,7 @@ async def describe_topic_partitions(node: BrokerServices, head, request) -> dict
     after = cursor[0] if cursor is not None else ""
     names = sorted(image.topic_ids) if every else sorted({t.name for t in request.topics})
     names = [n for n in names if n >= after]
-    denied = [n for n in names if not session.allowed(node, "DESCRIBE", "TOPIC", n)]
+    denied = [n for n in names if not ctx.allowed("describe_topic", n)]
     shown = [n for n in names if n not in set(denied)]
     counts: list[tuple[str, int | None]] = []
     for name in shown:
@@ -83,7 +84,7 @@ async def describe_topic_partitions(node: BrokerServices, head, request) -> dict
         view["partitions"] = [dict(p, eligible_leader_replicas=list(topic.partitions[p["partition_index"]].elr),
                                    last_known_elr=list(topic.partitions[p["partition_index"]].last_known_elr))
                               for p in view["partitions"][s.first:s.end]]
-        view["topic_authorized_operations"] = _authorized_operations(node, s.name)
+        view["topic_authorized_operations"] = _authorized_operations(ctx, s.name)
         answer["topics"].append(view)
     answer["topics"] += [_missing(n, TOPIC_AUTHORIZATION_FAILED) for n in denied if not every]
     if next_cursor is not None:
@@ -91,10 +92,10 @@ async def describe_topic_partitions(node: BrokerServices, head, request) -> dict
     return answer
 
 
-def _authorized_operations(node: BrokerServices, topic: str) -> int:
+def _authorized_operations(ctx: RequestContext, topic: str) -> int:
     bits = 0
     for operation, code in TOPIC_OPERATIONS.items():
-        if session.allowed(node, operation, "TOPIC", topic):
+        if ctx.acl_allowed(operation, "TOPIC", topic):
             bits |= 1 << code
     return bits
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kraft.broker.acl_needs import ClientOperation
 from kraft.broker.data_plane import VERIFY_BOUND_S
 from kraft.broker.services import BrokerServices
 from kraft.errors import InvalidTxnState, KraftError, ProducerFenced
-from kraft.kafka import error_codes, session
+from kraft.kafka import error_codes
 from kraft.kafka.entities import millis
+from kraft.kafka.request_context import RequestContext
 
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 TOPIC_AUTHORIZATION_FAILED = 29
@@ -43,12 +45,13 @@ def _code(exc: KraftError, fenced_is_epoch: bool) -> int:
     return error_codes.code_of(exc)
 
 
-async def _coordinator_code(node: BrokerServices, transactional_id: str, operation: str | None = "WRITE") -> int | None:
-    """None when the principal may (operation None: a broker's request, authorized as
+async def _coordinator_code(node: BrokerServices, ctx: RequestContext | None, transactional_id: str,
+                            operation: ClientOperation = "transactional_write") -> int | None:
+    """None when the principal may (ctx None: a broker's request, authorized as
     CLUSTER_ACTION already) and this node coordinates the id now; else the code."""
     if not transactional_id:
         return error_codes.INVALID_REQUEST
-    if operation is not None and not session.allowed(node, operation, "TRANSACTIONAL_ID", transactional_id):
+    if ctx is not None and not ctx.allowed(operation, transactional_id):
         return TRANSACTIONAL_ID_AUTHORIZATION_FAILED
     try:
         target = await node.transactions.locate(transactional_id, wait_s=LOCATE_WAIT_S)
@@ -58,9 +61,9 @@ async def _coordinator_code(node: BrokerServices, transactional_id: str, operati
 
 
 # -- InitProducerId with a transactional id ---------------------------------------------------
-async def init_transactional_producer(node: BrokerServices, head, request, answer: dict) -> dict:
+async def init_transactional_producer(node: BrokerServices, ctx: RequestContext, request, answer: dict) -> dict:
     tid = request.transactional_id
-    if (code := await _coordinator_code(node, tid)) is not None:
+    if (code := await _coordinator_code(node, ctx, tid)) is not None:
         answer["error_code"] = code
         return answer
     try:
@@ -68,7 +71,7 @@ async def init_transactional_producer(node: BrokerServices, head, request, answe
             tid, millis(request.transaction_timeout), int(getattr(request, "producer_id", -1)),
             int(getattr(request, "producer_epoch", -1)))
     except KraftError as exc:
-        answer["error_code"] = _code(exc, head.api_version < 4)
+        answer["error_code"] = _code(exc, ctx.api_version < 4)
         return answer
     answer.update(producer_id=pid, producer_epoch=epoch)
     return answer
@@ -81,18 +84,18 @@ async def init_transactional_producer(node: BrokerServices, head, request, answe
 BROKERS_FORM_SINCE = 4
 
 
-async def add_partitions(node: BrokerServices, head, request) -> dict:
-    if head.api_version >= BROKERS_FORM_SINCE:
-        return await _add_partitions_batched(node, request)
+async def add_partitions(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    if ctx.api_version >= BROKERS_FORM_SINCE:
+        return await _add_partitions_batched(node, ctx, request)
     asked = [(t.name, int(p)) for t in request.v3_and_below_topics for p in t.partitions]
-    codes = await _one_transaction(node, head, request.v3_and_below_transactional_id,
+    codes = await _one_transaction(node, ctx, request.v3_and_below_transactional_id,
                                    int(request.v3_and_below_producer_id), int(request.v3_and_below_producer_epoch),
                                    asked, verify_only=False)
     return {"throttle_time": 0, "results_by_topic_v3_and_below": _by_topic(codes)}
 
 
-async def _add_partitions_batched(node: BrokerServices, request) -> dict:
-    if not session.allowed(node, "CLUSTER_ACTION", "CLUSTER"):
+async def _add_partitions_batched(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    if not ctx.allowed("cluster_action"):
         return {"throttle_time": 0, "error_code": CLUSTER_AUTHORIZATION_FAILED, "results_by_transaction": []}
     results = []
     for txn in request.transactions:
@@ -103,15 +106,15 @@ async def _add_partitions_batched(node: BrokerServices, request) -> dict:
     return {"throttle_time": 0, "error_code": error_codes.NONE, "results_by_transaction": results}
 
 
-async def _one_transaction(node: BrokerServices, head, tid: str, producer_id: int, producer_epoch: int,
-                           asked: list[tuple[str, int]], verify_only: bool) -> dict[tuple[str, int], int]:
+async def _one_transaction(node: BrokerServices, ctx: RequestContext | None, tid: str, producer_id: int,
+                           producer_epoch: int, asked: list[tuple[str, int]],
+                           verify_only: bool) -> dict[tuple[str, int], int]:
     """Each partition's code for one transaction's partitions: added (or, verify_only,
-    checked: TRANSACTION_ABORTABLE for one not in it). head None: a broker's request."""
-    from_client = head is not None
+    checked: TRANSACTION_ABORTABLE for one not in it). ctx None: a broker's request."""
     codes = {tp: error_codes.NONE for tp in asked}
     failed = {}
     for topic, partition in asked:
-        if from_client and not session.allowed(node, "WRITE", "TOPIC", topic):
+        if ctx is not None and not ctx.allowed("produce", topic):
             failed[(topic, partition)] = TOPIC_AUTHORIZATION_FAILED
         else:
             image_topic = node.image.topic(topic)
@@ -119,7 +122,7 @@ async def _one_transaction(node: BrokerServices, head, tid: str, producer_id: in
                 failed[(topic, partition)] = error_codes.UNKNOWN_TOPIC_OR_PARTITION
     if failed:  # Kafka adds none when any is refused: the others are "not attempted"
         return {tp: failed.get(tp, OPERATION_NOT_ATTEMPTED) for tp in asked}
-    if (code := await _coordinator_code(node, tid, "WRITE" if from_client else None)) is not None:
+    if (code := await _coordinator_code(node, ctx, tid)) is not None:
         return dict.fromkeys(asked, code)
     try:
         if verify_only:
@@ -127,7 +130,7 @@ async def _one_transaction(node: BrokerServices, head, tid: str, producer_id: in
             return {tp: error_codes.NONE if found.get(tp) else error_codes.TRANSACTION_ABORTABLE for tp in asked}
         await node.transactions.add_partitions(tid, producer_id, producer_epoch, asked)
     except KraftError as exc:
-        codes = dict.fromkeys(asked, _code(exc, from_client and head.api_version < 2))
+        codes = dict.fromkeys(asked, _code(exc, ctx is not None and ctx.api_version < 2))
     return codes
 
 
@@ -139,53 +142,53 @@ def _by_topic(codes: dict[tuple[str, int], int]) -> list[dict]:
 
 
 # -- AddOffsetsToTxn --------------------------------------------------------------------------
-async def add_offsets(node: BrokerServices, head, request) -> dict:
+async def add_offsets(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE}
-    if not session.allowed(node, "READ", "GROUP", request.group_id):
+    if not ctx.allowed("use_group", request.group_id):
         answer["error_code"] = GROUP_AUTHORIZATION_FAILED
         return answer
-    if (code := await _coordinator_code(node, request.transactional_id)) is not None:
+    if (code := await _coordinator_code(node, ctx, request.transactional_id)) is not None:
         answer["error_code"] = code
         return answer
     try:
         await node.transactions.add_offsets(request.transactional_id, int(request.producer_id),
                                             int(request.producer_epoch), request.group_id)
     except KraftError as exc:
-        answer["error_code"] = _code(exc, head.api_version < 2)
+        answer["error_code"] = _code(exc, ctx.api_version < 2)
     return answer
 
 
 # -- EndTxn -----------------------------------------------------------------------------------
-async def end_txn(node: BrokerServices, head, request) -> dict:
+async def end_txn(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE}
-    if (code := await _coordinator_code(node, request.transactional_id)) is not None:
+    if (code := await _coordinator_code(node, ctx, request.transactional_id)) is not None:
         answer["error_code"] = code
         return answer
     try:
         goes_on = await node.transactions.end_txn(request.transactional_id, int(request.producer_id),
                                                   int(request.producer_epoch), bool(request.committed),
-                                                  bump_epoch=head.api_version >= EPOCH_BUMP_SINCE)
+                                                  bump_epoch=ctx.api_version >= EPOCH_BUMP_SINCE)
     except KraftError as exc:
-        answer["error_code"] = _code(exc, head.api_version < 2)
+        answer["error_code"] = _code(exc, ctx.api_version < 2)
         return answer  # v5+: producer id and epoch -1
-    if head.api_version >= EPOCH_BUMP_SINCE:
+    if ctx.api_version >= EPOCH_BUMP_SINCE:
         answer.update(producer_id=goes_on.producer_id, producer_epoch=goes_on.epoch)
     return answer
 
 
 # -- TxnOffsetCommit (to the group's coordinator) ----------------------------------------------
-async def txn_offset_commit(node: BrokerServices, head, request) -> dict:
+async def txn_offset_commit(node: BrokerServices, ctx: RequestContext, request) -> dict:
     asked = {(t.name, int(p.partition_index)): (int(p.committed_offset), p.committed_metadata or "")
              for t in request.topics for p in t.partitions}
     codes: dict[tuple[str, int], int] = {}
-    if not session.allowed(node, "WRITE", "TRANSACTIONAL_ID", request.transactional_id):
+    if not ctx.allowed("transactional_write", request.transactional_id):
         codes = dict.fromkeys(asked, TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
-    elif not session.allowed(node, "READ", "GROUP", request.group_id):
+    elif not ctx.allowed("use_group", request.group_id):
         codes = dict.fromkeys(asked, GROUP_AUTHORIZATION_FAILED)
     else:
-        allowed = {tp: v for tp, v in asked.items() if session.allowed(node, "READ", "TOPIC", tp[0])}
+        allowed = {tp: v for tp, v in asked.items() if ctx.allowed("consume", tp[0])}
         codes = {tp: TOPIC_AUTHORIZATION_FAILED for tp in asked if tp not in allowed}
-        codes.update(await _commit_offsets(node, request, allowed, head.api_version))
+        codes.update(await _commit_offsets(node, request, allowed, ctx.api_version))
     by_topic: dict[str, list[dict]] = {}
     for (topic, partition), code in codes.items():
         by_topic.setdefault(topic, []).append({"partition_index": partition, "error_code": code})
@@ -229,14 +232,14 @@ async def _commit_offsets(node: BrokerServices, request, offsets: dict, version:
 
 
 # -- admin: DescribeTransactions, ListTransactions, DescribeProducers ---------------------------
-async def describe_transactions(node: BrokerServices, head, request) -> dict:
+async def describe_transactions(node: BrokerServices, ctx: RequestContext, request) -> dict:
     states: list[dict[str, Any]] = []
     for tid in request.transactional_ids:
         state: dict[str, Any] = {"error_code": error_codes.NONE, "transactional_id": tid, "transaction_state": "",
                                  "transaction_timeout": 0, "transaction_start_time": -1, "producer_id": -1,
                                  "producer_epoch": -1, "topics": []}
         states.append(state)
-        if (code := await _coordinator_code(node, tid, "DESCRIBE")) is not None:
+        if (code := await _coordinator_code(node, ctx, tid, "describe_transaction")) is not None:
             state["error_code"] = code
             continue
         try:
@@ -246,7 +249,7 @@ async def describe_transactions(node: BrokerServices, head, request) -> dict:
             continue
         topics: dict[str, list[int]] = {}
         for topic, partition in found.partitions:
-            if session.allowed(node, "DESCRIBE", "TOPIC", topic):  # Kafka leaves out what the caller may not see
+            if ctx.allowed("describe_topic", topic):  # Kafka leaves out what the caller may not see
                 topics.setdefault(topic, []).append(partition)
         state.update(transaction_state=found.state, transaction_timeout=found.timeout_ms,
                      transaction_start_time=found.start_ms, producer_id=found.producer_id,
@@ -255,7 +258,7 @@ async def describe_transactions(node: BrokerServices, head, request) -> dict:
     return {"throttle_time": 0, "transaction_states": states}
 
 
-async def list_transactions(node: BrokerServices, head, request) -> dict:
+async def list_transactions(node: BrokerServices, ctx: RequestContext, request) -> dict:
     """This broker's transactions (an admin client asks every broker and merges). v1
     keeps those running longer than duration_filter ms, v2 those whose whole id matches
     transactional_id_pattern (KIP-1152; empty or null: every id)."""
@@ -275,11 +278,11 @@ async def list_transactions(node: BrokerServices, head, request) -> dict:
     answer["transaction_states"] = [
         {"transactional_id": t.transactional_id, "producer_id": t.producer_id, "transaction_state": t.state}
         for t in listed if (pattern is None or pattern.fullmatch(t.transactional_id))
-        and session.allowed(node, "DESCRIBE", "TRANSACTIONAL_ID", t.transactional_id)]
+        and ctx.allowed("describe_transaction", t.transactional_id)]
     return answer
 
 
-async def describe_producers(node: BrokerServices, head, request) -> dict:
+async def describe_producers(node: BrokerServices, ctx: RequestContext, request) -> dict:
     topics = []
     for topic in request.topics:
         parts = []
@@ -288,7 +291,7 @@ async def describe_producers(node: BrokerServices, head, request) -> dict:
                                     "error_message": None, "active_producers": []}
             parts.append(part)
             try:
-                session.check(node, "READ", "TOPIC", topic.name)
+                ctx.check("consume", topic.name)
                 replica = await node.data_plane.leader_replica(topic.name, int(index))
             except KraftError as exc:
                 part["error_code"], part["error_message"] = error_codes.code_of(exc), error_codes.message_of(exc)
@@ -297,6 +300,6 @@ async def describe_producers(node: BrokerServices, head, request) -> dict:
                 {"producer_id": p.producer_id, "producer_epoch": p.producer_epoch, "last_sequence": p.last_sequence,
                  "last_timestamp": p.last_timestamp, "coordinator_epoch": p.coordinator_epoch,
                  "current_txn_start_offset": p.current_txn_start_offset}
-                for p in replica.log.producer_states()]
+                for p in replica.producer_states()]
         topics.append({"name": topic.name, "partitions": parts})
     return {"throttle_time": 0, "topics": topics}

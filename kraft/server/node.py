@@ -319,9 +319,9 @@ class Node:
                               timestamp: int) -> int:
         # the coordinators (groups, transactions), the callers, are built in run() after the data plane
         assert self.data_plane is not None
-        delivery = await self.data_plane.produce_batch(topic, partition, batch, -1, timeout_ms,
-                                                       timestamp, local_only=True)
-        return delivery.offset
+        appended = await self.data_plane.append_batch(topic, partition, batch, -1, timeout_ms,
+                                                      timestamp, local_only=True)
+        return (await appended.committed()).offset
 
     def _effective_topic_configs(self, topic: str) -> dict[str, str]:
         eff = effective_topic_configs(self.image, self.topic_defaults, topic, self.node_id)  # this broker's logs

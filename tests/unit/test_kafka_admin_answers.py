@@ -17,8 +17,10 @@ from kraft.errors import InvalidRecord, InvalidTxnState, PartitionNotInTransacti
 from kraft.groups.kafka_client_group import KafkaClientGroup
 from kraft.kafka import metadata_api, produce_api
 from kraft.kafka.authorized_ops import bitfield
+from kraft.kafka.codec import RequestHead
 from kraft.kafka.group_admin_api import listed
 from kraft.kafka.log_admin_api import log_dir_move_error
+from kraft.kafka.request_context import RequestContext
 from kraft.storage.record import Record
 from kraft.storage.record_batch import encode_batch
 
@@ -98,7 +100,8 @@ async def test_describe_shows_the_instance_id_a_member_joined_with():
 
 def test_metadata_names_an_illegal_topic_invalid_not_a_bad_request():
     node = SimpleNamespace(access=SimpleNamespace(enabled=False))
-    answer = asyncio.run(metadata_api._named_topic(node, "no spaces!", allow_create=True))
+    metadata_v12 = RequestContext(RequestHead(3, 12, 0, None))  # no connection: nothing to refuse
+    answer = asyncio.run(metadata_api._named_topic(node, metadata_v12, "no spaces!", allow_create=True))
     assert answer["error_code"] == 17 and answer["partitions"] == []
 
 

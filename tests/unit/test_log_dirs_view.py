@@ -8,7 +8,7 @@ from kraft.kafka.log_admin_api import log_dir_topics, offset_lag
 
 
 def hosted(topic, partition, size, leo, *, leader_hw=None, follower_hw=0, heard_hw=-1):
-    return SimpleNamespace(topic=topic, partition=partition, log=SimpleNamespace(size_bytes=size, log_end_offset=leo),
+    return SimpleNamespace(topic=topic, partition=partition, size_bytes=size, log_end_offset=leo,
                            is_leader=leader_hw is not None, high_watermark=leader_hw if leader_hw is not None
                            else follower_hw, follower_hw=follower_hw, leader_offsets=(heard_hw, 0, 0))
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import SimpleNamespace
 
 import pytest
 
 from kraft.broker.data_plane import DataPlane
 from kraft.errors import InvalidTxnState
+from kraft.replication.replica_reads import ReplicaReads
 from kraft.storage.partition_log import PartitionLog
 
 PID, TID = 7, "tx"
@@ -23,7 +23,9 @@ def plane_over(log: PartitionLog, marker_while_asked: tuple[int, bool] | None) -
     plane = object.__new__(DataPlane)
 
     async def leader_replica(topic, partition):
-        return SimpleNamespace(log=log)
+        reads = ReplicaReads()  # the replica's read surface over the real log
+        reads.log = log
+        return reads
 
     async def verify(tid, pid, epoch, topic, partition, timeout_s, add):
         if marker_while_asked is not None:

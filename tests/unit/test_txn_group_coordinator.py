@@ -18,6 +18,8 @@ from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.groups.offset_store import CommittedOffset
 from kraft.kafka import group_api
+from kraft.kafka.codec import RequestHead
+from kraft.kafka.request_context import RequestContext
 from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record import Record
@@ -272,7 +274,7 @@ def partitions(answer: dict) -> dict:
             for t in answer["topics"] for p in t["partitions"]}
 
 
-V7 = SimpleNamespace(api_version=7)  # an OffsetFetch v7 request's head
+V7 = RequestContext(RequestHead(9, 7, 0, None))  # an OffsetFetch v7 request, no connection
 
 
 async def test_offset_fetch_require_stable_answers_unstable_offset_commit_per_pending_partition(log):
