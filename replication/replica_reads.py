@@ -51,6 +51,11 @@ class ReplicaReads:
     def size_bytes(self) -> int:
         return self.log.size_bytes
 
+    def read(self, offset: int, max_bytes: int) -> bytes:
+        """Whole batches from `offset` up to the log's end, as bytes: a coordinator
+        replaying its internal-topic partition when it takes it over."""
+        return self.log.read(offset, max_bytes)
+
     def read_slices(self, offset: int, max_bytes: int, end: int) -> list[FileSlice]:
         """Whole batches from `offset` below `end` as file slices (sent with sendfile)."""
         return self.log.read_slices(offset, max_bytes, max_offset=end)

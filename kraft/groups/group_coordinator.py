@@ -87,9 +87,9 @@ class GroupCoordinator:
     def load(self, p: int, replica) -> OffsetsShard:
         cache = OffsetCache()
         started = time.monotonic()
-        replay_log(replica.log, lambda header, records, position: replay_batch(cache, header, records, position))
+        replay_log(replica, lambda header, records, position: replay_batch(cache, header, records, position))
         log.info("coordinator: loaded offsets partition %d (%d groups, up to offset %d) in %.3fs",
-                 p, len(cache.groups()), replica.log.log_end_offset, time.monotonic() - started)
+                 p, len(cache.groups()), replica.log_end_offset, time.monotonic() - started)
         return OffsetsShard(replica.leader_epoch, cache)
 
     def unloaded(self, p: int, shard: OffsetsShard) -> None:

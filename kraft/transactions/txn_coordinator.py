@@ -163,7 +163,7 @@ class TransactionCoordinator:
 
     def load(self, p: int, replica) -> TxnShard:
         started = time.monotonic()
-        cache = txn_log.load(replica.log)
+        cache = txn_log.load(replica)
         part = TxnShard(replica.leader_epoch, cache.txns)
         log.info("transaction coordinator: loaded %s-%d at coordinator epoch %d (%d transactional ids%s) in %.3fs",
                  TXN_STATE_TOPIC, p, part.coordinator_epoch, len(cache.txns),

@@ -26,6 +26,7 @@ from kraft.errors import (
 )
 from kraft.groups.coordinator_placement import coordinator_partition
 from kraft.metadata.image import BrokerRegistration, MetadataImage, PartitionRegistration, TopicImage
+from kraft.replication.replica_reads import ReplicaReads
 from kraft.storage.partition_log import PartitionLog
 from kraft.transactions.txn_coordinator import TransactionCoordinator
 from kraft.transactions.txn_log import load
@@ -38,7 +39,9 @@ TXN_PARTITIONS = 2
 TP0, TP1 = ("t", 0), ("t", 1)
 
 
-class Replica:
+class Replica(ReplicaReads):
+    """A leader replica as the coordinator sees it: its read surface over a real log."""
+
     def __init__(self, log: PartitionLog, leader_epoch: int):
         self.log, self.leader_epoch, self.is_leader = log, leader_epoch, True
 

@@ -21,6 +21,7 @@ from kraft.kafka import group_api
 from kraft.kafka.codec import RequestHead
 from kraft.kafka.request_context import RequestContext
 from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
+from kraft.replication.replica_reads import ReplicaReads
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record import Record
 from kraft.storage.record_batch import NO_SEQUENCE, BatchHeader, encode_batch, iter_batches
@@ -40,11 +41,18 @@ def image() -> MetadataImage:
                          topic_ids={t.name: t.topic_id for t in topics})
 
 
+class LeaderReplica(ReplicaReads):
+    """A leader replica as the coordinator sees it: its read surface over a real log."""
+
+    def __init__(self, log: PartitionLog, leader_epoch: int = 0):
+        self.log, self.is_leader, self.leader_epoch = log, True, leader_epoch
+
+
 class Replicas:
     """One leader replica of the offsets partition, over a real log."""
 
     def __init__(self, log: PartitionLog, leader_epoch: int = 0):
-        self.offsets = SimpleNamespace(log=log, is_leader=True, leader_epoch=leader_epoch)
+        self.offsets = LeaderReplica(log, leader_epoch)
 
     def replica(self, topic: str, partition: int):
         return self.offsets if (topic, partition) == (OFFSETS_TOPIC, 0) else None
