@@ -38,8 +38,9 @@ class NotFound(RequestError):
     """No such endpoint or resource (other than topics, partitions, instances)."""
 
 
-class LabRunInProgress(RequestError):
-    """The failure lab runs one scenario at a time."""
+class AlreadyRunning(RequestError):
+    """Something that runs one at a time runs already (a failure-lab run: its own error,
+    kraft/console/lab_runs.py)."""
 
 
 class MethodNotAllowed(RequestError):

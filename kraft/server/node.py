@@ -12,21 +12,20 @@ import time
 
 from aiohttp import web
 
-from kraft.api.app import build_app
-from kraft.internode import routes as internode_routes
 from kraft.broker.access import AccessControl, bootstrap_credentials
 from kraft.broker.client_quotas import ClientQuotaManager
 from kraft.broker.services import BrokerServices
 from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.broker.producer_ids import ProducerIdAllocator, block_requester
-from kraft.broker.lifecycle import BrokerLifecycle
-from kraft.broker.metadata_follower import MetadataFollower
+from kraft.server.lifecycle import BrokerLifecycle
+from kraft.server.metadata_follower import MetadataFollower
 from kraft.config.cluster import ClusterConfig
 from kraft.config.cluster_keys import peer_key, raft_key
 from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.controller.quorum_controller import QuorumController
-from kraft.broker.controller_link import ControllerLink
+from kraft.server.controller_link import ControllerLink
 from kraft.server.connection_guard import ConnectionGuard
+from kraft.server.http_app import node_app
 from kraft.config.data_dir import DataDirIdentity
 from kraft.broker.data_plane import DataPlane
 from kraft.errors import BrokerNotAvailable, MetadataNotReady, NotLeaderOrFollower, UnknownServerError
@@ -35,7 +34,7 @@ from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.transactions.txn_coordinator import TransactionCoordinator
 from kraft.kafka.listener import KafkaListener
 from kraft.broker.partition_reader import PartitionReader
-from kraft.broker.metadata_waiters import MetadataWaiters
+from kraft.server.metadata_waiters import MetadataWaiters
 from kraft.server import tls
 from kraft.server.loop_lag import LoopLagProbe
 from kraft.server.memory_return import MemoryReturner
@@ -44,7 +43,7 @@ from kraft.server.metrics import NodeMetrics
 from kraft.server.security_notice import unenforced_security
 from kraft.server.startup_failure import NodeCannotStart, NodeNotAdmitted, listening
 from kraft.server.voter_admission import VoterAnswer, removal_proof, removed_message
-from kraft.broker.quorum_view import describe_quorum, local_description
+from kraft.server.quorum_view import describe_quorum, local_description
 from kraft.quorum.raft import RaftQuorum
 from kraft.quorum.raft_transport import RaftPortUnavailable
 from kraft.metadata.changes import NOTHING
@@ -448,8 +447,7 @@ class Node:
             client_quotas=ClientQuotaManager(lambda: self.image.client_quotas, self.config.cluster.quota_window_num,
                                              self.config.cluster.quota_window_size_seconds),
             node=self)
-        app = build_app(services)
-        internode_routes.add_routes(app)  # the other nodes' door, on the same port
+        app = node_app(services)
         app.middlewares.insert(0, self.metrics.middleware())
         app.middlewares.insert(0, self.connections.middleware)
         # in-flight long polls (fetch, metadata, consumer records) are cut after the grace

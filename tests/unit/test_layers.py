@@ -23,11 +23,6 @@ RANK = {name: i for i, name in enumerate(ORDER)}
 TOP = {"cli", "perf", "scenario", "testing", "__init__", "__main__"}
 # The web console is part of the HTTP door: its files and failure-lab routes sit beside the API's.
 PART_OF = {"console": "api"}
-# The bundled client picks partitions by the same rule as the server (murmur2 of the key).
-# The console's lab pages read the scenario library (pure specs) and name the variable a
-# run watches its owner node by; the runs themselves are processes, never imported.
-ALLOWED_UPWARD = {("client", "kraft.broker.partitioner"), ("api", "kraft.scenario.spec"),
-                  ("api", "kraft.scenario.owner_watch")}
 
 
 def module_of(path: Path) -> str:
@@ -95,7 +90,7 @@ def test_layers_import_only_downward():
             theirs = layer_of(name)
             if {mine, theirs} == FRONT_DOORS:
                 violations.append(f"{path.relative_to(ROOT)}:{line} imports {name} (one front door reaches into the other)")
-            elif RANK[theirs] > RANK[mine] and (mine, name) not in ALLOWED_UPWARD:
+            elif RANK[theirs] > RANK[mine]:
                 violations.append(f"{path.relative_to(ROOT)}:{line} imports {name} (layer {mine} -> layer {theirs})")
     assert not violations, "\n".join(violations)
 
