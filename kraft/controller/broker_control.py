@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kraft.controller.result import ControllerResult
 from kraft.metadata.effective_configs import min_isr, topic_config
 from kraft.controller.decommission import refuse_decommissioned
 from kraft.controller.partition_change import build_partition_change
@@ -57,10 +58,10 @@ class BrokerHeartbeats:
         ]
 
 
-def register_broker(image: MetadataImage, req: RegisterBroker, defaults) -> tuple[list, dict]:
+def register_broker(image: MetadataImage, req: RegisterBroker, defaults) -> ControllerResult:
     current = image.brokers.get(req.broker_id)
     if current is not None and current.incarnation_id == req.incarnation_id:
-        return [], {"broker_epoch": current.broker_epoch}  # a retried registration
+        return ControllerResult([], {"broker_epoch": current.broker_epoch})  # a retried registration
     refuse_decommissioned(image, req.broker_id)
     records: list = [req]
     gone = frozenset({req.broker_id})
@@ -69,20 +70,20 @@ def register_broker(image: MetadataImage, req: RegisterBroker, defaults) -> tupl
         # shutdown maybe records too: it leaves leaderships, ISRs, and then ELRs.
         records += leadership_moves(image, defaults, gone,
                                     lost_data=frozenset() if req.clean_shutdown else gone)
-    return records, {"broker_epoch": image.offset + 1}  # the offset this batch will get
+    return ControllerResult(records, {"broker_epoch": image.offset + 1})  # the offset this batch will get
 
 
 def heartbeat(
     image: MetadataImage, hb: BrokerHeartbeats, broker_id: int, broker_epoch: int,
     metadata_offset: int, now_ms: int, defaults, log_dir_failed: bool = False,
-) -> tuple[list, dict]:
+) -> ControllerResult:
     current = image.brokers.get(broker_id)
     if current is None or current.broker_epoch != broker_epoch:
         raise StaleBrokerEpoch(f"broker {broker_id} epoch {broker_epoch} is not registered")
     hb.touch(broker_id, now_ms, metadata_offset)
     if log_dir_failed != current.log_dir_failed:
-        return log_dir_change(image, defaults, broker_id, broker_epoch, log_dir_failed), \
-            {"fenced": current.fenced, "metadata_offset": image.offset}
+        return ControllerResult(log_dir_change(image, defaults, broker_id, broker_epoch, log_dir_failed),
+                                {"fenced": current.fenced, "metadata_offset": image.offset})
     records: list = []
     # Unfence only a broker that has caught up with metadata as far as its own registration.
     if current.fenced and not current.in_controlled_shutdown and metadata_offset >= broker_epoch:
@@ -91,7 +92,7 @@ def heartbeat(
         if not current.log_dir_failed:
             records += elections_for_returning(image, defaults, broker_id)
     fenced = current.fenced and not records
-    return records, {"fenced": fenced, "metadata_offset": image.offset}
+    return ControllerResult(records, {"fenced": fenced, "metadata_offset": image.offset})
 
 
 def log_dir_change(image: MetadataImage, defaults, broker_id: int, broker_epoch: int,
@@ -127,12 +128,12 @@ def fence_brokers(image: MetadataImage, defaults, broker_ids, shutdown: bool = F
     return records
 
 
-def controlled_shutdown(image, defaults, broker_id: int, broker_epoch: int) -> tuple[list, dict]:
+def controlled_shutdown(image, defaults, broker_id: int, broker_epoch: int) -> ControllerResult:
     current = image.brokers.get(broker_id)
     if current is None or current.broker_epoch != broker_epoch:
         raise StaleBrokerEpoch(f"broker {broker_id} epoch {broker_epoch} is not registered")
     records = fence_brokers(image, defaults, [broker_id], shutdown=True)
-    return records, {"moved": sum(1 for r in records if isinstance(r, PartitionChange))}
+    return ControllerResult(records, {"moved": sum(1 for r in records if isinstance(r, PartitionChange))})
 
 
 def leadership_moves(image: MetadataImage, defaults, gone: frozenset[int],

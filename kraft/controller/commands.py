@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kraft.controller.result import ControllerResult
 from kraft.controller import (
     broker_control,
     config_control,
@@ -357,7 +358,7 @@ def _dry_run_if(validate_only: bool, command: Command) -> Command:
     """validate_only: every check runs against the live image; no record is written."""
     if not validate_only:
         return command
-    return lambda image: ([], command(image)[1])
+    return lambda image: ControllerResult([], command(image).answer)
 
 
 def _alter_partition(p, controller, defaults) -> Command:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from kraft.controller.result import ControllerResult
 from kraft.controller.partition_change import build_partition_change
 from kraft.errors import BrokerNotFound, InvalidConfig, InvalidValue, ReadOnlyBrokerConfig, TopicNotFound
 from kraft.metadata.delta import MetadataDelta
@@ -32,7 +33,7 @@ def alter_topic_configs(
     defaults: dict[str, str],
     topic: str,
     changes: dict[str, object | None],  # None resets to the default
-) -> tuple[list, dict]:
+) -> ControllerResult:
     if image.topic(topic) is None:
         raise TopicNotFound(f"topic {topic!r} not found")
     if not changes:
@@ -50,14 +51,14 @@ def alter_topic_configs(
     records.extend(_elections_after(image, defaults, topic, changes))
     if MIN_ISR in changes:
         records.extend(_elrs_after(image, defaults, records, [topic]))
-    return records, {"topic_name": topic, "changed": sorted(changes)}
+    return ControllerResult(records, {"topic_name": topic, "changed": sorted(changes)})
 
 
 def alter_cluster_configs(
     image: MetadataImage,
     defaults: dict[str, str],
     changes: dict[str, object | None],  # Kafka broker names; None removes the dynamic value
-) -> tuple[list, dict]:
+) -> ControllerResult:
     """Dynamic cluster-wide broker configs (Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG): every
     topic without a value of its own takes the topic defaults, live; every broker without
     a value of its own the others."""
@@ -73,14 +74,14 @@ def alter_cluster_configs(
         inheriting = [t.name for t in image.topics.values()
                       if MIN_ISR not in image.topic_configs.get(t.name, {})]
         records.extend(_elrs_after(image, defaults, records, inheriting))
-    return records, {"changed": sorted(changes)}
+    return ControllerResult(records, {"changed": sorted(changes)})
 
 
 def alter_broker_configs(
     image: MetadataImage,
     broker_id: int,
     changes: dict[str, object | None],  # Kafka broker names; None removes the broker's own value
-) -> tuple[list, dict]:
+) -> ControllerResult:
     """One broker's dynamic configs (Kafka's DYNAMIC_BROKER_CONFIG), over the cluster-wide
     ones for that broker alone (kraft.config.broker_dynamic says which)."""
     if broker_id not in image.brokers:
@@ -88,7 +89,7 @@ def alter_broker_configs(
     if not changes:
         raise InvalidValue("no config changes given")
     records = _dynamic_records(changes, "broker", str(broker_id))
-    return records, {"broker_id": broker_id, "changed": sorted(changes)}
+    return ControllerResult(records, {"broker_id": broker_id, "changed": sorted(changes)})
 
 
 def _dynamic_records(changes: dict[str, object | None], resource_type: Literal["cluster", "broker"],
