@@ -9,6 +9,7 @@ leader can move its high watermark on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from kraft.controller.result import ControllerResult
@@ -16,7 +17,7 @@ from kraft.controller.partition_change import build_partition_change
 from kraft.errors import BrokerNotFound, InvalidConfig, InvalidValue, ReadOnlyBrokerConfig, TopicNotFound
 from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.effective_configs import MIN_ISR, min_isr
-from kraft.metadata.image import MetadataImage
+from kraft.metadata.image import MetadataImage, TopicImage
 from kraft.metadata.records import ConfigRecord, PartitionChange
 from kraft.config.broker_dynamic import ReadOnlyConfig, dynamic_value
 from kraft.config.topic_configs import (
@@ -107,17 +108,20 @@ def _dynamic_records(changes: dict[str, object | None], resource_type: Literal["
     return records
 
 
-def _elections_after(image, defaults, topic_name, changes):
+def _elections_after(image: MetadataImage, defaults: dict[str, str], topic_name: str,
+                     changes: dict[str, object]) -> list:
     """Offline partitions may get a leader at once when unclean election turns on."""
     key = "unclean.leader.election.enable"
     if key not in changes or changes[key] is None:
         return []
     if parse_topic_override(key, changes[key]) != "true":
         return []
-    return _offline_elections(image, defaults, image.topic(topic_name))
+    topic = image.topic(topic_name)
+    assert topic is not None  # alter_topic_configs refused an unknown topic first
+    return _offline_elections(image, defaults, topic)
 
 
-def _offline_elections(image, defaults, topic) -> list:
+def _offline_elections(image: MetadataImage, defaults: dict[str, str], topic: TopicImage) -> list:
     out = []
     for index, part in enumerate(topic.partitions):
         if part.online:
@@ -129,7 +133,8 @@ def _offline_elections(image, defaults, topic) -> list:
     return out
 
 
-def _elrs_after(image, defaults, records, topic_names) -> list:
+def _elrs_after(image: MetadataImage, defaults: dict[str, str], records: list,
+                topic_names: Iterable[str]) -> list:
     """ELRs emptied where the ISR reaches the min ISR these records set."""
     delta = MetadataDelta(image, image.offset + 1)
     for record in records:

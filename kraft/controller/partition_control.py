@@ -23,7 +23,7 @@ from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import PartitionChange
 
 
-def alter_partition(image: MetadataImage, defaults, topic_id: str, partition: int, leader_id: int,
+def alter_partition(image: MetadataImage, defaults: dict[str, str], topic_id: str, partition: int, leader_id: int,
                     broker_epoch: int, leader_epoch: int, partition_epoch: int,
                     new_isr: tuple[int, ...]) -> ControllerResult:
     topic = image.topics.get(topic_id)
@@ -55,7 +55,7 @@ def alter_partition(image: MetadataImage, defaults, topic_id: str, partition: in
     return ControllerResult([change], {"isr": list(isr), "partition_epoch": partition_epoch + 1})
 
 
-def report_damaged_replica(image: MetadataImage, defaults, broker_id: int, broker_epoch: int,
+def report_damaged_replica(image: MetadataImage, defaults: dict[str, str], broker_id: int, broker_epoch: int,
                            topic_id: str, partition: int) -> ControllerResult:
     """A broker found its copy of a partition damaged: it leaves the ISR, and leadership
     moves to another usable ISR member. When no other ISR member is usable the partition

@@ -21,6 +21,7 @@ import os
 import time
 import uuid
 from dataclasses import replace
+from collections.abc import Awaitable
 from typing import Callable
 
 from kraft.controller.result import ControllerResult
@@ -41,6 +42,7 @@ from kraft.errors import (
 from kraft.quorum.protocol import ProposalOutcomeUnknown, Quorum, QuorumError
 from kraft.metadata.delta import MetadataDelta, RecordRejected
 from kraft.metadata.image import MetadataImage
+from kraft.security.scram import ScramCredential
 from kraft.metadata.records import BecomeController, MetadataBatch, encode_batch
 
 log = logging.getLogger(__name__)
@@ -76,10 +78,10 @@ class QuorumController:
         request_timeout_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         heartbeat_interval_ms: int = 500,
-        probe_down=None,
-        bootstrap_credentials=None,
+        probe_down: Callable[[int], Awaitable[bool]] | None = None,
+        bootstrap_credentials: dict[str, ScramCredential] | None = None,
         auto_leader_rebalance: bool = True,
-    ):
+    ) -> None:
         """probe_down(broker_id) -> awaitable bool: True only when the broker's process
         is certainly gone (its port refuses connections). bootstrap_credentials: users
         from cluster.toml, written by each new controller when the log has none of that name."""
@@ -365,7 +367,7 @@ class QuorumController:
         return result.offset
 
 
-def _settle(fut: asyncio.Future, answer) -> None:
+def _settle(fut: asyncio.Future, answer: object) -> None:
     """Answer a command's caller, unless it stopped waiting."""
     if fut.done():
         return

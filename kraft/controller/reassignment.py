@@ -13,6 +13,8 @@ from __future__ import annotations
 from kraft.controller.result import ControllerResult
 from kraft.controller.partition_lookup import existing_partition
 from kraft.errors import InvalidReplicationFactor, InvalidValue, NotFound, ReplicationFactorChange
+from collections.abc import Iterable, Iterator
+
 from kraft.metadata.image import NO_LEADER, MetadataImage, PartitionRegistration
 from kraft.metadata.records import PartitionChange
 
@@ -60,7 +62,8 @@ def finish_ready(image: MetadataImage) -> list:
     return out
 
 
-def in_progress(image: MetadataImage, topic_name: str | None = None):
+def in_progress(image: MetadataImage,
+                topic_name: str | None = None) -> Iterator[tuple[str, int, PartitionRegistration]]:
     """(topic name, partition, registration) of every reassignment under way."""
     for topic in sorted(image.topics.values(), key=lambda t: t.name):
         if topic_name is not None and topic.name != topic_name:
@@ -87,7 +90,7 @@ def _settle(image: MetadataImage, topic_id: str, index: int, part: PartitionRegi
                            leader=leader if leader != part.leader else None, adding=(), removing=())
 
 
-def _checked(image: MetadataImage, target) -> tuple[int, ...]:
+def _checked(image: MetadataImage, target: object) -> tuple[int, ...]:
     if not isinstance(target, (list, tuple)) or not target \
             or not all(isinstance(b, int) and not isinstance(b, bool) for b in target):
         raise InvalidValue("replicas must be a non-empty list of broker ids")
@@ -100,6 +103,7 @@ def _checked(image: MetadataImage, target) -> tuple[int, ...]:
     return target
 
 
-def _view(topic: str, partition: int, target, adding, removing) -> dict:
+def _view(topic: str, partition: int, target: Iterable[int], adding: Iterable[int],
+          removing: Iterable[int]) -> dict:
     return {"topic_name": topic, "partition_id": partition, "replicas": list(target),
             "adding_replicas": list(adding), "removing_replicas": list(removing)}

@@ -146,7 +146,7 @@ def create_partitions(image: MetadataImage, name: str, count: object,
     return ControllerResult(records, {"topic_name": name, "partitions_count": count, "replication_factor": rf})
 
 
-def _positive_int(value, default: int, what: str, cap: int, error: type[InvalidValue]) -> int:
+def _positive_int(value: object, default: int, what: str, cap: int, error: type[InvalidValue]) -> int:
     if value is None or value == -1:  # -1 means "the default", as in Kafka's CreateTopics
         value = default
     if isinstance(value, bool) or not isinstance(value, int):
