@@ -8,7 +8,7 @@ newline to one file, and answers the v2 response shape
 No replication, no fsync, no log format, no metadata. `acks` and `timeout_ms` are
 accepted and ignored. GET /status/ready answers 200.
 
-Page cache: like kraft's logs (replication/log_file.py), the server drops what it wrote
+Page cache: like kraft's logs (kraft/storage/log_file.py), the server drops what it wrote
 behind the newest 8 MiB from the page cache, in a worker thread. Without that the two
 sides would write in different regimes of this VM's memory: fresh page cache costs
 several times the CPU per MB of recycled pages (bench/README.md), so the ratio would

@@ -1,4 +1,4 @@
-"""Sustained log appends with and without drop-behind (replication/log_file.py).
+"""Sustained log appends with and without drop-behind (kraft/storage/log_file.py).
 
     .venv/bin/python bench/page_cache_bench.py [--gib 4] [--pairs 2] [--dir /path]
 

@@ -32,7 +32,6 @@ from kraft.api import (
     topic_routes,
     user_routes,
 )
-from kraft.console import lab_routes
 from kraft.console import routes as console_routes
 from kraft.api.catch_up import catch_up_on_unknown_topic
 from kraft.api.cors import cors_middleware, peer_origins
@@ -108,6 +107,5 @@ def build_app(node: BrokerServices) -> web.Application:
     acl_routes.add_routes(app)
     user_routes.add_routes(app)
     openapi.add_routes(app)
-    lab_routes.add_routes(app)
     console_routes.add_routes(app)
     return app

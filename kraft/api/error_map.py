@@ -44,7 +44,7 @@ REST_ERROR_CODES: dict[type[e.KraftError], int] = {
     e.StaleBrokerEpoch: 40904,
     e.NonEmptyGroup: 40906,  # DELETE of a group with members
     e.GroupSubscribedToTopic: 40907,
-    e.LabRunInProgress: 40908,  # the failure lab runs one scenario at a time
+    e.AlreadyRunning: 40908,  # one at a time: the failure lab's runs
     e.DecommissionRefused: 40909,  # the remaining brokers cannot do without this one
     e.BrokerDecommissioned: 40910,  # a decommissioned broker registering again
     e.RebalanceInProgress: 40911,  # a rebalance is already running

@@ -1,6 +1,6 @@
 """Kafka's client quotas on the HTTP door: a REST produce counts its body against the
 user's producer_byte_rate, a REST read its answer against consumer_byte_rate
-(kraft/broker/client_quotas.py measures; metadata/client_quotas.py picks the quota). The
+(kraft/broker/client_quotas.py measures; kraft/metadata/client_quotas.py picks the quota). The
 client id is empty, so a user's quotas and the default client's apply. A request that
 takes the user over a quota is served; until the rate is back under it, the user's
 next such requests are answered 429 with Retry-After. A request another node passes on

@@ -1,5 +1,5 @@
 """Kafka's client quotas on this broker: each request's bytes or handler time counted
-against the quota that applies to it (metadata/client_quotas.py picks it), and how long
+against the quota that applies to it (kraft/metadata/client_quotas.py picks it), and how long
 the client must then wait.
 
 As in Kafka (ClientQuotaManager), a quota's usage is a rate over a window of

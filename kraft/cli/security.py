@@ -22,6 +22,8 @@ out = terminal.console()
 NEW_PASSWORD_ENV = "KRAFT_NEW_PASSWORD"
 ACL_FIELDS = ("resource_type", "resource_name", "pattern_type", "principal", "host", "operation",
               "permission")
+CONFIG_OPT = typer.Option(None, "-c", "--config", help="cluster.toml")
+BOOTSTRAP_OPT = typer.Option(None, "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL")
 
 
 def register(app: typer.Typer, client_factory, fail) -> None:
@@ -29,58 +31,72 @@ def register(app: typer.Typer, client_factory, fail) -> None:
     acl_app = typer.Typer(no_args_is_help=True, help="ACLs (Kafka's model).")
     app.add_typer(user_app, name="user")
     app.add_typer(acl_app, name="acl")
-    config_opt = typer.Option(None, "-c", "--config", help="cluster.toml")
-    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL")
+    calls = _Calls(client_factory, fail)
+    _user_commands(user_app, calls)
+    _acl_commands(acl_app, calls)
 
-    def call(config, bootstrap, method, path, body=None):
+
+class _Calls:
+    """The HTTP API as the command's user; an error ends the command with one line."""
+
+    def __init__(self, client_factory, fail) -> None:
+        self._client_factory = client_factory
+        self._fail = fail
+
+    def call(self, config, bootstrap, method, path, body=None):
         try:
-            return client_factory(config, bootstrap).request(method, path, body)
+            return self._client_factory(config, bootstrap).request(method, path, body)
         except AdminError as exc:
-            fail(str(exc))
+            self._fail(str(exc))
 
-    def call_v3(config, bootstrap, method, suffix, body=None):
+    def call_v3(self, config, bootstrap, method, suffix, body=None):
         """A v3 call under the cluster's id (its lookup fails as the call would: one line)."""
         try:
-            return client_factory(config, bootstrap).v3(method, suffix, body)
+            return self._client_factory(config, bootstrap).v3(method, suffix, body)
         except AdminError as exc:
-            fail(str(exc))
+            self._fail(str(exc))
 
+
+def _user_commands(user_app: typer.Typer, calls: _Calls) -> None:
     @user_app.command("add")
     def user_add(name: str,
                  mechanism: str = typer.Option("SCRAM-SHA-256", "--mechanism"),
                  update: bool = typer.Option(False, "--update", help="change an existing user's password"),
-                 config: Optional[Path] = config_opt, bootstrap: Optional[str] = bootstrap_opt):
+                 config: Optional[Path] = CONFIG_OPT, bootstrap: Optional[str] = BOOTSTRAP_OPT):
         """Create a user (or --update its password); the password is read from
         KRAFT_NEW_PASSWORD or prompted for."""
         password = os.environ.get(NEW_PASSWORD_ENV) or typer.prompt(
             f"password for {name}", hide_input=True, confirmation_prompt=True)
         if update:
-            call(config, bootstrap, "PUT", f"/v1/security/users/{_quote(name)}",
-                 {"password": password, "algorithm": mechanism})
+            calls.call(config, bootstrap, "PUT", f"/v1/security/users/{_quote(name)}",
+                       {"password": password, "algorithm": mechanism})
             typer.echo(f"updated user {name}")
         else:
-            call(config, bootstrap, "POST", "/v1/security/users",
-                 {"username": name, "password": password, "algorithm": mechanism})
+            calls.call(config, bootstrap, "POST", "/v1/security/users",
+                       {"username": name, "password": password, "algorithm": mechanism})
             typer.echo(f"created user {name}")
 
     @user_app.command("delete")
-    def user_delete(name: str, config: Optional[Path] = config_opt,
-                    bootstrap: Optional[str] = bootstrap_opt):
+    def user_delete(name: str, config: Optional[Path] = CONFIG_OPT,
+                    bootstrap: Optional[str] = BOOTSTRAP_OPT):
         """Delete a user: it is locked out on every node when this returns."""
-        call(config, bootstrap, "DELETE", f"/v1/security/users/{_quote(name)}")
+        calls.call(config, bootstrap, "DELETE", f"/v1/security/users/{_quote(name)}")
         typer.echo(f"deleted user {name}")
 
     @user_app.command("list")
-    def user_list(config: Optional[Path] = config_opt, bootstrap: Optional[str] = bootstrap_opt):
+    def user_list(config: Optional[Path] = CONFIG_OPT, bootstrap: Optional[str] = BOOTSTRAP_OPT):
         """Every user and its SCRAM mechanisms (never a credential)."""
-        for user in call(config, bootstrap, "GET", "/v1/security/users"):
+        for user in calls.call(config, bootstrap, "GET", "/v1/security/users"):
             typer.echo(f"{user['name']}\t{','.join(user['mechanisms'])}")
 
-    def acl_options(resource_type, resource_name, pattern_type, principal, host, operation, permission):
-        values = dict(zip(ACL_FIELDS, (resource_type, resource_name, pattern_type, principal, host,
-                                       operation, permission)))
-        return {k: v for k, v in values.items() if v is not None}
 
+def _acl_options(resource_type, resource_name, pattern_type, principal, host, operation, permission):
+    values = dict(zip(ACL_FIELDS, (resource_type, resource_name, pattern_type, principal, host,
+                                   operation, permission)))
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _acl_commands(acl_app: typer.Typer, calls: _Calls) -> None:
     @acl_app.command("add")
     def acl_add(principal: str = typer.Option(..., "--principal", help="User:NAME or User:*"),
                 operation: str = typer.Option(..., "--operation", help="READ, WRITE, CREATE, DELETE, "
@@ -90,11 +106,11 @@ def register(app: typer.Typer, client_factory, fail) -> None:
                 pattern_type: str = typer.Option("LITERAL", "--pattern-type", help="LITERAL or PREFIXED"),
                 host: str = typer.Option("*", "--host"),
                 permission: str = typer.Option("ALLOW", "--permission", help="ALLOW or DENY"),
-                config: Optional[Path] = config_opt, bootstrap: Optional[str] = bootstrap_opt):
+                config: Optional[Path] = CONFIG_OPT, bootstrap: Optional[str] = BOOTSTRAP_OPT):
         """Add one ACL binding."""
-        body = acl_options(resource_type, resource_name, pattern_type, principal, host, operation,
-                           permission)
-        call_v3(config, bootstrap, "POST", "/acls", body)
+        body = _acl_options(resource_type, resource_name, pattern_type, principal, host, operation,
+                            permission)
+        calls.call_v3(config, bootstrap, "POST", "/acls", body)
         typer.echo(f"added {permission} {principal} {operation} on {resource_type} "
                    f"{resource_name} ({pattern_type})")
 
@@ -104,10 +120,10 @@ def register(app: typer.Typer, client_factory, fail) -> None:
                  resource_name: Optional[str] = typer.Option(None, "--resource-name"),
                  pattern_type: Optional[str] = typer.Option(None, "--pattern-type",
                                                             help="LITERAL, PREFIXED or MATCH"),
-                 config: Optional[Path] = config_opt, bootstrap: Optional[str] = bootstrap_opt):
+                 config: Optional[Path] = CONFIG_OPT, bootstrap: Optional[str] = BOOTSTRAP_OPT):
         """ACLs matching the filter (every one without options)."""
-        query = acl_options(resource_type, resource_name, pattern_type, principal, None, None, None)
-        acls = call_v3(config, bootstrap, "GET", f"/acls?{urllib.parse.urlencode(query)}")
+        query = _acl_options(resource_type, resource_name, pattern_type, principal, None, None, None)
+        acls = calls.call_v3(config, bootstrap, "GET", f"/acls?{urllib.parse.urlencode(query)}")
         table = Table("Principal", "Host", "Operation", "Permission", "ResourceType", "ResourceName",
                       "PatternType")
         for a in acls["data"]:
@@ -123,11 +139,11 @@ def register(app: typer.Typer, client_factory, fail) -> None:
                    pattern_type: str = typer.Option("ANY", "--pattern-type"),
                    host: Optional[str] = typer.Option(None, "--host"),
                    permission: str = typer.Option("ANY", "--permission"),
-                   config: Optional[Path] = config_opt, bootstrap: Optional[str] = bootstrap_opt):
+                   config: Optional[Path] = CONFIG_OPT, bootstrap: Optional[str] = BOOTSTRAP_OPT):
         """Delete every ACL matching the filter (ANY matches every value)."""
-        query = acl_options(resource_type, resource_name, pattern_type, principal, host, operation,
-                            permission)
-        gone = call_v3(config, bootstrap, "DELETE", f"/acls?{urllib.parse.urlencode(query)}")["data"]
+        query = _acl_options(resource_type, resource_name, pattern_type, principal, host, operation,
+                             permission)
+        gone = calls.call_v3(config, bootstrap, "DELETE", f"/acls?{urllib.parse.urlencode(query)}")["data"]
         typer.echo(f"deleted {len(gone)} ACL(s)")
         for a in gone:
             typer.echo(f"  {a['permission']} {a['principal']} {a['operation']} on {a['resource_type']} "

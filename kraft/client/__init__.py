@@ -2,5 +2,5 @@
 CLI, the benchmarks and the failure lab use. Standard library HTTP only.
 
 May import: kraft.errors, kraft.broker.partitioner (the same key -> partition rule as
-the server).
+the server); nothing else of kraft.
 """

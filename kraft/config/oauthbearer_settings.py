@@ -65,5 +65,5 @@ class OAuthBearerSettings(BaseModel):
 
 
 def _problem(sub_path: str, reason: str) -> PydanticCustomError:
-    # the same error shape as cluster.py's _invalid: one line naming the key
+    # the same error shape as toml_tables.py's invalid: one line naming the key
     return PydanticCustomError("kraft_config", "{reason}", {"reason": reason, "sub_path": sub_path})

@@ -10,7 +10,7 @@ from kraft.api.context import NODE_KEY
 from kraft.api.http_body import json_response, read_json_object, reject_unknown_fields
 from kraft.console.lab_runs import LabRuns
 from kraft.errors import BadRequest, InvalidValue
-from kraft.scenario.spec import UNDO_KINDS, ScenarioError, builtin_names, load_scenario
+from kraft.config.scenarios import UNDO_KINDS, ScenarioError, builtin_names, load_scenario
 
 LAB_KEY = web.AppKey("lab_runs", LabRuns)
 MAX_DURATION_S = 3600.0

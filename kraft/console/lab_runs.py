@@ -24,14 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from kraft.errors import BadRequest, LabRunInProgress, NotFound
-from kraft.scenario.owner_watch import OWNER_ENV
+from kraft.errors import AlreadyRunning, BadRequest, NotFound
 
+OWNER_ENV = "KRAFT_LAB_OWNER_PID"  # a run watches the node named here (kraft/scenario/owner_watch.py)
 STOP_GRACE_S = 20.0
 RUN_ID = re.compile(r"\d{8}-\d{6}-[a-z0-9-]{1,64}")
 LAB_FIRST_ADDRESS_ENV = "KRAFT_LAB_FIRST_ADDRESS"
 DEFAULT_LAB_FIRST_ADDRESS = 230  # 127.0.0.230+: away from `kraft up`'s and the tests' clusters
 MAX_EVENTS_PER_ANSWER = 2000
+
+
+class LabRunInProgress(AlreadyRunning):
+    """The failure lab runs one scenario at a time."""
 
 
 @dataclass

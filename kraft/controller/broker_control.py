@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kraft.controller.result import ControllerResult
 from kraft.metadata.effective_configs import min_isr, topic_config
 from kraft.controller.decommission import refuse_decommissioned
 from kraft.controller.partition_change import build_partition_change
 from kraft.errors import StaleBrokerEpoch
+from collections.abc import Iterable
+
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import BrokerRegistrationChange, PartitionChange, RegisterBroker
 
@@ -57,10 +60,10 @@ class BrokerHeartbeats:
         ]
 
 
-def register_broker(image: MetadataImage, req: RegisterBroker, defaults) -> tuple[list, dict]:
+def register_broker(image: MetadataImage, req: RegisterBroker, defaults: dict[str, str]) -> ControllerResult:
     current = image.brokers.get(req.broker_id)
     if current is not None and current.incarnation_id == req.incarnation_id:
-        return [], {"broker_epoch": current.broker_epoch}  # a retried registration
+        return ControllerResult([], {"broker_epoch": current.broker_epoch})  # a retried registration
     refuse_decommissioned(image, req.broker_id)
     records: list = [req]
     gone = frozenset({req.broker_id})
@@ -69,20 +72,20 @@ def register_broker(image: MetadataImage, req: RegisterBroker, defaults) -> tupl
         # shutdown maybe records too: it leaves leaderships, ISRs, and then ELRs.
         records += leadership_moves(image, defaults, gone,
                                     lost_data=frozenset() if req.clean_shutdown else gone)
-    return records, {"broker_epoch": image.offset + 1}  # the offset this batch will get
+    return ControllerResult(records, {"broker_epoch": image.offset + 1})  # the offset this batch will get
 
 
 def heartbeat(
     image: MetadataImage, hb: BrokerHeartbeats, broker_id: int, broker_epoch: int,
-    metadata_offset: int, now_ms: int, defaults, log_dir_failed: bool = False,
-) -> tuple[list, dict]:
+    metadata_offset: int, now_ms: int, defaults: dict[str, str], log_dir_failed: bool = False,
+) -> ControllerResult:
     current = image.brokers.get(broker_id)
     if current is None or current.broker_epoch != broker_epoch:
         raise StaleBrokerEpoch(f"broker {broker_id} epoch {broker_epoch} is not registered")
     hb.touch(broker_id, now_ms, metadata_offset)
     if log_dir_failed != current.log_dir_failed:
-        return log_dir_change(image, defaults, broker_id, broker_epoch, log_dir_failed), \
-            {"fenced": current.fenced, "metadata_offset": image.offset}
+        return ControllerResult(log_dir_change(image, defaults, broker_id, broker_epoch, log_dir_failed),
+                                {"fenced": current.fenced, "metadata_offset": image.offset})
     records: list = []
     # Unfence only a broker that has caught up with metadata as far as its own registration.
     if current.fenced and not current.in_controlled_shutdown and metadata_offset >= broker_epoch:
@@ -91,10 +94,10 @@ def heartbeat(
         if not current.log_dir_failed:
             records += elections_for_returning(image, defaults, broker_id)
     fenced = current.fenced and not records
-    return records, {"fenced": fenced, "metadata_offset": image.offset}
+    return ControllerResult(records, {"fenced": fenced, "metadata_offset": image.offset})
 
 
-def log_dir_change(image: MetadataImage, defaults, broker_id: int, broker_epoch: int,
+def log_dir_change(image: MetadataImage, defaults: dict[str, str], broker_id: int, broker_epoch: int,
                    failed: bool) -> list:
     """A broker's data dir failed (Kafka's offline log dir): it leaves every ISR and
     leadership, as a fenced broker does, while it keeps heartbeating; recovered, it may
@@ -109,14 +112,15 @@ def log_dir_change(image: MetadataImage, defaults, broker_id: int, broker_epoch:
     return [change] + elections_for_returning(image, defaults, broker_id)
 
 
-def fence_expired(image: MetadataImage, hb: BrokerHeartbeats, now_ms: int, defaults) -> list:
+def fence_expired(image: MetadataImage, hb: BrokerHeartbeats, now_ms: int, defaults: dict[str, str]) -> list:
     expired = hb.expired(image, now_ms)
     if not expired:
         return []
     return fence_brokers(image, defaults, expired)
 
 
-def fence_brokers(image: MetadataImage, defaults, broker_ids, shutdown: bool = False) -> list:
+def fence_brokers(image: MetadataImage, defaults: dict[str, str], broker_ids: Iterable[int],
+                  shutdown: bool = False) -> list:
     records: list = []
     for b in broker_ids:
         reg = image.brokers[b]
@@ -127,15 +131,16 @@ def fence_brokers(image: MetadataImage, defaults, broker_ids, shutdown: bool = F
     return records
 
 
-def controlled_shutdown(image, defaults, broker_id: int, broker_epoch: int) -> tuple[list, dict]:
+def controlled_shutdown(image: MetadataImage, defaults: dict[str, str], broker_id: int,
+                        broker_epoch: int) -> ControllerResult:
     current = image.brokers.get(broker_id)
     if current is None or current.broker_epoch != broker_epoch:
         raise StaleBrokerEpoch(f"broker {broker_id} epoch {broker_epoch} is not registered")
     records = fence_brokers(image, defaults, [broker_id], shutdown=True)
-    return records, {"moved": sum(1 for r in records if isinstance(r, PartitionChange))}
+    return ControllerResult(records, {"moved": sum(1 for r in records if isinstance(r, PartitionChange))})
 
 
-def leadership_moves(image: MetadataImage, defaults, gone: frozenset[int],
+def leadership_moves(image: MetadataImage, defaults: dict[str, str], gone: frozenset[int],
                      lost_data: frozenset[int] = frozenset()) -> list:
     """Partition changes that take `gone` brokers out of every ISR and leadership (into
     the ELR where the ISR is below min ISR), and `lost_data` brokers out of the ELR too."""
@@ -154,7 +159,7 @@ def leadership_moves(image: MetadataImage, defaults, gone: frozenset[int],
     return out
 
 
-def elections_for_returning(image: MetadataImage, defaults, broker_id: int) -> list:
+def elections_for_returning(image: MetadataImage, defaults: dict[str, str], broker_id: int) -> list:
     """Offline partitions that the returning broker can lead (it is not usable yet in
     `image`, so the choice is made as if it were): from the ISR or ELR, or unclean."""
     out = []

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kraft.controller.result import ControllerResult
 from kraft.controller import (
     broker_control,
     config_control,
@@ -294,12 +295,12 @@ def build_command(op: str, payload: Any, controller: QuorumController,
         raise BadRequest(f"{op}: {_first_problem(exc)}") from None
 
 
-def _register(p, controller, defaults) -> Command:
+def _register(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = RegisterBroker.model_validate({**p, "type": "RegisterBroker"})
     return lambda image: broker_control.register_broker(image, req, defaults)
 
 
-def _heartbeat(p, controller, defaults) -> Command:
+def _heartbeat(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     hb = Heartbeat.model_validate(p)
     controller.heartbeats.note_arrival(hb.broker_id, controller.now_ms())
     return lambda image: broker_control.heartbeat(
@@ -307,13 +308,13 @@ def _heartbeat(p, controller, defaults) -> Command:
         controller.now_ms(), defaults, hb.log_dir_failed)
 
 
-def _shutdown(p, controller, defaults) -> Command:
+def _shutdown(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = Shutdown.model_validate(p)
     return lambda image: broker_control.controlled_shutdown(
         image, defaults, req.broker_id, req.broker_epoch)
 
 
-def _create_topic(p, controller, defaults) -> Command:
+def _create_topic(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = CreateTopic.model_validate(p)
     assignments = None if req.assignments is None else tuple((p, tuple(b)) for p, b in req.assignments)
     create = topic_control.CreateTopic(req.name, req.partitions, req.replication_factor,
@@ -323,31 +324,31 @@ def _create_topic(p, controller, defaults) -> Command:
         image, create, defaults, topic_id))
 
 
-def _delete_topic(p, controller, defaults) -> Command:
+def _delete_topic(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = DeleteTopic.model_validate(p)
     return lambda image: topic_control.delete_topic(image, req.name)
 
 
-def _create_partitions(p, controller, defaults) -> Command:
+def _create_partitions(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = CreatePartitions.model_validate(p)
     assignments = None if req.assignments is None else [tuple(b) for b in req.assignments]
     return _dry_run_if(req.validate_only, lambda image: topic_control.create_partitions(
         image, req.name, req.partitions_count, assignments))
 
 
-def _alter_configs(p, controller, defaults) -> Command:
+def _alter_configs(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = AlterConfigs.model_validate(p)
     return _dry_run_if(req.validate_only, lambda image: config_control.alter_topic_configs(
         image, defaults, req.topic, req.changes))
 
 
-def _alter_cluster_configs(p, controller, defaults) -> Command:
+def _alter_cluster_configs(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = AlterClusterConfigs.model_validate(p)
     return _dry_run_if(req.validate_only, lambda image: config_control.alter_cluster_configs(
         image, defaults, req.changes))
 
 
-def _alter_broker_configs(p, controller, defaults) -> Command:
+def _alter_broker_configs(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = AlterBrokerConfigs.model_validate(p)
     return _dry_run_if(req.validate_only, lambda image: config_control.alter_broker_configs(
         image, req.broker_id, req.changes))
@@ -357,73 +358,73 @@ def _dry_run_if(validate_only: bool, command: Command) -> Command:
     """validate_only: every check runs against the live image; no record is written."""
     if not validate_only:
         return command
-    return lambda image: ([], command(image)[1])
+    return lambda image: ControllerResult([], command(image).answer)
 
 
-def _alter_partition(p, controller, defaults) -> Command:
+def _alter_partition(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = AlterPartition.model_validate(p)
     return lambda image: partition_control.alter_partition(
         image, defaults, req.topic_id, req.partition, req.leader_id, req.broker_epoch, req.leader_epoch,
         req.partition_epoch, req.new_isr)
 
 
-def _report_damaged_replica(p, controller, defaults) -> Command:
+def _report_damaged_replica(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = ReportDamagedReplica.model_validate(p)
     return lambda image: partition_control.report_damaged_replica(
         image, defaults, req.broker_id, req.broker_epoch, req.topic_id, req.partition)
 
 
-def _allocate_producer_ids(p, controller, defaults) -> Command:
+def _allocate_producer_ids(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = AllocateProducerIds.model_validate(p)
     return lambda image: producer_id_control.allocate_producer_ids(
         image, req.broker_id, req.broker_epoch)
 
 
-def _reassign(p, controller, defaults) -> Command:
+def _reassign(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = Reassign.model_validate(p)
     target = None if req.replicas is None else tuple(req.replicas)
     return lambda image: reassignment.reassign(image, req.topic, req.partition, target, req.allow_rf_change)
 
 
-def _decommission(p, controller, defaults) -> Command:
+def _decommission(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = Decommission.model_validate(p)
     return lambda image: decommission.decommission(image, req.broker_id)
 
 
-def _recommission(p, controller, defaults) -> Command:
+def _recommission(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = Recommission.model_validate(p)
     return lambda image: decommission.recommission(image, req.broker_id)
 
 
-def _execute_rebalance(p, controller, defaults) -> Command:
+def _execute_rebalance(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = ExecuteRebalance.model_validate(p)
     return lambda image: rebalance.execute(image, req.max_moves_in_flight)
 
 
-def _cancel_rebalance(p, controller, defaults) -> Command:
+def _cancel_rebalance(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     CancelRebalance.model_validate(p)
     return rebalance.cancel
 
 
-def _elect_leaders(p, controller, defaults) -> Command:
+def _elect_leaders(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = ElectLeaders.model_validate(p)
     wanted = None if req.partitions is None else [(t, p) for t, p in req.partitions]
     return lambda image: election.elect_leaders(image, defaults, req.election, wanted)
 
 
-def _create_acls(p, controller, defaults) -> Command:
+def _create_acls(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = CreateAcls.model_validate(p)
     bindings = [binding_from(a) for a in req.acls]
     return lambda image: security_control.create_acls(image, bindings)
 
 
-def _delete_acls(p, controller, defaults) -> Command:
+def _delete_acls(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = DeleteAcls.model_validate(p)
     acl_filter = filter_from(req.filter)
     return lambda image: security_control.delete_acls(image, acl_filter)
 
 
-def _set_user_credential(p, controller, defaults) -> Command:
+def _set_user_credential(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = SetUserCredential.model_validate(p)
     try:
         credential = ScramCredential.from_record_fields(req.credential)
@@ -432,7 +433,7 @@ def _set_user_credential(p, controller, defaults) -> Command:
     return lambda image: security_control.set_user_credential(image, req.name, credential, req.mode)
 
 
-def _alter_scram_credentials(p, controller, defaults) -> Command:
+def _alter_scram_credentials(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = AlterScramCredentials.model_validate(p)
     upserts = []
     for u in req.upsertions:
@@ -449,13 +450,13 @@ def _alter_scram_credentials(p, controller, defaults) -> Command:
     return lambda image: security_control.alter_scram_credentials(image, deletions, upserts)
 
 
-def _alter_client_quotas(p, controller, defaults) -> Command:
+def _alter_client_quotas(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = AlterClientQuotas.model_validate(p)
     entries = [(entity_of(e.entity), [(o.key, o.value) for o in e.ops]) for e in req.entries]
     return lambda image: quota_control.alter_client_quotas(image, entries, req.validate_only)
 
 
-def _delete_user(p, controller, defaults) -> Command:
+def _delete_user(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = DeleteUser.model_validate(p)
     return lambda image: security_control.delete_user(image, req.name)
 

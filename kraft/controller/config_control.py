@@ -9,13 +9,15 @@ leader can move its high watermark on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
+from kraft.controller.result import ControllerResult
 from kraft.controller.partition_change import build_partition_change
 from kraft.errors import BrokerNotFound, InvalidConfig, InvalidValue, ReadOnlyBrokerConfig, TopicNotFound
 from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.effective_configs import MIN_ISR, min_isr
-from kraft.metadata.image import MetadataImage
+from kraft.metadata.image import MetadataImage, TopicImage
 from kraft.metadata.records import ConfigRecord, PartitionChange
 from kraft.config.broker_dynamic import ReadOnlyConfig, dynamic_value
 from kraft.config.topic_configs import (
@@ -32,7 +34,7 @@ def alter_topic_configs(
     defaults: dict[str, str],
     topic: str,
     changes: dict[str, object | None],  # None resets to the default
-) -> tuple[list, dict]:
+) -> ControllerResult:
     if image.topic(topic) is None:
         raise TopicNotFound(f"topic {topic!r} not found")
     if not changes:
@@ -50,14 +52,14 @@ def alter_topic_configs(
     records.extend(_elections_after(image, defaults, topic, changes))
     if MIN_ISR in changes:
         records.extend(_elrs_after(image, defaults, records, [topic]))
-    return records, {"topic_name": topic, "changed": sorted(changes)}
+    return ControllerResult(records, {"topic_name": topic, "changed": sorted(changes)})
 
 
 def alter_cluster_configs(
     image: MetadataImage,
     defaults: dict[str, str],
     changes: dict[str, object | None],  # Kafka broker names; None removes the dynamic value
-) -> tuple[list, dict]:
+) -> ControllerResult:
     """Dynamic cluster-wide broker configs (Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG): every
     topic without a value of its own takes the topic defaults, live; every broker without
     a value of its own the others."""
@@ -73,14 +75,14 @@ def alter_cluster_configs(
         inheriting = [t.name for t in image.topics.values()
                       if MIN_ISR not in image.topic_configs.get(t.name, {})]
         records.extend(_elrs_after(image, defaults, records, inheriting))
-    return records, {"changed": sorted(changes)}
+    return ControllerResult(records, {"changed": sorted(changes)})
 
 
 def alter_broker_configs(
     image: MetadataImage,
     broker_id: int,
     changes: dict[str, object | None],  # Kafka broker names; None removes the broker's own value
-) -> tuple[list, dict]:
+) -> ControllerResult:
     """One broker's dynamic configs (Kafka's DYNAMIC_BROKER_CONFIG), over the cluster-wide
     ones for that broker alone (kraft.config.broker_dynamic says which)."""
     if broker_id not in image.brokers:
@@ -88,7 +90,7 @@ def alter_broker_configs(
     if not changes:
         raise InvalidValue("no config changes given")
     records = _dynamic_records(changes, "broker", str(broker_id))
-    return records, {"broker_id": broker_id, "changed": sorted(changes)}
+    return ControllerResult(records, {"broker_id": broker_id, "changed": sorted(changes)})
 
 
 def _dynamic_records(changes: dict[str, object | None], resource_type: Literal["cluster", "broker"],
@@ -106,17 +108,20 @@ def _dynamic_records(changes: dict[str, object | None], resource_type: Literal["
     return records
 
 
-def _elections_after(image, defaults, topic_name, changes):
+def _elections_after(image: MetadataImage, defaults: dict[str, str], topic_name: str,
+                     changes: dict[str, object]) -> list:
     """Offline partitions may get a leader at once when unclean election turns on."""
     key = "unclean.leader.election.enable"
     if key not in changes or changes[key] is None:
         return []
     if parse_topic_override(key, changes[key]) != "true":
         return []
-    return _offline_elections(image, defaults, image.topic(topic_name))
+    topic = image.topic(topic_name)
+    assert topic is not None  # alter_topic_configs refused an unknown topic first
+    return _offline_elections(image, defaults, topic)
 
 
-def _offline_elections(image, defaults, topic) -> list:
+def _offline_elections(image: MetadataImage, defaults: dict[str, str], topic: TopicImage) -> list:
     out = []
     for index, part in enumerate(topic.partitions):
         if part.online:
@@ -128,7 +133,8 @@ def _offline_elections(image, defaults, topic) -> list:
     return out
 
 
-def _elrs_after(image, defaults, records, topic_names) -> list:
+def _elrs_after(image: MetadataImage, defaults: dict[str, str], records: list,
+                topic_names: Iterable[str]) -> list:
     """ELRs emptied where the ISR reaches the min ISR these records set."""
     delta = MetadataDelta(image, image.offset + 1)
     for record in records:

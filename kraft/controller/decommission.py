@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from kraft.controller.result import ControllerResult
 from kraft.controller import reassignment
 from kraft.errors import BrokerDecommissioned, BrokerNotFound, DecommissionRefused
 from kraft.metadata.image import MetadataImage, PartitionRegistration
@@ -24,10 +25,10 @@ from kraft.metadata.records import BrokerDecommission, UnregisterBroker
 MAX_MOVES_IN_FLIGHT = 8
 
 
-def decommission(image: MetadataImage, broker_id: int) -> tuple[list, dict]:
+def decommission(image: MetadataImage, broker_id: int) -> ControllerResult:
     """Start taking `broker_id` out: refused when the others cannot hold its replicas."""
     if broker_id in image.decommissioning:
-        return [], status(image, broker_id)  # already leaving (or gone): nothing to add
+        return ControllerResult([], status(image, broker_id))  # already leaving (or gone): nothing to add
     broker = image.brokers.get(broker_id)
     if broker is None or "broker" not in broker.roles:
         raise BrokerNotFound(f"broker {broker_id} is not registered")
@@ -44,10 +45,10 @@ def decommission(image: MetadataImage, broker_id: int) -> tuple[list, dict]:
                 f"{factor} and only {len(takers)} other live broker{'s' if len(takers) != 1 else ''} "
                 f"({', '.join(map(str, takers)) or 'none'}) can hold its replicas")
     record = BrokerDecommission(broker_id=broker_id, decommissioning=True, partitions=len(held))
-    return [record], {"broker_id": broker_id, "decommissioning": True}
+    return ControllerResult([record], {"broker_id": broker_id, "decommissioning": True})
 
 
-def recommission(image: MetadataImage, broker_id: int) -> tuple[list, dict]:
+def recommission(image: MetadataImage, broker_id: int) -> ControllerResult:
     """Stop a decommission: the moves under way are cancelled, placement may use it again."""
     if broker_id not in image.decommissioning:
         if broker_id not in image.brokers:
@@ -57,8 +58,8 @@ def recommission(image: MetadataImage, broker_id: int) -> tuple[list, dict]:
     for topic, index, part in image.all_partitions():
         if broker_id in part.removing:
             records += reassignment.reassign(image, topic.name, index, None)[0]
-    return records, {"broker_id": broker_id, "decommissioning": False,
-                     "moves_cancelled": len(records) - 1}
+    return ControllerResult(records, {"broker_id": broker_id, "decommissioning": False,
+                                      "moves_cancelled": len(records) - 1})
 
 
 def refuse_decommissioned(image: MetadataImage, broker_id: int) -> None:
@@ -149,7 +150,7 @@ def _move(image: MetadataImage, topic: str, index: int, part: PartitionRegistrat
           leaving: int, target: tuple[int, ...]) -> list:
     """The reassignment to `target`; a leaving leader hands over to an in-sync target
     replica at once, so clients move while the new replica catches up."""
-    records, _ = reassignment.reassign(image, topic, index, target)
+    records = list(reassignment.reassign(image, topic, index, target).records)
     if part.leader != leaving or not records:
         return records
     heir = next((b for b in target if b in part.isr and image.is_usable(b)), None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kraft.controller.result import ControllerResult
 from kraft.controller.partition_change import build_partition_change
 from kraft.controller.partition_lookup import existing_partition
 from kraft.errors import (
@@ -33,7 +34,7 @@ PREFERRED, UNCLEAN = "PREFERRED", "UNCLEAN"
 
 
 def elect_leaders(image: MetadataImage, defaults: dict[str, str], election: str,
-                  partitions: Iterable[tuple[str, int]] | None) -> tuple[list, dict]:
+                  partitions: Iterable[tuple[str, int]] | None) -> ControllerResult:
     """Records for the elections that happen, and per (topic, partition) the outcome:
     {"topic", "partition", "error": error class name or None, "message"}."""
     every = partitions is None
@@ -50,7 +51,7 @@ def elect_leaders(image: MetadataImage, defaults: dict[str, str], election: str,
                 continue  # asked about everything: only what was acted on is told
             results.append({"topic": topic_name, "partition": index, "error": type(exc).__name__,
                             "message": exc.message})
-    return records, {"results": results}
+    return ControllerResult(records, {"results": results})
 
 
 def _every_partition(image: MetadataImage) -> list[tuple[str, int]]:

@@ -93,7 +93,7 @@ def build_partition_change(
     )
 
 
-def _choose_leader(part, isr, prefer_first_replica) -> int:
+def _choose_leader(part: PartitionRegistration, isr: tuple[int, ...], prefer_first_replica: bool) -> int:
     """A leader from the ISR (every member of which is usable), or NO_LEADER."""
     if prefer_first_replica and part.replicas[0] in isr:
         return part.replicas[0]

@@ -8,6 +8,7 @@ or a stale proposal is refused; a replica may join the ISR only while it is usab
 
 from __future__ import annotations
 
+from kraft.controller.result import ControllerResult
 from kraft.errors import (
     BadRequest,
     FencedLeaderEpoch,
@@ -22,9 +23,9 @@ from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import PartitionChange
 
 
-def alter_partition(image: MetadataImage, defaults, topic_id: str, partition: int, leader_id: int,
+def alter_partition(image: MetadataImage, defaults: dict[str, str], topic_id: str, partition: int, leader_id: int,
                     broker_epoch: int, leader_epoch: int, partition_epoch: int,
-                    new_isr: tuple[int, ...]) -> tuple[list, dict]:
+                    new_isr: tuple[int, ...]) -> ControllerResult:
     topic = image.topics.get(topic_id)
     if topic is None or not 0 <= partition < len(topic.partitions):
         raise UnknownTopicOrPartition(f"unknown partition {topic_id}/{partition}")
@@ -46,16 +47,16 @@ def alter_partition(image: MetadataImage, defaults, topic_id: str, partition: in
     if unusable:
         raise IneligibleReplica(f"brokers {unusable} cannot join the ISR: fenced or shutting down")
     if isr == part.isr:
-        return [], {"isr": list(isr), "partition_epoch": part.partition_epoch}
+        return ControllerResult([], {"isr": list(isr), "partition_epoch": part.partition_epoch})
     elr = next_elr(part, isr, min_isr(image, defaults, topic.name))
     change = PartitionChange(topic_id=topic_id, partition=partition,
                              expected_partition_epoch=partition_epoch, isr=isr,
                              elr=elr if elr != part.elr else None)
-    return [change], {"isr": list(isr), "partition_epoch": partition_epoch + 1}
+    return ControllerResult([change], {"isr": list(isr), "partition_epoch": partition_epoch + 1})
 
 
-def report_damaged_replica(image: MetadataImage, defaults, broker_id: int, broker_epoch: int,
-                           topic_id: str, partition: int) -> tuple[list, dict]:
+def report_damaged_replica(image: MetadataImage, defaults: dict[str, str], broker_id: int, broker_epoch: int,
+                           topic_id: str, partition: int) -> ControllerResult:
     """A broker found its copy of a partition damaged: it leaves the ISR, and leadership
     moves to another usable ISR member. When no other ISR member is usable the partition
     is left as it is (the damaged copy is the best there is) and the answer says so."""
@@ -67,11 +68,11 @@ def report_damaged_replica(image: MetadataImage, defaults, broker_id: int, broke
         raise StaleBrokerEpoch(f"stale broker epoch {broker_epoch} for broker {broker_id}")
     part = topic.partitions[partition]
     if broker_id not in part.isr and part.leader != broker_id:
-        return [], {"in_sync": False, "healthy_copy": True}
+        return ControllerResult([], {"in_sync": False, "healthy_copy": True})
     if not any(b != broker_id and image.is_usable(b) for b in part.isr):
-        return [], {"in_sync": True, "healthy_copy": False}
+        return ControllerResult([], {"in_sync": True, "healthy_copy": False})
     change = build_partition_change(image, topic_id, partition, part, unclean_allowed=False,
                                     unusable=frozenset({broker_id}),
                                     lost_data=frozenset({broker_id}),
                                     min_isr=min_isr(image, defaults, topic.name))
-    return ([change] if change is not None else []), {"in_sync": False, "healthy_copy": True}
+    return ControllerResult([change] if change is not None else [], {"in_sync": False, "healthy_copy": True})

@@ -10,7 +10,7 @@ from kraft.metadata.image import MetadataImage
 MAX_MOVES_PER_ROUND = 200  # bounded batches keep the metadata log and followers calm
 
 
-def preferred_leader_changes(image: MetadataImage, defaults) -> list:
+def preferred_leader_changes(image: MetadataImage, defaults: dict[str, str]) -> list:
     out = []
     for topic, index, part in image.all_partitions():
         preferred = part.replicas[0]

@@ -1,9 +1,10 @@
 """The active controller: a single-consumer queue of commands on the Raft leader.
 
-Commands are pure functions `image -> (records, response)`. This class takes every
-command waiting in its queue (up to MAX_BATCH_COMMANDS), runs each against the image
-the ones before it leave (the latest image with their records replayed, as Kafka's
-controller runs commands against its in-memory state ahead of the commit), proposes
+Commands are pure functions `image -> ControllerResult` (records and answer, result.py).
+This class takes every command waiting in its queue (up to MAX_BATCH_COMMANDS), runs
+each against the image the ones before it leave (the latest image with their records
+replayed, as Kafka's controller runs commands against its in-memory state ahead of the
+commit), proposes
 all their records as one Raft entry stamped with the controller epoch (the Raft term it
 was elected in), and answers each once that entry is applied. One entry per batch
 instead of one per command is what keeps concurrent creators from queueing behind one
@@ -20,8 +21,10 @@ import os
 import time
 import uuid
 from dataclasses import replace
+from collections.abc import Awaitable
 from typing import Callable
 
+from kraft.controller.result import ControllerResult
 from kraft.controller.broker_control import BrokerHeartbeats, fence_brokers
 from kraft.controller.decommission import advance as advance_decommissions
 from kraft.controller.preferred_leader import preferred_leader_changes
@@ -39,11 +42,12 @@ from kraft.errors import (
 from kraft.quorum.protocol import ProposalOutcomeUnknown, Quorum, QuorumError
 from kraft.metadata.delta import MetadataDelta, RecordRejected
 from kraft.metadata.image import MetadataImage
+from kraft.security.scram import ScramCredential
 from kraft.metadata.records import BecomeController, MetadataBatch, encode_batch
 
 log = logging.getLogger(__name__)
 
-Command = Callable[[MetadataImage], tuple[list, dict]]
+Command = Callable[[MetadataImage], ControllerResult]
 
 LEADERSHIP_POLL_S = 0.05
 DUTY_PERIOD_S = 0.1
@@ -74,10 +78,10 @@ class QuorumController:
         request_timeout_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         heartbeat_interval_ms: int = 500,
-        probe_down=None,
-        bootstrap_credentials=None,
+        probe_down: Callable[[int], Awaitable[bool]] | None = None,
+        bootstrap_credentials: dict[str, ScramCredential] | None = None,
         auto_leader_rebalance: bool = True,
-    ):
+    ) -> None:
         """probe_down(broker_id) -> awaitable bool: True only when the broker's process
         is certainly gone (its port refuses connections). bootstrap_credentials: users
         from cluster.toml, written by each new controller when the log has none of that name."""
@@ -162,7 +166,7 @@ class QuorumController:
     async def _lead(self, term: int) -> None:
         self._loop_seen = self._clock()
         if self._bootstrap_credentials:
-            await self._duty(lambda image: (
+            await self._duty(lambda image: ControllerResult(
                 bootstrap_users(image, self._bootstrap_credentials), {}))
         async with asyncio.TaskGroup() as tg:
             probes = tg.create_task(self._probe_loop(term), name="dead-broker-probes")
@@ -204,7 +208,7 @@ class QuorumController:
                     await self._duty(self._advance_rebalance)
             if now >= next_preferred and self._auto_leader_rebalance:
                 next_preferred = now + PREFERRED_LEADER_PERIOD_S
-                await self._duty(lambda image: (
+                await self._duty(lambda image: ControllerResult(
                     preferred_leader_changes(image, self._defaults), {}))
 
     def _credit_stall(self) -> None:
@@ -218,47 +222,47 @@ class QuorumController:
             log.warning("controller stalled %.1f s: extending broker sessions by it", stalled_s)
             self.heartbeats.extend(int(stalled_s * 1000))
 
-    def _fence_expired(self, image: MetadataImage) -> tuple[list, dict]:
+    def _fence_expired(self, image: MetadataImage) -> ControllerResult:
         self._credit_stall()
         expired = self.heartbeats.expired(image, self.now_ms())
         if not expired:
-            return [], {}
+            return ControllerResult([], {})
         log.warning("fencing brokers %s: session expired (no heartbeat for %d ms)", expired,
                     self.heartbeats.session_timeout_ms)
-        return fence_brokers(image, self._defaults, expired), {}
+        return ControllerResult(fence_brokers(image, self._defaults, expired), {})
 
-    def _finish_reassignments(self, image: MetadataImage) -> tuple[list, dict]:
+    def _finish_reassignments(self, image: MetadataImage) -> ControllerResult:
         """Completes reassignments whose new replicas are in sync. Partitions only change
         with the topics map (copy on write), so an unchanged map is not scanned again."""
         if image.topics is self._partitions_checked:
-            return [], {}
+            return ControllerResult([], {})
         records = finish_ready(image)
         if not records:  # a proposed completion that fails is looked for again
             self._partitions_checked = image.topics
-        return records, {}
+        return ControllerResult(records, {})
 
-    def _advance_decommissions(self, image: MetadataImage) -> tuple[list, dict]:
+    def _advance_decommissions(self, image: MetadataImage) -> ControllerResult:
         """Moves replicas off brokers being decommissioned; what it reads (partitions,
         brokers, decommissions) only changes with those maps, so unchanged ones are skipped."""
         maps = (image.topics, image.brokers, image.decommissioning)
         if self._decommissions_checked is not None and all(
                 a is b for a, b in zip(maps, self._decommissions_checked)):
-            return [], {}
+            return ControllerResult([], {})
         records = advance_decommissions(image)
         if not records:  # a proposed move that fails is looked for again
             self._decommissions_checked = maps
-        return records, {}
+        return ControllerResult(records, {})
 
-    def _advance_rebalance(self, image: MetadataImage) -> tuple[list, dict]:
+    def _advance_rebalance(self, image: MetadataImage) -> ControllerResult:
         """Starts a running rebalance's next moves (and ends it when none is left);
         skipped while what it reads is unchanged, as for decommissions."""
         maps = (image.topics, image.brokers, image.rebalance)
         if self._rebalance_checked is not None and all(a is b for a, b in zip(maps, self._rebalance_checked)):
-            return [], {}
+            return ControllerResult([], {})
         records = advance_rebalance(image)
         if not records:
             self._rebalance_checked = maps
-        return records, {}
+        return ControllerResult(records, {})
 
     async def _fence_dead_processes(self) -> None:
         """A kill -9'd broker need not wait out its whole session: when its heartbeats
@@ -274,7 +278,7 @@ class QuorumController:
         if dead:
             log.info("brokers %s are down (connection refused): fencing them now", dead)
             try:
-                await self.submit(lambda image: (fence_brokers(
+                await self.submit(lambda image: ControllerResult(fence_brokers(
                     image, self._defaults, [b for b in dead if b in image.brokers
                                             and not image.brokers[b].fenced]), {}))
             except KraftError as exc:
@@ -363,7 +367,7 @@ class QuorumController:
         return result.offset
 
 
-def _settle(fut: asyncio.Future, answer) -> None:
+def _settle(fut: asyncio.Future, answer: object) -> None:
     """Answer a command's caller, unless it stopped waiting."""
     if fut.done():
         return

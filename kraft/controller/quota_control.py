@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kraft.controller.result import ControllerResult
 from kraft.errors import BadRequest
 from kraft.metadata.client_quotas import Entity, entity_problem, op_problem
 from kraft.metadata.image import MetadataImage
@@ -12,7 +13,7 @@ from kraft.metadata.records import ClientQuota
 
 
 def alter_client_quotas(image: MetadataImage, entries: list[tuple[Entity, list[tuple[str, float | None]]]],
-                        validate_only: bool) -> tuple[list, dict]:
+                        validate_only: bool) -> ControllerResult:
     """entries: (entity, [(key, value, or None to remove)]). Kafka answers an entry named
     twice, or a key changed twice within an entry, as INVALID_REQUEST."""
     records: list = []
@@ -34,4 +35,4 @@ def alter_client_quotas(image: MetadataImage, entries: list[tuple[Entity, list[t
         results.append({"entity": [list(part) for part in entity], "error": None, "message": None})
         if not validate_only:
             records += [ClientQuota(entity=entity, key=key, value=value) for key, value in ops]
-    return records, {"results": results}
+    return ControllerResult(records, {"results": results})

@@ -10,14 +10,17 @@ acknowledged record is ever held only by replicas on their way out.
 
 from __future__ import annotations
 
+from kraft.controller.result import ControllerResult
 from kraft.controller.partition_lookup import existing_partition
 from kraft.errors import InvalidReplicationFactor, InvalidValue, NotFound, ReplicationFactorChange
+from collections.abc import Iterable, Iterator
+
 from kraft.metadata.image import NO_LEADER, MetadataImage, PartitionRegistration
 from kraft.metadata.records import PartitionChange
 
 
 def reassign(image: MetadataImage, topic_name: str, partition: int,
-             target: tuple[int, ...] | None, allow_rf_change: bool = True) -> tuple[list, dict]:
+             target: tuple[int, ...] | None, allow_rf_change: bool = True) -> ControllerResult:
     """Start moving `topic_name`-`partition` to `target`; None cancels the one in progress.
     Unless allow_rf_change, the target must keep the partition's replication factor."""
     topic, part = existing_partition(image, topic_name, partition)
@@ -26,7 +29,7 @@ def reassign(image: MetadataImage, topic_name: str, partition: int,
             raise NotFound(f"no reassignment of {topic_name}-{partition} is in progress")
         original = tuple(r for r in part.replicas if r not in part.adding)
         records = [_settle(image, topic.topic_id, partition, part, original)]
-        return records, _view(topic_name, partition, original, (), ())
+        return ControllerResult(records, _view(topic_name, partition, original, (), ()))
     target = _checked(image, target)
     if part.reassigning:
         raise InvalidValue(f"a reassignment of {topic_name}-{partition} is in progress "
@@ -35,18 +38,18 @@ def reassign(image: MetadataImage, topic_name: str, partition: int,
         raise ReplicationFactorChange(f"the replication factor of {topic_name}-{partition} would change from "
                                        f"{len(part.replicas)} to {len(target)}, and the request allows no change")
     if target == part.replicas:
-        return [], _view(topic_name, partition, target, (), ())
+        return ControllerResult([], _view(topic_name, partition, target, (), ()))
     adding = tuple(b for b in target if b not in part.replicas)
     if leaving := [b for b in adding if b in image.decommissioning]:
         raise InvalidReplicationFactor(f"brokers {leaving} are being decommissioned: they take no new replicas")
     removing = tuple(b for b in part.replicas if b not in target)
     if not adding:  # only leaving or reordering: nobody has to catch up
         records = [_settle(image, topic.topic_id, partition, part, target)]
-        return records, _view(topic_name, partition, target, (), ())
+        return ControllerResult(records, _view(topic_name, partition, target, (), ()))
     change = PartitionChange(topic_id=topic.topic_id, partition=partition,
                              expected_partition_epoch=part.partition_epoch,
                              replicas=target + removing, adding=adding, removing=removing)
-    return [change], _view(topic_name, partition, target, adding, removing)
+    return ControllerResult([change], _view(topic_name, partition, target, adding, removing))
 
 
 def finish_ready(image: MetadataImage) -> list:
@@ -59,7 +62,8 @@ def finish_ready(image: MetadataImage) -> list:
     return out
 
 
-def in_progress(image: MetadataImage, topic_name: str | None = None):
+def in_progress(image: MetadataImage,
+                topic_name: str | None = None) -> Iterator[tuple[str, int, PartitionRegistration]]:
     """(topic name, partition, registration) of every reassignment under way."""
     for topic in sorted(image.topics.values(), key=lambda t: t.name):
         if topic_name is not None and topic.name != topic_name:
@@ -86,7 +90,7 @@ def _settle(image: MetadataImage, topic_id: str, index: int, part: PartitionRegi
                            leader=leader if leader != part.leader else None, adding=(), removing=())
 
 
-def _checked(image: MetadataImage, target) -> tuple[int, ...]:
+def _checked(image: MetadataImage, target: object) -> tuple[int, ...]:
     if not isinstance(target, (list, tuple)) or not target \
             or not all(isinstance(b, int) and not isinstance(b, bool) for b in target):
         raise InvalidValue("replicas must be a non-empty list of broker ids")
@@ -99,6 +103,7 @@ def _checked(image: MetadataImage, target) -> tuple[int, ...]:
     return target
 
 
-def _view(topic: str, partition: int, target, adding, removing) -> dict:
+def _view(topic: str, partition: int, target: Iterable[int], adding: Iterable[int],
+          removing: Iterable[int]) -> dict:
     return {"topic_name": topic, "partition_id": partition, "replicas": list(target),
             "adding_replicas": list(adding), "removing_replicas": list(removing)}

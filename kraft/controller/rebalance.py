@@ -15,6 +15,7 @@ dropped); moves already done stay done.
 
 from __future__ import annotations
 
+from kraft.controller.result import ControllerResult
 from kraft.controller import reassignment
 from kraft.controller.rebalance_planner import plan, summary
 from kraft.errors import InvalidValue, KraftError, NotFound, RebalanceInProgress
@@ -32,7 +33,7 @@ def dry_run(image: MetadataImage) -> dict:
     return {"moves": [m.view() for m in moves], **summary(image, moves)}
 
 
-def execute(image: MetadataImage, max_moves_in_flight: int = DEFAULT_MOVES_IN_FLIGHT) -> tuple[list, dict]:
+def execute(image: MetadataImage, max_moves_in_flight: int = DEFAULT_MOVES_IN_FLIGHT) -> ControllerResult:
     if not 1 <= max_moves_in_flight <= MAX_MOVES_IN_FLIGHT:
         raise InvalidValue(f"max_moves_in_flight must be 1..{MAX_MOVES_IN_FLIGHT}, got {max_moves_in_flight}")
     current = image.rebalance
@@ -44,10 +45,10 @@ def execute(image: MetadataImage, max_moves_in_flight: int = DEFAULT_MOVES_IN_FL
     record = RebalanceStart(rebalance_id=rebalance_id, max_moves_in_flight=max_moves_in_flight,
                             moves=tuple(MoveRecord(topic_id=m.topic_id, partition=m.partition,
                                                    replicas=m.replicas, target=m.target) for m in moves))
-    return [record], {"rebalance_id": rebalance_id, **summary(image, moves)}
+    return ControllerResult([record], {"rebalance_id": rebalance_id, **summary(image, moves)})
 
 
-def cancel(image: MetadataImage) -> tuple[list, dict]:
+def cancel(image: MetadataImage) -> ControllerResult:
     current = image.rebalance
     if current is None or not current.running:
         raise NotFound("no rebalance is running")
@@ -58,7 +59,7 @@ def cancel(image: MetadataImage) -> tuple[list, dict]:
             topic = image.topics[move.topic_id]
             records += reassignment.reassign(image, topic.name, move.partition, None)[0]
             reverted += 1
-    return records, {"rebalance_id": current.rebalance_id, "moves_reverted": reverted}
+    return ControllerResult(records, {"rebalance_id": current.rebalance_id, "moves_reverted": reverted})
 
 
 def advance(image: MetadataImage) -> list:

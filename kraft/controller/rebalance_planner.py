@@ -80,7 +80,7 @@ def summary(image: MetadataImage, moves: list[PlannedMove]) -> dict:
     after = dict(before)
     after.update({(m.topic_id, m.partition): m.target for m in moves})
 
-    def counts(lists) -> dict:
+    def counts(lists: dict) -> dict:
         replicas = Counter(b for r in lists.values() for b in r)
         leaders = Counter(r[0] for r in lists.values() if r)
         return {str(b): {"replicas": replicas[b], "preferred_leaders": leaders[b]} for b in brokers}
@@ -116,7 +116,7 @@ def _move_one_replica(brokers: list[int], lists: dict, rack: dict, load: Counter
     return False
 
 
-def _movable(lists: dict, rack: dict, giver: int, taker: int):
+def _movable(lists: dict, rack: dict, giver: int, taker: int) -> tuple[str, int] | None:
     """A partition on `giver` and not on `taker` whose racks stay as spread with taker
     in giver's place; one where giver is not the preferred leader first (leaders stay
     put where they can), then the lowest key, so plans are reproducible."""

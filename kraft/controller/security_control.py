@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kraft.controller.result import ControllerResult
 from kraft.config.cluster import user_name_problem
 from kraft.errors import (
     CredentialNotFound,
@@ -32,23 +33,23 @@ from kraft.security.scram import MAX_ITERATIONS, MECHANISMS, MIN_ITERATIONS, Scr
 MAX_ACLS_PER_REQUEST = 1000
 
 
-def create_acls(image: MetadataImage, bindings: list[AclBinding]) -> tuple[list, dict]:
+def create_acls(image: MetadataImage, bindings: list[AclBinding]) -> ControllerResult:
     if not bindings:
         raise InvalidValue("no ACLs given")
     if len(bindings) > MAX_ACLS_PER_REQUEST:
         raise InvalidValue(f"at most {MAX_ACLS_PER_REQUEST} ACLs per request")
     new = [b for b in dict.fromkeys(bindings) if b not in image.acls]
-    return [AccessControlEntry(**b.to_dict()) for b in new], {"created": len(new)}
+    return ControllerResult([AccessControlEntry(**b.to_dict()) for b in new], {"created": len(new)})
 
 
-def delete_acls(image: MetadataImage, acl_filter: AclFilter) -> tuple[list, dict]:
+def delete_acls(image: MetadataImage, acl_filter: AclFilter) -> ControllerResult:
     gone = sorted(b for b in image.acls if acl_filter.matches(b))
-    return ([RemoveAccessControlEntry(**b.to_dict()) for b in gone],
-            {"deleted": [b.to_dict() for b in gone]})
+    return ControllerResult([RemoveAccessControlEntry(**b.to_dict()) for b in gone],
+                            {"deleted": [b.to_dict() for b in gone]})
 
 
 def set_user_credential(image: MetadataImage, name: str, credential: ScramCredential,
-                        mode: str = "upsert") -> tuple[list, dict]:
+                        mode: str = "upsert") -> ControllerResult:
     """mode: "create" refuses an existing user, "update" a missing one, "upsert" neither."""
     check_user_name(name)
     existed = name in image.scram_credentials
@@ -59,16 +60,16 @@ def set_user_credential(image: MetadataImage, name: str, credential: ScramCreden
     # a new password replaces the user's credential of every mechanism, not just this one
     stale = [RemoveUserScramCredential(name=name, mechanism=m)
              for m in sorted(image.scram_credentials.get(name, {})) if m != credential.mechanism]
-    return (stale + [UserScramCredential(name=name, **credential.to_record_fields())],
-            {"name": name, "mechanism": credential.mechanism, "created": not existed})
+    return ControllerResult(stale + [UserScramCredential(name=name, **credential.to_record_fields())],
+                            {"name": name, "mechanism": credential.mechanism, "created": not existed})
 
 
-def delete_user(image: MetadataImage, name: str) -> tuple[list, dict]:
+def delete_user(image: MetadataImage, name: str) -> ControllerResult:
     mechanisms = image.scram_credentials.get(name)
     if not mechanisms:
         raise NotFound(f"no user {name!r}")
-    return ([RemoveUserScramCredential(name=name, mechanism=m) for m in sorted(mechanisms)],
-            {"name": name})
+    return ControllerResult([RemoveUserScramCredential(name=name, mechanism=m) for m in sorted(mechanisms)],
+                            {"name": name})
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class ScramUpsert:
 
 
 def alter_scram_credentials(image: MetadataImage, deletions: list[tuple[str, str]],
-                            upserts: list[ScramUpsert]) -> tuple[list, dict]:
+                            upserts: list[ScramUpsert]) -> ControllerResult:
     """Kafka's AlterUserScramCredentials: per mechanism (a user's other credentials stay,
     unlike set_user_credential's new password). Each user is answered once; one named
     twice in a request changes nothing (DUPLICATE_RESOURCE), one whose change is refused
@@ -117,7 +118,7 @@ def alter_scram_credentials(image: MetadataImage, deletions: list[tuple[str, str
                 for n, u in upserting.items() if u.credential is not None]
     results = [{"user": n, "error": type(errors[n]).__name__ if n in errors else None,
                 "message": errors[n].message if n in errors else None} for n in dict.fromkeys(order)]
-    return records, {"results": results}
+    return ControllerResult(records, {"results": results})
 
 
 def _deletion_problem(image: MetadataImage, name: str, mechanism: str) -> KraftError | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kraft.controller.result import ControllerResult
 from kraft.controller.placement import manual_assignment, place_replicas
 from kraft.config.topic_names import refuse_client_change_of_internal, validate_topic_name
 from kraft.errors import (InvalidConfig, InvalidPartitions, InvalidReplicaAssignment, InvalidReplicationFactor,
@@ -39,7 +40,7 @@ MIN_ISR = "min.insync.replicas"
 
 def create_topic(
     image: MetadataImage, req: CreateTopic, defaults: dict[str, str], topic_id: str
-) -> tuple[list, dict]:
+) -> ControllerResult:
     name = validate_topic_name(req.name)
     if not req.by_cluster:  # every door's create (REST, CreateTopics, auto-create) lands here
         refuse_client_change_of_internal(name, "create")
@@ -88,7 +89,7 @@ def create_topic(
                                     value=value))
     response = {"topic_name": name, "topic_id": topic_id, "partitions_count": partitions,
                 "replication_factor": rf}
-    return records, response
+    return ControllerResult(records, response)
 
 
 def _partition_records(image: MetadataImage, topic_id: str, first: int,
@@ -102,16 +103,16 @@ def _partition_records(image: MetadataImage, topic_id: str, first: int,
     return out
 
 
-def delete_topic(image: MetadataImage, name: str) -> tuple[list, dict]:
+def delete_topic(image: MetadataImage, name: str) -> ControllerResult:
     refuse_client_change_of_internal(name, "delete")
     topic = image.topic(name)
     if topic is None:
         raise TopicNotFound(f"topic {name!r} not found")
-    return [RemoveTopic(topic_id=topic.topic_id)], {"topic_name": name}
+    return ControllerResult([RemoveTopic(topic_id=topic.topic_id)], {"topic_name": name})
 
 
 def create_partitions(image: MetadataImage, name: str, count: object,
-                      assignments: list[tuple[int, ...]] | None = None) -> tuple[list, dict]:
+                      assignments: list[tuple[int, ...]] | None = None) -> ControllerResult:
     """Kafka's CreatePartitions: grow a topic to `count` partitions with its replication
     factor (on the brokers `assignments` name for each new partition, when given); a
     topic never shrinks (keys would move and records be lost). An internal topic's count
@@ -142,10 +143,10 @@ def create_partitions(image: MetadataImage, name: str, count: object,
         except ValueError as exc:  # more replicas than live brokers
             raise InvalidReplicationFactor(str(exc)) from None
     records = _partition_records(image, topic.topic_id, have, placed)
-    return records, {"topic_name": name, "partitions_count": count, "replication_factor": rf}
+    return ControllerResult(records, {"topic_name": name, "partitions_count": count, "replication_factor": rf})
 
 
-def _positive_int(value, default: int, what: str, cap: int, error: type[InvalidValue]) -> int:
+def _positive_int(value: object, default: int, what: str, cap: int, error: type[InvalidValue]) -> int:
     if value is None or value == -1:  # -1 means "the default", as in Kafka's CreateTopics
         value = default
     if isinstance(value, bool) or not isinstance(value, int):

@@ -94,89 +94,91 @@ def _one_url(bootstrap: str) -> str:
 def register(app: typer.Typer) -> None:
     bench = typer.Typer(no_args_is_help=True, help="Benchmarks (like kafka-*-perf-test).")
     app.add_typer(bench, name="bench")
+    bench.command("produce")(produce)
+    bench.command("consume")(consume)
 
-    @bench.command("produce")
-    def produce(topic: str = typer.Argument(..., help="topic to produce to (must exist)"),
-                bootstrap: str = typer.Option(..., "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL"),
-                records: int = typer.Option(100_000, "--records", min=1, help="records to send"),
-                record_size: int = typer.Option(1024, "--record-size", min=0, help="bytes per record value"),
-                batch: int = typer.Option(100, "--batch", min=1, help="records per request"),
-                acks: str = typer.Option("all", "--acks", help="all | 1 | 0"),
-                concurrency: int = typer.Option(8, "--concurrency", min=1, help="requests in flight"),
-                throughput: float = typer.Option(-1, "--throughput",
-                                                 help="records/s cap; -1 = as fast as possible"),
-                partition: int = typer.Option(None, "--partition", help="one partition (default: server picks)"),
-                duration: float = typer.Option(None, "--duration", help="also stop after this many seconds"),
-                partition_aware: bool = typer.Option(False, "--partition-aware",
-                                                     help="send each request to its partition's leader "
-                                                          "(no forwarding) instead of spreading over all nodes"),
-                json_out: bool = typer.Option(False, "--json", help="also print one JSON line")):
-        """Send v2 JSON produce requests to every node and report throughput and latency."""
-        from kraft.perf.produce_load import ProduceSpec, run_produce
-        bootstrap = _one_url(bootstrap)
-        if acks not in ("all", "-1", "1", "0"):
-            _fail(f"--acks must be all, 1 or 0, got {acks!r}")
-        if throughput == 0 or throughput < -1:
-            _fail("--throughput must be > 0, or -1 for no cap")
-        spec = ProduceSpec(topic=topic, records=records, duration_s=duration, record_size=record_size,
-                           batch=batch, acks=acks, concurrency=concurrency, throughput=throughput,
-                           partition=partition)
-        with _progress() as bar:
-            task = bar.add_task(f"produce {topic} acks={acks}", total=records, rate="")
-            state = {"n": 0}
-            t0 = time.perf_counter()
 
-            def tick(n: int) -> None:
-                state["n"] += n
-                dt = time.perf_counter() - t0
-                rate = f"{state['n'] / dt:,.0f} rec/s" if dt > 0 else ""
-                bar.update(task, advance=n, rate=rate)
+def produce(topic: str = typer.Argument(..., help="topic to produce to (must exist)"),
+            bootstrap: str = typer.Option(..., "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL"),
+            records: int = typer.Option(100_000, "--records", min=1, help="records to send"),
+            record_size: int = typer.Option(1024, "--record-size", min=0, help="bytes per record value"),
+            batch: int = typer.Option(100, "--batch", min=1, help="records per request"),
+            acks: str = typer.Option("all", "--acks", help="all | 1 | 0"),
+            concurrency: int = typer.Option(8, "--concurrency", min=1, help="requests in flight"),
+            throughput: float = typer.Option(-1, "--throughput",
+                                             help="records/s cap; -1 = as fast as possible"),
+            partition: int = typer.Option(None, "--partition", help="one partition (default: server picks)"),
+            duration: float = typer.Option(None, "--duration", help="also stop after this many seconds"),
+            partition_aware: bool = typer.Option(False, "--partition-aware",
+                                                 help="send each request to its partition's leader "
+                                                      "(no forwarding) instead of spreading over all nodes"),
+            json_out: bool = typer.Option(False, "--json", help="also print one JSON line")):
+    """Send v2 JSON produce requests to every node and report throughput and latency."""
+    from kraft.perf.produce_load import ProduceSpec, run_produce
+    bootstrap = _one_url(bootstrap)
+    if acks not in ("all", "-1", "1", "0"):
+        _fail(f"--acks must be all, 1 or 0, got {acks!r}")
+    if throughput == 0 or throughput < -1:
+        _fail("--throughput must be > 0, or -1 for no cap")
+    spec = ProduceSpec(topic=topic, records=records, duration_s=duration, record_size=record_size,
+                       batch=batch, acks=acks, concurrency=concurrency, throughput=throughput,
+                       partition=partition)
+    with _progress() as bar:
+        task = bar.add_task(f"produce {topic} acks={acks}", total=records, rate="")
+        state = {"n": 0}
+        t0 = time.perf_counter()
 
-            res = _transport_errors(lambda: run_produce(bootstrap, spec, progress=tick,
-                                                        partition_aware=partition_aware))
-        out.print(result_table(f"produce {topic}: {record_size} B records, batch {batch}, acks={acks}, "
-                               f"concurrency {concurrency}, {len(res.extra.get('urls', []))} nodes"
-                               + (", partition-aware" if partition_aware else ""), res))
-        et = error_table(res)
-        if et is not None:
-            out.print(et)
-        if json_out:
-            print(json.dumps({"produce": res.to_json()}))
-        sys.stdout.flush()
+        def tick(n: int) -> None:
+            state["n"] += n
+            dt = time.perf_counter() - t0
+            rate = f"{state['n'] / dt:,.0f} rec/s" if dt > 0 else ""
+            bar.update(task, advance=n, rate=rate)
 
-    @bench.command("consume")
-    def consume(topic: str = typer.Argument(..., help="topic to read"),
-                bootstrap: str = typer.Option(..., "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL"),
-                records: int = typer.Option(None, "--records", min=1,
-                                            help="records to read (default: all there are now)"),
-                max_bytes: int = typer.Option(1024 * 1024, "--max-bytes", min=1, help="max_bytes per fetch"),
-                timeout: float = typer.Option(300.0, "--timeout", help="overall bound in seconds"),
-                json_out: bool = typer.Option(False, "--json", help="also print one JSON line")):
-        """Read every partition from offset 0, from its leader, and report MB/s and records/s."""
-        from kraft.perf.consume_load import run_consume
-        bootstrap = _one_url(bootstrap)
-        with _progress() as bar:
-            task = bar.add_task(f"consume {topic}", total=records, rate="")
-            state = {"n": 0}
-            t0 = time.perf_counter()
+        res = _transport_errors(lambda: run_produce(bootstrap, spec, progress=tick,
+                                                    partition_aware=partition_aware))
+    out.print(result_table(f"produce {topic}: {record_size} B records, batch {batch}, acks={acks}, "
+                           f"concurrency {concurrency}, {len(res.extra.get('urls', []))} nodes"
+                           + (", partition-aware" if partition_aware else ""), res))
+    et = error_table(res)
+    if et is not None:
+        out.print(et)
+    if json_out:
+        print(json.dumps({"produce": res.to_json()}))
+    sys.stdout.flush()
 
-            def goal(n: int) -> None:
-                bar.update(task, total=records or n)
 
-            def tick(n: int) -> None:
-                state["n"] += n
-                dt = time.perf_counter() - t0
-                bar.update(task, advance=n, rate=f"{state['n'] / dt:,.0f} rec/s" if dt > 0 else "")
+def consume(topic: str = typer.Argument(..., help="topic to read"),
+            bootstrap: str = typer.Option(..., "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL"),
+            records: int = typer.Option(None, "--records", min=1,
+                                        help="records to read (default: all there are now)"),
+            max_bytes: int = typer.Option(1024 * 1024, "--max-bytes", min=1, help="max_bytes per fetch"),
+            timeout: float = typer.Option(300.0, "--timeout", help="overall bound in seconds"),
+            json_out: bool = typer.Option(False, "--json", help="also print one JSON line")):
+    """Read every partition from offset 0, from its leader, and report MB/s and records/s."""
+    from kraft.perf.consume_load import run_consume
+    bootstrap = _one_url(bootstrap)
+    with _progress() as bar:
+        task = bar.add_task(f"consume {topic}", total=records, rate="")
+        state = {"n": 0}
+        t0 = time.perf_counter()
 
-            res = _transport_errors(lambda: run_consume(bootstrap, topic, records, max_bytes=max_bytes,
-                                                        timeout_s=timeout, progress=tick, on_goal=goal))
-        out.print(result_table(f"consume {topic}: {res.extra.get('partitions')} partitions from offset 0, "
-                               f"max_bytes {max_bytes} (latency = per fetch)", res))
-        et = error_table(res)
-        if et is not None:
-            out.print(et)
-        if not res.extra.get("complete", True):
-            err.print(f"note: read {res.records:,} of {res.extra.get('goal_records'):,} records "
-                      "before the time bound")
-        if json_out:
-            print(json.dumps({"consume": res.to_json()}))
+        def goal(n: int) -> None:
+            bar.update(task, total=records or n)
+
+        def tick(n: int) -> None:
+            state["n"] += n
+            dt = time.perf_counter() - t0
+            bar.update(task, advance=n, rate=f"{state['n'] / dt:,.0f} rec/s" if dt > 0 else "")
+
+        res = _transport_errors(lambda: run_consume(bootstrap, topic, records, max_bytes=max_bytes,
+                                                    timeout_s=timeout, progress=tick, on_goal=goal))
+    out.print(result_table(f"consume {topic}: {res.extra.get('partitions')} partitions from offset 0, "
+                           f"max_bytes {max_bytes} (latency = per fetch)", res))
+    et = error_table(res)
+    if et is not None:
+        out.print(et)
+    if not res.extra.get("complete", True):
+        err.print(f"note: read {res.records:,} of {res.extra.get('goal_records'):,} records "
+                  "before the time bound")
+    if json_out:
+        print(json.dumps({"consume": res.to_json()}))

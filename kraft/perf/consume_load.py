@@ -65,92 +65,111 @@ async def _consume(bootstrap, topic, records, max_bytes, timeout_s, idle_timeout
     result.extra.update({"partitions": len(parts), "end_offsets": dict(ends), "response_bytes": 0,
                          "max_bytes": max_bytes})
     goal = records if records is not None else sum(max(0, ends[p] - start_offsets.get(p, 0)) for p in parts)
-    done = asyncio.Event()
     if on_goal is not None:
         on_goal(goal)
     if goal <= 0:
         return result
-    t0 = time.perf_counter()
-    hard_deadline = t0 + timeout_s
-    last_progress = [t0]
-    last_done = [t0]
-    headers = {"Accept": V2_JSON}
-    req_timeout = aiohttp.ClientTimeout(total=30)
-
-    async def leader_url(p: int) -> str | None:
-        nonlocal urls
-        try:
-            fresh = await meta.partition_leaders(session, bootstrap, topic, cid)
-            leader = fresh.get(p, -1)
-            if leader not in urls:
-                urls = await meta.brokers(session, bootstrap, cid)
-            return urls.get(leader)
-        except (TimeoutError, meta.MetadataError, aiohttp.ClientError):
-            return None
-
-    async def reader(p: int) -> None:
-        offset = start_offsets.get(p, 0)
-        url = urls.get(leaders[p])
-        while not done.is_set():
-            now = time.perf_counter()
-            if now >= hard_deadline or now - last_progress[0] >= idle_timeout_s:
-                done.set()
-                return
-            if records is None and offset >= ends[p]:
-                return
-            if url is None:
-                await asyncio.sleep(0.2)
-                url = await leader_url(p)
-                continue
-            at_end = offset >= ends[p]
-            wait_ms = 500 if at_end else 0
-            q = f"{url}/topics/{topic}/partitions/{p}/records?offset={offset}&max_bytes={max_bytes}&timeout={wait_ms}"
-            sent = time.perf_counter()
-            try:
-                async with session.get(q, headers=headers, timeout=req_timeout) as resp:
-                    raw = await resp.read()
-                    status = resp.status
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                result.errors.add(f"client:{type(exc).__name__}", str(exc) or type(exc).__name__)
-                url = await leader_url(p)
-                await asyncio.sleep(0.1)
-                continue
-            end = time.perf_counter()
-            result.requests += 1
-            result.latencies_s.append(end - sent)
-            result.extra["response_bytes"] += len(raw)
-            try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                body = None
-            if status != 200 or not isinstance(body, list):
-                code = body.get("error_code", status) if isinstance(body, dict) else status
-                result.errors.add(code, body.get("message") if isinstance(body, dict) else str(raw[:200]))
-                url = await leader_url(p)
-                await asyncio.sleep(0.1)
-                continue
-            if not body:
-                continue
-            n = len(body)
-            size = 0
-            for rec in body:
-                size += _value_bytes(rec.get("value"))
-            offset = body[-1]["offset"] + 1
-            result.records += n
-            result.bytes += size
-            last_progress[0] = end
-            last_done[0] = end
-            if progress is not None:
-                progress(n)
-            if records is not None and result.records >= records:
-                done.set()
-                return
-
-    await asyncio.gather(*(reader(p) for p in parts))
-    result.elapsed_s = max(last_done[0] - t0, 1e-9)
+    readers = _Readers(session, bootstrap, topic, cid, urls, ends, result, records, max_bytes,
+                       timeout_s, idle_timeout_s, progress)
+    await asyncio.gather(*(readers.read(p, start_offsets.get(p, 0), urls.get(leaders[p])) for p in parts))
+    result.elapsed_s = max(readers.last_done - readers.t0, 1e-9)
     result.extra["goal_records"] = goal
     result.extra["complete"] = result.records >= goal
     return result
+
+
+class _Readers:
+    """One reader per partition, sharing the run's bounds and its result."""
+
+    def __init__(self, session, bootstrap, topic, cid, urls, ends, result: LoadResult, records,
+                 max_bytes, timeout_s, idle_timeout_s, progress) -> None:
+        self.session, self.bootstrap, self.topic, self.cid = session, bootstrap, topic, cid
+        self.urls, self.ends, self.result = urls, ends, result
+        self.records, self.max_bytes, self.idle_timeout_s, self.progress = records, max_bytes, idle_timeout_s, progress
+        self.done = asyncio.Event()
+        self.t0 = time.perf_counter()
+        self.hard_deadline = self.t0 + timeout_s
+        self.last_progress = self.t0
+        self.last_done = self.t0
+        self.headers = {"Accept": V2_JSON}
+        self.req_timeout = aiohttp.ClientTimeout(total=30)
+
+    async def leader_url(self, p: int) -> str | None:
+        try:
+            fresh = await meta.partition_leaders(self.session, self.bootstrap, self.topic, self.cid)
+            leader = fresh.get(p, -1)
+            if leader not in self.urls:
+                self.urls = await meta.brokers(self.session, self.bootstrap, self.cid)
+            return self.urls.get(leader)
+        except (TimeoutError, meta.MetadataError, aiohttp.ClientError):
+            return None
+
+    async def read(self, p: int, offset: int, url: str | None) -> None:
+        while not self.done.is_set():
+            now = time.perf_counter()
+            if now >= self.hard_deadline or now - self.last_progress >= self.idle_timeout_s:
+                self.done.set()
+                return
+            if self.records is None and offset >= self.ends[p]:
+                return
+            if url is None:
+                await asyncio.sleep(0.2)
+                url = await self.leader_url(p)
+                continue
+            answer = await self._fetch(url, p, offset)
+            if answer is None:  # an error, counted: ask for the leader again
+                url = await self.leader_url(p)
+                await asyncio.sleep(0.1)
+                continue
+            body, end = answer
+            if not body:
+                continue
+            offset = self._count(body, end)
+            if self.records is not None and self.result.records >= self.records:
+                self.done.set()
+                return
+
+    async def _fetch(self, url: str, p: int, offset: int) -> tuple[list, float] | None:
+        """The records at `offset` and when they arrived; None on an error (counted)."""
+        result = self.result
+        wait_ms = 500 if offset >= self.ends[p] else 0
+        q = (f"{url}/topics/{self.topic}/partitions/{p}/records?offset={offset}&max_bytes={self.max_bytes}"
+             f"&timeout={wait_ms}")
+        sent = time.perf_counter()
+        try:
+            async with self.session.get(q, headers=self.headers, timeout=self.req_timeout) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            result.errors.add(f"client:{type(exc).__name__}", str(exc) or type(exc).__name__)
+            return None
+        end = time.perf_counter()
+        result.requests += 1
+        result.latencies_s.append(end - sent)
+        result.extra["response_bytes"] += len(raw)
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        if status != 200 or not isinstance(body, list):
+            code = body.get("error_code", status) if isinstance(body, dict) else status
+            result.errors.add(code, body.get("message") if isinstance(body, dict) else str(raw[:200]))
+            return None
+        return body, end
+
+    def _count(self, body: list, end: float) -> int:
+        """Counts the records read; the next offset to read."""
+        n = len(body)
+        size = 0
+        for rec in body:
+            size += _value_bytes(rec.get("value"))
+        self.result.records += n
+        self.result.bytes += size
+        self.last_progress = end
+        self.last_done = end
+        if self.progress is not None:
+            self.progress(n)
+        return body[-1]["offset"] + 1
 
 
 def run_consume(bootstrap: str, topic: str, records: int | None = None, *,

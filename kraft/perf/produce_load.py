@@ -117,11 +117,7 @@ async def _run(urls, spec: ProduceSpec, session, result: LoadResult, progress, b
     tail_body = None
     if tail and not body_factory:
         tail_body = build_body(spec.record_size, tail)
-    if leaders:
-        targets = [leaders[p].rstrip("/") + produce_path(spec.topic, p) for p in sorted(leaders)]
-    else:
-        path = produce_path(spec.topic, spec.partition)
-        targets = [u.rstrip("/") + path for u in urls]
+    targets = _targets(urls, spec, leaders)
     params = {"acks": spec.acks, "timeout_ms": str(spec.timeout_ms)}
     headers = {"Content-Type": V2_JSON, "Accept": V2_ANSWER}
     timeout = aiohttp.ClientTimeout(total=spec.request_timeout_s)
@@ -163,19 +159,8 @@ async def _run(urls, spec: ProduceSpec, session, result: LoadResult, progress, b
                 body = body_factory(k, count)
             else:
                 body = full_body if count == spec.batch else tail_body
-            url = targets[k % len(targets)]
-            sent = time.perf_counter()
-            ok = 0
-            try:
-                async with session.post(url, params=params, data=body, headers=headers,
-                                        timeout=timeout) as resp:
-                    raw = await resp.read()
-                    status = resp.status
-                done = time.perf_counter()
-                ok = _account(result, status, raw, count)
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                done = time.perf_counter()
-                result.errors.add(f"client:{type(exc).__name__}", str(exc) or type(exc).__name__, count)
+            ok, sent, done = await _send(session, targets[k % len(targets)], params, body, headers, timeout,
+                                         result, count)
             result.requests += 1
             result.latencies_s.append(done - sent)
             result.records += ok
@@ -193,6 +178,31 @@ async def _run(urls, spec: ProduceSpec, session, result: LoadResult, progress, b
     result.extra.update({"acks": spec.acks, "batch": spec.batch, "record_size": spec.record_size,
                          "concurrency": spec.concurrency, "targets": len(targets),
                          "partition_aware": bool(leaders)})
+
+
+def _targets(urls, spec: ProduceSpec, leaders) -> list[str]:
+    """Where requests go, in turn: each partition's leader, or every node."""
+    if leaders:
+        return [leaders[p].rstrip("/") + produce_path(spec.topic, p) for p in sorted(leaders)]
+    path = produce_path(spec.topic, spec.partition)
+    return [u.rstrip("/") + path for u in urls]
+
+
+async def _send(session, url: str, params: dict, body, headers: dict, timeout, result: LoadResult,
+                count: int) -> tuple[int, float, float]:
+    """One produce request of `count` records: how many got in, when it was sent and answered."""
+    sent = time.perf_counter()
+    ok = 0
+    try:
+        async with session.post(url, params=params, data=body, headers=headers, timeout=timeout) as resp:
+            raw = await resp.read()
+            status = resp.status
+        done = time.perf_counter()
+        ok = _account(result, status, raw, count)
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        done = time.perf_counter()
+        result.errors.add(f"client:{type(exc).__name__}", str(exc) or type(exc).__name__, count)
+    return ok, sent, done
 
 
 def _account(result: LoadResult, status: int, raw: bytes, count: int) -> int:

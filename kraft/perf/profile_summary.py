@@ -32,7 +32,7 @@ def frame_name(frame: str) -> str:
     return frame
 
 
-OURS = ("kraft/", "replication/", "metadata/", "aiohttp/", "kio/", "pysyncobj/")
+OURS = ("kraft/", "aiohttp/", "kio/", "pysyncobj/")
 
 
 def is_python(name: str) -> bool:

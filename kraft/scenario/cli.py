@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from kraft.server import terminal
-from kraft.scenario.spec import ScenarioError, builtin_names, load_scenario
+from kraft.config.scenarios import ScenarioError, builtin_names, load_scenario
 
 console = terminal.console()
 # Like automake's and pytest's "skipped": a script or CI must not read a skip as a pass.

@@ -14,7 +14,7 @@ from typing import Any
 
 from kraft.scenario import client_sides, membership_faults, process_faults, storage_faults, targets
 from kraft.scenario.history import FaultEvent
-from kraft.scenario.spec import HOSTILE_KINDS, FaultSpec
+from kraft.config.scenarios import HOSTILE_KINDS, FaultSpec
 
 NETWORK = ("isolate", "isolate-with-clients", "partition", "one_way", "ring", "lossy", "slow", "netem")
 

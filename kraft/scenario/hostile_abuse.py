@@ -18,7 +18,7 @@ from typing import Any
 
 from kraft.scenario import hostile_kafka, hostile_rest, lab_security
 from kraft.scenario.history import History
-from kraft.scenario.spec import HOSTILE_KINDS
+from kraft.config.scenarios import HOSTILE_KINDS
 from kraft.server.local_cluster import http_json
 
 ABUSES = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kraft.config.scenarios import ANOMALY_NAMES
 from kraft.scenario.jepsen_cycles import cycle_findings
 from kraft.scenario.jepsen_findings import Case, Finding, JepsenReport
 from kraft.scenario.jepsen_history import (
@@ -53,7 +54,8 @@ DEFINITIONS = {
 }
 
 CYCLE_NAMES = ("G0", "G1c", "G-single")
-ANOMALY_NAMES = tuple(DEFINITIONS) + CYCLE_NAMES  # every check's name, in report order
+# every check's name, in report order: the names a scenario file may expect
+assert ANOMALY_NAMES == tuple(DEFINITIONS) + CYCLE_NAMES, "kraft/config/scenarios.py lists them"
 
 
 def check_jepsen_history(h: JepsenHistory, strict: bool = False) -> JepsenReport:

@@ -132,9 +132,6 @@ def run_storm(cluster: LocalCluster, seconds: float, workers: int = 20, seed: in
     """`canary_every_s`: one acks=all produce to an RF 3 topic at this period, the data
     path's view of a busy control plane (0 turns it off)."""
     rng = random.Random(seed)
-    result = StormResult()
-    lock = threading.Lock()
-    stop = threading.Event()
     cid = cluster.get(1, "/v3/clusters")[1]["data"][0]["cluster_id"]
     nodes = sorted(cluster.hosts)
     if canary_every_s:
@@ -142,40 +139,95 @@ def run_storm(cluster: LocalCluster, seconds: float, workers: int = 20, seed: in
                                  {"topic_name": CANARY, "partitions_count": 1,
                                   "replication_factor": min(3, len(nodes))}, timeout=10)
         assert status == 201 or body.get("error_code") == TOPIC_EXISTS, (status, body)
+    storm = _Storm(cluster, cid, nodes, rng, seed, partitions, replication_factor, canary_every_s)
+    result = storm.result
     result.terms_before = _terms(cluster)
+    threads = [threading.Thread(target=storm.worker, args=(w,), daemon=True) for w in range(workers)]
+    if canary_every_s:
+        threads.append(threading.Thread(target=storm.canary, daemon=True))
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    try:
+        if faults:
+            _kill_then_pause_leaders(cluster, rng, nodes, seconds)
+        time.sleep(max(0.0, started + seconds - time.monotonic()))
+    finally:
+        storm.stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    result.seconds = time.monotonic() - started
+    cluster.wait_ready(timeout_s=60)
+    result.terms = _terms(cluster)
+    result.images = images_at_one_offset(cluster)
+    return result
 
-    def canary() -> None:
-        while not stop.wait(canary_every_s):
-            node = rng.choice([x for x in nodes if cluster.running(x)] or nodes)
+
+def _kill_then_pause_leaders(cluster: LocalCluster, rng: random.Random, nodes: list[int], seconds: float) -> None:
+    """A third in, the Raft leader is killed and restarted; later the next one is paused
+    past the broker session."""
+    time.sleep(seconds / 3)
+    victim = cluster.raft_leader() or rng.choice(nodes)
+    cluster.kill(victim)
+    time.sleep(2.0)
+    cluster.start_node(victim)
+    time.sleep(seconds / 6)
+    paused = cluster.raft_leader() or rng.choice(nodes)
+    cluster.pause(paused)
+    time.sleep(4.0)  # past the broker session: the pause is noticed
+    cluster.resume(paused)
+
+
+class _Storm:
+    """The storm's threads: creators (each deleting or reconfiguring some of what it
+    created) and the canary producer, counting into one result."""
+
+    def __init__(self, cluster: LocalCluster, cid: str, nodes: list[int], rng: random.Random, seed: int,
+                 partitions: int, replication_factor: int, canary_every_s: float) -> None:
+        self.cluster, self.cid, self.nodes, self.rng, self.seed = cluster, cid, nodes, rng, seed
+        self.partitions, self.replication_factor = partitions, replication_factor
+        self.canary_every_s = canary_every_s
+        self.result = StormResult()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def _any_running(self, r: random.Random) -> int:
+        return r.choice([x for x in self.nodes if self.cluster.running(x)] or self.nodes)
+
+    def canary(self) -> None:
+        cluster, result = self.cluster, self.result
+        while not self.stop.wait(self.canary_every_s):
+            node = self._any_running(self.rng)
             try:
                 status, body = http_json("POST", cluster.url(node) + f"/topics/{CANARY}",
-                                      {"records": [{"value": "canary"}]}, timeout=10,
-                                      headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
+                                         {"records": [{"value": "canary"}]}, timeout=10,
+                                         headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
             except OSError:
                 status, body = -1, None
             offsets = body.get("offsets", []) if isinstance(body, dict) else []
-            with lock:
+            with self.lock:
                 if status == 200 and offsets and not any(o.get("error_code") for o in offsets):
                     result.canary_ok += 1
                 else:
                     result.canary_failed += 1
 
-    def worker(w: int) -> None:
-        r = random.Random(seed * 1000 + w)
+    def worker(self, w: int) -> None:
+        cluster, result = self.cluster, self.result
+        r = random.Random(self.seed * 1000 + w)
         n = 0
-        while not stop.is_set():
-            node = r.choice([x for x in nodes if cluster.running(x)] or nodes)
-            name = f"storm-{seed}-{w}-{n}"
+        while not self.stop.is_set():
+            node = self._any_running(r)
+            name = f"storm-{self.seed}-{w}-{n}"
             n += 1
             try:
-                status, body = http_json("POST", cluster.url(node) + f"/v3/clusters/{cid}/topics",
-                                         {"topic_name": name, "partitions_count": partitions,
-                                          "replication_factor": replication_factor},
+                status, body = http_json("POST", cluster.url(node) + f"/v3/clusters/{self.cid}/topics",
+                                         {"topic_name": name, "partitions_count": self.partitions,
+                                          "replication_factor": self.replication_factor},
                                          timeout=10)
             except OSError:
                 status, body = -1, None
             answer = _create_answer(status, body)
-            with lock:
+            with self.lock:
                 result.answers[name] = answer
                 if answer == "created":
                     result.created += 1
@@ -184,48 +236,23 @@ def run_storm(cluster: LocalCluster, seconds: float, workers: int = 20, seed: in
                 else:
                     result.refused += 1
             if status == 201 and r.random() < 0.3:
-                path = f"/v3/clusters/{cid}/topics/{name}"
-                with lock:
-                    result.touched_after.add(name)
-                op = r.random()
-                try:
-                    if op < 0.5:
-                        s, _ = http_json("DELETE", cluster.url(node) + path, timeout=10)
-                        with lock:
-                            result.deleted += s == 204
-                    else:
-                        s, _ = http_json("PUT", cluster.url(node) + path + "/configs/retention.ms",
-                                         {"value": str(r.randint(60_000, 10**9))}, timeout=10)
-                        with lock:
-                            result.configs_changed += s == 204
-                except OSError:
-                    pass
+                self._delete_or_reconfigure(r, node, name)
 
-    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(workers)]
-    if canary_every_s:
-        threads.append(threading.Thread(target=canary, daemon=True))
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    try:
-        if faults:
-            time.sleep(seconds / 3)
-            victim = cluster.raft_leader() or rng.choice(nodes)
-            cluster.kill(victim)
-            time.sleep(2.0)
-            cluster.start_node(victim)
-            time.sleep(seconds / 6)
-            paused = cluster.raft_leader() or rng.choice(nodes)
-            cluster.pause(paused)
-            time.sleep(4.0)  # past the broker session: the pause is noticed
-            cluster.resume(paused)
-        time.sleep(max(0.0, started + seconds - time.monotonic()))
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
-    result.seconds = time.monotonic() - started
-    cluster.wait_ready(timeout_s=60)
-    result.terms = _terms(cluster)
-    result.images = images_at_one_offset(cluster)
-    return result
+    def _delete_or_reconfigure(self, r: random.Random, node: int, name: str) -> None:
+        cluster, result = self.cluster, self.result
+        path = f"/v3/clusters/{self.cid}/topics/{name}"
+        with self.lock:
+            result.touched_after.add(name)
+        op = r.random()
+        try:
+            if op < 0.5:
+                s, _ = http_json("DELETE", cluster.url(node) + path, timeout=10)
+                with self.lock:
+                    result.deleted += s == 204
+            else:
+                s, _ = http_json("PUT", cluster.url(node) + path + "/configs/retention.ms",
+                                 {"value": str(r.randint(60_000, 10**9))}, timeout=10)
+                with self.lock:
+                    result.configs_changed += s == 204
+        except OSError:
+            pass

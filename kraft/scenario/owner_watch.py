@@ -13,9 +13,9 @@ import os
 import signal
 import time
 
+from kraft.console.lab_runs import OWNER_ENV
 from kraft.server import owner_exit
 
-OWNER_ENV = "KRAFT_LAB_OWNER_PID"
 GRACE_S = 15.0
 
 

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from kraft.scenario.history import OK
-from kraft.scenario.spec import UNDO_KINDS
+from kraft.config.scenarios import UNDO_KINDS
 
 COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948",
            "#ff9da7", "#9c755f"]

@@ -38,7 +38,7 @@ from kraft.scenario.live_events import LiveFeed, emit_phase
 from kraft.scenario.node_watch import NodeWatch
 from kraft.server import lazy_disks, small_disks
 from kraft.scenario.network import NetworkFaults
-from kraft.scenario.spec import UNDO_KINDS, Scenario
+from kraft.config.scenarios import UNDO_KINDS, Scenario
 from kraft.scenario.verdict import Verdict, judge
 from kraft.scenario.workload import V2, Workload
 from kraft.storage.log_inspect import control_offsets, partition_dirs, producer_batches, read_records

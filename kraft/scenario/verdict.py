@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from kraft.scenario.history import OK, History, admin_retention_ms
-from kraft.scenario.spec import UNDO_KINDS, Expectations
+from kraft.config.scenarios import UNDO_KINDS, Expectations
 
 
 @dataclass(frozen=True)

@@ -12,21 +12,21 @@ import time
 
 from aiohttp import web
 
-from kraft.api.app import build_app
-from kraft.internode import routes as internode_routes
 from kraft.broker.access import AccessControl, bootstrap_credentials
 from kraft.broker.client_quotas import ClientQuotaManager
 from kraft.broker.services import BrokerServices
 from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.broker.producer_ids import ProducerIdAllocator, block_requester
-from kraft.broker.lifecycle import BrokerLifecycle
-from kraft.broker.metadata_follower import MetadataFollower
+from kraft.server.lifecycle import BrokerLifecycle
+from kraft.server.metadata_follower import MetadataFollower
 from kraft.config.cluster import ClusterConfig
 from kraft.config.cluster_keys import peer_key, raft_key
 from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.controller.quorum_controller import QuorumController
-from kraft.broker.controller_link import ControllerLink
+from kraft.server.controller_link import ControllerLink
 from kraft.server.connection_guard import ConnectionGuard
+from kraft.server.controller_start import start_controller
+from kraft.server.http_app import node_app
 from kraft.config.data_dir import DataDirIdentity
 from kraft.broker.data_plane import DataPlane
 from kraft.errors import BrokerNotAvailable, MetadataNotReady, NotLeaderOrFollower, UnknownServerError
@@ -35,18 +35,17 @@ from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.transactions.txn_coordinator import TransactionCoordinator
 from kraft.kafka.listener import KafkaListener
 from kraft.broker.partition_reader import PartitionReader
-from kraft.broker.metadata_waiters import MetadataWaiters
+from kraft.server.metadata_reach import committed_offset, not_applied
+from kraft.server.metadata_waiters import MetadataWaiters
 from kraft.server import tls
 from kraft.server.loop_lag import LoopLagProbe
 from kraft.server.memory_return import MemoryReturner
 from kraft.server.service_notify import ReadyNotice, ServiceNotifier
 from kraft.server.metrics import NodeMetrics
 from kraft.server.security_notice import unenforced_security
-from kraft.server.startup_failure import NodeCannotStart, NodeNotAdmitted, listening
-from kraft.server.voter_admission import VoterAnswer, removal_proof, removed_message
-from kraft.broker.quorum_view import describe_quorum, local_description
+from kraft.server.startup_failure import listening
+from kraft.server.quorum_view import describe_quorum, local_description
 from kraft.quorum.raft import RaftQuorum
-from kraft.quorum.raft_transport import RaftPortUnavailable
 from kraft.metadata.changes import NOTHING
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
@@ -57,7 +56,6 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_MOVE_TIMEOUT_S = 5.0
 SHUTDOWN_GRACE_S = 2.0
-VOTER_QUESTION_TIMEOUT_S = 2.0
 
 
 class Node:
@@ -183,37 +181,17 @@ class Node:
         target = self.controller_target()
         if target is None or target == self.node_id:
             return False
-        try:
-            status, body = await self.get_json_from(target, "/internal/v1/metadata/offset",
-                                                    timeout_s=timeout_s)
-        except (PeerUnreachable, UnknownServerError):
-            return False
-        if status != 200 or not isinstance(body, dict) or not body.get("active_controller"):
-            return False
+        offset = await committed_offset(self.get_json_from, target, timeout_s)
         left = deadline - time.monotonic()
-        return left > 0 and await self.waiters.wait_for(int(body["offset"]), left)
+        return offset is not None and left > 0 and await self.waiters.wait_for(offset, left)
 
     async def wait_metadata_everywhere(self, offset: int, timeout_s: float = 5.0) -> list[int]:
         """Wait until every node that answers has applied `offset` (a deleted user or a
         revoked ACL then holds on all of them); the ids of nodes not known to have it."""
         await self.wait_metadata(offset, timeout_s, raise_on_timeout=False)
         deadline = time.monotonic() + timeout_s
-
-        async def applied(node_id: int) -> bool:
-            while time.monotonic() < deadline:
-                try:
-                    status, body = await self.get_json_from(
-                        node_id, "/internal/v1/metadata/offset",
-                        timeout_s=max(0.1, min(1.0, deadline - time.monotonic())))
-                except (PeerUnreachable, UnknownServerError):
-                    return False
-                if status == 200 and isinstance(body, dict) and body.get("offset", -1) >= offset:
-                    return True
-                await asyncio.sleep(0.05)
-            return False
         others = sorted(({n.id for n in self.config.nodes} | set(self.image.brokers)) - {self.node_id})
-        results = await asyncio.gather(*(applied(n) for n in others))
-        return [n for n, ok in zip(others, results) if not ok]
+        return await not_applied(self.get_json_from, others, offset, deadline)
 
     async def controller_call_raw(self, op: str, payload, local_only: bool = False) -> dict:
         """A controller request by name and payload (the doors send typed requests
@@ -343,47 +321,6 @@ class Node:
                                "fenced, or cut off from the controller")
         return True, "ready"
 
-    async def _learn_voters(self) -> list[VoterAnswer]:
-        """A controller with no Raft state asks the others for the voter set: a running
-        quorum's answer decides whether it starts as a voter or joins as an observer
-        (a new controller, added later with `kraft quorum add-voter`); with no answer
-        it is one of a new cluster's controllers, the voters its cluster.toml names.
-        Returns the running quorum's answers (see _refuse_if_removed)."""
-        quorum = self.quorum
-        if quorum is None:
-            return []
-        fresh = quorum.fresh()  # asked anyway: the question lets this node's Raft connections in
-        others = [n.id for n in self.config.controllers if n.id != self.node_id]
-
-        async def ask(node_id: int) -> dict | None:
-            try:
-                status, body = await self.get_json_from(node_id, "/internal/v1/quorum/voters",
-                                                        timeout_s=VOTER_QUESTION_TIMEOUT_S)
-            except (PeerUnreachable, UnknownServerError):
-                return None
-            ok = status == 200 and isinstance(body, dict) and body.get("established")
-            return body if ok else None
-        answers_by_node = await asyncio.gather(*(ask(n) for n in others))
-        answers = [a for a in answers_by_node if a is not None]
-        if answers and fresh:
-            voters = {int(k): str(v) for k, v in answers[0]["voters"].items()}
-            quorum.set_bootstrap_voters(voters)
-            role = "a voter" if self.node_id in voters else "an observer (kraft quorum add-voter makes it a voter)"
-            log.info("the running quorum's voters are %s: node %d starts as %s",
-                     sorted(voters), self.node_id, role)
-        return [a for node_id, body in zip(others, answers_by_node) if body is not None
-                and (a := VoterAnswer.of(node_id, body)) is not None]
-
-    def _refuse_if_removed(self, answers: list[VoterAnswer]) -> None:
-        """A controller whose own Raft state makes it a voter, but whom the running quorum
-        proves removed, is refused by every voter: say why and stop, not wait for ever."""
-        if self.quorum is None or not self.quorum.is_voter():
-            return
-        proof = removal_proof(self.node_id, answers)
-        if proof is not None:
-            raft_dir = self.node_config.data_path / "__cluster_metadata"
-            raise NodeNotAdmitted(removed_message(self.node_id, proof, str(raft_dir)))
-
     def quorum_voters(self, asker_host: str | None = None) -> dict:
         """This controller's voter set, and whether a quorum has formed on its log. The
         asking node (a signed request: a node of this cluster) may then open Raft
@@ -426,6 +363,35 @@ class Node:
                 scrub_rate_mb_s=self.config.storage.scrub_rate_mb_s,
                 scrub_interval_s=self.config.storage.scrub_interval_s)
         self.replica_manager = replica_manager
+        services = self._services(replica_manager)
+        app = node_app(services)
+        app.middlewares.insert(0, self.metrics.middleware())
+        app.middlewares.insert(0, self.connections.middleware)
+        # in-flight long polls (fetch, metadata, consumer records) are cut after the grace
+        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               shutdown_timeout=SHUTDOWN_GRACE_S)
+        kafka = self._kafka_listener(services)
+        try:
+            await self._start(runner, kafka)
+            service_manager = ServiceNotifier()
+            async with asyncio.TaskGroup() as tg:
+                tasks = await self._background_tasks(tg, service_manager)
+                await stop.wait()
+                service_manager.send("STOPPING=1", "STATUS=stopping: moving leadership away")
+                await self._move_away()
+                for task in tasks:
+                    task.cancel()
+        finally:
+            if kafka is not None:
+                await kafka.close()
+            await runner.cleanup()
+            if self.quorum is not None:
+                self.quorum.stop()
+            await self.peers.close()
+            self.waiters.close()
+
+    def _services(self, replica_manager: ReplicaManager | None) -> BrokerServices:
+        """The parts both doors use, built once the replica manager exists."""
         image = lambda: self.image  # noqa: E731 - the current image, read at each use
         data_plane = DataPlane(self.node_id, image, self.topic_defaults, replica_manager, self.peers,
                                self.is_ready, verify_txn=lambda *asked: txn_link.verify(*asked))
@@ -440,7 +406,7 @@ class Node:
             self.waiters.wait_for, self._append_internal,
             self.producer_ids.next_id if self.producer_ids is not None else None, txn_link.send_markers,
             offsets_topic_partitions=self.config.groups.offsets_topic_partitions)
-        services = BrokerServices(
+        return BrokerServices(
             node_id=self.node_id, cluster_id=self.cluster_id, config=self.config,
             topic_defaults=self.topic_defaults, peer_key=self.peer_key, data_plane=data_plane,
             partition_reader=partition_reader, groups=groups, transactions=transactions, txn_link=txn_link,
@@ -448,86 +414,75 @@ class Node:
             client_quotas=ClientQuotaManager(lambda: self.image.client_quotas, self.config.cluster.quota_window_num,
                                              self.config.cluster.quota_window_size_seconds),
             node=self)
-        app = build_app(services)
-        internode_routes.add_routes(app)  # the other nodes' door, on the same port
-        app.middlewares.insert(0, self.metrics.middleware())
-        app.middlewares.insert(0, self.connections.middleware)
-        # in-flight long polls (fetch, metadata, consumer records) are cut after the grace
-        runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                               shutdown_timeout=SHUTDOWN_GRACE_S)
-        kafka = (KafkaListener(services, self.node_config.listen_host, self.node_config.kafka_port, self.tls_server)
-                 if self.node_config.kafka_port is not None else None)
+
+    def _kafka_listener(self, services: BrokerServices) -> KafkaListener | None:
+        if self.node_config.kafka_port is None:
+            return None
+        listener = KafkaListener(services, self.node_config.listen_host, self.node_config.kafka_port,
+                                 self.tls_server)
+        self.metrics.kafka_requests_in_flight.set_function(lambda: listener.requests_in_flight)
+        sessions = listener.fetch_sessions
+        self.metrics.kafka_fetch_sessions.set_function(lambda: len(sessions))
+        self.metrics.kafka_fetch_session_partitions.set_function(sessions.cached_partitions)
+        self.metrics.kafka_fetch_session_evictions.set_function(lambda: sessions.evictions)
+        return listener
+
+    async def _start(self, runner: web.AppRunner, kafka: KafkaListener | None) -> None:
+        """Join the metadata quorum (or follow it), then open the HTTP and Kafka ports."""
+        await self.peers.open()
+        if self.quorum is not None:
+            others = [n.id for n in self.config.controllers if n.id != self.node_id]
+            await start_controller(self.quorum, self.node_id, others, self.get_json_from,
+                                   self.node_config.data_path)
+        else:
+            self.follower = MetadataFollower(self.state_machine, [n.id for n in self.config.controllers],
+                                             self.peers, self.metadata_applied)
+        await runner.setup()
+        self.connections.wrap(runner)
+        site = web.TCPSite(runner, self.node_config.listen_host, self.node_config.http_port,
+                           reuse_address=True, ssl_context=self.tls_server)
+        await listening("HTTP port", f"{self.node_config.listen_host}:{self.node_config.http_port}",
+                        site.start())
+        log.info("node %d serving on %s", self.node_id, self.node_config.http_url)
         if kafka is not None:
-            listener = kafka
-            self.metrics.kafka_requests_in_flight.set_function(lambda: listener.requests_in_flight)
-            sessions = listener.fetch_sessions
-            self.metrics.kafka_fetch_sessions.set_function(lambda: len(sessions))
-            self.metrics.kafka_fetch_session_partitions.set_function(sessions.cached_partitions)
-            self.metrics.kafka_fetch_session_evictions.set_function(lambda: sessions.evictions)
-        try:
-            await self.peers.open()
-            if self.quorum is not None:
-                answers = await self._learn_voters()
-                try:
-                    self.quorum.start()
-                except RaftPortUnavailable as exc:
-                    raise NodeCannotStart(str(exc)) from None
-                self._refuse_if_removed(answers)  # known once start() has read the Raft state
-            else:
-                self.follower = MetadataFollower(self.state_machine, [n.id for n in self.config.controllers],
-                                                 self.peers, self.metadata_applied)
-            await runner.setup()
-            self.connections.wrap(runner)
-            site = web.TCPSite(runner, self.node_config.listen_host, self.node_config.http_port,
-                               reuse_address=True, ssl_context=self.tls_server)
-            await listening("HTTP port", f"{self.node_config.listen_host}:{self.node_config.http_port}",
-                            site.start())
-            log.info("node %d serving on %s", self.node_id, self.node_config.http_url)
-            if kafka is not None:
-                await listening("Kafka port", f"{self.node_config.listen_host}:{self.node_config.kafka_port}",
-                                kafka.start())
-                log.info("node %d serving Kafka clients on %s", self.node_id, self.node_config.kafka_address)
-            async with asyncio.TaskGroup() as tg:
-                tasks = []
-                if self.controller is not None:
-                    tasks.append(tg.create_task(self.controller.run(), name="controller"))
-                if self.follower is not None:
-                    tasks.append(tg.create_task(self.follower.run(), name="metadata-follower"))
-                if replica_manager is not None:
-                    replicas_ready = asyncio.Event()
-                    tasks.append(tg.create_task(replica_manager.run(replicas_ready),
-                                                name="replica-manager"))
-                    await replicas_ready.wait()
-                    self.metadata_applied()
-                if self.lifecycle is not None:
-                    tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
-                tasks.append(tg.create_task(groups.run(), name="group-coordinator"))
-                tasks.append(tg.create_task(transactions.run(), name="transaction-coordinator"))
-                tasks.append(tg.create_task(data_plane.unacked.run(), name="acks0-writes"))
-                tasks.append(tg.create_task(self.connections.run(), name="http-connection-guard"))
-                if self.access.jwks_fetcher is not None:
-                    tasks.append(tg.create_task(self.access.jwks_fetcher.run(), name="oauthbearer-jwks"))
-                tasks.append(tg.create_task(LoopLagProbe(self.metrics.event_loop_lag).run(), name="loop-lag-probe"))
-                tasks.append(tg.create_task(MemoryReturner().run(), name="memory-return"))
-                service_manager = ServiceNotifier()
-                tasks.append(tg.create_task(ReadyNotice(service_manager, self.readiness).run(),
-                                            name="service-ready-notice"))
-                await stop.wait()
-                service_manager.send("STOPPING=1", "STATUS=stopping: moving leadership away")
-                started = time.monotonic()
-                if self.lifecycle is not None:
-                    offset = await self.lifecycle.controlled_shutdown(SHUTDOWN_MOVE_TIMEOUT_S)
-                    if offset is not None:  # our replicas step down before the logs close
-                        await self.wait_metadata(offset, 2.0, raise_on_timeout=False)
-                log.info("node %d stopping (moves took %.2fs)", self.node_id,
-                         time.monotonic() - started)
-                for task in tasks:
-                    task.cancel()
-        finally:
-            if kafka is not None:
-                await kafka.close()
-            await runner.cleanup()
-            if self.quorum is not None:
-                self.quorum.stop()
-            await self.peers.close()
-            self.waiters.close()
+            await listening("Kafka port", f"{self.node_config.listen_host}:{self.node_config.kafka_port}",
+                            kafka.start())
+            log.info("node %d serving Kafka clients on %s", self.node_id, self.node_config.kafka_address)
+
+    async def _background_tasks(self, tg: asyncio.TaskGroup, service_manager: ServiceNotifier) -> list[asyncio.Task]:
+        """Every loop of the node, in the node's TaskGroup; the replicas are open when this returns."""
+        groups, transactions, data_plane = self.groups, self.transactions, self.data_plane
+        assert groups is not None and transactions is not None and data_plane is not None  # built by _services
+        tasks = []
+        if self.controller is not None:
+            tasks.append(tg.create_task(self.controller.run(), name="controller"))
+        if self.follower is not None:
+            tasks.append(tg.create_task(self.follower.run(), name="metadata-follower"))
+        if self.replica_manager is not None:
+            replicas_ready = asyncio.Event()
+            tasks.append(tg.create_task(self.replica_manager.run(replicas_ready), name="replica-manager"))
+            await replicas_ready.wait()
+            self.metadata_applied()
+        if self.lifecycle is not None:
+            tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
+        tasks.append(tg.create_task(groups.run(), name="group-coordinator"))
+        tasks.append(tg.create_task(transactions.run(), name="transaction-coordinator"))
+        tasks.append(tg.create_task(data_plane.unacked.run(), name="acks0-writes"))
+        tasks.append(tg.create_task(self.connections.run(), name="http-connection-guard"))
+        if self.access.jwks_fetcher is not None:
+            tasks.append(tg.create_task(self.access.jwks_fetcher.run(), name="oauthbearer-jwks"))
+        tasks.append(tg.create_task(LoopLagProbe(self.metrics.event_loop_lag).run(), name="loop-lag-probe"))
+        tasks.append(tg.create_task(MemoryReturner().run(), name="memory-return"))
+        tasks.append(tg.create_task(ReadyNotice(service_manager, self.readiness).run(),
+                                    name="service-ready-notice"))
+        return tasks
+
+    async def _move_away(self) -> None:
+        """Stopping: leaderships move to other brokers before the logs close."""
+        started = time.monotonic()
+        if self.lifecycle is not None:
+            offset = await self.lifecycle.controlled_shutdown(SHUTDOWN_MOVE_TIMEOUT_S)
+            if offset is not None:  # our replicas step down before the logs close
+                await self.wait_metadata(offset, 2.0, raise_on_timeout=False)
+        log.info("node %d stopping (moves took %.2fs)", self.node_id,
+                 time.monotonic() - started)

@@ -24,6 +24,7 @@ from kraft.storage.record_batch import (
     MAGIC,
     NO_PRODUCER_ID,
     NO_SEQUENCE,
+    BatchHeader,
     Record,
     ensure_valid,
     record_section,
@@ -37,7 +38,7 @@ _UINT32 = struct.Struct(">I")
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 
 
-def records_with_spans(section: bytes, header) -> list[tuple[Record, int, int]]:
+def records_with_spans(section: bytes, header: BatchHeader) -> list[tuple[Record, int, int]]:
     """Each record of a batch's (opened) records section with its byte span [start, end)."""
     out = []
     pos = 0

@@ -8,6 +8,7 @@ time and a read runs over one segment when a batch it was about to serve fails.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crc32c import crc32c
@@ -45,7 +46,7 @@ class SegmentScan:
         return self.position >= self.size
 
 
-def scan_step(read, scan: SegmentScan, budget: int = SCAN_CHUNK) -> int:
+def scan_step(read: Callable[[int, int], bytes], scan: SegmentScan, budget: int = SCAN_CHUNK) -> int:
     """Check the batches from scan.position on, about ``budget`` bytes of them (at least
     one batch), with ``read(position, length) -> bytes``; returns the bytes checked. A
     batch failing its CRC with a sound header spoils its own offsets and the walk goes
@@ -86,7 +87,7 @@ def _spoil_rest(scan: SegmentScan, reason: str) -> None:
     scan.position = scan.size
 
 
-def scan_whole(read, base_offset: int, end_offset: int, size: int) -> list[Damage]:
+def scan_whole(read: Callable[[int, int], bytes], base_offset: int, end_offset: int, size: int) -> list[Damage]:
     """Every damaged range of one segment, walked at once."""
     scan = SegmentScan(base_offset, end_offset, size)
     while not scan.done:

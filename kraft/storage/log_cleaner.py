@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,7 +202,7 @@ def _clean_group(staging: Path, sources: list[Source], latest: dict[bytes, int],
     removed = 0
     aborted_kept: list[TxnIndexEntry] = []
 
-    def decided():
+    def decided() -> Iterator[tuple[Any, str | tuple[int, ...] | None]]:
         nonlocal removed
         for source in sources:
             expired = tombstones_expired(source.last_modified_ms, job.now_ms, job.settings.delete_retention_ms)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from crc32c import crc32c
@@ -29,7 +29,7 @@ CACHE_WINDOW_BYTES = 8 * 1024 * 1024  # the newest bytes of a file kept in the p
 _WAIT_WRITE_WAIT = 1 | 2 | 4  # SYNC_FILE_RANGE_WAIT_BEFORE | _WRITE | _WAIT_AFTER
 
 
-def _sync_file_range():
+def _sync_file_range() -> Callable[..., int] | None:
     """Linux's sync_file_range(2) (not in the os module), or None elsewhere."""
     try:
         fn = ctypes.CDLL(None, use_errno=True).sync_file_range

@@ -14,32 +14,31 @@ on a follower, the leader's log start) moved it inside a segment: that offset is
 from __future__ import annotations
 
 import time
-from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kraft.storage import log_transactions, producer_snapshots
 from kraft.storage.leader_epoch_cache import LeaderEpochCache
 from kraft.storage.log_config import LogConfig
+from kraft.storage.log_cutting import LogCutting
 from kraft.storage.log_directory import LogDirectory
 from kraft.errors import CorruptBatchError, DamagedLog, InvalidAppend, LogClosed, OffsetOutOfRange, StaleLeaderEpoch
 from kraft.storage.damage import Damage, scan_whole
 from kraft.storage.file_slice import FileSlice
 from kraft.storage.log_file import LogFile
 from kraft.storage.log_loader import doubtful_start, load_segments
+from kraft.storage.log_reads import BrokenSegment, read_ranges, whole_and_sound
 from kraft.storage.max_timestamp import MaxTimestamp, record_with_max_timestamp
 from kraft.storage.producer_state import ProducerInfo, ProducerStateTable
 from kraft.storage.record import Record
 from kraft.storage.record_batch import (
     BatchHeader,
-    crc_holds,
     encode_batch,
     encode_control_batch,
     ensure_valid,
     iter_batches,
     restamp,
 )
-from kraft.storage.retention_policy import SegmentStats, segments_below_start, segments_to_delete
 from kraft.storage.roll_fsyncs import RollFsyncs, Schedule
 from kraft.storage.segment import INT32_MAX, Segment
 from kraft.storage.txn_index import AbortedTxn
@@ -52,8 +51,8 @@ def monotonic_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
-class PartitionLog:
-    """Use ``PartitionLog.open``."""
+class PartitionLog(LogCutting):
+    """Use ``PartitionLog.open``. Truncation, retention and the log start: log_cutting.py."""
 
     def __init__(self, directory: LogDirectory, config: LogConfig, segments: list[Segment],
                  epochs: LeaderEpochCache, clock_ms: Clock,
@@ -320,7 +319,7 @@ class PartitionLog:
             parts = []
             for segment, position, length in self._locate(offset, max_bytes, max_offset):
                 data = segment.log.read(position, length)
-                if not _whole_and_sound(data):
+                if not whole_and_sound(data):
                     self._map_damage(segment)
                     break
                 parts.append(data)
@@ -342,27 +341,10 @@ class PartitionLog:
         for _ in range(2):
             bound = self._damage_bound(offset, max_offset)
             try:
-                return self._ranges(offset, max_bytes, bound)
-            except _BrokenSegment as broken:  # a header walk met a batch that cannot be one
+                return read_ranges(self._segments, offset, max_bytes, bound)
+            except BrokenSegment as broken:  # a header walk met a batch that cannot be one
                 self._map_damage(broken.segment)
         raise DamagedLog(f"{self.directory.path.name}: batch headers near offset {offset} are damaged")
-
-    def _ranges(self, offset: int, max_bytes: int, max_offset: int | None) -> list[tuple[Segment, int, int]]:
-        ranges: list[tuple[Segment, int, int]] = []
-        budget = max_bytes
-        index = bisect_right(self._segments, offset, key=lambda s: s.base_offset) - 1
-        for segment in self._segments[index:]:
-            try:
-                position, length, next_offset = segment.locate(offset, budget, max_offset, min_one=not ranges)
-            except CorruptBatchError:
-                raise _BrokenSegment(segment) from None
-            if length:
-                ranges.append((segment, position, length))
-                budget -= length
-            if budget <= 0 or next_offset < segment.next_offset:
-                break  # stopped by the budget or max_offset, not by the segment's end
-            offset = next_offset
-        return ranges
 
     # -- damage ----------------------------------------------------------------
 
@@ -435,118 +417,6 @@ class PartitionLog:
             self._map_damage(None)
             raise DamagedLog(f"{self.directory.path.name}: a batch searched by time is damaged") from None
 
-    # -- cutting -------------------------------------------------------------
-
-    def truncate_to(self, offset: int) -> int:
-        """Drop every batch holding ``offset`` or later (a batch straddling it goes
-        whole); return the new log end offset."""
-        self._check_open()
-        if offset >= self.log_end_offset:
-            # nothing to cut, but an epoch that began here (and wrote nothing) goes too
-            self.leader_epoch_cache.truncate_from_end(max(offset, self.log_end_offset))
-            return self.log_end_offset
-        if offset < self.log_start_offset:
-            self.truncate_fully_and_start_at(offset)
-            return offset
-        producer_snapshots.delete_after(self.directory.path, offset)  # first: crash-safe order
-        self.cuts += 1
-        while self._segments[-1].base_offset > offset:
-            self._segments.pop().delete()
-        self._segments[-1].truncate_to(offset)
-        self.roll_fsyncs.cut(self._segments)
-        self.leader_epoch_cache.truncate_from_end(self.log_end_offset)
-        # what the producers wrote in the cut batches is forgotten: rebuild from what is left
-        self.producers = producer_snapshots.load(self.directory.path, self._segments)
-        if self.log_end_offset < self._start_floor:  # the cut took the batch the log start is in
-            self.truncate_fully_and_start_at(self._start_floor)
-        return self.log_end_offset
-
-    def truncate_fully_and_start_at(self, offset: int) -> None:
-        """Empty the log and restart it at ``offset`` (a follower far behind the leader's log start)."""
-        self._check_open()
-        producer_snapshots.delete_after(self.directory.path, -1)
-        self.cuts += 1
-        for segment in self._segments:
-            segment.delete()
-        self._segments = [Segment.create(self.directory.path, offset, self.config.index_interval_bytes)]
-        self.roll_fsyncs.cut(self._segments)
-        self.leader_epoch_cache.clear()
-        self.producers = ProducerStateTable()
-        self._damage = []
-        self._start_floor = offset
-        self.directory.write_log_start(offset)  # an older, larger start must not come back
-
-    def apply_retention(self, now_ms: int, retention_ms: int | None = None, retention_bytes: int | None = None,
-                        max_offset: int | None = None) -> int:
-        """Delete whole old segments per retention.ms / retention.bytes (see
-        retention_policy), never past ``max_offset``; return how many went."""
-        self._check_open()
-        stats = [SegmentStats(s.base_offset, s.next_offset, s.size, s.max_timestamp) for s in self._segments]
-        count = segments_to_delete(stats, now_ms, retention_ms, retention_bytes, max_offset)
-        if count == 0:
-            return 0
-        if count == len(self._segments):
-            self.roll()  # the log keeps an empty active segment at its end
-        self._delete_oldest(count)
-        return count
-
-    def advance_start(self, offset: int) -> bool:
-        """DeleteRecords on the leader, or a follower taking its leader's log start: the
-        log starts at ``offset`` from now on (durably, before this returns) and the segments
-        wholly below it are deleted. Never moves back; False when it did not move. An
-        offset past the log end raises OffsetOutOfRange (the caller bounds it by the high
-        watermark first)."""
-        self._check_open()
-        if offset <= self.log_start_offset:
-            return False
-        if offset > self.log_end_offset:
-            raise OffsetOutOfRange.outside(offset, self.log_start_offset, self.log_end_offset)
-        self.directory.write_log_start(offset)  # first: the deletions can be redone, the promise not
-        self._start_floor = offset
-        self._after_start_moved()
-        return True
-
-    def _after_start_moved(self) -> None:
-        last = self._segments[-1]
-        if last.next_offset <= self.log_start_offset and not last.is_empty:
-            self.roll()  # the whole log is below the start: keep an empty segment at its end
-        count = segments_below_start([SegmentStats(s.base_offset, s.next_offset, s.size, s.max_timestamp)
-                                      for s in self._segments], self.log_start_offset)
-        if count:
-            self._delete_oldest(count)
-        else:
-            self._damage = [d for d in self._damage if d.end > self.log_start_offset]
-            self.leader_epoch_cache.truncate_from_start(self.log_start_offset)
-
-    def _delete_oldest(self, count: int) -> None:
-        doomed, self._segments = self._segments[:count], self._segments[count:]
-        for segment in doomed:
-            segment.delete()
-        self._damage = [d for d in self._damage if d.end > self.log_start_offset]
-        self.leader_epoch_cache.truncate_from_start(self.log_start_offset)
-        # the producer table keeps what the deleted batches taught it (Kafka does too)
-        producer_snapshots.delete_before(self.directory.path, self._segments[0].base_offset)
-
-    def replace_segments(self, old: tuple[Segment, ...], install: Callable[[], list[Segment]]) -> bool:
-        """Log compaction (log_cleaner): swap the run ``old`` of closed segments for the
-        list ``install()`` returns once it has moved the cleaned files into place (it may
-        reuse some of ``old``). Offsets, log start and log end stay as they are. False,
-        and ``install`` not called, when ``old`` is no longer a run of closed segments
-        here (retention or truncation got there first)."""
-        self._check_open()
-        at = next((i for i, s in enumerate(self._segments) if s is old[0]), None) if old else None
-        if at is None or at + len(old) >= len(self._segments) or any(
-                a is not b for a, b in zip(self._segments[at:at + len(old)], old)):
-            return False
-        new = install()
-        self.cuts += 1
-        self._segments[at:at + len(old)] = new
-        reused = {id(s) for s in new}
-        for segment in old:
-            if id(segment) not in reused:
-                segment.close()  # its files were replaced by path: never delete() them
-        return True
-
     # -- durability ----------------------------------------------------------
 
     def flush(self) -> None:
@@ -589,24 +459,6 @@ class PartitionLog:
 
     def __repr__(self) -> str:
         return f"PartitionLog({self.directory.path}, start={self.log_start_offset}, end={self.log_end_offset})"
-
-
-class _BrokenSegment(Exception):
-    def __init__(self, segment: Segment) -> None:
-        self.segment = segment
-
-
-def _whole_and_sound(data: bytes) -> bool:
-    """Whole batches, each matching its CRC-32C: what a read may hand out."""
-    end = 0
-    try:
-        for pos, header in iter_batches(data):
-            if not crc_holds(data, pos, header):
-                return False
-            end = pos + header.size
-    except CorruptBatchError:
-        return False
-    return end == len(data)
 
 
 def _validated_produce(data: bytes | bytearray | memoryview) -> BatchHeader:

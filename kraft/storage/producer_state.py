@@ -12,8 +12,10 @@ log the leader checked. Pure: no I/O.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
+if TYPE_CHECKING:  # record_batch is not needed at run time
+    from kraft.storage.record_batch import BatchHeader
 from kraft.errors import (
     InvalidProducerEpoch,
     InvalidTxnState,
@@ -176,7 +178,7 @@ class ProducerStateTable:
         self._entries[producer_id] = entry._replace(last_timestamp=timestamp)  # at the end: most recent
         self._evict()
 
-    def record_header(self, header) -> None:
+    def record_header(self, header: BatchHeader) -> None:
         """``header``: a BatchHeader (kraft.storage.record_batch) of a data batch that was
         appended. The sequence range comes from lastOffsetDelta, as in Kafka: compaction
         may drop records from a batch but keeps its header's offsets and sequence."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from crc32c import crc32c
 
@@ -324,7 +324,8 @@ class _NeedMore(Exception):
         self.at, self.seen = at, seen
 
 
-def _open_prefix(batch, pos: int, header: BatchHeader, want: int, lease) -> tuple:
+def _open_prefix(batch: bytes | bytearray | memoryview, pos: int, header: BatchHeader, want: int,
+                 lease: Any) -> tuple[bytes | bytearray | memoryview, int, int, bool]:
     if not header.compression:
         return batch, pos + HEADER_SIZE, pos + header.size, True
     lease.grow_to(min(want, MAX_DECOMPRESSED_BYTES))
@@ -333,7 +334,7 @@ def _open_prefix(batch, pos: int, header: BatchHeader, want: int, lease) -> tupl
     return section, 0, len(section), complete
 
 
-def _records_from(section, cursor: int, end: int, header: BatchHeader, max_bytes: int, from_offset: int,
+def _records_from(section: bytes | bytearray | memoryview, cursor: int, end: int, header: BatchHeader, max_bytes: int, from_offset: int,
                   complete: bool, seen: int) -> tuple[list[Record], int, bool]:
     records: list[Record] = []
     used = 0
@@ -354,7 +355,7 @@ def _records_from(section, cursor: int, end: int, header: BatchHeader, max_bytes
     return records, used, seen == header.record_count
 
 
-def _step_over(section, progress: list[int], end: int, header: BatchHeader, from_offset: int) -> tuple[int, int]:
+def _step_over(section: bytes | bytearray | memoryview, progress: list[int], end: int, header: BatchHeader, from_offset: int) -> tuple[int, int]:
     """(position, records passed) of the first record at or after ``from_offset``: each
     record before it is passed by its length and offset delta, nothing decoded.
     ``progress`` (position, records passed) is kept up to date for a caller that must

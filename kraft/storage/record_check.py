@@ -98,7 +98,7 @@ def walk_records(batch: bytes | bytearray | memoryview, pos: int = 0,
     return header, memoryview(batch)[pos + HEADER_SIZE:pos + header.size]
 
 
-def _walk(buf, pos: int, end: int, first: int, stop: int, keyless: list[int] | None) -> int:
+def _walk(buf: bytes | bytearray | memoryview, pos: int, end: int, first: int, stop: int, keyless: list[int] | None) -> int:
     """Position after the well-formed records of offset deltas ``first``..``stop - 1``
     starting at ``pos``.
 
@@ -169,7 +169,7 @@ def _walk(buf, pos: int, end: int, first: int, stop: int, keyless: list[int] | N
     return pos
 
 
-def _headers(buf, pos: int, stop: int) -> int:
+def _headers(buf: bytes | bytearray | memoryview, pos: int, stop: int) -> int:
     count, pos = read_varint(buf, pos)
     if count < 0:
         raise CorruptBatchError(f"negative header count {count}")
@@ -185,7 +185,7 @@ def _headers(buf, pos: int, stop: int) -> int:
     return pos
 
 
-def _field(buf, pos: int, stop: int) -> tuple[int, int]:
+def _field(buf: bytes | bytearray | memoryview, pos: int, stop: int) -> tuple[int, int]:
     """(where the field's bytes start, or -1 for null; the position after it)."""
     length, pos = read_varint(buf, pos)
     if length == -1:

@@ -31,7 +31,7 @@ class RollFsyncs:
     def deferred(self) -> bool:
         return self.schedule is not None
 
-    def rolled(self, log, sealed: Segment) -> None:
+    def rolled(self, log: object, sealed: Segment) -> None:
         """After `sealed` was sealed and its successor created."""
         if self.schedule is None:
             self.directory.fsync()

@@ -8,7 +8,7 @@ transaction index is filled by the partition log, which knows the producers' sta
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kraft.errors import CorruptBatchError
@@ -306,7 +306,7 @@ class Segment:
         return f"Segment(base={self.base_offset}, next={self.next_offset}, size={self.size})"
 
 
-def _whole_batches(batches, start: int, max_offset: int | None, next_offset: int) -> tuple[int, int]:
+def _whole_batches(batches: Iterable[tuple[int, BatchHeader]], start: int, max_offset: int | None, next_offset: int) -> tuple[int, int]:
     """(end position, next offset) after the run of ``batches`` (position, header)
     that stays below ``max_offset``; ``start`` and ``next_offset`` when none does."""
     end = start

@@ -27,7 +27,7 @@ for that, up to COMPLETION_WAIT_S). Open transactions
 older than their timeout are aborted with an epoch bump (fencing their producer); idle
 transactional ids are expired with a tombstone after transactional.id.expiration.ms.
 
-Errors are raised as kraft/errors.py classes, as Kafka's coordinator answers for the
+Errors are raised as kraft/errors/ classes, as Kafka's coordinator answers for the
 current request versions. A fenced producer gets ProducerFenced; Kafka answers older
 versions INVALID_PRODUCER_EPOCH instead (InitProducerId below v4, AddPartitionsToTxn,
 AddOffsetsToTxn and EndTxn below v2), which is the caller's translation. Transactions

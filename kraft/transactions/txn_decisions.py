@@ -2,7 +2,7 @@
 id (txn_metadata.py holds its state): InitProducerId, AddPartitionsToTxn and its KIP-890
 verification, EndTxn (with and without the epoch bump of transactions version 2), and
 which transactions time out or expire. Pure: no I/O, no clock (times are arguments).
-Client errors are raised as the classes of kraft/errors.py.
+Client errors are raised as the classes of kraft/errors/.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ timeout) is Kafka's PrepareEpochFence followed at once by the abort with the bum
 epoch. Kafka releases its lock between the two; here nothing runs in between, so
 PrepareEpochFence is a name of the state table but never a state one can observe.
 
-Client errors are raised as the classes of kraft/errors.py; `IllegalTxnTransition` is
+Client errors are raised as the classes of kraft/errors/; `IllegalTxnTransition` is
 a bug (Kafka's IllegalStateException), never a client's fault.
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from kraft.scenario.runner import RunOptions, run_scenario
-from kraft.scenario.spec import load_scenario
+from kraft.config.scenarios import load_scenario
 
 pytestmark = pytest.mark.cluster
 

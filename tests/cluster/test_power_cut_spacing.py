@@ -11,7 +11,7 @@ import pytest
 
 from kraft.scenario import targets
 from kraft.scenario.fault_actions import FaultActions
-from kraft.scenario.spec import FaultSpec
+from kraft.config.scenarios import FaultSpec
 from kraft.server import lazy_disks
 from kraft.server.local_cluster import LocalCluster, http_json
 

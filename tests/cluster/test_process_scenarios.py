@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from kraft.scenario.runner import RunOptions, run_scenario
-from kraft.scenario.spec import builtin_names, load_scenario
+from kraft.config.scenarios import builtin_names, load_scenario
 
 pytestmark = pytest.mark.cluster
 

@@ -16,7 +16,7 @@ import pytest
 
 from kraft.scenario.network import NetworkFaults
 from kraft.scenario.runner import RunOptions, run_scenario
-from kraft.scenario.spec import load_scenario
+from kraft.config.scenarios import load_scenario
 from kraft.server import lazy_disks, small_disks
 
 pytestmark = pytest.mark.cluster

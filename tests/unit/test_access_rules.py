@@ -7,14 +7,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from kraft.api.access_rules import RULES
-from kraft.api.app import build_app
+from kraft.server.http_app import node_app
 from kraft.config.cluster import load_cluster_config_text
 
 
 def served_routes() -> set[tuple[str, str]]:
     text = (importlib.resources.files("kraft") / "cluster.toml").read_text()
     node = SimpleNamespace(config=load_cluster_config_text(text, "cluster.toml", Path.cwd()))
-    app = build_app(node)
+    app = node_app(node)
     return {(route.method, route.resource.canonical) for route in app.router.routes()
             if route.method != "HEAD" and not route.resource.canonical.startswith("/internal/")}
 

@@ -26,7 +26,7 @@ from kraft.scenario.history import (
     Sample,
     Write,
 )
-from kraft.scenario.spec import CHECK_NAMES
+from kraft.config.scenarios import CHECK_NAMES
 
 
 def clean(writes: int = 6, partitions: int = 2, acks: str = "all") -> History:
@@ -452,7 +452,7 @@ def test_access_fails_on_a_served_attempt_and_on_an_intruder_value_in_a_log():
 
 
 def test_elections_row_counts_the_raft_term_rise_over_the_run():
-    from kraft.scenario.spec import Expectations
+    from kraft.config.scenarios import Expectations
     from kraft.scenario.verdict import judge
 
     h = clean()  # every sample at Raft term 1

@@ -1,5 +1,5 @@
 """acks=all writers wake when the high watermark covers their last offset, and only then;
-all of them when leadership moves (replication/commit_waiters.py)."""
+all of them when leadership moves (kraft/replication/commit_waiters.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The compaction rules (replication/compaction.py) and the batch rewrite, without files."""
+"""The compaction rules (kraft/storage/compaction.py) and the batch rewrite, without files."""
 from __future__ import annotations
 
 import pytest

@@ -13,7 +13,7 @@ import socket
 
 import pytest
 
-from kraft.broker.controller_link import ControllerLink
+from kraft.server.controller_link import ControllerLink
 from kraft.internode.peers import Peers
 from kraft.errors import NoActiveController, OutcomeUnknown
 

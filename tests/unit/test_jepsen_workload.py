@@ -25,7 +25,7 @@ from kraft.scenario.jepsen_record import (
 )
 from kraft.scenario.report import write_reports
 from kraft.scenario.runner import RunResult, _tail_of_markers
-from kraft.scenario.spec import ScenarioError, load_scenario, load_scenario_text
+from kraft.config.scenarios import ScenarioError, load_scenario, load_scenario_text
 from kraft.scenario.verdict import Verdict, judge, jepsen_rows
 
 

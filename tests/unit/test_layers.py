@@ -1,5 +1,5 @@
-"""The package's layers import only downward: every import in kraft/, metadata/ and
-replication/, including those inside functions.
+"""The package's layers import only downward: every import in kraft/, including those
+inside functions.
 
 ORDER is the one source of the layer order. kraft/__init__.py's docstring and README.md's
 "Layout" table repeat it for readers; the last two tests keep them in step with it."""
@@ -23,18 +23,11 @@ RANK = {name: i for i, name in enumerate(ORDER)}
 TOP = {"cli", "perf", "scenario", "testing", "__init__", "__main__"}
 # The web console is part of the HTTP door: its files and failure-lab routes sit beside the API's.
 PART_OF = {"console": "api"}
-# The bundled client picks partitions by the same rule as the server (murmur2 of the key).
-# The console's lab pages read the scenario library (pure specs) and name the variable a
-# run watches its owner node by; the runs themselves are processes, never imported.
-ALLOWED_UPWARD = {("client", "kraft.broker.partitioner"), ("api", "kraft.scenario.spec"),
-                  ("api", "kraft.scenario.owner_watch")}
 
 
 def module_of(path: Path) -> str:
     rel = path.relative_to(ROOT).with_suffix("")
     parts = list(rel.parts)
-    if parts[0] in ("metadata", "replication"):
-        parts = ["kraft", *parts]
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
@@ -70,16 +63,12 @@ def _is_module(name: str) -> bool:
     parts = name.split(".")
     if parts[0] != "kraft":
         return False
-    candidates = []
-    if len(parts) > 1 and parts[1] in ("metadata", "replication"):
-        candidates.append(ROOT.joinpath(*parts[1:]))
-    candidates.append(ROOT.joinpath(*parts))
-    return any(c.with_suffix(".py").exists() or (c / "__init__.py").exists() for c in candidates)
+    path = ROOT.joinpath(*parts)
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
 def sources():
-    for folder in ("kraft", "metadata", "replication"):
-        yield from sorted((ROOT / folder).rglob("*.py"))
+    yield from sorted((ROOT / "kraft").rglob("*.py"))
 
 
 def test_every_layer_declared_exists():
@@ -101,7 +90,7 @@ def test_layers_import_only_downward():
             theirs = layer_of(name)
             if {mine, theirs} == FRONT_DOORS:
                 violations.append(f"{path.relative_to(ROOT)}:{line} imports {name} (one front door reaches into the other)")
-            elif RANK[theirs] > RANK[mine] and (mine, name) not in ALLOWED_UPWARD:
+            elif RANK[theirs] > RANK[mine]:
                 violations.append(f"{path.relative_to(ROOT)}:{line} imports {name} (layer {mine} -> layer {theirs})")
     assert not violations, "\n".join(violations)
 

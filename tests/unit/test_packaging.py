@@ -20,7 +20,6 @@ def test_the_package_list_matches_the_tree():
     folders = [ROOT / "kraft", *(d for d in (ROOT / "kraft").rglob("*") if d.is_dir() and d.name != "__pycache__"
                                   and not d.name.startswith("."))]
     found = {".".join(("kraft", *d.relative_to(ROOT / "kraft").parts)) for d in folders}
-    found |= {"kraft.metadata", "kraft.replication"}
     assert listed == found
 
 

@@ -14,7 +14,7 @@ from pysyncobj.syncobj import _COMMAND_TYPE, _bchr
 from pysyncobj.transport import TCPTransport
 
 from kraft.metadata.state_machine import MetadataStateMachine
-from kraft.quorum.raft import _MetadataSyncObj
+from kraft.quorum.raft_syncobj import MetadataSyncObj as _MetadataSyncObj
 
 NO_OP = _bchr(_COMMAND_TYPE.NO_OP)
 

@@ -14,7 +14,7 @@ from pysyncobj.transport import TCPTransport
 
 from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.quorum import raft_prevote
-from kraft.quorum.raft import _MetadataSyncObj
+from kraft.quorum.raft_syncobj import MetadataSyncObj as _MetadataSyncObj
 
 # -- the rules --------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ must never keep the node from binding a listening port the kernel happened to gi
 
 import socket
 
-from kraft.quorum.raft import _SourceBoundSockets
+from kraft.quorum.raft_syncobj import _SourceBoundSockets
 
 # An address no other test or client uses as its source: a connection made elsewhere on
 # this machine (most come from 127.0.0.1) may share the port the kernel picks here, and

@@ -14,7 +14,7 @@ from pysyncobj.transport import TCPTransport
 
 from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.quorum import raft_voters as rv
-from kraft.quorum.raft import _MetadataSyncObj
+from kraft.quorum.raft_syncobj import MetadataSyncObj as _MetadataSyncObj
 
 VOTERS = {1: "h1:9091", 2: "h2:9091", 3: "h3:9091"}
 NO_OP = bytes([1])  # pysyncobj's _COMMAND_TYPE.NO_OP entry

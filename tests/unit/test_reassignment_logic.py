@@ -11,7 +11,7 @@ from kraft.controller.partition_control import alter_partition
 from kraft.errors import (InvalidReplicationFactor, InvalidValue, NotFound, PartitionNotFound, ReplicationFactorChange,
                           TopicNotFound)
 from kraft.metadata.image_codec import image_from_dict, image_to_dict
-from replication.leader_state import LeaderState
+from kraft.replication.leader_state import LeaderState
 
 
 def four_brokers_with(name="r") -> Cluster:

@@ -1,4 +1,4 @@
-"""Follower fetch sessions (replication/fetch_session.py): a follower names only the
+"""Follower fetch sessions (kraft/replication/fetch_session.py): a follower names only the
 positions that moved, a leader answers only the partitions with news, and replication
 goes on as with full fetches. Real logs and replicas; only the stream is left out."""
 

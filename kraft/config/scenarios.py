@@ -1,7 +1,10 @@
-"""A scenario file (TOML): cluster shape, topic, workload, fault schedule, expectations.
+"""A failure-lab scenario file (TOML): cluster shape, topic, workload, fault schedule,
+expectations.
 
 The built-in library is such files, shipped in kraft/scenario/builtin/. A user writes their
-own the same way and runs it with `kraft scenario run path/to/file.toml`.
+own the same way and runs it with `kraft scenario run path/to/file.toml`. The model sits
+with the other file formats, below the node: the node's lab routes (kraft/console/)
+list the library, the lab itself (kraft/scenario/) runs it.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from kraft.scenario.jepsen_checks import ANOMALY_NAMES
 
 # the abuse of the hostile scenario (hostile_abuse.py), each a fault kind on the timeline
 HOSTILE_KINDS = ("hostile-frames", "hostile-fetch-below-start", "hostile-huge-batch", "hostile-idle-connections",
@@ -28,6 +29,10 @@ FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "disk-full
                "add-broker", "decommission", "rebalance",  # these three: membership_faults.py
                *HOSTILE_KINDS)
 UNDO_KINDS = ("start", "resume", "heal", "end-abuse")  # timeline events that end a fault
+# Jepsen's anomalies, in report order (kraft/scenario/jepsen_checks.py defines and checks them)
+ANOMALY_NAMES = ("lost-write", "duplicate", "inconsistent-offsets", "G1a", "precommitted-read",
+                 "nonmonotonic-send", "int-nonmonotonic-send", "int-send-skip", "nonmonotonic-poll",
+                 "int-nonmonotonic-poll", "poll-skip", "int-poll-skip", "G0", "G1c", "G-single")
 Verdict = Literal["pass", "fail", "any"]
 AnomalyExpectation = Literal["none", "found", "any"]  # a Jepsen anomaly: absent, found, unjudged
 

@@ -2,7 +2,7 @@
 ReplicaManager.applyDelta, with makeLeaders and makeFollowers).
 
 Each metadata image comes with what changed since the last one offered
-(metadata/changes.py); only those partitions are compared with the hosted replicas:
+(kraft/metadata/changes.py); only those partitions are compared with the hosted replicas:
 replicas no longer assigned here are removed (their logs deleted), new ones are opened,
 and each takes the role its registration names (PartitionReplica.apply_registration);
 then the fetchers are brought in line. A partition untouched by the changes is already

@@ -19,7 +19,7 @@ from kraft.metadata.changes import EVERYTHING, ChangeNotes, MetadataChanges
 from kraft.metadata.delta import MetadataDelta, RecordRejected
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.image_codec import image_from_dict, image_to_dict
-from kraft.metadata.records import decode_batch
+from kraft.metadata.records import MetadataBatch, decode_batch
 
 DEDUPE_WINDOW = 4096  # request ids remembered, enough for any retry in flight
 # Untaken changes naming more topics and partitions than this become "everything": a
@@ -74,7 +74,7 @@ class MetadataStateMachine:
                 self._recent.append((result.offset, batch_json))
         return result
 
-    def _replay(self, image: MetadataImage, batch) -> ApplyResult:
+    def _replay(self, image: MetadataImage, batch: MetadataBatch) -> ApplyResult:
         first = batch.records[0] if batch.records else None
         # A new controller's first record carries its (newer) epoch itself.
         starts_epoch = first is not None and first.type == "BecomeController"

@@ -8,7 +8,9 @@ caller then drops the whole batch, so a batch applies atomically.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from kraft.metadata.changes import ChangeNotes, MetadataChanges
 from kraft.metadata.image import (
@@ -23,6 +25,7 @@ from kraft.metadata.image import (
 )
 from kraft.metadata.records import (
     AccessControlEntry,
+    MetadataRecord,
     BecomeController,
     BrokerDecommission,
     BrokerRegistrationChange,
@@ -72,7 +75,7 @@ class MetadataDelta:
         self._notes = ChangeNotes()  # what the records touched, for metadata consumers
 
     # Copy-on-write accessors: an area is copied only when a record touches it.
-    def _brokers_w(self):
+    def _brokers_w(self) -> dict[int, BrokerRegistration]:
         if self._brokers is None:
             self._brokers = dict(self._base.brokers)
         return self._brokers
@@ -93,16 +96,16 @@ class MetadataDelta:
             self._topic_configs = dict(self._base.topic_configs)
         return self._topic_configs
 
-    def _brokers_r(self):
+    def _brokers_r(self) -> Mapping[int, BrokerRegistration]:
         return self._brokers if self._brokers is not None else self._base.brokers
 
-    def _topics_r(self):
+    def _topics_r(self) -> Mapping[str, TopicImage]:
         return self._topics if self._topics is not None else self._base.topics
 
-    def _topic_ids_r(self):
+    def _topic_ids_r(self) -> Mapping[str, str]:
         return self._topic_ids if self._topic_ids is not None else self._base.topic_ids
 
-    def replay(self, record) -> None:
+    def replay(self, record: MetadataRecord) -> None:
         handler = getattr(self, "_replay_" + record.type)
         handler(record)
 
@@ -136,7 +139,7 @@ class MetadataDelta:
             raise RecordRejected(
                 f"broker {r.broker_id} epoch is {current.broker_epoch}, not {r.broker_epoch}"
             )
-        changes = {}
+        changes: dict[str, Any] = {}
         if r.fenced is not None:
             changes["fenced"] = r.fenced
         if r.in_controlled_shutdown is not None:
@@ -371,6 +374,6 @@ class MetadataDelta:
         )
 
 
-def _binding(r) -> AclBinding:
+def _binding(r: AccessControlEntry | RemoveAccessControlEntry) -> AclBinding:
     return AclBinding(r.resource_type, r.resource_name, r.pattern_type, r.principal, r.host,
                       r.operation, r.permission)

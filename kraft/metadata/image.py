@@ -8,6 +8,7 @@ not change with the previous one, so readers on other threads need no lock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Mapping
 
 from kraft.security.acls import AclBinding
@@ -148,7 +149,7 @@ class MetadataImage:
         decommissioned, nor while it cannot lead."""
         return self.is_usable(broker_id) and broker_id not in self.decommissioning
 
-    def all_partitions(self):
+    def all_partitions(self) -> Iterator[tuple[TopicImage, int, PartitionRegistration]]:
         for topic in self.topics.values():
             for index, part in enumerate(topic.partitions):
                 yield topic, index, part

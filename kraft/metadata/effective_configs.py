@@ -14,6 +14,9 @@ replication factor is refused).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from kraft.config.broker_synonyms import BROKER_NAME_OF
 from kraft.config.config_sources import TOPIC_CONFIG, Described, layered, winner
 from kraft.config.topic_configs import CLUSTER_ONLY, TOPIC_CONFIGS, typed_value
@@ -43,7 +46,8 @@ def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topi
     return result
 
 
-def _each_config(image: MetadataImage, defaults: dict[str, str], topic: str, broker_id: int | None, rule) -> dict:
+def _each_config(image: MetadataImage, defaults: dict[str, str], topic: str, broker_id: int | None,
+                 rule: Callable[..., Any]) -> dict:
     overrides = image.topic_configs.get(topic, {})
     own = image.broker_configs.get(broker_id, {}) if broker_id is not None else {}
     cluster = image.cluster_configs
@@ -77,7 +81,7 @@ def broker_dynamic_config(image: MetadataImage, broker_id: int, name: str) -> tu
     return None
 
 
-def topic_config(image: MetadataImage, defaults: dict[str, str], topic: str, name: str):
+def topic_config(image: MetadataImage, defaults: dict[str, str], topic: str, name: str) -> Any:
     value, _ = effective_topic_configs(image, defaults, topic)[name]
     return typed_value(name, value)
 
