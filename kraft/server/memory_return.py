@@ -40,11 +40,13 @@ class TrimSchedule:
     def __init__(self, growth_bytes: int = TRIM_GROWTH_BYTES):
         self._growth_bytes = growth_bytes
         self._resident_low: int | None = None
-        self._free_low: int | None = None
+        # before the first trim every free byte counts as freed: a burst that came and went
+        # before the first check would otherwise set the low at its peak and never be trimmed
+        self._free_low = 0
 
     def due(self, resident_bytes: int, free_bytes: int) -> bool:
         self._resident_low = min(resident_bytes, self._resident_low if self._resident_low is not None else resident_bytes)
-        self._free_low = min(free_bytes, self._free_low if self._free_low is not None else free_bytes)
+        self._free_low = min(free_bytes, self._free_low)
         freed = free_bytes - self._free_low >= self._growth_bytes
         grew_with_free = (resident_bytes - self._resident_low >= self._growth_bytes
                           and free_bytes >= self._growth_bytes)

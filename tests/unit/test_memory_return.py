@@ -15,6 +15,12 @@ def test_freed_memory_is_trimmed_once_it_has_grown_enough():
     assert schedule.due(resident_bytes=380 * MiB, free_bytes=290 * MiB)     # they closed: freed, resident
 
 
+def test_a_burst_gone_before_the_first_check_is_trimmed():
+    schedule = TrimSchedule(growth_bytes=32 * MiB)
+    # the node's first look: 1,000 connections opened and closed since it started
+    assert schedule.due(resident_bytes=362 * MiB, free_bytes=272 * MiB)
+
+
 def test_a_trim_is_not_repeated_until_memory_is_freed_again():
     schedule = TrimSchedule(growth_bytes=32 * MiB)
     schedule.due(resident_bytes=100 * MiB, free_bytes=2 * MiB)
