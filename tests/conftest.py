@@ -17,10 +17,10 @@ process; docs/TEST_SUITE.md). Each worker takes whole groups (GroupScheduling be
   nodes change nothing for anyone else: those modules are groups of their own.
 
 The groups go out longest first (group_rank), so no long group starts last while the
-other workers run dry: the host-fault group, then the shared cluster, then the cluster
-modules (the ones in LONG_MODULES first), then the simulations, then the unit modules
-(seconds each, they fill the workers' ends). xdist's own order (most tests first) put
-modules of a few long tests, such as the process scenarios, at the very end.
+other workers run dry: the host-fault group, then the shared cluster, then LONG_MODULES,
+then the other cluster modules, then the simulations and fuzz runs, then the unit
+modules (seconds each, they fill the workers' ends). xdist's own order (most tests
+first) put modules of a few long tests, such as the process scenarios, at the very end.
 """
 from __future__ import annotations
 
@@ -64,12 +64,14 @@ HOST_FAULT_MODULES = frozenset({
     "test_testing_faults.py",  # kraft.testing's isolate (iptables)
 })
 SHARED_CLUSTER_FIXTURES = ("shared_cluster", "fresh_shared_cluster")
-# each test starts its own cluster (run_scenario), none is module-scoped
-ONE_GROUP_PER_TEST = frozenset({"test_process_scenarios.py", "test_disk_scenarios.py"})
-# tests of half a minute and more on 2 cores: handed out before the cluster modules of seconds
+# each test starts its own cluster (a scenario run, a LocalCluster), none is module-scoped
+ONE_GROUP_PER_TEST = frozenset({"test_process_scenarios.py", "test_disk_scenarios.py",
+                                "test_data_path_faults.py", "test_storage_damage.py", "test_cluster_failover.py"})
+# tests of half a minute and more on 2 cores: handed out before the modules of seconds
 LONG_MODULES = ("test_process_scenarios.py", "test_disk_scenarios.py", "test_metadata_storm.py",
                 "test_conformance.py", "test_security_kafka.py", "test_kafka_connection_limits.py",
-                "test_oauthbearer.py", "test_connection_memory.py", "test_power_cut_spacing.py")
+                "test_oauthbearer.py", "test_connection_memory.py", "test_power_cut_spacing.py",
+                "test_dev_script.py", "test_fuzz.py", "test_log_cleaner.py", "test_raft_prevote.py")
 
 
 def group_of(nodeid: str, rootpath: Path) -> str:
@@ -91,12 +93,10 @@ def group_rank(group: str) -> tuple[int, int]:
         return (0, 0)
     if group == "shared-cluster":
         return (1, 0)
-    module = group.split("::", 1)[0]
-    kind = Path(module).parent.name
-    if kind == "cluster":
-        name = Path(module).name
-        return (2, LONG_MODULES.index(name) if name in LONG_MODULES else len(LONG_MODULES))
-    return (3, 0) if kind != "unit" else (4, 0)
+    module = Path(group.split("::", 1)[0])
+    if module.name in LONG_MODULES:
+        return (2, LONG_MODULES.index(module.name))
+    return ({"cluster": 3, "unit": 5}.get(module.parent.name, 4), 0)
 
 
 @functools.cache
