@@ -67,11 +67,18 @@ SHARED_CLUSTER_FIXTURES = ("shared_cluster", "fresh_shared_cluster")
 # each test starts its own cluster (a scenario run, a LocalCluster), none is module-scoped
 ONE_GROUP_PER_TEST = frozenset({"test_process_scenarios.py", "test_disk_scenarios.py",
                                 "test_data_path_faults.py", "test_storage_damage.py", "test_cluster_failover.py"})
-# tests of half a minute and more on 2 cores: handed out before the modules of seconds
-LONG_MODULES = ("test_process_scenarios.py", "test_disk_scenarios.py", "test_metadata_storm.py",
-                "test_conformance.py", "test_security_kafka.py", "test_kafka_connection_limits.py",
-                "test_oauthbearer.py", "test_connection_memory.py", "test_power_cut_spacing.py",
-                "test_dev_script.py", "test_fuzz.py", "test_log_cleaner.py", "test_raft_prevote.py")
+# modules of half a minute and more on 2 cores, longest first (seconds alone in one process
+# on a busy 2-core machine; a scenario test of ONE_GROUP_PER_TEST takes 25-45 s)
+LONG_MODULES = ("test_conformance.py",  # 65
+                "test_oauthbearer.py",  # 64
+                "test_dev_script.py",  # 60
+                "test_security_kafka.py",  # 59
+                "test_metadata_storm.py",  # 42
+                "test_fuzz.py",  # 41
+                "test_process_scenarios.py", "test_disk_scenarios.py",
+                "test_log_cleaner.py",  # 38
+                "test_kafka_connection_limits.py",  # 37
+                "test_raft_prevote.py")  # 33
 
 
 def group_of(nodeid: str, rootpath: Path) -> str:
