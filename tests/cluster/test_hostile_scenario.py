@@ -2,7 +2,7 @@
 cluster under an ordinary workload, judged by the checkers (docs/SCENARIOS.md).
 
 It opens 1,100 connections and announces 256 MiB of frames, so it runs in the host-fault
-group (tests/conftest.py), never beside another cluster test.
+group (tests/conftest.py), never beside another module that loads or changes the host.
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@ corrupt a segment): short versions on real clusters, judged by the checkers agai
 scenario's expectations (docs/SCENARIOS.md).
 
 They change nothing on the host (no iptables rule, no queueing discipline, no mount), so
-they run beside the rest of the suite; the scenarios with network faults, power cuts and
-small disks are in test_scenarios.py, which runs alone (tests/conftest.py).
+they run beside the rest of the suite, each test a worker group of its own
+(tests/conftest.py); the scenarios with network faults are in test_scenarios.py, which
+runs in the host-fault group, the ones with power cuts and full disks in
+test_disk_scenarios.py.
 """
 
 from __future__ import annotations

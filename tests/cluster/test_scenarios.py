@@ -3,7 +3,9 @@
 Each run starts its own cluster of node processes, injects the scenario's faults, and
 judges the checkers against the scenario's expectations (docs/SCENARIOS.md). Network
 scenarios need root and iptables (the test command installs iptables when it runs as
-root); without them they are skipped with the reason.
+root); without them they are skipped with the reason. Their rules and qdiscs are the
+host's, so this module runs in the host-fault group (tests/conftest.py); the scenarios
+whose faults are a node's own disk are in test_disk_scenarios.py.
 """
 
 from __future__ import annotations
@@ -17,11 +19,10 @@ import pytest
 from kraft.scenario.network import NetworkFaults
 from kraft.scenario.runner import RunOptions, run_scenario
 from kraft.config.scenarios import load_scenario
-from kraft.server import lazy_disks, small_disks
+from kraft.server import lazy_disks
 
 pytestmark = pytest.mark.cluster
 NETWORK_OK, NETWORK_WHY = NetworkFaults.available()
-DISKS_OK, DISKS_WHY = small_disks.available()
 POWER_OK, POWER_WHY = lazy_disks.available()
 
 
@@ -52,71 +53,6 @@ def test_isolate_leader():
     result, failed = run("isolate-leader")
     assert not failed, failed
     assert result.facts["faults"] == 1
-
-
-@pytest.mark.skipif(not DISKS_OK, reason=f"small disks unavailable: {DISKS_WHY}")
-def test_disk_full_leader_gives_way_and_rejoins():
-    result, failed = run("disk-full")
-    assert result.skipped is None, result.skipped
-    assert not failed, failed
-    full = [f for f in result.history.faults if f.kind == "disk-full"]
-    assert len(full) == 1 and "disk full" in full[0].detail, full
-    after = [s for s in result.history.samples if s.time_ms > full[0].time_ms + 3000]
-    assert any(full[0].target[0] not in s.isr for s in after), "the full node never left the ISR"
-    assert sorted(result.history.final_isr[0]) == [1, 2, 3]
-
-
-@pytest.mark.skipif(not POWER_OK, reason=f"power cuts unavailable: {POWER_WHY}")
-@pytest.mark.parametrize("name", ["power-cut-leader", "quorum-power-cut",
-                                  pytest.param("power-cut-all-flushed", marks=pytest.mark.soak)])
-def test_power_cuts_lose_nothing_kafka_promises_to_keep(name):
-    result, failed = run(name)
-    assert result.skipped is None, result.skipped
-    assert not failed, failed
-    cuts = [f for f in result.history.faults if f.kind == "power-cut"]
-    assert cuts and all(f.detail.startswith("power cut: node") for f in cuts), cuts
-    if name == "power-cut-leader":  # default flush: the cut really dropped the leader's tail
-        assert "lost 0 unsynced bytes" not in cuts[0].detail, cuts[0].detail
-    if name == "quorum-power-cut":
-        assert len({n for f in cuts for n in f.target}) == 2  # a majority of the 3 controllers
-        assert result.facts["topics_created"] > 10
-
-
-@pytest.mark.skipif(not POWER_OK, reason=f"power cuts unavailable: {POWER_WHY}")
-def test_last_isr_member_back_from_a_power_cut_cannot_take_acknowledged_writes_with_it():
-    """Both followers are killed (the ISR shrinks to the leader, the HW stops), then the
-    leader loses its unsynced tail and is back first. It registers as after an unclean
-    shutdown and may not lead; a follower from the ELR does, and nothing acknowledged
-    is lost (before KIP-966's rules the leader was elected again and the followers
-    truncated to it: 253 of 749 lost in one run)."""
-    result, failed = run("last-isr-power-cut")
-    assert result.skipped is None, result.skipped
-    assert not failed, failed
-    assert result.facts["writes_ok"] > 50
-    cut = next(f for f in result.history.faults if f.kind == "power-cut")
-    assert "lost 0 unsynced bytes" not in cut.detail, cut.detail
-    t0 = [s for s in result.history.samples if s.partition == 0]
-    epoch_at_cut = max(s.leader_epoch for s in t0 if s.time_ms <= cut.time_ms)
-    elected = [s for s in t0 if s.time_ms > cut.time_ms and s.leader_epoch > epoch_at_cut
-               and s.leader is not None and s.leader >= 0]
-    # the first leader after the cut is a follower from the ELR, not the node that lost data
-    assert elected and elected[0].leader not in cut.target, elected[:1]
-
-
-@pytest.mark.skipif(not POWER_OK, reason=f"power cuts unavailable: {POWER_WHY}")
-def test_power_cut_all_negative_control_names_every_lost_write():
-    """Default flush settings and every node's power cut at once: acknowledged writes
-    that only page caches held are gone, and the report names each one."""
-    result, failed = run("power-cut-all")
-    assert not failed, failed
-    lost = next(c for c in result.checks if c.name == "lost_writes")
-    assert not lost.ok and lost.counts["lost"] > 0
-    assert len(lost.offenders) == lost.counts["lost"]
-    acked = {w.value for w in result.history.writes if w.outcome == "ok"}
-    on_disk = {v for logs in result.history.replica_logs.values() for log in logs.values() for _, _, v in log}
-    for offender in lost.offenders:
-        value = offender.split("=", 1)[1]
-        assert value in acked and value not in on_disk, offender
 
 
 @pytest.mark.skipif(not NETWORK_OK, reason=f"chaos mixes in network faults: {NETWORK_WHY}")
