@@ -112,7 +112,8 @@ def log_dir_change(image: MetadataImage, defaults: dict[str, str], broker_id: in
     return [change] + elections_for_returning(image, defaults, broker_id)
 
 
-def fence_expired(image: MetadataImage, hb: BrokerHeartbeats, now_ms: int, defaults: dict[str, str]) -> list[MetadataRecord]:
+def fence_expired(image: MetadataImage, hb: BrokerHeartbeats, now_ms: int,
+                  defaults: dict[str, str]) -> list[MetadataRecord]:
     expired = hb.expired(image, now_ms)
     if not expired:
         return []

@@ -101,7 +101,8 @@ class QuorumController:
         self._bootstrap_credentials = dict(bootstrap_credentials or {})
         self._auto_leader_rebalance = auto_leader_rebalance
         self._partitions_checked: object = None  # the topics map finish_ready last found nothing in
-        self._decommissions_checked: tuple[object, ...] | None = None  # the maps advance_decommissions last found nothing in
+        # the maps advance_decommissions last found nothing in
+        self._decommissions_checked: tuple[object, ...] | None = None
         self._rebalance_checked: tuple[object, ...] | None = None  # the same for advance_rebalance
 
     @property
@@ -304,8 +305,10 @@ class QuorumController:
         same batch) waits for them, and becomes a retriable error if they fail."""
         image = self._quorum.state_machine.image
         records: list[MetadataRecord] = []
-        proposed: list[tuple[asyncio.Future[Answer], Answer]] = []  # (future, response) of commands with records in the entry
-        dependent: list[tuple[asyncio.Future[Answer], Answer | KraftError]] = []  # (future, response or error) resting on uncommitted records
+        # (future, response) of commands with records in the entry
+        proposed: list[tuple[asyncio.Future[Answer], Answer]] = []
+        # (future, response or error) resting on uncommitted records
+        dependent: list[tuple[asyncio.Future[Answer], Answer | KraftError]] = []
         for command, fut in waiting:
             try:
                 own, response = command(image)

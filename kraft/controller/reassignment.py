@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kraft.metadata.image import NO_LEADER, MetadataImage, PartitionRegistration
-from kraft.metadata.records import MetadataRecord, PartitionChange
+from kraft.metadata.records import PartitionChange
 
 
 def reassign(image: MetadataImage, topic_name: str, partition: int,

@@ -89,7 +89,8 @@ class ClassicGroup(ClassicMembership):
 
     def _on_join(self, e: ev.Join, out: list[Effect]) -> None:
         cfg = self.config
-        fail: Callable[[GroupError, str], None] = lambda error, msg: out.append(ErrorResponse("join", e.member_id, error, msg))
+        fail: Callable[[GroupError, str], None] = (
+            lambda error, msg: out.append(ErrorResponse("join", e.member_id, error, msg)))
         if not cfg.min_session_timeout_ms <= e.session_timeout_ms <= cfg.max_session_timeout_ms:
             return fail(GroupError.INVALID_SESSION_TIMEOUT,
                         f"session timeout {e.session_timeout_ms} ms is outside [{cfg.min_session_timeout_ms}, "
