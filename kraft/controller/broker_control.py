@@ -17,7 +17,7 @@ from kraft.errors import StaleBrokerEpoch
 from collections.abc import Iterable
 
 from kraft.metadata.image import MetadataImage
-from kraft.metadata.records import BrokerRegistrationChange, PartitionChange, RegisterBroker
+from kraft.metadata.records import BrokerRegistrationChange, MetadataRecord, PartitionChange, RegisterBroker
 
 UNCLEAN = "unclean.leader.election.enable"
 
@@ -65,7 +65,7 @@ def register_broker(image: MetadataImage, req: RegisterBroker, defaults: dict[st
     if current is not None and current.incarnation_id == req.incarnation_id:
         return ControllerResult([], {"broker_epoch": current.broker_epoch})  # a retried registration
     refuse_decommissioned(image, req.broker_id)
-    records: list = [req]
+    records: list[MetadataRecord] = [req]
     gone = frozenset({req.broker_id})
     if current is not None:
         # A new incarnation lost the old one's in-memory state, and after an unclean
@@ -86,7 +86,7 @@ def heartbeat(
     if log_dir_failed != current.log_dir_failed:
         return ControllerResult(log_dir_change(image, defaults, broker_id, broker_epoch, log_dir_failed),
                                 {"fenced": current.fenced, "metadata_offset": image.offset})
-    records: list = []
+    records: list[MetadataRecord] = []
     # Unfence only a broker that has caught up with metadata as far as its own registration.
     if current.fenced and not current.in_controlled_shutdown and metadata_offset >= broker_epoch:
         records.append(BrokerRegistrationChange(broker_id=broker_id, broker_epoch=broker_epoch,
@@ -98,7 +98,7 @@ def heartbeat(
 
 
 def log_dir_change(image: MetadataImage, defaults: dict[str, str], broker_id: int, broker_epoch: int,
-                   failed: bool) -> list:
+                   failed: bool) -> list[BrokerRegistrationChange | PartitionChange]:
     """A broker's data dir failed (Kafka's offline log dir): it leaves every ISR and
     leadership, as a fenced broker does, while it keeps heartbeating; recovered, it may
     lead offline partitions it is in the ISR of, and rejoin the others by fetching."""
@@ -112,7 +112,8 @@ def log_dir_change(image: MetadataImage, defaults: dict[str, str], broker_id: in
     return [change] + elections_for_returning(image, defaults, broker_id)
 
 
-def fence_expired(image: MetadataImage, hb: BrokerHeartbeats, now_ms: int, defaults: dict[str, str]) -> list:
+def fence_expired(image: MetadataImage, hb: BrokerHeartbeats, now_ms: int,
+                  defaults: dict[str, str]) -> list[MetadataRecord]:
     expired = hb.expired(image, now_ms)
     if not expired:
         return []
@@ -120,8 +121,8 @@ def fence_expired(image: MetadataImage, hb: BrokerHeartbeats, now_ms: int, defau
 
 
 def fence_brokers(image: MetadataImage, defaults: dict[str, str], broker_ids: Iterable[int],
-                  shutdown: bool = False) -> list:
-    records: list = []
+                  shutdown: bool = False) -> list[MetadataRecord]:
+    records: list[MetadataRecord] = []
     for b in broker_ids:
         reg = image.brokers[b]
         records.append(BrokerRegistrationChange(
@@ -141,7 +142,7 @@ def controlled_shutdown(image: MetadataImage, defaults: dict[str, str], broker_i
 
 
 def leadership_moves(image: MetadataImage, defaults: dict[str, str], gone: frozenset[int],
-                     lost_data: frozenset[int] = frozenset()) -> list:
+                     lost_data: frozenset[int] = frozenset()) -> list[PartitionChange]:
     """Partition changes that take `gone` brokers out of every ISR and leadership (into
     the ELR where the ISR is below min ISR), and `lost_data` brokers out of the ELR too."""
     out = []
@@ -159,7 +160,7 @@ def leadership_moves(image: MetadataImage, defaults: dict[str, str], gone: froze
     return out
 
 
-def elections_for_returning(image: MetadataImage, defaults: dict[str, str], broker_id: int) -> list:
+def elections_for_returning(image: MetadataImage, defaults: dict[str, str], broker_id: int) -> list[PartitionChange]:
     """Offline partitions that the returning broker can lead (it is not usable yet in
     `image`, so the choice is made as if it were): from the ISR or ELR, or unclean."""
     out = []

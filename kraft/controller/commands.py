@@ -80,7 +80,7 @@ class RemoveVoter(ControllerRequest):
     node_id: int = Field(ge=0, le=2**31 - 1)
 
 
-_VOTER_REQUESTS: dict[str, type[ControllerRequest]] = {"add_voter": AddVoter, "remove_voter": RemoveVoter}
+_VOTER_REQUESTS: dict[str, type[AddVoter] | type[RemoveVoter]] = {"add_voter": AddVoter, "remove_voter": RemoveVoter}
 
 
 def voter_change_of(op: str, payload: Any) -> int | None:
@@ -90,7 +90,7 @@ def voter_change_of(op: str, payload: Any) -> int | None:
         return None
     if not isinstance(payload, dict):
         raise BadRequest("controller operation payload must be a JSON object")
-    return request_class(**payload).node_id  # type: ignore[attr-defined]
+    return request_class(**payload).node_id
 
 
 class Shutdown(ControllerRequest):

@@ -18,7 +18,7 @@ from kraft.errors import BrokerNotFound, InvalidConfig, InvalidValue, ReadOnlyBr
 from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.effective_configs import MIN_ISR, min_isr
 from kraft.metadata.image import MetadataImage, TopicImage
-from kraft.metadata.records import ConfigRecord, PartitionChange
+from kraft.metadata.records import ConfigRecord, MetadataRecord, PartitionChange
 from kraft.config.broker_dynamic import ReadOnlyConfig, dynamic_value
 from kraft.config.topic_configs import (
     TOPIC_CONFIGS,
@@ -39,7 +39,7 @@ def alter_topic_configs(
         raise TopicNotFound(f"topic {topic!r} not found")
     if not changes:
         raise InvalidValue("no config changes given")
-    records: list = []
+    records: list[MetadataRecord] = []
     for name, raw in changes.items():
         try:
             value = None if raw is None else parse_topic_override(name, raw)
@@ -65,8 +65,9 @@ def alter_cluster_configs(
     a value of its own the others."""
     if not changes:
         raise InvalidValue("no config changes given")
-    records = _dynamic_records(changes, "cluster", "")
-    unclean_now = any(r.name == UNCLEAN and r.value == "true" for r in records)
+    configs = _dynamic_records(changes, "cluster", "")
+    unclean_now = any(r.name == UNCLEAN and r.value == "true" for r in configs)
+    records: list[MetadataRecord] = list(configs)
     if unclean_now:  # as for a topic's own toggle: offline partitions may be led at once
         for topic in image.topics.values():
             if UNCLEAN not in image.topic_configs.get(topic.name, {}):
@@ -94,8 +95,8 @@ def alter_broker_configs(
 
 
 def _dynamic_records(changes: dict[str, object | None], resource_type: Literal["cluster", "broker"],
-                     resource_name: str) -> list:
-    records: list = []
+                     resource_name: str) -> list[ConfigRecord]:
+    records: list[ConfigRecord] = []
     for name, raw in changes.items():
         try:
             stored, value = dynamic_value(name, raw, per_broker=resource_type == "broker")
@@ -109,7 +110,7 @@ def _dynamic_records(changes: dict[str, object | None], resource_type: Literal["
 
 
 def _elections_after(image: MetadataImage, defaults: dict[str, str], topic_name: str,
-                     changes: dict[str, object]) -> list:
+                     changes: dict[str, object]) -> list[PartitionChange]:
     """Offline partitions may get a leader at once when unclean election turns on."""
     key = "unclean.leader.election.enable"
     if key not in changes or changes[key] is None:
@@ -121,7 +122,7 @@ def _elections_after(image: MetadataImage, defaults: dict[str, str], topic_name:
     return _offline_elections(image, defaults, topic)
 
 
-def _offline_elections(image: MetadataImage, defaults: dict[str, str], topic: TopicImage) -> list:
+def _offline_elections(image: MetadataImage, defaults: dict[str, str], topic: TopicImage) -> list[PartitionChange]:
     out = []
     for index, part in enumerate(topic.partitions):
         if part.online:
@@ -133,8 +134,8 @@ def _offline_elections(image: MetadataImage, defaults: dict[str, str], topic: To
     return out
 
 
-def _elrs_after(image: MetadataImage, defaults: dict[str, str], records: list,
-                topic_names: Iterable[str]) -> list:
+def _elrs_after(image: MetadataImage, defaults: dict[str, str], records: list[MetadataRecord],
+                topic_names: Iterable[str]) -> list[PartitionChange]:
     """ELRs emptied where the ISR reaches the min ISR these records set."""
     delta = MetadataDelta(image, image.offset + 1)
     for record in records:

@@ -13,12 +13,13 @@ then refused until it is recommissioned. Recommissioning cancels the moves under
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any, TypedDict
 
 from kraft.controller.result import ControllerResult
 from kraft.controller import reassignment
 from kraft.errors import BrokerDecommissioned, BrokerNotFound, DecommissionRefused
 from kraft.metadata.image import MetadataImage, PartitionRegistration
-from kraft.metadata.records import BrokerDecommission, UnregisterBroker
+from kraft.metadata.records import BrokerDecommission, MetadataRecord, UnregisterBroker
 
 # Moves started and not finished, per decommissioning broker: enough to keep every
 # other broker fetching, few enough that a recommission has little to undo.
@@ -54,7 +55,7 @@ def recommission(image: MetadataImage, broker_id: int) -> ControllerResult:
         if broker_id not in image.brokers:
             raise BrokerNotFound(f"broker {broker_id} is not registered")
         raise DecommissionRefused(f"broker {broker_id} is not being decommissioned")
-    records: list = [BrokerDecommission(broker_id=broker_id, decommissioning=False)]
+    records: list[MetadataRecord] = [BrokerDecommission(broker_id=broker_id, decommissioning=False)]
     for topic, index, part in image.all_partitions():
         if broker_id in part.removing:
             records += reassignment.reassign(image, topic.name, index, None)[0]
@@ -69,14 +70,14 @@ def refuse_decommissioned(image: MetadataImage, broker_id: int) -> None:
                                    "(kraft broker recommission) before it may join again")
 
 
-def advance(image: MetadataImage) -> list:
+def advance(image: MetadataImage) -> list[MetadataRecord]:
     """The controller's duty: start further moves off each decommissioning broker, and
     unregister the ones that hold no replica any more."""
     leaving = [b for b in sorted(image.decommissioning) if b in image.brokers]
     if not leaving:
         return []
     load = Counter(b for _, _, part in image.all_partitions() for b in part.replicas)
-    records: list = []
+    records: list[MetadataRecord] = []
     moved: set[tuple[str, int]] = set()  # one change per partition per batch (its epoch is checked)
     for broker_id in leaving:
         held = [(topic, index, part) for topic, index, part in image.all_partitions() if broker_id in part.replicas]
@@ -101,7 +102,22 @@ def advance(image: MetadataImage) -> list:
     return records
 
 
-def status(image: MetadataImage, broker_id: int, must_exist: bool = True) -> dict:
+class PartitionLeft(TypedDict):
+    """A partition with a replica still on the broker."""
+
+    topic: str
+    partition: int
+    moving_to: list[int]
+    state: str  # "moving" (a reassignment is under way) or "waiting"
+
+
+class AllocationFailure(TypedDict):
+    topic: str
+    partition: int
+    reason: str
+
+
+def status(image: MetadataImage, broker_id: int, must_exist: bool = True) -> dict[str, Any]:
     """Progress: the partitions still on the broker, those moving, those no broker can take.
     must_exist=False: a recommissioned broker not registered yet is "active" too."""
     leaving = broker_id in image.decommissioning
@@ -109,8 +125,8 @@ def status(image: MetadataImage, broker_id: int, must_exist: bool = True) -> dic
         raise BrokerNotFound(f"broker {broker_id} is not registered")
     registered = broker_id in image.brokers
     load = Counter(b for _, _, part in image.all_partitions() for b in part.replicas)
-    partitions: list[dict] = []
-    failures: list[dict] = []
+    partitions: list[PartitionLeft] = []
+    failures: list[AllocationFailure] = []
     for topic, index, part in image.all_partitions():
         if broker_id not in part.replicas:
             continue
@@ -140,14 +156,14 @@ def _brokers(image: MetadataImage) -> list[int]:
     return sorted(b for b, reg in image.brokers.items() if "broker" in reg.roles)
 
 
-def _least_loaded(image: MetadataImage, part: PartitionRegistration, load: Counter) -> int | None:
+def _least_loaded(image: MetadataImage, part: PartitionRegistration, load: Counter[int]) -> int | None:
     """The broker that may take a new replica of `part` and holds the fewest replicas."""
     candidates = [b for b in _brokers(image) if b not in part.replicas and image.takes_new_replicas(b)]
     return min(candidates, key=lambda b: (load[b], b), default=None)
 
 
 def _move(image: MetadataImage, topic: str, index: int, part: PartitionRegistration,
-          leaving: int, target: tuple[int, ...]) -> list:
+          leaving: int, target: tuple[int, ...]) -> list[MetadataRecord]:
     """The reassignment to `target`; a leaving leader hands over to an in-sync target
     replica at once, so clients move while the new replica catches up."""
     records = list(reassignment.reassign(image, topic, index, target).records)

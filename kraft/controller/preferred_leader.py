@@ -6,11 +6,12 @@ from __future__ import annotations
 from kraft.metadata.effective_configs import min_isr
 from kraft.controller.partition_change import build_partition_change
 from kraft.metadata.image import MetadataImage
+from kraft.metadata.records import PartitionChange
 
 MAX_MOVES_PER_ROUND = 200  # bounded batches keep the metadata log and followers calm
 
 
-def preferred_leader_changes(image: MetadataImage, defaults: dict[str, str]) -> list:
+def preferred_leader_changes(image: MetadataImage, defaults: dict[str, str]) -> list[PartitionChange]:
     out = []
     for topic, index, part in image.all_partitions():
         preferred = part.replicas[0]

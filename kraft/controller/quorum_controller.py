@@ -21,8 +21,8 @@ import os
 import time
 import uuid
 from dataclasses import replace
-from collections.abc import Awaitable
-from typing import Callable
+from collections.abc import Awaitable, Sequence
+from typing import Any, Callable
 
 from kraft.controller.result import ControllerResult
 from kraft.controller.broker_control import BrokerHeartbeats, fence_brokers
@@ -43,11 +43,13 @@ from kraft.quorum.protocol import ProposalOutcomeUnknown, Quorum, QuorumError
 from kraft.metadata.delta import MetadataDelta, RecordRejected
 from kraft.metadata.image import MetadataImage
 from kraft.security.scram import ScramCredential
-from kraft.metadata.records import BecomeController, MetadataBatch, encode_batch
+from kraft.metadata.records import BecomeController, MetadataBatch, MetadataRecord, PartitionChange, encode_batch
 
 log = logging.getLogger(__name__)
 
 Command = Callable[[MetadataImage], ControllerResult]
+Answer = dict[str, Any]  # what a command's caller gets (ControllerResult.answer, and the offset)
+Waiting = tuple[Command, "asyncio.Future[Answer]"]  # a submitted command and its caller's future
 
 LEADERSHIP_POLL_S = 0.05
 DUTY_PERIOD_S = 0.1
@@ -58,7 +60,7 @@ STALL_S = 0.5  # a sleep overrunning this much means the process itself was stuc
 MAX_BATCH_COMMANDS = int(os.environ.get("KRAFT_CONTROLLER_MAX_BATCH", "64"))
 
 
-def image_after(image: MetadataImage, records: list) -> MetadataImage:
+def image_after(image: MetadataImage, records: Sequence[MetadataRecord]) -> MetadataImage:
     """`image` with `records` replayed as part of the batch that will follow it; the
     offset stays the committed one, so a command sees `image.offset + 1` as the offset its
     batch will get. Raises RecordRejected where the real replay would."""
@@ -91,7 +93,7 @@ class QuorumController:
         self._clock = clock
         self._timeout = request_timeout_s
         self.heartbeats = BrokerHeartbeats(session_timeout_ms)
-        self._queue: asyncio.Queue = asyncio.Queue()
+        self._queue: asyncio.Queue[Waiting] = asyncio.Queue()
         self._probe_down = probe_down
         self._probe_after_ms = 2 * heartbeat_interval_ms
         self.epoch: int | None = None  # set while this node is the active controller
@@ -99,8 +101,9 @@ class QuorumController:
         self._bootstrap_credentials = dict(bootstrap_credentials or {})
         self._auto_leader_rebalance = auto_leader_rebalance
         self._partitions_checked: object = None  # the topics map finish_ready last found nothing in
-        self._decommissions_checked: tuple | None = None  # the maps advance_decommissions last found nothing in
-        self._rebalance_checked: tuple | None = None  # the same for advance_rebalance
+        # the maps advance_decommissions last found nothing in
+        self._decommissions_checked: tuple[object, ...] | None = None
+        self._rebalance_checked: tuple[object, ...] | None = None  # the same for advance_rebalance
 
     @property
     def active(self) -> bool:
@@ -109,14 +112,14 @@ class QuorumController:
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    async def submit(self, command: Command) -> dict:
+    async def submit(self, command: Command) -> Answer:
         if not self.active:
             raise NotController(f"node {self._node_id} is not the active controller")
-        fut = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         await self._queue.put((command, fut))
         return await fut
 
-    async def change_voters(self, op: str, node_id: int) -> dict:
+    async def change_voters(self, op: str, node_id: int) -> Answer:
         """Add or remove one voter of the Raft quorum (not a metadata record: voter_changes)."""
         if not self.active:
             raise NotController(f"node {self._node_id} is not the active controller")
@@ -290,20 +293,22 @@ class QuorumController:
         except KraftError as exc:
             log.warning("controller duty failed: %s", exc.message)
 
-    async def _execute(self, command: Command) -> dict:
-        fut = asyncio.get_running_loop().create_future()
+    async def _execute(self, command: Command) -> Answer:
+        fut: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         await self._run_batch([(command, fut)])
         return fut.result()
 
-    async def _run_batch(self, waiting: list) -> None:
+    async def _run_batch(self, waiting: list[Waiting]) -> None:
         """Run the commands in order, each against the image the ones before it leave,
         propose their records as one entry, and settle every future. An answer that rests
         on records not yet committed (a refusal or a read after an earlier create in the
         same batch) waits for them, and becomes a retriable error if they fail."""
         image = self._quorum.state_machine.image
-        records: list = []
-        proposed: list = []  # (future, response) of commands with records in the entry
-        dependent: list = []  # (future, response or error) resting on uncommitted records
+        records: list[MetadataRecord] = []
+        # (future, response) of commands with records in the entry
+        proposed: list[tuple[asyncio.Future[Answer], Answer]] = []
+        # (future, response or error) resting on uncommitted records
+        dependent: list[tuple[asyncio.Future[Answer], Answer | KraftError]] = []
         for command, fut in waiting:
             try:
                 own, response = command(image)
@@ -346,7 +351,7 @@ class QuorumController:
         for fut, answer in dependent:
             _settle(fut, answer)
 
-    async def _propose(self, records: list) -> int:
+    async def _propose(self, records: list[MetadataRecord]) -> int:
         if self.epoch is None:
             raise NotController(f"node {self._node_id} is not the active controller")
         batch = MetadataBatch(controller_epoch=self.epoch, request_id=uuid.uuid4().hex,
@@ -361,13 +366,14 @@ class QuorumController:
             raise ConcurrentMetadataChange(f"metadata changed concurrently, retry: {result.error}")
         for r in records:
             if getattr(r, "unclean", False):
+                assert isinstance(r, PartitionChange)  # the one record that marks an unclean election
                 log.warning("UNCLEAN leader election: partition %s/%d now led by broker %s from "
                             "outside the ISR; records it lacks are lost", r.topic_id, r.partition,
                             r.leader)
         return result.offset
 
 
-def _settle(fut: asyncio.Future, answer: object) -> None:
+def _settle(fut: asyncio.Future[Answer], answer: Answer | BaseException) -> None:
     """Answer a command's caller, unless it stopped waiting."""
     if fut.done():
         return

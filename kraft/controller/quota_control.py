@@ -9,14 +9,14 @@ from kraft.controller.result import ControllerResult
 from kraft.errors import BadRequest
 from kraft.metadata.client_quotas import Entity, entity_problem, op_problem
 from kraft.metadata.image import MetadataImage
-from kraft.metadata.records import ClientQuota
+from kraft.metadata.records import ClientQuota, MetadataRecord
 
 
 def alter_client_quotas(image: MetadataImage, entries: list[tuple[Entity, list[tuple[str, float | None]]]],
                         validate_only: bool) -> ControllerResult:
     """entries: (entity, [(key, value, or None to remove)]). Kafka answers an entry named
     twice, or a key changed twice within an entry, as INVALID_REQUEST."""
-    records: list = []
+    records: list[MetadataRecord] = []
     results: list[dict[str, Any]] = []
     seen: set[Entity] = set()
     for entity, ops in entries:

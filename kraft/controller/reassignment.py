@@ -14,6 +14,7 @@ from kraft.controller.result import ControllerResult
 from kraft.controller.partition_lookup import existing_partition
 from kraft.errors import InvalidReplicationFactor, InvalidValue, NotFound, ReplicationFactorChange
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from kraft.metadata.image import NO_LEADER, MetadataImage, PartitionRegistration
 from kraft.metadata.records import PartitionChange
@@ -52,7 +53,7 @@ def reassign(image: MetadataImage, topic_name: str, partition: int,
     return ControllerResult([change], _view(topic_name, partition, target, adding, removing))
 
 
-def finish_ready(image: MetadataImage) -> list:
+def finish_ready(image: MetadataImage) -> list[PartitionChange]:
     """The reassignments whose adding replicas are all in the ISR, completed."""
     out = []
     for topic in image.topics.values():
@@ -104,6 +105,6 @@ def _checked(image: MetadataImage, target: object) -> tuple[int, ...]:
 
 
 def _view(topic: str, partition: int, target: Iterable[int], adding: Iterable[int],
-          removing: Iterable[int]) -> dict:
+          removing: Iterable[int]) -> dict[str, Any]:
     return {"topic_name": topic, "partition_id": partition, "replicas": list(target),
             "adding_replicas": list(adding), "removing_replicas": list(removing)}

@@ -15,19 +15,22 @@ dropped); moves already done stay done.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from kraft.controller.result import ControllerResult
 from kraft.controller import reassignment
 from kraft.controller.rebalance_planner import plan, summary
 from kraft.errors import InvalidValue, KraftError, NotFound, RebalanceInProgress
 from kraft.metadata.image import MetadataImage, PartitionRegistration, RebalanceMove
-from kraft.metadata.records import RebalanceEnd, RebalanceStart
+from kraft.metadata.records import MetadataRecord, RebalanceEnd, RebalanceStart
 from kraft.metadata.records import RebalanceMove as MoveRecord
 
 DEFAULT_MOVES_IN_FLIGHT = 4
 MAX_MOVES_IN_FLIGHT = 1000
 
 
-def dry_run(image: MetadataImage) -> dict:
+def dry_run(image: MetadataImage) -> dict[str, Any]:
     """The plan the cluster would carry out now, changing nothing."""
     moves = plan(image)
     return {"moves": [m.view() for m in moves], **summary(image, moves)}
@@ -52,7 +55,7 @@ def cancel(image: MetadataImage) -> ControllerResult:
     current = image.rebalance
     if current is None or not current.running:
         raise NotFound("no rebalance is running")
-    records: list = [RebalanceEnd(rebalance_id=current.rebalance_id, outcome="cancelled")]
+    records: list[MetadataRecord] = [RebalanceEnd(rebalance_id=current.rebalance_id, outcome="cancelled")]
     reverted = 0
     for move in current.moves:
         if move_state(image, move, running=True) == "moving":
@@ -62,7 +65,7 @@ def cancel(image: MetadataImage) -> ControllerResult:
     return ControllerResult(records, {"rebalance_id": current.rebalance_id, "moves_reverted": reverted})
 
 
-def advance(image: MetadataImage) -> list:
+def advance(image: MetadataImage) -> list[MetadataRecord]:
     """The controller's duty: start waiting moves up to the bound, end a plan with none left."""
     current = image.rebalance
     if current is None or not current.running:
@@ -72,7 +75,7 @@ def advance(image: MetadataImage) -> list:
     waiting = [move for move, state in states if state == "waiting"]
     if not in_flight and not waiting:
         return [RebalanceEnd(rebalance_id=current.rebalance_id, outcome="finished")]
-    records: list = []
+    records: list[MetadataRecord] = []
     for move in waiting:
         if in_flight >= current.max_moves_in_flight:
             break
@@ -86,20 +89,20 @@ def advance(image: MetadataImage) -> list:
     return records
 
 
-def status(image: MetadataImage) -> dict:
+def status(image: MetadataImage) -> dict[str, Any]:
     """The latest rebalance and each move's state: done, moving, waiting, skipped
     (its partition changed since the plan) or cancelled."""
     current = image.rebalance
     if current is None:
         return {"rebalance_id": None, "state": "none", "moves_total": 0, "moves_done": 0,
                 "moves_in_flight": 0, "moves_left": 0, "moves_skipped": 0, "moves": []}
-    moves = []
+    moves: list[dict[str, Any]] = []
     for move in current.moves:
         topic = image.topics.get(move.topic_id)
         moves.append({"topic": topic.name if topic is not None else None, "topic_id": move.topic_id,
                       "partition": move.partition, "replicas": list(move.replicas), "target": list(move.target),
                       "state": move_state(image, move, current.running)})
-    count = lambda state: sum(1 for m in moves if m["state"] == state)  # noqa: E731
+    count: Callable[[str], int] = lambda state: sum(1 for m in moves if m["state"] == state)  # noqa: E731
     return {"rebalance_id": current.rebalance_id, "state": current.state,
             "max_moves_in_flight": current.max_moves_in_flight, "moves_total": len(moves),
             "moves_done": count("done"), "moves_in_flight": count("moving"),

@@ -22,7 +22,9 @@ Both counts end within one of each other where the racks and replication factors
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kraft.controller.placement import rack_of
 from kraft.metadata.image import MetadataImage
@@ -30,6 +32,10 @@ from kraft.metadata.image import MetadataImage
 # Bounds on the planner's loops: each step fixes one broker's surplus, so a real cluster
 # ends far sooner; the bound only guards against a rule that would undo another.
 MAX_STEPS = 100_000
+
+PartitionKey = tuple[str, int]  # (topic id, partition index)
+ReplicaLists = dict[PartitionKey, list[int]]  # the plan being built: each partition's replicas
+Racks = dict[int, str]  # broker id -> rack (rack_of: a broker without one is its own)
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ class PlannedMove:
     def moved_replicas(self) -> int:
         return len(set(self.target) - set(self.replicas))
 
-    def view(self) -> dict:
+    def view(self) -> dict[str, Any]:
         return {"topic": self.topic, "partition": self.partition, "replicas": list(self.replicas),
                 "target": list(self.target), "moved_replicas": self.moved_replicas}
 
@@ -57,7 +63,7 @@ def plan(image: MetadataImage) -> list[PlannedMove]:
         return []
     rack = {b: rack_of(image, b) for b in image.brokers}
     names: dict[str, str] = {}
-    found: dict[tuple[str, int], list[int]] = {}
+    found: ReplicaLists = {}
     for topic, index, part in image.all_partitions():
         if not part.reassigning:
             found[(topic.topic_id, index)] = list(part.replicas)
@@ -73,14 +79,14 @@ def plan(image: MetadataImage) -> list[PlannedMove]:
     return moves
 
 
-def summary(image: MetadataImage, moves: list[PlannedMove]) -> dict:
+def summary(image: MetadataImage, moves: list[PlannedMove]) -> dict[str, Any]:
     """Replica and preferred-leader counts per live broker, now and after the moves."""
     brokers = [b for b in image.unfenced_broker_ids() if image.takes_new_replicas(b)]
     before = {(t.topic_id, i): p.replicas for t, i, p in image.all_partitions()}
     after = dict(before)
     after.update({(m.topic_id, m.partition): m.target for m in moves})
 
-    def counts(lists: dict) -> dict:
+    def counts(lists: Mapping[PartitionKey, Sequence[int]]) -> dict[str, dict[str, int]]:
         replicas = Counter(b for r in lists.values() for b in r)
         leaders = Counter(r[0] for r in lists.values() if r)
         return {str(b): {"replicas": replicas[b], "preferred_leaders": leaders[b]} for b in brokers}
@@ -90,7 +96,7 @@ def summary(image: MetadataImage, moves: list[PlannedMove]) -> dict:
             "leaders_to_move": sum(1 for m in moves if m.target[0] != m.replicas[0])}
 
 
-def _even_replicas(brokers: list[int], lists: dict, rack: dict) -> None:
+def _even_replicas(brokers: list[int], lists: ReplicaLists, rack: Racks) -> None:
     load = Counter({b: 0 for b in brokers})
     for replicas in lists.values():
         load.update(b for b in replicas if b in load)
@@ -99,7 +105,7 @@ def _even_replicas(brokers: list[int], lists: dict, rack: dict) -> None:
             return
 
 
-def _move_one_replica(brokers: list[int], lists: dict, rack: dict, load: Counter) -> bool:
+def _move_one_replica(brokers: list[int], lists: ReplicaLists, rack: Racks, load: Counter[int]) -> bool:
     """One replica from a most loaded broker to a least loaded one; False when none can go."""
     by_load = sorted(brokers, key=lambda b: (load[b], b))
     for giver in reversed(by_load):
@@ -116,7 +122,7 @@ def _move_one_replica(brokers: list[int], lists: dict, rack: dict, load: Counter
     return False
 
 
-def _movable(lists: dict, rack: dict, giver: int, taker: int) -> tuple[str, int] | None:
+def _movable(lists: ReplicaLists, rack: Racks, giver: int, taker: int) -> PartitionKey | None:
     """A partition on `giver` and not on `taker` whose racks stay as spread with taker
     in giver's place; one where giver is not the preferred leader first (leaders stay
     put where they can), then the lowest key, so plans are reproducible."""
@@ -135,7 +141,7 @@ def _movable(lists: dict, rack: dict, giver: int, taker: int) -> tuple[str, int]
     return best
 
 
-def _even_leaders(brokers: list[int], lists: dict) -> None:
+def _even_leaders(brokers: list[int], lists: ReplicaLists) -> None:
     live = set(brokers)
     leads = Counter({b: 0 for b in brokers})
     leads.update(r[0] for r in lists.values() if r and r[0] in live)
@@ -144,7 +150,7 @@ def _even_leaders(brokers: list[int], lists: dict) -> None:
             return
 
 
-def _swap_one_leader(brokers: list[int], lists: dict, leads: Counter) -> bool:
+def _swap_one_leader(brokers: list[int], lists: ReplicaLists, leads: Counter[int]) -> bool:
     by_leads = sorted(brokers, key=lambda b: (leads[b], b))
     for giver in reversed(by_leads):
         for taker in by_leads:

@@ -23,6 +23,7 @@ from kraft.errors import (
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import (
     AccessControlEntry,
+    MetadataRecord,
     RemoveAccessControlEntry,
     RemoveUserScramCredential,
     UserScramCredential,
@@ -113,7 +114,7 @@ def alter_scram_credentials(image: MetadataImage, deletions: list[tuple[str, str
             errors[upsert.name] = problem
         else:
             upserting[upsert.name] = upsert
-    records: list = [RemoveUserScramCredential(name=n, mechanism=m) for n, m in deleting.items()]
+    records: list[MetadataRecord] = [RemoveUserScramCredential(name=n, mechanism=m) for n, m in deleting.items()]
     records += [UserScramCredential(name=n, **u.credential.to_record_fields())
                 for n, u in upserting.items() if u.credential is not None]
     results = [{"user": n, "error": type(errors[n]).__name__ if n in errors else None,
@@ -147,7 +148,7 @@ def _upsert_problem(upsert: ScramUpsert) -> KraftError | None:
     return None
 
 
-def bootstrap_users(image: MetadataImage, credentials: dict[str, ScramCredential]) -> list:
+def bootstrap_users(image: MetadataImage, credentials: dict[str, ScramCredential]) -> list[MetadataRecord]:
     """Users from cluster.toml that have no credential yet (a changed password stays)."""
     return [UserScramCredential(name=name, **cred.to_record_fields())
             for name, cred in sorted(credentials.items()) if name not in image.scram_credentials]

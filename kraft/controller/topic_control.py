@@ -14,7 +14,7 @@ from kraft.config.topic_names import refuse_client_change_of_internal, validate_
 from kraft.errors import (InvalidConfig, InvalidPartitions, InvalidReplicaAssignment, InvalidReplicationFactor,
                           InvalidValue, TopicAlreadyExists, TopicNotFound)
 from kraft.metadata.image import MetadataImage
-from kraft.metadata.records import ConfigRecord, PartitionRecord, RemoveTopic, TopicRecord
+from kraft.metadata.records import ConfigRecord, MetadataRecord, PartitionRecord, RemoveTopic, TopicRecord
 from kraft.config.topic_configs import ConfigError, parse_topic_override, topic_default
 
 MAX_PARTITIONS_PER_REQUEST = 10_000
@@ -82,7 +82,7 @@ def create_topic(
     except ValueError as exc:  # more replicas than live brokers
         raise InvalidReplicationFactor(str(exc)) from None
 
-    records: list = [TopicRecord(name=name, topic_id=topic_id)]
+    records: list[MetadataRecord] = [TopicRecord(name=name, topic_id=topic_id)]
     records += _partition_records(image, topic_id, 0, assignment)
     for cname, value in sorted(configs.items()):
         records.append(ConfigRecord(resource_type="topic", resource_name=name, name=cname,

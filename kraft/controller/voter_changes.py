@@ -35,7 +35,8 @@ _REFUSALS: dict[str, type[RequestError] | type[VoterChangeNotNow]] = {
 }
 
 
-async def change_voters(quorum: Quorum, op: str, node_id: int, timeout_s: float = VOTER_CHANGE_TIMEOUT_S) -> dict:
+async def change_voters(quorum: Quorum, op: str, node_id: int,
+                        timeout_s: float = VOTER_CHANGE_TIMEOUT_S) -> dict[str, list[int]]:
     """Run on the active controller; the answer names the voters after the change."""
     try:
         voters = await quorum.change_voters(VOTER_OPS[op], node_id, timeout_s)

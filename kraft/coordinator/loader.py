@@ -21,6 +21,12 @@ class ReadableLog(Protocol):
     def read(self, offset: int, max_bytes: int) -> bytes: ...
 
 
+class LoadableReplica(ReadableLog, Protocol):
+    """A replica this node leads, as a shard is loaded from it."""
+
+    leader_epoch: int
+
+
 # (header, its records, position): records before position were replayed already (a read
 # starts at a batch boundary, so the first batch of a chunk may hold some)
 ApplyBatch = Callable[[BatchHeader, list[Record], int], None]

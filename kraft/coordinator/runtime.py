@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from kraft.coordinator.leadership import follow_partitions
+from kraft.coordinator.loader import LoadableReplica
 from kraft.coordinator.placement import key_partition
 from kraft.errors import CoordinatorLoadInProgress, CoordinatorNotAvailable, KraftError, TopicAlreadyExists
 from kraft.metadata.image import MetadataImage
@@ -51,7 +52,8 @@ def mono_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
-ControllerCall = Callable[[str, dict], Awaitable[dict]]
+# controller_call(operation, payload): the active controller's answer (JSON objects both)
+ControllerCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # append_local(topic, partition, batch, timeout_ms, timestamp): appends with acks=all on
 # this node, never forwarding, and returns the base offset
 AppendLocal = Callable[[str, int, bytes, int, int], Awaitable[int]]
@@ -76,7 +78,7 @@ S = TypeVar("S", bound=CoordinatorShard)
 class ShardBuilder(Protocol[S]):
     """What a coordinator gives the runtime: its shards' life cycle."""
 
-    def load(self, partition: int, replica: Any, /) -> S: ...  # replays the log; may raise DamagedLog
+    def load(self, partition: int, replica: LoadableReplica, /) -> S: ...  # replays the log; may raise DamagedLog
 
     def unloaded(self, partition: int, shard: S, /) -> None: ...
 
@@ -124,7 +126,7 @@ class CoordinatorRuntime(Generic[S]):
         self.topic = topic
         self.links = links
         self.shards: dict[int, S] = {}
-        self.tasks: set[asyncio.Task] = set()  # every task this coordinator started and owns
+        self.tasks: set[asyncio.Task[Any]] = set()  # every task this coordinator started and owns
         self.closed = False
         self._builder = builder
         self._mono = monotonic_ms
@@ -132,7 +134,7 @@ class CoordinatorRuntime(Generic[S]):
         self._image_offset = -1  # the image new_image last saw
         self._timers: list[_Timer] = []
         self._wake = asyncio.Event()
-        self._creating: asyncio.Task | None = None
+        self._creating: asyncio.Task[None] | None = None
 
     # -- the loop: follow leadership, run timers ------------------------------------------
     def every(self, interval_ms: int, duty: Duty) -> None:
@@ -329,7 +331,7 @@ class CoordinatorRuntime(Generic[S]):
             raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: node {self.node_id}'s {self.what} "
                                           "is shutting down; retry")
 
-    def _task_done(self, task: asyncio.Task) -> None:
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             # a request's task: its caller got the error (or left); a bug is logged loudly

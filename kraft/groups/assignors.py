@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 
 TopicPartition = tuple[str, int]
 Assignment = dict[str, list[TopicPartition]]
+Subscriptions = Mapping[str, frozenset[str]]  # member id -> the subscribed topics that have partitions
 
 STRATEGIES = ("range", "roundrobin", "sticky")
 
@@ -54,7 +55,8 @@ def _subscribed_topics(subs: Mapping[str, frozenset[str]]) -> list[str]:
     return sorted(set().union(*subs.values())) if subs else []
 
 
-def _range(subs, partitions, previous) -> Assignment:
+def _range(subs: Subscriptions, partitions: Mapping[str, int],
+           previous: Mapping[str, Iterable[TopicPartition]]) -> Assignment:
     out: Assignment = {m: [] for m in subs}
     for topic in _subscribed_topics(subs):
         consumers = sorted(m for m, topics in subs.items() if topic in topics)
@@ -67,7 +69,8 @@ def _range(subs, partitions, previous) -> Assignment:
     return out
 
 
-def _roundrobin(subs, partitions, previous) -> Assignment:
+def _roundrobin(subs: Subscriptions, partitions: Mapping[str, int],
+                previous: Mapping[str, Iterable[TopicPartition]]) -> Assignment:
     ordered = sorted(subs)
     out: Assignment = {m: [] for m in ordered}
     turn = 0
@@ -80,7 +83,8 @@ def _roundrobin(subs, partitions, previous) -> Assignment:
     return out
 
 
-def _sticky(subs, partitions, previous) -> Assignment:
+def _sticky(subs: Subscriptions, partitions: Mapping[str, int],
+            previous: Mapping[str, Iterable[TopicPartition]]) -> Assignment:
     topics = _subscribed_topics(subs)
     eligible = {t: sorted(m for m in subs if t in subs[m]) for t in topics}
     owned: dict[str, set[TopicPartition]] = {m: set() for m in subs}

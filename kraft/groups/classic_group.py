@@ -89,7 +89,8 @@ class ClassicGroup(ClassicMembership):
 
     def _on_join(self, e: ev.Join, out: list[Effect]) -> None:
         cfg = self.config
-        fail = lambda error, msg: out.append(ErrorResponse("join", e.member_id, error, msg))
+        fail: Callable[[GroupError, str], None] = (
+            lambda error, msg: out.append(ErrorResponse("join", e.member_id, error, msg)))
         if not cfg.min_session_timeout_ms <= e.session_timeout_ms <= cfg.max_session_timeout_ms:
             return fail(GroupError.INVALID_SESSION_TIMEOUT,
                         f"session timeout {e.session_timeout_ms} ms is outside [{cfg.min_session_timeout_ms}, "
@@ -241,11 +242,12 @@ class ClassicGroup(ClassicMembership):
         owner = self._static.get(group_instance_id) if group_instance_id else None
         return owner is not None and owner != member_id
 
-    def _fenced_message(self, group_instance_id: str, member_id: str) -> str:
+    def _fenced_message(self, group_instance_id: str | None, member_id: str) -> str:
         return (f"member {member_id!r} is not the current process of static member {group_instance_id!r} in group "
                 f"{self.group_id!r}: another process joined with that group.instance.id (client's fault)")
 
-    def _refuse_fenced(self, request: str, e, out: list[Effect]) -> bool:
+    def _refuse_fenced(self, request: str, e: ev.Sync | ev.Heartbeat | ev.Leave | ev.CommitCheck,
+                       out: list[Effect]) -> bool:
         if not self._fenced(e.group_instance_id, e.member_id):
             return False
         out.append(ErrorResponse(request, e.member_id, GroupError.FENCED_INSTANCE_ID,

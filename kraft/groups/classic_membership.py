@@ -85,8 +85,10 @@ class ClassicMembership:
             return []
         return [mid for mid, m in self._members.items() if m.synced]
 
-    def _check(self, member_id: str, generation: int, table: dict, request: str, out: list[Effect]) -> bool:
+    def _check(self, member_id: str, generation: int, table: Mapping[GroupState, GroupError | None], request: str,
+               out: list[Effect]) -> bool:
         """Append the error a request deserves, if any; True if there was one."""
+        error: GroupError | None
         if member_id not in self._members:
             error, msg = GroupError.UNKNOWN_MEMBER_ID, self._unknown(member_id)
         elif generation not in (self.generation, self._members[member_id].carried_generation):

@@ -49,7 +49,7 @@ answers in consumer_group_types.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from kraft.groups.assignors import TopicPartition
@@ -104,7 +104,7 @@ class ConsumerGroup(ConsumerGroupMembers):
         return None if hb.member_epoch in (LEAVE_EPOCH, LEAVE_STATIC_EPOCH) else self._full(hb.member_id)
 
     def _check_request(self, hb: Heartbeat) -> Refusal | None:
-        bad = lambda msg: Refusal(ConsumerGroupError.INVALID_REQUEST, msg)
+        bad: Callable[[str], Refusal] = lambda msg: Refusal(ConsumerGroupError.INVALID_REQUEST, msg)
         if hb.member_epoch < LEAVE_STATIC_EPOCH:
             return bad(f"member epoch {hb.member_epoch} is not valid")
         if hb.member_epoch != 0 and not hb.member_id:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kraft.errors import NotCoordinator
 from kraft.groups.consumer_group import Answer, ConsumerGroup, GroupConfig, Heartbeat, Refusal
@@ -123,7 +123,7 @@ class ConsumerGroupHost:
                 except Exception:  # the coordinator is moving, or the next tick retries
                     log.warning("consumer group %s: could not write its change", group_id)
 
-    async def _persist(self, cache: OffsetCache, group: ConsumerGroup, before: dict) -> None:
+    async def _persist(self, cache: OffsetCache, group: ConsumerGroup, before: dict[str, Any]) -> None:
         """Write the group if the call changed it. A failed write forgets it here: the
         next use loads it from its last record, which is what `before` was."""
         after = group.to_record()

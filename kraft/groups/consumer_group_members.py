@@ -7,7 +7,7 @@ reconciliation, and the whole group as a record. Sans-IO. The requests of both p
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Self
+from typing import Any, Self
 
 from kraft.groups.assignors import TopicPartition
 from kraft.groups.consumer_group_types import (ConsumerGroupError, GroupConfig, GroupState, Heartbeat, Member,
@@ -236,7 +236,7 @@ class ConsumerGroupMembers:
         return pattern
 
     # -- as a record ------------------------------------------------------------------------------
-    def to_record(self) -> dict:
+    def to_record(self) -> dict[str, Any]:
         return {
             "group_epoch": self.group_epoch, "assignment_epoch": self.assignment_epoch,
             "subscribed": dict(sorted(self.subscribed.items())),
@@ -245,7 +245,7 @@ class ConsumerGroupMembers:
         }
 
     @classmethod
-    def from_record(cls, group_id: str, record: dict, config: GroupConfig, new_member_id: Callable[[], str],
+    def from_record(cls, group_id: str, record: dict[str, Any], config: GroupConfig, new_member_id: Callable[[], str],
                     now_ms: int) -> Self:
         """A group as loaded by a new coordinator: every member's session starts now."""
         group = cls(group_id, config, new_member_id)

@@ -8,6 +8,8 @@ coordinator loads; a tombstone (value None) deletes the group.
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from kraft.storage.json_keys import parse_versioned_key, versioned_key
@@ -26,11 +28,11 @@ def parse_group_key(key: bytes | None) -> str | None:
     return parts[0] if parts is not None and isinstance(parts[0], str) else None
 
 
-def group_record(group_id: str, value: dict | None, now_ms: int) -> Record:
+def group_record(group_id: str, value: dict[str, Any] | None, now_ms: int) -> Record:
     return Record(group_key(group_id), None if value is None else orjson.dumps(value), (), now_ms)
 
 
-def parse_group_value(value: bytes) -> dict | None:
+def parse_group_value(value: bytes) -> dict[str, Any] | None:
     """The group's fields; None when the value cannot be read (skipped at load)."""
     try:
         parsed = orjson.loads(value)

@@ -5,9 +5,10 @@ members, and a member as a record. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from kraft.groups.assignors import TopicPartition
 from kraft.groups.reconciliation import MemberState
@@ -153,11 +154,12 @@ class Member:
 
 
 
-def partitions_of(items) -> frozenset[TopicPartition]:
+def partitions_of(items: Iterable[Sequence[Any]]) -> frozenset[TopicPartition]:
+    """(topic, partition) pairs as a record holds them (JSON lists)."""
     return frozenset((str(t), int(p)) for t, p in items)
 
 
-def member_record(m: Member) -> dict:
+def member_record(m: Member) -> dict[str, Any]:
     return {"member_id": m.member_id, "instance_id": m.instance_id, "rack_id": m.rack_id,
             "client_id": m.client_id, "client_host": m.client_host, "topic_names": list(m.topic_names),
             "topic_regex": m.topic_regex, "assignor": m.assignor, "rebalance_timeout_ms": m.rebalance_timeout_ms,
@@ -169,7 +171,7 @@ def member_record(m: Member) -> dict:
                 "protocols": [[name, metadata.hex()] for name, metadata in m.classic.protocols]}}
 
 
-def member_from_record(f: dict) -> Member:
+def member_from_record(f: dict[str, Any]) -> Member:
     return Member(member_id=str(f["member_id"]), instance_id=f.get("instance_id"), rack_id=f.get("rack_id"),
                   client_id=str(f.get("client_id", "")), client_host=str(f.get("client_host", "")),
                   topic_names=tuple(f.get("topic_names", ())), topic_regex=f.get("topic_regex"),
@@ -183,7 +185,7 @@ def member_from_record(f: dict) -> Member:
                   classic=_classic_from(f.get("classic")))
 
 
-def _classic_from(f: dict | None) -> ClassicProtocol | None:
+def _classic_from(f: dict[str, Any] | None) -> ClassicProtocol | None:
     if not f:
         return None
     return ClassicProtocol(int(f["session_timeout_ms"]),

@@ -8,6 +8,7 @@ classic group again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from kraft.errors import CoordinatorNotAvailable, GroupIdNotFound
 from kraft.groups.consumer_group import Answer, ConsumerGroup, Heartbeat, Refusal
@@ -81,7 +82,8 @@ class ConsumerProtocol:
             return
         here = self._here
         try:
-            fits = lambda g: g.only_classic_members and len(g.members) <= here.settings.classic_max_size  # noqa: E731
+            fits: Callable[[ConsumerGroup], bool] = (  # noqa: E731
+                lambda g: g.only_classic_members and len(g.members) <= here.settings.classic_max_size)
             group = here.consumer_groups.get(group_id)
             if group is None or not fits(group):
                 return

@@ -7,7 +7,8 @@ number as in a Kafka cluster with the same partition count. Pure.
 
 from __future__ import annotations
 
-from kraft.config.topic_names import OFFSETS_TOPIC  # noqa: F401  (defined with the other internal topic)
+# re-exported: defined with the other internal topic
+from kraft.config.topic_names import OFFSETS_TOPIC as OFFSETS_TOPIC
 from kraft.coordinator.placement import key_partition
 
 DEFAULT_OFFSETS_TOPIC_PARTITIONS = 50  # offsets.topic.num.partitions

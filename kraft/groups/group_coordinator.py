@@ -20,9 +20,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from kraft.config.cluster import GroupSettings
-from kraft.coordinator.loader import replay_log
+from kraft.coordinator.loader import LoadableReplica, replay_log
 from kraft.coordinator.runtime import (LOCATE_WAIT_S, AppendLocal, ControllerCall, CoordinatorLinks,
                                        CoordinatorRuntime, InternalTopic, ReplicaLookup, WaitMetadata)
 from kraft.errors import NotFound
@@ -84,7 +85,7 @@ class GroupCoordinator:
     async def run(self) -> None:
         await self.runtime.run()
 
-    def load(self, p: int, replica) -> OffsetsShard:
+    def load(self, p: int, replica: LoadableReplica) -> OffsetsShard:
         cache = OffsetCache()
         started = time.monotonic()
         replay_log(replica, lambda header, records, position: replay_batch(cache, header, records, position))
@@ -125,10 +126,10 @@ class GroupCoordinator:
             ids.update(shard.cache.consumer_groups)
         return sorted(ids)
 
-    def summaries(self) -> list[dict]:
+    def summaries(self) -> list[dict[str, Any]]:
         return [self.describe(g) for g in self.local_group_ids()]
 
-    def describe(self, group_id: str) -> dict:
+    def describe(self, group_id: str) -> dict[str, Any]:
         committed = self.committed_of_group(group_id)
         return describe_group(group_id, self.node_id, committed, self.loaded.rest.get(group_id),
                               self.loaded.clients.get(group_id), self.loaded.consumer_group(group_id))

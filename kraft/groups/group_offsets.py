@@ -50,7 +50,7 @@ class GroupOffsets:
         committed = self._here.cache_of(group_id).get(group_id, topic, partition)
         return committed if committed is not None and self._current(topic, committed) else None
 
-    def committed_of_group(self, group_id: str) -> dict:
+    def committed_of_group(self, group_id: str) -> dict[tuple[str, int], CommittedOffset]:
         return {tp: c for tp, c in self._here.cache_of(group_id).of_group(group_id).items() if self._current(tp[0], c)}
 
     def _current(self, topic: str, committed: CommittedOffset) -> bool:

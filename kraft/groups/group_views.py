@@ -3,6 +3,8 @@ one dict shape for every kind of group. Pure over the groups handed in."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from kraft.groups.consumer_group import ConsumerGroup
 from kraft.groups.kafka_client_group import KafkaClientGroup
 from kraft.groups.offset_store import CommittedOffset
@@ -11,13 +13,13 @@ from kraft.groups.rest_instance_group import RestInstanceGroup
 Committed = dict[tuple[str, int], CommittedOffset]
 
 
-def _committed_rows(committed: Committed) -> list[dict]:
+def _committed_rows(committed: Committed) -> list[dict[str, Any]]:
     return [{"topic": t, "partition": p, "offset": c.offset, "metadata": c.metadata}
             for (t, p), c in sorted(committed.items())]
 
 
 def describe_group(group_id: str, node_id: int, committed: Committed, rest: RestInstanceGroup | None,
-                   clients: KafkaClientGroup | None, consumer_group: ConsumerGroup | None) -> dict:
+                   clients: KafkaClientGroup | None, consumer_group: ConsumerGroup | None) -> dict[str, Any]:
     """The group of that id as it is here: {} when there is none and no committed offset."""
     if consumer_group is not None:
         return consumer_group_summary(consumer_group, node_id, committed)
@@ -43,7 +45,7 @@ def describe_group(group_id: str, node_id: int, committed: Committed, rest: Rest
     }
 
 
-def _describe_clients(group: KafkaClientGroup, node_id: int, committed: Committed) -> dict:
+def _describe_clients(group: KafkaClientGroup, node_id: int, committed: Committed) -> dict[str, Any]:
     members = [{"instance_id": m["member_id"], "consumer_id": m["member_id"], "client_id": m["client_id"],
                 "assignments": [list(tp) for tp in m["assignment"]]} for m in group.members()]
     return {
@@ -57,7 +59,7 @@ def _describe_clients(group: KafkaClientGroup, node_id: int, committed: Committe
     }
 
 
-def consumer_group_summary(group: ConsumerGroup, node_id: int, committed: Committed) -> dict:
+def consumer_group_summary(group: ConsumerGroup, node_id: int, committed: Committed) -> dict[str, Any]:
     """A KIP-848 group as describe_group shows every group (REST views, ListGroups)."""
     members = [{"instance_id": m.instance_id or m.member_id, "consumer_id": m.member_id, "client_id": m.client_id,
                 "member_epoch": m.epoch, "member_type": "classic" if m.classic is not None else "consumer",

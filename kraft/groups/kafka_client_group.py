@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from kraft.groups import group_events as ev
 from kraft.groups.classic_group import ClassicGroup
@@ -45,6 +46,11 @@ class Refused:
     member_id: str | None = None
 
 
+# what a parked join or sync is answered with
+Reply = TypeVar("Reply", "Joined | Refused", "Synced | Refused")
+Parked = asyncio.Future[Joined | Refused] | asyncio.Future[Synced | Refused]  # a parked join or sync
+
+
 class KafkaClientGroup:
     def __init__(self, group_id: str, partitions: Mapping[str, int], member_id_prefix: str,
                  config: GroupConfig | None = None, coordinator: ClassicGroup | None = None):
@@ -52,8 +58,8 @@ class KafkaClientGroup:
         self.group_id = group_id
         self.coordinator = coordinator or ClassicGroup(group_id, partitions, config, member_id_prefix=member_id_prefix,
                                                        relay=True)
-        self._joins: dict[str, asyncio.Future] = {}
-        self._syncs: dict[str, asyncio.Future] = {}
+        self._joins: dict[str, asyncio.Future[Joined | Refused]] = {}
+        self._syncs: dict[str, asyncio.Future[Synced | Refused]] = {}
 
     @property
     def state(self) -> GroupState:
@@ -67,12 +73,12 @@ class KafkaClientGroup:
         """The member's group.instance.id, if it gave one (None once it has gone)."""
         return self.coordinator.member(member_id).group_instance_id if member_id in self.coordinator.members else None
 
-    def members(self) -> list[dict]:
+    def members(self) -> list[dict[str, Any]]:
         """Each member as DescribeGroups shows it: its id, client id, the metadata it joined
         with for the chosen protocol, the leader's bytes for it and, when they could be
         read (consumer protocol), the partitions they name."""
         protocol = self.coordinator.protocol or ""
-        out = []
+        out: list[dict[str, Any]] = []
         for member_id in self.coordinator.members:
             member = self.coordinator.member(member_id)
             out.append({"member_id": member_id, "client_id": member.client_id,
@@ -144,7 +150,8 @@ class KafkaClientGroup:
 
     def unload(self) -> None:
         self._settle(self.coordinator.handle(ev.Unload()))
-        for future in [*self._joins.values(), *self._syncs.values()]:
+        parked: list[Parked] = [*self._joins.values(), *self._syncs.values()]
+        for future in parked:
             if not future.done():
                 future.set_result(Refused(GroupError.NOT_COORDINATOR, "the coordinator moved: find it again"))
         self._joins.clear()
@@ -153,7 +160,8 @@ class KafkaClientGroup:
     def hand_over(self) -> None:
         """The group converts into a consumer group: requests parked here are answered
         REBALANCE_IN_PROGRESS, so that their members rejoin it."""
-        for future in [*self._joins.values(), *self._syncs.values()]:
+        parked: list[Parked] = [*self._joins.values(), *self._syncs.values()]
+        for future in parked:
             if not future.done():
                 future.set_result(Refused(GroupError.REBALANCE_IN_PROGRESS, "the group converted: rejoin"))
         self._joins.clear()
@@ -165,13 +173,15 @@ class KafkaClientGroup:
         self._settle(effects)
         return effects
 
-    async def _await(self, waiting: dict[str, asyncio.Future], member_id: str, effects: list[ev.Effect]):
+    async def _await(self, waiting: dict[str, asyncio.Future[Reply]], member_id: str,
+                     effects: list[ev.Effect]) -> Reply:
         """Park this member's request, settle the effects (which may answer it at once)
         and wait for its answer."""
         previous = waiting.pop(member_id, None)
         if previous is not None and not previous.done():  # the same member asked twice
             previous.set_result(Refused(GroupError.REBALANCE_IN_PROGRESS, "a newer request of this member replaced it"))
-        future = waiting[member_id] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        waiting[member_id] = future
         self._settle(effects)
         try:
             return await future
@@ -199,7 +209,8 @@ class KafkaClientGroup:
                 self._answer(self._syncs, effect.member_id, removed)
 
     @staticmethod
-    def _answer(waiting: dict[str, asyncio.Future], member_id: str, result) -> None:
+    def _answer(waiting: Mapping[str, asyncio.Future[Any]], member_id: str, result: Joined | Synced | Refused) -> None:
+        """waiting: the parked joins or the parked syncs (a Refused answers either)."""
         future = waiting.get(member_id)
         if future is not None and not future.done():
             future.set_result(result)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -89,6 +90,8 @@ def marker_is_commit(key: bytes | None) -> bool | None:
     int16 version, int16 type; 0 ABORT, 1 COMMIT); None for any other control record."""
     if key is None or len(key) < _CONTROL_KEY.size:
         return None
+    version: int
+    kind: int
     version, kind = _CONTROL_KEY.unpack_from(key)
     if version < 0 or kind not in (CONTROL_ABORT, CONTROL_COMMIT):
         return None
@@ -120,7 +123,7 @@ class OffsetCache:
         self._open_by_group: dict[str, set[int]] = {}  # group -> producers with pending offsets
         self._in_flight: dict[int, list[TxnWrite]] = {}  # producer id -> its writes in flight
         # KIP-848 consumer groups of this partition, as their latest records hold them
-        self.consumer_groups: dict[str, dict] = {}
+        self.consumer_groups: dict[str, dict[str, Any]] = {}
 
     def replay(self, record: Record) -> None:
         """Apply one record of a non-transactional batch read back from the offsets

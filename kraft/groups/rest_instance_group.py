@@ -128,7 +128,7 @@ class RestInstanceGroup:
                 self._react(effect, queue, now_ms)
         raise AssertionError(f"group {self.group_id!r}: events did not settle (bug)")
 
-    def _react(self, effect: ev.Effect, queue: deque, now_ms: int) -> None:
+    def _react(self, effect: ev.Effect, queue: deque[ev.Event], now_ms: int) -> None:
         instance: ConsumerInstance | None
         if isinstance(effect, ev.StateChanged) and effect.new is GroupState.PREPARING_REBALANCE:
             for instance in self.instances.values():

@@ -455,6 +455,7 @@ async def _fetch_group(node: BrokerServices, ctx: RequestContext, group_id: str,
     version = ctx.api_version
     by_id = version >= topic_ids.OFFSETS_BY_ID_SINCE
     wanted: dict[tuple[str | None, Any], list[int]] = {}
+    topic: str | None  # a committed topic's name here; a requested one's below (None: unknown id)
     if requested is None:  # every partition the group has committed
         for topic, partition in sorted(committed):
             topic_id = topic_ids.id_of(node, topic) if by_id else None

@@ -48,7 +48,11 @@ def _precedence(user: str, client_id: str) -> tuple[Entity, ...]:
     ))
 
 
-def applicable(quotas: Quotas, user: str, client_id: str, key: str) -> tuple[float, tuple] | None:
+# a client's rate bucket: (quota key, (("user", name or ""), ("client-id", id or "")))
+Bucket = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def applicable(quotas: Quotas, user: str, client_id: str, key: str) -> tuple[float, Bucket] | None:
     """(the quota's value, its bucket) for a request, or None when no entity sets `key`."""
     if not quotas:
         return None
@@ -80,7 +84,7 @@ def matching(quotas: Quotas, components: list[tuple[str, int, str | None]], stri
     return out
 
 
-def _component_holds(named: dict, component: tuple[str, int, str | None]) -> bool:
+def _component_holds(named: dict[str, str | None], component: tuple[str, int, str | None]) -> bool:
     entity_type, match_type, match = component
     if entity_type not in named:
         return False

@@ -59,18 +59,18 @@ class MetadataDelta:
         self._base = image
         self._offset = offset  # offset of the batch being replayed
         self._controller = (image.controller_id, image.controller_epoch)
-        self._brokers: dict | None = None
-        self._topics: dict | None = None
-        self._topic_ids: dict | None = None
-        self._topic_configs: dict | None = None
-        self._cluster_configs: dict | None = None
-        self._broker_configs: dict | None = None
+        self._brokers: dict[int, BrokerRegistration] | None = None
+        self._topics: dict[str, TopicImage] | None = None
+        self._topic_ids: dict[str, str] | None = None
+        self._topic_configs: dict[str, Mapping[str, str]] | None = None
+        self._cluster_configs: dict[str, str] | None = None
+        self._broker_configs: dict[int, Mapping[str, str]] | None = None
         self._next_producer_id = image.next_producer_id
         self._unclean = list(image.unclean_elections)
-        self._acls: set | None = None
-        self._scram: dict | None = None
-        self._decommissioning: dict | None = None
-        self._quotas: dict | None = None
+        self._acls: set[AclBinding] | None = None
+        self._scram: dict[str, Mapping[str, ScramCredential]] | None = None
+        self._decommissioning: dict[int, int] | None = None
+        self._quotas: dict[tuple[tuple[str, str | None], ...], Mapping[str, float]] | None = None
         self._rebalance = image.rebalance
         self._notes = ChangeNotes()  # what the records touched, for metadata consumers
 
@@ -80,18 +80,18 @@ class MetadataDelta:
             self._brokers = dict(self._base.brokers)
         return self._brokers
 
-    def _topics_w(self) -> dict:
+    def _topics_w(self) -> dict[str, TopicImage]:
         if self._topics is None:
             self._topics = dict(self._base.topics)
             self._topic_ids = dict(self._base.topic_ids)
         return self._topics
 
-    def _topic_ids_w(self) -> dict:
+    def _topic_ids_w(self) -> dict[str, str]:
         self._topics_w()
         assert self._topic_ids is not None  # copied together with the topics
         return self._topic_ids
 
-    def _topic_configs_w(self) -> dict:
+    def _topic_configs_w(self) -> dict[str, Mapping[str, str]]:
         if self._topic_configs is None:
             self._topic_configs = dict(self._base.topic_configs)
         return self._topic_configs
@@ -252,7 +252,7 @@ class MetadataDelta:
         if r.resource_type == "cluster":
             if self._cluster_configs is None:
                 self._cluster_configs = dict(self._base.cluster_configs)
-            target: dict = self._cluster_configs
+            target: dict[str, str] = self._cluster_configs
             self._notes.cluster_configs.add(r.name)
         elif r.resource_type == "broker":
             if not r.resource_name.isdigit():
@@ -296,7 +296,7 @@ class MetadataDelta:
         self._next_producer_id = r.next_producer_id
         self._notes.producer_ids = True
 
-    def _acls_w(self) -> set:
+    def _acls_w(self) -> set[AclBinding]:
         if self._acls is None:
             self._acls = set(self._base.acls)
         return self._acls
@@ -309,7 +309,7 @@ class MetadataDelta:
         self._acls_w().discard(_binding(r))
         self._notes.acls = True
 
-    def _scram_w(self) -> dict:
+    def _scram_w(self) -> dict[str, Mapping[str, ScramCredential]]:
         if self._scram is None:
             self._scram = dict(self._base.scram_credentials)
         return self._scram

@@ -15,7 +15,7 @@ replication factor is refused).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from kraft.config.broker_synonyms import BROKER_NAME_OF
 from kraft.config.config_sources import TOPIC_CONFIG, Described, layered, winner
@@ -23,6 +23,7 @@ from kraft.config.topic_configs import CLUSTER_ONLY, TOPIC_CONFIGS, typed_value
 from kraft.metadata.image import MetadataImage
 
 MIN_ISR = "min.insync.replicas"
+Config = TypeVar("Config")  # what the rule makes of one config's layers
 
 
 def described_topic_configs(image: MetadataImage, defaults: dict[str, str], topic: str,
@@ -31,6 +32,7 @@ def described_topic_configs(image: MetadataImage, defaults: dict[str, str], topi
     that broker's logs of the topic take them (its own dynamic values count)."""
     result = _each_config(image, defaults, topic, broker_id, layered)
     value, source = result[MIN_ISR][:2]
+    assert value is not None  # every topic config has a default (ConfigSpec.default: str)
     capped = _capped_min_isr(image, topic, value, source)
     if capped != value:
         result[MIN_ISR] = result[MIN_ISR].with_value(capped)
@@ -40,18 +42,19 @@ def described_topic_configs(image: MetadataImage, defaults: dict[str, str], topi
 def effective_topic_configs(image: MetadataImage, defaults: dict[str, str], topic: str,
                             broker_id: int | None = None) -> dict[str, tuple[str, str]]:
     """name -> (value, source), as described_topic_configs without the synonyms."""
-    result = _each_config(image, defaults, topic, broker_id, winner)
+    # every topic config has a default (ConfigSpec.default: str): winner's value is never None
+    result = cast(dict[str, tuple[str, str]], _each_config(image, defaults, topic, broker_id, winner))
     value, source = result[MIN_ISR]
     result[MIN_ISR] = (_capped_min_isr(image, topic, value, source), source)
     return result
 
 
 def _each_config(image: MetadataImage, defaults: dict[str, str], topic: str, broker_id: int | None,
-                 rule: Callable[..., Any]) -> dict:
+                 rule: Callable[..., Config]) -> dict[str, Config]:
     overrides = image.topic_configs.get(topic, {})
     own = image.broker_configs.get(broker_id, {}) if broker_id is not None else {}
     cluster = image.cluster_configs
-    result = {}
+    result: dict[str, Config] = {}
     for name, spec in TOPIC_CONFIGS.items():
         if name in CLUSTER_ONLY:  # num.partitions, replication.factor: shape a create, not a topic
             continue
@@ -88,4 +91,5 @@ def topic_config(image: MetadataImage, defaults: dict[str, str], topic: str, nam
 
 def min_isr(image: MetadataImage, defaults: dict[str, str], topic: str) -> int:
     """The topic's effective min.insync.replicas (capped as above)."""
-    return topic_config(image, defaults, topic, MIN_ISR)
+    value: int = topic_config(image, defaults, topic, MIN_ISR)  # typed_value: an int for it
+    return value

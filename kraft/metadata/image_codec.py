@@ -6,6 +6,7 @@ Plain JSON (not pickle) keeps snapshots compact, readable and safe to load.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 from kraft.metadata.image import (
     BrokerRegistration,
@@ -20,7 +21,7 @@ from kraft.security.acls import AclBinding
 from kraft.security.scram import ScramCredential
 
 
-def image_to_dict(image: MetadataImage) -> dict:
+def image_to_dict(image: MetadataImage) -> dict[str, Any]:
     return {
         "offset": image.offset,
         "controller_id": image.controller_id,
@@ -79,19 +80,19 @@ def image_to_dict(image: MetadataImage) -> dict:
     }
 
 
-def _rebalance_to_dict(r: RebalanceImage) -> dict:
+def _rebalance_to_dict(r: RebalanceImage) -> dict[str, Any]:
     return {"rebalance_id": r.rebalance_id, "state": r.state, "max_moves_in_flight": r.max_moves_in_flight,
             "moves": [[m.topic_id, m.partition, list(m.replicas), list(m.target)] for m in r.moves]}
 
 
-def _rebalance_from_dict(d: dict | None) -> RebalanceImage | None:
+def _rebalance_from_dict(d: dict[str, Any] | None) -> RebalanceImage | None:
     if d is None:  # none yet, or a snapshot older than rebalancing
         return None
     moves = tuple(RebalanceMove(t, p, tuple(r), tuple(g)) for t, p, r, g in d["moves"])
     return RebalanceImage(d["rebalance_id"], moves, d["max_moves_in_flight"], d["state"])
 
 
-def image_from_dict(data: dict) -> MetadataImage:
+def image_from_dict(data: dict[str, Any]) -> MetadataImage:
     brokers = {}
     for b in data["brokers"]:
         brokers[b["broker_id"]] = BrokerRegistration(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from typing import Any
 
 from kraft.metadata.changes import EVERYTHING, ChangeNotes, MetadataChanges
 from kraft.metadata.delta import MetadataDelta, RecordRejected
@@ -36,7 +37,7 @@ class ApplyResult:
     error: str | None = None
     duplicate: bool = False
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "offset": self.offset, "error": self.error,
                 "duplicate": self.duplicate}
 
@@ -120,13 +121,13 @@ class MetadataStateMachine:
                 return None
             return [entry for entry in self._recent if entry[0] > offset]
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         return {
             "image": image_to_dict(self.image),
             "results": [[rid, r.to_json()] for rid, r in self._results.items()],
         }
 
-    def restore(self, data: dict) -> None:
+    def restore(self, data: dict[str, Any]) -> None:
         self._publish(image_from_dict(data["image"]), EVERYTHING)
         self._results = OrderedDict(
             (rid, ApplyResult(**r)) for rid, r in data["results"]

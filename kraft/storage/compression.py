@@ -114,7 +114,8 @@ def compress(codec: int, data: bytes) -> bytes:
     if codec == SNAPPY:
         return _snappy_xerial(data)
     if codec == LZ4:
-        return lz4.frame.compress(data)
+        framed: bytes = lz4.frame.compress(data)  # lz4 ships no types
+        return framed
     if codec == ZSTD:
         return zstandard.ZstdCompressor(level=3).compress(data)
     raise UnsupportedCompressionError(f"compression codec {codec} is not one of Kafka's (1..4)")
@@ -162,7 +163,7 @@ def _snappy_xerial(data: bytes) -> bytes:
 
 def _unlz4(data: bytes, limit: int) -> bytes:
     opener = lz4.frame.LZ4FrameDecompressor()
-    out = opener.decompress(data, max_length=limit + 1)
+    out: bytes = opener.decompress(data, max_length=limit + 1)  # lz4 ships no types
     if len(out) > limit:
         raise _too_large(limit)
     if not opener.eof:

@@ -4,6 +4,8 @@ record, is told apart and skipped rather than misread."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 
@@ -11,7 +13,7 @@ def versioned_key(version: str, *parts: object) -> bytes:
     return orjson.dumps([version, *parts])
 
 
-def parse_versioned_key(key: bytes | None, version: str, arity: int) -> list | None:
+def parse_versioned_key(key: bytes | None, version: str, arity: int) -> list[Any] | None:
     """The `arity` parts after `version` of a key versioned_key wrote; None for any other key."""
     if key is None:
         return None

@@ -44,6 +44,7 @@ from kraft.storage.compaction import (
     worth_cleaning,
 )
 from kraft.storage.compaction_txn import TxnCleaning
+from kraft.storage.leader_epoch_cache import EpochEntry
 from kraft.errors import CorruptBatchError, StorageError, UnsupportedCompressionError
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record_batch import HEADER_SIZE, BatchHeader, decode_records, iter_batches
@@ -76,7 +77,7 @@ class CleanJob:
     sources: tuple[Source, ...]  # the same, as files
     rest: tuple[Source, ...]  # later segments, read for the key map only
     map_limit: int  # the last stable offset: records at or after it do not count
-    epochs: tuple  # leader-epoch entries below map_limit at select
+    epochs: tuple[EpochEntry, ...]  # leader-epoch entries below map_limit at select
     settings: CleanerSettings
     segment_bytes: int
     index_interval_bytes: int
@@ -164,7 +165,7 @@ def _source(segment: Segment) -> Source:
                   os.stat(path).st_mtime_ns // 1_000_000)
 
 
-def _epochs_below(log: PartitionLog, limit: int) -> tuple:
+def _epochs_below(log: PartitionLog, limit: int) -> tuple[EpochEntry, ...]:
     return tuple(e for e in log.leader_epoch_cache.entries if e.start_offset < limit)
 
 

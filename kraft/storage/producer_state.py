@@ -12,7 +12,7 @@ log the leader checked. Pure: no I/O.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # record_batch is not needed at run time
     from kraft.storage.record_batch import BatchHeader
@@ -240,13 +240,13 @@ class ProducerStateTable:
                 for pid, e in sorted(self._entries.items())]
 
     # -- persistence (the shape written to snapshot files) ----------------------------------
-    def to_json(self) -> list:
+    def to_json(self) -> list[list[Any]]:
         return [[pid, e.epoch, [list(b) for b in e.batches], e.coordinator_epoch,
                  -1 if e.txn_first_offset is None else e.txn_first_offset, e.last_timestamp]
                 for pid, e in self._entries.items()]
 
     @classmethod
-    def from_json(cls, data: list, max_producers: int = MAX_PRODUCERS) -> ProducerStateTable:
+    def from_json(cls, data: list[list[Any]], max_producers: int = MAX_PRODUCERS) -> ProducerStateTable:
         """Entries as to_json writes them, or as version 1 snapshots did ([pid, epoch,
         batches]: no transactions then). Raises ValueError/TypeError on anything
         malformed (the caller falls back)."""

@@ -32,7 +32,7 @@ NO_HEADERS = varint_bytes(0)
 ATTRIBUTES = b"\x00"  # unused in v2, always 0
 
 
-def encode_record(parts: list, record: Record, offset_delta: int, timestamp_delta: int) -> None:
+def encode_record(parts: list[bytes], record: Record, offset_delta: int, timestamp_delta: int) -> None:
     """Append the pieces of ``record``'s length-prefixed wire form to ``parts``.
     Pieces, not one buffer: the batch joins everything once."""
     key, value = record.key, record.value

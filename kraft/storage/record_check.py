@@ -52,7 +52,8 @@ def run_to_end(work: Sliced[T]) -> T:
         try:
             step = work.send(result)
         except StopIteration as done:
-            return done.value
+            value: T = done.value  # the generator's return value, a T by Sliced[T]
+            return value
         result = None if step is None else step.run()
 
 
@@ -60,7 +61,8 @@ def maybe_offload(run: Callable[[], T], input_size: int) -> Sliced[T]:
     """``run()``'s result, computed off the loop by the driver when its input is large."""
     if input_size <= OFFLOAD_ABOVE_BYTES:
         return run()
-    return (yield Offload(run))
+    result: T = yield Offload(run)  # the driver sends back run()'s result
+    return result
 
 
 def check_records_in_slices(batch: bytes | bytearray | memoryview, pos: int = 0) -> Sliced[BatchHeader]:

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from kraft.storage.log_directory import replace_durably
 
@@ -58,7 +59,7 @@ class RunState:
         """Every log is closed and fsynced."""
         self._write(closed=True)
 
-    def _read(self) -> dict:
+    def _read(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text())
         except (OSError, ValueError):

@@ -45,6 +45,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from kraft.config.transaction_settings import TransactionSettings
+from kraft.coordinator.loader import LoadableReplica
 from kraft.coordinator.runtime import (AppendLocal, ControllerCall, CoordinatorLinks, CoordinatorRuntime,
                                        InternalTopic, LOCATE_WAIT_S, ReplicaLookup, WaitMetadata, mono_ms)
 from kraft.errors import (
@@ -114,7 +115,7 @@ class TxnShard:
     coordinator_epoch: int  # the partition's leader epoch when this node loaded it
     txns: dict[str, TransactionMetadata]
     # marker work of its transactions, by transactional id (one at a time per id)
-    completions: dict[str, asyncio.Task] = field(default_factory=dict)
+    completions: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     @property
     def leader_epoch(self) -> int:
@@ -161,7 +162,7 @@ class TransactionCoordinator:
         forgets every partition."""
         await self.runtime.run()
 
-    def load(self, p: int, replica) -> TxnShard:
+    def load(self, p: int, replica: LoadableReplica) -> TxnShard:
         started = time.monotonic()
         cache = txn_log.load(replica)
         part = TxnShard(replica.leader_epoch, cache.txns)
@@ -432,7 +433,7 @@ class TransactionCoordinator:
             f"txn-markers-{tid}")
         part.completions[tid] = task
 
-        def done(task: asyncio.Task) -> None:
+        def done(task: asyncio.Task[None]) -> None:
             if part.completions.get(tid) is task:
                 del part.completions[tid]
         task.add_done_callback(done)

@@ -57,7 +57,7 @@ def parse_key(key: bytes | None) -> str | None:
     return parts[0] if parts is not None and isinstance(parts[0], str) else None
 
 
-def _int(obj: dict, name: str) -> int:
+def _int(obj: dict[str, Any], name: str) -> int:
     value = obj[name]
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(name)

@@ -77,4 +77,5 @@ def marker_outcome(answer: object) -> MarkerOutcome:
 
 def backoff_s(attempt: int) -> float:
     """The pause before retry number `attempt` (0-based): doubling, capped."""
-    return min(MARKER_BACKOFF_MAX_S, MARKER_BACKOFF_MIN_S * 2 ** min(attempt, 16))
+    doubled: int = 2 ** min(attempt, 16)  # a non-negative power: an int
+    return min(MARKER_BACKOFF_MAX_S, MARKER_BACKOFF_MIN_S * doubled)

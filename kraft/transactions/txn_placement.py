@@ -11,7 +11,8 @@ per transactional id survives), never compressed, and never elects an unclean le
 from __future__ import annotations
 
 from kraft.coordinator.placement import key_partition
-from kraft.config.topic_names import TXN_STATE_TOPIC  # noqa: F401  (defined with the other internal topic)
+# re-exported: defined with the other internal topic
+from kraft.config.topic_names import TXN_STATE_TOPIC as TXN_STATE_TOPIC
 from kraft.config.transaction_settings import TransactionSettings
 
 DEFAULT_TXN_STATE_PARTITIONS = 50  # transaction.state.log.num.partitions

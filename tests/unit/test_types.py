@@ -2,8 +2,10 @@
 errors, config, security, metadata, storage, replication, controller, groups, quorum,
 broker, api, kafka, server, client, cli, perf and scenario, with check_untyped_defs on
 (so the bodies of unannotated route handlers are checked too: a produce can be followed
-from its route through BrokerServices to the log). Run on the tree itself: every module's
-import path is its file path."""
+from its route through BrokerServices to the log). The pure cores (metadata, controller,
+storage) and the coordinators (runtime, groups, transactions) are held to every flag of
+`strict` that mypy takes per module. Run on the tree itself: every module's import path
+is its file path."""
 
 from __future__ import annotations
 
@@ -31,3 +33,24 @@ def test_mypy_lists_every_package():
         "kraft", "kraft.scenario.builtin", "kraft.console.static", "kraft.console.static.js",
         "kraft.console.static.js.pages"}
     assert shipped - set(config["tool"]["mypy"]["packages"]) == set()
+
+
+# What `strict = true` turns on, less warn_redundant_casts (global only, checked below):
+# mypy takes each of these per module.
+STRICT_PER_MODULE = {
+    "disallow_any_generics": True, "disallow_subclassing_any": True, "disallow_untyped_calls": True,
+    "disallow_untyped_defs": True, "disallow_incomplete_defs": True, "check_untyped_defs": True,
+    "disallow_untyped_decorators": True, "warn_unused_ignores": True, "warn_return_any": True,
+    "implicit_reexport": False, "strict_equality": True, "extra_checks": True,
+}
+STRICT_CORES = {"kraft.metadata.*", "kraft.controller.*", "kraft.storage.*",
+                "kraft.coordinator.*", "kraft.groups.*", "kraft.transactions.*"}
+
+
+def test_the_pure_cores_and_the_coordinators_are_held_to_strict():
+    mypy = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert mypy["warn_redundant_casts"] is True
+    strict = {module for override in mypy["overrides"]
+              if all(override.get(flag) == value for flag, value in STRICT_PER_MODULE.items())
+              for module in override["module"]}
+    assert STRICT_CORES - strict == set()
