@@ -11,21 +11,13 @@ Mounts need root, /dev/fuse and fuse3; without them the tests are skipped with t
 from __future__ import annotations
 
 import pytest
+from scenario_runs import run
 
-from kraft.scenario.runner import RunOptions, run_scenario
-from kraft.config.scenarios import load_scenario
 from kraft.server import lazy_disks, small_disks
 
 pytestmark = pytest.mark.cluster
 DISKS_OK, DISKS_WHY = small_disks.available()
 POWER_OK, POWER_WHY = lazy_disks.available()
-
-
-def run(name: str):
-    result = run_scenario(load_scenario(name), RunOptions(seed=7))
-    failed = [f"{r.name}: expected {r.expected}, got {r.actual} ({r.summary})"
-              for r in (result.verdict.rows if result.verdict else []) if not r.ok]
-    return result, failed
 
 
 @pytest.mark.skipif(not DISKS_OK, reason=f"small disks unavailable: {DISKS_WHY}")

@@ -19,9 +19,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from scenario_runs import run
 
-from kraft.scenario.runner import RunOptions, run_scenario
 from kraft.config.scenarios import builtin_names, load_scenario
+from kraft.scenario.runner import RunOptions, run_scenario
 
 pytestmark = pytest.mark.cluster
 
@@ -34,13 +35,6 @@ PROCESS_FAULTS = ["secured-failover"]
 MORE_PROCESS_FAULTS = ["leader-kill", "leader-pause", "controller-kill", "all-controllers-kill",
                        "follower-wipe", "kafka-leader-kill", "baseline", "isr-shrink",
                        "last-replica-standing", "acks1-leader-kill"]
-
-
-def run(name: str):
-    result = run_scenario(load_scenario(name), RunOptions(seed=7))
-    failed = [f"{r.name}: expected {r.expected}, got {r.actual} ({r.summary})"
-              for r in (result.verdict.rows if result.verdict else []) if not r.ok]
-    return result, failed
 
 
 @pytest.mark.parametrize("name", PROCESS_FAULTS + [pytest.param(n, marks=pytest.mark.soak)

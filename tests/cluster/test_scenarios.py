@@ -15,22 +15,16 @@ import subprocess
 import sys
 
 import pytest
+from scenario_runs import run
 
 from kraft.scenario.network import NetworkFaults
-from kraft.scenario.runner import RunOptions, run_scenario
 from kraft.config.scenarios import load_scenario
+from kraft.scenario.runner import RunOptions, run_scenario
 from kraft.server import lazy_disks
 
 pytestmark = pytest.mark.cluster
 NETWORK_OK, NETWORK_WHY = NetworkFaults.available()
 POWER_OK, POWER_WHY = lazy_disks.available()
-
-
-def run(name: str):
-    result = run_scenario(load_scenario(name), RunOptions(seed=7))
-    failed = [f"{r.name}: expected {r.expected}, got {r.actual} ({r.summary})"
-              for r in (result.verdict.rows if result.verdict else []) if not r.ok]
-    return result, failed
 
 
 @pytest.mark.soak  # about 50 s: the default suite keeps near its 12 minutes (decommission, rebalance and
