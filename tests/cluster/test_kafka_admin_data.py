@@ -436,8 +436,12 @@ def test_describe_log_dirs_shows_each_brokers_partitions(cluster, kp_admin):
 
 def test_alter_replica_log_dirs_takes_the_one_move_a_single_log_dir_allows(cluster, kp_admin):
     create(cluster, "ld-move")
-    [broker] = kp_admin.describe_log_dirs(brokers=[2])
-    (log_dir,) = broker["log_dirs"]
+
+    def hosted_on_2():  # a new topic's ISR is all its replicas at once; broker 2 opens its own a moment later
+        [broker] = kp_admin.describe_log_dirs(brokers=[2])
+        (log_dir,) = broker["log_dirs"]
+        return "ld-move" in [t["name"] for t in log_dir["topics"]] and log_dir
+    log_dir = cluster.wait_until(hosted_on_2, 30, "broker 2 hosting its replica of ld-move")
     here = TopicPartitionReplica("ld-move", 0, 2)
     # to the dir it is in: nothing to move (what kafka-python's own test asks)
     assert kp_admin.alter_replica_log_dirs({here: log_dir["log_dir"]}) == {here: kerrors.NoError}
