@@ -2,8 +2,8 @@
 
 The package is layered; each layer imports only the layers listed before it:
 
-    errors -> config -> security -> metadata -> storage -> quorum -> replication -> controller
-    -> coordinator -> groups -> transactions -> internode -> broker -> api | kafka -> internode.routes
+    errors -> config -> security -> schemas -> metadata -> storage -> quorum -> replication
+    -> controller -> coordinator -> groups -> transactions -> internode -> broker -> api | kafka -> internode.routes
     -> server -> client -> cli, perf, scenario
 
 api (HTTP) and kafka (the Kafka protocol) are the two front doors, side by side over

@@ -13,7 +13,7 @@ from pathlib import Path
 import kraft
 
 ROOT = Path(__file__).resolve().parents[2]
-ORDER = ["errors", "config", "security", "metadata", "storage", "quorum", "replication", "controller", "coordinator",
+ORDER = ["errors", "config", "security", "schemas", "metadata", "storage", "quorum", "replication", "controller", "coordinator",
          "groups", "transactions", "internode", "broker", "api", "kafka", "internode.routes", "server", "client", "top"]
 # kraft.internode holds both halves of node-to-node HTTP: its client below the broker,
 # its server (routes) beside the front doors, above the broker it serves.
