@@ -288,7 +288,8 @@ def test_kafka_python_sends_extensions_and_acknowledges_a_refusal(unsecured_clus
     def producer(lifetime_s: int):
         return kafka.KafkaProducer(bootstrap_servers=c.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
                                    sasl_mechanism="OAUTHBEARER", sasl_oauth_token_provider=Tokens(lifetime_s),
-                                   request_timeout_ms=5000, max_block_ms=5000)
+                                   request_timeout_ms=5000, max_block_ms=5000,
+                                   bootstrap_timeout_ms=5000)  # a refused login: given up after 5 s, not 30
 
     before = end_offset(c, "ob-allowed")
     good = producer(60)

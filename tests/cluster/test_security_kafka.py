@@ -345,12 +345,14 @@ def test_clients_given_a_wrong_password_report_an_authentication_error(cluster, 
     assert reported and reported[0].code() == confluent_kafka.KafkaError._AUTHENTICATION, reported
     del producer  # destroyed: it stops retrying
 
-    # kafka-python 3 logs each failed bootstrap login and gives up at its timeout
+    # kafka-python 3 logs each failed bootstrap login and gives up at its bootstrap timeout
+    # (30 s by default; the first refusal comes in a fraction of a second)
     with caplog.at_level("ERROR", logger="kafka"), \
             pytest.raises((kafka.errors.SaslAuthenticationFailedError, kafka.errors.KafkaTimeoutError)):
         kafka.KafkaAdminClient(bootstrap_servers=cluster.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
                                sasl_mechanism="PLAIN", sasl_plain_username="mallory",
-                               sasl_plain_password="wrong-password", request_timeout_ms=10000)
+                               sasl_plain_password="wrong-password", request_timeout_ms=10000,
+                               bootstrap_timeout_ms=5000)
     assert "SaslAuthenticationFailedError" in caplog.text and "Authentication failed" in caplog.text
 
     async def aio() -> None:
