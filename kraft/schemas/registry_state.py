@@ -1,0 +1,154 @@
+"""The registry's state, built only from the records of `_schemas` (registry_codec.py):
+subjects and their versions, schemas by id, compatibility levels and modes, per subject
+and global. Every node applies the same records in log order and so holds the same state;
+`applied` is the offset after the last record applied. Pure: no I/O, no parsing of schema
+texts (the texts stored are canonical already, so equal texts are one schema)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from kraft.schemas import registry_codec as codec
+from kraft.schemas.compatibility import DEFAULT_LEVEL
+from kraft.schemas.formats import SchemaReference
+from kraft.schemas.registry_codec import SchemaRecord
+
+READWRITE, READONLY, IMPORT = "READWRITE", "READONLY", "IMPORT"
+MODES = (READWRITE, READONLY, IMPORT)
+DEFAULT_MODE = READWRITE
+GLOBAL = None  # the subject of the global config and mode
+
+# A schema as the registry compares them: its type, canonical text and references.
+SchemaIdentity = tuple[str, str, tuple[SchemaReference, ...]]
+
+
+def identity_of(record: SchemaRecord) -> SchemaIdentity:
+    return record.schema_type, record.schema, record.references
+
+
+@dataclass(frozen=True)
+class SubjectConfig:
+    level: str
+    normalize: bool | None = None
+
+
+@dataclass
+class RegistryState:
+    subjects: dict[str, dict[int, SchemaRecord]] = field(default_factory=dict)
+    configs: dict[str | None, SubjectConfig] = field(default_factory=dict)
+    modes: dict[str | None, str] = field(default_factory=dict)
+    max_id: int = 0  # the largest id any applied record carried: the next is above it
+    applied: int = 0  # the offset after the last record applied
+    skipped: int = 0  # records that were not in Confluent's formats
+
+    # -- applying records --------------------------------------------------------------
+    def apply(self, key: bytes | None, value: bytes | None, offset: int) -> None:
+        """Apply the record at `offset` (records before `applied` are applied already)."""
+        if offset < self.applied:
+            return
+        self.applied = offset + 1
+        if key is None:
+            self.skipped += 1
+            return
+        try:
+            self._apply(codec.decode_key(key), value)
+        except codec.MalformedRecord:
+            self.skipped += 1
+
+    def _apply(self, key: codec.RecordKey, value: bytes | None) -> None:
+        if key.keytype == "SCHEMA":
+            assert key.subject is not None and key.version is not None  # decode_key checks
+            self._apply_schema(key.subject, key.version, value)
+        elif key.keytype == "CONFIG":
+            if value is None:
+                self.configs.pop(key.subject, None)
+            else:
+                self.configs[key.subject] = SubjectConfig(*codec.decode_config_value(value))
+        elif key.keytype == "MODE":
+            if value is None:
+                self.modes.pop(key.subject, None)
+            else:
+                self.modes[key.subject] = codec.decode_mode_value(value)
+        elif key.keytype == "DELETE_SUBJECT" and value is not None:
+            assert key.subject is not None
+            self._soft_delete_up_to(key.subject, codec.decode_delete_subject_value(value))
+        elif key.keytype == "CLEAR_SUBJECT" and value is not None:
+            assert key.subject is not None
+            self._clear(key.subject)
+        # NOOP, and key types of later versions: nothing to apply
+
+    def _apply_schema(self, subject: str, version: int, value: bytes | None) -> None:
+        versions = self.subjects.setdefault(subject, {})
+        if value is None:
+            versions.pop(version, None)
+        else:
+            record = codec.decode_schema_value(value)
+            versions[version] = replace(record, subject=subject, version=version)
+            self.max_id = max(self.max_id, record.id)
+        if not versions:
+            del self.subjects[subject]
+
+    def _soft_delete_up_to(self, subject: str, version: int) -> None:
+        versions = self.subjects.get(subject, {})
+        for v, record in versions.items():
+            if v <= version:
+                versions[v] = replace(record, deleted=True)
+
+    def _clear(self, subject: str) -> None:
+        versions = self.subjects.get(subject, {})
+        for v in [v for v, r in versions.items() if r.deleted]:
+            del versions[v]
+        if subject in self.subjects and not versions:
+            del self.subjects[subject]
+
+    # -- questions -------------------------------------------------------------------------
+    def versions(self, subject: str, deleted: bool = False) -> list[SchemaRecord]:
+        """The subject's versions, oldest first; soft-deleted ones only when `deleted`."""
+        found = self.subjects.get(subject, {})
+        return [found[v] for v in sorted(found) if deleted or not found[v].deleted]
+
+    def subject_names(self, deleted: bool = False) -> list[str]:
+        return sorted(s for s in self.subjects if self.versions(s, deleted))
+
+    def latest(self, subject: str) -> SchemaRecord | None:
+        live = self.versions(subject)
+        return live[-1] if live else None
+
+    def records_with_id(self, schema_id: int, deleted: bool = True) -> list[SchemaRecord]:
+        return [r for s in sorted(self.subjects) for r in self.versions(s, deleted) if r.id == schema_id]
+
+    def schema_by_id(self, schema_id: int) -> SchemaRecord | None:
+        """A version holding the id (soft-deleted ones too: old data still names it)."""
+        found = self.records_with_id(schema_id)
+        return found[0] if found else None
+
+    def id_of(self, identity: SchemaIdentity) -> int | None:
+        """The id of this schema in any subject (soft-deleted versions included)."""
+        for versions in self.subjects.values():
+            for record in versions.values():
+                if identity_of(record) == identity:
+                    return record.id
+        return None
+
+    def referenced_by(self, subject: str, version: int, deleted: bool = False) -> list[int]:
+        """Ids of the live schemas (and soft-deleted ones when `deleted`) whose references
+        name this subject and version."""
+        ids = {r.id for s in self.subjects for r in self.versions(s, deleted)
+               if any(ref.subject == subject and ref.version == version for ref in r.references)}
+        return sorted(ids)
+
+    def level(self, subject: str | None) -> str:
+        """The compatibility level that applies: the subject's, else the global one."""
+        config = self.configs.get(subject) if subject is not None else None
+        config = config or self.configs.get(GLOBAL)
+        return config.level if config is not None else DEFAULT_LEVEL
+
+    def normalize_by_default(self, subject: str) -> bool:
+        config = self.configs.get(subject) or self.configs.get(GLOBAL)
+        return bool(config is not None and config.normalize)
+
+    def mode(self, subject: str | None) -> str:
+        """The mode that applies: the subject's, else the global one."""
+        if subject is not None and subject in self.modes:
+            return self.modes[subject]
+        return self.modes.get(GLOBAL, DEFAULT_MODE)
