@@ -1,0 +1,84 @@
+"""Every node keeps the registry's state by reading `_schemas` from its start, through the
+same read surface the REST door's consumers use (the partition's leader, wherever it is;
+this node need not hold a replica), and applies each record in log order. Readers wait
+here until the state holds an offset (a read after a write sees the write)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from kraft.errors import KraftError, OffsetOutOfRange
+from kraft.registry.schemas_topic import PARTITION, TOPIC
+from kraft.schemas.registry_state import RegistryState
+from kraft.storage.record_batch import decode_records, iter_batches
+
+log = logging.getLogger(__name__)
+
+READ_BYTES = 1024 * 1024
+LONG_POLL_MS = 1000
+RETRY_S = 0.2
+CONTROL_BIT = 0x20  # a transaction marker: no registry record
+
+# read(topic, partition, offset, max_bytes, timeout_ms): raw batches from the leader
+ReadBatches = Callable[[str, int, int, int, int], Awaitable[bytes]]
+
+
+class SchemaLogFollower:
+    def __init__(self, read: ReadBatches, topic_exists: Callable[[], bool]) -> None:
+        self.state = RegistryState()
+        self._read = read
+        self._topic_exists = topic_exists
+        self._applied = asyncio.Condition()
+
+    async def run(self) -> None:
+        while True:
+            if not self._topic_exists():
+                await asyncio.sleep(RETRY_S)
+                continue
+            try:
+                data = await self._read(TOPIC, PARTITION, self.state.applied, READ_BYTES, LONG_POLL_MS)
+            except OffsetOutOfRange as exc:
+                self._out_of_range(exc)
+                await asyncio.sleep(RETRY_S)
+                continue
+            except KraftError as exc:  # no leader yet, leader moving or unreachable: retry
+                log.debug("reading %s: %s; retrying", TOPIC, exc)
+                await asyncio.sleep(RETRY_S)
+                continue
+            if data:
+                self.apply_batches(data)
+                async with self._applied:
+                    self._applied.notify_all()
+
+    def _out_of_range(self, exc: OffsetOutOfRange) -> None:
+        start = exc.log_start_offset
+        if start is not None and self.state.applied < start:
+            # records were removed under us (the topic recreated, or its start moved): the
+            # state is rebuilt from what the topic holds now
+            log.warning("%s starts at %d, past the %d applied: rebuilding the registry's state",
+                        TOPIC, start, self.state.applied)
+            self.state = RegistryState(applied=start)
+
+    def apply_batches(self, data: bytes) -> None:
+        for pos, header in iter_batches(data):
+            if header.next_offset <= self.state.applied:
+                continue
+            if not header.attributes & CONTROL_BIT:
+                for record in decode_records(data, pos, verify=False):
+                    assert record.offset is not None  # decoding sets it
+                    self.state.apply(record.key, record.value, record.offset)
+            self.state.applied = max(self.state.applied, header.next_offset)
+
+    async def wait_applied(self, offset: int, timeout_s: float) -> bool:
+        """True once the state holds the record at `offset`; False after timeout_s."""
+        if self.state.applied > offset:
+            return True
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with self._applied:
+                    await self._applied.wait_for(lambda: self.state.applied > offset)
+            return True
+        except TimeoutError:
+            return False
