@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kraft.registry.http import answer, flag, json_body, registry_of
+from kraft.registry.http import answer, flag, json_body, registry_of, state_of
 from kraft.schemas import registry_reads as reads
 from kraft.schemas.registry_requests import DeleteConfig, DeleteMode, config_request, mode_request
 
@@ -26,7 +26,7 @@ def _subject(request: web.Request) -> str | None:
 
 
 async def get_config(request: web.Request) -> web.Response:
-    return answer(reads.subject_config(registry_of(request).state, _subject(request),
+    return answer(reads.subject_config(await state_of(request), _subject(request),
                                        flag(request, "defaultToGlobal")))
 
 
@@ -39,7 +39,7 @@ async def delete_config(request: web.Request) -> web.Response:
 
 
 async def get_mode(request: web.Request) -> web.Response:
-    return answer(reads.subject_mode(registry_of(request).state, _subject(request), flag(request, "defaultToGlobal")))
+    return answer(reads.subject_mode(await state_of(request), _subject(request), flag(request, "defaultToGlobal")))
 
 
 async def put_mode(request: web.Request) -> web.Response:

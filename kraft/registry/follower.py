@@ -23,22 +23,35 @@ CONTROL_BIT = 0x20  # a transaction marker: no registry record
 
 # read(topic, partition, offset, max_bytes, timeout_ms): raw batches from the leader
 ReadBatches = Callable[[str, int, int, int, int], Awaitable[bytes]]
+# the partition's high watermark, as its leader tells it
+HighWatermark = Callable[[str, int], Awaitable[int]]
 
 
 class SchemaLogFollower:
-    def __init__(self, read: ReadBatches, topic_exists: Callable[[], bool]) -> None:
+    def __init__(self, read: ReadBatches, high_watermark: HighWatermark, topic_exists: Callable[[], bool],
+                 metadata_current: Callable[[], bool]) -> None:
         self.state = RegistryState()
         self._read = read
+        self._high_watermark = high_watermark
         self._topic_exists = topic_exists
+        self._metadata_current = metadata_current  # the node is ready: its image has caught up
         self._applied = asyncio.Condition()
+        # set once the state has read the topic as far as it went when this node started
+        # (as Confluent's registry reads its topic to the end before it answers)
+        self.loaded = asyncio.Event()
 
     async def run(self) -> None:
         while True:
             if not self._topic_exists():
+                if self._metadata_current():
+                    self.loaded.set()  # nothing written yet
                 await asyncio.sleep(RETRY_S)
                 continue
             try:
-                data = await self._read(TOPIC, PARTITION, self.state.applied, READ_BYTES, LONG_POLL_MS)
+                if not self.loaded.is_set() and self.state.applied >= await self._high_watermark(TOPIC, PARTITION):
+                    self.loaded.set()
+                data = await self._read(TOPIC, PARTITION, self.state.applied, READ_BYTES,
+                                        LONG_POLL_MS if self.loaded.is_set() else 0)
             except OffsetOutOfRange as exc:
                 self._out_of_range(exc)
                 await asyncio.sleep(RETRY_S)

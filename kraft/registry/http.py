@@ -11,6 +11,7 @@ from aiohttp import web
 from kraft.registry.service import SchemaRegistry
 from kraft.schemas.registry_errors import RegistryError
 from kraft.schemas.registry_requests import parse_bool
+from kraft.schemas.registry_state import RegistryState
 
 MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
 REGISTRY_KEY: web.AppKey[SchemaRegistry] = web.AppKey("schema_registry", SchemaRegistry)
@@ -19,6 +20,11 @@ BAD_REQUEST = 400  # Confluent's answer to a body that is not JSON
 
 def registry_of(request: web.Request) -> SchemaRegistry:
     return request.app[REGISTRY_KEY]
+
+
+async def state_of(request: web.Request) -> RegistryState:
+    """The state reads answer from (once this node has read its log)."""
+    return await registry_of(request).loaded_state()
 
 
 def answer(body: Any, status: int = 200) -> web.Response:

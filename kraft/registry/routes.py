@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kraft.registry.http import answer, flag, json_body, registry_of, subject_of
+from kraft.registry.http import answer, flag, json_body, registry_of, state_of, subject_of
 from kraft.schemas import registry_reads as reads
 from kraft.schemas.format_table import schema_types
 from kraft.schemas.registry_errors import schema_not_found
@@ -52,47 +52,47 @@ def _id(request: web.Request) -> int:
 
 
 async def schema_by_id(request: web.Request) -> web.Response:
-    return answer(reads.schema_by_id(registry_of(request).state, _id(request)))
+    return answer(reads.schema_by_id(await state_of(request), _id(request)))
 
 
 async def schema_text_by_id(request: web.Request) -> web.Response:
     """The schema's text itself, as Confluent answers it."""
-    text = reads.schema_by_id(registry_of(request).state, _id(request))["schema"]
+    text = reads.schema_by_id(await state_of(request), _id(request))["schema"]
     return web.Response(text=text, content_type="application/vnd.schemaregistry.v1+json")
 
 
 async def subjects_of_id(request: web.Request) -> web.Response:
-    return answer(reads.subjects_of_id(registry_of(request).state, _id(request), flag(request, "deleted")))
+    return answer(reads.subjects_of_id(await state_of(request), _id(request), flag(request, "deleted")))
 
 
 async def versions_of_id(request: web.Request) -> web.Response:
-    return answer(reads.versions_of_id(registry_of(request).state, _id(request), flag(request, "deleted")))
+    return answer(reads.versions_of_id(await state_of(request), _id(request), flag(request, "deleted")))
 
 
 async def subjects(request: web.Request) -> web.Response:
-    names = registry_of(request).state.subject_names(flag(request, "deleted"))
+    names = (await state_of(request)).subject_names(flag(request, "deleted"))
     prefix = request.query.get("subjectPrefix", "")
     return answer([n for n in names if n.startswith(prefix)])
 
 
 async def versions(request: web.Request) -> web.Response:
-    return answer(reads.versions_list(registry_of(request).state, subject_of(request), flag(request, "deleted")))
+    return answer(reads.versions_list(await state_of(request), subject_of(request), flag(request, "deleted")))
 
 
 async def version(request: web.Request) -> web.Response:
-    record = reads.find_version(registry_of(request).state, subject_of(request),
+    record = reads.find_version(await state_of(request), subject_of(request),
                                 parse_version(request.match_info["version"]), flag(request, "deleted"))
     return answer(reads.version_json(record))
 
 
 async def version_schema_text(request: web.Request) -> web.Response:
-    record = reads.find_version(registry_of(request).state, subject_of(request),
+    record = reads.find_version(await state_of(request), subject_of(request),
                                 parse_version(request.match_info["version"]), flag(request, "deleted"))
     return web.Response(text=record.schema, content_type="application/vnd.schemaregistry.v1+json")
 
 
 async def referenced_by(request: web.Request) -> web.Response:
-    state = registry_of(request).state
+    state = await state_of(request)
     record = reads.find_version(state, subject_of(request), parse_version(request.match_info["version"]), True)
     return answer(state.referenced_by(record.subject, record.version))
 
@@ -104,8 +104,9 @@ async def register(request: web.Request) -> web.Response:
 
 async def lookup(request: web.Request) -> web.Response:
     registry = registry_of(request)
-    return answer(reads.lookup(registry.state, registry.parser, subject_of(request), await json_body(request),
-                               flag(request, "normalize"), flag(request, "deleted")))
+    state, body = await registry.loaded_state(), await json_body(request)
+    return answer(reads.lookup(state, registry.parser, subject_of(request), body, flag(request, "normalize"),
+                               flag(request, "deleted")))
 
 
 async def delete_subject(request: web.Request) -> web.Response:
@@ -121,8 +122,9 @@ async def delete_version(request: web.Request) -> web.Response:
 async def compatibility(request: web.Request) -> web.Response:
     registry = registry_of(request)
     text = request.match_info.get("version")
-    return answer(reads.compatibility(registry.state, registry.parser, subject_of(request),
-                                      None if text is None else parse_version(text), await json_body(request),
+    state, body = await registry.loaded_state(), await json_body(request)
+    return answer(reads.compatibility(state, registry.parser, subject_of(request),
+                                      None if text is None else parse_version(text), body,
                                       flag(request, "normalize"), flag(request, "verbose")))
 
 

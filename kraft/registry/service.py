@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 WRITE_PATH = "/internal/v1/schemas/write"
 WRITE_TIMEOUT_S = 30.0  # leader elections and the topic's creation fit well inside
 RETRY_S = 0.1
+LOAD_WAIT_S = 15.0
 RETRY_REASON = "retry"  # a forwarded write's answer when the node asked does not lead (any more)
 
 
@@ -37,7 +38,8 @@ class SchemaRegistry:
     def __init__(self, services: BrokerServices, formats: Mapping[str, SchemaFormat], peers: Peers) -> None:
         self._services = services
         self.parser = Parser(formats)
-        self.follower = SchemaLogFollower(self._read, lambda: services.image.topic(TOPIC) is not None)
+        self.follower = SchemaLogFollower(self._read, self._high_watermark,
+                                          lambda: services.image.topic(TOPIC) is not None, services.is_ready)
         self.writer = SchemaWriter(self.follower, self.parser, services.data_plane)
         self.peers = peers
         self._creating: asyncio.Task[None] | None = None
@@ -50,8 +52,22 @@ class SchemaRegistry:
         data, _ = await self._services.partition_reader.read(topic, partition, offset, max_bytes, timeout_ms)
         return data
 
+    async def _high_watermark(self, topic: str, partition: int) -> int:
+        return (await self._services.partition_reader.offsets(topic, partition))[1]
+
     async def run(self) -> None:
         await self.follower.run()
+
+    async def loaded_state(self) -> RegistryState:
+        """The state, once this node has read `_schemas` as far as it went at start (reads
+        wait for it, as Confluent's registry answers only once it has read its topic)."""
+        if not self.follower.loaded.is_set():
+            try:
+                async with asyncio.timeout(LOAD_WAIT_S):
+                    await self.follower.loaded.wait()
+            except TimeoutError:
+                raise RegistryError(OPERATION_TIMEOUT, "the registry is still reading its log; retry") from None
+        return self.follower.state
 
     # -- writes ---------------------------------------------------------------------------
     async def write(self, request: WriteRequest) -> Any:

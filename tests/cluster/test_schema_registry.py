@@ -1,0 +1,255 @@
+"""The schema registry on every node, driven by confluent-kafka's own SchemaRegistryClient
+and Avro serdes: any node answers and sees what another wrote, ids stay unique and stable
+across a kill of the `_schemas` leader and a full restart, bad input gets Confluent's
+codes, and no client writes `_schemas`."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from kraft.server.local_cluster import LocalCluster, http_json
+
+pytestmark = pytest.mark.cluster
+
+MEDIA = "application/vnd.schemaregistry.v1+json"
+
+
+def record(name: str, *fields: tuple[str, str], defaults: dict | None = None) -> str:
+    spec = [{"name": n, "type": t} for n, t in fields]
+    spec += [{"name": n, "type": ["null", "string"], "default": d} for n, d in (defaults or {}).items()]
+    return json.dumps({"type": "record", "name": name, "fields": spec})
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(nodes=3) as c:
+        c.start().wait_ready(timeout_s=60)
+        yield c
+
+
+def urls(cluster) -> list[str]:
+    return cluster.schema_registry_url.split(",")
+
+
+def client(cluster, node: int | None = None) -> SchemaRegistryClient:
+    url = cluster.schema_registry_url if node is None else urls(cluster)[node - 1]
+    return SchemaRegistryClient({"url": url})
+
+
+def subject() -> str:
+    return f"s-{uuid.uuid4().hex[:8]}-value"
+
+
+def raw(cluster, node: int, method: str, path: str, body: bytes | None = None,
+        content_type: str = MEDIA) -> tuple[int, object]:
+    req = urllib.request.Request(urls(cluster)[node - 1] + path, data=body, method=method,
+                                 headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def error_of(call) -> tuple[int, int]:
+    with pytest.raises(SchemaRegistryError) as caught:
+        call()
+    return caught.value.http_status_code, caught.value.error_code
+
+
+def test_register_on_one_node_and_read_it_on_every_other(cluster):
+    s = subject()
+    schema_id = client(cluster, 2).register_schema(s, Schema(record("User", ("name", "string")), "AVRO"))
+    for node in (1, 2, 3):
+        c = client(cluster, node)
+        assert json.loads(c.get_schema(schema_id).schema_str)["name"] == "User"
+        latest = c.get_latest_version(s)
+        assert (latest.schema_id, latest.version) == (schema_id, 1)
+        assert c.get_versions(s) == [1]
+        assert s in c.get_subjects()
+
+
+def test_registering_the_same_schema_again_answers_its_id_and_version(cluster):
+    s, text = subject(), record("Same", ("a", "int"))
+    first = client(cluster, 1).register_schema_full_response(s, Schema(text, "AVRO"))
+    again = client(cluster, 3).register_schema_full_response(s, Schema(text, "AVRO"))
+    other = client(cluster, 2).register_schema_full_response(subject(), Schema(text, "AVRO"))
+    assert (again.schema_id, again.version) == (first.schema_id, first.version)
+    assert (other.schema_id, other.version) == (first.schema_id, 1)
+
+
+def test_backward_compatibility_refuses_a_new_field_without_default_with_409(cluster):
+    s, c = subject(), client(cluster)
+    c.register_schema(s, Schema(record("Evolve", ("a", "string")), "AVRO"))
+    assert error_of(lambda: c.register_schema(s, Schema(record("Evolve", ("a", "string"), ("b", "int")), "AVRO"))) \
+        == (409, 409)
+    added = Schema(record("Evolve", ("a", "string"), defaults={"b": None}), "AVRO")
+    assert c.test_compatibility(s, added) is True
+    assert c.register_schema_full_response(s, added).version == 2
+
+
+def test_compatibility_check_with_verbose_names_the_problem(cluster):
+    s, c = subject(), client(cluster)
+    c.register_schema(s, Schema(record("V", ("a", "string")), "AVRO"))
+    status, body = raw(cluster, 2, "POST", f"/compatibility/subjects/{s}/versions/latest?verbose=true",
+                       json.dumps({"schema": record("V", ("a", "string"), ("b", "int"))}).encode())
+    assert status == 200 and body["is_compatible"] is False and body["messages"], body
+
+
+def test_config_and_mode_per_subject_and_global(cluster):
+    s, c = subject(), client(cluster, 1)
+    c.set_compatibility(s, "NONE")
+    assert client(cluster, 3).get_compatibility(s) == "NONE"
+    assert error_of(lambda: client(cluster, 2).get_compatibility(subject())) == (404, 40408)
+    status, body = raw(cluster, 2, "GET", f"/config/{subject()}?defaultToGlobal=true")
+    assert status == 200 and body["compatibilityLevel"] == "BACKWARD"
+    assert client(cluster, 2).update_mode(s, "READONLY") == "READONLY"
+    assert client(cluster, 3).get_mode(s) == "READONLY"
+    assert error_of(lambda: c.register_schema(s, Schema(record("R", ("a", "int")), "AVRO"))) == (422, 42205)
+    assert client(cluster, 1).delete_mode(s) == "READONLY"
+    assert client(cluster, 2).get_global_mode() == "READWRITE"
+
+
+def test_import_mode_takes_an_explicit_id_and_readwrite_refuses_it(cluster):
+    s = subject()
+    body = json.dumps({"schema": record("Imported", ("a", "long")), "id": 5000, "version": 3}).encode()
+    assert raw(cluster, 1, "POST", f"/subjects/{s}/versions", body)[1]["error_code"] == 42205
+    assert raw(cluster, 2, "PUT", f"/mode/{s}", json.dumps({"mode": "IMPORT"}).encode()) == \
+        (200, {"mode": "IMPORT"})
+    assert raw(cluster, 3, "POST", f"/subjects/{s}/versions", body) == (200, {"id": 5000, "version": 3})
+    assert client(cluster, 1).get_latest_version(s).schema_id == 5000
+    new_id = client(cluster, 2).register_schema(subject(), Schema(record("After", ("x", "int")), "AVRO"))
+    assert new_id > 5000  # ids continue above the imported ones
+
+
+def test_soft_then_permanent_delete_of_a_version_and_a_subject(cluster):
+    s, c = subject(), client(cluster, 1)
+    c.register_schema(s, Schema(record("D", ("a", "string")), "AVRO"))
+    c.register_schema(s, Schema(record("D", ("a", "string"), defaults={"b": None}), "AVRO"))
+    assert client(cluster, 2).delete_version(s, 1) == 1
+    assert client(cluster, 3).get_versions(s) == [2]
+    assert error_of(lambda: client(cluster, 3).delete_version(s, 2, permanent=True)) == (404, 40407)
+    assert client(cluster, 2).delete_version(s, 1, permanent=True) == 1
+    assert client(cluster, 1).delete_subject(s) == [2]
+    assert s not in client(cluster, 2).get_subjects()
+    status, body = raw(cluster, 3, "GET", "/subjects?deleted=true")
+    assert s in body
+    assert client(cluster, 3).delete_subject(s, permanent=True) == [2]
+    assert error_of(lambda: client(cluster, 1).get_versions(s)) == (404, 40401)
+
+
+def test_a_referenced_schema_cannot_be_deleted(cluster):
+    base, user = subject(), subject()
+    c = client(cluster, 1)
+    c.register_schema(base, Schema(json.dumps({"type": "record", "name": "Address", "namespace": "shop",
+                                               "fields": [{"name": "city", "type": "string"}]}), "AVRO"))
+    ref = SchemaReference("shop.Address", base, 1)
+    user_id = c.register_schema(user, Schema(json.dumps({"type": "record", "name": "Customer", "namespace": "shop",
+                                                         "fields": [{"name": "home", "type": "Address"}]}),
+                                             "AVRO", [ref]))
+    assert client(cluster, 2).get_referenced_by(base, 1) == [user_id]
+    assert error_of(lambda: client(cluster, 3).delete_version(base, 1)) == (422, 42206)
+
+
+def test_bad_input_gets_confluents_codes_never_a_5xx(cluster):
+    s = subject()
+    cases = [
+        ("POST", f"/subjects/{s}/versions", b'{"schema": "{\\"type\\": \\"recrod\\"}"}', 42201),
+        ("POST", f"/subjects/{s}/versions", b'{"schema": "{}", "schemaType": "XML"}', 42201),
+        ("POST", f"/subjects/{s}/versions", json.dumps({"schema": "x" * 600_000}).encode(), 42201),
+        ("POST", f"/subjects/{s}/versions", b"{not json", 400),
+        ("GET", f"/subjects/{s}/versions/0", None, 42202),
+        ("GET", f"/subjects/{s}/versions/abc", None, 42202),
+        ("GET", f"/subjects/{s}/versions/1", None, 40401),
+        ("GET", "/schemas/ids/987654", None, 40403),
+        ("PUT", "/config", b'{"compatibility": "SIDEWAYS"}', 42203),
+        ("PUT", "/mode", b'{"mode": "WRITEONLY"}', 42204),
+        ("GET", "/no/such/route", None, 404),
+        ("POST", f"/subjects/{s}/versions", b"x" * (3 * 1024 * 1024), 413),
+    ]
+    for method, path, body, code in cases:
+        status, answer = raw(cluster, 2, method, path, body)
+        assert status < 500 and answer["error_code"] == code, (method, path, status, answer)
+        assert "Traceback" not in answer["message"] and "/kraft/" not in answer["message"]
+
+
+def test_every_media_type_the_clients_send_is_taken(cluster):
+    s = subject()
+    body = json.dumps({"schema": record("M", ("a", "int"))}).encode()
+    for media in (MEDIA, "application/vnd.schemaregistry+json", "application/json"):
+        status, answer = raw(cluster, 1, "POST", f"/subjects/{s}/versions", body, media)
+        assert status == 200 and answer["version"] == 1, answer
+
+
+def test_avro_serializer_round_trips_records_through_a_topic(cluster):
+    topic, sr = f"avro-{uuid.uuid4().hex[:6]}", client(cluster)
+    text = record("Order", ("id", "long"), ("item", "string"))
+    serialize = AvroSerializer(sr, text)
+    producer = Producer({"bootstrap.servers": cluster.bootstrap_servers})
+    orders = [{"id": i, "item": f"thing-{i}"} for i in range(5)]
+    for order in orders:
+        producer.produce(topic, serialize(order, SerializationContext(topic, MessageField.VALUE)))
+    assert producer.flush(30) == 0
+    deserialize = AvroDeserializer(client(cluster, 3))
+    consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": topic,
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    got = []
+    try:
+        while len(got) < len(orders):
+            msg = consumer.poll(10)
+            assert msg is not None, f"only {len(got)} records read back"
+            assert msg.value()[0] == 0  # Confluent's framing: magic byte, then the 4-byte schema id
+            got.append(deserialize(msg.value(), SerializationContext(topic, MessageField.VALUE)))
+    finally:
+        consumer.close()
+    assert sorted(got, key=lambda o: o["id"]) == orders  # across the topic's partitions
+    assert sr.get_latest_version(f"{topic}-value").version == 1  # TopicNameStrategy's subject
+
+
+def test_no_client_writes_schemas_through_either_door(cluster):
+    status, body = http_json("POST", cluster.url(1) + "/topics/_schemas",
+                             {"records": [{"key": "k", "value": "v"}]},
+                             headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
+    assert status != 200 or all(o["error_code"] for o in body["offsets"]), body
+    producer = Producer({"bootstrap.servers": cluster.bootstrap_servers, "message.timeout.ms": 5000})
+    errors = []
+    producer.produce("_schemas", key=b"k", value=b"v", on_delivery=lambda err, msg: errors.append(err))
+    producer.flush(10)
+    assert errors and errors[0] is not None and "TOPIC" in errors[0].name()
+
+
+def schemas_leader(cluster) -> int:
+    status, body = http_json("GET", cluster.url(1) + "/topics/_schemas/partitions/0")
+    assert status == 200, body
+    return body["leader"]
+
+
+def test_ids_stay_unique_and_stable_across_a_leader_kill_and_a_full_restart(cluster):
+    s = subject()
+    first = client(cluster).register_schema(s, Schema(record("Stable", ("a", "int")), "AVRO"))
+    leader = schemas_leader(cluster)
+    cluster.kill(leader)
+    survivor = next(n for n in (1, 2, 3) if n != leader)
+    second = client(cluster, survivor).register_schema(
+        s, Schema(record("Stable", ("a", "int"), defaults={"b": None}), "AVRO"))
+    assert second > first
+    cluster.start_node(leader)
+    cluster.wait_ready(timeout_s=60)
+    cluster.stop_all()
+    cluster.start().wait_ready(timeout_s=60)
+    for node in (1, 2, 3):
+        c = client(cluster, node)
+        assert [v.schema_id for v in (c.get_version(s, 1), c.get_version(s, 2))] == [first, second]
+    third = client(cluster).register_schema(subject(), Schema(record("Later", ("z", "int")), "AVRO"))
+    assert third > second
