@@ -137,6 +137,11 @@ class ClusterConfig(Table):
         """Comma-separated host:port of every Kafka listener ("" when none is set)."""
         return ",".join(n.kafka_address for n in self.nodes if n.kafka_address)
 
+    @property
+    def schema_registry_urls(self) -> str:
+        """Comma-separated URLs of every node's schema registry ("" when none serves one)."""
+        return ",".join(n.schema_registry_url for n in self.nodes if n.schema_registry_url)
+
     @model_validator(mode="after")
     def _nodes_fit_together(self) -> ClusterConfig:
         found = (

@@ -40,6 +40,9 @@ class RegistryState:
     max_id: int = 0  # the largest id any applied record carried: the next is above it
     applied: int = 0  # the offset after the last record applied
     skipped: int = 0  # records that were not in Confluent's formats
+    # indexes of `subjects` (look-ups by id are what every deserializer asks)
+    _by_id: dict[int, dict[tuple[str, int], SchemaRecord]] = field(default_factory=dict)
+    _ids_of: dict[SchemaIdentity, set[int]] = field(default_factory=dict)
 
     # -- applying records --------------------------------------------------------------
     def apply(self, key: bytes | None, value: bytes | None, offset: int) -> None:
@@ -78,28 +81,45 @@ class RegistryState:
         # NOOP, and key types of later versions: nothing to apply
 
     def _apply_schema(self, subject: str, version: int, value: bytes | None) -> None:
-        versions = self.subjects.setdefault(subject, {})
         if value is None:
-            versions.pop(version, None)
+            self._drop(subject, version)
         else:
             record = codec.decode_schema_value(value)
-            versions[version] = replace(record, subject=subject, version=version)
+            self._put(replace(record, subject=subject, version=version))
             self.max_id = max(self.max_id, record.id)
+
+    def _put(self, record: SchemaRecord) -> None:
+        self._drop(record.subject, record.version)
+        self.subjects.setdefault(record.subject, {})[record.version] = record
+        self._by_id.setdefault(record.id, {})[(record.subject, record.version)] = record
+        self._ids_of.setdefault(identity_of(record), set()).add(record.id)
+
+    def _drop(self, subject: str, version: int) -> None:
+        versions = self.subjects.get(subject, {})
+        record = versions.pop(version, None)
         if not versions:
-            del self.subjects[subject]
+            self.subjects.pop(subject, None)
+        if record is None:
+            return
+        holders = self._by_id[record.id]
+        del holders[(subject, version)]
+        if not holders:
+            del self._by_id[record.id]
+        if not any(identity_of(r) == identity_of(record) for r in holders.values()):
+            ids = self._ids_of[identity_of(record)]
+            ids.discard(record.id)
+            if not ids:
+                del self._ids_of[identity_of(record)]
 
     def _soft_delete_up_to(self, subject: str, version: int) -> None:
-        versions = self.subjects.get(subject, {})
-        for v, record in versions.items():
-            if v <= version:
-                versions[v] = replace(record, deleted=True)
+        for record in list(self.subjects.get(subject, {}).values()):
+            if record.version <= version and not record.deleted:
+                self._put(replace(record, deleted=True))
 
     def _clear(self, subject: str) -> None:
-        versions = self.subjects.get(subject, {})
-        for v in [v for v, r in versions.items() if r.deleted]:
-            del versions[v]
-        if subject in self.subjects and not versions:
-            del self.subjects[subject]
+        for record in list(self.subjects.get(subject, {}).values()):
+            if record.deleted:
+                self._drop(subject, record.version)
 
     # -- questions -------------------------------------------------------------------------
     def versions(self, subject: str, deleted: bool = False) -> list[SchemaRecord]:
@@ -115,20 +135,19 @@ class RegistryState:
         return live[-1] if live else None
 
     def records_with_id(self, schema_id: int, deleted: bool = True) -> list[SchemaRecord]:
-        return [r for s in sorted(self.subjects) for r in self.versions(s, deleted) if r.id == schema_id]
+        holders = self._by_id.get(schema_id, {})
+        return [holders[key] for key in sorted(holders) if deleted or not holders[key].deleted]
 
     def schema_by_id(self, schema_id: int) -> SchemaRecord | None:
         """A version holding the id (soft-deleted ones too: old data still names it)."""
-        found = self.records_with_id(schema_id)
-        return found[0] if found else None
+        holders = self._by_id.get(schema_id)
+        return next(iter(holders.values())) if holders else None
 
     def id_of(self, identity: SchemaIdentity) -> int | None:
-        """The id of this schema in any subject (soft-deleted versions included)."""
-        for versions in self.subjects.values():
-            for record in versions.values():
-                if identity_of(record) == identity:
-                    return record.id
-        return None
+        """The id of this schema in any subject (soft-deleted versions included); the
+        lowest when IMPORT gave it several."""
+        ids = self._ids_of.get(identity)
+        return min(ids) if ids else None
 
     def referenced_by(self, subject: str, version: int, deleted: bool = False) -> list[int]:
         """Ids of the live schemas (and soft-deleted ones when `deleted`) whose references

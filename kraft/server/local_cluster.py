@@ -309,7 +309,7 @@ class LocalCluster:
     @property
     def schema_registry_url(self) -> str:
         """Every node's schema registry, for a client's schema.registry.url."""
-        return ",".join(n.schema_registry_url for n in self.config.nodes if n.schema_registry_url)
+        return self.config.schema_registry_urls
 
     @property
     def bootstrap_servers(self) -> str:

@@ -59,9 +59,9 @@ def schema(*fields: str, defaults: tuple[str, ...] = (), uses: tuple[str, ...] =
 class Registry:
     """A state, fed by the records its own decisions produce, as the topic would."""
 
-    def __init__(self):
+    def __init__(self, formats=None):
         self.state = RegistryState()
-        self.parser = Parser({"AVRO": RecordFormat()})
+        self.parser = Parser(formats if formats is not None else {"AVRO": RecordFormat()})
         self.log: list[tuple[bytes, bytes | None]] = []
 
     def write(self, request):
@@ -71,8 +71,8 @@ class Registry:
             self.log.append((key, value))
         return decision.answer
 
-    def register(self, subject: str, text: str, **kw):
-        return self.write(Register(subject, "AVRO", text, **kw))
+    def register(self, subject: str, text: str, schema_type: str = "AVRO", **kw):
+        return self.write(Register(subject, schema_type, text, **kw))
 
     def rebuilt(self) -> RegistryState:
         state = RegistryState()

@@ -10,6 +10,7 @@ import pytest
 
 from registry_fixtures import Registry, schema
 from kraft.schemas import registry_codec as codec
+from kraft.schemas.format_table import FORMATS
 from kraft.schemas.formats import SchemaReference
 from kraft.schemas.registry_errors import RegistryError
 from kraft.schemas.registry_reads import compatibility, find_version, lookup, schema_by_id, subject_config
@@ -313,3 +314,34 @@ def test_write_requests_cross_between_nodes_unchanged():
 def test_codec_round_trips_a_schema_value_with_references():
     record = codec.SchemaRecord("s", 2, 5, "JSON", "{}", (SchemaReference("n", "o", 1),), True)
     assert codec.decode_schema_value(codec.encode_schema_value(record)) == record
+
+
+# -- with the real formats ----------------------------------------------------------------
+def avro(fields: list[dict], name: str = "User", **extra) -> str:
+    return json.dumps({"type": "record", "name": name, "fields": fields, **extra})
+
+
+def test_avro_texts_with_one_canonical_form_are_one_schema():
+    r = Registry(FORMATS)
+    first = r.register("a", avro([{"name": "n", "type": "string"}]))
+    again = r.register("b", '{"fields": [{"type": {"type": "string"}, "name": "n"}], "name": "User", "type": "record"}')
+    assert again["id"] == first["id"]
+
+
+def test_avro_backward_refuses_a_field_without_default_and_takes_one_with():
+    r = Registry(FORMATS)
+    r.register("a", avro([{"name": "n", "type": "string"}]))
+    assert code_of(lambda: r.register("a", avro([{"name": "n", "type": "string"}, {"name": "m", "type": "int"}]))) \
+        == 409
+    assert r.register("a", avro([{"name": "n", "type": "string"},
+                                 {"name": "m", "type": "int", "default": 0}]))["version"] == 2
+
+
+def test_avro_reference_to_a_named_type_in_another_subject():
+    r = Registry(FORMATS)
+    r.register("address", avro([{"name": "city", "type": "string"}], name="Address", namespace="shop"))
+    refs = (SchemaReference("shop.Address", "address", 1),)
+    answer = r.register("customer", avro([{"name": "home", "type": "Address"}], name="Customer",
+                                         namespace="shop"), references=refs)
+    assert r.state.referenced_by("address", 1) == [answer["id"]]
+    assert code_of(lambda: r.register("other", avro([{"name": "home", "type": "shop.Address"}]))) == 42201
