@@ -94,6 +94,7 @@ def _build_references(builder: Builder, references: Mapping[str, str]) -> None:
     order given: a pass builds what it can, until none is left or none can be built)."""
     pending = {name: load_json(text, f'the referenced schema "{name}"') for name, text in references.items()}
     while pending:
+        waiting = len(pending)
         failures: dict[str, InvalidSchema] = {}
         for name, document in list(pending.items()):
             before = dict(builder.names)
@@ -104,7 +105,7 @@ def _build_references(builder: Builder, references: Mapping[str, str]) -> None:
             except InvalidSchema as e:
                 builder.names = before  # undo the names a failed build defined
                 failures[name] = e
-        if len(failures) == len(pending) and failures:
+        if len(pending) == waiting:  # no progress: the first failure is the answer
             name, error = next(iter(failures.items()))
             raise InvalidSchema(f'the referenced schema "{name}" is not valid: {error}')
 

@@ -10,7 +10,6 @@ recursive type is a cycle. Field defaults are checked by avro_defaults.py."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -25,7 +24,6 @@ SCHEMA_RESERVED = frozenset(("doc", "fields", "items", "name", "namespace", "siz
 ENUM_RESERVED = SCHEMA_RESERVED | {"default"}
 FIELD_RESERVED = frozenset(("default", "doc", "name", "order", "type", "aliases"))
 ORDERS = ("ascending", "descending", "ignore")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 Props = dict[str, object]
 
@@ -199,7 +197,7 @@ class Builder:
         if not isinstance(raw, dict):
             raise InvalidSchema(f'a field of "{record}" is not an object: {short_json(raw)}')
         name = raw.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not valid_name(name):
             raise InvalidSchema(f'a field of "{record}" has no valid "name" (letters, digits and _, '
                                 f'not starting with a digit): {short_json(name)}')
         if "type" not in raw:
@@ -220,7 +218,7 @@ class Builder:
         if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
             raise InvalidSchema(f'the enum "{fullname}" has no "symbols" array of strings')
         for symbol in symbols:
-            if not _NAME.match(symbol):
+            if not valid_name(symbol):
                 raise InvalidSchema(f'the enum "{fullname}" has an invalid symbol "{symbol}"')
         if len(set(symbols)) != len(symbols):
             raise InvalidSchema(f'the enum "{fullname}" has a symbol twice')
@@ -265,17 +263,17 @@ def _fullname(node: dict[str, object], namespace: str | None) -> str:
     if space is not None and not isinstance(space, str):
         raise InvalidSchema(f'the "namespace" of "{name}" is not a string')
     fullname = name if "." in name else (f"{space}.{name}" if space else name)
-    _check_fullname(fullname)
+    if not valid_name(fullname.rpartition(".")[2]):  # as Java Avro: the namespace is not checked
+        raise InvalidSchema(f'"{fullname}" is not a valid name (letters, digits and _, not starting with a digit)')
     if fullname in PRIMITIVES:
         raise InvalidSchema(f'"{fullname}" is a primitive type: it cannot name a {node.get("type")}')
     return fullname
 
 
-def _check_fullname(fullname: str) -> None:
-    for part in fullname.split("."):
-        if not _NAME.match(part):
-            raise InvalidSchema(f'"{fullname}" is not a valid name (dot-separated parts of letters, digits '
-                                'and _, none starting with a digit)')
+def valid_name(name: str) -> bool:
+    """Java Avro's name rule: a letter or _, then letters, digits or _ (any script's)."""
+    return bool(name) and (name[0].isalpha() or name[0] == "_") and \
+        all(c.isalpha() or c.isdecimal() or c == "_" for c in name[1:])
 
 
 def _aliases(node: dict[str, object], fullname: str) -> list[str]:
