@@ -1,0 +1,133 @@
+"""JSON Schema text to a checked document: bounded JSON parsing, the draft its `$schema`
+names (draft 7 when it names none or one unknown, as Confluent), the check against that
+draft's metaschema (the jsonschema library), and the registry that resolves `$ref`s to the
+referenced schemas' texts (the referencing library). Remote `$ref`s are never fetched: a
+reference the registry was not given does not resolve."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import urljoin
+
+import jsonschema
+from jsonschema import validators
+from jsonschema.protocols import Validator
+from referencing import Registry, Resource, Specification
+from referencing import jsonschema as referencing_drafts
+from referencing.exceptions import NoSuchResource, Unresolvable
+
+from kraft.schemas.formats import InvalidSchema
+
+MAX_DEPTH = 64  # nesting of arrays and objects; real schemas stay far below
+BASE_URI = "mem://input"  # where Confluent roots a schema with no $id of its own
+
+DRAFT_4, DRAFT_6, DRAFT_7, DRAFT_2019_09, DRAFT_2020_12 = 4, 6, 7, 2019, 2020
+_VALIDATORS: dict[int, type[Validator]] = {
+    DRAFT_4: validators.Draft4Validator, DRAFT_6: validators.Draft6Validator,
+    DRAFT_7: validators.Draft7Validator, DRAFT_2019_09: validators.Draft201909Validator,
+    DRAFT_2020_12: validators.Draft202012Validator}
+_SPECIFICATIONS: dict[int, Specification[Any]] = {
+    DRAFT_4: referencing_drafts.DRAFT4, DRAFT_6: referencing_drafts.DRAFT6,
+    DRAFT_7: referencing_drafts.DRAFT7, DRAFT_2019_09: referencing_drafts.DRAFT201909,
+    DRAFT_2020_12: referencing_drafts.DRAFT202012}
+_DRAFT_PATHS = {"json-schema.org/draft-04/schema": DRAFT_4, "json-schema.org/draft-06/schema": DRAFT_6,
+                "json-schema.org/draft-07/schema": DRAFT_7,
+                "json-schema.org/draft/2019-09/schema": DRAFT_2019_09,
+                "json-schema.org/draft/2020-12/schema": DRAFT_2020_12}
+
+
+@dataclass(frozen=True)
+class LoadedSchema:
+    document: Any  # the schema as JSON (a dict or a bool)
+    draft: int
+    registry: Registry[Any]  # the document and its references, by URI
+
+
+def draft_of(document: Any) -> int:
+    """The draft a document's $schema names (http or https, with or without '#')."""
+    named = document.get("$schema") if isinstance(document, dict) else None
+    if not isinstance(named, str):
+        return DRAFT_7
+    path = named.split("://", 1)[-1].rstrip("#")
+    return _DRAFT_PATHS.get(path, DRAFT_7)
+
+
+def parse_json(text: str, what: str = "the schema") -> Any:
+    """JSON text to a value, refusing nesting deeper than MAX_DEPTH before the parser
+    recurses into it."""
+    if not isinstance(text, str):
+        raise InvalidSchema(f"{what} must be a string of JSON, not {type(text).__name__}")
+    depth = _deepest_nesting(text)
+    if depth > MAX_DEPTH:
+        raise InvalidSchema(f"{what} nests deeper than {MAX_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise InvalidSchema(f"{what} is not valid JSON: {e}") from None
+
+
+def _deepest_nesting(text: str) -> int:
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def check_against_metaschema(document: Any, draft: int, what: str = "the schema") -> None:
+    if not isinstance(document, (dict, bool)):
+        raise InvalidSchema(f"{what} must be a JSON object or a boolean, not {type(document).__name__}")
+    if isinstance(document, bool):
+        return  # true and false are whole schemas
+    try:
+        _VALIDATORS[draft].check_schema(document)
+    except jsonschema.SchemaError as e:
+        where = "/".join(str(part) for part in e.absolute_path)
+        raise InvalidSchema(f"{what} is not a valid JSON Schema (at '#/{where}'): {e.message}") from None
+    except RecursionError:
+        raise InvalidSchema(f"{what} is too deeply nested") from None
+
+
+def load(text: str, references: Mapping[str, str]) -> LoadedSchema:
+    document = parse_json(text)
+    draft = draft_of(document)
+    check_against_metaschema(document, draft)
+    resources: list[tuple[str, Resource[Any]]] = []
+    for name, reference_text in references.items():
+        what = f"the referenced schema {name!r}"
+        referenced = parse_json(reference_text, what)
+        referenced_draft = draft_of(referenced)
+        check_against_metaschema(referenced, referenced_draft, what)
+        resource = _SPECIFICATIONS[referenced_draft].create_resource(referenced)
+        # by its name as given, and that name resolved against the root's base, as Confluent
+        for uri in {name, urljoin(BASE_URI + "/", name)}:
+            resources.append((uri, resource))
+    for known_draft, validator in _VALIDATORS.items():  # a $ref to a metaschema resolves offline
+        meta = validator.META_SCHEMA
+        resources.append((str(meta["$schema"]).rstrip("#"),
+                          _SPECIFICATIONS[known_draft].create_resource(meta)))
+    resources.append((BASE_URI, _SPECIFICATIONS[draft].create_resource(document)))
+    try:
+        registry: Registry[Any] = Registry().with_resources(resources).crawl()
+    except (Unresolvable, NoSuchResource, ValueError, TypeError) as e:
+        raise InvalidSchema(f"the schema's identifiers do not make a registry: {e}") from None
+    return LoadedSchema(document, draft, registry)
+
+
+def specification(draft: int) -> Specification[Any]:
+    return _SPECIFICATIONS[draft]
