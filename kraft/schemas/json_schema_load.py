@@ -103,30 +103,44 @@ def check_against_metaschema(document: Any, draft: int, what: str = "the schema"
         raise InvalidSchema(f"{what} is too deeply nested") from None
 
 
+def _metaschemas() -> Registry[Any]:
+    """The drafts' metaschemas by their URIs, so a $ref to one resolves offline."""
+    resources = [(str(validator.META_SCHEMA["$schema"]).rstrip("#"),
+                  _SPECIFICATIONS[draft].create_resource(validator.META_SCHEMA))
+                 for draft, validator in _VALIDATORS.items()]
+    return Registry().with_resources(resources).crawl()
+
+
+_METASCHEMAS = _metaschemas()  # crawled once: each schema's registry adds only its own
+
+
 def load(text: str, references: Mapping[str, str]) -> LoadedSchema:
     document = parse_json(text)
     draft = draft_of(document)
     check_against_metaschema(document, draft)
     resources: list[tuple[str, Resource[Any]]] = []
+    root_id = _id_of(document, draft)
+    bases = [BASE_URI + "/"] + ([root_id] if isinstance(root_id, str) else [])
     for name, reference_text in references.items():
         what = f"the referenced schema {name!r}"
         referenced = parse_json(reference_text, what)
         referenced_draft = draft_of(referenced)
         check_against_metaschema(referenced, referenced_draft, what)
         resource = _SPECIFICATIONS[referenced_draft].create_resource(referenced)
-        # by its name as given, and that name resolved against the root's base, as Confluent
-        for uri in {name, urljoin(BASE_URI + "/", name)}:
+        # by its name as given, and that name resolved against the root's base (Confluent's,
+        # or the root's own $id: a relative $ref resolves against it)
+        for uri in {name} | {urljoin(base, name) for base in bases}:
             resources.append((uri, resource))
-    for known_draft, validator in _VALIDATORS.items():  # a $ref to a metaschema resolves offline
-        meta = validator.META_SCHEMA
-        resources.append((str(meta["$schema"]).rstrip("#"),
-                          _SPECIFICATIONS[known_draft].create_resource(meta)))
     resources.append((BASE_URI, _SPECIFICATIONS[draft].create_resource(document)))
     try:
-        registry: Registry[Any] = Registry().with_resources(resources).crawl()
+        registry: Registry[Any] = _METASCHEMAS.with_resources(resources).crawl()
     except (Unresolvable, NoSuchResource, ValueError, TypeError) as e:
         raise InvalidSchema(f"the schema's identifiers do not make a registry: {e}") from None
     return LoadedSchema(document, draft, registry)
+
+
+def _id_of(document: Any, draft: int) -> Any:
+    return document.get("id" if draft == DRAFT_4 else "$id") if isinstance(document, dict) else None
 
 
 def specification(draft: int) -> Specification[Any]:

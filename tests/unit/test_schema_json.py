@@ -279,6 +279,10 @@ def test_reference_by_its_absolute_url():
     parse(opened({"address": {"$ref": url}}), {url: ADDRESS})
 
 
+def test_reference_relative_to_the_schemas_own_id():
+    parse({"$id": "https://example.com/schemas/customer.json", **CUSTOMER}, {"address.json": ADDRESS})
+
+
 def test_missing_reference_is_an_invalid_schema():
     with pytest.raises(InvalidSchema, match="address.json"):
         parse(CUSTOMER)
