@@ -122,21 +122,23 @@ class _Comparison:
         anyOf that gained branches), or written by an allOf one part of which the reader
         reads; None when that does not settle it."""
         if not isinstance(original, CombinedNode) and isinstance(update, CombinedNode):
-            branches, widened, pairs = update.subschemas, "SUM_TYPE_EXTENDED", [(original, s) for s in update.subschemas]
-            summing = update.criterion in ("anyOf", "oneOf")
+            # the reader's oneOf / anyOf reads the data when one of its branches does
+            pairs = [(original, branch) for branch in update.subschemas]
+            one_suffices, settled_by = update.criterion != "allOf", "SUM_TYPE_EXTENDED"
         elif isinstance(original, CombinedNode) and not isinstance(update, CombinedNode):
-            branches, widened, pairs = original.subschemas, "PRODUCT_TYPE_NARROWED", [(s, update) for s in original.subschemas]
-            summing = original.criterion == "allOf"
+            # data that met every part of the writer's allOf is read when one part is
+            pairs = [(part, update) for part in original.subschemas]
+            one_suffices, settled_by = original.criterion == "allOf", "PRODUCT_TYPE_NARROWED"
         else:
             return None
-        if len(branches) == 1:
+        if len(pairs) == 1:
             found = self.compare(*pairs[0])
             return found if compatible(found) else None
-        if summing:
+        if one_suffices:
             for pair in pairs:
                 found = self.compare(*pair)
                 if compatible(found):
-                    return found + [Difference(widened, ())]
+                    return found + [Difference(settled_by, ())]
         return None
 
     def combined_differences(self, original: CombinedNode, update: CombinedNode) -> list[Difference]:
@@ -146,9 +148,11 @@ class _Comparison:
         found = [Difference(criterion, ())] if criterion else []
         was, now = self.distinct(original.subschemas), self.distinct(update.subschemas)
         if len(was) < len(now):
-            found.append(Difference("PRODUCT_TYPE_EXTENDED" if update.criterion == "allOf" else "SUM_TYPE_EXTENDED", ()))
+            product = update.criterion == "allOf"
+            found.append(Difference("PRODUCT_TYPE_EXTENDED" if product else "SUM_TYPE_EXTENDED", ()))
         elif len(was) > len(now):
-            found.append(Difference("PRODUCT_TYPE_NARROWED" if original.criterion == "allOf" else "SUM_TYPE_NARROWED", ()))
+            product = original.criterion == "allOf"
+            found.append(Difference("PRODUCT_TYPE_NARROWED" if product else "SUM_TYPE_NARROWED", ()))
         edges: dict[tuple[int, int], list[Difference]] = {}
         for i, old in enumerate(was):
             for j, new in enumerate(now):
