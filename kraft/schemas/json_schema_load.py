@@ -16,7 +16,6 @@ from jsonschema import validators
 from jsonschema.protocols import Validator
 from referencing import Registry, Resource, Specification
 from referencing import jsonschema as referencing_drafts
-from referencing.exceptions import NoSuchResource, Unresolvable
 
 from kraft.schemas.formats import InvalidSchema
 
@@ -134,8 +133,9 @@ def load(text: str, references: Mapping[str, str]) -> LoadedSchema:
     resources.append((BASE_URI, _SPECIFICATIONS[draft].create_resource(document)))
     try:
         registry: Registry[Any] = _METASCHEMAS.with_resources(resources).crawl()
-    except (Unresolvable, NoSuchResource, ValueError, TypeError) as e:
-        raise InvalidSchema(f"the schema's identifiers do not make a registry: {e}") from None
+    except Exception as e:  # e.g. a nested $schema whose subschemas its own draft refuses
+        raise InvalidSchema(f"the schema's $id / $schema keywords do not make a usable schema: "
+                            f"{type(e).__name__}: {e}") from None
     return LoadedSchema(document, draft, registry)
 
 
