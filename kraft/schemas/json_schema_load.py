@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urljoin
 
-import jsonschema
-from jsonschema import validators
+import regex
+from jsonschema import FormatChecker, validators
+from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from referencing import Registry, Resource, Specification
 from referencing import jsonschema as referencing_drafts
@@ -93,13 +94,31 @@ def check_against_metaschema(document: Any, draft: int, what: str = "the schema"
         raise InvalidSchema(f"{what} must be a JSON object or a boolean, not {type(document).__name__}")
     if isinstance(document, bool):
         return  # true and false are whole schemas
+    validator = _VALIDATORS[draft]
     try:
-        _VALIDATORS[draft].check_schema(document)
-    except jsonschema.SchemaError as e:
-        where = "/".join(str(part) for part in e.absolute_path)
-        raise InvalidSchema(f"{what} is not a valid JSON Schema (at '#/{where}'): {e.message}") from None
+        error = best_match(validator(validator.META_SCHEMA, format_checker=_FORMAT_CHECKERS[draft])
+                           .iter_errors(document))
     except RecursionError:
         raise InvalidSchema(f"{what} is too deeply nested") from None
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path)
+        raise InvalidSchema(f"{what} is not a valid JSON Schema (at '#/{where}'): {error.message}")
+
+
+def _is_regex(pattern: object) -> bool:
+    """ECMA-262 patterns as Java reads them (\\p{L}, (?<name>..)), which Python's re refuses."""
+    if isinstance(pattern, str):
+        regex.compile(pattern)
+    return True
+
+
+def _format_checker(validator: type[Validator]) -> FormatChecker:
+    checker = FormatChecker(validator.FORMAT_CHECKER.checkers)
+    checker.checks("regex", raises=regex.error)(_is_regex)
+    return checker
+
+
+_FORMAT_CHECKERS = {draft: _format_checker(validator) for draft, validator in _VALIDATORS.items()}
 
 
 def _metaschemas() -> Registry[Any]:

@@ -371,6 +371,11 @@ def test_draft_is_chosen_by_dollar_schema_and_defaults_to_draft_7():
     parse({"$schema": "https://json-schema.org/draft/2020-12/schema", "prefixItems": [STRING]})
 
 
+def test_patterns_are_read_as_ecma_and_java_read_them():
+    parse({"type": "string", "pattern": "^\\p{L}+$"})
+    parse({"patternProperties": {"^(?<prefix>x_)": STRING}})
+
+
 def test_boolean_schemas_are_schemas():
     assert parse(True).canonical() == "true"
     assert error_types(True, False) == []
