@@ -17,13 +17,19 @@ from kraft.schemas.formats import InvalidSchema, ParsedSchema
 from kraft.schemas.json_schema_build import build
 from kraft.schemas.json_schema_diff import ComparisonTooLarge, differences
 from kraft.schemas.json_schema_differences import COMPATIBLE, message
-from kraft.schemas.json_schema_load import LoadedSchema, load
+from kraft.schemas.json_schema_load import LoadedSchema, WrittenNumber, load
 from kraft.schemas.json_schema_model import Node
 
 
 def compact(value: Any) -> str:
-    """JSON as Confluent's Jackson writes it: no spaces, non-ASCII as is."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """JSON as Confluent's Jackson writes it: no spaces, non-ASCII as is, numbers as written."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{compact(key)}:{compact(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(compact(item) for item in value) + "]"
+    if isinstance(value, WrittenNumber):
+        return value.text
+    return json.dumps(value, ensure_ascii=False)
 
 
 def sorted_keys(value: Any) -> Any:

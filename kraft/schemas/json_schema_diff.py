@@ -17,6 +17,7 @@ from typing import Any
 
 from kraft.schemas.json_schema_diff_containers import array_differences, bound_change, object_differences
 from kraft.schemas.json_schema_differences import Difference, compatible
+from kraft.schemas.json_schema_load import WrittenNumber
 from kraft.schemas.json_schema_model import (
     ArrayNode, CombinedNode, ConstNode, EmptyNode, EnumNode, FalseNode, Node, NotNode, NumberNode,
     ObjectNode, RefNode, StringNode, kind_of)
@@ -260,7 +261,7 @@ def _decimal(number: int | float | None) -> Decimal | None:
     if number is None:
         return None
     try:
-        return Decimal(str(number))
+        return Decimal(number.text if isinstance(number, WrittenNumber) else str(number))
     except InvalidOperation:
         return None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Mapping
 from urllib.parse import urljoin
 
@@ -38,6 +39,17 @@ _DRAFT_PATHS = {"json-schema.org/draft-04/schema": DRAFT_4, "json-schema.org/dra
                 "json-schema.org/draft/2020-12/schema": DRAFT_2020_12}
 
 
+class WrittenNumber(float):
+    """A JSON number with a fraction or an exponent, which keeps how it was written: Confluent
+    stores such numbers exactly (Java's BigDecimal), so 1.50 stays 1.50 and 1e3 is 1E+3."""
+    text: str
+
+    def __new__(cls, text: str) -> "WrittenNumber":
+        number = super().__new__(cls, text)
+        number.text = str(Decimal(text))  # Python's Decimal prints as BigDecimal.toString
+        return number
+
+
 @dataclass(frozen=True)
 class LoadedSchema:
     document: Any  # the schema as JSON (a dict or a bool)
@@ -63,7 +75,7 @@ def parse_json(text: str, what: str = "the schema") -> Any:
     if depth > MAX_DEPTH:
         raise InvalidSchema(f"{what} nests deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=WrittenNumber)
     except (ValueError, RecursionError) as e:
         raise InvalidSchema(f"{what} is not valid JSON: {e}") from None
 

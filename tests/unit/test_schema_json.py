@@ -127,6 +127,7 @@ RULES = [
     ("multiple_of_reduced", {"type": "number", "multipleOf": 10}, {"type": "number", "multipleOf": 5}, []),
     ("multiple_of_expanded", {"type": "number", "multipleOf": 5}, {"type": "number", "multipleOf": 10},
      ["MULTIPLE_OF_EXPANDED"]),
+    ("multiple_of_reduced_exactly", {"type": "number", "multipleOf": 0.3}, {"type": "number", "multipleOf": 0.1}, []),
     ("multiple_of_changed", {"type": "number", "multipleOf": 3}, {"type": "number", "multipleOf": 5},
      ["MULTIPLE_OF_CHANGED"]),
     # object size and dependencies
@@ -337,6 +338,11 @@ def test_canonical_is_compact_json_in_the_order_given():
 def test_canonical_ignores_whitespace_only():
     assert parse('{"type":"string"}').canonical() == parse('{\n  "type": "string"\n}').canonical()
     assert parse('{"type":"string","title":"x"}').canonical() != parse('{"title":"x","type":"string"}').canonical()
+
+
+def test_canonical_keeps_numbers_exact_as_java_bigdecimal_prints_them():
+    schema = parse('{"maximum": 1.50, "minimum": 1e3, "multipleOf": 0.0000001, "default": 12345678901234567890}')
+    assert schema.canonical() == '{"maximum":1.50,"minimum":1E+3,"multipleOf":1E-7,"default":12345678901234567890}'
 
 
 def test_canonical_keeps_non_ascii_text():
