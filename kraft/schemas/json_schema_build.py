@@ -3,9 +3,8 @@ resolved (through the references the registry gave) to the node of its target.""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from referencing._core import Resolver
 from referencing.exceptions import Unresolvable
 
 from kraft.schemas.formats import InvalidSchema
@@ -14,6 +13,9 @@ from kraft.schemas.json_schema_load import (
 from kraft.schemas.json_schema_model import (
     ArrayNode, BooleanNode, CombinedNode, ConditionalNode, ConstNode, EmptyNode, EnumNode,
     FalseNode, Node, NotNode, NullNode, NumberNode, ObjectNode, RefNode, StringNode)
+
+if TYPE_CHECKING:  # the library exports its resolver's type only from a private module
+    from referencing._core import Resolver
 
 MAX_NODES = 50_000
 
@@ -24,8 +26,8 @@ COMBINERS = ("allOf", "anyOf", "oneOf")
 
 
 def object_keywords(draft: int) -> tuple[str, ...]:
-    words: tuple[str, ...] = ("properties", "required", "minProperties", "maxProperties", "dependencies",
-             "patternProperties", "additionalProperties")
+    words: tuple[str, ...] = ("properties", "required", "minProperties", "maxProperties",
+                              "dependencies", "patternProperties", "additionalProperties")
     if draft >= DRAFT_6:
         words += ("propertyNames",)
     if draft >= DRAFT_2019_09:
