@@ -47,35 +47,43 @@ def array_keywords(draft: int) -> tuple[str, ...]:
 
 
 def build(loaded: LoadedSchema) -> Node:
-    return _Builder(loaded).build_root()
+    shared = _Shared()
+    root = shared.builder(loaded.draft).node(loaded.document, loaded.registry.resolver(base_uri=BASE_URI))
+    while shared.pending:  # $ref targets, each built once, so a cycle ends
+        ref, contents, resolver = shared.pending.pop()
+        target = shared.targets.get(id(contents))
+        if target is None:  # read by the draft of the document it is in
+            draft = loaded.drafts.get(id(contents), loaded.draft)
+            target = shared.targets[id(contents)] = shared.builder(draft).node(contents, resolver)
+        ref.target = target
+    return root
 
 
 def _number(value: Any) -> int | float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-class _Builder:
-    def __init__(self, loaded: LoadedSchema) -> None:
-        self.document = loaded.document
-        self.draft = loaded.draft
-        self.registry = loaded.registry
+class _Shared:
+    """What the builders of one schema (one per draft among its documents) share."""
+
+    def __init__(self) -> None:
         self.nodes = 0
         self.pending: list[tuple[RefNode, Any, Resolver[Any]]] = []
         self.targets: dict[int, Node] = {}  # id() of a schema object -> its node, for $refs
+        self.builders: dict[int, _Builder] = {}
 
-    def build_root(self) -> Node:
-        root = self.node(self.document, self.registry.resolver(base_uri=BASE_URI))
-        while self.pending:  # $ref targets, each built once, so a cycle ends
-            ref, contents, resolver = self.pending.pop()
-            target = self.targets.get(id(contents))
-            if target is None:
-                target = self.targets[id(contents)] = self.node(contents, resolver)
-            ref.target = target
-        return root
+    def builder(self, draft: int) -> _Builder:
+        return self.builders.setdefault(draft, _Builder(self, draft))
+
+
+class _Builder:
+    def __init__(self, shared: _Shared, draft: int) -> None:
+        self.shared = shared
+        self.draft = draft
 
     def node(self, value: Any, resolver: Resolver[Any]) -> Node:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
+        self.shared.nodes += 1
+        if self.shared.nodes > MAX_NODES:
             raise InvalidSchema(f"the schema has more than {MAX_NODES} subschemas")
         if value is True:
             return EmptyNode(source=value)
@@ -95,7 +103,7 @@ class _Builder:
             node = CombinedNode(criterion="allOf", subschemas=parts)
         node.source = value
         self.annotate(node, value)
-        self.targets.setdefault(id(value), node)  # a $ref to this object reuses its node
+        self.shared.targets.setdefault(id(value), node)  # a $ref to this object reuses its node
         return node
 
     def id_keyword(self) -> str:
@@ -177,7 +185,7 @@ class _Builder:
         except Unresolvable as e:
             raise InvalidSchema(f"$ref {ref!r} does not resolve (a reference not given?): {e}") from None
         node = RefNode(ref=ref)
-        self.pending.append((node, resolved.contents, resolved.resolver))
+        self.shared.pending.append((node, resolved.contents, resolved.resolver))
         return node
 
     def string(self, value: dict[str, Any]) -> StringNode:

@@ -55,6 +55,7 @@ class LoadedSchema:
     document: Any  # the schema as JSON (a dict or a bool)
     draft: int
     registry: Registry[Any]  # the document and its references, by URI
+    drafts: dict[int, int]  # id() of each schema object in a referenced document -> its draft
 
 
 def draft_of(document: Any) -> int:
@@ -149,6 +150,7 @@ def load(text: str, references: Mapping[str, str]) -> LoadedSchema:
     draft = draft_of(document)
     check_against_metaschema(document, draft)
     resources: list[tuple[str, Resource[Any]]] = []
+    drafts: dict[int, int] = {}
     root_id = _id_of(document, draft)
     bases = [BASE_URI + "/"] + ([root_id] if isinstance(root_id, str) else [])
     for name, reference_text in references.items():
@@ -157,6 +159,7 @@ def load(text: str, references: Mapping[str, str]) -> LoadedSchema:
         referenced_draft = draft_of(referenced)
         check_against_metaschema(referenced, referenced_draft, what)
         resource = _SPECIFICATIONS[referenced_draft].create_resource(referenced)
+        drafts.update(dict.fromkeys(_objects_in(referenced), referenced_draft))
         # by its name as given, and that name resolved against the root's base (Confluent's,
         # or the root's own $id: a relative $ref resolves against it)
         for uri in {name} | {urljoin(base, name) for base in bases}:
@@ -167,7 +170,20 @@ def load(text: str, references: Mapping[str, str]) -> LoadedSchema:
     except Exception as e:  # e.g. a nested $schema whose subschemas its own draft refuses
         raise InvalidSchema(f"the schema's $id / $schema keywords do not make a usable schema: "
                             f"{type(e).__name__}: {e}") from None
-    return LoadedSchema(document, draft, registry)
+    return LoadedSchema(document, draft, registry, drafts)
+
+
+def _objects_in(document: Any) -> list[int]:
+    """id() of every JSON object in a document."""
+    found, waiting = [], [document]
+    while waiting:
+        value = waiting.pop()
+        if isinstance(value, dict):
+            found.append(id(value))
+            waiting.extend(value.values())
+        elif isinstance(value, list):
+            waiting.extend(value)
+    return found
 
 
 def _id_of(document: Any, draft: int) -> Any:

@@ -307,6 +307,16 @@ def test_reference_relative_to_the_schemas_own_id():
     parse({"$id": "https://example.com/schemas/customer.json", **CUSTOMER}, {"address.json": ADDRESS})
 
 
+def test_referenced_schema_is_read_by_its_own_draft():
+    def pair(second: object) -> str:
+        return json.dumps({"$schema": "https://json-schema.org/draft/2020-12/schema",
+                           "type": "array", "prefixItems": [STRING, second], "items": False})
+    holder = {"type": "object", "properties": {"pair": {"$ref": "pair.json"}}}  # draft 7
+    old, new = parse(holder, {"pair.json": pair(STRING)}), parse(holder, {"pair.json": pair(NUMBER)})
+    errors = new.read_errors(old)
+    assert len(errors) == 1 and "TYPE_CHANGED" in errors[0] and "#/properties/pair/items/1" in errors[0]
+
+
 def test_missing_reference_is_an_invalid_schema():
     with pytest.raises(InvalidSchema, match="address.json"):
         parse(CUSTOMER)
