@@ -14,10 +14,11 @@ decoding its messages."""
 from __future__ import annotations
 
 import base64
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Iterable, Mapping
 
-from google.protobuf import descriptor_pb2
+from google.protobuf import (any_pb2, api_pb2, descriptor_pb2, duration_pb2, empty_pb2, field_mask_pb2,
+                            source_context_pb2, struct_pb2, timestamp_pb2, type_pb2, wrappers_pb2)
 from google.protobuf.descriptor_pb2 import DescriptorProto, FileDescriptorProto
 from google.protobuf.descriptor_pool import DescriptorPool
 from google.protobuf.message import DecodeError, Message
@@ -54,12 +55,19 @@ def build_pool(files: Mapping[str, FileDescriptorProto], best_effort: bool = Fal
     return pool
 
 
+@lru_cache(maxsize=1)
+def _well_known_files() -> dict[str, FileDescriptorProto]:
+    """google/protobuf's files as the protobuf runtime ships them."""
+    modules = (any_pb2, api_pb2, descriptor_pb2, duration_pb2, empty_pb2, field_mask_pb2, source_context_pb2,
+               struct_pb2, timestamp_pb2, type_pb2, wrappers_pb2)
+    files = [FileDescriptorProto.FromString(m.DESCRIPTOR.serialized_pb) for m in modules]
+    return {f.name: f for f in files}
+
+
 def _render_decoded(file: FileDescriptorProto, decoded: Mapping[str, FileDescriptorProto]) -> str:
     """A base64-registered descriptor as text; its custom options are read with the other
-    descriptors given so (their extensions may be declared there)."""
-    descriptor_file = FileDescriptorProto.FromString(descriptor_pb2.DESCRIPTOR.serialized_pb)
-    pool = build_pool({descriptor_file.name: descriptor_file, **decoded}, best_effort=True)
-    return render(file, pool)
+    descriptors given so (their extensions may be declared there) and the well-known ones."""
+    return render(file, build_pool({**_well_known_files(), **decoded}, best_effort=True))
 
 
 class ProtobufSchema:

@@ -153,7 +153,10 @@ class _Renderer:
             self.emit(depth, "}")
         self.ranges(depth, "reserved", [(r.start, r.end - 1) for r in message.reserved_range],
                     message.reserved_name)
-        self.ranges(depth, "extensions", [(r.start, r.end - 1) for r in message.extension_range], [])
+        plain_ranges = [r for r in message.extension_range if not self.options(r.options)]
+        self.ranges(depth, "extensions", [(r.start, r.end - 1) for r in plain_ranges], [])
+        for span in (r for r in message.extension_range if r not in plain_ranges):
+            self.emit(depth, f"extensions {span.start} to {span.end - 1}{self.bracket(self.options(span.options))};")
         self.extends(depth, message.extension, message.nested_type)
         nested.rest()
         for enum in message.enum_type:

@@ -145,6 +145,30 @@ message User { string email = 1 [(pii) = "mask", deprecated = true]; }''')
     assert parse(canonical).canonical() == canonical
 
 
+def test_editions_and_message_valued_custom_options_render_back_to_the_same_schema():
+    text = '''edition = "2023";
+package e;
+import "google/protobuf/descriptor.proto";
+message Rule { string name = 1; repeated int32 ids = 2; }
+extend google.protobuf.MessageOptions { Rule rule = 50002; }
+message M {
+  option (rule) = { name: "r" ids: [1, 2] };
+  int32 a = 1 [features.field_presence = IMPLICIT];
+  reserved c, d;
+}
+service S { rpc Do(M) returns (stream M) { option idempotency_level = NO_SIDE_EFFECTS; } }'''
+    schema = parse(text)
+    assert 'option (e.rule) = { name: "r" ids: 1 ids: 2 };' in schema.canonical()
+    assert parse(schema.canonical()).canonical() == schema.canonical()
+    assert parse(schema.serialized()).canonical() == schema.canonical()
+
+
+def test_the_serialized_form_is_the_schemas_descriptor_in_base64():
+    import base64
+    schema = parse(ORDER)
+    assert FileDescriptorProto.FromString(base64.b64decode(schema.serialized())) == schema.file
+
+
 def test_normalize_orders_fields_oneofs_enum_values_and_imports_but_keeps_message_order():
     a = proto3('''import "google/protobuf/timestamp.proto";
 import "google/protobuf/duration.proto";
