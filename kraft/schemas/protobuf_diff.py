@@ -76,7 +76,7 @@ class _Diff:
     reader: Side
     path: list[str] = dataclass_field(default_factory=list)
     found: list[tuple[str, str]] = dataclass_field(default_factory=list)
-    visiting: set[tuple[str, str]] = dataclass_field(default_factory=set)
+    visiting: set[str] = dataclass_field(default_factory=set)  # messages compared on this path (recursion)
     syntax: tuple[str, str] = ("", "")  # of the files declaring the messages compared
 
     def add(self, kind: str, *extra: str) -> None:
@@ -102,14 +102,11 @@ class _Diff:
             self.add("ENUM_REMOVED" if name in old_enums else "ENUM_ADDED", name)
 
     def message(self, name: str, writer: DescriptorProto, reader: DescriptorProto) -> None:
-        if (name, self.path_key()) in self.visiting:
+        if name in self.visiting:
             return
-        self.visiting.add((name, self.path_key()))
+        self.visiting.add(name)
         self.fields(writer, reader)
         self.types(name, writer.nested_type, reader.nested_type, writer.enum_type, reader.enum_type)
-
-    def path_key(self) -> str:
-        return "/".join(self.path)
 
     def fields(self, writer: DescriptorProto, reader: DescriptorProto) -> None:
         old, old_oneof = _fields(writer)
@@ -186,7 +183,9 @@ class _Diff:
             return  # compared where it is declared
         if old_file.name == new_file.name and old_file == new_file:
             return  # one reference, unchanged
-        sub = _Diff(self.writer, self.reader, list(self.path), [], self.visiting, (old_file.syntax, new_file.syntax))
+        # a copy: each field of that type is compared (and reported), a recursion only once
+        sub = _Diff(self.writer, self.reader, list(self.path), [], set(self.visiting),
+                    (old_file.syntax, new_file.syntax))
         sub.message(reader_type, old_message, new_message)
         self.found += sub.found
         if any(kind not in COMPATIBLE for kind, _ in sub.found):

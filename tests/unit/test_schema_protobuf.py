@@ -247,6 +247,10 @@ def test_the_descriptor_confluent_kafkas_serializer_registers_parses_as_the_same
     dependency = _schema_to_str(order.DESCRIPTOR.file.dependencies[0])  # and each reference's
     from_client = parse(registered, {"common/money.proto": dependency})
     assert from_client.canonical() == parse(text, {"common/money.proto": common}).canonical()
+    # with skip.known.types off it registers the well-known files too: they are the bundled ones
+    timestamp = _schema_to_str(order.DESCRIPTOR.file.dependencies[1])
+    with_known = parse(registered, {"common/money.proto": dependency, "google/protobuf/timestamp.proto": timestamp})
+    assert with_known.canonical() == from_client.canonical()
 
 
 def test_message_indexes_match_those_confluent_kafkas_serializer_writes():
@@ -379,6 +383,13 @@ def test_recursive_messages_compare_without_end():
     tree = proto3("message Node { repeated Node children = 1; int32 v = 2; }")
     assert error_types(tree, tree) == []
     assert error_types(tree, tree.replace("int32 v", "string v")) == ["FIELD_SCALAR_KIND_CHANGED"]
+
+
+def test_a_recursive_message_from_a_reference_compares_without_end():
+    text = proto3('import "tree.proto";\n' + M.format("t.Node a = 1; t.Node b = 2;"))
+    old = {"tree.proto": proto3("message Node { repeated Node children = 1; int32 v = 2; }", package="t")}
+    new = {"tree.proto": proto3("message Node { repeated Node children = 1; string v = 2; }", package="t")}
+    assert error_types(text, text, old, new) == ["FIELD_SCALAR_KIND_CHANGED", "FIELD_NAMED_TYPE_CHANGED"] * 2
 
 
 # --- Confluent's seven levels, through kraft/schemas/compatibility.py ---------------
