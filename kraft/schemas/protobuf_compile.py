@@ -21,6 +21,7 @@ import importlib.resources
 import importlib.util
 import re
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -43,13 +44,14 @@ _SERIALIZED = re.compile(rb"AddSerializedFile\((b'(?:[^'\\]|\\.)*')\)")
 Renderer = Callable[[FileDescriptorProto, Mapping[str, FileDescriptorProto]], str]
 
 
-def _include_paths() -> list[bytes]:
+@lru_cache(maxsize=1)
+def _include_paths() -> tuple[bytes, ...]:
     paths = [Path(str(importlib.resources.files("grpc_tools") / "_proto"))]
     google_type = importlib.util.find_spec("google.type")
     if google_type is not None and google_type.submodule_search_locations:
         # google/type/*.proto sit beside their generated modules (googleapis-common-protos)
         paths.append(Path(next(iter(google_type.submodule_search_locations))).parent.parent)
-    return [str(p).encode() for p in paths]
+    return tuple(str(p).encode() for p in paths)
 
 
 def is_builtin(name: str) -> bool:
