@@ -7,7 +7,6 @@ from aiohttp import web
 
 from kraft.registry.http import answer, flag, json_body, registry_of, state_of, subject_of
 from kraft.schemas import registry_reads as reads
-from kraft.schemas.format_table import schema_types
 from kraft.schemas.registry_errors import schema_not_found
 from kraft.schemas.registry_requests import DeleteSubject, DeleteVersion, parse_version, register_request
 
@@ -41,7 +40,7 @@ async def root(request: web.Request) -> web.Response:
 
 
 async def types(request: web.Request) -> web.Response:
-    return answer(schema_types())
+    return answer(sorted(registry_of(request).parser.formats))
 
 
 def _id(request: web.Request) -> int:

@@ -17,9 +17,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from kraft.schemas.format_table import DEFAULT_TYPE
 from kraft.schemas.formats import SchemaReference
-
-DEFAULT_TYPE = "AVRO"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 from kraft.schemas import registry_codec as codec
 from kraft.schemas.compatibility import incompatibilities
+from kraft.schemas.format_table import DEFAULT_TYPE
 from kraft.schemas.registry_codec import SchemaRecord
 from kraft.schemas.registry_errors import (SUBJECT_LEVEL_COMPATIBILITY_NOT_CONFIGURED,
                                            SUBJECT_LEVEL_MODE_NOT_CONFIGURED, RegistryError, schema_not_found,
@@ -18,7 +19,7 @@ from kraft.schemas.registry_writes import concrete_references
 
 def _schema_fields(record: SchemaRecord) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if record.schema_type != codec.DEFAULT_TYPE:
+    if record.schema_type != DEFAULT_TYPE:
         out["schemaType"] = record.schema_type
     if record.references:
         out["references"] = codec.references_json(record.references)

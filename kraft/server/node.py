@@ -42,7 +42,7 @@ from kraft.server.loop_lag import LoopLagProbe
 from kraft.server.memory_return import MemoryReturner
 from kraft.server.service_notify import ReadyNotice, ServiceNotifier
 from kraft.server.metrics import NodeMetrics
-from kraft.server.registry_site import RegistrySite
+from kraft.server.registry_site import registry_site
 from kraft.server.security_notice import unenforced_security
 from kraft.server.startup_failure import listening
 from kraft.server.quorum_view import describe_quorum, local_description
@@ -100,8 +100,7 @@ class Node:
         self.tls_server = tls.server_context(config)  # None without [security] tls_cert
         self.peers = Peers(self.peer_key, self.node_url, self.node_config.source_host, tls.client_context(config))
         self.connections = ConnectionGuard({n.host for n in config.nodes})
-        self.registry_site = (RegistrySite(config, node_id, self.peer_key, self.tls_server, tls.client_context(config))
-                              if self.node_config.schema_registry_port is not None else None)
+        self.registry_site = registry_site(config, node_id, self.peer_key, self.tls_server, tls.client_context(config))
         self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
                                    self.peers, self._request_timeout_s)
         self.lifecycle = (BrokerLifecycle(self.node_config, self.link.call, lambda: self.image.offset,

@@ -253,3 +253,21 @@ def test_ids_stay_unique_and_stable_across_a_leader_kill_and_a_full_restart(clus
         assert [v.schema_id for v in (c.get_version(s, 1), c.get_version(s, 2))] == [first, second]
     third = client(cluster).register_schema(subject(), Schema(record("Later", ("z", "int")), "AVRO"))
     assert third > second
+
+
+@pytest.mark.parametrize("schema_type, first, incompatible", [
+    ("JSON", json.dumps({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": False}),
+     json.dumps({"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": False})),
+    ("PROTOBUF", 'syntax = "proto3";\npackage shop;\nmessage Thing {\n  string a = 1;\n}\n',
+     'syntax = "proto3";\npackage shop;\nmessage Thing {\n  int64 a = 1;\n}\n'),
+])
+def test_json_schema_and_protobuf_register_read_back_and_check_compatibility(cluster, schema_type, first,
+                                                                              incompatible):
+    s = subject()
+    schema_id = client(cluster, 1).register_schema(s, Schema(first, schema_type))
+    got = client(cluster, 2).get_schema(schema_id)
+    assert got.schema_type == schema_type
+    assert client(cluster, 3).lookup_schema(s, Schema(first, schema_type)).schema_id == schema_id
+    assert schema_type in client(cluster, 3).get_schema_types()
+    assert client(cluster, 1).test_compatibility(s, Schema(incompatible, schema_type)) is False
+    assert error_of(lambda: client(cluster, 2).register_schema(s, Schema(incompatible, schema_type))) == (409, 409)
