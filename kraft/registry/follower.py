@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 READ_BYTES = 1024 * 1024
 LONG_POLL_MS = 1000
 RETRY_S = 0.2
-CONTROL_BIT = 0x20  # a transaction marker: no registry record
 
 # read(topic, partition, offset, max_bytes, timeout_ms): raw batches from the leader
 ReadBatches = Callable[[str, int, int, int, int], Awaitable[bytes]]
@@ -35,35 +34,40 @@ class SchemaLogFollower:
         self._high_watermark = high_watermark
         self._topic_exists = topic_exists
         self._metadata_current = metadata_current  # the node is ready: its image has caught up
-        self._applied = asyncio.Condition()
+        self._progress = asyncio.Event()  # set (and replaced) each time records are applied
         # set once the state has read the topic as far as it went when this node started
         # (as Confluent's registry reads its topic to the end before it answers)
         self.loaded = asyncio.Event()
 
     async def run(self) -> None:
         while True:
-            if not self._topic_exists():
-                if self._metadata_current():
-                    self.loaded.set()  # nothing written yet
-                await asyncio.sleep(RETRY_S)
-                continue
             try:
-                if not self.loaded.is_set() and self.state.applied >= await self._high_watermark(TOPIC, PARTITION):
-                    self.loaded.set()
-                data = await self._read(TOPIC, PARTITION, self.state.applied, READ_BYTES,
-                                        LONG_POLL_MS if self.loaded.is_set() else 0)
-            except OffsetOutOfRange as exc:
-                self._out_of_range(exc)
+                await self._step()
+            except Exception:  # a bug or a damaged record must not stop the node: logged, retried
+                log.exception("following %s failed at offset %d; retrying", TOPIC, self.state.applied)
                 await asyncio.sleep(RETRY_S)
-                continue
-            except KraftError as exc:  # no leader yet, leader moving or unreachable: retry
-                log.debug("reading %s: %s; retrying", TOPIC, exc)
-                await asyncio.sleep(RETRY_S)
-                continue
-            if data:
-                self.apply_batches(data)
-                async with self._applied:
-                    self._applied.notify_all()
+
+    async def _step(self) -> None:
+        if not self._topic_exists():
+            if self._metadata_current():
+                self.loaded.set()  # nothing written yet
+            await asyncio.sleep(RETRY_S)
+            return
+        try:
+            if not self.loaded.is_set() and self.state.applied >= await self._high_watermark(TOPIC, PARTITION):
+                self.loaded.set()
+            data = await self._read(TOPIC, PARTITION, self.state.applied, READ_BYTES,
+                                    LONG_POLL_MS if self.loaded.is_set() else 0)
+        except OffsetOutOfRange as exc:
+            self._out_of_range(exc)
+            await asyncio.sleep(RETRY_S)
+            return
+        except KraftError as exc:  # no leader yet, leader moving or unreachable: retry
+            log.debug("reading %s: %s; retrying", TOPIC, exc)
+            await asyncio.sleep(RETRY_S)
+            return
+        if data:
+            self.apply_batches(data)
 
     def _out_of_range(self, exc: OffsetOutOfRange) -> None:
         start = exc.log_start_offset
@@ -78,11 +82,13 @@ class SchemaLogFollower:
         for pos, header in iter_batches(data):
             if header.next_offset <= self.state.applied:
                 continue
-            if not header.attributes & CONTROL_BIT:
+            if not header.is_control:
                 for record in decode_records(data, pos, verify=False):
                     assert record.offset is not None  # decoding sets it
                     self.state.apply(record.key, record.value, record.offset)
             self.state.applied = max(self.state.applied, header.next_offset)
+        self._progress.set()
+        self._progress = asyncio.Event()
 
     async def wait_applied(self, offset: int, timeout_s: float) -> bool:
         """True once the state holds the record at `offset`; False after timeout_s."""
@@ -90,8 +96,8 @@ class SchemaLogFollower:
             return True
         try:
             async with asyncio.timeout(timeout_s):
-                async with self._applied:
-                    await self._applied.wait_for(lambda: self.state.applied > offset)
+                while self.state.applied <= offset:
+                    await self._progress.wait()
             return True
         except TimeoutError:
             return False
