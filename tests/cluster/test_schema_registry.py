@@ -9,6 +9,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -77,6 +78,20 @@ def test_register_on_one_node_and_read_it_on_every_other(cluster):
         assert (latest.schema_id, latest.version) == (schema_id, 1)
         assert c.get_versions(s) == [1]
         assert s in c.get_subjects()
+
+
+def test_concurrent_registrations_through_every_node_never_share_an_id(cluster):
+    texts = [record(f"Concurrent{i}", ("a", "int")) for i in range(24)]
+    subjects = [subject() for _ in texts]
+
+    def register(i: int) -> int:
+        return client(cluster, i % 3 + 1).register_schema(subjects[i], Schema(texts[i], "AVRO"))
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = list(pool.map(register, range(len(texts))))
+    assert len(set(ids)) == len(ids)
+    for i, schema_id in enumerate(ids):
+        assert client(cluster, (i + 1) % 3 + 1).get_latest_version(subjects[i]).schema_id == schema_id
 
 
 def test_registering_the_same_schema_again_answers_its_id_and_version(cluster):
