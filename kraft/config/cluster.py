@@ -81,6 +81,18 @@ def _port_clash(nodes: tuple[NodeConfig, ...]) -> tuple[str, str] | None:
     return None
 
 
+def _registry_gap(nodes: tuple[NodeConfig, ...]) -> tuple[str, str] | None:
+    """A broker without a schema_registry_port when another node has one: that broker may
+    lead `_schemas`, where every node's registry sends its writes."""
+    if not any(n.schema_registry_port for n in nodes):
+        return None
+    for index, node in enumerate(nodes):
+        if node.is_broker and node.schema_registry_port is None:
+            return (f"nodes[{index}].schema_registry_port", "required on every broker once a node has one "
+                    "(the registry's writes go to the broker that leads _schemas)")
+    return None
+
+
 class ClusterConfig(Table):
     cluster: ClusterSection = Field(default_factory=lambda: ClusterSection.model_validate({}))
     # what [topic_defaults] sets, canonical, nothing filled in: what it leaves out is Kafka's
@@ -150,6 +162,7 @@ class ClusterConfig(Table):
             or _repeated(self.nodes, "data_dir", "data dir {node.data_path}")
             or (not self.controllers and ("nodes", 'no node has the "controller" role; the cluster needs a quorum'))
             or (not self.brokers and ("nodes", 'no node has the "broker" role; partitions need brokers to live on'))
+            or _registry_gap(self.nodes)
         )
         if found:
             raise invalid(*found)
