@@ -233,6 +233,7 @@ def test_avro_serializer_round_trips_records_through_a_topic(cluster):
 
 
 def test_no_client_writes_schemas_through_either_door(cluster):
+    client(cluster).register_schema(subject(), Schema(record("Exists", ("a", "int")), "AVRO"))  # _schemas exists
     status, body = http_json("POST", cluster.url(1) + "/topics/_schemas",
                              {"records": [{"key": "k", "value": "v"}]},
                              headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
@@ -242,6 +243,17 @@ def test_no_client_writes_schemas_through_either_door(cluster):
     producer.produce("_schemas", key=b"k", value=b"v", on_delivery=lambda err, msg: errors.append(err))
     producer.flush(10)
     assert errors and errors[0] is not None and "TOPIC" in errors[0].name()
+    status, body = http_json("DELETE", cluster.v3(2) + "/topics/_schemas")
+    assert status >= 400, body
+
+
+def test_the_writers_door_takes_only_signed_calls_from_other_nodes(cluster):
+    s = subject()
+    forged = json.dumps({"op": "Register", "subject": s, "schema_type": "AVRO", "schema": '"string"',
+                         "references": [], "normalize": None, "id": None, "version": None}).encode()
+    status, body = raw(cluster, 1, "POST", "/internal/v1/schemas/write", forged, "application/json")
+    assert status == 401 and body["error_code"] == 401
+    assert s not in client(cluster, 2).get_subjects()
 
 
 def schemas_leader(cluster) -> int:
