@@ -190,12 +190,20 @@ def test_bad_input_gets_confluents_codes_never_a_5xx(cluster):
         ("PUT", "/config", b'{"compatibility": "SIDEWAYS"}', 42203),
         ("PUT", "/mode", b'{"mode": "WRITEONLY"}', 42204),
         ("GET", "/no/such/route", None, 404),
-        ("POST", f"/subjects/{s}/versions", b"x" * (3 * 1024 * 1024), 413),
+        ("POST", f"/subjects/{s}/versions", b"x" * (9 * 1024 * 1024), 413),
     ]
     for method, path, body, code in cases:
         status, answer = raw(cluster, 2, method, path, body)
         assert status < 500 and answer["error_code"] == code, (method, path, status, answer)
         assert "Traceback" not in answer["message"] and "/kraft/" not in answer["message"]
+
+
+def test_a_large_schema_under_the_limit_is_stored_and_read_back_whole(cluster):
+    s = subject()
+    text = json.dumps({"type": "record", "name": "Big", "doc": "€" * 400_000,  # 1.2 MB in UTF-8
+                       "fields": [{"name": "a", "type": "int"}]}, ensure_ascii=False)
+    schema_id = client(cluster, 1).register_schema(s, Schema(text, "AVRO"))
+    assert len(json.loads(client(cluster, 3).get_schema(schema_id).schema_str)["doc"]) == 400_000
 
 
 def test_every_media_type_the_clients_send_is_taken(cluster):
