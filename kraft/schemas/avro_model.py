@@ -87,9 +87,16 @@ class Field:
 @dataclass(eq=False)
 class Record(Named):
     fields: list[Field] = field(default_factory=list)
+    by_name: dict[str, Field] = field(default_factory=dict)
+
+    def add(self, f: Field) -> None:
+        if f.name in self.by_name:
+            raise InvalidSchema(f'the record "{self.fullname}" has two fields named "{f.name}"')
+        self.fields.append(f)
+        self.by_name[f.name] = f
 
     def field_named(self, name: str) -> Field | None:
-        return next((f for f in self.fields if f.name == name), None)
+        return self.by_name.get(name)
 
 
 @dataclass(eq=False)
@@ -187,10 +194,7 @@ class Builder:
         self._define(record)  # before its fields: a field may refer to its own record
         space = record.namespace
         for raw in raw_fields:
-            built = self._field(raw, space, fullname)
-            if record.field_named(built.name) is not None:
-                raise InvalidSchema(f'the record "{fullname}" has two fields named "{built.name}"')
-            record.fields.append(built)
+            record.add(self._field(raw, space, fullname))
         return record
 
     def _field(self, raw: object, namespace: str | None, record: str) -> Field:
