@@ -188,6 +188,19 @@ def test_defaults_that_would_take_long_to_check_are_refused():
     assert time.monotonic() - started < 3
 
 
+def test_attributes_java_avro_ignores_are_dropped_not_refused():
+    schema = record("R", field("e", {"type": "enum", "name": "E", "symbols": ["A"], "default": 5}),
+                    namespace=7, doc=3)
+    assert avro(schema).canonical() == \
+        '{"type":"record","name":"R","fields":[{"name":"e","type":{"type":"enum","name":"E","symbols":["A"]}}]}'
+
+
+def test_an_error_is_a_record_stored_as_an_error():
+    assert avro({"type": "error", "name": "Oops", "fields": []}).canonical() == \
+        '{"type":"error","name":"Oops","fields":[]}'
+    assert errors({"type": "error", "name": "Oops", "fields": []}, record("Oops")) == []
+
+
 def test_unicode_names_are_valid_as_in_java_avro():
     assert json.loads(avro(record("Größe", field("maß", "int"))).canonical())["name"] == "Größe"
 
