@@ -16,7 +16,10 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from kraft.server.local_cluster import LocalCluster, http_json
 
@@ -214,30 +217,65 @@ def test_every_media_type_the_clients_send_is_taken(cluster):
         assert status == 200 and answer["version"] == 1, answer
 
 
-def test_avro_serializer_round_trips_records_through_a_topic(cluster):
-    topic, sr = f"avro-{uuid.uuid4().hex[:6]}", client(cluster)
-    text = record("Order", ("id", "long"), ("item", "string"))
-    serialize = AvroSerializer(sr, text)
+def round_trip(cluster, topic: str, serialize, deserialize, values: list) -> list:
+    """Produce `values` serialized, read them back deserialized (Confluent's framing checked)."""
     producer = Producer({"bootstrap.servers": cluster.bootstrap_servers})
-    orders = [{"id": i, "item": f"thing-{i}"} for i in range(5)]
-    for order in orders:
-        producer.produce(topic, serialize(order, SerializationContext(topic, MessageField.VALUE)))
+    for value in values:
+        producer.produce(topic, serialize(value, SerializationContext(topic, MessageField.VALUE)))
     assert producer.flush(30) == 0
-    deserialize = AvroDeserializer(client(cluster, 3))
     consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": topic,
                          "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     got = []
     try:
-        while len(got) < len(orders):
+        while len(got) < len(values):
             msg = consumer.poll(10)
             assert msg is not None, f"only {len(got)} records read back"
+            assert msg.error() is None, msg.error()
             assert msg.value()[0] == 0  # Confluent's framing: magic byte, then the 4-byte schema id
             got.append(deserialize(msg.value(), SerializationContext(topic, MessageField.VALUE)))
     finally:
         consumer.close()
+    return got
+
+
+def test_avro_serializer_round_trips_records_through_a_topic(cluster):
+    topic, sr = f"avro-{uuid.uuid4().hex[:6]}", client(cluster)
+    orders = [{"id": i, "item": f"thing-{i}"} for i in range(5)]
+    got = round_trip(cluster, topic, AvroSerializer(sr, record("Order", ("id", "long"), ("item", "string"))),
+                     AvroDeserializer(client(cluster, 3)), orders)
     assert sorted(got, key=lambda o: o["id"]) == orders  # across the topic's partitions
     assert sr.get_latest_version(f"{topic}-value").version == 1  # TopicNameStrategy's subject
+
+
+def test_json_schema_serializer_round_trips_records_through_a_topic(cluster):
+    topic = f"json-{uuid.uuid4().hex[:6]}"
+    schema = json.dumps({"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]})
+    values = [{"id": i} for i in range(3)]
+    got = round_trip(cluster, topic, JSONSerializer(schema, client(cluster)),
+                     JSONDeserializer(schema, schema_registry_client=client(cluster, 2)), values)
+    assert sorted(got, key=lambda o: o["id"]) == values
+    assert client(cluster, 3).get_latest_version(f"{topic}-value").schema.schema_type == "JSON"
+
+
+def order_message_class():
+    """A Protobuf message class made at run time (shop.Order {int64 id = 1;}), as protoc would."""
+    fdp = descriptor_pb2.FileDescriptorProto(name="shop/order.proto", package="shop", syntax="proto3")
+    message = fdp.message_type.add(name="Order")
+    message.field.add(name="id", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+                      label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("shop.Order"))
+
+
+def test_protobuf_serializer_round_trips_records_through_a_topic(cluster):
+    topic, order = f"proto-{uuid.uuid4().hex[:6]}", order_message_class()
+    values = [order(id=i) for i in range(3)]
+    got = round_trip(cluster, topic, ProtobufSerializer(order, client(cluster), {"use.deprecated.format": False}),
+                     ProtobufDeserializer(order, {"use.deprecated.format": False}), values)
+    assert sorted(m.id for m in got) == [0, 1, 2]
+    assert client(cluster, 2).get_latest_version(f"{topic}-value").schema.schema_type == "PROTOBUF"
 
 
 def test_no_client_writes_schemas_through_either_door(cluster):
