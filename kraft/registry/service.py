@@ -44,10 +44,6 @@ class SchemaRegistry:
         self.peers = peers
         self._creating: asyncio.Task[None] | None = None
 
-    @property
-    def state(self) -> RegistryState:
-        return self.follower.state
-
     async def _read(self, topic: str, partition: int, offset: int, max_bytes: int, timeout_ms: int) -> bytes:
         data, _ = await self._services.partition_reader.read(topic, partition, offset, max_bytes, timeout_ms)
         return data
