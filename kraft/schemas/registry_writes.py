@@ -45,11 +45,7 @@ def decide(state: RegistryState, parser: Parser, request: WriteRequest) -> Decis
     if isinstance(request, DeleteSubject):
         return _delete_subject(state, request)
     if isinstance(request, SetConfig):
-        value = codec.encode_config_value(request.level, request.normalize)
-        answer: dict[str, Any] = {"compatibility": request.level}
-        if request.normalize is not None:
-            answer["normalize"] = request.normalize
-        return Decision([(codec.encode_key(RecordKey("CONFIG", request.subject)), value)], answer)
+        return _set_config(state, request)
     if isinstance(request, DeleteConfig):
         return _delete_config(state, request)
     if isinstance(request, SetMode):
@@ -184,6 +180,20 @@ def _delete_subject(state: RegistryState, req: DeleteSubject) -> Decision:
     if subject in state.modes:
         records.append((codec.encode_key(RecordKey("MODE", subject)), None))
     return Decision(records, [r.version for r in every_version])
+
+
+def _set_config(state: RegistryState, req: SetConfig) -> Decision:
+    """What the request leaves unset stays as this config had it (Confluent's partial update)."""
+    current = state.configs.get(req.subject)
+    level = req.level if req.level is not None else (current.level if current is not None else None)
+    normalize = req.normalize if req.normalize is not None else (current.normalize if current is not None else None)
+    answer: dict[str, Any] = {}
+    if level is not None:
+        answer["compatibility"] = level
+    if normalize is not None:
+        answer["normalize"] = normalize
+    value = codec.encode_config_value(level, normalize)
+    return Decision([(codec.encode_key(RecordKey("CONFIG", req.subject)), value)], answer)
 
 
 def _delete_config(state: RegistryState, req: DeleteConfig) -> Decision:
