@@ -3,7 +3,8 @@
 The package is layered; each layer imports only the layers listed before it:
 
     errors -> config -> security -> schemas -> metadata -> storage -> quorum -> replication
-    -> controller -> coordinator -> groups -> transactions -> internode -> broker -> api | kafka -> internode.routes
+    -> controller -> coordinator -> groups -> transactions -> internode -> broker -> registry
+    -> api | kafka -> internode.routes
     -> server -> client -> cli, perf, scenario
 
 api (HTTP) and kafka (the Kafka protocol) are the two front doors, side by side over

@@ -74,10 +74,22 @@ def _port_clash(nodes: tuple[NodeConfig, ...]) -> tuple[str, str] | None:
     """The first (host, port) taken twice; one port may serve several hosts (127.0.0.2, .3)."""
     owners: dict[tuple[str, int], str] = {}
     for index, node in enumerate(nodes):
-        for field in ("http_port", "raft_port", "kafka_port"):
+        for field in ("http_port", "raft_port", "kafka_port", "schema_registry_port"):
             port, here = getattr(node, field), f"nodes[{index}].{field}"
             if port is not None and (owner := owners.setdefault((_interface(node.host), port), here)) != here:
                 return here, f"port {port} on {node.host} is already used by {owner}"
+    return None
+
+
+def _registry_gap(nodes: tuple[NodeConfig, ...]) -> tuple[str, str] | None:
+    """A broker without a schema_registry_port when another node has one: that broker may
+    lead `_schemas`, where every node's registry sends its writes."""
+    if not any(n.schema_registry_port for n in nodes):
+        return None
+    for index, node in enumerate(nodes):
+        if node.is_broker and node.schema_registry_port is None:
+            return (f"nodes[{index}].schema_registry_port", "required on every broker once a node has one "
+                    "(the registry's writes go to the broker that leads _schemas)")
     return None
 
 
@@ -137,6 +149,15 @@ class ClusterConfig(Table):
         """Comma-separated host:port of every Kafka listener ("" when none is set)."""
         return ",".join(n.kafka_address for n in self.nodes if n.kafka_address)
 
+    @property
+    def schema_registry_urls(self) -> str:
+        """What a client's schema.registry.url lists: every node's schema registry; "" when
+        none has a port, or with [security] (the registry does not authenticate clients
+        yet, so the nodes do not open it on a secured cluster)."""
+        if self.security is not None:
+            return ""
+        return ",".join(n.schema_registry_url for n in self.nodes if n.schema_registry_url)
+
     @model_validator(mode="after")
     def _nodes_fit_together(self) -> ClusterConfig:
         found = (
@@ -145,6 +166,7 @@ class ClusterConfig(Table):
             or _repeated(self.nodes, "data_dir", "data dir {node.data_path}")
             or (not self.controllers and ("nodes", 'no node has the "controller" role; the cluster needs a quorum'))
             or (not self.brokers and ("nodes", 'no node has the "broker" role; partitions need brokers to live on'))
+            or _registry_gap(self.nodes)
         )
         if found:
             raise invalid(*found)

@@ -45,6 +45,8 @@ class NodeConfig(Table):
     http_port: Port
     raft_port: Port | None = None
     kafka_port: Port | None = None  # the Kafka protocol listener, brokers only
+    # Confluent Schema Registry's REST API (kraft/registry); none: this node serves no registry
+    schema_registry_port: Port | None = None
     # Kafka's broker.rack: placement puts a partition's replicas on distinct racks where it can
     rack: Annotated[str, Field(strict=True, min_length=1, max_length=255)] | None = None
     data_dir: Annotated[str, Field(strict=True, min_length=1)]
@@ -110,6 +112,12 @@ class NodeConfig(Table):
         """host:port for Kafka clients' bootstrap.servers."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return None if self.kafka_port is None else f"{host}:{self.kafka_port}"
+
+    @property
+    def schema_registry_url(self) -> str | None:
+        """What a client's schema.registry.url lists for this node."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return None if self.schema_registry_port is None else f"{self._scheme}://{host}:{self.schema_registry_port}"
 
     @property
     def raft_address(self) -> str | None:

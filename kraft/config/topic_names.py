@@ -9,10 +9,11 @@ from kraft.errors import InvalidValue
 _LEGAL = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 OFFSETS_TOPIC = "__consumer_offsets"  # the group coordinators' log
 TXN_STATE_TOPIC = "__transaction_state"  # the transaction coordinators' log
-# Kafka's Topic.isInternal: the coordinators' own logs. Only the broker creates them
-# (with the replication and configs its settings give), and no client writes, deletes
-# or grows them.
-INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, TXN_STATE_TOPIC})
+SCHEMAS_TOPIC = "_schemas"  # the schema registry's log (Confluent's kafkastore.topic)
+# Kafka's Topic.isInternal (the coordinators' own logs), and the schema registry's: only
+# the cluster creates them (with the replication and configs its settings give), and no
+# client writes, deletes or grows them.
+INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, TXN_STATE_TOPIC, SCHEMAS_TOPIC})
 
 
 def is_internal_topic(name: str) -> bool:

@@ -282,5 +282,7 @@ def _say_ready(launcher: Launcher, cluster_id: str) -> None:
                   f"(any node serves all of it). Ctrl-C stops the cluster.")
     if bootstrap := config.kafka_bootstrap_servers:
         console.print(f"Kafka clients: bootstrap.servers={bootstrap}")
+    if registry := config.schema_registry_urls:
+        console.print(f"Schema registry clients: schema.registry.url={registry}")
     console.print(f"Web console: {config.nodes[0].http_url}/console/ (every node serves it)")
     print(config.nodes[0].http_url, flush=True)  # stdout: for scripts

@@ -193,9 +193,9 @@ class LocalCluster:
         for i in range(1, nodes + 1):
             host = self.hosts[i]
             roles = '["controller", "broker"]' if i <= controllers else '["broker"]'
-            ports = free_ports(host, 3)
+            ports = free_ports(host, 4)
             lines += ["", "[[nodes]]", f"id = {i}", f"roles = {roles}", f'host = "{host}"',
-                      f"http_port = {ports[0]}", f"kafka_port = {ports[2]}"]
+                      f"http_port = {ports[0]}", f"kafka_port = {ports[2]}", f"schema_registry_port = {ports[3]}"]
             if i <= controllers:
                 lines.append(f"raft_port = {ports[1]}")
             lines.append(f'data_dir = "node-{i}"')
@@ -305,6 +305,11 @@ class LocalCluster:
     # -- HTTP ------------------------------------------------------------------------
     def url(self, node_id: int) -> str:
         return self.config.node(node_id).http_url
+
+    @property
+    def schema_registry_url(self) -> str:
+        """Every node's schema registry, for a client's schema.registry.url."""
+        return self.config.schema_registry_urls
 
     @property
     def bootstrap_servers(self) -> str:

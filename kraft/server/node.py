@@ -42,6 +42,7 @@ from kraft.server.loop_lag import LoopLagProbe
 from kraft.server.memory_return import MemoryReturner
 from kraft.server.service_notify import ReadyNotice, ServiceNotifier
 from kraft.server.metrics import NodeMetrics
+from kraft.server.registry_site import registry_site
 from kraft.server.security_notice import unenforced_security
 from kraft.server.startup_failure import listening
 from kraft.server.quorum_view import describe_quorum, local_description
@@ -99,6 +100,7 @@ class Node:
         self.tls_server = tls.server_context(config)  # None without [security] tls_cert
         self.peers = Peers(self.peer_key, self.node_url, self.node_config.source_host, tls.client_context(config))
         self.connections = ConnectionGuard({n.host for n in config.nodes})
+        self.registry_site = registry_site(config, node_id, self.peer_key, self.tls_server, tls.client_context(config))
         self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
                                    self.peers, self._request_timeout_s)
         self.lifecycle = (BrokerLifecycle(self.node_config, self.link.call, lambda: self.image.offset,
@@ -364,6 +366,8 @@ class Node:
                 scrub_interval_s=self.config.storage.scrub_interval_s)
         self.replica_manager = replica_manager
         services = self._services(replica_manager)
+        if self.registry_site is not None:
+            self.registry_site.build(services)
         app = node_app(services)
         app.middlewares.insert(0, self.metrics.middleware())
         app.middlewares.insert(0, self.connections.middleware)
@@ -385,6 +389,8 @@ class Node:
             if kafka is not None:
                 await kafka.close()
             await runner.cleanup()
+            if self.registry_site is not None:
+                await self.registry_site.close()
             if self.quorum is not None:
                 self.quorum.stop()
             await self.peers.close()
@@ -448,6 +454,8 @@ class Node:
             await listening("Kafka port", f"{self.node_config.listen_host}:{self.node_config.kafka_port}",
                             kafka.start())
             log.info("node %d serving Kafka clients on %s", self.node_id, self.node_config.kafka_address)
+        if self.registry_site is not None:
+            await self.registry_site.start()
 
     async def _background_tasks(self, tg: asyncio.TaskGroup, service_manager: ServiceNotifier) -> list[asyncio.Task]:
         """Every loop of the node, in the node's TaskGroup; the replicas are open when this returns."""
@@ -467,6 +475,8 @@ class Node:
             tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
         tasks.append(tg.create_task(groups.run(), name="group-coordinator"))
         tasks.append(tg.create_task(transactions.run(), name="transaction-coordinator"))
+        if self.registry_site is not None:
+            tasks.append(tg.create_task(self.registry_site.run(), name="schema-registry"))
         tasks.append(tg.create_task(data_plane.unacked.run(), name="acks0-writes"))
         tasks.append(tg.create_task(self.connections.run(), name="http-connection-guard"))
         if self.access.jwks_fetcher is not None:

@@ -477,3 +477,24 @@ def test_the_replica_selector_is_unset_by_default_and_only_the_rack_aware_one_is
     message = load_error(tmp_path, '[cluster]\n"replica.selector.class" = "com.example.Nearest"\n' + THREE_NODES)
     assert message.startswith('cluster."replica.selector.class": kraft implements '
                               'org.apache.kafka.common.replica.RackAwareReplicaSelector'), message
+
+
+
+def test_a_schema_registry_port_on_one_node_is_needed_on_every_broker(tmp_path):
+    text = node(1, extra="schema_registry_port = 8091") + node(2, extra="schema_registry_port = 8092") + node(3)
+    assert load_error(tmp_path, text) == ("nodes[2].schema_registry_port: required on every broker once a node has "
+                                          "one (the registry's writes go to the broker that leads _schemas)")
+
+
+def test_schema_registry_ports_clash_like_any_other(tmp_path):
+    text = node(1, extra="schema_registry_port = 8082") + node(2) + node(3)
+    assert load_error(tmp_path, text).startswith("nodes[1].http_port: port 8082 on 127.0.0.1 is already used by "
+                                                 "nodes[0].schema_registry_port")
+
+
+def test_schema_registry_urls_list_every_node_and_none_with_security(tmp_path):
+    text = "".join(node(i, extra=f"schema_registry_port = {8090 + i}") for i in (1, 2, 3))
+    assert load_cluster_config(write(tmp_path, text)).schema_registry_urls == \
+        "http://127.0.0.1:8091,http://127.0.0.1:8092,http://127.0.0.1:8093"
+    # the registry does not authenticate its clients yet: a secured cluster does not open it
+    assert load_cluster_config(write(tmp_path, SECURITY + text)).schema_registry_urls == ""

@@ -1,0 +1,57 @@
+"""The registry's own HTTP port: Confluent's API, its error bodies for everything that
+goes wrong (never a traceback or a path), bodies bounded, and the signed node-to-node
+route a forwarded write arrives on."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from kraft.config.cluster_keys import signature_valid
+from kraft.internode.peers import SIGNATURE_HEADER
+from kraft.registry import config_routes, routes
+from kraft.registry.http import REGISTRY_KEY, answer
+from kraft.registry.service import WRITE_PATH, SchemaRegistry
+from kraft.schemas.registry_errors import STORE_ERROR, RegistryError
+from kraft.schemas.registry_requests import from_json
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 8 * 1024 * 1024  # a schema of MAX_SCHEMA_CHARS, each character a 6-byte JSON escape, fits
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def confluent_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RegistryError as exc:
+        return answer(exc.body(), exc.status)
+    except web.HTTPException as exc:  # no such route (404), method (405), a body too large (413)
+        if exc.status < 400:
+            raise
+        return answer({"error_code": exc.status, "message": f"HTTP {exc.status} {exc.reason}"}, exc.status)
+    except Exception:
+        log.exception("schema registry: %s %s failed", request.method, request.path)
+        return answer({"error_code": STORE_ERROR, "message": "Error in the backend data store"}, 500)
+
+
+def build_app(registry: SchemaRegistry, peer_key: bytes) -> web.Application:
+    app = web.Application(middlewares=[confluent_errors], client_max_size=MAX_BODY_BYTES)
+    app[REGISTRY_KEY] = registry
+    routes.add_routes(app)
+    config_routes.add_routes(app)
+
+    async def forwarded_write(request: web.Request) -> web.Response:
+        body = await request.read()
+        if not signature_valid(peer_key, request.headers.get(SIGNATURE_HEADER, ""), request.method,
+                               request.raw_path, body, int(time.time() * 1000)):
+            return answer({"error_code": 401, "message": "missing, stale or wrong node-to-node signature"}, 401)
+        return answer(await registry.write_here(from_json(orjson.loads(body))))
+
+    app.router.add_post(WRITE_PATH, forwarded_write)
+    return app

@@ -1,0 +1,52 @@
+"""Confluent Schema Registry's /config and /mode routes, global and per subject."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from kraft.registry.http import answer, flag, json_body, registry_of, state_of
+from kraft.schemas import registry_reads as reads
+from kraft.schemas.registry_requests import DeleteConfig, DeleteMode, config_request, mode_request
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    for path in ("/config", "/config/{subject}"):
+        r.add_get(path, get_config)
+        r.add_put(path, put_config)
+        r.add_delete(path, delete_config)
+    for path in ("/mode", "/mode/{subject}"):
+        r.add_get(path, get_mode)
+        r.add_put(path, put_mode)
+    r.add_delete("/mode/{subject}", delete_mode)
+
+
+def _subject(request: web.Request) -> str | None:
+    return request.match_info.get("subject")
+
+
+async def get_config(request: web.Request) -> web.Response:
+    return answer(reads.subject_config(await state_of(request), _subject(request),
+                                       flag(request, "defaultToGlobal")))
+
+
+async def put_config(request: web.Request) -> web.Response:
+    return answer(await registry_of(request).write(config_request(_subject(request), await json_body(request))))
+
+
+async def delete_config(request: web.Request) -> web.Response:
+    return answer(await registry_of(request).write(DeleteConfig(_subject(request))))
+
+
+async def get_mode(request: web.Request) -> web.Response:
+    return answer(reads.subject_mode(await state_of(request), _subject(request), flag(request, "defaultToGlobal")))
+
+
+async def put_mode(request: web.Request) -> web.Response:
+    req = mode_request(_subject(request), await json_body(request), request.query.get("force"))
+    return answer(await registry_of(request).write(req))
+
+
+async def delete_mode(request: web.Request) -> web.Response:
+    subject = request.match_info["subject"]
+    return answer(await registry_of(request).write(DeleteMode(subject)))

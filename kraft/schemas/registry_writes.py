@@ -1,0 +1,222 @@
+"""What a write request does to the registry: the records to append to `_schemas` and
+the answer to give once they are applied, or the error to answer instead. Decided on the
+one node that writes, against a state that has applied the whole topic. Pure.
+
+Confluent's rules: a schema already live in the subject keeps its version and id; one
+registered in another subject (or soft-deleted here) keeps its id; otherwise the next id.
+A new version is one above every version the subject has had, soft-deleted ones too.
+READONLY refuses writes; IMPORT takes explicit ids and versions and skips compatibility;
+READWRITE refuses them. A version others reference cannot be deleted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kraft.schemas import registry_codec as codec
+from kraft.schemas.compatibility import incompatibilities
+from kraft.schemas.formats import SchemaReference
+from kraft.schemas.registry_codec import RecordKey, SchemaRecord
+from kraft.schemas.registry_errors import (ID_DOES_NOT_MATCH, INCOMPATIBLE_SCHEMA, REFERENCE_EXISTS,
+                                           SUBJECT_LEVEL_MODE_NOT_CONFIGURED, SUBJECT_NOT_SOFT_DELETED,
+                                           SUBJECT_SOFT_DELETED, VERSION_NOT_SOFT_DELETED, VERSION_SOFT_DELETED,
+                                           RegistryError, invalid_schema, not_permitted, subject_not_found,
+                                           version_not_found)
+from kraft.schemas.registry_parsing import Parser
+from kraft.schemas.registry_requests import (LATEST, DeleteConfig, DeleteMode, DeleteSubject, DeleteVersion,
+                                             Register, SetConfig, SetMode, WriteRequest)
+from kraft.schemas.registry_state import GLOBAL, IMPORT, READONLY, RegistryState, identity_of
+
+Record = tuple[bytes, bytes | None]
+MAX_RECORD_BYTES = 4 * 1024 * 1024  # a stored schema's record (its text JSON-escaped), below the topic's limit
+
+
+@dataclass(frozen=True)
+class Decision:
+    records: list[Record]  # appended as one batch; none when nothing changes
+    answer: Any  # the JSON answer, given once the records are applied
+
+
+def decide(state: RegistryState, parser: Parser, request: WriteRequest) -> Decision:
+    if isinstance(request, Register):
+        return _register(state, parser, request)
+    if isinstance(request, DeleteVersion):
+        return _delete_version(state, request)
+    if isinstance(request, DeleteSubject):
+        return _delete_subject(state, request)
+    if isinstance(request, SetConfig):
+        return _set_config(state, request)
+    if isinstance(request, DeleteConfig):
+        return _delete_config(state, request)
+    if isinstance(request, SetMode):
+        return _set_mode(state, request)
+    return _delete_mode(state, request)
+
+
+def _refuse_read_only(state: RegistryState, subject: str) -> None:
+    if state.mode(subject) == READONLY:
+        raise not_permitted(f"Subject {subject} is in read-only mode")
+
+
+def concrete_references(state: RegistryState, refs: tuple[SchemaReference, ...]) -> tuple[SchemaReference, ...]:
+    """References as stored: a "latest" (-1) one names the version that is latest now."""
+    out = []
+    for ref in refs:
+        if ref.version == LATEST:
+            latest = state.latest(ref.subject)
+            if latest is None:
+                raise invalid_schema(f"reference {ref.name!r} names subject {ref.subject!r}, which has no versions")
+            ref = replace(ref, version=latest.version)
+        out.append(ref)
+    return tuple(out)
+
+
+def _register(state: RegistryState, parser: Parser, req: Register) -> Decision:
+    subject, mode = req.subject, state.mode(req.subject)
+    _refuse_read_only(state, subject)
+    if (req.id is not None or req.version is not None) and mode != IMPORT:
+        raise not_permitted(f"Subject {subject} is not in import mode: a schema id or version may be "
+                            "given only in IMPORT mode")
+    refs = concrete_references(state, req.references)
+    parsed = parser.parse(state, req.schema_type, req.schema, refs, deleted=False)
+    normalize = req.normalize if req.normalize is not None else state.normalize_by_default(subject)
+    if normalize:
+        parsed = parsed.normalized()
+    identity = (req.schema_type, parsed.canonical(), refs)
+    every_version = state.versions(subject, deleted=True)
+    for record in every_version:
+        if not record.deleted and identity_of(record) == identity and req.id in (None, record.id):
+            return Decision([], {"id": record.id, "version": record.version})
+    schema_id = _schema_id(state, req, identity)
+    if mode != IMPORT:
+        earlier = [parser.parse_record(state, r) for r in state.versions(subject)]
+        problems = incompatibilities(parsed, earlier, state.level(subject))
+        if problems:
+            raise RegistryError(INCOMPATIBLE_SCHEMA, "Schema being registered is incompatible with an earlier "
+                                f"schema for subject \"{subject}\", details: [{'; '.join(problems)}]")
+    version = req.version if req.version is not None else (every_version[-1].version + 1 if every_version else 1)
+    if req.version is not None and any(r.version == version for r in every_version):
+        raise not_permitted(f"Version {version} of subject {subject} already exists")
+    record = SchemaRecord(subject, version, schema_id, req.schema_type, identity[1], refs, False)
+    value = codec.encode_schema_value(record)
+    if len(value) > MAX_RECORD_BYTES:
+        raise invalid_schema(f"the schema takes {len(value)} bytes stored; the limit is {MAX_RECORD_BYTES}")
+    return Decision([(codec.encode_key(codec.schema_key(subject, version)), value)], {"id": schema_id, "version": version})
+
+
+def _schema_id(state: RegistryState, req: Register, identity: tuple[str, str, tuple[SchemaReference, ...]]) -> int:
+    if req.id is None:
+        existing = state.id_of(identity)
+        return existing if existing is not None else state.max_id + 1
+    holder = state.schema_by_id(req.id)
+    if holder is not None and identity_of(holder) != identity:
+        raise RegistryError(ID_DOES_NOT_MATCH, f"Overwrite new schema with id {req.id} is not permitted: "
+                            "the id holds another schema")
+    return req.id
+
+
+def _target_version(state: RegistryState, subject: str, version: int, permanent: bool) -> SchemaRecord:
+    every_version = state.versions(subject, deleted=True)
+    if not every_version:
+        raise subject_not_found(subject)
+    if version == LATEST:
+        candidates = every_version if permanent else state.versions(subject)
+        if not candidates:
+            raise subject_not_found(subject)
+        return candidates[-1]
+    for record in every_version:
+        if record.version == version:
+            return record
+    raise version_not_found(version)
+
+
+def _refuse_referenced(state: RegistryState, subject: str, version: int, deleted: bool) -> None:
+    if ids := state.referenced_by(subject, version, deleted):
+        raise RegistryError(REFERENCE_EXISTS, f"One or more references exist to the schema "
+                            f"{{subject={subject}, version={version}}}: schemas {ids}")
+
+
+def _delete_version(state: RegistryState, req: DeleteVersion) -> Decision:
+    _refuse_read_only(state, req.subject)
+    record = _target_version(state, req.subject, req.version, req.permanent)
+    key = codec.encode_key(codec.schema_key(req.subject, record.version))
+    if req.permanent:
+        if not record.deleted:
+            raise RegistryError(VERSION_NOT_SOFT_DELETED, f"Subject '{req.subject}' Version {record.version} was "
+                                "not deleted first before being permanently deleted")
+        _refuse_referenced(state, req.subject, record.version, deleted=True)
+        return Decision([(key, None)], record.version)
+    if record.deleted:
+        raise RegistryError(VERSION_SOFT_DELETED, f"Subject '{req.subject}' Version {record.version} was soft "
+                            "deleted. Set permanent=true to delete permanently")
+    _refuse_referenced(state, req.subject, record.version, deleted=False)
+    return Decision([(key, codec.encode_schema_value(replace(record, deleted=True)))], record.version)
+
+
+def _delete_subject(state: RegistryState, req: DeleteSubject) -> Decision:
+    subject = req.subject
+    _refuse_read_only(state, subject)
+    every_version, live = state.versions(subject, deleted=True), state.versions(subject)
+    if not every_version:
+        raise subject_not_found(subject)
+    if not req.permanent:
+        if not live:
+            raise RegistryError(SUBJECT_SOFT_DELETED, f"Subject '{subject}' was soft deleted. Set permanent=true "
+                                "to delete permanently")
+        for record in live:
+            _refuse_referenced(state, subject, record.version, deleted=False)
+        value = codec.encode_delete_subject_value(subject, live[-1].version)
+        return Decision([(codec.encode_key(RecordKey("DELETE_SUBJECT", subject)), value)],
+                        [r.version for r in live])
+    if live:
+        raise RegistryError(SUBJECT_NOT_SOFT_DELETED, f"Subject '{subject}' was not deleted first before being "
+                            "permanently deleted")
+    for record in every_version:
+        _refuse_referenced(state, subject, record.version, deleted=True)
+    records: list[Record] = [(codec.encode_key(codec.schema_key(subject, r.version)), None) for r in every_version]
+    if subject in state.configs:
+        records.append((codec.encode_key(RecordKey("CONFIG", subject)), None))
+    if subject in state.modes:
+        records.append((codec.encode_key(RecordKey("MODE", subject)), None))
+    return Decision(records, [r.version for r in every_version])
+
+
+def _set_config(state: RegistryState, req: SetConfig) -> Decision:
+    """What the request leaves unset stays as this config had it (Confluent's partial update)."""
+    current = state.configs.get(req.subject)
+    level = req.level if req.level is not None else (current.level if current is not None else None)
+    normalize = req.normalize if req.normalize is not None else (current.normalize if current is not None else None)
+    answer: dict[str, Any] = {}
+    if level is not None:
+        answer["compatibility"] = level
+    if normalize is not None:
+        answer["normalize"] = normalize
+    value = codec.encode_config_value(level, normalize)
+    return Decision([(codec.encode_key(RecordKey("CONFIG", req.subject)), value)], answer)
+
+
+def _delete_config(state: RegistryState, req: DeleteConfig) -> Decision:
+    if req.subject is not None and req.subject not in state.configs and not state.versions(req.subject, True):
+        raise subject_not_found(req.subject)
+    previous = state.level(req.subject)
+    return Decision([(codec.encode_key(RecordKey("CONFIG", req.subject)), None)], {"compatibilityLevel": previous})
+
+
+def _set_mode(state: RegistryState, req: SetMode) -> Decision:
+    if req.mode == IMPORT and not req.force:
+        has_schemas = bool(state.versions(req.subject, True)) if req.subject is not None else bool(state.subjects)
+        if has_schemas:
+            raise not_permitted("Cannot import since found existing subjects"
+                                + (f" ({req.subject})" if req.subject is not None else "")
+                                + "; set force=true to import into them anyway")
+    subject = req.subject if req.subject is not None else GLOBAL
+    return Decision([(codec.encode_key(RecordKey("MODE", subject)), codec.encode_mode_value(req.mode))],
+                    {"mode": req.mode})
+
+
+def _delete_mode(state: RegistryState, req: DeleteMode) -> Decision:
+    previous = state.modes.get(req.subject)
+    if previous is None:
+        raise RegistryError(SUBJECT_LEVEL_MODE_NOT_CONFIGURED, f"Subject '{req.subject}' does not have "
+                            "subject-level mode configured")
+    return Decision([(codec.encode_key(RecordKey("MODE", req.subject)), None)], {"mode": previous})
