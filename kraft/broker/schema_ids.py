@@ -113,7 +113,8 @@ def problem(data: bytes | None, side: Side, topic: str, known: Mapping[int, Sche
     if subject is None:
         return (f"the {side.label}'s schema id {schema_id} has no record name, which "
                 f"{side.strategy.rpartition('.')[2]} names the subject by (it is under {holders})")
-    return f"the {side.label}'s schema id {schema_id} is not registered under subject {subject!r} (it is under {holders})"
+    return (f"the {side.label}'s schema id {schema_id} is not registered under subject {subject!r} "
+            f"(it is under {holders})")
 
 
 def refusals(records: Sequence[KeyValue], sides: Sequence[Side], topic: str,
@@ -134,5 +135,5 @@ def check_schema_ids(records: Sequence[KeyValue], sides: Sequence[Side], topic: 
     failed = refusals(records, sides, topic, known)
     if failed:
         configs = ", ".join(f"confluent.{s.label}.schema.validation=true" for s in sides)
-        raise InvalidRecord(f"{len(failed)} of {len(records)} records fail topic {topic!r}'s schema "
-                            f"validation ({configs}); the first: {failed[0][1]}", tuple(failed))
+        raise InvalidRecord(f"{len(failed)} of {len(records)} records fail schema validation on topic "
+                            f"{topic!r} ({configs}); the first: {failed[0][1]}", tuple(failed))

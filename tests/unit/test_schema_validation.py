@@ -109,8 +109,8 @@ def test_key_validation_is_independent_of_value_validation():
 
 
 def test_record_name_strategy_names_the_subject_by_the_record():
-    by_record = configs(confluent_value_schema_validation="true",
-                        confluent_value_subject_name_strategy="io.confluent.kafka.serializers.subject.RecordNameStrategy")
+    strategy = "io.confluent.kafka.serializers.subject.RecordNameStrategy"
+    by_record = configs(confluent_value_schema_validation="true", confluent_value_subject_name_strategy=strategy)
     known = {5: SchemaIdInfo(frozenset({"shop.Order"}), "shop.Order")}
     check([(None, framed(5))], by_record, known)
     with pytest.raises(InvalidRecord):
