@@ -179,3 +179,15 @@ def test_validation_is_set_and_described_through_the_rest_configs_api(cluster):
     assert (status, body["error_code"]) == (422, 42206) and "TopicNameStrategy" in body["message"], body
     status, body = rest_v3(cluster, name, b"plain value")  # a key-less record: null keys pass
     assert status == 200, body
+
+
+def test_an_id_registered_through_another_node_is_taken_at_once_by_the_leader(cluster, topic):
+    """The leader may not have read the registration yet: it catches up once, then knows."""
+    leader = leader_of(cluster, topic, 0)
+    elsewhere = cluster.schema_registry_url.split(",")[leader % 3]  # a node other than the leader
+    fresh = json.dumps({"type": "record", "name": "Order", "namespace": "shop",
+                        "fields": [{"name": "id", "type": "long"},
+                                   {"name": "note", "type": ["null", "string"], "default": None}]})
+    schema_id = SchemaRegistryClient({"url": elsewhere}).register_schema(f"{topic}-value", Schema(fresh, "AVRO"))
+    assert kafka_produce(cluster, topic, [framed(schema_id, b"\x02\x00")]) == [None]
+    assert end_offset(cluster, topic) == 1
