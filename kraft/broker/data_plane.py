@@ -51,7 +51,7 @@ from kraft.metadata.image import MetadataImage, TopicImage
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.broker import client_writes
 from kraft.broker.schema_id_cache import SchemaIdCache
-from kraft.broker.schema_ids import KeyValue, check_schema_ids, named_ids, validated_sides
+from kraft.broker.schema_ids import KeyValue, Side, check_schema_ids, named_ids, validated_sides
 from kraft.storage.record import Record
 from kraft.storage.record_batch import decode_records
 
@@ -159,16 +159,14 @@ class DataPlane:
         and schema ids where the topic validates them)."""
         configs = self.configs(topic)
         client_writes.check_client_records(records, configs, topic)
-        await self._check_schema_ids(topic, configs, lambda: [(r.key, r.value) for r in records])
-
-    async def _check_schema_ids(self, topic: str, configs: dict[str, str],
-                                records: Callable[[], list[KeyValue]]) -> None:
-        """Both doors' schema ID validation (schema_ids.py): nothing to do, and no records
-        opened, unless the topic validates keys or values."""
         if sides := validated_sides(configs):
-            pairs = records()
-            known = await self.schema_ids.resolve(named_ids(pairs, sides))
-            check_schema_ids(pairs, sides, topic, known)
+            await self._check_schema_ids(topic, sides, [(r.key, r.value) for r in records])
+
+    async def _check_schema_ids(self, topic: str, sides: tuple[Side, ...], records: list[KeyValue]) -> None:
+        """Both doors' schema ID validation (schema_ids.py), for a topic that validates keys
+        or values (validated_sides: a topic that does not opens no record for it)."""
+        known = await self.schema_ids.resolve(named_ids(records, sides))
+        check_schema_ids(records, sides, topic, known)
 
     def choose_partitions(self, topic: str, entries) -> list[int]:
         """entries: (partition or None, Record). Keyless records of one request stick
@@ -237,7 +235,8 @@ class DataPlane:
         # between slices of a large batch's checks, the loop serves others
         configs = self.configs(topic)
         batch, header = await run_sliced(client_writes.client_batch_checks(data, configs, topic))
-        await self._check_schema_ids(topic, configs, lambda: [(r.key, r.value) for r in decode_records(batch)])
+        if sides := validated_sides(configs):
+            await self._check_schema_ids(topic, sides, [(r.key, r.value) for r in decode_records(batch)])
         if header.is_transactional:
             bound_s = VERIFY_BOUND_S if timeout_ms <= 0 else min(VERIFY_BOUND_S, timeout_ms / 2000)
             await self._check_in_transaction(transactional_id, header.producer_id, header.producer_epoch,
