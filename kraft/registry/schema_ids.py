@@ -33,11 +33,11 @@ class RegistrySchemaIds:
         self._offsets = offsets
 
     def version(self) -> Hashable:
-        state = self._registry.state  # replaced when the state is rebuilt from the topic
+        state = self._registry.follower.state  # replaced when the state is rebuilt from the topic
         return id(state), state.applied
 
     def info(self, schema_id: int) -> SchemaIdInfo | None:
-        state = self._registry.state
+        state = self._registry.follower.state
         holders = state.records_with_id(schema_id, deleted=False)
         if not holders:
             return None
@@ -54,7 +54,7 @@ class RegistrySchemaIds:
             title = document.get("title") if isinstance(document, dict) else None
             return title if isinstance(title, str) else None
         try:
-            parsed = self._registry.parser.parse_record(self._registry.state, record)
+            parsed = self._registry.parser.parse_record(self._registry.follower.state, record)
         except RegistryError:  # a reference since deleted: no name, so no record-named subject
             return None
         if isinstance(parsed, AvroSchema):

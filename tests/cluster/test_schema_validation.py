@@ -191,3 +191,29 @@ def test_an_id_registered_through_another_node_is_taken_at_once_by_the_leader(cl
     schema_id = SchemaRegistryClient({"url": elsewhere}).register_schema(f"{topic}-value", Schema(fresh, "AVRO"))
     assert kafka_produce(cluster, topic, [framed(schema_id, b"\x02\x00")]) == [None]
     assert end_offset(cluster, topic) == 1
+
+
+def record_named(schema_type: str, package: str) -> str:
+    """A schema whose record name (as Confluent's RecordNameStrategy takes it) is `<package>.Order`."""
+    if schema_type == "AVRO":
+        return json.dumps({"type": "record", "name": "Order", "namespace": package,
+                           "fields": [{"name": "id", "type": "long"}]})
+    if schema_type == "JSON":
+        return json.dumps({"title": f"{package}.Order", "type": "object",
+                           "properties": {"id": {"type": "integer"}}})
+    return f'syntax = "proto3";\npackage {package};\n\nmessage Order {{\n  int64 id = 1;\n}}\n'
+
+
+@pytest.mark.parametrize("schema_type", ["AVRO", "JSON", "PROTOBUF"])
+def test_record_name_strategy_takes_ids_of_the_subject_named_by_the_record(cluster, registry, schema_type):
+    name, package = f"by-record-{uuid.uuid4().hex[:8]}", f"p{uuid.uuid4().hex[:8]}"
+    status, body = http_json("POST", f"{cluster.v3(1)}/topics", {
+        "topic_name": name, "partitions_count": 1,
+        "configs": [{"name": VALIDATION, "value": "true"},
+                    {"name": "confluent.value.subject.name.strategy", "value": "RecordNameStrategy"}]})
+    assert status == 201, body
+    text = record_named(schema_type, package)
+    by_record = registry.register_schema(f"{package}.Order", Schema(text, schema_type))
+    by_topic = registry.register_schema(f"{name}-value", Schema(text.replace("id", "ident"), schema_type))
+    assert kafka_produce(cluster, name, [framed(by_record), framed(by_topic)]) == \
+        [None, KafkaError(KafkaError.INVALID_RECORD)], "the topic's own subject is not the record's"
