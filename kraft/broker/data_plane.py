@@ -236,7 +236,7 @@ class DataPlane:
         configs = self.configs(topic)
         batch, header = await run_sliced(client_writes.client_batch_checks(data, configs, topic))
         if sides := validated_sides(configs):
-            await self._check_schema_ids(topic, sides, [(r.key, r.value) for r in decode_records(batch)])
+            await self._check_schema_ids(topic, sides, [(r.key, r.value) for r in decode_records(batch, verify=False)])
         if header.is_transactional:
             bound_s = VERIFY_BOUND_S if timeout_ms <= 0 else min(VERIFY_BOUND_S, timeout_ms / 2000)
             await self._check_in_transaction(transactional_id, header.producer_id, header.producer_epoch,

@@ -13,11 +13,12 @@ from kraft.broker.schema_ids import SchemaIdInfo
 from kraft.errors import KraftError
 from kraft.internode.peers import PeerUnreachable
 from kraft.registry.schemas_topic import PARTITION, TOPIC
-from kraft.registry.service import SchemaRegistry
+from kraft.registry.follower import SchemaLogFollower
 from kraft.schemas.avro import AvroSchema
 from kraft.schemas.protobuf import ProtobufSchema
 from kraft.schemas.registry_codec import SchemaRecord
 from kraft.schemas.registry_errors import RegistryError
+from kraft.schemas.registry_parsing import Parser
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +29,17 @@ Offsets = Callable[[str, int], Awaitable[tuple[int, int]]]
 
 
 class RegistrySchemaIds:
-    def __init__(self, registry: SchemaRegistry, offsets: Offsets) -> None:
-        self._registry = registry
+    def __init__(self, follower: SchemaLogFollower, parser: Parser, offsets: Offsets) -> None:
+        self._follower = follower
+        self._parser = parser
         self._offsets = offsets
 
     def version(self) -> Hashable:
-        state = self._registry.follower.state  # replaced when the state is rebuilt from the topic
+        state = self._follower.state  # replaced when the state is rebuilt from the topic
         return id(state), state.applied
 
     def info(self, schema_id: int) -> SchemaIdInfo | None:
-        state = self._registry.follower.state
+        state = self._follower.state
         holders = state.records_with_id(schema_id, deleted=False)
         if not holders:
             return None
@@ -54,7 +56,7 @@ class RegistrySchemaIds:
             title = document.get("title") if isinstance(document, dict) else None
             return title if isinstance(title, str) else None
         try:
-            parsed = self._registry.parser.parse_record(self._registry.follower.state, record)
+            parsed = self._parser.parse_record(self._follower.state, record)
         except RegistryError:  # a reference since deleted: no name, so no record-named subject
             return None
         if isinstance(parsed, AvroSchema):
@@ -72,4 +74,4 @@ class RegistrySchemaIds:
             log.debug("schema validation could not read %s's end: %s", TOPIC, exc)  # is moving
             return
         if high_watermark > 0:
-            await self._registry.follower.wait_applied(high_watermark - 1, max(0.0, deadline - time.monotonic()))
+            await self._follower.wait_applied(high_watermark - 1, max(0.0, deadline - time.monotonic()))

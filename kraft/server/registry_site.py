@@ -61,8 +61,8 @@ class RegistrySite:
     def build(self, services: BrokerServices) -> None:
         self.registry = SchemaRegistry(services, FORMATS, self.peers)
         # the broker's schema ID validation reads ids from this node's registry
-        services.data_plane.schema_ids = SchemaIdCache(RegistrySchemaIds(self.registry,
-                                                                         services.partition_reader.offsets))
+        services.data_plane.schema_ids = SchemaIdCache(RegistrySchemaIds(
+            self.registry.follower, self.registry.parser, services.partition_reader.offsets))
         self._runner = web.AppRunner(build_app(self.registry, self._peer_key), access_log=None,
                                      handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
 
