@@ -129,19 +129,37 @@ def test_bad_values_are_refused_through_rest_v3_and_v2_naming_the_record(cluster
 def test_a_batch_with_bad_records_is_refused_whole_naming_each_on_the_kafka_wire(cluster, registry, topic):
     """Produce v9's record errors (KIP-467): the batch index of each bad record, and why."""
     good = framed(registry.get_latest_version(f"{topic}-value").schema_id)
-    batch = encode_batch([Record(None, v, (), 0) for v in (good, b"plain", good, framed(2**31 - 1))], 0, -1)
-    s = kafka_socket(cluster, leader_of(cluster, topic, 0))
-    try:
-        s.sendall(produce_frame(topic, 0, batch, 9))
-        (answer,) = read_answer(0, 9, recv_frame(s)).responses[0].partition_responses
-    finally:
-        s.close()
+    (answer,) = wire_produce(cluster, topic, [good, b"plain", good, framed(2**31 - 1)])
     assert int(answer.error_code.value) == KafkaError.INVALID_RECORD
     assert "schema validation" in answer.error_message
     assert [e.batch_index for e in answer.record_errors] == [1, 3]
     assert "magic byte 0" in answer.record_errors[0].batch_index_error_message
     assert "not in the schema registry" in answer.record_errors[1].batch_index_error_message
     assert end_offset(cluster, topic) == 0
+
+
+def test_a_batch_of_many_records_is_checked_whole(cluster, registry, topic):
+    """Past 4096 records the check runs beside the event loop; its answer is the same."""
+    good = framed(registry.get_latest_version(f"{topic}-value").schema_id)
+    values = [good] * 6000
+    values[5000] = b"plain"
+    (error,) = wire_produce(cluster, topic, values)
+    assert int(error.error_code.value) == KafkaError.INVALID_RECORD
+    assert [e.batch_index for e in error.record_errors] == [5000]
+    (taken,) = wire_produce(cluster, topic, [good] * 6000)
+    assert int(taken.error_code.value) == 0
+    assert end_offset(cluster, topic) == 6000
+
+
+def wire_produce(cluster, topic: str, values: list[bytes]):
+    """One batch of these values on the Kafka wire (Produce v9); its partition's answer."""
+    batch = encode_batch([Record(None, v, (), 0) for v in values], 0, -1)
+    s = kafka_socket(cluster, leader_of(cluster, topic, 0))
+    try:
+        s.sendall(produce_frame(topic, 0, batch, 9))
+        return read_answer(0, 9, recv_frame(s)).responses[0].partition_responses
+    finally:
+        s.close()
 
 
 def test_turning_validation_off_lets_them_in(cluster, registry, topic):
