@@ -235,3 +235,16 @@ def test_record_name_strategy_takes_ids_of_the_subject_named_by_the_record(clust
     by_topic = registry.register_schema(f"{name}-value", Schema(text.replace("id", "ident"), schema_type))
     assert kafka_produce(cluster, name, [framed(by_record), framed(by_topic)]) == \
         [None, KafkaError(KafkaError.INVALID_RECORD)], "the topic's own subject is not the record's"
+
+
+def test_a_records_batch_entry_that_fails_validation_fails_alone(cluster, registry, topic):
+    """REST v3's records:batch: each entry stands alone, as for every other record rule."""
+    good = framed(registry.get_latest_version(f"{topic}-value").schema_id)
+    entries = [{"id": str(i), "value": {"type": "BINARY", "data": base64.b64encode(v).decode()}}
+               for i, v in enumerate((good, b"plain"))]
+    status, body = http_json("POST", f"{cluster.v3(3)}/topics/{topic}/records:batch", {"entries": entries})
+    assert status == 207, body
+    assert [s["id"] for s in body["successes"]] == ["0"], body
+    assert [(f["id"], f["error_code"]) for f in body["failures"]] == [("1", 42206)], body
+    assert "magic byte 0" in body["failures"][0]["message"]
+    assert end_offset(cluster, topic) == 1
