@@ -96,7 +96,7 @@ class Failed:
 async def deliver(node: BrokerServices, topic: str, entries, acks: int, timeout_ms: int,
                   producer: Idempotence | None = None) -> list:
     """entries: [(partition|None, Record)] -> per entry (partition, offset, timestamp) or Failed."""
-    node.data_plane.check_client_records(topic, [r for _, r in entries])
+    await node.data_plane.check_client_records(topic, [r for _, r in entries])
     return await deliver_checked(node, topic, entries, acks, timeout_ms, producer)
 
 
@@ -283,7 +283,7 @@ async def v3_produce_batch(request):
     for i, e in enumerate(entries):
         try:
             entry = _v3_entry(node, e, f"entries[{i}]")
-            node.data_plane.check_client_records(topic, [entry[0][1]])
+            await node.data_plane.check_client_records(topic, [entry[0][1]])
             node.data_plane.choose_partitions(topic, [entry[0]])
             parsed[i] = entry
         except KraftError as exc:

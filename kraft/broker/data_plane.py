@@ -21,6 +21,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kraft.broker.lookup import topic_or_404
 from kraft.internode.peers import Peers, PeerUnreachable
@@ -50,7 +51,13 @@ from kraft.broker.sliced_work import run_sliced
 from kraft.metadata.image import MetadataImage, TopicImage
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.broker import client_writes
+from kraft.broker.schema_id_cache import SchemaIdCache
+from kraft.broker.schema_ids import KeyValue, Side, check_schema_ids, named_ids, validated_sides
 from kraft.storage.record import Record
+from kraft.storage.record_batch import decode_records
+from kraft.storage.record_check import SLICE_RECORDS
+
+T = TypeVar("T")
 
 # (transactional id, producer id, producer epoch, topic, partition, seconds to answer
 # within, add) -> is the partition in that producer's open transaction? (the
@@ -132,6 +139,7 @@ class DataPlane:
         self._configs_image: MetadataImage | None = None
         self._configs: dict[str, dict[str, str]] = {}  # topic -> configs, for _configs_image
         self.unacked = UnackedWrites()  # acks=0 writes after the answer; run() by the node
+        self.schema_ids = SchemaIdCache()  # the node's registry, once it has one, fills it
         self.traffic = Traffic()
 
     def topic_or_404(self, topic: str):
@@ -150,9 +158,24 @@ class DataPlane:
             found = self._configs[topic] = {k: v for k, (v, _) in eff.items()}
         return found
 
-    def check_client_records(self, topic: str, records: list[Record]) -> None:
-        """A REST request's records, all checked before any is written (client_writes)."""
-        client_writes.check_client_records(records, self.configs(topic), topic)
+    async def check_client_records(self, topic: str, records: list[Record]) -> None:
+        """A REST request's records, all checked before any is written (client_writes,
+        and schema ids where the topic validates them)."""
+        configs = self.configs(topic)
+        client_writes.check_client_records(records, configs, topic)
+        if sides := validated_sides(configs):
+            await self._check_schema_ids(topic, sides, lambda: [(r.key, r.value) for r in records], len(records))
+
+    async def _check_schema_ids(self, topic: str, sides: tuple[Side, ...],
+                                records: Callable[[], list[KeyValue]], count: int) -> None:
+        """Both doors' schema ID validation (schema_ids.py), for a topic that validates keys
+        or values (validated_sides: a topic that does not opens no record for it). A batch
+        of many records is opened and checked on a worker thread: it shares the GIL with
+        the loop in short turns, so the loop keeps serving others meanwhile."""
+        run = _on_a_thread if count > SLICE_RECORDS else _here
+        pairs = await run(records)
+        known = await self.schema_ids.resolve(await run(lambda: named_ids(pairs, sides)))
+        await run(lambda: check_schema_ids(pairs, sides, topic, known))
 
     def choose_partitions(self, topic: str, entries) -> list[int]:
         """entries: (partition or None, Record). Keyless records of one request stick
@@ -219,7 +242,11 @@ class DataPlane:
         add_to_txn (transactions version 2, Produce v12+) the coordinator adds the
         partition to the transaction first, within the same bound."""
         # between slices of a large batch's checks, the loop serves others
-        batch, header = await run_sliced(client_writes.client_batch_checks(data, self.configs(topic), topic))
+        configs = self.configs(topic)
+        batch, header = await run_sliced(client_writes.client_batch_checks(data, configs, topic))
+        if sides := validated_sides(configs):
+            await self._check_schema_ids(topic, sides, lambda: [(r.key, r.value) for r in decode_records(
+                batch, verify=False)], header.record_count)
         if header.is_transactional:
             bound_s = VERIFY_BOUND_S if timeout_ms <= 0 else min(VERIFY_BOUND_S, timeout_ms / 2000)
             await self._check_in_transaction(transactional_id, header.producer_id, header.producer_epoch,
@@ -441,3 +468,11 @@ class DataPlane:
         if leader < 0:
             raise LeaderNotAvailable(f"LEADER_NOT_AVAILABLE: {topic}-{partition} has no leader (offline)")
         return leader
+
+
+async def _here(work: Callable[[], T]) -> T:
+    return work()
+
+
+async def _on_a_thread(work: Callable[[], T]) -> T:
+    return await asyncio.to_thread(work)

@@ -129,6 +129,12 @@ _THROTTLED = Matches(r"|\*|[0-9]+:[0-9]+(,[0-9]+:[0-9]+)*",
                      '"", "*" or a list of partition:broker pairs such as "0:1,1:2"')
 
 
+# Confluent's subject name strategies by class name (the default first), and by short name
+_STRATEGY_PACKAGE = "io.confluent.kafka.serializers.subject."
+_STRATEGY_NAMES = ("TopicNameStrategy", "RecordNameStrategy", "TopicRecordNameStrategy")
+SUBJECT_NAME_STRATEGIES = tuple(_STRATEGY_PACKAGE + n for n in _STRATEGY_NAMES) + _STRATEGY_NAMES
+
+
 _SPECS = (
     _int("num.partitions", 3, 1, "Partitions of a topic created without a count (cluster default only)."),
     _int("replication.factor", 3, 1, "Replicas of a topic created without a factor (cluster default only)."),
@@ -178,6 +184,19 @@ _SPECS = (
     _stored(ConfigSpec("remote.storage.enable", "bool", "false", "Tiered storage for the topic.", AnyBool())),
     _stored(_int("segment.index.bytes", 10485760, 4, "Largest size of a segment's offset index.")),
     _stored(_long("segment.jitter.ms", 0, 0, "Random jitter subtracted from segment.ms.")),
+    # Confluent Server's schema ID validation (kraft/broker/schema_ids.py)
+    ConfigSpec("confluent.key.schema.validation", "bool", "false",
+               "Refuse a batch whose keys lack Confluent's framing or a schema id registered "
+               "under the key subject.", AnyBool()),
+    ConfigSpec("confluent.value.schema.validation", "bool", "false",
+               "Refuse a batch whose values lack Confluent's framing or a schema id registered "
+               "under the value subject.", AnyBool()),
+    ConfigSpec("confluent.key.subject.name.strategy", "string", SUBJECT_NAME_STRATEGIES[0],
+               "How a key's subject is named for confluent.key.schema.validation.",
+               OneOf(SUBJECT_NAME_STRATEGIES)),
+    ConfigSpec("confluent.value.subject.name.strategy", "string", SUBJECT_NAME_STRATEGIES[0],
+               "How a value's subject is named for confluent.value.schema.validation.",
+               OneOf(SUBJECT_NAME_STRATEGIES)),
 )
 
 TOPIC_CONFIGS: dict[str, ConfigSpec] = {spec.name: spec for spec in _SPECS}

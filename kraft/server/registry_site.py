@@ -9,11 +9,13 @@ import ssl
 
 from aiohttp import web
 
+from kraft.broker.schema_id_cache import SchemaIdCache
 from kraft.broker.services import BrokerServices
 from kraft.config.cluster import ClusterConfig
 from kraft.errors import BrokerNotAvailable
 from kraft.internode.peers import Peers
 from kraft.registry.app import build_app
+from kraft.registry.schema_ids import RegistrySchemaIds
 from kraft.registry.service import SchemaRegistry
 from kraft.schemas.format_table import FORMATS
 from kraft.server.startup_failure import listening
@@ -58,6 +60,9 @@ class RegistrySite:
 
     def build(self, services: BrokerServices) -> None:
         self.registry = SchemaRegistry(services, FORMATS, self.peers)
+        # the broker's schema ID validation reads ids from this node's registry
+        services.data_plane.schema_ids = SchemaIdCache(RegistrySchemaIds(
+            self.registry.follower, self.registry.parser, services.partition_reader.offsets))
         self._runner = web.AppRunner(build_app(self.registry, self._peer_key), access_log=None,
                                      handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
 

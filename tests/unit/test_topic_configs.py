@@ -120,5 +120,9 @@ def test_kafkas_topic_config_set_is_accepted_and_what_kraft_ignores_is_marked():
         "retention.bytes", "retention.ms", "segment.bytes", "segment.index.bytes",
         "segment.jitter.ms", "segment.ms", "unclean.leader.election.enable",
     }
-    assert set(TOPIC_CONFIGS) - CLUSTER_ONLY == kafka_topic_configs
+    confluent_server_configs = {  # schema ID validation
+        "confluent.key.schema.validation", "confluent.value.schema.validation",
+        "confluent.key.subject.name.strategy", "confluent.value.subject.name.strategy",
+    }
+    assert set(TOPIC_CONFIGS) - CLUSTER_ONLY == kafka_topic_configs | confluent_server_configs
     assert TOPIC_CONFIGS["segment.bytes"].applied and TOPIC_CONFIGS["compression.type"].applied
