@@ -1,6 +1,6 @@
 """The schema registry on a cluster with [security], as confluent-kafka's
-SchemaRegistryClient meets it (basic.auth.user.info, ssl.ca.location): TLS on the
-registry port, the cluster's users, ACLs on SUBJECT (made through REST v3 /acls) and the
+SchemaRegistryClient meets it (basic.auth.user.info or a bearer token, ssl.ca.location):
+TLS on the registry port, the cluster's users, ACLs on SUBJECT (made through REST v3 /acls) and the
 global config as the cluster's; 401/40101 for no credentials, 403/40301 when denied;
 writes through every node, so forwarded writes are checked with the caller's principal."""
 
@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+import time
 import urllib.error
 import urllib.request
 import uuid
 
 import pytest
 from certs import Authority
+from confluent_kafka import admin as kafka_admin
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, ServerConfig
 from confluent_kafka.schema_registry.common.schema_registry_client import ConfigCompatibilityLevel
 from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -39,7 +41,9 @@ def cluster(tmp_path_factory):
     ca = Authority(folder)
     first = default_first_address()
     cert, key = ca.issue("node", "kraft-node", [f"127.0.0.{i}" for i in range(first, first + 4)])
-    security = security_toml(PASSWORDS, tls_cert=str(cert), tls_key=str(key), tls_ca=str(ca.ca_path))
+    security = security_toml(PASSWORDS, tls_cert=str(cert), tls_key=str(key), tls_ca=str(ca.ca_path),
+                             **{"sasl.enabled.mechanisms": ["SCRAM-SHA-256", "OAUTHBEARER"],
+                                "sasl.oauthbearer.allow.unsecured.jwt": True})
     with LocalCluster(nodes=3, extra_toml=security, headers=ADMIN) as c:
         c.tls = ssl.create_default_context(cafile=str(ca.ca_path))
         c.ca_path = str(ca.ca_path)
@@ -160,3 +164,45 @@ def test_only_a_super_user_changes_the_global_config(cluster):
     assert level_of(admin.set_config(config=level("FULL"))) == "FULL"
     assert level_of(client(cluster, "admin", 1).get_config()) == "FULL"
     assert level_of(admin.set_config(config=level("BACKWARD"))) == "BACKWARD"
+
+
+def unsecured_token(principal: str, lifetime_s: int = 60) -> str:
+    """An unsigned JWT, as `sasl.oauthbearer.allow.unsecured.jwt` takes (Kafka's test mode)."""
+    def b64(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+    now = int(time.time())
+    return f"{b64({'alg': 'none'})}.{b64({'sub': principal, 'iat': now, 'exp': now + lifetime_s})}."
+
+
+def bearer_client(c, token: str) -> SchemaRegistryClient:
+    return SchemaRegistryClient({"url": c.schema_registry_url, "ssl.ca.location": c.ca_path,
+                                 "bearer.auth.credentials.source": "STATIC_TOKEN", "bearer.auth.token": token,
+                                 "bearer.auth.logical.cluster": "kraft", "bearer.auth.identity.pool.id": "none"})
+
+
+def test_a_bearer_token_logs_in_as_on_the_http_door_and_an_expired_one_is_refused(cluster):
+    name = subject("orders-")
+    schema_id = client(cluster, "admin").register_schema(name, avro("Order"))
+    alice = bearer_client(cluster, unsecured_token("alice"))
+    assert alice.get_latest_version(name).schema_id == schema_id  # alice's ACLs, by her token
+    error = refused(lambda: alice.register_schema(name, avro("Order2")))
+    assert (error.http_status_code, error.error_code) == (403, 40301)
+    error = refused(lambda: bearer_client(cluster, unsecured_token("alice", lifetime_s=-30)).get_subjects())
+    assert (error.http_status_code, error.error_code) == (401, 40101)
+
+
+def test_subject_acls_stay_off_the_kafka_door_which_has_no_code_for_them(cluster):
+    c = cluster
+    admin = kafka_admin.AdminClient({"bootstrap.servers": c.bootstrap_servers, "security.protocol": "SASL_SSL",
+                                     "ssl.ca.location": c.ca_path, "sasl.mechanisms": "SCRAM-SHA-256",
+                                     "sasl.username": "admin", "sasl.password": PASSWORDS["admin"]})
+    everything = kafka_admin.AclBindingFilter(
+        kafka_admin.ResourceType.ANY, None, kafka_admin.ResourcePatternType.ANY, None, None,
+        kafka_admin.AclOperation.ANY, kafka_admin.AclPermissionType.ANY)
+    assert admin.describe_acls(everything).result(timeout=15) == []  # alice's and bob's are SUBJECT ones
+    deleted = admin.delete_acls([everything])
+    assert [b for f in deleted.values() for b in f.result(timeout=15)] == []
+    status, body = http_json("GET", c.url(2) + f"/v3/clusters/{c.cluster_id}/acls?resource_type=SUBJECT",
+                             headers=ADMIN, context=c.tls, timeout=20)
+    assert status == 200 and {(a["principal"], a["operation"]) for a in body["data"]} == {
+        ("User:alice", "READ"), ("User:bob", "WRITE")}
