@@ -62,10 +62,15 @@ async def authorize(request: web.Request, handler: Handler) -> web.StreamRespons
 async def _require_schema_read(request: web.Request, access: AccessControl, who: Identity) -> None:
     """Confluent's SCHEMA_READ: READ on at least one subject holding the id (soft-deleted
     versions count: old records still name it). An id no subject holds is denied too, so
-    a refusal does not tell which ids exist (a super user gets the 40403)."""
+    a refusal does not tell which ids exist (whoever may read every subject gets the 40403)."""
     schema_id = int(request.match_info["id"])
     holders = {r.subject for r in (await state_of(request)).records_with_id(schema_id, deleted=True)}
-    if not access.is_super_user(who) and not any(access.may(who, "read_subject", s) for s in holders):
+    if holders:
+        allowed = any(access.may(who, "read_subject", s) for s in holders)
+    else:
+        # no subject to name: only a super user, READ on every subject ('*'), or no ACL at all
+        allowed = access.may(who, "read_subject", "")
+    if not allowed:
         raise RegistryError(FORBIDDEN, f"User is denied operation Read on every subject of schema id {schema_id}")
 
 

@@ -138,6 +138,11 @@ def test_read_on_a_prefix_reads_its_subjects_and_their_ids_but_registers_nothing
         assert (error.http_status_code, error.error_code) == (403, 40301)
     subjects = client(cluster, "alice").get_subjects()
     assert orders in subjects and payments not in subjects
+    # an id no subject holds: denied alike, so a refusal tells nothing; a super user learns it is unknown
+    error = refused(lambda: client(cluster, "alice").get_schema(2**31 - 2))
+    assert (error.http_status_code, error.error_code) == (403, 40301)
+    error = refused(lambda: client(cluster, "admin").get_schema(2**31 - 2))
+    assert (error.http_status_code, error.error_code) == (404, 40403)
 
 
 def test_write_registers_through_any_node_and_implies_nothing_on_other_subjects(cluster):
