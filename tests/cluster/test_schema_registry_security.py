@@ -1,8 +1,9 @@
 """The schema registry on a cluster with [security], as confluent-kafka's
-SchemaRegistryClient meets it (basic.auth.user.info or a bearer token, ssl.ca.location):
-TLS on the registry port, the cluster's users, ACLs on SUBJECT (made through REST v3 /acls) and the
-global config as the cluster's; 401/40101 for no credentials, 403/40301 when denied;
-writes through every node, so forwarded writes are checked with the caller's principal."""
+SchemaRegistryClient meets it (basic.auth.user.info, a bearer token or a client
+certificate; ssl.ca.location): TLS on the registry port, the cluster's users, ACLs on
+SUBJECT (made through REST v3 /acls) and the global config as the cluster's; 401/40101
+for no credentials, 403/40301 when denied; writes through every node, so forwarded
+writes are checked with the caller's principal."""
 
 from __future__ import annotations
 
@@ -41,12 +42,15 @@ def cluster(tmp_path_factory):
     ca = Authority(folder)
     first = default_first_address()
     cert, key = ca.issue("node", "kraft-node", [f"127.0.0.{i}" for i in range(first, first + 4)])
+    alice_cert = ca.issue("alice", "alice", client=True)
     security = security_toml(PASSWORDS, tls_cert=str(cert), tls_key=str(key), tls_ca=str(ca.ca_path),
+                             tls_client_auth="requested",
                              **{"sasl.enabled.mechanisms": ["SCRAM-SHA-256", "OAUTHBEARER"],
                                 "sasl.oauthbearer.allow.unsecured.jwt": True})
     with LocalCluster(nodes=3, extra_toml=security, headers=ADMIN) as c:
         c.tls = ssl.create_default_context(cafile=str(ca.ca_path))
         c.ca_path = str(ca.ca_path)
+        c.alice_cert = alice_cert
         c.start().wait_ready(timeout_s=60)
         # alice reads every orders-* subject; bob registers (and so reads) payments-* ones
         add_acl(c, "User:alice", "READ", "orders-", "PREFIXED")
@@ -211,3 +215,14 @@ def test_subject_acls_stay_off_the_kafka_door_which_has_no_code_for_them(cluster
                              headers=ADMIN, context=c.tls, timeout=20)
     assert status == 200 and {(a["principal"], a["operation"]) for a in body["data"]} == {
         ("User:alice", "READ"), ("User:bob", "WRITE")}
+
+
+def test_a_client_certificate_names_its_principal_as_on_the_http_door(cluster):
+    name = subject("orders-")
+    schema_id = client(cluster, "admin").register_schema(name, avro("Order"))
+    cert, key = cluster.alice_cert
+    alice = SchemaRegistryClient({"url": cluster.schema_registry_url, "ssl.ca.location": cluster.ca_path,
+                                  "ssl.certificate.location": str(cert), "ssl.key.location": str(key)})
+    assert alice.get_latest_version(name).schema_id == schema_id  # User:alice, from the certificate
+    error = refused(lambda: alice.register_schema(name, avro("Order2")))
+    assert (error.http_status_code, error.error_code) == (403, 40301)
