@@ -21,14 +21,12 @@ from kraft.api.access_rules import IDENTITY_KEY, does, rule_for
 from kraft.api.context import node_of
 from kraft.api.error_map import error_body
 from kraft.api.http_body import json_response
-from kraft.broker.access import Identity, principal_of_certificate
+from kraft.broker.access import BASIC_CHALLENGE, BEARER_CHALLENGE, Identity
 from kraft.internode.peers import ON_BEHALF_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import on_behalf_identity, signature_valid
 from kraft.errors import AuthenticationFailed, MetadataNotReady
 from kraft.security.oauthbearer import bearer_token
 
-CHALLENGE = {"WWW-Authenticate": 'Basic realm="kraft", charset="UTF-8"'}
-BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kraft", error="invalid_token"'}
 _SUPER_USERS_ONLY = does("alter_cluster")  # a route missing from the table: safest answer
 
 
@@ -51,7 +49,7 @@ async def security(request: web.Request, handler):
         if bearer_token(request.headers.get("Authorization")) is not None:
             response.headers.update(BEARER_CHALLENGE)  # RFC 6750 3.1
         elif request.headers.get("X-Requested-With") != "XMLHttpRequest":  # a page's script asking (the
-            response.headers.update(CHALLENGE)  # console) signs in its own way: no browser password prompt
+            response.headers.update(BASIC_CHALLENGE)  # console) signs in its own way: no browser password prompt
         return response
     if who is None:
         return await handler(request)
@@ -74,11 +72,5 @@ async def _identify(request: web.Request, node: BrokerServices) -> Identity | No
     if signature is not None and request.method == "GET" and signature_valid(
             node.peer_key, signature, "GET", request.raw_path, b"", int(time.time() * 1000)):
         return None
-    host = request.remote or ""
-    certified = principal_of_certificate(request.transport.get_extra_info("peercert")
-                                         if request.transport is not None else None)
-    if certified is not None and "Authorization" not in request.headers:
-        return Identity(certified, host)  # mTLS: the verified certificate names the principal
-    if node.access.authentication:
-        return await node.access.authenticate_http(request.headers.get("Authorization"), host)
-    return node.access.anonymous(host)
+    peercert = request.transport.get_extra_info("peercert") if request.transport is not None else None
+    return await node.access.identify_http(request.headers.get("Authorization"), peercert, request.remote or "")

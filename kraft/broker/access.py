@@ -38,6 +38,9 @@ from kraft.security.oauthbearer import BearerLogin, bearer_token
 from kraft.security.scram import DECOY, ScramCredential, make_credential, password_matches
 
 MAX_REMEMBERED = 10_000  # successful logins remembered
+# what an HTTP port's 401 asks for: a password, or (to a refused token) a valid token, RFC 6750 3.1
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="kraft", charset="UTF-8"'}
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kraft", error="invalid_token"'}
 _DENIED = {"TOPIC": TopicAuthorizationFailed, "GROUP": GroupAuthorizationFailed,
            "TRANSACTIONAL_ID": TransactionalIdAuthorizationFailed}
 
@@ -131,10 +134,13 @@ class AccessControl:
         need = NEEDS[operation]
         return self.allowed_names(who, need.operation, need.resource_type, names)
 
+    def is_super_user(self, who: Identity) -> bool:
+        s = self.settings
+        return s is None or who.principal in {user_principal(u) for u in s.super_users}
+
     def check_super_user(self, who: Identity, what: str) -> None:
         """Only `super_users` may `what` (nothing to check with security off)."""
-        s = self.settings
-        if s is not None and who.principal not in {user_principal(u) for u in s.super_users}:
+        if not self.is_super_user(who):
             raise AuthorizationFailed(f"Request is not authorized: only a super user may {what} "
                                       f"({who.principal} is not one)")
 
@@ -174,6 +180,18 @@ class AccessControl:
         except AuthenticationFailed:
             await self.hold_failure(host, "")
             raise
+
+    async def identify_http(self, authorization: str | None, peercert: dict | None, host: str) -> Identity:
+        """Who a client of an HTTP port is (the REST door and the schema registry alike): the
+        principal of its verified certificate (mTLS) when it sends no Authorization header,
+        else Basic or Bearer when authentication is on (AuthenticationFailed when they prove
+        nothing), else the anonymous principal."""
+        certified = principal_of_certificate(peercert)
+        if certified is not None and authorization is None:
+            return Identity(certified, host)
+        if self.authentication:
+            return await self.authenticate_http(authorization, host)
+        return self.anonymous(host)
 
     async def _password_ok(self, name: str, password: str) -> bool:
         credentials = self._image_of().scram_credentials.get(name, {})

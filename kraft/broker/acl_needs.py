@@ -27,6 +27,8 @@ ClientOperation = Literal[
     "use_group", "describe_group", "delete_group",
     "describe_cluster", "alter_cluster", "describe_cluster_configs", "alter_cluster_configs",
     "cluster_action",
+    "read_subject", "write_subject", "delete_subject", "describe_subject",
+    "describe_subject_configs", "alter_subject_configs",
 ]
 
 NEEDS: dict[ClientOperation, Need] = {
@@ -55,6 +57,14 @@ NEEDS: dict[ClientOperation, Need] = {
     "describe_cluster_configs": Need("DESCRIBE_CONFIGS", "CLUSTER"),  # broker configs, client quotas
     "alter_cluster_configs": Need("ALTER_CONFIGS", "CLUSTER"),
     "cluster_action": Need("CLUSTER_ACTION", "CLUSTER"),  # brokers' own requests (AddPartitionsToTxn v4+)
+    # schema registry subjects (Confluent's SUBJECT_* operations; kraft/registry/access_table.py);
+    # its global config and mode are the cluster's DESCRIBE_CONFIGS / ALTER_CONFIGS
+    "read_subject": Need("READ", "SUBJECT"),  # versions, a version, look-up; a schema by id
+    "write_subject": Need("WRITE", "SUBJECT"),  # register; compatibility checks
+    "delete_subject": Need("DELETE", "SUBJECT"),  # soft and permanent deletes
+    "describe_subject": Need("DESCRIBE", "SUBJECT"),  # GET /subjects lists it
+    "describe_subject_configs": Need("DESCRIBE_CONFIGS", "SUBJECT"),  # its config and mode
+    "alter_subject_configs": Need("ALTER_CONFIGS", "SUBJECT"),
 }
 
 assert set(NEEDS) == set(get_args(ClientOperation)), "every client operation has its ACL"

@@ -101,7 +101,7 @@ def _acl_commands(acl_app: typer.Typer, calls: _Calls) -> None:
     def acl_add(principal: str = typer.Option(..., "--principal", help="User:NAME or User:*"),
                 operation: str = typer.Option(..., "--operation", help="READ, WRITE, CREATE, DELETE, "
                                               "ALTER, DESCRIBE, ALTER_CONFIGS, DESCRIBE_CONFIGS, ALL, ..."),
-                resource_type: str = typer.Option(..., "--resource-type", help="TOPIC, GROUP, CLUSTER"),
+                resource_type: str = typer.Option(..., "--resource-type", help="TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID, SUBJECT"),
                 resource_name: str = typer.Option(..., "--resource-name", help="name, prefix or *"),
                 pattern_type: str = typer.Option("LITERAL", "--pattern-type", help="LITERAL or PREFIXED"),
                 host: str = typer.Option("*", "--host"),

@@ -151,11 +151,8 @@ class ClusterConfig(Table):
 
     @property
     def schema_registry_urls(self) -> str:
-        """What a client's schema.registry.url lists: every node's schema registry; "" when
-        none has a port, or with [security] (the registry does not authenticate clients
-        yet, so the nodes do not open it on a secured cluster)."""
-        if self.security is not None:
-            return ""
+        """What a client's schema.registry.url lists: every node's schema registry ("" when
+        none has a port); https with [security]'s TLS, as every listener."""
         return ",".join(n.schema_registry_url for n in self.nodes if n.schema_registry_url)
 
     @model_validator(mode="after")

@@ -2,10 +2,16 @@
 /acls, through the same controller operations, with Kafka's numeric enums on the wire.
 Describing needs DESCRIBE on the cluster, changing ALTER on the cluster, as in Kafka; a
 change answers once every node that answers has it, as over REST.
+
+Kafka's wire has no code for the registry's SUBJECT resource type: this door takes no
+SUBJECT binding (an unknown type code is an invalid ACL, as any other unknown code),
+leaves SUBJECT bindings out of DescribeAcls, and its DeleteAcls, even with resource type
+ANY, deletes only Kafka's four types. SUBJECT ACLs are managed over REST (v3 /acls).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from kraft.broker.services import BrokerServices
@@ -13,7 +19,7 @@ from kraft.controller import commands as controller_requests
 from kraft.errors import KraftError
 from kraft.kafka import error_codes
 from kraft.kafka.request_context import RequestContext
-from kraft.security.acls import AclBinding, binding_from, filter_from
+from kraft.security.acls import KAFKA_RESOURCE_TYPES, AclBinding, AclFilter, binding_from, filter_from
 
 RESOURCE_TYPES = {1: "ANY", 2: "TOPIC", 3: "GROUP", 4: "CLUSTER", 5: "TRANSACTIONAL_ID"}
 PATTERN_TYPES = {1: "ANY", 2: "MATCH", 3: "LITERAL", 4: "PREFIXED"}
@@ -40,6 +46,13 @@ def _filter(f):
         "permission": _name(PERMISSIONS, f.permission_type)})
 
 
+def _kafka_filters(acl_filter: AclFilter) -> list[AclFilter]:
+    """The filter, narrowed to the types Kafka's wire can name (ANY: each of them)."""
+    if acl_filter.resource_type is not None:
+        return [acl_filter]
+    return [replace(acl_filter, resource_type=t) for t in KAFKA_RESOURCE_TYPES]
+
+
 def _wire(b: AclBinding) -> dict:
     return {"resource_type": CODE_OF[b.resource_type], "resource_name": b.resource_name,
             "pattern_type": CODE_OF[b.pattern_type], "principal": b.principal, "host": b.host,
@@ -58,7 +71,7 @@ async def describe_acls(node: BrokerServices, ctx: RequestContext, request) -> d
         return answer
     by_resource: dict[tuple, list] = {}
     for b in sorted(node.image.acls):
-        if acl_filter.matches(b):
+        if b.resource_type in KAFKA_RESOURCE_TYPES and acl_filter.matches(b):
             wire = _wire(b)
             by_resource.setdefault((wire["resource_type"], b.resource_name, wire["pattern_type"]), []).append(
                 {"principal": b.principal, "host": b.host, "operation": wire["operation"],
@@ -98,11 +111,12 @@ async def delete_acls(node: BrokerServices, ctx: RequestContext, request) -> dic
                             "error_message": "ALTER on the cluster is not authorized", "matching_acls": []})
             continue
         try:
-            acl_filter = _filter(f)
-            result = await node.controller_call(controller_requests.DeleteAcls(filter=acl_filter.to_dict()))
-            if "metadata_offset" in result:
-                await node.wait_metadata_everywhere(result["metadata_offset"])
-            gone = [AclBinding(**d) for d in result["deleted"]]
+            gone = []
+            for acl_filter in _kafka_filters(_filter(f)):
+                result = await node.controller_call(controller_requests.DeleteAcls(filter=acl_filter.to_dict()))
+                if "metadata_offset" in result:
+                    await node.wait_metadata_everywhere(result["metadata_offset"])
+                gone += [AclBinding(**d) for d in result["deleted"]]
             results.append({"error_code": 0, "error_message": None, "matching_acls": [
                 {"error_code": 0, "error_message": None, **_wire(b)} for b in gone]})
         except KraftError as exc:

@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from kraft.config.cluster_keys import signature_valid
-from kraft.internode.peers import SIGNATURE_HEADER
+from kraft.broker.access import Identity
+from kraft.config.cluster_keys import on_behalf_identity, signature_valid
+from kraft.internode.peers import ON_BEHALF_HEADER, SIGNATURE_HEADER
 from kraft.registry import config_routes, routes
 from kraft.registry.http import REGISTRY_KEY, answer
+from kraft.registry.security import authorize
 from kraft.registry.service import WRITE_PATH, SchemaRegistry
 from kraft.schemas.registry_errors import STORE_ERROR, RegistryError
 from kraft.schemas.registry_requests import from_json
@@ -41,17 +43,25 @@ async def confluent_errors(request: web.Request, handler: Handler) -> web.Stream
 
 
 def build_app(registry: SchemaRegistry, peer_key: bytes) -> web.Application:
-    app = web.Application(middlewares=[confluent_errors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[confluent_errors, authorize], client_max_size=MAX_BODY_BYTES)
     app[REGISTRY_KEY] = registry
     routes.add_routes(app)
     config_routes.add_routes(app)
 
     async def forwarded_write(request: web.Request) -> web.Response:
         body = await request.read()
+        now_ms = int(time.time() * 1000)
         if not signature_valid(peer_key, request.headers.get(SIGNATURE_HEADER, ""), request.method,
-                               request.raw_path, body, int(time.time() * 1000)):
+                               request.raw_path, body, now_ms):
             return answer({"error_code": 401, "message": "missing, stale or wrong node-to-node signature"}, 401)
-        return answer(await registry.write_here(from_json(orjson.loads(body))))
+        who = None  # no client named: the node writes for itself
+        token = request.headers.get(ON_BEHALF_HEADER)
+        if token is not None:  # the client's principal, as the node it called authenticated it
+            found = on_behalf_identity(peer_key, token, request.method, request.raw_path, now_ms)
+            if found is None:
+                return answer({"error_code": 401, "message": "bad forwarded identity"}, 401)
+            who = Identity(*found)
+        return answer(await registry.write_here(from_json(orjson.loads(body)), who))
 
     app.router.add_post(WRITE_PATH, forwarded_write)
     return app

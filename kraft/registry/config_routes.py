@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kraft.registry.http import answer, flag, json_body, registry_of, state_of
+from kraft.registry.http import answer, flag, json_body, state_of
+from kraft.registry.security import write_as_caller
 from kraft.schemas import registry_reads as reads
 from kraft.schemas.registry_requests import DeleteConfig, DeleteMode, config_request, mode_request
 
@@ -31,11 +32,11 @@ async def get_config(request: web.Request) -> web.Response:
 
 
 async def put_config(request: web.Request) -> web.Response:
-    return answer(await registry_of(request).write(config_request(_subject(request), await json_body(request))))
+    return answer(await write_as_caller(request, config_request(_subject(request), await json_body(request))))
 
 
 async def delete_config(request: web.Request) -> web.Response:
-    return answer(await registry_of(request).write(DeleteConfig(_subject(request))))
+    return answer(await write_as_caller(request, DeleteConfig(_subject(request))))
 
 
 async def get_mode(request: web.Request) -> web.Response:
@@ -44,9 +45,9 @@ async def get_mode(request: web.Request) -> web.Response:
 
 async def put_mode(request: web.Request) -> web.Response:
     req = mode_request(_subject(request), await json_body(request), request.query.get("force"))
-    return answer(await registry_of(request).write(req))
+    return answer(await write_as_caller(request, req))
 
 
 async def delete_mode(request: web.Request) -> web.Response:
     subject = request.match_info["subject"]
-    return answer(await registry_of(request).write(DeleteMode(subject)))
+    return answer(await write_as_caller(request, DeleteMode(subject)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from kraft.registry.http import answer, flag, json_body, registry_of, state_of, subject_of
+from kraft.registry.security import visible, write_as_caller
 from kraft.schemas import registry_reads as reads
 from kraft.schemas.registry_errors import schema_not_found
 from kraft.schemas.registry_requests import DeleteSubject, DeleteVersion, parse_version, register_request
@@ -61,17 +62,20 @@ async def schema_text_by_id(request: web.Request) -> web.Response:
 
 
 async def subjects_of_id(request: web.Request) -> web.Response:
-    return answer(reads.subjects_of_id(await state_of(request), _id(request), flag(request, "deleted")))
+    subjects = reads.subjects_of_id(await state_of(request), _id(request), flag(request, "deleted"))
+    return answer(visible(request, "read_subject", subjects))
 
 
 async def versions_of_id(request: web.Request) -> web.Response:
-    return answer(reads.versions_of_id(await state_of(request), _id(request), flag(request, "deleted")))
+    found = reads.versions_of_id(await state_of(request), _id(request), flag(request, "deleted"))
+    readable = set(visible(request, "read_subject", {v["subject"] for v in found}))
+    return answer([v for v in found if v["subject"] in readable])
 
 
 async def subjects(request: web.Request) -> web.Response:
     names = (await state_of(request)).subject_names(flag(request, "deleted"))
     prefix = request.query.get("subjectPrefix", "")
-    return answer([n for n in names if n.startswith(prefix)])
+    return answer(visible(request, "describe_subject", [n for n in names if n.startswith(prefix)]))
 
 
 async def versions(request: web.Request) -> web.Response:
@@ -98,7 +102,7 @@ async def referenced_by(request: web.Request) -> web.Response:
 
 async def register(request: web.Request) -> web.Response:
     req = register_request(subject_of(request), await json_body(request), request.query.get("normalize"))
-    return answer(await registry_of(request).write(req))
+    return answer(await write_as_caller(request, req))
 
 
 async def lookup(request: web.Request) -> web.Response:
@@ -110,12 +114,12 @@ async def lookup(request: web.Request) -> web.Response:
 
 async def delete_subject(request: web.Request) -> web.Response:
     req = DeleteSubject(subject_of(request), flag(request, "permanent"))
-    return answer(await registry_of(request).write(req))
+    return answer(await write_as_caller(request, req))
 
 
 async def delete_version(request: web.Request) -> web.Response:
     req = DeleteVersion(subject_of(request), parse_version(request.match_info["version"]), flag(request, "permanent"))
-    return answer(await registry_of(request).write(req))
+    return answer(await write_as_caller(request, req))
 
 
 async def compatibility(request: web.Request) -> web.Response:

@@ -13,9 +13,11 @@ from typing import Any
 
 import orjson
 
+from kraft.broker.access import AccessControl, Identity
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, LeaderNotAvailable, TopicAlreadyExists
 from kraft.internode.peers import Peers, PeerUnreachable
+from kraft.registry.access_table import check_write
 from kraft.registry.follower import SchemaLogFollower
 from kraft.registry.schemas_topic import PARTITION, TOPIC, create_request
 from kraft.registry.writer import SchemaWriter
@@ -44,6 +46,10 @@ class SchemaRegistry:
         self.peers = peers
         self._creating: asyncio.Task[None] | None = None
 
+    @property
+    def access(self) -> AccessControl:
+        return self._services.access
+
     async def _read(self, topic: str, partition: int, offset: int, max_bytes: int, timeout_ms: int) -> bytes:
         data, _ = await self._services.partition_reader.read(topic, partition, offset, max_bytes, timeout_ms)
         return data
@@ -66,12 +72,14 @@ class SchemaRegistry:
         return self.follower.state
 
     # -- writes ---------------------------------------------------------------------------
-    async def write(self, request: WriteRequest) -> Any:
+    async def write(self, request: WriteRequest, who: Identity | None = None) -> Any:
+        """who: the client asking (its ACL is asked where the write is decided, once); None:
+        this node itself."""
         deadline = time.monotonic() + WRITE_TIMEOUT_S
         last_problem: Exception = LeaderNotAvailable("no leader of _schemas yet")
         while time.monotonic() < deadline:
             try:
-                outcome = await self._write_once(request)
+                outcome = await self._write_once(request, who)
             except RegistryError:
                 raise
             except PeerUnreachable as exc:
@@ -91,7 +99,7 @@ class SchemaRegistry:
         raise RegistryError(code, f"the registry's writer could not be reached in {WRITE_TIMEOUT_S:.0f}s: "
                             f"{last_problem}")
 
-    async def _write_once(self, request: WriteRequest) -> tuple[Any, int] | None:
+    async def _write_once(self, request: WriteRequest, who: Identity | None) -> tuple[Any, int] | None:
         topic = self._services.image.topic(TOPIC)
         if topic is None:
             await self._create_topic()
@@ -100,13 +108,18 @@ class SchemaRegistry:
         if leader < 0:
             return None
         if leader == self._services.node_id:
-            return await self.writer.write(request)
-        return await self._forward(leader, request)
+            return await self._decide_here(request, who)
+        return await self._forward(leader, request, who)
 
-    async def _forward(self, node_id: int, request: WriteRequest) -> tuple[Any, int]:
+    async def _decide_here(self, request: WriteRequest, who: Identity | None) -> tuple[Any, int]:
+        check_write(self.access, request, who)  # the one check, where the write is decided
+        return await self.writer.write(request)
+
+    async def _forward(self, node_id: int, request: WriteRequest, who: Identity | None) -> tuple[Any, int]:
         answer = await self.peers.request(node_id, "POST", WRITE_PATH, timeout_s=WRITE_TIMEOUT_S,
                                           data=_json_bytes(to_json(request)),
-                                          headers={"Content-Type": "application/json"})
+                                          headers={"Content-Type": "application/json"},
+                                          on_behalf=None if who is None else (who.principal, who.host))
         body = _json_or_none(answer.body)
         if answer.status == 200 and isinstance(body, dict) and "answer" in body:
             return body["answer"], int(body["offset"])
@@ -117,10 +130,11 @@ class SchemaRegistry:
         raise RegistryError(FORWARDING_ERROR, f"node {node_id} answered the forwarded write with HTTP "
                             f"{answer.status}")
 
-    async def write_here(self, request: WriteRequest) -> dict[str, Any]:
-        """A write another node forwarded: done here when this node leads, else `retry`."""
+    async def write_here(self, request: WriteRequest, who: Identity | None) -> dict[str, Any]:
+        """A write another node forwarded for `who` (None: for itself): done here when this
+        node leads, else `retry`."""
         try:
-            answer, offset = await self.writer.write(request)
+            answer, offset = await self._decide_here(request, who)
         except RegistryError:
             raise
         except KraftError as exc:

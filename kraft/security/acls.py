@@ -3,7 +3,9 @@
 A binding says: `principal` from `host` may (ALLOW) or may not (DENY) do `operation` on
 the resources `resource_type` + `resource_name` + `pattern_type` name. Names and
 semantics are Kafka's (org.apache.kafka.common.acl), so `kafka-acls.sh` users and
-Confluent's v3 `/acls` callers read them unchanged.
+Confluent's v3 `/acls` callers read them unchanged. SUBJECT, the schema registry's
+subjects (docs/API.md, "Schema registry security"), is kraft's own type beside Kafka's
+four: Kafka's wire has no code for it, so the Kafka listener neither shows nor takes it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from dataclasses import dataclass
 
 from kraft.errors import BadRequest, InvalidAcl
 
-RESOURCE_TYPES = ("TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID")
+KAFKA_RESOURCE_TYPES = ("TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID")
+RESOURCE_TYPES = KAFKA_RESOURCE_TYPES + ("SUBJECT",)
 PATTERN_TYPES = ("LITERAL", "PREFIXED")
 OPERATIONS = ("ALL", "READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE",
               "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE")
@@ -26,6 +29,8 @@ SUPPORTED_OPERATIONS: dict[str, tuple[str, ...]] = {
     "CLUSTER": ("CREATE", "ALTER", "DESCRIBE", "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS",
                 "IDEMPOTENT_WRITE"),
     "TRANSACTIONAL_ID": ("WRITE", "DESCRIBE"),
+    # a registry subject: its schemas read, registered, deleted, seen in listings, its config
+    "SUBJECT": ("READ", "WRITE", "DELETE", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"),
 }
 WILDCARD = "*"
 ANY = "ANY"

@@ -4,7 +4,6 @@ the node's loops, closed with the node."""
 
 from __future__ import annotations
 
-import logging
 import ssl
 
 from aiohttp import web
@@ -20,21 +19,15 @@ from kraft.registry.service import SchemaRegistry
 from kraft.schemas.format_table import FORMATS
 from kraft.server.startup_failure import listening
 
-log = logging.getLogger(__name__)
-
 SHUTDOWN_GRACE_S = 2.0
 
 
 def registry_site(config: ClusterConfig, node_id: int, peer_key: bytes, tls_server: ssl.SSLContext | None,
                   tls_client: ssl.SSLContext | None) -> RegistrySite | None:
-    """The node's registry port, or None: no `schema_registry_port`, or [security] is on (the
-    registry does not authenticate its clients yet, and an open door on a secured cluster
-    would let anyone write schemas)."""
+    """The node's registry port, or None without `schema_registry_port`. With [security] it
+    serves TLS as the HTTP port does (the same context) and takes the cluster's users and
+    ACLs (kraft/registry/security.py)."""
     if config.node(node_id).schema_registry_port is None:
-        return None
-    if not config.schema_registry_urls:
-        log.warning("schema_registry_port is set but not opened: the schema registry does not yet "
-                    "authenticate clients, and this cluster has [security]")
         return None
     return RegistrySite(config, node_id, peer_key, tls_server, tls_client)
 

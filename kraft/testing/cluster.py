@@ -149,8 +149,8 @@ class Cluster(FaultMethods):
 
     @property
     def schema_registry_url(self) -> str:
-        """Every node's schema registry, for a client's schema.registry.url ("" with
-        security on: the registry does not authenticate clients yet, so it is not opened)."""
+        """Every node's schema registry, for a client's schema.registry.url (https with
+        security on; its clients then need credentials, as on the REST API)."""
         return self.local.schema_registry_url
 
     @property

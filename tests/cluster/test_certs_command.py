@@ -121,6 +121,23 @@ def run_the_readme_security_example(cluster: LocalCluster, folder: Path, passwor
     assert 'topic "orders-eu" with 3 partitions' in ran.stdout, ran.stdout  # kcat -L, as alice
 
 
+def run_the_readme_registry_example(cluster: LocalCluster, folder: Path, password: str) -> None:
+    """docs/SECURITY.md's schema registry steps, as written, against this cluster (alice
+    exists): her SUBJECT ACLs, her registration over https, her read on another node."""
+    node = cluster.config.node(1)
+    steps = readme_block("--resource-type SUBJECT")
+    for bundled, here in (("./dev ", f"{sys.executable} -m kraft "), ("localhost:8091", node.schema_registry_url[8:]),
+                          ("localhost:8092", node.schema_registry_url[8:])):  # one node: it answers both
+        assert bundled in steps
+        steps = steps.replace(bundled, here)
+    env = {**{k: v for k, v in os.environ.items() if k not in ("KRAFT_USER", "KRAFT_PASSWORD")},
+           "KRAFT_USER": "admin", "KRAFT_PASSWORD": password}  # as the walkthrough exported them
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", steps], cwd=folder, capture_output=True, text=True,
+                         timeout=90, env=env)
+    assert ran.returncode == 0, (ran.stdout, ran.stderr)
+    assert '{"id":1' in ran.stdout and '"subject":"orders-eu-value","version":1' in ran.stdout, ran.stdout
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 def test_the_readme_openssl_recipe_makes_certificates_a_node_serves(tmp_path):
     cluster = tls_cluster(tmp_path)
@@ -148,7 +165,8 @@ def readme_security_table() -> str:
 
 def test_the_readme_client_certificate_login_works_as_written(tmp_path):
     """docs/SECURITY.md's [security] table, its `./dev certs --user alice`, its user and ACL
-    steps, then alice logging in with her certificate alone, on REST and Kafka's SSL."""
+    steps, its schema registry steps, then alice logging in with her certificate alone, on
+    REST and Kafka's SSL."""
     if missing := [tool for tool in ("curl", "kcat") if shutil.which(tool) is None]:
         pytest.skip(f"docs/SECURITY.md's example needs {' and '.join(missing)}")
     admin = {"Authorization": "Basic " + base64.b64encode(b"admin:change-me-please").decode()}
@@ -163,6 +181,7 @@ def test_the_readme_client_certificate_login_works_as_written(tmp_path):
         cluster.tls = trusting(tmp_path / "certs" / "ca.pem")
         cluster.start().wait_ready(timeout_s=60)
         run_the_readme_security_example(cluster, tmp_path, "change-me-please")
+        run_the_readme_registry_example(cluster, tmp_path, "change-me-please")
         steps = readme_block("--cert certs/alice.pem")
         for bundled, here in (("localhost:8081", f"{node.host}:{node.http_port}"),
                               ("localhost:19092", f"{node.host}:{node.kafka_port}")):

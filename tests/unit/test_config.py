@@ -492,9 +492,10 @@ def test_schema_registry_ports_clash_like_any_other(tmp_path):
                                                  "nodes[0].schema_registry_port")
 
 
-def test_schema_registry_urls_list_every_node_and_none_with_security(tmp_path):
+def test_schema_registry_urls_list_every_node_secured_or_not(tmp_path):
     text = "".join(node(i, extra=f"schema_registry_port = {8090 + i}") for i in (1, 2, 3))
     assert load_cluster_config(write(tmp_path, text)).schema_registry_urls == \
         "http://127.0.0.1:8091,http://127.0.0.1:8092,http://127.0.0.1:8093"
-    # the registry does not authenticate its clients yet: a secured cluster does not open it
-    assert load_cluster_config(write(tmp_path, SECURITY + text)).schema_registry_urls == ""
+    # a secured cluster serves its registry too, with its users and ACLs
+    assert load_cluster_config(write(tmp_path, SECURITY + text)).schema_registry_urls == \
+        "http://127.0.0.1:8091,http://127.0.0.1:8092,http://127.0.0.1:8093"

@@ -3,7 +3,7 @@ import { call, cluster, enc, opsOf, v3 } from "../api.js";
 import { action, confirmDialog, errorBox, field, h, notAllowed, replace, table } from "../dom.js";
 
 const OPERATIONS = ["ALL", "READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE", "CLUSTER_ACTION"];
-const RESOURCES = ["TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID"];
+const RESOURCES = ["TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID", "SUBJECT"];
 
 export async function render(ctx) {
   const usersBox = h("div", {});
