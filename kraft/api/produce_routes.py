@@ -33,6 +33,7 @@ from kraft.api.http_body import (
     read_json_object,
 )
 from kraft.api.paths import check_cluster
+from kraft.api.schema_lookup import RegisteredSchema
 from kraft.api.schema_records import V2_MEDIA, encode, names_schema, v2_schemas, v3_report_fields, v3_schema
 from kraft.broker.auto_create import topic_for_produce
 from kraft.broker.lookup import partition_or_404
@@ -160,7 +161,8 @@ async def v2_produce(request):
     if not records:
         raise EmptyBody("no records to produce")
     check_record_count(len(records))
-    schemas, fields = (None, None), None
+    schemas: tuple[RegisteredSchema | None, RegisteredSchema | None] = (None, None)
+    fields = None
     if ctype in V2_MEDIA:
         schemas = await v2_schemas(request, topic, body, V2_MEDIA[ctype], records)
         fields = tuple((lambda data, what, s=s: encode(s, data, what)) if s is not None else rc.json_bytes

@@ -19,7 +19,8 @@ from kraft.schemas.avro import AvroSchema
 from kraft.schemas.formats import ParsedSchema
 from kraft.schemas.json_schema import JsonSchema
 from kraft.schemas.protobuf import ProtobufSchema
-from kraft.schemas.record_codecs import RecordCodec, codec_for
+from kraft.schemas.record_codec_table import codec_for
+from kraft.schemas.record_codecs import RecordCodec
 from kraft.schemas.registry_errors import RegistryError
 from kraft.schemas.registry_parsing import resolved_texts
 from kraft.schemas.registry_reads import find_version

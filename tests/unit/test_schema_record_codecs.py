@@ -12,7 +12,8 @@ import fastavro
 import pytest
 
 from kraft.schemas.format_table import FORMATS
-from kraft.schemas.record_codecs import DataMismatch, Undecodable, codec_for
+from kraft.schemas.record_codec_table import codec_for
+from kraft.schemas.record_codecs import DataMismatch, Undecodable
 from kraft.schemas.wire_format import NotFramed, frame, unframe
 
 USER = {"type": "record", "name": "User", "namespace": "shop",
