@@ -238,3 +238,25 @@ def test_a_v2_schema_consumer_refuses_an_unframed_record_with_42207(shared_clust
               headers={"Content-Type": V2.format("json")})
     status, answer = consume(c, topic, "avro", 1)
     assert (status, answer["error_code"]) == (422, 42207), answer
+
+
+def test_v2_keys_and_values_with_their_schemas_read_back_through_a_v2_avro_consumer(shared_cluster):
+    c, topic = shared_cluster, topic_of(shared_cluster, "v2-keyed")
+    body = {"key_schema": '"string"', "value_schema": ORDER,
+            "records": [{"key": "k1", "value": {"id": 9, "item": "jar"}}, {"key": "k2", "value": None}]}
+    status, answer = http_json("POST", f"{c.url(3)}/topics/{topic}", body, headers={"Content-Type": V2.format("avro")})
+    assert status == 200 and answer["key_schema_id"] and answer["value_schema_id"], answer
+    status, records = consume(c, topic, "avro", 2)
+    assert status == 200 and [(r["key"], r["value"]) for r in records] == \
+        [("k1", {"id": 9, "item": "jar"}), ("k2", None)]  # a null value stays a tombstone
+
+
+def test_v3_batch_entry_whose_data_does_not_fit_fails_alone(shared_cluster):
+    c, topic = shared_cluster, topic_of(shared_cluster, "v3-batch")
+    schema_id = registry(c).register_schema(f"{topic}-value", Schema(ORDER, "AVRO"))
+    entries = [{"id": "good", "value": {"schema_id": schema_id, "data": {"id": 1, "item": "a"}}},
+               {"id": "bad", "value": {"schema_id": schema_id, "data": {"id": "x"}}}]
+    status, body = http_json("POST", f"{c.v3(1)}/topics/{topic}/records:batch", {"entries": entries})
+    assert status == 207 and [s["id"] for s in body["successes"]] == ["good"], body
+    assert [(f["id"], f["error_code"]) for f in body["failures"]] == [("bad", 42203)], body
+    assert AvroDeserializer(registry(c))(stored(c, topic), context(topic)) == {"id": 1, "item": "a"}
