@@ -33,8 +33,8 @@ from kraft.api.paths import base_url, check_cluster
 from kraft.broker.consumer_poll import poll
 from kraft.api.schema_lookup import door_of
 from kraft.api.schema_records import V2_FORMATS, decode
-from kraft.errors import (BadRequest, ConsumerConflict, FormatMismatch, InvalidValue, NotCoordinator, RecordNotDecodable,
-                          TopicNotFound)
+from kraft.errors import (BadRequest, ConsumerConflict, FormatMismatch, InvalidValue, NotCoordinator,
+                          RecordNotDecodable, TopicNotFound)
 from kraft.groups.consumer_instance import FORMATS
 
 V2 = "application/vnd.kafka.v2+json"
@@ -163,6 +163,8 @@ async def required_body(request) -> dict:
 @coordinated
 async def create_instance(request, node: BrokerServices, groups, group_id):
     name, config = instance_config(await optional_body(request), groups.settings)
+    if config.format in V2_FORMATS:
+        door_of(request)  # 42206 now, not at its first poll, on a node without a registry
     name = name or f"kraft-consumer-{uuid.uuid4().hex[:12]}"
     groups.create_instance(group_id, name, config)
     return v2_json({"instance_id": name,

@@ -73,7 +73,12 @@ class SchemaDoor:
             raise SchemaNotFound(f"schema {schema_id} not found in the schema registry")
         parsed = _registry_call(lambda: self.registry.parser.parse_record(state, record))
         texts = _registry_call(lambda: resolved_texts(state, record.references))
-        found = record.schema_type, parsed, codec_for(record.schema_type, parsed, texts)
+        try:
+            codec = codec_for(record.schema_type, parsed, texts)
+        except Exception as e:  # noqa: BLE001 - a schema the registry took and the codec's library does not
+            raise SchemaRefused(f"schema {schema_id} cannot write or read records here: {type(e).__name__}: "
+                                f"{str(e)[:300]}") from None
+        found = record.schema_type, parsed, codec
         self._codecs[schema_id] = found
         if len(self._codecs) > CACHE_SIZE:
             self._codecs.popitem(last=False)

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from kraft.api.schema_lookup import SCHEMA_TYPE, RegisteredSchema, SchemaDoor, door_of, subject_name
 from kraft.errors import (BadRequest, DataDoesNotFitSchema, InvalidValue, KeySchemaMissing, RecordNotDecodable,
-                          SchemaNotFound, ValueSchemaMissing)
+                          SchemaNotFound, SchemaRefused, ValueSchemaMissing)
 from kraft.schemas.record_codecs import DataMismatch, Undecodable
 from kraft.schemas.wire_format import MAX_SCHEMA_ID, NotFramed, frame, unframe
 
@@ -147,6 +147,8 @@ async def decode(door: SchemaDoor, data: bytes | None, fmt: str, what: str) -> o
     except SchemaNotFound:
         raise RecordNotDecodable(f"{what} names schema {schema_id}, which the registry does not have; "
                                  "seek past it to go on") from None
+    except SchemaRefused as e:
+        raise RecordNotDecodable(f"{what}: {e.message}; seek past it to go on") from None
     if schema.schema_type != V2_FORMATS[fmt]:
         raise RecordNotDecodable(f"{what} was written with {schema.rest_format} schema {schema_id}, and this "
                                  f"consumer reads {fmt}; seek past it to go on")

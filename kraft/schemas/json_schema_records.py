@@ -29,6 +29,9 @@ class JsonSchemaCodec:
             error = best_match(self._validator.iter_errors(data))
         except RecursionError:
             raise DataMismatch("the data or the schema is nested too deeply to validate") from None
+        except Exception as e:  # noqa: BLE001 - a $ref or pattern that fails only on this data
+            raise DataMismatch(f"the data could not be validated against the schema: {type(e).__name__}: "
+                               f"{str(e)[:300]}") from None
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path)
             raise DataMismatch(f"the data does not fit the JSON Schema at /{where}: {error.message[:500]}")

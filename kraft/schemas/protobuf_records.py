@@ -8,7 +8,7 @@ Pure."""
 from __future__ import annotations
 
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError, EncodeError, Message
+from google.protobuf.message import DecodeError, Message
 
 from kraft.schemas import protobuf_indexes
 from kraft.schemas.formats import InvalidSchema
@@ -33,7 +33,7 @@ class ProtobufCodec:
         try:
             json_format.ParseDict(data, message)
             body = message.SerializeToString()
-        except (json_format.ParseError, EncodeError, ValueError, TypeError, RecursionError) as e:
+        except Exception as e:  # noqa: BLE001 - ParseError, EncodeError, and what odd data raises inside
             raise DataMismatch(f"the data does not fit message {self._written}: {str(e)[:500]}") from None
         return protobuf_indexes.encode(self._schema.message_indexes(self._written)) + body
 
@@ -43,5 +43,5 @@ class ProtobufCodec:
             message: Message = self._schema.message_class(self._schema.message_name(indexes))()
             message.ParseFromString(payload[start:])
             return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
-        except (ValueError, InvalidSchema, DecodeError, RecursionError) as e:
+        except (ValueError, TypeError, KeyError, InvalidSchema, DecodeError, RecursionError) as e:
             raise Undecodable(f"the payload is not a message of the Protobuf schema: {e}") from None

@@ -10,6 +10,8 @@ import json
 
 import fastavro
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kraft.schemas.format_table import FORMATS
 from kraft.schemas.record_codec_table import codec_for
@@ -126,3 +128,32 @@ def test_protobuf_data_that_does_not_fit_the_message_is_refused(data):
 def test_protobuf_payload_with_bad_indexes_or_body_is_undecodable(payload):
     with pytest.raises(Undecodable):
         codec("PROTOBUF", PROTO).decode(payload)
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                         max_size=4),
+                           max_leaves=12)
+CODECS = {"AVRO": json.dumps(USER), "JSON": json.dumps(JSON_USER), "PROTOBUF": PROTO}
+
+
+@pytest.mark.parametrize("schema_type", sorted(CODECS))
+@settings(max_examples=150, deadline=None)
+@given(data=JSON_VALUES)
+def test_any_json_data_is_written_or_refused_as_not_fitting_never_a_crash(schema_type, data):
+    c = codec(schema_type, CODECS[schema_type])
+    try:
+        payload = c.encode(data)
+    except DataMismatch:
+        return
+    c.decode(payload)  # what was written reads back
+
+
+@pytest.mark.parametrize("schema_type", sorted(CODECS))
+@settings(max_examples=150, deadline=None)
+@given(payload=st.binary(max_size=40))
+def test_any_bytes_decode_or_are_undecodable_never_a_crash(schema_type, payload):
+    try:
+        codec(schema_type, CODECS[schema_type]).decode(payload)
+    except Undecodable:
+        pass
