@@ -20,7 +20,7 @@ from functools import wraps
 import orjson
 from aiohttp import web
 
-from kraft.groups.consumer_instance import READ_COMMITTED
+from kraft.groups.consumer_instance import FORMATS, READ_COMMITTED
 from kraft.broker.services import BrokerServices
 from kraft.api import record_codec as rc
 from kraft.api.consumer_requests import check_name, instance_config, partition_list, require_object, subscription
@@ -35,7 +35,6 @@ from kraft.api.schema_lookup import door_of
 from kraft.api.schema_records import V2_FORMATS, decode
 from kraft.errors import (BadRequest, ConsumerConflict, FormatMismatch, InvalidValue, NotCoordinator,
                           RecordNotDecodable, TopicNotFound)
-from kraft.groups.consumer_instance import FORMATS
 
 V2 = "application/vnd.kafka.v2+json"
 BODY_TYPES = (V2, rc.V2_JSON, rc.V2_BINARY, "application/json")
