@@ -20,7 +20,7 @@ from kraft.registry.follower import SchemaLogFollower
 from kraft.registry.schemas_topic import PARTITION, TOPIC, create_request
 from kraft.registry.writer import SchemaWriter
 from kraft.schemas.formats import SchemaFormat
-from kraft.schemas.registry_errors import FORWARDING_ERROR, OPERATION_TIMEOUT, RegistryError
+from kraft.schemas.registry_errors import FORWARDING_ERROR, OPERATION_TIMEOUT, STORE_ERROR, RegistryError
 from kraft.schemas.registry_parsing import Parser
 from kraft.schemas.registry_requests import WriteRequest, to_json
 from kraft.schemas.registry_state import RegistryState
@@ -43,10 +43,6 @@ class SchemaRegistry:
         self.writer = SchemaWriter(self.follower, self.parser, services.data_plane)
         self.peers = peers
         self._creating: asyncio.Task[None] | None = None
-
-    @property
-    def state(self) -> RegistryState:
-        return self.follower.state
 
     async def _read(self, topic: str, partition: int, offset: int, max_bytes: int, timeout_ms: int) -> bytes:
         data, _ = await self._services.partition_reader.read(topic, partition, offset, max_bytes, timeout_ms)
@@ -78,8 +74,12 @@ class SchemaRegistry:
                 outcome = await self._write_once(request)
             except RegistryError:
                 raise
-            except (KraftError, PeerUnreachable) as exc:  # not leader, leader moving, creating, unreachable
+            except PeerUnreachable as exc:
                 outcome, last_problem = None, exc
+            except KraftError as exc:
+                if not exc.retriable:  # the cluster refused the write itself: no retry will change that
+                    raise RegistryError(STORE_ERROR, f"Error while writing to the registry's log: {exc}") from None
+                outcome, last_problem = None, exc  # not leader, leader moving, being created: wait and retry
             if outcome is not None:
                 answer, offset = outcome
                 if not await self.follower.wait_applied(offset, max(0.1, deadline - time.monotonic())):
