@@ -4,12 +4,14 @@ subject when new). Subjects come from a given `subject` or a subject name strate
 (TOPIC_NAME, the default; RECORD_NAME; TOPIC_RECORD_NAME). The registry is this node's
 (kraft/registry): reads from the state it follows, registrations through its writer.
 
-Each schema's record codec is kept by id (an id always names the same schema)."""
+Each schema's record codec is kept by id, checked against the id's text at each use."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -32,6 +34,7 @@ REST_FORMAT = {"AVRO": "AVRO", "JSON": "JSONSCHEMA", "PROTOBUF": "PROTOBUF"}
 SCHEMA_TYPE = {rest: registry for registry, rest in REST_FORMAT.items()}
 STRATEGIES = ("TOPIC_NAME", "RECORD_NAME", "TOPIC_RECORD_NAME")
 CACHE_SIZE = 1024
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,8 @@ class SchemaDoor:
 
     def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
-        self._codecs: OrderedDict[int, tuple[str, ParsedSchema, RecordCodec]] = OrderedDict()
+        # id -> (its text, what it holds)
+        self._codecs: OrderedDict[int, tuple[str, tuple[str, ParsedSchema, RecordCodec]]] = OrderedDict()
 
     async def state(self) -> RegistryState:
         try:
@@ -65,12 +69,13 @@ class SchemaDoor:
         return RegisteredSchema(schema_id, *self._codec(await self.state(), schema_id))
 
     def _codec(self, state: RegistryState, schema_id: int) -> tuple[str, ParsedSchema, RecordCodec]:
-        if (found := self._codecs.get(schema_id)) is not None:
-            self._codecs.move_to_end(schema_id)
-            return found
         record = state.schema_by_id(schema_id)
         if record is None:
             raise SchemaNotFound(f"schema {schema_id} not found in the schema registry")
+        cached = self._codecs.get(schema_id)
+        if cached is not None and cached[0] == record.schema:  # the text too: an id deleted for good may return
+            self._codecs.move_to_end(schema_id)
+            return cached[1]
         parsed = _registry_call(lambda: self.registry.parser.parse_record(state, record))
         texts = _registry_call(lambda: resolved_texts(state, record.references))
         try:
@@ -79,7 +84,7 @@ class SchemaDoor:
             raise SchemaRefused(f"schema {schema_id} cannot write or read records here: {type(e).__name__}: "
                                 f"{str(e)[:300]}") from None
         found = record.schema_type, parsed, codec
-        self._codecs[schema_id] = found
+        self._codecs[schema_id] = (record.schema, found)
         if len(self._codecs) > CACHE_SIZE:
             self._codecs.popitem(last=False)
         return found
@@ -138,7 +143,8 @@ def _translated(error: RegistryError) -> Exception:
     return SchemaRefused(f"the schema registry refused the schema ({error.error_code}): {error.message}")
 
 
-def _registry_call(call):  # type: ignore[no-untyped-def]
+def _registry_call(call: Callable[[], T]) -> T:
+    """The registry's answer, its errors as the HTTP door's."""
     try:
         return call()
     except RegistryError as e:

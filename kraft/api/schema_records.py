@@ -34,12 +34,12 @@ def encode(schema: RegisteredSchema, data: object, what: str) -> bytes:
 
 
 # -- v3 ------------------------------------------------------------------------------------
-def _int(spec: dict[str, Any], name: str, low: int, high: int, what: str) -> int | None:
+def _int(spec: dict[str, Any], name: str, low: int, high: int, what: str, latest: bool = False) -> int | None:
+    """An optional integer field in low..high (or -1, the latest, where `latest`)."""
     value = spec.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not (low <= value <= high or value == -1 and
-                                                                     name == "schema_version"):
+    if isinstance(value, bool) or not isinstance(value, int) or not (low <= value <= high or latest and value == -1):
         raise InvalidValue(f"{what}.{name} must be an integer between {low} and {high}, got {value!r}")
     return value
 
@@ -76,7 +76,7 @@ async def v3_schema(request: web.Request, topic: str, spec: dict[str, Any], is_k
         raise BadRequest(f"{what}: {named} go with type AVRO, JSONSCHEMA or PROTOBUF (or no type), not {kind!r}")
     door = door_of(request)
     schema_id = _int(spec, "schema_id", 0, MAX_SCHEMA_ID, what)
-    version = _int(spec, "schema_version", 1, MAX_VERSION, what)
+    version = _int(spec, "schema_version", 1, MAX_VERSION, what, latest=True)
     text, subject = _text(spec, "schema", what), _text(spec, "subject", what)
     strategy = _text(spec, "subject_name_strategy", what) or "TOPIC_NAME"
     if schema_id is not None:
