@@ -25,7 +25,7 @@ from kraft.schemas.record_codec_table import codec_for
 from kraft.schemas.record_codecs import RecordCodec
 from kraft.schemas.registry_errors import RegistryError
 from kraft.schemas.registry_parsing import resolved_texts
-from kraft.schemas.registry_reads import find_version
+from kraft.schemas.registry_reads import find_version, lookup
 from kraft.schemas.registry_requests import Register
 from kraft.schemas.registry_state import RegistryState
 
@@ -101,10 +101,15 @@ class SchemaDoor:
     async def register(self, subject: str, schema_type: str, text: str) -> RegisteredSchema:
         """The schema's id in the subject, registered there when it is new (as Confluent's
         serializers with auto.register.schemas)."""
-        try:
-            answer = await self.registry.write(Register(subject, schema_type, text))
-        except RegistryError as e:
-            raise _translated(e) from None
+        state = await self.state()
+        try:  # already there: answered from the state, without a trip to the writer
+            answer = lookup(state, self.registry.parser, subject, {"schema": text, "schemaType": schema_type},
+                            normalize=False, deleted=False)
+        except RegistryError:
+            try:
+                answer = await self.registry.write(Register(subject, schema_type, text))
+            except RegistryError as e:
+                raise _translated(e) from None
         return await self.by_version(subject, int(answer["version"]))
 
     async def check_in_subject(self, schema: RegisteredSchema, subject: str) -> RegisteredSchema:

@@ -282,3 +282,32 @@ def test_v3_batch_entry_whose_data_does_not_fit_fails_alone(shared_cluster):
     assert status == 207 and [s["id"] for s in body["successes"]] == ["good"], body
     assert [(f["id"], f["error_code"]) for f in body["failures"]] == [("bad", 42203)], body
     assert AvroDeserializer(registry(c))(stored(c, topic), context(topic)) == {"id": 1, "item": "a"}
+
+
+def test_v2_jsonschema_and_protobuf_produce_are_read_by_their_deserializers(shared_cluster):
+    c, topic = shared_cluster, topic_of(shared_cluster, "v2-json-proto")
+    body = {"value_schema": JSON_ORDER, "records": [{"value": {"id": 10, "item": "tin"}}]}
+    status, answer = http_json("POST", f"{c.url(1)}/topics/{topic}", body,
+                               headers={"Content-Type": V2.format("jsonschema")})
+    assert status == 200 and answer["value_schema_id"], answer
+    deserialize = JSONDeserializer(None, schema_registry_client=registry(c))
+    assert deserialize(stored(c, topic), context(topic)) == {"id": 10, "item": "tin"}
+    other = topic_of(shared_cluster, "v2-proto")
+    body = {"value_schema": PROTO_ORDER, "records": [{"value": {"id": "11", "item": "lid"}}]}
+    status, answer = http_json("POST", f"{c.url(2)}/topics/{other}", body,
+                               headers={"Content-Type": V2.format("protobuf")})
+    assert status == 200 and answer["value_schema_id"], answer
+    message = ProtobufDeserializer(order_class(), {"use.deprecated.format": False})(stored(c, other), context(other))
+    assert (message.id, message.item) == (11, "lid")
+
+
+def test_v3_explicit_subject_and_a_type_that_does_not_match_the_schema(shared_cluster):
+    c, topic = shared_cluster, topic_of(shared_cluster, "v3-subject")
+    subject = f"{topic}-anywhere"
+    schema_id = registry(c).register_schema(subject, Schema(ORDER, "AVRO"))
+    body = {"value": {"subject": subject, "schema_version": 1, "data": {"id": 12, "item": "tag"}}}
+    status, report = v3_produce(c, topic, body)
+    assert status == 200 and (report["value"]["subject"], report["value"]["schema_id"]) == (subject, schema_id), report
+    body["value"]["type"] = "PROTOBUF"
+    status, answer = v3_produce(c, topic, body)
+    assert (status, answer["error_code"]) == (422, 42206), answer
