@@ -1,7 +1,8 @@
 """Avro records as Confluent's serializers write them: the Avro binary encoding of the
 datum (fastavro), with the data in and out as Avro's JSON encoding (a union's value
 wrapped in its branch's name, `{"string": "x"}`; bytes as ISO-8859-1 text), as Confluent
-REST Proxy reads and renders Avro. Pure."""
+REST Proxy reads and renders Avro: in through avro_json_datum.py (or fastavro's JSON
+decoder for what that does not take), out through fastavro's JSON writer. Pure."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from fastavro import json_reader, json_writer, parse_schema, schemaless_reader, schemaless_writer
 from fastavro.validation import validate
 
+from kraft.schemas import avro_json_datum
 from kraft.schemas.avro import AvroSchema
 from kraft.schemas.record_codecs import DataMismatch, Undecodable
 
@@ -25,14 +27,21 @@ class AvroCodec:
         for text in references.values():  # the referenced named types first, by full name
             parse_schema(json.loads(text), named_schemas=named)
         self._schema = parse_schema(json.loads(schema.canonical()), named_schemas=named)
+        # most schemas: Avro's JSON straight to the datum, each union's branch as the data names it
+        self._direct = avro_json_datum.supported(self._schema)
 
     def encode(self, data: object) -> bytes:
         try:
-            text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-            datum = next(iter(json_reader(io.StringIO(text), self._schema)))
-            validate(datum, self._schema, raise_errors=True)
+            if self._direct:
+                value = avro_json_datum.datum(self._schema, data)
+            else:
+                text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+                value = next(iter(json_reader(io.StringIO(text), self._schema)))
+                validate(value, self._schema, raise_errors=True)
             out = io.BytesIO()
-            schemaless_writer(out, self._schema, datum)
+            schemaless_writer(out, self._schema, value)
+        except DataMismatch as e:
+            raise DataMismatch(f"the data does not fit the Avro schema {e}") from None
         except RecursionError:
             raise DataMismatch("the data is nested too deeply") from None
         except Exception as e:  # noqa: BLE001 - fastavro says "does not fit" in many exception types

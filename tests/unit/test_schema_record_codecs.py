@@ -157,3 +157,68 @@ def test_any_bytes_decode_or_are_undecodable_never_a_crash(schema_type, payload)
         codec(schema_type, CODECS[schema_type]).decode(payload)
     except Undecodable:
         pass
+
+
+RICH = {"type": "record", "name": "Rich", "namespace": "t", "fields": [
+    {"name": "n", "type": ["int", "long"]},
+    {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["A", "B"]}},
+    {"name": "raw", "type": "bytes"},
+    {"name": "hash", "type": {"type": "fixed", "name": "Hash", "size": 2}},
+    {"name": "tags", "type": {"type": "map", "values": {"type": "array", "items": "double"}}},
+    {"name": "inner", "type": ["null", {"type": "record", "name": "Inner", "fields": [{"name": "x", "type": "long"}]}]},
+    {"name": "note", "type": "string", "default": "none"}]}
+
+
+def test_avro_writes_the_union_branch_the_data_names_as_java_avro_does():
+    c = codec("AVRO", json.dumps(RICH))
+    data = {"n": {"long": 5}, "kind": "B", "raw": "\u00ff\u0001", "hash": "ab", "tags": {"k": [1, 2.5]},
+            "inner": {"t.Inner": {"x": 9}}}
+    payload = c.encode(data)
+    assert payload[0] == 2  # branch 1 ("long") as a zig-zag varint
+    back = c.decode(payload)
+    assert list(back.pop("n").values()) == [5]  # read back: the value (int and long print alike)
+    expected = {**data, "tags": {"k": [1.0, 2.5]}, "note": "none"}  # the default filled in
+    del expected["n"]
+    assert back == expected
+
+
+@pytest.mark.parametrize("data", [
+    {"n": {"int": 2**31}, "kind": "A", "raw": "", "hash": "ab", "tags": {}, "inner": None},  # int out of range
+    {"n": {"short": 1}, "kind": "A", "raw": "", "hash": "ab", "tags": {}, "inner": None},  # no such branch
+    {"n": 1, "kind": "A", "raw": "", "hash": "ab", "tags": {}, "inner": None},  # a union value untagged
+    {"n": {"int": 1}, "kind": "C", "raw": "", "hash": "ab", "tags": {}, "inner": None},  # no such symbol
+    {"n": {"int": 1}, "kind": "A", "raw": "\u0100", "hash": "ab", "tags": {}, "inner": None},  # not a byte
+    {"n": {"int": 1}, "kind": "A", "raw": "", "hash": "abc", "tags": {}, "inner": None},  # fixed of 2
+    {"n": {"int": 1}, "kind": "A", "raw": "", "hash": "ab", "tags": {"k": [True]}, "inner": None},
+    {"n": {"int": 1}, "kind": "A", "raw": "", "hash": "ab", "tags": {}},  # inner has no default
+])
+def test_avro_json_that_avros_decoder_refuses_is_refused(data):
+    with pytest.raises(DataMismatch):
+        codec("AVRO", json.dumps(RICH)).encode(data)
+
+
+def test_avro_schemas_with_logical_types_or_recursion_still_take_avros_json():
+    stamped = {"type": "record", "name": "S", "fields": [
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}}]}
+    c = codec("AVRO", json.dumps(stamped))
+    assert c.decode(c.encode({"at": 1700000000000}))["at"] in (1700000000000, "2023-11-14T22:13:20+00:00")
+    linked = {"type": "record", "name": "Node", "fields": [
+        {"name": "v", "type": "int"}, {"name": "next", "type": ["null", "Node"], "default": None}]}
+    c = codec("AVRO", json.dumps(linked))
+    assert c.decode(c.encode({"v": 1, "next": {"Node": {"v": 2, "next": None}}})) == \
+        {"v": 1, "next": {"Node": {"v": 2, "next": None}}}
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=JSON_VALUES | st.fixed_dictionaries({"id": JSON_VALUES}, optional={"email": JSON_VALUES}))
+def test_avro_direct_path_agrees_with_fastavros_json_decoder(data):
+    direct = codec("AVRO", json.dumps(USER))
+    through_decoder = codec("AVRO", json.dumps(USER))
+    through_decoder._direct = False
+    outcomes = []
+    for c in (direct, through_decoder):
+        try:
+            outcomes.append(c.encode(data))
+        except DataMismatch:
+            outcomes.append(None)
+    assert outcomes[0] == outcomes[1], (data, outcomes)
