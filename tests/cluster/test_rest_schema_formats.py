@@ -311,3 +311,17 @@ def test_v3_explicit_subject_and_a_type_that_does_not_match_the_schema(shared_cl
     body["value"]["type"] = "PROTOBUF"
     status, answer = v3_produce(c, topic, body)
     assert (status, answer["error_code"]) == (422, 42206), answer
+
+
+def test_v3_key_schema_goes_under_the_key_subject_and_record_name_takes_the_json_title(shared_cluster):
+    c, topic = shared_cluster, topic_of(shared_cluster, "v3-keyed")
+    body = {"key": {"type": "AVRO", "schema": '"string"', "data": "order-13"},
+            "value": {"type": "JSONSCHEMA", "schema": JSON_ORDER, "subject_name_strategy": "TOPIC_RECORD_NAME",
+                      "data": {"id": 13}}}
+    status, report = v3_produce(c, topic, body)
+    assert status == 200, report
+    assert (report["key"]["subject"], report["value"]["subject"]) == (f"{topic}-key", f"{topic}-Order"), report
+    status, got = http_json("GET", f"{c.url(1)}/topics/{topic}/partitions/0/records?offset=0",
+                            headers={"Accept": V2.format("binary")})
+    key = base64.b64decode(got[0]["key"])
+    assert AvroDeserializer(registry(c))(key, SerializationContext(topic, MessageField.KEY)) == "order-13"
