@@ -295,6 +295,31 @@ def test_no_client_writes_schemas_through_either_door(cluster):
     assert status >= 400, body
 
 
+def test_schemas_holds_confluents_keys_and_values_for_any_kafka_reader(cluster):
+    s = subject()
+    schema_id = client(cluster, 2).register_schema(s, Schema(record("Stored", ("a", "int")), "AVRO"))
+    consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": f"read-{s}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe(["_schemas"])
+    found = None
+    try:
+        for _ in range(200):
+            msg = consumer.poll(5)
+            if msg is None:
+                break
+            key = json.loads(msg.key())
+            if key.get("keytype") == "SCHEMA" and key["subject"] == s:
+                found = key, json.loads(msg.value())
+                break
+    finally:
+        consumer.close()
+    assert found is not None, "the registration was not found in _schemas"
+    key, value = found
+    assert key == {"keytype": "SCHEMA", "subject": s, "version": 1, "magic": 1}
+    assert (value["subject"], value["version"], value["id"], value["deleted"]) == (s, 1, schema_id, False)
+    assert json.loads(value["schema"])["name"] == "Stored" and "schemaType" not in value  # AVRO, as Confluent
+
+
 def test_the_writers_door_takes_only_signed_calls_from_other_nodes(cluster):
     s = subject()
     forged = json.dumps({"op": "Register", "subject": s, "schema_type": "AVRO", "schema": '"string"',
