@@ -167,7 +167,7 @@ async def v2_produce(request):
         schemas = await v2_schemas(request, topic, body, V2_MEDIA[ctype], records)
         fields = tuple((lambda data, what, s=s: encode(s, data, what)) if s is not None else rc.json_bytes
                        for s in schemas)
-    elif set(body) & {"key_schema", "value_schema", "key_schema_id", "value_schema_id"}:
+    elif any(body.get(f) is not None for f in ("key_schema", "value_schema", "key_schema_id", "value_schema_id")):
         raise BadRequest(f"a schema goes with Content-Type {', '.join(V2_MEDIA)}, not {ctype}")
     fixed = request.match_info.get("partition")
     if fixed is None:
@@ -211,8 +211,7 @@ async def _v3_field(request, topic: str, spec, is_key: bool, what: str):
     """(bytes, what the report says of it: a type, or a schema's fields)."""
     if not names_schema(spec):
         return rc.v3_data(spec, what)
-    unknown = set(spec) - {"type", "data", "subject", "schema_id", "schema_version", "schema",
-                           "subject_name_strategy"}
+    unknown = set(spec) - rc.V3_DATA_FIELDS
     if unknown:
         raise BadRequest(f"unknown field(s) in {what}: {', '.join(sorted(unknown))}")
     schema = await v3_schema(request, topic, spec, is_key, what)

@@ -2,7 +2,8 @@
 
 v2 embedded formats: "json" (key/value are any JSON, stored as their JSON text) and
 "binary" (base64 strings). v3 typed data: {"type": "JSON"|"BINARY"|"STRING", "data"}.
-Every malformed piece is the caller's 400/42206, said precisely; sizes are checked
+The schema formats (avro, jsonschema, protobuf; v3 AVRO, JSONSCHEMA, PROTOBUF) are
+kraft/api/schema_records.py's. Every malformed piece is the caller's 400/42206, said precisely; sizes are checked
 after base64 decoding.
 """
 
@@ -87,14 +88,18 @@ def v2_entries(records: list, binary: bool, fixed: int | None, fields=None) -> l
     return entries
 
 
+# a v3 key or value (Confluent's ProduceRequestData)
+V3_DATA_FIELDS = frozenset({"type", "data", "subject", "schema_id", "schema_version", "schema",
+                            "subject_name_strategy"})
+
+
 def v3_data(spec, what: str) -> tuple[bytes | None, str | None]:
     """Returns (bytes, type) for a v3 key/value object."""
     if spec is None:
         return None, None
     if not isinstance(spec, dict):
         raise BadRequest(f"{what} must be an object like {{\"type\": \"JSON\", \"data\": ...}}")
-    unknown = set(spec) - {"type", "data", "subject", "schema_id", "schema_version", "schema",
-                           "subject_name_strategy"}
+    unknown = set(spec) - V3_DATA_FIELDS
     if unknown:
         raise BadRequest(f"unknown field(s) in {what}: {', '.join(sorted(unknown))}")
     kind = spec.get("type", "JSON" if "data" in spec else None)
