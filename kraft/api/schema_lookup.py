@@ -1,7 +1,7 @@
 """Which registered schema a REST request names, as Confluent REST Proxy finds it: by id,
 by a subject's version (or its latest), or by a schema's text (registered under its
 subject when new). Subjects come from a given `subject` or a subject name strategy
-(TOPIC_NAME, the default; RECORD_NAME; TOPIC_RECORD_NAME). The registry is this node's
+(kraft/schemas/subject_names.py). The registry is this node's
 (kraft/registry): reads from the state it follows, registrations through its writer.
 
 Each schema's record codec is kept by id, checked against the id's text at each use."""
@@ -15,12 +15,9 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from kraft.errors import BadRequest, InvalidValue, SchemaNotFound, SchemaRefused, SchemaRegistryUnavailable
+from kraft.errors import InvalidValue, SchemaNotFound, SchemaRefused, SchemaRegistryUnavailable
 from kraft.registry.service import SchemaRegistry
-from kraft.schemas.avro import AvroSchema
 from kraft.schemas.formats import ParsedSchema
-from kraft.schemas.json_schema import JsonSchema
-from kraft.schemas.protobuf import ProtobufSchema
 from kraft.schemas.record_codec_table import codec_for
 from kraft.schemas.record_codecs import RecordCodec
 from kraft.schemas.registry_errors import RegistryError
@@ -32,7 +29,6 @@ from kraft.schemas.registry_state import RegistryState
 # the REST formats by the registry's schema types
 REST_FORMAT = {"AVRO": "AVRO", "JSON": "JSONSCHEMA", "PROTOBUF": "PROTOBUF"}
 SCHEMA_TYPE = {rest: registry for registry, rest in REST_FORMAT.items()}
-STRATEGIES = ("TOPIC_NAME", "RECORD_NAME", "TOPIC_RECORD_NAME")
 CACHE_SIZE = 1024
 T = TypeVar("T")
 
@@ -154,33 +150,3 @@ def _registry_call(call: Callable[[], T]) -> T:
         return call()
     except RegistryError as e:
         raise _translated(e) from None
-
-
-# -- subject name strategies ------------------------------------------------------------------
-def record_name(schema: ParsedSchema) -> str | None:
-    """The name RECORD_NAME uses: Avro's record full name, JSON Schema's title, Protobuf's
-    first message full name."""
-    if isinstance(schema, AvroSchema):
-        return schema.record_name
-    if isinstance(schema, JsonSchema):
-        title = schema.document.get("title") if isinstance(schema.document, dict) else None
-        return title if isinstance(title, str) else None
-    if isinstance(schema, ProtobufSchema):
-        names = schema.message_names()
-        return names[0] if names else None
-    return None
-
-
-def subject_name(strategy: str, topic: str, is_key: bool, schema: ParsedSchema | None) -> str:
-    if strategy == "TOPIC_NAME":
-        return f"{topic}-{'key' if is_key else 'value'}"
-    if strategy not in STRATEGIES:
-        raise InvalidValue(f"subject_name_strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
-    if schema is None:
-        raise BadRequest(f"subject_name_strategy={strategy} needs schema_id or schema (the subject is named "
-                         "after the schema's record), or give subject")
-    name = record_name(schema)
-    if name is None:
-        raise InvalidValue(f"subject_name_strategy={strategy}: the schema names no record (an Avro record, "
-                           "a JSON Schema title, a Protobuf message)")
-    return name if strategy == "RECORD_NAME" else f"{topic}-{name}"

@@ -11,10 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
-from kraft.api.schema_lookup import SCHEMA_TYPE, RegisteredSchema, SchemaDoor, door_of, subject_name
+from kraft.api.schema_lookup import SCHEMA_TYPE, RegisteredSchema, SchemaDoor, door_of
 from kraft.errors import (BadRequest, DataDoesNotFitSchema, InvalidValue, KeySchemaMissing, RecordNotDecodable,
                           SchemaNotFound, SchemaRefused, ValueSchemaMissing)
 from kraft.schemas.record_codecs import DataMismatch, Undecodable
+from kraft.schemas.subject_names import subject_name
 from kraft.schemas.wire_format import MAX_SCHEMA_ID, NotFramed, frame, unframe
 
 PLAIN_TYPES = ("JSON", "BINARY", "STRING")
