@@ -56,8 +56,7 @@ def instance_config(body: dict, settings: GroupSettings) -> tuple[str | None, In
         check_name(name, "instance name")
     fmt = body.get("format", "binary")
     if fmt not in FORMATS:
-        raise InvalidValue(f'"format" must be one of {", ".join(FORMATS)}, got {fmt!r} '
-                           f"(schema formats need a schema registry, which kraft does not have)")
+        raise InvalidValue(f'"format" must be one of {", ".join(FORMATS)}, got {fmt!r}')
     reset = body.get("auto.offset.reset", "latest")
     if reset not in RESETS:
         raise InvalidValue(f'"auto.offset.reset" must be one of {", ".join(RESETS)}, got {reset!r}')

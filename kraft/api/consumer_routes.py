@@ -20,7 +20,7 @@ from functools import wraps
 import orjson
 from aiohttp import web
 
-from kraft.groups.consumer_instance import READ_COMMITTED
+from kraft.groups.consumer_instance import FORMATS, READ_COMMITTED
 from kraft.broker.services import BrokerServices
 from kraft.api import record_codec as rc
 from kraft.api.consumer_requests import check_name, instance_config, partition_list, require_object, subscription
@@ -31,7 +31,10 @@ from kraft.api.http_body import check_content_type, check_v2_accept, query_int, 
 from kraft.internode.peers import LOCAL_ONLY_HEADER
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.consumer_poll import poll
-from kraft.errors import BadRequest, ConsumerConflict, FormatMismatch, InvalidValue, NotCoordinator, TopicNotFound
+from kraft.api.schema_lookup import door_of
+from kraft.api.schema_records import V2_FORMATS, decode
+from kraft.errors import (BadRequest, ConsumerConflict, FormatMismatch, InvalidValue, NotCoordinator,
+                          RecordNotDecodable, TopicNotFound)
 
 V2 = "application/vnd.kafka.v2+json"
 BODY_TYPES = (V2, rc.V2_JSON, rc.V2_BINARY, "application/json")
@@ -159,6 +162,8 @@ async def required_body(request) -> dict:
 @coordinated
 async def create_instance(request, node: BrokerServices, groups, group_id):
     name, config = instance_config(await optional_body(request), groups.settings)
+    if config.format in V2_FORMATS:
+        door_of(request)  # 42206 now, not at its first poll, on a node without a registry
     name = name or f"kraft-consumer-{uuid.uuid4().hex[:12]}"
     groups.create_instance(group_id, name, config)
     return v2_json({"instance_id": name,
@@ -312,21 +317,23 @@ async def seek_to_end(request, node: BrokerServices, groups, group, instance):
 
 
 # -- records -------------------------------------------------------------------------------
-def _check_accept(request, binary: bool) -> None:
+def _check_accept(request, fmt: str) -> str:
+    """The answer's media type, the instance's format's; 40601 when Accept asks for another."""
     accept = request.headers.get("Accept", "")
-    wanted = rc.V2_BINARY if binary else rc.V2_JSON
-    other = rc.V2_JSON if binary else rc.V2_BINARY
-    if other in accept and wanted not in accept:
-        raise FormatMismatch(f"this instance was created with format {'binary' if binary else 'json'}; "
-                             f"ask with Accept: {wanted}")
+    wanted = f"application/vnd.kafka.{fmt}.v2+json"
+    others = [f"application/vnd.kafka.{f}.v2+json" for f in FORMATS if f != fmt]
+    if any(other in accept for other in others) and wanted not in accept:
+        raise FormatMismatch(f"this instance was created with format {fmt}; ask with Accept: {wanted}")
     if accept and not any(t in accept for t in (wanted, V2, "application/json", "*/*")):
         raise FormatMismatch(f"Accept {accept!r} is not supported; use {wanted}")
+    return wanted
 
 
 @with_instance(rejoin=True)
 async def records(request, node: BrokerServices, groups, group, instance):
-    binary = instance.config.format == "binary"
-    _check_accept(request, binary)
+    fmt = instance.config.format
+    media = _check_accept(request, fmt)
+    door = door_of(request) if fmt in V2_FORMATS else None  # 42206 before a poll moves positions
     timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
     max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)
     for topic in sorted({t for t, _ in instance.owned}):  # ACLs may have changed since it subscribed
@@ -339,8 +346,31 @@ async def records(request, node: BrokerServices, groups, group, instance):
     instance.last_seen_ms = now_ms()
     if not got:
         _refuse_deleted_topics(node, instance)
-    body = [rc.render_v2(record, binary, tp[0], tp[1]) for tp, record in got]
-    return web.Response(body=orjson.dumps(body), content_type=rc.V2_BINARY if binary else rc.V2_JSON)
+    if door is None:
+        body = [rc.render_v2(record, fmt == "binary", tp[0], tp[1]) for tp, record in got]
+    else:
+        body = await _decoded(door, instance, fmt, got)
+    return web.Response(body=orjson.dumps(body), content_type=media)
+
+
+async def _decoded(door, instance, fmt: str, got) -> list[dict]:
+    """The records decoded with their schemas. A record that does not decode fails the
+    poll (42207) and leaves every position where this poll found it: the client seeks past
+    the record, as with Confluent REST Proxy."""
+    out = []
+    try:
+        for (topic, partition), record in got:
+            where = f"record {topic}-{partition}@{record.offset}"
+            rendered = rc.render_v2(record, True, topic, partition)
+            rendered["key"] = await decode(door, record.key, fmt, f"the key of {where}")
+            rendered["value"] = await decode(door, record.value, fmt, f"the value of {where}")
+            out.append(rendered)
+    except RecordNotDecodable:
+        for tp, record in reversed(got):  # the earliest offset of each partition wins
+            if tp in instance.positions:
+                instance.positions[tp] = record.offset
+        raise
+    return out
 
 
 def _refuse_deleted_topics(node: BrokerServices, instance) -> None:

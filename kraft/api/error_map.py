@@ -51,6 +51,12 @@ REST_ERROR_CODES: dict[type[e.KraftError], int] = {
     e.VoterChangeRefused: 40912,  # the quorum would stop, or the node is not an observer
     e.DuplicateVoter: 40913,  # a voter already, or its Raft address is another voter's
     e.VoterNotFound: 40406,
+    e.SchemaNotFound: 40403,  # the REST door's schema formats: Confluent REST Proxy's codes
+    e.KeySchemaMissing: 42201,
+    e.ValueSchemaMissing: 42202,
+    e.DataDoesNotFitSchema: 42203,
+    e.SchemaRefused: 42205,
+    e.RecordNotDecodable: 42207,
     e.RetriableError: 50003,
     e.NoActiveController: 50301,
     e.RecordBatchError: 400,

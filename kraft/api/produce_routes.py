@@ -33,6 +33,8 @@ from kraft.api.http_body import (
     read_json_object,
 )
 from kraft.api.paths import check_cluster
+from kraft.api.schema_lookup import RegisteredSchema
+from kraft.api.schema_records import V2_MEDIA, encode, names_schema, v2_schemas, v3_report_fields, v3_schema
 from kraft.broker.auto_create import topic_for_produce
 from kraft.broker.lookup import partition_or_404
 from kraft.broker.data_plane import ACKS, Idempotence
@@ -145,11 +147,12 @@ async def v2_produce(request):
     node = node_of(request)
     topic = request.match_info["topic"]
     check_v2_accept(request)
-    ctype = check_content_type(request, (rc.V2_JSON, rc.V2_BINARY) + JSON_TYPES)
+    types = (rc.V2_JSON, rc.V2_BINARY, *V2_MEDIA) + JSON_TYPES
+    ctype = check_content_type(request, types)
     binary = ctype == rc.V2_BINARY
     acks, timeout_ms = produce_options(request)
     producer = idempotence_of(request)
-    body = await read_json_object(request, (rc.V2_JSON, rc.V2_BINARY) + JSON_TYPES)
+    body = await read_json_object(request, types)
     if set(body) - {"records", "key_schema", "value_schema", "key_schema_id", "value_schema_id"}:
         raise BadRequest("unknown field(s) in produce request; expected {\"records\": [...]}")
     records = body.get("records")
@@ -158,13 +161,21 @@ async def v2_produce(request):
     if not records:
         raise EmptyBody("no records to produce")
     check_record_count(len(records))
+    schemas: tuple[RegisteredSchema | None, RegisteredSchema | None] = (None, None)
+    fields = None
+    if ctype in V2_MEDIA:
+        schemas = await v2_schemas(request, topic, body, V2_MEDIA[ctype], records)
+        fields = tuple((lambda data, what, s=s: encode(s, data, what)) if s is not None else rc.json_bytes
+                       for s in schemas)
+    elif any(body.get(f) is not None for f in ("key_schema", "value_schema", "key_schema_id", "value_schema_id")):
+        raise BadRequest(f"a schema goes with Content-Type {', '.join(V2_MEDIA)}, not {ctype}")
     fixed = request.match_info.get("partition")
     if fixed is None:
-        entries = rc.v2_entries(records, binary, None)  # a malformed request creates no topic
+        entries = rc.v2_entries(records, binary, None, fields)  # a malformed request creates no topic
         await topic_for_produce(node, topic)
     else:  # a partition of a missing topic is a 404, as in Kafka: nothing to create
         fixed = partition_or_404(node.data_plane.topic_or_404(topic), fixed)
-        entries = rc.v2_entries(records, binary, fixed)
+        entries = rc.v2_entries(records, binary, fixed, fields)
     results = await deliver(node, topic, entries, acks, timeout_ms, producer)
     offsets = []
     for r in results:
@@ -176,23 +187,36 @@ async def v2_produce(request):
             offsets.append(slot)
         else:
             offsets.append({"partition": r[0], "offset": r[1], "error_code": None, "error": None})
-    return web.Response(body=orjson.dumps({"offsets": offsets, "key_schema_id": None,
-                                           "value_schema_id": None}),
+    key_id, value_id = (None if s is None else s.schema_id for s in schemas)
+    return web.Response(body=orjson.dumps({"offsets": offsets, "key_schema_id": key_id,
+                                           "value_schema_id": value_id}),
                         content_type=V2_TYPE)
 
 
 # -- v3 ------------------------------------------------------------------------------------
-def _v3_entry(node: BrokerServices, obj, what: str):
+async def _v3_entry(request, topic: str, obj, what: str):
     if not isinstance(obj, dict):
         raise BadRequest(f"{what} must be a JSON object")
     unknown = set(obj) - {"partition_id", "key", "value", "headers", "timestamp", "id"}
     if unknown:
         raise BadRequest(f"unknown field(s) in {what}: {', '.join(sorted(unknown))}")
-    key, key_type = rc.v3_data(obj.get("key"), f"{what}.key")
-    value, value_type = rc.v3_data(obj.get("value"), f"{what}.value")
+    key, key_type = await _v3_field(request, topic, obj.get("key"), True, f"{what}.key")
+    value, value_type = await _v3_field(request, topic, obj.get("value"), False, f"{what}.value")
     record = Record(key, value, rc.headers_of(obj.get("headers"), f"{what}.headers"),
                     rc.timestamp_of(obj.get("timestamp")))
     return (obj.get("partition_id"), record), (key_type, value_type)
+
+
+async def _v3_field(request, topic: str, spec, is_key: bool, what: str):
+    """(bytes, what the report says of it: a type, or a schema's fields)."""
+    if not names_schema(spec):
+        return rc.v3_data(spec, what)
+    unknown = set(spec) - rc.V3_DATA_FIELDS
+    if unknown:
+        raise BadRequest(f"unknown field(s) in {what}: {', '.join(sorted(unknown))}")
+    schema = await v3_schema(request, topic, spec, is_key, what)
+    data = spec.get("data")
+    return (None if data is None else encode(schema, data, f"{what}.data")), v3_report_fields(schema)
 
 
 def _v3_report(node: BrokerServices, topic, result, record, types) -> dict:
@@ -201,10 +225,11 @@ def _v3_report(node: BrokerServices, topic, result, record, types) -> dict:
     partition, offset, ts = result
     report = {"error_code": 200, "cluster_id": node.cluster_id, "topic_name": topic,
               "partition_id": partition, "offset": offset, "timestamp": rc.iso(ts)}
-    if types[0] is not None:
-        report["key"] = {"type": types[0], "size": len(record.key or b"")}
-    if types[1] is not None:
-        report["value"] = {"type": types[1], "size": len(record.value or b"")}
+    for name, kind, data in (("key", types[0], record.key), ("value", types[1], record.value)):
+        if isinstance(kind, dict):  # a schema format: its type, subject, schema id and version
+            report[name] = {**kind, "size": len(data or b"")}
+        elif kind is not None:
+            report[name] = {"type": kind, "size": len(data or b"")}
     return report
 
 
@@ -243,7 +268,7 @@ async def v3_produce(request):
         objs = _split_stream(raw)
     except UnicodeDecodeError:
         raise BadRequest("request body is not UTF-8") from None
-    parsed = [_v3_entry(node, o, f"record {i}") for i, o in enumerate(objs)]
+    parsed = [await _v3_entry(request, topic, o, f"record {i}") for i, o in enumerate(objs)]
     await topic_for_produce(node, topic)
     results = await deliver(node, topic, [p[0] for p in parsed], acks, timeout_ms, producer)
     reports = [_v3_report(node, topic, r, p[0][1], p[1]) for r, p in zip(results, parsed)]
@@ -282,7 +307,7 @@ async def v3_produce_batch(request):
     parsed, failures = {}, []
     for i, e in enumerate(entries):
         try:
-            entry = _v3_entry(node, e, f"entries[{i}]")
+            entry = await _v3_entry(request, topic, e, f"entries[{i}]")
             await node.data_plane.check_client_records(topic, [entry[0][1]])
             node.data_plane.choose_partitions(topic, [entry[0]])
             parsed[i] = entry

@@ -2,7 +2,8 @@
 
 v2 embedded formats: "json" (key/value are any JSON, stored as their JSON text) and
 "binary" (base64 strings). v3 typed data: {"type": "JSON"|"BINARY"|"STRING", "data"}.
-Every malformed piece is the caller's 400/42206, said precisely; sizes are checked
+The schema formats (avro, jsonschema, protobuf; v3 AVRO, JSONSCHEMA, PROTOBUF) are
+kraft/api/schema_records.py's. Every malformed piece is the caller's 400/42206, said precisely; sizes are checked
 after base64 decoding.
 """
 
@@ -56,13 +57,15 @@ def utf8(text: str, what: str) -> bytes:
 V2_RECORD_FIELDS = frozenset({"key", "value", "partition", "headers", "timestamp"})
 
 
-def v2_entries(records: list, binary: bool, fixed: int | None) -> list[tuple[int | None, Record]]:
-    """A v2 produce body's records as (partition or None, Record), checked one by one.
+def v2_entries(records: list, binary: bool, fixed: int | None, fields=None) -> list[tuple[int | None, Record]]:
+    """A v2 produce body's records as (partition or None, Record), checked one by one;
+    `fields`: the (key, value) encoders of a schema format, each (data, what) -> bytes.
 
     The hot loop of produce: error messages are built only on the error path, and
     records without a timestamp share the request's arrival time."""
     now = now_ms()
     field = b64decode if binary else json_bytes
+    key_field, value_field = fields or (field, field)
     entries = []
     for i, rec in enumerate(records):
         if type(rec) is not dict or not rec.keys() <= V2_RECORD_FIELDS:
@@ -75,8 +78,8 @@ def v2_entries(records: list, binary: bool, fixed: int | None) -> list[tuple[int
         key, value = rec.get("key"), rec.get("value")
         headers, ts = rec.get("headers"), rec.get("timestamp")
         try:
-            record = Record(None if key is None else field(key, "key"),
-                            None if value is None else field(value, "value"),
+            record = Record(None if key is None else key_field(key, "key"),
+                            None if value is None else value_field(value, "value"),
                             () if headers is None else headers_of(headers),
                             now if ts is None else timestamp_of(ts))
         except KraftError as exc:  # name the record: "records[3].value is not valid base64"
@@ -85,20 +88,24 @@ def v2_entries(records: list, binary: bool, fixed: int | None) -> list[tuple[int
     return entries
 
 
+# a v3 key or value (Confluent's ProduceRequestData)
+V3_DATA_FIELDS = frozenset({"type", "data", "subject", "schema_id", "schema_version", "schema",
+                            "subject_name_strategy"})
+
+
 def v3_data(spec, what: str) -> tuple[bytes | None, str | None]:
     """Returns (bytes, type) for a v3 key/value object."""
     if spec is None:
         return None, None
     if not isinstance(spec, dict):
         raise BadRequest(f"{what} must be an object like {{\"type\": \"JSON\", \"data\": ...}}")
-    unknown = set(spec) - {"type", "data", "subject", "schema_id", "schema_version", "schema",
-                           "subject_name_strategy"}
+    unknown = set(spec) - V3_DATA_FIELDS
     if unknown:
         raise BadRequest(f"unknown field(s) in {what}: {', '.join(sorted(unknown))}")
     kind = spec.get("type", "JSON" if "data" in spec else None)
     if kind not in ("JSON", "BINARY", "STRING"):
-        raise InvalidValue(f"{what}.type must be JSON, BINARY or STRING (schema registry "
-                           f"formats are not supported), got {kind!r}")
+        raise InvalidValue(f"{what}.type must be JSON, BINARY, STRING, AVRO, JSONSCHEMA or PROTOBUF, "
+                           f"got {kind!r}")
     data = spec.get("data")
     if data is None:
         return None, kind

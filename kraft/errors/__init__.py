@@ -6,7 +6,7 @@ maps the same classes to REST status and error code in one table,
 `kraft.api.error_map`. Nothing matches on message text: callers test the class.
 
 One module per kind of condition (base, request, cluster, groups, credentials,
-producers, storage); every class is importable from `kraft.errors` itself.
+producers, schemas, storage); every class is importable from `kraft.errors` itself.
 
 The lowest layer: it imports nothing of kraft outside it.
 """
@@ -48,6 +48,10 @@ from kraft.errors.producers import (  # noqa: F401 - kraft.errors names them all
     TransactionError, InvalidTxnState, PartitionNotInTransaction, InvalidProducerIdMapping,
     InvalidTransactionTimeout, ConcurrentTransactions, TransactionCoordinatorFenced, ProducerFenced,
     TransactionalIdNotFound, UnstableOffsetCommit,
+)
+from kraft.errors.schemas import (  # noqa: F401 - kraft.errors names them all
+    SchemaNotFound, KeySchemaMissing, ValueSchemaMissing, DataDoesNotFitSchema, SchemaRefused,
+    RecordNotDecodable, SchemaRegistryUnavailable,
 )
 from kraft.errors.storage import (  # noqa: F401 - kraft.errors names them all
     StorageError, RecordBatchError, CorruptBatchError, UnsupportedCompressionError, InvalidAppend,

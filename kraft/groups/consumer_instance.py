@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from kraft.groups.assignors import TopicPartition
 from kraft.groups.topic_pattern import TopicPattern
 
-FORMATS = ("json", "binary")
+FORMATS = ("json", "binary", "avro", "jsonschema", "protobuf")  # the last three: framed with a registered schema
 RESETS = ("earliest", "latest", "none")
 READ_UNCOMMITTED, READ_COMMITTED = "read_uncommitted", "read_committed"  # Kafka's isolation.level
 ISOLATION_LEVELS = (READ_UNCOMMITTED, READ_COMMITTED)

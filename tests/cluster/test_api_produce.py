@@ -542,7 +542,7 @@ def test_v2_bad_base64_is_refused(cluster, records):
 
 @pytest.mark.parametrize("ctype", ["text/plain", "application/xml",
                                    "application/x-www-form-urlencoded",
-                                   "application/vnd.kafka.avro.v2+json"])
+                                   "application/vnd.kafka.thrift.v2+json"])
 def test_v2_unsupported_content_type_is_415(cluster, ctype):
     with nothing_stored(cluster, BAD):
         status, body = v2_post(cluster, 1, BAD, raw=json.dumps(GOOD).encode(), ctype=ctype)
@@ -631,10 +631,13 @@ def test_with_auto_create_off_the_cli_producer_leaves_a_missing_topic_missing(cl
     pytest.param(b'{"value": {"type": "JSON", "data": 1}, "bogus": 1}', 400, id="unknown-field"),
     pytest.param(b'{"value": {"type": "JSON", "data": 1, "extra": 2}}', 400,
                  id="unknown-field-in-value"),
-    pytest.param(b'{"value": {"type": "AVRO", "data": 1}}', 42206, id="avro-value"),
+    # a schema format with no schema named: the subject's latest, and the subject has none
+    pytest.param(b'{"value": {"type": "AVRO", "data": 1}}', 40403, id="avro-value"),
     pytest.param(b'{"key": {"type": "AVRO", "data": 1}, "value": {"type": "JSON", "data": 1}}',
-                 42206, id="avro-key"),
-    pytest.param(b'{"key": {"type": "PROTOBUF", "data": 1}}', 42206, id="protobuf-key"),
+                 40403, id="avro-key"),
+    pytest.param(b'{"key": {"type": "PROTOBUF", "data": 1}}', 40403, id="protobuf-key"),
+    pytest.param(b'{"value": {"type": "JSON", "schema_id": 1, "data": 1}}', 400, id="json-with-schema-id"),
+    pytest.param(b'{"value": {"type": "AVRO", "schema_id": "one", "data": 1}}', 42206, id="schema-id-text"),
     pytest.param(b'{"value": {"type": "json", "data": 1}}', 42206, id="lowercase-type"),
     pytest.param(b'{"value": {"type": "BINARY", "data": "not base64!"}}', 42206, id="bad-base64"),
     pytest.param(b'{"value": {"type": "BINARY", "data": 5}}', 42206, id="binary-number"),
@@ -687,7 +690,7 @@ def test_v3_bad_batch_is_refused(cluster, doc, code):
 @pytest.mark.parametrize("entry, code", [
     pytest.param({"id": "bad", "value": {"type": "JSON", "data": 1}, "bogus": 1}, 400,
                  id="unknown-entry-field"),
-    pytest.param({"id": "bad", "value": {"type": "AVRO", "data": 1}}, 42206, id="avro"),
+    pytest.param({"id": "bad", "value": {"type": "AVRO", "data": 1}}, 40403, id="avro"),
 ])
 def test_v3_batch_reports_a_malformed_entry_as_its_own_failure(cluster, entry, code):
     """Each records:batch entry stands alone (207): a malformed one fails by itself."""

@@ -120,7 +120,7 @@ CASES = [
     case("create-number", "POST", f"/consumers/{GROUP}", 400, raw=b"42"),
     case("create-huge-int", "POST", f"/consumers/{GROUP}", 42206, raw=b'{"session.timeout.ms": 1' + b"0" * 30 + b"}"),
     case("create-unknown-field", "POST", f"/consumers/{GROUP}", 42206, body={"name": "u1", "bogus": 1}),
-    case("create-format-avro", "POST", f"/consumers/{GROUP}", 42206, body={"format": "avro"}),
+    case("create-format-unknown", "POST", f"/consumers/{GROUP}", 42206, body={"format": "thrift"}),
     case("create-format-number", "POST", f"/consumers/{GROUP}", 42206, body={"format": 5}),
     case("create-reset-smallest", "POST", f"/consumers/{GROUP}", 42206, body={"auto.offset.reset": "smallest"}),
     case("create-strategy", "POST", f"/consumers/{GROUP}", 42206,

@@ -1,0 +1,152 @@
+"""Which registered schema a REST request names, as Confluent REST Proxy finds it: by id,
+by a subject's version (or its latest), or by a schema's text (registered under its
+subject when new). Subjects come from a given `subject` or a subject name strategy
+(kraft/schemas/subject_names.py). The registry is this node's
+(kraft/registry): reads from the state it follows, registrations through its writer.
+
+Each schema's record codec is kept by id, checked against the id's text at each use."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aiohttp import web
+
+from kraft.errors import InvalidValue, SchemaNotFound, SchemaRefused, SchemaRegistryUnavailable
+from kraft.registry.service import SchemaRegistry
+from kraft.schemas.formats import ParsedSchema
+from kraft.schemas.record_codec_table import codec_for
+from kraft.schemas.record_codecs import RecordCodec
+from kraft.schemas.registry_errors import RegistryError
+from kraft.schemas.registry_parsing import resolved_texts
+from kraft.schemas.registry_reads import find_version, lookup
+from kraft.schemas.registry_requests import Register
+from kraft.schemas.registry_state import RegistryState
+
+# the REST formats by the registry's schema types
+REST_FORMAT = {"AVRO": "AVRO", "JSON": "JSONSCHEMA", "PROTOBUF": "PROTOBUF"}
+SCHEMA_TYPE = {rest: registry for registry, rest in REST_FORMAT.items()}
+CACHE_SIZE = 1024
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RegisteredSchema:
+    schema_id: int
+    schema_type: str  # the registry's: AVRO, JSON, PROTOBUF
+    parsed: ParsedSchema
+    codec: RecordCodec
+    subject: str | None = None
+    version: int | None = None
+
+    @property
+    def rest_format(self) -> str:
+        return REST_FORMAT[self.schema_type]
+
+
+class SchemaDoor:
+    """The node's registry as the HTTP door uses it."""
+
+    def __init__(self, registry: SchemaRegistry) -> None:
+        self.registry = registry
+        # id -> (its text, what it holds)
+        self._codecs: OrderedDict[int, tuple[str, tuple[str, ParsedSchema, RecordCodec]]] = OrderedDict()
+
+    async def state(self) -> RegistryState:
+        try:
+            return await self.registry.loaded_state()
+        except RegistryError as e:
+            raise SchemaRegistryUnavailable(f"the schema registry: {e.message}") from None
+
+    async def by_id(self, schema_id: int) -> RegisteredSchema:
+        return RegisteredSchema(schema_id, *self._codec(await self.state(), schema_id))
+
+    def _codec(self, state: RegistryState, schema_id: int) -> tuple[str, ParsedSchema, RecordCodec]:
+        record = state.schema_by_id(schema_id)
+        if record is None:
+            raise SchemaNotFound(f"schema {schema_id} not found in the schema registry")
+        cached = self._codecs.get(schema_id)
+        if cached is not None and cached[0] == record.schema:  # the text too: an id deleted for good may return
+            self._codecs.move_to_end(schema_id)
+            return cached[1]
+        parsed = _registry_call(lambda: self.registry.parser.parse_record(state, record))
+        texts = _registry_call(lambda: resolved_texts(state, record.references))
+        try:
+            codec = codec_for(record.schema_type, parsed, texts)
+        except Exception as e:  # noqa: BLE001 - a schema the registry took and the codec's library does not
+            raise SchemaRefused(f"schema {schema_id} cannot write or read records here: {type(e).__name__}: "
+                                f"{str(e)[:300]}") from None
+        found = record.schema_type, parsed, codec
+        self._codecs[schema_id] = (record.schema, found)
+        if len(self._codecs) > CACHE_SIZE:
+            self._codecs.popitem(last=False)
+        return found
+
+    async def by_version(self, subject: str, version: int) -> RegisteredSchema:
+        """`version`: a version number, or -1 for the latest."""
+        state = await self.state()
+        record = _registry_call(lambda: find_version(state, subject, version))
+        return RegisteredSchema(record.id, *self._codec(state, record.id), subject, record.version)
+
+    def parse(self, state: RegistryState, schema_type: str, text: str) -> ParsedSchema:
+        return _registry_call(lambda: self.registry.parser.parse(state, schema_type, text, ()))
+
+    async def register(self, subject: str, schema_type: str, text: str) -> RegisteredSchema:
+        """The schema's id in the subject, registered there when it is new (as Confluent's
+        serializers with auto.register.schemas)."""
+        state = await self.state()
+        try:  # already there: answered from the state, without a trip to the writer
+            answer = lookup(state, self.registry.parser, subject, {"schema": text, "schemaType": schema_type},
+                            normalize=False, deleted=False)
+        except RegistryError:
+            try:
+                answer = await self.registry.write(Register(subject, schema_type, text))
+            except RegistryError as e:
+                raise _translated(e) from None
+        return await self.by_version(subject, int(answer["version"]))
+
+    async def check_in_subject(self, schema: RegisteredSchema, subject: str) -> RegisteredSchema:
+        """The schema as a version of `subject`; 40403 when the subject does not hold it."""
+        state = await self.state()
+        for record in state.versions(subject):
+            if record.id == schema.schema_id:
+                return RegisteredSchema(schema.schema_id, schema.schema_type, schema.parsed, schema.codec, subject,
+                                        record.version)
+        raise SchemaNotFound(f"schema {schema.schema_id} is not registered under subject {subject!r}")
+
+
+DOOR_KEY = web.AppKey("schema_door", SchemaDoor)
+
+
+def attach_registry(app: web.Application, registry: SchemaRegistry | None) -> None:
+    """Give the HTTP door the node's registry (a node without one answers the schema
+    formats with 42206)."""
+    if registry is not None:
+        app[DOOR_KEY] = SchemaDoor(registry)
+
+
+def door_of(request: web.Request) -> SchemaDoor:
+    door = request.app.get(DOOR_KEY)
+    if door is None:
+        raise InvalidValue("the avro, jsonschema and protobuf formats need the node's schema registry, and this "
+                           "node serves none (schema_registry_port in cluster.toml; off with [security])")
+    return door
+
+
+def _translated(error: RegistryError) -> Exception:
+    if error.error_code in (40401, 40402, 40403):
+        return SchemaNotFound(error.message)
+    if error.status >= 500:
+        return SchemaRegistryUnavailable(f"the schema registry: {error.message}")
+    return SchemaRefused(f"the schema registry refused the schema ({error.error_code}): {error.message}")
+
+
+def _registry_call(call: Callable[[], T]) -> T:
+    """The registry's answer, its errors as the HTTP door's."""
+    try:
+        return call()
+    except RegistryError as e:
+        raise _translated(e) from None

@@ -1,0 +1,66 @@
+"""Avro records as Confluent's serializers write them: the Avro binary encoding of the
+datum (fastavro), with the data in and out as Avro's JSON encoding (a union's value
+wrapped in its branch's name, `{"string": "x"}`; bytes as ISO-8859-1 text), as Confluent
+REST Proxy reads and renders Avro: in through avro_json_datum.py (or fastavro's JSON
+decoder for what that does not take), out through fastavro's JSON writer. Pure."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fastavro import json_reader, json_writer, parse_schema, schemaless_reader, schemaless_writer
+from fastavro.validation import validate
+
+from kraft.schemas import avro_json_datum
+from kraft.schemas.avro import AvroSchema
+from kraft.schemas.record_codecs import DataMismatch, Undecodable
+
+
+class AvroCodec:
+    def __init__(self, schema: object, references: Mapping[str, str]) -> None:
+        if not isinstance(schema, AvroSchema):
+            raise TypeError(f"an Avro codec needs an AvroSchema, got {type(schema).__name__}")
+        named: dict[str, Any] = {}
+        for text in references.values():  # the referenced named types first, by full name
+            parse_schema(json.loads(text), named_schemas=named)
+        self._schema = parse_schema(json.loads(schema.canonical()), named_schemas=named)
+        # most schemas: Avro's JSON straight to the datum, each union's branch as the data names it
+        self._direct = avro_json_datum.supported(self._schema)
+
+    def encode(self, data: object) -> bytes:
+        try:
+            if self._direct:
+                value = avro_json_datum.datum(self._schema, data)
+            else:
+                text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+                value = next(iter(json_reader(io.StringIO(text), self._schema)))
+                validate(value, self._schema, raise_errors=True)
+            out = io.BytesIO()
+            schemaless_writer(out, self._schema, value)
+        except DataMismatch as e:
+            raise DataMismatch(f"the data does not fit the Avro schema {e}") from None
+        except RecursionError:
+            raise DataMismatch("the data is nested too deeply") from None
+        except Exception as e:  # noqa: BLE001 - fastavro says "does not fit" in many exception types
+            raise DataMismatch(f"the data does not fit the Avro schema: {_reason(e)}") from None
+        return out.getvalue()
+
+    def decode(self, payload: bytes) -> object:
+        source = io.BytesIO(payload)
+        try:
+            datum = schemaless_reader(source, self._schema, None)
+            if source.tell() != len(payload):
+                raise ValueError(f"{len(payload) - source.tell()} bytes are left after the datum")
+            out = io.StringIO()
+            json_writer(out, self._schema, [datum])
+        except Exception as e:  # noqa: BLE001 - truncated or foreign bytes fail in many ways
+            raise Undecodable(f"the payload is not Avro written with the schema: {_reason(e)}") from None
+        return json.loads(out.getvalue())
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text if len(text) <= 500 else text[:500] + "..."

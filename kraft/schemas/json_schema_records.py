@@ -1,0 +1,47 @@
+"""JSON Schema records as Confluent's JSON Schema serializer writes them: the data,
+validated against the schema (jsonschema, the schema's own draft, its references resolved
+as the registry resolves them), as compact UTF-8 JSON text. Pure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import best_match
+from jsonschema.validators import validator_for
+
+from kraft.schemas.json_schema import JsonSchema
+from kraft.schemas.json_schema_load import load
+from kraft.schemas.record_codecs import DataMismatch, Undecodable
+
+
+class JsonSchemaCodec:
+    def __init__(self, schema: object) -> None:
+        if not isinstance(schema, JsonSchema):
+            raise TypeError(f"a JSON Schema codec needs a JsonSchema, got {type(schema).__name__}")
+        loaded = load(schema.canonical(), schema.references)
+        validator_class: Any = validator_for(loaded.document, default=Draft7Validator)
+        self._validator = validator_class(loaded.document, registry=loaded.registry)
+
+    def encode(self, data: object) -> bytes:
+        try:
+            error = best_match(self._validator.iter_errors(data))
+        except RecursionError:
+            raise DataMismatch("the data or the schema is nested too deeply to validate") from None
+        except Exception as e:  # noqa: BLE001 - a $ref or pattern that fails only on this data
+            raise DataMismatch(f"the data could not be validated against the schema: {type(e).__name__}: "
+                               f"{str(e)[:300]}") from None
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path)
+            raise DataMismatch(f"the data does not fit the JSON Schema at /{where}: {error.message[:500]}")
+        try:
+            return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        except (ValueError, UnicodeEncodeError, RecursionError) as e:
+            raise DataMismatch(f"the data cannot be written as JSON: {e}") from None
+
+    def decode(self, payload: bytes) -> object:
+        try:
+            return json.loads(payload.decode("utf-8"))
+        except (ValueError, RecursionError) as e:
+            raise Undecodable(f"the payload is not JSON text: {e}") from None
