@@ -349,11 +349,11 @@ async def records(request, node: BrokerServices, groups, group, instance):
     if door is None:
         body = [rc.render_v2(record, fmt == "binary", tp[0], tp[1]) for tp, record in got]
     else:
-        body = await _decoded(door, instance, fmt, got)
+        body = await _decoded(door, request.get(IDENTITY_KEY), instance, fmt, got)
     return web.Response(body=orjson.dumps(body), content_type=media)
 
 
-async def _decoded(door, instance, fmt: str, got) -> list[dict]:
+async def _decoded(door, who, instance, fmt: str, got) -> list[dict]:
     """The records decoded with their schemas. A record that does not decode fails the
     poll (42207) and leaves every position where this poll found it: the client seeks past
     the record, as with Confluent REST Proxy."""
@@ -362,8 +362,8 @@ async def _decoded(door, instance, fmt: str, got) -> list[dict]:
         for (topic, partition), record in got:
             where = f"record {topic}-{partition}@{record.offset}"
             rendered = rc.render_v2(record, True, topic, partition)
-            rendered["key"] = await decode(door, record.key, fmt, f"the key of {where}")
-            rendered["value"] = await decode(door, record.value, fmt, f"the value of {where}")
+            rendered["key"] = await decode(door, who, record.key, fmt, f"the key of {where}")
+            rendered["value"] = await decode(door, who, record.value, fmt, f"the value of {where}")
             out.append(rendered)
     except RecordNotDecodable:
         for tp, record in reversed(got):  # the earliest offset of each partition wins

@@ -15,7 +15,9 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from kraft.errors import InvalidValue, SchemaNotFound, SchemaRefused, SchemaRegistryUnavailable
+from kraft.broker.access import Identity
+from kraft.broker.acl_needs import ClientOperation
+from kraft.errors import AuthorizationFailed, InvalidValue, SchemaNotFound, SchemaRefused, SchemaRegistryUnavailable
 from kraft.registry.service import SchemaRegistry
 from kraft.schemas.formats import ParsedSchema
 from kraft.schemas.record_codec_table import codec_for
@@ -48,7 +50,10 @@ class RegisteredSchema:
 
 
 class SchemaDoor:
-    """The node's registry as the HTTP door uses it."""
+    """The node's registry as the HTTP door uses it. `who`: the caller, whose SUBJECT ACLs
+    are asked as the registry's own port asks them (kraft/registry/access_table.py): a
+    registration needs WRITE on its subject, a subject's version READ, a schema by id READ
+    on one subject holding it; None with security off."""
 
     def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
@@ -61,8 +66,22 @@ class SchemaDoor:
         except RegistryError as e:
             raise SchemaRegistryUnavailable(f"the schema registry: {e.message}") from None
 
-    async def by_id(self, schema_id: int) -> RegisteredSchema:
-        return RegisteredSchema(schema_id, *self._codec(await self.state(), schema_id))
+    async def by_id(self, schema_id: int, who: Identity | None) -> RegisteredSchema:
+        state = await self.state()
+        self._require_schema_read(state, schema_id, who)
+        return RegisteredSchema(schema_id, *self._codec(state, schema_id))
+
+    def _require(self, who: Identity | None, operation: ClientOperation, subject: str) -> None:
+        if who is not None and self.registry.access.enabled:
+            self.registry.access.require(who, operation, subject)
+
+    def _require_schema_read(self, state: RegistryState, schema_id: int, who: Identity | None) -> None:
+        """READ on one subject holding the id (none holds it: READ on every subject)."""
+        if who is None or not self.registry.access.enabled:
+            return
+        holders = sorted({r.subject for r in state.records_with_id(schema_id, deleted=True)})
+        if not any(self.registry.access.may(who, "read_subject", s) for s in holders):
+            self.registry.access.require(who, "read_subject", holders[0] if holders else "")
 
     def _codec(self, state: RegistryState, schema_id: int) -> tuple[str, ParsedSchema, RecordCodec]:
         record = state.schema_by_id(schema_id)
@@ -85,8 +104,9 @@ class SchemaDoor:
             self._codecs.popitem(last=False)
         return found
 
-    async def by_version(self, subject: str, version: int) -> RegisteredSchema:
+    async def by_version(self, subject: str, version: int, who: Identity | None) -> RegisteredSchema:
         """`version`: a version number, or -1 for the latest."""
+        self._require(who, "read_subject", subject)
         state = await self.state()
         record = _registry_call(lambda: find_version(state, subject, version))
         return RegisteredSchema(record.id, *self._codec(state, record.id), subject, record.version)
@@ -94,22 +114,25 @@ class SchemaDoor:
     def parse(self, state: RegistryState, schema_type: str, text: str) -> ParsedSchema:
         return _registry_call(lambda: self.registry.parser.parse(state, schema_type, text, ()))
 
-    async def register(self, subject: str, schema_type: str, text: str) -> RegisteredSchema:
+    async def register(self, subject: str, schema_type: str, text: str, who: Identity | None) -> RegisteredSchema:
         """The schema's id in the subject, registered there when it is new (as Confluent's
         serializers with auto.register.schemas)."""
         state = await self.state()
         try:  # already there: answered from the state, without a trip to the writer
             answer = lookup(state, self.registry.parser, subject, {"schema": text, "schemaType": schema_type},
                             normalize=False, deleted=False)
+            self._require(who, "write_subject", subject)  # a registration, as on the registry's port
         except RegistryError:
-            try:
-                answer = await self.registry.write(Register(subject, schema_type, text))
+            try:  # the writer asks who's ACL where it decides
+                answer = await self.registry.write(Register(subject, schema_type, text), who)
             except RegistryError as e:
                 raise _translated(e) from None
-        return await self.by_version(subject, int(answer["version"]))
+        return await self.by_version(subject, int(answer["version"]), None)
 
-    async def check_in_subject(self, schema: RegisteredSchema, subject: str) -> RegisteredSchema:
+    async def check_in_subject(self, schema: RegisteredSchema, subject: str,
+                               who: Identity | None) -> RegisteredSchema:
         """The schema as a version of `subject`; 40403 when the subject does not hold it."""
+        self._require(who, "read_subject", subject)
         state = await self.state()
         for record in state.versions(subject):
             if record.id == schema.schema_id:
@@ -132,13 +155,15 @@ def door_of(request: web.Request) -> SchemaDoor:
     door = request.app.get(DOOR_KEY)
     if door is None:
         raise InvalidValue("the avro, jsonschema and protobuf formats need the node's schema registry, and this "
-                           "node serves none (schema_registry_port in cluster.toml; off with [security])")
+                           "node serves none (schema_registry_port in cluster.toml)")
     return door
 
 
 def _translated(error: RegistryError) -> Exception:
     if error.error_code in (40401, 40402, 40403):
         return SchemaNotFound(error.message)
+    if error.status == 403:  # the writer asked the caller's ACL on the subject
+        return AuthorizationFailed(error.message)
     if error.status >= 500:
         return SchemaRegistryUnavailable(f"the schema registry: {error.message}")
     return SchemaRefused(f"the schema registry refused the schema ({error.error_code}): {error.message}")

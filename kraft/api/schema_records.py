@@ -11,7 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
+from kraft.api.access_rules import IDENTITY_KEY
 from kraft.api.schema_lookup import SCHEMA_TYPE, RegisteredSchema, SchemaDoor, door_of
+from kraft.broker.access import Identity
 from kraft.errors import (BadRequest, DataDoesNotFitSchema, InvalidValue, KeySchemaMissing, RecordNotDecodable,
                           SchemaNotFound, SchemaRefused, ValueSchemaMissing)
 from kraft.schemas.record_codecs import DataMismatch, Undecodable
@@ -75,7 +77,7 @@ async def v3_schema(request: web.Request, topic: str, spec: dict[str, Any], is_k
     if kind is not None and kind not in SCHEMA_TYPE:
         named = ", ".join(f for f in SCHEMA_FIELDS if spec.get(f) is not None)
         raise BadRequest(f"{what}: {named} go with type AVRO, JSONSCHEMA or PROTOBUF (or no type), not {kind!r}")
-    door = door_of(request)
+    door, who = door_of(request), request.get(IDENTITY_KEY)
     schema_id = _int(spec, "schema_id", 0, MAX_SCHEMA_ID, what)
     version = _int(spec, "schema_version", 1, MAX_VERSION, what, latest=True)
     text, subject = _text(spec, "schema", what), _text(spec, "subject", what)
@@ -83,8 +85,8 @@ async def v3_schema(request: web.Request, topic: str, spec: dict[str, Any], is_k
     if schema_id is not None:
         if version is not None or text is not None:
             raise BadRequest(f"{what}: schema_id names the schema alone (not with schema_version or schema)")
-        found = _check_type(kind, await door.by_id(schema_id), what)
-        return await door.check_in_subject(found, subject or subject_name(strategy, topic, is_key, found.parsed))
+        found = _check_type(kind, await door.by_id(schema_id, who), what)
+        return await door.check_in_subject(found, subject or subject_name(strategy, topic, is_key, found.parsed), who)
     if text is not None:
         if version is not None:
             raise BadRequest(f"{what}: schema (a schema's text) goes without schema_version")
@@ -93,9 +95,9 @@ async def v3_schema(request: web.Request, topic: str, spec: dict[str, Any], is_k
         if subject is None:
             parsed = door.parse(await door.state(), SCHEMA_TYPE[kind], text)
             subject = subject_name(strategy, topic, is_key, parsed)
-        return await door.register(subject, SCHEMA_TYPE[kind], text)
+        return await door.register(subject, SCHEMA_TYPE[kind], text, who)
     subject = subject or subject_name(strategy, topic, is_key, None)
-    return _check_type(kind, await door.by_version(subject, -1 if version is None else version), what)
+    return _check_type(kind, await door.by_version(subject, -1 if version is None else version, who), what)
 
 
 def v3_report_fields(schema: RegisteredSchema) -> dict[str, Any]:
@@ -108,20 +110,20 @@ async def v2_schemas(request: web.Request, topic: str, body: dict[str, Any], fmt
                      records: list[Any]) -> tuple[RegisteredSchema | None, RegisteredSchema | None]:
     """The key and value schemas of a v2 produce in format `fmt` (avro, jsonschema,
     protobuf): by `*_schema_id`, or `*_schema` registered under the topic's subject."""
-    door = door_of(request)
+    door, who = door_of(request), request.get(IDENTITY_KEY)
     schema_type = V2_FORMATS[fmt]
     found: list[RegisteredSchema | None] = []
     for side in ("key", "value"):
         text, schema_id = body.get(f"{side}_schema"), _int(body, f"{side}_schema_id", 0, MAX_SCHEMA_ID, "request")
         if schema_id is not None:
-            schema = await door.by_id(schema_id)
+            schema = await door.by_id(schema_id, who)
             if schema.schema_type != schema_type:
                 raise InvalidValue(f"{side}_schema_id {schema_id} is a {schema.rest_format} schema, not {fmt}")
             found.append(schema)
         elif text is not None:
             if not isinstance(text, str) or not text:
                 raise InvalidValue(f"{side}_schema must be a schema's text (a string)")
-            found.append(await door.register(f"{topic}-{side}", schema_type, text))
+            found.append(await door.register(f"{topic}-{side}", schema_type, text, who))
         else:
             found.append(None)
     key_schema, value_schema = found
@@ -134,7 +136,7 @@ async def v2_schemas(request: web.Request, topic: str, body: dict[str, Any], fmt
 
 
 # -- consume ------------------------------------------------------------------------------------
-async def decode(door: SchemaDoor, data: bytes | None, fmt: str, what: str) -> object:
+async def decode(door: SchemaDoor, who: Identity | None, data: bytes | None, fmt: str, what: str) -> object:
     """A consumed key or value of a consumer in format `fmt`, as JSON; 42207 when it is not
     framed, names an unknown schema or one of another format, or does not decode."""
     if data is None:
@@ -144,7 +146,7 @@ async def decode(door: SchemaDoor, data: bytes | None, fmt: str, what: str) -> o
     except NotFramed as e:
         raise RecordNotDecodable(f"{what} is not framed with a schema id: {e}; seek past it to go on") from None
     try:
-        schema = await door.by_id(schema_id)
+        schema = await door.by_id(schema_id, who)
     except SchemaNotFound:
         raise RecordNotDecodable(f"{what} names schema {schema_id}, which the registry does not have; "
                                  "seek past it to go on") from None

@@ -226,3 +226,35 @@ def test_a_client_certificate_names_its_principal_as_on_the_http_door(cluster):
     assert alice.get_latest_version(name).schema_id == schema_id  # User:alice, from the certificate
     error = refused(lambda: alice.register_schema(name, avro("Order2")))
     assert (error.http_status_code, error.error_code) == (403, 40301)
+
+
+def test_the_http_doors_schema_formats_ask_the_callers_subject_acls(cluster):
+    """REST produce with a schema registers or reads it as the caller: bob (WRITE on
+    payments-* subjects and topics) registers through a v3 produce; a topic whose subject
+    he holds no ACL on, or a schema id he may not read, is refused."""
+    bob = {"Authorization": "Basic " + base64.b64encode(b"bob:bob-password").decode()}
+    suffix = uuid.uuid4().hex[:8]
+    payments, refunds = f"payments-{suffix}", f"refunds-{suffix}"
+    for topic in (payments, refunds):
+        status, body = http_json("POST", cluster.v3(1) + "/topics", {"topic_name": topic, "partitions_count": 1},
+                                 headers=ADMIN, context=cluster.tls, timeout=20)
+        assert status == 201, body
+        status, body = http_json("POST", cluster.v3(1) + "/acls",
+                                 {"resource_type": "TOPIC", "resource_name": topic, "pattern_type": "LITERAL",
+                                  "principal": "User:bob", "host": "*", "operation": "WRITE",
+                                  "permission": "ALLOW"}, headers=ADMIN, context=cluster.tls, timeout=20)
+        assert status == 201, body
+    text = json.dumps({"type": "record", "name": "Payment", "fields": [{"name": "a", "type": "int"}]})
+
+    def produce(topic: str, value: dict):
+        return http_json("POST", cluster.v3(2) + f"/topics/{topic}/records", {"value": value}, headers=bob,
+                         context=cluster.tls, timeout=30)
+
+    status, body = produce(payments, {"type": "AVRO", "schema": text, "data": {"a": 1}})
+    assert status == 200 and body["error_code"] == 200, body
+    assert client(cluster, "admin").get_latest_version(f"{payments}-value").schema_id == body["value"]["schema_id"]
+    status, body = produce(refunds, {"type": "AVRO", "schema": text, "data": {"a": 1}})
+    assert (status, body["error_code"]) == (403, 40301), body  # no ACL on subject refunds-...-value
+    order_id = client(cluster, "admin").register_schema(subject("orders-"), avro("Order"))
+    status, body = produce(payments, {"schema_id": order_id, "data": {"a": 1}})
+    assert (status, body["error_code"]) == (403, 40301), body  # an id held only by subjects he may not read
