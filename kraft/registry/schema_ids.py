@@ -4,7 +4,6 @@ an id's live subjects and record name, from the state this node follows."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -14,11 +13,10 @@ from kraft.errors import KraftError
 from kraft.internode.peers import PeerUnreachable
 from kraft.registry.schemas_topic import PARTITION, TOPIC
 from kraft.registry.follower import SchemaLogFollower
-from kraft.schemas.avro import AvroSchema
-from kraft.schemas.protobuf import ProtobufSchema
 from kraft.schemas.registry_codec import SchemaRecord
 from kraft.schemas.registry_errors import RegistryError
 from kraft.schemas.registry_parsing import Parser
+from kraft.schemas.subject_names import record_name
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +46,11 @@ class RegistrySchemaIds:
     def _record_name(self, record: SchemaRecord) -> str | None:
         """The name Confluent's record name strategies give the schema: Avro's top-level
         record, Protobuf's first message, JSON Schema's title."""
-        if record.schema_type == "JSON":
-            try:
-                document = json.loads(record.schema)
-            except ValueError:
-                return None
-            title = document.get("title") if isinstance(document, dict) else None
-            return title if isinstance(title, str) else None
         try:
             parsed = self._parser.parse_record(self._follower.state, record)
         except RegistryError:  # a reference since deleted: no name, so no record-named subject
             return None
-        if isinstance(parsed, AvroSchema):
-            return parsed.record_name
-        if isinstance(parsed, ProtobufSchema):
-            return next(iter(parsed.message_names()), None)
-        return None
+        return record_name(parsed)
 
     async def catch_up(self) -> None:
         deadline = time.monotonic() + CATCH_UP_S

@@ -6,11 +6,15 @@ name of the Protobuf schema's first message. Pure."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from kraft.errors import BadRequest, InvalidValue
-from kraft.schemas.avro import AvroSchema
 from kraft.schemas.formats import ParsedSchema
-from kraft.schemas.json_schema import JsonSchema
-from kraft.schemas.protobuf import ProtobufSchema
+
+if TYPE_CHECKING:  # by schema_type below: a format's module loads at its first use (format_table.py)
+    from kraft.schemas.avro import AvroSchema
+    from kraft.schemas.json_schema import JsonSchema
+    from kraft.schemas.protobuf import ProtobufSchema
 
 STRATEGIES = ("TOPIC_NAME", "RECORD_NAME", "TOPIC_RECORD_NAME")
 
@@ -18,13 +22,14 @@ STRATEGIES = ("TOPIC_NAME", "RECORD_NAME", "TOPIC_RECORD_NAME")
 def record_name(schema: ParsedSchema) -> str | None:
     """The name RECORD_NAME uses: Avro's record full name, JSON Schema's title, Protobuf's
     first message full name."""
-    if isinstance(schema, AvroSchema):
-        return schema.record_name
-    if isinstance(schema, JsonSchema):
-        title = schema.document.get("title") if isinstance(schema.document, dict) else None
+    if schema.schema_type == "AVRO":
+        return cast("AvroSchema", schema).record_name
+    if schema.schema_type == "JSON":
+        document = cast("JsonSchema", schema).document
+        title = document.get("title") if isinstance(document, dict) else None
         return title if isinstance(title, str) else None
-    if isinstance(schema, ProtobufSchema):
-        names = schema.message_names()
+    if schema.schema_type == "PROTOBUF":
+        names = cast("ProtobufSchema", schema).message_names()
         return names[0] if names else None
     return None
 
