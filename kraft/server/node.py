@@ -368,7 +368,7 @@ class Node:
         services = self._services(replica_manager)
         if self.registry_site is not None:
             self.registry_site.build(services)
-        app = node_app(services)
+        app = node_app(services, self.registry_site.registry if self.registry_site is not None else None)
         app.middlewares.insert(0, self.metrics.middleware())
         app.middlewares.insert(0, self.connections.middleware)
         # in-flight long polls (fetch, metadata, consumer records) are cut after the grace
