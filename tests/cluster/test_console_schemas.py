@@ -116,3 +116,18 @@ def test_decode_refuses_what_is_not_base64_and_passes_unframed_values_as_null(se
     status, body = http_json("POST", cluster.url(1) + "/v1/console/decode",
                              {"values": [base64.b64encode(b"plain").decode(), None]})
     assert (status, body) == (200, {"values": [None, None]})
+
+
+def test_on_a_phone_the_schema_pages_do_not_scroll_sideways(browser, setup):  # noqa: F811
+    cluster, topic, subject = setup
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone = context.new_page()
+    try:
+        for route, ready in (("schemas", "#subject-search"), (f"schemas/{subject}", "#schema-diff"),
+                             (f"topics/{topic}", "#messages pre.decoded")):
+            open_page(phone, cluster, route)
+            phone.locator(ready).first.wait_for(timeout=WAIT_MS)
+            wide = phone.evaluate("document.documentElement.scrollWidth")
+            assert wide <= 390, f"#/{route} is {wide} px wide on a 390 px phone"
+    finally:
+        context.close()
