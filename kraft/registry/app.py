@@ -22,7 +22,7 @@ from kraft.schemas.registry_requests import from_json
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 2 * 1024 * 1024  # a schema is at most MAX_SCHEMA_CHARS; its JSON escaping fits
+MAX_BODY_BYTES = 8 * 1024 * 1024  # a schema of MAX_SCHEMA_CHARS, each character a 6-byte JSON escape, fits
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

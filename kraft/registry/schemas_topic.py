@@ -10,6 +10,9 @@ from kraft.config.topic_names import SCHEMAS_TOPIC
 TOPIC = SCHEMAS_TOPIC
 PARTITION = 0
 REPLICATION_FACTOR = 3  # Confluent's kafkastore.topic.replication.factor
+# above any record the registry writes (registry_writes.MAX_RECORD_BYTES): a schema that
+# may be registered is never refused by the log
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 
 def create_request(live_brokers: int) -> dict[str, Any]:
@@ -18,4 +21,5 @@ def create_request(live_brokers: int) -> dict[str, Any]:
     return {"name": TOPIC, "by_cluster": True, "partitions": 1, "replication_factor": rf,
             "configs": {"cleanup.policy": "compact", "compression.type": "uncompressed",
                         "unclean.leader.election.enable": "false",
+                        "max.message.bytes": str(MAX_MESSAGE_BYTES),
                         "min.insync.replicas": str(max(1, min(2, rf)))}}

@@ -14,13 +14,13 @@ from typing import Any
 import orjson
 
 from kraft.broker.services import BrokerServices
-from kraft.errors import KraftError, TopicAlreadyExists
+from kraft.errors import KraftError, LeaderNotAvailable, TopicAlreadyExists
 from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.registry.follower import SchemaLogFollower
 from kraft.registry.schemas_topic import PARTITION, TOPIC, create_request
 from kraft.registry.writer import SchemaWriter
 from kraft.schemas.formats import SchemaFormat
-from kraft.schemas.registry_errors import FORWARDING_ERROR, OPERATION_TIMEOUT, RegistryError
+from kraft.schemas.registry_errors import FORWARDING_ERROR, OPERATION_TIMEOUT, STORE_ERROR, RegistryError
 from kraft.schemas.registry_parsing import Parser
 from kraft.schemas.registry_requests import WriteRequest, to_json
 from kraft.schemas.registry_state import RegistryState
@@ -43,10 +43,6 @@ class SchemaRegistry:
         self.writer = SchemaWriter(self.follower, self.parser, services.data_plane)
         self.peers = peers
         self._creating: asyncio.Task[None] | None = None
-
-    @property
-    def state(self) -> RegistryState:
-        return self.follower.state
 
     async def _read(self, topic: str, partition: int, offset: int, max_bytes: int, timeout_ms: int) -> bytes:
         data, _ = await self._services.partition_reader.read(topic, partition, offset, max_bytes, timeout_ms)
@@ -72,14 +68,18 @@ class SchemaRegistry:
     # -- writes ---------------------------------------------------------------------------
     async def write(self, request: WriteRequest) -> Any:
         deadline = time.monotonic() + WRITE_TIMEOUT_S
-        last_problem = "no leader of _schemas yet"
+        last_problem: Exception = LeaderNotAvailable("no leader of _schemas yet")
         while time.monotonic() < deadline:
             try:
                 outcome = await self._write_once(request)
             except RegistryError:
                 raise
-            except (KraftError, PeerUnreachable) as exc:  # not leader, leader moving, creating, unreachable
-                outcome, last_problem = None, str(exc)
+            except PeerUnreachable as exc:
+                outcome, last_problem = None, exc
+            except KraftError as exc:
+                if not exc.retriable:  # the cluster refused the write itself: no retry will change that
+                    raise RegistryError(STORE_ERROR, f"Error while writing to the registry's log: {exc}") from None
+                outcome, last_problem = None, exc  # not leader, leader moving, being created: wait and retry
             if outcome is not None:
                 answer, offset = outcome
                 if not await self.follower.wait_applied(offset, max(0.1, deadline - time.monotonic())):
@@ -87,7 +87,7 @@ class SchemaRegistry:
                                         "back yet; retry the read")
                 return answer
             await asyncio.sleep(RETRY_S)
-        code = FORWARDING_ERROR if "unreachable" in last_problem else OPERATION_TIMEOUT
+        code = FORWARDING_ERROR if isinstance(last_problem, PeerUnreachable) else OPERATION_TIMEOUT
         raise RegistryError(code, f"the registry's writer could not be reached in {WRITE_TIMEOUT_S:.0f}s: "
                             f"{last_problem}")
 
@@ -103,15 +103,15 @@ class SchemaRegistry:
             return await self.writer.write(request)
         return await self._forward(leader, request)
 
-    async def _forward(self, node_id: int, request: WriteRequest) -> tuple[Any, int] | None:
+    async def _forward(self, node_id: int, request: WriteRequest) -> tuple[Any, int]:
         answer = await self.peers.request(node_id, "POST", WRITE_PATH, timeout_s=WRITE_TIMEOUT_S,
                                           data=_json_bytes(to_json(request)),
                                           headers={"Content-Type": "application/json"})
         body = _json_or_none(answer.body)
         if answer.status == 200 and isinstance(body, dict) and "answer" in body:
             return body["answer"], int(body["offset"])
-        if answer.status == 200:  # the node asked does not lead: find the leader again
-            return None
+        if answer.status == 200:  # the node asked does not lead (any more): find the leader again
+            raise LeaderNotAvailable(f"node {node_id}: {body.get(RETRY_REASON) if isinstance(body, dict) else body}")
         if isinstance(body, dict) and isinstance(body.get("error_code"), int):
             raise RegistryError(body["error_code"], str(body.get("message", "")))
         raise RegistryError(FORWARDING_ERROR, f"node {node_id} answered the forwarded write with HTTP "

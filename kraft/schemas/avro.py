@@ -24,6 +24,7 @@ from kraft.schemas.formats import InvalidSchema, ParsedSchema
 
 MAX_SCHEMA_CHARS = 2 * 1024 * 1024
 MAX_DEPTH = 128  # JSON nesting: about 40 records one inside another, far beyond real schemas
+UNFORESEEN = "not a valid Avro schema: "  # what the last-resort guard says (no rule named the fault)
 
 
 class AvroSchema:
@@ -69,7 +70,7 @@ class AvroFormat:
         except RecursionError:
             raise InvalidSchema("the schema is nested too deeply") from None
         except Exception as e:  # noqa: BLE001 - whatever the input, the answer is "invalid", never a crash
-            raise InvalidSchema(f"not a valid Avro schema: {type(e).__name__}: {e}") from None
+            raise InvalidSchema(f"{UNFORESEEN}{type(e).__name__}: {e}") from None
 
 
 AVRO = AvroFormat()

@@ -87,9 +87,16 @@ class Field:
 @dataclass(eq=False)
 class Record(Named):
     fields: list[Field] = field(default_factory=list)
+    by_name: dict[str, Field] = field(default_factory=dict)
+
+    def add(self, f: Field) -> None:
+        if f.name in self.by_name:
+            raise InvalidSchema(f'the record "{self.fullname}" has two fields named "{f.name}"')
+        self.fields.append(f)
+        self.by_name[f.name] = f
 
     def field_named(self, name: str) -> Field | None:
-        return next((f for f in self.fields if f.name == name), None)
+        return self.by_name.get(name)
 
 
 @dataclass(eq=False)
@@ -187,10 +194,7 @@ class Builder:
         self._define(record)  # before its fields: a field may refer to its own record
         space = record.namespace
         for raw in raw_fields:
-            built = self._field(raw, space, fullname)
-            if record.field_named(built.name) is not None:
-                raise InvalidSchema(f'the record "{fullname}" has two fields named "{built.name}"')
-            record.fields.append(built)
+            record.add(self._field(raw, space, fullname))
         return record
 
     def _field(self, raw: object, namespace: str | None, record: str) -> Field:
@@ -223,7 +227,8 @@ class Builder:
         if len(set(symbols)) != len(symbols):
             raise InvalidSchema(f'the enum "{fullname}" has a symbol twice')
         default = node.get("default")
-        if default is not None and (not isinstance(default, str) or default not in symbols):
+        default = default if isinstance(default, str) else None  # Java Avro ignores one that is not text
+        if default is not None and default not in symbols:
             raise InvalidSchema(f'the default {short_json(default)} of the enum "{fullname}" is not one of its symbols')
         enum = Enum("enum", fullname, _doc(node), _aliases(node, fullname), _props(node, ENUM_RESERVED),
                     list(symbols), default)
@@ -259,9 +264,9 @@ def _fullname(node: dict[str, object], namespace: str | None) -> str:
     name = node.get("name")
     if not isinstance(name, str) or not name:
         raise InvalidSchema(f'a {node.get("type")} needs a "name" (a string): {short_json(node)}')
-    space = node.get("namespace", namespace)
-    if space is not None and not isinstance(space, str):
-        raise InvalidSchema(f'the "namespace" of "{name}" is not a string')
+    space = node.get("namespace")
+    if not isinstance(space, str):  # absent, or not text (which Java Avro ignores): the enclosing one
+        space = namespace
     fullname = name if "." in name else (f"{space}.{name}" if space else name)
     if not valid_name(fullname.rpartition(".")[2]):  # as Java Avro: the namespace is not checked
         raise InvalidSchema(f'"{fullname}" is not a valid name (letters, digits and _, not starting with a digit)')

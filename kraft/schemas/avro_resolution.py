@@ -51,14 +51,24 @@ class Incompatibility:
         return f"{{errorType:'{self.error_type}', description:'{description}', additionalInfo:'{self.info}'}}"
 
 
+MAX_PAIRS = 200_000  # type pairs compared at most: hostile schemas cannot make a check run for long
+
+
+class _TooLarge(Exception):
+    pass
+
+
 def read_errors(reader: AvroType, writer: AvroType) -> list[str]:
-    found = _Checker().check(reader, writer, [])
+    try:
+        found = _Checker().check(reader, writer, [])
+    except _TooLarge:
+        return [f"the schemas are too large to compare (more than {MAX_PAIRS} pairs of types)"]
     return list(dict.fromkeys(i.message() for i in found))  # one message per incompatibility, in order
 
 
 def _type_name(t: AvroType) -> str:
     """The type as Java Avro names it in messages (an error is a RECORD)."""
-    return "RECORD" if t.kind == "error" else t.kind.upper()
+    return _type_name_of_kind(t.kind)
 
 
 def _same_kind(a: AvroType, b: AvroType) -> bool:
@@ -73,15 +83,23 @@ class _Checker:
     def __init__(self) -> None:
         # (reader, writer) -> its incompatibilities; None while being checked (a recursive type)
         self.memo: dict[tuple[int, int], list[Incompatibility] | None] = {}
+        self.indexes: dict[int, _UnionIndex] = {}
 
     def check(self, reader: AvroType, writer: AvroType, location: list[str]) -> list[Incompatibility]:
         pair = (id(reader), id(writer))
         if pair in self.memo:
             return self.memo[pair] or []  # in progress: compatible unless shown otherwise
         self.memo[pair] = None
+        if len(self.memo) > MAX_PAIRS:
+            raise _TooLarge()
         found = self._calculate(reader, writer, location)
         self.memo[pair] = found
         return found
+
+    def _index(self, union: UnionOf) -> _UnionIndex:
+        if id(union) not in self.indexes:
+            self.indexes[id(union)] = _UnionIndex(union)
+        return self.indexes[id(union)]
 
     def _calculate(self, reader: AvroType, writer: AvroType, location: list[str]) -> list[Incompatibility]:
         if _same_kind(reader, writer):
@@ -92,7 +110,7 @@ class _Checker:
                 found += self.check(reader, branch, location + [str(i)])
             return found
         if isinstance(reader, UnionOf):
-            if any(not self.check(branch, writer, []) for branch in reader.branches):
+            if any(not self.check(branch, writer, []) for branch in self._index(reader).candidates(writer)):
                 return []
             return [Incompatibility("MISSING_UNION_BRANCH", _path(location),
                                     f"reader union lacking writer type: {_type_name(writer)}")]
@@ -135,6 +153,35 @@ class _Checker:
             elif not field.has_default:
                 found.append(Incompatibility("READER_FIELD_MISSING_DEFAULT_VALUE", _path(here), field.name))
         return found
+
+
+class _UnionIndex:
+    """A reader union's branches by what they can read: its kind (and a named type's
+    unqualified name, or an alias), so that a union of many named types is searched
+    without comparing every pair."""
+
+    def __init__(self, union: UnionOf) -> None:
+        self.by_key: dict[tuple[str, str], list[tuple[int, AvroType]]] = {}
+        for position, branch in enumerate(union.branches):
+            keys = [(_type_name(branch), branch.name if isinstance(branch, Named) else "")]
+            if isinstance(branch, Named):
+                keys += [(_type_name(branch), "alias:" + alias) for alias in branch.aliases]
+            for key in keys:
+                self.by_key.setdefault(key, []).append((position, branch))
+
+    def candidates(self, writer: AvroType) -> list[AvroType]:
+        """The branches that may read the writer's type, in the union's order."""
+        if isinstance(writer, Named):
+            keys = [(_type_name(writer), writer.name), (_type_name(writer), "alias:" + writer.fullname)]
+        else:
+            kinds = [writer.kind] + [k for k, froms in _PROMOTIONS.items() if writer.kind in froms]
+            keys = [(_type_name_of_kind(k), "") for k in kinds]
+        found = {position: branch for key in keys for position, branch in self.by_key.get(key, [])}
+        return [found[p] for p in sorted(found)]
+
+
+def _type_name_of_kind(kind: str) -> str:
+    return "RECORD" if kind == "error" else kind.upper()
 
 
 def _writer_fields(writer: Record, reader_field: Field) -> list[Field]:

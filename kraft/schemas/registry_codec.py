@@ -4,7 +4,7 @@ the reverse. Pure.
 
 Keys (fields in this order; compaction keeps the latest record per exact key bytes):
   {"keytype":"SCHEMA","subject":S,"version":V,"magic":1}   value: a SchemaValue, null on permanent delete
-  {"keytype":"CONFIG","subject":S|null,"magic":0}          value: {"compatibilityLevel":L} (+ "normalize"), null resets
+  {"keytype":"CONFIG","subject":S|null,"magic":0}          value: {"compatibilityLevel":L,"normalize":B} (either), null resets
   {"keytype":"MODE","subject":S|null,"magic":0}            value: {"mode":M}, null resets
   {"keytype":"DELETE_SUBJECT","subject":S,"magic":0}       value: {"subject":S,"version":V}: versions <= V soft-deleted
   {"keytype":"CLEAR_SUBJECT","subject":S,"magic":0}        value: {"subject":S}: its soft-deleted versions removed
@@ -70,8 +70,10 @@ def encode_schema_value(record: SchemaRecord) -> bytes:
     return _dumps(value)
 
 
-def encode_config_value(level: str, normalize: bool | None) -> bytes:
-    value: dict[str, Any] = {"compatibilityLevel": level}
+def encode_config_value(level: str | None, normalize: bool | None) -> bytes:
+    value: dict[str, Any] = {}
+    if level is not None:
+        value["compatibilityLevel"] = level
     if normalize is not None:
         value["normalize"] = normalize
     return _dumps(value)
@@ -148,10 +150,13 @@ def decode_schema_value(data: bytes) -> SchemaRecord:
                         bool(obj.get("deleted", False)))
 
 
-def decode_config_value(data: bytes) -> tuple[str, bool | None]:
+def decode_config_value(data: bytes) -> tuple[str | None, bool | None]:
+    """(compatibilityLevel, normalize): either may be absent (a config that sets only one)."""
     obj = _object(data)
-    normalize = obj.get("normalize")
-    return _str(obj, "compatibilityLevel"), normalize if isinstance(normalize, bool) else None
+    level, normalize = obj.get("compatibilityLevel"), obj.get("normalize")
+    if level is not None and not isinstance(level, str):
+        raise MalformedRecord("compatibilityLevel is not a string")
+    return level, normalize if isinstance(normalize, bool) else None
 
 
 def decode_mode_value(data: bytes) -> str:

@@ -110,14 +110,13 @@ def compatibility(state: RegistryState, parser: Parser, subject: str, version: i
 
 
 def subject_config(state: RegistryState, subject: str | None, default_to_global: bool) -> dict[str, Any]:
-    config = state.configs.get(subject) if subject is not None else None
-    if subject is not None and config is None and not default_to_global:
+    """GET /config[/{subject}]: what applies (the subject's own, the rest from the global)."""
+    if subject is not None and subject not in state.configs and not default_to_global:
         raise RegistryError(SUBJECT_LEVEL_COMPATIBILITY_NOT_CONFIGURED, f"Subject '{subject}' does not have "
                             "subject-level compatibility configured")
     answer: dict[str, Any] = {"compatibilityLevel": state.level(subject)}
-    chosen = config or state.configs.get(None)
-    if chosen is not None and chosen.normalize is not None:
-        answer["normalize"] = chosen.normalize
+    if any(c.normalize is not None for c in (state.configs.get(subject), state.configs.get(None)) if c):
+        answer["normalize"] = state.normalize_by_default(subject)
     return answer
 
 

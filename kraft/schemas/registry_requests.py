@@ -46,8 +46,8 @@ class DeleteSubject:
 @dataclass(frozen=True)
 class SetConfig:
     subject: str | None  # None: the global config
-    level: str
-    normalize: bool | None = None
+    level: str | None  # None: left as it is
+    normalize: bool | None = None  # None: left as it is
 
 
 @dataclass(frozen=True)
@@ -160,10 +160,13 @@ def config_request(subject: str | None, body: object) -> SetConfig:
     if not isinstance(body, dict):
         raise RegistryError(INVALID_COMPATIBILITY_LEVEL, "the request body must be a JSON object")
     level, normalize = body.get("compatibility"), body.get("normalize")
-    if not isinstance(level, str) or level.upper() not in LEVELS:
+    if normalize is not None and not isinstance(normalize, bool):
+        raise RegistryError(INVALID_COMPATIBILITY_LEVEL, "normalize must be true or false")
+    if (level is None and normalize is None) or (level is not None and (not isinstance(level, str)
+                                                                          or level.upper() not in LEVELS)):
         raise RegistryError(INVALID_COMPATIBILITY_LEVEL, f"Invalid compatibility level. Valid values are "
                             f"{', '.join(LEVELS)}")
-    return SetConfig(subject, level.upper(), normalize if isinstance(normalize, bool) else None)
+    return SetConfig(subject, level.upper() if level is not None else None, normalize)
 
 
 def mode_request(subject: str | None, body: object, force: str | None) -> SetMode:

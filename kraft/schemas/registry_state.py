@@ -28,7 +28,9 @@ def identity_of(record: SchemaRecord) -> SchemaIdentity:
 
 @dataclass(frozen=True)
 class SubjectConfig:
-    level: str
+    """A config as set (globally or for a subject); what it leaves unset comes from the
+    global config, then the defaults."""
+    level: str | None
     normalize: bool | None = None
 
 
@@ -156,15 +158,17 @@ class RegistryState:
                if any(ref.subject == subject and ref.version == version for ref in r.references)}
         return sorted(ids)
 
+    def _configs_for(self, subject: str | None) -> list[SubjectConfig]:
+        """The configs that apply, the subject's first."""
+        found = [self.configs.get(subject) if subject is not None else None, self.configs.get(GLOBAL)]
+        return [c for c in found if c is not None]
+
     def level(self, subject: str | None) -> str:
         """The compatibility level that applies: the subject's, else the global one."""
-        config = self.configs.get(subject) if subject is not None else None
-        config = config or self.configs.get(GLOBAL)
-        return config.level if config is not None else DEFAULT_LEVEL
+        return next((c.level for c in self._configs_for(subject) if c.level is not None), DEFAULT_LEVEL)
 
-    def normalize_by_default(self, subject: str) -> bool:
-        config = self.configs.get(subject) or self.configs.get(GLOBAL)
-        return bool(config is not None and config.normalize)
+    def normalize_by_default(self, subject: str | None) -> bool:
+        return next((c.normalize for c in self._configs_for(subject) if c.normalize is not None), False)
 
     def mode(self, subject: str | None) -> str:
         """The mode that applies: the subject's, else the global one."""

@@ -20,13 +20,15 @@ from kraft.schemas.registry_codec import RecordKey, SchemaRecord
 from kraft.schemas.registry_errors import (ID_DOES_NOT_MATCH, INCOMPATIBLE_SCHEMA, REFERENCE_EXISTS,
                                            SUBJECT_LEVEL_MODE_NOT_CONFIGURED, SUBJECT_NOT_SOFT_DELETED,
                                            SUBJECT_SOFT_DELETED, VERSION_NOT_SOFT_DELETED, VERSION_SOFT_DELETED,
-                                           RegistryError, not_permitted, subject_not_found, version_not_found)
+                                           RegistryError, invalid_schema, not_permitted, subject_not_found,
+                                           version_not_found)
 from kraft.schemas.registry_parsing import Parser
 from kraft.schemas.registry_requests import (LATEST, DeleteConfig, DeleteMode, DeleteSubject, DeleteVersion,
                                              Register, SetConfig, SetMode, WriteRequest)
 from kraft.schemas.registry_state import GLOBAL, IMPORT, READONLY, RegistryState, identity_of
 
 Record = tuple[bytes, bytes | None]
+MAX_RECORD_BYTES = 4 * 1024 * 1024  # a stored schema's record (its text JSON-escaped), below the topic's limit
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,7 @@ def decide(state: RegistryState, parser: Parser, request: WriteRequest) -> Decis
     if isinstance(request, DeleteSubject):
         return _delete_subject(state, request)
     if isinstance(request, SetConfig):
-        value = codec.encode_config_value(request.level, request.normalize)
-        answer: dict[str, Any] = {"compatibility": request.level}
-        if request.normalize is not None:
-            answer["normalize"] = request.normalize
-        return Decision([(codec.encode_key(RecordKey("CONFIG", request.subject)), value)], answer)
+        return _set_config(state, request)
     if isinstance(request, DeleteConfig):
         return _delete_config(state, request)
     if isinstance(request, SetMode):
@@ -101,8 +99,10 @@ def _register(state: RegistryState, parser: Parser, req: Register) -> Decision:
     if req.version is not None and any(r.version == version for r in every_version):
         raise not_permitted(f"Version {version} of subject {subject} already exists")
     record = SchemaRecord(subject, version, schema_id, req.schema_type, identity[1], refs, False)
-    return Decision([(codec.encode_key(codec.schema_key(subject, version)), codec.encode_schema_value(record))],
-                    {"id": schema_id, "version": version})
+    value = codec.encode_schema_value(record)
+    if len(value) > MAX_RECORD_BYTES:
+        raise invalid_schema(f"the schema takes {len(value)} bytes stored; the limit is {MAX_RECORD_BYTES}")
+    return Decision([(codec.encode_key(codec.schema_key(subject, version)), value)], {"id": schema_id, "version": version})
 
 
 def _schema_id(state: RegistryState, req: Register, identity: tuple[str, str, tuple[SchemaReference, ...]]) -> int:
@@ -180,6 +180,20 @@ def _delete_subject(state: RegistryState, req: DeleteSubject) -> Decision:
     if subject in state.modes:
         records.append((codec.encode_key(RecordKey("MODE", subject)), None))
     return Decision(records, [r.version for r in every_version])
+
+
+def _set_config(state: RegistryState, req: SetConfig) -> Decision:
+    """What the request leaves unset stays as this config had it (Confluent's partial update)."""
+    current = state.configs.get(req.subject)
+    level = req.level if req.level is not None else (current.level if current is not None else None)
+    normalize = req.normalize if req.normalize is not None else (current.normalize if current is not None else None)
+    answer: dict[str, Any] = {}
+    if level is not None:
+        answer["compatibility"] = level
+    if normalize is not None:
+        answer["normalize"] = normalize
+    value = codec.encode_config_value(level, normalize)
+    return Decision([(codec.encode_key(RecordKey("CONFIG", req.subject)), value)], answer)
 
 
 def _delete_config(state: RegistryState, req: DeleteConfig) -> Decision:

@@ -12,6 +12,7 @@ from aiohttp import web
 from kraft.api.cors import cors_middleware, peer_origins
 from kraft.broker.services import BrokerServices
 from kraft.config.cluster import ClusterConfig
+from kraft.errors import BrokerNotAvailable
 from kraft.internode.peers import Peers
 from kraft.registry.app import build_app
 from kraft.registry.service import SchemaRegistry
@@ -50,9 +51,10 @@ class RegistrySite:
         self._runner: web.AppRunner | None = None
 
     def _registry_url(self, node_id: int) -> str:
-        url = self._config.node(node_id).schema_registry_url
-        if url is None:
-            raise ValueError(f"node {node_id} has no schema_registry_port")  # the call fails, the write retries
+        node = self._config.node_or_none(node_id)
+        url = node.schema_registry_url if node is not None else None
+        if url is None:  # a broker this file does not name: the write retries until the leader moves
+            raise BrokerNotAvailable(f"node {node_id} leads _schemas but serves no schema registry here")
         return url
 
     def build(self, services: BrokerServices) -> None:

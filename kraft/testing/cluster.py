@@ -148,6 +148,12 @@ class Cluster(FaultMethods):
         return self.local.bootstrap_servers
 
     @property
+    def schema_registry_url(self) -> str:
+        """Every node's schema registry, for a client's schema.registry.url ("" with
+        security on: the registry does not authenticate clients yet, so it is not opened)."""
+        return "" if self.security else self.local.schema_registry_url
+
+    @property
     def rest_url(self) -> str:
         """The first node's REST base URL (every node serves the whole API)."""
         return self.local.url(self.node_ids[0])

@@ -16,7 +16,10 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from kraft.server.local_cluster import LocalCluster, http_json
 
@@ -190,12 +193,20 @@ def test_bad_input_gets_confluents_codes_never_a_5xx(cluster):
         ("PUT", "/config", b'{"compatibility": "SIDEWAYS"}', 42203),
         ("PUT", "/mode", b'{"mode": "WRITEONLY"}', 42204),
         ("GET", "/no/such/route", None, 404),
-        ("POST", f"/subjects/{s}/versions", b"x" * (3 * 1024 * 1024), 413),
+        ("POST", f"/subjects/{s}/versions", b"x" * (9 * 1024 * 1024), 413),
     ]
     for method, path, body, code in cases:
         status, answer = raw(cluster, 2, method, path, body)
         assert status < 500 and answer["error_code"] == code, (method, path, status, answer)
         assert "Traceback" not in answer["message"] and "/kraft/" not in answer["message"]
+
+
+def test_a_large_schema_under_the_limit_is_stored_and_read_back_whole(cluster):
+    s = subject()
+    text = json.dumps({"type": "record", "name": "Big", "doc": "€" * 400_000,  # 1.2 MB in UTF-8
+                       "fields": [{"name": "a", "type": "int"}]}, ensure_ascii=False)
+    schema_id = client(cluster, 1).register_schema(s, Schema(text, "AVRO"))
+    assert len(json.loads(client(cluster, 3).get_schema(schema_id).schema_str)["doc"]) == 400_000
 
 
 def test_every_media_type_the_clients_send_is_taken(cluster):
@@ -206,33 +217,69 @@ def test_every_media_type_the_clients_send_is_taken(cluster):
         assert status == 200 and answer["version"] == 1, answer
 
 
-def test_avro_serializer_round_trips_records_through_a_topic(cluster):
-    topic, sr = f"avro-{uuid.uuid4().hex[:6]}", client(cluster)
-    text = record("Order", ("id", "long"), ("item", "string"))
-    serialize = AvroSerializer(sr, text)
+def round_trip(cluster, topic: str, serialize, deserialize, values: list) -> list:
+    """Produce `values` serialized, read them back deserialized (Confluent's framing checked)."""
     producer = Producer({"bootstrap.servers": cluster.bootstrap_servers})
-    orders = [{"id": i, "item": f"thing-{i}"} for i in range(5)]
-    for order in orders:
-        producer.produce(topic, serialize(order, SerializationContext(topic, MessageField.VALUE)))
+    for value in values:
+        producer.produce(topic, serialize(value, SerializationContext(topic, MessageField.VALUE)))
     assert producer.flush(30) == 0
-    deserialize = AvroDeserializer(client(cluster, 3))
     consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": topic,
                          "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     got = []
     try:
-        while len(got) < len(orders):
+        while len(got) < len(values):
             msg = consumer.poll(10)
             assert msg is not None, f"only {len(got)} records read back"
+            assert msg.error() is None, msg.error()
             assert msg.value()[0] == 0  # Confluent's framing: magic byte, then the 4-byte schema id
             got.append(deserialize(msg.value(), SerializationContext(topic, MessageField.VALUE)))
     finally:
         consumer.close()
+    return got
+
+
+def test_avro_serializer_round_trips_records_through_a_topic(cluster):
+    topic, sr = f"avro-{uuid.uuid4().hex[:6]}", client(cluster)
+    orders = [{"id": i, "item": f"thing-{i}"} for i in range(5)]
+    got = round_trip(cluster, topic, AvroSerializer(sr, record("Order", ("id", "long"), ("item", "string"))),
+                     AvroDeserializer(client(cluster, 3)), orders)
     assert sorted(got, key=lambda o: o["id"]) == orders  # across the topic's partitions
     assert sr.get_latest_version(f"{topic}-value").version == 1  # TopicNameStrategy's subject
 
 
+def test_json_schema_serializer_round_trips_records_through_a_topic(cluster):
+    topic = f"json-{uuid.uuid4().hex[:6]}"
+    schema = json.dumps({"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]})
+    values = [{"id": i} for i in range(3)]
+    got = round_trip(cluster, topic, JSONSerializer(schema, client(cluster)),
+                     JSONDeserializer(schema, schema_registry_client=client(cluster, 2)), values)
+    assert sorted(got, key=lambda o: o["id"]) == values
+    assert client(cluster, 3).get_latest_version(f"{topic}-value").schema.schema_type == "JSON"
+
+
+def order_message_class():
+    """A Protobuf message class made at run time (shop.Order {int64 id = 1;}), as protoc would."""
+    fdp = descriptor_pb2.FileDescriptorProto(name="shop/order.proto", package="shop", syntax="proto3")
+    message = fdp.message_type.add(name="Order")
+    message.field.add(name="id", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+                      label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("shop.Order"))
+
+
+def test_protobuf_serializer_round_trips_records_through_a_topic(cluster):
+    topic, order = f"proto-{uuid.uuid4().hex[:6]}", order_message_class()
+    values = [order(id=i) for i in range(3)]
+    got = round_trip(cluster, topic, ProtobufSerializer(order, client(cluster), {"use.deprecated.format": False}),
+                     ProtobufDeserializer(order, {"use.deprecated.format": False}), values)
+    assert sorted(m.id for m in got) == [0, 1, 2]
+    assert client(cluster, 2).get_latest_version(f"{topic}-value").schema.schema_type == "PROTOBUF"
+
+
 def test_no_client_writes_schemas_through_either_door(cluster):
+    client(cluster).register_schema(subject(), Schema(record("Exists", ("a", "int")), "AVRO"))  # _schemas exists
     status, body = http_json("POST", cluster.url(1) + "/topics/_schemas",
                              {"records": [{"key": "k", "value": "v"}]},
                              headers={"Content-Type": "application/vnd.kafka.json.v2+json"})
@@ -242,6 +289,17 @@ def test_no_client_writes_schemas_through_either_door(cluster):
     producer.produce("_schemas", key=b"k", value=b"v", on_delivery=lambda err, msg: errors.append(err))
     producer.flush(10)
     assert errors and errors[0] is not None and "TOPIC" in errors[0].name()
+    status, body = http_json("DELETE", cluster.v3(2) + "/topics/_schemas")
+    assert status >= 400, body
+
+
+def test_the_writers_door_takes_only_signed_calls_from_other_nodes(cluster):
+    s = subject()
+    forged = json.dumps({"op": "Register", "subject": s, "schema_type": "AVRO", "schema": '"string"',
+                         "references": [], "normalize": None, "id": None, "version": None}).encode()
+    status, body = raw(cluster, 1, "POST", "/internal/v1/schemas/write", forged, "application/json")
+    assert status == 401 and body["error_code"] == 401
+    assert s not in client(cluster, 2).get_subjects()
 
 
 def schemas_leader(cluster) -> int:

@@ -345,3 +345,19 @@ def test_avro_reference_to_a_named_type_in_another_subject():
                                          namespace="shop"), references=refs)
     assert r.state.referenced_by("address", 1) == [answer["id"]]
     assert code_of(lambda: r.register("other", avro([{"name": "home", "type": "shop.Address"}]))) == 42201
+
+
+def test_a_config_that_sets_only_normalize_keeps_the_level_and_normalizes_registrations():
+    r = Registry(FORMATS)
+    r.write(SetConfig("a", "FULL"))
+    assert r.write(config_request("a", {"normalize": True})) == {"compatibility": "FULL", "normalize": True}
+    assert r.state.level("a") == "FULL" and r.state.normalize_by_default("a")
+    assert subject_config(r.state, "a", False) == {"compatibilityLevel": "FULL", "normalize": True}
+    assert code_of(lambda: config_request("a", {})) == 42203
+
+
+def test_a_subject_config_with_only_normalize_takes_the_global_level():
+    r = Registry()
+    r.write(SetConfig(None, "NONE"))
+    r.write(config_request("a", {"normalize": False}))
+    assert r.state.level("a") == "NONE"

@@ -7,6 +7,7 @@ levels on top of them."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from avro import compatibility as apache_compatibility  # Apache Avro's Python port: a second opinion in tests
@@ -14,7 +15,7 @@ from avro import schema as apache_schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kraft.schemas.avro import AVRO, MAX_DEPTH, MAX_SCHEMA_CHARS, AvroSchema
+from kraft.schemas.avro import AVRO, MAX_DEPTH, MAX_SCHEMA_CHARS, UNFORESEEN, AvroSchema
 from kraft.schemas.compatibility import LEVELS, incompatibilities
 from kraft.schemas.formats import InvalidSchema, SchemaFormat
 
@@ -168,6 +169,42 @@ def test_deep_nesting_is_refused_not_a_crash(depth):
         AVRO.parse(arrays, {})
 
 
+def test_a_union_of_many_records_is_compared_in_linear_time():
+    def version(field_type: str) -> str:
+        branches = [record(f"R{i}", field("a", field_type)) for i in range(3000)]
+        return json.dumps(record("Top", field("u", branches)))
+    reader, writer = AVRO.parse(version("int"), {}), AVRO.parse(version("string"), {})
+    started = time.monotonic()
+    assert len(reader.read_errors(writer)) == 3000  # every branch: MISSING_UNION_BRANCH
+    assert time.monotonic() - started < 2
+
+
+def test_defaults_that_would_take_long_to_check_are_refused():
+    branches = [record(f"R{i}", field(f"a{i}", "int")) for i in range(2000)]
+    schema = record("Top", field("u", {"type": "array", "items": branches}, default=[{"a1999": 1}] * 20000))
+    started = time.monotonic()
+    with pytest.raises(InvalidSchema, match="too large to check"):
+        avro(schema)
+    assert time.monotonic() - started < 3
+
+
+def test_attributes_java_avro_ignores_are_dropped_not_refused():
+    schema = record("R", field("e", {"type": "enum", "name": "E", "symbols": ["A"], "default": 5}),
+                    namespace=7, doc=3)
+    assert avro(schema).canonical() == \
+        '{"type":"record","name":"R","fields":[{"name":"e","type":{"type":"enum","name":"E","symbols":["A"]}}]}'
+
+
+def test_an_error_is_a_record_stored_as_an_error():
+    assert avro({"type": "error", "name": "Oops", "fields": []}).canonical() == \
+        '{"type":"error","name":"Oops","fields":[]}'
+    assert errors({"type": "error", "name": "Oops", "fields": []}, record("Oops")) == []
+
+
+def test_unicode_names_are_valid_as_in_java_avro():
+    assert json.loads(avro(record("Größe", field("maß", "int"))).canonical())["name"] == "Größe"
+
+
 def test_nesting_within_the_bound_parses():
     nested: object = "int"
     for _ in range(MAX_DEPTH // 2 - 1):
@@ -190,7 +227,8 @@ _JSON = st.recursive(
 def test_random_json_is_a_schema_or_invalid_never_another_error(document):
     try:
         parsed = AVRO.parse(json.dumps(document), {})
-    except InvalidSchema:
+    except InvalidSchema as e:
+        assert not str(e).startswith(UNFORESEEN), e  # refused by a rule, not by the last-resort guard
         return
     again = AVRO.parse(parsed.canonical(), {})  # what is stored parses back to itself
     assert again.canonical() == parsed.canonical()
@@ -551,3 +589,33 @@ def test_resolution_agrees_with_apache_avros_checker(reader, writer):
     theirs = apache_compatibility.ReaderWriterCompatibilityChecker().get_compatibility(
         apache_schema.parse(json.dumps(reader)), apache_schema.parse(json.dumps(writer)))
     assert (ours == []) == (theirs.compatibility is apache_compatibility.SchemaCompatibilityType.compatible), ours
+
+
+def _places(document: object) -> list[tuple[object, object]]:
+    """Every (container, key) in a JSON document, to put something else there."""
+    found: list[tuple[object, object]] = []
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+        for key, value in items:
+            found.append((node, key))
+            stack.append(value)
+    return found
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_versions() | _SCHEMAS, st.data())
+def test_a_schema_with_one_part_replaced_by_random_json_is_valid_or_invalid_never_a_crash(document, data):
+    document = json.loads(json.dumps(document))  # a copy: the strategies share their values
+    places = _places(document)
+    if places:
+        container, key = data.draw(st.sampled_from(places))
+        container[key] = data.draw(_JSON)  # type: ignore[index]
+    try:
+        parsed = AVRO.parse(json.dumps(document), {})
+    except InvalidSchema as e:
+        assert not str(e).startswith(UNFORESEEN), e  # refused by a rule, not by the last-resort guard
+        return
+    assert AVRO.parse(parsed.canonical(), {}).canonical() == parsed.canonical()
+    assert isinstance(parsed.read_errors(avro(json.dumps(document))), list)
