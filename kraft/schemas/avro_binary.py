@@ -47,6 +47,8 @@ class _Reader:
             self.at += 1
             number |= (byte & 0x7F) << (7 * shift)
             if not byte & 0x80:
+                if number >> 64:
+                    raise AvroDecodeError("a number wider than 64 bits")
                 return (number >> 1) ^ -(number & 1)
         raise AvroDecodeError("a number is longer than 10 bytes")
 

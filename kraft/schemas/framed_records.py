@@ -70,10 +70,16 @@ def decode(schema: ParsedSchema, payload: bytes) -> Decoded:
         return _decode_protobuf(schema, payload)
     if schema.schema_type == "JSON":
         try:
-            return Decoded(json.loads(payload.decode("utf-8")))
+            return Decoded(json.loads(payload.decode("utf-8"), parse_int=_json_int))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise NotDecodable(f"not JSON text: {exc}") from None
     raise NotDecodable(f"records of schema type {schema.schema_type} are not decoded here")
+
+
+def _json_int(text: str) -> int | float:
+    """An integer as JSON tools carry it: beyond 64 bits as a float (as JavaScript reads it)."""
+    number = int(text)
+    return number if -2**63 <= number < 2**64 else float(number)
 
 
 def _decode_protobuf(schema: ProtobufSchema, payload: bytes) -> Decoded:
@@ -83,6 +89,9 @@ def _decode_protobuf(schema: ProtobufSchema, payload: bytes) -> Decoded:
         message = schema.message_class(name).FromString(payload[at:])
     except (ValueError, InvalidSchema, DecodeError, RecursionError) as exc:
         raise NotDecodable(f"not Protobuf data of the schema: {exc}") from None
-    data = json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
+    try:
+        data = json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                         always_print_fields_with_no_presence=True)
+    except (ValueError, TypeError, RecursionError) as exc:  # e.g. an Any naming a type not in the schema
+        raise NotDecodable(f"the Protobuf message has no JSON form: {exc}") from None
     return Decoded(data, name)

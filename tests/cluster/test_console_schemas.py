@@ -91,6 +91,14 @@ def test_a_subject_shows_its_versions_text_and_the_diff_between_them(page, setup
     shoot(page, "subject")
 
 
+def test_the_line_diff_keeps_common_lines_and_marks_only_the_changed_ones(page, setup):
+    open_page(page, setup[0], "schemas")
+    diff = "(a, b) => import('/console/js/diff.js').then((m) => m.lineDiff(a, b).map((l) => l.op + l.text))"
+    assert page.evaluate(f"({diff})('a\\nb\\nc\\nd', 'a\\nc\\nx\\nd')") == [" a", "-b", " c", "+x", " d"]
+    assert page.evaluate(f"({diff})('same', 'same')") == [" same"]
+    assert page.evaluate(f"({diff})('', 'x')") == ["-", "+x"]
+
+
 def test_level_and_deletes_made_on_the_page_are_the_registrys(page, setup):
     cluster, _, subject = setup
     open_page(page, cluster, f"schemas/{subject}")

@@ -77,6 +77,13 @@ def test_a_huge_array_of_nulls_is_refused_at_once():
     assert time.monotonic() - started < 1
 
 
+def test_numbers_wider_than_64_bits_never_reach_the_answer_as_integers():
+    with pytest.raises(NotDecodable, match="64 bits"):
+        decode(parsed("AVRO", '"long"'), b"\xff" * 9 + b"\x7f")  # 70 bits
+    schema = parsed("JSON", '{"type": "object"}')
+    assert decode(schema, b'{"n": 123456789012345678901234567890}').data == {"n": 1.2345678901234568e29}
+
+
 def test_json_schema_payloads_are_their_json_text():
     schema = parsed("JSON", '{"type": "object", "properties": {"n": {"type": "integer"}}}')
     assert decode(schema, b'{"n": 3}').data == {"n": 3}
