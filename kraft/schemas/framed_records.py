@@ -4,8 +4,8 @@ Schema; for Protobuf the message indexes (protobuf_indexes.py) then the binary m
 
 `unframe` tells a framed value from any other bytes; `decode` turns a payload into JSON
 data with the schema its id names: Avro in Avro's JSON encoding (avro_binary.py), JSON as
-it is, Protobuf through the protobuf runtime's JSON mapping (field names as the .proto
-declares them, fields at their default values shown too). Pure."""
+it is, Protobuf through the protobuf runtime's JSON mapping (JSON names, fields at their
+default values shown too: what Confluent REST Proxy prints with Java's JsonFormat). Pure."""
 
 from __future__ import annotations
 
@@ -90,8 +90,7 @@ def _decode_protobuf(schema: ProtobufSchema, payload: bytes) -> Decoded:
     except (ValueError, InvalidSchema, DecodeError, RecursionError) as exc:
         raise NotDecodable(f"not Protobuf data of the schema: {exc}") from None
     try:
-        data = json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                         always_print_fields_with_no_presence=True)
+        data = json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
     except (ValueError, TypeError, RecursionError) as exc:  # e.g. an Any naming a type not in the schema
         raise NotDecodable(f"the Protobuf message has no JSON form: {exc}") from None
     return Decoded(data, name)

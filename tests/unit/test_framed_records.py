@@ -98,7 +98,7 @@ def test_protobuf_message_indexes_name_the_message_read():
     assert (first.message, first.data) == ("shop.Order.Line", {"sku": "x", "count": 2})
     refund = schema.message_class("shop.Refund")(order_id=9)
     second = decode(schema, encode_indexes([1]) + refund.SerializeToString())
-    assert (second.message, second.data) == ("shop.Refund", {"order_id": "9"})  # int64 as a string: JSON mapping
+    assert (second.message, second.data) == ("shop.Refund", {"orderId": "9"})  # JSON names; int64 as a string
     order = decode(schema, b"\x00" + schema.message_class("shop.Order")(id=1).SerializeToString())
     assert order.data == {"id": "1", "note": "", "lines": []}  # fields at their defaults shown too
     with pytest.raises(NotDecodable, match="no message"):
