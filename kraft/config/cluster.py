@@ -151,7 +151,11 @@ class ClusterConfig(Table):
 
     @property
     def schema_registry_urls(self) -> str:
-        """Comma-separated URLs of every node's schema registry ("" when none serves one)."""
+        """What a client's schema.registry.url lists: every node's schema registry; "" when
+        none has a port, or with [security] (the registry does not authenticate clients
+        yet, so the nodes do not open it on a secured cluster)."""
+        if self.security is not None:
+            return ""
         return ",".join(n.schema_registry_url for n in self.nodes if n.schema_registry_url)
 
     @model_validator(mode="after")

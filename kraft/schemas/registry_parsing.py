@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from kraft.schemas.formats import InvalidSchema, ParsedSchema, SchemaFormat, SchemaReference
-from kraft.schemas.registry_errors import RegistryError, invalid_schema
+from kraft.schemas.registry_errors import INVALID_SCHEMA, RegistryError, invalid_schema
 from kraft.schemas.registry_codec import SchemaRecord
 from kraft.schemas.registry_state import RegistryState
 
@@ -52,7 +52,7 @@ class Parser:
     def format(self, schema_type: str) -> SchemaFormat:
         found = self.formats.get(schema_type)
         if found is None:
-            raise RegistryError(42201, f"Invalid schema type {schema_type!r}: this registry knows "
+            raise RegistryError(INVALID_SCHEMA, f"Invalid schema type {schema_type!r}: this registry knows "
                                 f"{', '.join(sorted(self.formats)) or 'none'}")
         return found
 

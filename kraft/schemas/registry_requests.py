@@ -11,7 +11,7 @@ from kraft.schemas.compatibility import LEVELS
 from kraft.schemas.format_table import DEFAULT_TYPE
 from kraft.schemas.formats import SchemaReference
 from kraft.schemas.registry_errors import (INVALID_COMPATIBILITY_LEVEL, INVALID_MODE, INVALID_SCHEMA,
-                                           RegistryError, invalid_version)
+                                           INVALID_VERSION, RegistryError, invalid_version)
 from kraft.schemas.registry_state import MODES
 
 LATEST = -1  # "latest" (and -1, as Confluent accepts) in a path's version
@@ -110,7 +110,7 @@ def _optional_int(body: dict[str, Any], name: str, low: int) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_VERSION:
-        raise RegistryError(INVALID_SCHEMA if name == "id" else 42202,
+        raise RegistryError(INVALID_SCHEMA if name == "id" else INVALID_VERSION,
                             f"{name} must be an integer between {low} and {MAX_VERSION}")
     return value
 

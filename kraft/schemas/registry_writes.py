@@ -65,8 +65,7 @@ def concrete_references(state: RegistryState, refs: tuple[SchemaReference, ...])
         if ref.version == LATEST:
             latest = state.latest(ref.subject)
             if latest is None:
-                raise RegistryError(42201, f"Invalid schema: reference {ref.name!r} names subject "
-                                    f"{ref.subject!r}, which has no versions")
+                raise invalid_schema(f"reference {ref.name!r} names subject {ref.subject!r}, which has no versions")
             ref = replace(ref, version=latest.version)
         out.append(ref)
     return tuple(out)

@@ -31,7 +31,7 @@ def registry_site(config: ClusterConfig, node_id: int, peer_key: bytes, tls_serv
     would let anyone write schemas)."""
     if config.node(node_id).schema_registry_port is None:
         return None
-    if config.security is not None:
+    if not config.schema_registry_urls:
         log.warning("schema_registry_port is set but not opened: the schema registry does not yet "
                     "authenticate clients, and this cluster has [security]")
         return None

@@ -151,7 +151,7 @@ class Cluster(FaultMethods):
     def schema_registry_url(self) -> str:
         """Every node's schema registry, for a client's schema.registry.url ("" with
         security on: the registry does not authenticate clients yet, so it is not opened)."""
-        return "" if self.security else self.local.schema_registry_url
+        return self.local.schema_registry_url
 
     @property
     def rest_url(self) -> str:

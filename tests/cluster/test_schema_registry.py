@@ -6,6 +6,8 @@ codes, and no client writes `_schemas`."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -293,6 +295,31 @@ def test_no_client_writes_schemas_through_either_door(cluster):
     assert status >= 400, body
 
 
+def test_schemas_holds_confluents_keys_and_values_for_any_kafka_reader(cluster):
+    s = subject()
+    schema_id = client(cluster, 2).register_schema(s, Schema(record("Stored", ("a", "int")), "AVRO"))
+    consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": f"read-{s}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe(["_schemas"])
+    found = None
+    try:
+        for _ in range(200):
+            msg = consumer.poll(5)
+            if msg is None:
+                break
+            key = json.loads(msg.key())
+            if key.get("keytype") == "SCHEMA" and key["subject"] == s:
+                found = key, json.loads(msg.value())
+                break
+    finally:
+        consumer.close()
+    assert found is not None, "the registration was not found in _schemas"
+    key, value = found
+    assert key == {"keytype": "SCHEMA", "subject": s, "version": 1, "magic": 1}
+    assert (value["subject"], value["version"], value["id"], value["deleted"]) == (s, 1, schema_id, False)
+    assert json.loads(value["schema"])["name"] == "Stored" and "schemaType" not in value  # AVRO, as Confluent
+
+
 def test_the_writers_door_takes_only_signed_calls_from_other_nodes(cluster):
     s = subject()
     forged = json.dumps({"op": "Register", "subject": s, "schema_type": "AVRO", "schema": '"string"',
@@ -311,12 +338,34 @@ def schemas_leader(cluster) -> int:
 def test_ids_stay_unique_and_stable_across_a_leader_kill_and_a_full_restart(cluster):
     s = subject()
     first = client(cluster).register_schema(s, Schema(record("Stable", ("a", "int")), "AVRO"))
-    leader = schemas_leader(cluster)
-    cluster.kill(leader)
-    survivor = next(n for n in (1, 2, 3) if n != leader)
-    second = client(cluster, survivor).register_schema(
-        s, Schema(record("Stable", ("a", "int"), defaults={"b": None}), "AVRO"))
-    assert second > first
+    registered: dict[str, int] = {}  # subject -> id, of every registration answered
+    stop = threading.Event()
+
+    def keep_registering() -> None:
+        n = 0
+        while not stop.is_set():
+            name, n = subject(), n + 1
+            try:  # one distinct schema per subject: two subjects under one id would be a reused id
+                registered[name] = client(cluster).register_schema(name, Schema(record(f"During{n}", ("a", "int")),
+                                                                                "AVRO"))
+            except SchemaRegistryError:
+                pass  # refused while the writer moved: it may or may not have been stored
+
+    writer = threading.Thread(target=keep_registering)
+    writer.start()
+    try:
+        time.sleep(0.5)
+        leader = schemas_leader(cluster)
+        cluster.kill(leader)
+        survivor = next(n for n in (1, 2, 3) if n != leader)
+        second = client(cluster, survivor).register_schema(
+            s, Schema(record("Stable", ("a", "int"), defaults={"b": None}), "AVRO"))
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        writer.join(60)
+    assert second > first and len(registered) > 2
+    assert len(set(registered.values())) == len(registered)
     cluster.start_node(leader)
     cluster.wait_ready(timeout_s=60)
     cluster.stop_all()
@@ -324,8 +373,10 @@ def test_ids_stay_unique_and_stable_across_a_leader_kill_and_a_full_restart(clus
     for node in (1, 2, 3):
         c = client(cluster, node)
         assert [v.schema_id for v in (c.get_version(s, 1), c.get_version(s, 2))] == [first, second]
+    for name, schema_id in registered.items():
+        assert client(cluster, 2).get_subjects_by_schema_id(schema_id) == [name]
     third = client(cluster).register_schema(subject(), Schema(record("Later", ("z", "int")), "AVRO"))
-    assert third > second
+    assert third > max(second, *registered.values())
 
 
 @pytest.mark.parametrize("schema_type, first, incompatible", [

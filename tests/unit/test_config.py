@@ -490,3 +490,11 @@ def test_schema_registry_ports_clash_like_any_other(tmp_path):
     text = node(1, extra="schema_registry_port = 8082") + node(2) + node(3)
     assert load_error(tmp_path, text).startswith("nodes[1].http_port: port 8082 on 127.0.0.1 is already used by "
                                                  "nodes[0].schema_registry_port")
+
+
+def test_schema_registry_urls_list_every_node_and_none_with_security(tmp_path):
+    text = "".join(node(i, extra=f"schema_registry_port = {8090 + i}") for i in (1, 2, 3))
+    assert load_cluster_config(write(tmp_path, text)).schema_registry_urls == \
+        "http://127.0.0.1:8091,http://127.0.0.1:8092,http://127.0.0.1:8093"
+    # the registry does not authenticate its clients yet: a secured cluster does not open it
+    assert load_cluster_config(write(tmp_path, SECURITY + text)).schema_registry_urls == ""
