@@ -10,7 +10,10 @@ import io
 import json
 import time
 
+import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 fastavro = pytest.importorskip("fastavro", reason="fastavro writes the Avro test data (the test extra)")
 
@@ -123,3 +126,21 @@ def test_describe_names_the_subjects_holding_the_id_and_says_why_it_cannot_decod
     assert describe(state, parser, b"plain") is None
     assert describe(state, parser, frame(99, b"")) == {"schema_id": 99, "error": "schema id 99 is not in the registry"}
     assert "not Avro data" in describe(state, parser, frame(schema_id, b"\x01"))["error"]
+
+
+@pytest.fixture(scope="module")
+def three_formats():
+    registry = Registry(FORMATS)
+    ids = [registry.register("a-value", json.dumps(ORDER))["id"],
+           registry.register("j-value", '{"type": "object"}', "JSON")["id"],
+           registry.register("p-value", PROTO, "PROTOBUF")["id"]]
+    return registry, ids
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.integers(0, 2), payload=st.binary(max_size=64))
+def test_any_bytes_under_a_registered_id_are_described_and_fit_in_json(three_formats, which, payload):
+    registry, ids = three_formats
+    found = describe(registry.state, registry.parser, frame(ids[which], payload))
+    assert found is not None and ("data" in found) != ("error" in found)
+    orjson.dumps(found)  # what the HTTP answer does with it: never a 500
