@@ -96,7 +96,7 @@ function schemaView(records) {
   };
   select.addEventListener("change", show);
   show();
-  return h("div", {}, field("Version", select), box);
+  return h("div", {}, h("div", { class: "toolbar" }, field("Version", select)), box);
 }
 
 const lines_ = (n) => `${n} line${n === 1 ? "" : "s"}`;
