@@ -2,7 +2,8 @@
 Chromium (Playwright, as tests/cluster/test_console.py): subjects with their latest version
 and level, a version's text and the diff between two versions, a level set from the page
 and a version soft- then hard-deleted (each confirmed) as the registry's API then answers
-them; a record confluent-kafka's AvroSerializer framed shows decoded, with its subject."""
+them; a record confluent-kafka's AvroSerializer and JSONSerializer framed shows decoded, with its
+subjects."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import uuid
 import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.schema_registry.json_schema import JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from kraft.server.local_cluster import http_json
@@ -23,12 +25,14 @@ from test_console import WAIT_MS, browser, open_page, shoot, text_of  # noqa: F4
 pytestmark = pytest.mark.cluster
 
 V1 = {"type": "record", "name": "Order", "namespace": "shop", "fields": [{"name": "id", "type": "long"}]}
+KEY = {"type": "object", "properties": {"region": {"type": "string"}}}
 V2 = {**V1, "fields": V1["fields"] + [{"name": "note", "type": ["null", "string"], "default": None}]}
 
 
 @pytest.fixture(scope="module")
 def setup(shared_cluster):
-    """A subject with two Avro versions and a topic holding one record framed with the second."""
+    """A subject with two Avro versions and a topic holding one record framed with the second,
+    its key framed with a JSON Schema."""
     c = shared_cluster
     name = f"console-{uuid.uuid4().hex[:6]}"
     registry = SchemaRegistryClient({"url": c.config.node(1).schema_registry_url})
@@ -36,10 +40,12 @@ def setup(shared_cluster):
         registry.register_schema(f"{name}-value", Schema(json.dumps(version), "AVRO"))
     serializer = AvroSerializer(registry, json.dumps(V2), conf={"auto.register.schemas": False, "use.latest.version": True})
     value = serializer({"id": 42, "note": "first"}, SerializationContext(name, MessageField.VALUE))
+    key = JSONSerializer(json.dumps(KEY), registry)({"region": "eu"}, SerializationContext(name, MessageField.KEY))
     status, body = http_json("POST", c.v3(1) + "/topics", {"topic_name": name, "partitions_count": 1})
     assert status == 201, body
     status, body = http_json("POST", c.v3(1) + f"/topics/{name}/records",
-                             {"value": {"type": "BINARY", "data": base64.b64encode(value).decode()}})
+                             {"key": {"type": "BINARY", "data": base64.b64encode(key).decode()},
+                              "value": {"type": "BINARY", "data": base64.b64encode(value).decode()}})
     assert status == 200, body
     return c, name, f"{name}-value"
 
@@ -56,14 +62,15 @@ def registry_get(cluster, path: str):
         return json.loads(answer.read())
 
 
-def test_the_message_browser_shows_a_framed_avro_record_decoded_with_its_subject(page, setup):
+def test_the_message_browser_shows_a_framed_record_decoded_with_its_subjects(page, setup):
     cluster, topic, subject = setup
     open_page(page, cluster, f"topics/{topic}")
     decoded = page.locator("#messages pre.value.decoded").first
     decoded.wait_for(timeout=WAIT_MS)
     assert json.loads(decoded.inner_text()) == {"id": 42, "note": {"string": "first"}}
     assert page.locator("#messages a", has_text=f"{subject} v2").count() == 1
-    assert text_of(page, "#messages .kv").startswith("key (null)\nnull\nvalue (avro)\nschema id ")
+    assert json.loads(page.locator("#messages pre.key.decoded").inner_text()) == {"region": "eu"}
+    assert "key (json)" in text_of(page, "#messages .kv") and "value (avro)" in text_of(page, "#messages .kv")
     shoot(page, "topic-decoded")
 
 
