@@ -9,6 +9,7 @@ import asyncio
 import time
 from typing import Any, Protocol
 
+from kraft.errors import LeaderNotAvailable
 from kraft.registry.follower import SchemaLogFollower
 from kraft.registry.schemas_topic import PARTITION, TOPIC
 from kraft.schemas.registry_errors import OPERATION_TIMEOUT, RegistryError
@@ -44,6 +45,12 @@ class SchemaWriter:
         async with self._lock:
             replica = await self._log.leader_replica(TOPIC, PARTITION)
             await self._caught_up(replica.log_end_offset - 1)
+            replica = await self._log.leader_replica(TOPIC, PARTITION)
+            # From this check to the append nothing else runs (no await in between that
+            # suspends while the replica is open): the decision covers every record of the log
+            # it is appended to, even if leadership went elsewhere and came back meanwhile.
+            if replica.log_end_offset != self._follower.state.applied:
+                raise LeaderNotAvailable(f"{TOPIC} grew while its writer caught up; retry")
             decision = decide(self._follower.state, self._parser, request)
             if not decision.records:
                 return decision.answer, self._follower.state.applied - 1
