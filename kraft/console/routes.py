@@ -1,7 +1,8 @@
 """The console's files: /console serves the static single-page app shipped in the package.
 
 Nothing is fetched from elsewhere at run time; the page talks to the public HTTP API
-(v3, the Redpanda-style v1 paths, /metrics) from the browser, as a user could.
+(v3, the Redpanda-style v1 paths, /metrics) and to the node's schema registry port from
+the browser, as a user could.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from kraft.broker.access import Identity
 from kraft.config.cluster_keys import on_behalf_identity, signature_valid
@@ -42,8 +43,10 @@ async def confluent_errors(request: web.Request, handler: Handler) -> web.Stream
         return answer({"error_code": STORE_ERROR, "message": "Error in the backend data store"}, 500)
 
 
-def build_app(registry: SchemaRegistry, peer_key: bytes) -> web.Application:
-    app = web.Application(middlewares=[confluent_errors, authorize], client_max_size=MAX_BODY_BYTES)
+def build_app(registry: SchemaRegistry, peer_key: bytes, outer: tuple[Middleware, ...] = ()) -> web.Application:
+    """`outer`: middlewares around the registry's own (the node's CORS, so that the web
+    console served by the HTTP port may call this one)."""
+    app = web.Application(middlewares=[*outer, confluent_errors, authorize], client_max_size=MAX_BODY_BYTES)
     app[REGISTRY_KEY] = registry
     routes.add_routes(app)
     config_routes.add_routes(app)

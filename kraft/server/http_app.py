@@ -1,6 +1,7 @@
 """The node's one HTTP port: the REST API and the web console (kraft.api.app), the
 failure lab's API (kraft/console/lab_routes.py: runs start processes on this machine,
-so the node adds it, not the API), and the other nodes' door (/internal/v1/...)."""
+so the node adds it, not the API), the console's schema decoding (with the node's
+registry, kraft/console/schema_routes.py) and the other nodes' door (/internal/v1/...)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from aiohttp import web
 
 from kraft.api.app import build_app
 from kraft.broker.services import BrokerServices
-from kraft.console import lab_routes
+from kraft.console import lab_routes, schema_routes
 from kraft.internode import routes as internode_routes
+from kraft.registry.service import SchemaRegistry
 
 
-def node_app(services: BrokerServices) -> web.Application:
+def node_app(services: BrokerServices, registry: SchemaRegistry | None = None) -> web.Application:
+    """`registry`: the schema registry this node serves, if it has one."""
     app = build_app(services)
     lab_routes.add_routes(app)
+    schema_routes.add_routes(app, registry)
     internode_routes.add_routes(app)  # the other nodes' door, on the same port
     return app

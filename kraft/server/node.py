@@ -369,8 +369,9 @@ class Node:
         services = self._services(replica_manager)
         if self.registry_site is not None:
             self.registry_site.build(services)
-        app = node_app(services)
-        attach_registry(app, self.registry_site.registry if self.registry_site is not None else None)
+        registry = self.registry_site.registry if self.registry_site is not None else None
+        app = node_app(services, registry)
+        attach_registry(app, registry)
         app.middlewares.insert(0, self.metrics.middleware())
         app.middlewares.insert(0, self.connections.middleware)
         # in-flight long polls (fetch, metadata, consumer records) are cut after the grace

@@ -9,6 +9,7 @@ import ssl
 from aiohttp import web
 
 from kraft.broker.schema_id_cache import SchemaIdCache
+from kraft.api.cors import cors_middleware, peer_origins
 from kraft.broker.services import BrokerServices
 from kraft.config.cluster import ClusterConfig
 from kraft.errors import BrokerNotAvailable
@@ -56,7 +57,8 @@ class RegistrySite:
         # the broker's schema ID validation reads ids from this node's registry
         services.data_plane.schema_ids = SchemaIdCache(RegistrySchemaIds(
             self.registry.follower, self.registry.parser, services.partition_reader.offsets))
-        self._runner = web.AppRunner(build_app(self.registry, self._peer_key), access_log=None,
+        cors = cors_middleware(self._config.http, peer_origins(self._config))  # the console's pages call it
+        self._runner = web.AppRunner(build_app(self.registry, self._peer_key, (cors,)), access_log=None,
                                      handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
 
     async def start(self) -> None:

@@ -6,6 +6,8 @@ import * as topics from "./pages/topics.js";
 import * as topic from "./pages/topic.js";
 import * as groups from "./pages/groups.js";
 import * as group from "./pages/group.js";
+import * as schemas from "./pages/schemas.js";
+import * as subject from "./pages/subject.js";
 import * as security from "./pages/security.js";
 import * as lab from "./pages/lab.js";
 
@@ -15,6 +17,8 @@ const ROUTES = [
   [/^\/topics\/(.+)$/, topic, "topics"],
   [/^\/groups$/, groups, "groups"],
   [/^\/groups\/(.+)$/, group, "groups"],
+  [/^\/schemas$/, schemas, "schemas"],
+  [/^\/schemas\/(.+)$/, subject, "schemas"],
   [/^\/security$/, security, "security"],
   [/^\/lab$/, lab, "lab"],
   [/^\/signin$/, { render: renderSignIn }, null],

@@ -1,6 +1,7 @@
 // One topic: partitions, configs, the message browser and the produce form.
 import { WITH_OPS, call, enc, opsOf, showBytes, textToB64, v3 } from "../api.js";
 import { errorBox, field, fmtBytes, fmtTime, h, notAllowed, replace, table } from "../dom.js";
+import { decodeFramed } from "../registry.js";
 
 const POLL_MS = 4000;
 const BINARY = "application/vnd.kafka.binary.v2+json";
@@ -86,7 +87,9 @@ function messageBrowser(topic, partitions) {
     let shown;
     try {
       const records = await browse(topic, Number(partition.value), mode.value, Number(offset.value), when.value, Math.min(200, Number(count.value) || 20));
-      shown = records.length ? records.map((r) => message(r, binaryAs.value)) : h("p", { class: "muted" }, "No messages there.");
+      const framed = await decodeFramed(records.flatMap((r) => [r.key, r.value])); // schema-framed keys and values
+      shown = records.length ? records.map((r, i) => message(r, binaryAs.value, framed[2 * i], framed[2 * i + 1]))
+        : h("p", { class: "muted" }, "No messages there.");
     } catch (err) { shown = errorBox(err); }
     if (mine === latest) replace(list, shown);
   };
@@ -119,8 +122,7 @@ async function browse(topic, p, mode, fromOffset, when, count) {
   return mode === "newest" ? shown.reverse() : shown;
 }
 
-function message(r, binaryAs) {
-  const key = showBytes(r.key, binaryAs), value = showBytes(r.value, binaryAs);
+function message(r, binaryAs, framedKey, framedValue) {
   const headers = (r.headers || []).map((x) => {
     const v = showBytes(x.value, binaryAs);
     return h("li", {}, h("code", {}, x.name), ": ", h("code", {}, v.text), v.kind === "hex" || v.kind === "base64" ? ` (${v.kind})` : "");
@@ -128,9 +130,25 @@ function message(r, binaryAs) {
   return h("article", { class: "msg", "aria-label": `message at offset ${r.offset}` },
     h("header", {}, h("span", {}, `offset ${r.offset}`), h("span", {}, `partition ${r.partition}`), h("span", {}, fmtTime(r.timestamp))),
     h("div", { class: "kv" },
-      h("span", { class: "muted" }, `key (${key.kind})`), h("pre", { class: "key" }, key.text),
-      h("span", { class: "muted" }, `value (${value.kind})`), h("pre", { class: "value" }, value.text),
+      part("key", r.key, framedKey, binaryAs), part("value", r.value, framedValue, binaryAs),
       h("span", { class: "muted" }, "headers"), headers.length ? h("ul", { class: "headers", style: "margin:0;padding-left:1.2em" }, headers) : h("span", { class: "muted" }, "none")));
+}
+
+// A key or value: as bytes, or (framed with a schema id) decoded with its schema.
+function part(name, b64, framed, binaryAs) {
+  if (!framed) {
+    const shown = showBytes(b64, binaryAs);
+    return [h("span", { class: "muted" }, `${name} (${shown.kind})`), h("pre", { class: name }, shown.text)];
+  }
+  const label = h("span", { class: "muted" }, `${name} (${(framed.schema_type || "framed").toLowerCase()})`);
+  const holders = (framed.subjects || []).map((s) => h("a", { href: `#/schemas/${enc(s.subject)}` }, `${s.subject} v${s.version}`));
+  const about = h("div", { class: "muted framed" }, `schema id ${framed.schema_id}`,
+    holders.length ? [": ", holders.flatMap((a, i) => (i ? [", ", a] : [a]))] : null, framed.message ? `, message ${framed.message}` : null);
+  if (framed.error !== undefined) {
+    return [label, h("div", {}, about, h("p", { class: "warn framed-error" }, `Not decoded: ${framed.error}`),
+      h("pre", { class: name }, showBytes(b64, binaryAs).text))];
+  }
+  return [label, h("div", {}, about, h("pre", { class: `${name} decoded` }, JSON.stringify(framed.data, null, 2)))];
 }
 
 function produceForm(topic, partitions) {
