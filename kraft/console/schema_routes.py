@@ -10,6 +10,7 @@ import binascii
 
 from aiohttp import web
 
+from kraft.api.access_rules import IDENTITY_KEY
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object, reject_unknown_fields
 from kraft.errors import BadRequest, NotFound, RetriableError
@@ -78,4 +79,15 @@ async def decode_values(request: web.Request) -> web.Response:
         state = await registry.loaded_state()
     except RegistryError as exc:  # still reading _schemas
         raise RetriableError(exc.message) from None
-    return json_response({"values": [describe(state, registry.parser, data) for data in raw]})
+    who = request.get(IDENTITY_KEY)
+    return json_response({"values": [_readable(registry, who, describe(state, registry.parser, data)) for data in raw]})
+
+
+def _readable(registry: SchemaRegistry, who: object, found: dict | None) -> dict | None:
+    """What the caller may see of a described value: as the registry's own port answers a
+    schema by id, READ on one subject holding the id (else only the id, and why)."""
+    if found is None or who is None or not registry.access.enabled or "subjects" not in found:
+        return found
+    if any(registry.access.may(who, "read_subject", s["subject"]) for s in found["subjects"]):  # type: ignore[arg-type]
+        return found
+    return {"schema_id": found["schema_id"], "error": "not allowed to read the subjects of this schema id"}

@@ -42,6 +42,13 @@ class JsonSchemaCodec:
 
     def decode(self, payload: bytes) -> object:
         try:
-            return json.loads(payload.decode("utf-8"))
+            return json.loads(payload.decode("utf-8"), parse_int=_json_int)
         except (ValueError, RecursionError) as e:
             raise Undecodable(f"the payload is not JSON text: {e}") from None
+
+
+def _json_int(text: str) -> int | float:
+    """An integer as JSON tools carry it: beyond 64 bits as a float (as JavaScript reads it;
+    the HTTP answer's encoder takes no wider integer)."""
+    number = int(text)
+    return number if -2**63 <= number < 2**64 else float(number)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from kraft.api.app import build_app
+from kraft.api.schema_lookup import attach_registry
 from kraft.broker.services import BrokerServices
 from kraft.console import lab_routes, schema_routes
 from kraft.internode import routes as internode_routes
@@ -15,8 +16,10 @@ from kraft.registry.service import SchemaRegistry
 
 
 def node_app(services: BrokerServices, registry: SchemaRegistry | None = None) -> web.Application:
-    """`registry`: the schema registry this node serves, if it has one."""
+    """`registry`: the schema registry this node serves, if it has one (the REST door's
+    schema formats and the console's schema pages use it)."""
     app = build_app(services)
+    attach_registry(app, registry)
     lab_routes.add_routes(app)
     schema_routes.add_routes(app, registry)
     internode_routes.add_routes(app)  # the other nodes' door, on the same port

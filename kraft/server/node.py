@@ -43,7 +43,6 @@ from kraft.server.memory_return import MemoryReturner
 from kraft.server.service_notify import ReadyNotice, ServiceNotifier
 from kraft.server.metrics import NodeMetrics
 from kraft.server.registry_site import registry_site
-from kraft.api.schema_lookup import attach_registry
 from kraft.server.security_notice import unenforced_security
 from kraft.server.startup_failure import listening
 from kraft.server.quorum_view import describe_quorum, local_description
@@ -369,9 +368,7 @@ class Node:
         services = self._services(replica_manager)
         if self.registry_site is not None:
             self.registry_site.build(services)
-        registry = self.registry_site.registry if self.registry_site is not None else None
-        app = node_app(services, registry)
-        attach_registry(app, registry)
+        app = node_app(services, self.registry_site.registry if self.registry_site is not None else None)
         app.middlewares.insert(0, self.metrics.middleware())
         app.middlewares.insert(0, self.connections.middleware)
         # in-flight long polls (fetch, metadata, consumer records) are cut after the grace

@@ -258,3 +258,23 @@ def test_the_http_doors_schema_formats_ask_the_callers_subject_acls(cluster):
     order_id = client(cluster, "admin").register_schema(subject("orders-"), avro("Order"))
     status, body = produce(payments, {"schema_id": order_id, "data": {"a": 1}})
     assert (status, body["error_code"]) == (403, 40301), body  # an id held only by subjects he may not read
+
+
+def test_the_consoles_decoder_shows_a_schema_only_to_who_may_read_one_of_its_subjects(cluster):
+    bob = {"Authorization": "Basic " + base64.b64encode(b"bob:bob-password").decode()}
+    status, body = http_json("POST", cluster.v3(1) + "/acls",
+                             {"resource_type": "CLUSTER", "resource_name": "kafka-cluster", "pattern_type": "LITERAL",
+                              "principal": "User:bob", "host": "*", "operation": "DESCRIBE", "permission": "ALLOW"},
+                             headers=ADMIN, context=cluster.tls, timeout=20)
+    assert status == 201, body
+    schema_id = client(cluster, "admin").register_schema(subject("orders-"), avro("Order"))
+    framed = base64.b64encode(b"\x00" + schema_id.to_bytes(4, "big") + b"\x02").decode()  # {"a": 1}
+
+    def decoded(headers):
+        status, body = http_json("POST", cluster.url(1) + "/v1/console/decode", {"values": [framed]},
+                                 headers=headers, context=cluster.tls, timeout=20)
+        assert status == 200, body
+        return body["values"][0]
+
+    assert decoded(ADMIN)["data"] == {"a": 1}
+    assert decoded(bob) == {"schema_id": schema_id, "error": "not allowed to read the subjects of this schema id"}
