@@ -63,7 +63,8 @@ def _check_type(kind: str | None, found: RegisteredSchema, what: str) -> Registe
 def names_schema(spec: object) -> bool:
     """Whether a v3 key/value object asks for a schema format (or names a schema, which a
     plain type is refused with: its data is never stored unframed)."""
-    return isinstance(spec, dict) and (spec.get("type") in SCHEMA_TYPE
+    # a type of any JSON shape (a list or an object is no key of a dict: a TypeError)
+    return isinstance(spec, dict) and (isinstance(spec.get("type"), str) and spec["type"] in SCHEMA_TYPE
                                        or any(spec.get(f) is not None for f in SCHEMA_FIELDS))
 
 
@@ -74,7 +75,7 @@ async def v3_schema(request: web.Request, topic: str, spec: dict[str, Any], is_k
     schema (its text, with a type: registered when new), or none of them (the subject's
     latest); the subject is `subject`, else the strategy's name for the topic."""
     kind = spec.get("type")
-    if kind is not None and kind not in SCHEMA_TYPE:
+    if kind is not None and (not isinstance(kind, str) or kind not in SCHEMA_TYPE):
         named = ", ".join(f for f in SCHEMA_FIELDS if spec.get(f) is not None)
         raise BadRequest(f"{what}: {named} go with type AVRO, JSONSCHEMA or PROTOBUF (or no type), not {kind!r}")
     door, who = door_of(request), request.get(IDENTITY_KEY)

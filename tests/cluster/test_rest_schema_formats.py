@@ -130,6 +130,8 @@ def test_v3_protobuf_is_read_by_the_protobuf_deserializer(shared_cluster):
     ({"type": "JSON", "schema_id": 1, "data": {"id": 1}}, 400),  # a plain type never goes with a schema
     ({"type": "AVRO", "schema": "{not a schema", "data": {}}, 42205),
     ({"schema": ORDER, "data": {}}, 400),  # a schema's text needs its type
+    ({"type": {}, "data": 1}, 42206),  # a type of another JSON shape: never a 500
+    ({"type": ["AVRO"], "schema_id": 1, "data": 1}, 400),
 ])
 def test_v3_unknown_schemas_and_bad_requests_get_their_codes(shared_cluster, value, code):
     topic = topic_of(shared_cluster, "v3-bad")
