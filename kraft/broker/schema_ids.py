@@ -18,13 +18,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kraft.errors import InvalidRecord
+from kraft.schemas.subject_names import subject_for
+from kraft.schemas.wire_format import HEADER_SIZE, MAGIC_BYTE, frame
 
-MAGIC_BYTE = 0
-FRAME_BYTES = 5  # the magic byte and the 4-byte schema id
+FRAME_BYTES = HEADER_SIZE  # the magic byte and the 4-byte schema id
 KEY_VALIDATION = "confluent.key.schema.validation"
 VALUE_VALIDATION = "confluent.value.schema.validation"
 KEY_STRATEGY = "confluent.key.subject.name.strategy"
 VALUE_STRATEGY = "confluent.value.subject.name.strategy"
+# Confluent's strategy classes (io.confluent...RecordNameStrategy) by the REST door's names for them
+_STRATEGY_KINDS = {"RecordNameStrategy": "RECORD_NAME", "TopicRecordNameStrategy": "TOPIC_RECORD_NAME"}
 MAX_NAMED_SUBJECTS = 3  # a refusal names at most this many subjects that do hold the id
 
 # (key, value) as a record carries them
@@ -53,12 +56,8 @@ class Side:
     def subject(self, topic: str, info: SchemaIdInfo) -> str | None:
         """The subject the strategy names for this id on this topic; None when the record
         name strategies need a record name the schema lacks."""
-        kind = self.strategy.rpartition(".")[2]
-        if kind == "RecordNameStrategy":
-            return info.record_name
-        if kind == "TopicRecordNameStrategy":
-            return f"{topic}-{info.record_name}" if info.record_name else None
-        return f"{topic}-{self.label}"  # TopicNameStrategy
+        kind = _STRATEGY_KINDS.get(self.strategy.rpartition(".")[2], "TOPIC_NAME")
+        return subject_for(kind, topic, self.is_key, info.record_name)
 
 
 def validated_sides(configs: Mapping[str, str]) -> tuple[Side, ...]:
@@ -90,7 +89,7 @@ def named_ids(records: Sequence[KeyValue], sides: Sequence[Side]) -> set[int]:
 def _passing_frames(side: Side, topic: str, known: Mapping[int, SchemaIdInfo | None]) -> frozenset[bytes]:
     """The framings (magic byte and id) that pass on this side: a record is checked by
     one slice and one set look-up, and only a failing one is looked at closer."""
-    return frozenset(bytes([MAGIC_BYTE]) + schema_id.to_bytes(4, "big") for schema_id, info in known.items()
+    return frozenset(frame(schema_id, b"") for schema_id, info in known.items()
                      if info is not None and side.subject(topic, info) in info.subjects)
 
 

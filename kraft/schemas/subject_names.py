@@ -44,8 +44,18 @@ def subject_name(strategy: str, topic: str, is_key: bool, schema: ParsedSchema |
     if schema is None:
         raise BadRequest(f"subject_name_strategy={strategy} names the subject after the schema's record: "
                          "give the schema (schema_id or its text), or the subject")
-    name = record_name(schema)
-    if name is None:
+    subject = subject_for(strategy, topic, is_key, record_name(schema))
+    if subject is None:
         raise InvalidValue(f"subject_name_strategy={strategy}: the schema names no record (an Avro record, "
                            "a JSON Schema title, a Protobuf message)")
+    return subject
+
+
+def subject_for(strategy: str, topic: str, is_key: bool, name: str | None) -> str | None:
+    """The subject a strategy (one of STRATEGIES) names, given the schema's record name;
+    None when a record name strategy meets a schema that names no record."""
+    if strategy == "TOPIC_NAME":
+        return f"{topic}-{'key' if is_key else 'value'}"
+    if name is None:
+        return None
     return name if strategy == "RECORD_NAME" else f"{topic}-{name}"
