@@ -9,7 +9,8 @@ socket.request.max.bytes (sasl.server.max.receive.size before SASL succeeds) clo
 connection, a frame's bytes take a share of a node-wide byte budget (Kafka's
 queued.max.request.bytes) as they arrive and must all arrive within BODY_TIMEOUT_S once
 begun (frame_reader.py), a connection must authenticate within
-sasl.server.authentication.timeout.ms when SASL is on, an idle connection is closed after
+sasl.server.authentication.timeout.ms when SASL is on (and close first within it after a
+failed login's answer), an idle connection is closed after
 connections.max.idle.ms, and a client that stops reading its answers is cut off.
 """
 
@@ -127,6 +128,8 @@ class KafkaListener:
                              authenticate_by=authenticate_by)
         try:
             await self._requests(reader, writer, connection)
+            if connection.closing is not None:
+                await self._client_closes_first(reader)
         except* (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass  # the client went away or stalled: its connection ends, nothing else
         except* Unanswerable:  # logged with its traceback and id where it failed
@@ -139,6 +142,15 @@ class KafkaListener:
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _client_closes_first(self, reader: asyncio.StreamReader) -> None:
+        """After an answer that ends the connection (a failed login), the client is given the
+        time an unauthenticated connection has to close first: a close right behind the answer
+        can reach the client in the same read as it, and kafka-python then drops the answer
+        and reports a lost connection instead of the failed login. Any bytes end the wait."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._authentication_s):
+                await reader.read(1)
 
     async def _requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                         connection: Session) -> None:

@@ -7,7 +7,8 @@ Only SaslHandshake v1 is offered, so clients wrap the SASL tokens in SaslAuthent
 requests (no raw token frames): v0 is listed, because librdkafka 1.x looks for it before
 it uses v1, and a v0 handshake is refused. A failed authentication is answered
 SASL_AUTHENTICATION_FAILED with one message whether the user exists or not, and then the
-connection is closed, as Kafka closes it: a client guesses again only over a new
+connection is closed, as Kafka closes it (once the client has had the time to read the
+answer and close first: listener.py): a client guesses again only over a new
 connection, which the per-address connection limit and the back-off both see. So is a
 handshake naming a mechanism not offered, and a SaslAuthenticate out of turn.
 
