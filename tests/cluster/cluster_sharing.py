@@ -16,6 +16,20 @@ SHARED_FIRST_ADDRESS = int(os.environ.get("KRAFT_SHARED_CLUSTER_FIRST_ADDRESS", 
 HEAL_S = 60.0
 
 
+def _leaders_preferred(c: LocalCluster) -> bool:
+    """Every partition whose first replica is in its ISR is led by it: the controller moves
+    leadership back there every few seconds after a module restarted a node, and a move
+    inside the next module's test sends its clients NOT_COORDINATOR or NOT_LEADER."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+    try:
+        metadata = AdminClient({"bootstrap.servers": c.bootstrap_servers}).list_topics(timeout=5)
+    except KafkaException:  # not answered in time: asked again
+        return False
+    return all(p.leader == p.replicas[0] for t in metadata.topics.values() for p in t.partitions.values()
+               if p.replicas and p.replicas[0] in p.isrs)
+
+
 class _Shared:
     """The one shared cluster of this session, started on first use."""
 
@@ -54,7 +68,8 @@ class _Shared:
                 if status != 200 or any(b["fenced"] for b in body["data"]):
                     return False
                 status, h = http_json("GET", c.url(1) + "/v1/cluster/health_overview", timeout=5)
-                return status == 200 and h["is_healthy"] and h["under_replicated_count"] == 0
+                return (status == 200 and h["is_healthy"] and h["under_replicated_count"] == 0
+                        and _leaders_preferred(c))
 
             c.wait_until(settled, HEAL_S, "shared cluster healthy", interval_s=0.2)
             status, body = http_json("GET", c.v3(1) + "/broker-configs", timeout=5)
