@@ -8,7 +8,7 @@ from kraft.testing import Cluster, DiskFaultsUnavailable
 
 pytestmark = pytest.mark.cluster
 CLIENT_BOUND_S = 60
-SLOW_MS = 20_000      # each write of the node's log waits this long ...
+SLOW_MS = 8_000       # each write of the node's log waits this long ...
 DELIVERY_MS = 3_000   # ... far longer than this producer waits for its record
 
 
