@@ -24,7 +24,7 @@ from kraft.broker.access import Identity
 from kraft.broker.acl_needs import NEEDS, ClientOperation
 from kraft.security.acls import CLUSTER_RESOURCE
 
-IDENTITY_KEY = "kraft.identity"
+IDENTITY_KEY = web.RequestKey("kraft.identity", Identity)  # who the request was authenticated as
 
 Rule = Callable[[web.Request, Identity], None]
 Marker = Literal["open", "internal"]  # the only strings a rule may be

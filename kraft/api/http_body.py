@@ -22,8 +22,8 @@ DEFAULT_BODY_CAP = 16 * 1024 * 1024
 BODY_BUDGET = 64 * 1024 * 1024  # request-body bytes one node holds at once, over all requests
 BODY_READ_TIMEOUT_S = int(os.environ.get("KRAFT_BODY_READ_TIMEOUT_MS", "30000")) / 1000
 JSON_TYPES = ("application/json",)
-BODY_KEY = "kraft.body"  # kept so a handler run again (see catch_up.py) sees the same body
-HELD_KEY = "kraft.body_held"  # bytes this request holds of the node's budget
+BODY_KEY = web.RequestKey("kraft.body", bytes)  # kept so a handler run again (see catch_up.py) sees the same body
+HELD_KEY = web.RequestKey("kraft.body_held", int)  # bytes this request holds of the node's budget
 
 
 class BodyBudget:

@@ -19,7 +19,7 @@ from kraft.schemas.registry_errors import OPERATION_TIMEOUT, RegistryError
 from kraft.schemas.registry_requests import WriteRequest
 from kraft.security.oauthbearer import bearer_token
 
-IDENTITY_KEY = "kraft.registry.identity"
+IDENTITY_KEY = web.RequestKey("kraft.registry.identity", Identity)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # a route missing from the table: ALTER on the cluster, as the HTTP door asks then
 _UNLISTED_ROUTE = RouteNeed("operation", "alter_cluster")
