@@ -11,7 +11,6 @@ import json
 import sys
 import time
 
-import aiohttp
 import typer
 from rich.progress import (
     BarColumn,
@@ -26,7 +25,6 @@ from rich.table import Table
 
 from kraft.server import terminal
 from kraft.cli.target import TargetError, bootstrap_urls
-from kraft.perf import meta
 from kraft.perf.stats import LoadResult, latency_summary
 
 out = terminal.console()
@@ -76,6 +74,11 @@ def error_table(res: LoadResult) -> Table | None:
 
 
 def _transport_errors(fn):
+    # imported here, not at the top: every `kraft` command loads this module, and aiohttp
+    # alone doubled the start-up time of the ones that never use it
+    import aiohttp
+
+    from kraft.perf import meta
     try:
         return fn()
     except (TimeoutError, meta.MetadataError, aiohttp.ClientError, OSError) as exc:

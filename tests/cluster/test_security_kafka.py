@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import shutil
 import struct
 import subprocess
@@ -57,14 +58,49 @@ def revoke_all(c) -> None:
     assert status == 200
 
 
-def deliveries(conf: dict, topic: str, values: list[bytes]) -> list:
-    """The delivery error of each message (None = delivered)."""
-    producer = confluent_kafka.Producer({"message.timeout.ms": 8000, "enable.idempotence": False, **conf})
+def deliveries(conf: dict, topic: str, values: list[bytes], refused=None) -> list:
+    """The delivery error of each message (None = delivered); with `refused`, what the client
+    saw must also come to say why (refused(seen) on its error_cb errors and statistics)."""
+    seen = Seen()
+    producer = confluent_kafka.Producer({"message.timeout.ms": 8000, "enable.idempotence": False, **conf,
+                                         **(seen.callbacks() if refused else {})})
     errors: list = []
     for v in values:
         producer.produce(topic, v, on_delivery=lambda err, msg: errors.append(err))
     producer.flush(20)
+    if refused:
+        assert seen.comes_to(producer, refused), seen
     return errors
+
+
+class Seen:
+    """What a confluent-kafka client reported: error_cb's errors and its statistics."""
+
+    def __init__(self) -> None:
+        self.errors: list = []
+        self.stats: list = []
+
+    def callbacks(self) -> dict:
+        return {"error_cb": self.errors.append, "statistics.interval.ms": 100,
+                "stats_cb": lambda text: self.stats.append(json.loads(text))}
+
+    def comes_to(self, client, condition) -> bool:
+        """Whether condition(self) holds, polling the client up to 20 s (poll serves the callbacks)."""
+        deadline = time.monotonic() + 20
+        while not condition(self) and time.monotonic() < deadline:
+            client.poll(0.1)
+        return condition(self)
+
+    def __repr__(self) -> str:
+        return repr([e.str() for e in self.errors])
+
+
+def told_authentication_failed(seen: Seen) -> bool:
+    return any(e.code() == confluent_kafka.KafkaError._AUTHENTICATION for e in seen.errors)
+
+
+def closed_by_the_broker(seen: Seen) -> bool:  # librdkafka does not always report it as an error
+    return any(b["disconnects"] > 0 for s in seen.stats for b in s["brokers"].values())
 
 
 def consume(conf: dict, topic: str, group: str, count: int, timeout_s: float = 20.0):
@@ -104,18 +140,20 @@ def test_every_mechanism_authenticates_with_the_users_of_the_log(cluster):
         cadmin.AdminClient(sasl(cluster, "bob", "bob-password", "SCRAM-SHA-512")).list_topics(timeout=15).topics)
 
 
-@pytest.mark.parametrize("conf", [
-    {"sasl.password": "wrong-password"},
-    {"sasl.username": "nobody"},
-    {"sasl.mechanism": "SCRAM-SHA-512"},  # mallory has a SCRAM-SHA-256 credential only
-    {"security.protocol": "PLAINTEXT"},  # no SASL at all: the broker closes the connection
+@pytest.mark.parametrize("conf, refused", [
+    ({"sasl.password": "wrong-password"}, told_authentication_failed),
+    ({"sasl.username": "nobody"}, told_authentication_failed),
+    ({"sasl.mechanism": "SCRAM-SHA-512"}, told_authentication_failed),  # mallory: a SCRAM-SHA-256 credential only
+    ({"security.protocol": "PLAINTEXT"}, closed_by_the_broker),  # no SASL at all: the broker closes the connection
 ], ids=["wrong-password", "unknown-user", "other-mechanism", "no-sasl"])
-def test_wrong_or_missing_credentials_deliver_nothing(cluster, conf):
+def test_wrong_or_missing_credentials_deliver_nothing(cluster, conf, refused):
     """As mallory (who may write): the clients retry, and her failures back off her
     logins from this address, not the other users'."""
     rest_grant(cluster, principal="User:mallory", operation="WRITE")
-    errors = deliveries({**sasl(cluster, "mallory", "mallory-password"), "message.timeout.ms": 4000, **conf},
-                        "ks-orders", [b"nope"])
+    # the message gives up after 1 s of retried logins; what says it was refused, not slow,
+    # is what the client saw
+    errors = deliveries({**sasl(cluster, "mallory", "mallory-password"), "message.timeout.ms": 1000, **conf},
+                        "ks-orders", [b"nope"], refused)
     assert errors and errors[0] is not None
     status, body = http_json("GET", cluster.url(1) + "/topics/ks-orders/partitions/0/offsets", headers=ADMIN_HTTP)
     status2, body2 = http_json("GET", cluster.url(1) + "/topics/ks-orders/partitions/1/offsets", headers=ADMIN_HTTP)
@@ -237,8 +275,11 @@ def test_a_deleted_user_cannot_open_a_new_kafka_connection(cluster):
     gina = sasl(c, "gina", "gina-password")
     cadmin.AdminClient(gina).list_topics(timeout=15)
     assert http_json("DELETE", c.url(3) + "/v1/security/users/gina", headers=ADMIN_HTTP)[0] == 204
+    seen = Seen()
+    refused = cadmin.AdminClient({**gina, "socket.timeout.ms": 5000, **seen.callbacks()})
     with pytest.raises(confluent_kafka.KafkaException):
-        cadmin.AdminClient({**gina, "socket.timeout.ms": 5000}).list_topics(timeout=8)
+        refused.list_topics(timeout=1)
+    assert seen.comes_to(refused, told_authentication_failed), seen  # refused, not slow
 
 
 def test_requests_before_sasl_close_the_connection(cluster):
@@ -354,7 +395,7 @@ def test_clients_given_a_wrong_password_report_an_authentication_error(cluster, 
         kafka.KafkaAdminClient(bootstrap_servers=cluster.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
                                sasl_mechanism="PLAIN", sasl_plain_username="mallory",
                                sasl_plain_password="wrong-password", request_timeout_ms=10000,
-                               bootstrap_timeout_ms=5000)
+                               bootstrap_timeout_ms=2500)
     assert "SaslAuthenticationFailedError" in caplog.text and "Authentication failed" in caplog.text
     assert "socket disconnected" not in caplog.text
 

@@ -23,7 +23,10 @@ from kraft.server.local_cluster import LocalCluster, http_json, security_toml
 
 pytestmark = pytest.mark.cluster
 
-SECURITY = security_toml({u: f"{u}-password" for u in ("admin", "alice", "bob")})
+# no back-off of failed logins here (test_login_floods.py proves it): every route is asked
+# with a wrong password, and each answer would wait out the delay
+SECURITY = security_toml({u: f"{u}-password" for u in ("admin", "alice", "bob")},
+                         **{"connection.failed.authentication.delay.ms": 0})
 
 
 def basic(user: str, password: str) -> dict:

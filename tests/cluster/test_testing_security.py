@@ -5,7 +5,7 @@ import ssl
 import time
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from kraft.server.local_cluster import http_json
@@ -49,9 +49,17 @@ def test_without_the_credentials_or_the_ca_a_client_gets_nothing(secured):
     no_password = {**c.client_config(), "sasl.password": "wrong"}
     no_ca = {k: v for k, v in c.client_config().items() if k != "ssl.ca.location"}
     plain = {"bootstrap.servers": c.bootstrap_servers}
-    for config in (no_password, no_ca, plain):
+    for config, refusal in ((no_password, {KafkaError._AUTHENTICATION}), (no_ca, {KafkaError._SSL}),
+                            (plain, {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN})):
+        reported: list = []
+        admin = AdminClient({**config, "socket.timeout.ms": 5000, "error_cb": reported.append})
         with pytest.raises(KafkaException):
-            AdminClient({**config, "socket.timeout.ms": 5000}).list_topics(timeout=5)
+            admin.list_topics(timeout=1)
+        # refused, not merely slow: the client names why (error_cb is served by poll)
+        deadline = time.monotonic() + CLIENT_BOUND_S
+        while not refusal & {e.code() for e in reported} and time.monotonic() < deadline:
+            admin.poll(0.2)
+        assert refusal & {e.code() for e in reported}, [e.str() for e in reported]
 
 
 def test_rest_takes_the_user_over_https_with_the_ca(secured):
