@@ -314,7 +314,7 @@ def test_kafka_python_sends_extensions_and_acknowledges_a_refusal(unsecured_clus
     # comes in a fraction of a second, and kafka-python logs it)
     with caplog.at_level("ERROR", logger="kafka"), \
             pytest.raises(kafka.errors.KafkaError):  # kafka-python reports it as failing to bootstrap
-        bad = producer(-30, bootstrap_timeout_ms=2500)
+        bad = producer(-30)
         try:
             bad.send("ob-allowed", b"never").get(timeout=10)
         finally:

@@ -395,7 +395,7 @@ def test_clients_given_a_wrong_password_report_an_authentication_error(cluster, 
         kafka.KafkaAdminClient(bootstrap_servers=cluster.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
                                sasl_mechanism="PLAIN", sasl_plain_username="mallory",
                                sasl_plain_password="wrong-password", request_timeout_ms=10000,
-                               bootstrap_timeout_ms=2500)
+                               bootstrap_timeout_ms=5000)
     assert "SaslAuthenticationFailedError" in caplog.text and "Authentication failed" in caplog.text
     assert "socket disconnected" not in caplog.text
 
