@@ -115,10 +115,12 @@ def parse_topic_partition(arg: str, spec: str = "") -> tuple[str, int]:
 
 
 def _ask_all(cluster, path: str) -> dict[int, tuple[int, object]]:
-    """GET path (under /v3/clusters/{cid}) of every running node, in parallel."""
-    nodes = [n for n in sorted(cluster.hosts) if cluster.running(n)]
+    """GET path (under /v3/clusters/{cid}) of every running node, in parallel. A paused
+    node is not asked: it could only time out, ASK_TIMEOUT_S on every question."""
+    paused = getattr(cluster, "paused", lambda n: False)
+    nodes = [n for n in sorted(cluster.hosts) if cluster.running(n) and not paused(n)]
     if not nodes:
-        raise TargetUnavailable("no node is running")
+        raise TargetUnavailable("no node is running unpaused")
 
     def ask(n):
         try:

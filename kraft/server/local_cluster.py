@@ -282,6 +282,17 @@ class LocalCluster:
     def running(self, node_id: int) -> bool:
         return node_id in self.procs and self.procs[node_id].poll() is None
 
+    def paused(self, node_id: int) -> bool:
+        """Running but stopped (SIGSTOP, by pause or anyone): it answers nothing until
+        resumed, so a question to it can only time out."""
+        if not self.running(node_id):
+            return False
+        try:
+            stat = Path(f"/proc/{self.procs[node_id].pid}/stat").read_text()
+        except OSError:  # no procfs here: not known to be paused
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
+
     def close(self) -> None:
         for node_id in list(self.procs):
             if self.running(node_id):

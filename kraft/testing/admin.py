@@ -23,10 +23,10 @@ class Admin:
         self._cluster = cluster
 
     def _running_node(self) -> int:
-        for node_id in sorted(self._cluster.hosts):
-            if self._cluster.running(node_id):
+        for node_id in sorted(self._cluster.hosts):  # a paused node would only time out
+            if self._cluster.running(node_id) and not self._cluster.paused(node_id):
                 return node_id
-        raise AdminError("no node is running")
+        raise AdminError("no node is running unpaused")
 
     def _call(self, method: str, path: str, body=None):
         c = self._cluster

@@ -142,7 +142,7 @@ class FaultMethods:
         return {m["consumer_id"] for m in body.get("data", [])}
 
     def _any_running(self) -> int:
-        return next(n for n in sorted(self.local.hosts) if self.local.running(n))
+        return next(n for n in sorted(self.local.hosts) if self.local.running(n) and not self.local.paused(n))
 
     # -- network -----------------------------------------------------------------------------
     def isolate(self, node: int, clients: bool = False, wait_s: float = FAULT_WAIT_S) -> None:

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.cluster
 
 
 def test_hostile_input_loses_nothing_and_every_client_keeps_being_served():
-    result = run_scenario(load_scenario("hostile"), RunOptions(seed=7))
+    # the last abuse (the malformed frames, at 34 s, capped at 9 s) takes about a second:
+    # the run ends at 38 s, not 44, and each abuse must still have run to its end (below)
+    result = run_scenario(load_scenario("hostile"), RunOptions(duration=38, seed=7))
     assert result.skipped is None, result.skipped
     failed = [f"{r.name}: expected {r.expected}, got {r.actual} ({r.summary})"
               for r in result.verdict.rows if not r.ok]
@@ -25,6 +27,8 @@ def test_hostile_input_loses_nothing_and_every_client_keeps_being_served():
     kinds = {f.kind for f in result.history.faults}
     assert {"hostile-frames", "hostile-huge-batch", "hostile-idle-connections", "hostile-slow-frames",
             "hostile-fetch-below-start", "hostile-wrong-passwords", "hostile-internal-topic"} <= kinds
+    ends = [f.detail for f in result.history.faults if f.kind == "end-abuse"]
+    assert len(ends) == 7 and not [d for d in ends if "stopped before the end" in d or "cancelled" in d], ends
     answers = next(c for c in result.checks if c.name == "hostile_answers")
     assert answers.counts["answers"] > 100, answers.summary  # the abuse really reached the nodes
     assert result.facts["writes_ok"] > 300, "the workload hardly ran"

@@ -336,7 +336,9 @@ def topic_names(cluster, via):
 @pytest.mark.cluster
 def test_isolated_controller_loses_the_quorum_and_catches_up_after_healing():
     rng = random.Random(1)
-    with LocalCluster(3, first_address=CLUSTER_BASE) as cluster, \
+    # the create through the cut-off node fails when its controller request times out:
+    # 3 s here instead of the default 5
+    with LocalCluster(3, first_address=CLUSTER_BASE, timeouts={"controller.request.timeout.ms": 3000}) as cluster, \
             NetworkFaults(cluster.hosts) as net:
         cluster.start().wait_ready()
         assert create_topic(cluster, 1, "before")[0] == 201
