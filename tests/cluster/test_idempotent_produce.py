@@ -18,6 +18,7 @@ from cluster_client import V2_JSON, call, create_topic
 
 from kraft.server.local_cluster import LocalCluster, http_json
 from kraft.client.producer_client import ProducerClient
+from kraft.testing.elections import elect
 
 pytestmark = pytest.mark.cluster
 _names = itertools.count()
@@ -89,6 +90,17 @@ def partition_info(c, topic, via=None):
 
 def leader_of(c, topic):
     return partition_info(c, topic)["leader_id"]
+
+
+def preferred_leads(c, topic, node, timeout_s: float, what: str) -> None:
+    """Wait until `node` (the first replica) leads, asking for a preferred election
+    (ElectLeaders) meanwhile: the controller's own move comes only every 5 s."""
+    def leads() -> bool:
+        if leader_of(c, topic) == node:
+            return True
+        elect({"bootstrap.servers": c.bootstrap_servers}, topic, 0, "preferred")  # refused until in sync
+        return False
+    c.wait_until(leads, timeout_s, what, interval_s=0.3)
 
 
 def paused_follower(c, topic):
@@ -293,7 +305,7 @@ def test_kraft_produce_is_idempotent_by_default_and_can_opt_out(cluster):
 def test_retry_after_the_leader_is_killed_and_after_it_leads_again(cluster, topic):
     pid = new_producer(cluster)
     old = partition_info(cluster, topic)["replica_ids"][0]  # the preferred leader
-    cluster.wait_until(lambda: leader_of(cluster, topic) == old, 20, "preferred leader")
+    preferred_leads(cluster, topic, old, 20, "preferred leader")
     via = next(n for n in (1, 2, 3) if n != old)
     for seq in range(0, 10, 2):
         assert offsets_of(produce(cluster, via, topic, [f"s{seq}", f"s{seq + 1}"], pid, seq)) \
@@ -310,7 +322,7 @@ def test_retry_after_the_leader_is_killed_and_after_it_leads_again(cluster, topi
     # the killed leader restarts (its table from snapshot + replay), catches up, leads again
     cluster.start_node(old)
     in_sync_again(cluster, topic, old)
-    cluster.wait_until(lambda: leader_of(cluster, topic) == old, 30, "preferred leader back")
+    preferred_leads(cluster, topic, old, 30, "preferred leader back")
     assert offsets_of(produce(cluster, old, topic, ["s10"], pid, 10)) == [10]
     assert offsets_of(produce(cluster, old, topic, ["s8", "s9"], pid, 8)) == [8, 9]
     assert offsets_of(produce(cluster, via, topic, ["s11"], pid, 11)) == [11]

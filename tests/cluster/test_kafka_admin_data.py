@@ -16,6 +16,7 @@ from cluster_client import assert_envelope, call
 from kafka_wire import kafka_socket, sasl_plain, wire_call
 
 from kraft.server.local_cluster import LocalCluster, http_json, security_toml
+from kraft.testing.elections import elect
 
 pytestmark = pytest.mark.cluster
 
@@ -162,11 +163,20 @@ def assert_starts_at(c, ck_admin, topic: str, start: int, end: int) -> None:
 
 
 def lead_with(c, topic: str, order: list[int]) -> None:
-    """Put `order[0]` first among the replicas: the controller then moves leadership to it
-    (preferred leader, checked every few seconds)."""
+    """Put `order[0]` first among the replicas and ask for a preferred election (Kafka's
+    ElectLeaders), rather than waiting for the controller's own move (every few seconds)."""
     status, body = rest(c, "POST", f"/topics/{topic}/partitions/0/reassignment", {"replicas": order})
     assert status in (200, 202), body
-    c.wait_until(lambda: partition_view(c, topic)["leader_id"] == order[0], 40, f"{order[0]} leading {topic}")
+
+    def leading() -> bool:
+        if partition_view(c, topic)["leader_id"] == order[0]:
+            # and serving: a new leader answers LEADER_NOT_AVAILABLE until its high
+            # watermark is established, which kafka-python's DeleteRecords does not retry
+            return http_json("GET", f"{c.url(order[0])}/topics/{topic}/partitions/0/offsets",
+                             headers=ADMIN_HTTP)[0] == 200
+        elect(ck_conf(c), topic, 0, "preferred")  # refused until the new order applies: asked again
+        return False
+    c.wait_until(leading, 40, f"{order[0]} leading {topic}", interval_s=0.3)
 
 
 def error_code(future) -> int:

@@ -19,7 +19,8 @@ def test_metadata_storm_leaves_no_divergent_node(seed):
         c.start()
         c.wait_ready(timeout_s=60)
         try:
-            result = run_storm(c, seconds=15, workers=20, seed=seed)
+            # 10 s still holds both faults: the kill at ~3 s, the 4 s pause from ~7 s to ~11 s
+            result = run_storm(c, seconds=10, workers=20, seed=seed)
         finally:
             logs = {n: c.log_path(n).read_text(errors="replace") if c.log_path(n).exists() else ""
                     for n in c.hosts}
@@ -28,7 +29,8 @@ def test_metadata_storm_leaves_no_divergent_node(seed):
     print(f"seed {seed}: {result.created} created ({result.create_rate:.1f}/s), {result.refused} refused, "
           f"{result.unknown} unknown, {result.deleted} deleted, {result.configs_changed} config changes, "
           f"terms {result.terms}")
-    assert result.created > 0
+    assert result.created >= 100  # hundreds of creates span the faults and several snapshots
+    assert result.elections >= 1  # the killed leader was replaced
     assert result.divergent_nodes() == []
     image = next(iter(result.images.values()))
     assert result.untrue_answers(image) == []

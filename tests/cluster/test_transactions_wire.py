@@ -35,7 +35,7 @@ import uuid
 import pytest
 from kafka_wire import kafka_socket, recv_frame
 
-from kraft.server.local_cluster import LocalCluster, default_first_address, http_json, security_toml
+from kraft.server.local_cluster import LocalCluster, http_json, security_toml
 from kraft.storage.record import Record
 from kraft.storage.record_batch import BatchHeader, decode_records, encode_batch, encode_control_batch
 
@@ -362,7 +362,9 @@ def read_all(c: LocalCluster, topic: str, partitions: int, isolation: str) -> di
     wait_stable(c, topic, range(partitions))
     consumer = confluent_kafka.Consumer({**sasl(c), "group.id": f"txw-reader-{uuid.uuid4().hex[:8]}",
                                          "isolation.level": isolation, "enable.partition.eof": True,
-                                         "enable.auto.commit": False})
+                                         "enable.auto.commit": False,
+                                         # an empty fetch answers at once: the end is seen sooner
+                                         "fetch.wait.max.ms": 50})
     got: dict[int, list[bytes]] = {p: [] for p in range(partitions)}
     at_end: set[int] = set()
     try:
@@ -498,49 +500,63 @@ def test_a_transactional_batch_to_a_partition_outside_the_transaction_is_refused
     assert read_all(cluster, topic, 2, "read_committed") == {0: [b"in"], 1: []}
 
 
-def test_a_batch_the_coordinator_cannot_verify_in_time_is_refused_and_never_written_later():
+def test_a_batch_the_coordinator_cannot_verify_in_time_is_refused_and_never_written_later(cluster):
     """KIP-890's check has a bound: while the transaction's coordinator is paused, the
     partition leader answers NOT_ENOUGH_REPLICAS (retriable, "not written") before the
     client stops waiting, and once the coordinator answers again the batch is still not
     in the log. A client that gave up on a batch may give its sequence number to the next
     transaction's record (librdkafka does, on abort), which a late append would shadow as
     its duplicate: acknowledged, never written. The client's retry then writes it once."""
-    with LocalCluster(nodes=3, extra_toml=SECURITY, headers=ADMIN_HTTP,
-                      first_address=default_first_address() + 3) as c:
-        c.start().wait_ready(timeout_s=60)
-        status, body = http_json("POST", c.v3(1) + "/topics", {"topic_name": "held", "partitions_count": 1,
-                                                               "replication_factor": 1}, headers=ADMIN_HTTP)
-        assert status == 201, body
-        c.wait_until(lambda: http_json("GET", f"{c.url(1)}/topics/held/partitions/0/offsets",
-                                       headers=ADMIN_HTTP)[0] == 200, 20, "topic held ready")
-        leader_id = leader(c, "held", 0)
-        tid = next(f"held-{i}" for i in range(100) if find_coordinator(c, f"held-{i}") != leader_id)
-        coordinator = find_coordinator(c, tid)
-        pid, epoch = init_producer(c, tid)
-        add_partitions(c, tid, pid, epoch, "held", [0])
-        m = schema("produce", 9)
-        request = m.ProduceRequest(transactional_id=tid, acks=-1, timeout=datetime.timedelta(seconds=10),
-                                   topic_data=(m.TopicProduceData(name="held", partition_data=(
-                                       m.PartitionProduceData(index=0, records=txn_batch(pid, epoch, 0, [b"v"])),)),))
-        c.pause(coordinator)
-        try:
-            with Wire(c, leader_id) as w:
-                w.sock.settimeout(8.0)  # the client's patience, with the coordinator paused all along
-                answer = w.call(request)
-        finally:
-            c.resume(coordinator)
-        assert int(answer.responses[0].partition_responses[0].error_code) == NOT_ENOUGH_REPLICAS, answer
-        time.sleep(3)  # the coordinator answers what it was asked while paused
-        assert list_offset(c, "held", 0, READ_UNCOMMITTED) == 0
-        deadline = time.monotonic() + DEADLINE_S
-        while True:  # the client's retry, answered once the coordinator is back
-            error, base = produce(c, "held", 0, txn_batch(pid, epoch, 0, [b"v"]), tid)
-            if error != NOT_ENOUGH_REPLICAS or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert (error, base) == (NONE, 0)
-        end_txn(c, tid, pid, epoch, commit=True)
-        assert read_all(c, "held", 1, "read_committed") == {0: [b"v"]}
+    c = cluster  # the pause is shorter than the broker session; the cluster is settled again at the end
+    status, body = http_json("POST", c.v3(1) + "/topics", {"topic_name": "held", "partitions_count": 1,
+                                                           "replication_factor": 1}, headers=ADMIN_HTTP)
+    assert status == 201, body
+    c.wait_until(lambda: http_json("GET", f"{c.url(1)}/topics/held/partitions/0/offsets",
+                                   headers=ADMIN_HTTP)[0] == 200, 20, "topic held ready")
+    leader_id = leader(c, "held", 0)
+    # neither the partition's leader nor the active controller (a paused controller would stall metadata)
+    busy = {leader_id, c.raft_leader()}
+    tid = next((f"held-{i}" for i in range(100) if find_coordinator(c, f"held-{i}") not in busy),
+               None) or next(f"held-{i}" for i in range(100) if find_coordinator(c, f"held-{i}") != leader_id)
+    coordinator = find_coordinator(c, tid)
+    pid, epoch = init_producer(c, tid)
+    add_partitions(c, tid, pid, epoch, "held", [0])
+    m = schema("produce", 9)
+    request = m.ProduceRequest(transactional_id=tid, acks=-1, timeout=datetime.timedelta(seconds=10),
+                               topic_data=(m.TopicProduceData(name="held", partition_data=(
+                                   m.PartitionProduceData(index=0, records=txn_batch(pid, epoch, 0, [b"v"])),)),))
+    c.pause(coordinator)
+    try:
+        with Wire(c, leader_id) as w:
+            w.sock.settimeout(8.0)  # the client's patience, with the coordinator paused all along
+            answer = w.call(request)
+    finally:
+        c.resume(coordinator)
+    assert int(answer.responses[0].partition_responses[0].error_code) == NOT_ENOUGH_REPLICAS, answer
+    time.sleep(3)  # the coordinator answers what it was asked while paused
+    assert list_offset(c, "held", 0, READ_UNCOMMITTED) == 0
+    deadline = time.monotonic() + DEADLINE_S
+    while True:  # the client's retry, answered once the coordinator is back
+        error, base = produce(c, "held", 0, txn_batch(pid, epoch, 0, [b"v"]), tid)
+        if error != NOT_ENOUGH_REPLICAS or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert (error, base) == (NONE, 0)
+    end_txn(c, tid, pid, epoch, commit=True)
+    assert read_all(c, "held", 1, "read_committed") == {0: [b"v"]}
+    c.wait_until(lambda: brokers_settled(c), 30, "every broker unfenced, every partition with its full ISR")
+
+
+def brokers_settled(c: LocalCluster) -> bool:
+    status, body = http_json("GET", c.v3(1) + "/brokers", headers=ADMIN_HTTP)
+    if status != 200 or len(body["data"]) != 3 or any(b.get("fenced") for b in body["data"]):
+        return False
+    status, topics = http_json("GET", c.v3(1) + "/topics", headers=ADMIN_HTTP)
+    for topic in topics["data"] if status == 200 else ():
+        status, parts = http_json("GET", c.v3(1) + f"/topics/{topic['topic_name']}/partitions", headers=ADMIN_HTTP)
+        if status != 200 or any(len(p["isr"]) != len(p["replica_ids"]) for p in parts["data"]):
+            return False
+    return status == 200
 
 
 def test_a_control_batch_from_a_client_is_refused_and_commits_nothing(cluster):
