@@ -22,7 +22,7 @@ import pytest
 from scenario_runs import SHORT_RECOVERY_S, options, run
 
 from kraft.config.scenarios import builtin_names, load_scenario
-from kraft.scenario.runner import RunOptions, run_scenario
+from kraft.scenario.runner import run_scenario
 
 pytestmark = pytest.mark.cluster
 
@@ -111,8 +111,9 @@ def test_corrupt_segment_is_never_served_and_repaired():
 @pytest.mark.parametrize("name,f,duration", [("jepsen-queue-leader-kill", "send", 17),
                                              ("jepsen-txn-coordinator-kill", "txn", 19)])
 def test_short_jepsen_runs_under_kills_find_no_anomaly(name, f, duration, tmp_path):
-    """Jepsen's two workloads for 17 and 19 s (2 s past the last kill's restart) with real confluent-kafka client processes:
-    partition leaders (queue) or transaction coordinators (txn) killed twice. Jepsen's
+    """Jepsen's two workloads for 17 and 19 s (2 s past the second kill's restart) with
+    real confluent-kafka client processes: partition leaders (queue) or transaction
+    coordinators (txn) killed twice. Jepsen's
     checks find nothing, every lab check passes, and `kraft scenario check` reads the
     history the run wrote as the run itself judged it. (Network faults, power cuts and
     the negative controls: test_scenarios.py and `./dev test -m soak`.)"""
