@@ -17,6 +17,15 @@ def first_ok_after(h: History, t: float) -> float | None:
     return min(times, default=None)
 
 
+def recovered(h: History, replication_factor: int) -> bool:
+    """Since healing a write was acknowledged, and every partition's newest sample
+    taken since shows an ISR of replication_factor replicas."""
+    if h.heal_ms is None or first_ok_after(h, h.heal_ms) is None:
+        return False
+    isr = {s.partition: s.isr for s in h.samples if s.time_ms >= h.heal_ms}
+    return len(isr) == h.partitions and all(len(members) >= replication_factor for members in isr.values())
+
+
 def check_liveness(h: History, bound_ms: float = DEFAULT_BOUND_MS,
                    max_examples: int = MAX_EXAMPLES, **_) -> CheckResult:
     """With heal_ms recorded: some write was acknowledged at most bound_ms after it

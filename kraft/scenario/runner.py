@@ -25,6 +25,7 @@ import aiohttp
 
 from kraft.server.local_cluster import LocalCluster, http_json
 from kraft.scenario import compacted_writer, group_members, hostile_abuse, lab_security
+from kraft.scenario.check_liveness import recovered
 from kraft.scenario.checkers import CHECKERS
 from kraft.scenario.fault_actions import FaultActions, fault_event, schedule
 from kraft.scenario.history import OK, History
@@ -57,6 +58,7 @@ class RunOptions:
     progress: object = None  # callable(str) for the live line
     events: Callable[[dict], None] | None = None  # the live feed (live_events.py), e.g. the console's lab
     report_dir: Path | None = None  # a Jepsen workload's history goes here (else a temp dir)
+    recovery: float | None = None  # seconds of writes after healing, instead of the scenario's
 
 
 @dataclass
@@ -238,7 +240,8 @@ async def _run_phases(scenario: Scenario, h: History, cluster, network, actions:
         record("heal", [], "all faults healed")
         emit_phase(opts.events, "recovery")
         await asyncio.to_thread(_wait_ready_quietly, cluster, 60)
-        await asyncio.sleep(wl.recovery)
+        await asyncio.sleep(wl.recovery if opts.recovery is None else opts.recovery)
+        await _until_recovered(scenario, h, now_s)
         await workload.writes_finished()  # the final read must see every acknowledged write
         if jepsen is not None:
             await jepsen.writes_finished()
@@ -330,6 +333,15 @@ def _wait_serving(cluster, topic: str, partitions: int) -> None:
         return all(http_json("GET", cluster.url(n) + f"/topics/{topic}/partitions/{p}/offsets",
                              timeout=2, headers=cluster.headers)[0] == 200 for p in range(partitions))
     cluster.wait_until(serving, 30, f"topic {topic} served")
+
+
+async def _until_recovered(scenario: Scenario, h: History, now_s) -> None:
+    """After the recovery period, writing goes on until a write after healing was
+    acknowledged and every partition's ISR is whole (what liveness and the replica
+    comparison look at), at most until the liveness bound after healing."""
+    until_s = (h.heal_ms or 0) / 1000 + scenario.expect.max_recovery_s
+    while now_s() < until_s and not recovered(h, scenario.topic.replication_factor):
+        await asyncio.sleep(0.25)
 
 
 def _wait_ready_quietly(cluster, timeout_s: float) -> None:

@@ -11,7 +11,7 @@ Mounts need root, /dev/fuse and fuse3; without them the tests are skipped with t
 from __future__ import annotations
 
 import pytest
-from scenario_runs import run
+from scenario_runs import SHORT_RECOVERY_S, run
 
 from kraft.server import lazy_disks, small_disks
 
@@ -22,7 +22,7 @@ POWER_OK, POWER_WHY = lazy_disks.available()
 
 @pytest.mark.skipif(not DISKS_OK, reason=f"small disks unavailable: {DISKS_WHY}")
 def test_disk_full_leader_gives_way_and_rejoins():
-    result, failed = run("disk-full")
+    result, failed = run("disk-full", 12, SHORT_RECOVERY_S)  # the disk freed at 10 s
     assert result.skipped is None, result.skipped
     assert not failed, failed
     full = [f for f in result.history.faults if f.kind == "disk-full"]
@@ -33,10 +33,12 @@ def test_disk_full_leader_gives_way_and_rejoins():
 
 
 @pytest.mark.skipif(not POWER_OK, reason=f"power cuts unavailable: {POWER_WHY}")
-@pytest.mark.parametrize("name", ["power-cut-leader", "quorum-power-cut",
-                                  pytest.param("power-cut-all-flushed", marks=pytest.mark.soak)])
-def test_power_cuts_lose_nothing_kafka_promises_to_keep(name):
-    result, failed = run(name)
+@pytest.mark.parametrize("name,duration", [("power-cut-leader", 11), ("quorum-power-cut", 12),
+                                           pytest.param("power-cut-all-flushed", None, marks=pytest.mark.soak)])
+def test_power_cuts_lose_nothing_kafka_promises_to_keep(name, duration):
+    # the default suite's runs end 2 s after the cut nodes started again (quorum-power-cut 4 s:
+    # its topic creations stop while the quorum is down, and more than 10 are asserted)
+    result, failed = run(name, duration, SHORT_RECOVERY_S if duration else None)
     assert result.skipped is None, result.skipped
     assert not failed, failed
     cuts = [f for f in result.history.faults if f.kind == "power-cut"]
@@ -55,7 +57,7 @@ def test_last_isr_member_back_from_a_power_cut_cannot_take_acknowledged_writes_w
     shutdown and may not lead; a follower from the ELR does, and nothing acknowledged
     is lost (before KIP-966's rules the leader was elected again and the followers
     truncated to it: 253 of 749 lost in one run)."""
-    result, failed = run("last-isr-power-cut")
+    result, failed = run("last-isr-power-cut", 27, SHORT_RECOVERY_S)  # the followers back at 25 s
     assert result.skipped is None, result.skipped
     assert not failed, failed
     assert result.facts["writes_ok"] > 50
@@ -73,7 +75,7 @@ def test_last_isr_member_back_from_a_power_cut_cannot_take_acknowledged_writes_w
 def test_power_cut_all_negative_control_names_every_lost_write():
     """Default flush settings and every node's power cut at once: acknowledged writes
     that only page caches held are gone, and the report names each one."""
-    result, failed = run("power-cut-all")
+    result, failed = run("power-cut-all", 11, SHORT_RECOVERY_S)  # every node back at 9 s
     assert not failed, failed
     lost = next(c for c in result.checks if c.name == "lost_writes")
     assert not lost.ok and lost.counts["lost"] > 0

@@ -3,6 +3,7 @@ fails a deliberately broken one."""
 
 from __future__ import annotations
 
+from kraft.scenario.check_liveness import recovered
 from kraft.scenario.checkers import (
     CHECKERS,
     check_aborted_reads,
@@ -418,6 +419,19 @@ def test_liveness_without_heal_needs_one_ok_write():
     for w in h.writes:
         w.outcome = UNKNOWN
     assert not check_liveness(h).ok
+
+
+def test_recovered_needs_a_write_since_healing_and_every_isr_whole():
+    h = clean()  # healed at 30 ms, writes acknowledged after it, samples at 100 ms with [1, 2, 3]
+    assert recovered(h, 3)
+    h.samples.append(Sample(110.0, 1, 1, 1, [1, 2], 2, 0, 1, 1))  # t-1's newest: a replica still out
+    assert not recovered(h, 3) and recovered(h, 2)
+    h.samples.append(Sample(120.0, 1, 1, 1, [1, 2, 3], 2, 0, 1, 1))
+    assert recovered(h, 3)
+    h.heal_ms = 1000.0  # no write and no sample since healing
+    assert not recovered(h, 3)
+    h.heal_ms = None
+    assert not recovered(h, 3)
 
 
 def test_history_json_round_trip_keeps_verdicts():
