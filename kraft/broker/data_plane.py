@@ -329,7 +329,10 @@ class DataPlane:
                                                    timestamp)
             return PendingDelivery(delivery, None)
         try:
-            replica = await self._opened_leader_replica(rm, topic, partition)
+            # the request's own bound, halved so its answer still comes in time: on a loaded
+            # machine the open may take seconds (an fsync behind others)
+            open_wait_s = max(LEADER_OPEN_WAIT_S, timeout_ms / 2000)
+            replica = await self._opened_leader_replica(rm, topic, partition, open_wait_s)
             base, last, epoch = replica.append(batch, acks == -1)
         except ProducerSequenceError as exc:  # the producer's fault: named as in Kafka
             raise type(exc)(f"{topic}-{partition}: {exc.detail}") from None
@@ -345,11 +348,12 @@ class DataPlane:
                                 timeout_ms: int, timestamp: int) -> Delivery:
         return await (await self.append_batch(topic, partition, batch, acks, timeout_ms, timestamp)).committed()
 
-    async def _opened_leader_replica(self, rm, topic: str, partition: int):
+    async def _opened_leader_replica(self, rm, topic: str, partition: int,
+                                     wait_s: float = LEADER_OPEN_WAIT_S):
         """The image names this node the leader, but the replica manager opens a new
         partition's log a moment after the metadata arrives (a just-created topic):
-        wait that moment rather than answer NOT_LEADER."""
-        deadline = time.monotonic() + LEADER_OPEN_WAIT_S
+        wait that moment (up to wait_s) rather than answer NOT_LEADER."""
+        deadline = time.monotonic() + wait_s
         while True:
             try:
                 return rm.leader_replica(topic, partition)
