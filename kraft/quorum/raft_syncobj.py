@@ -1,8 +1,9 @@
 """pysyncobj's SyncObj as the metadata quorum runs it (used by raft.py's RaftQuorum): its
 messages checked and reassembled (raft_frames, raft_append_guard), its journal kept
 durable (raft_durable), the voter set changed one controller at a time and read back
-(raft_voters), pre-votes before standing (raft_prevote), and its connections to peers
-leaving from this node's own address.
+(raft_voters), pre-votes before standing (raft_prevote), a follower's refusal never
+raising the leader's next index for it (_refusal), and its connections to peers leaving
+from this node's own address.
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ class MetadataSyncObj(SyncObj):
                 and message.get("term", -1) >= self.raftCurrentTerm):
             self._leader_heard_at = monotonic_time()  # a live leader: no election is due
             self._pre_vote.cancel()
+        if isinstance(message, dict) and message.get("type") == "next_node_idx" and message.get("reset"):
+            message = self._refusal(node, message)
         answer = self._received(node, message)
         if self._promotion_pending and self._caught_up_with_leader():
             self._install_voters(self.voters)  # now it may act on the set it is in
@@ -155,6 +158,21 @@ class MetadataSyncObj(SyncObj):
                 finally:
                     self._keep_tail = False
         return super()._SyncObj__onMessageReceived(node, message)
+
+    def _refusal(self, node, message: dict) -> dict:
+        """A follower's refusal (on the leader): it may lower the next index, never raise it.
+        The leader sends a lagging follower all it lacks in one go, as several
+        AppendEntries each starting where the last ended. A follower whose log ends in
+        entries of an older term refuses the first at the conflict (next index: that
+        entry) and each later one because it starts past its log's end (next index: that
+        end + 1). The library takes the last answer, so every round moved the next index
+        back past the conflict and the follower never caught up (a killed or paused
+        leader, back with appends that never left it, stayed at its old offset)."""
+        current = self._SyncObj__raftNextIndex.get(node)
+        hinted = message.get("next_node_idx")
+        if isinstance(current, int) and isinstance(hinted, int) and hinted > current:
+            return dict(message, next_node_idx=current)
+        return message
 
     def _admit(self, node, message: dict) -> bool:
         """Observers (the library's read-only nodes) only answer appends; an observer
