@@ -1,19 +1,11 @@
 """A controller back with entries of an older term at its log's end (a leader killed or
 paused before its appends left it) catches up with the new leader, however far ahead
-that leader is: three real pysyncobj voters on loopback ticked by hand (see
-test_raft_prevote.py; a voter not ticked is a paused process)."""
+that leader is: three real voters ticked by hand (raft_voters.py)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from pysyncobj import SyncObjConf
-from pysyncobj.transport import TCPTransport
-
-from kraft.metadata.state_machine import MetadataStateMachine
-from kraft.quorum.raft_syncobj import MetadataSyncObj
-from kraft.server.local_cluster import free_ports
+from raft_voters import three_voters, tick
 
 VOTERS_HOST = "127.0.3.8"  # no other test's address
 ENTRY = "x" * 4000  # the state machine refuses it, but it is a log entry like any other
@@ -21,24 +13,9 @@ ENTRY = "x" * 4000  # the state machine refuses it, but it is a log entry like a
 
 @pytest.fixture
 def voters():
-    addresses = [f"{VOTERS_HOST}:{port}" for port in free_ports(VOTERS_HOST, 3)]
-    conf = dict(autoTick=False, raftMinTimeout=0.4, raftMaxTimeout=0.8, leaderFallbackTimeout=1.0,
-                connectionTimeout=3.0, connectionRetryTime=0.1, appendEntriesUseBatch=False)
-    nodes = [MetadataSyncObj(a, [b for b in addresses if b != a], SyncObjConf(**conf), MetadataStateMachine(),
-                             lambda: None, TCPTransport, durable=False) for a in addresses]
-    yield nodes
-    for node in nodes:
-        node.destroy()
-
-
-def tick(nodes, seconds: float, until=lambda: False) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        for node in nodes:
-            node.doTick(0.002)
-        if until():
-            return True
-    return until()
+    with three_voters(VOTERS_HOST, raftMinTimeout=0.4, raftMaxTimeout=0.8, leaderFallbackTimeout=1.0,
+                      connectionTimeout=3.0, connectionRetryTime=0.1, appendEntriesUseBatch=False) as nodes:
+        yield nodes
 
 
 def the_leader(nodes):

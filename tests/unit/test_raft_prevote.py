@@ -5,16 +5,11 @@ gone must still be replaced, and a leadership transfer still moves leadership.""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from pysyncobj import SyncObjConf
-from pysyncobj.transport import TCPTransport
+from raft_voters import three_voters, tick
 
-from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.quorum import raft_prevote
 from kraft.quorum.raft_syncobj import MetadataSyncObj as _MetadataSyncObj
-from kraft.server.local_cluster import free_ports
 
 # -- the rules --------------------------------------------------------------------------
 
@@ -75,29 +70,10 @@ VOTERS_HOST = "127.0.3.7"  # no other test's address
 
 @pytest.fixture
 def voters():
-    # ports below the kernel's ephemeral range: an ephemeral one may be taken by any outgoing
-    # connection on the machine before the voter binds it, and pysyncobj's constructor (no
-    # auto tick) retries the bind once a second until it is free (40 s once in a full run)
-    addresses = [f"{VOTERS_HOST}:{port}" for port in free_ports(VOTERS_HOST, 3)]
     # timeouts wider than the product's, so a test thread starved on a busy machine is no election
-    conf = dict(autoTick=False, raftMinTimeout=1.0, raftMaxTimeout=2.0, leaderFallbackTimeout=3.0,
-                connectionTimeout=3.0, connectionRetryTime=0.1)
-    nodes = [_MetadataSyncObj(a, [b for b in addresses if b != a], SyncObjConf(**conf), MetadataStateMachine(),
-                              lambda: None, TCPTransport, durable=False) for a in addresses]
-    yield nodes
-    for node in nodes:
-        node.destroy()
-
-
-def tick(nodes, seconds: float, until=lambda: False) -> bool:
-    """Tick `nodes` in turn for at most `seconds`, or until `until()`."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        for node in nodes:
-            node.doTick(0.002)
-        if until():
-            return True
-    return until()
+    with three_voters(VOTERS_HOST, raftMinTimeout=1.0, raftMaxTimeout=2.0, leaderFallbackTimeout=3.0,
+                      connectionTimeout=3.0, connectionRetryTime=0.1) as nodes:
+        yield nodes
 
 
 def settled(nodes):
