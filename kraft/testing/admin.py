@@ -15,7 +15,12 @@ REQUEST_TIMEOUT_S = 10.0
 
 
 class AdminError(RuntimeError):
-    """The cluster refused an admin request; the message carries its error code and text."""
+    """The cluster refused an admin request; the message carries its error code and text,
+    `code` the code alone (API.md's, e.g. 404 or 40403; None when no node answered)."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
 
 
 class Admin:
@@ -35,7 +40,7 @@ class Admin:
         if status >= 300:
             detail = answer.get("message") if isinstance(answer, dict) else answer
             code = answer.get("error_code") if isinstance(answer, dict) else status
-            raise AdminError(f"{method} {path} failed ({code}): {detail}")
+            raise AdminError(f"{method} {path} failed ({code}): {detail}", code)
         return answer
 
     def create_topic(self, name: str, partitions: int = 1, replication_factor: int | None = None,
