@@ -3,7 +3,7 @@
 The package is layered; each layer imports only the layers listed before it:
 
     errors -> config -> security -> schemas -> metadata -> storage -> quorum -> replication
-    -> controller -> coordinator -> groups -> transactions -> internode -> broker -> registry
+    -> controller -> coordinator -> groups -> transactions -> share -> internode -> broker -> registry
     -> api | kafka -> internode.routes
     -> server -> client -> cli, perf, scenario
 

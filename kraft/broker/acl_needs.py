@@ -24,7 +24,7 @@ ClientOperation = Literal[
     "produce", "transactional_write", "describe_transaction", "idempotent_write",
     "consume", "describe_topic", "create_topics", "create_topic", "delete_topic", "delete_records",
     "alter_topic", "describe_topic_configs", "alter_topic_configs",
-    "use_group", "describe_group", "delete_group",
+    "use_group", "describe_group", "delete_group", "describe_group_configs", "alter_group_configs",
     "describe_cluster", "alter_cluster", "describe_cluster_configs", "alter_cluster_configs",
     "cluster_action",
     "read_subject", "write_subject", "delete_subject", "describe_subject",
@@ -51,6 +51,8 @@ NEEDS: dict[ClientOperation, Need] = {
     "use_group": Need("READ", "GROUP"),  # join, sync, heartbeat, commit, fetch offsets; REST consumer instances
     "describe_group": Need("DESCRIBE", "GROUP"),
     "delete_group": Need("DELETE", "GROUP"),  # DeleteGroups, OffsetDelete; REST DELETE group
+    "describe_group_configs": Need("DESCRIBE_CONFIGS", "GROUP"),  # a group's configs (KIP-932)
+    "alter_group_configs": Need("ALTER_CONFIGS", "GROUP"),
     # the cluster
     "describe_cluster": Need("DESCRIBE", "CLUSTER"),  # ACLs, users, quorum, log dirs, reassignments
     "alter_cluster": Need("ALTER", "CLUSTER"),  # ACLs, users, voters, elections, reassignments, brokers

@@ -29,6 +29,7 @@ from kraft.config.cluster import ClusterConfig
 from kraft.controller.commands import ControllerRequest
 from kraft.broker.txn_link import TransactionLink
 from kraft.groups.group_coordinator import GroupCoordinator
+from kraft.share.share_broker import ShareBroker
 from kraft.transactions.txn_coordinator import TransactionCoordinator
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
@@ -75,6 +76,7 @@ class BrokerServices:
     data_plane: DataPlane
     partition_reader: PartitionReader
     groups: GroupCoordinator
+    shares: ShareBroker  # share groups: membership where coordinating, in-flight records where leading
     transactions: TransactionCoordinator
     txn_link: TransactionLink
     access: AccessControl

@@ -133,12 +133,30 @@ class GroupSettings(Table):
     consumer_migration_policy: Literal["disabled", "upgrade", "downgrade", "bidirectional"] = Field(
         "bidirectional", alias="group.consumer.migration.policy")
 
+    # KIP-932 share groups, under Kafka's broker names and defaults
+    share_record_lock_duration_ms: Annotated[int, Field(strict=True, ge=1000, le=3_600_000)] = Field(
+        30_000, alias="group.share.record.lock.duration.ms")
+    share_delivery_count_limit: Annotated[int, Field(strict=True, ge=2, le=10)] = Field(
+        5, alias="group.share.delivery.count.limit")
+    share_session_timeout_ms: Annotated[int, Field(strict=True, ge=1000)] = Field(
+        45_000, alias="group.share.session.timeout.ms")
+    share_heartbeat_interval_ms: Annotated[int, Field(strict=True, ge=100)] = Field(
+        5_000, alias="group.share.heartbeat.interval.ms")
+    share_partition_max_record_locks: Annotated[int, Field(strict=True, ge=100, le=10_000)] = Field(
+        2_000, alias="group.share.partition.max.record.locks")
+    share_max_size: Annotated[int, Field(strict=True, ge=1, le=1000)] = Field(
+        200, alias="group.share.max.size")
+
     @model_validator(mode="after")
     def _consumer_heartbeat_within_session(self) -> GroupSettings:
         heartbeat, session = self.consumer_heartbeat_interval_ms, self.consumer_session_timeout_ms
         if heartbeat >= session:
             reason = f'must be less than "group.consumer.session.timeout.ms" ({session}), got {heartbeat}'
             raise invalid('"group.consumer.heartbeat.interval.ms"', reason)
+        heartbeat, session = self.share_heartbeat_interval_ms, self.share_session_timeout_ms
+        if heartbeat >= session:
+            reason = f'must be less than "group.share.session.timeout.ms" ({session}), got {heartbeat}'
+            raise invalid('"group.share.heartbeat.interval.ms"', reason)
         return self
 
     def consumer_group_config(self) -> tuple[int, int, tuple[str, ...]]:

@@ -149,24 +149,29 @@ class AllocateProducerIds(ControllerRequest):
     broker_epoch: int
 
 
-class AlterClusterConfigs(ControllerRequest):
-    op = "alter_cluster_configs"
+class _ConfigChanges(ControllerRequest):
+    """Changes to one resource's configs (None removes a value); validate_only writes nothing."""
     changes: dict[str, Any]
     validate_only: bool = False
 
 
-class AlterBrokerConfigs(ControllerRequest):
+class AlterClusterConfigs(_ConfigChanges):
+    op = "alter_cluster_configs"
+
+
+class AlterBrokerConfigs(_ConfigChanges):
     op = "alter_broker_configs"
     broker_id: int
-    changes: dict[str, Any]
-    validate_only: bool = False
 
 
-class AlterConfigs(ControllerRequest):
+class AlterGroupConfigs(_ConfigChanges):
+    op = "alter_group_configs"
+    group_id: str
+
+
+class AlterConfigs(_ConfigChanges):
     op = "alter_configs"
     topic: str
-    changes: dict[str, Any]
-    validate_only: bool = False
 
 
 class Reassign(ControllerRequest):
@@ -354,6 +359,11 @@ def _alter_broker_configs(p: dict[str, Any], controller: QuorumController, defau
         image, req.broker_id, req.changes))
 
 
+def _alter_group_configs(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
+    req = AlterGroupConfigs.model_validate(p)
+    return _dry_run_if(req.validate_only, lambda image: config_control.alter_group_configs(req.group_id, req.changes))
+
+
 def _dry_run_if(validate_only: bool, command: Command) -> Command:
     """validate_only: every check runs against the live image; no record is written."""
     if not validate_only:
@@ -486,4 +496,5 @@ _BUILDERS = {
     "alter_configs": _alter_configs,
     "alter_cluster_configs": _alter_cluster_configs,
     "alter_broker_configs": _alter_broker_configs,
+    "alter_group_configs": _alter_group_configs,
 }

@@ -20,6 +20,7 @@ from kraft.metadata.effective_configs import MIN_ISR, min_isr
 from kraft.metadata.image import MetadataImage, TopicImage
 from kraft.metadata.records import ConfigRecord, MetadataRecord, PartitionChange
 from kraft.config.broker_dynamic import ReadOnlyConfig, dynamic_value
+from kraft.config.group_configs import GroupConfigError, checked_changes
 from kraft.config.topic_configs import (
     TOPIC_CONFIGS,
     ConfigError,
@@ -92,6 +93,21 @@ def alter_broker_configs(
         raise InvalidValue("no config changes given")
     records = _dynamic_records(changes, "broker", str(broker_id))
     return ControllerResult(records, {"broker_id": broker_id, "changed": sorted(changes)})
+
+
+def alter_group_configs(group_id: str, changes: dict[str, object | None]) -> ControllerResult:
+    """One group's configs (Kafka's GROUP resource): a group need not exist to have them."""
+    if not group_id:
+        raise InvalidValue("the group id is empty")
+    if not changes:
+        raise InvalidValue("no config changes given")
+    try:
+        stored = checked_changes(changes)
+    except GroupConfigError as exc:
+        raise InvalidConfig(str(exc)) from None
+    records = [ConfigRecord(resource_type="group", resource_name=group_id, name=name, value=value)
+               for name, value in stored.items()]
+    return ControllerResult(records, {"group_id": group_id, "changed": sorted(changes)})
 
 
 def _dynamic_records(changes: dict[str, object | None], resource_type: Literal["cluster", "broker"],

@@ -13,7 +13,7 @@ from typing import Any
 from kraft.broker.services import BrokerServices
 from kraft.kafka import (acl_api, config_api, consumer_group_api, election_api, fetch_api, group_admin_api, group_api,
                          log_admin_api, metadata_api, offsets_api, produce_api, producer_id_api, quorum_api, quota_api,
-                         reassignment_api, sasl_api,
+                         reassignment_api, sasl_api, share_api,
                          scram_api, telemetry_api, topic_admin_api, topic_partitions_api, txn_api)
 from kraft.kafka.request_context import RequestContext
 from kraft.kafka.splice import Spliced
@@ -86,6 +86,9 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(69, 0, 1, consumer_group_api.describe),             # ConsumerGroupDescribe (KIP-848)
     Api(71, 0, 0, telemetry_api.get_subscriptions),         # GetTelemetrySubscriptions (an empty one)
     Api(75, 0, 0, topic_partitions_api.describe_topic_partitions),  # DescribeTopicPartitions
+    Api(76, 1, 1, share_api.heartbeat),                     # ShareGroupHeartbeat (KIP-932)
+    Api(78, 1, 1, share_api.share_fetch),                   # ShareFetch
+    Api(79, 1, 1, share_api.share_acknowledge),             # ShareAcknowledge
     Api(80, 0, 1, quorum_api.add_raft_voter),               # AddRaftVoter (KIP-853; v1: ack_when_committed)
     Api(81, 0, 0, quorum_api.remove_raft_voter),            # RemoveRaftVoter
 )}
@@ -94,6 +97,7 @@ SERVED: dict[int, Api] = {api.key: api for api in (
 # Transactions version 2 (KIP-890 part 2) is these request versions; a client uses it
 # once ApiVersions finalizes transaction.version 2, so the level follows what is served.
 TV2_VERSIONS = {0: 12, 26: 5, 28: 5}  # Produce, EndTxn, TxnOffsetCommit
+SHARE_APIS = (76, 78, 79)  # ShareGroupHeartbeat, ShareFetch, ShareAcknowledge
 FEATURES_SINCE = 3  # ApiVersions v3+ carries the features (tagged fields)
 ALL_FEATURES_SINCE = 4  # KIP-1022: below v4, a supported feature whose minimum is 0 is left out
 # kraft's features never change while it runs: one epoch (Kafka's is a metadata offset;
@@ -107,20 +111,25 @@ def transaction_version() -> int:
     return 2 if served else 0
 
 
+def share_version() -> int:
+    """The share.version this listener supports and finalizes (KIP-932: 1 once the share
+    group APIs are served, 0 otherwise)."""
+    return 1 if all(key in SERVED for key in SHARE_APIS) else 0
+
+
 def features(api_version: int) -> dict:
     """ApiVersions' feature fields, as a Kafka 4 broker of a new cluster answers them:
-    transaction.version supported 0..2 and finalized at 2 (a level 0 is not listed)."""
+    transaction.version supported 0..2 and finalized at 2, share.version 0..1 and
+    finalized at 1 (a level 0 is not listed)."""
     if api_version < FEATURES_SINCE:
         return {}
-    level = transaction_version()
-    supported = [("transaction.version", 0, level)]
+    levels = [("share.version", share_version()), ("transaction.version", transaction_version())]
     return {
-        "supported_features": [{"name": name, "min_version": low, "max_version": high}
-                               for name, low, high in supported
-                               if high > 0 and (low > 0 or api_version >= ALL_FEATURES_SINCE)],
+        "supported_features": [{"name": name, "min_version": 0, "max_version": level}
+                               for name, level in levels if level > 0 and api_version >= ALL_FEATURES_SINCE],
         "finalized_features_epoch": FINALIZED_FEATURES_EPOCH,
-        "finalized_features": [{"name": "transaction.version", "min_version_level": level,
-                                "max_version_level": level}] if level else [],
+        "finalized_features": [{"name": name, "min_version_level": level, "max_version_level": level}
+                               for name, level in levels if level > 0],
     }
 
 

@@ -5,7 +5,8 @@ Resources: a TOPIC (its effective configs, each with where its value comes from,
 REST API shows them); a BROKER by id (every config of that broker, its dynamic ones,
 Kafka's DYNAMIC_BROKER_CONFIG, set live through the controller: kraft.config.broker_dynamic
 says which; cluster.toml's others read only); the BROKER named "" (the cluster-wide
-dynamic defaults, Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG).
+dynamic defaults, Kafka's DYNAMIC_DEFAULT_BROKER_CONFIG); a GROUP by id (KIP-932's
+share-group settings, kraft.config.group_configs; a group need not exist to have them).
 """
 
 from __future__ import annotations
@@ -23,18 +24,20 @@ from kraft.config.broker_dynamic import (
     stored_name,
 )
 from kraft.config.config_sources import Described
+from kraft.config.group_configs import SPECS as GROUP_CONFIGS
+from kraft.config.group_configs import effective as effective_group_configs
 from kraft.config.topic_configs import TOPIC_CONFIGS, ConfigError
 from kraft.kafka import error_codes
 from kraft.kafka.request_context import RequestContext
 from kraft.metadata.effective_configs import described_topic_configs, effective_topic_configs
 
-TOPIC, BROKER = 2, 4
+TOPIC, BROKER, GROUP = 2, 4, 32
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 CATCH_UP_S = 2.0
 
 # Kafka's DescribeConfigs config_source numbers
 SOURCE_CODES = {"DYNAMIC_TOPIC_CONFIG": 1, "DYNAMIC_BROKER_CONFIG": 2, "DYNAMIC_DEFAULT_BROKER_CONFIG": 3,
-                "STATIC_BROKER_CONFIG": 4, "DEFAULT_CONFIG": 5}
+                "STATIC_BROKER_CONFIG": 4, "DEFAULT_CONFIG": 5, "GROUP_CONFIG": 8}
 TYPE_CODES = {"bool": 1, "string": 2, "int": 3, "long": 5, "double": 6, "list": 7}
 
 
@@ -76,6 +79,19 @@ def broker_entries(node: BrokerServices, broker_id: int, asked: Asked) -> list[d
     return [_broker_entry(name, config, asked) for name, config in table.items()]
 
 
+def group_entries(node: BrokerServices, group_id: str, asked: Asked) -> list[dict]:
+    own = node.image.group_configs.get(group_id, {})
+    out = []
+    for name, (value, set_here) in sorted(effective_group_configs(own, node.config.groups).items()):
+        source = "GROUP_CONFIG" if set_here else "DEFAULT_CONFIG"
+        kind = "string" if name == "share.auto.offset.reset" else "int"
+        out.append({"name": name, "value": value, "read_only": False, "config_source": SOURCE_CODES[source],
+                    "is_default": not set_here, "is_sensitive": False, "synonyms": [],
+                    "config_type": TYPE_CODES[kind],
+                    "documentation": GROUP_CONFIGS[name].doc if asked.documentation else None})
+    return out
+
+
 def cluster_default_entries(node: BrokerServices, asked: Asked) -> list[dict]:
     return [_broker_entry(name, config, asked)
             for name, config in cluster_default_table(node.image.cluster_configs).items()]
@@ -102,6 +118,8 @@ def _describe_one(node: BrokerServices, ctx: RequestContext, resource, asked: As
             answer.update(error_code=error_codes.UNKNOWN_TOPIC_OR_PARTITION, error_message=f"topic {name!r} not found")
             return answer
         entries = topic_entries(node, name, asked)
+    elif kind == GROUP and name:
+        entries = group_entries(node, name, asked)
     elif kind == BROKER and name == "":
         entries = cluster_default_entries(node, asked)
     elif kind == BROKER and name.isascii() and name.isdigit() and int(name) in node.image.brokers:
@@ -156,9 +174,12 @@ _CONFIG_OPERATIONS: dict[int, tuple[ClientOperation, ClientOperation]] = {
 
 
 def _denied(ctx: RequestContext, change: int, kind: int, name: str) -> int | None:
-    """TOPIC_/CLUSTER_AUTHORIZATION_FAILED when the principal may not; brokers' configs
-    are the cluster's, as in Kafka."""
+    """TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED when the principal may not; brokers'
+    configs are the cluster's, as in Kafka."""
     on_topic, on_cluster = _CONFIG_OPERATIONS[change]
+    if kind == GROUP:
+        return None if ctx.allowed("describe_group_configs" if change == _DESCRIBE else "alter_group_configs",
+                                   name) else 30
     if kind == TOPIC:
         return None if ctx.allowed(on_topic, name) else 29
     return None if ctx.allowed(on_cluster) else 31
@@ -171,7 +192,7 @@ def _resource_answer(resource, code: int, message: str | None) -> dict:
 
 def _check_alterable(node: BrokerServices, resource) -> None:
     kind, name = int(resource.resource_type), resource.resource_name
-    if kind == TOPIC or (kind == BROKER and name == ""):
+    if kind == TOPIC or (kind == BROKER and name == "") or (kind == GROUP and name):
         return
     if kind == BROKER:
         if not (name.isascii() and name.isdigit()) or int(name) not in node.image.brokers:
@@ -184,6 +205,8 @@ def _current_dynamic(node: BrokerServices, resource) -> list[str]:
     _check_alterable(node, resource)
     if int(resource.resource_type) == TOPIC:
         return list(node.image.topic_configs.get(resource.resource_name, {}))
+    if int(resource.resource_type) == GROUP:
+        return list(node.image.group_configs.get(resource.resource_name, {}))
     if resource.resource_name:
         return list(dynamic_by_broker_name(node.image.broker_configs.get(int(resource.resource_name), {})))
     return list(dynamic_by_broker_name(node.image.cluster_configs))
@@ -204,6 +227,8 @@ def _current_values(node: BrokerServices, resource) -> dict[str, str]:
 
 def _list_config(resource, config_name: str) -> bool:
     """Is this a list config of the resource (what APPEND and SUBTRACT apply to)?"""
+    if int(resource.resource_type) == GROUP:
+        return False  # no group config is a list
     if int(resource.resource_type) == TOPIC:
         spec = TOPIC_CONFIGS.get(config_name)
     else:
@@ -245,6 +270,9 @@ async def _apply(node: BrokerServices, resource, changes: dict[str, str | None],
     if int(resource.resource_type) == TOPIC:
         result = await node.controller_call(controller_requests.AlterConfigs(
             topic=resource.resource_name, changes=changes, validate_only=validate_only))
+    elif int(resource.resource_type) == GROUP:
+        result = await node.controller_call(controller_requests.AlterGroupConfigs(
+            group_id=resource.resource_name, changes=changes, validate_only=validate_only))
     elif resource.resource_name:
         result = await node.controller_call(controller_requests.AlterBrokerConfigs(
             broker_id=int(resource.resource_name), changes=changes, validate_only=validate_only))

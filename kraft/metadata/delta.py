@@ -65,6 +65,7 @@ class MetadataDelta:
         self._topic_configs: dict[str, Mapping[str, str]] | None = None
         self._cluster_configs: dict[str, str] | None = None
         self._broker_configs: dict[int, Mapping[str, str]] | None = None
+        self._group_configs: dict[str, Mapping[str, str]] | None = None
         self._next_producer_id = image.next_producer_id
         self._unclean = list(image.unclean_elections)
         self._acls: set[AclBinding] | None = None
@@ -263,6 +264,11 @@ class MetadataDelta:
             target = dict(self._broker_configs.get(broker_id, {}))
             self._broker_configs[broker_id] = target
             self._notes.cluster_configs.add(r.name)
+        elif r.resource_type == "group":
+            if self._group_configs is None:
+                self._group_configs = dict(self._base.group_configs)
+            target = dict(self._group_configs.get(r.resource_name, {}))
+            self._group_configs[r.resource_name] = target
         else:
             if r.resource_name not in self._topic_ids_r():
                 raise RecordRejected(f"topic {r.resource_name!r} does not exist")
@@ -361,6 +367,10 @@ class MetadataDelta:
             broker_configs=(
                 {b: v for b, v in self._broker_configs.items() if v}
                 if self._broker_configs is not None else base.broker_configs
+            ),
+            group_configs=(
+                {g: v for g, v in self._group_configs.items() if v}
+                if self._group_configs is not None else base.group_configs
             ),
             next_producer_id=self._next_producer_id,
             unclean_elections=tuple(self._unclean[-MAX_UNCLEAN_HISTORY:]),

@@ -119,6 +119,9 @@ class MetadataImage:
     cluster_configs: Mapping[str, str] = field(default_factory=dict)
     # dynamic configs of single brokers, by broker id (they outlast its registrations)
     broker_configs: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    # configs of single groups, by group id (KIP-932's share-group settings); a group
+    # need not exist to have them, as in Kafka
+    group_configs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     next_producer_id: int = 0
     unclean_elections: tuple[UncleanElection, ...] = ()
     acls: frozenset[AclBinding] = frozenset()

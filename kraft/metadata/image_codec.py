@@ -63,6 +63,8 @@ def image_to_dict(image: MetadataImage) -> dict[str, Any]:
         "cluster_configs": dict(image.cluster_configs),
         **({"broker_configs": [[b, dict(v)] for b, v in sorted(image.broker_configs.items())]}
            if image.broker_configs else {}),
+        **({"group_configs": {g: dict(v) for g, v in sorted(image.group_configs.items())}}
+           if image.group_configs else {}),
         "next_producer_id": image.next_producer_id,
         "unclean_elections": [
             [u.topic, u.partition, u.leader, u.leader_epoch, u.metadata_offset]
@@ -126,6 +128,7 @@ def image_from_dict(data: dict[str, Any]) -> MetadataImage:
         topic_configs={k: dict(v) for k, v in data["topic_configs"].items()},
         cluster_configs=dict(data["cluster_configs"]),
         broker_configs={b: dict(v) for b, v in data.get("broker_configs", ())},  # absent: none set
+        group_configs={g: dict(v) for g, v in data.get("group_configs", {}).items()},  # absent: none set
         next_producer_id=data["next_producer_id"],
         unclean_elections=tuple(UncleanElection(*u) for u in data["unclean_elections"]),
         # absent in snapshots older than security

@@ -147,11 +147,12 @@ class PartitionChange(_Record):
 
 
 class ConfigRecord(_Record):
-    """Set (value) or delete (value=None) one config of a topic, of the cluster or of one
-    broker (resource_name: its id; Kafka's DYNAMIC_BROKER_CONFIG)."""
+    """Set (value) or delete (value=None) one config of a topic, of the cluster, of one
+    broker (resource_name: its id; Kafka's DYNAMIC_BROKER_CONFIG) or of one group (its id;
+    Kafka's GROUP resource)."""
 
     type: Literal["Config"] = "Config"
-    resource_type: Literal["topic", "cluster", "broker"]
+    resource_type: Literal["topic", "cluster", "broker", "group"]
     resource_name: str
     name: str
     value: str | None

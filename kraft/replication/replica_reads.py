@@ -56,6 +56,11 @@ class ReplicaReads:
         replaying its internal-topic partition when it takes it over."""
         return self.log.read(offset, max_bytes)
 
+    def read_below(self, offset: int, max_bytes: int, end: int) -> bytes:
+        """Whole batches from `offset` below `end`, as bytes (a share fetch, which must
+        know each batch's offsets to acquire them)."""
+        return self.log.read(offset, max_bytes, max_offset=end)
+
     def read_slices(self, offset: int, max_bytes: int, end: int) -> list[FileSlice]:
         """Whole batches from `offset` below `end` as file slices (sent with sendfile)."""
         return self.log.read_slices(offset, max_bytes, max_offset=end)

@@ -52,6 +52,7 @@ from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.internode.fetch_channel import FetchChannel
 from kraft.replication.replica_manager import ReplicaManager
+from kraft.share.share_broker import ShareBroker
 
 log = logging.getLogger(__name__)
 
@@ -416,6 +417,7 @@ class Node:
             node_id=self.node_id, cluster_id=self.cluster_id, config=self.config,
             topic_defaults=self.topic_defaults, peer_key=self.peer_key, data_plane=data_plane,
             partition_reader=partition_reader, groups=groups, transactions=transactions, txn_link=txn_link,
+            shares=ShareBroker(self.config.groups, image),
             access=self.access, producer_ids=self.producer_ids, metrics_registry=self.metrics.registry,
             client_quotas=ClientQuotaManager(lambda: self.image.client_quotas, self.config.cluster.quota_window_num,
                                              self.config.cluster.quota_window_size_seconds),

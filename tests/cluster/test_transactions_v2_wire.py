@@ -158,11 +158,11 @@ def test_api_versions_finalizes_transaction_version_2(cluster):
         v3 = w.call(schema("api_versions", 3).ApiVersionsRequest(client_software_name="tv2",
                                                                  client_software_version="1"))
     assert [(f.name, int(f.min_version), int(f.max_version)) for f in v4.supported_features] == \
-        [("transaction.version", 0, 2)]
+        [("share.version", 0, 1), ("transaction.version", 0, 2)]
     assert list(v3.supported_features) == []  # KIP-1022: a range from 0 confuses older clients
     for answer in (v3, v4):
         assert [(f.name, int(f.min_version_level), int(f.max_version_level)) for f in answer.finalized_features] \
-            == [("transaction.version", 2, 2)] and int(answer.finalized_features_epoch) >= 0
+            == [("share.version", 1, 1), ("transaction.version", 2, 2)] and int(answer.finalized_features_epoch) >= 0
         served = {int(k.api_key): int(k.max_version) for k in answer.api_keys}
         assert served[0] >= 12 and served[26] >= 5 and served[28] >= 5  # what TV2 clients send
 

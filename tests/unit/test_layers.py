@@ -14,7 +14,7 @@ import kraft
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER = ["errors", "config", "security", "schemas", "metadata", "storage", "quorum", "replication", "controller", "coordinator",
-         "groups", "transactions", "internode", "broker", "registry", "api", "kafka", "internode.routes", "server", "client", "top"]
+         "groups", "transactions", "share", "internode", "broker", "registry", "api", "kafka", "internode.routes", "server", "client", "top"]
 # kraft.internode holds both halves of node-to-node HTTP: its client below the broker,
 # its server (routes) beside the front doors, above the broker it serves.
 SERVER_HALVES = {"kraft.internode.routes": "internode.routes"}

@@ -1,0 +1,271 @@
+"""KIP-932 share groups for Kafka clients: ShareGroupHeartbeat (76), ShareFetch (78) and
+ShareAcknowledge (79), at version 1 (Kafka 4.1's production versions).
+
+The heartbeat goes to the group's coordinator (FindCoordinator key type 0, as for any
+group); fetches and acknowledgements go to each partition's leader, which keeps the
+share-partition (kraft/share holds the rules). On the wire partitions are named by
+topic id; kraft/share keeps names, so this door maps between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from kraft.broker.services import BrokerServices
+from kraft.errors import KraftError
+from kraft.kafka import error_codes
+from kraft.kafka.entities import millis
+from kraft.kafka.group_api import _coordinator_error
+from kraft.kafka.leaders import current_leader, node_endpoint
+from kraft.kafka.request_context import RequestContext
+from kraft.replication.change_signal import wait_any
+from kraft.share.share_group import Refusal
+from kraft.share.share_partition import Ack, AckRefused
+from kraft.share.share_sessions import CLOSE, INVALID_SHARE_SESSION_EPOCH, OPEN, SessionRefusal
+
+TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED = 29, 30
+RENEW_SINCE = 2
+MAX_WAIT_MS = 30_000  # a long poll never outlasts a client's request timeout
+
+Key = tuple[str, int]
+
+
+def _names_by_id(node: BrokerServices) -> dict[uuid.UUID, str]:
+    return {uuid.UUID(t.topic_id): t.name for t in node.image.topics.values()}
+
+
+def _topic_id(node: BrokerServices, name: str) -> uuid.UUID | None:
+    topic = node.image.topic(name)
+    return None if topic is None else uuid.UUID(topic.topic_id)
+
+
+# -- ShareGroupHeartbeat ------------------------------------------------------------------
+async def heartbeat(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "error_message": None,
+                              "member_id": request.member_id or None, "member_epoch": -1,
+                              "heartbeat_interval": 0, "assignment": None}
+
+    def refused(code: int, message: str | None = None) -> dict:
+        answer["error_code"], answer["error_message"] = code, message
+        return answer
+
+    if not request.group_id:
+        return refused(error_codes.INVALID_REQUEST, "the group id is empty")
+    if (code := await _coordinator_error(node, ctx, request.group_id)) is not None:
+        return refused(code)
+    names = request.subscribed_topic_names
+    hidden = set(names or ()) - set(ctx.visible("describe_topic", names or ()))
+    if hidden:
+        return refused(TOPIC_AUTHORIZATION_FAILED, f"not authorized to describe {len(hidden)} subscribed topic(s)")
+    if node.groups.describe(request.group_id).get("members"):  # Kafka: one id, one kind of group
+        return refused(error_codes.INCONSISTENT_GROUP_PROTOCOL,
+                       f"group {request.group_id!r} is a consumer group, not a share group")
+    result = node.shares.heartbeat(request.group_id, request.member_id, int(request.member_epoch),
+                                   tuple(names) if names is not None else None, ctx.client_id or "",
+                                   request.rack_id)
+    if isinstance(result, Refusal):
+        return refused(result.code, result.message)
+    assignment = None
+    if result.assignment is not None:
+        by_topic: dict[str, list[int]] = {}
+        for topic, p in result.assignment:
+            by_topic.setdefault(topic, []).append(p)
+        assignment = {"topic_partitions": [
+            {"topic_id": topic_id, "partitions": sorted(ps)} for name, ps in sorted(by_topic.items())
+            if (topic_id := _topic_id(node, name)) is not None]}
+    answer.update(member_id=result.member_id, member_epoch=result.member_epoch, assignment=assignment,
+                  heartbeat_interval=node.shares.heartbeat_interval_ms(request.group_id))
+    return answer
+
+
+# -- ShareFetch and ShareAcknowledge -----------------------------------------------------
+def _acks_of(node: BrokerServices, topics) -> tuple[dict[Key, list[Ack]], set[Key], dict[uuid.UUID, set[int]]]:
+    """(acknowledgements by partition, every partition named, partitions of unknown topic ids)."""
+    by_id = _names_by_id(node)
+    acks: dict[Key, list[Ack]] = {}
+    named: set[Key] = set()
+    unknown: dict[uuid.UUID, set[int]] = {}
+    for topic in topics:
+        name = by_id.get(topic.topic_id)
+        if name is None:
+            unknown.setdefault(topic.topic_id, set()).update(int(p.partition_index) for p in topic.partitions)
+            continue
+        for p in topic.partitions:
+            key = (name, int(p.partition_index))
+            named.add(key)
+            if p.acknowledgement_batches:
+                acks.setdefault(key, []).extend(
+                    Ack(int(b.first_offset), int(b.last_offset), tuple(int(t) for t in b.acknowledge_types))
+                    for b in p.acknowledgement_batches)
+    return acks, named, unknown
+
+
+class _Answers:
+    """Partition answers by key, grouped by topic id at the end."""
+
+    def __init__(self, node: BrokerServices, with_records: bool):
+        self.node = node
+        self.with_records = with_records
+        self.parts: dict[Key, dict[str, Any]] = {}
+        self.leaders: set[int] = set()
+        self.unknown: dict[uuid.UUID, set[int]] = {}  # topic ids this broker does not know
+
+    def part(self, key: Key) -> dict[str, Any]:
+        if key not in self.parts:
+            self.parts[key] = self._blank(key[1], *current_leader(self.node, *key))
+        return self.parts[key]
+
+    def _blank(self, index: int, leader: int, epoch: int) -> dict[str, Any]:
+        entry: dict[str, Any] = {"partition_index": index, "error_code": error_codes.NONE, "error_message": None,
+                                 "current_leader": {"leader_id": leader, "leader_epoch": epoch}}
+        if self.with_records:
+            entry.update(acknowledge_error_code=error_codes.NONE, acknowledge_error_message=None,
+                         records=b"", acquired_records=[])
+        return entry
+
+    def failed(self, key: Key, code: int, message: str | None, field: str = "error_code") -> None:
+        entry = self.part(key)
+        entry[field] = code
+        entry[field.replace("code", "message")] = message
+        if code == error_codes.NOT_LEADER_OR_FOLLOWER and entry["current_leader"]["leader_id"] >= 0:
+            self.leaders.add(entry["current_leader"]["leader_id"])
+
+    def responses(self) -> tuple[list[dict], list[dict]]:
+        by_topic: dict[str, list[dict]] = {}
+        for (topic, _), entry in sorted(self.parts.items()):
+            by_topic.setdefault(topic, []).append(entry)
+        topics = [{"topic_id": tid, "partitions": parts} for name, parts in by_topic.items()
+                  if (tid := _topic_id(self.node, name)) is not None]
+        for topic_id, indexes in self.unknown.items():
+            entries = []
+            for index in sorted(indexes):
+                entry = self._blank(index, -1, -1)
+                entry["error_code"], entry["error_message"] = error_codes.UNKNOWN_TOPIC_ID, "unknown topic id"
+                entries.append(entry)
+            topics.append({"topic_id": topic_id, "partitions": entries})
+        endpoints = [e for b in sorted(self.leaders) if (e := node_endpoint(self.node, b)) is not None]
+        return topics, endpoints
+
+
+async def _leader_replica(node: BrokerServices, ctx: RequestContext, key: Key):
+    ctx.check("consume", key[0])
+    return await node.data_plane.leader_replica(*key)
+
+
+async def _apply_acks(node: BrokerServices, ctx: RequestContext, group_id: str, member_id: str,
+                      acks: dict[Key, list[Ack]], answers: _Answers, field: str) -> None:
+    renew = ctx.api_version >= RENEW_SINCE
+    for key, batches in acks.items():
+        try:
+            replica = await _leader_replica(node, ctx, key)
+            node.shares.acknowledge((group_id, *key), replica, member_id, batches, renew)
+            answers.part(key)
+        except AckRefused as refusal:
+            answers.failed(key, refusal.code, str(refusal), field)
+        except KraftError as exc:
+            answers.failed(key, error_codes.code_of(exc), str(exc), field)
+
+
+def _top_level(code: int, message: str | None, lock_ms: int | None) -> dict:
+    answer: dict[str, Any] = {"throttle_time": 0, "error_code": code, "error_message": message,
+                              "responses": [], "node_endpoints": []}
+    if lock_ms is not None:  # ShareFetch tells the consumer how long its records are held
+        answer["acquisition_lock_timeout"] = lock_ms
+    return answer
+
+
+def _session_check(ctx: RequestContext, request) -> tuple[int, str] | None:
+    if not request.group_id:
+        return error_codes.INVALID_GROUP_ID, "the group id is empty"
+    if not request.member_id:
+        return error_codes.INVALID_REQUEST, "a share fetch names its member"
+    if not ctx.allowed("use_group", request.group_id):
+        return GROUP_AUTHORIZATION_FAILED, "READ on the group is not authorized"
+    return None
+
+
+async def share_fetch(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    lock_ms = int(node.shares.config(request.group_id or "")["share.record.lock.duration.ms"])
+    if (problem := _session_check(ctx, request)) is not None:
+        return _top_level(*problem, lock_ms)
+    group_id, member_id, epoch = request.group_id, request.member_id, int(request.share_session_epoch)
+    acks, named, unknown = _acks_of(node, request.topics)
+    if epoch == OPEN and acks:
+        return _top_level(error_codes.INVALID_REQUEST, "a new share session carries no acknowledgements", lock_ms)
+    by_id = _names_by_id(node)
+    forgotten = {(by_id[t.topic_id], int(p)) for t in request.forgotten_topics_data
+                 if t.topic_id in by_id for p in t.partitions}
+    session = node.shares.sessions.use(group_id, member_id, epoch, named, forgotten, node.shares.now_ms())
+    if isinstance(session, SessionRefusal):
+        return _top_level(session.code, session.message, lock_ms)
+    answers = _Answers(node, with_records=True)
+    answers.unknown = unknown
+    await _apply_acks(node, ctx, group_id, member_id, acks, answers, "acknowledge_error_code")
+    if epoch == CLOSE:
+        node.shares.release_member(group_id, member_id, session.partitions)
+    elif int(request.max_records) > 0:
+        await _fetch(node, ctx, request, sorted(session.partitions), answers)
+    if epoch == OPEN:
+        for key in session.partitions:
+            answers.part(key)
+    answer = _top_level(error_codes.NONE, None, lock_ms)
+    answer["responses"], answer["node_endpoints"] = answers.responses()
+    return answer
+
+
+async def _fetch(node: BrokerServices, ctx: RequestContext, request, keys: list[Key], answers: _Answers) -> None:
+    """Acquire records on each partition, waiting up to max_wait for any (Kafka's delayed share fetch)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(max(0, millis(request.max_wait)), MAX_WAIT_MS) / 1000
+    max_records, budget = int(request.max_records), int(request.max_bytes)
+    group_id, member_id = request.group_id, request.member_id
+    while True:
+        signals, got = [], False
+        for key in keys:
+            if budget <= 0 or max_records <= 0:
+                break
+            try:
+                replica = await _leader_replica(node, ctx, key)
+                fetched = node.shares.acquire((group_id, *key), replica, member_id, max_records, budget)
+            except KraftError as exc:
+                answers.failed(key, error_codes.code_of(exc), str(exc))
+                got = True
+                continue
+            signals.append(replica.changed)
+            if fetched.acquired:
+                entry = answers.part(key)
+                entry["records"] = fetched.records
+                entry["acquired_records"] = [{"first_offset": a.first_offset, "last_offset": a.last_offset,
+                                              "delivery_count": a.delivery_count} for a in fetched.acquired]
+                max_records -= sum(a.last_offset - a.first_offset + 1 for a in fetched.acquired)
+                budget -= len(fetched.records)
+                got = True
+        left = deadline - loop.time()
+        if got or left <= 0 or not signals:
+            return
+        lock = node.shares.next_lock_deadline([(group_id, *key) for key in keys])
+        if lock is not None:  # a lock running out makes records available again
+            left = min(left, max(0.01, (lock - node.shares.now_ms()) / 1000))
+        await wait_any(signals, left)
+
+
+async def share_acknowledge(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    if (problem := _session_check(ctx, request)) is not None:
+        return _top_level(*problem, None)
+    group_id, member_id, epoch = request.group_id, request.member_id, int(request.share_session_epoch)
+    if epoch == OPEN:
+        return _top_level(INVALID_SHARE_SESSION_EPOCH, "ShareAcknowledge needs an open share session", None)
+    acks, _, unknown = _acks_of(node, request.topics)
+    session = node.shares.sessions.use(group_id, member_id, epoch, set(), set(), node.shares.now_ms())
+    if isinstance(session, SessionRefusal):
+        return _top_level(session.code, session.message, None)
+    answers = _Answers(node, with_records=False)
+    answers.unknown = unknown
+    await _apply_acks(node, ctx, group_id, member_id, acks, answers, "error_code")
+    if epoch == CLOSE:
+        node.shares.release_member(group_id, member_id, session.partitions)
+    answer = _top_level(error_codes.NONE, None, None)
+    answer["responses"], answer["node_endpoints"] = answers.responses()
+    return answer

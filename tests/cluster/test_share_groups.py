@@ -1,0 +1,333 @@
+"""Share groups (KIP-932) with confluent-kafka's ShareConsumer on the shared cluster: more
+consumers than partitions all get work, each record is handed to one consumer at a time
+and acknowledged one by one (accept, release, reject), a killed consumer's records come
+back when their lock runs out, per-group configs set through the admin API, and Kafka's
+error codes for acknowledgements that do not fit."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+
+import pytest
+from cluster_client import call, create_topic
+from kafka_wire import kafka_socket, leader_of, wire_call
+
+from kraft.scenario.targets import coordinator
+
+pytestmark = pytest.mark.cluster
+
+confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka is a test extra")
+from confluent_kafka import AcknowledgeType, Producer, ShareConsumer  # noqa: E402
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType  # noqa: E402
+
+BOUND_S = 60.0  # what the cluster must reach (a delivery, a lock running out) on a busy machine
+LOCK_MS = 2000  # the kill test's groups hold records this long
+
+
+@pytest.fixture(scope="module")
+def cluster(shared_cluster):
+    """The shared cluster of the session (tests/cluster/conftest.py)."""
+    return shared_cluster
+
+
+def new_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def set_group_configs(c, group: str, **configs) -> None:
+    """The group's own configs through IncrementalAlterConfigs (resource type GROUP)."""
+    admin = AdminClient({"bootstrap.servers": c.bootstrap_servers})
+    entries = [ConfigEntry(k.replace("_", "."), str(v), incremental_operation=AlterConfigOpType.SET)
+               for k, v in configs.items()]
+    for future in admin.incremental_alter_configs([ConfigResource(ResourceType.GROUP, group,
+                                                                  incremental_configs=entries)]).values():
+        future.result(15)
+
+
+def share_group(c, topic: str, partitions: int = 1, **configs) -> str:
+    """A topic and a share group reading it from its first record."""
+    create_topic(c, topic, partitions)
+    group = new_name(f"{topic}-g")
+    set_group_configs(c, group, share_auto_offset_reset="earliest", **configs)
+    return group
+
+
+def produce(c, topic: str, values: list[str], partition: int | None = None) -> None:
+    failed: list = []
+    producer = Producer({"bootstrap.servers": c.bootstrap_servers, "acks": "all", "linger.ms": 0})
+    for v in values:
+        extra = {} if partition is None else {"partition": partition}
+        producer.produce(topic, value=v.encode(), on_delivery=lambda err, _m: failed.append(err) if err else None,
+                         **extra)
+        producer.flush(30)  # one record a batch: each can go to another consumer
+    assert not failed, failed
+
+
+def consumer(c, group: str, explicit: bool = False) -> ShareConsumer:
+    return ShareConsumer({"bootstrap.servers": c.bootstrap_servers, "group.id": group,
+                          "share.acknowledgement.mode": "explicit" if explicit else "implicit"})
+
+
+def poll_until(share: ShareConsumer, done, bound_s: float = BOUND_S) -> list:
+    """Poll until done(every message so far) holds; the messages."""
+    got: list = []
+    deadline = time.monotonic() + bound_s
+    while time.monotonic() < deadline:
+        for m in share.poll(0.5):
+            assert m.error() is None, m.error()
+            got.append(m)
+        if done(got):
+            return got
+    raise AssertionError(f"not reached within {bound_s} s; got {[(m.value(), m.delivery_count()) for m in got]}")
+
+
+def values(messages) -> list[str]:
+    return [m.value().decode() for m in messages]
+
+
+def test_more_consumers_than_partitions_each_hold_a_record_of_one_partition_at_once(cluster):
+    topic = new_name("share-hold")
+    group = share_group(cluster, topic, partitions=1)
+    members = [consumer(cluster, group, explicit=True) for _ in range(3)]
+    held = []
+    try:
+        for share in members:
+            share.subscribe([topic])
+        for i, share in enumerate(members):  # each holds its record: the next goes to the next member
+            produce(cluster, topic, [f"r{i}"])
+            held += poll_until(share, lambda got: len(got) >= 1)
+        assert values(held) == ["r0", "r1", "r2"] and len({m.offset() for m in held}) == 3
+        for share, message in zip(members, held):
+            share.acknowledge(message, AcknowledgeType.ACCEPT)
+            share.commit_sync()
+        produce(cluster, topic, ["end"])
+        after = poll_until(members[0], lambda got: "end" in values(got))
+        assert values(after) == ["end"]  # nothing accepted came back
+        members[0].acknowledge(after[0])
+        members[0].commit_sync()
+    finally:
+        for share in members:
+            share.close()
+
+
+def test_implicit_consumers_receive_every_record_once(cluster):
+    topic = new_name("share-all")
+    group = share_group(cluster, topic, partitions=2)
+    sent = [f"m{i}" for i in range(60)]
+    members = [consumer(cluster, group) for _ in range(3)]
+    got: list = []
+    try:
+        for share in members:
+            share.subscribe([topic])
+        producer = Producer({"bootstrap.servers": cluster.bootstrap_servers, "acks": "all"})
+        for i, v in enumerate(sent):
+            producer.produce(topic, value=v.encode(), partition=i % 2)
+        assert producer.flush(30) == 0
+        deadline = time.monotonic() + BOUND_S
+        while len(got) < len(sent) and time.monotonic() < deadline:
+            for share in members:  # polling again accepts what the last poll gave (implicit mode)
+                got += [m for m in share.poll(0.2)]
+        assert Counter(values(got)) == Counter(sent)
+        assert {m.delivery_count() for m in got} == {1}
+    finally:
+        for share in members:
+            share.close()
+
+
+def test_release_redelivers_with_a_higher_count_and_reject_archives(cluster):
+    topic = new_name("share-ack")
+    group = share_group(cluster, topic)
+    produce(cluster, topic, ["a", "b"])
+    share = consumer(cluster, group, explicit=True)
+    try:
+        share.subscribe([topic])
+        first = poll_until(share, lambda got: len(got) >= 2)
+        assert [(m.value(), m.delivery_count()) for m in first] == [(b"a", 1), (b"b", 1)]
+        share.acknowledge(first[0], AcknowledgeType.RELEASE)
+        share.acknowledge(first[1], AcknowledgeType.REJECT)
+        share.commit_sync()
+        again = poll_until(share, lambda got: len(got) >= 1)
+        assert [(m.value(), m.offset(), m.delivery_count()) for m in again] == [(b"a", first[0].offset(), 2)]
+        share.acknowledge(again[0], AcknowledgeType.ACCEPT)
+        share.commit_sync()
+        produce(cluster, topic, ["c"])
+        last = poll_until(share, lambda got: "c" in values(got))
+        assert values(last) == ["c"]  # neither the accepted nor the rejected record came back
+        share.acknowledge(last[0])
+        share.commit_sync()
+    finally:
+        share.close()
+
+
+def test_the_delivery_limit_archives_a_record_released_too_often(cluster):
+    topic = new_name("share-limit")
+    group = share_group(cluster, topic, share_delivery_count_limit=2)
+    produce(cluster, topic, ["x"])
+    share = consumer(cluster, group, explicit=True)
+    try:
+        share.subscribe([topic])
+        for delivery in (1, 2):
+            [message] = poll_until(share, lambda got: len(got) >= 1)
+            assert (message.value(), message.delivery_count()) == (b"x", delivery)
+            share.acknowledge(message, AcknowledgeType.RELEASE)
+            share.commit_sync()
+        produce(cluster, topic, ["y"])
+        after = poll_until(share, lambda got: "y" in values(got))
+        assert values(after) == ["y"]  # x was archived at its second release
+        share.acknowledge(after[0])
+        share.commit_sync()
+    finally:
+        share.close()
+
+
+HOLDER = """
+import sys, time
+from confluent_kafka import ShareConsumer
+share = ShareConsumer({"bootstrap.servers": sys.argv[1], "group.id": sys.argv[2],
+                       "share.acknowledgement.mode": "explicit"})
+share.subscribe([sys.argv[3]])
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    got = [m for m in share.poll(0.5) if m.error() is None]
+    if got:
+        print(" ".join(str(m.offset()) for m in got), flush=True)
+        time.sleep(120)  # holds them, never acknowledging, until it is killed
+"""
+
+
+def test_records_held_by_a_killed_consumer_come_back_when_their_lock_runs_out(cluster):
+    topic = new_name("share-kill")
+    group = share_group(cluster, topic, share_record_lock_duration_ms=LOCK_MS)
+    produce(cluster, topic, ["k0", "k1", "k2"])
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, cluster.bootstrap_servers, group, topic],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    share = None
+    try:
+        line = holder.stdout.readline()  # bounded: the holder gives up after 60 s
+        assert line.split(), "the holder received nothing"
+        held = sorted(int(o) for o in line.split())
+        os.kill(holder.pid, signal.SIGKILL)  # no close, no release: only the lock can free them
+        holder.wait(10)
+        share = consumer(cluster, group, explicit=True)
+        share.subscribe([topic])
+        back = poll_until(share, lambda got: len(got) >= len(held))
+        assert sorted(m.offset() for m in back) == held
+        assert {m.delivery_count() for m in back} == {2}
+        for m in back:
+            share.acknowledge(m)
+        share.commit_sync()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(10)
+        if share is not None:
+            share.close()
+
+
+# -- the wire: acknowledgements that do not fit -------------------------------------------
+def topic_id(c, topic: str) -> uuid.UUID:
+    status, body = call("GET", f"{c.v3(1)}/topics/{topic}")
+    assert status == 200, body
+    return uuid.UUID(body["topic_id"])
+
+
+def share_fetch(s, group: str, member: str, epoch: int, tid: uuid.UUID, acks=(), max_records: int = 10):
+    from kio.schema.share_fetch.v1 import request as sf
+    batches = tuple(sf.AcknowledgementBatch(first_offset=f, last_offset=l, acknowledge_types=(t,)) for f, l, t in acks)
+    return wire_call(s, sf.ShareFetchRequest(
+        group_id=group, member_id=member, share_session_epoch=epoch, max_wait=datetime.timedelta(seconds=5),
+        min_bytes=1, max_bytes=1 << 20, max_records=max_records, batch_size=max_records,
+        topics=(sf.FetchTopic(topic_id=tid, partitions=(sf.FetchPartition(partition_index=0,
+                                                                           acknowledgement_batches=batches),)),),
+        forgotten_topics_data=()))
+
+
+def share_acknowledge(s, group: str, member: str, epoch: int, tid: uuid.UUID, first: int, last: int, kind: int = 1):
+    from kio.schema.share_acknowledge.v1 import request as sa
+    return wire_call(s, sa.ShareAcknowledgeRequest(
+        group_id=group, member_id=member, share_session_epoch=epoch, topics=(sa.AcknowledgeTopic(
+            topic_id=tid, partitions=(sa.AcknowledgePartition(partition_index=0, acknowledgement_batches=(
+                sa.AcknowledgementBatch(first_offset=first, last_offset=last, acknowledge_types=(kind,)),)),)),)))
+
+
+def code(value) -> int:
+    return int(getattr(value, "value", value))
+
+
+def test_acknowledgements_that_do_not_fit_get_kafkas_codes_and_change_nothing(cluster):
+    topic = new_name("share-wire")
+    group = share_group(cluster, topic)
+    produce(cluster, topic, ["w0", "w1"])
+    tid, member = topic_id(cluster, topic), str(uuid.uuid4())
+    with kafka_socket(cluster, leader_of(cluster, topic, 0)) as s:
+        assert code(share_acknowledge(s, group, member, 1, tid, 0, 0).error_code) == 122  # SHARE_SESSION_NOT_FOUND
+        opened = share_fetch(s, group, member, 0, tid)
+        assert code(opened.error_code) == 0
+        [part] = opened.responses[0].partitions
+        assert [(a.first_offset, a.last_offset, a.delivery_count) for a in part.acquired_records] == [(0, 1, 1)]
+        assert code(share_fetch(s, group, member, 5, tid).error_code) == 123  # INVALID_SHARE_SESSION_EPOCH
+        wrong = share_acknowledge(s, group, member, 1, tid, 1, 2)  # offset 2 was never acquired
+        assert code(wrong.responses[0].partitions[0].error_code) == 121  # INVALID_RECORD_STATE
+        other = share_acknowledge(s, group, str(uuid.uuid4()), 1, tid, 0, 0)  # not this member's session
+        assert code(other.error_code) == 122
+        right = share_acknowledge(s, group, member, 2, tid, 0, 1)  # both are still held: nothing changed
+        assert code(right.responses[0].partitions[0].error_code) == 0
+        closing = share_acknowledge(s, group, member, -1, tid, 0, 0)  # already accepted
+        assert code(closing.responses[0].partitions[0].error_code) == 121
+
+
+def test_a_stale_member_epoch_is_fenced_and_an_unknown_member_refused(cluster):
+    from kio.schema.share_group_heartbeat.v1.request import ShareGroupHeartbeatRequest
+    topic = new_name("share-hb")
+    group = share_group(cluster, topic)
+    member = str(uuid.uuid4())
+    with kafka_socket(cluster, coordinator(cluster, "group-coordinator", group)) as s:
+        joined = wire_call(s, ShareGroupHeartbeatRequest(group_id=group, member_id=member, member_epoch=0,
+                                                         subscribed_topic_names=(topic,)))
+        assert code(joined.error_code) == 0 and joined.member_epoch > 0
+        assert [list(tp.partitions) for tp in joined.assignment.topic_partitions] == [[0]]
+        stale = wire_call(s, ShareGroupHeartbeatRequest(group_id=group, member_id=member,
+                                                        member_epoch=joined.member_epoch + 7))
+        assert code(stale.error_code) == 110  # FENCED_MEMBER_EPOCH
+        unknown = wire_call(s, ShareGroupHeartbeatRequest(group_id=group, member_id=str(uuid.uuid4()), member_epoch=3))
+        assert code(unknown.error_code) == 25  # UNKNOWN_MEMBER_ID
+        left = wire_call(s, ShareGroupHeartbeatRequest(group_id=group, member_id=member, member_epoch=-1))
+        assert code(left.error_code) == 0 and left.member_epoch == -1
+
+
+def test_group_configs_are_checked_and_described(cluster):
+    group = new_name("share-configs")
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers})
+    for name, value in (("share.record.lock.duration.ms", "12"), ("share.auto.offset.reset", "middle"),
+                        ("no.such.config", "1")):
+        resource = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
+            ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)])
+        with pytest.raises(confluent_kafka.KafkaException) as refused:
+            for future in admin.incremental_alter_configs([resource]).values():
+                future.result(15)
+        assert refused.value.args[0].code() == confluent_kafka.KafkaError.INVALID_CONFIG, name
+    set_group_configs(cluster, group, share_record_lock_duration_ms=15000)
+    [described] = admin.describe_configs([ConfigResource(ResourceType.GROUP, group)]).values()
+    configs = described.result(15)
+    assert configs["share.record.lock.duration.ms"].value == "15000"
+    assert configs["share.delivery.count.limit"].value == "5"  # the broker's default
+
+
+def test_the_readme_share_consumer_runs_as_written(cluster):
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    [block] = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "ShareConsumer" in b]
+    topic, group = new_name("jobs"), new_name("resizers")
+    script = (block.replace("localhost:19092", cluster.bootstrap_servers)
+              .replace('"jobs"', repr(topic)).replace('"resizers"', repr(group)))
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert sorted(ran.stdout.splitlines()) == [f"b'photo-{i}' delivery 1" for i in (1, 2, 3)]  # partitions: any order
