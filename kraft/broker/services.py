@@ -30,6 +30,7 @@ from kraft.controller.commands import ControllerRequest
 from kraft.broker.txn_link import TransactionLink
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.share.share_broker import ShareBroker
+from kraft.share.share_coordinator import ShareCoordinator
 from kraft.transactions.txn_coordinator import TransactionCoordinator
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
@@ -77,6 +78,7 @@ class BrokerServices:
     partition_reader: PartitionReader
     groups: GroupCoordinator
     shares: ShareBroker  # share groups: membership where coordinating, in-flight records where leading
+    share_coordinator: ShareCoordinator  # share-partitions' stored state, where this node holds it
     transactions: TransactionCoordinator
     txn_link: TransactionLink
     access: AccessControl

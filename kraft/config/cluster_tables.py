@@ -146,6 +146,10 @@ class GroupSettings(Table):
         2_000, alias="group.share.partition.max.record.locks")
     share_max_size: Annotated[int, Field(strict=True, ge=1, le=1000)] = Field(
         200, alias="group.share.max.size")
+    share_state_topic_partitions: Annotated[int, Field(strict=True, ge=1, le=1000)] = Field(
+        50, alias="share.coordinator.state.topic.num.partitions")
+    share_state_topic_replication_factor: Annotated[int, Field(strict=True, ge=1)] = Field(
+        3, alias="share.coordinator.state.topic.replication.factor")
 
     @model_validator(mode="after")
     def _consumer_heartbeat_within_session(self) -> GroupSettings:

@@ -25,6 +25,8 @@ from kraft.internode.peers import LOCAL_ONLY_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import signature_valid
 from kraft.broker.isolation import ABORTED_HEADER, aborted_header
 from kraft.groups.consumer_instance import READ_COMMITTED
+from kraft.broker.share_state_link import STATE_PATH
+from kraft.broker.share_state_link import serve as serve_share_state
 from kraft.broker.txn_link import MARKERS_PATH, VERIFY_PATH, answers_json, check_or_add, markers_from_json
 from kraft.errors import BadRequest, NotCoordinator, Unauthorized
 from kraft.metadata.image_codec import image_to_dict
@@ -54,6 +56,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/internal/v1/groups", local_groups)
     app.router.add_post(MARKERS_PATH, txn_markers)
     app.router.add_post(VERIFY_PATH, txn_verify)
+    app.router.add_post(STATE_PATH, share_state)
     app[FETCH_STREAMS_KEY] = weakref.WeakSet()
     app.on_shutdown.append(_end_fetch_streams)
 
@@ -253,6 +256,12 @@ async def txn_verify(request):
     if await coordinator.locate(tid, create=False, wait_s=0) is not None:  # the leader asking waits briefly
         raise NotCoordinator(f"NOT_COORDINATOR: node {coordinator.node_id} does not coordinate {tid!r}")
     return json_response({"in_transaction": await check_or_add(coordinator, tid, pid, epoch, tp, add)})
+
+
+async def share_state(request):
+    """A partition leader reads or writes a share-partition's state at this share coordinator."""
+    await _authorize(request)
+    return json_response(await serve_share_state(node_of(request).share_coordinator, await read_json(request)))
 
 
 async def local_groups(request):

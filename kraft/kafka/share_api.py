@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from kraft.broker.services import BrokerServices
-from kraft.errors import KraftError
+from kraft.errors import CoordinatorLoadInProgress, CoordinatorNotAvailable, KraftError, NotCoordinator
 from kraft.kafka import error_codes
 from kraft.kafka.entities import millis
 from kraft.kafka.group_api import _coordinator_error
@@ -30,6 +30,8 @@ RENEW_SINCE = 2
 MAX_WAIT_MS = 30_000  # a long poll never outlasts a client's request timeout
 
 Key = tuple[str, int]
+# the share coordinator holding a share-partition's state is being made, moved or loaded
+STATE_NOT_YET = (CoordinatorLoadInProgress, CoordinatorNotAvailable, NotCoordinator)
 
 
 def _names_by_id(node: BrokerServices) -> dict[uuid.UUID, str]:
@@ -160,7 +162,7 @@ async def _apply_acks(node: BrokerServices, ctx: RequestContext, group_id: str, 
     for key, batches in acks.items():
         try:
             replica = await _leader_replica(node, ctx, key)
-            node.shares.acknowledge((group_id, *key), replica, member_id, batches, renew)
+            await node.shares.acknowledge((group_id, *key), replica, member_id, batches, renew)
             answers.part(key)
         except AckRefused as refusal:
             answers.failed(key, refusal.code, str(refusal), field)
@@ -204,7 +206,7 @@ async def share_fetch(node: BrokerServices, ctx: RequestContext, request) -> dic
     answers.unknown = unknown
     await _apply_acks(node, ctx, group_id, member_id, acks, answers, "acknowledge_error_code")
     if epoch == CLOSE:
-        node.shares.release_member(group_id, member_id, session.partitions)
+        await _release(node, group_id, member_id, session.partitions)
     elif int(request.max_records) > 0:
         await _fetch(node, ctx, request, sorted(session.partitions), answers)
     if epoch == OPEN:
@@ -228,7 +230,9 @@ async def _fetch(node: BrokerServices, ctx: RequestContext, request, keys: list[
                 break
             try:
                 replica = await _leader_replica(node, ctx, key)
-                fetched = node.shares.acquire((group_id, *key), replica, member_id, max_records, budget)
+                fetched = await node.shares.acquire((group_id, *key), replica, member_id, max_records, budget)
+            except STATE_NOT_YET:  # its stored state cannot be read yet: nothing from it this time
+                continue
             except KraftError as exc:
                 answers.failed(key, error_codes.code_of(exc), str(exc))
                 got = True
@@ -251,6 +255,15 @@ async def _fetch(node: BrokerServices, ctx: RequestContext, request, keys: list[
         await wait_any(signals, left)
 
 
+async def _release(node: BrokerServices, group_id: str, member_id: str, partitions) -> None:
+    """A closed session gives back what its member holds (stored; a failure leaves the
+    records to their locks)."""
+    try:
+        await node.shares.release_member(group_id, member_id, partitions)
+    except KraftError:
+        pass
+
+
 async def share_acknowledge(node: BrokerServices, ctx: RequestContext, request) -> dict:
     if (problem := _session_check(ctx, request)) is not None:
         return _top_level(*problem, None)
@@ -265,7 +278,7 @@ async def share_acknowledge(node: BrokerServices, ctx: RequestContext, request) 
     answers.unknown = unknown
     await _apply_acks(node, ctx, group_id, member_id, acks, answers, "error_code")
     if epoch == CLOSE:
-        node.shares.release_member(group_id, member_id, session.partitions)
+        await _release(node, group_id, member_id, session.partitions)
     answer = _top_level(error_codes.NONE, None, None)
     answer["responses"], answer["node_endpoints"] = answers.responses()
     return answer

@@ -30,7 +30,6 @@ from kraft.server.http_app import node_app
 from kraft.config.data_dir import DataDirIdentity
 from kraft.broker.data_plane import DataPlane
 from kraft.errors import BrokerNotAvailable, MetadataNotReady, NotLeaderOrFollower, UnknownServerError
-from kraft.broker.txn_link import TransactionLink
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.transactions.txn_coordinator import TransactionCoordinator
 from kraft.kafka.listener import KafkaListener
@@ -52,7 +51,8 @@ from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.internode.fetch_channel import FetchChannel
 from kraft.replication.replica_manager import ReplicaManager
-from kraft.share.share_broker import ShareBroker
+from kraft.server.coordinators import build_coordinators
+from kraft.share.share_coordinator import ShareCoordinator
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,8 @@ class Node:
         self.data_plane: DataPlane | None = None
         self.groups: GroupCoordinator | None = None
         self.transactions: TransactionCoordinator | None = None
+        # every coordinator (groups, transactions, share-partition state) by its task's name
+        self.coordinators: dict[str, GroupCoordinator | TransactionCoordinator | ShareCoordinator] = {}
         self.partition_reader: PartitionReader | None = None
         self._metadata_pending = False
         self._changes_not_offered = NOTHING
@@ -139,10 +141,8 @@ class Node:
             self._security_checked = True  # once, on the first image that holds what came before
             if self.config.security is None and (notice := unenforced_security(self.image)):
                 log.warning("%s", notice)
-        if self.groups is not None:
-            self.groups.on_metadata()
-        if self.transactions is not None:
-            self.transactions.on_metadata()
+        for coordinator in self.coordinators.values():
+            coordinator.on_metadata()
         if self.replica_manager is not None and not self._metadata_pending:
             # coalesce: many batches applied in a burst cost one pass over the image
             self._metadata_pending = True
@@ -404,20 +404,16 @@ class Node:
                                self.is_ready, verify_txn=lambda *asked: txn_link.verify(*asked))
         self.data_plane = data_plane
         self.partition_reader = partition_reader = PartitionReader(self.node_id, data_plane, self.peers)
-        self.groups = groups = GroupCoordinator(  # a non-broker only forwards
-            self.node_id, self.config.groups, image, replica_manager, self.controller_call_raw,
-            self.waiters.wait_for, self._append_internal)
-        txn_link = TransactionLink(self.node_id, image, data_plane, groups, lambda: transactions, self.peers)
-        self.transactions = transactions = TransactionCoordinator(
-            self.node_id, self.config.transactions, image, replica_manager, self.controller_call_raw,
-            self.waiters.wait_for, self._append_internal,
-            self.producer_ids.next_id if self.producer_ids is not None else None, txn_link.send_markers,
-            offsets_topic_partitions=self.config.groups.offsets_topic_partitions)
+        built = build_coordinators(self.node_id, self.config, image, replica_manager, data_plane, self.peers,
+                                   self.controller_call_raw, self.waiters.wait_for, self._append_internal,
+                                   self.producer_ids.next_id if self.producer_ids is not None else None)
+        txn_link, self.groups, self.transactions = built.txn_link, built.groups, built.transactions
+        self.coordinators = built.by_task()
         return BrokerServices(
             node_id=self.node_id, cluster_id=self.cluster_id, config=self.config,
             topic_defaults=self.topic_defaults, peer_key=self.peer_key, data_plane=data_plane,
-            partition_reader=partition_reader, groups=groups, transactions=transactions, txn_link=txn_link,
-            shares=ShareBroker(self.config.groups, image),
+            partition_reader=partition_reader, groups=built.groups, transactions=built.transactions,
+            txn_link=txn_link, shares=built.shares, share_coordinator=built.share_state,
             access=self.access, producer_ids=self.producer_ids, metrics_registry=self.metrics.registry,
             client_quotas=ClientQuotaManager(lambda: self.image.client_quotas, self.config.cluster.quota_window_num,
                                              self.config.cluster.quota_window_size_seconds),
@@ -461,8 +457,8 @@ class Node:
 
     async def _background_tasks(self, tg: asyncio.TaskGroup, service_manager: ServiceNotifier) -> list[asyncio.Task]:
         """Every loop of the node, in the node's TaskGroup; the replicas are open when this returns."""
-        groups, transactions, data_plane = self.groups, self.transactions, self.data_plane
-        assert groups is not None and transactions is not None and data_plane is not None  # built by _services
+        data_plane = self.data_plane
+        assert data_plane is not None and self.coordinators  # built by _services
         tasks = []
         if self.controller is not None:
             tasks.append(tg.create_task(self.controller.run(), name="controller"))
@@ -475,8 +471,8 @@ class Node:
             self.metadata_applied()
         if self.lifecycle is not None:
             tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
-        tasks.append(tg.create_task(groups.run(), name="group-coordinator"))
-        tasks.append(tg.create_task(transactions.run(), name="transaction-coordinator"))
+        for name, coordinator in self.coordinators.items():
+            tasks.append(tg.create_task(coordinator.run(), name=name))
         if self.registry_site is not None:
             tasks.append(tg.create_task(self.registry_site.run(), name="schema-registry"))
         tasks.append(tg.create_task(data_plane.unacked.run(), name="acks0-writes"))

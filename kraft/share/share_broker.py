@@ -2,26 +2,32 @@
 share-partitions of the partitions it leads, with their share fetch sessions.
 
 Each group's settings are its group configs over the broker's (kraft.config.group_configs),
-read at each use, so a change applies at once. The state lives in this node's memory: a
-share-partition belongs to the leader epoch it was made in and starts again (where
-`share.auto.offset.reset` says) when leadership moves; a group's membership starts again when its coordinator moves,
-and its members join again. Locks and sessions run out when they are next looked at,
-so no timer task is needed.
+read at each use, so a change applies at once. A share-partition belongs to the leader
+epoch it was taken over in: a leader reads its stored state from the share coordinator
+(kraft/share/share_coordinator.py) when it takes it over, stores where it starts at once,
+and stores the state again after every acknowledgement before the client hears of it, so
+what was acknowledged stays acknowledged when leadership moves (records held under a
+lock come back available). A group's membership lives in its coordinator's memory and
+starts again when the coordinator moves: members join again. Locks and sessions run out
+when they are next looked at, so no timer task is needed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 
 from kraft.config.cluster_tables import GroupSettings
 from kraft.config.group_configs import effective
+from kraft.errors import FencedLeaderEpoch, UnknownTopicOrPartition
 from kraft.metadata.image import MetadataImage
 from kraft.replication.partition_replica import PartitionReplica
 from kraft.share.share_group import HeartbeatAnswer, Refusal, ShareGroup
 from kraft.share.share_partition import Ack, Acquired, Batch, SharePartition
 from kraft.share.share_sessions import ShareSessions
+from kraft.share.share_state import ShareSnapshot, StateRun, state_key
 from kraft.storage.record_batch import BatchHeader
 
 MAX_SHARE_SESSIONS = 2000  # Kafka's group.share.max.share.sessions
@@ -36,7 +42,16 @@ def mono_ms() -> int:
 @dataclass
 class _Held:
     leader_epoch: int
+    state_key: str  # where its share coordinator keeps it
     partition: SharePartition
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+# recall(state key): the stored state, None for a share-partition never stored;
+# persist(state key, state): returns once it is durable. Both at the key's share
+# coordinator, wherever it is (broker/share_state_link.py).
+Recall = Callable[[str], Awaitable[ShareSnapshot | None]]
+Persist = Callable[[str, ShareSnapshot], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -46,11 +61,14 @@ class Fetched:
 
 
 class ShareBroker:
-    def __init__(self, settings: GroupSettings, image: Callable[[], MetadataImage],
+    def __init__(self, settings: GroupSettings, image: Callable[[], MetadataImage], recall: Recall, persist: Persist,
                  clock_ms: Callable[[], int] = mono_ms):
         self.settings = settings
         self._image = image
+        self._recall = recall
+        self._persist = persist
         self._clock = clock_ms
+        self._loading: dict[PartitionKey, asyncio.Lock] = {}  # one per share-partition taken over here
         self.groups: dict[str, ShareGroup] = {}
         self.partitions: dict[PartitionKey, _Held] = {}
         self.sessions = ShareSessions(MAX_SHARE_SESSIONS, settings.share_session_timeout_ms)
@@ -90,31 +108,71 @@ class ShareBroker:
         return group
 
     # -- the partition leader's part: records in flight ----------------------------------
-    def share_partition(self, key: PartitionKey, replica: PartitionReplica) -> SharePartition:
-        """The group's share-partition for this leader replica: made at the replica's
-        high watermark the first time (latest), made anew when the leader epoch moved."""
-        config = self.config(key[0])
+    async def _held(self, key: PartitionKey, replica: PartitionReplica) -> _Held:
+        """The group's share-partition for this leader replica, taken over (its stored
+        state read) the first time and whenever the leader epoch moved; locks that ran
+        out released."""
         held = self.partitions.get(key)
         if held is None or held.leader_epoch != replica.leader_epoch:
-            log_start, hw = replica.readable_range()
-            begin = log_start if config["share.auto.offset.reset"] == "earliest" else hw
-            held = self.partitions[key] = _Held(replica.leader_epoch, SharePartition(
-                begin, 0, 0, self.settings.share_partition_max_record_locks))
+            async with self._loading.setdefault(key, asyncio.Lock()):  # one take-over of a key at a time
+                held = self.partitions.get(key)
+                if held is None or held.leader_epoch != replica.leader_epoch:
+                    held = await self._take_over(key, replica)
+        config = self.config(key[0])
         held.partition.lock_ms = int(config["share.record.lock.duration.ms"])
         held.partition.delivery_limit = int(config["share.delivery.count.limit"])
         start, _ = replica.readable_range()
         held.partition.log_start_moved(start)
         held.partition.expire_locks(self.now_ms())
-        return held.partition
+        return held
 
-    def acknowledge(self, key: PartitionKey, replica: PartitionReplica, member_id: str, acks: list[Ack],
-                    renew_allowed: bool) -> None:
-        self.share_partition(key, replica).acknowledge(member_id, acks, self.now_ms(), renew_allowed)
+    async def _take_over(self, key: PartitionKey, replica: PartitionReplica) -> _Held:
+        group_id, topic, index = key
+        image_topic = self._image().topic(topic)
+        if image_topic is None:
+            raise UnknownTopicOrPartition(f"UNKNOWN_TOPIC_OR_PARTITION: {topic!r} does not exist")
+        epoch, skey = replica.leader_epoch, state_key(group_id, image_topic.topic_id, index)
+        stored = await self._recall(skey)
+        partition = SharePartition(0, 0, 0, self.settings.share_partition_max_record_locks)
+        if stored is not None:
+            partition.restore(stored.start_offset, ((r.first_offset, r.last_offset, r.state, r.delivery_count)
+                                                    for r in stored.runs))
+        else:  # a partition this group has not read: where share.auto.offset.reset says
+            log_start, hw = replica.readable_range()
+            partition.restore(log_start if self.config(group_id)["share.auto.offset.reset"] == "earliest" else hw, ())
+        held = _Held(epoch, skey, partition)
+        if stored is None or stored.leader_epoch < epoch:  # kept at once: a later leader starts here too
+            await self._save(held)
+        if replica.leader_epoch != epoch:
+            raise FencedLeaderEpoch(f"FENCED_LEADER_EPOCH: {topic}-{index} changed leader while loading; retry")
+        self.partitions[key] = held
+        return held
 
-    def acquire(self, key: PartitionKey, replica: PartitionReplica, member_id: str, max_records: int,
-                max_bytes: int) -> Fetched:
+    async def _save(self, held: _Held) -> None:
+        """Store the share-partition's state (acks=all at its share coordinator); a leader
+        fenced by a newer one forgets its copy."""
+        async with held.writing:  # the state is read inside: writes never pass each other
+            snapshot = ShareSnapshot(held.leader_epoch, held.partition.start,
+                                     tuple(StateRun(*run) for run in held.partition.runs()))
+            try:
+                await self._persist(held.state_key, snapshot)
+            except FencedLeaderEpoch:
+                for key in [k for k, h in self.partitions.items() if h is held]:
+                    del self.partitions[key]
+                raise
+
+    async def acknowledge(self, key: PartitionKey, replica: PartitionReplica, member_id: str, acks: list[Ack],
+                          renew_allowed: bool) -> None:
+        """Apply the acknowledgements (all or none: AckRefused) and keep them durable
+        before the client hears they were taken."""
+        held = await self._held(key, replica)
+        held.partition.acknowledge(member_id, acks, self.now_ms(), renew_allowed)
+        await self._save(held)
+
+    async def acquire(self, key: PartitionKey, replica: PartitionReplica, member_id: str, max_records: int,
+                      max_bytes: int) -> Fetched:
         """Records for `member_id` from this leader's log (below its high watermark)."""
-        partition = self.share_partition(key, replica)
+        partition = (await self._held(key, replica)).partition
         offset = partition.fetch_offset()
         _, hw = replica.readable_range()
         if offset is None or offset >= hw or max_records <= 0:
@@ -128,12 +186,12 @@ class ShareBroker:
         cut = next((end for batch, end in zip(batches, ends) if batch.last_offset >= last), len(data))
         return Fetched(data[:cut], acquired)
 
-    def release_member(self, group_id: str, member_id: str, partitions: Iterable[tuple[str, int]]) -> None:
+    async def release_member(self, group_id: str, member_id: str, partitions: Iterable[tuple[str, int]]) -> None:
         """The member's share session closed: what it holds on these partitions goes back."""
         for topic, index in partitions:
             held = self.partitions.get((group_id, topic, index))
-            if held is not None:
-                held.partition.release_member(member_id)
+            if held is not None and held.partition.release_member(member_id):
+                await self._save(held)
 
     def next_lock_deadline(self, keys: Iterable[PartitionKey]) -> int | None:
         deadlines = [d for key in keys if (held := self.partitions.get(key)) is not None

@@ -90,11 +90,14 @@ class SharePartition:
 
     def fetch_offset(self) -> int | None:
         """Where the next read starts: the first available record in flight, else the
-        end; None while every lock this partition may hold is held."""
+        end; None while every lock this partition may hold is held, or the window from
+        the start holds max_locks records and none of them is available."""
         if self.acquired_count() >= self.max_locks:
             return None
         available = [o for o, r in self.records.items() if r.state is RecordState.AVAILABLE]
-        return min(available) if available else self.end
+        if available:
+            return min(available)
+        return self.end if self.end - self.start < self.max_locks else None
 
     def next_lock_deadline(self) -> int | None:
         deadlines = [r.lock_deadline_ms for r in self.records.values() if r.state is RecordState.ACQUIRED]
@@ -119,6 +122,8 @@ class SharePartition:
         for batch in batches:
             if len(taken) >= min(max_records, room):
                 break
+            if batch.last_offset >= self.end and self.end - self.start >= self.max_locks:
+                break  # the window from the start is full: its oldest records must be done first
             for offset in range(max(batch.base_offset, self.start), batch.last_offset + 1):
                 if offset >= self.end:  # never handed out: the whole batch goes
                     self.end = offset + 1
@@ -185,6 +190,31 @@ class SharePartition:
             self._release(record)
         self._advance()
         return len(expired)
+
+    # -- what is kept durable (share_state) ------------------------------------------------
+    def runs(self) -> list[tuple[int, int, int, int]]:
+        """The records in flight as (first, last, state, delivery count) runs; a record
+        held under a lock is kept as available (a lock does not outlive its leader)."""
+        runs: list[tuple[int, int, int, int]] = []
+        for offset in sorted(self.records):
+            record = self.records[offset]
+            state = RecordState.AVAILABLE if record.state is RecordState.ACQUIRED else record.state
+            last = runs[-1] if runs else None
+            if last is not None and last[1] + 1 == offset and last[2:] == (state, record.delivery_count):
+                runs[-1] = (last[0], offset, last[2], last[3])
+            else:
+                runs.append((offset, offset, int(state), record.delivery_count))
+        return runs
+
+    def restore(self, start_offset: int, runs: Iterable[tuple[int, int, int, int]]) -> None:
+        """Take the state a previous leader stored: nothing is held by anyone."""
+        self.start, self.end, self.records = start_offset, start_offset, {}
+        for first, last, state, count in runs:
+            for offset in range(max(first, start_offset), last + 1):
+                kind = RecordState(state)
+                self.records[offset] = InFlight(RecordState.AVAILABLE if kind is RecordState.ACQUIRED else kind, count)
+                self.end = max(self.end, offset + 1)
+        self._advance()
 
     # -- what describe shows -----------------------------------------------------------
     def counts(self) -> dict[str, int]:

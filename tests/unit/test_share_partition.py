@@ -129,3 +129,25 @@ def test_records_deleted_from_the_log_leave_the_partition():
     p.log_start_moved(2)
     assert p.start == 2 and sorted(p.records) == [2, 3]
     assert p.lag(high_watermark=10) == 8
+
+
+def test_the_window_from_the_start_is_bounded_by_the_lock_limit():
+    p = partition(max_locks=3)
+    p.acquire("a", [Batch(0, 0)], 10, 0)  # held: the start cannot move past it
+    p.acquire("a", [Batch(1, 2)], 10, 0)
+    p.acknowledge("a", [ack(1, 2, AckType.ACCEPT)], 0)
+    assert p.fetch_offset() is None and p.acquire("b", [Batch(3, 3)], 10, 0) == []
+    p.acknowledge("a", [ack(0, 0, AckType.ACCEPT)], 0)
+    assert p.start == 3 and p.acquire("b", [Batch(3, 3)], 10, 0) == [Acquired(3, 3, 1)]
+
+
+def test_a_restored_partition_holds_nothing_and_keeps_counts_and_done_records():
+    p = partition()
+    p.acquire("a", [Batch(0, 3)], 10, 0)
+    p.acknowledge("a", [ack(1, 1, AckType.ACCEPT), ack(2, 2, AckType.RELEASE)], 0)
+    runs = p.runs()
+    assert runs == [(0, 0, 0, 1), (1, 1, 2, 1), (2, 3, 0, 1)]  # held records are kept as available
+    q = partition()
+    q.restore(p.start, runs)
+    assert q.acquire("b", [Batch(0, 3)], 10, 0) == [Acquired(0, 0, 2), Acquired(2, 3, 2)]
+    assert q.fetch_offset() == 4

@@ -1,0 +1,87 @@
+"""Share-partition state between brokers: a partition leader's reads and writes of its
+share-partitions' state, at the share coordinator that holds each (Kafka's
+ReadShareGroupState / WriteShareGroupState, as JSON over the node-to-node channel), or
+straight to this node's coordinator when it holds the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from kraft.errors import BadRequest, CoordinatorLoadInProgress, CoordinatorNotAvailable, NotCoordinator
+from kraft.internode.peers import Peers, PeerUnreachable
+from kraft.share.share_coordinator import ShareCoordinator
+from kraft.share.share_state import ShareSnapshot, as_json, decode
+
+STATE_PATH = "/internal/v1/share/state"
+LOCATE_WAIT_S = 5.0  # the coordinator's topic is created, or its partition elected, meanwhile
+CALL_TIMEOUT_S = 35.0  # an acks=all append's own bound (30 s) and the trip
+RETRY_S = 0.1
+# the coordinator is being made, moved or loaded: asked again until LOCATE_WAIT_S has passed
+NOT_YET = (CoordinatorLoadInProgress, CoordinatorNotAvailable, NotCoordinator)
+T = TypeVar("T")
+
+
+class ShareStateLink:
+    def __init__(self, coordinator: ShareCoordinator, peers: Peers):
+        self._coordinator = coordinator
+        self._peers = peers
+
+    async def read(self, key: str) -> ShareSnapshot | None:
+        return await _until_found(lambda: self._read(key))
+
+    async def write(self, key: str, snapshot: ShareSnapshot) -> None:
+        await _until_found(lambda: self._write(key, snapshot))
+
+    async def _read(self, key: str) -> ShareSnapshot | None:
+        target = await self._coordinator.locate(key, LOCATE_WAIT_S)
+        if target is None:
+            return self._coordinator.read(key)
+        body = await self._call(target, {"op": "read", "key": key})
+        stored = body.get("state") if isinstance(body, dict) else None
+        return decode(stored) if isinstance(stored, dict) else None
+
+    async def _write(self, key: str, snapshot: ShareSnapshot) -> None:
+        target = await self._coordinator.locate(key, LOCATE_WAIT_S)
+        if target is None:
+            await self._coordinator.write(key, snapshot)
+            return
+        await self._call(target, {"op": "write", "key": key, "state": as_json(snapshot)})
+
+    async def _call(self, target: int, payload: dict[str, Any]) -> Any:
+        try:
+            return await self._peers.call_json(target, "POST", STATE_PATH, payload=payload, timeout_s=CALL_TIMEOUT_S)
+        except PeerUnreachable as exc:
+            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: share coordinator {target} unreachable "
+                                          f"({type(exc.cause).__name__}); retry") from None
+
+
+async def _until_found(attempt: Callable[[], Awaitable[T]]) -> T:
+    deadline = time.monotonic() + LOCATE_WAIT_S
+    while True:
+        try:
+            return await attempt()
+        except NOT_YET:
+            if time.monotonic() + RETRY_S >= deadline:
+                raise
+        await asyncio.sleep(RETRY_S)
+
+
+async def serve(coordinator: ShareCoordinator, body: Any) -> dict[str, Any]:
+    """At the share coordinator: a leader's read or write (internode/routes.py)."""
+    if not isinstance(body, dict) or body.get("op") not in ("read", "write") or not isinstance(body.get("key"), str):
+        raise BadRequest("a share state request names op (read or write) and key")
+    key = body["key"]
+    if await coordinator.locate(key, wait_s=0) is not None:
+        raise NotCoordinator(f"NOT_COORDINATOR: node {coordinator.node_id} does not hold share state {key!r}")
+    if body["op"] == "read":
+        stored = coordinator.read(key)
+        return {"state": None if stored is None else as_json(stored)}
+    snapshot = decode(body["state"]) if isinstance(body.get("state"), dict) else None
+    if snapshot is None:
+        raise BadRequest("a share state write carries the state")
+    await coordinator.write(key, snapshot)
+    return {}

@@ -1,0 +1,51 @@
+"""A node's coordinators (consumer groups, transactions, share-partition state) and the
+links that carry their requests between brokers, built together once the data plane
+exists: the node runs each coordinator as a task named by its key in `by_task`, and
+wakes each at every metadata image."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from kraft.broker.data_plane import DataPlane
+from kraft.broker.share_state_link import ShareStateLink
+from kraft.broker.txn_link import TransactionLink
+from kraft.config.cluster import ClusterConfig
+from kraft.coordinator.runtime import AppendLocal, ControllerCall, ReplicaLookup, WaitMetadata
+from kraft.groups.group_coordinator import GroupCoordinator
+from kraft.internode.peers import Peers
+from kraft.metadata.image import MetadataImage
+from kraft.share.share_broker import ShareBroker
+from kraft.share.share_coordinator import ShareCoordinator
+from kraft.transactions.txn_coordinator import TransactionCoordinator
+
+
+@dataclass(frozen=True)
+class Coordinators:
+    groups: GroupCoordinator
+    transactions: TransactionCoordinator
+    share_state: ShareCoordinator
+    txn_link: TransactionLink
+    shares: ShareBroker  # share groups' membership and share-partitions, over share_state
+
+    def by_task(self) -> dict[str, GroupCoordinator | TransactionCoordinator | ShareCoordinator]:
+        return {"group-coordinator": self.groups, "transaction-coordinator": self.transactions,
+                "share-coordinator": self.share_state}
+
+
+def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], MetadataImage],
+                       replicas: ReplicaLookup | None, data_plane: DataPlane, peers: Peers,
+                       controller_call: ControllerCall, wait_metadata: WaitMetadata, append_local: AppendLocal,
+                       next_producer_id: Callable[[], Awaitable[int]] | None) -> Coordinators:
+    """replicas None: a controller-only node, whose coordinators only forward."""
+    groups = GroupCoordinator(node_id, config.groups, image, replicas, controller_call, wait_metadata, append_local)
+    txn_link = TransactionLink(node_id, image, data_plane, groups, lambda: transactions, peers)
+    transactions = TransactionCoordinator(
+        node_id, config.transactions, image, replicas, controller_call, wait_metadata, append_local,
+        next_producer_id, txn_link.send_markers, offsets_topic_partitions=config.groups.offsets_topic_partitions)
+    share_state = ShareCoordinator(node_id, config.groups, image, replicas, controller_call, wait_metadata,
+                                   append_local)
+    share_link = ShareStateLink(share_state, peers)
+    return Coordinators(groups, transactions, share_state, txn_link,
+                        ShareBroker(config.groups, image, share_link.read, share_link.write))

@@ -1,0 +1,116 @@
+"""The share coordinator (KIP-932): share-partitions' state, durable in
+__share_group_state, on the coordinator runtime (kraft/coordinator/runtime.py) with one
+shard per partition this broker leads.
+
+A share-partition's leader reads its state here when it takes the partition over and
+writes it after each change it must not lose (an acknowledgement, a session's records
+given back), waiting for the write (acks=all) before it answers the client. Reads and
+writes name the state's key (share_state.state_key); the key's partition is Kafka's hash
+placement, so the leader finds this node as a client finds a group's coordinator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kraft.config.cluster_tables import GroupSettings
+from kraft.config.topic_names import SHARE_STATE_TOPIC
+from kraft.coordinator.loader import LoadableReplica
+from kraft.coordinator.runtime import (AppendLocal, ControllerCall, CoordinatorLinks, CoordinatorRuntime, InternalTopic,
+                                       ReplicaLookup, WaitMetadata)
+from kraft.errors import FencedLeaderEpoch, NotCoordinator
+from kraft.metadata.image import MetadataImage
+from kraft.share.share_state import FencedWrite, ShareSnapshot, ShareStateShard, check_fence, load, state_record
+
+log = logging.getLogger(__name__)
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def state_topic_configs(replication_factor: int) -> dict[str, str]:
+    """Kafka's share coordinator topic configs: compacted, min.insync.replicas 2 (capped)."""
+    return {"cleanup.policy": "compact", "compression.type": "uncompressed",
+            "unclean.leader.election.enable": "false",
+            "min.insync.replicas": str(max(1, min(2, replication_factor))), "segment.bytes": str(100 * 1024 * 1024)}
+
+
+@dataclass
+class _KeyLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # writers holding or awaiting it: the last one out removes it
+
+
+class ShareCoordinator:
+    def __init__(self, node_id: int, settings: GroupSettings, image: Callable[[], MetadataImage],
+                 replicas: ReplicaLookup | None, controller_call: ControllerCall, wait_metadata: WaitMetadata,
+                 append_local: AppendLocal):
+        topic = InternalTopic(SHARE_STATE_TOPIC, SHARE_STATE_TOPIC, SHARE_STATE_TOPIC + "-{}",
+                              settings.share_state_topic_partitions, settings.share_state_topic_replication_factor,
+                              state_topic_configs)
+        links = CoordinatorLinks(image, replicas, controller_call, wait_metadata, append_local)
+        self.node_id = node_id
+        self.runtime: CoordinatorRuntime[ShareStateShard] = CoordinatorRuntime(
+            node_id, "share coordinator", topic, self, links)
+        self._writing: dict[str, _KeyLock] = {}
+
+    # -- the runtime's shards ----------------------------------------------------------------
+    def on_metadata(self) -> None:
+        self.runtime.on_metadata()
+
+    async def run(self) -> None:
+        await self.runtime.run()
+
+    def load(self, p: int, replica: LoadableReplica) -> ShareStateShard:
+        shard = load(replica, replica.leader_epoch)
+        log.info("share coordinator: loaded %s-%d (%d share-partitions%s)", SHARE_STATE_TOPIC, p, len(shard.states),
+                 f", {shard.skipped} records skipped" if shard.skipped else "")
+        return shard
+
+    def unloaded(self, p: int, shard: ShareStateShard) -> None:
+        log.info("share coordinator: unloaded %s-%d", SHARE_STATE_TOPIC, p)
+
+    def new_image(self, image: MetadataImage) -> None:
+        pass
+
+    # -- reads and writes ----------------------------------------------------------------------
+    async def locate(self, key: str, wait_s: float) -> int | None:
+        """None when this node holds the key's state; else the node that does."""
+        return await self.runtime.locate(key, create=True, wait_s=wait_s)
+
+    def _shard(self, key: str) -> tuple[int, ShareStateShard]:
+        p = self.runtime.partition_of(key)
+        shard = self.runtime.take_over(p) if p is not None else None
+        if p is None or shard is None:
+            raise NotCoordinator(f"NOT_COORDINATOR: node {self.node_id} does not hold share state {key!r}")
+        return p, shard
+
+    def read(self, key: str) -> ShareSnapshot | None:
+        return self._shard(key)[1].states.get(key)
+
+    async def write(self, key: str, snapshot: ShareSnapshot) -> None:
+        """Store the state once every in-sync replica has it; FencedLeaderEpoch for a
+        leader older than the one that wrote the stored state."""
+        entry = self._writing.setdefault(key, _KeyLock())
+        entry.users += 1
+        try:
+            async with entry.lock:  # one key's writes land in the order they were asked
+                p, shard = self._shard(key)
+                try:
+                    check_fence(shard.states.get(key), snapshot)
+                except FencedWrite as exc:
+                    raise FencedLeaderEpoch(f"FENCED_LEADER_EPOCH: {exc}") from None
+                now = wall_ms()
+                await asyncio.shield(self.runtime.spawn(
+                    self.runtime.append(p, [state_record(key, snapshot, now)], now), f"share-state-{p}"))
+                if self.runtime.shards.get(p) is shard:  # still this node's, at the epoch it was written in
+                    shard.states[key] = snapshot
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._writing[key]

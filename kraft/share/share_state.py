@@ -1,0 +1,116 @@
+"""A share-partition's durable state, as records of __share_group_state (Kafka's share
+coordinator's topic), and the replay of a partition's log into a shard.
+
+One record per write, keyed by `group:topic id:partition` (Kafka's share coordinator
+key: a topic deleted and made again under its name starts afresh), holding the whole
+state: the start offset, the leader epoch of the leader that wrote it, and the state and
+delivery count of each record in flight, in runs. On a compacted topic only the latest
+survives. Keys and values are JSON, as the other internal topics' are. A write from a
+leader of an older epoch than the stored one is fenced (a deposed leader cannot undo its
+successor's acknowledgements). Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from kraft.coordinator.loader import LOAD_CHUNK_BYTES, ReadableLog, replay_log
+from kraft.storage.json_keys import parse_versioned_key, versioned_key
+from kraft.storage.record import Record
+from kraft.storage.record_batch import BatchHeader
+
+KEY_VERSION = "share/1"
+MAX_RECORDS = 100_000  # a state holds at most the window of records in flight (max record locks)
+
+
+def state_key(group_id: str, topic_id: str, partition: int) -> str:
+    return f"{group_id}:{topic_id}:{partition}"
+
+
+@dataclass(frozen=True)
+class StateRun:
+    """Consecutive offsets in one state (share_partition.RecordState's numbers) and delivery count."""
+    first_offset: int
+    last_offset: int
+    state: int
+    delivery_count: int
+
+
+@dataclass(frozen=True)
+class ShareSnapshot:
+    leader_epoch: int
+    start_offset: int
+    runs: tuple[StateRun, ...] = ()
+
+
+class FencedWrite(Exception):
+    """A write from a leader older than the one that wrote the stored state."""
+
+
+def as_json(snapshot: ShareSnapshot) -> dict[str, Any]:
+    return {"leader_epoch": snapshot.leader_epoch, "start_offset": snapshot.start_offset,
+            "runs": [[r.first_offset, r.last_offset, r.state, r.delivery_count] for r in snapshot.runs]}
+
+
+def encode(snapshot: ShareSnapshot) -> bytes:
+    return orjson.dumps(as_json(snapshot))
+
+
+def decode(value: bytes | str | dict[str, Any]) -> ShareSnapshot | None:
+    try:
+        obj: Any = value if isinstance(value, dict) else orjson.loads(value)
+        runs = tuple(StateRun(*(int(x) for x in run)) for run in obj["runs"])
+        snapshot = ShareSnapshot(int(obj["leader_epoch"]), int(obj["start_offset"]), runs)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+    sound = all(r.first_offset <= r.last_offset for r in runs)
+    return snapshot if sound and sum(r.last_offset - r.first_offset + 1 for r in runs) <= MAX_RECORDS else None
+
+
+def state_record(key: str, snapshot: ShareSnapshot, now_ms: int) -> Record:
+    return Record(versioned_key(KEY_VERSION, key), encode(snapshot), (), now_ms)
+
+
+def check_fence(stored: ShareSnapshot | None, incoming: ShareSnapshot) -> None:
+    if stored is not None and incoming.leader_epoch < stored.leader_epoch:
+        raise FencedWrite(f"leader epoch {incoming.leader_epoch} is older than the stored state's "
+                          f"({stored.leader_epoch})")
+
+
+@dataclass
+class ShareStateShard:
+    """The share-partitions' states held by one __share_group_state partition."""
+
+    leader_epoch: int
+    states: dict[str, ShareSnapshot] = field(default_factory=dict)
+    skipped: int = 0
+
+    def replay(self, record: Record) -> None:
+        parts = parse_versioned_key(record.key, KEY_VERSION, 1)
+        if parts is None or not isinstance(parts[0], str):
+            self.skipped += 1
+            return
+        if record.value is None:
+            self.states.pop(parts[0], None)
+            return
+        snapshot = decode(record.value)
+        if snapshot is None:
+            self.skipped += 1
+            return
+        self.states[parts[0]] = snapshot
+
+
+def load(plog: ReadableLog, leader_epoch: int, chunk_bytes: int = LOAD_CHUNK_BYTES) -> ShareStateShard:
+    shard = ShareStateShard(leader_epoch)
+
+    def apply(header: BatchHeader, records: list[Record], position: int) -> None:
+        if not header.is_control:
+            for record in records:
+                if record.offset is not None and record.offset >= position:
+                    shard.replay(record)
+
+    replay_log(plog, apply, chunk_bytes)
+    return shard

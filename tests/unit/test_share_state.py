@@ -1,0 +1,35 @@
+"""A share-partition's stored state (__share_group_state records), pure."""
+
+import pytest
+
+from kraft.share.share_state import (MAX_RECORDS, FencedWrite, ShareSnapshot, ShareStateShard, StateRun, check_fence,
+                                     decode, encode, state_record)
+from kraft.storage.record import Record
+
+SNAPSHOT = ShareSnapshot(leader_epoch=3, start_offset=10, runs=(StateRun(10, 12, 2, 1), StateRun(13, 13, 0, 2)))
+
+
+def test_a_state_reads_back_as_it_was_written():
+    assert decode(encode(SNAPSHOT)) == SNAPSHOT
+    shard = ShareStateShard(leader_epoch=0)
+    shard.replay(state_record("g:t:0", SNAPSHOT, 1))
+    assert shard.states == {"g:t:0": SNAPSHOT}
+    shard.replay(Record(state_record("g:t:0", SNAPSHOT, 2).key, None, (), 2))  # a tombstone removes it
+    assert shard.states == {}
+
+
+def test_records_that_are_not_states_are_skipped_not_misread():
+    shard = ShareStateShard(leader_epoch=0)
+    for key, value in ((b"not json", b"{}"), (b'["txn/1","x"]', encode(SNAPSHOT)),
+                       (state_record("g:t:0", SNAPSHOT, 1).key, b'{"runs": [[5, 1, 0, 1]]}')):
+        shard.replay(Record(key, value, (), 1))
+    assert shard.states == {} and shard.skipped == 3
+    too_wide = ShareSnapshot(1, 0, (StateRun(0, MAX_RECORDS, 0, 1),))
+    assert decode(encode(too_wide)) is None
+
+
+def test_a_write_from_an_older_leader_is_fenced():
+    check_fence(None, SNAPSHOT)
+    check_fence(SNAPSHOT, ShareSnapshot(3, 11))
+    with pytest.raises(FencedWrite):
+        check_fence(SNAPSHOT, ShareSnapshot(2, 20))
