@@ -146,6 +146,9 @@ class GroupSettings(Table):
         2_000, alias="group.share.partition.max.record.locks")
     share_max_size: Annotated[int, Field(strict=True, ge=1, le=1000)] = Field(
         200, alias="group.share.max.size")
+    # KIP-1191: a share group's dead-letter topic must start with this (Kafka's name and default)
+    dead_letter_topic_prefix: Annotated[str, Field(strict=True, max_length=200)] = Field(
+        "dlq.", alias="errors.deadletterqueue.topic.name.prefix")
     share_state_topic_partitions: Annotated[int, Field(strict=True, ge=1, le=1000)] = Field(
         50, alias="share.coordinator.state.topic.num.partitions")
     share_state_topic_replication_factor: Annotated[int, Field(strict=True, ge=1)] = Field(

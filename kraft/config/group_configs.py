@@ -8,6 +8,7 @@ Kafka's broker name); kraft bounds the values as its broker settings are bounded
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ class GroupConfigSpec:
     broker_default: Callable[[GroupSettings], str]
     check: Callable[[str], str | None]  # the value's problem, None when it is fine
     doc: str
+    kind: str = "int"  # as DescribeConfigs types it: int, string, bool
 
 
 def _int_between(low: int, high: int) -> Callable[[str], str | None]:
@@ -42,9 +44,18 @@ def _one_of(*allowed: str) -> Callable[[str], str | None]:
     return check
 
 
+def _dead_letter_topic(value: str) -> str | None:
+    if value and (value.startswith("__") or not _TOPIC_NAME.fullmatch(value)):
+        return f"must be empty or a topic name not starting with __, got {value!r}"
+    return None
+
+
+_TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+_BOOLEAN = _one_of("true", "false")  # read without case, as Kafka's ConfigDef reads a boolean
+
 SPECS: dict[str, GroupConfigSpec] = {spec.name: spec for spec in (
     GroupConfigSpec("share.auto.offset.reset", lambda s: "latest", _one_of("latest", "earliest"),
-                    "Where a share group starts reading a partition it has not read before."),
+                    "Where a share group starts reading a partition it has not read before.", "string"),
     GroupConfigSpec("share.record.lock.duration.ms", lambda s: str(s.share_record_lock_duration_ms),
                     _int_between(1000, 3_600_000), "How long a share consumer holds a record it acquired."),
     GroupConfigSpec("share.delivery.count.limit", lambda s: str(s.share_delivery_count_limit),
@@ -53,6 +64,10 @@ SPECS: dict[str, GroupConfigSpec] = {spec.name: spec for spec in (
                     _int_between(1000, 1_800_000), "A share member not heard from for this long leaves the group."),
     GroupConfigSpec("share.heartbeat.interval.ms", lambda s: str(s.share_heartbeat_interval_ms),
                     _int_between(100, 1_800_000), "How often share members heartbeat."),
+    GroupConfigSpec("errors.deadletterqueue.topic.name", lambda s: "", _dead_letter_topic,
+                    "The share group's dead-letter topic (KIP-1191); empty: none.", "string"),
+    GroupConfigSpec("errors.deadletterqueue.copy.record.enable", lambda s: "false", _BOOLEAN,
+                    "Copy a dead letter's key, value and headers, or write the context headers alone.", "bool"),
 )}
 
 
@@ -68,6 +83,8 @@ def checked_changes(changes: Mapping[str, object | None]) -> dict[str, str | Non
             out[name] = None
             continue
         value = str(raw).strip()
+        if spec.check is _BOOLEAN:
+            value = value.lower()
         if (problem := spec.check(value)) is not None:
             raise GroupConfigError(f"{name}: {problem}")
         out[name] = value

@@ -184,6 +184,9 @@ _SPECS = (
     _stored(ConfigSpec("remote.storage.enable", "bool", "false", "Tiered storage for the topic.", AnyBool())),
     _stored(_int("segment.index.bytes", 10485760, 4, "Largest size of a segment's offset index.")),
     _stored(_long("segment.jitter.ms", 0, 0, "Random jitter subtracted from segment.ms.")),
+    # KIP-1191: a share group may write its dead letters here only when the topic allows it
+    ConfigSpec("errors.deadletterqueue.group.enable", "bool", "false",
+               "Let share groups use this topic as their dead-letter topic.", AnyBool()),
     # Confluent Server's schema ID validation (kraft/broker/schema_ids.py)
     ConfigSpec("confluent.key.schema.validation", "bool", "false",
                "Refuse a batch whose keys lack Confluent's framing or a schema id registered "

@@ -13,7 +13,7 @@ from typing import Any
 from kraft.broker.services import BrokerServices
 from kraft.kafka import (acl_api, config_api, consumer_group_api, election_api, fetch_api, group_admin_api, group_api,
                          log_admin_api, metadata_api, offsets_api, produce_api, producer_id_api, quorum_api, quota_api,
-                         reassignment_api, sasl_api, share_api,
+                         reassignment_api, sasl_api, share_admin_api, share_api,
                          scram_api, telemetry_api, topic_admin_api, topic_partitions_api, txn_api)
 from kraft.kafka.request_context import RequestContext
 from kraft.kafka.splice import Spliced
@@ -87,8 +87,10 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(71, 0, 0, telemetry_api.get_subscriptions),         # GetTelemetrySubscriptions (an empty one)
     Api(75, 0, 0, topic_partitions_api.describe_topic_partitions),  # DescribeTopicPartitions
     Api(76, 1, 1, share_api.heartbeat),                     # ShareGroupHeartbeat (KIP-932)
+    Api(77, 1, 1, share_admin_api.describe),                      # ShareGroupDescribe
     Api(78, 1, 1, share_api.share_fetch),                   # ShareFetch
     Api(79, 1, 1, share_api.share_acknowledge),             # ShareAcknowledge
+    Api(90, 0, 1, share_admin_api.describe_offsets),              # DescribeShareGroupOffsets (v1: KIP-1226 lag)
     Api(80, 0, 1, quorum_api.add_raft_voter),               # AddRaftVoter (KIP-853; v1: ack_when_committed)
     Api(81, 0, 0, quorum_api.remove_raft_voter),            # RemoveRaftVoter
 )}

@@ -84,7 +84,7 @@ def group_entries(node: BrokerServices, group_id: str, asked: Asked) -> list[dic
     out = []
     for name, (value, set_here) in sorted(effective_group_configs(own, node.config.groups).items()):
         source = "GROUP_CONFIG" if set_here else "DEFAULT_CONFIG"
-        kind = "string" if name == "share.auto.offset.reset" else "int"
+        kind = GROUP_CONFIGS[name].kind
         out.append({"name": name, "value": value, "read_only": False, "config_source": SOURCE_CODES[source],
                     "is_default": not set_here, "is_sensitive": False, "synonyms": [],
                     "config_type": TYPE_CODES[kind],

@@ -44,7 +44,8 @@ def listed(summaries: list[dict], states: list[str], types: list[str]) -> list[d
 
 
 async def list_groups(node: BrokerServices, ctx: RequestContext, request) -> dict:
-    groups = [row for row in listed(node.groups.summaries(), list(getattr(request, "states_filter", ()) or ()),
+    summaries = node.groups.summaries() + node.shares.summaries()  # share groups: KIP-932's type "share"
+    groups = [row for row in listed(summaries, list(getattr(request, "states_filter", ()) or ()),
                                     list(getattr(request, "types_filter", ()) or ()))
               if ctx.allowed("describe_group", row["group_id"])]  # what the principal may describe
     return {"throttle_time": 0, "error_code": error_codes.NONE, "groups": groups}

@@ -1,5 +1,6 @@
 """KIP-932 share groups for Kafka clients: ShareGroupHeartbeat (76), ShareFetch (78) and
-ShareAcknowledge (79), at version 1 (Kafka 4.1's production versions).
+ShareAcknowledge (79), at version 1 (Kafka 4.1's production versions); the admin APIs
+are in share_admin_api.py.
 
 The heartbeat goes to the group's coordinator (FindCoordinator key type 0, as for any
 group); fetches and acknowledgements go to each partition's leader, which keeps the
@@ -38,7 +39,7 @@ def _names_by_id(node: BrokerServices) -> dict[uuid.UUID, str]:
     return {uuid.UUID(t.topic_id): t.name for t in node.image.topics.values()}
 
 
-def _topic_id(node: BrokerServices, name: str) -> uuid.UUID | None:
+def topic_id_of(node: BrokerServices, name: str) -> uuid.UUID | None:
     topic = node.image.topic(name)
     return None if topic is None else uuid.UUID(topic.topic_id)
 
@@ -76,7 +77,7 @@ async def heartbeat(node: BrokerServices, ctx: RequestContext, request) -> dict:
             by_topic.setdefault(topic, []).append(p)
         assignment = {"topic_partitions": [
             {"topic_id": topic_id, "partitions": sorted(ps)} for name, ps in sorted(by_topic.items())
-            if (topic_id := _topic_id(node, name)) is not None]}
+            if (topic_id := topic_id_of(node, name)) is not None]}
     answer.update(member_id=result.member_id, member_epoch=result.member_epoch, assignment=assignment,
                   heartbeat_interval=node.shares.heartbeat_interval_ms(request.group_id))
     return answer
@@ -139,7 +140,7 @@ class _Answers:
         for (topic, _), entry in sorted(self.parts.items()):
             by_topic.setdefault(topic, []).append(entry)
         topics = [{"topic_id": tid, "partitions": parts} for name, parts in by_topic.items()
-                  if (tid := _topic_id(self.node, name)) is not None]
+                  if (tid := topic_id_of(self.node, name)) is not None]
         for topic_id, indexes in self.unknown.items():
             entries = []
             for index in sorted(indexes):
@@ -206,7 +207,7 @@ async def share_fetch(node: BrokerServices, ctx: RequestContext, request) -> dic
     answers.unknown = unknown
     await _apply_acks(node, ctx, group_id, member_id, acks, answers, "acknowledge_error_code")
     if epoch == CLOSE:
-        await _release(node, group_id, member_id, session.partitions)
+        await _release(node, ctx, group_id, member_id, session.partitions)
     elif int(request.max_records) > 0:
         await _fetch(node, ctx, request, sorted(session.partitions), answers)
     if epoch == OPEN:
@@ -255,13 +256,14 @@ async def _fetch(node: BrokerServices, ctx: RequestContext, request, keys: list[
         await wait_any(signals, left)
 
 
-async def _release(node: BrokerServices, group_id: str, member_id: str, partitions) -> None:
-    """A closed session gives back what its member holds (stored; a failure leaves the
-    records to their locks)."""
-    try:
-        await node.shares.release_member(group_id, member_id, partitions)
-    except KraftError:
-        pass
+async def _release(node: BrokerServices, ctx: RequestContext, group_id: str, member_id: str, partitions) -> None:
+    """A closed session gives back what its member holds (stored; where that fails, the
+    records are left to their locks)."""
+    for key in sorted(partitions):
+        try:
+            await node.shares.release_member((group_id, *key), await _leader_replica(node, ctx, key), member_id)
+        except KraftError:
+            pass
 
 
 async def share_acknowledge(node: BrokerServices, ctx: RequestContext, request) -> dict:
@@ -278,7 +280,7 @@ async def share_acknowledge(node: BrokerServices, ctx: RequestContext, request) 
     answers.unknown = unknown
     await _apply_acks(node, ctx, group_id, member_id, acks, answers, "error_code")
     if epoch == CLOSE:
-        await _release(node, group_id, member_id, session.partitions)
+        await _release(node, ctx, group_id, member_id, session.partitions)
     answer = _top_level(error_codes.NONE, None, None)
     answer["responses"], answer["node_endpoints"] = answers.responses()
     return answer

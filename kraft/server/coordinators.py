@@ -18,7 +18,11 @@ from kraft.internode.peers import Peers
 from kraft.metadata.image import MetadataImage
 from kraft.share.share_broker import ShareBroker
 from kraft.share.share_coordinator import ShareCoordinator
+from kraft.storage.record import Record
 from kraft.transactions.txn_coordinator import TransactionCoordinator
+
+ACKS_ALL = -1
+DEAD_LETTER_TIMEOUT_MS = 30_000  # Kafka's request.timeout.ms
 
 
 @dataclass(frozen=True)
@@ -47,5 +51,10 @@ def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], 
     share_state = ShareCoordinator(node_id, config.groups, image, replicas, controller_call, wait_metadata,
                                    append_local)
     share_link = ShareStateLink(share_state, peers)
+
+    async def dead_letter(topic: str, partition: int, records: list[Record]) -> None:
+        pending = await data_plane.append_records(topic, partition, records, ACKS_ALL, DEAD_LETTER_TIMEOUT_MS)
+        await pending.committed()
+
     return Coordinators(groups, transactions, share_state, txn_link,
-                        ShareBroker(config.groups, image, share_link.read, share_link.write))
+                        ShareBroker(config.groups, image, share_link.read, share_link.write, dead_letter))

@@ -15,20 +15,25 @@ when they are next looked at, so no timer task is needed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from kraft.config.cluster_tables import GroupSettings
 from kraft.config.group_configs import effective
-from kraft.errors import FencedLeaderEpoch, UnknownTopicOrPartition
+from kraft.errors import FencedLeaderEpoch, KraftError, UnknownTopicOrPartition
 from kraft.metadata.image import MetadataImage
 from kraft.replication.partition_replica import PartitionReplica
 from kraft.share.share_group import HeartbeatAnswer, Refusal, ShareGroup
 from kraft.share.share_partition import Ack, Acquired, Batch, SharePartition
 from kraft.share.share_sessions import ShareSessions
+from kraft.share.dead_letters import dead_letter_problem, dead_letter_record, source_record
 from kraft.share.share_state import ShareSnapshot, StateRun, state_key
+from kraft.storage.record import Record
 from kraft.storage.record_batch import BatchHeader
+
+log = logging.getLogger(__name__)
 
 MAX_SHARE_SESSIONS = 2000  # Kafka's group.share.max.share.sessions
 
@@ -37,6 +42,10 @@ PartitionKey = tuple[str, str, int]  # (group, topic, partition)
 
 def mono_ms() -> int:
     return time.monotonic_ns() // 1_000_000
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 @dataclass
@@ -52,6 +61,8 @@ class _Held:
 # coordinator, wherever it is (broker/share_state_link.py).
 Recall = Callable[[str], Awaitable[ShareSnapshot | None]]
 Persist = Callable[[str, ShareSnapshot], Awaitable[None]]
+# dead_letter(topic, partition, records): appended with acks=all at the partition's leader
+DeadLetterWrite = Callable[[str, int, list[Record]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -62,11 +73,12 @@ class Fetched:
 
 class ShareBroker:
     def __init__(self, settings: GroupSettings, image: Callable[[], MetadataImage], recall: Recall, persist: Persist,
-                 clock_ms: Callable[[], int] = mono_ms):
+                 dead_letter: DeadLetterWrite, clock_ms: Callable[[], int] = mono_ms):
         self.settings = settings
         self._image = image
         self._recall = recall
         self._persist = persist
+        self._dead_letter = dead_letter
         self._clock = clock_ms
         self._loading: dict[PartitionKey, asyncio.Lock] = {}  # one per share-partition taken over here
         self.groups: dict[str, ShareGroup] = {}
@@ -102,10 +114,27 @@ class ShareBroker:
         return answer
 
     def group(self, group_id: str) -> ShareGroup | None:
+        """The group with members, if this node coordinates one of that id; one whose last
+        member's session ran out is gone."""
         group = self.groups.get(group_id)
         if group is not None:
             group.expire(self.now_ms(), int(self.config(group_id)["share.session.timeout.ms"]), self.partition_count)
+            if not group.members:
+                del self.groups[group_id]
+                return None
         return group
+
+    def summaries(self) -> list[dict[str, str]]:
+        """The share groups coordinated here, as ListGroups lists them."""
+        return [{"group_id": g, "state": "Stable", "group_type": "share", "protocol_type": "share"}
+                for g in sorted(self.groups) if self.group(g) is not None]
+
+    async def stored(self, group_id: str, topic: str, index: int) -> ShareSnapshot | None:
+        """A share-partition's state as its share coordinator holds it (None: never read)."""
+        image_topic = self._image().topic(topic)
+        if image_topic is None:
+            raise UnknownTopicOrPartition(f"UNKNOWN_TOPIC_OR_PARTITION: {topic!r} does not exist")
+        return await self._recall(state_key(group_id, image_topic.topic_id, index))
 
     # -- the partition leader's part: records in flight ----------------------------------
     async def _held(self, key: PartitionKey, replica: PartitionReplica) -> _Held:
@@ -124,6 +153,8 @@ class ShareBroker:
         start, _ = replica.readable_range()
         held.partition.log_start_moved(start)
         held.partition.expire_locks(self.now_ms())
+        if held.partition.dead:  # locks run out at the delivery limit
+            await self._bury(key, held, replica)
         return held
 
     async def _take_over(self, key: PartitionKey, replica: PartitionReplica) -> _Held:
@@ -167,6 +198,7 @@ class ShareBroker:
         before the client hears they were taken."""
         held = await self._held(key, replica)
         held.partition.acknowledge(member_id, acks, self.now_ms(), renew_allowed)
+        await self._bury(key, held, replica)  # before the state: a crash between them repeats a dead letter
         await self._save(held)
 
     async def acquire(self, key: PartitionKey, replica: PartitionReplica, member_id: str, max_records: int,
@@ -186,12 +218,37 @@ class ShareBroker:
         cut = next((end for batch, end in zip(batches, ends) if batch.last_offset >= last), len(data))
         return Fetched(data[:cut], acquired)
 
-    async def release_member(self, group_id: str, member_id: str, partitions: Iterable[tuple[str, int]]) -> None:
-        """The member's share session closed: what it holds on these partitions goes back."""
-        for topic, index in partitions:
-            held = self.partitions.get((group_id, topic, index))
-            if held is not None and held.partition.release_member(member_id):
-                await self._save(held)
+    async def release_member(self, key: PartitionKey, replica: PartitionReplica, member_id: str) -> None:
+        """The member's share session closed: what it holds on this partition goes back."""
+        held = self.partitions.get(key)
+        if held is not None and held.leader_epoch == replica.leader_epoch and held.partition.release_member(member_id):
+            await self._bury(key, held, replica)
+            await self._save(held)
+
+    async def _bury(self, key: PartitionKey, held: _Held, replica: PartitionReplica) -> None:
+        """KIP-1191: the records archived for failing go to the group's dead-letter topic,
+        when it has one that allows it; otherwise (or when the write fails) they stay
+        archived, and a warning names them."""
+        dead = held.partition.take_dead()
+        group_id, topic, index = key
+        config = self.config(group_id)
+        target = config["errors.deadletterqueue.topic.name"]
+        if not dead or not target:
+            return
+        problem, partitions = dead_letter_problem(self._image(), target, self.settings.dead_letter_topic_prefix)
+        if problem is not None:
+            log.warning("share group %r: %d dead letters of %s-%d not written: %s", group_id, len(dead), topic,
+                        index, problem)
+            return
+        copy = config["errors.deadletterqueue.copy.record.enable"] == "true"
+        now = wall_ms()
+        records = [dead_letter_record(group_id, topic, index, d, source_record(replica, d.offset) if copy else None,
+                                      now) for d in dead]
+        try:
+            await self._dead_letter(target, index % partitions, records)
+        except KraftError as exc:
+            log.warning("share group %r: %d dead letters of %s-%d not written to %s: %s", group_id, len(dead),
+                        topic, index, target, exc)
 
     def next_lock_deadline(self, keys: Iterable[PartitionKey]) -> int | None:
         deadlines = [d for key in keys if (held := self.partitions.get(key)) is not None

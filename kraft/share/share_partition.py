@@ -69,6 +69,15 @@ class Ack:
     types: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record archived because it failed: rejected by a consumer, or released (or its
+    lock run out) at the delivery limit. KIP-1191 writes it to the group's dead-letter topic."""
+    offset: int
+    delivery_count: int
+    rejected: bool
+
+
 class AckRefused(Exception):
     def __init__(self, code: int, message: str):
         super().__init__(message)
@@ -83,6 +92,7 @@ class SharePartition:
         self.delivery_limit = delivery_limit
         self.max_locks = max_locks
         self.records: dict[int, InFlight] = {}
+        self.dead: list[DeadLetter] = []  # archived for failing, not yet written to a dead-letter topic
 
     # -- what a fetch reads ------------------------------------------------------------
     def acquired_count(self) -> int:
@@ -168,26 +178,28 @@ class SharePartition:
                 record.state, record.member = RecordState.ACKNOWLEDGED, None
             elif kind in (AckType.REJECT, AckType.GAP):
                 record.state, record.member = RecordState.ARCHIVED, None
+                if kind is AckType.REJECT:
+                    self.dead.append(DeadLetter(offset, record.delivery_count, rejected=True))
             elif kind is AckType.RELEASE:
-                self._release(record)
+                self._release(offset, record)
             else:  # RENEW
                 record.lock_deadline_ms = now_ms + self.lock_ms
         self._advance()
 
     def release_member(self, member: str) -> int:
         """Every record `member` holds goes back (its share session closed); how many."""
-        held = [r for r in self.records.values() if r.state is RecordState.ACQUIRED and r.member == member]
-        for record in held:
-            self._release(record)
+        held = [(o, r) for o, r in self.records.items() if r.state is RecordState.ACQUIRED and r.member == member]
+        for offset, record in held:
+            self._release(offset, record)
         self._advance()
         return len(held)
 
     def expire_locks(self, now_ms: int) -> int:
         """Records whose lock ran out go back; how many."""
-        expired = [r for r in self.records.values()
+        expired = [(o, r) for o, r in self.records.items()
                    if r.state is RecordState.ACQUIRED and r.lock_deadline_ms <= now_ms]
-        for record in expired:
-            self._release(record)
+        for offset, record in expired:
+            self._release(offset, record)
         self._advance()
         return len(expired)
 
@@ -228,9 +240,15 @@ class SharePartition:
         done = sum(1 for o, r in self.records.items() if r.state in DONE and o >= self.start)
         return max(0, high_watermark - self.start - done)
 
-    def _release(self, record: InFlight) -> None:
+    def _release(self, offset: int, record: InFlight) -> None:
         record.member = None
         record.state = RecordState.ARCHIVED if record.delivery_count >= self.delivery_limit else RecordState.AVAILABLE
+        if record.state is RecordState.ARCHIVED:
+            self.dead.append(DeadLetter(offset, record.delivery_count, rejected=False))
+
+    def take_dead(self) -> list[DeadLetter]:
+        dead, self.dead = self.dead, []
+        return dead
 
     def _advance(self) -> None:
         while self.start < self.end:

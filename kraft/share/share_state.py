@@ -74,6 +74,18 @@ def state_record(key: str, snapshot: ShareSnapshot, now_ms: int) -> Record:
     return Record(versioned_key(KEY_VERSION, key), encode(snapshot), (), now_ms)
 
 
+DONE_STATES = (2, 4)  # ACKNOWLEDGED, ARCHIVED (share_partition.RecordState)
+
+
+def lag(snapshot: ShareSnapshot, high_watermark: int) -> int:
+    """KIP-1226's share-group lag: records from the start up to the high watermark that
+    are not done (acknowledged or archived)."""
+    done = sum(min(r.last_offset, high_watermark - 1) - max(r.first_offset, snapshot.start_offset) + 1
+               for r in snapshot.runs if r.state in DONE_STATES and r.last_offset >= snapshot.start_offset
+               and r.first_offset < high_watermark)
+    return max(0, high_watermark - snapshot.start_offset - done)
+
+
 def check_fence(stored: ShareSnapshot | None, incoming: ShareSnapshot) -> None:
     if stored is not None and incoming.leader_epoch < stored.leader_epoch:
         raise FencedWrite(f"leader epoch {incoming.leader_epoch} is older than the stored state's "

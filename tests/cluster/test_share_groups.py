@@ -389,3 +389,81 @@ def test_acknowledgements_survive_a_killed_partition_leader_and_a_killed_share_c
         assert {m.delivery_count() for m in after} == {1}
     finally:
         share.close()
+
+
+def test_share_groups_are_listed_described_and_their_lag_shown(cluster):
+    from kio.schema.describe_share_group_offsets.v1 import request as offsets_request
+    from kio.schema.list_groups.v5.request import ListGroupsRequest
+    from kio.schema.share_group_describe.v1.request import ShareGroupDescribeRequest
+    topic = new_name("share-admin")
+    group = share_group(cluster, topic)
+    produce(cluster, topic, [f"l{i}" for i in range(5)])
+    share = consumer(cluster, group, explicit=True)
+    try:
+        share.subscribe([topic])
+        got = poll_until(share, lambda got: len(got) >= 5)
+        share.acknowledge(got[0], AcknowledgeType.ACCEPT)
+        share.acknowledge(got[1], AcknowledgeType.ACCEPT)  # the other three stay held
+        share.commit_sync()
+        with kafka_socket(cluster, coordinator(cluster, "group-coordinator", group)) as s:
+            listed = wire_call(s, ListGroupsRequest(states_filter=(), types_filter=("share",)))
+            assert {(g.group_id, g.group_type, g.group_state) for g in listed.groups} >= {(group, "share", "Stable")}
+            [described] = wire_call(s, ShareGroupDescribeRequest(group_ids=(group,),
+                                                                  include_authorized_operations=False)).groups
+            assert code(described.error_code) == 0 and described.group_state == "Stable"
+            [member] = described.members
+            assert [(tp.topic_name, list(tp.partitions)) for tp in member.assignment.topic_partitions] == [(topic, [0])]
+            [answer] = wire_call(s, offsets_request.DescribeShareGroupOffsetsRequest(groups=(
+                offsets_request.DescribeShareGroupOffsetsRequestGroup(group_id=group, topics=(
+                    offsets_request.DescribeShareGroupOffsetsRequestTopic(topic_name=topic, partitions=(0,)),)),))).groups
+            [partition] = answer.topics[0].partitions
+            assert (code(partition.error_code), partition.start_offset, partition.lag) == (0, 2, 3)
+            unknown = wire_call(s, ShareGroupDescribeRequest(group_ids=(new_name("nobody"),),
+                                                             include_authorized_operations=False)).groups[0]
+            assert code(unknown.error_code) in (16, 69)  # NOT_COORDINATOR elsewhere, else GROUP_ID_NOT_FOUND
+    finally:
+        share.close()
+
+
+def test_rejected_and_worn_out_records_go_to_the_dead_letter_topic(cluster):
+    topic = new_name("share-dlq")
+    dead_letters = f"dlq.{topic}"
+    create_topic(cluster, dead_letters, 1, {"errors.deadletterqueue.group.enable": "true"})
+    group = share_group(cluster, topic, share_delivery_count_limit=2,
+                        errors_deadletterqueue_topic_name=dead_letters,
+                        errors_deadletterqueue_copy_record_enable="true")
+    produce(cluster, topic, ["bad", "poison", "fine"])
+    share = consumer(cluster, group, explicit=True)
+    try:
+        share.subscribe([topic])
+        first = poll_until(share, lambda got: len(got) >= 3)
+        kinds = {"bad": AcknowledgeType.REJECT, "poison": AcknowledgeType.RELEASE, "fine": AcknowledgeType.ACCEPT}
+        for m in first:
+            share.acknowledge(m, kinds[m.value().decode()])
+        share.commit_sync()
+        [again] = poll_until(share, lambda got: len(got) >= 1)
+        assert (again.value(), again.delivery_count()) == (b"poison", 2)
+        share.acknowledge(again, AcknowledgeType.RELEASE)  # the second delivery was the last
+        share.commit_sync()
+    finally:
+        share.close()
+    reader = confluent_kafka.Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": new_name("r"),
+                                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        reader.subscribe([dead_letters])
+        got: list = []
+        deadline = time.monotonic() + BOUND_S
+        while len(got) < 2 and time.monotonic() < deadline:
+            message = reader.poll(0.5)
+            if message is not None and message.error() is None:
+                got.append(message)
+    finally:
+        reader.close()
+    offsets = {m.value().decode(): m.offset() for m in first}
+    seen = {m.value(): {k: v.decode() for k, v in m.headers()} for m in got}
+    assert set(seen) == {b"bad", b"poison"}, seen
+    for value, count, message in ((b"bad", "1", "Offset rejected by client."),
+                                  (b"poison", "2", "Offset delivery count limit reached.")):
+        assert seen[value] == {"__dlq.errors.topic": topic, "__dlq.errors.partition": "0",
+                               "__dlq.errors.offset": str(offsets[value.decode()]), "__dlq.errors.group": group,
+                               "__dlq.errors.delivery.count": count, "__dlq.errors.message": message}

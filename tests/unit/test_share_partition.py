@@ -151,3 +151,14 @@ def test_a_restored_partition_holds_nothing_and_keeps_counts_and_done_records():
     q.restore(p.start, runs)
     assert q.acquire("b", [Batch(0, 3)], 10, 0) == [Acquired(0, 0, 2), Acquired(2, 3, 2)]
     assert q.fetch_offset() == 4
+
+
+def test_records_that_fail_are_noted_as_dead_letters_once():
+    from kraft.share.share_partition import DeadLetter
+    p = SharePartition(0, LOCK_MS, 2, 100)
+    p.acquire("a", [Batch(0, 2)], 10, 0)
+    p.acknowledge("a", [ack(0, 0, AckType.REJECT), ack(1, 1, AckType.GAP), ack(2, 2, AckType.RELEASE)], 0)
+    p.acquire("a", [Batch(2, 2)], 10, 0)
+    p.expire_locks(LOCK_MS)  # its second delivery's lock runs out: the limit archives it
+    assert p.take_dead() == [DeadLetter(0, 1, rejected=True), DeadLetter(2, 2, rejected=False)]
+    assert p.take_dead() == []  # a gap is archived, never a dead letter

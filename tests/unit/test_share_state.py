@@ -2,7 +2,7 @@
 
 import pytest
 
-from kraft.share.share_state import (MAX_RECORDS, FencedWrite, ShareSnapshot, ShareStateShard, StateRun, check_fence,
+from kraft.share.share_state import (MAX_RECORDS, FencedWrite, ShareSnapshot, ShareStateShard, StateRun, check_fence, lag,
                                      decode, encode, state_record)
 from kraft.storage.record import Record
 
@@ -33,3 +33,10 @@ def test_a_write_from_an_older_leader_is_fenced():
     check_fence(SNAPSHOT, ShareSnapshot(3, 11))
     with pytest.raises(FencedWrite):
         check_fence(SNAPSHOT, ShareSnapshot(2, 20))
+
+
+def test_lag_counts_what_is_not_done_from_the_start_to_the_high_watermark():
+    # start 10; 10..12 accepted (done), 13 available again; records up to the HW of 20
+    assert lag(SNAPSHOT, high_watermark=20) == 7  # 13..19
+    assert lag(SNAPSHOT, high_watermark=12) == 0  # 10 and 11 are done
+    assert lag(ShareSnapshot(0, 5), high_watermark=3) == 0  # the HW moved below a fresh start

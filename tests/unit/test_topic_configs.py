@@ -119,6 +119,7 @@ def test_kafkas_topic_config_set_is_accepted_and_what_kraft_ignores_is_marked():
         "min.compaction.lag.ms", "min.insync.replicas", "preallocate", "remote.storage.enable",
         "retention.bytes", "retention.ms", "segment.bytes", "segment.index.bytes",
         "segment.jitter.ms", "segment.ms", "unclean.leader.election.enable",
+        "errors.deadletterqueue.group.enable",  # KIP-1191
     }
     confluent_server_configs = {  # schema ID validation
         "confluent.key.schema.validation", "confluent.value.schema.validation",

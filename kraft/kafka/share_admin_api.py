@@ -1,0 +1,102 @@
+"""KIP-932 share groups for admin clients: ShareGroupDescribe (77) and
+DescribeShareGroupOffsets (90; v1 with KIP-1226's lag), answered by the group's
+coordinator. A share-partition's start offset is what its share coordinator stores; its
+lag is the records from there up to the high watermark that are not yet done.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from kraft.broker.services import BrokerServices
+from kraft.errors import KraftError
+from kraft.kafka import error_codes
+from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
+from kraft.kafka.group_api import _coordinator_error
+from kraft.kafka.request_context import RequestContext
+from kraft.kafka.share_api import TOPIC_AUTHORIZATION_FAILED, topic_id_of
+from kraft.share.share_state import lag as share_lag
+
+GROUP_ID_NOT_FOUND = 69
+ZERO_UUID = uuid.UUID(int=0)
+
+
+def _topic_partitions(node: BrokerServices, partitions) -> dict:
+    by_topic: dict[str, list[int]] = {}
+    for topic, p in partitions:
+        by_topic.setdefault(topic, []).append(p)
+    return {"topic_partitions": [{"topic_id": tid, "topic_name": name, "partitions": sorted(ps)}
+                                 for name, ps in sorted(by_topic.items())
+                                 if (tid := topic_id_of(node, name)) is not None]}
+
+
+async def describe(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    wanted = bool(request.include_authorized_operations)
+    return {"throttle_time": 0, "groups": [await _describe_one(node, ctx, g, wanted) for g in request.group_ids]}
+
+
+async def _describe_one(node: BrokerServices, ctx: RequestContext, group_id: str, wanted: bool) -> dict:
+    answer: dict[str, Any] = {"error_code": error_codes.NONE, "error_message": None, "group_id": group_id,
+                              "group_state": "", "group_epoch": -1, "assignment_epoch": -1, "assignor_name": "",
+                              "members": [], "authorized_operations": NOT_REQUESTED}
+    if (code := await _coordinator_error(node, ctx, group_id, "describe_group")) is not None:
+        answer["error_code"] = code
+        return answer
+    group = node.shares.group(group_id)
+    if group is None:
+        answer.update(error_code=GROUP_ID_NOT_FOUND, error_message=f"group {group_id!r} is not a share group "
+                                                                  "with members here")
+        return answer
+    named = {t for m in group.members.values() for t in m.topics}
+    if len(ctx.visible("describe_topic", named)) < len(named):
+        answer.update(error_code=TOPIC_AUTHORIZATION_FAILED,
+                      error_message="the group uses topics the client is not authorized to describe")
+        return answer
+    answer.update(group_state="Stable", group_epoch=group.epoch, assignment_epoch=group.epoch,
+                  assignor_name="simple", authorized_operations=authorized_operations(ctx, wanted, "GROUP", group_id),
+                  members=[{"member_id": m.member_id, "rack_id": m.rack_id, "member_epoch": m.epoch,
+                            "client_id": m.client_id, "client_host": "", "subscribed_topic_names": list(m.topics),
+                            "assignment": _topic_partitions(node, m.assigned)}
+                           for m in group.members.values()])
+    return answer
+
+
+async def describe_offsets(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    return {"throttle_time": 0, "groups": [await _offsets_of_group(node, ctx, g) for g in request.groups]}
+
+
+async def _offsets_of_group(node: BrokerServices, ctx: RequestContext, asked) -> dict:
+    group_id = asked.group_id
+    answer: dict[str, Any] = {"group_id": group_id, "topics": [], "error_code": error_codes.NONE,
+                              "error_message": None}
+    if (code := await _coordinator_error(node, ctx, group_id, "describe_group")) is not None:
+        answer["error_code"] = code
+        return answer
+    if asked.topics is None:  # every topic the group's members subscribe to now
+        group = node.shares.group(group_id)
+        topics = sorted({t for m in group.members.values() for t in m.topics}) if group is not None else []
+        wanted = [(t, list(range(node.shares.partition_count(t) or 0))) for t in topics]
+    else:
+        wanted = [(t.topic_name, [int(p) for p in t.partitions]) for t in asked.topics]
+    for topic, indexes in wanted:
+        if not ctx.allowed("describe_topic", topic):
+            continue  # as Kafka's OffsetFetch, a topic the caller may not see is left out
+        answer["topics"].append({"topic_name": topic, "topic_id": topic_id_of(node, topic) or ZERO_UUID,
+                                 "partitions": [await _offsets_of_partition(node, group_id, topic, p)
+                                                for p in indexes]})
+    return answer
+
+
+async def _offsets_of_partition(node: BrokerServices, group_id: str, topic: str, index: int) -> dict:
+    entry: dict[str, Any] = {"partition_index": index, "start_offset": -1, "leader_epoch": -1, "lag": -1,
+                             "error_code": error_codes.NONE, "error_message": None}
+    try:
+        stored = await node.shares.stored(group_id, topic, index)
+        if stored is not None:
+            entry.update(start_offset=stored.start_offset, leader_epoch=stored.leader_epoch)
+            _, high_watermark = await node.partition_reader.offsets(topic, index)
+            entry["lag"] = share_lag(stored, high_watermark)
+    except KraftError as exc:
+        entry.update(error_code=error_codes.code_of(exc), error_message=str(exc))
+    return entry
