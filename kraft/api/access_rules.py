@@ -111,6 +111,7 @@ T = C + "/topics/{topic}"
 P = T + "/partitions/{partition}"
 G = C + "/consumer-groups/{group}"
 I = "/consumers/{group}/instances/{instance}"  # noqa: E741
+S = "/share-consumers/{group}/instances/{instance}"
 BC = C + "/brokers/{broker_id}/configs"
 CC = C + "/broker-configs"
 
@@ -204,6 +205,13 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("GET", I + "/records"): does("use_group"),
     ("POST", I + "/offsets"): does("use_group"),
     ("GET", I + "/offsets"): does("use_group"),
+    # REST share consumers (ext): READ on the group; topics checked where they are named
+    ("POST", "/share-consumers/{group}"): does("use_group"),
+    ("DELETE", S): does("use_group"),
+    ("POST", S + "/subscription"): does("use_group"),
+    ("GET", S + "/subscription"): does("use_group"),
+    ("GET", S + "/records"): does("use_group"),
+    ("POST", S + "/acknowledgements"): does("use_group"),
     # consumer groups (v3)
     ("GET", C + "/consumer-groups"): authenticated,  # filtered per group
     ("GET", G): does("describe_group"),

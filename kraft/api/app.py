@@ -21,6 +21,7 @@ from kraft.api import (
     cluster_wide_routes,
     consume_routes,
     consumer_routes,
+    share_consumer_routes,
     decommission_routes,
     quorum_routes,
     group_routes,
@@ -103,6 +104,7 @@ def build_app(node: BrokerServices) -> web.Application:
     produce_routes.add_routes(app)
     consume_routes.add_routes(app)
     consumer_routes.add_routes(app)
+    share_consumer_routes.add_routes(app)
     group_routes.add_routes(app)
     acl_routes.add_routes(app)
     user_routes.add_routes(app)

@@ -30,6 +30,7 @@ from kraft.controller.commands import ControllerRequest
 from kraft.broker.txn_link import TransactionLink
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.share.share_broker import ShareBroker
+from kraft.broker.share_leaders import ShareLeaders
 from kraft.share.share_coordinator import ShareCoordinator
 from kraft.transactions.txn_coordinator import TransactionCoordinator
 from kraft.metadata.image import MetadataImage
@@ -79,6 +80,7 @@ class BrokerServices:
     groups: GroupCoordinator
     shares: ShareBroker  # share groups: membership where coordinating, in-flight records where leading
     share_coordinator: ShareCoordinator  # share-partitions' stored state, where this node holds it
+    share_leaders: ShareLeaders  # the REST door's share consumers at the partition leaders
     transactions: TransactionCoordinator
     txn_link: TransactionLink
     access: AccessControl

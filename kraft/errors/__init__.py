@@ -37,7 +37,7 @@ from kraft.errors.cluster import (  # noqa: F401 - kraft.errors names them all
 )
 from kraft.errors.groups import (  # noqa: F401 - kraft.errors names them all
     ConsumerInstanceNotFound, GroupIdNotFound, NonEmptyGroup, GroupSubscribedToTopic,
-    ConsumerInstanceExists, ConsumerConflict, FencedInstanceId, InconsistentGroupProtocol,
+    ConsumerInstanceExists, ConsumerConflict, FencedInstanceId, InconsistentGroupProtocol, RecordNotHeld,
 )
 from kraft.errors.credentials import (  # noqa: F401 - kraft.errors names them all
     UserAlreadyExists, UnacceptableCredential, UnsupportedSaslMechanism, CredentialNotFound,

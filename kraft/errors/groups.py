@@ -41,6 +41,13 @@ class ConsumerConflict(KraftError):
     kafka_name, kafka_code = "ILLEGAL_GENERATION", 22
 
 
+class RecordNotHeld(ConsumerConflict):
+    """A share group acknowledgement of a record the member does not hold (acquired by
+    another, never acquired, its lock run out, or already acknowledged)."""
+
+    kafka_name, kafka_code = "INVALID_RECORD_STATE", 121
+
+
 class FencedInstanceId(ConsumerConflict):
     """A static member's replaced process (KIP-345): another process joined with its
     group.instance.id."""

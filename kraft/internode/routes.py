@@ -25,6 +25,8 @@ from kraft.internode.peers import LOCAL_ONLY_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import signature_valid
 from kraft.broker.isolation import ABORTED_HEADER, aborted_header
 from kraft.groups.consumer_instance import READ_COMMITTED
+from kraft.broker.share_leaders import PATH as SHARE_PARTITION_PATH
+from kraft.broker.share_leaders import serve as serve_share_partition
 from kraft.broker.share_state_link import STATE_PATH
 from kraft.broker.share_state_link import serve as serve_share_state
 from kraft.broker.txn_link import MARKERS_PATH, VERIFY_PATH, answers_json, check_or_add, markers_from_json
@@ -57,6 +59,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(MARKERS_PATH, txn_markers)
     app.router.add_post(VERIFY_PATH, txn_verify)
     app.router.add_post(STATE_PATH, share_state)
+    app.router.add_post(SHARE_PARTITION_PATH, share_partition)
     app[FETCH_STREAMS_KEY] = weakref.WeakSet()
     app.on_shutdown.append(_end_fetch_streams)
 
@@ -262,6 +265,13 @@ async def share_state(request):
     """A partition leader reads or writes a share-partition's state at this share coordinator."""
     await _authorize(request)
     return json_response(await serve_share_state(node_of(request).share_coordinator, await read_json(request)))
+
+
+async def share_partition(request):
+    """A REST share consumer's fetch, acknowledgement or release at this partition leader."""
+    await _authorize(request)
+    node = node_of(request)
+    return json_response(await serve_share_partition(node.data_plane, node.shares, await read_json(request)))
 
 
 async def local_groups(request):

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from kraft.broker.data_plane import DataPlane
+from kraft.broker.share_leaders import ShareLeaders
 from kraft.broker.share_state_link import ShareStateLink
 from kraft.broker.txn_link import TransactionLink
 from kraft.config.cluster import ClusterConfig
@@ -32,6 +33,7 @@ class Coordinators:
     share_state: ShareCoordinator
     txn_link: TransactionLink
     shares: ShareBroker  # share groups' membership and share-partitions, over share_state
+    share_leaders: ShareLeaders  # the REST door's share consumers at the partition leaders
 
     def by_task(self) -> dict[str, GroupCoordinator | TransactionCoordinator | ShareCoordinator]:
         return {"group-coordinator": self.groups, "transaction-coordinator": self.transactions,
@@ -56,5 +58,6 @@ def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], 
         pending = await data_plane.append_records(topic, partition, records, ACKS_ALL, DEAD_LETTER_TIMEOUT_MS)
         await pending.committed()
 
-    return Coordinators(groups, transactions, share_state, txn_link,
-                        ShareBroker(config.groups, image, share_link.read, share_link.write, dead_letter))
+    shares = ShareBroker(config.groups, image, share_link.read, share_link.write, dead_letter)
+    return Coordinators(groups, transactions, share_state, txn_link, shares,
+                        ShareLeaders(node_id, data_plane, shares, peers))

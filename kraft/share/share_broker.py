@@ -27,6 +27,7 @@ from kraft.metadata.image import MetadataImage
 from kraft.replication.partition_replica import PartitionReplica
 from kraft.share.share_group import HeartbeatAnswer, Refusal, ShareGroup
 from kraft.share.share_partition import Ack, Acquired, Batch, SharePartition
+from kraft.share.rest_share_instances import RestShareInstances
 from kraft.share.share_sessions import ShareSessions
 from kraft.share.dead_letters import dead_letter_problem, dead_letter_record, source_record
 from kraft.share.share_state import ShareSnapshot, StateRun, state_key
@@ -84,6 +85,7 @@ class ShareBroker:
         self.groups: dict[str, ShareGroup] = {}
         self.partitions: dict[PartitionKey, _Held] = {}
         self.sessions = ShareSessions(MAX_SHARE_SESSIONS, settings.share_session_timeout_ms)
+        self.rest = RestShareInstances()  # the REST door's members, of groups coordinated here
 
     def now_ms(self) -> int:
         return self._clock()
@@ -137,16 +139,17 @@ class ShareBroker:
         return await self._recall(state_key(group_id, image_topic.topic_id, index))
 
     # -- the partition leader's part: records in flight ----------------------------------
-    async def _held(self, key: PartitionKey, replica: PartitionReplica) -> _Held:
+    async def _held(self, key: PartitionKey, replica: PartitionReplica, reset: str | None = None) -> _Held:
         """The group's share-partition for this leader replica, taken over (its stored
         state read) the first time and whenever the leader epoch moved; locks that ran
-        out released."""
+        out released. reset: where a share-partition never stored starts (a REST share
+        consumer's auto.offset.reset), else the group's share.auto.offset.reset."""
         held = self.partitions.get(key)
         if held is None or held.leader_epoch != replica.leader_epoch:
             async with self._loading.setdefault(key, asyncio.Lock()):  # one take-over of a key at a time
                 held = self.partitions.get(key)
                 if held is None or held.leader_epoch != replica.leader_epoch:
-                    held = await self._take_over(key, replica)
+                    held = await self._take_over(key, replica, reset)
         config = self.config(key[0])
         held.partition.lock_ms = int(config["share.record.lock.duration.ms"])
         held.partition.delivery_limit = int(config["share.delivery.count.limit"])
@@ -157,7 +160,7 @@ class ShareBroker:
             await self._bury(key, held, replica)
         return held
 
-    async def _take_over(self, key: PartitionKey, replica: PartitionReplica) -> _Held:
+    async def _take_over(self, key: PartitionKey, replica: PartitionReplica, reset: str | None) -> _Held:
         group_id, topic, index = key
         image_topic = self._image().topic(topic)
         if image_topic is None:
@@ -170,7 +173,8 @@ class ShareBroker:
                                                     for r in stored.runs))
         else:  # a partition this group has not read: where share.auto.offset.reset says
             log_start, hw = replica.readable_range()
-            partition.restore(log_start if self.config(group_id)["share.auto.offset.reset"] == "earliest" else hw, ())
+            where = reset or self.config(group_id)["share.auto.offset.reset"]
+            partition.restore(log_start if where == "earliest" else hw, ())
         held = _Held(epoch, skey, partition)
         if stored is None or stored.leader_epoch < epoch:  # kept at once: a later leader starts here too
             await self._save(held)
@@ -202,16 +206,17 @@ class ShareBroker:
         await self._save(held)
 
     async def acquire(self, key: PartitionKey, replica: PartitionReplica, member_id: str, max_records: int,
-                      max_bytes: int) -> Fetched:
-        """Records for `member_id` from this leader's log (below its high watermark)."""
-        partition = (await self._held(key, replica)).partition
+                      max_bytes: int, reset: str | None = None, record_limit: bool = False) -> Fetched:
+        """Records for `member_id` from this leader's log (below its high watermark);
+        max_records 0 only takes the share-partition over (it then has its start)."""
+        partition = (await self._held(key, replica, reset)).partition
         offset = partition.fetch_offset()
         _, hw = replica.readable_range()
         if offset is None or offset >= hw or max_records <= 0:
             return Fetched(b"", [])
         data = replica.read_below(offset, max_bytes, hw)
         batches, ends = _batches(data)
-        acquired = partition.acquire(member_id, batches, max_records, self.now_ms())
+        acquired = partition.acquire(member_id, batches, max_records, self.now_ms(), record_limit)
         if not acquired:
             return Fetched(b"", [])
         last = acquired[-1].last_offset  # batches past the last acquired record are not sent

@@ -121,11 +121,15 @@ class SharePartition:
             self.start = log_start
             self.end = max(self.end, log_start)
 
-    def acquire(self, member: str, batches: Iterable[Batch], max_records: int, now_ms: int) -> list[Acquired]:
+    def acquire(self, member: str, batches: Iterable[Batch], max_records: int, now_ms: int,
+                record_limit: bool = False) -> list[Acquired]:
         """Acquire for `member` what is available in `batches` (read from the log below
         its high watermark): released records one by one up to max_records, records
         never handed out a whole batch at a time (max_records may be passed to finish a
-        batch, as in Kafka). Control batches are archived, never handed out."""
+        batch, as in Kafka; with record_limit, Kafka 4.2's share.acquire.mode=record_limit,
+        never), but never more than the locks left: the rest of a larger batch waits for
+        the next fetch. Control batches are archived, never handed out."""
+        limit = max_records if record_limit else 2**63
         room = self.max_locks - self.acquired_count()
         taken: list[int] = []
         counts: dict[int, int] = {}
@@ -135,7 +139,9 @@ class SharePartition:
             if batch.last_offset >= self.end and self.end - self.start >= self.max_locks:
                 break  # the window from the start is full: its oldest records must be done first
             for offset in range(max(batch.base_offset, self.start), batch.last_offset + 1):
-                if offset >= self.end:  # never handed out: the whole batch goes
+                if offset >= self.end and (len(taken) >= min(room, limit) or self.end - self.start >= self.max_locks):
+                    break  # a batch larger than the locks left is handed out in parts (a million tiny records)
+                if offset >= self.end:  # never handed out: the rest of the batch goes
                     self.end = offset + 1
                     if batch.control:
                         self.records[offset] = InFlight(RecordState.ARCHIVED, 0)

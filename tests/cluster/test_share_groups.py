@@ -467,3 +467,81 @@ def test_rejected_and_worn_out_records_go_to_the_dead_letter_topic(cluster):
         assert seen[value] == {"__dlq.errors.topic": topic, "__dlq.errors.partition": "0",
                                "__dlq.errors.offset": str(offsets[value.decode()]), "__dlq.errors.group": group,
                                "__dlq.errors.delivery.count": count, "__dlq.errors.message": message}
+
+
+# -- the HTTP door: REST share consumers -------------------------------------------------------
+def rest(c, method: str, path: str, body=None, node: int = 1):
+    return call(method, f"{c.url(node)}{path}", body)
+
+
+def test_a_rest_share_consumer_is_a_work_queue_with_redelivery(cluster):
+    topic = new_name("share-rest")
+    group = share_group(cluster, topic, partitions=2)
+    produce(cluster, topic, ["j0", "j1", "j2", "j3"])
+    status, made = rest(cluster, "POST", f"/share-consumers/{group}", {"name": "w1", "format": "binary"})
+    assert status == 200, made
+    base = f"/share-consumers/{group}/instances/w1"
+    assert rest(cluster, "POST", base + "/subscription", {"topics": [topic]}, node=2)[0] == 204  # any node
+    got: list = []
+    deadline = time.monotonic() + BOUND_S
+    while len(got) < 4 and time.monotonic() < deadline:
+        status, records = rest(cluster, "GET", base + "/records?timeout=500", node=3)
+        assert status == 200, records
+        got += records
+    import base64
+    by_value = {base64.b64decode(r["value"]).decode(): r for r in got}
+    assert sorted(by_value) == ["j0", "j1", "j2", "j3"] and {r["delivery_count"] for r in got} == {1}
+    kinds = {"j0": "accept", "j1": "release", "j2": "reject", "j3": "accept"}
+    acks = [{"topic": topic, "partition": r["partition"], "offset": r["offset"], "type": kinds[v]}
+            for v, r in by_value.items()]
+    assert rest(cluster, "POST", base + "/acknowledgements", {"records": acks})[0] == 204
+    status, again = rest(cluster, "GET", base + "/records?timeout=5000")
+    assert status == 200 and [(base64.b64decode(r["value"]), r["delivery_count"]) for r in again] == [(b"j1", 2)]
+    # acknowledging a record the instance no longer holds is refused, and changes nothing
+    status, refused = rest(cluster, "POST", base + "/acknowledgements", {"records": acks[:1]})
+    assert status == 409 and refused["error_code"] == 40903, refused
+    # DELETE gives back what it holds: another instance gets j1 at once, a third time
+    assert rest(cluster, "DELETE", base)[0] == 204
+    assert rest(cluster, "GET", base + "/records")[0] == 404
+    assert rest(cluster, "POST", f"/share-consumers/{group}", {"name": "w2"})[0] == 200
+    base2 = f"/share-consumers/{group}/instances/w2"
+    assert rest(cluster, "POST", base2 + "/subscription", {"topics": [topic]})[0] == 204
+    status, third = rest(cluster, "GET", base2 + "/records?timeout=5000")
+    assert status == 200 and [(base64.b64decode(r["value"]), r["delivery_count"]) for r in third] == [(b"j1", 3)]
+    assert rest(cluster, "DELETE", base2)[0] == 204
+
+
+def test_rest_share_consumers_refuse_bad_input_with_api_codes(cluster):
+    group = new_name("share-rest-bad")
+    assert rest(cluster, "POST", f"/share-consumers/{group}", {"format": "avro"})[1]["error_code"] == 42206
+    assert rest(cluster, "POST", f"/share-consumers/{group}", {"nme": "x"})[1]["error_code"] == 42206
+    assert rest(cluster, "POST", f"/share-consumers/{group}", {"name": "w"})[0] == 200
+    assert rest(cluster, "POST", f"/share-consumers/{group}", {"name": "w"})[0] == 409
+    base = f"/share-consumers/{group}/instances/w"
+    assert rest(cluster, "POST", base + "/subscription", {"topics": "x"})[1]["error_code"] == 42206
+    for body in ({"records": []}, {"records": [{"topic": "t", "partition": "0", "offset": 1}]},
+                 {"records": [{"topic": "t", "partition": 0, "offset": 1, "type": "maybe"}]}):
+        status, answer = rest(cluster, "POST", base + "/acknowledgements", body)
+        assert status == 422 and answer["error_code"] == 42206, (body, answer)
+    assert rest(cluster, "GET", f"/share-consumers/{group}/instances/nobody/records")[1]["error_code"] == 40403
+    assert rest(cluster, "DELETE", base)[0] == 204
+
+
+def test_the_readme_rest_work_queue_runs_as_written(cluster):
+    import json
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    [block] = [b for b in re.findall(r"```sh\n(.*?)```", readme, re.S) if "/share-consumers/" in b]
+    topic, group = new_name("tasks"), new_name("workers")
+    for node in (1, 2, 3):
+        block = block.replace(f"localhost:808{node}", cluster.url(node).removeprefix("http://"))
+    block = block.replace("/topics/tasks", f"/topics/{topic}").replace('"tasks"', f'"{topic}"') \
+        .replace("/share-consumers/workers", f"/share-consumers/{group}")
+    script = block.replace("\ncurl ", "\necho; curl ")  # one answer a line
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    answers = [json.loads(line) for line in ran.stdout.splitlines() if line.strip()]
+    first, again = answers[-2], answers[-1]  # the two polls (the release answers 204, no body)
+    assert [(r["value"], r["offset"], r["delivery_count"]) for r in first] == [("resize-1", 0, 1)]
+    assert sorted((r["value"], r["delivery_count"]) for r in again) == [("resize-1", 2), ("resize-2", 1)]

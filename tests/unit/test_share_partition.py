@@ -162,3 +162,18 @@ def test_records_that_fail_are_noted_as_dead_letters_once():
     p.expire_locks(LOCK_MS)  # its second delivery's lock runs out: the limit archives it
     assert p.take_dead() == [DeadLetter(0, 1, rejected=True), DeadLetter(2, 2, rejected=False)]
     assert p.take_dead() == []  # a gap is archived, never a dead letter
+
+
+def test_a_batch_larger_than_the_locks_left_is_handed_out_in_parts():
+    p = partition(max_locks=100)
+    huge = Batch(0, 999_999)  # a million one-byte records in one batch
+    assert p.acquire("a", [huge], 500, 0) == [Acquired(0, 99, 1)]
+    assert len(p.records) == 100 and p.fetch_offset() is None  # no more until some are done
+    p.acknowledge("a", [ack(0, 99, AckType.ACCEPT)], 0)
+    assert p.acquire("b", [huge], 500, 0) == [Acquired(100, 199, 1)]
+
+
+def test_record_limit_mode_never_passes_max_records():
+    p = partition()
+    assert p.acquire("a", [Batch(0, 9)], 3, 0, record_limit=True) == [Acquired(0, 2, 1)]
+    assert p.acquire("b", [Batch(0, 9)], 3, 0, record_limit=True) == [Acquired(3, 5, 1)]
