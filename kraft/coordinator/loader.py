@@ -45,3 +45,16 @@ def replay_log(plog: ReadableLog, apply: ApplyBatch, chunk_bytes: int = LOAD_CHU
         if next_position <= position:
             break  # nothing readable: never spin
         position = next_position
+
+
+def replay_records(plog: ReadableLog, replay: Callable[[Record], None], chunk_bytes: int = LOAD_CHUNK_BYTES) -> None:
+    """Hand every record of the log's data batches to `replay`, once, in log order
+    (control batches, which an internal topic holds only when transactions write it,
+    are passed over)."""
+    def apply(header: BatchHeader, records: list[Record], position: int) -> None:
+        if not header.is_control:
+            for record in records:
+                if record.offset is not None and record.offset >= position:
+                    replay(record)
+
+    replay_log(plog, apply, chunk_bytes)

@@ -203,12 +203,8 @@ async def share_fetch(node: BrokerServices, ctx: RequestContext, request) -> dic
     session = node.shares.sessions.use(group_id, member_id, epoch, named, forgotten, node.shares.now_ms())
     if isinstance(session, SessionRefusal):
         return _top_level(session.code, session.message, lock_ms)
-    answers = _Answers(node, with_records=True)
-    answers.unknown = unknown
-    await _apply_acks(node, ctx, group_id, member_id, acks, answers, "acknowledge_error_code")
-    if epoch == CLOSE:
-        await _release(node, ctx, group_id, member_id, session.partitions)
-    elif int(request.max_records) > 0:
+    answers = await _in_session(node, ctx, request, session.partitions, acks, unknown, with_records=True)
+    if epoch != CLOSE and int(request.max_records) > 0:
         await _fetch(node, ctx, request, sorted(session.partitions), answers)
     if epoch == OPEN:
         for key in session.partitions:
@@ -256,6 +252,20 @@ async def _fetch(node: BrokerServices, ctx: RequestContext, request, keys: list[
         await wait_any(signals, left)
 
 
+async def _in_session(node: BrokerServices, ctx: RequestContext, request, partitions, acks: dict[Key, list[Ack]],
+                      unknown: dict[uuid.UUID, set[int]], with_records: bool) -> _Answers:
+    """A request's acknowledgements (ShareFetch's per partition in acknowledge_error_code,
+    ShareAcknowledge's in error_code); a closing request then gives back what is held."""
+    answers = _Answers(node, with_records)
+    answers.unknown = unknown
+    group_id, member_id = request.group_id, request.member_id
+    await _apply_acks(node, ctx, group_id, member_id, acks, answers,
+                      "acknowledge_error_code" if with_records else "error_code")
+    if int(request.share_session_epoch) == CLOSE:
+        await _release(node, ctx, group_id, member_id, partitions)
+    return answers
+
+
 async def _release(node: BrokerServices, ctx: RequestContext, group_id: str, member_id: str, partitions) -> None:
     """A closed session gives back what its member holds (stored; where that fails, the
     records are left to their locks)."""
@@ -276,11 +286,7 @@ async def share_acknowledge(node: BrokerServices, ctx: RequestContext, request) 
     session = node.shares.sessions.use(group_id, member_id, epoch, set(), set(), node.shares.now_ms())
     if isinstance(session, SessionRefusal):
         return _top_level(session.code, session.message, None)
-    answers = _Answers(node, with_records=False)
-    answers.unknown = unknown
-    await _apply_acks(node, ctx, group_id, member_id, acks, answers, "error_code")
-    if epoch == CLOSE:
-        await _release(node, ctx, group_id, member_id, session.partitions)
+    answers = await _in_session(node, ctx, request, session.partitions, acks, unknown, with_records=False)
     answer = _top_level(error_codes.NONE, None, None)
     answer["responses"], answer["node_endpoints"] = answers.responses()
     return answer

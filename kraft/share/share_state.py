@@ -17,10 +17,9 @@ from typing import Any
 
 import orjson
 
-from kraft.coordinator.loader import LOAD_CHUNK_BYTES, ReadableLog, replay_log
+from kraft.coordinator.loader import LOAD_CHUNK_BYTES, ReadableLog, replay_records
 from kraft.storage.json_keys import parse_versioned_key, versioned_key
 from kraft.storage.record import Record
-from kraft.storage.record_batch import BatchHeader
 
 KEY_VERSION = "share/1"
 MAX_RECORDS = 100_000  # a state holds at most the window of records in flight (max record locks)
@@ -117,12 +116,5 @@ class ShareStateShard:
 
 def load(plog: ReadableLog, leader_epoch: int, chunk_bytes: int = LOAD_CHUNK_BYTES) -> ShareStateShard:
     shard = ShareStateShard(leader_epoch)
-
-    def apply(header: BatchHeader, records: list[Record], position: int) -> None:
-        if not header.is_control:
-            for record in records:
-                if record.offset is not None and record.offset >= position:
-                    shard.replay(record)
-
-    replay_log(plog, apply, chunk_bytes)
+    replay_records(plog, shard.replay, chunk_bytes)
     return shard

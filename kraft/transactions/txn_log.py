@@ -20,10 +20,9 @@ from typing import Any
 
 import orjson
 
-from kraft.coordinator.loader import LOAD_CHUNK_BYTES, ReadableLog, replay_log
+from kraft.coordinator.loader import LOAD_CHUNK_BYTES, ReadableLog, replay_records
 from kraft.storage.json_keys import parse_versioned_key, versioned_key
 from kraft.storage.record import Record
-from kraft.storage.record_batch import BatchHeader
 from kraft.transactions.txn_metadata import TransactionMetadata, TxnState, TxnTransit
 
 KEY_VERSION = "txn/1"
@@ -112,12 +111,5 @@ def load(plog: ReadableLog, chunk_bytes: int = LOAD_CHUNK_BYTES) -> TxnCache:
     """Replay a partition's local log from its start to its end (control batches, which
     this topic never holds, are passed over)."""
     cache = TxnCache()
-
-    def apply(header: BatchHeader, records: list[Record], position: int) -> None:
-        if not header.is_control:
-            for record in records:
-                if record.offset is not None and record.offset >= position:
-                    cache.replay(record)
-
-    replay_log(plog, apply, chunk_bytes)
+    replay_records(plog, cache.replay, chunk_bytes)
     return cache
