@@ -22,7 +22,8 @@ from aiohttp import web
 from kraft.api import access_rules
 from kraft.api import record_codec as rc
 from kraft.api.consumer_requests import check_name, require_object
-from kraft.api.consumer_routes import accepts_v2, coordinated, no_content, optional_body, required_body, v2_json
+from kraft.api.consumer_routes import (accepts_v2, coordinated, no_content, now_ms, optional_body, required_body,
+                                      v2_json)
 from kraft.api.http_body import query_int
 from kraft.api.paths import base_url
 from kraft.broker.services import BrokerServices
@@ -51,10 +52,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get(INSTANCE + "/subscription", get_subscription)
     r.add_get(INSTANCE + "/records", records)
     r.add_post(INSTANCE + "/acknowledgements", acknowledge)
-
-
-def now_ms() -> int:
-    return time.monotonic_ns() // 1_000_000
 
 
 def with_instance(handler=None, *, records_answer: bool = False):
