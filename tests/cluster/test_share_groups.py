@@ -333,64 +333,6 @@ def test_the_readme_share_consumer_runs_as_written(cluster):
     assert sorted(ran.stdout.splitlines()) == [f"b'photo-{i}' delivery 1" for i in (1, 2, 3)]  # partitions: any order
 
 
-# -- failover: what was acknowledged stays acknowledged ---------------------------------------
-def leader_seen(c, topic: str, partition: int, asked: int) -> int:
-    status, body = call("GET", f"{c.url(asked)}/topics/{topic}/partitions/{partition}")
-    return body["leader"] if status == 200 and body.get("leader") is not None else -1
-
-
-def move_by_kill(c, node: int, topic: str, partition: int) -> None:
-    """Kill -9 the node leading topic-partition and wait until another leads it; then start
-    it again (it catches up as a follower)."""
-    c.kill(node)
-    other = next(n for n in sorted(c.hosts) if n != node)
-    c.wait_until(lambda: leader_seen(c, topic, partition, other) not in (-1, node), BOUND_S,
-                 f"a new leader of {topic}-{partition}")
-    c.start_node(node)
-    c.wait_ready([node], timeout_s=BOUND_S)
-
-
-def accept_all(share: ShareConsumer, wanted: list[str]) -> list:
-    """Poll until every wanted value came; accept everything received; the messages."""
-    got = poll_until(share, lambda got: set(wanted) <= set(values(got)))
-    for m in got:
-        share.acknowledge(m, AcknowledgeType.ACCEPT)
-    share.commit_sync()
-    return got
-
-
-def test_acknowledgements_survive_a_killed_partition_leader_and_a_killed_share_coordinator(cluster):
-    from kraft.config.topic_names import SHARE_STATE_TOPIC
-    from kraft.coordinator.placement import key_partition
-    from kraft.share.share_state import state_key
-    topic = new_name("share-failover")
-    group = share_group(cluster, topic, share_record_lock_duration_ms=LOCK_MS)
-    share = consumer(cluster, group, explicit=True)
-    try:
-        share.subscribe([topic])
-        produce(cluster, topic, [f"a{i}" for i in range(10)])
-        first = accept_all(share, [f"a{i}" for i in range(10)])
-        assert {m.delivery_count() for m in first} == {1}
-        # the state's coordinator: the leader of its __share_group_state partition
-        status, body = call("GET", f"{cluster.url(1)}/topics/{SHARE_STATE_TOPIC}")
-        assert status == 200, body
-        count = len(body["partitions"])
-        status, described = call("GET", f"{cluster.v3(1)}/topics/{topic}")
-        assert status == 200, described
-        state_partition = key_partition(state_key(group, described["topic_id"], 0), count)
-        share_coordinator = leader_seen(cluster, SHARE_STATE_TOPIC, state_partition, 1)
-        leader = leader_seen(cluster, topic, 0, 1)
-        if share_coordinator != leader:  # its state moves to a new coordinator, read back from the log
-            move_by_kill(cluster, share_coordinator, SHARE_STATE_TOPIC, state_partition)
-        move_by_kill(cluster, leader_seen(cluster, topic, 0, 1), topic, 0)  # the new leader reads the state
-        produce(cluster, topic, [f"b{i}" for i in range(5)])
-        after = accept_all(share, [f"b{i}" for i in range(5)])
-        assert sorted(values(after)) == [f"b{i}" for i in range(5)]  # no accepted record came back
-        assert {m.delivery_count() for m in after} == {1}
-    finally:
-        share.close()
-
-
 def test_share_groups_are_listed_described_and_their_lag_shown(cluster):
     from kio.schema.describe_share_group_offsets.v1 import request as offsets_request
     from kio.schema.list_groups.v5.request import ListGroupsRequest
@@ -545,3 +487,62 @@ def test_the_readme_rest_work_queue_runs_as_written(cluster):
     first, again = answers[-2], answers[-1]  # the two polls (the release answers 204, no body)
     assert [(r["value"], r["offset"], r["delivery_count"]) for r in first] == [("resize-1", 0, 1)]
     assert sorted((r["value"], r["delivery_count"]) for r in again) == [("resize-1", 2), ("resize-2", 1)]
+
+
+# -- failover: what was acknowledged stays acknowledged (last: it restarts nodes, and leadership
+# moves back to the preferred replicas after it, coordinators too) -----------------------------
+def leader_seen(c, topic: str, partition: int, asked: int) -> int:
+    status, body = call("GET", f"{c.url(asked)}/topics/{topic}/partitions/{partition}")
+    return body["leader"] if status == 200 and body.get("leader") is not None else -1
+
+
+def move_by_kill(c, node: int, topic: str, partition: int) -> None:
+    """Kill -9 the node leading topic-partition and wait until another leads it; then start
+    it again (it catches up as a follower)."""
+    c.kill(node)
+    other = next(n for n in sorted(c.hosts) if n != node)
+    c.wait_until(lambda: leader_seen(c, topic, partition, other) not in (-1, node), BOUND_S,
+                 f"a new leader of {topic}-{partition}")
+    c.start_node(node)
+    c.wait_ready([node], timeout_s=BOUND_S)
+
+
+def accept_all(share: ShareConsumer, wanted: list[str]) -> list:
+    """Poll until every wanted value came; accept everything received; the messages."""
+    got = poll_until(share, lambda got: set(wanted) <= set(values(got)))
+    for m in got:
+        share.acknowledge(m, AcknowledgeType.ACCEPT)
+    share.commit_sync()
+    return got
+
+
+def test_acknowledgements_survive_a_killed_partition_leader_and_a_killed_share_coordinator(cluster):
+    from kraft.config.topic_names import SHARE_STATE_TOPIC
+    from kraft.coordinator.placement import key_partition
+    from kraft.share.share_state import state_key
+    topic = new_name("share-failover")
+    group = share_group(cluster, topic, share_record_lock_duration_ms=LOCK_MS)
+    share = consumer(cluster, group, explicit=True)
+    try:
+        share.subscribe([topic])
+        produce(cluster, topic, [f"a{i}" for i in range(10)])
+        first = accept_all(share, [f"a{i}" for i in range(10)])
+        assert {m.delivery_count() for m in first} == {1}
+        # the state's coordinator: the leader of its __share_group_state partition
+        status, body = call("GET", f"{cluster.url(1)}/topics/{SHARE_STATE_TOPIC}")
+        assert status == 200, body
+        count = len(body["partitions"])
+        status, described = call("GET", f"{cluster.v3(1)}/topics/{topic}")
+        assert status == 200, described
+        state_partition = key_partition(state_key(group, described["topic_id"], 0), count)
+        share_coordinator = leader_seen(cluster, SHARE_STATE_TOPIC, state_partition, 1)
+        leader = leader_seen(cluster, topic, 0, 1)
+        if share_coordinator != leader:  # its state moves to a new coordinator, read back from the log
+            move_by_kill(cluster, share_coordinator, SHARE_STATE_TOPIC, state_partition)
+        move_by_kill(cluster, leader_seen(cluster, topic, 0, 1), topic, 0)  # the new leader reads the state
+        produce(cluster, topic, [f"b{i}" for i in range(5)])
+        after = accept_all(share, [f"b{i}" for i in range(5)])
+        assert sorted(values(after)) == [f"b{i}" for i in range(5)]  # no accepted record came back
+        assert {m.delivery_count() for m in after} == {1}
+    finally:
+        share.close()
