@@ -166,6 +166,9 @@ class SharePartition:
         """Apply every acknowledgement, or none: a record not acquired by `member`, a
         type out of range or a count of types that fits neither form raises AckRefused."""
         planned: list[tuple[int, AckType]] = []
+        acks = list(acks)
+        if sum(max(0, a.last_offset - a.first_offset + 1) for a in acks) > len(self.records):
+            raise AckRefused(INVALID_RECORD_STATE, "more records acknowledged than are in flight")
         for ack in acks:
             if ack.last_offset < ack.first_offset or ack.last_offset - ack.first_offset >= 1 << 20:
                 raise AckRefused(INVALID_REQUEST, f"acknowledgement range {ack.first_offset}..{ack.last_offset}")

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 SHARE_SESSION_NOT_FOUND = 122
 INVALID_SHARE_SESSION_EPOCH = 123
 SHARE_SESSION_LIMIT_REACHED = 133
+INVALID_REQUEST = 42
+MAX_PARTITIONS = 10_000  # partitions one session may name (a hostile client names millions)
 OPEN = 0
 CLOSE = -1
 MAX_EPOCH = 2**31 - 1
@@ -63,6 +65,10 @@ class ShareSessions:
             else:
                 session.next_epoch = 1 if session.next_epoch == MAX_EPOCH else session.next_epoch + 1
         if epoch != CLOSE:
+            if len(session.partitions | added) > MAX_PARTITIONS:
+                if epoch == OPEN:
+                    del self.sessions[key]
+                return SessionRefusal(INVALID_REQUEST, f"a share session names at most {MAX_PARTITIONS} partitions")
             session.partitions |= added
             session.partitions -= forgotten
         session.last_used_ms = now_ms

@@ -78,3 +78,11 @@ def test_share_sessions_follow_kafkas_epochs():
     assert sessions.use("g", "a", 2, set(), set(), 5).code == SHARE_SESSION_NOT_FOUND
     sessions.use("g", "b", 0, set(), set(), 6)
     assert sessions.use("g", "c", 0, set(), set(), 20_000).next_epoch == 1  # b went idle and was evicted
+
+
+def test_a_share_session_names_a_bounded_number_of_partitions():
+    from kraft.share.share_sessions import INVALID_REQUEST, MAX_PARTITIONS
+    sessions = ShareSessions(max_sessions=10, idle_ms=10_000)
+    too_many = {("orders", p) for p in range(MAX_PARTITIONS + 1)}
+    assert sessions.use("g", "a", 0, too_many, set(), 0).code == INVALID_REQUEST
+    assert sessions.sessions == {}  # the refused opening left nothing behind

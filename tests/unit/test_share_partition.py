@@ -177,3 +177,12 @@ def test_record_limit_mode_never_passes_max_records():
     p = partition()
     assert p.acquire("a", [Batch(0, 9)], 3, 0, record_limit=True) == [Acquired(0, 2, 1)]
     assert p.acquire("b", [Batch(0, 9)], 3, 0, record_limit=True) == [Acquired(3, 5, 1)]
+
+
+def test_acknowledging_more_records_than_are_in_flight_is_refused_before_any_is_looked_at():
+    p = partition()
+    p.acquire("a", [Batch(0, 1)], 10, 0)
+    many = [ack(0, 1, AckType.ACCEPT)] * 2  # 4 records acknowledged, 2 in flight
+    with pytest.raises(AckRefused) as refused:
+        p.acknowledge("a", many, 0)
+    assert refused.value.code == INVALID_RECORD_STATE and p.counts()["acquired"] == 2
