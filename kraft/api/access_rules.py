@@ -212,6 +212,9 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("GET", S + "/subscription"): does("use_group"),
     ("GET", S + "/records"): does("use_group"),
     ("POST", S + "/acknowledgements"): does("use_group"),
+    # share groups (ext, v3 shapes)
+    ("GET", C + "/share-groups"): authenticated,  # filtered per group
+    ("GET", C + "/share-groups/{group}"): does("describe_group"),
     # consumer groups (v3)
     ("GET", C + "/consumer-groups"): authenticated,  # filtered per group
     ("GET", G): does("describe_group"),

@@ -22,6 +22,7 @@ from kraft.api import (
     consume_routes,
     consumer_routes,
     share_consumer_routes,
+    share_group_routes,
     decommission_routes,
     quorum_routes,
     group_routes,
@@ -105,6 +106,7 @@ def build_app(node: BrokerServices) -> web.Application:
     consume_routes.add_routes(app)
     consumer_routes.add_routes(app)
     share_consumer_routes.add_routes(app)
+    share_group_routes.add_routes(app)
     group_routes.add_routes(app)
     acl_routes.add_routes(app)
     user_routes.add_routes(app)

@@ -60,6 +60,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(VERIFY_PATH, txn_verify)
     app.router.add_post(STATE_PATH, share_state)
     app.router.add_post(SHARE_PARTITION_PATH, share_partition)
+    app.router.add_get("/internal/v1/share-groups", local_share_groups)
     app[FETCH_STREAMS_KEY] = weakref.WeakSet()
     app.on_shutdown.append(_end_fetch_streams)
 
@@ -272,6 +273,12 @@ async def share_partition(request):
     await _authorize(request)
     node = node_of(request)
     return json_response(await serve_share_partition(node.data_plane, node.shares, await read_json(request)))
+
+
+async def local_share_groups(request):
+    """Summaries of the share groups this node coordinates (for the cluster-wide list)."""
+    await _authorize(request)
+    return json_response({"groups": node_of(request).shares.summaries()})
 
 
 async def local_groups(request):

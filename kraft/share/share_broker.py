@@ -126,10 +126,11 @@ class ShareBroker:
                 return None
         return group
 
-    def summaries(self) -> list[dict[str, str]]:
-        """The share groups coordinated here, as ListGroups lists them."""
-        return [{"group_id": g, "state": "Stable", "group_type": "share", "protocol_type": "share"}
-                for g in sorted(self.groups) if self.group(g) is not None]
+    def summaries(self) -> list[dict[str, str | int]]:
+        """The share groups coordinated here, as ListGroups lists them (and their member counts)."""
+        return [{"group_id": g, "state": "Stable", "group_type": "share", "protocol_type": "share",
+                 "members": len(group.members)}
+                for g in sorted(self.groups) if (group := self.group(g)) is not None]
 
     async def stored(self, group_id: str, topic: str, index: int) -> ShareSnapshot | None:
         """A share-partition's state as its share coordinator holds it (None: never read)."""

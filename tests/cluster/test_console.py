@@ -260,6 +260,37 @@ def test_a_groups_lag_in_the_console_is_the_v3_lag_endpoints(page, cluster):
     assert status == 200 and all(r["current_offset"] == 0 for r in lags["data"]), lags
 
 
+def test_a_share_group_shows_in_the_console_as_over_rest(page, cluster):
+    """A REST share consumer holding a record: the group is listed under the consumer
+    groups, and its page shows its member and the partition's start offset and lag."""
+    group = "console-share"
+    headers = {"Content-Type": V2, "Accept": V2}
+    base = cluster.url(1) + f"/share-consumers/{group}"
+    status, made = http_json("POST", base, {"name": "w", "auto.offset.reset": "earliest"}, headers)
+    assert status == 200, made
+    try:
+        assert http_json("POST", base + "/instances/w/subscription", {"topics": [TOPIC]}, headers)[0] == 204
+        status, got = http_json("GET", base + "/instances/w/records?timeout=3000&max_records=1", headers=headers)
+        assert status == 200 and len(got) == 1, got
+        status, view = http_json("GET", cluster.v3(1) + f"/share-groups/{group}")
+        assert status == 200, view
+        expected = {(p["topic_name"], p["partition_id"]): p for p in view["partitions"]}
+        open_page(page, cluster, "groups")
+        sync_api.expect(page.get_by_role("link", name=group)).to_be_visible(timeout=WAIT_MS)
+        open_page(page, cluster, f"share-groups/{group}")
+        rows = page.get_by_role("table", name="Share partitions").locator("tbody tr")
+        sync_api.expect(rows).to_have_count(len(expected), timeout=WAIT_MS)
+        for i in range(rows.count()):
+            cells = rows.nth(i).locator("td").all_inner_texts()
+            shown = expected[(cells[0], int(cells[1]))]
+            assert cells[2] == str(shown["start_offset"]) and cells[3] == str(shown["lag"])
+        members = page.get_by_role("table", name="Share group members").locator("tbody tr")
+        sync_api.expect(members).to_have_count(1, timeout=WAIT_MS)
+        shoot(page, "share-group")
+    finally:
+        http_json("DELETE", base + "/instances/w", None, headers)
+
+
 def _committed_group(cluster, group: str, topic: str, partition: int, offset: int, auth: dict | None = None) -> None:
     """An empty group with one committed offset (a REST consumer instance that then leaves)."""
     headers = {"Content-Type": V2, "Accept": V2, **(auth or {})}

@@ -489,6 +489,35 @@ def test_the_readme_rest_work_queue_runs_as_written(cluster):
     assert sorted((r["value"], r["delivery_count"]) for r in again) == [("resize-1", 2), ("resize-2", 1)]
 
 
+def test_share_groups_over_http_show_members_start_lag_and_records_in_flight(cluster):
+    topic = new_name("share-view")
+    dead_letters = f"dlq.{topic}"
+    create_topic(cluster, dead_letters, 1, {"errors.deadletterqueue.group.enable": "true"})
+    group = share_group(cluster, topic, errors_deadletterqueue_topic_name=dead_letters)
+    produce(cluster, topic, [f"v{i}" for i in range(6)])
+    share = consumer(cluster, group, explicit=True)
+    try:
+        share.subscribe([topic])
+        got = poll_until(share, lambda got: len(got) >= 6)
+        kinds = [AcknowledgeType.ACCEPT, AcknowledgeType.RELEASE, AcknowledgeType.REJECT, AcknowledgeType.ACCEPT,
+                 AcknowledgeType.RELEASE, AcknowledgeType.ACCEPT]  # 0 done: start 1, the released one
+        for m, kind in zip(sorted(got, key=lambda m: m.offset()), kinds):
+            share.acknowledge(m, kind)
+        share.commit_sync()
+        status, listed = call("GET", f"{cluster.v3(2)}/share-groups")
+        assert status == 200 and {g["share_group_id"]: g["members_count"] for g in listed["data"]}.get(group) == 1
+        status, view = call("GET", f"{cluster.v3(3)}/share-groups/{group}")  # any node: forwarded
+        assert status == 200, view
+        assert [m["subscribed_topics"] for m in view["members"]] == [[topic]]
+        assert view["dead_letter_topic"] == dead_letters
+        [partition] = view["partitions"]
+        assert (partition["start_offset"], partition["lag"]) == (1, 2)  # 1 and 4 not yet done
+        assert partition["in_flight"] == {"available": 2, "acknowledged": 2, "archived": 1}
+    finally:
+        share.close()
+    assert call("GET", f"{cluster.v3(1)}/share-groups/{new_name('nobody')}")[0] == 404
+
+
 # -- failover: what was acknowledged stays acknowledged (last: it restarts nodes, and leadership
 # moves back to the preferred replicas after it, coordinators too) -----------------------------
 def leader_seen(c, topic: str, partition: int, asked: int) -> int:

@@ -6,6 +6,7 @@ import * as topics from "./pages/topics.js";
 import * as topic from "./pages/topic.js";
 import * as groups from "./pages/groups.js";
 import * as group from "./pages/group.js";
+import * as shareGroup from "./pages/share_group.js";
 import * as schemas from "./pages/schemas.js";
 import * as subject from "./pages/subject.js";
 import * as security from "./pages/security.js";
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^\/topics\/(.+)$/, topic, "topics"],
   [/^\/groups$/, groups, "groups"],
   [/^\/groups\/(.+)$/, group, "groups"],
+  [/^\/share-groups\/(.+)$/, shareGroup, "groups"],
   [/^\/schemas$/, schemas, "schemas"],
   [/^\/schemas\/(.+)$/, subject, "schemas"],
   [/^\/security$/, security, "security"],

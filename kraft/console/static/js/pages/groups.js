@@ -1,4 +1,4 @@
-// Consumer groups: state and total lag of each.
+// Consumer groups: state and total lag of each; share groups (KIP-932) below them.
 import { enc, v3 } from "../api.js";
 import { errorBox, h, pill, replace, table } from "../dom.js";
 
@@ -7,7 +7,9 @@ export const STATE_CLASS = { STABLE: "ok", EMPTY: "muted", DEAD: "bad", PREPARIN
 
 export async function render(ctx) {
   const box = h("div", {}, h("p", { class: "muted" }, "Loading…"));
-  replace(ctx.main, h("h1", {}, "Consumer groups"), box);
+  const shares = h("div", {});
+  replace(ctx.main, h("h1", {}, "Consumer groups"), box,
+    h("section", { "aria-labelledby": "h-share" }, h("h2", { id: "h-share" }, "Share groups"), shares));
   await ctx.every(POLL_MS, async () => {
     try {
       const groups = (await v3("/consumer-groups")).data;
@@ -20,5 +22,11 @@ export async function render(ctx) {
       replace(box, table(`${groups.length} groups`, [{ label: "Group" }, { label: "State" }, { label: "Assignor" },
         { label: "Generation", num: true }, { label: "Total lag", num: true }], rows, "No consumer groups yet."));
     } catch (err) { replace(box, errorBox(err)); }
+    try {
+      const groups = (await v3("/share-groups")).data;
+      replace(shares, table(`${groups.length} share groups`, [{ label: "Share group" }, { label: "State" }, { label: "Members", num: true }],
+        groups.map((g) => [h("a", { href: `#/share-groups/${enc(g.share_group_id)}` }, g.share_group_id),
+          pill(g.state, STATE_CLASS[g.state] || ""), g.members_count]), "No share groups with members."));
+    } catch (err) { replace(shares, errorBox(err)); }
   });
 }
