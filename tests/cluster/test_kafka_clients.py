@@ -311,8 +311,10 @@ def test_kafka_python_group_resumes_from_offsets_committed_over_rest(cluster):
                         headers={"Content-Type": "application/vnd.kafka.v2+json"})
     assert status in (200, 204), body
     call("DELETE", base, headers={"Content-Type": "application/vnd.kafka.v2+json"})
+    # metadata refreshed each second: a group leader that joined before its metadata held the
+    # new topic ("No partition metadata") assigns nothing until its next refresh (300 s by default)
     consumer = kafka.KafkaConsumer("kp-group", bootstrap_servers=cluster.bootstrap_servers, group_id="kp-g",
-                                   auto_offset_reset="earliest", enable_auto_commit=False)
+                                   auto_offset_reset="earliest", enable_auto_commit=False, metadata_max_age_ms=1000)
     try:
         got = []
         deadline = time.monotonic() + 40
