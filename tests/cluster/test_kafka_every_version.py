@@ -55,7 +55,8 @@ def request_module(api_key: int, version: int):
 
 
 def one_record(value: bytes) -> bytes:
-    return encode_batch([Record(None, value)], 0, -1)
+    # stamped now: a record of 1970 is past retention, and the log may drop it before it is read
+    return encode_batch([Record(None, value, (), int(time.time() * 1000))], 0, -1)
 
 
 def request_for(key: int, version: int, topic_id=None):

@@ -54,7 +54,8 @@ def fetch_records(frame: bytes) -> bytes:
 
 def test_pipelined_produces_are_appended_and_answered_in_the_order_sent(cluster):
     create_topic(cluster, "pipelined", 1)
-    batches = [encode_batch([Record(None, f"b{i}-r{j}".encode()) for j in range(i + 1)], 0, -1)
+    now_ms = int(time.time() * 1000)  # not 0 (1970): retention would delete the records before they are read back
+    batches = [encode_batch([Record(None, f"b{i}-r{j}".encode(), (), now_ms) for j in range(i + 1)], 0, -1)
                for i in range(12)]
     with kafka_socket(cluster, leader_of(cluster, "pipelined", 0)) as s:
         s.sendall(b"".join(produce_frame("pipelined", 0, batch, correlation_id=100 + i)
