@@ -317,7 +317,7 @@ async def seek_to_end(request, node: BrokerServices, groups, group, instance):
 
 
 # -- records -------------------------------------------------------------------------------
-def _check_accept(request, fmt: str) -> str:
+def records_media(request, fmt: str) -> str:
     """The answer's media type, the instance's format's; 40601 when Accept asks for another."""
     accept = request.headers.get("Accept", "")
     wanted = f"application/vnd.kafka.{fmt}.v2+json"
@@ -332,7 +332,7 @@ def _check_accept(request, fmt: str) -> str:
 @with_instance(rejoin=True)
 async def records(request, node: BrokerServices, groups, group, instance):
     fmt = instance.config.format
-    media = _check_accept(request, fmt)
+    media = records_media(request, fmt)
     door = door_of(request) if fmt in V2_FORMATS else None  # 42206 before a poll moves positions
     timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
     max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)

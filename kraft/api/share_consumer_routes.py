@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from functools import wraps
 
 import orjson
@@ -22,14 +23,13 @@ from aiohttp import web
 from kraft.api import access_rules
 from kraft.api import record_codec as rc
 from kraft.api.consumer_requests import check_name, require_object
-from kraft.api.consumer_routes import (accepts_v2, coordinated, no_content, now_ms, optional_body, required_body,
-                                      v2_json)
+from kraft.api.consumer_routes import (accepts_v2, coordinated, no_content, now_ms, optional_body, records_media,
+                                      required_body, v2_json)
 from kraft.api.http_body import query_int
 from kraft.api.paths import base_url
 from kraft.broker.services import BrokerServices
 from kraft.config.topic_names import validate_topic_name
-from kraft.errors import (ConsumerInstanceExists, ConsumerInstanceNotFound, InvalidValue, KraftError, NotAcceptable,
-                          RecordNotHeld)
+from kraft.errors import ConsumerInstanceExists, ConsumerInstanceNotFound, InvalidValue, KraftError, RecordNotHeld
 from kraft.share.rest_share_instances import FORMATS, InstanceRefused, RestShareInstance
 from kraft.share.share_group import Refusal
 from kraft.share.share_partition import Ack, AckType
@@ -85,7 +85,7 @@ async def create_instance(request, node: BrokerServices, _groups, group_id):
     reset = body.get("auto.offset.reset")
     if reset not in (None, "earliest", "latest"):
         raise InvalidValue(f'"auto.offset.reset" must be earliest or latest, got {reset!r}')
-    name = body.get("name", f"kraft-share-{now_ms()}-{id(body) & 0xffff:x}")
+    name = body.get("name", f"kraft-share-{uuid.uuid4().hex[:12]}")
     if not isinstance(name, str):
         raise InvalidValue('"name" must be a string')
     fmt = body.get("format", "binary")
@@ -164,10 +164,7 @@ def _assigned(node: BrokerServices, instance: RestShareInstance) -> list[tuple[s
 # -- records ---------------------------------------------------------------------------------
 @with_instance(records_answer=True)
 async def records(request, node: BrokerServices, instance: RestShareInstance):
-    media = rc.V2_BINARY if instance.format == "binary" else rc.V2_JSON
-    accept = request.headers.get("Accept", "")
-    if accept and not any(kind in accept for kind in (media, "application/json", "*/*", "application/vnd.kafka.v2+json")):
-        raise NotAcceptable(f"this instance's records are {media}")
+    media = records_media(request, instance.format)  # as a v2 consumer's records answer
     timeout_ms = query_int(request, "timeout", 1000, 0, MAX_WAIT_MS)
     max_records = query_int(request, "max_records", 500, 1, 10_000)
     max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)

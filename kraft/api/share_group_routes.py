@@ -20,12 +20,12 @@ from kraft.api.paths import base_url, check_cluster
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, NotFound
 from kraft.internode.peers import PeerUnreachable
+from kraft.share.share_state import ShareSnapshot, in_flight
 from kraft.share.share_state import lag as share_lag
 
 GROUPS = "/v3/clusters/{cluster_id}/share-groups"
 GROUP = GROUPS + "/{group}"
 LOCAL_PATH = "/internal/v1/share-groups"
-STATE_NAMES = {0: "available", 2: "acknowledged", 4: "archived"}  # stored states (a held record is stored available)
 
 
 def add_routes(app: web.Application) -> None:
@@ -85,15 +85,12 @@ async def get_group(request, node: BrokerServices, _groups, group_id):
 
 async def _partition_view(node: BrokerServices, group_id: str, topic: str, partition: int) -> dict[str, Any]:
     view: dict[str, Any] = {"topic_name": topic, "partition_id": partition, "start_offset": None, "lag": None,
-                            "in_flight": {name: 0 for name in STATE_NAMES.values()}}
+                            "in_flight": in_flight(ShareSnapshot(-1, 0))}
     try:
         stored = await node.shares.stored(group_id, topic, partition)
         if stored is None:
             return view  # the group has not read it yet
-        view["start_offset"] = stored.start_offset
-        for run in stored.runs:
-            if run.state in STATE_NAMES and run.last_offset >= stored.start_offset:
-                view["in_flight"][STATE_NAMES[run.state]] += run.last_offset - max(run.first_offset, stored.start_offset) + 1
+        view["start_offset"], view["in_flight"] = stored.start_offset, in_flight(stored)
         _, high_watermark = await node.partition_reader.offsets(topic, partition)
         view["lag"] = share_lag(stored, high_watermark)
     except KraftError:

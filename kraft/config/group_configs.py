@@ -51,7 +51,6 @@ def _dead_letter_topic(value: str) -> str | None:
 
 
 _TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
-_BOOLEAN = _one_of("true", "false")  # read without case, as Kafka's ConfigDef reads a boolean
 
 SPECS: dict[str, GroupConfigSpec] = {spec.name: spec for spec in (
     GroupConfigSpec("share.auto.offset.reset", lambda s: "latest", _one_of("latest", "earliest"),
@@ -66,7 +65,7 @@ SPECS: dict[str, GroupConfigSpec] = {spec.name: spec for spec in (
                     _int_between(100, 1_800_000), "How often share members heartbeat."),
     GroupConfigSpec("errors.deadletterqueue.topic.name", lambda s: "", _dead_letter_topic,
                     "The share group's dead-letter topic (KIP-1191); empty: none.", "string"),
-    GroupConfigSpec("errors.deadletterqueue.copy.record.enable", lambda s: "false", _BOOLEAN,
+    GroupConfigSpec("errors.deadletterqueue.copy.record.enable", lambda s: "false", _one_of("true", "false"),
                     "Copy a dead letter's key, value and headers, or write the context headers alone.", "bool"),
 )}
 
@@ -83,7 +82,7 @@ def checked_changes(changes: Mapping[str, object | None]) -> dict[str, str | Non
             out[name] = None
             continue
         value = str(raw).strip()
-        if spec.check is _BOOLEAN:
+        if spec.kind == "bool":  # read without case, as Kafka's ConfigDef reads a boolean
             value = value.lower()
         if (problem := spec.check(value)) is not None:
             raise GroupConfigError(f"{name}: {problem}")

@@ -132,12 +132,16 @@ class ShareBroker:
                  "members": len(group.members)}
                 for g in sorted(self.groups) if (group := self.group(g)) is not None]
 
-    async def stored(self, group_id: str, topic: str, index: int) -> ShareSnapshot | None:
-        """A share-partition's state as its share coordinator holds it (None: never read)."""
+    def _state_key(self, group_id: str, topic: str, index: int) -> str:
+        """Where its share coordinator keeps the share-partition (by topic id, as Kafka)."""
         image_topic = self._image().topic(topic)
         if image_topic is None:
             raise UnknownTopicOrPartition(f"UNKNOWN_TOPIC_OR_PARTITION: {topic!r} does not exist")
-        return await self._recall(state_key(group_id, image_topic.topic_id, index))
+        return state_key(group_id, image_topic.topic_id, index)
+
+    async def stored(self, group_id: str, topic: str, index: int) -> ShareSnapshot | None:
+        """A share-partition's state as its share coordinator holds it (None: never read)."""
+        return await self._recall(self._state_key(group_id, topic, index))
 
     # -- the partition leader's part: records in flight ----------------------------------
     async def _held(self, key: PartitionKey, replica: PartitionReplica, reset: str | None = None) -> _Held:
@@ -163,15 +167,11 @@ class ShareBroker:
 
     async def _take_over(self, key: PartitionKey, replica: PartitionReplica, reset: str | None) -> _Held:
         group_id, topic, index = key
-        image_topic = self._image().topic(topic)
-        if image_topic is None:
-            raise UnknownTopicOrPartition(f"UNKNOWN_TOPIC_OR_PARTITION: {topic!r} does not exist")
-        epoch, skey = replica.leader_epoch, state_key(group_id, image_topic.topic_id, index)
+        epoch, skey = replica.leader_epoch, self._state_key(group_id, topic, index)
         stored = await self._recall(skey)
         partition = SharePartition(0, 0, 0, self.settings.share_partition_max_record_locks)
         if stored is not None:
-            partition.restore(stored.start_offset, ((r.first_offset, r.last_offset, r.state, r.delivery_count)
-                                                    for r in stored.runs))
+            partition.restore(stored.start_offset, stored.runs)
         else:  # a partition this group has not read: where share.auto.offset.reset says
             log_start, hw = replica.readable_range()
             where = reset or self.config(group_id)["share.auto.offset.reset"]
@@ -189,7 +189,7 @@ class ShareBroker:
         fenced by a newer one forgets its copy."""
         async with held.writing:  # the state is read inside: writes never pass each other
             snapshot = ShareSnapshot(held.leader_epoch, held.partition.start,
-                                     tuple(StateRun(*run) for run in held.partition.runs()))
+                                     tuple(StateRun._make(run) for run in held.partition.runs()))
             try:
                 await self._persist(held.state_key, snapshot)
             except FencedLeaderEpoch:

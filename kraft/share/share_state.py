@@ -13,15 +13,17 @@ successor's acknowledgements). Pure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from kraft.coordinator.loader import LOAD_CHUNK_BYTES, ReadableLog, replay_records
+from kraft.share.share_partition import DONE, RecordState
 from kraft.storage.json_keys import parse_versioned_key, versioned_key
 from kraft.storage.record import Record
 
 KEY_VERSION = "share/1"
+STORED = (RecordState.AVAILABLE, RecordState.ACKNOWLEDGED, RecordState.ARCHIVED)  # a lock is never stored
 MAX_RECORDS = 100_000  # a state holds at most the window of records in flight (max record locks)
 
 
@@ -29,8 +31,7 @@ def state_key(group_id: str, topic_id: str, partition: int) -> str:
     return f"{group_id}:{topic_id}:{partition}"
 
 
-@dataclass(frozen=True)
-class StateRun:
+class StateRun(NamedTuple):
     """Consecutive offsets in one state (share_partition.RecordState's numbers) and delivery count."""
     first_offset: int
     last_offset: int
@@ -65,7 +66,7 @@ def decode(value: bytes | str | dict[str, Any]) -> ShareSnapshot | None:
         snapshot = ShareSnapshot(int(obj["leader_epoch"]), int(obj["start_offset"]), runs)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
-    sound = all(r.first_offset <= r.last_offset for r in runs)
+    sound = all(r.first_offset <= r.last_offset and r.state in STORED for r in runs)
     return snapshot if sound and sum(r.last_offset - r.first_offset + 1 for r in runs) <= MAX_RECORDS else None
 
 
@@ -73,14 +74,21 @@ def state_record(key: str, snapshot: ShareSnapshot, now_ms: int) -> Record:
     return Record(versioned_key(KEY_VERSION, key), encode(snapshot), (), now_ms)
 
 
-DONE_STATES = (2, 4)  # ACKNOWLEDGED, ARCHIVED (share_partition.RecordState)
+def in_flight(snapshot: ShareSnapshot) -> dict[str, int]:
+    """The records from the start on, by stored state (a record held under a lock is
+    stored available)."""
+    counts = {state.name.lower(): 0 for state in STORED}
+    for r in snapshot.runs:
+        if r.last_offset >= snapshot.start_offset:
+            counts[RecordState(r.state).name.lower()] += r.last_offset - max(r.first_offset, snapshot.start_offset) + 1
+    return counts
 
 
 def lag(snapshot: ShareSnapshot, high_watermark: int) -> int:
     """KIP-1226's share-group lag: records from the start up to the high watermark that
     are not done (acknowledged or archived)."""
     done = sum(min(r.last_offset, high_watermark - 1) - max(r.first_offset, snapshot.start_offset) + 1
-               for r in snapshot.runs if r.state in DONE_STATES and r.last_offset >= snapshot.start_offset
+               for r in snapshot.runs if r.state in DONE and r.last_offset >= snapshot.start_offset
                and r.first_offset < high_watermark)
     return max(0, high_watermark - snapshot.start_offset - done)
 

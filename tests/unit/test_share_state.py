@@ -2,8 +2,8 @@
 
 import pytest
 
-from kraft.share.share_state import (MAX_RECORDS, FencedWrite, ShareSnapshot, ShareStateShard, StateRun, check_fence, lag,
-                                     decode, encode, state_record)
+from kraft.share.share_state import (MAX_RECORDS, FencedWrite, ShareSnapshot, ShareStateShard, StateRun, check_fence,
+                                     decode, encode, in_flight, lag, state_record)
 from kraft.storage.record import Record
 
 SNAPSHOT = ShareSnapshot(leader_epoch=3, start_offset=10, runs=(StateRun(10, 12, 2, 1), StateRun(13, 13, 0, 2)))
@@ -40,3 +40,8 @@ def test_lag_counts_what_is_not_done_from_the_start_to_the_high_watermark():
     assert lag(SNAPSHOT, high_watermark=20) == 7  # 13..19
     assert lag(SNAPSHOT, high_watermark=12) == 0  # 10 and 11 are done
     assert lag(ShareSnapshot(0, 5), high_watermark=3) == 0  # the HW moved below a fresh start
+
+
+def test_records_in_flight_are_counted_by_stored_state_from_the_start():
+    assert in_flight(SNAPSHOT) == {"available": 1, "acknowledged": 3, "archived": 0}
+    assert decode(b'{"leader_epoch": 0, "start_offset": 0, "runs": [[0, 1, 1, 1]]}') is None  # a lock is never stored
