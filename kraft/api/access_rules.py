@@ -215,6 +215,8 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     # share groups (ext, v3 shapes)
     ("GET", C + "/share-groups"): authenticated,  # filtered per group
     ("GET", C + "/share-groups/{group}"): does("describe_group"),
+    ("DELETE", C + "/share-groups/{group}"): does("delete_group"),  # Kafka: DeleteGroups
+    ("POST", C + "/share-groups/{group}/offsets:alter"): does("use_group"),  # AlterShareGroupOffsets (+ topics)
     # consumer groups (v3)
     ("GET", C + "/consumer-groups"): authenticated,  # filtered per group
     ("GET", G): does("describe_group"),

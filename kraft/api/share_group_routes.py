@@ -1,8 +1,9 @@
 """(ext) Share groups over HTTP, in the v3 API's shapes: the list (every broker asked for
 the share groups it coordinates) and one group (answered by its coordinator; another
-node forwards): its members and, per partition of its topics, the stored start offset,
+node forwards; an empty group is one with stored state): its members and, per partition of its topics, the stored start offset,
 KIP-1226's lag and the records in flight by state, with its dead-letter topic and
-configs. The console's share group pages read these.
+configs; deleting an empty share group and altering its start offsets (Kafka's
+DeleteGroups and AlterShareGroupOffsets). The console's share group pages use these.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from typing import Any
 
 from aiohttp import web
 
-from kraft.api.access_rules import visible
+from kraft.api.access_rules import check, visible
+from kraft.api.authorized_operations import add_if_wanted
 from kraft.api.consumer_routes import coordinated
 from kraft.api.context import node_of
-from kraft.api.http_body import json_response
+from kraft.api.group_offsets import group_offsets
+from kraft.api.http_body import json_response, read_json_object
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, NotFound
 from kraft.internode.peers import PeerUnreachable
-from kraft.share.share_state import ShareSnapshot, in_flight
+from kraft.share.share_state import ShareSnapshot, in_flight, key_parts
 from kraft.share.share_state import lag as share_lag
 
 GROUPS = "/v3/clusters/{cluster_id}/share-groups"
@@ -31,10 +34,21 @@ LOCAL_PATH = "/internal/v1/share-groups"
 def add_routes(app: web.Application) -> None:
     app.router.add_get(GROUPS, list_groups)
     app.router.add_get(GROUP, get_group)
+    app.router.add_delete(GROUP, delete_group)
+    app.router.add_post(GROUP + "/offsets:alter", alter_offsets)
 
 
 def _self(request, node: BrokerServices, *parts: str) -> str:
     return "/".join([f"{base_url(request)}/v3/clusters/{node.cluster_id}/share-groups", *parts])
+
+
+def local_groups(node: BrokerServices) -> list[dict[str, Any]]:
+    """The share groups this node coordinates (with members), and the groups whose stored
+    state it holds (empty, unless their coordinator lists them with members)."""
+    summaries = node.shares.summaries()
+    listed = {s["group_id"] for s in summaries}
+    return summaries + [{"group_id": g, "state": "Empty", "group_type": "share", "protocol_type": "share",
+                         "members": 0} for g in sorted(node.share_coordinator.group_ids() - listed)]
 
 
 async def list_groups(request):
@@ -43,7 +57,7 @@ async def list_groups(request):
 
     async def ask(broker_id: int) -> list[dict]:
         if broker_id == node.node_id:
-            return node.shares.summaries()
+            return local_groups(node)
         try:
             status, body = await node.get_json_from(broker_id, LOCAL_PATH, timeout_s=3.0)
         except (PeerUnreachable, KraftError):  # a down broker: its groups' members join elsewhere
@@ -54,9 +68,11 @@ async def list_groups(request):
     found: dict[str, dict] = {}
     for summaries in await asyncio.gather(*(ask(b) for b in brokers)):
         for summary in summaries:
-            found.setdefault(summary["group_id"], summary)
+            if summary.get("members") or summary["group_id"] not in found:  # its coordinator's view wins
+                found[summary["group_id"]] = summary
     data = [{"kind": "KafkaShareGroup", "metadata": {"self": _self(request, node, g)}, "cluster_id": node.cluster_id,
-             "share_group_id": g, "state": "STABLE", "members_count": found[g].get("members", 0)}
+             "share_group_id": g, "state": "STABLE" if found[g].get("members") else "EMPTY",
+             "members_count": found[g].get("members", 0)}
             for g in sorted(visible(request, "describe_group", found))]
     return json_response({"kind": "KafkaShareGroupList", "metadata": {"self": _self(request, node)}, "data": data})
 
@@ -64,23 +80,55 @@ async def list_groups(request):
 @coordinated(create=False)
 async def get_group(request, node: BrokerServices, _groups, group_id):
     group = node.shares.group(group_id)
-    if group is None:
-        raise NotFound(f"share group {group_id!r} not found (no members)")
-    topics = sorted(set(visible(request, "describe_topic", {t for m in group.members.values() for t in m.topics})))
+    members = list(group.members.values()) if group is not None else []
+    if group is not None:
+        named = {t for m in members for t in m.topics}
+    else:  # an empty share group: the topics it has stored state for
+        named = {t for key in await node.share_admin.states(group_id) if (t := _topic_of(node, key)) is not None}
+        if not named:
+            raise NotFound(f"share group {group_id!r} not found")
+    topics = sorted(set(visible(request, "describe_topic", named)))
     partitions = [await _partition_view(node, group_id, topic, p)
                   for topic in topics for p in range(node.shares.partition_count(topic) or 0)]
     config = node.shares.config(group_id)
-    return json_response({
+    return json_response(add_if_wanted(request, {
         "kind": "KafkaShareGroup", "metadata": {"self": _self(request, node, group_id)},
-        "cluster_id": node.cluster_id, "share_group_id": group_id, "state": "STABLE", "group_epoch": group.epoch,
-        "coordinator_id": node.node_id,
+        "cluster_id": node.cluster_id, "share_group_id": group_id, "state": "STABLE" if members else "EMPTY",
+        "group_epoch": group.epoch if group is not None else 0, "coordinator_id": node.node_id,
         "members": [{"member_id": m.member_id, "client_id": m.client_id, "member_epoch": m.epoch,
                      "subscribed_topics": [t for t in m.topics if t in topics],
                      "assignments": [{"topic_name": t, "partition_id": p} for t, p in sorted(m.assigned) if t in topics]}
-                    for m in group.members.values()],
+                    for m in members],
         "partitions": partitions,
         "dead_letter_topic": config["errors.deadletterqueue.topic.name"] or None,
-        "configs": config})
+        "configs": config}, "GROUP", group_id))
+
+
+def _topic_of(node: BrokerServices, key: str) -> str | None:
+    parts = key_parts(key)
+    found = [t.name for t in node.image.topics.values() if parts is not None and t.topic_id == parts[1]]
+    return found[0] if found else None
+
+
+@coordinated(create=False)
+async def delete_group(request, node: BrokerServices, _groups, group_id):
+    """Kafka's DeleteGroups of a share group: its stored state goes (it must be empty)."""
+    await node.share_admin.delete_group(group_id)
+    return web.Response(status=204)
+
+
+@coordinated(create=False)
+async def alter_offsets(request, node: BrokerServices, _groups, group_id):
+    """Kafka's AlterShareGroupOffsets: each named share-partition starts at the offset
+    given, what was in flight forgotten (the group must be empty; READ on each topic)."""
+    wanted = group_offsets(await read_json_object(request))
+    for topic in sorted({t for t, _ in wanted}):
+        check(request, "consume", topic)
+    outcome = await node.share_admin.alter_offsets(group_id, wanted)
+    for error in outcome.values():
+        if error is not None:
+            raise error
+    return web.Response(status=204)
 
 
 async def _partition_view(node: BrokerServices, group_id: str, topic: str, partition: int) -> dict[str, Any]:

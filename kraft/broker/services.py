@@ -30,6 +30,7 @@ from kraft.controller.commands import ControllerRequest
 from kraft.broker.txn_link import TransactionLink
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.share.share_broker import ShareBroker
+from kraft.broker.share_group_admin import ShareGroupAdmin
 from kraft.broker.share_leaders import ShareLeaders
 from kraft.share.share_coordinator import ShareCoordinator
 from kraft.transactions.txn_coordinator import TransactionCoordinator
@@ -81,6 +82,7 @@ class BrokerServices:
     shares: ShareBroker  # share groups: membership where coordinating, in-flight records where leading
     share_coordinator: ShareCoordinator  # share-partitions' stored state, where this node holds it
     share_leaders: ShareLeaders  # the REST door's share consumers at the partition leaders
+    share_admin: ShareGroupAdmin  # deleting share groups, altering their offsets (at their coordinator)
     transactions: TransactionCoordinator
     txn_link: TransactionLink
     access: AccessControl

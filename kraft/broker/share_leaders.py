@@ -45,6 +45,11 @@ class ShareLeaders:
         await self._at_leader({"op": "release", "group": group_id, "member": member_id, "topic": topic,
                                "partition": partition})
 
+    async def forget(self, group_id: str, topic: str, partition: int) -> None:
+        """The share-partition's stored state was altered: the leader reads it again."""
+        await self._at_leader({"op": "forget", "group": group_id, "member": "", "topic": topic,
+                               "partition": partition})
+
     async def _at_leader(self, payload: dict[str, Any]) -> dict[str, Any]:
         leader = self._plane.leader_of(payload["topic"], payload["partition"])
         if leader == self._node_id:
@@ -66,8 +71,11 @@ async def serve(plane: DataPlane, shares: ShareBroker, payload: Any) -> dict[str
         topic, partition = str(payload["topic"]), int(payload["partition"])
     except (KeyError, TypeError, ValueError):
         raise BadRequest("a share partition request names op, group, member, topic and partition") from None
-    replica = await plane.leader_replica(topic, partition)
     key = (group_id, topic, partition)
+    if op == "forget":
+        shares.forget(key)
+        return {}
+    replica = await plane.leader_replica(topic, partition)
     if op == "fetch":
         reset = payload.get("reset")
         fetched = await shares.acquire(key, replica, member_id, int(payload.get("max_records", 500)),

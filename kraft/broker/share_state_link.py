@@ -23,6 +23,7 @@ RETRY_S = 0.1
 # the coordinator is being made, moved or loaded: asked again until LOCATE_WAIT_S has passed
 NOT_YET = (CoordinatorLoadInProgress, CoordinatorNotAvailable, NotCoordinator)
 T = TypeVar("T")
+OPS = ("read", "write", "delete", "list")  # Kafka's Read/Write/DeleteShareGroupState and a group's summary
 
 
 class ShareStateLink:
@@ -33,8 +34,29 @@ class ShareStateLink:
     async def read(self, key: str) -> ShareSnapshot | None:
         return await _until_found(lambda: self._read(key))
 
-    async def write(self, key: str, snapshot: ShareSnapshot) -> None:
+    async def write(self, key: str, snapshot: ShareSnapshot | None) -> None:
+        """Store the state (None: delete it)."""
         await _until_found(lambda: self._write(key, snapshot))
+
+    async def states_of(self, group_id: str) -> dict[str, ShareSnapshot]:
+        """Every share-partition state of the group, from each node leading a partition of
+        the state topic (CoordinatorNotAvailable while one has no leader)."""
+        await self._coordinator.locate(group_id, LOCATE_WAIT_S)  # the topic exists, its leaders are elected
+        image = self._coordinator.runtime.links.image()
+        topic = image.topic(self._coordinator.runtime.topic.name)
+        leaders = {p.leader for p in topic.partitions} if topic is not None else {-1}
+        if -1 in leaders:
+            raise CoordinatorNotAvailable("COORDINATOR_NOT_AVAILABLE: a share state partition has no leader; retry")
+        found: dict[str, ShareSnapshot] = {}
+        for leader in sorted(leaders):
+            if leader == self._coordinator.node_id:
+                found.update(self._coordinator.states_of(group_id))
+                continue
+            body = await self._call(leader, {"op": "list", "key": group_id})
+            for key, stored in (body.get("states") or {}).items() if isinstance(body, dict) else ():
+                if (snapshot := decode(stored)) is not None:
+                    found[key] = snapshot
+        return found
 
     async def _read(self, key: str) -> ShareSnapshot | None:
         target = await self._coordinator.locate(key, LOCATE_WAIT_S)
@@ -44,12 +66,15 @@ class ShareStateLink:
         stored = body.get("state") if isinstance(body, dict) else None
         return decode(stored) if isinstance(stored, dict) else None
 
-    async def _write(self, key: str, snapshot: ShareSnapshot) -> None:
+    async def _write(self, key: str, snapshot: ShareSnapshot | None) -> None:
         target = await self._coordinator.locate(key, LOCATE_WAIT_S)
         if target is None:
             await self._coordinator.write(key, snapshot)
             return
-        await self._call(target, {"op": "write", "key": key, "state": as_json(snapshot)})
+        if snapshot is None:
+            await self._call(target, {"op": "delete", "key": key})
+        else:
+            await self._call(target, {"op": "write", "key": key, "state": as_json(snapshot)})
 
     async def _call(self, target: int, payload: dict[str, Any]) -> Any:
         try:
@@ -72,16 +97,18 @@ async def _until_found(attempt: Callable[[], Awaitable[T]]) -> T:
 
 async def serve(coordinator: ShareCoordinator, body: Any) -> dict[str, Any]:
     """At the share coordinator: a leader's read or write (internode/routes.py)."""
-    if not isinstance(body, dict) or body.get("op") not in ("read", "write") or not isinstance(body.get("key"), str):
-        raise BadRequest("a share state request names op (read or write) and key")
+    if not isinstance(body, dict) or body.get("op") not in OPS or not isinstance(body.get("key"), str):
+        raise BadRequest("a share state request names op (read, write, delete or list) and key")
     key = body["key"]
+    if body["op"] == "list":  # key: the group; the states of the partitions this node leads
+        return {"states": {k: as_json(v) for k, v in coordinator.states_of(key).items()}}
     if await coordinator.locate(key, wait_s=0) is not None:
         raise NotCoordinator(f"NOT_COORDINATOR: node {coordinator.node_id} does not hold share state {key!r}")
     if body["op"] == "read":
         stored = coordinator.read(key)
         return {"state": None if stored is None else as_json(stored)}
     snapshot = decode(body["state"]) if isinstance(body.get("state"), dict) else None
-    if snapshot is None:
+    if snapshot is None and body["op"] == "write":
         raise BadRequest("a share state write carries the state")
     await coordinator.write(key, snapshot)
     return {}

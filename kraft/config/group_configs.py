@@ -55,6 +55,9 @@ _TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 SPECS: dict[str, GroupConfigSpec] = {spec.name: spec for spec in (
     GroupConfigSpec("share.auto.offset.reset", lambda s: "latest", _one_of("latest", "earliest"),
                     "Where a share group starts reading a partition it has not read before.", "string"),
+    GroupConfigSpec("share.isolation.level", lambda s: "read_uncommitted", _one_of("read_uncommitted", "read_committed"),
+                    "read_committed: share consumers get only committed transactions' records (up to the last "
+                    "stable offset; aborted ones are archived).", "string"),
     GroupConfigSpec("share.record.lock.duration.ms", lambda s: str(s.share_record_lock_duration_ms),
                     _int_between(1000, 3_600_000), "How long a share consumer holds a record it acquired."),
     GroupConfigSpec("share.delivery.count.limit", lambda s: str(s.share_delivery_count_limit),

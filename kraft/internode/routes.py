@@ -25,6 +25,7 @@ from kraft.internode.peers import LOCAL_ONLY_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import signature_valid
 from kraft.broker.isolation import ABORTED_HEADER, aborted_header
 from kraft.groups.consumer_instance import READ_COMMITTED
+from kraft.api.share_group_routes import local_groups as local_share_group_summaries
 from kraft.broker.share_leaders import PATH as SHARE_PARTITION_PATH
 from kraft.broker.share_leaders import serve as serve_share_partition
 from kraft.broker.share_state_link import STATE_PATH
@@ -276,9 +277,9 @@ async def share_partition(request):
 
 
 async def local_share_groups(request):
-    """Summaries of the share groups this node coordinates (for the cluster-wide list)."""
+    """Summaries of the share groups this node coordinates or holds state of (for the cluster-wide list)."""
     await _authorize(request)
-    return json_response({"groups": node_of(request).shares.summaries()})
+    return json_response({"groups": local_share_group_summaries(node_of(request))})
 
 
 async def local_groups(request):

@@ -13,7 +13,7 @@ from typing import Any
 from kraft.broker.services import BrokerServices
 from kraft.kafka import (acl_api, config_api, consumer_group_api, election_api, fetch_api, group_admin_api, group_api,
                          log_admin_api, metadata_api, offsets_api, produce_api, producer_id_api, quorum_api, quota_api,
-                         reassignment_api, sasl_api, share_admin_api, share_api,
+                         reassignment_api, sasl_api, share_admin_api, share_api, share_state_api,
                          scram_api, telemetry_api, topic_admin_api, topic_partitions_api, txn_api)
 from kraft.kafka.request_context import RequestContext
 from kraft.kafka.splice import Spliced
@@ -40,7 +40,7 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(3, 1, 13, metadata_api.handle),                     # Metadata (v13: a top-level error code)
     Api(8, 2, 10, group_api.offset_commit),                 # OffsetCommit (v9: member epochs; v10: topic ids)
     Api(9, 1, 10, group_api.offset_fetch),                  # OffsetFetch (v8: groups; v9: epochs; v10: topic ids)
-    Api(10, 0, 6, group_api.find_coordinator),              # FindCoordinator (v4: batched; v6: share keys refused)
+    Api(10, 0, 6, group_api.find_coordinator),              # FindCoordinator (v4: batched; v6: share state keys)
     Api(11, 0, 9, group_api.join_group),                    # JoinGroup (v8: reason; v9: skip_assignment)
     Api(12, 0, 4, group_api.heartbeat),                     # Heartbeat
     Api(13, 0, 5, group_api.leave_group),                   # LeaveGroup (v5: reason per member)
@@ -87,10 +87,17 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(71, 0, 0, telemetry_api.get_subscriptions),         # GetTelemetrySubscriptions (an empty one)
     Api(75, 0, 0, topic_partitions_api.describe_topic_partitions),  # DescribeTopicPartitions
     Api(76, 1, 1, share_api.heartbeat),                     # ShareGroupHeartbeat (KIP-932)
-    Api(77, 1, 1, share_admin_api.describe),                      # ShareGroupDescribe
-    Api(78, 1, 1, share_api.share_fetch),                   # ShareFetch
-    Api(79, 1, 1, share_api.share_acknowledge),             # ShareAcknowledge
-    Api(90, 0, 1, share_admin_api.describe_offsets),              # DescribeShareGroupOffsets (v1: KIP-1226 lag)
+    Api(77, 1, 1, share_admin_api.describe),                # ShareGroupDescribe
+    Api(78, 1, 2, share_api.share_fetch),                   # ShareFetch (v2: RENEW, acquire mode)
+    Api(79, 1, 2, share_api.share_acknowledge),             # ShareAcknowledge (v2: RENEW)
+    Api(83, 0, 0, share_state_api.initialize),              # InitializeShareGroupState (brokers: CLUSTER_ACTION)
+    Api(84, 0, 0, share_state_api.read),                    # ReadShareGroupState
+    Api(85, 0, 1, share_state_api.write),                   # WriteShareGroupState
+    Api(86, 0, 0, share_state_api.delete),                  # DeleteShareGroupState
+    Api(87, 0, 1, share_state_api.read_summary),            # ReadShareGroupStateSummary (v1: completed count)
+    Api(90, 0, 1, share_admin_api.describe_offsets),        # DescribeShareGroupOffsets (v1: KIP-1226 lag)
+    Api(91, 0, 0, share_admin_api.alter_offsets),           # AlterShareGroupOffsets
+    Api(92, 0, 0, share_admin_api.delete_offsets),          # DeleteShareGroupOffsets
     Api(80, 0, 1, quorum_api.add_raft_voter),               # AddRaftVoter (KIP-853; v1: ack_when_committed)
     Api(81, 0, 0, quorum_api.remove_raft_voter),            # RemoveRaftVoter
 )}

@@ -131,12 +131,20 @@ async def delete_groups(node: BrokerServices, ctx: RequestContext, request) -> d
         code = await _coordinated_here(node, ctx, group_id, "delete_group")
         if code is None:
             try:
-                await node.groups.delete_group(group_id)
+                await _delete_one(node, group_id)
                 code = error_codes.NONE
             except KraftError as exc:
                 code = error_codes.code_of(exc)
         results.append({"group_id": group_id, "error_code": code})
     return {"throttle_time": 0, "results": results}
+
+
+async def _delete_one(node: BrokerServices, group_id: str) -> None:
+    """A consumer group, else a share group of that id (Kafka: one id, one kind of group)."""
+    try:
+        await node.groups.delete_group(group_id)
+    except GroupIdNotFound:
+        await node.share_admin.delete_group(group_id)
 
 
 # -- OffsetDelete ----------------------------------------------------------------------------

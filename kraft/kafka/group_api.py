@@ -113,30 +113,34 @@ async def _coordinator_error(node: BrokerServices, ctx: RequestContext, group_id
 
 # -- FindCoordinator -----------------------------------------------------------------------
 SHARE_KEY_TYPE = 2
+CLUSTER_AUTHORIZATION_FAILED = 31
 
 
 async def _find_one(node: BrokerServices, ctx: RequestContext, key: str, key_type: int) -> dict:
-    """Key type 0: a group's coordinator; 1: a transactional id's (KIP-98). Key type 2
-    (v6, KIP-932's share groups) is INVALID_REQUEST, as from a Kafka broker without a
-    share coordinator."""
+    """Key type 0: a group's coordinator; 1: a transactional id's (KIP-98); 2 (v6+,
+    KIP-932): the share coordinator of a share-partition's state key
+    (`group:topic id:partition`), which only brokers ask (CLUSTER_ACTION)."""
     answer = {"key": key, "error_code": error_codes.NONE, "error_message": None, "node_id": -1, "host": "", "port": -1}
-    if key_type not in (0, 1):
+    if key_type not in (0, 1, SHARE_KEY_TYPE):
         answer["error_code"] = error_codes.INVALID_REQUEST
-        answer["error_message"] = ("share groups are not served" if key_type == SHARE_KEY_TYPE
-                                   else f"unknown key type {key_type}")
+        answer["error_message"] = f"unknown key type {key_type}"
         return answer
     if not key:
         answer["error_code"] = error_codes.INVALID_GROUP_ID if key_type == 0 else error_codes.INVALID_REQUEST
         return answer
-    operation: ClientOperation
-    operation, refused = ("describe_group", GROUP_AUTHORIZATION_FAILED) if key_type == 0 else \
-        ("describe_transaction", TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
-    if not ctx.allowed(operation, key):
+    asked: dict[int, tuple[ClientOperation, int]] = {
+        0: ("describe_group", GROUP_AUTHORIZATION_FAILED),
+        1: ("describe_transaction", TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+        SHARE_KEY_TYPE: ("cluster_action", CLUSTER_AUTHORIZATION_FAILED)}
+    operation, refused = asked[key_type]
+    if not ctx.allowed(operation, *(() if key_type == SHARE_KEY_TYPE else (key,))):  # the cluster's, or the key's
         answer["error_code"] = refused
         return answer
     try:
-        locate = node.groups.locate if key_type == 0 else node.transactions.locate
-        target = await locate(key, wait_s=LOCATE_WAIT_S)
+        if key_type == SHARE_KEY_TYPE:
+            target = await node.share_coordinator.locate(key, wait_s=LOCATE_WAIT_S)
+        else:
+            target = await (node.groups.locate if key_type == 0 else node.transactions.locate)(key, wait_s=LOCATE_WAIT_S)
     except KraftError as exc:
         answer["error_code"], answer["error_message"] = error_codes.code_of(exc), str(exc)
         return answer

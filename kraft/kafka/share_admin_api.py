@@ -1,7 +1,9 @@
-"""KIP-932 share groups for admin clients: ShareGroupDescribe (77) and
-DescribeShareGroupOffsets (90; v1 with KIP-1226's lag), answered by the group's
-coordinator. A share-partition's start offset is what its share coordinator stores; its
-lag is the records from there up to the high watermark that are not yet done.
+"""KIP-932 share groups for admin clients: ShareGroupDescribe (77),
+DescribeShareGroupOffsets (90; v1 with KIP-1226's lag), AlterShareGroupOffsets (91) and
+DeleteShareGroupOffsets (92), answered by the group's coordinator. A share-partition's
+start offset is what its share coordinator stores; its lag is the records from there up
+to the high watermark that are not yet done. A share group without members is there
+while it has stored state ("Empty"); altering or deleting offsets needs it empty.
 """
 
 from __future__ import annotations
@@ -45,8 +47,16 @@ async def _describe_one(node: BrokerServices, ctx: RequestContext, group_id: str
         return answer
     group = node.shares.group(group_id)
     if group is None:
-        answer.update(error_code=GROUP_ID_NOT_FOUND, error_message=f"group {group_id!r} is not a share group "
-                                                                  "with members here")
+        try:
+            empty = await node.share_admin.exists(group_id)
+        except KraftError as exc:
+            answer.update(error_code=error_codes.code_of(exc), error_message=str(exc))
+            return answer
+        if empty:
+            answer.update(group_state="Empty", group_epoch=0, assignment_epoch=0, assignor_name="simple",
+                          authorized_operations=authorized_operations(ctx, wanted, "GROUP", group_id))
+        else:
+            answer.update(error_code=GROUP_ID_NOT_FOUND, error_message=f"group {group_id!r} is not a share group")
         return answer
     named = {t for m in group.members.values() for t in m.topics}
     if len(ctx.visible("describe_topic", named)) < len(named):
@@ -100,3 +110,61 @@ async def _offsets_of_partition(node: BrokerServices, group_id: str, topic: str,
     except KraftError as exc:
         entry.update(error_code=error_codes.code_of(exc), error_message=str(exc))
     return entry
+
+
+# -- AlterShareGroupOffsets and DeleteShareGroupOffsets -------------------------------------
+def _offsets_refusal(answer: dict[str, Any], exc: KraftError) -> dict[str, Any]:
+    answer.update(error_code=error_codes.code_of(exc), error_message=str(exc))
+    return answer
+
+
+async def alter_offsets(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "error_message": None,
+                              "responses": []}
+    if (code := await _coordinator_error(node, ctx, request.group_id, "use_group")) is not None:
+        answer["error_code"] = code
+        return answer
+    wanted: dict[tuple[str, int], int] = {}
+    refused: dict[tuple[str, int], tuple[int, str]] = {}
+    for topic in request.topics:
+        for p in topic.partitions:
+            key = (topic.topic_name, int(p.partition_index))
+            if not ctx.allowed("consume", topic.topic_name):
+                refused[key] = (TOPIC_AUTHORIZATION_FAILED, "READ on the topic is not authorized")
+            else:
+                wanted[key] = int(p.start_offset)
+    try:
+        outcome = await node.share_admin.alter_offsets(request.group_id, wanted)
+    except KraftError as exc:
+        return _offsets_refusal(answer, exc)
+    codes = {key: (error_codes.NONE, None) if e is None else (error_codes.code_of(e), str(e))
+             for key, e in outcome.items()}
+    codes.update(refused)
+    answer["responses"] = [{"topic_name": t.topic_name, "topic_id": topic_id_of(node, t.topic_name) or ZERO_UUID,
+                            "partitions": [{"partition_index": p.partition_index,
+                                            "error_code": codes[(t.topic_name, int(p.partition_index))][0],
+                                            "error_message": codes[(t.topic_name, int(p.partition_index))][1]}
+                                           for p in t.partitions]}
+                           for t in request.topics]
+    return answer
+
+
+async def delete_offsets(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    answer: dict[str, Any] = {"throttle_time": 0, "error_code": error_codes.NONE, "error_message": None,
+                              "responses": []}
+    if (code := await _coordinator_error(node, ctx, request.group_id, "delete_group")) is not None:
+        answer["error_code"] = code
+        return answer
+    names = [t.topic_name for t in request.topics]
+    allowed = [n for n in names if ctx.allowed("consume", n)]
+    try:
+        outcome = await node.share_admin.delete_offsets(request.group_id, allowed)
+    except KraftError as exc:
+        return _offsets_refusal(answer, exc)
+    for name in names:
+        error = outcome.get(name)
+        code, message = ((TOPIC_AUTHORIZATION_FAILED, "READ on the topic is not authorized") if name not in outcome
+                         else (error_codes.NONE, None) if error is None else (error_codes.code_of(error), str(error)))
+        answer["responses"].append({"topic_name": name, "topic_id": topic_id_of(node, name) or ZERO_UUID,
+                                    "error_code": code, "error_message": message})
+    return answer

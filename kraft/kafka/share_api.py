@@ -1,6 +1,8 @@
 """KIP-932 share groups for Kafka clients: ShareGroupHeartbeat (76), ShareFetch (78) and
-ShareAcknowledge (79), at version 1 (Kafka 4.1's production versions); the admin APIs
-are in share_admin_api.py.
+ShareAcknowledge (79), at Kafka 4.2's versions: v2 adds KIP-1222's RENEW acknowledgement
+(a request that carries one fetches nothing new) and the acquire mode of KIP-1206
+(batch_optimized hands out whole batches, record_limit never more than max records); the
+admin APIs are in share_admin_api.py.
 
 The heartbeat goes to the group's coordinator (FindCoordinator key type 0, as for any
 group); fetches and acknowledgements go to each partition's leader, which keeps the
@@ -28,6 +30,7 @@ from kraft.share.share_sessions import CLOSE, INVALID_SHARE_SESSION_EPOCH, OPEN,
 
 TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED = 29, 30
 RENEW_SINCE = 2
+RECORD_LIMIT = 1  # ShareFetch v2's share_acquire_mode: 0 batch_optimized, 1 record_limit
 MAX_WAIT_MS = 30_000  # a long poll never outlasts a client's request timeout
 
 Key = tuple[str, int]
@@ -171,12 +174,10 @@ async def _apply_acks(node: BrokerServices, ctx: RequestContext, group_id: str, 
             answers.failed(key, error_codes.code_of(exc), str(exc), field)
 
 
-def _top_level(code: int, message: str | None, lock_ms: int | None) -> dict:
-    answer: dict[str, Any] = {"throttle_time": 0, "error_code": code, "error_message": message,
-                              "responses": [], "node_endpoints": []}
-    if lock_ms is not None:  # ShareFetch tells the consumer how long its records are held
-        answer["acquisition_lock_timeout"] = lock_ms
-    return answer
+def _top_level(code: int, message: str | None, lock_ms: int) -> dict:
+    # how long the consumer's records are held (ShareFetch v1+, ShareAcknowledge v2+)
+    return {"throttle_time": 0, "error_code": code, "error_message": message, "responses": [], "node_endpoints": [],
+            "acquisition_lock_timeout": lock_ms}
 
 
 def _session_check(ctx: RequestContext, request) -> tuple[int, str] | None:
@@ -204,7 +205,8 @@ async def share_fetch(node: BrokerServices, ctx: RequestContext, request) -> dic
     if isinstance(session, SessionRefusal):
         return _top_level(session.code, session.message, lock_ms)
     answers = await _in_session(node, ctx, request, session.partitions, acks, unknown, with_records=True)
-    if epoch != CLOSE and int(request.max_records) > 0:
+    renewing = bool(getattr(request, "is_renew_ack", False))  # KIP-1222: renewing locks fetches nothing
+    if epoch != CLOSE and int(request.max_records) > 0 and not renewing:
         await _fetch(node, ctx, request, sorted(session.partitions), answers)
     if epoch == OPEN:
         for key in session.partitions:
@@ -220,6 +222,7 @@ async def _fetch(node: BrokerServices, ctx: RequestContext, request, keys: list[
     deadline = loop.time() + min(max(0, millis(request.max_wait)), MAX_WAIT_MS) / 1000
     max_records, budget = int(request.max_records), int(request.max_bytes)
     group_id, member_id = request.group_id, request.member_id
+    record_limit = int(getattr(request, "share_acquire_mode", 0)) == RECORD_LIMIT
     while True:
         signals, got = [], False
         for key in keys:
@@ -227,7 +230,8 @@ async def _fetch(node: BrokerServices, ctx: RequestContext, request, keys: list[
                 break
             try:
                 replica = await _leader_replica(node, ctx, key)
-                fetched = await node.shares.acquire((group_id, *key), replica, member_id, max_records, budget)
+                fetched = await node.shares.acquire((group_id, *key), replica, member_id, max_records, budget,
+                                                    record_limit=record_limit)
             except STATE_NOT_YET:  # its stored state cannot be read yet: nothing from it this time
                 continue
             except KraftError as exc:
@@ -277,16 +281,17 @@ async def _release(node: BrokerServices, ctx: RequestContext, group_id: str, mem
 
 
 async def share_acknowledge(node: BrokerServices, ctx: RequestContext, request) -> dict:
+    lock_ms = int(node.shares.config(request.group_id or "")["share.record.lock.duration.ms"])
     if (problem := _session_check(ctx, request)) is not None:
-        return _top_level(*problem, None)
+        return _top_level(*problem, lock_ms)
     group_id, member_id, epoch = request.group_id, request.member_id, int(request.share_session_epoch)
     if epoch == OPEN:
-        return _top_level(INVALID_SHARE_SESSION_EPOCH, "ShareAcknowledge needs an open share session", None)
+        return _top_level(INVALID_SHARE_SESSION_EPOCH, "ShareAcknowledge needs an open share session", lock_ms)
     acks, _, unknown = _acks_of(node, request.topics)
     session = node.shares.sessions.use(group_id, member_id, epoch, set(), set(), node.shares.now_ms())
     if isinstance(session, SessionRefusal):
-        return _top_level(session.code, session.message, None)
+        return _top_level(session.code, session.message, lock_ms)
     answers = await _in_session(node, ctx, request, session.partitions, acks, unknown, with_records=False)
-    answer = _top_level(error_codes.NONE, None, None)
+    answer = _top_level(error_codes.NONE, None, lock_ms)
     answer["responses"], answer["node_endpoints"] = answers.responses()
     return answer

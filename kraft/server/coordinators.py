@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from kraft.broker.data_plane import DataPlane
+from kraft.broker.share_group_admin import ShareGroupAdmin
 from kraft.broker.share_leaders import ShareLeaders
 from kraft.broker.share_state_link import ShareStateLink
 from kraft.broker.txn_link import TransactionLink
@@ -34,6 +35,7 @@ class Coordinators:
     txn_link: TransactionLink
     shares: ShareBroker  # share groups' membership and share-partitions, over share_state
     share_leaders: ShareLeaders  # the REST door's share consumers at the partition leaders
+    share_admin: ShareGroupAdmin  # deleting share groups, altering their offsets
 
     def by_task(self) -> dict[str, GroupCoordinator | TransactionCoordinator | ShareCoordinator]:
         return {"group-coordinator": self.groups, "transaction-coordinator": self.transactions,
@@ -59,5 +61,6 @@ def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], 
         await pending.committed()
 
     shares = ShareBroker(config.groups, image, share_link.read, share_link.write, dead_letter)
-    return Coordinators(groups, transactions, share_state, txn_link, shares,
-                        ShareLeaders(node_id, data_plane, shares, peers))
+    share_leaders = ShareLeaders(node_id, data_plane, shares, peers)
+    return Coordinators(groups, transactions, share_state, txn_link, shares, share_leaders,
+                        ShareGroupAdmin(shares, share_link, share_leaders, image))

@@ -414,7 +414,7 @@ class Node:
             topic_defaults=self.topic_defaults, peer_key=self.peer_key, data_plane=data_plane,
             partition_reader=partition_reader, groups=built.groups, transactions=built.transactions,
             txn_link=txn_link, shares=built.shares, share_coordinator=built.share_state,
-            share_leaders=built.share_leaders,
+            share_leaders=built.share_leaders, share_admin=built.share_admin,
             access=self.access, producer_ids=self.producer_ids, metrics_registry=self.metrics.registry,
             client_quotas=ClientQuotaManager(lambda: self.image.client_quotas, self.config.cluster.quota_window_num,
                                              self.config.cluster.quota_window_size_seconds),

@@ -33,6 +33,7 @@ from kraft.share.dead_letters import dead_letter_problem, dead_letter_record, so
 from kraft.share.share_state import ShareSnapshot, StateRun, state_key
 from kraft.storage.record import Record
 from kraft.storage.record_batch import BatchHeader
+from kraft.storage.txn_index import AbortedTxn
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class _Held:
     leader_epoch: int
     state_key: str  # where its share coordinator keeps it
     partition: SharePartition
+    state_epoch: int = 0  # of the stored state it was read from (an admin's alteration raises it)
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -176,7 +178,7 @@ class ShareBroker:
             log_start, hw = replica.readable_range()
             where = reset or self.config(group_id)["share.auto.offset.reset"]
             partition.restore(log_start if where == "earliest" else hw, ())
-        held = _Held(epoch, skey, partition)
+        held = _Held(epoch, skey, partition, stored.state_epoch if stored is not None else 0)
         if stored is None or stored.leader_epoch < epoch:  # kept at once: a later leader starts here too
             await self._save(held)
         if replica.leader_epoch != epoch:
@@ -189,7 +191,7 @@ class ShareBroker:
         fenced by a newer one forgets its copy."""
         async with held.writing:  # the state is read inside: writes never pass each other
             snapshot = ShareSnapshot(held.leader_epoch, held.partition.start,
-                                     tuple(StateRun._make(run) for run in held.partition.runs()))
+                                     tuple(StateRun._make(run) for run in held.partition.runs()), held.state_epoch)
             try:
                 await self._persist(held.state_key, snapshot)
             except FencedLeaderEpoch:
@@ -212,11 +214,12 @@ class ShareBroker:
         max_records 0 only takes the share-partition over (it then has its start)."""
         partition = (await self._held(key, replica, reset)).partition
         offset = partition.fetch_offset()
-        _, hw = replica.readable_range()
-        if offset is None or offset >= hw or max_records <= 0:
+        committed = self.config(key[0])["share.isolation.level"] == "read_committed"
+        end = replica.last_stable_offset() if committed else replica.readable_range()[1]
+        if offset is None or offset >= end or max_records <= 0:
             return Fetched(b"", [])
-        data = replica.read_below(offset, max_bytes, hw)
-        batches, ends = _batches(data)
+        data = replica.read_below(offset, max_bytes, end)
+        batches, ends = _batches(data, replica.aborted_transactions(offset, end) if committed else [])
         acquired = partition.acquire(member_id, batches, max_records, self.now_ms(), record_limit)
         if not acquired:
             return Fetched(b"", [])
@@ -256,18 +259,27 @@ class ShareBroker:
             log.warning("share group %r: %d dead letters of %s-%d not written to %s: %s", group_id, len(dead),
                         topic, index, target, exc)
 
+    def forget(self, key: PartitionKey) -> None:
+        """An admin altered or deleted the share-partition's stored state: the next use
+        reads it again."""
+        self.partitions.pop(key, None)
+
     def next_lock_deadline(self, keys: Iterable[PartitionKey]) -> int | None:
         deadlines = [d for key in keys if (held := self.partitions.get(key)) is not None
                      and (d := held.partition.next_lock_deadline()) is not None]
         return min(deadlines) if deadlines else None
 
 
-def _batches(data: bytes) -> tuple[list[Batch], list[int]]:
-    """Each batch's offsets and the byte where it ends (the log checked them when it read them)."""
+def _batches(data: bytes, aborted: list[AbortedTxn]) -> tuple[list[Batch], list[int]]:
+    """Each batch's offsets and the byte where it ends (the log checked them when it read
+    them); control batches, and those of the aborted transactions given, are withheld."""
     batches, ends, pos = [], [], 0
     while pos < len(data):
         header = BatchHeader.parse(data, pos)
         pos += header.size
-        batches.append(Batch(header.base_offset, header.last_offset, header.is_control))
+        dropped = header.is_transactional and any(
+            a.producer_id == header.producer_id and a.first_offset <= header.base_offset <= a.last_offset
+            for a in aborted)
+        batches.append(Batch(header.base_offset, header.last_offset, header.is_control or dropped))
         ends.append(pos)
     return batches, ends

@@ -24,7 +24,8 @@ from kraft.coordinator.runtime import (AppendLocal, ControllerCall, CoordinatorL
                                        ReplicaLookup, WaitMetadata)
 from kraft.errors import FencedLeaderEpoch, NotCoordinator
 from kraft.metadata.image import MetadataImage
-from kraft.share.share_state import FencedWrite, ShareSnapshot, ShareStateShard, check_fence, load, state_record
+from kraft.share.share_state import (FencedWrite, ShareSnapshot, ShareStateShard, check_fence, key_parts, load,
+                                     state_record)
 
 log = logging.getLogger(__name__)
 
@@ -93,23 +94,41 @@ class ShareCoordinator:
     def read(self, key: str) -> ShareSnapshot | None:
         return self._shard(key)[1].states.get(key)
 
-    async def write(self, key: str, snapshot: ShareSnapshot) -> None:
-        """Store the state once every in-sync replica has it; FencedLeaderEpoch for a
-        leader older than the one that wrote the stored state."""
+    def group_ids(self) -> set[str]:
+        """The groups with a share-partition state in the partitions loaded here."""
+        return {parts[0] for shard in self.runtime.shards.values() for key in shard.states
+                if (parts := key_parts(key)) is not None}
+
+    def states_of(self, group_id: str) -> dict[str, ShareSnapshot]:
+        """The group's share-partition states held in the partitions this node leads
+        (CoordinatorLoadInProgress while one of them is being loaded)."""
+        shards = [shard for p in range(self.runtime.partition_count() or 0)
+                  if (shard := self.runtime.take_over(p)) is not None]
+        return {key: snapshot for shard in shards for key, snapshot in shard.states.items()
+                if (parts := key_parts(key)) is not None and parts[0] == group_id}
+
+    async def write(self, key: str, snapshot: ShareSnapshot | None) -> None:
+        """Store the state once every in-sync replica has it (None: delete it, Kafka's
+        DeleteShareGroupState); FencedLeaderEpoch for a leader older than the one that
+        wrote the stored state, or one that read it before an admin altered it."""
         entry = self._writing.setdefault(key, _KeyLock())
         entry.users += 1
         try:
             async with entry.lock:  # one key's writes land in the order they were asked
                 p, shard = self._shard(key)
                 try:
-                    check_fence(shard.states.get(key), snapshot)
+                    if snapshot is not None:
+                        check_fence(shard.states.get(key), snapshot)
                 except FencedWrite as exc:
                     raise FencedLeaderEpoch(f"FENCED_LEADER_EPOCH: {exc}") from None
                 now = wall_ms()
                 await asyncio.shield(self.runtime.spawn(
                     self.runtime.append(p, [state_record(key, snapshot, now)], now), f"share-state-{p}"))
                 if self.runtime.shards.get(p) is shard:  # still this node's, at the epoch it was written in
-                    shard.states[key] = snapshot
+                    if snapshot is None:
+                        shard.states.pop(key, None)
+                    else:
+                        shard.states[key] = snapshot
         finally:
             entry.users -= 1
             if entry.users == 0:

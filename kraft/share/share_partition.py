@@ -55,10 +55,11 @@ class Acquired:
 
 @dataclass(frozen=True)
 class Batch:
-    """What the log holds: a batch's first and last offset, and whether it is a control batch."""
+    """What the log holds: a batch's first and last offset, and whether it is never handed
+    out (a control batch; for a read_committed group, an aborted transaction's batch)."""
     base_offset: int
     last_offset: int
-    control: bool = False
+    withheld: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class SharePartition:
         never handed out a whole batch at a time (max_records may be passed to finish a
         batch, as in Kafka; with record_limit, Kafka 4.2's share.acquire.mode=record_limit,
         never), but never more than the locks left: the rest of a larger batch waits for
-        the next fetch. Control batches are archived, never handed out."""
+        the next fetch. Withheld batches are archived, never handed out."""
         limit = max_records if record_limit else 2**63
         room = self.max_locks - self.acquired_count()
         taken: list[int] = []
@@ -143,7 +144,7 @@ class SharePartition:
                     break  # a batch larger than the locks left is handed out in parts (a million tiny records)
                 if offset >= self.end:  # never handed out: the rest of the batch goes
                     self.end = offset + 1
-                    if batch.control:
+                    if batch.withheld:
                         self.records[offset] = InFlight(RecordState.ARCHIVED, 0)
                         continue
                     self.records[offset] = InFlight(RecordState.ACQUIRED, 1, member, now_ms + self.lock_ms)

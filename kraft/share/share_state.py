@@ -7,7 +7,9 @@ state: the start offset, the leader epoch of the leader that wrote it, and the s
 delivery count of each record in flight, in runs. On a compacted topic only the latest
 survives. Keys and values are JSON, as the other internal topics' are. A write from a
 leader of an older epoch than the stored one is fenced (a deposed leader cannot undo its
-successor's acknowledgements). Pure.
+successor's acknowledgements), and so is a write from a leader that read the state before
+an admin altered or deleted it (the state epoch, Kafka's: each alteration raises it).
+Pure.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ def state_key(group_id: str, topic_id: str, partition: int) -> str:
     return f"{group_id}:{topic_id}:{partition}"
 
 
+def key_parts(key: str) -> tuple[str, str, int] | None:
+    """(group, topic id, partition) of a state key (a group id may hold ':')."""
+    parts = key.rsplit(":", 2)
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    return parts[0], parts[1], int(parts[2])
+
+
 class StateRun(NamedTuple):
     """Consecutive offsets in one state (share_partition.RecordState's numbers) and delivery count."""
     first_offset: int
@@ -44,6 +54,16 @@ class ShareSnapshot:
     leader_epoch: int
     start_offset: int
     runs: tuple[StateRun, ...] = ()
+    state_epoch: int = 0  # raised by each admin alteration: leaders that read an older one are fenced
+
+
+def altered(stored: ShareSnapshot | None, start_offset: int) -> ShareSnapshot:
+    """The state an admin's new start offset makes (AlterShareGroupOffsets): nothing in
+    flight, and a new state epoch, so a leader still holding the old state cannot write
+    over it."""
+    if stored is None:
+        return ShareSnapshot(0, start_offset)
+    return ShareSnapshot(stored.leader_epoch, start_offset, (), stored.state_epoch + 1)
 
 
 class FencedWrite(Exception):
@@ -52,6 +72,7 @@ class FencedWrite(Exception):
 
 def as_json(snapshot: ShareSnapshot) -> dict[str, Any]:
     return {"leader_epoch": snapshot.leader_epoch, "start_offset": snapshot.start_offset,
+            "state_epoch": snapshot.state_epoch,
             "runs": [[r.first_offset, r.last_offset, r.state, r.delivery_count] for r in snapshot.runs]}
 
 
@@ -63,15 +84,17 @@ def decode(value: bytes | str | dict[str, Any]) -> ShareSnapshot | None:
     try:
         obj: Any = value if isinstance(value, dict) else orjson.loads(value)
         runs = tuple(StateRun(*(int(x) for x in run)) for run in obj["runs"])
-        snapshot = ShareSnapshot(int(obj["leader_epoch"]), int(obj["start_offset"]), runs)
+        snapshot = ShareSnapshot(int(obj["leader_epoch"]), int(obj["start_offset"]), runs,
+                                 int(obj.get("state_epoch", 0)))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
     sound = all(r.first_offset <= r.last_offset and r.state in STORED for r in runs)
     return snapshot if sound and sum(r.last_offset - r.first_offset + 1 for r in runs) <= MAX_RECORDS else None
 
 
-def state_record(key: str, snapshot: ShareSnapshot, now_ms: int) -> Record:
-    return Record(versioned_key(KEY_VERSION, key), encode(snapshot), (), now_ms)
+def state_record(key: str, snapshot: ShareSnapshot | None, now_ms: int) -> Record:
+    """The record that stores the state; None: the tombstone that deletes it."""
+    return Record(versioned_key(KEY_VERSION, key), None if snapshot is None else encode(snapshot), (), now_ms)
 
 
 def in_flight(snapshot: ShareSnapshot) -> dict[str, int]:
@@ -94,6 +117,9 @@ def lag(snapshot: ShareSnapshot, high_watermark: int) -> int:
 
 
 def check_fence(stored: ShareSnapshot | None, incoming: ShareSnapshot) -> None:
+    if stored is not None and incoming.state_epoch < stored.state_epoch:
+        raise FencedWrite(f"state epoch {incoming.state_epoch} is older than the stored state's "
+                          f"({stored.state_epoch}): an admin altered the share-partition since it was read")
     if stored is not None and incoming.leader_epoch < stored.leader_epoch:
         raise FencedWrite(f"leader epoch {incoming.leader_epoch} is older than the stored state's "
                           f"({stored.leader_epoch})")

@@ -262,7 +262,8 @@ def test_a_groups_lag_in_the_console_is_the_v3_lag_endpoints(page, cluster):
 
 def test_a_share_group_shows_in_the_console_as_over_rest(page, cluster):
     """A REST share consumer holding a record: the group is listed under the consumer
-    groups, and its page shows its member and the partition's start offset and lag."""
+    groups, and its page shows its member and the partition's start offset and lag; once
+    the consumer is gone, the page resets its start offsets and deletes it."""
     group = "console-share"
     headers = {"Content-Type": V2, "Accept": V2}
     base = cluster.url(1) + f"/share-consumers/{group}"
@@ -289,6 +290,17 @@ def test_a_share_group_shows_in_the_console_as_over_rest(page, cluster):
         shoot(page, "share-group")
     finally:
         http_json("DELETE", base + "/instances/w", None, headers)
+    # empty now: its start offsets move to the end, then the group is deleted
+    sync_api.expect(page.locator("main")).to_contain_text("EMPTY", timeout=WAIT_MS)
+    page.locator("#reset-to").select_option("latest")
+    page.get_by_role("button", name="Reset offsets").click()
+    sync_api.expect(page.locator(".notice")).to_contain_text("to latest", timeout=WAIT_MS)
+    status, view = http_json("GET", cluster.v3(1) + f"/share-groups/{group}")
+    assert status == 200 and all(p["lag"] == 0 and sum(p["in_flight"].values()) == 0 for p in view["partitions"]), view
+    page.get_by_role("button", name="Delete group").click()
+    page.locator("#confirm-ok").click()
+    sync_api.expect(page.locator(".notice")).to_contain_text(f"Deleted share group {group}", timeout=WAIT_MS)
+    assert http_json("GET", cluster.v3(1) + f"/share-groups/{group}")[0] == 404
 
 
 def _committed_group(cluster, group: str, topic: str, partition: int, offset: int, auth: dict | None = None) -> None:

@@ -19,7 +19,7 @@ import time
 import pytest
 from kio.schema.index import api_key_map
 from cluster_client import create_topic
-from kafka_wire import entity_frame, leader_of, minimal_request, read_answer, recv_frame, wire_call
+from kafka_wire import entity_frame, leader_of, minimal_request, recv_frame, wire_call
 
 from kraft.kafka.apis import SERVED
 from kraft.server.local_cluster import LocalCluster
@@ -250,20 +250,22 @@ def test_batched_find_coordinator_from_kafka_pythons_admin_client(cluster):
     assert all(d["error"] is None and d["group_state"] == "Empty" for d in described.values()), described
 
 
-def test_find_coordinator_v6_batch_answers_each_key_and_refuses_share_groups(cluster):
+def test_find_coordinator_v6_batch_answers_each_key_and_finds_share_coordinators(cluster):
     conf = cluster.config.node(1)
     with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
         single = wire_call(s, minimal_request(10, 3, key=GROUP), 1)
         batch = wire_call(s, minimal_request(10, 6, key_type=0, coordinator_keys=(GROUP, "")), 2)
         txn = wire_call(s, minimal_request(10, 6, key_type=1, coordinator_keys=("every-version-txn",)), 3)
-        share = wire_call(s, minimal_request(10, 6, key_type=2, coordinator_keys=(GROUP,)), 4)
+        share_key = f"{GROUP}:{topic_id_of(cluster).hex}:0"  # a share-partition state: group:topic id:partition
+        share = wire_call(s, minimal_request(10, 6, key_type=2, coordinator_keys=(share_key, "")), 4)
     assert int(single.error_code.value) == 0
     found, empty = batch.coordinators
     assert (found.key, int(found.error_code.value), found.node_id, found.port) == \
         (GROUP, 0, single.node_id, single.port)  # the same coordinator as the one-key version
     assert int(empty.error_code.value) == 24  # INVALID_GROUP_ID: each key is answered on its own
     assert int(txn.coordinators[0].error_code.value) == 0 and txn.coordinators[0].node_id in cluster.hosts
-    assert [int(c.error_code.value) for c in share.coordinators] == [INVALID_REQUEST]
+    assert [int(c.error_code.value) for c in share.coordinators] == [0, INVALID_REQUEST]  # an empty key refused
+    assert share.coordinators[0].node_id in cluster.hosts
 
 
 def begin_transaction(c, tid: str) -> tuple[int, int, int]:
@@ -353,17 +355,6 @@ def test_offsets_committed_and_fetched_by_topic_id_from_v10(cluster):
     assert (missing.topic_id, int(missing.partitions[0].error_code.value)) == (unknown, 100)
     assert [(t.topic_id, [int(p.committed_offset) for p in t.partitions]) for t in every.groups[0].topics] == \
         [(topic_id, [1])]
-
-
-def topic_id_of(c):
-    """The test topic's id, from node 1's Metadata answer."""
-    import uuid
-
-    from kio.schema.metadata.v12.request import MetadataRequestTopic
-    conf = c.config.node(1)
-    with socket.create_connection((conf.host, conf.kafka_port), timeout=30) as s:
-        answer = wire_call(s, minimal_request(3, 12, topics=(MetadataRequestTopic(name=TOPIC, topic_id=uuid.UUID(int=0)),)))
-    return answer.topics[0].topic_id
 
 
 def test_after_a_leader_change_a_stale_produce_is_pointed_at_the_new_leader(cluster):

@@ -49,7 +49,7 @@ from test_transactions_wire import (
 
 from test_transactions_wire import retried as retried_as_client
 
-from kraft.server.local_cluster import LocalCluster
+from kraft.server.local_cluster import LocalCluster, http_json
 
 pytestmark = pytest.mark.cluster
 
@@ -285,3 +285,36 @@ def test_add_partitions_to_txn_v4_and_v5_are_the_brokers_batched_form(cluster):
     assert on_coordinator(4, [(tid_a, pid_a, epoch_a, True, {topic: [1]})]) == \
         {tid_a: {(topic, 1): TRANSACTION_ABORTABLE}}  # alice added nothing
     assert end_txn_v5(cluster, tid_a, pid_a, epoch_a, commit=False)[0] == NONE
+
+
+def test_share_group_state_requests_are_the_brokers_own(cluster):
+    """KIP-932's share coordinator requests need CLUSTER_ACTION, as AddPartitionsToTxn v4+
+    does: a client can neither find a share-partition's state nor read or write it."""
+    import uuid
+
+    from kio.schema.find_coordinator.v6.request import FindCoordinatorRequest
+    from kio.schema.read_share_group_state.v0 import request as read
+    from kio.schema.write_share_group_state.v1 import request as write
+    topic = make_topic(cluster, "share-state-acl", 1)
+    status, body = http_json("GET", f"{cluster.v3(1)}/topics/{topic}", headers=ADMIN_HTTP)
+    assert status == 200, body
+    tid = uuid.UUID(body["topic_id"])
+    group, key = "acl-share", f"acl-share:{tid.hex}:0"
+    find = FindCoordinatorRequest(key_type=2, coordinator_keys=(key,))
+    reading = read.ReadShareGroupStateRequest(group_id=group, topics=(read.ReadStateData(
+        topic_id=tid, partitions=(read.PartitionData(partition=0, leader_epoch=-1),)),))
+    writing = write.WriteShareGroupStateRequest(group_id=group, topics=(write.WriteStateData(
+        topic_id=tid, partitions=(write.PartitionData(partition=0, state_epoch=0, leader_epoch=0, start_offset=0,
+                                                      state_batches=()),)),))
+    with Wire(cluster, 1, "alice") as w:
+        assert [int(c.error_code) for c in w.call(find).coordinators] == [CLUSTER_AUTHORIZATION_FAILED]
+    with Wire(cluster, 1, "admin") as w:
+        [found] = w.call(find).coordinators
+    assert int(found.error_code) == NONE
+    with Wire(cluster, found.node_id, "alice") as w:
+        for request in (writing, reading):
+            [part] = w.call(request).results[0].partitions
+            assert int(part.error_code) == CLUSTER_AUTHORIZATION_FAILED
+    with Wire(cluster, found.node_id, "admin") as w:
+        [part] = w.call(reading).results[0].partitions
+    assert (int(part.error_code), part.start_offset) == (NONE, -1)  # alice's write changed nothing

@@ -109,7 +109,7 @@ def test_closing_a_session_gives_back_what_its_member_holds():
 
 def test_control_batches_are_never_handed_out():
     p = partition()
-    got = p.acquire("a", [Batch(0, 1), Batch(2, 2, control=True), Batch(3, 3)], 10, 0)
+    got = p.acquire("a", [Batch(0, 1), Batch(2, 2, withheld=True), Batch(3, 3)], 10, 0)
     assert got == [Acquired(0, 1, 1), Acquired(3, 3, 1)]
     p.acknowledge("a", [ack(0, 1, AckType.ACCEPT), ack(3, 3, AckType.ACCEPT)], 0)
     assert p.start == 4

@@ -2,8 +2,8 @@
 
 import pytest
 
-from kraft.share.share_state import (MAX_RECORDS, FencedWrite, ShareSnapshot, ShareStateShard, StateRun, check_fence,
-                                     decode, encode, in_flight, lag, state_record)
+from kraft.share.share_state import (MAX_RECORDS, FencedWrite, ShareSnapshot, ShareStateShard, StateRun, altered,
+                                     check_fence, decode, encode, in_flight, key_parts, lag, state_record)
 from kraft.storage.record import Record
 
 SNAPSHOT = ShareSnapshot(leader_epoch=3, start_offset=10, runs=(StateRun(10, 12, 2, 1), StateRun(13, 13, 0, 2)))
@@ -33,6 +33,22 @@ def test_a_write_from_an_older_leader_is_fenced():
     check_fence(SNAPSHOT, ShareSnapshot(3, 11))
     with pytest.raises(FencedWrite):
         check_fence(SNAPSHOT, ShareSnapshot(2, 20))
+
+
+def test_an_admins_alteration_fences_a_leader_that_read_the_state_before_it():
+    reset = altered(SNAPSHOT, 5)
+    assert reset == ShareSnapshot(3, 5, (), 1)  # nothing in flight, the next state epoch, the same leader epoch
+    assert decode(encode(reset)) == reset
+    with pytest.raises(FencedWrite):  # the leader still holding the old state (state epoch 0), same leader epoch
+        check_fence(reset, ShareSnapshot(3, 14, SNAPSHOT.runs))
+    check_fence(reset, ShareSnapshot(3, 6, (), 1))  # a leader that read the altered state writes on
+    assert altered(None, 7) == ShareSnapshot(0, 7)  # a share-partition never stored starts there
+    assert decode(b'{"leader_epoch": 1, "start_offset": 2, "runs": []}') == ShareSnapshot(1, 2)  # stored before epochs
+
+
+def test_a_state_key_names_its_group_even_with_colons_in_it():
+    assert key_parts("a:b:00ff:3") == ("a:b", "00ff", 3)
+    assert key_parts("nothing") is None and key_parts("g:t:x") is None
 
 
 def test_lag_counts_what_is_not_done_from_the_start_to_the_high_watermark():

@@ -24,7 +24,7 @@ export async function render(ctx) {
       const may = opsOf(g);
       state = g.state;
       if (!resetShown) { // committing offsets needs READ on the group
-        resetBox.append(may.has("READ") ? resetForm(id, () => topics, () => state, out) : notAllowed("Resetting offsets", "READ", `group ${id}`));
+        resetBox.append(may.has("READ") ? resetForm("consumer-groups", id, () => topics, () => state, out) : notAllowed("Resetting offsets", "READ", `group ${id}`));
         resetShown = true;
       }
       replace(head, h("p", {}, pill(g.state, STATE_CLASS[g.state] || ""), ` assignor ${g.partition_assignor || "–"}, generation ${g.generation_id ?? "–"} `,
@@ -52,9 +52,10 @@ export async function render(ctx) {
   });
 }
 
-// Kafka's reset-offsets on an empty group: the chosen offsets committed in one request
-// (POST .../consumer-groups/{g}/offsets:alter).
-function resetForm(group, topicsOf, stateOf, out) {
+// Kafka's reset-offsets on an empty group: the chosen offsets set in one request
+// (POST .../consumer-groups/{g}/offsets:alter, or .../share-groups/{g}/offsets:alter: a share
+// group's start offsets, what it had in flight forgotten).
+export function resetForm(kind, group, topicsOf, stateOf, out) {
   const to = h("select", { id: "reset-to" }, h("option", { value: "earliest" }, "earliest"), h("option", { value: "latest" }, "latest"),
     h("option", { value: "timestamp" }, "a time"));
   const when = h("input", { type: "datetime-local", step: 1, id: "reset-time" });
@@ -79,8 +80,8 @@ function resetForm(group, topicsOf, stateOf, out) {
           offsets.push({ topic_name: t, partition_id: p, offset });
         }
       }
-      if (!offsets.length) throw Object.assign(new Error("the group has no committed offsets to reset"), { status: 0, code: 0 });
-      await v3(`/consumer-groups/${enc(group)}/offsets:alter`, { method: "POST", body: { offsets } });
+      if (!offsets.length) throw Object.assign(new Error("the group has no offsets to reset"), { status: 0, code: 0 });
+      await v3(`/${kind}/${enc(group)}/offsets:alter`, { method: "POST", body: { offsets } });
       replace(out, h("p", { class: "notice", role: "status" }, `Reset ${offsets.length} partitions of group ${group} to ${to.value}.`));
     } catch (err) { replace(out, errorBox(err)); }
   });

@@ -26,7 +26,7 @@ export async function render(ctx) {
       const groups = (await v3("/share-groups")).data;
       replace(shares, table(`${groups.length} share groups`, [{ label: "Share group" }, { label: "State" }, { label: "Members", num: true }],
         groups.map((g) => [h("a", { href: `#/share-groups/${enc(g.share_group_id)}` }, g.share_group_id),
-          pill(g.state, STATE_CLASS[g.state] || ""), g.members_count]), "No share groups with members."));
+          pill(g.state, STATE_CLASS[g.state] || ""), g.members_count]), "No share groups."));
     } catch (err) { replace(shares, errorBox(err)); }
   });
 }
