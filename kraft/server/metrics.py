@@ -14,8 +14,10 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from kraft.broker.data_plane import DataPlane
+from kraft.errors import KraftError
 from kraft.metadata.image import MetadataImage
 from kraft.replication.replica_manager import ReplicaManager
+from kraft.share.share_broker import ShareBroker
 
 
 class MetricsSource(Protocol):
@@ -111,6 +113,36 @@ def _storage_metrics(replicas):
         yield counter
 
 
+class _ShareCollector:
+    """KIP-1226's share-group lag and the records in flight by state, for each
+    share-partition this node leads (where Kafka's share-partition metrics live too)."""
+
+    def __init__(self, shares: ShareBroker, replicas: ReplicaManager):
+        self._shares = shares
+        self._replicas = replicas
+
+    def collect(self):
+        labels = ["group", "topic", "partition"]
+        lag = GaugeMetricFamily("kraft_share_partition_lag", "records from the share-partition's start up to the "
+                                "high watermark not yet acknowledged or archived (KIP-1226)", labels=labels)
+        records = GaugeMetricFamily("kraft_share_partition_records", "records in flight in the share-partition, "
+                                    "by state", labels=[*labels, "state"])
+        for (group, topic, index), held in list(self._shares.partitions.items()):
+            replica = self._replicas.replica(topic, index)
+            if replica is None or not replica.is_leader or replica.leader_epoch != held.leader_epoch:
+                continue  # led elsewhere now: that leader reports it
+            try:
+                _, high_watermark = replica.readable_range()
+            except KraftError:
+                continue
+            where = [group, topic, str(index)]
+            lag.add_metric(where, held.partition.lag(high_watermark))
+            for state, count in held.partition.counts().items():
+                records.add_metric([*where, state], count)
+        yield lag
+        yield records
+
+
 def _gauge(name, doc, value):
     g = GaugeMetricFamily(name, doc)
     g.add_metric([], value)
@@ -150,6 +182,10 @@ class NodeMetrics:
         self.kafka_fetch_session_evictions = Gauge(
             "kraft_kafka_fetch_session_evictions", "fetch sessions evicted to make room for new ones since start",
             registry=self.registry)
+
+    def watch_shares(self, shares: ShareBroker, replicas: ReplicaManager) -> None:
+        """Share-partition gauges, once the broker's share groups exist."""
+        self.registry.register(_ShareCollector(shares, replicas))
 
     def middleware(self):
         histogram = self.request_latency

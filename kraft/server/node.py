@@ -408,6 +408,8 @@ class Node:
                                    self.controller_call_raw, self.waiters.wait_for, self._append_internal,
                                    self.producer_ids.next_id if self.producer_ids is not None else None)
         txn_link, self.groups, self.transactions = built.txn_link, built.groups, built.transactions
+        if replica_manager is not None:  # a broker leads share-partitions
+            self.metrics.watch_shares(built.shares, replica_manager)
         self.coordinators = built.by_task()
         return BrokerServices(
             node_id=self.node_id, cluster_id=self.cluster_id, config=self.config,

@@ -279,3 +279,27 @@ def test_the_share_coordinator_answers_its_own_requests_for_a_share_partition(cl
         again = wire_call(s, read.ReadShareGroupStateRequest(group_id=group, topics=(read.ReadStateData(
             topic_id=tid, partitions=(read.PartitionData(partition=0, leader_epoch=-1),)),))).results[0].partitions[0]
         assert again.start_offset == 2  # the fenced write changed nothing
+
+
+def test_share_group_lag_and_records_in_flight_are_in_the_leaders_metrics(cluster):
+    import urllib.request
+    topic = new_name("share-metrics")
+    group = share_group(cluster, topic)
+    produce(cluster, topic, [f"m{i}" for i in range(5)])
+    share = consumer(cluster, group, explicit=True)
+    try:
+        share.subscribe([topic])
+        got = poll_until(share, lambda got: len(got) >= 5)
+        for m in got[:2]:
+            share.acknowledge(m, AcknowledgeType.ACCEPT)  # the other three stay held
+        share.commit_sync()
+        where = f'group="{group}",partition="0",topic="{topic}"'  # labels as the exposition sorts them
+        with urllib.request.urlopen(f"{cluster.url(leader_of(cluster, topic, 0))}/metrics", timeout=30) as answer:
+            text = answer.read().decode()
+        shown = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                 if line.startswith("kraft_share_partition") and f'group="{group}"' in line}
+        assert shown[f"kraft_share_partition_lag{{{where}}}"] == 3  # as DescribeShareGroupOffsets v1 answers it
+        held = f'group="{group}",partition="0",state="acquired",topic="{topic}"'
+        assert shown[f"kraft_share_partition_records{{{held}}}"] == 3
+    finally:
+        share.close()
