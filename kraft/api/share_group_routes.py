@@ -8,7 +8,6 @@ DeleteGroups and AlterShareGroupOffsets). The console's share group pages use th
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -22,13 +21,11 @@ from kraft.api.http_body import json_response, read_json_object
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, NotFound
-from kraft.internode.peers import PeerUnreachable
 from kraft.share.share_state import ShareSnapshot, in_flight, key_parts
 from kraft.share.share_state import lag as share_lag
 
 GROUPS = "/v3/clusters/{cluster_id}/share-groups"
 GROUP = GROUPS + "/{group}"
-LOCAL_PATH = "/internal/v1/share-groups"
 
 
 def add_routes(app: web.Application) -> None:
@@ -42,34 +39,10 @@ def _self(request, node: BrokerServices, *parts: str) -> str:
     return "/".join([f"{base_url(request)}/v3/clusters/{node.cluster_id}/share-groups", *parts])
 
 
-def local_groups(node: BrokerServices) -> list[dict[str, Any]]:
-    """The share groups this node coordinates (with members), and the groups whose stored
-    state it holds (empty, unless their coordinator lists them with members)."""
-    summaries = node.shares.summaries()
-    listed = {s["group_id"] for s in summaries}
-    return summaries + [{"group_id": g, "state": "Empty", "group_type": "share", "protocol_type": "share",
-                         "members": 0} for g in sorted(node.share_coordinator.group_ids() - listed)]
-
-
 async def list_groups(request):
     node = node_of(request)
     check_cluster(request, node.cluster_id)
-
-    async def ask(broker_id: int) -> list[dict]:
-        if broker_id == node.node_id:
-            return local_groups(node)
-        try:
-            status, body = await node.get_json_from(broker_id, LOCAL_PATH, timeout_s=3.0)
-        except (PeerUnreachable, KraftError):  # a down broker: its groups' members join elsewhere
-            return []
-        return body.get("groups", []) if status == 200 and isinstance(body, dict) else []
-
-    brokers = [b.broker_id for b in node.image.brokers.values() if not b.fenced]
-    found: dict[str, dict] = {}
-    for summaries in await asyncio.gather(*(ask(b) for b in brokers)):
-        for summary in summaries:
-            if summary.get("members") or summary["group_id"] not in found:  # its coordinator's view wins
-                found[summary["group_id"]] = summary
+    found = await node.share_admin.cluster_summaries()
     data = [{"kind": "KafkaShareGroup", "metadata": {"self": _self(request, node, g)}, "cluster_id": node.cluster_id,
              "share_group_id": g, "state": "STABLE" if found[g].get("members") else "EMPTY",
              "members_count": found[g].get("members", 0)}

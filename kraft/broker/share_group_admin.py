@@ -1,6 +1,7 @@
 """Share groups' admin changes at the group's coordinator: deleting a share group,
 altering its start offsets and deleting them (Kafka's DeleteGroups,
-AlterShareGroupOffsets and DeleteShareGroupOffsets; the REST door's delete and reset).
+AlterShareGroupOffsets and DeleteShareGroupOffsets; the REST door's delete and reset);
+and the list of share groups, those without members included (both doors).
 
 Each needs the group empty (no member: Kafka's NON_EMPTY_GROUP otherwise). The stored
 states change at their share coordinators, an altered one under a new state epoch, so a
@@ -10,25 +11,63 @@ leader is told to forget its copy, so its next fetch reads the new state.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from kraft.broker.share_leaders import ShareLeaders
 from kraft.broker.share_state_link import ShareStateLink
 from kraft.errors import GroupIdNotFound, InvalidValue, KraftError, NonEmptyGroup, UnknownTopicOrPartition
+from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.metadata.image import MetadataImage
 from kraft.share.share_broker import ShareBroker
+from kraft.share.share_coordinator import ShareCoordinator
 from kraft.share.share_state import ShareSnapshot, altered, key_parts, state_key
 
 TopicPartition = tuple[str, int]
+LOCAL_PATH = "/internal/v1/share-groups"  # a node's local_summaries, for the cluster-wide list
+LIST_TIMEOUT_S = 3.0
 
 
 class ShareGroupAdmin:
-    def __init__(self, shares: ShareBroker, link: ShareStateLink, leaders: ShareLeaders,
-                 image: Callable[[], MetadataImage]):
+    def __init__(self, node_id: int, shares: ShareBroker, state: ShareCoordinator, link: ShareStateLink,
+                 leaders: ShareLeaders, peers: Peers, image: Callable[[], MetadataImage]):
+        self._node_id = node_id
         self._shares = shares
+        self._state = state
         self._link = link
         self._leaders = leaders
+        self._peers = peers
         self._image = image
+
+    # -- the list ----------------------------------------------------------------------------
+    def local_summaries(self) -> list[dict[str, Any]]:
+        """The share groups this node coordinates (with members), and those whose stored
+        state it holds (Empty, unless their coordinator lists them with members)."""
+        summaries = self._shares.summaries()
+        listed = {s["group_id"] for s in summaries}
+        return summaries + [{"group_id": g, "state": "Empty", "group_type": "share", "protocol_type": "share",
+                             "members": 0} for g in sorted(self._state.group_ids() - listed)]
+
+    async def cluster_summaries(self) -> dict[str, dict[str, Any]]:
+        """Every live broker's local summaries, by group (a down broker's groups are left
+        out: their members join elsewhere, their state is served by a new leader)."""
+        async def ask(broker_id: int) -> list[dict[str, Any]]:
+            if broker_id == self._node_id:
+                return self.local_summaries()
+            try:
+                body = await self._peers.call_json(broker_id, "GET", LOCAL_PATH, timeout_s=LIST_TIMEOUT_S)
+            except (PeerUnreachable, KraftError):
+                return []
+            return body.get("groups", []) if isinstance(body, dict) else []
+
+        brokers = [b.broker_id for b in self._image().brokers.values() if not b.fenced]
+        found: dict[str, dict[str, Any]] = {}
+        for summaries in await asyncio.gather(*(ask(b) for b in brokers)):
+            for summary in summaries:
+                if summary.get("members") or summary["group_id"] not in found:  # its coordinator's view wins
+                    found[summary["group_id"]] = summary
+        return found
 
     def _require_empty(self, group_id: str) -> None:
         group = self._shares.group(group_id)

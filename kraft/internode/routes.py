@@ -25,7 +25,7 @@ from kraft.internode.peers import LOCAL_ONLY_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import signature_valid
 from kraft.broker.isolation import ABORTED_HEADER, aborted_header
 from kraft.groups.consumer_instance import READ_COMMITTED
-from kraft.api.share_group_routes import local_groups as local_share_group_summaries
+from kraft.broker.share_group_admin import LOCAL_PATH as SHARE_GROUPS_PATH
 from kraft.broker.share_leaders import PATH as SHARE_PARTITION_PATH
 from kraft.broker.share_leaders import serve as serve_share_partition
 from kraft.broker.share_state_link import STATE_PATH
@@ -61,7 +61,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(VERIFY_PATH, txn_verify)
     app.router.add_post(STATE_PATH, share_state)
     app.router.add_post(SHARE_PARTITION_PATH, share_partition)
-    app.router.add_get("/internal/v1/share-groups", local_share_groups)
+    app.router.add_get(SHARE_GROUPS_PATH, local_share_groups)
     app[FETCH_STREAMS_KEY] = weakref.WeakSet()
     app.on_shutdown.append(_end_fetch_streams)
 
@@ -279,7 +279,7 @@ async def share_partition(request):
 async def local_share_groups(request):
     """Summaries of the share groups this node coordinates or holds state of (for the cluster-wide list)."""
     await _authorize(request)
-    return json_response({"groups": local_share_group_summaries(node_of(request))})
+    return json_response({"groups": node_of(request).share_admin.local_summaries()})
 
 
 async def local_groups(request):

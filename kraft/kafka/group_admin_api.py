@@ -44,11 +44,27 @@ def listed(summaries: list[dict], states: list[str], types: list[str]) -> list[d
 
 
 async def list_groups(node: BrokerServices, ctx: RequestContext, request) -> dict:
-    summaries = node.groups.summaries() + node.shares.summaries()  # share groups: KIP-932's type "share"
+    summaries = node.groups.summaries() + await _share_groups_here(node)  # share groups: KIP-932's type "share"
     groups = [row for row in listed(summaries, list(getattr(request, "states_filter", ()) or ()),
                                     list(getattr(request, "types_filter", ()) or ()))
               if ctx.allowed("describe_group", row["group_id"])]  # what the principal may describe
     return {"throttle_time": 0, "error_code": error_codes.NONE, "groups": groups}
+
+
+async def _share_groups_here(node: BrokerServices) -> list[dict]:
+    """The share groups this node coordinates: with members, and without (those with
+    stored state anywhere whose coordinator this node is), as Kafka lists Empty ones."""
+    coordinated = node.shares.summaries()
+    listed = {s["group_id"] for s in coordinated}
+    for group_id, summary in (await node.share_admin.cluster_summaries()).items():
+        if group_id in listed or summary.get("members"):
+            continue
+        try:
+            if await node.groups.locate(group_id, create=False, wait_s=0) is None:
+                coordinated.append(summary)
+        except KraftError:
+            continue  # its coordinator is being elected: listed by it next time
+    return coordinated
 
 
 NOT_FOUND_SINCE = 6  # DescribeGroups v6 (KIP-1043): an unknown group is an error, not a Dead one

@@ -63,4 +63,4 @@ def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], 
     shares = ShareBroker(config.groups, image, share_link.read, share_link.write, dead_letter)
     share_leaders = ShareLeaders(node_id, data_plane, shares, peers)
     return Coordinators(groups, transactions, share_state, txn_link, shares, share_leaders,
-                        ShareGroupAdmin(shares, share_link, share_leaders, image))
+                        ShareGroupAdmin(node_id, shares, share_state, share_link, share_leaders, peers, image))

@@ -151,6 +151,9 @@ def test_an_empty_share_group_is_described_its_offsets_altered_and_deleted_and_t
         while (empty := describe_share_group(s, group)).group_state != "Empty" and time.monotonic() < deadline:
             time.sleep(0.2)
         assert (code(empty.error_code), empty.group_state, list(empty.members)) == (0, "Empty", [])
+        from kio.schema.list_groups.v5.request import ListGroupsRequest
+        listed = wire_call(s, ListGroupsRequest(states_filter=("Empty",), types_filter=("share",)))
+        assert [(g.group_id, g.group_state) for g in listed.groups if g.group_id == group] == [(group, "Empty")]
         assert start_offset(s, group, topic) == 3
         altered = alter_offsets(s, group, topic, {0: 1, 7: 0})
         codes = {p.partition_index: code(p.error_code) for p in altered.responses[0].partitions}
