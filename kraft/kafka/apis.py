@@ -14,7 +14,7 @@ from kraft.broker.services import BrokerServices
 from kraft.kafka import (acl_api, config_api, consumer_group_api, election_api, fetch_api, group_admin_api, group_api,
                          log_admin_api, metadata_api, offsets_api, produce_api, producer_id_api, quorum_api, quota_api,
                          reassignment_api, sasl_api, share_admin_api, share_api, share_state_api,
-                         scram_api, telemetry_api, topic_admin_api, topic_partitions_api, txn_api)
+                         scram_api, telemetry_api, topic_admin_api, topic_partitions_api, txn_api, txn_marker_api)
 from kraft.kafka.request_context import RequestContext
 from kraft.kafka.splice import Spliced
 
@@ -57,6 +57,7 @@ SERVED: dict[int, Api] = {api.key: api for api in (
     Api(24, 0, 5, txn_api.add_partitions),                  # AddPartitionsToTxn (v4+: brokers' batched form)
     Api(25, 0, 4, txn_api.add_offsets),                     # AddOffsetsToTxn
     Api(26, 0, 5, txn_api.end_txn),                         # EndTxn (v5: transactions v2, an epoch bump per end)
+    Api(27, 1, 2, txn_marker_api.write_txn_markers),        # WriteTxnMarkers (brokers: CLUSTER_ACTION)
     Api(28, 0, 5, txn_api.txn_offset_commit),               # TxnOffsetCommit (v3: KIP-447; v5: transactions v2)
     Api(29, 1, 3, acl_api.describe_acls),                   # DescribeAcls
     Api(30, 1, 3, acl_api.create_acls),                     # CreateAcls

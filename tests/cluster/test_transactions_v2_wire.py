@@ -318,3 +318,30 @@ def test_share_group_state_requests_are_the_brokers_own(cluster):
     with Wire(cluster, found.node_id, "admin") as w:
         [part] = w.call(reading).results[0].partitions
     assert (int(part.error_code), part.start_offset) == (NONE, -1)  # alice's write changed nothing
+
+
+def test_write_txn_markers_is_the_brokers_own(cluster):
+    """WriteTxnMarkers from a client without CLUSTER_ACTION is refused for every partition
+    and writes nothing: the transaction stays open until its coordinator ends it."""
+    from test_transactions_wire import add_partitions, end_txn, list_offset
+    from test_transactions_wire import produce as produce_batch
+    topic = make_topic(cluster, "tv2-markers", 2)
+    tid = "tv2-markers-1"
+    pid, epoch = init_producer(cluster, tid)
+    add_partitions(cluster, tid, pid, epoch, topic, [0, 1])
+    for p in (0, 1):
+        assert produce_batch(cluster, topic, p, txn_batch(pid, epoch, 0, [b"held"]), tid) == (NONE, 0)
+    for version in (1, 2):
+        m = schema("write_txn_markers", version)
+        request = m.WriteTxnMarkersRequest(markers=(m.WritableTxnMarker(
+            producer_id=pid, producer_epoch=epoch, transaction_result=True, coordinator_epoch=0,
+            topics=(m.WritableTxnMarkerTopic(name=topic, partition_indexes=(0, 1)),)),))
+        with Wire(cluster, leader(cluster, topic, 0), "alice") as w:
+            [answer] = w.call(request).markers
+        assert [(t.name, int(p.partition_index), int(p.error_code)) for t in answer.topics for p in t.partitions] == \
+            [(topic, 0, CLUSTER_AUTHORIZATION_FAILED), (topic, 1, CLUSTER_AUTHORIZATION_FAILED)]
+    for p in (0, 1):  # no marker: still open, hidden from read_committed
+        assert (list_offset(cluster, topic, p, READ_UNCOMMITTED), list_offset(cluster, topic, p, READ_COMMITTED)) == (1, 0)
+    end_txn(cluster, tid, pid, epoch, commit=True)
+    wait_stable(cluster, topic, (0, 1))
+    assert read_all(cluster, topic, 2, "read_committed") == {0: [b"held"], 1: [b"held"]}
