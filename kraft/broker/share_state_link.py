@@ -31,8 +31,10 @@ class ShareStateLink:
         self._coordinator = coordinator
         self._peers = peers
 
-    async def read(self, key: str) -> ShareSnapshot | None:
-        return await _until_found(lambda: self._read(key))
+    async def read(self, key: str, leader_epoch: int = -1) -> ShareSnapshot | None:
+        """The stored state; with a leader epoch (a leader taking the share-partition
+        over), stored under that epoch first (ShareCoordinator.read_for_leader)."""
+        return await _until_found(lambda: self._read(key, leader_epoch))
 
     async def write(self, key: str, snapshot: ShareSnapshot | None) -> None:
         """Store the state (None: delete it)."""
@@ -58,11 +60,11 @@ class ShareStateLink:
                     found[key] = snapshot
         return found
 
-    async def _read(self, key: str) -> ShareSnapshot | None:
+    async def _read(self, key: str, leader_epoch: int) -> ShareSnapshot | None:
         target = await self._coordinator.locate(key, LOCATE_WAIT_S)
         if target is None:
-            return self._coordinator.read(key)
-        body = await self._call(target, {"op": "read", "key": key})
+            return await _read_here(self._coordinator, key, leader_epoch)
+        body = await self._call(target, {"op": "read", "key": key, "leader_epoch": leader_epoch})
         stored = body.get("state") if isinstance(body, dict) else None
         return decode(stored) if isinstance(stored, dict) else None
 
@@ -95,6 +97,12 @@ async def _until_found(attempt: Callable[[], Awaitable[T]]) -> T:
         await asyncio.sleep(RETRY_S)
 
 
+async def _read_here(coordinator: ShareCoordinator, key: str, leader_epoch: int) -> ShareSnapshot | None:
+    if leader_epoch < 0:  # an admin's or a view's read: nothing fenced
+        return coordinator.read(key)
+    return await coordinator.read_for_leader(key, leader_epoch)
+
+
 async def serve(coordinator: ShareCoordinator, body: Any) -> dict[str, Any]:
     """At the share coordinator: a leader's read or write (internode/routes.py)."""
     if not isinstance(body, dict) or body.get("op") not in OPS or not isinstance(body.get("key"), str):
@@ -105,7 +113,8 @@ async def serve(coordinator: ShareCoordinator, body: Any) -> dict[str, Any]:
     if await coordinator.locate(key, wait_s=0) is not None:
         raise NotCoordinator(f"NOT_COORDINATOR: node {coordinator.node_id} does not hold share state {key!r}")
     if body["op"] == "read":
-        stored = coordinator.read(key)
+        epoch = body.get("leader_epoch", -1)
+        stored = await _read_here(coordinator, key, epoch if isinstance(epoch, int) else -1)
         return {"state": None if stored is None else as_json(stored)}
     snapshot = decode(body["state"]) if isinstance(body.get("state"), dict) else None
     if snapshot is None and body["op"] == "write":

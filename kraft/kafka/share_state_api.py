@@ -82,7 +82,8 @@ async def initialize(node: BrokerServices, ctx: RequestContext, request) -> dict
 
 async def read(node: BrokerServices, ctx: RequestContext, request) -> dict:
     async def op(key: str, stored: ShareSnapshot | None, p) -> dict[str, Any]:
-        _fenced_read(stored, int(p.leader_epoch))
+        if int(p.leader_epoch) >= 0:  # a leader taking the share-partition over: older ones fenced from now
+            stored = await node.share_coordinator.read_for_leader(key, int(p.leader_epoch))
         return {**_epochs(stored), "state_batches": _batches(stored)}
     return await _each_partition(node, ctx, request, op, {**_epochs(None), "state_batches": []})
 

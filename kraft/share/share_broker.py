@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from kraft.config.cluster_tables import GroupSettings
 from kraft.config.group_configs import effective
-from kraft.errors import FencedLeaderEpoch, KraftError, UnknownTopicOrPartition
+from kraft.errors import FencedLeaderEpoch, KraftError, OutcomeUnknown, UnknownTopicOrPartition
 from kraft.metadata.image import MetadataImage
 from kraft.replication.partition_replica import PartitionReplica
 from kraft.share.share_group import HeartbeatAnswer, Refusal, ShareGroup
@@ -56,13 +56,15 @@ class _Held:
     state_key: str  # where its share coordinator keeps it
     partition: SharePartition
     state_epoch: int = 0  # of the stored state it was read from (an admin's alteration raises it)
+    burying: asyncio.Lock = field(default_factory=asyncio.Lock)
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-# recall(state key): the stored state, None for a share-partition never stored;
+# recall(state key, leader epoch): the stored state, None for a share-partition never
+# stored; a leader's epoch (-1 for none) fences the leaders before it from then on;
 # persist(state key, state): returns once it is durable. Both at the key's share
 # coordinator, wherever it is (broker/share_state_link.py).
-Recall = Callable[[str], Awaitable[ShareSnapshot | None]]
+Recall = Callable[[str, int], Awaitable[ShareSnapshot | None]]
 Persist = Callable[[str, ShareSnapshot], Awaitable[None]]
 # dead_letter(topic, partition, records): appended with acks=all at the partition's leader
 DeadLetterWrite = Callable[[str, int, list[Record]], Awaitable[None]]
@@ -143,7 +145,7 @@ class ShareBroker:
 
     async def stored(self, group_id: str, topic: str, index: int) -> ShareSnapshot | None:
         """A share-partition's state as its share coordinator holds it (None: never read)."""
-        return await self._recall(self._state_key(group_id, topic, index))
+        return await self._recall(self._state_key(group_id, topic, index), -1)
 
     # -- the partition leader's part: records in flight ----------------------------------
     async def _held(self, key: PartitionKey, replica: PartitionReplica, reset: str | None = None) -> _Held:
@@ -170,7 +172,7 @@ class ShareBroker:
     async def _take_over(self, key: PartitionKey, replica: PartitionReplica, reset: str | None) -> _Held:
         group_id, topic, index = key
         epoch, skey = replica.leader_epoch, self._state_key(group_id, topic, index)
-        stored = await self._recall(skey)
+        stored = await self._recall(skey, epoch)  # the leader before this one can no longer write it
         partition = SharePartition(0, 0, 0, self.settings.share_partition_max_record_locks)
         if stored is not None:
             partition.restore(stored.start_offset, stored.runs)
@@ -205,8 +207,12 @@ class ShareBroker:
         before the client hears they were taken."""
         held = await self._held(key, replica)
         held.partition.acknowledge(member_id, acks, self.now_ms(), renew_allowed)
-        await self._bury(key, held, replica)  # before the state: a crash between them repeats a dead letter
+        unwritten = await self._bury(key, held, replica)  # before the state: a crash between them repeats one
         await self._save(held)
+        if unwritten is not None:  # taken, not yet durable: the client must not count on it
+            raise OutcomeUnknown(f"REQUEST_TIMED_OUT: the dead letters of {key[1]}-{key[2]} are not written yet "
+                                 f"({unwritten}); they are tried again, and the records come back if this leader "
+                                 "fails first")
 
     async def acquire(self, key: PartitionKey, replica: PartitionReplica, member_id: str, max_records: int,
                       max_bytes: int, reset: str | None = None, record_limit: bool = False) -> Fetched:
@@ -234,30 +240,38 @@ class ShareBroker:
             await self._bury(key, held, replica)
             await self._save(held)
 
-    async def _bury(self, key: PartitionKey, held: _Held, replica: PartitionReplica) -> None:
+    async def _bury(self, key: PartitionKey, held: _Held, replica: PartitionReplica) -> KraftError | None:
         """KIP-1191: the records archived for failing go to the group's dead-letter topic,
-        when it has one that allows it; otherwise (or when the write fails) they stay
-        archived, and a warning names them."""
-        dead = held.partition.take_dead()
-        group_id, topic, index = key
-        config = self.config(group_id)
-        target = config["errors.deadletterqueue.topic.name"]
-        if not dead or not target:
-            return
-        problem, partitions = dead_letter_problem(self._image(), target, self.settings.dead_letter_topic_prefix)
-        if problem is not None:
-            log.warning("share group %r: %d dead letters of %s-%d not written: %s", group_id, len(dead), topic,
-                        index, problem)
-            return
-        copy = config["errors.deadletterqueue.copy.record.enable"] == "true"
-        now = wall_ms()
-        records = [dead_letter_record(group_id, topic, index, d, source_record(replica, d.offset) if copy else None,
-                                      now) for d in dead]
-        try:
-            await self._dead_letter(target, index % partitions, records)
-        except KraftError as exc:
-            log.warning("share group %r: %d dead letters of %s-%d not written to %s: %s", group_id, len(dead),
-                        topic, index, target, exc)
+        when it has one that allows it (without one they are archived, as in Kafka; with
+        one that does not allow it, a warning names them). A write that fails (its leader
+        moving) is tried again at the next use of the share-partition; until then the
+        records are stored available, so a crash delivers them again rather than losing
+        them. The write's error when it failed."""
+        async with held.burying:  # one write of the same dead letters at a time
+            dead = list(held.partition.dead)
+            group_id, topic, index = key
+            config = self.config(group_id)
+            target = config["errors.deadletterqueue.topic.name"]
+            if not dead:
+                return None
+            problem, partitions = (None, 0) if not target else \
+                dead_letter_problem(self._image(), target, self.settings.dead_letter_topic_prefix)
+            if problem is not None:
+                log.warning("share group %r: %d dead letters of %s-%d not written: %s", group_id, len(dead), topic,
+                            index, problem)
+            if target and problem is None:
+                copy = config["errors.deadletterqueue.copy.record.enable"] == "true"
+                now = wall_ms()
+                records = [dead_letter_record(group_id, topic, index, d,
+                                              source_record(replica, d.offset) if copy else None, now) for d in dead]
+                try:
+                    await self._dead_letter(target, index % partitions, records)
+                except KraftError as exc:
+                    log.info("share group %r: %d dead letters of %s-%d not yet written to %s (%s): tried again "
+                             "at the next use", group_id, len(dead), topic, index, target, exc)
+                    return exc
+            held.partition.buried(dead)
+            return None
 
     def forget(self, key: PartitionKey) -> None:
         """An admin altered or deleted the share-partition's stored state: the next use

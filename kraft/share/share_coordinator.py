@@ -12,9 +12,11 @@ placement, so the leader finds this node as a client finds a group's coordinator
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from kraft.config.cluster_tables import GroupSettings
@@ -111,25 +113,51 @@ class ShareCoordinator:
         """Store the state once every in-sync replica has it (None: delete it, Kafka's
         DeleteShareGroupState); FencedLeaderEpoch for a leader older than the one that
         wrote the stored state, or one that read it before an admin altered it."""
+        async with self._one_at_a_time(key):
+            p, shard = self._shard(key)
+            try:
+                if snapshot is not None:
+                    check_fence(shard.states.get(key), snapshot)
+            except FencedWrite as exc:
+                raise FencedLeaderEpoch(f"FENCED_LEADER_EPOCH: {exc}") from None
+            await self._store(p, shard, key, snapshot)
+
+    async def read_for_leader(self, key: str, leader_epoch: int) -> ShareSnapshot | None:
+        """A new leader's read (Kafka's ReadShareGroupState with its leader epoch): the
+        stored state, now under that epoch, so a write from the leader before it (one
+        still finishing an acknowledgement) is fenced from here on instead of landing
+        after this read and being lost. FencedLeaderEpoch for a reader older than the state."""
+        async with self._one_at_a_time(key):
+            p, shard = self._shard(key)
+            stored = shard.states.get(key)
+            if stored is None or stored.leader_epoch == leader_epoch:
+                return stored
+            if stored.leader_epoch > leader_epoch:
+                raise FencedLeaderEpoch(f"FENCED_LEADER_EPOCH: leader epoch {leader_epoch} is older than the stored "
+                                        f"state's ({stored.leader_epoch})")
+            taken = dataclasses.replace(stored, leader_epoch=leader_epoch)
+            await self._store(p, shard, key, taken)
+            return taken
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, key: str) -> AsyncIterator[None]:
+        """One key's reads for a leader and writes land in the order they were asked."""
         entry = self._writing.setdefault(key, _KeyLock())
         entry.users += 1
         try:
-            async with entry.lock:  # one key's writes land in the order they were asked
-                p, shard = self._shard(key)
-                try:
-                    if snapshot is not None:
-                        check_fence(shard.states.get(key), snapshot)
-                except FencedWrite as exc:
-                    raise FencedLeaderEpoch(f"FENCED_LEADER_EPOCH: {exc}") from None
-                now = wall_ms()
-                await asyncio.shield(self.runtime.spawn(
-                    self.runtime.append(p, [state_record(key, snapshot, now)], now), f"share-state-{p}"))
-                if self.runtime.shards.get(p) is shard:  # still this node's, at the epoch it was written in
-                    if snapshot is None:
-                        shard.states.pop(key, None)
-                    else:
-                        shard.states[key] = snapshot
+            async with entry.lock:
+                yield
         finally:
             entry.users -= 1
             if entry.users == 0:
                 del self._writing[key]
+
+    async def _store(self, p: int, shard: ShareStateShard, key: str, snapshot: ShareSnapshot | None) -> None:
+        now = wall_ms()
+        await asyncio.shield(self.runtime.spawn(
+            self.runtime.append(p, [state_record(key, snapshot, now)], now), f"share-state-{p}"))
+        if self.runtime.shards.get(p) is shard:  # still this node's, at the epoch it was written in
+            if snapshot is None:
+                shard.states.pop(key, None)
+            else:
+                shard.states[key] = snapshot

@@ -94,6 +94,7 @@ class SharePartition:
         self.max_locks = max_locks
         self.records: dict[int, InFlight] = {}
         self.dead: list[DeadLetter] = []  # archived for failing, not yet written to a dead-letter topic
+        # (kept in the window and stored as available until they are: share_broker._bury)
 
     # -- what a fetch reads ------------------------------------------------------------
     def acquired_count(self) -> int:
@@ -153,6 +154,10 @@ class SharePartition:
                     continue
                 record = self.records.get(offset)
                 if record is None or record.state is not RecordState.AVAILABLE or len(taken) >= min(max_records, room):
+                    continue
+                if record.delivery_count >= self.delivery_limit:  # worn out (a limit lowered, a count restored)
+                    record.state = RecordState.ARCHIVED
+                    self.dead.append(DeadLetter(offset, record.delivery_count, rejected=False))
                     continue
                 record.state, record.member = RecordState.ACQUIRED, member
                 record.delivery_count += 1
@@ -216,11 +221,15 @@ class SharePartition:
     # -- what is kept durable (share_state) ------------------------------------------------
     def runs(self) -> list[tuple[int, int, int, int]]:
         """The records in flight as (first, last, state, delivery count) runs; a record
-        held under a lock is kept as available (a lock does not outlive its leader)."""
+        held under a lock is kept as available (a lock does not outlive its leader), and
+        so is one archived whose dead letter is not written yet (it comes back rather than
+        leave the group silently)."""
         runs: list[tuple[int, int, int, int]] = []
+        unburied = {d.offset for d in self.dead}
         for offset in sorted(self.records):
             record = self.records[offset]
-            state = RecordState.AVAILABLE if record.state is RecordState.ACQUIRED else record.state
+            state = RecordState.AVAILABLE if record.state is RecordState.ACQUIRED or offset in unburied \
+                else record.state
             last = runs[-1] if runs else None
             if last is not None and last[1] + 1 == offset and last[2:] == (state, record.delivery_count):
                 runs[-1] = (last[0], offset, last[2], last[3])
@@ -256,14 +265,17 @@ class SharePartition:
         if record.state is RecordState.ARCHIVED:
             self.dead.append(DeadLetter(offset, record.delivery_count, rejected=False))
 
-    def take_dead(self) -> list[DeadLetter]:
-        dead, self.dead = self.dead, []
-        return dead
+    def buried(self, written: Iterable[DeadLetter]) -> None:
+        """These dead letters are in the dead-letter topic (or there is none to write them to)."""
+        gone = set(written)
+        self.dead = [d for d in self.dead if d not in gone]
+        self._advance()
 
     def _advance(self) -> None:
+        unburied = {d.offset for d in self.dead}
         while self.start < self.end:
             record = self.records.get(self.start)
-            if record is not None and record.state not in DONE:
+            if record is not None and (record.state not in DONE or self.start in unburied):
                 return
             self.records.pop(self.start, None)  # done, or an offset the log does not hold
             self.start += 1

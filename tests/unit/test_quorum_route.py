@@ -21,7 +21,8 @@ async def test_a_local_quorum_description_comes_from_the_node():
     unused = None  # the route reads none of the other services
     services = BrokerServices(
         node_id=2, cluster_id="c1", config=unused, topic_defaults={}, peer_key=b"", data_plane=unused,
-        partition_reader=unused, groups=unused, shares=unused, share_coordinator=unused, share_leaders=unused, transactions=unused, txn_link=unused, access=unused,
+        partition_reader=unused, groups=unused, shares=unused, share_coordinator=unused, share_leaders=unused, share_admin=unused,
+        transactions=unused, txn_link=unused, access=unused,
         producer_ids=None,
         metrics_registry=unused, client_quotas=unused, node=state)
     app = web.Application()

@@ -53,8 +53,10 @@ def test_rejected_records_are_archived():
     p = partition()
     p.acquire("a", [Batch(0, 1)], 10, 0)
     p.acknowledge("a", [ack(0, 1, AckType.REJECT)], 0)
-    assert p.start == 2 and p.counts()["archived"] == 0  # done: gone from the in-flight window
+    assert p.start == 0 and p.counts()["archived"] == 2  # held in the window until their dead letters are out
     assert p.acquire("a", [Batch(0, 1)], 10, 0) == []
+    p.buried(list(p.dead))
+    assert p.start == 2 and p.counts()["archived"] == 0  # done: gone from the in-flight window
 
 
 def test_an_expired_lock_makes_the_record_available_and_its_holder_loses_it():
@@ -73,7 +75,9 @@ def test_the_delivery_limit_archives_a_record_instead_of_releasing_it():
     for delivery in range(1, LIMIT + 1):
         assert p.acquire("a", [Batch(0, 0)], 10, 0) == [Acquired(0, 0, delivery)]
         p.acknowledge("a", [ack(0, 0, AckType.RELEASE)], 0)
-    assert p.start == 1 and p.acquire("a", [Batch(0, 0)], 10, 0) == []
+    assert p.acquire("a", [Batch(0, 0)], 10, 0) == []
+    p.buried(list(p.dead))
+    assert p.start == 1
 
 
 def test_renew_keeps_the_lock_only_where_the_version_allows_it():
@@ -160,8 +164,20 @@ def test_records_that_fail_are_noted_as_dead_letters_once():
     p.acknowledge("a", [ack(0, 0, AckType.REJECT), ack(1, 1, AckType.GAP), ack(2, 2, AckType.RELEASE)], 0)
     p.acquire("a", [Batch(2, 2)], 10, 0)
     p.expire_locks(LOCK_MS)  # its second delivery's lock runs out: the limit archives it
-    assert p.take_dead() == [DeadLetter(0, 1, rejected=True), DeadLetter(2, 2, rejected=False)]
-    assert p.take_dead() == []  # a gap is archived, never a dead letter
+    assert p.dead == [DeadLetter(0, 1, rejected=True), DeadLetter(2, 2, rejected=False)]  # a gap is never one
+    assert (p.start, [run[2] for run in p.runs()]) == (0, [0, 4, 0])  # stored available until written
+    p.buried([DeadLetter(0, 1, rejected=True)])
+    assert (p.start, p.dead) == (2, [DeadLetter(2, 2, rejected=False)])  # past the gap, up to the unwritten one
+    p.buried(list(p.dead))
+    assert (p.start, p.dead, p.runs()) == (3, [], [])
+
+
+def test_a_record_restored_at_its_delivery_limit_is_archived_not_delivered_again():
+    from kraft.share.share_partition import DeadLetter
+    p = SharePartition(0, LOCK_MS, 3, 100)
+    p.restore(0, [(0, 0, 0, 3), (1, 1, 0, 2)])  # a failed-over leader stored both available
+    assert p.acquire("a", [Batch(0, 1)], 10, 0) == [Acquired(1, 1, 3)]
+    assert p.dead == [DeadLetter(0, 3, rejected=False)]
 
 
 def test_a_batch_larger_than_the_locks_left_is_handed_out_in_parts():
