@@ -33,6 +33,9 @@ UNDO_KINDS = ("start", "resume", "heal", "end-abuse")  # timeline events that en
 ANOMALY_NAMES = ("lost-write", "duplicate", "inconsistent-offsets", "G1a", "precommitted-read",
                  "nonmonotonic-send", "int-nonmonotonic-send", "int-send-skip", "nonmonotonic-poll",
                  "int-nonmonotonic-poll", "poll-skip", "int-poll-skip", "G0", "G1c", "G-single")
+# the share workload's anomalies (kraft/scenario/share_checks.py defines and checks them)
+SHARE_ANOMALY_NAMES = ("lost", "accepted-twice", "redelivered-after-accept", "over-limit", "bad-dead-letter",
+                       "dead-letter-missing")
 Verdict = Literal["pass", "fail", "any"]
 AnomalyExpectation = Literal["none", "found", "any"]  # a Jepsen anomaly: absent, found, unjudged
 
@@ -74,7 +77,7 @@ class Workload(_Model):
     compacted_rate: float = Field(default=50.0, gt=0, le=2000)  # its writes per second
     # Jepsen's Kafka workloads (jepsen_workload.py): client processes doing ops instead
     # of the producers and consumers above; the history goes to <scenario>.history.jsonl
-    jepsen: Literal["queue", "txn"] | None = None
+    jepsen: Literal["queue", "txn", "share"] | None = None
     clients: int = Field(default=12, ge=1, le=64)  # client processes at a time
     poll_share: float = Field(default=0.5, ge=0, le=1)  # queue: polls among sends and polls
     poll_ms: int = Field(default=20, ge=1, le=10_000)  # a poll waits this long for a first record
@@ -87,11 +90,21 @@ class Workload(_Model):
     # where an assigned key's reading starts: right after this process's last read (as
     # Kafka's consumer keeps a position), or always the group's committed offset
     assign_resume: Literal["last-read", "committed"] = "last-read"
+    # share (share_workload.py): `producers` send, `clients` share consumers acknowledge each
+    # record, releasing or rejecting these shares of them (the rest accepted); crash_share is
+    # the share of polls with records after which the consumer is killed holding them
+    release_share: float = Field(default=0.1, ge=0, le=1)
+    reject_share: float = Field(default=0.05, ge=0, le=1)
+    share_lock_ms: int = Field(default=3000, ge=1000, le=60_000)  # the group's share.record.lock.duration.ms
+    share_delivery_limit: int = Field(default=5, ge=2, le=10)  # its share.delivery.count.limit
+    share_dead_letters: bool = True  # a dead-letter topic for the group (off: a negative control's)
 
     @model_validator(mode="after")
     def _check(self):
-        if self.jepsen == "txn" and self.acks != "all":
-            raise ValueError("the txn workload's transactional producers need acks = \"all\"")
+        if self.jepsen in ("txn", "share") and self.acks != "all":
+            raise ValueError(f"the {self.jepsen} workload's idempotent producers need acks = \"all\"")
+        if self.release_share + self.reject_share > 1:
+            raise ValueError("release_share + reject_share is more than every record")
         return self
 
     @property
@@ -144,9 +157,10 @@ class Expectations(_Model):
         unknown = set(self.checks) - set(CHECK_NAMES)
         if unknown:
             raise ValueError(f"unknown checks {sorted(unknown)}; known: {', '.join(CHECK_NAMES)}")
-        unknown = set(self.anomalies) - set(ANOMALY_NAMES)
+        known = ANOMALY_NAMES + SHARE_ANOMALY_NAMES
+        unknown = set(self.anomalies) - set(known)
         if unknown:
-            raise ValueError(f"unknown anomalies {sorted(unknown)}; known: {', '.join(ANOMALY_NAMES)}")
+            raise ValueError(f"unknown anomalies {sorted(unknown)}; known: {', '.join(known)}")
         return self
 
     def verdict(self, check: str) -> str:

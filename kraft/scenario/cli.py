@@ -69,35 +69,57 @@ def register(app: typer.Typer) -> None:
                   as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
                   strict: bool = typer.Option(False, help="also fail on what Kafka's model allows "
                                                           "(G0, G-single, int-send-skip, ...)")):
-        """Run Jepsen's Kafka checks on a recorded history; exit 0 when no anomaly, 1 when
-        any, 2 when the file cannot be read as a history."""
-        import orjson
+        """Run Jepsen's Kafka checks (or the share workload's, on its history) on a recorded
+        history; exit 0 when no anomaly, 1 when any, 2 when the file cannot be read as a history."""
+        raise typer.Exit(_check(history, as_json, strict))
 
-        from kraft.scenario.jepsen_checks import check_jepsen_history
-        from kraft.scenario.jepsen_findings import report_lines
-        from kraft.scenario.jepsen_history import HistoryError, parse_history
-        try:
-            with history.open(encoding="utf-8") as lines:
+
+def _check(history: Path, as_json: bool, strict: bool) -> int:
+    """`kraft scenario check`: the exit code."""
+    from kraft.scenario.jepsen_checks import check_jepsen_history
+    from kraft.scenario.jepsen_history import HistoryError, JepsenHistory, parse_history
+    from kraft.scenario.share_checks import check_share_history
+    from kraft.scenario.share_history import ShareHistory, is_share_history, parse_share_history
+    h: JepsenHistory | None = None
+    share: ShareHistory | None = None
+    try:
+        with history.open(encoding="utf-8") as lines:
+            first = lines.readline()
+            lines.seek(0)
+            if is_share_history(first):
+                share = parse_share_history(lines)
+            else:
                 h = parse_history(lines)
-        except HistoryError as exc:
-            reason = str(exc)
-        except UnicodeDecodeError:
-            reason = "not UTF-8 text"
-        except OSError as exc:
-            reason = f"cannot read it ({exc.strerror or exc})"
-        else:
-            # a recorder that wrote nothing must not look like a clean run
-            reason = "" if h.completions else "holds no client ops"
-        if reason:
-            typer.echo(f"kraft: {history}: {reason}", err=True)
-            raise typer.Exit(2)
+    except HistoryError as exc:
+        reason = str(exc)
+    except UnicodeDecodeError:
+        reason = "not UTF-8 text"
+    except OSError as exc:
+        reason = f"cannot read it ({exc.strerror or exc})"
+    else:
+        # a recorder that wrote nothing must not look like a clean run
+        reason = "" if (share.ops if share else h is not None and h.completions) else "holds no client ops"
+    if reason:
+        typer.echo(f"kraft: {history}: {reason}", err=True)
+        return 2
+    if share is not None:
+        report = check_share_history(share)
+    else:
+        assert h is not None
         report = check_jepsen_history(h, strict=strict)
-        if as_json:
-            typer.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
-        else:
-            for line in report_lines(report):
-                typer.echo(line)
-        raise typer.Exit(0 if report.valid else 1)
+    _print_report(report, as_json)
+    return 0 if report.valid else 1
+
+
+def _print_report(report, as_json: bool) -> None:
+    import orjson
+
+    from kraft.scenario.jepsen_findings import report_lines
+    if as_json:
+        typer.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        for line in report_lines(report):
+            typer.echo(line)
 
 
 def _run_all(scenarios, out_dir: Path, base, feed) -> tuple[bool, list[str]]:

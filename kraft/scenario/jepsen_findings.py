@@ -49,6 +49,10 @@ class JepsenReport:
     unseen: dict[Key, list[int]]  # key -> values acknowledged but never read by an ok op
     stats: dict[str, int]
     strict: bool = False
+    # the verdict row's words for the final reads (complete, not) and the workload's own
+    # facts (the share workload's deliveries, dead letters, kills)
+    final_text: tuple[str, str] = ("reached every partition's end", "did NOT reach every partition's end")
+    summary: str = ""
 
     @property
     def failed(self) -> list[Finding]:

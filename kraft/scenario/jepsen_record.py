@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from kraft.scenario.history import FAIL, OK, UNKNOWN, Write
 from kraft.scenario.jepsen_gen import partition_of
 
-WORKLOAD_FS = ("send", "poll", "txn")  # the ops ops_per_second counts
+WORKLOAD_FS = ("send", "poll", "txn", "ack")  # the ops ops_per_second counts (ack: the share workload's)
 
 
 def invoke_line(index: int, time_ns: int, process: int | str, request: dict) -> dict:

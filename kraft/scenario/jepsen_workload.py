@@ -32,7 +32,10 @@ import orjson
 
 from kraft.scenario.client_sides import client_gid
 from kraft.scenario.history import History
+from kraft.scenario.jepsen_checks import check_jepsen_history
+from kraft.scenario.jepsen_findings import JepsenReport
 from kraft.scenario.jepsen_gen import Mix, OpGenerator, key_of
+from kraft.scenario.jepsen_history import parse_history
 from kraft.scenario.jepsen_record import (
     OpStats,
     completion_line,
@@ -175,11 +178,15 @@ class JepsenWorkload:
         self._out = out = self.history_path.open("wb")
         self._log = self.log_path.open("ab")
         try:
+            await self._before_slots()
             async with asyncio.TaskGroup() as tg:
                 self._slots = [tg.create_task(self._slot(s)) for s in range(self.clients)]
         finally:
             await self._kill_all()
             out.flush()
+
+    async def _before_slots(self) -> None:
+        """The history is open, no client runs yet (the share workload sets up its group)."""
 
     async def writes_finished(self) -> None:
         """Stop asking for ops; returns when every slot's op in flight completed."""
@@ -200,7 +207,13 @@ class JepsenWorkload:
             await p.kill()
         self._live.clear()
 
-    async def _spawn(self, slot: int | str, ready_bound_s: float = READY_BOUND_S) -> _Process | None:
+    def check(self) -> JepsenReport:
+        """Jepsen's checks of the history written."""
+        with self.history_path.open(encoding="utf-8") as lines:
+            return check_jepsen_history(parse_history(lines))
+
+    def _client_args(self, slot: int | str) -> list[str]:
+        """The command line of a slot's client process."""
         args = [sys.executable, "-m", "kraft.scenario.jepsen_client", "--bootstrap", self.bootstrap,
                 "--topic", self.h.topic, "--mode", self.mode, "--group", GROUP,
                 "--timeout-ms", str(self.timeout_ms), "--poll-max", str(self.poll_max), "--poll-ms", str(self.poll_ms),
@@ -210,6 +223,10 @@ class JepsenWorkload:
                 "--isolation", self.isolation if isinstance(slot, int) else "read_committed"]
         if isinstance(slot, int):
             args += ["--transactional-id", transactional_id(slot)]
+        return args
+
+    async def _spawn(self, slot: int | str, ready_bound_s: float = READY_BOUND_S) -> _Process | None:
+        args = self._client_args(slot)
         group = client_gid(slot) if self.client_groups and isinstance(slot, int) else None
         proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.PIPE,
                                                     stdout=asyncio.subprocess.PIPE, stderr=self._log,

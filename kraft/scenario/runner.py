@@ -29,11 +29,10 @@ from kraft.scenario.check_liveness import recovered
 from kraft.scenario.checkers import CHECKERS
 from kraft.scenario.fault_actions import FaultActions, fault_event, schedule
 from kraft.scenario.history import OK, History
-from kraft.scenario.jepsen_checks import check_jepsen_history
 from kraft.scenario.jepsen_findings import JepsenReport
 from kraft.scenario.jepsen_gen import Mix
-from kraft.scenario.jepsen_history import parse_history
 from kraft.scenario.jepsen_workload import JepsenWorkload
+from kraft.scenario.share_workload import share_workload
 from kraft.scenario.owner_watch import owner_pid
 from kraft.scenario.live_events import LiveFeed, emit_phase
 from kraft.scenario.node_watch import NodeWatch
@@ -198,6 +197,9 @@ def _jepsen_workload(scenario: Scenario, opts: RunOptions, h: History, bootstrap
     where = opts.report_dir or Path(tempfile.mkdtemp(prefix="kraft-jepsen-"))
     mix = Mix(poll_share=wl.poll_share, reassign_share=wl.reassign_share, crash_share=wl.crash_share,
               abort_share=wl.abort_share)
+    if wl.jepsen == "share":
+        return share_workload(wl, h, bootstrap, t0, opts.seed, where / f"{scenario.name}.history.jsonl", mix,
+                              scenario.needs_client_sides)
     return JepsenWorkload(wl.jepsen, h, bootstrap, wl.clients, t0, opts.seed,
                           where / f"{scenario.name}.history.jsonl", timeout_ms=max(wl.timeout_ms, 10_000),
                           mix=mix, poll_max=wl.poll_max, poll_ms=wl.poll_ms, acks=wl.acks, isolation=wl.isolation,
@@ -299,10 +301,7 @@ async def _finish(scenario: Scenario, h: History, cluster, jepsen: JepsenWorkloa
         checks.append(result)
         if events is not None:  # each checker's verdict as it comes
             events({"event": "check", "name": result.name, "ok": result.ok, "summary": result.summary})
-    report = None
-    if jepsen is not None:
-        with jepsen.history_path.open(encoding="utf-8") as lines:
-            report = check_jepsen_history(parse_history(lines))
+    report = jepsen.check() if jepsen is not None else None
     verdict, facts = judge(scenario.expect, checks, h, report, jepsen.final_complete if jepsen else None)
     if jepsen is not None:
         facts.update(jepsen.facts())

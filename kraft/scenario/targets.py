@@ -8,6 +8,9 @@ Specs (the scenario files' and the CLI's spelling):
                           its __consumer_offsets partition)
     txn-coordinator:<id>  the transaction coordinator of that transactional id (the
                           leader of its __transaction_state partition)
+    share-coordinator:<group>:<topic>-<p>  the share coordinator keeping that share
+                          group's state of the partition (the leader of its
+                          __share_group_state partition)
     controller            the active controller (the Raft leader, per GET .../quorum)
     controller-follower   a controller that is not the active one (running ones first),
                           picked with rng
@@ -28,13 +31,16 @@ import random
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+from kraft.config.topic_names import SHARE_STATE_TOPIC
+from kraft.coordinator.placement import key_partition
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, coordinator_partition
+from kraft.share.share_state import state_key
 from kraft.server.local_cluster import http_json
 from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition
 
 ASK_TIMEOUT_S = 2.0
 SPECS = ("leader:<topic>-<partition>", "follower:<topic>-<partition>", "group-coordinator:<group>",
-         "txn-coordinator:<transactional id>", "controller", "controller-follower",
+         "txn-coordinator:<transactional id>", "share-coordinator:<group>:<topic>-<partition>", "controller", "controller-follower",
          "controllers", "node:<id>", "random", "all")
 
 
@@ -66,6 +72,11 @@ def resolve(cluster, spec: str, rng: random.Random | None = None) -> list[int]:
         if not arg:
             raise ValueError(f"bad fault target {spec!r}: expected {kind}:<{'group' if kind[0] == 'g' else 'id'}>")
         return [coordinator(cluster, kind, arg)]
+    if kind == "share-coordinator":
+        group, _, tp = arg.rpartition(":")
+        if not group:
+            raise ValueError(f"bad fault target {spec!r}: expected share-coordinator:<group>:<topic>-<partition>")
+        return [share_coordinator(cluster, group, *parse_topic_partition(tp, spec))]
     if arg:
         if kind != "node":
             raise ValueError(f"bad fault target {spec!r}: {kind!r} takes no argument")
@@ -103,6 +114,26 @@ def coordinator(cluster, kind: str, name: str) -> int:
     leader = partition_view(cluster, topic, partition).get("leader_id")
     if leader is None:
         raise TargetUnavailable(f"{topic}-{partition} (the coordinator of {name!r}) has no leader now")
+    return leader
+
+
+def share_coordinator(cluster, group: str, topic: str, partition: int) -> int:
+    """The leader of the __share_group_state partition that keeps the group's state of
+    topic-partition, placed as kraft's share coordinators place it."""
+    views = [body for status, body in _ask_all(cluster, f"/topics/{topic}").values()
+             if status == 200 and isinstance(body, dict) and body.get("topic_id")]
+    if not views:
+        raise TargetUnavailable(f"topic {topic} is not described by any node")
+    count = 0
+    for status, body in _ask_all(cluster, f"/topics/{SHARE_STATE_TOPIC}/partitions").values():
+        if status == 200 and isinstance(body, dict):
+            count = max(count, len(body.get("data", [])))
+    if not count:
+        raise TargetUnavailable(f"{SHARE_STATE_TOPIC} does not exist yet (no share group used so far)")
+    state = key_partition(state_key(group, views[0]["topic_id"], partition), count)
+    leader = partition_view(cluster, SHARE_STATE_TOPIC, state).get("leader_id")
+    if leader is None:
+        raise TargetUnavailable(f"{SHARE_STATE_TOPIC}-{state} (the share coordinator of {group!r}) has no leader now")
     return leader
 
 

@@ -89,7 +89,7 @@ def jepsen_rows(expect: Expectations, report, final_complete: bool | None) -> li
     unexpected = sorted(n for n in found if expect.anomaly(n) == "none")
     stats = report.stats
     summary = (f"{stats.get('ops', 0)} ops checked; final poll "
-               + ("reached every partition's end" if final_complete else "did NOT reach every partition's end")
+               + report.final_text[0 if final_complete else 1] + (f"; {report.summary}" if report.summary else "")
                + ("; unexpected: " + ", ".join(f"{n} {found[n]}" for n in unexpected) if unexpected else ""))
     allowed = report.allowed()
     if allowed:
