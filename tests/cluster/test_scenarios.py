@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from scenario_runs import run
+from scenario_runs import SHORT_RECOVERY_S, options, run
 
 from kraft.scenario.network import NetworkFaults
 from kraft.config.scenarios import load_scenario
@@ -177,3 +177,19 @@ def test_jepsen_queue_unclean_negative_control_finds_lost_writes(tmp_path):
     assert not checks["lost_writes"].ok and checks["unclean_accounting"].ok
     code, report = _check_cli(tmp_path / "jepsen-queue-unclean.history.jsonl")
     assert code == 1 and "lost-write" in report["failed"]
+
+
+@pytest.mark.skipif(not NETWORK_OK, reason=f"share-groups-isolated isolates nodes: {NETWORK_WHY}")
+@pytest.mark.soak  # about 30 s: the default suite runs share-groups (kills) in test_share_scenarios.py
+def test_share_groups_under_isolated_leader_and_share_coordinator_find_no_anomaly(tmp_path):
+    """The share-group workload while the leader of t-0, later the share coordinator of the
+    group's state of t-0, is cut off: no share anomaly, every lab check passes."""
+    scenario = load_scenario("share-groups-isolated")
+    result = run_scenario(scenario, options(scenario, None, SHORT_RECOVERY_S, report_dir=tmp_path))
+    assert result.skipped is None, result.skipped
+    failed = [f"{r.name}: expected {r.expected}, got {r.actual} ({r.summary})" for r in result.verdict.rows if not r.ok]
+    assert not failed, failed
+    assert result.facts["anomalies"] == {}
+    isolations = [e for e in result.history.faults if e.kind == "isolate"]
+    assert len(isolations) == 2 and not any(e.detail.startswith("skipped") for e in isolations), isolations
+    assert result.facts["share"]["accepted"] > 100 and result.facts["final_poll_complete"]
