@@ -1,8 +1,8 @@
 """(ext) Share groups over HTTP, in the v3 API's shapes: the list (every broker asked for
-the share groups it coordinates) and one group (answered by its coordinator; another
-node forwards; an empty group is one with stored state): its members and, per partition of its topics, the stored start offset,
-KIP-1226's lag and the records in flight by state, with its dead-letter topic and
-configs; deleting an empty share group and altering its start offsets (Kafka's
+the share groups it coordinates and those it holds state of) and one group (answered by
+its coordinator; another node forwards; an empty group is one with stored state): its
+members and, per partition of its topics, the stored start offset, KIP-1226's lag and
+the records in flight by state, with its dead-letter topic and configs; deleting an empty share group and altering its start offsets (Kafka's
 DeleteGroups and AlterShareGroupOffsets). The console's share group pages use these.
 """
 
@@ -21,7 +21,7 @@ from kraft.api.http_body import json_response, read_json_object
 from kraft.api.paths import base_url, check_cluster
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, NotFound
-from kraft.share.share_state import ShareSnapshot, in_flight, key_parts
+from kraft.share.share_state import ShareSnapshot, in_flight
 from kraft.share.share_state import lag as share_lag
 
 GROUPS = "/v3/clusters/{cluster_id}/share-groups"
@@ -57,7 +57,8 @@ async def get_group(request, node: BrokerServices, _groups, group_id):
     if group is not None:
         named = {t for m in members for t in m.topics}
     else:  # an empty share group: the topics it has stored state for
-        named = {t for key in await node.share_admin.states(group_id) if (t := _topic_of(node, key)) is not None}
+        named = {where[0] for key in await node.share_admin.states(group_id)
+                 if (where := node.share_admin.named(key)) is not None}
         if not named:
             raise NotFound(f"share group {group_id!r} not found")
     topics = sorted(set(visible(request, "describe_topic", named)))
@@ -75,12 +76,6 @@ async def get_group(request, node: BrokerServices, _groups, group_id):
         "partitions": partitions,
         "dead_letter_topic": config["errors.deadletterqueue.topic.name"] or None,
         "configs": config}, "GROUP", group_id))
-
-
-def _topic_of(node: BrokerServices, key: str) -> str | None:
-    parts = key_parts(key)
-    found = [t.name for t in node.image.topics.values() if parts is not None and t.topic_id == parts[1]]
-    return found[0] if found else None
 
 
 @coordinated(create=False)

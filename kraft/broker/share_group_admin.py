@@ -83,7 +83,7 @@ class ShareGroupAdmin:
         """A share group with members here, or with a stored state."""
         return self._shares.group(group_id) is not None or bool(await self.states(group_id))
 
-    def _named(self, key: str) -> TopicPartition | None:
+    def named(self, key: str) -> TopicPartition | None:
         """(topic, partition) of a state key, None for a topic since deleted."""
         parts = key_parts(key)
         if parts is None:
@@ -105,7 +105,7 @@ class ShareGroupAdmin:
         if not stored:
             raise GroupIdNotFound(f"GROUP_ID_NOT_FOUND: no share group {group_id!r}")
         for key in sorted(stored):
-            await self._forget_at_leader(group_id, self._named(key))
+            await self._forget_at_leader(group_id, self.named(key))
             await self._link.write(key, None)
         self._shares.groups.pop(group_id, None)
 
