@@ -327,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     client = Client(args.bootstrap, args.topic, args.mode, args.transactional_id, args.group,
                     args.timeout_ms, args.poll_max, args.poll_ms, args.acks, args.isolation,
                     args.assign_resume)
+    return serve_ops(client)
+
+
+def serve_ops(client) -> int:
+    """Say ready, then answer each op line on stdin with one reply line until EOF; close."""
     _write({"ready": True})
     try:
         for line in sys.stdin.buffer:

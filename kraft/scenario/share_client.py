@@ -29,9 +29,8 @@ import time
 import uuid
 from typing import Any
 
-import orjson
 
-from kraft.scenario.jepsen_client import _die_with_parent, _report, _write
+from kraft.scenario.jepsen_client import _die_with_parent, _report, serve_ops
 from kraft.scenario.jepsen_gen import key_of, partition_of
 
 # the broker refused the acknowledgement: it surely did not take effect
@@ -197,20 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     _die_with_parent(args.parent)
     client = ShareClient(args.bootstrap, args.topic, args.group, args.role, args.timeout_ms, args.poll_ms)
-    _write({"ready": True})
-    try:
-        for line in sys.stdin.buffer:
-            if not line.strip():
-                continue
-            req = orjson.loads(line)
-            try:
-                reply = client.handle(req)
-            except Exception as exc:  # noqa: BLE001 - unknown outcome; the workload retires us
-                reply = {"type": "info", "value": req.get("value"), "error": f"client: {exc!r}"}
-            _write(reply)
-    finally:
-        client.close()
-    return 0
+    return serve_ops(client)
 
 
 if __name__ == "__main__":
