@@ -11,7 +11,6 @@ from aiohttp import web
 
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
-from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.api.access_rules import IDENTITY_KEY, check_create_topic, visible
 from kraft.api.authorized_operations import add_if_wanted
 from kraft.api.catch_up import reads_latest_metadata

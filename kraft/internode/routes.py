@@ -17,7 +17,6 @@ from dataclasses import replace
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from kraft.broker.services import BrokerServices
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int, read_body, read_json
 from kraft.internode.fetch_channel import FETCH_STREAM_PATH, verified_request

@@ -17,7 +17,6 @@ import hashlib
 import struct
 import threading
 import uuid
-from pathlib import Path
 
 from target_kafka_requests import CORPUS
 

@@ -201,7 +201,7 @@ def test_upgrade_keeps_classic_assignments_until_the_new_member_moves_the_epoch(
     assert group.classic_heartbeat(c0.member_id, c0.generation, 10) is None  # nothing moved yet
     assert group.commit_error(c1.member_id, classic.generation) is None
     a = Kip848(group)
-    now = settle([a, c0, c1], 10)
+    settle([a, c0, c1], 10)
     assert sorted(len(m.owned) for m in (a, c0, c1)) == [2, 2, 2]
     assert c0.rejoins >= 1 and c1.rejoins >= 1
 

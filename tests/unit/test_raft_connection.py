@@ -69,7 +69,6 @@ def test_nothing_is_sent_to_a_controller_before_the_key_exchange_ends(monkeypatc
     try:
         transports = [o._SyncObj__transport for o in objs]
         dialer = next(i for i in (0, 1) if transports[i]._shouldConnect(next(iter(transports[i]._nodes))))
-        listener = 1 - dialer
         peer = next(iter(transports[dialer]._nodes))
         conn = transports[dialer]._connections[peer]
         for _ in range(200):  # only the dialer runs: it connects and sends its key

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from kio.serial import entity_writer
 
-from kafka_request_samples import array_paths, request_frame, sample, served_versions
+from kafka_request_samples import array_paths, request_frame, served_versions
 from kraft.kafka import frame_bounds
 from kraft.kafka.codec import MalformedRequest, decode_request, load_request_schema
 from kraft.kafka.dispatch import parse
