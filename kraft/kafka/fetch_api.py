@@ -25,7 +25,7 @@ from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.config.cluster import RACK_AWARE_REPLICA_SELECTOR
-from kraft.errors import KraftError, OffsetOutOfRange
+from kraft.errors import KraftError, OffsetOutOfRange, TopicAuthorizationFailed
 from kraft.kafka import error_codes
 from kraft.kafka.entities import millis
 from kraft.kafka.fetch_sessions import TOPIC_IDS_SINCE, Key, Outcome, Wanted
@@ -62,13 +62,18 @@ class Asker:
     selector (only then may such a consumer read from a follower)."""
     client_rack: str | None
     rack_aware: bool
+    # a fetch naming a replica id from a principal without CLUSTER_ACTION: a follower's
+    # fetch only brokers may send (Kafka answers TOPIC_AUTHORIZATION_FAILED for every partition)
+    replica_refused: bool = False
 
 
-def _asker(node: BrokerServices, version: int, request) -> Asker:
-    if version < CLIENT_RACK_SINCE:
-        return Asker(None, False)
+def _asker(node: BrokerServices, ctx: RequestContext, version: int, request) -> Asker:
     state = getattr(request, "replica_state", None)  # v15+ carries the replica id there
     replica_id = int(state.replica_id if state is not None else getattr(request, "replica_id", -1))
+    if replica_id >= 0 and not ctx.allowed("cluster_action"):
+        return Asker(None, False, replica_refused=True)
+    if version < CLIENT_RACK_SINCE:
+        return Asker(None, False)
     consumer = replica_id < 0  # a fetch naming a broker id is a follower's: leaders only, as in Kafka
     # Kafka's followers serve any v11+ consumer; kraft's only where a selector sends
     # consumers to them. Without one, a consumer at a follower is one whose metadata is
@@ -110,6 +115,9 @@ async def _read_partition(node: BrokerServices, ctx: RequestContext, topic: str 
         answer["error_code"] = error_codes.UNKNOWN_TOPIC_ID
         return answer, 0, None
     try:
+        if asker.replica_refused:
+            raise TopicAuthorizationFailed(f"TOPIC_AUTHORIZATION_FAILED: a fetch as replica of {topic} needs "
+                                           "CLUSTER_ACTION on the cluster")
         ctx.check("consume", topic)
         replica = await node.data_plane.consumer_replica(topic, index, asker.rack_aware)
         if (problem := epoch_problem(replica, want.current_leader_epoch)) is not None:
@@ -213,7 +221,7 @@ async def handle(node: BrokerServices, ctx: RequestContext, request) -> Spliced:
     stable = int(getattr(request, "isolation_level", 0)) == READ_COMMITTED
     by_id = ctx.api_version >= TOPIC_IDS_SINCE
     wanted, forgotten = _wanted(request, by_id)
-    asker = _asker(node, ctx.api_version, request)
+    asker = _asker(node, ctx, ctx.api_version, request)
     context = ctx.fetch_sessions().new_context(
         ctx.api_version, int(getattr(request, "session_id", 0)), int(getattr(request, "session_epoch", -1)),
         wanted, forgotten, privileged=False, now_ms=int(time.monotonic() * 1000))

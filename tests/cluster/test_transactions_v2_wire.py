@@ -231,6 +231,7 @@ def test_end_txn_v5_retries_get_the_same_answer_and_write_nothing_more(cluster):
 
 # -- AddPartitionsToTxn v4-5: the brokers' batched form ---------------------------------------------
 CLUSTER_AUTHORIZATION_FAILED = 31
+TOPIC_AUTHORIZATION_FAILED = 29
 TRANSACTION_ABORTABLE = 120
 UNKNOWN_TOPIC_OR_PARTITION = 3
 OPERATION_NOT_ATTEMPTED = 55
@@ -345,3 +346,30 @@ def test_write_txn_markers_is_the_brokers_own(cluster):
     end_txn(cluster, tid, pid, epoch, commit=True)
     wait_stable(cluster, topic, (0, 1))
     assert read_all(cluster, topic, 2, "read_committed") == {0: [b"held"], 1: [b"held"]}
+
+
+def test_a_fetch_as_a_replica_is_the_brokers_own(cluster):
+    """A Fetch naming a replica id (a follower's) from a principal without CLUSTER_ACTION
+    is refused for every partition, though the same principal may read the topic as a
+    consumer; a super user's is served."""
+    from test_transactions_wire import grant
+    from test_transactions_wire import produce as produce_batch
+    from test_transactions_wire import plain_batch
+    topic = make_topic(cluster, "replica-fetch-acl", 1)
+    assert produce_batch(cluster, topic, 0, plain_batch([b"r0"]), None)[0] == NONE
+    grant(cluster, "TOPIC", topic, "READ")
+    m = schema("fetch", 12)
+
+    def fetch_as(user: str, replica_id: int) -> int:
+        request = m.FetchRequest(
+            replica_id=replica_id, max_wait=datetime.timedelta(0), min_bytes=0, max_bytes=1 << 20,
+            isolation_level=0, session_id=0, session_epoch=-1, rack_id="", forgotten_topics_data=(),
+            topics=(m.FetchTopic(topic=topic, partitions=(m.FetchPartition(
+                partition=0, current_leader_epoch=-1, fetch_offset=0, log_start_offset=-1, last_fetched_epoch=-1,
+                partition_max_bytes=1 << 20),)),))
+        with Wire(cluster, leader(cluster, topic, 0), user) as w:
+            return int(w.call(request).responses[0].partitions[0].error_code)
+
+    assert fetch_as("alice", -1) == NONE  # a consumer alice may be
+    assert fetch_as("alice", 2) == TOPIC_AUTHORIZATION_FAILED  # a follower she may not
+    assert fetch_as("admin", 2) == NONE
