@@ -287,12 +287,16 @@ class JepsenWorkload:
                     break
                 request = self.gen.next()
             if p is not None:
-                if reply is None or reply["type"] != "info":  # the run ends: a clean close
-                    await p.close()
-                    self._live.discard(p)
-                else:
-                    await self._retire(p)
+                await self._end_process(p, reply)
             process += self.clients
+
+    async def _end_process(self, p: _Process, reply: dict | None) -> None:
+        """A slot's process at the end of its ops: closed when the run ends, retired after an info."""
+        if reply is None or reply["type"] != "info":  # the run ends: a clean close
+            await p.close()
+            self._live.discard(p)
+        else:
+            await self._retire(p)
 
     # -- the final read --------------------------------------------------------------------
     async def final_polls(self, end_offsets: dict[int, int], idle_bound_s: float) -> bool:

@@ -134,11 +134,7 @@ class ShareWorkload(JepsenWorkload):
                 if reply["type"] == "info":
                     break
             if p is not None:
-                if reply is None or reply["type"] != "info":  # the run ends: a clean close
-                    await p.close()
-                    self._live.discard(p)
-                else:
-                    await self._retire(p)
+                await self._end_process(p, reply)
             process += self.clients
 
     async def final_polls(self, end_offsets: dict[int, int], idle_bound_s: float) -> bool:
