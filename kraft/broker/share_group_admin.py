@@ -86,11 +86,8 @@ class ShareGroupAdmin:
     def named(self, key: str) -> TopicPartition | None:
         """(topic, partition) of a state key, None for a topic since deleted."""
         parts = key_parts(key)
-        if parts is None:
-            return None
-        by_id = {t.topic_id: t.name for t in self._image().topics.values()}
-        name = by_id.get(parts[1])
-        return None if name is None else (name, parts[2])
+        topic = self._image().topics.get(parts[1]) if parts is not None else None  # the image keys topics by id
+        return None if topic is None or parts is None else (topic.name, parts[2])
 
     async def _forget_at_leader(self, group_id: str, where: TopicPartition | None) -> None:
         if where is not None:

@@ -113,8 +113,15 @@ async def _offsets_of_partition(node: BrokerServices, group_id: str, topic: str,
 
 
 # -- AlterShareGroupOffsets and DeleteShareGroupOffsets -------------------------------------
+TOPIC_READ_REFUSED = (TOPIC_AUTHORIZATION_FAILED, "READ on the topic is not authorized")
+
+
+def _code_and_message(error: KraftError | None) -> tuple[int, str | None]:
+    return (error_codes.NONE, None) if error is None else (error_codes.code_of(error), str(error))
+
+
 def _offsets_refusal(answer: dict[str, Any], exc: KraftError) -> dict[str, Any]:
-    answer.update(error_code=error_codes.code_of(exc), error_message=str(exc))
+    answer["error_code"], answer["error_message"] = _code_and_message(exc)
     return answer
 
 
@@ -130,22 +137,21 @@ async def alter_offsets(node: BrokerServices, ctx: RequestContext, request) -> d
         for p in topic.partitions:
             key = (topic.topic_name, int(p.partition_index))
             if not ctx.allowed("consume", topic.topic_name):
-                refused[key] = (TOPIC_AUTHORIZATION_FAILED, "READ on the topic is not authorized")
+                refused[key] = TOPIC_READ_REFUSED
             else:
                 wanted[key] = int(p.start_offset)
     try:
         outcome = await node.share_admin.alter_offsets(request.group_id, wanted)
     except KraftError as exc:
         return _offsets_refusal(answer, exc)
-    codes = {key: (error_codes.NONE, None) if e is None else (error_codes.code_of(e), str(e))
-             for key, e in outcome.items()}
-    codes.update(refused)
-    answer["responses"] = [{"topic_name": t.topic_name, "topic_id": topic_id_of(node, t.topic_name) or ZERO_UUID,
-                            "partitions": [{"partition_index": p.partition_index,
-                                            "error_code": codes[(t.topic_name, int(p.partition_index))][0],
-                                            "error_message": codes[(t.topic_name, int(p.partition_index))][1]}
-                                           for p in t.partitions]}
-                           for t in request.topics]
+    codes = {key: _code_and_message(e) for key, e in outcome.items()} | refused
+    for t in request.topics:
+        parts = []
+        for p in t.partitions:
+            code, message = codes[(t.topic_name, int(p.partition_index))]
+            parts.append({"partition_index": p.partition_index, "error_code": code, "error_message": message})
+        answer["responses"].append({"topic_name": t.topic_name,
+                                    "topic_id": topic_id_of(node, t.topic_name) or ZERO_UUID, "partitions": parts})
     return answer
 
 
@@ -162,9 +168,7 @@ async def delete_offsets(node: BrokerServices, ctx: RequestContext, request) -> 
     except KraftError as exc:
         return _offsets_refusal(answer, exc)
     for name in names:
-        error = outcome.get(name)
-        code, message = ((TOPIC_AUTHORIZATION_FAILED, "READ on the topic is not authorized") if name not in outcome
-                         else (error_codes.NONE, None) if error is None else (error_codes.code_of(error), str(error)))
+        code, message = _code_and_message(outcome[name]) if name in outcome else TOPIC_READ_REFUSED
         answer["responses"].append({"topic_name": name, "topic_id": topic_id_of(node, name) or ZERO_UUID,
                                     "error_code": code, "error_message": message})
     return answer

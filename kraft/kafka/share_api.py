@@ -38,8 +38,10 @@ Key = tuple[str, int]
 STATE_NOT_YET = (CoordinatorLoadInProgress, CoordinatorNotAvailable, NotCoordinator)
 
 
-def _names_by_id(node: BrokerServices) -> dict[uuid.UUID, str]:
-    return {uuid.UUID(t.topic_id): t.name for t in node.image.topics.values()}
+def _name_of(node: BrokerServices, topic_id: uuid.UUID | None) -> str | None:
+    """The topic's name (the image keys topics by their id, in hex)."""
+    topic = node.image.topics.get(topic_id.hex) if topic_id is not None else None
+    return None if topic is None else topic.name
 
 
 def topic_id_of(node: BrokerServices, name: str) -> uuid.UUID | None:
@@ -89,12 +91,11 @@ async def heartbeat(node: BrokerServices, ctx: RequestContext, request) -> dict:
 # -- ShareFetch and ShareAcknowledge -----------------------------------------------------
 def _acks_of(node: BrokerServices, topics) -> tuple[dict[Key, list[Ack]], set[Key], dict[uuid.UUID, set[int]]]:
     """(acknowledgements by partition, every partition named, partitions of unknown topic ids)."""
-    by_id = _names_by_id(node)
     acks: dict[Key, list[Ack]] = {}
     named: set[Key] = set()
     unknown: dict[uuid.UUID, set[int]] = {}
     for topic in topics:
-        name = by_id.get(topic.topic_id)
+        name = _name_of(node, topic.topic_id)
         if name is None:
             unknown.setdefault(topic.topic_id, set()).update(int(p.partition_index) for p in topic.partitions)
             continue
@@ -198,9 +199,8 @@ async def share_fetch(node: BrokerServices, ctx: RequestContext, request) -> dic
     acks, named, unknown = _acks_of(node, request.topics)
     if epoch == OPEN and acks:
         return _top_level(error_codes.INVALID_REQUEST, "a new share session carries no acknowledgements", lock_ms)
-    by_id = _names_by_id(node)
-    forgotten = {(by_id[t.topic_id], int(p)) for t in request.forgotten_topics_data
-                 if t.topic_id in by_id for p in t.partitions}
+    forgotten = {(name, int(p)) for t in request.forgotten_topics_data
+                 if (name := _name_of(node, t.topic_id)) is not None for p in t.partitions}
     session = node.shares.sessions.use(group_id, member_id, epoch, named, forgotten, node.shares.now_ms())
     if isinstance(session, SessionRefusal):
         return _top_level(session.code, session.message, lock_ms)

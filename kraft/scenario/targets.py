@@ -103,18 +103,11 @@ def coordinator(cluster, kind: str, name: str) -> int:
     """The node coordinating a group ("group-coordinator") or a transactional id
     ("txn-coordinator"): the leader of its partition of the internal topic, placed as
     Kafka places it (kraft's own placement functions)."""
-    topic = OFFSETS_TOPIC if kind == "group-coordinator" else TXN_STATE_TOPIC
-    count = 0
-    for status, body in _ask_all(cluster, f"/topics/{topic}/partitions").values():
-        if status == 200 and isinstance(body, dict):
-            count = max(count, len(body.get("data", [])))
-    if not count:
-        raise TargetUnavailable(f"{topic} does not exist yet (no {kind.split('-')[0]} used so far)")
-    partition = coordinator_partition(name, count) if topic == OFFSETS_TOPIC else txn_partition(name, count)
-    leader = partition_view(cluster, topic, partition).get("leader_id")
-    if leader is None:
-        raise TargetUnavailable(f"{topic}-{partition} (the coordinator of {name!r}) has no leader now")
-    return leader
+    if kind == "group-coordinator":
+        return _internal_leader(cluster, OFFSETS_TOPIC, lambda count: coordinator_partition(name, count),
+                                "no group used so far", f"the coordinator of {name!r}")
+    return _internal_leader(cluster, TXN_STATE_TOPIC, lambda count: txn_partition(name, count),
+                            "no txn used so far", f"the coordinator of {name!r}")
 
 
 def share_coordinator(cluster, group: str, topic: str, partition: int) -> int:
@@ -124,16 +117,23 @@ def share_coordinator(cluster, group: str, topic: str, partition: int) -> int:
              if status == 200 and isinstance(body, dict) and body.get("topic_id")]
     if not views:
         raise TargetUnavailable(f"topic {topic} is not described by any node")
+    key = state_key(group, views[0]["topic_id"], partition)
+    return _internal_leader(cluster, SHARE_STATE_TOPIC, lambda count: key_partition(key, count),
+                            "no share group used so far", f"the share coordinator of {group!r}")
+
+
+def _internal_leader(cluster, topic: str, place, unused: str, what: str) -> int:
+    """The leader of the partition of an internal topic that place(partition count) names."""
     count = 0
-    for status, body in _ask_all(cluster, f"/topics/{SHARE_STATE_TOPIC}/partitions").values():
+    for status, body in _ask_all(cluster, f"/topics/{topic}/partitions").values():
         if status == 200 and isinstance(body, dict):
             count = max(count, len(body.get("data", [])))
     if not count:
-        raise TargetUnavailable(f"{SHARE_STATE_TOPIC} does not exist yet (no share group used so far)")
-    state = key_partition(state_key(group, views[0]["topic_id"], partition), count)
-    leader = partition_view(cluster, SHARE_STATE_TOPIC, state).get("leader_id")
+        raise TargetUnavailable(f"{topic} does not exist yet ({unused})")
+    partition = place(count)
+    leader = partition_view(cluster, topic, partition).get("leader_id")
     if leader is None:
-        raise TargetUnavailable(f"{SHARE_STATE_TOPIC}-{state} (the share coordinator of {group!r}) has no leader now")
+        raise TargetUnavailable(f"{topic}-{partition} ({what}) has no leader now")
     return leader
 
 

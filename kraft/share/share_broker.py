@@ -56,6 +56,7 @@ class _Held:
     state_key: str  # where its share coordinator keeps it
     partition: SharePartition
     state_epoch: int = 0  # of the stored state it was read from (an admin's alteration raises it)
+    config: dict[str, str] = field(default_factory=dict)  # the group's configs, read at each use (_held)
     burying: asyncio.Lock = field(default_factory=asyncio.Lock)
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -159,7 +160,7 @@ class ShareBroker:
                 held = self.partitions.get(key)
                 if held is None or held.leader_epoch != replica.leader_epoch:
                     held = await self._take_over(key, replica, reset)
-        config = self.config(key[0])
+        held.config = config = self.config(key[0])
         held.partition.lock_ms = int(config["share.record.lock.duration.ms"])
         held.partition.delivery_limit = int(config["share.delivery.count.limit"])
         start, _ = replica.readable_range()
@@ -218,9 +219,10 @@ class ShareBroker:
                       max_bytes: int, reset: str | None = None, record_limit: bool = False) -> Fetched:
         """Records for `member_id` from this leader's log (below its high watermark);
         max_records 0 only takes the share-partition over (it then has its start)."""
-        partition = (await self._held(key, replica, reset)).partition
+        held = await self._held(key, replica, reset)
+        partition = held.partition
         offset = partition.fetch_offset()
-        committed = self.config(key[0])["share.isolation.level"] == "read_committed"
+        committed = held.config["share.isolation.level"] == "read_committed"
         end = replica.last_stable_offset() if committed else replica.readable_range()[1]
         if offset is None or offset >= end or max_records <= 0:
             return Fetched(b"", [])
@@ -237,6 +239,7 @@ class ShareBroker:
         """The member's share session closed: what it holds on this partition goes back."""
         held = self.partitions.get(key)
         if held is not None and held.leader_epoch == replica.leader_epoch and held.partition.release_member(member_id):
+            held.config = self.config(key[0])
             await self._bury(key, held, replica)
             await self._save(held)
 
@@ -249,11 +252,11 @@ class ShareBroker:
         them. The write's error when it failed."""
         async with held.burying:  # one write of the same dead letters at a time
             dead = list(held.partition.dead)
-            group_id, topic, index = key
-            config = self.config(group_id)
-            target = config["errors.deadletterqueue.topic.name"]
             if not dead:
                 return None
+            group_id, topic, index = key
+            config = held.config
+            target = config["errors.deadletterqueue.topic.name"]
             problem, partitions = (None, 0) if not target else \
                 dead_letter_problem(self._image(), target, self.settings.dead_letter_topic_prefix)
             if problem is not None:

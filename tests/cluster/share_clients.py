@@ -5,6 +5,7 @@ and raw ShareFetch / ShareAcknowledge requests."""
 from __future__ import annotations
 
 import datetime
+import importlib
 import time
 import uuid
 
@@ -80,19 +81,22 @@ def topic_id(c, topic: str) -> uuid.UUID:
     return uuid.UUID(body["topic_id"])
 
 
-def share_fetch(s, group: str, member: str, epoch: int, tid: uuid.UUID, acks=(), max_records: int = 10):
-    from kio.schema.share_fetch.v1 import request as sf
+def share_fetch(s, group: str, member: str, epoch: int, tid: uuid.UUID, acks=(), max_records: int = 10,
+                version: int = 1, **v2_fields):
+    """A ShareFetch of partition 0; v2_fields: share_acquire_mode, is_renew_ack."""
+    sf = importlib.import_module(f"kio.schema.share_fetch.v{version}.request")
     batches = tuple(sf.AcknowledgementBatch(first_offset=f, last_offset=l, acknowledge_types=(t,)) for f, l, t in acks)
     return wire_call(s, sf.ShareFetchRequest(
         group_id=group, member_id=member, share_session_epoch=epoch, max_wait=datetime.timedelta(seconds=5),
-        min_bytes=1, max_bytes=1 << 20, max_records=max_records, batch_size=max_records,
+        min_bytes=1, max_bytes=1 << 20, max_records=max_records, batch_size=max_records, **v2_fields,
         topics=(sf.FetchTopic(topic_id=tid, partitions=(sf.FetchPartition(partition_index=0,
                                                                            acknowledgement_batches=batches),)),),
         forgotten_topics_data=()))
 
 
-def share_acknowledge(s, group: str, member: str, epoch: int, tid: uuid.UUID, first: int, last: int, kind: int = 1):
-    from kio.schema.share_acknowledge.v1 import request as sa
+def share_acknowledge(s, group: str, member: str, epoch: int, tid: uuid.UUID, first: int, last: int, kind: int = 1,
+                      version: int = 1):
+    sa = importlib.import_module(f"kio.schema.share_acknowledge.v{version}.request")
     return wire_call(s, sa.ShareAcknowledgeRequest(
         group_id=group, member_id=member, share_session_epoch=epoch, topics=(sa.AcknowledgeTopic(
             topic_id=tid, partitions=(sa.AcknowledgePartition(partition_index=0, acknowledgement_batches=(

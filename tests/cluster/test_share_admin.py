@@ -14,8 +14,8 @@ import uuid
 import pytest
 from cluster_client import call
 from kafka_wire import kafka_socket, leader_of, minimal_request, wire_call
-from share_clients import (BOUND_S, code, consumer, new_name, poll_until, produce, set_group_configs, share_group,
-                           topic_id, values)
+from share_clients import (BOUND_S, code, consumer, new_name, poll_until, produce, set_group_configs, share_acknowledge,
+                           share_fetch, share_group, topic_id, values)
 
 from kraft.scenario.targets import coordinator
 
@@ -45,23 +45,13 @@ def one_batch(c, topic: str, count: int) -> None:
 
 def fetch_v2(s, group: str, member: str, epoch: int, tid: uuid.UUID, max_records: int = 10, mode: int = 0,
              acks=(), renew: bool = False):
-    from kio.schema.share_fetch.v2 import request as sf
-    batches = tuple(sf.AcknowledgementBatch(first_offset=f, last_offset=l, acknowledge_types=(t,)) for f, l, t in acks)
-    return wire_call(s, sf.ShareFetchRequest(
-        group_id=group, member_id=member, share_session_epoch=epoch, max_wait=datetime.timedelta(seconds=5),
-        min_bytes=1, max_bytes=1 << 20, max_records=max_records, batch_size=max_records, share_acquire_mode=mode,
-        is_renew_ack=renew, topics=(sf.FetchTopic(topic_id=tid, partitions=(
-            sf.FetchPartition(partition_index=0, acknowledgement_batches=batches),)),),
-        forgotten_topics_data=()))
+    return share_fetch(s, group, member, epoch, tid, acks, max_records, version=2, share_acquire_mode=mode,
+                       is_renew_ack=renew)
 
 
 def acknowledge(s, version: int, group: str, member: str, epoch: int, tid: uuid.UUID, first: int, last: int,
                 kind: int):
-    module = __import__(f"kio.schema.share_acknowledge.v{version}.request", fromlist=["x"])
-    return wire_call(s, module.ShareAcknowledgeRequest(
-        group_id=group, member_id=member, share_session_epoch=epoch, topics=(module.AcknowledgeTopic(
-            topic_id=tid, partitions=(module.AcknowledgePartition(partition_index=0, acknowledgement_batches=(
-                module.AcknowledgementBatch(first_offset=first, last_offset=last, acknowledge_types=(kind,)),)),)),)))
+    return share_acknowledge(s, group, member, epoch, tid, first, last, kind, version=version)
 
 
 def acquired(answer) -> list[tuple[int, int, int]]:
