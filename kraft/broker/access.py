@@ -17,7 +17,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from kraft.config.cluster import SecuritySettings
 from kraft.errors import (
@@ -34,6 +34,7 @@ from kraft.security.acls import CLUSTER_RESOURCE
 from kraft.security.auth_backoff import AuthBackoff, backoff_key
 from kraft.security.authorizer import ANONYMOUS, Authorizer, user_principal
 from kraft.security.bearer_tokens import BearerValidator
+from kraft.security.broker_login import BROKER_MECHANISM, BROKER_PRINCIPAL, BROKER_USER
 from kraft.security.oauthbearer import BearerLogin, bearer_token
 from kraft.security.scram import DECOY, ScramCredential, make_credential, password_matches
 
@@ -54,10 +55,13 @@ class Identity:
 class AccessControl:
     def __init__(self, settings: SecuritySettings | None, image_of: Callable[[], MetadataImage],
                  clock: Callable[[], float] = time.monotonic,
-                 ready: Callable[[], bool] = lambda: True) -> None:
+                 ready: Callable[[], bool] = lambda: True,
+                 broker_credential: ScramCredential | None = None) -> None:
         """ready: whether the image holds every ACL and user committed before this process
-        started (a restarting node replays old images first); until then nothing is allowed."""
+        started (a restarting node replays old images first); until then nothing is allowed.
+        broker_credential: the other brokers' login (broker_login.py; None: none logs in)."""
         self.settings = settings
+        self._broker_credential = broker_credential
         self._image_of = image_of
         self.ready = ready
         delay_ms = settings.connection_failed_authentication_delay_ms if settings is not None else 0
@@ -90,7 +94,7 @@ class AccessControl:
         if cached is None or cached[0] is not acls:
             s = self.settings
             assert s is not None
-            cached = (acls, Authorizer(acls, s.super_users, s.allow_everyone_if_no_acl_found))
+            cached = (acls, Authorizer(acls, (*s.super_users, BROKER_USER), s.allow_everyone_if_no_acl_found))
             self._authorizer = cached
         return cached[1]
 
@@ -136,7 +140,8 @@ class AccessControl:
 
     def is_super_user(self, who: Identity) -> bool:
         s = self.settings
-        return s is None or who.principal in {user_principal(u) for u in s.super_users}
+        return s is None or who.principal in {user_principal(u) for u in s.super_users} \
+            or who.principal == BROKER_PRINCIPAL
 
     def check_super_user(self, who: Identity, what: str) -> None:
         """Only `super_users` may `what` (nothing to check with security off)."""
@@ -193,8 +198,13 @@ class AccessControl:
             return await self.authenticate_http(authorization, host)
         return self.anonymous(host)
 
+    def _client_credentials(self, name: str) -> Mapping[str, ScramCredential]:
+        """A user's credentials for a password check: none for the brokers' own user, who
+        logs in only with SCRAM (a user of that name in the log logs in nobody)."""
+        return {} if name == BROKER_USER else self._image_of().scram_credentials.get(name, {})
+
     async def _password_ok(self, name: str, password: str) -> bool:
-        credentials = self._image_of().scram_credentials.get(name, {})
+        credentials = self._client_credentials(name)
         key = (name, hashlib.sha256(password.encode()).digest())
         remembered = self._verified.get(key)
         if remembered is not None and any(c is remembered for c in credentials.values()):
@@ -212,11 +222,15 @@ class AccessControl:
     def verify_password(self, name: str, password: str) -> bool:
         """Synchronous check for SASL PLAIN (the Kafka listener runs it off the loop);
         an unknown user costs what a wrong password costs."""
-        credentials = list(self._image_of().scram_credentials.get(name, {}).values())
+        credentials = list(self._client_credentials(name).values())
         return any([password_matches(c, password) for c in credentials or [DECOY]]) and bool(credentials)
 
-    def credential(self, name: str, mechanism: str) -> ScramCredential | None:
-        return self._image_of().scram_credentials.get(name, {}).get(mechanism)
+    def credential(self, name: str, mechanism: str, brokers_only: bool = False) -> ScramCredential | None:
+        """A SCRAM login's credential. brokers_only: a login where clients log in otherwise
+        or not at all (sasl_api.py), which only another broker may complete."""
+        if name == BROKER_USER:
+            return self._broker_credential if mechanism == BROKER_MECHANISM else None
+        return None if brokers_only else self._client_credentials(name).get(mechanism)
 
 
 def denied(who: Identity, operation: str, resource_type: str, name: str = CLUSTER_RESOURCE) -> AuthorizationFailed:

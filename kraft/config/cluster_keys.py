@@ -68,3 +68,9 @@ def on_behalf_identity(key: bytes, token: str, method: str, path_qs: str,
         return None
     expected = on_behalf_token(key, principal, host, method, path_qs, int(stamp))
     return (principal, host) if hmac.compare_digest(expected.encode(), token.encode()) else None
+
+
+def broker_secret(key: bytes, purpose: str) -> bytes:
+    """A secret every node of the cluster derives alike from its peer key (the broker login's
+    password and salt: kraft/security/broker_login.py)."""
+    return hmac.new(key, f"kraft broker {purpose} v1".encode(), hashlib.sha256).digest()

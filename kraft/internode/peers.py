@@ -122,21 +122,6 @@ class Peers:
                 await asyncio.sleep(RETRY_PAUSE_S)
         raise AssertionError("unreachable")
 
-    async def open_stream(self, node_id: int, path: str,
-                          protocols: tuple[str, ...] = ()) -> aiohttp.ClientWebSocketResponse:
-        """A WebSocket to another node (a follower's fetch channel), its handshake signed,
-        offering these subprotocols (`.protocol` is the one the peer chose, or None).
-        The caller bounds the wait; closing waits at most a second for the peer's reply."""
-        url = yarl.URL(self._url_of(node_id) + path)
-        signature = request_signature(self._key, "GET", url.raw_path_qs, b"", int(time.time() * 1000))
-        try:
-            return await self.session.ws_connect(
-                url, headers={SIGNATURE_HEADER: signature}, compress=0, protocols=protocols,
-                max_msg_size=0,  # a leader answers up to the fetch's max_bytes, plus one batch
-                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0))
-        except aiohttp.ClientError as exc:
-            raise PeerUnreachable(node_id, exc) from None
-
     async def call(self, node_id: int, method: str, path: str, *, timeout_s: float,
                    payload: Any = None, data: bytes | None = None, params: dict | None = None,
                    attempts: int = 1) -> PeerAnswer:

@@ -1,5 +1,5 @@
-"""Node-to-node endpoints: controller requests, the metadata log for observers, replica
-fetch streams, forwarded produce and reads, group summaries.
+"""Node-to-node endpoints: controller requests, the metadata log for observers, forwarded
+produce and reads, group summaries. (Followers fetch over Kafka: kafka/replica_fetch_api.py.)
 
 Every request must carry a valid X-Kraft-Signature (kraft.config.cluster_keys): an
 HMAC, with a key only this cluster's nodes derive, of the method, path, time and
@@ -9,17 +9,13 @@ one who sees a request learns no secret and cannot change it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-import weakref
-from dataclasses import replace
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import web
 
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int, read_body, read_json
-from kraft.internode.fetch_channel import FETCH_STREAM_PATH, verified_request
 from kraft.internode.peers import LOCAL_ONLY_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import signature_valid
 from kraft.broker.isolation import ABORTED_HEADER, aborted_header
@@ -32,17 +28,10 @@ from kraft.broker.share_state_link import serve as serve_share_state
 from kraft.broker.txn_link import MARKERS_PATH, VERIFY_PATH, answers_json, check_or_add, markers_from_json
 from kraft.errors import BadRequest, NotCoordinator, Unauthorized
 from kraft.metadata.image_codec import image_to_dict
-from kraft.replication.fetch_protocol import encode_response
-from kraft.replication.fetch_session import SESSION_PROTOCOL, LeaderFetchSession
-from kraft.replication.replica_manager import ReplicaManager
 
 log = logging.getLogger(__name__)
 
 MAX_WAIT_MS = 30_000
-MAX_FETCH_MESSAGE_BYTES = 1024 * 1024  # a signed FetchRequest: JSON, one entry per partition
-FETCH_STREAM_IDLE_S = 60.0  # a follower fetches at least once per long poll (500 ms)
-CLOSE_WAIT_S = 1.0
-FETCH_STREAMS_KEY: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("fetch_streams")
 
 
 def add_routes(app: web.Application) -> None:
@@ -50,7 +39,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/internal/v1/metadata", metadata_log)
     app.router.add_get("/internal/v1/metadata/offset", metadata_offset)
     app.router.add_get("/internal/v1/quorum/voters", quorum_voters)
-    app.router.add_get(FETCH_STREAM_PATH, replica_fetch_stream)
     app.router.add_post("/internal/v1/produce", forwarded_produce)
     app.router.add_get("/internal/v1/read", committed_read)
     app.router.add_get("/internal/v1/stable-offsets", stable_offsets)
@@ -61,8 +49,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(STATE_PATH, share_state)
     app.router.add_post(SHARE_PARTITION_PATH, share_partition)
     app.router.add_get(SHARE_GROUPS_PATH, local_share_groups)
-    app[FETCH_STREAMS_KEY] = weakref.WeakSet()
-    app.on_shutdown.append(_end_fetch_streams)
 
 
 async def _authorize(request, cap: int = 16 * 1024 * 1024) -> None:
@@ -109,72 +95,6 @@ async def quorum_voters(request):
     """The voter set, asked by a controller starting with no Raft state (node.py)."""
     await _authorize(request)
     return json_response(node_of(request).quorum_voters(request.remote))
-
-
-async def replica_fetch_stream(request):
-    """A follower's fetch channel (kraft.internode.fetch_channel): a WebSocket on which each
-    message is one signed FetchRequest and each answer one binary fetch response
-    (replication/fetch_protocol.py). A bad message ends the stream, never the node."""
-    await _authorize(request, 0)  # a handshake has no body
-    node = node_of(request)
-    replicas = node.replica_manager
-    if replicas is None:
-        raise BadRequest(f"node {node.node_id} is not a broker")
-    ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_FETCH_MESSAGE_BYTES, protocols=(SESSION_PROTOCOL,),
-                               timeout=CLOSE_WAIT_S)  # the wait for the follower's reply to our close
-    await ws.prepare(request)
-    streams = request.app[FETCH_STREAMS_KEY]
-    streams.add(ws)
-    try:
-        await _serve_fetches(node.peer_key, replicas, ws)
-    finally:
-        streams.discard(ws)
-        await _close(ws, WSCloseCode.OK, b"")
-    return ws
-
-
-async def _serve_fetches(peer_key: bytes, replicas: ReplicaManager, ws: web.WebSocketResponse) -> None:
-    # the stream's fetch session, when the follower asked for one in the handshake
-    session = LeaderFetchSession() if ws.ws_protocol == SESSION_PROTOCOL else None
-    while True:
-        try:
-            message = await ws.receive(timeout=FETCH_STREAM_IDLE_S)
-        except TimeoutError:
-            return  # the follower went quiet (it asks at least once per long poll)
-        if message.type is not WSMsgType.BINARY:
-            return  # closed, or a text/error frame no follower sends
-        try:
-            fetch = verified_request(peer_key, message.data, int(time.time() * 1000))
-        except ValueError as exc:
-            await _close(ws, WSCloseCode.POLICY_VIOLATION, str(exc)[:120].encode())
-            return
-        fetch = replace(fetch, max_wait_ms=min(max(fetch.max_wait_ms, 0), MAX_WAIT_MS))
-        try:
-            answers = await replicas.handle_fetch(fetch, session)
-        except Exception:  # the follower retries on a new stream; the node serves on
-            log.exception("serving a fetch from node %d failed", fetch.replica_id)
-            await _close(ws, WSCloseCode.INTERNAL_ERROR, b"fetch failed on the leader")
-            return
-        try:
-            await ws.send_bytes(encode_response(answers))
-        except ConnectionError:
-            return  # the follower left (reset, or lost while the answer drained)
-
-
-async def _end_fetch_streams(app: web.Application) -> None:
-    """At shutdown: followers reconnect elsewhere instead of the server waiting them out."""
-    streams: weakref.WeakSet[web.WebSocketResponse] = app[FETCH_STREAMS_KEY]
-    await asyncio.gather(*(_close(ws, WSCloseCode.GOING_AWAY, b"node shutting down") for ws in list(streams)))
-
-
-async def _close(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
-    """Bounded: a paused or cut-off follower never takes its answer, so neither draining
-    what is queued for it nor waiting for its reply may hold a handler or the shutdown."""
-    try:
-        async with asyncio.timeout(CLOSE_WAIT_S):
-            await ws.close(code=code, message=reason, drain=False)
-    except (TimeoutError, ConnectionError):
-        pass  # the transport is closed either way
 
 
 async def forwarded_produce(request):

@@ -26,7 +26,7 @@ from typing import Any
 from kraft.broker.services import BrokerServices
 from kraft.config.cluster import RACK_AWARE_REPLICA_SELECTOR
 from kraft.errors import KraftError, OffsetOutOfRange, TopicAuthorizationFailed
-from kraft.kafka import error_codes
+from kraft.kafka import error_codes, replica_fetch_api
 from kraft.kafka.entities import millis
 from kraft.kafka.fetch_sessions import TOPIC_IDS_SINCE, Key, Outcome, Wanted
 from kraft.kafka.leaders import current_leader, epoch_problem, node_endpoint
@@ -65,13 +65,14 @@ class Asker:
     # a fetch naming a replica id from a principal without CLUSTER_ACTION: a follower's
     # fetch only brokers may send (Kafka answers TOPIC_AUTHORIZATION_FAILED for every partition)
     replica_refused: bool = False
+    replica_id: int = -1  # a follower's broker id (-1: a consumer)
 
 
 def _asker(node: BrokerServices, ctx: RequestContext, version: int, request) -> Asker:
     state = getattr(request, "replica_state", None)  # v15+ carries the replica id there
     replica_id = int(state.replica_id if state is not None else getattr(request, "replica_id", -1))
-    if replica_id >= 0 and not ctx.allowed("cluster_action"):
-        return Asker(None, False, replica_refused=True)
+    if replica_id >= 0:  # a follower's fetch, only brokers may send
+        return Asker(None, False, replica_refused=not ctx.allowed("cluster_action"), replica_id=replica_id)
     if version < CLIENT_RACK_SINCE:
         return Asker(None, False)
     consumer = replica_id < 0  # a fetch naming a broker id is a follower's: leaders only, as in Kafka
@@ -215,13 +216,15 @@ def _node_endpoints(node: BrokerServices, leaders: set[int]) -> list[dict[str, A
     return [endpoint for broker_id in sorted(leaders) if (endpoint := node_endpoint(node, broker_id)) is not None]
 
 
-async def handle(node: BrokerServices, ctx: RequestContext, request) -> Spliced:
+async def handle(node: BrokerServices, ctx: RequestContext, request) -> Spliced | dict[str, Any]:
     deadline = time.monotonic() + max(0, millis(request.max_wait)) / 1000
     max_bytes = int(getattr(request, "max_bytes", 2**31 - 1))
     stable = int(getattr(request, "isolation_level", 0)) == READ_COMMITTED
     by_id = ctx.api_version >= TOPIC_IDS_SINCE
     wanted, forgotten = _wanted(request, by_id)
     asker = _asker(node, ctx, ctx.api_version, request)
+    if asker.replica_id >= 0 and not asker.replica_refused:  # a follower's: the leader's replica path
+        return await replica_fetch_api.handle(node, ctx, request, asker.replica_id, wanted, forgotten)
     context = ctx.fetch_sessions().new_context(
         ctx.api_version, int(getattr(request, "session_id", 0)), int(getattr(request, "session_epoch", -1)),
         wanted, forgotten, privileged=False, now_ms=int(time.monotonic() * 1000))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kraft.kafka import error_codes
 
@@ -102,6 +103,9 @@ class FetchSession:
     last_used_ms: int
     epoch: int  # the epoch the next request must carry
     partitions: dict[Key, CachedPartition] = field(default_factory=dict)  # in fetch order
+    # a follower's session: what the leader keeps to examine only the partitions that may
+    # have news (replication/fetch_session.py's LeaderFetchSession)
+    follower: Any = None
 
     def update(self, wanted: dict[Key, Wanted], forgotten: Iterable[Key]) -> None:
         for key, want in wanted.items():

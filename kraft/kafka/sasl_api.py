@@ -36,6 +36,7 @@ from kraft.kafka import error_codes
 from kraft.kafka.request_context import RequestContext
 from kraft.kafka.session import Session
 from kraft.security.authorizer import user_principal
+from kraft.security.broker_login import BROKER_MECHANISM
 from kraft.security.oauthbearer import TokenRefused, check_authzid, parse_client_first
 from kraft.security.scram import ScramExchange
 
@@ -52,8 +53,20 @@ def _connection(ctx: RequestContext) -> Session:
     return ctx.connection
 
 
+def _broker_login(node: BrokerServices, s: Session, mechanism: str) -> bool:
+    """A broker logs in to another the same way whatever clients do (broker_login.py): on a
+    secured cluster, with SCRAM-SHA-256 as the brokers' user, also where clients log in
+    with other mechanisms, by certificate, or not at all. Only that user completes it."""
+    if mechanism != BROKER_MECHANISM or not node.access.enabled or (s.identity is not None and s.mechanism):
+        return False
+    return not node.access.authentication or s.identity is not None or mechanism not in node.access.sasl_mechanisms
+
+
 async def handshake(node: BrokerServices, ctx: RequestContext, request) -> dict:
     s = _connection(ctx)
+    if ctx.api_version >= 1 and _broker_login(node, s, request.mechanism):
+        s.mechanism, s.brokers_only = request.mechanism, True
+        return {"error_code": 0, "mechanisms": [request.mechanism]}
     if not node.access.authentication or (s.identity is not None and s.mechanism is None):
         return {"error_code": ILLEGAL_SASL_STATE, "mechanisms": []}  # no SASL here, or an SSL principal
     enabled = list(node.access.sasl_mechanisms)
@@ -74,7 +87,7 @@ async def handshake(node: BrokerServices, ctx: RequestContext, request) -> dict:
 
 async def authenticate(node: BrokerServices, ctx: RequestContext, request) -> dict:
     s = _connection(ctx)
-    if s.mechanism is None or (s.identity is not None and not s.reauthenticating):
+    if s.mechanism is None or (s.identity is not None and not s.reauthenticating and not s.brokers_only):
         if node.access.authentication:  # a SASL listener: the exchange is broken
             _close_after_answer(s, "SaslAuthenticate without a SaslHandshake before it")
         return _answer(ILLEGAL_SASL_STATE, "SaslHandshake first, once per login")
@@ -90,7 +103,7 @@ async def authenticate(node: BrokerServices, ctx: RequestContext, request) -> di
                 raise AuthenticationFailed("Authentication failed")
             return _answer(0, None, b"", _authenticated(node, ctx, s, name))
         if s.scram is None:
-            s.scram = ScramExchange(s.mechanism, lambda user: access.credential(user, s.mechanism))
+            s.scram = ScramExchange(s.mechanism, lambda user: access.credential(user, s.mechanism, s.brokers_only))
             first = await asyncio.to_thread(s.scram.first, token)
             return _answer(0, None, first)
         exchange, s.scram = s.scram, None
@@ -131,6 +144,7 @@ def _authenticated(node: BrokerServices, ctx: RequestContext, s: Session, name: 
     (0: none), the shorter of connections.max.reauth.ms and the credential's own (a
     token's expiry). A re-authentication naming another principal fails."""
     principal = user_principal(name)
+    s.brokers_only = False
     if s.reauthenticating and s.identity is not None and s.identity.principal != principal:
         raise AuthenticationFailed("re-authentication may not change the principal")
     s.identity, s.reauthenticating = Identity(principal, s.host), False
@@ -146,6 +160,7 @@ def _authenticated(node: BrokerServices, ctx: RequestContext, s: Session, name: 
 def _end_login(s: Session) -> None:
     """A failed login, first or re-authentication: the connection is unauthenticated."""
     s.identity, s.reauthenticating, s.login_expires_at, s.refused_token = None, False, None, None
+    s.brokers_only = False
 
 
 def _close_after_answer(s: Session, why: str) -> None:

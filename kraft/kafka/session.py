@@ -37,6 +37,9 @@ class Session:
     listener: str = PLAINTEXT  # the listener's security protocol
     access: AccessControl | None = field(default=None, repr=False)  # the broker's (None: nothing checked)
     mechanism: str | None = None  # chosen by SaslHandshake
+    # a SaslHandshake only another broker may complete (sasl_api.py: a listener where
+    # clients log in otherwise or not at all)
+    brokers_only: bool = False
     scram: ScramExchange | None = field(default=None, repr=False)  # a SCRAM exchange under way
     # OAUTHBEARER: why the token was refused, told once the client acknowledges (RFC 7628)
     refused_token: str | None = None

@@ -1,17 +1,14 @@
-"""The follower fetch exchange (Kafka's Fetch with KIP-279/320 semantics), on the wire
-(carried one message each way by kraft/internode/fetch_channel.py).
-
-Request: JSON. Response: a 4-byte big-endian header length, a JSON header with one
-entry per partition, then each partition's record batches as raw bytes, in header
-order — so followers copy batches as they are, never re-encoding them.
+"""A follower's fetch (Kafka's Fetch with KIP-279/320 semantics) as the replication code
+sees it: the leader answers it in ReplicaManager.handle_fetch, the follower applies the
+answer in PartitionReplica.on_fetched. On the wire it is Kafka's own Fetch request,
+carrying the follower's replica id (kraft/kafka/replica_fetch_api.py on the leader,
+kraft/internode/replica_fetch_channel.py on the follower); KAFKA_CODES is the one
+translation between the two.
 """
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass, fields
-
-import orjson
+from dataclasses import dataclass
 
 NOT_LEADER = "NOT_LEADER"
 FENCED_LEADER_EPOCH = "FENCED_LEADER_EPOCH"  # the follower knows a newer epoch than we do
@@ -19,6 +16,17 @@ UNKNOWN_LEADER_EPOCH = "UNKNOWN_LEADER_EPOCH"  # the follower's epoch is older t
 UNKNOWN_PARTITION = "UNKNOWN_PARTITION"
 OFFSET_OUT_OF_RANGE = "OFFSET_OUT_OF_RANGE"
 STORAGE_ERROR = "KAFKA_STORAGE_ERROR"  # the leader's copy is damaged or its disk failed
+
+# each error's Kafka code in a Fetch answer, and back (an unknown code: the leader failed)
+KAFKA_CODES = {OFFSET_OUT_OF_RANGE: 1, UNKNOWN_PARTITION: 3, NOT_LEADER: 6, STORAGE_ERROR: 56,
+               FENCED_LEADER_EPOCH: 74, UNKNOWN_LEADER_EPOCH: 75}
+ERRORS_BY_CODE = {code: error for error, code in KAFKA_CODES.items()} | {100: UNKNOWN_PARTITION}
+
+
+def error_of(code: int) -> str | None:
+    """The error of a Kafka code in a Fetch answer (None: none); a code a leader should
+    not send counts as a failed leader's, after which the follower backs off."""
+    return None if code == 0 else ERRORS_BY_CODE.get(code, STORAGE_ERROR)
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,7 @@ class FetchPartition:
     fetch_offset: int
     last_fetched_epoch: int  # epoch of the follower's last batch (-1: empty log)
     current_leader_epoch: int  # the leader epoch the follower believes in
-    log_start_offset: int = -1  # the follower's (-1: unknown, a node from before it was sent)
+    log_start_offset: int = -1  # the follower's (-1: unknown)
     # Kafka's partition_max_bytes: the most this partition may send (-1: no cap of its
     # own); a follower's throttled replica asks for no more than its budget
     max_bytes: int = -1
@@ -46,22 +54,6 @@ class FetchRequest:
     forgotten: tuple[tuple[str, int], ...] = ()
     incremental: bool = False
 
-    def encode(self) -> bytes:
-        return orjson.dumps(self)  # orjson walks dataclasses natively (asdict deep-copies)
-
-    @classmethod
-    def decode(cls, raw: bytes) -> "FetchRequest":
-        data = orjson.loads(raw)
-        return cls(int(data["replica_id"]), int(data["broker_epoch"]), int(data["max_wait_ms"]),
-                   int(data["max_bytes"]),
-                   tuple(FetchPartition(str(p["topic_id"]), int(p["partition"]),
-                                        int(p["fetch_offset"]), int(p["last_fetched_epoch"]),
-                                        int(p["current_leader_epoch"]), int(p.get("log_start_offset", -1)),
-                                        int(p.get("max_bytes", -1)))
-                         for p in data["partitions"]),
-                   tuple((str(t), int(n)) for t, n in data.get("forgotten", ())),
-                   bool(data.get("incremental", False)))
-
 
 @dataclass(frozen=True)
 class PartitionData:
@@ -70,36 +62,8 @@ class PartitionData:
     error: str | None = None
     high_watermark: int = -1
     log_start_offset: int = -1
+    # the leader's log end; Kafka's answer does not carry it, so a follower sees -1
     log_end_offset: int = -1
     diverging_epoch: int = -1  # set when the follower must truncate first
     diverging_end_offset: int = -1
     records: bytes = b""
-
-
-_HEADER_FIELDS = tuple(f.name for f in fields(PartitionData) if f.name != "records")
-
-
-def encode_response(parts: list[PartitionData]) -> bytes:
-    # Built by hand: idle long-polls answer often, and dataclasses.asdict (a deep copy,
-    # records included) was a fifth of an idle broker's CPU with 1,000 partitions.
-    header = []
-    for p in parts:
-        entry = {name: getattr(p, name) for name in _HEADER_FIELDS}
-        entry["size"] = len(p.records)
-        header.append(entry)
-    head = orjson.dumps(header)
-    return b"".join([struct.pack(">I", len(head)), head] + [p.records for p in parts])
-
-
-def decode_response(raw: bytes) -> list[PartitionData]:
-    (length,) = struct.unpack_from(">I", raw, 0)
-    header = orjson.loads(raw[4:4 + length])
-    pos = 4 + length
-    out = []
-    for entry in header:
-        size = entry.pop("size")
-        out.append(PartitionData(**entry, records=raw[pos:pos + size]))
-        pos += size
-    if pos != len(raw):
-        raise ValueError(f"fetch response has {len(raw) - pos} stray bytes")
-    return out

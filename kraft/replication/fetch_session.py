@@ -1,12 +1,13 @@
-"""Follower fetch sessions: on one fetch stream, each side remembers what the other knows.
+"""Follower fetch sessions (KIP-227): each side remembers what the other knows.
 
-Kafka's replica fetchers use incremental fetch sessions (KIP-227): a follower names only
-the partitions whose position changed, the leader answers only the partitions with
-something new. Here a session lives exactly as long as one fetch stream (one WebSocket,
-kraft/internode/fetch_channel.py): both sides start empty when it opens and forget it
-when it closes, and the stream carries one request at a time, so no session id or epoch
-is needed. A follower and a leader use sessions only when the stream's handshake agreed
-on them (a WebSocket subprotocol); otherwise every request is a full one, as before.
+Kafka's replica fetchers use incremental fetch sessions: a follower names only the
+partitions whose position changed, the leader answers only the partitions with
+something new. The follower's side is Kafka's FetchSessionHandler: a full fetch (epoch 0)
+asks for a session, the leader's answer names its id, and each later request carries
+the id and the next epoch; any session error, or a lost connection, starts over with a
+full fetch. The leader's session ids and epochs are the Kafka listener's
+(kraft/kafka/fetch_sessions.py, where a follower's session is privileged); what it keeps
+per follower session beyond them is LeaderFetchSession.
 
 Most partitions a follower follows are idle at any moment (`__consumer_offsets` and
 `__transaction_state` alone are 100), yet a full fetch made the leader examine all of
@@ -23,14 +24,13 @@ Pure: no I/O, the caller passes the time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kraft.replication.fetch_protocol import FetchPartition, FetchRequest, PartitionData
 
-# the stream's subprotocol when both ends keep sessions (a leader or follower without it
-# falls back to full requests)
-SESSION_PROTOCOL = "kraft-fetch-session.1"
 FULL_PASS_MS = 1000  # every partition of a session is examined at least this often
+NO_SESSION = 0  # Kafka's INVALID_SESSION_ID
+FULL_EPOCH = 0  # a full fetch that asks for a session (Kafka's INITIAL_EPOCH)
 
 Key = tuple[str, int]  # (topic id, partition)
 
@@ -40,25 +40,39 @@ def key_of(p: FetchPartition | PartitionData) -> Key:
 
 
 class FollowerFetchSession:
-    """The follower's side: the positions the leader holds for this stream."""
+    """The follower's side, for one connection to one leader."""
 
     def __init__(self) -> None:
+        self.session_id = NO_SESSION
+        self.epoch = FULL_EPOCH  # the epoch the next request carries
         self._known: dict[Key, FetchPartition] = {}
 
     def reset(self) -> None:
-        """A new stream: the leader knows nothing yet."""
-        self._known = {}
+        """A session error or a new connection: the next request is a full one."""
+        self.session_id, self.epoch, self._known = NO_SESSION, FULL_EPOCH, {}
 
     def to_send(self, full: FetchRequest) -> FetchRequest:
-        """The incremental request for a full one: the positions that changed, and the
-        partitions no longer fetched. Taken as known from here on (a request that fails
-        ends the stream, and with it the session)."""
+        """What to send for a full request: itself while there is no session, else the
+        positions that changed and the partitions no longer fetched. Taken as known from
+        here on (a request that fails resets the session)."""
         current = {key_of(p): p for p in full.partitions}
-        changed = tuple(p for k, p in current.items() if self._known.get(k) != p)
-        forgotten = tuple(k for k in self._known if k not in current)
-        self._known = current
-        return FetchRequest(full.replica_id, full.broker_epoch, full.max_wait_ms, full.max_bytes, changed,
-                            forgotten=forgotten, incremental=True)
+        known, self._known = self._known, current
+        if self.session_id == NO_SESSION:
+            return replace(full, incremental=False)
+        changed = tuple(p for k, p in current.items() if known.get(k) != p)
+        forgotten = tuple(k for k in known if k not in current)
+        return replace(full, partitions=changed, forgotten=forgotten, incremental=True)
+
+    def answered(self, error_code: int, session_id: int) -> None:
+        """The leader's answer: the session it keeps (NO_SESSION: none, full fetches go
+        on), or a session error, after which the next request is a full one."""
+        if error_code != 0:
+            self.reset()
+        elif self.epoch == FULL_EPOCH:
+            self.session_id = session_id
+            self.epoch = 1 if session_id != NO_SESSION else FULL_EPOCH
+        else:
+            self.epoch = 1 if self.epoch == 2**31 - 1 else self.epoch + 1
 
 
 @dataclass

@@ -210,7 +210,7 @@ class PartitionReplica(ReplicaReads):
             return fp.PartitionData(**base, error=fp.NOT_LEADER), None
         if req.current_leader_epoch > self.leader_epoch:
             return fp.PartitionData(**base, error=fp.UNKNOWN_LEADER_EPOCH), None
-        if req.current_leader_epoch < self.leader_epoch:
+        if 0 <= req.current_leader_epoch < self.leader_epoch:  # -1: not given (Kafka checks none)
             return fp.PartitionData(**base, error=fp.FENCED_LEADER_EPOCH), None
         if leader.on_follower_log_start(replica_id, req.log_start_offset):
             self.signal_change()  # a DeleteRecords may be waiting for this follower
@@ -256,8 +256,8 @@ class PartitionReplica(ReplicaReads):
         if data.error == fp.OFFSET_OUT_OF_RANGE:
             if log.log_end_offset < data.log_start_offset:
                 log.truncate_fully_and_start_at(data.log_start_offset)
-            else:
-                log.truncate_to(data.log_end_offset)
+            else:  # ahead of the leader's end (Kafka's answer leaves it out): back to its HW
+                log.truncate_to(data.log_end_offset if data.log_end_offset >= 0 else data.high_watermark)
             self.follower_hw = min(self.follower_hw, log.log_end_offset)
             return False
         if data.records:
@@ -385,5 +385,7 @@ class PartitionReplica(ReplicaReads):
             return {"high_watermark": self.leader.hw, "log_start_offset": self.log.log_start_offset,
                     "log_end_offset": self.log.log_end_offset, "size": self.log.size_bytes}
         hw, start, end = self.leader_offsets
-        return {"high_watermark": hw, "log_start_offset": start, "log_end_offset": end,
+        # the leader's end is not in its answers: the end of what this follower copied
+        return {"high_watermark": hw, "log_start_offset": start,
+                "log_end_offset": end if end >= 0 else max(hw, self.log.log_end_offset),
                 "size": self.log.size_bytes}

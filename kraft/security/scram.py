@@ -59,6 +59,11 @@ def _salted(password: bytes, salt: bytes, iterations: int, hash_name: str) -> by
     return hashlib.pbkdf2_hmac(hash_name, password, salt, iterations)
 
 
+def salted_password(password: str, salt: bytes, iterations: int, mechanism: str) -> bytes:
+    """RFC 5802's SaltedPassword (the client's side of an exchange derives it too)."""
+    return _salted(check_password(password), salt, iterations, _hash_name(mechanism))
+
+
 def make_credential(password: object, mechanism: str = DEFAULT_MECHANISM,
                     iterations: int = MIN_ITERATIONS) -> ScramCredential:
     """A fresh random salt each time: the same password twice gives different credentials.

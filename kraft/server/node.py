@@ -21,6 +21,7 @@ from kraft.server.lifecycle import BrokerLifecycle
 from kraft.server.metadata_follower import MetadataFollower
 from kraft.config.cluster import ClusterConfig
 from kraft.config.cluster_keys import peer_key, raft_key
+from kraft.security.broker_login import broker_credential
 from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.controller.quorum_controller import QuorumController
 from kraft.server.controller_link import ControllerLink
@@ -49,7 +50,7 @@ from kraft.quorum.raft import RaftQuorum
 from kraft.metadata.changes import NOTHING
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
-from kraft.internode.fetch_channel import FetchChannel
+from kraft.server.broker_links import BrokerLinks
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.server.coordinators import build_coordinators
 from kraft.share.share_coordinator import ShareCoordinator
@@ -97,9 +98,11 @@ class Node:
             quorum.add_apply_listener(self.metadata_applied)
         self.metrics = NodeMetrics(self)
         self.access = AccessControl(config.security, lambda: self.state_machine.image,
-                                    ready=self.security_metadata_current)
+                                    ready=self.security_metadata_current,
+                                    broker_credential=broker_credential(self.peer_key))
         self.tls_server = tls.server_context(config)  # None without [security] tls_cert
         self.peers = Peers(self.peer_key, self.node_url, self.node_config.source_host, tls.client_context(config))
+        self.broker_links = BrokerLinks(config, node_id, lambda: self.image, self.peer_key, self.node_config.source_host)
         self.connections = ConnectionGuard({n.host for n in config.nodes})
         self.registry_site = registry_site(config, node_id, self.peer_key, self.tls_server, tls.client_context(config))
         self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
@@ -283,9 +286,6 @@ class Node:
                                       f"({type(exc.cause).__name__}); retry") from None
         return answer.status, answer.body, answer.content_type
 
-    def _fetch_channel(self, leader_id: int) -> FetchChannel:
-        return FetchChannel(self.peers, leader_id, self.peer_key)
-
     async def _broker_process_gone(self, broker_id: int) -> bool:
         """True only on a refused connection: a timeout may be a pause or a partition."""
         if broker_id not in self.image.brokers:
@@ -362,7 +362,7 @@ class Node:
             replica_manager = ReplicaManager(
                 self.node_id, self.node_config.data_path, self._effective_topic_configs,
                 self.config.timeouts.replica_lag_time_max_ms,
-                self.controller_call_raw, self._fetch_channel,
+                self.controller_call_raw, self.broker_links.fetch_channel,
                 scrub_rate_mb_s=self.config.storage.scrub_rate_mb_s,
                 scrub_interval_s=self.config.storage.scrub_interval_s)
         self.replica_manager = replica_manager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from kraft.replication import fetch_protocol as fp
 from kraft.replication.leader_state import LeaderState
 from kraft.broker.partitioner import RoundRobin, keyless_candidates, murmur2, partition_for_key
 
@@ -104,18 +103,6 @@ def test_min_insync_uses_the_committed_isr():
 def test_single_replica_leader_commits_on_append():
     s = LeaderState(1, (1,), (1,), 1, 1, leo=0, hw=0, now_ms=0)
     assert s.on_append(3) and s.hw == 3
-
-
-def test_fetch_response_roundtrip_keeps_raw_bytes():
-    parts = [fp.PartitionData("t", 0, high_watermark=5, log_start_offset=0, log_end_offset=9,
-                              records=b"\x00\x01binary"),
-             fp.PartitionData("u", 3, error=fp.NOT_LEADER),
-             fp.PartitionData("v", 1, diverging_epoch=2, diverging_end_offset=7)]
-    assert fp.decode_response(fp.encode_response(parts)) == parts
-    with pytest.raises(ValueError):
-        fp.decode_response(fp.encode_response(parts) + b"x")
-    req = fp.FetchRequest(2, 9, 500, 1024, (fp.FetchPartition("t", 0, 5, 3, 4),))
-    assert fp.FetchRequest.decode(req.encode()) == req
 
 
 @pytest.mark.parametrize("text,expected", [

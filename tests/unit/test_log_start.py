@@ -195,14 +195,6 @@ def test_a_leaders_answer_does_not_wait_out_its_long_poll_when_the_start_moved(t
     assert start_moved_past(asked, fp.PartitionData("tid", 0, log_start_offset=4))
 
 
-def test_the_fetch_request_carries_the_log_start_and_old_ones_still_decode():
-    request = fp.FetchRequest(2, 1, 500, 1024, (fp.FetchPartition("tid", 0, 10, 1, 1, 4),))
-    assert fp.FetchRequest.decode(request.encode()) == request
-    old = b'{"replica_id":2,"broker_epoch":1,"max_wait_ms":5,"max_bytes":9,"partitions":[' \
-          b'{"topic_id":"t","partition":0,"fetch_offset":1,"last_fetched_epoch":0,"current_leader_epoch":1}]}'
-    assert fp.FetchRequest.decode(old).partitions[0].log_start_offset == -1
-
-
 def test_a_control_batch_alone_has_no_max_timestamp_record(tmp_path):
     log = PartitionLog.open(tmp_path, SMALL)
     log.append_as_follower(encode_control_batch(7, 0, True, 0, 0, 0, 500))

@@ -1,6 +1,7 @@
 """Follower fetch sessions (kraft/replication/fetch_session.py): a follower names only the
 positions that moved, a leader answers only the partitions with news, and replication
-goes on as with full fetches. Real logs and replicas; only the stream is left out."""
+goes on as with full fetches. Real logs and replicas; only the connection is left out
+(test_replica_fetch_wire.py has the Kafka encoding)."""
 
 from __future__ import annotations
 
@@ -28,25 +29,39 @@ def full(*positions: fp.FetchPartition) -> fp.FetchRequest:
 
 # -- the follower's side ------------------------------------------------------------------------
 
-def test_a_follower_names_every_partition_first_then_only_what_moved_or_left():
+def test_a_follower_sends_full_fetches_until_the_leader_keeps_a_session():
     session = FollowerFetchSession()
     first = session.to_send(full(position(0, 5), position(1, 7)))
-    assert first.incremental and [p.partition for p in first.partitions] == [0, 1] and first.forgotten == ()
+    assert not first.incremental and [p.partition for p in first.partitions] == [0, 1]
+    assert (session.session_id, session.epoch) == (0, 0)
+    session.answered(0, 0)  # the leader had no slot: full fetches go on
+    assert not session.to_send(full(position(0, 5), position(1, 7))).incremental and session.epoch == 0
+    session.answered(0, 77)
+    assert (session.session_id, session.epoch) == (77, 1)
+
+
+def test_in_a_session_a_follower_names_only_what_moved_or_left():
+    session = FollowerFetchSession()
+    session.to_send(full(position(0, 5), position(1, 7)))
+    session.answered(0, 77)
     same = session.to_send(full(position(0, 5), position(1, 7)))
-    assert same.partitions == () and same.forgotten == ()
+    assert same.incremental and same.partitions == () and same.forgotten == ()
+    session.answered(0, 77)
     moved = session.to_send(full(position(0, 9), position(1, 7), position(2, 0)))
     assert [(p.partition, p.fetch_offset) for p in moved.partitions] == [(0, 9), (2, 0)]
+    session.answered(0, 77)
     left = session.to_send(full(position(0, 9), position(2, 0)))
-    assert left.partitions == () and left.forgotten == (("tid", 1),)
-    session.reset()  # a new stream: the leader knows nothing again
-    assert len(session.to_send(full(position(0, 9), position(2, 0))).partitions) == 2
+    assert left.partitions == () and left.forgotten == (("tid", 1),) and session.epoch == 3
 
 
-def test_an_incremental_request_survives_the_wire():
-    request = FollowerFetchSession().to_send(full(position(0, 5)))
-    request = fp.FetchRequest(2, 1, 0, 9, request.partitions, forgotten=(("tid", 3),), incremental=True)
-    assert fp.FetchRequest.decode(request.encode()) == request
-    assert not fp.FetchRequest.decode(full(position(0, 5)).encode()).incremental  # a full one stays full
+def test_a_session_error_starts_over_with_a_full_fetch():
+    session = FollowerFetchSession()
+    session.to_send(full(position(0, 5)))
+    session.answered(0, 77)
+    session.to_send(full(position(0, 5)))
+    session.answered(71, 0)  # INVALID_FETCH_SESSION_EPOCH: the leader lost track
+    again = session.to_send(full(position(0, 5)))
+    assert not again.incremental and len(again.partitions) == 1 and (session.session_id, session.epoch) == (0, 0)
 
 
 # -- the leader's side ---------------------------------------------------------------------------
@@ -98,7 +113,8 @@ def append(replica: PartitionReplica, value: bytes) -> None:
 async def fetch_round(manager, session, wire: FollowerFetchSession, followers, wait_ms: int = 0):
     request = fp.FetchRequest(2, 1, wait_ms, 1 << 20, tuple(f.fetch_position() for f in followers))
     sent = wire.to_send(request)
-    answers = await manager.handle_fetch(fp.FetchRequest.decode(sent.encode()), session)
+    answers = await manager.handle_fetch(sent, session)
+    wire.answered(0, 1)  # the leader keeps session 1
     asked = {(p.topic_id, p.partition): p for p in request.partitions}
     for data in answers:
         followers[data.partition].on_fetched(data, asked[(data.topic_id, data.partition)], 1)
@@ -159,6 +175,7 @@ def test_a_partition_whose_answer_was_not_taken_is_sent_again(tmp_path):
         append(leaders[1], b"dropped once")
         request = fp.FetchRequest(2, 1, 0, 1 << 20, tuple(f.fetch_position() for f in followers))
         lost = await manager.handle_fetch(wire.to_send(request), session)  # never applied
+        wire.answered(0, 1)
         assert [a.partition for a in lost] == [1] and lost[0].records
         _, again = await fetch_round(manager, session, wire, followers)
         assert [a.partition for a in again] == [1] and again[0].records

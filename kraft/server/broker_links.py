@@ -1,0 +1,36 @@
+"""How this node reaches other brokers over Kafka (Kafka's inter-broker listener): the
+address each registered, the cluster's TLS, and the brokers' own login when the cluster
+is secured. Followers fetch over these connections (kraft/kafka/follower_fetch.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kraft.config.cluster import ClusterConfig
+from kraft.kafka.broker_client import BrokerConnection
+from kraft.kafka.follower_fetch import FollowerFetchChannel
+from kraft.metadata.image import MetadataImage
+from kraft.security.broker_login import broker_password
+from kraft.server import tls
+
+
+class BrokerLinks:
+    def __init__(self, config: ClusterConfig, node_id: int, image_of: Callable[[], MetadataImage],
+                 peer_key: bytes, source_host: str | None) -> None:
+        self._node_id = node_id
+        self._image_of = image_of
+        self._tls = tls.client_context(config)
+        self._password = broker_password(peer_key) if config.security is not None else None
+        self._source_host = source_host
+
+    def address_of(self, broker_id: int) -> tuple[str, int] | None:
+        """Where the broker's Kafka listener is, as it registered it (None: no listener)."""
+        reg = self._image_of().brokers.get(broker_id)
+        return None if reg is None or reg.kafka_port is None else (reg.host, reg.kafka_port)
+
+    def connection(self, broker_id: int) -> BrokerConnection:
+        return BrokerConnection(lambda: self.address_of(broker_id), f"kraft-broker-{self._node_id}",
+                                self._tls, self._password, self._source_host)
+
+    def fetch_channel(self, leader_id: int) -> FollowerFetchChannel:
+        return FollowerFetchChannel(self.connection(leader_id))
