@@ -2,36 +2,44 @@
 leader's question to the coordinator (KIP-890: is this partition in the transaction?).
 
 The transaction coordinator (kraft/transactions) decides; this carries its decisions.
-Markers go to each partition's leader over the node-to-node channel (Kafka's
-WriteTxnMarkers, as JSON), or straight to the data plane when this node leads the
-partition. A marker on a `__consumer_offsets` partition also settles the group
-offsets the transaction committed there, once the marker is replicated.
+Markers go to each partition's leader in Kafka's WriteTxnMarkers, and a leader's
+question in AddPartitionsToTxn, both over the Kafka listener and batched per broker
+(`TxnRemote`: kraft/kafka/txn_calls.py), or straight to the data plane or the
+coordinator when this node is the other side. A marker on a `__consumer_offsets`
+partition also settles the group offsets the transaction committed there, once the
+marker is replicated.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Protocol
 
 from kraft.broker.data_plane import DataPlane
-from kraft.errors import KraftError, LeaderNotAvailable, NotCoordinator, error_from_name
+from kraft.errors import KraftError, LeaderNotAvailable, NotCoordinator
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.groups.group_coordinator import GroupCoordinator
-from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.metadata.image import MetadataImage
 from kraft.transactions.txn_coordinator import TransactionCoordinator
-from kraft.transactions.txn_markers import MarkerAnswers, TxnMarker
+from kraft.transactions.txn_markers import MarkerAnswers, TxnCheck, TxnMarker
 
 TopicPartition = tuple[str, int]
-MARKERS_PATH = "/internal/v1/txn/markers"
-VERIFY_PATH = "/internal/v1/txn/verify"
 MARKER_TIMEOUT_MS = 30_000
+
+
+class TxnRemote(Protocol):
+    """The requests to other brokers (kraft/kafka/txn_calls.py); ConnectionError when the
+    other broker cannot be reached."""
+
+    async def write_markers(self, leader: int, markers: Sequence[TxnMarker]) -> list[MarkerAnswers]: ...
+
+    async def check(self, coordinator: int, check: TxnCheck) -> bool: ...
 
 
 class TransactionLink:
     def __init__(self, node_id: int, image: Callable[[], MetadataImage], data_plane: DataPlane,
-                 groups: GroupCoordinator, coordinator: Callable[[], TransactionCoordinator], peers: Peers):
+                 groups: GroupCoordinator, coordinator: Callable[[], TransactionCoordinator], remote: TxnRemote):
         """coordinator: this node's transaction coordinator (built after the data plane,
         which asks through verify)."""
         self.node_id = node_id
@@ -39,7 +47,7 @@ class TransactionLink:
         self._plane = data_plane
         self._groups = groups
         self._coordinator = coordinator
-        self._peers = peers
+        self._remote_calls = remote
 
     # -- coordinator side: WriteTxnMarkers to the leaders ------------------------------------
     async def send_markers(self, markers: Sequence[TxnMarker]) -> list[MarkerAnswers]:
@@ -74,11 +82,9 @@ class TransactionLink:
 
     async def _remote(self, leader: int, markers: list[TxnMarker]) -> list[MarkerAnswers]:
         try:
-            body = await self._peers.call_json(leader, "POST", MARKERS_PATH, payload=markers_json(markers),
-                                               timeout_s=MARKER_TIMEOUT_MS / 1000 + 5)
-        except PeerUnreachable as exc:
-            raise LeaderNotAvailable(f"leader {leader} unreachable ({type(exc.cause).__name__})") from None
-        return answers_from_json(body)
+            return await self._remote_calls.write_markers(leader, markers)
+        except ConnectionError as exc:
+            raise LeaderNotAvailable(f"leader {leader} unreachable ({exc})") from None
 
     # -- leader side ---------------------------------------------------------------------------
     async def write_here(self, markers: Sequence[TxnMarker]) -> list[MarkerAnswers]:
@@ -112,15 +118,12 @@ class TransactionLink:
         if target is None:
             return await check_or_add(coordinator, transactional_id, producer_id, producer_epoch,
                                       (topic, partition), add)
-        payload = {"transactional_id": transactional_id, "producer_id": producer_id,
-                   "producer_epoch": producer_epoch, "topic": topic, "partition": partition, "add": add}
+        check = TxnCheck(transactional_id, producer_id, producer_epoch, topic, partition, add)
         try:
-            body = await self._peers.call_json(target, "POST", VERIFY_PATH, payload=payload,
-                                               timeout_s=max(0.05, timeout_s))
-        except PeerUnreachable as exc:
-            raise NotCoordinator(f"NOT_COORDINATOR: coordinator {target} unreachable "
-                                 f"({type(exc.cause).__name__}); retry") from None
-        return bool(body.get("in_transaction"))
+            async with asyncio.timeout(max(0.05, timeout_s)):
+                return await self._remote_calls.check(target, check)
+        except ConnectionError as exc:
+            raise NotCoordinator(f"NOT_COORDINATOR: coordinator {target} unreachable ({exc}); retry") from None
 
 
 async def check_or_add(coordinator: TransactionCoordinator, transactional_id: str, producer_id: int,
@@ -131,37 +134,3 @@ async def check_or_add(coordinator: TransactionCoordinator, transactional_id: st
         return True
     found = await coordinator.verify_partitions(transactional_id, producer_id, producer_epoch, [tp])
     return bool(found.get(tp))
-
-
-# -- the node-to-node form ---------------------------------------------------------------------
-def markers_json(markers: Sequence[TxnMarker]) -> dict:
-    return {"markers": [{"producer_id": m.producer_id, "producer_epoch": m.producer_epoch, "commit": m.commit,
-                         "coordinator_epoch": m.coordinator_epoch, "partitions": [list(tp) for tp in m.partitions]}
-                        for m in markers]}
-
-
-def markers_from_json(body: Any) -> list[TxnMarker]:
-    """Raises ValueError/TypeError/KeyError on a malformed body (the route answers 400)."""
-    out = []
-    for m in body["markers"]:
-        partitions = tuple((str(t), int(p)) for t, p in m["partitions"])
-        out.append(TxnMarker(int(m["producer_id"]), int(m["producer_epoch"]), bool(m["commit"]),
-                             int(m["coordinator_epoch"]), partitions))
-    return out
-
-
-def answers_json(answers: Sequence[MarkerAnswers]) -> dict:
-    return {"answers": [[[tp[0], tp[1], None if err is None else
-                          {"error_class": type(err).__name__, "message": str(getattr(err, "message", err))}]
-                         for tp, err in answer.items()] for answer in answers]}
-
-
-def answers_from_json(body: Any) -> list[MarkerAnswers]:
-    out: list[MarkerAnswers] = []
-    for answer in body["answers"]:
-        parsed: dict[TopicPartition, BaseException | None] = {}
-        for topic, partition, err in answer:
-            parsed[(topic, partition)] = None if err is None else error_from_name(err.get("error_class"),
-                                                                                  str(err.get("message", "")))
-        out.append(parsed)
-    return out

@@ -71,6 +71,9 @@ class NodeConfig(Table):
             raise invalid("raft_port", 'only controllers use a raft port: remove it, or add "controller" to roles')
         if self.rack is not None and not self.is_broker:
             raise invalid("rack", 'only brokers hold replicas: remove it, or add "broker" to roles')
+        if self.is_broker and self.kafka_port is None:  # brokers replicate over Kafka
+            raise invalid("kafka_port", 'required for a node with the "broker" role: the other brokers '
+                                        "fetch from it there, as Kafka clients do")
         if not self.is_broker and self.kafka_port is not None:
             raise invalid("kafka_port", 'only brokers serve Kafka clients: remove it, or add "broker" to roles')
         return self

@@ -82,3 +82,14 @@ def error_from_name(name: str | None, message: str) -> KraftError:
         err.detail = message.partition(": ")[2]
         return err
     return cls(message)
+
+
+def error_from_code(code: int, message: str) -> KraftError:
+    """Rebuild an error another broker answered with a Kafka code (a Kafka answer names no
+    class): the most general class with that code, so the kind is kept (a fenced epoch stays
+    fenced, NOT_COORDINATOR stays retriable); a code kraft has no class for is unknown."""
+    candidates = [cls for cls in all_error_classes().values() if cls.kafka_code == code]
+    if not candidates or code == UnknownServerError.kafka_code:
+        return UnknownServerError(message)
+    cls = min(candidates, key=lambda c: len(c.__mro__))
+    return error_from_name(cls.__name__, message)

@@ -25,8 +25,7 @@ from kraft.broker.share_leaders import PATH as SHARE_PARTITION_PATH
 from kraft.broker.share_leaders import serve as serve_share_partition
 from kraft.broker.share_state_link import STATE_PATH
 from kraft.broker.share_state_link import serve as serve_share_state
-from kraft.broker.txn_link import MARKERS_PATH, VERIFY_PATH, answers_json, check_or_add, markers_from_json
-from kraft.errors import BadRequest, NotCoordinator, Unauthorized
+from kraft.errors import Unauthorized
 from kraft.metadata.image_codec import image_to_dict
 
 log = logging.getLogger(__name__)
@@ -44,8 +43,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/internal/v1/stable-offsets", stable_offsets)
     app.router.add_post("/internal/v1/delete-records", forwarded_delete_records)
     app.router.add_get("/internal/v1/groups", local_groups)
-    app.router.add_post(MARKERS_PATH, txn_markers)
-    app.router.add_post(VERIFY_PATH, txn_verify)
     app.router.add_post(STATE_PATH, share_state)
     app.router.add_post(SHARE_PARTITION_PATH, share_partition)
     app.router.add_get(SHARE_GROUPS_PATH, local_share_groups)
@@ -152,34 +149,6 @@ async def forwarded_delete_records(request):
     node.data_plane.topic_or_404(topic)
     low = await node.data_plane.delete_records(topic, partition, offset, timeout_ms, local_only=True)
     return json_response({"low_watermark": low})
-
-
-async def txn_markers(request):
-    """WriteTxnMarkers from a transaction coordinator, for partitions this node leads."""
-    await _authorize(request)
-    try:
-        markers = markers_from_json(await read_json(request))
-    except (KeyError, TypeError, ValueError):
-        raise BadRequest("a body of transaction markers was expected") from None
-    answers = await node_of(request).txn_link.write_here(markers)
-    return json_response(answers_json(answers))
-
-
-async def txn_verify(request):
-    """A partition leader asks this coordinator: is the partition in the transaction?
-    With "add" (transactions version 2) it is added first."""
-    await _authorize(request)
-    body = await read_json(request)
-    try:
-        tid, pid, epoch = str(body["transactional_id"]), int(body["producer_id"]), int(body["producer_epoch"])
-        tp = (str(body["topic"]), int(body["partition"]))
-        add = bool(body.get("add", False))
-    except (KeyError, TypeError, ValueError):
-        raise BadRequest("transactional_id, producer_id, producer_epoch, topic, partition expected") from None
-    coordinator = node_of(request).transactions
-    if await coordinator.locate(tid, create=False, wait_s=0) is not None:  # the leader asking waits briefly
-        raise NotCoordinator(f"NOT_COORDINATOR: node {coordinator.node_id} does not coordinate {tid!r}")
-    return json_response({"in_transaction": await check_or_add(coordinator, tid, pid, epoch, tp, add)})
 
 
 async def share_state(request):

@@ -14,6 +14,8 @@ the group's offsets partition to the transaction itself (no AddOffsetsToTxn need
 
 from __future__ import annotations
 
+import asyncio
+
 import re
 from typing import Any
 
@@ -54,7 +56,10 @@ async def _coordinator_code(node: BrokerServices, ctx: RequestContext | None, tr
     if ctx is not None and not ctx.allowed(operation, transactional_id):
         return TRANSACTIONAL_ID_AUTHORIZATION_FAILED
     try:
-        target = await node.transactions.locate(transactional_id, wait_s=LOCATE_WAIT_S)
+        # a broker's question is answered at once, as Kafka answers it: the leader asking
+        # holds a produce, and takes COORDINATOR_LOAD_IN_PROGRESS as "not decided yet"
+        target = (await node.transactions.locate(transactional_id, wait_s=LOCATE_WAIT_S) if ctx is not None
+                  else await node.transactions.locate(transactional_id, create=False, wait_s=0))
     except KraftError as exc:
         return error_codes.code_of(exc)
     return None if target is None else error_codes.NOT_COORDINATOR
@@ -97,12 +102,12 @@ async def add_partitions(node: BrokerServices, ctx: RequestContext, request) -> 
 async def _add_partitions_batched(node: BrokerServices, ctx: RequestContext, request) -> dict:
     if not ctx.allowed("cluster_action"):
         return {"throttle_time": 0, "error_code": CLUSTER_AUTHORIZATION_FAILED, "results_by_transaction": []}
-    results = []
-    for txn in request.transactions:
+    async def one(txn) -> dict:  # the transactions of one request are independent: answered together
         asked = [(t.name, int(p)) for t in txn.topics for p in t.partitions]
         codes = await _one_transaction(node, None, txn.transactional_id, int(txn.producer_id),
                                        int(txn.producer_epoch), asked, verify_only=bool(txn.verify_only))
-        results.append({"transactional_id": txn.transactional_id, "topic_results": _by_topic(codes)})
+        return {"transactional_id": txn.transactional_id, "topic_results": _by_topic(codes)}
+    results = await asyncio.gather(*(one(txn) for txn in request.transactions))
     return {"throttle_time": 0, "error_code": error_codes.NONE, "results_by_transaction": results}
 
 

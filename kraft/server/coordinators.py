@@ -12,7 +12,7 @@ from kraft.broker.data_plane import DataPlane
 from kraft.broker.share_group_admin import ShareGroupAdmin
 from kraft.broker.share_leaders import ShareLeaders
 from kraft.broker.share_state_link import ShareStateLink
-from kraft.broker.txn_link import TransactionLink
+from kraft.broker.txn_link import TransactionLink, TxnRemote
 from kraft.config.cluster import ClusterConfig
 from kraft.coordinator.runtime import AppendLocal, ControllerCall, ReplicaLookup, WaitMetadata
 from kraft.groups.group_coordinator import GroupCoordinator
@@ -43,12 +43,12 @@ class Coordinators:
 
 
 def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], MetadataImage],
-                       replicas: ReplicaLookup | None, data_plane: DataPlane, peers: Peers,
+                       replicas: ReplicaLookup | None, data_plane: DataPlane, peers: Peers, txn_remote: TxnRemote,
                        controller_call: ControllerCall, wait_metadata: WaitMetadata, append_local: AppendLocal,
                        next_producer_id: Callable[[], Awaitable[int]] | None) -> Coordinators:
     """replicas None: a controller-only node, whose coordinators only forward."""
     groups = GroupCoordinator(node_id, config.groups, image, replicas, controller_call, wait_metadata, append_local)
-    txn_link = TransactionLink(node_id, image, data_plane, groups, lambda: transactions, peers)
+    txn_link = TransactionLink(node_id, image, data_plane, groups, lambda: transactions, txn_remote)
     transactions = TransactionCoordinator(
         node_id, config.transactions, image, replicas, controller_call, wait_metadata, append_local,
         next_producer_id, txn_link.send_markers, offsets_topic_partitions=config.groups.offsets_topic_partitions)

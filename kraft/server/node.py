@@ -21,7 +21,6 @@ from kraft.server.lifecycle import BrokerLifecycle
 from kraft.server.metadata_follower import MetadataFollower
 from kraft.config.cluster import ClusterConfig
 from kraft.config.cluster_keys import peer_key, raft_key
-from kraft.security.broker_login import broker_credential
 from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.controller.quorum_controller import QuorumController
 from kraft.server.controller_link import ControllerLink
@@ -97,12 +96,12 @@ class Node:
         if quorum:
             quorum.add_apply_listener(self.metadata_applied)
         self.metrics = NodeMetrics(self)
+        self.broker_links = BrokerLinks(config, node_id, lambda: self.image, self.peer_key, self.node_config.source_host)
         self.access = AccessControl(config.security, lambda: self.state_machine.image,
                                     ready=self.security_metadata_current,
-                                    broker_credential=broker_credential(self.peer_key))
+                                    broker_credential=self.broker_links.credential)
         self.tls_server = tls.server_context(config)  # None without [security] tls_cert
         self.peers = Peers(self.peer_key, self.node_url, self.node_config.source_host, tls.client_context(config))
-        self.broker_links = BrokerLinks(config, node_id, lambda: self.image, self.peer_key, self.node_config.source_host)
         self.connections = ConnectionGuard({n.host for n in config.nodes})
         self.registry_site = registry_site(config, node_id, self.peer_key, self.tls_server, tls.client_context(config))
         self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
@@ -394,6 +393,7 @@ class Node:
                 await self.registry_site.close()
             if self.quorum is not None:
                 self.quorum.stop()
+            await self.broker_links.close()
             await self.peers.close()
             self.waiters.close()
 
@@ -405,6 +405,7 @@ class Node:
         self.data_plane = data_plane
         self.partition_reader = partition_reader = PartitionReader(self.node_id, data_plane, self.peers)
         built = build_coordinators(self.node_id, self.config, image, replica_manager, data_plane, self.peers,
+                                   self.broker_links.txn,
                                    self.controller_call_raw, self.waiters.wait_for, self._append_internal,
                                    self.producer_ids.next_id if self.producer_ids is not None else None)
         txn_link, self.groups, self.transactions = built.txn_link, built.groups, built.transactions

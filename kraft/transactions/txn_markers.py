@@ -54,6 +54,18 @@ class TxnMarker:
 
 
 MarkerAnswers = Mapping[TopicPartition, BaseException | None]
+
+
+@dataclass(frozen=True)
+class TxnCheck:
+    """One partition a leader asks a transaction's coordinator about (KIP-890: is it in
+    the open transaction; with add, for transactions version 2, add it first)."""
+    transactional_id: str
+    producer_id: int
+    producer_epoch: int
+    topic: str
+    partition: int
+    add: bool
 SendMarkers = Callable[[Sequence[TxnMarker]], Awaitable[Sequence[MarkerAnswers]]]
 
 

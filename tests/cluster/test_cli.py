@@ -79,6 +79,7 @@ name = "x"
 id = 1
 roles = ["controller", "broker"]
 http_port = {port}
+kafka_port = 19556
 raft_port = 19555
 data_dir = "d1"
 colour = "blue"
@@ -99,6 +100,7 @@ def test_format_refuses_a_formatted_dir_and_node_refuses_another_clusters_dir(tm
 id = 1
 roles = ["controller", "broker"]
 http_port = 18601
+kafka_port = 19611
 raft_port = 19601
 data_dir = "d1"
 """)
@@ -125,6 +127,7 @@ def test_unformatted_dir_without_cluster_id_is_refused_with_advice(tmp_path):
 id = 1
 roles = ["controller", "broker"]
 http_port = 18602
+kafka_port = 19612
 raft_port = 19602
 data_dir = "d1"
 """)

@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import json
 import shutil
 import struct
 import subprocess
 import time
+import uuid
 
 import pytest
 from kafka_wire import closed_by_broker, kafka_socket, produce_frame, recv_frame
 
+from kraft.config.cluster_keys import peer_key
+from kraft.config.data_dir import read_identity
+from kraft.kafka.broker_client import BrokerConnection, BrokerUnreachable
+from kraft.security.broker_login import broker_password
 from kraft.server.local_cluster import LocalCluster, http_json, security_toml
 
 pytestmark = pytest.mark.cluster
@@ -23,6 +29,9 @@ kafka = pytest.importorskip("kafka", reason="kafka-python is a test extra: ./dev
 confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka is a test extra")
 aiokafka = pytest.importorskip("aiokafka", reason="aiokafka is a test extra")
 from confluent_kafka import admin as cadmin  # noqa: E402
+from kio.schema.fetch.v17 import request as v17  # noqa: E402
+from kio.schema.types import BrokerId  # noqa: E402
+from kio.static.primitive import i32, i32Timedelta, i64  # noqa: E402
 
 SECURITY = security_toml({u: f"{u}-password" for u in ("admin", "alice", "bob", "mallory")},
                          mechanisms={"bob": "SCRAM-SHA-512"})
@@ -412,3 +421,50 @@ def test_clients_given_a_wrong_password_report_an_authentication_error(cluster, 
     with caplog.at_level("ERROR", logger="aiokafka"):
         asyncio.run(aio())
     assert "Authentication failed" in caplog.text, caplog.text
+
+
+def test_brokers_log_in_as_their_own_user_and_nobody_else_can(cluster):
+    """The brokers' login (User:kraft-broker over SCRAM-SHA-256, its credential derived by
+    every node from the cluster's secret) may fetch as a replica; the same name with a
+    guessed password is refused, and so is its real password over SASL/PLAIN or HTTP
+    Basic, and a user of that name made through the API logs in nobody."""
+    password = broker_password(peer_key(read_identity(cluster.config.node(1).data_path)))
+    status, topic = http_json("GET", cluster.v3(1) + "/topics/ks-orders", headers=ADMIN_HTTP)
+    assert status == 200, topic
+    status, part = http_json("GET", cluster.v3(1) + "/topics/ks-orders/partitions/0", headers=ADMIN_HTTP)
+    assert status == 200, part
+    leader = cluster.config.node(part["leader_id"])
+    fetch = v17.FetchRequest(
+        replica_state=v17.ReplicaState(replica_id=BrokerId(99), replica_epoch=i64(1)),
+        max_wait=i32Timedelta.parse(datetime.timedelta(0)), min_bytes=i32(0), max_bytes=i32(1 << 20),
+        session_id=i32(0), session_epoch=i32(-1), forgotten_topics_data=(),
+        topics=(v17.FetchTopic(topic_id=uuid.UUID(topic["topic_id"]), partitions=(v17.FetchPartition(
+            partition=i32(0), current_leader_epoch=i32(part["leader_epoch"]), fetch_offset=i64(0),
+            partition_max_bytes=i32(1 << 20)),)),))
+
+    async def replica_fetch_code(with_password: str) -> int:
+        connection = BrokerConnection(lambda: (leader.host, leader.kafka_port), "test-broker", None, with_password)
+        try:
+            answer = await connection.request(fetch, 20)
+            return answer.responses[0].partitions[0].error_code.value
+        finally:
+            await connection.close()
+
+    assert asyncio.run(replica_fetch_code(password)) == 0
+    with pytest.raises(BrokerUnreachable, match="login refused"):
+        asyncio.run(replica_fetch_code("a-guess"))
+    with pytest.raises(confluent_kafka.KafkaException):
+        cadmin.AdminClient({**sasl(cluster, "kraft-broker", password, "PLAIN"),
+                            "socket.timeout.ms": 5000}).list_topics(timeout=5)
+    basic = {"Authorization": "Basic " + base64.b64encode(f"kraft-broker:{password}".encode()).decode()}
+    assert http_json("GET", cluster.v3(1) + "/topics", headers=basic)[0] == 401
+    status, _ = http_json("POST", cluster.url(1) + "/v1/security/users",
+                          {"username": "kraft-broker", "password": "chosen-password"}, headers=ADMIN_HTTP)
+    assert status == 201
+    try:
+        chosen = {"Authorization": "Basic " + base64.b64encode(b"kraft-broker:chosen-password").decode()}
+        assert http_json("GET", cluster.v3(1) + "/topics", headers=chosen)[0] == 401
+        with pytest.raises(BrokerUnreachable, match="login refused"):
+            asyncio.run(replica_fetch_code("chosen-password"))
+    finally:
+        assert http_json("DELETE", cluster.url(1) + "/v1/security/users/kraft-broker", headers=ADMIN_HTTP)[0] == 204

@@ -323,6 +323,7 @@ id = {i}
 roles = ["controller", "broker"]
 host = "{host}"
 http_port = {18080 + i}
+kafka_port = {19190 + i}
 raft_port = {19090 + i}
 data_dir = "node-{i}"
 ''' for i, host in ((1, "10.255.0.1"), (2, "127.0.0.1"), (3, "127.0.0.1")))

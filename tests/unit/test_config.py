@@ -14,7 +14,7 @@ from kraft.config.topic_configs import TOPIC_CONFIGS, topic_default
 
 
 def node(node_id, roles=("controller", "broker"), host="127.0.0.1", http=None, raft="auto", extra=""):
-    """One [[nodes]] table; ports default to 8080+id / 9090+id."""
+    """One [[nodes]] table; ports default to 8080+id / 9090+id (raft) / 19090+id (kafka)."""
     lines = [
         "[[nodes]]",
         f"id = {node_id}",
@@ -23,6 +23,8 @@ def node(node_id, roles=("controller", "broker"), host="127.0.0.1", http=None, r
         f"http_port = {http or 8080 + node_id}",
         f'data_dir = "data/node-{node_id}"',
     ]
+    if "broker" in roles and "kafka_port" not in extra:
+        lines.append(f"kafka_port = {19090 + node_id}")
     if raft == "auto" and "controller" in roles:
         lines.append(f"raft_port = {9090 + node_id}")
     elif raft not in ("auto", None):
@@ -290,7 +292,7 @@ def test_short_raft_password(tmp_path):
 def test_toml_syntax_error_has_line_and_column(tmp_path):
     text = THREE_NODES + "[[nodes]]\nid = = 4\n"
     message = load_error(tmp_path, text)
-    assert message.startswith("line 26, column 6: invalid TOML: ")
+    assert message.startswith("line 29, column 6: invalid TOML: ")
 
 
 def test_missing_file():
@@ -499,3 +501,9 @@ def test_schema_registry_urls_list_every_node_secured_or_not(tmp_path):
     # a secured cluster serves its registry too, with its users and ACLs
     assert load_cluster_config(write(tmp_path, SECURITY + text)).schema_registry_urls == \
         "http://127.0.0.1:8091,http://127.0.0.1:8092,http://127.0.0.1:8093"
+
+
+def test_a_broker_without_a_kafka_port_refuses_to_load(tmp_path):
+    """The other brokers replicate from it over Kafka: without the port they could not."""
+    text = node(1) + node(2, extra="kafka_port = 0\n").replace("kafka_port = 0\n", "")
+    assert load_error(tmp_path, text).startswith('nodes[1].kafka_port: required for a node with the "broker" role')

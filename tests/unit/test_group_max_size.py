@@ -118,7 +118,7 @@ def test_the_limits_are_cluster_toml_settings_with_kafkas_defaults_and_bounds(tm
     both = GroupSettings.model_validate({"group.max.size": 5, "group.consumer.max.size": 7})
     assert (both.classic_max_size, both.consumer_max_size) == (5, 7)
     nodes = "".join(f'[[nodes]]\nid = {i}\nroles = ["controller", "broker"]\nhost = "127.0.0.1"\n'
-                    f'http_port = {8080 + i}\nraft_port = {9090 + i}\ndata_dir = "d{i}"\n' for i in (1, 2, 3))
+                    f'http_port = {8080 + i}\nkafka_port = {19090 + i}\nraft_port = {9090 + i}\ndata_dir = "d{i}"\n' for i in (1, 2, 3))
     for name, value in (("group.max.size", 0), ("group.consumer.max.size", 2**31), ("group.max.size", '"10"')):
         with pytest.raises(ConfigFileError) as refused:
             load_cluster_config_text(f'[cluster]\nname = "c"\n[groups]\n"{name}" = {value}\n' + nodes,
