@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from kraft.broker.lookup import topic_or_404
-from kraft.internode.peers import Peers, PeerUnreachable
+from kraft.broker.leader_remote import LeaderRemote
 from kraft.metadata.effective_configs import effective_topic_configs
 from kraft.broker.isolation import Aborted, last_offset_in
 from kraft.errors import (
@@ -120,7 +120,7 @@ class Traffic:
 
 class DataPlane:
     def __init__(self, node_id: int, image: Callable[[], MetadataImage], topic_defaults: dict[str, str],
-                 replicas: ReplicaManager | None, peers: Peers, ready: Callable[[], bool],
+                 replicas: ReplicaManager | None, leaders: LeaderRemote, ready: Callable[[], bool],
                  verify_txn: VerifyTxn | None = None):
         """replicas: this broker's replica manager (None on a controller-only node, which
         forwards everything); ready() says whether this node's image has caught up;
@@ -131,7 +131,7 @@ class DataPlane:
         self._image = image
         self._topic_defaults = topic_defaults
         self._replicas = replicas
-        self._peers = peers
+        self._leaders = leaders
         self._ready = ready
         self._round_robin = RoundRobin()
         # topic name -> (the TopicImage it was computed from, its keyless candidates)
@@ -364,15 +364,12 @@ class DataPlane:
             await asyncio.sleep(0.01)
 
     async def _forward_produce(self, leader, topic, partition, batch, acks, timeout_ms, timestamp):
-        params = {"topic": topic, "partition": str(partition), "acks": str(acks),
-                  "timeout_ms": str(timeout_ms), "timestamp": str(timestamp)}
         try:
-            body = await self._peers.call_json(leader, "POST", "/internal/v1/produce", data=batch,
-                                               params=params, timeout_s=timeout_ms / 1000 + 5)
-        except PeerUnreachable as exc:
+            base = await self._leaders.produce(leader, topic, partition, batch, acks, timeout_ms)
+        except ConnectionError as exc:
             raise OutcomeUnknown(f"NOT_LEADER or unreachable leader {leader} for {topic}-{partition} "
-                                 f"({type(exc.cause).__name__}); outcome unknown, retry") from None
-        return Delivery(partition, body["offset"], timestamp)
+                                 f"({exc}); outcome unknown, retry") from None
+        return Delivery(partition, -1 if acks == 0 else base, timestamp)
 
     async def leader_replica(self, topic: str, partition: int):
         """This broker's leader replica of the partition, once its log is open, or the
@@ -418,15 +415,11 @@ class DataPlane:
 
     async def _forward_delete_records(self, leader: int, topic: str, partition: int, offset: int,
                                       timeout_ms: int) -> int:
-        params = {"topic": topic, "partition": str(partition), "offset": str(offset),
-                  "timeout_ms": str(timeout_ms)}
         try:
-            body = await self._peers.call_json(leader, "POST", "/internal/v1/delete-records",
-                                               params=params, timeout_s=timeout_ms / 1000 + 5)
-        except PeerUnreachable as exc:
+            return await self._leaders.delete_records(leader, topic, partition, offset, timeout_ms)
+        except ConnectionError as exc:
             raise OutcomeUnknown(f"NOT_LEADER or unreachable leader {leader} for {topic}-{partition} "
-                                 f"({type(exc.cause).__name__}); outcome unknown, retry") from None
-        return int(body["low_watermark"])
+                                 f"({exc}); outcome unknown, retry") from None
 
     def log_start_offset(self, topic: str, partition: int) -> int:
         """The partition's log start offset on this broker; -1 where it has no replica."""

@@ -1,5 +1,7 @@
-"""Node-to-node endpoints: controller requests, the metadata log for observers, forwarded
-produce and reads, group summaries. (Followers fetch over Kafka: kafka/replica_fetch_api.py.)
+"""Node-to-node endpoints: controller requests, the metadata log for observers, group and
+share-group summaries, share-group state and share-partition calls. (Replication,
+transaction markers and the REST door's produce and reads at a leader travel as Kafka
+requests between brokers instead: kraft/kafka/broker_client.py.)
 
 Every request must carry a valid X-Kraft-Signature (kraft.config.cluster_keys): an
 HMAC, with a key only this cluster's nodes derive, of the method, path, time and
@@ -18,8 +20,6 @@ from kraft.api.context import node_of
 from kraft.api.http_body import json_response, query_int, read_body, read_json
 from kraft.internode.peers import LOCAL_ONLY_HEADER, SIGNATURE_HEADER
 from kraft.config.cluster_keys import signature_valid
-from kraft.broker.isolation import ABORTED_HEADER, aborted_header
-from kraft.groups.consumer_instance import READ_COMMITTED
 from kraft.broker.share_group_admin import LOCAL_PATH as SHARE_GROUPS_PATH
 from kraft.broker.share_leaders import PATH as SHARE_PARTITION_PATH
 from kraft.broker.share_leaders import serve as serve_share_partition
@@ -38,10 +38,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/internal/v1/metadata", metadata_log)
     app.router.add_get("/internal/v1/metadata/offset", metadata_offset)
     app.router.add_get("/internal/v1/quorum/voters", quorum_voters)
-    app.router.add_post("/internal/v1/produce", forwarded_produce)
-    app.router.add_get("/internal/v1/read", committed_read)
-    app.router.add_get("/internal/v1/stable-offsets", stable_offsets)
-    app.router.add_post("/internal/v1/delete-records", forwarded_delete_records)
     app.router.add_get("/internal/v1/groups", local_groups)
     app.router.add_post(STATE_PATH, share_state)
     app.router.add_post(SHARE_PARTITION_PATH, share_partition)
@@ -92,63 +88,6 @@ async def quorum_voters(request):
     """The voter set, asked by a controller starting with no Raft state (node.py)."""
     await _authorize(request)
     return json_response(node_of(request).quorum_voters(request.remote))
-
-
-async def forwarded_produce(request):
-    """A batch another node received for a partition this node leads."""
-    await _authorize(request)
-    node = node_of(request)
-    topic = request.query.get("topic", "")
-    partition = query_int(request, "partition", 0, 0, 2**31 - 1)
-    acks = query_int(request, "acks", -1, -1, 1)
-    timeout_ms = query_int(request, "timeout_ms", 30_000, 1, 300_000)
-    timestamp = query_int(request, "timestamp", 0, 0, 2**62)
-    batch = await read_body(request)
-    appended = await node.data_plane.append_batch(topic, partition, batch, acks, timeout_ms,
-                                                  timestamp, local_only=True)
-    return json_response({"offset": (await appended.committed()).offset})
-
-
-async def committed_read(request):
-    """Raw committed batches of a partition this node leads (consumer instances elsewhere)."""
-    await _authorize(request)
-    node = node_of(request)
-    topic = request.query.get("topic", "")
-    partition = query_int(request, "partition", 0, 0, 2**31 - 1)
-    offset = query_int(request, "offset", 0, 0, 2**63 - 1)
-    max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, 64 * 1024 * 1024)
-    timeout_ms = query_int(request, "timeout_ms", 0, 0, MAX_WAIT_MS)
-    node.data_plane.topic_or_404(topic)
-    if request.query.get("isolation") == READ_COMMITTED:
-        data, aborted = await node.data_plane.read_stable(topic, partition, offset, max_bytes, timeout_ms)
-        return web.Response(body=data, content_type="application/octet-stream",
-                            headers={ABORTED_HEADER: aborted_header(aborted)})
-    data = await node.data_plane.read(topic, partition, offset, max_bytes, timeout_ms)
-    return web.Response(body=data, content_type="application/octet-stream")
-
-
-async def stable_offsets(request):
-    """(log start, last stable offset) of a partition this node leads (read_committed ends)."""
-    await _authorize(request)
-    node = node_of(request)
-    topic = request.query.get("topic", "")
-    partition = query_int(request, "partition", 0, 0, 2**31 - 1)
-    node.data_plane.topic_or_404(topic)
-    start, lso = await node.data_plane.offsets(topic, partition, stable=True)
-    return json_response({"log_start_offset": start, "last_stable_offset": lso})
-
-
-async def forwarded_delete_records(request):
-    """DeleteRecords that a REST client sent to another node, for a partition this one leads."""
-    await _authorize(request)
-    node = node_of(request)
-    topic = request.query.get("topic", "")
-    partition = query_int(request, "partition", 0, 0, 2**31 - 1)
-    offset = query_int(request, "offset", -1, -1, 2**63 - 1)
-    timeout_ms = query_int(request, "timeout_ms", 30_000, 0, 300_000)
-    node.data_plane.topic_or_404(topic)
-    low = await node.data_plane.delete_records(topic, partition, offset, timeout_ms, local_only=True)
-    return json_response({"low_watermark": low})
 
 
 async def share_state(request):

@@ -19,6 +19,7 @@ acks=0 gets no answer.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from kraft.broker.data_plane import PendingDelivery
 from kraft.broker.services import BrokerServices
@@ -114,6 +115,12 @@ async def _append_one(node: BrokerServices, ctx: RequestContext, topic: str, par
         if transactional_id is not None:  # Kafka: the transactional id first, then the topic
             ctx.check("transactional_write", transactional_id)
         ctx.check("produce", topic)
+        if ctx.from_broker and transactional_id is None:
+            # the REST door of another broker forwards a batch it checked against the client
+            # rules (one request's records for a partition: one batch, which may pass
+            # max.message.bytes, each record held to it); stored as the cluster's own append
+            return await node.data_plane.append_batch(topic, partition, bytes(data), acks, timeout_ms,
+                                                      int(time.time() * 1000), local_only=True)
         return await node.data_plane.append_client_batch(topic, partition, bytes(data), acks, timeout_ms,
                                                          transactional_id, add_to_txn)
     except KraftError as exc:

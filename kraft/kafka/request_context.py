@@ -27,6 +27,7 @@ from kraft.broker.access import AccessControl, Identity, denied
 from kraft.broker.acl_needs import NEEDS, ClientOperation
 from kraft.kafka.codec import RequestHead
 from kraft.kafka.fetch_sessions import FetchSessionCache
+from kraft.security.broker_login import BROKER_PRINCIPAL
 from kraft.kafka.session import Session
 from kraft.security.acls import CLUSTER_RESOURCE
 
@@ -62,6 +63,12 @@ class RequestContext:
     def principal(self) -> str | None:
         who = self.identity
         return None if who is None else who.principal
+
+    @property
+    def from_broker(self) -> bool:
+        """Another broker of this cluster asks (it logged in as the brokers' own user, which
+        only a node that holds the cluster's secret can: kraft/security/broker_login.py)."""
+        return self.principal == BROKER_PRINCIPAL
 
     @property
     def listener(self) -> str | None:

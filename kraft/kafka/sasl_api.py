@@ -54,10 +54,11 @@ def _connection(ctx: RequestContext) -> Session:
 
 
 def _broker_login(node: BrokerServices, s: Session, mechanism: str) -> bool:
-    """A broker logs in to another the same way whatever clients do (broker_login.py): on a
-    secured cluster, with SCRAM-SHA-256 as the brokers' user, also where clients log in
-    with other mechanisms, by certificate, or not at all. Only that user completes it."""
-    if mechanism != BROKER_MECHANISM or not node.access.enabled or (s.identity is not None and s.mechanism):
+    """A broker logs in to another the same way whatever clients do (broker_login.py): with
+    SCRAM-SHA-256 as the brokers' user, also where clients log in with other mechanisms,
+    by certificate, or not at all (an open cluster too: the leader then knows a forwarded
+    produce is a broker's). Only that user completes it."""
+    if mechanism != BROKER_MECHANISM or (s.identity is not None and s.mechanism):
         return False
     return not node.access.authentication or s.identity is not None or mechanism not in node.access.sasl_mechanisms
 

@@ -1,7 +1,8 @@
 """How this node reaches other brokers over Kafka (Kafka's inter-broker listener): the
 address each registered, the cluster's TLS, and the brokers' own login when the cluster
 is secured. Followers fetch over these connections (kraft/kafka/follower_fetch.py), and
-transaction markers and checks travel on them (kraft/kafka/txn_calls.py)."""
+transaction markers and checks travel on them (kraft/kafka/txn_calls.py), and the REST
+door's produce and reads at a leader elsewhere (kraft/kafka/leader_calls.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from collections.abc import Callable
 
 from kraft.config.cluster import ClusterConfig
 from kraft.kafka.broker_client import BrokerConnection
+from kraft.kafka.broker_pool import BrokerPool
 from kraft.kafka.follower_fetch import FollowerFetchChannel
+from kraft.kafka.leader_calls import LeaderCalls
 from kraft.kafka.txn_calls import TxnCalls
 from kraft.metadata.image import MetadataImage
 from kraft.security.broker_login import broker_credential, broker_password
@@ -22,10 +25,12 @@ class BrokerLinks:
         self._node_id = node_id
         self._image_of = image_of
         self._tls = tls.client_context(config)
-        self._password = broker_password(peer_key) if config.security is not None else None
+        self._password = broker_password(peer_key)  # also on an open cluster: a leader knows its brokers
         self.credential = broker_credential(peer_key)  # what the other brokers log in with here
         self._source_host = source_host
         self.txn = TxnCalls(self.connection)  # closed with the node
+        self._pool = BrokerPool(self.connection)
+        self.leaders = LeaderCalls(self._pool)  # the REST door's produce and reads at a leader elsewhere
 
     def address_of(self, broker_id: int) -> tuple[str, int] | None:
         """Where the broker's Kafka listener is, as it registered it (None: no listener)."""
@@ -42,3 +47,4 @@ class BrokerLinks:
     async def close(self) -> None:
         """At shutdown: the batched senders end, what waits is failed (fetchers close their own)."""
         await self.txn.close()
+        await self._pool.close()

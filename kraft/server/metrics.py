@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from kraft.broker.data_plane import DataPlane
 from kraft.errors import KraftError
 from kraft.metadata.image import MetadataImage
+from kraft.kafka.listener import KafkaListener
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.share.share_broker import ShareBroker
 
@@ -171,7 +172,7 @@ class NodeMetrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.kafka_requests_in_flight = Gauge(
-            "kraft_kafka_requests_in_flight", "Kafka requests read and not yet answered, all connections",
+            "kraft_kafka_requests_in_flight", "Kafka requests from clients read and not yet answered, all connections",
             registry=self.registry)
         # incremental fetch sessions (KIP-227), as Kafka's FetchSessionCache metrics count them
         self.kafka_fetch_sessions = Gauge(
@@ -182,6 +183,16 @@ class NodeMetrics:
         self.kafka_fetch_session_evictions = Gauge(
             "kraft_kafka_fetch_session_evictions", "fetch sessions evicted to make room for new ones since start",
             registry=self.registry)
+
+    def watch_kafka(self, listener: KafkaListener, replicas: ReplicaManager | None) -> None:
+        """The Kafka listener's gauges: clients' requests in flight (the followers' fetches
+        always wait at a leader: left out), and its fetch sessions."""
+        self.kafka_requests_in_flight.set_function(
+            lambda: listener.requests_in_flight - (replicas.follower_fetches_waiting if replicas else 0))
+        sessions = listener.fetch_sessions
+        self.kafka_fetch_sessions.set_function(lambda: len(sessions))
+        self.kafka_fetch_session_partitions.set_function(sessions.cached_partitions)
+        self.kafka_fetch_session_evictions.set_function(lambda: sessions.evictions)
 
     def watch_shares(self, shares: ShareBroker, replicas: ReplicaManager) -> None:
         """Share-partition gauges, once the broker's share groups exist."""

@@ -400,10 +400,10 @@ class Node:
     def _services(self, replica_manager: ReplicaManager | None) -> BrokerServices:
         """The parts both doors use, built once the replica manager exists."""
         image = lambda: self.image  # noqa: E731 - the current image, read at each use
-        data_plane = DataPlane(self.node_id, image, self.topic_defaults, replica_manager, self.peers,
+        data_plane = DataPlane(self.node_id, image, self.topic_defaults, replica_manager, self.broker_links.leaders,
                                self.is_ready, verify_txn=lambda *asked: txn_link.verify(*asked))
         self.data_plane = data_plane
-        self.partition_reader = partition_reader = PartitionReader(self.node_id, data_plane, self.peers)
+        self.partition_reader = partition_reader = PartitionReader(self.node_id, data_plane, self.broker_links.leaders)
         built = build_coordinators(self.node_id, self.config, image, replica_manager, data_plane, self.peers,
                                    self.broker_links.txn,
                                    self.controller_call_raw, self.waiters.wait_for, self._append_internal,
@@ -428,11 +428,7 @@ class Node:
             return None
         listener = KafkaListener(services, self.node_config.listen_host, self.node_config.kafka_port,
                                  self.tls_server)
-        self.metrics.kafka_requests_in_flight.set_function(lambda: listener.requests_in_flight)
-        sessions = listener.fetch_sessions
-        self.metrics.kafka_fetch_sessions.set_function(lambda: len(sessions))
-        self.metrics.kafka_fetch_session_partitions.set_function(sessions.cached_partitions)
-        self.metrics.kafka_fetch_session_evictions.set_function(lambda: sessions.evictions)
+        self.metrics.watch_kafka(listener, self.replica_manager)
         return listener
 
     async def _start(self, runner: web.AppRunner, kafka: KafkaListener | None) -> None:
