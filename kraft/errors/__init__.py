@@ -86,10 +86,11 @@ def error_from_name(name: str | None, message: str) -> KraftError:
 
 def error_from_code(code: int, message: str) -> KraftError:
     """Rebuild an error another broker answered with a Kafka code (a Kafka answer names no
-    class): the most general class with that code, so the kind is kept (a fenced epoch stays
-    fenced, NOT_COORDINATOR stays retriable); a code kraft has no class for is unknown."""
+    class): a retriable class with that code where there is one (Kafka's retriable codes,
+    KAFKA_STORAGE_ERROR among them, stay retriable), else the most general, so the kind is
+    kept (a fenced epoch stays fenced); a code kraft has no class for is unknown."""
     candidates = [cls for cls in all_error_classes().values() if cls.kafka_code == code]
     if not candidates or code == UnknownServerError.kafka_code:
         return UnknownServerError(message)
-    cls = min(candidates, key=lambda c: len(c.__mro__))
+    cls = min(candidates, key=lambda c: (not issubclass(c, RetriableError), len(c.__mro__)))
     return error_from_name(cls.__name__, message)

@@ -54,11 +54,21 @@ class BrokerConnection:
         self._correlation = 0
         self._renew_by: float | None = None
 
+    @property
+    def closed_by_peer(self) -> bool:
+        """The other broker ended the connection (it restarted, or dropped an idle one): a
+        request sent on it now would be lost with no answer, so it is not reused."""
+        if self._streams is None:
+            return False
+        reader, writer = self._streams
+        return reader.at_eof() or writer.is_closing()
+
     async def request(self, entity, timeout_s: float):
         """The answer entity to one kio request entity (at the entity's own version)."""
         try:
             async with asyncio.timeout(timeout_s):
-                if self._streams is None or (self._renew_by is not None and time.monotonic() > self._renew_by):
+                if self._streams is None or self.closed_by_peer or (
+                        self._renew_by is not None and time.monotonic() > self._renew_by):
                     await self.close()
                     self._streams = await self._dial()
                 return await self._exchange(entity)

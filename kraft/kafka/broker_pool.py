@@ -25,6 +25,8 @@ class BrokerPool:
         if self._closed:
             raise BrokerUnreachable("this node is shutting down")
         idle = self._idle.setdefault(broker_id, [])
+        while idle and idle[-1].closed_by_peer:  # a restarted broker's: of no use, not even once
+            await idle.pop().close()
         connection = idle.pop() if idle else self._connect(broker_id)
         try:
             yield connection

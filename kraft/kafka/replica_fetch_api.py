@@ -48,7 +48,8 @@ async def handle(node: BrokerServices, ctx: RequestContext, request, replica_id:
     session = context.session if context.kind == INCREMENTAL else None
     follower = session.follower if session is not None and session.follower is not None else LeaderFetchSession()
     state = getattr(request, "replica_state", None)  # v15+; before, no broker epoch
-    fetch = fp.FetchRequest(replica_id, int(state.replica_epoch) if state is not None else -1, max_wait_ms=min(max(millis(request.max_wait), 0), MAX_WAIT_MS),
+    fetch = fp.FetchRequest(replica_id, int(state.replica_epoch) if state is not None else -1,
+                            max_wait_ms=min(max(millis(request.max_wait), 0), MAX_WAIT_MS),
                             max_bytes=int(request.max_bytes),
                             partitions=tuple(_position(key, want) for key, want in wanted.items()),
                             forgotten=tuple((str(key[0]), int(key[1])) for key in forgotten),  # type: ignore[index]
