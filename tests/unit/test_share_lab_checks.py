@@ -166,6 +166,27 @@ def test_a_second_ok_accept_or_an_accept_and_a_dead_letter_is_accepted_twice():
     assert found(again) == {"accepted-twice": 1}
 
 
+def test_a_dead_letter_of_a_rejection_with_an_unknown_outcome_may_come_with_an_accept():
+    """The leader wrote the dead letter, then failed before it stored the rejection: the
+    record came back and was accepted. A rejection that failed explains nothing."""
+    h = Hist()
+    h.send("t-0", 0, 1)
+    h.poll(10, {"t-0": [[0, 1, 1]]})
+    h.ack(10, [["t-0", 0, 1, REJECT, "info"]])
+    h.poll(11, {"t-0": [[0, 1, 2]]})
+    h.ack(11, [["t-0", 0, 1, ACCEPT, "ok"]])
+    h.dead_letters([dead_letter("t-0", 0, 1)])
+    assert found(h) == {}
+    refused = Hist()
+    refused.send("t-0", 0, 1)
+    refused.poll(10, {"t-0": [[0, 1, 1]]})
+    refused.ack(10, [["t-0", 0, 1, REJECT, "fail"]])
+    refused.poll(11, {"t-0": [[0, 1, 2]]})
+    refused.ack(11, [["t-0", 0, 1, ACCEPT, "ok"]])
+    refused.dead_letters([dead_letter("t-0", 0, 1)])
+    assert found(refused) == {"accepted-twice": 1}
+
+
 def test_a_record_delivered_after_its_accept_completed_ok_is_redelivered_after_accept():
     h = Hist()
     h.send("t-0", 0, 1)
