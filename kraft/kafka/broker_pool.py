@@ -1,42 +1,48 @@
 """Connections to other brokers for requests that run side by side (the REST door's
 produce and reads at a partition's leader): each connection carries one request at a
 time, as BrokerConnection does; a request takes an idle one or dials another, and gives
-it back after. A few idle ones per broker are kept for the next requests; the node
-closes them all at shutdown."""
+it back after. At most IN_USE_MAX per broker at once (more wait for one): a burst of REST
+requests must not open more connections than the other broker's listener takes from one
+address (max.connections.per.ip). A few idle ones per broker are kept for the next
+requests; the node closes them all at shutdown."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from kraft.kafka.broker_client import BrokerConnection, BrokerUnreachable
 
 IDLE_KEPT = 4  # per broker: what a steady stream of requests reuses
+IN_USE_MAX = 64  # per broker, well below the default max.connections.per.ip (250)
 
 
 class BrokerPool:
     def __init__(self, connect: Callable[[int], BrokerConnection]) -> None:
         self._connect = connect
         self._idle: dict[int, list[BrokerConnection]] = {}
+        self._slots: dict[int, asyncio.Semaphore] = {}
         self._closed = False
 
     @asynccontextmanager
     async def lease(self, broker_id: int) -> AsyncIterator[BrokerConnection]:
         if self._closed:
             raise BrokerUnreachable("this node is shutting down")
-        idle = self._idle.setdefault(broker_id, [])
-        while idle and idle[-1].closed_by_peer:  # a restarted broker's: of no use, not even once
-            await idle.pop().close()
-        connection = idle.pop() if idle else self._connect(broker_id)
-        try:
-            yield connection
-        except BaseException:
-            await connection.close()  # whatever it was in the middle of is of no use to the next
-            raise
-        if self._closed or len(idle) >= IDLE_KEPT:
-            await connection.close()
-        else:
-            idle.append(connection)
+        async with self._slots.setdefault(broker_id, asyncio.Semaphore(IN_USE_MAX)):
+            idle = self._idle.setdefault(broker_id, [])
+            while idle and idle[-1].closed_by_peer:  # a restarted broker's: of no use, not even once
+                await idle.pop().close()
+            connection = idle.pop() if idle else self._connect(broker_id)
+            try:
+                yield connection
+            except BaseException:
+                await connection.close()  # whatever it was in the middle of is of no use to the next
+                raise
+            if self._closed or len(idle) >= IDLE_KEPT:
+                await connection.close()
+            else:
+                idle.append(connection)
 
     async def close(self) -> None:
         self._closed = True
