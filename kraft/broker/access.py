@@ -34,7 +34,7 @@ from kraft.security.acls import CLUSTER_RESOURCE
 from kraft.security.auth_backoff import AuthBackoff, backoff_key
 from kraft.security.authorizer import ANONYMOUS, Authorizer, user_principal
 from kraft.security.bearer_tokens import BearerValidator
-from kraft.security.broker_login import BROKER_MECHANISM, BROKER_PRINCIPAL, BROKER_USER
+from kraft.security.broker_login import BROKER_MECHANISM, BROKER_USER
 from kraft.security.oauthbearer import BearerLogin, bearer_token
 from kraft.security.scram import DECOY, ScramCredential, make_credential, password_matches
 
@@ -50,6 +50,9 @@ _DENIED = {"TOPIC": TopicAuthorizationFailed, "GROUP": GroupAuthorizationFailed,
 class Identity:
     principal: str
     host: str  # the client's address, as ACLs name hosts
+    # another broker of this cluster, proven by the brokers' SCRAM login (broker_login.py)
+    # and nothing else: a certificate or token naming the same user is an ordinary user
+    broker: bool = False
 
 
 class AccessControl:
@@ -94,13 +97,13 @@ class AccessControl:
         if cached is None or cached[0] is not acls:
             s = self.settings
             assert s is not None
-            cached = (acls, Authorizer(acls, (*s.super_users, BROKER_USER), s.allow_everyone_if_no_acl_found))
+            cached = (acls, Authorizer(acls, s.super_users, s.allow_everyone_if_no_acl_found))
             self._authorizer = cached
         return cached[1]
 
     def allowed(self, who: Identity, operation: str, resource_type: str,
                 name: str = CLUSTER_RESOURCE) -> bool:
-        if not self.enabled:
+        if not self.enabled or who.broker:  # a broker may do what the cluster's own nodes do
             return True
         if not self.ready():
             return False  # an old image might lack a DENY or still hold a deleted ACL
@@ -140,8 +143,7 @@ class AccessControl:
 
     def is_super_user(self, who: Identity) -> bool:
         s = self.settings
-        return s is None or who.principal in {user_principal(u) for u in s.super_users} \
-            or who.principal == BROKER_PRINCIPAL
+        return s is None or who.broker or who.principal in {user_principal(u) for u in s.super_users}
 
     def check_super_user(self, who: Identity, what: str) -> None:
         """Only `super_users` may `what` (nothing to check with security off)."""

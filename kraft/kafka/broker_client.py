@@ -24,6 +24,7 @@ from kio.schema.sasl_authenticate.v2.request import SaslAuthenticateRequest
 from kio.schema.sasl_handshake.v1.request import SaslHandshakeRequest
 from kio.serial.errors import SerialError
 
+from kraft.config.cluster import is_ipv4_literal
 from kraft.errors import AuthenticationFailed
 from kraft.kafka.codec import decode_response, encode_request
 from kraft.security.broker_login import BROKER_MECHANISM, BROKER_USER
@@ -88,7 +89,8 @@ class BrokerConnection:
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
             self._streams = await asyncio.open_connection(
                 host, port, ssl=self._tls, server_hostname=host if self._tls is not None else None,
-                local_addr=(self._source_host, 0) if self._source_host else None)
+                local_addr=(self._source_host, 0) if self._source_host and is_ipv4_literal(self._source_host)
+                else None)
         self._renew_by = None
         if self._password is not None:
             await self._log_in(self._password)

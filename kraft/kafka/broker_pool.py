@@ -26,10 +26,18 @@ class BrokerPool:
         self._closed = False
 
     @asynccontextmanager
-    async def lease(self, broker_id: int) -> AsyncIterator[BrokerConnection]:
+    async def lease(self, broker_id: int, wait_s: float) -> AsyncIterator[BrokerConnection]:
+        """A connection to the broker for one request; BrokerUnreachable when none is free
+        within wait_s (the request's own bound: it is not sent late)."""
         if self._closed:
             raise BrokerUnreachable("this node is shutting down")
-        async with self._slots.setdefault(broker_id, asyncio.Semaphore(IN_USE_MAX)):
+        slots = self._slots.setdefault(broker_id, asyncio.Semaphore(IN_USE_MAX))
+        try:
+            async with asyncio.timeout(max(wait_s, 0.0)):
+                await slots.acquire()
+        except TimeoutError:
+            raise BrokerUnreachable(f"no connection to broker {broker_id} free within {wait_s:.1f} s") from None
+        try:
             idle = self._idle.setdefault(broker_id, [])
             while idle and idle[-1].closed_by_peer:  # a restarted broker's: of no use, not even once
                 await idle.pop().close()
@@ -43,6 +51,8 @@ class BrokerPool:
                 await connection.close()
             else:
                 idle.append(connection)
+        finally:
+            slots.release()
 
     async def close(self) -> None:
         self._closed = True

@@ -62,8 +62,8 @@ class Asker:
     selector (only then may such a consumer read from a follower)."""
     client_rack: str | None
     rack_aware: bool
-    # a fetch naming a replica id from a principal without CLUSTER_ACTION: a follower's
-    # fetch only brokers may send (Kafka answers TOPIC_AUTHORIZATION_FAILED for every partition)
+    # a fetch naming a replica id from someone who may not send one (RequestContext.
+    # may_fetch_as_replica): Kafka answers TOPIC_AUTHORIZATION_FAILED for every partition
     replica_refused: bool = False
     replica_id: int = -1  # a follower's broker id (-1: a consumer)
 
@@ -72,7 +72,7 @@ def _asker(node: BrokerServices, ctx: RequestContext, version: int, request) -> 
     state = getattr(request, "replica_state", None)  # v15+ carries the replica id there
     replica_id = int(state.replica_id if state is not None else getattr(request, "replica_id", -1))
     if replica_id >= 0:  # a follower's fetch, only brokers may send
-        return Asker(None, False, replica_refused=not ctx.allowed("cluster_action"), replica_id=replica_id)
+        return Asker(None, False, replica_refused=not ctx.may_fetch_as_replica(), replica_id=replica_id)
     if version < CLIENT_RACK_SINCE:
         return Asker(None, False)
     consumer = replica_id < 0  # a fetch naming a broker id is a follower's: leaders only, as in Kafka
@@ -117,8 +117,8 @@ async def _read_partition(node: BrokerServices, ctx: RequestContext, topic: str 
         return answer, 0, None
     try:
         if asker.replica_refused:
-            raise TopicAuthorizationFailed(f"TOPIC_AUTHORIZATION_FAILED: a fetch as replica of {topic} needs "
-                                           "CLUSTER_ACTION on the cluster")
+            raise TopicAuthorizationFailed(f"TOPIC_AUTHORIZATION_FAILED: a fetch as replica of {topic} is "
+                                           "another broker's (CLUSTER_ACTION on a secured cluster)")
         ctx.check("consume", topic)
         replica = await node.data_plane.consumer_replica(topic, index, asker.rack_aware)
         if (problem := epoch_problem(replica, want.current_leader_epoch)) is not None:

@@ -19,15 +19,25 @@ from kio.static.primitive import Records, i8, i16, i32, i32Timedelta, i64
 
 from kraft.broker.isolation import Aborted
 from kraft.errors import error_from_code
+from kraft.kafka.broker_client import BrokerUnreachable
 from kraft.kafka.broker_pool import BrokerPool
 
 GRACE_S = 5.0  # on top of a request's own timeout
+LEASE_WAIT_MIN_S = 1.0  # a request with a shorter timeout (a read with none) may still wait this for a connection
 OFFSETS_TIMEOUT_S = 5.0
 READ_UNCOMMITTED, READ_COMMITTED = 0, 1
 
 
 def _ms(ms: int) -> i32Timedelta:
     return i32Timedelta.parse(datetime.timedelta(milliseconds=ms))
+
+
+def _only(entries, where: str):
+    """The one entry a request about one partition is answered with; an answer without it
+    (a whole-request refusal) is no answer: the caller says what that means."""
+    if len(entries) != 1:
+        raise BrokerUnreachable(f"no answer for {where}")
+    return entries[0]
 
 
 def _raise_for(code, message: str | None, where: str) -> None:
@@ -47,9 +57,9 @@ class LeaderCalls:
             transactional_id=None, acks=i16(acks if acks != 0 else 1), timeout=_ms(timeout_ms),
             topic_data=(produce_v11.TopicProduceData(name=TopicName(topic), partition_data=(
                 produce_v11.PartitionProduceData(index=i32(partition), records=Records(batch)),)),))
-        async with self._pool.lease(leader) as connection:
+        async with self._pool.lease(leader, max(timeout_ms / 1000, LEASE_WAIT_MIN_S)) as connection:
             answer = await connection.request(request, timeout_ms / 1000 + GRACE_S)
-        part = answer.responses[0].partition_responses[0]
+        part = _only(_only(answer.responses, topic).partition_responses, f"{topic}-{partition}")
         _raise_for(part.error_code, part.error_message, f"{topic}-{partition} at leader {leader}")
         return int(part.base_offset)
 
@@ -58,9 +68,9 @@ class LeaderCalls:
         request = delete_v2.DeleteRecordsRequest(timeout=_ms(timeout_ms), topics=(delete_v2.DeleteRecordsTopic(
             name=TopicName(topic), partitions=(delete_v2.DeleteRecordsPartition(
                 partition_index=i32(partition), offset=i64(offset)),)),))
-        async with self._pool.lease(leader) as connection:
+        async with self._pool.lease(leader, max(timeout_ms / 1000, LEASE_WAIT_MIN_S)) as connection:
             answer = await connection.request(request, timeout_ms / 1000 + GRACE_S)
-        part = answer.topics[0].partitions[0]
+        part = _only(_only(answer.topics, topic).partitions, f"{topic}-{partition}")
         _raise_for(part.error_code, None, f"{topic}-{partition} at leader {leader}")
         return int(part.low_watermark)
 
@@ -74,9 +84,9 @@ class LeaderCalls:
             session_epoch=i32(-1), rack_id="", forgotten_topics_data=(),
             topics=(fetch_v12.FetchTopic(topic=TopicName(topic), partitions=(fetch_v12.FetchPartition(
                 partition=i32(partition), fetch_offset=i64(offset), partition_max_bytes=i32(max_bytes)),)),))
-        async with self._pool.lease(leader) as connection:
+        async with self._pool.lease(leader, max(timeout_ms / 1000, LEASE_WAIT_MIN_S)) as connection:
             answer = await connection.request(request, timeout_ms / 1000 + GRACE_S)
-        part = answer.responses[0].partitions[0]
+        part = _only(_only(answer.responses, topic).partitions, f"{topic}-{partition}")
         _raise_for(part.error_code, None, f"{topic}-{partition} at leader {leader}")
         records = bytes(part.records or b"")
         if not stable:
@@ -91,8 +101,8 @@ class LeaderCalls:
             replica_id=BrokerId(-1), isolation_level=i8(READ_COMMITTED if stable else READ_UNCOMMITTED),
             topics=(offsets_v8.ListOffsetsTopic(name=TopicName(topic), partitions=(offsets_v8.ListOffsetsPartition(
                 partition_index=i32(partition), timestamp=i64(timestamp)),)),))
-        async with self._pool.lease(leader) as connection:
+        async with self._pool.lease(leader, OFFSETS_TIMEOUT_S) as connection:
             answer = await connection.request(request, OFFSETS_TIMEOUT_S)
-        part = answer.topics[0].partitions[0]
+        part = _only(_only(answer.topics, topic).partitions, f"{topic}-{partition}")
         _raise_for(part.error_code, None, f"{topic}-{partition} at leader {leader}")
         return int(part.offset)

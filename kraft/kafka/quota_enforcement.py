@@ -32,7 +32,7 @@ def on_arrival(node: BrokerServices, ctx: RequestContext, request_bytes: int) ->
     """A Produce's bytes, counted before it is handled, so the requests a client has
     pipelined behind it wait out the throttle (Kafka handles one request of a connection
     at a time). The throttle time in ms."""
-    if ctx.api_key != PRODUCE or not node.image.client_quotas:
+    if ctx.api_key != PRODUCE or not node.image.client_quotas or ctx.from_broker:
         return 0
     return node.client_quotas.record(connection_user(ctx), ctx.client_id or "", PRODUCER_BYTE_RATE, request_bytes)
 
@@ -40,7 +40,7 @@ def on_arrival(node: BrokerServices, ctx: RequestContext, request_bytes: int) ->
 def on_answer(node: BrokerServices, ctx: RequestContext, data: object, handler_s: float) -> int:
     """The handler's time (request_percentage) and a Fetch's records (consumer_byte_rate),
     counted once the answer is known. The throttle time in ms."""
-    if not node.image.client_quotas:
+    if not node.image.client_quotas or ctx.from_broker:  # replication is no client's: Kafka exempts it too
         return 0
     quotas, user, client = node.client_quotas, connection_user(ctx), ctx.client_id or ""
     throttle = quotas.record(user, client, REQUEST_PERCENTAGE, handler_s * 100)

@@ -26,6 +26,7 @@ from kraft.replication import fetch_protocol as fp
 from kraft.replication.fetch_session import LeaderFetchSession
 
 MAX_WAIT_MS = 30_000  # a follower long-polls 500 ms; no request holds the connection longer
+MAX_BYTES = 16 * 1024 * 1024  # a follower asks 8 MiB; a replica's answer is read into memory
 
 
 def _answer(error_code: int, session_id: int, partitions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -50,7 +51,7 @@ async def handle(node: BrokerServices, ctx: RequestContext, request, replica_id:
     state = getattr(request, "replica_state", None)  # v15+; before, no broker epoch
     fetch = fp.FetchRequest(replica_id, int(state.replica_epoch) if state is not None else -1,
                             max_wait_ms=min(max(millis(request.max_wait), 0), MAX_WAIT_MS),
-                            max_bytes=int(request.max_bytes),
+                            max_bytes=min(max(int(request.max_bytes), 1), MAX_BYTES),
                             partitions=tuple(_position(key, want) for key, want in wanted.items()),
                             forgotten=tuple((str(key[0]), int(key[1])) for key in forgotten),  # type: ignore[index]
                             incremental=session is not None)

@@ -27,7 +27,6 @@ from kraft.broker.access import AccessControl, Identity, denied
 from kraft.broker.acl_needs import NEEDS, ClientOperation
 from kraft.kafka.codec import RequestHead
 from kraft.kafka.fetch_sessions import FetchSessionCache
-from kraft.security.broker_login import BROKER_PRINCIPAL
 from kraft.kafka.session import Session
 from kraft.security.acls import CLUSTER_RESOURCE
 
@@ -66,9 +65,11 @@ class RequestContext:
 
     @property
     def from_broker(self) -> bool:
-        """Another broker of this cluster asks (it logged in as the brokers' own user, which
-        only a node that holds the cluster's secret can: kraft/security/broker_login.py)."""
-        return self.principal == BROKER_PRINCIPAL
+        """Another broker of this cluster asks (it logged in with the brokers' own SCRAM
+        credential, which only a node that holds the cluster's secret can derive:
+        kraft/security/broker_login.py; a certificate or token naming that user does not count)."""
+        who = self.identity
+        return who is not None and who.broker
 
     @property
     def listener(self) -> str | None:
@@ -111,6 +112,16 @@ class RequestContext:
         if decided is None:
             decided = self._decided[key] = access.allowed(who, operation, resource_type, name)
         return decided
+
+    def may_fetch_as_replica(self) -> bool:
+        """A Fetch naming a replica id moves the leader's high watermark and ISR: another
+        broker's (its login), or on a secured cluster a principal with CLUSTER_ACTION
+        (Kafka's rule). On an open cluster, where every client has every permission, only
+        a broker: no client may pass for a follower and have unreplicated writes acknowledged."""
+        if self.from_broker:
+            return True
+        access, _ = self._access_and_identity()
+        return access is not None and access.enabled and self.allowed("cluster_action")
 
     def visible(self, operation: ClientOperation, names: Iterable[str]) -> list[str]:
         """The names this connection's principal may `operation` (AccessControl.allowed_names)."""

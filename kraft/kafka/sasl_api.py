@@ -36,7 +36,7 @@ from kraft.kafka import error_codes
 from kraft.kafka.request_context import RequestContext
 from kraft.kafka.session import Session
 from kraft.security.authorizer import user_principal
-from kraft.security.broker_login import BROKER_MECHANISM
+from kraft.security.broker_login import BROKER_MECHANISM, BROKER_USER
 from kraft.security.oauthbearer import TokenRefused, check_authzid, parse_client_first
 from kraft.security.scram import ScramExchange
 
@@ -110,7 +110,8 @@ async def authenticate(node: BrokerServices, ctx: RequestContext, request) -> di
         exchange, s.scram = s.scram, None
         name = exchange.user or ""
         final = await asyncio.to_thread(exchange.final, token)
-        return _answer(0, None, final, _authenticated(node, ctx, s, name))
+        # only this exchange proves the brokers' derived credential (PLAIN refuses the name)
+        return _answer(0, None, final, _authenticated(node, ctx, s, name, broker=name == BROKER_USER))
     except AuthenticationFailed as exc:  # nothing is refused unchecked: the back-off only delays
         if s.scram is not None:
             name, s.scram = s.scram.user or "", None
@@ -140,7 +141,7 @@ def _oauthbearer(node: BrokerServices, ctx: RequestContext, s: Session, message:
 
 
 def _authenticated(node: BrokerServices, ctx: RequestContext, s: Session, name: str,
-                   credential_lifetime_ms: int = 0) -> int:
+                   credential_lifetime_ms: int = 0, broker: bool = False) -> int:
     """The login succeeded: the connection's identity, and its session lifetime in ms
     (0: none), the shorter of connections.max.reauth.ms and the credential's own (a
     token's expiry). A re-authentication naming another principal fails."""
@@ -148,7 +149,7 @@ def _authenticated(node: BrokerServices, ctx: RequestContext, s: Session, name: 
     s.brokers_only = False
     if s.reauthenticating and s.identity is not None and s.identity.principal != principal:
         raise AuthenticationFailed("re-authentication may not change the principal")
-    s.identity, s.reauthenticating = Identity(principal, s.host), False
+    s.identity, s.reauthenticating = Identity(principal, s.host, broker), False
     # KIP-368: only clients that read the lifetime (SaslAuthenticate v1+) are held to
     # connections.max.reauth.ms; a credential's own expiry (a token's) holds every client,
     # as in Kafka: past it a v0 client's connection is closed, and it logs in anew

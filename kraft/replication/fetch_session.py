@@ -48,16 +48,18 @@ class FollowerFetchSession:
         self._known: dict[Key, FetchPartition] = {}
 
     def reset(self) -> None:
-        """A session error or a new connection: the next request is a full one."""
-        self.session_id, self.epoch, self._known = NO_SESSION, FULL_EPOCH, {}
+        """A session error or a failed request: the next request is a full one. It names
+        the old session, as Kafka's does, so the leader drops it rather than keep it
+        until it is evicted."""
+        self.epoch, self._known = FULL_EPOCH, {}
 
     def to_send(self, full: FetchRequest) -> FetchRequest:
-        """What to send for a full request: itself while there is no session, else the
-        positions that changed and the partitions no longer fetched. Taken as known from
-        here on (a request that fails resets the session)."""
+        """What to send for a full request: itself when a session starts (or there is
+        none), else the positions that changed and the partitions no longer fetched.
+        Taken as known from here on (a request that fails resets the session)."""
         current = {key_of(p): p for p in full.partitions}
         known, self._known = self._known, current
-        if self.session_id == NO_SESSION:
+        if self.epoch == FULL_EPOCH:
             return replace(full, incremental=False)
         changed = tuple(p for k, p in current.items() if known.get(k) != p)
         forgotten = tuple(k for k in known if k not in current)
@@ -71,6 +73,9 @@ class FollowerFetchSession:
         elif self.epoch == FULL_EPOCH:
             self.session_id = session_id
             self.epoch = 1 if session_id != NO_SESSION else FULL_EPOCH
+        elif session_id != self.session_id:  # the leader ended it: start again
+            self.session_id = session_id
+            self.reset()
         else:
             self.epoch = 1 if self.epoch == 2**31 - 1 else self.epoch + 1
 

@@ -15,7 +15,10 @@ import pytest
 from cluster_client import call, create_topic
 from consumer_client import produce
 
+from kraft.config.cluster_keys import peer_key
+from kraft.config.data_dir import read_identity
 from kraft.kafka.broker_client import BrokerConnection
+from kraft.security.broker_login import broker_password
 from kraft.storage.record_batch import decode_records, iter_batches
 
 pytestmark = pytest.mark.cluster
@@ -27,6 +30,7 @@ from kio.static.primitive import i32, i32Timedelta, i64  # noqa: E402
 
 NOT_A_REPLICA = 99  # a broker id no partition has: the leader's view of real followers is left alone
 INVALID_FETCH_SESSION_EPOCH = 71
+TOPIC_AUTHORIZATION_FAILED = 29
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +63,32 @@ def values_of(records: bytes) -> list[bytes]:
     return [r.value for pos, _ in iter_batches(records) for r in decode_records(records, pos)]
 
 
-def connection_to(cluster, broker_id: int) -> BrokerConnection:
+def connection_to(cluster, broker_id: int, as_broker: bool = True) -> BrokerConnection:
+    """kraft's own broker client; logged in as the brokers are (the credential every node
+    derives from the cluster's secret, read here from a data dir), or not at all."""
     node = cluster.config.node(broker_id)
-    return BrokerConnection(lambda: (node.host, node.kafka_port), "test-follower")
+    password = broker_password(peer_key(read_identity(cluster.config.node(1).data_path))) if as_broker else None
+    return BrokerConnection(lambda: (node.host, node.kafka_port), "test-follower", None, password)
+
+
+def test_on_an_open_cluster_only_a_broker_may_fetch_as_a_replica(cluster):
+    """Every client may do anything on an open cluster, but pass for a follower (and have
+    the leader count writes as replicated): that takes the brokers' login."""
+    topic = "replica-fetch-refused"
+    create_topic(cluster, topic, partitions=1)
+    produce(cluster, topic, [{"value": "r"}])
+    topic_id, leader, leader_epoch = partition_of(cluster, topic)
+
+    async def code(as_broker: bool) -> int:
+        connection = connection_to(cluster, leader, as_broker)
+        try:
+            answer = await connection.request(replica_fetch(topic_id, 0, leader_epoch, 0, -1), 30)
+            return answer.responses[0].partitions[0].error_code.value
+        finally:
+            await connection.close()
+
+    assert asyncio.run(code(as_broker=False)) == TOPIC_AUTHORIZATION_FAILED
+    assert asyncio.run(code(as_broker=True)) == 0
 
 
 def test_a_replica_fetch_reads_the_log_in_a_session(cluster):

@@ -29,7 +29,7 @@ def test_leases_per_broker_are_bounded_and_given_back_ones_reused():
 
         async def hold(broker_id: int) -> None:
             nonlocal holding
-            async with p.lease(broker_id):
+            async with p.lease(broker_id, 30):
                 holding += 1
                 await release.wait()
 
@@ -41,8 +41,29 @@ def test_leases_per_broker_are_bounded_and_given_back_ones_reused():
         await asyncio.gather(*tasks, other)
         assert holding == IN_USE_MAX + 6
         assert len(made) == IN_USE_MAX + 1  # the five that waited took connections given back
-        async with p.lease(1) as again:
+        async with p.lease(1, 30) as again:
             assert again in made
+        await p.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_lease_waits_no_longer_than_the_request_may():
+    async def scenario():
+        p, _ = pool()
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with p.lease(1, 30):
+                await release.wait()
+
+        holders = [asyncio.create_task(hold()) for _ in range(IN_USE_MAX)]
+        await asyncio.sleep(0.01)
+        with pytest.raises(BrokerUnreachable, match="free within"):
+            async with p.lease(1, 0.05):
+                pass
+        release.set()
+        await asyncio.gather(*holders)
         await p.close()
 
     asyncio.run(scenario())
@@ -52,13 +73,13 @@ def test_a_connection_that_failed_in_use_is_not_handed_out_again_and_none_after_
     async def scenario():
         p, made = pool()
         with pytest.raises(RuntimeError):
-            async with p.lease(1):
+            async with p.lease(1, 30):
                 raise RuntimeError("the request failed")
-        async with p.lease(1) as fresh:
+        async with p.lease(1, 30) as fresh:
             assert fresh is made[1]
         await p.close()
         with pytest.raises(BrokerUnreachable):
-            async with p.lease(1):
+            async with p.lease(1, 30):
                 pass
 
     asyncio.run(scenario())

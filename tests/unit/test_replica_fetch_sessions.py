@@ -61,7 +61,19 @@ def test_a_session_error_starts_over_with_a_full_fetch():
     session.to_send(full(position(0, 5)))
     session.answered(71, 0)  # INVALID_FETCH_SESSION_EPOCH: the leader lost track
     again = session.to_send(full(position(0, 5)))
-    assert not again.incremental and len(again.partitions) == 1 and (session.session_id, session.epoch) == (0, 0)
+    # full again, naming the old session so the leader drops it (Kafka's FetchSessionHandler)
+    assert not again.incremental and len(again.partitions) == 1 and (session.session_id, session.epoch) == (77, 0)
+    session.answered(0, 78)
+    assert (session.session_id, session.epoch) == (78, 1)
+
+
+def test_a_session_the_leader_ended_starts_over():
+    session = FollowerFetchSession()
+    session.to_send(full(position(0, 5)))
+    session.answered(0, 77)
+    session.to_send(full(position(0, 5)))
+    session.answered(0, 0)  # answered, but no longer in a session
+    assert not session.to_send(full(position(0, 5))).incremental and session.epoch == 0
 
 
 # -- the leader's side ---------------------------------------------------------------------------
