@@ -61,7 +61,7 @@ class KafkaListener:
         self._connections: set[asyncio.Task] = set()
         self.listener = security_protocol(tls is not None, node.access.authentication)
         self._server: asyncio.Server | None = None
-        self.requests_in_flight = 0  # read and not yet answered, every connection (/metrics)
+        self.requests_in_flight = 0  # clients' requests read and not yet answered, every connection (/metrics)
         # incremental fetch sessions (KIP-227): the broker's, kept across connections as Kafka keeps them
         self.fetch_sessions = FetchSessionCache(node.config.cluster.max_incremental_fetch_session_cache_slots)
 
@@ -164,7 +164,7 @@ class KafkaListener:
                 tg.create_task(self._write_answers(answers, writer, unsent, owed))
                 await self._read_requests(reader, writer, answers, tg, unsent, owed, connection)
         finally:
-            self.requests_in_flight -= owed.count  # the connection ended with these unanswered
+            self.requests_in_flight -= owed.count - len(owed.brokers)  # the connection ended with these unanswered
             for part in unsent:  # the connection ended first: their descriptors close here
                 part.close()
 
@@ -181,7 +181,10 @@ class KafkaListener:
             turn = asyncio.Event()  # set once the next request may start
             await answers.put((tg.create_task(self._serve_one(request, turn, size, unsent, connection)), turn))
             owed.count += 1  # queued for its answer; with the queue full, nothing more is read
-            self.requests_in_flight += 1
+            if connection.identity is not None and connection.identity.broker:
+                owed.brokers.add(turn)  # another broker's (a follower's long poll): no client's backlog
+            else:
+                self.requests_in_flight += 1
             await turn.wait()
             if (closing := connection.closing) is not None:  # its answer went out first
                 return await self._end(answers, writer, closing)
@@ -254,7 +257,10 @@ class KafkaListener:
                             await writer.drain()  # the client reads slowly: wait for it, bounded
             for turn in answered:
                 owed.count -= 1
-                self.requests_in_flight -= 1
+                if turn in owed.brokers:
+                    owed.brokers.discard(turn)
+                else:
+                    self.requests_in_flight -= 1
                 turn.set()  # written (or none owed): a request that did not pipeline lets the next in
             item = await answers.get() if held is _NOTHING_HELD else held
 
@@ -314,6 +320,7 @@ class _Owed:
 
     def __init__(self) -> None:
         self.count = 0
+        self.brokers: set[asyncio.Event] = set()  # the turns of those another broker sent
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

@@ -59,7 +59,6 @@ class ReplicaManager:
         fetch(FetchRequest) returns list[PartitionData] (one per leader fetched from)."""
         self.broker_id = broker_id
         self.broker_epoch = -1  # set by the node at each registration
-        self.follower_fetches_waiting = 0  # followers' fetches being served here now
         self.root = Path(data_dir) / PARTITIONS_DIR
         self.root.mkdir(parents=True, exist_ok=True)
         self._lag_max_ms = lag_max_ms
@@ -180,14 +179,6 @@ class ReplicaManager:
         """A follower's fetch, long-polled up to its max_wait_ms. With its stream's
         session (fetch_session.py) only the partitions that may have news are examined
         and only those with news answered; without one, every partition is both."""
-        self.follower_fetches_waiting += 1  # a follower's long poll is no client's backlog (/metrics)
-        try:
-            return await self._serve_fetch(request, session)
-        finally:
-            self.follower_fetches_waiting -= 1
-
-    async def _serve_fetch(self, request: fp.FetchRequest,
-                           session: LeaderFetchSession | None) -> list[fp.PartitionData]:
         if session is None:
             session = LeaderFetchSession()  # this request alone: it names every partition
         named = session.apply(request)

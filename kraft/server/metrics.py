@@ -184,11 +184,10 @@ class NodeMetrics:
             "kraft_kafka_fetch_session_evictions", "fetch sessions evicted to make room for new ones since start",
             registry=self.registry)
 
-    def watch_kafka(self, listener: KafkaListener, replicas: ReplicaManager | None) -> None:
-        """The Kafka listener's gauges: clients' requests in flight (the followers' fetches
-        always wait at a leader: left out), and its fetch sessions."""
-        self.kafka_requests_in_flight.set_function(
-            lambda: listener.requests_in_flight - (replicas.follower_fetches_waiting if replicas else 0))
+    def watch_kafka(self, listener: KafkaListener) -> None:
+        """The Kafka listener's gauges: clients' requests in flight (other brokers' are left
+        out: a follower's fetch always waits at its leader), and its fetch sessions."""
+        self.kafka_requests_in_flight.set_function(lambda: listener.requests_in_flight)
         sessions = listener.fetch_sessions
         self.kafka_fetch_sessions.set_function(lambda: len(sessions))
         self.kafka_fetch_session_partitions.set_function(sessions.cached_partitions)

@@ -428,7 +428,7 @@ class Node:
             return None
         listener = KafkaListener(services, self.node_config.listen_host, self.node_config.kafka_port,
                                  self.tls_server)
-        self.metrics.watch_kafka(listener, self.replica_manager)
+        self.metrics.watch_kafka(listener)
         return listener
 
     async def _start(self, runner: web.AppRunner, kafka: KafkaListener | None) -> None:
