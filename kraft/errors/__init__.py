@@ -13,6 +13,8 @@ The lowest layer: it imports nothing of kraft outside it.
 
 from __future__ import annotations
 
+import functools
+
 from kraft.errors.base import (  # noqa: F401 - kraft.errors names them all
     ERROR_CLASS_HEADER, KraftError, RequestError, RetriableError, UnknownServerError,
 )
@@ -89,8 +91,13 @@ def error_from_code(code: int, message: str) -> KraftError:
     class): a retriable class with that code where there is one (Kafka's retriable codes,
     KAFKA_STORAGE_ERROR among them, stay retriable), else the most general, so the kind is
     kept (a fenced epoch stays fenced); a code kraft has no class for is unknown."""
+    return error_from_name(_class_name_for_code(code), message)
+
+
+@functools.cache
+def _class_name_for_code(code: int) -> str:
+    """error_from_code's choice, made once per code (it walks every error class)."""
     candidates = [cls for cls in all_error_classes().values() if cls.kafka_code == code]
     if not candidates or code == UnknownServerError.kafka_code:
-        return UnknownServerError(message)
-    cls = min(candidates, key=lambda c: (not issubclass(c, RetriableError), len(c.__mro__)))
-    return error_from_name(cls.__name__, message)
+        return UnknownServerError.__name__
+    return min(candidates, key=lambda c: (not issubclass(c, RetriableError), len(c.__mro__))).__name__

@@ -5,12 +5,12 @@ Two halves, at two layers:
 - the client half, below the broker (it may import errors..groups): `peers`, the one
   node-to-node HTTP client (signed requests, forwarded identities);
 - the server half, `routes` (/internal/v1/...: controller requests, the metadata log
-  for observers, forwarded produce and reads), beside the
+  for observers, group listings, share-group state), beside the
   front doors: it serves the broker's services and may import the broker and the
   REST door's HTTP body helpers. The node mounts it on its HTTP app.
 
-Followers replicate over Kafka instead (kraft/kafka/follower_fetch.py and
-replica_fetch_api.py), as Kafka's brokers do.
+Replication, transaction markers and the REST door's calls at a leader go over Kafka
+instead, as Kafka's brokers do (kraft/kafka/broker_client.py).
 
 Every request is signed with a key only this cluster's nodes derive
 (kraft/config/cluster_keys.py); tests/unit/test_layers.py checks both halves' imports.

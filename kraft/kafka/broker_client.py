@@ -4,8 +4,8 @@ Brokers are Kafka clients of each other: a follower's fetches go over this conne
 its leader's Kafka listener. It dials the address the other broker registered (its
 advertised host and kafka_port, from the metadata image), leaves from this node's own
 address (network faults single a node out by it), speaks TLS when the cluster does, and
-on a secured cluster logs in first as the brokers' own user (SCRAM-SHA-256,
-kraft/security/broker_login.py), checking the other side's proof as well. One request at
+logs in first as the brokers' own user (SCRAM-SHA-256, kraft/security/broker_login.py),
+checking the other side's proof as well. One request at
 a time, owned by one task: an answer always belongs to the last request, and after any
 failure or timeout the connection is dropped and the next request dials again, so a
 late answer is never taken for the next one's. A login with a lifetime (KIP-368) is
@@ -25,7 +25,7 @@ from kio.schema.sasl_handshake.v1.request import SaslHandshakeRequest
 from kio.serial.errors import SerialError
 
 from kraft.config.cluster import is_ipv4_literal
-from kraft.errors import AuthenticationFailed
+from kraft.errors import AuthenticationFailed, KraftError, error_from_code
 from kraft.kafka.codec import decode_response, encode_request
 from kraft.security.broker_login import BROKER_MECHANISM, BROKER_USER
 from kraft.security.scram_client import ScramClient
@@ -33,6 +33,15 @@ from kraft.security.scram_client import ScramClient
 MAX_ANSWER_BYTES = 128 * 1024 * 1024  # a fetch answer is at most max_bytes plus one whole batch
 CONNECT_TIMEOUT_S = 5.0
 RENEW_AT = 0.8  # of a login's lifetime: dial again before the listener stops serving it
+
+
+def refusal(code, what: str, message: str | None = None) -> KraftError | None:
+    """The error a Kafka answer's code stands for (None: no error), in the answer's own
+    words when it has them, else named with what it was about: the one rule for every
+    answer another broker gives this one."""
+    if code.value == 0:
+        return None
+    return error_from_code(code.value, message or f"{code.name}: {what}")
 
 
 class BrokerUnreachable(ConnectionError):
@@ -45,7 +54,7 @@ class BrokerConnection:
                  tls: ssl.SSLContext | None = None, password: str | None = None,
                  source_host: str | None = None) -> None:
         """address(): where the other broker listens now (None: nowhere known).
-        password: the brokers' login (None: the cluster has no [security])."""
+        password: the brokers' login (None: none; only a test connects without it)."""
         self._address = address
         self._client_id = client_id
         self._tls = tls
@@ -71,7 +80,7 @@ class BrokerConnection:
                 if self._streams is None or self.closed_by_peer or (
                         self._renew_by is not None and time.monotonic() > self._renew_by):
                     await self.close()
-                    self._streams = await self._dial()
+                    await self._dial()
                 return await self._exchange(entity)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, AuthenticationFailed, ValueError,
                 SerialError, IndexError, struct.error) as exc:
@@ -81,7 +90,7 @@ class BrokerConnection:
             await self.close()
             raise
 
-    async def _dial(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _dial(self) -> None:
         address = self._address()
         if address is None:
             raise OSError("the broker has no Kafka listener registered")
@@ -94,7 +103,6 @@ class BrokerConnection:
         self._renew_by = None
         if self._password is not None:
             await self._log_in(self._password)
-        return self._streams
 
     async def _log_in(self, password: str) -> None:
         handshake = await self._exchange(SaslHandshakeRequest(mechanism=BROKER_MECHANISM))

@@ -75,12 +75,12 @@ def _asker(node: BrokerServices, ctx: RequestContext, version: int, request) -> 
         return Asker(None, False, replica_refused=not ctx.may_fetch_as_replica(), replica_id=replica_id)
     if version < CLIENT_RACK_SINCE:
         return Asker(None, False)
-    consumer = replica_id < 0  # a fetch naming a broker id is a follower's: leaders only, as in Kafka
-    # Kafka's followers serve any v11+ consumer; kraft's only where a selector sends
-    # consumers to them. Without one, a consumer at a follower is one whose metadata is
-    # stale: NOT_LEADER_OR_FOLLOWER sends it to the leader, where an out-of-range answer
-    # from a follower it takes for the leader would reset its position (seen under kills)
-    rack_aware = consumer and node.config.cluster.replica_selector_class == RACK_AWARE_REPLICA_SELECTOR
+    # a consumer's (a follower's went above). Kafka's followers serve any v11+ consumer;
+    # kraft's only where a selector sends consumers to them. Without one, a consumer at a
+    # follower is one whose metadata is stale: NOT_LEADER_OR_FOLLOWER sends it to the
+    # leader, where an out-of-range answer from a follower it takes for the leader would
+    # reset its position (seen under kills)
+    rack_aware = node.config.cluster.replica_selector_class == RACK_AWARE_REPLICA_SELECTOR
     return Asker(request.rack_id or None, rack_aware)
 
 

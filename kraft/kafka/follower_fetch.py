@@ -15,11 +15,12 @@ from kio.schema.types import BrokerId
 from kio.static.primitive import i32, i32Timedelta, i64
 
 from kraft.kafka.broker_client import BrokerConnection, BrokerUnreachable
+from kraft.kafka.fetch_sessions import FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.fetch_session import FollowerFetchSession
 
 ANSWER_GRACE_S = 5.0  # on top of the request's own long-poll wait
-FETCH_SESSION_ERRORS = frozenset({70, 71})  # FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH
+FETCH_SESSION_ERRORS = frozenset({FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH})
 
 
 class FetchRefused(BrokerUnreachable):

@@ -18,8 +18,7 @@ from kio.schema.types import BrokerId, TopicName
 from kio.static.primitive import Records, i8, i16, i32, i32Timedelta, i64
 
 from kraft.broker.isolation import Aborted
-from kraft.errors import error_from_code
-from kraft.kafka.broker_client import BrokerUnreachable
+from kraft.kafka.broker_client import BrokerUnreachable, refusal
 from kraft.kafka.broker_pool import BrokerPool
 
 GRACE_S = 5.0  # on top of a request's own timeout
@@ -40,14 +39,27 @@ def _only(entries, where: str):
     return entries[0]
 
 
-def _raise_for(code, message: str | None, where: str) -> None:
-    if code.value != 0:
-        raise error_from_code(code.value, message or f"{code.name}: {where}")
-
-
 class LeaderCalls:
     def __init__(self, pool: BrokerPool) -> None:
         self._pool = pool
+
+    async def _partition(self, leader: int, request, topic: str, partition: int, timeout_s: float,
+                         wait_s: float, topics: str = "topics", partitions: str = "partitions"):
+        """The leader's answer for the one partition asked about (its error raised as its
+        class), over a connection leased for at most wait_s. topics, partitions: the
+        answer's field names for them, which differ between APIs."""
+        async with self._pool.lease(leader, wait_s) as connection:
+            answer = await connection.request(request, timeout_s)
+        part = _only(getattr(_only(getattr(answer, topics), topic), partitions), f"{topic}-{partition}")
+        error = refusal(part.error_code, f"{topic}-{partition} at leader {leader}", getattr(part, "error_message", None))
+        if error is not None:
+            raise error
+        return part
+
+    async def _timed(self, leader: int, request, topic: str, partition: int, timeout_ms: int, **fields: str):
+        """As _partition, for a request bounded by its own timeout_ms."""
+        return await self._partition(leader, request, topic, partition, timeout_ms / 1000 + GRACE_S,
+                                     max(timeout_ms / 1000, LEASE_WAIT_MIN_S), **fields)
 
     async def produce(self, leader: int, topic: str, partition: int, batch: bytes, acks: int,
                       timeout_ms: int) -> int:
@@ -57,10 +69,8 @@ class LeaderCalls:
             transactional_id=None, acks=i16(acks if acks != 0 else 1), timeout=_ms(timeout_ms),
             topic_data=(produce_v11.TopicProduceData(name=TopicName(topic), partition_data=(
                 produce_v11.PartitionProduceData(index=i32(partition), records=Records(batch)),)),))
-        async with self._pool.lease(leader, max(timeout_ms / 1000, LEASE_WAIT_MIN_S)) as connection:
-            answer = await connection.request(request, timeout_ms / 1000 + GRACE_S)
-        part = _only(_only(answer.responses, topic).partition_responses, f"{topic}-{partition}")
-        _raise_for(part.error_code, part.error_message, f"{topic}-{partition} at leader {leader}")
+        part = await self._timed(leader, request, topic, partition, timeout_ms,
+                                 topics="responses", partitions="partition_responses")
         return int(part.base_offset)
 
     async def delete_records(self, leader: int, topic: str, partition: int, offset: int, timeout_ms: int) -> int:
@@ -68,11 +78,7 @@ class LeaderCalls:
         request = delete_v2.DeleteRecordsRequest(timeout=_ms(timeout_ms), topics=(delete_v2.DeleteRecordsTopic(
             name=TopicName(topic), partitions=(delete_v2.DeleteRecordsPartition(
                 partition_index=i32(partition), offset=i64(offset)),)),))
-        async with self._pool.lease(leader, max(timeout_ms / 1000, LEASE_WAIT_MIN_S)) as connection:
-            answer = await connection.request(request, timeout_ms / 1000 + GRACE_S)
-        part = _only(_only(answer.topics, topic).partitions, f"{topic}-{partition}")
-        _raise_for(part.error_code, None, f"{topic}-{partition} at leader {leader}")
-        return int(part.low_watermark)
+        return int((await self._timed(leader, request, topic, partition, timeout_ms)).low_watermark)
 
     async def read(self, leader: int, topic: str, partition: int, offset: int, max_bytes: int,
                    timeout_ms: int, stable: bool) -> tuple[bytes, list[Aborted] | None]:
@@ -84,10 +90,7 @@ class LeaderCalls:
             session_epoch=i32(-1), rack_id="", forgotten_topics_data=(),
             topics=(fetch_v12.FetchTopic(topic=TopicName(topic), partitions=(fetch_v12.FetchPartition(
                 partition=i32(partition), fetch_offset=i64(offset), partition_max_bytes=i32(max_bytes)),)),))
-        async with self._pool.lease(leader, max(timeout_ms / 1000, LEASE_WAIT_MIN_S)) as connection:
-            answer = await connection.request(request, timeout_ms / 1000 + GRACE_S)
-        part = _only(_only(answer.responses, topic).partitions, f"{topic}-{partition}")
-        _raise_for(part.error_code, None, f"{topic}-{partition} at leader {leader}")
+        part = await self._timed(leader, request, topic, partition, timeout_ms, topics="responses")
         records = bytes(part.records or b"")
         if not stable:
             return records, None
@@ -101,8 +104,5 @@ class LeaderCalls:
             replica_id=BrokerId(-1), isolation_level=i8(READ_COMMITTED if stable else READ_UNCOMMITTED),
             topics=(offsets_v8.ListOffsetsTopic(name=TopicName(topic), partitions=(offsets_v8.ListOffsetsPartition(
                 partition_index=i32(partition), timestamp=i64(timestamp)),)),))
-        async with self._pool.lease(leader, OFFSETS_TIMEOUT_S) as connection:
-            answer = await connection.request(request, OFFSETS_TIMEOUT_S)
-        part = _only(_only(answer.topics, topic).partitions, f"{topic}-{partition}")
-        _raise_for(part.error_code, None, f"{topic}-{partition} at leader {leader}")
+        part = await self._partition(leader, request, topic, partition, OFFSETS_TIMEOUT_S, OFFSETS_TIMEOUT_S)
         return int(part.offset)

@@ -7,7 +7,8 @@ the leader's throttle, a diverging epoch), and its answer goes back as Kafka's. 
 listener's KIP-227 cache keeps the session's id and epoch (a follower's session is
 privileged there); the session also holds the follower's LeaderFetchSession, so the
 leader examines only the partitions that may have news. fetch_api.py decides a
-request is a follower's (a replica id and CLUSTER_ACTION) and reads its partitions.
+request is a follower's (a replica id, and RequestContext.may_fetch_as_replica) and reads
+its partitions.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ async def handle(node: BrokerServices, ctx: RequestContext, request, replica_id:
                             forgotten=tuple((str(key[0]), int(key[1])) for key in forgotten),  # type: ignore[index]
                             incremental=session is not None)
     answers = await replicas.handle_fetch(fetch, follower)
-    session_id = _keep_session(cache, context, follower, wanted, now, by_id)
+    session_id = _keep_session(cache, context, follower, wanted, now)
     if session_id is None:  # another request of this session came in between
         return _answer(INVALID_FETCH_SESSION_EPOCH, 0)
     return _answer(error_codes.NONE, session_id, _by_topic(answers, None if by_id else node))
@@ -69,11 +70,12 @@ def _position(key: Key, want: Wanted) -> fp.FetchPartition:
 
 
 def _keep_session(cache, context: FetchContext, follower: LeaderFetchSession, wanted: dict[Key, Wanted],
-                  now: int, by_id: bool) -> int | None:
+                  now: int) -> int | None:
     """The session id to answer: a new one after a full fetch (0 when the cache has no
     slot), the same one after an incremental fetch; None when its epoch moved meanwhile."""
     if context.kind == FULL:
-        session_id = cache.maybe_create(now, True, {k: CachedPartition(w) for k, w in wanted.items()}, by_id)
+        session_id = cache.maybe_create(now, context.privileged, {k: CachedPartition(w) for k, w in wanted.items()},
+                                        context.uses_topic_ids)
         if session_id:
             cache.get(session_id).follower = follower
         return session_id

@@ -19,7 +19,7 @@ from kio.static.primitive import i16, i32
 
 from kraft.errors import error_from_code
 from kraft.kafka.broker_batches import BrokerBatches
-from kraft.kafka.broker_client import BrokerConnection
+from kraft.kafka.broker_client import BrokerConnection, refusal
 from kraft.transactions.txn_markers import MarkerAnswers, TxnCheck, TxnMarker
 
 MARKER_TIMEOUT_S = 35.0  # a leader writes each marker acks=all within 30 s
@@ -55,8 +55,7 @@ async def send_checks(connection: BrokerConnection, checks: list[TxnCheck]) -> l
             topics=(add_v5.AddPartitionsToTxnTopic(name=TopicName(c.topic), partitions=(i32(c.partition),)),))
         for c in checks))
     answer = await connection.request(request, CHECK_TIMEOUT_S)
-    if answer.error_code.value != 0:
-        refused = error_from_code(answer.error_code.value, f"{answer.error_code.name}: AddPartitionsToTxn")
+    if (refused := refusal(answer.error_code, "AddPartitionsToTxn")) is not None:
         return [refused] * len(checks)
     codes = {(r.transactional_id, t.name, int(p.partition_index)): p.partition_error_code
              for r in answer.results_by_transaction for t in r.topic_results for p in t.results_by_partition}
@@ -72,11 +71,7 @@ async def send_checks(connection: BrokerConnection, checks: list[TxnCheck]) -> l
 
 
 def _error(code, what: str) -> BaseException | None:
-    if code is None:
-        return error_from_code(-1, f"{what}: no answer for it")
-    if code.value == 0:
-        return None
-    return error_from_code(code.value, f"{code.name}: {what}")
+    return error_from_code(-1, f"{what}: no answer for it") if code is None else refusal(code, what)
 
 
 class TxnCalls:

@@ -1,6 +1,6 @@
 """How this node reaches other brokers over Kafka (Kafka's inter-broker listener): the
-address each registered, the cluster's TLS, and the brokers' own login when the cluster
-is secured. Followers fetch over these connections (kraft/kafka/follower_fetch.py), and
+address each registered, the cluster's TLS, and the brokers' own login (on every
+cluster, open ones too). Followers fetch over these connections (kraft/kafka/follower_fetch.py), and
 transaction markers and checks travel on them (kraft/kafka/txn_calls.py), and the REST
 door's produce and reads at a leader elsewhere (kraft/kafka/leader_calls.py)."""
 
