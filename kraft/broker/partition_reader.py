@@ -46,6 +46,16 @@ class PartitionReader:
         except ConnectionError as exc:
             raise _unreachable(leader, exc) from None
 
+    async def high_watermark(self, topic: str, partition: int) -> int:
+        """The partition's high watermark as its leader sees it (one question, not two)."""
+        leader = self._plane.leader_of(topic, partition)
+        if leader == self._node_id:
+            return (await self._plane.offsets(topic, partition))[1]
+        try:
+            return await self._leaders.list_offset(leader, topic, partition, LATEST)
+        except ConnectionError as exc:
+            raise _unreachable(leader, exc) from None
+
     async def offset_for_timestamp(self, topic: str, partition: int, timestamp: int) -> int:
         """The first committed offset stamped at or after `timestamp`, or the high watermark
         when there is none (where a Kafka consumer seeking by time ends up)."""

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from kraft.errors import KraftError, OffsetOutOfRange
+from kraft.internode.peers import PeerUnreachable
 from kraft.registry.schemas_topic import PARTITION, TOPIC
 from kraft.schemas.registry_state import RegistryState
 from kraft.storage.record_batch import decode_records, iter_batches
@@ -101,3 +103,18 @@ class SchemaLogFollower:
             return True
         except TimeoutError:
             return False
+
+    async def catch_up(self, timeout_s: float) -> None:
+        """Wait, at most timeout_s, until the state holds everything the partition's leader
+        has committed at the time of asking: then a read sees every write acknowledged
+        before it, through any node. No `_schemas` yet, its leader moving, or too slow: the
+        state as it is (a read stays available, possibly behind)."""
+        deadline = time.monotonic() + timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                high_watermark = await self._high_watermark(TOPIC, PARTITION)
+        except (KraftError, PeerUnreachable, TimeoutError) as exc:
+            log.debug("could not read %s's end: %s", TOPIC, exc)
+            return
+        if high_watermark > 0:
+            await self.wait_applied(high_watermark - 1, max(0.0, deadline - time.monotonic()))

@@ -24,7 +24,7 @@ def registry_of(request: web.Request) -> SchemaRegistry:
 
 async def state_of(request: web.Request) -> RegistryState:
     """The state reads answer from (once this node has read its log)."""
-    return await registry_of(request).loaded_state()
+    return await registry_of(request).current_state()
 
 
 def answer(body: Any, status: int = 200) -> web.Response:

@@ -107,7 +107,7 @@ async def register(request: web.Request) -> web.Response:
 
 async def lookup(request: web.Request) -> web.Response:
     registry = registry_of(request)
-    state, body = await registry.loaded_state(), await json_body(request)
+    state, body = await registry.current_state(), await json_body(request)
     return answer(reads.lookup(state, registry.parser, subject_of(request), body, flag(request, "normalize"),
                                flag(request, "deleted")))
 
@@ -125,7 +125,7 @@ async def delete_version(request: web.Request) -> web.Response:
 async def compatibility(request: web.Request) -> web.Response:
     registry = registry_of(request)
     text = request.match_info.get("version")
-    state, body = await registry.loaded_state(), await json_body(request)
+    state, body = await registry.current_state(), await json_body(request)
     return answer(reads.compatibility(state, registry.parser, subject_of(request),
                                       None if text is None else parse_version(text), body,
                                       flag(request, "normalize"), flag(request, "verbose")))

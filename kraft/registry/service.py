@@ -1,5 +1,5 @@
-"""The registry as a node serves it: reads answer from the state this node follows;
-writes go to the writer on the leader of `_schemas` partition 0, here or on another node
+"""The registry as a node serves it: reads answer from the state this node follows, once it
+has caught up with what `_schemas`'s leader had committed; writes go to the writer on the leader of `_schemas` partition 0, here or on another node
 (forwarded, signed as every node-to-node call), and are answered once this node's state
 holds them, so a read after a write on the same node sees the write."""
 
@@ -33,6 +33,7 @@ WRITE_PATH = "/internal/v1/schemas/write"
 WRITE_TIMEOUT_S = 30.0  # leader elections and the topic's creation fit well inside
 RETRY_S = 0.1
 LOAD_WAIT_S = 15.0
+READ_CATCH_UP_S = 2.0  # then the read answers from what this node has
 RETRY_REASON = "retry"  # a forwarded write's answer when the node asked does not lead (any more)
 
 
@@ -55,7 +56,7 @@ class SchemaRegistry:
         return data
 
     async def _high_watermark(self, topic: str, partition: int) -> int:
-        return (await self._services.partition_reader.offsets(topic, partition))[1]
+        return await self._services.partition_reader.high_watermark(topic, partition)
 
     async def run(self) -> None:
         await self.follower.run()
@@ -69,6 +70,14 @@ class SchemaRegistry:
                     await self.follower.loaded.wait()
             except TimeoutError:
                 raise RegistryError(OPERATION_TIMEOUT, "the registry is still reading its log; retry") from None
+        return self.follower.state
+
+    async def current_state(self) -> RegistryState:
+        """The loaded state, once it holds what `_schemas`'s leader had committed when asked
+        (at most READ_CATCH_UP_S): a read through any node sees a write another node has
+        acknowledged before it (Confluent's followers may answer from behind)."""
+        await self.loaded_state()
+        await self.follower.catch_up(READ_CATCH_UP_S)
         return self.follower.state
 
     # -- writes ---------------------------------------------------------------------------

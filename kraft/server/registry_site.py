@@ -56,7 +56,7 @@ class RegistrySite:
         self.registry = SchemaRegistry(services, FORMATS, self.peers)
         # the broker's schema ID validation reads ids from this node's registry
         services.data_plane.schema_ids = SchemaIdCache(RegistrySchemaIds(
-            self.registry.follower, self.registry.parser, services.partition_reader.offsets))
+            self.registry.follower, self.registry.parser))
         cors = cors_middleware(self._config.http, peer_origins(self._config))  # the console's pages call it
         self._runner = web.AppRunner(build_app(self.registry, self._peer_key, (cors,)), access_log=None,
                                      handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)

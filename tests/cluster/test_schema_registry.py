@@ -89,6 +89,19 @@ def test_register_on_one_node_and_read_it_on_every_other(cluster):
         assert s in c.get_subjects()
 
 
+def test_a_read_through_any_node_sees_a_write_acknowledged_through_another(cluster):
+    s = subject()
+    for n in range(1, 41):  # each read follows its write at once, on the next node round
+        writer, reader = n % 3 + 1, (n + 1) % 3 + 1
+        fields = [(f"f{i}", ["null", "int"]) for i in range(n)]
+        text = json.dumps({"type": "record", "name": "Grows",
+                           "fields": [{"name": f, "type": t, "default": None} for f, t in fields]})
+        status, written = raw(cluster, writer, "POST", f"/subjects/{s}/versions", json.dumps({"schema": text}).encode())
+        assert status == 200, written
+        status, latest = raw(cluster, reader, "GET", f"/subjects/{s}/versions/latest")
+        assert (status, latest["id"], latest["version"]) == (200, written["id"], n), (writer, reader, latest)
+
+
 def test_concurrent_registrations_through_every_node_never_share_an_id(cluster):
     texts = [record(f"Concurrent{i}", ("a", "int")) for i in range(24)]
     subjects = [subject() for _ in texts]
