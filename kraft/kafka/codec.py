@@ -1,24 +1,23 @@
 """Kafka's wire format: request frames in, response frames out (sans-IO).
 
-Message bodies are read and written by `kio`, which is generated from Kafka's JSON
-message specs; this module adds the framing and the request/response headers, and
-the schemas name their own headers (ApiVersions answers always use header v0, so a
+Message bodies are read by `kio`, which is generated from Kafka's JSON message specs,
+and written in kio's layout by `wire_writer`; this module adds the framing and the
+request/response headers, and the schemas name their own headers (ApiVersions answers always use header v0, so a
 client that asked with a version we do not know can still read the answer).
 """
 
 from __future__ import annotations
 
 import functools
-import io
 import struct
 from dataclasses import dataclass
 
 from kio import index as kio_index
-from kio.serial import entity_reader, entity_writer
+from kio.serial import entity_reader
 from kio.schema.index import api_key_map
 from kio.serial.errors import SerialError
 
-from kraft.kafka import frame_bounds
+from kraft.kafka import frame_bounds, wire_writer
 
 _HEADER = struct.Struct(">hhi")
 
@@ -70,17 +69,12 @@ def response_class(api_key: int, version: int):
 
 def encode_request(request, correlation_id: int, client_id: str | None) -> bytes:
     """The length-prefixed frame of a kio request entity, at the entity's own version: the
-    client's side, for what kraft sends itself (the failure lab, kraft.testing's faults)."""
-    buf = io.BytesIO()
-    buf.write(b"\0\0\0\0")
+    client's side, for what kraft sends itself (another broker, the failure lab,
+    kraft.testing's faults)."""
     header_cls = type(request).__header_schema__
-    entity_writer(header_cls)(buf, header_cls(request_api_key=int(request.__api_key__),
-                                              request_api_version=int(request.__version__),
-                                              correlation_id=correlation_id, client_id=client_id))
-    entity_writer(type(request))(buf, request)
-    frame = buf.getbuffer()
-    struct.pack_into(">i", frame, 0, len(frame) - 4)
-    return bytes(frame)
+    return wire_writer.frame(header_cls(request_api_key=int(request.__api_key__),
+                                        request_api_version=int(request.__version__),
+                                        correlation_id=correlation_id, client_id=client_id), request)
 
 
 def decode_response(api_key: int, version: int, payload: bytes):
@@ -92,12 +86,6 @@ def decode_response(api_key: int, version: int, payload: bytes):
 
 def encode_response(head: RequestHead, body) -> bytes:
     """The length-prefixed frame of `body` (an instance of response_class(key, version))."""
-    buf = io.BytesIO()
-    buf.write(b"\0\0\0\0")
     header_cls = type(body).__header_schema__  # v0 for ApiVersions at every version
-    entity_writer(header_cls)(buf, header_cls(correlation_id=head.correlation_id))
-    entity_writer(type(body))(buf, body)
-    frame = buf.getbuffer()
-    struct.pack_into(">i", frame, 0, len(frame) - 4)
-    return bytes(frame)
+    return wire_writer.frame(header_cls(correlation_id=head.correlation_id), body)
 

@@ -12,6 +12,8 @@ import dataclasses
 import datetime
 import functools
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTupleField, classify_field, is_optional
@@ -19,8 +21,63 @@ from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTuple
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
+def _same(value):
+    return value
+
+
+def _error_code(value):
+    return None if value is None else ErrorCode(int(value))
+
+
+def _timedelta(value):
+    return None if value is None else datetime.timedelta(milliseconds=int(value))
+
+
+def _uuid(value):
+    return value if value is None or isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+def _bytes(value):
+    return value.encode() if isinstance(value, str) else value
+
+
+def _datetime(nullable: bool):
+    def convert(value):
+        if value is None:
+            return None
+        if value < 0 and nullable:  # -1 ("none"): null where the field may be, else written as -1
+            return None
+        return _EPOCH + datetime.timedelta(milliseconds=int(value))
+    return convert
+
+
+def _converter(field: dataclasses.Field, nullable: bool):
+    """How a plain value becomes the field's codec value (ints stay as they are)."""
+    kind = classify_field(field)
+    if isinstance(kind, EntityTupleField):
+        item = kind.type_
+        return lambda value: None if value is None else tuple(build(item, v) for v in value)
+    if isinstance(kind, EntityField):
+        entity = kind.type_
+        return lambda value: None if value is None else build(entity, value)
+    if isinstance(kind, PrimitiveTupleField):
+        return lambda value: None if value is None else tuple(value)
+    kafka_type = field.metadata.get("kafka_type", "")
+    if kafka_type == "error_code":
+        return _error_code
+    if kafka_type.startswith("timedelta_"):
+        return _timedelta
+    if kafka_type == "datetime_i64":
+        return _datetime(nullable)
+    if kafka_type == "uuid":
+        return _uuid
+    if kafka_type == "bytes":
+        return _bytes
+    return _same
+
+
 @functools.cache
-def _fields(cls) -> tuple[tuple[str, object, str, bool], ...]:
+def field_kinds(cls) -> tuple[tuple[str, object, str, bool], ...]:
     """(name, classification, kafka_type, has_default) of each field of an entity class."""
     out = []
     for f in dataclasses.fields(cls):
@@ -30,45 +87,23 @@ def _fields(cls) -> tuple[tuple[str, object, str, bool], ...]:
 
 
 @functools.cache
-def _nullable(cls) -> frozenset[str]:
-    """The names of an entity class's fields that may be null."""
-    return frozenset(f.name for f in dataclasses.fields(cls) if is_optional(f))
-
-
-def _primitive(kafka_type: str, value, nullable: bool):
-    if value is None:
-        return None
-    if kafka_type == "error_code":
-        return ErrorCode(int(value))
-    if kafka_type.startswith("timedelta_"):
-        return datetime.timedelta(milliseconds=int(value))
-    if kafka_type == "datetime_i64":  # -1 ("none"): null where the field may be, else written as -1
-        return None if value < 0 and nullable else _EPOCH + datetime.timedelta(milliseconds=int(value))
-    if kafka_type == "uuid":
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
-    if kafka_type == "bytes" and isinstance(value, str):
-        return value.encode()
-    return value
+def _converters(cls) -> tuple[tuple[str, Callable[[Any], Any], bool], ...]:
+    """(name, converter, has_default) of each field of an entity class, made once."""
+    out = []
+    for f in dataclasses.fields(cls):
+        has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        out.append((f.name, _converter(f, is_optional(f)), has_default))
+    return tuple(out)
 
 
 def build(cls, data: dict):
     """An instance of entity class `cls` from `data`; keys the version lacks are ignored."""
     kwargs = {}
-    for name, kind, kafka_type, has_default in _fields(cls):
-        if name not in data:
-            if has_default:
-                continue
+    for name, convert, has_default in _converters(cls):
+        if name in data:
+            kwargs[name] = convert(data[name])
+        elif not has_default:
             raise KeyError(f"{cls.__module__}.{cls.__qualname__} needs field {name!r}")
-        value = data[name]
-        if isinstance(kind, EntityTupleField):
-            value = None if value is None else tuple(build(kind.type_, item) for item in value)
-        elif isinstance(kind, EntityField):
-            value = None if value is None else build(kind.type_, value)
-        elif isinstance(kind, PrimitiveTupleField):
-            value = None if value is None else tuple(value)
-        else:
-            value = _primitive(kafka_type, value, name in _nullable(cls))
-        kwargs[name] = value
     return cls(**kwargs)
 
 

@@ -15,21 +15,21 @@ from typing import Any
 
 from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTupleField
 
-from kraft.kafka.entities import _fields, build
+from kraft.kafka.entities import build, field_kinds
 
 
 def whole_request_error(cls, code: int, message: str):
     """An instance of response class `cls` carrying `code` (and `message`, where the
     version has an error message) for the whole request, or None when it has no
     top-level error code."""
-    if not any(name == "error_code" for name, *_ in _fields(cls)):
+    if not any(name == "error_code" for name, *_ in field_kinds(cls)):
         return None
     return build(cls, _zero(cls, code, message))
 
 
 def _zero(cls, code: int, message: str) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    for name, kind, kafka_type, has_default in _fields(cls):
+    for name, kind, kafka_type, has_default in field_kinds(cls):
         if name == "error_code":
             data[name] = code
         elif name == "error_message":

@@ -7,15 +7,14 @@ translation, both ways. kraft/kafka/replica_fetch_api.py is the leader's side.
 
 from __future__ import annotations
 
-import datetime
 import uuid
 
 from kio.schema.fetch.v17 import request as v17
-from kio.schema.types import BrokerId
-from kio.static.primitive import i32, i32Timedelta, i64
+from kio.static.primitive import i32
 
 from kraft.kafka.broker_client import BrokerConnection, BrokerUnreachable
 from kraft.kafka.fetch_sessions import FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH
+from kraft.kafka.unchecked import as_broker_id, as_i32, as_i32_millis, as_i64
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.fetch_session import FollowerFetchSession
 
@@ -63,17 +62,17 @@ def _encoded(wire: fp.FetchRequest, session: FollowerFetchSession) -> v17.FetchR
     topics: dict[str, list[v17.FetchPartition]] = {}
     for p in wire.partitions:
         topics.setdefault(p.topic_id, []).append(v17.FetchPartition(
-            partition=i32(p.partition), current_leader_epoch=i32(p.current_leader_epoch),
-            fetch_offset=i64(p.fetch_offset), last_fetched_epoch=i32(p.last_fetched_epoch),
-            log_start_offset=i64(p.log_start_offset),
-            partition_max_bytes=i32(p.max_bytes if p.max_bytes >= 0 else wire.max_bytes)))
+            partition=as_i32(p.partition), current_leader_epoch=as_i32(p.current_leader_epoch),
+            fetch_offset=as_i64(p.fetch_offset), last_fetched_epoch=as_i32(p.last_fetched_epoch),
+            log_start_offset=as_i64(p.log_start_offset),
+            partition_max_bytes=as_i32(p.max_bytes if p.max_bytes >= 0 else wire.max_bytes)))
     forgotten: dict[str, list[i32]] = {}
     for topic_id, partition in wire.forgotten:
-        forgotten.setdefault(topic_id, []).append(i32(partition))
+        forgotten.setdefault(topic_id, []).append(as_i32(partition))
     return v17.FetchRequest(
-        replica_state=v17.ReplicaState(replica_id=BrokerId(wire.replica_id), replica_epoch=i64(wire.broker_epoch)),
-        max_wait=i32Timedelta.parse(datetime.timedelta(milliseconds=wire.max_wait_ms)), min_bytes=i32(1),
-        max_bytes=i32(wire.max_bytes), session_id=i32(session.session_id), session_epoch=i32(session.epoch),
+        replica_state=v17.ReplicaState(replica_id=as_broker_id(wire.replica_id), replica_epoch=as_i64(wire.broker_epoch)),
+        max_wait=as_i32_millis(wire.max_wait_ms), min_bytes=as_i32(1),
+        max_bytes=as_i32(wire.max_bytes), session_id=as_i32(session.session_id), session_epoch=as_i32(session.epoch),
         topics=tuple(v17.FetchTopic(topic_id=uuid.UUID(hex=t), partitions=tuple(parts)) for t, parts in topics.items()),
         forgotten_topics_data=tuple(v17.ForgottenTopic(topic_id=uuid.UUID(hex=t), partitions=tuple(parts))
                                     for t, parts in forgotten.items()))
