@@ -42,6 +42,9 @@ IDLE_TIMEOUT_S = 600.0                    # Kafka's connections.max.idle.ms
 BODY_TIMEOUT_S = 30.0
 MAX_IN_FLIGHT = 16                         # requests of one connection begun and not yet answered
 WRITE_TIMEOUT_S = 30.0
+# an answer whose records are at most this is copied and written, not sent with sendfile:
+# sendfile's fixed cost (the transport paused, drained twice, a future) is more than a copy
+INLINE_RECORDS_BYTES = 64 * 1024
 _SIZE = struct.Struct(">i")
 _NOTHING_HELD = object()  # _write_answers: no queue item taken ahead
 
@@ -234,6 +237,8 @@ class KafkaListener:
         finally:
             self._budget.release(size)
         if isinstance(response, list):
+            if sum(part.length for part in response if isinstance(part, FileSlice)) <= INLINE_RECORDS_BYTES:
+                return _inline(response)
             unsent.update(part for part in response if isinstance(part, FileSlice))
         return response
 
@@ -321,6 +326,16 @@ class _Owed:
     def __init__(self) -> None:
         self.count = 0
         self.brokers: set[asyncio.Event] = set()  # the turns of those another broker sent
+
+
+def _inline(parts: list) -> bytes:
+    """An answer's parts as one frame, each file slice read and closed."""
+    try:
+        return b"".join(part if isinstance(part, bytes) else part.read() for part in parts)
+    finally:
+        for part in parts:
+            if isinstance(part, FileSlice):
+                part.close()
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:
