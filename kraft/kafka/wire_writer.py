@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kio.serial._implicit_defaults import get_tagged_field_default
-from kio.serial._introspect import (EntityField, EntityTupleField, PrimitiveTupleField, classify_field, get_field_tag,
+from kio.serial._introspect import (EntityField, EntityTupleField, classify_field, get_field_tag,
                                     get_schema_field_type, is_optional)
 from kio.serial._shared import NullableEntityMarker
 
