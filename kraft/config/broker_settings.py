@@ -24,6 +24,7 @@ from kraft.config.topic_configs import TOPIC_CONFIGS, topic_default
 
 # the create-time topic defaults of [topic_defaults] (not topic configs), by Kafka's broker names
 CREATE_DEFAULT_NAMES = {"num.partitions": "num.partitions", "replication.factor": "default.replication.factor"}
+BROKER_LISTENER = "BROKER"  # the inter-broker listener's name, when it is a listener of its own
 IDENTITY_DOCS = {
     "node.id": ("int", "This node's id ([[nodes]] id)."),
     "broker.id": ("int", "This broker's id: its node id."),
@@ -31,6 +32,8 @@ IDENTITY_DOCS = {
     "listeners": ("string", "The Kafka listener this broker binds (bind_host or host, kafka_port); kraft's "
                             "quorum and HTTP ports speak other protocols and are not listed."),
     "advertised.listeners": ("string", "The Kafka listener clients are told to dial (host, kafka_port)."),
+    "inter.broker.listener.name": ("string", "The listener the other brokers dial: BROKER (inter_broker_port, "
+                                             "listed in listeners) or the clients' one."),
     "log.dirs": ("string", "The directory holding this broker's partitions (partitions/ in its [[nodes]] "
                            "data_dir), as DescribeLogDirs names it."),
     "controller.quorum.voters": ("list", "The metadata quorum's voters in cluster.toml, id@host:raft_port."),
@@ -73,7 +76,11 @@ def _identity(config, node) -> dict[str, StaticSetting]:
     values = {
         "node.id": str(node.id), "broker.id": str(node.id),
         "process.roles": ",".join(r for r in ("broker", "controller") if r in node.roles),
-        "listeners": f"{protocol}://{bind}:{node.kafka_port}" if node.kafka_port else None,
+        "listeners": ",".join([f"{protocol}://{bind}:{node.kafka_port}"]
+                              + ([f"{BROKER_LISTENER}://{bind}:{node.inter_broker_port}"]
+                                 if node.inter_broker_port else [])) if node.kafka_port else None,
+        "inter.broker.listener.name": (BROKER_LISTENER if node.inter_broker_port else protocol)
+        if node.kafka_port else None,
         "advertised.listeners": f"{protocol}://{host}:{node.kafka_port}" if node.kafka_port else None,
         "log.dirs": str(node.data_path / PARTITIONS_DIR),
         "controller.quorum.voters": voters,

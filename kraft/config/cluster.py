@@ -74,7 +74,7 @@ def _port_clash(nodes: tuple[NodeConfig, ...]) -> tuple[str, str] | None:
     """The first (host, port) taken twice; one port may serve several hosts (127.0.0.2, .3)."""
     owners: dict[tuple[str, int], str] = {}
     for index, node in enumerate(nodes):
-        for field in ("http_port", "raft_port", "kafka_port", "schema_registry_port"):
+        for field in ("http_port", "raft_port", "kafka_port", "inter_broker_port", "schema_registry_port"):
             port, here = getattr(node, field), f"nodes[{index}].{field}"
             if port is not None and (owner := owners.setdefault((_interface(node.host), port), here)) != here:
                 return here, f"port {port} on {node.host} is already used by {owner}"

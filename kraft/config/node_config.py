@@ -45,6 +45,10 @@ class NodeConfig(Table):
     http_port: Port
     raft_port: Port | None = None
     kafka_port: Port | None = None  # the Kafka protocol listener, brokers only
+    # a Kafka listener for the other brokers only (Kafka's inter.broker.listener.name naming
+    # a listener of its own): followers fetch, markers and checks travel here, apart from
+    # clients and their connection limits; none: the brokers use kafka_port
+    inter_broker_port: Port | None = None
     # Confluent Schema Registry's REST API (kraft/registry); none: this node serves no registry
     schema_registry_port: Port | None = None
     # Kafka's broker.rack: placement puts a partition's replicas on distinct racks where it can
@@ -76,6 +80,8 @@ class NodeConfig(Table):
                                         "fetch from it there, as Kafka clients do")
         if not self.is_broker and self.kafka_port is not None:
             raise invalid("kafka_port", 'only brokers serve Kafka clients: remove it, or add "broker" to roles')
+        if not self.is_broker and self.inter_broker_port is not None:
+            raise invalid("inter_broker_port", 'only brokers fetch from each other: remove it, or add "broker" to roles')
         return self
 
     @property

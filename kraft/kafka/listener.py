@@ -50,8 +50,14 @@ _NOTHING_HELD = object()  # _write_answers: no queue item taken ahead
 
 
 class KafkaListener:
-    def __init__(self, node: BrokerServices, host: str, port: int, tls: ssl.SSLContext | None = None):
+    def __init__(self, node: BrokerServices, host: str, port: int, tls: ssl.SSLContext | None = None,
+                 brokers_only: bool = False, fetch_sessions: FetchSessionCache | None = None):
+        """brokers_only: the inter-broker listener, where every connection must log in as a
+        broker (broker_login.py) before anything but ApiVersions and the login is served,
+        and a login as anyone else ends the connection; its connection limits are its own.
+        fetch_sessions: the broker's KIP-227 cache, shared with its other listener."""
         self._node = node
+        self._brokers_only = brokers_only
         self._tls = tls
         self._host, self._port = host, port
         self._budget = ByteBudget(QUEUED_REQUEST_BYTES)
@@ -66,7 +72,8 @@ class KafkaListener:
         self._server: asyncio.Server | None = None
         self.requests_in_flight = 0  # clients' requests read and not yet answered, every connection (/metrics)
         # incremental fetch sessions (KIP-227): the broker's, kept across connections as Kafka keeps them
-        self.fetch_sessions = FetchSessionCache(node.config.cluster.max_incremental_fetch_session_cache_slots)
+        self.fetch_sessions = fetch_sessions or FetchSessionCache(
+            node.config.cluster.max_incremental_fetch_session_cache_slots)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -121,7 +128,9 @@ class KafkaListener:
         access = self._node.access
         certified = principal_of_certificate(writer.get_extra_info("peercert"))
         identity: Identity | None
-        if certified is not None:  # a verified client certificate names the principal (SSL)
+        if self._brokers_only:
+            identity = None  # a broker proves itself with its login, certificate or not
+        elif certified is not None:  # a verified client certificate names the principal (SSL)
             identity = Identity(certified, host)
         else:
             identity = None if access.authentication else access.anonymous(host)
@@ -221,6 +230,8 @@ class KafkaListener:
 
     def _check_head(self, head: RequestHead, connection: Session) -> None:
         """What is refused from the header alone, before the rest of the frame is read or decoded."""
+        if self._brokers_only and connection.identity is not None and not connection.identity.broker:
+            raise MalformedRequest("the inter-broker listener serves the other brokers only")
         if not connection.may_serve(head.api_key):
             raise MalformedRequest(f"API key {head.api_key} without a current SASL "
                                    "authentication (none yet, or its lifetime has passed)")

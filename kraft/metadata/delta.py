@@ -127,6 +127,7 @@ class MetadataDelta:
             http_port=r.http_port,
             roles=tuple(r.roles),
             kafka_port=r.kafka_port,
+            inter_broker_port=r.inter_broker_port,
             fenced=True,
             rack=r.rack,
         )

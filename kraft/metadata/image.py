@@ -26,6 +26,7 @@ class BrokerRegistration:
     http_port: int
     roles: tuple[str, ...]
     kafka_port: int | None = None
+    inter_broker_port: int | None = None  # where other brokers dial it; None: kafka_port
     fenced: bool = True
     in_controlled_shutdown: bool = False
     log_dir_failed: bool = False  # it leads and joins nothing until it says otherwise

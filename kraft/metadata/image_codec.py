@@ -34,6 +34,7 @@ def image_to_dict(image: MetadataImage) -> dict[str, Any]:
                 "host": b.host,
                 "http_port": b.http_port,
                 "kafka_port": b.kafka_port,
+                "inter_broker_port": b.inter_broker_port,
                 "roles": list(b.roles),
                 "fenced": b.fenced,
                 "in_controlled_shutdown": b.in_controlled_shutdown,
@@ -105,6 +106,7 @@ def image_from_dict(data: dict[str, Any]) -> MetadataImage:
             http_port=b["http_port"],
             roles=tuple(b["roles"]),
             kafka_port=b.get("kafka_port"),  # absent in older snapshots
+            inter_broker_port=b.get("inter_broker_port"),  # absent in older snapshots
             fenced=b["fenced"],
             in_controlled_shutdown=b["in_controlled_shutdown"],
             log_dir_failed=b.get("log_dir_failed", False),  # absent in older snapshots

@@ -39,6 +39,7 @@ class RegisterBroker(_Record):
     # the broker's Kafka listener (Kafka's endpoints in RegisterBrokerRecord): clients of
     # every broker learn it from the metadata, not from each node's own cluster.toml
     kafka_port: int | None = None
+    inter_broker_port: int | None = None  # the listener other brokers dial, when not kafka_port
     roles: tuple[str, ...] = ("broker",)
     rack: str | None = None  # Kafka's broker.rack
     # Kafka's clean shutdown (KIP-966): the broker's logs hold everything it had when its

@@ -33,9 +33,11 @@ class BrokerLinks:
         self.leaders = LeaderCalls(self._pool)  # the REST door's produce and reads at a leader elsewhere
 
     def address_of(self, broker_id: int) -> tuple[str, int] | None:
-        """Where the broker's Kafka listener is, as it registered it (None: no listener)."""
+        """Where the broker takes other brokers, as it registered it: its inter-broker
+        listener, else its Kafka listener (None: neither)."""
         reg = self._image_of().brokers.get(broker_id)
-        return None if reg is None or reg.kafka_port is None else (reg.host, reg.kafka_port)
+        port = None if reg is None else reg.inter_broker_port or reg.kafka_port
+        return None if reg is None or port is None else (reg.host, port)
 
     def connection(self, broker_id: int) -> BrokerConnection:
         return BrokerConnection(lambda: self.address_of(broker_id), f"kraft-broker-{self._node_id}",

@@ -92,6 +92,8 @@ class BrokerLifecycle:
                     "rack": cfg.rack,
                     "roles": list(cfg.roles),
                     "clean_shutdown": self._first_registration_done or self._logs_intact(),
+                    # only when set: a controller of an earlier kraft refuses a field it does not know
+                    **({"inter_broker_port": cfg.inter_broker_port} if cfg.inter_broker_port else {}),
                 })
                 self._first_registration_done = True
                 self.broker_epoch = result["broker_epoch"]

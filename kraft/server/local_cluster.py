@@ -130,9 +130,10 @@ class LocalCluster:
                  cluster: dict | None = None, http: dict | None = None, storage: dict | None = None,
                  partitions_fs_mb: int | None = None, extra_toml: str = "",
                  headers: dict | None = None, lazy_fs: bool = False, own_sessions: bool = True,
-                 racks: dict[int, str] | None = None):
+                 racks: dict[int, str] | None = None, inter_broker_listener: bool = False):
         """cluster: extra [cluster] settings, e.g. {"auto.create.topics.enable": False};
         racks: node id -> its rack (Kafka's broker.rack) for the nodes named;
+        inter_broker_listener: each broker gets an inter_broker_port (the other brokers dial it);
         extra_toml: more tables, as TOML text (e.g. [security]); headers: sent by this
         object's own requests (e.g. an admin's Authorization);
         http: [http] settings, e.g. {"access.control.allow.origin": "*"}; partitions_fs_mb:
@@ -156,7 +157,7 @@ class LocalCluster:
         # as Kafka's own integration tests: no initial rebalance delay unless a test asks
         groups = {"group.initial.rebalance.delay.ms": 0, **(groups or {})}
         self._write_config(nodes, controllers, topic_defaults or {}, timeouts or {}, groups,
-                           cluster or {}, http or {}, storage or {}, extra_toml, racks or {})
+                           cluster or {}, http or {}, storage or {}, extra_toml, racks or {}, inter_broker_listener)
         self.config = load_cluster_config(self.config_path)
         self.cluster_id = prepare_data_dirs(self.config)
         self.procs: dict[int, subprocess.Popen] = {}
@@ -180,7 +181,7 @@ class LocalCluster:
         self.env = {**os.environ, **(env or {})}
 
     def _write_config(self, nodes, controllers, topic_defaults, timeouts, groups, cluster, http,
-                      storage, extra_toml, racks) -> None:
+                      storage, extra_toml, racks, inter_broker_listener=False) -> None:
         lines = ['[cluster]', 'name = "test"']
         lines += [f'"{k}" = {json.dumps(v)}' for k, v in cluster.items()]
         lines += ["", "[topic_defaults]"]
@@ -193,11 +194,13 @@ class LocalCluster:
         for i in range(1, nodes + 1):
             host = self.hosts[i]
             roles = '["controller", "broker"]' if i <= controllers else '["broker"]'
-            ports = free_ports(host, 4)
+            ports = free_ports(host, 5)
             lines += ["", "[[nodes]]", f"id = {i}", f"roles = {roles}", f'host = "{host}"',
                       f"http_port = {ports[0]}", f"kafka_port = {ports[2]}", f"schema_registry_port = {ports[3]}"]
             if i <= controllers:
                 lines.append(f"raft_port = {ports[1]}")
+            if inter_broker_listener:
+                lines.append(f"inter_broker_port = {ports[4]}")
             lines.append(f'data_dir = "node-{i}"')
             if i in racks:
                 lines.append(f"rack = {json.dumps(racks[i])}")

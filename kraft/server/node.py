@@ -32,7 +32,7 @@ from kraft.broker.data_plane import DataPlane
 from kraft.errors import BrokerNotAvailable, MetadataNotReady, NotLeaderOrFollower, UnknownServerError
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.transactions.txn_coordinator import TransactionCoordinator
-from kraft.kafka.listener import KafkaListener
+from kraft.server.kafka_listeners import KafkaListeners
 from kraft.broker.partition_reader import PartitionReader
 from kraft.server.metadata_reach import committed_offset, not_applied
 from kraft.server.metadata_waiters import MetadataWaiters
@@ -423,15 +423,12 @@ class Node:
                                              self.config.cluster.quota_window_size_seconds),
             node=self)
 
-    def _kafka_listener(self, services: BrokerServices) -> KafkaListener | None:
+    def _kafka_listener(self, services: BrokerServices) -> KafkaListeners | None:
         if self.node_config.kafka_port is None:
             return None
-        listener = KafkaListener(services, self.node_config.listen_host, self.node_config.kafka_port,
-                                 self.tls_server)
-        self.metrics.watch_kafka(listener)
-        return listener
+        return KafkaListeners(services, self.node_config, self.tls_server, self.metrics)
 
-    async def _start(self, runner: web.AppRunner, kafka: KafkaListener | None) -> None:
+    async def _start(self, runner: web.AppRunner, kafka: KafkaListeners | None) -> None:
         """Join the metadata quorum (or follow it), then open the HTTP and Kafka ports."""
         await self.peers.open()
         if self.quorum is not None:
@@ -449,9 +446,7 @@ class Node:
                         site.start())
         log.info("node %d serving on %s", self.node_id, self.node_config.http_url)
         if kafka is not None:
-            await listening("Kafka port", f"{self.node_config.listen_host}:{self.node_config.kafka_port}",
-                            kafka.start())
-            log.info("node %d serving Kafka clients on %s", self.node_id, self.node_config.kafka_address)
+            await kafka.start()
         if self.registry_site is not None:
             await self.registry_site.start()
 

@@ -19,7 +19,8 @@ def listener_addresses(config: ClusterConfig) -> list[tuple[str, str, int]]:
     """(what, host, port) for every listener the file gives its nodes."""
     out = []
     for node in config.nodes:
-        ports = {"http": node.http_port, "kafka": node.kafka_port, "raft": node.raft_port}
+        ports = {"http": node.http_port, "kafka": node.kafka_port, "inter-broker": node.inter_broker_port,
+                 "raft": node.raft_port}
         out += [(f"node {node.id} {kind}", node.host, port) for kind, port in ports.items() if port is not None]
     return out
 

@@ -9,13 +9,14 @@ import base64
 import datetime
 import json
 import shutil
+import socket
 import struct
 import subprocess
 import time
 import uuid
 
 import pytest
-from kafka_wire import closed_by_broker, kafka_socket, produce_frame, recv_frame
+from kafka_wire import closed_by_broker, kafka_socket, produce_frame, recv_frame, sasl_plain
 
 from kraft.config.cluster_keys import peer_key
 from kraft.config.data_dir import read_identity
@@ -30,6 +31,7 @@ confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka
 aiokafka = pytest.importorskip("aiokafka", reason="aiokafka is a test extra")
 from confluent_kafka import admin as cadmin  # noqa: E402
 from kio.schema.fetch.v17 import request as v17  # noqa: E402
+from kio.schema.metadata.v12.request import MetadataRequest  # noqa: E402
 from kio.schema.types import BrokerId  # noqa: E402
 from kio.static.primitive import i32, i32Timedelta, i64  # noqa: E402
 
@@ -40,7 +42,9 @@ ADMIN_HTTP = {"Authorization": "Basic " + base64.b64encode(b"admin:admin-passwor
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(nodes=3, extra_toml=SECURITY, headers=ADMIN_HTTP) as c:
+    # the brokers talk on listeners of their own (inter_broker_port): every test here runs
+    # with their fetches, markers and forwarded calls there, secured
+    with LocalCluster(nodes=3, extra_toml=SECURITY, headers=ADMIN_HTTP, inter_broker_listener=True) as c:
         c.start().wait_ready(timeout_s=60)
         for topic in ("ks-orders", "ks-secret"):
             status, body = http_json("POST", c.v3(1) + "/topics", {"topic_name": topic, "partitions_count": 2},
@@ -468,3 +472,25 @@ def test_brokers_log_in_as_their_own_user_and_nobody_else_can(cluster):
             asyncio.run(replica_fetch_code("chosen-password"))
     finally:
         assert http_json("DELETE", cluster.url(1) + "/v1/security/users/kraft-broker", headers=ADMIN_HTTP)[0] == 204
+
+
+def test_the_inter_broker_listener_serves_the_brokers_login_and_ends_a_users(cluster):
+    """On a secured cluster the brokers' own port takes their login (a replica fetch is
+    served) and nobody else's: a user who logs in there is cut off at the next request."""
+    password = broker_password(peer_key(read_identity(cluster.config.node(1).data_path)))
+    node = cluster.config.node(3)
+
+    async def brokers_seen_as_broker() -> int:
+        connection = BrokerConnection(lambda: (node.host, node.inter_broker_port), "test-broker", None, password)
+        try:
+            answer = await connection.request(MetadataRequest(
+                topics=None, allow_auto_topic_creation=False, include_topic_authorized_operations=False), 20)
+            return len(answer.brokers)
+        finally:
+            await connection.close()
+
+    assert asyncio.run(brokers_seen_as_broker()) == 3  # served once logged in as a broker
+    with socket.create_connection((node.host, node.inter_broker_port), timeout=10) as s:
+        sasl_plain(s, "alice", "alice-password")  # the login itself is answered
+        s.sendall(produce_frame("ks-orders", 0, b"\0" * 70, 3))
+        assert closed_by_broker(s), "a user's request on the inter-broker listener was served"

@@ -503,6 +503,18 @@ def test_schema_registry_urls_list_every_node_secured_or_not(tmp_path):
         "http://127.0.0.1:8091,http://127.0.0.1:8092,http://127.0.0.1:8093"
 
 
+def test_an_inter_broker_port_is_a_brokers_and_its_own(tmp_path):
+    text = node(1, extra="inter_broker_port = 29091\n") + node(2) + node(3, roles=("controller",))
+    assert load_cluster_config(write(tmp_path, text)).node(1).inter_broker_port == 29091
+    assert load_cluster_config(write(tmp_path, text)).node(2).inter_broker_port is None
+    controller_only = node(1) + node(2, roles=("controller",), extra="inter_broker_port = 29092\n")
+    assert load_error(tmp_path, controller_only).startswith(
+        "nodes[1].inter_broker_port: only brokers fetch from each other")
+    clash = node(1) + node(2, extra="inter_broker_port = 19091\n")
+    assert load_error(tmp_path, clash) == \
+        "nodes[1].inter_broker_port: port 19091 on 127.0.0.1 is already used by nodes[0].kafka_port"
+
+
 def test_a_broker_without_a_kafka_port_refuses_to_load(tmp_path):
     """The other brokers replicate from it over Kafka: without the port they could not."""
     text = node(1) + node(2, extra="kafka_port = 0\n").replace("kafka_port = 0\n", "")

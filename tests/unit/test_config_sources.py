@@ -97,6 +97,7 @@ roles = ["broker"]
 host = "127.0.0.6"
 http_port = 8082
 kafka_port = 29092
+inter_broker_port = 29094
 data_dir = "data/node-2"
 """
 
@@ -112,6 +113,9 @@ def test_a_broker_lists_its_identity_and_the_create_defaults_under_kafkas_names(
     assert shown(1, "listeners") == ("SASL_PLAINTEXT://0.0.0.0:19092", "STATIC_BROKER_CONFIG", True)
     assert shown(1, "advertised.listeners") == ("SASL_PLAINTEXT://127.0.0.5:19092", "STATIC_BROKER_CONFIG", True)
     assert shown(2, "advertised.listeners")[0] == "SASL_PLAINTEXT://127.0.0.6:29092"  # each broker its own
+    assert shown(1, "inter.broker.listener.name")[0] == "SASL_PLAINTEXT"  # the clients' listener
+    assert shown(2, "listeners")[0] == "SASL_PLAINTEXT://127.0.0.6:29092,BROKER://127.0.0.6:29094"
+    assert shown(2, "inter.broker.listener.name")[0] == "BROKER"  # a listener of its own
     assert shown(1, "node.id")[0] == shown(1, "broker.id")[0] == "1"
     assert shown(1, "process.roles")[0] == "broker,controller" and shown(2, "process.roles")[0] == "broker"
     assert shown(2, "log.dirs")[0] == str(tmp_path / "data" / "node-2" / "partitions")
