@@ -1,7 +1,10 @@
 """Share-partition state between brokers: a partition leader's reads and writes of its
-share-partitions' state, at the share coordinator that holds each (Kafka's
-ReadShareGroupState / WriteShareGroupState, as JSON over the node-to-node channel), or
-straight to this node's coordinator when it holds the key.
+share-partitions' state, at the share coordinator that holds each, in Kafka's
+ReadShareGroupState / WriteShareGroupState / DeleteShareGroupState (ShareStateRemote,
+kraft/kafka/share_state_calls.py), or straight to this node's coordinator when it holds
+the key. An admin view's read (which shows the stored leader epoch, which Kafka's
+ReadShareGroupState answer does not carry) and a group's listing go as JSON over the
+node-to-node channel.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from kraft.errors import BadRequest, CoordinatorLoadInProgress, CoordinatorNotAvailable, NotCoordinator
 from kraft.internode.peers import Peers, PeerUnreachable
@@ -23,13 +26,25 @@ RETRY_S = 0.1
 # the coordinator is being made, moved or loaded: asked again until LOCATE_WAIT_S has passed
 NOT_YET = (CoordinatorLoadInProgress, CoordinatorNotAvailable, NotCoordinator)
 T = TypeVar("T")
-OPS = ("read", "write", "delete", "list")  # Kafka's Read/Write/DeleteShareGroupState and a group's summary
+OPS = ("read", "list")  # an admin view's read (with the stored leader epoch), a group's states
+
+
+class ShareStateRemote(Protocol):
+    """Kafka's share state requests to another broker's share coordinator (errors as their
+    classes; ConnectionError when it cannot be reached)."""
+
+    async def read(self, coordinator: int, key: str, leader_epoch: int, timeout_s: float) -> ShareSnapshot | None: ...
+
+    async def write(self, coordinator: int, key: str, snapshot: ShareSnapshot, timeout_s: float) -> None: ...
+
+    async def delete(self, coordinator: int, key: str, timeout_s: float) -> None: ...
 
 
 class ShareStateLink:
-    def __init__(self, coordinator: ShareCoordinator, peers: Peers):
+    def __init__(self, coordinator: ShareCoordinator, peers: Peers, remote: ShareStateRemote):
         self._coordinator = coordinator
         self._peers = peers
+        self._remote = remote
 
     async def read(self, key: str, leader_epoch: int = -1) -> ShareSnapshot | None:
         """The stored state; with a leader epoch (a leader taking the share-partition
@@ -64,7 +79,9 @@ class ShareStateLink:
         target = await self._coordinator.locate(key, LOCATE_WAIT_S)
         if target is None:
             return await _read_here(self._coordinator, key, leader_epoch)
-        body = await self._call(target, {"op": "read", "key": key, "leader_epoch": leader_epoch})
+        if leader_epoch >= 0:  # a leader's take-over: Kafka's request
+            return await self._kafka(target, lambda: self._remote.read(target, key, leader_epoch, CALL_TIMEOUT_S))
+        body = await self._call(target, {"op": "read", "key": key})  # a view's: with the stored leader epoch
         stored = body.get("state") if isinstance(body, dict) else None
         return decode(stored) if isinstance(stored, dict) else None
 
@@ -74,9 +91,17 @@ class ShareStateLink:
             await self._coordinator.write(key, snapshot)
             return
         if snapshot is None:
-            await self._call(target, {"op": "delete", "key": key})
+            await self._kafka(target, lambda: self._remote.delete(target, key, CALL_TIMEOUT_S))
         else:
-            await self._call(target, {"op": "write", "key": key, "state": as_json(snapshot)})
+            await self._kafka(target, lambda: self._remote.write(target, key, snapshot, CALL_TIMEOUT_S))
+
+    @staticmethod
+    async def _kafka(target: int, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except ConnectionError as exc:
+            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: share coordinator {target} unreachable "
+                                          f"({exc}); retry") from None
 
     async def _call(self, target: int, payload: dict[str, Any]) -> Any:
         try:
@@ -104,20 +129,13 @@ async def _read_here(coordinator: ShareCoordinator, key: str, leader_epoch: int)
 
 
 async def serve(coordinator: ShareCoordinator, body: Any) -> dict[str, Any]:
-    """At the share coordinator: a leader's read or write (internode/routes.py)."""
+    """At the share coordinator: an admin view's read, or a group's states (internode/routes.py)."""
     if not isinstance(body, dict) or body.get("op") not in OPS or not isinstance(body.get("key"), str):
-        raise BadRequest("a share state request names op (read, write, delete or list) and key")
+        raise BadRequest("a share state request names op (read or list) and key")
     key = body["key"]
     if body["op"] == "list":  # key: the group; the states of the partitions this node leads
         return {"states": {k: as_json(v) for k, v in coordinator.states_of(key).items()}}
     if await coordinator.locate(key, wait_s=0) is not None:
         raise NotCoordinator(f"NOT_COORDINATOR: node {coordinator.node_id} does not hold share state {key!r}")
-    if body["op"] == "read":
-        epoch = body.get("leader_epoch", -1)
-        stored = await _read_here(coordinator, key, epoch if isinstance(epoch, int) else -1)
-        return {"state": None if stored is None else as_json(stored)}
-    snapshot = decode(body["state"]) if isinstance(body.get("state"), dict) else None
-    if snapshot is None and body["op"] == "write":
-        raise BadRequest("a share state write carries the state")
-    await coordinator.write(key, snapshot)
-    return {}
+    stored = await _read_here(coordinator, key, -1)
+    return {"state": None if stored is None else as_json(stored)}

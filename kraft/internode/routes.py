@@ -1,6 +1,7 @@
 """Node-to-node endpoints: controller requests, the metadata log for observers, group and
-share-group summaries, share-group state and share-partition calls. (Replication,
-transaction markers and the REST door's produce and reads at a leader travel as Kafka
+share-group summaries, share-group state for the admin views, and a REST share consumer's
+calls at a share-partition's leader. (Replication, transaction markers, a leader's
+share-partition state and the REST door's produce and reads at a leader travel as Kafka
 requests between brokers instead: kraft/kafka/broker_client.py.)
 
 Every request must carry a valid X-Kraft-Signature (kraft.config.cluster_keys): an
@@ -91,7 +92,7 @@ async def quorum_voters(request):
 
 
 async def share_state(request):
-    """A partition leader reads or writes a share-partition's state at this share coordinator."""
+    """An admin view reads a share-partition's state at this share coordinator, or a group's states here."""
     await _authorize(request)
     return json_response(await serve_share_state(node_of(request).share_coordinator, await read_json(request)))
 

@@ -13,6 +13,7 @@ from kraft.kafka.broker_client import BrokerConnection
 from kraft.kafka.broker_pool import BrokerPool
 from kraft.kafka.follower_fetch import FollowerFetchChannel
 from kraft.kafka.leader_calls import LeaderCalls
+from kraft.kafka.share_state_calls import ShareStateCalls
 from kraft.kafka.txn_calls import TxnCalls
 from kraft.metadata.image import MetadataImage
 from kraft.security.broker_login import broker_credential, broker_password
@@ -31,6 +32,7 @@ class BrokerLinks:
         self.txn = TxnCalls(self.connection)  # closed with the node
         self._pool = BrokerPool(self.connection)
         self.leaders = LeaderCalls(self._pool)  # the REST door's produce and reads at a leader elsewhere
+        self.share_state = ShareStateCalls(self._pool)  # share-partition state at another share coordinator
 
     def address_of(self, broker_id: int) -> tuple[str, int] | None:
         """Where the broker takes other brokers, as it registered it: its inter-broker

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from kraft.broker.data_plane import DataPlane
 from kraft.broker.share_group_admin import ShareGroupAdmin
 from kraft.broker.share_leaders import ShareLeaders
-from kraft.broker.share_state_link import ShareStateLink
+from kraft.broker.share_state_link import ShareStateLink, ShareStateRemote
 from kraft.broker.txn_link import TransactionLink, TxnRemote
 from kraft.config.cluster import ClusterConfig
 from kraft.coordinator.runtime import AppendLocal, ControllerCall, ReplicaLookup, WaitMetadata
@@ -44,6 +44,7 @@ class Coordinators:
 
 def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], MetadataImage],
                        replicas: ReplicaLookup | None, data_plane: DataPlane, peers: Peers, txn_remote: TxnRemote,
+                       share_remote: ShareStateRemote,
                        controller_call: ControllerCall, wait_metadata: WaitMetadata, append_local: AppendLocal,
                        next_producer_id: Callable[[], Awaitable[int]] | None) -> Coordinators:
     """replicas None: a controller-only node, whose coordinators only forward."""
@@ -54,7 +55,7 @@ def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], 
         next_producer_id, txn_link.send_markers, offsets_topic_partitions=config.groups.offsets_topic_partitions)
     share_state = ShareCoordinator(node_id, config.groups, image, replicas, controller_call, wait_metadata,
                                    append_local)
-    share_link = ShareStateLink(share_state, peers)
+    share_link = ShareStateLink(share_state, peers, share_remote)
 
     async def dead_letter(topic: str, partition: int, records: list[Record]) -> None:
         pending = await data_plane.append_records(topic, partition, records, ACKS_ALL, DEAD_LETTER_TIMEOUT_MS)

@@ -405,7 +405,7 @@ class Node:
         self.data_plane = data_plane
         self.partition_reader = partition_reader = PartitionReader(self.node_id, data_plane, self.broker_links.leaders)
         built = build_coordinators(self.node_id, self.config, image, replica_manager, data_plane, self.peers,
-                                   self.broker_links.txn,
+                                   self.broker_links.txn, self.broker_links.share_state,
                                    self.controller_call_raw, self.waiters.wait_for, self._append_internal,
                                    self.producer_ids.next_id if self.producer_ids is not None else None)
         txn_link, self.groups, self.transactions = built.txn_link, built.groups, built.transactions
