@@ -60,14 +60,18 @@ class SchemaDoor:
         # id -> (its text, what it holds)
         self._codecs: OrderedDict[int, tuple[str, tuple[str, ParsedSchema, RecordCodec]]] = OrderedDict()
 
-    async def state(self) -> RegistryState:
+    async def state(self, current: bool = False) -> RegistryState:
+        """The node's registry state; current: once caught up with `_schemas`'s leader (a
+        trip to it), for what another node may have registered a moment ago."""
         try:
-            return await self.registry.loaded_state()
+            return await (self.registry.current_state() if current else self.registry.loaded_state())
         except RegistryError as e:
             raise SchemaRegistryUnavailable(f"the schema registry: {e.message}") from None
 
     async def by_id(self, schema_id: int, who: Identity | None) -> RegisteredSchema:
         state = await self.state()
+        if state.schema_by_id(schema_id) is None:  # not read here yet? (consumers ask per record: only on a miss)
+            state = await self.state(current=True)
         self._require_schema_read(state, schema_id, who)
         return RegisteredSchema(schema_id, *self._codec(state, schema_id))
 
@@ -107,8 +111,12 @@ class SchemaDoor:
     async def by_version(self, subject: str, version: int, who: Identity | None) -> RegisteredSchema:
         """`version`: a version number, or -1 for the latest."""
         self._require(who, "read_subject", subject)
-        state = await self.state()
-        record = _registry_call(lambda: find_version(state, subject, version))
+        state = await self.state(current=version < 0)  # the latest: as its leader has it
+        try:
+            record = find_version(state, subject, version)
+        except RegistryError:  # not read here yet?
+            state = await self.state(current=True)
+            record = _registry_call(lambda: find_version(state, subject, version))
         return RegisteredSchema(record.id, *self._codec(state, record.id), subject, record.version)
 
     def parse(self, state: RegistryState, schema_type: str, text: str) -> ParsedSchema:
@@ -133,11 +141,12 @@ class SchemaDoor:
                                who: Identity | None) -> RegisteredSchema:
         """The schema as a version of `subject`; 40403 when the subject does not hold it."""
         self._require(who, "read_subject", subject)
-        state = await self.state()
-        for record in state.versions(subject):
-            if record.id == schema.schema_id:
-                return RegisteredSchema(schema.schema_id, schema.schema_type, schema.parsed, schema.codec, subject,
-                                        record.version)
+        for current in (False, True):  # not under it here: asked again once caught up
+            state = await self.state(current)
+            for record in state.versions(subject):
+                if record.id == schema.schema_id:
+                    return RegisteredSchema(schema.schema_id, schema.schema_type, schema.parsed, schema.codec,
+                                            subject, record.version)
         raise SchemaNotFound(f"schema {schema.schema_id} is not registered under subject {subject!r}")
 
 

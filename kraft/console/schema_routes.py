@@ -73,7 +73,7 @@ async def decode_values(request: web.Request) -> web.Response:
     if registry is None:
         raise NotFound("this node serves no schema registry, so framed records cannot be decoded here")
     try:
-        state = await registry.loaded_state()
+        state = await registry.current_state()
     except RegistryError as exc:  # still reading _schemas
         raise RetriableError(exc.message) from None
     who = request.get(IDENTITY_KEY)

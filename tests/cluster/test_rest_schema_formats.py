@@ -87,6 +87,22 @@ def test_v3_schema_version_and_the_latest_are_found_under_the_topics_subject(sha
     assert AvroDeserializer(sr)(stored(c, topic, 1), context(topic)) == {"id": 3, "item": "cap", "note": "x"}
 
 
+def test_v3_a_schema_registered_through_another_node_a_moment_ago_is_found(shared_cluster):
+    c, topic = shared_cluster, topic_of(shared_cluster, "v3-elsewhere")
+    urls = c.schema_registry_url.split(",")
+    for n in range(1, 21):  # each produce follows its registration at once, on another node
+        writer, door = n % 3 + 1, (n + 1) % 3 + 1
+        fields = [{"name": f"f{i}", "type": ["null", "int"], "default": None} for i in range(n)]
+        text = json.dumps({"type": "record", "name": "Grows", "fields": fields})
+        schema_id = SchemaRegistryClient({"url": urls[writer - 1]}).register_schema(f"{topic}-value",
+                                                                                   Schema(text, "AVRO"))
+        data = {f"f{i}": None for i in range(n)}
+        status, report = v3_produce(c, topic, {"value": {"schema_id": schema_id, "data": data}}, node=door)
+        assert status == 200 and report["value"]["schema_version"] == n, (writer, door, report)
+        status, report = v3_produce(c, topic, {"value": {"type": "AVRO", "data": data}}, node=writer % 3 + 1)
+        assert status == 200 and report["value"]["schema_id"] == schema_id, report  # the latest, as just written
+
+
 def test_v3_record_name_strategies_name_the_subject_after_the_record(shared_cluster):
     c, topic = shared_cluster, topic_of(shared_cluster, "v3-strategy")
     sr = registry(c)
