@@ -111,11 +111,14 @@ class SchemaDoor:
     async def by_version(self, subject: str, version: int, who: Identity | None) -> RegisteredSchema:
         """`version`: a version number, or -1 for the latest."""
         self._require(who, "read_subject", subject)
-        state = await self.state(current=version < 0)  # the latest: as its leader has it
+        latest = version < 0
+        state = await self.state(current=latest)  # the latest: as its leader has it
         try:
             record = find_version(state, subject, version)
-        except RegistryError:  # not read here yet?
-            state = await self.state(current=True)
+        except RegistryError as e:
+            if latest:  # caught up already: it is not there
+                raise _translated(e) from None
+            state = await self.state(current=True)  # not read here yet?
             record = _registry_call(lambda: find_version(state, subject, version))
         return RegisteredSchema(record.id, *self._codec(state, record.id), subject, record.version)
 

@@ -26,7 +26,10 @@ RETRY_S = 0.1
 # the coordinator is being made, moved or loaded: asked again until LOCATE_WAIT_S has passed
 NOT_YET = (CoordinatorLoadInProgress, CoordinatorNotAvailable, NotCoordinator)
 T = TypeVar("T")
-OPS = ("read", "list")  # an admin view's read (with the stored leader epoch), a group's states
+# an admin view's read (with the stored leader epoch), a group's states; "write" and
+# "delete" (and a read with a leader epoch) only from brokers of the release before, which
+# sent a leader's state this way, during a rolling upgrade
+OPS = ("read", "list", "write", "delete")
 
 
 class ShareStateRemote(Protocol):
@@ -131,11 +134,18 @@ async def _read_here(coordinator: ShareCoordinator, key: str, leader_epoch: int)
 async def serve(coordinator: ShareCoordinator, body: Any) -> dict[str, Any]:
     """At the share coordinator: an admin view's read, or a group's states (internode/routes.py)."""
     if not isinstance(body, dict) or body.get("op") not in OPS or not isinstance(body.get("key"), str):
-        raise BadRequest("a share state request names op (read or list) and key")
+        raise BadRequest("a share state request names op (read, list, write or delete) and key")
     key = body["key"]
     if body["op"] == "list":  # key: the group; the states of the partitions this node leads
         return {"states": {k: as_json(v) for k, v in coordinator.states_of(key).items()}}
     if await coordinator.locate(key, wait_s=0) is not None:
         raise NotCoordinator(f"NOT_COORDINATOR: node {coordinator.node_id} does not hold share state {key!r}")
-    stored = await _read_here(coordinator, key, -1)
-    return {"state": None if stored is None else as_json(stored)}
+    if body["op"] == "read":
+        epoch = body.get("leader_epoch", -1)
+        stored = await _read_here(coordinator, key, epoch if isinstance(epoch, int) else -1)
+        return {"state": None if stored is None else as_json(stored)}
+    snapshot = decode(body["state"]) if isinstance(body.get("state"), dict) else None
+    if snapshot is None and body["op"] == "write":
+        raise BadRequest("a share state write carries the state")
+    await coordinator.write(key, snapshot)
+    return {}

@@ -92,7 +92,8 @@ async def quorum_voters(request):
 
 
 async def share_state(request):
-    """An admin view reads a share-partition's state at this share coordinator, or a group's states here."""
+    """An admin view reads a share-partition's state at this share coordinator, or a group's
+    states here (and a leader of the release before writes it, during a rolling upgrade)."""
     await _authorize(request)
     return json_response(await serve_share_state(node_of(request).share_coordinator, await read_json(request)))
 

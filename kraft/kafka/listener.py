@@ -51,16 +51,17 @@ _NOTHING_HELD = object()  # _write_answers: no queue item taken ahead
 
 class KafkaListener:
     def __init__(self, node: BrokerServices, host: str, port: int, tls: ssl.SSLContext | None = None,
-                 brokers_only: bool = False, fetch_sessions: FetchSessionCache | None = None):
+                 brokers_only: bool = False, shares_with: KafkaListener | None = None):
         """brokers_only: the inter-broker listener, where every connection must log in as a
         broker (broker_login.py) before anything but ApiVersions and the login is served,
         and a login as anyone else ends the connection; its connection limits are its own.
-        fetch_sessions: the broker's KIP-227 cache, shared with its other listener."""
+        shares_with: the broker's other listener, whose KIP-227 cache and node-wide bytes
+        budget this one uses too."""
         self._node = node
         self._brokers_only = brokers_only
         self._tls = tls
         self._host, self._port = host, port
-        self._budget = ByteBudget(QUEUED_REQUEST_BYTES)
+        self._budget: ByteBudget = shares_with._budget if shares_with is not None else ByteBudget(QUEUED_REQUEST_BYTES)
         settings = node.config.cluster
         self._limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_ip,
                                         parse_overrides(settings.max_connections_per_ip_overrides))
@@ -72,8 +73,9 @@ class KafkaListener:
         self._server: asyncio.Server | None = None
         self.requests_in_flight = 0  # clients' requests read and not yet answered, every connection (/metrics)
         # incremental fetch sessions (KIP-227): the broker's, kept across connections as Kafka keeps them
-        self.fetch_sessions = fetch_sessions or FetchSessionCache(
-            node.config.cluster.max_incremental_fetch_session_cache_slots)
+        self.fetch_sessions: FetchSessionCache = (
+            shares_with.fetch_sessions if shares_with is not None
+            else FetchSessionCache(node.config.cluster.max_incremental_fetch_session_cache_slots))
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -200,6 +202,9 @@ class KafkaListener:
             await turn.wait()
             if (closing := connection.closing) is not None:  # its answer went out first
                 return await self._end(answers, writer, closing)
+            if self._brokers_only and connection.identity is not None and not connection.identity.broker:
+                # a user's login here is answered, then the connection ends: no slot held idle
+                return await self._end(answers, writer, "the inter-broker listener serves the other brokers only")
 
     async def _next_request(self, reader: asyncio.StreamReader, connection: Session) -> tuple[int, Request]:
         """The next frame's size and request, its bytes held in the budget. MalformedRequest:
@@ -308,7 +313,7 @@ class KafkaListener:
                     writer.write(part)
                     continue
                 if writer.get_extra_info("sslcontext") is not None:  # TLS: no sendfile, the bytes
-                    writer.write(part.read())                         # are encrypted in Python
+                    writer.write(_whole(part))                        # are encrypted in Python
                     continue
                 async with asyncio.timeout(WRITE_TIMEOUT_S):
                     await writer.drain()
@@ -342,11 +347,20 @@ class _Owed:
 def _inline(parts: list) -> bytes:
     """An answer's parts as one frame, each file slice read and closed."""
     try:
-        return b"".join(part if isinstance(part, bytes) else part.read() for part in parts)
+        return b"".join(part if isinstance(part, bytes) else _whole(part) for part in parts)
     finally:
         for part in parts:
             if isinstance(part, FileSlice):
                 part.close()
+
+
+def _whole(part: FileSlice) -> bytes:
+    """A slice's bytes; one that comes up short (its file was cut) leaves the frame broken,
+    so the connection ends, as a short sendfile does."""
+    data = part.read()
+    if len(data) != part.length:
+        raise ConnectionAbortedError(f"a log file ended {part.length - len(data)} bytes early")
+    return data
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

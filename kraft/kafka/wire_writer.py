@@ -149,6 +149,19 @@ def _array(item: Write, flexible: bool) -> Write:
     return write_legacy
 
 
+# the kinds whose writers above would write a null: refused where the field may not be one,
+# as kio refuses it (a Kafka client rejects a null there)
+_NULLABLE_KINDS = frozenset({"string", "bytes", "records", "datetime_i64"})
+
+
+def _never_null(write: Write, name: str) -> Write:
+    def write_present(out: bytearray, value: Any) -> None:
+        if value is None:
+            raise TypeError(f"{name} may not be null")
+        write(out, value)
+    return write_present
+
+
 def _nullable_entity(write: Write) -> Write:
     def write_nullable(out: bytearray, value: Any) -> None:
         if value is None:
@@ -169,7 +182,11 @@ def _field_writer(entity_type: type, field: dataclasses.Field, tagged: bool) -> 
         if isinstance(kind, EntityField) and not tagged and is_optional(field):
             item = _nullable_entity(item)
     else:
-        item = _primitive(get_schema_field_type(field), flexible)
+        kafka_type = get_schema_field_type(field)
+        item = _primitive(kafka_type, flexible)
+        # a tagged field is optional by its tag's absence, so its value is never null (kio's rule)
+        if not kind.is_array and kafka_type in _NULLABLE_KINDS and (tagged or not is_optional(field)):
+            item = _never_null(item, f"{entity_type.__qualname__}.{field.name}")
     return _array(item, flexible) if kind.is_array else item
 
 

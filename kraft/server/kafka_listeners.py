@@ -26,7 +26,7 @@ class KafkaListeners:
         metrics.watch_kafka(self.clients)
         self.brokers = None if node.inter_broker_port is None else KafkaListener(
             services, node.listen_host, node.inter_broker_port, tls, brokers_only=True,
-            fetch_sessions=self.clients.fetch_sessions)  # one KIP-227 cache per broker, as Kafka's
+            shares_with=self.clients)  # one KIP-227 cache and one bytes budget per broker, as Kafka's
 
     async def start(self) -> None:
         node = self._node

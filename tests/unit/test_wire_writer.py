@@ -96,6 +96,16 @@ def test_the_frames_the_listener_sends_match_kio():
         assert framed == len(body).to_bytes(4, "big") + body
 
 
+def test_a_null_where_the_message_allows_none_is_refused_as_kio_refuses_it():
+    from kio.schema.metadata.v12 import response as metadata
+    broker = metadata.MetadataResponseBroker(node_id=1, host=None, port=9092, rack=None)  # host may not be null
+    with pytest.raises(TypeError):
+        kio_bytes(broker)
+    with pytest.raises(TypeError, match="host may not be null"):
+        ours(broker)
+    assert ours(dataclasses.replace(broker, host="h")) == kio_bytes(dataclasses.replace(broker, host="h"))
+
+
 def test_a_value_too_long_for_its_legacy_length_is_refused():
     legacy = load_response_schema(18, 0)  # ApiVersions v0: not flexible
     entity = sample(legacy, True)
