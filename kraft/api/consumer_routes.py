@@ -266,7 +266,7 @@ async def seek(request, node: BrokerServices, groups, group, instance):
     targets = {}
     for topic, partition, offset, _ in wanted:
         tp = _owned_or_conflict(instance, topic, partition)
-        _, end = await node.partition_reader.offsets(*tp)
+        end = await node.partition_reader.high_watermark(*tp)
         if offset > end:
             raise InvalidValue(f"offset {offset} is beyond the log end {end} of {topic}-{partition}")
         targets[tp] = offset
@@ -417,7 +417,7 @@ async def commit(request, node: BrokerServices, groups, group, instance):
     for topic, partition, offset, metadata in wanted:
         access_rules.check(request, "consume", topic)
         tp = _owned_or_conflict(instance, topic, partition)
-        _, end = await node.partition_reader.offsets(*tp)
+        end = await node.partition_reader.high_watermark(*tp)
         if offset + 1 > end:
             raise InvalidValue(f"offset {offset} of {topic}-{partition} is beyond the log end {end}: only "
                                f"offsets of consumed records (< {end}) can be committed")

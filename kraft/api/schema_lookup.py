@@ -22,6 +22,7 @@ from kraft.registry.service import SchemaRegistry
 from kraft.schemas.formats import ParsedSchema
 from kraft.schemas.record_codec_table import codec_for
 from kraft.schemas.record_codecs import RecordCodec
+from kraft.schemas.registry_codec import SchemaRecord
 from kraft.schemas.registry_errors import RegistryError
 from kraft.schemas.registry_parsing import resolved_texts
 from kraft.schemas.registry_reads import find_version, lookup
@@ -68,10 +69,20 @@ class SchemaDoor:
         except RegistryError as e:
             raise SchemaRegistryUnavailable(f"the schema registry: {e.message}") from None
 
-    async def by_id(self, schema_id: int, who: Identity | None) -> RegisteredSchema:
-        state = await self.state()
-        if state.schema_by_id(schema_id) is None:  # not read here yet? (consumers ask per record: only on a miss)
+    async def _found(self, find: Callable[[RegistryState], T | None],
+                     latest: bool = False) -> tuple[RegistryState, T | None]:
+        """find(state) in the node's state and, when it finds nothing (registered through
+        another node a moment ago?), once more after catching up; latest: caught up at
+        once. Consumers ask per record, so only a miss costs the trip to the leader."""
+        state = await self.state(current=latest)
+        found = find(state)
+        if found is None and not latest:
             state = await self.state(current=True)
+            found = find(state)
+        return state, found
+
+    async def by_id(self, schema_id: int, who: Identity | None) -> RegisteredSchema:
+        state, _ = await self._found(lambda s: s.schema_by_id(schema_id))
         self._require_schema_read(state, schema_id, who)
         return RegisteredSchema(schema_id, *self._codec(state, schema_id))
 
@@ -111,15 +122,8 @@ class SchemaDoor:
     async def by_version(self, subject: str, version: int, who: Identity | None) -> RegisteredSchema:
         """`version`: a version number, or -1 for the latest."""
         self._require(who, "read_subject", subject)
-        latest = version < 0
-        state = await self.state(current=latest)  # the latest: as its leader has it
-        try:
-            record = find_version(state, subject, version)
-        except RegistryError as e:
-            if latest:  # caught up already: it is not there
-                raise _translated(e) from None
-            state = await self.state(current=True)  # not read here yet?
-            record = _registry_call(lambda: find_version(state, subject, version))
+        state, found = await self._found(lambda s: _version_or_none(s, subject, version), latest=version < 0)
+        record = found or _registry_call(lambda: find_version(state, subject, version))  # its error
         return RegisteredSchema(record.id, *self._codec(state, record.id), subject, record.version)
 
     def parse(self, state: RegistryState, schema_type: str, text: str) -> ParsedSchema:
@@ -144,12 +148,11 @@ class SchemaDoor:
                                who: Identity | None) -> RegisteredSchema:
         """The schema as a version of `subject`; 40403 when the subject does not hold it."""
         self._require(who, "read_subject", subject)
-        for current in (False, True):  # not under it here: asked again once caught up
-            state = await self.state(current)
-            for record in state.versions(subject):
-                if record.id == schema.schema_id:
-                    return RegisteredSchema(schema.schema_id, schema.schema_type, schema.parsed, schema.codec,
-                                            subject, record.version)
+        _, record = await self._found(
+            lambda s: next((r for r in s.versions(subject) if r.id == schema.schema_id), None))
+        if record is not None:
+            return RegisteredSchema(schema.schema_id, schema.schema_type, schema.parsed, schema.codec, subject,
+                                    record.version)
         raise SchemaNotFound(f"schema {schema.schema_id} is not registered under subject {subject!r}")
 
 
@@ -179,6 +182,13 @@ def _translated(error: RegistryError) -> Exception:
     if error.status >= 500:
         return SchemaRegistryUnavailable(f"the schema registry: {error.message}")
     return SchemaRefused(f"the schema registry refused the schema ({error.error_code}): {error.message}")
+
+
+def _version_or_none(state: RegistryState, subject: str, version: int) -> SchemaRecord | None:
+    try:
+        return find_version(state, subject, version)
+    except RegistryError:
+        return None
 
 
 def _registry_call(call: Callable[[], T]) -> T:

@@ -107,7 +107,7 @@ async def _partition_view(node: BrokerServices, group_id: str, topic: str, parti
         if stored is None:
             return view  # the group has not read it yet
         view["start_offset"], view["in_flight"] = stored.start_offset, in_flight(stored)
-        _, high_watermark = await node.partition_reader.offsets(topic, partition)
+        high_watermark = await node.partition_reader.high_watermark(topic, partition)
         view["lag"] = share_lag(stored, high_watermark)
     except KraftError:
         pass  # a leader or the state's coordinator moving: shown without it

@@ -103,15 +103,18 @@ class ShareStateLink:
         try:
             return await call()
         except ConnectionError as exc:
-            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: share coordinator {target} unreachable "
-                                          f"({exc}); retry") from None
+            raise _unreachable(target, str(exc)) from None
 
     async def _call(self, target: int, payload: dict[str, Any]) -> Any:
         try:
             return await self._peers.call_json(target, "POST", STATE_PATH, payload=payload, timeout_s=CALL_TIMEOUT_S)
         except PeerUnreachable as exc:
-            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: share coordinator {target} unreachable "
-                                          f"({type(exc.cause).__name__}); retry") from None
+            raise _unreachable(target, type(exc.cause).__name__) from None
+
+
+def _unreachable(target: int, why: str) -> CoordinatorNotAvailable:
+    """A coordinator that cannot be reached: retried as one being moved is."""
+    return CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: share coordinator {target} unreachable ({why}); retry")
 
 
 async def _until_found(attempt: Callable[[], Awaitable[T]]) -> T:

@@ -2,8 +2,9 @@
 
 Message bodies are read by `kio`, which is generated from Kafka's JSON message specs,
 and written in kio's layout by `wire_writer`; this module adds the framing and the
-request/response headers, and the schemas name their own headers (ApiVersions answers always use header v0, so a
-client that asked with a version we do not know can still read the answer).
+request/response headers, and the schemas name their own headers (ApiVersions answers
+always use header v0, so a client that asked with a version we do not know can still
+read the answer).
 """
 
 from __future__ import annotations

@@ -77,7 +77,12 @@ def read_uvarint(frame: bytes, position: int, what: str) -> tuple[int, int]:
     raise FrameRefused(f"{what}: a varint longer than {_VARINT_BYTES} bytes")
 
 
+_ONE_BYTE = tuple(bytes([n]) for n in range(128))
+
+
 def encode_uvarint(value: int) -> bytes:
+    if 0 <= value < 128:  # most lengths, counts and tags: one byte, made once
+        return _ONE_BYTE[value]
     out = bytearray()
     while value >= 0x80:
         out.append(value & 0x7F | 0x80)

@@ -235,8 +235,6 @@ class KafkaListener:
 
     def _check_head(self, head: RequestHead, connection: Session) -> None:
         """What is refused from the header alone, before the rest of the frame is read or decoded."""
-        if self._brokers_only and connection.identity is not None and not connection.identity.broker:
-            raise MalformedRequest("the inter-broker listener serves the other brokers only")
         if not connection.may_serve(head.api_key):
             raise MalformedRequest(f"API key {head.api_key} without a current SASL "
                                    "authentication (none yet, or its lifetime has passed)")

@@ -105,7 +105,7 @@ async def _offsets_of_partition(node: BrokerServices, group_id: str, topic: str,
         stored = await node.shares.stored(group_id, topic, index)
         if stored is not None:
             entry.update(start_offset=stored.start_offset, leader_epoch=stored.leader_epoch)
-            _, high_watermark = await node.partition_reader.offsets(topic, index)
+            high_watermark = await node.partition_reader.high_watermark(topic, index)
             entry["lag"] = share_lag(stored, high_watermark)
     except KraftError as exc:
         entry.update(error_code=error_codes.code_of(exc), error_message=str(exc))

@@ -23,26 +23,13 @@ from kio.serial._introspect import (EntityField, EntityTupleField, classify_fiel
                                     get_schema_field_type, is_optional)
 from kio.serial._shared import NullableEntityMarker
 
+from kraft.kafka.frame_bounds import encode_uvarint
+
 Write = Callable[[bytearray, Any], None]
 
 _NULL_UUID = bytes(16)
 _NOT_NULL = struct.pack(">b", NullableEntityMarker.not_null.value)
 _NULL = struct.pack(">b", NullableEntityMarker.null.value)
-# varints below 128 are one byte: most lengths, counts and tags
-_SMALL_VARINTS = tuple(bytes([n]) for n in range(128))
-
-
-def varint_bytes(value: int) -> bytes:
-    if 0 <= value < 128:
-        return _SMALL_VARINTS[value]
-    out = bytearray()
-    while value > 0x7F:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _packer(fmt: str) -> Write:
     pack = struct.Struct(fmt).pack
 
@@ -90,7 +77,7 @@ def _compact_bytes(out: bytearray, value: Any) -> None:
         return
     if isinstance(value, str):
         value = value.encode()
-    out += varint_bytes(len(value) + 1)
+    out += encode_uvarint(len(value) + 1)
     out += value
 
 
@@ -134,7 +121,7 @@ def _array(item: Write, flexible: bool) -> Write:
             if items is None:
                 out += b"\x00"
                 return
-            out += varint_bytes(len(items) + 1)
+            out += encode_uvarint(len(items) + 1)
             for value in items:
                 item(out, value)
         return write_compact
@@ -225,12 +212,12 @@ def entity_writer(entity_type: type) -> Write:
         for name, write in plain:
             write(out, getattr(entity, name))
         present = [(tag, name, write) for tag, name, write, default in tags if getattr(entity, name) != default]
-        out += varint_bytes(len(present))
+        out += encode_uvarint(len(present))
         for tag, name, write in present:
             value = bytearray()
             write(value, getattr(entity, name))
-            out += varint_bytes(tag)
-            out += varint_bytes(len(value))
+            out += encode_uvarint(tag)
+            out += encode_uvarint(len(value))
             out += value
     return write_flexible
 

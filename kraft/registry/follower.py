@@ -11,7 +11,6 @@ import time
 from collections.abc import Awaitable, Callable
 
 from kraft.errors import KraftError, OffsetOutOfRange
-from kraft.internode.peers import PeerUnreachable
 from kraft.registry.schemas_topic import PARTITION, TOPIC
 from kraft.schemas.registry_state import RegistryState
 from kraft.storage.record_batch import decode_records, iter_batches
@@ -113,7 +112,7 @@ class SchemaLogFollower:
         try:
             async with asyncio.timeout(timeout_s):
                 high_watermark = await self._high_watermark(TOPIC, PARTITION)
-        except (KraftError, PeerUnreachable, TimeoutError) as exc:
+        except (KraftError, TimeoutError) as exc:
             log.debug("could not read %s's end: %s", TOPIC, exc)
             return
         if high_watermark > 0:

@@ -1,7 +1,7 @@
 """The registry as a node serves it: reads answer from the state this node follows, once it
-has caught up with what `_schemas`'s leader had committed; writes go to the writer on the leader of `_schemas` partition 0, here or on another node
-(forwarded, signed as every node-to-node call), and are answered once this node's state
-holds them, so a read after a write on the same node sees the write."""
+has caught up with what `_schemas`'s leader had committed; writes go to the writer on the
+leader of `_schemas` partition 0, here or on another node (forwarded, signed as every
+node-to-node call), and are answered once this node's state holds them."""
 
 from __future__ import annotations
 
