@@ -54,9 +54,10 @@ def mono_ms() -> int:
 
 # controller_call(operation, payload): the active controller's answer (JSON objects both)
 ControllerCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-# append_local(topic, partition, batch, timeout_ms, timestamp): appends with acks=all on
-# this node, never forwarding, and returns the base offset
-AppendLocal = Callable[[str, int, bytes, int, int], Awaitable[int]]
+# append_local(topic, partition, batch, timeout_ms, timestamp, on_appended): appends with
+# acks=all on this node, never forwarding, and returns the base offset; on_appended (or
+# None) is called once the batch is in this node's log, before the followers have it
+AppendLocal = Callable[[str, int, bytes, int, int, Callable[[], None] | None], Awaitable[int]]
 WaitMetadata = Callable[[int, float], Awaitable[bool]]
 Duty = Callable[[], Awaitable[None] | None]
 
@@ -302,18 +303,21 @@ class CoordinatorRuntime(Generic[S]):
 
     # -- writing records and owning tasks -------------------------------------------------
     async def append(self, p: int, records: list[Record], timestamp: int, *, producer_id: int = -1,
-                     producer_epoch: int = -1, transactional: bool = False) -> int:
+                     producer_epoch: int = -1, transactional: bool = False,
+                     on_appended: Callable[[], None] | None = None) -> int:
         """Append `records` to partition p as one batch with acks=all; the base offset.
-        A transactional batch carries its producer (a transaction's offset commits)."""
+        A transactional batch carries its producer (a transaction's offset commits).
+        on_appended: called once the batch is in this node's log (AppendLocal)."""
         if transactional:
             batch = encode_batch(records, 0, -1, producer_id, producer_epoch, NO_SEQUENCE, is_transactional=True)
         else:
             batch = encode_batch(records, 0, -1)
-        return await self.append_batch(p, batch, timestamp)
+        return await self.append_batch(p, batch, timestamp, on_appended)
 
-    async def append_batch(self, p: int, batch: bytes, timestamp: int) -> int:
+    async def append_batch(self, p: int, batch: bytes, timestamp: int,
+                           on_appended: Callable[[], None] | None = None) -> int:
         """Append an encoded batch to partition p with acks=all; the base offset."""
-        return await self.links.append_local(self.topic.name, p, batch, APPEND_TIMEOUT_MS, timestamp)
+        return await self.links.append_local(self.topic.name, p, batch, APPEND_TIMEOUT_MS, timestamp, on_appended)
 
     def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
         """A task this coordinator owns: a request that stops waiting for it (its client

@@ -23,6 +23,9 @@ from kraft.kafka.splice import Spliced
 Handler = Callable[[BrokerServices, RequestContext, Any], Awaitable[dict[str, Any] | Spliced | None]]
 
 API_VERSIONS = 18
+# the APIs whose handlers let the connection's next request start before answering
+# (RequestContext.let_next_request_start): served on a task of their own, the rest inline
+PIPELINED = frozenset({0})  # Produce
 
 
 @dataclass(frozen=True)

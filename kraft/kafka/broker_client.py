@@ -27,6 +27,7 @@ from kio.serial.errors import SerialError
 from kraft.config.cluster import is_ipv4_literal
 from kraft.errors import AuthenticationFailed, KraftError, error_from_code
 from kraft.kafka.codec import decode_response, encode_request
+from kraft.kafka.lazy_deadline import LazyDeadline
 from kraft.security.broker_login import BROKER_MECHANISM, BROKER_USER
 from kraft.security.scram_client import ScramClient
 
@@ -63,6 +64,7 @@ class BrokerConnection:
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._correlation = 0
         self._renew_by: float | None = None
+        self._deadline: LazyDeadline | None = None  # the requesting task's; one timer, not one per request
 
     @property
     def closed_by_peer(self) -> bool:
@@ -75,8 +77,13 @@ class BrokerConnection:
 
     async def request(self, entity, timeout_s: float):
         """The answer entity to one kio request entity (at the entity's own version)."""
+        deadline = self._deadline
+        if deadline is None or deadline.task is not asyncio.current_task():  # another task's turn now
+            if deadline is not None:
+                deadline.close()
+            deadline = self._deadline = LazyDeadline()
         try:
-            async with asyncio.timeout(timeout_s):
+            with deadline.until(time.monotonic() + timeout_s):
                 if self._streams is None or self.closed_by_peer or (
                         self._renew_by is not None and time.monotonic() > self._renew_by):
                     await self.close()
@@ -135,6 +142,8 @@ class BrokerConnection:
         return decode_response(int(entity.__api_key__), int(entity.__version__), payload)
 
     async def close(self) -> None:
+        if self._deadline is not None:
+            self._deadline.close()
         streams, self._streams = self._streams, None
         if streams is not None:
             streams[1].close()

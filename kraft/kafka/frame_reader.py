@@ -3,7 +3,7 @@
 A frame's size is only a claim: its bytes count against the node-wide budget (Kafka's
 queued.max.request.bytes) as they arrive, chunk by chunk, never as declared, so frames
 that announce much and send little hold nothing for others to wait on. The whole frame
-must arrive by a deadline, or the connection ends. The header comes first on its own:
+must arrive by a deadline (the listener's), or the connection ends. The header comes first on its own:
 whether the request may be served at all (before authentication, only SASL's) is decided
 from its API key before anything else of it is read.
 """
@@ -38,29 +38,28 @@ class ByteBudget:
         self._freed.set()
 
 
-async def read_frame(reader: asyncio.StreamReader, size: int, budget: ByteBudget, deadline: float,
+async def read_frame(reader: asyncio.StreamReader, size: int, budget: ByteBudget,
                      check_head: Callable[[RequestHead], None]) -> bytes:
     """The frame's `size` bytes, all of them reserved in `budget` (the caller releases them
     once the request is served). `check_head` raises MalformedRequest to refuse the request
-    from its header alone. TimeoutError past `deadline` (monotonic, the loop's clock);
+    from its header alone. The caller bounds the time (the listener's deadline);
     whatever was reserved is released on any failure."""
     held = 0
     try:
-        async with asyncio.timeout_at(deadline):
-            head = await reader.readexactly(min(size, HEADER_BYTES))
-            await budget.acquire(len(head))
-            held = len(head)
-            if len(head) < HEADER_BYTES:
-                raise MalformedRequest(f"a request frame of {size} bytes has no header")
-            check_head(peek_head(head))
-            parts = [head]
-            while held < size:  # every byte read so far is held
-                chunk = await reader.read(min(size - held, CHUNK_BYTES))
-                if not chunk:
-                    raise asyncio.IncompleteReadError(b"".join(parts), size)
-                await budget.acquire(len(chunk))
-                held += len(chunk)
-                parts.append(chunk)
+        head = await reader.readexactly(min(size, HEADER_BYTES))
+        await budget.acquire(len(head))
+        held = len(head)
+        if len(head) < HEADER_BYTES:
+            raise MalformedRequest(f"a request frame of {size} bytes has no header")
+        check_head(peek_head(head))
+        parts = [head]
+        while held < size:  # every byte read so far is held
+            chunk = await reader.read(min(size - held, CHUNK_BYTES))
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"".join(parts), size)
+            await budget.acquire(len(chunk))
+            held += len(chunk)
+            parts.append(chunk)
         return b"".join(parts)  # one copy of the frame, however many chunks it came in
     except BaseException:
         budget.release(held)

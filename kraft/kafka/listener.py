@@ -30,7 +30,9 @@ from kraft.kafka.session import Session, security_protocol
 from kraft.config.connection_overrides import parse_overrides
 from kraft.kafka.connection_limits import ConnectionLimits
 from kraft.kafka.frame_reader import ByteBudget, read_frame
+from kraft.kafka.lazy_deadline import LazyDeadline
 from kraft.kafka.fetch_sessions import FetchSessionCache
+from kraft.kafka.apis import PIPELINED
 from kraft.kafka.dispatch import Request, Unanswerable, parse, respond
 from kraft.storage.file_slice import FileSlice
 
@@ -168,59 +170,70 @@ class KafkaListener:
 
     async def _requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                         connection: Session) -> None:
-        """A reader and a writer per connection; each request is served by its own task,
-        all three owned by one task group, so any failure ends them together."""
+        """A reader and a writer per connection, owned by one task group, so any failure
+        ends them together. A request that finds nothing else owed on its connection is
+        served and answered by the reader itself; one behind others, or a Produce (which
+        lets the next request start before it is answered), is served by a task of its
+        own and answered in turn by the writer, at most MAX_IN_FLIGHT queued."""
         answers: asyncio.Queue[tuple[asyncio.Task, asyncio.Event] | None] = asyncio.Queue(MAX_IN_FLIGHT)
         unsent: set[FileSlice] = set()  # slices of answers served but not sent yet
         owed = _Owed()
+        deadline = LazyDeadline()  # the reads' deadlines, on this (the connection's) task
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._write_answers(answers, writer, unsent, owed))
-                await self._read_requests(reader, writer, answers, tg, unsent, owed, connection)
+                await self._read_requests(reader, writer, answers, tg, unsent, owed, connection, deadline)
         finally:
-            self.requests_in_flight -= owed.count - len(owed.brokers)  # the connection ended with these unanswered
+            deadline.close()
+            self.requests_in_flight -= owed.clients  # the connection ended with these unanswered
             for part in unsent:  # the connection ended first: their descriptors close here
                 part.close()
 
     async def _read_requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                              answers: asyncio.Queue, tg: asyncio.TaskGroup, unsent: set, owed: "_Owed",
-                             connection: Session) -> None:
+                             connection: Session, deadline: LazyDeadline) -> None:
         while True:
             if (muted_s := connection.muted_for_s()) > 0:  # over a quota: the client waits
                 await asyncio.sleep(muted_s)
             try:
-                size, request = await self._next_request(reader, connection)
+                size, request = await self._next_request(reader, connection, deadline)
             except MalformedRequest as exc:  # also: a frame that stalled, or no login in time
                 return await self._end(answers, writer, str(exc))
-            turn = asyncio.Event()  # set once the next request may start
-            await answers.put((tg.create_task(self._serve_one(request, turn, size, unsent, connection)), turn))
-            owed.count += 1  # queued for its answer; with the queue full, nothing more is read
-            if connection.identity is not None and connection.identity.broker:
-                owed.brokers.add(turn)  # another broker's (a follower's long poll): no client's backlog
+            from_broker = connection.identity is not None and connection.identity.broker
+            if owed.count == 0 and request.head.api_key not in PIPELINED:
+                # nothing else owed: served and answered here, without a task, a turn or the queue
+                self._owing(owed, from_broker)
+                await self._send(await self._serve_one(request, None, size, unsent, connection), writer, unsent)
+                self._answered(owed, from_broker)
             else:
-                self.requests_in_flight += 1
-            await turn.wait()
+                turn = asyncio.Event()  # set once the next request may start
+                await answers.put((tg.create_task(self._serve_one(request, turn, size, unsent, connection)), turn))
+                self._owing(owed, from_broker)  # queued; with the queue full, nothing more is read
+                if from_broker:
+                    owed.brokers.add(turn)
+                await turn.wait()
             if (closing := connection.closing) is not None:  # its answer went out first
                 return await self._end(answers, writer, closing)
             if self._brokers_only and connection.identity is not None and not connection.identity.broker:
                 # a user's login here is answered, then the connection ends: no slot held idle
                 return await self._end(answers, writer, "the inter-broker listener serves the other brokers only")
 
-    async def _next_request(self, reader: asyncio.StreamReader, connection: Session) -> tuple[int, Request]:
+    async def _next_request(self, reader: asyncio.StreamReader, connection: Session,
+                            deadline: LazyDeadline) -> tuple[int, Request]:
         """The next frame's size and request, its bytes held in the budget. MalformedRequest:
         the connection ends with the answers it is owed; TimeoutError: idle, it just ends."""
         authenticate_by = connection.authentication_deadline()
         idle_until = time.monotonic() + IDLE_TIMEOUT_S
         frame_by: float | None = None  # set once a frame has begun
         try:
-            async with asyncio.timeout_at(min(idle_until, authenticate_by or idle_until)):
+            with deadline.until(min(idle_until, authenticate_by or idle_until)):
                 (size,) = _SIZE.unpack(await reader.readexactly(4))
             limit = self._sasl_max_frame if connection.authentication_pending() else MAX_FRAME_BYTES
             if not 0 < size <= limit:
                 raise MalformedRequest(f"frame of {size} bytes (limit {limit})")
             frame_by = time.monotonic() + BODY_TIMEOUT_S
-            frame = await read_frame(reader, size, self._budget, min(frame_by, authenticate_by or frame_by),
-                                     lambda head: self._check_head(head, connection))
+            with deadline.until(min(frame_by, authenticate_by or frame_by)):
+                frame = await read_frame(reader, size, self._budget, lambda head: self._check_head(head, connection))
         except TimeoutError:
             if authenticate_by is not None and time.monotonic() >= authenticate_by:
                 raise MalformedRequest(f"not authenticated within {self._authentication_s:g} s") from None
@@ -242,12 +255,12 @@ class KafkaListener:
             # never a spurious AUTHORIZATION_FAILED, which clients take as final: they reconnect
             raise MalformedRequest("users and ACLs are being reloaded (the broker re-registers)")
 
-    async def _serve_one(self, request: Request, turn: asyncio.Event, size: int, unsent: set,
+    async def _serve_one(self, request: Request, turn: asyncio.Event | None, size: int, unsent: set,
                          connection: Session):
         try:
             if (muted_s := connection.muted_for_s()) > 0:  # read ahead while the client was over its
                 await asyncio.sleep(muted_s)               # quota: served after the throttle, as Kafka
-            response = await respond(self._node, request, size, connection, turn.set)
+            response = await respond(self._node, request, size, connection, turn.set if turn is not None else None)
         finally:
             self._budget.release(size)
         if isinstance(response, list):
@@ -255,6 +268,32 @@ class KafkaListener:
                 return _inline(response)
             unsent.update(part for part in response if isinstance(part, FileSlice))
         return response
+
+    async def _send(self, response, writer: asyncio.StreamWriter, unsent: set) -> None:
+        """One answer written: bytes (waiting for a slow reader, bounded), parts, or none."""
+        if isinstance(response, list):
+            await self._send_parts(response, writer, unsent)
+        elif response is not None:
+            await self._write_chunks([response], writer)
+
+    def _owing(self, owed: "_Owed", from_broker: bool) -> None:
+        owed.count += 1
+        if not from_broker:  # another broker's (a follower's long poll) is no client's backlog
+            owed.clients += 1
+            self.requests_in_flight += 1
+
+    def _answered(self, owed: "_Owed", from_broker: bool) -> None:
+        owed.count -= 1
+        if not from_broker:
+            owed.clients -= 1
+            self.requests_in_flight -= 1
+
+    @staticmethod
+    async def _write_chunks(chunks: list, writer: asyncio.StreamWriter) -> None:
+        writer.writelines(chunks)
+        if writer.transport.get_write_buffer_size() > writer.transport.get_write_buffer_limits()[1]:
+            async with asyncio.timeout(WRITE_TIMEOUT_S):
+                await writer.drain()  # the client reads slowly: wait for it, bounded
 
     async def _write_answers(self, answers: asyncio.Queue, writer: asyncio.StreamWriter, unsent: set,
                              owed: "_Owed") -> None:
@@ -270,16 +309,11 @@ class KafkaListener:
                 chunks = [response] if response is not None else []
                 held = self._take_served(answers, chunks, answered)
                 if chunks:  # the answers served by now leave in one write (one send, not one each)
-                    writer.writelines(chunks)
-                    if writer.transport.get_write_buffer_size() > writer.transport.get_write_buffer_limits()[1]:
-                        async with asyncio.timeout(WRITE_TIMEOUT_S):
-                            await writer.drain()  # the client reads slowly: wait for it, bounded
+                    await self._write_chunks(chunks, writer)
             for turn in answered:
-                owed.count -= 1
-                if turn in owed.brokers:
-                    owed.brokers.discard(turn)
-                else:
-                    self.requests_in_flight -= 1
+                from_broker = turn in owed.brokers
+                owed.brokers.discard(turn)
+                self._answered(owed, from_broker)
                 turn.set()  # written (or none owed): a request that did not pipeline lets the next in
             item = await answers.get() if held is _NOTHING_HELD else held
 
@@ -335,11 +369,12 @@ class KafkaListener:
 
 
 class _Owed:
-    """A connection's requests queued for their answers and not answered yet."""
+    """A connection's requests read and not answered yet."""
 
     def __init__(self) -> None:
         self.count = 0
-        self.brokers: set[asyncio.Event] = set()  # the turns of those another broker sent
+        self.clients = 0  # of them, those no other broker sent (counted in requests_in_flight)
+        self.brokers: set[asyncio.Event] = set()  # the turns of those queued that another broker sent
 
 
 def _inline(parts: list) -> bytes:

@@ -59,6 +59,10 @@ class PartitionReplica(ReplicaReads):
         self.leader_epoch = -1
         self.partition_epoch = -1
         self.changed = ChangeSignal()  # appends, HW moves, role changes
+        # what a follower's long poll waits for: every change but an HW move, which ends no
+        # follower's wait (it learns the HW with its next records); waking it for each one
+        # cost a leader a look at every waiting follower's partitions per acks=all write
+        self.replica_news = ChangeSignal()
         self._commits = CommitWaiters()  # acks=all writers, woken when the HW covers them
         # what a follower last heard from its leader (for the partition API views)
         self.leader_offsets = (-1, -1, -1)
@@ -102,11 +106,13 @@ class PartitionReplica(ReplicaReads):
             return "follower"
         return None
 
-    def signal_change(self) -> None:
+    def signal_change(self, hw_only: bool = False) -> None:
         """Wake the long-polls (followers' and consumers' fetches, DeleteRecords) to look
         again, and the acks=all writers the HW now covers, or all of them when this
-        replica no longer leads."""
+        replica no longer leads. hw_only: only the HW moved, no follower is woken."""
         self.changed.pulse()
+        if not hw_only:
+            self.replica_news.pulse()
         if self.leader is None:
             self._commits.release_all()
         else:
@@ -228,7 +234,7 @@ class PartitionReplica(ReplicaReads):
             return fp.PartitionData(**base, **offsets, error=fp.OFFSET_OUT_OF_RANGE), None
         hw_moved, proposal = leader.on_follower_fetch(replica_id, req.fetch_offset, now)
         if hw_moved:
-            self.signal_change()
+            self.signal_change(hw_only=True)
             offsets["high_watermark"] = leader.hw
         try:
             data = log.read(req.fetch_offset, max_bytes) if req.fetch_offset < log.log_end_offset else b""

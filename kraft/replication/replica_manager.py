@@ -193,7 +193,7 @@ class ReplicaManager:
                 if replica is None:
                     answers[key] = fp.PartitionData(p.topic_id, p.partition, fp.UNKNOWN_PARTITION)
                     continue
-                waiting.append(replica.changed)
+                waiting.append(replica.replica_news)
                 if not session.must_examine(key, replica, replica.changed.version, named, full_pass):
                     continue
                 limit = budget if p.max_bytes < 0 else min(budget, p.max_bytes)

@@ -32,6 +32,43 @@ log = logging.getLogger(__name__)
 MARKER_SEND_TIMEOUT_S = 60.0  # one send_markers call: longer than the leaders' acks=all wait
 
 
+class Completions:
+    """The completion work running on one partition's transactions, by transactional id
+    (one at a time per id), and when each has settled: its Complete state applied, or
+    the work over however it ended. Requests of the id's next transaction wait for that."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._settled: dict[str, asyncio.Future[None]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._tasks)
+
+    def started(self, tid: str, task: asyncio.Task[None]) -> None:
+        self._tasks[tid] = task
+        self._settled[tid] = asyncio.get_running_loop().create_future()
+
+        def done(task: asyncio.Task[None]) -> None:
+            if self._tasks.get(tid) is task:
+                del self._tasks[tid]
+                self.settle(tid)
+        task.add_done_callback(done)
+
+    def settle(self, tid: str) -> None:
+        settled = self._settled.pop(tid, None)
+        if settled is not None and not settled.done():
+            settled.set_result(None)
+
+    async def settled(self, tid: str, timeout_s: float) -> None:
+        """Once the id's work has settled, or after timeout_s (never cancels the work)."""
+        if (settled := self._settled.get(tid)) is not None:
+            await asyncio.wait((settled,), timeout=timeout_s)
+
+    def cancel_all(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+
+
 class StateHost(Protocol):
     """The coordinator, as the completion of a transaction uses it."""
 
@@ -40,7 +77,7 @@ class StateHost(Protocol):
     def partition_exists(self, tp: TopicPartition) -> bool: ...
 
     async def append_transit(self, p: int, coordinator_epoch: int, meta: TransactionMetadata, transit: TxnTransit,
-                             *, keep_pending_on_error: bool = False) -> None: ...
+                             *, keep_pending_on_error: bool = False, apply_once_appended: bool = False) -> None: ...
 
 
 async def write_markers_then_complete(host: StateHost, send_markers: SendMarkers, p: int, coordinator_epoch: int,
@@ -102,7 +139,8 @@ async def _append_complete(host: StateHost, p: int, coordinator_epoch: int, meta
         if not host.is_current(p, coordinator_epoch, meta):
             return  # the next coordinator finishes it
         try:
-            await host.append_transit(p, coordinator_epoch, meta, complete, keep_pending_on_error=True)
+            await host.append_transit(p, coordinator_epoch, meta, complete, keep_pending_on_error=True,
+                                      apply_once_appended=True)
             log.debug("transaction coordinator: %r is %s", tid, complete.state.value)
             return
         except asyncio.CancelledError:

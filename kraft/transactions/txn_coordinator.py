@@ -23,7 +23,8 @@ EndTxn is answered once PrepareCommit / PrepareAbort is in the log; the markers 
 written afterwards by a background task (txn_markers.py), retried with backoff until
 every partition has one, and then the Complete state is appended (the producer's next
 AddPartitionsToTxn, which Kafka would refuse with CONCURRENT_TRANSACTIONS meanwhile, waits
-for that, up to COMPLETION_WAIT_S). Open transactions
+for that, up to COMPLETION_WAIT_S, and for the Complete state in this node's log only,
+not replicated: append_transit). Open transactions
 older than their timeout are aborted with an epoch bump (fencing their producer); idle
 transactional ids are expired with a tombstone after transactional.id.expiration.ms.
 
@@ -58,7 +59,7 @@ from kraft.errors import (
 from kraft.groups.coordinator_placement import DEFAULT_OFFSETS_TOPIC_PARTITIONS, OFFSETS_TOPIC, coordinator_partition
 from kraft.metadata.image import MetadataImage
 from kraft.transactions import txn_log
-from kraft.transactions.txn_completion import coordinator_error, write_markers_then_complete
+from kraft.transactions.txn_completion import Completions, coordinator_error, write_markers_then_complete
 from kraft.transactions.txn_markers import SendMarkers
 from kraft.transactions.txn_decisions import (
     InitFence,
@@ -114,8 +115,7 @@ class TxnShard:
 
     coordinator_epoch: int  # the partition's leader epoch when this node loaded it
     txns: dict[str, TransactionMetadata]
-    # marker work of its transactions, by transactional id (one at a time per id)
-    completions: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    completions: Completions = field(default_factory=Completions)  # marker work of its transactions
 
     @property
     def leader_epoch(self) -> int:
@@ -178,8 +178,7 @@ class TransactionCoordinator:
         return part
 
     def unloaded(self, p: int, part: TxnShard) -> None:
-        for task in part.completions.values():
-            task.cancel()
+        part.completions.cancel_all()
         log.info("transaction coordinator: unloaded %s-%d (coordinator epoch %d)", TXN_STATE_TOPIC, p,
                  part.coordinator_epoch)
 
@@ -291,9 +290,8 @@ class TransactionCoordinator:
         are written (waited for up to COMPLETION_WAIT_S)."""
         p, part = self._owner(transactional_id)
         meta = part.txns.get(transactional_id)
-        completing = part.completions.get(transactional_id)
-        if meta is not None and meta.state in PREPARED and completing is not None:
-            await asyncio.wait((completing,), timeout=COMPLETION_WAIT_S)  # never cancels it
+        if meta is not None and meta.state in PREPARED:
+            await part.completions.settled(transactional_id, COMPLETION_WAIT_S)
             p, part = self._owner(transactional_id)  # this node may have stopped coordinating it
             meta = part.txns.get(transactional_id)
         return p, part, meta
@@ -390,17 +388,35 @@ class TransactionCoordinator:
 
     # -- appending state changes ----------------------------------------------------------
     async def append_transit(self, p: int, coordinator_epoch: int, meta: TransactionMetadata, transit: TxnTransit,
-                              *, keep_pending_on_error: bool = False) -> None:
+                              *, keep_pending_on_error: bool = False, apply_once_appended: bool = False) -> None:
         """Append the prepared transit, then apply it (Kafka's appendTransactionToLog,
         with its mapping of append errors). On failure the pending change is dropped,
-        unless keep_pending_on_error (the caller retries the same transit)."""
+        unless keep_pending_on_error (the caller retries the same transit).
+        apply_once_appended (a Complete state): applied once in this node's log, not once
+        replicated (docs/DESIGN.md, "Markers"); after that a failed wait is only logged."""
         tid = meta.transactional_id
         if not self.is_current(p, coordinator_epoch, meta):
             raise NotCoordinator(f"NOT_COORDINATOR: node {self.node_id} no longer coordinates {tid!r}")
         now = self._clock()
+        applied = False
+
+        def apply_now() -> None:
+            nonlocal applied
+            if self.is_current(p, coordinator_epoch, meta):
+                meta.complete(transit)
+                applied = True
+                self.runtime.shards[p].completions.settle(tid)
+
         try:
-            await self.runtime.append(p, [txn_log.txn_record(tid, transit, now)], now)
+            await self.runtime.append(p, [txn_log.txn_record(tid, transit, now)], now,
+                                      on_appended=apply_now if apply_once_appended else None)
         except BaseException as exc:
+            if applied:  # the id may have moved on since: its pending state is another's now
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                log.info("transaction coordinator: %s of %r is in the log here but not yet on the "
+                         "followers (%r); they copy it as they catch up", transit.state.value, tid, exc)
+                return
             if self.is_current(p, coordinator_epoch, meta) and (
                     not keep_pending_on_error or isinstance(exc, asyncio.CancelledError)):
                 meta.clear_pending()
@@ -408,6 +424,8 @@ class TransactionCoordinator:
             if error is exc:
                 raise
             raise error from exc
+        if applied:
+            return
         if not self.is_current(p, coordinator_epoch, meta):
             raise NotCoordinator(f"NOT_COORDINATOR: the coordinator of {tid!r} changed during the append; "
                                  "find it again")
@@ -431,12 +449,7 @@ class TransactionCoordinator:
         task = self.runtime.spawn(
             write_markers_then_complete(self, self._send_markers, p, part.coordinator_epoch, meta, complete),
             f"txn-markers-{tid}")
-        part.completions[tid] = task
-
-        def done(task: asyncio.Task[None]) -> None:
-            if part.completions.get(tid) is task:
-                del part.completions[tid]
-        task.add_done_callback(done)
+        part.completions.started(tid, task)
 
     def partition_exists(self, tp: TopicPartition) -> bool:
         topic = self._image().topic(tp[0])

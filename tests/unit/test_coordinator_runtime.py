@@ -77,8 +77,11 @@ class Cluster:
     async def wait_metadata(self, offset: int, timeout_s: float) -> bool:
         return True
 
-    async def append_local(self, topic: str, p: int, batch: bytes, timeout_ms: int, timestamp: int) -> int:
+    async def append_local(self, topic: str, p: int, batch: bytes, timeout_ms: int, timestamp: int,
+                           on_appended=None) -> int:
         self.appended.append((topic, p, batch, timeout_ms, timestamp))
+        if on_appended is not None:
+            on_appended()
         return 40
 
 

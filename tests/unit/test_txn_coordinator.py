@@ -20,6 +20,7 @@ from kraft.errors import (
     InvalidProducerIdMapping,
     InvalidTransactionTimeout,
     NotCoordinator,
+    NotEnoughReplicas,
     NotLeaderOrFollower,
     ProducerFenced,
     TransactionalIdNotFound,
@@ -28,8 +29,10 @@ from kraft.groups.coordinator_placement import coordinator_partition
 from kraft.metadata.image import BrokerRegistration, MetadataImage, PartitionRegistration, TopicImage
 from kraft.replication.replica_reads import ReplicaReads
 from kraft.storage.partition_log import PartitionLog
+from kraft.storage.record_batch import decode_records
 from kraft.transactions.txn_coordinator import TransactionCoordinator
-from kraft.transactions.txn_log import load
+from kraft.coordinator.loader import replay_records
+from kraft.transactions.txn_log import load, parse_key, parse_value
 from kraft.transactions.txn_markers import TxnMarker
 from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition
 from kraft.config.transaction_settings import TransactionSettings
@@ -58,6 +61,9 @@ class Cluster:
         self.refuse: dict[tuple[str, int], list[BaseException]] = {}  # answers before accepting
         self.created: list[dict] = []
         self.next_pid = 1000
+        # the acks=all wait of a Complete state's append: held until set, then failed with
+        self.held: asyncio.Event | None = None
+        self.replication_fails: Exception | None = None
         self.now = 10_000_000  # the wall clock the coordinator reads
         if with_txn_topic:
             self.make_txn_topic(TXN_PARTITIONS)
@@ -79,12 +85,21 @@ class Cluster:
     def replica(self, topic: str, partition: int):
         return self.replicas.get(partition) if topic == TXN_STATE_TOPIC else None
 
-    async def append(self, topic: str, partition: int, batch: bytes, timeout_ms: int, timestamp: int) -> int:
+    async def append(self, topic: str, partition: int, batch: bytes, timeout_ms: int, timestamp: int,
+                     on_appended=None) -> int:
         replica = self.replicas[partition]
         if not replica.is_leader:
             raise NotLeaderOrFollower("not the leader")
         base, _ = replica.log.append(batch, replica.leader_epoch)
+        if on_appended is not None:
+            on_appended()
         await asyncio.sleep(0)  # the followers' acknowledgements
+        if any(t is not None and t.state.value.startswith("Complete")
+               for t in (parse_value(r.value) for r in decode_records(batch, verify=False) if r.value)):
+            if self.held is not None:
+                await self.held.wait()
+            if self.replication_fails is not None:
+                raise self.replication_fails
         return base
 
     async def send_markers(self, markers):
@@ -126,6 +141,13 @@ async def eventually(coord: TransactionCoordinator, condition, what: str) -> Non
         coord.on_metadata()
         await asyncio.sleep(0.01)
     raise AssertionError(f"never happened: {what}")
+
+
+def txn_states(plog: PartitionLog, tid: str) -> list:
+    """Every state of the id its partition's log holds, in log order."""
+    found: list = []
+    replay_records(plog, lambda r: found.append(parse_value(r.value)) if parse_key(r.key) == tid and r.value else None)
+    return found
 
 
 async def state_of(coord: TransactionCoordinator, tid: str) -> str:
@@ -347,6 +369,30 @@ async def test_add_partitions_waits_for_the_last_transactions_markers(running, m
     description = await coord.describe("tx")
     assert (description.state, description.partitions) == ("Ongoing", (TP1,))
     assert load(cluster.logs[txn_partition("tx", 2)]).txns["tx"].state.value == "Ongoing"
+
+
+async def test_the_next_transaction_starts_behind_a_complete_state_not_yet_replicated(running, monkeypatch):
+    """Once the markers are written, the Complete state counts as soon as it is in the
+    coordinator's log: the next AddPartitionsToTxn appends its Ongoing state right behind
+    it, whose own acks=all wait covers both. A Complete whose wait then fails stays
+    applied (it is in the log; the followers copy it as they catch up)."""
+    monkeypatch.setattr("kraft.transactions.txn_coordinator.COMPLETION_WAIT_S", 60.0)  # a bound, not a timing
+    cluster, coord = running
+    pid, epoch = await coord.init_producer_id("tx", 60_000)
+    await coord.add_partitions("tx", pid, epoch, [TP0])
+    cluster.held = asyncio.Event()  # the Complete state's replication stands still
+    await coord.end_txn("tx", pid, epoch, commit=True)
+    await asyncio.wait_for(coord.add_partitions("tx", pid, epoch, [TP1]), 10)
+    log = cluster.logs[txn_partition("tx", 2)]
+    assert [m.state.value for m in txn_states(log, "tx")][-3:] == ["PrepareCommit", "CompleteCommit", "Ongoing"]
+    cluster.replication_fails = NotEnoughReplicas("NOT_ENOUGH_REPLICAS_AFTER_APPEND: a follower fell behind")
+    cluster.held.set()
+    await eventually(coord, lambda: not coord.runtime.shards[txn_partition("tx", 2)].completions, "completion over")
+    description = await coord.describe("tx")
+    assert (description.state, description.partitions) == ("Ongoing", (TP1,))
+    cluster.held = cluster.replication_fails = None
+    await coord.end_txn("tx", pid, epoch, commit=True)
+    await eventually(coord, lambda: load(log).txns["tx"].state.value == "CompleteCommit", "the second commit")
 
 
 async def test_add_partitions_still_answers_concurrent_transactions_when_markers_hang(running, monkeypatch):

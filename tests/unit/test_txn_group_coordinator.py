@@ -67,9 +67,12 @@ class Appender:
         self.hold: asyncio.Event | None = None
         self.fail: Exception | None = None
 
-    async def __call__(self, topic: str, partition: int, batch: bytes, timeout_ms: int, timestamp: int) -> int:
+    async def __call__(self, topic: str, partition: int, batch: bytes, timeout_ms: int, timestamp: int,
+                       on_appended=None) -> int:
         assert (topic, partition) == (OFFSETS_TOPIC, 0)
         base, _ = self.log.append(batch, leader_epoch=0)
+        if on_appended is not None:
+            on_appended()
         if self.hold is not None:
             await self.hold.wait()
         if self.fail is not None:
