@@ -22,7 +22,8 @@ setting, 1 KiB records:
 
 Per step: delivery latency (delivery report or HTTP answer - scheduled time) and
 end-to-end latency (a consumer process, read_uncommitted, assigned at the end of each
-partition, receives the record - scheduled time): p50 / p99 / p99.9 / max; achieved
+partition, receives the record - scheduled time; --no-consumer leaves it out, and with it
+the nodes' work of serving it): p50 / p99 / p99.9 / max; achieved
 rate (answers received within the step / its length); Produce requests a second
 (librdkafka's statistics; one per record for REST); node CPU-ms per request (the three
 node processes' /proc CPU from the step's start until its last answer, idle duties
@@ -320,6 +321,8 @@ def main() -> int:
     parser.add_argument("--ceiling-rates", type=csv(float), default=None, help="default: --rates")
     parser.add_argument("--skip-ceiling", action="store_true")
     parser.add_argument("--skip-rest", action="store_true")
+    parser.add_argument("--no-consumer", action="store_true",
+                        help="no end-to-end consumer: the nodes' CPU is the producers' alone (no end-to-end latency)")
     parser.add_argument("--p99-limit-ms", type=float, default=50.0)
     parser.add_argument("--drain", type=float, default=30.0, help="seconds a step's answers may take after it")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the first wire setting past its knee")
@@ -347,12 +350,12 @@ def main() -> int:
                 create_topic(cluster, topic)
                 prof = profiler(args, cluster, node_pids, topic, args.profile) if args.profile and not steps else None
                 steps += setting_run(args, cluster, node_pids, "wire", topic, cluster.bootstrap_servers,
-                                     args.rates, linger, acks, len(steps), True, prof)
+                                     args.rates, linger, acks, len(steps), not args.no_consumer, prof)
         if not args.skip_rest and args.rest_rates:
             create_topic(cluster, "small-rest")
             prof = profiler(args, cluster, node_pids, "small-rest", args.profile_rest) if args.profile_rest else None
             steps += setting_run(args, cluster, node_pids, "rest", "small-rest", cluster.bootstrap_servers,
-                                 args.rest_rates, None, args.rest_acks, len(steps), True, prof)
+                                 args.rest_rates, None, args.rest_acks, len(steps), not args.no_consumer, prof)
     if not args.skip_ceiling:
         for linger in args.linger:
             ceiling = KafkaCeiling(partitions=PARTITIONS).start()
