@@ -155,7 +155,7 @@ async def _read_partition(node: BrokerServices, ctx: RequestContext, topic: str 
                     answer["aborted_transactions"] = [
                         {"producer_id": a.producer_id, "first_offset": a.first_offset}
                         for a in replica.aborted_transactions(offset, end)]
-        return answer, size, replica.changed
+        return answer, size, replica.consumer_news
     except KraftError as exc:
         answer["error_code"] = error_codes.code_of(exc)
         return answer, 0, None

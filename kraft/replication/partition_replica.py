@@ -60,9 +60,12 @@ class PartitionReplica(ReplicaReads):
         self.partition_epoch = -1
         self.changed = ChangeSignal()  # appends, HW moves, role changes
         # what a follower's long poll waits for: every change but an HW move, which ends no
-        # follower's wait (it learns the HW with its next records); waking it for each one
-        # cost a leader a look at every waiting follower's partitions per acks=all write
+        # follower's wait (it learns the HW with its next records); and what a consumer's
+        # waits for: every change but an append the HW does not cover yet, which it cannot
+        # read. Waking each for the other's news cost a leader a look at every waiting
+        # fetch's partitions twice per acks=all write.
         self.replica_news = ChangeSignal()
+        self.consumer_news = ChangeSignal()
         self._commits = CommitWaiters()  # acks=all writers, woken when the HW covers them
         # what a follower last heard from its leader (for the partition API views)
         self.leader_offsets = (-1, -1, -1)
@@ -106,13 +109,17 @@ class PartitionReplica(ReplicaReads):
             return "follower"
         return None
 
-    def signal_change(self, hw_only: bool = False) -> None:
+    def signal_change(self, *, for_followers: bool = True, for_consumers: bool = True) -> None:
         """Wake the long-polls (followers' and consumers' fetches, DeleteRecords) to look
         again, and the acks=all writers the HW now covers, or all of them when this
-        replica no longer leads. hw_only: only the HW moved, no follower is woken."""
+        replica no longer leads. for_followers / for_consumers: whether the change is
+        news to those (an HW move is not to a follower, an uncovered append not to a
+        consumer)."""
         self.changed.pulse()
-        if not hw_only:
+        if for_followers:
             self.replica_news.pulse()
+        if for_consumers:
+            self.consumer_news.pulse()
         if self.leader is None:
             self._commits.release_all()
         else:
@@ -173,9 +180,9 @@ class PartitionReplica(ReplicaReads):
                 raise
             disk.fail(exc)
             raise self._dir_failed(disk) from None
-        leader.on_append(self.log.log_end_offset)
+        hw_moved = leader.on_append(self.log.log_end_offset)  # RF 1: the HW moves with it
         self.log.maybe_flush()
-        self.signal_change()
+        self.signal_change(for_consumers=hw_moved)
         return written
 
     def _dir_failed(self, disk: LogDirHealth) -> LogDirFailed:
@@ -234,7 +241,7 @@ class PartitionReplica(ReplicaReads):
             return fp.PartitionData(**base, **offsets, error=fp.OFFSET_OUT_OF_RANGE), None
         hw_moved, proposal = leader.on_follower_fetch(replica_id, req.fetch_offset, now)
         if hw_moved:
-            self.signal_change(hw_only=True)
+            self.signal_change(for_followers=False)
             offsets["high_watermark"] = leader.hw
         try:
             data = log.read(req.fetch_offset, max_bytes) if req.fetch_offset < log.log_end_offset else b""
@@ -277,6 +284,7 @@ class PartitionReplica(ReplicaReads):
         self.follower_hw = max(self.follower_hw, min(data.high_watermark, log.log_end_offset))
         if self.follower_hw != hw_before:
             self.changed.pulse()  # KIP-392: consumers long-polling this follower read on
+            self.consumer_news.pulse()
         if data.log_start_offset > log.log_start_offset:  # DeleteRecords (or retention) on the leader
             log.advance_start(min(data.log_start_offset, log.log_end_offset))
         self.leader_offsets = (data.high_watermark, data.log_start_offset, data.log_end_offset)

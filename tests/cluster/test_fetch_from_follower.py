@@ -164,6 +164,31 @@ def test_a_fetch_session_on_a_follower_carries_on_and_its_long_poll_wakes_for_ne
         assert int(part.error_code.value) == 0 and part.records and part.high_watermark == RECORDS + 1
 
 
+@pytest.mark.parametrize("replicas", [3, 1])
+def test_a_long_poll_on_the_leader_wakes_once_a_record_is_readable(selector_cluster, replicas):
+    """A consumer's long poll at the leader ends when a produced record becomes
+    readable: with 3 replicas when the high watermark covers it (the append alone is no
+    news to a consumer), with 1 at the append itself. One that never woke would leave
+    the socket's 10 s timeout to end the test, well before the 20 s wait."""
+    c = selector_cluster
+    topic = f"leader-long-poll-{replicas}"
+    status, body = http_json("POST", c.v3(1) + "/topics", {"topic_name": topic, "partitions_count": 1,
+                                                          "replication_factor": replicas})
+    assert status == 201, body
+    producer = confluent_kafka.Producer({"bootstrap.servers": c.bootstrap_servers, "acks": "all"})
+    producer.produce(topic, b"first", partition=0)
+    assert producer.flush(30) == 0
+    status, body = http_json("GET", c.v3(1) + f"/topics/{topic}/partitions/0")
+    assert status == 200, body
+    leader = body["leader_id"]
+    with kafka_socket(c, leader) as s:
+        s.sendall(entity_frame(fetch_request(topic, RACKS[leader], offset=1, wait_ms=20_000), 1))
+        producer.produce(topic, b"second", partition=0)
+        assert producer.flush(30) == 0
+        part = read_answer(1, 12, recv_frame(s)).responses[0].partitions[0]
+        assert int(part.error_code.value) == 0 and part.records and part.high_watermark == 2
+
+
 def test_a_fetch_older_than_v11_is_answered_by_the_leader_only(selector_cluster):
     from kio.schema.fetch.v10.request import FetchPartition, FetchRequest, FetchTopic
     c = selector_cluster
