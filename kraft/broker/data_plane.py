@@ -54,7 +54,7 @@ from kraft.broker import client_writes
 from kraft.broker.schema_id_cache import SchemaIdCache
 from kraft.broker.schema_ids import KeyValue, Side, check_schema_ids, named_ids, validated_sides
 from kraft.storage.record import Record
-from kraft.storage.record_batch import decode_records
+from kraft.storage.record_batch import BatchHeader, decode_records
 from kraft.storage.record_check import SLICE_RECORDS
 
 T = TypeVar("T")
@@ -251,8 +251,9 @@ class DataPlane:
             bound_s = VERIFY_BOUND_S if timeout_ms <= 0 else min(VERIFY_BOUND_S, timeout_ms / 2000)
             await self._check_in_transaction(transactional_id, header.producer_id, header.producer_epoch,
                                              topic, partition, time.monotonic() + bound_s, add_to_txn)
+        stamped = BatchHeader.parse(batch).append_time if batch is not data else None  # LogAppendTime
         return await self.append_batch(topic, partition, batch, acks, timeout_ms,
-                                       header.base_timestamp, local_only=True)
+                                       header.base_timestamp if stamped is None else stamped, local_only=True)
 
     async def _check_in_transaction(self, transactional_id: str | None, producer_id: int, epoch: int,
                                     topic: str, partition: int, deadline: float, add: bool = False) -> None:

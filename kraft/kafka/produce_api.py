@@ -39,7 +39,7 @@ async def handle(node: BrokerServices, ctx: RequestContext, request) -> dict | N
     timeout_ms = max(0, int(request.timeout.total_seconds() * 1000))
     if acks not in (0, 1, -1):
         refusal = error_codes.Answer(error_codes.INVALID_REQUIRED_ACKS, f"acks must be 0, 1 or -1 (all), got {acks}")
-        return _answer(node, ctx, request, {}, (refusal.kafka_code, -1, -1, refusal))
+        return _answer(node, ctx, request, {}, (refusal.kafka_code, -1, -1, -1, refusal))
     appended = {}
     for topic in request.topic_data:  # appends in request order, one after another
         name = _topic_name(node, ctx, topic)
@@ -63,10 +63,11 @@ async def handle(node: BrokerServices, ctx: RequestContext, request) -> dict | N
 
 
 Refusal = KraftError | error_codes.Answer
-Outcome = tuple[int, int, int, Refusal | None]  # error code, base offset, log start, the refusal
-UNKNOWN_ID: Outcome = (error_codes.UNKNOWN_TOPIC_ID, -1, -1,
+# error code, base offset, log start, log append time (-1: the producer's time), the refusal
+Outcome = tuple[int, int, int, int, Refusal | None]
+UNKNOWN_ID: Outcome = (error_codes.UNKNOWN_TOPIC_ID, -1, -1, -1,
                        error_codes.Answer(error_codes.UNKNOWN_TOPIC_ID, "no topic has this topic id"))
-NOT_APPENDED: Outcome = (error_codes.INVALID_REQUEST, -1, -1,
+NOT_APPENDED: Outcome = (error_codes.INVALID_REQUEST, -1, -1, -1,
                          error_codes.Answer(error_codes.INVALID_REQUEST, "this partition's batch was not appended"))
 
 
@@ -85,12 +86,12 @@ def _answer(node: BrokerServices, ctx: RequestContext, request, results: dict,
         parts = []
         name = _topic_name(node, ctx, topic)
         for part in topic.partition_data:
-            code, base, log_start, error = (UNKNOWN_ID if name is None
+            code, base, log_start, append_time, error = (UNKNOWN_ID if name is None
                                             else results.get((name, int(part.index)), missing))
             if isinstance(error, PartitionNotInTransaction) and ctx.api_version >= TRANSACTION_ABORTABLE_SINCE:
                 code = error_codes.TRANSACTION_ABORTABLE
             answer = {"index": part.index, "error_code": code, "base_offset": base,
-                      "log_append_time": -1, "log_start_offset": log_start,
+                      "log_append_time": append_time, "log_start_offset": log_start,
                       # v8+: the refusal in the same words REST answers it with
                       "error_message": None if error is None else error_codes.message_of(error),
                       # KIP-467 (v8+): which records of the batch were refused, and why
@@ -128,11 +129,15 @@ async def _append_one(node: BrokerServices, ctx: RequestContext, topic: str, par
 
 
 async def _committed(node: BrokerServices, key: tuple[str, int], outcome: PendingDelivery | KraftError) -> Outcome:
-    """(error code, base offset, log start offset, the refusal) for one partition."""
+    """(error code, base offset, log start offset, log append time, the refusal) for one
+    partition; the log append time is the batch's when the topic stamps it (Kafka's
+    LogAppendTime answer, which clients report as the records' timestamps), else -1."""
     if isinstance(outcome, KraftError):
-        return error_codes.code_of(outcome), -1, -1, outcome
+        return error_codes.code_of(outcome), -1, -1, -1, outcome
     try:
         delivery = await outcome.committed()
     except KraftError as exc:
-        return error_codes.code_of(exc), -1, -1, exc
-    return error_codes.NONE, delivery.offset, node.data_plane.log_start_offset(*key), None
+        return error_codes.code_of(exc), -1, -1, -1, exc
+    stamped = node.data_plane.configs(key[0]).get("message.timestamp.type") == "LogAppendTime"
+    return (error_codes.NONE, delivery.offset, node.data_plane.log_start_offset(*key),
+            delivery.timestamp if stamped else -1, None)

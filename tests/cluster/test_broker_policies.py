@@ -122,6 +122,30 @@ def test_log_append_time_stamps_the_brokers_clock(cluster, door):
     assert before - 5_000 <= record.timestamp_ms <= int(time.time() * 1000) + 5_000
 
 
+@pytest.mark.parametrize("stamped", [True, False])
+def test_a_kafka_client_is_told_the_log_append_time(cluster, stamped):
+    """As Kafka answers a Produce to a LogAppendTime topic with the time the broker
+    stamped, which clients report as the record's timestamp; a CreateTime topic's
+    answer leaves the producer's own time."""
+    confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka is a test extra")
+    topic = create_topic(cluster, f"lat-client-{stamped}", 1,
+                         {"message.timestamp.type": "LogAppendTime" if stamped else "CreateTime"})
+    created = int(time.time() * 1000) - 60_000  # the producer's time: a minute ago
+    delivered = []
+    producer = confluent_kafka.Producer({"bootstrap.servers": cluster.bootstrap_servers, "acks": "all"})
+    producer.produce(topic, b"v", partition=0, timestamp=created,
+                     on_delivery=lambda err, msg: delivered.append((err, msg.timestamp())))
+    assert producer.flush(30) == 0
+    [(err, (kind, reported))] = delivered
+    [batch] = stored_batches(cluster, topic, 0)
+    [record] = decode_all(batch)
+    assert err is None and reported == record.timestamp_ms
+    if stamped:
+        assert kind == confluent_kafka.TIMESTAMP_LOG_APPEND_TIME and reported > created
+    else:
+        assert kind == confluent_kafka.TIMESTAMP_CREATE_TIME and reported == created
+
+
 @pytest.mark.parametrize("door", DOORS)
 def test_the_topics_codec_is_the_stored_codec(cluster, door):
     topic = create_topic(cluster, f"gzip-{door}", 1, {"compression.type": "gzip"})
