@@ -45,7 +45,7 @@ def test_a_produce_answer_carries_the_record_errors():
     request = SimpleNamespace(topic_data=[SimpleNamespace(name="t", partition_data=[SimpleNamespace(index=0)])])
     refusal = InvalidRecord("2 records have no key", ((1, "needs a key"), (3, "needs a key")))
     (part,) = produce_api._answer(None, SimpleNamespace(api_version=9), request,
-                                  {("t", 0): (87, -1, -1, refusal)})["responses"][0]["partition_responses"]
+                                  {("t", 0): (87, -1, -1, -1, refusal)})["responses"][0]["partition_responses"]
     assert part["error_code"] == 87 and part["error_message"] == "2 records have no key"
     assert part["record_errors"] == [{"batch_index": 1, "batch_index_error_message": "needs a key"},
                                      {"batch_index": 3, "batch_index_error_message": "needs a key"}]
@@ -57,12 +57,12 @@ def test_a_batch_outside_its_transaction_is_transaction_abortable_from_produce_v
 
     def code(version: int) -> int:
         answer = produce_api._answer(None, SimpleNamespace(api_version=version), request,
-                                     {("t", 0): (refusal.kafka_code, -1, -1, refusal)})
+                                     {("t", 0): (refusal.kafka_code, -1, -1, -1, refusal)})
         return answer["responses"][0]["partition_responses"][0]["error_code"]
 
     assert [code(v) for v in (9, 10, 11)] == [48, 48, 120]  # INVALID_TXN_STATE, then TRANSACTION_ABORTABLE
     other = InvalidTxnState("a transactional batch came without a transactional id")
-    assert produce_api._answer(None, SimpleNamespace(api_version=11), request, {("t", 0): (48, -1, -1, other)})[
+    assert produce_api._answer(None, SimpleNamespace(api_version=11), request, {("t", 0): (48, -1, -1, -1, other)})[
         "responses"][0]["partition_responses"][0]["error_code"] == 48  # only the partition check changes
 
 
