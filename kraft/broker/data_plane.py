@@ -94,6 +94,7 @@ class Delivery:
     partition: int
     offset: int
     timestamp: int
+    log_append_time: int = -1  # the broker's stamp when the topic is LogAppendTime
 
 
 @dataclass(frozen=True)
@@ -251,9 +252,11 @@ class DataPlane:
             bound_s = VERIFY_BOUND_S if timeout_ms <= 0 else min(VERIFY_BOUND_S, timeout_ms / 2000)
             await self._check_in_transaction(transactional_id, header.producer_id, header.producer_epoch,
                                              topic, partition, time.monotonic() + bound_s, add_to_txn)
-        stamped = BatchHeader.parse(batch).append_time if batch is not data else None  # LogAppendTime
-        return await self.append_batch(topic, partition, batch, acks, timeout_ms,
-                                       header.base_timestamp if stamped is None else stamped, local_only=True)
+        pending = await self.append_batch(topic, partition, batch, acks, timeout_ms,
+                                          header.base_timestamp, local_only=True)
+        if batch is not data and (stamped := BatchHeader.parse(batch).append_time) is not None:
+            pending.delivery.log_append_time = stamped  # client_writes stamped it (LogAppendTime)
+        return pending
 
     async def _check_in_transaction(self, transactional_id: str | None, producer_id: int, epoch: int,
                                     topic: str, partition: int, deadline: float, add: bool = False) -> None:

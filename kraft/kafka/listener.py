@@ -175,7 +175,8 @@ class KafkaListener:
         served and answered by the reader itself; one behind others, or a Produce (which
         lets the next request start before it is answered), is served by a task of its
         own and answered in turn by the writer, at most MAX_IN_FLIGHT queued."""
-        answers: asyncio.Queue[tuple[asyncio.Task, asyncio.Event] | None] = asyncio.Queue(MAX_IN_FLIGHT)
+        # each queued: its serving task, its turn, whether another broker sent it
+        answers: asyncio.Queue[tuple[asyncio.Task, asyncio.Event, bool] | None] = asyncio.Queue(MAX_IN_FLIGHT)
         unsent: set[FileSlice] = set()  # slices of answers served but not sent yet
         owed = _Owed()
         deadline = LazyDeadline()  # the reads' deadlines, on this (the connection's) task
@@ -207,10 +208,9 @@ class KafkaListener:
                 self._answered(owed, from_broker)
             else:
                 turn = asyncio.Event()  # set once the next request may start
-                await answers.put((tg.create_task(self._serve_one(request, turn, size, unsent, connection)), turn))
+                served = tg.create_task(self._serve_one(request, turn, size, unsent, connection))
+                await answers.put((served, turn, from_broker))
                 self._owing(owed, from_broker)  # queued; with the queue full, nothing more is read
-                if from_broker:
-                    owed.brokers.add(turn)
                 await turn.wait()
             if (closing := connection.closing) is not None:  # its answer went out first
                 return await self._end(answers, writer, closing)
@@ -299,9 +299,9 @@ class KafkaListener:
                              owed: "_Owed") -> None:
         item = await answers.get()
         while item is not None:
-            served, turn = item
+            served, turn, from_broker = item
             response = await served
-            answered = [turn]
+            answered = [(turn, from_broker)]
             held: object = _NOTHING_HELD
             if isinstance(response, list):
                 await self._send_parts(response, writer, unsent)
@@ -310,9 +310,7 @@ class KafkaListener:
                 held = self._take_served(answers, chunks, answered)
                 if chunks:  # the answers served by now leave in one write (one send, not one each)
                     await self._write_chunks(chunks, writer)
-            for turn in answered:
-                from_broker = turn in owed.brokers
-                owed.brokers.discard(turn)
+            for turn, from_broker in answered:
                 self._answered(owed, from_broker)
                 turn.set()  # written (or none owed): a request that did not pipeline lets the next in
             item = await answers.get() if held is _NOTHING_HELD else held
@@ -330,7 +328,7 @@ class KafkaListener:
                 return item  # file slices: sent on their own
             if response is not None:
                 chunks.append(response)
-            answered.append(item[1])
+            answered.append((item[1], item[2]))
         return _NOTHING_HELD
 
     @staticmethod
@@ -374,7 +372,6 @@ class _Owed:
     def __init__(self) -> None:
         self.count = 0
         self.clients = 0  # of them, those no other broker sent (counted in requests_in_flight)
-        self.brokers: set[asyncio.Event] = set()  # the turns of those queued that another broker sent
 
 
 def _inline(parts: list) -> bytes:

@@ -138,6 +138,5 @@ async def _committed(node: BrokerServices, key: tuple[str, int], outcome: Pendin
         delivery = await outcome.committed()
     except KraftError as exc:
         return error_codes.code_of(exc), -1, -1, -1, exc
-    stamped = node.data_plane.configs(key[0]).get("message.timestamp.type") == "LogAppendTime"
     return (error_codes.NONE, delivery.offset, node.data_plane.log_start_offset(*key),
-            delivery.timestamp if stamped else -1, None)
+            delivery.log_append_time, None)

@@ -283,8 +283,7 @@ class PartitionReplica(ReplicaReads):
         hw_before = self.follower_hw
         self.follower_hw = max(self.follower_hw, min(data.high_watermark, log.log_end_offset))
         if self.follower_hw != hw_before:
-            self.changed.pulse()  # KIP-392: consumers long-polling this follower read on
-            self.consumer_news.pulse()
+            self.signal_change(for_followers=False)  # KIP-392: consumers long-polling this follower read on
         if data.log_start_offset > log.log_start_offset:  # DeleteRecords (or retention) on the leader
             log.advance_start(min(data.log_start_offset, log.log_end_offset))
         self.leader_offsets = (data.high_watermark, data.log_start_offset, data.log_end_offset)
