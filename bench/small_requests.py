@@ -19,6 +19,9 @@ setting, 1 KiB records:
           keep-alive connections over the three nodes, a task per scheduled record
   ceiling the wire steps against bench/kafka_ceiling.py (one process, no replication),
           per linger, in the same run: the knee ratio kraft / ceiling
+  replicated  with --replicated-ceiling, the wire steps (the ceiling's rates, acks=all)
+          against bench/replicated_ceiling.py (a leader and two followers, RF 3; node
+          CPU counts all three processes), per linger: the knee ratio kraft / replicated
 
 Per step: delivery latency (delivery report or HTTP answer - scheduled time) and
 end-to-end latency (a consumer process, read_uncommitted, assigned at the end of each
@@ -58,6 +61,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kafka_ceiling import KafkaCeiling  # noqa: E402
+from replicated_ceiling import ReplicatedCeiling  # noqa: E402
 
 from kraft.perf import open_loop_clients  # noqa: E402
 from kraft.perf.open_loop import kept_up, knee_rate, latency_ms, misses_below_knee  # noqa: E402
@@ -286,6 +290,27 @@ def setting_run(args, cluster, node_pids, door: str, topic: str, bootstrap: str,
     return steps
 
 
+def cpu_floors(steps: list[dict]) -> list[str]:
+    """Per kraft wire setting and rate: its CPU per request over 3 x the ceiling's (the
+    issue's floor, replication factor x one process) and over the replicated ceiling's."""
+    cpu = {(name_of(s), s["rate"]): s["node_cpu_ms_per_request"] for s in steps if not s.get("profiled")}
+    out = []
+    for (name, rate), kraft in cpu.items():
+        if not name.startswith("wire") or kraft is None:
+            continue
+        rest = name.split(" ", 1)[1]
+        ceiling, replicated = cpu.get((f"ceiling {rest}", rate)), cpu.get((f"replicated {rest}", rate))
+        parts = [f"{name} at {rate:.0f}/s: {kraft:.2f}"]
+        if ceiling:
+            parts.append(f"/ (3 x {ceiling:.2f}) = {kraft / (3 * ceiling):.2f}")
+        if replicated:
+            parts.append(f"/ replicated {replicated:.2f} = {kraft / replicated:.2f}"
+                         + (f" (replicated / (3 x ceiling) = {replicated / (3 * ceiling):.2f})" if ceiling else ""))
+        if len(parts) > 1:
+            out.append(" ".join(parts))
+    return out
+
+
 def profiler(args, cluster, node_pids, topic, out_dir: str):
     """The extra profiled step of a setting: at the first rate that missed."""
     def run(senders, label, step_no, steps):
@@ -320,6 +345,8 @@ def main() -> int:
     parser.add_argument("--rest-concurrency", type=int, default=16, help="keep-alive connections per REST sender")
     parser.add_argument("--ceiling-rates", type=csv(float), default=None, help="default: --rates")
     parser.add_argument("--skip-ceiling", action="store_true")
+    parser.add_argument("--replicated-ceiling", action="store_true",
+                        help="also the wire steps against bench/replicated_ceiling.py (3 processes, RF 3, acks=all)")
     parser.add_argument("--skip-rest", action="store_true")
     parser.add_argument("--no-consumer", action="store_true",
                         help="no end-to-end consumer: the nodes' CPU is the producers' alone (no end-to-end latency)")
@@ -364,6 +391,14 @@ def main() -> int:
                                      ceiling_rates, linger, "all", len(steps), False)
             finally:
                 ceiling.stop()
+    if args.replicated_ceiling:
+        for linger in args.linger:
+            replicated = ReplicatedCeiling(partitions=PARTITIONS).start()
+            try:
+                steps += setting_run(args, None, replicated.pids, "replicated", "ceiling", replicated.bootstrap,
+                                     ceiling_rates, linger, "all", len(steps), False)
+            finally:
+                replicated.stop()
 
     knees: dict[str, float | None] = {}
     misses: dict[str, list[float]] = {}
@@ -371,13 +406,14 @@ def main() -> int:
         of_setting = [s for s in steps if name_of(s) == name and not s.get("profiled")]
         knees[name] = knee_rate(of_setting, args.p99_limit_ms)
         misses[name] = misses_below_knee(of_setting, args.p99_limit_ms)
-    ratios = {}
+    ratios: dict[str, float] = {}
+    replicated_ratios: dict[str, float] = {}
     for name, knee in knees.items():
         if name.startswith("wire"):
-            ceiling_name = "ceiling " + name.split(" ")[1] + " acks=all"
-            ceiling_knee = knees.get(ceiling_name)
-            if knee is not None and ceiling_knee:
-                ratios[name] = knee / ceiling_knee
+            for door, out in (("ceiling", ratios), ("replicated", replicated_ratios)):
+                ceiling_knee = knees.get(f"{door} {name.split(' ')[1]} acks=all")
+                if knee is not None and ceiling_knee:
+                    out[name] = knee / ceiling_knee
     config = {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
               "seconds": round(time.time() - started), "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
               "cpus": os.cpu_count(), "argv": sys.argv[1:], "record_bytes": RECORD, "partitions": PARTITIONS,
@@ -391,8 +427,15 @@ def main() -> int:
           "lowest rate; a knee at the highest rate tried is a lower bound):")
     for name, knee in knees.items():
         ratio = f"  kraft / ceiling {ratios[name]:.2f}" if name in ratios else ""
+        ratio += f"  kraft / replicated {replicated_ratios[name]:.2f}" if name in replicated_ratios else ""
         missed = f"  (missed at {', '.join(f'{r:.0f}' for r in misses[name])} below it)" if misses[name] else ""
         print(f"  {name:<24} {fmt(knee, 0):>6}{ratio}{missed}")
+    floors = cpu_floors(steps)
+    if floors:
+        print("\nnode CPU-ms per request against the floors at the same rate (3 x the one-process ceiling's; "
+              "the replicated ceiling's):")
+        for line in floors:
+            print("  " + line)
     for s in steps:
         if s.get("profiled"):
             print(f"\nprofiled step: {one_line(s)}")
@@ -401,7 +444,7 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"config": config, "steps": steps, "knees": knees, "misses_below_knee": misses,
-                       "ratios": ratios}, f, indent=1)
+                       "ratios": ratios, "replicated_ratios": replicated_ratios}, f, indent=1)
     return 0
 
 

@@ -61,7 +61,7 @@ class FollowerFetchSession:
         known, self._known = self._known, current
         if self.epoch == FULL_EPOCH:
             return replace(full, incremental=False)
-        changed = tuple(p for k, p in current.items() if known.get(k) != p)
+        changed = tuple(p for k, p in current.items() if (was := known.get(k)) is not p and was != p)
         forgotten = tuple(k for k in known if k not in current)
         return replace(full, partitions=changed, forgotten=forgotten, incremental=True)
 

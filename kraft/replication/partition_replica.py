@@ -70,6 +70,7 @@ class PartitionReplica(ReplicaReads):
         # what a follower last heard from its leader (for the partition API views)
         self.leader_offsets = (-1, -1, -1)
         self.disk: LogDirHealth | None = None  # the broker's (set by the replica manager)
+        self._position: fp.FetchPartition | None = None  # the last fetch_position(), while it holds
 
     # -- role -------------------------------------------------------------------------
     @property
@@ -251,8 +252,15 @@ class PartitionReplica(ReplicaReads):
 
     # -- replication (follower side) -----------------------------------------------------
     def fetch_position(self) -> fp.FetchPartition:
-        return fp.FetchPartition(self.topic_id, self.partition, self.log.log_end_offset,
-                                 self.log.latest_epoch, self.leader_epoch, self.log.log_start_offset)
+        """Where this follower fetches from. The same object while nothing in it moved, so a
+        fetcher's session tells an unchanged partition by identity (most are idle)."""
+        log, last = self.log, self._position
+        end, epoch, start = log.log_end_offset, log.latest_epoch, log.log_start_offset
+        if last is not None and last.fetch_offset == end and last.last_fetched_epoch == epoch \
+                and last.current_leader_epoch == self.leader_epoch and last.log_start_offset == start:
+            return last
+        self._position = fp.FetchPartition(self.topic_id, self.partition, end, epoch, self.leader_epoch, start)
+        return self._position
 
     def on_fetched(self, data: fp.PartitionData, asked: fp.FetchPartition, leader_id: int) -> bool:
         """Apply a leader's fetch answer; returns True when the follower should back off."""

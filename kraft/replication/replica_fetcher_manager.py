@@ -56,8 +56,9 @@ class ReplicaFetcherManager:
     def followed_from(self, leader_id: int) -> list[PartitionReplica]:
         if self._disk.failed:
             return []  # nothing can be appended here: fetching would only fail
-        return [r for r in self._replicas
-                if r.leader is None and r.leader_id == leader_id and self._fetchable(r)]
+        # the table itself, not a snapshot: nothing awaits in between
+        return [r for r in self._replicas.by_id.values()
+                if r.leader_id == leader_id and r.leader is None and self._fetchable(r)]
 
     def sync(self) -> None:
         wanted = {r.leader_id for r in self._replicas

@@ -185,11 +185,13 @@ class ReplicaManager:
         full_pass = session.full_pass_due(now_ms())
         deadline = time.monotonic() + request.max_wait_ms / 1000
         answers: dict[Key, fp.PartitionData] = {}
+        hosted = self.hosted.by_id
         while True:
             budget, waiting, start_moved = request.max_bytes, [], False
             now = now_ms()
+            # once per partition of the session per pass, most of them idle: kept lean
             for key, p in session.positions.items():
-                replica = self.hosted.get(key)
+                replica = hosted.get(key)
                 if replica is None:
                     answers[key] = fp.PartitionData(p.topic_id, p.partition, fp.UNKNOWN_PARTITION)
                     continue
