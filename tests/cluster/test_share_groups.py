@@ -20,7 +20,6 @@ from kafka_wire import kafka_socket, leader_of, wire_call
 from share_clients import (BOUND_S, code, consumer, new_name, poll_until, produce, set_group_configs, share_acknowledge,
                            share_fetch, share_group, topic_id, values)
 
-from kraft.scenario.targets import coordinator
 
 pytestmark = pytest.mark.cluster
 
@@ -199,12 +198,27 @@ def test_acknowledgements_that_do_not_fit_get_kafkas_codes_and_change_nothing(cl
         assert code(closing.responses[0].partitions[0].error_code) == 121
 
 
+def group_coordinator(cluster, group: str) -> int:
+    """The group's coordinator, found as a client finds it (FindCoordinator), which also
+    creates __consumer_offsets when no group has used it yet; asked again while the
+    coordinator is still being elected."""
+    from kio.schema.find_coordinator.v4.request import FindCoordinatorRequest
+    deadline = time.monotonic() + BOUND_S
+    while True:
+        with kafka_socket(cluster, 1) as s:
+            (found,) = wire_call(s, FindCoordinatorRequest(key_type=0, coordinator_keys=(group,))).coordinators
+        if code(found.error_code) == 0:
+            return int(found.node_id)
+        assert time.monotonic() < deadline, f"no coordinator for {group} within {BOUND_S} s: {found}"
+        time.sleep(0.2)
+
+
 def test_a_stale_member_epoch_is_fenced_and_an_unknown_member_refused(cluster):
     from kio.schema.share_group_heartbeat.v1.request import ShareGroupHeartbeatRequest
     topic = new_name("share-hb")
     group = share_group(cluster, topic)
     member = str(uuid.uuid4())
-    with kafka_socket(cluster, coordinator(cluster, "group-coordinator", group)) as s:
+    with kafka_socket(cluster, group_coordinator(cluster, group)) as s:
         joined = wire_call(s, ShareGroupHeartbeatRequest(group_id=group, member_id=member, member_epoch=0,
                                                          subscribed_topic_names=(topic,)))
         assert code(joined.error_code) == 0 and joined.member_epoch > 0
@@ -263,7 +277,7 @@ def test_share_groups_are_listed_described_and_their_lag_shown(cluster):
         share.acknowledge(got[0], AcknowledgeType.ACCEPT)
         share.acknowledge(got[1], AcknowledgeType.ACCEPT)  # the other three stay held
         share.commit_sync()
-        with kafka_socket(cluster, coordinator(cluster, "group-coordinator", group)) as s:
+        with kafka_socket(cluster, group_coordinator(cluster, group)) as s:
             listed = wire_call(s, ListGroupsRequest(states_filter=(), types_filter=("share",)))
             assert {(g.group_id, g.group_type, g.group_state) for g in listed.groups} >= {(group, "share", "Stable")}
             [described] = wire_call(s, ShareGroupDescribeRequest(group_ids=(group,),
