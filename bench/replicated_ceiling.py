@@ -19,7 +19,9 @@ Left out: fsync, decoding records, sequence checks, offsets written into the bat
 leader epochs, ISR changes (a follower that stops holds every acks=all answer), fetch
 sessions (every fetch is a full one), consumers' fetches, request timeouts. It uses
 kraft's codec (kio) on both sides, so the measured difference to kraft is everything
-kraft does beyond reading, checking, appending and replicating bytes.
+kraft does beyond reading, checking, appending and replicating bytes. Node 1 leads
+every partition: two fetch streams, where leaders spread over the nodes make six, so
+its fetches carry more records at high rates than kraft's can (a floor in its favour).
 
 Standalone:  .venv/bin/python bench/replicated_ceiling.py --port 9999 [--partitions 3]
 From Python: server = ReplicatedCeiling(partitions=3).start(); server.bootstrap; server.pids; server.stop()

@@ -216,7 +216,9 @@ class ReplicaManager:
                 start_moved |= start_moved_past(p, data)
             named, full_pass = set(), False  # from here on only what changes is examined
             left = deadline - time.monotonic()
-            if start_moved or left <= 0 or any(has_news(a) for a in answers.values()):
+            # a fetch of no partition at all is answered at once, as Kafka's is (else it
+            # would wait on nothing: a loop that never yields until its deadline)
+            if start_moved or left <= 0 or not waiting or any(has_news(a) for a in answers.values()):
                 return session.to_answer(answers.values())
             await wait_any(waiting, left)
 

@@ -6,6 +6,7 @@ goes on as with full fetches. Real logs and replicas; only the connection is lef
 from __future__ import annotations
 
 import asyncio
+import time
 
 from kraft.metadata.image import PartitionRegistration
 from kraft.replication import fetch_protocol as fp
@@ -196,3 +197,13 @@ def test_a_partition_whose_answer_was_not_taken_is_sent_again(tmp_path):
     asyncio.run(scenario())
     for r in leaders + followers:
         r.log.close()
+
+
+def test_a_replica_fetch_of_no_partition_is_answered_at_once_not_after_its_wait(tmp_path):
+    """Kafka answers a fetch with no partition at once; a long poll on nothing would hold
+    the event loop (no signal to wait on) until its max wait ran out."""
+    manager = ReplicaManager(1, tmp_path / "node", lambda topic: {}, 5000, None, None)
+    max_wait_ms = 20_000
+    started = time.monotonic()
+    answers = asyncio.run(manager.handle_fetch(fp.FetchRequest(2, 1, max_wait_ms, 1 << 20, ())))
+    assert answers == [] and time.monotonic() - started < max_wait_ms / 2000
