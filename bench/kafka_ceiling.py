@@ -68,8 +68,19 @@ def _answer(head, request, state, host: str, port: int) -> dict | None:
     return None if int(request.acks) == 0 else {"responses": responses, "throttle_time": 0}
 
 
+async def read_request(reader: asyncio.StreamReader):
+    """The next request on a connection, decoded: (head, request). An ApiVersions above
+    v3 is read as v0 (a client's first ask, before it knows which versions it may use)."""
+    from kraft.kafka.codec import decode_request, peek_head
+    (size,) = struct.unpack(">i", await reader.readexactly(4))
+    frame = await reader.readexactly(size)
+    head = peek_head(frame)
+    version = head.api_version if head.api_key != 18 or head.api_version <= 3 else 0
+    return decode_request(frame, head.api_key, version)
+
+
 async def serve(host: str, port: int, partitions: int, path: Path) -> None:
-    from kraft.kafka.codec import decode_request, encode_response, peek_head, response_class
+    from kraft.kafka.codec import encode_response, response_class
     from kraft.kafka.entities import build
     state = {"partitions": partitions, "producer_id": 0, "offsets": {},
              "file": open(path, "ab", buffering=1 << 20)}  # noqa: SIM115 - for the process's life
@@ -77,11 +88,7 @@ async def serve(host: str, port: int, partitions: int, path: Path) -> None:
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                (size,) = struct.unpack(">i", await reader.readexactly(4))
-                frame = await reader.readexactly(size)
-                head = peek_head(frame)
-                version = head.api_version if head.api_key != 18 or head.api_version <= 3 else 0
-                head, request = decode_request(frame, head.api_key, version)
+                head, request = await read_request(reader)
                 data = _answer(head, request, state, host, port)
                 if data is not None:
                     writer.write(encode_response(head, build(response_class(head.api_key, head.api_version), data)))
