@@ -1,27 +1,27 @@
 """The replicated "ceiling": the least three Python processes must do to take Kafka
 acks=all produce traffic with replication factor 3.
 
-A leader and two followers on 127.0.0.1, a process each. The leader speaks what
-bench/kafka_ceiling.py speaks (ApiVersions, Metadata, InitProducerId, Produce), with all
-three brokers in Metadata (node 1 leads every partition, replicas and ISR 1, 2, 3), and
-Fetch v17 for its followers. A Produce's batches are checked (CRC-32C) and appended to
-the partition's log in memory and to one file; acks=all answers once both followers have
-fetched past the batch (a follower's next fetch offset is its acknowledgement, as in
-Kafka), acks=1 at once, acks=0 never; a connection's answers keep its requests' order (a
-producer pipelines its Produce requests). A follower is one connection to the leader and
-a loop: Fetch v17 from its log end (min_bytes 1, long-polled up to 500 ms), append the
-answer's batches to its own file, fetch again at once; it learns the topics (their ids)
-from a Metadata request on start, every second, and after an empty answer (the leader
-ends a follower's long poll when it learns a topic). A follower answers ApiVersions and
-Metadata on its own port (the same cluster as the leader's), nothing else.
+Three nodes on 127.0.0.1, a process each, laid out as kraft's: partition p is led by node
+(p % 3) + 1, replicas and ISR 1, 2, 3, so each node leads some partitions and follows the
+others, and there are six fetch streams (each node fetches from each other node). Every
+node speaks what bench/kafka_ceiling.py speaks (ApiVersions, Metadata, InitProducerId,
+Produce; Produce only for the partitions it leads, NOT_LEADER_OR_FOLLOWER for others),
+and Fetch v17 for its followers. A Produce's batches are checked (CRC-32C) and appended to
+the partition's log in memory and to a file; acks=all answers once both followers of the
+partition have fetched past the batch (a follower's next fetch offset is its
+acknowledgement, as in Kafka), acks=1 at once, acks=0 never; a connection's answers keep
+its requests' order (a producer pipelines its Produce requests). A node follows each other
+node with one connection and a loop: Fetch v17 of that node's partitions from its own log
+ends (min_bytes 1, long-polled up to 500 ms), append the answer's batches to its own
+files, fetch again at once; it learns the topics (their ids) from a Metadata request on
+start, every second, and after an empty answer (a leader ends its followers' long polls
+when it learns a topic). Each process writes one file per partition, <dir>/<node>/<topic>-<p>.log.
 
 Left out: fsync, decoding records, sequence checks, offsets written into the batches,
-leader epochs, ISR changes (a follower that stops holds every acks=all answer), fetch
-sessions (every fetch is a full one), consumers' fetches, request timeouts. It uses
-kraft's codec (kio) on both sides, so the measured difference to kraft is everything
-kraft does beyond reading, checking, appending and replicating bytes. Node 1 leads
-every partition: two fetch streams, where leaders spread over the nodes make six, so
-its fetches carry more records at high rates than kraft's can (a floor in its favour).
+leader epochs, ISR changes (a follower that stops holds every acks=all answer of the
+partitions it follows), fetch sessions (every fetch is a full one), consumers' fetches,
+request timeouts. It uses kraft's codec (kio) on all sides, so the measured difference to
+kraft is everything kraft does beyond reading, checking, appending and replicating bytes.
 
 Standalone:  .venv/bin/python bench/replicated_ceiling.py --port 9999 [--partitions 3]
 From Python: server = ReplicatedCeiling(partitions=3).start(); server.bootstrap; server.pids; server.stop()
@@ -58,15 +58,19 @@ from kafka_ceiling import read_request  # noqa: E402
 SERVED = {0: (3, 9), 1: (12, 17), 3: (1, 12), 18: (0, 3), 22: (0, 4)}
 # Fetch is listed from v4: librdkafka writes RecordBatch v2 only to a broker that lists Fetch v4+
 ADVERTISED = {**SERVED, 1: (4, 17)}
-LEADER, FOLLOWERS = 1, (2, 3)
+NODES = (1, 2, 3)
 MAX_WAIT_MS = 500
 PARTITION_MAX_BYTES = 1 << 20
 METADATA_EVERY_S = 1.0
-UNKNOWN_TOPIC_OR_PARTITION = 3
+UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER = 3, 6
+
+
+def leader_of(partition: int) -> int:
+    return partition % len(NODES) + 1
 
 
 def topic_id(name: str) -> uuid.UUID:
-    """The same id for a name every time (the leader's only topic registry)."""
+    """The same id for a name every time, on every node (the only topic registry)."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"replicated-ceiling:{name}")
 
 
@@ -89,11 +93,11 @@ class Partition:
 
     __slots__ = ("batches", "bases", "end", "fetched", "waiters")
 
-    def __init__(self) -> None:
+    def __init__(self, followers: tuple[int, ...]) -> None:
         self.batches: list[bytes] = []
         self.bases: list[int] = []  # the base offset of each of `batches`
         self.end = 0
-        self.fetched = dict.fromkeys(FOLLOWERS, 0)  # each follower's last fetch offset
+        self.fetched = dict.fromkeys(followers, 0)  # each follower's last fetch offset
         self.waiters: deque[tuple[int, Held]] = deque()  # (offset both must pass, answer), in offset order
 
     def append(self, data: bytes, count: int) -> int:
@@ -163,18 +167,20 @@ class Answers:
             self.task.cancel()
 
 
-class Leader:
-    """The leader; with no file, a follower's view that answers ApiVersions and Metadata
-    (a client may ask any broker: librdkafka does, now and then)."""
+class Node:
+    """One process: leads the partitions p with leader_of(p) == node, follows the others."""
 
-    def __init__(self, host: str, ports: list[int], partitions: int, path: Path | None) -> None:
-        self.host, self.ports, self.partitions = host, ports, partitions
-        self.file = None if path is None else open(path, "ab", buffering=1 << 20)  # noqa: SIM115
-        self.producer_id = 0
-        self.logs: dict[tuple[str, int], Partition] = {}
+    def __init__(self, node: int, host: str, ports: list[int], partitions: int, directory: Path) -> None:
+        self.node, self.host, self.ports, self.partitions = node, host, ports, partitions
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.producer_id = node * 1_000_000
+        self.logs: dict[tuple[str, int], Partition] = {}  # the partitions this node leads
+        self.files: dict[tuple[str, int], object] = {}  # every partition's file
         self.topics: dict[str, uuid.UUID] = {}
         self.names: dict[uuid.UUID, str] = {}
         self.news = asyncio.Event()  # pulsed on every append and every new topic
+        self.followers = tuple(n for n in NODES if n != node)
 
     def _pulse(self) -> None:
         self.news.set()
@@ -186,8 +192,10 @@ class Leader:
             known = self.topics[name] = topic_id(name)
             self.names[known] = name
             for p in range(self.partitions):
-                self.logs[(name, p)] = Partition()
-            self._pulse()  # a follower's long poll ends, and it asks for Metadata
+                self.files[(name, p)] = open(self.dir / f"{name}-{p}.log", "ab", buffering=1 << 20)  # noqa: SIM115
+                if leader_of(p) == self.node:
+                    self.logs[(name, p)] = Partition(self.followers)
+            self._pulse()  # followers' long polls end, and they ask for Metadata
         return known
 
     def answer(self, head, request):
@@ -200,15 +208,15 @@ class Leader:
                 {"api_key": k, "min_version": lo, "max_version": hi} for k, (lo, hi) in sorted(ADVERTISED.items())]}
         elif key == 3:
             names = list(self.topics) if request.topics is None else [t.name for t in request.topics]
-            data = {"throttle_time": 0, "cluster_id": "replicated-ceiling", "controller_id": LEADER,
+            data = {"throttle_time": 0, "cluster_id": "replicated-ceiling", "controller_id": NODES[0],
                     "cluster_authorized_operations": -2147483648,
-                    "brokers": [{"node_id": i + 1, "host": self.host, "port": port, "rack": None}
-                                for i, port in enumerate(self.ports)],
+                    "brokers": [{"node_id": n, "host": self.host, "port": port, "rack": None}
+                                for n, port in zip(NODES, self.ports)],
                     "topics": [{"error_code": 0, "name": n, "topic_id": self.topic(n), "is_internal": False,
                                 "topic_authorized_operations": -2147483648,
-                                "partitions": [{"error_code": 0, "partition_index": p, "leader_id": LEADER,
-                                                "leader_epoch": 0, "replica_nodes": [LEADER, *FOLLOWERS],
-                                                "isr_nodes": [LEADER, *FOLLOWERS], "offline_replicas": []}
+                                "partitions": [{"error_code": 0, "partition_index": p, "leader_id": leader_of(p),
+                                                "leader_epoch": 0, "replica_nodes": list(NODES),
+                                                "isr_nodes": list(NODES), "offline_replicas": []}
                                                for p in range(self.partitions)]}
                                for n in names]}
         elif key == 22:
@@ -226,15 +234,17 @@ class Leader:
             self.topic(topic.name)
             parts = []
             for part in topic.partition_data:
-                log = self.logs.get((topic.name, int(part.index)))
+                index = int(part.index)
+                log = self.logs.get((topic.name, index))
                 if log is None:
-                    parts.append({"index": part.index, "error_code": UNKNOWN_TOPIC_OR_PARTITION, "base_offset": -1,
+                    error = UNKNOWN_TOPIC_OR_PARTITION if not 0 <= index < self.partitions else NOT_LEADER_OR_FOLLOWER
+                    parts.append({"index": part.index, "error_code": error, "base_offset": -1,
                                   "log_append_time": -1, "log_start_offset": -1, "record_errors": [],
                                   "error_message": None})
                     continue
                 data = bytes(part.records or b"")
                 header = ensure_valid(data)
-                self.file.write(data)  # type: ignore[union-attr]
+                self.files[(topic.name, index)].write(data)  # type: ignore[attr-defined]
                 base = log.append(data, header.record_count)
                 if held is not None and log.end > log.acked():
                     log.waiters.append((log.end, held))
@@ -291,8 +301,6 @@ class Leader:
         try:
             while True:
                 head, request = await read_request(reader)
-                if self.file is None and head.api_key in (0, 1):
-                    raise ValueError("a follower serves neither Produce nor Fetch")
                 # a follower waits for each fetch's answer: it is the only request on its connection
                 answer = await self.fetch(head, request) if head.api_key == 1 else self.answer(head, request)
                 if answer is not None:
@@ -304,85 +312,94 @@ class Leader:
             answers.close()
             writer.close()
 
-    async def serve(self) -> None:
-        try:
-            server = await asyncio.start_server(self.connection, self.host, self.ports[0])
-            async with server:
-                await server.serve_forever()
-        finally:
-            if self.file is not None:
-                self.file.close()
+    async def serve(self, ready: Path | None) -> None:
+        """Serve, and follow each other node; touch `ready` once every follower loop has fetched."""
+        fetched = {n: asyncio.Event() for n in self.followers}
 
-
-async def follower(node: int, host: str, ports: list[int], partitions: int, path: Path, ready: Path | None) -> None:
-    view = Leader(host, ports, partitions, None)
-    server = await asyncio.start_server(view.connection, host, ports[node - 1])
-    async with server:
-        await follow(node, host, ports[0], path, ready, view)
-
-
-async def follow(node: int, host: str, leader_port: int, path: Path, ready: Path | None, view: Leader) -> None:
-    """Fetch from the leader for ever: every known partition from this replica's log end
-    (the topics learned go to `view` too)."""
-    reader, writer = await asyncio.open_connection(host, leader_port)
-    correlation = 0
-
-    async def exchange(cls, data: dict):
-        nonlocal correlation
-        correlation += 1
-        writer.write(encode_request(build(cls, data), correlation, f"replica-{node}"))
-        await writer.drain()
-        (size,) = struct.unpack(">i", await reader.readexactly(4))
-        return decode_response(int(cls.__api_key__), int(cls.__version__), await reader.readexactly(size))
-
-    ends: dict[tuple[uuid.UUID, int], int] = {}  # this replica's log end offset per partition
-    log = open(path, "ab", buffering=1 << 20)  # noqa: SIM115 - closed below
-    refreshed, got = 0.0, 0
-    try:
-        while True:
-            if not got or time.monotonic() - refreshed >= METADATA_EVERY_S:
-                meta = await exchange(MetadataRequest, {"topics": None, "allow_auto_topic_creation": False,
-                                                        "include_topic_authorized_operations": False})
-                for t in meta.topics:
-                    view.topic(t.name)
-                    for p in t.partitions:
-                        ends.setdefault((t.topic_id, int(p.partition_index)), 0)
-                refreshed = time.monotonic()
-            topics: dict[uuid.UUID, list] = {}
-            for (tid, index), end in ends.items():
-                topics.setdefault(tid, []).append({"partition": index, "fetch_offset": end, "log_start_offset": -1,
-                                                   "partition_max_bytes": PARTITION_MAX_BYTES})
-            answer = await exchange(FetchRequest, {
-                "replica_state": {"replica_id": node, "replica_epoch": 0}, "max_wait": MAX_WAIT_MS, "min_bytes": 1,
-                "max_bytes": 64 << 20, "topics": [{"topic_id": t, "partitions": ps} for t, ps in topics.items()],
-                "forgotten_topics_data": []})
-            if answer.error_code.value:
-                raise RuntimeError(f"fetch refused: {answer.error_code.name}")
-            got = 0
-            for t in answer.responses:
-                for p in t.partitions:
-                    records = p.records
-                    if p.error_code.value or not records:
-                        continue
-                    count = length = 0
-                    for pos, header in iter_batches(records):
-                        count += header.record_count
-                        length = pos + header.size
-                    log.write(records[:length] if length < len(records) else records)
-                    ends[(t.topic_id, int(p.partition_index))] += count
-                    got += count
+        async def touch_when_ready() -> None:
+            for event in fetched.values():
+                await event.wait()
             if ready is not None:
                 ready.touch()
-                ready = None
-    except (asyncio.IncompleteReadError, ConnectionError):
-        pass  # the leader went away
-    finally:
-        log.close()
-        writer.close()
+        try:
+            server = await asyncio.start_server(self.connection, self.host, self.ports[self.node - 1])
+            async with server:
+                await asyncio.gather(server.serve_forever(), touch_when_ready(),
+                                     *(self.follow(n, fetched[n]) for n in self.followers))
+        finally:
+            for file in self.files.values():
+                file.close()  # type: ignore[attr-defined]
+
+    async def follow(self, leader: int, fetched: asyncio.Event) -> None:
+        """Fetch from `leader` for ever: every partition it leads, from this replica's log end."""
+        deadline = time.monotonic() + 20
+        while True:  # the nodes start together: wait for the leader to listen
+            try:
+                reader, writer = await asyncio.open_connection(self.host, self.ports[leader - 1])
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+        correlation = 0
+
+        async def exchange(cls, data: dict):
+            nonlocal correlation
+            correlation += 1
+            writer.write(encode_request(build(cls, data), correlation, f"replica-{self.node}"))
+            await writer.drain()
+            (size,) = struct.unpack(">i", await reader.readexactly(4))
+            return decode_response(int(cls.__api_key__), int(cls.__version__), await reader.readexactly(size))
+
+        ends: dict[tuple[str, int], int] = {}  # this replica's log end offset per partition `leader` leads
+        refreshed, got = 0.0, 0
+        try:
+            while True:
+                if not got or time.monotonic() - refreshed >= METADATA_EVERY_S:
+                    meta = await exchange(MetadataRequest, {"topics": None, "allow_auto_topic_creation": False,
+                                                            "include_topic_authorized_operations": False})
+                    for t in meta.topics:
+                        self.topic(t.name)
+                        for p in t.partitions:
+                            if int(p.leader_id) == leader:
+                                ends.setdefault((t.name, int(p.partition_index)), 0)
+                    refreshed = time.monotonic()
+                topics: dict[uuid.UUID, list] = {}
+                for (name, index), end in ends.items():
+                    topics.setdefault(self.topics[name], []).append({
+                        "partition": index, "fetch_offset": end, "log_start_offset": -1,
+                        "partition_max_bytes": PARTITION_MAX_BYTES})
+                answer = await exchange(FetchRequest, {
+                    "replica_state": {"replica_id": self.node, "replica_epoch": 0}, "max_wait": MAX_WAIT_MS,
+                    "min_bytes": 1, "max_bytes": 64 << 20,
+                    "topics": [{"topic_id": t, "partitions": ps} for t, ps in topics.items()],
+                    "forgotten_topics_data": []})
+                if answer.error_code.value:
+                    raise RuntimeError(f"fetch refused: {answer.error_code.name}")
+                got = 0
+                for t in answer.responses:
+                    name = self.names[t.topic_id]
+                    for p in t.partitions:
+                        records = p.records
+                        if p.error_code.value or not records:
+                            continue
+                        count = length = 0
+                        for pos, header in iter_batches(records):
+                            count += header.record_count
+                            length = pos + header.size
+                        key = (name, int(p.partition_index))
+                        self.files[key].write(records[:length] if length < len(records) else records)  # type: ignore
+                        ends[key] += count
+                        got += count
+                fetched.set()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the leader went away
+        finally:
+            writer.close()
 
 
 async def until_terminated(coro) -> None:
-    """Run `coro` until SIGTERM or SIGINT cancels it (its `finally` closes its file)."""
+    """Run `coro` until SIGTERM or SIGINT cancels it (its `finally` closes its files)."""
     task = asyncio.ensure_future(coro)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -396,7 +413,7 @@ class ReplicatedCeiling:
         self.host, self.partitions = host, partitions
         self.procs: list[subprocess.Popen] = []
         self._dir = tempfile.TemporaryDirectory(prefix="replicated-ceiling-")
-        self.files = {n: Path(self._dir.name) / f"node{n}.log" for n in (LEADER, *FOLLOWERS)}
+        self.dirs = {n: Path(self._dir.name) / str(n) for n in NODES}  # each node's files: <topic>-<p>.log
         with contextlib.ExitStack() as stack:  # all bound at once: three different ports
             socks = [stack.enter_context(socket.socket()) for _ in range(3 if port is None else 2)]
             for s in socks:
@@ -411,34 +428,19 @@ class ReplicatedCeiling:
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs]
 
-    def _spawn(self, role: str, node: int, *extra: str) -> None:
-        self.procs.append(subprocess.Popen([
-            sys.executable, __file__, "--role", role, "--node", str(node), "--host", self.host,
-            "--ports", ",".join(map(str, self.ports)), "--partitions", str(self.partitions),
-            "--file", str(self.files[node]), *extra]))
-
-    def _wait(self, ready, deadline: float, what: str) -> None:
-        while not ready():
-            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
-                self.stop()
-                raise RuntimeError(f"the replicated ceiling did not start: {what}")
-            time.sleep(0.05)
-
     def start(self) -> "ReplicatedCeiling":
         deadline = time.monotonic() + 20
-
-        def leader_up() -> bool:
-            try:
-                socket.create_connection((self.host, self.ports[0]), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        self._spawn("leader", LEADER)
-        self._wait(leader_up, deadline, "the leader accepts no connection")
-        ready = [Path(self._dir.name) / f"ready{n}" for n in FOLLOWERS]
-        for node, path in zip(FOLLOWERS, ready):
-            self._spawn("follower", node, "--ready", str(path))
-        self._wait(lambda: all(p.exists() for p in ready), deadline, "a follower is not fetching")
+        ready = [Path(self._dir.name) / f"ready{n}" for n in NODES]
+        for node, path in zip(NODES, ready):
+            self.procs.append(subprocess.Popen([
+                sys.executable, __file__, "--node", str(node), "--host", self.host,
+                "--ports", ",".join(map(str, self.ports)), "--partitions", str(self.partitions),
+                "--dir", str(self.dirs[node]), "--ready", str(path)]))
+        while not all(p.exists() for p in ready):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                self.stop()
+                raise RuntimeError("the replicated ceiling did not start: a node is not fetching")
+            time.sleep(0.05)
         return self
 
     def stop(self) -> None:
@@ -457,22 +459,20 @@ class ReplicatedCeiling:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, help="standalone: the leader's port (the bootstrap)")
+    parser.add_argument("--port", type=int, help="standalone: node 1's port (the bootstrap)")
     parser.add_argument("--partitions", type=int, default=3)
-    parser.add_argument("--role", choices=["leader", "follower"], help="one process (ReplicatedCeiling starts them)")
-    parser.add_argument("--node", type=int, default=LEADER)
+    parser.add_argument("--node", type=int, choices=NODES, help="run one node (ReplicatedCeiling starts them)")
     parser.add_argument("--ports", type=lambda text: [int(x) for x in text.split(",")], help="nodes 1, 2, 3")
-    parser.add_argument("--file", type=Path)
-    parser.add_argument("--ready", type=Path, help="a follower touches it after its first fetch")
+    parser.add_argument("--dir", type=Path, help="the node's files")
+    parser.add_argument("--ready", type=Path, help="touched once the node has fetched from each other node")
     args = parser.parse_args()
-    if args.role == "leader":
-        asyncio.run(until_terminated(Leader(args.host, args.ports, args.partitions, args.file).serve()))
-    elif args.role == "follower":
-        asyncio.run(until_terminated(follower(args.node, args.host, args.ports, args.partitions, args.file,
-                                              args.ready)))
+    if args.node is not None:
+        node = Node(args.node, args.host, args.ports, args.partitions, args.dir)
+        asyncio.run(until_terminated(node.serve(args.ready)))
     else:
         ceiling = ReplicatedCeiling(args.host, args.partitions, args.port).start()
-        print(f"leader {ceiling.bootstrap}, followers on ports {ceiling.ports[1:]} (pids {ceiling.pids})", flush=True)
+        print(f"nodes 1, 2, 3 on ports {ceiling.ports}, bootstrap {ceiling.bootstrap} (pids {ceiling.pids})",
+              flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             with contextlib.suppress(KeyboardInterrupt):

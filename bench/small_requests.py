@@ -20,8 +20,9 @@ setting, 1 KiB records:
   ceiling the wire steps against bench/kafka_ceiling.py (one process, no replication),
           per linger, in the same run: the knee ratio kraft / ceiling
   replicated  with --replicated-ceiling, the wire steps (the ceiling's rates, acks=all)
-          against bench/replicated_ceiling.py (a leader and two followers, RF 3; node
-          CPU counts all three processes), per linger: the knee ratio kraft / replicated
+          against bench/replicated_ceiling.py (three processes, RF 3, each leading a
+          partition and following the others'; node CPU counts all three), per linger:
+          the knee ratio kraft / replicated
 
 Per step: delivery latency (delivery report or HTTP answer - scheduled time) and
 end-to-end latency (a consumer process, read_uncommitted, assigned at the end of each
