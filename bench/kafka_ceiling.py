@@ -24,7 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+
+from kraft.kafka.codec import decode_request, encode_response, peek_head, response_class
+from kraft.kafka.entities import build
+from kraft.storage.record_batch import ensure_valid
 
 SERVED = {0: (3, 9), 3: (1, 12), 18: (0, 3), 22: (0, 4)}
 # listed, never asked for by a producer: librdkafka writes RecordBatch v2 only to a broker
@@ -33,13 +38,11 @@ ADVERTISED = {**SERVED, 1: (4, 11)}
 
 
 def _answer(head, request, state, host: str, port: int) -> dict | None:
-    from kraft.storage.record_batch import ensure_valid
     key = head.api_key
     if key == 18:
         return {"error_code": 0, "throttle_time": 0, "api_keys": [
             {"api_key": k, "min_version": lo, "max_version": hi} for k, (lo, hi) in sorted(ADVERTISED.items())]}
     if key == 3:
-        import uuid
         names = [t.name for t in request.topics or ()]
         return {"throttle_time": 0, "brokers": [{"node_id": 1, "host": host, "port": port, "rack": None}],
                 "cluster_id": "ceiling", "controller_id": 1, "cluster_authorized_operations": -2147483648,
@@ -71,7 +74,6 @@ def _answer(head, request, state, host: str, port: int) -> dict | None:
 async def read_request(reader: asyncio.StreamReader):
     """The next request on a connection, decoded: (head, request). An ApiVersions above
     v3 is read as v0 (a client's first ask, before it knows which versions it may use)."""
-    from kraft.kafka.codec import decode_request, peek_head
     (size,) = struct.unpack(">i", await reader.readexactly(4))
     frame = await reader.readexactly(size)
     head = peek_head(frame)
@@ -80,8 +82,6 @@ async def read_request(reader: asyncio.StreamReader):
 
 
 async def serve(host: str, port: int, partitions: int, path: Path) -> None:
-    from kraft.kafka.codec import encode_response, response_class
-    from kraft.kafka.entities import build
     state = {"partitions": partitions, "producer_id": 0, "offsets": {},
              "file": open(path, "ab", buffering=1 << 20)}  # noqa: SIM115 - for the process's life
 
