@@ -17,12 +17,13 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kraft.controller.result import ControllerResult
+from kraft.controller.request_base import ControllerRequest
 from kraft.controller import (
+    partition_commands,
     broker_control,
     config_control,
     decommission,
     election,
-    partition_control,
     producer_id_control,
     quota_control,
     reassignment,
@@ -36,26 +37,6 @@ from kraft.metadata.client_quotas import entity_of
 from kraft.metadata.records import RegisterBroker
 from kraft.security.acls import binding_from, filter_from
 from kraft.security.scram import MAX_ITERATIONS, MIN_ITERATIONS, ScramCredential
-
-
-class ControllerRequest(BaseModel):
-    op: ClassVar[str]
-    model_config = ConfigDict(extra="forbid")
-
-    def __init__(self, **fields: Any) -> None:
-        try:
-            super().__init__(**fields)
-        except ValidationError as exc:  # a door's bad input: the caller's 400, not a 500
-            raise BadRequest(f"{self.op}: {_first_problem(exc)}") from None
-
-    def payload(self) -> dict[str, Any]:
-        """What crosses the network to the controller."""
-        return self.model_dump(mode="json")
-
-
-def _first_problem(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    return f"{'.'.join(str(p) for p in first['loc']) or 'body'}: {first['msg']}"
 
 
 
@@ -109,25 +90,6 @@ class CreateTopic(ControllerRequest):
     assignments: list[tuple[int, list[int]]] | None = None  # (partition, brokers): the client's own placement
     # set only by a coordinator creating its internal topic; no door copies it from a client
     by_cluster: bool = False
-
-
-class AlterPartition(ControllerRequest):
-    op = "alter_partition"
-    topic_id: str
-    partition: int
-    leader_id: int
-    broker_epoch: int
-    leader_epoch: int
-    partition_epoch: int
-    new_isr: tuple[int, ...]
-
-
-class ReportDamagedReplica(ControllerRequest):
-    op = "report_damaged_replica"
-    broker_id: int
-    broker_epoch: int
-    topic_id: str
-    partition: int
 
 
 class DeleteTopic(ControllerRequest):
@@ -371,19 +333,6 @@ def _dry_run_if(validate_only: bool, command: Command) -> Command:
     return lambda image: ControllerResult([], command(image).answer)
 
 
-def _alter_partition(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
-    req = AlterPartition.model_validate(p)
-    return lambda image: partition_control.alter_partition(
-        image, defaults, req.topic_id, req.partition, req.leader_id, req.broker_epoch, req.leader_epoch,
-        req.partition_epoch, req.new_isr)
-
-
-def _report_damaged_replica(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
-    req = ReportDamagedReplica.model_validate(p)
-    return lambda image: partition_control.report_damaged_replica(
-        image, defaults, req.broker_id, req.broker_epoch, req.topic_id, req.partition)
-
-
 def _allocate_producer_ids(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = AllocateProducerIds.model_validate(p)
     return lambda image: producer_id_control.allocate_producer_ids(
@@ -485,8 +434,7 @@ _BUILDERS = {
     "alter_scram_credentials": _alter_scram_credentials,
     "alter_client_quotas": _alter_client_quotas,
     "allocate_producer_ids": _allocate_producer_ids,
-    "alter_partition": _alter_partition,
-    "report_damaged_replica": _report_damaged_replica,
+    **partition_commands.BUILDERS,
     "register": _register,
     "heartbeat": _heartbeat,
     "shutdown": _shutdown,

@@ -1,5 +1,5 @@
-"""AlterPartition (a partition leader asks to change its ISR) and a replica's report that
-its copy is damaged. Pure.
+"""AlterPartition (a partition leader asks to change its ISR, one partition or a batch of
+them) and a replica's report that its copy is damaged. Pure.
 
 Compare-and-set on leader id, leader epoch and partition epoch, so a deposed leader
 or a stale proposal is refused; a replica may join the ISR only while it is usable
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from kraft.controller.result import ControllerResult
 from kraft.errors import (
+    KraftError,
     BadRequest,
     FencedLeaderEpoch,
     IneligibleReplica,
@@ -19,7 +20,7 @@ from kraft.errors import (
 )
 from kraft.metadata.effective_configs import min_isr
 from kraft.controller.partition_change import build_partition_change, next_elr
-from kraft.metadata.image import MetadataImage
+from kraft.metadata.image import MetadataImage, PartitionRegistration
 from kraft.metadata.records import PartitionChange
 
 
@@ -53,6 +54,44 @@ def alter_partition(image: MetadataImage, defaults: dict[str, str], topic_id: st
                              expected_partition_epoch=partition_epoch, isr=isr,
                              elr=elr if elr != part.elr else None)
     return ControllerResult([change], {"isr": list(isr), "partition_epoch": partition_epoch + 1})
+
+
+def alter_partitions(image: MetadataImage, defaults: dict[str, str], leader_id: int, broker_epoch: int,
+                     items: list[dict]) -> ControllerResult:
+    """Every ISR change a leader has pending, in one request (Kafka's AlterPartition
+    carries them all): each is judged on its own, the accepted ones are written together,
+    and each answer names the partition's state as it will be (the leader takes it at
+    once), or the refusal with the state now, so a stale epoch is settled by the answer.
+    items: {topic_id, partition, leader_epoch, partition_epoch, new_isr}; a partition
+    named twice is judged by its last change."""
+    broker = image.brokers.get(leader_id)
+    if broker is None or broker.broker_epoch != broker_epoch:
+        raise StaleBrokerEpoch(f"stale broker epoch {broker_epoch} for broker {leader_id}")
+    latest = {(item["topic_id"], item["partition"]): item for item in items}
+    records, answers = [], []
+    for (topic_id, partition), item in latest.items():
+        answer = {"topic_id": topic_id, "partition": partition}
+        try:
+            result = alter_partition(image, defaults, topic_id, partition, leader_id, broker_epoch,
+                                     item["leader_epoch"], item["partition_epoch"], tuple(item["new_isr"]))
+        except KraftError as exc:
+            answers.append({**answer, "error": exc.kafka_name, "message": exc.message,
+                            **_state(image, topic_id, partition)})
+            continue
+        records += result.records
+        part = image.topics[topic_id].partitions[partition]
+        answers.append({**answer, "leader_epoch": part.leader_epoch, "replicas": list(part.replicas),
+                        "isr": result.answer["isr"], "partition_epoch": result.answer["partition_epoch"]})
+    return ControllerResult(records, {"partitions": answers})
+
+
+def _state(image: MetadataImage, topic_id: str, partition: int) -> dict:
+    topic = image.topics.get(topic_id)
+    if topic is None or not 0 <= partition < len(topic.partitions):
+        return {}
+    part: PartitionRegistration = topic.partitions[partition]
+    return {"leader": part.leader, "leader_epoch": part.leader_epoch, "partition_epoch": part.partition_epoch,
+            "isr": list(part.isr), "replicas": list(part.replicas)}
 
 
 def report_damaged_replica(image: MetadataImage, defaults: dict[str, str], broker_id: int, broker_epoch: int,

@@ -39,12 +39,18 @@ class FollowerFetchChannel:
     async def __aexit__(self, *exc_info) -> None:
         await self._connection.close()
 
+    @property
+    def wants_full(self) -> bool:
+        """The next request must name every partition followed (no session yet, or it
+        was lost); otherwise it names only the positions that moved."""
+        return self._session.wants_full
+
     async def fetch(self, request: fp.FetchRequest) -> list[fp.PartitionData]:
-        """request: every partition this follower fetches from the leader. The answer
-        holds those with news (in a session) or all of them (a full fetch)."""
-        wire = self._session.to_send(request)
+        """request: every partition followed from the leader when wants_full, else the
+        positions that moved and the partitions forgotten. The answer holds those with
+        news (in a session) or all of them (a full fetch)."""
         try:
-            answer = await self._connection.request(_encoded(wire, self._session),
+            answer = await self._connection.request(_encoded(request, self._session),
                                                     request.max_wait_ms / 1000 + ANSWER_GRACE_S)
         except BaseException:
             self._session.reset()

@@ -1,88 +1,191 @@
 """Sending a leader's ISR changes to the controller (Kafka's AlterPartitionManager).
 
 A leader proposes an ISR (shrink or expand, see leader_state); at most one proposal per
-partition is in flight. The controller's answer settles it; a refusal (the controller
-judged it and wrote nothing) is forgotten, while an unknown outcome stays pending and
-is sent again every ALTER_RESEND_S: compare-and-set on the partition epoch makes a
-resend safe.
+partition is pending or in flight. Every proposal waiting when the controller is free
+goes in one request (`alter_partitions`), as Kafka's manager sends one AlterPartition
+per round with every pending change: after a restart thousands of partitions take their
+follower back in a few requests, not one call and one metadata write each.
+
+The answer names each partition's state: the leader takes it at once (partition epoch,
+ISR, replicas), so the HW moves without waiting for the metadata log to bring it, and a
+refusal for a stale epoch is settled by the state it carries, after which the leader
+proposes again from there. A follower the controller cannot take yet (fenced, starting)
+is kept aside here and proposed again when the metadata says it is usable: an idle
+follower's fetch is not looked at again, so nothing else would ask. An unknown outcome
+(no controller, a timeout) sends the proposal again after ALTER_RESEND_S; the
+compare-and-set on the partition epoch makes that safe.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from kraft.errors import KraftError, NoActiveController, OutcomeUnknown
+from kraft.metadata.image import MetadataImage
+from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.leader_state import LeaderState
-from kraft.replication.partition_replica import PartitionReplica
+from kraft.replication.partition_replica import PartitionReplica, now_ms
 
 log = logging.getLogger(__name__)
 
-ALTER_RESEND_S = 1.0  # an ISR proposal with an unknown outcome is sent again after this
+ALTER_RESEND_S = 1.0  # proposals whose outcome is unknown are sent again after this
+IDLE_WAIT_S = 1.0
+INELIGIBLE = "INELIGIBLE_REPLICA"
+# refusals after which the leader waits for the metadata (its leadership or registration moved)
+WAIT_FOR_METADATA = frozenset({"FENCED_LEADER_EPOCH", "STALE_BROKER_EPOCH", "UNKNOWN_TOPIC_OR_PARTITION"})
 
-Spawn = Callable[[Coroutine[Any, Any, None]], asyncio.Future]
+Key = tuple[str, int]
+
+
+@dataclass
+class Proposal:
+    replica: PartitionReplica
+    leader_state: LeaderState
+    isr: tuple[int, ...]
+    leader_epoch: int
+    partition_epoch: int
+
+    def still_ours(self) -> bool:
+        """Nothing moved since it was made: same leadership, same ISR proposed, same base."""
+        state = self.leader_state
+        return (self.replica.leader is state and state.pending_isr == self.isr
+                and state.partition_epoch == self.partition_epoch)
+
+    def item(self) -> dict:
+        return {"topic_id": self.replica.topic_id, "partition": self.replica.partition,
+                "leader_epoch": self.leader_epoch, "partition_epoch": self.partition_epoch,
+                "new_isr": list(self.isr)}
 
 
 def definitely_refused(exc: Exception) -> bool:
-    """The controller judged the proposal and wrote nothing (a compare-and-set miss, a
-    refused member): safe to forget. Timeouts and unreachable controllers are not."""
+    """The controller judged the request and wrote nothing: safe to forget. Timeouts and
+    unreachable controllers are not."""
     return isinstance(exc, KraftError) and not isinstance(exc, (OutcomeUnknown, NoActiveController))
 
 
 class AlterPartitionManager:
-    def __init__(self, broker_id: int, broker_epoch: Callable[[], int], controller_call, spawn: Spawn):
-        """controller_call(op, payload) -> coroutine; spawn(coroutine) runs it in the
-        manager's task group."""
+    def __init__(self, broker_id: int, broker_epoch: Callable[[], int], controller_call,
+                 image: Callable[[], MetadataImage | None] = lambda: None):
+        """controller_call(op, payload) -> coroutine; image() -> the newest metadata image
+        (who may join an ISR now). run() sends; it is owned by the replica manager."""
         self._broker_id = broker_id
         self._broker_epoch = broker_epoch
         self._controller_call = controller_call
-        self._spawn = spawn
-        self._inflight: set[tuple[str, int]] = set()
-        self._sent: dict[tuple[str, int], float] = {}
+        self._image = image
+        self._pending: dict[Key, Proposal] = {}
+        self._inflight: dict[Key, Proposal] = {}
+        self._waiting_for: dict[int, set[PartitionReplica]] = {}  # follower -> leaders to propose it again
+        self._news = ChangeSignal()
+        self.requests_sent = 0  # for tests and the bench: one per controller round
 
+    # -- proposing -----------------------------------------------------------------------------
     def propose(self, replica: PartitionReplica, isr) -> None:
         key = (replica.topic_id, replica.partition)
-        leader_state = replica.leader
-        if key in self._inflight or leader_state is None:  # only a leader proposes
-            return
-        payload = {"topic_id": replica.topic_id, "partition": replica.partition,
-                   "leader_id": self._broker_id, "broker_epoch": self._broker_epoch(),
-                   "leader_epoch": replica.leader_epoch,
-                   "partition_epoch": replica.partition_epoch, "new_isr": list(isr)}
-        self._inflight.add(key)
-        self._sent[key] = time.monotonic()
-        self._spawn(self._send(replica, payload, leader_state))
-
-    def resend_pending(self, replica: PartitionReplica) -> None:
-        key = (replica.topic_id, replica.partition)
         state = replica.leader
-        if state is None or state.pending_isr is None or key in self._inflight:
+        if state is None or key in self._pending or key in self._inflight:  # only a leader proposes
             return
-        if time.monotonic() - self._sent.get(key, 0.0) >= ALTER_RESEND_S:
-            self.propose(replica, state.pending_isr)  # compare-and-set makes it safe
+        isr = self._eligible_only(replica, state, tuple(isr))
+        if isr is None:
+            return
+        self._pending[key] = Proposal(replica, state, isr, replica.leader_epoch, replica.partition_epoch)
+        self._news.pulse()
 
-    async def _send(self, replica: PartitionReplica, payload: dict, leader_state: LeaderState) -> None:
-        key = (replica.topic_id, replica.partition)
-        isr, base = tuple(payload["new_isr"]), payload["partition_epoch"]
+    def _eligible_only(self, replica: PartitionReplica, state: LeaderState, isr: tuple[int, ...]):
+        """The proposal without the joiners the metadata says cannot join yet (KIP-841:
+        fenced or shutting down); those wait in _waiting_for. None when nothing is left
+        to change."""
+        image = self._image()
+        ineligible = [b for b in isr if b not in state.isr and image is not None and not image.is_usable(b)]
+        if not ineligible:
+            return isr
+        for b in ineligible:
+            self._waiting_for.setdefault(b, set()).add(replica)
+        narrowed = tuple(b for b in isr if b not in ineligible)
+        if set(narrowed) == set(state.isr):
+            state.on_proposal_failed()
+            return None
+        state.pending_isr = narrowed
+        return narrowed
 
-        def still_ours() -> bool:
-            return (replica.leader is leader_state and leader_state.pending_isr == isr
-                    and leader_state.partition_epoch == base)
+    def on_brokers_changed(self, brokers, image: MetadataImage) -> None:
+        """Brokers whose registration changed: the leaders kept aside for one now usable
+        propose again, all in the next request."""
+        for b in brokers:
+            if b in self._waiting_for and image.is_usable(b):
+                for replica in self._waiting_for.pop(b):
+                    self._propose_due(replica)
 
+    def _propose_due(self, replica: PartitionReplica) -> None:
+        state = replica.leader
+        if state is not None and state.pending_isr is None:
+            proposal = state.expansion_due()
+            if proposal is not None:
+                self.propose(replica, proposal)
+
+    # -- sending -------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Owned by the replica manager's task group; returns only when cancelled."""
+        while True:
+            if not self._pending:
+                await self._news.wait(IDLE_WAIT_S)
+                continue
+            self._inflight, self._pending = self._pending, {}
+            try:
+                resend = await self._send(list(self._inflight.values()))
+            finally:
+                sent, self._inflight = self._inflight, {}
+            if resend:
+                for key, proposal in sent.items():
+                    if proposal.still_ours() and key not in self._pending:
+                        self._pending[key] = proposal
+                await asyncio.sleep(ALTER_RESEND_S)
+
+    async def _send(self, proposals: list[Proposal]) -> bool:
+        """One request for them all; True when its outcome is unknown (send again)."""
+        payload = {"leader_id": self._broker_id, "broker_epoch": self._broker_epoch(),
+                   "partitions": [p.item() for p in proposals]}
+        self.requests_sent += 1
         try:
-            result = await self._controller_call("alter_partition", payload)
-            log.info("ISR of %s-%d -> %s", replica.topic, replica.partition, list(isr))
-            if result.get("partition_epoch") == base and still_ours():
-                leader_state.on_proposal_failed()  # nothing changed, no metadata will come
+            answer = await self._controller_call("alter_partitions", payload)
         except Exception as exc:
-            if definitely_refused(exc) and still_ours():
-                log.info("ISR change %s for %s-%d refused: %s", list(isr), replica.topic,
-                         replica.partition, exc)
-                leader_state.on_proposal_failed()
-            # else: the outcome is unknown; the proposal stays pending (the HW keeps
-            # counting the maximal ISR) and resend_pending sends it again
-        finally:
-            self._inflight.discard(key)
+            if not definitely_refused(exc):
+                log.info("ISR changes of %d partition(s): outcome unknown (%s), sending again",
+                         len(proposals), exc)
+                return True
+            log.info("ISR changes of %d partition(s) refused: %s", len(proposals), exc)
+            for proposal in proposals:
+                if proposal.still_ours():
+                    proposal.leader_state.on_proposal_failed()
+            return False
+        by_key = {(a["topic_id"], a["partition"]): a for a in answer.get("partitions", ())}
+        changed = 0
+        for proposal in proposals:
+            result = by_key.get((proposal.replica.topic_id, proposal.replica.partition))
+            if result is not None:
+                changed += self._settle(proposal, result)
+        if changed:
+            log.info("ISR changed for %d partition(s) in one request", changed)
+        return False
+
+    def _settle(self, proposal: Proposal, result: dict) -> int:
+        """Take one partition's answer; 1 when its ISR changed."""
+        replica, error = proposal.replica, result.get("error")
+        if "partition_epoch" in result and replica.leader is proposal.leader_state:
+            replica.adopt_partition_state(result["leader_epoch"], result["partition_epoch"],
+                                          result["replicas"], result["isr"], now_ms())
+        if proposal.still_ours():  # not taken (nothing changed, or refused): it ends here
+            proposal.leader_state.on_proposal_failed()
+        if error is None:
+            self._propose_due(replica)  # another follower may have caught up meanwhile
+            return int(result["partition_epoch"] > proposal.partition_epoch)
+        log.info("ISR change %s for %s-%d refused: %s", list(proposal.isr), replica.topic,
+                 replica.partition, result.get("message", error))
+        if error == INELIGIBLE:
+            for b in set(proposal.isr) - set(proposal.leader_state.isr):
+                self._waiting_for.setdefault(b, set()).add(replica)
+        elif error not in WAIT_FOR_METADATA:
+            self._propose_due(replica)  # a stale epoch: from the state the answer gave
+        return 0

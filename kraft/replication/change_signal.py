@@ -7,12 +7,19 @@ A wait is one future of the waiter's own, put in each signal's set of waiters (a
 follower's long poll waits on every partition of its session, dozens when the
 internal topics are there): cheaper than asyncio.wait over a future per signal,
 which hangs a callback on each and takes it off again at every wake.
+
+A Watch is the other way round, for a waiter that follows thousands of signals (a
+follower's fetch session names every partition it follows from a leader): it is put in
+each signal's Watchers once, and a pulse notes the signal's key in it. The waiter then
+looks only at the keys noted since it last looked, and waits on the watch alone, so
+neither its wait nor its look grows with the partitions that did not change.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import weakref
+from collections.abc import Hashable, Iterable
 
 
 class ChangeSignal:
@@ -56,3 +63,62 @@ async def wait_any(signals: Iterable[ChangeSignal], timeout_s: float) -> None:
 def _wake(waiter: asyncio.Future) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+class Watch:
+    """The keys of the watched signals that pulsed since the last take(), and one waiter
+    woken by a pulse that asks for it (one that came while nobody waited is kept)."""
+    __slots__ = ("changed", "_waiter", "_woken", "__weakref__")
+
+    def __init__(self) -> None:
+        self.changed: set[Hashable] = set()
+        self._waiter: asyncio.Future | None = None
+        self._woken = False
+
+    def notice(self, key: Hashable, wake: bool) -> None:
+        self.changed.add(key)
+        if wake:
+            if self._waiter is not None:
+                _wake(self._waiter)
+            else:
+                self._woken = True
+
+    def take(self) -> set[Hashable]:
+        taken, self.changed, self._woken = self.changed, set(), False
+        return taken
+
+    async def wait(self, timeout_s: float) -> None:
+        """Until a pulse that wakes, or timeout_s; at once when one came since take()."""
+        if timeout_s <= 0 or self._woken or self._waiter is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = loop.call_later(timeout_s, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+class Watchers:
+    """The watches following one signal, each with the key it knows the signal by. Held
+    weakly: a watch whose owner is gone (a fetch session evicted) drops out by itself."""
+    __slots__ = ("_watches",)
+
+    def __init__(self) -> None:
+        self._watches: weakref.WeakKeyDictionary[Watch, Hashable] | None = None
+
+    def add(self, watch: Watch, key: Hashable) -> None:
+        if self._watches is None:
+            self._watches = weakref.WeakKeyDictionary()
+        self._watches[watch] = key
+
+    def discard(self, watch: Watch) -> None:
+        if self._watches is not None:
+            self._watches.pop(watch, None)
+
+    def notify(self, wake: bool) -> None:
+        if self._watches:
+            for watch, key in list(self._watches.items()):
+                watch.notice(key, wake)

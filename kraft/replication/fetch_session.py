@@ -10,13 +10,14 @@ full fetch. The leader's session ids and epochs are the Kafka listener's
 per follower session beyond them is LeaderFetchSession.
 
 Most partitions a follower follows are idle at any moment (`__consumer_offsets` and
-`__transaction_state` alone are 100), yet a full fetch made the leader examine all of
-them at every round trip and the follower rebuild all of them, for every small append.
-With a session the leader examines a partition only when it may have news (the
-follower moved, the partition changed since this session last looked, or the last
-answer had data or an error the follower has not acted on yet), and every partition
-at least once per FULL_PASS_MS, which keeps an idle follower's "caught up" time fresh
-for the ISR rule (replica.lag.time.max.ms is several times longer).
+`__transaction_state` alone are 100, a real cluster thousands), yet a full fetch made the
+leader examine all of them at every round trip and the follower rebuild all of them, for
+every small append. With a session the leader examines a partition only when it may have
+news: the follower moved, the partition changed since this session last looked (each
+partition's change notes its key in the session's Watch), or the last answer had data or
+an error the follower has not acted on yet. No pass over the idle ones is needed: a
+follower whose end matched the leader's at an append counts as caught up until that
+append (leader_state), so the ISR rule reads nothing from an idle partition.
 
 Pure: no I/O, the caller passes the time.
 """
@@ -26,9 +27,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from kraft.replication.change_signal import Watch
 from kraft.replication.fetch_protocol import FetchPartition, FetchRequest, PartitionData
 
-FULL_PASS_MS = 1000  # every partition of a session is examined at least this often
 NO_SESSION = 0  # Kafka's INVALID_SESSION_ID
 FULL_EPOCH = 0  # a full fetch that asks for a session (Kafka's INITIAL_EPOCH)
 
@@ -40,30 +41,23 @@ def key_of(p: FetchPartition | PartitionData) -> Key:
 
 
 class FollowerFetchSession:
-    """The follower's side, for one connection to one leader."""
+    """The follower's side, for one connection to one leader. Which positions moved is
+    the fetcher's to say (replica_fetcher_manager.FollowedStream); this says whether a
+    request must be full, and keeps the session's id and epoch."""
 
     def __init__(self) -> None:
         self.session_id = NO_SESSION
         self.epoch = FULL_EPOCH  # the epoch the next request carries
-        self._known: dict[Key, FetchPartition] = {}
+
+    @property
+    def wants_full(self) -> bool:
+        return self.epoch == FULL_EPOCH
 
     def reset(self) -> None:
         """A session error or a failed request: the next request is a full one. It names
         the old session, as Kafka's does, so the leader drops it rather than keep it
         until it is evicted."""
-        self.epoch, self._known = FULL_EPOCH, {}
-
-    def to_send(self, full: FetchRequest) -> FetchRequest:
-        """What to send for a full request: itself when a session starts (or there is
-        none), else the positions that changed and the partitions no longer fetched.
-        Taken as known from here on (a request that fails resets the session)."""
-        current = {key_of(p): p for p in full.partitions}
-        known, self._known = self._known, current
-        if self.epoch == FULL_EPOCH:
-            return replace(full, incremental=False)
-        changed = tuple(p for k, p in current.items() if (was := known.get(k)) is not p and was != p)
-        forgotten = tuple(k for k in known if k not in current)
-        return replace(full, partitions=changed, forgotten=forgotten, incremental=True)
+        self.epoch = FULL_EPOCH
 
     def answered(self, error_code: int, session_id: int) -> None:
         """The leader's answer: the session it keeps (NO_SESSION: none, full fetches go
@@ -91,7 +85,11 @@ class LeaderFetchSession:
     pending: set[Key] = field(default_factory=set)
     # (high watermark, log start, log end) last answered per partition
     told: dict[Key, tuple[int, int, int]] = field(default_factory=dict)
-    last_full_pass_ms: int = -FULL_PASS_MS
+    # the replicas whose changes this session watches, and the keys they noted since
+    watching: dict[Key, object] = field(default_factory=dict)
+    watch: Watch = field(default_factory=Watch)
+    # positions naming no replica hosted here: looked at again with every request
+    unhosted: set[Key] = field(default_factory=set)
 
     def apply(self, request: FetchRequest) -> set[Key]:
         """Take a request's positions in; returns the keys it named. A request that is
@@ -111,15 +109,32 @@ class LeaderFetchSession:
         self.seen.pop(k, None)
         self.pending.discard(k)
         self.told.pop(k, None)
+        self.unhosted.discard(k)
+        replica = self.watching.pop(k, None)
+        if replica is not None:
+            replica.replica_news.discard(self.watch)  # type: ignore[attr-defined]
 
-    def full_pass_due(self, now_ms: int) -> bool:
-        if now_ms - self.last_full_pass_ms >= FULL_PASS_MS:
-            self.last_full_pass_ms = now_ms
-            return True
-        return False
+    def candidates(self, named: set[Key]) -> set[Key]:
+        """The partitions that may have news for this request: named in it, answered with
+        news last time, changed since, or not hosted here."""
+        return named | self.pending | self.unhosted | self.watch.take()  # type: ignore[operator]
 
-    def must_examine(self, k: Key, replica: object, changes: int, named: set[Key], full_pass: bool) -> bool:
-        return full_pass or k in named or k in self.pending or self.seen.get(k) != (replica, changes)
+    def follow(self, k: Key, replica) -> None:
+        """Watch this replica's changes (once; again for a replica re-created under k)."""
+        if self.watching.get(k) is not replica:
+            old = self.watching.get(k)
+            if old is not None:
+                old.replica_news.discard(self.watch)
+            self.watching[k] = replica
+            replica.replica_news.add(self.watch, k)
+
+    def close(self) -> None:
+        """Stop watching (the session is dropped)."""
+        for k in list(self.watching):
+            self._forget(k)
+
+    def must_examine(self, k: Key, replica: object, changes: int, named: set[Key]) -> bool:
+        return k in named or k in self.pending or self.seen.get(k) != (replica, changes)
 
     def examined(self, k: Key, replica: object, changes: int, answer: PartitionData) -> None:
         self.seen[k] = (replica, changes)

@@ -65,8 +65,14 @@ class LeaderState:
         return len(self.isr) >= min_insync
 
     # -- events --------------------------------------------------------------------------
-    def on_append(self, leo: int) -> bool:
-        """Local append moved the LEO; returns True when the HW moved."""
+    def on_append(self, leo: int, now_ms: int | None = None) -> bool:
+        """Local append moved the LEO; returns True when the HW moved. A follower whose
+        end was ours was caught up until now (so an idle partition's followers need no
+        fetch looked at to stay in the ISR: nothing walks the idle ones)."""
+        if now_ms is not None and leo != self.leo:
+            for progress in self.followers.values():
+                if progress.leo == self.leo:
+                    progress.last_caught_up_ms = max(progress.last_caught_up_ms, now_ms)
         self.leo = leo
         return self._advance_hw()
 
@@ -107,28 +113,50 @@ class LeaderState:
         return low
 
     def _expansion(self, follower: int, progress: FollowerProgress):
-        if self.pending_isr is not None or follower in self.isr:
+        if self.pending_isr is not None or follower in self.isr or progress.leo == UNKNOWN:
             return None
         if progress.leo >= self.hw and progress.leo >= self.epoch_start_offset:
-            return self._propose(tuple(b for b in self.replicas if b in self.isr or b == follower))
+            # every follower caught up joins in the same change: after a restart each
+            # partition's ISR is whole again in one proposal, not one per follower
+            joining = {b for b, p in self.followers.items() if b not in self.isr and p.leo != UNKNOWN
+                       and p.leo >= self.hw and p.leo >= self.epoch_start_offset}
+            return self._propose(tuple(b for b in self.replicas if b in self.isr or b in joining))
         return None
 
     def shrink_proposal(self, now_ms: int, max_lag_ms: int):
-        """Followers in the ISR that have not caught up for max_lag_ms leave it."""
+        """Followers in the ISR that have not caught up for max_lag_ms leave it; one at
+        our end is caught up whenever it was last seen (Kafka's isCaughtUp)."""
         if self.pending_isr is not None:
             return None
-        out = {b for b in self.isr if b != self.broker_id
+        out = {b for b in self.isr if b != self.broker_id and self.followers[b].leo != self.leo
                and now_ms - self.followers[b].last_caught_up_ms > max_lag_ms}
         if not out:
             return None
         return self._propose(tuple(b for b in self.isr if b not in out))
+
+    def lagging(self) -> bool:
+        """Is an ISR follower short of our end? Only then can shrink_proposal propose."""
+        return any(b != self.broker_id and b in self.followers and self.followers[b].leo != self.leo
+                   for b in self.isr)
+
+    def expansion_due(self):
+        """An ISR that takes in every follower already caught up (as its last fetch
+        showed), proposed; None when none is or a change is in flight. Asked again after
+        a proposal fails or the ISR changes: an idle follower's fetch is not looked at
+        again, so its own fetch would never ask."""
+        for follower, progress in self.followers.items():
+            proposal = self._expansion(follower, progress)
+            if proposal is not None:
+                return proposal
+        return None
 
     def _propose(self, isr: tuple[int, ...]) -> tuple[int, ...]:
         self.pending_isr = isr
         return isr
 
     def on_isr_committed(self, isr, partition_epoch: int) -> bool:
-        """The metadata log now holds this ISR; returns True when the HW moved."""
+        """The metadata log now holds this ISR (the controller's answer said so, or the
+        metadata came); returns True when the HW moved."""
         self.isr = tuple(isr)
         self.partition_epoch = partition_epoch
         self.pending_isr = None

@@ -16,7 +16,7 @@ import time
 
 from kraft.metadata.image import PartitionRegistration
 from kraft.replication import fetch_protocol as fp
-from kraft.replication.change_signal import ChangeSignal
+from kraft.replication.change_signal import ChangeSignal, Watchers
 from kraft.replication.commit_waiters import CommitWaiters
 from kraft.replication.leader_state import LeaderState
 from kraft.replication.replica_reads import ReplicaReads
@@ -64,12 +64,15 @@ class PartitionReplica(ReplicaReads):
         # waits for: every change but an append the HW does not cover yet, which it cannot
         # read. Waking each for the other's news cost a leader a look at every waiting
         # fetch's partitions twice per acks=all write.
-        self.replica_news = ChangeSignal()
+        self.replica_news = Watchers()  # followers' fetch sessions (fetch_session.py)
         self.consumer_news = ChangeSignal()
         self._commits = CommitWaiters()  # acks=all writers, woken when the HW covers them
         # what a follower last heard from its leader (for the partition API views)
         self.leader_offsets = (-1, -1, -1)
         self.disk: LogDirHealth | None = None  # the broker's (set by the replica manager)
+        # told of each write to this log and each leadership taken (set by the replica
+        # manager): its duties look only at the replicas that wrote, never walk them all
+        self.on_write: Callable[[PartitionReplica], None] | None = None
         self._position: fp.FetchPartition | None = None  # the last fetch_position(), while it holds
 
     # -- role -------------------------------------------------------------------------
@@ -91,12 +94,9 @@ class PartitionReplica(ReplicaReads):
                 return "leader"
             if min_isr != self.leader.min_isr and self.leader.on_min_isr(min_isr):
                 self.signal_change()
-            if reg.partition_epoch != self.partition_epoch:
-                self.partition_epoch = reg.partition_epoch
-                if reg.replicas != self.leader.replicas:
-                    self.leader.on_replicas_changed(reg.replicas, now)
-                if self.leader.on_isr_committed(reg.isr, reg.partition_epoch):
-                    self.signal_change()
+            # an older epoch is one the controller's answer already gave this leader
+            if reg.partition_epoch > self.partition_epoch:
+                self._take_partition_state(reg.replicas, reg.isr, reg.partition_epoch, now)
             return None
         changed = self.leader is not None or reg.leader != self.leader_id \
             or reg.leader_epoch != self.leader_epoch
@@ -110,6 +110,29 @@ class PartitionReplica(ReplicaReads):
             return "follower"
         return None
 
+    def adopt_partition_state(self, leader_epoch: int, partition_epoch: int, replicas, isr, now: int) -> bool:
+        """The controller's answer to an ISR change names the partition's state now (as
+        Kafka's AlterPartition answer does): the leader takes it at once instead of
+        waiting for the metadata to bring it. True when taken (same leadership, newer)."""
+        if self.leader is None or leader_epoch != self.leader_epoch or partition_epoch <= self.partition_epoch:
+            return False
+        self._take_partition_state(tuple(replicas), tuple(isr), partition_epoch, now)
+        return True
+
+    def _take_partition_state(self, replicas, isr, partition_epoch: int, now: int) -> None:
+        leader = self.leader
+        assert leader is not None
+        self.partition_epoch = partition_epoch
+        if replicas != leader.replicas:
+            leader.on_replicas_changed(replicas, now)
+        if leader.on_isr_committed(isr, partition_epoch):
+            self.signal_change()
+        self._wrote()  # the new ISR may lag our end
+
+    def _wrote(self) -> None:
+        if self.on_write is not None:
+            self.on_write(self)
+
     def signal_change(self, *, for_followers: bool = True, for_consumers: bool = True) -> None:
         """Wake the long-polls (followers' and consumers' fetches, DeleteRecords) to look
         again, and the acks=all writers the HW now covers, or all of them when this
@@ -117,8 +140,9 @@ class PartitionReplica(ReplicaReads):
         news to those (an HW move is not to a follower, an uncovered append not to a
         consumer)."""
         self.changed.pulse()
-        if for_followers:
-            self.replica_news.pulse()
+        # every change is news a session must tell (an HW move too), but only one that
+        # is not an HW move ends a follower's long poll
+        self.replica_news.notify(wake=for_followers)
         if for_consumers:
             self.consumer_news.pulse()
         if self.leader is None:
@@ -137,6 +161,7 @@ class PartitionReplica(ReplicaReads):
         self.leader_id, self.leader_epoch = self.broker_id, reg.leader_epoch
         self.partition_epoch = reg.partition_epoch
         self.signal_change()
+        self._wrote()  # its followers' ends are unknown until they fetch
 
     def _require_leader(self, epoch: int | None = None) -> LeaderState:
         if self.leader is None or (epoch is not None and self.leader_epoch != epoch):
@@ -181,8 +206,9 @@ class PartitionReplica(ReplicaReads):
                 raise
             disk.fail(exc)
             raise self._dir_failed(disk) from None
-        hw_moved = leader.on_append(self.log.log_end_offset)  # RF 1: the HW moves with it
+        hw_moved = leader.on_append(self.log.log_end_offset, now_ms())  # RF 1: the HW moves with it
         self.log.maybe_flush()
+        self._wrote()
         self.signal_change(for_consumers=hw_moved)
         return written
 
@@ -288,6 +314,7 @@ class PartitionReplica(ReplicaReads):
         if data.records:
             log.append_as_follower(data.records)
             log.maybe_flush()
+            self._wrote()
         hw_before = self.follower_hw
         self.follower_hw = max(self.follower_hw, min(data.high_watermark, log.log_end_offset))
         if self.follower_hw != hw_before:

@@ -18,7 +18,7 @@ from typing import Any
 from kraft.errors import StorageError
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.disk_trouble import DiskTrouble
-from kraft.replication.hosted_replicas import HostedReplicas
+from kraft.replication.hosted_replicas import HostedReplicas, Key
 from kraft.replication.log_dir_health import is_dir_failure
 from kraft.replication.partition_replica import PartitionReplica
 from kraft.replication.replica_repair import ReplicaRepairs
@@ -35,11 +35,53 @@ BACKOFF_S = 0.05  # after fetched data that could not be applied
 SpawnNamed = Callable[[Coroutine[Any, Any, None], str], asyncio.Future]
 
 
+class FollowedStream:
+    """The replicas this broker follows from one leader, and the positions it has sent.
+    A position is looked at again only when it may have moved (the leader's answer named
+    its partition, or the replica is new here), so a round costs what moved, not what is
+    followed."""
+
+    def __init__(self) -> None:
+        self.replicas: dict[Key, PartitionReplica] = {}
+        self.sent: dict[Key, fp.FetchPartition] = {}
+        self.moved: set[Key] = set()
+        self.removed: set[Key] = set()
+
+    def set_replicas(self, replicas: dict[Key, PartitionReplica]) -> None:
+        for key, replica in replicas.items():
+            if self.replicas.get(key) is not replica:
+                self.moved.add(key)
+        for key in self.replicas.keys() - replicas.keys():
+            self.removed.add(key)
+            self.sent.pop(key, None)
+            self.moved.discard(key)
+        self.replicas = replicas
+
+    def positions(self, full: bool) -> tuple[tuple[fp.FetchPartition, ...], tuple[Key, ...]]:
+        """(positions, forgotten) for the next request: every position for a full fetch,
+        else those that moved and the partitions no longer followed."""
+        changed = []
+        for key in self.moved:
+            replica = self.replicas.get(key)
+            if replica is None:
+                continue
+            position = replica.fetch_position()
+            if self.sent.get(key) is not position:
+                self.sent[key] = position
+                changed.append(position)
+        self.moved.clear()
+        forgotten, self.removed = tuple(self.removed), set()
+        if full:
+            return tuple(self.sent[k] for k in self.replicas), ()
+        return tuple(changed), forgotten
+
+
 class ReplicaFetcherManager:
     def __init__(self, broker_id: int, broker_epoch: Callable[[], int], replicas: HostedReplicas,
                  repairs: ReplicaRepairs, trouble: DiskTrouble, fetch_channel, spawn: SpawnNamed,
                  throttle: ReplicationThrottle | None = None):
-        """fetch_channel(leader_id) -> an async context manager whose fetch(FetchRequest)
+        """fetch_channel(leader_id) -> an async context manager whose wants_full says
+        whether the next request must name every partition and whose fetch(FetchRequest)
         returns list[PartitionData]; spawn(coroutine, name) runs it in the manager's
         task group."""
         self._broker_id = broker_id
@@ -51,46 +93,44 @@ class ReplicaFetcherManager:
         self._fetch_channel = fetch_channel
         self._spawn = spawn
         self._fetchers: dict[int, asyncio.Future] = {}
+        self._streams: dict[int, FollowedStream] = {}
         self._throttle = throttle if throttle is not None else ReplicationThrottle(broker_id)
 
     def followed_from(self, leader_id: int) -> list[PartitionReplica]:
-        if self._disk.failed:
-            return []  # nothing can be appended here: fetching would only fail
-        # the table itself, not a snapshot: nothing awaits in between
-        return [r for r in self._replicas.by_id.values()
-                if r.leader_id == leader_id and r.leader is None and self._fetchable(r)]
+        stream = self._streams.get(leader_id)
+        return [] if stream is None or self._disk.failed else list(stream.replicas.values())
 
     def sync(self) -> None:
-        wanted = {r.leader_id for r in self._replicas
-                  if r.leader is None and r.leader_id >= 0 and r.leader_id != self._broker_id
-                  and self._fetchable(r) and not self._disk.failed}
+        """After a change of roles, repairs or disk state: who is followed from where."""
+        wanted: dict[int, dict[Key, PartitionReplica]] = {}
+        if not self._disk.failed:  # nothing can be appended here: fetching would only fail
+            for key, r in self._replicas.by_id.items():
+                if r.leader is None and r.leader_id >= 0 and r.leader_id != self._broker_id \
+                        and key not in self._repairs.pending:
+                    wanted.setdefault(r.leader_id, {})[key] = r
         for leader_id in list(self._fetchers):
             if leader_id not in wanted or self._fetchers[leader_id].done():
                 self._fetchers.pop(leader_id).cancel()
-        for leader_id in wanted - set(self._fetchers):
-            self._fetchers[leader_id] = self._spawn(self._fetch_loop(leader_id), f"fetcher-{leader_id}")
+                self._streams.pop(leader_id, None)
+        for leader_id, replicas in wanted.items():
+            self._streams.setdefault(leader_id, FollowedStream()).set_replicas(replicas)
+            if leader_id not in self._fetchers:
+                self._fetchers[leader_id] = self._spawn(self._fetch_loop(leader_id), f"fetcher-{leader_id}")
 
-    def _positions(self, parts: list[PartitionReplica]) -> tuple[fp.FetchPartition, ...]:
-        """What to fetch: every replica, but those being added by a reassignment only
-        within the follower throttle's budget (shared between them), none while it is spent."""
-        throttled = {(r.topic_id, r.partition) for r in parts
-                     if self._throttle.follower_throttles((r.topic_id, r.partition))}
+    def _throttled(self, stream: FollowedStream, positions: tuple[fp.FetchPartition, ...]):
+        """Replicas being added by a reassignment fetch within the follower throttle's
+        budget (shared between them), none while it is spent; they are sent every round."""
+        throttled = {k for k in stream.replicas if self._throttle.follower_throttles(k)}
         if not throttled:
-            return tuple(r.fetch_position() for r in parts)
+            return positions
         allowance = self._throttle.follower.available()
         share = max(1, int(allowance / len(throttled))) if allowance > 0 else 0
-        out = []
-        for r in parts:
-            position = r.fetch_position()
-            if (r.topic_id, r.partition) in throttled:
-                if share == 0:
-                    continue
-                position = replace(position, max_bytes=share)
-            out.append(position)
+        out = [p for p in positions if (p.topic_id, p.partition) not in throttled]
+        for key in throttled:
+            stream.moved.add(key)  # its share changes: asked again next round
+            if share:
+                out.append(replace(stream.replicas[key].fetch_position(), max_bytes=share))
         return tuple(out)
-
-    def _fetchable(self, replica: PartitionReplica) -> bool:
-        return (replica.topic_id, replica.partition) not in self._repairs.pending
 
     async def _fetch_loop(self, leader_id: int) -> None:
         async with self._fetch_channel(leader_id) as channel:  # closed when this fetcher ends
@@ -98,41 +138,51 @@ class ReplicaFetcherManager:
 
     async def _fetch_through(self, leader_id: int, channel) -> None:
         while True:
-            parts = self.followed_from(leader_id)
-            if not parts:
+            stream = self._streams.get(leader_id)
+            if stream is None or not stream.replicas or self._disk.failed:
                 return
-            positions = self._positions(parts)
-            if not positions:  # every replica here is throttled and the budget is spent
+            full = channel.wants_full
+            positions, forgotten = stream.positions(full)
+            positions = self._throttled(stream, positions)
+            if full and not positions:  # every replica here is throttled and the budget is spent
                 await asyncio.sleep(THROTTLED_WAIT_S)
                 continue
             request = fp.FetchRequest(self._broker_id, self._broker_epoch(), max_wait_ms=FETCH_MAX_WAIT_MS,
-                                      max_bytes=FETCH_MAX_BYTES, partitions=positions)
+                                      max_bytes=FETCH_MAX_BYTES, partitions=positions, forgotten=forgotten,
+                                      incremental=not full)
             try:
                 answers = await channel.fetch(request)
             except Exception as exc:  # leader down or restarting: metadata will move on
                 log.debug("fetch from %d failed: %s", leader_id, exc)
                 await asyncio.sleep(RETRY_S)
                 continue
-            backoff = False
-            asked = {(p.topic_id, p.partition): p for p in request.partitions}
-            self._throttle.follower.spend(sum(len(d.records) for d in answers
-                                              if self._throttle.follower_throttles((d.topic_id, d.partition))))
-            for data in answers:
-                key = (data.topic_id, data.partition)
-                replica = self._replicas.get(key)
-                if replica is None or key not in asked:
-                    continue
-                try:
-                    backoff |= replica.on_fetched(data, asked[key], leader_id)
-                except OSError as exc:  # contained: this partition retries
-                    if is_dir_failure(exc):
-                        self._disk.fail(exc)  # logged once; the fetchers stop (followed_from)
-                        return
-                    self._trouble.contain(exc, f"appending fetched data of {replica.topic}-{replica.partition}")
-                    backoff = True
-                except StorageError as exc:
-                    log.error("fetched data for %s-%d not applied: %s", replica.topic,
-                              replica.partition, exc)
-                    backoff = True
-            if backoff:
-                await asyncio.sleep(BACKOFF_S)
+            if await self._apply(leader_id, stream, answers):
+                return
+
+    async def _apply(self, leader_id: int, stream: FollowedStream, answers: list[fp.PartitionData]) -> bool:
+        """Apply an answer; True when this fetcher must stop (the data dir failed)."""
+        backoff = False
+        self._throttle.follower.spend(sum(len(d.records) for d in answers
+                                          if self._throttle.follower_throttles((d.topic_id, d.partition))))
+        for data in answers:
+            key = (data.topic_id, data.partition)
+            replica = stream.replicas.get(key)
+            asked = stream.sent.get(key)
+            if replica is None or asked is None:
+                continue
+            stream.moved.add(key)  # its position may have moved
+            try:
+                backoff |= replica.on_fetched(data, asked, leader_id)
+            except OSError as exc:  # contained: this partition retries
+                if is_dir_failure(exc):
+                    self._disk.fail(exc)  # logged once; the fetchers stop (sync)
+                    return True
+                self._trouble.contain(exc, f"appending fetched data of {replica.topic}-{replica.partition}")
+                backoff = True
+            except StorageError as exc:
+                log.error("fetched data for %s-%d not applied: %s", replica.topic,
+                          replica.partition, exc)
+                backoff = True
+        if backoff:
+            await asyncio.sleep(BACKOFF_S)
+        return False

@@ -28,7 +28,6 @@ from kraft.metadata.changes import MetadataChanges
 from kraft.metadata.image import MetadataImage
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.alter_partition_manager import AlterPartitionManager
-from kraft.replication.change_signal import wait_any
 from kraft.replication.disk_trouble import DiskTrouble
 from kraft.replication.fetch_session import Key, LeaderFetchSession, has_news
 from kraft.replication.hosted_replicas import HostedReplicas
@@ -80,9 +79,15 @@ class ReplicaManager:
         epoch = lambda: self.broker_epoch  # noqa: E731 - read at each use: it changes on re-registration
         self.fetchers = ReplicaFetcherManager(broker_id, epoch, self.hosted, self.repairs, trouble,
                                               fetch_channel, self._spawn, self.throttle)
-        self.alter_partition = AlterPartitionManager(broker_id, epoch, controller_call, self._spawn)
+        self.alter_partition = AlterPartitionManager(broker_id, epoch, controller_call, lambda: self.roles.latest)
         self.roles = ReplicaRoles(broker_id, topic_configs, self.hosted, self.logs, self.repairs, trouble,
-                                  self.fetchers.sync)
+                                  self.fetchers.sync, self._watch)
+        # what the duties look at, instead of every hosted replica: leaders with an ISR
+        # follower short of their end, logs with records waiting for their flush.ms, and
+        # logs that found damage (each told by the replica, see _watch)
+        self._lagging: set[PartitionReplica] = set()
+        self._unflushed: set[PartitionReplica] = set()
+        self._damaged: set[Key] = set()
         self.repair_duty = ReplicaRepairDuty(broker_id, epoch, self.repairs, lambda: self.roles.latest,
                                              controller_call, self._spawn, self.fetchers.sync)
         self._trouble = trouble
@@ -106,6 +111,7 @@ class ReplicaManager:
         work happens in replica_roles."""
         self.throttle.on_metadata(image, changes)
         self.roles.offer(changes, image)
+        self.alter_partition.on_brokers_changed(image.brokers if changes.everything else changes.brokers, image)
 
     def remove_stray_logs(self, image: MetadataImage) -> None:
         """Delete logs of topics the (caught-up) image no longer has."""
@@ -121,6 +127,7 @@ class ReplicaManager:
                 tg.create_task(self.logs.cleaner.run(), name="replicas-log-cleaner")
                 tg.create_task(self.io.run(), name="replicas-io-worker")
                 tg.create_task(self.scrubber.run(), name="replicas-scrubber")
+                tg.create_task(self.alter_partition.run(), name="replicas-isr-changes")
                 self.logs_intact = self.run_state.begin()
                 ready.set()
                 try:
@@ -151,6 +158,18 @@ class ReplicaManager:
             return dropped
         return self._tg.create_task(coro, name=name)
 
+    def _watch(self, replica: PartitionReplica) -> None:
+        """A replica just opened: it tells the duties when it writes or finds damage."""
+        key = (replica.topic_id, replica.partition)
+        replica.on_write = self._wrote
+        replica.log.on_damage = lambda: self._damaged.add(key)
+
+    def _wrote(self, replica: PartitionReplica) -> None:
+        if replica.leader is not None:
+            self._lagging.add(replica)
+        if replica.log.config.flush_ms is not None:
+            self._unflushed.add(replica)
+
     async def _duties(self) -> None:
         next_probe = 0.0
         while True:
@@ -159,19 +178,38 @@ class ReplicaManager:
                 next_probe = time.monotonic() + DISK_PROBE_S
                 if await asyncio.to_thread(self.disk.probe):
                     self.fetchers.sync()
-            now = now_ms()
-            for replica in self.hosted:
-                try:
-                    self.repair_duty.step(replica)
-                    if replica.leader is not None:
-                        proposal = replica.leader.shrink_proposal(now, self._lag_max_ms)
-                        if proposal is not None:
-                            self.alter_partition.propose(replica, proposal)
-                        self.alter_partition.resend_pending(replica)
-                        replica.log.maybe_flush()
-                except OSError as exc:  # the next round does it again
-                    self._trouble.contain(exc, f"duties of {replica.topic}-{replica.partition}")
+            self._duty_round(now_ms())
             self.logs.maintain()  # HW checkpoint and retention, each when due
+
+    def _duty_round(self, now: int) -> None:
+        """Repairs, ISR shrinks and flush.ms flushes, each for the replicas that need it."""
+        for key in set(self.repairs.pending) | self._damaged:
+            replica = self.hosted.get(key)
+            if replica is not None:
+                self._contained(replica, lambda r: self.repair_duty.step(r))
+        self._damaged.clear()
+        for replica in list(self._lagging):
+            state = replica.leader
+            if state is None or self.hosted.get((replica.topic_id, replica.partition)) is not replica:
+                self._lagging.discard(replica)
+                continue
+            proposal = state.shrink_proposal(now, self._lag_max_ms)
+            if proposal is not None:
+                self.alter_partition.propose(replica, proposal)
+            elif not state.lagging():
+                self._lagging.discard(replica)
+        for replica in list(self._unflushed):
+            if self._contained(replica, lambda r: r.log.maybe_flush()) and not replica.log.unflushed \
+                    or self.hosted.get((replica.topic_id, replica.partition)) is not replica:
+                self._unflushed.discard(replica)
+
+    def _contained(self, replica: PartitionReplica, duty) -> bool:
+        try:
+            duty(replica)
+            return True
+        except OSError as exc:  # the next round does it again
+            self._trouble.contain(exc, f"duties of {replica.topic}-{replica.partition}")
+            return False
 
     # -- serving a follower's fetch (as leader) ------------------------------------------------
     async def handle_fetch(self, request: fp.FetchRequest,
@@ -179,31 +217,44 @@ class ReplicaManager:
         """A follower's fetch, long-polled up to its max_wait_ms. With its stream's
         session (fetch_session.py) only the partitions that may have news are examined
         and only those with news answered; without one, every partition is both."""
-        if session is None:
-            session = LeaderFetchSession()  # this request alone: it names every partition
+        if session is not None:
+            return await self._serve_session(request, session)
+        alone = LeaderFetchSession()  # this request alone: it names every partition
+        try:
+            return await self._serve_session(request, alone)
+        finally:
+            alone.close()
+
+    async def _serve_session(self, request: fp.FetchRequest,
+                             session: LeaderFetchSession) -> list[fp.PartitionData]:
         named = session.apply(request)
-        full_pass = session.full_pass_due(now_ms())
         deadline = time.monotonic() + request.max_wait_ms / 1000
         answers: dict[Key, fp.PartitionData] = {}
-        hosted = self.hosted.by_id
+        hosted, positions = self.hosted.by_id, session.positions
+        keys = session.candidates(named)
         while True:
-            budget, waiting, start_moved = request.max_bytes, [], False
+            budget, start_moved = request.max_bytes, False
             now = now_ms()
-            # once per partition of the session per pass, most of them idle: kept lean
-            for key, p in session.positions.items():
+            for key in keys:  # only what may have news: the session's watch says which
+                p = positions.get(key)
+                if p is None:
+                    continue
                 replica = hosted.get(key)
                 if replica is None:
                     answers[key] = fp.PartitionData(p.topic_id, p.partition, fp.UNKNOWN_PARTITION)
+                    session.unhosted.add(key)
                     continue
-                waiting.append(replica.replica_news)
-                if not session.must_examine(key, replica, replica.changed.version, named, full_pass):
+                session.unhosted.discard(key)
+                session.follow(key, replica)
+                if not session.must_examine(key, replica, replica.changed.version, named):
                     continue
                 limit = budget if p.max_bytes < 0 else min(budget, p.max_bytes)
                 throttled = self.throttle.leader_throttles(key, request.replica_id)
                 if throttled:  # a replica catching up in a reassignment: within the leader's rate
                     allowance = self.throttle.leader.available()
                     if allowance <= 0:
-                        continue  # left out of this answer: the follower asks again
+                        session.pending.add(key)  # left out of this answer: looked at next time
+                        continue
                     limit = min(limit, int(allowance))
                 data, proposal = replica.serve_fetch(request.replica_id, p, max(limit, 1), now)
                 session.examined(key, replica, replica.changed.version, data)
@@ -214,13 +265,13 @@ class ReplicaManager:
                     self.alter_partition.propose(replica, proposal)
                 answers[key] = data
                 start_moved |= start_moved_past(p, data)
-            named, full_pass = set(), False  # from here on only what changes is examined
+            named = set()  # from here on only what changes is examined
             left = deadline - time.monotonic()
-            # a fetch of no partition at all is answered at once, as Kafka's is (else it
-            # would wait on nothing: a loop that never yields until its deadline)
-            if start_moved or left <= 0 or not waiting or any(has_news(a) for a in answers.values()):
+            # a fetch of no partition at all is answered at once, as Kafka's is
+            if start_moved or left <= 0 or not positions or any(has_news(a) for a in answers.values()):
                 return session.to_answer(answers.values())
-            await wait_any(waiting, left)
+            await session.watch.wait(left)
+            keys = session.watch.take()
 
     # -- storage health ------------------------------------------------------------------------
     def storage_view(self) -> dict:

@@ -41,9 +41,11 @@ APPLY_RETRY_S = 1.0  # a metadata image not fully applied (a write failed) is ap
 
 class ReplicaRoles:
     def __init__(self, broker_id: int, topic_configs, replicas: HostedReplicas, logs: LogManager,
-                 repairs: ReplicaRepairs, trouble: DiskTrouble, sync_fetchers: Callable[[], None]):
+                 repairs: ReplicaRepairs, trouble: DiskTrouble, sync_fetchers: Callable[[], None],
+                 on_open: Callable[[PartitionReplica], None] = lambda replica: None):
         """topic_configs(name) -> the topic's effective config dict; sync_fetchers()
-        starts and stops fetchers once roles have changed."""
+        starts and stops fetchers once roles have changed; on_open(replica) is told of
+        each replica opened, before it takes a role."""
         self._broker_id = broker_id
         self._topic_configs = topic_configs
         self._replicas = replicas
@@ -51,6 +53,7 @@ class ReplicaRoles:
         self._repairs = repairs
         self._trouble = trouble
         self._sync_fetchers = sync_fetchers
+        self._on_open = on_open
         self.latest: MetadataImage | None = None  # the newest image offered
         # changes offered and not yet applied; the first image is applied whole
         self._unapplied: MetadataChanges | None = EVERYTHING
@@ -157,6 +160,7 @@ class ReplicaRoles:
         replica = PartitionReplica(self._broker_id, topic, topic_id, index, plog,
                                    self._logs.checkpointed_hw(plog))
         replica.disk = self._trouble.disk
+        self._on_open(replica)
         # damage found at open is a repair before the first fetch (see replica_fetcher_manager)
         self._repairs.notice((topic_id, index), topic, index, plog.damage)
         self._replicas.add(replica)

@@ -93,6 +93,10 @@ class _ImageCollector:
 
 def _storage_metrics(replicas):
     repairs, scrub = replicas.repairs, replicas.scrubber.progress
+    hosted = replicas.hosted
+    yield _gauge("kafka_server_replicamanager_partitioncount", "replicas this broker hosts", len(hosted))
+    yield _gauge("kafka_server_replicamanager_leadercount", "replicas this broker leads",
+                 sum(1 for r in hosted if r.leader is not None))
     yield _gauge("kafka_log_logmanager_offlinelogdirectorycount",
                  "1 while this broker's data dir takes no writes (e.g. disk full)", int(replicas.disk.failed))
     yield _gauge("kraft_storage_damaged_replicas", "replicas holding damaged data, under repair",

@@ -70,6 +70,7 @@ class PartitionLog(LogCutting):
         self._drop_cold: DropCold | None = None
         # offset ranges found damaged (never served) and not yet repaired; see damage.py
         self._damage: list[Damage] = list(damage or [])
+        self.on_damage: Callable[[], None] | None = None  # told of each damaged range found
         self.cuts = 0  # truncations and segment swaps so far: a scan of older bytes is stale
         self._start_floor = 0  # the log start where it lies inside the first segment
 
@@ -379,6 +380,8 @@ class PartitionLog(LogCutting):
         """Remember damaged ranges (a read's, the scrubber's); returns the new ones."""
         new = [d for d in dict.fromkeys(found) if d not in self._damage]
         self._damage = sorted(self._damage + new, key=lambda d: d.start)
+        if new and self.on_damage is not None:
+            self.on_damage()
         return new
 
     def map_damage(self) -> list[Damage]:
@@ -427,6 +430,11 @@ class PartitionLog(LogCutting):
         self._segments[-1].flush()
         self._unflushed_records = 0
         self._last_flush_ms = self._clock_ms()
+
+    @property
+    def unflushed(self) -> bool:
+        """Records appended and not fsynced yet."""
+        return bool(self._unflushed_records)
 
     def maybe_flush(self) -> bool:
         """Apply flush_ms: fsync if records are waiting and flush_ms has passed.

@@ -12,6 +12,7 @@ from kraft.metadata.image import PartitionRegistration
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.fetch_session import FollowerFetchSession, LeaderFetchSession
 from kraft.replication.partition_replica import PartitionReplica
+from kraft.replication.replica_fetcher_manager import FollowedStream
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record import Record
@@ -30,51 +31,66 @@ def full(*positions: fp.FetchPartition) -> fp.FetchRequest:
 
 # -- the follower's side ------------------------------------------------------------------------
 
+class Positioned:
+    """A replica as the follower's stream sees it: its fetch position, the same object
+    while it does not move (as PartitionReplica.fetch_position)."""
+
+    def __init__(self, partition: int, offset: int):
+        self.position = position(partition, offset)
+
+    def fetch_position(self) -> fp.FetchPartition:
+        return self.position
+
+    def move_to(self, offset: int) -> None:
+        self.position = position(self.position.partition, offset)
+
+
 def test_a_follower_sends_full_fetches_until_the_leader_keeps_a_session():
     session = FollowerFetchSession()
-    first = session.to_send(full(position(0, 5), position(1, 7)))
-    assert not first.incremental and [p.partition for p in first.partitions] == [0, 1]
-    assert (session.session_id, session.epoch) == (0, 0)
+    assert session.wants_full and (session.session_id, session.epoch) == (0, 0)
     session.answered(0, 0)  # the leader had no slot: full fetches go on
-    assert not session.to_send(full(position(0, 5), position(1, 7))).incremental and session.epoch == 0
+    assert session.wants_full
     session.answered(0, 77)
-    assert (session.session_id, session.epoch) == (77, 1)
+    assert not session.wants_full and (session.session_id, session.epoch) == (77, 1)
 
 
 def test_in_a_session_a_follower_names_only_what_moved_or_left():
-    session = FollowerFetchSession()
-    session.to_send(full(position(0, 5), position(1, 7)))
-    session.answered(0, 77)
-    same = session.to_send(full(position(0, 5), position(1, 7)))
-    assert same.incremental and same.partitions == () and same.forgotten == ()
-    session.answered(0, 77)
-    moved = session.to_send(full(position(0, 9), position(1, 7), position(2, 0)))
-    assert [(p.partition, p.fetch_offset) for p in moved.partitions] == [(0, 9), (2, 0)]
-    session.answered(0, 77)
-    left = session.to_send(full(position(0, 9), position(2, 0)))
-    assert left.partitions == () and left.forgotten == (("tid", 1),) and session.epoch == 3
+    stream = FollowedStream()
+    a, b = Positioned(0, 5), Positioned(1, 7)
+    stream.set_replicas({("tid", 0): a, ("tid", 1): b})
+    first, _ = stream.positions(full=True)
+    assert [p.partition for p in first] == [0, 1]
+    assert stream.positions(full=False) == ((), ())  # nothing moved
+    stream.moved.add(("tid", 1))  # named in an answer, but it did not move
+    assert stream.positions(full=False) == ((), ())
+    a.move_to(9)
+    c = Positioned(2, 0)
+    stream.moved.add(("tid", 0))
+    stream.set_replicas({("tid", 0): a, ("tid", 1): b, ("tid", 2): c})
+    moved, _ = stream.positions(full=False)
+    assert sorted((p.partition, p.fetch_offset) for p in moved) == [(0, 9), (2, 0)]
+    stream.set_replicas({("tid", 0): a, ("tid", 2): c})
+    assert stream.positions(full=False) == ((), (("tid", 1),))
+    # a full fetch (a new session) names every partition followed, and forgets none
+    everything, forgotten = stream.positions(full=True)
+    assert sorted(p.partition for p in everything) == [0, 2] and forgotten == ()
 
 
 def test_a_session_error_starts_over_with_a_full_fetch():
     session = FollowerFetchSession()
-    session.to_send(full(position(0, 5)))
     session.answered(0, 77)
-    session.to_send(full(position(0, 5)))
     session.answered(71, 0)  # INVALID_FETCH_SESSION_EPOCH: the leader lost track
-    again = session.to_send(full(position(0, 5)))
     # full again, naming the old session so the leader drops it (Kafka's FetchSessionHandler)
-    assert not again.incremental and len(again.partitions) == 1 and (session.session_id, session.epoch) == (77, 0)
+    assert session.wants_full and (session.session_id, session.epoch) == (77, 0)
     session.answered(0, 78)
     assert (session.session_id, session.epoch) == (78, 1)
 
 
 def test_a_session_the_leader_ended_starts_over():
     session = FollowerFetchSession()
-    session.to_send(full(position(0, 5)))
     session.answered(0, 77)
-    session.to_send(full(position(0, 5)))
     session.answered(0, 0)  # answered, but no longer in a session
-    assert not session.to_send(full(position(0, 5))).incremental and session.epoch == 0
+    assert session.wants_full
 
 
 # -- the leader's side ---------------------------------------------------------------------------
@@ -123,15 +139,24 @@ def append(replica: PartitionReplica, value: bytes) -> None:
     replica.append(encode_batch([Record(None, value)], 0, -1), False)
 
 
-async def fetch_round(manager, session, wire: FollowerFetchSession, followers, wait_ms: int = 0):
-    request = fp.FetchRequest(2, 1, wait_ms, 1 << 20, tuple(f.fetch_position() for f in followers))
-    sent = wire.to_send(request)
+async def fetch_round(manager, session, wire: FollowerFetchSession, followers, wait_ms: int = 0,
+                      stream: FollowedStream | None = None):
+    """One round trip, the follower's side as its fetcher does it."""
+    stream = stream if stream is not None else _streams.setdefault(id(wire), FollowedStream())
+    stream.set_replicas({(f.topic_id, f.partition): f for f in followers})
+    full = wire.wants_full
+    positions, forgotten = stream.positions(full)
+    sent = fp.FetchRequest(2, 1, wait_ms, 1 << 20, positions, forgotten=forgotten, incremental=not full)
     answers = await manager.handle_fetch(sent, session)
     wire.answered(0, 1)  # the leader keeps session 1
-    asked = {(p.topic_id, p.partition): p for p in request.partitions}
     for data in answers:
-        followers[data.partition].on_fetched(data, asked[(data.topic_id, data.partition)], 1)
+        key = (data.topic_id, data.partition)
+        stream.moved.add(key)
+        followers[data.partition].on_fetched(data, stream.sent[key], 1)
     return sent, answers
+
+
+_streams: dict[int, FollowedStream] = {}
 
 
 def test_a_session_carries_only_the_busy_partition_and_replicates_like_a_full_fetch(tmp_path):
@@ -186,8 +211,8 @@ def test_a_partition_whose_answer_was_not_taken_is_sent_again(tmp_path):
     async def scenario():
         await fetch_round(manager, session, wire, followers)
         append(leaders[1], b"dropped once")
-        request = fp.FetchRequest(2, 1, 0, 1 << 20, tuple(f.fetch_position() for f in followers))
-        lost = await manager.handle_fetch(wire.to_send(request), session)  # never applied
+        request = fp.FetchRequest(2, 1, 0, 1 << 20, (), incremental=True)  # nothing moved
+        lost = await manager.handle_fetch(request, session)  # never applied
         wire.answered(0, 1)
         assert [a.partition for a in lost] == [1] and lost[0].records
         _, again = await fetch_round(manager, session, wire, followers)

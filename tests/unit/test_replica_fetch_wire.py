@@ -20,7 +20,6 @@ def test_the_leader_reads_the_positions_the_follower_sent():
     session = FollowerFetchSession()
     positions = (fp.FetchPartition(T1, 0, 42, 3, 5, 7), fp.FetchPartition(T1, 2, 0, -1, 5),
                  fp.FetchPartition(T2, 1, 9, 1, 2, 0, max_bytes=4096))
-    session.to_send(fp.FetchRequest(3, 11, 500, 1 << 20, positions))
     session.answered(0, 1234)  # the leader keeps a session: the next request is incremental
     wire = fp.FetchRequest(3, 11, 500, 1 << 20, positions, forgotten=((T2, 4),), incremental=True)
     frame = encode_request(follower_fetch._encoded(wire, session), 7, "kraft-broker-3")
