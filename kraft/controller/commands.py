@@ -12,12 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kraft.controller.result import ControllerResult
-from kraft.controller.request_base import ControllerRequest
+from kraft.controller.request_base import ControllerRequest, first_problem
 from kraft.controller import (
     partition_commands,
     broker_control,
@@ -259,7 +259,7 @@ def build_command(op: str, payload: Any, controller: QuorumController,
     try:
         return builder(payload, controller, defaults)
     except ValidationError as exc:
-        raise BadRequest(f"{op}: {_first_problem(exc)}") from None
+        raise BadRequest(f"{op}: {first_problem(exc)}") from None
 
 
 def _register(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:

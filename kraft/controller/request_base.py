@@ -18,13 +18,13 @@ class ControllerRequest(BaseModel):
         try:
             super().__init__(**fields)
         except ValidationError as exc:  # a door's bad input: the caller's 400, not a 500
-            raise BadRequest(f"{self.op}: {_first_problem(exc)}") from None
+            raise BadRequest(f"{self.op}: {first_problem(exc)}") from None
 
     def payload(self) -> dict[str, Any]:
         """What crosses the network to the controller."""
         return self.model_dump(mode="json")
 
 
-def _first_problem(exc: ValidationError) -> str:
+def first_problem(exc: ValidationError) -> str:
     first = exc.errors()[0]
     return f"{'.'.join(str(p) for p in first['loc']) or 'body'}: {first['msg']}"

@@ -83,9 +83,11 @@ class AlterPartitionManager:
 
     # -- proposing -----------------------------------------------------------------------------
     def propose(self, replica: PartitionReplica, isr) -> None:
+        """The leader state made this its pending ISR: it goes in the next request (one
+        already waiting for the partition is replaced; one in flight is answered first)."""
         key = (replica.topic_id, replica.partition)
         state = replica.leader
-        if state is None or key in self._pending or key in self._inflight:  # only a leader proposes
+        if state is None:  # only a leader proposes
             return
         isr = self._eligible_only(replica, state, tuple(isr))
         if isr is None:
@@ -139,8 +141,8 @@ class AlterPartitionManager:
                 sent, self._inflight = self._inflight, {}
             if resend:
                 for key, proposal in sent.items():
-                    if proposal.still_ours() and key not in self._pending:
-                        self._pending[key] = proposal
+                    if proposal.still_ours():
+                        self._pending.setdefault(key, proposal)
                 await asyncio.sleep(ALTER_RESEND_S)
 
     async def _send(self, proposals: list[Proposal]) -> bool:
@@ -173,9 +175,10 @@ class AlterPartitionManager:
     def _settle(self, proposal: Proposal, result: dict) -> int:
         """Take one partition's answer; 1 when its ISR changed."""
         replica, error = proposal.replica, result.get("error")
-        if "partition_epoch" in result and replica.leader is proposal.leader_state:
-            replica.adopt_partition_state(result["leader_epoch"], result["partition_epoch"],
-                                          result["replicas"], result["isr"], now_ms())
+        self._inflight.pop((replica.topic_id, replica.partition), None)  # settled: the next may go
+        taken = "partition_epoch" in result and replica.leader is proposal.leader_state \
+            and replica.adopt_partition_state(result["leader_epoch"], result["partition_epoch"],
+                                              result["replicas"], result["isr"], now_ms())
         if proposal.still_ours():  # not taken (nothing changed, or refused): it ends here
             proposal.leader_state.on_proposal_failed()
         if error is None:
@@ -186,6 +189,6 @@ class AlterPartitionManager:
         if error == INELIGIBLE:
             for b in set(proposal.isr) - set(proposal.leader_state.isr):
                 self._waiting_for.setdefault(b, set()).add(replica)
-        elif error not in WAIT_FOR_METADATA:
-            self._propose_due(replica)  # a stale epoch: from the state the answer gave
+        elif error not in WAIT_FOR_METADATA and taken:
+            self._propose_due(replica)  # a stale epoch: again, from the state the answer gave
         return 0

@@ -25,7 +25,7 @@ Pure: no I/O, the caller passes the time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from kraft.replication.change_signal import Watch
 from kraft.replication.fetch_protocol import FetchPartition, FetchRequest, PartitionData

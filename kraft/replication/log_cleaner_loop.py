@@ -35,8 +35,13 @@ class LogCleanerLoop:
         try:
             while True:
                 await asyncio.sleep(CLEANER_PERIOD_S)
+                compacted: dict[str, bool] = {}  # per topic, not per replica: most are not
                 for replica in self._replicas:
-                    await self.clean_one(replica, stop)
+                    if replica.topic not in compacted:
+                        policy = self._topic_configs(replica.topic).get("cleanup.policy", "delete")
+                        compacted[replica.topic] = "compact" in policy
+                    if compacted[replica.topic]:
+                        await self.clean_one(replica, stop)
         finally:
             stop.set()  # a pass still running in its thread gives up at its next batch
 

@@ -47,6 +47,11 @@ class LogManager:
         self._trouble = trouble
         self._checkpoint = HighWatermarkCheckpoint(checkpoint_path)
         self._checkpoint_queued = False  # at most one HW checkpoint waits on the IO worker
+        # the checkpoint's map, kept up to date from the replicas whose HW may have moved
+        # (note_hw): an idle broker neither walks its replicas nor writes the file
+        self._hws: dict[str, int] = {}
+        self._hw_moved: set[PartitionReplica] = set()
+        self._hws_dropped = False
         self._next_checkpoint = self._next_retention = 0.0
         self._opening: set[str] = set()  # directory names of logs being opened in a thread
         # topic id -> the (topic overrides, cluster configs) maps its open logs were configured
@@ -86,10 +91,14 @@ class LogManager:
     def checkpointed_hw(self, plog: PartitionLog) -> int:
         return self._checkpoint.read().get(plog.directory.path.name, 0)
 
-    @staticmethod
-    def delete(plog: PartitionLog) -> None:
+    def delete(self, plog: PartitionLog) -> None:
         plog.close(clean=False)
         shutil.rmtree(plog.directory.path, ignore_errors=True)
+        self._hws_dropped |= self._hws.pop(plog.directory.path.name, None) is not None
+
+    def note_hw(self, replica: PartitionReplica) -> None:
+        """This replica's HW may have moved (or it is new here): the next checkpoint has it."""
+        self._hw_moved.add(replica)
 
     def remove_stray_logs(self, image: MetadataImage) -> None:
         """Delete logs of topics the (caught-up) image no longer has."""
@@ -132,7 +141,7 @@ class LogManager:
     # -- periodic upkeep (called from the manager's duty loop) ------------------------------
     def maintain(self) -> None:
         mono = time.monotonic()
-        if mono >= self._next_checkpoint and not self._checkpoint_queued:
+        if mono >= self._next_checkpoint and not self._checkpoint_queued and (self._hw_moved or self._hws_dropped):
             # its fsync (1-7 ms) runs on the IO worker, not on the loop
             self._next_checkpoint = mono + CHECKPOINT_PERIOD_S
             self._checkpoint_queued = True
@@ -178,12 +187,17 @@ class LogManager:
             self._checkpoint_queued = False
 
     def _hw_map(self) -> dict[str, int]:
-        return {r.log.directory.path.name: r.high_watermark for r in self._replicas}
+        for replica in self._hw_moved:
+            if self._replicas.get((replica.topic_id, replica.partition)) is replica:
+                self._hws[replica.log.directory.path.name] = replica.high_watermark
+        self._hw_moved.clear()
+        self._hws_dropped = False
+        return dict(self._hws)
 
     # -- shutdown ---------------------------------------------------------------------------
     def write_last_checkpoint(self) -> None:
         try:
-            self._checkpoint.close(self._hw_map())
+            self._checkpoint.close({r.log.directory.path.name: r.high_watermark for r in self._replicas})
         except OSError as exc:  # an older checkpoint is safe: the HW only lags (see hw_checkpoint)
             log.warning("last HW checkpoint not written: %s", exc)
 

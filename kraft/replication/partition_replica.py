@@ -73,6 +73,7 @@ class PartitionReplica(ReplicaReads):
         # told of each write to this log and each leadership taken (set by the replica
         # manager): its duties look only at the replicas that wrote, never walk them all
         self.on_write: Callable[[PartitionReplica], None] | None = None
+        self.on_change: Callable[[PartitionReplica], None] | None = None  # each signal_change: the HW may have moved
         self._position: fp.FetchPartition | None = None  # the last fetch_position(), while it holds
 
     # -- role -------------------------------------------------------------------------
@@ -129,6 +130,11 @@ class PartitionReplica(ReplicaReads):
             self.signal_change()
         self._wrote()  # the new ISR may lag our end
 
+    def _hw_lowered(self) -> None:
+        """A truncation took the HW down with the log: the checkpoint must not keep the old."""
+        if self.on_change is not None:
+            self.on_change(self)
+
     def _wrote(self) -> None:
         if self.on_write is not None:
             self.on_write(self)
@@ -140,6 +146,8 @@ class PartitionReplica(ReplicaReads):
         news to those (an HW move is not to a follower, an uncovered append not to a
         consumer)."""
         self.changed.pulse()
+        if self.on_change is not None:
+            self.on_change(self)
         # every change is news a session must tell (an HW move too), but only one that
         # is not an HW move ends a follower's long poll
         self.replica_news.notify(wake=for_followers)
@@ -306,6 +314,7 @@ class PartitionReplica(ReplicaReads):
             else:  # ahead of the leader's end (Kafka's answer leaves it out): back to its HW
                 log.truncate_to(data.log_end_offset if data.log_end_offset >= 0 else data.high_watermark)
             self.follower_hw = min(self.follower_hw, log.log_end_offset)
+            self._hw_lowered()
             return False
         if data.records:
             self._restart_at_batch_across_log_start(data.records)
@@ -353,6 +362,7 @@ class PartitionReplica(ReplicaReads):
                   header.base_offset)
         log.truncate_to(max(header.base_offset, log.log_start_offset))
         self.follower_hw = min(self.follower_hw, log.log_end_offset)
+        self._hw_lowered()
         return True
 
     def _truncate_divergence(self, epoch: int, leader_end: int) -> bool:
@@ -367,6 +377,7 @@ class PartitionReplica(ReplicaReads):
                 target = min(target, own_end)
         log.truncate_to(max(target, log.log_start_offset))
         self.follower_hw = min(self.follower_hw, log.log_end_offset)
+        self._hw_lowered()
         return (log.log_end_offset, log.leader_epoch_cache.entries) == before  # no progress
 
     # -- DeleteRecords (leader) ----------------------------------------------------------

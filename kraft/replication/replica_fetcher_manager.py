@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -57,6 +57,18 @@ class FollowedStream:
             self.moved.discard(key)
         self.replicas = replicas
 
+    def add(self, key: Key, replica: PartitionReplica) -> None:
+        if self.replicas.get(key) is not replica:
+            self.replicas[key] = replica
+            self.moved.add(key)
+            self.removed.discard(key)
+
+    def remove(self, key: Key) -> None:
+        if self.replicas.pop(key, None) is not None:
+            self.sent.pop(key, None)
+            self.moved.discard(key)
+            self.removed.add(key)
+
     def positions(self, full: bool) -> tuple[tuple[fp.FetchPartition, ...], tuple[Key, ...]]:
         """(positions, forgotten) for the next request: every position for a full fetch,
         else those that moved and the partitions no longer followed."""
@@ -94,28 +106,59 @@ class ReplicaFetcherManager:
         self._spawn = spawn
         self._fetchers: dict[int, asyncio.Future] = {}
         self._streams: dict[int, FollowedStream] = {}
+        self._leader_of: dict[Key, int] = {}  # each followed partition's leader (its stream)
         self._throttle = throttle if throttle is not None else ReplicationThrottle(broker_id)
 
     def followed_from(self, leader_id: int) -> list[PartitionReplica]:
         stream = self._streams.get(leader_id)
         return [] if stream is None or self._disk.failed else list(stream.replicas.values())
 
-    def sync(self) -> None:
-        """After a change of roles, repairs or disk state: who is followed from where."""
-        wanted: dict[int, dict[Key, PartitionReplica]] = {}
-        if not self._disk.failed:  # nothing can be appended here: fetching would only fail
-            for key, r in self._replicas.by_id.items():
-                if r.leader is None and r.leader_id >= 0 and r.leader_id != self._broker_id \
-                        and key not in self._repairs.pending:
-                    wanted.setdefault(r.leader_id, {})[key] = r
+    def sync(self, keys: Iterable[Key] | None = None) -> None:
+        """After a change of roles (of these partitions; None: of any), repairs or disk
+        state: who is followed from where."""
+        if keys is None or self._disk.failed:
+            self._sync_all()
+        else:
+            for key in keys:
+                self._place(key, self._leader_to_follow(key, self._replicas.get(key)))
         for leader_id in list(self._fetchers):
-            if leader_id not in wanted or self._fetchers[leader_id].done():
+            stream = self._streams.get(leader_id)
+            if stream is None or not stream.replicas or self._fetchers[leader_id].done():
                 self._fetchers.pop(leader_id).cancel()
-                self._streams.pop(leader_id, None)
-        for leader_id, replicas in wanted.items():
-            self._streams.setdefault(leader_id, FollowedStream()).set_replicas(replicas)
+        for leader_id in [b for b, stream in self._streams.items() if not stream.replicas]:
+            del self._streams[leader_id]
+        for leader_id, stream in self._streams.items():
             if leader_id not in self._fetchers:
                 self._fetchers[leader_id] = self._spawn(self._fetch_loop(leader_id), f"fetcher-{leader_id}")
+
+    def _leader_to_follow(self, key: Key, r: PartitionReplica | None) -> int | None:
+        if r is None or r.leader is not None or r.leader_id < 0 or r.leader_id == self._broker_id \
+                or key in self._repairs.pending or self._disk.failed:
+            return None
+        return r.leader_id
+
+    def _place(self, key: Key, leader_id: int | None) -> None:
+        old = self._leader_of.get(key)
+        if old is not None and old != leader_id and old in self._streams:
+            self._streams[old].remove(key)
+        if leader_id is None:
+            self._leader_of.pop(key, None)
+            return
+        self._leader_of[key] = leader_id
+        self._streams.setdefault(leader_id, FollowedStream()).add(key, self._replicas.by_id[key])
+
+    def _sync_all(self) -> None:
+        wanted: dict[int, dict[Key, PartitionReplica]] = {}
+        for key, r in self._replicas.by_id.items():
+            leader_id = self._leader_to_follow(key, r)
+            if leader_id is not None:
+                wanted.setdefault(leader_id, {})[key] = r
+        self._leader_of = {key: b for b, replicas in wanted.items() for key in replicas}
+        for leader_id in list(self._streams):
+            if leader_id not in wanted:
+                self._streams[leader_id].set_replicas({})
+        for leader_id, replicas in wanted.items():
+            self._streams.setdefault(leader_id, FollowedStream()).set_replicas(replicas)
 
     def _throttled(self, stream: FollowedStream, positions: tuple[fp.FetchPartition, ...]):
         """Replicas being added by a reassignment fetch within the follower throttle's

@@ -162,6 +162,8 @@ class ReplicaManager:
         """A replica just opened: it tells the duties when it writes or finds damage."""
         key = (replica.topic_id, replica.partition)
         replica.on_write = self._wrote
+        replica.on_change = self.logs.note_hw
+        self.logs.note_hw(replica)
         replica.log.on_damage = lambda: self._damaged.add(key)
 
     def _wrote(self, replica: PartitionReplica) -> None:

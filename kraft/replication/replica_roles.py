@@ -41,11 +41,11 @@ APPLY_RETRY_S = 1.0  # a metadata image not fully applied (a write failed) is ap
 
 class ReplicaRoles:
     def __init__(self, broker_id: int, topic_configs, replicas: HostedReplicas, logs: LogManager,
-                 repairs: ReplicaRepairs, trouble: DiskTrouble, sync_fetchers: Callable[[], None],
+                 repairs: ReplicaRepairs, trouble: DiskTrouble, sync_fetchers: Callable[..., None],
                  on_open: Callable[[PartitionReplica], None] = lambda replica: None):
-        """topic_configs(name) -> the topic's effective config dict; sync_fetchers()
-        starts and stops fetchers once roles have changed; on_open(replica) is told of
-        each replica opened, before it takes a role."""
+        """topic_configs(name) -> the topic's effective config dict; sync_fetchers(keys)
+        starts and stops fetchers once the roles of those partitions (None: of any) have
+        changed; on_open(replica) is told of each replica opened, before it takes a role."""
         self._broker_id = broker_id
         self._topic_configs = topic_configs
         self._replicas = replicas
@@ -97,8 +97,9 @@ class ReplicaRoles:
         complete = True
         whole = self._whole_image(changes)
         self._unopened = {k for k in self._unopened if self._assigned_here(image, k)}
-        for key in [k for k in self._replicas.by_id
-                    if (whole or k[0] in changes.topics) and not self._assigned_here(image, k)]:
+        removed = [k for k in self._replicas.by_id
+                   if (whole or k[0] in changes.topics) and not self._assigned_here(image, k)]
+        for key in removed:
             self._remove(key)  # first: a re-created topic of the same name reuses the dir
         self._logs.reconfigure(image)
         touched: Iterable[Placed] = image.all_partitions() if whole else self._touched(image, changes)
@@ -131,7 +132,8 @@ class ReplicaRoles:
             if role == "leader":
                 log.info("leader of %s-%d in epoch %d (isr %s)", topic.name, index,
                          reg.leader_epoch, list(reg.isr))
-        self._sync_fetchers()
+        # only the partitions looked at here can have changed whom they follow
+        self._sync_fetchers(None if whole else [(t.topic_id, i) for t, i, _ in mine] + removed)
         return complete
 
     def _assigned_here(self, image: MetadataImage, key: Key) -> bool:
