@@ -254,8 +254,11 @@ def step_groups(s: Scale, groups: int) -> dict:
 
 
 def one_size(partitions: int, args) -> dict:
-    timeouts = {}
-    with LocalCluster(3, topic_defaults={"min.insync.replicas": 2}, timeouts=timeouts) as cluster:
+    base = None
+    if args.data_dir:
+        base = Path(args.data_dir) / f"p{partitions}"
+        base.mkdir(parents=True, exist_ok=True)
+    with LocalCluster(3, topic_defaults={"min.insync.replicas": 2}, base_dir=base) as cluster:
         cluster.start()
         cluster.wait_ready(timeout_s=120)
         s = Scale(cluster, partitions, args.per_topic)
@@ -278,6 +281,7 @@ def main() -> None:
     ap.add_argument("--idle-seconds", type=float, default=10.0)
     ap.add_argument("--groups", type=int, default=200)
     ap.add_argument("--steps", default="create,idle,latency,kill,restart,groups")
+    ap.add_argument("--data-dir", help="keep each size's cluster (data and node logs) here, for a look after")
     args = ap.parse_args()
     results = [one_size(int(n), args) for n in args.partitions.split(",")]
     print(json.dumps(results))

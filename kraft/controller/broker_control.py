@@ -146,14 +146,15 @@ def leadership_moves(image: MetadataImage, defaults: dict[str, str], gone: froze
     """Partition changes that take `gone` brokers out of every ISR and leadership (into
     the ELR where the ISR is below min ISR), and `lost_data` brokers out of the ELR too."""
     out = []
+    settings = _TopicSettings(image, defaults)
     for topic, index, part in image.all_partitions():
         if not (gone & set(part.isr)) and part.leader not in gone \
                 and not (lost_data & set(part.elr)):
             continue
+        unclean, min_insync = settings.of(topic.name)
         change = build_partition_change(
             image, topic.topic_id, index, part, unusable=gone, lost_data=lost_data,
-            unclean_allowed=topic_config(image, defaults, topic.name, UNCLEAN),
-            min_isr=min_isr(image, defaults, topic.name),
+            unclean_allowed=unclean, min_isr=min_insync,
         )
         if change is not None:
             out.append(change)
@@ -165,14 +166,31 @@ def elections_for_returning(image: MetadataImage, defaults: dict[str, str], brok
     `image`, so the choice is made as if it were): from the ISR or ELR, or unclean."""
     out = []
     returning = frozenset({broker_id})
+    settings = _TopicSettings(image, defaults)
     for topic, index, part in image.all_partitions():
         if part.online or broker_id not in part.replicas:
             continue
+        unclean, min_insync = settings.of(topic.name)
         change = build_partition_change(
             image, topic.topic_id, index, part, returning=returning,
-            unclean_allowed=topic_config(image, defaults, topic.name, UNCLEAN),
-            min_isr=min_isr(image, defaults, topic.name),
+            unclean_allowed=unclean, min_isr=min_insync,
         )
         if change is not None and change.leader is not None:
             out.append(change)
     return out
+
+
+class _TopicSettings:
+    """A topic's unclean-election switch and min ISR, worked out once per topic for a walk
+    over every partition (the effective configs are a merge of several maps)."""
+
+    def __init__(self, image: MetadataImage, defaults: dict[str, str]):
+        self._image, self._defaults = image, defaults
+        self._known: dict[str, tuple[bool, int]] = {}
+
+    def of(self, topic: str) -> tuple[bool, int]:
+        known = self._known.get(topic)
+        if known is None:
+            known = self._known[topic] = (topic_config(self._image, self._defaults, topic, UNCLEAN),
+                                          min_isr(self._image, self._defaults, topic))
+        return known

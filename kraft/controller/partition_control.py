@@ -26,7 +26,8 @@ from kraft.metadata.records import PartitionChange
 
 def alter_partition(image: MetadataImage, defaults: dict[str, str], topic_id: str, partition: int, leader_id: int,
                     broker_epoch: int, leader_epoch: int, partition_epoch: int,
-                    new_isr: tuple[int, ...]) -> ControllerResult:
+                    new_isr: tuple[int, ...], min_insync: int | None = None) -> ControllerResult:
+    """min_insync: the topic's min.insync.replicas, when the caller already has it."""
     topic = image.topics.get(topic_id)
     if topic is None or not 0 <= partition < len(topic.partitions):
         raise UnknownTopicOrPartition(f"unknown partition {topic_id}/{partition}")
@@ -49,7 +50,7 @@ def alter_partition(image: MetadataImage, defaults: dict[str, str], topic_id: st
         raise IneligibleReplica(f"brokers {unusable} cannot join the ISR: fenced or shutting down")
     if isr == part.isr:
         return ControllerResult([], {"isr": list(isr), "partition_epoch": part.partition_epoch})
-    elr = next_elr(part, isr, min_isr(image, defaults, topic.name))
+    elr = next_elr(part, isr, min_isr(image, defaults, topic.name) if min_insync is None else min_insync)
     change = PartitionChange(topic_id=topic_id, partition=partition,
                              expected_partition_epoch=partition_epoch, isr=isr,
                              elr=elr if elr != part.elr else None)
@@ -69,11 +70,16 @@ def alter_partitions(image: MetadataImage, defaults: dict[str, str], leader_id: 
         raise StaleBrokerEpoch(f"stale broker epoch {broker_epoch} for broker {leader_id}")
     latest = {(item["topic_id"], item["partition"]): item for item in items}
     records, answers = [], []
+    min_isrs: dict[str, int] = {}  # per topic, not per change
     for (topic_id, partition), item in latest.items():
         answer = {"topic_id": topic_id, "partition": partition}
+        topic = image.topics.get(topic_id)
+        if topic is not None and topic_id not in min_isrs:
+            min_isrs[topic_id] = min_isr(image, defaults, topic.name)
         try:
             result = alter_partition(image, defaults, topic_id, partition, leader_id, broker_epoch,
-                                     item["leader_epoch"], item["partition_epoch"], tuple(item["new_isr"]))
+                                     item["leader_epoch"], item["partition_epoch"], tuple(item["new_isr"]),
+                                     min_isrs.get(topic_id))
         except KraftError as exc:
             answers.append({**answer, "error": exc.kafka_name, "message": exc.message,
                             **_state(image, topic_id, partition)})

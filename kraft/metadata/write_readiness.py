@@ -31,8 +31,11 @@ def acks_all_problems(image: MetadataImage, defaults: dict[str, str], named: boo
         problems.append(f"{len(usable)} of {len(staying)} brokers usable, a topic with the default "
                         f"settings needs {needed}")
     below = []
+    needs: dict[str, int] = {}  # per topic, not per partition: there may be thousands
     for topic, index, part in image.all_partitions():
-        need = min_isr(image, defaults, topic.name)
+        need = needs.get(topic.name)
+        if need is None:
+            need = needs[topic.name] = min_isr(image, defaults, topic.name)
         alive = sum(1 for b in part.replicas if image.is_usable(b))
         if len(part.isr) < need <= alive or (not part.online and alive):
             below.append(f"{topic.name}-{index}")

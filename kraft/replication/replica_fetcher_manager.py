@@ -58,10 +58,11 @@ class FollowedStream:
         self.replicas = replicas
 
     def add(self, key: Key, replica: PartitionReplica) -> None:
-        if self.replicas.get(key) is not replica:
-            self.replicas[key] = replica
-            self.moved.add(key)
-            self.removed.discard(key)
+        """A partition followed from here, new or with its role changed (a new leader
+        epoch moves its position)."""
+        self.replicas[key] = replica
+        self.moved.add(key)
+        self.removed.discard(key)
 
     def remove(self, key: Key) -> None:
         if self.replicas.pop(key, None) is not None:

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 Placed = tuple[TopicImage, int, PartitionRegistration]  # a partition as image.all_partitions() yields it
 
 APPLY_RETRY_S = 1.0  # a metadata image not fully applied (a write failed) is applied again after this
+OPEN_AT_ONCE = 8  # logs opened side by side in worker threads (Kafka's recovery threads)
 
 
 class ReplicaRoles:
@@ -94,7 +95,6 @@ class ReplicaRoles:
         """Bring the replicas the changes touch in line with the image. True when every
         one follows it; False when a write failed (a replica not yet made leader, say: it
         stays what it was until the retry)."""
-        complete = True
         whole = self._whole_image(changes)
         self._unopened = {k for k in self._unopened if self._assigned_here(image, k)}
         removed = [k for k in self._replicas.by_id
@@ -104,21 +104,12 @@ class ReplicaRoles:
         self._logs.reconfigure(image)
         touched: Iterable[Placed] = image.all_partitions() if whole else self._touched(image, changes)
         mine = [(topic, index, reg) for topic, index, reg in touched if self._broker_id in reg.replicas]
+        complete = await self._open_missing(mine)
         min_isrs: dict[str, int] = {}  # read only for partitions led here, once per topic
         for topic, index, reg in mine:
-            self._unopened.discard((topic.topic_id, index))
             replica = self._replicas.get((topic.topic_id, index))
             if replica is None:
-                try:
-                    replica = await self.open_replica(topic.name, topic.topic_id, index)
-                except OSError as exc:  # out of descriptors, say: opened at the retry
-                    self._trouble.contain(exc, f"opening the log of {topic.name}-{index}")
-                    complete = False
-                    continue
-                except StorageError as exc:  # one bad log must not take the node down
-                    log.error("cannot open the log of %s-%d: %s", topic.name, index, exc)
-                    self._unopened.add((topic.topic_id, index))
-                    continue
+                continue  # not opened: at the retry, or with the next image
             if reg.leader == self._broker_id and topic.name not in min_isrs:
                 min_isrs[topic.name] = int(self._topic_configs(topic.name)["min.insync.replicas"])
             try:
@@ -135,6 +126,30 @@ class ReplicaRoles:
         # only the partitions looked at here can have changed whom they follow
         self._sync_fetchers(None if whole else [(t.topic_id, i) for t, i, _ in mine] + removed)
         return complete
+
+    async def _open_missing(self, mine: list[Placed]) -> bool:
+        """Open the logs of the replicas not hosted yet, OPEN_AT_ONCE at a time (a start
+        opens every log this broker has: one after the other, thousands took minutes,
+        most of it each log's own file system calls); False when one failed for now."""
+        missing = [(topic, index) for topic, index, _ in mine if (topic.topic_id, index) not in self._replicas.by_id]
+        for topic, index in missing:
+            self._unopened.discard((topic.topic_id, index))
+        if not missing:
+            return True
+        slots = asyncio.Semaphore(OPEN_AT_ONCE)
+
+        async def one(topic: TopicImage, index: int) -> bool:
+            async with slots:
+                try:
+                    await self.open_replica(topic.name, topic.topic_id, index)
+                except OSError as exc:  # out of descriptors, say: opened at the retry
+                    self._trouble.contain(exc, f"opening the log of {topic.name}-{index}")
+                    return False
+                except StorageError as exc:  # one bad log must not take the node down
+                    log.error("cannot open the log of %s-%d: %s", topic.name, index, exc)
+                    self._unopened.add((topic.topic_id, index))
+            return True
+        return all(await asyncio.gather(*(one(topic, index) for topic, index in missing)))
 
     def _assigned_here(self, image: MetadataImage, key: Key) -> bool:
         topic = image.topics.get(key[0])
