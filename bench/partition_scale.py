@@ -85,6 +85,12 @@ def metric(cluster: LocalCluster, node: int, name: str) -> float:
     return -1.0
 
 
+def fencings(cluster: LocalCluster) -> int:
+    """Brokers the controllers fenced for a silent session so far (each node's log)."""
+    return sum(cluster.log_path(n).read_text(errors="replace").count("session expired")
+               for n in cluster.hosts if cluster.log_path(n).exists())
+
+
 class Scale:
     def __init__(self, cluster: LocalCluster, partitions: int, per_topic: int):
         self.cluster = cluster
@@ -269,7 +275,9 @@ def one_size(partitions: int, args) -> dict:
                           ("restart", lambda: step_restart(s)), ("groups", lambda: step_groups(s, args.groups))):
             if name in steps or name == "create":
                 say(f"[{s.total}] {name} ...")
+                fenced_before = fencings(cluster)
                 result[name] = run()
+                result[name]["brokers_fenced"] = fencings(cluster) - fenced_before
                 say(f"[{s.total}] {name}: {json.dumps(result[name])}")
         return result
 

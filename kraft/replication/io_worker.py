@@ -1,7 +1,7 @@
 """The replica manager's IO worker: disk work that may wait for the device.
 
 Jobs run one at a time, in order, in a worker thread, so the event loop keeps serving:
-fsyncs of rolled segments (in roll order), page-cache drops behind the logs' newest
+fsyncs of rolled segments (in roll order), new leader-epoch entries, page-cache drops behind the logs' newest
 bytes and the HW checkpoint. At shutdown the logs' clean close fsyncs what is still
 queued and the last checkpoint is written by the log manager; a skipped drop is only
 advice.
@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from kraft.replication.disk_trouble import DiskTrouble
+from kraft.storage.leader_epoch_cache import LeaderEpochCache
 from kraft.storage.log_file import LogFile
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.segment import Segment
@@ -44,6 +45,9 @@ class IoWorker:
             if plog.sealed_fsynced(segment, ok):
                 await asyncio.to_thread(plog.write_recovery_point)
         self.submit(fsync_rolled)
+
+    def sync_epochs(self, cache: LeaderEpochCache) -> None:
+        self.submit(partial(asyncio.to_thread, cache.sync))
 
     def drop_cached(self, log_file: LogFile, start: int, end: int) -> None:
         self.submit(partial(asyncio.to_thread, log_file.drop_cached, start, end))

@@ -85,6 +85,7 @@ class LogManager:
         finally:
             self._opening.discard(name)
         plog.flush_rolls_with(self._io.fsync_rolled)
+        plog.sync_epochs_with(self._io.sync_epochs)
         plog.drop_cold_pages_with(self._io.drop_cached)
         return plog
 

@@ -9,6 +9,7 @@ instead of trusting its high watermark.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,6 +30,35 @@ class LeaderEpochCache:
     def __init__(self, path: Path | None, entries: list[EpochEntry] | None = None) -> None:
         self.path = path  # None keeps the cache in memory only
         self._entries: list[EpochEntry] = list(entries or [])
+        # set by an owner with a worker for disk work (sync_with): a new epoch's entry is
+        # written there, not on the caller's thread; _unsynced until it is
+        self._schedule_sync: Callable[[LeaderEpochCache], None] | None = None
+        self._unsynced = False
+        self._sync_queued = False
+
+    def sync_with(self, schedule: Callable[[LeaderEpochCache], None]) -> None:
+        """From now on assign() keeps the new entry in memory and calls schedule(self);
+        the owner runs sync() in a worker thread. Whoever writes a recovery point calls
+        sync() first (RollFsyncs), and a clean close does: the file never lags data that
+        recovery would not walk again. Truncations still write at once."""
+        self._schedule_sync = schedule
+
+    def sync(self) -> None:
+        """Write the checkpoint durably if an assign left it behind (any thread)."""
+        self._sync_queued = False
+        if not self._unsynced or self.path is None:
+            return
+        self._unsynced = False
+        try:
+            write_checkpoint(self.path, self._entries)
+        except FileNotFoundError:
+            if self.path.parent.exists():
+                self._unsynced = True
+                raise
+            # the log was deleted meanwhile (its replica removed): nothing to keep
+        except BaseException:
+            self._unsynced = True
+            raise
 
     @classmethod
     def load(cls, path: Path) -> LeaderEpochCache:
@@ -58,7 +88,16 @@ class LeaderEpochCache:
             if latest.epoch == epoch and latest.start_offset <= start_offset:
                 return False
         kept = [e for e in self._entries if e.epoch < epoch and e.start_offset < start_offset]
-        self._replace([*kept, EpochEntry(epoch, start_offset)])
+        entries = [*kept, EpochEntry(epoch, start_offset)]
+        if self._schedule_sync is None or self.path is None:
+            self._replace(entries)
+            return True
+        # a follower's first batch of each epoch, and every leadership taken: thousands of
+        # partitions at a restart, two fsyncs each, were seconds of a node's event loop
+        self._entries, self._unsynced = entries, True
+        if not self._sync_queued:
+            self._sync_queued = True
+            self._schedule_sync(self)
         return True
 
     def end_offset_for(self, requested_epoch: int, log_end_offset: int) -> tuple[int, int]:
@@ -121,6 +160,7 @@ class LeaderEpochCache:
         if self.path is not None:
             write_checkpoint(self.path, entries)
         self._entries = entries
+        self._unsynced = False
 
     def __repr__(self) -> str:
         return f"LeaderEpochCache({self._entries})"

@@ -292,6 +292,13 @@ class PartitionLog(LogCutting):
         loop, log.sealed_fsynced(segment) and (if that says so) write_recovery_point."""
         self.roll_fsyncs.schedule = schedule
 
+    def sync_epochs_with(self, schedule: Callable[[LeaderEpochCache], None]) -> None:
+        """From now on a new epoch's checkpoint entry is written by the owner's worker
+        (schedule(cache) runs cache.sync() there), and always before a recovery point
+        that passes it (see LeaderEpochCache.sync_with)."""
+        self.leader_epoch_cache.sync_with(schedule)
+        self.roll_fsyncs.before_write = self.leader_epoch_cache.sync
+
     def drop_cold_pages_with(self, drop: DropCold) -> None:
         """From now on appends call drop(log_file, start, end) for the bytes behind each
         segment's newest CACHE_WINDOW_BYTES; the owner runs log_file.drop_cached(start,
@@ -452,6 +459,7 @@ class PartitionLog(LogCutting):
             return
         if clean:
             self.roll_fsyncs.fsync_pending_now()
+            self.leader_epoch_cache.sync()
             self._segments[-1].seal()
             producer_snapshots.write(self.directory.path, self.log_end_offset, self.producers)
             self.directory.fsync()

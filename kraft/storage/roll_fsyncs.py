@@ -26,6 +26,8 @@ class RollFsyncs:
         self.pending: list[Segment] = []  # handed to `schedule`, fsync not finished
         self._point = directory.read_recovery_point()
         self._lock = threading.Lock()  # the file is written from worker threads too
+        # made durable before the recovery point moves past it (the leader-epoch checkpoint)
+        self.before_write: Callable[[], None] | None = None
 
     @property
     def deferred(self) -> bool:
@@ -83,6 +85,8 @@ class RollFsyncs:
         """Any thread: the file gets the value current when it is written."""
         with self._lock:
             if self._point is not None:
+                if self.before_write is not None:
+                    self.before_write()
                 self.directory.write_recovery_point(self._point)
 
     def _set(self, offset: int) -> None:
