@@ -501,3 +501,51 @@ def test_flush_policy(tmp_path):
     default.append(recs(100), 0)
     assert default.unflushed_records == 100 and not default.maybe_flush()  # never fsync on append
     default.close()
+
+
+# -- a new epoch's checkpoint entry written by the owner's worker ------------------------------
+
+def test_a_new_epochs_entry_waits_for_the_worker_but_never_for_a_recovery_point(tmp_path):
+    """With sync_epochs_with (the replica manager's IO worker) a new epoch is kept in
+    memory and written later; a recovery point that would pass it writes it first, so a
+    crash never leaves flushed data of an epoch the checkpoint does not know."""
+    queued: list[LeaderEpochCache] = []
+    rolled: list = []
+    log = PartitionLog.open(tmp_path / "t-0", SMALL)
+    log.flush_rolls_with(lambda plog, segment: rolled.append(segment))  # fsyncs deferred too
+    log.sync_epochs_with(queued.append)
+    checkpoint = log.directory.path / CHECKPOINT_NAME
+    fill(log, 2, epoch=4)
+    assert log.leader_epoch_cache.entries == ((4, 0),)  # known at once in memory
+    assert read_checkpoint(checkpoint) in (None, []) and len(queued) == 1  # the worker's to write
+    fill(log, 30, epoch=5)  # rolls segments: their recovery point writes the entries first
+    assert rolled and len(queued) == 1  # one job queued, whatever the epochs since
+    segment = rolled[0]
+    assert log.fsync_sealed(segment) and log.sealed_fsynced(segment, True)
+    log.write_recovery_point()
+    assert read_checkpoint(checkpoint) == [(4, 0), (5, 6)]
+    queued[0].sync()  # the worker's job, late: nothing left to write, nothing lost
+    assert read_checkpoint(checkpoint) == [(4, 0), (5, 6)]
+    log.close()
+
+
+def test_a_clean_close_writes_the_epochs_the_worker_had_not(tmp_path):
+    log = PartitionLog.open(tmp_path / "t-0", SMALL)
+    log.sync_epochs_with(lambda cache: None)  # a worker that never ran
+    fill(log, 2, epoch=7)
+    log.close()
+    assert read_checkpoint(tmp_path / "t-0" / CHECKPOINT_NAME) == [(7, 0)]
+    again = PartitionLog.open(tmp_path / "t-0", SMALL)
+    assert again.leader_epoch_cache.entries == ((7, 0),)
+    again.close()
+
+
+def test_after_a_crash_the_epochs_not_written_are_learnt_from_the_batches(tmp_path):
+    log = PartitionLog.open(tmp_path / "t-0", SMALL)
+    log.sync_epochs_with(lambda cache: None)
+    fill(log, 2, epoch=3)
+    fill(log, 2, epoch=8)
+    log.close(clean=False)  # kill -9: the worker never wrote, nothing was flushed
+    again = PartitionLog.open(tmp_path / "t-0", SMALL)
+    assert again.leader_epoch_cache.entries == ((3, 0), (8, 6))
+    again.close()
