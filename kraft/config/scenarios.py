@@ -24,7 +24,7 @@ CHECK_NAMES = ("lost_writes", "duplicates", "inconsistent_offsets", "replica_div
                "aborted_reads", "monotonic", "unclean_accounting", "liveness", "access",
                "group_offsets", "group_delivery", "compaction",
                "served", "nodes_alive", "unfenced", "hostile_answers")  # the last four: check_hostile.py
-FAULT_KINDS = ("kill", "stop", "pause", "restart", "wipe", "corrupt", "disk-full", "disk-free", "power-cut",
+FAULT_KINDS = ("kill", "stop", "pause", "restart", "rolling-restart", "wipe", "corrupt", "disk-full", "disk-free", "power-cut",
                "isolate", "isolate-with-clients", "partition", "one_way", "ring", "lossy", "slow", "netem", "random",
                "add-broker", "decommission", "rebalance",  # these three: membership_faults.py
                *HOSTILE_KINDS)
@@ -53,6 +53,9 @@ class ClusterShape(_Model):
     security: bool = False  # users and ACLs on; an intruder probes every node (lab_security)
     # broker-only nodes in the file but not started at first: an add-broker event starts one
     spare_brokers: int = Field(default=0, ge=0, le=4)
+    # more partitions the cluster hosts beside the workload's topic (topics of 100, RF 3,
+    # idle): recovery at the partition counts of a real deployment
+    ballast_partitions: int = Field(default=0, ge=0, le=30_000)
 
 
 class TopicSpec(_Model):

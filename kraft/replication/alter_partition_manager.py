@@ -79,7 +79,8 @@ class AlterPartitionManager:
         self._inflight: dict[Key, Proposal] = {}
         self._waiting_for: dict[int, set[PartitionReplica]] = {}  # follower -> leaders to propose it again
         self._news = ChangeSignal()
-        self.requests_sent = 0  # for tests and the bench: one per controller round
+        self.requests_sent = 0  # alter_partitions requests (one per controller round)
+        self.changes_sent = 0  # ISR changes in them
 
     # -- proposing -----------------------------------------------------------------------------
     def propose(self, replica: PartitionReplica, isr) -> None:
@@ -116,7 +117,9 @@ class AlterPartitionManager:
         """Brokers whose registration changed: the leaders kept aside for one now usable
         propose again, all in the next request."""
         for b in brokers:
-            if b in self._waiting_for and image.is_usable(b):
+            if b in self._waiting_for and b not in image.brokers:
+                del self._waiting_for[b]  # unregistered (decommissioned): it joins no ISR
+            elif b in self._waiting_for and image.is_usable(b):
                 for replica in self._waiting_for.pop(b):
                     self._propose_due(replica)
 
@@ -150,6 +153,7 @@ class AlterPartitionManager:
         payload = {"leader_id": self._broker_id, "broker_epoch": self._broker_epoch(),
                    "partitions": [p.item() for p in proposals]}
         self.requests_sent += 1
+        self.changes_sent += len(proposals)
         try:
             answer = await self._controller_call("alter_partitions", payload)
         except Exception as exc:

@@ -8,6 +8,7 @@ are resolved then, e.g. "the leader of t-0 now") and remembers how to undo it.
 from __future__ import annotations
 
 import asyncio
+import time
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -149,6 +150,9 @@ class FaultActions:
             return (await asyncio.to_thread(process_faults.stop, c, nodes)).detail
         if kind == "restart":
             return (await asyncio.to_thread(process_faults.restart, c, nodes)).detail
+        if kind == "rolling-restart":  # each node in turn, the next once every ISR is whole again
+            bound_s = float(spec.params.get("isr_bound_s", ROLLING_ISR_BOUND_S))
+            return await asyncio.to_thread(rolling_restart, c, nodes, bound_s)
         if kind == "wipe":
             details = []
             for n in nodes:
@@ -233,6 +237,48 @@ class FaultActions:
             self.record(u.kind, u.nodes, f"{u.abuse.kind}: {await self.abuse.end(u.abuse)}")
             return
         self.record(u.kind, u.nodes, "")
+
+
+ROLLING_ISR_BOUND_S = 300.0  # a rolling restart waits this long at most for whole ISRs per node
+
+
+def rolling_restart(cluster, nodes: list[int], bound_s: float) -> str:
+    """SIGTERM and start each node in turn; before the next, wait until the node answers
+    ready and no replica of any partition is out of its ISR. Says how long each took
+    (what an operator rolling an upgrade waits for), or where a wait gave up."""
+    said = []
+    for n in nodes:
+        process_faults.restart(cluster, [n])
+        start = time.monotonic()
+        left = None
+
+        def whole() -> bool:
+            nonlocal left
+            try:
+                left = targets.out_of_sync_replicas(cluster)
+            except targets.TargetUnavailable:
+                return False
+            return not left
+        ready = _until(lambda: cluster.get(n, "/status/ready", 2.0)[0] == 200, bound_s)
+        if ready is None or _until(whole, bound_s - ready) is None:
+            said.append(f"node {n}: ISRs not whole {bound_s:.0f} s after its restart "
+                        f"(out of sync: {sorted(left or [])})")
+            break
+        said.append(f"node {n}: ready {ready:.1f} s, every ISR whole {time.monotonic() - start:.1f} s after its restart")
+    return "; ".join(said)
+
+
+def _until(predicate, bound_s: float, pause_s: float = 0.5) -> float | None:
+    """Seconds until predicate() holds, or None past bound_s."""
+    start = time.monotonic()
+    while time.monotonic() - start < bound_s:
+        try:
+            if predicate():
+                return time.monotonic() - start
+        except OSError:  # a node restarting answers nothing yet
+            pass
+        time.sleep(pause_s)
+    return None
 
 
 def _epochs_and_out_of_sync(cluster) -> tuple[dict[int, int], set[int]]:

@@ -136,9 +136,16 @@ def _interrupt_on_signals():
     return lambda: [signal.signal(sig, handler) for sig, handler in old.items()]
 
 
+BALLAST_PER_TOPIC = 100
+
+
 async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunResult:
     topic = scenario.topic
     await _create_topic(cluster, topic.name, topic.partitions, topic.replication_factor, topic.configs, "scenario")
+    ballast = scenario.cluster.ballast_partitions
+    for i in range(0, ballast, BALLAST_PER_TOPIC):
+        await _create_topic(cluster, f"ballast-{i // BALLAST_PER_TOPIC}", min(BALLAST_PER_TOPIC, ballast - i), 3, {},
+                            "ballast")
     secured = scenario.cluster.security
     if secured:
         status, out = await asyncio.to_thread(http_json, "POST", cluster.v3(1) + "/acls:batch",

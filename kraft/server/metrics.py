@@ -97,6 +97,15 @@ def _storage_metrics(replicas):
     yield _gauge("kafka_server_replicamanager_partitioncount", "replicas this broker hosts", len(hosted))
     yield _gauge("kafka_server_replicamanager_leadercount", "replicas this broker leads",
                  sum(1 for r in hosted if r.leader is not None))
+    isr = replicas.alter_partition
+    for name, doc, value in (
+            ("kraft_isr_change_requests", "AlterPartition requests this broker sent as a leader",
+             isr.requests_sent),
+            ("kraft_isr_changes_sent", "ISR changes in them (many per request: every one pending)",
+             isr.changes_sent)):
+        counter = CounterMetricFamily(name, doc)
+        counter.add_metric([], value)
+        yield counter
     yield _gauge("kafka_log_logmanager_offlinelogdirectorycount",
                  "1 while this broker's data dir takes no writes (e.g. disk full)", int(replicas.disk.failed))
     yield _gauge("kraft_storage_damaged_replicas", "replicas holding damaged data, under repair",
