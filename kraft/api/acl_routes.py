@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from kraft.controller import commands as controller_requests
+from kraft.controller.request_base import ControllerRequest
 from kraft.broker.services import BrokerServices
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, read_json_object, reject_unknown_fields
@@ -94,7 +95,7 @@ async def delete_acls(request):
     return json_response({"data": data})
 
 
-async def _write(node: BrokerServices, request: controller_requests.ControllerRequest) -> dict:
+async def _write(node: BrokerServices, request: ControllerRequest) -> dict:
     result = await node.controller_call(request)
     if "metadata_offset" in result:
         await node.wait_metadata_everywhere(result["metadata_offset"])

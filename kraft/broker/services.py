@@ -26,7 +26,7 @@ from kraft.broker.data_plane import DataPlane
 from kraft.broker.partition_reader import PartitionReader
 from kraft.broker.producer_ids import ProducerIdAllocator
 from kraft.config.cluster import ClusterConfig
-from kraft.controller.commands import ControllerRequest
+from kraft.controller.request_base import ControllerRequest
 from kraft.broker.txn_link import TransactionLink
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.share.share_broker import ShareBroker

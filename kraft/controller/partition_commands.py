@@ -33,6 +33,7 @@ class IsrChange(BaseModel):
     leader_epoch: int
     partition_epoch: int
     new_isr: tuple[int, ...]
+    new_isr_epochs: dict[int, int] = {}  # KIP-903: each joining member's broker epoch as it fetched
 
 
 class AlterPartitions(ControllerRequest):

@@ -8,6 +8,8 @@ or a stale proposal is refused; a replica may join the ISR only while it is usab
 
 from __future__ import annotations
 
+from typing import Any
+
 from kraft.controller.result import ControllerResult
 from kraft.errors import (
     KraftError,
@@ -21,13 +23,16 @@ from kraft.errors import (
 from kraft.metadata.effective_configs import min_isr
 from kraft.controller.partition_change import build_partition_change, next_elr
 from kraft.metadata.image import MetadataImage, PartitionRegistration
-from kraft.metadata.records import PartitionChange
+from kraft.metadata.records import MetadataRecord, PartitionChange
 
 
 def alter_partition(image: MetadataImage, defaults: dict[str, str], topic_id: str, partition: int, leader_id: int,
                     broker_epoch: int, leader_epoch: int, partition_epoch: int,
-                    new_isr: tuple[int, ...], min_insync: int | None = None) -> ControllerResult:
-    """min_insync: the topic's min.insync.replicas, when the caller already has it."""
+                    new_isr: tuple[int, ...], min_insync: int | None = None,
+                    new_isr_epochs: dict[int, int] | None = None) -> ControllerResult:
+    """min_insync: the topic's min.insync.replicas, when the caller already has it;
+    new_isr_epochs: the broker epoch each joining member fetched with (KIP-903): one that
+    registered again since may have lost records, and is not taken."""
     topic = image.topics.get(topic_id)
     if topic is None or not 0 <= partition < len(topic.partitions):
         raise UnknownTopicOrPartition(f"unknown partition {topic_id}/{partition}")
@@ -47,7 +52,13 @@ def alter_partition(image: MetadataImage, defaults: dict[str, str], topic_id: st
     joining = set(isr) - set(part.isr)
     unusable = sorted(b for b in joining if not image.is_usable(b))
     if unusable:
-        raise IneligibleReplica(f"brokers {unusable} cannot join the ISR: fenced or shutting down")
+        raise IneligibleReplica(f"brokers {unusable} cannot join the ISR: fenced or shutting down",
+                                brokers=unusable)
+    epochs = new_isr_epochs or {}
+    restarted = sorted(b for b in joining if epochs.get(b, -1) >= 0 and epochs[b] != image.brokers[b].broker_epoch)
+    if restarted:
+        raise IneligibleReplica(f"brokers {restarted} registered again since they fetched: their next "
+                                "fetch says what they have", brokers=restarted)
     if isr == part.isr:
         return ControllerResult([], {"isr": list(isr), "partition_epoch": part.partition_epoch})
     elr = next_elr(part, isr, min_isr(image, defaults, topic.name) if min_insync is None else min_insync)
@@ -58,7 +69,7 @@ def alter_partition(image: MetadataImage, defaults: dict[str, str], topic_id: st
 
 
 def alter_partitions(image: MetadataImage, defaults: dict[str, str], leader_id: int, broker_epoch: int,
-                     items: list[dict]) -> ControllerResult:
+                     items: list[dict[str, Any]]) -> ControllerResult:
     """Every ISR change a leader has pending, in one request (Kafka's AlterPartition
     carries them all): each is judged on its own, the accepted ones are written together,
     and each answer names the partition's state as it will be (the leader takes it at
@@ -69,7 +80,8 @@ def alter_partitions(image: MetadataImage, defaults: dict[str, str], leader_id: 
     if broker is None or broker.broker_epoch != broker_epoch:
         raise StaleBrokerEpoch(f"stale broker epoch {broker_epoch} for broker {leader_id}")
     latest = {(item["topic_id"], item["partition"]): item for item in items}
-    records, answers = [], []
+    records: list[MetadataRecord] = []
+    answers: list[dict[str, Any]] = []
     min_isrs: dict[str, int] = {}  # per topic, not per change
     for (topic_id, partition), item in latest.items():
         answer = {"topic_id": topic_id, "partition": partition}
@@ -79,9 +91,10 @@ def alter_partitions(image: MetadataImage, defaults: dict[str, str], leader_id: 
         try:
             result = alter_partition(image, defaults, topic_id, partition, leader_id, broker_epoch,
                                      item["leader_epoch"], item["partition_epoch"], tuple(item["new_isr"]),
-                                     min_isrs.get(topic_id))
+                                     min_isrs.get(topic_id), item.get("new_isr_epochs"))
         except KraftError as exc:
             answers.append({**answer, "error": exc.kafka_name, "message": exc.message,
+                            **({"ineligible": exc.brokers} if isinstance(exc, IneligibleReplica) else {}),
                             **_state(image, topic_id, partition)})
             continue
         records += result.records
@@ -91,7 +104,7 @@ def alter_partitions(image: MetadataImage, defaults: dict[str, str], leader_id: 
     return ControllerResult(records, {"partitions": answers})
 
 
-def _state(image: MetadataImage, topic_id: str, partition: int) -> dict:
+def _state(image: MetadataImage, topic_id: str, partition: int) -> dict[str, Any]:
     topic = image.topics.get(topic_id)
     if topic is None or not 0 <= partition < len(topic.partitions):
         return {}

@@ -110,9 +110,14 @@ class NoActiveController(RetriableError):
 
 
 class IneligibleReplica(RetriableError):
-    """A replica that is fenced or shutting down cannot join the ISR."""
+    """A replica that is fenced or shutting down (or registered again since it fetched)
+    cannot join the ISR; `brokers` names which."""
 
     kafka_name, kafka_code = "INELIGIBLE_REPLICA", 107
+
+    def __init__(self, message: str = "", brokers: list[int] | None = None) -> None:
+        super().__init__(message)
+        self.brokers = list(brokers or [])
 
 
 class FencedLeaderEpoch(RetriableError):

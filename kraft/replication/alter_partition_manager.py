@@ -57,7 +57,8 @@ class Proposal:
     def item(self) -> dict:
         return {"topic_id": self.replica.topic_id, "partition": self.replica.partition,
                 "leader_epoch": self.leader_epoch, "partition_epoch": self.partition_epoch,
-                "new_isr": list(self.isr)}
+                "new_isr": list(self.isr),
+                "new_isr_epochs": {str(b): e for b, e in self.leader_state.joining_epochs(self.isr).items()}}
 
 
 def definitely_refused(exc: Exception) -> bool:
@@ -77,7 +78,9 @@ class AlterPartitionManager:
         self._image = image
         self._pending: dict[Key, Proposal] = {}
         self._inflight: dict[Key, Proposal] = {}
-        self._waiting_for: dict[int, set[PartitionReplica]] = {}  # follower -> leaders to propose it again
+        # follower -> the leaders to propose it again once usable, each with the broker
+        # epoch it was refused at (a fetch from a newer incarnation asks again at once)
+        self._waiting_for: dict[int, dict[PartitionReplica, int]] = {}
         self._news = ChangeSignal()
         self.requests_sent = 0  # alter_partitions requests (one per controller round)
         self.changes_sent = 0  # ISR changes in them
@@ -98,20 +101,37 @@ class AlterPartitionManager:
 
     def _eligible_only(self, replica: PartitionReplica, state: LeaderState, isr: tuple[int, ...]):
         """The proposal without the joiners the metadata says cannot join yet (KIP-841:
-        fenced or shutting down); those wait in _waiting_for. None when nothing is left
-        to change."""
+        fenced or shutting down), or the controller refused and that wait for their
+        registration to change (_waiting_for). None when nothing is left to change."""
         image = self._image()
-        ineligible = [b for b in isr if b not in state.isr and image is not None and not image.is_usable(b)]
+        ineligible = [b for b in isr if b not in state.isr and ((image is not None and not image.is_usable(b))
+                                                                  or self._refused(replica, state, b))]
         if not ineligible:
             return isr
         for b in ineligible:
-            self._waiting_for.setdefault(b, set()).add(replica)
+            self._wait_for(b, replica, state)
         narrowed = tuple(b for b in isr if b not in ineligible)
         if set(narrowed) == set(state.isr):
             state.on_proposal_failed()
             return None
         state.pending_isr = narrowed
         return narrowed
+
+    def _wait_for(self, broker: int, replica: PartitionReplica, state: LeaderState) -> None:
+        progress = state.followers.get(broker)
+        self._waiting_for.setdefault(broker, {})[replica] = progress.broker_epoch if progress else -1
+
+    def _refused(self, replica: PartitionReplica, state: LeaderState, broker: int) -> bool:
+        """The controller refused this follower here and nothing has changed since: neither
+        its registration (on_brokers_changed) nor the incarnation its fetches come from."""
+        waiting = self._waiting_for.get(broker)
+        if waiting is None or replica not in waiting:
+            return False
+        progress = state.followers.get(broker)
+        if progress is not None and progress.broker_epoch != waiting[replica]:
+            del waiting[replica]  # it fetched as another incarnation: ask again
+            return False
+        return True
 
     def on_brokers_changed(self, brokers, image: MetadataImage) -> None:
         """Brokers whose registration changed: the leaders kept aside for one now usable
@@ -121,12 +141,20 @@ class AlterPartitionManager:
                 del self._waiting_for[b]  # unregistered (decommissioned): it joins no ISR
             elif b in self._waiting_for and image.is_usable(b):
                 for replica in self._waiting_for.pop(b):
-                    self._propose_due(replica)
+                    self.propose_due(replica)
 
-    def _propose_due(self, replica: PartitionReplica) -> None:
+    def propose_due(self, replica: PartitionReplica) -> None:
+        """Propose the followers already caught up into the ISR, if any: after the ISR
+        changed, or a proposal settled, without waiting for a fetch to be looked at. Only
+        a follower still the incarnation that fetched (its broker epoch registered now)."""
         state = replica.leader
-        if state is not None and state.pending_isr is None:
-            proposal = state.expansion_due()
+        if state is not None and state.pending_isr is None and any(b not in state.isr for b in state.followers):
+            image = self._image()
+
+            def registered(broker: int, epoch: int) -> bool:  # -1: its fetch did not say (as Kafka)
+                reg = image.brokers.get(broker) if image is not None else None
+                return image is None or (reg is not None and (epoch < 0 or reg.broker_epoch == epoch))
+            proposal = state.expansion_due(registered)
             if proposal is not None:
                 self.propose(replica, proposal)
 
@@ -186,13 +214,14 @@ class AlterPartitionManager:
         if proposal.still_ours():  # not taken (nothing changed, or refused): it ends here
             proposal.leader_state.on_proposal_failed()
         if error is None:
-            self._propose_due(replica)  # another follower may have caught up meanwhile
+            self.propose_due(replica)  # another follower may have caught up meanwhile
             return int(result["partition_epoch"] > proposal.partition_epoch)
         log.info("ISR change %s for %s-%d refused: %s", list(proposal.isr), replica.topic,
                  replica.partition, result.get("message", error))
-        if error == INELIGIBLE:
-            for b in set(proposal.isr) - set(proposal.leader_state.isr):
-                self._waiting_for.setdefault(b, set()).add(replica)
+        if error == INELIGIBLE:  # those wait for their registration to change; the others go on
+            for b in result.get("ineligible") or set(proposal.isr) - set(proposal.leader_state.isr):
+                self._wait_for(b, replica, proposal.leader_state)
+            self.propose_due(replica)
         elif error not in WAIT_FOR_METADATA and taken:
-            self._propose_due(replica)  # a stale epoch: again, from the state the answer gave
+            self.propose_due(replica)  # a stale epoch: again, from the state the answer gave
         return 0

@@ -26,14 +26,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
-from kraft.replication.change_signal import Watch
+from kraft.replication.change_signal import Watch, Watchers
 from kraft.replication.fetch_protocol import FetchPartition, FetchRequest, PartitionData
 
 NO_SESSION = 0  # Kafka's INVALID_SESSION_ID
 FULL_EPOCH = 0  # a full fetch that asks for a session (Kafka's INITIAL_EPOCH)
 
 Key = tuple[str, int]  # (topic id, partition)
+
+
+class Watched(Protocol):
+    """A replica as a session watches it (PartitionReplica)."""
+    replica_news: Watchers
 
 
 def key_of(p: FetchPartition | PartitionData) -> Key:
@@ -86,7 +92,7 @@ class LeaderFetchSession:
     # (high watermark, log start, log end) last answered per partition
     told: dict[Key, tuple[int, int, int]] = field(default_factory=dict)
     # the replicas whose changes this session watches, and the keys they noted since
-    watching: dict[Key, object] = field(default_factory=dict)
+    watching: dict[Key, Watched] = field(default_factory=dict)
     watch: Watch = field(default_factory=Watch)
     # positions naming no replica hosted here: looked at again with every request
     unhosted: set[Key] = field(default_factory=set)
@@ -112,14 +118,18 @@ class LeaderFetchSession:
         self.unhosted.discard(k)
         replica = self.watching.pop(k, None)
         if replica is not None:
-            replica.replica_news.discard(self.watch)  # type: ignore[attr-defined]
+            replica.replica_news.discard(self.watch)
 
     def candidates(self, named: set[Key]) -> set[Key]:
         """The partitions that may have news for this request: named in it, answered with
         news last time, changed since, or not hosted here."""
-        return named | self.pending | self.unhosted | self.watch.take()  # type: ignore[operator]
+        return named | self.pending | self.unhosted | self.noted()
 
-    def follow(self, k: Key, replica) -> None:
+    def noted(self) -> set[Key]:
+        """The partitions whose change was noted in the watch since the last look."""
+        return cast(set[Key], self.watch.take())
+
+    def follow(self, k: Key, replica: Watched) -> None:
         """Watch this replica's changes (once; again for a replica re-created under k)."""
         if self.watching.get(k) is not replica:
             old = self.watching.get(k)

@@ -28,6 +28,7 @@ class FollowerProgress:
     last_fetch_leader_leo: int = UNKNOWN  # leader's LEO when the previous fetch arrived
     last_fetch_ms: int = 0
     log_start: int = UNKNOWN  # as its last fetch reported it
+    broker_epoch: int = UNKNOWN  # its registration when it last fetched (KIP-903)
 
 
 class LeaderState:
@@ -76,11 +77,13 @@ class LeaderState:
         self.leo = leo
         return self._advance_hw()
 
-    def on_follower_fetch(self, follower: int, fetch_offset: int, now_ms: int):
-        """A follower fetched from `fetch_offset` (= its LEO). Returns (hw_moved, isr_to_propose)."""
+    def on_follower_fetch(self, follower: int, fetch_offset: int, now_ms: int, broker_epoch: int = UNKNOWN):
+        """A follower fetched from `fetch_offset` (= its LEO), registered as broker_epoch.
+        Returns (hw_moved, isr_to_propose)."""
         progress = self.followers.get(follower)
         if progress is None:
             return False, None
+        progress.broker_epoch = broker_epoch
         fetch_offset = min(fetch_offset, self.leo)
         # Kafka's rule: caught up now if it asked for everything we have; caught up as of
         # its previous fetch if it reached what we had back then.
@@ -112,14 +115,15 @@ class LeaderState:
                 low = min(low, progress.log_start)
         return low
 
-    def _expansion(self, follower: int, progress: FollowerProgress):
+    def _expansion(self, follower: int, progress: FollowerProgress, registered=lambda broker, epoch: True):
         if self.pending_isr is not None or follower in self.isr or progress.leo == UNKNOWN:
             return None
         if progress.leo >= self.hw and progress.leo >= self.epoch_start_offset:
             # every follower caught up joins in the same change: after a restart each
             # partition's ISR is whole again in one proposal, not one per follower
             joining = {b for b, p in self.followers.items() if b not in self.isr and p.leo != UNKNOWN
-                       and p.leo >= self.hw and p.leo >= self.epoch_start_offset}
+                       and p.leo >= self.hw and p.leo >= self.epoch_start_offset
+                       and (b == follower or registered(b, p.broker_epoch))}
             return self._propose(tuple(b for b in self.replicas if b in self.isr or b in joining))
         return None
 
@@ -139,16 +143,25 @@ class LeaderState:
         return any(b != self.broker_id and b in self.followers and self.followers[b].leo != self.leo
                    for b in self.isr)
 
-    def expansion_due(self):
+    def expansion_due(self, registered=lambda broker, epoch: True):
         """An ISR that takes in every follower already caught up (as its last fetch
         showed), proposed; None when none is or a change is in flight. Asked again after
         a proposal fails or the ISR changes: an idle follower's fetch is not looked at
-        again, so its own fetch would never ask."""
+        again, so its own fetch would never ask. registered(broker, epoch): whether the
+        follower is still the incarnation that fetched (one started since may have lost
+        what it had; its next fetch says)."""
         for follower, progress in self.followers.items():
-            proposal = self._expansion(follower, progress)
+            if not registered(follower, progress.broker_epoch):
+                continue
+            proposal = self._expansion(follower, progress, registered)
             if proposal is not None:
                 return proposal
         return None
+
+    def joining_epochs(self, isr) -> dict[int, int]:
+        """The broker epoch each member joining in `isr` fetched with (KIP-903's
+        NewIsrWithEpochs): the controller takes none whose registration has moved on."""
+        return {b: self.followers[b].broker_epoch for b in isr if b not in self.isr and b in self.followers}
 
     def _propose(self, isr: tuple[int, ...]) -> tuple[int, ...]:
         self.pending_isr = isr

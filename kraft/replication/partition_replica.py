@@ -74,6 +74,9 @@ class PartitionReplica(ReplicaReads):
         # manager): its duties look only at the replicas that wrote, never walk them all
         self.on_write: Callable[[PartitionReplica], None] | None = None
         self.on_change: Callable[[PartitionReplica], None] | None = None  # each signal_change: the HW may have moved
+        # the ISR this leader knows changed (a fencing took a follower out, say): a follower
+        # caught up and idle fetches nothing that would be looked at, so this asks for it
+        self.on_isr_changed: Callable[[PartitionReplica], None] | None = None
         self._position: fp.FetchPartition | None = None  # the last fetch_position(), while it holds
 
     # -- role -------------------------------------------------------------------------
@@ -129,6 +132,8 @@ class PartitionReplica(ReplicaReads):
         if leader.on_isr_committed(isr, partition_epoch):
             self.signal_change()
         self._wrote()  # the new ISR may lag our end
+        if self.on_isr_changed is not None:
+            self.on_isr_changed(self)
 
     def _hw_lowered(self) -> None:
         """A truncation took the HW down with the log: the checkpoint must not keep the old."""
@@ -250,8 +255,10 @@ class PartitionReplica(ReplicaReads):
                 pass  # the deadline is checked above
 
     # -- replication (leader side of a follower's fetch) ------------------------------------
-    def serve_fetch(self, replica_id: int, req: fp.FetchPartition, max_bytes: int, now: int):
-        """Returns (PartitionData, proposed ISR or None)."""
+    def serve_fetch(self, replica_id: int, req: fp.FetchPartition, max_bytes: int, now: int,
+                    broker_epoch: int = -1):
+        """Returns (PartitionData, proposed ISR or None); broker_epoch: the follower's
+        registration, as its fetch names it."""
         base: dict[str, Any] = {"topic_id": self.topic_id, "partition": self.partition}
         leader = self.leader
         if leader is None:
@@ -274,7 +281,7 @@ class PartitionReplica(ReplicaReads):
                                         if epoch >= 0 else log.log_start_offset), None
         if not log.log_start_offset <= req.fetch_offset <= log.log_end_offset:
             return fp.PartitionData(**base, **offsets, error=fp.OFFSET_OUT_OF_RANGE), None
-        hw_moved, proposal = leader.on_follower_fetch(replica_id, req.fetch_offset, now)
+        hw_moved, proposal = leader.on_follower_fetch(replica_id, req.fetch_offset, now, broker_epoch)
         if hw_moved:
             self.signal_change(for_followers=False)
             offsets["high_watermark"] = leader.hw

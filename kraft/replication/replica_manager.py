@@ -163,6 +163,7 @@ class ReplicaManager:
         key = (replica.topic_id, replica.partition)
         replica.on_write = self._wrote
         replica.on_change = self.logs.note_hw
+        replica.on_isr_changed = self.alter_partition.propose_due
         self.logs.note_hw(replica)
         replica.log.on_damage = lambda: self._damaged.add(key)
 
@@ -258,7 +259,8 @@ class ReplicaManager:
                         session.pending.add(key)  # left out of this answer: looked at next time
                         continue
                     limit = min(limit, int(allowance))
-                data, proposal = replica.serve_fetch(request.replica_id, p, max(limit, 1), now)
+                data, proposal = replica.serve_fetch(request.replica_id, p, max(limit, 1), now,
+                                                     request.broker_epoch)
                 session.examined(key, replica, replica.changed.version, data)
                 budget -= len(data.records)
                 if throttled:
@@ -273,7 +275,7 @@ class ReplicaManager:
             if start_moved or left <= 0 or not positions or any(has_news(a) for a in answers.values()):
                 return session.to_answer(answers.values())
             await session.watch.wait(left)
-            keys = session.watch.take()
+            keys = session.noted()
 
     # -- storage health ------------------------------------------------------------------------
     def storage_view(self) -> dict:

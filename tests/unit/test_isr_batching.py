@@ -203,3 +203,60 @@ def test_a_follower_that_cannot_join_yet_is_proposed_again_once_usable(controlle
         r.log.close()
     assert c.calls == [("alter_partitions", len(replicas))]
     assert all(out in c.image.topics["tid"].partitions[r.partition].isr for r in replicas)
+
+
+def test_a_member_registered_again_since_it_fetched_is_not_taken(controller):
+    """KIP-903: the leader names the broker epoch each joining member fetched with; one
+    that registered again since (it may have lost unflushed records) is refused."""
+    c = controller
+    leader = c.image.topics["tid"].partitions[0].leader
+    out = next(b for b in (1, 2, 3) if b != leader)
+    shrink_all(c, leader, out)
+    reg = c.image.topics["tid"].partitions[0]
+    epoch = c.image.brokers[out].broker_epoch
+    item = {"topic_id": "tid", "partition": 0, "leader_epoch": reg.leader_epoch,
+            "partition_epoch": reg.partition_epoch, "new_isr": [*reg.isr, out]}
+    records, answer = alter_partitions(c.image, DEFAULTS, leader, c.image.brokers[leader].broker_epoch,
+                                       [{**item, "new_isr_epochs": {out: epoch - 1}}])
+    (refused,) = answer["partitions"]
+    assert records == [] and refused["error"] == "INELIGIBLE_REPLICA" and refused["ineligible"] == [out]
+    records, answer = alter_partitions(c.image, DEFAULTS, leader, c.image.brokers[leader].broker_epoch,
+                                       [{**item, "new_isr_epochs": {out: epoch}}])
+    assert len(records) == 1 and "error" not in answer["partitions"][0]
+
+
+def test_a_caught_up_follower_taken_out_by_a_fencing_comes_back_without_fetching(controller, tmp_path):
+    """An idle follower's fetch is never looked at again once it is caught up: when the
+    controller takes it out of the ISR (fenced) and lets it back (unfenced), the leader
+    proposes it from what its last fetch showed, if it is still the same incarnation."""
+    c = controller
+    leader = c.image.topics["tid"].partitions[0].leader
+    out = next(b for b in (1, 2, 3) if b != leader)
+    replicas = leaders_on(leader, c, tmp_path)
+    manager = AlterPartitionManager(leader, lambda: c.image.brokers[leader].broker_epoch, c.call, lambda: c.image)
+    stale = replicas[: len(replicas) // 2]  # these last saw the follower as an older incarnation
+    for r in replicas:
+        r.on_isr_changed = manager.propose_due
+        for b in r.leader.followers:  # each fetched to the end, as the broker epoch it had then
+            r.leader.on_follower_fetch(b, 0, now_ms(), c.image.brokers[b].broker_epoch - (r in stale and b == out))
+    c.apply(bc.fence_brokers(c.image, DEFAULTS, [out]))  # out of every ISR
+
+    async def scenario():
+        runner = asyncio.create_task(manager.run())
+        for r in replicas:  # the metadata reaches the leader: the ISR shrank
+            r.apply_registration(c.image.topics["tid"].partitions[r.partition], now_ms(), 2)
+        await asyncio.sleep(0.2)
+        assert c.calls == []  # fenced: not proposed
+        c.heartbeat(out)
+        manager.on_brokers_changed({out}, c.image)
+        async with asyncio.timeout(10):
+            while not all(out in r.leader.isr for r in replicas if r not in stale):
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        runner.cancel()
+
+    asyncio.run(scenario())
+    for r in replicas:
+        r.log.close()
+    assert all(out not in r.leader.isr for r in stale)  # its next fetch will say what it has
+    assert c.calls == [("alter_partitions", len(replicas) - len(stale))]
