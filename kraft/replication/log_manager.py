@@ -165,7 +165,8 @@ class LogManager:
             limit = limits[replica.topic]
             if limit is None:
                 continue  # cleanup.policy=compact alone: only the cleaner removes records
-            replica.log.apply_retention(now, *limit, max_offset=replica.high_watermark)
+            if replica.log.apply_retention(now, *limit, max_offset=replica.high_watermark):
+                replica.signal_change()  # its log start moved: followers' sessions tell them
 
     def _retention_limits(self, topic: str) -> tuple[int | None, int | None] | None:
         """(retention.ms, retention.bytes), None for no limit; None when the topic's
