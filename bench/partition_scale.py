@@ -12,8 +12,8 @@ other:
 
 - create: seconds until the CreateTopics answers came, and until every node hosts every
   partition (each node's kafka_server_replicamanager_partitioncount);
-- idle: each node's CPU (share of one core) over `--idle-seconds` with no traffic, and
-  its resident memory;
+- idle: once every ISR is whole, each node's CPU (share of one core) over
+  `--idle-seconds` with no traffic, and its resident memory;
 - latency: a new producer's first acks=all produce, and a produce -> consume round trip;
 - kill: kill -9 the node leading the most partitions, start it again; seconds until every
   partition has a leader, until the node is ready, and until it is back in every ISR
@@ -117,6 +117,11 @@ class Scale:
         meta = self.metadata()
         return sum(1 for t in self.topics for p in meta[t].partitions.values() if node not in p.isrs)
 
+    def not_whole(self) -> int:
+        """Partitions whose ISR lacks one of their three replicas."""
+        meta = self.metadata()
+        return sum(1 for t in self.topics for p in meta[t].partitions.values() if len(p.isrs) < 3)
+
     def led_by(self, node: int) -> int:
         """Partitions without a leader, or led by `node`."""
         meta = self.metadata()
@@ -159,11 +164,15 @@ def step_create(s: Scale) -> dict:
 
 
 def step_idle(s: Scale, seconds: float) -> dict:
-    time.sleep(3)  # the writes' last replication settles
+    # steady state: every ISR whole again (creation shrinks some while followers open their
+    # logs), and the writes' last replication done
+    settled = until(lambda: s.not_whole() == 0, 300, 1.0)
+    time.sleep(3)
     pids = {n: s.cluster.procs[n].pid for n in s.cluster.hosts}
     before = {n: cpu_s(pid) for n, pid in pids.items()}
     time.sleep(seconds)
-    return {"idle_cpu_pct": {n: round(100 * (cpu_s(pid) - before[n]) / seconds, 1) for n, pid in pids.items()},
+    return {"isrs_whole_after_s": settled,
+            "idle_cpu_pct": {n: round(100 * (cpu_s(pid) - before[n]) / seconds, 1) for n, pid in pids.items()},
             "rss_mb": {n: rss_mb(pid) for n, pid in pids.items()}}
 
 

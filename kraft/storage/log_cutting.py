@@ -88,6 +88,8 @@ class LogCutting:
         """Delete whole old segments per retention.ms / retention.bytes (see
         retention_policy), never past ``max_offset``; return how many went."""
         self._check_open()
+        if not self._oldest_may_go(now_ms, retention_ms, retention_bytes, max_offset):
+            return 0
         stats = [SegmentStats(s.base_offset, s.next_offset, s.size, s.max_timestamp) for s in self._segments]
         count = segments_to_delete(stats, now_ms, retention_ms, retention_bytes, max_offset)
         if count == 0:
@@ -96,6 +98,19 @@ class LogCutting:
             self.roll()  # the log keeps an empty active segment at its end
         self._delete_oldest(count)
         return count
+
+    def _oldest_may_go(self, now_ms: int, retention_ms: int | None, retention_bytes: int | None,
+                       max_offset: int | None) -> bool:
+        """segments_to_delete's first step alone: when the oldest segment stays, they all
+        do. Every log is asked every retention pass, most with nothing to delete: this
+        keeps the pass to a look at one segment each (thousands of partitions)."""
+        first = self._segments[0]
+        if first.size == 0 or (max_offset is not None and first.next_offset > max_offset):
+            return False
+        if retention_ms is not None and retention_ms >= 0 and now_ms - first.max_timestamp > retention_ms:
+            return True
+        return retention_bytes is not None and retention_bytes >= 0 \
+            and sum(s.size for s in self._segments) - first.size >= retention_bytes
 
     def advance_start(self, offset: int) -> bool:
         """DeleteRecords on the leader, or a follower taking its leader's log start: the
