@@ -74,6 +74,10 @@ class MetadataDelta:
         self._quotas: dict[tuple[tuple[str, str | None], ...], Mapping[str, float]] | None = None
         self._rebalance = image.rebalance
         self._notes = ChangeNotes()  # what the records touched, for metadata consumers
+        # the partitions of each topic the records touched, as a list changed in place and
+        # made a tuple once in apply(): a topic of thousands of partitions created, or
+        # changed by thousands of records in one batch, is copied once, not per record
+        self._parts: dict[str, list[PartitionRegistration]] = {}
 
     # Copy-on-write accessors: an area is copied only when a record touches it.
     def _brokers_w(self) -> dict[int, BrokerRegistration]:
@@ -96,6 +100,16 @@ class MetadataDelta:
         if self._topic_configs is None:
             self._topic_configs = dict(self._base.topic_configs)
         return self._topic_configs
+
+    def _partitions_r(self, topic: TopicImage) -> list[PartitionRegistration] | tuple[PartitionRegistration, ...]:
+        return self._parts.get(topic.topic_id, topic.partitions)
+
+    def _partitions_w(self, topic: TopicImage) -> list[PartitionRegistration]:
+        parts = self._parts.get(topic.topic_id)
+        if parts is None:
+            parts = self._parts[topic.topic_id] = list(topic.partitions)
+            self._topics_w()  # the topics map is replaced in apply()
+        return parts
 
     def _brokers_r(self) -> Mapping[int, BrokerRegistration]:
         return self._brokers if self._brokers is not None else self._base.brokers
@@ -167,7 +181,7 @@ class MetadataDelta:
         if current is None or current.broker_epoch != r.broker_epoch:
             raise RecordRejected(f"broker {r.broker_id} epoch {r.broker_epoch} is not registered")
         for topic in self._topics_r().values():
-            if any(r.broker_id in p.replicas for p in topic.partitions):
+            if any(r.broker_id in p.replicas for p in self._partitions_r(topic)):
                 raise RecordRejected(f"broker {r.broker_id} still holds replicas of {topic.name!r}")
         del self._brokers_w()[r.broker_id]
         self._notes.brokers.add(r.broker_id)
@@ -197,7 +211,7 @@ class MetadataDelta:
         topic = self._topics_r().get(r.topic_id)
         if topic is None:
             raise RecordRejected(f"topic id {r.topic_id} does not exist")
-        if r.partition != len(topic.partitions):
+        if r.partition != len(self._partitions_r(topic)):
             raise RecordRejected(f"partition {r.partition} out of sequence")
         if not r.replicas or len(set(r.replicas)) != len(r.replicas):
             raise RecordRejected("replicas must be distinct and non-empty")
@@ -206,14 +220,14 @@ class MetadataDelta:
         part = PartitionRegistration(
             tuple(r.replicas), tuple(r.isr), r.leader, r.leader_epoch, r.partition_epoch
         )
-        self._topics_w()[r.topic_id] = replace(topic, partitions=topic.partitions + (part,))
+        self._partitions_w(topic).append(part)
         self._notes.partition(r.topic_id, r.partition)
 
     def _replay_PartitionChange(self, r: PartitionChange) -> None:
         topic = self._topics_r().get(r.topic_id)
-        if topic is None or not 0 <= r.partition < len(topic.partitions):
+        if topic is None or not 0 <= r.partition < len(self._partitions_r(topic)):
             raise RecordRejected(f"partition {r.topic_id}/{r.partition} does not exist")
-        part = topic.partitions[r.partition]
+        part = self._partitions_r(topic)[r.partition]
         if part.partition_epoch != r.expected_partition_epoch:
             raise RecordRejected(
                 f"partition epoch is {part.partition_epoch}, not {r.expected_partition_epoch}"
@@ -241,9 +255,7 @@ class MetadataDelta:
             replicas, isr, leader, leader_epoch, part.partition_epoch + 1, unclean, adding, removing,
             elr, last_known,
         )
-        partitions = list(topic.partitions)
-        partitions[r.partition] = new
-        self._topics_w()[r.topic_id] = replace(topic, partitions=tuple(partitions))
+        self._partitions_w(topic)[r.partition] = new
         self._notes.partition(r.topic_id, r.partition)
         if r.unclean:
             self._unclean.append(
@@ -287,6 +299,7 @@ class MetadataDelta:
         if topic is None:
             raise RecordRejected(f"topic id {r.topic_id} does not exist")
         del self._topics_w()[r.topic_id]
+        self._parts.pop(r.topic_id, None)
         del self._topic_ids_w()[topic.name]
         configs = self._topic_configs_w()
         if topic.name in configs:
@@ -352,6 +365,11 @@ class MetadataDelta:
 
     def apply(self) -> MetadataImage:
         base = self._base
+        if self._parts:
+            topics = self._topics_w()
+            for topic_id, parts in self._parts.items():
+                topics[topic_id] = replace(topics[topic_id], partitions=tuple(parts))
+            self._parts = {}
         return MetadataImage(
             offset=self._offset,
             controller_id=self._controller[0],
