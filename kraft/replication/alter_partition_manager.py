@@ -10,8 +10,10 @@ The answer names each partition's state: the leader takes it at once (partition 
 ISR, replicas), so the HW moves without waiting for the metadata log to bring it, and a
 refusal for a stale epoch is settled by the state it carries, after which the leader
 proposes again from there. A follower the controller cannot take yet (fenced, starting)
-is kept aside here and proposed again when the metadata says it is usable: an idle
-follower's fetch is not looked at again, so nothing else would ask. An unknown outcome
+is kept aside here and asked about again when the metadata says it is usable: an idle
+follower's fetch is not looked at again, so the partition is marked changed and every
+follower session looks at it with its next fetch, which proposes the follower if it is
+still following and caught up (never from what an old fetch showed). An unknown outcome
 (no controller, a timeout) sends the proposal again after ALTER_RESEND_S; the
 compare-and-set on the partition epoch makes that safe.
 """
@@ -141,22 +143,7 @@ class AlterPartitionManager:
                 del self._waiting_for[b]  # unregistered (decommissioned): it joins no ISR
             elif b in self._waiting_for and image.is_usable(b):
                 for replica in self._waiting_for.pop(b):
-                    self.propose_due(replica)
-
-    def propose_due(self, replica: PartitionReplica) -> None:
-        """Propose the followers already caught up into the ISR, if any: after the ISR
-        changed, or a proposal settled, without waiting for a fetch to be looked at. Only
-        a follower still the incarnation that fetched (its broker epoch registered now)."""
-        state = replica.leader
-        if state is not None and state.pending_isr is None and any(b not in state.isr for b in state.followers):
-            image = self._image()
-
-            def registered(broker: int, epoch: int) -> bool:  # -1: its fetch did not say (as Kafka)
-                reg = image.brokers.get(broker) if image is not None else None
-                return image is None or (reg is not None and (epoch < 0 or reg.broker_epoch == epoch))
-            proposal = state.expansion_due(registered)
-            if proposal is not None:
-                self.propose(replica, proposal)
+                    replica.ask_followers_again()
 
     # -- sending -------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -214,14 +201,14 @@ class AlterPartitionManager:
         if proposal.still_ours():  # not taken (nothing changed, or refused): it ends here
             proposal.leader_state.on_proposal_failed()
         if error is None:
-            self.propose_due(replica)  # another follower may have caught up meanwhile
+            replica.ask_followers_again()  # another follower may have caught up meanwhile
             return int(result["partition_epoch"] > proposal.partition_epoch)
         log.info("ISR change %s for %s-%d refused: %s", list(proposal.isr), replica.topic,
                  replica.partition, result.get("message", error))
         if error == INELIGIBLE:  # those wait for their registration to change; the others go on
             for b in result.get("ineligible") or set(proposal.isr) - set(proposal.leader_state.isr):
                 self._wait_for(b, replica, proposal.leader_state)
-            self.propose_due(replica)
+            replica.ask_followers_again()
         elif error not in WAIT_FOR_METADATA and taken:
-            self.propose_due(replica)  # a stale epoch: again, from the state the answer gave
+            replica.ask_followers_again()  # a stale epoch: again, from the state the answer gave
         return 0

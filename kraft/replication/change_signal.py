@@ -68,10 +68,11 @@ def _wake(waiter: asyncio.Future) -> None:
 class Watch:
     """The keys of the watched signals that pulsed since the last take(), and one waiter
     woken by a pulse that asks for it (one that came while nobody waited is kept)."""
-    __slots__ = ("changed", "_waiter", "_woken", "__weakref__")
+    __slots__ = ("changed", "recheck", "_waiter", "_woken", "__weakref__")
 
     def __init__(self) -> None:
         self.changed: set[Hashable] = set()
+        self.recheck: set[Hashable] = set()  # to look at once more, at the waiter's next start
         self._waiter: asyncio.Future | None = None
         self._woken = False
 
@@ -122,3 +123,10 @@ class Watchers:
         if self._watches:
             for watch, key in list(self._watches.items()):
                 watch.notice(key, wake)
+
+    def notify_recheck(self) -> None:
+        """Each watch looks at this key once more when it next starts, not in a wait
+        already under way (which may rest on what it was told before)."""
+        if self._watches:
+            for watch, key in list(self._watches.items()):
+                watch.recheck.add(key)

@@ -125,6 +125,12 @@ class LeaderFetchSession:
         news last time, changed since, or not hosted here."""
         return named | self.pending | self.unhosted | self.noted()
 
+    def rechecked(self) -> set[Key]:
+        """The partitions to look at once more with this request (the ISR left this
+        follower out, see PartitionReplica.ask_followers_again), taken."""
+        taken, self.watch.recheck = self.watch.recheck, set()
+        return cast(set[Key], taken)
+
     def noted(self) -> set[Key]:
         """The partitions whose change was noted in the watch since the last look."""
         return cast(set[Key], self.watch.take())

@@ -115,15 +115,14 @@ class LeaderState:
                 low = min(low, progress.log_start)
         return low
 
-    def _expansion(self, follower: int, progress: FollowerProgress, registered=lambda broker, epoch: True):
+    def _expansion(self, follower: int, progress: FollowerProgress):
         if self.pending_isr is not None or follower in self.isr or progress.leo == UNKNOWN:
             return None
         if progress.leo >= self.hw and progress.leo >= self.epoch_start_offset:
             # every follower caught up joins in the same change: after a restart each
             # partition's ISR is whole again in one proposal, not one per follower
             joining = {b for b, p in self.followers.items() if b not in self.isr and p.leo != UNKNOWN
-                       and p.leo >= self.hw and p.leo >= self.epoch_start_offset
-                       and (b == follower or registered(b, p.broker_epoch))}
+                       and p.leo >= self.hw and p.leo >= self.epoch_start_offset}
             return self._propose(tuple(b for b in self.replicas if b in self.isr or b in joining))
         return None
 
@@ -142,21 +141,6 @@ class LeaderState:
         """Is an ISR follower short of our end? Only then can shrink_proposal propose."""
         return any(b != self.broker_id and b in self.followers and self.followers[b].leo != self.leo
                    for b in self.isr)
-
-    def expansion_due(self, registered=lambda broker, epoch: True):
-        """An ISR that takes in every follower already caught up (as its last fetch
-        showed), proposed; None when none is or a change is in flight. Asked again after
-        a proposal fails or the ISR changes: an idle follower's fetch is not looked at
-        again, so its own fetch would never ask. registered(broker, epoch): whether the
-        follower is still the incarnation that fetched (one started since may have lost
-        what it had; its next fetch says)."""
-        for follower, progress in self.followers.items():
-            if not registered(follower, progress.broker_epoch):
-                continue
-            proposal = self._expansion(follower, progress, registered)
-            if proposal is not None:
-                return proposal
-        return None
 
     def joining_epochs(self, isr) -> dict[int, int]:
         """The broker epoch each member joining in `isr` fetched with (KIP-903's

@@ -74,9 +74,6 @@ class PartitionReplica(ReplicaReads):
         # manager): its duties look only at the replicas that wrote, never walk them all
         self.on_write: Callable[[PartitionReplica], None] | None = None
         self.on_change: Callable[[PartitionReplica], None] | None = None  # each signal_change: the HW may have moved
-        # the ISR this leader knows changed (a fencing took a follower out, say): a follower
-        # caught up and idle fetches nothing that would be looked at, so this asks for it
-        self.on_isr_changed: Callable[[PartitionReplica], None] | None = None
         self._position: fp.FetchPartition | None = None  # the last fetch_position(), while it holds
 
     # -- role -------------------------------------------------------------------------
@@ -131,9 +128,18 @@ class PartitionReplica(ReplicaReads):
             leader.on_replicas_changed(replicas, now)
         if leader.on_isr_committed(isr, partition_epoch):
             self.signal_change()
+        self.ask_followers_again()
         self._wrote()  # the new ISR may lag our end
-        if self.on_isr_changed is not None:
-            self.on_isr_changed(self)
+
+    def ask_followers_again(self) -> None:
+        """A follower the ISR leaves out (a fencing took it out, say) may be caught up and
+        idle: its fetch would never be looked at again. Each follower session looks at
+        this partition once more with its next request, proposing the follower if it
+        still follows and is caught up; a follower that stopped following it (a damaged
+        copy) has forgotten it by then."""
+        leader = self.leader
+        if leader is not None and any(b not in leader.isr for b in leader.followers):
+            self.replica_news.notify_recheck()
 
     def _hw_lowered(self) -> None:
         """A truncation took the HW down with the log: the checkpoint must not keep the old."""

@@ -163,7 +163,6 @@ class ReplicaManager:
         key = (replica.topic_id, replica.partition)
         replica.on_write = self._wrote
         replica.on_change = self.logs.note_hw
-        replica.on_isr_changed = self.alter_partition.propose_due
         self.logs.note_hw(replica)
         replica.log.on_damage = lambda: self._damaged.add(key)
 
@@ -190,7 +189,9 @@ class ReplicaManager:
             replica = self.hosted.get(key)
             if replica is not None:
                 self._contained(replica, lambda r: self.repair_duty.step(r))
-        self._damaged.clear()
+        if self._damaged:  # a replica under repair fetches nothing until it is cut
+            self.fetchers.sync(list(self._damaged))
+            self._damaged.clear()
         for replica in list(self._lagging):
             state = replica.leader
             if state is None or self.hosted.get((replica.topic_id, replica.partition)) is not replica:
@@ -230,7 +231,7 @@ class ReplicaManager:
 
     async def _serve_session(self, request: fp.FetchRequest,
                              session: LeaderFetchSession) -> list[fp.PartitionData]:
-        named = session.apply(request)
+        named = session.apply(request) | session.rechecked()
         deadline = time.monotonic() + request.max_wait_ms / 1000
         answers: dict[Key, fp.PartitionData] = {}
         hosted, positions = self.hosted.by_id, session.positions

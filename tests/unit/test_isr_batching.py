@@ -17,8 +17,11 @@ from kraft.errors import StaleBrokerEpoch
 from kraft.metadata.records import BecomeController, MetadataBatch, RegisterBroker, encode_batch
 from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.config.topic_configs import DEFAULT_TOPIC_CONFIGS
+from kraft.replication import fetch_protocol as fp
 from kraft.replication.alter_partition_manager import AlterPartitionManager
+from kraft.replication.fetch_session import LeaderFetchSession
 from kraft.replication.partition_replica import PartitionReplica, now_ms
+from kraft.replication.replica_manager import ReplicaManager
 from kraft.storage.partition_log import PartitionLog
 
 import pytest
@@ -150,59 +153,57 @@ def test_every_pending_change_leaves_in_one_request_and_the_leader_takes_the_ans
         assert r.leader.isr == reg.isr and r.partition_epoch == reg.partition_epoch
 
 
+def leader_manager(c: Controller, leader: int, replicas, tmp_path) -> ReplicaManager:
+    """The leader's replica manager hosting its replicas, its ISR changes sent to `c`."""
+    rm = ReplicaManager(leader, tmp_path / "node", lambda topic: {}, 5000, c.call, None)
+    rm.broker_epoch = c.image.brokers[leader].broker_epoch
+    rm.roles.latest = c.image
+    for r in replicas:
+        rm.hosted.add(r)
+    return rm
+
+
+async def follower_fetch(rm: ReplicaManager, session: LeaderFetchSession, follower: int, c: Controller,
+                         replicas, full: bool = False) -> None:
+    """One fetch of `follower`, at the end of every partition: a full one names them all,
+    an incremental one nothing (an idle follower's position does not move)."""
+    rm.roles.latest = c.image
+    positions = tuple(fp.FetchPartition("tid", r.partition, r.log.log_end_offset, -1, r.leader_epoch)
+                      for r in replicas) if full else ()
+    await rm.handle_fetch(fp.FetchRequest(follower, c.image.brokers[follower].broker_epoch, 0, 1 << 20, positions,
+                                          incremental=not full), session)
+
+
 def test_a_stale_epoch_is_settled_by_the_state_the_answer_carries(controller, tmp_path):
     c = controller
     leader = c.image.topics["tid"].partitions[0].leader
     out = next(b for b in (1, 2, 3) if b != leader)
     replicas = leaders_on(leader, c, tmp_path)
     shrink_all(c, leader, out)  # the controller moved on; the leaders' epochs are now stale
-    manager = AlterPartitionManager(leader, lambda: c.image.brokers[leader].broker_epoch, c.call, lambda: c.image)
-    for r in replicas:  # the dropped follower is caught up: each leader proposes the full ISR
-        for progress in r.leader.followers.values():
-            progress.leo = 0
-        r.leader.isr = tuple(b for b in r.leader.isr if b != out)  # as the leader last heard
-        manager.propose(r, r.leader.expansion_due())
-
-    def whole() -> bool:
-        return all(len(c.image.topics["tid"].partitions[r.partition].isr) == 3 and r.leader.pending_isr is None
-                   for r in replicas)
-    asyncio.run(settled(manager, replicas, whole))
-    # the refused batch settled every partition from its answer; the next carried them all again
-    assert c.calls == [("alter_partitions", len(replicas))] * 2
-    assert all(r.leader.isr == c.image.topics["tid"].partitions[r.partition].isr for r in replicas)
-
-
-def test_a_follower_that_cannot_join_yet_is_proposed_again_once_usable(controller, tmp_path):
-    c = controller
-    leader = c.image.topics["tid"].partitions[0].leader
-    out = next(b for b in (1, 2, 3) if b != leader)
-    replicas = leaders_on(leader, c, tmp_path)
-    shrink_all(c, leader, out)
-    c.apply(bc.fence_brokers(c.image, DEFAULTS, [out]))  # fenced: KIP-841 keeps it out of ISRs
-    for r in replicas:
-        r.apply_registration(c.image.topics["tid"].partitions[r.partition], now_ms(), 2)
-    manager = AlterPartitionManager(leader, lambda: c.image.brokers[leader].broker_epoch, c.call, lambda: c.image)
+    rm = leader_manager(c, leader, replicas, tmp_path)
+    for r in replicas:  # as the leader last heard: the follower out, the others caught up
+        r.leader.isr = tuple(b for b in r.leader.isr if b != out)
+        for b, progress in r.leader.followers.items():
+            progress.leo = 0 if b != out else -1
+    session = LeaderFetchSession()
 
     async def scenario():
-        runner = asyncio.create_task(manager.run())
-        for r in replicas:  # the fenced follower fetched to the end: not proposed while fenced
-            _, proposal = r.leader.on_follower_fetch(out, 0, now_ms())
-            if proposal is not None:
-                manager.propose(r, proposal)
-        await asyncio.sleep(0.2)
-        assert c.calls == [] and all(r.leader.pending_isr is None for r in replicas)
-        c.heartbeat(out)  # unfenced; the leader hears of it with the metadata
-        manager.on_brokers_changed({out}, c.image)
+        runner = asyncio.create_task(rm.alter_partition.run())
+        await follower_fetch(rm, session, out, c, replicas, full=True)  # caught up: proposed, stale
         async with asyncio.timeout(10):
-            while not all(out in r.leader.isr for r in replicas):
+            while c.calls != [("alter_partitions", len(replicas))] or any(r.leader.pending_isr for r in replicas):
+                await asyncio.sleep(0.01)
+            # every refusal settled from its answer; the follower's next fetch proposes again
+            await follower_fetch(rm, session, out, c, replicas)
+            while not all(out in c.image.topics["tid"].partitions[r.partition].isr for r in replicas):
                 await asyncio.sleep(0.01)
         runner.cancel()
 
     asyncio.run(scenario())
     for r in replicas:
         r.log.close()
-    assert c.calls == [("alter_partitions", len(replicas))]
-    assert all(out in c.image.topics["tid"].partitions[r.partition].isr for r in replicas)
+    assert c.calls == [("alter_partitions", len(replicas))] * 2
+    assert all(r.leader.isr == c.image.topics["tid"].partitions[r.partition].isr for r in replicas)
 
 
 def test_a_member_registered_again_since_it_fetched_is_not_taken(controller):
@@ -225,38 +226,37 @@ def test_a_member_registered_again_since_it_fetched_is_not_taken(controller):
     assert len(records) == 1 and "error" not in answer["partitions"][0]
 
 
-def test_a_caught_up_follower_taken_out_by_a_fencing_comes_back_without_fetching(controller, tmp_path):
-    """An idle follower's fetch is never looked at again once it is caught up: when the
-    controller takes it out of the ISR (fenced) and lets it back (unfenced), the leader
-    proposes it from what its last fetch showed, if it is still the same incarnation."""
+def test_a_caught_up_idle_follower_taken_out_by_a_fencing_comes_back(controller, tmp_path):
+    """An idle follower's position never moves, so its fetch is not looked at again once
+    it is caught up: when the controller takes it out of the ISR (fenced) and lets it back
+    (unfenced), its session looks at those partitions once more with its next fetch, and
+    the leader proposes it from that fetch, all partitions in one request."""
     c = controller
     leader = c.image.topics["tid"].partitions[0].leader
     out = next(b for b in (1, 2, 3) if b != leader)
     replicas = leaders_on(leader, c, tmp_path)
-    manager = AlterPartitionManager(leader, lambda: c.image.brokers[leader].broker_epoch, c.call, lambda: c.image)
-    stale = replicas[: len(replicas) // 2]  # these last saw the follower as an older incarnation
-    for r in replicas:
-        r.on_isr_changed = manager.propose_due
-        for b in r.leader.followers:  # each fetched to the end, as the broker epoch it had then
-            r.leader.on_follower_fetch(b, 0, now_ms(), c.image.brokers[b].broker_epoch - (r in stale and b == out))
-    c.apply(bc.fence_brokers(c.image, DEFAULTS, [out]))  # out of every ISR
+    rm = leader_manager(c, leader, replicas, tmp_path)
+    session = LeaderFetchSession()
 
     async def scenario():
-        runner = asyncio.create_task(manager.run())
-        for r in replicas:  # the metadata reaches the leader: the ISR shrank
+        runner = asyncio.create_task(rm.alter_partition.run())
+        await follower_fetch(rm, session, out, c, replicas, full=True)  # caught up and in every ISR
+        c.apply(bc.fence_brokers(c.image, DEFAULTS, [out]))  # out of every ISR
+        for r in replicas:  # the metadata reaches the leader
             r.apply_registration(c.image.topics["tid"].partitions[r.partition], now_ms(), 2)
+        await follower_fetch(rm, session, out, c, replicas)  # fenced: kept aside, not proposed
         await asyncio.sleep(0.2)
-        assert c.calls == []  # fenced: not proposed
-        c.heartbeat(out)
-        manager.on_brokers_changed({out}, c.image)
+        assert c.calls == [] and all(out not in r.leader.isr for r in replicas)
+        c.heartbeat(out)  # unfenced; the leader hears of it with the metadata
+        rm.alter_partition.on_brokers_changed({out}, c.image)
+        await follower_fetch(rm, session, out, c, replicas)  # names nothing: its session looks again
         async with asyncio.timeout(10):
-            while not all(out in r.leader.isr for r in replicas if r not in stale):
+            while not all(out in r.leader.isr for r in replicas):
                 await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)
         runner.cancel()
 
     asyncio.run(scenario())
     for r in replicas:
         r.log.close()
-    assert all(out not in r.leader.isr for r in stale)  # its next fetch will say what it has
-    assert c.calls == [("alter_partitions", len(replicas) - len(stale))]
+    assert c.calls == [("alter_partitions", len(replicas))]
+    assert all(out in c.image.topics["tid"].partitions[r.partition].isr for r in replicas)

@@ -255,7 +255,8 @@ def test_crash_after_the_commit_finishes_the_swap_at_open(tmp_path, moved, merge
 def manager_with(tmp_path, log, configs):
     from kraft.replication.replica_manager import ReplicaManager
     rm = ReplicaManager(1, tmp_path / "node", lambda topic: configs, 5000, None, None)
-    replica = SimpleNamespace(topic="t", topic_id="id", partition=0, log=log, high_watermark=log.log_end_offset)
+    replica = SimpleNamespace(topic="t", topic_id="id", partition=0, log=log, high_watermark=log.log_end_offset,
+                              signal_change=lambda: None)
     rm.replicas[("id", 0)] = replica
     return rm, replica
 
