@@ -163,11 +163,11 @@ def step_create(s: Scale) -> dict:
     return out
 
 
-def step_idle(s: Scale, seconds: float) -> dict:
+def step_idle(s: Scale, seconds: float, settle_s: float) -> dict:
     # steady state: every ISR whole again (creation shrinks some while followers open their
     # logs), and the writes' last replication done
     settled = until(lambda: s.not_whole() == 0, 300, 1.0)
-    time.sleep(3)
+    time.sleep(settle_s)
     pids = {n: s.cluster.procs[n].pid for n in s.cluster.hosts}
     before = {n: cpu_s(pid) for n, pid in pids.items()}
     time.sleep(seconds)
@@ -279,7 +279,7 @@ def one_size(partitions: int, args) -> dict:
         s = Scale(cluster, partitions, args.per_topic)
         result: dict = {"partitions": s.total}
         steps = args.steps.split(",")
-        for name, run in (("create", lambda: step_create(s)), ("idle", lambda: step_idle(s, args.idle_seconds)),
+        for name, run in (("create", lambda: step_create(s)), ("idle", lambda: step_idle(s, args.idle_seconds, args.settle_seconds)),
                           ("latency", lambda: step_latency(s)), ("kill", lambda: step_kill(s)),
                           ("restart", lambda: step_restart(s)), ("groups", lambda: step_groups(s, args.groups))):
             if name in steps or name == "create":
@@ -296,6 +296,8 @@ def main() -> None:
     ap.add_argument("--partitions", default="1000", help="sizes, comma-separated")
     ap.add_argument("--per-topic", type=int, default=100)
     ap.add_argument("--idle-seconds", type=float, default=10.0)
+    ap.add_argument("--settle-seconds", type=float, default=3.0,
+                    help="after every ISR is whole, wait this long before measuring idle CPU")
     ap.add_argument("--groups", type=int, default=200)
     ap.add_argument("--steps", default="create,idle,latency,kill,restart,groups")
     ap.add_argument("--data-dir", help="keep each size's cluster (data and node logs) here, for a look after")
