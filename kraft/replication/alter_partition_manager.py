@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -137,7 +138,7 @@ class AlterPartitionManager:
 
     def on_brokers_changed(self, brokers, image: MetadataImage) -> None:
         """Brokers whose registration changed: the leaders kept aside for one now usable
-        propose again, all in the next request."""
+        have its session look at those partitions again (its next fetch proposes it)."""
         for b in brokers:
             if b in self._waiting_for and b not in image.brokers:
                 del self._waiting_for[b]  # unregistered (decommissioned): it joins no ISR
@@ -182,13 +183,19 @@ class AlterPartitionManager:
                     proposal.leader_state.on_proposal_failed()
             return False
         by_key = {(a["topic_id"], a["partition"]): a for a in answer.get("partitions", ())}
-        changed = 0
+        changed, refused = 0, Counter[str]()
         for proposal in proposals:
             result = by_key.get((proposal.replica.topic_id, proposal.replica.partition))
             if result is not None:
                 changed += self._settle(proposal, result)
+                if "error" in result:
+                    refused[result["error"]] += 1
         if changed:
             log.info("ISR changed for %d partition(s) in one request", changed)
+        if refused:  # one line a request, not one a partition: after a restart there are thousands
+            example = next(a for a in by_key.values() if "error" in a)
+            log.info("ISR changes refused: %s (e.g. %s-%d: %s)", dict(refused), example["topic_id"],
+                     example["partition"], example.get("message", ""))
         return False
 
     def _settle(self, proposal: Proposal, result: dict) -> int:
@@ -203,8 +210,6 @@ class AlterPartitionManager:
         if error is None:
             replica.ask_followers_again()  # another follower may have caught up meanwhile
             return int(result["partition_epoch"] > proposal.partition_epoch)
-        log.info("ISR change %s for %s-%d refused: %s", list(proposal.isr), replica.topic,
-                 replica.partition, result.get("message", error))
         if error == INELIGIBLE:  # those wait for their registration to change; the others go on
             for b in result.get("ineligible") or set(proposal.isr) - set(proposal.leader_state.isr):
                 self._wait_for(b, replica, proposal.leader_state)
