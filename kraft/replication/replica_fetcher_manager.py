@@ -85,6 +85,8 @@ class FollowedStream:
         self.moved.clear()
         forgotten, self.removed = tuple(self.removed), set()
         if full:
+            for key in self.replicas.keys() - self.sent.keys():  # none, unless a round was cut short
+                self.sent[key] = self.replicas[key].fetch_position()
             return tuple(self.sent[k] for k in self.replicas), ()
         return tuple(changed), forgotten
 
