@@ -20,7 +20,7 @@ from kraft.server.local_cluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
 
-TOPICS, PER_TOPIC = 6, 100  # 600 partitions, RF 3: every node is a replica of each
+TOPICS, PER_TOPIC = 4, 100  # 400 partitions, RF 3: every node is a replica of each
 BOUND_S = 240.0  # what the cluster must reach; two cores shared with the rest of the suite
 
 
@@ -112,7 +112,7 @@ def test_a_node_killed_and_started_again_is_back_in_every_isr_in_few_requests(cl
     c.wait_ready([node], timeout_s=BOUND_S)
     c.wait_until(lambda: missing_from_isrs(c, node) == 0, BOUND_S, f"node {node} back in every ISR", 1.0)
     requests, changes = (a - b for a, b in zip(isr_counters(c), before))
-    # 600 partitions took it back: one request per controller round carries them, not one each
+    # 400 partitions took it back: one request per controller round carries them, not one each
     assert changes >= TOPICS * PER_TOPIC and requests * 10 <= changes, (requests, changes)
     delivered, errors = write_everywhere(c)
     assert (delivered, errors) == (TOPICS * PER_TOPIC, [])
