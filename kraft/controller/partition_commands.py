@@ -16,6 +16,7 @@ MAX_CHANGES = 100_000  # ISR changes in one request: more partitions than a brok
 
 
 class AlterPartition(ControllerRequest):
+    """One ISR change: what a leader of the release before alter_partitions sends."""
     op = "alter_partition"
     topic_id: str
     partition: int
