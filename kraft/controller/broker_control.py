@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kraft.controller.result import ControllerResult
-from kraft.metadata.effective_configs import min_isr, topic_config
+from kraft.metadata.effective_configs import TopicSettings
 from kraft.controller.decommission import refuse_decommissioned
 from kraft.controller.partition_change import build_partition_change
 from kraft.errors import StaleBrokerEpoch
@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import BrokerRegistrationChange, MetadataRecord, PartitionChange, RegisterBroker
 
-UNCLEAN = "unclean.leader.election.enable"
 
 
 @dataclass
@@ -146,15 +145,14 @@ def leadership_moves(image: MetadataImage, defaults: dict[str, str], gone: froze
     """Partition changes that take `gone` brokers out of every ISR and leadership (into
     the ELR where the ISR is below min ISR), and `lost_data` brokers out of the ELR too."""
     out = []
-    settings = _TopicSettings(image, defaults)
+    settings = TopicSettings(image, defaults)
     for topic, index, part in image.all_partitions():
         if not (gone & set(part.isr)) and part.leader not in gone \
                 and not (lost_data & set(part.elr)):
             continue
-        unclean, min_insync = settings.of(topic.name)
         change = build_partition_change(
             image, topic.topic_id, index, part, unusable=gone, lost_data=lost_data,
-            unclean_allowed=unclean, min_isr=min_insync,
+            unclean_allowed=settings.unclean(topic.name), min_isr=settings.min_isr(topic.name),
         )
         if change is not None:
             out.append(change)
@@ -166,31 +164,15 @@ def elections_for_returning(image: MetadataImage, defaults: dict[str, str], brok
     `image`, so the choice is made as if it were): from the ISR or ELR, or unclean."""
     out = []
     returning = frozenset({broker_id})
-    settings = _TopicSettings(image, defaults)
+    settings = TopicSettings(image, defaults)
     for topic, index, part in image.all_partitions():
         if part.online or broker_id not in part.replicas:
             continue
-        unclean, min_insync = settings.of(topic.name)
         change = build_partition_change(
             image, topic.topic_id, index, part, returning=returning,
-            unclean_allowed=unclean, min_isr=min_insync,
+            unclean_allowed=settings.unclean(topic.name), min_isr=settings.min_isr(topic.name),
         )
         if change is not None and change.leader is not None:
             out.append(change)
     return out
 
-
-class _TopicSettings:
-    """A topic's unclean-election switch and min ISR, worked out once per topic for a walk
-    over every partition (the effective configs are a merge of several maps)."""
-
-    def __init__(self, image: MetadataImage, defaults: dict[str, str]):
-        self._image, self._defaults = image, defaults
-        self._known: dict[str, tuple[bool, int]] = {}
-
-    def of(self, topic: str) -> tuple[bool, int]:
-        known = self._known.get(topic)
-        if known is None:
-            known = self._known[topic] = (topic_config(self._image, self._defaults, topic, UNCLEAN),
-                                          min_isr(self._image, self._defaults, topic))
-        return known

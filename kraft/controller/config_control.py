@@ -16,7 +16,7 @@ from kraft.controller.result import ControllerResult
 from kraft.controller.partition_change import build_partition_change
 from kraft.errors import BrokerNotFound, InvalidConfig, InvalidValue, ReadOnlyBrokerConfig, TopicNotFound
 from kraft.metadata.delta import MetadataDelta
-from kraft.metadata.effective_configs import MIN_ISR, min_isr
+from kraft.metadata.effective_configs import MIN_ISR, UNCLEAN, min_isr
 from kraft.metadata.image import MetadataImage, TopicImage
 from kraft.metadata.records import ConfigRecord, MetadataRecord, PartitionChange
 from kraft.config.broker_dynamic import ReadOnlyConfig, dynamic_value
@@ -26,8 +26,6 @@ from kraft.config.topic_configs import (
     ConfigError,
     parse_topic_override,
 )
-
-UNCLEAN = "unclean.leader.election.enable"
 
 
 def alter_topic_configs(

@@ -20,7 +20,7 @@ from kraft.errors import (
     StaleBrokerEpoch,
     UnknownTopicOrPartition,
 )
-from kraft.metadata.effective_configs import min_isr
+from kraft.metadata.effective_configs import TopicSettings, min_isr
 from kraft.controller.partition_change import build_partition_change, next_elr
 from kraft.metadata.image import MetadataImage, PartitionRegistration
 from kraft.metadata.records import MetadataRecord, PartitionChange
@@ -82,16 +82,15 @@ def alter_partitions(image: MetadataImage, defaults: dict[str, str], leader_id: 
     latest = {(item["topic_id"], item["partition"]): item for item in items}
     records: list[MetadataRecord] = []
     answers: list[dict[str, Any]] = []
-    min_isrs: dict[str, int] = {}  # per topic, not per change
+    settings = TopicSettings(image, defaults)
     for (topic_id, partition), item in latest.items():
         answer = {"topic_id": topic_id, "partition": partition}
         topic = image.topics.get(topic_id)
-        if topic is not None and topic_id not in min_isrs:
-            min_isrs[topic_id] = min_isr(image, defaults, topic.name)
         try:
             result = alter_partition(image, defaults, topic_id, partition, leader_id, broker_epoch,
                                      item["leader_epoch"], item["partition_epoch"], tuple(item["new_isr"]),
-                                     min_isrs.get(topic_id), item.get("new_isr_epochs"))
+                                     settings.min_isr(topic.name) if topic is not None else None,
+                                     item.get("new_isr_epochs"))
         except KraftError as exc:
             answers.append({**answer, "error": exc.kafka_name, "message": exc.message,
                             **({"ineligible": exc.brokers} if isinstance(exc, IneligibleReplica) else {}),

@@ -23,6 +23,7 @@ from kraft.config.topic_configs import CLUSTER_ONLY, TOPIC_CONFIGS, typed_value
 from kraft.metadata.image import MetadataImage
 
 MIN_ISR = "min.insync.replicas"
+UNCLEAN = "unclean.leader.election.enable"
 Config = TypeVar("Config")  # what the rule makes of one config's layers
 
 
@@ -93,3 +94,26 @@ def min_isr(image: MetadataImage, defaults: dict[str, str], topic: str) -> int:
     """The topic's effective min.insync.replicas (capped as above)."""
     value: int = topic_config(image, defaults, topic, MIN_ISR)  # typed_value: an int for it
     return value
+
+
+class TopicSettings:
+    """Each topic's min ISR and unclean-election switch, worked out once per topic for a
+    walk over many partitions (readiness, fencing, elections, a batch of ISR changes):
+    the effective configs are a merge of several maps, too dear to redo per partition."""
+
+    def __init__(self, image: MetadataImage, defaults: dict[str, str]) -> None:
+        self._image, self._defaults = image, defaults
+        self._min_isr: dict[str, int] = {}
+        self._unclean: dict[str, bool] = {}
+
+    def min_isr(self, topic: str) -> int:
+        value = self._min_isr.get(topic)
+        if value is None:
+            value = self._min_isr[topic] = min_isr(self._image, self._defaults, topic)
+        return value
+
+    def unclean(self, topic: str) -> bool:
+        value = self._unclean.get(topic)
+        if value is None:
+            value = self._unclean[topic] = bool(topic_config(self._image, self._defaults, topic, UNCLEAN))
+        return value

@@ -11,7 +11,7 @@ that are down) is not waited for: no wait would make it writable.
 from __future__ import annotations
 
 from kraft.config.topic_configs import topic_default
-from kraft.metadata.effective_configs import min_isr
+from kraft.metadata.effective_configs import TopicSettings
 from kraft.metadata.image import MetadataImage
 
 NAMED_AT_MOST = 5  # partitions named in a problem; the count says the rest
@@ -31,11 +31,9 @@ def acks_all_problems(image: MetadataImage, defaults: dict[str, str], named: boo
         problems.append(f"{len(usable)} of {len(staying)} brokers usable, a topic with the default "
                         f"settings needs {needed}")
     below = []
-    needs: dict[str, int] = {}  # per topic, not per partition: there may be thousands
+    settings = TopicSettings(image, defaults)
     for topic, index, part in image.all_partitions():
-        need = needs.get(topic.name)
-        if need is None:
-            need = needs[topic.name] = min_isr(image, defaults, topic.name)
+        need = settings.min_isr(topic.name)
         alive = sum(1 for b in part.replicas if image.is_usable(b))
         if len(part.isr) < need <= alive or (not part.online and alive):
             below.append(f"{topic.name}-{index}")

@@ -88,6 +88,10 @@ class Watch:
         taken, self.changed, self._woken = self.changed, set(), False
         return taken
 
+    def take_recheck(self) -> set[Hashable]:
+        taken, self.recheck = self.recheck, set()
+        return taken
+
     async def wait(self, timeout_s: float) -> None:
         """Until a pulse that wakes, or timeout_s; at once when one came since take()."""
         if timeout_s <= 0 or self._woken or self._waiter is not None:
@@ -120,13 +124,15 @@ class Watchers:
             self._watches.pop(watch, None)
 
     def notify(self, wake: bool) -> None:
+        # every append and HW move passes here: no copy (a notice changes no watchers, and
+        # the weak dict defers what the collector drops meanwhile)
         if self._watches:
-            for watch, key in list(self._watches.items()):
+            for watch, key in self._watches.items():
                 watch.notice(key, wake)
 
     def notify_recheck(self) -> None:
         """Each watch looks at this key once more when it next starts, not in a wait
         already under way (which may rest on what it was told before)."""
         if self._watches:
-            for watch, key in list(self._watches.items()):
+            for watch, key in self._watches.items():
                 watch.recheck.add(key)

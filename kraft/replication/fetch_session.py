@@ -128,8 +128,7 @@ class LeaderFetchSession:
     def rechecked(self) -> set[Key]:
         """The partitions to look at once more with this request (the ISR left this
         follower out, see PartitionReplica.ask_followers_again), taken."""
-        taken, self.watch.recheck = self.watch.recheck, set()
-        return cast(set[Key], taken)
+        return cast(set[Key], self.watch.take_recheck())
 
     def noted(self) -> set[Key]:
         """The partitions whose change was noted in the watch since the last look."""

@@ -48,14 +48,12 @@ class FollowedStream:
         self.removed: set[Key] = set()
 
     def set_replicas(self, replicas: dict[Key, PartitionReplica]) -> None:
+        """Follow exactly these: the others are forgotten, new ones (or re-created) added."""
+        for key in self.replicas.keys() - replicas.keys():
+            self.remove(key)
         for key, replica in replicas.items():
             if self.replicas.get(key) is not replica:
-                self.moved.add(key)
-        for key in self.replicas.keys() - replicas.keys():
-            self.removed.add(key)
-            self.sent.pop(key, None)
-            self.moved.discard(key)
-        self.replicas = replicas
+                self.add(key, replica)
 
     def add(self, key: Key, replica: PartitionReplica) -> None:
         """A partition followed from here, new or with its role changed (a new leader
@@ -111,10 +109,6 @@ class ReplicaFetcherManager:
         self._streams: dict[int, FollowedStream] = {}
         self._leader_of: dict[Key, int] = {}  # each followed partition's leader (its stream)
         self._throttle = throttle if throttle is not None else ReplicationThrottle(broker_id)
-
-    def followed_from(self, leader_id: int) -> list[PartitionReplica]:
-        stream = self._streams.get(leader_id)
-        return [] if stream is None or self._disk.failed else list(stream.replicas.values())
 
     def sync(self, keys: Iterable[Key] | None = None) -> None:
         """After a change of roles (of these partitions; None: of any), repairs or disk

@@ -102,9 +102,6 @@ class ReplicaManager:
             raise NotLeaderOrFollower(f"broker {self.broker_id} is not the leader of {topic}-{partition}")
         return replica
 
-    def followed_from(self, leader_id: int) -> list[PartitionReplica]:
-        return self.fetchers.followed_from(leader_id)
-
     # -- metadata -------------------------------------------------------------------------
     def on_metadata(self, changes: MetadataChanges, image: MetadataImage) -> None:
         """Called after metadata changes, with what changed since the previous call; the
