@@ -54,6 +54,7 @@ from kraft.server.broker_links import BrokerLinks
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.server.coordinators import build_coordinators
 from kraft.share.share_coordinator import ShareCoordinator
+from kraft.share.share_broker import ShareBroker
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ class Node:
         self.follower: MetadataFollower | None = None
         self.replica_manager: ReplicaManager | None = None
         self.data_plane: DataPlane | None = None
+        self.share_locks: ShareBroker | None = None  # a broker's share-partitions: their lock clock runs
         self.groups: GroupCoordinator | None = None
         self.transactions: TransactionCoordinator | None = None
         # every coordinator (groups, transactions, share-partition state) by its task's name
@@ -414,6 +416,7 @@ class Node:
         txn_link, self.groups, self.transactions = built.txn_link, built.groups, built.transactions
         if replica_manager is not None:  # a broker leads share-partitions
             self.metrics.watch_shares(built.shares, replica_manager)
+            self.share_locks = built.shares
         self.coordinators = built.by_task()
         return BrokerServices(
             node_id=self.node_id, cluster_id=self.cluster_id, config=self.config,
@@ -471,6 +474,8 @@ class Node:
             tasks.append(tg.create_task(self.lifecycle.run(), name="broker-lifecycle"))
         for name, coordinator in self.coordinators.items():
             tasks.append(tg.create_task(coordinator.run(), name=name))
+        if self.share_locks is not None:
+            tasks.append(tg.create_task(self.share_locks.run(), name="share-lock-clock"))
         if self.registry_site is not None:
             tasks.append(tg.create_task(self.registry_site.run(), name="schema-registry"))
         tasks.append(tg.create_task(data_plane.unacked.run(), name="acks0-writes"))

@@ -9,12 +9,16 @@ and stores the state again after every acknowledgement before the client hears o
 what was acknowledged stays acknowledged when leadership moves (records held under a
 lock come back available). A group's membership lives in its coordinator's memory and
 starts again when the coordinator moves: members join again. Locks and sessions run out
-when they are next looked at, so no timer task is needed.
+when they are next looked at; a lock that runs out is also released by the lock clock
+(`run`) at its deadline, so a record worn out at the delivery limit reaches the
+dead-letter topic (and the released state the share coordinator) even when nobody fetches
+that partition again, as Kafka's acquisition-lock timer does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -57,6 +61,7 @@ class _Held:
     partition: SharePartition
     state_epoch: int = 0  # of the stored state it was read from (an admin's alteration raises it)
     config: dict[str, str] = field(default_factory=dict)  # the group's configs, read at each use (_held)
+    replica: PartitionReplica | None = None  # the leader replica it was taken over on (the lock clock's)
     burying: asyncio.Lock = field(default_factory=asyncio.Lock)
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -91,6 +96,10 @@ class ShareBroker:
         self.partitions: dict[PartitionKey, _Held] = {}
         self.sessions = ShareSessions(MAX_SHARE_SESSIONS, settings.share_session_timeout_ms)
         self.rest = RestShareInstances()  # the REST door's members, of groups coordinated here
+        # the lock clock's (deadline, key) of every lock taken or renewed; an entry whose
+        # lock went another way is passed over when it comes due
+        self._deadlines: list[tuple[int, PartitionKey]] = []
+        self._earlier = asyncio.Event()  # a deadline before the one the clock sleeps to
 
     def now_ms(self) -> int:
         return self._clock()
@@ -181,7 +190,7 @@ class ShareBroker:
             log_start, hw = replica.readable_range()
             where = reset or self.config(group_id)["share.auto.offset.reset"]
             partition.restore(log_start if where == "earliest" else hw, ())
-        held = _Held(epoch, skey, partition, stored.state_epoch if stored is not None else 0)
+        held = _Held(epoch, skey, partition, stored.state_epoch if stored is not None else 0, replica=replica)
         if stored is None or stored.leader_epoch < epoch:  # kept at once: a later leader starts here too
             await self._save(held)
         if replica.leader_epoch != epoch:
@@ -208,6 +217,7 @@ class ShareBroker:
         before the client hears they were taken."""
         held = await self._held(key, replica)
         held.partition.acknowledge(member_id, acks, self.now_ms(), renew_allowed)
+        self._note_locks(key, held)
         unwritten = await self._bury(key, held, replica)  # before the state: a crash between them repeats one
         await self._save(held)
         if unwritten is not None:  # taken, not yet durable: the client must not count on it
@@ -231,6 +241,7 @@ class ShareBroker:
         acquired = partition.acquire(member_id, batches, max_records, self.now_ms(), record_limit)
         if not acquired:
             return Fetched(b"", [])
+        self._note_locks(key, held)
         last = acquired[-1].last_offset  # batches past the last acquired record are not sent
         cut = next((end for batch, end in zip(batches, ends) if batch.last_offset >= last), len(data))
         return Fetched(data[:cut], acquired)
@@ -275,6 +286,46 @@ class ShareBroker:
                     return exc
             held.partition.buried(dead)
             return None
+
+    # -- the lock clock ------------------------------------------------------------------
+    def _note_locks(self, key: PartitionKey, held: _Held) -> None:
+        deadline = held.partition.next_lock_deadline()
+        if deadline is None:
+            return
+        if not self._deadlines or deadline < self._deadlines[0][0]:
+            self._earlier.set()
+        heapq.heappush(self._deadlines, (deadline, key))
+
+    async def run(self) -> None:
+        """Release the locks that ran out at their deadlines (the node's task, cancelled
+        at its stop); the rest of the share-partition's upkeep stays with its next use."""
+        while True:
+            self._earlier.clear()
+            now = self.now_ms()
+            due: set[PartitionKey] = set()
+            while self._deadlines and self._deadlines[0][0] <= now:
+                due.add(heapq.heappop(self._deadlines)[1])
+            for key in sorted(due):
+                await self._expire(key)
+            wait_s = (self._deadlines[0][0] - self.now_ms()) / 1000 if self._deadlines else None
+            try:
+                await asyncio.wait_for(self._earlier.wait(), None if wait_s is None else max(0.0, wait_s))
+            except TimeoutError:
+                pass
+
+    async def _expire(self, key: PartitionKey) -> None:
+        held = self.partitions.get(key)
+        replica = held.replica if held is not None else None
+        if held is None or replica is None or not replica.is_leader or replica.leader_epoch != held.leader_epoch:
+            return  # taken over again elsewhere: the new leader's own locks count
+        try:
+            if held.partition.expire_locks(self.now_ms()):
+                await self._bury(key, held, replica)
+                await self._save(held)
+        except KraftError as exc:  # the next use stores it (and tries the dead letters again)
+            log.info("share-partition %s: locks run out, not stored yet: %s", key, exc)
+        except Exception:  # the clock keeps running for every other partition
+            log.exception("share-partition %s: releasing the locks that ran out failed", key)
 
     def forget(self, key: PartitionKey) -> None:
         """An admin altered or deleted the share-partition's stored state: the next use

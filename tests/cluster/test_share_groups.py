@@ -341,6 +341,53 @@ def test_rejected_and_worn_out_records_go_to_the_dead_letter_topic(cluster):
                                "__dlq.errors.delivery.count": count, "__dlq.errors.message": message}
 
 
+
+def read_dead_letters(cluster, topic: str, count: int) -> list:
+    reader = confluent_kafka.Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": new_name("r"),
+                                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        reader.subscribe([topic])
+        got: list = []
+        deadline = time.monotonic() + BOUND_S
+        while len(got) < count and time.monotonic() < deadline:
+            message = reader.poll(0.5)
+            if message is not None and message.error() is None:
+                got.append(message)
+        return got
+    finally:
+        reader.close()
+
+
+def test_a_worn_out_records_lock_running_out_writes_its_dead_letter_with_no_fetch_after_it(cluster):
+    """A member takes the record at its last delivery and goes quiet (its session still
+    open, nobody fetching the partition again): when the lock runs out the record is
+    archived and its dead letter written then, as Kafka's lock timer does, not at some
+    later fetch that may never come."""
+    topic = new_name("share-dlq-quiet")
+    dead_letters = f"dlq.{topic}"
+    create_topic(cluster, dead_letters, 1, {"errors.deadletterqueue.group.enable": "true"})
+    group = share_group(cluster, topic, share_delivery_count_limit=2, share_record_lock_duration_ms=LOCK_MS,
+                        errors_deadletterqueue_topic_name=dead_letters,
+                        errors_deadletterqueue_copy_record_enable="true")
+    produce(cluster, topic, ["quiet"])
+    tid, member = topic_id(cluster, topic), str(uuid.uuid4())
+    with kafka_socket(cluster, leader_of(cluster, topic, 0)) as s:
+        deadline = time.monotonic() + BOUND_S
+        acquired: list = []
+        epoch = 0
+        while (not acquired or acquired[-1][1] < 2) and time.monotonic() < deadline:
+            release = [(0, 0, 2)] if acquired else []  # the first delivery goes back (RELEASE)
+            answer = share_fetch(s, group, member, epoch, tid, acks=release)
+            assert code(answer.error_code) == 0, answer
+            epoch += 1
+            acquired += [(a.first_offset, a.delivery_count) for p in answer.responses[0].partitions
+                         for a in p.acquired_records]
+        assert acquired == [(0, 1), (0, 2)]
+        got = read_dead_letters(cluster, dead_letters, 1)  # the session stays open meanwhile
+    assert [(m.value(), {k: v.decode() for k, v in m.headers()}["__dlq.errors.message"]) for m in got] == \
+        [(b"quiet", "Offset delivery count limit reached.")]
+
+
 # -- the HTTP door: REST share consumers -------------------------------------------------------
 def rest(c, method: str, path: str, body=None, node: int = 1):
     return call(method, f"{c.url(node)}{path}", body)
