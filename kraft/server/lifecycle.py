@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from kraft.config.cluster import NodeConfig
 from kraft.errors import BrokerDecommissioned, KraftError, StaleBrokerEpoch
+from kraft.server.heartbeat_thread import HeartbeatThread
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,15 @@ class BrokerLifecycle:
                  heartbeat_interval_s: float, session_timeout_s: float,
                  clock: Callable[[], float] = time.monotonic,
                  log_dir_failed: Callable[[], bool] = lambda: False,
-                 logs_intact: Callable[[], bool] = lambda: True):
+                 logs_intact: Callable[[], bool] = lambda: True,
+                 observe_gap: Callable[[float], None] = lambda gap_s: None,
+                 beats: HeartbeatThread | None = None):
         """registered(broker_epoch) is told of every accepted registration;
         log_dir_failed() says whether the data dir takes writes (sent in each heartbeat);
         logs_intact() whether the logs hold all the previous run wrote (Kafka's clean
-        shutdown, sent with the first registration of this process)."""
+        shutdown, sent with the first registration of this process); observe_gap(s) is
+        told the time between the sending of one accepted heartbeat and the next (what
+        the controller's session for this broker sees: a stalled loop shows here first)."""
         self._config = node_config
         self._call = controller_call
         self._metadata_offset = metadata_offset
@@ -46,6 +51,8 @@ class BrokerLifecycle:
         self._clock = clock
         self._log_dir_failed = log_dir_failed
         self._logs_intact = logs_intact
+        self._observe_gap = observe_gap
+        self._beats = beats  # heartbeats from a thread of their own (None: on this loop)
         self._first_registration_done = False  # later ones: this process lost nothing
         self._last_accepted: float | None = None  # when the controller last answered a heartbeat
         self.incarnation_id = uuid.uuid4().hex
@@ -53,25 +60,45 @@ class BrokerLifecycle:
 
     async def run(self) -> None:
         """Owned by the node's task group; returns only when cancelled."""
-        while True:
-            if self.broker_epoch is None:
-                await self._register()
-            try:
-                sent = self._clock()
-                await self._call("heartbeat", {
-                    "broker_id": self._config.id,
-                    "broker_epoch": self.broker_epoch,
-                    "metadata_offset": self._metadata_offset(),
-                    "log_dir_failed": self._log_dir_failed(),
-                })
-                self._last_accepted = sent
-            except StaleBrokerEpoch:
+        beats = self._beats
+        if beats is not None:
+            beats.start()
+        try:
+            while True:
+                if self.broker_epoch is None:
+                    await self._register()
+                if beats is not None:
+                    await beats.beat_until_stale(self._heartbeat, self._accepted, self._interval)
+                elif await self._beat_here():
+                    continue
                 log.info("broker epoch %s is stale; registering again", self.broker_epoch)
                 self.broker_epoch = None
-                continue
-            except KraftError as exc:
-                log.debug("heartbeat failed: %s", exc.message)
-            await asyncio.sleep(self._interval)
+        finally:
+            if beats is not None:
+                await asyncio.to_thread(beats.stop)
+
+    async def _beat_here(self) -> bool:
+        """One heartbeat on this loop (no heartbeat thread); False when the epoch is stale."""
+        sent = self._clock()
+        try:
+            await self._call("heartbeat", self._heartbeat())
+            self._accepted(sent)
+        except StaleBrokerEpoch:
+            return False
+        except KraftError as exc:
+            log.debug("heartbeat failed: %s", exc.message)
+        await asyncio.sleep(self._interval)
+        return True
+
+    def _heartbeat(self) -> dict:
+        """What a heartbeat says (read from the heartbeat thread too: plain reads)."""
+        return {"broker_id": self._config.id, "broker_epoch": self.broker_epoch,
+                "metadata_offset": self._metadata_offset(), "log_dir_failed": self._log_dir_failed()}
+
+    def _accepted(self, sent: float) -> None:
+        if self._last_accepted is not None:
+            self._observe_gap(sent - self._last_accepted)
+        self._last_accepted = sent
 
     def session_lapsed(self) -> bool:
         """No heartbeat sent within the last session was answered: the controller has

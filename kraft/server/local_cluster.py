@@ -26,6 +26,7 @@ from kraft.config.data_dir import PARTITIONS_DIR
 from kraft.server import lazy_disks, small_disks
 from kraft.storage import run_state
 from kraft.server.launcher import prepare_data_dirs
+from kraft.server.thread_freeze import frozen_main_thread
 
 
 NODE_START_BOUND_S = 90.0  # spawn to an open HTTP port, for a node whose process is alive
@@ -272,6 +273,11 @@ class LocalCluster:
 
     def resume(self, node_id: int) -> None:
         os.kill(self.procs[node_id].pid, signal.SIGCONT)
+
+    def freeze_loop(self, node_id: int):
+        """A context manager: the node's event loop frozen (its main thread stopped) while
+        its other threads run on (thread_freeze.py; needs root)."""
+        return frozen_main_thread(self.procs[node_id].pid)
 
     def power_cut(self, node_ids) -> dict[int, dict]:
         """Cut the power of these nodes at once: each is killed and its data dir keeps only

@@ -184,6 +184,13 @@ class NodeMetrics:
             registry=self.registry,
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        # liveness: a broker whose heartbeats are this far apart for a whole session is fenced
+        self.heartbeat_gap = Histogram(
+            "kraft_broker_heartbeat_gap_seconds",
+            "time between the sending of one heartbeat the controller accepted and the next",
+            registry=self.registry,
+            buckets=(0.5, 0.75, 1, 1.5, 2, 3, 4.5, 6, 9, 15, 30),
+        )
         self.kafka_requests_in_flight = Gauge(
             "kraft_kafka_requests_in_flight", "Kafka requests from clients read and not yet answered, all connections",
             registry=self.registry)

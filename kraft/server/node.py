@@ -18,6 +18,7 @@ from kraft.broker.client_quotas import ClientQuotaManager
 from kraft.broker.services import BrokerServices
 from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.broker.producer_ids import ProducerIdAllocator, block_requester
+from kraft.server.heartbeat_thread import HeartbeatThread
 from kraft.server.lifecycle import BrokerLifecycle
 from kraft.server.metadata_follower import MetadataFollower
 from kraft.config.cluster import ClusterConfig
@@ -114,7 +115,15 @@ class Node:
                                           log_dir_failed=lambda: self.replica_manager is not None
                                           and self.replica_manager.disk.failed,
                                           logs_intact=lambda: self.replica_manager is None
-                                          or bool(self.replica_manager.logs_intact))
+                                          or bool(self.replica_manager.logs_intact),
+                                          observe_gap=self.metrics.heartbeat_gap.observe,
+                                          beats=HeartbeatThread(
+                                              lambda: Peers(self.peer_key, self.node_url, self.node_config.source_host,
+                                                            tls.client_context(config)),
+                                              lambda peers: ControllerLink(node_id, None, self.controller_target,
+                                                                           self.topic_defaults, peers,
+                                                                           self._request_timeout_s),
+                                              lambda: self.controller_target() == node_id, self.link.call))
                           if self.node_config.is_broker else None)
         self.producer_ids = (ProducerIdAllocator(block_requester(
             node_id, lambda: self.lifecycle.broker_epoch if self.lifecycle else None, self.link.call))

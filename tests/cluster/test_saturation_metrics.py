@@ -1,5 +1,6 @@
 """What an operator sees of a saturated node in /metrics: how late its event loop runs
-(kraft_event_loop_lag_seconds) and how many Kafka requests wait for their answers
+(kraft_event_loop_lag_seconds), how far apart its accepted heartbeats went
+(kraft_broker_heartbeat_gap_seconds) and how many Kafka requests wait for their answers
 (kraft_kafka_requests_in_flight), which a connection's bounded queue keeps from growing
 with the load. Real nodes, paused with SIGSTOP; real sockets."""
 
@@ -48,6 +49,25 @@ def test_a_stalled_event_loop_shows_as_lag(cluster):
         cluster.resume(node)
     cluster.wait_until(lambda: lags_over_one_second(cluster, node) > before, 10,
                        "a loop-lag sample above 1 s after a 1.6 s stall")
+
+
+def heartbeat_gaps_over(c, node: int, bound: str) -> float:
+    return (metric(c, node, "kraft_broker_heartbeat_gap_seconds_count")
+            - metric(c, node, f'kraft_broker_heartbeat_gap_seconds_bucket{{le="{bound}"}}'))
+
+
+def test_a_stalled_broker_shows_its_longest_heartbeat_gap(cluster):
+    """The gap a controller's session sees, from the broker's side: a stall well inside the
+    session (not fenced) shows as a gap past the heartbeat interval."""
+    node = 3
+    before = heartbeat_gaps_over(cluster, node, "1.5")
+    cluster.pause(node)
+    try:
+        time.sleep(1.8)  # the session is 3 s: fenced past it
+    finally:
+        cluster.resume(node)
+    cluster.wait_until(lambda: heartbeat_gaps_over(cluster, node, "1.5") > before, 10,
+                       "a heartbeat gap above 1.5 s after a 1.8 s stall")
 
 
 def test_requests_waiting_for_replication_are_counted_and_bounded_per_connection(cluster):
