@@ -76,6 +76,12 @@ class ClusterSection(Table):
     # it opened is closed, so silent connections hold no slot for connections.max.idle.ms
     sasl_server_authentication_timeout_ms: Annotated[int, Field(strict=True, ge=100, le=3_600_000)] = Field(
         10_000, alias="sasl.server.authentication.timeout.ms")
+    # kraft's (Kafka has none): a connection whose first request (and TLS handshake) is not
+    # in this long after it opened is closed. Clients send ApiVersions the moment they
+    # connect, so 10 s is ample even for a loaded client, and a silent flood's slots free
+    # in seconds, not after connections.max.idle.ms
+    connections_first_request_timeout_ms: Annotated[int, Field(strict=True, ge=100, le=3_600_000)] = Field(
+        10_000, alias="connections.first.request.timeout.ms")
 
 
 class Timeouts(Table):

@@ -10,7 +10,9 @@ connection, a frame's bytes take a share of a node-wide byte budget (Kafka's
 queued.max.request.bytes) as they arrive and must all arrive within BODY_TIMEOUT_S once
 begun (frame_reader.py), a connection must authenticate within
 sasl.server.authentication.timeout.ms when SASL is on (and close first within it after a
-failed login's answer), an idle connection is closed after
+failed login's answer), a connection's TLS handshake and first request must be in within
+connections.first.request.timeout.ms, a full listener closes its oldest connection not
+served yet to let a newcomer in, an idle connection is closed after
 connections.max.idle.ms, and a client that stops reading its answers is cut off.
 """
 
@@ -29,6 +31,7 @@ from kraft.kafka.codec import MalformedRequest, RequestHead
 from kraft.kafka.session import Session, security_protocol
 from kraft.config.connection_overrides import parse_overrides
 from kraft.kafka.connection_limits import ConnectionLimits
+from kraft.kafka.tls_reads import tls_protocol_factory
 from kraft.kafka.frame_reader import ByteBudget, read_frame
 from kraft.kafka.lazy_deadline import LazyDeadline
 from kraft.kafka.fetch_sessions import FetchSessionCache
@@ -37,6 +40,8 @@ from kraft.kafka.dispatch import Request, Unanswerable, parse, respond
 from kraft.storage.file_slice import FileSlice
 
 log = logging.getLogger(__name__)
+
+CLOSE_HOOKS_BOUND_S = 5.0  # a closed connection's share records go back within this, else at their locks
 
 MAX_FRAME_BYTES = 100 * 1024 * 1024       # Kafka's socket.request.max.bytes
 QUEUED_REQUEST_BYTES = 256 * 1024 * 1024  # node-wide bytes of requests being read or served
@@ -65,11 +70,14 @@ class KafkaListener:
         self._host, self._port = host, port
         self._budget: ByteBudget = shares_with._budget if shares_with is not None else ByteBudget(QUEUED_REQUEST_BYTES)
         settings = node.config.cluster
-        self._limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_ip,
-                                        parse_overrides(settings.max_connections_per_ip_overrides))
+        self._limits: ConnectionLimits[asyncio.WriteTransport] = ConnectionLimits(
+            settings.max_connections, settings.max_connections_per_ip,
+            parse_overrides(settings.max_connections_per_ip_overrides))
         self._sasl_max_frame = settings.sasl_server_max_receive_size
         self._authentication_s = settings.sasl_server_authentication_timeout_ms / 1000
+        self._first_request_s = settings.connections_first_request_timeout_ms / 1000
         self.refused_connections = 0
+        self.evicted_connections = 0  # unserved ones closed to let a newcomer in
         self._connections: set[asyncio.Task] = set()
         self.listener = security_protocol(tls is not None, node.access.authentication)
         self._server: asyncio.Server | None = None
@@ -80,9 +88,16 @@ class KafkaListener:
             else FetchSessionCache(node.config.cluster.max_incremental_fetch_session_cache_slots))
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._serve, self._host, self._port, reuse_address=True, limit=64 * 1024, ssl=self._tls,
-            ssl_handshake_timeout=BODY_TIMEOUT_S if self._tls else None)  # None: plain TCP, no handshake
+        loop = asyncio.get_running_loop()
+
+        def streams() -> asyncio.StreamReaderProtocol:  # as asyncio.start_server builds each connection
+            return asyncio.StreamReaderProtocol(asyncio.StreamReader(64 * 1024, loop), self._serve, loop=loop)
+        tls = None if self._tls is None else tls_protocol_factory(loop, self._tls, self._first_request_s, streams)
+        if self._tls is not None and tls is None:  # asyncio's own TLS, a read buffer per connection
+            self._server = await loop.create_server(streams, self._host, self._port, reuse_address=True,
+                                                    ssl=self._tls, ssl_handshake_timeout=self._first_request_s)
+        else:
+            self._server = await loop.create_server(tls or streams, self._host, self._port, reuse_address=True)
 
     async def close(self) -> None:
         """Stop accepting, cut every connection and wait for their tasks to end."""
@@ -105,13 +120,17 @@ class KafkaListener:
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         host = peer[0] if peer else ""
-        if (refused := self._limits.admit(host)) is not None:
-            self._refuse(writer, refused)
+        slot = writer.transport  # the connection's key in the limits, and how it is closed
+        admission = self._limits.admit(host, slot)
+        if admission.refused is not None:
+            self._refuse(writer, admission.refused)
             return
+        if admission.evicted is not None:
+            self._evict(admission.evicted, host)
         try:
             await self._serve_admitted(reader, writer, host)
         finally:
-            self._limits.release(host)
+            self._limits.release(slot)
 
     def _refuse(self, writer: asyncio.StreamWriter, why: str) -> None:
         """Over a connection limit: closed at once, as Kafka's acceptor does; logged sparingly
@@ -120,6 +139,16 @@ class KafkaListener:
         if self.refused_connections == 1 or self.refused_connections % 1000 == 0:
             log.warning("refusing Kafka connections: %s (%d refused so far)", why, self.refused_connections)
         writer.transport.abort()  # nothing owed to it: no lingering close
+
+    def _evict(self, slot: asyncio.WriteTransport, newcomer: str) -> None:
+        """The listener is full: an unserved connection (nothing owed to it) gives its slot
+        to a newcomer; its task ends on the lost connection. Logged sparingly."""
+        self.evicted_connections += 1
+        if self.evicted_connections == 1 or self.evicted_connections % 1000 == 0:
+            log.warning("the Kafka listener is full (max.connections %d): closing connections that sent "
+                        "no request yet for newcomers, the last for %s (%d so far)",
+                        self._limits.total, newcomer, self.evicted_connections)
+        slot.abort()
 
     async def _serve_admitted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                               host: str) -> None:
@@ -143,7 +172,7 @@ class KafkaListener:
         connection = Session(host, identity, self.listener, access, fetch_sessions=self.fetch_sessions,
                              authenticate_by=authenticate_by)
         try:
-            await self._requests(reader, writer, connection)
+            await self._requests(reader, writer, connection, time.monotonic() + self._first_request_s)
             if connection.closing is not None:
                 await self._client_closes_first(reader)
         except* (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
@@ -155,6 +184,8 @@ class KafkaListener:
             log.exception("closing a Kafka connection from %s after an unexpected error", _peer(writer))
         finally:
             self._connections.discard(task)
+            with contextlib.suppress(Exception):  # what is bound to it goes (share sessions), bounded
+                await asyncio.wait_for(connection.closed(), CLOSE_HOOKS_BOUND_S)
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
@@ -169,7 +200,7 @@ class KafkaListener:
                 await reader.read(1)
 
     async def _requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        connection: Session) -> None:
+                        connection: Session, first_by: float) -> None:
         """A reader and a writer per connection, owned by one task group, so any failure
         ends them together. A request that finds nothing else owed on its connection is
         served and answered by the reader itself; one behind others, or a Produce (which
@@ -183,7 +214,7 @@ class KafkaListener:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._write_answers(answers, writer, unsent, owed))
-                await self._read_requests(reader, writer, answers, tg, unsent, owed, connection, deadline)
+                await self._read_requests(reader, writer, answers, tg, unsent, owed, connection, deadline, first_by)
         finally:
             deadline.close()
             self.requests_in_flight -= owed.clients  # the connection ended with these unanswered
@@ -192,14 +223,17 @@ class KafkaListener:
 
     async def _read_requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                              answers: asyncio.Queue, tg: asyncio.TaskGroup, unsent: set, owed: "_Owed",
-                             connection: Session, deadline: LazyDeadline) -> None:
+                             connection: Session, deadline: LazyDeadline, first_by: float | None) -> None:
+        """first_by: the first request must be in by then (monotonic)."""
+        counted_served = False  # told to the limits once: from then on no newcomer takes this slot
         while True:
             if (muted_s := connection.muted_for_s()) > 0:  # over a quota: the client waits
                 await asyncio.sleep(muted_s)
             try:
-                size, request = await self._next_request(reader, connection, deadline)
+                size, request = await self._next_request(reader, connection, deadline, first_by)
             except MalformedRequest as exc:  # also: a frame that stalled, or no login in time
                 return await self._end(answers, writer, str(exc))
+            first_by = None
             from_broker = connection.identity is not None and connection.identity.broker
             if owed.count == 0 and request.head.api_key not in PIPELINED:
                 # nothing else owed: served and answered here, without a task, a turn or the queue
@@ -212,6 +246,9 @@ class KafkaListener:
                 await answers.put((served, turn, from_broker))
                 self._owing(owed, from_broker)  # queued; with the queue full, nothing more is read
                 await turn.wait()
+            if not counted_served and connection.identity is not None:  # a request served, past any login
+                counted_served = True
+                self._limits.served(writer.transport)
             if (closing := connection.closing) is not None:  # its answer went out first
                 return await self._end(answers, writer, closing)
             if self._brokers_only and connection.identity is not None and not connection.identity.broker:
@@ -219,24 +256,29 @@ class KafkaListener:
                 return await self._end(answers, writer, "the inter-broker listener serves the other brokers only")
 
     async def _next_request(self, reader: asyncio.StreamReader, connection: Session,
-                            deadline: LazyDeadline) -> tuple[int, Request]:
+                            deadline: LazyDeadline, first_by: float | None) -> tuple[int, Request]:
         """The next frame's size and request, its bytes held in the budget. MalformedRequest:
-        the connection ends with the answers it is owed; TimeoutError: idle, it just ends."""
+        the connection ends with the answers it is owed; TimeoutError: idle, or no request at
+        all in time (a silent flood is not logged line by line), it just ends."""
         authenticate_by = connection.authentication_deadline()
+        set_up_by = _earliest(authenticate_by, first_by)  # past this, the connection ends
         idle_until = time.monotonic() + IDLE_TIMEOUT_S
         frame_by: float | None = None  # set once a frame has begun
         try:
-            with deadline.until(min(idle_until, authenticate_by or idle_until)):
+            with deadline.until(min(idle_until, set_up_by or idle_until)):
                 (size,) = _SIZE.unpack(await reader.readexactly(4))
             limit = self._sasl_max_frame if connection.authentication_pending() else MAX_FRAME_BYTES
             if not 0 < size <= limit:
                 raise MalformedRequest(f"frame of {size} bytes (limit {limit})")
             frame_by = time.monotonic() + BODY_TIMEOUT_S
-            with deadline.until(min(frame_by, authenticate_by or frame_by)):
+            with deadline.until(min(frame_by, set_up_by or frame_by)):
                 frame = await read_frame(reader, size, self._budget, lambda head: self._check_head(head, connection))
         except TimeoutError:
             if authenticate_by is not None and time.monotonic() >= authenticate_by:
                 raise MalformedRequest(f"not authenticated within {self._authentication_s:g} s") from None
+            if first_by is not None and time.monotonic() >= first_by and frame_by is not None:
+                raise MalformedRequest(f"the first request was not in within {self._first_request_s:g} s "
+                                       "of connecting") from None
             if frame_by is not None:
                 raise MalformedRequest(f"a frame's bytes did not all arrive within {BODY_TIMEOUT_S:g} s") from None
             raise
@@ -391,6 +433,10 @@ def _whole(part: FileSlice) -> bytes:
     if len(data) != part.length:
         raise ConnectionAbortedError(f"a log file ended {part.length - len(data)} bytes early")
     return data
+
+
+def _earliest(*times: float | None) -> float | None:
+    return min((t for t in times if t is not None), default=None)
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

@@ -9,12 +9,16 @@ User:ANONYMOUS, as on Kafka's PLAINTEXT listener.
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from kraft.broker.access import AccessControl, Identity
 from kraft.kafka.fetch_sessions import FetchSessionCache
 from kraft.security.scram import ScramExchange
+
+_CONNECTION_IDS = itertools.count(1)
 
 # Served before authentication: ApiVersions, SaslHandshake, SaslAuthenticate.
 BEFORE_AUTHENTICATION = frozenset({18, 17, 36})
@@ -54,6 +58,19 @@ class Session:
     closing: str | None = None
     # the broker's incremental fetch sessions (the listener's): they outlive connections
     fetch_sessions: FetchSessionCache = field(default_factory=lambda: FetchSessionCache(0), repr=False)
+    # the brokers-only APIs refused on this connection, each logged once (RequestContext.is_cluster_member)
+    refused_apis: set[int] = field(default_factory=set, repr=False)
+    # this connection's number on the broker (Kafka's connection id): share sessions belong to it
+    connection_id: int = field(default_factory=lambda: next(_CONNECTION_IDS))
+    # run once when the connection ends, by name (registering again replaces): what is
+    # bound to the connection goes with it (share sessions); awaited by the connection's task
+    on_close: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict, repr=False)
+
+    async def closed(self) -> None:
+        """The connection ended: its close hooks run, each once, in the connection's task."""
+        hooks, self.on_close = list(self.on_close.values()), {}
+        for hook in hooks:
+            await hook()
 
     def may_serve(self, api_key: int) -> bool:
         """False: a request before authentication, or other than re-authentication once the

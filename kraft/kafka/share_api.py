@@ -19,19 +19,25 @@ from typing import Any
 from kraft.broker.services import BrokerServices
 from kraft.errors import CoordinatorLoadInProgress, CoordinatorNotAvailable, KraftError, NotCoordinator
 from kraft.kafka import error_codes
+from kraft.kafka.codec import RequestHead
 from kraft.kafka.entities import millis
 from kraft.kafka.group_api import _coordinator_error
 from kraft.kafka.leaders import current_leader, node_endpoint
 from kraft.kafka.request_context import RequestContext
 from kraft.replication.change_signal import wait_any
 from kraft.share.share_group import Refusal
-from kraft.share.share_partition import Ack, AckRefused
-from kraft.share.share_sessions import CLOSE, INVALID_SHARE_SESSION_EPOCH, OPEN, SessionRefusal
+from kraft.share.share_partition import Ack, AckRefused, ack_shape_problem
+from kraft.share.share_sessions import CLOSE, INVALID_SHARE_SESSION_EPOCH, MAX_PARTITIONS, OPEN, SessionRefusal
 
 TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED = 29, 30
 RENEW_SINCE = 2
 RECORD_LIMIT = 1  # ShareFetch v2's share_acquire_mode: 0 batch_optimized, 1 record_limit
 MAX_WAIT_MS = 30_000  # a long poll never outlasts a client's request timeout
+# acknowledgement batches in one request: one per record of the widest share-partition
+# window (share.partition.max.record.locks at most 10,000); counted before any is read
+MAX_ACK_BATCHES = 10_000
+# the broker itself giving back a closed connection's records: no principal to check
+_BROKER = RequestContext(RequestHead(78, 1, 0, None))
 
 Key = tuple[str, int]
 # the share coordinator holding a share-partition's state is being made, moved or loaded
@@ -89,24 +95,57 @@ async def heartbeat(node: BrokerServices, ctx: RequestContext, request) -> dict:
 
 
 # -- ShareFetch and ShareAcknowledge -----------------------------------------------------
-def _acks_of(node: BrokerServices, topics) -> tuple[dict[Key, list[Ack]], set[Key], dict[uuid.UUID, set[int]]]:
-    """(acknowledgements by partition, every partition named, partitions of unknown topic ids)."""
-    acks: dict[Key, list[Ack]] = {}
-    named: set[Key] = set()
-    unknown: dict[uuid.UUID, set[int]] = {}
-    for topic in topics:
-        name = _name_of(node, topic.topic_id)
-        if name is None:
-            unknown.setdefault(topic.topic_id, set()).update(int(p.partition_index) for p in topic.partitions)
-            continue
-        for p in topic.partitions:
-            key = (name, int(p.partition_index))
-            named.add(key)
-            if p.acknowledgement_batches:
-                acks.setdefault(key, []).extend(
-                    Ack(int(b.first_offset), int(b.last_offset), tuple(int(t) for t in b.acknowledge_types))
-                    for b in p.acknowledgement_batches)
-    return acks, named, unknown
+def size_problem(topics, forgotten=()) -> str | None:
+    """Why a request names too much to be looked at, or None; counted from the lengths
+    kio decoded, so a hostile frame costs one step per topic, not per batch."""
+    if len(topics) + len(forgotten) > MAX_PARTITIONS:
+        return f"a share request names at most {MAX_PARTITIONS} partitions"
+    partitions = sum(len(t.partitions) for t in topics) + sum(len(t.partitions) for t in forgotten)
+    if partitions > MAX_PARTITIONS:
+        return f"a share request names at most {MAX_PARTITIONS} partitions"
+    batches = sum(len(p.acknowledgement_batches) for t in topics for p in t.partitions)
+    if batches > MAX_ACK_BATCHES:
+        return f"{batches} acknowledgement batches; a share request carries at most {MAX_ACK_BATCHES}"
+    return None
+
+
+class _Acks:
+    """A request's acknowledgements by partition, each partition's checked for its shape
+    (share_partition.ack_shape_problem) before any is applied or authorized."""
+
+    def __init__(self, node: BrokerServices, topics):
+        self.by_key: dict[Key, list[Ack]] = {}
+        self.refused: dict[Key, str] = {}  # answered INVALID_REQUEST, nothing applied
+        self.named: set[Key] = set()  # every partition named
+        self.unknown: dict[uuid.UUID, set[int]] = {}  # partitions of unknown topic ids
+        raw: dict[Key, list] = {}
+        for topic in topics:
+            name = _name_of(node, topic.topic_id)
+            if name is None:
+                self.unknown.setdefault(topic.topic_id, set()).update(int(p.partition_index) for p in topic.partitions)
+                continue
+            for p in topic.partitions:
+                key = (name, int(p.partition_index))
+                self.named.add(key)
+                if p.acknowledgement_batches:
+                    raw.setdefault(key, []).extend(p.acknowledgement_batches)
+        max_records = node.shares.settings.share_partition_max_record_locks
+        for key, batches in raw.items():
+            self._take(key, batches, max_records)
+
+    def _take(self, key: Key, batches: list, max_records: int) -> None:
+        if len(batches) > max_records:  # refused before a batch is read
+            self.refused[key] = (f"{len(batches)} acknowledgement batches; a share-partition has at most "
+                                 f"{max_records} records in flight")
+            return
+        acks = [Ack(int(b.first_offset), int(b.last_offset), tuple(b.acknowledge_types)) for b in batches]
+        if (problem := ack_shape_problem(acks, max_records)) is not None:
+            self.refused[key] = problem
+        else:
+            self.by_key[key] = acks
+
+    def __bool__(self) -> bool:
+        return bool(self.by_key or self.refused)
 
 
 class _Answers:
@@ -162,9 +201,11 @@ async def _leader_replica(node: BrokerServices, ctx: RequestContext, key: Key):
 
 
 async def _apply_acks(node: BrokerServices, ctx: RequestContext, group_id: str, member_id: str,
-                      acks: dict[Key, list[Ack]], answers: _Answers, field: str) -> None:
+                      acks: _Acks, answers: _Answers, field: str) -> None:
     renew = ctx.api_version >= RENEW_SINCE
-    for key, batches in acks.items():
+    for key, problem in acks.refused.items():
+        answers.failed(key, error_codes.INVALID_REQUEST, problem, field)
+    for key, batches in acks.by_key.items():
         try:
             replica = await _leader_replica(node, ctx, key)
             await node.shares.acknowledge((group_id, *key), replica, member_id, batches, renew)
@@ -181,7 +222,11 @@ def _top_level(code: int, message: str | None, lock_ms: int) -> dict:
             "acquisition_lock_timeout": lock_ms}
 
 
-def _session_check(ctx: RequestContext, request) -> tuple[int, str] | None:
+def _request_check(ctx: RequestContext, request, forgotten=()) -> tuple[int, str] | None:
+    """Whole-request refusals, the cheapest first: what a request names is counted before
+    anything in it is read or authorized."""
+    if (too_much := size_problem(request.topics, forgotten)) is not None:
+        return error_codes.INVALID_REQUEST, too_much
     if not request.group_id:
         return error_codes.INVALID_GROUP_ID, "the group id is empty"
     if not request.member_id:
@@ -193,18 +238,18 @@ def _session_check(ctx: RequestContext, request) -> tuple[int, str] | None:
 
 async def share_fetch(node: BrokerServices, ctx: RequestContext, request) -> dict:
     lock_ms = int(node.shares.config(request.group_id or "")["share.record.lock.duration.ms"])
-    if (problem := _session_check(ctx, request)) is not None:
+    if (problem := _request_check(ctx, request, request.forgotten_topics_data)) is not None:
         return _top_level(*problem, lock_ms)
     group_id, member_id, epoch = request.group_id, request.member_id, int(request.share_session_epoch)
-    acks, named, unknown = _acks_of(node, request.topics)
+    acks = _Acks(node, request.topics)
     if epoch == OPEN and acks:
         return _top_level(error_codes.INVALID_REQUEST, "a new share session carries no acknowledgements", lock_ms)
     forgotten = {(name, int(p)) for t in request.forgotten_topics_data
                  if (name := _name_of(node, t.topic_id)) is not None for p in t.partitions}
-    session = node.shares.sessions.use(group_id, member_id, epoch, named, forgotten, node.shares.now_ms())
+    session = _session(node, ctx, request, acks.named, forgotten)
     if isinstance(session, SessionRefusal):
         return _top_level(session.code, session.message, lock_ms)
-    answers = await _in_session(node, ctx, request, session.partitions, acks, unknown, with_records=True)
+    answers = await _in_session(node, ctx, request, session.partitions, acks, with_records=True)
     renewing = bool(getattr(request, "is_renew_ack", False))  # KIP-1222: renewing locks fetches nothing
     if epoch != CLOSE and int(request.max_records) > 0 and not renewing:
         await _fetch(node, ctx, request, sorted(session.partitions), answers)
@@ -256,12 +301,31 @@ async def _fetch(node: BrokerServices, ctx: RequestContext, request, keys: list[
         await wait_any(signals, left)
 
 
-async def _in_session(node: BrokerServices, ctx: RequestContext, request, partitions, acks: dict[Key, list[Ack]],
-                      unknown: dict[uuid.UUID, set[int]], with_records: bool) -> _Answers:
+def _session(node: BrokerServices, ctx: RequestContext, request, added: set[Key], forgotten: set[Key]):
+    """The request's share session, bound to its connection: one it opens closes with the
+    connection, and one another connection opened is not found from this one."""
+    connection = ctx.connection
+    owner = None if connection is None else connection.connection_id
+    session = node.shares.sessions.use(request.group_id, request.member_id, int(request.share_session_epoch),
+                                       added, forgotten, node.shares.now_ms(), owner)
+    if connection is not None and not isinstance(session, SessionRefusal):
+        connection.on_close["share sessions"] = lambda: _connection_closed(node, connection.connection_id)
+    return session
+
+
+async def _connection_closed(node: BrokerServices, owner: int) -> None:
+    """Its sessions end and their members' records go back, as Kafka's share session cache
+    does when a client's connection closes (rather than waiting for their locks)."""
+    for session in node.shares.sessions.close_owner(owner):
+        await _release(node, _BROKER, session.group_id, session.member_id, session.partitions)
+
+
+async def _in_session(node: BrokerServices, ctx: RequestContext, request, partitions, acks: _Acks,
+                      with_records: bool) -> _Answers:
     """A request's acknowledgements (ShareFetch's per partition in acknowledge_error_code,
     ShareAcknowledge's in error_code); a closing request then gives back what is held."""
     answers = _Answers(node, with_records)
-    answers.unknown = unknown
+    answers.unknown = acks.unknown
     group_id, member_id = request.group_id, request.member_id
     await _apply_acks(node, ctx, group_id, member_id, acks, answers,
                       "acknowledge_error_code" if with_records else "error_code")
@@ -282,16 +346,15 @@ async def _release(node: BrokerServices, ctx: RequestContext, group_id: str, mem
 
 async def share_acknowledge(node: BrokerServices, ctx: RequestContext, request) -> dict:
     lock_ms = int(node.shares.config(request.group_id or "")["share.record.lock.duration.ms"])
-    if (problem := _session_check(ctx, request)) is not None:
+    if (problem := _request_check(ctx, request)) is not None:
         return _top_level(*problem, lock_ms)
-    group_id, member_id, epoch = request.group_id, request.member_id, int(request.share_session_epoch)
-    if epoch == OPEN:
+    if int(request.share_session_epoch) == OPEN:
         return _top_level(INVALID_SHARE_SESSION_EPOCH, "ShareAcknowledge needs an open share session", lock_ms)
-    acks, _, unknown = _acks_of(node, request.topics)
-    session = node.shares.sessions.use(group_id, member_id, epoch, set(), set(), node.shares.now_ms())
+    acks = _Acks(node, request.topics)
+    session = _session(node, ctx, request, set(), set())
     if isinstance(session, SessionRefusal):
         return _top_level(session.code, session.message, lock_ms)
-    answers = await _in_session(node, ctx, request, session.partitions, acks, unknown, with_records=False)
+    answers = await _in_session(node, ctx, request, session.partitions, acks, with_records=False)
     answer = _top_level(error_codes.NONE, None, lock_ms)
     answer["responses"], answer["node_endpoints"] = answers.responses()
     return answer

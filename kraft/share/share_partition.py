@@ -11,7 +11,7 @@ The clock is passed in, so the rules are tested without waiting.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -175,12 +175,9 @@ class SharePartition:
         acks = list(acks)
         if sum(max(0, a.last_offset - a.first_offset + 1) for a in acks) > len(self.records):
             raise AckRefused(INVALID_RECORD_STATE, "more records acknowledged than are in flight")
+        if (problem := ack_shape_problem(acks, self.max_locks)) is not None:
+            raise AckRefused(INVALID_REQUEST, problem)
         for ack in acks:
-            if ack.last_offset < ack.first_offset or ack.last_offset - ack.first_offset >= 1 << 20:
-                raise AckRefused(INVALID_REQUEST, f"acknowledgement range {ack.first_offset}..{ack.last_offset}")
-            width = ack.last_offset - ack.first_offset + 1
-            if len(ack.types) not in (1, width):
-                raise AckRefused(INVALID_REQUEST, f"{len(ack.types)} acknowledge types for {width} records")
             for i, offset in enumerate(range(ack.first_offset, ack.last_offset + 1)):
                 kind = _ack_type(ack.types[0] if len(ack.types) == 1 else ack.types[i], renew_allowed)
                 record = self.records.get(offset)
@@ -279,6 +276,27 @@ class SharePartition:
                 return
             self.records.pop(self.start, None)  # done, or an offset the log does not hold
             self.start += 1
+
+
+def ack_shape_problem(acks: Sequence[Ack], max_records: int) -> str | None:
+    """Why a share-partition's acknowledgements fit no state of it, or None: Kafka's checks
+    (each range in order, after the one before it, with one type for all its records or
+    one per record), and no more records than it can have in flight (`max_records`,
+    share.partition.max.record.locks). One step per batch, and none past the first problem."""
+    if len(acks) > max_records:  # each batch covers a record at least
+        return f"{len(acks)} acknowledgement batches; a share-partition has at most {max_records} records in flight"
+    total, previous_last = 0, -1
+    for ack in acks:
+        if ack.last_offset < ack.first_offset or ack.first_offset <= previous_last:
+            return f"acknowledgement range {ack.first_offset}..{ack.last_offset} is reversed or out of order"
+        width = ack.last_offset - ack.first_offset + 1
+        total += width
+        if total > max_records:
+            return f"more than {max_records} records acknowledged; a share-partition has no more in flight"
+        if len(ack.types) not in (1, width):
+            return f"{len(ack.types)} acknowledge types for {width} records"
+        previous_last = ack.last_offset
+    return None
 
 
 def _ack_type(value: int, renew_allowed: bool) -> AckType:

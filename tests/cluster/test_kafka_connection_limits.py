@@ -30,7 +30,9 @@ MiB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(nodes=1, topic_defaults={"replication.factor": 1}) as c:
+    # the idle share is held past connections.first.request.timeout.ms's default on a busy machine
+    with LocalCluster(nodes=1, topic_defaults={"replication.factor": 1},
+                      cluster={"connections.first.request.timeout.ms": 600_000}) as c:
         c.start().wait_ready(timeout_s=60)
         yield c
 

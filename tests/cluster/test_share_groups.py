@@ -157,7 +157,7 @@ def test_records_held_by_a_killed_consumer_come_back_when_their_lock_runs_out(cl
         line = holder.stdout.readline()  # bounded: the holder gives up after 60 s
         assert line.split(), "the holder received nothing"
         held = sorted(int(o) for o in line.split())
-        os.kill(holder.pid, signal.SIGKILL)  # no close, no release: only the lock can free them
+        os.kill(holder.pid, signal.SIGKILL)  # no release: its connections closing (or its locks) free them
         holder.wait(10)
         share = consumer(cluster, group, explicit=True)
         share.subscribe([topic])
