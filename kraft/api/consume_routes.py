@@ -2,7 +2,8 @@
 
 Reads are served by the partition leader, below the high watermark; another node
 forwards the request to it unchanged. With no data at the offset the request waits
-up to `timeout` ms for some.
+up to `timeout` ms for some. An answer holds at most `max_bytes` of stored records and
+at most record_codec.MAX_RECORDS_PER_ANSWER of them.
 """
 
 from __future__ import annotations
@@ -111,10 +112,10 @@ async def _read_here(request, node: BrokerServices, topic: str, partition: int):
     max_bytes = query_int(request, "max_bytes", 1024 * 1024, 1, MAX_READ_BYTES)
     data = await node.data_plane.read(topic, partition, offset, max_bytes, timeout_ms)
     deadline = time.monotonic() + max(timeout_ms / 1000, OPEN_WAIT_S)
-    shown, _ = await visible_records_off_loop(data, offset, None, max_bytes, deadline)  # markers' offsets never shown
-    records = [rc.render_v2(r, binary, topic, partition) for r in shown]
-    ctype = rc.V2_BINARY if binary else rc.V2_JSON
-    return web.Response(body=orjson.dumps(records), content_type=ctype)
+    shown, _ = await visible_records_off_loop(data, offset, None, max_bytes, deadline,  # markers' offsets never shown
+                                              rc.MAX_RECORDS_PER_ANSWER)
+    body = await rc.v2_answer((((topic, partition), r) for r in shown), binary)
+    return web.Response(body=body, content_type=rc.V2_BINARY if binary else rc.V2_JSON)
 
 
 async def partition_offsets(request):

@@ -342,14 +342,13 @@ async def records(request, node: BrokerServices, groups, group, instance):
         await _commit(groups, group, instance, instance.uncommitted())  # what the last poll delivered
     if not any(node.image.topic(t) is not None for t, _ in instance.owned):
         _refuse_deleted_topics(node, instance)  # nothing left to wait for
-    got = await poll(groups, node.partition_reader, instance, max_bytes, timeout_ms)
+    got = await poll(groups, node.partition_reader, instance, max_bytes, timeout_ms, rc.MAX_RECORDS_PER_ANSWER)
     instance.last_seen_ms = now_ms()
     if not got:
         _refuse_deleted_topics(node, instance)
     if door is None:
-        body = [rc.render_v2(record, fmt == "binary", tp[0], tp[1]) for tp, record in got]
-    else:
-        body = await _decoded(door, request.get(IDENTITY_KEY), instance, fmt, got)
+        return web.Response(body=await rc.v2_answer(got, fmt == "binary"), content_type=media)
+    body = await _decoded(door, request.get(IDENTITY_KEY), instance, fmt, got)
     return web.Response(body=orjson.dumps(body), content_type=media)
 
 

@@ -9,9 +9,11 @@ after base64 decoding.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import time
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 import orjson
@@ -21,6 +23,11 @@ from kraft.storage.record import Record
 
 V2_JSON = "application/vnd.kafka.json.v2+json"
 V2_BINARY = "application/vnd.kafka.binary.v2+json"
+# records in one REST read's answer (Kafka's consumer bounds a poll by max.poll.records):
+# max_bytes counts stored bytes, and a tiny record stored in ~10 bytes is ~100 of JSON, so
+# 1 MiB of them would be 13 MB of answer and seconds of rendering. 10,000 is about the
+# default max_bytes' worth of JSON; a reader goes on from the last offset + 1.
+MAX_RECORDS_PER_ANSWER = 10_000
 
 
 def now_ms() -> int:
@@ -159,6 +166,16 @@ def _in_range(ts: int) -> int:
 
 def iso(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def v2_answer(got: Iterable[tuple[tuple[str, int], Record]], binary: bool) -> bytes:
+    """A v2 read's answer body, rendered on a worker thread: the loop keeps serving
+    (heartbeats, other requests) while a large answer is built."""
+    return await asyncio.to_thread(_v2_answer, list(got), binary)
+
+
+def _v2_answer(got: list[tuple[tuple[str, int], Record]], binary: bool) -> bytes:
+    return orjson.dumps([render_v2(record, binary, topic, partition) for (topic, partition), record in got])
 
 
 def render_v2(record: Record, binary: bool, topic: str, partition: int) -> dict:

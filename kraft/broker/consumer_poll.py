@@ -48,7 +48,8 @@ def _stable(instance: ConsumerInstance) -> bool:
 
 
 async def poll(manager: GroupCoordinator, reader: PartitionReader, instance: ConsumerInstance, max_bytes: int,
-               timeout_ms: int) -> list[tuple[TopicPartition, Record]]:
+               timeout_ms: int, max_records: int | None = None) -> list[tuple[TopicPartition, Record]]:
+    """max_bytes and max_records (None: no bound) are shared out evenly among the partitions."""
     owned = instance.owned
     if not owned:
         await asyncio.sleep(min(timeout_ms, 1000) / 1000)  # nothing to read yet: a short wait
@@ -68,14 +69,15 @@ async def poll(manager: GroupCoordinator, reader: PartitionReader, instance: Con
     if not placed:
         return []
     share = max(1, max_bytes // len(placed))
-    out = await _read_round(reader, instance, placed, share, 0)
+    records = None if max_records is None else max(1, max_records // len(placed))
+    out = await _read_round(reader, instance, placed, share, 0, records)
     if not out and timeout_ms > 0:
-        out = await _read_round(reader, instance, placed, share, timeout_ms)
+        out = await _read_round(reader, instance, placed, share, timeout_ms, records)
     return out
 
 
 async def _read_round(reader: PartitionReader, instance: ConsumerInstance, owned: list[TopicPartition],
-                      share: int, timeout_ms: int) -> list[tuple[TopicPartition, Record]]:
+                      share: int, timeout_ms: int, max_records: int | None = None) -> list[tuple[TopicPartition, Record]]:
     """Read every owned partition at its position; with a timeout, answer at first data."""
     started = {tp: instance.positions[tp] for tp in owned}
     stable = _stable(instance)
@@ -100,7 +102,8 @@ async def _read_round(reader: PartitionReader, instance: ConsumerInstance, owned
                     continue
                 try:
                     records, next_position = await visible_records_off_loop(
-                        data, started[tp], aborted, share, time.monotonic() + max(timeout_ms / 1000, 1.0))
+                        data, started[tp], aborted, share, time.monotonic() + max(timeout_ms / 1000, 1.0),
+                        max_records)
                 except Overloaded as exc:  # no room to open it now: this partition sits this round out
                     log.debug("poll %s-%d skipped: %s", tp[0], tp[1], exc.message)
                     continue

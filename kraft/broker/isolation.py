@@ -48,14 +48,16 @@ def aborted_from_header(value: str) -> list[Aborted]:
 
 
 def visible_records(data: bytes, position: int, aborted: Iterable[Aborted] | None = None,
-                    max_bytes: int | None = None, opens: OpenBudget | None = None) -> tuple[list[Record], int]:
+                    max_bytes: int | None = None, opens: OpenBudget | None = None,
+                    max_records: int | None = None) -> tuple[list[Record], int]:
     """The records at or after ``position`` a consumer may see, and the offset after the
     last record read (a compacted batch or a control batch holds offsets but no records
     to show). ``aborted``: None at read_uncommitted; at read_committed, the aborted
     transactions (producer id, first offset) that overlap the read. ``max_bytes``: the
     records stop once their bytes reach it (the one reaching it included), also inside
     a batch: a small read of a huge batch decodes a few records, not all of them.
-    ``opens``: where a bounded read holds what it opens of compressed batches."""
+    ``opens``: where a bounded read holds what it opens of compressed batches.
+    ``max_records``: with ``max_bytes``, the records stop at that many too."""
     records: list[Record] = []
     next_position = position
     pending = [(a.first_offset, a.producer_id) for a in aborted or ()]
@@ -63,7 +65,7 @@ def visible_records(data: bytes, position: int, aborted: Iterable[Aborted] | Non
     aborting: set[int] = set()
     budget = max_bytes
     for pos, header in iter_batches(data):
-        if budget is not None and budget <= 0:
+        if (budget is not None and budget <= 0) or (max_records is not None and len(records) >= max_records):
             break
         next_position = max(next_position, header.next_offset)
         while pending and pending[0][0] <= header.last_offset:
@@ -79,7 +81,8 @@ def visible_records(data: bytes, position: int, aborted: Iterable[Aborted] | Non
             records.extend(r for r in decode_records(data, pos, verify=False)
                            if r.offset is not None and r.offset >= position)  # always set: decoded from the log
             continue
-        shown, used, whole = decode_records_prefix(data, pos, budget, position, opens)
+        left = None if max_records is None else max_records - len(records)
+        shown, used, whole = decode_records_prefix(data, pos, budget, position, opens, left)
         records.extend(shown)
         budget -= used
         if not whole and shown and shown[-1].offset is not None:
@@ -89,13 +92,15 @@ def visible_records(data: bytes, position: int, aborted: Iterable[Aborted] | Non
 
 
 async def visible_records_off_loop(data: bytes, position: int, aborted: Iterable[Aborted] | None,
-                                   max_bytes: int, deadline: float) -> tuple[list[Record], int]:
+                                   max_bytes: int, deadline: float,
+                                   max_records: int | None = None) -> tuple[list[Record], int]:
     """visible_records on a worker thread (a read deep inside a huge batch is CPU the
     loop should not hold), within the node's budget for opened batches: a read that
     finds no room waits for some until ``deadline``, then answers Overloaded."""
     while True:
         try:
-            return await asyncio.to_thread(visible_records, data, position, aborted, max_bytes, READ_OPENS)
+            return await asyncio.to_thread(visible_records, data, position, aborted, max_bytes, READ_OPENS,
+                                           max_records)
         except Overloaded:
             if time.monotonic() + OPEN_RETRY_S >= deadline:
                 raise

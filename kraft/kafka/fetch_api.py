@@ -63,7 +63,7 @@ class Asker:
     client_rack: str | None
     rack_aware: bool
     # a fetch naming a replica id from someone who may not send one (RequestContext.
-    # may_fetch_as_replica): Kafka answers TOPIC_AUTHORIZATION_FAILED for every partition
+    # is_cluster_member): Kafka answers TOPIC_AUTHORIZATION_FAILED for every partition
     replica_refused: bool = False
     replica_id: int = -1  # a follower's broker id (-1: a consumer)
 
@@ -72,7 +72,7 @@ def _asker(node: BrokerServices, ctx: RequestContext, version: int, request) -> 
     state = getattr(request, "replica_state", None)  # v15+ carries the replica id there
     replica_id = int(state.replica_id if state is not None else getattr(request, "replica_id", -1))
     if replica_id >= 0:  # a follower's fetch, only brokers may send
-        return Asker(None, False, replica_refused=not ctx.may_fetch_as_replica(), replica_id=replica_id)
+        return Asker(None, False, replica_refused=not ctx.is_cluster_member(), replica_id=replica_id)
     if version < CLIENT_RACK_SINCE:
         return Asker(None, False)
     # a consumer's (a follower's went above). Kafka's followers serve any v11+ consumer;

@@ -119,7 +119,8 @@ CLUSTER_AUTHORIZATION_FAILED = 31
 async def _find_one(node: BrokerServices, ctx: RequestContext, key: str, key_type: int) -> dict:
     """Key type 0: a group's coordinator; 1: a transactional id's (KIP-98); 2 (v6+,
     KIP-932): the share coordinator of a share-partition's state key
-    (`group:topic id:partition`), which only brokers ask (CLUSTER_ACTION)."""
+    (`group:topic id:partition`), which only the cluster's brokers ask
+    (RequestContext.is_cluster_member)."""
     answer = {"key": key, "error_code": error_codes.NONE, "error_message": None, "node_id": -1, "host": "", "port": -1}
     if key_type not in (0, 1, SHARE_KEY_TYPE):
         answer["error_code"] = error_codes.INVALID_REQUEST
@@ -128,13 +129,14 @@ async def _find_one(node: BrokerServices, ctx: RequestContext, key: str, key_typ
     if not key:
         answer["error_code"] = error_codes.INVALID_GROUP_ID if key_type == 0 else error_codes.INVALID_REQUEST
         return answer
+    if key_type == SHARE_KEY_TYPE and not ctx.is_cluster_member():
+        answer["error_code"] = CLUSTER_AUTHORIZATION_FAILED
+        return answer
     asked: dict[int, tuple[ClientOperation, int]] = {
         0: ("describe_group", GROUP_AUTHORIZATION_FAILED),
-        1: ("describe_transaction", TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
-        SHARE_KEY_TYPE: ("cluster_action", CLUSTER_AUTHORIZATION_FAILED)}
-    operation, refused = asked[key_type]
-    if not ctx.allowed(operation, *(() if key_type == SHARE_KEY_TYPE else (key,))):  # the cluster's, or the key's
-        answer["error_code"] = refused
+        1: ("describe_transaction", TRANSACTIONAL_ID_AUTHORIZATION_FAILED)}
+    if key_type in asked and not ctx.allowed(asked[key_type][0], key):
+        answer["error_code"] = asked[key_type][1]
         return answer
     try:
         if key_type == SHARE_KEY_TYPE:

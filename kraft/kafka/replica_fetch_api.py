@@ -7,7 +7,7 @@ the leader's throttle, a diverging epoch), and its answer goes back as Kafka's. 
 listener's KIP-227 cache keeps the session's id and epoch (a follower's session is
 privileged there); the session also holds the follower's LeaderFetchSession, so the
 leader examines only the partitions that may have news. fetch_api.py decides a
-request is a follower's (a replica id, and RequestContext.may_fetch_as_replica) and reads
+request is a follower's (a replica id, and RequestContext.is_cluster_member) and reads
 its partitions.
 """
 
@@ -43,8 +43,10 @@ async def handle(node: BrokerServices, ctx: RequestContext, request, replica_id:
     replicas = node.replica_manager
     now = int(time.monotonic() * 1000)
     cache = ctx.fetch_sessions()
-    context = cache.new_context(ctx.api_version, int(request.session_id), int(request.session_epoch),
-                                wanted, forgotten, privileged=True, now_ms=now)
+    # before v7 a fetch has no session (fetch_sessions.SESSIONS_SINCE): a sessionless one
+    context = cache.new_context(ctx.api_version, int(getattr(request, "session_id", 0)),
+                                int(getattr(request, "session_epoch", -1)), wanted, forgotten, privileged=True,
+                                now_ms=now)
     if context.kind == SESSION_ERROR or replicas is None:
         return _answer(context.error_code if replicas is not None else error_codes.UNKNOWN_SERVER_ERROR, 0)
     session = context.session if context.kind == INCREMENTAL else None

@@ -20,6 +20,7 @@ acks=all replication round trips overlap instead of adding up.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,8 @@ from kraft.kafka.codec import RequestHead
 from kraft.kafka.fetch_sessions import FetchSessionCache
 from kraft.kafka.session import Session
 from kraft.security.acls import CLUSTER_RESOURCE
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,15 +116,28 @@ class RequestContext:
             decided = self._decided[key] = access.allowed(who, operation, resource_type, name)
         return decided
 
-    def may_fetch_as_replica(self) -> bool:
-        """A Fetch naming a replica id moves the leader's high watermark and ISR: another
-        broker's (its login), or on a secured cluster a principal with CLUSTER_ACTION
-        (Kafka's rule). On an open cluster, where every client has every permission, only
-        a broker: no client may pass for a follower and have unreplicated writes acknowledged."""
-        if self.from_broker:
+    def is_cluster_member(self) -> bool:
+        """Whether this request comes from the cluster itself, as only it may send the
+        brokers' own requests (a replica fetch, transaction markers, share-group state):
+        another broker (its login), or on a secured cluster a principal with
+        CLUSTER_ACTION (Kafka's rule). On an open cluster, where Kafka lets anyone, only a
+        broker: a client could otherwise pass for a follower, commit an aborted transaction
+        or rewrite a share group's state. A refusal is logged once per connection and API."""
+        if self.connection is None or self.from_broker:
             return True
-        access, _ = self._access_and_identity()
-        return access is not None and access.enabled and self.allowed("cluster_action")
+        access = self.connection.access
+        if access is not None and access.enabled and self.allowed("cluster_action"):
+            return True
+        self._log_refused()
+        return False
+
+    def _log_refused(self) -> None:
+        connection = self.connection
+        if connection is None or self.api_key in connection.refused_apis:
+            return  # a flood of refused requests is one line per connection and API
+        connection.refused_apis.add(self.api_key)
+        log.warning("refused API %d v%d from %s (%s, client id %.64r): only the cluster's brokers may send it",
+                    self.api_key, self.api_version, self.principal, connection.host, self.client_id)
 
     def visible(self, operation: ClientOperation, names: Iterable[str]) -> list[str]:
         """The names this connection's principal may `operation` (AccessControl.allowed_names)."""

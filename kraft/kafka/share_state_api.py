@@ -3,9 +3,9 @@ InitializeShareGroupState (83), ReadShareGroupState (84), WriteShareGroupState (
 DeleteShareGroupState (86) and ReadShareGroupStateSummary (87). A share-partition's
 state is found with FindCoordinator key type 2 (`group:topic id:partition`).
 
-Only a principal with CLUSTER_ACTION on the cluster (a broker) is served: a client can
-neither read nor write a share group's state (CLUSTER_AUTHORIZATION_FAILED for every
-partition). Each partition is answered by this node's share coordinator when it holds
+Only the cluster's brokers are served (RequestContext.is_cluster_member: on an open
+cluster too): a client can neither read nor write a share group's state
+(CLUSTER_AUTHORIZATION_FAILED for every partition). Each partition is answered by this node's share coordinator when it holds
 the key, NOT_COORDINATOR otherwise. A write is fenced (FENCED_LEADER_EPOCH) when it comes
 from an older leader epoch or an older state epoch than the stored state's.
 """
@@ -32,7 +32,7 @@ PartitionOp = Callable[[str, ShareSnapshot | None, Any], Awaitable[dict[str, Any
 async def _each_partition(node: BrokerServices, ctx: RequestContext, request, op: PartitionOp,
                           blank: dict[str, Any] | None = None) -> dict:
     """blank: the answer's own fields, as a refused partition carries them."""
-    allowed = ctx.allowed("cluster_action")
+    allowed = ctx.is_cluster_member()
     results = []
     for topic in request.topics:
         partitions = []
@@ -40,7 +40,7 @@ async def _each_partition(node: BrokerServices, ctx: RequestContext, request, op
             entry: dict[str, Any] = {"partition": p.partition, "error_code": error_codes.NONE, "error_message": None,
                                      **(blank or {})}
             if not allowed:
-                entry.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="CLUSTER_ACTION is needed")
+                entry.update(error_code=CLUSTER_AUTHORIZATION_FAILED, error_message="only the cluster's brokers may send this")
             else:
                 key = state_key(request.group_id, (topic.topic_id or ZERO).hex, int(p.partition))  # image ids: hex
                 try:

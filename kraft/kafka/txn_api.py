@@ -84,8 +84,9 @@ async def init_transactional_producer(node: BrokerServices, ctx: RequestContext,
 
 # -- AddPartitionsToTxn -------------------------------------------------------------------------
 # v0-v3: one transaction, from its producer. v4+: many, from brokers (KIP-890: a leader
-# verifying a batch's partition, or with transactions version 2 adding it), authorized
-# as CLUSTER_ACTION on the cluster instead of WRITE on each id and topic.
+# verifying a batch's partition, or with transactions version 2 adding it), served to
+# the cluster's brokers only (RequestContext.is_cluster_member: on an open cluster too)
+# instead of WRITE on each id and topic.
 BROKERS_FORM_SINCE = 4
 
 
@@ -100,7 +101,7 @@ async def add_partitions(node: BrokerServices, ctx: RequestContext, request) -> 
 
 
 async def _add_partitions_batched(node: BrokerServices, ctx: RequestContext, request) -> dict:
-    if not ctx.allowed("cluster_action"):
+    if not ctx.is_cluster_member():
         return {"throttle_time": 0, "error_code": CLUSTER_AUTHORIZATION_FAILED, "results_by_transaction": []}
     async def one(txn) -> dict:  # the transactions of one request are independent: answered together
         asked = [(t.name, int(p)) for t in txn.topics for p in t.partitions]

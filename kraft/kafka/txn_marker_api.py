@@ -1,8 +1,8 @@
 """WriteTxnMarkers (27), as Kafka's transaction coordinators send it to partition leaders:
 each marker's control record appended to each named partition this broker leads and
-committed (acks=all), answered per partition. Only brokers send it: a principal without
-CLUSTER_ACTION on the cluster gets CLUSTER_AUTHORIZATION_FAILED for every partition and
-nothing is written. v2 carries the marker's transaction version, which the record does
+committed (acks=all), answered per partition. Only brokers send it: anyone else
+(RequestContext.is_cluster_member: on an open cluster too) gets CLUSTER_AUTHORIZATION_FAILED
+for every partition and nothing is written. v2 carries the marker's transaction version, which the record does
 not need (the epoch it carries is the one the coordinator chose).
 """
 
@@ -17,7 +17,7 @@ CLUSTER_AUTHORIZATION_FAILED = 31
 
 
 async def write_txn_markers(node: BrokerServices, ctx: RequestContext, request) -> dict:
-    allowed = ctx.allowed("cluster_action")
+    allowed = ctx.is_cluster_member()
     markers = [TxnMarker(int(m.producer_id), int(m.producer_epoch), bool(m.transaction_result),
                          int(m.coordinator_epoch), tuple(sorted((t.name, int(p)) for t in m.topics
                                                                 for p in t.partition_indexes)))

@@ -119,11 +119,14 @@ class ReplicaReads:
     async def read_committed(self, offset: int, max_bytes: int, deadline: float,
                              stable: bool = False) -> bytes:
         """Whole batches from `offset` below the HW (the LSO when `stable`: what a
-        read_committed consumer may read); waits for data until the deadline."""
+        read_committed consumer may read); waits for data until the deadline. As Kafka's
+        Fetch: out of range only outside the log (an offset past the HW but within the log
+        end, which a follower's view may have shown, waits for the HW instead)."""
         while True:
-            start, hw = self.readable_range()
-            if offset < start or offset > hw:
-                raise OffsetOutOfRange(f"offset {offset} is out of range: valid offsets are {start}..{hw}", offset, start, hw)
+            (start, hw), leo = self.readable_range(), self.log.log_end_offset
+            if offset < start or offset > leo:
+                raise OffsetOutOfRange(f"offset {offset} is out of range: valid offsets are {start}..{leo}",
+                                       offset, start, leo)
             end = self.log.last_stable_offset(hw) if stable else hw
             if offset < end:
                 return self.log.read(offset, max_bytes, max_offset=end)

@@ -289,15 +289,17 @@ _UNBOUNDED = OpenBudget(limit=1 << 62)  # where the caller bounds nothing (tests
 
 
 def decode_records_prefix(batch: bytes | bytearray | memoryview, pos: int, max_bytes: int,
-                          from_offset: int = 0, budget: OpenBudget | None = None) -> tuple[list[Record], int, bool]:
+                          from_offset: int = 0, budget: OpenBudget | None = None,
+                          max_records: int | None = None) -> tuple[list[Record], int, bool]:
     """The records of the (already checked) batch at ``pos`` from ``from_offset`` on until
     their bytes reach ``max_bytes``, the one that reaches it included (a reader always
     gets a record, as Kafka's fetch always returns the first batch), and their bytes: a
     small read of a batch of a million records decodes a few, and opens only as much of
     a compressed batch as it reads (more while a record runs past what is open). Records
     before ``from_offset`` are stepped over, not decoded. What is open is held in
-    ``budget`` (Overloaded when it has no room). The third value says whether every
-    record of the batch was decoded."""
+    ``budget`` (Overloaded when it has no room). ``max_records``: no more records than
+    that (a batch of a million tiny records is cheap in bytes, not to decode). The third
+    value says whether every record of the batch was decoded."""
     header = BatchHeader.parse(batch, pos)
     passed = (0, 0)  # (bytes into the section, records) stepped over before: a reopen goes on from there
     with (budget or _UNBOUNDED).lease() as lease:
@@ -306,7 +308,7 @@ def decode_records_prefix(batch: bytes | bytearray | memoryview, pos: int, max_b
             section, cursor, end, complete = _open_prefix(batch, pos, header, want, lease)
             try:
                 return _records_from(section, cursor + passed[0], end, header, max_bytes, from_offset,
-                                     complete, passed[1])
+                                     complete, passed[1], max_records)
             except _NeedMore as more:
                 section = b""  # let go of it before opening more
                 passed = (more.at - cursor, more.seen)
@@ -335,13 +337,14 @@ def _open_prefix(batch: bytes | bytearray | memoryview, pos: int, header: BatchH
 
 
 def _records_from(section: bytes | bytearray | memoryview, cursor: int, end: int, header: BatchHeader, max_bytes: int, from_offset: int,
-                  complete: bool, seen: int) -> tuple[list[Record], int, bool]:
+                  complete: bool, seen: int, max_records: int | None = None) -> tuple[list[Record], int, bool]:
     records: list[Record] = []
+    room = header.record_count if max_records is None else max(1, max_records)
     used = 0
     progress = [cursor, seen]
     try:
         cursor, seen = _step_over(section, progress, end, header, from_offset)
-        while seen < header.record_count and used < max_bytes:
+        while seen < header.record_count and used < max_bytes and len(records) < room:
             record, after = decode_record(section, cursor, end, header.base_offset, header.base_timestamp,
                                           header.append_time)
             seen += 1

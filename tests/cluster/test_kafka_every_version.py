@@ -18,6 +18,7 @@ import time
 
 import pytest
 from kio.schema.index import api_key_map
+from broker_wire import broker_call
 from cluster_client import create_topic
 from kafka_wire import entity_frame, leader_of, minimal_request, recv_frame, wire_call
 
@@ -33,6 +34,7 @@ GROUP = "every-version-group"
 NOT_LEADER_OR_FOLLOWER = 6
 UNKNOWN_TOPIC_ID = 100
 INVALID_REQUEST = 42
+CLUSTER_AUTHORIZATION_FAILED = 31
 INVALID_TXN_STATE = 48
 TRANSACTION_ABORTABLE = 120
 
@@ -257,13 +259,16 @@ def test_find_coordinator_v6_batch_answers_each_key_and_finds_share_coordinators
         batch = wire_call(s, minimal_request(10, 6, key_type=0, coordinator_keys=(GROUP, "")), 2)
         txn = wire_call(s, minimal_request(10, 6, key_type=1, coordinator_keys=("every-version-txn",)), 3)
         share_key = f"{GROUP}:{topic_id_of(cluster).hex}:0"  # a share-partition state: group:topic id:partition
-        share = wire_call(s, minimal_request(10, 6, key_type=2, coordinator_keys=(share_key, "")), 4)
+        share = minimal_request(10, 6, key_type=2, coordinator_keys=(share_key, ""))
+        refused = wire_call(s, share, 4)  # a client's: only the brokers ask for share coordinators
+    share = broker_call(cluster, 1, share)
     assert int(single.error_code.value) == 0
     found, empty = batch.coordinators
     assert (found.key, int(found.error_code.value), found.node_id, found.port) == \
         (GROUP, 0, single.node_id, single.port)  # the same coordinator as the one-key version
     assert int(empty.error_code.value) == 24  # INVALID_GROUP_ID: each key is answered on its own
     assert int(txn.coordinators[0].error_code.value) == 0 and txn.coordinators[0].node_id in cluster.hosts
+    assert [int(c.error_code.value) for c in refused.coordinators] == [CLUSTER_AUTHORIZATION_FAILED, INVALID_REQUEST]
     assert [int(c.error_code.value) for c in share.coordinators] == [0, INVALID_REQUEST]  # an empty key refused
     assert share.coordinators[0].node_id in cluster.hosts
 

@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+from broker_wire import broker_call
 from cluster_client import call
 from kafka_wire import kafka_socket, leader_of, minimal_request, wire_call
 from share_clients import (BOUND_S, code, consumer, new_name, poll_until, produce, set_group_configs, share_acknowledge,
@@ -239,6 +240,7 @@ def test_a_read_committed_share_group_gets_only_committed_transactions(cluster):
 
 
 def test_the_share_coordinator_answers_its_own_requests_for_a_share_partition(cluster):
+    """As the brokers ask it (their own login: a client is refused, test_broker_only_apis.py)."""
     from kio.schema.read_share_group_state.v0 import request as read
     from kio.schema.read_share_group_state_summary.v1 import request as summary
     from kio.schema.write_share_group_state.v1 import request as write
@@ -248,30 +250,27 @@ def test_the_share_coordinator_answers_its_own_requests_for_a_share_partition(cl
     accept_some(cluster, group, topic, 3, 2)
     tid = topic_id(cluster, topic)
     key = f"{group}:{tid.hex}:0"  # kraft names topics by hex ids in its state keys
-    with kafka_socket(cluster, 1) as s:
-        [found] = wire_call(s, minimal_request(10, 6, key_type=2, coordinator_keys=(key,))).coordinators
+    [found] = broker_call(cluster, 1, minimal_request(10, 6, key_type=2, coordinator_keys=(key,))).coordinators
     assert code(found.error_code) == 0
-    with kafka_socket(cluster, found.node_id) as s:
-        state = wire_call(s, read.ReadShareGroupStateRequest(group_id=group, topics=(read.ReadStateData(
-            topic_id=tid, partitions=(read.PartitionData(partition=0, leader_epoch=-1),)),))).results[0].partitions[0]
-        assert (code(state.error_code), state.start_offset) == (0, 2)
-        assert [(b.first_offset, b.last_offset, b.delivery_state) for b in state.state_batches] == [(2, 2, 0)]
-        brief = wire_call(s, summary.ReadShareGroupStateSummaryRequest(group_id=group, topics=(
-            summary.ReadStateSummaryData(topic_id=tid, partitions=(summary.PartitionData(partition=0, leader_epoch=-1),
-                                                                   )),))).results[0].partitions[0]
-        assert (code(brief.error_code), brief.start_offset, brief.state_epoch) == (0, 2, state.state_epoch)
-        stale = wire_call(s, write.WriteShareGroupStateRequest(group_id=group, topics=(write.WriteStateData(
-            topic_id=tid, partitions=(write.PartitionData(partition=0, state_epoch=state.state_epoch,
-                                                          leader_epoch=brief.leader_epoch - 1, start_offset=0,
-                                                          state_batches=()),)),)))
-        assert code(stale.results[0].partitions[0].error_code) == FENCED_LEADER_EPOCH  # an older leader's write
-        with kafka_socket(cluster, next(n for n in cluster.hosts if n != found.node_id)) as other:
-            elsewhere = wire_call(other, read.ReadShareGroupStateRequest(group_id=group, topics=(read.ReadStateData(
-                topic_id=tid, partitions=(read.PartitionData(partition=0, leader_epoch=-1),)),)))
-        assert code(elsewhere.results[0].partitions[0].error_code) == 16  # NOT_COORDINATOR
-        again = wire_call(s, read.ReadShareGroupStateRequest(group_id=group, topics=(read.ReadStateData(
-            topic_id=tid, partitions=(read.PartitionData(partition=0, leader_epoch=-1),)),))).results[0].partitions[0]
-        assert again.start_offset == 2  # the fenced write changed nothing
+    reading = read.ReadShareGroupStateRequest(group_id=group, topics=(read.ReadStateData(
+        topic_id=tid, partitions=(read.PartitionData(partition=0, leader_epoch=-1),)),))
+    state = broker_call(cluster, found.node_id, reading).results[0].partitions[0]
+    assert (code(state.error_code), state.start_offset) == (0, 2)
+    assert [(b.first_offset, b.last_offset, b.delivery_state) for b in state.state_batches] == [(2, 2, 0)]
+    brief = broker_call(cluster, found.node_id, summary.ReadShareGroupStateSummaryRequest(group_id=group, topics=(
+        summary.ReadStateSummaryData(topic_id=tid, partitions=(summary.PartitionData(partition=0, leader_epoch=-1),
+                                                               )),))).results[0].partitions[0]
+    assert (code(brief.error_code), brief.start_offset, brief.state_epoch) == (0, 2, state.state_epoch)
+    stale = broker_call(cluster, found.node_id, write.WriteShareGroupStateRequest(group_id=group, topics=(
+        write.WriteStateData(topic_id=tid, partitions=(write.PartitionData(
+            partition=0, state_epoch=state.state_epoch, leader_epoch=brief.leader_epoch - 1, start_offset=0,
+            state_batches=()),)),)))
+    assert code(stale.results[0].partitions[0].error_code) == FENCED_LEADER_EPOCH  # an older leader's write
+    other = next(n for n in cluster.hosts if n != found.node_id)
+    elsewhere = broker_call(cluster, other, reading)
+    assert code(elsewhere.results[0].partitions[0].error_code) == 16  # NOT_COORDINATOR
+    again = broker_call(cluster, found.node_id, reading).results[0].partitions[0]
+    assert again.start_offset == 2  # the fenced write changed nothing
 
 
 def test_share_group_lag_and_records_in_flight_are_in_the_leaders_metrics(cluster):

@@ -69,3 +69,24 @@ def test_the_rest_doors_rules_ask_the_same_table():
     needs = {getattr(rule, "need", None) for rule in RULES.values()} - {None}
     assert needs <= {tuple(need) for need in NEEDS.values()}
     assert RULES[("GET", "/topics/{topic}/partitions/{partition}/records")].need == tuple(NEEDS["consume"])
+
+
+def open_cluster_context(identity: Identity, connection: Session | None = None, api_key: int = 27) -> RequestContext:
+    from kraft.broker.access import AccessControl
+    from kraft.metadata.image import MetadataImage
+    if connection is None:
+        connection = Session("10.0.0.1", identity, "PLAINTEXT", AccessControl(None, MetadataImage))
+    return RequestContext(RequestHead(api_key, 1, 7, "x" * 10_000), connection)
+
+
+def test_on_an_open_cluster_only_a_broker_is_a_cluster_member_and_refusals_are_logged_once(caplog):
+    anonymous = Identity("User:ANONYMOUS", "10.0.0.1")
+    assert open_cluster_context(anonymous).allowed("cluster_action")  # every client operation is allowed
+    connection = open_cluster_context(anonymous).connection
+    with caplog.at_level("WARNING", logger="kraft.kafka.request_context"):
+        for api_key in (27, 27, 27, 85, 85):  # a flood of two APIs on one connection
+            assert not open_cluster_context(anonymous, connection, api_key).is_cluster_member()
+    assert [r.getMessage()[:16] for r in caplog.records] == ["refused API 27 v", "refused API 85 v"]
+    assert all(len(r.getMessage()) < 300 for r in caplog.records)  # a huge client id is cut short
+    assert open_cluster_context(Identity("User:kraft-broker", "10.0.0.2", broker=True)).is_cluster_member()
+    assert RequestContext(RequestHead(27, 1, 7, None)).is_cluster_member()  # the broker asking itself
