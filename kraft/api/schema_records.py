@@ -16,6 +16,7 @@ from kraft.api.schema_lookup import SCHEMA_TYPE, RegisteredSchema, SchemaDoor, d
 from kraft.broker.access import Identity
 from kraft.errors import (BadRequest, DataDoesNotFitSchema, InvalidValue, KeySchemaMissing, RecordNotDecodable,
                           SchemaNotFound, SchemaRefused, ValueSchemaMissing)
+from kraft.schemas.patterns import open_request_budget
 from kraft.schemas.record_codecs import DataMismatch, Undecodable
 from kraft.schemas.subject_names import subject_name
 from kraft.schemas.wire_format import MAX_SCHEMA_ID, NotFramed, frame, unframe
@@ -29,7 +30,9 @@ V2_MEDIA = {f"application/vnd.kafka.{name}.v2+json": name for name in V2_FORMATS
 
 
 def encode(schema: RegisteredSchema, data: object, what: str) -> bytes:
-    """`data` written with the schema, framed; 42203 when it does not fit."""
+    """`data` written with the schema, framed; 42203 when it does not fit. Every record of
+    the request shares one bound on the time its schemas' patterns may take."""
+    open_request_budget()
     try:
         return frame(schema.schema_id, schema.codec.encode(data))
     except DataMismatch as e:

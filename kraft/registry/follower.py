@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from kraft.errors import KraftError, OffsetOutOfRange
 from kraft.registry.schemas_topic import PARTITION, TOPIC
@@ -16,6 +17,7 @@ from kraft.schemas.registry_state import RegistryState
 from kraft.storage.record_batch import decode_records, iter_batches
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 READ_BYTES = 1024 * 1024
 LONG_POLL_MS = 1000
@@ -39,6 +41,8 @@ class SchemaLogFollower:
         # set once the state has read the topic as far as it went when this node started
         # (as Confluent's registry reads its topic to the end before it answers)
         self.loaded = asyncio.Event()
+        self._holders = 0  # work reading the state in a worker thread: records wait meanwhile
+        self._released = asyncio.Event()
 
     async def run(self) -> None:
         while True:
@@ -68,7 +72,21 @@ class SchemaLogFollower:
             await asyncio.sleep(RETRY_S)
             return
         if data:
+            while self._holders:
+                await self._released.wait()
             self.apply_batches(data)
+
+    async def beside_loop(self, work: Callable[[RegistryState], T]) -> T:
+        """work(state) in a worker thread (parsing and compatibility checks take seconds at
+        worst; the event loop keeps serving meanwhile), the state unchanged while it runs."""
+        self._holders += 1
+        try:
+            return await asyncio.to_thread(work, self.state)
+        finally:
+            self._holders -= 1
+            if not self._holders:
+                self._released.set()
+                self._released = asyncio.Event()
 
     def _out_of_range(self, exc: OffsetOutOfRange) -> None:
         start = exc.log_start_offset

@@ -107,9 +107,12 @@ async def register(request: web.Request) -> web.Response:
 
 async def lookup(request: web.Request) -> web.Response:
     registry = registry_of(request)
-    state, body = await registry.current_state(), await json_body(request)
-    return answer(reads.lookup(state, registry.parser, subject_of(request), body, flag(request, "normalize"),
-                               flag(request, "deleted")))
+    await registry.current_state()
+    body = await json_body(request)
+    subject, normalize, deleted = subject_of(request), flag(request, "normalize"), flag(request, "deleted")
+    # parsing takes a while for a large schema: beside the event loop
+    return answer(await registry.follower.beside_loop(
+        lambda state: reads.lookup(state, registry.parser, subject, body, normalize, deleted)))
 
 
 async def delete_subject(request: web.Request) -> web.Response:
@@ -125,10 +128,13 @@ async def delete_version(request: web.Request) -> web.Response:
 async def compatibility(request: web.Request) -> web.Response:
     registry = registry_of(request)
     text = request.match_info.get("version")
-    state, body = await registry.current_state(), await json_body(request)
-    return answer(reads.compatibility(state, registry.parser, subject_of(request),
-                                      None if text is None else parse_version(text), body,
-                                      flag(request, "normalize"), flag(request, "verbose")))
+    await registry.current_state()
+    body = await json_body(request)
+    subject, version = subject_of(request), None if text is None else parse_version(text)
+    normalize, verbose = flag(request, "normalize"), flag(request, "verbose")
+    # parsing and comparing many versions take seconds at worst: beside the event loop
+    return answer(await registry.follower.beside_loop(
+        lambda state: reads.compatibility(state, registry.parser, subject, version, body, normalize, verbose)))
 
 
 async def contexts(request: web.Request) -> web.Response:

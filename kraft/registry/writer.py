@@ -45,13 +45,16 @@ class SchemaWriter:
         async with self._lock:
             replica = await self._log.leader_replica(TOPIC, PARTITION)
             await self._caught_up(replica.log_end_offset - 1)
+            state = self._follower.state
+            applied = state.applied
+            # decided beside the event loop (parsing and compatibility checks take seconds at worst)
+            decision = await self._follower.beside_loop(lambda s: decide(s, self._parser, request))
             replica = await self._log.leader_replica(TOPIC, PARTITION)
             # From this check to the append nothing else runs (no await in between that
             # suspends while the replica is open): the decision covers every record of the log
             # it is appended to, even if leadership went elsewhere and came back meanwhile.
-            if replica.log_end_offset != self._follower.state.applied:
-                raise LeaderNotAvailable(f"{TOPIC} grew while its writer caught up; retry")
-            decision = decide(self._follower.state, self._parser, request)
+            if replica.log_end_offset != applied or self._follower.state is not state or state.applied != applied:
+                raise LeaderNotAvailable(f"{TOPIC} grew while its writer decided; retry")
             if not decision.records:
                 return decision.answer, self._follower.state.applied - 1
             now = int(time.time() * 1000)

@@ -9,22 +9,46 @@ Versions are given oldest first; soft-deleted versions are not among them."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, TypeVar
 
 from kraft.schemas.formats import ParsedSchema
 
 LEVELS = ("BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
           "FULL", "FULL_TRANSITIVE", "NONE")
 DEFAULT_LEVEL = "BACKWARD"
+# Schema text one check may read (each earlier version parsed, then read with the new one
+# in each direction): seconds of work, beside the event loop. A check past it is refused
+# before it starts, as incompatible (the registry cannot show the schema is compatible).
+MAX_CHECKED_CHARS = 32 * 1024 * 1024
+
+T = TypeVar("T")
 
 
-def incompatibilities(new: ParsedSchema, earlier: Sequence[ParsedSchema], level: str) -> list[str]:
-    """Why `new` may not follow `earlier` (oldest first) at `level`: empty when it may."""
+def compared(earlier: Sequence[T], level: str) -> list[T]:
+    """The versions (oldest first) a check at `level` compares with."""
     if level not in LEVELS:
         raise ValueError(f"unknown compatibility level {level!r}")
     if level == "NONE" or not earlier:
         return []
-    against = list(earlier) if level.endswith("_TRANSITIVE") else [earlier[-1]]
+    return list(earlier) if level.endswith("_TRANSITIVE") else [earlier[-1]]
+
+
+def too_large(new_size: int, earlier_sizes: Sequence[int], level: str) -> list[str]:
+    """Why a check against versions of these text sizes is refused unread (empty: it is not)."""
+    directions = 2 if level.startswith("FULL") else 1
+    cost = sum(size + directions * (size + new_size) for size in earlier_sizes)
+    if cost <= MAX_CHECKED_CHARS:
+        return []
+    return [f"the check against {len(earlier_sizes)} earlier versions would read {cost} characters of schema "
+            f"text, over the {MAX_CHECKED_CHARS} one check may read: compatibility cannot be shown (fewer "
+            "versions, e.g. a non-transitive level, or smaller schemas check)"]
+
+
+def incompatibilities(new: ParsedSchema, earlier: Sequence[ParsedSchema], level: str) -> list[str]:
+    """Why `new` may not follow `earlier` (oldest first) at `level`: empty when it may."""
+    against = compared(earlier, level)
+    if not against:
+        return []
     backward = level.startswith(("BACKWARD", "FULL"))
     forward = level.startswith(("FORWARD", "FULL"))
     messages: list[str] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+import regex
 from referencing.exceptions import Unresolvable
 
 from kraft.schemas.formats import InvalidSchema
@@ -13,6 +14,7 @@ from kraft.schemas.json_schema_load import (
 from kraft.schemas.json_schema_model import (
     ArrayNode, BooleanNode, CombinedNode, ConditionalNode, ConstNode, EmptyNode, EnumNode,
     FalseNode, Node, NotNode, NullNode, NumberNode, ObjectNode, RefNode, StringNode)
+from kraft.schemas.patterns import PatternTooLarge, check_pattern
 
 if TYPE_CHECKING:  # the library exports its resolver's type only from a private module
     from referencing._core import Resolver
@@ -190,7 +192,7 @@ class _Builder:
 
     def string(self, value: dict[str, Any]) -> StringNode:
         return StringNode(min_length=_int(value.get("minLength")), max_length=_int(value.get("maxLength")),
-                          pattern=_text(value.get("pattern")))
+                          pattern=_pattern(value.get("pattern")))
 
     def number(self, value: dict[str, Any], requires_integer: bool) -> NumberNode:
         return NumberNode(minimum=_number(value.get("minimum")), maximum=_number(value.get("maximum")),
@@ -206,7 +208,7 @@ class _Builder:
         node.required = [name for name in value.get("required", []) if isinstance(name, str)]
         node.permits_additional, node.additional_schema = _open_or_schema(
             value.get("additionalProperties", True), child)
-        node.pattern_properties = [(pattern, child(sub))
+        node.pattern_properties = [(_checked_pattern(pattern), child(sub))
                                    for pattern, sub in dict(value.get("patternProperties", {})).items()]
         dependencies = dict(value.get("dependencies", {}))
         if self.draft >= DRAFT_2019_09:
@@ -255,6 +257,20 @@ def _open_or_schema(value: Any, child: Callable[[Any], Node]) -> tuple[bool, Nod
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _pattern(value: Any) -> str | None:
+    return _checked_pattern(value) if isinstance(value, str) else None
+
+
+def _checked_pattern(pattern: str) -> str:
+    """A pattern validation will compile (draft 4's metaschema leaves patternProperties'
+    keys unchecked; Confluent refuses a schema whose pattern does not compile)."""
+    try:
+        check_pattern(pattern)
+    except (regex.error, PatternTooLarge) as e:
+        raise InvalidSchema(f"the pattern {pattern[:80]!r} is refused: {e}") from None
+    return pattern
 
 
 def _int(value: Any) -> int | None:

@@ -10,6 +10,7 @@ from typing import Protocol
 
 import regex
 
+from kraft.schemas import patterns
 from kraft.schemas.json_schema_differences import Difference, compatible
 from kraft.schemas.json_schema_model import ArrayNode, EmptyNode, FalseNode, Node, ObjectNode
 
@@ -149,9 +150,11 @@ def _bounding(unevaluated: Node | None) -> Node | None:
 
 
 def _matches(pattern: str, name: str) -> bool:
+    """A pattern that fails or takes too long matches nothing (the property stays uncovered)."""
     try:
-        return regex.search(pattern, name, timeout=PATTERN_TIMEOUT) is not None
-    except (regex.error, TimeoutError):
+        with patterns.pattern_budget(PATTERN_TIMEOUT):
+            return patterns.search(pattern, name) is not None
+    except (regex.error, patterns.PatternTooLarge, patterns.PatternTooSlow):
         return False
 
 

@@ -20,6 +20,7 @@ from referencing import Registry, Resource, Specification
 from referencing import jsonschema as referencing_drafts
 
 from kraft.schemas.formats import InvalidSchema
+from kraft.schemas.patterns import PatternTooLarge, check_pattern, install_into_jsonschema
 
 MAX_DEPTH = 64  # nesting of arrays and objects; real schemas stay far below
 BASE_URI = "mem://input"  # where Confluent roots a schema with no $id of its own
@@ -115,20 +116,25 @@ def check_against_metaschema(document: Any, draft: int, what: str = "the schema"
         raise InvalidSchema(f"{what} is too deeply nested") from None
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path)
-        raise InvalidSchema(f"{what} is not a valid JSON Schema (at '#/{where}'): {error.message}")
+        why = f": {error.cause}" if error.cause is not None else ""  # e.g. why a pattern is refused
+        raise InvalidSchema(f"{what} is not a valid JSON Schema (at '#/{where}'): {error.message}{why}")
 
 
 def _is_regex(pattern: object) -> bool:
-    """ECMA-262 patterns as Java reads them (\\p{L}, (?<name>..)), which Python's re refuses."""
+    """ECMA-262 patterns as Java reads them (\\p{L}, (?<name>..)), which Python's re refuses,
+    and cheap enough to compile (kraft/schemas/patterns.py)."""
     if isinstance(pattern, str):
-        regex.compile(pattern)
+        check_pattern(pattern)
     return True
 
 
 def _format_checker(validator: type[Validator]) -> FormatChecker:
     checker = FormatChecker(validator.FORMAT_CHECKER.checkers)
-    checker.checks("regex", raises=regex.error)(_is_regex)
+    checker.checks("regex", raises=(regex.error, PatternTooLarge))(_is_regex)
     return checker
+
+
+install_into_jsonschema()  # every draft's pattern keywords match with a bound
 
 
 _FORMAT_CHECKERS = {draft: _format_checker(validator) for draft, validator in _VALIDATORS.items()}

@@ -13,6 +13,7 @@ from jsonschema.validators import validator_for
 
 from kraft.schemas.json_schema import JsonSchema
 from kraft.schemas.json_schema_load import load
+from kraft.schemas.patterns import PatternTooSlow, pattern_budget
 from kraft.schemas.record_codecs import DataMismatch, Undecodable
 
 
@@ -26,7 +27,10 @@ class JsonSchemaCodec:
 
     def encode(self, data: object) -> bytes:
         try:
-            error = best_match(self._validator.iter_errors(data))
+            with pattern_budget():
+                error = best_match(self._validator.iter_errors(data))
+        except PatternTooSlow as e:
+            raise DataMismatch(f"the data could not be validated against the schema: {e}") from None
         except RecursionError:
             raise DataMismatch("the data or the schema is nested too deeply to validate") from None
         except Exception as e:  # noqa: BLE001 - a $ref or pattern that fails only on this data

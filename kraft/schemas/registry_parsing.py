@@ -1,9 +1,11 @@
 """Schemas of the registry parsed with the texts of the schemas they reference, resolved
 from the state (references of references first), and kept parsed: a compatibility check
-reads every earlier version, which need not be parsed again each time. Pure."""
+reads every earlier version, which need not be parsed again each time. Pure (the cache
+is shared by the threads that parse)."""
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -48,6 +50,7 @@ class Parser:
     def __init__(self, formats: Mapping[str, SchemaFormat]) -> None:
         self.formats = formats
         self._cache: OrderedDict[tuple[str, str, tuple[tuple[str, str], ...]], ParsedSchema] = OrderedDict()
+        self._lock = threading.Lock()  # parses run in worker threads too (beside the event loop)
 
     def format(self, schema_type: str) -> SchemaFormat:
         found = self.formats.get(schema_type)
@@ -62,18 +65,20 @@ class Parser:
         fmt = self.format(schema_type)
         texts = resolved_texts(state, refs, deleted)
         key = (schema_type, text, tuple(texts.items()))
-        if (parsed := self._cache.get(key)) is not None:
-            self._cache.move_to_end(key)
-            return parsed
+        with self._lock:
+            if (parsed := self._cache.get(key)) is not None:
+                self._cache.move_to_end(key)
+                return parsed
         try:
             parsed = fmt.parse(text, texts)
         except InvalidSchema as exc:
             raise invalid_schema(str(exc) or "not a schema") from None
         except RecursionError:
             raise invalid_schema("the schema nests too deeply") from None
-        self._cache[key] = parsed
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = parsed
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
         return parsed
 
     def parse_record(self, state: RegistryState, record: SchemaRecord) -> ParsedSchema:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from kraft.schemas import registry_codec as codec
-from kraft.schemas.compatibility import incompatibilities
 from kraft.schemas.format_table import DEFAULT_TYPE
 from kraft.schemas.registry_codec import SchemaRecord
 from kraft.schemas.registry_errors import (SUBJECT_LEVEL_COMPATIBILITY_NOT_CONFIGURED,
@@ -14,7 +13,7 @@ from kraft.schemas.registry_errors import (SUBJECT_LEVEL_COMPATIBILITY_NOT_CONFI
 from kraft.schemas.registry_parsing import Parser
 from kraft.schemas.registry_requests import LATEST, schema_of
 from kraft.schemas.registry_state import RegistryState, identity_of
-from kraft.schemas.registry_writes import concrete_references
+from kraft.schemas.registry_writes import check_compatibility, concrete_references
 
 
 def _schema_fields(record: SchemaRecord) -> dict[str, Any]:
@@ -102,7 +101,7 @@ def compatibility(state: RegistryState, parser: Parser, subject: str, version: i
     else:
         against = [find_version(state, subject, version)]
         level = level.removesuffix("_TRANSITIVE")
-    problems = incompatibilities(parsed, [parser.parse_record(state, r) for r in against], level)
+    problems = check_compatibility(state, parser, parsed, against, level)
     answer: dict[str, Any] = {"is_compatible": not problems}
     if verbose:
         answer["messages"] = problems

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kraft.schemas import registry_codec as codec
-from kraft.schemas.compatibility import incompatibilities
-from kraft.schemas.formats import SchemaReference
+from kraft.schemas.compatibility import compared, incompatibilities, too_large
+from kraft.schemas.formats import ParsedSchema, SchemaReference
 from kraft.schemas.registry_codec import RecordKey, SchemaRecord
 from kraft.schemas.registry_errors import (ID_DOES_NOT_MATCH, INCOMPATIBLE_SCHEMA, REFERENCE_EXISTS,
                                            SUBJECT_LEVEL_MODE_NOT_CONFIGURED, SUBJECT_NOT_SOFT_DELETED,
@@ -89,8 +89,7 @@ def _register(state: RegistryState, parser: Parser, req: Register) -> Decision:
             return Decision([], {"id": record.id, "version": record.version})
     schema_id = _schema_id(state, req, identity)
     if mode != IMPORT:
-        earlier = [parser.parse_record(state, r) for r in state.versions(subject)]
-        problems = incompatibilities(parsed, earlier, state.level(subject))
+        problems = check_compatibility(state, parser, parsed, state.versions(subject), state.level(subject))
         if problems:
             raise RegistryError(INCOMPATIBLE_SCHEMA, "Schema being registered is incompatible with an earlier "
                                 f"schema for subject \"{subject}\", details: [{'; '.join(problems)}]")
@@ -102,6 +101,15 @@ def _register(state: RegistryState, parser: Parser, req: Register) -> Decision:
     if len(value) > MAX_RECORD_BYTES:
         raise invalid_schema(f"the schema takes {len(value)} bytes stored; the limit is {MAX_RECORD_BYTES}")
     return Decision([(codec.encode_key(codec.schema_key(subject, version)), value)], {"id": schema_id, "version": version})
+
+
+def check_compatibility(state: RegistryState, parser: Parser, new: ParsedSchema, earlier: list[SchemaRecord],
+                        level: str) -> list[str]:
+    """Why `new` may not follow the versions `earlier` at `level`; refused unread when the
+    check would read too much (compatibility.MAX_CHECKED_CHARS)."""
+    against = compared(earlier, level)
+    refused = too_large(len(new.canonical()), [len(r.schema) for r in against], level)
+    return refused or incompatibilities(new, [parser.parse_record(state, r) for r in against], level)
 
 
 def _schema_id(state: RegistryState, req: Register, identity: tuple[str, str, tuple[SchemaReference, ...]]) -> int:
