@@ -74,6 +74,7 @@ LONG_MODULES = ("test_conformance.py",  # 65
                 "test_dev_script.py",  # 60
                 "test_security_kafka.py",  # 59
                 "test_metadata_storm.py",  # 42
+                "test_hostile_requests_scenario.py",  # 40
                 "test_partition_scale.py",  # 20 alone, 400 partitions
                 "test_fuzz.py",  # 41
                 "test_process_scenarios.py", "test_disk_scenarios.py",

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kraft.scenario import hostile_kafka, hostile_rest, lab_security
+from kraft.scenario import hostile_kafka, hostile_requests, hostile_rest, lab_security
 from kraft.scenario.history import History
 from kraft.config.scenarios import HOSTILE_KINDS
 from kraft.server.local_cluster import http_json
@@ -29,6 +29,11 @@ ABUSES = {
     "hostile-slow-frames": hostile_kafka.slow_frames,
     "hostile-wrong-passwords": hostile_kafka.wrong_passwords,
     "hostile-internal-topic": hostile_rest.internal_topic,
+    "hostile-share-acks": hostile_requests.share_acks,
+    "hostile-redos": hostile_requests.redos,
+    "hostile-transitive": hostile_requests.transitive,
+    "hostile-wide-read": hostile_requests.wide_read,
+    "hostile-broker-apis": hostile_requests.broker_apis,
 }
 KINDS = HOSTILE_KINDS
 assert set(ABUSES) == set(KINDS)

@@ -161,10 +161,10 @@ def mutations(topic: str, count: int, seed: int) -> dict[str, bytes]:
 
 
 @functools.cache
-def huge_batch() -> bytes:
+def huge_batch(records: int = HUGE_BATCH_RECORDS) -> bytes:
     """One zstd batch of a million one-byte records (about 800 KB on the wire, 8 MB open)."""
     one = Record(None, b"x", (), 1_700_000_000_000)
-    return encode_batch([one] * HUGE_BATCH_RECORDS, 0, -1, compression=ZSTD)
+    return encode_batch([one] * records, 0, -1, compression=ZSTD)
 
 
 def produce(topic: str, partition: int, batch: bytes, correlation_id: int = 1) -> bytes:

@@ -16,9 +16,13 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from kraft.config.cluster import NodeConfig
 from kraft.errors import BrokerDecommissioned, KraftError, StaleBrokerEpoch
+from kraft.internode.peers import Peers
+from kraft.server import tls
+from kraft.server.controller_link import ControllerLink
 from kraft.server.heartbeat_thread import HeartbeatThread
 
 log = logging.getLogger(__name__)
@@ -151,3 +155,24 @@ class BrokerLifecycle:
         except (KraftError, TimeoutError) as exc:
             log.warning("controlled shutdown incomplete: %s", exc)
             return None
+
+
+def broker_lifecycle(node: Any) -> BrokerLifecycle:
+    """A broker node's lifecycle (node: kraft.server.node.Node, which imports this module),
+    its heartbeats from a thread of their own."""
+    t, replicas = node.config.timeouts, lambda: node.replica_manager
+
+    def thread_peers() -> Peers:
+        return Peers(node.peer_key, node.node_url, node.node_config.source_host, tls.client_context(node.config))
+
+    def forwarding_link(peers: Peers) -> ControllerLink:  # no controller of its own: it only forwards
+        return ControllerLink(node.node_id, None, node.controller_target, node.topic_defaults, peers,
+                              t.controller_request_timeout_ms / 1000)
+
+    beats = HeartbeatThread(thread_peers, forwarding_link, lambda: node.controller_target() == node.node_id,
+                            node.link.call)
+    return BrokerLifecycle(node.node_config, node.link.call, lambda: node.image.offset, node.registered,
+                           t.broker_heartbeat_interval_ms / 1000, t.broker_session_timeout_ms / 1000,
+                           log_dir_failed=lambda: (r := replicas()) is not None and r.disk.failed,
+                           logs_intact=lambda: (r := replicas()) is None or bool(r.logs_intact),
+                           observe_gap=node.metrics.heartbeat_gap.observe, beats=beats)

@@ -18,8 +18,7 @@ from kraft.broker.client_quotas import ClientQuotaManager
 from kraft.broker.services import BrokerServices
 from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.broker.producer_ids import ProducerIdAllocator, block_requester
-from kraft.server.heartbeat_thread import HeartbeatThread
-from kraft.server.lifecycle import BrokerLifecycle
+from kraft.server.lifecycle import BrokerLifecycle, broker_lifecycle
 from kraft.server.metadata_follower import MetadataFollower
 from kraft.config.cluster import ClusterConfig
 from kraft.config.cluster_keys import peer_key, raft_key
@@ -109,22 +108,7 @@ class Node:
         self.registry_site = registry_site(config, node_id, self.peer_key, self.tls_server, tls.client_context(config))
         self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
                                    self.peers, self._request_timeout_s)
-        self.lifecycle = (BrokerLifecycle(self.node_config, self.link.call, lambda: self.image.offset,
-                                          self._registered, t.broker_heartbeat_interval_ms / 1000,
-                                          t.broker_session_timeout_ms / 1000,
-                                          log_dir_failed=lambda: self.replica_manager is not None
-                                          and self.replica_manager.disk.failed,
-                                          logs_intact=lambda: self.replica_manager is None
-                                          or bool(self.replica_manager.logs_intact),
-                                          observe_gap=self.metrics.heartbeat_gap.observe,
-                                          beats=HeartbeatThread(
-                                              lambda: Peers(self.peer_key, self.node_url, self.node_config.source_host,
-                                                            tls.client_context(config)),
-                                              lambda peers: ControllerLink(node_id, None, self.controller_target,
-                                                                           self.topic_defaults, peers,
-                                                                           self._request_timeout_s),
-                                              lambda: self.controller_target() == node_id, self.link.call))
-                          if self.node_config.is_broker else None)
+        self.lifecycle = broker_lifecycle(self) if self.node_config.is_broker else None
         self.producer_ids = (ProducerIdAllocator(block_requester(
             node_id, lambda: self.lifecycle.broker_epoch if self.lifecycle else None, self.link.call))
             if self.lifecycle is not None else None)
@@ -216,7 +200,7 @@ class Node:
         request classes, send these)."""
         return await self.link.call(op, payload, local_only)
 
-    def _registered(self, broker_epoch: int) -> None:
+    def registered(self, broker_epoch: int) -> None:
         """The controller accepted this broker's registration: replicas may start once
         the image holds it."""
         if self.replica_manager is not None:
