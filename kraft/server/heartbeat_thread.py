@@ -14,6 +14,7 @@ and a stalled controller credits every broker with the time it lost
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 START_BOUND_S = 5.0  # for the thread's loop and connections to be made
 JOIN_BOUND_S = 5.0  # a stopping node waits this long for the thread to end
+MAX_IN_FLIGHT = 4  # heartbeats awaiting their answers (each gives up at the controller request timeout)
+LOCAL_CHECK_S = 0.05  # how often a forward in flight looks whether the controller became this node's
 
 Call = Callable[[str, dict], Coroutine[Any, Any, dict]]
 
@@ -78,21 +81,48 @@ class HeartbeatThread:
         await asyncio.wrap_future(future)
 
     async def _beats(self, payload: Callable[[], dict], accepted: Callable[[float], None], interval_s: float) -> None:
-        while True:
-            sent = self._clock()
-            try:
-                await self._send(payload())
-                accepted(sent)
-            except StaleBrokerEpoch:
-                return
-            except KraftError as exc:
-                log.debug("heartbeat failed: %s", exc.message)
-            await asyncio.sleep(max(0.0, interval_s - (self._clock() - sent)))
+        """A heartbeat every interval_s, whether or not the ones before were answered: one
+        the controller holds (committing it while newly elected, say) must not hold up the
+        next, which is noted when it arrives. At most MAX_IN_FLIGHT at once."""
+        stale = asyncio.Event()
+        in_flight: set[asyncio.Task] = set()
+        try:
+            while not stale.is_set():
+                if len(in_flight) < MAX_IN_FLIGHT:
+                    beat = asyncio.ensure_future(self._beat(payload(), self._clock(), accepted, stale))
+                    in_flight.add(beat)
+                    beat.add_done_callback(in_flight.discard)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stale.wait(), interval_s)
+        finally:
+            for beat in in_flight:
+                beat.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _beat(self, body: dict, sent: float, accepted: Callable[[float], None], stale: asyncio.Event) -> None:
+        try:
+            await self._send(body)
+            accepted(sent)
+        except StaleBrokerEpoch:
+            stale.set()
+        except KraftError as exc:
+            log.debug("heartbeat failed: %s", exc.message)
 
     async def _send(self, body: dict) -> dict:
+        """Forwarded from here while the controller is another node's; handed to the main
+        loop once it is this node's, also in the middle of a forward (the thread's link
+        has no controller of its own and would wait out its deadline for one, past the
+        session a new controller on this node has just given its broker)."""
         assert self._link is not None and self._main_loop is not None
-        if not self._local():
-            return await self._link.call("heartbeat", body)
+        while not self._local():
+            forward = asyncio.ensure_future(self._link.call("heartbeat", body))
+            while not forward.done() and not self._local():
+                await asyncio.wait({forward}, timeout=LOCAL_CHECK_S)
+            if forward.done():
+                return forward.result()
+            forward.cancel()  # a heartbeat may be sent twice: the main loop's goes now
+            with contextlib.suppress(asyncio.CancelledError, KraftError):
+                await forward
         on_main = asyncio.run_coroutine_threadsafe(self._main_call("heartbeat", body), self._main_loop)
         return await asyncio.wrap_future(on_main)
 

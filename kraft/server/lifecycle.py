@@ -100,8 +100,12 @@ class BrokerLifecycle:
                 "metadata_offset": self._metadata_offset(), "log_dir_failed": self._log_dir_failed()}
 
     def _accepted(self, sent: float) -> None:
-        if self._last_accepted is not None:
-            self._observe_gap(sent - self._last_accepted)
+        """A heartbeat sent at `sent` was accepted (answers may come out of order)."""
+        last = self._last_accepted
+        if last is not None and sent <= last:
+            return
+        if last is not None:
+            self._observe_gap(sent - last)
         self._last_accepted = sent
 
     def session_lapsed(self) -> bool:

@@ -11,13 +11,13 @@ import time
 import pytest
 from cluster_client import call, create_topic
 from consumer_client import produce
-from kafka_wire import closed_by_broker, entity_frame, kafka_socket, minimal_request, wire_call
+from kafka_wire import closed_by_broker, entity_frame, kafka_socket, minimal_request, recv_frame, wire_call
 
 from kraft.server.local_cluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
 
-MAX_CONNECTIONS = 24  # the client listener's limit here, filled by idle sockets
+MAX_CONNECTIONS = 24  # the client listener's limit here, filled by served, idle clients
 METADATA, API_VERSIONS = 3, 18
 
 
@@ -40,19 +40,27 @@ def leader_of(c, topic: str) -> int:
     return part["leader_id"]
 
 
+def served_connection(c, node: int) -> socket.socket | None:
+    """A client connection answered once (ApiVersions), so the listener counts it served
+    and never closes it for a newcomer; None when the listener refused it."""
+    s = kafka_socket(c, node)
+    s.settimeout(5.0)
+    try:
+        s.sendall(entity_frame(minimal_request(API_VERSIONS, 3), 1))
+        recv_frame(s)
+    except (ConnectionError, TimeoutError, OSError):
+        s.close()
+        return None
+    s.settimeout(10)
+    return s
+
+
 def fill_client_listener(c, node: int) -> list[socket.socket]:
-    """Idle client connections until the listener refuses the next one (at most 3x its limit)."""
+    """Served client connections until the listener refuses the next one (at most 3x its limit)."""
     held = []
     for _ in range(3 * MAX_CONNECTIONS):
-        s = kafka_socket(c, node)
-        s.settimeout(1.0)
-        try:
-            refused = closed_by_broker(s)
-        except TimeoutError:  # admitted: it sits idle, holding its slot
-            refused = False
-        s.settimeout(10)
-        if refused:
-            s.close()
+        s = served_connection(c, node)
+        if s is None:
             return held
         held.append(s)
     raise AssertionError(f"the client listener took {len(held)} connections with max.connections {MAX_CONNECTIONS}")
