@@ -180,13 +180,18 @@ async def wide_read(ctx, kind, nodes, params, stop) -> str:
     c = ctx.cluster
     topic = await ctx.abuse_topic()
     leader = await asyncio.to_thread(_leader, ctx, topic)
-    before = await hostile_rest.end_offset(ctx, topic) or 0
     batch = await asyncio.to_thread(frames.huge_batch, WIDE_BATCH_RECORDS)
+    bases = []
     for i in range(WIDE_BATCHES):
         sent = await _one_frame(ctx, leader, frames.produce(topic, 0, batch, correlation_id=i + 1), ctx.secured)
         codes = answer_codes(0, 9, sent) if sent.outcome == ANSWERED else []
         ctx.answer(kind, leader, f"Produce of {WIDE_BATCH_RECORDS:,} one-byte records in one batch",
                    f"{sent.outcome} {codes}", sent.outcome == ANSWERED and codes == [0])
+        if codes == [0]:
+            bases.append(_base_offset(sent.payload))
+    if not bases:
+        return "no batch written: nothing to read"
+    before = min(bases)  # the reads start at the first record written here
 
     async def read(node: int) -> str:
         async with hostile_rest._session(ctx) as s:
@@ -196,8 +201,9 @@ async def wide_read(ctx, kind, nodes, params, stop) -> str:
                 headers={"Accept": hostile_rest.BINARY_V2})
             took = time.monotonic() - started
             outcome, fine = hostile_rest._judge(status, body, status == 200 and len(body) <= WIDE_READ_BOUND)
-            ctx.answer(kind, node, "REST read with no max_bytes of one-byte records",
-                       f"{outcome}, {len(body):,} bytes in {took:.1f} s", fine)
+            said = "" if status == 200 else f" ({body[:200].decode(errors='replace')})"
+            ctx.answer(kind, node, f"REST read with no max_bytes of one-byte records from offset {before}",
+                       f"{outcome}, {len(body):,} bytes in {took:.1f} s{said}", fine)
             return f"node {node}: {outcome}, {len(body):,} bytes in {took:.1f} s"
 
     readers = int(params.get("readers", 3))
@@ -206,6 +212,12 @@ async def wide_read(ctx, kind, nodes, params, stop) -> str:
         return "stopped before the reads"
     got = await asyncio.gather(*(read(running[i % len(running)]) for i in range(readers)))
     return "; ".join(got)
+
+
+def _base_offset(payload: bytes) -> int:
+    """The base offset a Produce v9 answer gives its one partition."""
+    answer: Any = frames.decode_answer(0, 9, payload)
+    return int(answer.responses[0].partition_responses[0].base_offset)
 
 
 def _broker_only_requests(topic: str, topic_id: uuid.UUID) -> dict[str, tuple[int, int, bytes]]:
