@@ -240,7 +240,7 @@ async def share_fetch(node: BrokerServices, ctx: RequestContext, request) -> dic
     lock_ms = int(node.shares.config(request.group_id or "")["share.record.lock.duration.ms"])
     if (problem := _request_check(ctx, request, request.forgotten_topics_data)) is not None:
         return _top_level(*problem, lock_ms)
-    group_id, member_id, epoch = request.group_id, request.member_id, int(request.share_session_epoch)
+    epoch = int(request.share_session_epoch)
     acks = _Acks(node, request.topics)
     if epoch == OPEN and acks:
         return _top_level(error_codes.INVALID_REQUEST, "a new share session carries no acknowledgements", lock_ms)

@@ -26,11 +26,11 @@ IDLE_OPENING_AT_ONCE = 64
 DRIBBLE_EVERY_S = 0.5
 
 
-def _limit(params: dict) -> float:
+def limit_at(params: dict) -> float:
     return time.monotonic() + float(params.get("limit_s", DEFAULT_LIMIT_S))
 
 
-async def _one_frame(ctx, node: int, frame: bytes, login: bool) -> Sent:
+async def one_frame(ctx, node: int, frame: bytes, login: bool) -> Sent:
     host, port = ctx.kafka_address(node)
     try:
         async with Conn(host, port, ctx.source) as conn:
@@ -52,13 +52,13 @@ async def send_frames(ctx, kind, nodes, params, stop) -> str:
                  **{name: frames.framed(payload) for name, payload in frames.KNOWN_KILLERS.items()}}
     logins = (False, True) if ctx.secured else (False,)
     seen: Counter = Counter()
-    deadline = _limit(params)
+    deadline = limit_at(params)
     for node in nodes:
         for name, frame in catalogue.items():
             for login in logins:
                 if stop.is_set() or time.monotonic() > deadline:
                     return _summary(seen, "frames", stopped=True)
-                sent = await _one_frame(ctx, node, frame, login)
+                sent = await one_frame(ctx, node, frame, login)
                 what = f"{name}{' (logged in)' if login else ''}"
                 ctx.answer(kind, node, what, sent.outcome, sent.outcome in (ANSWERED, CLOSED))
                 seen[sent.outcome] += 1
@@ -70,7 +70,7 @@ def _summary(seen: Counter, what: str, stopped: bool = False) -> str:
     return f"{sum(seen.values())} {what}: {counts or 'none sent'}" + ("; stopped before the end" if stopped else "")
 
 
-def _leader(ctx, topic: str) -> int:
+def abuse_leader(ctx, topic: str) -> int:
     view = targets.partition_view(ctx.cluster, topic, 0)
     if view.get("leader_id") is None:
         raise targets.TargetUnavailable(f"{topic}-0 has no leader")
@@ -83,12 +83,12 @@ async def fetch_below_start(ctx, kind, nodes, params, stop) -> str:
     a 4xx, nothing else."""
     topic = await ctx.abuse_topic()
     start = await hostile_rest.write_and_delete(ctx, topic, int(params.get("records", 10)))
-    leader = await asyncio.to_thread(_leader, ctx, topic)
+    leader = await asyncio.to_thread(abuse_leader, ctx, topic)
     parts = [f"log start moved to {start}"]
     for offset in sorted({0, max(0, start - 1)}):
         if stop.is_set():
             break
-        sent = await _one_frame(ctx, leader, frames.fetch(topic, 0, offset), ctx.secured)
+        sent = await one_frame(ctx, leader, frames.fetch(topic, 0, offset), ctx.secured)
         codes = answer_codes(1, 11, sent) if sent.outcome == ANSWERED else []
         ok = OFFSET_OUT_OF_RANGE in codes
         ctx.answer(kind, leader, f"Kafka Fetch at {offset}, below the log start {start}",
@@ -102,10 +102,10 @@ async def huge_batch(ctx, kind, nodes, params, stop) -> str:
     """One produce of a million one-byte records in one zstd batch to the abuse topic's
     leader, then a REST read of the partition with max_bytes=1000 through each node."""
     topic = await ctx.abuse_topic()
-    leader = await asyncio.to_thread(_leader, ctx, topic)
+    leader = await asyncio.to_thread(abuse_leader, ctx, topic)
     batch = await asyncio.to_thread(frames.huge_batch)
     before = await hostile_rest.end_offset(ctx, topic)
-    sent = await _one_frame(ctx, leader, frames.produce(topic, 0, batch), ctx.secured)
+    sent = await one_frame(ctx, leader, frames.produce(topic, 0, batch), ctx.secured)
     codes = answer_codes(0, 9, sent) if sent.outcome == ANSWERED else []
     ctx.answer(kind, leader, f"Produce of {frames.HUGE_BATCH_RECORDS:,} records in one {len(batch):,}-byte "
                f"zstd batch", f"{sent.outcome} {codes}", sent.outcome == ANSWERED and codes != [-1])
@@ -198,7 +198,7 @@ async def wrong_passwords(ctx, kind, nodes, params, stop) -> str:
         return "skipped: security is off, no password to guess"
     count, rate = int(params.get("count", 100)), float(params.get("rate", 20))
     seen: Counter = Counter()
-    deadline = _limit(params)
+    deadline = limit_at(params)
     for i in range(count):
         if stop.is_set() or time.monotonic() > deadline:
             break

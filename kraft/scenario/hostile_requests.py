@@ -22,7 +22,7 @@ import orjson
 
 from kraft.scenario import hostile_frames as frames
 from kraft.scenario import hostile_rest
-from kraft.scenario.hostile_kafka import _leader, _limit, _one_frame
+from kraft.scenario.hostile_kafka import abuse_leader, limit_at, one_frame
 from kraft.scenario.hostile_wire import ANSWERED, CLOSED, answer_codes
 
 CLUSTER_AUTHORIZATION_FAILED = 31
@@ -47,9 +47,9 @@ def _registry(ctx, node: int) -> str:
 
 async def _topic_id(ctx, topic: str) -> uuid.UUID:
     c = ctx.cluster
-    async with hostile_rest._session(ctx) as s:
-        for node in hostile_rest._running(ctx, list(c.hosts)):
-            status, body = await hostile_rest._call(s, "GET", f"{c.v3(node)}/topics/{topic}")
+    async with hostile_rest.session(ctx) as s:
+        for node in hostile_rest.running(ctx, list(c.hosts)):
+            status, body = await hostile_rest.call(s, "GET", f"{c.v3(node)}/topics/{topic}")
             if status == 200:
                 return uuid.UUID(orjson.loads(body)["topic_id"])
     raise RuntimeError(f"no node described {topic}")
@@ -78,17 +78,17 @@ async def share_acks(ctx, kind, nodes, params, stop) -> str:
     topic's leader, each on a share session of its own: answered (with an error), never
     a stall."""
     topic = await ctx.abuse_topic()
-    leader = await asyncio.to_thread(_leader, ctx, topic)
+    leader = await asyncio.to_thread(abuse_leader, ctx, topic)
     topic_id = await _topic_id(ctx, topic)
-    deadline = _limit(params)
+    deadline = limit_at(params)
     parts = []
     for i in range(int(params.get("count", 4))):
         if stop.is_set() or time.monotonic() > deadline:
             break
         opening, flood = await asyncio.to_thread(_share_requests, topic_id, uuid.uuid4().hex)
-        await _one_frame(ctx, leader, opening, ctx.secured)  # the session the flood names
+        await one_frame(ctx, leader, opening, ctx.secured)  # the session the flood names
         started = time.monotonic()
-        sent = await _one_frame(ctx, leader, flood, ctx.secured)
+        sent = await one_frame(ctx, leader, flood, ctx.secured)
         took = time.monotonic() - started
         codes = sorted(set(answer_codes(79, 1, sent))) if sent.outcome == ANSWERED else []
         ctx.answer(kind, leader, f"ShareAcknowledge of {SHARE_ACK_BATCHES:,} batches ({len(flood):,} bytes)",
@@ -107,22 +107,22 @@ async def redos(ctx, kind, nodes, params, stop) -> str:
     schema = orjson.dumps({"type": "string", "pattern": REDOS_PATTERN}).decode()
     value = "a" * REDOS_VALUE_LENGTH + "!"
     parts = []
-    async with hostile_rest._session(ctx) as s:
-        for node in hostile_rest._running(ctx, nodes):
+    async with hostile_rest.session(ctx) as s:
+        for node in hostile_rest.running(ctx, nodes):
             if stop.is_set():
                 break
-            status, body = await hostile_rest._call(
+            status, body = await hostile_rest.call(
                 s, "POST", f"{_registry(ctx, node)}/subjects/hostile-redos-value/versions",
                 data=orjson.dumps({"schemaType": "JSON", "schema": schema}), headers={"Content-Type": REGISTRY_V1})
-            outcome, fine = hostile_rest._judge(status, body, status == 200 or 400 <= status < 500)
+            outcome, fine = hostile_rest.judge(status, body, status == 200 or 400 <= status < 500)
             ctx.answer(kind, node, f"register a JSON Schema with pattern {REDOS_PATTERN}", outcome, fine)
             started = time.monotonic()
             record: dict[str, Any] = {"records": [{"value": value}]}
             record.update({"value_schema_id": orjson.loads(body)["id"]} if status == 200 else {"value_schema": schema})
-            status, body = await hostile_rest._call(s, "POST", f"{c.url(node)}/topics/{topic}",
+            status, body = await hostile_rest.call(s, "POST", f"{c.url(node)}/topics/{topic}",
                                                     data=orjson.dumps(record), headers={"Content-Type": JSONSCHEMA_V2})
             took = time.monotonic() - started
-            outcome, fine = hostile_rest._judge(status, body, 400 <= status < 500 or _partly_refused(status, body))
+            outcome, fine = hostile_rest.judge(status, body, 400 <= status < 500 or _partly_refused(status, body))
             ctx.answer(kind, node, f"produce a {len(value)}-character value against {REDOS_PATTERN}",
                        f"{outcome} in {took:.1f} s", fine)
             parts.append(f"node {node}: {outcome} in {took:.1f} s")
@@ -144,28 +144,28 @@ async def transitive(ctx, kind, nodes, params, stop) -> str:
     """Versions registered under FULL_TRANSITIVE, each a record with one more optional
     field, so each registration is checked against every version before it: each answered
     (200, or a 4xx), never a 5xx or a stall."""
-    node = hostile_rest._running(ctx, nodes)[0]
+    node = hostile_rest.running(ctx, nodes)[0]
     base = f"{_registry(ctx, node)}"
     subject = f"hostile-transitive-{ctx.seed}-value"
     versions = int(params.get("versions", 150))
-    deadline = _limit(params)
+    deadline = limit_at(params)
     registered, worst, seen = 0, 0.0, Counter[str]()
-    async with hostile_rest._session(ctx) as s:
-        status, body = await hostile_rest._call(s, "PUT", f"{base}/config/{subject}",
+    async with hostile_rest.session(ctx) as s:
+        status, body = await hostile_rest.call(s, "PUT", f"{base}/config/{subject}",
                                                 data=orjson.dumps({"compatibility": "FULL_TRANSITIVE"}),
                                                 headers={"Content-Type": REGISTRY_V1})
-        ctx.answer(kind, node, "set FULL_TRANSITIVE", *hostile_rest._judge(status, body, status == 200))
+        ctx.answer(kind, node, "set FULL_TRANSITIVE", *hostile_rest.judge(status, body, status == 200))
         for i in range(versions):
             if stop.is_set() or time.monotonic() > deadline:
                 break
             fields = [{"name": f"f{j}", "type": ["null", "string"], "default": None} for j in range(i)]
             schema = orjson.dumps({"type": "record", "name": "Wide", "fields": fields}).decode()
             started = time.monotonic()
-            status, body = await hostile_rest._call(s, "POST", f"{base}/subjects/{subject}/versions",
+            status, body = await hostile_rest.call(s, "POST", f"{base}/subjects/{subject}/versions",
                                                     data=orjson.dumps({"schema": schema}),
                                                     headers={"Content-Type": REGISTRY_V1})
             worst = max(worst, time.monotonic() - started)
-            outcome, fine = hostile_rest._judge(status, body, status == 200 or 400 <= status < 500)
+            outcome, fine = hostile_rest.judge(status, body, status == 200 or 400 <= status < 500)
             seen[outcome] += 1
             registered += status == 200
             if not fine or i % 25 == 0:  # the answers are alike: every 25th, and each failure
@@ -179,11 +179,11 @@ async def wide_read(ctx, kind, nodes, params, stop) -> str:
     bounded answers, never a stall."""
     c = ctx.cluster
     topic = await ctx.abuse_topic()
-    leader = await asyncio.to_thread(_leader, ctx, topic)
+    leader = await asyncio.to_thread(abuse_leader, ctx, topic)
     batch = await asyncio.to_thread(frames.huge_batch, WIDE_BATCH_RECORDS)
     bases = []
     for i in range(WIDE_BATCHES):
-        sent = await _one_frame(ctx, leader, frames.produce(topic, 0, batch, correlation_id=i + 1), ctx.secured)
+        sent = await one_frame(ctx, leader, frames.produce(topic, 0, batch, correlation_id=i + 1), ctx.secured)
         codes = answer_codes(0, 9, sent) if sent.outcome == ANSWERED else []
         ctx.answer(kind, leader, f"Produce of {WIDE_BATCH_RECORDS:,} one-byte records in one batch",
                    f"{sent.outcome} {codes}", sent.outcome == ANSWERED and codes == [0])
@@ -194,20 +194,20 @@ async def wide_read(ctx, kind, nodes, params, stop) -> str:
     before = min(bases)  # the reads start at the first record written here
 
     async def read(node: int) -> str:
-        async with hostile_rest._session(ctx) as s:
+        async with hostile_rest.session(ctx) as s:
             started = time.monotonic()
-            status, body = await hostile_rest._call(
+            status, body = await hostile_rest.call(
                 s, "GET", f"{c.url(node)}/topics/{topic}/partitions/0/records?offset={before}",
                 headers={"Accept": hostile_rest.BINARY_V2})
             took = time.monotonic() - started
-            outcome, fine = hostile_rest._judge(status, body, status == 200 and len(body) <= WIDE_READ_BOUND)
+            outcome, fine = hostile_rest.judge(status, body, status == 200 and len(body) <= WIDE_READ_BOUND)
             said = "" if status == 200 else f" ({body[:200].decode(errors='replace')})"
             ctx.answer(kind, node, f"REST read with no max_bytes of one-byte records from offset {before}",
                        f"{outcome}, {len(body):,} bytes in {took:.1f} s{said}", fine)
             return f"node {node}: {outcome}, {len(body):,} bytes in {took:.1f} s"
 
     readers = int(params.get("readers", 3))
-    running = hostile_rest._running(ctx, nodes)
+    running = hostile_rest.running(ctx, nodes)
     if stop.is_set():
         return "stopped before the reads"
     got = await asyncio.gather(*(read(running[i % len(running)]) for i in range(readers)))
@@ -235,13 +235,13 @@ async def broker_apis(ctx, kind, nodes, params, stop) -> str:
     no broker: CLUSTER_AUTHORIZATION_FAILED, security on or off."""
     topic = await ctx.abuse_topic()
     topic_id = await _topic_id(ctx, topic)
-    leader = await asyncio.to_thread(_leader, ctx, topic)
+    leader = await asyncio.to_thread(abuse_leader, ctx, topic)
     requests = await asyncio.to_thread(_broker_only_requests, topic, topic_id)
     parts = []
     for name, (api_key, version, frame) in requests.items():
         if stop.is_set():
             break
-        sent = await _one_frame(ctx, leader, frame, ctx.secured)
+        sent = await one_frame(ctx, leader, frame, ctx.secured)
         codes = sorted(set(answer_codes(api_key, version, sent))) if sent.outcome == ANSWERED else []
         ctx.answer(kind, leader, f"{name} from a client", f"{sent.outcome} {codes}",
                    sent.outcome == ANSWERED and codes == [CLUSTER_AUTHORIZATION_FAILED])

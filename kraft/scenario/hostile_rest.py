@@ -23,13 +23,13 @@ SMALL_READ_BOUND = 256 << 10  # max_bytes=1000 may round up to whole records, no
 INTERNAL_TOPICS = ("__transaction_state", "__consumer_offsets")
 
 
-def _session(ctx, headers: dict | None = None) -> aiohttp.ClientSession:
+def session(ctx, headers: dict | None = None) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(local_addr=(ctx.source, 0), force_close=True)
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
                                  headers=ctx.cluster.headers if headers is None else headers)
 
 
-async def _call(session, method: str, url: str, **kw) -> tuple[int, bytes]:
+async def call(session, method: str, url: str, **kw) -> tuple[int, bytes]:
     """(status, body); status 0 when no answer came."""
     try:
         async with session.request(method, url, **kw) as resp:
@@ -38,7 +38,7 @@ async def _call(session, method: str, url: str, **kw) -> tuple[int, bytes]:
         return 0, b""
 
 
-def _judge(status: int, body: bytes, fine: bool) -> tuple[str, bool]:
+def judge(status: int, body: bytes, fine: bool) -> tuple[str, bool]:
     text = body[:4096].decode(errors="replace")
     code = ""
     try:
@@ -51,15 +51,15 @@ def _judge(status: int, body: bytes, fine: bool) -> tuple[str, bool]:
     return outcome, fine and status != 0
 
 
-def _running(ctx, nodes: list[int]) -> list[int]:
+def running(ctx, nodes: list[int]) -> list[int]:
     return [n for n in nodes if ctx.cluster.running(n)] or list(nodes)
 
 
 async def end_offset(ctx, topic: str) -> int | None:
     c = ctx.cluster
-    async with _session(ctx) as s:
-        for node in _running(ctx, list(c.hosts)):
-            status, body = await _call(s, "GET", f"{c.url(node)}/topics/{topic}/partitions/0/offsets")
+    async with session(ctx) as s:
+        for node in running(ctx, list(c.hosts)):
+            status, body = await call(s, "GET", f"{c.url(node)}/topics/{topic}/partitions/0/offsets")
             if status == 200:
                 return orjson.loads(body)["end_offset"]
     return None
@@ -68,16 +68,16 @@ async def end_offset(ctx, topic: str) -> int | None:
 async def write_and_delete(ctx, topic: str, records: int) -> int:
     """`records` records written, the first half deleted; the new log start."""
     c = ctx.cluster
-    node = _running(ctx, list(c.hosts))[0]
-    async with _session(ctx) as s:
+    node = running(ctx, list(c.hosts))[0]
+    async with session(ctx) as s:
         body = orjson.dumps({"records": [{"value": f"doomed-{i}"} for i in range(records)]})
-        status, out = await _call(s, "POST", f"{c.url(node)}/topics/{topic}/partitions/0", data=body,
+        status, out = await call(s, "POST", f"{c.url(node)}/topics/{topic}/partitions/0", data=body,
                                   headers={"Content-Type": JSON_V2})
         if status != 200:
             raise RuntimeError(f"could not write to {topic}: HTTP {status}")
         end = max(o["offset"] for o in orjson.loads(out)["offsets"]) + 1
         before = end - records // 2
-        status, out = await _call(s, "POST", f"{c.v3(node)}/topics/{topic}/partitions/0/records:delete",
+        status, out = await call(s, "POST", f"{c.v3(node)}/topics/{topic}/partitions/0/records:delete",
                                   json={"before_offset": before})
         if status != 200:
             raise RuntimeError(f"could not delete records of {topic}: HTTP {status}")
@@ -87,11 +87,11 @@ async def write_and_delete(ctx, topic: str, records: int) -> int:
 async def read_below_start(ctx, kind: str, nodes: list[int], topic: str, start: int) -> list[str]:
     """A REST read from offset 0 (below the log start) through each node: a 4xx."""
     out = []
-    async with _session(ctx) as s:
-        for node in _running(ctx, nodes):
-            status, body = await _call(s, "GET", f"{ctx.cluster.url(node)}/topics/{topic}/partitions/0/records"
+    async with session(ctx) as s:
+        for node in running(ctx, nodes):
+            status, body = await call(s, "GET", f"{ctx.cluster.url(node)}/topics/{topic}/partitions/0/records"
                                        "?offset=0&timeout=0", headers={"Accept": BINARY_V2})
-            outcome, ok = _judge(status, body, 400 <= status < 500)
+            outcome, ok = judge(status, body, 400 <= status < 500)
             ctx.answer(kind, node, f"REST read at 0, below the log start {start}", outcome, ok)
             out.append(f"REST read at 0 via node {node}: {outcome}")
     return out
@@ -100,12 +100,12 @@ async def read_below_start(ctx, kind: str, nodes: list[int], topic: str, start: 
 async def read_small(ctx, kind: str, nodes: list[int], topic: str, offset: int) -> list[str]:
     """A REST read with max_bytes=1000 from `offset` through each node: a small 200 (or a 4xx)."""
     out = []
-    async with _session(ctx) as s:
-        for node in _running(ctx, nodes):
-            status, body = await _call(s, "GET", f"{ctx.cluster.url(node)}/topics/{topic}/partitions/0/records"
+    async with session(ctx) as s:
+        for node in running(ctx, nodes):
+            status, body = await call(s, "GET", f"{ctx.cluster.url(node)}/topics/{topic}/partitions/0/records"
                                        f"?offset={offset}&timeout=0&max_bytes=1000", headers={"Accept": BINARY_V2})
             fine = (status == 200 and len(body) <= SMALL_READ_BOUND) or 400 <= status < 500
-            outcome, ok = _judge(status, body, fine)
+            outcome, ok = judge(status, body, fine)
             outcome += f", {len(body):,} bytes" if status == 200 else ""
             ctx.answer(kind, node, f"REST read of {topic}-0 at {offset} with max_bytes=1000", outcome, ok)
             out.append(f"REST read with max_bytes=1000 via node {node}: {outcome}")
@@ -115,9 +115,9 @@ async def read_small(ctx, kind: str, nodes: list[int], topic: str, offset: int) 
 async def wrong_basic(ctx, kind: str, node: int, user: str, password: str) -> str:
     """One request with a wrong HTTP Basic password: 401 (or 429 while backing off)."""
     headers = lab_security.basic(user, password)
-    async with _session(ctx, headers) as s:
-        status, body = await _call(s, "GET", f"{ctx.cluster.v3(node)}/topics")
-    outcome, ok = _judge(status, body, status in (401, 429))
+    async with session(ctx, headers) as s:
+        status, body = await call(s, "GET", f"{ctx.cluster.v3(node)}/topics")
+    outcome, ok = judge(status, body, status in (401, 429))
     ctx.answer(kind, node, f"HTTP Basic as {user} with a wrong password", outcome, ok)
     return outcome
 
@@ -126,14 +126,14 @@ async def internal_topic(ctx, kind, nodes, params, stop) -> str:
     """Creating Kafka's internal topics by hand, as the super user, through each node: a
     4xx every time (they are the cluster's own)."""
     parts: list[str] = []
-    async with _session(ctx) as s:
-        for node in _running(ctx, nodes):
+    async with session(ctx) as s:
+        for node in running(ctx, nodes):
             for name in INTERNAL_TOPICS:
                 if stop.is_set():
                     return "; ".join(parts + ["stopped before the end"])
                 body = {"topic_name": name, "partitions_count": 1, "replication_factor": 1}
-                status, out = await _call(s, "POST", f"{ctx.cluster.v3(node)}/topics", json=body)
-                outcome, ok = _judge(status, out, 400 <= status < 500)
+                status, out = await call(s, "POST", f"{ctx.cluster.v3(node)}/topics", json=body)
+                outcome, ok = judge(status, out, 400 <= status < 500)
                 ctx.answer(kind, node, f"REST create of {name}", outcome, ok)
                 parts.append(f"create {name} via node {node}: {outcome}")
     return "; ".join(parts)

@@ -114,7 +114,7 @@ class HeartbeatThread:
         has no controller of its own and would wait out its deadline for one, past the
         session a new controller on this node has just given its broker)."""
         assert self._link is not None and self._main_loop is not None
-        while not self._local():
+        if not self._local():
             forward = asyncio.ensure_future(self._link.call("heartbeat", body))
             while not forward.done() and not self._local():
                 await asyncio.wait({forward}, timeout=LOCAL_CHECK_S)

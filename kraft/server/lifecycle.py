@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kraft.config.cluster import NodeConfig
-from kraft.errors import BrokerDecommissioned, KraftError, StaleBrokerEpoch
+from kraft.errors import BrokerDecommissioned, KraftError
 from kraft.internode.peers import Peers
 from kraft.server import tls
 from kraft.server.controller_link import ControllerLink
@@ -34,13 +34,13 @@ DECOMMISSIONED_RETRY_S = 5.0
 class BrokerLifecycle:
     def __init__(self, node_config: NodeConfig, controller_call: Callable[[str, dict], Awaitable[dict]],
                  metadata_offset: Callable[[], int], registered: Callable[[int], None],
-                 heartbeat_interval_s: float, session_timeout_s: float,
+                 heartbeat_interval_s: float, session_timeout_s: float, beats: HeartbeatThread,
                  clock: Callable[[], float] = time.monotonic,
                  log_dir_failed: Callable[[], bool] = lambda: False,
                  logs_intact: Callable[[], bool] = lambda: True,
-                 observe_gap: Callable[[float], None] = lambda gap_s: None,
-                 beats: HeartbeatThread | None = None):
-        """registered(broker_epoch) is told of every accepted registration;
+                 observe_gap: Callable[[float], None] = lambda gap_s: None):
+        """registered(broker_epoch) is told of every accepted registration; beats sends the
+        heartbeats from a thread of their own;
         log_dir_failed() says whether the data dir takes writes (sent in each heartbeat);
         logs_intact() whether the logs hold all the previous run wrote (Kafka's clean
         shutdown, sent with the first registration of this process); observe_gap(s) is
@@ -56,7 +56,7 @@ class BrokerLifecycle:
         self._log_dir_failed = log_dir_failed
         self._logs_intact = logs_intact
         self._observe_gap = observe_gap
-        self._beats = beats  # heartbeats from a thread of their own (None: on this loop)
+        self._beats = beats
         self._first_registration_done = False  # later ones: this process lost nothing
         self._last_accepted: float | None = None  # when the controller last answered a heartbeat
         self.incarnation_id = uuid.uuid4().hex
@@ -64,35 +64,16 @@ class BrokerLifecycle:
 
     async def run(self) -> None:
         """Owned by the node's task group; returns only when cancelled."""
-        beats = self._beats
-        if beats is not None:
-            beats.start()
+        self._beats.start()
         try:
             while True:
                 if self.broker_epoch is None:
                     await self._register()
-                if beats is not None:
-                    await beats.beat_until_stale(self._heartbeat, self._accepted, self._interval)
-                elif await self._beat_here():
-                    continue
+                await self._beats.beat_until_stale(self._heartbeat, self._accepted, self._interval)
                 log.info("broker epoch %s is stale; registering again", self.broker_epoch)
                 self.broker_epoch = None
         finally:
-            if beats is not None:
-                await asyncio.to_thread(beats.stop)
-
-    async def _beat_here(self) -> bool:
-        """One heartbeat on this loop (no heartbeat thread); False when the epoch is stale."""
-        sent = self._clock()
-        try:
-            await self._call("heartbeat", self._heartbeat())
-            self._accepted(sent)
-        except StaleBrokerEpoch:
-            return False
-        except KraftError as exc:
-            log.debug("heartbeat failed: %s", exc.message)
-        await asyncio.sleep(self._interval)
-        return True
+            await asyncio.to_thread(self._beats.stop)
 
     def _heartbeat(self) -> dict:
         """What a heartbeat says (read from the heartbeat thread too: plain reads)."""
@@ -176,7 +157,7 @@ def broker_lifecycle(node: Any) -> BrokerLifecycle:
     beats = HeartbeatThread(thread_peers, forwarding_link, lambda: node.controller_target() == node.node_id,
                             node.link.call)
     return BrokerLifecycle(node.node_config, node.link.call, lambda: node.image.offset, node.registered,
-                           t.broker_heartbeat_interval_ms / 1000, t.broker_session_timeout_ms / 1000,
+                           t.broker_heartbeat_interval_ms / 1000, t.broker_session_timeout_ms / 1000, beats,
                            log_dir_failed=lambda: (r := replicas()) is not None and r.disk.failed,
                            logs_intact=lambda: (r := replicas()) is None or bool(r.logs_intact),
-                           observe_gap=node.metrics.heartbeat_gap.observe, beats=beats)
+                           observe_gap=node.metrics.heartbeat_gap.observe)

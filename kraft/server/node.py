@@ -18,7 +18,7 @@ from kraft.broker.client_quotas import ClientQuotaManager
 from kraft.broker.services import BrokerServices
 from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.broker.producer_ids import ProducerIdAllocator, block_requester
-from kraft.server.lifecycle import BrokerLifecycle, broker_lifecycle
+from kraft.server.lifecycle import broker_lifecycle
 from kraft.server.metadata_follower import MetadataFollower
 from kraft.config.cluster import ClusterConfig
 from kraft.config.cluster_keys import peer_key, raft_key

@@ -297,6 +297,22 @@ def test_share_groups_are_listed_described_and_their_lag_shown(cluster):
         share.close()
 
 
+def read_dead_letters(cluster, topic: str, count: int) -> list:
+    reader = confluent_kafka.Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": new_name("r"),
+                                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        reader.subscribe([topic])
+        got: list = []
+        deadline = time.monotonic() + BOUND_S
+        while len(got) < count and time.monotonic() < deadline:
+            message = reader.poll(0.5)
+            if message is not None and message.error() is None:
+                got.append(message)
+        return got
+    finally:
+        reader.close()
+
+
 def test_rejected_and_worn_out_records_go_to_the_dead_letter_topic(cluster):
     topic = new_name("share-dlq")
     dead_letters = f"dlq.{topic}"
@@ -319,18 +335,7 @@ def test_rejected_and_worn_out_records_go_to_the_dead_letter_topic(cluster):
         share.commit_sync()
     finally:
         share.close()
-    reader = confluent_kafka.Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": new_name("r"),
-                                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    try:
-        reader.subscribe([dead_letters])
-        got: list = []
-        deadline = time.monotonic() + BOUND_S
-        while len(got) < 2 and time.monotonic() < deadline:
-            message = reader.poll(0.5)
-            if message is not None and message.error() is None:
-                got.append(message)
-    finally:
-        reader.close()
+    got = read_dead_letters(cluster, dead_letters, 2)
     offsets = {m.value().decode(): m.offset() for m in first}
     seen = {m.value(): {k: v.decode() for k, v in m.headers()} for m in got}
     assert set(seen) == {b"bad", b"poison"}, seen
@@ -340,22 +345,6 @@ def test_rejected_and_worn_out_records_go_to_the_dead_letter_topic(cluster):
                                "__dlq.errors.offset": str(offsets[value.decode()]), "__dlq.errors.group": group,
                                "__dlq.errors.delivery.count": count, "__dlq.errors.message": message}
 
-
-
-def read_dead_letters(cluster, topic: str, count: int) -> list:
-    reader = confluent_kafka.Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": new_name("r"),
-                                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    try:
-        reader.subscribe([topic])
-        got: list = []
-        deadline = time.monotonic() + BOUND_S
-        while len(got) < count and time.monotonic() < deadline:
-            message = reader.poll(0.5)
-            if message is not None and message.error() is None:
-                got.append(message)
-        return got
-    finally:
-        reader.close()
 
 
 def test_a_worn_out_records_lock_running_out_writes_its_dead_letter_with_no_fetch_after_it(cluster):
