@@ -67,6 +67,7 @@ VerifyTxn = Callable[[str, int, int, str, int, float, bool], Awaitable[bool]]
 
 ACKS = {"0": 0, "1": 1, "all": -1, "-1": -1}
 LEADER_OPEN_WAIT_S = 2.0  # a new partition's log opens within a loop turn or an fsync or two
+FORWARD_RETRY_BACKOFF_S = 0.1  # Kafka's retry.backoff.ms
 # A transactional batch is appended only if the coordinator's yes came within this much
 # of the produce's start (and half its timeout): a client that stopped waiting retries
 # the batch or, in an abort, gives its sequence number to the next transaction's record,
@@ -319,19 +320,20 @@ class DataPlane:
         forwarded and answered) when this returns; ``committed()`` waits for acks=all.
         Split so that a connection may take its next produce while this one replicates,
         with appends in arrival order. local_only: NOT_LEADER rather than forward."""
-        part = self.topic_or_404(topic).partitions
-        if not 0 <= partition < len(part):
-            raise PartitionNotFound(f"partition {partition} not found")
-        leader = part[partition].leader
-        if leader < 0:
-            raise LeaderNotAvailable(f"LEADER_NOT_AVAILABLE: {topic}-{partition} has no leader (offline)")
         rm = self._replicas
-        if leader != self.node_id or rm is None:
+        # as a Kafka producer retries, a leader's refusal that wrote nothing (its image lags a
+        # topic created a moment ago, or leadership moved) is sent again within half the bound
+        retry_until = time.monotonic() + timeout_ms / 2000
+        while (leader := self._produce_leader(topic, partition)) != self.node_id or rm is None:
             if local_only:
                 raise NotLeaderOrFollower(f"NOT_LEADER: node {self.node_id} does not lead {topic}-{partition}")
-            delivery = await self._forward_produce(leader, topic, partition, batch, acks, timeout_ms,
-                                                   timestamp)
-            return PendingDelivery(delivery, None)
+            try:
+                return PendingDelivery(await self._forward_produce(leader, topic, partition, batch, acks,
+                                                                   timeout_ms, timestamp), None)
+            except (UnknownTopicOrPartition, NotLeaderOrFollower):
+                if time.monotonic() + FORWARD_RETRY_BACKOFF_S >= retry_until:
+                    raise
+            await asyncio.sleep(FORWARD_RETRY_BACKOFF_S)
         try:
             # the request's own bound, halved so its answer still comes in time: on a loaded
             # machine the open may take seconds (an fsync behind others)
@@ -347,6 +349,14 @@ class DataPlane:
             return PendingDelivery(delivery, None)
         deadline = time.monotonic() + timeout_ms / 1000
         return PendingDelivery(delivery, lambda: replica.wait_committed(last, epoch, deadline))
+
+    def _produce_leader(self, topic: str, partition: int) -> int:
+        part = self.topic_or_404(topic).partitions
+        if not 0 <= partition < len(part):
+            raise PartitionNotFound(f"partition {partition} not found")
+        if (leader := part[partition].leader) < 0:
+            raise LeaderNotAvailable(f"LEADER_NOT_AVAILABLE: {topic}-{partition} has no leader (offline)")
+        return leader
 
     async def _append_committed(self, topic: str, partition: int, batch: bytes, acks: int,
                                 timeout_ms: int, timestamp: int) -> Delivery:

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import random
 import struct
+import time
 from typing import Any
 
 from kio.index import load_request_schema
@@ -162,8 +163,9 @@ def mutations(topic: str, count: int, seed: int) -> dict[str, bytes]:
 
 @functools.cache
 def huge_batch(records: int = HUGE_BATCH_RECORDS) -> bytes:
-    """One zstd batch of a million one-byte records (about 800 KB on the wire, 8 MB open)."""
-    one = Record(None, b"x", (), 1_700_000_000_000)
+    """One zstd batch of a million one-byte records (about 800 KB on the wire, 8 MB open),
+    stamped now: a batch stamped long ago is past retention.ms and deleted at the next check."""
+    one = Record(None, b"x", (), int(time.time() * 1000))
     return encode_batch([one] * records, 0, -1, compression=ZSTD)
 
 
