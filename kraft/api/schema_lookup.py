@@ -84,7 +84,7 @@ class SchemaDoor:
     async def by_id(self, schema_id: int, who: Identity | None) -> RegisteredSchema:
         state, _ = await self._found(lambda s: s.schema_by_id(schema_id))
         self._require_schema_read(state, schema_id, who)
-        return RegisteredSchema(schema_id, *self._codec(state, schema_id))
+        return RegisteredSchema(schema_id, *await self._codec(state, schema_id))
 
     def _require(self, who: Identity | None, operation: ClientOperation, subject: str) -> None:
         if who is not None and self.registry.access.enabled:
@@ -98,7 +98,7 @@ class SchemaDoor:
         if not any(self.registry.access.may(who, "read_subject", s) for s in holders):
             self.registry.access.require(who, "read_subject", holders[0] if holders else "")
 
-    def _codec(self, state: RegistryState, schema_id: int) -> tuple[str, ParsedSchema, RecordCodec]:
+    async def _codec(self, state: RegistryState, schema_id: int) -> tuple[str, ParsedSchema, RecordCodec]:
         record = state.schema_by_id(schema_id)
         if record is None:
             raise SchemaNotFound(f"schema {schema_id} not found in the schema registry")
@@ -106,6 +106,18 @@ class SchemaDoor:
         if cached is not None and cached[0] == record.schema:  # the text too: an id deleted for good may return
             self._codecs.move_to_end(schema_id)
             return cached[1]
+        # parsing a schema (up to 512 Ki characters) is work for beside the loop
+        found = await self.registry.follower.beside_loop(lambda s: self._built(s, schema_id))
+        self._codecs[schema_id] = (found[3], found[:3])
+        if len(self._codecs) > CACHE_SIZE:
+            self._codecs.popitem(last=False)
+        return found[:3]
+
+    def _built(self, state: RegistryState, schema_id: int) -> tuple[str, ParsedSchema, RecordCodec, str]:
+        """The id's schema parsed and its codec, with the text they came from."""
+        record = state.schema_by_id(schema_id)
+        if record is None:
+            raise SchemaNotFound(f"schema {schema_id} not found in the schema registry")
         parsed = _registry_call(lambda: self.registry.parser.parse_record(state, record))
         texts = _registry_call(lambda: resolved_texts(state, record.references))
         try:
@@ -113,29 +125,28 @@ class SchemaDoor:
         except Exception as e:  # noqa: BLE001 - a schema the registry took and the codec's library does not
             raise SchemaRefused(f"schema {schema_id} cannot write or read records here: {type(e).__name__}: "
                                 f"{str(e)[:300]}") from None
-        found = record.schema_type, parsed, codec
-        self._codecs[schema_id] = (record.schema, found)
-        if len(self._codecs) > CACHE_SIZE:
-            self._codecs.popitem(last=False)
-        return found
+        return record.schema_type, parsed, codec, record.schema
 
     async def by_version(self, subject: str, version: int, who: Identity | None) -> RegisteredSchema:
         """`version`: a version number, or -1 for the latest."""
         self._require(who, "read_subject", subject)
         state, found = await self._found(lambda s: _version_or_none(s, subject, version), latest=version < 0)
         record = found or _registry_call(lambda: find_version(state, subject, version))  # its error
-        return RegisteredSchema(record.id, *self._codec(state, record.id), subject, record.version)
+        return RegisteredSchema(record.id, *await self._codec(state, record.id), subject, record.version)
 
-    def parse(self, state: RegistryState, schema_type: str, text: str) -> ParsedSchema:
-        return _registry_call(lambda: self.registry.parser.parse(state, schema_type, text, ()))
+    async def parse(self, schema_type: str, text: str) -> ParsedSchema:
+        await self.state()  # loaded
+        return await self.registry.follower.beside_loop(
+            lambda s: _registry_call(lambda: self.registry.parser.parse(s, schema_type, text, ())))
 
     async def register(self, subject: str, schema_type: str, text: str, who: Identity | None) -> RegisteredSchema:
         """The schema's id in the subject, registered there when it is new (as Confluent's
         serializers with auto.register.schemas)."""
-        state = await self.state()
-        try:  # already there: answered from the state, without a trip to the writer
-            answer = lookup(state, self.registry.parser, subject, {"schema": text, "schemaType": schema_type},
-                            normalize=False, deleted=False)
+        await self.state()  # loaded
+        try:  # already there: answered from the state, without a trip to the writer (parsing: beside the loop)
+            answer = await self.registry.follower.beside_loop(lambda s: lookup(
+                s, self.registry.parser, subject, {"schema": text, "schemaType": schema_type},
+                normalize=False, deleted=False))
             self._require(who, "write_subject", subject)  # a registration, as on the registry's port
         except RegistryError:
             try:  # the writer asks who's ACL where it decides

@@ -97,7 +97,7 @@ async def v3_schema(request: web.Request, topic: str, spec: dict[str, Any], is_k
         if kind is None:
             raise BadRequest(f"{what}: schema (a schema's text) needs type AVRO, JSONSCHEMA or PROTOBUF")
         if subject is None:
-            parsed = door.parse(await door.state(), SCHEMA_TYPE[kind], text)
+            parsed = await door.parse(SCHEMA_TYPE[kind], text)
             subject = subject_name(strategy, topic, is_key, parsed)
         return await door.register(subject, SCHEMA_TYPE[kind], text, who)
     subject = subject or subject_name(strategy, topic, is_key, None)

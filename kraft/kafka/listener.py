@@ -70,7 +70,7 @@ class KafkaListener:
         self._host, self._port = host, port
         self._budget: ByteBudget = shares_with._budget if shares_with is not None else ByteBudget(QUEUED_REQUEST_BYTES)
         settings = node.config.cluster
-        self._limits: ConnectionLimits[asyncio.WriteTransport] = ConnectionLimits(
+        self._limits: ConnectionLimits[asyncio.BaseTransport] = ConnectionLimits(
             settings.max_connections, settings.max_connections_per_ip,
             parse_overrides(settings.max_connections_per_ip_overrides))
         self._sasl_max_frame = settings.sasl_server_max_receive_size
@@ -78,6 +78,8 @@ class KafkaListener:
         self._first_request_s = settings.connections_first_request_timeout_ms / 1000
         self.refused_connections = 0
         self.evicted_connections = 0  # unserved ones closed to let a newcomer in
+        # TLS connections, admitted at the accept (before their handshake): their socket -> raw transport
+        self._tls_slots: dict[object, asyncio.BaseTransport] = {}
         self._connections: set[asyncio.Task] = set()
         self.listener = security_protocol(tls is not None, node.access.authentication)
         self._server: asyncio.Server | None = None
@@ -92,7 +94,8 @@ class KafkaListener:
 
         def streams() -> asyncio.StreamReaderProtocol:  # as asyncio.start_server builds each connection
             return asyncio.StreamReaderProtocol(asyncio.StreamReader(64 * 1024, loop), self._serve, loop=loop)
-        tls = None if self._tls is None else tls_protocol_factory(loop, self._tls, self._first_request_s, streams)
+        tls = None if self._tls is None else tls_protocol_factory(loop, self._tls, self._first_request_s, streams,
+                                                                  self)
         if self._tls is not None and tls is None:  # asyncio's own TLS, a read buffer per connection
             self._server = await loop.create_server(streams, self._host, self._port, reuse_address=True,
                                                     ssl=self._tls, ssl_handshake_timeout=self._first_request_s)
@@ -117,30 +120,58 @@ class KafkaListener:
             # logged an ERROR per open connection at every stop: it ends quietly instead.
             pass
 
+    @property
+    def connections(self) -> int:
+        """Connections counted against the limits, TLS handshakes in progress included."""
+        return self._limits.held
+
+    def opened(self, transport: asyncio.BaseTransport) -> bool:
+        """A TLS connection, accepted: admitted (its handshake may begin) or refused."""
+        if not self._admitted(transport):
+            return False
+        self._tls_slots[transport.get_extra_info("socket")] = transport
+        return True
+
+    def lost(self, transport: asyncio.BaseTransport) -> None:
+        self._tls_slots.pop(transport.get_extra_info("socket"), None)
+        self._limits.release(transport)
+
+    def _slot(self, writer: asyncio.StreamWriter) -> asyncio.BaseTransport:
+        """The connection's key in the limits, and how it is closed: a TLS connection's raw
+        transport, admitted at its accept; else its own."""
+        return self._tls_slots.get(writer.get_extra_info("socket"), writer.transport)
+
+    def _admitted(self, transport: asyncio.BaseTransport) -> bool:
+        peer = transport.get_extra_info("peername")
+        host = peer[0] if peer else ""
+        admission = self._limits.admit(host, transport)
+        if admission.refused is not None:
+            self._refuse(transport, admission.refused)
+            return False
+        if admission.evicted is not None:
+            self._evict(admission.evicted, host)
+        return True
+
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         host = peer[0] if peer else ""
-        slot = writer.transport  # the connection's key in the limits, and how it is closed
-        admission = self._limits.admit(host, slot)
-        if admission.refused is not None:
-            self._refuse(writer, admission.refused)
+        slot = self._slot(writer)
+        if slot is writer.transport and not self._admitted(slot):
             return
-        if admission.evicted is not None:
-            self._evict(admission.evicted, host)
         try:
             await self._serve_admitted(reader, writer, host)
         finally:
             self._limits.release(slot)
 
-    def _refuse(self, writer: asyncio.StreamWriter, why: str) -> None:
+    def _refuse(self, transport: asyncio.BaseTransport, why: str) -> None:
         """Over a connection limit: closed at once, as Kafka's acceptor does; logged sparingly
         (a flood would otherwise flood the log too)."""
         self.refused_connections += 1
         if self.refused_connections == 1 or self.refused_connections % 1000 == 0:
             log.warning("refusing Kafka connections: %s (%d refused so far)", why, self.refused_connections)
-        writer.transport.abort()  # nothing owed to it: no lingering close
+        transport.abort()  # type: ignore[attr-defined]  # nothing owed to it: no lingering close
 
-    def _evict(self, slot: asyncio.WriteTransport, newcomer: str) -> None:
+    def _evict(self, slot: asyncio.BaseTransport, newcomer: str) -> None:
         """The listener is full: an unserved connection (nothing owed to it) gives its slot
         to a newcomer; its task ends on the lost connection. Logged sparingly."""
         self.evicted_connections += 1
@@ -148,7 +179,7 @@ class KafkaListener:
             log.warning("the Kafka listener is full (max.connections %d): closing connections that sent "
                         "no request yet for newcomers, the last for %s (%d so far)",
                         self._limits.total, newcomer, self.evicted_connections)
-        slot.abort()
+        slot.abort()  # type: ignore[attr-defined]
 
     async def _serve_admitted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                               host: str) -> None:
@@ -248,7 +279,7 @@ class KafkaListener:
                 await turn.wait()
             if not counted_served and connection.identity is not None:  # a request served, past any login
                 counted_served = True
-                self._limits.served(writer.transport)
+                self._limits.served(self._slot(writer))
             if (closing := connection.closing) is not None:  # its answer went out first
                 return await self._end(answers, writer, closing)
             if self._brokers_only and connection.identity is not None and not connection.identity.broker:

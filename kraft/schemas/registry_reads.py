@@ -92,7 +92,8 @@ def compatibility(state: RegistryState, parser: Parser, subject: str, version: i
     """POST /compatibility/subjects/{subject}/versions[/{version}]: with a version, the new
     schema against that one in the level's direction; without, as registering would check."""
     schema_type, text, refs = schema_of(body)
-    parsed = parser.parse(state, schema_type, text, concrete_references(state, refs))
+    concrete = concrete_references(state, refs)
+    parsed = parser.parse(state, schema_type, text, concrete)
     if normalize or state.normalize_by_default(subject):
         parsed = parsed.normalized()
     level = state.level(subject)
@@ -101,7 +102,7 @@ def compatibility(state: RegistryState, parser: Parser, subject: str, version: i
     else:
         against = [find_version(state, subject, version)]
         level = level.removesuffix("_TRANSITIVE")
-    problems = check_compatibility(state, parser, parsed, against, level)
+    problems = check_compatibility(state, parser, parsed, against, level, concrete)
     answer: dict[str, Any] = {"is_compatible": not problems}
     if verbose:
         answer["messages"] = problems

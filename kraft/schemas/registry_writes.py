@@ -22,7 +22,7 @@ from kraft.schemas.registry_errors import (ID_DOES_NOT_MATCH, INCOMPATIBLE_SCHEM
                                            SUBJECT_SOFT_DELETED, VERSION_NOT_SOFT_DELETED, VERSION_SOFT_DELETED,
                                            RegistryError, invalid_schema, not_permitted, subject_not_found,
                                            version_not_found)
-from kraft.schemas.registry_parsing import Parser
+from kraft.schemas.registry_parsing import Parser, resolved_texts
 from kraft.schemas.registry_requests import (LATEST, DeleteConfig, DeleteMode, DeleteSubject, DeleteVersion,
                                              Register, SetConfig, SetMode, WriteRequest)
 from kraft.schemas.registry_state import GLOBAL, IMPORT, READONLY, RegistryState, identity_of
@@ -89,7 +89,7 @@ def _register(state: RegistryState, parser: Parser, req: Register) -> Decision:
             return Decision([], {"id": record.id, "version": record.version})
     schema_id = _schema_id(state, req, identity)
     if mode != IMPORT:
-        problems = check_compatibility(state, parser, parsed, state.versions(subject), state.level(subject))
+        problems = check_compatibility(state, parser, parsed, state.versions(subject), state.level(subject), refs)
         if problems:
             raise RegistryError(INCOMPATIBLE_SCHEMA, "Schema being registered is incompatible with an earlier "
                                 f"schema for subject \"{subject}\", details: [{'; '.join(problems)}]")
@@ -104,12 +104,18 @@ def _register(state: RegistryState, parser: Parser, req: Register) -> Decision:
 
 
 def check_compatibility(state: RegistryState, parser: Parser, new: ParsedSchema, earlier: list[SchemaRecord],
-                        level: str) -> list[str]:
+                        level: str, new_references: tuple[SchemaReference, ...] = ()) -> list[str]:
     """Why `new` may not follow the versions `earlier` at `level`; refused unread when the
     check would read too much (compatibility.MAX_CHECKED_CHARS)."""
     against = compared(earlier, level)
-    refused = too_large(len(new.canonical()), [len(r.schema) for r in against], level)
+    # a schema is read with what it references: their text counts as its own
+    refused = too_large(len(new.canonical()) + _referenced_chars(state, new_references),
+                        [len(r.schema) + _referenced_chars(state, r.references) for r in against], level)
     return refused or incompatibilities(new, [parser.parse_record(state, r) for r in against], level)
+
+
+def _referenced_chars(state: RegistryState, refs: tuple[SchemaReference, ...]) -> int:
+    return sum(len(text) for text in resolved_texts(state, refs).values()) if refs else 0
 
 
 def _schema_id(state: RegistryState, req: Register, identity: tuple[str, str, tuple[SchemaReference, ...]]) -> int:

@@ -194,6 +194,17 @@ class NodeMetrics:
         self.kafka_requests_in_flight = Gauge(
             "kraft_kafka_requests_in_flight", "Kafka requests from clients read and not yet answered, all connections",
             registry=self.registry)
+        # the listener's limits (max.connections, per address): how full, and who gave way
+        self.kafka_connections = Gauge(
+            "kraft_kafka_connections", "client connections the Kafka listener holds, TLS handshakes included",
+            registry=self.registry)
+        self.kafka_connections_refused = Gauge(
+            "kraft_kafka_connections_refused", "connections closed at once over a connection limit since start",
+            registry=self.registry)
+        self.kafka_connections_evicted = Gauge(
+            "kraft_kafka_connections_evicted",
+            "connections not served yet closed to let a newcomer into a full listener since start",
+            registry=self.registry)
         # incremental fetch sessions (KIP-227), as Kafka's FetchSessionCache metrics count them
         self.kafka_fetch_sessions = Gauge(
             "kraft_kafka_fetch_sessions", "incremental fetch sessions this broker keeps", registry=self.registry)
@@ -208,6 +219,9 @@ class NodeMetrics:
         """The Kafka listener's gauges: clients' requests in flight (other brokers' are left
         out: a follower's fetch always waits at its leader), and its fetch sessions."""
         self.kafka_requests_in_flight.set_function(lambda: listener.requests_in_flight)
+        self.kafka_connections.set_function(lambda: listener.connections)
+        self.kafka_connections_refused.set_function(lambda: listener.refused_connections)
+        self.kafka_connections_evicted.set_function(lambda: listener.evicted_connections)
         sessions = listener.fetch_sessions
         self.kafka_fetch_sessions.set_function(lambda: len(sessions))
         self.kafka_fetch_session_partitions.set_function(sessions.cached_partitions)

@@ -11,7 +11,7 @@ import pytest
 from registry_fixtures import Registry, schema
 
 from kraft.schemas.compatibility import MAX_CHECKED_CHARS
-from kraft.schemas.formats import InvalidSchema
+from kraft.schemas.formats import InvalidSchema, SchemaReference
 from kraft.schemas.json_schema import JSON_SCHEMA
 from kraft.schemas.json_schema_records import JsonSchemaCodec
 from kraft.schemas.record_codecs import DataMismatch
@@ -68,6 +68,20 @@ def test_a_compatibility_check_that_would_read_too_much_is_refused_as_incompatib
     with pytest.raises(RegistryError) as refused:
         for versions in range(1, 100):  # each compatible with every earlier one
             registry.register("s", schema(field, defaults=(f"x{versions}",)))
+    assert refused.value.error_code == INCOMPATIBLE_SCHEMA
+    assert "would read" in refused.value.message and 2 < versions < 64
+
+
+def test_the_text_a_schema_references_counts_toward_what_a_check_would_read():
+    """Small versions that each reference one large schema: reading them means reading it."""
+    registry = Registry()
+    registry.write(SetConfig(None, "FULL_TRANSITIVE"))
+    registry.register("base", schema("f" * (MAX_CHECKED_CHARS // 128)))
+    refs = (SchemaReference("Base", "base", 1),)
+    versions = 0
+    with pytest.raises(RegistryError) as refused:
+        for versions in range(1, 100):
+            registry.register("s", schema("a", defaults=(f"x{versions}",), uses=("Base",)), references=refs)
     assert refused.value.error_code == INCOMPATIBLE_SCHEMA
     assert "would read" in refused.value.message and 2 < versions < 64
 
