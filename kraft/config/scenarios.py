@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 HOSTILE_KINDS = ("hostile-frames", "hostile-fetch-below-start", "hostile-huge-batch", "hostile-idle-connections",
                  "hostile-slow-frames", "hostile-wrong-passwords", "hostile-internal-topic",
                  "hostile-share-acks", "hostile-redos", "hostile-transitive", "hostile-wide-read",
-                 "hostile-broker-apis")
+                 "hostile-broker-apis", "hostile-share-hijack")
 
 CHECK_NAMES = ("lost_writes", "duplicates", "inconsistent_offsets", "replica_divergence", "order",
                "aborted_reads", "monotonic", "unclean_accounting", "liveness", "access",

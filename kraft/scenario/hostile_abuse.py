@@ -30,6 +30,7 @@ ABUSES = {
     "hostile-wrong-passwords": hostile_kafka.wrong_passwords,
     "hostile-internal-topic": hostile_rest.internal_topic,
     "hostile-share-acks": hostile_requests.share_acks,
+    "hostile-share-hijack": hostile_requests.share_hijack,
     "hostile-redos": hostile_requests.redos,
     "hostile-transitive": hostile_requests.transitive,
     "hostile-wide-read": hostile_requests.wide_read,
@@ -49,7 +50,7 @@ class Ctx:
     h: History
     now_ms: Callable[[], float]
     source: str  # 127.0.0.N: no node's, no workload client's
-    crowd_source: str  # the idle connections' own address, so that the other abuse still gets through
+    crowd_source: str  # the idle connections' first address (the crowd may spread over the next ones)
     secured: bool
     seed: int
     topic_ready: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -106,7 +107,10 @@ class Abuse:
         task = asyncio.create_task(ABUSES[kind](self.ctx, kind, nodes, params, stop), name=kind)
         run = Running(kind, task, stop)
         self.running.append(run)
-        source = self.ctx.crowd_source if kind == "hostile-idle-connections" else self.ctx.source
+        source = self.ctx.source
+        if kind == "hostile-idle-connections":
+            spread = int(params.get("addresses", 1))
+            source = self.ctx.crowd_source + (f" and the {spread - 1} after it" if spread > 1 else "")
         return run, f"started from {source}"
 
     async def end(self, run: Running) -> str:
@@ -130,7 +134,8 @@ class Abuse:
 
 def source_addresses(cluster) -> tuple[str, str]:
     """The two 127.0.0.N after the cluster's own addresses (spares included): the
-    abuse's, and the idle connections'."""
+    abuse's, and the idle connections' first (a crowd spread over several addresses
+    takes the ones after it: the workload's clients are all on 127.0.0.1)."""
     last = max(int(host.rsplit(".", 1)[1]) for host in cluster.hosts.values())
     if last >= 253:
         raise ValueError("no loopback addresses are left after the cluster's for the abuse")

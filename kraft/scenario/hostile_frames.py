@@ -52,6 +52,11 @@ def request(api_key: int, version: int, correlation_id: int = 1, client_id: str 
     return encode_request(cls(**fields), correlation_id, client_id)
 
 
+def api_versions(correlation_id: int = 1) -> bytes:
+    """An ApiVersions v3, what every client sends first (answered before any login)."""
+    return request(18, 3, correlation_id, client_software_name="hostile", client_software_version="1")
+
+
 def decode_answer(api_key: int, version: int, payload: bytes):
     """The response entity of an answer frame's payload (without its length)."""
     return decode_response(api_key, version, payload)
@@ -80,7 +85,7 @@ def ordinary_requests(topic: str) -> dict[str, bytes]:
     metadata_topic = _element(load(3, 12), "topics").__args__[0]
     resource = _element(load(32, 4), "resources")
     return {
-        "ApiVersions v3": request(18, 3, client_software_name="hostile", client_software_version="1"),
+        "ApiVersions v3": api_versions(),
         "Metadata v12": request(3, 12, topics=(metadata_topic(topic_id=None, name=topic),),
                                 allow_auto_topic_creation=False, include_topic_authorized_operations=False),
         "DescribeConfigs v4": request(32, 4, resources=(resource(resource_type=2, resource_name=topic,

@@ -115,31 +115,64 @@ async def huge_batch(ctx, kind, nodes, params, stop) -> str:
     return "; ".join(parts)
 
 
-async def idle_connections(ctx, kind, nodes, params, stop) -> str:
-    """`count` connections to the node's Kafka port from one address, opened (at most
-    IDLE_OPENING_AT_ONCE at a time) and held without a byte until the event ends."""
-    node, count = nodes[0], int(params.get("count", 1100))
-    host, port = ctx.kafka_address(node)
-    source = ctx.crowd_source
-    gate = asyncio.Semaphore(IDLE_OPENING_AT_ONCE)
-    deadline = time.monotonic() + IDLE_OPEN_BOUND_S
+def crowd_addresses(first: str, count: int) -> list[str]:
+    """`count` consecutive loopback addresses from `first` (the crowd's own, after the
+    cluster's and the abuse's), never past 127.0.0.254."""
+    base, last = first.rsplit(".", 1)
+    if count < 1 or int(last) + count - 1 > 254:
+        raise ValueError(f"{count} addresses from {first} do not fit below 127.0.0.255")
+    return [f"{base}.{int(last) + i}" for i in range(count)]
 
-    async def open_one():
+
+async def idle_connections(ctx, kind, nodes, params, stop) -> str:
+    """`count` connections to the node's Kafka port, spread over `addresses` consecutive
+    addresses from ctx.crowd_source, opened (at most IDLE_OPENING_AT_ONCE at a time) and
+    held without a byte until the event ends. Once they are open, a newcomer from the
+    abuse's own address must still be served: four addresses of 250 (max.connections.per.ip)
+    fill a listener of 1,000 (max.connections), and only then does it show."""
+    node, count = nodes[0], int(params.get("count", 1100))
+    sources = crowd_addresses(ctx.crowd_source, int(params.get("addresses", 1)))
+    host, port = ctx.kafka_address(node)
+    gate = asyncio.Semaphore(IDLE_OPENING_AT_ONCE)
+    started = time.monotonic()
+    deadline = started + IDLE_OPEN_BOUND_S
+
+    async def open_one(i: int):
         async with gate:
             if stop.is_set() or time.monotonic() > deadline:
                 return None
             try:
-                return await Conn(host, port, source).__aenter__()
+                return await Conn(host, port, sources[i % len(sources)]).__aenter__()
             except (OSError, TimeoutError):
                 return None
-    conns = [c for c in await asyncio.gather(*(open_one() for _ in range(count))) if c is not None]
+    conns = [c for c in await asyncio.gather(*(open_one(i) for i in range(count))) if c is not None]
+    took = time.monotonic() - started
     try:
+        newcomer = await _newcomer(ctx, kind, node, len(conns), len(sources))
         await stop.wait()
-        closed = sum(1 for c in conns if c.reader.at_eof())
+        closed = sum(1 for c in conns if c.gone())
     finally:
         await asyncio.gather(*(c.__aexit__() for c in conns), return_exceptions=True)
-    return (f"{len(conns)} of {count} connections from {source} to node {node}'s Kafka port opened "
-            f"and held; {closed} of them closed by the broker meanwhile")
+    where = sources[0] if len(sources) == 1 else f"{sources[0]}-{sources[-1].rsplit('.', 1)[1]}"
+    return (f"{len(conns)} of {count} connections from {where} to node {node}'s Kafka port opened in "
+            f"{took:.1f} s and held; {newcomer}; {closed} of them closed by the broker meanwhile")
+
+
+async def _newcomer(ctx, kind: str, node: int, held: int, addresses: int) -> str:
+    """An ApiVersions on a new connection from the abuse's own address, while the crowd is
+    held: answered, as a client arriving at a full listener is (an unserved connection
+    gives way to it)."""
+    host, port = ctx.kafka_address(node)
+    try:
+        async with Conn(host, port, ctx.source) as conn:
+            sent = await conn.send(frames.api_versions())
+    except (OSError, TimeoutError):
+        sent = Sent(UNREACHABLE)
+    codes = answer_codes(18, 3, sent) if sent.outcome == ANSWERED else []
+    outcome = f"{sent.outcome} {codes}" if codes else sent.outcome
+    ctx.answer(kind, node, f"ApiVersions from {ctx.source}, a newcomer while {held} idle connections from "
+               f"{addresses} address(es) are held", outcome, sent.outcome == ANSWERED and codes == [0])
+    return f"a newcomer's ApiVersions: {outcome}"
 
 
 def _rss_mib(cluster, node: int) -> float | None:

@@ -1,7 +1,8 @@
 """The `hostile-requests` scenario's abuses (hostile_abuse owns them): requests that are
 each valid enough to be worked on, built so that the work is large, against the brokers'
 liveness (a node that stalls its event loop long enough misses its heartbeats and is
-fenced, which the `unfenced` checker sees).
+fenced, which the `unfenced` checker sees), and requests that reach past a client's own
+(a broker's APIs, another connection's share session).
 
 Each is `async (ctx, kind, nodes, params, stop) -> detail`, bounded in count and time,
 judging every answer through `ctx.answer`: an error, a refusal or a bounded answer passes;
@@ -23,10 +24,13 @@ import orjson
 from kraft.scenario import hostile_frames as frames
 from kraft.scenario import hostile_rest
 from kraft.scenario.hostile_kafka import abuse_leader, limit_at, one_frame
-from kraft.scenario.hostile_wire import ANSWERED, CLOSED, answer_codes
+from kraft.scenario.hostile_wire import ANSWERED, CLOSED, UNREACHABLE, Conn, Sent, answer_codes
 
-CLUSTER_AUTHORIZATION_FAILED = 31
+TOPIC_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED, SHARE_SESSION_NOT_FOUND = 29, 31, 122
+COORDINATOR_NOT_YET = (14, 15, 16)  # loading, not available, not the coordinator: asked again
+JOIN_BOUND_S = 15.0  # to find the share group's coordinator and join at it
 SHARE_ACK_BATCHES = 100_000  # about 1.9 MB of acknowledgement batches in one frame
+SHARE_GROUP, HIJACKED_GROUP = "hostile-share", "hostile-share-hijack"
 REDOS_PATTERN = "^(a+)+$"  # backtracks 2^n steps on a run of n a's that does not match
 REDOS_VALUE_LENGTH = 30  # 2^30 steps for a backtracking engine: far past any heartbeat
 REGISTRY_V1 = "application/vnd.schemaregistry.v1+json"
@@ -55,22 +59,31 @@ async def _topic_id(ctx, topic: str) -> uuid.UUID:
     raise RuntimeError(f"no node described {topic}")
 
 
+def _share_fetch(topic_id: uuid.UUID, group: str, member: str, epoch: int, correlation_id: int = 1) -> bytes:
+    """A ShareFetch v1 of the abuse topic's partition (epoch 0 opens a share session)."""
+    sf = _kio("share_fetch.v1")
+    return frames.request(78, 1, correlation_id, group_id=group, member_id=member, share_session_epoch=epoch,
+                          max_wait=datetime.timedelta(milliseconds=100), min_bytes=1, max_bytes=1 << 16,
+                          max_records=1, batch_size=1, forgotten_topics_data=(),
+                          topics=(sf.FetchTopic(topic_id=topic_id, partitions=(
+                              sf.FetchPartition(partition_index=0, acknowledgement_batches=()),)),))
+
+
+def _share_acknowledge(topic_id: uuid.UUID, group: str, member: str, epoch: int, offsets: range,
+                       correlation_id: int = 1) -> bytes:
+    """A ShareAcknowledge v1 accepting each offset of `offsets` in a batch of its own."""
+    sa = _kio("share_acknowledge.v1")
+    batches = tuple(sa.AcknowledgementBatch(first_offset=o, last_offset=o, acknowledge_types=(1,)) for o in offsets)
+    return frames.request(79, 1, correlation_id, group_id=group, member_id=member, share_session_epoch=epoch,
+                          topics=(sa.AcknowledgeTopic(topic_id=topic_id, partitions=(
+                              sa.AcknowledgePartition(partition_index=0, acknowledgement_batches=batches),)),))
+
+
 def _share_requests(topic_id: uuid.UUID, member: str) -> tuple[bytes, bytes]:
     """A ShareFetch opening a share session, then a ShareAcknowledge of SHARE_ACK_BATCHES
     batches in it (offsets never acquired)."""
-    sa, sf = _kio("share_acknowledge.v1"), _kio("share_fetch.v1")
-    group = "hostile-share"
-    opening = frames.request(78, 1, group_id=group, member_id=member, share_session_epoch=0,
-                             max_wait=datetime.timedelta(milliseconds=100), min_bytes=1, max_bytes=1 << 16,
-                             max_records=1, batch_size=1, forgotten_topics_data=(),
-                             topics=(sf.FetchTopic(topic_id=topic_id, partitions=(
-                                 sf.FetchPartition(partition_index=0, acknowledgement_batches=()),)),))
-    batches = tuple(sa.AcknowledgementBatch(first_offset=2 * i, last_offset=2 * i, acknowledge_types=(1,))
-                    for i in range(SHARE_ACK_BATCHES))
-    flood = frames.request(79, 1, group_id=group, member_id=member, share_session_epoch=1,
-                           topics=(sa.AcknowledgeTopic(topic_id=topic_id, partitions=(
-                               sa.AcknowledgePartition(partition_index=0, acknowledgement_batches=batches),)),))
-    return opening, flood
+    return (_share_fetch(topic_id, SHARE_GROUP, member, 0),
+            _share_acknowledge(topic_id, SHARE_GROUP, member, 1, range(0, 2 * SHARE_ACK_BATCHES, 2)))
 
 
 async def share_acks(ctx, kind, nodes, params, stop) -> str:
@@ -220,30 +233,129 @@ def _base_offset(payload: bytes) -> int:
     return int(answer.responses[0].partition_responses[0].base_offset)
 
 
-def _broker_only_requests(topic: str, topic_id: uuid.UUID) -> dict[str, tuple[int, int, bytes]]:
+def _broker_only_requests(topic: str, topic_id: uuid.UUID,
+                          replica_id: int) -> dict[str, tuple[int, int, bytes, int]]:
+    """name -> (API key, version, frame, the one error code it must get). Fetch v4-v6 have
+    no session id (v7 added it) and no top-level error code: a replica fetch from a client
+    is refused per partition, TOPIC_AUTHORIZATION_FAILED as Kafka answers it."""
     ws, wt = _kio("write_share_group_state.v0"), _kio("write_txn_markers.v1")
     marker = wt.WritableTxnMarker(producer_id=4242, producer_epoch=0, transaction_result=True, coordinator_epoch=0,
                                   topics=(wt.WritableTxnMarkerTopic(name=topic, partition_indexes=(0,)),))
     state = ws.WriteStateData(topic_id=topic_id, partitions=(ws.PartitionData(
         partition=0, state_epoch=0, leader_epoch=0, start_offset=0, state_batches=()),))
-    return {"WriteTxnMarkers COMMIT": (27, 1, frames.request(27, 1, markers=(marker,))),
-            "WriteShareGroupState": (85, 0, frames.request(85, 0, group_id="hostile-share", topics=(state,)))}
+    out = {"WriteTxnMarkers COMMIT": (27, 1, frames.request(27, 1, 1, markers=(marker,)),
+                                      CLUSTER_AUTHORIZATION_FAILED),
+           "WriteShareGroupState": (85, 0, frames.request(85, 0, 2, group_id=SHARE_GROUP, topics=(state,)),
+                                    CLUSTER_AUTHORIZATION_FAILED)}
+    for version in (4, 5, 6):
+        f = _kio(f"fetch.v{version}")
+        since_v5 = {"log_start_offset": -1} if version >= 5 else {}
+        fetch = frames.request(1, version, version, replica_id=replica_id, max_wait=datetime.timedelta(0),
+                               min_bytes=0, max_bytes=1 << 20, isolation_level=0, topics=(f.FetchTopic(
+                                   topic=topic, partitions=(f.FetchPartition(
+                                       partition=0, fetch_offset=0, partition_max_bytes=1 << 20, **since_v5),)),))
+        out[f"Fetch v{version} as replica {replica_id}"] = (1, version, fetch, TOPIC_AUTHORIZATION_FAILED)
+    return out
 
 
 async def broker_apis(ctx, kind, nodes, params, stop) -> str:
-    """Broker-only requests (transaction markers, share-group state) from a client that is
-    no broker: CLUSTER_AUTHORIZATION_FAILED, security on or off."""
+    """Broker-only requests (transaction markers, share-group state, Fetch v4-v6 naming a
+    follower's id as its replica id) from a client that is no broker, on one connection:
+    each refused (CLUSTER_AUTHORIZATION_FAILED, or per partition TOPIC_AUTHORIZATION_FAILED),
+    none served, and the connection still answers an ApiVersions after them."""
     topic = await ctx.abuse_topic()
     topic_id = await _topic_id(ctx, topic)
     leader = await asyncio.to_thread(abuse_leader, ctx, topic)
-    requests = await asyncio.to_thread(_broker_only_requests, topic, topic_id)
+    follower = next(n for n in sorted(ctx.cluster.hosts) if n != leader)
+    requests = await asyncio.to_thread(_broker_only_requests, topic, topic_id, follower)
+    host, port = ctx.kafka_address(leader)
     parts = []
-    for name, (api_key, version, frame) in requests.items():
-        if stop.is_set():
-            break
-        sent = await one_frame(ctx, leader, frame, ctx.secured)
-        codes = sorted(set(answer_codes(api_key, version, sent))) if sent.outcome == ANSWERED else []
-        ctx.answer(kind, leader, f"{name} from a client", f"{sent.outcome} {codes}",
-                   sent.outcome == ANSWERED and codes == [CLUSTER_AUTHORIZATION_FAILED])
-        parts.append(f"{name}: {sent.outcome} {codes}")
+    try:
+        async with Conn(host, port, ctx.source) as conn:
+            refused = await conn.plain_login(*ctx.lab_login) if ctx.secured else None
+            if refused:
+                ctx.answer(kind, leader, "the lab's login", refused, False)
+                return refused
+            for name, (api_key, version, frame, expected) in requests.items():
+                if stop.is_set():
+                    break
+                sent = await conn.send(frame)
+                codes = sorted(set(answer_codes(api_key, version, sent))) if sent.outcome == ANSWERED else []
+                ctx.answer(kind, leader, f"{name} from a client", f"{sent.outcome} {codes}",
+                           sent.outcome == ANSWERED and codes == [expected])
+                parts.append(f"{name}: {sent.outcome} {codes}")
+            sent = await conn.send(frames.api_versions(correlation_id=9))
+    except (OSError, TimeoutError):
+        sent = Sent(UNREACHABLE)
+    codes = answer_codes(18, 3, sent) if sent.outcome == ANSWERED else []
+    ctx.answer(kind, leader, "ApiVersions on the same connection, after the refusals", f"{sent.outcome} {codes}",
+               sent.outcome == ANSWERED and codes == [0])
+    parts.append(f"then ApiVersions: {sent.outcome} {codes}")
     return "; ".join(parts)
+
+
+async def share_hijack(ctx, kind, nodes, params, stop) -> str:
+    """A share member joins a group on the abuse topic (ShareGroupHeartbeat at the group's
+    coordinator) and opens its share session with a ShareFetch on connection A; connection
+    B then names A's member id and session epoch in a ShareFetch and a ShareAcknowledge:
+    SHARE_SESSION_NOT_FOUND, as a session belongs to the connection that opened it; A's
+    next ShareFetch is then served, its session as it was."""
+    topic = await ctx.abuse_topic()
+    topic_id = await _topic_id(ctx, topic)
+    leader = await asyncio.to_thread(abuse_leader, ctx, topic)
+    member, joined = await _join_share_group(ctx, kind, leader, topic)
+    g = HIJACKED_GROUP
+    steps = (("A", "ShareFetch opening the member's share session on connection A",
+              _share_fetch(topic_id, g, member, 0, 1), 78, True),
+             ("B", "ShareFetch on connection B with A's member id and session epoch 1",
+              _share_fetch(topic_id, g, member, 1, 2), 78, False),
+             ("B", "ShareAcknowledge on connection B with A's member id and session epoch 1",
+              _share_acknowledge(topic_id, g, member, 1, range(1), 3), 79, False),
+             ("A", "A's next ShareFetch on connection A (session epoch 1)",
+              _share_fetch(topic_id, g, member, 1, 4), 78, True))
+    host, port = ctx.kafka_address(leader)
+    parts = [joined]
+    try:
+        async with Conn(host, port, ctx.source) as a, Conn(host, port, ctx.source) as b:
+            for conn in (a, b):
+                if ctx.secured and (refused := await conn.plain_login(*ctx.lab_login)):
+                    ctx.answer(kind, leader, "the lab's login", refused, False)
+                    return refused
+            for which, what, frame, api_key, served in steps:
+                sent = await (a if which == "A" else b).send(frame)
+                codes = answer_codes(api_key, 1, sent) if sent.outcome == ANSWERED else []
+                ok = sent.outcome == ANSWERED and (codes[:1] == [0] if served else
+                                                   sorted(set(codes)) == [SHARE_SESSION_NOT_FOUND])
+                ctx.answer(kind, leader, what, f"{sent.outcome} {sorted(set(codes))}", ok)
+                parts.append(f"{which}: {sent.outcome} {sorted(set(codes))}")
+    except (OSError, TimeoutError):
+        ctx.answer(kind, leader, "connections A and B", UNREACHABLE, False)
+        parts.append(UNREACHABLE)
+    return f"member {member[:8]} on node {leader}: " + "; ".join(parts)
+
+
+async def _join_share_group(ctx, kind: str, node: int, topic: str) -> tuple[str, str]:
+    """(member id, what its join got): a new member of HIJACKED_GROUP subscribed to `topic`,
+    its heartbeat sent to the group's coordinator (found through `node`), again while the
+    coordinator is loading or moving, for JOIN_BOUND_S at most."""
+    member, deadline = str(uuid.uuid4()), time.monotonic() + JOIN_BOUND_S
+    outcome, coordinator = "not sent", node
+    heartbeat = frames.request(76, 1, group_id=HIJACKED_GROUP, member_id=member, member_epoch=0, rack_id=None,
+                               subscribed_topic_names=(topic,))
+    while True:
+        found = await one_frame(ctx, node, frames.request(10, 4, key_type=0, coordinator_keys=(HIJACKED_GROUP,)),
+                                ctx.secured)
+        codes = answer_codes(10, 4, found) if found.outcome == ANSWERED else []
+        if codes == [0]:
+            coordinator = int(frames.decode_answer(10, 4, found.payload).coordinators[0].node_id)
+            sent = await one_frame(ctx, coordinator, heartbeat, ctx.secured)
+            codes = answer_codes(76, 1, sent) if sent.outcome == ANSWERED else []
+            outcome = f"{sent.outcome} {codes}"
+        else:
+            outcome = f"FindCoordinator {found.outcome} {codes}"
+        if not (codes and codes[0] in COORDINATOR_NOT_YET) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    ctx.answer(kind, coordinator, f"ShareGroupHeartbeat joining {HIJACKED_GROUP} on {topic}", outcome,
+               outcome.startswith(ANSWERED) and codes[:1] == [0])
+    return member, f"joined at node {coordinator}: {outcome}"

@@ -72,6 +72,11 @@ class Conn:
         except TimeoutError:
             return False
 
+    def gone(self) -> bool:
+        """Whether the broker has ended this connection, seen without reading from it: an
+        orderly close is an EOF, an abort (an evicted connection) a reset."""
+        return self.reader.at_eof() or self.reader.exception() is not None or self.writer.is_closing()
+
     async def plain_login(self, user: str, password: str) -> str | None:
         """None once logged in, else why not (the handshake's or the login's outcome)."""
         refused = await self._handshake("PLAIN")

@@ -1,6 +1,8 @@
-"""The `hostile-requests` failure scenario: requests built so that the work is large
-(broker-only APIs from a client, 100,000 acknowledgement batches, a backtracking JSON
-Schema pattern, FULL_TRANSITIVE registrations, REST reads of one-byte records with no
+"""The `hostile-requests` failure scenario: requests built so that the work is large or
+that reach past a client's own (broker-only APIs and Fetch v4-v6 as a replica from a
+client, a share member's session used from another connection, 100,000 acknowledgement
+batches, a backtracking JSON Schema pattern, 1,000 idle connections from four addresses
+beside a newcomer, FULL_TRANSITIVE registrations, REST reads of one-byte records with no
 max_bytes) against a live cluster under an ordinary workload, judged by the checkers:
 nothing acknowledged lost, the workload served throughout, no broker fenced, every
 abuse answered as a client may be (docs/SCENARIOS.md)."""
@@ -24,7 +26,7 @@ def test_requests_built_to_make_work_fence_no_broker_and_lose_nothing(tmp_path):
     assert not failed, (failed, examples)
     ends = {f.detail.split(":")[0]: f.detail for f in result.history.faults if f.kind == "end-abuse"}
     assert set(ends) == {"hostile-broker-apis", "hostile-share-acks", "hostile-redos", "hostile-transitive",
-                         "hostile-wide-read"}, ends
+                         "hostile-wide-read", "hostile-share-hijack", "hostile-idle-connections"}, ends
     assert not [d for d in ends.values() if "cancelled" in d or "failed:" in d], ends
     answers = [a for a in result.history.abuse_answers]
     kinds = {a[1] for a in answers}
