@@ -26,7 +26,7 @@ MAX_DEPTH = 64  # nesting of arrays and objects; real schemas stay far below
 BASE_URI = "mem://input"  # where Confluent roots a schema with no $id of its own
 
 DRAFT_4, DRAFT_6, DRAFT_7, DRAFT_2019_09, DRAFT_2020_12 = 4, 6, 7, 2019, 2020
-_VALIDATORS: dict[int, type[Validator]] = {
+VALIDATORS: dict[int, type[Validator]] = {
     DRAFT_4: validators.Draft4Validator, DRAFT_6: validators.Draft6Validator,
     DRAFT_7: validators.Draft7Validator, DRAFT_2019_09: validators.Draft201909Validator,
     DRAFT_2020_12: validators.Draft202012Validator}
@@ -108,7 +108,7 @@ def check_against_metaschema(document: Any, draft: int, what: str = "the schema"
         raise InvalidSchema(f"{what} must be a JSON object or a boolean, not {type(document).__name__}")
     if isinstance(document, bool):
         return  # true and false are whole schemas
-    validator = _VALIDATORS[draft]
+    validator = VALIDATORS[draft]
     try:
         error = best_match(validator(validator.META_SCHEMA, format_checker=_FORMAT_CHECKERS[draft])
                            .iter_errors(document))
@@ -137,14 +137,14 @@ def _format_checker(validator: type[Validator]) -> FormatChecker:
 install_into_jsonschema()  # every draft's pattern keywords match with a bound
 
 
-_FORMAT_CHECKERS = {draft: _format_checker(validator) for draft, validator in _VALIDATORS.items()}
+_FORMAT_CHECKERS = {draft: _format_checker(validator) for draft, validator in VALIDATORS.items()}
 
 
 def _metaschemas() -> Registry[Any]:
     """The drafts' metaschemas by their URIs, so a $ref to one resolves offline."""
     resources = [(str(validator.META_SCHEMA["$schema"]).rstrip("#"),
                   _SPECIFICATIONS[draft].create_resource(validator.META_SCHEMA))
-                 for draft, validator in _VALIDATORS.items()]
+                 for draft, validator in VALIDATORS.items()]
     return Registry().with_resources(resources).crawl()
 
 

@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jsonschema import Draft7Validator
 from jsonschema.exceptions import best_match
-from jsonschema.validators import validator_for
 
 from kraft.schemas.json_schema import JsonSchema
-from kraft.schemas.json_schema_load import load
+from kraft.schemas.json_schema_load import VALIDATORS, load
 from kraft.schemas.patterns import PatternTooSlow, pattern_budget
 from kraft.schemas.record_codecs import DataMismatch, Undecodable
 
@@ -22,7 +20,9 @@ class JsonSchemaCodec:
         if not isinstance(schema, JsonSchema):
             raise TypeError(f"a JSON Schema codec needs a JsonSchema, got {type(schema).__name__}")
         loaded = load(schema.canonical(), schema.references)
-        validator_class: Any = validator_for(loaded.document, default=Draft7Validator)
+        # the draft the registry checked the schema against (draft 7 for a $schema it does
+        # not know), never a second reading of $schema that may fail or differ
+        validator_class: Any = VALIDATORS[loaded.draft]
         self._validator = validator_class(loaded.document, registry=loaded.registry)
 
     def encode(self, data: object) -> bytes:

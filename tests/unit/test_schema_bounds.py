@@ -95,3 +95,14 @@ def test_under_the_bound_every_version_is_still_checked():
     with pytest.raises(RegistryError) as refused:
         registry.register("s", schema("a", "b"))  # b without a default: the first version lacks it
     assert refused.value.error_code == INCOMPATIBLE_SCHEMA and "'b'" in refused.value.message
+
+
+def test_records_are_validated_by_the_draft_the_registry_checked_the_schema_against():
+    """A $schema jsonschema cannot read as a URL (the registry takes it as draft 7) still
+    makes a codec; one named without its scheme is draft 4 for the registry and for records."""
+    assert codec({"$schema": "https://json[-schema.org/x", "type": "object"}).encode({"a": 1}) == b'{"a":1}'
+    draft_4 = codec({"$schema": "json-schema.org/draft-04/schema", "type": "number", "maximum": 5,
+                     "exclusiveMaximum": True})
+    assert draft_4.encode(3) == b"3"  # draft 7 would read exclusiveMaximum true as 1
+    with pytest.raises(DataMismatch):
+        draft_4.encode(5)
