@@ -418,8 +418,8 @@ class KafkaListener:
                 if isinstance(part, bytes):
                     writer.write(part)
                     continue
-                if writer.get_extra_info("sslcontext") is not None:  # TLS: no sendfile, the bytes
-                    writer.write(_whole(part))                        # are encrypted in Python
+                if writer.get_extra_info("sslcontext") is not None or part.file is None:
+                    writer.write(_whole(part))  # TLS (encrypted in Python) or a copied slice
                     continue
                 async with asyncio.timeout(WRITE_TIMEOUT_S):
                     await writer.drain()

@@ -19,6 +19,7 @@ from kraft.metadata.image import MetadataImage
 from kraft.kafka.listener import KafkaListener
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.share.share_broker import ShareBroker
+from kraft.storage import descriptors
 
 
 class MetricsSource(Protocol):
@@ -194,6 +195,16 @@ class NodeMetrics:
         self.kafka_requests_in_flight = Gauge(
             "kraft_kafka_requests_in_flight", "Kafka requests from clients read and not yet answered, all connections",
             registry=self.registry)
+        # the logs' open-file budget (storage/descriptors.py): files open, and closed for room
+        self.log_descriptors = Gauge(
+            "kraft_log_descriptors_open", "log and index files this node holds open, within its budget",
+            registry=self.registry)
+        self.log_descriptors.set_function(lambda: descriptors.BUDGET.held)
+        self.log_descriptors_closed = Gauge(
+            "kraft_log_descriptors_closed_for_room",
+            "log and index files closed to stay within the open-file budget since start (opened again when used)",
+            registry=self.registry)
+        self.log_descriptors_closed.set_function(lambda: descriptors.BUDGET.closed_for_room)
         # the listener's limits (max.connections, per address): how full, and who gave way
         self.kafka_connections = Gauge(
             "kraft_kafka_connections", "client connections the Kafka listener holds, TLS handshakes included",

@@ -20,6 +20,7 @@ from pathlib import Path
 from crc32c import crc32c
 
 from kraft.errors import CorruptBatchError
+from kraft.storage.descriptors import Descriptor
 from kraft.storage.file_slice import FileSlice
 from kraft.storage.record_batch import ATTRIBUTES_POS, HEADER_SIZE, BatchHeader
 
@@ -45,33 +46,44 @@ _sync_range = _sync_file_range()
 class LogFile:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        self.size = os.fstat(self._fd).st_size
+        # open while used, within the node's descriptor budget (descriptors.py)
+        self._fd = Descriptor.of_path(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+        with self._fd as fd:
+            self.size = os.fstat(fd).st_size
         self._cold_end = self.size  # bytes below were handed to drop_cached (or predate us)
 
     def append(self, data: bytes) -> int:
         """Write ``data`` at the end; return the position it starts at."""
         position = self.size
         view = memoryview(data)
+        fd = self._fd.acquire()
         try:
             while view:
-                written = os.write(self._fd, view)
+                written = os.write(fd, view)
                 view = view[written:]
         except OSError:
-            os.ftruncate(self._fd, position)  # no torn batch left for the next append to follow
+            os.ftruncate(fd, position)  # no torn batch left for the next append to follow
             raise
+        finally:
+            self._fd.release()
         self.size += len(data)
         return position
 
     def read(self, position: int, length: int) -> bytes:
-        return os.pread(self._fd, length, position)
+        fd = self._fd.acquire()
+        try:
+            return os.pread(fd, length, position)
+        finally:
+            self._fd.release()
 
     def slice(self, position: int, length: int) -> FileSlice:
         """The range as a FileSlice (its own descriptor) for sendfile."""
-        return FileSlice(self._fd, position, length)
+        with self._fd as fd:
+            return FileSlice(fd, position, length)
 
     def truncate(self, size: int) -> None:
-        os.ftruncate(self._fd, size)
+        with self._fd as fd:
+            os.ftruncate(fd, size)
         self.size = size
         self._cold_end = min(self._cold_end, size)
 
@@ -91,27 +103,32 @@ class LogFile:
         (no metadata, no device cache flush), and a file closed meanwhile is skipped.
         Without sync_file_range the advice starts the writeback, and the next range,
         which begins a window earlier, drops what has become clean since."""
-        fd = self._fd
-        if fd < 0:
-            return
-        if _sync_range is not None:
-            _sync_range(fd, start, end - start, _WAIT_WRITE_WAIT)  # -1 (EBADF...) is fine
         try:
-            os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
-        except OSError:
-            pass
+            fd = self._fd.acquire_if_open()
+        except OSError:  # closed meanwhile
+            return
+        if fd < 0:  # closed, or closed for room: its pages age out on their own
+            return
+        try:
+            if _sync_range is not None:
+                _sync_range(fd, start, end - start, _WAIT_WRITE_WAIT)  # -1 (EBADF...) is fine
+            try:
+                os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
+            except OSError:
+                pass
+        finally:
+            self._fd.release()
 
     def fsync(self) -> None:
-        os.fsync(self._fd)
+        with self._fd as fd:  # any descriptor of the file reaches all its written data
+            os.fsync(fd)
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._fd.close()
 
     @property
     def closed(self) -> bool:
-        return self._fd < 0
+        return self._fd.gone
 
     def batches(self, start: int = 0, end: int | None = None, *, verify: bool = False,
                 stop_short: bool = False) -> Iterator[tuple[int, BatchHeader]]:
@@ -129,7 +146,7 @@ class LogFile:
         while pos < end:
             off = pos - window_start
             if off + HEADER_SIZE > len(window):
-                window, window_start, off = os.pread(self._fd, min(chunk, end - pos), pos), pos, 0
+                window, window_start, off = self.read(pos, min(chunk, end - pos)), pos, 0
             if len(window) - off < HEADER_SIZE:
                 if stop_short:
                     return
@@ -142,7 +159,7 @@ class LogFile:
                 raise CorruptBatchError(f"{self.path.name}: batch at byte {pos} runs past the end ({end})")
             if verify:
                 if off + size > len(window):
-                    window, window_start, off = os.pread(self._fd, max(chunk, size), pos), pos, 0
+                    window, window_start, off = self.read(pos, max(chunk, size)), pos, 0
                 body = memoryview(window)[off + ATTRIBUTES_POS:off + size]
                 if len(body) != size - ATTRIBUTES_POS or crc32c(body) != header.crc:
                     raise CorruptBatchError(f"{self.path.name}: batch at byte {pos} fails its CRC")

@@ -15,6 +15,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from pathlib import Path
 
+from kraft.storage.descriptors import Descriptor
+
 OFFSET_ENTRY = struct.Struct(">ii")
 TIME_ENTRY = struct.Struct(">qi")
 
@@ -25,7 +27,7 @@ class SparseIndex:
         self._entry = entry
         self.keys = array("q")
         self.values = array("q")
-        self._fd: int | None = None
+        self._fd: Descriptor | None = None  # opened at the first entry written, within the budget
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -77,12 +79,15 @@ class SparseIndex:
         if self.keys and (key <= self.keys[-1] or value < self.values[-1]):
             raise ValueError(f"index {self.path.name}: entry ({key}, {value}) is not after {self.last()}")
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._fd = Descriptor.of_path(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        fd = self._fd.acquire()
         try:
-            os.write(self._fd, self._entry.pack(key, value))
+            os.write(fd, self._entry.pack(key, value))
         except OSError:
-            os.ftruncate(self._fd, len(self.keys) * self._entry.size)  # no torn entry
+            os.ftruncate(fd, len(self.keys) * self._entry.size)  # no torn entry
             raise
+        finally:
+            self._fd.release()
         self.keys.append(key)
         self.values.append(value)
 
@@ -103,11 +108,12 @@ class SparseIndex:
 
     def flush(self) -> None:
         if self._fd is not None:
-            os.fsync(self._fd)
+            with self._fd as fd:
+                os.fsync(fd)
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            self._fd.close()
             self._fd = None
 
     def delete(self) -> None:
