@@ -160,7 +160,7 @@ class ReplicaFetcherManager:
     def _throttled(self, stream: FollowedStream, positions: tuple[fp.FetchPartition, ...]):
         """Replicas being added by a reassignment fetch within the follower throttle's
         budget (shared between them), none while it is spent; they are sent every round."""
-        throttled = {k for k in stream.replicas if self._throttle.follower_throttles(k)}
+        throttled = {k for k in self._throttle.follower_throttled() if k in stream.replicas}
         if not throttled:
             return positions
         allowance = self._throttle.follower.available()

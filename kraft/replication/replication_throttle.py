@@ -103,6 +103,13 @@ class ReplicationThrottle:
     def follower_throttles(self, key: tuple[str, int]) -> bool:
         return self.follower.rate is not None and self.broker_id in self._catching_up.get(key, ())
 
+    def follower_throttled(self) -> list[tuple[str, int]]:
+        """The partitions whose fetches by this broker are throttled: those a reassignment
+        adds it to (a few), so a fetch round asks these, never every replica it follows."""
+        if self.follower.rate is None:
+            return []
+        return [key for key, behind in self._catching_up.items() if self.broker_id in behind]
+
 
 def _rate(image: MetadataImage, broker_id: int, name: str) -> int | None:
     found = broker_dynamic_config(image, broker_id, name)

@@ -55,17 +55,19 @@ def test_rates_come_from_the_broker_then_the_cluster_and_only_catching_up_replic
     assert (throttle.leader.rate, throttle.follower.rate) == (5000, 9000)
     key = (c.image.topic("t").topic_id, 0)
     assert c.part("t").replicas == (1, 2) and c.part("t").leader == 1
-    assert not throttle.follower_throttles(key)
+    assert not throttle.follower_throttles(key) and throttle.follower_throttled() == []
     c.run(reassignment.reassign(c.image, "t", 0, (1, 4)))  # 4 joins, 2 leaves once 4 is in sync
     throttle.on_metadata(c.image)
     leader_side = ReplicationThrottle(broker_id=1, clock=Clock())
     leader_side.on_metadata(c.image)
     assert throttle.follower_throttles(key)  # broker 4 catches up: its fetches are throttled
+    assert throttle.follower_throttled() == [key] and leader_side.follower_throttled() == []
     assert leader_side.leader_throttles(key, 4)
     assert not leader_side.leader_throttles(key, 2)  # an in-sync follower never is
     join_isr_at(c, "t", 0, 4)
     throttle.on_metadata(c.image)
     assert not throttle.follower_throttles(key)  # in sync: no longer throttled
+    assert throttle.follower_throttled() == []
     c.run(alter_broker_configs(c.image, 4, {FOLLOWER_RATE: None}))
     throttle.on_metadata(c.image)
     assert throttle.follower.rate == 7000  # back to the cluster-wide value
