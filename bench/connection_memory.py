@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import ssl
 import sys
 import tempfile
 import time
@@ -30,40 +29,33 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))  # the tests' throwaway certificate authority
 
-from certs import Authority  # noqa: E402
+from certs import one_tls_node  # noqa: E402
 from tls_burst import PER_SOURCE, close_all, open_descriptors, open_many, rss_mib, wait_for_descriptors  # noqa: E402
 
-from kraft.server.local_cluster import LocalCluster, default_first_address, security_toml  # noqa: E402
+from kraft.server.local_cluster import default_first_address  # noqa: E402
 
 
 def run(connections: int, rounds: int, settle_s: float, env: dict) -> dict:
     first = default_first_address()
     sources = [f"127.0.0.{first + 20 + i}" for i in range((connections + PER_SOURCE - 1) // PER_SOURCE)]
-    with tempfile.TemporaryDirectory(prefix="kraft-connection-memory-") as folder:
-        ca = Authority(Path(folder) / "pki")
-        cert, key = ca.issue("node", "kraft-node", [f"127.0.0.{first}"])
-        security = security_toml({"admin": "admin-password"}, tls_cert=str(cert), tls_key=str(key),
-                                 tls_ca=str(ca.ca_path), tls_client_auth="none")
-        with LocalCluster(nodes=1, extra_toml=security, cluster={"max.connections": connections + 100},
-                          env=env) as c:
-            c.tls = ssl.create_default_context(cafile=str(ca.ca_path))
-            c.start().wait_ready(timeout_s=90)
-            pid, node = c.procs[1].pid, c.config.node(1)
+    with tempfile.TemporaryDirectory(prefix="kraft-connection-memory-") as folder, \
+            one_tls_node(Path(folder) / "pki", cluster={"max.connections": connections + 100}, env=env) as c:
+        pid, node = c.procs[1].pid, c.config.node(1)
+        time.sleep(settle_s)
+        readings = {"idle": rss_mib(pid)}
+        baseline_fds = open_descriptors(pid)
+        print(f"idle: {readings['idle']:.1f} MiB, {baseline_fds} descriptors", file=sys.stderr)
+        for r in range(1, rounds + 1):
+            async def one_round():
+                writers = await open_many(node.host, node.kafka_port, connections, sources, c.tls)
+                readings[f"open {r}"] = rss_mib(pid)
+                await close_all(writers)
+            asyncio.run(one_round())
+            wait_for_descriptors(pid, baseline_fds + 5)
             time.sleep(settle_s)
-            readings = {"idle": rss_mib(pid)}
-            baseline_fds = open_descriptors(pid)
-            print(f"idle: {readings['idle']:.1f} MiB, {baseline_fds} descriptors", file=sys.stderr)
-            for r in range(1, rounds + 1):
-                async def one_round():
-                    writers = await open_many(node.host, node.kafka_port, connections, sources, c.tls)
-                    readings[f"open {r}"] = rss_mib(pid)
-                    await close_all(writers)
-                asyncio.run(one_round())
-                wait_for_descriptors(pid, baseline_fds + 5)
-                time.sleep(settle_s)
-                readings[f"closed {r}"] = rss_mib(pid)
-                print(f"round {r}: {readings[f'open {r}']:.1f} MiB open, {readings[f'closed {r}']:.1f} MiB "
-                      f"after closing", file=sys.stderr)
+            readings[f"closed {r}"] = rss_mib(pid)
+            print(f"round {r}: {readings[f'open {r}']:.1f} MiB open, {readings[f'closed {r}']:.1f} MiB "
+                  f"after closing", file=sys.stderr)
     return readings
 
 

@@ -25,21 +25,23 @@ from pathlib import Path
 RESERVED_SHARE, RESERVED_MOST = 2, 6144
 
 
-def default_limit() -> int:
-    """This process's `ulimit -n` less what is kept for the rest (half of it, at most 6,144)."""
+def _limits() -> tuple[int, int]:
+    """(this process's `ulimit -n`, what is kept from it for the rest: half, at most 6,144)."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft <= 0:  # RLIM_INFINITY
-        return 1 << 20
-    return max(64, soft - min(soft // RESERVED_SHARE, RESERVED_MOST))
+    soft = soft if soft > 0 else 1 << 20  # RLIM_INFINITY
+    return soft, min(soft // RESERVED_SHARE, RESERVED_MOST)
+
+
+def default_limit() -> int:
+    """The logs' budget: the limit less what is kept for the rest."""
+    soft, kept = _limits()
+    return max(64, soft - kept)
 
 
 def default_slice_limit() -> int:
     """Duplicates held by answers waiting to be sent (file_slice.py): a quarter of what is
     kept outside the logs' budget."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft <= 0:
-        return RESERVED_MOST
-    return max(16, min(soft // RESERVED_SHARE, RESERVED_MOST) // 4)
+    return max(16, _limits()[1] // 4)
 
 
 class Tally:
@@ -117,7 +119,7 @@ class Descriptor:
         return self.fd >= 0
 
     def close(self) -> None:
-        """Closed for good by its owner (a later acquire would open it again)."""
+        """Closed for good by its owner: a later acquire raises EBADF."""
         self._budget.forget(self)
 
 

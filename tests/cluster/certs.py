@@ -4,14 +4,19 @@ second, untrusted authority."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
+import ssl
+from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from kraft.server.local_cluster import LocalCluster, default_first_address, security_toml
 
 
 class Authority:
@@ -51,3 +56,18 @@ class Authority:
         key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))
         return cert_path, key_path
+
+
+@contextlib.contextmanager
+def one_tls_node(pki: Path, **options) -> Iterator[LocalCluster]:
+    """A started one-node cluster whose doors speak TLS (a certificate from a new authority
+    in `pki`; the user admin, password admin-password); its client context as `c.tls`.
+    options: LocalCluster's (cluster=..., env=...)."""
+    ca = Authority(pki)
+    cert, key = ca.issue("node", "kraft-node", [f"127.0.0.{default_first_address()}"])
+    security = security_toml({"admin": "admin-password"}, tls_cert=str(cert), tls_key=str(key),
+                             tls_ca=str(ca.ca_path), tls_client_auth="none")
+    with LocalCluster(nodes=1, extra_toml=security, **options) as c:
+        c.tls = ssl.create_default_context(cafile=str(ca.ca_path))
+        c.start().wait_ready(timeout_s=90)
+        yield c

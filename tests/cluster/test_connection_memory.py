@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import resource
-import ssl
 import time
 
 import pytest
-from certs import Authority
+from certs import one_tls_node
 from tls_burst import PER_SOURCE, close_all, open_descriptors, open_many, rss_mib, wait_for_descriptors
 
-from kraft.server.local_cluster import LocalCluster, default_first_address, security_toml
+from kraft.server.local_cluster import default_first_address
 
 pytestmark = pytest.mark.cluster
 
@@ -31,14 +30,7 @@ RETURN_BOUND_S = 120  # a node checks every 5 s; a busy machine is slow to close
 
 @pytest.fixture(scope="module")
 def tls_node(tmp_path_factory):
-    ca = Authority(tmp_path_factory.mktemp("pki"))
-    first = default_first_address()
-    cert, key = ca.issue("node", "kraft-node", [f"127.0.0.{first}"])
-    security = security_toml({"admin": "admin-password"}, tls_cert=str(cert), tls_key=str(key),
-                             tls_ca=str(ca.ca_path), tls_client_auth="none")
-    with LocalCluster(nodes=1, extra_toml=security, cluster={"max.connections": CONNECTIONS + 100}) as c:
-        c.tls = ssl.create_default_context(cafile=str(ca.ca_path))
-        c.start().wait_ready(timeout_s=90)
+    with one_tls_node(tmp_path_factory.mktemp("pki"), cluster={"max.connections": CONNECTIONS + 100}) as c:
         yield c
 
 

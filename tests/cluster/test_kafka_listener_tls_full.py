@@ -9,15 +9,14 @@ from __future__ import annotations
 import base64
 import re
 import socket
-import ssl
 import struct
 import time
 
 import pytest
-from certs import Authority
+from certs import one_tls_node
 from kafka_wire import recv_frame, request_frame
 
-from kraft.server.local_cluster import LocalCluster, default_first_address, http_json, security_toml
+from kraft.server.local_cluster import LocalCluster, default_first_address, http_json
 
 pytestmark = pytest.mark.cluster
 
@@ -28,16 +27,9 @@ BOUND_S = 60  # far below the handshake deadline below: only the limits can clos
 
 @pytest.fixture(scope="module")
 def tls_node(tmp_path_factory):
-    ca = Authority(tmp_path_factory.mktemp("pki"))
-    first = default_first_address()
-    cert, key = ca.issue("node", "kraft-node", [f"127.0.0.{first}"])
-    security = security_toml({"admin": "admin-password"}, tls_cert=str(cert), tls_key=str(key),
-                             tls_ca=str(ca.ca_path), tls_client_auth="none")
-    with LocalCluster(nodes=1, extra_toml=security, cluster={
+    with one_tls_node(tmp_path_factory.mktemp("pki"), cluster={
             "max.connections": CAP, "max.connections.per.ip": PER_ADDRESS,
             "connections.first.request.timeout.ms": 600_000}) as c:
-        c.tls = ssl.create_default_context(cafile=str(ca.ca_path))
-        c.start().wait_ready(timeout_s=90)
         yield c
 
 
