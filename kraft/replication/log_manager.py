@@ -14,6 +14,7 @@ import contextlib
 import logging
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_PERIOD_S = 1.0
 RETENTION_PERIOD_S = 5.0
+# Logs opened side by side (Kafka's recovery threads). A new log's opening is mostly
+# waiting on its fsyncs; the file system commits the fsyncs of many threads together,
+# so 16 threads create about twice as many logs a second as 6 (the default pool's size
+# on 2 cores) on the same CPU.
+OPEN_AT_ONCE = 16
 
 
 class LogManager:
@@ -54,6 +60,7 @@ class LogManager:
         self._hws_dropped = False
         self._next_checkpoint = self._next_retention = 0.0
         self._opening: set[str] = set()  # directory names of logs being opened in a thread
+        self._openers = ThreadPoolExecutor(OPEN_AT_ONCE, thread_name_prefix="log-open")
         # topic id -> the (topic overrides, cluster configs) maps its open logs were configured
         # from; the image replaces a map when it changes, so identity says "unchanged" cheaply
         self._configured_from: dict[str, tuple] = {}
@@ -71,10 +78,11 @@ class LogManager:
         config = log_config_for(self._topic_configs(topic))
 
         def open_log() -> PartitionLog:
-            return PartitionLog.open(partition_dir.prepare(self.root, topic, index, topic_id), config)
+            prepared = partition_dir.prepare(self.root, topic, index, topic_id)
+            return PartitionLog.open(prepared.path, config, unsynced_identity=prepared.unsynced)
 
         self._opening.add(name)  # not a stray log while it opens (remove_stray_logs)
-        opened = asyncio.ensure_future(asyncio.to_thread(open_log))
+        opened = asyncio.get_running_loop().run_in_executor(self._openers, open_log)
         try:
             plog = await asyncio.shield(opened)
         except asyncio.CancelledError:
@@ -84,6 +92,8 @@ class LogManager:
             raise
         finally:
             self._opening.discard(name)
+        if plog.directory.identity_unsynced:
+            self._io.sync_identity(plog.directory)
         plog.flush_rolls_with(self._io.fsync_rolled)
         plog.sync_epochs_with(self._io.sync_epochs)
         plog.drop_cold_pages_with(self._io.drop_cached)
@@ -202,6 +212,15 @@ class LogManager:
             self._checkpoint.close({r.log.directory.path.name: r.high_watermark for r in self._replicas})
         except OSError as exc:  # an older checkpoint is safe: the HW only lags (see hw_checkpoint)
             log.warning("last HW checkpoint not written: %s", exc)
+
+    def close_all_cleanly(self, replicas: list[PartitionReplica]) -> None:
+        """At shutdown, once no open is in flight: every log sealed and fsynced,
+        OPEN_AT_ONCE side by side (one after the other, a few fsyncs each, thousands of
+        logs took longer than a stop waits before it kills); then the threads end."""
+        try:
+            list(self._openers.map(self.close_cleanly, replicas))
+        finally:
+            self._openers.shutdown(wait=True, cancel_futures=True)
 
     @staticmethod
     def close_cleanly(replica: PartitionReplica) -> None:

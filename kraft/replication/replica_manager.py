@@ -139,7 +139,7 @@ class ReplicaManager:
                     replica.follower_hw = replica.leader.hw
                     replica.leader = None  # acks=all waiters answer now, not at their timeout
                     replica.signal_change()
-                self.logs.close_cleanly(replica)
+            self.logs.close_all_cleanly(list(self.hosted))
             self.hosted.clear()
             if self.logs_intact is not None:
                 self.run_state.end_cleanly()

@@ -28,7 +28,7 @@ from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImag
 from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.disk_trouble import DiskTrouble
 from kraft.replication.hosted_replicas import HostedReplicas, Key
-from kraft.replication.log_manager import LogManager
+from kraft.replication.log_manager import OPEN_AT_ONCE, LogManager
 from kraft.replication.partition_replica import PartitionReplica, now_ms
 from kraft.replication.replica_repair import ReplicaRepairs
 
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 Placed = tuple[TopicImage, int, PartitionRegistration]  # a partition as image.all_partitions() yields it
 
 APPLY_RETRY_S = 1.0  # a metadata image not fully applied (a write failed) is applied again after this
-OPEN_AT_ONCE = 8  # logs opened side by side in worker threads (Kafka's recovery threads)
 
 
 class ReplicaRoles:

@@ -11,9 +11,11 @@ kill -9, which is what tells the next open to run recovery).
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 CLEAN_SHUTDOWN_MARKER = ".clean_shutdown"
+METADATA_FILE = "partition.metadata"  # the topic id (partition_dir)
 RECOVERY_POINT = "recovery-point"
 LOG_START = "log-start-offset"
 LOG_SUFFIX = ".log"
@@ -44,9 +46,39 @@ def replace_durably(path: Path, text: str, sync_directory: bool = True) -> None:
 
 
 class LogDirectory:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, unsynced_identity: bool = False) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        # partition.metadata and this directory's own entry, written and not fsynced yet
+        self._identity_unsynced = unsynced_identity
+        self._identity_lock = threading.Lock()  # synced from worker threads too
+
+    @property
+    def identity_unsynced(self) -> bool:
+        return self._identity_unsynced
+
+    def sync_identity(self, *, parent: bool = True) -> bool:
+        """Make the directory's id (partition.metadata) and its entry in the partitions
+        root durable, once; before any of the log's data is fsynced, so records on disk
+        never sit in a directory that a power cut leaves nameless. `parent=False`: the
+        caller fsynced the root after this directory was made (one fsync for many).
+        False when there was nothing to do, or the directory is gone (deleted)."""
+        with self._identity_lock:
+            if not self._identity_unsynced:
+                return False
+            self._identity_unsynced = False
+            try:
+                fd = os.open(self.path / METADATA_FILE, os.O_RDONLY)
+            except FileNotFoundError:
+                return False
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            fsync_directory(self.path)
+            if parent:
+                fsync_directory(self.path.parent)
+            return True
 
     def segment_bases(self) -> list[int]:
         """Base offsets of the segments present, oldest first; removes leftovers
@@ -85,15 +117,17 @@ class LogDirectory:
             fsync_directory(self.path)
 
     def fsync(self) -> None:
+        self.sync_identity()
         fsync_directory(self.path)
 
-    def read_recovery_point(self) -> int | None:
-        """None when the file is missing or unreadable (a log from before it existed:
-        then only the newest segment is in doubt, as rolls used to fsync inline)."""
+    def read_recovery_point(self) -> int:
+        """0 when the file is missing or unreadable: every segment is in doubt. A new
+        log has no file (nothing is fsynced yet, and writing one would be a fsync per
+        log created); the first roll that reaches the disk writes it."""
         try:
             return int((self.path / RECOVERY_POINT).read_text())
         except (OSError, ValueError):
-            return None
+            return 0
 
     def write_recovery_point(self, offset: int) -> None:
         """Replace it atomically. The new file's bytes are fsynced before the rename (a

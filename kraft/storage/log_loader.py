@@ -44,7 +44,6 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int
     bases = directory.segment_bases()
     if not bases:
         segments = [Segment.create(directory.path, 0, index_interval_bytes)]
-        directory.write_recovery_point(0)
     elif clean:
         segments = [Segment.open(directory.path, base, index_interval_bytes) for base in bases]
     else:
@@ -77,12 +76,10 @@ def doubtful_start(directory: LogDirectory, segments: list[Segment]) -> int:
     return bases[at]
 
 
-def _first_unflushed(bases: list[int], recovery_point: int | None) -> int:
+def _first_unflushed(bases: list[int], recovery_point: int) -> int:
     """Index of the first segment that may not be on disk whole: the first at or past
     the recovery point, and never later than the newest."""
     newest = len(bases) - 1
-    if recovery_point is None:
-        return newest
     return next((i for i, base in enumerate(bases) if base >= recovery_point), newest)
 
 

@@ -15,12 +15,12 @@ import logging
 import shutil
 import time
 from pathlib import Path
+from typing import NamedTuple
 
-from kraft.storage.log_directory import fsync_directory, replace_durably
+from kraft.storage.log_directory import METADATA_FILE, fsync_directory
 
 log = logging.getLogger(__name__)
 
-METADATA_FILE = "partition.metadata"
 # in the partitions root, so a rename never crosses filesystems; no replica directory has
 # this name (theirs end in -<partition>)
 STRAY_DIR = "stray-partitions"
@@ -31,34 +31,49 @@ def partition_path(root: Path, topic: str, partition: int) -> Path:
 
 
 def topic_id_of(path: Path) -> str | None:
+    """None when the file is missing, or cut short (a power cut before it reached the
+    disk whole): a torn id must not read as another topic's, whose records would go."""
     try:
-        for line in (Path(path) / METADATA_FILE).read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "topic_id":
-                return value.strip()
-    except OSError:
-        pass
+        text = (Path(path) / METADATA_FILE).read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.endswith("\n"):
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "topic_id":
+            return value.strip() or None
     return None
 
 
-def prepare(root: Path, topic: str, partition: int, topic_id: str) -> Path:
-    """The replica's directory for this topic incarnation, created or cleared as needed."""
+class Prepared(NamedTuple):
+    path: Path
+    unsynced: bool  # its partition.metadata was just written and is not fsynced yet
+
+
+def prepare(root: Path, topic: str, partition: int, topic_id: str) -> Prepared:
+    """The replica's directory for this topic incarnation, created or cleared as needed.
+    A new directory's id is written without a fsync, as Kafka's partition.metadata:
+    it must reach the disk before the log's first records do (LogDirectory.
+    sync_identity, before any fsync of the log's data), not before the replica exists;
+    thousands of replicas created at once were three fsyncs each on the way to being
+    hosted. Lost in a power cut before then, the directory holds no promised records:
+    it is reused, or set aside if it holds some (see the module's docstring)."""
     path = partition_path(root, topic, partition)
+    found = topic_id_of(path)
+    if found == topic_id:
+        return Prepared(path, False)
     if path.exists():
-        found = topic_id_of(path)
         if found is None and _holds_records(path):
             set_aside(path)
-        elif found is not None and found != topic_id:
+        elif found is not None:
             shutil.rmtree(path)  # a previous topic of the same name
-    if not path.exists():
-        path.mkdir(parents=True)
-        fsync_directory(path.parent)
+    path.mkdir(parents=True, exist_ok=True)
     meta = path / METADATA_FILE
-    if not meta.exists():
-        # durable before the first record: after a power cut an empty file here would
-        # read as another topic's directory and the replica would be deleted
-        replace_durably(meta, f"version: 0\ntopic_id: {topic_id}\n")
-    return path
+    tmp = meta.with_name(METADATA_FILE + ".tmp")
+    tmp.write_text(f"version: 0\ntopic_id: {topic_id}\n")
+    tmp.replace(meta)  # never a name on half an id, fsynced or not
+    return Prepared(path, True)
 
 
 def _holds_records(path: Path) -> bool:

@@ -75,11 +75,14 @@ class PartitionLog(LogCutting):
         self._start_floor = 0  # the log start where it lies inside the first segment
 
     @classmethod
-    def open(cls, path: Path | str, config: LogConfig | None = None, *, clock_ms: Clock = monotonic_ms) -> PartitionLog:
+    def open(cls, path: Path | str, config: LogConfig | None = None, *, clock_ms: Clock = monotonic_ms,
+             unsynced_identity: bool = False) -> PartitionLog:
         """Open (or create) the log in ``path``. Without the clean-shutdown marker the
-        newest segment is recovered batch by batch; with it the indexes are trusted."""
+        newest segment is recovered batch by batch; with it the indexes are trusted.
+        `unsynced_identity`: partition_dir.prepare wrote the directory's id without a
+        fsync (see LogDirectory.sync_identity)."""
         config = config or LogConfig()
-        directory = LogDirectory(path)
+        directory = LogDirectory(path, unsynced_identity=unsynced_identity)
         clean = directory.was_clean_shutdown()
         segments, epochs, lost = load_segments(directory, config.index_interval_bytes)
         producers = producer_snapshots.load(directory.path, segments,
@@ -278,6 +281,8 @@ class PartitionLog(LogCutting):
         active = self._segments[-1]
         if active.is_empty:
             return active
+        if not self.roll_fsyncs.deferred:
+            self.directory.sync_identity()  # before the segment's records are fsynced
         active.seal(fsync=not self.roll_fsyncs.deferred)
         producer_snapshots.write(self.directory.path, active.next_offset, self.producers)
         segment = Segment.create(self.directory.path, active.next_offset, self.config.index_interval_bytes)

@@ -47,6 +47,7 @@ class RollFsyncs:
         """Worker thread. False when the segment was closed meanwhile (deleted,
         truncated away, replaced by compaction, or the log closed)."""
         try:
+            self.directory.sync_identity()
             segment.flush()
             self.directory.fsync()
         except (OSError, ValueError, TypeError):  # closed meanwhile: no fd, or a closed one
@@ -63,13 +64,14 @@ class RollFsyncs:
         point = segment.next_offset
         if self.pending:  # an older roll is still being fsynced
             point = min(point, self.pending[0].base_offset)
-        if self._point is not None and point <= self._point:
+        if point <= self._point:
             return False
         self._set(point)
         return True
 
     def fsync_pending_now(self) -> None:
         """flush() and close(): everything appended so far is promised on disk."""
+        self.directory.sync_identity()
         for segment in self.pending:
             segment.flush()
 
@@ -77,17 +79,16 @@ class RollFsyncs:
         """After a truncation: the segment holding the new end is no longer known whole."""
         self.pending = [s for s in self.pending if s in segments]
         base = segments[-1].base_offset
-        if self._point is None or self._point > base:
+        if self._point > base:
             self._set(base)
             self.write()
 
     def write(self) -> None:
         """Any thread: the file gets the value current when it is written."""
         with self._lock:
-            if self._point is not None:
-                if self.before_write is not None:
-                    self.before_write()
-                self.directory.write_recovery_point(self._point)
+            if self.before_write is not None:
+                self.before_write()
+            self.directory.write_recovery_point(self._point)
 
     def _set(self, offset: int) -> None:
         with self._lock:

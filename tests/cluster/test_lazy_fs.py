@@ -115,24 +115,28 @@ def test_pages_written_through_mmap_survive_only_after_msync(disk):
 def test_a_new_replica_keeps_every_record_its_flush_setting_promises(disk):
     """A partition created, written with flush.messages=1, then the power cut: its
     directory still names its topic (else a node deletes it as another topic's) and
-    every appended record is there. Without flush settings, the records are lost."""
+    every appended record is there. Without flush settings nothing was fsynced, not even
+    the new directory's id: the node finds no replica, or an empty one, and starts it
+    empty as at creation."""
     root = disk.mountpoint / "partitions"
     root.mkdir()
     for topic, flush in (("flushed", 1), ("default", None)):
-        path = partition_dir.prepare(root, topic, 0, f"id-{topic}")
-        log = PartitionLog.open(path, LogConfig(flush_messages=flush))
+        path, unsynced = partition_dir.prepare(root, topic, 0, f"id-{topic}")
+        assert unsynced  # the id is made durable by the first fsync of records, not before
+        log = PartitionLog.open(path, LogConfig(flush_messages=flush), unsynced_identity=unsynced)
         for i in range(20):
             log.append([Record(None, f"v{i}".encode())], leader_epoch=0)
         log.close(clean=False)  # as kill -9: nothing more reaches the disk
     disk.cut()
+    assert partition_dir.topic_id_of(partition_dir.partition_path(root, "flushed", 0)) == "id-flushed"
     for topic, expect_end in (("flushed", 20), ("default", 0)):
-        path = partition_dir.partition_path(root, topic, 0)
-        assert partition_dir.topic_id_of(path) == f"id-{topic}"
+        path = partition_dir.prepare(root, topic, 0, f"id-{topic}").path  # as the node's next start
         log = PartitionLog.open(path, LogConfig())
         try:
             assert log.log_end_offset == expect_end, topic
         finally:
             log.close()
+    assert not (root / partition_dir.STRAY_DIR).exists()  # nothing was set aside
 
 
 def test_the_mount_answers_errors_as_the_disk_would(disk):

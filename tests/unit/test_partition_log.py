@@ -14,6 +14,7 @@ from kraft.storage.leader_epoch_cache import (
     read_checkpoint,
 )
 from kraft.storage.log_config import LogConfig
+from kraft.storage.log_directory import LogDirectory
 from kraft.errors import CorruptBatchError, InvalidAppend, LogClosed, OffsetOutOfRange, StaleLeaderEpoch
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record_batch import (
@@ -395,13 +396,14 @@ class RollQueue:
 
 
 def recovery_point(tmp_path) -> int:
-    return int((tmp_path / "recovery-point").read_text())
+    return LogDirectory(tmp_path).read_recovery_point()
 
 
 def test_deferred_roll_fsyncs_move_the_recovery_point_in_roll_order(tmp_path):
     log = PartitionLog.open(tmp_path, SMALL)
     rolls = RollQueue(log)
-    assert recovery_point(tmp_path) == 0  # a new log: nothing to trust yet
+    assert not (tmp_path / "recovery-point").exists()  # a new log: no fsync spent on it
+    assert recovery_point(tmp_path) == 0  # nothing to trust yet
     fill(log, 20)
     bases = [s.base_offset for s in log.segments]
     assert len(rolls.queued) == len(bases) - 1 >= 3  # nothing fsynced on the appending path

@@ -16,7 +16,7 @@ CONFIGS = {"segment.bytes": str(1 << 30)}
 
 
 def crashed_log_with_many_batches(root, batches: int) -> None:
-    path = partition_dir.prepare(root, "t", 0, "topic-id")
+    path = partition_dir.prepare(root, "t", 0, "topic-id").path
     log = PartitionLog.open(path)
     for i in range(batches):
         log.append([Record(None, b"v%d" % i, (), i)], leader_epoch=i // 1000)
