@@ -48,6 +48,8 @@ from kraft.api.http_body import BUDGET_KEY, BodyBudget, body_budget, json_respon
 from kraft.errors import ERROR_CLASS_HEADER, KraftError, QuotaExceeded
 
 log = logging.getLogger(__name__)
+# the first path segments of Confluent Schema Registry's API (served on schema_registry_port)
+REGISTRY_SEGMENTS = frozenset({"subjects", "schemas", "compatibility", "config", "mode", "contexts"})
 
 @web.middleware
 async def error_envelope(request: web.Request, handler):
@@ -80,7 +82,14 @@ def _not_found(request: web.Request) -> web.Response:
     if missing is not None:
         return json_response({"error_code": 400, "message": f"the {label(missing)} in the path "
                                                             f"{request.path} is empty"}, 400)
-    return json_response({"error_code": 404, "message": f"no such endpoint: {request.method} {request.path}"}, 404)
+    message = f"no such endpoint: {request.method} {request.path}"
+    node = request.app[NODE_KEY].config.node_or_none(request.app[NODE_KEY].node_id)
+    if request.path.lstrip("/").split("/", 1)[0] in REGISTRY_SEGMENTS and node is not None:
+        # Confluent's registry is on 8081 by habit, which is kraft's HTTP port: say where it is
+        message += (f": this is node {node.id}'s HTTP port, the REST API; the schema registry is on "
+                    + (f"port {node.schema_registry_port}: {node.schema_registry_url}"
+                       if node.schema_registry_url else "no port of this node (no schema_registry_port)"))
+    return json_response({"error_code": 404, "message": message}, 404)
 
 
 def build_app(node: BrokerServices) -> web.Application:

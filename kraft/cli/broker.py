@@ -7,48 +7,42 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from kraft.server import terminal
-from kraft.client.admin_client import AdminError
+from kraft.cli.connect import BootstrapOpt, ConfigOpt, admin_errors, client
 
-out = terminal.console()
+BrokerArg = typer.Argument(..., help="the broker's node id")
 
 
-def register(app: typer.Typer, client_factory, fail) -> None:
+def register(app: typer.Typer) -> None:
     broker_app = typer.Typer(no_args_is_help=True, help="Brokers: list, decommission, recommission.")
     app.add_typer(broker_app, name="broker")
-    config_opt = typer.Option(None, "-c", "--config", help="cluster.toml")
-    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL")
+    config_opt, bootstrap_opt = ConfigOpt, BootstrapOpt
 
     def call(config, bootstrap, method: str, path: str):
-        try:
-            return client_factory(config, bootstrap).request(method, path)
-        except AdminError as exc:
-            fail(str(exc))
+        with admin_errors():
+            return client(config, bootstrap).request(method, path)
 
     @broker_app.command("list")
     def broker_list(config: Optional[Path] = config_opt, bootstrap: Optional[str] = bootstrap_opt):
         """The registered brokers."""
-        try:
-            brokers = client_factory(config, bootstrap).v3("GET", "/brokers")["data"]
-        except AdminError as exc:
-            fail(str(exc))
+        from rich.table import Table
+        with admin_errors():
+            brokers = client(config, bootstrap).v3("GET", "/brokers")["data"]
         table = Table("BrokerId", "Host", "Port", "Rack", "Fenced", "Decommissioning")
         for b in brokers:
             table.add_row(str(b["broker_id"]), str(b["host"]), str(b["port"]), b.get("rack") or "-",
                           str(b["fenced"]), str(b.get("decommissioning", False)))
-        out.print(table)
+        _console().print(table)
 
     @broker_app.command("decommission")
-    def broker_decommission(broker_id: int, config: Optional[Path] = config_opt,
+    def broker_decommission(broker_id: int = BrokerArg, config: Optional[Path] = config_opt,
                             bootstrap: Optional[str] = bootstrap_opt):
         """Move every replica off the broker (new copies catch up before old ones leave),
         then unregister it; it may be shut down once `status` says decommissioned."""
         show(call(config, bootstrap, "PUT", f"/v1/brokers/{broker_id}/decommission"))
 
     @broker_app.command("recommission")
-    def broker_recommission(broker_id: int, config: Optional[Path] = config_opt,
+    def broker_recommission(broker_id: int = BrokerArg, config: Optional[Path] = config_opt,
                             bootstrap: Optional[str] = bootstrap_opt):
         """Stop a decommission: moves under way are cancelled, the broker takes replicas again."""
         result = call(config, bootstrap, "PUT", f"/v1/brokers/{broker_id}/recommission")
@@ -56,13 +50,20 @@ def register(app: typer.Typer, client_factory, fail) -> None:
         show(result)
 
     @broker_app.command("status")
-    def broker_status(broker_id: int, config: Optional[Path] = config_opt,
+    def broker_status(broker_id: int = BrokerArg, config: Optional[Path] = config_opt,
                       bootstrap: Optional[str] = bootstrap_opt):
         """A decommission's progress: partitions left, moving, and any no broker can take."""
         show(call(config, bootstrap, "GET", f"/v1/brokers/{broker_id}/decommission"))
 
 
+def _console():
+    from kraft.server import terminal
+    return terminal.console()
+
+
 def show(s: dict) -> None:
+    from rich.table import Table
+    out = _console()
     typer.echo(f"broker {s['broker_id']}: {s['state']}, {s['replicas_left']} partitions left "
                f"({s['moves_in_flight']} moving), {s['partitions_done']} moved")
     if s["partitions"]:

@@ -18,13 +18,14 @@ from typing import Optional
 
 import typer
 
+from kraft.cli.connect import fail, load_config
 from kraft.config.cluster import ClusterConfig, ConfigFileError
 from kraft.security.certificates import Pem, certificate_names, client_certificate, new_authority, node_certificate
 
 ALWAYS_NAMED = ("127.0.0.1", "localhost")  # what a client on a node's own machine dials
 
 
-def register(app: typer.Typer, load_config, fail) -> None:
+def register(app: typer.Typer) -> None:
     @app.command("certs")
     def certs(config: Optional[Path] = typer.Option(None, "-c", "--config", help="cluster.toml (default: "
                                                     "./cluster.toml, else the bundled 3-node default)"),
@@ -47,9 +48,10 @@ def register(app: typer.Typer, load_config, fail) -> None:
         except ConfigFileError as exc:
             fail(str(exc), 2)
         extra = list(ALWAYS_NAMED) + list(host)
-        owner_ids = _owner_ids(owner, fail) if owner is not None else None
+        owner_ids = _owner_ids(owner) if owner is not None else None
         try:
-            authority, made = _authority(paths["ca"], paths["ca_key"], fail)
+            authority, made = _authority(paths["ca"], paths["ca_key"])
+            made_nodes: dict[Optional[int], tuple[Path, Path, Pem]]
             if wanted:  # files named like the shared ones, with the node's id: node-2.pem
                 made_nodes = {n.id: (_numbered(paths["cert"], n.id), _numbered(paths["key"], n.id),
                                      node_certificate(authority, [n.host, *extra], days)) for n in wanted}
@@ -88,7 +90,7 @@ def register(app: typer.Typer, load_config, fail) -> None:
                        f"tls_cert = \"{rel['cert']}\"\ntls_key = \"{rel['key']}\"\ntls_ca = \"{rel['ca']}\"")
 
 
-def _owner_ids(owner: str, fail) -> tuple[int, int]:
+def _owner_ids(owner: str) -> tuple[int, int]:
     """(uid, gid) of a user name, its own group; refuses an unknown user."""
     try:
         entry = pwd.getpwnam(owner)
@@ -121,7 +123,7 @@ def _paths(cfg: ClusterConfig) -> dict[str, Path]:
     return {"ca": ca, "ca_key": ca.with_suffix(".key"), "cert": cert, "key": key}
 
 
-def _authority(ca: Path, ca_key: Path, fail) -> tuple[Pem, bool]:
+def _authority(ca: Path, ca_key: Path) -> tuple[Pem, bool]:
     if ca.exists() and ca_key.exists():
         return Pem(ca.read_bytes(), ca_key.read_bytes()), False
     if ca.exists():

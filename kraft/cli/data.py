@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from kraft.cli.connect import BootstrapOpt, ConfigOpt, client, fail
 from kraft.client.admin_client import AdminClient, AdminError
 from kraft.client.producer_client import ProducerClient
 
@@ -98,44 +99,47 @@ def start_offsets(client: AdminClient, topic: str, partitions: list[int], from_b
     return out
 
 
-def register(app: typer.Typer, client_factory, fail) -> None:
+def register(app: typer.Typer) -> None:
     @app.command("produce")
-    def produce_cmd(topic: str,
+    def produce_cmd(topic: str = typer.Argument(..., help="the topic to write to"),
                     acks: str = typer.Option("all", help="0, 1, all or -1"),
                     key_separator: Optional[str] = typer.Option(None, help="split KEY<sep>VALUE"),
-                    partition: Optional[int] = typer.Option(None, "--partition", "-p"),
+                    partition: Optional[int] = typer.Option(None, "--partition", "-p",
+                                                            help="this partition (default: by key, else spread)"),
                     idempotence: bool = typer.Option(
                         True, "--idempotence/--no-idempotence",
                         help="retry without duplicates (producer id + sequence numbers)"),
-                    config: Optional[Path] = typer.Option(None, "-c", "--config"),
-                    bootstrap: Optional[str] = typer.Option(None, "--bootstrap")):
+                    config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = BootstrapOpt):
         """Produce stdin lines as records."""
         try:
-            n = produce(client_factory(config, bootstrap), topic, acks, key_separator, partition,
+            n = produce(client(config, bootstrap), topic, acks, key_separator, partition,
                         idempotence)
         except AdminError as exc:
             fail(str(exc))
         typer.echo(f"produced {n} record(s) to {topic}", err=True)
 
     @app.command("consume")
-    def consume_cmd(topic: str,
-                    from_beginning: bool = typer.Option(False, "--from-beginning"),
-                    partition: Optional[int] = typer.Option(None, "--partition", "-p"),
-                    offset: Optional[int] = typer.Option(None, "--offset"),
-                    max_messages: Optional[int] = typer.Option(None, "--max-messages"),
+    def consume_cmd(topic: str = typer.Argument(..., help="the topic to read"),
+                    from_beginning: bool = typer.Option(False, "--from-beginning",
+                                                        help="from the oldest record (default: only new ones)"),
+                    partition: Optional[int] = typer.Option(None, "--partition", "-p",
+                                                            help="only this partition (default: all)"),
+                    offset: Optional[int] = typer.Option(None, "--offset",
+                                                         help="from this offset in each partition read"),
+                    max_messages: Optional[int] = typer.Option(None, "--max-messages",
+                                                               help="stop after this many records"),
                     idle_exit: Optional[float] = typer.Option(
                         None, "--idle-exit", help="stop after this many seconds without records"),
-                    config: Optional[Path] = typer.Option(None, "-c", "--config"),
-                    bootstrap: Optional[str] = typer.Option(None, "--bootstrap")):
+                    config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = BootstrapOpt):
         """Print records as JSON lines (Ctrl-C stops)."""
         try:
-            client = client_factory(config, bootstrap)
+            admin = client(config, bootstrap)
             if partition is not None:
                 parts = [partition]
             else:
-                t = client.v3("GET", f"/topics/{urllib.parse.quote(topic)}")
+                t = admin.v3("GET", f"/topics/{urllib.parse.quote(topic)}")
                 parts = list(range(t["partitions_count"]))
-            offs = start_offsets(client, topic, parts, from_beginning, offset)
-            consume(client, topic, parts, offs, max_messages, idle_exit)
+            offs = start_offsets(admin, topic, parts, from_beginning, offset)
+            consume(admin, topic, parts, offs, max_messages, idle_exit)
         except AdminError as exc:
             fail(str(exc))

@@ -7,47 +7,48 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from kraft.server import terminal
-from kraft.client.admin_client import AdminError
-
-out = terminal.console()
+from kraft.cli.connect import BootstrapOpt, ConfigOpt, admin_errors, client
 
 
-def register(app: typer.Typer, client_factory, fail) -> None:
-    group_app = typer.Typer(no_args_is_help=True, help="Consumer groups.")
+def register(app: typer.Typer) -> None:
+    group_app = typer.Typer(no_args_is_help=True, help="Consumer groups: list, describe.")
     app.add_typer(group_app, name="group")
-    config_opt = typer.Option(None, "-c", "--config", help="cluster.toml")
-    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL")
+    config_opt, bootstrap_opt = ConfigOpt, BootstrapOpt
 
     @group_app.command("list")
     def group_list(config: Optional[Path] = config_opt, bootstrap: Optional[str] = bootstrap_opt):
         """Every consumer group with members or committed offsets."""
-        try:
-            groups = client_factory(config, bootstrap).v3("GET", "/consumer-groups")["data"]
-        except AdminError as exc:
-            fail(str(exc))
+        from rich.table import Table
+
+        from kraft.server import terminal
+        with admin_errors():
+            groups = client(config, bootstrap).v3("GET", "/consumer-groups")["data"]
+        if not groups:
+            typer.echo("no consumer groups (a consumer with a group.id makes one)", err=True)
+            return
         table = Table("Group", "State", "Assignor", "Coordinator")
         for g in groups:
             table.add_row(g["consumer_group_id"], g["state"], g["partition_assignor"] or "-",
                           g["coordinator"]["related"].rsplit("/", 1)[-1])
-        out.print(table)
+        terminal.console().print(table)
 
     @group_app.command("describe")
-    def group_describe(group: str, config: Optional[Path] = config_opt,
+    def group_describe(group: str = typer.Argument(..., help="the group's id"), config: Optional[Path] = config_opt,
                        bootstrap: Optional[str] = bootstrap_opt):
         """Members, assignments, committed offsets and lag per partition."""
+        from rich.table import Table
+
+        from kraft.server import terminal
         base = f"/consumer-groups/{urllib.parse.quote(group, safe='')}"
-        try:
-            c = client_factory(config, bootstrap)
+        with admin_errors():
+            c = client(config, bootstrap)
             g = c.v3("GET", base)
             members = c.v3("GET", base + "/consumers")["data"]
             for m in members:  # each member links its assignments
                 m["assigned"] = _assignments(c, base, m["consumer_id"])
             lags = c.v3("GET", base + "/lags")["data"]
-        except AdminError as exc:
-            fail(str(exc))
+        out = terminal.console()
         out.print(f"Group: {g['consumer_group_id']}  State: {g['state']}  Generation: {g['generation_id']}  "
                   f"Assignor: {g['partition_assignor'] or '-'}  "
                   f"Coordinator: {g['coordinator']['related'].rsplit('/', 1)[-1]}")
@@ -68,6 +69,7 @@ def _offset(value: int) -> str:
 
 
 def _assignments(c, base: str, consumer_id: str) -> list[dict]:
+    from kraft.client.admin_client import AdminError
     try:
         return c.v3("GET", f"{base}/consumers/{urllib.parse.quote(consumer_id, safe='')}/assignments")["data"]
     except AdminError:  # the member left between the two calls

@@ -9,25 +9,27 @@ from typing import Optional
 import typer
 
 from kraft.cli import profiles, target
+from kraft.cli.connect import fail, load_config
 
 
-def register(app: typer.Typer, load_config, fail) -> None:
+def store() -> profiles.Store:
+    try:
+        return profiles.load()
+    except profiles.ProfileError as exc:
+        fail(str(exc), 2)
+
+
+def save(updated: profiles.Store) -> None:
+    try:
+        profiles.save(updated)
+    except profiles.ProfileError as exc:
+        fail(str(exc), 2)
+
+
+def register(app: typer.Typer) -> None:
     profile_app = typer.Typer(no_args_is_help=True, help="Remembered clusters (`kraft up` saves the one it "
                               "starts and makes it current), as rpk profile.")
     app.add_typer(profile_app, name="profile")
-
-    def store() -> profiles.Store:
-        try:
-            return profiles.load()
-        except profiles.ProfileError as exc:
-            fail(str(exc), 2)
-        raise AssertionError  # fail() exits
-
-    def save(updated: profiles.Store) -> None:
-        try:
-            profiles.save(updated)
-        except profiles.ProfileError as exc:
-            fail(str(exc), 2)
 
     @profile_app.command("list")
     def profile_list():
@@ -35,6 +37,9 @@ def register(app: typer.Typer, load_config, fail) -> None:
         known = store()
         for name, profile in sorted(known.profiles.items()):
             typer.echo(f"{'*' if name == known.current else ' '} {name}\t{profile.describe()}")
+        if not known.profiles:
+            typer.echo(f"no profiles ({profiles.store_path()} holds none): `kraft up` saves the cluster it starts, "
+                       "`kraft profile create NAME -c FILE` (or --bootstrap HOST:PORT) saves one", err=True)
 
     @profile_app.command("current")
     def profile_current():
@@ -42,11 +47,10 @@ def register(app: typer.Typer, load_config, fail) -> None:
         chosen = store().current
         if chosen is None:
             fail(f"no current profile (`kraft up` makes one; the profiles live in {profiles.store_path()})")
-            return
         typer.echo(f"{chosen}\t{store().profiles[chosen].describe()}")
 
     @profile_app.command("use")
-    def profile_use(name: str):
+    def profile_use(name: str = typer.Argument(..., help="a profile's name (`kraft profile list`)")):
         """Make NAME the current profile."""
         known = store()
         if name not in known.profiles:
@@ -56,7 +60,7 @@ def register(app: typer.Typer, load_config, fail) -> None:
         typer.echo(f"current profile: {name} ({known.profiles[name].describe()})")
 
     @profile_app.command("create")
-    def profile_create(name: str,
+    def profile_create(name: str = typer.Argument(..., help="the name to save it under"),
                        config: Optional[Path] = typer.Option(None, "-c", "--config", help="the cluster's cluster.toml"),
                        bootstrap: Optional[str] = typer.Option(None, "--bootstrap", help="HOST:PORT[,...] or URLs"),
                        ca: Optional[Path] = typer.Option(None, "--ca",
@@ -82,7 +86,7 @@ def register(app: typer.Typer, load_config, fail) -> None:
         typer.echo(f"current profile: {name} ({profile.describe()})")
 
     @profile_app.command("delete")
-    def profile_delete(name: str):
+    def profile_delete(name: str = typer.Argument(..., help="a profile's name")):
         """Forget NAME (the cluster itself is not touched)."""
         known = store()
         if known.profiles.pop(name, None) is None:

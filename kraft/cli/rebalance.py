@@ -8,26 +8,25 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from kraft.client.admin_client import AdminError
+from kraft.cli.connect import BootstrapOpt, ConfigOpt, admin_errors, client
 
-out = Console()
 PATH = "/v1/partitions/rebalance"
 
 
-def register(app: typer.Typer, client_factory, fail) -> None:
+def _console():
+    from kraft.server import terminal
+    return terminal.console()
+
+
+def register(app: typer.Typer) -> None:
     rebalance_app = typer.Typer(no_args_is_help=True, help="Spread partitions evenly over the brokers.")
     app.add_typer(rebalance_app, name="rebalance")
-    config_opt = typer.Option(None, "-c", "--config", help="cluster.toml")
-    bootstrap_opt = typer.Option(None, "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL")
+    config_opt, bootstrap_opt = ConfigOpt, BootstrapOpt
 
     def call(config, bootstrap, method: str, path: str, body=None):
-        try:
-            return client_factory(config, bootstrap).request(method, path, body)
-        except AdminError as exc:
-            fail(str(exc))
+        with admin_errors():
+            return client(config, bootstrap).request(method, path, body)
 
     @rebalance_app.command("plan")
     def rebalance_plan(config: Optional[Path] = config_opt, bootstrap: Optional[str] = bootstrap_opt):
@@ -35,11 +34,12 @@ def register(app: typer.Typer, client_factory, fail) -> None:
         planned = call(config, bootstrap, "GET", PATH + "/plan")
         show_counts(planned)
         if planned["moves"]:
+            from rich.table import Table
             table = Table("Topic", "Partition", "Replicas", "Target")
             for m in planned["moves"]:
                 table.add_row(m["topic"], str(m["partition"]), ",".join(map(str, m["replicas"])),
                               ",".join(map(str, m["target"])))
-            out.print(table)
+            _console().print(table)
 
     @rebalance_app.command("execute")
     def rebalance_execute(config: Optional[Path] = config_opt, bootstrap: Optional[str] = bootstrap_opt,
@@ -65,13 +65,14 @@ def register(app: typer.Typer, client_factory, fail) -> None:
 
 
 def show_counts(s: dict) -> None:
+    from rich.table import Table
     typer.echo(f"{s['replicas_to_move']} replicas to move, {s['leaders_to_move']} preferred leaders to change")
     table = Table("Broker", "Replicas", "After", "PreferredLeaders", "After")
     for b in s["brokers"]:
         now, after = s["before"][str(b)], s["after"][str(b)]
         table.add_row(str(b), str(now["replicas"]), str(after["replicas"]), str(now["preferred_leaders"]),
                       str(after["preferred_leaders"]))
-    out.print(table)
+    _console().print(table)
 
 
 def show_status(s: dict, moves: bool = False) -> None:
@@ -81,8 +82,9 @@ def show_status(s: dict, moves: bool = False) -> None:
     typer.echo(f"{s['rebalance_id']}: {s['state']}, {s['moves_done']} done, {s['moves_in_flight']} in flight, "
                f"{s['moves_left']} left, {s['moves_skipped']} skipped of {s['moves_total']} moves")
     if moves and s["moves"]:
+        from rich.table import Table
         table = Table("Topic", "Partition", "Replicas", "Target", "State")
         for m in s["moves"]:
             table.add_row(str(m["topic"]), str(m["partition"]), ",".join(map(str, m["replicas"])),
                           ",".join(map(str, m["target"])), m["state"])
-        out.print(table)
+        _console().print(table)

@@ -13,25 +13,23 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from kraft.server import terminal
-from kraft.client.admin_client import AdminError
+from kraft.cli.connect import BootstrapOpt, ConfigOpt, admin_errors, client
 
-out = terminal.console()
 NEW_PASSWORD_ENV = "KRAFT_NEW_PASSWORD"
 ACL_FIELDS = ("resource_type", "resource_name", "pattern_type", "principal", "host", "operation",
               "permission")
-CONFIG_OPT = typer.Option(None, "-c", "--config", help="cluster.toml")
-BOOTSTRAP_OPT = typer.Option(None, "--bootstrap", help="any node's HTTP address: HOST:PORT or a URL")
+CONFIG_OPT, BOOTSTRAP_OPT = ConfigOpt, BootstrapOpt
+SECURITY_OFF = ("security is off on this cluster (its cluster.toml has no [security]): ACLs are kept "
+                "but not enforced, every client may do everything")
 
 
-def register(app: typer.Typer, client_factory, fail) -> None:
-    user_app = typer.Typer(no_args_is_help=True, help="SCRAM users (HTTP Basic, SASL).")
-    acl_app = typer.Typer(no_args_is_help=True, help="ACLs (Kafka's model).")
+def register(app: typer.Typer) -> None:
+    user_app = typer.Typer(no_args_is_help=True, help="SCRAM users (HTTP Basic, SASL): add, delete, list.")
+    acl_app = typer.Typer(no_args_is_help=True, help="ACLs (Kafka's model): add, list, delete.")
     app.add_typer(user_app, name="user")
     app.add_typer(acl_app, name="acl")
-    calls = _Calls(client_factory, fail)
+    calls = _Calls()
     _user_commands(user_app, calls)
     _acl_commands(acl_app, calls)
 
@@ -39,28 +37,28 @@ def register(app: typer.Typer, client_factory, fail) -> None:
 class _Calls:
     """The HTTP API as the command's user; an error ends the command with one line."""
 
-    def __init__(self, client_factory, fail) -> None:
-        self._client_factory = client_factory
-        self._fail = fail
-
     def call(self, config, bootstrap, method, path, body=None):
-        try:
-            return self._client_factory(config, bootstrap).request(method, path, body)
-        except AdminError as exc:
-            self._fail(str(exc))
+        with admin_errors():
+            return client(config, bootstrap).request(method, path, body)
 
     def call_v3(self, config, bootstrap, method, suffix, body=None):
         """A v3 call under the cluster's id (its lookup fails as the call would: one line)."""
-        try:
-            return self._client_factory(config, bootstrap).v3(method, suffix, body)
-        except AdminError as exc:
-            self._fail(str(exc))
+        with admin_errors():
+            return client(config, bootstrap).v3(method, suffix, body)
+
+    def acls_and_security(self, config, bootstrap, method, suffix) -> tuple[list[dict], bool]:
+        """The ACLs a v3 call answers, and whether the cluster enforces them ([security] on)."""
+        with admin_errors():
+            admin = client(config, bootstrap)
+            acls = admin.v3(method, suffix)["data"]
+            return acls, bool(admin.v3("GET", "").get("security_enabled", True))
 
 
 def _user_commands(user_app: typer.Typer, calls: _Calls) -> None:
     @user_app.command("add")
-    def user_add(name: str,
-                 mechanism: str = typer.Option("SCRAM-SHA-256", "--mechanism"),
+    def user_add(name: str = typer.Argument(..., help="the user's name (its principal is User:NAME)"),
+                 mechanism: str = typer.Option("SCRAM-SHA-256", "--mechanism",
+                                               help="SCRAM-SHA-256 or SCRAM-SHA-512"),
                  update: bool = typer.Option(False, "--update", help="change an existing user's password"),
                  config: Optional[Path] = CONFIG_OPT, bootstrap: Optional[str] = BOOTSTRAP_OPT):
         """Create a user (or --update its password); the password is read from
@@ -77,7 +75,7 @@ def _user_commands(user_app: typer.Typer, calls: _Calls) -> None:
             typer.echo(f"created user {name}")
 
     @user_app.command("delete")
-    def user_delete(name: str, config: Optional[Path] = CONFIG_OPT,
+    def user_delete(name: str = typer.Argument(..., help="the user's name"), config: Optional[Path] = CONFIG_OPT,
                     bootstrap: Optional[str] = BOOTSTRAP_OPT):
         """Delete a user: it is locked out on every node when this returns."""
         calls.call(config, bootstrap, "DELETE", f"/v1/security/users/{_quote(name)}")
@@ -86,8 +84,11 @@ def _user_commands(user_app: typer.Typer, calls: _Calls) -> None:
     @user_app.command("list")
     def user_list(config: Optional[Path] = CONFIG_OPT, bootstrap: Optional[str] = BOOTSTRAP_OPT):
         """Every user and its SCRAM mechanisms (never a credential)."""
-        for user in calls.call(config, bootstrap, "GET", "/v1/security/users"):
+        users = calls.call(config, bootstrap, "GET", "/v1/security/users")
+        for user in users:
             typer.echo(f"{user['name']}\t{','.join(user['mechanisms'])}")
+        if not users:
+            typer.echo(f"no users (`{NEW_PASSWORD_ENV}=... kraft user add NAME` adds one)", err=True)
 
 
 def _acl_options(resource_type, resource_name, pattern_type, principal, host, operation, permission):
@@ -101,10 +102,11 @@ def _acl_commands(acl_app: typer.Typer, calls: _Calls) -> None:
     def acl_add(principal: str = typer.Option(..., "--principal", help="User:NAME or User:*"),
                 operation: str = typer.Option(..., "--operation", help="READ, WRITE, CREATE, DELETE, "
                                               "ALTER, DESCRIBE, ALTER_CONFIGS, DESCRIBE_CONFIGS, ALL, ..."),
-                resource_type: str = typer.Option(..., "--resource-type", help="TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID, SUBJECT"),
+                resource_type: str = typer.Option(..., "--resource-type",
+                                                  help="TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID, SUBJECT"),
                 resource_name: str = typer.Option(..., "--resource-name", help="name, prefix or *"),
                 pattern_type: str = typer.Option("LITERAL", "--pattern-type", help="LITERAL or PREFIXED"),
-                host: str = typer.Option("*", "--host"),
+                host: str = typer.Option("*", "--host", help="the client address it applies to (* for all)"),
                 permission: str = typer.Option("ALLOW", "--permission", help="ALLOW or DENY"),
                 config: Optional[Path] = CONFIG_OPT, bootstrap: Optional[str] = BOOTSTRAP_OPT):
         """Add one ACL binding."""
@@ -115,30 +117,45 @@ def _acl_commands(acl_app: typer.Typer, calls: _Calls) -> None:
                    f"{resource_name} ({pattern_type})")
 
     @acl_app.command("list")
-    def acl_list(principal: Optional[str] = typer.Option(None, "--principal"),
-                 resource_type: Optional[str] = typer.Option(None, "--resource-type"),
-                 resource_name: Optional[str] = typer.Option(None, "--resource-name"),
+    def acl_list(principal: Optional[str] = typer.Option(None, "--principal", help="only this principal's: "
+                                                         "User:NAME or User:*"),
+                 resource_type: Optional[str] = typer.Option(None, "--resource-type", help="only on TOPIC, GROUP, "
+                                                             "CLUSTER, TRANSACTIONAL_ID or SUBJECT"),
+                 resource_name: Optional[str] = typer.Option(None, "--resource-name", help="only on this name"),
                  pattern_type: Optional[str] = typer.Option(None, "--pattern-type",
-                                                            help="LITERAL, PREFIXED or MATCH"),
+                                                            help="LITERAL, PREFIXED or MATCH (every ACL that "
+                                                                 "applies to --resource-name)"),
                  config: Optional[Path] = CONFIG_OPT, bootstrap: Optional[str] = BOOTSTRAP_OPT):
-        """ACLs matching the filter (every one without options)."""
+        """ACLs matching the filter (every one without options); says so when the cluster
+        does not enforce them (security off)."""
+        from rich.table import Table
+
+        from kraft.server import terminal
         query = _acl_options(resource_type, resource_name, pattern_type, principal, None, None, None)
-        acls = calls.call_v3(config, bootstrap, "GET", f"/acls?{urllib.parse.urlencode(query)}")
-        table = Table("Principal", "Host", "Operation", "Permission", "ResourceType", "ResourceName",
-                      "PatternType")
-        for a in acls["data"]:
-            table.add_row(a["principal"], a["host"], a["operation"], a["permission"], a["resource_type"],
-                          a["resource_name"], a["pattern_type"])
-        out.print(table)
+        acls, enforced = calls.acls_and_security(config, bootstrap, "GET", f"/acls?{urllib.parse.urlencode(query)}")
+        if acls:
+            table = Table("Principal", "Host", "Operation", "Permission", "ResourceType", "ResourceName",
+                          "PatternType")
+            for a in acls:
+                table.add_row(a["principal"], a["host"], a["operation"], a["permission"], a["resource_type"],
+                              a["resource_name"], a["pattern_type"])
+            terminal.console().print(table)
+        else:
+            typer.echo("no ACLs" + (" match" if query else "") + " (`kraft acl add` adds one)", err=True)
+        if not enforced:
+            typer.echo(f"kraft: {SECURITY_OFF}", err=True)
 
     @acl_app.command("delete")
-    def acl_delete(principal: Optional[str] = typer.Option(None, "--principal"),
-                   operation: str = typer.Option("ANY", "--operation"),
-                   resource_type: str = typer.Option("ANY", "--resource-type"),
-                   resource_name: Optional[str] = typer.Option(None, "--resource-name"),
-                   pattern_type: str = typer.Option("ANY", "--pattern-type"),
-                   host: Optional[str] = typer.Option(None, "--host"),
-                   permission: str = typer.Option("ANY", "--permission"),
+    def acl_delete(principal: Optional[str] = typer.Option(None, "--principal", help="User:NAME or User:* "
+                                                           "(default: any)"),
+                   operation: str = typer.Option("ANY", "--operation", help="READ, WRITE, ..., or ANY"),
+                   resource_type: str = typer.Option("ANY", "--resource-type", help="TOPIC, GROUP, CLUSTER, "
+                                                     "TRANSACTIONAL_ID, SUBJECT or ANY"),
+                   resource_name: Optional[str] = typer.Option(None, "--resource-name", help="default: any"),
+                   pattern_type: str = typer.Option("ANY", "--pattern-type", help="LITERAL, PREFIXED, MATCH "
+                                                    "or ANY"),
+                   host: Optional[str] = typer.Option(None, "--host", help="default: any"),
+                   permission: str = typer.Option("ANY", "--permission", help="ALLOW, DENY or ANY"),
                    config: Optional[Path] = CONFIG_OPT, bootstrap: Optional[str] = BOOTSTRAP_OPT):
         """Delete every ACL matching the filter (ANY matches every value)."""
         query = _acl_options(resource_type, resource_name, pattern_type, principal, host, operation,

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kraft.cli import profiles
-from kraft.client.admin_client import CA_ENV
 
 CONFIG_ENV = "KRAFT_CONFIG"
+CA_ENV = "KRAFT_CA"  # kraft.client.admin_client.CA_ENV, named here so choosing a cluster loads no HTTP client
 LOCAL_FILE = Path("cluster.toml")
+FALLBACK_SOURCE = "no -c, no $KRAFT_CONFIG, no ./cluster.toml"
 OTHER_WAYS = (f"to name a cluster: -c FILE, {CONFIG_ENV}=FILE, --bootstrap HOST:PORT, "
               "or `kraft profile use NAME` (`kraft profile list`)")
 
@@ -40,7 +41,18 @@ def file_config(flag: Path | None) -> ConfigChoice:
         return ConfigChoice(Path(env).expanduser().absolute(), CONFIG_ENV)
     if LOCAL_FILE.exists():
         return ConfigChoice(LOCAL_FILE.absolute(), "the current directory")
-    return ConfigChoice(None, "no -c, no $KRAFT_CONFIG, no ./cluster.toml")
+    return ConfigChoice(None, FALLBACK_SOURCE)
+
+
+def is_fallback(choice: ConfigChoice) -> bool:
+    """Nothing named a cluster (no flag, variable, profile or local file): the bundled default."""
+    return choice.path is None and choice.source == FALLBACK_SOURCE
+
+
+def fallback_note(urls: list[str]) -> str:
+    """What a command says (on stderr) when it talks to the bundled default's addresses."""
+    return (f"no -c, $KRAFT_CONFIG, profile or ./cluster.toml: using the bundled cluster.toml's nodes "
+            f"({', '.join(urls)}); `kraft profile create` or `kraft up` names a cluster")
 
 
 def client_config(flag: Path | None) -> tuple[ConfigChoice, profiles.Profile | None]:

@@ -37,6 +37,7 @@ from kraft.kafka.lazy_deadline import LazyDeadline
 from kraft.kafka.fetch_sessions import FetchSessionCache
 from kraft.kafka.apis import PIPELINED
 from kraft.kafka.dispatch import Request, Unanswerable, parse, respond
+from kraft.kafka.wrong_door import HttpOnKafkaPort, answer_http, not_kafka
 from kraft.storage.file_slice import FileSlice
 
 log = logging.getLogger(__name__)
@@ -264,6 +265,8 @@ class KafkaListener:
             try:
                 size, request = await self._next_request(reader, connection, deadline, first_by)
             except MalformedRequest as exc:  # also: a frame that stalled, or no login in time
+                if isinstance(exc, HttpOnKafkaPort):  # nothing else owed yet: said to it over HTTP
+                    await answer_http(reader, writer, exc)
                 return await self._end(answers, writer, str(exc))
             first_by = None
             from_broker = connection.identity is not None and connection.identity.broker
@@ -298,10 +301,12 @@ class KafkaListener:
         frame_by: float | None = None  # set once a frame has begun
         try:
             with deadline.until(min(idle_until, set_up_by or idle_until)):
-                (size,) = _SIZE.unpack(await reader.readexactly(4))
+                first = await reader.readexactly(4)
+            (size,) = _SIZE.unpack(first)
             limit = self._sasl_max_frame if connection.authentication_pending() else MAX_FRAME_BYTES
-            if not 0 < size <= limit:
-                raise MalformedRequest(f"frame of {size} bytes (limit {limit})")
+            if not 0 < size <= limit:  # HTTP or TLS where Kafka was meant: said, where it can be
+                raise (not_kafka(first, self._node.config.node(self._node.node_id), first_by is not None)
+                       or MalformedRequest(f"frame of {size} bytes (limit {limit})"))
             frame_by = time.monotonic() + BODY_TIMEOUT_S
             with deadline.until(min(frame_by, set_up_by or frame_by)):
                 frame = await read_frame(reader, size, self._budget, lambda head: self._check_head(head, connection))

@@ -81,7 +81,7 @@ async def produce_load(urls: list[str], spec: ProduceSpec, *,
                        on_request: OnRequest | None = None,
                        stop: asyncio.Event | None = None,
                        leaders: dict[int, str] | None = None) -> LoadResult:
-    """Run one produce load against `urls` (base URLs, e.g. http://127.0.0.2:9092).
+    """Run one produce load against `urls` (HTTP base URLs, e.g. http://127.0.0.2:8081).
 
     With `leaders` (partition -> its leader's base URL) the load is partition-aware
     instead: request k goes to partition k mod P at its leader (`POST

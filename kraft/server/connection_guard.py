@@ -13,7 +13,10 @@ protocol factory and its request middleware:
 - a connection whose request headers have not all arrived `header_timeout_s` after its
   first byte is closed (slow headers);
 - a connection with no request in progress and no byte for `idle_timeout_s` is closed
-  (idle keep-alive, or nothing sent at all).
+  (idle keep-alive, or nothing sent at all);
+- a connection whose first byte is 0 is a Kafka client at the wrong door (a Kafka frame
+  begins with its size; no HTTP request begins so): with `kafka_hint` it is answered 400
+  with the hint (which names the Kafka port) and closed, and the log says so, sparingly.
 
 A request in progress is never cut here: its body has its own read timeout and long
 polls are legitimate.
@@ -68,6 +71,8 @@ class _GuardedProtocol(asyncio.Protocol):
         self._inner = inner
         self._transport: asyncio.Transport | None = None
         self._refused = False
+        self._first = True  # no byte seen yet
+        self._diverted = False  # a Kafka client answered here: nothing more reaches aiohttp
 
     def connection_made(self, transport):
         self._transport = transport
@@ -83,8 +88,14 @@ class _GuardedProtocol(asyncio.Protocol):
         self._inner.connection_lost(exc)
 
     def data_received(self, data):
-        if self._refused:
+        if self._refused or self._diverted:
             return
+        if self._first:
+            self._first = False
+            if data[:1] == b"\x00" and self._guard.kafka_hint is not None:
+                self._diverted = True  # answered and closed; connection_lost ends it as any other
+                self._guard._kafka_at_http_port(self._transport)
+                return
         self._guard._bytes_arrived(self._transport)
         self._inner.data_received(data)
 
@@ -117,7 +128,9 @@ class _GuardedServer:
 class ConnectionGuard:
     def __init__(self, node_hosts: set[str], limit: int | None = None,
                  header_timeout_s: float | None = None, idle_timeout_s: float | None = None,
-                 clock: Callable[[], float] = time.monotonic, per_address_limit: int | None = None):
+                 clock: Callable[[], float] = time.monotonic, per_address_limit: int | None = None,
+                 kafka_hint: str | None = None):
+        """kafka_hint: what a Kafka client at this HTTP port is told (and the log says)."""
         self.limit = limit or int(os.environ.get("KRAFT_HTTP_MAX_CONNECTIONS", 0)) or default_limit()
         self.per_address_limit = (per_address_limit or int(os.environ.get("KRAFT_HTTP_MAX_CONNECTIONS_PER_IP", 0))
                                   or max(1, self.limit // 4))
@@ -128,6 +141,8 @@ class ConnectionGuard:
         self._clock = clock
         self._conns: dict[asyncio.BaseTransport, _Conn] = {}
         self.refused = 0
+        self.kafka_hint = kafka_hint
+        self.kafka_clients = 0  # Kafka clients that dialled this HTTP port
 
     # -- wiring ------------------------------------------------------------------------
     def wrap(self, runner: web.AppRunner) -> None:
@@ -190,6 +205,18 @@ class ConnectionGuard:
         if counted:
             self._per_host[host] += 1
         return True
+
+    def _kafka_at_http_port(self, transport) -> None:
+        """A Kafka client's first frame on the HTTP port: HTTP's 400 with the hint (the
+        client cannot read it, but anything that shows raw bytes can), then closed."""
+        self.kafka_clients += 1
+        if self.kafka_clients == 1 or self.kafka_clients % 1000 == 0:
+            log.warning("a Kafka client at %s dialled the HTTP port (%d so far): %s",
+                        transport.get_extra_info("peername"), self.kafka_clients, self.kafka_hint)
+        body = orjson.dumps({"error_code": 400, "message": self.kafka_hint})
+        transport.write(b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                        b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        transport.close()
 
     def _forget(self, transport) -> None:
         """Every way a connection leaves the table goes through here (one count, kept right)."""

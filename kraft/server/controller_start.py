@@ -54,8 +54,27 @@ async def learn_voters(quorum: Quorum, node_id: int, others: list[int], get_json
         quorum.set_bootstrap_voters(voters)
         role = "a voter" if node_id in voters else "an observer (kraft quorum add-voter makes it a voter)"
         log.info("the running quorum's voters are %s: node %d starts as %s", sorted(voters), node_id, role)
+        if node_id in voters and (held := held_before(node_id, answers)):
+            log.warning("node %d starts with no Raft state, but the leader, node %d, counts it as a voter whose "
+                        "log held entries up to %d: its data dir was wiped or replaced. It rejoins the quorum as a "
+                        "voter with an empty metadata log and catches up from the leader (a majority of the "
+                        "voters wiped at once would lose committed metadata)", node_id, *held)
     return [a for other, body in zip(others, answers_by_node) if body is not None
             and (a := VoterAnswer.of(other, body)) is not None]
+
+
+def held_before(node_id: int, answers: list[dict]) -> tuple[int, int] | None:
+    """(the leader, the log offset it last saw this voter acknowledge) when that is past 0:
+    this voter held entries before, so a start without Raft state means it lost them.
+    A new cluster's controller that starts after the others has acknowledged nothing."""
+    for body in answers:
+        acknowledged = body.get("acknowledged") or {}
+        leader = body.get("leader_id")
+        if isinstance(acknowledged, dict) and isinstance(leader, int):
+            offset = acknowledged.get(str(node_id))
+            if isinstance(offset, int) and offset > 0:
+                return leader, offset
+    return None
 
 
 def refuse_if_removed(quorum: Quorum, node_id: int, answers: list[VoterAnswer], data_path: Path) -> None:

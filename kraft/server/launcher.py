@@ -30,6 +30,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kraft.config.cluster import ClusterConfig, ConfigFileError, check_data_dirs
+from kraft.config.node_config import NodeConfig
 from kraft.config.data_dir import (
     DataDirError,
     format_data_dir,
@@ -50,8 +51,10 @@ class LaunchError(Exception):
     pass
 
 
-def prepare_data_dirs(config: ClusterConfig) -> str:
-    """Format the dirs that are new, with the cluster id the others already have."""
+def prepare_data_dirs(config: ClusterConfig, warn: Callable[[str], None] = lambda message: None) -> str:
+    """Format the dirs that are new, with the cluster id the others already have. A dir
+    found empty beside formatted ones (wiped, or a node new to the file) is formatted too,
+    and said loudly: `warn` gets the line, and so does that node's node.log."""
     check_data_dirs(config)
     found = {}
     for node in config.nodes:
@@ -73,7 +76,30 @@ def prepare_data_dirs(config: ClusterConfig) -> str:
     for node in config.nodes:
         if node.id not in found:
             format_data_dir(node.data_path, cluster_id, node.id, password)
+            if found:
+                warning = reformatted_warning(node, sorted(found), cluster_id)
+                _log_beside_node(node, warning)
+                warn(warning)
     return cluster_id
+
+
+def reformatted_warning(node: NodeConfig, others: list[int], cluster_id: str) -> str:
+    """What `kraft up` says when it formats one node's empty data dir while others hold data."""
+    held = f"node{'s' if len(others) > 1 else ''} {', '.join(map(str, others))}"
+    voter = (" it rejoins the controller quorum as a voter with an empty metadata log and catches up from "
+             "the leader;" if node.is_controller else "")
+    return (f"node {node.id}'s data dir {node.data_path} holds no data while {held} hold cluster "
+            f"{cluster_id}'s: formatted it afresh for that cluster. If it was wiped (not a node new to the "
+            f"file), node {node.id} lost its data:{voter} its partition replicas are copied back from the "
+            f"other brokers (a partition with no other replica is lost). Stop now (Ctrl-C) if that is not "
+            f"what you meant")
+
+
+def _log_beside_node(node: NodeConfig, line: str) -> None:
+    """One line in the node's node.log, where its own lines go (kraft/server/main.py's format)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with open(node.data_path / "node.log", "a") as log_file:
+        log_file.write(f"{stamp},000 node-{node.id} WARNING kraft.up: {line}\n")
 
 
 def _get_json(url: str, timeout: float = 1.0, context=None):
@@ -227,7 +253,7 @@ def run_up(config: ClusterConfig, config_path: Path | None, ready_timeout_s: flo
                       f"already running? Stop it first, or give this file other addresses")
         return 2
     try:
-        cluster_id = prepare_data_dirs(config)
+        cluster_id = prepare_data_dirs(config, lambda line: console.print(f"[bold yellow]warning:[/] {escape(line)}"))
     except (LaunchError, DataDirError, ConfigFileError) as exc:
         console.print(f"kraft up: {exc}")
         return 2

@@ -29,6 +29,7 @@ from kraft.server.launcher import prepare_data_dirs
 from kraft.server.thread_freeze import frozen_main_thread
 
 
+FREE_PORTS_FROM = 10240  # test clusters' ports; the bundled cluster.toml's are all below it
 NODE_START_BOUND_S = 90.0  # spawn to an open HTTP port, for a node whose process is alive
 
 
@@ -54,7 +55,7 @@ def free_ports(host: str, count: int) -> list[int]:
     connections to its own address, and the kernel once gave one of them the node's own
     HTTP port before the node listened on it (the node then could not start). All are
     bound at once, so the same port is never handed out twice."""
-    low = 10240
+    low = FREE_PORTS_FROM
     high = ephemeral_port_range()[0]
     chooser = random.SystemRandom()
     sockets: list[socket.socket] = []

@@ -43,6 +43,7 @@ from kraft.server.memory_return import MemoryReturner
 from kraft.server.service_notify import ReadyNotice, ServiceNotifier
 from kraft.server.metrics import NodeMetrics
 from kraft.server.registry_site import registry_site
+from kraft.server.wrong_door import kafka_at_http_hint
 from kraft.server.security_notice import unenforced_security
 from kraft.server.startup_failure import listening
 from kraft.server.quorum_view import describe_quorum, local_description
@@ -104,7 +105,8 @@ class Node:
                                     broker_credential=self.broker_links.credential)
         self.tls_server = tls.server_context(config)  # None without [security] tls_cert
         self.peers = Peers(self.peer_key, self.node_url, self.node_config.source_host, tls.client_context(config))
-        self.connections = ConnectionGuard({n.host for n in config.nodes})
+        self.connections = ConnectionGuard({n.host for n in config.nodes},
+                                           kafka_hint=kafka_at_http_hint(self.node_config))
         self.registry_site = registry_site(config, node_id, self.peer_key, self.tls_server, tls.client_context(config))
         self.link = ControllerLink(node_id, self.controller, self.controller_target, self.topic_defaults,
                                    self.peers, self._request_timeout_s)
@@ -332,7 +334,8 @@ class Node:
         st = self.quorum.status()
         return {"voters": {str(k): v for k, v in self.quorum.voters().items()},
                 "established": st.commit_index >= 2 and st.leader_id is not None,
-                "leader_id": st.leader_id}
+                "leader_id": st.leader_id,  # and, on the leader, what each voter's log has acknowledged
+                "acknowledged": {str(v.node_id): v.log_end_offset for v in st.voters} if st.is_leader else {}}
 
     async def quorum_description(self) -> dict:
         return await describe_quorum(self)

@@ -19,6 +19,7 @@ from kraft.registry.schema_ids import RegistrySchemaIds
 from kraft.registry.service import SchemaRegistry
 from kraft.schemas.format_table import FORMATS
 from kraft.server.startup_failure import listening
+from kraft.server.wrong_door import rest_path_at_registry
 
 SHUTDOWN_GRACE_S = 2.0
 
@@ -58,7 +59,8 @@ class RegistrySite:
         services.data_plane.schema_ids = SchemaIdCache(RegistrySchemaIds(
             self.registry.follower, self.registry.parser))
         cors = cors_middleware(self._config.http, peer_origins(self._config))  # the console's pages call it
-        self._runner = web.AppRunner(build_app(self.registry, self._peer_key, (cors,)), access_log=None,
+        hint = rest_path_at_registry(self._node)  # a REST path here: a 404 naming the HTTP port
+        self._runner = web.AppRunner(build_app(self.registry, self._peer_key, (cors, hint)), access_log=None,
                                      handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
 
     async def start(self) -> None:

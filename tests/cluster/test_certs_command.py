@@ -107,7 +107,7 @@ def run_the_readme_security_example(cluster: LocalCluster, folder: Path, passwor
     steps = readme_block("KRAFT_NEW_PASSWORD=alice-secret")
     for bundled, here in (("./dev ", f"{sys.executable} -m kraft "), ("change-me-please", password),
                           ("localhost:8081", f"{node.host}:{node.http_port}"),
-                          ("localhost:19092", f"{node.host}:{node.kafka_port}")):
+                          ("localhost:9092", f"{node.host}:{node.kafka_port}")):
         assert bundled in steps
         steps = steps.replace(bundled, here)
     missing = [tool for tool in ("curl", "kcat") if shutil.which(tool) is None]
@@ -184,7 +184,7 @@ def test_the_readme_client_certificate_login_works_as_written(tmp_path):
         run_the_readme_registry_example(cluster, tmp_path, "change-me-please")
         steps = readme_block("--cert certs/alice.pem")
         for bundled, here in (("localhost:8081", f"{node.host}:{node.http_port}"),
-                              ("localhost:19092", f"{node.host}:{node.kafka_port}")):
+                              ("localhost:9092", f"{node.host}:{node.kafka_port}")):
             assert bundled in steps
             steps = steps.replace(bundled, here)
         env = {k: v for k, v in os.environ.items() if k not in ("KRAFT_USER", "KRAFT_PASSWORD")}

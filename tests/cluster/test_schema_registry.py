@@ -430,7 +430,7 @@ def test_the_readmes_registry_examples_work_as_written(cluster, capsys):
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed (./dev test installs it as root)")
     bundled = {f"http://localhost:{8091 + i}": url for i, url in enumerate(urls(cluster))}
-    bundled["localhost:19092"] = cluster.bootstrap_servers.split(",")[0]
+    bundled["localhost:9092"] = cluster.bootstrap_servers.split(",")[0]
     python = readme_block("python", "AvroSerializer(registry, schema)")
     for was, now in bundled.items():
         python = python.replace(was, now)

@@ -256,7 +256,7 @@ def test_the_readme_share_consumer_runs_as_written(cluster):
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     [block] = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "ShareConsumer" in b]
     topic, group = new_name("jobs"), new_name("resizers")
-    script = (block.replace("localhost:19092", cluster.bootstrap_servers)
+    script = (block.replace("localhost:9092", cluster.bootstrap_servers)
               .replace('"jobs"', repr(topic)).replace('"resizers"', repr(group)))
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stderr[-3000:]

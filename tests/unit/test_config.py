@@ -58,7 +58,8 @@ def test_bundled_default_loads_without_warnings(tmp_path):
     assert config.cluster.name == "local" and config.cluster.id is None
     assert [n.id for n in config.nodes] == [1, 2, 3]
     assert [n.http_url for n in config.nodes] == ["http://127.0.0.1:8081", "http://127.0.0.1:8082", "http://127.0.0.1:8083"]
-    assert [n.raft_address for n in config.nodes] == ["127.0.0.1:9091", "127.0.0.1:9092", "127.0.0.1:9093"]
+    assert [n.raft_address for n in config.nodes] == ["127.0.0.1:9191", "127.0.0.1:9192", "127.0.0.1:9193"]
+    assert config.kafka_bootstrap_servers == "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094"
     assert config.nodes[0].data_path == tmp_path / "data" / "node-1"
     assert config.topic_defaults["min.insync.replicas"] == "2"
     assert config.timeouts.broker_session_timeout_ms == 3000
