@@ -7,15 +7,18 @@ config and mode as the cluster's configs (docs/API.md, "Schema registry security
 | Confluent's operation        | requests                                        | kraft's ACL                      |
 |------------------------------|-------------------------------------------------|----------------------------------|
 | SUBJECT_READ                 | a subject's versions, a version, its text, its   | READ on the subject              |
-|                              | referencedby, look-up (POST /subjects/{s})       |                                  |
+|                              | referencedby, look-up (POST /subjects/{s}),      |                                  |
+|                              | GET /subjects/{s}/metadata                       |                                  |
 | SUBJECT_WRITE                | register; compatibility checks                   | WRITE on the subject             |
 | SUBJECT_DELETE               | DELETE a subject or a version                    | DELETE on the subject            |
 | SUBJECT_COMPATIBILITY_READ   | GET /config/{s}, GET /mode/{s}                   | DESCRIBE_CONFIGS on the subject  |
 | SUBJECT_COMPATIBILITY_WRITE  | PUT/DELETE /config/{s}, PUT/DELETE /mode/{s}     | ALTER_CONFIGS on the subject     |
 | GLOBAL_COMPATIBILITY_READ    | GET /config, GET /mode                           | DESCRIBE_CONFIGS on the cluster  |
-| GLOBAL_COMPATIBILITY_WRITE   | PUT/DELETE /config, PUT /mode                    | ALTER_CONFIGS on the cluster     |
-| SCHEMA_READ                  | /schemas/ids/{id}...                             | READ on some subject holding it  |
+| GLOBAL_COMPATIBILITY_WRITE   | PUT/DELETE /config, PUT/DELETE /mode             | ALTER_CONFIGS on the cluster     |
+| SCHEMA_READ                  | /schemas/ids/{id}..., /schemas/guids/{guid}...   | READ on some subject holding it  |
 | GLOBAL_READ                  | GET /subjects                                    | listed: subjects one may DESCRIBE|
+|                              | GET /schemas                                     | listed: versions of subjects one |
+|                              |                                                  | may READ                         |
 
 READ, WRITE and DELETE imply DESCRIBE; ALTER_CONFIGS implies DESCRIBE_CONFIGS (Kafka's
 rules, kraft/security/authorizer.py). A write's ACL is asked where the write is decided
@@ -73,6 +76,7 @@ def does(operation: ClientOperation) -> RouteNeed:
 S = "/subjects/{subject}"
 V = S + "/versions/{version}"
 ID = "/schemas/ids/{id}"
+GUID = "/schemas/guids/{guid}"
 
 ROUTE_NEEDS: dict[tuple[str, str], RouteNeed] = {
     ("GET", "/"): AUTHENTICATED,
@@ -83,6 +87,12 @@ ROUTE_NEEDS: dict[tuple[str, str], RouteNeed] = {
     ("GET", ID + "/schema"): SCHEMA_ID,
     ("GET", ID + "/subjects"): SCHEMA_ID,  # lists the holders the caller may READ
     ("GET", ID + "/versions"): SCHEMA_ID,
+    ("GET", "/schemas"): AUTHENTICATED,  # lists the versions of subjects the caller may READ
+    ("GET", GUID): SCHEMA_ID,
+    ("GET", GUID + "/ids"): SCHEMA_ID,
+    ("GET", "/v1/metadata/id"): AUTHENTICATED,
+    ("GET", "/v1/metadata/version"): AUTHENTICATED,
+    ("*", "/dek-registry/{tail}"): AUTHENTICATED,  # every method refused alike (not served)
     ("POST", S): does("read_subject"),  # look-up: Confluent's SUBJECT_READ
     ("DELETE", S): BY_WRITER,
     ("GET", S + "/versions"): does("read_subject"),
@@ -91,6 +101,7 @@ ROUTE_NEEDS: dict[tuple[str, str], RouteNeed] = {
     ("DELETE", V): BY_WRITER,
     ("GET", V + "/schema"): does("read_subject"),
     ("GET", V + "/referencedby"): does("read_subject"),
+    ("GET", S + "/metadata"): does("read_subject"),  # the latest version with given metadata
     ("POST", "/compatibility" + S + "/versions"): does("write_subject"),  # Confluent: SUBJECT_WRITE
     ("POST", "/compatibility" + V): does("write_subject"),
     ("GET", "/config"): does("describe_cluster_configs"),
@@ -101,6 +112,7 @@ ROUTE_NEEDS: dict[tuple[str, str], RouteNeed] = {
     ("DELETE", "/config/{subject}"): BY_WRITER,
     ("GET", "/mode"): does("describe_cluster_configs"),
     ("PUT", "/mode"): BY_WRITER,
+    ("DELETE", "/mode"): BY_WRITER,
     ("GET", "/mode/{subject}"): does("describe_subject_configs"),
     ("PUT", "/mode/{subject}"): BY_WRITER,
     ("DELETE", "/mode/{subject}"): BY_WRITER,
@@ -112,7 +124,7 @@ def route_need(method: str, template: str) -> RouteNeed | None:
     (the middleware then asks for a super user: the safest answer)."""
     if template.startswith("/internal/"):
         return INTERNAL
-    return ROUTE_NEEDS.get(("GET" if method == "HEAD" else method, template))
+    return ROUTE_NEEDS.get(("GET" if method == "HEAD" else method, template)) or ROUTE_NEEDS.get(("*", template))
 
 
 def resource_name(operation: ClientOperation, subject: str | None) -> str:

@@ -15,8 +15,9 @@ from aiohttp.typedefs import Middleware
 from kraft.broker.access import Identity
 from kraft.config.cluster_keys import on_behalf_identity, signature_valid
 from kraft.internode.peers import ON_BEHALF_HEADER, SIGNATURE_HEADER
-from kraft.registry import config_routes, routes
+from kraft.registry import config_routes, listing_routes, routes
 from kraft.registry.http import REGISTRY_KEY, answer
+from kraft.registry.media import MEDIA_TYPE, negotiate
 from kraft.registry.security import authorize
 from kraft.registry.service import WRITE_PATH, SchemaRegistry
 from kraft.schemas.registry_errors import STORE_ERROR, RegistryError
@@ -43,13 +44,31 @@ async def confluent_errors(request: web.Request, handler: Handler) -> web.Stream
         return answer({"error_code": STORE_ERROR, "message": "Error in the backend data store"}, 500)
 
 
+NOT_ACCEPTABLE = 406
+
+
+@web.middleware
+async def content_negotiation(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """406 for an Accept header that takes nothing the registry produces (as Confluent's
+    JAX-RS answers); else the answer in the type the client asked for."""
+    chosen = negotiate(request.headers.get("Accept"))
+    if chosen is None:
+        raise RegistryError(NOT_ACCEPTABLE, "HTTP 406 Not Acceptable")
+    response = await handler(request)
+    if chosen != MEDIA_TYPE and isinstance(response, web.Response) and response.content_type == MEDIA_TYPE:
+        response.content_type = chosen
+    return response
+
+
 def build_app(registry: SchemaRegistry, peer_key: bytes, outer: tuple[Middleware, ...] = ()) -> web.Application:
     """`outer`: middlewares around the registry's own (the node's CORS, so that the web
     console served by the HTTP port may call this one)."""
-    app = web.Application(middlewares=[*outer, confluent_errors, authorize], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[*outer, confluent_errors, content_negotiation, authorize],
+                          client_max_size=MAX_BODY_BYTES)
     app[REGISTRY_KEY] = registry
     routes.add_routes(app)
     config_routes.add_routes(app)
+    listing_routes.add_routes(app)
 
     async def forwarded_write(request: web.Request) -> web.Response:
         body = await request.read()

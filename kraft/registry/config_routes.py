@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kraft.registry.http import answer, flag, json_body, state_of
+from kraft.registry.http import answer, flag, json_body, state_of, subject_of
 from kraft.registry.security import write_as_caller
 from kraft.schemas import registry_reads as reads
 from kraft.schemas.registry_requests import DeleteConfig, DeleteMode, config_request, mode_request
@@ -12,18 +12,19 @@ from kraft.schemas.registry_requests import DeleteConfig, DeleteMode, config_req
 
 def add_routes(app: web.Application) -> None:
     r = app.router
-    for path in ("/config", "/config/{subject}"):
+    for path in ("/config", "/config/{subject:[^/]+}"):
         r.add_get(path, get_config)
         r.add_put(path, put_config)
         r.add_delete(path, delete_config)
-    for path in ("/mode", "/mode/{subject}"):
+    for path in ("/mode", "/mode/{subject:[^/]+}"):
         r.add_get(path, get_mode)
         r.add_put(path, put_mode)
-    r.add_delete("/mode/{subject}", delete_mode)
+    r.add_delete("/mode", delete_mode)
+    r.add_delete("/mode/{subject:[^/]+}", delete_mode)
 
 
 def _subject(request: web.Request) -> str | None:
-    return request.match_info.get("subject")
+    return subject_of(request) if "subject" in request.match_info else None
 
 
 async def get_config(request: web.Request) -> web.Response:
@@ -49,5 +50,4 @@ async def put_mode(request: web.Request) -> web.Response:
 
 
 async def delete_mode(request: web.Request) -> web.Response:
-    subject = request.match_info["subject"]
-    return answer(await write_as_caller(request, DeleteMode(subject)))
+    return answer(await write_as_caller(request, DeleteMode(_subject(request))))

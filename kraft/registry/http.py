@@ -8,12 +8,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from kraft.registry.media import MEDIA_TYPE
 from kraft.registry.service import SchemaRegistry
 from kraft.schemas.registry_errors import RegistryError
-from kraft.schemas.registry_requests import parse_bool
+from kraft.schemas.registry_requests import parse_bool, plain_subject
 from kraft.schemas.registry_state import RegistryState
 
-MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
 REGISTRY_KEY: web.AppKey[SchemaRegistry] = web.AppKey("schema_registry", SchemaRegistry)
 BAD_REQUEST = 400  # Confluent's answer to a body that is not JSON
 
@@ -35,8 +35,19 @@ def flag(request: web.Request, name: str) -> bool:
     return parse_bool(request.query.get(name))
 
 
+def int_query(request: web.Request, name: str, default: int) -> int:
+    """An integer query parameter (Confluent's offset and limit); 400 when not a number."""
+    text = request.query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise RegistryError(BAD_REQUEST, f"{name} must be an integer, not {text!r}") from None
+
+
 def subject_of(request: web.Request) -> str:
-    return request.match_info["subject"]
+    return plain_subject(request.match_info["subject"])
 
 
 async def json_body(request: web.Request) -> Any:

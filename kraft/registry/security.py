@@ -16,7 +16,7 @@ from kraft.errors import AuthenticationFailed
 from kraft.registry.access_table import FORBIDDEN, UNAUTHORIZED, RouteNeed, require, resource_name, route_need
 from kraft.registry.http import answer, registry_of, state_of
 from kraft.schemas.registry_errors import OPERATION_TIMEOUT, RegistryError
-from kraft.schemas.registry_requests import WriteRequest
+from kraft.schemas.registry_requests import WriteRequest, plain_subject
 from kraft.security.oauthbearer import bearer_token
 
 IDENTITY_KEY = web.RequestKey("kraft.registry.identity", Identity)
@@ -53,7 +53,9 @@ async def authorize(request: web.Request, handler: Handler) -> web.StreamRespons
     request[IDENTITY_KEY] = who
     if need.kind == "operation":
         assert need.operation is not None
-        require(access, who, need.operation, resource_name(need.operation, request.match_info.get("subject")))
+        subject = request.match_info.get("subject")
+        name = resource_name(need.operation, None if subject is None else plain_subject(subject))
+        require(access, who, need.operation, name)
     elif need.kind == "schema_id":
         await _require_schema_read(request, access, who)
     return await handler(request)
@@ -63,15 +65,18 @@ async def _require_schema_read(request: web.Request, access: AccessControl, who:
     """Confluent's SCHEMA_READ: READ on at least one subject holding the id (soft-deleted
     versions count: old records still name it). An id no subject holds is denied too, so
     a refusal does not tell which ids exist (whoever may read every subject gets the 40403)."""
-    schema_id = int(request.match_info["id"])
-    holders = {r.subject for r in (await state_of(request)).records_with_id(schema_id, deleted=True)}
+    state = await state_of(request)
+    guid = request.match_info.get("guid")
+    ids = state.ids_of_guid(guid.lower()) if guid is not None else [int(request.match_info["id"])]
+    holders = {r.subject for schema_id in ids for r in state.records_with_id(schema_id, deleted=True)}
     if holders:
         allowed = any(access.may(who, "read_subject", s) for s in holders)
     else:
         # no subject to name: only a super user, READ on every subject ('*'), or no ACL at all
         allowed = access.may(who, "read_subject", "")
     if not allowed:
-        raise RegistryError(FORBIDDEN, f"User is denied operation Read on every subject of schema id {schema_id}")
+        raise RegistryError(FORBIDDEN, "User is denied operation Read on every subject of schema "
+                            + (f"guid {guid}" if guid is not None else f"id {ids[0]}"))
 
 
 def visible(request: web.Request, operation: ClientOperation, subjects: Iterable[str]) -> list[str]:

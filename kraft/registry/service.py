@@ -51,6 +51,10 @@ class SchemaRegistry:
     def access(self) -> AccessControl:
         return self._services.access
 
+    @property
+    def cluster_id(self) -> str:
+        return self._services.cluster_id
+
     async def _read(self, topic: str, partition: int, offset: int, max_bytes: int, timeout_ms: int) -> bytes:
         data, _ = await self._services.partition_reader.read(topic, partition, offset, max_bytes, timeout_ms)
         return data

@@ -268,8 +268,11 @@ def _fullname(node: dict[str, object], namespace: str | None) -> str:
     if not isinstance(space, str):  # absent, or not text (which Java Avro ignores): the enclosing one
         space = namespace
     fullname = name if "." in name else (f"{space}.{name}" if space else name)
-    if not valid_name(fullname.rpartition(".")[2]):  # as Java Avro: the namespace is not checked
+    space, _, short = fullname.rpartition(".")
+    if not valid_name(short):
         raise InvalidSchema(f'"{fullname}" is not a valid name (letters, digits and _, not starting with a digit)')
+    if space and not all(valid_name(part) for part in space.split(".")):  # as Java Avro 1.11's parser
+        raise InvalidSchema(f'"{space}" is not a valid namespace (dotted names of letters, digits and _)')
     if fullname in PRIMITIVES:
         raise InvalidSchema(f'"{fullname}" is a primitive type: it cannot name a {node.get("type")}')
     return fullname

@@ -4,12 +4,15 @@ the reverse. Pure.
 
 Keys (fields in this order; compaction keeps the latest record per exact key bytes):
   {"keytype":"SCHEMA","subject":S,"version":V,"magic":1}   value: a SchemaValue, null on permanent delete
-  {"keytype":"CONFIG","subject":S|null,"magic":0}          value: {"compatibilityLevel":L,"normalize":B} (either), null resets
+  {"keytype":"CONFIG","subject":S|null,"magic":0}          value: {"compatibilityLevel","normalize",
+                                                           "compatibilityGroup","defaultMetadata","overrideMetadata",
+                                                           "defaultRuleSet","overrideRuleSet"} (any), null resets
   {"keytype":"MODE","subject":S|null,"magic":0}            value: {"mode":M}, null resets
   {"keytype":"DELETE_SUBJECT","subject":S,"magic":0}       value: {"subject":S,"version":V}: versions <= V soft-deleted
   {"keytype":"CLEAR_SUBJECT","subject":S,"magic":0}        value: {"subject":S}: its soft-deleted versions removed
   {"keytype":"NOOP","magic":0}                             value: null (a marker Confluent's writer uses)
-SchemaValue: {"subject","version","id","schemaType" (absent for AVRO),"schema","references","deleted"}."""
+SchemaValue: {"subject","version","id","schemaType" (absent for AVRO),"schema","references","metadata",
+"ruleSet","deleted"} (metadata and ruleSet only when the version has them: older records lack them)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from kraft.schemas import registry_contracts as contracts
 from kraft.schemas.format_table import DEFAULT_TYPE
 from kraft.schemas.formats import SchemaReference
 
@@ -30,6 +34,21 @@ class SchemaRecord:
     schema: str
     references: tuple[SchemaReference, ...]
     deleted: bool
+    metadata: str | None = None  # canonical JSON text (registry_contracts.py)
+    rule_set: str | None = None
+
+
+@dataclass(frozen=True)
+class SubjectConfig:
+    """A config as set (globally or for a subject); what it leaves unset comes from the
+    global config, then the defaults. Contracts are canonical JSON text."""
+    level: str | None = None
+    normalize: bool | None = None
+    compatibility_group: str | None = None
+    default_metadata: str | None = None
+    override_metadata: str | None = None
+    default_rule_set: str | None = None
+    override_rule_set: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,16 +85,26 @@ def encode_schema_value(record: SchemaRecord) -> bytes:
     value["schema"] = record.schema
     if record.references:
         value["references"] = references_json(record.references)
+    if record.metadata is not None:
+        value["metadata"] = contracts.as_json(record.metadata)
+    if record.rule_set is not None:
+        value["ruleSet"] = contracts.as_json(record.rule_set)
     value["deleted"] = record.deleted
     return _dumps(value)
 
 
-def encode_config_value(level: str | None, normalize: bool | None) -> bytes:
+# SubjectConfig's fields -> the config value's JSON names, and whether each is a contract
+CONFIG_FIELDS = (("level", "compatibilityLevel", False), ("normalize", "normalize", False),
+                 ("compatibility_group", "compatibilityGroup", False),
+                 ("default_metadata", "defaultMetadata", True), ("override_metadata", "overrideMetadata", True),
+                 ("default_rule_set", "defaultRuleSet", True), ("override_rule_set", "overrideRuleSet", True))
+
+
+def encode_config_value(config: SubjectConfig) -> bytes:
     value: dict[str, Any] = {}
-    if level is not None:
-        value["compatibilityLevel"] = level
-    if normalize is not None:
-        value["normalize"] = normalize
+    for attr, name, contract in CONFIG_FIELDS:
+        if (field := getattr(config, attr)) is not None:
+            value[name] = contracts.as_json(field) if contract else field
     return _dumps(value)
 
 
@@ -85,6 +114,26 @@ def encode_mode_value(mode: str) -> bytes:
 
 def encode_delete_subject_value(subject: str, version: int) -> bytes:
     return _dumps({"subject": subject, "version": version})
+
+
+def schema_fields(record: SchemaRecord) -> dict[str, Any]:
+    """A schema as the API answers it (GET /schemas/ids/{id}): Confluent's field order."""
+    out: dict[str, Any] = {}
+    if record.schema_type != DEFAULT_TYPE:
+        out["schemaType"] = record.schema_type
+    if record.references:
+        out["references"] = references_json(record.references)
+    if record.metadata is not None:
+        out["metadata"] = contracts.as_json(record.metadata)
+    if record.rule_set is not None:
+        out["ruleSet"] = contracts.as_json(record.rule_set)
+    out["schema"] = record.schema
+    return out
+
+
+def api_json(record: SchemaRecord) -> dict[str, Any]:
+    """A version as the API answers it (GET /subjects/{s}/versions/{v})."""
+    return {"subject": record.subject, "version": record.version, "id": record.id, **schema_fields(record)}
 
 
 class MalformedRecord(ValueError):
@@ -147,16 +196,32 @@ def decode_schema_value(data: bytes) -> SchemaRecord:
         raise MalformedRecord("schemaType is not a string")
     return SchemaRecord(_str(obj, "subject"), _int(obj, "version"), _int(obj, "id"), schema_type,
                         _str(obj, "schema"), decode_references(obj.get("references")),
-                        bool(obj.get("deleted", False)))
+                        bool(obj.get("deleted", False)), _contract(obj, "metadata"), _contract(obj, "ruleSet"))
 
 
-def decode_config_value(data: bytes) -> tuple[str | None, bool | None]:
-    """(compatibilityLevel, normalize): either may be absent (a config that sets only one)."""
+def _contract(obj: dict[str, Any], name: str) -> str | None:
+    """A stored metadata or rule set in canonical form (not validated again: the record
+    may come from another registry, and what it accepted is kept as it is)."""
+    value = obj.get(name)
+    if value is None:
+        return None
+    try:
+        text = (contracts.canonical_rule_set(value) if name.lower().endswith("ruleset")
+                else contracts.canonical_metadata(value))
+    except contracts.ContractError as exc:
+        raise MalformedRecord(str(exc)) from None
+    return contracts.stored(text)
+
+
+def decode_config_value(data: bytes) -> SubjectConfig:
+    """Any field may be absent (a config that sets only some)."""
     obj = _object(data)
-    level, normalize = obj.get("compatibilityLevel"), obj.get("normalize")
+    level, normalize, group = obj.get("compatibilityLevel"), obj.get("normalize"), obj.get("compatibilityGroup")
     if level is not None and not isinstance(level, str):
         raise MalformedRecord("compatibilityLevel is not a string")
-    return level, normalize if isinstance(normalize, bool) else None
+    return SubjectConfig(level, normalize if isinstance(normalize, bool) else None,
+                         group if isinstance(group, str) else None,
+                         *(_contract(obj, name) for _, name, contract in CONFIG_FIELDS if contract))
 
 
 def decode_mode_value(data: bytes) -> str:

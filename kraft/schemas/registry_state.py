@@ -7,31 +7,35 @@ texts (the texts stored are canonical already, so equal texts are one schema).""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from kraft.schemas import registry_codec as codec
 from kraft.schemas.compatibility import DEFAULT_LEVEL
 from kraft.schemas.formats import SchemaReference
-from kraft.schemas.registry_codec import SchemaRecord
+from kraft.schemas.registry_codec import SchemaRecord, SubjectConfig
+from kraft.schemas.registry_guids import guid_of
 
 READWRITE, READONLY, IMPORT = "READWRITE", "READONLY", "IMPORT"
-MODES = (READWRITE, READONLY, IMPORT)
+READONLY_OVERRIDE = "READONLY_OVERRIDE"  # Confluent's: read-only as READONLY is
+MODES = (READWRITE, READONLY, READONLY_OVERRIDE, IMPORT)
+READ_ONLY_MODES = (READONLY, READONLY_OVERRIDE)
 DEFAULT_MODE = READWRITE
 GLOBAL = None  # the subject of the global config and mode
 
-# A schema as the registry compares them: its type, canonical text and references.
-SchemaIdentity = tuple[str, str, tuple[SchemaReference, ...]]
+# A schema as the registry compares them: its type, canonical text, references, and its
+# metadata and rule set (Confluent gives a schema with other metadata or rules its own id).
+SchemaIdentity = tuple[str, str, tuple[SchemaReference, ...], str | None, str | None]
 
 
 def identity_of(record: SchemaRecord) -> SchemaIdentity:
-    return record.schema_type, record.schema, record.references
+    return record.schema_type, record.schema, record.references, record.metadata, record.rule_set
 
 
-@dataclass(frozen=True)
-class SubjectConfig:
-    """A config as set (globally or for a subject); what it leaves unset comes from the
-    global config, then the defaults."""
-    level: str | None
-    normalize: bool | None = None
+def _discard(index: dict[Any, set[int]], key: Any, schema_id: int) -> None:
+    ids = index[key]
+    ids.discard(schema_id)
+    if not ids:
+        del index[key]
 
 
 @dataclass
@@ -45,6 +49,7 @@ class RegistryState:
     # indexes of `subjects` (look-ups by id are what every deserializer asks)
     _by_id: dict[int, dict[tuple[str, int], SchemaRecord]] = field(default_factory=dict)
     _ids_of: dict[SchemaIdentity, set[int]] = field(default_factory=dict)
+    _ids_of_guid: dict[str, set[int]] = field(default_factory=dict)
 
     # -- applying records --------------------------------------------------------------
     def apply(self, key: bytes | None, value: bytes | None, offset: int) -> None:
@@ -68,7 +73,7 @@ class RegistryState:
             if value is None:
                 self.configs.pop(key.subject, None)
             else:
-                self.configs[key.subject] = SubjectConfig(*codec.decode_config_value(value))
+                self.configs[key.subject] = codec.decode_config_value(value)
         elif key.keytype == "MODE":
             if value is None:
                 self.modes.pop(key.subject, None)
@@ -95,6 +100,7 @@ class RegistryState:
         self.subjects.setdefault(record.subject, {})[record.version] = record
         self._by_id.setdefault(record.id, {})[(record.subject, record.version)] = record
         self._ids_of.setdefault(identity_of(record), set()).add(record.id)
+        self._ids_of_guid.setdefault(guid_of(record), set()).add(record.id)
 
     def _drop(self, subject: str, version: int) -> None:
         versions = self.subjects.get(subject, {})
@@ -108,10 +114,8 @@ class RegistryState:
         if not holders:
             del self._by_id[record.id]
         if not any(identity_of(r) == identity_of(record) for r in holders.values()):
-            ids = self._ids_of[identity_of(record)]
-            ids.discard(record.id)
-            if not ids:
-                del self._ids_of[identity_of(record)]
+            _discard(self._ids_of, identity_of(record), record.id)
+            _discard(self._ids_of_guid, guid_of(record), record.id)
 
     def _soft_delete_up_to(self, subject: str, version: int) -> None:
         for record in list(self.subjects.get(subject, {}).values()):
@@ -151,6 +155,9 @@ class RegistryState:
         ids = self._ids_of.get(identity)
         return min(ids) if ids else None
 
+    def ids_of_guid(self, guid: str) -> list[int]:
+        return sorted(self._ids_of_guid.get(guid, ()))
+
     def referenced_by(self, subject: str, version: int, deleted: bool = False) -> list[int]:
         """Ids of the live schemas (and soft-deleted ones when `deleted`) whose references
         name this subject and version."""
@@ -169,6 +176,16 @@ class RegistryState:
 
     def normalize_by_default(self, subject: str | None) -> bool:
         return next((c.normalize for c in self._configs_for(subject) if c.normalize is not None), False)
+
+    def compatibility_group(self, subject: str | None) -> str | None:
+        return next((c.compatibility_group for c in self._configs_for(subject)
+                     if c.compatibility_group is not None), None)
+
+    def contracts_config(self, subject: str | None) -> SubjectConfig:
+        """Whose default and override metadata and rules apply: the subject's config when
+        it has one, else the global (Confluent takes them from the subject's config alone
+        once it has one)."""
+        return next(iter(self._configs_for(subject)), SubjectConfig())
 
     def mode(self, subject: str | None) -> str:
         """The mode that applies: the subject's, else the global one."""

@@ -5,18 +5,21 @@ one node that writes, against a state that has applied the whole topic. Pure.
 Confluent's rules: a schema already live in the subject keeps its version and id; one
 registered in another subject (or soft-deleted here) keeps its id; otherwise the next id.
 A new version is one above every version the subject has had, soft-deleted ones too.
-READONLY refuses writes; IMPORT takes explicit ids and versions and skips compatibility;
-READWRITE refuses them. A version others reference cannot be deleted."""
+READONLY (and READONLY_OVERRIDE) refuses writes; IMPORT takes explicit ids and versions
+and skips compatibility; READWRITE refuses them. A version others reference cannot be
+deleted. Metadata and rule sets are filled in as Confluent's registration fills them in."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
 from kraft.schemas import registry_codec as codec
+from kraft.schemas import registry_contracts as contracts
 from kraft.schemas.compatibility import compared, incompatibilities, too_large
 from kraft.schemas.formats import ParsedSchema, SchemaReference
-from kraft.schemas.registry_codec import RecordKey, SchemaRecord
+from kraft.schemas.registry_codec import RecordKey, SchemaRecord, SubjectConfig
 from kraft.schemas.registry_errors import (ID_DOES_NOT_MATCH, INCOMPATIBLE_SCHEMA, REFERENCE_EXISTS,
                                            SUBJECT_LEVEL_MODE_NOT_CONFIGURED, SUBJECT_NOT_SOFT_DELETED,
                                            SUBJECT_SOFT_DELETED, VERSION_NOT_SOFT_DELETED, VERSION_SOFT_DELETED,
@@ -25,7 +28,8 @@ from kraft.schemas.registry_errors import (ID_DOES_NOT_MATCH, INCOMPATIBLE_SCHEM
 from kraft.schemas.registry_parsing import Parser, resolved_texts
 from kraft.schemas.registry_requests import (LATEST, DeleteConfig, DeleteMode, DeleteSubject, DeleteVersion,
                                              Register, SetConfig, SetMode, WriteRequest)
-from kraft.schemas.registry_state import GLOBAL, IMPORT, READONLY, RegistryState, identity_of
+from kraft.schemas.registry_state import (GLOBAL, IMPORT, READ_ONLY_MODES, RegistryState, SchemaIdentity,
+                                          identity_of)
 
 Record = tuple[bytes, bytes | None]
 MAX_RECORD_BYTES = 4 * 1024 * 1024  # a stored schema's record (its text JSON-escaped), below the topic's limit
@@ -53,9 +57,10 @@ def decide(state: RegistryState, parser: Parser, request: WriteRequest) -> Decis
     return _delete_mode(state, request)
 
 
-def _refuse_read_only(state: RegistryState, subject: str) -> None:
-    if state.mode(subject) == READONLY:
-        raise not_permitted(f"Subject {subject} is in read-only mode")
+def _refuse_read_only(state: RegistryState, subject: str | None) -> None:
+    if state.mode(subject) in READ_ONLY_MODES:
+        raise not_permitted(f"Subject {subject} is in read-only mode" if subject is not None
+                            else "The registry is in read-only mode")
 
 
 def concrete_references(state: RegistryState, refs: tuple[SchemaReference, ...]) -> tuple[SchemaReference, ...]:
@@ -71,6 +76,57 @@ def concrete_references(state: RegistryState, refs: tuple[SchemaReference, ...])
     return tuple(out)
 
 
+def contracts_for(state: RegistryState, req: Register, mode: str) -> tuple[str | None, str | None]:
+    """(metadata, rule set) a registration stores, as Confluent fills them in: what it
+    carries, else the latest live version's; under the config's defaults, below its
+    overrides. IMPORT stores what it carries, as it is."""
+    if mode == IMPORT:
+        return contracts.stored(req.metadata), contracts.stored(req.rule_set)
+    previous, config = state.latest(req.subject), state.contracts_config(req.subject)
+    metadata = req.metadata if req.metadata is not None else (previous.metadata if previous else None)
+    rule_set = req.rule_set if req.rule_set is not None else (previous.rule_set if previous else None)
+    metadata = contracts.merge_metadata(contracts.merge_metadata(config.default_metadata, metadata),
+                                        config.override_metadata)
+    rule_set = contracts.merge_rule_sets(contracts.merge_rule_sets(config.default_rule_set, rule_set),
+                                         config.override_rule_set)
+    return contracts.stored(metadata), contracts.stored(rule_set)
+
+
+def _order_free(text: str) -> str | None:
+    try:
+        return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        return None
+
+
+def same_schema(record: SchemaRecord, identity: SchemaIdentity, texts: set[str]) -> bool:
+    """Whether the version holds this schema (one of `texts`, its forms as sent): the same
+    type, references and contracts, and text; a JSON Schema whatever its objects' key order
+    (Confluent compares the parsed schemas, and Jackson's objects are equal in any order)."""
+    schema_type, _, refs, metadata, rule_set = identity
+    if (record.schema_type, record.references, record.metadata, record.rule_set) != (schema_type, refs, metadata,
+                                                                                      rule_set):
+        return False
+    if record.schema in texts:
+        return True
+    # stored texts are compact, so one reordered is as long: parse only those
+    same_length = [t for t in texts if len(t) == len(record.schema)]
+    return schema_type == "JSON" and bool(same_length) and _order_free(record.schema) in {
+        _order_free(t) for t in same_length}
+
+
+def in_group(state: RegistryState, subject: str, metadata: str | None,
+             earlier: list[SchemaRecord]) -> list[SchemaRecord]:
+    """The versions a schema with this metadata is checked against: with a config's
+    `compatibilityGroup`, those whose metadata gives that property the same value (or
+    none, as the new one)."""
+    group = state.compatibility_group(subject)
+    if group is None:
+        return earlier
+    value = contracts.property_of(metadata, group)
+    return [r for r in earlier if contracts.property_of(r.metadata, group) == value]
+
+
 def _register(state: RegistryState, parser: Parser, req: Register) -> Decision:
     subject, mode = req.subject, state.mode(req.subject)
     _refuse_read_only(state, subject)
@@ -82,25 +138,35 @@ def _register(state: RegistryState, parser: Parser, req: Register) -> Decision:
     normalize = req.normalize if req.normalize is not None else state.normalize_by_default(subject)
     if normalize:
         parsed = parsed.normalized()
-    identity = (req.schema_type, parsed.canonical(), refs)
+    metadata, rule_set = contracts_for(state, req, mode)
+    identity = (req.schema_type, parsed.canonical(), refs, metadata, rule_set)
     every_version = state.versions(subject, deleted=True)
     for record in every_version:
-        if not record.deleted and identity_of(record) == identity and req.id in (None, record.id):
-            return Decision([], {"id": record.id, "version": record.version})
+        if not record.deleted and same_schema(record, identity, {identity[1]}) and req.id in (None, record.id):
+            return Decision([], _register_answer(req, record))
     schema_id = _schema_id(state, req, identity)
-    if mode != IMPORT:
-        problems = check_compatibility(state, parser, parsed, state.versions(subject), state.level(subject), refs)
+    if mode != IMPORT and not req.force:
+        earlier = in_group(state, subject, metadata, state.versions(subject))
+        problems = check_compatibility(state, parser, parsed, earlier, state.level(subject), refs)
         if problems:
             raise RegistryError(INCOMPATIBLE_SCHEMA, "Schema being registered is incompatible with an earlier "
                                 f"schema for subject \"{subject}\", details: [{'; '.join(problems)}]")
     version = req.version if req.version is not None else (every_version[-1].version + 1 if every_version else 1)
     if req.version is not None and any(r.version == version for r in every_version):
         raise not_permitted(f"Version {version} of subject {subject} already exists")
-    record = SchemaRecord(subject, version, schema_id, req.schema_type, identity[1], refs, False)
+    record = SchemaRecord(subject, version, schema_id, req.schema_type, identity[1], refs, False, metadata, rule_set)
     value = codec.encode_schema_value(record)
     if len(value) > MAX_RECORD_BYTES:
         raise invalid_schema(f"the schema takes {len(value)} bytes stored; the limit is {MAX_RECORD_BYTES}")
-    return Decision([(codec.encode_key(codec.schema_key(subject, version)), value)], {"id": schema_id, "version": version})
+    return Decision([(codec.encode_key(codec.schema_key(subject, version)), value)], _register_answer(req, record))
+
+
+def _register_answer(req: Register, record: SchemaRecord) -> dict[str, Any]:
+    """{"id","version"}; the whole version too when the registry filled in its metadata or
+    rules (Confluent answers the schema it stored when it differs from the one sent)."""
+    if (record.metadata, record.rule_set) == (contracts.stored(req.metadata), contracts.stored(req.rule_set)):
+        return {"id": record.id, "version": record.version}
+    return codec.api_json(record)
 
 
 def check_compatibility(state: RegistryState, parser: Parser, new: ParsedSchema, earlier: list[SchemaRecord],
@@ -118,7 +184,7 @@ def _referenced_chars(state: RegistryState, refs: tuple[SchemaReference, ...]) -
     return sum(len(text) for text in resolved_texts(state, refs).values()) if refs else 0
 
 
-def _schema_id(state: RegistryState, req: Register, identity: tuple[str, str, tuple[SchemaReference, ...]]) -> int:
+def _schema_id(state: RegistryState, req: Register, identity: SchemaIdentity) -> int:
     if req.id is None:
         existing = state.id_of(identity)
         return existing if existing is not None else state.max_id + 1
@@ -196,20 +262,34 @@ def _delete_subject(state: RegistryState, req: DeleteSubject) -> Decision:
 
 
 def _set_config(state: RegistryState, req: SetConfig) -> Decision:
-    """What the request leaves unset stays as this config had it (Confluent's partial update)."""
-    current = state.configs.get(req.subject)
-    level = req.level if req.level is not None else (current.level if current is not None else None)
-    normalize = req.normalize if req.normalize is not None else (current.normalize if current is not None else None)
-    answer: dict[str, Any] = {}
-    if level is not None:
-        answer["compatibility"] = level
-    if normalize is not None:
-        answer["normalize"] = normalize
-    value = codec.encode_config_value(level, normalize)
-    return Decision([(codec.encode_key(RecordKey("CONFIG", req.subject)), value)], answer)
+    """What the request leaves unset stays as this config had it (Confluent's partial
+    update); a field sent as null is cleared. Refused in a read-only mode, as Confluent's."""
+    _refuse_read_only(state, req.subject)
+    current = state.configs.get(req.subject) or SubjectConfig()
+    changes = {name: getattr(req, name) for name in _CONFIG_ATTRS if getattr(req, name) is not None}
+    changes |= {name: None for name in req.cleared}
+    config = replace(current, **changes)
+    return Decision([(codec.encode_key(RecordKey("CONFIG", req.subject)), codec.encode_config_value(config))],
+                    config_answer(config))
+
+
+_CONFIG_ATTRS = tuple(attr for attr, _, _ in codec.CONFIG_FIELDS)
+
+
+def config_answer(config: SubjectConfig) -> dict[str, Any]:
+    """A config as PUT /config answers it (Confluent's ConfigUpdateRequest names)."""
+    answer = json.loads(codec.encode_config_value(config))
+    if "compatibilityLevel" in answer:
+        answer["compatibility"] = answer.pop("compatibilityLevel")
+    return {k: answer[k] for k in sorted(answer, key=_ANSWER_ORDER.index)}
+
+
+_ANSWER_ORDER = ["compatibility", "normalize", "compatibilityGroup", "defaultMetadata", "overrideMetadata",
+                 "defaultRuleSet", "overrideRuleSet"]
 
 
 def _delete_config(state: RegistryState, req: DeleteConfig) -> Decision:
+    _refuse_read_only(state, req.subject)
     if req.subject is not None and req.subject not in state.configs and not state.versions(req.subject, True):
         raise subject_not_found(req.subject)
     previous = state.level(req.subject)
@@ -230,6 +310,8 @@ def _set_mode(state: RegistryState, req: SetMode) -> Decision:
 
 def _delete_mode(state: RegistryState, req: DeleteMode) -> Decision:
     previous = state.modes.get(req.subject)
+    if req.subject is None:  # Confluent answers the mode the registry had, set or default
+        previous = state.mode(None)
     if previous is None:
         raise RegistryError(SUBJECT_LEVEL_MODE_NOT_CONFIGURED, f"Subject '{req.subject}' does not have "
                             "subject-level mode configured")

@@ -149,6 +149,36 @@ def test_read_on_a_prefix_reads_its_subjects_and_their_ids_but_registers_nothing
     assert (error.http_status_code, error.error_code) == (404, 40403)
 
 
+def test_schemas_listing_and_guids_show_only_what_the_caller_may_read(cluster):
+    orders, payments = subject("orders-"), subject("payments-")
+    admin = client(cluster, "admin")
+    admin.register_schema(orders, avro("OrderG"))
+    admin.register_schema(payments, avro("PaymentG"))
+    status, found = call_as(cluster, "alice", "GET", "/schemas?latestOnly=true")
+    assert status == 200 and orders in {v["subject"] for v in found}
+    assert payments not in {v["subject"] for v in found}
+    order_guid = admin.get_latest_version(orders).guid
+    payment_guid = admin.get_latest_version(payments).guid
+    assert call_as(cluster, "alice", "GET", f"/schemas/guids/{order_guid}")[0] == 200
+    assert call_as(cluster, "alice", "GET", f"/schemas/guids/{payment_guid}")[1]["error_code"] == 40301
+    # refused alike for whoever logs in; still 401 for nobody
+    assert call_as(cluster, "alice", "GET", "/dek-registry/v1/keks")[1]["error_code"] == 42205
+    assert call_as(cluster, None, "GET", "/dek-registry/v1/keks")[1]["error_code"] == 40101
+
+
+def call_as(cluster, user: str | None, method: str, path: str) -> tuple[int, object]:
+    headers = {"Accept": MEDIA}
+    if user is not None:
+        token = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
+        headers["Authorization"] = "Basic " + token
+    req = urllib.request.Request(cluster.schema_registry_url.split(",")[0] + path, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30, context=cluster.tls) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
 def test_write_registers_through_any_node_and_implies_nothing_on_other_subjects(cluster):
     for node in (1, 2, 3):
         bob = client(cluster, "bob", node)

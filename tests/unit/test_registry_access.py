@@ -13,7 +13,7 @@ from aiohttp import web
 from kraft.broker.access import AccessControl, Identity
 from kraft.config.cluster_tables import SecuritySettings
 from kraft.kafka.acl_api import _kafka_filters
-from kraft.registry import config_routes, routes
+from kraft.registry import config_routes, listing_routes, routes
 from kraft.registry.access_table import (
     BY_WRITER,
     FORBIDDEN,
@@ -55,6 +55,7 @@ def served_routes() -> set[tuple[str, str]]:
     app = web.Application()
     routes.add_routes(app)
     config_routes.add_routes(app)
+    listing_routes.add_routes(app)
     return {(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
 
 

@@ -27,7 +27,7 @@ def test_batches_are_applied_once_in_log_order():
     f = follower()
     first = encode_batch([schema_record("a", 1, 1), schema_record("a", 2, 2)], 0, 0)
     second = encode_batch([Record(codec.encode_key(RecordKey("CONFIG", None)),
-                                  codec.encode_config_value("FULL", None))], 2, 0)
+                                  codec.encode_config_value(codec.SubjectConfig("FULL")))], 2, 0)
     f.apply_batches(first + second)
     f.apply_batches(first)  # read again (a retried read): nothing changes
     assert [r.id for r in f.state.versions("a")] == [1, 2]
