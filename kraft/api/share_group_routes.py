@@ -1,9 +1,10 @@
 """(ext) Share groups over HTTP, in the v3 API's shapes: the list (every broker asked for
 the share groups it coordinates and those it holds state of) and one group (answered by
 its coordinator; another node forwards; an empty group is one with stored state): its
-members and, per partition of its topics, the stored start offset, KIP-1226's lag and
-the records in flight by state, with its dead-letter topic and configs; deleting an empty share group and altering its start offsets (Kafka's
-DeleteGroups and AlterShareGroupOffsets). The console's share group pages use these.
+members and, per partition of its topics, its start and end offsets, high watermark,
+KIP-1226's lag and the records in flight by state (_partition_view), with its
+dead-letter topic and configs; deleting an empty share group and altering its start
+offsets (Kafka's DeleteGroups and AlterShareGroupOffsets). The console's share group pages use these.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from kraft.api.paths import base_url, check_cluster
 from kraft.broker.services import BrokerServices
 from kraft.errors import KraftError, NotFound
 from kraft.share.share_state import ShareSnapshot, in_flight
-from kraft.share.share_state import lag as share_lag
 
 GROUPS = "/v3/clusters/{cluster_id}/share-groups"
 GROUP = GROUPS + "/{group}"
@@ -100,16 +100,36 @@ async def alter_offsets(request, node: BrokerServices, _groups, group_id):
 
 
 async def _partition_view(node: BrokerServices, group_id: str, topic: str, partition: int) -> dict[str, Any]:
-    view: dict[str, Any] = {"topic_name": topic, "partition_id": partition, "start_offset": None, "lag": None,
-                            "in_flight": in_flight(ShareSnapshot(-1, 0))}
+    """One share-partition, numbers that add up (KIP-932's states, KIP-1226's lag):
+    SPSO start_offset, SPEO end_offset (the next record never handed out), the high
+    watermark; in_flight: the records from SPSO to SPEO by state (available, acquired,
+    acknowledged, archived); not_yet_delivered: SPEO to the high watermark; lag: the
+    records from SPSO to the high watermark not done, so available + acquired +
+    not_yet_delivered. From the partition leader's live share-partition when it holds
+    one (source "leader"), else from the stored state (source "stored": no leader holds
+    it, so nothing is acquired; a record held under a lock is stored available)."""
+    view: dict[str, Any] = {"topic_name": topic, "partition_id": partition, "start_offset": None,
+                            "end_offset": None, "high_watermark": None, "lag": None, "not_yet_delivered": None,
+                            "in_flight": {**in_flight(ShareSnapshot(-1, 0)), "acquired": 0}, "source": None}
     try:
-        stored = await node.shares.stored(group_id, topic, partition)
-        if stored is None:
-            return view  # the group has not read it yet
-        view["start_offset"], view["in_flight"] = stored.start_offset, in_flight(stored)
-        high_watermark = await node.partition_reader.high_watermark(topic, partition)
-        view["lag"] = share_lag(stored, high_watermark)
+        live = await node.share_leaders.live_view(group_id, topic, partition)
     except KraftError:
-        pass  # a leader or the state's coordinator moving: shown without it
+        live = None  # a leader moving, or one that cannot say: the stored state
+    try:
+        if live is None:
+            stored = await node.shares.stored(group_id, topic, partition)
+            if stored is None:
+                return view  # the group has not read it yet
+            live = {"start_offset": stored.start_offset, "in_flight": {**in_flight(stored), "acquired": 0},
+                    "end_offset": max([stored.start_offset] + [r.last_offset + 1 for r in stored.runs]),
+                    "high_watermark": await node.partition_reader.high_watermark(topic, partition),
+                    "source": "stored"}
+    except KraftError:
+        return view  # a leader or the state's coordinator moving: shown without it
+    counts = {state: int(live["in_flight"].get(state, 0))
+              for state in ("available", "acquired", "acknowledged", "archived")}
+    start, end, high = int(live["start_offset"]), int(live["end_offset"]), int(live["high_watermark"])
+    view.update(start_offset=start, end_offset=end, high_watermark=high, in_flight=counts,
+                source=live.get("source", "leader"), not_yet_delivered=max(0, high - end),
+                lag=max(0, high - start - counts["acknowledged"] - counts["archived"]))
     return view
-

@@ -1,7 +1,8 @@
 """The REST door's share consumers at the partition leaders: acquiring records,
 acknowledging them and giving them back, at this node's share-partition when it leads the
 partition, else at the leader's over the node-to-node channel (Kafka's ShareFetch and
-ShareAcknowledge, as JSON: the records as base64 batches with their acquired ranges). A
+ShareAcknowledge, as JSON: the records as base64 batches with their acquired ranges), and
+the share-partition's live state for the admin views (records acquired now). A
 REST poll gets at most the records it asks for (Kafka 4.2's share.acquire.mode
 record_limit), not whole batches beyond them.
 """
@@ -50,6 +51,13 @@ class ShareLeaders:
         await self._at_leader({"op": "forget", "group": group_id, "member": "", "topic": topic,
                                "partition": partition})
 
+    async def live_view(self, group_id: str, topic: str, partition: int) -> dict[str, Any] | None:
+        """The share-partition as its leader holds it now (ShareBroker.live_view), or None."""
+        answer = await self._at_leader({"op": "describe", "group": group_id, "member": "", "topic": topic,
+                                        "partition": partition})
+        view = answer.get("view")
+        return view if isinstance(view, dict) else None
+
     async def _at_leader(self, payload: dict[str, Any]) -> dict[str, Any]:
         leader = self._plane.leader_of(payload["topic"], payload["partition"])
         if leader == self._node_id:
@@ -76,6 +84,8 @@ async def serve(plane: DataPlane, shares: ShareBroker, payload: Any) -> dict[str
         shares.forget(key)
         return {}
     replica = await plane.leader_replica(topic, partition)
+    if op == "describe":
+        return {"view": shares.live_view(key, replica)}
     if op == "fetch":
         reset = payload.get("reset")
         fetched = await shares.acquire(key, replica, member_id, int(payload.get("max_records", 500)),

@@ -9,6 +9,7 @@ from kraft.api.authorized_operations import is_super_user
 from kraft.api.context import NODE_KEY
 from kraft.api.http_body import json_response, read_json_object, reject_unknown_fields
 from kraft.console.lab_runs import LabRuns
+from kraft.console.lab_library import scenario_needs, scenario_takes
 from kraft.errors import BadRequest, InvalidValue
 from kraft.config.scenarios import UNDO_KINDS, ScenarioError, builtin_names, load_scenario
 
@@ -50,10 +51,7 @@ async def list_scenarios(request):
         s = load_scenario(name)
         out.append({"name": name, "description": s.description, "duration": s.workload.duration,
                     "nodes": s.cluster.nodes, "faults": [f.fault for f in s.faults],
-                    "needs": [need for need, yes in (("network faults (root, iptables)", s.needs_network),
-                                                     ("netem (root, tc)", s.needs_netem),
-                                                     ("power cuts (root, FUSE)", s.needs_power_cuts))
-                              if yes]})
+                    "needs": scenario_needs(s), "takes": scenario_takes(s)})
     return json_response({"scenarios": out, "may_start_runs": is_super_user(request),
                           "fault_end_kinds": list(UNDO_KINDS)})
 

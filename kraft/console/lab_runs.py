@@ -7,7 +7,9 @@ node processes share that group. At most one runs at a time. The node's shutdown
 it (SIGTERM: the runner tears its cluster down; SIGKILL to the whole group after a
 grace); a node killed outright is noticed by the run itself (owner_watch.py). Each run
 keeps a directory under the node's data dir (`lab/`):
-events.jsonl (live_events.py), output.log, and the reports the CLI writes.
+events.jsonl (live_events.py), output.log, and the reports the CLI writes. Runs started
+from the command line are recorded in the machine's lab runs directory (lab_records.py)
+and listed beside them, with origin "cli".
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -24,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from kraft.console.lab_records import RUN_ID, cli_runs_root, pid_alive, read_meta, run_dirs
 from kraft.errors import AlreadyRunning, BadRequest, NotFound
 
 OWNER_ENV = "KRAFT_LAB_OWNER_PID"  # a run watches the node named here (kraft/scenario/owner_watch.py)
 STOP_GRACE_S = 20.0
-RUN_ID = re.compile(r"\d{8}-\d{6}-[a-z0-9-]{1,64}")
 LAB_FIRST_ADDRESS_ENV = "KRAFT_LAB_FIRST_ADDRESS"
 DEFAULT_LAB_FIRST_ADDRESS = 230  # 127.0.0.230+: away from `kraft up`'s and the tests' clusters
 MAX_EVENTS_PER_ANSWER = 2000
@@ -49,8 +50,10 @@ class Run:
 
 
 class LabRuns:
-    def __init__(self, root: Callable[[], Path], first_address: int | None = None) -> None:
+    def __init__(self, root: Callable[[], Path], first_address: int | None = None,
+                 cli_root: Callable[[], Path] = cli_runs_root) -> None:
         self._root = root  # the node's data dir's lab/, looked up at first use
+        self._cli_root = cli_root  # where `kraft scenario run` records its runs
         self.first_address = first_address if first_address is not None else int(
             os.environ.get(LAB_FIRST_ADDRESS_ENV, DEFAULT_LAB_FIRST_ADDRESS))
         self._current: Run | None = None
@@ -108,18 +111,18 @@ class LabRuns:
     def describe(self, run_id: str, since: int | None = None) -> dict:
         """The run's state; with `since`, its events from that index on."""
         directory = self._find(run_id)
-        meta = _read_json(directory / "run.json") or {}
+        meta = read_meta(directory)
         events = _read_events(directory / "events.jsonl")
         out = {"run_id": run_id, "scenario": meta.get("scenario"), "started_ms": meta.get("started_ms"),
                "duration": meta.get("duration"), "seed": meta.get("seed"),
-               **self._state(run_id, events)}
+               "origin": meta.get("origin", "console"), **self._state(run_id, events, meta)}
         if since is not None:
             chunk = events[since:since + MAX_EVENTS_PER_ANSWER]
             out["events"] = chunk
             out["next"] = since + len(chunk)
         return out
 
-    def _state(self, run_id: str, events: list[dict]) -> dict:
+    def _state(self, run_id: str, events: list[dict], meta: dict) -> dict:
         run = self._current
         code = None
         if run is not None and run.run_id == run_id and run.process is not None:
@@ -134,15 +137,18 @@ class LabRuns:
                     "report_html": verdict.get("report_html"), "report_json": verdict.get("report_json")}
         if run is not None and run.run_id == run_id and run.stopped:
             return {"state": "stopped", "exit_code": code}
+        if meta.get("origin") == "cli" and pid_alive(meta.get("pid")):  # `kraft scenario run` at work
+            return {"state": "running", "exit_code": None}
         return {"state": "ended without a verdict", "exit_code": code,
                 "reason": "the run stopped before its checks (see its output.log)"}
 
     def list_runs(self) -> list[dict]:
-        if not self.root.is_dir():
-            return []
-        ids = sorted((d.name for d in self.root.iterdir() if d.is_dir() and RUN_ID.fullmatch(d.name)),
-                     reverse=True)
+        """This node's runs and the command line's, newest first."""
+        ids = sorted({d.name for root in self._roots() for d in run_dirs(root)}, reverse=True)
         return [self.describe(i) for i in ids]
+
+    def _roots(self) -> list[Path]:
+        return [self.root, self._cli_root()]
 
     def report_file(self, run_id: str, kind: str) -> Path:
         directory = self._find(run_id)
@@ -163,10 +169,11 @@ class LabRuns:
     def _find(self, run_id: str) -> Path:
         if not RUN_ID.fullmatch(run_id):
             raise BadRequest(f"{run_id!r} is not a run id (GET /v1/lab/runs lists them)")
-        directory = self.root / run_id
-        if not directory.is_dir():
-            raise NotFound(f"run {run_id} not found")
-        return directory
+        for root in self._roots():
+            directory = root / run_id
+            if directory.is_dir():
+                return directory
+        raise NotFound(f"run {run_id} not found")
 
 
 def _end_process(process: subprocess.Popen) -> None:
@@ -196,10 +203,3 @@ def _read_events(path: Path) -> list[dict]:
         except ValueError:
             break  # a line being written: the next answer has it
     return events
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None

@@ -25,6 +25,12 @@ class CheckResult:
     examples: list[str] = field(default_factory=list)  # at most MAX_EXAMPLES offenders
     offenders: list[str] = field(default_factory=list)  # every offender, for the JSON report
 
+    @property
+    def ran(self) -> bool:
+        """False for a checker its scenario gave nothing to judge ("not run (...)"): it
+        proves nothing either way, and the console shows it neutral."""
+        return not self.summary.startswith("not run")
+
 
 class Examples:
     """Collects offenders: keeps the first `limit` and counts the rest."""

@@ -123,37 +123,89 @@ def _print_report(report, as_json: bool) -> None:
 
 
 def _run_all(scenarios, out_dir: Path, base, feed) -> tuple[bool, list[str]]:
-    from kraft.scenario.report import write_reports
+    """Run each scenario; a run the console did not start (no feed) is recorded for it."""
     from kraft.scenario.runner import RunOptions, run_scenario
-    all_ok, skipped = True, []
+    all_ok, skipped = True, list[str]()
     for s in scenarios:
         console.rule(f"{s.name}: {s.description}")
+        record = None if feed is not None else _record(s.name, base, out_dir)  # the console lists it
+        events = feed if record is None else record[1]
         line = console.status("starting cluster ...")
         line.start()
         try:
             result = run_scenario(s, RunOptions(base.duration, base.rate, base.seed, base.nodes,
                                                 progress=lambda t: line.update(t), report_dir=out_dir,
-                                                events=feed))
+                                                events=events))
+        except BaseException:
+            if record is not None:  # ended without a verdict: the console says so
+                record[1].close()
+            raise
         finally:
             line.stop()
-        if result.skipped:
-            console.print(f"[yellow]SKIPPED (not a pass)[/] {s.name}: {result.skipped}")
-            skipped.append(s.name)
-            if feed is not None:
-                feed({"event": "skipped", "scenario": s.name, "reason": result.skipped})
-            continue
-        show_verdict(result)
-        json_path, html_path = write_reports(result, out_dir)
-        if feed is not None:
-            rows = result.verdict.rows if result.verdict is not None else []
-            feed({"event": "verdict", "scenario": s.name, "passed": result.passed,
-                  "rows": [r.__dict__ for r in rows], "facts": result.facts,
-                  "report_json": json_path.name, "report_html": html_path.name})
-        console.print(f"reports: {json_path}  {html_path}")
-        if result.history_path is not None:
-            console.print(f"history: {out_dir / (s.name + '.history.jsonl')} (kraft scenario check reads it)")
-        all_ok &= result.passed
+        try:
+            all_ok &= _outcome(s, result, out_dir, events, skipped)
+        finally:
+            if record is not None:
+                _keep_reports(record, result, out_dir)
     return all_ok, skipped
+
+
+def _outcome(s, result, out_dir: Path, events, skipped: list[str]) -> bool:
+    """Print and feed the run's verdict (or its skip); whether it passed (a skip: True)."""
+    from kraft.scenario.report import write_reports
+    if result.skipped:
+        console.print(f"[yellow]SKIPPED (not a pass)[/] {s.name}: {result.skipped}")
+        skipped.append(s.name)
+        if events is not None:
+            events({"event": "skipped", "scenario": s.name, "reason": result.skipped})
+        return True
+    show_verdict(result)
+    json_path, html_path = write_reports(result, out_dir)
+    if events is not None:
+        rows = result.verdict.rows if result.verdict is not None else []
+        events({"event": "verdict", "scenario": s.name, "passed": result.passed,
+                "rows": [r.__dict__ for r in rows], "facts": result.facts,
+                "report_json": json_path.name, "report_html": html_path.name})
+    console.print(f"reports: {json_path}  {html_path}")
+    if result.history_path is not None:
+        console.print(f"history: {out_dir / (s.name + '.history.jsonl')} (kraft scenario check reads it)")
+    return result.passed
+
+
+def _record(name: str, base, out_dir: Path):
+    """A command-line run's record in the machine's lab runs directory (the console's
+    failure lab lists it beside its own runs): (its directory, its live feed), or None
+    when that directory cannot be written (said once, the run goes on)."""
+    import os
+    import time
+
+    from kraft.console.lab_records import cli_runs_root, new_run_dir, write_meta
+    from kraft.scenario.live_events import EventFile
+    try:
+        run_id, directory = new_run_dir(cli_runs_root(), name)
+        write_meta(directory, {"run_id": run_id, "scenario": name, "started_ms": int(time.time() * 1000),
+                               "duration": base.duration, "seed": base.seed, "pid": os.getpid(),
+                               "origin": "cli", "report_dir": str(out_dir.resolve())})
+        feed = EventFile(directory / "events.jsonl")
+    except OSError as exc:
+        console.print(f"[yellow]not recorded for the console's failure lab[/]: {exc}")
+        return None
+    console.print(f"recorded as {run_id} in {directory.parent} (the console's failure lab lists it)")
+    return directory, feed
+
+
+def _keep_reports(record, result, out_dir: Path) -> None:
+    """Close the record's feed and copy the run's reports beside it (the console serves them)."""
+    import shutil
+    directory, feed = record
+    feed.close()
+    for suffix in (".json", ".html"):
+        report = out_dir / f"{result.scenario.name}{suffix}"
+        if report.is_file():
+            try:
+                shutil.copyfile(report, directory / report.name)
+            except OSError:
+                pass
 
 
 def show_verdict(result) -> None:

@@ -4,7 +4,7 @@ The console's failure lab reads them to draw the run as it happens. Events, in o
 {"event": "phase", "phase": ...} at each phase; {"event": "tick", "t", "ok", "fail",
 "unknown", "in_flight", "faults": [new fault events], "samples": [new samples]} twice a
 second (write outcomes as running totals; faults and samples only those new since the
-last tick); {"event": "check", "name", "ok", "summary"} as each checker finishes; then
+last tick); {"event": "check", "name", "ok", "ran", "summary"} as each checker finishes; then
 the CLI's {"event": "verdict", ...} or {"event": "skipped", "reason"}.
 """
 

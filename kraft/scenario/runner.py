@@ -307,7 +307,8 @@ async def _finish(scenario: Scenario, h: History, cluster, jepsen: JepsenWorkloa
         result = fn(h, bound_ms=scenario.expect.max_recovery_s * 1000, served_gap_ms=served_gap_ms)
         checks.append(result)
         if events is not None:  # each checker's verdict as it comes
-            events({"event": "check", "name": result.name, "ok": result.ok, "summary": result.summary})
+            events({"event": "check", "name": result.name, "ok": result.ok, "ran": result.ran,
+                    "summary": result.summary})
     report = jepsen.check() if jepsen is not None else None
     verdict, facts = judge(scenario.expect, checks, h, report, jepsen.final_complete if jepsen else None)
     if jepsen is not None:

@@ -327,6 +327,18 @@ class ShareBroker:
         except Exception:  # the clock keeps running for every other partition
             log.exception("share-partition %s: releasing the locks that ran out failed", key)
 
+    def live_view(self, key: PartitionKey, replica: PartitionReplica) -> dict[str, object] | None:
+        """The share-partition as this leader holds it now (for the admin views): its start
+        and end offsets (SPSO, SPEO), the high watermark, and the records between SPSO and
+        SPEO by state, acquired ones apart; None when this leader has not taken it over
+        (then nothing is acquired, and the stored state is the whole of it)."""
+        held = self.partitions.get(key)
+        if held is None or held.leader_epoch != replica.leader_epoch:
+            return None
+        partition = held.partition
+        return {"start_offset": partition.start, "end_offset": partition.end,
+                "high_watermark": replica.readable_range()[1], "in_flight": partition.counts()}
+
     def forget(self, key: PartitionKey) -> None:
         """An admin altered or deleted the share-partition's stored state: the next use
         reads it again."""

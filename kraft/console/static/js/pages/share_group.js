@@ -1,6 +1,8 @@
-// One share group (KIP-932): its members, and per partition the stored start offset, the
-// lag and the records in flight by state (a record held under a lock is stored available),
-// with its dead-letter topic; an empty one can be reset (its start offsets) and deleted.
+// One share group (KIP-932): its members, and per partition numbers that add up: the
+// share-partition start offset (SPSO), its end offset (SPEO), the high watermark, the
+// records from SPSO to SPEO by state, those past SPEO not yet delivered, and the lag
+// (KIP-1226: available + acquired + not yet delivered); with its dead-letter topic. An
+// empty one can be reset (its start offsets) and deleted.
 import { WITH_OPS, enc, opsOf, v3 } from "../api.js";
 import { action, confirmDialog, errorBox, h, notAllowed, pill, replace, table } from "../dom.js";
 import { resetForm } from "./group.js";
@@ -43,11 +45,32 @@ export async function render(ctx) {
       replace(members, table("Share group members", [{ label: "Member id" }, { label: "Client id" }, { label: "Epoch", num: true },
         { label: "Subscribed topics" }],
       g.members.map((m) => [m.member_id, m.client_id || "–", m.member_epoch, m.subscribed_topics.join(", ") || "none"]), "No members."));
-      const n = (v) => (v === null || v === undefined ? "–" : String(v));
-      replace(partitions, table("Share partitions", [{ label: "Topic" }, { label: "Partition", num: true }, { label: "Start offset", num: true },
-        { label: "Lag", num: true }, { label: "Available", num: true }, { label: "Acknowledged", num: true }, { label: "Archived", num: true }],
-      g.partitions.map((p) => [p.topic_name, p.partition_id, n(p.start_offset), h("span", { class: "lag" }, n(p.lag)),
-        p.in_flight.available, p.in_flight.acknowledged, p.in_flight.archived]), "No partitions (its topics have none)."));
+      replace(partitions, sharePartitions(g.partitions));
     } catch (err) { replace(head, errorBox(err)); }
   });
+}
+
+const n = (v) => (v === null || v === undefined ? "–" : String(v));
+
+// Per partition: SPSO ≤ SPEO ≤ high watermark; SPEO − SPSO = available + acquired +
+// acknowledged + archived; lag = available + acquired + not yet delivered (HW − SPEO).
+function sharePartitions(parts) {
+  const rows = parts.map((p) => {
+    const f = p.in_flight;
+    const inFlight = p.end_offset === null ? null : p.end_offset - p.start_offset;
+    return [p.topic_name, p.partition_id, n(p.start_offset), n(p.end_offset), n(p.high_watermark),
+      h("span", { class: "in-flight", title: "SPEO − SPSO: every record handed out at least once and not yet done, or done after a record before it" }, n(inFlight)),
+      f.available, f.acquired, f.acknowledged, f.archived, n(p.not_yet_delivered),
+      h("span", { class: "lag", title: "available + acquired + not yet delivered (KIP-1226)" }, n(p.lag)),
+      p.source === "stored" ? h("span", { class: "muted", title: "no leader holds it now: nothing is acquired" }, "stored state") : p.source === "leader" ? "leader (live)" : "–"];
+  });
+  return [table("Share partitions", [{ label: "Topic" }, { label: "Partition", num: true }, { label: "Start offset (SPSO)", num: true },
+    { label: "End offset (SPEO)", num: true }, { label: "High watermark", num: true }, { label: "In flight (SPEO − SPSO)", num: true },
+    { label: "Available", num: true }, { label: "Acquired", num: true }, { label: "Acknowledged", num: true }, { label: "Archived", num: true },
+    { label: "Not yet delivered (HW − SPEO)", num: true }, { label: "Lag", num: true }, { label: "From" }],
+  rows, "No partitions (its topics have none)."),
+  h("p", { class: "muted", id: "share-numbers" }, "How the numbers add up: every record below the start offset is done. ",
+    "In flight = available + acquired + acknowledged + archived (a record acknowledged or archived after one still in flight stays counted until the start offset passes it). ",
+    "Lag = available + acquired + not yet delivered = high watermark − start offset − acknowledged − archived (Kafka's share-group lag, KIP-1226). ",
+    "Available records are delivered again (released, or a lock that ran out); acquired ones are held under a lock by a consumer now.")];
 }

@@ -20,8 +20,10 @@ export async function render(ctx) {
     h("section", { "aria-labelledby": "h-parts" }, h("h2", { id: "h-parts" }, "Partitions"), partsBox),
     h("div", { class: "grid" }, browser, produce),
     h("section", { "aria-labelledby": "h-configs" }, h("h2", { id: "h-configs" }, "Configs"), configsBox));
-  browser.append(may.has("READ") ? messageBrowser(name, topic.partitions_count) : notAllowed("Reading messages", "READ", `topic ${name}`));
-  produce.append(may.has("WRITE") ? produceForm(name, topic.partitions_count) : notAllowed("Producing", "WRITE to", `topic ${name}`));
+  const messages = may.has("READ") ? messageBrowser(name, topic.partitions_count) : null;
+  browser.append(messages ? messages.element : notAllowed("Reading messages", "READ", `topic ${name}`));
+  // a message produced here shows in the browser at once
+  produce.append(may.has("WRITE") ? produceForm(name, topic.partitions_count, () => messages && messages.reload()) : notAllowed("Producing", "WRITE to", `topic ${name}`));
   if (may.has("DESCRIBE_CONFIGS")) loadConfigs(name, configsBox, may.has("ALTER_CONFIGS"));
   else replace(configsBox, notAllowed("The configs list", "DESCRIBE_CONFIGS", `topic ${name}`));
   await ctx.every(POLL_MS, async () => {
@@ -68,8 +70,11 @@ async function loadConfigs(topic, box, mayAlter) {
       [{ label: "Name" }, { label: "Value" }, { label: "Source" }].concat(mayAlter ? [{ label: "" }] : []), rows));
 }
 
+// Every partition by default (newest first across them, each message naming its
+// partition); the selector narrows it to one. `reload` reads again with the same choices.
 function messageBrowser(topic, partitions) {
-  const partition = h("select", { id: "browse-partition" }, Array.from({ length: partitions }, (_, i) => h("option", { value: i }, `partition ${i}`)));
+  const partition = h("select", { id: "browse-partition" }, h("option", { value: "all" }, `all ${partitions} partitions`),
+    Array.from({ length: partitions }, (_, i) => h("option", { value: i }, `partition ${i}`)));
   const mode = h("select", { id: "browse-mode" }, h("option", { value: "newest" }, "newest first"), h("option", { value: "offset" }, "from offset"),
     h("option", { value: "timestamp" }, "from time"));
   const offset = h("input", { id: "browse-offset", type: "number", min: 0, value: 0, size: 8 });
@@ -86,16 +91,30 @@ function messageBrowser(topic, partitions) {
     replace(list, h("p", { class: "muted" }, "Reading…"));
     let shown;
     try {
-      const records = await browse(topic, Number(partition.value), mode.value, Number(offset.value), when.value, Math.min(200, Number(count.value) || 20));
+      const which = partition.value === "all" ? Array.from({ length: partitions }, (_, i) => i) : [Number(partition.value)];
+      const records = await browseAll(topic, which, mode.value, Number(offset.value), when.value, Math.min(200, Number(count.value) || 20));
       const framed = await decodeFramed(records.flatMap((r) => [r.key, r.value])); // schema-framed keys and values
       shown = records.length ? records.map((r, i) => message(r, binaryAs.value, framed[2 * i], framed[2 * i + 1]))
-        : h("p", { class: "muted" }, "No messages there.");
+        : h("p", { class: "muted" }, which.length > 1 ? `No messages in any of the ${which.length} partitions there.` : `No messages in partition ${which[0]} there.`);
     } catch (err) { shown = errorBox(err); }
     if (mine === latest) replace(list, shown);
   };
   form.addEventListener("submit", (e) => { e.preventDefault(); load(); });
-  load(); // the newest messages of partition 0 show as the page opens
-  return h("div", {}, form, list);
+  load(); // the newest messages of every partition show as the page opens
+  return { element: h("div", {}, form, list), reload: load };
+}
+
+// The records of the partitions asked for, merged: newest first (by time, then partition and
+// offset) for "newest", oldest first otherwise; at most `count` in all.
+async function browseAll(topic, which, mode, fromOffset, when, count) {
+  const parts = [];
+  for (let i = 0; i < which.length; i += 8) { // 8 partitions read at a time
+    parts.push(...await Promise.all(which.slice(i, i + 8).map((p) => browse(topic, p, mode, fromOffset, when, count))));
+  }
+  const all = parts.flat();
+  const newest = mode === "newest";
+  all.sort((a, b) => (newest ? -1 : 1) * ((a.timestamp - b.timestamp) || (a.partition - b.partition) || (a.offset - b.offset)));
+  return all.slice(0, count);
 }
 
 async function browse(topic, p, mode, fromOffset, when, count) {
@@ -118,8 +137,7 @@ async function browse(topic, p, mode, fromOffset, when, count) {
     out.push(...batch);
     start = batch[batch.length - 1].offset + 1;
   }
-  const shown = out.slice(0, count);
-  return mode === "newest" ? shown.reverse() : shown;
+  return out.slice(0, count).map((r) => ({ ...r, partition: r.partition ?? p }));
 }
 
 function message(r, binaryAs, framedKey, framedValue) {
@@ -127,8 +145,8 @@ function message(r, binaryAs, framedKey, framedValue) {
     const v = showBytes(x.value, binaryAs);
     return h("li", {}, h("code", {}, x.name), ": ", h("code", {}, v.text), v.kind === "hex" || v.kind === "base64" ? ` (${v.kind})` : "");
   });
-  return h("article", { class: "msg", "aria-label": `message at offset ${r.offset}` },
-    h("header", {}, h("span", {}, `offset ${r.offset}`), h("span", {}, `partition ${r.partition}`), h("span", {}, fmtTime(r.timestamp))),
+  return h("article", { class: "msg", "aria-label": `message at partition ${r.partition} offset ${r.offset}` },
+    h("header", {}, h("span", { class: "partition" }, `partition ${r.partition}`), h("span", { class: "offset" }, `offset ${r.offset}`), h("span", {}, fmtTime(r.timestamp))),
     h("div", { class: "kv" },
       part("key", r.key, framedKey, binaryAs), part("value", r.value, framedValue, binaryAs),
       h("span", { class: "muted" }, "headers"), headers.length ? h("ul", { class: "headers", style: "margin:0;padding-left:1.2em" }, headers) : h("span", { class: "muted" }, "none")));
@@ -151,7 +169,7 @@ function part(name, b64, framed, binaryAs) {
   return [label, h("div", {}, about, h("pre", { class: `${name} decoded` }, JSON.stringify(framed.data, null, 2)))];
 }
 
-function produceForm(topic, partitions) {
+function produceForm(topic, partitions, produced) {
   const partition = h("select", { id: "produce-partition" }, h("option", { value: "" }, "by key (default partitioner)"),
     Array.from({ length: partitions }, (_, i) => h("option", { value: i }, `partition ${i}`)));
   const type = h("select", { id: "produce-type" }, h("option", { value: "STRING" }, "text"), h("option", { value: "JSON" }, "JSON"),
@@ -183,6 +201,7 @@ function produceForm(topic, partitions) {
       const r = Array.isArray(report) ? report[0] : report;
       if (r.error_code && r.error_code !== 200) throw Object.assign(new Error(r.message), { status: r.error_code, code: r.error_code });
       replace(out, h("p", { class: "notice", role: "status" }, `Written to partition ${r.partition_id} at offset ${r.offset}.`));
+      produced();
     } catch (err) { replace(out, errorBox(err)); }
   });
   return form;
