@@ -60,6 +60,7 @@ class LogManager:
         self._hws_dropped = False
         self._next_checkpoint = self._next_retention = 0.0
         self._opening: set[str] = set()  # directory names of logs being opened in a thread
+        self.previous_run_closed: bool | None = None  # the run state's, once it has begun
         self._openers = ThreadPoolExecutor(OPEN_AT_ONCE, thread_name_prefix="log-open")
         # topic id -> the (topic overrides, cluster configs) maps its open logs were configured
         # from; the image replaces a map when it changes, so identity says "unchanged" cheaply
@@ -79,7 +80,8 @@ class LogManager:
 
         def open_log() -> PartitionLog:
             prepared = partition_dir.prepare(self.root, topic, index, topic_id)
-            return PartitionLog.open(prepared.path, config, unsynced_identity=prepared.unsynced)
+            return PartitionLog.open(prepared.path, config, unsynced_identity=prepared.unsynced,
+                                     previous_run_closed=self.previous_run_closed)
 
         self._opening.add(name)  # not a stray log while it opens (remove_stray_logs)
         opened = asyncio.get_running_loop().run_in_executor(self._openers, open_log)

@@ -125,7 +125,8 @@ class ReplicaManager:
                 tg.create_task(self.io.run(), name="replicas-io-worker")
                 tg.create_task(self.scrubber.run(), name="replicas-scrubber")
                 tg.create_task(self.alter_partition.run(), name="replicas-isr-changes")
-                self.logs_intact = self.run_state.begin()
+                self.logs_intact = self.run_state.begin()  # before any log opens (tasks start below)
+                self.logs.previous_run_closed = self.run_state.previous_closed
                 ready.set()
                 try:
                     await self._duties()

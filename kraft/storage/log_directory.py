@@ -46,9 +46,14 @@ def replace_durably(path: Path, text: str, sync_directory: bool = True) -> None:
 
 
 class LogDirectory:
-    def __init__(self, path: Path | str, *, unsynced_identity: bool = False) -> None:
+    def __init__(self, path: Path | str, *, unsynced_identity: bool = False,
+                 previous_run_closed: bool | None = None) -> None:
+        """`previous_run_closed`: what the broker's run state says of its previous run
+        (RunState.begin, recorded durably as not closed before any log opens); None for
+        a log opened on its own, whose marker alone says whether it was closed cleanly."""
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        self._previous_run_closed = previous_run_closed
         # partition.metadata and this directory's own entry, written and not fsynced yet
         self._identity_unsynced = unsynced_identity
         self._identity_lock = threading.Lock()  # synced from worker threads too
@@ -103,7 +108,9 @@ class LogDirectory:
         return self.path / CLEAN_SHUTDOWN_MARKER
 
     def was_clean_shutdown(self) -> bool:
-        return self.marker.exists()
+        """The marker, trusted only when the broker's previous run closed every log: its
+        removal at the open before is not fsynced, so a power cut may bring it back."""
+        return self._previous_run_closed is not False and self.marker.exists()
 
     def mark_clean_shutdown(self) -> None:
         with open(self.marker, "wb") as f:
@@ -111,10 +118,13 @@ class LogDirectory:
         fsync_directory(self.path)
 
     def clear_clean_shutdown(self) -> None:
-        """Called once the log is open: from here on a crash must trigger recovery."""
+        """Called once the log is open: from here on a crash must trigger recovery. The
+        broker's run state already says so durably (see was_clean_shutdown): a fsync
+        here was most of a restart's time to open thousands of logs."""
         if self.marker.exists():
             self.marker.unlink()
-            fsync_directory(self.path)
+            if self._previous_run_closed is None:
+                fsync_directory(self.path)
 
     def fsync(self) -> None:
         self.sync_identity()

@@ -76,13 +76,14 @@ class PartitionLog(LogCutting):
 
     @classmethod
     def open(cls, path: Path | str, config: LogConfig | None = None, *, clock_ms: Clock = monotonic_ms,
-             unsynced_identity: bool = False) -> PartitionLog:
+             unsynced_identity: bool = False, previous_run_closed: bool | None = None) -> PartitionLog:
         """Open (or create) the log in ``path``. Without the clean-shutdown marker the
         newest segment is recovered batch by batch; with it the indexes are trusted.
         `unsynced_identity`: partition_dir.prepare wrote the directory's id without a
-        fsync (see LogDirectory.sync_identity)."""
+        fsync (LogDirectory.sync_identity); `previous_run_closed`: the broker's run state
+        (LogDirectory)."""
         config = config or LogConfig()
-        directory = LogDirectory(path, unsynced_identity=unsynced_identity)
+        directory = LogDirectory(path, unsynced_identity=unsynced_identity, previous_run_closed=previous_run_closed)
         clean = directory.was_clean_shutdown()
         segments, epochs, lost = load_segments(directory, config.index_interval_bytes)
         producers = producer_snapshots.load(directory.path, segments,

@@ -39,13 +39,19 @@ class RunState:
     def __init__(self, directory: Path, current_boot_id: str | None = None):
         self.path = Path(directory) / STATE_FILE
         self.boot_id = boot_id() if current_boot_id is None else current_boot_id
+        # whether the previous run closed every log; known once begin() has run. While this
+        # run is on record as not closed, a log's own clean-shutdown marker is removed
+        # without a fsync (LogDirectory.clear_clean_shutdown): if a power cut brings it
+        # back, this record says not to trust it
+        self.previous_closed: bool | None = None
 
     def begin(self) -> bool:
         """Judge the previous run, then record this one as running (durably, so a power
         cut from here on is seen). True when the logs are intact."""
         previous = self._read()
-        intact = bool(previous) and (previous.get("closed") is True
-                                     or (bool(self.boot_id) and previous.get("boot_id") == self.boot_id))
+        self.previous_closed = previous.get("closed") is True
+        intact = self.previous_closed or (bool(previous) and bool(self.boot_id)
+                                          and previous.get("boot_id") == self.boot_id)
         self._write(closed=False)
         if not previous:
             log.info("no earlier run of this broker's replicas on record (a new or wiped data "
