@@ -144,12 +144,27 @@ class DescriptorBudget:
                 return d.fd
             if not reopen:
                 return -1
-            d.fd = d.opener()
-            d.users += 1  # before making room: never itself the one closed
+            d.users += 1  # from here: never the one closed to make room
+        # opened outside the lock: an open can wait on the file system's journal, and
+        # the threads opening thousands of new logs at once must not take turns
+        try:
+            fd = d.opener()
+        except BaseException:
+            self.release(d)
+            raise
+        with self._lock:
+            if d.gone or d.fd >= 0:  # closed for good, or opened by another thread meanwhile
+                os.close(fd)
+                if d.gone:
+                    d.users -= 1
+                    raise OSError(errno.EBADF, "the file was closed")
+                self._open.move_to_end(d)
+                return d.fd
+            d.fd = fd
             self._open[d] = None
             if len(self._open) > self.limit:
                 self._make_room()
-            return d.fd
+            return fd
 
     def release(self, d: Descriptor) -> None:
         with self._lock:

@@ -105,3 +105,35 @@ def test_past_the_slices_limit_a_slice_holds_a_copy_not_a_descriptor(tmp_path, m
     for s in slices:
         s.close()
     assert len(os.listdir("/proc/self/fd")) == before - 1
+
+
+def test_a_slow_open_holds_up_no_other_file_and_two_openers_of_one_file_share_it(tmp_path):
+    """Thousands of new logs open their files from many threads at once: an open waiting on
+    the file system must not make the others wait their turn."""
+    import threading
+
+    budget = DescriptorBudget(10)
+    release_slow, slow_done, entered = threading.Event(), threading.Event(), threading.Semaphore(0)
+
+    def slow_opener() -> int:
+        entered.release()
+        release_slow.wait(5)  # until the other file was opened, or the test gives up
+        slow_done.set()
+        return os.open(tmp_path / "slow", FLAGS)
+
+    slow = Descriptor(slow_opener, budget)
+    quick = Descriptor.of_path(tmp_path / "quick", FLAGS, budget=budget)
+    results: dict[str, int] = {}
+    threads = [threading.Thread(target=lambda k=k: results.__setitem__(k, slow.acquire())) for k in ("a", "b")]
+    for t in threads:
+        t.start()
+    assert entered.acquire(timeout=5)  # a thread is inside the slow open
+    with quick as fd:  # answered while both threads wait inside the slow open
+        assert fd >= 0 and not slow_done.is_set()
+    release_slow.set()
+    for t in threads:
+        t.join(10)
+    assert results["a"] == results["b"] == slow.fd  # one descriptor; the second open closed
+    assert slow.users == 2 and budget.held == 2
+    slow.release()
+    slow.release()
