@@ -1,8 +1,8 @@
 """Records in the REST door's schema formats (Confluent REST Proxy's): v3 key/value
 objects naming a schema (`schema_id`, `schema_version`, `schema`, `subject`,
-`subject_name_strategy`; `type` AVRO, JSONSCHEMA or PROTOBUF, or inferred from the
-schema), v2's avro/jsonschema/protobuf embedded formats (`key_schema[_id]`,
-`value_schema[_id]`), and consumed records decoded back to JSON. What is written is framed
+`subject_name_strategy`; `type` AVRO, JSONSCHEMA or PROTOBUF, required with a schema's
+text, else inferred from the registered schema), v2's avro/jsonschema/protobuf embedded
+formats (`key_schema[_id]`, `value_schema[_id]`), and consumed records decoded back to JSON. What is written is framed
 as Confluent's serializers frame it (kraft/schemas/wire_format.py)."""
 
 from __future__ import annotations
@@ -95,7 +95,9 @@ async def v3_schema(request: web.Request, topic: str, spec: dict[str, Any], is_k
         if version is not None:
             raise BadRequest(f"{what}: schema (a schema's text) goes without schema_version")
         if kind is None:
-            raise BadRequest(f"{what}: schema (a schema's text) needs type AVRO, JSONSCHEMA or PROTOBUF")
+            # Confluent REST Proxy v3 infers no format from a schema's text: it refuses it too (400)
+            raise BadRequest(f"{what}.type is missing: schema (a schema's text) needs type AVRO, JSONSCHEMA "
+                             "or PROTOBUF")
         if subject is None:
             parsed = await door.parse(SCHEMA_TYPE[kind], text)
             subject = subject_name(strategy, topic, is_key, parsed)

@@ -26,7 +26,9 @@ from google.protobuf.message_factory import GetMessageClass
 
 from kraft.schemas import protobuf_diff, protobuf_indexes
 from kraft.schemas.formats import InvalidSchema, ParsedSchema
-from kraft.schemas.protobuf_compile import compile_schema
+from kraft.schemas.protobuf_compile import compile_schema, stub_descriptor
+from kraft.schemas.protobuf_lenient import without_stub
+from kraft.schemas.protobuf_options import STUB_NAME
 from kraft.schemas.protobuf_render import render
 
 # what a bug or a hostile descriptor can raise inside the libraries, answered as 42201
@@ -67,7 +69,8 @@ def _well_known_files() -> dict[str, FileDescriptorProto]:
 def _render_decoded(file: FileDescriptorProto, decoded: Mapping[str, FileDescriptorProto]) -> str:
     """A base64-registered descriptor as text; its custom options are read with the other
     descriptors given so (their extensions may be declared there) and the well-known ones."""
-    return render(file, build_pool({**_well_known_files(), **decoded}, best_effort=True))
+    stub = {STUB_NAME: stub_descriptor()}  # options no file declared, as placeholders (protobuf_lenient.py)
+    return render(file, build_pool({**_well_known_files(), **stub, **decoded}, best_effort=True))
 
 
 class ProtobufSchema:
@@ -104,7 +107,7 @@ class ProtobufSchema:
 
     def serialized(self) -> str:
         """The schema as a base64 FileDescriptorProto (Confluent's `format=serialized`)."""
-        return base64.standard_b64encode(self.file.SerializeToString()).decode("ascii")
+        return base64.standard_b64encode(without_stub(self.file).SerializeToString()).decode("ascii")
 
     def message_names(self) -> list[str]:
         """The full names of the file's messages, nested ones after their parent."""

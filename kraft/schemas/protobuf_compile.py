@@ -29,12 +29,15 @@ from google.protobuf.descriptor_pb2 import FileDescriptorProto
 from google.protobuf.message import DecodeError
 from grpc_tools import _protoc_compiler
 
+from kraft.schemas import protobuf_lenient
 from kraft.schemas.formats import InvalidSchema
+from kraft.schemas.protobuf_options import STUB_NAME
 
 MAX_FILE_CHARS = 1_000_000     # one schema's text (Confluent sets none; a bound for hostile input)
 MAX_TOTAL_CHARS = 4_000_000    # a schema with all its references
 MAX_REFERENCES = 1_000
 MAX_ERRORS_SHOWN = 5
+MAX_OPTION_ROUNDS = 16         # protoc names one unknown custom option per element a compilation
 BUILTIN_PREFIXES = ("google/protobuf/", "google/type/")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _IMPORT_PATH = re.compile(r"[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*(?:/[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)*")
@@ -100,9 +103,49 @@ def main_file_name(references: Mapping[str, str]) -> str:
     return name
 
 
+class _ProtocFailed(Exception):
+    def __init__(self, errors: list[object]) -> None:
+        super().__init__("protoc failed")
+        self.errors = errors
+
+
 def compile_files(main: str, sources: Mapping[str, str]) -> dict[str, FileDescriptorProto]:
     """Compile `sources[main]` with the other sources importable by name: the descriptors
-    of `main` and of every file it imports (directly or not), by file name."""
+    of `main` and of every file it imports (directly or not), by file name. Custom options
+    no file declares are kept (kraft/schemas/protobuf_lenient.py), as Confluent's parser keeps them."""
+    current: Mapping[str, str] | None = sources
+    for _ in range(MAX_OPTION_ROUNDS):
+        assert current is not None
+        try:
+            return _compile_once(main, current)
+        except _ProtocFailed as e:
+            errors = e.errors
+        current = _without_unknown_options(current, errors)
+        if current is None:
+            break
+    raise InvalidSchema(_describe(errors, main))
+
+
+def _without_unknown_options(sources: Mapping[str, str], errors: list[object]) -> dict[str, str] | None:
+    """`sources` with each unknown custom option protoc named made a placeholder; None when
+    protoc found anything else wrong."""
+    positions: dict[str, list[tuple[int, int]]] = {}
+    for error in errors:
+        filename = getattr(error, "filename", b"").decode("utf-8", "replace")
+        message = getattr(error, "message", b"").decode("utf-8", "replace")
+        if filename not in sources or not protobuf_lenient.is_unknown_option(message):
+            return None
+        positions.setdefault(filename, []).append((getattr(error, "line", -1), getattr(error, "column", -1)))
+    rewritten = {**sources, STUB_NAME: protobuf_lenient.stub_text()}
+    for filename, found in positions.items():
+        text = protobuf_lenient.without_unknown_options(sources[filename], found)
+        if text is None:
+            return None
+        rewritten[filename] = text
+    return rewritten
+
+
+def _compile_once(main: str, sources: Mapping[str, str]) -> dict[str, FileDescriptorProto]:
     with tempfile.TemporaryDirectory(prefix="kraft-proto-") as root:
         for name, text in sources.items():
             path = Path(root, name)
@@ -111,7 +154,7 @@ def compile_files(main: str, sources: Mapping[str, str]) -> dict[str, FileDescri
         try:
             generated = _protoc_compiler.get_protos(main.encode(), [root.encode(), *_include_paths()])
         except _protoc_compiler.ProtocErrors as e:
-            raise InvalidSchema(_describe(e.errors(), main)) from None
+            raise _ProtocFailed(list(e.errors())) from None
     files: dict[str, FileDescriptorProto] = {}
     for _module, code in generated:
         found = _SERIALIZED.search(code)
@@ -122,6 +165,12 @@ def compile_files(main: str, sources: Mapping[str, str]) -> dict[str, FileDescri
     if main not in files:
         raise InvalidSchema("protoc gave no descriptor for the schema")
     return files
+
+
+@lru_cache(maxsize=1)
+def stub_descriptor() -> FileDescriptorProto:
+    """The descriptor of the file declaring the placeholders of unknown custom options."""
+    return compile_files(STUB_NAME, {STUB_NAME: protobuf_lenient.stub_text()})[STUB_NAME]
 
 
 def _describe(errors: list[object], main: str) -> str:
@@ -154,4 +203,5 @@ def compile_schema(text: str, references: Mapping[str, str],
                if (d := decode_descriptor(src, name)) is not None}
     for name, descriptor in decoded.items():
         sources[name] = render(descriptor, decoded)
+    sources.update(protobuf_lenient.import_stubs(main, sources, is_builtin))
     return main, compile_files(main, sources)

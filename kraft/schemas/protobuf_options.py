@@ -23,6 +23,12 @@ from kraft.schemas.formats import InvalidSchema
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TYPE_NAME = re.compile(r"\.?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _NUMBER = re.compile(r"-?(?:inf|nan|[0-9][0-9a-fA-FxX.eE+\-]*)")
+_PART = r"\(\s*\.?[A-Za-z_][\w.]*\s*\)"
+OPTION_NAME = re.compile(_PART + r"(?:\s*\.\s*(?:[A-Za-z_]\w*|" + _PART + r"))*")
+# an option no file declares is kept as a placeholder option that the file STUB_NAME declares
+# (kraft/schemas/protobuf_lenient.py); no reference can be named so (not an import path there)
+STUB_NAME = "kraft+unknown_options.proto"
+STUB_PACKAGE = "kraft_unknown"
 
 
 def ident(name: str) -> str:
@@ -93,9 +99,42 @@ def _scalar(field: FieldDescriptor, value: object) -> str:
     return str(value)
 
 
+def _balanced(value: str) -> bool:
+    """Whether an option value's text is one value: strings closed on their line, brackets
+    balanced, and no `;`, comment or top-level `,` that would end the option early."""
+    depth, i = 0, 0
+    while i < len(value):
+        char = value[i]
+        if char in "\"'":
+            end = i + 1
+            while end < len(value) and value[end] not in (char, "\n"):
+                end += 2 if value[end] == "\\" else 1
+            if end >= len(value) or value[end] != char:
+                return False
+            i = end + 1
+            continue
+        if char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+        if depth < 0 or char in ";/" or (char == "," and depth == 0):
+            return False
+        i += 1
+    return depth == 0 and bool(value.strip())
+
+
+def unknown_option(text: str) -> tuple[str, str]:
+    """An option no file declares, as its placeholder holds it ("name = value")."""
+    name, sep, value = text.partition(" = ")
+    if not sep or not OPTION_NAME.fullmatch(name) or not _balanced(value):
+        raise InvalidSchema(f"{text[:100]!r} is not an option")
+    return name, value
+
+
 def option_items(options: Message, pool: DescriptorPool, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """Each set option as (name as .proto writes it, value text); a repeated option once
-    per value. Custom options the pool does not know are left out."""
+    per value. Custom options the pool does not know are left out; those no file declared
+    (kept as placeholders) are written as the schema wrote them."""
     raw = options.SerializeToString()
     if not raw:
         return []
@@ -110,5 +149,8 @@ def option_items(options: Message, pool: DescriptorPool, skip: tuple[str, ...] =
             continue
         name = f"({field.full_name})" if field.is_extension else field.name
         values = list(value) if field.is_repeated else [value]
+        if field.is_extension and field.full_name.startswith(STUB_PACKAGE + "."):
+            items += [unknown_option(v) for v in values]
+            continue
         items += [(name, _scalar(field, v)) for v in values]
     return items

@@ -18,7 +18,7 @@ from google.protobuf.descriptor_pool import DescriptorPool
 from google.protobuf.message import Message
 
 from kraft.schemas.formats import InvalidSchema
-from kraft.schemas.protobuf_options import default_literal, ident, option_items, quote, type_name
+from kraft.schemas.protobuf_options import STUB_NAME, default_literal, ident, option_items, quote, type_name
 
 F = FieldDescriptorProto
 SCALARS = {F.TYPE_DOUBLE: "double", F.TYPE_FLOAT: "float", F.TYPE_INT64: "int64", F.TYPE_UINT64: "uint64",
@@ -70,7 +70,7 @@ class _Renderer:
         if f.package:
             self.emit(0, f"package {type_name(f.package)};")
         imports = [(("public " if i in f.public_dependency else "weak " if i in f.weak_dependency else ""), d)
-                   for i, d in enumerate(f.dependency)]
+                   for i, d in enumerate(f.dependency) if d != STUB_NAME]
         for kind, dependency in sorted(imports, key=lambda x: (x[1], x[0])) if self.normalize else imports:
             self.emit(0, f"import {kind}{quote(dependency)};")
         self.option_lines(0, f.options)

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from cluster_client import create_topic
 from confluent_kafka import Producer
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
@@ -343,3 +343,50 @@ def test_v3_key_schema_goes_under_the_key_subject_and_record_name_takes_the_json
                             headers={"Accept": V2.format("binary")})
     key = base64.b64decode(got[0]["key"])
     assert AvroDeserializer(registry(c))(key, SerializationContext(topic, MessageField.KEY)) == "order-13"
+
+
+# -- what Confluent takes and protoc alone would not (issue 61) --------------------------------
+NO_REFERENCE = ('syntax = "proto3";\n\nmessage NoReference {\n  message NoReferenceNested {\n'
+                '    string nameNested = 1;\n  }\n  string name = 1;\n  NoReferenceNested ref = 2;\n}\n')
+WITH_REFERENCE = ('syntax = "proto3";\n\nimport "{}";\n\nmessage WithReference {{\n  string name = 1;\n'
+                  '  NoReference.NoReferenceNested ref = 2;\n}}\n')
+
+
+@pytest.mark.parametrize("imported", ["NoReference.proto", "NoReferenceNested.proto"])
+def test_a_nested_message_of_a_referenced_schema_is_registered_and_written(shared_cluster, imported):
+    c, topic = shared_cluster, topic_of(shared_cluster, "proto-nested")
+    sr = registry(c)
+    sr.register_schema(f"{topic}-noref", Schema(NO_REFERENCE, "PROTOBUF"))
+    references = [SchemaReference("NoReference.proto", f"{topic}-noref", 1)]
+    schema_id = sr.register_schema(f"{topic}-value", Schema(WITH_REFERENCE.format(imported), "PROTOBUF", references))
+    stored_text = sr.get_schema(schema_id).schema_str
+    assert ".NoReference.NoReferenceNested ref = 2;" in stored_text and f'import "{imported}";' in stored_text
+    body = {"value": {"schema_id": schema_id, "data": {"name": "n", "ref": {"nameNested": "inner"}}}}
+    status, report = v3_produce(c, topic, body)
+    assert status == 200 and report["value"]["schema_id"] == schema_id, report
+
+
+def test_a_custom_option_no_file_declares_is_kept(shared_cluster):
+    c, topic = shared_cluster, topic_of(shared_cluster, "proto-option")
+    text = ('syntax = "proto3";\npackage shop;\n\noption (confluent.file_meta).doc = "an order";\n\n'
+            'message Order {\n  int64 id = 1 [(my.opt) = 1];\n  string item = 2;\n}\n')
+    sr = registry(c)
+    schema_id = sr.register_schema(f"{topic}-value", Schema(text, "PROTOBUF"))
+    stored_text = sr.get_schema(schema_id).schema_str
+    assert 'option (confluent.file_meta).doc = "an order";' in stored_text, stored_text
+    assert "int64 id = 1 [(my.opt) = 1];" in stored_text, stored_text
+    assert sr.register_schema(f"{topic}-value", Schema(stored_text, "PROTOBUF")) == schema_id
+    assert sr.test_compatibility(f"{topic}-value", Schema(PROTO_ORDER, "PROTOBUF"))  # options are not compared
+    status, report = v3_produce(c, topic, {"value": {"schema_id": schema_id, "data": {"id": "7", "item": "cup"}}})
+    assert status == 200, report
+    message = ProtobufDeserializer(order_class(), {"use.deprecated.format": False})(stored(c, topic), context(topic))
+    assert (message.id, message.item) == (7, "cup")
+
+
+def test_v3_schema_text_without_its_type_is_400_naming_type_and_writes_nothing(shared_cluster):
+    # as Confluent REST Proxy v3, which infers no format from a schema's text (docs/API.md)
+    c, topic = shared_cluster, topic_of(shared_cluster, "v3-untyped")
+    status, answer = v3_produce(c, topic, {"value": {"schema": PROTO_ORDER, "data": {"id": "1"}}})
+    assert (status, answer["error_code"]) == (400, 400) and "value.type is missing" in answer["message"], answer
+    assert http_json("GET", f"{c.url(1)}/topics/{topic}/partitions/0/offsets")[1]["end_offset"] == 0
+    assert f"{topic}-value" not in registry(c).get_subjects()
