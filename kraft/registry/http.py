@@ -3,7 +3,8 @@ JSON bodies and answers in Confluent's media type."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -11,6 +12,7 @@ from aiohttp import web
 from kraft.registry.media import MEDIA_TYPE
 from kraft.registry.service import SchemaRegistry
 from kraft.schemas.registry_errors import RegistryError
+from kraft.schemas.registry_parsing import Parser
 from kraft.schemas.registry_requests import parse_bool, plain_subject
 from kraft.schemas.registry_state import RegistryState
 
@@ -25,6 +27,18 @@ def registry_of(request: web.Request) -> SchemaRegistry:
 async def state_of(request: web.Request) -> RegistryState:
     """The state reads answer from (once this node has read its log)."""
     return await registry_of(request).current_state()
+
+
+T = TypeVar("T")
+
+
+async def formatted(request: web.Request, read: Callable[[RegistryState, Parser | None, str | None], T]) -> T:
+    """`read(state, parser, format)`: beside the event loop when a format asks for parsing."""
+    registry, fmt = registry_of(request), request.query.get("format")
+    state = await state_of(request)
+    if not fmt:
+        return read(state, None, None)
+    return await registry.follower.beside_loop(lambda s: read(s, registry.parser, fmt))
 
 
 def answer(body: Any, status: int = 200) -> web.Response:

@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
-from kraft.registry.http import answer, flag, int_query, registry_of, state_of
+from kraft.registry.http import answer, flag, formatted, int_query, registry_of, state_of
 from kraft.registry.security import visible
 from kraft.schemas import registry_reads as reads
 from kraft.schemas.registry_errors import OPERATION_NOT_PERMITTED, RegistryError
@@ -37,11 +37,8 @@ async def schemas(request: web.Request) -> web.Response:
 
 
 async def schema_by_guid(request: web.Request) -> web.Response:
-    registry, guid, fmt = registry_of(request), request.match_info["guid"], request.query.get("format")
-    state = await state_of(request)
-    if not fmt:
-        return answer(reads.schema_by_guid(state, guid))
-    return answer(await registry.follower.beside_loop(lambda s: reads.schema_by_guid(s, guid, registry.parser, fmt)))
+    guid = request.match_info["guid"]
+    return answer(await formatted(request, lambda s, p, f: reads.schema_by_guid(s, guid, p, f)))
 
 
 async def ids_of_guid(request: web.Request) -> web.Response:

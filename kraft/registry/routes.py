@@ -3,20 +3,17 @@ compatibility checks (docs/API.md, "Schema registry")."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypeVar
 
 from aiohttp import web
 
-from kraft.registry.http import answer, flag, int_query, json_body, registry_of, state_of, subject_of
+from kraft.registry.http import answer, flag, formatted, int_query, json_body, registry_of, state_of, subject_of
 from kraft.registry.security import visible, write_as_caller
 from kraft.schemas import registry_reads as reads
 from kraft.schemas.registry_codec import SchemaRecord
 from kraft.schemas.registry_errors import schema_not_found
-from kraft.schemas.registry_parsing import Parser
 from kraft.schemas.registry_requests import (DeleteSubject, DeleteVersion, parse_version, plain_subject,
                                              register_request)
-from kraft.schemas.registry_state import RegistryState
 
 MAX_ID = 2**31 - 1
 T = TypeVar("T")
@@ -63,24 +60,15 @@ def _id(request: web.Request) -> int:
     return schema_id
 
 
-async def _formatted(request: web.Request, read: Callable[[RegistryState, Parser | None, str | None], T]) -> T:
-    """`read(state, parser, format)`: beside the event loop when a format asks for parsing."""
-    registry, fmt = registry_of(request), request.query.get("format")
-    state = await state_of(request)
-    if not fmt:
-        return read(state, None, None)
-    return await registry.follower.beside_loop(lambda s: read(s, registry.parser, fmt))
-
-
 async def schema_by_id(request: web.Request) -> web.Response:
     schema_id = _id(request)
-    return answer(await _formatted(request, lambda s, p, f: reads.schema_by_id(s, schema_id, p, f)))
+    return answer(await formatted(request, lambda s, p, f: reads.schema_by_id(s, schema_id, p, f)))
 
 
 async def schema_text_by_id(request: web.Request) -> web.Response:
     """The schema's text itself, as Confluent answers it."""
     schema_id = _id(request)
-    found = await _formatted(request, lambda s, p, f: reads.schema_by_id(s, schema_id, p, f))
+    found = await formatted(request, lambda s, p, f: reads.schema_by_id(s, schema_id, p, f))
     return web.Response(text=found["schema"], content_type="application/vnd.schemaregistry.v1+json")
 
 
@@ -119,7 +107,7 @@ async def versions(request: web.Request) -> web.Response:
 async def _version(request: web.Request) -> SchemaRecord:
     subject, number = subject_of(request), parse_version(request.match_info["version"])
     deleted = flag(request, "deleted")
-    return await _formatted(
+    return await formatted(
         request, lambda s, p, f: reads.in_format(s, p, reads.find_version(s, subject, number, deleted), f))
 
 
@@ -127,7 +115,7 @@ async def latest_with_metadata(request: web.Request) -> web.Response:
     """?key=k&value=v (repeated, paired in order), as confluent-kafka's get_latest_with_metadata asks."""
     subject, deleted = subject_of(request), flag(request, "deleted")
     wanted = dict(zip(request.query.getall("key", []), request.query.getall("value", [])))
-    return answer(reads.version_json(await _formatted(
+    return answer(reads.version_json(await formatted(
         request, lambda s, p, f: reads.in_format(s, p, reads.latest_with_metadata(s, subject, wanted, deleted), f))))
 
 

@@ -83,14 +83,21 @@ def encode_schema_value(record: SchemaRecord) -> bytes:
     if record.schema_type != DEFAULT_TYPE:
         value["schemaType"] = record.schema_type
     value["schema"] = record.schema
-    if record.references:
-        value["references"] = references_json(record.references)
-    if record.metadata is not None:
-        value["metadata"] = contracts.as_json(record.metadata)
-    if record.rule_set is not None:
-        value["ruleSet"] = contracts.as_json(record.rule_set)
+    value.update(_beside_text(record))
     value["deleted"] = record.deleted
     return _dumps(value)
+
+
+def _beside_text(record: SchemaRecord) -> dict[str, Any]:
+    """What a schema carries besides its type and text, in Confluent's order."""
+    out: dict[str, Any] = {}
+    if record.references:
+        out["references"] = references_json(record.references)
+    if record.metadata is not None:
+        out["metadata"] = contracts.as_json(record.metadata)
+    if record.rule_set is not None:
+        out["ruleSet"] = contracts.as_json(record.rule_set)
+    return out
 
 
 # SubjectConfig's fields -> the config value's JSON names, and whether each is a contract
@@ -121,12 +128,7 @@ def schema_fields(record: SchemaRecord) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if record.schema_type != DEFAULT_TYPE:
         out["schemaType"] = record.schema_type
-    if record.references:
-        out["references"] = references_json(record.references)
-    if record.metadata is not None:
-        out["metadata"] = contracts.as_json(record.metadata)
-    if record.rule_set is not None:
-        out["ruleSet"] = contracts.as_json(record.rule_set)
+    out.update(_beside_text(record))
     out["schema"] = record.schema
     return out
 
