@@ -107,7 +107,7 @@ class MemoryQuorum:
     def fresh(self) -> bool:
         return False
 
-    def set_bootstrap_voters(self, voters: dict[int, str]) -> None:
+    def set_bootstrap_voters(self, voters: dict[int, str], catch_up_first: bool = False) -> None:
         pass
 
     def allow_hosts(self, hosts: set[str]) -> None:

@@ -33,12 +33,16 @@ from kraft.quorum.raft_durable import fsync_path
 from kraft.quorum import raft_fallback, raft_voters
 from kraft.quorum.raft_files import (
     BOOTSTRAP_VOTERS,
+    CATCH_UP_FIRST,
     JOURNAL,
+    RAFT_DIR,
     SNAPSHOT,
     RaftData,
     RaftStateDamaged,
     check_raft_files,
+    caught_up,
     journal_entries,
+    mark_catch_up_first,
     read_snapshot,
     write_snapshot,
 )
@@ -81,9 +85,10 @@ class RaftQuorum:
         self._voters = dict(voters)  # the set in force (from the log once started)
         self._addr_to_id = {addr: nid for nid, addr in voters.items()}
         self._is_voter = True
+        self._catch_up_first = False  # see set_bootstrap_voters
         self._extra_hosts: set[str] = set()
         self._loaded_voters: dict[int, str] | None = None  # the set of the snapshot last read
-        self._dir = Path(data_dir) / "__cluster_metadata"
+        self._dir = Path(data_dir) / RAFT_DIR
         self._password = password
         self._timeouts = election_timeout_s
         # Log entries between snapshots; an operator knob (and a way for tests to
@@ -112,9 +117,12 @@ class RaftQuorum:
                 raise
             log.warning("metadata snapshot damaged (%s); %s", exc, rebuilt)
             check_raft_files(self._dir)
+        if self._catch_up_first:
+            mark_catch_up_first(self._dir)  # before the voter set is kept: a restart remembers it
+        catch_up = (self._dir / CATCH_UP_FIRST).exists()
         base, self._voters = self._voters_on_disk()
         self._addr_to_id = {addr: nid for nid, addr in self._voters.items()}
-        self._is_voter = self._voters.get(self.node_id) == self._address
+        self._is_voter = self._voters.get(self.node_id) == self._address and not catch_up
         me = self._address
         conf = SyncObjConf(
             journalFile=str(self._dir / JOURNAL),
@@ -149,7 +157,8 @@ class RaftQuorum:
             self._obj = MetadataSyncObj(me, [], conf, self.state_machine, self._notify_applied,
                                          transport_class, durable, node_id=self.node_id,
                                          voters=self._voters, on_voters=self._voters_changed,
-                                         loaded_voters=lambda: self._loaded_voters, applied_voters=base)
+                                         loaded_voters=lambda: self._loaded_voters, applied_voters=base,
+                                         catch_up_first=catch_up)
         except BaseException:
             self._close_listener()
             raise
@@ -167,10 +176,14 @@ class RaftQuorum:
         return not any((self._dir / name).exists() for name in (SNAPSHOT, BOOTSTRAP_VOTERS)) and \
             len(self._journal_entries()) <= 1
 
-    def set_bootstrap_voters(self, voters: dict[int, str]) -> None:
+    def set_bootstrap_voters(self, voters: dict[int, str], catch_up_first: bool = False) -> None:
         """Before start, for a fresh controller: the voter set the running quorum
-        reported (this node then starts as an observer unless it is in it)."""
+        reported (this node then starts as an observer unless it is in it).
+        catch_up_first: named in it, it still votes for nobody until its log holds what a
+        leader has committed (the quorum committed entries without it, or with it before
+        its Raft state was lost); kept on disk until then (raft_files.CATCH_UP_FIRST)."""
         self._file_voters = dict(voters)
+        self._catch_up_first = catch_up_first
 
     def _voters_on_disk(self) -> tuple[dict[int, str], dict[int, str]]:
         """(the set at the start of the log, the set in force): the snapshot's, moved on by every membership entry of the
@@ -204,7 +217,11 @@ class RaftQuorum:
         return journal_entries(path.read_bytes()) if path.exists() else []
 
     def _voters_changed(self, voters: dict[int, str], is_voter: bool) -> None:
-        """On the tick thread: a membership entry appended or undone."""
+        """On the tick thread: a membership entry appended or undone, or this controller
+        caught up (a voter now)."""
+        if is_voter and self._obj is not None and (self._dir / CATCH_UP_FIRST).exists():
+            self._obj.sync_journal()  # what it caught up to is on disk before it may vote
+            caught_up(self._dir)
         self._voters = voters
         self._addr_to_id = {**self._addr_to_id, **{addr: nid for nid, addr in voters.items()}}
         self._is_voter = is_voter

@@ -22,10 +22,13 @@ import orjson
 
 from kraft.quorum.protocol import QuorumError
 
+RAFT_DIR = "__cluster_metadata"  # in a node's data dir: its Raft files
 JOURNAL = "raft.journal"
 SNAPSHOT = "raft.snapshot"
 JOURNAL_META = "raft.journal.meta"
 BOOTSTRAP_VOTERS = "bootstrap-voters.json"  # the voter set this data dir started with (raft_voters)
+# present while a voter whose Raft state was lost catches up: it votes for nobody (raft_syncobj)
+CATCH_UP_FIRST = "catch-up-first"
 _MAGIC = b"PYSYNCOBJ"
 _HEADER = 24 + 8 + 4 + 4  # app name, app version, format version, last-record offset
 _LAST_OFFSET_AT = 24 + 8 + 4
@@ -59,6 +62,35 @@ def check_raft_files(directory: Path) -> None:
                 f"{path}: {problem}. This controller's Raft state cannot be trusted, so it will "
                 f"not vote or lead; move {directory} aside and start it again to rejoin with "
                 "empty Raft state (it catches up from the other controllers)", path)
+
+
+def mark_catch_up_first(directory: Path) -> None:
+    """Durably, before the voter set is written: this controller's log may lack entries
+    the quorum committed (its Raft state was wiped or lost), so it must not vote until
+    its log holds what a leader has committed. An empty log grants any candidate its
+    vote: with a lagging voter standing, that vote could elect a leader lacking them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / CATCH_UP_FIRST
+    with open(path, "wb") as f:
+        f.write(b"no vote until caught up with a leader\n")
+        os.fsync(f.fileno())
+    _fsync_dir(directory)
+
+
+def caught_up(directory: Path) -> None:
+    """The log now holds what a leader committed (made durable by the caller): it may vote."""
+    path = directory / CATCH_UP_FIRST
+    if path.exists():
+        path.unlink()
+        _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_snapshot(path: Path) -> tuple[dict, RaftData]:

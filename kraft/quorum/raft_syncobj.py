@@ -63,8 +63,10 @@ class MetadataSyncObj(SyncObj):
                  node_id: int | None = None, voters: dict[int, str] | None = None,
                  on_voters: Callable[[dict[int, str], bool], object] | None = None,
                  loaded_voters: Callable[[], dict[int, str] | None] = lambda: None,
-                 applied_voters: dict[int, str] | None = None) -> None:
-        """voters: the voter set this node starts with (computed from its Raft files, see
+                 applied_voters: dict[int, str] | None = None, catch_up_first: bool = False) -> None:
+        """catch_up_first: this controller's log may lack committed entries (its Raft state
+        was lost): named a voter, it votes for nobody until caught up (_install_voters).
+        voters: the voter set this node starts with (computed from its Raft files, see
         RaftQuorum.start), None where membership is not tracked (tests of other rules);
         peers are then the other voters. on_voters(voters, is_voter) runs on the tick
         thread whenever the set in the log changes; loaded_voters(): the set held by the
@@ -79,11 +81,12 @@ class MetadataSyncObj(SyncObj):
         # the set as of the last applied entry: the journal's changes are applied again from
         # the start of the log (the snapshot's set, or the data dir's first set)
         self.applied_voters: dict[int, str] = dict(self.voters if applied_voters is None else applied_voters)
-        self.is_voter = voters is None or self.voters.get(node_id) == self_addr  # type: ignore[arg-type]
+        named = voters is None or self.voters.get(node_id) == self_addr  # type: ignore[arg-type]
+        self._promotion_pending = named and catch_up_first  # named in the set, not yet caught up
+        self.is_voter = named and not self._promotion_pending
         self._on_voters = on_voters
         self._loaded_voters = loaded_voters
         self._pending_change = 0  # log index of the last membership change this leader appended
-        self._promotion_pending = False  # named in the set, not yet caught up (see _install_voters)
         self.observers: dict[str, tuple[int, str]] = {}  # the library's read-only node id -> (node id, address)
         self._tick_calls: queue.SimpleQueue = queue.SimpleQueue()  # callables for the tick thread
         self._pre_vote = raft_prevote.PreVoteRound()  # before the library's tick thread can ask
@@ -290,7 +293,9 @@ class MetadataSyncObj(SyncObj):
         # announce itself as a voter the current set does not have: every voter refuses
         # it, and it stands for election alone. It becomes a voter once its log holds what
         # the leader has committed, and then only if it is still named (never voting is
-        # always safe; only the leader's own count decides what commits).
+        # always safe; only the leader's own count decides what commits). A voter whose
+        # Raft state was lost starts the same way (catch_up_first): its empty log would
+        # grant any candidate its vote, one lacking what the quorum committed included.
         self._promotion_pending = named and not was_voter and not self._caught_up_with_leader()
         self.is_voter = named and not self._promotion_pending
         before = self.otherNodes

@@ -38,6 +38,7 @@ from kraft.config.data_dir import (
     new_raft_password,
     read_identity,
 )
+from kraft.quorum.raft_files import RAFT_DIR, mark_catch_up_first
 from kraft.server import terminal
 from kraft.server.security_notice import UNENFORCED_SECURITY_START
 from kraft.server.taken_addresses import taken_addresses
@@ -76,6 +77,9 @@ def prepare_data_dirs(config: ClusterConfig, warn: Callable[[str], None] = lambd
     for node in config.nodes:
         if node.id not in found:
             format_data_dir(node.data_path, cluster_id, node.id, password)
+            if node.is_controller and any(config.node(n).is_controller for n in found):
+                # its Raft log may lack what the other controllers committed: no vote until caught up
+                mark_catch_up_first(node.data_path / RAFT_DIR)
             if found:
                 warning = reformatted_warning(node, sorted(found), cluster_id)
                 _log_beside_node(node, warning)
@@ -86,8 +90,8 @@ def prepare_data_dirs(config: ClusterConfig, warn: Callable[[str], None] = lambd
 def reformatted_warning(node: NodeConfig, others: list[int], cluster_id: str) -> str:
     """What `kraft up` says when it formats one node's empty data dir while others hold data."""
     held = f"node{'s' if len(others) > 1 else ''} {', '.join(map(str, others))}"
-    voter = (" it rejoins the controller quorum as a voter with an empty metadata log and catches up from "
-             "the leader;" if node.is_controller else "")
+    voter = (" it rejoins the controller quorum with an empty metadata log and votes for no one until it has "
+             "caught up from a leader;" if node.is_controller else "")
     return (f"node {node.id}'s data dir {node.data_path} holds no data while {held} hold cluster "
             f"{cluster_id}'s: formatted it afresh for that cluster. If it was wiped (not a node new to the "
             f"file), node {node.id} lost its data:{voter} its partition replicas are copied back from the "

@@ -334,6 +334,7 @@ class Node:
         st = self.quorum.status()
         return {"voters": {str(k): v for k, v in self.quorum.voters().items()},
                 "established": st.commit_index >= 2 and st.leader_id is not None,
+                "holds_log": st.commit_index >= 2,  # committed metadata, with a leader or not
                 "leader_id": st.leader_id,  # and, on the leader, what each voter's log has acknowledged
                 "acknowledged": {str(v.node_id): v.log_end_offset for v in st.voters} if st.is_leader else {}}
 

@@ -33,7 +33,7 @@ def test_a_wiped_data_dir_beside_formatted_ones_is_formatted_afresh_and_said_lou
     assert prepare_data_dirs(config, said.append) == cluster_id
     [warning] = said
     assert warning.startswith(f"node 2's data dir {tmp_path / 'data' / 'node-2'} holds no data while nodes 1, 3")
-    assert cluster_id in warning and "rejoins the controller quorum as a voter with an empty metadata log" in warning
+    assert cluster_id in warning and "votes for no one until it has caught up from a leader" in warning
     identity = read_identity(tmp_path / "data" / "node-2")
     assert identity is not None and (identity.cluster_id, identity.node_id) == (cluster_id, 2)
     [line] = (tmp_path / "data" / "node-2" / "node.log").read_text().splitlines()
