@@ -93,3 +93,16 @@ def inflate(data: bytes, limit: int = MAX_MESSAGE_BYTES) -> bytes:
 def open_payload(data: bytes) -> object:
     """The message in a decrypted frame payload."""
     return loads(inflate(data))
+
+
+def kafka_request_shape(head: bytes) -> bool:
+    """The first 8 bytes of a connection look like a Kafka request (a big-endian size of
+    a few bytes to a megabyte, then an API key and version Kafka has): a Kafka client
+    given a Raft port, worth a hint. A controller's frames never match: after their
+    size comes a Fernet token, base64 text ("gA..."), never an API key below 100."""
+    if len(head) < 8:
+        return False
+    size = int.from_bytes(head[0:4], "big")
+    api_key = int.from_bytes(head[4:6], "big", signed=True)
+    version = int.from_bytes(head[6:8], "big", signed=True)
+    return 8 <= size <= 1 << 20 and 0 <= api_key < 100 and 0 <= version < 30

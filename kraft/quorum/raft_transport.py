@@ -83,8 +83,17 @@ class StrangeVoters(AuthFailures):
                "(move its __cluster_metadata aside) to follow as an observer")
 
 
+class KafkaClients(AuthFailures):
+    """Kafka clients (by address) that sent a Kafka request to this Raft port: the client
+    reports only a closed connection (or blames TLS), so the node's log says where to go."""
+
+    warning = ("a Kafka client at %s connected to this node's Raft port: Kafka clients connect to a "
+               "node's kafka_port (cluster.toml; `kraft status` lists every node's)")
+
+
 AUTH_FAILURES = AuthFailures()  # one Raft port per process
 STRANGE_VOTERS = StrangeVoters()
+KAFKA_CLIENTS = KafkaClients()
 ACCEPT_PAUSE_S = 0.5
 # An observer's second message on each connection: who it is ({"type", "node_id", "address"}).
 OBSERVER_HELLO = "kraft_observer"
@@ -136,7 +145,13 @@ class BoundedConnection(TcpConnection):
             self.disconnect()
             return False
         buffer = self._TcpConnection__readBuffer
+        fresh = len(buffer) < 8 and not self.recvRandKey  # a stranger's first bytes
         buffer += incoming
+        if fresh and raft_frames.kafka_request_shape(bytes(buffer[:8])):
+            peer = _peer(sock)
+            KAFKA_CLIENTS.note(peer[0] if isinstance(peer, tuple) else str(peer))
+            self.disconnect()
+            return False
         if len(buffer) >= _LENGTH.size:
             (length,) = _LENGTH.unpack_from(buffer)
             if not 0 <= length <= MAX_FRAME_BYTES:
