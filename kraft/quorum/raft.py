@@ -30,7 +30,7 @@ from pysyncobj import FAIL_REASON, SyncObjConf
 
 from kraft.quorum import raft_transport
 from kraft.quorum.raft_durable import fsync_path
-from kraft.quorum import raft_fallback, raft_voters
+from kraft.quorum import raft_fallback, raft_library, raft_voters
 from kraft.quorum.raft_files import (
     BOOTSTRAP_VOTERS,
     CATCH_UP_FIRST,
@@ -106,6 +106,7 @@ class RaftQuorum:
     def start(self) -> None:
         """Build the SyncObj on the calling (main) thread: its tick thread is tied to it."""
         self._loop = asyncio.get_running_loop()
+        raft_library.check()  # a pysyncobj release without a member the adapter relies on: refused by name
         self._dir.mkdir(parents=True, exist_ok=True)
         try:
             check_raft_files(self._dir)

@@ -18,6 +18,7 @@ from kraft.config.data_dir import (
     read_identity,
 )
 from kraft.quorum.raft_files import RaftStateDamaged
+from kraft.quorum.raft_library import LibraryChanged
 from kraft.server import owner_exit, tls
 from kraft.server.loop_errors import LoopErrorReporter
 from kraft.server.node import Node
@@ -92,7 +93,7 @@ def run_node(config: ClusterConfig, node_id: int) -> int:
     except (RaftStateDamaged, NodeNotAdmitted) as exc:  # 2: the operator must act (see deploy/systemd)
         print(f"kraft node: node {node_id} refuses to start: {exc}", file=sys.stderr)
         return 2
-    except NodeCannotStart as exc:
+    except (NodeCannotStart, LibraryChanged) as exc:
         print(f"kraft node: node {node_id} cannot start: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # e.g. a data dir file it cannot create or write
