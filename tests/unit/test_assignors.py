@@ -130,6 +130,7 @@ def check_valid(members, partitions, got):
         assert all(t in members[m] for t, _ in tps)
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 @settings(max_examples=300, deadline=None)
 @given(groups(), st.sampled_from(STRATEGIES))
 def test_every_subscribed_partition_assigned_exactly_once(group, strategy):
@@ -137,6 +138,7 @@ def test_every_subscribed_partition_assigned_exactly_once(group, strategy):
     check_valid(members, partitions, assign(strategy, members, partitions, previous))
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 @settings(max_examples=300, deadline=None)
 @given(groups())
 def test_sticky_is_balanced(group):

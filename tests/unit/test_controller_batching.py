@@ -104,6 +104,7 @@ def fenced(r: Running) -> list[int]:
     return sorted(b.broker_id for b in r.seat.state_machine.image.brokers.values() if b.fenced)
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 async def test_a_stalled_controller_does_not_fence_brokers_for_its_own_stall():
     async with Running(session_timeout_ms=3000) as r:
         assert fenced(r) == []

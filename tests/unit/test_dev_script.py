@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a tree-wide check: in the default suite, not in `./dev unit`
+
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_BOUND_S = 600  # pip on a loaded machine, from the registry when its cache is cold
 OFFLINE_SIGNS = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable")

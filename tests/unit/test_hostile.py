@@ -31,6 +31,7 @@ def test_unknown_tagged_fields_replace_the_closing_tag_buffer_only():
     assert tagged[4:-1].startswith(base[4:-1]) and tagged[len(base) - 1] == 2  # two tags where 0 was
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 def test_the_huge_batch_holds_a_million_records_below_kafkas_default_message_size():
     from kraft.storage.record_batch import BatchHeader
     batch = frames.huge_batch()

@@ -7,6 +7,10 @@ import importlib
 import importlib.util
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a tree-wide check: in the default suite, not in `./dev unit`
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -106,6 +106,7 @@ async def test_an_api_without_a_whole_request_error_code_closes_instead(monkeypa
     assert SECRET_PATH in caplog.text  # the traceback is in the log
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 def test_every_served_answer_with_a_top_level_error_code_can_carry_one():
     from kraft.kafka.apis import SERVED
     from kraft.kafka.codec import response_class

@@ -411,6 +411,7 @@ def test_parsing_pairs_ops_defaults_indexes_skips_the_nemesis_and_completes_invo
     assert pending.type == INFO and pending.synthetic and pending.invoke_index == 4 and pending.index == 5
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 def test_a_large_clean_history_has_no_anomaly():
     """40k completed ops: sends of 4 producers to 8 keys, two-key transactions, and one
     reader per key that polls what its key got since its last poll (nothing skipped).
@@ -443,6 +444,7 @@ def run_check(*args):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 def test_cli_exit_codes_and_output(tmp_path):
     clean = Recorder()
     queue(clean)

@@ -10,7 +10,11 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 import kraft
+
+pytestmark = pytest.mark.slow  # a tree-wide check: in the default suite, not in `./dev unit`
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER = ["errors", "config", "security", "schemas", "metadata", "storage", "quorum", "replication", "controller", "coordinator",

@@ -295,6 +295,7 @@ ops = st.lists(st.one_of(PUT, PUT, PUT, st.tuples(st.just("roll")), st.tuples(st
 PROP_CONFIG = LogConfig(segment_bytes=200, index_interval_bytes=64, segment_ms=None)
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops)
 def test_compaction_never_changes_what_survives_at_an_offset(tmp_path_factory, history):

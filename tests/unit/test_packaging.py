@@ -3,12 +3,16 @@ nothing else, and the pyproject's package list matches the folders."""
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 import subprocess
 import sys
 import tomllib
 import zipfile
 from pathlib import Path
+
+pytestmark = pytest.mark.slow  # a tree-wide check: in the default suite, not in `./dev unit`
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from raft_voters import three_voters, tick
 
+pytestmark = pytest.mark.slow  # real voters over seconds: in the default suite, not in `./dev unit`
+
 VOTERS_HOST = "127.0.3.8"  # no other test's address
 ENTRY = "x" * 4000  # the state machine refuses it, but it is a log entry like any other
 

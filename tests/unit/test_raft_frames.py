@@ -13,6 +13,7 @@ import struct
 import tracemalloc
 import zlib
 
+import pytest
 from pysyncobj.encryptor import getEncryptor
 from pysyncobj.monotonic import monotonic
 from pysyncobj.poller import createPoller
@@ -59,6 +60,7 @@ def test_a_plain_message_arrives():
     assert received == [message] and still_open
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 def test_a_payload_opening_beyond_the_bound_is_refused_without_opening_it():
     bomb = zlib.compress(bytes(raft_frames.MAX_MESSAGE_BYTES * 4), 9)  # ~250 KiB opening into 256 MiB
     tracemalloc.start()

@@ -97,6 +97,7 @@ def pause_and_resume(nodes, paused, seconds: float) -> None:
     tick(nodes, 3.0)  # its election timer ran out while paused: it stands at once
 
 
+@pytest.mark.slow  # real voters over seconds: in the default suite, not in `./dev unit`
 def test_a_follower_back_from_pauses_does_not_unseat_the_leader(voters):
     leader = elect(voters)
     term = leader.raftCurrentTerm
@@ -107,6 +108,7 @@ def test_a_follower_back_from_pauses_does_not_unseat_the_leader(voters):
             [(n.selfNode.id, n.raftCurrentTerm, n._isLeader()) for n in voters])
 
 
+@pytest.mark.slow  # real voters over seconds: in the default suite, not in `./dev unit`
 def test_without_pre_vote_the_returning_follower_forces_an_election(voters, monkeypatch):
     """What pre-vote is for: this test's cluster can fail the one above."""
     monkeypatch.setattr(_MetadataSyncObj, "_may_stand", lambda self: True)
@@ -116,6 +118,7 @@ def test_without_pre_vote_the_returning_follower_forces_an_election(voters, monk
     assert max(n.raftCurrentTerm for n in voters) > term
 
 
+@pytest.mark.slow  # real voters over seconds: in the default suite, not in `./dev unit`
 def test_a_leader_gone_is_replaced_and_follows_when_back(voters):
     old = elect(voters)
     rest = [n for n in voters if n is not old]
@@ -125,6 +128,7 @@ def test_a_leader_gone_is_replaced_and_follows_when_back(voters):
     assert new.raftCurrentTerm > 0 and not old._isLeader()
 
 
+@pytest.mark.slow  # real voters over seconds: in the default suite, not in `./dev unit`
 def test_a_leadership_transfer_needs_no_pre_vote(voters):
     """TimeoutNow: the other follower heard from the leader a moment ago and would refuse a
     pre-vote, yet the transfer's election is won at once."""

@@ -60,6 +60,7 @@ def check_verdict(batch: bytes) -> bool:
     return True
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 @settings(max_examples=150, deadline=None)
 @given(records, st.sampled_from([0, 1, 4]))
 def test_every_sound_batch_passes(recs, codec):
@@ -67,6 +68,7 @@ def test_every_sound_batch_passes(recs, codec):
     assert check_records(batch).record_count == len(recs)
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 @settings(max_examples=600, deadline=None)
 @given(records, st.data())
 def test_damage_behind_a_valid_crc_is_judged_as_the_decoder_judges_it(recs, data):

@@ -52,6 +52,7 @@ _MUTATE_ALL = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 def test_huge_and_cut_lengths_in_every_served_request_are_refused_within_a_memory_bound():
     script = _MUTATE_ALL.format(limit=ADDRESS_SPACE_BYTES, here=str(HERE))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)

@@ -176,6 +176,7 @@ def test_a_union_of_many_records_is_compared_branch_by_branch():
     assert len(reader.read_errors(writer)) == 3000  # every branch: MISSING_UNION_BRANCH
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 def test_defaults_that_would_take_long_to_check_are_refused():
     branches = [record(f"R{i}", field(f"a{i}", "int")) for i in range(2000)]
     schema = record("Top", field("u", {"type": "array", "items": branches}, default=[{"a1999": 1}] * 20000))
@@ -217,6 +218,7 @@ _JSON = st.recursive(
     max_leaves=30)
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_JSON)
 def test_random_json_is_a_schema_or_invalid_never_another_error(document):
@@ -599,6 +601,7 @@ def _places(document: object) -> list[tuple[object, object]]:
     return found
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_versions() | _SCHEMAS, st.data())
 def test_a_schema_with_one_part_replaced_by_random_json_is_valid_or_invalid_never_a_crash(document, data):

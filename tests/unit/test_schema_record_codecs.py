@@ -137,6 +137,7 @@ JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 CODECS = {"AVRO": json.dumps(USER), "JSON": json.dumps(JSON_USER), "PROTOBUF": PROTO}
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 @pytest.mark.parametrize("schema_type", sorted(CODECS))
 @settings(max_examples=150, deadline=None)
 @given(data=JSON_VALUES)

@@ -5,6 +5,8 @@ import asyncio
 import os
 import time
 
+import pytest
+
 from kraft.replication.scrubber import Scrubber
 from kraft.storage.log_config import LogConfig
 from kraft.storage.partition_log import PartitionLog
@@ -45,6 +47,7 @@ def test_scrub_pass_finds_a_flipped_byte_and_notes_it_on_the_log(tmp_path):
     log.close()
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 def test_scrubber_never_reads_faster_than_its_rate(tmp_path):
     log = filled(tmp_path, 3)
     scrubber = Scrubber(lambda: [Replica(log)], rate_mb_s=2, interval_s=1)

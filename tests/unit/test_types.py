@@ -14,6 +14,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a tree-wide check: in the default suite, not in `./dev unit`
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

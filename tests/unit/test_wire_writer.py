@@ -76,6 +76,7 @@ def every_entity_class() -> set[type]:
     return classes | {cls.__header_schema__ for cls in classes if getattr(cls, "__header_schema__", None)}
 
 
+@pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 def test_every_message_is_written_as_kio_writes_it():
     classes = every_entity_class()
     assert len(classes) > 600  # every version of every API, and the headers
