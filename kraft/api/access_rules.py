@@ -256,6 +256,8 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     # read, decoded (kraft/console/schema_routes.py)
     ("GET", "/v1/console/schema-registry"): does("describe_cluster"),
     ("POST", "/v1/console/decode"): does("describe_cluster"),
+    # the console's group page: why its REST instances left (kraft/console/group_departures.py)
+    ("GET", "/v1/console/consumer-groups/{group}/departures"): does("describe_group"),
 }
 
 

@@ -21,6 +21,7 @@ import orjson
 from aiohttp import web
 
 from kraft.groups.consumer_instance import FORMATS, READ_COMMITTED
+from kraft.groups.rest_departures import not_found_message
 from kraft.broker.services import BrokerServices
 from kraft.api import record_codec as rc
 from kraft.api.consumer_requests import check_name, instance_config, partition_list, require_object, subscription
@@ -88,7 +89,22 @@ async def forward(request, node: BrokerServices, target: int) -> web.Response:
                                                    on_behalf=request.get(IDENTITY_KEY))
     if status == 204:
         return no_content()
+    if status == 404 and "instance" in request.match_info:
+        data = _told_why(node, request.match_info["group"], request.match_info["instance"], data)
     return web.Response(body=data, status=status, content_type=ctype)
+
+
+def _told_why(node: BrokerServices, group_id: str, name: str, answer: bytes) -> bytes:
+    """The coordinator never knew the instance, but this node may: it coordinated the group
+    before (the instance left here, e.g. with the coordinator's move)."""
+    try:
+        body = orjson.loads(answer)
+    except orjson.JSONDecodeError:
+        return answer
+    rest = node.groups.rest_instances
+    if not isinstance(body, dict) or body.get("message") != not_found_message(group_id, name):
+        return answer
+    return orjson.dumps({**body, "message": rest.not_found(group_id, name)})
 
 
 def coordinated(handler=None, *, create: bool = True):

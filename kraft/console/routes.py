@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from kraft.console import group_departures
 from kraft.errors import NotFound
 
 STATIC = Path(__file__).parent / "static"
@@ -28,6 +29,7 @@ HEADERS = {
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/console", to_console)
     app.router.add_get("/console/{path:.*}", console_file)
+    group_departures.add_routes(app)  # what the group page says beside the v3 answers
 
 
 async def to_console(request):

@@ -5,7 +5,8 @@ Every node forwards a group's instance requests to its coordinator
 instance's requests run one at a time (`lock`: positions are its state); an instance
 not heard from within its timeout expires (`expire`), unless a request of it (a long
 poll) is in flight. A group whose last instance left is dropped; its committed offsets
-stay in the offsets partition.
+stay in the offsets partition. Why an instance left (expired, deleted, its coordinator
+moved) is remembered a while (rest_departures.py): a later request of it is told.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import logging
 
 from kraft.errors import ConsumerConflict, ConsumerInstanceExists, ConsumerInstanceNotFound
 from kraft.groups.consumer_instance import READ_COMMITTED, ConsumerInstance, InstanceConfig
-from kraft.groups.loaded_groups import LoadedGroups, mono_ms
+from kraft.groups.loaded_groups import LoadedGroups, mono_ms, wall_ms
+from kraft.groups.rest_departures import DELETED, EXPIRED, MOVED, Departure, Departures, not_found_message
 from kraft.groups.rest_instance_group import RestInstanceGroup
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,9 @@ log = logging.getLogger(__name__)
 class RestInstances:
     def __init__(self, here: LoadedGroups):
         self._here = here
+        # one per instance from its creation: the names of a group's instances when it leaves
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.departures = Departures()
 
     def group(self, group_id: str) -> RestInstanceGroup:
         here = self._here
@@ -43,21 +47,30 @@ class RestInstances:
             raise ConsumerInstanceExists(f"consumer instance {name!r} already exists in group {group_id!r}")
         instance = ConsumerInstance(group_id, name, config, mono_ms())
         group.add(instance)
+        self.lock(group_id, name)
+        self.departures.returned(group_id, name)
         return instance
 
     def instance(self, group_id: str, name: str) -> tuple[RestInstanceGroup, ConsumerInstance]:
         group = self._here.rest.get(group_id)
         instance = group.instances.get(name) if group is not None else None
         if group is None or instance is None:
-            raise ConsumerInstanceNotFound(
-                f"consumer instance {name!r} not found in group {group_id!r} (deleted, expired, or its "
-                f"coordinator moved: create it again)")
+            raise ConsumerInstanceNotFound(self.not_found(group_id, name))
         return group, instance
+
+    def not_found(self, group_id: str, name: str) -> str:
+        """The 40403's message: what became of it, when this node remembers."""
+        departure = self.departures.of(group_id, name, wall_ms())
+        return departure.message() if departure is not None else not_found_message(group_id, name)
 
     def delete_instance(self, group_id: str, name: str) -> None:
         group, _ = self.instance(group_id, name)
         group.remove(name, mono_ms())
+        self._left(group_id, name, DELETED)
+
+    def _left(self, group_id: str, name: str, reason: str, timeout_ms: int | None = None) -> None:
         self._locks.pop((group_id, name), None)
+        self.departures.note(Departure(group_id, name, reason, wall_ms(), self._here.node_id, timeout_ms))
 
     def lock(self, group_id: str, name: str) -> asyncio.Lock:
         """Requests of one instance run one at a time (positions are its state)."""
@@ -89,13 +102,13 @@ class RestInstances:
                 elif now - instance.last_seen_ms >= instance.config.instance_timeout_ms:
                     log.info("consumer instance %s/%s expired", group.group_id, instance.instance_id)
                     group.remove(instance.instance_id, now)
-                    self._locks.pop((group.group_id, instance.instance_id), None)
+                    self._left(group.group_id, instance.instance_id, EXPIRED, instance.config.instance_timeout_ms)
             group.tick(now)
             if not group.instances:  # its committed offsets stay in the cache and the log
                 del rest[group.group_id]
 
     def forget(self, group_ids: list[str]) -> None:
-        """Those groups left this node: their instances' locks go too."""
+        """Those groups left this node (their coordinator moved): their instances go too."""
         gone = set(group_ids)
-        for key in [k for k in self._locks if k[0] in gone]:
-            del self._locks[key]
+        for group_id, name in [k for k in self._locks if k[0] in gone]:
+            self._left(group_id, name, MOVED)

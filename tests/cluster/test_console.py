@@ -2,8 +2,9 @@
 
 Every page renders with the shared 3-node cluster's data; what the console creates and
 produces is seen over REST and by kcat, what kcat produces shows in the browser with
-its headers; a group's lag is the v3 lag endpoint's; a short failure-lab scenario
-started from the console updates its live view while it runs and ends with a verdict.
+its headers; a group's lag is the v3 lag endpoint's; a group gone with its expired REST
+instance says why; a short failure-lab scenario started from the console updates its
+live view while it runs and ends with a verdict.
 A secured 1-node cluster shows a user without ACLs a 403 and no data. Screenshots of
 each page go to SCREENSHOTS (the session's summary prints where).
 """
@@ -263,6 +264,29 @@ def test_a_groups_lag_in_the_console_is_the_v3_lag_endpoints(page, cluster):
     sync_api.expect(page.locator(".notice")).to_contain_text("to earliest", timeout=WAIT_MS)
     status, lags = http_json("GET", cluster.v3(1) + f"/consumer-groups/{GROUP}/lags")
     assert status == 200 and all(r["current_offset"] == 0 for r in lags["data"]), lags
+
+
+def test_the_group_page_says_why_a_group_of_rest_instances_is_gone(page, cluster):
+    group, name = "console-expired", "quiet"
+    url = f"{cluster.url(1)}/consumers/{group}"
+    body = {"name": name, "format": "json", "consumer.instance.timeout.ms": 2000}
+    # the first group use may create the offsets topic meanwhile (50003): asked again
+    cluster.wait_until(lambda: http_json("POST", url, body, headers={"Content-Type": V2})[0] in (200, 409),
+                       60, "the instance created")
+
+    def departed():  # asked beside the instance: its own requests would keep it alive
+        status, answer = http_json("GET", f"{cluster.url(1)}/v1/console/consumer-groups/{group}/departures")
+        return status == 200 and [d for d in answer["departures"] if d["instance_id"] == name]
+    cluster.wait_until(departed, 30, "the instance expired")
+    open_page(page, cluster, f"groups/{group}")
+    sync_api.expect(page.get_by_role("heading", name="Instances that left")).to_be_visible(timeout=WAIT_MS)
+    shown = page.locator(".departures li").first
+    sync_api.expect(shown).to_contain_text(f"instance {name} expired at ", timeout=WAIT_MS)
+    sync_api.expect(shown).to_contain_text("(no request for 2 s: consumer.instance.timeout.ms)")
+    # it never committed: the v3 group is gone with it, and the page says why
+    sync_api.expect(page.locator(".notice")).to_contain_text(
+        f"The group is gone with its last REST consumer instance: instance {name} expired at ", timeout=WAIT_MS)
+    shoot(page, "group-gone")
 
 
 def test_a_share_group_shows_in_the_console_as_over_rest(page, cluster):

@@ -1,4 +1,5 @@
-// One consumer group: members and assignments, lag per partition, reset offsets, delete.
+// One consumer group: members and assignments, lag per partition, reset offsets, delete;
+// why its REST consumer instances left (the group may be gone because of it).
 import { WITH_OPS, call, enc, opsOf, v3 } from "../api.js";
 import { action, confirmDialog, errorBox, field, h, notAllowed, pill, replace, table } from "../dom.js";
 import { STATE_CLASS } from "./groups.js";
@@ -11,14 +12,19 @@ export async function render(ctx) {
   const members = h("div", {});
   const lags = h("div", {});
   const out = h("div", { "aria-live": "polite" });
+  const left = h("div", { "aria-live": "polite" });
   const resetBox = h("section", { class: "card", "aria-labelledby": "h-reset" }, h("h2", { id: "h-reset" }, "Reset offsets"));
-  replace(ctx.main, h("p", {}, h("a", { href: "#/groups" }, "← Consumer groups")), h("h1", {}, `Group ${id}`), head, out,
+  replace(ctx.main, h("p", {}, h("a", { href: "#/groups" }, "← Consumer groups")), h("h1", {}, `Group ${id}`), head, left, out,
     h("section", { "aria-labelledby": "h-members" }, h("h2", { id: "h-members" }, "Members and assignments"), members),
     h("section", { "aria-labelledby": "h-lags" }, h("h2", { id: "h-lags" }, "Committed offsets and lag"), lags), resetBox);
   let topics = [];
   let state = null;
   let resetShown = false;
   await ctx.every(POLL_MS, async () => {
+    let departed = [];
+    try { departed = (await call(`/v1/console/consumer-groups/${enc(id)}/departures`)).departures; } catch { /* none shown */ }
+    replace(left, departed.length ? h("section", { "aria-labelledby": "h-left" }, h("h2", { id: "h-left" }, "Instances that left"),
+      h("ul", { class: "departures" }, departed.map((d) => h("li", {}, whyLeft(d))))) : null);
     try {
       const g = await v3(`/consumer-groups/${enc(id)}?${WITH_OPS}`);
       const may = opsOf(g);
@@ -48,8 +54,29 @@ export async function render(ctx) {
         { label: "Log end", num: true }, { label: "Lag", num: true }, { label: "Consumer" }],
       lagRows.map((r) => [r.topic_name, r.partition_id, r.current_offset, r.log_end_offset, h("span", { class: "lag" }, String(r.lag)), r.consumer_id || "–"]),
       "No committed offsets."));
-    } catch (err) { replace(head, errorBox(err)); }
+    } catch (err) {
+      // a group of REST instances with no committed offsets is gone with its last instance
+      replace(head, errorBox(err), err.status === 404 && departed.length
+        ? h("p", { class: "notice", role: "status" }, `The group is gone with its last REST consumer instance: ${whyLeft(departed[0])}.`) : null);
+    }
   });
+}
+
+// A REST consumer instance's departure as its client would want it explained.
+function whyLeft(d) {
+  if (d.reason === "expired") {
+    return `instance ${d.instance_id} expired at ${d.at} (no request for ${duration(d.timeout_ms)}: consumer.instance.timeout.ms)`;
+  }
+  if (d.reason === "deleted") return `instance ${d.instance_id} was deleted at ${d.at} (DELETE of the instance)`;
+  return `instance ${d.instance_id} was dropped at ${d.at}: node ${d.node_id} stopped coordinating the group (the leader of its offsets partition moved)`;
+}
+
+function duration(ms) {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
+  return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${Math.floor(m / 60)} h`;
 }
 
 // Kafka's reset-offsets on an empty group: the chosen offsets set in one request
