@@ -16,7 +16,8 @@ from kraft.broker.data_plane import DataPlane
 from kraft.errors import BadRequest, InvalidValue, LeaderNotAvailable, RecordNotHeld
 from kraft.internode.peers import Peers, PeerUnreachable
 from kraft.share.share_broker import Fetched, ShareBroker
-from kraft.share.share_partition import INVALID_RECORD_STATE, Ack, AckRefused, Acquired
+from kraft.share.share_partition import Ack, AckRefused, Acquired
+from kraft.errors.kafka_codes import INVALID_RECORD_STATE
 
 PATH = "/internal/v1/share/partition"
 CALL_TIMEOUT_S = 40.0  # a state write's own bound (35 s) and the trip

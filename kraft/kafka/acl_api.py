@@ -20,6 +20,7 @@ from kraft.errors import KraftError
 from kraft.kafka import error_codes
 from kraft.kafka.request_context import RequestContext
 from kraft.security.acls import KAFKA_RESOURCE_TYPES, AclBinding, AclFilter, binding_from, filter_from
+from kraft.errors.kafka_codes import CLUSTER_AUTHORIZATION_FAILED
 
 RESOURCE_TYPES = {1: "ANY", 2: "TOPIC", 3: "GROUP", 4: "CLUSTER", 5: "TRANSACTIONAL_ID"}
 PATTERN_TYPES = {1: "ANY", 2: "MATCH", 3: "LITERAL", 4: "PREFIXED"}
@@ -29,7 +30,6 @@ OPERATIONS = {1: "ANY", 2: "ALL", 3: "READ", 4: "WRITE", 5: "CREATE", 6: "DELETE
 PERMISSIONS = {1: "ANY", 2: "DENY", 3: "ALLOW"}
 CODE_OF = {name: code for table in (RESOURCE_TYPES, PATTERN_TYPES, OPERATIONS, PERMISSIONS)
            for code, name in table.items()}
-CLUSTER_AUTHORIZATION_FAILED = 31
 
 
 def _name(table: dict, value) -> str:

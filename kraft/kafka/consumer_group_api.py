@@ -21,8 +21,8 @@ from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
 from kraft.kafka.entities import millis
 from kraft.kafka.group_api import LOCATE_WAIT_S, _coordinator_error, now_ms
 from kraft.kafka.request_context import RequestContext
+from kraft.errors.kafka_codes import GROUP_AUTHORIZATION_FAILED, GROUP_ID_NOT_FOUND, TOPIC_AUTHORIZATION_FAILED
 
-GROUP_ID_NOT_FOUND, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED = 69, 30, 29
 
 
 def _names_by_id(node: BrokerServices) -> dict[uuid.UUID, str]:

@@ -12,8 +12,8 @@ from kraft.controller import commands as controller_requests
 from kraft.errors import KraftError, error_from_name
 from kraft.kafka import error_codes
 from kraft.kafka.request_context import RequestContext
+from kraft.errors.kafka_codes import CLUSTER_AUTHORIZATION_FAILED
 
-CLUSTER_AUTHORIZATION_FAILED = 31
 ELECTIONS: dict[int, Literal["PREFERRED", "UNCLEAN"]] = {0: "PREFERRED", 1: "UNCLEAN"}
 
 

@@ -1,31 +1,11 @@
-"""Kafka error codes the listener answers with itself; conditions raised below the front
-door carry their own code (kraft.errors) and reach the wire through code_of."""
+"""How the listener answers with Kafka's error codes (named in kraft/errors/kafka_codes.py,
+read here as error_codes.X): conditions raised below the front door carry their own code
+(kraft.errors) and reach the wire through code_of."""
 
 from __future__ import annotations
 
 from kraft.errors import KraftError
-
-NONE = 0
-UNKNOWN_SERVER_ERROR = -1
-UNKNOWN_TOPIC_OR_PARTITION = 3
-LEADER_NOT_AVAILABLE = 5
-NOT_LEADER_OR_FOLLOWER = 6
-COORDINATOR_NOT_AVAILABLE = 15
-NOT_COORDINATOR = 16
-INVALID_TOPIC_EXCEPTION = 17
-INVALID_REQUIRED_ACKS = 21
-INCONSISTENT_GROUP_PROTOCOL = 23
-INVALID_GROUP_ID = 24
-UNKNOWN_MEMBER_ID = 25
-UNSUPPORTED_VERSION = 35
-INVALID_CONFIG = 40
-INVALID_REQUEST = 42
-UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
-FENCED_LEADER_EPOCH = 74
-UNKNOWN_LEADER_EPOCH = 75
-UNKNOWN_TOPIC_ID = 100
-UNSUPPORTED_ENDPOINT_TYPE = 119
-TRANSACTION_ABORTABLE = 120
+from kraft.errors.kafka_codes import *  # noqa: F401,F403  (the codes, named once: error_codes.X reads them)
 
 
 def code_of(exc: BaseException) -> int:

@@ -34,14 +34,12 @@ from kraft.kafka.request_context import RequestContext
 from kraft.kafka.splice import Spliced, new_marker
 from kraft.replication.change_signal import ChangeSignal, wait_any
 from kraft.replication.read_replica import NO_PREFERENCE, rack_aware_choice
+from kraft.errors.kafka_codes import FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, TOPIC_AUTHORIZATION_FAILED
 
 READ_COMMITTED = 1  # the request's isolation_level
 ZERO_UUID = uuid.UUID(int=0)
 LEADER_HINTS_SINCE = 16  # KIP-951: current leader and its endpoint in the answer
 CLIENT_RACK_SINCE = 11  # KIP-392: rack_id in the request, followers serve consumers
-NOT_LEADER_OR_FOLLOWER = 6
-FENCED_LEADER_EPOCH = 74
-TOPIC_AUTHORIZATION_FAILED = 29
 # found before any log is read: as in Kafka, they do not cut the long poll short
 _BEFORE_READING = frozenset({TOPIC_AUTHORIZATION_FAILED, error_codes.UNKNOWN_TOPIC_OR_PARTITION,
                              error_codes.UNKNOWN_TOPIC_ID})

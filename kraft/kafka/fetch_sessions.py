@@ -23,6 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kraft.kafka import error_codes
+from kraft.errors.kafka_codes import (
+    FETCH_SESSION_ID_NOT_FOUND,
+    FETCH_SESSION_TOPIC_ID_ERROR,
+    INVALID_FETCH_SESSION_EPOCH,
+)
 
 INVALID_SESSION_ID = 0
 INITIAL_EPOCH = 0  # a full fetch that asks for a session
@@ -31,9 +36,6 @@ EVICTION_MS = 120_000  # Kafka's min.incremental.fetch.session.eviction.ms
 SESSIONS_SINCE = 7  # Fetch v7 brought session ids and epochs
 TOPIC_IDS_SINCE = 13  # Fetch v13 names topics by id (KIP-516)
 
-FETCH_SESSION_ID_NOT_FOUND = 70
-INVALID_FETCH_SESSION_EPOCH = 71
-FETCH_SESSION_TOPIC_ID_ERROR = 106
 
 Key = Hashable  # a partition as the request names it: (topic name or topic id, index)
 

@@ -13,7 +13,7 @@ from kio.schema.fetch.v17 import request as v17
 from kio.static.primitive import i32
 
 from kraft.kafka.broker_client import BrokerConnection, BrokerUnreachable
-from kraft.kafka.fetch_sessions import FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH
+from kraft.errors.kafka_codes import FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH
 from kraft.kafka.unchecked import as_broker_id, as_i32, as_i32_millis, as_i64
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.fetch_session import FollowerFetchSession

@@ -36,12 +36,16 @@ from kraft.kafka import error_codes, topic_ids
 from kraft.kafka.entities import millis
 from kraft.kafka.leaders import kafka_endpoint
 from kraft.kafka.request_context import RequestContext
+from kraft.errors.kafka_codes import (
+    CLUSTER_AUTHORIZATION_FAILED,
+    GROUP_AUTHORIZATION_FAILED,
+    TOPIC_AUTHORIZATION_FAILED,
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+)
 
 log = logging.getLogger(__name__)
 
 CONSUMER_PROTOCOL = "consumer"
-TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED = 29, 30
-TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 LOCATE_WAIT_S = 5.0
 MEMBER_EPOCH_COMMIT_SINCE = 9  # OffsetCommit v9: the version KIP-848 members commit with
 
@@ -113,7 +117,6 @@ async def _coordinator_error(node: BrokerServices, ctx: RequestContext, group_id
 
 # -- FindCoordinator -----------------------------------------------------------------------
 SHARE_KEY_TYPE = 2
-CLUSTER_AUTHORIZATION_FAILED = 31
 
 
 async def _find_one(node: BrokerServices, ctx: RequestContext, key: str, key_type: int) -> dict:

@@ -22,11 +22,13 @@ from kraft.kafka import error_codes
 from kraft.kafka.entities import millis
 from kraft.kafka.request_context import RequestContext
 from kraft.replication.partition_replica import PartitionReplica
+from kraft.errors.kafka_codes import (
+    CLUSTER_AUTHORIZATION_FAILED,
+    KAFKA_STORAGE_ERROR,
+    LOG_DIR_NOT_FOUND,
+    REPLICA_NOT_AVAILABLE,
+)
 
-REPLICA_NOT_AVAILABLE = 9
-CLUSTER_AUTHORIZATION_FAILED = 31
-KAFKA_STORAGE_ERROR = 56
-LOG_DIR_NOT_FOUND = 57
 NO_LOW_WATERMARK = -1
 
 

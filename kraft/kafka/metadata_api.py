@@ -21,9 +21,9 @@ from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
 from kraft.kafka.leaders import kafka_endpoint
 from kraft.kafka.request_context import RequestContext
 from kraft.metadata.image import MetadataImage, TopicImage
+from kraft.errors.kafka_codes import TOPIC_AUTHORIZATION_FAILED
 
 ZERO_UUID = uuid.UUID(int=0)
-TOPIC_AUTHORIZATION_FAILED = 29
 
 
 def advertised_brokers(node: BrokerServices, with_fenced: bool = False) -> list[dict]:

@@ -17,10 +17,8 @@ from kraft.controller import commands as controller_requests
 from kraft.errors import KraftError
 from kraft.kafka import error_codes
 from kraft.kafka.request_context import RequestContext
+from kraft.errors.kafka_codes import CLUSTER_AUTHORIZATION_FAILED, INCONSISTENT_CLUSTER_ID, NOT_LEADER_OR_FOLLOWER
 
-CLUSTER_AUTHORIZATION_FAILED = 31
-NOT_LEADER_OR_FOLLOWER = 6
-INCONSISTENT_CLUSTER_ID = 104
 METADATA_TOPIC = "__cluster_metadata"  # Kafka's name for the Raft log's one partition
 NO_DIRECTORY = uuid.UUID(int=0)
 

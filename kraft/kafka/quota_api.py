@@ -15,8 +15,8 @@ from kraft.errors import KraftError, error_from_name
 from kraft.kafka import error_codes
 from kraft.kafka.request_context import RequestContext
 from kraft.metadata.client_quotas import entity_of, filter_problem, matching
+from kraft.errors.kafka_codes import CLUSTER_AUTHORIZATION_FAILED
 
-CLUSTER_AUTHORIZATION_FAILED = 31
 
 
 def _entity_view(entity) -> list[dict[str, Any]]:

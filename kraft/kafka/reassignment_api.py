@@ -13,10 +13,12 @@ from kraft.controller.reassignment import in_progress
 from kraft.errors import InvalidValue, KraftError, NotFound, ReplicationFactorChange, TopicNotFound
 from kraft.kafka import error_codes
 from kraft.kafka.request_context import RequestContext
+from kraft.errors.kafka_codes import (
+    CLUSTER_AUTHORIZATION_FAILED,
+    INVALID_REPLICA_ASSIGNMENT,
+    NO_REASSIGNMENT_IN_PROGRESS,
+)
 
-CLUSTER_AUTHORIZATION_FAILED = 31
-INVALID_REPLICA_ASSIGNMENT = 39
-NO_REASSIGNMENT_IN_PROGRESS = 85
 
 
 def _code(exc: KraftError) -> int:

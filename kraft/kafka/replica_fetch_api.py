@@ -20,8 +20,9 @@ from typing import Any, cast
 from kraft.broker.services import BrokerServices
 from kraft.kafka import error_codes
 from kraft.kafka.entities import millis
-from kraft.kafka.fetch_sessions import (FULL, INCREMENTAL, INVALID_FETCH_SESSION_EPOCH, SESSION_ERROR,
-                                        TOPIC_IDS_SINCE, CachedPartition, FetchContext, Key, Wanted)
+from kraft.kafka.fetch_sessions import (FULL, INCREMENTAL, SESSION_ERROR, TOPIC_IDS_SINCE, CachedPartition,
+                                        FetchContext, Key, Wanted)
+from kraft.errors.kafka_codes import INVALID_FETCH_SESSION_EPOCH
 from kraft.kafka.request_context import RequestContext
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.fetch_session import LeaderFetchSession

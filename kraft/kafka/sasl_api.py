@@ -39,12 +39,10 @@ from kraft.security.authorizer import user_principal
 from kraft.security.broker_login import BROKER_MECHANISM, BROKER_USER
 from kraft.security.oauthbearer import TokenRefused, check_authzid, parse_client_first
 from kraft.security.scram import ScramExchange
+from kraft.errors.kafka_codes import ILLEGAL_SASL_STATE, SASL_AUTHENTICATION_FAILED, UNSUPPORTED_SASL_MECHANISM
 
 PLAIN = "PLAIN"
 OAUTHBEARER = "OAUTHBEARER"
-UNSUPPORTED_SASL_MECHANISM = 33
-ILLEGAL_SASL_STATE = 34
-SASL_AUTHENTICATION_FAILED = 58
 
 
 def _connection(ctx: RequestContext) -> Session:

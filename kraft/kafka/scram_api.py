@@ -20,8 +20,8 @@ from kraft.errors import CredentialNotFound, DuplicateResource, KraftError, erro
 from kraft.kafka import error_codes
 from kraft.kafka.request_context import RequestContext
 from kraft.security.scram import MECHANISMS, ScramCredential, credential_from_salted
+from kraft.errors.kafka_codes import CLUSTER_AUTHORIZATION_FAILED
 
-CLUSTER_AUTHORIZATION_FAILED = 31
 MECHANISM_CODES = {"SCRAM-SHA-256": 1, "SCRAM-SHA-512": 2}  # Kafka's ScramMechanism type bytes
 MECHANISM_NAMES = {code: name for name, code in MECHANISM_CODES.items()}
 

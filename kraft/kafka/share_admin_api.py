@@ -17,10 +17,11 @@ from kraft.kafka import error_codes
 from kraft.kafka.authorized_ops import NOT_REQUESTED, authorized_operations
 from kraft.kafka.group_api import _coordinator_error
 from kraft.kafka.request_context import RequestContext
-from kraft.kafka.share_api import TOPIC_AUTHORIZATION_FAILED, topic_id_of
+from kraft.kafka.share_api import topic_id_of
+from kraft.errors.kafka_codes import TOPIC_AUTHORIZATION_FAILED
 from kraft.share.share_state import lag as share_lag
+from kraft.errors.kafka_codes import GROUP_ID_NOT_FOUND
 
-GROUP_ID_NOT_FOUND = 69
 ZERO_UUID = uuid.UUID(int=0)
 
 

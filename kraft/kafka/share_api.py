@@ -27,9 +27,9 @@ from kraft.kafka.request_context import RequestContext
 from kraft.replication.change_signal import wait_any
 from kraft.share.share_group import Refusal
 from kraft.share.share_partition import Ack, AckRefused, ack_shape_problem
-from kraft.share.share_sessions import CLOSE, INVALID_SHARE_SESSION_EPOCH, MAX_PARTITIONS, OPEN, SessionRefusal
+from kraft.share.share_sessions import CLOSE, MAX_PARTITIONS, OPEN, SessionRefusal
+from kraft.errors.kafka_codes import GROUP_AUTHORIZATION_FAILED, INVALID_SHARE_SESSION_EPOCH, TOPIC_AUTHORIZATION_FAILED
 
-TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED = 29, 30
 RENEW_SINCE = 2
 RECORD_LIMIT = 1  # ShareFetch v2's share_acquire_mode: 0 batch_optimized, 1 record_limit
 MAX_WAIT_MS = 30_000  # a long poll never outlasts a client's request timeout

@@ -22,8 +22,8 @@ from kraft.kafka import error_codes
 from kraft.kafka.request_context import RequestContext
 from kraft.share.share_partition import DONE
 from kraft.share.share_state import ShareSnapshot, decode, state_key
+from kraft.errors.kafka_codes import CLUSTER_AUTHORIZATION_FAILED
 
-CLUSTER_AUTHORIZATION_FAILED = 31
 ZERO = uuid.UUID(int=0)
 # (the stored state or None, the request's partition) -> the partition's answer fields
 PartitionOp = Callable[[str, ShareSnapshot | None, Any], Awaitable[dict[str, Any]]]

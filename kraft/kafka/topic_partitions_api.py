@@ -16,9 +16,9 @@ from kraft.broker.services import BrokerServices
 from kraft.kafka import error_codes
 from kraft.kafka.metadata_api import ZERO_UUID, topic_view
 from kraft.kafka.request_context import RequestContext
+from kraft.errors.kafka_codes import TOPIC_AUTHORIZATION_FAILED
 
 PARTITION_LIMIT = 2000  # Kafka's max.request.partition.size.limit
-TOPIC_AUTHORIZATION_FAILED = 29
 # AclOperation codes of the operations a topic has (Kafka's topic_authorized_operations)
 TOPIC_OPERATIONS = {"READ": 3, "WRITE": 4, "CREATE": 5, "DELETE": 6, "ALTER": 7, "DESCRIBE": 8,
                     "DESCRIBE_CONFIGS": 10, "ALTER_CONFIGS": 11}

@@ -26,17 +26,19 @@ from kraft.errors import InvalidTxnState, KraftError, ProducerFenced
 from kraft.kafka import error_codes
 from kraft.kafka.entities import millis
 from kraft.kafka.request_context import RequestContext
+from kraft.errors.kafka_codes import (
+    CLUSTER_AUTHORIZATION_FAILED,
+    GROUP_AUTHORIZATION_FAILED,
+    INVALID_PRODUCER_EPOCH,
+    INVALID_REGULAR_EXPRESSION,
+    OPERATION_NOT_ATTEMPTED,
+    TOPIC_AUTHORIZATION_FAILED,
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+)
 
-TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
-TOPIC_AUTHORIZATION_FAILED = 29
-CLUSTER_AUTHORIZATION_FAILED = 31
-GROUP_AUTHORIZATION_FAILED = 30
-OPERATION_NOT_ATTEMPTED = 55
-INVALID_PRODUCER_EPOCH = 47
 TRANSACTION_ABORTABLE_SINCE = 4  # TxnOffsetCommit v4 (KIP-890 part 1)
 EPOCH_BUMP_SINCE = 5  # EndTxn v5: transactions version 2, a new epoch at every end (KIP-890 part 2)
 ADDS_OFFSETS_PARTITION_SINCE = 5  # TxnOffsetCommit v5: transactions version 2
-INVALID_REGULAR_EXPRESSION = 128
 LOCATE_WAIT_S = 5.0  # a client retries COORDINATOR_LOAD_IN_PROGRESS / NOT_AVAILABLE itself
 
 

@@ -21,10 +21,10 @@ from kraft.errors import error_from_code
 from kraft.kafka.broker_batches import BrokerBatches
 from kraft.kafka.broker_client import BrokerConnection, refusal
 from kraft.transactions.txn_markers import MarkerAnswers, TxnCheck, TxnMarker
+from kraft.errors.kafka_codes import TRANSACTION_ABORTABLE
 
 MARKER_TIMEOUT_S = 35.0  # a leader writes each marker acks=all within 30 s
 CHECK_TIMEOUT_S = 15.0  # callers bound their own wait (a produce's deadline)
-TRANSACTION_ABORTABLE = 120  # a verify_only answer: the partition is not in the transaction
 
 
 async def send_markers(connection: BrokerConnection, markers: list[TxnMarker]) -> list[MarkerAnswers]:

@@ -12,8 +12,8 @@ from kraft.broker.services import BrokerServices
 from kraft.kafka import error_codes
 from kraft.kafka.request_context import RequestContext
 from kraft.transactions.txn_markers import TxnMarker
+from kraft.errors.kafka_codes import CLUSTER_AUTHORIZATION_FAILED
 
-CLUSTER_AUTHORIZATION_FAILED = 31
 
 
 async def write_txn_markers(node: BrokerServices, ctx: RequestContext, request) -> dict:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kraft.errors import kafka_codes as codes
+
 NOT_LEADER = "NOT_LEADER"
 FENCED_LEADER_EPOCH = "FENCED_LEADER_EPOCH"  # the follower knows a newer epoch than we do
 UNKNOWN_LEADER_EPOCH = "UNKNOWN_LEADER_EPOCH"  # the follower's epoch is older than ours
@@ -18,9 +20,10 @@ OFFSET_OUT_OF_RANGE = "OFFSET_OUT_OF_RANGE"
 STORAGE_ERROR = "KAFKA_STORAGE_ERROR"  # the leader's copy is damaged or its disk failed
 
 # each error's Kafka code in a Fetch answer, and back (an unknown code: the leader failed)
-KAFKA_CODES = {OFFSET_OUT_OF_RANGE: 1, UNKNOWN_PARTITION: 3, NOT_LEADER: 6, STORAGE_ERROR: 56,
-               FENCED_LEADER_EPOCH: 74, UNKNOWN_LEADER_EPOCH: 75}
-ERRORS_BY_CODE = {code: error for error, code in KAFKA_CODES.items()} | {100: UNKNOWN_PARTITION}
+KAFKA_CODES = {OFFSET_OUT_OF_RANGE: codes.OFFSET_OUT_OF_RANGE, UNKNOWN_PARTITION: codes.UNKNOWN_TOPIC_OR_PARTITION,
+               NOT_LEADER: codes.NOT_LEADER_OR_FOLLOWER, STORAGE_ERROR: codes.KAFKA_STORAGE_ERROR,
+               FENCED_LEADER_EPOCH: codes.FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH: codes.UNKNOWN_LEADER_EPOCH}
+ERRORS_BY_CODE = {code: error for error, code in KAFKA_CODES.items()} | {codes.UNKNOWN_TOPIC_ID: UNKNOWN_PARTITION}
 
 
 def error_of(code: int) -> str | None:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from kraft.scenario import hostile_frames as frames
 from kraft.scenario import hostile_rest, targets
-from kraft.scenario.hostile_wire import (ANSWERED, CLOSED, SASL_AUTHENTICATION_FAILED, UNREACHABLE, Conn, Sent,
-                                         answer_codes)
+from kraft.scenario.hostile_wire import ANSWERED, CLOSED, UNREACHABLE, Conn, Sent, answer_codes
+from kraft.errors.kafka_codes import SASL_AUTHENTICATION_FAILED
+from kraft.errors.kafka_codes import OFFSET_OUT_OF_RANGE
 
-OFFSET_OUT_OF_RANGE = 1
 DEFAULT_LIMIT_S = 90.0  # an abuse's whole run, at most
 IDLE_OPEN_BOUND_S = 60.0  # to open the idle connections
 IDLE_OPENING_AT_ONCE = 64

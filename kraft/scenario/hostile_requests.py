@@ -25,8 +25,8 @@ from kraft.scenario import hostile_frames as frames
 from kraft.scenario import hostile_rest
 from kraft.scenario.hostile_kafka import abuse_leader, limit_at, one_frame
 from kraft.scenario.hostile_wire import ANSWERED, CLOSED, UNREACHABLE, Conn, Sent, answer_codes
+from kraft.errors.kafka_codes import CLUSTER_AUTHORIZATION_FAILED, SHARE_SESSION_NOT_FOUND, TOPIC_AUTHORIZATION_FAILED
 
-TOPIC_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED, SHARE_SESSION_NOT_FOUND = 29, 31, 122
 COORDINATOR_NOT_YET = (14, 15, 16)  # loading, not available, not the coordinator: asked again
 JOIN_BOUND_S = 15.0  # to find the share group's coordinator and join at it
 SHARE_ACK_BATCHES = 100_000  # about 1.9 MB of acknowledgement batches in one frame

@@ -12,11 +12,11 @@ import struct
 from dataclasses import dataclass
 
 from kraft.scenario import hostile_frames as frames
+from kraft.errors.kafka_codes import SASL_AUTHENTICATION_FAILED
 
 CONNECT_TIMEOUT_S = 5.0
 ANSWER_TIMEOUT_S = 10.0
 MAX_ANSWER_BYTES = 64 << 20  # a larger announced answer is not read (nor believed)
-SASL_AUTHENTICATION_FAILED = 58
 
 ANSWERED, CLOSED, SILENT, UNREACHABLE = "answered", "closed", "no answer", "unreachable"
 

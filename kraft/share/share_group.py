@@ -14,10 +14,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-UNKNOWN_MEMBER_ID = 25
-INVALID_REQUEST = 42
-FENCED_MEMBER_EPOCH = 110
-GROUP_MAX_SIZE_REACHED = 81
+from kraft.errors.kafka_codes import FENCED_MEMBER_EPOCH, GROUP_MAX_SIZE_REACHED, INVALID_REQUEST, UNKNOWN_MEMBER_ID
+
 JOIN = 0
 LEAVE = -1
 

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
-INVALID_RECORD_STATE = 121  # Kafka's code for an acknowledgement of a record not held
-INVALID_REQUEST = 42
+from kraft.errors.kafka_codes import INVALID_RECORD_STATE, INVALID_REQUEST
+
 
 
 class RecordState(IntEnum):  # Kafka's numbering (it persists these in __share_group_state)

@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-SHARE_SESSION_NOT_FOUND = 122
-INVALID_SHARE_SESSION_EPOCH = 123
-SHARE_SESSION_LIMIT_REACHED = 133
-INVALID_REQUEST = 42
+from kraft.errors.kafka_codes import (
+    INVALID_REQUEST,
+    INVALID_SHARE_SESSION_EPOCH,
+    SHARE_SESSION_LIMIT_REACHED,
+    SHARE_SESSION_NOT_FOUND,
+)
+
 MAX_PARTITIONS = 10_000  # partitions one session may name (a hostile client names millions)
 OPEN = 0
 CLOSE = -1

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Callable
 
 from kraft.testing.cluster_state import replicas_of
+from kraft.errors.kafka_codes import ELECTION_NOT_NEEDED
 
 ELECTIONS = ("preferred", "unclean")
-ELECTION_NOT_NEEDED = 84  # Kafka's code: the partition already has the leader asked for
 REQUEST_TIMEOUT_S = 60.0  # librdkafka's socket.timeout.ms
 
 

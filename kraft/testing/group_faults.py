@@ -4,7 +4,8 @@ does when the member's session.timeout.ms passes without a heartbeat."""
 from __future__ import annotations
 
 from kraft.server.local_cluster import LocalCluster
-from kraft.testing.wire import NONE, call
+from kraft.testing.wire import call
+from kraft.errors.kafka_codes import NONE
 
 
 class SessionExpiryRefused(RuntimeError):

@@ -8,9 +8,10 @@ import socket
 import ssl
 import struct
 
+from kraft.errors.kafka_codes import NONE
+
 ANSWER_LIMIT = 1024 * 1024  # the answers asked for here are a few hundred bytes; more is not one
 CALL_TIMEOUT_S = 10.0
-NONE = 0
 
 
 class WireError(RuntimeError):

@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import itertools
 
-from kraft.kafka.fetch_sessions import (
-    EVICTION_MS,
+from kraft.kafka.fetch_sessions import (EVICTION_MS, FINAL_EPOCH, FULL, INCREMENTAL, INITIAL_EPOCH, SESSION_ERROR,
+                                        SESSIONLESS, FetchSessionCache, Outcome, Wanted, next_epoch)
+from kraft.errors.kafka_codes import (
     FETCH_SESSION_ID_NOT_FOUND,
     FETCH_SESSION_TOPIC_ID_ERROR,
-    FINAL_EPOCH,
-    FULL,
-    INCREMENTAL,
-    INITIAL_EPOCH,
     INVALID_FETCH_SESSION_EPOCH,
-    SESSION_ERROR,
-    SESSIONLESS,
-    FetchSessionCache,
-    Outcome,
-    Wanted,
-    next_epoch,
 )
 
 V = 12  # a version with sessions, topics by name

@@ -1,8 +1,9 @@
 """A share group's membership and assignment (ShareGroupHeartbeat), pure."""
 
-from kraft.share.share_group import FENCED_MEMBER_EPOCH, INVALID_REQUEST, UNKNOWN_MEMBER_ID, Refusal, ShareGroup
-from kraft.share.share_sessions import (INVALID_SHARE_SESSION_EPOCH, SHARE_SESSION_LIMIT_REACHED,
-                                        SHARE_SESSION_NOT_FOUND, SessionRefusal, ShareSessions)
+from kraft.share.share_group import Refusal, ShareGroup
+from kraft.errors.kafka_codes import FENCED_MEMBER_EPOCH, INVALID_REQUEST, UNKNOWN_MEMBER_ID
+from kraft.share.share_sessions import SessionRefusal, ShareSessions
+from kraft.errors.kafka_codes import INVALID_SHARE_SESSION_EPOCH, SHARE_SESSION_LIMIT_REACHED, SHARE_SESSION_NOT_FOUND
 
 TOPICS = {"orders": 2, "audit": 1}
 
@@ -81,7 +82,8 @@ def test_share_sessions_follow_kafkas_epochs():
 
 
 def test_a_share_session_names_a_bounded_number_of_partitions():
-    from kraft.share.share_sessions import INVALID_REQUEST, MAX_PARTITIONS
+    from kraft.share.share_sessions import MAX_PARTITIONS
+    from kraft.errors.kafka_codes import INVALID_REQUEST
     sessions = ShareSessions(max_sessions=10, idle_ms=10_000)
     too_many = {("orders", p) for p in range(MAX_PARTITIONS + 1)}
     assert sessions.use("g", "a", 0, too_many, set(), 0).code == INVALID_REQUEST

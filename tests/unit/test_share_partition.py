@@ -2,8 +2,8 @@
 
 import pytest
 
-from kraft.share.share_partition import (INVALID_RECORD_STATE, INVALID_REQUEST, Ack, AckRefused, AckType,
-                                         Acquired, Batch, SharePartition)
+from kraft.share.share_partition import Ack, AckRefused, AckType, Acquired, Batch, SharePartition
+from kraft.errors.kafka_codes import INVALID_RECORD_STATE, INVALID_REQUEST
 
 LOCK_MS, LIMIT = 1000, 3
 

@@ -8,8 +8,8 @@ from kio.schema.share_fetch.v2 import request as sf
 
 from kraft.kafka.share_api import MAX_ACK_BATCHES, size_problem
 from kraft.share.share_partition import Ack, ack_shape_problem
-from kraft.share.share_sessions import (CLOSE, INVALID_SHARE_SESSION_EPOCH, MAX_PARTITIONS, OPEN,
-                                        SHARE_SESSION_NOT_FOUND, SessionRefusal, ShareSessions)
+from kraft.share.share_sessions import CLOSE, MAX_PARTITIONS, OPEN, SessionRefusal, ShareSessions
+from kraft.errors.kafka_codes import INVALID_SHARE_SESSION_EPOCH, SHARE_SESSION_NOT_FOUND
 
 MAX_LOCKS = 2000  # group.share.partition.max.record.locks' default
 P0 = ("orders", 0)
