@@ -74,9 +74,9 @@ def produce(request, who) -> None:  # need: WRITE on the topic (+ CREATE to auto
 
 
 def check_create_topic(request, who, topic: str) -> None:
-    """Kafka: CREATE on the cluster, or on the topic's own name."""
+    """Kafka: CREATE on the cluster, or on the topic's own name (AccessControl.may_create_topic)."""
     access = node_of(request).access
-    if not access.may(who, "create_topics"):
+    if not access.may_create_topic(who, topic):
         access.require(who, "create_topic", topic)
 
 
@@ -88,9 +88,8 @@ def super_user(request, who) -> None:
 def idempotent_producer(request, who) -> None:
     """Kafka 3: IDEMPOTENT_WRITE on the cluster, or WRITE on some topic (KIP-679)."""
     access = node_of(request).access
-    if access.enabled and not access.may(who, "idempotent_write"):
-        if not access.authorizer().any_allowed(who.principal, who.host, NEEDS["produce"].operation, "TOPIC"):
-            access.require(who, "idempotent_write")
+    if not access.may_get_producer_id(who):
+        access.require(who, "idempotent_write")
 
 
 def visible(request: web.Request, operation: ClientOperation, names: Iterable[str]) -> list:

@@ -136,6 +136,20 @@ class AccessControl:
             need = NEEDS[operation]
             self.check(who, need.operation, need.resource_type, name)
 
+    # Kafka's two rules where either of two ACLs will do, for both doors
+    def may_create_topic(self, who: Identity | None, topic: str) -> bool:
+        """CreateTopics and auto-creation: CREATE on the cluster, or on the topic's own name."""
+        return self.may(who, "create_topics") or self.may(who, "create_topic", topic)
+
+    def may_get_producer_id(self, who: Identity | None) -> bool:
+        """An idempotent producer's id: IDEMPOTENT_WRITE on the cluster, or WRITE on some
+        topic (KIP-679, Kafka 3's default)."""
+        if who is None or not self.enabled or who.broker or self.may(who, "idempotent_write"):
+            return True
+        need = NEEDS["produce"]
+        return self.ready() and self.authorizer().any_allowed(who.principal, who.host, need.operation,
+                                                              need.resource_type)
+
     def may_see(self, who: Identity | None, operation: ClientOperation, names: Iterable[str]) -> list[str]:
         """allowed_names for a client operation: what a listing shows."""
         need = NEEDS[operation]

@@ -112,8 +112,7 @@ async def _named_topic(node: BrokerServices, ctx: RequestContext, name: str | No
     except InvalidValue:  # Kafka's answer, which clients do not retry
         return _missing(name, error_codes.INVALID_TOPIC_EXCEPTION)
     # auto-creation needs CREATE on the cluster or the topic, as in Kafka
-    may_create = allow_create and (ctx.allowed("create_topics")
-                                   or ctx.allowed("create_topic", name))
+    may_create = allow_create and ctx.may_create_topic(name)
     try:
         if may_create:
             topic = await topic_for_produce(node, name)

@@ -17,8 +17,8 @@ async def handle(node: BrokerServices, ctx: RequestContext, request) -> dict:
     answer = {"throttle_time": 0, "error_code": error_codes.NONE, "producer_id": -1, "producer_epoch": -1}
     if request.transactional_id is not None:
         return await txn_api.init_transactional_producer(node, ctx, request, answer)
-    if not (ctx.allowed("idempotent_write") or ctx.any_topic_allowed("produce")):
-        answer["error_code"] = 31  # CLUSTER_AUTHORIZATION_FAILED (Kafka: IDEMPOTENT_WRITE, or WRITE on some topic)
+    if not ctx.may_get_producer_id():
+        answer["error_code"] = error_codes.CLUSTER_AUTHORIZATION_FAILED
         return answer
     if node.producer_ids is None:
         answer["error_code"] = error_codes.COORDINATOR_NOT_AVAILABLE

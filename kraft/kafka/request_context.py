@@ -152,12 +152,15 @@ class RequestContext:
         need = NEEDS["describe_topic"]
         return lambda topic: bool(access.allowed_names(who, need.operation, need.resource_type, (topic,)))
 
-    def any_topic_allowed(self, operation: ClientOperation) -> bool:
-        """Whether the principal may `operation` some topic (KIP-679's idempotent producers)."""
+    def may_create_topic(self, name: str) -> bool:
+        """CREATE on the cluster or the topic (AccessControl.may_create_topic)."""
         access, who = self._access_and_identity()
-        if who is None or access is None or not access.enabled:
-            return True
-        return access.authorizer().any_allowed(who.principal, who.host, NEEDS[operation].operation, "TOPIC")
+        return access is None or access.may_create_topic(who, name)
+
+    def may_get_producer_id(self) -> bool:
+        """IDEMPOTENT_WRITE, or WRITE on some topic (AccessControl.may_get_producer_id)."""
+        access, who = self._access_and_identity()
+        return access is None or access.may_get_producer_id(who)
 
     def _access_and_identity(self) -> tuple[AccessControl | None, Identity | None]:
         if self.connection is None:

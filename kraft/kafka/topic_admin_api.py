@@ -57,7 +57,7 @@ def _created_error(name: str, code: int, message: str) -> dict:
 async def _create_one(node: BrokerServices, ctx: RequestContext, topic, validate_only: bool) -> dict:
     try:
         name = _checked_name(topic.name, "create")
-        if not ctx.allowed("create_topics"):  # Kafka: CREATE on the cluster or the topic
+        if not ctx.may_create_topic(name):  # Kafka: CREATE on the cluster or the topic
             ctx.check("create_topic", name)
         assignments = [(int(a.partition_index), [int(b) for b in a.broker_ids]) for a in topic.assignments]
         if assignments and (topic.num_partitions != -1 or topic.replication_factor != -1):

@@ -494,3 +494,39 @@ def test_the_inter_broker_listener_serves_the_brokers_login_and_ends_a_users(clu
     with socket.create_connection((node.host, node.inter_broker_port), timeout=10) as s:
         sasl_plain(s, "alice", "alice-password")  # the login itself is answered
         assert closed_by_broker(s), "a user's connection on the inter-broker listener stayed open"
+
+
+def test_an_idempotent_producer_needs_write_on_some_topic_or_idempotent_write(cluster):
+    """KIP-679 on both doors, one rule: a producer id needs IDEMPOTENT_WRITE on the cluster,
+    or WRITE on any topic (Kafka 3's idempotent-by-default producers need no more)."""
+    c = cluster
+    revoke_all(c)
+    alice = {**sasl(c, "alice", "alice-password"), "enable.idempotence": True}
+    alice_http = {"Authorization": "Basic " + base64.b64encode(b"alice:alice-password").decode()}
+    try:
+        assert fatal_error(alice, "ks-orders") == confluent_kafka.KafkaError.CLUSTER_AUTHORIZATION_FAILED
+        status, body = http_json("POST", c.v3(1) + "/producers", {}, headers=alice_http)
+        assert status == 403, body
+        rest_grant(c, resource_name="ks-secret")  # WRITE on another topic: a producer id for any
+        assert deliveries(alice, "ks-secret", [b"i2"]) == [None]
+        status, body = http_json("POST", c.v3(2) + "/producers", {}, headers=alice_http)
+        assert status == 200, body
+        revoke_all(c)
+        rest_grant(c, resource_type="CLUSTER", resource_name="kafka-cluster", operation="IDEMPOTENT_WRITE")
+        status, body = http_json("POST", c.v3(3) + "/producers", {}, headers=alice_http)
+        assert status == 200, body
+    finally:
+        revoke_all(c)
+
+
+def fatal_error(conf: dict, topic: str) -> int | None:
+    """The code of the fatal error a producer stops with (an id refused), within 20 s."""
+    producer = confluent_kafka.Producer({"message.timeout.ms": 8000, **conf})
+    producer.produce(topic, b"x")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            producer.poll(0.1)
+        except confluent_kafka.KafkaException as exc:
+            return exc.args[0].code()
+    return None
