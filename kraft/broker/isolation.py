@@ -16,9 +16,8 @@ import time
 from collections.abc import Iterable
 from typing import NamedTuple
 
-import orjson
 
-from kraft.errors import Overloaded, UnknownServerError
+from kraft.errors import Overloaded
 from kraft.storage.record import Record
 from kraft.storage.open_budget import READ_OPENS, OpenBudget
 from kraft.storage.record_batch import control_marker, decode_records, decode_records_prefix, iter_batches
@@ -34,17 +33,6 @@ ABORTED_HEADER = "X-Kraft-Aborted-Transactions"
 class Aborted(NamedTuple):
     producer_id: int
     first_offset: int
-
-
-def aborted_header(aborted: Iterable[Aborted]) -> str:
-    return orjson.dumps([list(a) for a in aborted]).decode()
-
-
-def aborted_from_header(value: str) -> list[Aborted]:
-    try:
-        return [Aborted(int(pid), int(first)) for pid, first in orjson.loads(value)]
-    except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
-        raise UnknownServerError(f"a peer sent unreadable aborted transactions ({exc})") from None
 
 
 def visible_records(data: bytes, position: int, aborted: Iterable[Aborted] | None = None,

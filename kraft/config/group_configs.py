@@ -97,7 +97,3 @@ def effective(own: Mapping[str, str], settings: GroupSettings) -> dict[str, tupl
     """Every group config: (value, whether the group set it itself)."""
     return {name: (own[name], True) if name in own else (spec.broker_default(settings), False)
             for name, spec in SPECS.items()}
-
-
-def int_config(own: Mapping[str, str], settings: GroupSettings, name: str) -> int:
-    return int(effective(own, settings)[name][0])

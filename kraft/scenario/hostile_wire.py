@@ -12,7 +12,6 @@ import struct
 from dataclasses import dataclass
 
 from kraft.scenario import hostile_frames as frames
-from kraft.errors.kafka_codes import SASL_AUTHENTICATION_FAILED
 
 CONNECT_TIMEOUT_S = 5.0
 ANSWER_TIMEOUT_S = 10.0

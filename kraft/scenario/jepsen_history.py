@@ -108,9 +108,6 @@ class JepsenHistory:
     ops: list[Op]  # client ops in file order, invokes and completions
     completions: list[Op]  # ok / fail / info, in file order (made-up infos last)
 
-    def by_index(self) -> dict[int, Op]:
-        return {op.index: op for op in self.ops}
-
 
 def parse_history(lines: Iterable[str]) -> JepsenHistory:
     """Parse JSON lines into a JepsenHistory; blank lines are skipped. Raises

@@ -90,9 +90,6 @@ class ShareSessions:
         session.last_used_ms = now_ms
         return session
 
-    def forget_member(self, group_id: str, member_id: str) -> ShareSession | None:
-        return self._drop((group_id, member_id))
-
     def close_owner(self, owner: Hashable) -> list[ShareSession]:
         """Its connection closed: the sessions it opened are gone (what their members
         hold is the caller's to give back)."""

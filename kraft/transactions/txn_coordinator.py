@@ -186,10 +186,6 @@ class TransactionCoordinator:
         pass  # nothing of this coordinator follows the image between requests
 
     # -- where a transactional id lives ------------------------------------------------------
-    def partition_for(self, transactional_id: str) -> int | None:
-        """The __transaction_state partition of the id; None while the topic does not exist."""
-        return self.runtime.partition_of(transactional_id)
-
     async def locate(self, transactional_id: str, create: bool = True, wait_s: float = LOCATE_WAIT_S) -> int | None:
         """None when this node coordinates the id and has loaded its partition; else the
         node id to send it to (FindCoordinator, key type 1). Creates __transaction_state on
