@@ -23,6 +23,7 @@ from kraft.broker.lookup import partition_or_404, topic_or_404
 from kraft.metadata.effective_configs import described_topic_configs
 from kraft.config.topic_names import refuse_client_change_of_internal, validate_topic_name
 from kraft.errors import BadRequest, NotFound
+from kraft.config.topic_names import is_internal_topic
 
 V3 = "/v3/clusters/{cluster_id}/topics"
 
@@ -259,7 +260,7 @@ def _v2_partition(topic, i):
 
 async def v2_list_topics(request):
     # internal topics (__consumer_offsets) are hidden, as Kafka's topic listing does by default
-    names = (t for t in node_of(request).image.topic_ids if not t.startswith("__"))
+    names = (t for t in node_of(request).image.topic_ids if not is_internal_topic(t))
     return v2_response(sorted(visible(request, "describe_topic", names)))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from kraft.broker.services import BrokerServices
 from kraft.controller import commands as controller_requests
 from kraft.errors import TopicAlreadyExists, TopicNotFound
+from kraft.config.topic_names import is_internal_topic
 
 
 async def topic_for_produce(node: BrokerServices, name: str):
@@ -17,7 +18,7 @@ async def topic_for_produce(node: BrokerServices, name: str):
     try:
         return node.data_plane.topic_or_404(name)
     except TopicNotFound:
-        if not node.config.cluster.auto_create_topics_enable or name.startswith("__"):
+        if not node.config.cluster.auto_create_topics_enable or is_internal_topic(name):
             raise
     try:
         result = await node.controller_call(controller_requests.CreateTopic(name=name))

@@ -9,6 +9,7 @@ topic list. Pure apart from the clock the timeout reads.
 from __future__ import annotations
 
 import regex
+from kraft.config.topic_names import is_internal_topic
 
 MATCH_TIMEOUT_S = 0.02
 
@@ -32,7 +33,7 @@ class TopicPattern:
             return self._cached[1]
         found = set()
         for topic in topics:
-            if topic.startswith("__"):
+            if is_internal_topic(topic):
                 continue
             try:
                 if self._compiled.fullmatch(topic, timeout=self._timeout_s):

@@ -245,3 +245,14 @@ def test_a_named_topic_deleted_under_an_instance_is_known_and_one_to_come_is_not
     manual.manual = (("audit", 0),)
     manual.note_existing({"audit"})
     assert manual.deleted_topics(set()) == ["audit"]
+
+
+def test_a_pattern_skips_the_clusters_own_topics_but_not_a_users_double_underscore_topic():
+    """Kafka's rule (Topic.isInternal): the internal topics are a set, not a prefix; a
+    user's `__app_state` is a topic like any other."""
+    g = RestInstanceGroup("g", PARTITIONS, "x.")
+    a = make(g, "a")
+    a.pattern = TopicPattern("__.*")
+    assert g.subscribe(a, 0) is None
+    g.topics_changed({**PARTITIONS, "__app_state": 1, "__consumer_offsets": 6, "__transaction_state": 4}, 10)
+    assert {t for t, _ in a.assignment} == {"__app_state"}
