@@ -4,13 +4,14 @@ The package is layered; each layer imports only the layers listed before it:
 
     errors -> config -> security -> schemas -> metadata -> storage -> quorum -> replication
     -> controller -> coordinator -> groups -> transactions -> share -> internode -> broker -> registry
-    -> api | kafka -> internode.routes
+    -> api | kafka
     -> server -> client -> cli, perf, scenario
 
 api (HTTP) and kafka (the Kafka protocol) are the two front doors, side by side over
 the same broker services (kraft/broker/services.py): neither imports the other.
-internode is node-to-node HTTP: its client half below the broker, its server half
-(internode.routes) above the doors, whose HTTP body helpers it shares.
+internode is node-to-node HTTP's client half, below the broker; its server half
+(server/internode_routes.py) sits in the server, above the doors whose HTTP body helpers
+it shares.
 
 The order is `ORDER` in `tests/unit/test_layers.py`, which checks the rule on every
 import in the tree and this list against it; README.md's "Layout" table says what each

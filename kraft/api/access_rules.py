@@ -29,7 +29,7 @@ IDENTITY_KEY = web.RequestKey("kraft.identity", Identity)  # who the request was
 Rule = Callable[[web.Request, Identity], None]
 Marker = Literal["open", "internal"]  # the only strings a rule may be
 OPEN: Final = "open"  # marker: no credentials asked
-INTERNAL: Final = "internal"  # node-to-node: the cluster signature (kraft/internode/routes.py) instead
+INTERNAL: Final = "internal"  # node-to-node: the cluster signature (kraft/server/internode_routes.py) instead
 # the path parameter naming a route's resource, by resource type (the cluster has one)
 _NAMED_BY = {"TOPIC": "topic", "GROUP": "group"}
 

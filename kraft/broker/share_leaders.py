@@ -74,7 +74,7 @@ class ShareLeaders:
 
 
 async def serve(plane: DataPlane, shares: ShareBroker, payload: Any) -> dict[str, Any]:
-    """At the partition's leader (this node; internode/routes.py for another's asking)."""
+    """At the partition's leader (this node; server/internode_routes.py for another's asking)."""
     try:
         op, group_id, member_id = payload["op"], str(payload["group"]), str(payload["member"])
         topic, partition = str(payload["topic"]), int(payload["partition"])

@@ -135,7 +135,7 @@ async def _read_here(coordinator: ShareCoordinator, key: str, leader_epoch: int)
 
 
 async def serve(coordinator: ShareCoordinator, body: Any) -> dict[str, Any]:
-    """At the share coordinator: an admin view's read, or a group's states (internode/routes.py)."""
+    """At the share coordinator: an admin view's read, or a group's states (server/internode_routes.py)."""
     if not isinstance(body, dict) or body.get("op") not in OPS or not isinstance(body.get("key"), str):
         raise BadRequest("a share state request names op (read, list, write or delete) and key")
     key = body["key"]

@@ -11,7 +11,7 @@ from kraft.api.app import build_app
 from kraft.api.schema_lookup import attach_registry
 from kraft.broker.services import BrokerServices
 from kraft.console import lab_routes, schema_routes
-from kraft.internode import routes as internode_routes
+from kraft.server import internode_routes
 from kraft.registry.service import SchemaRegistry
 
 

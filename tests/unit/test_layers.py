@@ -18,10 +18,7 @@ pytestmark = pytest.mark.slow  # a tree-wide check: in the default suite, not in
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER = ["errors", "config", "security", "schemas", "metadata", "storage", "quorum", "replication", "controller", "coordinator",
-         "groups", "transactions", "share", "internode", "broker", "registry", "api", "kafka", "internode.routes", "server", "client", "top"]
-# kraft.internode holds both halves of node-to-node HTTP: its client below the broker,
-# its server (routes) beside the front doors, above the broker it serves.
-SERVER_HALVES = {"kraft.internode.routes": "internode.routes"}
+         "groups", "transactions", "share", "internode", "broker", "registry", "api", "kafka", "server", "client", "top"]
 FRONT_DOORS = {"api", "kafka"}  # side by side: neither imports the other
 RANK = {name: i for i, name in enumerate(ORDER)}
 TOP = {"cli", "perf", "scenario", "testing", "__init__", "__main__"}
@@ -38,8 +35,6 @@ def module_of(path: Path) -> str:
 
 
 def layer_of(module: str) -> str:
-    if module in SERVER_HALVES:
-        return SERVER_HALVES[module]
     parts = module.split(".")
     if len(parts) == 1:
         return "top"
