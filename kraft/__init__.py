@@ -5,7 +5,7 @@ The package is layered; each layer imports only the layers listed before it:
     errors -> config -> security -> schemas -> metadata -> storage -> quorum -> replication
     -> controller -> coordinator -> groups -> transactions -> share -> internode -> broker -> registry
     -> api | kafka
-    -> server -> client -> cli, perf, scenario
+    -> server -> client -> scenario -> testing -> perf -> cli
 
 api (HTTP) and kafka (the Kafka protocol) are the two front doors, side by side over
 the same broker services (kraft/broker/services.py): neither imports the other.

@@ -44,7 +44,7 @@ _worker = os.environ.get("PYTEST_XDIST_WORKER")
 if _worker in WORKER_FIRST_ADDRESS:
     os.environ.setdefault("KRAFT_LOCAL_CLUSTER_FIRST_ADDRESS", str(WORKER_FIRST_ADDRESS[_worker]))
 
-# `kraft up` remembers the cluster it started (kraft.cli.profiles, under XDG_CONFIG_HOME):
+# `kraft up` remembers the cluster it started (kraft.client.profiles, under XDG_CONFIG_HOME):
 # the suite's starts go to a config home of its own, never the user's current profile
 _CONFIG_HOME = tempfile.TemporaryDirectory(prefix="kraft-test-config-home-")
 os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME.name

@@ -1,5 +1,5 @@
 """What every command shares: the one-line failure, the cluster.toml a file command reads,
-and the HTTP client a command talking to a running cluster gets (kraft.cli.target says
+and the HTTP client a command talking to a running cluster gets (kraft.client.target says
 which cluster). Light to import: the config parser and the HTTP client load when a
 command first needs them, so `kraft --help` never does.
 """
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterator, NoReturn, Optional
 
 import typer
 
-from kraft.cli import profiles, target
+from kraft.client import profiles, target
 
 if TYPE_CHECKING:
     from kraft.client.admin_client import AdminClient
@@ -42,7 +42,7 @@ def admin_errors() -> Iterator[None]:
 
 
 def load_config(path: Optional[Path], embedded: bool = False) -> tuple[ClusterConfig, Optional[Path]]:
-    """A file command's cluster.toml (kraft.cli.target.file_config) and its path (None: bundled)."""
+    """A file command's cluster.toml (kraft.client.target.file_config) and its path (None: bundled)."""
     choice = target.ConfigChoice(None, "--embedded-default") if embedded else target.file_config(path)
     return _load(choice)
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from kraft.cli import profiles
+from kraft.client import profiles
 from kraft.cli.connect import ConfigOpt, fail, load_config
 
 

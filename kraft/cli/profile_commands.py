@@ -1,5 +1,5 @@
 """`kraft profile list | current | use NAME | create NAME | delete NAME`: the remembered
-clusters (kraft.cli.profiles), as `rpk profile` manages its own."""
+clusters (kraft.client.profiles), as `rpk profile` manages its own."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from kraft.cli import profiles, target
+from kraft.client import profiles, target
 from kraft.cli.connect import fail, load_config
 
 

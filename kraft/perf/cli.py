@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from kraft.server import terminal
-from kraft.cli.target import TargetError, bootstrap_urls
+from kraft.client.target import TargetError, bootstrap_urls
 from kraft.perf.stats import LoadResult, latency_summary
 
 out = terminal.console()

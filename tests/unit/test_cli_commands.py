@@ -12,7 +12,8 @@ import pytest
 import typer.main
 from typer.core import TyperArgument
 
-from kraft.cli import lazy, target
+from kraft.cli import lazy
+from kraft.client import target
 from kraft.cli.main import COMMANDS
 
 # what `kraft --help` must not import: the commands' modules and what only they need

@@ -1,5 +1,5 @@
-"""Where the CLI looks for its cluster (kraft.cli.target) and the profile store
-(kraft.cli.profiles), on real files."""
+"""Where the CLI looks for its cluster (kraft.client.target) and the profile store
+(kraft.client.profiles), on real files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kraft.cli import profiles, target
+from kraft.client import profiles, target
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from kraft.cli import profiles
+from kraft.client import profiles
 
 CONFIG_ENV = "KRAFT_CONFIG"
 CA_ENV = "KRAFT_CA"  # kraft.client.admin_client.CA_ENV, named here so choosing a cluster loads no HTTP client
