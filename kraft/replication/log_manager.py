@@ -28,6 +28,7 @@ from kraft.replication.partition_replica import PartitionReplica
 from kraft.storage import partition_dir
 from kraft.storage.compaction import CleanerSettings
 from kraft.storage.hw_checkpoint import HighWatermarkCheckpoint
+from kraft.storage.log_config import LogConfig
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.topic_log_config import log_config_for
 
@@ -40,6 +41,15 @@ RETENTION_PERIOD_S = 5.0
 # this only take the GIL from the event loop (16 made the CreateTopics answer for 10,000
 # partitions take 23 s instead of 8).
 OPEN_AT_ONCE = 4
+
+
+def open_replica_log(root: Path, topic: str, index: int, topic_id: str, config: LogConfig,
+                     previous_run_closed: bool | None) -> PartitionLog:
+    """An opening thread's work (bench/open_fresh_logs.py runs it too): the replica's
+    directory for this topic id, then its log; one just made has nothing to read."""
+    prepared = partition_dir.prepare(root, topic, index, topic_id)
+    return PartitionLog.open(prepared.path, config, unsynced_identity=prepared.unsynced,
+                             previous_run_closed=previous_run_closed, fresh=prepared.fresh)
 
 
 class LogManager:
@@ -78,13 +88,9 @@ class LogManager:
         name = partition_dir.partition_path(self.root, topic, index).name
         config = log_config_for(self._topic_configs(topic))
 
-        def open_log() -> PartitionLog:
-            prepared = partition_dir.prepare(self.root, topic, index, topic_id)
-            return PartitionLog.open(prepared.path, config, unsynced_identity=prepared.unsynced,
-                                     previous_run_closed=self.previous_run_closed)
-
         self._opening.add(name)  # not a stray log while it opens (remove_stray_logs)
-        opened = asyncio.get_running_loop().run_in_executor(self._openers, open_log)
+        opened = asyncio.get_running_loop().run_in_executor(
+            self._openers, open_replica_log, self.root, topic, index, topic_id, config, self.previous_run_closed)
         try:
             plog = await asyncio.shield(opened)
         except asyncio.CancelledError:

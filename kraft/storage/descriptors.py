@@ -77,12 +77,15 @@ class Descriptor:
         self.gone = False  # closed by its owner: never opened again
 
     @classmethod
-    def of_path(cls, path: Path, flags: int, mode: int = 0o644, budget: DescriptorBudget | None = None) -> Descriptor:
+    def of_path(cls, path: Path, flags: int, mode: int = 0o644, budget: DescriptorBudget | None = None,
+                identity: tuple[int, int] | None = None) -> Descriptor:
         """A file opened with `flags`; opened again without O_CREAT and only if the path
         still names the same file, so that a file removed meanwhile (its partition deleted)
         or replaced (a cleaned segment moved over it) is an error for whoever still holds
-        the old one, never an empty file made anew or another file's bytes."""
-        first: tuple[int, int] | None = None
+        the old one, never an empty file made anew or another file's bytes. `identity`:
+        the file's (st_dev, st_ino), known already (the caller made it): every open is
+        checked against it."""
+        first = identity
 
         def opener() -> int:
             nonlocal first

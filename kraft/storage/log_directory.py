@@ -47,12 +47,14 @@ def replace_durably(path: Path, text: str, sync_directory: bool = True) -> None:
 
 class LogDirectory:
     def __init__(self, path: Path | str, *, unsynced_identity: bool = False,
-                 previous_run_closed: bool | None = None) -> None:
+                 previous_run_closed: bool | None = None, made: bool = False) -> None:
         """`previous_run_closed`: what the broker's run state says of its previous run
         (RunState.begin, recorded durably as not closed before any log opens); None for
-        a log opened on its own, whose marker alone says whether it was closed cleanly."""
+        a log opened on its own, whose marker alone says whether it was closed cleanly.
+        `made`: the caller made the directory (partition_dir.prepare)."""
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        if not made:
+            self.path.mkdir(parents=True, exist_ok=True)
         self._previous_run_closed = previous_run_closed
         # partition.metadata and this directory's own entry, written and not fsynced yet
         self._identity_unsynced = unsynced_identity

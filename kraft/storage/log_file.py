@@ -43,13 +43,27 @@ def _sync_file_range() -> Callable[..., int] | None:
 _sync_range = _sync_file_range()
 
 
+_FLAGS = os.O_RDWR | os.O_APPEND
+
+
 class LogFile:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, new: bool = False) -> None:
+        """`new`: make the file, which must not exist (a new log's directory, just made);
+        its descriptor is opened at first use, so that thousands of new logs hold none."""
         self.path = path
         # open while used, within the node's descriptor budget (descriptors.py)
-        self._fd = Descriptor.of_path(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
-        with self._fd as fd:
-            self.size = os.fstat(fd).st_size
+        if new:
+            fd = os.open(path, _FLAGS | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                made = os.fstat(fd)
+            finally:
+                os.close(fd)
+            self._fd = Descriptor.of_path(path, _FLAGS, identity=(made.st_dev, made.st_ino))
+            self.size = 0
+        else:
+            self._fd = Descriptor.of_path(path, _FLAGS | os.O_CREAT)
+            with self._fd as fd:
+                self.size = os.fstat(fd).st_size
         self._cold_end = self.size  # bytes below were handed to drop_cached (or predate us)
 
     def append(self, data: bytes) -> int:

@@ -7,12 +7,19 @@ contiguous offsets) and its torn or corrupt tail cut; segments below the recover
 point were fsynced. A rolled segment is fsynced off the event loop, so the newest
 sealed ones may be above it. The leader-epoch cache is brought back in line with
 whatever the log now holds.
+
+A log whose directory partition_dir.prepare has just made (`new_log`) has nothing on
+disk to read but its id: its first segment is made, and nothing is listed, recovered or
+read. A crash anywhere after that leaves a directory this loader opens as any other: an
+id and no segment (a new first segment is made), a .log file with no index files (a
+segment's index files are made at their first entry; see Segment._load_indexes).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
-from kraft.storage import cleaned_swap
+from kraft.storage import cleaned_swap, producer_snapshots
 from kraft.storage.damage import Damage
 from kraft.storage.leader_epoch_cache import (
     CHECKPOINT_NAME,
@@ -20,11 +27,39 @@ from kraft.storage.leader_epoch_cache import (
     read_checkpoint,
 )
 from kraft.storage.log_directory import LogDirectory
+from kraft.storage.producer_state import ProducerStateTable
 from kraft.storage.record_batch import BatchHeader
 from kraft.storage.segment import Segment
 
 
-def load_segments(directory: LogDirectory, index_interval_bytes: int
+class Loaded(NamedTuple):
+    segments: list[Segment]
+    epochs: LeaderEpochCache
+    producers: ProducerStateTable
+    lost: list[Damage]  # ranges found damaged at load (see load_segments)
+    recovery_point: int  # RollFsyncs
+    log_start: int | None  # the log-start-offset file's, if any
+
+
+def load(directory: LogDirectory, index_interval_bytes: int) -> Loaded:
+    """What the directory holds, recovered after kill -9 or a power cut."""
+    clean = directory.was_clean_shutdown()
+    point = directory.read_recovery_point()
+    segments, epochs, lost = load_segments(directory, index_interval_bytes, point)
+    doubt = None if clean else doubtful_start(segments, point)
+    producers = producer_snapshots.load(directory.path, segments, doubt)
+    return Loaded(segments, epochs, producers, lost, point, directory.read_log_start())
+
+
+def new_log(directory: LogDirectory, index_interval_bytes: int) -> Loaded:
+    """A log in a directory made just now, empty but for its id (partition_dir.Prepared.
+    fresh): no segment, checkpoint, snapshot, recovery point or log start to read."""
+    segments = [Segment.create_new(directory.path, 0, index_interval_bytes)]
+    epochs = LeaderEpochCache(directory.path / CHECKPOINT_NAME, [])
+    return Loaded(segments, epochs, ProducerStateTable(), [], 0, None)
+
+
+def load_segments(directory: LogDirectory, index_interval_bytes: int, recovery_point: int
                   ) -> tuple[list[Segment], LeaderEpochCache, list[Damage]]:
     """The segments, the epoch cache, and what was lost: a closed segment found cut short
     (its index unusable, its data damaged) drops everything after it, so the offsets stay
@@ -47,7 +82,7 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int
     elif clean:
         segments = [Segment.open(directory.path, base, index_interval_bytes) for base in bases]
     else:
-        doubtful = _first_unflushed(bases, directory.read_recovery_point())
+        doubtful = _first_unflushed(bases, recovery_point)
         segments = [Segment.open(directory.path, base, index_interval_bytes) for base in bases[:doubtful]]
         epochs.truncate_from_end(bases[doubtful])  # re-learnt from the batches that survive
         for base in bases[doubtful:]:
@@ -65,12 +100,12 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int
     return segments, epochs, lost
 
 
-def doubtful_start(directory: LogDirectory, segments: list[Segment]) -> int:
+def doubtful_start(segments: list[Segment], recovery_point: int) -> int:
     """After kill -9 or a power cut: the first offset recovery could not trust (the
     segments load_segments checked, or may have), from which the producer table and the
     transaction indexes are replayed."""
     bases = [s.base_offset for s in segments]
-    at = _first_unflushed(bases, directory.read_recovery_point())
+    at = _first_unflushed(bases, recovery_point)
     if len(segments) > 1 and segments[-1].is_empty:
         at = min(at, len(segments) - 2)  # see _recover_before_empty_tail
     return bases[at]

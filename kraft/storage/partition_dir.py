@@ -12,6 +12,7 @@ starts empty and fetches from its leader.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -32,11 +33,21 @@ def partition_path(root: Path, topic: str, partition: int) -> Path:
 
 def topic_id_of(path: Path) -> str | None:
     """None when the file is missing, or cut short (a power cut before it reached the
-    disk whole): a torn id must not read as another topic's, whose records would go."""
+    disk whole): a torn id must not read as another topic's, whose records would go.
+    The newline written last is what says it is whole (see _write_id)."""
     try:
-        text = (Path(path) / METADATA_FILE).read_text()
+        fd = os.open(os.path.join(path, METADATA_FILE), os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 4096):
+            chunks.append(chunk)
+        text = b"".join(chunks).decode()
     except (OSError, UnicodeDecodeError):
         return None
+    finally:
+        os.close(fd)
     if not text.endswith("\n"):
         return None
     for line in text.splitlines():
@@ -49,6 +60,8 @@ def topic_id_of(path: Path) -> str | None:
 class Prepared(NamedTuple):
     path: Path
     unsynced: bool  # its partition.metadata was just written and is not fsynced yet
+    # made just now, and nothing in it but its id: PartitionLog.open has nothing to read
+    fresh: bool = False
 
 
 def prepare(root: Path, topic: str, partition: int, topic_id: str) -> Prepared:
@@ -63,17 +76,44 @@ def prepare(root: Path, topic: str, partition: int, topic_id: str) -> Prepared:
     found = topic_id_of(path)
     if found == topic_id:
         return Prepared(path, False)
-    if path.exists():
-        if found is None and _holds_records(path):
-            set_aside(path)
-        elif found is not None:
-            shutil.rmtree(path)  # a previous topic of the same name
-    path.mkdir(parents=True, exist_ok=True)
-    meta = path / METADATA_FILE
-    tmp = meta.with_name(METADATA_FILE + ".tmp")
-    tmp.write_text(f"version: 0\ntopic_id: {topic_id}\n")
-    tmp.replace(meta)  # never a name on half an id, fsynced or not
-    return Prepared(path, True)
+    if found is not None:
+        shutil.rmtree(path)  # a previous topic of the same name
+    fresh = _make(path)
+    if not fresh and _holds_records(path):  # there already, with no readable id
+        set_aside(path)
+        fresh = _make(path)
+    meta = os.path.join(path, METADATA_FILE)
+    if fresh:
+        _write_id(meta, topic_id, os.O_EXCL)  # no earlier bytes under this name to replace
+    else:
+        _write_id(meta + ".tmp", topic_id, os.O_TRUNC)
+        os.replace(meta + ".tmp", meta)  # not written over a torn id: never a mix of its bytes and these
+    return Prepared(path, True, fresh)
+
+
+def _make(path: Path) -> bool:
+    """Make the directory; False when it was there already (then it is reused as it is)."""
+    try:
+        try:
+            os.mkdir(path)
+        except FileNotFoundError:  # the partitions root is not there yet
+            os.makedirs(path.parent, exist_ok=True)
+            os.mkdir(path)
+    except FileExistsError:
+        return False
+    return True
+
+
+def _write_id(name: str, topic_id: str, flags: int) -> None:
+    """One write, newline last: a power cut leaves the file missing, empty or cut short,
+    all of which read as no id (topic_id_of), never as a half id."""
+    data = f"version: 0\ntopic_id: {topic_id}\n".encode()
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | flags, 0o644)
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
 
 
 def _holds_records(path: Path) -> bool:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from kraft.storage import log_transactions, producer_snapshots
+from kraft.storage import log_loader, log_transactions, producer_snapshots
 from kraft.storage.leader_epoch_cache import LeaderEpochCache
 from kraft.storage.log_config import LogConfig
 from kraft.storage.log_cutting import LogCutting
@@ -26,10 +26,10 @@ from kraft.errors import CorruptBatchError, DamagedLog, InvalidAppend, LogClosed
 from kraft.storage.damage import Damage, scan_whole
 from kraft.storage.file_slice import FileSlice
 from kraft.storage.log_file import LogFile
-from kraft.storage.log_loader import doubtful_start, load_segments
+from kraft.storage.log_loader import Loaded
 from kraft.storage.log_reads import BrokenSegment, read_ranges, whole_and_sound
 from kraft.storage.max_timestamp import MaxTimestamp, record_with_max_timestamp
-from kraft.storage.producer_state import ProducerInfo, ProducerStateTable
+from kraft.storage.producer_state import ProducerInfo
 from kraft.storage.record import Record
 from kraft.storage.record_batch import (
     BatchHeader,
@@ -54,42 +54,41 @@ def monotonic_ms() -> int:
 class PartitionLog(LogCutting):
     """Use ``PartitionLog.open``. Truncation, retention and the log start: log_cutting.py."""
 
-    def __init__(self, directory: LogDirectory, config: LogConfig, segments: list[Segment],
-                 epochs: LeaderEpochCache, clock_ms: Clock,
-                 producers: ProducerStateTable | None = None, damage: list[Damage] | None = None) -> None:
+    def __init__(self, directory: LogDirectory, config: LogConfig, loaded: Loaded, clock_ms: Clock) -> None:
         self.directory = directory
         self.config = config
-        self._segments = segments
-        self.leader_epoch_cache = epochs
-        self.producers = producers if producers is not None else ProducerStateTable()
+        self._segments = loaded.segments
+        self.leader_epoch_cache = loaded.epochs
+        self.producers = loaded.producers
         self._clock_ms = clock_ms
         self._unflushed_records = 0
         self._last_flush_ms = clock_ms()
         self._closed = False
-        self.roll_fsyncs = RollFsyncs(directory)
+        self.roll_fsyncs = RollFsyncs(directory, loaded.recovery_point)
         self._drop_cold: DropCold | None = None
         # offset ranges found damaged (never served) and not yet repaired; see damage.py
-        self._damage: list[Damage] = list(damage or [])
+        self._damage: list[Damage] = list(loaded.lost)
         self.on_damage: Callable[[], None] | None = None  # told of each damaged range found
         self.cuts = 0  # truncations and segment swaps so far: a scan of older bytes is stale
         self._start_floor = 0  # the log start where it lies inside the first segment
 
     @classmethod
     def open(cls, path: Path | str, config: LogConfig | None = None, *, clock_ms: Clock = monotonic_ms,
-             unsynced_identity: bool = False, previous_run_closed: bool | None = None) -> PartitionLog:
+             unsynced_identity: bool = False, previous_run_closed: bool | None = None,
+             fresh: bool = False) -> PartitionLog:
         """Open (or create) the log in ``path``. Without the clean-shutdown marker the
         newest segment is recovered batch by batch; with it the indexes are trusted.
         `unsynced_identity`: partition_dir.prepare wrote the directory's id without a
         fsync (LogDirectory.sync_identity); `previous_run_closed`: the broker's run state
-        (LogDirectory)."""
+        (LogDirectory); `fresh`: prepare made the directory just now (log_loader.new_log)."""
         config = config or LogConfig()
-        directory = LogDirectory(path, unsynced_identity=unsynced_identity, previous_run_closed=previous_run_closed)
-        clean = directory.was_clean_shutdown()
-        segments, epochs, lost = load_segments(directory, config.index_interval_bytes)
-        producers = producer_snapshots.load(directory.path, segments,
-                                            None if clean else doubtful_start(directory, segments))
-        log = cls(directory, config, segments, epochs, clock_ms, producers, lost)
-        log._restore_start(directory.read_log_start())
+        directory = LogDirectory(path, unsynced_identity=unsynced_identity,
+                                 previous_run_closed=previous_run_closed, made=fresh)
+        if fresh:
+            return cls(directory, config, log_loader.new_log(directory, config.index_interval_bytes), clock_ms)
+        loaded = log_loader.load(directory, config.index_interval_bytes)
+        log = cls(directory, config, loaded, clock_ms)
+        log._restore_start(loaded.log_start)
         directory.clear_clean_shutdown()
         return log
 

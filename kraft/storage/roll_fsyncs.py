@@ -20,11 +20,12 @@ Schedule = Callable[[Any, Segment], None]  # (the PartitionLog, the sealed segme
 
 
 class RollFsyncs:
-    def __init__(self, directory: LogDirectory) -> None:
+    def __init__(self, directory: LogDirectory, point: int) -> None:
+        """`point`: the recovery point read at open (0 for a new log: nothing is on disk)."""
         self.directory = directory
         self.schedule: Schedule | None = None
         self.pending: list[Segment] = []  # handed to `schedule`, fsync not finished
-        self._point = directory.read_recovery_point()
+        self._point = point
         self._lock = threading.Lock()  # the file is written from worker threads too
         # made durable before the recovery point moves past it (the leader-epoch checkpoint)
         self.before_write: Callable[[], None] | None = None

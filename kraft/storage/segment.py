@@ -27,21 +27,21 @@ INT32_MAX = 2**31 - 1
 NO_TIMESTAMP = -1
 
 
-def segment_stem(directory: Path, base_offset: int) -> Path:
-    return directory / f"{base_offset:020d}"
+def segment_stem(base_offset: int) -> str:
+    return f"{base_offset:020d}"
 
 
 class Segment:
     """Use ``Segment.create`` or ``Segment.open``; the constructor only opens files."""
 
-    def __init__(self, directory: Path, base_offset: int, index_interval_bytes: int) -> None:
-        stem = segment_stem(directory, base_offset)
+    def __init__(self, directory: Path, base_offset: int, index_interval_bytes: int, new: bool = False) -> None:
+        stem = segment_stem(base_offset)  # a join per file: with_name costs twice as much
         self.base_offset = base_offset
         self.index_interval_bytes = index_interval_bytes
-        self.log = LogFile(stem.with_name(stem.name + ".log"))
-        self.offset_index = SparseIndex(stem.with_name(stem.name + ".index"), OFFSET_ENTRY)
-        self.time_index = SparseIndex(stem.with_name(stem.name + ".timeindex"), TIME_ENTRY)
-        self.txn_index = TxnIndex(stem.with_name(stem.name + TXN_INDEX_SUFFIX))
+        self.log = LogFile(directory / (stem + ".log"), new=new)
+        self.offset_index = SparseIndex(directory / (stem + ".index"), OFFSET_ENTRY)
+        self.time_index = SparseIndex(directory / (stem + ".timeindex"), TIME_ENTRY)
+        self.txn_index = TxnIndex(directory / (stem + TXN_INDEX_SUFFIX))
         self.next_offset = base_offset
         self.max_timestamp = NO_TIMESTAMP
         self.offset_of_max_timestamp = base_offset
@@ -56,6 +56,12 @@ class Segment:
         segment.time_index.reset()
         segment.txn_index.reset()
         return segment
+
+    @classmethod
+    def create_new(cls, directory: Path, base_offset: int, index_interval_bytes: int) -> Segment:
+        """The first segment of a log whose directory was made just now: only the .log file
+        is made here (it must not exist); the indexes make theirs at their first entry."""
+        return cls(directory, base_offset, index_interval_bytes, new=True)
 
     @classmethod
     def open(
@@ -141,9 +147,11 @@ class Segment:
 
     def recover(self, on_batch: Callable[[BatchHeader], None] | None = None) -> int:
         """Validate every batch from the start, cut the first bad one and all after it,
-        rebuild both indexes; return the bytes cut. ``on_batch`` sees each good batch."""
-        self.offset_index.reset()
-        self.time_index.reset()
+        rebuild both indexes; return the bytes cut. ``on_batch`` sees each good batch.
+        Index files are made by their first entry: none for an empty log (a restart after
+        kill -9 of thousands of new logs would otherwise make two files each)."""
+        self.offset_index.reset(make=False)
+        self.time_index.reset(make=False)
         self.next_offset = self.base_offset
         self.max_timestamp = NO_TIMESTAMP
         self.offset_of_max_timestamp = self.base_offset
@@ -244,8 +252,11 @@ class Segment:
 
     def _load_indexes(self) -> bool:
         """Trust the index files after a clean shutdown, checking they fit the log;
-        only the batches after the last offset-index entry are walked."""
-        if not (self.offset_index.load() and self.time_index.load()):
+        only the batches after the last offset-index entry are walked. Missing files are
+        trusted as empty for an empty log only (create_new makes them at the first entry);
+        a log with records and no index file is walked whole (recover), as after kill -9."""
+        empty = self.is_empty
+        if not (self.offset_index.load(missing_ok=empty) and self.time_index.load(missing_ok=empty)):
             return False
         last = self.offset_index.last()
         if last is not None and last[1] >= self.log.size:

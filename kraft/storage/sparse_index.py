@@ -6,6 +6,7 @@ Both of a segment's indexes are this shape (Kafka's file formats, big-endian):
 Keys strictly increase and values never decrease, so lookups are a bisect.
 Entries are kept in memory (about 0.3% of the log at one entry per 4 KiB) and
 written straight to the OS, unbuffered, so a killed process loses none of them.
+A new log's first segment makes its files at their first entry (Segment.create_new).
 """
 from __future__ import annotations
 
@@ -34,12 +35,13 @@ class SparseIndex:
 
     # -- loading -------------------------------------------------------------
 
-    def load(self) -> bool:
-        """Read the file; False when it is missing or not a sane index (then rebuild it)."""
+    def load(self, missing_ok: bool = False) -> bool:
+        """Read the file; False when it is missing (unless `missing_ok`: then it is an
+        index without entries) or not a sane index (then rebuild it)."""
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
-            return False
+            return missing_ok
         usable = len(data) - len(data) % self._entry.size  # a torn last entry is dropped
         keys, values = array("q"), array("q")
         for key, value in self._entry.iter_unpack(memoryview(data)[:usable]):
@@ -52,10 +54,17 @@ class SparseIndex:
         self.keys, self.values = keys, values
         return True
 
-    def reset(self) -> None:
-        """Drop every entry, in memory and on disk."""
+    def reset(self, make: bool = True) -> None:
+        """Drop every entry, in memory and on disk. `make=False`: a missing file stays
+        missing (the first entry makes it), as recovery leaves an empty log's."""
         self.keys, self.values = array("q"), array("q")
-        with open(self.path, "wb"):
+        if make:
+            with open(self.path, "wb"):
+                pass
+            return
+        try:
+            os.truncate(self.path, 0)
+        except FileNotFoundError:
             pass
 
     # -- queries -------------------------------------------------------------

@@ -121,11 +121,13 @@ def test_a_new_replica_keeps_every_record_its_flush_setting_promises(disk):
     root = disk.mountpoint / "partitions"
     root.mkdir()
     for topic, flush in (("flushed", 1), ("default", None)):
-        path, unsynced = partition_dir.prepare(root, topic, 0, f"id-{topic}")
-        assert unsynced  # the id is made durable by the first fsync of records, not before
-        log = PartitionLog.open(path, LogConfig(flush_messages=flush), unsynced_identity=unsynced)
+        prepared = partition_dir.prepare(root, topic, 0, f"id-{topic}")
+        assert prepared.unsynced  # the id is made durable by the first fsync of records, not before
+        assert prepared.fresh  # opened as a node opens a new replica: nothing read, index files made later
+        log = PartitionLog.open(prepared.path, LogConfig(flush_messages=flush), unsynced_identity=True, fresh=True)
         for i in range(20):
-            log.append([Record(None, f"v{i}".encode())], leader_epoch=0)
+            # 1 KiB each: index entries, whose files are made after the id was synced
+            log.append([Record(None, f"v{i}".encode().ljust(1024, b"."))], leader_epoch=0)
         log.close(clean=False)  # as kill -9: nothing more reaches the disk
     disk.cut()
     assert partition_dir.topic_id_of(partition_dir.partition_path(root, "flushed", 0)) == "id-flushed"

@@ -53,9 +53,9 @@ def test_a_directory_without_records_or_id_is_simply_reused(tmp_path):
 
 def test_a_new_directory_says_its_id_is_not_on_disk_yet_and_an_existing_one_does_not(tmp_path):
     first = partition_dir.prepare(tmp_path, "t", 0, "A")
-    assert first.unsynced and partition_dir.topic_id_of(first.path) == "A"
+    assert first.unsynced and first.fresh and partition_dir.topic_id_of(first.path) == "A"
     again = partition_dir.prepare(tmp_path, "t", 0, "A")  # the next start
-    assert again == (first.path, False)
+    assert again == (first.path, False, False)
 
 
 def test_an_id_cut_short_by_a_power_cut_is_no_id_and_its_records_are_set_aside(tmp_path):
