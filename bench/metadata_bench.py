@@ -29,160 +29,30 @@ import http.client
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 import traceback
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
+# the shared parts and the report are in metadata_bench_common.py and metadata_bench_report.py
+from parts.metadata_bench_common import (
+    TARGETS,
+    Client,
+    err,
+    error_key,
+    fmt,
+    new_cluster,
+    out,
+    progress,
+    summary,
+    topic_body,
+    wait_quorum_settled,
 )
-from rich.table import Table
-
-from kraft.perf.stats import percentile
+from parts.metadata_bench_report import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kraft.server.local_cluster import LocalCluster  # noqa: E402
-
-# tables on stdout, progress and notes on stderr; wide enough not to fold the tables
-out = Console(width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
-
-TARGETS = {
-    "create_p50_ms": 20.0,
-    "create_p99_ms": 100.0,
-    "failover_median_s": 1.5,
-    "partitions_all_leaders_s": 10.0,
-    "idle_cpu_pct": 10.0,
-}
-
-
-# -- helpers ----------------------------------------------------------------------------
-def summary(values) -> dict:
-    return {
-        "n": len(values),
-        "min": min(values) if values else None,
-        "p50": percentile(values, 50),
-        "p90": percentile(values, 90),
-        "p99": percentile(values, 99),
-        "max": max(values) if values else None,
-        "mean": statistics.fmean(values) if values else None,
-    }
-
-
-def verdict(value, limit, strict: bool = False) -> str:
-    if value is None:
-        return "[red]FAIL (no data)[/red]"
-    ok = value < limit if strict else value <= limit
-    return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
-
-
-def passed(value, limit, strict: bool = False) -> bool:
-    return value is not None and (value < limit if strict else value <= limit)
-
-
-def fmt(v, digits: int = 1) -> str:
-    return "-" if v is None else f"{v:.{digits}f}"
-
-
-def progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
-
-
-class Client:
-    """One keep-alive HTTP/1.1 connection to one node; reconnects only after an error."""
-
-    def __init__(self, cluster: LocalCluster, node_id: int, timeout: float = 10.0):
-        parts = urlsplit(cluster.v3(node_id))
-        self.node_id = node_id
-        self.host, self.port, self.base = parts.hostname, parts.port, parts.path
-        self.timeout = timeout
-        self.conn: http.client.HTTPConnection | None = None
-        self.connects = 0
-
-    def _connection(self, timeout: float) -> http.client.HTTPConnection:
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-            self.conn.connect()
-            self.connects += 1
-        elif self.conn.sock is not None:
-            self.conn.sock.settimeout(timeout)
-        return self.conn
-
-    def connect(self) -> None:
-        self._connection(self.timeout)
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-    def request(self, method: str, path: str, body=None, timeout: float | None = None):
-        """(status, parsed body or text). Raises OSError/HTTPException after closing."""
-        conn = self._connection(self.timeout if timeout is None else timeout)
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Connection": "keep-alive"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        try:
-            conn.request(method, self.base + path, body=data, headers=headers)
-            resp = conn.getresponse()
-            payload = resp.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
-        if resp.will_close:
-            self.close()
-        try:
-            parsed = json.loads(payload) if payload else None
-        except ValueError:
-            parsed = payload.decode(errors="replace")
-        return resp.status, parsed
-
-
-def topic_body(name: str, partitions: int = 1, rf: int = 3) -> dict:
-    return {"topic_name": name, "partitions_count": partitions, "replication_factor": rf}
-
-
-def error_key(status, body) -> str:
-    text = body if isinstance(body, str) else json.dumps(body, sort_keys=True)
-    return f"{status} {text}"[:400]
-
-
-def new_cluster() -> LocalCluster:
-    cluster = LocalCluster(nodes=3)
-    cluster.start()
-    cluster.wait_ready(timeout_s=60)
-    cluster.wait_until(lambda: cluster.raft_leader() is not None, 30, "a Raft leader")
-    return cluster
-
-
-def wait_quorum_settled(cluster: LocalCluster, timeout_s: float = 30.0) -> bool:
-    """All voters present with lag 0 and a leader known; False when not reached in time."""
-    def settled():
-        leader = cluster.raft_leader()
-        if leader is None:
-            return False
-        status, body = cluster.get(leader, f"/v3/clusters/{cluster.cluster_id}/quorum", 2.0)
-        if status != 200:
-            return False
-        voters = body.get("voters") or []
-        return len(voters) == len(cluster.hosts) and all(v.get("lag") == 0 for v in voters)
-    try:
-        cluster.wait_until(settled, timeout_s, "quorum settled", interval_s=0.1)
-        return True
-    except TimeoutError:
-        return False
 
 
 # -- 1. topic creation latency ----------------------------------------------------------
@@ -367,6 +237,71 @@ def idle_cpu(cluster: LocalCluster, seconds: float, label: str) -> dict:
             for n in pids}
 
 
+def create_topics(creator: Client, names: list[str], per_topic: int) -> tuple[list[float], Counter, int]:
+    """One create per topic, in turn: (each request's ms, errors, partitions created)."""
+    create_ms, create_errors, created_ok = [], Counter(), 0
+    for name in names:
+        a0 = time.perf_counter()
+        try:
+            status, body = creator.request("POST", "/topics", topic_body(name, per_topic, 3))
+        except (OSError, http.client.HTTPException) as exc:
+            status, body = None, f"{type(exc).__name__}: {exc}"
+        create_ms.append((time.perf_counter() - a0) * 1000.0)
+        if status == 201:
+            created_ok += per_topic
+        else:
+            create_errors[error_key(status, body)] += 1
+    return create_ms, create_errors, created_ok
+
+
+def count_partitions(client: Client, names: list[str], poll_errors: Counter) -> tuple[int, int]:
+    """(partitions with a leader, partitions with a full ISR) of `names` as one node sees them."""
+    led = full = 0
+    for name in names:
+        try:
+            status, body = client.request("GET", f"/topics/{name}/partitions")
+        except (OSError, http.client.HTTPException) as exc:
+            poll_errors[f"{type(exc).__name__}: {exc}"] += 1
+            continue
+        if status != 200:
+            poll_errors[error_key(status, body)] += 1
+            continue
+        data = body.get("data", [])
+        led += sum(1 for p in data if p.get("leader_id") is not None)
+        full += sum(1 for p in data if len(p.get("isr", [])) == 3)
+    return led, full
+
+
+def poll_leaders(pollers: dict[int, Client], names: list[str], total: int,
+                 t0: float) -> tuple[dict, dict, Counter, int]:
+    """Poll every node until every partition of every topic has a leader (and, for
+    information, a full ISR); bounded at 60 s and a request count. (When each node first
+    saw all leaders, all ISRs full, in s from t0; errors; requests.)"""
+    leaders_at: dict[int, float | None] = {n: None for n in pollers}
+    isr_at: dict[int, float | None] = {n: None for n in pollers}
+    poll_errors, requests, bound_s = Counter(), 0, 60.0
+    with progress() as prog:
+        task = prog.add_task("partitions with a leader on all nodes", total=total * len(pollers))
+        while time.perf_counter() - t0 < bound_s and requests < 20000:
+            led_total = 0
+            for n, client in pollers.items():
+                requests += len(names)
+                led, full = count_partitions(client, names, poll_errors)
+                now = time.perf_counter() - t0
+                if leaders_at[n] is None and led == total:
+                    leaders_at[n] = now
+                if isr_at[n] is None and full == total:
+                    isr_at[n] = now
+                led_total += led
+            prog.update(task, completed=led_total)
+            if all(v is not None for v in leaders_at.values()) and \
+                    (all(v is not None for v in isr_at.values())
+                     or time.perf_counter() - t0 > 30.0):
+                break
+            time.sleep(0.05)
+    return leaders_at, isr_at, poll_errors, requests
+
+
 def bench_partitions(topics: int, per_topic: int, idle_s: float) -> dict:
     err.rule("[bold]3. 1,000 partitions and idle CPU")
     cluster = new_cluster()
@@ -376,62 +311,15 @@ def bench_partitions(topics: int, per_topic: int, idle_s: float) -> dict:
         creator = Client(cluster, controller, timeout=30.0)
         pollers = {n: Client(cluster, n, timeout=10.0) for n in cluster.hosts}
         names = [f"big-{i}" for i in range(topics)]
-        create_ms, create_errors, created_ok = [], Counter(), 0
+        total = topics * per_topic
         try:
             creator.connect()
             for p in pollers.values():
                 p.connect()
             t0 = time.perf_counter()
-            for name in names:
-                a0 = time.perf_counter()
-                try:
-                    status, body = creator.request("POST", "/topics", topic_body(name, per_topic, 3))
-                except (OSError, http.client.HTTPException) as exc:
-                    status, body = None, f"{type(exc).__name__}: {exc}"
-                create_ms.append((time.perf_counter() - a0) * 1000.0)
-                if status == 201:
-                    created_ok += per_topic
-                else:
-                    create_errors[error_key(status, body)] += 1
+            create_ms, create_errors, created_ok = create_topics(creator, names, per_topic)
             created_s = time.perf_counter() - t0
-            # poll every node until every partition of every topic has a leader (and, for
-            # information, a full ISR); bounded at 60 s and a request count
-            leaders_at = {n: None for n in cluster.hosts}
-            isr_at = {n: None for n in cluster.hosts}
-            poll_errors, requests, bound_s = Counter(), 0, 60.0
-            total = topics * per_topic
-            with progress() as prog:
-                task = prog.add_task("partitions with a leader on all nodes",
-                                     total=total * len(cluster.hosts))
-                while time.perf_counter() - t0 < bound_s and requests < 20000:
-                    led_total = 0
-                    for n, client in pollers.items():
-                        led = full = 0
-                        for name in names:
-                            requests += 1
-                            try:
-                                status, body = client.request("GET", f"/topics/{name}/partitions")
-                            except (OSError, http.client.HTTPException) as exc:
-                                poll_errors[f"{type(exc).__name__}: {exc}"] += 1
-                                continue
-                            if status != 200:
-                                poll_errors[error_key(status, body)] += 1
-                                continue
-                            data = body.get("data", [])
-                            led += sum(1 for p in data if p.get("leader_id") is not None)
-                            full += sum(1 for p in data if len(p.get("isr", [])) == 3)
-                        now = time.perf_counter() - t0
-                        if leaders_at[n] is None and led == total:
-                            leaders_at[n] = now
-                        if isr_at[n] is None and full == total:
-                            isr_at[n] = now
-                        led_total += led
-                    prog.update(task, completed=led_total)
-                    if all(v is not None for v in leaders_at.values()) and \
-                            (all(v is not None for v in isr_at.values())
-                             or time.perf_counter() - t0 > 30.0):
-                        break
-                    time.sleep(0.05)
+            leaders_at, isr_at, poll_errors, requests = poll_leaders(pollers, names, total, t0)
         finally:
             creator.close()
             for p in pollers.values():
@@ -451,86 +339,6 @@ def bench_partitions(topics: int, per_topic: int, idle_s: float) -> dict:
             "all_isr_full_s": all_isr, "isr_full_at_s_per_node": {str(k): v for k, v in isr_at.items()},
             "poll_requests": requests, "poll_errors": dict(poll_errors),
             "idle_cpu_empty": baseline, "idle_cpu_loaded": loaded}
-
-
-# -- report -------------------------------------------------------------------------------
-def report(res: dict) -> dict:
-    checks = {}
-    if "create" in res:
-        c = res["create"]
-        t = Table(title=f"1. Topic creation latency (sequential POST, 1 partition, RF 3, "
-                        f"n={c['direct']['requests']} per series, keep-alive)")
-        for col in ("series", "ok", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms",
-                    "p50<=20", "p99<=100"):
-            t.add_column(col, justify="right" if col != "series" else "left")
-        for key, label in (("direct", f"to controller (node {c['controller']})"),
-                           ("forwarded", f"to node {c['forwarded']['node']} (forwarded)")):
-            s = c[key]["latency_ms"]
-            t.add_row(label, str(c[key]["ok"]), str(sum(c[key]["errors"].values())),
-                      fmt(s["p50"], 2), fmt(s["p90"], 2), fmt(s["p99"], 2), fmt(s["max"], 2),
-                      verdict(s["p50"], TARGETS["create_p50_ms"]),
-                      verdict(s["p99"], TARGETS["create_p99_ms"]))
-            checks[f"create_{key}_p50"] = passed(s["p50"], TARGETS["create_p50_ms"])
-            checks[f"create_{key}_p99"] = passed(s["p99"], TARGETS["create_p99_ms"])
-        out.print(t)
-        for key in ("direct", "forwarded"):
-            for e, cnt in c[key]["errors"].items():
-                out.print(f"  [yellow]{key} error x{cnt}:[/yellow] {e}", markup=True, highlight=False)
-    if "failover" in res:
-        f = res["failover"]
-        s = f["failover_s"]
-        t = Table(title=f"2. Controller failover (SIGKILL Raft leader -> first 201 from a survivor), "
-                        f"{f['succeeded']}/{f['trials']} trials")
-        for col in ("median s", "min s", "p90 s", "max s", "median<=1.5 s"):
-            t.add_column(col, justify="right")
-        t.add_row(fmt(s["p50"], 3), fmt(s["min"], 3), fmt(s["p90"], 3), fmt(s["max"], 3),
-                  verdict(s["p50"], TARGETS["failover_median_s"]))
-        checks["failover_median"] = passed(s["p50"], TARGETS["failover_median_s"]) \
-            and f["succeeded"] == f["trials"]
-        out.print(t)
-        t = Table(title="failover trials")
-        for col in ("trial", "killed", "sent to", "new leader", "failover s", "attempts",
-                    "errors", "restart ready s"):
-            t.add_column(col, justify="right")
-        for r in f["per_trial"]:
-            t.add_row(str(r["trial"]), str(r.get("killed")), str(r.get("sent_to")),
-                      str(r.get("new_leader")), fmt(r.get("failover_s"), 3), str(r.get("attempts")),
-                      str(len(r["errors"])), fmt(r.get("restart_ready_s"), 2))
-        out.print(t)
-        for e, cnt in f["distinct_errors"].items():
-            out.print(f"  [yellow]failover error x{cnt}:[/yellow] {e}", highlight=False)
-    if "partitions" in res:
-        p = res["partitions"]
-        t = Table(title=f"3. {p['partitions']} partitions ({p['topics']} topics x "
-                        f"{p['partitions_per_topic']}, RF 3) on 3 nodes")
-        t.add_column("measure")
-        t.add_column("value", justify="right")
-        t.add_column("target", justify="right")
-        t.add_row("partitions created (201 answers)",
-                  f"{p['partitions_created_201']}/{p['partitions']}", "")
-        t.add_row("create requests done (s)", fmt(p["created_s"], 3), "")
-        t.add_row("create request p50 / max (ms)",
-                  f"{fmt(percentile(p['create_requests_ms'], 50), 1)} / "
-                  f"{fmt(max(p['create_requests_ms']) if p['create_requests_ms'] else None, 1)}", "")
-        t.add_row("all partitions have a leader on every node (s)", fmt(p["all_leaders_s"], 3),
-                  "<=10 s " + verdict(p["all_leaders_s"], TARGETS["partitions_all_leaders_s"]))
-        t.add_row("all ISRs full (3) on every node (s, info)", fmt(p["all_isr_full_s"], 3), "")
-        checks["partitions_all_leaders"] = passed(p["all_leaders_s"], TARGETS["partitions_all_leaders_s"])
-        out.print(t)
-        for e, cnt in {**p["create_errors"], **p["poll_errors"]}.items():
-            out.print(f"  [yellow]error x{cnt}:[/yellow] {e}", highlight=False)
-        t = Table(title="idle CPU per node process (% of one core, utime+stime from /proc)")
-        for col in ("node", "empty cluster %", f"{p['partitions']} partitions %",
-                    "max 1 s window %", "<10 %"):
-            t.add_column(col, justify="right")
-        for n in sorted(p["idle_cpu_loaded"]):
-            lo, em = p["idle_cpu_loaded"][n], p["idle_cpu_empty"][n]
-            t.add_row(n, fmt(em["pct_one_core"], 2), fmt(lo["pct_one_core"], 2),
-                      fmt(lo["max_1s_pct"], 1),
-                      verdict(lo["pct_one_core"], TARGETS["idle_cpu_pct"], strict=True))
-            checks[f"idle_cpu_node_{n}"] = passed(lo["pct_one_core"], TARGETS["idle_cpu_pct"], strict=True)
-        out.print(t)
-    return checks
 
 
 def main(argv=None) -> int:

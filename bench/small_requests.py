@@ -333,7 +333,7 @@ def profiler(args, cluster, node_pids, topic, out_dir: str):
     return run
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", type=csv(float), default=[500, 1000, 2000, 4000, 8000])
     parser.add_argument("--step-seconds", type=float, default=10.0)
@@ -364,10 +364,11 @@ def main() -> int:
     if args.quick:
         args.rates, args.step_seconds, args.linger, args.acks = [1000, 2000, 4000, 8000], 3.0, [0, 5], ["all"]
         args.rest_rates, args.drain = [500, 1000, 2000], 15.0
-    ceiling_rates = args.ceiling_rates or args.rates
+    return args
 
-    started = time.time()
-    load_start = os.getloadavg()
+
+def measure_cluster(args) -> list[dict]:
+    """The wire settings (every linger and acks) and the REST one, on one fresh cluster."""
     steps: list[dict] = []
     with LocalCluster(nodes=3, first_address=args.first_address) as cluster:
         cluster.start().wait_ready(timeout_s=60)
@@ -384,29 +385,39 @@ def main() -> int:
             prof = profiler(args, cluster, node_pids, "small-rest", args.profile_rest) if args.profile_rest else None
             steps += setting_run(args, cluster, node_pids, "rest", "small-rest", cluster.bootstrap_servers,
                                  args.rest_rates, None, args.rest_acks, len(steps), not args.no_consumer, prof)
+    return steps
+
+
+def measure_ceilings(args, steps: list[dict]) -> None:
+    """The wire steps against the one-process ceiling and, with --replicated-ceiling, the
+    replicated one; appended to `steps`."""
+    ceiling_rates = args.ceiling_rates or args.rates
     if not args.skip_ceiling:
         for linger in args.linger:
             ceiling = KafkaCeiling(partitions=PARTITIONS).start()
             try:
-                steps += setting_run(args, None, [ceiling.proc.pid], "ceiling", "ceiling", ceiling.bootstrap,
-                                     ceiling_rates, linger, "all", len(steps), False)
+                steps.extend(setting_run(args, None, [ceiling.proc.pid], "ceiling", "ceiling", ceiling.bootstrap,
+                                         ceiling_rates, linger, "all", len(steps), False))
             finally:
                 ceiling.stop()
     if args.replicated_ceiling:
         for linger in args.linger:
             replicated = ReplicatedCeiling(partitions=PARTITIONS).start()
             try:
-                steps += setting_run(args, None, replicated.pids, "replicated", "ceiling", replicated.bootstrap,
-                                     ceiling_rates, linger, "all", len(steps), False)
+                steps.extend(setting_run(args, None, replicated.pids, "replicated", "ceiling",
+                                         replicated.bootstrap, ceiling_rates, linger, "all", len(steps), False))
             finally:
                 replicated.stop()
 
+
+def knees_of(steps: list[dict], p99_limit_ms: float) -> tuple[dict, dict, dict, dict]:
+    """(knee per setting, misses below it, kraft / ceiling knees, kraft / replicated knees)."""
     knees: dict[str, float | None] = {}
     misses: dict[str, list[float]] = {}
     for name in dict.fromkeys(name_of(s) for s in steps if not s.get("profiled")):
         of_setting = [s for s in steps if name_of(s) == name and not s.get("profiled")]
-        knees[name] = knee_rate(of_setting, args.p99_limit_ms)
-        misses[name] = misses_below_knee(of_setting, args.p99_limit_ms)
+        knees[name] = knee_rate(of_setting, p99_limit_ms)
+        misses[name] = misses_below_knee(of_setting, p99_limit_ms)
     ratios: dict[str, float] = {}
     replicated_ratios: dict[str, float] = {}
     for name, knee in knees.items():
@@ -415,11 +426,12 @@ def main() -> int:
                 ceiling_knee = knees.get(f"{door} {name.split(' ')[1]} acks=all")
                 if knee is not None and ceiling_knee:
                     out[name] = knee / ceiling_knee
-    config = {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
-              "seconds": round(time.time() - started), "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
-              "cpus": os.cpu_count(), "argv": sys.argv[1:], "record_bytes": RECORD, "partitions": PARTITIONS,
-              "idempotence": args.idempotence, "producers": args.producers, "p99_limit_ms": args.p99_limit_ms}
+    return knees, misses, ratios, replicated_ratios
 
+
+def print_summary(args, config: dict, steps: list[dict], knees: dict, misses: dict, ratios: dict,
+                  replicated_ratios: dict) -> None:
+    load_start = config["loadavg_start"]
     print(f"\n{RECORD} B records, {args.step_seconds:.0f} s steps, {args.producers} sender process(es), "
           f"idempotence {'on' if args.idempotence else 'off'}; load average {load_start[0]:.1f} at the start, "
           f"{config['loadavg_end'][0]:.1f} at the end; {config['seconds']} s in all\n")
@@ -442,6 +454,20 @@ def main() -> int:
             print(f"\nprofiled step: {one_line(s)}")
             for text in s.get("profile", {}).values():
                 print(text)
+
+
+def main() -> int:
+    args = parse_args()
+    started = time.time()
+    load_start = os.getloadavg()
+    steps = measure_cluster(args)
+    measure_ceilings(args, steps)
+    knees, misses, ratios, replicated_ratios = knees_of(steps, args.p99_limit_ms)
+    config = {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+              "seconds": round(time.time() - started), "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
+              "cpus": os.cpu_count(), "argv": sys.argv[1:], "record_bytes": RECORD, "partitions": PARTITIONS,
+              "idempotence": args.idempotence, "producers": args.producers, "p99_limit_ms": args.p99_limit_ms}
+    print_summary(args, config, steps, knees, misses, ratios, replicated_ratios)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"config": config, "steps": steps, "knees": knees, "misses_below_knee": misses,

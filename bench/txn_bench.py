@@ -272,7 +272,7 @@ def csv_ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8.0, help="produce time per row and run")
@@ -288,81 +288,62 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.runs, args.seconds, args.reads = 2, 2.0, 1
-    use_kcat = shutil.which("kcat") is not None and not args.no_consume
+    return args
 
-    started_at = time.time()
-    load_start = os.getloadavg()
-    rows = ["idempotent"] + [f"txn {n}" for n in args.sizes]
-    produce: dict[str, list[dict]] = {r: [] for r in rows}
-    consumed: dict[str, dict[str, list[dict]]] = {r: {} for r in rows}
-    kcat_startup: list[float] = []
-    with LocalCluster(nodes=3, first_address=args.first_address) as cluster:
-        cluster.start().wait_ready(timeout_s=60)
-        pids = [cluster.procs[n].pid for n in sorted(cluster.procs)]
-        bootstrap = cluster.bootstrap_servers
-        # the first transactional producer creates __transaction_state (50 partitions, RF 3):
-        # not in any run, and its leaders settled before the first one
-        create_topic(cluster, WARM_TOPIC)
-        time.sleep(1.0)
-        Producer(bootstrap, WARM_TOPIC, "bench-warm-up").close()
-        time.sleep(2.0)
-        for run in range(args.runs):
-            order = rows[run % len(rows):] + rows[:run % len(rows)]
-            topics = {r: f"{r.replace(' ', '')}-{run}" for r in rows}
-            for topic in topics.values():
-                create_topic(cluster, topic)
-            time.sleep(1.0)  # every node has the topics and their leaders
-            for row in order:
-                size = None if row == "idempotent" else int(row.split()[1])
-                producer = Producer(bootstrap, topics[row], None if size is None else f"bench-{row}-{run}")
-                if size is None:
-                    result = measured(pids, lambda: run_idempotent(producer, args.seconds))
-                else:
-                    result = measured(pids, lambda: run_transactions(producer, size, args.seconds))
-                result["topic_records"] = result["records"] + producer.warmup_records
-                producer.close()
-                produce[row].append(result)
-                extra = (f", commit p50 {result['commit_ms']['p50']:.1f} ms p99 {result['commit_ms']['p99']:.1f} ms, "
-                         f"{result['transactions']} transactions" if size else "")
-                print(f"run {run + 1}/{args.runs} {row:<10} {result['records_per_s']:>9,.0f} records/s "
-                      f"{result['mb_per_s']:6.1f} MB/s{extra}; nodes {result['node_cpu_ms_per_mb']:.1f} CPU-ms/MB, "
-                      f"client {result['client_cpu_ms_per_mb']:.1f}", file=sys.stderr)
-            if args.no_consume:
-                continue
-            if use_kcat:  # what kcat's start-up alone takes: a 3-record topic
-                kcat_startup.append(kcat_consume(bootstrap, WARM_TOPIC, "read_uncommitted", PARTITIONS)["seconds"])
-            for row in order:
-                expected = produce[row][-1]["topic_records"]
-                # an untimed read first: the brokers drop what they wrote behind each segment's
-                # newest 8 MiB from the page cache, so the first reader of a topic reads the disk
-                # and every timed reader after it finds the same (cached) pages
-                (kcat_consume if use_kcat else consume)(bootstrap, topics[row], "read_uncommitted", expected)
-                big = expected * RECORD / MB >= args.kcat_min_mb  # below, kcat's start-up is the number
-                clients = [("python", consume)] + ([("kcat", kcat_consume)] if use_kcat and big else [])
-                reads: dict[str, list[dict]] = {}
-                for k in range(args.reads):
-                    # the two levels take turns, the first one alternating from read to read
-                    for isolation in (ISOLATIONS if (run + k) % 2 == 0 else ISOLATIONS[::-1]):
-                        for client, fn in clients:
-                            reads.setdefault(f"{client} {isolation}", []).append(
-                                measured(pids, lambda: fn(bootstrap, topics[row], isolation, expected)))
-                for name, results in reads.items():
-                    result = median_read(results)
-                    consumed[row].setdefault(name, []).append(result)
-                    print(f"run {run + 1}/{args.runs} consume {row:<10} {name:<23} "
-                          f"{result['records_per_s']:>9,.0f} records/s {result['mb_per_s']:6.1f} MB/s "
-                          f"(median of {len(results)}: {', '.join('%.3f' % r['seconds'] for r in results)} s)",
-                          file=sys.stderr)
-        rss = {n: rss_bytes(cluster.procs[n].pid) / 2**20 for n in sorted(cluster.procs)}
 
-    config = {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started_at)),
-              "seconds": round(time.time() - started_at), "loadavg_start": load_start,
-              "loadavg_end": os.getloadavg(), "cpus": os.cpu_count(), "argv": sys.argv[1:], "runs": args.runs,
-              "seconds_per_row": args.seconds, "record_bytes": RECORD, "partitions": PARTITIONS}
-    print(f"\n{RECORD} B records, {PARTITIONS} partitions RF 3, {args.seconds:g} s per row, {args.runs} runs: "
-          f"median (min..max) over the runs; load average {load_start[0]:.1f} at the start, "
-          f"{config['loadavg_end'][0]:.1f} at the end; {config['seconds']} s in all\n")
+def produce_run(args, cluster: LocalCluster, run: int, order: list[str], topics: dict[str, str],
+                produce: dict[str, list[dict]]) -> None:
+    """Each row's producer for --seconds, in the run's order; its result appended to produce[row]."""
+    pids = [cluster.procs[n].pid for n in sorted(cluster.procs)]
+    bootstrap = cluster.bootstrap_servers
+    for row in order:
+        size = None if row == "idempotent" else int(row.split()[1])
+        producer = Producer(bootstrap, topics[row], None if size is None else f"bench-{row}-{run}")
+        if size is None:
+            result = measured(pids, lambda: run_idempotent(producer, args.seconds))
+        else:
+            result = measured(pids, lambda: run_transactions(producer, size, args.seconds))
+        result["topic_records"] = result["records"] + producer.warmup_records
+        producer.close()
+        produce[row].append(result)
+        extra = (f", commit p50 {result['commit_ms']['p50']:.1f} ms p99 {result['commit_ms']['p99']:.1f} ms, "
+                 f"{result['transactions']} transactions" if size else "")
+        print(f"run {run + 1}/{args.runs} {row:<10} {result['records_per_s']:>9,.0f} records/s "
+              f"{result['mb_per_s']:6.1f} MB/s{extra}; nodes {result['node_cpu_ms_per_mb']:.1f} CPU-ms/MB, "
+              f"client {result['client_cpu_ms_per_mb']:.1f}", file=sys.stderr)
 
+
+def consume_run(args, cluster: LocalCluster, run: int, order: list[str], topics: dict[str, str],
+                produce: dict[str, list[dict]], consumed: dict[str, dict[str, list[dict]]], use_kcat: bool) -> None:
+    """Each topic of the run read back at both isolation levels; the median read appended
+    to consumed[row][client and level]."""
+    pids = [cluster.procs[n].pid for n in sorted(cluster.procs)]
+    bootstrap = cluster.bootstrap_servers
+    for row in order:
+        expected = produce[row][-1]["topic_records"]
+        # an untimed read first: the brokers drop what they wrote behind each segment's
+        # newest 8 MiB from the page cache, so the first reader of a topic reads the disk
+        # and every timed reader after it finds the same (cached) pages
+        (kcat_consume if use_kcat else consume)(bootstrap, topics[row], "read_uncommitted", expected)
+        big = expected * RECORD / MB >= args.kcat_min_mb  # below, kcat's start-up is the number
+        clients = [("python", consume)] + ([("kcat", kcat_consume)] if use_kcat and big else [])
+        reads: dict[str, list[dict]] = {}
+        for k in range(args.reads):
+            # the two levels take turns, the first one alternating from read to read
+            for isolation in (ISOLATIONS if (run + k) % 2 == 0 else ISOLATIONS[::-1]):
+                for client, fn in clients:
+                    reads.setdefault(f"{client} {isolation}", []).append(
+                        measured(pids, lambda: fn(bootstrap, topics[row], isolation, expected)))
+        for name, results in reads.items():
+            result = median_read(results)
+            consumed[row].setdefault(name, []).append(result)
+            print(f"run {run + 1}/{args.runs} consume {row:<10} {name:<23} "
+                  f"{result['records_per_s']:>9,.0f} records/s {result['mb_per_s']:6.1f} MB/s "
+                  f"(median of {len(results)}: {', '.join('%.3f' % r['seconds'] for r in results)} s)",
+                  file=sys.stderr)
+
+
+def print_produce_table(rows: list[str], produce: dict[str, list[dict]]) -> None:
     idem = produce["idempotent"]
     table = []
     for row in rows:
@@ -379,26 +360,75 @@ def main() -> int:
                       spread([r["client_cpu_ms_per_mb"] for r in results])])
     print(markdown(["producer", "records/s", "MB/s", "txn / idempotent", "commit p50 ms", "commit p99 ms",
                     "flush p50 ms", "node CPU-ms/MB", "client CPU-ms/MB"], table))
+
+
+def print_consume_tables(args, rows: list[str], consumed: dict[str, dict[str, list[dict]]], use_kcat: bool,
+                         kcat_startup: list[float]) -> None:
+    for client in ["python"] + (["kcat"] if use_kcat else []):
+        table = []
+        for row in rows:
+            unc = consumed[row].get(f"{client} read_uncommitted", [])
+            com = consumed[row].get(f"{client} read_committed", [])
+            if not unc:
+                table.append([row, "-", "-", "-", "-", "-"])
+                continue
+            table.append([row, spread([r["mb_per_s"] for r in unc]), spread([r["mb_per_s"] for r in com]),
+                          spread([c["mb_per_s"] / u["mb_per_s"] for c, u in zip(com, unc)], 2),
+                          spread([r["node_cpu_ms_per_mb"] for r in unc]),
+                          spread([r["node_cpu_ms_per_mb"] for r in com])])
+        what = ("confluent-kafka Consumer" if client == "python"
+                else f"kcat (time includes its start-up; topics of {args.kcat_min_mb:g} MB or more)")
+        print(f"\nconsume from offset 0, {what}, MB/s:\n")
+        if client == "kcat":
+            print(f"(kcat reading a 3-record topic takes {spread(kcat_startup, 2)} s)\n")
+        print(markdown(["topic written by", "read_uncommitted", "read_committed", "committed / uncommitted",
+                        "node CPU-ms/MB unc.", "node CPU-ms/MB com."], table))
+
+
+def main() -> int:
+    args = parse_args()
+    use_kcat = shutil.which("kcat") is not None and not args.no_consume
+
+    started_at = time.time()
+    load_start = os.getloadavg()
+    rows = ["idempotent"] + [f"txn {n}" for n in args.sizes]
+    produce: dict[str, list[dict]] = {r: [] for r in rows}
+    consumed: dict[str, dict[str, list[dict]]] = {r: {} for r in rows}
+    kcat_startup: list[float] = []
+    with LocalCluster(nodes=3, first_address=args.first_address) as cluster:
+        cluster.start().wait_ready(timeout_s=60)
+        bootstrap = cluster.bootstrap_servers
+        # the first transactional producer creates __transaction_state (50 partitions, RF 3):
+        # not in any run, and its leaders settled before the first one
+        create_topic(cluster, WARM_TOPIC)
+        time.sleep(1.0)
+        Producer(bootstrap, WARM_TOPIC, "bench-warm-up").close()
+        time.sleep(2.0)
+        for run in range(args.runs):
+            order = rows[run % len(rows):] + rows[:run % len(rows)]
+            topics = {r: f"{r.replace(' ', '')}-{run}" for r in rows}
+            for topic in topics.values():
+                create_topic(cluster, topic)
+            time.sleep(1.0)  # every node has the topics and their leaders
+            produce_run(args, cluster, run, order, topics, produce)
+            if args.no_consume:
+                continue
+            if use_kcat:  # what kcat's start-up alone takes: a 3-record topic
+                kcat_startup.append(kcat_consume(bootstrap, WARM_TOPIC, "read_uncommitted", PARTITIONS)["seconds"])
+            consume_run(args, cluster, run, order, topics, produce, consumed, use_kcat)
+        rss = {n: rss_bytes(cluster.procs[n].pid) / 2**20 for n in sorted(cluster.procs)}
+
+    config = {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started_at)),
+              "seconds": round(time.time() - started_at), "loadavg_start": load_start,
+              "loadavg_end": os.getloadavg(), "cpus": os.cpu_count(), "argv": sys.argv[1:], "runs": args.runs,
+              "seconds_per_row": args.seconds, "record_bytes": RECORD, "partitions": PARTITIONS}
+    print(f"\n{RECORD} B records, {PARTITIONS} partitions RF 3, {args.seconds:g} s per row, {args.runs} runs: "
+          f"median (min..max) over the runs; load average {load_start[0]:.1f} at the start, "
+          f"{config['loadavg_end'][0]:.1f} at the end; {config['seconds']} s in all\n")
+
+    print_produce_table(rows, produce)
     if not args.no_consume:
-        for client in ["python"] + (["kcat"] if use_kcat else []):
-            table = []
-            for row in rows:
-                unc = consumed[row].get(f"{client} read_uncommitted", [])
-                com = consumed[row].get(f"{client} read_committed", [])
-                if not unc:
-                    table.append([row, "-", "-", "-", "-", "-"])
-                    continue
-                table.append([row, spread([r["mb_per_s"] for r in unc]), spread([r["mb_per_s"] for r in com]),
-                              spread([c["mb_per_s"] / u["mb_per_s"] for c, u in zip(com, unc)], 2),
-                              spread([r["node_cpu_ms_per_mb"] for r in unc]),
-                              spread([r["node_cpu_ms_per_mb"] for r in com])])
-            what = ("confluent-kafka Consumer" if client == "python"
-                    else f"kcat (time includes its start-up; topics of {args.kcat_min_mb:g} MB or more)")
-            print(f"\nconsume from offset 0, {what}, MB/s:\n")
-            if client == "kcat":
-                print(f"(kcat reading a 3-record topic takes {spread(kcat_startup, 2)} s)\n")
-            print(markdown(["topic written by", "read_uncommitted", "read_committed", "committed / uncommitted",
-                            "node CPU-ms/MB unc.", "node CPU-ms/MB com."], table))
+        print_consume_tables(args, rows, consumed, use_kcat, kcat_startup)
     print(f"\nRSS per node after the runs: {', '.join(f'node {n}: {v:.0f} MB' for n, v in rss.items())}")
     print(json.dumps({"config": config, "produce": produce, "consume": consumed, "kcat_startup_s": kcat_startup,
                       "rss_mb": rss}))
