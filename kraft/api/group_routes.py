@@ -4,17 +4,26 @@ A group is known to its coordinator only, so a group's endpoints are answered th
 (forwarded like the v2 consumer calls), and the list asks every broker for the groups
 it coordinates. Lag per partition = the leader's high watermark - the committed
 offset (with nothing committed: the partition's readable records).
+
+Wherever the coordinator moved, a read finds the group: a new coordinator loads its
+groups from the offsets partition (classic groups of Kafka clients included, as Kafka
+keeps them), a read waits while the coordinator is elected or loads (up to the locate
+wait; then 50003, retriable), and a read that found no group on an image that had not
+caught up with the cluster's asks once more after it has (found_after_catch_up).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from functools import wraps
 
 from aiohttp import web
 
 from kraft.broker.services import BrokerServices
 from kraft.internode.peers import PeerUnreachable
-from kraft.errors import KraftError, NotFound
+from kraft.errors import CoordinatorNotAvailable, KraftError, NotFound
+from kraft.api.catch_up import CATCH_UP_TIMEOUT_S
 from kraft.api.group_offsets import group_offsets
 from kraft.api.consumer_routes import coordinated
 from kraft.api.access_rules import visible
@@ -27,6 +36,8 @@ from kraft.broker.lookup import partition_or_404, topic_or_404
 
 GROUPS = "/v3/clusters/{cluster_id}/consumer-groups"
 GROUP = GROUPS + "/{group}"
+READY_WAIT_S = 5.0  # a restarted node is ready (registered, unfenced) about a second after it serves
+READY_POLL_S = 0.1
 STATES = {"Stable": "STABLE", "Empty": "EMPTY", "PreparingRebalance": "PREPARING_REBALANCE",
           "CompletingRebalance": "COMPLETING_REBALANCE", "Dead": "DEAD",
           "Assigning": "ASSIGNING", "Reconciling": "RECONCILING"}  # the last two: KIP-848 consumer groups
@@ -45,6 +56,38 @@ def add_routes(app: web.Application) -> None:
     r.add_get(GROUP + "/lag-summary", lag_summary)
     r.add_get(GROUP + "/lags", list_lags)
     r.add_get(GROUP + "/lags/{topic}/partitions/{partition}", get_lag)
+
+
+def found_after_catch_up(route):
+    """A group read that found no group runs once more when this node's metadata was
+    behind the cluster's: right after a failover or a restart, the image that routed it
+    may have named the group's old coordinator, or (a node just restarted, not ready yet)
+    not even hold the offsets topic. A 404 only for a group truly absent."""
+    @wraps(route)
+    async def read(request):
+        node = node_of(request)
+        seen = node.image.offset
+        try:
+            return await route(request)
+        except NotFound:
+            if not await _moved_on(node, seen):
+                raise
+        return await route(request)
+    return read
+
+
+async def _moved_on(node: BrokerServices, seen: int) -> bool:
+    """Has this node's image moved past `seen` once caught up (ready, then at the
+    controller's committed offset)? A node not ready within READY_WAIT_S cannot tell
+    whether a group exists: a retriable error, never a 404."""
+    deadline = time.monotonic() + READY_WAIT_S
+    while not node.is_ready():
+        if time.monotonic() >= deadline:
+            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: node {node.node_id} has not caught up with "
+                                          f"the cluster's metadata yet ({node.readiness()[1]}); retry")
+        await asyncio.sleep(READY_POLL_S)
+    await node.metadata_barrier(CATCH_UP_TIMEOUT_S)
+    return node.image.offset != seen
 
 
 def _self(request, node: BrokerServices, *parts: str) -> str:
@@ -123,6 +166,7 @@ async def list_groups(request):
                           "metadata": {"self": _self(request, node)}, "data": data})
 
 
+@found_after_catch_up
 @coordinated(create=False)
 async def get_group(request, node: BrokerServices, groups, group_id):
     return json_response(group_view(request, node, _described(groups, group_id)))
@@ -150,6 +194,7 @@ async def alter_offsets(request, node: BrokerServices, groups, group_id):
     return web.Response(status=204)
 
 
+@found_after_catch_up
 @coordinated(create=False)
 async def list_consumers(request, node: BrokerServices, groups, group_id):
     d = _described(groups, group_id)
@@ -157,6 +202,7 @@ async def list_consumers(request, node: BrokerServices, groups, group_id):
                           "data": [consumer_view(request, node, group_id, m) for m in d["members"]]})
 
 
+@found_after_catch_up
 @coordinated(create=False)
 async def get_consumer(request, node: BrokerServices, groups, group_id):
     m = _member(groups, group_id, request.match_info["consumer"])
@@ -170,6 +216,7 @@ def _member(groups, group_id: str, wanted: str) -> dict:
     raise NotFound(f"consumer {wanted!r} not found in group {group_id!r}")
 
 
+@found_after_catch_up
 @coordinated(create=False)
 async def list_assignments(request, node: BrokerServices, groups, group_id):
     m = _member(groups, group_id, request.match_info["consumer"])
@@ -182,6 +229,7 @@ async def list_assignments(request, node: BrokerServices, groups, group_id):
                           "data": data})
 
 
+@found_after_catch_up
 @coordinated(create=False)
 async def get_assignment(request, node: BrokerServices, groups, group_id):
     m = _member(groups, group_id, request.match_info["consumer"])
@@ -230,6 +278,7 @@ def lag_view(request, node: BrokerServices, group_id: str, row: dict) -> dict:
             "cluster_id": node.cluster_id, "consumer_group_id": group_id, **row}
 
 
+@found_after_catch_up
 @coordinated(create=False)
 async def list_lags(request, node: BrokerServices, groups, group_id):
     rows = await group_lags(request, node, groups, group_id)
@@ -237,6 +286,7 @@ async def list_lags(request, node: BrokerServices, groups, group_id):
                           "data": [lag_view(request, node, group_id, r) for r in rows]})
 
 
+@found_after_catch_up
 @coordinated(create=False)
 async def get_lag(request, node: BrokerServices, groups, group_id):
     topic = request.match_info["topic"]
@@ -247,6 +297,7 @@ async def get_lag(request, node: BrokerServices, groups, group_id):
     raise NotFound(f"group {group_id!r} has no offset or owner for {topic}-{partition}")
 
 
+@found_after_catch_up
 @coordinated(create=False)
 async def lag_summary(request, node: BrokerServices, groups, group_id):
     rows = await group_lags(request, node, groups, group_id)

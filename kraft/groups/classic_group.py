@@ -198,6 +198,21 @@ class ClassicGroup(ClassicMembership):
         self.leader_id = members[0].member_id
         self._prepare_rebalance(now_ms, [])
 
+    def restore_stable(self, members: list[Member], assignment: Mapping[str, tuple[TopicPartition, ...]],
+                       generation: int, protocol: str, leader_id: str) -> None:
+        """Begin Stable from the group's record (a new coordinator loads it after a
+        failover, classic_group_record.py): the members carry on in their generation with
+        the assignment they synced; each one's session runs from its last_heartbeat_ms."""
+        assert self.state is EMPTY and not self._members and members
+        for m in members:
+            self._members[m.member_id] = m
+            if m.group_instance_id:
+                self._static[m.group_instance_id] = m.member_id
+        self._assignment = {mid: list(tps) for mid, tps in assignment.items() if mid in self._members}
+        self.generation, self.protocol = generation, protocol
+        self.leader_id = leader_id if leader_id in self._members else members[0].member_id
+        self.state = STABLE  # restored, not a transition: the old coordinator made it
+
     def _replace_static(self, e: ev.Join, old_id: str, protocols: tuple[str, ...], topics: frozenset[str],
                         metadata: dict[str, bytes], out: list[Effect]) -> None:
         """A static member's new process takes its predecessor's place (module docstring)."""

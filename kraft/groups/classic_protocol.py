@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kraft.groups.classic_group_store import ClassicGroupStore
 from kraft.groups.consumer_group import ClassicJoin, ClassicJoined, ConsumerGroup, Refusal
 from kraft.groups.kafka_client_group import KafkaClientGroup
 from kraft.groups.loaded_groups import LoadedGroups, mono_ms
@@ -15,9 +16,10 @@ from kraft.groups.rest_instances import RestInstances
 
 
 class ClassicProtocol:
-    def __init__(self, here: LoadedGroups, rest: RestInstances):
+    def __init__(self, here: LoadedGroups, rest: RestInstances, store: ClassicGroupStore):
         self._here = here
         self._rest = rest
+        self._store = store
 
     def kafka_client_group(self, group_id: str) -> KafkaClientGroup:
         """The group of Kafka protocol clients; a group has members of one door only."""
@@ -28,8 +30,7 @@ class ClassicProtocol:
         here.refuse_consumer_group(group_id)
         group = here.clients.get(group_id)
         if group is None:
-            group = here.clients[group_id] = KafkaClientGroup(group_id, here.topic_counts, here.prefix,
-                                                              here.classic_config())
+            group = here.clients[group_id] = self._store.new_group(group_id)
         return group
 
     def loaded_client_group(self, group_id: str) -> KafkaClientGroup | None:

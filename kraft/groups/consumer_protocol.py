@@ -11,20 +11,21 @@ import logging
 from collections.abc import Callable
 
 from kraft.errors import CoordinatorNotAvailable, GroupIdNotFound
+from kraft.groups.classic_group_store import ClassicGroupStore
 from kraft.groups.consumer_group import Answer, ConsumerGroup, Heartbeat, Refusal
 from kraft.groups.consumer_group_host import new_member_id
 from kraft.groups.group_conversion import (MigrationPolicy, classic_group_from_consumer, consumer_group_from_classic,
                                           upgrade_refusal)
 from kraft.groups.group_events import GroupState
-from kraft.groups.kafka_client_group import KafkaClientGroup
 from kraft.groups.loaded_groups import LoadedGroups, mono_ms
 
 log = logging.getLogger(__name__)
 
 
 class ConsumerProtocol:
-    def __init__(self, here: LoadedGroups):
+    def __init__(self, here: LoadedGroups, store: ClassicGroupStore):
         self._here = here
+        self._store = store  # the classic groups' records
 
     def _migration_policy(self) -> MigrationPolicy:
         return MigrationPolicy(self._here.settings.consumer_migration_policy)
@@ -71,6 +72,7 @@ class ConsumerProtocol:
             return check  # refused before anything changed: it stays classic
         del here.clients[group_id]
         clients.hand_over()
+        self._store.write_later(group_id, None)  # its consumer group's record replaces the classic one
         log.info("group %s: a classic group of %d member(s) converts to a consumer group", group_id,
                  len(group.members))
         return group
@@ -94,7 +96,7 @@ class ConsumerProtocol:
         if group is None:
             return
         classic = classic_group_from_consumer(group, here.topic_counts, here.prefix, mono_ms(), here.classic_config())
-        here.clients[group_id] = KafkaClientGroup(group_id, here.topic_counts, here.prefix, coordinator=classic)
+        here.clients[group_id] = self._store.new_group(group_id, classic)
         log.info("group %s: a consumer group of %d classic member(s) converts back to a classic group", group_id,
                  len(group.members))
 

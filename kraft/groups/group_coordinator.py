@@ -27,6 +27,7 @@ from kraft.coordinator.loader import LoadableReplica, replay_log
 from kraft.coordinator.runtime import (LOCATE_WAIT_S, AppendLocal, ControllerCall, CoordinatorLinks,
                                        CoordinatorRuntime, InternalTopic, ReplicaLookup, WaitMetadata)
 from kraft.errors import NotFound
+from kraft.groups.classic_group_store import ClassicGroupStore
 from kraft.groups.classic_protocol import ClassicProtocol
 from kraft.groups.consumer_protocol import ConsumerProtocol
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS
@@ -57,8 +58,9 @@ class GroupCoordinator:
                                                                             self, links)
         self.loaded = here = LoadedGroups(node_id, settings, image, self.runtime)
         self.rest_instances = rest = RestInstances(here)
-        self.classic = classic = ClassicProtocol(here, rest)
-        self.consumer = consumer = ConsumerProtocol(here)
+        self.classic_store = store = ClassicGroupStore(here)
+        self.classic = classic = ClassicProtocol(here, rest, store)
+        self.consumer = consumer = ConsumerProtocol(here, store)
         self.offsets = offsets = GroupOffsets(here)
         self.consumer_groups = here.consumer_groups
         self.runtime.every(0, self._tick)
@@ -91,6 +93,7 @@ class GroupCoordinator:
         replay_log(replica, lambda header, records, position: replay_batch(cache, header, records, position))
         log.info("coordinator: loaded offsets partition %d (%d groups, up to offset %d) in %.3fs",
                  p, len(cache.groups()), replica.log_end_offset, time.monotonic() - started)
+        self.classic_store.take_up(cache)  # their members carry on here
         return OffsetsShard(replica.leader_epoch, cache)
 
     def unloaded(self, p: int, shard: OffsetsShard) -> None:

@@ -11,7 +11,7 @@ relay=True): any protocol type and protocol name, the leader's bytes relayed as 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -53,11 +53,19 @@ Parked = asyncio.Future[Joined | Refused] | asyncio.Future[Synced | Refused]  # 
 
 class KafkaClientGroup:
     def __init__(self, group_id: str, partitions: Mapping[str, int], member_id_prefix: str,
-                 config: GroupConfig | None = None, coordinator: ClassicGroup | None = None):
-        """coordinator: the state to begin from (a consumer group converted back)."""
+                 config: GroupConfig | None = None, coordinator: ClassicGroup | None = None,
+                 on_change: Callable[[KafkaClientGroup], asyncio.Future[bool] | None] | None = None):
+        """coordinator: the state to begin from (a consumer group converted back, or the
+        group's record loaded); on_change(group): what the group's record holds changed
+        (a generation's assignment in, a static member replaced, the group left empty);
+        it returns the record's write, if one started (its result: written): syncs are
+        answered once it is done, as Kafka answers them once the group is stored; when it
+        could not be (this node no longer leads the partition), NOT_COORDINATOR, so that
+        the members find the group's coordinator again."""
         self.group_id = group_id
         self.coordinator = coordinator or ClassicGroup(group_id, partitions, config, member_id_prefix=member_id_prefix,
                                                        relay=True)
+        self._on_change = on_change
         self._joins: dict[str, asyncio.Future[Joined | Refused]] = {}
         self._syncs: dict[str, asyncio.Future[Synced | Refused]] = {}
 
@@ -191,14 +199,21 @@ class KafkaClientGroup:
 
     def _settle(self, effects: list[ev.Effect]) -> None:
         protocol_type = self.coordinator.protocol_type or ""
+        write = None
+        if self._on_change is not None and any(_changes_record(e) for e in effects):
+            write = self._on_change(self)
+        held: list[tuple[str, Synced]] = []  # answered once the record is written
         for effect in effects:
             if isinstance(effect, ev.JoinResponse):
                 self._answer(self._joins, effect.member_id, Joined(
                     effect.member_id, effect.generation, effect.protocol, effect.leader_id, effect.metadata,
                     effect.protocol_type, effect.skip_assignment))
             elif isinstance(effect, ev.SyncResponse):
-                self._answer(self._syncs, effect.member_id, Synced(
-                    effect.member_assignment, protocol_type, self.coordinator.protocol or ""))
+                synced = Synced(effect.member_assignment, protocol_type, self.coordinator.protocol or "")
+                if write is not None and not write.done():
+                    held.append((effect.member_id, synced))
+                else:
+                    self._answer(self._syncs, effect.member_id, synced)
             elif isinstance(effect, ev.ErrorResponse) and effect.request in ("join", "sync") and effect.member_id:
                 waiting = self._joins if effect.request == "join" else self._syncs
                 self._answer(waiting, effect.member_id, Refused(effect.error, effect.message, effect.member_id))
@@ -207,6 +222,14 @@ class KafkaClientGroup:
                                   effect.member_id)
                 self._answer(self._joins, effect.member_id, removed)
                 self._answer(self._syncs, effect.member_id, removed)
+        if held and write is not None:
+            write.add_done_callback(lambda done: self._answer_stored(done, held))
+
+    def _answer_stored(self, write: asyncio.Future[bool], held: list[tuple[str, Synced]]) -> None:
+        stored = not write.cancelled() and write.exception() is None and write.result()
+        for member_id, synced in held:
+            self._answer(self._syncs, member_id, synced if stored else Refused(
+                GroupError.NOT_COORDINATOR, "the group could not be stored here: find its coordinator again", member_id))
 
     @staticmethod
     def _answer(waiting: Mapping[str, asyncio.Future[Any]], member_id: str, result: Joined | Synced | Refused) -> None:
@@ -214,3 +237,9 @@ class KafkaClientGroup:
         future = waiting.get(member_id)
         if future is not None and not future.done():
             future.set_result(result)
+
+
+def _changes_record(effect: ev.Effect) -> bool:
+    """Does this effect change what the group's record holds (classic_group_record.py)?"""
+    return (isinstance(effect, (ev.AssignmentReceived, ev.MemberReplaced))
+            or (isinstance(effect, ev.StateChanged) and effect.new is GroupState.EMPTY))

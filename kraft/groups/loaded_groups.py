@@ -53,7 +53,7 @@ class LoadedGroups:
         self.runtime = runtime
         self.rest: dict[str, RestInstanceGroup] = {}  # groups of REST consumer instances
         self.clients: dict[str, KafkaClientGroup] = {}  # classic groups of Kafka protocol clients
-        self.consumer_groups = ConsumerGroupHost(self.consumer_group_config, self.cache_of, self._write_group,
+        self.consumer_groups = ConsumerGroupHost(self.consumer_group_config, self.cache_of, self.write_group,
                                                  mono_ms, wall_ms)
         self.deleting: set[str] = set()  # no member may join them until their tombstones are written
         self.topic_counts: dict[str, int] = {}  # client topics' partition counts, as groups last heard
@@ -78,7 +78,8 @@ class LoadedGroups:
         count = self.runtime.partition_count()
         return lambda group_id: count is None or coordinator_partition(group_id, count) == p
 
-    async def _write_group(self, group_id: str, batch: bytes, timestamp: int) -> int:
+    async def write_group(self, group_id: str, batch: bytes, timestamp: int) -> int:
+        """Append a group's record batch to its offsets partition (acks=all)."""
         return await self.runtime.append_batch(self.offsets_partition_of(group_id), batch, timestamp)
 
     def current_topic_counts(self) -> dict[str, int]:

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from kraft.groups.classic_group_record import parse_classic_key, parse_classic_value
 from kraft.groups.consumer_group_record import parse_group_key, parse_group_value
 from kraft.storage.json_keys import parse_versioned_key, versioned_key
 from kraft.storage.record import Record
@@ -124,6 +125,8 @@ class OffsetCache:
         self._in_flight: dict[int, list[TxnWrite]] = {}  # producer id -> its writes in flight
         # KIP-848 consumer groups of this partition, as their latest records hold them
         self.consumer_groups: dict[str, dict[str, Any]] = {}
+        # classic groups of Kafka clients of this partition, as their latest records hold them
+        self.classic_groups: dict[str, dict[str, Any]] = {}
 
     def replay(self, record: Record) -> None:
         """Apply one record of a non-transactional batch read back from the offsets
@@ -158,13 +161,17 @@ class OffsetCache:
             self._set_pending(producer_id, group, (topic, partition), committed)
 
     def _replay_consumer_group(self, record: Record) -> None:
-        group_id = parse_group_key(record.key)
-        if group_id is None:
+        """A group's record: a KIP-848 consumer group's or a classic group's."""
+        if (group_id := parse_group_key(record.key)) is not None:
+            groups, parse = self.consumer_groups, parse_group_value
+        elif (group_id := parse_classic_key(record.key)) is not None:
+            groups, parse = self.classic_groups, parse_classic_value
+        else:
             return  # a stray record: skipped, never a failed load
         if record.value is None:  # a tombstone: the group was deleted
-            self.consumer_groups.pop(group_id, None)
-        elif (value := parse_group_value(record.value)) is not None:
-            self.consumer_groups[group_id] = value
+            groups.pop(group_id, None)
+        elif (value := parse(record.value)) is not None:
+            groups[group_id] = value
 
     def put(self, group: str, topic: str, partition: int, committed: CommittedOffset) -> None:
         """Later log positions win, whatever order acknowledgements arrive in."""

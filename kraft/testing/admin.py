@@ -6,12 +6,20 @@ so a test sees the state the cluster has reached, not one node's older view.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from kraft.scenario import targets
 from kraft.server.local_cluster import LocalCluster, http_json
 
 REQUEST_TIMEOUT_S = 10.0
+# Reads retry what the cluster calls retriable, as Kafka's AdminClient retries
+# COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR and the like: 50003 (a coordinator or a
+# leader moving, API.md), 50301 (no active controller yet), and a node that went down
+# between being chosen and answering; for up to Kafka's default.api.timeout.ms.
+RETRIABLE_CODES = frozenset({50003, 50301})
+API_TIMEOUT_S = 60.0
+RETRY_BACKOFF_S = 0.1  # Kafka's retry.backoff.ms
 
 
 class AdminError(RuntimeError):
@@ -34,6 +42,21 @@ class Admin:
         raise AdminError("no node is running unpaused")
 
     def _call(self, method: str, path: str, body=None):
+        """The answer; a GET is retried while the cluster answers it retriably (the
+        other methods are not: one whose outcome is unknown must not run twice)."""
+        deadline = time.monotonic() + API_TIMEOUT_S
+        while True:
+            try:
+                return self._call_once(method, path, body)
+            except AdminError as refused:
+                if method != "GET" or refused.code not in RETRIABLE_CODES or time.monotonic() >= deadline:
+                    raise
+            except OSError:  # the node chosen went down: another answers
+                if method != "GET" or time.monotonic() >= deadline:
+                    raise
+            time.sleep(RETRY_BACKOFF_S)
+
+    def _call_once(self, method: str, path: str, body=None):
         c = self._cluster
         status, answer = http_json(method, c.v3(self._running_node()) + path, body, headers=c.headers,
                                    timeout=REQUEST_TIMEOUT_S, context=c.tls)

@@ -12,6 +12,7 @@ from kraft.config.cluster import GroupSettings
 from kraft.errors import CoordinatorNotAvailable, GroupIdNotFound
 from kraft.groups.consumer_group import ClassicJoin, ClassicJoined, ConsumerGroupError, Heartbeat, Refusal
 from kraft.groups.group_coordinator import GroupCoordinator
+from kraft.storage.partition_log import PartitionLog
 
 
 async def coordinator_with(log, policy: str, **groups) -> GroupCoordinator:  # noqa: F811
@@ -90,14 +91,23 @@ async def test_a_classic_group_that_is_rebalancing_converts_only_once_stable(log
     assert (await coord.consumer_heartbeat(GROUP, kip848_join())).member_id == "k1"
 
 
-async def test_a_group_converts_only_when_its_members_fit_the_other_kinds_size_limit(log):  # noqa: F811
+async def test_a_group_converts_only_when_its_members_fit_the_other_kinds_size_limit(log, tmp_path):  # noqa: F811
     coord = await coordinator_with(log, "bidirectional", **{"group.consumer.max.size": 1, "group.max.size": 1})
     await stable_classic_member(coord)
     refused = await coord.consumer_heartbeat(GROUP, kip848_join())  # 1 classic + 1 would be 2 > 1
     assert isinstance(refused, Refusal) and refused.error is ConsumerGroupError.GROUP_MAX_SIZE_REACHED
     assert coord.loaded_client_group(GROUP) is not None and coord.consumer_group(GROUP) is None  # still classic
 
-    roomy = await coordinator_with(log, "bidirectional", **{"group.max.size": 1})
+    # a log of its own: the first coordinator's group is in `log`, and a load takes it up
+    other = PartitionLog.open(tmp_path / "other-offsets")
+    try:
+        await _two_classic_members_stay_a_consumer_group(await coordinator_with(other, "bidirectional",
+                                                                               **{"group.max.size": 1}))
+    finally:
+        other.close()
+
+
+async def _two_classic_members_stay_a_consumer_group(roomy: GroupCoordinator) -> None:
     await stable_classic_member(roomy)
     await roomy.consumer_heartbeat(GROUP, kip848_join())  # the classic member is in the consumer group now
     second = await roomy.classic_join(GROUP, ClassicJoin(None, 20, 10_000, 5_000, (("range", b""),),
