@@ -33,7 +33,7 @@ from kraft.groups.consumer_protocol import ConsumerProtocol
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIGS
 from kraft.groups.group_offsets import GroupOffsets
 from kraft.groups.group_views import describe_group
-from kraft.groups.loaded_groups import LoadedGroups, OffsetsShard
+from kraft.groups.loaded_groups import LoadedGroups, OffsetsShard, client_topic_counts
 from kraft.groups.offset_store import OffsetCache, replay_batch
 from kraft.groups.rest_instances import RestInstances
 from kraft.metadata.image import MetadataImage
@@ -101,8 +101,7 @@ class GroupCoordinator:
         log.info("coordinator: unloaded offsets partition %d", p)
 
     def new_image(self, image: MetadataImage) -> None:
-        counts = {t.name: len(t.partitions) for t in image.topics.values() if not t.name.startswith("__")}
-        self.loaded.topics_changed(counts)
+        self.loaded.topics_changed(client_topic_counts(image))
 
     async def _tick(self) -> None:
         self.rest_instances.expire()

@@ -26,6 +26,12 @@ from kraft.groups.kafka_client_group import KafkaClientGroup
 from kraft.groups.offset_store import OffsetCache
 from kraft.groups.rest_instance_group import RestInstanceGroup
 from kraft.metadata.image import MetadataImage
+from kraft.config.topic_names import is_internal_topic
+
+
+def client_topic_counts(image: MetadataImage) -> dict[str, int]:
+    """The partition count of every topic a group's members may consume (not internal)."""
+    return {t.name: len(t.partitions) for t in image.topics.values() if not is_internal_topic(t.name)}
 
 
 def wall_ms() -> int:
@@ -84,7 +90,7 @@ class LoadedGroups:
 
     def current_topic_counts(self) -> dict[str, int]:
         """Every client topic's partition count, as the image shows it now."""
-        return {t.name: len(t.partitions) for t in self.image().topics.values() if not t.name.startswith("__")}
+        return client_topic_counts(self.image())
 
     # -- configs -------------------------------------------------------------------------------
     def classic_config(self) -> ClassicGroupConfig:
