@@ -15,6 +15,7 @@ from cluster_client import NODES, assert_envelope, create_topic
 from inproc_cluster import InProcessCluster
 
 from kraft.server.local_cluster import http_json
+from kraft.config.topic_names import is_internal_topic
 
 pytestmark = pytest.mark.cluster
 
@@ -64,7 +65,7 @@ def test_topic_list_is_v2_and_hides_internal_topics(cluster):
     assert v3["__consumer_offsets"] is True
     status, ctype, names = request(cluster.url(2) + "/topics")
     assert (status, ctype) == (200, V2)
-    assert TOPIC in names and not any(n.startswith("__") for n in names)
+    assert TOPIC in names and not any(is_internal_topic(n) for n in names)
     for path in (f"/topics/{TOPIC}", f"/topics/{TOPIC}/partitions", f"/topics/{TOPIC}/partitions/0"):
         status, ctype, _ = request(cluster.url(3) + path)
         assert (status, ctype) == (200, V2), path

@@ -62,12 +62,23 @@ def test_a_request_refused_for_its_own_sake_creates_no_topic(cluster):
     status, _ = http_json("POST", cluster.url(1) + "/topics/not-made-2", {"records": [{"value": 1}]},
                           headers={"Content-Type": "text/plain"})
     assert status == 415
-    status, body = v2_produce(cluster, 1, "__internal-looking", [{"value": 1}])
+    # an internal topic is the cluster's to make (Kafka's Topic.isInternal), never a client's produce
+    status, body = v2_produce(cluster, 1, "__share_group_state", [{"value": 1}])
     assert (status, body["error_code"]) == (404, 40401), body
     status, body = v2_produce(cluster, 1, "not-made-3", [{"value": 1}], query="/partitions/0")
     assert (status, body["error_code"]) == (404, 40401), body
     names = {t["topic_name"] for t in http_json("GET", cluster.v3(1) + "/topics")[1]["data"]}
-    assert not names & {"not-made-1", "not-made-2", "__internal-looking", "not-made-3"}
+    assert not names & {"not-made-1", "not-made-2", "__share_group_state", "not-made-3"}
+
+
+def test_a_users_topic_named_with_two_underscores_is_made_like_any_other(cluster):
+    """Kafka's internal topics are a set, not a prefix: a produce auto-creates `__app-state`."""
+    status, body = v2_produce(cluster, 1, "__app-state", [{"value": 1}])
+    assert status == 200 and body["offsets"][0]["error_code"] is None, body
+    status, body = http_json("GET", cluster.url(1) + "/topics")
+    assert status == 200 and "__app-state" in body, body  # listed: only internal topics are hidden
+    status, body = http_json("DELETE", cluster.v3(1) + "/topics/__app-state")  # the shared cluster goes on
+    assert status == 204, body
 
 
 def test_an_rf1_topic_takes_acks_all_writes_despite_the_cluster_default_of_2(cluster):
