@@ -41,15 +41,6 @@ def classic_record(group_id: str, value: dict[str, Any] | None, now_ms: int) -> 
     return Record(classic_key(group_id), None if value is None else orjson.dumps(value), (), now_ms)
 
 
-def parse_classic_value(value: bytes) -> dict[str, Any] | None:
-    """The group's fields; None when the value cannot be read (skipped at load)."""
-    try:
-        parsed = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from kraft.groups.classic_group_record import parse_classic_key, parse_classic_value
+from kraft.groups.classic_group_record import parse_classic_key
 from kraft.groups.consumer_group_record import parse_group_key, parse_group_value
 from kraft.storage.json_keys import parse_versioned_key, versioned_key
 from kraft.storage.record import Record
@@ -165,7 +165,7 @@ class OffsetCache:
         if (group_id := parse_group_key(record.key)) is not None:
             groups, parse = self.consumer_groups, parse_group_value
         elif (group_id := parse_classic_key(record.key)) is not None:
-            groups, parse = self.classic_groups, parse_classic_value
+            groups, parse = self.classic_groups, parse_group_value  # the same JSON value rule
         else:
             return  # a stray record: skipped, never a failed load
         if record.value is None:  # a tombstone: the group was deleted

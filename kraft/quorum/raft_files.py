@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from kraft.quorum.protocol import QuorumError
+from kraft.storage.log_directory import fsync_directory
 
 RAFT_DIR = "__cluster_metadata"  # in a node's data dir: its Raft files
 JOURNAL = "raft.journal"
@@ -74,7 +75,7 @@ def mark_catch_up_first(directory: Path) -> None:
     with open(path, "wb") as f:
         f.write(b"no vote until caught up with a leader\n")
         os.fsync(f.fileno())
-    _fsync_dir(directory)
+    fsync_directory(directory)
 
 
 def caught_up(directory: Path) -> None:
@@ -82,15 +83,7 @@ def caught_up(directory: Path) -> None:
     path = directory / CATCH_UP_FIRST
     if path.exists():
         path.unlink()
-        _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_directory(directory)
 
 
 def read_snapshot(path: Path) -> tuple[dict, RaftData]:
