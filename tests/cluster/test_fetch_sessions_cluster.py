@@ -180,10 +180,13 @@ def test_kafka_pythons_session_survives_partitions_added_to_its_assignment(clust
     create_topic(c, "fs-grow", 3)
     produce(c, "fs-grow", {p: [f"a{p}-{i}".encode() for i in range(20)] for p in range(3)})
     lines = _Lines()
-    fetcher_log = logging.getLogger("kafka.consumer.fetcher")
-    fetcher_log.addHandler(lines)
-    old_level = fetcher_log.level
-    fetcher_log.setLevel(logging.DEBUG)
+    # the fetcher's lines count the session's partitions; the coordinator's say, should the
+    # new partitions never arrive, whether the consumer rejoined and what it was given
+    logs = [logging.getLogger("kafka.consumer.fetcher"), logging.getLogger("kafka.coordinator")]
+    old_levels = [log.level for log in logs]
+    for log in logs:
+        log.addHandler(lines)
+        log.setLevel(logging.DEBUG)
     consumer = kafka.KafkaConsumer(bootstrap_servers=c.bootstrap_servers, group_id="fs-grow-group",
                                    auto_offset_reset="earliest", metadata_max_age_ms=1000,
                                    fetch_max_wait_ms=100)
@@ -201,13 +204,16 @@ def test_kafka_pythons_session_survives_partitions_added_to_its_assignment(clust
                                  for n in (1, 2, 3)), 20, "the new partitions everywhere")
         produce(c, "fs-grow", {p: [f"b{p}-{i}".encode() for i in range(10)] for p in range(9)})
         poll_kafka_python(consumer, got, 150)
+        assignment = sorted(tp.partition for tp in consumer.assignment())
     finally:
         consumer.close()
-        fetcher_log.removeHandler(lines)
-        fetcher_log.setLevel(old_level)
+        for log, level in zip(logs, old_levels):
+            log.removeHandler(lines)
+            log.setLevel(level)
     expected = [f"a{p}-{i}".encode() for p in range(3) for i in range(20)] + [
         f"b{p}-{i}".encode() for p in range(9) for i in range(10)]
-    assert sorted(got) == sorted(expected)  # everything, once
+    group_lines = [line for line in lines.lines if re.search(r"rejoin: True|assigned partitions|Group|error", line)]
+    assert sorted(got) == sorted(expected), (assignment, group_lines[-30:])  # everything, once
     after = session_sizes(lines.lines)
     assert any(after[key] > size for key, size in before.items() if key in after), (before, after)
     assert not [line for line in lines.lines if "invalid" in line], "a fetch answer kafka-python found invalid"
