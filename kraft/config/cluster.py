@@ -29,6 +29,7 @@ from kraft.config.cluster_tables import (  # noqa: F401 - cluster.toml's tables,
     user_name_problem,
 )
 from kraft.config.data_dir import data_dir_problem
+from kraft.config.host_config import HostConfig
 from kraft.config.node_config import NodeConfig
 from kraft.config.suggestion import did_you_mean
 from kraft.config.toml_tables import Table, invalid, toml_key
@@ -59,36 +60,61 @@ def _interface(host: str) -> str:
         return host.lower().rstrip(".")
 
 
-def _repeated(nodes: tuple[NodeConfig, ...], field: str, what: str) -> tuple[str, str] | None:
-    """The first node whose `field` (formatted by `what`) repeats an earlier node's."""
+def _repeated(nodes: tuple[NodeConfig, ...], labels: list[str], field: str, what: str) -> tuple[str, str] | None:
+    """The first node whose `field` (formatted by `what`) repeats an earlier node's;
+    labels: where each node is written (nodes[i], or the [[hosts]] entry it comes from)."""
     first_index: dict[str, int] = {}
     for index, node in enumerate(nodes):
         value = what.format(node=node)
         if value in first_index:
-            return f"nodes[{index}].{field}", f"{value} is already used by nodes[{first_index[value]}]"
+            return f"{labels[index]}.{field}", f"{value} is already used by {labels[first_index[value]]}"
         first_index[value] = index
     return None
 
 
-def _port_clash(nodes: tuple[NodeConfig, ...]) -> tuple[str, str] | None:
+def _port_clash(nodes: tuple[NodeConfig, ...], labels: list[str]) -> tuple[str, str] | None:
     """The first (host, port) taken twice; one port may serve several hosts (127.0.0.2, .3)."""
     owners: dict[tuple[str, int], str] = {}
     for index, node in enumerate(nodes):
         for field in ("http_port", "raft_port", "kafka_port", "inter_broker_port", "schema_registry_port"):
-            port, here = getattr(node, field), f"nodes[{index}].{field}"
+            port, here = getattr(node, field), f"{labels[index]}.{field}"
             if port is not None and (owner := owners.setdefault((_interface(node.host), port), here)) != here:
                 return here, f"port {port} on {node.host} is already used by {owner}"
     return None
 
 
-def _registry_gap(nodes: tuple[NodeConfig, ...]) -> tuple[str, str] | None:
+def _host_nodes(hosts: tuple[HostConfig, ...], base_dir: Path) -> tuple[list[NodeConfig], list[str]]:
+    """The nodes the [[hosts]] entries stand for, and where each is written."""
+    nodes: list[NodeConfig] = []
+    labels: list[str] = []
+    for index, host in enumerate(hosts):
+        for table in host.node_tables():
+            try:
+                node = NodeConfig.model_validate(table, context={"base_dir": base_dir})
+            except ValidationError as error:  # only the address can be wrong here
+                raise invalid(f"hosts[{index}].address", _reason(error.errors(include_url=False)[0])) from None
+            node._host_name = host.name
+            nodes.append(node)
+            labels.append(f"hosts[{index}] (node {node.id})")
+    return nodes, labels
+
+
+def _repeated_host_names(hosts: tuple[HostConfig, ...]) -> tuple[str, str] | None:
+    first: dict[str, int] = {}
+    for index, host in enumerate(hosts):
+        if (earlier := first.setdefault(host.name, index)) != index:
+            return f"hosts[{index}].name", f"host {host.name!r} is already named by hosts[{earlier}]"
+    return None
+
+
+def _registry_gap(nodes: tuple[NodeConfig, ...], labels: list[str]) -> tuple[str, str] | None:
     """A broker without a schema_registry_port when another node has one: that broker may
     lead `_schemas`, where every node's registry sends its writes."""
     if not any(n.schema_registry_port for n in nodes):
         return None
     for index, node in enumerate(nodes):
         if node.is_broker and node.schema_registry_port is None:
-            return (f"nodes[{index}].schema_registry_port", "required on every broker once a node has one "
+            return (f"{labels[index]}.schema_registry_port", "required on every broker once a node has one "
                     "(the registry's writes go to the broker that leads _schemas)")
     return None
 
@@ -106,7 +132,9 @@ class ClusterConfig(Table):
     # [transactions]: Kafka's broker names (transaction.max.timeout.ms, ...), checked here
     transactions: TransactionSettings = Field(default_factory=TransactionSettings)
     security: SecuritySettings | None = None
-    nodes: Annotated[tuple[NodeConfig, ...], Field(min_length=1)]
+    # [[nodes]] as written, then the processes of every [[hosts]] entry (host_config.py)
+    nodes: tuple[NodeConfig, ...] = ()
+    hosts: tuple[HostConfig, ...] = ()
     _file_name: str = PrivateAttr(default="cluster.toml")
     _path: Path | None = PrivateAttr(default=None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -157,13 +185,21 @@ class ClusterConfig(Table):
 
     @model_validator(mode="after")
     def _nodes_fit_together(self) -> ClusterConfig:
+        if not self.nodes and not self.hosts:
+            raise invalid("nodes", "required key is missing (or [[hosts]] entries)")
+        labels = [f"nodes[{index}]" for index in range(len(self.nodes))]
+        if self.hosts:
+            derived, host_labels = _host_nodes(self.hosts, self._base_dir)
+            object.__setattr__(self, "nodes", self.nodes + tuple(derived))
+            labels += host_labels
         found = (
-            _repeated(self.nodes, "id", "node id {node.id}")
-            or _port_clash(self.nodes)
-            or _repeated(self.nodes, "data_dir", "data dir {node.data_path}")
+            _repeated(self.nodes, labels, "id", "node id {node.id}")
+            or _port_clash(self.nodes, labels)
+            or _repeated(self.nodes, labels, "data_dir", "data dir {node.data_path}")
+            or _repeated_host_names(self.hosts)
             or (not self.controllers and ("nodes", 'no node has the "controller" role; the cluster needs a quorum'))
             or (not self.brokers and ("nodes", 'no node has the "broker" role; partitions need brokers to live on'))
-            or _registry_gap(self.nodes)
+            or _registry_gap(self.nodes, labels)
         )
         if found:
             raise invalid(*found)

@@ -56,6 +56,7 @@ class NodeConfig(Table):
     data_dir: Annotated[str, Field(strict=True, min_length=1)]
     _base_dir: Path | None = PrivateAttr(default=None)
     _scheme: str = PrivateAttr(default="http")  # "https" when [security] has tls_cert
+    _host_name: str | None = PrivateAttr(default=None)  # the [[hosts]] entry it is a process of
 
     def model_post_init(self, context: Any, /) -> None:
         self._base_dir = context.get("base_dir") if isinstance(context, dict) else None
@@ -91,6 +92,12 @@ class NodeConfig(Table):
     @property
     def is_broker(self) -> bool:
         return "broker" in self.roles
+
+    @property
+    def host_name(self) -> str | None:
+        """The [[hosts]] entry this node is a process of (its failure domain); None: a
+        [[nodes]] entry, a host of its own."""
+        return self._host_name
 
     @property
     def listen_host(self) -> str:

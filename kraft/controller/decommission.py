@@ -17,6 +17,7 @@ from typing import Any, TypedDict
 
 from kraft.controller.result import ControllerResult
 from kraft.controller import reassignment
+from kraft.controller.placement import host_of
 from kraft.errors import BrokerDecommissioned, BrokerNotFound, DecommissionRefused
 from kraft.metadata.image import MetadataImage, PartitionRegistration
 from kraft.metadata.records import BrokerDecommission, MetadataRecord, UnregisterBroker
@@ -40,11 +41,11 @@ def decommission(image: MetadataImage, broker_id: int) -> ControllerResult:
     held = [(topic, index, part) for topic, index, part in image.all_partitions() if broker_id in part.replicas]
     for topic, index, part in held:
         factor = len(part.target_replicas)
-        if not any(b not in part.replicas for b in takers):  # nowhere to put its new replica
+        if not any(b not in part.replicas and _host_apart(image, part, broker_id, b) for b in takers):
             raise DecommissionRefused(
                 f"cannot decommission broker {broker_id}: topic {topic.name!r} has replication factor "
                 f"{factor} and only {len(takers)} other live broker{'s' if len(takers) != 1 else ''} "
-                f"({', '.join(map(str, takers)) or 'none'}) can hold its replicas")
+                f"({', '.join(map(str, takers)) or 'none'}) can hold its replicas on a host apart from its other replicas")
     record = BrokerDecommission(broker_id=broker_id, decommissioning=True, partitions=len(held))
     return ControllerResult([record], {"broker_id": broker_id, "decommissioning": True})
 
@@ -91,7 +92,7 @@ def advance(image: MetadataImage) -> list[MetadataRecord]:
                 break
             if part.reassigning or (topic.topic_id, index) in moved:  # one move at a time: wait
                 continue
-            newcomer = _least_loaded(image, part, load)
+            newcomer = _least_loaded(image, part, load, broker_id)
             if newcomer is None:
                 continue  # no broker can take it now: reported by status()
             target = tuple(b for b in part.replicas if b != broker_id) + (newcomer,)
@@ -134,7 +135,7 @@ def status(image: MetadataImage, broker_id: int, must_exist: bool = True) -> dic
         partitions.append({"topic": topic.name, "partition": index,
                            "moving_to": list(part.adding) if moving else [],
                            "state": "moving" if moving else "waiting"})
-        if leaving and not part.reassigning and _least_loaded(image, part, load) is None:
+        if leaving and not part.reassigning and _least_loaded(image, part, load, broker_id) is None:
             failures.append({"topic": topic.name, "partition": index,
                              "reason": "no other live broker can take a replica"})
     partitions.sort(key=lambda p: (p["topic"], p["partition"]))
@@ -156,9 +157,17 @@ def _brokers(image: MetadataImage) -> list[int]:
     return sorted(b for b, reg in image.brokers.items() if "broker" in reg.roles)
 
 
-def _least_loaded(image: MetadataImage, part: PartitionRegistration, load: Counter[int]) -> int | None:
-    """The broker that may take a new replica of `part` and holds the fewest replicas."""
-    candidates = [b for b in _brokers(image) if b not in part.replicas and image.takes_new_replicas(b)]
+def _host_apart(image: MetadataImage, part: PartitionRegistration, leaving: int, taker: int) -> bool:
+    """May `taker` replace `leaving` in `part`: on a host none of the staying replicas is
+    on (placement.py: a host holds one replica of a partition at most)?"""
+    return host_of(image, taker) not in {host_of(image, b) for b in part.replicas if b != leaving}
+
+
+def _least_loaded(image: MetadataImage, part: PartitionRegistration, load: Counter[int],
+                  leaving: int) -> int | None:
+    """The broker that may take `leaving`'s replica of `part` and holds the fewest replicas."""
+    candidates = [b for b in _brokers(image) if b not in part.replicas and image.takes_new_replicas(b)
+                  and _host_apart(image, part, leaving, b)]
     return min(candidates, key=lambda b: (load[b], b), default=None)
 
 

@@ -7,6 +7,12 @@ pairs vary too (the shape of Kafka's assignment). With racks (Kafka's broker.rac
 brokers are ordered alternating between racks, and each follower is the next one in
 ring order on a rack the partition does not use yet, while such a rack is left (Kafka's
 rack-aware assignment); a broker without a rack counts as a rack of its own.
+
+Hosts (cluster.toml's [[hosts]]: one machine running several broker processes) are a
+failure domain that is never shared: no partition gets two replicas on one host, so
+losing a machine costs each partition one replica at most. The racks stay a preference,
+as in Kafka; the hosts are a rule, and a replication factor larger than the hosts
+available is refused. A broker outside any [[hosts]] entry is a host of its own.
 """
 
 from __future__ import annotations
@@ -28,8 +34,13 @@ def place_replicas(
             f"replication factor {replication_factor} is larger than the "
             f"{n} available broker{'s' if n != 1 else ''}"
         )
+    host = {b: host_of(image, b) for b in brokers}
+    hosts = len(set(host.values()))
+    if replication_factor > hosts:
+        raise ValueError(f"replication factor {replication_factor} is larger than the {hosts} available "
+                         f"host{'s' if hosts != 1 else ''} ({n} brokers; no partition puts two replicas on one host)")
     rack = {b: rack_of(image, b) for b in brokers}
-    brokers = rack_alternated(brokers, rack)
+    brokers = rack_alternated(brokers, rack, host)
     leads = Counter(part.leader for _, _, part in image.all_partitions())
     start = min(range(n), key=lambda i: (leads[brokers[i]], brokers[i]))
     result = []
@@ -39,9 +50,9 @@ def place_replicas(
         ring = [brokers[(first + 1 + (shift + j) % (n - 1)) % n] for j in range(n - 1)]
         replicas = [brokers[first]]
         for _ in range(1, replication_factor):
-            used = {rack[b] for b in replicas}
-            fresh = [b for b in ring if b not in replicas and rack[b] not in used]
-            replicas.append((fresh or [b for b in ring if b not in replicas])[0])
+            racks, machines = {rack[b] for b in replicas}, {host[b] for b in replicas}
+            open_hosts = [b for b in ring if host[b] not in machines]
+            replicas.append(([b for b in open_hosts if rack[b] not in racks] or open_hosts)[0])
         result.append(tuple(replicas))
     return result
 
@@ -53,15 +64,44 @@ def rack_of(image: MetadataImage, broker_id: int) -> str:
     return f"rack={rack}" if rack is not None else f"broker={broker_id}"
 
 
-def rack_alternated(brokers: Sequence[int], rack: Mapping[int, str]) -> list[int]:
+def host_of(image: MetadataImage, broker_id: int) -> str:
+    """The broker's host (its [[hosts]] entry); one outside any is a host of its own."""
+    return image.host_of(broker_id)
+
+
+def shares_a_host(image: MetadataImage, replicas: Sequence[int]) -> tuple[int, int, str] | None:
+    """Two replicas of one list on one host: (first, second, the host's name), or None."""
+    seen: dict[str, int] = {}
+    for b in replicas:
+        machine = host_of(image, b)
+        if machine in seen and seen[machine] != b:
+            return seen[machine], b, machine.removeprefix("host=")
+        seen.setdefault(machine, b)
+    return None
+
+
+def rack_alternated(brokers: Sequence[int], rack: Mapping[int, str],
+                    host: Mapping[int, str] | None = None) -> list[int]:
     """Brokers ordered so that neighbours sit on different racks while they can: the
-    first of each rack, then the second of each, ... (Kafka's rack-alternated list)."""
+    first of each rack, then the second of each, ... (Kafka's rack-alternated list);
+    within a rack, the processes of one host are alternated with the other hosts' so
+    that leaders spread over the machines first and then over each machine's processes."""
     by_rack: dict[str, list[int]] = {}
-    for b in sorted(brokers):
+    for b in host_alternated(sorted(brokers), host) if host is not None else sorted(brokers):
         by_rack.setdefault(rack[b], []).append(b)
-    racks = sorted(by_rack, key=lambda r: by_rack[r][0])
+    racks = sorted(by_rack, key=lambda r: min(by_rack[r]))
     depth = max((len(v) for v in by_rack.values()), default=0)
     return [by_rack[r][i] for i in range(depth) for r in racks if i < len(by_rack[r])]
+
+
+def host_alternated(brokers: Sequence[int], host: Mapping[int, str]) -> list[int]:
+    """The first process of each host, then the second of each, ..."""
+    by_host: dict[str, list[int]] = {}
+    for b in sorted(brokers):
+        by_host.setdefault(host[b], []).append(b)
+    hosts = sorted(by_host, key=lambda h: by_host[h][0])
+    depth = max((len(v) for v in by_host.values()), default=0)
+    return [by_host[h][i] for i in range(depth) for h in hosts if i < len(by_host[h])]
 
 
 def manual_assignment(image: MetadataImage, given: Sequence[tuple[int, Sequence[int]]],
@@ -90,6 +130,9 @@ def manual_assignment(image: MetadataImage, given: Sequence[tuple[int, Sequence[
             raise InvalidReplicaAssignment(f"partition {partition} names a broker twice: {list(replicas)}")
         if unknown := sorted(set(replicas) - registered):
             raise InvalidReplicaAssignment(f"partition {partition} names brokers {unknown}, which are not registered")
+        if shared := shares_a_host(image, replicas):
+            raise InvalidReplicaAssignment(f"partition {partition} puts brokers {shared[0]} and {shared[1]} on one "
+                                           f"host ({shared[2]}): a host holds one replica of a partition at most")
         if leaving := sorted(set(replicas) & set(image.decommissioning)):
             raise InvalidReplicaAssignment(f"partition {partition} names brokers {leaving}, which are being "
                                            "decommissioned (they take no new replicas)")

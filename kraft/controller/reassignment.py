@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from kraft.controller.result import ControllerResult
 from kraft.controller.partition_lookup import existing_partition
-from kraft.errors import InvalidReplicationFactor, InvalidValue, NotFound, ReplicationFactorChange
+from kraft.controller.placement import shares_a_host
+from kraft.errors import InvalidReplicaAssignment, InvalidReplicationFactor, InvalidValue, NotFound, ReplicationFactorChange
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -101,6 +102,9 @@ def _checked(image: MetadataImage, target: object) -> tuple[int, ...]:
     unknown = [b for b in target if b not in image.brokers]
     if unknown:
         raise InvalidReplicationFactor(f"brokers {unknown} are not registered")
+    if shared := shares_a_host(image, target):
+        raise InvalidReplicaAssignment(f"replicas {list(target)} put brokers {shared[0]} and {shared[1]} on one host "
+                           f"({shared[2]}): a host holds one replica of a partition at most")
     return target
 
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kraft.controller.placement import rack_of
+from kraft.controller.placement import host_of, rack_of
 from kraft.metadata.image import MetadataImage
 
 # Bounds on the planner's loops: each step fixes one broker's surplus, so a real cluster
@@ -62,6 +62,7 @@ def plan(image: MetadataImage) -> list[PlannedMove]:
     if len(brokers) < 2:
         return []
     rack = {b: rack_of(image, b) for b in image.brokers}
+    host = {b: host_of(image, b) for b in image.brokers}
     names: dict[str, str] = {}
     found: ReplicaLists = {}
     for topic, index, part in image.all_partitions():
@@ -69,7 +70,7 @@ def plan(image: MetadataImage) -> list[PlannedMove]:
             found[(topic.topic_id, index)] = list(part.replicas)
             names[topic.topic_id] = topic.name
     lists = {key: found[key] for key in sorted(found)}  # sorted: plans are reproducible
-    _even_replicas(brokers, lists, rack)
+    _even_replicas(brokers, lists, rack, host)
     _even_leaders(brokers, lists)
     moves = []
     for (topic_id, index), target in sorted(lists.items(), key=lambda kv: (names[kv[0][0]], kv[0][1])):
@@ -96,23 +97,24 @@ def summary(image: MetadataImage, moves: list[PlannedMove]) -> dict[str, Any]:
             "leaders_to_move": sum(1 for m in moves if m.target[0] != m.replicas[0])}
 
 
-def _even_replicas(brokers: list[int], lists: ReplicaLists, rack: Racks) -> None:
+def _even_replicas(brokers: list[int], lists: ReplicaLists, rack: Racks, host: Racks) -> None:
     load = Counter({b: 0 for b in brokers})
     for replicas in lists.values():
         load.update(b for b in replicas if b in load)
     for _ in range(MAX_STEPS):
-        if not _move_one_replica(brokers, lists, rack, load):
+        if not _move_one_replica(brokers, lists, rack, host, load):
             return
 
 
-def _move_one_replica(brokers: list[int], lists: ReplicaLists, rack: Racks, load: Counter[int]) -> bool:
+def _move_one_replica(brokers: list[int], lists: ReplicaLists, rack: Racks, host: Racks,
+                      load: Counter[int]) -> bool:
     """One replica from a most loaded broker to a least loaded one; False when none can go."""
     by_load = sorted(brokers, key=lambda b: (load[b], b))
     for giver in reversed(by_load):
         for taker in by_load:
             if load[giver] - load[taker] < 2:
                 break
-            key = _movable(lists, rack, giver, taker)
+            key = _movable(lists, rack, host, giver, taker)
             if key is not None:
                 replicas = lists[key]
                 replicas[replicas.index(giver)] = taker
@@ -122,15 +124,17 @@ def _move_one_replica(brokers: list[int], lists: ReplicaLists, rack: Racks, load
     return False
 
 
-def _movable(lists: ReplicaLists, rack: Racks, giver: int, taker: int) -> PartitionKey | None:
+def _movable(lists: ReplicaLists, rack: Racks, host: Racks, giver: int, taker: int) -> PartitionKey | None:
     """A partition on `giver` and not on `taker` whose racks stay as spread with taker
-    in giver's place; one where giver is not the preferred leader first (leaders stay
+    in giver's place, and whose other replicas are on hosts apart from taker's; one where giver is not the preferred leader first (leaders stay
     put where they can), then the lowest key, so plans are reproducible."""
     best = None
     for key in lists:  # in key order: plan() builds it sorted
         replicas = lists[key]
         if giver not in replicas or taker in replicas:
             continue
+        if host[taker] in {host[b] for b in replicas if b != giver}:
+            continue  # two replicas on one host
         others = {rack[b] for b in replicas if b != giver}
         if rack[giver] not in others and rack[taker] in others:
             continue  # the partition would lose a rack

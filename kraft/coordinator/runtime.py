@@ -294,8 +294,8 @@ class CoordinatorRuntime(Generic[S]):
             pass
 
     async def _create(self) -> None:
-        live = [b for b in self.links.image().brokers.values() if not b.fenced]
-        rf = max(1, min(self.topic.replication_factor, len(live)))
+        # capped at the live hosts: a host holds one replica of a partition at most
+        rf = max(1, min(self.topic.replication_factor, self.links.image().live_hosts()))
         result = await self.links.controller_call("create_topic", {
             "name": self.topic.name, "by_cluster": True, "partitions": self.topic.partitions,
             "replication_factor": rf, "configs": self.topic.configs(rf)})

@@ -144,6 +144,7 @@ class MetadataDelta:
             inter_broker_port=r.inter_broker_port,
             fenced=True,
             rack=r.rack,
+            host_name=r.host_name,
         )
         self._notes.brokers.add(r.broker_id)
 

@@ -31,6 +31,7 @@ class BrokerRegistration:
     in_controlled_shutdown: bool = False
     log_dir_failed: bool = False  # it leads and joins nothing until it says otherwise
     rack: str | None = None  # Kafka's broker.rack
+    host_name: str | None = None  # its [[hosts]] entry (a failure domain); None: a host of its own
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,19 @@ class MetadataImage:
         """Can this broker lead or be chosen for new replicas right now?"""
         b = self.brokers.get(broker_id)
         return b is not None and not b.fenced and not b.in_controlled_shutdown and not b.log_dir_failed
+
+    def host_of(self, broker_id: int) -> str:
+        """The broker's host, a failure domain (its [[hosts]] entry); a broker outside
+        any is a host of its own."""
+        reg = self.brokers.get(broker_id)
+        name = reg.host_name if reg is not None else None
+        return f"host={name}" if name is not None else f"broker={broker_id}"
+
+    def live_hosts(self) -> int:
+        """Hosts with an unfenced broker: the largest replication factor placement can
+        meet (one replica of a partition per host)."""
+        return len({self.host_of(b.broker_id) for b in self.brokers.values()
+                    if not b.fenced and "broker" in b.roles})
 
     def takes_new_replicas(self, broker_id: int) -> bool:
         """May placement put a new replica on this broker now? Not while it is being

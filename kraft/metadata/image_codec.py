@@ -40,6 +40,7 @@ def image_to_dict(image: MetadataImage) -> dict[str, Any]:
                 "in_controlled_shutdown": b.in_controlled_shutdown,
                 "log_dir_failed": b.log_dir_failed,
                 **({"rack": b.rack} if b.rack is not None else {}),
+                **({"host_name": b.host_name} if b.host_name is not None else {}),
             }
             for b in image.brokers.values()
         ],
@@ -111,6 +112,7 @@ def image_from_dict(data: dict[str, Any]) -> MetadataImage:
             in_controlled_shutdown=b["in_controlled_shutdown"],
             log_dir_failed=b.get("log_dir_failed", False),  # absent in older snapshots
             rack=b.get("rack"),
+            host_name=b.get("host_name"),
         )
     topics = {}
     for t in data["topics"]:

@@ -42,6 +42,9 @@ class RegisterBroker(_Record):
     inter_broker_port: int | None = None  # the listener other brokers dial, when not kafka_port
     roles: tuple[str, ...] = ("broker",)
     rack: str | None = None  # Kafka's broker.rack
+    # the [[hosts]] entry whose process it is (a failure domain: no partition puts two
+    # replicas on one host); None: a host of its own
+    host_name: str | None = None
     # Kafka's clean shutdown (KIP-966): the broker's logs hold everything it had when its
     # previous run ended. False after a power loss (or when it cannot tell): it then
     # leaves every ISR and ELR, since it may have lost records they count on.

@@ -15,9 +15,9 @@ REPLICATION_FACTOR = 3  # Confluent's kafkastore.topic.replication.factor
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 
-def create_request(live_brokers: int) -> dict[str, Any]:
+def create_request(live_hosts: int) -> dict[str, Any]:
     """The controller's create_topic payload (by the cluster: clients may not create it)."""
-    rf = max(1, min(REPLICATION_FACTOR, live_brokers))
+    rf = max(1, min(REPLICATION_FACTOR, live_hosts))
     return {"name": TOPIC, "by_cluster": True, "partitions": 1, "replication_factor": rf,
             "configs": {"cleanup.policy": "compact", "compression.type": "uncompressed",
                         "unclean.leader.election.enable": "false",

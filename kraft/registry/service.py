@@ -164,8 +164,9 @@ class SchemaRegistry:
             pass
 
     async def _create(self) -> None:
-        live = sum(1 for b in self._services.image.brokers.values() if not b.fenced)
-        result = await self._services.node.controller_call_raw("create_topic", create_request(live))
+        # capped at the live hosts: a host holds one replica of a partition at most
+        result = await self._services.node.controller_call_raw("create_topic",
+                                                               create_request(self._services.image.live_hosts()))
         await self._services.wait_metadata(result.get("metadata_offset", 0), 5.0, raise_on_timeout=False)
 
 

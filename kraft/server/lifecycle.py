@@ -110,6 +110,7 @@ class BrokerLifecycle:
                     "clean_shutdown": self._first_registration_done or self._logs_intact(),
                     # only when set: a controller of an earlier kraft refuses a field it does not know
                     **({"inter_broker_port": cfg.inter_broker_port} if cfg.inter_broker_port else {}),
+                    **({"host_name": cfg.host_name} if cfg.host_name else {}),
                 })
                 self._first_registration_done = True
                 self.broker_epoch = result["broker_epoch"]

@@ -225,7 +225,7 @@ def test_no_broker(tmp_path):
 
 
 def test_no_nodes_at_all(tmp_path):
-    assert load_error(tmp_path, '[cluster]\nname = "x"\n') == "nodes: required key is missing"
+    assert load_error(tmp_path, '[cluster]\nname = "x"\n') == "nodes: required key is missing (or [[hosts]] entries)"
 
 
 def test_even_number_of_controllers_warns(tmp_path):

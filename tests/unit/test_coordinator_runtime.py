@@ -52,6 +52,9 @@ class Image:
     def topic(self, name: str) -> Topic | None:
         return self.topics.get(name)
 
+    def live_hosts(self) -> int:  # every broker a host of its own
+        return sum(1 for b in self.brokers.values() if not b.fenced)
+
 
 @dataclass
 class Cluster:
