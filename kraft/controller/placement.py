@@ -43,6 +43,7 @@ def place_replicas(
     brokers = rack_alternated(brokers, rack, host)
     leads = Counter(part.leader for _, _, part in image.all_partitions())
     start = min(range(n), key=lambda i: (leads[brokers[i]], brokers[i]))
+    placed: Counter[int] = Counter()  # replicas this call has given each broker
     result = []
     for p in range(partitions):
         first = (start + p) % n
@@ -52,16 +53,21 @@ def place_replicas(
         for _ in range(1, replication_factor):
             racks, machines = {rack[b] for b in replicas}, {host[b] for b in replicas}
             open_hosts = [b for b in ring if host[b] not in machines]
-            replicas.append(([b for b in open_hosts if rack[b] not in racks] or open_hosts)[0])
+            pool = [b for b in open_hosts if rack[b] not in racks] or open_hosts
+            # the ring's choice of host (Kafka's shape); of that host's processes, the one
+            # holding fewest so far, or the first processes would take its followers
+            siblings = [b for b in pool if host[b] == host[pool[0]]]
+            replicas.append(min(siblings, key=lambda b: placed[b]))
+        placed.update(replicas)
         result.append(tuple(replicas))
     return result
 
 
 def rack_of(image: MetadataImage, broker_id: int) -> str:
-    """The broker's rack; one without a rack is a rack of its own."""
+    """The broker's rack; one without a rack is a rack of its own, or its host's."""
     reg = image.brokers.get(broker_id)
     rack = reg.rack if reg is not None else None
-    return f"rack={rack}" if rack is not None else f"broker={broker_id}"
+    return f"rack={rack}" if rack is not None else image.host_of(broker_id)
 
 
 def host_of(image: MetadataImage, broker_id: int) -> str:
