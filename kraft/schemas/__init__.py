@@ -3,4 +3,4 @@ PROTOBUF), each parsed and canonicalised with a well-kept library, and whether o
 can read what another wrote. Pure: no I/O; imports only kraft.errors.
 
 `formats.py` is the one interface the registry, the REST door and the broker's validation
-use; `avro.py`, `json_schema.py` and `protobuf.py` implement it."""
+use; `avro/schema.py`, `json_schema/schema.py` and `protobuf/schema.py` implement it."""

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from kraft.schemas.formats import SchemaFormat
 
 DEFAULT_TYPE = "AVRO"
-_WHERE = {"AVRO": ("kraft.schemas.avro", "AVRO"), "JSON": ("kraft.schemas.json_schema", "JSON_SCHEMA"),
-          "PROTOBUF": ("kraft.schemas.protobuf", "PROTOBUF")}
+_WHERE = {"AVRO": ("kraft.schemas.avro.schema", "AVRO"), "JSON": ("kraft.schemas.json_schema.schema", "JSON_SCHEMA"),
+          "PROTOBUF": ("kraft.schemas.protobuf.schema", "PROTOBUF")}
 
 
 class _Formats(Mapping[str, SchemaFormat]):

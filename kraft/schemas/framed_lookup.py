@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from kraft.schemas import protobuf_indexes
+from kraft.schemas.protobuf import indexes as protobuf_indexes
 from kraft.schemas.formats import InvalidSchema, ParsedSchema
 from kraft.schemas.record_codec_table import codec_for
 from kraft.schemas.record_codecs import Undecodable
@@ -18,7 +18,7 @@ from kraft.schemas.registry_state import RegistryState
 from kraft.schemas.wire_format import MAX_SCHEMA_ID, NotFramed, unframe
 
 if TYPE_CHECKING:  # a format's module loads at its first use (format_table.py)
-    from kraft.schemas.protobuf import ProtobufSchema
+    from kraft.schemas.protobuf.schema import ProtobufSchema
 
 
 def describe(state: RegistryState, parser: Parser, data: bytes | None) -> dict[str, Any] | None:

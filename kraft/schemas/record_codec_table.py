@@ -14,12 +14,12 @@ def codec_for(schema_type: str, schema: ParsedSchema, references: Mapping[str, s
     """The codec of a parsed schema of `schema_type` (AVRO, JSON, PROTOBUF), with the texts
     of the schemas it references (name -> text, references of references first)."""
     if schema_type == "AVRO":
-        from kraft.schemas.avro_records import AvroCodec
+        from kraft.schemas.avro.records import AvroCodec
         return AvroCodec(schema, references)
     if schema_type == "JSON":
-        from kraft.schemas.json_schema_records import JsonSchemaCodec
+        from kraft.schemas.json_schema.records import JsonSchemaCodec
         return JsonSchemaCodec(schema)
     if schema_type == "PROTOBUF":
-        from kraft.schemas.protobuf_records import ProtobufCodec
+        from kraft.schemas.protobuf.records import ProtobufCodec
         return ProtobufCodec(schema)
     raise ValueError(f"no record codec for schema type {schema_type!r}")

@@ -1,6 +1,6 @@
 """A registered schema's records: JSON data (as the REST door carries it) to the payload
 Confluent's serializers write after the framing header (kraft/schemas/wire_format.py), and
-back. One codec per format: avro_records.py, json_schema_records.py, protobuf_records.py;
+back. One codec per format: avro/records.py, json_schema/records.py, protobuf/records.py;
 record_codec_table.py picks one for a schema. Pure."""
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from kraft.errors import BadRequest, InvalidValue
 from kraft.schemas.formats import ParsedSchema
 
 if TYPE_CHECKING:  # by schema_type below: a format's module loads at its first use (format_table.py)
-    from kraft.schemas.avro import AvroSchema
-    from kraft.schemas.json_schema import JsonSchema
-    from kraft.schemas.protobuf import ProtobufSchema
+    from kraft.schemas.avro.schema import AvroSchema
+    from kraft.schemas.json_schema.schema import JsonSchema
+    from kraft.schemas.protobuf.schema import ProtobufSchema
 
 STRATEGIES = ("TOPIC_NAME", "RECORD_NAME", "TOPIC_RECORD_NAME")
 

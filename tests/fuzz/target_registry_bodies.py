@@ -5,7 +5,7 @@ JSON Schema, PROTOBUF: kraft/schemas/registry_parsing.py), its compatibility wit
 subject's one earlier schema under every level (compatibility.py, registry_writes.py),
 the registration decision and the compatibility answer (registry_writes.decide,
 registry_reads.compatibility); a JSON Schema then validates a few fixed documents
-(json_schema_records.py), so `pattern` and `patternProperties` reach the bounded regex
+(json_schema/records.py), so `pattern` and `patternProperties` reach the bounded regex
 engine (patterns.py).
 
 The first byte picks the subject, by the type of its earlier schema (EARLIER: its low two

@@ -24,7 +24,7 @@ from kraft.schemas.framed_lookup import describe  # noqa: E402
 from kraft.schemas.record_codec_table import codec_for  # noqa: E402
 from kraft.schemas.record_codecs import Undecodable  # noqa: E402
 from kraft.schemas.wire_format import frame  # noqa: E402
-from kraft.schemas.protobuf_indexes import encode as encode_indexes  # noqa: E402
+from kraft.schemas.protobuf.indexes import encode as encode_indexes  # noqa: E402
 
 ORDER = {
     "type": "record", "name": "Order", "namespace": "shop",

@@ -14,7 +14,7 @@ from avro import schema as apache_schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kraft.schemas.avro import AVRO, MAX_DEPTH, MAX_SCHEMA_CHARS, UNFORESEEN, AvroSchema
+from kraft.schemas.avro.schema import AVRO, MAX_DEPTH, MAX_SCHEMA_CHARS, UNFORESEEN, AvroSchema
 from kraft.schemas.compatibility import LEVELS, incompatibilities
 from kraft.schemas.formats import InvalidSchema, SchemaFormat
 

@@ -12,8 +12,8 @@ from registry_fixtures import Registry, schema
 
 from kraft.schemas.compatibility import MAX_CHECKED_CHARS
 from kraft.schemas.formats import InvalidSchema, SchemaReference
-from kraft.schemas.json_schema import JSON_SCHEMA
-from kraft.schemas.json_schema_records import JsonSchemaCodec
+from kraft.schemas.json_schema.schema import JSON_SCHEMA
+from kraft.schemas.json_schema.records import JsonSchemaCodec
 from kraft.schemas.record_codecs import DataMismatch
 from kraft.schemas.registry_errors import INCOMPATIBLE_SCHEMA, RegistryError
 from kraft.schemas.registry_requests import SetConfig

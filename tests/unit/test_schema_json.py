@@ -12,7 +12,7 @@ import pytest
 
 from kraft.schemas.compatibility import incompatibilities
 from kraft.schemas.formats import InvalidSchema
-from kraft.schemas.json_schema import JSON_SCHEMA, JsonSchema
+from kraft.schemas.json_schema.schema import JSON_SCHEMA, JsonSchema
 
 
 def parse(schema: object, references: dict[str, str] | None = None) -> JsonSchema:

@@ -13,10 +13,10 @@ from google.protobuf.descriptor_pb2 import FileDescriptorProto
 from google.protobuf.descriptor_pool import DescriptorPool
 from google.protobuf.message_factory import GetMessageClass
 
-from kraft.schemas import protobuf_indexes
+from kraft.schemas.protobuf import indexes as protobuf_indexes
 from kraft.schemas.compatibility import incompatibilities
 from kraft.schemas.formats import InvalidSchema
-from kraft.schemas.protobuf import PROTOBUF, ProtobufSchema
+from kraft.schemas.protobuf.schema import PROTOBUF, ProtobufSchema
 
 ORDER = '''
 syntax = "proto3";

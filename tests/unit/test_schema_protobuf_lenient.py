@@ -12,9 +12,9 @@ from google.protobuf.descriptor_pb2 import FileDescriptorProto
 
 from kraft.schemas.compatibility import incompatibilities
 from kraft.schemas.formats import InvalidSchema
-from kraft.schemas.protobuf import PROTOBUF, ProtobufSchema
-from kraft.schemas.protobuf_lenient import without_unknown_options
-from kraft.schemas.protobuf_options import STUB_NAME
+from kraft.schemas.protobuf.schema import PROTOBUF, ProtobufSchema
+from kraft.schemas.protobuf.lenient import without_unknown_options
+from kraft.schemas.protobuf.options import STUB_NAME
 
 NESTED = '''syntax = "proto3";
 package io.confluent;

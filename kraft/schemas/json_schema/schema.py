@@ -5,7 +5,7 @@
   the references given (never fetched from the network);
 - canonical: the schema as given, compact (Confluent stores JSON Schema without reordering);
 - normalized: the same with every object's keys sorted (Confluent's normalize=true);
-- read_errors: Confluent's JSON Schema compatibility rules (json_schema_diff.py), one
+- read_errors: Confluent's JSON Schema compatibility rules (json_schema/diff.py), one
   verbose message per incompatible difference."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import json
 from typing import Any, Mapping
 
 from kraft.schemas.formats import InvalidSchema, ParsedSchema
-from kraft.schemas.json_schema_build import build
-from kraft.schemas.json_schema_diff import ComparisonTooLarge, differences
-from kraft.schemas.json_schema_differences import COMPATIBLE, message
-from kraft.schemas.json_schema_load import LoadedSchema, WrittenNumber, load
-from kraft.schemas.json_schema_model import Node
+from kraft.schemas.json_schema.build import build
+from kraft.schemas.json_schema.diff import ComparisonTooLarge, differences
+from kraft.schemas.json_schema.differences import COMPATIBLE, message
+from kraft.schemas.json_schema.load import LoadedSchema, WrittenNumber, load
+from kraft.schemas.json_schema.model import Node
 
 
 def compact(value: Any) -> str:

@@ -26,7 +26,7 @@ _NUMBER = re.compile(r"-?(?:inf|nan|[0-9][0-9a-fA-FxX.eE+\-]*)")
 _PART = r"\(\s*\.?[A-Za-z_][\w.]*\s*\)"
 OPTION_NAME = re.compile(_PART + r"(?:\s*\.\s*(?:[A-Za-z_]\w*|" + _PART + r"))*")
 # an option no file declares is kept as a placeholder option that the file STUB_NAME declares
-# (kraft/schemas/protobuf_lenient.py); no reference can be named so (not an import path there)
+# (kraft/schemas/protobuf/lenient.py); no reference can be named so (not an import path there)
 STUB_NAME = "kraft+unknown_options.proto"
 STUB_PACKAGE = "kraft_unknown"
 

@@ -1,10 +1,10 @@
 """The AVRO format of the registry: parse a schema (with the schemas it references),
 its stored text, its normalized text, and which writers' data it can read.
 
-Parsing follows Java Avro, which Confluent's registry runs (avro_model.py: structure and
-names, avro_defaults.py: field defaults); the texts follow Confluent's AvroSchema
-(avro_text.py); compatibility follows the Avro specification's schema resolution as Java
-Avro's SchemaCompatibility applies it (avro_resolution.py).
+Parsing follows Java Avro, which Confluent's registry runs (avro/model.py: structure and
+names, avro/defaults.py: field defaults); the texts follow Confluent's AvroSchema
+(avro/text.py); compatibility follows the Avro specification's schema resolution as Java
+Avro's SchemaCompatibility applies it (avro/resolution.py).
 
 References (Confluent's Avro schema references): each referenced schema's named types
 can be used by name in the schema, and its stored text names them rather than repeating
@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 from typing import Mapping
 
-from kraft.schemas.avro_defaults import check_defaults
-from kraft.schemas.avro_model import AvroType, Builder, Record
-from kraft.schemas.avro_resolution import read_errors
-from kraft.schemas.avro_text import schema_text
+from kraft.schemas.avro.defaults import check_defaults
+from kraft.schemas.avro.model import AvroType, Builder, Record
+from kraft.schemas.avro.resolution import read_errors
+from kraft.schemas.avro.text import schema_text
 from kraft.schemas.formats import InvalidSchema, ParsedSchema
 
 MAX_SCHEMA_CHARS = 2 * 1024 * 1024

@@ -25,7 +25,7 @@ from typing import Callable, Mapping
 from google.protobuf.descriptor_pb2 import FileDescriptorProto
 
 from kraft.schemas.formats import InvalidSchema
-from kraft.schemas.protobuf_options import OPTION_NAME, STUB_NAME, STUB_PACKAGE, quote, unknown_option
+from kraft.schemas.protobuf.options import OPTION_NAME, STUB_NAME, STUB_PACKAGE, quote, unknown_option
 
 _UNKNOWN = re.compile(r'Option "\(.+\)" unknown')
 _IMPORT = re.compile(r"""\bimport\s+(?:public\s+|weak\s+)?(["'])([^"'\n]+)\1\s*;""")

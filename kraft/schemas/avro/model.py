@@ -5,7 +5,7 @@ name, unions without nested unions or two branches of one type, and every attrib
 JSON kind checked so that hostile input is refused with a message, never a KeyError.
 
 Named types are shared nodes: a reference by name is the defining node itself, so a
-recursive type is a cycle. Field defaults are checked by avro_defaults.py."""
+recursive type is a cycle. Field defaults are checked by avro/defaults.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Avro records as Confluent's serializers write them: the Avro binary encoding of the
 datum (fastavro), with the data in and out as Avro's JSON encoding (a union's value
 wrapped in its branch's name, `{"string": "x"}`; bytes as ISO-8859-1 text), as Confluent
-REST Proxy reads and renders Avro: in through avro_json_datum.py (or fastavro's JSON
+REST Proxy reads and renders Avro: in through avro/json_datum.py (or fastavro's JSON
 decoder for what that does not take), out through fastavro's JSON writer. Pure."""
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from typing import Any
 from fastavro import json_reader, parse_schema, schemaless_writer
 from fastavro.validation import validate
 
-from kraft.schemas import avro_binary, avro_json_datum
-from kraft.schemas.avro import AvroSchema
+from kraft.schemas.avro import binary as avro_binary
+
+from kraft.schemas.avro import json_datum as avro_json_datum
+from kraft.schemas.avro.schema import AvroSchema
 from kraft.schemas.record_codecs import DataMismatch, Undecodable
 
 
@@ -50,7 +52,7 @@ class AvroCodec:
         return out.getvalue()
 
     def decode(self, payload: bytes) -> object:
-        """Avro's JSON encoding of the payload, read by avro_binary.py: bounded on hostile
+        """Avro's JSON encoding of the payload, read by avro/binary.py: bounded on hostile
         bytes (an item count of 2**62 nulls is refused before any is read; fastavro's
         reader would loop through them)."""
         try:

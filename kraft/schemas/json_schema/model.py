@@ -4,7 +4,7 @@ compare (a string schema, an object schema, a oneOf …), one node per subschema
 A schema object that constrains several ways at once ("type" with "enum", or with
 "allOf") is the synthetic allOf of one node per way, in Confluent's order (enum,
 allOf/anyOf/oneOf, not, const, type, then the keywords of a type it does not name);
-"type": [..] is the anyOf of one node per type. Built by json_schema_build.py."""
+"type": [..] is the anyOf of one node per type. Built by json_schema/build.py."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from typing import Protocol
 import regex
 
 from kraft.schemas import patterns
-from kraft.schemas.json_schema_differences import Difference, compatible
-from kraft.schemas.json_schema_model import ArrayNode, EmptyNode, FalseNode, Node, ObjectNode
+from kraft.schemas.json_schema.differences import Difference, compatible
+from kraft.schemas.json_schema.model import ArrayNode, EmptyNode, FalseNode, Node, ObjectNode
 
 PATTERN_TIMEOUT = 0.05  # seconds: a property name against a patternProperties regex
 

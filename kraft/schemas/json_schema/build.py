@@ -1,4 +1,4 @@
-"""A checked JSON Schema document to the nodes of json_schema_model.py, with every $ref
+"""A checked JSON Schema document to the nodes of json_schema/model.py, with every $ref
 resolved (through the references the registry gave) to the node of its target."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import regex
 from referencing.exceptions import Unresolvable
 
 from kraft.schemas.formats import InvalidSchema
-from kraft.schemas.json_schema_load import (
+from kraft.schemas.json_schema.load import (
     BASE_URI, DRAFT_4, DRAFT_6, DRAFT_7, DRAFT_2019_09, DRAFT_2020_12, LoadedSchema, specification)
-from kraft.schemas.json_schema_model import (
+from kraft.schemas.json_schema.model import (
     ArrayNode, BooleanNode, CombinedNode, ConditionalNode, ConstNode, EmptyNode, EnumNode,
     FalseNode, Node, NotNode, NullNode, NumberNode, ObjectNode, RefNode, StringNode)
 from kraft.schemas.patterns import PatternTooLarge, check_pattern

@@ -2,7 +2,7 @@
 (`original`) and the one that reads (`update`), walked as Confluent's SchemaDiff walks them:
 $refs followed, a combination against a plain schema (a oneOf that gained a branch, an
 allOf that lost one), the type, the annotations, then each type's own rules (the object
-and array ones in json_schema_diff_containers.py).
+and array ones in json_schema/diff_containers.py).
 
 Each pair of nodes is compared once (memoized by identity); a pair met again while still
 being compared is a recursive schema's cycle and counts as compatible there, as Confluent.
@@ -15,10 +15,10 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from kraft.schemas.json_schema_diff_containers import array_differences, bound_change, object_differences
-from kraft.schemas.json_schema_differences import Difference, compatible
-from kraft.schemas.json_schema_load import WrittenNumber
-from kraft.schemas.json_schema_model import (
+from kraft.schemas.json_schema.diff_containers import array_differences, bound_change, object_differences
+from kraft.schemas.json_schema.differences import Difference, compatible
+from kraft.schemas.json_schema.load import WrittenNumber
+from kraft.schemas.json_schema.model import (
     ArrayNode, CombinedNode, ConstNode, EmptyNode, EnumNode, FalseNode, Node, NotNode, NumberNode,
     ObjectNode, RefNode, StringNode, kind_of)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kraft.schemas.avro_model import ArrayOf, AvroType, Enum, Field, Fixed, MapOf, Named, Record, UnionOf
+from kraft.schemas.avro.model import ArrayOf, AvroType, Enum, Field, Fixed, MapOf, Named, Record, UnionOf
 
 _PROMOTIONS = {"long": ("int",), "float": ("int", "long"), "double": ("int", "long", "float"),
                "bytes": ("string",), "string": ("bytes",)}

@@ -1,5 +1,5 @@
 """Protobuf records as confluent-kafka's Protobuf serializer writes them: the message
-indexes of the message (kraft/schemas/protobuf_indexes.py), then the binary message. The
+indexes of the message (kraft/schemas/protobuf/indexes.py), then the binary message. The
 data in and out is Protobuf's JSON mapping (google.protobuf.json_format; out with the
 JSON names and the fields left at their defaults, as Java's JsonFormat prints them for
 Confluent REST Proxy). Written: the schema's first message, as Confluent REST Proxy does.
@@ -10,9 +10,9 @@ from __future__ import annotations
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
-from kraft.schemas import protobuf_indexes
+from kraft.schemas.protobuf import indexes as protobuf_indexes
 from kraft.schemas.formats import InvalidSchema
-from kraft.schemas.protobuf import ProtobufSchema
+from kraft.schemas.protobuf.schema import ProtobufSchema
 from kraft.schemas.record_codecs import DataMismatch, Undecodable
 
 

@@ -21,8 +21,8 @@ import json
 import math
 from decimal import Decimal
 
-from kraft.schemas.avro_defaults import is_valid_default
-from kraft.schemas.avro_model import TYPE_NAMES, ArrayOf, AvroType, Enum, Field, Fixed, MapOf, Named, Primitive, \
+from kraft.schemas.avro.defaults import is_valid_default
+from kraft.schemas.avro.model import TYPE_NAMES, ArrayOf, AvroType, Enum, Field, Fixed, MapOf, Named, Primitive, \
     Props, Record, UnionOf
 
 _LONG_LOGICAL = ("time-micros", "timestamp-millis", "timestamp-micros", "timestamp-nanos",

@@ -6,7 +6,7 @@ number); an array, a map or a record of valid values; for a union, a value of an
 
 from __future__ import annotations
 
-from kraft.schemas.avro_model import ArrayOf, AvroType, Enum, Field, Fixed, MapOf, Primitive, Record, UnionOf, \
+from kraft.schemas.avro.model import ArrayOf, AvroType, Enum, Field, Fixed, MapOf, Primitive, Record, UnionOf, \
     short_json
 from kraft.schemas.formats import InvalidSchema
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from jsonschema.exceptions import best_match
 
-from kraft.schemas.json_schema import JsonSchema
-from kraft.schemas.json_schema_load import VALIDATORS, load
+from kraft.schemas.json_schema.schema import JsonSchema
+from kraft.schemas.json_schema.load import VALIDATORS, load
 from kraft.schemas.patterns import PatternTooSlow, pattern_budget
 from kraft.schemas.record_codecs import DataMismatch, Undecodable
 

@@ -1,5 +1,5 @@
 """Avro's binary encoding read back into Avro's JSON encoding, walking the parsed schema
-(avro_model.py): what a framed record's payload holds, shown as Confluent's REST Proxy
+(avro/model.py): what a framed record's payload holds, shown as Confluent's REST Proxy
 shows an Avro record (a non-null union branch as {"type name": value}, bytes and fixed
 as a string of the code points 0-255). Pure.
 
@@ -13,7 +13,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from kraft.schemas.avro_model import ArrayOf, AvroType, Enum, Fixed, MapOf, Named, Primitive, Record, UnionOf
+from kraft.schemas.avro.model import ArrayOf, AvroType, Enum, Fixed, MapOf, Named, Primitive, Record, UnionOf
 
 MAX_ITEMS = 1_000_000  # array items and map entries in one payload
 MAX_DEPTH = 256

@@ -8,7 +8,7 @@ compilation writes its files into a fresh temporary directory.
 
 Schemas arrive in two forms, as they do at Confluent's registry: .proto text, or a
 serialized FileDescriptorProto in base64 (what confluent-kafka's ProtobufSerializer
-registers). A descriptor is rendered to text first (kraft/schemas/protobuf_render.py), so
+registers). A descriptor is rendered to text first (kraft/schemas/protobuf/render.py), so
 every schema goes through the same compiler. Well-known imports (google/protobuf/*.proto,
 and google/type/*.proto when googleapis-common-protos is installed) need no reference."""
 
@@ -29,9 +29,9 @@ from google.protobuf.descriptor_pb2 import FileDescriptorProto
 from google.protobuf.message import DecodeError
 from grpc_tools import _protoc_compiler
 
-from kraft.schemas import protobuf_lenient
+from kraft.schemas.protobuf import lenient as protobuf_lenient
 from kraft.schemas.formats import InvalidSchema
-from kraft.schemas.protobuf_options import STUB_NAME
+from kraft.schemas.protobuf.options import STUB_NAME
 
 MAX_FILE_CHARS = 1_000_000     # one schema's text (Confluent sets none; a bound for hostile input)
 MAX_TOTAL_CHARS = 4_000_000    # a schema with all its references
@@ -112,7 +112,7 @@ class _ProtocFailed(Exception):
 def compile_files(main: str, sources: Mapping[str, str]) -> dict[str, FileDescriptorProto]:
     """Compile `sources[main]` with the other sources importable by name: the descriptors
     of `main` and of every file it imports (directly or not), by file name. Custom options
-    no file declares are kept (kraft/schemas/protobuf_lenient.py), as Confluent's parser keeps them."""
+    no file declares are kept (kraft/schemas/protobuf/lenient.py), as Confluent's parser keeps them."""
     current: Mapping[str, str] | None = sources
     for _ in range(MAX_OPTION_ROUNDS):
         assert current is not None

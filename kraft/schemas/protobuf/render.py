@@ -18,7 +18,7 @@ from google.protobuf.descriptor_pool import DescriptorPool
 from google.protobuf.message import Message
 
 from kraft.schemas.formats import InvalidSchema
-from kraft.schemas.protobuf_options import STUB_NAME, default_literal, ident, option_items, quote, type_name
+from kraft.schemas.protobuf.options import STUB_NAME, default_literal, ident, option_items, quote, type_name
 
 F = FieldDescriptorProto
 SCALARS = {F.TYPE_DOUBLE: "double", F.TYPE_FLOAT: "float", F.TYPE_INT64: "int64", F.TYPE_UINT64: "uint64",

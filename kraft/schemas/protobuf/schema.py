@@ -3,9 +3,9 @@
 A schema is .proto text (proto2, proto3 or editions) or a base64 FileDescriptorProto (as
 confluent-kafka's ProtobufSerializer registers it), with its imports given as references
 (import path -> text); well-known imports need none. protoc compiles it
-(kraft/schemas/protobuf_compile.py); its canonical text is rendered back from the
-descriptor (protobuf_render.py); compatibility is Confluent's (protobuf_diff.py); a record's
-message indexes are in protobuf_indexes.py.
+(kraft/schemas/protobuf/compile.py); its canonical text is rendered back from the
+descriptor (protobuf/render.py); compatibility is Confluent's (protobuf/diff.py); a record's
+message indexes are in protobuf/indexes.py.
 
 The parsed schema keeps its descriptors: `file` (its FileDescriptorProto), `pool` (a
 DescriptorPool with it and its imports) and `message_class(full_name)`, for encoding and
@@ -24,12 +24,14 @@ from google.protobuf.descriptor_pool import DescriptorPool
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.message_factory import GetMessageClass
 
-from kraft.schemas import protobuf_diff, protobuf_indexes
+from kraft.schemas.protobuf import diff as protobuf_diff
+
+from kraft.schemas.protobuf import indexes as protobuf_indexes
 from kraft.schemas.formats import InvalidSchema, ParsedSchema
-from kraft.schemas.protobuf_compile import compile_schema, stub_descriptor
-from kraft.schemas.protobuf_lenient import without_stub
-from kraft.schemas.protobuf_options import STUB_NAME
-from kraft.schemas.protobuf_render import render
+from kraft.schemas.protobuf.compile import compile_schema, stub_descriptor
+from kraft.schemas.protobuf.lenient import without_stub
+from kraft.schemas.protobuf.options import STUB_NAME
+from kraft.schemas.protobuf.render import render
 
 # what a bug or a hostile descriptor can raise inside the libraries, answered as 42201
 _LIBRARY_ERRORS = (ValueError, TypeError, KeyError, IndexError, RecursionError, UnicodeError, OSError, DecodeError)
@@ -69,7 +71,7 @@ def _well_known_files() -> dict[str, FileDescriptorProto]:
 def _render_decoded(file: FileDescriptorProto, decoded: Mapping[str, FileDescriptorProto]) -> str:
     """A base64-registered descriptor as text; its custom options are read with the other
     descriptors given so (their extensions may be declared there) and the well-known ones."""
-    stub = {STUB_NAME: stub_descriptor()}  # options no file declared, as placeholders (protobuf_lenient.py)
+    stub = {STUB_NAME: stub_descriptor()}  # options no file declared, as placeholders (protobuf/lenient.py)
     return render(file, build_pool({**_well_known_files(), **stub, **decoded}, best_effort=True))
 
 

@@ -1,0 +1,2 @@
+"""JSON Schema: loading, the model, compatibility (differences between two schemas),
+and validating records."""

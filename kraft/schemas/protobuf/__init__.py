@@ -1,0 +1,2 @@
+"""Protocol Buffers schemas: compiling .proto text, options, rendering, the message
+indexes of Confluent's framing, compatibility, and the records they describe."""
