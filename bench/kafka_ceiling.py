@@ -27,8 +27,8 @@ import time
 import uuid
 from pathlib import Path
 
-from kraft.kafka.codec import decode_request, encode_response, peek_head, response_class
-from kraft.kafka.entities import build
+from kraft.kafka.wire.codec import decode_request, encode_response, peek_head, response_class
+from kraft.kafka.wire.entities import build
 from kraft.storage.record_batch import ensure_valid
 
 SERVED = {0: (3, 9), 3: (1, 12), 18: (0, 3), 22: (0, 4)}

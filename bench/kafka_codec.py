@@ -21,7 +21,7 @@ from kafka.protocol.producer.produce import ProduceRequest as KpProduce
 from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader, entity_writer
 
-from kraft.kafka.entities import build
+from kraft.kafka.wire.entities import build
 
 BATCH = b"\x01" * 16 * 1024
 RECORDS = b"\x02" * 256 * 1024

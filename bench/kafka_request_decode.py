@@ -1,5 +1,5 @@
 """µs per Kafka request decode: kio alone (what the listener did before) and with the
-length check in front of it (kafka/frame_bounds.py, what it does now), side by side.
+length check in front of it (kafka/wire/frame_bounds.py, what it does now), side by side.
 
     .venv/bin/python bench/kafka_request_decode.py [--repeats 7] [--number 5000]
 
@@ -17,8 +17,8 @@ import io
 from kafka_codec import measure  # bench/ is the script's folder: the same timing as the codec bench
 from kio.serial import entity_reader, entity_writer
 
-from kraft.kafka.codec import decode_request, load_request_schema
-from kraft.kafka.entities import build
+from kraft.kafka.wire.codec import decode_request, load_request_schema
+from kraft.kafka.wire.entities import build
 
 BATCH = b"\x01" * 16 * 1024
 

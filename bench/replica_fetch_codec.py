@@ -1,7 +1,7 @@
 """What one replication round costs in the Kafka codec, on each side (no I/O).
 
 A follower's Fetch v17 (one partition, in a session) built and encoded
-(kafka/follower_fetch.py), decoded and read by the leader (codec, fetch_api,
+(kafka/client/follower_fetch.py), decoded and read by the leader (codec, fetch_api,
 replica_fetch_api), the leader's answer with one batch built and encoded, and decoded by
 the follower: the real functions, timed over --rounds, --runs times; median (min-max) in
 microseconds per round. The JSON header the WebSocket channel used before is timed
@@ -20,10 +20,14 @@ import uuid
 
 import orjson
 
-from kraft.kafka import fetch_api, follower_fetch, replica_fetch_api
-from kraft.kafka.codec import (RequestHead, decode_request, decode_response, encode_request, encode_response,
+from kraft.kafka.handlers import fetch_api
+
+from kraft.kafka.client import follower_fetch
+
+from kraft.kafka.handlers import replica_fetch_api
+from kraft.kafka.wire.codec import (RequestHead, decode_request, decode_response, encode_request, encode_response,
                                response_class)
-from kraft.kafka.entities import build
+from kraft.kafka.wire.entities import build
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.fetch_session import FollowerFetchSession
 

@@ -48,8 +48,8 @@ from pathlib import Path
 from kio.schema.fetch.v17.request import FetchRequest
 from kio.schema.metadata.v12.request import MetadataRequest
 
-from kraft.kafka.codec import decode_response, encode_request, encode_response, response_class
-from kraft.kafka.entities import build, millis
+from kraft.kafka.wire.codec import decode_response, encode_request, encode_response, response_class
+from kraft.kafka.wire.entities import build, millis
 from kraft.storage.record_batch import ensure_valid, iter_batches
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -46,7 +46,7 @@ def kafka_python_tree(version: str, source: Path | None) -> Path:
 FITTING_VERSION = """
 import sys
 from kafka.protocol.broker_version_data import BROKER_API_VERSIONS
-from kraft.kafka.apis import SERVED
+from kraft.kafka.connection.apis import SERVED
 for version in sorted(BROKER_API_VERSIONS, reverse=True):
     table = BROKER_API_VERSIONS[version]
     if all(table[k][1] <= SERVED[k].max_version for k in table if k in SERVED):

@@ -3,7 +3,7 @@
 `?include_authorized_operations=true` on the v3 cluster, topic and consumer-group reads
 adds `"authorized_operations"`: the operations (Kafka's names) the caller may do on
 that resource, from the same ACLs the requests themselves are checked against
-(the Kafka listener answers the same as a bitfield: kraft/kafka/authorized_ops.py). With ACLs off every
+(the Kafka listener answers the same as a bitfield: kraft/kafka/connection/authorized_ops.py). With ACLs off every
 operation the resource type supports is listed. The console shows only what they allow.
 """
 

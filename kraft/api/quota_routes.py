@@ -1,6 +1,6 @@
 """Kafka's client quotas over HTTP (kraft's own paths; neither Confluent's v3 nor
 Redpanda's admin API has them): the same quotas as Kafka's DescribeClientQuotas and
-AlterClientQuotas (kraft/kafka/quota_api.py), in the metadata log.
+AlterClientQuotas (kraft/kafka/handlers/quota_api.py), in the metadata log.
 
 An entity is a JSON object with "user" and/or "client-id"; null names the default
 (Kafka's <default>)."""

@@ -2,7 +2,7 @@
 
 The consumer instances of this node read through here: locally when this node leads
 the partition, otherwise from the leader with Kafka's Fetch and ListOffsets
-(kraft/kafka/leader_calls.py; raw batches, as a Kafka consumer reads them). Errors
+(kraft/kafka/client/leader_calls.py; raw batches, as a Kafka consumer reads them). Errors
 arrive as the same error classes a local read raises.
 """
 

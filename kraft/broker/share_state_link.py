@@ -1,7 +1,7 @@
 """Share-partition state between brokers: a partition leader's reads and writes of its
 share-partitions' state, at the share coordinator that holds each, in Kafka's
 ReadShareGroupState / WriteShareGroupState / DeleteShareGroupState (ShareStateRemote,
-kraft/kafka/share_state_calls.py), or straight to this node's coordinator when it holds
+kraft/kafka/client/share_state_calls.py), or straight to this node's coordinator when it holds
 the key. An admin view's read (which shows the stored leader epoch, which Kafka's
 ReadShareGroupState answer does not carry) and a group's listing go as JSON over the
 node-to-node channel.

@@ -4,7 +4,7 @@ leader's question to the coordinator (KIP-890: is this partition in the transact
 The transaction coordinator (kraft/transactions) decides; this carries its decisions.
 Markers go to each partition's leader in Kafka's WriteTxnMarkers, and a leader's
 question in AddPartitionsToTxn, both over the Kafka listener and batched per broker
-(`TxnRemote`: kraft/kafka/txn_calls.py), or straight to the data plane or the
+(`TxnRemote`: kraft/kafka/client/txn_calls.py), or straight to the data plane or the
 coordinator when this node is the other side. A marker on a `__consumer_offsets`
 partition also settles the group offsets the transaction committed there, once the
 marker is replicated.
@@ -29,7 +29,7 @@ MARKER_TIMEOUT_MS = 30_000
 
 
 class TxnRemote(Protocol):
-    """The requests to other brokers (kraft/kafka/txn_calls.py); ConnectionError when the
+    """The requests to other brokers (kraft/kafka/client/txn_calls.py); ConnectionError when the
     other broker cannot be reached."""
 
     async def write_markers(self, leader: int, markers: Sequence[TxnMarker]) -> list[MarkerAnswers]: ...

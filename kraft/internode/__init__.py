@@ -6,7 +6,7 @@ metadata log for observers, group listings, share-group state), is
 kraft/server/internode_routes.py, mounted by the node on its HTTP app.
 
 Replication, transaction markers and the REST door's calls at a leader go over Kafka
-instead, as Kafka's brokers do (kraft/kafka/broker_client.py).
+instead, as Kafka's brokers do (kraft/kafka/client/broker_client.py).
 
 Every request is signed with a key only this cluster's nodes derive
 (kraft/config/cluster_keys.py).

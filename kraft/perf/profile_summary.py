@@ -20,7 +20,7 @@ _LINE = re.compile(r":\d+\)$")
 
 
 def frame_name(frame: str) -> str:
-    """`handle (kraft/kafka/listener.py:120)` -> `handle (kraft/kafka/listener.py)`,
+    """`handle (kraft/kafka/connection/listener.py:120)` -> `handle (kraft/kafka/connection/listener.py)`,
     with the path cut to its part under site-packages or the repository."""
     frame = _LINE.sub(")", frame.strip())
     for marker in ("site-packages/", "/kraft/", "/lib/python3.11/"):

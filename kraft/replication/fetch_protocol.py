@@ -1,7 +1,7 @@
 """A follower's fetch (Kafka's Fetch with KIP-279/320 semantics) as the replication code
 sees it: the leader answers it in ReplicaManager.handle_fetch, the follower applies the
 answer in PartitionReplica.on_fetched. On the wire it is Kafka's own Fetch request,
-carrying the follower's replica id (kraft/kafka/replica_fetch_api.py on the leader,
+carrying the follower's replica id (kraft/kafka/handlers/replica_fetch_api.py on the leader,
 kraft/internode/replica_fetch_channel.py on the follower); KAFKA_CODES is the one
 translation between the two.
 """

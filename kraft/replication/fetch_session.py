@@ -6,7 +6,7 @@ something new. The follower's side is Kafka's FetchSessionHandler: a full fetch 
 asks for a session, the leader's answer names its id, and each later request carries
 the id and the next epoch; any session error, or a lost connection, starts over with a
 full fetch. The leader's session ids and epochs are the Kafka listener's
-(kraft/kafka/fetch_sessions.py, where a follower's session is privileged); what it keeps
+(kraft/kafka/handlers/fetch_sessions.py, where a follower's session is privileged); what it keeps
 per follower session beyond them is LeaderFetchSession.
 
 Most partitions a follower follows are idle at any moment (`__consumer_offsets` and

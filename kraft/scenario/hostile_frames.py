@@ -21,8 +21,8 @@ from typing import Any
 
 from kio.index import load_request_schema
 
-from kraft.kafka.codec import decode_response, encode_request
-from kraft.kafka.frame_bounds import encode_uvarint
+from kraft.kafka.wire.codec import decode_response, encode_request
+from kraft.kafka.wire.frame_bounds import encode_uvarint
 from kraft.storage.compression import ZSTD
 from kraft.storage.record_batch import Record, encode_batch
 

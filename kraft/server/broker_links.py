@@ -1,20 +1,20 @@
 """How this node reaches other brokers over Kafka (Kafka's inter-broker listener): the
 address each registered, the cluster's TLS, and the brokers' own login (on every
-cluster, open ones too). Followers fetch over these connections (kraft/kafka/follower_fetch.py), and
-transaction markers and checks travel on them (kraft/kafka/txn_calls.py), and the REST
-door's produce and reads at a leader elsewhere (kraft/kafka/leader_calls.py)."""
+cluster, open ones too). Followers fetch over these connections (kraft/kafka/client/follower_fetch.py), and
+transaction markers and checks travel on them (kraft/kafka/client/txn_calls.py), and the REST
+door's produce and reads at a leader elsewhere (kraft/kafka/client/leader_calls.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from kraft.config.cluster import ClusterConfig
-from kraft.kafka.broker_client import BrokerConnection
-from kraft.kafka.broker_pool import BrokerPool
-from kraft.kafka.follower_fetch import FollowerFetchChannel
-from kraft.kafka.leader_calls import LeaderCalls
-from kraft.kafka.share_state_calls import ShareStateCalls
-from kraft.kafka.txn_calls import TxnCalls
+from kraft.kafka.client.broker_client import BrokerConnection
+from kraft.kafka.client.broker_pool import BrokerPool
+from kraft.kafka.client.follower_fetch import FollowerFetchChannel
+from kraft.kafka.client.leader_calls import LeaderCalls
+from kraft.kafka.client.share_state_calls import ShareStateCalls
+from kraft.kafka.client.txn_calls import TxnCalls
 from kraft.metadata.image import MetadataImage
 from kraft.security.broker_login import broker_credential, broker_password
 from kraft.server import tls

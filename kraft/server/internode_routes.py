@@ -2,7 +2,7 @@
 share-group summaries, share-group state for the admin views, and a REST share consumer's
 calls at a share-partition's leader. (Replication, transaction markers, a leader's
 share-partition state and the REST door's produce and reads at a leader travel as Kafka
-requests between brokers instead: kraft/kafka/broker_client.py.)
+requests between brokers instead: kraft/kafka/client/broker_client.py.)
 
 Every request must carry a valid X-Kraft-Signature (kraft.config.cluster_keys): an
 HMAC, with a key only this cluster's nodes derive, of the method, path, time and

@@ -10,7 +10,7 @@ import ssl
 
 from kraft.broker.services import BrokerServices
 from kraft.config.node_config import NodeConfig
-from kraft.kafka.listener import KafkaListener
+from kraft.kafka.connection.listener import KafkaListener
 from kraft.server.metrics import NodeMetrics
 from kraft.server.startup_failure import listening
 

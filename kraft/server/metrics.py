@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from kraft.broker.data_plane import DataPlane
 from kraft.errors import KraftError
 from kraft.metadata.image import MetadataImage
-from kraft.kafka.listener import KafkaListener
+from kraft.kafka.connection.listener import KafkaListener
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.share.share_broker import ShareBroker
 from kraft.storage import descriptors

@@ -1,7 +1,7 @@
 """A client at the wrong one of a node's ports is told which one it meant, where the
 protocol lets it be told: a Kafka client at the HTTP port (kraft/server/connection_guard.py
 answers and logs it; the hint is made here) and a REST path at the schema registry's port
-(a 404 naming the HTTP port). HTTP at the Kafka port: kraft/kafka/wrong_door.py; a
+(a 404 naming the HTTP port). HTTP at the Kafka port: kraft/kafka/connection/wrong_door.py; a
 registry path at the HTTP port: kraft/api/app.py."""
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def _sasl_plain(s: socket.socket, user: str, password: str) -> None:
 
 
 def _exchange(s: socket.socket, request, correlation_id: int):
-    from kraft.kafka.codec import decode_response, encode_request
+    from kraft.kafka.wire.codec import decode_response, encode_request
     s.sendall(encode_request(request, correlation_id, "kraft-testing"))
     size = struct.unpack(">i", _exactly(s, 4))[0]
     if not 0 < size <= ANSWER_LIMIT:  # bounded before anything is read into memory

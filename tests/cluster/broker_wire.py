@@ -1,5 +1,5 @@
 """Requests as another broker sends them: over kraft's own broker client
-(kraft/kafka/broker_client.py), logged in with the brokers' credential, which every node
+(kraft/kafka/client/broker_client.py), logged in with the brokers' credential, which every node
 derives from the cluster's secret (read here from a node's data dir). On every cluster,
 open ones too, only such a connection is served the brokers' own requests."""
 
@@ -9,7 +9,7 @@ import asyncio
 
 from kraft.config.cluster_keys import peer_key
 from kraft.config.data_dir import read_identity
-from kraft.kafka.broker_client import BrokerConnection
+from kraft.kafka.client.broker_client import BrokerConnection
 from kraft.security.broker_login import broker_password
 
 

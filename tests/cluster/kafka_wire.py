@@ -95,7 +95,7 @@ def wire_call(s: socket.socket, request, correlation_id: int = 1):
     entity's own)."""
     from kio.serial import entity_reader
 
-    from kraft.kafka.codec import response_class
+    from kraft.kafka.wire.codec import response_class
     s.sendall(entity_frame(request, correlation_id))
     frame = recv_frame(s)
     cls = response_class(int(request.__api_key__), int(request.__version__))

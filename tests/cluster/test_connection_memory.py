@@ -2,7 +2,7 @@
 node, and that it gives that memory back once they close.
 
 Each used to cost about 280 KiB (asyncio's TLS read buffer is 256 KiB per connection);
-the listener's connections now share one read buffer (kafka/tls_reads.py), about 35 KiB
+the listener's connections now share one read buffer (kafka/wire/tls_reads.py), about 35 KiB
 each. Before that, the node also kept the 280 MB peak after the connections were gone
 (glibc keeps freed heap chunks it cannot hand back from the top); the bound on what may
 stay is well above what a node legitimately keeps (its caches, Python's own pools).

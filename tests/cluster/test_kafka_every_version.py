@@ -22,7 +22,7 @@ from broker_wire import broker_call
 from cluster_client import create_topic
 from kafka_wire import entity_frame, leader_of, minimal_request, recv_frame, wire_call
 
-from kraft.kafka.apis import SERVED
+from kraft.kafka.connection.apis import SERVED
 from kraft.server.local_cluster import LocalCluster
 from kraft.storage.record import Record
 from kraft.storage.record_batch import encode_batch

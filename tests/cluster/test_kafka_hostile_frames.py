@@ -19,7 +19,7 @@ from kraft.server.local_cluster import LocalCluster, default_first_address, secu
 sys.path.insert(0, str(Path(__file__).parent.parent / "unit"))
 from kafka_request_samples import array_paths, request_frame, served_versions, sized  # noqa: E402
 
-from kraft.kafka.codec import load_request_schema  # noqa: E402
+from kraft.kafka.wire.codec import load_request_schema  # noqa: E402
 
 pytestmark = pytest.mark.cluster
 

@@ -20,7 +20,7 @@ import pytest
 from cluster_client import create_topic
 from kafka_wire import fetch_frame, kafka_socket, leader_of, produce_frame, recv_frame
 
-from kraft.kafka.listener import INLINE_RECORDS_BYTES
+from kraft.kafka.connection.listener import INLINE_RECORDS_BYTES
 from kraft.storage.record import Record
 from kraft.storage.record_batch import decode_all, encode_batch
 

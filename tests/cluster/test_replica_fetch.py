@@ -1,6 +1,6 @@
 """Followers replicate with Kafka's Fetch (a replica id, KIP-227 sessions) on the Kafka
 listener: what a follower's connection sees (kraft's own broker client,
-kafka/broker_client.py, as a follower uses it), a follower and a consumer long-polling
+kafka/client/broker_client.py, as a follower uses it), a follower and a consumer long-polling
 one partition at once, and idle partitions' followers kept in sync by sessions that
 look at them only now and then."""
 
@@ -17,7 +17,7 @@ from consumer_client import produce
 
 from kraft.config.cluster_keys import peer_key
 from kraft.config.data_dir import read_identity
-from kraft.kafka.broker_client import BrokerConnection
+from kraft.kafka.client.broker_client import BrokerConnection
 from kraft.security.broker_login import broker_password
 from kraft.storage.record_batch import decode_records, iter_batches
 

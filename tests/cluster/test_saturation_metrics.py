@@ -13,7 +13,7 @@ import pytest
 from cluster_client import create_topic
 from kafka_wire import kafka_socket, leader_of, produce_error_code, produce_frame, recv_frame
 
-from kraft.kafka.listener import MAX_IN_FLIGHT
+from kraft.kafka.connection.listener import MAX_IN_FLIGHT
 from kraft.storage.record import Record
 from kraft.storage.record_batch import encode_batch
 

@@ -20,7 +20,7 @@ from kafka_wire import closed_by_broker, kafka_socket, produce_frame, recv_frame
 
 from kraft.config.cluster_keys import peer_key
 from kraft.config.data_dir import read_identity
-from kraft.kafka.broker_client import BrokerConnection, BrokerUnreachable
+from kraft.kafka.client.broker_client import BrokerConnection, BrokerUnreachable
 from kraft.security.broker_login import broker_password
 from kraft.server.local_cluster import LocalCluster, http_json, security_toml
 

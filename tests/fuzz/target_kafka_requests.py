@@ -2,7 +2,7 @@
 path (peek the head, the served-version check, the bounded decode); a frame that
 decodes is re-encoded with kio and decoded again, which must give the same bytes.
 A ShareFetch or ShareAcknowledge that decodes then meets the share handler's checks that
-need no broker (kraft/kafka/share_api.py: the request's size, each partition's
+need no broker (kraft/kafka/handlers/share_api.py: the request's size, each partition's
 acknowledgement shape), and the acknowledgements that pass are applied to a share-partition
 (kraft/share/share_partition.py, no I/O) whose member holds the first WINDOW records.
 
@@ -21,9 +21,9 @@ from typing import Any
 from kio.serial import entity_reader, entity_writer
 
 from kraft.config.cluster import GroupSettings
-from kraft.kafka import share_api
-from kraft.kafka.codec import MalformedRequest
-from kraft.kafka.dispatch import parse
+from kraft.kafka.handlers import share_api
+from kraft.kafka.wire.codec import MalformedRequest
+from kraft.kafka.connection.dispatch import parse
 from kraft.share.share_partition import AckRefused, Batch, SharePartition
 
 CORPUS = pathlib.Path(__file__).parent / "corpus" / "kafka_requests"

@@ -14,8 +14,8 @@ from kio.schema.errors import ErrorCode
 from kio.serial import entity_writer
 from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTupleField, classify_field, get_field_tag
 
-from kraft.kafka.apis import SERVED
-from kraft.kafka.codec import load_request_schema
+from kraft.kafka.connection.apis import SERVED
+from kraft.kafka.wire.codec import load_request_schema
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _VALUES = {"string": "s", "bytes": b"b", "records": b"r", "uuid": uuid.UUID(int=1), "bool": True,

@@ -1,4 +1,4 @@
-"""Requests between brokers batched per destination (kraft/kafka/broker_batches.py): what
+"""Requests between brokers batched per destination (kraft/kafka/client/broker_batches.py): what
 arrives while a request is out goes in the next one, together; items one request cannot
 carry together go in successive ones, in order; a failed request fails its own items
 only; close() ends the senders and fails what waits. The sending is a coroutine that
@@ -10,8 +10,8 @@ import asyncio
 
 import pytest
 
-from kraft.kafka.broker_batches import BrokerBatches
-from kraft.kafka.broker_client import BrokerConnection, BrokerUnreachable
+from kraft.kafka.client.broker_batches import BrokerBatches
+from kraft.kafka.client.broker_client import BrokerConnection, BrokerUnreachable
 
 
 class Recorder:

@@ -1,4 +1,4 @@
-"""The pool of connections to other brokers (kraft/kafka/broker_pool.py): at most
+"""The pool of connections to other brokers (kraft/kafka/client/broker_pool.py): at most
 IN_USE_MAX leased per broker at once, the rest wait their turn; a connection given back
 is the next one handed out; a connection that failed in use is not; none after close."""
 
@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from kraft.kafka.broker_client import BrokerConnection, BrokerUnreachable
-from kraft.kafka.broker_pool import IN_USE_MAX, BrokerPool
+from kraft.kafka.client.broker_client import BrokerConnection, BrokerUnreachable
+from kraft.kafka.client.broker_pool import IN_USE_MAX, BrokerPool
 
 
 def pool() -> tuple[BrokerPool, list[BrokerConnection]]:

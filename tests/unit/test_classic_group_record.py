@@ -18,7 +18,7 @@ from kraft.groups.classic_group_record import group_from_value, group_value
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.groups.group_events import GroupError, GroupState
 from kraft.groups.kafka_client_group import Joined, Refused, Synced
-from kraft.kafka.group_api import assignment_bytes
+from kraft.kafka.handlers.group_api import assignment_bytes
 
 SESSION_MS, REBALANCE_MS = 10_000, 30_000
 

@@ -8,7 +8,7 @@ import pytest
 
 from kraft.config.cluster import ClusterSection
 from kraft.config.connection_overrides import parse_overrides
-from kraft.kafka.connection_limits import Admission, ConnectionLimits
+from kraft.kafka.connection.connection_limits import Admission, ConnectionLimits
 
 
 class Conn:

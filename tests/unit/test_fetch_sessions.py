@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from kraft.kafka.fetch_sessions import (EVICTION_MS, FINAL_EPOCH, FULL, INCREMENTAL, INITIAL_EPOCH, SESSION_ERROR,
+from kraft.kafka.handlers.fetch_sessions import (EVICTION_MS, FINAL_EPOCH, FULL, INCREMENTAL, INITIAL_EPOCH, SESSION_ERROR,
                                         SESSIONLESS, FetchSessionCache, Outcome, Wanted, next_epoch)
 from kraft.errors.kafka_codes import (
     FETCH_SESSION_ID_NOT_FOUND,

@@ -60,7 +60,7 @@ async def test_a_500_carries_an_id_and_no_detail_and_the_log_has_both(caplog):
 def _decode_answer(frame: bytes, api_key: int, version: int):
     from kio.serial import entity_reader
 
-    from kraft.kafka.codec import response_class
+    from kraft.kafka.wire.codec import response_class
     cls = response_class(api_key, version)
     payload = frame[4:]  # after the length prefix
     _, used = entity_reader(cls.__header_schema__)(payload, 0)
@@ -69,7 +69,7 @@ def _decode_answer(frame: bytes, api_key: int, version: int):
 
 
 def _failing_api(monkeypatch, api_key: int):
-    from kraft.kafka import dispatch
+    from kraft.kafka.connection import dispatch
 
     async def broken(services, head, body):
         raise ConfigFileError(SECRET_PATH, "nodes", "no node has id 4")
@@ -78,10 +78,10 @@ def _failing_api(monkeypatch, api_key: int):
 
 
 async def test_a_kafka_handlers_bug_answers_unknown_server_error_with_an_id_only(monkeypatch, caplog):
-    from kraft.kafka.codec import RequestHead
-    from kraft.kafka.dispatch import Request, respond
+    from kraft.kafka.wire.codec import RequestHead
+    from kraft.kafka.connection.dispatch import Request, respond
     _failing_api(monkeypatch, 60)  # DescribeCluster: a whole-request error code and message
-    caplog.set_level(logging.ERROR, logger="kraft.kafka.dispatch")
+    caplog.set_level(logging.ERROR, logger="kraft.kafka.connection.dispatch")
     frame = await respond(SimpleNamespace(node_id=3), Request(RequestHead(60, 0, 41, "c"), None))  # type: ignore[arg-type]
     assert isinstance(frame, bytes) and SECRET_PATH.encode() not in frame and b"ConfigFileError" not in frame
     answer = _decode_answer(frame, 60, 0)
@@ -96,10 +96,10 @@ async def test_a_kafka_handlers_bug_answers_unknown_server_error_with_an_id_only
 async def test_an_api_without_a_whole_request_error_code_closes_instead(monkeypatch, caplog):
     import pytest
 
-    from kraft.kafka.codec import RequestHead
-    from kraft.kafka.dispatch import Request, Unanswerable, respond
+    from kraft.kafka.wire.codec import RequestHead
+    from kraft.kafka.connection.dispatch import Request, Unanswerable, respond
     _failing_api(monkeypatch, 3)  # Metadata: errors only per topic
-    caplog.set_level(logging.ERROR, logger="kraft.kafka.dispatch")
+    caplog.set_level(logging.ERROR, logger="kraft.kafka.connection.dispatch")
     with pytest.raises(Unanswerable) as refused:
         await respond(SimpleNamespace(node_id=3), Request(RequestHead(3, 12, 41, "c"), None))  # type: ignore[arg-type]
     assert SECRET_PATH not in str(refused.value)
@@ -108,9 +108,9 @@ async def test_an_api_without_a_whole_request_error_code_closes_instead(monkeypa
 
 @pytest.mark.slow  # a long property or timing run: in the default suite, not in `./dev unit`
 def test_every_served_answer_with_a_top_level_error_code_can_carry_one():
-    from kraft.kafka.apis import SERVED
-    from kraft.kafka.codec import response_class
-    from kraft.kafka.error_answer import whole_request_error
+    from kraft.kafka.connection.apis import SERVED
+    from kraft.kafka.wire.codec import response_class
+    from kraft.kafka.wire.error_answer import whole_request_error
     for api in SERVED.values():
         for version in range(api.min_version, api.max_version + 1):
             answer = whole_request_error(response_class(api.key, version), -1, "internal error")
@@ -140,10 +140,10 @@ def test_sites_are_bounded():
 
 
 async def test_a_handler_failing_on_every_request_logs_its_traceback_once(monkeypatch, caplog):
-    from kraft.kafka.codec import RequestHead
-    from kraft.kafka.dispatch import Request, respond
+    from kraft.kafka.wire.codec import RequestHead
+    from kraft.kafka.connection.dispatch import Request, respond
     _failing_api(monkeypatch, 60)
-    caplog.set_level(logging.ERROR, logger="kraft.kafka.dispatch")
+    caplog.set_level(logging.ERROR, logger="kraft.kafka.connection.dispatch")
     ids = set()
     for correlation in range(1000):  # a client retrying as fast as it can, under varying client ids
         frame = await respond(SimpleNamespace(node_id=3),  # type: ignore[arg-type]

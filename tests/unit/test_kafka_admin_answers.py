@@ -15,12 +15,13 @@ from kraft.api.error_map import error_body
 from kraft.broker.client_writes import check_keys, checked_client_batch
 from kraft.errors import InvalidRecord, InvalidTxnState, PartitionNotInTransaction
 from kraft.groups.kafka_client_group import KafkaClientGroup
-from kraft.kafka import metadata_api, produce_api
-from kraft.kafka.authorized_ops import bitfield
-from kraft.kafka.codec import RequestHead
-from kraft.kafka.group_admin_api import listed
-from kraft.kafka.log_admin_api import log_dir_move_error
-from kraft.kafka.request_context import RequestContext
+from kraft.kafka.handlers import metadata_api
+from kraft.kafka.handlers import produce_api
+from kraft.kafka.connection.authorized_ops import bitfield
+from kraft.kafka.wire.codec import RequestHead
+from kraft.kafka.handlers.group_admin_api import listed
+from kraft.kafka.handlers.log_admin_api import log_dir_move_error
+from kraft.kafka.connection.request_context import RequestContext
 from kraft.storage.record import Record
 from kraft.storage.record_batch import encode_batch
 

@@ -1,4 +1,4 @@
-"""kraft/kafka/entities.py: answers built from plain values reach the wire as Kafka
+"""kraft/kafka/wire/entities.py: answers built from plain values reach the wire as Kafka
 writes them."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import struct
 
 from kio.serial import entity_writer
 
-from kraft.kafka.codec import response_class
-from kraft.kafka.entities import build
+from kraft.kafka.wire.codec import response_class
+from kraft.kafka.wire.entities import build
 
 
 def _describe_transactions(start_ms: int) -> bytes:

@@ -12,9 +12,9 @@ from kio.schema.fetch.v11.response import FetchResponse
 from kio.schema.fetch.v17.response import FetchResponse as FetchResponseV17
 from kio.serial import entity_reader
 
-from kraft.kafka.codec import RequestHead, encode_response, response_class
-from kraft.kafka.entities import build
-from kraft.kafka.splice import Spliced, frame_parts, new_marker
+from kraft.kafka.wire.codec import RequestHead, encode_response, response_class
+from kraft.kafka.wire.entities import build
+from kraft.kafka.wire.splice import Spliced, frame_parts, new_marker
 from kraft.storage.log_config import LogConfig
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record import Record

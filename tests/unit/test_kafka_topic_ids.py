@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from types import SimpleNamespace
 
-from kraft.kafka.leaders import current_leader, node_endpoint
-from kraft.kafka.topic_ids import id_of, name_of, request_topics
+from kraft.kafka.handlers.leaders import current_leader, node_endpoint
+from kraft.kafka.handlers.topic_ids import id_of, name_of, request_topics
 from kraft.metadata.image import BrokerRegistration, MetadataImage, PartitionRegistration, TopicImage
 
 KNOWN = uuid.UUID("6f1c2a4e-0000-4000-8000-000000000001")

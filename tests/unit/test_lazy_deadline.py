@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kraft.kafka.lazy_deadline import LazyDeadline
+from kraft.kafka.wire.lazy_deadline import LazyDeadline
 
 
 def run(coro):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from kraft.kafka.log_admin_api import log_dir_topics, offset_lag
+from kraft.kafka.handlers.log_admin_api import log_dir_topics, offset_lag
 
 
 def hosted(topic, partition, size, leo, *, leader_hw=None, follower_hw=0, heard_hw=-1):

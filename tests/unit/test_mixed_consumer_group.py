@@ -290,7 +290,7 @@ def test_owned_partitions_are_read_from_a_v1_subscription_and_none_from_v0():
     from kio.serial import entity_writer
     from kio.static.primitive import i32
 
-    from kraft.kafka.group_api import owned_partitions
+    from kraft.kafka.handlers.group_api import owned_partitions
 
     buf = io.BytesIO()
     buf.write(struct.pack(">h", 1))

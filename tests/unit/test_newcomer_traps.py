@@ -10,8 +10,8 @@ from pathlib import Path
 
 from kraft.config.cluster import load_cluster_config
 from kraft.config.data_dir import read_identity
-from kraft.kafka.codec import MalformedRequest
-from kraft.kafka.wrong_door import HttpOnKafkaPort, not_kafka
+from kraft.kafka.wire.codec import MalformedRequest
+from kraft.kafka.connection.wrong_door import HttpOnKafkaPort, not_kafka
 from kraft.server.controller_start import held_before
 from kraft.server.launcher import prepare_data_dirs
 from kraft.server.wrong_door import is_rest_path, kafka_at_http_hint

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from kraft.broker.access import AccessControl, Identity
 from kraft.config.cluster_tables import SecuritySettings
-from kraft.kafka.acl_api import _kafka_filters
+from kraft.kafka.handlers.acl_api import _kafka_filters
 from kraft.registry import config_routes, listing_routes, routes
 from kraft.registry.access_table import (
     BY_WRITER,

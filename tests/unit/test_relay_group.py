@@ -248,7 +248,7 @@ def test_adapter_unload_answers_held_syncs():
 
 @pytest.mark.parametrize("data, expected", [(b"", ()), (b"\x00", None)])
 def test_consumer_assignment_reader(data, expected):
-    from kraft.kafka.group_api import assigned_partitions, assignment_bytes
+    from kraft.kafka.handlers.group_api import assigned_partitions, assignment_bytes
     assert assigned_partitions(data) == expected
     assert assigned_partitions(assignment_bytes([("t", 1), ("u", 0), ("t", 0)])) == (("t", 0), ("t", 1), ("u", 0))
 

@@ -1,15 +1,19 @@
 """A follower's fetch in Kafka's encoding, both ways: what the follower sends is what the
-leader reads (kafka/follower_fetch.py -> fetch_api / replica_fetch_api), and what the
+leader reads (kafka/client/follower_fetch.py -> fetch_api / replica_fetch_api), and what the
 leader answers is what the follower applies, through the same codec the listener uses."""
 
 from __future__ import annotations
 
 import uuid
 
-from kraft.kafka import fetch_api, follower_fetch, replica_fetch_api
-from kraft.kafka.codec import (RequestHead, decode_request, decode_response, encode_request, encode_response,
+from kraft.kafka.handlers import fetch_api
+
+from kraft.kafka.client import follower_fetch
+
+from kraft.kafka.handlers import replica_fetch_api
+from kraft.kafka.wire.codec import (RequestHead, decode_request, decode_response, encode_request, encode_response,
                                response_class)
-from kraft.kafka.entities import build
+from kraft.kafka.wire.entities import build
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.fetch_session import FollowerFetchSession
 

@@ -9,9 +9,9 @@ from kraft.api.access_rules import RULES
 from kraft.broker.access import Identity
 from kraft.broker.acl_needs import NEEDS
 from kraft.errors import TopicAuthorizationFailed, TransactionalIdAuthorizationFailed
-from kraft.kafka.codec import RequestHead
-from kraft.kafka.request_context import RequestContext
-from kraft.kafka.session import Session
+from kraft.kafka.wire.codec import RequestHead
+from kraft.kafka.connection.request_context import RequestContext
+from kraft.kafka.connection.session import Session
 
 PRODUCE_V9 = RequestHead(0, 9, 1, "client-1")
 
@@ -83,7 +83,7 @@ def test_on_an_open_cluster_only_a_broker_is_a_cluster_member_and_refusals_are_l
     anonymous = Identity("User:ANONYMOUS", "10.0.0.1")
     assert open_cluster_context(anonymous).allowed("cluster_action")  # every client operation is allowed
     connection = open_cluster_context(anonymous).connection
-    with caplog.at_level("WARNING", logger="kraft.kafka.request_context"):
+    with caplog.at_level("WARNING", logger="kraft.kafka.connection.request_context"):
         for api_key in (27, 27, 27, 85, 85):  # a flood of two APIs on one connection
             assert not open_cluster_context(anonymous, connection, api_key).is_cluster_member()
     assert [r.getMessage()[:16] for r in caplog.records] == ["refused API 27 v", "refused API 85 v"]

@@ -18,9 +18,9 @@ import pytest
 from kio.serial import entity_writer
 
 from kafka_request_samples import array_paths, request_frame, served_versions
-from kraft.kafka import frame_bounds
-from kraft.kafka.codec import MalformedRequest, decode_request, load_request_schema
-from kraft.kafka.dispatch import parse
+from kraft.kafka.wire import frame_bounds
+from kraft.kafka.wire.codec import MalformedRequest, decode_request, load_request_schema
+from kraft.kafka.connection.dispatch import parse
 
 ADDRESS_SPACE_BYTES = 1 << 30
 HERE = Path(__file__).parent
@@ -31,8 +31,8 @@ _MUTATE_ALL = textwrap.dedent("""
     resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
     sys.path.insert(0, {here!r})
     from kafka_request_samples import request_frame, served_versions
-    from kraft.kafka.codec import MalformedRequest
-    from kraft.kafka.dispatch import parse
+    from kraft.kafka.wire.codec import MalformedRequest
+    from kraft.kafka.connection.dispatch import parse
 
     HUGE = [b"\\x7f\\xff\\xff\\xff", b"\\x7f\\xff", b"\\xff\\xff\\xff\\xff\\x0f", b"\\xfe\\xff\\xff\\xff\\x07"]
     served = refused = 0
@@ -65,8 +65,8 @@ def _one_frame_under_the_cap(frame_hex: str) -> subprocess.CompletedProcess:
     script = textwrap.dedent(f"""
         import resource
         resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE_BYTES}, {ADDRESS_SPACE_BYTES}))
-        from kraft.kafka.codec import MalformedRequest
-        from kraft.kafka.dispatch import parse
+        from kraft.kafka.wire.codec import MalformedRequest
+        from kraft.kafka.connection.dispatch import parse
         try:
             parse(bytes.fromhex({frame_hex!r}))
         except MalformedRequest as exc:

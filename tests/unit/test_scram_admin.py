@@ -11,7 +11,7 @@ import hmac
 from test_controller_logic import Cluster
 
 from kraft.controller.security_control import ScramUpsert, alter_scram_credentials, set_user_credential
-from kraft.kafka.scram_api import MECHANISM_CODES, describe_users
+from kraft.kafka.handlers.scram_api import MECHANISM_CODES, describe_users
 from kraft.security.scram import ScramExchange, credential_from_salted, make_credential, password_matches
 
 

@@ -6,7 +6,7 @@ import uuid
 from kio.schema.share_acknowledge.v2 import request as sa
 from kio.schema.share_fetch.v2 import request as sf
 
-from kraft.kafka.share_api import MAX_ACK_BATCHES, size_problem
+from kraft.kafka.handlers.share_api import MAX_ACK_BATCHES, size_problem
 from kraft.share.share_partition import Ack, ack_shape_problem
 from kraft.share.share_sessions import CLOSE, MAX_PARTITIONS, OPEN, SessionRefusal, ShareSessions
 from kraft.errors.kafka_codes import INVALID_SHARE_SESSION_EPOCH, SHARE_SESSION_NOT_FOUND

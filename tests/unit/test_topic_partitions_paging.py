@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kraft.kafka.topic_partitions_api import Slice, page
+from kraft.kafka.handlers.topic_partitions_api import Slice, page
 
 
 def ranges(slices: list[Slice]) -> list[tuple[str, int, int]]:

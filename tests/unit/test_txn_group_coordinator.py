@@ -17,9 +17,9 @@ from kraft.errors import ConsumerConflict, ConsumerInstanceNotFound, FencedInsta
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.groups.offset_store import CommittedOffset
-from kraft.kafka import group_api
-from kraft.kafka.codec import RequestHead
-from kraft.kafka.request_context import RequestContext
+from kraft.kafka.handlers import group_api
+from kraft.kafka.wire.codec import RequestHead
+from kraft.kafka.connection.request_context import RequestContext
 from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
 from kraft.replication.replica_reads import ReplicaReads
 from kraft.storage.partition_log import PartitionLog

@@ -1,4 +1,4 @@
-"""kraft's compiled writer (kraft/kafka/wire_writer.py) writes every Kafka message kio
+"""kraft's compiled writer (kraft/kafka/wire/wire_writer.py) writes every Kafka message kio
 knows byte for byte as kio's own writer does: every request, response and header schema
 at every version, with every field set (tagged ones away from their defaults, so their
 tags are written) and again with optional fields null and tagged ones at their defaults."""
@@ -19,8 +19,8 @@ from kio.serial._implicit_defaults import get_tagged_field_default
 from kio.serial._introspect import (EntityField, EntityTupleField, PrimitiveTupleField, classify_field, get_field_tag,
                                     get_schema_field_type, is_optional)
 
-from kraft.kafka import wire_writer
-from kraft.kafka.codec import load_request_schema, load_response_schema
+from kraft.kafka.wire import wire_writer
+from kraft.kafka.wire.codec import load_request_schema, load_response_schema
 
 _SAMPLES = {
     "int8": -7, "int16": -300, "int32": 70_000, "int64": -(1 << 40), "uint8": 200, "uint16": 60_000,
