@@ -102,7 +102,7 @@ def _host_nodes(hosts: tuple[HostConfig, ...], base_dir: Path) -> tuple[list[Nod
 def _repeated_host_names(hosts: tuple[HostConfig, ...]) -> tuple[str, str] | None:
     first: dict[str, int] = {}
     for index, host in enumerate(hosts):
-        if (earlier := first.setdefault(host.name, index)) != index:
+        if (earlier := first.setdefault(host.name.lower(), index)) != index:  # "A" and "a": one machine
             return f"hosts[{index}].name", f"host {host.name!r} is already named by hosts[{earlier}]"
     return None
 

@@ -16,8 +16,9 @@ import os
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from kraft.config.node_config import _bind_host_problem, _host_problem
 from kraft.config.toml_tables import Port, Table, invalid
 
 MAX_PROCESSES = 256
@@ -38,7 +39,7 @@ class HostConfig(Table):
     name: Annotated[str, Field(strict=True)]
     # a number, or "cores": one per core of the machine reading the file (write the number
     # when the file is shared by machines: each derives the same ids only from the same count)
-    processes: Annotated[int, Field(strict=True, ge=1, le=MAX_PROCESSES)] | Literal["cores"]
+    processes: int | Literal["cores"]
     first_id: Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)]
     controller: Annotated[bool, Field(strict=True)] = False  # its first process is also a controller
     address: Annotated[str, Field(strict=True)] = "127.0.0.1"  # what clients and the other nodes dial
@@ -51,11 +52,24 @@ class HostConfig(Table):
     rack: Annotated[str, Field(strict=True, min_length=1, max_length=255)] | None = None
     data_dir: Annotated[str, Field(strict=True, min_length=1)]  # process i: <data_dir>/node-<first_id + i>
 
+    @field_validator("processes", mode="plain")
+    @classmethod
+    def _processes(cls, value: object) -> int | str:
+        """One message for both spellings (pydantic's would name each member of the union)."""
+        if value == "cores" or (isinstance(value, int) and not isinstance(value, bool)
+                                and 1 <= value <= MAX_PROCESSES):
+            return value  # type: ignore[return-value]
+        raise invalid("", f'must be a number from 1 to {MAX_PROCESSES}, or "cores", got {value!r}')
+
     @model_validator(mode="after")
     def _consistent(self) -> HostConfig:
         if not _NAME.fullmatch(self.name):
             raise invalid("name", "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit, "
                                   f"got {self.name!r}")
+        if problem := _host_problem(self.address):  # checked here: the nodes' own check says "host"
+            raise invalid("address", problem)
+        if self.bind_host is not None and (problem := _bind_host_problem(self.bind_host)):
+            raise invalid("bind_host", problem)
         if self.controller and self.raft_port is None:
             raise invalid("raft_port", "required with controller = true (the host's first process is a controller)")
         if not self.controller and self.raft_port is not None:

@@ -58,6 +58,30 @@ class ClusterShape(_Model):
     # more partitions the cluster hosts beside the workload's topic (topics of 100, RF 3,
     # idle): recovery at the partition counts of a real deployment
     ballast_partitions: int = Field(default=0, ge=0, le=30_000)
+    # [[hosts]] entries instead of nodes: `hosts` machines of `processes_per_host` broker
+    # processes each, a host's processes on one address, the first a controller
+    # (`controllers`: only the first hosts'); the host is the failure domain
+    hosts: int = Field(default=0, ge=0, le=9)
+    processes_per_host: int = Field(default=1, ge=1, le=8)
+
+    @model_validator(mode="after")
+    def _hosts(self):
+        if not self.hosts:
+            if self.processes_per_host != 1:
+                raise ValueError("processes_per_host needs hosts (the number of [[hosts]] entries)")
+            return self
+        if "nodes" in self.model_fields_set:
+            raise ValueError("give nodes or hosts, not both: a host's processes are its nodes")
+        if self.spare_brokers:
+            raise ValueError("spare_brokers are [[nodes]] entries: not with hosts")
+        if self.controllers is not None and self.controllers > self.hosts:
+            raise ValueError(f"controllers: at most one per host, and there are {self.hosts} hosts")
+        return self
+
+    @property
+    def node_count(self) -> int:
+        """The node processes the cluster starts with (spare brokers aside)."""
+        return self.hosts * self.processes_per_host if self.hosts else self.nodes
 
 
 class TopicSpec(_Model):

@@ -40,12 +40,8 @@ def decommission(image: MetadataImage, broker_id: int) -> ControllerResult:
     takers = [b for b in others if image.takes_new_replicas(b)]
     held = [(topic, index, part) for topic, index, part in image.all_partitions() if broker_id in part.replicas]
     for topic, index, part in held:
-        factor = len(part.target_replicas)
         if not any(b not in part.replicas and _host_apart(image, part, broker_id, b) for b in takers):
-            raise DecommissionRefused(
-                f"cannot decommission broker {broker_id}: topic {topic.name!r} has replication factor "
-                f"{factor} and only {len(takers)} other live broker{'s' if len(takers) != 1 else ''} "
-                f"({', '.join(map(str, takers)) or 'none'}) can hold its replicas on a host apart from its other replicas")
+            raise DecommissionRefused(_refusal(image, broker_id, topic.name, index, part, takers))
     record = BrokerDecommission(broker_id=broker_id, decommissioning=True, partitions=len(held))
     return ControllerResult([record], {"broker_id": broker_id, "decommissioning": True})
 
@@ -137,7 +133,8 @@ def status(image: MetadataImage, broker_id: int, must_exist: bool = True) -> dic
                            "state": "moving" if moving else "waiting"})
         if leaving and not part.reassigning and _least_loaded(image, part, load, broker_id) is None:
             failures.append({"topic": topic.name, "partition": index,
-                             "reason": "no other live broker can take a replica"})
+                             "reason": "no other live broker on a host apart from its other replicas "
+                                       "can take a replica"})
     partitions.sort(key=lambda p: (p["topic"], p["partition"]))
     started_with = image.decommissioning.get(broker_id, 0)
     return {
@@ -155,6 +152,21 @@ def status(image: MetadataImage, broker_id: int, must_exist: bool = True) -> dic
 
 def _brokers(image: MetadataImage) -> list[int]:
     return sorted(b for b, reg in image.brokers.items() if "broker" in reg.roles)
+
+
+def _refusal(image: MetadataImage, broker_id: int, topic: str, index: int, part: PartitionRegistration,
+             takers: list[int]) -> str:
+    """Why `part` keeps `broker_id`: too few brokers, or none on a host apart from its
+    other replicas."""
+    head = f"cannot decommission broker {broker_id}: topic {topic!r} has replication factor {len(part.target_replicas)}"
+    free = [b for b in takers if b not in part.replicas]
+    if not free:
+        return (f"{head} and only {len(takers)} other live broker{'s' if len(takers) != 1 else ''} "
+                f"({', '.join(map(str, takers)) or 'none'}) can hold its replicas")
+    hosts = sorted({image.host_of(b).removeprefix("host=").replace("=", " ") for b in free})
+    return (f"{head} and partition {index} (replicas {list(part.replicas)}) needs a live broker on a host none of "
+            f"its other replicas is on: brokers {', '.join(map(str, free))} are on hosts it uses "
+            f"({', '.join(hosts)}), and a host holds one replica of a partition at most")
 
 
 def _host_apart(image: MetadataImage, part: PartitionRegistration, leaving: int, taker: int) -> bool:

@@ -18,7 +18,7 @@ available is refused. A broker outside any [[hosts]] entry is a host of its own.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 
 from kraft.errors import InvalidReplicaAssignment
 from kraft.metadata.image import MetadataImage
@@ -42,8 +42,15 @@ def place_replicas(
     rack = {b: rack_of(image, b) for b in brokers}
     brokers = rack_alternated(brokers, rack, host)
     leads = Counter(part.leader for _, _, part in image.all_partitions())
-    start = min(range(n), key=lambda i: (leads[brokers[i]], brokers[i]))
-    placed: Counter[int] = Counter()  # replicas this call has given each broker
+    # ties in the alternated order, so one-partition topics go round the racks and hosts
+    start = min(range(n), key=lambda i: (leads[brokers[i]], i))
+    # With hosts of several brokers, each follower goes to the allowed broker that this
+    # call loads least (its leaderships counted up front), the ring's order breaking ties:
+    # the ring's first alone gives the first processes of a host, and a host or rack of
+    # fewer brokers than the others (a [[nodes]] entry beside [[hosts]]), far more than
+    # their share. Without such hosts, the ring's first: Kafka's shape, as it always was.
+    shared_hosts = hosts < n
+    placed = Counter(brokers[(start + p) % n] for p in range(partitions))
     result = []
     for p in range(partitions):
         first = (start + p) % n
@@ -54,11 +61,8 @@ def place_replicas(
             racks, machines = {rack[b] for b in replicas}, {host[b] for b in replicas}
             open_hosts = [b for b in ring if host[b] not in machines]
             pool = [b for b in open_hosts if rack[b] not in racks] or open_hosts
-            # the ring's choice of host (Kafka's shape); of that host's processes, the one
-            # holding fewest so far, or the first processes would take its followers
-            siblings = [b for b in pool if host[b] == host[pool[0]]]
-            replicas.append(min(siblings, key=lambda b: placed[b]))
-        placed.update(replicas)
+            replicas.append(min(pool, key=lambda b: placed[b]) if shared_hosts else pool[0])
+            placed[replicas[-1]] += 1
         result.append(tuple(replicas))
     return result
 
@@ -75,14 +79,18 @@ def host_of(image: MetadataImage, broker_id: int) -> str:
     return image.host_of(broker_id)
 
 
-def shares_a_host(image: MetadataImage, replicas: Sequence[int]) -> tuple[int, int, str] | None:
-    """Two replicas of one list on one host: (first, second, the host's name), or None."""
-    seen: dict[str, int] = {}
+def shares_a_host(image: MetadataImage, replicas: Sequence[int],
+                  added: Container[int] | None = None) -> tuple[int, int, str] | None:
+    """Two replicas of one list on one host: (first, second, the host's name), or None.
+    added: only a pair where one of the two is in it counts (replicas placed before their
+    brokers named a host may stay together; nothing new may join them)."""
+    seen: dict[str, list[int]] = {}
     for b in replicas:
         machine = host_of(image, b)
-        if machine in seen and seen[machine] != b:
-            return seen[machine], b, machine.removeprefix("host=")
-        seen.setdefault(machine, b)
+        for earlier in seen.get(machine, []):
+            if earlier != b and (added is None or b in added or earlier in added):
+                return earlier, b, machine.removeprefix("host=")
+        seen.setdefault(machine, []).append(b)
     return None
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from kraft.controller.result import ControllerResult
 from kraft.controller.partition_lookup import existing_partition
 from kraft.controller.placement import shares_a_host
-from kraft.errors import InvalidReplicaAssignment, InvalidReplicationFactor, InvalidValue, NotFound, ReplicationFactorChange
+from kraft.errors import (InvalidReplicaAssignment, InvalidReplicationFactor, InvalidValue, NotFound,
+                          ReplicationFactorChange)
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -42,6 +43,11 @@ def reassign(image: MetadataImage, topic_name: str, partition: int,
     if target == part.replicas:
         return ControllerResult([], _view(topic_name, partition, target, (), ()))
     adding = tuple(b for b in target if b not in part.replicas)
+    # only a new replica is held to it: a partition placed before its brokers named their
+    # hosts may still be reordered, shrunk, or moved off a leaving broker
+    if shared := shares_a_host(image, target, added=adding):
+        raise InvalidReplicaAssignment(f"replicas {list(target)} put brokers {shared[0]} and {shared[1]} on one "
+                                       f"host ({shared[2]}): a host holds one replica of a partition at most")
     if leaving := [b for b in adding if b in image.decommissioning]:
         raise InvalidReplicationFactor(f"brokers {leaving} are being decommissioned: they take no new replicas")
     removing = tuple(b for b in part.replicas if b not in target)
@@ -102,9 +108,6 @@ def _checked(image: MetadataImage, target: object) -> tuple[int, ...]:
     unknown = [b for b in target if b not in image.brokers]
     if unknown:
         raise InvalidReplicationFactor(f"brokers {unknown} are not registered")
-    if shared := shares_a_host(image, target):
-        raise InvalidReplicaAssignment(f"replicas {list(target)} put brokers {shared[0]} and {shared[1]} on one host "
-                           f"({shared[2]}): a host holds one replica of a partition at most")
     return target
 
 

@@ -5,11 +5,15 @@ The brokers counted are the live ones that take new replicas (unfenced, not shut
 down, not being decommissioned). Replicas on other brokers stay where they are, and
 partitions already being moved are left alone.
 
+Hosts first: a partition with two replicas on one host of cluster.toml's [[hosts]]
+(placed before its brokers named their host) moves one of them to a host it does not use.
+
 Replicas: while the most loaded broker holds two more than the least loaded, one
 replica moves from a most loaded broker to a least loaded one, taking a partition the
 receiver does not hold and whose racks stay as spread as they were (a move never puts
-two replicas of a partition on one rack where they were apart). Every move takes one
-broker's surplus to one broker's deficit, so no replica moves that need not.
+two replicas of a partition on one rack where they were apart, nor ever two on one host
+of cluster.toml's [[hosts]]). Every move takes one broker's surplus to one broker's
+deficit, so no replica moves that need not.
 The newcomer takes the leaving replica's place in the replica list, so a preferred
 leader that moves hands its preference to the newcomer.
 
@@ -70,6 +74,7 @@ def plan(image: MetadataImage) -> list[PlannedMove]:
             found[(topic.topic_id, index)] = list(part.replicas)
             names[topic.topic_id] = topic.name
     lists = {key: found[key] for key in sorted(found)}  # sorted: plans are reproducible
+    _separate_hosts(brokers, lists, rack, host)
     _even_replicas(brokers, lists, rack, host)
     _even_leaders(brokers, lists)
     moves = []
@@ -97,10 +102,34 @@ def summary(image: MetadataImage, moves: list[PlannedMove]) -> dict[str, Any]:
             "leaders_to_move": sum(1 for m in moves if m.target[0] != m.replicas[0])}
 
 
-def _even_replicas(brokers: list[int], lists: ReplicaLists, rack: Racks, host: Racks) -> None:
+def _loads(brokers: list[int], lists: ReplicaLists) -> Counter[int]:
     load = Counter({b: 0 for b in brokers})
     for replicas in lists.values():
         load.update(b for b in replicas if b in load)
+    return load
+
+
+def _separate_hosts(brokers: list[int], lists: ReplicaLists, rack: Racks, host: Racks) -> None:
+    """A partition with two replicas on one host (placed before its brokers named their
+    host) moves the later one to the live broker on a host it does not use, on a rack it
+    does not use where one is left, holding fewest replicas; none such: it stays."""
+    load = _loads(brokers, lists)
+    for replicas in lists.values():
+        for i, b in enumerate(replicas):
+            if host[b] not in {host[o] for o in replicas[:i]}:
+                continue
+            others = [o for o in replicas if o != b]
+            hosts, racks = {host[o] for o in others}, {rack[o] for o in others}
+            free = [t for t in brokers if t not in replicas and host[t] not in hosts]
+            if free:
+                replicas[i] = min(free, key=lambda t: (rack[t] in racks, load[t], t))
+                load[replicas[i]] += 1
+                if b in load:
+                    load[b] -= 1
+
+
+def _even_replicas(brokers: list[int], lists: ReplicaLists, rack: Racks, host: Racks) -> None:
+    load = _loads(brokers, lists)
     for _ in range(MAX_STEPS):
         if not _move_one_replica(brokers, lists, rack, host, load):
             return
@@ -126,8 +155,9 @@ def _move_one_replica(brokers: list[int], lists: ReplicaLists, rack: Racks, host
 
 def _movable(lists: ReplicaLists, rack: Racks, host: Racks, giver: int, taker: int) -> PartitionKey | None:
     """A partition on `giver` and not on `taker` whose racks stay as spread with taker
-    in giver's place, and whose other replicas are on hosts apart from taker's; one where giver is not the preferred leader first (leaders stay
-    put where they can), then the lowest key, so plans are reproducible."""
+    in giver's place, and whose other replicas are on hosts apart from taker's; one
+    where giver is not the preferred leader first (leaders stay put where they can),
+    then the lowest key, so plans are reproducible."""
     best = None
     for key in lists:  # in key order: plan() builds it sorted
         replicas = lists[key]

@@ -22,13 +22,16 @@ def acks_all_problems(image: MetadataImage, defaults: dict[str, str], named: boo
     that could take one, would fail now; empty when none would. named=False: the
     partitions are counted, not named (for an answer to anyone)."""
     problems = []
-    usable = [b for b in image.brokers if image.takes_new_replicas(b)]
-    staying = [b for b in image.brokers if b not in image.decommissioning]
-    # its min.insync.replicas is capped at rf, so rf brokers are enough; a cluster with fewer
-    # brokers than that (one node for development) is not waited for: no wait would help
+    # counted by host: a partition puts one replica on a host at most ([[hosts]]; a
+    # broker outside any is a host of its own, so without host entries these are brokers)
+    usable = {image.host_of(b) for b in image.brokers if image.takes_new_replicas(b)}
+    staying = {image.host_of(b) for b in image.brokers if b not in image.decommissioning}
+    what = "brokers" if len(staying) == sum(1 for b in image.brokers if b not in image.decommissioning) else "hosts"
+    # its min.insync.replicas is capped at rf, so rf hosts are enough; a cluster with fewer
+    # than that (one node for development) is not waited for: no wait would help
     needed = min(int(topic_default(defaults, "replication.factor")), len(staying))
     if len(usable) < needed:
-        problems.append(f"{len(usable)} of {len(staying)} brokers usable, a topic with the default "
+        problems.append(f"{len(usable)} of {len(staying)} {what} usable, a topic with the default "
                         f"settings needs {needed}")
     below = []
     settings = TopicSettings(image, defaults)

@@ -137,7 +137,8 @@ def run_storm(cluster: LocalCluster, seconds: float, workers: int = 20, seed: in
     if canary_every_s:
         status, body = http_json("POST", cluster.url(nodes[0]) + f"/v3/clusters/{cid}/topics",
                                  {"topic_name": CANARY, "partitions_count": 1,
-                                  "replication_factor": min(3, len(nodes))}, timeout=10)
+                                  "replication_factor": min(3, len({cluster.host_of.get(n, n) for n in nodes}))},
+                                 timeout=10)
         assert status == 201 or body.get("error_code") == TOPIC_EXISTS, (status, body)
     storm = _Storm(cluster, cid, nodes, rng, seed, partitions, replication_factor, canary_every_s)
     result = storm.result

@@ -8,6 +8,10 @@ OUTPUT; ``heal()`` flushes it, ``close()`` also removes the jump and the chain. 
 name node addresses, so a client on 127.0.0.1 (the runner, the tests) keeps reaching
 every node unless a method is asked to include client traffic.
 
+The processes of one [[hosts]] entry share its address, as those of one machine do: a
+fault on one of them is a fault on its address, so it takes the whole host, and no rule
+ever parts two nodes of one address (a partition or one-way cut that would is refused).
+
 Shaping (``slow``) uses an htb qdisc on ``lo`` with u32 filters on the source (and
 destination) address; netem is used nowhere because many kernels (this CI's included)
 do not have it — ``netem_available()`` says so.
@@ -65,6 +69,7 @@ class NetworkFaults:
             raise ValueError(f"iptables chain names are at most 28 characters: {self.chain!r}")
         self.device = device
         self._faults: list[str] = []
+        self._specs: set[tuple[str, ...]] = set()  # rules in the chain now: each added once
         self._chain_ready = False
         self._tc_root = False
         self._tc_classes: dict[int, str] = {}
@@ -82,11 +87,11 @@ class NetworkFaults:
     def isolate(self, node: int) -> str:
         """Cut ``node`` off from every other node, both directions."""
         self._check(node)
-        others = [m for m in self.hosts if m != node]
+        others = self._apart(node)
         for m in others:
             self._drop(node, m)
             self._drop(m, node)
-        return self._record(f"isolate node {node} from {_ids(others)}")
+        return self._record(f"isolate node {node}{self._along(node)} from {_ids(others)}")
 
     def isolate_from_everyone(self, node: int) -> str:
         """Cut ``node`` off from every other address, other nodes and clients alike (its
@@ -102,10 +107,10 @@ class NetworkFaults:
         other node, and the clients of ``other_gids`` off from ``node``
         (client_sides.py)."""
         self._check(node)
-        for rule in isolation_rules(node, self.hosts, side_gids, other_gids):
+        others = self._apart(node)  # the node's address stands for its whole host
+        for rule in isolation_rules(node, {m: self.hosts[m] for m in [node, *others]}, side_gids, other_gids):
             self._rule(iptables_spec(rule))
-        others = [m for m in self.hosts if m != node]
-        return self._record(f"isolate node {node} and the clients of groups {_ids(side_gids)} from "
+        return self._record(f"isolate node {node}{self._along(node)} and the clients of groups {_ids(side_gids)} from "
                             f"{_ids(others)} and the clients of groups {_ids(other_gids)}")
 
     def partition(self, groups: list[set[int]]) -> str:
@@ -126,6 +131,8 @@ class NetworkFaults:
         if len(groups) < 2:
             raise ValueError("a partition needs at least two non-empty groups")
         for i, a in enumerate(groups):
+            self._unparted(a, set().union(*groups[i + 1:]), "a partition")
+        for i, a in enumerate(groups):
             for b in groups[i + 1:]:
                 for x in sorted(a):
                     for y in sorted(b):
@@ -142,6 +149,7 @@ class NetworkFaults:
             self._check(n)
         if not src or not dst:
             raise ValueError("one_way needs non-empty src and dst sets")
+        self._unparted(src - dst, dst - src, "a one-way cut")
         for x in sorted(src):
             for y in sorted(dst):
                 if x != y:
@@ -151,18 +159,21 @@ class NetworkFaults:
     def ring(self) -> str:
         """Each node reaches only its two neighbours in id order (the last and the first
         are neighbours): with five nodes every node sees a majority counting itself, but
-        no majority is fully connected. With three nodes or fewer this cuts nothing."""
-        ids = sorted(self.hosts)
-        n = len(ids)
-        neighbours = {ids[i]: {ids[(i - 1) % n], ids[(i + 1) % n]} for i in range(n)}
+        no majority is fully connected. With three nodes or fewer this cuts nothing. The
+        nodes of one address (a host's processes) are one member of the ring."""
+        members: dict[str, list[int]] = {}
+        for m in sorted(self.hosts):
+            members.setdefault(self.hosts[m], []).append(m)
+        ring = list(members.values())
+        n = len(ring)
         cut = 0
-        for a in ids:
-            for b in ids:
-                if a != b and b not in neighbours[a]:
-                    self._drop(a, b)
+        for i, a in enumerate(ring):
+            for j, b in enumerate(ring):
+                if i != j and j not in ((i - 1) % n, (i + 1) % n):
+                    self._drop(a[0], b[0])
                     cut += 1
-        ring = " - ".join(str(i) for i in ids + ids[:1])
-        return self._record(f"ring {ring}" + ("" if cut else " (no effect: fewer than 4 nodes)"))
+        said = " - ".join(str(m[0]) if len(m) == 1 else _ids(m) for m in ring + ring[:1])
+        return self._record(f"ring {said}" + ("" if cut else " (no effect: fewer than 4 nodes)"))
 
     def lossy(self, node: int, probability: float, include_clients: bool = False) -> str:
         """Drop each packet between ``node`` and the other nodes with ``probability``
@@ -201,9 +212,9 @@ class NetworkFaults:
         if verb == "add":
             self._tc_classes[node] = classid
             src = ["match", "ip", "src", f"{self.hosts[node]}/32"]
-            targets = [None] if include_clients else [m for m in self.hosts if m != node]
-            for m in targets:
-                dst = [] if m is None else ["match", "ip", "dst", f"{self.hosts[m]}/32"]
+            addresses = sorted({self.hosts[m] for m in self._apart(node)})
+            for addr in [None] if include_clients else addresses:
+                dst = [] if addr is None else ["match", "ip", "dst", f"{addr}/32"]
                 _tc("filter", "add", "dev", self.device, "parent", f"{TC_HANDLE}:",
                     "protocol", "ip", "prio", "1", "u32", *src, *dst, "flowid", classid)
         who = "any address" if include_clients else "the other nodes"
@@ -233,6 +244,7 @@ class NetworkFaults:
         """Remove every fault (iptables rules and shaping); returns what was healed.
         Tries every step and raises the first error afterwards."""
         healed, self._faults = self._faults, []
+        self._specs.clear()
         errors = []
         if self._chain_ready:
             proc = _iptables("-F", self.chain, check=False)
@@ -306,11 +318,34 @@ class NetworkFaults:
             _iptables("-I", "OUTPUT", "1", "-j", self.chain)
 
     def _rule(self, spec: list[str]) -> None:
+        if tuple(spec) in self._specs:  # e.g. the second process of an isolated host
+            return
         self._ensure_chain()
         _iptables("-A", self.chain, *spec)
+        self._specs.add(tuple(spec))
 
     def _drop(self, src: int, dst: int, extra: list[str] | None = None) -> None:
+        if self.hosts[src] == self.hosts[dst]:  # one host: its processes always reach each other
+            return
         self._rule(["-s", self.hosts[src], "-d", self.hosts[dst], *(extra or []), "-j", "DROP"])
+
+    def _apart(self, node: int) -> list[int]:
+        """The nodes a rule can part from ``node``: those at another address."""
+        return [m for m in sorted(self.hosts) if self.hosts[m] != self.hosts[node]]
+
+    def _along(self, node: int) -> str:
+        """What a fault on ``node`` takes along: the other nodes of its address."""
+        same = [m for m in self.hosts if m != node and self.hosts[m] == self.hosts[node]]
+        return f" (with {_ids(same)}: one host at {self.hosts[node]})" if same else ""
+
+    def _unparted(self, a: set[int], b: set[int], what: str) -> None:
+        """Refuse a cut between two sets that share an address: rules by address cannot
+        part two processes of one host."""
+        shared = sorted({self.hosts[x] for x in a} & {self.hosts[y] for y in b})
+        if shared:
+            nodes = sorted(n for n in a | b if self.hosts[n] == shared[0])
+            raise ValueError(f"{what} cannot part nodes {nodes}: they share {shared[0]} (one host); "
+                             "put the whole host on one side")
 
     def _ensure_tc_root(self) -> None:
         if self._tc_root:

@@ -98,20 +98,21 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
             return RunResult(scenario, skipped=f"needs the lazy filesystem for power cuts: {reason}")
     if scenario.workload.needs_kafka_client and importlib.util.find_spec("confluent_kafka") is None:
         return RunResult(scenario, skipped="needs confluent-kafka (pip install confluent-kafka; a test extra)")
-    nodes = opts.nodes or scenario.cluster.nodes
-    controllers = min(scenario.cluster.controllers or nodes, nodes)
+    shape = scenario.cluster  # with hosts, their processes are the nodes (--nodes does not apply)
+    nodes = shape.node_count if shape.hosts else opts.nodes or shape.nodes
+    voters = shape.hosts or nodes  # at most one controller per host
+    controllers = min(shape.controllers or voters, voters)
     restore = _interrupt_on_signals()
     cluster = network = None
     try:
-        secured = scenario.cluster.security
-        spare = scenario.cluster.spare_brokers
-        cluster = LocalCluster(nodes + spare, controllers, timeouts=scenario.cluster.timeouts,
-                               storage=scenario.cluster.storage,
-                               partitions_fs_mb=scenario.cluster.partitions_fs_mb,
+        secured = shape.security
+        cluster = LocalCluster(nodes + shape.spare_brokers, controllers, timeouts=shape.timeouts,
+                               storage=shape.storage, partitions_fs_mb=shape.partitions_fs_mb,
                                lazy_fs=scenario.needs_power_cuts,
                                extra_toml=lab_security.CLUSTER_TOML if secured else "",
                                headers=lab_security.LAB if secured else None,
-                               own_sessions=owner_pid() is None)  # a lab run's nodes die with its group
+                               own_sessions=owner_pid() is None,  # a lab run's nodes die with its group
+                               host_entries=shape.hosts, processes_per_host=shape.processes_per_host)
         network = NetworkFaults(cluster.hosts) if net_hosts else _NoNetwork()
         emit_phase(opts.events, "starting cluster")
         cluster.start(list(range(1, nodes + 1))).wait_ready(timeout_s=60)  # the spares join later

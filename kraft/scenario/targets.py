@@ -16,6 +16,9 @@ Specs (the scenario files' and the CLI's spelling):
                           picked with rng
     controllers           every controller node
     node:<id>             that node
+    host:<name>           every process of that [[hosts]] entry (a machine of the cluster)
+    leader-host:<topic>-<p>  every process of the host of the partition's leader (a node
+                          of no [[hosts]] entry is a host of its own)
     random                a running node, picked with rng
     all                   every node
 
@@ -41,7 +44,7 @@ from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition
 ASK_TIMEOUT_S = 2.0
 SPECS = ("leader:<topic>-<partition>", "follower:<topic>-<partition>", "group-coordinator:<group>",
          "txn-coordinator:<transactional id>", "share-coordinator:<group>:<topic>-<partition>", "controller", "controller-follower",
-         "controllers", "node:<id>", "random", "all")
+         "controllers", "node:<id>", "host:<name>", "leader-host:<topic>-<partition>", "random", "all")
 
 
 class TargetUnavailable(Exception):
@@ -54,14 +57,14 @@ def resolve(cluster, spec: str, rng: random.Random | None = None) -> list[int]:
         raise ValueError(f"empty fault target; expected one of {', '.join(SPECS)}")
     spec = spec.strip()
     kind, _, arg = spec.partition(":")
-    if kind in ("leader", "follower"):
+    if kind in ("leader", "follower", "leader-host"):
         topic, partition = parse_topic_partition(arg, spec)
         view = partition_view(cluster, topic, partition)
         leader = view.get("leader_id")
-        if kind == "leader":
+        if kind != "follower":
             if leader is None:
                 raise TargetUnavailable(f"partition {topic}-{partition} has no leader now")
-            return [leader]
+            return host_processes(cluster, leader) if kind == "leader-host" else [leader]
         followers = sorted(r for r in view.get("replica_ids", []) if r != leader)
         running = [r for r in followers if cluster.running(r)]
         if not followers:
@@ -77,6 +80,8 @@ def resolve(cluster, spec: str, rng: random.Random | None = None) -> list[int]:
         if not group:
             raise ValueError(f"bad fault target {spec!r}: expected share-coordinator:<group>:<topic>-<partition>")
         return [share_coordinator(cluster, group, *parse_topic_partition(tp, spec))]
+    if kind == "host":
+        return _host(cluster, arg, spec)
     if arg:
         if kind != "node":
             raise ValueError(f"bad fault target {spec!r}: {kind!r} takes no argument")
@@ -97,6 +102,28 @@ def resolve(cluster, spec: str, rng: random.Random | None = None) -> list[int]:
     if kind == "all":
         return sorted(cluster.hosts)
     raise ValueError(f"unknown fault target {spec!r}; expected one of {', '.join(SPECS)}")
+
+
+def host_names(cluster) -> dict[int, str]:
+    """Node id -> the name of its [[hosts]] entry, for the nodes of such entries."""
+    return {n.id: n.host_name for n in cluster.config.nodes if n.host_name}
+
+
+def host_processes(cluster, node: int) -> list[int]:
+    """Every process of the node's host (the node alone when no [[hosts]] entry has it)."""
+    names = host_names(cluster)
+    if node not in names:
+        return [node]
+    return sorted(n for n, name in names.items() if name == names[node])
+
+
+def _host(cluster, name: str, spec: str) -> list[int]:
+    names = host_names(cluster)
+    members = sorted(n for n, host in names.items() if host == name)
+    if not members:
+        known = ", ".join(sorted(set(names.values()))) or "none (the file has no [[hosts]] entries)"
+        raise ValueError(f"bad fault target {spec!r}: hosts are {known}")
+    return members
 
 
 def coordinator(cluster, kind: str, name: str) -> int:

@@ -3,6 +3,7 @@
 Used by the test suite, the benchmarks and the scenario runner. Each node gets its
 own loopback address so a network fault can single it out; ports are found free on
 that address. Every process is killed when the cluster is closed, whatever happened.
+A cluster of [[hosts]] entries (host_entries=) puts each host's processes on one address.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from kraft.config.cluster import load_cluster_config
 from kraft.config.data_dir import PARTITIONS_DIR
-from kraft.server import lazy_disks, small_disks
+from kraft.server import lazy_disks, local_hosts, small_disks
 from kraft.storage import run_state
 from kraft.server.launcher import prepare_data_dirs
 from kraft.server.thread_freeze import frozen_main_thread
@@ -132,8 +133,13 @@ class LocalCluster:
                  cluster: dict | None = None, http: dict | None = None, storage: dict | None = None,
                  partitions_fs_mb: int | None = None, extra_toml: str = "",
                  headers: dict | None = None, lazy_fs: bool = False, own_sessions: bool = True,
-                 racks: dict[int, str] | None = None, inter_broker_listener: bool = False):
+                 racks: dict[int, str] | None = None, inter_broker_listener: bool = False,
+                 host_entries: int = 0, processes_per_host: int = 1):
         """cluster: extra [cluster] settings, e.g. {"auto.create.topics.enable": False};
+        host_entries: the file names that many [[hosts]] entries (h1, h2, ...) of
+        processes_per_host processes each instead of `nodes` [[nodes]]; each host on an
+        address of its own, its first process a controller (the first `controllers`
+        hosts' only, when given); host_of says each node's host (local_hosts.py);
         racks: node id -> its rack (Kafka's broker.rack) for the nodes named;
         inter_broker_listener: each broker gets an inter_broker_port (the other brokers dial it);
         extra_toml: more tables, as TOML text (e.g. [security]); headers: sent by this
@@ -149,17 +155,25 @@ class LocalCluster:
             self._tmp = tempfile.TemporaryDirectory(prefix="kraft-cluster-")
             base_dir = Path(self._tmp.name)
         self.base_dir = Path(base_dir)
-        controllers = nodes if controllers is None else controllers
         if first_address is None:
             first_address = default_first_address()
-        self.hosts = {i: f"127.0.0.{first_address + i - 1}" for i in range(1, nodes + 1)}
+        if host_entries and racks:
+            raise ValueError("racks name nodes; a cluster of [[hosts]] entries has none")
+        self.host_of: dict[int, str] = {}  # node id -> its [[hosts]] entry's name
+        if host_entries:
+            self.hosts, self.host_of = local_hosts.layout(host_entries, processes_per_host, first_address)
+            nodes = host_entries
+        else:  # node id -> its address
+            self.hosts = {i: f"127.0.0.{first_address + i - 1}" for i in range(1, nodes + 1)}
+        controllers = nodes if controllers is None else controllers
         self.config_path = self.base_dir / "cluster.toml"
         self.headers = dict(headers or {})
         self.tls: ssl.SSLContext | None = None  # for https nodes: set by whoever turns TLS on
         # as Kafka's own integration tests: no initial rebalance delay unless a test asks
         groups = {"group.initial.rebalance.delay.ms": 0, **(groups or {})}
         self._write_config(nodes, controllers, topic_defaults or {}, timeouts or {}, groups,
-                           cluster or {}, http or {}, storage or {}, extra_toml, racks or {}, inter_broker_listener)
+                           cluster or {}, http or {}, storage or {}, extra_toml, racks or {}, inter_broker_listener,
+                           processes_per_host if host_entries else 0)
         self.config = load_cluster_config(self.config_path)
         self.cluster_id = prepare_data_dirs(self.config)
         self.procs: dict[int, subprocess.Popen] = {}
@@ -183,7 +197,8 @@ class LocalCluster:
         self.env = {**os.environ, **(env or {})}
 
     def _write_config(self, nodes, controllers, topic_defaults, timeouts, groups, cluster, http,
-                      storage, extra_toml, racks, inter_broker_listener=False) -> None:
+                      storage, extra_toml, racks, inter_broker_listener=False, processes_per_host=0) -> None:
+        """`nodes` [[nodes]], or with processes_per_host `nodes` [[hosts]] of that many."""
         lines = ['[cluster]', 'name = "test"']
         lines += [f'"{k}" = {json.dumps(v)}' for k, v in cluster.items()]
         lines += ["", "[topic_defaults]"]
@@ -193,7 +208,10 @@ class LocalCluster:
         lines += ["", "[http]"] + [f'"{k}" = {json.dumps(v)}' for k, v in http.items()]
         lines += ["", "[storage]"] + [f'"{k}" = {json.dumps(v)}' for k, v in storage.items()]
         lines += ["", extra_toml]
-        for i in range(1, nodes + 1):
+        if processes_per_host:
+            lines += local_hosts.entries(self.hosts, processes_per_host, controllers, inter_broker_listener,
+                                         (FREE_PORTS_FROM, ephemeral_port_range()[0]))
+        for i in [] if processes_per_host else range(1, nodes + 1):
             host = self.hosts[i]
             roles = '["controller", "broker"]' if i <= controllers else '["broker"]'
             ports = free_ports(host, 5)

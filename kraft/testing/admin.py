@@ -85,7 +85,9 @@ class Admin:
         """A topic with a name no other test uses, so tests sharing a cluster stay apart.
         replication_factor: default, every node up to 3 (Kafka's usual 3, as far as it goes)."""
         if replication_factor is None:
-            replication_factor = min(3, len(self._cluster.hosts))
+            # one replica per host ([[hosts]] entries run several nodes on one)
+            host_of = getattr(self._cluster, "host_of", {})
+            replication_factor = min(3, len({host_of.get(n, n) for n in self._cluster.hosts}))
         return self.create_topic(f"{prefix}-{uuid.uuid4().hex[:12]}", partitions, replication_factor, configs)
 
     def delete_topic(self, name: str) -> None:
