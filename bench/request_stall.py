@@ -18,9 +18,9 @@ import statistics
 import time
 import uuid
 
-from kraft.scenario import hostile_frames as frames
-from kraft.scenario.hostile_requests import SHARE_GROUP, _share_requests
-from kraft.scenario.hostile_wire import Conn
+from kraft.scenario.hostile import frames
+from kraft.scenario.hostile.requests import SHARE_GROUP, _share_requests
+from kraft.scenario.hostile.wire import Conn
 from kraft.server.local_cluster import LocalCluster, http_json
 
 PROBE = frames.request(18, 3, 1, client_software_name="probe", client_software_version="1")

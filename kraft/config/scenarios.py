@@ -31,11 +31,11 @@ FAULT_KINDS = ("kill", "stop", "pause", "restart", "rolling-restart", "wipe", "c
                "add-broker", "decommission", "rebalance",  # these three: membership_faults.py
                *HOSTILE_KINDS)
 UNDO_KINDS = ("start", "resume", "heal", "end-abuse")  # timeline events that end a fault
-# Jepsen's anomalies, in report order (kraft/scenario/jepsen_checks.py defines and checks them)
+# Jepsen's anomalies, in report order (kraft/scenario/jepsen/checks.py defines and checks them)
 ANOMALY_NAMES = ("lost-write", "duplicate", "inconsistent-offsets", "G1a", "precommitted-read",
                  "nonmonotonic-send", "int-nonmonotonic-send", "int-send-skip", "nonmonotonic-poll",
                  "int-nonmonotonic-poll", "poll-skip", "int-poll-skip", "G0", "G1c", "G-single")
-# the share workload's anomalies (kraft/scenario/share_checks.py defines and checks them)
+# the share workload's anomalies (kraft/scenario/share/checks.py defines and checks them)
 SHARE_ANOMALY_NAMES = ("lost", "accepted-twice", "redelivered-after-accept", "over-limit", "bad-dead-letter",
                        "dead-letter-missing")
 Verdict = Literal["pass", "fail", "any"]

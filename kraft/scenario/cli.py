@@ -76,10 +76,10 @@ def register(app: typer.Typer) -> None:
 
 def _check(history: Path, as_json: bool, strict: bool) -> int:
     """`kraft scenario check`: the exit code."""
-    from kraft.scenario.jepsen_checks import check_jepsen_history
-    from kraft.scenario.jepsen_history import HistoryError, JepsenHistory, parse_history
-    from kraft.scenario.share_checks import check_share_history
-    from kraft.scenario.share_history import ShareHistory, is_share_history, parse_share_history
+    from kraft.scenario.jepsen.checks import check_jepsen_history
+    from kraft.scenario.jepsen.history import HistoryError, JepsenHistory, parse_history
+    from kraft.scenario.share.checks import check_share_history
+    from kraft.scenario.share.history import ShareHistory, is_share_history, parse_share_history
     h: JepsenHistory | None = None
     share: ShareHistory | None = None
     try:
@@ -114,7 +114,7 @@ def _check(history: Path, as_json: bool, strict: bool) -> int:
 def _print_report(report, as_json: bool) -> None:
     import orjson
 
-    from kraft.scenario.jepsen_findings import report_lines
+    from kraft.scenario.jepsen.findings import report_lines
     if as_json:
         typer.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
     else:

@@ -1,5 +1,5 @@
 """Consumer-group members that are real Kafka clients (confluent-kafka), for the
-group checkers (check_groups.py).
+group checkers (checks/groups.py).
 
 Each member runs in its own thread (the client's calls block), subscribes to the
 scenario topic in one group, consumes, and commits what it consumed every

@@ -24,20 +24,21 @@ from typing import Callable
 import aiohttp
 
 from kraft.server.local_cluster import LocalCluster, http_json
-from kraft.scenario import compacted_writer, group_members, hostile_abuse, lab_security
-from kraft.scenario.check_liveness import recovered
-from kraft.scenario.checkers import CHECKERS
-from kraft.scenario.fault_actions import FaultActions, fault_event, schedule
+from kraft.scenario import compacted_writer, group_members, lab_security
+from kraft.scenario.hostile import abuse as hostile_abuse
+from kraft.scenario.checks.liveness import recovered
+from kraft.scenario.checks.checkers import CHECKERS
+from kraft.scenario.faults.actions import FaultActions, fault_event, schedule
 from kraft.scenario.history import OK, History
-from kraft.scenario.jepsen_findings import JepsenReport
-from kraft.scenario.jepsen_gen import Mix
-from kraft.scenario.jepsen_workload import JepsenWorkload
-from kraft.scenario.share_workload import share_workload
+from kraft.scenario.jepsen.findings import JepsenReport
+from kraft.scenario.jepsen.gen import Mix
+from kraft.scenario.jepsen.workload import JepsenWorkload
+from kraft.scenario.share.workload import share_workload
 from kraft.scenario.owner_watch import owner_pid
 from kraft.scenario.live_events import LiveFeed, emit_phase
 from kraft.scenario.node_watch import NodeWatch
 from kraft.server import lazy_disks, small_disks
-from kraft.scenario.network import NetworkFaults
+from kraft.scenario.faults.network import NetworkFaults
 from kraft.config.scenarios import UNDO_KINDS, Scenario
 from kraft.scenario.verdict import Verdict, judge
 from kraft.scenario.workload import V2, Workload

@@ -1,6 +1,6 @@
 """Nodes' data dirs on the lazy filesystem, so the lab can cut their power.
 
-Each node's data dir becomes a FUSE mount (kraft/scenario/lazy_fs.py) over a backing
+Each node's data dir becomes a FUSE mount (kraft/scenario/faults/lazy_fs.py) over a backing
 dir beside it (`node-1` over `node-1.disk`). A power cut kills the node, asks the mount
 what it holds unsynced, kills the filesystem process (the unsynced writes die with it)
 and mounts the backing dir again: the node restarts on what was fsynced and nothing
@@ -70,7 +70,7 @@ class LazyDisk:
         self.boot_id_file.write_text(uuid.uuid4().hex + "\n")
         with open(self.log, "ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "kraft.scenario.lazy_fs", str(self.backing), str(self.mountpoint)],
+                [sys.executable, "-m", "kraft.scenario.faults.lazy_fs", str(self.backing), str(self.mountpoint)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + MOUNT_WAIT_S
         while not (os.path.ismount(self.mountpoint) and self.control.exists()):

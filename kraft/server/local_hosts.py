@@ -2,7 +2,7 @@
 processes on consecutive ports (host_config.py derives process i's port as first + i).
 
 A host's processes share its address, as the processes of one machine do, so a network
-fault on that address takes the whole host (kraft/scenario/network.py).
+fault on that address takes the whole host (kraft/scenario/faults/network.py).
 """
 
 from __future__ import annotations

@@ -8,10 +8,12 @@ ISR shrunk or restored), or raises TimeoutError naming what was not reached with
 
 from __future__ import annotations
 
-from kraft.scenario import process_faults, targets
-from kraft.scenario.netfilter import iptables_available
-from kraft.scenario.network import NetworkFaults
-from kraft.scenario.lazy_fs import MAX_DELAY_MS
+from kraft.scenario import targets
+
+from kraft.scenario.faults import process as process_faults
+from kraft.scenario.faults.netfilter import iptables_available
+from kraft.scenario.faults.network import NetworkFaults
+from kraft.scenario.faults.lazy_fs import MAX_DELAY_MS
 from kraft.server import lazy_disks
 from kraft.server.local_cluster import LocalCluster, http_json
 from kraft.testing import cluster_state as state

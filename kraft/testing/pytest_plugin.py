@@ -38,7 +38,7 @@ def pytest_configure(config) -> None:
 
 def pytest_runtest_setup(item) -> None:
     if item.get_closest_marker("kraft_network_faults") is not None:
-        from kraft.scenario.netfilter import iptables_available
+        from kraft.scenario.faults.netfilter import iptables_available
         ok, why = iptables_available()
         if not ok:
             pytest.skip(f"kraft network faults unavailable: {why}")

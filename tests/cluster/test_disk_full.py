@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from kraft.scenario import storage_faults
+from kraft.scenario.faults import storage as storage_faults
 from kraft.server import small_disks
 from kraft.server.local_cluster import LocalCluster, http_json
 from kraft.storage.log_inspect import partition_dirs, read_records

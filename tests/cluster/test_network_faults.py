@@ -23,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from kraft.server.local_cluster import LocalCluster, http_json
-from kraft.scenario import process_faults
+from kraft.scenario.faults import process as process_faults
 from kraft.scenario.client_sides import client_gid
-from kraft.scenario.network import NetworkFaultError, NetworkFaults
+from kraft.scenario.faults.network import NetworkFaultError, NetworkFaults
 from kraft.scenario.targets import TargetUnavailable, resolve
 from kraft.storage.log_inspect import partition_dirs, read_records
 

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from kraft.scenario import targets
-from kraft.scenario.fault_actions import FaultActions
+from kraft.scenario.faults.actions import FaultActions
 from kraft.config.scenarios import FaultSpec
 from kraft.server import lazy_disks
 from kraft.server.local_cluster import LocalCluster, http_json

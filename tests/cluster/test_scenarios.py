@@ -17,7 +17,7 @@ import sys
 import pytest
 from scenario_runs import SHORT_RECOVERY_S, options, run
 
-from kraft.scenario.network import NetworkFaults
+from kraft.scenario.faults.network import NetworkFaults
 from kraft.config.scenarios import load_scenario
 from kraft.scenario.runner import RunOptions, run_scenario
 from kraft.server import lazy_disks

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from kraft.scenario.network import NetworkFaults
+from kraft.scenario.faults.network import NetworkFaults
 from kraft.server import lazy_disks
 
 NETWORK_OK, NETWORK_WHY = NetworkFaults.available()

@@ -191,7 +191,7 @@ def _share_offsets() -> list[Shape]:
 def kafka_requests() -> None:
     """Share-group frames as a share consumer, an admin client and a partition leader send
     them, encoded by kio, named as record_kafka_requests.py names what it records."""
-    from kraft.scenario.hostile_frames import request
+    from kraft.scenario.hostile.frames import request
 
     shapes = (_share_groups() + _share_fetches(1) + _share_fetches(2) + _share_acknowledges(1)
               + _share_acknowledges(2) + _share_states() + _share_offsets())

@@ -3,8 +3,8 @@ fails a deliberately broken one."""
 
 from __future__ import annotations
 
-from kraft.scenario.check_liveness import recovered
-from kraft.scenario.checkers import (
+from kraft.scenario.checks.liveness import recovered
+from kraft.scenario.checks.checkers import (
     CHECKERS,
     check_aborted_reads,
     check_duplicates,
@@ -443,7 +443,7 @@ def test_history_json_round_trip_keeps_verdicts():
 
 # -- 10 access (security on) ---------------------------------------------------------------
 def test_access_passes_when_every_intruder_attempt_was_refused_or_unanswered():
-    from kraft.scenario.checkers import check_access
+    from kraft.scenario.checks.checkers import check_access
     h = clean()
     assert check_access(h).ok and "not run" in check_access(h).summary  # security off
     h.access_probes = [(1.0, "produce as intruder", "http://n1", 403), (2.0, "read as intruder", "http://n2", 401),
@@ -453,7 +453,7 @@ def test_access_passes_when_every_intruder_attempt_was_refused_or_unanswered():
 
 
 def test_access_fails_on_a_served_attempt_and_on_an_intruder_value_in_a_log():
-    from kraft.scenario.checkers import check_access
+    from kraft.scenario.checks.checkers import check_access
     h = clean()
     h.access_probes = [(1.0, "grant itself an ACL", "http://n1", 201)]
     result = check_access(h)

@@ -1,8 +1,8 @@
 """The consumer-group and compaction checkers on hand-made histories: each passes a
 correct run and fails the violation it exists to catch, naming it."""
 
-from kraft.scenario.check_compaction import check_compaction
-from kraft.scenario.check_groups import check_group_delivery, check_group_offsets
+from kraft.scenario.checks.compaction import check_compaction
+from kraft.scenario.checks.groups import check_group_delivery, check_group_offsets
 from kraft.scenario.history import OK, UNKNOWN, History
 
 

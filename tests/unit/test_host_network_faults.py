@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from kraft.scenario.network import NetworkFaults
+from kraft.scenario.faults.network import NetworkFaults
 
 AVAILABLE, WHY = NetworkFaults.available()
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason=f"network faults unavailable: {WHY}")

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from kraft.scenario import hostile_frames as frames
-from kraft.scenario.check_hostile import check_hostile_answers, check_nodes_alive, check_served, check_unfenced
+from kraft.scenario.hostile import frames
+from kraft.scenario.checks.hostile import check_hostile_answers, check_nodes_alive, check_served, check_unfenced
 from kraft.scenario.history import OK, FaultEvent, History, Read, Write
 
 
@@ -41,7 +41,7 @@ def test_the_huge_batch_holds_a_million_records_below_kafkas_default_message_siz
 
 
 def test_a_crowd_spreads_over_consecutive_addresses_and_never_past_the_last_loopback_one():
-    from kraft.scenario.hostile_kafka import crowd_addresses
+    from kraft.scenario.hostile.kafka import crowd_addresses
     assert crowd_addresses("127.0.0.6", 4) == ["127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.9"]
     assert crowd_addresses("127.0.0.251", 4)[-1] == "127.0.0.254"
     with pytest.raises(ValueError):

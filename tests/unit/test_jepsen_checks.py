@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from kraft.scenario.jepsen_checks import check_jepsen_history
-from kraft.scenario.jepsen_findings import Finding, JepsenReport
-from kraft.scenario.jepsen_history import INFO, HistoryError, parse_history
+from kraft.scenario.jepsen.checks import check_jepsen_history
+from kraft.scenario.jepsen.findings import Finding, JepsenReport
+from kraft.scenario.jepsen.history import INFO, HistoryError, parse_history
 
 
 class Recorder:

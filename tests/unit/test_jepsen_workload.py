@@ -10,12 +10,12 @@ import random
 
 import pytest
 
-from kraft.scenario.check_order import check_order
+from kraft.scenario.checks.order import check_order
 from kraft.scenario.history import FAIL, OK, UNKNOWN, History, Read, Write
-from kraft.scenario.jepsen_checks import ANOMALY_NAMES, check_jepsen_history
-from kraft.scenario.jepsen_gen import Mix, OpGenerator, key_of, partition_of
-from kraft.scenario.jepsen_history import parse_history
-from kraft.scenario.jepsen_record import (
+from kraft.scenario.jepsen.checks import ANOMALY_NAMES, check_jepsen_history
+from kraft.scenario.jepsen.gen import Mix, OpGenerator, key_of, partition_of
+from kraft.scenario.jepsen.history import parse_history
+from kraft.scenario.jepsen.record import (
     OpStats,
     completion_line,
     invoke_line,

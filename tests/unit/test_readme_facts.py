@@ -9,7 +9,7 @@ from pathlib import Path
 
 import kraft
 from kraft.config.cluster import load_cluster_config
-from kraft.scenario.checkers import CHECKERS
+from kraft.scenario.checks.checkers import CHECKERS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

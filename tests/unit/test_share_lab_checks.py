@@ -12,11 +12,11 @@ import pytest
 
 from kraft.config.scenarios import SHARE_ANOMALY_NAMES, Expectations, ScenarioError, load_scenario, \
     load_scenario_text
-from kraft.scenario.jepsen_gen import Mix
-from kraft.scenario.jepsen_history import HistoryError
-from kraft.scenario.share_checks import check_share_history
-from kraft.scenario.share_gen import ACCEPT, REJECT, RELEASE, ShareOps, deliveries
-from kraft.scenario.share_history import is_share_history, parse_share_history
+from kraft.scenario.jepsen.gen import Mix
+from kraft.scenario.jepsen.history import HistoryError
+from kraft.scenario.share.checks import check_share_history
+from kraft.scenario.share.gen import ACCEPT, REJECT, RELEASE, ShareOps, deliveries
+from kraft.scenario.share.history import is_share_history, parse_share_history
 from kraft.scenario.verdict import jepsen_rows
 
 LIMIT = 3

@@ -4,7 +4,7 @@ every write so far; what a power cut leaves is exactly what was flushed."""
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kraft.scenario.unsynced_file import UnsyncedFile
+from kraft.scenario.faults.unsynced_file import UnsyncedFile
 
 
 class Disk:
