@@ -14,7 +14,9 @@ from kraft.api.authorized_operations import add_if_wanted
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response, v2_response
 from kraft.api.paths import base_url, check_cluster
+from kraft.api.process_usage import usage
 from kraft.errors import BadRequest, BrokerNotAvailable, NotFound
+from kraft.metadata import host_summary
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.write_readiness import acks_all_problems
 
@@ -128,6 +130,7 @@ async def health_overview(request):
     storage = await storage_of_brokers(node)
     damaged = [{"node_id": view["node_id"], **d} for view in storage for d in view.get("damaged_replicas", [])]
     failed_dirs = sorted(b for b, reg in image.brokers.items() if reg.log_dir_failed)
+    per_broker = _broker_rows(node, brokers, storage)
     return json_response({
         "is_healthy": not down and not leaderless and controller >= 0 and not failed_dirs
         and not any(not d["healthy_copy"] for d in damaged),
@@ -143,7 +146,22 @@ async def health_overview(request):
         "damaged_count": len(damaged),
         # what would make an acks=all write fail now (`kraft up` says ready only without any)
         "acks_all_problems": acks_all_problems(image, node.topic_defaults),
+        # (ext) each broker's host, partitions, CPU and memory, and the same summed per host
+        "brokers": per_broker,
+        "hosts": host_summary.host_rows(per_broker),
     })
+
+
+def _broker_rows(node: BrokerServices, brokers: set[int], storage: list[dict]) -> list[dict]:
+    """A registered broker's host is the one it registered with; one not registered
+    (down since its start), the host cluster.toml gives it."""
+    registered = host_summary.registered_hosts(node.image)
+    hosts = {}
+    for b in brokers:
+        configured = node.config.node_or_none(b)
+        hosts[b] = registered[b] if b in registered else configured.host_name if configured else None
+    usage_of = {view["node_id"]: view["process"] for view in storage if isinstance(view.get("process"), dict)}
+    return host_summary.broker_rows(hosts, host_summary.partition_counts(node.image), usage_of)
 
 
 def decommissioned(image: MetadataImage) -> set[int]:
@@ -155,7 +173,8 @@ def local_storage(node: BrokerServices) -> dict:
     replicas = node.replica_manager
     if replicas is None:
         return {"node_id": node.node_id, "broker": False}
-    return {"node_id": node.node_id, "broker": True, **replicas.storage_view()}
+    # (ext) the process's CPU and memory ride along: the hosts view reads them from every broker
+    return {"node_id": node.node_id, "broker": True, **replicas.storage_view(), "process": usage()}
 
 
 async def node_storage(request):

@@ -2,6 +2,9 @@
 its v3 cluster and brokers, the quorum, /v1/cluster/health_overview (Redpanda's), the
 topics, and each node's /status/ready. Pure: the commands (kraft.cli.status) fetch.
 
+When brokers belong to [[hosts]] entries, each node's row names its host and a line per
+host sums its brokers' leaders, replicas, under-replicated partitions, CPU and memory.
+
 A problem makes the cluster unhealthy (`kraft health` exits 1): no controller, a broker
 down, a node not ready or not answering, a partition without a leader, under-replicated
 or unable to take an acks=all write, a damaged replica with no healthy copy, a failed
@@ -47,6 +50,7 @@ class Summary:
     notes: list[str]
     controller: Optional[int] = None
     partition_count: int = 0
+    hosts: list[str] = field(default_factory=list)  # a line per host, when brokers belong to [[hosts]] entries
 
     @property
     def healthy(self) -> bool:
@@ -77,10 +81,34 @@ def node_ids(a: Answers) -> list[int]:
 def summarize(a: Answers) -> Summary:
     ids = node_ids(a)
     rows = [_row(a, n) for n in ids]
-    return Summary(headline=_headline(a), columns=("Node", "Roles", "Address", "Ready", "Broker", "Metadata"),
+    columns: tuple[str, ...] = ("Node", "Roles", "Address", "Ready", "Broker", "Metadata")
+    named = _host_names(a)
+    if named:
+        columns = columns[:1] + ("Host",) + columns[1:]
+        rows = [row[:1] + [named.get(n, "-")] + row[1:] for n, row in zip(ids, rows)]
+    return Summary(headline=_headline(a), columns=columns,
                    rows=rows, partitions=_partitions_line(a), problems=problems(a, ids), notes=notes(a),
                    controller=a.cluster.get("controller_id"),
-                   partition_count=sum(t.get("partitions_count", 0) for t in a.topics))
+                   partition_count=sum(t.get("partitions_count", 0) for t in a.topics),
+                   hosts=_host_lines(a) if named else [])
+
+
+def _host_names(a: Answers) -> dict[int, str]:
+    """Broker id -> its [[hosts]] entry's name, for the brokers in one (health_overview's "brokers")."""
+    return {b["broker_id"]: b["host_name"] for b in a.health.get("brokers", []) if b.get("host_name")}
+
+
+def _host_lines(a: Answers) -> list[str]:
+    lines = []
+    for h in a.health.get("hosts", []):
+        label = f"host {h['host_name']}" if h.get("host_name") else f"broker {h['brokers'][0]} (no host entry)"
+        usage = (f"CPU {h['cpu_percent']:.0f}%, memory {h['rss_bytes'] / 2**20:.0f} MiB"
+                 if h.get("cpu_percent") is not None and h.get("rss_bytes") is not None else "CPU and memory unknown")
+        if h.get("unreported") and h.get("cpu_percent") is not None:
+            usage += f" (broker(s) {', '.join(map(str, h['unreported']))} did not say)"
+        lines.append(f"{label}: broker(s) {', '.join(map(str, h['brokers']))}; {h['leaders']} leader(s), "
+                     f"{h['replicas']} replica(s), {h['under_replicated']} under-replicated; {usage}")
+    return lines
 
 
 def _headline(a: Answers) -> str:

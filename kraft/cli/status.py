@@ -25,8 +25,9 @@ def register(app: typer.Typer) -> None:
 
 
 def status(config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = BootstrapOpt):
-    """One screen: each node (roles, address, ready, broker state, metadata lag), the
-    controller, the partitions (led, without a leader, under-replicated) and every problem.
+    """One screen: each node (roles, address, ready, broker state, metadata lag; its host
+    when brokers belong to [[hosts]] entries), the controller, the partitions (led, without
+    a leader, under-replicated), a line per host and every problem.
     Exits 0 whenever the cluster answered; `kraft health` judges."""
     from rich.table import Table
 
@@ -39,6 +40,8 @@ def status(config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = Bootst
         table.add_row(*row)
     out.print(table)
     out.print(s.partitions, markup=False, highlight=False)
+    for line in s.hosts:
+        out.print(line, markup=False, highlight=False)
     for note in s.notes:
         out.print(f"note: {note}", markup=False, highlight=False)
     if s.healthy:

@@ -1,7 +1,9 @@
 """Prometheus metrics with Kafka-like names, one registry per node.
 
 Gauges are computed from the metadata image at scrape time (no bookkeeping on hot
-paths); request latency is a histogram fed by an aiohttp middleware.
+paths); request latency is a histogram fed by an aiohttp middleware. The per-host gauges
+(kraft_host_*) take one more walk over the partitions per scrape, as the partition counts
+do; the process's own CPU and memory are prometheus_client's process_* series.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ import time
 from typing import Protocol
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from kraft.broker.data_plane import DataPlane
+from kraft.config.cluster import ClusterConfig
 from kraft.errors import KraftError
+from kraft.metadata import host_summary
 from kraft.metadata.image import MetadataImage
 from kraft.kafka.connection.listener import KafkaListener
 from kraft.replication.replica_manager import ReplicaManager
@@ -25,6 +29,10 @@ from kraft.storage import descriptors
 class MetricsSource(Protocol):
     """What the gauges read of the node (node.py, which builds the metrics)."""
 
+    @property
+    def node_id(self) -> int: ...
+    @property
+    def config(self) -> ClusterConfig: ...
     @property
     def image(self) -> MetadataImage: ...
     @property
@@ -90,6 +98,34 @@ class _ImageCollector:
         term = node.raft_term()
         if term is not None:
             yield _gauge("kraft_raft_term", "current Raft term of this controller", term)
+        yield from _host_metrics(node)
+
+
+def _host_metrics(node: MetricsSource):
+    """This node's host (to join its own series with the kraft_host_* ones), and every
+    host's brokers, leaders, replicas and under-replicated partitions (counted on their
+    leader's host); a broker outside any [[hosts]] entry is host "broker=<id>"."""
+    image = node.image
+    reg = image.brokers.get(node.node_id)
+    configured = node.config.node_or_none(node.node_id)
+    own = reg.host_name if reg is not None else configured.host_name if configured is not None else None
+    info = GaugeMetricFamily("kraft_node_host_info", "1, labelled with this node's host", labels=["host"])
+    info.add_metric([host_summary.host_key(node.node_id, own)], 1)
+    yield info
+    rows = host_summary.broker_rows(host_summary.registered_hosts(image), host_summary.partition_counts(image), {})
+    hosts = host_summary.host_rows(rows)
+    for name, doc, value in (
+            ("kraft_host_brokers", "registered brokers of the host", lambda h: len(h["brokers"])),
+            ("kraft_host_fenced_brokers", "brokers of the host fenced now",
+             lambda h: sum(1 for b in h["brokers"] if image.brokers[b].fenced)),
+            ("kraft_host_leaders", "partitions led by a broker of the host", lambda h: h["leaders"]),
+            ("kraft_host_replicas", "replicas the host's brokers hold", lambda h: h["replicas"]),
+            ("kraft_host_under_replicated_partitions", "under-replicated partitions led by a broker of the host",
+             lambda h: h["under_replicated"])):
+        family = GaugeMetricFamily(name, doc, labels=["host"])
+        for host in hosts:
+            family.add_metric([host["host"]], value(host))
+        yield family
 
 
 def _storage_metrics(replicas):
@@ -168,6 +204,7 @@ class NodeMetrics:
     def __init__(self, node: MetricsSource):
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_ImageCollector(node))
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, process_resident_memory_bytes, ...
         self.request_latency = Histogram(
             "kafka_network_requestmetrics_totaltimems",
             "HTTP request latency in seconds, by route and method",

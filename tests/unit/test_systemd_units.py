@@ -1,10 +1,13 @@
 """deploy/systemd as docs/DEPLOY.md installs it: systemd's own checker accepts each unit,
 `systemd-analyze security` rates each one below 4 (OK or better), a node that refuses to
 start is not restarted in a loop, and the example environment file names only variables
-kraft reads. systemd-analyze runs offline on the files (no running systemd needed)."""
+kraft reads; and systemd's checker accepts what `kraft host units` writes for a host (its
+target and a drop-in per process) beside the templates. systemd-analyze runs offline on
+the files (no running systemd needed)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -81,3 +84,71 @@ def test_the_example_environment_file_names_only_what_kraft_reads():
     source = "\n".join(p.read_text() for p in (ROOT / "kraft").rglob("*.py"))
     unread = [n for n in names if f'"{n}"' not in source]
     assert not unread, f"kraft reads none of {unread}"
+
+
+HOSTS_TOML = """
+[cluster]
+name = "hosts"
+
+[[hosts]]
+name = "a"
+processes = 2
+first_id = 1
+controller = true
+address = "10.0.0.1"
+http_port = 8081
+kafka_port = 9092
+raft_port = 9193
+data_dir = "/var/lib/kraft/a"
+
+[[hosts]]
+name = "b"
+processes = 2
+first_id = 10
+address = "10.0.0.2"
+http_port = 8081
+kafka_port = 9092
+data_dir = "/srv/kraft/b"
+"""
+
+
+def host_unit_dir(tmp_path: Path, host: str) -> Path:
+    """A unit directory as docs/DEPLOY.md fills it: the templates (this checkout's kraft in
+    ExecStart) and what `kraft host units HOST --out` writes."""
+    from kraft.cli.host_units import host_processes, host_unit_files, write_unit_files
+    from kraft.config.cluster import load_cluster_config_text
+    kraft = Path(sys.executable).with_name("kraft")
+    out = tmp_path / "units"
+    out.mkdir(exist_ok=True)
+    for unit in UNITS:
+        (out / unit.name).write_text(unit.read_text().replace(INSTALLED_KRAFT, str(kraft)))
+    config = load_cluster_config_text(HOSTS_TOML, "cluster.toml", "/")
+    write_unit_files(host_unit_files(host, host_processes(config, host)), out, host)
+    return out
+
+
+def verify(tool: str, unit_dir: Path, unit: str) -> subprocess.CompletedProcess:
+    # the directory first on the unit path, so the target's Wants= and their drop-ins load from it
+    env = {**os.environ, "SYSTEMD_UNIT_PATH": f"{unit_dir}:"}
+    return subprocess.run([tool, "verify", unit],
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+@pytest.mark.parametrize("host", ["a", "b"])
+def test_systemd_analyze_verify_accepts_a_hosts_target_and_drop_ins(host, tmp_path):
+    tool = analyze()
+    unit_dir = host_unit_dir(tmp_path, host)
+    for unit in [f"kraft-host-{host}.target"] + [d.name.removesuffix(".d") for d in unit_dir.glob("*.service.d")]:
+        done = verify(tool, unit_dir, unit)
+        assert done.returncode == 0 and not done.stderr.strip() and not done.stdout.strip(), (unit, done)
+
+
+def test_the_check_reads_the_drop_ins(tmp_path):
+    """What the check above stands on: systemd-analyze loads each process's drop-in through
+    the target, so a mistake in one is reported."""
+    tool = analyze()
+    unit_dir = host_unit_dir(tmp_path, "a")
+    drop_in = unit_dir / "kraft-broker@2.service.d" / "host.conf"
+    drop_in.write_text(drop_in.read_text().replace("PartOf=", "PartOff="))
+    done = verify(tool, unit_dir, "kraft-host-a.target")
+    assert "PartOff" in done.stderr, done

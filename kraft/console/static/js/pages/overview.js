@@ -1,4 +1,4 @@
-// Overview: brokers, the controller quorum, partition health, throughput per broker.
+// Overview: brokers (grouped by host when they belong to [[hosts]] entries), the controller quorum, partition health, throughput per broker.
 import { call, parseMetrics, v3 } from "../api.js";
 import { COLOURS, lineChart } from "../chart.js";
 import { errorBox, fmtBytes, fmtTime, h, pill, replace, stat, table } from "../dom.js";
@@ -34,9 +34,11 @@ async function refresh([brokersBody, quorumBody, healthBody, trafficBody], histo
   if (!brokers.error) await traffic(trafficBody, brokers.value.data, history);
 }
 
+const BROKER_COLUMNS = [{ label: "Broker" }, { label: "HTTP address" }, { label: "State" }, { label: "Rack" }];
+
 function brokerTable(brokers, health) {
   const down = new Set(health ? health.nodes_down : []);
-  const rows = brokers.map((b) => {
+  const row = (b) => {
     const states = [];
     if (b.fenced) states.push(pill("fenced", "bad"));
     if (b.in_controlled_shutdown) states.push(pill("controlled shutdown", "warn"));
@@ -44,8 +46,33 @@ function brokerTable(brokers, health) {
     if (!states.length) states.push(pill(down.has(b.broker_id) ? "down" : "alive", down.has(b.broker_id) ? "bad" : "ok"));
     const controller = health && health.controller_id === b.broker_id ? " (active controller)" : "";
     return [`${b.broker_id}${controller}`, `${b.host}:${b.port}`, states, b.rack || "–"];
-  });
-  return table("Registered brokers", [{ label: "Broker" }, { label: "HTTP address" }, { label: "State" }, { label: "Rack" }], rows);
+  };
+  // brokers of [[hosts]] entries: grouped under their host, with its totals
+  if (health && (health.brokers || []).some((r) => r.host_name)) return hostSections(brokers, health, row);
+  return table("Registered brokers", BROKER_COLUMNS, brokers.map(row));
+}
+
+const percent = (n) => (n === null || n === undefined ? "–" : `${Math.round(n)}%`);
+
+function hostSections(brokers, health, row) {
+  const registered = Object.fromEntries(brokers.map((b) => [b.broker_id, b]));
+  const counts = Object.fromEntries(health.brokers.map((r) => [r.broker_id, r]));
+  const columns = [...BROKER_COLUMNS, { label: "Leaders", num: true }, { label: "Replicas", num: true },
+    { label: "CPU", num: true }, { label: "Memory", num: true }];
+  return h("div", {}, health.hosts.map((host) => {
+    const title = host.host_name ? `Host ${host.host_name}` : `Broker ${host.brokers[0]} (no host entry)`;
+    const rows = host.brokers.map((id) => {
+      const c = counts[id];
+      const base = registered[id] ? row(registered[id]) : [String(id), "–", pill("not registered", "bad"), "–"];
+      return [...base, c.leaders, c.replicas, percent(c.cpu_percent), fmtBytes(c.rss_bytes)];
+    });
+    return h("section", { class: "host", "aria-label": title }, h("h3", {}, title),
+      h("p", { class: "muted" }, `${host.brokers.length} broker(s), ${host.leaders} leaders, ${host.replicas} replicas, `,
+        h("span", { class: host.under_replicated ? "bad" : null }, `${host.under_replicated} under-replicated`),
+        `, CPU ${percent(host.cpu_percent)}, memory ${fmtBytes(host.rss_bytes)}`,
+        host.unreported.length && host.cpu_percent !== null ? ` (broker(s) ${host.unreported.join(", ")} did not say)` : ""),
+      table(host.host_name ? `Brokers of host ${host.host_name}` : title, columns, rows));
+  }));
 }
 
 function quorumView(q) {

@@ -1,0 +1,115 @@
+"""bench/host_processes.py's measurements: the nodes' CPU while idle, one-record open-loop
+steps (small_requests.py's senders and steps), and a large-batch produce, each against
+a cluster (or the replicated ceiling) whose topic has `partitions` partitions."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+import urllib.request
+
+from small_requests import RECORD, Workers, node_cpu, run_steps
+
+from kraft.perf import open_loop_clients
+from kraft.server.local_cluster import LocalCluster
+
+CHUNK = 1000  # records per produce_batch call: the load generator's Python cost stays small
+
+
+def create_topic(cluster: LocalCluster, topic: str, partitions: int) -> None:
+    """An RF-3 topic, led on every node (each node's metadata has every leader)."""
+    body = json.dumps({"topic_name": topic, "partitions_count": partitions, "replication_factor": 3}).encode()
+    first = min(cluster.procs)
+    req = urllib.request.Request(cluster.v3(first) + "/topics", body, {"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=30).read()
+
+    def led_everywhere() -> bool:
+        for node in cluster.procs:
+            status, answer = cluster.get(node, f"/v3/clusters/{cluster.cluster_id}/topics/{topic}/partitions")
+            if status != 200 or len(answer["data"]) != partitions \
+                    or any(p.get("leader_id") is None for p in answer["data"]):
+                return False
+        return True
+    cluster.wait_until(led_everywhere, 60, f"leaders of {topic} on every node")
+
+
+def leaders(cluster: LocalCluster, topic: str) -> dict[int, int]:
+    """partition -> its leader's node id."""
+    _status, answer = cluster.get(min(cluster.procs), f"/v3/clusters/{cluster.cluster_id}/topics/{topic}/partitions")
+    return {int(p["partition_id"]): int(p["leader_id"]) for p in answer["data"]}
+
+
+def idle_cpu(pids: list[int], seconds: float) -> dict:
+    """The nodes' CPU over `seconds` with no client: their heartbeats, followers' long
+    polls, Raft ticks, timers."""
+    before = {pid: node_cpu([pid]) for pid in pids}
+    started = time.monotonic()
+    time.sleep(seconds)
+    wall = time.monotonic() - started
+    per = {pid: node_cpu([pid]) - before[pid] for pid in pids}
+    total = sum(per.values())
+    return {"seconds": wall, "cpu_s": total, "cpu_pct": 100 * total / wall,  # of one core, nodes summed
+            "per_process_pct": 100 * total / wall / len(pids),
+            "max_process_pct": 100 * max(per.values()) / wall}
+
+
+def steps(pids: list[int], bootstrap: str, topic: str, partitions: int, rates: list[float], seconds: float,
+          drain_s: float, label: dict, step_base: int = 0) -> list[dict]:
+    """One wire sender (linger 0, acks=all, 1 KiB records, idempotence off) stepped
+    through `rates`, each step's node CPU per request counted over `pids`."""
+    spec = {"bootstrap": bootstrap, "topic": topic, "partitions": partitions, "size": RECORD, "linger_ms": 0,
+            "acks": "all", "idempotence": False, "sender": 0, "senders": 1, "drain_s": drain_s}
+    senders = Workers(open_loop_clients.wire_sender, [spec])
+    try:
+        senders.receive(90)
+        out = run_steps(senders, pids, rates, seconds, {"door": "wire", "linger_ms": 0, "acks": "all",
+                                                         "producers": 1, **label}, step_base, drain_s)
+        senders.send(None)
+    finally:
+        senders.close()
+    return out
+
+
+def large_batch(pids: list[int], bootstrap: str, topic: str, partitions: int, records: int) -> dict:
+    """librdkafka's defaults (linger 5, 1 MB requests pipelined), acks=all, `records`
+    1 KiB values in runs of CHUNK round-robin over the partitions: MB/s of values and the
+    nodes' CPU-ms per MB. The producer has its connections and leaders before the clock."""
+    import confluent_kafka
+    failed: list = []
+    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                                         "delivery.report.only.error": True,
+                                         "on_delivery": lambda err, _m: failed.append(err)})
+    for partition in range(partitions):
+        producer.produce(topic, value=b"warm-up", partition=partition)
+    if producer.flush(30) or failed:
+        raise RuntimeError(f"warm-up records to {topic} not delivered ({failed[:3]})")
+    value = os.urandom(RECORD)
+    cpu_before, started, sent = node_cpu(pids), time.monotonic(), 0
+    while sent < records:
+        pending = [{"value": value} for _ in range(min(CHUNK, records - sent))]
+        count, partition = len(pending), (sent // CHUNK) % partitions
+        while pending:
+            producer.produce_batch(topic, pending, partition=partition)
+            pending = [{"value": value} for message in pending if "_error" in message]
+            if pending:  # the client's queue is full: let it send
+                producer.poll(0.01)
+        sent += count
+        producer.poll(0)
+    left = producer.flush(120)
+    wall, cpu_s = time.monotonic() - started, node_cpu(pids) - cpu_before
+    if left or failed:
+        raise RuntimeError(f"large batch: {left} undelivered, {len(failed)} failed ({failed[:3]})")
+    mb = records * RECORD / 1e6
+    return {"records": records, "seconds": wall, "mb_per_s": mb / wall, "cpu_ms_per_mb": 1000 * cpu_s / mb}
+
+
+def median_range(values: list[float]) -> str:
+    """'median (min-max)', or the one value; '-' for none."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
