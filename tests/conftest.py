@@ -38,7 +38,7 @@ except ImportError:  # without pytest-xdist the suite runs in one process
 
 # Each worker's clusters on their own loopback addresses (127.0.0.2+, 127.0.0.42+, 127.0.0.22+), so two
 # clusters never race for one address and port; the fixed ranges modules choose
-# themselves (60, 70, 80, 120, 150, 202+) are each used by one module only.
+# themselves (60, 70, 80, 106-108, 120, 150, 202+, 230-233) are each used by one module only.
 WORKER_FIRST_ADDRESS = {"gw0": 2, "gw1": 42, "gw2": 22}
 _worker = os.environ.get("PYTEST_XDIST_WORKER")
 if _worker in WORKER_FIRST_ADDRESS:

@@ -25,6 +25,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("profile", "kraft.cli.profile_commands", "Remembered clusters: list, current, use, create, "
           "delete.", START),
     Entry("broker", "kraft.cli.broker", "Brokers: list, decommission, recommission.", START),
+    Entry("host", "kraft.cli.hosts", "Hosts (one machine's processes as one unit): list, restart, "
+          "decommission, recommission, units.", START),
     Entry("rebalance", "kraft.cli.rebalance", "Spread partitions evenly over the brokers.", START),
     Entry("topic", "kraft.cli.topic", "Topics: create, list, describe, delete, config, reassign.", DATA),
     Entry("produce", "kraft.cli.data", "Produce stdin lines as records.", DATA),

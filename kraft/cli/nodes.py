@@ -1,5 +1,5 @@
-"""`kraft up`, `kraft node --id N`, `kraft format --id N`: the commands that act on a
-cluster.toml and the nodes it names on this machine."""
+"""`kraft up [--host NAME]`, `kraft node --id N`, `kraft format --id N`: the commands that
+act on a cluster.toml and the nodes it names on this machine."""
 
 from __future__ import annotations
 
@@ -19,11 +19,14 @@ def register(app: typer.Typer) -> None:
 
 
 def up(config: Optional[Path] = ConfigOpt,
-       ready_timeout: float = typer.Option(60.0, help="seconds to wait for readiness")):
+       ready_timeout: float = typer.Option(60.0, help="seconds to wait for readiness"),
+       host: list[str] = typer.Option([], "--host", metavar="NAME", help="start only this host's processes "
+                                      "(repeat it, or a comma list); the other hosts run on other machines")):
     """Start every node of the file on this machine; Ctrl-C stops them all.
 
     Prints the API's address once every node is ready and an acks=all write would
-    succeed; later commands, from any shell, find this cluster (its profile)."""
+    succeed; later commands, from any shell, find this cluster (its profile). With
+    --host, only those hosts' processes, as one unit: ready once each of them is."""
     from kraft.server.launcher import run_up
     cfg, path = load_config(config)
 
@@ -32,7 +35,7 @@ def up(config: Optional[Path] = ConfigOpt,
             profiles.remember(cfg.cluster.name, profiles.Profile(config=str(path) if path else profiles.BUNDLED))
         except profiles.ProfileError as exc:
             typer.echo(f"kraft up: warning: {exc}", err=True)
-    raise typer.Exit(run_up(cfg, path, ready_timeout, on_ready=remember))
+    raise typer.Exit(run_up(cfg, path, ready_timeout, on_ready=remember, hosts=tuple(host)))
 
 
 def node(node_id: int = typer.Option(..., "--id", help="node id in the file"),
