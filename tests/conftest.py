@@ -49,7 +49,7 @@ if _worker in WORKER_FIRST_ADDRESS:
 _CONFIG_HOME = tempfile.TemporaryDirectory(prefix="kraft-test-config-home-")
 os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME.name
 # `kraft scenario run` records each run for the console's failure lab
-# (kraft/console/lab_records.py): the suite's runs go to a directory of its own, which
+# (kraft/api/console/lab_records.py): the suite's runs go to a directory of its own, which
 # the nodes it starts read too, never the user's
 _LAB_RUNS = tempfile.TemporaryDirectory(prefix="kraft-test-lab-runs-")
 os.environ["KRAFT_LAB_RUNS"] = _LAB_RUNS.name

@@ -252,10 +252,10 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("GET", "/v1/lab/runs/{run_id}/report.json"): does("describe_cluster"),
     ("GET", "/v1/lab/runs/{run_id}/output"): does("describe_cluster"),
     # the console's schema pages: where the registry is; keys and values the caller already
-    # read, decoded (kraft/console/schema_routes.py)
+    # read, decoded (kraft/api/console/schema_routes.py)
     ("GET", "/v1/console/schema-registry"): does("describe_cluster"),
     ("POST", "/v1/console/decode"): does("describe_cluster"),
-    # the console's group page: why its REST instances left (kraft/console/group_departures.py)
+    # the console's group page: why its REST instances left (kraft/api/console/group_departures.py)
     ("GET", "/v1/console/consumer-groups/{group}/departures"): does("describe_group"),
 }
 

@@ -34,7 +34,7 @@ from kraft.api import (
     topic_routes,
     user_routes,
 )
-from kraft.console import routes as console_routes
+from kraft.api.console import routes as console_routes
 from kraft.api.catch_up import catch_up_on_unknown_topic
 from kraft.api.cors import cors_middleware, peer_origins
 from kraft.api.context import NODE_KEY

@@ -3,7 +3,7 @@ expectations.
 
 The built-in library is such files, shipped in kraft/scenario/builtin/. A user writes their
 own the same way and runs it with `kraft scenario run path/to/file.toml`. The model sits
-with the other file formats, below the node: the node's lab routes (kraft/console/)
+with the other file formats, below the node: the node's lab routes (kraft/api/console/)
 list the library, the lab itself (kraft/scenario/) runs it.
 """
 

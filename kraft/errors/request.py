@@ -17,7 +17,7 @@ class NotFound(RequestError):
 
 class AlreadyRunning(RequestError):
     """Something that runs one at a time runs already (a failure-lab run: its own error,
-    kraft/console/lab_runs.py)."""
+    kraft/api/console/lab_runs.py)."""
 
 
 class MethodNotAllowed(RequestError):

@@ -179,7 +179,7 @@ def _record(name: str, base, out_dir: Path):
     import os
     import time
 
-    from kraft.console.lab_records import cli_runs_root, new_run_dir, write_meta
+    from kraft.api.console.lab_records import cli_runs_root, new_run_dir, write_meta
     from kraft.scenario.live_events import EventFile
     try:
         run_id, directory = new_run_dir(cli_runs_root(), name)

@@ -1,6 +1,6 @@
 """A failure-lab run never outlives the node that started it.
 
-The node (kraft/console/lab_runs.py) names itself in KRAFT_LAB_OWNER_PID. The run then
+The node (kraft/api/console/lab_runs.py) names itself in KRAFT_LAB_OWNER_PID. The run then
 watches its parent: once the owner is gone (even after kill -9, which runs no cleanup
 of its own) the run interrupts itself as a SIGTERM would, so its throwaway cluster is
 torn down; if that has not ended the process within the grace, it kills its whole
@@ -13,7 +13,7 @@ import os
 import signal
 import time
 
-from kraft.console.lab_runs import OWNER_ENV
+from kraft.api.console.lab_runs import OWNER_ENV
 from kraft.server import owner_exit
 
 GRACE_S = 15.0

@@ -1,7 +1,7 @@
 """The node's one HTTP port: the REST API and the web console (kraft.api.app), the
-failure lab's API (kraft/console/lab_routes.py: runs start processes on this machine,
+failure lab's API (kraft/api/console/lab_routes.py: runs start processes on this machine,
 so the node adds it, not the API), the console's schema decoding (with the node's
-registry, kraft/console/schema_routes.py) and the other nodes' door (/internal/v1/...)."""
+registry, kraft/api/console/schema_routes.py) and the other nodes' door (/internal/v1/...)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aiohttp import web
 from kraft.api.app import build_app
 from kraft.api.schema_lookup import attach_registry
 from kraft.broker.services import BrokerServices
-from kraft.console import lab_routes, schema_routes
+from kraft.api.console import lab_routes, schema_routes
 from kraft.server import internode_routes
 from kraft.registry.service import SchemaRegistry
 

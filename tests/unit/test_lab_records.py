@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kraft.console import lab_records
+from kraft.api.console import lab_records
 
 
 def test_a_new_run_keeps_only_the_newest_records(tmp_path):

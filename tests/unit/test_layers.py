@@ -22,8 +22,6 @@ ORDER = ["errors", "config", "security", "schemas", "metadata", "storage", "quor
 FRONT_DOORS = {"api", "kafka"}  # side by side: neither imports the other
 RANK = {name: i for i, name in enumerate(ORDER)}
 TOP = {"__init__", "__main__"}  # the package's own entry points
-# The web console is part of the HTTP door: its files and failure-lab routes sit beside the API's.
-PART_OF = {"console": "api"}
 
 
 def module_of(path: Path) -> str:
@@ -38,7 +36,7 @@ def layer_of(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:
         return "top"
-    head = PART_OF.get(parts[1], parts[1])
+    head = parts[1]
     return "top" if head in TOP else head
 
 

@@ -39,8 +39,8 @@ def test_a_built_wheel_holds_only_kraft(tmp_path):
     assert {n.split("/")[0] for n in names} == {"kraft", next(n.split("/")[0] for n in names if ".dist-info" in n)}
     for expected in ("kraft/metadata/image.py", "kraft/replication/replica_manager.py", "kraft/cluster.toml",
                      "kraft/scenario/builtin/chaos.toml", "kraft/storage/partition_log.py",
-                     "kraft/console/static/index.html", "kraft/console/static/console.css",
-                     "kraft/console/static/js/app.js", "kraft/console/static/js/pages/lab.js"):
+                     "kraft/api/console/static/index.html", "kraft/api/console/static/console.css",
+                     "kraft/api/console/static/js/app.js", "kraft/api/console/static/js/pages/lab.js"):
         assert expected in names
 
 

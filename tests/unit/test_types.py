@@ -32,10 +32,10 @@ def test_mypy_lists_every_package():
     """A new package is type-checked from the start: the mypy list covers the wheel's."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     # kraft's own modules are listed one by one (kraft.errors); builtin holds scenario files
-    # only, kraft.console.static the web console's (HTML, CSS, JavaScript)
+    # only, kraft.api.console.static the web console's (HTML, CSS, JavaScript)
     shipped = set(config["tool"]["setuptools"]["packages"]) - {
-        "kraft", "kraft.scenario.builtin", "kraft.console.static", "kraft.console.static.js",
-        "kraft.console.static.js.pages"}
+        "kraft", "kraft.scenario.builtin", "kraft.api.console.static", "kraft.api.console.static.js",
+        "kraft.api.console.static.js.pages"}
     checked = set(config["tool"]["mypy"]["packages"])  # mypy checks their sub-packages too
     assert {name for name in shipped if not any(name == c or name.startswith(c + ".") for c in checked)} == set()
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from kraft.console.lab_records import RUN_ID, cli_runs_root, pid_alive, read_meta, run_dirs
+from kraft.api.console.lab_records import RUN_ID, cli_runs_root, pid_alive, read_meta, run_dirs
 from kraft.errors import AlreadyRunning, BadRequest, NotFound
 
 OWNER_ENV = "KRAFT_LAB_OWNER_PID"  # a run watches the node named here (kraft/scenario/owner_watch.py)

@@ -8,8 +8,8 @@ from aiohttp import web
 from kraft.api.authorized_operations import is_super_user
 from kraft.api.context import NODE_KEY
 from kraft.api.http_body import json_response, read_json_object, reject_unknown_fields
-from kraft.console.lab_runs import LabRuns
-from kraft.console.lab_library import scenario_needs, scenario_takes
+from kraft.api.console.lab_runs import LabRuns
+from kraft.api.console.lab_library import scenario_needs, scenario_takes
 from kraft.errors import BadRequest, InvalidValue
 from kraft.config.scenarios import UNDO_KINDS, ScenarioError, builtin_names, load_scenario
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from kraft.console import group_departures
+from kraft.api.console import group_departures
 from kraft.errors import NotFound
 
 STATIC = Path(__file__).parent / "static"
