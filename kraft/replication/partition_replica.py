@@ -18,6 +18,7 @@ from kraft.metadata.image import PartitionRegistration
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.change_signal import ChangeSignal, Watchers
 from kraft.replication.commit_waiters import CommitWaiters
+from kraft.replication.read_bounds import Isolation, read_end
 from kraft.replication.leader_state import LeaderState
 from kraft.replication.replica_reads import ReplicaReads
 from kraft.replication.log_dir_health import LogDirHealth, is_dir_failure
@@ -285,14 +286,16 @@ class PartitionReplica(ReplicaReads):
                 return fp.PartitionData(**base, **offsets, diverging_epoch=epoch,
                                         diverging_end_offset=max(0, min(end, req.fetch_offset))
                                         if epoch >= 0 else log.log_start_offset), None
-        if not log.log_start_offset <= req.fetch_offset <= log.log_end_offset:
+        end = read_end(req.fetch_offset, log.log_start_offset, log.log_end_offset, leader.hw, leader.hw,
+                       Isolation.REPLICA)
+        if end is None:
             return fp.PartitionData(**base, **offsets, error=fp.OFFSET_OUT_OF_RANGE), None
         hw_moved, proposal = leader.on_follower_fetch(replica_id, req.fetch_offset, now, broker_epoch)
         if hw_moved:
             self.signal_change(for_followers=False)
             offsets["high_watermark"] = leader.hw
         try:
-            data = log.read(req.fetch_offset, max_bytes) if req.fetch_offset < log.log_end_offset else b""
+            data = log.read(req.fetch_offset, max_bytes) if req.fetch_offset < end else b""
         except DamagedLog:  # never replicate damage; the repair moves leadership away
             return fp.PartitionData(**base, **offsets, error=fp.STORAGE_ERROR), proposal
         return fp.PartitionData(**base, **offsets, records=data), proposal

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from kraft.errors import LeaderNotAvailable, OffsetOutOfRange
 from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.leader_state import LeaderState
+from kraft.replication.read_bounds import Isolation, read_end
 from kraft.replication.read_replica import ReplicaView
 from kraft.storage.file_slice import FileSlice
 from kraft.storage.max_timestamp import MaxTimestamp
@@ -122,12 +123,13 @@ class ReplicaReads:
         read_committed consumer may read); waits for data until the deadline. As Kafka's
         Fetch: out of range only outside the log (an offset past the HW but within the log
         end, which a follower's view may have shown, waits for the HW instead)."""
+        isolation = Isolation.COMMITTED if stable else Isolation.UNCOMMITTED
         while True:
             (start, hw), leo = self.readable_range(), self.log.log_end_offset
-            if offset < start or offset > leo:
+            end = read_end(offset, start, leo, hw, self.log.last_stable_offset(hw) if stable else hw, isolation)
+            if end is None:
                 raise OffsetOutOfRange(f"offset {offset} is out of range: valid offsets are {start}..{leo}",
                                        offset, start, leo)
-            end = self.log.last_stable_offset(hw) if stable else hw
             if offset < end:
                 return self.log.read(offset, max_bytes, max_offset=end)
             left = deadline - time.monotonic()

@@ -34,6 +34,7 @@ from kraft.kafka.handlers.leaders import current_leader, epoch_problem, node_end
 from kraft.kafka.connection.request_context import RequestContext
 from kraft.kafka.wire.splice import Spliced, new_marker
 from kraft.replication.change_signal import ChangeSignal, wait_any
+from kraft.replication.read_bounds import Isolation, read_end
 from kraft.replication.read_replica import NO_PREFERENCE, rack_aware_choice
 from kraft.errors.kafka_codes import FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, TOPIC_AUTHORIZATION_FAILED
 
@@ -133,14 +134,12 @@ async def _read_partition(node: BrokerServices, ctx: RequestContext, topic: str 
         if want.last_fetched_epoch >= 0 and (diverging := _diverging_epoch(replica, want)) is not None:
             answer["diverging_epoch"] = diverging
             return answer, 0, None
-        # Kafka's range is the log's (start..log end offset): an offset past the HW but
-        # written (an acks=1 record not yet replicated) is answered empty and waits; on a
-        # follower, an offset past its log end is out of range (the consumer goes back
-        # to the leader)
+        # the one bound rule (replication/read_bounds.py); on a follower (KIP-392) the log
+        # is its own, so an offset past its log end sends the consumer back to the leader
         leo = replica.log_end_offset  # bound first: a chained test may stop before it
-        if not start <= offset <= leo:
+        end = read_end(offset, start, leo, hw, lso, Isolation.COMMITTED if stable else Isolation.UNCOMMITTED)
+        if end is None:
             raise OffsetOutOfRange(f"offset {offset} is outside {start}..{leo}", offset, start, leo)
-        end = lso if stable else hw
         size = 0
         if offset < end and budget > 0:
             slices = replica.read_slices(offset, min(want.max_bytes, budget), end)
