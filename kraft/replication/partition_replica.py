@@ -286,16 +286,16 @@ class PartitionReplica(ReplicaReads):
                 return fp.PartitionData(**base, **offsets, diverging_epoch=epoch,
                                         diverging_end_offset=max(0, min(end, req.fetch_offset))
                                         if epoch >= 0 else log.log_start_offset), None
-        end = read_end(req.fetch_offset, log.log_start_offset, log.log_end_offset, leader.hw, leader.hw,
-                       Isolation.REPLICA)
-        if end is None:
+        read_to = read_end(req.fetch_offset, log.log_start_offset, log.log_end_offset, leader.hw, leader.hw,
+                           Isolation.REPLICA)
+        if read_to is None:
             return fp.PartitionData(**base, **offsets, error=fp.OFFSET_OUT_OF_RANGE), None
         hw_moved, proposal = leader.on_follower_fetch(replica_id, req.fetch_offset, now, broker_epoch)
         if hw_moved:
             self.signal_change(for_followers=False)
             offsets["high_watermark"] = leader.hw
         try:
-            data = log.read(req.fetch_offset, max_bytes) if req.fetch_offset < end else b""
+            data = log.read(req.fetch_offset, max_bytes) if req.fetch_offset < read_to else b""
         except DamagedLog:  # never replicate damage; the repair moves leadership away
             return fp.PartitionData(**base, **offsets, error=fp.STORAGE_ERROR), proposal
         return fp.PartitionData(**base, **offsets, records=data), proposal
