@@ -91,7 +91,7 @@ def timed(pids, run, prepare=None) -> dict:
             "client_cpu_ms_per_mb": 1000 * (client_cpu() - client_before) / mb}
 
 
-def warm_producer(bootstrap: str, topic: str, idempotent: bool = False):
+def warm_producer(bootstrap: str, topic: str, idempotent: bool = False, partitions: int = PARTITIONS):
     """An acks=all producer that has its connections and the topic's leaders (and, when
     idempotent, its producer id): a small record to each partition, delivered; and the
     list its delivery failures go to."""
@@ -100,14 +100,14 @@ def warm_producer(bootstrap: str, topic: str, idempotent: bool = False):
     producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "acks": "all",
                                          "enable.idempotence": idempotent, "delivery.report.only.error": True,
                                          "on_delivery": lambda err, _m: failed.append(err)})
-    for partition in range(PARTITIONS):
+    for partition in range(partitions):
         producer.produce(topic, value=b"warm-up", partition=partition)
     if producer.flush(30) or failed:
         raise RuntimeError(f"warm-up records to {topic} not delivered ({failed[:3]})")
     return producer, failed
 
 
-def wire_produce(client, topic: str, records: int) -> int:
+def wire_produce(client, topic: str, records: int, partitions: int = PARTITIONS) -> int:
     """`records` values of RECORD bytes, round-robin over the partitions in runs of
     CHUNK (produce_batch: the load generator's own Python cost per record stays small
     next to the servers')."""
@@ -117,7 +117,7 @@ def wire_produce(client, topic: str, records: int) -> int:
     while sent < records:
         count = min(CHUNK, records - sent)
         pending = [{"value": value} for _ in range(count)]
-        partition = (sent // CHUNK) % PARTITIONS
+        partition = (sent // CHUNK) % partitions
         while pending:
             producer.produce_batch(topic, pending, partition=partition)
             pending = [{"value": value} for message in pending if "_error" in message]

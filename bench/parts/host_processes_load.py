@@ -5,17 +5,15 @@ a cluster (or the replicated ceiling) whose topic has `partitions` partitions.""
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 import urllib.request
 
+from kafka_throughput import warm_producer, wire_produce
 from small_requests import RECORD, Workers, node_cpu, run_steps
 
 from kraft.perf import open_loop_clients
 from kraft.server.local_cluster import LocalCluster
-
-CHUNK = 1000  # records per produce_batch call: the load generator's Python cost stays small
 
 
 def create_topic(cluster: LocalCluster, topic: str, partitions: int) -> None:
@@ -74,33 +72,12 @@ def steps(pids: list[int], bootstrap: str, topic: str, partitions: int, rates: l
 
 def large_batch(pids: list[int], bootstrap: str, topic: str, partitions: int, records: int) -> dict:
     """librdkafka's defaults (linger 5, 1 MB requests pipelined), acks=all, `records`
-    1 KiB values in runs of CHUNK round-robin over the partitions: MB/s of values and the
+    1 KiB values round-robin (kafka_throughput.wire_produce) over the partitions: MB/s of values and the
     nodes' CPU-ms per MB. The producer has its connections and leaders before the clock."""
-    import confluent_kafka
-    failed: list = []
-    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                                         "delivery.report.only.error": True,
-                                         "on_delivery": lambda err, _m: failed.append(err)})
-    for partition in range(partitions):
-        producer.produce(topic, value=b"warm-up", partition=partition)
-    if producer.flush(30) or failed:
-        raise RuntimeError(f"warm-up records to {topic} not delivered ({failed[:3]})")
-    value = os.urandom(RECORD)
-    cpu_before, started, sent = node_cpu(pids), time.monotonic(), 0
-    while sent < records:
-        pending = [{"value": value} for _ in range(min(CHUNK, records - sent))]
-        count, partition = len(pending), (sent // CHUNK) % partitions
-        while pending:
-            producer.produce_batch(topic, pending, partition=partition)
-            pending = [{"value": value} for message in pending if "_error" in message]
-            if pending:  # the client's queue is full: let it send
-                producer.poll(0.01)
-        sent += count
-        producer.poll(0)
-    left = producer.flush(120)
+    client = warm_producer(bootstrap, topic, partitions=partitions)
+    cpu_before, started = node_cpu(pids), time.monotonic()
+    wire_produce(client, topic, records, partitions=partitions)  # raises unless all were delivered
     wall, cpu_s = time.monotonic() - started, node_cpu(pids) - cpu_before
-    if left or failed:
-        raise RuntimeError(f"large batch: {left} undelivered, {len(failed)} failed ({failed[:3]})")
     mb = records * RECORD / 1e6
     return {"records": records, "seconds": wall, "mb_per_s": mb / wall, "cpu_ms_per_mb": 1000 * cpu_s / mb}
 

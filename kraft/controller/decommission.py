@@ -17,7 +17,6 @@ from typing import Any, TypedDict
 
 from kraft.controller.result import ControllerResult
 from kraft.controller import reassignment
-from kraft.controller.placement import host_of
 from kraft.errors import BrokerDecommissioned, BrokerNotFound, DecommissionRefused
 from kraft.metadata.image import MetadataImage, PartitionRegistration
 from kraft.metadata.records import BrokerDecommission, MetadataRecord, UnregisterBroker
@@ -40,7 +39,8 @@ def decommission(image: MetadataImage, broker_id: int) -> ControllerResult:
     takers = [b for b in others if image.takes_new_replicas(b)]
     held = [(topic, index, part) for topic, index, part in image.all_partitions() if broker_id in part.replicas]
     for topic, index, part in held:
-        if not any(b not in part.replicas and _host_apart(image, part, broker_id, b) for b in takers):
+        staying = _staying_hosts(image, part, broker_id)
+        if not any(b not in part.replicas and image.host_of(b) not in staying for b in takers):
             raise DecommissionRefused(_refusal(image, broker_id, topic.name, index, part, takers))
     record = BrokerDecommission(broker_id=broker_id, decommissioning=True, partitions=len(held))
     return ControllerResult([record], {"broker_id": broker_id, "decommissioning": True})
@@ -163,23 +163,24 @@ def _refusal(image: MetadataImage, broker_id: int, topic: str, index: int, part:
     if not free:
         return (f"{head} and only {len(takers)} other live broker{'s' if len(takers) != 1 else ''} "
                 f"({', '.join(map(str, takers)) or 'none'}) can hold its replicas")
-    hosts = sorted({image.host_of(b).removeprefix("host=").replace("=", " ") for b in free})
+    hosts = sorted({image.host_of(b).replace("=", " ") for b in free})
     return (f"{head} and partition {index} (replicas {list(part.replicas)}) needs a live broker on a host none of "
             f"its other replicas is on: brokers {', '.join(map(str, free))} are on hosts it uses "
             f"({', '.join(hosts)}), and a host holds one replica of a partition at most")
 
 
-def _host_apart(image: MetadataImage, part: PartitionRegistration, leaving: int, taker: int) -> bool:
-    """May `taker` replace `leaving` in `part`: on a host none of the staying replicas is
-    on (placement.py: a host holds one replica of a partition at most)?"""
-    return host_of(image, taker) not in {host_of(image, b) for b in part.replicas if b != leaving}
+def _staying_hosts(image: MetadataImage, part: PartitionRegistration, leaving: int) -> set[str]:
+    """The hosts of `part`'s replicas but `leaving`: its replacement goes on none of them
+    (placement.py: a host holds one replica of a partition at most)."""
+    return {image.host_of(b) for b in part.replicas if b != leaving}
 
 
 def _least_loaded(image: MetadataImage, part: PartitionRegistration, load: Counter[int],
                   leaving: int) -> int | None:
     """The broker that may take `leaving`'s replica of `part` and holds the fewest replicas."""
+    staying = _staying_hosts(image, part, leaving)
     candidates = [b for b in _brokers(image) if b not in part.replicas and image.takes_new_replicas(b)
-                  and _host_apart(image, part, leaving, b)]
+                  and image.host_of(b) not in staying]
     return min(candidates, key=lambda b: (load[b], b), default=None)
 
 

@@ -34,7 +34,7 @@ def place_replicas(
             f"replication factor {replication_factor} is larger than the "
             f"{n} available broker{'s' if n != 1 else ''}"
         )
-    host = {b: host_of(image, b) for b in brokers}
+    host = {b: image.host_of(b) for b in brokers}
     hosts = len(set(host.values()))
     if replication_factor > hosts:
         raise ValueError(f"replication factor {replication_factor} is larger than the {hosts} available "
@@ -74,11 +74,6 @@ def rack_of(image: MetadataImage, broker_id: int) -> str:
     return f"rack={rack}" if rack is not None else image.host_of(broker_id)
 
 
-def host_of(image: MetadataImage, broker_id: int) -> str:
-    """The broker's host (its [[hosts]] entry); one outside any is a host of its own."""
-    return image.host_of(broker_id)
-
-
 def shares_a_host(image: MetadataImage, replicas: Sequence[int],
                   added: Container[int] | None = None) -> tuple[int, int, str] | None:
     """Two replicas of one list on one host: (first, second, the host's name), or None.
@@ -86,10 +81,10 @@ def shares_a_host(image: MetadataImage, replicas: Sequence[int],
     brokers named a host may stay together; nothing new may join them)."""
     seen: dict[str, list[int]] = {}
     for b in replicas:
-        machine = host_of(image, b)
+        machine = image.host_of(b)
         for earlier in seen.get(machine, []):
             if earlier != b and (added is None or b in added or earlier in added):
-                return earlier, b, machine.removeprefix("host=")
+                return earlier, b, machine
         seen.setdefault(machine, []).append(b)
     return None
 

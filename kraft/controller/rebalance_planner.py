@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kraft.controller.placement import host_of, rack_of
+from kraft.controller.placement import rack_of
 from kraft.metadata.image import MetadataImage
 
 # Bounds on the planner's loops: each step fixes one broker's surplus, so a real cluster
@@ -66,7 +66,7 @@ def plan(image: MetadataImage) -> list[PlannedMove]:
     if len(brokers) < 2:
         return []
     rack = {b: rack_of(image, b) for b in image.brokers}
-    host = {b: host_of(image, b) for b in image.brokers}
+    host = {b: image.host_of(b) for b in image.brokers}
     names: dict[str, str] = {}
     found: ReplicaLists = {}
     for topic, index, part in image.all_partitions():

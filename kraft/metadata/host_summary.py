@@ -12,14 +12,10 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from kraft.metadata.image import MetadataImage
+from kraft.metadata.image import MetadataImage, host_key
 
 COUNTS = ("leaders", "replicas", "under_replicated")
 USAGE = ("cpu_percent", "rss_bytes")  # what each broker's process says of itself; None when it did not answer
-
-
-def host_key(broker_id: int, host_name: str | None) -> str:
-    return host_name if host_name is not None else f"broker={broker_id}"
 
 
 def partition_counts(image: MetadataImage) -> dict[int, dict[str, int]]:

@@ -17,6 +17,12 @@ from kraft.security.scram import ScramCredential
 NO_LEADER = -1
 
 
+def host_key(broker_id: int, host_name: str | None) -> str:
+    """A broker's host: its [[hosts]] entry's name, or "broker=<id>" outside any (a name
+    cannot hold "=", so the two never meet)."""
+    return host_name if host_name is not None else f"broker={broker_id}"
+
+
 @dataclass(frozen=True)
 class BrokerRegistration:
     broker_id: int
@@ -153,8 +159,7 @@ class MetadataImage:
         """The broker's host, a failure domain (its [[hosts]] entry); a broker outside
         any is a host of its own."""
         reg = self.brokers.get(broker_id)
-        name = reg.host_name if reg is not None else None
-        return f"host={name}" if name is not None else f"broker={broker_id}"
+        return host_key(broker_id, reg.host_name if reg is not None else None)
 
     def live_hosts(self) -> int:
         """Hosts with an unfenced broker: the largest replication factor placement can

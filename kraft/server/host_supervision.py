@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from kraft.api.console.lab_records import pid_alive
 from kraft.config.cluster import ClusterConfig
 from kraft.config.host_config import HostConfig
 from kraft.config.node_config import NodeConfig
@@ -71,16 +72,6 @@ def _read(path: Path) -> str | None:
 
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process: alive
-    return True
 
 
 def supervisor(directory: Path) -> int | None:

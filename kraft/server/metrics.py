@@ -19,7 +19,7 @@ from kraft.broker.data_plane import DataPlane
 from kraft.config.cluster import ClusterConfig
 from kraft.errors import KraftError
 from kraft.metadata import host_summary
-from kraft.metadata.image import MetadataImage
+from kraft.metadata.image import MetadataImage, host_key
 from kraft.kafka.connection.listener import KafkaListener
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.share.share_broker import ShareBroker
@@ -110,7 +110,7 @@ def _host_metrics(node: MetricsSource):
     configured = node.config.node_or_none(node.node_id)
     own = reg.host_name if reg is not None else configured.host_name if configured is not None else None
     info = GaugeMetricFamily("kraft_node_host_info", "1, labelled with this node's host", labels=["host"])
-    info.add_metric([host_summary.host_key(node.node_id, own)], 1)
+    info.add_metric([host_key(node.node_id, own)], 1)
     yield info
     rows = host_summary.broker_rows(host_summary.registered_hosts(image), host_summary.partition_counts(image), {})
     hosts = host_summary.host_rows(rows)
