@@ -13,6 +13,7 @@ from kafka_throughput import warm_producer, wire_produce
 from small_requests import RECORD, Workers, node_cpu, run_steps
 
 from kraft.perf import open_loop_clients
+from kraft.perf.open_loop import passed
 from kraft.server.local_cluster import LocalCluster
 
 
@@ -54,19 +55,29 @@ def idle_cpu(pids: list[int], seconds: float) -> dict:
 
 
 def steps(pids: list[int], bootstrap: str, topic: str, partitions: int, rates: list[float], seconds: float,
-          drain_s: float, label: dict, step_base: int = 0) -> list[dict]:
-    """One wire sender (linger 0, acks=all, 1 KiB records, idempotence off) stepped
-    through `rates`, each step's node CPU per request counted over `pids`."""
-    spec = {"bootstrap": bootstrap, "topic": topic, "partitions": partitions, "size": RECORD, "linger_ms": 0,
-            "acks": "all", "idempotence": False, "sender": 0, "senders": 1, "drain_s": drain_s}
-    senders = Workers(open_loop_clients.wire_sender, [spec])
+          drain_s: float, label: dict, step_base: int = 0, senders: int = 1, stop_after_misses: int = 0,
+          p99_limit_ms: float = 50.0) -> list[dict]:
+    """`senders` wire senders (linger 0, acks=all, 1 KiB records, idempotence off; each
+    rate split between them) stepped through `rates`, each step's node CPU per request
+    counted over `pids`. With stop_after_misses K, the steps end after K missed in a row
+    (a knee's search: the rates above cost a drain each and add nothing)."""
+    specs = [{"bootstrap": bootstrap, "topic": topic, "partitions": partitions, "size": RECORD, "linger_ms": 0,
+              "acks": "all", "idempotence": False, "sender": i, "senders": senders, "drain_s": drain_s}
+             for i in range(senders)]
+    workers = Workers(open_loop_clients.wire_sender, specs)
+    out: list[dict] = []
     try:
-        senders.receive(90)
-        out = run_steps(senders, pids, rates, seconds, {"door": "wire", "linger_ms": 0, "acks": "all",
-                                                         "producers": 1, **label}, step_base, drain_s)
-        senders.send(None)
+        workers.receive(90)
+        label = {"door": "wire", "linger_ms": 0, "acks": "all", "producers": senders, **label}
+        misses = 0
+        for rate in rates:
+            out += run_steps(workers, pids, [rate], seconds, label, step_base + len(out), drain_s)
+            misses = 0 if passed(out[-1], p99_limit_ms) else misses + 1
+            if stop_after_misses and misses >= stop_after_misses:
+                break
+        workers.send(None)
     finally:
-        senders.close()
+        workers.close()
     return out
 
 
