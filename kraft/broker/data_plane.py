@@ -26,7 +26,7 @@ from typing import TypeVar
 from kraft.broker.lookup import topic_or_404
 from kraft.broker.leader_remote import LeaderRemote
 from kraft.metadata.effective_configs import effective_topic_configs
-from kraft.broker.isolation import Aborted, last_offset_in
+from kraft.broker.isolation import Aborted
 from kraft.errors import (
     ConcurrentTransactions,
     CoordinatorLoadInProgress,
@@ -443,22 +443,18 @@ class DataPlane:
     async def read(self, topic: str, partition: int, offset: int, max_bytes: int,
                    timeout_ms: int) -> bytes:
         replica = await self.leader_replica(topic, partition)
-        data = await replica.read_committed(offset, max_bytes, time.monotonic() + timeout_ms / 1000)
-        self.traffic.bytes_out += len(data)
-        return data
+        taken = await replica.read_committed(offset, max_bytes, time.monotonic() + timeout_ms / 1000)
+        self.traffic.bytes_out += taken.size
+        return taken.records
 
     async def read_stable(self, topic: str, partition: int, offset: int, max_bytes: int,
                           timeout_ms: int) -> tuple[bytes, list[Aborted]]:
         """A read_committed consumer's read: batches below the LSO, and the aborted
         transactions among them (whose records it must drop)."""
         replica = await self.leader_replica(topic, partition)
-        data = await replica.read_committed(offset, max_bytes, time.monotonic() + timeout_ms / 1000, stable=True)
-        self.traffic.bytes_out += len(data)
-        if not data:
-            return data, []
-        end = last_offset_in(data) + 1
-        return data, [Aborted(a.producer_id, a.first_offset)
-                      for a in replica.aborted_transactions(offset, end)]
+        taken = await replica.read_committed(offset, max_bytes, time.monotonic() + timeout_ms / 1000, stable=True)
+        self.traffic.bytes_out += taken.size
+        return taken.records, [Aborted(a.producer_id, a.first_offset) for a in taken.aborted]
 
     async def offsets(self, topic: str, partition: int, stable: bool = False) -> tuple[int, int]:
         """(log start, HW), or (log start, LSO) when `stable`."""

@@ -93,11 +93,3 @@ async def visible_records_off_loop(data: bytes, position: int, aborted: Iterable
             if time.monotonic() + OPEN_RETRY_S >= deadline:
                 raise
             await asyncio.sleep(OPEN_RETRY_S)
-
-
-def last_offset_in(data: bytes) -> int:
-    """The last offset of the last whole batch in ``data`` (-1 for none)."""
-    last = -1
-    for _, header in iter_batches(data):
-        last = header.last_offset
-    return last

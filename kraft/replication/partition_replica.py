@@ -18,7 +18,8 @@ from kraft.metadata.image import PartitionRegistration
 from kraft.replication import fetch_protocol as fp
 from kraft.replication.change_signal import ChangeSignal, Watchers
 from kraft.replication.commit_waiters import CommitWaiters
-from kraft.replication.read_bounds import Isolation, read_end
+from kraft.replication.partition_read import ReadRequest
+from kraft.replication.read_bounds import Isolation
 from kraft.replication.leader_state import LeaderState
 from kraft.replication.replica_reads import ReplicaReads
 from kraft.replication.log_dir_health import LogDirHealth, is_dir_failure
@@ -279,23 +280,19 @@ class PartitionReplica(ReplicaReads):
         log = self.log
         offsets: dict[str, Any] = {"high_watermark": leader.hw, "log_start_offset": log.log_start_offset,
                    "log_end_offset": log.log_end_offset}
-        if req.last_fetched_epoch >= 0:
-            epoch, end = log.end_offset_for_epoch(req.last_fetched_epoch)
-            if epoch != req.last_fetched_epoch or end < req.fetch_offset:
-                # KIP-320: the follower's log diverges here; it truncates, then fetches again
-                return fp.PartitionData(**base, **offsets, diverging_epoch=epoch,
-                                        diverging_end_offset=max(0, min(end, req.fetch_offset))
-                                        if epoch >= 0 else log.log_start_offset), None
-        read_to = read_end(req.fetch_offset, log.log_start_offset, log.log_end_offset, leader.hw, leader.hw,
-                           Isolation.REPLICA)
-        if read_to is None:
+        try:  # the one read's checks (partition_read.py); the records after the bookkeeping
+            plan = self.plan_read(ReadRequest(req.fetch_offset, max_bytes, Isolation.REPLICA, req.last_fetched_epoch))
+        except OffsetOutOfRange:
             return fp.PartitionData(**base, **offsets, error=fp.OFFSET_OUT_OF_RANGE), None
+        if plan.diverging is not None:  # KIP-320: the follower truncates, then fetches again
+            return fp.PartitionData(**base, **offsets, diverging_epoch=plan.diverging.epoch,
+                                    diverging_end_offset=plan.diverging.end_offset), None
         hw_moved, proposal = leader.on_follower_fetch(replica_id, req.fetch_offset, now, broker_epoch)
         if hw_moved:
             self.signal_change(for_followers=False)
             offsets["high_watermark"] = leader.hw
         try:
-            data = log.read(req.fetch_offset, max_bytes) if req.fetch_offset < read_to else b""
+            data = self.take(plan).records
         except DamagedLog:  # never replicate damage; the repair moves leadership away
             return fp.PartitionData(**base, **offsets, error=fp.STORAGE_ERROR), proposal
         return fp.PartitionData(**base, **offsets, records=data), proposal

@@ -30,6 +30,7 @@ from kraft.replication import fetch_protocol as fp
 from kraft.replication.alter_partition_manager import AlterPartitionManager
 from kraft.replication.disk_trouble import DiskTrouble
 from kraft.replication.fetch_session import Key, LeaderFetchSession, has_news
+from kraft.replication.long_poll import long_poll
 from kraft.replication.hosted_replicas import HostedReplicas
 from kraft.replication.io_worker import IoWorker
 from kraft.replication.log_dir_health import LogDirHealth
@@ -229,52 +230,61 @@ class ReplicaManager:
 
     async def _serve_session(self, request: fp.FetchRequest,
                              session: LeaderFetchSession) -> list[fp.PartitionData]:
-        named = session.apply(request) | session.rechecked()
-        deadline = time.monotonic() + request.max_wait_ms / 1000
         answers: dict[Key, fp.PartitionData] = {}
-        hosted, positions = self.hosted.by_id, session.positions
-        keys = session.candidates(named)
-        while True:
-            budget, start_moved = request.max_bytes, False
-            now = now_ms()
-            for key in keys:  # only what may have news: the session's watch says which
-                p = positions.get(key)
-                if p is None:
-                    continue
-                replica = hosted.get(key)
-                if replica is None:
-                    answers[key] = fp.PartitionData(p.topic_id, p.partition, fp.UNKNOWN_PARTITION)
-                    session.unhosted.add(key)
-                    continue
-                session.unhosted.discard(key)
-                session.follow(key, replica)
-                if not session.must_examine(key, replica, replica.changed.version, named):
-                    continue
-                limit = budget if p.max_bytes < 0 else min(budget, p.max_bytes)
-                throttled = self.throttle.leader_throttles(key, request.replica_id)
-                if throttled:  # a replica catching up in a reassignment: within the leader's rate
-                    allowance = self.throttle.leader.available()
-                    if allowance <= 0:
-                        session.pending.add(key)  # left out of this answer: looked at next time
-                        continue
-                    limit = min(limit, int(allowance))
-                data, proposal = replica.serve_fetch(request.replica_id, p, max(limit, 1), now,
-                                                     request.broker_epoch)
-                session.examined(key, replica, replica.changed.version, data)
-                budget -= len(data.records)
-                if throttled:
-                    self.throttle.leader.spend(len(data.records))
-                if proposal is not None:
-                    self.alter_partition.propose(replica, proposal)
-                answers[key] = data
-                start_moved |= start_moved_past(p, data)
-            named = set()  # from here on only what changes is examined
-            left = deadline - time.monotonic()
+        named = session.apply(request) | session.rechecked()
+        first = session.candidates(named)
+        attempts = 0
+
+        async def attempt() -> tuple[dict[Key, fp.PartitionData], bool]:
+            nonlocal attempts
+            # first what the request names, then only what the session's watch noted since
+            keys = first if attempts == 0 else session.noted()
+            start_moved = self._examine(request, session, keys, named if attempts == 0 else set(), answers)
+            attempts += 1
             # a fetch of no partition at all is answered at once, as Kafka's is
-            if start_moved or left <= 0 or not positions or any(has_news(a) for a in answers.values()):
-                return session.to_answer(answers.values())
-            await session.watch.wait(left)
-            keys = session.noted()
+            done = start_moved or not session.positions or any(has_news(a) for a in answers.values())
+            return answers, done
+
+        await long_poll(attempt, session.watch.wait, time.monotonic() + request.max_wait_ms / 1000)
+        return session.to_answer(answers.values())  # what the follower is told: once, at the end
+
+    def _examine(self, request: fp.FetchRequest, session: LeaderFetchSession, keys, named: set[Key],
+                 answers: dict[Key, fp.PartitionData]) -> bool:
+        """Serve the partitions of `keys` the session's watch says may have news, into
+        `answers`; whether a follower's log start is behind this leader's."""
+        budget, start_moved = request.max_bytes, False
+        hosted, positions, now = self.hosted.by_id, session.positions, now_ms()
+        for key in keys:
+            p = positions.get(key)
+            if p is None:
+                continue
+            replica = hosted.get(key)
+            if replica is None:
+                answers[key] = fp.PartitionData(p.topic_id, p.partition, fp.UNKNOWN_PARTITION)
+                session.unhosted.add(key)
+                continue
+            session.unhosted.discard(key)
+            session.follow(key, replica)
+            if not session.must_examine(key, replica, replica.changed.version, named):
+                continue
+            limit = budget if p.max_bytes < 0 else min(budget, p.max_bytes)
+            throttled = self.throttle.leader_throttles(key, request.replica_id)
+            if throttled:  # a replica catching up in a reassignment: within the leader's rate
+                allowance = self.throttle.leader.available()
+                if allowance <= 0:
+                    session.pending.add(key)  # left out of this answer: looked at next time
+                    continue
+                limit = min(limit, int(allowance))
+            data, proposal = replica.serve_fetch(request.replica_id, p, max(limit, 1), now, request.broker_epoch)
+            session.examined(key, replica, replica.changed.version, data)
+            budget -= len(data.records)
+            if throttled:
+                self.throttle.leader.spend(len(data.records))
+            if proposal is not None:
+                self.alter_partition.propose(replica, proposal)
+            answers[key] = data
+            start_moved |= start_moved_past(p, data)
+        return start_moved
 
     # -- storage health ------------------------------------------------------------------------
     def storage_view(self) -> dict:

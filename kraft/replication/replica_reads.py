@@ -9,19 +9,18 @@ leader last told it.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
-from kraft.errors import LeaderNotAvailable, OffsetOutOfRange
+from kraft.errors import LeaderNotAvailable
 from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.leader_state import LeaderState
-from kraft.replication.read_bounds import Isolation, read_end
+from kraft.replication.long_poll import long_poll
+from kraft.replication.partition_read import Bounds, ReadPlan, ReadRequest, Taken, plan_read, take
+from kraft.replication.read_bounds import Isolation
 from kraft.replication.read_replica import ReplicaView
-from kraft.storage.file_slice import FileSlice
 from kraft.storage.max_timestamp import MaxTimestamp
 from kraft.storage.partition_log import PartitionLog
 from kraft.storage.producer_state import ProducerEntry, ProducerInfo
-from kraft.storage.txn_index import AbortedTxn
 
 
 class ReplicaReads:
@@ -33,7 +32,7 @@ class ReplicaReads:
     log: PartitionLog
     leader: LeaderState | None
     follower_hw: int
-    changed: ChangeSignal
+    consumer_news: ChangeSignal
 
     if TYPE_CHECKING:
         def _require_leader(self, epoch: int | None = None) -> LeaderState: ...
@@ -56,19 +55,6 @@ class ReplicaReads:
         """Whole batches from `offset` up to the log's end, as bytes: a coordinator
         replaying its internal-topic partition when it takes it over."""
         return self.log.read(offset, max_bytes)
-
-    def read_below(self, offset: int, max_bytes: int, end: int) -> bytes:
-        """Whole batches from `offset` below `end`, as bytes (a share fetch, which must
-        know each batch's offsets to acquire them)."""
-        return self.log.read(offset, max_bytes, max_offset=end)
-
-    def read_slices(self, offset: int, max_bytes: int, end: int) -> list[FileSlice]:
-        """Whole batches from `offset` below `end` as file slices (sent with sendfile)."""
-        return self.log.read_slices(offset, max_bytes, max_offset=end)
-
-    def aborted_transactions(self, offset: int, end: int) -> list[AbortedTxn]:
-        """The aborted transactions overlapping [offset, end) (read_committed consumers drop their records)."""
-        return self.log.aborted_transactions(offset, end)
 
     def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
         """(epoch, end offset) as OffsetForLeaderEpoch answers it from this log."""
@@ -117,25 +103,35 @@ class ReplicaReads:
         `stable`), the first with the largest timestamp."""
         return self.log.record_with_max_timestamp(self.readable_end(stable))
 
+    # -- the one read (partition_read.py): every reader, by its isolation -----------------
+    def bounds_for(self, isolation: Isolation) -> Bounds:
+        """The bounds a reader of `isolation` reads within: a follower the leader's (it
+        reads up to the log end), a consumer consumer_bounds()."""
+        if isolation is Isolation.REPLICA:
+            hw = self._require_leader().hw
+            return Bounds(self.log.log_start_offset, hw, hw)
+        return Bounds(*self.consumer_bounds())
+
+    def plan_read(self, request: ReadRequest, bounds: Bounds | None = None) -> ReadPlan:
+        """Where `request` may read (raises OffsetOutOfRange outside the log); bounds:
+        bounds_for(the request's isolation), when the caller already has them."""
+        return plan_read(self.log, request, bounds if bounds is not None else self.bounds_for(request.isolation))
+
+    def take(self, plan: ReadPlan, max_bytes: int | None = None, as_slices: bool = False) -> Taken:
+        return take(self.log, plan, max_bytes, as_slices)
+
     async def read_committed(self, offset: int, max_bytes: int, deadline: float,
-                             stable: bool = False) -> bytes:
-        """Whole batches from `offset` below the HW (the LSO when `stable`: what a
-        read_committed consumer may read); waits for data until the deadline. As Kafka's
-        Fetch: out of range only outside the log (an offset past the HW but within the log
-        end, which a follower's view may have shown, waits for the HW instead)."""
-        isolation = Isolation.COMMITTED if stable else Isolation.UNCOMMITTED
-        while True:
-            (start, hw), leo = self.readable_range(), self.log.log_end_offset
-            end = read_end(offset, start, leo, hw, self.log.last_stable_offset(hw) if stable else hw, isolation)
-            if end is None:
-                raise OffsetOutOfRange(f"offset {offset} is out of range: valid offsets are {start}..{leo}",
-                                       offset, start, leo)
-            if offset < end:
-                return self.log.read(offset, max_bytes, max_offset=end)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return b""
-            await self.changed.wait(left)
+                             stable: bool = False) -> Taken:
+        """A consumer's read of this leader (REST): whole batches from `offset` below the
+        HW (the LSO when `stable`, with the aborted transactions there), long-polled
+        until the deadline as a Kafka consumer's fetch is. An offset past the HW but
+        within the log waits; outside the log it is out of range."""
+        request = ReadRequest(offset, max_bytes, Isolation.COMMITTED if stable else Isolation.UNCOMMITTED)
+
+        async def attempt() -> tuple[Taken, bool]:
+            taken = self.take(self.plan_read(request))
+            return taken, taken.size > 0
+        return await long_poll(attempt, self.consumer_news.wait, deadline)
 
     def in_sync_follower_views(self, now: int) -> list[ReplicaView]:
         """KIP-392: the in-sync followers as this leader last heard from them (what a

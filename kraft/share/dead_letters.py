@@ -17,6 +17,8 @@ from typing import Protocol
 
 from kraft.errors import KraftError
 from kraft.metadata.image import MetadataImage
+from kraft.replication.partition_read import Bounds, ReadPlan, ReadRequest, Taken
+from kraft.replication.read_bounds import Isolation
 from kraft.share.share_partition import DeadLetter
 from kraft.storage.record import Record
 from kraft.storage.record_batch import decode_records_prefix, iter_batches
@@ -26,9 +28,9 @@ ENABLE = "errors.deadletterqueue.group.enable"
 
 
 class ReadableReplica(Protocol):
-    def readable_range(self) -> tuple[int, int]: ...
+    def plan_read(self, request: ReadRequest, bounds: Bounds | None = None) -> ReadPlan: ...
 
-    def read_below(self, offset: int, max_bytes: int, end: int) -> bytes: ...
+    def take(self, plan: ReadPlan, max_bytes: int | None = None, as_slices: bool = False) -> Taken: ...
 
 
 def dead_letter_problem(image: MetadataImage, topic: str, prefix: str) -> tuple[str | None, int]:
@@ -46,10 +48,10 @@ def dead_letter_problem(image: MetadataImage, topic: str, prefix: str) -> tuple[
 def source_record(replica: ReadableReplica, offset: int) -> Record | None:
     """The record at `offset` in the leader's log; None when it is gone (retention)."""
     try:
-        start, hw = replica.readable_range()
-        if not start <= offset < hw:
+        plan = replica.plan_read(ReadRequest(offset, COPY_READ_BYTES, Isolation.UNCOMMITTED))
+        if not plan.has_records:  # not below the HW
             return None
-        data = replica.read_below(offset, COPY_READ_BYTES, hw)
+        data = replica.take(plan).records
     except KraftError:  # the leader moved, or the log holds it no more: the headers still go
         return None
     for pos, header in iter_batches(data):

@@ -28,7 +28,9 @@ from kraft.config.cluster_tables import GroupSettings
 from kraft.config.group_configs import effective
 from kraft.errors import FencedLeaderEpoch, KraftError, OutcomeUnknown, UnknownTopicOrPartition
 from kraft.metadata.image import MetadataImage
+from kraft.replication.partition_read import ReadRequest
 from kraft.replication.partition_replica import PartitionReplica
+from kraft.replication.read_bounds import Isolation
 from kraft.share.share_group import HeartbeatAnswer, Refusal, ShareGroup
 from kraft.share.share_partition import Ack, Acquired, Batch, SharePartition
 from kraft.share.rest_share_instances import RestShareInstances
@@ -232,12 +234,17 @@ class ShareBroker:
         held = await self._held(key, replica, reset)
         partition = held.partition
         offset = partition.fetch_offset()
-        committed = held.config["share.isolation.level"] == "read_committed"
-        end = replica.last_stable_offset() if committed else replica.readable_range()[1]
-        if offset is None or offset >= end or max_records <= 0:
+        if offset is None or max_records <= 0:
             return Fetched(b"", [])
-        data = replica.read_below(offset, max_bytes, end)
-        batches, ends = _batches(data, replica.aborted_transactions(offset, end) if committed else [])
+        # the one read (replication/partition_read.py), at the group's isolation
+        committed = held.config["share.isolation.level"] == "read_committed"
+        plan = replica.plan_read(ReadRequest(offset, max_bytes, Isolation.COMMITTED if committed
+                                             else Isolation.UNCOMMITTED))
+        taken = replica.take(plan)
+        data = taken.records
+        if not data:
+            return Fetched(b"", [])
+        batches, ends = _batches(data, taken.aborted)
         acquired = partition.acquire(member_id, batches, max_records, self.now_ms(), record_limit)
         if not acquired:
             return Fetched(b"", [])

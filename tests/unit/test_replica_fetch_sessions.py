@@ -232,3 +232,26 @@ def test_a_replica_fetch_of_no_partition_is_answered_at_once_not_after_its_wait(
     started = time.monotonic()
     answers = asyncio.run(manager.handle_fetch(fp.FetchRequest(2, 1, max_wait_ms, 1 << 20, ())))
     assert answers == [] and time.monotonic() - started < max_wait_ms / 2000
+
+
+def test_a_high_watermark_the_fetch_moved_is_told_when_its_long_poll_ends(tmp_path):
+    """The follower's fetch moves the leader's HW but brings no records, so the long poll
+    waits; when it ends, the answer still tells the HW (what the follower was told is
+    recorded once, for the answer it gets, not for each look during the wait)."""
+    manager = ReplicaManager(1, tmp_path / "node", lambda topic: {}, 5000, None, None)
+    leaders, followers = replicas(tmp_path, manager)
+    session, wire = LeaderFetchSession(), FollowerFetchSession()
+
+    async def scenario():
+        await fetch_round(manager, session, wire, followers)
+        append(leaders[0], b"one")
+        await fetch_round(manager, session, wire, followers)  # the record; the HW is still 0
+        assert followers[0].log.log_end_offset == 1 and leaders[0].high_watermark == 0
+        _, answers = await fetch_round(manager, session, wire, followers, wait_ms=200)
+        assert leaders[0].high_watermark == 1
+        assert [(a.partition, a.high_watermark) for a in answers] == [(0, 1)]
+        assert followers[0].follower_hw == 1
+
+    asyncio.run(scenario())
+    for r in leaders + followers:
+        r.log.close()

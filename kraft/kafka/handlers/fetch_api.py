@@ -25,7 +25,7 @@ from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.config.cluster import RACK_AWARE_REPLICA_SELECTOR
-from kraft.errors import KraftError, OffsetOutOfRange, TopicAuthorizationFailed
+from kraft.errors import KraftError, TopicAuthorizationFailed
 from kraft.kafka.wire import error_codes
 from kraft.kafka.handlers import replica_fetch_api
 from kraft.kafka.wire.entities import millis
@@ -34,7 +34,9 @@ from kraft.kafka.handlers.leaders import current_leader, epoch_problem, node_end
 from kraft.kafka.connection.request_context import RequestContext
 from kraft.kafka.wire.splice import Spliced, new_marker
 from kraft.replication.change_signal import ChangeSignal, wait_any
-from kraft.replication.read_bounds import Isolation, read_end
+from kraft.replication.long_poll import long_poll
+from kraft.replication.partition_read import ReadRequest
+from kraft.replication.read_bounds import Isolation
 from kraft.replication.read_replica import NO_PREFERENCE, rack_aware_choice
 from kraft.errors.kafka_codes import FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, TOPIC_AUTHORIZATION_FAILED
 
@@ -126,49 +128,34 @@ async def _read_partition(node: BrokerServices, ctx: RequestContext, topic: str 
             return answer, 0, None
         offset = want.fetch_offset
         preferred = _preferred_read_replica(node, replica, offset, asker) if replica.is_leader else NO_PREFERENCE
-        start, hw, lso = replica.consumer_bounds()
-        answer.update(high_watermark=hw, last_stable_offset=lso, log_start_offset=start)
-        if preferred != NO_PREFERENCE:  # no records: the consumer reads them there
+        isolation = Isolation.COMMITTED if stable else Isolation.UNCOMMITTED
+        bounds = replica.bounds_for(isolation)
+        answer.update(high_watermark=bounds.high_watermark, last_stable_offset=bounds.last_stable,
+                      log_start_offset=bounds.log_start)
+        if preferred != NO_PREFERENCE:  # no records, nor their checks: the consumer reads them there
             answer["preferred_read_replica"] = preferred
             return answer, 0, None
-        if want.last_fetched_epoch >= 0 and (diverging := _diverging_epoch(replica, want)) is not None:
-            answer["diverging_epoch"] = diverging
+        # the one read (replication/partition_read.py): on a follower (KIP-392) the log is
+        # its own, so an offset past its log end sends the consumer back to the leader
+        plan = replica.plan_read(ReadRequest(offset, want.max_bytes, isolation, want.last_fetched_epoch), bounds)
+        if plan.diverging is not None:
+            answer["diverging_epoch"] = {"epoch": plan.diverging.epoch, "end_offset": plan.diverging.end_offset}
             return answer, 0, None
-        # the one bound rule (replication/read_bounds.py); on a follower (KIP-392) the log
-        # is its own, so an offset past its log end sends the consumer back to the leader
-        leo = replica.log_end_offset  # bound first: a chained test may stop before it
-        end = read_end(offset, start, leo, hw, lso, Isolation.COMMITTED if stable else Isolation.UNCOMMITTED)
-        if end is None:
-            raise OffsetOutOfRange(f"offset {offset} is outside {start}..{leo}", offset, start, leo)
         size = 0
-        if offset < end and budget > 0:
-            slices = replica.read_slices(offset, min(want.max_bytes, budget), end)
-            if slices:
+        if budget > 0:
+            taken = replica.take(plan, min(want.max_bytes, budget), as_slices=True)
+            if taken.slices:
                 marker = new_marker()
-                spliced.slices[marker] = slices
+                spliced.slices[marker] = taken.slices
                 answer["records"] = marker
-                size = sum(part.length for part in slices)
+                size = taken.size
                 node.data_plane.traffic.bytes_out += size
-                if stable:  # every one overlapping what may be read: the client keeps those it meets
-                    answer["aborted_transactions"] = [
-                        {"producer_id": a.producer_id, "first_offset": a.first_offset}
-                        for a in replica.aborted_transactions(offset, end)]
+                answer["aborted_transactions"] = [{"producer_id": a.producer_id, "first_offset": a.first_offset}
+                                                  for a in taken.aborted]
         return answer, size, replica.consumer_news
     except KraftError as exc:
         answer["error_code"] = error_codes.code_of(exc)
         return answer, 0, None
-
-
-def _diverging_epoch(replica, want: Wanted) -> dict[str, int] | None:
-    """Kafka's check of the epoch the client last fetched in (v12+): where this log's
-    copy of that epoch ends, when the client's position is past it."""
-    epoch, end = replica.end_offset_for_epoch(want.last_fetched_epoch)
-    if epoch < 0 or end < 0:
-        raise OffsetOutOfRange(f"leader epoch {want.last_fetched_epoch} is not in this log",
-                               want.fetch_offset, *replica.consumer_bounds()[:2])
-    if epoch < want.last_fetched_epoch or end < want.fetch_offset:
-        return {"epoch": epoch, "end_offset": end}
-    return None
 
 
 def _topic_key(topic, by_id: bool) -> str:
@@ -228,11 +215,13 @@ async def handle(node: BrokerServices, ctx: RequestContext, request) -> Spliced 
         wanted, forgotten, privileged=False, now_ms=int(time.monotonic() * 1000))
     to_read = context.to_read()
     names = {key: _topic_name(node, key, by_id) for key in dict(to_read)}
-    while True:
+    waiting: list[ChangeSignal] = []  # the last attempt's partitions: a change in any may fill the answer
+
+    async def attempt() -> tuple[tuple[Spliced, dict[Key, tuple[dict[str, Any], int]]], bool]:
         spliced = Spliced({})
         answers: dict[Key, tuple[dict[str, Any], int]] = {}
-        signals: list[ChangeSignal] = []
         total, failed = 0, False
+        waiting.clear()
         try:
             for key, want in to_read:
                 answer, size, signal = await _read_partition(node, ctx, names[key], key[1], want,  # type: ignore[index]
@@ -243,16 +232,15 @@ async def handle(node: BrokerServices, ctx: RequestContext, request) -> Spliced 
                     answer["error_code"] != error_codes.NONE or "diverging_epoch" in answer
                     or answer["preferred_read_replica"] != NO_PREFERENCE)
                 if signal is not None:
-                    signals.append(signal)
+                    waiting.append(signal)
                 answers[key] = answer, size
         except BaseException:
             spliced.close()
             raise
-        left = deadline - time.monotonic()
-        if failed or total >= int(request.min_bytes) or left <= 0 or not signals:
-            break
-        spliced.close()  # not enough yet: read again once something changes
-        await wait_any(signals, left)
+        return (spliced, answers), failed or total >= int(request.min_bytes) or not waiting
+
+    spliced, answers = await long_poll(attempt, lambda left: wait_any(waiting, left), deadline,
+                                       release=lambda read: read[0].close())
     try:
         result = context.answer({key: _outcome(*answers[key]) for key, _ in to_read}, int(time.monotonic() * 1000))
         kept = set(result.partitions)
