@@ -12,12 +12,14 @@ new metadata image. The runtime then
   creating the topic through the controller on first use, and answers
   COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS and NOT_COORDINATOR the same
   way for every coordinator;
-- appends a shard's records with acks=all on this node (`append`), never forwarding;
+- runs a shard's write operations (`write`, writes.py): one at a time per partition,
+  their records appended with acks=all on this node, never forwarding, and replayed
+  into the shard through its `replay`, the answer returned once they are committed;
 - runs timers (`every`) and owns the tasks a coordinator starts (`spawn`): on its way out
   `run()` cancels and awaits them all and unloads every shard.
 
 Shards and their state machines stay with their coordinator; the runtime knows of a
-shard only the leader epoch it was loaded at.
+shard only the leader epoch it was loaded at and its `replay`.
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ from typing import Any, Generic, Protocol, TypeVar
 from kraft.coordinator.leadership import follow_partitions
 from kraft.coordinator.loader import LoadableReplica
 from kraft.coordinator.placement import key_partition
-from kraft.errors import CoordinatorLoadInProgress, CoordinatorNotAvailable, KraftError, TopicAlreadyExists
+from kraft.coordinator.writes import Operation, ReplayShard, ShardWrites, TxnProducer
+from kraft.errors import (CoordinatorLoadInProgress, CoordinatorNotAvailable, KraftError, NotCoordinator,
+                          TopicAlreadyExists)
 from kraft.metadata.image import MetadataImage
-from kraft.storage.record import Record
-from kraft.storage.record_batch import NO_SEQUENCE, encode_batch
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +58,9 @@ def mono_ms() -> int:
 ControllerCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # append_local(topic, partition, batch, timeout_ms, timestamp, on_appended): appends with
 # acks=all on this node, never forwarding, and returns the base offset; on_appended (or
-# None) is called once the batch is in this node's log, before the followers have it
-AppendLocal = Callable[[str, int, bytes, int, int, Callable[[], None] | None], Awaitable[int]]
+# None) is called with the base offset once the batch is in this node's log, before the
+# followers have it
+AppendLocal = Callable[[str, int, bytes, int, int, Callable[[int], None] | None], Awaitable[int]]
 WaitMetadata = Callable[[int, float], Awaitable[bool]]
 Duty = Callable[[], Awaitable[None] | None]
 
@@ -66,7 +69,7 @@ class ReplicaLookup(Protocol):
     def replica(self, topic: str, partition: int) -> Any: ...
 
 
-class CoordinatorShard(Protocol):
+class CoordinatorShard(ReplayShard, Protocol):
     """One partition's state machine, as the runtime sees it."""
 
     @property
@@ -136,6 +139,8 @@ class CoordinatorRuntime(Generic[S]):
         self._timers: list[_Timer] = []
         self._wake = asyncio.Event()
         self._creating: asyncio.Task[None] | None = None
+        self._writes: ShardWrites[S] = ShardWrites(self.shards.get, self._append_for_write, self.spawn,
+                                                   self._not_loaded, self.unload)
 
     # -- the loop: follow leadership, run timers ------------------------------------------
     def every(self, interval_ms: int, duty: Duty) -> None:
@@ -302,22 +307,21 @@ class CoordinatorRuntime(Generic[S]):
         await self.links.wait_metadata(result.get("metadata_offset", 0), 5.0)
 
     # -- writing records and owning tasks -------------------------------------------------
-    async def append(self, p: int, records: list[Record], timestamp: int, *, producer_id: int = -1,
-                     producer_epoch: int = -1, transactional: bool = False,
-                     on_appended: Callable[[], None] | None = None) -> int:
-        """Append `records` to partition p as one batch with acks=all; the base offset.
-        A transactional batch carries its producer (a transaction's offset commits).
-        on_appended: called once the batch is in this node's log (AppendLocal)."""
-        if transactional:
-            batch = encode_batch(records, 0, -1, producer_id, producer_epoch, NO_SEQUENCE, is_transactional=True)
-        else:
-            batch = encode_batch(records, 0, -1)
-        return await self.append_batch(p, batch, timestamp, on_appended)
+    async def write(self, p: int, operation: Operation[S, T], producer: TxnProducer | None = None,
+                    name: str = "write") -> T:
+        """Run `operation` against partition p's shard in its turn, append and replay the
+        records it returns, and return its answer once they are committed (writes.py).
+        Raises NotCoordinator when p is not loaded here at its turn, and what the append
+        raises."""
+        self._refuse_closed()  # before the operation: a runtime shutting down runs none
+        return await self._writes.write(p, operation, producer, name)
 
-    async def append_batch(self, p: int, batch: bytes, timestamp: int,
-                           on_appended: Callable[[], None] | None = None) -> int:
-        """Append an encoded batch to partition p with acks=all; the base offset."""
+    async def _append_for_write(self, p: int, batch: bytes, timestamp: int, on_appended: Callable[[int], None]) -> int:
         return await self.links.append_local(self.topic.name, p, batch, APPEND_TIMEOUT_MS, timestamp, on_appended)
+
+    def _not_loaded(self, p: int) -> KraftError:
+        return NotCoordinator(f"NOT_COORDINATOR: node {self.node_id} does not lead {self.topic.partition_label(p)} "
+                              "now; find the coordinator again")
 
     def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
         """A task this coordinator owns: a request that stops waiting for it (its client

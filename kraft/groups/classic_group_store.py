@@ -1,8 +1,10 @@
 """Classic groups of Kafka clients kept in their offsets partition (classic_group_record.py).
 
 Each change of what a group's record holds is written (acks=all) in the order the group
-made it, one write of a group at a time; a write that fails (the partition is moving) is
-logged and the next change writes the group whole again. A coordinator that loads an
+made it: a write of the coordinator runtime, which runs one offsets partition's writes
+one at a time and replays each record into the partition's cache (offset_store.py); a
+write that fails (the partition is moving) is logged and the next change writes the
+group whole again. A coordinator that loads an
 offsets partition takes up its classic groups from their records, Stable, so that their
 members carry on where the last coordinator left them.
 """
@@ -19,7 +21,7 @@ from kraft.groups.group_events import GroupState
 from kraft.groups.kafka_client_group import KafkaClientGroup
 from kraft.groups.loaded_groups import LoadedGroups, mono_ms, wall_ms
 from kraft.groups.offset_store import OffsetCache
-from kraft.storage.record_batch import encode_batch
+from kraft.storage.record import Record
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,6 @@ log = logging.getLogger(__name__)
 class ClassicGroupStore:
     def __init__(self, here: LoadedGroups):
         self._here = here
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # group id -> its writes' lock, writes queued
 
     def new_group(self, group_id: str, coordinator: ClassicGroup | None = None) -> KafkaClientGroup:
         """A group of Kafka clients whose record changes are written here."""
@@ -47,40 +48,22 @@ class ClassicGroupStore:
         """Write the group's record (None: its tombstone, when it has a record) after the
         writes of the group already started; the write (its result: done, or False when
         it failed), or None when none can start."""
-        lock, queued = self._locks.get(group_id, (asyncio.Lock(), 0))
-        self._locks[group_id] = (lock, queued + 1)
         try:
-            return self._here.runtime.spawn(self._write(group_id, value, lock), name=f"classic-group-{group_id}")
+            return self._here.runtime.spawn(self._write(group_id, value), name=f"classic-group-{group_id}")
         except Exception:  # the coordinator is shutting down
-            self._done(group_id)
             return None
 
-    async def _write(self, group_id: str, value: dict[str, Any] | None, lock: asyncio.Lock) -> bool:
-        here = self._here
+    async def _write(self, group_id: str, value: dict[str, Any] | None) -> bool:
+        def operation(cache: OffsetCache) -> tuple[list[Record], bool]:
+            if value is None and group_id not in cache.classic_groups:
+                return [], True
+            return [classic_record(group_id, value, wall_ms())], True
+
         try:
-            async with lock:
-                cache = here.cache_of(group_id)
-                if value is None and group_id not in cache.classic_groups:
-                    return True
-                now = wall_ms()
-                await here.write_group(group_id, encode_batch([classic_record(group_id, value, now)], 0, -1), now)
-                if value is None:
-                    cache.classic_groups.pop(group_id, None)
-                else:
-                    cache.classic_groups[group_id] = value
-                return True
+            return await self._here.write_group(group_id, operation)
         except Exception as exc:  # the partition moved: its next coordinator has the last record written
             log.warning("classic group %s: its record was not written (%s)", group_id, exc)
             return False
-        finally:
-            self._done(group_id)
-
-    def _done(self, group_id: str) -> None:
-        lock, queued = self._locks[group_id]
-        if queued <= 1:
-            del self._locks[group_id]
-        else:
-            self._locks[group_id] = (lock, queued - 1)
 
     def take_up(self, cache: OffsetCache) -> None:
         """The classic groups of an offsets partition just loaded, from their records:

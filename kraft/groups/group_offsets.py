@@ -2,20 +2,22 @@
 transaction's offset commits (TxnOffsetCommit, KIP-98 and KIP-447), and deleting a group's
 offsets (DeleteGroups, OffsetDelete, an admin's reset).
 
-Commits are appended to the group's offsets partition with acks=all, here and only here,
-and cached once appended, so the cache of a loaded partition always holds what its log
-holds. Transactional commits are appended the same way, as one transactional batch of the
-producer, and stay pending (offset_store.py) until the wiring reports the transaction's
-marker on that offsets partition (`complete_transaction`); a load replays markers from
-the log the same way.
+Commits and tombstones are writes of the coordinator runtime (kraft/coordinator/writes.py):
+one partition's writes run one at a time, their records are appended with acks=all and
+replayed into the partition's cache by the replay a load uses (offset_store.py), and the
+request is answered once they are committed; so the cache of a loaded partition always
+holds what its log holds, and a tombstone follows every commit written before it.
+Transactional commits are written the same way, as one transactional batch of the
+producer, and stay pending until the wiring reports the transaction's marker on that
+offsets partition (`complete_transaction`); a load replays markers from the log the same
+way.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
 
+from kraft.coordinator.writes import TxnProducer
 from kraft.errors import (
     ConsumerConflict,
     ConsumerInstanceNotFound,
@@ -28,22 +30,21 @@ from kraft.errors import (
     PartitionNotFound,
     TopicNotFound,
 )
-from kraft.coordinator.runtime import APPEND_TIMEOUT_MS
 from kraft.groups.consumer_group import ConsumerGroupError
 from kraft.groups.group_deletion import Key, check_group_deletable, offsets_to_delete
 from kraft.groups.group_events import GroupError
-from kraft.groups.loaded_groups import LoadedGroups, wall_ms
+from kraft.groups.loaded_groups import LoadedGroups, OffsetsShard, wall_ms
 from kraft.groups.offset_store import CommittedOffset, OffsetCache, commit_record, tombstone_record
-
-COMMIT_TIMEOUT_MS = APPEND_TIMEOUT_MS
+from kraft.storage.record import Record
 
 
 class GroupOffsets:
     def __init__(self, here: LoadedGroups):
         self._here = here
         self._runtime = here.runtime
-        # (group, topic, partition) of plain commits appended and not yet acknowledged:
-        # unstable for a require_stable fetch, as Kafka's pending offset commits are
+        # (group, topic, partition) of plain commits written and not yet acknowledged (the
+        # cache has them once they are in this node's log): unstable for a require_stable
+        # fetch, as Kafka's pending offset commits are
         self._commits_in_flight: Counter[tuple[str, str, int]] = Counter()
 
     def committed(self, group_id: str, topic: str, partition: int) -> CommittedOffset | None:
@@ -60,10 +61,10 @@ class GroupOffsets:
 
     async def commit(self, group_id: str, offsets: dict[tuple[str, int], tuple[int, str]],
                      leader_epochs: dict[tuple[str, int], int] | None = None) -> None:
-        """Append the commits to the group's offsets partition (acks=all), then cache them.
+        """Write the commits to the group's offsets partition (acks=all).
         leader_epochs: the consumer's committed leader epoch per partition (OffsetCommit v6+)."""
         epochs = leader_epochs or {}
-        cache = self._here.cache_of(group_id)
+        self._here.cache_of(group_id)  # NotCoordinator when not loaded here
         p = self._here.offsets_partition_of(group_id)
         now = wall_ms()
         items = sorted(offsets.items())
@@ -73,15 +74,12 @@ class GroupOffsets:
         keys = [(group_id, t, part) for (t, part), _ in items]
         self._commits_in_flight.update(keys)
         try:
-            base = await self._runtime.append(p, records, now)
+            await self._runtime.write(p, lambda shard: (records, None), name=f"offset-commit-{group_id}")
         finally:
             self._commits_in_flight.subtract(keys)
             for key in keys:
                 if self._commits_in_flight[key] <= 0:
                     del self._commits_in_flight[key]
-        for i, ((t, part), (off, md)) in enumerate(items):
-            cache.put(group_id, t, part, CommittedOffset(off, md, now, base + i, ids.get(t, ""),
-                                                         epochs.get((t, part), -1)))
 
     # -- transactional commits (KIP-98, KIP-447) ------------------------------------------
     async def txn_offset_commit(self, group_id: str, producer_id: int, producer_epoch: int, generation_id: int,
@@ -103,8 +101,8 @@ class GroupOffsets:
         not match the group of Kafka clients (KIP-447), ConsumerConflict
         (ILLEGAL_GENERATION) or ConsumerInstanceNotFound (UNKNOWN_MEMBER_ID), and
         CoordinatorNotAvailable / NotCoordinator for a group being unloaded. Raises
-        what the append raises: the offsets are then not pending here (as in Kafka),
-        though the batch may be in the log (a later load finds it pending)."""
+        what the append raises: the offsets are pending here when the batch reached
+        this node's log, as a load would find them (writes.py), and not otherwise."""
         cache = self._here.cache_of(group_id)
         p = self._here.offsets_partition_of(group_id)
         if producer_id < 0 or producer_epoch < 0:
@@ -129,15 +127,8 @@ class GroupOffsets:
         epochs = leader_epochs or {}
         records = [commit_record(group_id, t, part, off, md, now, tid, epochs.get((t, part), -1))
                    for (t, part), (off, md), tid in accepted]
-        write = cache.begin_txn_write(producer_id, group_id, {
-            key: CommittedOffset(off, md, now, -1, tid, epochs.get(key, -1)) for key, (off, md), tid in accepted})
-        try:
-            base = await self._runtime.append(p, records, now, producer_id=producer_id,
-                                              producer_epoch=producer_epoch, transactional=True)
-        except BaseException:
-            cache.txn_write_failed(write)
-            raise
-        cache.txn_write_appended(write, base)
+        await self._runtime.write(p, lambda shard: (records, None), TxnProducer(producer_id, producer_epoch),
+                                  name=f"txn-offset-commit-{group_id}")
         return refused
 
     def _check_txn_member(self, group_id: str, cache: OffsetCache, generation_id: int, member_id: str,
@@ -213,8 +204,7 @@ class GroupOffsets:
         check_group_deletable(group_id, here.membership(group_id), here.cache_of(group_id).keys_of_group(group_id))
         here.deleting.add(group_id)
         try:
-            await self._settle_commits(group_id)
-            await self._tombstone(group_id, here.cache_of(group_id).keys_of_group(group_id))
+            await self._tombstone(group_id)
             await here.consumer_groups.delete(group_id)
             for groups in (here.rest, here.clients):
                 groups.pop(group_id, None)  # empty: nothing of the group is left
@@ -239,29 +229,20 @@ class GroupOffsets:
         offsets = self._here.cache_of(group_id).keys_of_group(group_id)
         outcome = offsets_to_delete(group_id, self._here.membership(group_id), offsets, partitions)
         doomed = {key for key, error in outcome.items() if error is None and key in offsets}
-        await self._settle_commits(group_id, doomed)
-        await self._tombstone(group_id, doomed & self._here.cache_of(group_id).keys_of_group(group_id))
+        if doomed:
+            await self._tombstone(group_id, doomed)
         return outcome
 
-    async def _settle_commits(self, group_id: str, keys: set[Key] | None = None) -> None:
-        """Wait until the group's commits already appended (of `keys`, or all) are
-        acknowledged: a tombstone must follow them in the cache as it does in the log.
-        Each such commit ends within its own timeout, so this loop does too."""
-        deadline = time.monotonic() + COMMIT_TIMEOUT_MS / 1000
-
-        def in_flight() -> bool:
-            return any(g == group_id and (keys is None or (t, part) in keys) for g, t, part in self._commits_in_flight)
-
-        while in_flight() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-
-    async def _tombstone(self, group_id: str, keys: set[Key]) -> None:
-        if not keys:
-            return
+    async def _tombstone(self, group_id: str, keys: set[Key] | None = None) -> None:
+        """Tombstones for the group's offsets of `keys` (None: all of them), committed or
+        pending, as the partition holds them in the write's turn: after every commit
+        written before."""
         p = self._here.offsets_partition_of(group_id)
         now = wall_ms()
-        items = sorted(keys)
-        base = await self._runtime.append(p, [tombstone_record(group_id, t, part, now) for t, part in items], now)
-        cache = self._here.cache_of(group_id)
-        for i, (t, part) in enumerate(items):
-            cache.forget(group_id, t, part, base + i)
+
+        def operation(shard: OffsetsShard) -> tuple[list[Record], None]:
+            held = shard.cache.keys_of_group(group_id)
+            doomed = sorted(held if keys is None else held & keys)
+            return [tombstone_record(group_id, t, part, now) for t, part in doomed], None
+
+        await self._runtime.write(p, operation, name=f"offset-delete-{group_id}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from typing import TypeVar
 
 from kraft.config.cluster import GroupSettings
 from kraft.coordinator.runtime import CoordinatorRuntime
@@ -26,7 +27,11 @@ from kraft.groups.kafka_client_group import KafkaClientGroup
 from kraft.groups.offset_store import OffsetCache
 from kraft.groups.rest_instance_group import RestInstanceGroup
 from kraft.metadata.image import MetadataImage
+from kraft.storage.record import Record
 from kraft.config.topic_names import is_internal_topic
+
+
+T = TypeVar("T")
 
 
 def client_topic_counts(image: MetadataImage) -> dict[str, int]:
@@ -48,6 +53,10 @@ class OffsetsShard:
     def __init__(self, leader_epoch: int, cache: OffsetCache):
         self.leader_epoch = leader_epoch
         self.cache = cache
+
+    def replay(self, record: Record, producer_id: int) -> None:
+        """One record of a data batch, in log order, as a load replays it (offset_store.replay_batch)."""
+        self.cache.replay(record, producer_id)
 
 
 class LoadedGroups:
@@ -84,9 +93,10 @@ class LoadedGroups:
         count = self.runtime.partition_count()
         return lambda group_id: count is None or coordinator_partition(group_id, count) == p
 
-    async def write_group(self, group_id: str, batch: bytes, timestamp: int) -> int:
-        """Append a group's record batch to its offsets partition (acks=all)."""
-        return await self.runtime.append_batch(self.offsets_partition_of(group_id), batch, timestamp)
+    async def write_group(self, group_id: str, operation: Callable[[OffsetCache], tuple[list[Record], T]]) -> T:
+        """A write of the runtime to the group's offsets partition (consumer_group_host.WriteGroup)."""
+        return await self.runtime.write(self.offsets_partition_of(group_id), lambda shard: operation(shard.cache),
+                                        name=f"group-{group_id}")
 
     def current_topic_counts(self) -> dict[str, int]:
         """Every client topic's partition count, as the image shows it now."""

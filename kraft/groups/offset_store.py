@@ -12,8 +12,9 @@ the transaction's marker (a control batch of that producer) follows them in the 
 A COMMIT marker makes each pending offset visible unless a commit later in the log
 already replaced it (Kafka orders a transaction's offsets and plain commits by their
 position in the log, not by when the marker came); an ABORT marker drops them. A
-tombstone drops the key's pending offsets too. Replaying a partition's log rebuilds
-the same committed and pending state the live path keeps.
+tombstone drops the key's pending offsets too. The coordinator's writes go through
+the same replay once their records are in the log (kraft/coordinator/writes.py), so a
+load of the log rebuilds the state the writes made.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from kraft.coordinator.writes import NO_PRODUCER
 from kraft.groups.classic_group_record import parse_classic_key
 from kraft.groups.consumer_group_record import parse_group_key, parse_group_value
 from kraft.storage.json_keys import parse_versioned_key, versioned_key
@@ -99,19 +101,6 @@ def marker_is_commit(key: bytes | None) -> bool | None:
     return kind == CONTROL_COMMIT
 
 
-class TxnWrite:
-    """One transactional commit between its append and its answer: its offsets are
-    pending from before the append (so that a require_stable fetch never misses them)
-    and learn their log positions when the append returns. ``outcome`` is set when the
-    transaction ended while the append was still in flight (True: committed)."""
-
-    def __init__(self, producer_id: int, group: str, offsets: dict[Key, CommittedOffset]):
-        self.producer_id = producer_id
-        self.group = group
-        self.offsets = offsets  # in record order; log_offset -1 until appended
-        self.outcome: bool | None = None
-
-
 class OffsetCache:
     """Committed offsets of the groups of one offsets-topic partition, and the pending
     offsets of the transactions open on it."""
@@ -119,24 +108,18 @@ class OffsetCache:
     def __init__(self) -> None:
         self._groups: dict[str, dict[tuple[str, int], CommittedOffset]] = {}
         # producer id -> group -> (topic, partition) -> its pending offset (Kafka's
-        # pendingTransactionalOffsets); log_offset -1 while its append is in flight
+        # pendingTransactionalOffsets)
         self._pending: dict[int, dict[str, dict[Key, CommittedOffset]]] = {}
         self._open_by_group: dict[str, set[int]] = {}  # group -> producers with pending offsets
-        self._in_flight: dict[int, list[TxnWrite]] = {}  # producer id -> its writes in flight
         # KIP-848 consumer groups of this partition, as their latest records hold them
         self.consumer_groups: dict[str, dict[str, Any]] = {}
         # classic groups of Kafka clients of this partition, as their latest records hold them
         self.classic_groups: dict[str, dict[str, Any]] = {}
 
-    def replay(self, record: Record) -> None:
-        """Apply one record of a non-transactional batch read back from the offsets
-        topic, in log order."""
-        self._replay(record, None)
-
-    def replay_transactional(self, producer_id: int, record: Record) -> None:
-        """Apply one record of a transactional batch of ``producer_id``, in log order: a
-        commit becomes pending until the producer's marker."""
-        self._replay(record, producer_id)
+    def replay(self, record: Record, producer_id: int = NO_PRODUCER) -> None:
+        """Apply one record of the offsets topic, in log order; of a transactional batch
+        of ``producer_id``, a commit becomes pending until the producer's marker."""
+        self._replay(record, None if producer_id == NO_PRODUCER else producer_id)
 
     def replay_marker(self, producer_id: int, commit: bool) -> None:
         """Apply a transaction marker (a control batch) of ``producer_id``, in log order."""
@@ -174,7 +157,8 @@ class OffsetCache:
             groups[group_id] = value
 
     def put(self, group: str, topic: str, partition: int, committed: CommittedOffset) -> None:
-        """Later log positions win, whatever order acknowledgements arrive in."""
+        """Later log positions win: a transaction's offset made visible by its marker
+        never replaces a commit later in the log."""
         offsets = self._groups.setdefault(group, {})
         old = offsets.get((topic, partition))
         if old is None or committed.log_offset >= old.log_offset:
@@ -182,8 +166,7 @@ class OffsetCache:
 
     def forget(self, group: str, topic: str, partition: int, log_offset: int | None = None) -> None:
         """A tombstone: the commit and every pending offset of that key are gone (Kafka).
-        With the tombstone's log offset, a commit later in the log stays: a commit appended
-        after the tombstone may be acknowledged (and cached) before it."""
+        With the tombstone's log offset, a commit later in the log stays."""
         offsets = self._groups.get(group)
         old = offsets.get((topic, partition)) if offsets is not None else None
         if offsets is not None and old is not None and (log_offset is None or old.log_offset < log_offset):
@@ -198,46 +181,10 @@ class OffsetCache:
                 self._close(producer_id, group)
 
     # -- transactions ------------------------------------------------------------------------
-    def begin_txn_write(self, producer_id: int, group: str, offsets: dict[Key, CommittedOffset]) -> TxnWrite:
-        """The live path, before appending a transactional commit: its offsets (log_offset
-        -1, in the order of the batch's records) are pending from now on."""
-        write = TxnWrite(producer_id, group, dict(offsets))
-        for key, committed in write.offsets.items():
-            self._set_pending(producer_id, group, key, committed)
-        self._in_flight.setdefault(producer_id, []).append(write)
-        return write
-
-    def txn_write_appended(self, write: TxnWrite, base_offset: int) -> None:
-        """Its batch is in the log at ``base_offset`` (its records at base, base+1, ...)."""
-        self._settle(write)
-        for i, (key, placeholder) in enumerate(write.offsets.items()):
-            placed = CommittedOffset(placeholder.offset, placeholder.metadata, placeholder.commit_timestamp_ms,
-                                     base_offset + i, placeholder.topic_id, placeholder.leader_epoch)
-            if write.outcome is None:
-                if self._pending_entry(write.producer_id, write.group, key) is placeholder:
-                    self._set_pending(write.producer_id, write.group, key, placed)
-            elif write.outcome:  # the transaction committed while the append was in flight
-                self.put(write.group, key[0], key[1], placed)
-
-    def txn_write_failed(self, write: TxnWrite) -> None:
-        """Its append failed: its offsets are pending no more (Kafka drops them too; a
-        batch that reached the log anyway is pending again after the next load)."""
-        self._settle(write)
-        if write.outcome is not None:
-            return
-        for key, placeholder in write.offsets.items():
-            if self._pending_entry(write.producer_id, write.group, key) is placeholder:
-                pending = self._pending[write.producer_id][write.group]
-                del pending[key]
-                if not pending:
-                    self._close(write.producer_id, write.group)
-
     def complete(self, producer_id: int, commit: bool) -> None:
         """The producer's transaction ended on this partition (its marker is in the log):
         its pending offsets become visible (commit) or are dropped (abort). A pending
         offset never replaces a commit later in the log."""
-        for write in self._in_flight.pop(producer_id, ()):
-            write.outcome = commit  # settled when its append returns
         by_group = self._pending.pop(producer_id, None)
         if by_group is None:
             return
@@ -249,8 +196,7 @@ class OffsetCache:
                     del self._open_by_group[group]
             if commit:
                 for (topic, partition), committed in pending.items():
-                    if committed.log_offset >= 0:  # in flight: its write materializes it
-                        self.put(group, topic, partition, committed)
+                    self.put(group, topic, partition, committed)
 
     def has_pending(self, group: str, topic: str, partition: int) -> bool:
         """Does an open transaction hold an offset for this key (require_stable)?"""
@@ -289,13 +235,6 @@ class OffsetCache:
         if not opened:
             del self._open_by_group[group]
 
-    def _settle(self, write: TxnWrite) -> None:
-        writes = self._in_flight.get(write.producer_id)
-        if writes is not None and write in writes:
-            writes.remove(write)
-            if not writes:
-                del self._in_flight[write.producer_id]
-
     def keys_of_group(self, group: str) -> set[Key]:
         """Every (topic, partition) the group has an offset for, committed or pending, of
         any topic incarnation: what deleting the group must tombstone."""
@@ -327,7 +266,4 @@ def replay_batch(cache: OffsetCache, header: BatchHeader, records: list[Record],
         assert record.offset is not None  # records read back from a log carry offsets
         if record.offset < position:
             continue
-        if header.is_transactional and header.producer_id >= 0:
-            cache.replay_transactional(header.producer_id, record)
-        else:
-            cache.replay(record)
+        cache.replay(record, header.producer_id if header.is_transactional else NO_PRODUCER)

@@ -294,13 +294,13 @@ class Node:
             return exc.refused
 
     async def _append_internal(self, topic: str, partition: int, batch: bytes, timeout_ms: int,
-                              timestamp: int, on_appended: Callable[[], None] | None = None) -> int:
+                              timestamp: int, on_appended: Callable[[int], None] | None = None) -> int:
         # the coordinators (groups, transactions), the callers, are built in run() after the data plane
         assert self.data_plane is not None
         appended = await self.data_plane.append_batch(topic, partition, batch, -1, timeout_ms,
                                                       timestamp, local_only=True)
         if on_appended is not None:
-            on_appended()
+            on_appended(appended.delivery.offset)
         return (await appended.committed()).offset
 
     def _effective_topic_configs(self, topic: str) -> dict[str, str]:

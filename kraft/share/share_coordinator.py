@@ -4,20 +4,21 @@ shard per partition this broker leads.
 
 A share-partition's leader reads its state here when it takes the partition over and
 writes it after each change it must not lose (an acknowledgement, a session's records
-given back), waiting for the write (acks=all) before it answers the client. Reads and
+given back), waiting for the write (acks=all) before it answers the client. Writes, and
+a new leader's read that stores its epoch, are write operations of the runtime
+(kraft/coordinator/writes.py): one partition's run one at a time in arrival order, each
+checked against the state every earlier one left, and their records are replayed into
+the shard by the replay a load uses (share_state.py). Reads and
 writes name the state's key (share_state.state_key); the key's partition is Kafka's hash
 placement, so the leader finds this node as a client finds a group's coordinator.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from kraft.config.cluster_tables import GroupSettings
 from kraft.config.topic_names import SHARE_STATE_TOPIC
@@ -26,6 +27,7 @@ from kraft.coordinator.runtime import (AppendLocal, ControllerCall, CoordinatorL
                                        ReplicaLookup, WaitMetadata)
 from kraft.errors import FencedLeaderEpoch, NotCoordinator
 from kraft.metadata.image import MetadataImage
+from kraft.storage.record import Record
 from kraft.share.share_state import (FencedWrite, ShareSnapshot, ShareStateShard, check_fence, key_parts, load,
                                      state_record)
 
@@ -43,12 +45,6 @@ def state_topic_configs(replication_factor: int) -> dict[str, str]:
             "min.insync.replicas": str(max(1, min(2, replication_factor))), "segment.bytes": str(100 * 1024 * 1024)}
 
 
-@dataclass
-class _KeyLock:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0  # writers holding or awaiting it: the last one out removes it
-
-
 class ShareCoordinator:
     def __init__(self, node_id: int, settings: GroupSettings, image: Callable[[], MetadataImage],
                  replicas: ReplicaLookup | None, controller_call: ControllerCall, wait_metadata: WaitMetadata,
@@ -60,7 +56,6 @@ class ShareCoordinator:
         self.node_id = node_id
         self.runtime: CoordinatorRuntime[ShareStateShard] = CoordinatorRuntime(
             node_id, "share coordinator", topic, self, links)
-        self._writing: dict[str, _KeyLock] = {}
 
     # -- the runtime's shards ----------------------------------------------------------------
     def on_metadata(self) -> None:
@@ -113,51 +108,35 @@ class ShareCoordinator:
         """Store the state once every in-sync replica has it (None: delete it, Kafka's
         DeleteShareGroupState); FencedLeaderEpoch for a leader older than the one that
         wrote the stored state, or one that read it before an admin altered it."""
-        async with self._one_at_a_time(key):
-            p, shard = self._shard(key)
-            try:
-                if snapshot is not None:
+        p, _ = self._shard(key)
+        now = wall_ms()
+
+        def operation(shard: ShareStateShard) -> tuple[list[Record], None]:
+            if snapshot is not None:
+                try:
                     check_fence(shard.states.get(key), snapshot)
-            except FencedWrite as exc:
-                raise FencedLeaderEpoch(f"FENCED_LEADER_EPOCH: {exc}") from None
-            await self._store(p, shard, key, snapshot)
+                except FencedWrite as exc:
+                    raise FencedLeaderEpoch(f"FENCED_LEADER_EPOCH: {exc}") from None
+            return [state_record(key, snapshot, now)], None
+
+        await self.runtime.write(p, operation, name="share-state")
 
     async def read_for_leader(self, key: str, leader_epoch: int) -> ShareSnapshot | None:
         """A new leader's read (Kafka's ReadShareGroupState with its leader epoch): the
         stored state, now under that epoch, so a write from the leader before it (one
         still finishing an acknowledgement) is fenced from here on instead of landing
         after this read and being lost. FencedLeaderEpoch for a reader older than the state."""
-        async with self._one_at_a_time(key):
-            p, shard = self._shard(key)
+        p, _ = self._shard(key)
+        now = wall_ms()
+
+        def operation(shard: ShareStateShard) -> tuple[list[Record], ShareSnapshot | None]:
             stored = shard.states.get(key)
             if stored is None or stored.leader_epoch == leader_epoch:
-                return stored
+                return [], stored
             if stored.leader_epoch > leader_epoch:
                 raise FencedLeaderEpoch(f"FENCED_LEADER_EPOCH: leader epoch {leader_epoch} is older than the stored "
                                         f"state's ({stored.leader_epoch})")
             taken = dataclasses.replace(stored, leader_epoch=leader_epoch)
-            await self._store(p, shard, key, taken)
-            return taken
+            return [state_record(key, taken, now)], taken
 
-    @contextlib.asynccontextmanager
-    async def _one_at_a_time(self, key: str) -> AsyncIterator[None]:
-        """One key's reads for a leader and writes land in the order they were asked."""
-        entry = self._writing.setdefault(key, _KeyLock())
-        entry.users += 1
-        try:
-            async with entry.lock:
-                yield
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._writing[key]
-
-    async def _store(self, p: int, shard: ShareStateShard, key: str, snapshot: ShareSnapshot | None) -> None:
-        now = wall_ms()
-        await asyncio.shield(self.runtime.spawn(
-            self.runtime.append(p, [state_record(key, snapshot, now)], now), f"share-state-{p}"))
-        if self.runtime.shards.get(p) is shard:  # still this node's, at the epoch it was written in
-            if snapshot is None:
-                shard.states.pop(key, None)
-            else:
-                shard.states[key] = snapshot
+        return await self.runtime.write(p, operation, name="share-state-read")

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from kraft.coordinator.loader import LOAD_CHUNK_BYTES, ReadableLog, replay_records
+from kraft.coordinator.writes import NO_PRODUCER
 from kraft.share.share_partition import DONE, RecordState
 from kraft.storage.json_keys import parse_versioned_key, versioned_key
 from kraft.storage.record import Record
@@ -133,7 +134,9 @@ class ShareStateShard:
     states: dict[str, ShareSnapshot] = field(default_factory=dict)
     skipped: int = 0
 
-    def replay(self, record: Record) -> None:
+    def replay(self, record: Record, producer_id: int = NO_PRODUCER) -> None:
+        """One record of the log, in log order: at load, and once a write's record is in
+        the log (kraft/coordinator/writes.py). The topic holds no transactional batches."""
         parts = parse_versioned_key(record.key, KEY_VERSION, 1)
         if parts is None or not isinstance(parts[0], str):
             self.skipped += 1

@@ -25,7 +25,7 @@ from kraft.errors import (
     UnknownTopicOrPartition,
 )
 from kraft.transactions.txn_markers import MISSING, MarkerOutcome, SendMarkers, TxnMarker, backoff_s, marker_outcome
-from kraft.transactions.txn_metadata import PREPARE_COMMIT, TopicPartition, TransactionMetadata, TxnTransit
+from kraft.transactions.txn_metadata import PREPARE_COMMIT, TopicPartition, TransactionMetadata
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +76,17 @@ class StateHost(Protocol):
 
     def partition_exists(self, tp: TopicPartition) -> bool: ...
 
-    async def append_transit(self, p: int, coordinator_epoch: int, meta: TransactionMetadata, transit: TxnTransit,
-                             *, keep_pending_on_error: bool = False, apply_once_appended: bool = False) -> None: ...
+    async def write_complete(self, p: int, coordinator_epoch: int, meta: TransactionMetadata) -> None:
+        """Append the Complete state of a prepared transaction (nothing when it is not
+        prepared any more)."""
 
 
 async def write_markers_then_complete(host: StateHost, send_markers: SendMarkers, p: int, coordinator_epoch: int,
-                                  meta: TransactionMetadata, complete: TxnTransit) -> None:
+                                      meta: TransactionMetadata) -> None:
     """Write the markers of a prepared transaction until every partition has one,
     then append its Complete state. Stops when this node stops coordinating it."""
     if await _write_markers(host, send_markers, p, coordinator_epoch, meta):
-        await _append_complete(host, p, coordinator_epoch, meta, complete)
+        await _append_complete(host, p, coordinator_epoch, meta)
 
 
 async def _write_markers(host: StateHost, send_markers: SendMarkers, p: int, coordinator_epoch: int,
@@ -132,23 +133,22 @@ async def _write_markers(host: StateHost, send_markers: SendMarkers, p: int, coo
             attempt += 1
 
 
-async def _append_complete(host: StateHost, p: int, coordinator_epoch: int, meta: TransactionMetadata,
-                           complete: TxnTransit) -> None:
+async def _append_complete(host: StateHost, p: int, coordinator_epoch: int, meta: TransactionMetadata) -> None:
+    """The Complete state counts once it is in this node's log (replayed then, see
+    writes.py): a failed acks=all wait after that is tried again and finds nothing to do."""
     tid, attempt = meta.transactional_id, 0
     while True:
         if not host.is_current(p, coordinator_epoch, meta):
             return  # the next coordinator finishes it
         try:
-            await host.append_transit(p, coordinator_epoch, meta, complete, keep_pending_on_error=True,
-                                      apply_once_appended=True)
-            log.debug("transaction coordinator: %r is %s", tid, complete.state.value)
+            await host.write_complete(p, coordinator_epoch, meta)
+            log.debug("transaction coordinator: %r is %s", tid, meta.state.value)
             return
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if host.is_current(p, coordinator_epoch, meta):
-                log.info("transaction coordinator: %s of %r not appended (%r); retrying", complete.state.value,
-                         tid, exc)
+                log.info("transaction coordinator: the Complete state of %r not appended (%r); retrying", tid, exc)
         await asyncio.sleep(backoff_s(attempt))
         attempt += 1
 

@@ -13,18 +13,21 @@ leader epoch changes, the partition's transactional ids are forgotten here and i
 work stops; the next leader takes over from the log. The runtime creates the topic
 through the controller on first use (locate).
 
-Each state change is appended to the id's partition with acks=all, here and only here,
-and applied to the cache once appended, so a loaded partition's cache always holds what
-its log holds (Kafka's two steps: see txn_metadata.py). Appends and marker work run as
-tasks the runtime owns: a request that stops waiting (its client went away) never
-leaves a transaction half changed, and `run()` cancels and awaits them all on its way out.
+Each state change is a write operation of the runtime (kraft/coordinator/writes.py): a
+plain function of the shard that decides the transit (txn_decisions.py) and returns its
+record; the runtime runs one partition's operations one at a time, appends the record
+with acks=all, replays it into the shard (`TxnShard.replay`, what a load replays) and
+answers once it is committed. A loaded partition's cache therefore always holds what its
+log holds. Writes and marker work run as tasks the runtime owns: a request that stops
+waiting (its client went away) never leaves a transaction half changed, and `run()`
+cancels and awaits them all on its way out.
 
 EndTxn is answered once PrepareCommit / PrepareAbort is in the log; the markers are
 written afterwards by a background task (txn_markers.py), retried with backoff until
 every partition has one, and then the Complete state is appended (the producer's next
 AddPartitionsToTxn, which Kafka would refuse with CONCURRENT_TRANSACTIONS meanwhile, waits
 for that, up to COMPLETION_WAIT_S, and for the Complete state in this node's log only,
-not replicated: append_transit). Open transactions
+not replicated: the runtime replays a record once it is in this node's log). Open transactions
 older than their timeout are aborted with an epoch bump (fencing their producer); idle
 transactional ids are expired with a tombstone after transactional.id.expiration.ms.
 
@@ -39,11 +42,10 @@ bump_epoch), and a partition leader adds a transactional batch's partition itsel
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from typing import TypeVar
 
 from kraft.config.transaction_settings import TransactionSettings
 from kraft.coordinator.loader import LoadableReplica
@@ -58,10 +60,14 @@ from kraft.errors import (
 )
 from kraft.groups.coordinator_placement import DEFAULT_OFFSETS_TOPIC_PARTITIONS, OFFSETS_TOPIC, coordinator_partition
 from kraft.metadata.image import MetadataImage
+from kraft.storage.record import Record
 from kraft.transactions import txn_log
-from kraft.transactions.txn_completion import Completions, coordinator_error, write_markers_then_complete
+from kraft.transactions.txn_completion import write_markers_then_complete
 from kraft.transactions.txn_markers import SendMarkers
+from kraft.transactions.txn_shard import Decide, TxnShard, write_transit
 from kraft.transactions.txn_decisions import (
+    EndDecision,
+    InitDecision,
     InitFence,
     NeedProducerId,
     decide_add_partitions,
@@ -74,7 +80,6 @@ from kraft.transactions.txn_decisions import (
     verify_partitions,
 )
 from kraft.transactions.txn_metadata import (
-    DEAD,
     PREPARED,
     ProducerIdAndEpoch,
     TopicPartition,
@@ -107,19 +112,7 @@ def wall_ms() -> int:
 
 
 NextProducerId = Callable[[], Awaitable[int]]
-
-
-@dataclass
-class TxnShard:
-    """One __transaction_state partition this node leads: its transactional ids."""
-
-    coordinator_epoch: int  # the partition's leader epoch when this node loaded it
-    txns: dict[str, TransactionMetadata]
-    completions: Completions = field(default_factory=Completions)  # marker work of its transactions
-
-    @property
-    def leader_epoch(self) -> int:
-        return self.coordinator_epoch
+A = TypeVar("A")
 
 
 class TransactionCoordinator:
@@ -164,17 +157,16 @@ class TransactionCoordinator:
 
     def load(self, p: int, replica: LoadableReplica) -> TxnShard:
         started = time.monotonic()
-        cache = txn_log.load(replica)
-        part = TxnShard(replica.leader_epoch, cache.txns)
+        cache = txn_log.load(replica)  # the replay every write's record goes through too (TxnShard.replay)
+        part = TxnShard(replica.leader_epoch, cache)
         log.info("transaction coordinator: loaded %s-%d at coordinator epoch %d (%d transactional ids%s) in %.3fs",
                  TXN_STATE_TOPIC, p, part.coordinator_epoch, len(cache.txns),
                  f", {cache.skipped} records skipped" if cache.skipped else "", time.monotonic() - started)
-        now = self._clock()
         for meta in list(part.txns.values()):
             if meta.state in PREPARED:  # the previous coordinator did not finish it
                 log.info("transaction coordinator: finishing %s of %r (producer %d epoch %d) after loading",
                          meta.state.value, meta.transactional_id, meta.producer_id, meta.producer_epoch)
-                self._start_completion(p, part, meta, now)
+                self._start_completion(p, part, meta)
         return part
 
     def unloaded(self, p: int, part: TxnShard) -> None:
@@ -228,32 +220,28 @@ class TransactionCoordinator:
         validate_timeout(transaction_timeout_ms, self.settings.max_timeout_ms)
         fresh: int | None = None
         while True:
-            p, part = self._owner(transactional_id)
+            p, _ = self._owner(transactional_id)
             now = self._clock()
-            meta = part.txns.get(transactional_id)
-            if meta is None:
-                if fresh is None:
-                    fresh = await self._new_producer_id()
-                    continue  # decide again: anything may have changed while waiting
-                meta = part.txns[transactional_id] = new_transaction(transactional_id, fresh, transaction_timeout_ms,
-                                                                      now)
-                fresh = None
-            decision = decide_init_producer_id(meta, transaction_timeout_ms, expected, now, fresh)
-            if isinstance(decision, NeedProducerId):
-                fresh = await self._new_producer_id()
-                continue
-            break
-        epoch = part.coordinator_epoch
+
+            def decide(part: TxnShard) -> tuple[TxnTransit | None, InitDecision]:
+                meta = part.txns.get(transactional_id)
+                if meta is None:
+                    if fresh is None:
+                        return None, NeedProducerId()
+                    meta = new_transaction(transactional_id, fresh, transaction_timeout_ms, now)
+                decision = decide_init_producer_id(meta, transaction_timeout_ms, expected, now, fresh)
+                return (None if isinstance(decision, NeedProducerId) else decision.transit), decision
+
+            decision = await self._write_ending(p, transactional_id, decide, "txn-init", now)
+            if not isinstance(decision, NeedProducerId):
+                break
+            fresh = await self._new_producer_id()  # then decide again: anything may have changed
+        transit = decision.transit
         if isinstance(decision, InitFence):
-            log.info("transaction coordinator: fencing producer %d of %r (ongoing transaction aborted, epoch %d)",
-                     meta.producer_id, transactional_id, decision.transit.producer_epoch)
-            await asyncio.shield(self.runtime.spawn(self._write_end(p, epoch, meta, decision.transit, fence=True),
-                                             f"txn-fence-{transactional_id}"))
+            log.info("transaction coordinator: fenced producer %d of %r (ongoing transaction aborted, epoch %d)",
+                     transit.producer_id, transactional_id, transit.producer_epoch)
             raise ConcurrentTransactions(f"CONCURRENT_TRANSACTIONS: the ongoing transaction of {transactional_id!r} "
                                          "is being aborted; retry")
-        transit = decision.transit
-        await asyncio.shield(self.runtime.spawn(self.append_transit(p, epoch, meta, transit),
-                                         f"txn-init-{transactional_id}"))
         log.info("transaction coordinator: initialized %r with producer id %d epoch %d", transactional_id,
                  transit.producer_id, transit.producer_epoch)
         return transit.producer_id, transit.producer_epoch
@@ -270,27 +258,24 @@ class TransactionCoordinator:
         the client retries after its backoff (20 ms), which bounded back-to-back
         transactions to about one per 40-50 ms here (bench/txn_bench.py); this waits up to
         COMPLETION_WAIT_S for that work instead, then answers what a retry would get."""
-        p, part, meta = await self._after_completion(transactional_id)
-        if meta is None:
-            raise InvalidProducerIdMapping(f"INVALID_PRODUCER_ID_MAPPING: no producer id was initialized for "
-                                           f"transactional id {transactional_id!r}")
-        transit = decide_add_partitions(meta, producer_id, producer_epoch, partitions, self._clock())
-        if transit is None:
-            return
-        await asyncio.shield(self.runtime.spawn(self.append_transit(p, part.coordinator_epoch, meta, transit),
-                                         f"txn-add-{transactional_id}"))
+        p = await self._after_completion(transactional_id)
+        now = self._clock()
 
-    async def _after_completion(self, transactional_id: str) -> tuple[int, TxnShard,
-                                                                       TransactionMetadata | None]:
-        """The id's partition, cache and metadata, once its last transaction's markers
-        are written (waited for up to COMPLETION_WAIT_S)."""
+        def decide(part: TxnShard) -> tuple[TxnTransit | None, None]:
+            meta = self._initialized(part, transactional_id)
+            return decide_add_partitions(meta, producer_id, producer_epoch, partitions, now), None
+
+        await write_transit(self.runtime, p, transactional_id, decide, "txn-add", now)
+
+    async def _after_completion(self, transactional_id: str) -> int:
+        """The id's partition, once its last transaction's markers are written and its
+        Complete state is in the log (waited for up to COMPLETION_WAIT_S)."""
         p, part = self._owner(transactional_id)
         meta = part.txns.get(transactional_id)
         if meta is not None and meta.state in PREPARED:
             await part.completions.settled(transactional_id, COMPLETION_WAIT_S)
-            p, part = self._owner(transactional_id)  # this node may have stopped coordinating it
-            meta = part.txns.get(transactional_id)
-        return p, part, meta
+            p, _ = self._owner(transactional_id)  # this node may have stopped coordinating it
+        return p
 
     def offsets_partition(self, group_id: str) -> TopicPartition:
         """The group's __consumer_offsets partition (where TxnOffsetCommit writes)."""
@@ -326,32 +311,32 @@ class TransactionCoordinator:
         (EndTxn v5+), the end moves the producer to its next epoch (or a fresh producer
         id); the producer to go on with is returned (the request's own without a bump)."""
         if not bump_epoch:
-            p, part = self._owner(transactional_id)
-            meta = part.txns.get(transactional_id)
-            if meta is None:
-                raise InvalidProducerIdMapping(f"INVALID_PRODUCER_ID_MAPPING: no producer id was initialized for "
-                                               f"transactional id {transactional_id!r}")
-            transit = decide_end_txn(meta, producer_id, producer_epoch, commit, self._clock())
-            if transit is not None:
-                await asyncio.shield(self.runtime.spawn(self._write_end(p, part.coordinator_epoch, meta, transit,
-                                                                 fence=False), f"txn-end-{transactional_id}"))
+            p, _ = self._owner(transactional_id)
+            now = self._clock()
+
+            def decide(part: TxnShard) -> tuple[TxnTransit | None, None]:
+                meta = self._initialized(part, transactional_id)
+                return decide_end_txn(meta, producer_id, producer_epoch, commit, now), None
+
+            await self._write_ending(p, transactional_id, decide, "txn-end", now)
             return ProducerIdAndEpoch(producer_id, producer_epoch)
         fresh: int | None = None
         while True:
             # a retry usually comes while the markers of the end it retries are written
-            p, part, meta = await self._after_completion(transactional_id)
-            if meta is None:
-                raise InvalidProducerIdMapping(f"INVALID_PRODUCER_ID_MAPPING: no producer id was initialized for "
-                                               f"transactional id {transactional_id!r}")
-            decision = decide_end_txn_bumping(meta, producer_id, producer_epoch, commit, self._clock(), fresh)
-            if isinstance(decision, NeedProducerId):
-                fresh = await self._new_producer_id()
-                continue  # decide again: anything may have changed while waiting
-            break
+            p = await self._after_completion(transactional_id)
+            now = self._clock()
+
+            def decide_bumping(part: TxnShard) -> tuple[TxnTransit | None, EndDecision]:
+                meta = self._initialized(part, transactional_id)
+                decision = decide_end_txn_bumping(meta, producer_id, producer_epoch, commit, now, fresh)
+                return (decision if isinstance(decision, TxnTransit) else None), decision
+
+            decision = await self._write_ending(p, transactional_id, decide_bumping, "txn-end", now)
+            if not isinstance(decision, NeedProducerId):
+                break
+            fresh = await self._new_producer_id()  # then decide again: anything may have changed
         if isinstance(decision, ProducerIdAndEpoch):
             return decision
-        await asyncio.shield(self.runtime.spawn(self._write_end(p, part.coordinator_epoch, meta, decision, fence=False),
-                                         f"txn-end-{transactional_id}"))
         answer = end_answer(decision)
         log.debug("transaction coordinator: %r ends its transaction at producer %d epoch %d; goes on with %s",
                   transactional_id, decision.producer_id, decision.producer_epoch, answer)
@@ -382,68 +367,50 @@ class TransactionCoordinator:
             raise NotCoordinator(f"NOT_COORDINATOR: node {self.node_id} is not a broker")
         return await self._next_producer_id()
 
-    # -- appending state changes ----------------------------------------------------------
-    async def append_transit(self, p: int, coordinator_epoch: int, meta: TransactionMetadata, transit: TxnTransit,
-                              *, keep_pending_on_error: bool = False, apply_once_appended: bool = False) -> None:
-        """Append the prepared transit, then apply it (Kafka's appendTransactionToLog,
-        with its mapping of append errors). On failure the pending change is dropped,
-        unless keep_pending_on_error (the caller retries the same transit).
-        apply_once_appended (a Complete state): applied once in this node's log, not once
-        replicated (docs/DESIGN.md, "Markers"); after that a failed wait is only logged."""
+    @staticmethod
+    def _initialized(part: TxnShard, transactional_id: str) -> TransactionMetadata:
+        meta = part.txns.get(transactional_id)
+        if meta is None:
+            raise InvalidProducerIdMapping(f"INVALID_PRODUCER_ID_MAPPING: no producer id was initialized for "
+                                           f"transactional id {transactional_id!r}")
+        return meta
+
+    # -- writing state changes ------------------------------------------------------------
+    async def write_complete(self, p: int, coordinator_epoch: int, meta: TransactionMetadata) -> None:
         tid = meta.transactional_id
-        if not self.is_current(p, coordinator_epoch, meta):
-            raise NotCoordinator(f"NOT_COORDINATOR: node {self.node_id} no longer coordinates {tid!r}")
         now = self._clock()
-        applied = False
 
-        def apply_now() -> None:
-            nonlocal applied
-            if self.is_current(p, coordinator_epoch, meta):
-                meta.complete(transit)
-                applied = True
-                self.runtime.shards[p].completions.settle(tid)
+        def decide(part: TxnShard) -> tuple[TxnTransit | None, None]:
+            if not self.is_current(p, coordinator_epoch, meta) or meta.state not in PREPARED:
+                return None, None
+            return meta.prepare_complete(now), None
+
+        await write_transit(self.runtime, p, tid, decide, "txn-complete", now)
+
+    async def _write_ending(self, p: int, transactional_id: str, decide: Decide[A], name: str, now_ms: int) -> A:
+        """A write that may prepare the end of a transaction (PrepareCommit /
+        PrepareAbort): its markers are written once that state is in this node's log,
+        whether or not the acks=all wait then goes well."""
+        prepared = False
+
+        def deciding(part: TxnShard) -> tuple[TxnTransit | None, A]:
+            nonlocal prepared
+            transit, answer = decide(part)
+            prepared = transit is not None and transit.state in PREPARED
+            return transit, answer
 
         try:
-            await self.runtime.append(p, [txn_log.txn_record(tid, transit, now)], now,
-                                      on_appended=apply_now if apply_once_appended else None)
-        except BaseException as exc:
-            if applied:  # the id may have moved on since: its pending state is another's now
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                log.info("transaction coordinator: %s of %r is in the log here but not yet on the "
-                         "followers (%r); they copy it as they catch up", transit.state.value, tid, exc)
-                return
-            if self.is_current(p, coordinator_epoch, meta) and (
-                    not keep_pending_on_error or isinstance(exc, asyncio.CancelledError)):
-                meta.clear_pending()
-            error = coordinator_error(exc, tid)
-            if error is exc:
-                raise
-            raise error from exc
-        if applied:
-            return
-        if not self.is_current(p, coordinator_epoch, meta):
-            raise NotCoordinator(f"NOT_COORDINATOR: the coordinator of {tid!r} changed during the append; "
-                                 "find it again")
-        meta.complete(transit)
+            return await write_transit(self.runtime, p, transactional_id, deciding, name, now_ms)
+        finally:
+            part = self.runtime.shards.get(p)
+            meta = part.txns.get(transactional_id) if part is not None else None
+            if prepared and part is not None and meta is not None and meta.state in PREPARED:
+                self._start_completion(p, part, meta)
 
-    async def _write_end(self, p: int, coordinator_epoch: int, meta: TransactionMetadata, transit: TxnTransit,
-                         *, fence: bool) -> None:
-        """Append PrepareCommit / PrepareAbort, then start writing its markers."""
-        try:
-            await self.append_transit(p, coordinator_epoch, meta, transit)
-        except BaseException:
-            if fence and self.is_current(p, coordinator_epoch, meta):
-                meta.failed_epoch_fence = True  # its bumped epoch stays in memory: reuse it
-            raise
-        part = self.runtime.shards[p]  # append_transit checked it is still current
-        self._start_completion(p, part, meta, self._clock())
-
-    def _start_completion(self, p: int, part: TxnShard, meta: TransactionMetadata, now_ms: int) -> None:
-        complete = meta.prepare_complete(now_ms)
+    def _start_completion(self, p: int, part: TxnShard, meta: TransactionMetadata) -> None:
         tid = meta.transactional_id
         task = self.runtime.spawn(
-            write_markers_then_complete(self, self._send_markers, p, part.coordinator_epoch, meta, complete),
+            write_markers_then_complete(self, self._send_markers, p, part.coordinator_epoch, meta),
             f"txn-markers-{tid}")
         part.completions.started(tid, task)
 
@@ -453,44 +420,47 @@ class TransactionCoordinator:
 
     # -- timers: timeouts and expiration -----------------------------------------------------
     def _abort_timed_out(self) -> None:
-        now = self._clock()
         for p, part in self.runtime.shards.items():
-            for meta in timed_out(part.txns.values(), now):
-                transit = meta.prepare_fence_abort(now)
-                log.info("transaction coordinator: aborting the transaction of %r (producer %d): open longer than "
-                         "its timeout %d ms; producer epoch now %d", meta.transactional_id, meta.producer_id,
-                         meta.timeout_ms, transit.producer_epoch)
-                self.runtime.spawn(self._write_end(p, part.coordinator_epoch, meta, transit, fence=True),
+            for meta in timed_out(part.txns.values(), self._clock()):
+                self.runtime.spawn(self._abort_if_timed_out(p, meta.transactional_id),
                                    f"txn-timeout-{meta.transactional_id}")
+
+    async def _abort_if_timed_out(self, p: int, transactional_id: str) -> None:
+        now = self._clock()
+
+        def decide(part: TxnShard) -> tuple[TxnTransit | None, TxnTransit | None]:
+            meta = part.txns.get(transactional_id)
+            transit = meta.prepare_fence_abort(now) if meta is not None and timed_out([meta], now) else None
+            return transit, transit
+
+        transit = await self._write_ending(p, transactional_id, decide, "txn-timeout", now)
+        if transit is not None:
+            log.info("transaction coordinator: aborted the transaction of %r (producer %d): open longer than "
+                     "its timeout %d ms; producer epoch now %d", transactional_id, transit.producer_id,
+                     transit.timeout_ms, transit.producer_epoch)
 
     def _expire_ids(self) -> None:
         now = self._clock()
         for p, part in self.runtime.shards.items():
-            idle = sorted(expirable(part.txns.values(), now, self.settings.transactional_id_expiration_ms),
-                          key=lambda m: m.transactional_id)
+            idle = sorted(m.transactional_id for m in expirable(part.txns.values(), now,
+                                                                self.settings.transactional_id_expiration_ms))
             for i in range(0, len(idle), TOMBSTONES_PER_BATCH):
-                chunk = [(m, m.prepare_dead()) for m in idle[i:i + TOMBSTONES_PER_BATCH]]
-                self.runtime.spawn(self._write_tombstones(p, part.coordinator_epoch, chunk), f"txn-expire-{p}")
+                self.runtime.spawn(self._write_tombstones(p, idle[i:i + TOMBSTONES_PER_BATCH]), f"txn-expire-{p}")
 
-    async def _write_tombstones(self, p: int, coordinator_epoch: int,
-                                expired: list[tuple[TransactionMetadata, TxnTransit]]) -> None:
+    async def _write_tombstones(self, p: int, ids: list[str]) -> None:
         now = self._clock()
-        records = [txn_log.tombstone_record(m.transactional_id, now) for m, _ in expired]
-        ok = False
+
+        def operation(part: TxnShard) -> tuple[list[Record], list[str]]:
+            # still idle at its turn: a request may have used an id meanwhile
+            idle = [m for tid in ids if (m := part.txns.get(tid)) is not None]
+            expired = [m.transactional_id for m in expirable(idle, now, self.settings.transactional_id_expiration_ms)]
+            return [txn_log.tombstone_record(tid, now) for tid in expired], expired
+
         try:
-            await self.runtime.append(p, records, now)
-            ok = True
+            expired = await self.runtime.write(p, operation, name="txn-expire")
         except Exception as exc:
             log.info("transaction coordinator: expiring %d transactional ids of %s-%d failed (%r); they stay",
-                     len(expired), TXN_STATE_TOPIC, p, exc)
-        finally:
-            part = self.runtime.shards.get(p)
-            for meta, transit in expired:
-                if part is None or not self.is_current(p, coordinator_epoch, meta):
-                    continue
-                if ok and meta.pending is DEAD and meta.producer_epoch == transit.producer_epoch:
-                    del part.txns[meta.transactional_id]
-                    log.info("transaction coordinator: transactional id %r expired", meta.transactional_id)
-                else:
-                    meta.clear_pending()
-
+                     len(ids), TXN_STATE_TOPIC, p, exc)
+            return
+        for tid in expired:
+            log.info("transaction coordinator: transactional id %r expired", tid)

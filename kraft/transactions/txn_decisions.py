@@ -71,8 +71,6 @@ def decide_init_producer_id(meta: TransactionMetadata, timeout_ms: int, expected
                 or (e.producer_id == meta.previous_producer_id and is_epoch_exhausted(e.epoch)))
 
     tid = meta.transactional_id
-    if meta.pending is not None:
-        raise ConcurrentTransactions(f"CONCURRENT_TRANSACTIONS: transactional id {tid!r} is changing state; retry")
     if expected is not None and not valid_producer_id(expected):
         raise ProducerFenced(f"PRODUCER_FENCED: transactional id {tid!r} now has producer id {meta.producer_id}, "
                              f"not {expected.producer_id}")
@@ -111,8 +109,6 @@ def decide_add_partitions(meta: TransactionMetadata, producer_id: int, producer_
     transaction (answer at once)."""
     _check_producer(meta, producer_id, producer_epoch)
     tid = meta.transactional_id
-    if meta.pending is not None:
-        raise ConcurrentTransactions(f"CONCURRENT_TRANSACTIONS: transactional id {tid!r} is changing state; retry")
     if meta.state in PREPARED:
         raise ConcurrentTransactions(f"CONCURRENT_TRANSACTIONS: the last transaction of {tid!r} is completing; retry")
     wanted = set(partitions)
@@ -123,8 +119,8 @@ def decide_add_partitions(meta: TransactionMetadata, producer_id: int, producer_
 
 def verify_partitions(meta: TransactionMetadata, producer_id: int, producer_epoch: int,
                       partitions: Iterable[TopicPartition]) -> dict[TopicPartition, bool]:
-    """KIP-890: is each partition in this producer's ongoing transaction? (A pending
-    change is not waited for: partitions count once their addition is in the log.)"""
+    """KIP-890: is each partition in this producer's ongoing transaction? (Partitions
+    count once their addition is in the log.)"""
     _check_producer(meta, producer_id, producer_epoch)
     if meta.state in PREPARED:
         raise ConcurrentTransactions(f"CONCURRENT_TRANSACTIONS: the last transaction of "
@@ -143,8 +139,6 @@ def decide_end_txn(meta: TransactionMetadata, producer_id: int, producer_epoch: 
     if producer_epoch != meta.producer_epoch:
         raise ProducerFenced(f"PRODUCER_FENCED: transactional id {tid!r} has producer epoch {meta.producer_epoch}, "
                              f"not {producer_epoch}: another producer took over")
-    if meta.pending is not None:
-        raise ConcurrentTransactions(f"CONCURRENT_TRANSACTIONS: transactional id {tid!r} is changing state; retry")
     wanted = "commit" if commit else "abort"
 
     def invalid() -> InvalidTxnState:
@@ -181,8 +175,6 @@ def decide_end_txn_bumping(meta: TransactionMetadata, producer_id: int, producer
     if meta.producer_id != producer_id and not retry_on_overflow:
         raise InvalidProducerIdMapping(f"INVALID_PRODUCER_ID_MAPPING: transactional id {tid!r} has producer id "
                                        f"{meta.producer_id}, not {producer_id}")
-    if meta.pending is not None:
-        raise ConcurrentTransactions(f"CONCURRENT_TRANSACTIONS: transactional id {tid!r} is changing state; retry")
     state = meta.state
     if state in PREPARED:
         valid = retry_on_bump
@@ -230,11 +222,10 @@ def end_answer(transit: TxnTransit) -> ProducerIdAndEpoch:
 
 
 def timed_out(metas: Iterable[TransactionMetadata], now_ms: int) -> list[TransactionMetadata]:
-    """Ongoing transactions open longer than their timeout (and not changing now)."""
-    return [m for m in metas if m.pending is None and m.state is ONGOING and m.start_ms + m.timeout_ms < now_ms]
+    """Ongoing transactions open longer than their timeout."""
+    return [m for m in metas if m.state is ONGOING and m.start_ms + m.timeout_ms < now_ms]
 
 
 def expirable(metas: Iterable[TransactionMetadata], now_ms: int, expiration_ms: int) -> list[TransactionMetadata]:
     """Idle transactional ids (no transaction in progress, unchanged for expiration_ms)."""
-    return [m for m in metas
-            if m.pending is None and m.state in EXPIRABLE and m.update_ms <= now_ms - expiration_ms]
+    return [m for m in metas if m.state in EXPIRABLE and m.update_ms <= now_ms - expiration_ms]

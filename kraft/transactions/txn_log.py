@@ -87,7 +87,8 @@ class TxnCache:
     skipped: int = 0  # records that were not transaction states
 
     def replay(self, record: Record) -> None:
-        """Apply one record read back from the log, in log order."""
+        """Apply one record of the log, in log order: at load, and once a write's record
+        is in the log (kraft/coordinator/writes.py)."""
         tid = parse_key(record.key)
         if tid is None:
             self.skipped += 1
@@ -99,7 +100,11 @@ class TxnCache:
         if transit is None or transit.state is TxnState.DEAD:
             self.skipped += 1
             return
-        self.txns[tid] = TransactionMetadata.from_transit(tid, transit)
+        meta = self.txns.get(tid)
+        if meta is None:
+            self.txns[tid] = TransactionMetadata.from_transit(tid, transit)
+        else:  # the same id's next state: work on it (its markers) keeps following it
+            meta.apply(transit)
 
     def replay_all(self, records: Iterable[Record]) -> TxnCache:
         for record in records:

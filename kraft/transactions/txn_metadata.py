@@ -24,16 +24,21 @@ States (`TxnState`, with Kafka's names and ids) and where they lead:
     Empty | Complete* -> Ongoing       the next transaction
     Empty | Complete* -> Dead          expiration: a tombstone, then forgotten
 
-A change is made in two steps, as in Kafka: `prepare_*` computes the target (`TxnTransit`)
-and marks the metadata pending (every other request then gets CONCURRENT_TRANSACTIONS
-or waits); once the target's record is in the log, `complete(transit)` applies it, or
-`clear_pending()` drops it when the append failed. A transit always carries every field
-of the state it leads to, so the log's last record of an id is that id's whole state.
+A change is made as Kafka makes it, in two steps: `prepare_*` computes the whole target
+state (`TxnTransit`) from the current one, changing nothing; once the transit's record is
+in the log, replaying it (`apply`, kraft/transactions/txn_log.py) makes it the id's
+state. The coordinator runtime runs one partition's changes one at a time, each after
+the previous one's record is replayed (kraft/coordinator/writes.py), so nothing is
+ever half changed and no change waits on another's pending state. A transit always
+carries every field of the state it leads to, so the log's last record of an id is that
+id's whole state.
 
 Fencing an ongoing transaction (InitProducerId of a new producer instance, or a
 timeout) is Kafka's PrepareEpochFence followed at once by the abort with the bumped
-epoch. Kafka releases its lock between the two; here nothing runs in between, so
-PrepareEpochFence is a name of the state table but never a state one can observe.
+epoch: one PrepareAbort at the next epoch. Kafka releases its lock between the two; here
+nothing runs in between, so PrepareEpochFence is a name of the state table but never a
+state one can observe. A fence whose record never reached the log changed nothing: the
+next fence bumps from the same epoch (Kafka keeps the bumped epoch in memory instead).
 
 Client errors are raised as the classes of kraft/errors/; `IllegalTxnTransition` is
 a bug (Kafka's IllegalStateException), never a client's fault.
@@ -142,7 +147,8 @@ class ProducerIdAndEpoch:
 
 class TransactionMetadata:
     """One transactional id's state in the coordinator's cache (Kafka's
-    TransactionMetadata). Mutable; `pending` is the state a prepared transit leads to."""
+    TransactionMetadata). Changed only by replaying its records (`apply`), and by the
+    marker work crossing off partitions (`remove_partition`, in memory only, as Kafka's)."""
 
     def __init__(self, transactional_id: str, producer_id: int, *, previous_producer_id: int = NO_PRODUCER_ID,
                  producer_epoch: int = NO_PRODUCER_EPOCH, last_producer_epoch: int = NO_PRODUCER_EPOCH,
@@ -159,10 +165,6 @@ class TransactionMetadata:
         self.start_ms = start_ms
         self.update_ms = update_ms
         self.next_producer_id = next_producer_id
-        self.pending: TxnState | None = None
-        # a fence whose record never reached the log already bumped the epoch in memory:
-        # the next fence reuses that epoch (it was never handed to a client)
-        self.failed_epoch_fence = False
 
     @classmethod
     def from_transit(cls, transactional_id: str, t: TxnTransit) -> TransactionMetadata:
@@ -180,7 +182,7 @@ class TransactionMetadata:
 
     def __repr__(self) -> str:
         return (f"TransactionMetadata({self.transactional_id!r}, pid={self.producer_id}, epoch={self.producer_epoch}, "
-                f"state={self.state.value}, pending={self.pending and self.pending.value}, "
+                f"state={self.state.value}, "
                 f"partitions={sorted(self.partitions)})")
 
     @property
@@ -192,8 +194,6 @@ class TransactionMetadata:
                  epoch: int | None = None, last_epoch: int | None = None, timeout_ms: int | None = None,
                  partitions: Iterable[TopicPartition] | None = None, start_ms: int | None = None,
                  update_ms: int, next_producer_id: int = NO_PRODUCER_ID) -> TxnTransit:
-        if self.pending is not None:
-            raise IllegalTxnTransition(f"{self!r}: preparing {state.value} while {self.pending.value} is pending")
         if self.state not in VALID_PREVIOUS[state]:
             raise IllegalTxnTransition(f"{self!r}: {state.value} cannot follow {self.state.value}")
         transit = TxnTransit(
@@ -208,9 +208,9 @@ class TransactionMetadata:
             update_ms, next_producer_id)
         if transit.producer_id < 0:
             raise IllegalTxnTransition(f"{self!r}: illegal producer id {transit.producer_id}")
-        if state is not DEAD and transit.producer_epoch < 0:
+        if transit.producer_epoch < 0:
             raise IllegalTxnTransition(f"{self!r}: illegal producer epoch {transit.producer_epoch}")
-        self.pending = state
+        self._check_follows(transit)
         return transit
 
     def prepare_increment_epoch(self, timeout_ms: int, expected_epoch: int | None, now_ms: int) -> TxnTransit:
@@ -244,18 +244,13 @@ class TransactionMetadata:
 
     def prepare_fence_abort(self, now_ms: int) -> TxnTransit:
         """Abort the ongoing transaction with a bumped epoch, fencing its producer (Kafka's
-        PrepareEpochFence, then PrepareAbort). The bumped epoch is in memory at once, so
-        the fenced producer's next request is refused; it is never handed to a client."""
+        PrepareEpochFence, then PrepareAbort); the bumped epoch is never handed to a client."""
         if self.state is not ONGOING:
             raise IllegalTxnTransition(f"{self!r}: only an ongoing transaction is fenced")
         if self.producer_epoch >= MAX_PRODUCER_EPOCH:
             raise IllegalTxnTransition(f"{self!r}: the epoch cannot be bumped past {MAX_PRODUCER_EPOCH}")
-        if self.pending is not None:
-            raise IllegalTxnTransition(f"{self!r}: fencing while {self.pending.value} is pending")
-        if not self.failed_epoch_fence:
-            self.producer_epoch += 1
-        self.last_producer_epoch = NO_PRODUCER_EPOCH
-        return self._prepare(PREPARE_ABORT, update_ms=now_ms)
+        return self._prepare(PREPARE_ABORT, epoch=self.producer_epoch + 1, last_epoch=NO_PRODUCER_EPOCH,
+                             update_ms=now_ms)
 
     def prepare_add_partitions(self, partitions: Iterable[TopicPartition], now_ms: int) -> TxnTransit:
         start = now_ms if self.state in (EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT) else self.start_ms
@@ -280,24 +275,15 @@ class TransactionMetadata:
         """Every marker is written: CompleteCommit / CompleteAbort, no partitions."""
         if self.state not in PREPARED:
             raise IllegalTxnTransition(f"{self!r}: nothing to complete")
-        self.failed_epoch_fence = False  # the fence's record is in the log
         state = COMPLETE_COMMIT if self.state is PREPARE_COMMIT else COMPLETE_ABORT
         if self.next_producer_id != NO_PRODUCER_ID:  # the epochs ran out: the fresh id, epoch 0
             return self._prepare(state, producer_id=self.next_producer_id, previous_producer_id=self.producer_id,
                                  epoch=0, partitions=(), update_ms=now_ms)
         return self._prepare(state, partitions=(), update_ms=now_ms)
 
-    def prepare_dead(self) -> TxnTransit:
-        """Expiration: the tombstone's transit (its update time stays the last one)."""
-        return self._prepare(DEAD, partitions=(), update_ms=self.update_ms)
-
-    # -- step two: the record is in the log ----------------------------------------------
-    def complete(self, t: TxnTransit) -> None:
-        """Apply a prepared transit whose record the log now holds (Kafka's
-        completeTransitionTo, with its checks)."""
-        if self.pending is None or self.pending is not t.state:
-            raise IllegalTxnTransition(f"{self!r}: completing {t.state.value}, but "
-                                       f"{self.pending and self.pending.value} is pending")
+    def _check_follows(self, t: TxnTransit) -> None:
+        """A prepared transit must follow the current state (Kafka's checks in
+        completeTransitionTo); failing them is a bug, not a client's fault."""
         same_producer = t.producer_id == self.producer_id and t.producer_epoch == self.producer_epoch
         if t.state is EMPTY:
             rotated = t.producer_epoch == 0 and t.producer_id != self.producer_id
@@ -306,30 +292,31 @@ class TransactionMetadata:
         elif t.state is ONGOING:
             ok = same_producer and self.partitions <= t.partitions and t.timeout_ms == self.timeout_ms
         elif t.state in PREPARED:
-            bumped = (t.producer_id == self.producer_id and t.producer_epoch == self.producer_epoch + 1
-                      and t.last_producer_epoch == self.producer_epoch)
+            next_epoch = t.producer_id == self.producer_id and t.producer_epoch == self.producer_epoch + 1
+            bumped = next_epoch and t.last_producer_epoch == self.producer_epoch
+            fenced = (next_epoch and t.state is PREPARE_ABORT and self.state is ONGOING
+                      and t.last_producer_epoch == NO_PRODUCER_EPOCH)
             empty_abort = t.state is PREPARE_ABORT and self.state is not ONGOING and bumped
-            ok = ((same_producer or bumped) and set(t.partitions) == self.partitions
+            ok = ((same_producer or bumped or fenced) and set(t.partitions) == self.partitions
                   and t.timeout_ms == self.timeout_ms and (t.start_ms == self.start_ms or empty_abort))
         elif t.state in (COMPLETE_COMMIT, COMPLETE_ABORT):
             rotated = (t.producer_epoch == 0 and t.producer_id == self.next_producer_id
                        and t.previous_producer_id == self.producer_id)
             ok = (same_producer or rotated) and t.timeout_ms == self.timeout_ms and t.start_ms != -1
-        else:  # Dead is removed from the cache, never applied; PrepareEpochFence is never entered
+        else:  # Dead is a tombstone, never a transit; PrepareEpochFence is never entered
             ok = False
         if not ok:
             raise IllegalTxnTransition(f"{self!r}: transit {t} does not follow")
+
+    # -- step two: the record is in the log ----------------------------------------------
+    def apply(self, t: TxnTransit) -> None:
+        """The state a record of the log holds becomes the id's (replay)."""
         self.producer_id, self.previous_producer_id = t.producer_id, t.previous_producer_id
         self.producer_epoch, self.last_producer_epoch = t.producer_epoch, t.last_producer_epoch
         self.timeout_ms, self.state = t.timeout_ms, t.state
         self.partitions = set(t.partitions)
         self.start_ms, self.update_ms = t.start_ms, t.update_ms
         self.next_producer_id = t.next_producer_id
-        self.pending = None
-
-    def clear_pending(self) -> None:
-        """The transit's append failed: the state stays what it was."""
-        self.pending = None
 
     def remove_partition(self, tp: TopicPartition) -> None:
         """Its marker is written (or the partition is gone): one partition less to wait for."""

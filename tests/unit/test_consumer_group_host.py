@@ -1,6 +1,6 @@
 """The consumer groups' write path: each change goes to the offsets partition before it
-is answered, a failed write leaves the group as it was, and replaying the written
-batches (what a new coordinator does) gives back the same group."""
+is answered, a failed write leaves the group as its last record says, and replaying the
+written batches (what a new coordinator does) gives back the same group."""
 
 from __future__ import annotations
 
@@ -11,36 +11,45 @@ import pytest
 from kraft.groups.consumer_group import GroupConfig, Heartbeat, Refusal
 from kraft.groups.consumer_group_host import ConsumerGroupHost
 from kraft.groups.offset_store import OffsetCache
-from kraft.storage.record_batch import decode_records
+from kraft.storage.record_batch import decode_records, encode_batch
 
 TOPICS = {"t": 4}
 
 
 class Partition:
-    """An offsets partition as the host sees it: a log of batches and its cache."""
+    """An offsets partition as the host sees it through the runtime's writes: a log of
+    batches and its cache, into which each written record is replayed (`fail`: the
+    append fails, nothing reaches the log)."""
 
     def __init__(self):
         self.cache = OffsetCache()
         self.batches: list[bytes] = []
         self.fail = False
 
-    async def write(self, group_id: str, batch: bytes, timestamp: int) -> int:
+    async def write(self, group_id: str, operation):
+        records, answer = operation(self.cache)
+        if not records:
+            return answer
         if self.fail:
             raise OSError("the append failed")
-        self.batches.append(batch)
-        return len(self.batches) - 1
+        self.batches.append(encode_batch(records, 0, -1))
+        for record in records:
+            self.cache.replay(record)
+        return answer
 
-    def replayed(self) -> OffsetCache:
-        cache = OffsetCache()
+    def successor(self) -> Partition:
+        """The partition as a new coordinator loads it: the same log, replayed."""
+        loaded = Partition()
+        loaded.batches = list(self.batches)
         for batch in self.batches:
             for record in decode_records(batch):
-                cache.replay(record)
-        return cache
+                loaded.cache.replay(record)
+        return loaded
 
 
-def host(partition: Partition, cache: OffsetCache | None = None, clock: list[int] | None = None) -> ConsumerGroupHost:
+def host(partition: Partition, clock: list[int] | None = None) -> ConsumerGroupHost:
     now = clock or [0]
-    return ConsumerGroupHost(lambda: GroupConfig(10_000, 1000), lambda g: cache or partition.cache,
+    return ConsumerGroupHost(lambda: GroupConfig(10_000, 1000), lambda g: partition.cache,
                              partition.write, lambda: now[0], lambda: 0)
 
 
@@ -54,7 +63,7 @@ def test_changes_are_written_and_a_new_coordinator_loads_them():
     a = asyncio.run(h.heartbeat("g", join("a"), TOPICS))
     asyncio.run(h.heartbeat("g", Heartbeat("a", a.member_epoch, 1, owned=a.assignment), TOPICS))
     assert len(partition.batches) == 1  # the second heartbeat changed nothing
-    successor = host(partition, partition.replayed())
+    successor = host(partition.successor())
     loaded = successor.get("g")
     assert loaded is not None and loaded.to_record() == h.get("g").to_record()
     again = asyncio.run(successor.heartbeat("g", Heartbeat("a", a.member_epoch, 2, owned=a.assignment), TOPICS))
@@ -81,7 +90,7 @@ def test_a_refused_join_creates_no_group_and_a_deleted_group_is_gone_after_a_loa
     a = asyncio.run(h.heartbeat("g", join("a"), TOPICS))
     asyncio.run(h.heartbeat("g", Heartbeat("a", -1, 1), TOPICS))
     asyncio.run(h.delete("g"))
-    assert h.get("g") is None and host(partition, partition.replayed()).get("g") is None
+    assert h.get("g") is None and host(partition.successor()).get("g") is None
     assert a.member_epoch > 0
 
 
@@ -91,10 +100,11 @@ def test_members_that_died_with_the_old_coordinator_expire_under_the_new_one():
     partition = Partition()
     asyncio.run(host(partition).heartbeat("g", join("a"), TOPICS))
     clock = [1_000]
-    successor = host(partition, partition.replayed(), clock)
+    loaded = partition.successor()
+    successor = host(loaded, clock)
     asyncio.run(successor.tick(TOPICS, ["g"]))
     assert set(successor.get("g").members) == {"a"}  # its session restarted at the load
     clock[0] = 1_000 + 10_000
     asyncio.run(successor.tick(TOPICS, ["g"]))
     assert successor.get("g").empty
-    assert host(partition, partition.replayed()).get("g").empty  # written
+    assert host(loaded.successor()).get("g").empty  # written

@@ -1,5 +1,6 @@
 """The coordinator runtime with a toy shard: what a new coordinator gets for free (loading
-and unloading by leadership, locating, the error answers, appends, timers, owned tasks)."""
+and unloading by leadership, locating, the error answers, writes, timers, owned tasks;
+the writes' ordering and failures: test_coordinator_writes.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from kraft.coordinator.placement import key_partition
 from kraft.coordinator.runtime import APPEND_TIMEOUT_MS, CoordinatorLinks, CoordinatorRuntime, InternalTopic
+from kraft.coordinator.writes import TxnProducer
 from kraft.errors import CoordinatorLoadInProgress, CoordinatorNotAvailable, NotFound
 from kraft.storage.record import Record
 from kraft.storage.record_batch import decode_records, iter_batches
@@ -84,7 +86,7 @@ class Cluster:
                            on_appended=None) -> int:
         self.appended.append((topic, p, batch, timeout_ms, timestamp))
         if on_appended is not None:
-            on_appended()
+            on_appended(40)
         return 40
 
 
@@ -92,6 +94,10 @@ class Cluster:
 class ToyShard:
     leader_epoch: int
     count: int = 0
+    replayed: list[tuple] = field(default_factory=list)
+
+    def replay(self, record: Record, producer_id: int) -> None:
+        self.replayed.append((record.offset, record.value, producer_id))
 
 
 class ToyCoordinator:
@@ -166,15 +172,18 @@ async def test_locate_answers_as_every_coordinator_does():
     assert rt.take_over((p + 1) % PARTITIONS) is None  # not led here
 
 
-async def test_appends_go_to_the_partition_with_acks_all_timeout():
+async def test_writes_go_to_the_partition_with_acks_all_timeout():
     cluster = with_topic(Cluster())
     rt, _ = runtime(cluster)
-    base = await rt.append(2, [Record(b"k", b"v", (), 7)], 7, producer_id=5, producer_epoch=1, transactional=True)
+    cluster.lead(2)
+    rt.follow_leadership()
+    answer = await rt.write(2, lambda shard: ([Record(b"k", b"v", (), 7)], "written"), TxnProducer(5, 1))
     topic, p, batch, timeout_ms, timestamp = cluster.appended[0]
-    assert (base, topic, p, timeout_ms, timestamp) == (40, TOPIC, 2, APPEND_TIMEOUT_MS, 7)
+    assert (answer, topic, p, timeout_ms, timestamp) == ("written", TOPIC, 2, APPEND_TIMEOUT_MS, 7)
     (pos, header), = iter_batches(batch)
     assert header.is_transactional and header.producer_id == 5
     assert [r.value for r in decode_records(batch, pos)] == [b"v"]
+    assert rt.shards[2].replayed == [(40, b"v", 5)]
 
 
 async def test_timers_run_paced_and_run_ends_by_awaiting_its_tasks_and_unloading():

@@ -92,7 +92,7 @@ class Cluster:
             raise NotLeaderOrFollower("not the leader")
         base, _ = replica.log.append(batch, replica.leader_epoch)
         if on_appended is not None:
-            on_appended()
+            on_appended(base)
         await asyncio.sleep(0)  # the followers' acknowledgements
         if any(t is not None and t.state.value.startswith("Complete")
                for t in (parse_value(r.value) for r in decode_records(batch, verify=False) if r.value)):

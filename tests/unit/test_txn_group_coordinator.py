@@ -60,19 +60,23 @@ class Replicas:
 
 class Appender:
     """append_local: the leader append, then (when `hold` is set) a wait that stands in
-    for the acks=all wait; `fail` makes the wait end in an error."""
+    for the acks=all wait; `fail` makes the wait end in an error, `refuse` the append
+    itself (nothing reaches the log)."""
 
     def __init__(self, log: PartitionLog):
         self.log = log
         self.hold: asyncio.Event | None = None
         self.fail: Exception | None = None
+        self.refuse: Exception | None = None
 
     async def __call__(self, topic: str, partition: int, batch: bytes, timeout_ms: int, timestamp: int,
                        on_appended=None) -> int:
         assert (topic, partition) == (OFFSETS_TOPIC, 0)
+        if self.refuse is not None:
+            raise self.refuse
         base, _ = self.log.append(batch, leader_epoch=0)
         if on_appended is not None:
-            on_appended()
+            on_appended(base)
         if self.hold is not None:
             await self.hold.wait()
         if self.fail is not None:
@@ -236,13 +240,15 @@ async def test_kip_447_for_a_group_without_members(log):
         await coord.txn_offset_commit("new", 70, 0, 4, "m", "instance", {("t", 0): (1, "")})
 
 
-async def test_a_transaction_that_ends_while_the_append_is_in_flight_follows_its_outcome(log):
+async def test_a_transaction_that_ends_while_the_acks_wait_is_in_flight_follows_its_outcome(log):
     coord, appender = await loaded(log)
     appender.hold = asyncio.Event()
     committing = asyncio.create_task(coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (10, "")}))
     aborting = asyncio.create_task(coord.txn_offset_commit(GROUP, 80, 0, -1, "", None, {("t", 1): (11, "")}))
-    await asyncio.sleep(0)
-    assert coord.unstable_offsets(GROUP) == {("t", 0), ("t", 1)}  # pending from before the append returns
+    for _ in range(10):
+        await asyncio.sleep(0)
+    # pending once in this node's log, before the acks=all wait ends
+    assert coord.unstable_offsets(GROUP) == {("t", 0), ("t", 1)} and not committing.done()
     append_marker(log, 70, 0, commit=True)
     coord.complete_transaction(0, 70, commit=True)
     append_marker(log, 80, 0, commit=False)
@@ -255,12 +261,18 @@ async def test_a_transaction_that_ends_while_the_append_is_in_flight_follows_its
     assert reloaded.committed_of_group(GROUP) == coord.committed_of_group(GROUP)
 
 
-async def test_a_failed_append_leaves_nothing_pending(log):
+async def test_a_failed_append_leaves_the_offsets_as_the_log_holds_them(log):
     coord, appender = await loaded(log)
-    appender.fail = NotLeaderOrFollower("moved")
+    appender.refuse = NotLeaderOrFollower("moved")  # nothing reached the log: nothing pending
     with pytest.raises(NotLeaderOrFollower):
         await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (10, "")})
     assert coord.unstable_offsets(GROUP) == frozenset()
+    appender.refuse, appender.fail = None, NotLeaderOrFollower("moved")  # in the log, not acknowledged
+    with pytest.raises(NotLeaderOrFollower):
+        await coord.txn_offset_commit(GROUP, 70, 0, -1, "", None, {("t", 0): (10, "")})
+    assert coord.unstable_offsets(GROUP) == {("t", 0)}
+    reloaded, _ = await loaded(log)
+    assert reloaded.unstable_offsets(GROUP) == {("t", 0)}  # as a load of the log finds it
 
 
 async def test_a_plain_commit_waiting_for_its_acknowledgement_is_unstable(log):
@@ -272,6 +284,25 @@ async def test_a_plain_commit_waiting_for_its_acknowledgement_is_unstable(log):
     appender.hold.set()
     await committing
     assert coord.unstable_offsets(GROUP) == frozenset() and coord.committed(GROUP, "t", 0).offset == 5
+
+
+async def test_a_delete_follows_a_commit_still_waiting_for_its_acknowledgement(log):
+    coord, appender = await loaded(log)
+    appender.hold = asyncio.Event()
+    committing = asyncio.create_task(coord.commit(GROUP, {("t", 0): (5, "")}))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert coord.committed(GROUP, "t", 0).offset == 5 and not committing.done()  # in the log, not acknowledged
+    deleting = asyncio.create_task(coord.delete_offsets(GROUP, [("t", 0)]))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert coord.committed(GROUP, "t", 0) is None and not deleting.done()  # the tombstone is behind it
+    appender.hold.set()
+    await committing
+    assert await deleting == {("t", 0): None}
+    assert [h.record_count for h in headers(log)] == [1, 1] and coord.committed(GROUP, "t", 0) is None
+    reloaded, _ = await loaded(log)
+    assert reloaded.committed(GROUP, "t", 0) is None
 
 
 # -- OffsetFetch (v7) require_stable -------------------------------------------------------------

@@ -55,7 +55,7 @@ def test_replay_keeps_the_latest_state_and_forgets_tombstones():
     cache = TxnCache().replay_all(records)
     assert sorted(cache.txns) == ["a", "b"] and cache.skipped == 1
     a, b = cache.txns["a"], cache.txns["b"]
-    assert a.state is ONGOING and a.partitions == {("u", 0)} and a.pending is None
+    assert a.state is ONGOING and a.partitions == {("u", 0)}
     assert (b.state, b.producer_id, b.previous_producer_id, b.producer_epoch, b.last_producer_epoch,
             b.timeout_ms, b.start_ms, b.update_ms) == (PREPARE_COMMIT, 7, 6, 3, 2, 60_000, 100, 200)
     assert b.snapshot() == transit(PREPARE_COMMIT)

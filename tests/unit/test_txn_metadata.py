@@ -64,10 +64,10 @@ TP0, TP1, TP2 = ("t", 0), ("t", 1), ("u", 0)
 
 
 def init(meta, now=0, expected=None, fresh=None, timeout=TIMEOUT):
-    """InitProducerId carried through: decide, 'append', complete. Returns (pid, epoch)."""
+    """InitProducerId carried through: decide, 'append', replay. Returns (pid, epoch)."""
     decision = decide_init_producer_id(meta, timeout, expected, now, fresh)
     assert isinstance(decision, InitWrite), decision
-    meta.complete(decision.transit)
+    meta.apply(decision.transit)
     return decision.transit.producer_id, decision.transit.producer_epoch
 
 
@@ -82,7 +82,7 @@ def add(meta, partitions, now=0, pid=None, epoch=None):
     transit = decide_add_partitions(meta, meta.producer_id if pid is None else pid,
                                     meta.producer_epoch if epoch is None else epoch, partitions, now)
     if transit is not None:
-        meta.complete(transit)
+        meta.apply(transit)
     return transit
 
 
@@ -90,11 +90,11 @@ def end(meta, commit, now=0):
     """EndTxn, its append, the markers (all at once) and the Complete append."""
     transit = decide_end_txn(meta, meta.producer_id, meta.producer_epoch, commit, now)
     assert transit is not None
-    meta.complete(transit)
+    meta.apply(transit)
     complete = meta.prepare_complete(now)
     for tp in sorted(meta.partitions):
         meta.remove_partition(tp)
-    meta.complete(complete)
+    meta.apply(complete)
 
 
 # -- InitProducerId --------------------------------------------------------------------
@@ -103,7 +103,7 @@ def test_first_init_gives_epoch_zero_and_later_inits_bump_it():
     meta = new_transaction("tx", 1000, TIMEOUT, now_ms=5)
     assert meta.state is EMPTY and meta.producer_epoch == -1
     assert init(meta, now=10) == (1000, 0)
-    assert meta.state is EMPTY and meta.update_ms == 10 and meta.pending is None
+    assert meta.state is EMPTY and meta.update_ms == 10
     assert init(meta, now=20, timeout=30_000) == (1000, 1)
     assert meta.timeout_ms == 30_000 and meta.last_producer_epoch == -1  # a new instance: nothing to retry with
     end_to = ready()
@@ -126,39 +126,34 @@ def test_init_while_a_transaction_is_ongoing_fences_it_with_an_abort():
     assert isinstance(decision, InitFence)
     t = decision.transit
     assert (t.state, t.producer_epoch, t.partitions) == (PREPARE_ABORT, 1, frozenset({TP0, TP1}))
-    # the bumped epoch holds in memory at once: the old producer is fenced before the append
-    assert meta.producer_epoch == 1 and meta.pending is PREPARE_ABORT
+    assert (meta.state, meta.producer_epoch) == (ONGOING, 0)  # deciding changes nothing
+    meta.apply(t)  # the record is in the log: the old producer is fenced
+    assert meta.state is PREPARE_ABORT and meta.producer_epoch == 1
     with pytest.raises(ProducerFenced):
         decide_add_partitions(meta, 1000, 0, [TP2], 210)
     with pytest.raises(ProducerFenced):
         decide_end_txn(meta, 1000, 0, True, 210)
     with pytest.raises(ConcurrentTransactions):  # the new instance retries meanwhile
-        decide_init_producer_id(meta, TIMEOUT, None, 210)
-    meta.complete(t)
-    assert meta.state is PREPARE_ABORT
-    with pytest.raises(ConcurrentTransactions):
         decide_init_producer_id(meta, TIMEOUT, None, 220)
     complete = meta.prepare_complete(230)
     meta.remove_partition(TP0)
     meta.remove_partition(TP1)
-    meta.complete(complete)
+    meta.apply(complete)
     assert meta.state is COMPLETE_ABORT and meta.partitions == set()
     assert init(meta, now=240) == (1000, 2)  # the retry: the epoch is bumped a second time
 
 
-def test_a_fence_whose_append_failed_reuses_its_epoch():
+def test_a_fence_whose_append_failed_changed_nothing_and_the_next_bumps_the_same_epoch():
     meta = ready()
     add(meta, [TP0])
-    first = meta.prepare_fence_abort(100)
-    meta.clear_pending()  # the append failed
-    meta.failed_epoch_fence = True
-    assert meta.state is ONGOING and meta.producer_epoch == 1
+    first = meta.prepare_fence_abort(100)  # its append failed: never replayed
+    assert meta.state is ONGOING and meta.producer_epoch == 0
     second = meta.prepare_fence_abort(200)
-    assert second.producer_epoch == first.producer_epoch == 1
-    meta.complete(second)
+    assert second.producer_epoch == first.producer_epoch == 1 and second.last_producer_epoch == -1
+    meta.apply(second)
     meta.remove_partition(TP0)
-    meta.complete(meta.prepare_complete(300))
-    assert meta.failed_epoch_fence is False and (meta.state, meta.producer_epoch) == (COMPLETE_ABORT, 1)
+    meta.apply(meta.prepare_complete(300))
+    assert (meta.state, meta.producer_epoch) == (COMPLETE_ABORT, 1)
 
 
 def test_epoch_exhaustion_moves_to_a_new_producer_id():
@@ -167,7 +162,6 @@ def test_epoch_exhaustion_moves_to_a_new_producer_id():
     assert init(meta) == (1000, MAX_PRODUCER_EPOCH - 1)
     assert is_epoch_exhausted(meta.producer_epoch)
     assert decide_init_producer_id(meta, TIMEOUT, None, 10) == NeedProducerId()
-    assert meta.pending is None  # asking for an id changes nothing
     assert init(meta, now=10, fresh=2000) == (2000, 0)
     assert (meta.previous_producer_id, meta.last_producer_epoch) == (1000, -1)
 
@@ -189,9 +183,9 @@ def test_a_fence_may_take_the_last_epoch_and_the_retry_rotates():
     add(meta, [TP0])
     fence = decide_init_producer_id(meta, TIMEOUT, None, 0)
     assert isinstance(fence, InitFence) and fence.transit.producer_epoch == MAX_PRODUCER_EPOCH
-    meta.complete(fence.transit)
+    meta.apply(fence.transit)
     meta.remove_partition(TP0)
-    meta.complete(meta.prepare_complete(0))
+    meta.apply(meta.prepare_complete(0))
     assert decide_init_producer_id(meta, TIMEOUT, None, 0) == NeedProducerId()
     assert init(meta, fresh=3000) == (3000, 0)
 
@@ -246,11 +240,8 @@ def test_add_partitions_refusals_in_kafkas_order():
         decide_add_partitions(meta, 999, 5, [TP0], 0)  # the id before the epoch
     with pytest.raises(ProducerFenced):
         decide_add_partitions(meta, 1000, 5, [TP0], 0)
-    pending = meta.prepare_add_partitions([TP0], 0)
-    with pytest.raises(ConcurrentTransactions):
-        decide_add_partitions(meta, 1000, 0, [TP1], 0)
-    meta.complete(pending)
-    meta.complete(decide_end_txn(meta, 1000, 0, True, 0))
+    meta.apply(meta.prepare_add_partitions([TP0], 0))
+    meta.apply(decide_end_txn(meta, 1000, 0, True, 0))
     with pytest.raises(ConcurrentTransactions):  # PrepareCommit: markers being written
         decide_add_partitions(meta, 1000, 0, [TP1], 0)
 
@@ -261,18 +252,18 @@ def test_verify_partitions_answers_membership_of_the_ongoing_transaction():
     assert verify_partitions(meta, 1000, 0, [TP0, TP1]) == {TP0: True, TP1: False}
     pending = meta.prepare_add_partitions([TP1], 0)
     assert verify_partitions(meta, 1000, 0, [TP1]) == {TP1: False}  # counts once in the log
-    meta.complete(pending)
+    meta.apply(pending)
     assert verify_partitions(meta, 1000, 0, [TP1]) == {TP1: True}
     with pytest.raises(ProducerFenced):
         verify_partitions(meta, 1000, 1, [TP0])
     with pytest.raises(InvalidProducerIdMapping):
         verify_partitions(meta, 1, 0, [TP0])
-    meta.complete(decide_end_txn(meta, 1000, 0, False, 0))
+    meta.apply(decide_end_txn(meta, 1000, 0, False, 0))
     with pytest.raises(ConcurrentTransactions):
         verify_partitions(meta, 1000, 0, [TP0])
     meta.remove_partition(TP0)
     meta.remove_partition(TP1)
-    meta.complete(meta.prepare_complete(0))
+    meta.apply(meta.prepare_complete(0))
     assert verify_partitions(meta, 1000, 0, [TP0]) == {TP0: False}  # ended: no longer in one
 
 
@@ -285,9 +276,7 @@ def test_end_txn_commit_and_abort_and_their_retries():
     add(meta, [TP0])
     transit = decide_end_txn(meta, 1000, 0, True, 50)
     assert transit is not None and transit.state is PREPARE_COMMIT and transit.partitions == {TP0}
-    with pytest.raises(ConcurrentTransactions):  # a retry while the append is in flight
-        decide_end_txn(meta, 1000, 0, True, 60)
-    meta.complete(transit)
+    meta.apply(transit)
     with pytest.raises(ConcurrentTransactions):  # a retry while markers are written
         decide_end_txn(meta, 1000, 0, True, 70)
     with pytest.raises(InvalidTxnState):  # the other outcome
@@ -295,7 +284,7 @@ def test_end_txn_commit_and_abort_and_their_retries():
     complete = meta.prepare_complete(80)
     assert complete.state is COMPLETE_COMMIT and complete.partitions == frozenset()
     meta.remove_partition(TP0)
-    meta.complete(complete)
+    meta.apply(complete)
     assert decide_end_txn(meta, 1000, 0, True, 90) is None  # a retry after completion: OK
     with pytest.raises(InvalidTxnState):
         decide_end_txn(meta, 1000, 0, False, 90)
@@ -315,7 +304,7 @@ def test_end_txn_refusals():
     for epoch in (1, -1):  # a newer or older epoch from the client: not this producer
         with pytest.raises(ProducerFenced):
             decide_end_txn(meta, 1000, epoch, True, 0)
-    meta.complete(decide_end_txn(meta, 1000, 0, False, 0))
+    meta.apply(decide_end_txn(meta, 1000, 0, False, 0))
     with pytest.raises(ConcurrentTransactions):
         decide_end_txn(meta, 1000, 0, False, 0)
 
@@ -329,8 +318,7 @@ def test_timed_out_transactions_are_aborted_with_an_epoch_bump():
     assert timed_out([meta, idle], 1_001 + TIMEOUT) == [meta]
     transit = meta.prepare_fence_abort(1_001 + TIMEOUT)
     assert transit.state is PREPARE_ABORT and transit.producer_epoch == 1
-    assert timed_out([meta], 10**9) == []  # pending: not twice
-    meta.complete(transit)
+    meta.apply(transit)
     assert timed_out([meta], 10**9) == []
 
 
@@ -340,13 +328,7 @@ def test_idle_transactional_ids_expire():
     add(busy, [TP0], now=0)
     assert expirable([meta, busy, fresh], week - 1, week) == []
     assert expirable([meta, busy, fresh], week, week) == [meta]  # Ongoing never expires
-    dead = meta.prepare_dead()
-    assert dead.state is DEAD and meta.pending is DEAD
-    assert expirable([meta], 2 * week, week) == []
-    with pytest.raises(ConcurrentTransactions):  # an InitProducerId while the tombstone is written
-        decide_init_producer_id(meta, TIMEOUT, None, 0)
-    meta.clear_pending()  # the tombstone's append failed: it stays
-    assert expirable([meta], 2 * week, week) == [meta]
+    assert expirable([meta], 2 * week, week) == [meta]  # until its tombstone is in the log
 
 
 def test_describe_and_list():
@@ -392,15 +374,10 @@ def test_transitions_outside_the_table_are_bugs():
         meta.prepare_fence_abort(0)
     with pytest.raises(IllegalTxnTransition):
         meta.remove_partition(TP0)
-    t = meta.prepare_add_partitions([TP0], 0)
-    with pytest.raises(IllegalTxnTransition):  # one pending change at a time
-        meta.prepare_add_partitions([TP1], 0)
-    other = TransactionMetadata("x", 1, producer_epoch=0, timeout_ms=TIMEOUT, update_ms=0)
-    with pytest.raises(IllegalTxnTransition):  # completing what was not prepared
-        other.complete(t)
-    meta.complete(t)
+    meta.apply(meta.prepare_add_partitions([TP0], 0))
+    meta.producer_epoch = -1  # a state no record holds: no transit follows it
     with pytest.raises(IllegalTxnTransition):
-        meta.complete(t)  # nothing pending any more
+        meta.prepare_add_partitions([TP1], 0)
 
 
 # -- transactions version 2 (EndTxn v5+: an epoch bump at every end) -----------------------
@@ -413,11 +390,11 @@ def end_v2(meta, commit, epoch=None, pid=None, now=0, fresh=None):
     if isinstance(decision, ProducerIdAndEpoch):
         return (decision.producer_id, decision.epoch), None
     assert not isinstance(decision, NeedProducerId), "the epochs ran out: pass fresh"
-    meta.complete(decision)
+    meta.apply(decision)
     complete = meta.prepare_complete(now)
     for tp in sorted(meta.partitions):
         meta.remove_partition(tp)
-    meta.complete(complete)
+    meta.apply(complete)
     answer = end_answer(decision)
     return (answer.producer_id, answer.epoch), decision
 
@@ -450,7 +427,7 @@ def test_v2_retries_of_an_end_are_answered_with_the_new_epoch_and_write_nothing(
         end_v2(meta, True, epoch=5)
     # while the markers are written, the retry is told to wait; the next epoch is not yet valid there
     add(meta, [TP0], epoch=1)
-    meta.complete(decide_end_txn_bumping(meta, 1000, 1, False, 0))
+    meta.apply(decide_end_txn_bumping(meta, 1000, 1, False, 0))
     with pytest.raises(ConcurrentTransactions):
         decide_end_txn_bumping(meta, 1000, 1, False, 0)
     with pytest.raises(InvalidTxnState):
@@ -478,7 +455,6 @@ def test_v2_the_last_epoch_moves_the_producer_to_a_fresh_id():
     assert end_v2(meta, True)[0] == (1000, MAX_PRODUCER_EPOCH - 1)
     add(meta, [TP0])
     assert isinstance(decide_end_txn_bumping(meta, 1000, MAX_PRODUCER_EPOCH - 1, True, 0), NeedProducerId)
-    assert meta.pending is None  # nothing was prepared
     answer, prepare = end_v2(meta, True, fresh=2000)
     assert answer == (2000, 0)
     # the markers fence the old id with the epoch no client gets
@@ -498,12 +474,12 @@ def test_v2_a_prepare_with_a_next_producer_id_survives_the_log():
     meta = TransactionMetadata("tx", 1000, producer_epoch=MAX_PRODUCER_EPOCH - 1, timeout_ms=TIMEOUT, update_ms=0)
     add(meta, [TP0])
     prepare = decide_end_txn_bumping(meta, 1000, MAX_PRODUCER_EPOCH - 1, True, 0, 2000)
-    meta.complete(prepare)
+    meta.apply(prepare)
     loaded = TransactionMetadata.from_transit("tx", parse_value(encode_value(meta.snapshot())))
     assert loaded.next_producer_id == 2000 and loaded.state is PREPARE_COMMIT
     loaded.remove_partition(TP0)
     complete = loaded.prepare_complete(1)
-    loaded.complete(complete)
+    loaded.apply(complete)
     assert (loaded.producer_id, loaded.producer_epoch) == (2000, 0)
     old = encode_value(meta.snapshot()).replace(b',"next_producer_id":2000', b"")
     assert parse_value(old).next_producer_id == -1  # a record written before this field
