@@ -37,7 +37,7 @@ from kraft.coordinator.loader import LoadableReplica
 from kraft.coordinator.placement import key_partition
 from kraft.coordinator.writes import Operation, ReplayShard, ShardWrites, TxnProducer
 from kraft.errors import (CoordinatorLoadInProgress, CoordinatorNotAvailable, KraftError, NotCoordinator,
-                          TopicAlreadyExists)
+                          RetriableError, TopicAlreadyExists)
 from kraft.metadata.image import MetadataImage
 
 log = logging.getLogger(__name__)
@@ -297,6 +297,13 @@ class CoordinatorRuntime(Generic[S]):
             await asyncio.shield(self._creating)
         except TopicAlreadyExists:
             pass
+        except CoordinatorNotAvailable:
+            raise
+        except RetriableError as exc:
+            # the controller is moving (NOT_CONTROLLER) or busy: to the client, as in Kafka,
+            # the coordinator is not available yet, and locate() asks again meanwhile
+            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: {self.topic.label} is not created yet "
+                                          f"({exc}); retry") from None
 
     async def _create(self) -> None:
         # capped at the live hosts: a host holds one replica of a partition at most

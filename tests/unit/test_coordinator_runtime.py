@@ -12,7 +12,7 @@ import pytest
 from kraft.coordinator.placement import key_partition
 from kraft.coordinator.runtime import APPEND_TIMEOUT_MS, CoordinatorLinks, CoordinatorRuntime, InternalTopic
 from kraft.coordinator.writes import TxnProducer
-from kraft.errors import CoordinatorLoadInProgress, CoordinatorNotAvailable, NotFound
+from kraft.errors import CoordinatorLoadInProgress, CoordinatorNotAvailable, NotController, NotFound
 from kraft.storage.record import Record
 from kraft.storage.record_batch import decode_records, iter_batches
 
@@ -206,3 +206,24 @@ async def test_timers_run_paced_and_run_ends_by_awaiting_its_tasks_and_unloading
     assert worker.cancelled() and rt.tasks == set() and rt.shards == {} and toy.unloads == [0]
     with pytest.raises(CoordinatorNotAvailable, match="shutting down"):
         rt.spawn(asyncio.sleep(0), "too late")
+
+
+async def test_a_controller_that_moves_while_the_topic_is_created_is_retried_not_answered():
+    """NOT_CONTROLLER (the controller moving, as after a full restart) while the internal
+    topic is created on first use: the client is told COORDINATOR_NOT_AVAILABLE (Kafka's
+    answer, which clients retry), and a locate that may wait asks again meanwhile."""
+    cluster = Cluster()
+    refusals = [NotController("NOT_CONTROLLER: node 2 is not the active controller; retry")] * 2
+    created = cluster.controller_call
+
+    async def moving_controller(command: str, body: dict) -> dict:
+        if refusals:
+            raise refusals.pop()
+        with_topic(cluster)
+        cluster.lead(key_partition("k", PARTITIONS), leader=2)
+        return await created(command, body)
+    cluster.controller_call = moving_controller  # type: ignore[method-assign]
+    rt, _ = runtime(cluster)
+    with pytest.raises(CoordinatorNotAvailable, match="not created yet.*NOT_CONTROLLER"):
+        await rt.locate("k", wait_s=0)
+    assert await rt.locate("k", wait_s=5) == 2 and not refusals and len(cluster.created) == 1
