@@ -43,8 +43,7 @@ class Diverging(NamedTuple):
     end_offset: int
 
 
-@dataclass(frozen=True)
-class ReadRequest:
+class ReadRequest(NamedTuple):  # a tuple, not a dataclass: one is made per partition read
     offset: int
     max_bytes: int
     isolation: Isolation
@@ -66,8 +65,7 @@ class ReadableLog(Protocol):
     def aborted_transactions(self, start_offset: int, upper_offset: int) -> list[AbortedTxn]: ...
 
 
-@dataclass(frozen=True)
-class ReadPlan:
+class ReadPlan(NamedTuple):
     request: ReadRequest
     bounds: Bounds
     end: int  # the read stops before this offset; nothing to read yet when <= the offset
@@ -78,7 +76,7 @@ class ReadPlan:
         return self.diverging is None and self.request.offset < self.end
 
 
-@dataclass
+@dataclass(slots=True)
 class Taken:
     """What a plan read: bytes or file slices, and the aborted transactions among them
     (read_committed only)."""

@@ -105,12 +105,18 @@ class ReplicaReads:
 
     # -- the one read (partition_read.py): every reader, by its isolation -----------------
     def bounds_for(self, isolation: Isolation) -> Bounds:
-        """The bounds a reader of `isolation` reads within: a follower the leader's (it
-        reads up to the log end), a consumer consumer_bounds()."""
+        """The bounds a reader of `isolation` reads within. A follower: the leader's (it
+        reads up to the log end). A consumer, on the leader or (KIP-392) a follower: its
+        own log start, the HW (on a follower, the one its leader last told it) and the
+        last stable offset below that."""
         if isolation is Isolation.REPLICA:
             hw = self._require_leader().hw
             return Bounds(self.log.log_start_offset, hw, hw)
-        return Bounds(*self.consumer_bounds())
+        if self.leader is not None:
+            start, hw = self.readable_range()
+        else:
+            start, hw = self.log.log_start_offset, self.follower_hw
+        return Bounds(start, hw, self.log.last_stable_offset(hw))
 
     def plan_read(self, request: ReadRequest, bounds: Bounds | None = None) -> ReadPlan:
         """Where `request` may read (raises OffsetOutOfRange outside the log); bounds:
@@ -139,13 +145,3 @@ class ReplicaReads:
         leader = self._require_leader()
         return [ReplicaView(broker_id, progress.log_start, progress.leo, max(0, now - progress.last_caught_up_ms))
                 for broker_id, progress in leader.followers.items() if broker_id in leader.isr]
-
-    def consumer_bounds(self) -> tuple[int, int, int]:
-        """(log start, HW, LSO) a consumer's fetch reads within, on the leader or (KIP-392)
-        a follower: its own log start, the HW its leader last told it, and the last
-        stable offset below that."""
-        if self.leader is not None:
-            start, hw = self.readable_range()
-        else:
-            start, hw = self.log.log_start_offset, self.follower_hw
-        return start, hw, self.log.last_stable_offset(hw)
