@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
+from pathlib import Path
 
 from kraft.replication.disk_trouble import DiskTrouble
+from kraft.storage.fs_sync import barrier_holds, sync_filesystem
 from kraft.storage.leader_epoch_cache import LeaderEpochCache
 from kraft.storage.log_directory import LogDirectory, fsync_directory
 from kraft.storage.log_file import LogFile
@@ -24,10 +26,13 @@ Job = Callable[[], Awaitable[None]]
 
 
 class IoWorker:
-    def __init__(self, trouble: DiskTrouble):
+    def __init__(self, trouble: DiskTrouble, root: Path | None = None):
+        """`root`: the partitions root, whose file system a burst of epoch entries syncs."""
         self._trouble = trouble
+        self._root = root
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()
         self._identities: list[LogDirectory] = []  # new logs' ids waiting for their fsyncs
+        self._epochs: list[LeaderEpochCache] = []  # caches with an entry waiting to be written
 
     def submit(self, job: Job) -> None:
         self._jobs.put_nowait(job)
@@ -49,7 +54,17 @@ class IoWorker:
         self.submit(fsync_rolled)
 
     def sync_epochs(self, cache: LeaderEpochCache) -> None:
-        self.submit(partial(asyncio.to_thread, cache.sync))
+        """A log's new leader-epoch entry, written with every other one waiting. A burst
+        (thousands of new leaders after a restart or a creation, two fsyncs each, one
+        after the other) is written without fsyncs and the file system synced once,
+        where that is a barrier (fs_sync); a few are fsynced each as before."""
+        self._epochs.append(cache)
+        if len(self._epochs) == 1:
+            self.submit(self._sync_epochs)
+
+    async def _sync_epochs(self) -> None:
+        batch, self._epochs = self._epochs, []
+        await asyncio.to_thread(_write_epochs, batch, self._root)
 
     def drop_cached(self, log_file: LogFile, start: int, end: int) -> None:
         self.submit(partial(asyncio.to_thread, log_file.drop_cached, start, end))
@@ -72,3 +87,28 @@ def _sync_all(batch: list[LogDirectory]) -> None:
         fsync_directory(root)  # every directory of the batch was made before this
     for directory in batch:
         directory.sync_identity(parent=False)
+
+
+BURST = 64  # epoch entries from which one file system sync beats a fsync pair each
+
+
+def _write_epochs(batch: list[LeaderEpochCache], root: Path | None) -> None:
+    """Every cache is tried; one that failed, or whose file the sync did not make
+    durable, stays unsynced (the next entry or the log's clean close writes it again),
+    and the first error goes to the worker, which contains it."""
+    barrier = root is not None and len(batch) >= BURST and barrier_holds(root)
+    failed: OSError | None = None
+    for cache in batch:
+        try:
+            cache.sync(fsync=not barrier)
+        except OSError as exc:
+            failed = failed or exc
+    if barrier and root is not None:
+        try:
+            sync_filesystem(root)
+        except OSError as exc:
+            for cache in batch:
+                cache.unsynced_again()
+            failed = failed or exc
+    if failed is not None:
+        raise failed

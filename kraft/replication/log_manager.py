@@ -27,6 +27,7 @@ from kraft.replication.log_dir_health import is_dir_failure
 from kraft.replication.partition_replica import PartitionReplica
 from kraft.storage import partition_dir
 from kraft.storage.compaction import CleanerSettings
+from kraft.storage.fs_sync import barrier_holds, sync_filesystem
 from kraft.storage.hw_checkpoint import HighWatermarkCheckpoint
 from kraft.storage.log_config import LogConfig
 from kraft.storage.partition_log import PartitionLog
@@ -221,18 +222,49 @@ class LogManager:
         except OSError as exc:  # an older checkpoint is safe: the HW only lags (see hw_checkpoint)
             log.warning("last HW checkpoint not written: %s", exc)
 
-    def close_all_cleanly(self, replicas: list[PartitionReplica]) -> None:
-        """At shutdown, once no open is in flight: every log sealed and fsynced,
-        OPEN_AT_ONCE side by side (one after the other, a few fsyncs each, thousands of
-        logs took longer than a stop waits before it kills); then the threads end."""
+    def close_all_cleanly(self, replicas: list[PartitionReplica]) -> OSError | None:
+        """At shutdown, once no open is in flight: every log's last state written without
+        a fsync (OPEN_AT_ONCE side by side), the file system made durable once, then each
+        log marked clean (a few fsyncs per log took 30,000 logs past a stop's deadline).
+        Where syncfs is no barrier (fs_sync), each log fsyncs its own. None when every log
+        closed cleanly; else the first error (the broker's logs are then not intact)."""
         try:
-            list(self._openers.map(self.close_cleanly, replicas))
+            barrier = barrier_holds(self.root)
+            started = time.monotonic()
+            errors = list(self._openers.map(partial(self._write_out, sync=not barrier), replicas))
+            closed = [r for r, error in zip(replicas, errors) if error is None]
+            failure = next((e for e in errors if e is not None), None)
+            written = time.monotonic()
+            if not barrier:
+                log.info("%d logs closed in %.1f s, each fsyncing its own", len(closed), written - started)
+                return failure
+            try:
+                sync_filesystem(self.root)
+            except OSError as exc:
+                log.error("logs not closed cleanly, the file system did not sync (%s): "
+                          "the next start recovers them", exc)
+                return exc
+            synced = time.monotonic()
+            list(self._openers.map(self._mark_clean, closed))
+            log.info("%d logs closed in %.1f s: written out %.1f s, file system synced %.1f s, marked "
+                     "clean %.1f s", len(closed), time.monotonic() - started, written - started,
+                     synced - written, time.monotonic() - synced)
+            return failure
         finally:
             self._openers.shutdown(wait=True, cancel_futures=True)
 
     @staticmethod
-    def close_cleanly(replica: PartitionReplica) -> None:
+    def _write_out(replica: PartitionReplica, sync: bool) -> OSError | None:
         try:
-            replica.log.close(clean=True)
+            replica.log.close(clean=True, sync=sync)
+            return None
         except OSError as exc:  # unclean then: the next start recovers this log
             log.error("log of %s-%d not closed cleanly: %s", replica.topic, replica.partition, exc)
+            return exc
+
+    @staticmethod
+    def _mark_clean(replica: PartitionReplica) -> None:
+        try:
+            replica.log.directory.mark_clean_shutdown()
+        except OSError as exc:  # its data is on disk; the next start only checks it again
+            log.warning("log of %s-%d not marked clean: %s", replica.topic, replica.partition, exc)

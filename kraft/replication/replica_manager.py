@@ -74,7 +74,7 @@ class ReplicaManager:
         self.logs_intact: bool | None = None  # known once run() has begun
         self.scrubber = Scrubber(lambda: list(self.replicas.values()), scrub_rate_mb_s, scrub_interval_s)
         trouble = DiskTrouble(self.disk)
-        self.io = IoWorker(trouble)
+        self.io = IoWorker(trouble, self.root)
         self.logs = LogManager(self.root, Path(data_dir) / "replication-offset-checkpoint", topic_configs,
                                self.hosted, self.io, trouble)
         epoch = lambda: self.broker_epoch  # noqa: E731 - read at each use: it changes on re-registration
@@ -141,8 +141,10 @@ class ReplicaManager:
                     replica.follower_hw = replica.leader.hw
                     replica.leader = None  # acks=all waiters answer now, not at their timeout
                     replica.signal_change()
-            self.logs.close_all_cleanly(list(self.hosted))
+            failure = self.logs.close_all_cleanly(list(self.hosted))
             self.hosted.clear()
+            if failure is not None:  # the node says so; the next start recovers the logs
+                raise failure
             if self.logs_intact is not None:
                 self.run_state.end_cleanly()
 

@@ -43,14 +43,15 @@ class LeaderEpochCache:
         recovery would not walk again. Truncations still write at once."""
         self._schedule_sync = schedule
 
-    def sync(self) -> None:
-        """Write the checkpoint durably if an assign left it behind (any thread)."""
+    def sync(self, fsync: bool = True) -> None:
+        """Write the checkpoint durably if an assign left it behind (any thread);
+        `fsync=False` at a clean stop, whose one barrier makes it durable (fs_sync)."""
         self._sync_queued = False
         if not self._unsynced or self.path is None:
             return
         self._unsynced = False
         try:
-            write_checkpoint(self.path, self._entries)
+            write_checkpoint(self.path, self._entries, fsync)
         except FileNotFoundError:
             if self.path.parent.exists():
                 self._unsynced = True
@@ -59,6 +60,10 @@ class LeaderEpochCache:
         except BaseException:
             self._unsynced = True
             raise
+
+    def unsynced_again(self) -> None:
+        """A sync(fsync=False) whose file system sync then failed: not durable after all."""
+        self._unsynced = True
 
     @classmethod
     def load(cls, path: Path) -> LeaderEpochCache:
@@ -181,7 +186,13 @@ def read_checkpoint(path: Path) -> list[EpochEntry] | None:
     return entries
 
 
-def write_checkpoint(path: Path, entries: list[EpochEntry]) -> None:
-    """Replace the checkpoint atomically: write a temp file, fsync, rename, fsync the dir."""
+def write_checkpoint(path: Path, entries: list[EpochEntry], fsync: bool = True) -> None:
+    """Replace the checkpoint atomically: write a temp file, fsync, rename, fsync the dir.
+    `fsync=False`: written in place (one file operation, not three); the caller syncs
+    the file system before anything vouches for it (fs_sync), and a file torn by a crash
+    before that does not read (its count line) and is learnt again from the batches."""
     body = "\n".join([str(CHECKPOINT_VERSION), str(len(entries)), *(f"{e.epoch} {e.start_offset}" for e in entries)])
-    replace_durably(path, body + "\n")
+    if fsync:
+        replace_durably(path, body + "\n")
+    else:
+        path.write_text(body + "\n")

@@ -81,6 +81,7 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int, recovery_p
         segments = [Segment.create(directory.path, 0, index_interval_bytes)]
     elif clean:
         segments = [Segment.open(directory.path, base, index_interval_bytes) for base in bases]
+        segments[-1].log.on_disk()  # fsynced before the marker was made: a clean stop need not again
     else:
         doubtful = _first_unflushed(bases, recovery_point)
         segments = [Segment.open(directory.path, base, index_interval_bytes) for base in bases[:doubtful]]

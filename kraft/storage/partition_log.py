@@ -444,8 +444,7 @@ class PartitionLog(LogCutting):
         self._last_flush_ms = self._clock_ms()
 
     @property
-    def unflushed(self) -> bool:
-        """Records appended and not fsynced yet."""
+    def unflushed(self) -> bool:  # records appended and not fsynced yet
         return bool(self._unflushed_records)
 
     def maybe_flush(self) -> bool:
@@ -457,20 +456,23 @@ class PartitionLog(LogCutting):
         self.flush()
         return True
 
-    def close(self, clean: bool = True) -> None:
-        """Seal and fsync, then leave the clean-shutdown marker so the next open skips
-        recovery. ``clean=False`` only releases the files, as kill -9 would."""
+    def close(self, clean: bool = True, *, sync: bool = True) -> None:
+        """Seal and fsync what changed (nothing for an untouched log, as Kafka), then mark it
+        clean; ``clean=False`` only releases the files, as kill -9. ``sync=False``: neither
+        fsync nor mark; the caller syncs the file system once for many (fs_sync), then marks."""
         if self._closed:
             return
         if clean:
-            self.roll_fsyncs.fsync_pending_now()
-            self.leader_epoch_cache.sync()
-            self._segments[-1].seal()
-            producer_snapshots.write(self.directory.path, self.log_end_offset, self.producers)
-            self.directory.fsync()
+            if sync:
+                self.roll_fsyncs.fsync_pending_now()
+            self.leader_epoch_cache.sync(fsync=sync)
+            if sync:  # not sealed: its max timestamp is found again by the next open's tail walk
+                self._segments[-1].flush()
+            if producer_snapshots.write_new(self.directory.path, self.log_end_offset, self.producers) and sync:
+                self.directory.fsync()
         for segment in self._segments:
             segment.close()
-        if clean:
+        if clean and sync:
             self.directory.mark_clean_shutdown()
         self._closed = True
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,12 +44,20 @@ def _path(directory: Path, offset: int) -> Path:
     return directory / f"{offset:020d}{SUFFIX}"
 
 
+def write_new(directory: Path, offset: int, table: ProducerStateTable) -> bool:
+    """Write unless a snapshot at `offset` is there already (Kafka takes one only at a
+    new offset): a clean stop of an idle log writes none. True when written."""
+    if _path(directory, offset).exists():
+        return False
+    write(directory, offset, table)
+    return True
+
+
 def write(directory: Path, offset: int, table: ProducerStateTable) -> None:
-    path = _path(directory, offset)
-    tmp = path.with_name(path.name + ".tmp")  # a leftover .tmp is removed at the next open
-    tmp.write_bytes(json.dumps({"version": VERSION, "offset": offset,
-                                "producers": table.to_json()}).encode())
-    os.replace(tmp, path)
+    """In place, no temp file and rename: a torn snapshot does not parse and is only a
+    shortcut (see load), and a clean stop writes thousands, one file creation each."""
+    _path(directory, offset).write_bytes(json.dumps({"version": VERSION, "offset": offset,
+                                                     "producers": table.to_json()}).encode())
 
 
 def delete_after(directory: Path, offset: int) -> None:

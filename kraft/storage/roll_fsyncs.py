@@ -47,6 +47,8 @@ class RollFsyncs:
     def fsync(self, segment: Segment) -> bool:
         """Worker thread. False when the segment was closed meanwhile (deleted,
         truncated away, replaced by compaction, or the log closed)."""
+        if segment.log.closed:  # a closed file has nothing left unsynced to fail on
+            return False
         try:
             self.directory.sync_identity()
             segment.flush()

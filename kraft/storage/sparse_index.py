@@ -29,6 +29,7 @@ class SparseIndex:
         self.keys = array("q")
         self.values = array("q")
         self._fd: Descriptor | None = None  # opened at the first entry written, within the budget
+        self._unsynced = False  # a change since the last flush (loaded entries were on disk)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -51,6 +52,7 @@ class SparseIndex:
             values.append(value)
         if usable != len(data):
             os.truncate(self.path, usable)
+            self._unsynced = True
         self.keys, self.values = keys, values
         return True
 
@@ -58,6 +60,7 @@ class SparseIndex:
         """Drop every entry, in memory and on disk. `make=False`: a missing file stays
         missing (the first entry makes it), as recovery leaves an empty log's."""
         self.keys, self.values = array("q"), array("q")
+        self._unsynced = True
         if make:
             with open(self.path, "wb"):
                 pass
@@ -97,6 +100,7 @@ class SparseIndex:
             raise
         finally:
             self._fd.release()
+        self._unsynced = True
         self.keys.append(key)
         self.values.append(value)
 
@@ -113,12 +117,30 @@ class SparseIndex:
             return
         del self.keys[count:]
         del self.values[count:]
+        self._unsynced = True
         os.truncate(self.path, count * self._entry.size)
 
     def flush(self) -> None:
-        if self._fd is not None:
-            with self._fd as fd:
+        """fsync what changed since the last flush, if anything did."""
+        if not self._unsynced:
+            return
+        self._unsynced = False  # first: an entry written during the fsync marks it again
+        try:
+            if self._fd is not None:
+                with self._fd as fd:
+                    os.fsync(fd)
+                return
+            try:  # changed without being written to (a truncation or reset)
+                fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                return
+            try:
                 os.fsync(fd)
+            finally:
+                os.close(fd)
+        except BaseException:
+            self._unsynced = True
+            raise
 
     def close(self) -> None:
         if self._fd is not None:

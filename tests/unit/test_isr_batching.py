@@ -17,7 +17,7 @@ from kraft.errors import StaleBrokerEpoch
 from kraft.metadata.records import BecomeController, MetadataBatch, RegisterBroker, encode_batch
 from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.config.topic_configs import DEFAULT_TOPIC_CONFIGS
-from kraft.replication import fetch_protocol as fp
+from kraft.replication import alter_partition_manager, fetch_protocol as fp
 from kraft.replication.alter_partition_manager import AlterPartitionManager
 from kraft.replication.fetch_session import LeaderFetchSession
 from kraft.replication.partition_replica import PartitionReplica, now_ms
@@ -107,6 +107,17 @@ async def settled(manager: AlterPartitionManager, replicas, done, bound_s: float
         r.log.close()
 
 
+def propose_dropping(manager: AlterPartitionManager, replicas, follower: int) -> None:
+    """Every replica's follower `follower` fell behind (the others are caught up): each
+    leader proposes to drop it."""
+    for r in replicas:
+        r.leader.followers[follower].last_caught_up_ms = -10_000
+        for other, progress in r.leader.followers.items():
+            progress.leo = 0 if other != follower else -1
+        r.leader.leo = 1
+        manager.propose(r, r.leader.shrink_proposal(now_ms(), 5000))
+
+
 def test_the_controller_judges_each_change_and_writes_the_accepted_ones_together(controller):
     c = controller
     parts = c.image.topics["tid"].partitions
@@ -137,12 +148,7 @@ def test_every_pending_change_leaves_in_one_request_and_the_leader_takes_the_ans
     follower = next(b for b in (1, 2, 3) if b != leader)
     replicas = leaders_on(leader, c, tmp_path)
     manager = AlterPartitionManager(leader, lambda: c.image.brokers[leader].broker_epoch, c.call, lambda: c.image)
-    for r in replicas:  # every follower but one fell behind: each leader proposes to drop it
-        r.leader.followers[follower].last_caught_up_ms = -10_000
-        for other, progress in r.leader.followers.items():
-            progress.leo = 0 if other != follower else -1
-        r.leader.leo = 1
-        manager.propose(r, r.leader.shrink_proposal(now_ms(), 5000))
+    propose_dropping(manager, replicas, follower)
 
     asyncio.run(settled(manager, replicas, lambda: all(r.leader.pending_isr is None for r in replicas)))
     assert c.calls == [("alter_partitions", len(replicas))]  # one request carried them all
@@ -151,6 +157,25 @@ def test_every_pending_change_leaves_in_one_request_and_the_leader_takes_the_ans
         assert follower not in reg.isr
         # taken from the answer, not from metadata (nothing applied it to the replica)
         assert r.leader.isr == reg.isr and r.partition_epoch == reg.partition_epoch
+
+
+def test_a_burst_beyond_one_requests_share_leaves_in_requests_of_bounded_size(controller, tmp_path, monkeypatch):
+    """Each request is one metadata entry every controller applies at once: thousands
+    after a full restart go in several requests, one after the other, none left behind."""
+    monkeypatch.setattr(alter_partition_manager, "MAX_CHANGES_PER_REQUEST", 4)
+    c = controller
+    leader = c.image.topics["tid"].partitions[0].leader
+    follower = next(b for b in (1, 2, 3) if b != leader)
+    replicas = leaders_on(leader, c, tmp_path)
+    assert len(replicas) > 2 * 4
+    manager = AlterPartitionManager(leader, lambda: c.image.brokers[leader].broker_epoch, c.call, lambda: c.image)
+    propose_dropping(manager, replicas, follower)
+
+    asyncio.run(settled(manager, replicas, lambda: all(r.leader.pending_isr is None for r in replicas)))
+    sizes = [n for op, n in c.calls if op == "alter_partitions"]
+    assert sum(sizes) == len(replicas) and max(sizes) == 4 and len(sizes) == -(-len(replicas) // 4)
+    for r in replicas:
+        assert follower not in c.image.topics["tid"].partitions[r.partition].isr
 
 
 def leader_manager(c: Controller, leader: int, replicas, tmp_path) -> ReplicaManager:
