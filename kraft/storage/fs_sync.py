@@ -19,6 +19,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def fsync_path(path: Path, missing_ok: bool = False) -> None:
+    """fsync a file or a directory by its name: a fresh descriptor reaches everything
+    written to it (for a directory: its creations, renames and deletions)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        if missing_ok:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _syncfs() -> Callable[[int], int] | None:
     try:
         fn = ctypes.CDLL(None, use_errno=True).syncfs

@@ -14,6 +14,8 @@ import os
 import threading
 from pathlib import Path
 
+from kraft.storage.fs_sync import fsync_path
+
 CLEAN_SHUTDOWN_MARKER = ".clean_shutdown"
 METADATA_FILE = "partition.metadata"  # the topic id (partition_dir)
 RECOVERY_POINT = "recovery-point"
@@ -24,11 +26,7 @@ INDEX_SUFFIXES = (".index", ".timeindex", ".txnindex")
 
 def fsync_directory(directory: Path) -> None:
     """Make creations, renames and deletions in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(directory)
 
 
 def replace_durably(path: Path, text: str, sync_directory: bool = True) -> None:

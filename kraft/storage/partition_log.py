@@ -463,7 +463,7 @@ class PartitionLog(LogCutting):
         if self._closed:
             return
         if clean:
-            if sync:
+            if sync:  # the id first: nothing of the log's is fsynced in a nameless directory
                 self.roll_fsyncs.fsync_pending_now()
             self.leader_epoch_cache.sync(fsync=sync)
             if sync:  # not sealed: its max timestamp is found again by the next open's tail walk

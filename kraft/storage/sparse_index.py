@@ -17,6 +17,7 @@ from bisect import bisect_left, bisect_right
 from pathlib import Path
 
 from kraft.storage.descriptors import Descriptor
+from kraft.storage.fs_sync import fsync_path
 
 OFFSET_ENTRY = struct.Struct(">ii")
 TIME_ENTRY = struct.Struct(">qi")
@@ -129,15 +130,8 @@ class SparseIndex:
             if self._fd is not None:
                 with self._fd as fd:
                     os.fsync(fd)
-                return
-            try:  # changed without being written to (a truncation or reset)
-                fd = os.open(self.path, os.O_RDONLY)
-            except FileNotFoundError:
-                return
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            else:  # changed without being written to (a truncation or reset)
+                fsync_path(self.path, missing_ok=True)
         except BaseException:
             self._unsynced = True
             raise

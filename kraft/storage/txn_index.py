@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from kraft.storage.fs_sync import fsync_path
+
 SUFFIX = ".txnindex"
 VERSION = 0
 _ENTRY = struct.Struct(">hqqqq")
@@ -119,14 +121,7 @@ class TxnIndex:
         if not self._dirty:
             return
         self._dirty = False
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            return
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(self.path, missing_ok=True)
 
     def delete(self) -> None:
         self.reset()
