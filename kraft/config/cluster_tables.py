@@ -89,6 +89,9 @@ class Timeouts(Table):
     broker_heartbeat_interval_ms: PositiveMs = Field(500, alias="broker.heartbeat.interval.ms")
     replica_lag_time_max_ms: PositiveMs = Field(5000, alias="replica.lag.time.max.ms")
     controller_request_timeout_ms: PositiveMs = Field(5000, alias="controller.request.timeout.ms")
+    # the metadata quorum's timers, as Kafka's (kraft/quorum/raft_timing.py says how they are used)
+    controller_quorum_fetch_timeout_ms: PositiveMs = Field(2000, alias="controller.quorum.fetch.timeout.ms")
+    controller_quorum_election_timeout_ms: PositiveMs = Field(1000, alias="controller.quorum.election.timeout.ms")
     # KIP-368: a SASL login lasts this long, then the client re-authenticates on its
     # connection or the broker closes it; 0 (Kafka's default): a login lasts as long as it
     connections_max_reauth_ms: Annotated[int, Field(strict=True, ge=0)] = Field(0, alias="connections.max.reauth.ms")

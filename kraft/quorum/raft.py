@@ -56,10 +56,10 @@ from kraft.quorum.protocol import (
 )
 from kraft.metadata.state_machine import ApplyResult, MetadataStateMachine
 from kraft.quorum.raft_syncobj import KeptTailFilter, MetadataSyncObj, bind_raft_sources_to
+from kraft.quorum.raft_timing import QuorumTimings
 
 log = logging.getLogger(__name__)
 _LEADER_STATE = 2  # pysyncobj's _RAFT_STATE.LEADER
-CAUGHT_UP_SILENCE_S = 1.0  # a follower silent longer is not counted up (the leader fallback time)
 
 
 class RaftQuorum:
@@ -71,7 +71,7 @@ class RaftQuorum:
         voters: dict[int, str],  # node id -> "host:port" of every controller
         data_dir: Path,
         password: str,
-        election_timeout_s: tuple[float, float] = (0.4, 1.4),
+        timings: QuorumTimings = QuorumTimings(),
         snapshot_every: int | None = None,
         bind_address: str | None = None,  # "host:port" to listen on, when not our voter address
         source_host: str | None = "",  # our connections' source address; "": our voter host
@@ -90,7 +90,7 @@ class RaftQuorum:
         self._loaded_voters: dict[int, str] | None = None  # the set of the snapshot last read
         self._dir = Path(data_dir) / RAFT_DIR
         self._password = password
-        self._timeouts = election_timeout_s
+        self._timings = timings
         # Log entries between snapshots; an operator knob (and a way for tests to
         # exercise snapshot + journal recovery without writing 5,000 entries).
         self._snapshot_every = snapshot_every or int(
@@ -134,10 +134,7 @@ class RaftQuorum:
             password=self._password,
             bindAddress=self._bind_address or me,
             connectionRetryTime=0.5,
-            connectionTimeout=2.0,
-            leaderFallbackTimeout=1.0,
-            raftMinTimeout=self._timeouts[0],
-            raftMaxTimeout=self._timeouts[1],
+            **self._timings.syncobj_settings(),
             appendEntriesPeriod=0.1,
             dynamicMembershipChange=True,  # one voter at a time, through the log (raft_voters)
             onStateChanged=self._state_changed,
@@ -254,13 +251,13 @@ class RaftQuorum:
         caught = {self.node_id} if obj.is_voter else set()
         for nid, addr in obj.voters.items():
             match, silent_s = progress.get(addr, (-1, 1e9))
-            if match >= commit and silent_s <= CAUGHT_UP_SILENCE_S:
+            if match >= commit and silent_s <= self._timings.leader_fallback_s:
                 caught.add(nid)
         observers = {}
         for readonly_id, (nid, addr) in list(obj.observers.items()):
             observers[nid] = addr
             match, silent_s = progress.get(readonly_id, (-1, 1e9))
-            if match >= commit and silent_s <= CAUGHT_UP_SILENCE_S:
+            if match >= commit and silent_s <= self._timings.leader_fallback_s:
                 caught.add(nid)
         return caught, observers
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import socket
+import time
 from collections.abc import Callable
 
 from pysyncobj import SyncObj, SyncObjConf, replicated, tcp_connection
@@ -20,6 +21,7 @@ from pysyncobj.monotonic import monotonic as monotonic_time
 from kraft.config.cluster import is_ipv4_literal
 from kraft.quorum import raft_frames
 from kraft.quorum.raft_append_guard import plan_append
+from kraft.quorum.raft_tick_watch import TickWatch
 from kraft.quorum.raft_durable import DurableJournal
 from kraft.quorum import raft_prevote, raft_voters
 from kraft.quorum.raft_transport import OBSERVER_HELLO
@@ -91,6 +93,7 @@ class MetadataSyncObj(SyncObj):
         self._tick_calls: queue.SimpleQueue = queue.SimpleQueue()  # callables for the tick thread
         self._pre_vote = raft_prevote.PreVoteRound()  # before the library's tick thread can ask
         self._leader_heard_at = float("-inf")  # monotonic: the last AppendEntries of our term or a later one
+        self.tick_watch = TickWatch()
         if voters is not None:
             peers = [addr for addr in self.voters.values() if addr != self_addr]
         made = pysyncobj_module.createJournal
@@ -116,11 +119,22 @@ class MetadataSyncObj(SyncObj):
         journal, the term and vote) is not on disk."""
         return self.journal is None or self.journal.ready_to_send()
 
+    def _onTick(self, timeToWait=0.0):
+        self.tick_watch.begin()
+        try:
+            super()._onTick(timeToWait)
+        finally:
+            slow = self.tick_watch.end()
+            if slow is not None:
+                log.warning("%s (this controller %s)", slow, "leads" if self._isLeader() else "follows")
+
     @replicated
     def apply(self, batch_json):
+        started = time.monotonic()
         self.sync_journal()  # a lone voter commits without sending: on disk before applied
         result = self._sm.apply(batch_json)
         self._on_applied()
+        self.tick_watch.applied(time.monotonic() - started)
         return result.to_json()
 
     def _SyncObj__onMessageReceived(self, node, message):
@@ -142,8 +156,11 @@ class MetadataSyncObj(SyncObj):
 
     # Raft's AppendEntries rule where the library breaks it (see raft_append_guard).
     def _received(self, node, message):
-        if (isinstance(message, dict) and message.get("type") == "append_entries" and "prevLogIdx" in message
-                and message.get("transmission") == "finish" and message.get("term", -1) >= self.raftCurrentTerm):
+        chunk = (message.get("transmission") if isinstance(message, dict) and message.get("type") == "append_entries"
+                 and "prevLogIdx" in message and message.get("term", -1) >= self.raftCurrentTerm else None)
+        if chunk in ("process", "finish") and not isinstance(getattr(self, "_SyncObj__recvTransmission", None), bytes):
+            return  # no "start" before it (the library would raise on it): the leader sends it all again
+        if chunk == "finish":
             message = self._reassembled(message)
             if message is None:
                 return
@@ -193,16 +210,23 @@ class MetadataSyncObj(SyncObj):
         it with the same truncation as any AppendEntries. Made whole here, the message
         meets the same guard (a big metadata batch resent from an older index would
         otherwise drop applied entries)."""
-        head: object = getattr(self, "_SyncObj__recvTransmission", None)
-        if not isinstance(head, bytes):
-            return message  # no "start" seen: the library answers it as it would
-        setattr(self, "_SyncObj__recvTransmission", "")  # consumed, as the library would
+        head = getattr(self, "_SyncObj__recvTransmission")  # bytes: _received checked
         data = message.get("data")
-        try:  # what the library itself would unpickle, with plain values only
-            entry = raft_frames.loads(head + data) if isinstance(data, bytes) else raft_frames.loads(b"")
-        except raft_frames.FrameRefused as exc:
-            log.warning("dropping a chunked AppendEntries: its entry is refused (%s)", exc)
+        if not isinstance(data, bytes) or len(head) + len(data) > raft_frames.MAX_MESSAGE_BYTES:
+            setattr(self, "_SyncObj__recvTransmission", "")
+            log.warning("dropping a chunked AppendEntries: its last chunk is malformed or the entry too large")
             return None
+        try:  # what the library itself would unpickle, with plain values only
+            entry = raft_frames.loads(head + data)
+        except raft_frames.FrameRefused as exc:
+            # The library's leader marks a chunk "finish" once the entry's command (not its
+            # pickle, a few bytes longer) fits: when a chunk boundary falls between the two
+            # lengths, one more "finish" follows with the pickle's last bytes. Kept, so that
+            # chunk completes it; an entry that never does is dropped at the next "start".
+            setattr(self, "_SyncObj__recvTransmission", head + data)
+            log.info("a chunked AppendEntries is not whole at its first last chunk (%s): waiting for the next", exc)
+            return None
+        setattr(self, "_SyncObj__recvTransmission", "")  # consumed, as the library would
         whole = {k: v for k, v in message.items() if k not in ("transmission", "data")}
         whole["entries"] = [entry]
         return whole

@@ -48,6 +48,7 @@ from kraft.server.security_notice import unenforced_security
 from kraft.server.startup_failure import listening
 from kraft.server.quorum_view import describe_quorum, local_description
 from kraft.quorum.raft import RaftQuorum
+from kraft.quorum.raft_timing import QuorumTimings
 from kraft.metadata.changes import NOTHING
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
@@ -81,6 +82,8 @@ class Node:
                 {n.id: n.raft_address for n in config.controllers if n.raft_address is not None},
                 self.node_config.data_path,
                 raft_key(identity),
+                timings=QuorumTimings(t.controller_quorum_fetch_timeout_ms / 1000,
+                                      t.controller_quorum_election_timeout_ms / 1000),
                 bind_address=self.node_config.raft_bind_address,
                 source_host=self.node_config.source_host,
             )

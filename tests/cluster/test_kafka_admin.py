@@ -183,6 +183,38 @@ def test_confluent_admin_grows_and_deletes_topics_and_guards_the_offsets_topic(c
     assert missing.value.args[0].code() == confluent_kafka.KafkaError.UNKNOWN_TOPIC_OR_PART
 
 
+def outcomes(futures: dict) -> dict:
+    """Each topic's result: None when it succeeded, else its Kafka error code."""
+    out = {}
+    for name, future in futures.items():
+        try:
+            future.result(timeout=60)
+            out[name] = None
+        except confluent_kafka.KafkaException as exc:
+            out[name] = exc.args[0].code()
+    return out
+
+
+def test_one_request_of_many_topics_answers_each_by_its_own_result(cluster, ck_admin):
+    """The topics of one request go to the controller together: each still gets its own
+    answer, whatever its neighbours' (created, already there, refused), and all are there."""
+    done(ck_admin.create_topics([cadmin.NewTopic("cka-many-there", 1, 1)]))
+    fresh = [f"cka-many-{i}" for i in range(60)]
+    asked = [cadmin.NewTopic(name, 1, 1) for name in fresh[:30]] + [
+        cadmin.NewTopic("cka-many-there", 1, 1), cadmin.NewTopic("cka many bad", 1, 1),
+        cadmin.NewTopic("cka-many-rf9", 1, 9)] + [cadmin.NewTopic(name, 1, 1) for name in fresh[30:]]
+    got = outcomes(ck_admin.create_topics(asked, operation_timeout=60))
+    errors = confluent_kafka.KafkaError
+    assert got == {**{name: None for name in fresh}, "cka-many-there": errors.TOPIC_ALREADY_EXISTS,
+                   "cka many bad": errors.TOPIC_EXCEPTION,
+                   "cka-many-rf9": errors.INVALID_REPLICATION_FACTOR}
+    listed = set(ck_admin.list_topics(timeout=20).topics)
+    assert set(fresh) <= listed and "cka-many-rf9" not in listed
+    gone_too = outcomes(ck_admin.delete_topics(fresh + ["cka-many-never-was"], operation_timeout=60))
+    assert gone_too == {**{name: None for name in fresh}, "cka-many-never-was": errors.UNKNOWN_TOPIC_OR_PART}
+    assert not set(fresh) & set(ck_admin.list_topics(timeout=20).topics)
+
+
 def test_confluent_admin_lists_and_describes_a_kafka_clients_group(cluster, ck_admin):
     done(ck_admin.create_topics([cadmin.NewTopic("cka-group", 2, 3)]))
     consumer = confluent_kafka.Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "cka-g",

@@ -2,7 +2,8 @@
 "transmission"); its last chunk meets the same AppendEntries guard as any message
 (kraft/quorum/raft.py). A real pysyncobj follower holding six applied entries gets a
 stale resend of entry 3 in chunks: guarded it keeps all six, the library alone drops
-three applied entries (the divergence the metadata storm once caught)."""
+three applied entries (the divergence the metadata storm once caught). And an entry the
+library's leader sends with two last chunks (docs/DESIGN.md) reaches every follower."""
 
 from __future__ import annotations
 
@@ -66,3 +67,41 @@ def test_the_library_alone_drops_them():  # what the guard is for: this test's f
         assert indexes(follower) == [1, 2, 3]
     finally:
         follower.destroy()
+
+
+# -- the library's leader marks a chunk "finish" by the command's length, not its pickle's ----
+
+def two_finishes(leader, batch: int) -> str:
+    """A command whose pickled entry runs a few bytes past a chunk boundary its command
+    stops short of: the library's leader sends the entry with two "finish" chunks."""
+    func_id = leader._methodToID[leader._getFuncName("apply")]
+    index, term = leader._SyncObj__getCurrentLogIndex() + 1, leader.raftCurrentTerm
+    for pad in range(batch * 4, batch * 6):
+        text = "x" * pad
+        command = _bchr(_COMMAND_TYPE.REGULAR) + pickle.dumps((func_id, (text,)))
+        entry = pickle.dumps((command, index, term))
+        if any(len(command) <= edge < len(entry) for edge in range(batch, len(entry), batch)):
+            return text
+    raise AssertionError("no such length")
+
+
+def test_an_entry_sent_with_two_last_chunks_reaches_every_follower():
+    from raft_voters import three_voters, tick
+    from test_raft_prevote import elect
+    batch = 256
+    with three_voters("127.0.3.10", appendEntriesBatchSizeBytes=batch, raftMinTimeout=1.0, raftMaxTimeout=2.0,
+                      leaderFallbackTimeout=3.0, connectionTimeout=3.0, connectionRetryTime=0.1) as nodes:
+        leader = elect(nodes)
+        sent = leader._SyncObj__transport.send
+        finishes = []
+
+        def counting(node, message):
+            if isinstance(message, dict) and message.get("transmission") == "finish":
+                finishes.append(node)
+            return sent(node, message)
+        leader._SyncObj__transport.send = counting
+        leader.apply(two_finishes(leader, batch), callback=lambda *_: None)
+        target = leader._SyncObj__getCurrentLogIndex() + 1
+        assert tick(nodes, 30, lambda: all(n.raftLastApplied >= target for n in nodes)), (
+            [(n.raftLastApplied, n._SyncObj__getCurrentLogIndex()) for n in nodes], target)
+        assert len(finishes) >= 4  # two to each follower: the case is exercised

@@ -8,6 +8,7 @@ image has it, so the client's next Metadata request here sees the topic.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from kraft.broker.services import BrokerServices
@@ -18,6 +19,7 @@ from kraft.kafka.wire import error_codes
 from kraft.kafka.connection.request_context import RequestContext
 
 ZERO_UUID = uuid.UUID(int=0)
+TOPICS_IN_FLIGHT = 32  # of one request, to the controller at once (_together)
 
 
 def _failure(exc: KraftError | error_codes.Answer) -> tuple[int, str]:
@@ -39,14 +41,31 @@ def _checked_name(name, change: str) -> str:
 # -- CreateTopics -----------------------------------------------------------------------------
 async def create_topics(node: BrokerServices, ctx: RequestContext, request) -> dict:
     seen: set[str] = set()
-    results = []
+    work = []
     for topic in request.topics:
         if topic.name in seen:  # Kafka: every entry of a repeated name fails
-            results.append(_created_error(topic.name, error_codes.INVALID_REQUEST, "topic named twice in one request"))
+            work.append(_answer(_created_error(topic.name, error_codes.INVALID_REQUEST,
+                                               "topic named twice in one request")))
             continue
         seen.add(topic.name)
-        results.append(await _create_one(node, ctx, topic, bool(request.validate_only)))
-    return {"throttle_time": 0, "topics": results}
+        work.append(_create_one(node, ctx, topic, bool(request.validate_only)))
+    return {"throttle_time": 0, "topics": await _together(work)}
+
+
+async def _answer(answer: dict) -> dict:
+    return answer
+
+
+async def _together(work: list) -> list:
+    """The topics of one request, answered in their order: their controller calls are in
+    flight together, so the controller writes those that arrive together as one entry (as
+    Kafka's writes a request's topics at once) instead of one commit after another."""
+    gate = asyncio.Semaphore(TOPICS_IN_FLIGHT)
+
+    async def gated(one):
+        async with gate:
+            return await one
+    return list(await asyncio.gather(*(gated(one) for one in work)))
 
 
 def _created_error(name: str, code: int, message: str) -> dict:
@@ -88,20 +107,21 @@ async def delete_topics(node: BrokerServices, ctx: RequestContext, request) -> d
         names = list(request.topic_names)
     else:
         names = [t.name for t in request.topics]
-    responses = []
-    for name in names:
-        answer = {"name": name, "topic_id": ZERO_UUID, "error_code": error_codes.NONE, "error_message": None}
-        try:
-            if name is None:
-                raise error_codes.Answer(error_codes.UNKNOWN_TOPIC_ID, "deleting by topic id is not supported")
-            _checked_name(name, "delete")
-            ctx.check("delete_topic", name)
-            result = await node.controller_call(controller_requests.DeleteTopic(name=name))
-            await node.wait_metadata(result.get("metadata_offset", 0))
-        except error_codes.REFUSALS as exc:
-            answer["error_code"], answer["error_message"] = _failure(exc)
-        responses.append(answer)
-    return {"throttle_time": 0, "responses": responses}
+    return {"throttle_time": 0, "responses": await _together([_delete_one(node, ctx, name) for name in names])}
+
+
+async def _delete_one(node: BrokerServices, ctx: RequestContext, name: str | None) -> dict:
+    answer = {"name": name, "topic_id": ZERO_UUID, "error_code": error_codes.NONE, "error_message": None}
+    try:
+        if name is None:
+            raise error_codes.Answer(error_codes.UNKNOWN_TOPIC_ID, "deleting by topic id is not supported")
+        _checked_name(name, "delete")
+        ctx.check("delete_topic", name)
+        result = await node.controller_call(controller_requests.DeleteTopic(name=name))
+        await node.wait_metadata(result.get("metadata_offset", 0))
+    except error_codes.REFUSALS as exc:
+        answer["error_code"], answer["error_message"] = _failure(exc)
+    return answer
 
 
 # -- CreatePartitions -------------------------------------------------------------------------
