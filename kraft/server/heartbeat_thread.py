@@ -145,6 +145,9 @@ class HeartbeatThread:
         try:
             await self._stopping.wait()
         finally:
-            for task in [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task()]:
+            tasks = [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task()]
+            for task in tasks:
                 task.cancel()
+            if tasks:  # their own cleanup (the beats' in flight) runs before the loop closes
+                await asyncio.wait(tasks, timeout=JOIN_BOUND_S / 2)
             await peers.close()
