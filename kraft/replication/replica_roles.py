@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 Placed = tuple[TopicImage, int, PartitionRegistration]  # a partition as image.all_partitions() yields it
 
 APPLY_RETRY_S = 1.0  # a metadata image not fully applied (a write failed) is applied again after this
-ROLES_AT_ONCE = 1000  # partitions opened, then given their roles, before the next ones open
 
 
 class ReplicaRoles:
@@ -104,25 +103,9 @@ class ReplicaRoles:
         self._logs.reconfigure(image)
         touched: Iterable[Placed] = image.all_partitions() if whole else self._touched(image, changes)
         mine = [(topic, index, reg) for topic, index, reg in touched if self._broker_id in reg.replicas]
-        complete = True
+        complete = await self._open_missing(mine)
         min_isrs: dict[str, int] = {}  # read only for partitions led here, once per topic
-        # A part at a time: the first partitions lead, follow and catch up while the next
-        # logs open (a start opens every log of the broker: minutes at 30,000)
-        for start in range(0, len(mine), ROLES_AT_ONCE):
-            part = mine[start:start + ROLES_AT_ONCE]
-            opened = await self._open_missing(part)
-            complete = await self._take_roles(part, min_isrs) and opened and complete
-            if len(mine) > ROLES_AT_ONCE:
-                self._sync_fetchers([(t.topic_id, i) for t, i, _ in part])
-        # only the partitions looked at here can have changed whom they follow
-        self._sync_fetchers(None if whole else [(t.topic_id, i) for t, i, _ in mine] + removed)
-        return complete
-
-    async def _take_roles(self, part: list[Placed], min_isrs: dict[str, int]) -> bool:
-        """Each opened replica of `part` takes the role its registration names; False when
-        one could not (a write failed)."""
-        complete = True
-        for topic, index, reg in part:
+        for topic, index, reg in mine:
             replica = self._replicas.get((topic.topic_id, index))
             if replica is None:
                 continue  # not opened: at the retry, or with the next image
@@ -139,6 +122,8 @@ class ReplicaRoles:
             if role == "leader":
                 log.info("leader of %s-%d in epoch %d (isr %s)", topic.name, index,
                          reg.leader_epoch, list(reg.isr))
+        # only the partitions looked at here can have changed whom they follow
+        self._sync_fetchers(None if whole else [(t.topic_id, i) for t, i, _ in mine] + removed)
         return complete
 
     async def _open_missing(self, mine: list[Placed]) -> bool:

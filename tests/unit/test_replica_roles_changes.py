@@ -178,33 +178,3 @@ def test_offers_not_yet_applied_accumulate(cluster):
     assert cluster.follow()  # one apply of the newest image covers both offers
     assert sorted(cluster.applied) == [("a", 0), ("b", 1)]
     assert cluster.leader("a", 0).isr == (ME, 2) and cluster.leader("b", 1).isr == (ME, 2)
-
-
-def test_a_start_gives_the_first_logs_their_roles_before_the_last_ones_open(tmp_path, monkeypatch):
-    """Thousands of logs open at a start: the first lead (and their followers fetch) while
-    the others open, instead of every partition waiting for the last log."""
-    from kraft.replication import replica_roles
-    monkeypatch.setattr(replica_roles, "ROLES_AT_ONCE", 2)
-    c = Cluster(tmp_path, monkeypatch)
-    events: list[tuple[str, str, int]] = []
-    opening = replica_roles.ReplicaRoles.open_replica
-
-    async def open_replica(roles, topic, topic_id, index):
-        events.append(("open", topic, index))
-        return await opening(roles, topic, topic_id, index)
-    monkeypatch.setattr(replica_roles.ReplicaRoles, "open_replica", open_replica)
-    taking = PartitionReplica.apply_registration
-
-    def take(replica, reg, now, min_isr=1):
-        events.append(("role", replica.topic, replica.partition))
-        return taking(replica, reg, now, min_isr)
-    monkeypatch.setattr(PartitionReplica, "apply_registration", take)
-    try:
-        assert c.follow()
-        opens = [i for i, e in enumerate(events) if e[0] == "open"]
-        roles = [i for i, e in enumerate(events) if e[0] == "role"]
-        assert len(opens) == len(roles) == 4
-        assert roles[0] < opens[-1], events  # a role taken while logs were still to open
-        assert all(c.leader(t, p) is not None for t in "ab" for p in (0, 1))
-    finally:
-        c.close()
