@@ -28,6 +28,7 @@ CLASS_MEMBERS: dict[str, tuple[str, ...]] = {
         # overridden: what a message, an append, a membership change and a snapshot load do
         "__onMessageReceived", "__deleteEntriesFrom", "__changeCluster", "__doChangeCluster",
         "__doApplyCommand", "__loadDumpFile", "__connectedToAnyone", "__onReadonlyNodeDisconnected",
+        "_onTick",  # wrapped: how long one turn of the tick thread took (raft_tick_watch)
         # called: the log's end, a random election timeout, the set of peers
         "__getCurrentLogIndex", "__getCurrentLogTerm", "__generateRaftTimeout", "__updateClusterConfiguration",
         "_isLeader", "_getLeader", "_applyCommand",
