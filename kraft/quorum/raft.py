@@ -29,7 +29,7 @@ import orjson
 from pysyncobj import FAIL_REASON, SyncObjConf
 
 from kraft.quorum import raft_transport
-from kraft.quorum.raft_durable import fsync_path
+from kraft.storage.fs_sync import fsync_path
 from kraft.quorum import raft_fallback, raft_library, raft_voters
 from kraft.quorum.raft_files import (
     BOOTSTRAP_VOTERS,

@@ -36,20 +36,12 @@ from pathlib import Path
 from pysyncobj.journal import FileJournal, MetaStorer
 
 from kraft.quorum import raft_fallback
+from kraft.storage.fs_sync import fsync_path
 from pysyncobj.pickle import dumps
 
 log = logging.getLogger(__name__)
 UNSAVED_LOG_S = 10.0  # a term/vote write that keeps failing is logged at most this often
 HALT_EXIT_CODE = 70  # EX_SOFTWARE: the Raft journal could not be made durable
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or directory by path (a directory's fsync makes renames in it durable)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _halt(message: str) -> None:

@@ -17,8 +17,6 @@ SLOW_TICK_S = 0.5  # half the shortest election timeout Kafka's defaults allow (
 @dataclass
 class TickWatch:
     slow_s: float = SLOW_TICK_S
-    slow_ticks: int = 0  # turns longer than slow_s since the start
-    longest_s: float = 0.0
     _started: float = field(default=0.0, repr=False)
     _cpu: float = field(default=0.0, repr=False)
     _applying_s: float = field(default=0.0, repr=False)
@@ -35,10 +33,8 @@ class TickWatch:
     def end(self) -> str | None:
         """The line to log when this turn was slow, else None."""
         held = time.monotonic() - self._started
-        self.longest_s = max(self.longest_s, held)
         if held < self.slow_s:
             return None
-        self.slow_ticks += 1
         own = time.thread_time() - self._cpu
         return (f"one turn of the Raft thread took {held:.2f} s: {own:.2f} s of its own CPU, "
                 f"{self._applied} entries applied in {self._applying_s:.2f} s, the rest waiting "
