@@ -128,9 +128,11 @@ def _create_answer(status: int, body) -> str:
 
 def run_storm(cluster: LocalCluster, seconds: float, workers: int = 20, seed: int = 0,
               faults: bool = True, canary_every_s: float = 0.25, partitions: int = 1,
-              replication_factor: int = 1) -> StormResult:
+              replication_factor: int = 1, min_created: int = 0, max_seconds: float = 0.0) -> StormResult:
     """`canary_every_s`: one acks=all produce to an RF 3 topic at this period, the data
-    path's view of a busy control plane (0 turns it off)."""
+    path's view of a busy control plane (0 turns it off). `min_created`: the storm goes on
+    past `seconds` until that many creates succeeded (or `max_seconds` passed), so a
+    slow machine still writes enough entries to span the faults and several snapshots."""
     rng = random.Random(seed)
     cid = cluster.get(1, "/v3/clusters")[1]["data"][0]["cluster_id"]
     nodes = sorted(cluster.hosts)
@@ -153,6 +155,12 @@ def run_storm(cluster: LocalCluster, seconds: float, workers: int = 20, seed: in
         if faults:
             _kill_then_pause_leaders(cluster, rng, nodes, seconds)
         time.sleep(max(0.0, started + seconds - time.monotonic()))
+        give_up = started + max(seconds, max_seconds)
+        while time.monotonic() < give_up:
+            with storm.lock:
+                if result.created >= min_created:
+                    break
+            time.sleep(0.1)
     finally:
         storm.stop.set()
         for t in threads:

@@ -19,8 +19,9 @@ def test_metadata_storm_leaves_no_divergent_node(seed):
         c.start()
         c.wait_ready(timeout_s=60)
         try:
-            # 10 s still holds both faults: the kill at ~3 s, the 4 s pause from ~7 s to ~11 s
-            result = run_storm(c, seconds=10, workers=20, seed=seed)
+            # 10 s still holds both faults: the kill at ~3 s, the 4 s pause from ~7 s to ~11 s;
+            # then creates go on until 100 succeeded, however slow the machine
+            result = run_storm(c, seconds=10, workers=20, seed=seed, min_created=100, max_seconds=120)
         finally:
             logs = {n: c.log_path(n).read_text(errors="replace") if c.log_path(n).exists() else ""
                     for n in c.hosts}
