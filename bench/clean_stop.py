@@ -9,6 +9,9 @@ and appends one record to each (no fsync: as a produce leaves them), then times:
 
 - close after writes: LogManager.close_all_cleanly, as a SIGTERM'd node runs it;
 - reopen: every log opened again as the next start does (the previous run closed);
+  with `--led` each log's newest epoch starts at its end (leadership taken and nothing
+  written since: every log of the node that led when the others stopped), which the
+  open drops;
 - close when idle: the same close with nothing written since the reopen.
 
 The figure per step is the slowest process's wall time. With `--against TREE` the
@@ -32,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 
 
-def child(data_dir: Path, logs: int) -> dict:
+def child(data_dir: Path, logs: int, led: bool) -> dict:
     import logging
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="  %(message)s")
     from kraft.replication.log_manager import OPEN_AT_ONCE, open_replica_log
@@ -47,6 +50,8 @@ def child(data_dir: Path, logs: int) -> dict:
         replicas = [await manager.roles.open_replica(t, f"id-{t}", p) for t, p in names]
         for replica in replicas:
             replica.log.append([Record(None, b"v" * 100, (), 0)], leader_epoch=0)
+            if led:  # leadership taken at the end, nothing written since (a controlled shutdown's)
+                replica.log.leader_epoch_cache.assign(1, replica.log.log_end_offset)
         return replicas
     replicas = asyncio.run(open_and_write())
     out = {}
@@ -69,12 +74,13 @@ def child(data_dir: Path, logs: int) -> dict:
     return out
 
 
-def one_repeat(tree: Path, logs: int, processes: int) -> dict:
+def one_repeat(tree: Path, logs: int, processes: int, led: bool) -> dict:
     base = Path(tempfile.mkdtemp(prefix="clean-stop-", dir=os.environ.get("TMPDIR", "/var/tmp")))
     os.sync()
     env = dict(os.environ, PYTHONPATH=str(tree))
     try:
-        procs = [subprocess.Popen([sys.executable, __file__, "--child", str(base / f"node-{i}"), "--logs", str(logs)],
+        argv = [sys.executable, __file__, "--logs", str(logs)] + (["--led"] if led else [])
+        procs = [subprocess.Popen(argv + ["--child", str(base / f"node-{i}")],
                                   env=env, stdout=subprocess.PIPE, text=True) for i in range(processes)]
         results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
     finally:
@@ -88,16 +94,18 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--against", help="an older checkout, alternated with this one")
+    ap.add_argument("--led", action="store_true",
+                    help="each log's last epoch begins at its end, as on the node that led when the others stopped")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(Path(args.child), args.logs)))
+        print(json.dumps(child(Path(args.child), args.logs, args.led)))
         return
     trees = [("this", HERE)] + ([("against", Path(args.against))] if args.against else [])
     runs: dict[str, list[dict]] = {name: [] for name, _ in trees}
     for _ in range(args.repeats):
         for name, tree in trees:
-            result = one_repeat(tree, args.logs, args.processes)
+            result = one_repeat(tree, args.logs, args.processes, args.led)
             runs[name].append(result)
             print(name, json.dumps(result), file=sys.stderr, flush=True)
     print(json.dumps({"logs_per_process": args.logs, "processes": args.processes, "runs": runs}))

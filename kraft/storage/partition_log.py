@@ -65,6 +65,7 @@ class PartitionLog(LogCutting):
         self._last_flush_ms = clock_ms()
         self._closed = False
         self.roll_fsyncs = RollFsyncs(directory, loaded.recovery_point)
+        self.roll_fsyncs.before_write = self.leader_epoch_cache.sync  # what a load left unsynced
         self._drop_cold: DropCold | None = None
         # offset ranges found damaged (never served) and not yet repaired; see damage.py
         self._damage: list[Damage] = list(loaded.lost)
@@ -302,7 +303,6 @@ class PartitionLog(LogCutting):
         (schedule(cache) runs cache.sync() there), and always before a recovery point
         that passes it (see LeaderEpochCache.sync_with)."""
         self.leader_epoch_cache.sync_with(schedule)
-        self.roll_fsyncs.before_write = self.leader_epoch_cache.sync
 
     def drop_cold_pages_with(self, drop: DropCold) -> None:
         """From now on appends call drop(log_file, start, end) for the bytes behind each
