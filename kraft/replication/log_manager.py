@@ -42,6 +42,7 @@ RETENTION_PERIOD_S = 5.0
 # this only take the GIL from the event loop (16 made the CreateTopics answer for 10,000
 # partitions take 23 s instead of 8).
 OPEN_AT_ONCE = 4
+OPEN_BATCH = 32  # logs one thread job opens at most (ReplicaRoles._open_missing)
 
 
 def open_replica_log(root: Path, topic: str, index: int, topic_id: str, config: LogConfig,
@@ -51,6 +52,18 @@ def open_replica_log(root: Path, topic: str, index: int, topic_id: str, config: 
     prepared = partition_dir.prepare(root, topic, index, topic_id)
     return PartitionLog.open(prepared.path, config, unsynced_identity=prepared.unsynced,
                              previous_run_closed=previous_run_closed, fresh=prepared.fresh)
+
+
+def _open_each(root: Path, jobs: list[tuple[str, int, str, LogConfig]],
+               previous_run_closed: bool | None) -> list[PartitionLog | Exception]:
+    """An opening thread's job: each log, or the exception its open raised."""
+    out: list[PartitionLog | Exception] = []
+    for topic, index, topic_id, config in jobs:
+        try:
+            out.append(open_replica_log(root, topic, index, topic_id, config, previous_run_closed))
+        except Exception as exc:  # handed to the caller, which decides what it means
+            out.append(exc)
+    return out
 
 
 class LogManager:
@@ -81,32 +94,49 @@ class LogManager:
 
     # -- opening and deleting ---------------------------------------------------------------
     async def open(self, topic: str, topic_id: str, index: int) -> PartitionLog:
-        """Open a replica's log in a worker thread: after a crash its newest segment is
-        walked batch by batch (seconds for a large one), and meanwhile this node must go
-        on heartbeating and serving fetches, or it is fenced and its followers fall out
-        of the ISR while it starts. The caller adopts the log before its next await, so
-        it is never seen as a stray log."""
-        name = partition_dir.partition_path(self.root, topic, index).name
-        config = log_config_for(self._topic_configs(topic))
+        """One log, opened as open_many opens each."""
+        opened = (await self.open_many([(topic, topic_id, index)]))[0]
+        if isinstance(opened, BaseException):
+            raise opened
+        return opened
 
-        self._opening.add(name)  # not a stray log while it opens (remove_stray_logs)
+    async def open_many(self, logs: list[tuple[str, str, int]]) -> list[PartitionLog | Exception]:
+        """Open these replicas' logs, (topic, topic id, partition) each, one after the
+        other in one worker thread: after a crash a newest segment is walked batch by
+        batch (seconds for a large one), and meanwhile this node must go on heartbeating
+        and serving fetches, or it is fenced and its followers fall out of the ISR while
+        it starts. Each answer is the log or what its open raised; one thread job for
+        many, as thousands of hand-backs to the loop (a wake-up and the interpreter lock
+        each) were a tenth of a start's opening. The caller adopts each log before its
+        next await, so none is ever seen as a stray log."""
+        names = [partition_dir.partition_path(self.root, topic, index).name for topic, _, index in logs]
+        jobs = [(topic, index, topic_id, log_config_for(self._topic_configs(topic)))
+                for topic, topic_id, index in logs]
+        self._opening.update(names)  # not stray logs while they open (remove_stray_logs)
         opened = asyncio.get_running_loop().run_in_executor(
-            self._openers, open_replica_log, self.root, topic, index, topic_id, config, self.previous_run_closed)
+            self._openers, _open_each, self.root, jobs, self.previous_run_closed)
         try:
-            plog = await asyncio.shield(opened)
+            results = await asyncio.shield(opened)
         except asyncio.CancelledError:
-            # stopping: the thread cannot be interrupted; let it finish and close its log
+            # stopping: the thread cannot be interrupted; let it finish and close its logs
             with contextlib.suppress(Exception):
-                (await opened).close(clean=False)
+                for plog in await opened:
+                    if isinstance(plog, PartitionLog):
+                        plog.close(clean=False)
             raise
         finally:
-            self._opening.discard(name)
+            self._opening.difference_update(names)
+        for plog in results:
+            if isinstance(plog, PartitionLog):
+                self._adopt(plog)
+        return results
+
+    def _adopt(self, plog: PartitionLog) -> None:
         if plog.directory.identity_unsynced:
             self._io.sync_identity(plog.directory)
         plog.flush_rolls_with(self._io.fsync_rolled)
         plog.sync_epochs_with(self._io.sync_epochs)
         plog.drop_cold_pages_with(self._io.drop_cached)
-        return plog
 
     def checkpointed_hw(self, plog: PartitionLog) -> int:
         return self._checkpoint.read().get(plog.directory.path.name, 0)

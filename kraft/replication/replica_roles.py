@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 
 from kraft.errors import StorageError
@@ -28,15 +29,17 @@ from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImag
 from kraft.replication.change_signal import ChangeSignal
 from kraft.replication.disk_trouble import DiskTrouble
 from kraft.replication.hosted_replicas import HostedReplicas, Key
-from kraft.replication.log_manager import OPEN_AT_ONCE, LogManager
+from kraft.replication.log_manager import OPEN_AT_ONCE, OPEN_BATCH, LogManager
 from kraft.replication.partition_replica import PartitionReplica, now_ms
 from kraft.replication.replica_repair import ReplicaRepairs
+from kraft.storage.partition_log import PartitionLog
 
 log = logging.getLogger(__name__)
 
 Placed = tuple[TopicImage, int, PartitionRegistration]  # a partition as image.all_partitions() yields it
 
 APPLY_RETRY_S = 1.0  # a metadata image not fully applied (a write failed) is applied again after this
+SAY_OPENED_FROM = 1000  # logs opened at once from which the node log says how long it took (a start)
 
 
 class ReplicaRoles:
@@ -127,28 +130,38 @@ class ReplicaRoles:
         return complete
 
     async def _open_missing(self, mine: list[Placed]) -> bool:
-        """Open the logs of the replicas not hosted yet, OPEN_AT_ONCE at a time (a start
-        opens every log this broker has: one after the other, thousands took minutes,
-        most of it each log's own file system calls); False when one failed for now."""
+        """Open the logs of the replicas not hosted yet, OPEN_AT_ONCE threads side by side,
+        up to OPEN_BATCH logs per thread job (a start opens every log this broker has:
+        one after the other, thousands took minutes, most of it each log's own file
+        system calls); False when one failed for now."""
         missing = [(topic, index) for topic, index, _ in mine if (topic.topic_id, index) not in self._replicas.by_id]
         for topic, index in missing:
             self._unopened.discard((topic.topic_id, index))
         if not missing:
             return True
-        slots = asyncio.Semaphore(OPEN_AT_ONCE)
+        size = max(1, min(OPEN_BATCH, -(-len(missing) // OPEN_AT_ONCE)))
 
-        async def one(topic: TopicImage, index: int) -> bool:
-            async with slots:
-                try:
-                    await self.open_replica(topic.name, topic.topic_id, index)
-                except OSError as exc:  # out of descriptors, say: opened at the retry
-                    self._trouble.contain(exc, f"opening the log of {topic.name}-{index}")
-                    return False
-                except StorageError as exc:  # one bad log must not take the node down
-                    log.error("cannot open the log of %s-%d: %s", topic.name, index, exc)
+        async def some(part: list[tuple[TopicImage, int]]) -> bool:
+            results = await self._logs.open_many([(topic.name, topic.topic_id, index) for topic, index in part])
+            ok = True
+            for (topic, index), opened in zip(part, results):
+                if isinstance(opened, PartitionLog):
+                    self._host(topic.name, topic.topic_id, index, opened)
+                elif isinstance(opened, OSError):  # out of descriptors, say: opened at the retry
+                    self._trouble.contain(opened, f"opening the log of {topic.name}-{index}")
+                    ok = False
+                elif isinstance(opened, StorageError):  # one bad log must not take the node down
+                    log.error("cannot open the log of %s-%d: %s", topic.name, index, opened)
                     self._unopened.add((topic.topic_id, index))
-            return True
-        return all(await asyncio.gather(*(one(topic, index) for topic, index in missing)))
+                else:
+                    raise opened
+            return ok
+        parts = [missing[at:at + size] for at in range(0, len(missing), size)]
+        started = time.monotonic()
+        complete = all(await asyncio.gather(*(some(part) for part in parts)))
+        if len(missing) >= SAY_OPENED_FROM:
+            log.info("%d logs opened in %.1f s", len(missing), time.monotonic() - started)
+        return complete
 
     def _assigned_here(self, image: MetadataImage, key: Key) -> bool:
         topic = image.topics.get(key[0])
@@ -172,7 +185,9 @@ class ReplicaRoles:
 
     async def open_replica(self, topic: str, topic_id: str, index: int) -> PartitionReplica:
         """Open the log (in a worker thread, see LogManager.open) and host its replica."""
-        plog = await self._logs.open(topic, topic_id, index)
+        return self._host(topic, topic_id, index, await self._logs.open(topic, topic_id, index))
+
+    def _host(self, topic: str, topic_id: str, index: int, plog: PartitionLog) -> PartitionReplica:
         replica = PartitionReplica(self._broker_id, topic, topic_id, index, plog,
                                    self._logs.checkpointed_hw(plog))
         replica.disk = self._trouble.disk

@@ -23,6 +23,8 @@ from kraft.metadata.records import (
     encode_batch,
 )
 from kraft.metadata.state_machine import MetadataStateMachine
+from kraft.replication import log_manager
+from kraft.replication.log_manager import OPEN_BATCH
 from kraft.replication.partition_replica import PartitionReplica
 from kraft.replication.replica_manager import ReplicaManager
 
@@ -178,3 +180,29 @@ def test_offers_not_yet_applied_accumulate(cluster):
     assert cluster.follow()  # one apply of the newest image covers both offers
     assert sorted(cluster.applied) == [("a", 0), ("b", 1)]
     assert cluster.leader("a", 0).isr == (ME, 2) and cluster.leader("b", 1).isr == (ME, 2)
+
+
+def test_many_new_logs_open_in_a_few_thread_jobs_and_one_that_fails_holds_back_no_other(cluster, monkeypatch):
+    jobs: list[int] = []
+    each = log_manager._open_each
+
+    def counted(root, logs, previous_run_closed):
+        jobs.append(len(logs))
+        return each(root, logs, previous_run_closed)
+    opened = log_manager.open_replica_log
+    failed = []
+
+    def fails_once(root, topic, index, *rest):
+        if (topic, index) == ("c", 5) and not failed:
+            failed.append(True)
+            raise OSError(errno.EMFILE, "Too many open files")
+        return opened(root, topic, index, *rest)
+    monkeypatch.setattr(log_manager, "_open_each", counted)
+    monkeypatch.setattr(log_manager, "open_replica_log", fails_once)
+    cluster.commit(*create("c", "id-c", partitions=200))
+    assert cluster.follow() is False  # c-5 is not open: the image is applied again
+    assert sum(jobs) == 200 and len(jobs) == -(-200 // OPEN_BATCH)  # not a thread job per log
+    assert cluster.manager.replica("c", 5) is None
+    assert all(cluster.leader("c", p) is not None for p in range(200) if p != 5)
+    assert asyncio.run(cluster.manager.roles.apply_offered()) is True  # run()'s retry
+    assert cluster.leader("c", 5) is not None
