@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kraft.storage.fs_sync import fsync_path
@@ -52,11 +54,42 @@ class LogDirectory:
         `made`: the caller made the directory (partition_dir.prepare)."""
         self.path = Path(path)
         if not made:
-            self.path.mkdir(parents=True, exist_ok=True)
+            try:  # one call where it is there already, as at every start
+                os.mkdir(self.path)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                self.path.mkdir(parents=True, exist_ok=True)
         self._previous_run_closed = previous_run_closed
         # partition.metadata and this directory's own entry, written and not fsynced yet
         self._identity_unsynced = unsynced_identity
         self._identity_lock = threading.Lock()  # synced from worker threads too
+        self._names: frozenset[str] | None = None  # the directory's entries, while a load asks (listed)
+
+    @contextmanager
+    def listed(self) -> Iterator[frozenset[str]]:
+        """One listing of the directory for a load: which files are there is asked of it
+        (has) instead of a stat or a failed open each, and segment_bases reads it. Only
+        the load's own changes happen meanwhile; relist() after one that adds files."""
+        self._names = frozenset(os.listdir(self.path))
+        try:
+            yield self._names
+        finally:
+            self._names = None
+
+    def relist(self) -> None:
+        if self._names is not None:
+            self._names = frozenset(os.listdir(self.path))
+
+    @property
+    def names(self) -> frozenset[str] | None:
+        """The listing while a load holds one (listed), else None."""
+        return self._names
+
+    def has(self, name: str) -> bool:
+        if self._names is not None:
+            return name in self._names
+        return os.path.exists(os.path.join(self.path, name))
 
     @property
     def identity_unsynced(self) -> bool:
@@ -88,19 +121,24 @@ class LogDirectory:
     def segment_bases(self) -> list[int]:
         """Base offsets of the segments present, oldest first; removes leftovers
         (index files whose log is gone, temp files) from interrupted operations."""
+        names = self._names if self._names is not None else os.listdir(self.path)
         bases: set[int] = set()
-        orphans: list[Path] = []
-        for entry in self.path.iterdir():
-            stem, suffix = entry.stem, entry.suffix
-            if suffix == ".tmp":
-                orphans.append(entry)
-            elif suffix == LOG_SUFFIX and _is_base(stem):
+        orphans: list[str] = []
+        for name in names:
+            stem, dot, suffix = name.rpartition(".")
+            if dot and suffix == "tmp":
+                orphans.append(name)
+            elif dot and "." + suffix == LOG_SUFFIX and _is_base(stem):
                 bases.add(int(stem))
-        for entry in self.path.iterdir():
-            if entry.suffix in INDEX_SUFFIXES and _is_base(entry.stem) and int(entry.stem) not in bases:
-                orphans.append(entry)
+        for name in names:
+            stem, dot, suffix = name.rpartition(".")
+            if dot and "." + suffix in INDEX_SUFFIXES and _is_base(stem) and int(stem) not in bases:
+                orphans.append(name)
         for orphan in orphans:
-            orphan.unlink(missing_ok=True)
+            try:
+                os.unlink(os.path.join(self.path, orphan))
+            except FileNotFoundError:
+                pass
         return sorted(bases)
 
     @property
@@ -110,7 +148,7 @@ class LogDirectory:
     def was_clean_shutdown(self) -> bool:
         """The marker, trusted only when the broker's previous run closed every log: its
         removal at the open before is not fsynced, so a power cut may bring it back."""
-        return self._previous_run_closed is not False and self.marker.exists()
+        return self._previous_run_closed is not False and self.has(CLEAN_SHUTDOWN_MARKER)
 
     def mark_clean_shutdown(self) -> None:
         """Made once everything it vouches for is on disk, so it needs no fsync of its
@@ -122,10 +160,12 @@ class LogDirectory:
         """Called once the log is open: from here on a crash must trigger recovery. The
         broker's run state already says so durably (see was_clean_shutdown): a fsync
         here was most of a restart's time to open thousands of logs."""
-        if self.marker.exists():
-            self.marker.unlink()
-            if self._previous_run_closed is None:
-                fsync_directory(self.path)
+        try:
+            os.unlink(self.marker)
+        except FileNotFoundError:
+            return
+        if self._previous_run_closed is None:
+            fsync_directory(self.path)
 
     def fsync(self) -> None:
         self.sync_identity()
@@ -135,6 +175,8 @@ class LogDirectory:
         """0 when the file is missing or unreadable: every segment is in doubt. A new
         log has no file (nothing is fsynced yet, and writing one would be a fsync per
         log created); the first roll that reaches the disk writes it."""
+        if self._names is not None and RECOVERY_POINT not in self._names:
+            return 0
         try:
             return int((self.path / RECOVERY_POINT).read_text())
         except (OSError, ValueError):
@@ -148,6 +190,8 @@ class LogDirectory:
 
     def read_log_start(self) -> int | None:
         """None when the file is missing or unreadable: the first segment's base rules."""
+        if self._names is not None and LOG_START not in self._names:
+            return None
         try:
             return int((self.path / LOG_START).read_text())
         except (OSError, ValueError):

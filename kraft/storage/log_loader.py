@@ -42,13 +42,17 @@ class Loaded(NamedTuple):
 
 
 def load(directory: LogDirectory, index_interval_bytes: int) -> Loaded:
-    """What the directory holds, recovered after kill -9 or a power cut."""
-    clean = directory.was_clean_shutdown()
-    point = directory.read_recovery_point()
-    segments, epochs, lost = load_segments(directory, index_interval_bytes, point)
-    doubt = None if clean else doubtful_start(segments, point)
-    producers = producer_snapshots.load(directory.path, segments, doubt)
-    return Loaded(segments, epochs, producers, lost, point, directory.read_log_start())
+    """What the directory holds, recovered after kill -9 or a power cut. One listing of
+    the directory says which files there are to read (LogDirectory.listed)."""
+    with directory.listed() as names:
+        if cleaned_swap.recover(directory.path, names):  # a compaction swap cut short: finished or dropped
+            directory.relist()
+        clean = directory.was_clean_shutdown()
+        point = directory.read_recovery_point()
+        segments, epochs, lost = load_segments(directory, index_interval_bytes, point)
+        doubt = None if clean else doubtful_start(segments, point)
+        producers = producer_snapshots.load(directory.path, segments, doubt, directory.names)
+        return Loaded(segments, epochs, producers, lost, point, directory.read_log_start())
 
 
 def new_log(directory: LogDirectory, index_interval_bytes: int) -> Loaded:
@@ -65,10 +69,9 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int, recovery_p
     (its index unusable, its data damaged) drops everything after it, so the offsets stay
     gapless, and the dropped range is reported as damage (the replica must leave the ISR
     and fetch it again)."""
-    cleaned_swap.recover(directory.path)  # a compaction swap cut short: finish or drop it
     clean = directory.was_clean_shutdown()
     checkpoint = directory.path / CHECKPOINT_NAME
-    entries = read_checkpoint(checkpoint)
+    entries = read_checkpoint(checkpoint) if directory.has(CHECKPOINT_NAME) else None
     # in memory while the batches are walked (an epoch change per batch run would be a
     # durable write each), written once at the end if it changed
     epochs = LeaderEpochCache(None, entries or [])
@@ -77,17 +80,20 @@ def load_segments(directory: LogDirectory, index_interval_bytes: int, recovery_p
         epochs.assign(header.leader_epoch, header.base_offset)
 
     bases = directory.segment_bases()
+    names = directory.names
     if not bases:
         segments = [Segment.create(directory.path, 0, index_interval_bytes)]
     elif clean:
-        segments = [Segment.open(directory.path, base, index_interval_bytes) for base in bases]
+        segments = [Segment.open(directory.path, base, index_interval_bytes, names=names) for base in bases]
         segments[-1].log.on_disk()  # fsynced before the marker was made: a clean stop need not again
     else:
         doubtful = _first_unflushed(bases, recovery_point)
-        segments = [Segment.open(directory.path, base, index_interval_bytes) for base in bases[:doubtful]]
+        segments = [Segment.open(directory.path, base, index_interval_bytes, names=names)
+                    for base in bases[:doubtful]]
         epochs.truncate_from_end(bases[doubtful])  # re-learnt from the batches that survive
         for base in bases[doubtful:]:
-            segments.append(Segment.open(directory.path, base, index_interval_bytes, recover=True, on_batch=learn))
+            segments.append(Segment.open(directory.path, base, index_interval_bytes, recover=True, on_batch=learn,
+                                         names=names))
         _recover_before_empty_tail(segments, epochs, learn)
     lost = _drop_after_gap(segments)
     if entries is None and any(not s.is_empty for s in segments):

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from kraft.storage import log_transactions
@@ -32,11 +33,13 @@ VERSION = 2
 READABLE_VERSIONS = (1, 2)
 
 
-def snapshot_offsets(directory: Path) -> list[int]:
+def snapshot_offsets(directory: Path, names: Iterable[str] | None = None) -> list[int]:
+    """`names`: the directory's listing, if the caller holds one."""
     out = []
-    for entry in directory.iterdir():
-        if entry.suffix == SUFFIX and len(entry.stem) == 20 and entry.stem.isascii() and entry.stem.isdigit():
-            out.append(int(entry.stem))
+    for name in os.listdir(directory) if names is None else names:
+        stem, dot, suffix = name.rpartition(".")
+        if dot and "." + suffix == SUFFIX and len(stem) == 20 and stem.isascii() and stem.isdigit():
+            out.append(int(stem))
     return sorted(out)
 
 
@@ -81,14 +84,19 @@ def _read(directory: Path, offset: int) -> ProducerStateTable:
     return ProducerStateTable.from_json(data["producers"])
 
 
-def load(directory: Path, segments: Sequence[Segment], replay_from: int | None = None) -> ProducerStateTable:
+def load(directory: Path, segments: Sequence[Segment], replay_from: int | None = None,
+         names: Iterable[str] | None = None) -> ProducerStateTable:
     """The table for the log as it is now: newest usable snapshot + the batches after it.
     ``replay_from``: replay at least from there (a snapshot at or below it), so the
-    segments from there on get their transaction index rebuilt (recovery's doubt)."""
+    segments from there on get their transaction index rebuilt (recovery's doubt).
+    `names`: the directory's listing, if the caller holds one."""
     log_end = segments[-1].next_offset
-    delete_after(directory, log_end)
+    offsets = snapshot_offsets(directory, names)
+    for o in offsets:
+        if o > log_end:  # they describe batches a truncation removed
+            _path(directory, o).unlink(missing_ok=True)
     table, start = None, segments[0].base_offset
-    for offset in reversed(snapshot_offsets(directory)):
+    for offset in reversed([o for o in offsets if o <= log_end]):
         if replay_from is not None and offset > replay_from:
             continue
         try:

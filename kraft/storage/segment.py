@@ -34,14 +34,19 @@ def segment_stem(base_offset: int) -> str:
 class Segment:
     """Use ``Segment.create`` or ``Segment.open``; the constructor only opens files."""
 
-    def __init__(self, directory: Path, base_offset: int, index_interval_bytes: int, new: bool = False) -> None:
+    def __init__(self, directory: Path, base_offset: int, index_interval_bytes: int, new: bool = False,
+                 names: frozenset[str] | None = None) -> None:
+        """`names`: the directory's listing (LogDirectory.listed), which says which index
+        files are there: none is looked for that is not (an empty log's never are)."""
         stem = segment_stem(base_offset)  # a join per file: with_name costs twice as much
         self.base_offset = base_offset
         self.index_interval_bytes = index_interval_bytes
         self.log = LogFile(directory / (stem + ".log"), new=new)
-        self.offset_index = SparseIndex(directory / (stem + ".index"), OFFSET_ENTRY)
-        self.time_index = SparseIndex(directory / (stem + ".timeindex"), TIME_ENTRY)
-        self.txn_index = TxnIndex(directory / (stem + TXN_INDEX_SUFFIX))
+        def missing(suffix: str) -> bool:
+            return new or (names is not None and stem + suffix not in names)
+        self.offset_index = SparseIndex(directory / (stem + ".index"), OFFSET_ENTRY, absent=missing(".index"))
+        self.time_index = SparseIndex(directory / (stem + ".timeindex"), TIME_ENTRY, absent=missing(".timeindex"))
+        self.txn_index = TxnIndex(directory / (stem + TXN_INDEX_SUFFIX), absent=missing(TXN_INDEX_SUFFIX))
         self.next_offset = base_offset
         self.max_timestamp = NO_TIMESTAMP
         self.offset_of_max_timestamp = base_offset
@@ -72,9 +77,10 @@ class Segment:
         *,
         recover: bool = False,
         on_batch: Callable[[BatchHeader], None] | None = None,
+        names: frozenset[str] | None = None,
     ) -> Segment:
         """Open an existing segment; trust its indexes unless ``recover`` or they look wrong."""
-        segment = cls(directory, base_offset, index_interval_bytes)
+        segment = cls(directory, base_offset, index_interval_bytes, names=names)
         if recover or not segment._load_indexes():
             segment.recover(on_batch)
         return segment

@@ -24,8 +24,10 @@ TIME_ENTRY = struct.Struct(">qi")
 
 
 class SparseIndex:
-    def __init__(self, path: Path, entry: struct.Struct) -> None:
+    def __init__(self, path: Path, entry: struct.Struct, absent: bool = False) -> None:
+        """`absent`: the caller knows the file is not there (a listing said so)."""
         self.path = path
+        self._absent = absent  # until something makes the file
         self._entry = entry
         self.keys = array("q")
         self.values = array("q")
@@ -40,6 +42,8 @@ class SparseIndex:
     def load(self, missing_ok: bool = False) -> bool:
         """Read the file; False when it is missing (unless `missing_ok`: then it is an
         index without entries) or not a sane index (then rebuild it)."""
+        if self._absent:
+            return missing_ok
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
@@ -65,6 +69,9 @@ class SparseIndex:
         if make:
             with open(self.path, "wb"):
                 pass
+            self._absent = False
+            return
+        if self._absent:
             return
         try:
             os.truncate(self.path, 0)
@@ -93,6 +100,7 @@ class SparseIndex:
             raise ValueError(f"index {self.path.name}: entry ({key}, {value}) is not after {self.last()}")
         if self._fd is None:
             self._fd = Descriptor.of_path(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        self._absent = False
         fd = self._fd.acquire()
         try:
             os.write(fd, self._entry.pack(key, value))

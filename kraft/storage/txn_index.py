@@ -59,9 +59,10 @@ def collect(entries: Iterable[TxnIndexEntry], start: int, upper: int) -> tuple[l
 
 
 class TxnIndex:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, absent: bool = False) -> None:
+        """`absent`: the caller knows the file is not there (a listing said so)."""
         self.path = path
-        self._entries: list[TxnIndexEntry] | None = None
+        self._entries: list[TxnIndexEntry] | None = [] if absent else None
         self._dirty = False  # written since the last fsync
 
     def entries(self) -> list[TxnIndexEntry]:
