@@ -55,7 +55,7 @@ from kraft.quorum.protocol import (
     VoterStatus,
 )
 from kraft.metadata.state_machine import ApplyResult, MetadataStateMachine
-from kraft.quorum.raft_syncobj import KeptTailFilter, MetadataSyncObj, bind_raft_sources_to
+from kraft.quorum.raft_syncobj import SNAPSHOT_BYTES, KeptTailFilter, MetadataSyncObj, bind_raft_sources_to
 from kraft.quorum.raft_timing import QuorumTimings
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ class RaftQuorum:
         password: str,
         timings: QuorumTimings = QuorumTimings(),
         snapshot_every: int | None = None,
+        snapshot_bytes: int | None = None,
         bind_address: str | None = None,  # "host:port" to listen on, when not our voter address
         source_host: str | None = "",  # our connections' source address; "": our voter host
     ):
@@ -95,6 +96,9 @@ class RaftQuorum:
         # exercise snapshot + journal recovery without writing 5,000 entries).
         self._snapshot_every = snapshot_every or int(
             os.environ.get("KRAFT_METADATA_SNAPSHOT_ENTRIES", "5000"))
+        # and by the bytes of those entries, as Kafka (metadata.log.max.record.bytes.between.snapshots)
+        self._snapshot_bytes = snapshot_bytes or int(
+            os.environ.get("KRAFT_METADATA_SNAPSHOT_BYTES", str(SNAPSHOT_BYTES)))
         self._listeners: list[Callable[[], object]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._obj: MetadataSyncObj | None = None
@@ -156,7 +160,7 @@ class RaftQuorum:
                                          transport_class, durable, node_id=self.node_id,
                                          voters=self._voters, on_voters=self._voters_changed,
                                          loaded_voters=lambda: self._loaded_voters, applied_voters=base,
-                                         catch_up_first=catch_up)
+                                         catch_up_first=catch_up, snapshot_bytes=self._snapshot_bytes)
         except BaseException:
             self._close_listener()
             raise

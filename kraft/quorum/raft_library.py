@@ -31,7 +31,7 @@ CLASS_MEMBERS: dict[str, tuple[str, ...]] = {
         "_onTick",  # wrapped: how long one turn of the tick thread took (raft_tick_watch)
         # called: the log's end, a random election timeout, the set of peers
         "__getCurrentLogIndex", "__getCurrentLogTerm", "__generateRaftTimeout", "__updateClusterConfiguration",
-        "_isLeader", "_getLeader", "_applyCommand",
+        "_isLeader", "_getLeader", "_applyCommand", "forceLogCompaction",
         # read or written: the leader's view of its followers, the log, the election timer
         "__raftNextIndex", "__raftMatchIndex", "__lastResponseTime", "__leaderCommitIndex", "__otherNodes",
         "__raftLog", "__readonlyNodes", "__selfNode", "__transferInProgress", "__transport",

@@ -29,6 +29,8 @@ from kraft.metadata.state_machine import MetadataStateMachine
 
 log = logging.getLogger("kraft.quorum.raft")  # the quorum adapter's one logger (raft.py)
 
+SNAPSHOT_BYTES = 20 * 1024 * 1024  # Kafka's metadata.log.max.record.bytes.between.snapshots default
+
 
 class _SourceBoundSockets:
     """Stands in for the `socket` module inside pysyncobj's tcp_connection: sockets it
@@ -65,14 +67,17 @@ class MetadataSyncObj(SyncObj):
                  node_id: int | None = None, voters: dict[int, str] | None = None,
                  on_voters: Callable[[dict[int, str], bool], object] | None = None,
                  loaded_voters: Callable[[], dict[int, str] | None] = lambda: None,
-                 applied_voters: dict[int, str] | None = None, catch_up_first: bool = False) -> None:
+                 applied_voters: dict[int, str] | None = None, catch_up_first: bool = False,
+                 snapshot_bytes: int = SNAPSHOT_BYTES) -> None:
         """catch_up_first: this controller's log may lack committed entries (its Raft state
         was lost): named a voter, it votes for nobody until caught up (_install_voters).
         voters: the voter set this node starts with (computed from its Raft files, see
         RaftQuorum.start), None where membership is not tracked (tests of other rules);
         peers are then the other voters. on_voters(voters, is_voter) runs on the tick
         thread whenever the set in the log changes; loaded_voters(): the set held by the
-        snapshot the library just loaded (None for one written before sets were kept)."""
+        snapshot the library just loaded (None for one written before sets were kept).
+        snapshot_bytes: a snapshot is taken once the entries applied since the last one hold
+        this much (Kafka's metadata.log.max.record.bytes.between.snapshots)."""
         self._sm = state_machine
         self._on_applied = on_applied
         self._keep_tail = False
@@ -94,6 +99,8 @@ class MetadataSyncObj(SyncObj):
         self._pre_vote = raft_prevote.PreVoteRound()  # before the library's tick thread can ask
         self._leader_heard_at = float("-inf")  # monotonic: the last AppendEntries of our term or a later one
         self.tick_watch = TickWatch()
+        self._snapshot_bytes = snapshot_bytes
+        self._bytes_since_snapshot = 0  # of the entries applied since a snapshot was last asked for
         if voters is not None:
             peers = [addr for addr in self.voters.values() if addr != self_addr]
         made = pysyncobj_module.createJournal
@@ -135,6 +142,13 @@ class MetadataSyncObj(SyncObj):
         result = self._sm.apply(batch_json)
         self._on_applied()
         self.tick_watch.applied(time.monotonic() - started)
+        self._bytes_since_snapshot += len(batch_json)
+        if self._bytes_since_snapshot >= self._snapshot_bytes:
+            # The library snapshots by entry count and time only; at thousands of partitions
+            # a few hundred entries held hundreds of MB, all replayed at every start in one
+            # turn of this thread (Kafka snapshots by bytes, for the same reason).
+            self._bytes_since_snapshot = 0
+            self.forceLogCompaction()
         return result.to_json()
 
     def _SyncObj__onMessageReceived(self, node, message):
