@@ -110,8 +110,11 @@ class LogManager:
         each) were a tenth of a start's opening. The caller adopts each log before its
         next await, so none is ever seen as a stray log."""
         names = [partition_dir.partition_path(self.root, topic, index).name for topic, _, index in logs]
-        jobs = [(topic, index, topic_id, log_config_for(self._topic_configs(topic)))
-                for topic, topic_id, index in logs]
+        configs: dict[str, LogConfig] = {}  # a topic's partitions mostly come together
+        for topic, _, _ in logs:
+            if topic not in configs:
+                configs[topic] = log_config_for(self._topic_configs(topic))
+        jobs = [(topic, index, topic_id, configs[topic]) for topic, topic_id, index in logs]
         self._opening.update(names)  # not stray logs while they open (remove_stray_logs)
         opened = asyncio.get_running_loop().run_in_executor(
             self._openers, _open_each, self.root, jobs, self.previous_run_closed)
