@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from kraft.storage.log_directory import replace_durably
+from kraft.storage.log_directory import read_whole, replace_durably
 
 CHECKPOINT_NAME = "leader-epoch-checkpoint"
 CHECKPOINT_VERSION = 0
@@ -183,7 +183,7 @@ class LeaderEpochCache:
 def read_checkpoint(path: Path) -> list[EpochEntry] | None:
     """Entries from a checkpoint file; None when it is missing or unreadable."""
     try:
-        lines = path.read_text().splitlines()
+        lines = read_whole(path).decode().splitlines()
         if int(lines[0]) != CHECKPOINT_VERSION or int(lines[1]) != len(lines) - 2:
             return None
         entries = [EpochEntry(*map(int, line.split())) for line in lines[2:]]

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from kraft.storage import log_transactions
+from kraft.storage.log_directory import read_whole
 from kraft.storage.producer_state import ProducerStateTable
 from kraft.storage.segment import Segment
 
@@ -78,7 +79,7 @@ def delete_before(directory: Path, offset: int) -> None:
 
 
 def _read(directory: Path, offset: int) -> ProducerStateTable:
-    data = json.loads(_path(directory, offset).read_bytes())
+    data = json.loads(read_whole(_path(directory, offset)))
     if data.get("version") not in READABLE_VERSIONS or data.get("offset") != offset:
         raise ValueError("unknown version or offset mismatch")
     return ProducerStateTable.from_json(data["producers"])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kraft.storage.descriptors import Descriptor
 from kraft.storage.fs_sync import fsync_path
+from kraft.storage.log_directory import read_whole
 
 OFFSET_ENTRY = struct.Struct(">ii")
 TIME_ENTRY = struct.Struct(">qi")
@@ -45,7 +46,7 @@ class SparseIndex:
         if self._absent:
             return missing_ok
         try:
-            data = self.path.read_bytes()
+            data = read_whole(self.path)
         except FileNotFoundError:
             return missing_ok
         usable = len(data) - len(data) % self._entry.size  # a torn last entry is dropped

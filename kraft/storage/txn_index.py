@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kraft.storage.fs_sync import fsync_path
+from kraft.storage.log_directory import read_whole
 
 SUFFIX = ".txnindex"
 VERSION = 0
@@ -72,7 +73,7 @@ class TxnIndex:
 
     def _load(self) -> list[TxnIndexEntry]:
         try:
-            data = self.path.read_bytes()
+            data = read_whole(self.path)
         except FileNotFoundError:
             return []
         entries = []
