@@ -96,7 +96,7 @@ class LogManager:
     async def open(self, topic: str, topic_id: str, index: int) -> PartitionLog:
         """One log, opened as open_many opens each."""
         opened = (await self.open_many([(topic, topic_id, index)]))[0]
-        if isinstance(opened, BaseException):
+        if isinstance(opened, Exception):
             raise opened
         return opened
 

@@ -73,15 +73,10 @@ def complete(partition_dir: Path) -> list[int] | None:
     return sorted(new_bases)
 
 
-def recover(partition_dir: Path, names: frozenset[str] | None = None) -> bool:
-    """At open, before segments are listed: drop an uncommitted pass, finish a committed one.
-    `names`: the directory's listing, which may say there is neither. True when it
-    looked, and the directory may have changed."""
-    if names is not None and STAGING_NAME not in names and SWAP_NAME not in names:
-        return False
+def recover(partition_dir: Path) -> None:
+    """At open, before segments are listed: drop an uncommitted pass, finish a committed one."""
     discard_staging(partition_dir)
     complete(partition_dir)
-    return True
 
 
 def _delete_segment_files(partition_dir: Path, base: int) -> None:

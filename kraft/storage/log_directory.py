@@ -81,13 +81,13 @@ class LogDirectory:
         self._names: frozenset[str] | None = None  # the directory's entries, while a load asks (listed)
 
     @contextmanager
-    def listed(self) -> Iterator[frozenset[str]]:
+    def listed(self) -> Iterator[None]:
         """One listing of the directory for a load: which files are there is asked of it
         (has) instead of a stat or a failed open each, and segment_bases reads it. Only
         the load's own changes happen meanwhile; relist() after one that adds files."""
         self._names = frozenset(os.listdir(self.path))
         try:
-            yield self._names
+            yield
         finally:
             self._names = None
 
@@ -189,7 +189,7 @@ class LogDirectory:
         """0 when the file is missing or unreadable: every segment is in doubt. A new
         log has no file (nothing is fsynced yet, and writing one would be a fsync per
         log created); the first roll that reaches the disk writes it."""
-        if self._names is not None and RECOVERY_POINT not in self._names:
+        if not self.has(RECOVERY_POINT):
             return 0
         try:
             return int(read_whole(self.path / RECOVERY_POINT))
@@ -204,7 +204,7 @@ class LogDirectory:
 
     def read_log_start(self) -> int | None:
         """None when the file is missing or unreadable: the first segment's base rules."""
-        if self._names is not None and LOG_START not in self._names:
+        if not self.has(LOG_START):
             return None
         try:
             return int(read_whole(self.path / LOG_START))

@@ -44,8 +44,9 @@ class Loaded(NamedTuple):
 def load(directory: LogDirectory, index_interval_bytes: int) -> Loaded:
     """What the directory holds, recovered after kill -9 or a power cut. One listing of
     the directory says which files there are to read (LogDirectory.listed)."""
-    with directory.listed() as names:
-        if cleaned_swap.recover(directory.path, names):  # a compaction swap cut short: finished or dropped
+    with directory.listed():
+        if directory.has(cleaned_swap.STAGING_NAME) or directory.has(cleaned_swap.SWAP_NAME):
+            cleaned_swap.recover(directory.path)  # a compaction swap cut short: finish or drop it
             directory.relist()
         clean = directory.was_clean_shutdown()
         point = directory.read_recovery_point()

@@ -64,11 +64,16 @@ def write(directory: Path, offset: int, table: ProducerStateTable) -> None:
                                                      "producers": table.to_json()}).encode())
 
 
-def delete_after(directory: Path, offset: int) -> None:
-    """Snapshots past ``offset`` describe batches a truncation removes."""
-    for o in snapshot_offsets(directory):
+def delete_after(directory: Path, offset: int, names: Iterable[str] | None = None) -> list[int]:
+    """Snapshots past ``offset`` describe batches a truncation removes; the offsets of
+    those kept. `names`: the directory's listing, if the caller holds one."""
+    kept = []
+    for o in snapshot_offsets(directory, names):
         if o > offset:
             _path(directory, o).unlink(missing_ok=True)
+        else:
+            kept.append(o)
+    return kept
 
 
 def delete_before(directory: Path, offset: int) -> None:
@@ -91,13 +96,9 @@ def load(directory: Path, segments: Sequence[Segment], replay_from: int | None =
     ``replay_from``: replay at least from there (a snapshot at or below it), so the
     segments from there on get their transaction index rebuilt (recovery's doubt).
     `names`: the directory's listing, if the caller holds one."""
-    log_end = segments[-1].next_offset
-    offsets = snapshot_offsets(directory, names)
-    for o in offsets:
-        if o > log_end:  # they describe batches a truncation removed
-            _path(directory, o).unlink(missing_ok=True)
+    kept = delete_after(directory, segments[-1].next_offset, names)
     table, start = None, segments[0].base_offset
-    for offset in reversed([o for o in offsets if o <= log_end]):
+    for offset in reversed(kept):
         if replay_from is not None and offset > replay_from:
             continue
         try:
