@@ -23,7 +23,6 @@ from kraft.replication.disk_trouble import DiskTrouble
 from kraft.replication.hosted_replicas import HostedReplicas
 from kraft.replication.io_worker import IoWorker
 from kraft.replication.log_cleaner_loop import LogCleanerLoop
-from kraft.replication.log_dir_health import is_dir_failure
 from kraft.replication.partition_replica import PartitionReplica
 from kraft.storage import partition_dir
 from kraft.storage.compaction import CleanerSettings
@@ -233,10 +232,7 @@ class LogManager:
         try:
             await asyncio.to_thread(self._checkpoint.write, hws)
         except OSError as exc:  # only a hint (see hw_checkpoint): the next period retries
-            if is_dir_failure(exc):
-                self._trouble.disk.fail(exc)
-            else:
-                log.warning("HW checkpoint not written: %s", exc)
+            self._trouble.contain(exc, "writing the HW checkpoint")
         finally:
             self._checkpoint_queued = False
 
