@@ -106,6 +106,7 @@ def check(request: web.Request, operation: ClientOperation, name: str) -> None:
 
 
 C = "/v3/clusters/{cluster_id}"
+ICE = "/iceberg/v1"
 T = C + "/topics/{topic}"
 P = T + "/partitions/{partition}"
 G = C + "/consumer-groups/{group}"
@@ -117,6 +118,15 @@ CC = C + "/broker-configs"
 RULES: dict[tuple[str, str], Rule | Marker] = {
     ("GET", "/status/ready"): OPEN,
     ("GET", "/openapi.json"): OPEN,
+    # the Iceberg REST catalog (api/iceberg_routes.py): a table is its topic, READ to load it
+    ("GET", ICE + "/config"): authenticated,
+    ("GET", ICE + "/namespaces"): authenticated,
+    ("GET", ICE + "/namespaces/{namespace}"): authenticated,
+    ("GET", ICE + "/namespaces/{namespace}/tables"): authenticated,  # filtered: tables whose topic it may read
+    ("GET", ICE + "/namespaces/{namespace}/tables/{topic}"): does("consume"),
+    **{(method, ICE + path): authenticated for method in ("POST", "DELETE")
+       for path in ("/namespaces", "/namespaces/{namespace}", "/namespaces/{namespace}/tables",
+                    "/namespaces/{namespace}/tables/{topic}")},  # refused: the catalog is read-only
     # cluster and brokers
     ("GET", "/v3/clusters"): authenticated,
     ("GET", C): authenticated,

@@ -26,6 +26,7 @@ from kraft.api import (
     decommission_routes,
     quorum_routes,
     group_routes,
+    iceberg_routes,
     openapi,
     produce_routes,
     quota_routes,
@@ -120,5 +121,6 @@ def build_app(node: BrokerServices) -> web.Application:
     acl_routes.add_routes(app)
     user_routes.add_routes(app)
     openapi.add_routes(app)
+    iceberg_routes.add_routes(app)
     console_routes.add_routes(app)
     return app

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from kraft.config.iceberg_spec_text import spec_problem
 from kraft.config.suggestion import did_you_mean
 
 INT_MAX = 2**31 - 1
@@ -135,6 +136,19 @@ _STRATEGY_NAMES = ("TopicNameStrategy", "RecordNameStrategy", "TopicRecordNameSt
 SUBJECT_NAME_STRATEGIES = tuple(_STRATEGY_PACKAGE + n for n in _STRATEGY_NAMES) + _STRATEGY_NAMES
 
 
+@dataclass(frozen=True)
+class IcebergPartitionSpec:
+    """Iceberg topics' partition spec text, such as "(hour(kafka.timestamp))"."""
+
+    expectation: str = ('a partition spec such as "(hour(kafka.timestamp))" or "()": a list of columns '
+                        "and hour/day/month/year/bucket(N, col)/truncate(N, col) of them")
+
+    def accepts(self, value: int | float | bool | str) -> bool:
+        return isinstance(value, str) and spec_problem(value) is None
+
+
+ICEBERG_MODES = ("disabled", "key_value")
+
 _SPECS = (
     _int("num.partitions", 3, 1, "Partitions of a topic created without a count (cluster default only)."),
     _int("replication.factor", 3, 1, "Replicas of a topic created without a factor (cluster default only)."),
@@ -184,6 +198,14 @@ _SPECS = (
     _stored(ConfigSpec("remote.storage.enable", "bool", "false", "Tiered storage for the topic.", AnyBool())),
     _stored(_int("segment.index.bytes", 10485760, 4, "Largest size of a segment's offset index.")),
     _stored(_long("segment.jitter.ms", 0, 0, "Random jitter subtracted from segment.ms.")),
+    # Iceberg topics (docs/ICEBERG.md), Redpanda's names
+    ConfigSpec("iceberg.mode", "string", "disabled",
+               "Keep the topic also as an Iceberg table: disabled, or key_value (the record's "
+               "metadata, key and value as columns).", OneOf(ICEBERG_MODES)),
+    _long("iceberg.target.lag.ms", 10000, 1000,
+          "Iceberg topics: how far the table may lag behind the committed records."),
+    ConfigSpec("iceberg.partition.spec", "string", "(hour(kafka.timestamp))",
+               "Iceberg topics: how the table is partitioned.", IcebergPartitionSpec()),
     # KIP-1191: a share group may write its dead letters here only when the topic allows it
     ConfigSpec("errors.deadletterqueue.group.enable", "bool", "false",
                "Let share groups use this topic as their dead-letter topic.", AnyBool()),

@@ -24,6 +24,7 @@ from kraft.controller import (
     config_control,
     decommission,
     election,
+    iceberg_control,
     producer_id_control,
     quota_control,
     reassignment,
@@ -248,6 +249,16 @@ class AlterClientQuotas(ControllerRequest):
     validate_only: bool = False
 
 
+class CommitIcebergTable(ControllerRequest):
+    """A table commit of an Iceberg topic (see iceberg_control)."""
+
+    op = "commit_iceberg_table"
+    topic: str
+    topic_id: str
+    based_on: str | None = Field(default=None, max_length=4096)
+    metadata_location: str = Field(min_length=1, max_length=4096)
+
+
 def build_command(op: str, payload: Any, controller: QuorumController,
                   defaults: dict[str, str]) -> Command:
     try:
@@ -415,6 +426,12 @@ def _alter_client_quotas(p: dict[str, Any], controller: QuorumController, defaul
     return lambda image: quota_control.alter_client_quotas(image, entries, req.validate_only)
 
 
+def _commit_iceberg_table(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
+    req = CommitIcebergTable.model_validate(p)
+    return lambda image: iceberg_control.commit_table(image, req.topic, req.topic_id, req.based_on,
+                                                      req.metadata_location)
+
+
 def _delete_user(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = DeleteUser.model_validate(p)
     return lambda image: security_control.delete_user(image, req.name)
@@ -434,6 +451,7 @@ _BUILDERS = {
     "alter_scram_credentials": _alter_scram_credentials,
     "alter_client_quotas": _alter_client_quotas,
     "allocate_producer_ids": _allocate_producer_ids,
+    "commit_iceberg_table": _commit_iceberg_table,
     **partition_commands.BUILDERS,
     "register": _register,
     "heartbeat": _heartbeat,

@@ -30,6 +30,7 @@ from kraft.metadata.records import (
     BrokerDecommission,
     BrokerRegistrationChange,
     ClientQuota,
+    IcebergTable,
     ConfigRecord,
     PartitionChange,
     PartitionRecord,
@@ -73,6 +74,7 @@ class MetadataDelta:
         self._decommissioning: dict[int, int] | None = None
         self._quotas: dict[tuple[tuple[str, str | None], ...], Mapping[str, float]] | None = None
         self._rebalance = image.rebalance
+        self._iceberg: dict[str, str] | None = None
         self._notes = ChangeNotes()  # what the records touched, for metadata consumers
         # the partitions of each topic the records touched, as a list changed in place and
         # made a tuple once in apply(): a topic of thousands of partitions created, or
@@ -307,6 +309,18 @@ class MetadataDelta:
             del configs[topic.name]
             self._notes.topic_configs.add(topic.name)
         self._notes.topics.add(r.topic_id)
+        if r.topic_id in self._base.iceberg_tables or (self._iceberg and r.topic_id in self._iceberg):
+            self._iceberg_w().pop(r.topic_id, None)  # the table leaves the catalog with its topic
+
+    def _iceberg_w(self) -> dict[str, str]:
+        if self._iceberg is None:
+            self._iceberg = dict(self._base.iceberg_tables)
+        return self._iceberg
+
+    def _replay_IcebergTable(self, r: IcebergTable) -> None:
+        if r.topic_id not in self._topics_r():
+            raise RecordRejected(f"topic id {r.topic_id} does not exist")
+        self._iceberg_w()[r.topic_id] = r.metadata_location
 
     def _replay_ProducerIds(self, r: ProducerIds) -> None:
         broker = self._brokers_r().get(r.broker_id)
@@ -401,6 +415,7 @@ class MetadataDelta:
             ),
             client_quotas=self._quotas if self._quotas is not None else base.client_quotas,
             rebalance=self._rebalance,
+            iceberg_tables=self._iceberg if self._iceberg is not None else base.iceberg_tables,
         )
 
 

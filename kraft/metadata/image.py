@@ -142,6 +142,8 @@ class MetadataImage:
     # -> quota key -> value
     client_quotas: Mapping[tuple[tuple[str, str | None], ...], Mapping[str, float]] = field(default_factory=dict)
     rebalance: RebalanceImage | None = None
+    # Iceberg topics' tables: topic id -> the table's current metadata file
+    iceberg_tables: Mapping[str, str] = field(default_factory=dict)
 
     def topic(self, name: str) -> TopicImage | None:
         topic_id = self.topic_ids.get(name)

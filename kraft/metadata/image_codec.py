@@ -81,6 +81,7 @@ def image_to_dict(image: MetadataImage) -> dict[str, Any]:
         "client_quotas": [[[list(part) for part in entity], dict(values)]
                           for entity, values in sorted(image.client_quotas.items(), key=lambda kv: repr(kv[0]))],
         **({"rebalance": _rebalance_to_dict(image.rebalance)} if image.rebalance is not None else {}),
+        **({"iceberg_tables": dict(sorted(image.iceberg_tables.items()))} if image.iceberg_tables else {}),
     }
 
 
@@ -148,4 +149,5 @@ def image_from_dict(data: dict[str, Any]) -> MetadataImage:
         client_quotas={tuple((t, n) for t, n in entity): dict(values)
                        for entity, values in data.get("client_quotas", ())},
         rebalance=_rebalance_from_dict(data.get("rebalance")),
+        iceberg_tables=dict(data.get("iceberg_tables", {})),  # absent: none (or an older snapshot)
     )

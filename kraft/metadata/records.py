@@ -230,6 +230,16 @@ class ClientQuota(_Record):
     value: float | None
 
 
+class IcebergTable(_Record):
+    """The current metadata file of a topic's Iceberg table (the catalog's pointer; Kafka
+    has none). The controller writes one only over the pointer the commit was based on,
+    so two commits racing each other never both land (docs/ICEBERG.md)."""
+
+    type: Literal["IcebergTable"] = "IcebergTable"
+    topic_id: str
+    metadata_location: str
+
+
 MetadataRecord = Annotated[
     Union[
         BecomeController,
@@ -250,6 +260,7 @@ MetadataRecord = Annotated[
         UserScramCredential,
         RemoveUserScramCredential,
         ClientQuota,
+        IcebergTable,
     ],
     Field(discriminator="type"),
 ]

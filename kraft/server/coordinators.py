@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from kraft.broker.data_plane import DataPlane
 from kraft.broker.share_group_admin import ShareGroupAdmin
@@ -16,6 +17,7 @@ from kraft.broker.txn_link import TransactionLink, TxnRemote
 from kraft.config.cluster import ClusterConfig
 from kraft.coordinator.runtime import AppendLocal, ControllerCall, ReplicaLookup, WaitMetadata
 from kraft.groups.group_coordinator import GroupCoordinator
+from kraft.broker.iceberg_tables import IcebergTables
 from kraft.internode.peers import Peers
 from kraft.metadata.image import MetadataImage
 from kraft.share.share_broker import ShareBroker
@@ -27,6 +29,10 @@ ACKS_ALL = -1
 DEAD_LETTER_TIMEOUT_MS = 30_000  # Kafka's request.timeout.ms
 
 
+# what the node runs as a task and wakes at every metadata image
+NodeTask = GroupCoordinator | TransactionCoordinator | ShareCoordinator | IcebergTables
+
+
 @dataclass(frozen=True)
 class Coordinators:
     groups: GroupCoordinator
@@ -36,10 +42,15 @@ class Coordinators:
     shares: ShareBroker  # share groups' membership and share-partitions, over share_state
     share_leaders: ShareLeaders  # the REST door's share consumers at the partition leaders
     share_admin: ShareGroupAdmin  # deleting share groups, altering their offsets
+    iceberg: IcebergTables | None  # a broker's Iceberg topics' translators
 
-    def by_task(self) -> dict[str, GroupCoordinator | TransactionCoordinator | ShareCoordinator]:
-        return {"group-coordinator": self.groups, "transaction-coordinator": self.transactions,
-                "share-coordinator": self.share_state}
+    def by_task(self) -> dict[str, NodeTask]:
+        tasks: dict[str, NodeTask] = {
+            "group-coordinator": self.groups, "transaction-coordinator": self.transactions,
+            "share-coordinator": self.share_state}
+        if self.iceberg is not None:
+            tasks["iceberg-tables"] = self.iceberg
+        return tasks
 
 
 def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], MetadataImage],
@@ -63,5 +74,16 @@ def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], 
 
     shares = ShareBroker(config.groups, image, share_link.read, share_link.write, dead_letter)
     share_leaders = ShareLeaders(node_id, data_plane, shares, peers)
+    iceberg = None if replicas is None else IcebergTables(
+        node_id, image, dict(config.topic_defaults), data_plane, controller_call, wait_metadata,
+        iceberg_warehouse(config, node_id))
     return Coordinators(groups, transactions, share_state, txn_link, shares, share_leaders,
-                        ShareGroupAdmin(node_id, shares, share_state, share_link, share_leaders, peers, image))
+                        ShareGroupAdmin(node_id, shares, share_state, share_link, share_leaders, peers, image),
+                        iceberg)
+
+
+def iceberg_warehouse(config: ClusterConfig, node_id: int) -> Path:
+    """Where Iceberg topics' files go: `iceberg` beside the data dirs, one directory the
+    nodes of a host share (a table's files are written by whichever node leads each
+    partition, its metadata by whichever commits; readers on the host see them all)."""
+    return config.node(node_id).data_path.parent / "iceberg"

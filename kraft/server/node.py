@@ -54,8 +54,7 @@ from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.server.broker_links import BrokerLinks
 from kraft.replication.replica_manager import ReplicaManager
-from kraft.server.coordinators import build_coordinators
-from kraft.share.share_coordinator import ShareCoordinator
+from kraft.server.coordinators import NodeTask, build_coordinators
 from kraft.share.share_broker import ShareBroker
 
 log = logging.getLogger(__name__)
@@ -124,7 +123,7 @@ class Node:
         self.groups: GroupCoordinator | None = None
         self.transactions: TransactionCoordinator | None = None
         # every coordinator (groups, transactions, share-partition state) by its task's name
-        self.coordinators: dict[str, GroupCoordinator | TransactionCoordinator | ShareCoordinator] = {}
+        self.coordinators: dict[str, NodeTask] = {}
         self.partition_reader: PartitionReader | None = None
         self._metadata_pending = False
         self._changes_not_offered = NOTHING

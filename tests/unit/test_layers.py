@@ -17,7 +17,7 @@ import kraft
 pytestmark = pytest.mark.slow  # a tree-wide check: in the default suite, not in `./dev unit`
 
 ROOT = Path(__file__).resolve().parents[2]
-ORDER = ["errors", "config", "security", "schemas", "metadata", "storage", "quorum", "replication", "controller", "coordinator",
+ORDER = ["errors", "config", "security", "schemas", "metadata", "iceberg", "storage", "quorum", "replication", "controller", "coordinator",
          "groups", "transactions", "share", "internode", "broker", "registry", "api", "kafka", "server", "client", "scenario", "testing", "perf", "cli", "top"]
 FRONT_DOORS = {"api", "kafka"}  # side by side: neither imports the other
 RANK = {name: i for i, name in enumerate(ORDER)}

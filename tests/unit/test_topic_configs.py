@@ -125,5 +125,18 @@ def test_kafkas_topic_config_set_is_accepted_and_what_kraft_ignores_is_marked():
         "confluent.key.schema.validation", "confluent.value.schema.validation",
         "confluent.key.subject.name.strategy", "confluent.value.subject.name.strategy",
     }
-    assert set(TOPIC_CONFIGS) - CLUSTER_ONLY == kafka_topic_configs | confluent_server_configs
+    iceberg_topic_configs = {"iceberg.mode", "iceberg.target.lag.ms", "iceberg.partition.spec"}  # Redpanda's
+    assert set(TOPIC_CONFIGS) - CLUSTER_ONLY == kafka_topic_configs | confluent_server_configs | iceberg_topic_configs
     assert TOPIC_CONFIGS["segment.bytes"].applied and TOPIC_CONFIGS["compression.type"].applied
+
+
+def test_an_iceberg_partition_spec_is_checked_as_a_topic_config():
+    assert parse_topic_override("iceberg.partition.spec", "(hour(kafka.timestamp), bucket(4, kafka.key))")
+    assert parse_topic_override("iceberg.partition.spec", "()") == "()"
+    assert parse_topic_override("iceberg.partition.spec", "(value.region)")  # checked when the table is made
+    for bad in ("hour(kafka.timestamp)", "(hour(kafka.key))", "(kafka.headers)", "(day(value))", "(region)",
+                "(bucket(kafka.key))", "(" * 2000):
+        with pytest.raises(ConfigError, match="partition spec"):
+            parse_topic_override("iceberg.partition.spec", bad)
+    with pytest.raises(ConfigError, match="key_value"):
+        parse_topic_override("iceberg.mode", "avro")

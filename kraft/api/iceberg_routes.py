@@ -1,0 +1,111 @@
+"""The Iceberg REST catalog at /iceberg: a client's catalog `uri` is
+http://<node>:<http_port>/iceberg (DuckDB's ENDPOINT, pyiceberg's and Spark's uri).
+
+One namespace, `kraft`; a table per Iceberg topic (docs/ICEBERG.md), readable by whoever
+may read the topic. Read-only here: only kraft's translators commit to these tables.
+Errors take the catalog's form ({"error": {"message", "type", "code"}}), which clients
+of the Iceberg REST API parse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from aiohttp import web
+
+from kraft.api.access_rules import visible
+from kraft.api.context import node_of
+from kraft.api.http_body import json_response
+from kraft.broker.iceberg_tables import iceberg_topics
+
+NAMESPACE = "kraft"
+MAX_METADATA_BYTES = 64 * 1024 * 1024  # a table's metadata file; larger is refused, not read
+PREFIX = "/iceberg/v1"
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get(PREFIX + "/config", config)
+    r.add_get(PREFIX + "/namespaces", namespaces)
+    r.add_get(PREFIX + "/namespaces/{namespace}", namespace)
+    r.add_get(PREFIX + "/namespaces/{namespace}/tables", tables)
+    r.add_get(PREFIX + "/namespaces/{namespace}/tables/{topic}", load_table)
+    for path in ("/namespaces/{namespace}/tables/{topic}", "/namespaces/{namespace}/tables",
+                 "/namespaces", "/namespaces/{namespace}"):
+        r.add_route("POST", PREFIX + path, read_only)
+        r.add_route("DELETE", PREFIX + path, read_only)
+
+
+def error(status: int, kind: str, message: str) -> web.Response:
+    return json_response({"error": {"message": message, "type": kind, "code": status}}, status)
+
+
+def _no_namespace(name: str) -> web.Response:
+    return error(404, "NoSuchNamespaceException", f"namespace {name!r} does not exist; kraft's tables are in "
+                                                  f"{NAMESPACE!r}")
+
+
+async def config(request):
+    return json_response({"defaults": {}, "overrides": {}})
+
+
+async def namespaces(request):
+    parent = request.query.get("parent")
+    return json_response({"namespaces": [] if parent else [[NAMESPACE]]})
+
+
+async def namespace(request):
+    name = request.match_info["namespace"]
+    if name != NAMESPACE:
+        return _no_namespace(name)
+    return json_response({"namespace": [NAMESPACE], "properties": {}})
+
+
+async def tables(request):
+    name = request.match_info["namespace"]
+    if name != NAMESPACE:
+        return _no_namespace(name)
+    image = node_of(request).image
+    names = [t for t in iceberg_topics(image)
+             if image.topic_ids.get(t) in image.iceberg_tables]
+    shown = visible(request, "consume", sorted(names))
+    return json_response({"identifiers": [{"namespace": [NAMESPACE], "name": t} for t in shown]})
+
+
+async def load_table(request):
+    name, topic = request.match_info["namespace"], request.match_info["topic"]
+    if name != NAMESPACE:
+        return _no_namespace(name)
+    image = node_of(request).image
+    topic_id = image.topic_ids.get(topic)
+    location = image.iceberg_tables.get(topic_id) if topic_id is not None else None
+    if location is None:
+        return error(404, "NoSuchTableException",
+                     f"no table {NAMESPACE}.{topic}: no such topic, iceberg.mode is disabled, or no "
+                     f"record has been translated yet")
+    try:
+        metadata = await asyncio.to_thread(_read_metadata, location)
+    except (OSError, ValueError):
+        return error(503, "ServiceUnavailableException",
+                     f"the metadata of table {NAMESPACE}.{topic} cannot be read now; retry")
+    return json_response({"metadata-location": location, "metadata": metadata, "config": {}})
+
+
+def _read_metadata(location: str) -> dict:
+    if not location.startswith("file://"):
+        raise ValueError("only a local warehouse is served")
+    with open(location[len("file://"):], "rb") as f:
+        data = f.read(MAX_METADATA_BYTES + 1)
+    if len(data) > MAX_METADATA_BYTES:
+        raise ValueError("metadata file too large")
+    parsed = orjson.loads(data)
+    if not isinstance(parsed, dict):
+        raise ValueError("metadata file is not an object")
+    return parsed
+
+
+async def read_only(request):
+    return error(405, "BadRequestException",
+                 "kraft's catalog is read-only: its tables are written by kraft from their topics; "
+                 "set iceberg.mode on a topic to make one")

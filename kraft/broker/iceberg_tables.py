@@ -1,0 +1,171 @@
+"""The Iceberg topics (docs/ICEBERG.md) this node leads partitions of: one translator task per partition.
+
+Woken at every metadata image (like the coordinators), it looks again only when the
+topics or their configs changed (the image shares unchanged areas, so that is one
+identity check), and only at the topics with `iceberg.mode` set: a node leading
+thousands of other partitions pays nothing for them. A translator runs while this
+node leads its partition; a round every half `iceberg.target.lag.ms`, so the table
+trails the committed records by about the target at most.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from kraft.broker.data_plane import DataPlane
+from kraft.broker.isolation import visible_records_off_loop
+from kraft.errors import KraftError
+from kraft.metadata.effective_configs import topic_config
+from kraft.metadata.image import MetadataImage
+
+log = logging.getLogger(__name__)
+
+ROUND_BYTES = 16 * 1024 * 1024  # read per round at most; a partition far behind takes several rounds
+TROUBLE_LOG_S = 30.0  # a translator's failing rounds are logged this often at most
+COMMIT_WAIT_S = 10.0  # a commit waits this long for this node's image to hold it
+# the translators' table work (Parquet, metadata files, a commit waiting for the controller)
+# runs on threads of its own: it must never hold up the default executor's (log opens, fsyncs)
+THREADS = 2
+
+Key = tuple[str, int]  # (topic id, partition)
+ControllerCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+WaitMetadata = Callable[[int, float], Awaitable[bool]]
+
+
+def iceberg_topics(image: MetadataImage) -> list[str]:
+    """The topics whose own configs set an iceberg.mode other than disabled (a topic's
+    setting: a cluster default would make every topic, internal ones too, a table)."""
+    return [name for name, configs in image.topic_configs.items()
+            if configs.get("iceberg.mode", "disabled") != "disabled"]
+
+
+class IcebergTables:
+    def __init__(self, node_id: int, image: Callable[[], MetadataImage], defaults: dict[str, str],
+                 data_plane: DataPlane, controller_call: ControllerCall, wait_metadata: WaitMetadata,
+                 warehouse: Path):
+        self._node_id, self._image, self._defaults = node_id, image, defaults
+        self._plane, self._controller_call, self._wait_metadata = data_plane, controller_call, wait_metadata
+        self.warehouse = warehouse
+        self._changed = asyncio.Event()
+        self._seen: tuple[object, object] | None = None
+        self._running: dict[Key, asyncio.Task[None]] = {}
+        self._catalog: Any = None  # made at the first Iceberg topic (the libraries load then)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._threads: ThreadPoolExecutor | None = None
+
+    def on_metadata(self) -> None:
+        self._changed.set()
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await self._changed.wait()
+                self._changed.clear()
+                self._follow(self._image())
+                await asyncio.sleep(0.2)  # a burst of images is looked at once
+        finally:
+            for task in self._running.values():
+                task.cancel()
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+            if self._threads is not None:
+                self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def _follow(self, image: MetadataImage) -> None:
+        seen = (image.topics, image.topic_configs)
+        if self._seen is not None and seen[0] is self._seen[0] and seen[1] is self._seen[1]:
+            return
+        self._seen = seen
+        wanted: dict[Key, tuple[str, int]] = {}
+        for name in iceberg_topics(image):
+            topic = image.topic(name)
+            if topic is None:
+                continue
+            for index, reg in enumerate(topic.partitions):
+                if reg.leader == self._node_id:
+                    wanted[(topic.topic_id, index)] = (name, index)
+        for key in [k for k in self._running if k not in wanted]:
+            self._running.pop(key).cancel()
+        for key, (name, index) in wanted.items():
+            task = self._running.get(key)
+            if task is None or task.done():
+                self._running[key] = asyncio.create_task(self._translate(name, key[0], index),
+                                                         name=f"iceberg-{name}-{index}")
+
+    def _config(self, topic: str, name: str) -> Any:
+        return topic_config(self._image(), self._defaults, topic, name)
+
+    async def _translate(self, topic: str, topic_id: str, partition: int) -> None:
+        from kraft.iceberg.translator import PartitionTranslation  # the Iceberg libraries load here
+        logged = -TROUBLE_LOG_S
+        while True:
+            lag_ms = self._config(topic, "iceberg.target.lag.ms")
+            try:
+                work = PartitionTranslation(self._catalog_now(), topic, topic_id, partition,
+                                            self._config(topic, "iceberg.partition.spec"))
+                await self._round(work, topic, partition)
+            except asyncio.CancelledError:
+                raise
+            except (KraftError, OSError) as exc:  # the leader moving, a full disk: the next round retries
+                if time.monotonic() - logged >= TROUBLE_LOG_S:
+                    logged = time.monotonic()
+                    log.warning("iceberg: %s-%d not translated this round: %s", topic, partition, exc)
+            except Exception:  # noqa: BLE001 - the translator outlives a round gone wrong
+                if time.monotonic() - logged >= TROUBLE_LOG_S:
+                    logged = time.monotonic()
+                    log.exception("iceberg: %s-%d not translated this round", topic, partition)
+            await asyncio.sleep(lag_ms / 2000)
+
+    async def _round(self, work: Any, topic: str, partition: int) -> None:
+        start = await self._off_loop(work.start)
+        log_start, stable = await self._plane.offsets(topic, partition, stable=True)
+        position = log_start if start.offset is None or start.offset < log_start else start.offset
+        if position >= stable:
+            return
+        from kraft.iceberg.layout import Row
+        data, aborted = await self._plane.read_stable(topic, partition, position, ROUND_BYTES, 0)
+        records, end = await visible_records_off_loop(data, position, aborted, ROUND_BYTES,
+                                                      time.monotonic() + 30)
+        rows = [Row(partition, r.offset, r.timestamp_ms, r.key, r.value, r.headers)
+                for r in records if r.offset is not None and r.offset < stable]
+        end = min(end, stable)
+        if not rows:
+            return  # aborted or control records only: moved past with the next rows
+        outcome = await self._off_loop(work.commit, start, rows, end)
+        if outcome.committed:
+            log.debug("iceberg: %s-%d: %d rows, translated up to %d", topic, partition, outcome.rows, end)
+
+    async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="iceberg")
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+
+    def _catalog_now(self) -> Any:
+        if self._catalog is None:
+            from kraft.iceberg.catalog import KraftCatalog
+            self.warehouse.mkdir(parents=True, exist_ok=True)
+            self._catalog = KraftCatalog(self.warehouse.as_uri(), self._image, self._commit_from_thread)
+        return self._catalog
+
+    def _commit_from_thread(self, topic: str, topic_id: str, based_on: str | None, location: str) -> None:
+        """The catalog's compare-and-set, run on the loop for a worker thread (which waits)."""
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._commit(topic, topic_id, based_on, location),
+                                         self._loop).result(COMMIT_WAIT_S + 30)
+
+    async def _commit(self, topic: str, topic_id: str, based_on: str | None, location: str) -> None:
+        from pyiceberg.exceptions import CommitFailedException
+
+        from kraft.errors import ConcurrentMetadataChange
+        try:
+            answer = await self._controller_call("commit_iceberg_table", {
+                "topic": topic, "topic_id": topic_id, "based_on": based_on, "metadata_location": location})
+        except ConcurrentMetadataChange as exc:
+            raise CommitFailedException(str(exc)) from None
+        await self._wait_metadata(int(answer.get("metadata_offset", 0)), COMMIT_WAIT_S)

@@ -1,0 +1,1 @@
+"""Iceberg topics: Kafka records translated into Apache Iceberg tables."""

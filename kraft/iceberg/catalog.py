@@ -1,0 +1,116 @@
+"""kraft's tables as pyiceberg sees them, for the translators' worker threads.
+
+A table is a topic's: namespace `kraft`, name the topic's. Its files live under the
+warehouse (`<warehouse>/kraft/<topic>-<topic id>`: a topic created again under the same
+name starts a new table); its pointer, the current metadata file, lives in the metadata
+image and moves only through the controller's compare-and-set (controller/
+iceberg_control.py). pyiceberg writes the metadata files; `commit` is how a new one
+becomes current, or CommitFailedException when another commit got there first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn, Protocol
+
+from pyiceberg.catalog import MetastoreCatalog
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
+from pyiceberg.partitioning import PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.serializers import FromInputFile
+from pyiceberg.table import CommitTableResponse, Table
+from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
+
+NAMESPACE = "kraft"
+# kraft checks each commit's precondition itself (the partition's translated offset), so
+# pyiceberg must not retry a commit on its own over a table that moved on
+TABLE_PROPERTIES = {"commit.retry.num-retries": "0"}
+
+# (topic, topic id, based on, new metadata location) -> None once the pointer moved;
+# CommitFailedException when it was not based_on any more
+Commit = Callable[[str, str, "str | None", str], None]
+
+
+class Pointers(Protocol):
+    """What the catalog reads of the metadata image (kraft.metadata.image)."""
+
+    @property
+    def topic_ids(self) -> Mapping[str, str]: ...  # topic name -> id
+
+    @property
+    def iceberg_tables(self) -> Mapping[str, str]: ...  # topic id -> current metadata file
+
+
+class KraftCatalog(MetastoreCatalog):
+    def __init__(self, warehouse: str, image: Callable[[], Pointers], commit: Commit):
+        super().__init__("kraft", warehouse=warehouse)
+        self._image = image
+        self._commit = commit
+
+    # -- what the translators use ----------------------------------------------------------
+    def load(self, topic: str) -> Table | None:
+        """The topic's table as the local image points to it; None before its first commit."""
+        image = self._image()
+        topic_id = image.topic_ids.get(topic)
+        location = image.iceberg_tables.get(topic_id) if topic_id is not None else None
+        if location is None:
+            return None
+        io = self._load_file_io(location=location)
+        metadata = FromInputFile.table_metadata(io.new_input(location))
+        return Table(identifier=(NAMESPACE, topic), metadata=metadata, metadata_location=location, io=io,
+                     catalog=self)
+
+    def create(self, topic: str, topic_id: str, schema: Schema, spec: PartitionSpec) -> None:
+        """The table's first metadata file, made current if no other commit made one."""
+        location = f"{self.properties['warehouse'].rstrip('/')}/{NAMESPACE}/{topic}-{topic_id}"
+        staged = self._create_staged_table((NAMESPACE, topic), schema, location, spec, UNSORTED_SORT_ORDER,
+                                           TABLE_PROPERTIES)
+        self._write_metadata(staged.metadata, staged.io, staged.metadata_location)
+        self._commit(topic, topic_id, None, staged.metadata_location)
+
+    # -- pyiceberg's Catalog ---------------------------------------------------------------
+    def load_table(self, identifier: str | tuple[str, ...]) -> Table:
+        namespace, name = self._split(identifier)
+        table = self.load(name) if namespace == NAMESPACE else None
+        if table is None:
+            raise NoSuchTableError(f"no table {namespace}.{name}")
+        return table
+
+    def commit_table(self, table: Table, requirements: tuple[Any, ...], updates: tuple[Any, ...]) -> CommitTableResponse:
+        namespace, name = self._split(table.name())
+        current = self.load(name)
+        if current is None or current.metadata_location != table.metadata_location:
+            raise CommitFailedException(f"table {namespace}.{name} moved on")
+        topic_id = self._image().topic_ids.get(name)
+        if topic_id is None:
+            raise NoSuchTableError(f"no table {namespace}.{name}")
+        staged = self._update_and_stage_table(current, (namespace, name), requirements, updates)
+        self._write_metadata(staged.metadata, staged.io, staged.metadata_location)
+        self._commit(name, topic_id, current.metadata_location, staged.metadata_location)
+        return CommitTableResponse.model_validate({"metadata": staged.metadata,
+                                                   "metadata-location": staged.metadata_location})
+
+    def list_tables(self, namespace: str | tuple[str, ...]) -> list[tuple[str, ...]]:
+        image = self._image()
+        names = {topic_id: name for name, topic_id in image.topic_ids.items()}
+        return sorted((NAMESPACE, names[t]) for t in image.iceberg_tables if t in names)
+
+    def list_namespaces(self, namespace: str | tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+        return [(NAMESPACE,)]
+
+    def load_namespace_properties(self, namespace: str | tuple[str, ...]) -> dict[str, str]:
+        return {}
+
+    def _split(self, identifier: str | tuple[str, ...]) -> tuple[str, str]:
+        parts = self.identifier_to_tuple(identifier)
+        if len(parts) != 2:
+            raise NoSuchTableError(f"no table {'.'.join(parts)}")
+        return parts[0], parts[1]
+
+    # the tables are the topics': made, dropped and renamed only with them
+    def _refused(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise NotImplementedError("the tables of kraft's catalog are its topics'")
+
+    create_table = register_table = drop_table = rename_table = purge_table = _refused  # type: ignore[assignment]
+    create_namespace = drop_namespace = update_namespace_properties = _refused  # type: ignore[assignment]
+    list_views = load_view = drop_view = view_exists = register_view = _refused  # type: ignore[assignment]

@@ -1,0 +1,168 @@
+"""Iceberg topics: a topic with iceberg.mode=key_value is also an Iceberg table, which
+DuckDB and pyiceberg read through kraft's own REST catalog on any node (docs/ICEBERG.md).
+
+Real processes, a real Kafka client (librdkafka) writing, real readers: DuckDB with its
+iceberg extension (from PyPI, loaded from the wheel: no download) and pyiceberg's REST
+catalog client. The table must hold each committed record once: none of an aborted
+transaction, none twice after the partition's leader is killed mid-stream.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import threading
+import time
+
+import pytest
+from cluster_client import create_topic
+
+from kraft.server.local_cluster import LocalCluster, http_json
+
+pytestmark = pytest.mark.cluster
+confluent_kafka = pytest.importorskip("confluent_kafka", reason="needs confluent-kafka (the test extras)")
+duckdb = pytest.importorskip("duckdb", reason="needs duckdb (the test extras)")
+pyiceberg_rest = pytest.importorskip("pyiceberg.catalog.rest", reason="needs pyiceberg")
+
+TABLE_WAIT_S = 90  # the table trails the log by iceberg.target.lag.ms; a loaded 2-core machine more
+
+
+def duckdb_on(c, node: int):
+    """A DuckDB connection with kraft's catalog on `node` attached as `k`."""
+    con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    for name in ("avro", "httpfs", "iceberg"):
+        package = importlib.import_module(f"duckdb_extension_{name}")
+        (path,) = glob.glob(f"{package.__path__[0]}/extensions/*/{name}.duckdb_extension")
+        con.execute(f"LOAD '{path}'")
+    con.execute(f"ATTACH 'kraft' AS k (TYPE iceberg, ENDPOINT '{c.url(node)}/iceberg', AUTHORIZATION_TYPE 'none')")
+    return con
+
+
+def table_rows(c, node: int, topic: str) -> list[tuple]:
+    """(partition, offset, key, value) of every row, read by DuckDB through `node`."""
+    con = duckdb_on(c, node)
+    try:
+        return con.execute(f"SELECT kafka.partition, kafka.offset, kafka.key, value FROM k.kraft.\"{topic}\" "
+                           "ORDER BY 1, 2").fetchall()
+    except duckdb.Error as exc:
+        if "does not exist" in str(exc) or "not found" in str(exc).lower():
+            return []  # nothing translated yet
+        raise
+    finally:
+        con.close()
+
+
+class Acked:
+    """What the cluster acknowledged: (partition, offset) -> (key, value)."""
+
+    def __init__(self):
+        self.records: dict[tuple[int, int], tuple[bytes | None, bytes]] = {}
+        self.lock = threading.Lock()
+
+    def callback(self, err, msg):
+        if err is None:
+            with self.lock:
+                self.records[(msg.partition(), msg.offset())] = (msg.key(), msg.value())
+
+
+def producer(c, **extra):
+    return confluent_kafka.Producer({"bootstrap.servers": c.bootstrap_servers, "acks": "all",
+                                     "enable.idempotence": True, "linger.ms": 5, **extra})
+
+
+def test_a_key_value_topic_is_a_table_that_duckdb_and_pyiceberg_read_through_any_node():
+    with LocalCluster(3) as c:
+        c.start().wait_ready(timeout_s=60)
+        create_topic(c, "events", partitions=3, configs={"iceberg.mode": "key_value",
+                                                         "iceberg.target.lag.ms": 1000})
+        create_topic(c, "plain", partitions=1)
+        acked = Acked()
+        p = producer(c)
+        for i in range(60):
+            p.produce("events", key=None if i % 10 == 0 else b"k%d" % i, value=b"v%d" % i,
+                      headers=[("trace", b"t%d" % i), ("empty", None)], on_delivery=acked.callback)
+        p.produce("plain", value=b"not a table")
+        assert p.flush(30) == 0
+        # a committed transaction's records are rows; an aborted one's never are
+        tx = producer(c, **{"transactional.id": "iceberg-tx"})
+        tx.init_transactions(30)
+        tx.begin_transaction()
+        for i in range(5):
+            tx.produce("events", key=b"aborted", value=b"aborted-%d" % i, partition=i % 3)
+        tx.abort_transaction(30)
+        tx.begin_transaction()
+        for i in range(5):
+            tx.produce("events", key=b"tx", value=b"tx-%d" % i, partition=i % 3, on_delivery=acked.callback)
+        tx.commit_transaction(30)
+        assert len(acked.records) == 65
+
+        expected = sorted((part, off, key, value) for (part, off), (key, value) in acked.records.items())
+        c.wait_until(lambda: len(table_rows(c, 2, "events")) >= len(expected), TABLE_WAIT_S,
+                     "every committed record in the table")
+        rows = table_rows(c, 3, "events")
+        assert rows == expected  # each once, none of the aborted transaction
+
+        # the metadata columns: a record's headers, its timestamp as a timestamptz
+        con = duckdb_on(c, 1)
+        headers, = con.execute("SELECT kafka.headers FROM k.kraft.events WHERE value = 'v7'").fetchone()
+        assert headers == [{"key": "trace", "value": b"t7"}, {"key": "empty", "value": None}]
+        ts_type = con.execute("SELECT typeof(kafka.timestamp) FROM k.kraft.events LIMIT 1").fetchone()[0]
+        assert ts_type.startswith("TIMESTAMP WITH TIME ZONE")
+        con.close()
+
+        # pyiceberg's REST client sees the same table through another node
+        catalog = pyiceberg_rest.RestCatalog("kraft", uri=f"{c.url(2)}/iceberg")
+        assert catalog.list_namespaces() == [("kraft",)]
+        assert catalog.list_tables("kraft") == [("kraft", "events")]  # not the plain topic
+        scanned = catalog.load_table("kraft.events").scan().to_arrow()
+        assert scanned.num_rows == len(expected)
+
+        # what the catalog refuses, in its own error form
+        status, body = http_json("GET", f"{c.url(1)}/iceberg/v1/namespaces/kraft/tables/plain")
+        assert status == 404 and body["error"]["type"] == "NoSuchTableException", body
+        status, body = http_json("GET", f"{c.url(1)}/iceberg/v1/namespaces/other/tables")
+        assert status == 404 and body["error"]["type"] == "NoSuchNamespaceException", body
+        status, body = http_json("POST", f"{c.url(1)}/iceberg/v1/namespaces/kraft/tables/events", {})
+        assert status == 405 and "read-only" in body["error"]["message"], body
+
+        # a bad partition spec is refused when the topic is created, naming the problem
+        status, body = http_json("POST", c.v3(1) + "/topics", {
+            "topic_name": "badspec", "partitions_count": 1, "replication_factor": 1,
+            "configs": [{"name": "iceberg.mode", "value": "key_value"},
+                        {"name": "iceberg.partition.spec", "value": "(hour(value))"}]})
+        assert status == 422 and "iceberg.partition.spec" in body["message"], body  # as any bad config
+
+
+def test_each_record_is_one_row_when_the_leader_is_killed_mid_stream():
+    with LocalCluster(3) as c:
+        c.start().wait_ready(timeout_s=60)
+        create_topic(c, "kills", partitions=2, configs={"iceberg.mode": "key_value",
+                                                        "iceberg.target.lag.ms": 1000})
+        acked = Acked()
+        p = producer(c, **{"message.timeout.ms": 60000})
+
+        def write(first: int, count: int):
+            for i in range(first, first + count):
+                p.produce("kills", value=b"r%d" % i, partition=i % 2, on_delivery=acked.callback)
+                p.poll(0)
+                time.sleep(0.01)
+
+        write(0, 100)
+        assert p.flush(30) == 0
+        c.wait_until(lambda: len(table_rows(c, 1, "kills")) > 0, TABLE_WAIT_S, "a first translation")
+        status, body = http_json("GET", f"{c.v3(1)}/topics/kills/partitions/0")
+        assert status == 200, body
+        leader = body["leader_id"]
+        c.kill(leader)
+        write(100, 100)  # the producer retries to the new leader
+        c.start_node(leader)
+        c.wait_ready(timeout_s=60)
+        write(200, 100)
+        assert p.flush(60) == 0
+        assert len(acked.records) == 300
+        expected = sorted((part, off, None, value) for (part, off), (_, value) in acked.records.items())
+        c.wait_until(lambda: len(table_rows(c, 2, "kills")) >= len(expected), TABLE_WAIT_S,
+                     "every acknowledged record in the table")
+        rows = table_rows(c, 3, "kills")
+        assert len(rows) == len(set(rows)), "a record translated twice"
+        assert rows == expected

@@ -1,0 +1,78 @@
+"""An Iceberg topic's table pointer in the metadata: moved only by compare-and-set
+(controller/iceberg_control.py), replayed into the image, kept by the snapshot codec,
+gone with its topic. Through the real state machine."""
+
+from __future__ import annotations
+
+import pytest
+
+from kraft.controller.commands import build_command
+from kraft.controller.iceberg_control import commit_table
+from kraft.errors import BadRequest, ConcurrentMetadataChange, TopicNotFound
+from kraft.metadata.image_codec import image_from_dict, image_to_dict
+from kraft.metadata.records import BecomeController, MetadataBatch, RemoveTopic, TopicRecord, encode_batch
+from kraft.metadata.state_machine import MetadataStateMachine
+
+
+def apply(sm, records):
+    return sm.apply(encode_batch(MetadataBatch(controller_epoch=1, records=tuple(records))))
+
+
+def with_topic() -> MetadataStateMachine:
+    sm = MetadataStateMachine()
+    assert apply(sm, [BecomeController(controller_id=1, controller_epoch=1)]).ok
+    assert apply(sm, [TopicRecord(name="events", topic_id="t1")]).ok
+    return sm
+
+
+def commit(sm, based_on, location, topic="events", topic_id="t1"):
+    records, answer = commit_table(sm.image, topic, topic_id, based_on, location)
+    assert apply(sm, records).ok
+    return answer
+
+
+def test_the_pointer_moves_only_from_where_the_commit_began():
+    sm = with_topic()
+    assert commit(sm, None, "file:///w/m0.json") == {"metadata_location": "file:///w/m0.json"}
+    commit(sm, "file:///w/m0.json", "file:///w/m1.json")
+    assert sm.image.iceberg_tables == {"t1": "file:///w/m1.json"}
+    # two commits raced from m1: the second finds the table moved on
+    commit(sm, "file:///w/m1.json", "file:///w/m2a.json")
+    with pytest.raises(ConcurrentMetadataChange, match="reload it and retry"):
+        commit_table(sm.image, "events", "t1", "file:///w/m1.json", "file:///w/m2b.json")
+    # a second "first commit" (another partition's translator creating the table) too
+    with pytest.raises(ConcurrentMetadataChange):
+        commit_table(sm.image, "events", "t1", None, "file:///w/other.json")
+    assert sm.image.iceberg_tables == {"t1": "file:///w/m2a.json"}
+
+
+def test_a_commit_for_a_topic_gone_or_made_again_is_refused():
+    sm = with_topic()
+    with pytest.raises(TopicNotFound):
+        commit_table(sm.image, "events", "old-id", None, "file:///w/m0.json")
+    with pytest.raises(TopicNotFound):
+        commit_table(sm.image, "nope", "t1", None, "file:///w/m0.json")
+
+
+def test_the_pointer_survives_the_snapshot_codec_and_leaves_with_its_topic():
+    sm = with_topic()
+    assert apply(sm, [TopicRecord(name="other", topic_id="t2")]).ok
+    commit(sm, None, "file:///w/e.json")
+    commit(sm, None, "file:///w/o.json", topic="other", topic_id="t2")
+    assert image_from_dict(image_to_dict(sm.image)).iceberg_tables == {"t1": "file:///w/e.json",
+                                                                      "t2": "file:///w/o.json"}
+    assert apply(sm, [RemoveTopic(topic_id="t1")]).ok
+    assert sm.image.iceberg_tables == {"t2": "file:///w/o.json"}
+    # a topic made again under the name starts without a table
+    assert apply(sm, [TopicRecord(name="events", topic_id="t3")]).ok
+    assert "t3" not in sm.image.iceberg_tables
+    assert "iceberg_tables" not in image_to_dict(with_topic().image)  # none: the snapshot is as before
+
+
+def test_the_request_is_checked_where_it_runs():
+    with pytest.raises(BadRequest, match="metadata_location"):
+        build_command("commit_iceberg_table", {"topic": "events", "topic_id": "t1", "metadata_location": ""},
+                      None, {})
+    with pytest.raises(BadRequest):
+        build_command("commit_iceberg_table", {"topic": "events", "topic_id": "t1",
+                                               "metadata_location": "x" * 5000}, None, {})
