@@ -124,6 +124,7 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("GET", ICE + "/namespaces/{namespace}"): authenticated,
     ("GET", ICE + "/namespaces/{namespace}/tables"): authenticated,  # filtered: tables whose topic it may read
     ("GET", ICE + "/namespaces/{namespace}/tables/{topic}"): does("consume"),
+    ("GET", "/v1/topics/{topic}/iceberg"): does("describe_topic"),  # the translation's lag
     **{(method, ICE + path): authenticated for method in ("POST", "DELETE")
        for path in ("/namespaces", "/namespaces/{namespace}", "/namespaces/{namespace}/tables",
                     "/namespaces/{namespace}/tables/{topic}")},  # refused: the catalog is read-only

@@ -18,6 +18,7 @@ from kraft.api.access_rules import visible
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.broker.iceberg_tables import iceberg_topics
+from kraft.errors import KraftError, RetriableError, TopicNotFound
 
 NAMESPACE = "kraft"
 MAX_METADATA_BYTES = 64 * 1024 * 1024  # a table's metadata file; larger is refused, not read
@@ -31,6 +32,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(PREFIX + "/namespaces/{namespace}", namespace)
     r.add_get(PREFIX + "/namespaces/{namespace}/tables", tables)
     r.add_get(PREFIX + "/namespaces/{namespace}/tables/{topic}", load_table)
+    r.add_get("/v1/topics/{topic}/iceberg", translation)
     for path in ("/namespaces/{namespace}/tables/{topic}", "/namespaces/{namespace}/tables",
                  "/namespaces", "/namespaces/{namespace}"):
         r.add_route("POST", PREFIX + path, read_only)
@@ -103,6 +105,49 @@ def _read_metadata(location: str) -> dict:
     if not isinstance(parsed, dict):
         raise ValueError("metadata file is not an object")
     return parsed
+
+
+async def translation(request):
+    """kraft's own view of a topic's table: where it is, and each partition's translated
+    offset against its last stable offset (the lag), from any node."""
+    node, topic = node_of(request), request.match_info["topic"]
+    image = node.image
+    described = image.topic(topic)
+    if described is None:
+        raise TopicNotFound(f"topic {topic!r} not found")
+    mode = image.topic_configs.get(topic, {}).get("iceberg.mode", "disabled")
+    location = image.iceberg_tables.get(described.topic_id)
+    snapshot: dict = {}
+    if location is not None:
+        try:
+            snapshot = _current_snapshot(await asyncio.to_thread(_read_metadata, location))
+        except (OSError, ValueError):
+            raise RetriableError(f"the metadata of table {NAMESPACE}.{topic} cannot be read now; retry") from None
+    translated = orjson.loads(snapshot.get("summary", {}).get("kraft.offsets", "{}"))
+
+    async def one(index: int) -> dict:
+        done = translated.get(str(index))
+        try:
+            _, stable = await node.partition_reader.offsets(topic, index, stable=True)
+        except KraftError:  # its leader is moving: the lag is unknown for now
+            stable = None
+        lag = None if stable is None else max(0, stable - (done or 0))
+        return {"partition_id": index, "translated_offset": done, "last_stable_offset": stable, "lag": lag}
+
+    partitions = await asyncio.gather(*(one(i) for i in range(len(described.partitions))))
+    return json_response({
+        "topic_name": topic, "mode": mode,
+        "table": f"{NAMESPACE}.{topic}" if location is not None else None,
+        "metadata_location": location, "snapshot_id": snapshot.get("snapshot-id"),
+        "last_commit_ms": snapshot.get("timestamp-ms"), "partitions": partitions})
+
+
+def _current_snapshot(metadata: dict) -> dict:
+    current = metadata.get("current-snapshot-id")
+    for snapshot in metadata.get("snapshots") or ():
+        if isinstance(snapshot, dict) and snapshot.get("snapshot-id") == current:
+            return snapshot
+    return {}
 
 
 async def read_only(request):

@@ -55,6 +55,8 @@ class IcebergTables:
         self._changed = asyncio.Event()
         self._seen: tuple[object, object] | None = None
         self._running: dict[Key, asyncio.Task[None]] = {}
+        # (topic, partition) -> (translated up to, last stable offset) at its latest round here
+        self.progress: dict[tuple[str, int], tuple[int, int]] = {}
         self._catalog: Any = None  # made at the first Iceberg topic (the libraries load then)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._threads: ThreadPoolExecutor | None = None
@@ -92,6 +94,9 @@ class IcebergTables:
                     wanted[(topic.topic_id, index)] = (name, index)
         for key in [k for k in self._running if k not in wanted]:
             self._running.pop(key).cancel()
+        led = {(name, index) for name, index in wanted.values()}
+        for gone in [k for k in self.progress if k not in led]:
+            del self.progress[gone]  # led elsewhere now: that leader reports it
         for key, (name, index) in wanted.items():
             task = self._running.get(key)
             if task is None or task.done():
@@ -126,6 +131,7 @@ class IcebergTables:
         start = await self._off_loop(work.start)
         log_start, stable = await self._plane.offsets(topic, partition, stable=True)
         position = log_start if start.offset is None or start.offset < log_start else start.offset
+        self.progress[(topic, partition)] = (position, stable)
         if position >= stable:
             return
         from kraft.iceberg.layout import Row
@@ -135,10 +141,11 @@ class IcebergTables:
         rows = [Row(partition, r.offset, r.timestamp_ms, r.key, r.value, r.headers)
                 for r in records if r.offset is not None and r.offset < stable]
         end = min(end, stable)
-        if not rows:
-            return  # aborted or control records only: moved past with the next rows
+        if end <= position:
+            return
         outcome = await self._off_loop(work.commit, start, rows, end)
         if outcome.committed:
+            self.progress[(topic, partition)] = (end, stable)
             log.debug("iceberg: %s-%d: %d rows, translated up to %d", topic, partition, outcome.rows, end)
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -160,12 +167,11 @@ class IcebergTables:
                                          self._loop).result(COMMIT_WAIT_S + 30)
 
     async def _commit(self, topic: str, topic_id: str, based_on: str | None, location: str) -> None:
-        from pyiceberg.exceptions import CommitFailedException
-
         from kraft.errors import ConcurrentMetadataChange
+        from kraft.iceberg.catalog import TableMoved
         try:
             answer = await self._controller_call("commit_iceberg_table", {
                 "topic": topic, "topic_id": topic_id, "based_on": based_on, "metadata_location": location})
         except ConcurrentMetadataChange as exc:
-            raise CommitFailedException(str(exc)) from None
+            raise TableMoved(str(exc)) from None
         await self._wait_metadata(int(answer.get("metadata_offset", 0)), COMMIT_WAIT_S)

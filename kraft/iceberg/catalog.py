@@ -5,7 +5,7 @@ warehouse (`<warehouse>/kraft/<topic>-<topic id>`: a topic created again under t
 name starts a new table); its pointer, the current metadata file, lives in the metadata
 image and moves only through the controller's compare-and-set (controller/
 iceberg_control.py). pyiceberg writes the metadata files; `commit` is how a new one
-becomes current, or CommitFailedException when another commit got there first.
+becomes current, or TableMoved when another commit got there first.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, Protocol
 
 from pyiceberg.catalog import MetastoreCatalog
-from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
+from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.serializers import FromInputFile
@@ -24,11 +24,25 @@ from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 NAMESPACE = "kraft"
 # kraft checks each commit's precondition itself (the partition's translated offset), so
 # pyiceberg must not retry a commit on its own over a table that moved on
-TABLE_PROPERTIES = {"commit.retry.num-retries": "0"}
+TABLE_PROPERTIES = {
+    "commit.retry.num-retries": "0",
+    # each commit writes a metadata file: the hundred latest stay (a reader may still be
+    # reading one it loaded), older ones are deleted after a commit, as in Iceberg's Java
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "100",
+}
 
 # (topic, topic id, based on, new metadata location) -> None once the pointer moved;
-# CommitFailedException when it was not based_on any more
+# TableMoved when it was not based_on any more
 Commit = Callable[[str, str, "str | None", str], None]
+
+
+class TableMoved(Exception):
+    """A commit refused: the table's pointer was not what the commit began from. Not
+    pyiceberg's CommitFailedException on purpose: on that pyiceberg deletes the files the
+    attempt wrote, and an attempt refused on a retry may have landed the first time
+    (then later snapshots hold its files). Files of an attempt that did not land are
+    left unreferenced instead."""
 
 
 class Pointers(Protocol):
@@ -80,7 +94,7 @@ class KraftCatalog(MetastoreCatalog):
         namespace, name = self._split(table.name())
         current = self.load(name)
         if current is None or current.metadata_location != table.metadata_location:
-            raise CommitFailedException(f"table {namespace}.{name} moved on")
+            raise TableMoved(f"table {namespace}.{name} moved on")
         topic_id = self._image().topic_ids.get(name)
         if topic_id is None:
             raise NoSuchTableError(f"no table {namespace}.{name}")

@@ -17,17 +17,19 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.table import Table
+from pyiceberg.table.update.snapshot import ExpireSnapshots
 
-from kraft.iceberg.catalog import KraftCatalog
+from kraft.iceberg.catalog import KraftCatalog, TableMoved
 from kraft.iceberg.layout import KEY_VALUE_SCHEMA, Row, key_value_table, parse_partition_spec
 
 log = logging.getLogger(__name__)
 
 OFFSETS = "kraft.offsets"  # snapshot summary: {"<partition>": next offset to translate}
+SNAPSHOT_AGE_MS = 3_600_000  # snapshots older than this are expired at the next commit
 COMMIT_TRIES = 8  # commits of one round: others' commits to the table in between move it on
 
 
@@ -66,7 +68,10 @@ class PartitionTranslation:
         table = self._table()
         if translated(table).get(self.partition) != start.offset:
             return Outcome(len(rows), False)
-        files = list(_dataframe_to_data_files(table.metadata, key_value_table(rows), table.io, uuid.uuid4()))
+        # no rows (an aborted transaction, markers): a snapshot without files still moves the
+        # offset, so the table's lag reaches 0 when the log ends in one
+        files = list(_dataframe_to_data_files(table.metadata, key_value_table(rows), table.io, uuid.uuid4())) \
+            if rows else []
         for _ in range(COMMIT_TRIES):
             offsets = translated(table)
             if offsets.get(self.partition) != start.offset:
@@ -74,15 +79,20 @@ class PartitionTranslation:
             offsets[self.partition] = end
             summary = {OFFSETS: json.dumps({str(p): o for p, o in sorted(offsets.items())})}
             tx = table.transaction()
-            with tx.update_snapshot(snapshot_properties=summary).fast_append() as append:
+            # merge_append: past a hundred manifests it merges them, so a reader does not
+            # open one manifest per round the table ever had
+            with tx.update_snapshot(snapshot_properties=summary).merge_append() as append:
                 for data_file in files:
                     append.append_data_file(data_file)
+            # the snapshot list is in every metadata file: rounds' snapshots past their
+            # hour go (their data files stay: later snapshots hold them)
+            ExpireSnapshots(tx).older_than(datetime.now(timezone.utc) - timedelta(milliseconds=SNAPSHOT_AGE_MS)).commit()
             try:
                 tx.commit_transaction()
                 return Outcome(len(rows), True)
-            except CommitFailedException:
+            except TableMoved:
                 table = self._table()  # another partition's commit came first: on top of it
-        raise CommitFailedException(f"{self.topic}-{self.partition}: the table kept moving; the next round retries")
+        raise TableMoved(f"{self.topic}-{self.partition}: the table kept moving; the next round retries")
 
     def _table(self) -> Table:
         table = self.catalog.load(self.topic)
@@ -90,9 +100,9 @@ class PartitionTranslation:
             try:
                 self.catalog.create(self.topic, self.topic_id, KEY_VALUE_SCHEMA,
                                     parse_partition_spec(self.spec_text, KEY_VALUE_SCHEMA))
-            except CommitFailedException:
+            except TableMoved:
                 pass  # another partition's translator made it first
             table = self.catalog.load(self.topic)
             if table is None:
-                raise CommitFailedException(f"{self.topic}: the table is not in this node's metadata yet")
+                raise TableMoved(f"{self.topic}: the table is not in this node's metadata yet")
         return table

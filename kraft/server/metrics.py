@@ -22,6 +22,7 @@ from kraft.metadata import host_summary
 from kraft.metadata.image import MetadataImage, host_key
 from kraft.kafka.connection.listener import KafkaListener
 from kraft.replication.replica_manager import ReplicaManager
+from kraft.broker.iceberg_tables import IcebergTables
 from kraft.share.share_broker import ShareBroker
 from kraft.storage import descriptors
 
@@ -194,6 +195,25 @@ class _ShareCollector:
         yield records
 
 
+class _IcebergCollector:
+    """Iceberg topics' translation at this node, for each partition it leads (docs/ICEBERG.md)."""
+
+    def __init__(self, iceberg: IcebergTables):
+        self._iceberg = iceberg
+
+    def collect(self):
+        labels = ["topic", "partition"]
+        translated = GaugeMetricFamily("kraft_iceberg_translated_offset", "the offset up to which the partition's "
+                                       "records are rows of its topic's table", labels=labels)
+        lag = GaugeMetricFamily("kraft_iceberg_translation_lag_records", "committed records (below the last stable "
+                                "offset) not yet rows of the table, at the latest round", labels=labels)
+        for (topic, partition), (done, stable) in list(self._iceberg.progress.items()):
+            translated.add_metric([topic, str(partition)], done)
+            lag.add_metric([topic, str(partition)], max(0, stable - done))
+        yield translated
+        yield lag
+
+
 def _gauge(name, doc, value):
     g = GaugeMetricFamily(name, doc)
     g.add_metric([], value)
@@ -275,9 +295,11 @@ class NodeMetrics:
         self.kafka_fetch_session_partitions.set_function(sessions.cached_partitions)
         self.kafka_fetch_session_evictions.set_function(lambda: sessions.evictions)
 
-    def watch_shares(self, shares: ShareBroker, replicas: ReplicaManager) -> None:
-        """Share-partition gauges, once the broker's share groups exist."""
+    def watch_shares(self, shares: ShareBroker, replicas: ReplicaManager, iceberg: IcebergTables | None) -> None:
+        """Share-partition and Iceberg translation gauges, once the broker's coordinators exist."""
         self.registry.register(_ShareCollector(shares, replicas))
+        if iceberg is not None:
+            self.registry.register(_IcebergCollector(iceberg))
 
     def middleware(self):
         histogram = self.request_latency

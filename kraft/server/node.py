@@ -414,7 +414,7 @@ class Node:
                                    self.producer_ids.next_id if self.producer_ids is not None else None)
         txn_link, self.groups, self.transactions = built.txn_link, built.groups, built.transactions
         if replica_manager is not None:  # a broker leads share-partitions
-            self.metrics.watch_shares(built.shares, replica_manager)
+            self.metrics.watch_shares(built.shares, replica_manager, built.iceberg)
             self.share_locks = built.shares
         self.coordinators = built.by_task()
         return BrokerServices(

@@ -13,6 +13,7 @@ import glob
 import importlib
 import threading
 import time
+import urllib.request
 
 import pytest
 from cluster_client import create_topic
@@ -116,6 +117,29 @@ def test_a_key_value_topic_is_a_table_that_duckdb_and_pyiceberg_read_through_any
         assert catalog.list_tables("kraft") == [("kraft", "events")]  # not the plain topic
         scanned = catalog.load_table("kraft.events").scan().to_arrow()
         assert scanned.num_rows == len(expected)
+
+        # the translation's progress: each partition up to its last stable offset, from any
+        # node (REST), and at each partition's leader (/metrics)
+        status, body = http_json("GET", f"{c.url(3)}/v1/topics/events/iceberg")
+        assert status == 200 and body["table"] == "kraft.events" and body["mode"] == "key_value", body
+        assert [p["lag"] for p in body["partitions"]] == [0, 0, 0], body
+        assert sum(p["translated_offset"] for p in body["partitions"]) >= len(expected)
+        metrics = "".join(urllib.request.urlopen(f"{c.url(n)}/metrics", timeout=10).read().decode()
+                          for n in (1, 2, 3))
+        assert metrics.count("kraft_iceberg_translation_lag_records{") == 3, metrics[-2000:]
+        # a partition whose log ends in an aborted transaction: no row, and its lag still reaches 0
+        tx.begin_transaction()
+        tx.produce("events", key=b"aborted", value=b"aborted-last", partition=0)
+        tx.abort_transaction(30)
+
+        def caught_up():
+            status, body = http_json("GET", f"{c.url(1)}/v1/topics/events/iceberg")
+            return status == 200 and body["partitions"][0]["lag"] == 0 \
+                and body["partitions"][0]["translated_offset"] > 0
+        c.wait_until(caught_up, TABLE_WAIT_S, "partition 0 translated past its aborted transaction")
+        assert table_rows(c, 1, "events") == expected
+        status, body = http_json("GET", f"{c.url(3)}/v1/topics/plain/iceberg")
+        assert status == 200 and body["table"] is None and body["mode"] == "disabled", body
 
         # what the catalog refuses, in its own error form
         status, body = http_json("GET", f"{c.url(1)}/iceberg/v1/namespaces/kraft/tables/plain")
