@@ -9,6 +9,7 @@ transaction, none twice after the partition's leader is killed mid-stream.
 
 from __future__ import annotations
 
+import base64
 import glob
 import importlib
 import threading
@@ -18,7 +19,7 @@ import urllib.request
 import pytest
 from cluster_client import create_topic
 
-from kraft.server.local_cluster import LocalCluster, http_json
+from kraft.server.local_cluster import LocalCluster, http_json, security_toml
 
 pytestmark = pytest.mark.cluster
 confluent_kafka = pytest.importorskip("confluent_kafka", reason="needs confluent-kafka (the test extras)")
@@ -190,3 +191,36 @@ def test_each_record_is_one_row_when_the_leader_is_killed_mid_stream():
         rows = table_rows(c, 3, "kills")
         assert len(rows) == len(set(rows)), "a record translated twice"
         assert rows == expected
+
+
+def test_a_table_is_read_by_whoever_may_read_its_topic():
+    users = {"admin": "admin-password", "reader": "reader-password", "stranger": "stranger-password"}
+    auth = {u: {"Authorization": "Basic " + base64.b64encode(f"{u}:{p}".encode()).decode()} for u, p in users.items()}
+    with LocalCluster(1, extra_toml=security_toml(users), headers=auth["admin"]) as c:
+        c.start().wait_ready(timeout_s=60)
+        for topic in ("secret", "shared"):
+            status, body = http_json("POST", c.v3(1) + "/topics", {
+                "topic_name": topic, "partitions_count": 1, "replication_factor": 1,
+                "configs": [{"name": "iceberg.mode", "value": "key_value"},
+                            {"name": "iceberg.target.lag.ms", "value": "1000"}]}, headers=auth["admin"])
+            assert status == 201, body
+            status, body = http_json("POST", f"{c.url(1)}/topics/{topic}", {"records": [{"value": {"t": topic}}]},
+                                     headers={**auth["admin"], "Content-Type": "application/vnd.kafka.json.v2+json"})
+            assert status == 200, body
+        status, body = http_json("POST", c.v3(1) + "/acls", {
+            "resource_type": "TOPIC", "resource_name": "shared", "pattern_type": "LITERAL", "principal": "User:reader",
+            "host": "*", "operation": "READ", "permission": "ALLOW"}, headers=auth["admin"])
+        assert status == 201, body
+
+        def listed(user):
+            status, body = http_json("GET", f"{c.url(1)}/iceberg/v1/namespaces/kraft/tables", headers=auth[user])
+            assert status == 200, body
+            return [t["name"] for t in body["identifiers"]]
+        c.wait_until(lambda: listed("admin") == ["secret", "shared"], TABLE_WAIT_S, "both tables in the catalog")
+        assert listed("reader") == ["shared"] and listed("stranger") == []
+        assert http_json("GET", f"{c.url(1)}/iceberg/v1/namespaces/kraft/tables/secret",
+                         headers=auth["reader"])[0] == 403
+        assert http_json("GET", f"{c.url(1)}/iceberg/v1/namespaces/kraft/tables/shared")[0] == 401  # no credentials
+        catalog = pyiceberg_rest.RestCatalog("kraft", uri=f"{c.url(1)}/iceberg", auth={
+            "type": "basic", "basic": {"username": "reader", "password": "reader-password"}})
+        assert catalog.load_table("kraft.shared").scan().to_arrow().num_rows == 1

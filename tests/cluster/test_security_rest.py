@@ -72,7 +72,8 @@ def revoke_all(c) -> None:
 # -- every route -------------------------------------------------------------------------
 # node_id: not a voter (a granted request must not take a voter out of the quorum)
 VALUES = {"topic": "sec-t", "partition": "0", "broker_id": "1", "broker": "1", "node_id": "9", "name": "retention.ms",
-          "group": "sec-g", "instance": "i1", "consumer": "c1", "user": "carol", "run_id": "20000101-000000-baseline"}
+          "group": "sec-g", "instance": "i1", "consumer": "c1", "user": "carol", "run_id": "20000101-000000-baseline",
+          "namespace": "kraft"}
 DOOMED = {("DELETE", "/v3/clusters/{cluster_id}/topics/{topic}"): {"topic": "sec-doomed"}}
 BODIES = {  # enough of a body to get past parsing to the authorization decision
     ("POST", "/v3/clusters/{cluster_id}/topics"): {"topic_name": "sec-new", "partitions_count": 1},
