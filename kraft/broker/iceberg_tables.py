@@ -1,4 +1,5 @@
-"""The Iceberg topics (docs/ICEBERG.md) this node leads partitions of: one translator task per partition.
+"""The Iceberg topics (docs/ICEBERG.md) this node leads partitions of: one translator task
+per partition, and the table's committer where this node leads partition 0.
 
 Woken at every metadata image (like the coordinators), it looks again only when the
 topics or their configs changed (the image shares unchanged areas, so that is one
@@ -34,6 +35,7 @@ COMMIT_WAIT_S = 10.0  # a commit waits this long for this node's image to hold i
 THREADS = 2
 
 Key = tuple[str, int]  # (topic id, partition)
+COMMITTER = -1  # the table's committer's task, by the side of its partitions' translators
 ControllerCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 WaitMetadata = Callable[[int, float], Awaitable[bool]]
 
@@ -84,7 +86,7 @@ class IcebergTables:
         if self._seen is not None and seen[0] is self._seen[0] and seen[1] is self._seen[1]:
             return
         self._seen = seen
-        wanted: dict[Key, tuple[str, int]] = {}
+        wanted: dict[Key, tuple[str, int]] = {}  # index COMMITTER: the table's committer
         for name in iceberg_topics(image):
             topic = image.topic(name)
             if topic is None:
@@ -92,6 +94,8 @@ class IcebergTables:
             for index, reg in enumerate(topic.partitions):
                 if reg.leader == self._node_id:
                     wanted[(topic.topic_id, index)] = (name, index)
+                    if index == 0:
+                        wanted[(topic.topic_id, COMMITTER)] = (name, COMMITTER)
         for key in [k for k in self._running if k not in wanted]:
             self._running.pop(key).cancel()
         led = {(name, index) for name, index in wanted.values()}
@@ -100,38 +104,45 @@ class IcebergTables:
         for key, (name, index) in wanted.items():
             task = self._running.get(key)
             if task is None or task.done():
-                self._running[key] = asyncio.create_task(self._translate(name, key[0], index),
-                                                         name=f"iceberg-{name}-{index}")
+                what = f"iceberg-{name}-{'committer' if index == COMMITTER else index}"
+                self._running[key] = asyncio.create_task(self._repeat(name, key[0], index), name=what)
 
     def _config(self, topic: str, name: str) -> Any:
         return topic_config(self._image(), self._defaults, topic, name)
 
-    async def _translate(self, topic: str, topic_id: str, partition: int) -> None:
-        from kraft.iceberg.translator import PartitionTranslation  # the Iceberg libraries load here
+    async def _repeat(self, topic: str, topic_id: str, index: int) -> None:
+        """A partition's rounds (or the table's commits, index COMMITTER), every half the
+        topic's target lag, until this node no longer leads the partition."""
+        from kraft.iceberg.translator import PartitionTranslation, TableCommitter  # the Iceberg libraries load here
+        what = f"{topic} (commit)" if index == COMMITTER else f"{topic}-{index}"
         logged = -TROUBLE_LOG_S
         while True:
             lag_ms = self._config(topic, "iceberg.target.lag.ms")
             try:
-                work = PartitionTranslation(self._catalog_now(), topic, topic_id, partition,
-                                            self._config(topic, "iceberg.partition.spec"))
-                await self._round(work, topic, partition)
+                if index == COMMITTER:
+                    spec = self._config(topic, "iceberg.partition.spec")
+                    await self._off_loop(TableCommitter(self._catalog_now(), topic, topic_id, spec).commit)
+                else:
+                    await self._round(PartitionTranslation(self._catalog_now(), topic, index), topic, index)
             except asyncio.CancelledError:
                 raise
             except (KraftError, OSError) as exc:  # the leader moving, a full disk: the next round retries
                 if time.monotonic() - logged >= TROUBLE_LOG_S:
                     logged = time.monotonic()
-                    log.warning("iceberg: %s-%d not translated this round: %s", topic, partition, exc)
+                    log.warning("iceberg: %s not translated this round: %s", what, exc)
             except Exception:  # noqa: BLE001 - the translator outlives a round gone wrong
                 if time.monotonic() - logged >= TROUBLE_LOG_S:
                     logged = time.monotonic()
-                    log.exception("iceberg: %s-%d not translated this round", topic, partition)
+                    log.exception("iceberg: %s not translated this round", what)
             await asyncio.sleep(lag_ms / 2000)
 
     async def _round(self, work: Any, topic: str, partition: int) -> None:
         start = await self._off_loop(work.start)
+        if start is None:
+            return  # no table yet, or the last round is still staged
         log_start, stable = await self._plane.offsets(topic, partition, stable=True)
         position = log_start if start.offset is None or start.offset < log_start else start.offset
-        self.progress[(topic, partition)] = (position, stable)
+        self.progress[(topic, partition)] = (start.offset or 0, stable)
         if position >= stable:
             return
         from kraft.iceberg.layout import Row
@@ -141,12 +152,9 @@ class IcebergTables:
         rows = [Row(partition, r.offset, r.timestamp_ms, r.key, r.value, r.headers)
                 for r in records if r.offset is not None and r.offset < stable]
         end = min(end, stable)
-        if end <= position:
-            return
-        outcome = await self._off_loop(work.commit, start, rows, end)
-        if outcome.committed:
-            self.progress[(topic, partition)] = (end, stable)
-            log.debug("iceberg: %s-%d: %d rows, translated up to %d", topic, partition, outcome.rows, end)
+        if end > position:
+            staged = await self._off_loop(work.stage, start, rows, end)
+            log.debug("iceberg: %s-%d: %d rows staged, up to %d", topic, partition, staged, end)
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self._threads is None:

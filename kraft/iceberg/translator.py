@@ -1,14 +1,15 @@
-"""One partition's translation into its topic's table: a round at a time.
+"""Translation into a topic's table: a partition leader's rounds, and the committer's.
 
 A round starts from the offset the table says the partition was translated up to (the
 current snapshot's summary holds every partition's, `kraft.offsets`), reads the records
 committed since (never past the last stable offset; aborted transactions and control
-records left out), writes them as Parquet data files and commits them in one snapshot
-whose summary moves this partition's offset to where the read ended. The commit lands
-only while the table still says what the round started from: a second translator of
-the same partition (a leader that has not yet learnt it was replaced) or a commit whose
-outcome was unknown and did land cannot make rows appear twice. Files of a commit that
-did not land are never referenced.
+records left out), writes them as Parquet data files and stages them (staged.py). The
+table's committer commits every staged round in one snapshot whose summary moves each
+partition's offset to where its round ended, and takes a round only while the table
+still says what it started from: a second translator of the same partition (a leader
+that has not yet learnt it was replaced) or a commit whose outcome was unknown and did
+land cannot make rows appear twice. Files of a round that did not land are never
+referenced.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pyiceberg.table.update.snapshot import ExpireSnapshots
 
 from kraft.iceberg.catalog import KraftCatalog, TableMoved
 from kraft.iceberg.layout import KEY_VALUE_SCHEMA, Row, key_value_table, parse_partition_spec
+from kraft.iceberg.staged import Staged, drop, stage, staged, staged_dir
 
 log = logging.getLogger(__name__)
 
@@ -47,52 +49,85 @@ class Start:
     offset: int | None
 
 
-@dataclass(frozen=True)
-class Outcome:
-    rows: int
-    committed: bool  # False: another commit had moved the partition on; nothing of this round landed
-
-
 class PartitionTranslation:
-    """The table side of one partition's rounds (runs on a worker thread)."""
+    """A partition leader's side of its rounds (on a worker thread): where the next round
+    starts, and staging what it read for the table's committer (staged.py)."""
 
-    def __init__(self, catalog: KraftCatalog, topic: str, topic_id: str, partition: int, spec_text: str):
-        self.catalog, self.topic, self.topic_id, self.partition = catalog, topic, topic_id, partition
-        self.spec_text = spec_text
+    def __init__(self, catalog: KraftCatalog, topic: str, partition: int):
+        self.catalog, self.topic, self.partition = catalog, topic, partition
 
-    def start(self) -> Start:
-        return Start(translated(self.catalog.load(self.topic)).get(self.partition))
+    def start(self) -> Start | None:
+        """None while there is nothing to do: no table yet (its committer makes it), or
+        this partition's last round is still staged, waiting for the committer."""
+        table = self.catalog.load(self.topic)
+        if table is None:
+            return None
+        offset = translated(table).get(self.partition)
+        waiting = False
+        for round_ in staged(staged_dir(table.metadata.location), table.metadata.format_version, self.partition):
+            if round_.start == offset:
+                waiting = True
+            else:
+                drop(round_.path)  # committed already, or refused: the table moved past its start
+        return None if waiting else Start(offset)
 
-    def commit(self, start: Start, rows: list[Row], end: int) -> Outcome:
-        """Write `rows` (offsets start.offset.. up to end) and move the partition to `end`."""
-        table = self._table()
-        if translated(table).get(self.partition) != start.offset:
-            return Outcome(len(rows), False)
-        # no rows (an aborted transaction, markers): a snapshot without files still moves the
+    def stage(self, start: Start, rows: list[Row], end: int) -> int:
+        """Write `rows` (offsets start.offset.. up to end) as data files and stage them; the
+        rows staged (0 when the table moved on since `start`: nothing is staged then)."""
+        table = self.catalog.load(self.topic)
+        if table is None or translated(table).get(self.partition) != start.offset:
+            return 0
+        # no rows (an aborted transaction, markers): a round without files still moves the
         # offset, so the table's lag reaches 0 when the log ends in one
         files = list(_dataframe_to_data_files(table.metadata, key_value_table(rows), table.io, uuid.uuid4())) \
             if rows else []
+        stage(staged_dir(table.metadata.location), self.partition, start.offset, end, files,
+              table.metadata.default_spec_id)
+        return len(rows)
+
+
+class TableCommitter:
+    """The table's committer (the leader of the topic's partition 0): every staged round
+    that still starts where the table says, in one snapshot."""
+
+    def __init__(self, catalog: KraftCatalog, topic: str, topic_id: str, spec_text: str):
+        self.catalog, self.topic, self.topic_id, self.spec_text = catalog, topic, topic_id, spec_text
+
+    def commit(self) -> int:
+        """The rounds committed (0: none staged, or none still fit the table)."""
+        table = self._table()
         for _ in range(COMMIT_TRIES):
             offsets = translated(table)
-            if offsets.get(self.partition) != start.offset:
-                return Outcome(len(rows), False)  # a commit of ours that seemed lost did land, or another translator's
-            offsets[self.partition] = end
+            taken: dict[int, Staged] = {}
+            for round_ in staged(staged_dir(table.metadata.location), table.metadata.format_version):
+                if round_.start == offsets.get(round_.partition) and round_.partition not in taken:
+                    taken[round_.partition] = round_
+                else:  # committed already, refused, or a second leader's copy of the same round
+                    drop(round_.path)
+            if not taken:
+                return 0
+            for partition, round_ in taken.items():
+                offsets[partition] = round_.end
             summary = {OFFSETS: json.dumps({str(p): o for p, o in sorted(offsets.items())})}
             tx = table.transaction()
             # merge_append: past a hundred manifests it merges them, so a reader does not
             # open one manifest per round the table ever had
             with tx.update_snapshot(snapshot_properties=summary).merge_append() as append:
-                for data_file in files:
-                    append.append_data_file(data_file)
+                for round_ in taken.values():
+                    for data_file in round_.files:
+                        append.append_data_file(data_file)
             # the snapshot list is in every metadata file: rounds' snapshots past their
             # hour go (their data files stay: later snapshots hold them)
             ExpireSnapshots(tx).older_than(datetime.now(timezone.utc) - timedelta(milliseconds=SNAPSHOT_AGE_MS)).commit()
             try:
                 tx.commit_transaction()
-                return Outcome(len(rows), True)
             except TableMoved:
-                table = self._table()  # another partition's commit came first: on top of it
-        raise TableMoved(f"{self.topic}-{self.partition}: the table kept moving; the next round retries")
+                table = self._table()  # another committer (a leader being replaced) came first
+                continue
+            for round_ in taken.values():
+                drop(round_.path)
+            return len(taken)
+        raise TableMoved(f"{self.topic}: the table kept moving; the next round retries")
 
     def _table(self) -> Table:
         table = self.catalog.load(self.topic)
@@ -101,7 +136,7 @@ class PartitionTranslation:
                 self.catalog.create(self.topic, self.topic_id, KEY_VALUE_SCHEMA,
                                     parse_partition_spec(self.spec_text, KEY_VALUE_SCHEMA))
             except TableMoved:
-                pass  # another partition's translator made it first
+                pass  # made by another committer
             table = self.catalog.load(self.topic)
             if table is None:
                 raise TableMoved(f"{self.topic}: the table is not in this node's metadata yet")

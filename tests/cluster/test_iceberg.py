@@ -223,4 +223,5 @@ def test_a_table_is_read_by_whoever_may_read_its_topic():
         assert http_json("GET", f"{c.url(1)}/iceberg/v1/namespaces/kraft/tables/shared")[0] == 401  # no credentials
         catalog = pyiceberg_rest.RestCatalog("kraft", uri=f"{c.url(1)}/iceberg", auth={
             "type": "basic", "basic": {"username": "reader", "password": "reader-password"}})
-        assert catalog.load_table("kraft.shared").scan().to_arrow().num_rows == 1
+        c.wait_until(lambda: catalog.load_table("kraft.shared").scan().to_arrow().num_rows == 1, TABLE_WAIT_S,
+                     "the record in the table")

@@ -11,7 +11,7 @@ pytest.importorskip("pyiceberg", reason="pyiceberg is an Iceberg topics dependen
 
 from kraft.iceberg.catalog import KraftCatalog, TableMoved  # noqa: E402
 from kraft.iceberg.layout import Row  # noqa: E402
-from kraft.iceberg.translator import PartitionTranslation, Start, translated  # noqa: E402
+from kraft.iceberg.translator import PartitionTranslation, Start, TableCommitter, translated  # noqa: E402
 
 
 class Pointers:
@@ -45,72 +45,100 @@ def table_offsets(catalog):
 def setup(tmp_path):
     pointers = Pointers()
     catalog = KraftCatalog((tmp_path / "warehouse").as_uri(), lambda: pointers, pointers.commit)
-    return pointers, catalog
+    return pointers, catalog, TableCommitter(catalog, "events", "t1", "(hour(kafka.timestamp))")
 
 
 def work(catalog, partition):
-    return PartitionTranslation(catalog, "events", "t1", partition, "(hour(kafka.timestamp))")
+    return PartitionTranslation(catalog, "events", partition)
 
 
-def test_rounds_of_two_partitions_each_land_once_with_every_offset_carried(setup):
-    pointers, catalog = setup
-    p0, p1 = work(catalog, 0), work(catalog, 1)
-    assert p0.start() == Start(None)
-    assert p0.commit(Start(None), rows(0, 0, 5), 5).committed
-    assert p1.commit(p1.start(), rows(1, 0, 3), 3).committed
-    assert p0.commit(p0.start(), rows(0, 5, 2), 7).committed
+def round_of(catalog, partition, first, count, end=None):
+    """A partition leader's round: from where the table says, staged for the committer."""
+    p = work(catalog, partition)
+    start = p.start()
+    assert start is not None and (start.offset or 0) == first
+    return p.stage(start, rows(partition, first, count), first + count if end is None else end)
+
+
+def test_the_committer_makes_the_table_and_partitions_wait_for_it(setup):
+    pointers, catalog, committer = setup
+    assert work(catalog, 0).start() is None  # no table yet
+    assert committer.commit() == 0
+    assert pointers.iceberg_tables and work(catalog, 0).start() == Start(None)
+
+
+def test_staged_rounds_of_every_partition_land_in_one_snapshot(setup):
+    pointers, catalog, committer = setup
+    committer.commit()
+    assert round_of(catalog, 0, 0, 5) == 5 and round_of(catalog, 1, 0, 3) == 3
+    assert work(catalog, 0).start() is None  # its round is staged: the next waits
+    assert committer.commit() == 2
+    assert len(catalog.load("events").metadata.snapshots) == 1
+    round_of(catalog, 0, 5, 2)
+    assert committer.commit() == 1
     offsets, carried = table_offsets(catalog)
     assert offsets == [(0, o) for o in range(7)] + [(1, o) for o in range(3)]
     assert carried == {0: 7, 1: 3}
+    assert committer.commit() == 0  # nothing staged: nothing committed
 
 
-def test_a_second_translator_of_the_partition_adds_nothing(setup):
-    pointers, catalog = setup
+def test_a_replaced_leaders_round_adds_nothing(setup):
+    pointers, catalog, committer = setup
+    committer.commit()
     old_leader, new_leader = work(catalog, 0), work(catalog, 0)
-    both_started = old_leader.start()
-    assert new_leader.commit(both_started, rows(0, 0, 4), 4).committed
-    outcome = old_leader.commit(both_started, rows(0, 0, 4), 4)  # the same records, from the replaced leader
-    assert not outcome.committed
-    assert table_offsets(catalog) == ([(0, o) for o in range(4)], {0: 4})
+    old_start, new_start = old_leader.start(), new_leader.start()
+    new_leader.stage(new_start, rows(0, 0, 4), 4)
+    old_leader.stage(old_start, rows(0, 0, 3), 3)  # the same records, from the replaced leader
+    assert committer.commit() == 1
+    offsets, carried = table_offsets(catalog)  # one of the two rounds, whichever: never both
+    assert carried[0] in (3, 4) and offsets == [(0, o) for o in range(carried[0])]
+    assert committer.commit() == 0
 
 
 def test_a_commit_that_landed_without_an_answer_is_not_made_twice(setup):
-    pointers, catalog = setup
-    p0 = work(catalog, 0)
-    assert p0.commit(p0.start(), rows(0, 0, 2), 2).committed
+    pointers, catalog, committer = setup
+    committer.commit()
+    round_of(catalog, 0, 0, 2)
+    assert committer.commit() == 1
+    round_of(catalog, 0, 2, 3)
     pointers.lose_next_answer = True
-    start = p0.start()
-    assert not p0.commit(start, rows(0, 2, 3), 5).committed  # it did land: the retry sees offset 5
+    assert committer.commit() == 0  # it did land: on the retry the round no longer fits the table
     assert table_offsets(catalog) == ([(0, o) for o in range(5)], {0: 5})
+    assert work(catalog, 0).start() == Start(5)
 
 
-def test_another_partitions_commit_in_between_is_built_on(setup):
-    pointers, catalog = setup
-    p0, p1 = work(catalog, 0), work(catalog, 1)
-    assert p0.commit(p0.start(), rows(0, 0, 1), 1).committed
-    s0, s1 = p0.start(), p1.start()
-    assert p1.commit(s1, rows(1, 0, 2), 2).committed  # moves the table under p0's round
-    assert p0.commit(s0, rows(0, 1, 2), 3).committed
-    assert table_offsets(catalog)[1] == {0: 3, 1: 2}
+def test_a_round_staged_before_another_commit_is_built_on(setup):
+    pointers, catalog, committer = setup
+    committer.commit()
+    round_of(catalog, 0, 0, 1)
+    other = TableCommitter(catalog, "events", "t1", "(hour(kafka.timestamp))")  # a leader being replaced
+    assert other.commit() == 1
+    round_of(catalog, 1, 0, 2)
+    assert committer.commit() == 1
+    assert table_offsets(catalog)[1] == {0: 1, 1: 2}
 
 
 def test_a_round_without_rows_still_moves_the_offset(setup):
-    pointers, catalog = setup
-    p0 = work(catalog, 0)
-    assert p0.commit(p0.start(), rows(0, 0, 2), 2).committed
-    assert p0.commit(p0.start(), [], 5).committed  # an aborted transaction and its marker
+    pointers, catalog, committer = setup
+    committer.commit()
+    round_of(catalog, 0, 0, 2)
+    committer.commit()
+    assert round_of(catalog, 0, 2, 0, end=5) == 0  # an aborted transaction and its marker
+    assert committer.commit() == 1
     assert table_offsets(catalog) == ([(0, 0), (0, 1)], {0: 5})
 
 
 def test_old_snapshots_are_expired_and_their_rows_stay(setup, monkeypatch):
     import kraft.iceberg.translator as translator
-    pointers, catalog = setup
-    p0 = work(catalog, 0)
-    assert p0.commit(p0.start(), rows(0, 0, 2), 2).committed
+    pointers, catalog, committer = setup
+    committer.commit()
+    round_of(catalog, 0, 0, 2)
+    committer.commit()
     assert len(catalog.load("events").metadata.snapshots) == 1
     monkeypatch.setattr(translator, "SNAPSHOT_AGE_MS", 0)  # every snapshot but the one made is past its age
-    assert p0.commit(p0.start(), rows(0, 2, 2), 4).committed
-    assert p0.commit(p0.start(), rows(0, 4, 2), 6).committed
+    for first in (2, 4):
+        round_of(catalog, 0, first, 2)
+        committer.commit()
     table = catalog.load("events")
     assert len(table.metadata.snapshots) == 1
     assert table_offsets(catalog) == ([(0, o) for o in range(6)], {0: 6})
