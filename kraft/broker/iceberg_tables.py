@@ -5,8 +5,8 @@ Woken at every metadata image (like the coordinators), it looks again only when 
 topics or their configs changed (the image shares unchanged areas, so that is one
 identity check), and only at the topics with `iceberg.mode` set: a node leading
 thousands of other partitions pays nothing for them. A translator runs while this
-node leads its partition; a round every half `iceberg.target.lag.ms`, so the table
-trails the committed records by about the target at most.
+node leads its partition; a round (and a commit) every third of `iceberg.target.lag.ms`,
+so the table trails the committed records by less than the target.
 """
 
 from __future__ import annotations
@@ -118,12 +118,13 @@ class IcebergTables:
         logged = -TROUBLE_LOG_S
         while True:
             lag_ms = self._config(topic, "iceberg.target.lag.ms")
+            behind = False
             try:
                 if index == COMMITTER:
                     spec = self._config(topic, "iceberg.partition.spec")
                     await self._off_loop(TableCommitter(self._catalog_now(), topic, topic_id, spec).commit)
                 else:
-                    await self._round(PartitionTranslation(self._catalog_now(), topic, index), topic, index)
+                    behind = await self._round(PartitionTranslation(self._catalog_now(), topic, index), topic, index)
             except asyncio.CancelledError:
                 raise
             except (KraftError, OSError) as exc:  # the leader moving, a full disk: the next round retries
@@ -134,17 +135,20 @@ class IcebergTables:
                 if time.monotonic() - logged >= TROUBLE_LOG_S:
                     logged = time.monotonic()
                     log.exception("iceberg: %s not translated this round", what)
-            await asyncio.sleep(lag_ms / 2000)
+            # a partition behind goes on at once (its rounds chain up for the committer); a
+            # record waits a third of the target for its round and a third for the commit
+            await asyncio.sleep(0 if behind else lag_ms / 3000)
 
-    async def _round(self, work: Any, topic: str, partition: int) -> None:
+    async def _round(self, work: Any, topic: str, partition: int) -> bool:
+        """One round; True when it stopped short of the last stable offset (more to read)."""
         start = await self._off_loop(work.start)
         if start is None:
-            return  # no table yet, or the last round is still staged
+            return False  # no table yet, or MAX_CHAIN rounds wait for the committer
         log_start, stable = await self._plane.offsets(topic, partition, stable=True)
         position = log_start if start.offset is None or start.offset < log_start else start.offset
-        self.progress[(topic, partition)] = (start.offset or 0, stable)
+        self.progress[(topic, partition)] = (start.committed or 0, stable)
         if position >= stable:
-            return
+            return False
         from kraft.iceberg.layout import Row
         data, aborted = await self._plane.read_stable(topic, partition, position, ROUND_BYTES, 0)
         records, end = await visible_records_off_loop(data, position, aborted, ROUND_BYTES,
@@ -155,6 +159,7 @@ class IcebergTables:
         if end > position:
             staged = await self._off_loop(work.stage, start, rows, end)
             log.debug("iceberg: %s-%d: %d rows staged, up to %d", topic, partition, staged, end)
+        return position < end < stable
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self._threads is None:

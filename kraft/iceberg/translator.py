@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 OFFSETS = "kraft.offsets"  # snapshot summary: {"<partition>": next offset to translate}
 SNAPSHOT_AGE_MS = 3_600_000  # snapshots older than this are expired at the next commit
-COMMIT_TRIES = 8  # commits of one round: others' commits to the table in between move it on
+COMMIT_TRIES = 8
+MAX_CHAIN = 64  # staged rounds of one partition waiting for the committer (16 MiB each at most)  # commits of one round: others' commits to the table in between move it on
 
 
 def translated(table: Table | None) -> dict[int, int]:
@@ -44,9 +45,11 @@ def translated(table: Table | None) -> dict[int, int]:
 
 @dataclass(frozen=True)
 class Start:
-    """Where a round begins: the table's offset for the partition (None: never translated)."""
+    """Where a round begins (None: never translated: at the log start), and the table's own
+    offset for the partition (rounds staged in between wait for the committer)."""
 
     offset: int | None
+    committed: int | None = None
 
 
 class PartitionTranslation:
@@ -57,25 +60,28 @@ class PartitionTranslation:
         self.catalog, self.topic, self.partition = catalog, topic, partition
 
     def start(self) -> Start | None:
-        """None while there is nothing to do: no table yet (its committer makes it), or
-        this partition's last round is still staged, waiting for the committer."""
+        """Where the next round starts: after this partition's staged rounds that follow on
+        from the table's offset (a chain the committer takes whole), else at that offset.
+        None while there is nothing to do: no table yet (its committer makes it), or
+        MAX_CHAIN rounds already wait for the committer."""
         table = self.catalog.load(self.topic)
         if table is None:
             return None
         offset = translated(table).get(self.partition)
-        waiting = False
-        for round_ in staged(staged_dir(table.metadata.location), table.metadata.format_version, self.partition):
-            if round_.start == offset:
-                waiting = True
-            else:
+        rounds = staged(staged_dir(table.metadata.location), table.metadata.format_version, self.partition)
+        for round_ in rounds:
+            if _behind(round_, offset):
                 drop(round_.path)  # committed already, or refused: the table moved past its start
-        return None if waiting else Start(offset)
+        chain = _chain([r for r in rounds if not _behind(r, offset)], offset)
+        if len(chain) >= MAX_CHAIN:
+            return None
+        return Start(chain[-1].end if chain else offset, offset)
 
     def stage(self, start: Start, rows: list[Row], end: int) -> int:
-        """Write `rows` (offsets start.offset.. up to end) as data files and stage them; the
-        rows staged (0 when the table moved on since `start`: nothing is staged then)."""
+        """Write `rows` (offsets start.offset.. up to end) as data files and stage them for
+        the committer (which checks that they follow on from the table); the rows staged."""
         table = self.catalog.load(self.topic)
-        if table is None or translated(table).get(self.partition) != start.offset:
+        if table is None:
             return 0
         # no rows (an aborted transaction, markers): a round without files still moves the
         # offset, so the table's lag reaches 0 when the log ends in one
@@ -86,9 +92,29 @@ class PartitionTranslation:
         return len(rows)
 
 
+def _behind(round_: Staged, offset: int | None) -> bool:
+    return offset is not None and (round_.start is None or round_.start < offset)
+
+
+def _chain(rounds: list[Staged], offset: int | None) -> list[Staged]:
+    """The rounds that follow on from `offset`, each starting where the one before ended
+    (of two that start at one offset, the first by name: the committer takes the same)."""
+    by_start: dict[int | None, Staged] = {}
+    for round_ in sorted(rounds, key=lambda r: r.path.name):
+        by_start.setdefault(round_.start, round_)
+    chain: list[Staged] = []
+    at = offset
+    while at in by_start and len(chain) < 10_000:
+        chain.append(by_start[at])
+        if by_start[at].end == at:
+            break  # a round that moves nothing cannot lead on
+        at = by_start[at].end
+    return chain
+
+
 class TableCommitter:
-    """The table's committer (the leader of the topic's partition 0): every staged round
-    that still starts where the table says, in one snapshot."""
+    """The table's committer (the leader of the topic's partition 0): for each partition,
+    the staged rounds that follow on from where the table says, in one snapshot."""
 
     def __init__(self, catalog: KraftCatalog, topic: str, topic_id: str, spec_text: str):
         self.catalog, self.topic, self.topic_id, self.spec_text = catalog, topic, topic_id, spec_text
@@ -98,24 +124,27 @@ class TableCommitter:
         table = self._table()
         for _ in range(COMMIT_TRIES):
             offsets = translated(table)
-            taken: dict[int, Staged] = {}
-            for round_ in staged(staged_dir(table.metadata.location), table.metadata.format_version):
-                if round_.start == offsets.get(round_.partition) and round_.partition not in taken:
-                    taken[round_.partition] = round_
-                else:  # committed already, refused, or a second leader's copy of the same round
-                    drop(round_.path)
+            rounds = staged(staged_dir(table.metadata.location), table.metadata.format_version)
+            by_partition: dict[int, list[Staged]] = {}
+            for round_ in rounds:
+                if _behind(round_, offsets.get(round_.partition)):
+                    drop(round_.path)  # committed already, or refused
+                else:
+                    by_partition.setdefault(round_.partition, []).append(round_)
+            taken = {p: chain for p, rs in by_partition.items() if (chain := _chain(rs, offsets.get(p)))}
             if not taken:
                 return 0
-            for partition, round_ in taken.items():
-                offsets[partition] = round_.end
+            for partition, chain in taken.items():
+                offsets[partition] = chain[-1].end
             summary = {OFFSETS: json.dumps({str(p): o for p, o in sorted(offsets.items())})}
             tx = table.transaction()
             # merge_append: past a hundred manifests it merges them, so a reader does not
             # open one manifest per round the table ever had
             with tx.update_snapshot(snapshot_properties=summary).merge_append() as append:
-                for round_ in taken.values():
-                    for data_file in round_.files:
-                        append.append_data_file(data_file)
+                for chain in taken.values():
+                    for round_ in chain:
+                        for data_file in round_.files:
+                            append.append_data_file(data_file)
             # the snapshot list is in every metadata file: rounds' snapshots past their
             # hour go (their data files stay: later snapshots hold them)
             ExpireSnapshots(tx).older_than(datetime.now(timezone.utc) - timedelta(milliseconds=SNAPSHOT_AGE_MS)).commit()
@@ -124,9 +153,10 @@ class TableCommitter:
             except TableMoved:
                 table = self._table()  # another committer (a leader being replaced) came first
                 continue
-            for round_ in taken.values():
-                drop(round_.path)
-            return len(taken)
+            for chain in taken.values():
+                for round_ in chain:
+                    drop(round_.path)
+            return sum(len(chain) for chain in taken.values())
         raise TableMoved(f"{self.topic}: the table kept moving; the next round retries")
 
     def _table(self) -> Table:

@@ -53,7 +53,8 @@ def work(catalog, partition):
 
 
 def round_of(catalog, partition, first, count, end=None):
-    """A partition leader's round: from where the table says, staged for the committer."""
+    """A partition leader's round: from where the table (or its last staged round) says,
+    staged for the committer."""
     p = work(catalog, partition)
     start = p.start()
     assert start is not None and (start.offset or 0) == first
@@ -64,14 +65,14 @@ def test_the_committer_makes_the_table_and_partitions_wait_for_it(setup):
     pointers, catalog, committer = setup
     assert work(catalog, 0).start() is None  # no table yet
     assert committer.commit() == 0
-    assert pointers.iceberg_tables and work(catalog, 0).start() == Start(None)
+    assert pointers.iceberg_tables and work(catalog, 0).start() == Start(None, None)
 
 
 def test_staged_rounds_of_every_partition_land_in_one_snapshot(setup):
     pointers, catalog, committer = setup
     committer.commit()
     assert round_of(catalog, 0, 0, 5) == 5 and round_of(catalog, 1, 0, 3) == 3
-    assert work(catalog, 0).start() is None  # its round is staged: the next waits
+    assert work(catalog, 0).start() == Start(5, None)  # its next round follows on from the staged one
     assert committer.commit() == 2
     assert len(catalog.load("events").metadata.snapshots) == 1
     round_of(catalog, 0, 5, 2)
@@ -104,7 +105,7 @@ def test_a_commit_that_landed_without_an_answer_is_not_made_twice(setup):
     pointers.lose_next_answer = True
     assert committer.commit() == 0  # it did land: on the retry the round no longer fits the table
     assert table_offsets(catalog) == ([(0, o) for o in range(5)], {0: 5})
-    assert work(catalog, 0).start() == Start(5)
+    assert work(catalog, 0).start() == Start(5, 5)
 
 
 def test_a_round_staged_before_another_commit_is_built_on(setup):
@@ -142,3 +143,28 @@ def test_old_snapshots_are_expired_and_their_rows_stay(setup, monkeypatch):
     table = catalog.load("events")
     assert len(table.metadata.snapshots) == 1
     assert table_offsets(catalog) == ([(0, o) for o in range(6)], {0: 6})
+
+
+def test_rounds_staged_back_to_back_are_taken_as_a_chain(setup):
+    pointers, catalog, committer = setup
+    committer.commit()
+    for first in (0, 3, 6):  # a partition far behind stages round after round
+        round_of(catalog, 0, first, 3)
+    assert committer.commit() == 3
+    assert table_offsets(catalog) == ([(0, o) for o in range(9)], {0: 9})
+    assert len(catalog.load("events").metadata.snapshots) == 1
+
+
+def test_a_chain_broken_by_a_replaced_leader_is_taken_up_to_the_break(setup):
+    pointers, catalog, committer = setup
+    committer.commit()
+    old_leader = work(catalog, 0)
+    round_of(catalog, 0, 0, 3)  # 0..3, then two leaders each follow on from 3
+    round_of(catalog, 0, 3, 2)  # 3..5 (the first by name wins: either way the rows are 0..n once)
+    old_leader.stage(Start(3), rows(0, 3, 4), 7)  # 3..7, a branch
+    assert committer.commit() >= 2
+    offsets, carried = table_offsets(catalog)
+    assert carried[0] in (5, 7) and offsets == [(0, o) for o in range(carried[0])]
+    follow = work(catalog, 0).start()
+    assert follow == Start(carried[0], carried[0])  # the branch not taken is dropped
+    assert committer.commit() == 0

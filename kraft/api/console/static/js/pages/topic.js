@@ -1,6 +1,7 @@
-// One topic: partitions, configs, the message browser and the produce form.
+// One topic: partitions, its Iceberg table (an Iceberg topic), configs, the message browser
+// and the produce form.
 import { WITH_OPS, call, enc, opsOf, showBytes, textToB64, v3 } from "../api.js";
-import { errorBox, field, fmtBytes, fmtTime, h, notAllowed, replace, table } from "../dom.js";
+import { action, errorBox, field, fmtBytes, fmtTime, h, notAllowed, replace, table } from "../dom.js";
 import { decodeFramed } from "../registry.js";
 
 const POLL_MS = 4000;
@@ -14,10 +15,12 @@ export async function render(ctx) {
   const configsBox = h("div", {});
   const browser = h("section", { class: "card", "aria-labelledby": "h-browse" }, h("h2", { id: "h-browse" }, "Messages"));
   const produce = h("section", { class: "card", "aria-labelledby": "h-produce" }, h("h2", { id: "h-produce" }, "Produce a message"));
+  const iceberg = icebergTable(name, may);
   replace(ctx.main, h("p", {}, h("a", { href: "#/topics" }, "← Topics")), h("h1", {}, `Topic ${name}`),
     h("p", { class: "muted" }, `${topic.partitions_count} partitions, replication factor ${topic.replication_factor}`,
       topic.is_internal ? ", internal" : ""),
     h("section", { "aria-labelledby": "h-parts" }, h("h2", { id: "h-parts" }, "Partitions"), partsBox),
+    iceberg.element,
     h("div", { class: "grid" }, browser, produce),
     h("section", { "aria-labelledby": "h-configs" }, h("h2", { id: "h-configs" }, "Configs"), configsBox));
   const messages = may.has("READ") ? messageBrowser(name, topic.partitions_count) : null;
@@ -26,7 +29,7 @@ export async function render(ctx) {
   produce.append(may.has("WRITE") ? produceForm(name, topic.partitions_count, () => messages && messages.reload()) : notAllowed("Producing", "WRITE to", `topic ${name}`));
   if (may.has("DESCRIBE_CONFIGS")) loadConfigs(name, configsBox, may.has("ALTER_CONFIGS"));
   else replace(configsBox, notAllowed("The configs list", "DESCRIBE_CONFIGS", `topic ${name}`));
-  await ctx.every(POLL_MS, async () => {
+  await ctx.every(POLL_MS, () => Promise.all([iceberg.refresh(), (async () => {
     try {
       const parts = (await v3(`/topics/${enc(name)}/partitions`)).data;
       replace(partsBox, table(`Partitions of ${name}`,
@@ -39,7 +42,99 @@ export async function render(ctx) {
           (p.eligible_leader_replicas || []).join(", ") || "–", p.high_watermark ?? "–", p.log_start_offset ?? "–", p.log_end_offset ?? "–",
           p.size === undefined ? "–" : h("span", { title: `${p.size} bytes on this node's replica` }, fmtBytes(p.size))])));
     } catch (err) { replace(partsBox, errorBox(err)); }
-  });
+  })()]));
+}
+
+// An Iceberg topic's table (docs/ICEBERG.md): its name and mode, the last snapshot, each
+// partition's translation against its last stable offset, and how to query it. Shown only
+// while iceberg.mode is not disabled; the box's data-mode says what the last answer said.
+// The query snippets are made once, so a refresh does not undo a selection in them.
+function icebergTable(topic, may) {
+  const element = h("div", { id: "iceberg" });
+  const status = h("div", { "aria-live": "polite" });
+  const partsBox = h("div", {});
+  const queryBox = h("div", {});
+  let shown = false;
+  const show = (mode, ...body) => {
+    if (mode === "disabled") { shown = false; replace(element); replace(partsBox); replace(queryBox); return; }
+    if (!shown) {
+      replace(element, h("section", { "aria-labelledby": "h-iceberg" }, h("h2", { id: "h-iceberg" }, "Iceberg table"),
+        status, partsBox, queryBox));
+      shown = true;
+    }
+    if (mode !== null && !queryBox.hasChildNodes()) {
+      replace(queryBox, may.has("READ") ? querySnippets(topic) : notAllowed("Querying the table", "READ", `topic ${topic}`));
+    }
+    replace(status, ...body);
+  };
+  const modeLine = (mode, made) => h("p", {}, "Table ", h("code", { class: "iceberg-table" }, `kraft.${topic}`), ", mode ",
+    h("code", {}, mode), made ? "" : " (not made yet: the topic's first translation makes it)");
+
+  if (!may.has("DESCRIBE")) {
+    // the mode from the topic's configs, if the user may read them; the table's state needs DESCRIBE
+    let known = false;
+    const refresh = async () => {
+      if (known || !may.has("DESCRIBE_CONFIGS")) return;
+      try {
+        const configs = (await v3(`/topics/${enc(topic)}/configs`)).data;
+        const mode = (configs.find((c) => c.name === "iceberg.mode") || {}).value || "disabled";
+        known = true;
+        element.dataset.mode = mode;
+        show(mode, modeLine(mode, true), notAllowed("The Iceberg table's state", "DESCRIBE", `topic ${topic}`));
+      } catch { /* the configs section shows the error */ }
+    };
+    return { element, refresh };
+  }
+
+  const refresh = async () => {
+    let t;
+    try {
+      t = await call(`/v1/topics/${enc(topic)}/iceberg`);
+    } catch (err) {
+      if (shown) replace(partsBox, errorBox(err));
+      else show(null, h("p", { class: "muted" }, "Whether this topic is an Iceberg table is not known yet:"), errorBox(err));
+      return;
+    }
+    element.dataset.mode = t.mode;
+    if (t.mode === "disabled") { show("disabled"); return; }
+    show(t.mode, modeLine(t.mode, t.table !== null),
+      h("p", { class: "iceberg-snapshot" }, "Last snapshot: ", t.last_commit_ms === null || t.last_commit_ms === undefined
+        ? h("span", { class: "muted" }, "no snapshot yet")
+        : h("span", { title: `snapshot ${t.snapshot_id}` }, fmtTime(t.last_commit_ms))));
+    replace(partsBox, table(`Iceberg translation of ${topic} (lag: committed records not yet in the table)`,
+      [{ label: "Partition", num: true }, { label: "Translated offset", num: true }, { label: "Last stable offset", num: true },
+        { label: "Lag", num: true }],
+      t.partitions.map((p) => [p.partition_id,
+        p.translated_offset === null || p.translated_offset === undefined ? h("span", { class: "muted" }, "none yet") : p.translated_offset,
+        p.last_stable_offset ?? "–",
+        p.lag === null || p.lag === undefined ? h("span", { class: "muted", title: "its leader is moving" }, "unknown")
+          : h("span", { class: p.lag > 0 ? "warn" : "" }, p.lag)])));
+  };
+  return { element, refresh };
+}
+
+// DuckDB and pyiceberg reading the table through this node's catalog (a copy button where
+// the browser offers the clipboard: a secure context).
+function querySnippets(topic) {
+  const endpoint = `${location.origin}/iceberg`;
+  const duckdb = `ATTACH 'kraft' AS k (TYPE iceberg, ENDPOINT '${endpoint}', AUTHORIZATION_TYPE 'none');\n`
+    + `SELECT kafka.offset, kafka.key, value FROM k.kraft."${topic.replaceAll('"', '""')}" LIMIT 10;`;
+  const python = "from pyiceberg.catalog.rest import RestCatalog\n"
+    + `table = RestCatalog("kraft", uri=${JSON.stringify(endpoint)}).load_table(${JSON.stringify(`kraft.${topic}`)})\n`
+    + "print(table.scan(limit=10).to_arrow())";
+  const snippet = (label, cls, text) => {
+    const out = h("span", { "aria-live": "polite" });
+    let copy = null;
+    if (navigator.clipboard) {
+      copy = action("Copy", async () => { await navigator.clipboard.writeText(text); replace(out, " Copied."); }, { out });
+      copy.setAttribute("aria-label", `Copy the ${label}`);
+    }
+    return [h("p", {}, label, copy ? [" ", copy, out] : null), h("pre", { class: `query ${cls}` }, text)];
+  };
+  return h("div", {}, h("h3", {}, "Query it"),
+    h("p", { class: "muted" }, "Any node's catalog serves the table. The readers open its files by their file:// paths, "
+      + "so run them on a host that sees the warehouse."),
+    snippet("DuckDB query", "duckdb", duckdb), snippet("pyiceberg query", "pyiceberg", python));
 }
 
 async function loadConfigs(topic, box, mayAlter) {
