@@ -34,6 +34,14 @@ INTERNAL: Final = "internal"  # node-to-node: the cluster signature (kraft/serve
 _NAMED_BY = {"TOPIC": "topic", "GROUP": "group"}
 
 
+def reads_table(request: web.Request, who: Identity) -> None:
+    """An Iceberg table's: READ on its topic (a dead-letter table `<topic>~dlq`'s too)."""
+    node_of(request).access.require(who, "consume", request.match_info["topic"].removesuffix("~dlq"))
+
+
+reads_table.need = tuple(NEEDS["consume"])  # type: ignore[attr-defined]  # for tests and docs
+
+
 def authenticated(request: web.Request, who: Identity) -> None:
     """Any authenticated principal; what it sees may be filtered by the handler."""
 
@@ -123,7 +131,7 @@ RULES: dict[tuple[str, str], Rule | Marker] = {
     ("GET", ICE + "/namespaces"): authenticated,
     ("GET", ICE + "/namespaces/{namespace}"): authenticated,
     ("GET", ICE + "/namespaces/{namespace}/tables"): authenticated,  # filtered: tables whose topic it may read
-    ("GET", ICE + "/namespaces/{namespace}/tables/{topic}"): does("consume"),
+    ("GET", ICE + "/namespaces/{namespace}/tables/{topic}"): reads_table,
     ("GET", "/v1/topics/{topic}/iceberg"): does("describe_topic"),  # the translation's lag
     **{(method, ICE + path): authenticated for method in ("POST", "DELETE")
        for path in ("/namespaces", "/namespaces/{namespace}", "/namespaces/{namespace}/tables",

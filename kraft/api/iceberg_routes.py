@@ -17,7 +17,7 @@ from aiohttp import web
 from kraft.api.access_rules import visible
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
-from kraft.broker.iceberg_tables import iceberg_topics
+from kraft.iceberg.names import DLQ, pointer_key, table_names
 from kraft.errors import KraftError, RetriableError, TopicNotFound
 
 NAMESPACE = "kraft"
@@ -68,11 +68,10 @@ async def tables(request):
     name = request.match_info["namespace"]
     if name != NAMESPACE:
         return _no_namespace(name)
-    image = node_of(request).image
-    names = [t for t in iceberg_topics(image)
-             if image.topic_ids.get(t) in image.iceberg_tables]
-    shown = visible(request, "consume", sorted(names))
-    return json_response({"identifiers": [{"namespace": [NAMESPACE], "name": t} for t in shown]})
+    names = table_names(node_of(request).image)
+    readable = set(visible(request, "consume", sorted({n.removesuffix(DLQ) for n in names})))
+    return json_response({"identifiers": [{"namespace": [NAMESPACE], "name": t} for t in names
+                                          if t.removesuffix(DLQ) in readable]})
 
 
 async def load_table(request):
@@ -80,8 +79,8 @@ async def load_table(request):
     if name != NAMESPACE:
         return _no_namespace(name)
     image = node_of(request).image
-    topic_id = image.topic_ids.get(topic)
-    location = image.iceberg_tables.get(topic_id) if topic_id is not None else None
+    key = pointer_key(image, topic)
+    location = image.iceberg_tables.get(key) if key is not None else None
     if location is None:
         return error(404, "NoSuchTableException",
                      f"no table {NAMESPACE}.{topic}: no such topic, iceberg.mode is disabled, or no "

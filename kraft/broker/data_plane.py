@@ -21,7 +21,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kraft.broker.lookup import topic_or_404
 from kraft.broker.leader_remote import LeaderRemote
@@ -142,6 +142,8 @@ class DataPlane:
         self._configs: dict[str, dict[str, str]] = {}  # topic -> configs, for _configs_image
         self.unacked = UnackedWrites()  # acks=0 writes after the answer; run() by the node
         self.schema_ids = SchemaIdCache()  # the node's registry, once it has one, fills it
+        # the registry's current (state, parser), for Iceberg topics' schema modes; set with it
+        self.registry_state: Callable[[], Awaitable[tuple[Any, Any]]] | None = None
         self.traffic = Traffic()
 
     def topic_or_404(self, topic: str):

@@ -40,6 +40,10 @@ ControllerCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 WaitMetadata = Callable[[int, float], Awaitable[bool]]
 
 
+class SchemaRegistryMissing(KraftError):
+    """A schema mode on a node without a registry (no schema_registry_port)."""
+
+
 def iceberg_topics(image: MetadataImage) -> list[str]:
     """The topics whose own configs set an iceberg.mode other than disabled (a topic's
     setting: a cluster default would make every topic, internal ones too, a table)."""
@@ -121,10 +125,11 @@ class IcebergTables:
             behind = False
             try:
                 if index == COMMITTER:
-                    spec = self._config(topic, "iceberg.partition.spec")
-                    await self._off_loop(TableCommitter(self._catalog_now(), topic, topic_id, spec).commit)
+                    await self._off_loop(TableCommitter(self._catalog_now(), topic).commit)
                 else:
-                    behind = await self._round(PartitionTranslation(self._catalog_now(), topic, index), topic, index)
+                    work = PartitionTranslation(self._catalog_now(), topic, index, self._config(topic, "iceberg.mode"),
+                                                self._config(topic, "iceberg.partition.spec"))
+                    behind = await self._round(work, topic, index)
             except asyncio.CancelledError:
                 raise
             except (KraftError, OSError) as exc:  # the leader moving, a full disk: the next round retries
@@ -157,7 +162,12 @@ class IcebergTables:
                 for r in records if r.offset is not None and r.offset < stable]
         end = min(end, stable)
         if end > position:
-            staged = await self._off_loop(work.stage, start, rows, end)
+            registry = None
+            if work.mode != "key_value":  # the schema modes decode values with the node's registry
+                if self._plane.registry_state is None:
+                    raise SchemaRegistryMissing("this node serves no schema registry, which the schema modes need")
+                registry = await self._plane.registry_state()
+            staged = await self._off_loop(work.stage, start, rows, end, registry)
             log.debug("iceberg: %s-%d: %d rows staged, up to %d", topic, partition, staged, end)
         return position < end < stable
 

@@ -147,7 +147,7 @@ class IcebergPartitionSpec:
         return isinstance(value, str) and spec_problem(value) is None
 
 
-ICEBERG_MODES = ("disabled", "key_value")
+ICEBERG_MODES = ("disabled", "key_value", "value_schema_id_prefix", "value_schema_latest")
 
 _SPECS = (
     _int("num.partitions", 3, 1, "Partitions of a topic created without a count (cluster default only)."),
@@ -200,8 +200,10 @@ _SPECS = (
     _stored(_long("segment.jitter.ms", 0, 0, "Random jitter subtracted from segment.ms.")),
     # Iceberg topics (docs/ICEBERG.md), Redpanda's names
     ConfigSpec("iceberg.mode", "string", "disabled",
-               "Keep the topic also as an Iceberg table: disabled, or key_value (the record's "
-               "metadata, key and value as columns).", OneOf(ICEBERG_MODES)),
+               "Keep the topic also as an Iceberg table: disabled; key_value (the record's metadata, "
+               "key and value as columns); value_schema_id_prefix (the value's columns from the "
+               "registry schema its framing names); value_schema_latest (from the latest schema of "
+               "<topic>-value, values unframed).", OneOf(ICEBERG_MODES)),
     _long("iceberg.target.lag.ms", 10000, 1000,
           "Iceberg topics: how far the table may lag behind the committed records."),
     ConfigSpec("iceberg.partition.spec", "string", "(hour(kafka.timestamp))",

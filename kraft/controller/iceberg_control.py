@@ -13,8 +13,10 @@ from kraft.metadata.records import IcebergTable
 
 def commit_table(image: MetadataImage, topic: str, topic_id: str, based_on: str | None,
                  metadata_location: str) -> ControllerResult:
-    """based_on: the metadata file the commit started from; None for the table's first."""
-    if image.topic_ids.get(topic) != topic_id:
+    """based_on: the metadata file the commit started from; None for the table's first.
+    topic_id: the pointer's key, the topic's id (`<id>~dlq` for its dead-letter table)."""
+    own_id, _, table = topic_id.partition("~")
+    if image.topic_ids.get(topic) != own_id or table not in ("", "dlq"):
         raise TopicNotFound(f"topic {topic!r} (id {topic_id}) does not exist")
     current = image.iceberg_tables.get(topic_id)
     if current != based_on:

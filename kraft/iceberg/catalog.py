@@ -10,8 +10,8 @@ becomes current, or TableMoved when another commit got there first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, NoReturn, Protocol
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from pyiceberg.catalog import MetastoreCatalog
 from pyiceberg.exceptions import NoSuchTableError
@@ -21,7 +21,7 @@ from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 
-NAMESPACE = "kraft"
+from kraft.iceberg.names import DLQ, NAMESPACE, Pointers, pointer_key, table_names
 # kraft checks each commit's precondition itself (the partition's translated offset), so
 # pyiceberg must not retry a commit on its own over a table that moved on
 TABLE_PROPERTIES = {
@@ -45,16 +45,6 @@ class TableMoved(Exception):
     left unreferenced instead."""
 
 
-class Pointers(Protocol):
-    """What the catalog reads of the metadata image (kraft.metadata.image)."""
-
-    @property
-    def topic_ids(self) -> Mapping[str, str]: ...  # topic name -> id
-
-    @property
-    def iceberg_tables(self) -> Mapping[str, str]: ...  # topic id -> current metadata file
-
-
 class KraftCatalog(MetastoreCatalog):
     def __init__(self, warehouse: str, image: Callable[[], Pointers], commit: Commit):
         super().__init__("kraft", warehouse=warehouse)
@@ -62,25 +52,30 @@ class KraftCatalog(MetastoreCatalog):
         self._commit = commit
 
     # -- what the translators use ----------------------------------------------------------
-    def load(self, topic: str) -> Table | None:
-        """The topic's table as the local image points to it; None before its first commit."""
+    def load(self, name: str) -> Table | None:
+        """The table (a topic's, or its dead-letter table `<topic>~dlq`) as the local image
+        points to it; None before its first commit."""
         image = self._image()
-        topic_id = image.topic_ids.get(topic)
-        location = image.iceberg_tables.get(topic_id) if topic_id is not None else None
+        key = pointer_key(image, name)
+        location = image.iceberg_tables.get(key) if key is not None else None
         if location is None:
             return None
         io = self._load_file_io(location=location)
         metadata = FromInputFile.table_metadata(io.new_input(location))
-        return Table(identifier=(NAMESPACE, topic), metadata=metadata, metadata_location=location, io=io,
+        return Table(identifier=(NAMESPACE, name), metadata=metadata, metadata_location=location, io=io,
                      catalog=self)
 
-    def create(self, topic: str, topic_id: str, schema: Schema, spec: PartitionSpec) -> None:
+    def create(self, name: str, schema: Schema, spec: PartitionSpec, properties: dict[str, str] | None = None) -> None:
         """The table's first metadata file, made current if no other commit made one."""
-        location = f"{self.properties['warehouse'].rstrip('/')}/{NAMESPACE}/{topic}-{topic_id}"
-        staged = self._create_staged_table((NAMESPACE, topic), schema, location, spec, UNSORTED_SORT_ORDER,
-                                           TABLE_PROPERTIES)
+        key = pointer_key(self._image(), name)
+        if key is None:
+            raise NoSuchTableError(f"no topic for table {NAMESPACE}.{name}")
+        topic = name.removesuffix(DLQ)
+        location = f"{self.properties['warehouse'].rstrip('/')}/{NAMESPACE}/{topic}-{key.replace(DLQ, '-dlq')}"
+        staged = self._create_staged_table((NAMESPACE, name), schema, location, spec, UNSORTED_SORT_ORDER,
+                                           {**TABLE_PROPERTIES, **(properties or {})})
         self._write_metadata(staged.metadata, staged.io, staged.metadata_location)
-        self._commit(topic, topic_id, None, staged.metadata_location)
+        self._commit(topic, key, None, staged.metadata_location)
 
     # -- pyiceberg's Catalog ---------------------------------------------------------------
     def load_table(self, identifier: str | tuple[str, ...]) -> Table:
@@ -95,19 +90,17 @@ class KraftCatalog(MetastoreCatalog):
         current = self.load(name)
         if current is None or current.metadata_location != table.metadata_location:
             raise TableMoved(f"table {namespace}.{name} moved on")
-        topic_id = self._image().topic_ids.get(name)
-        if topic_id is None:
+        key = pointer_key(self._image(), name)
+        if key is None:
             raise NoSuchTableError(f"no table {namespace}.{name}")
         staged = self._update_and_stage_table(current, (namespace, name), requirements, updates)
         self._write_metadata(staged.metadata, staged.io, staged.metadata_location)
-        self._commit(name, topic_id, current.metadata_location, staged.metadata_location)
+        self._commit(name.removesuffix(DLQ), key, current.metadata_location, staged.metadata_location)
         return CommitTableResponse.model_validate({"metadata": staged.metadata,
                                                    "metadata-location": staged.metadata_location})
 
     def list_tables(self, namespace: str | tuple[str, ...]) -> list[tuple[str, ...]]:
-        image = self._image()
-        names = {topic_id: name for name, topic_id in image.topic_ids.items()}
-        return sorted((NAMESPACE, names[t]) for t in image.iceberg_tables if t in names)
+        return [(NAMESPACE, name) for name in table_names(self._image())]
 
     def list_namespaces(self, namespace: str | tuple[str, ...] = ()) -> list[tuple[str, ...]]:
         return [(NAMESPACE,)]

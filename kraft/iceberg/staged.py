@@ -36,6 +36,7 @@ class Staged:
     end: int
     files: tuple[DataFile, ...]
     path: Path  # the staged file itself
+    dlq_files: tuple[DataFile, ...] = ()  # for the dead-letter table
 
 
 def staged_dir(table_location: str) -> Path:
@@ -44,12 +45,14 @@ def staged_dir(table_location: str) -> Path:
     return Path(table_location[len("file://"):]) / DIR
 
 
-def stage(directory: Path, partition: int, start: int | None, end: int, files: list[DataFile], spec_id: int) -> Path:
+def stage(directory: Path, partition: int, start: int | None, end: int, files: list[DataFile], spec_id: int,
+          dlq_files: list[DataFile] | None = None, dlq_spec_id: int = 0) -> Path:
     """Write a staged round atomically (whole or absent to the committer); `spec_id`: the
-    partition spec the files were written with."""
+    partition spec the files were written with (`dlq_spec_id`: the dead-letter table's)."""
     directory.mkdir(parents=True, exist_ok=True)
     body = json.dumps({"partition": partition, "start": start, "end": end, "spec_id": spec_id,
-                       "files": [_file_json(f) for f in files]}).encode()
+                       "files": [_file_json(f) for f in files], "dlq_spec_id": dlq_spec_id,
+                       "dlq_files": [_file_json(f) for f in dlq_files or ()]}).encode()
     name = f"{partition}-{uuid.uuid4().hex}.json"
     tmp = directory / f".{name}.tmp"
     with open(tmp, "wb") as f:
@@ -93,7 +96,8 @@ def _read(path: Path, format_version: Any) -> Staged:
     doc = json.loads(data)
     start = doc["start"]
     files = tuple(_file_from(d, format_version, int(doc["spec_id"])) for d in doc["files"])
-    return Staged(int(doc["partition"]), None if start is None else int(start), int(doc["end"]), files, path)
+    dlq = tuple(_file_from(d, format_version, int(doc.get("dlq_spec_id", 0))) for d in doc.get("dlq_files", ()))
+    return Staged(int(doc["partition"]), None if start is None else int(start), int(doc["end"]), files, path, dlq)
 
 
 def _file_json(f: DataFile) -> dict[str, Any]:

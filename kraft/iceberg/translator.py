@@ -16,24 +16,25 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.table import Table
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
 from kraft.iceberg.catalog import KraftCatalog, TableMoved
-from kraft.iceberg.layout import KEY_VALUE_SCHEMA, Row, key_value_table, parse_partition_spec
+from kraft.iceberg.layout import Row
+from kraft.iceberg.names import DLQ
+from kraft.iceberg.round_files import round_files
 from kraft.iceberg.staged import Staged, drop, stage, staged, staged_dir
 
 log = logging.getLogger(__name__)
 
 OFFSETS = "kraft.offsets"  # snapshot summary: {"<partition>": next offset to translate}
 SNAPSHOT_AGE_MS = 3_600_000  # snapshots older than this are expired at the next commit
-COMMIT_TRIES = 8
-MAX_CHAIN = 64  # staged rounds of one partition waiting for the committer (16 MiB each at most)  # commits of one round: others' commits to the table in between move it on
+COMMIT_TRIES = 8  # commits of one round: others' commits in between move the table on
+MAX_CHAIN = 64  # staged rounds of one partition waiting for the committer (16 MiB each at most)
 
 
 def translated(table: Table | None) -> dict[int, int]:
@@ -56,17 +57,18 @@ class PartitionTranslation:
     """A partition leader's side of its rounds (on a worker thread): where the next round
     starts, and staging what it read for the table's committer (staged.py)."""
 
-    def __init__(self, catalog: KraftCatalog, topic: str, partition: int):
+    def __init__(self, catalog: KraftCatalog, topic: str, partition: int, mode: str = "key_value",
+                 spec_text: str = "(hour(kafka.timestamp))"):
         self.catalog, self.topic, self.partition = catalog, topic, partition
+        self.mode, self.spec_text = mode, spec_text
 
     def start(self) -> Start | None:
         """Where the next round starts: after this partition's staged rounds that follow on
         from the table's offset (a chain the committer takes whole), else at that offset.
-        None while there is nothing to do: no table yet (its committer makes it), or
-        MAX_CHAIN rounds already wait for the committer."""
+        None while MAX_CHAIN rounds already wait for the committer."""
         table = self.catalog.load(self.topic)
         if table is None:
-            return None
+            return Start(None, None)  # its first round makes it
         offset = translated(table).get(self.partition)
         rounds = staged(staged_dir(table.metadata.location), table.metadata.format_version, self.partition)
         for round_ in rounds:
@@ -77,19 +79,18 @@ class PartitionTranslation:
             return None
         return Start(chain[-1].end if chain else offset, offset)
 
-    def stage(self, start: Start, rows: list[Row], end: int) -> int:
+    def stage(self, start: Start, rows: list[Row], end: int, registry: Any = None) -> int:
         """Write `rows` (offsets start.offset.. up to end) as data files and stage them for
-        the committer (which checks that they follow on from the table); the rows staged."""
-        table = self.catalog.load(self.topic)
-        if table is None:
-            return 0
-        # no rows (an aborted transaction, markers): a round without files still moves the
-        # offset, so the table's lag reaches 0 when the log ends in one
-        files = list(_dataframe_to_data_files(table.metadata, key_value_table(rows), table.io, uuid.uuid4())) \
-            if rows else []
-        stage(staged_dir(table.metadata.location), self.partition, start.offset, end, files,
-              table.metadata.default_spec_id)
-        return len(rows)
+        the committer (which checks that they follow on from the table); the rows staged.
+        `registry`: (state, parser), for the schema modes. No rows (an aborted transaction,
+        markers): a round without files still moves the offset, so the table's lag reaches
+        0 when the log ends in one."""
+        written = round_files(self.catalog, self.topic, self.mode, self.spec_text, rows, registry)
+        table = written.table
+        stage(staged_dir(table.metadata.location), self.partition, start.offset, end, written.files,
+              table.metadata.default_spec_id, written.dlq_files,
+              written.dlq.metadata.default_spec_id if written.dlq is not None else 0)
+        return len(rows) - written.refused
 
 
 def _behind(round_: Staged, offset: int | None) -> bool:
@@ -116,12 +117,14 @@ class TableCommitter:
     """The table's committer (the leader of the topic's partition 0): for each partition,
     the staged rounds that follow on from where the table says, in one snapshot."""
 
-    def __init__(self, catalog: KraftCatalog, topic: str, topic_id: str, spec_text: str):
-        self.catalog, self.topic, self.topic_id, self.spec_text = catalog, topic, topic_id, spec_text
+    def __init__(self, catalog: KraftCatalog, topic: str):
+        self.catalog, self.topic = catalog, topic
 
     def commit(self) -> int:
         """The rounds committed (0: none staged, or none still fit the table)."""
-        table = self._table()
+        table = self.catalog.load(self.topic)
+        if table is None:
+            return 0  # its partitions' first round makes it
         for _ in range(COMMIT_TRIES):
             offsets = translated(table)
             rounds = staged(staged_dir(table.metadata.location), table.metadata.format_version)
@@ -134,24 +137,16 @@ class TableCommitter:
             taken = {p: chain for p, rs in by_partition.items() if (chain := _chain(rs, offsets.get(p)))}
             if not taken:
                 return 0
+            # the dead-letter rows first: if the table's commit then fails, the same rounds
+            # are taken again and the dead-letter table's offsets skip what it has
+            if any(r.dlq_files for chain in taken.values() for r in chain):
+                self._commit_dead_letters(taken)
             for partition, chain in taken.items():
                 offsets[partition] = chain[-1].end
-            summary = {OFFSETS: json.dumps({str(p): o for p, o in sorted(offsets.items())})}
-            tx = table.transaction()
-            # merge_append: past a hundred manifests it merges them, so a reader does not
-            # open one manifest per round the table ever had
-            with tx.update_snapshot(snapshot_properties=summary).merge_append() as append:
-                for chain in taken.values():
-                    for round_ in chain:
-                        for data_file in round_.files:
-                            append.append_data_file(data_file)
-            # the snapshot list is in every metadata file: rounds' snapshots past their
-            # hour go (their data files stay: later snapshots hold them)
-            ExpireSnapshots(tx).older_than(datetime.now(timezone.utc) - timedelta(milliseconds=SNAPSHOT_AGE_MS)).commit()
             try:
-                tx.commit_transaction()
+                _append(table, offsets, [f for chain in taken.values() for r in chain for f in r.files])
             except TableMoved:
-                table = self._table()  # another committer (a leader being replaced) came first
+                table = self.catalog.load(self.topic) or table  # another committer (a leader being replaced) came first
                 continue
             for chain in taken.values():
                 for round_ in chain:
@@ -159,15 +154,39 @@ class TableCommitter:
             return sum(len(chain) for chain in taken.values())
         raise TableMoved(f"{self.topic}: the table kept moving; the next round retries")
 
-    def _table(self) -> Table:
-        table = self.catalog.load(self.topic)
-        if table is None:
+    def _commit_dead_letters(self, taken: dict[int, list[Staged]]) -> None:
+        name = self.topic + DLQ
+        for _ in range(COMMIT_TRIES):
+            dlq = self.catalog.load(name)
+            if dlq is None:
+                raise TableMoved(f"{name}: the table is not in this node's metadata yet")
+            offsets = translated(dlq)
+            files = []
+            for partition, chain in taken.items():
+                done = offsets.get(partition)
+                files += [f for r in chain if done is None or r.end > done for f in r.dlq_files]
+                offsets[partition] = chain[-1].end
+            if not files:
+                return
             try:
-                self.catalog.create(self.topic, self.topic_id, KEY_VALUE_SCHEMA,
-                                    parse_partition_spec(self.spec_text, KEY_VALUE_SCHEMA))
+                _append(dlq, offsets, files)
+                return
             except TableMoved:
-                pass  # made by another committer
-            table = self.catalog.load(self.topic)
-            if table is None:
-                raise TableMoved(f"{self.topic}: the table is not in this node's metadata yet")
-        return table
+                continue
+        raise TableMoved(f"{name}: the table kept moving; the next round retries")
+
+
+def _append(table: Table, offsets: dict[int, int], files: list[Any]) -> None:
+    """One snapshot of `files`, its summary carrying every partition's offset; TableMoved
+    when another commit came first."""
+    summary = {OFFSETS: json.dumps({str(p): o for p, o in sorted(offsets.items())})}
+    tx = table.transaction()
+    # merge_append: past a hundred manifests it merges them, so a reader does not open
+    # one manifest per round the table ever had
+    with tx.update_snapshot(snapshot_properties=summary).merge_append() as append:
+        for data_file in files:
+            append.append_data_file(data_file)
+    # the snapshot list is in every metadata file: rounds' snapshots past their hour go
+    # (their data files stay: later snapshots hold them)
+    ExpireSnapshots(tx).older_than(datetime.now(timezone.utc) - timedelta(milliseconds=SNAPSHOT_AGE_MS)).commit()
+    tx.commit_transaction()

@@ -309,8 +309,9 @@ class MetadataDelta:
             del configs[topic.name]
             self._notes.topic_configs.add(topic.name)
         self._notes.topics.add(r.topic_id)
-        if r.topic_id in self._base.iceberg_tables or (self._iceberg and r.topic_id in self._iceberg):
-            self._iceberg_w().pop(r.topic_id, None)  # the table leaves the catalog with its topic
+        for key in (r.topic_id, r.topic_id + "~dlq"):  # the tables leave the catalog with their topic
+            if key in self._base.iceberg_tables or (self._iceberg and key in self._iceberg):
+                self._iceberg_w().pop(key, None)
 
     def _iceberg_w(self) -> dict[str, str]:
         if self._iceberg is None:
@@ -318,7 +319,7 @@ class MetadataDelta:
         return self._iceberg
 
     def _replay_IcebergTable(self, r: IcebergTable) -> None:
-        if r.topic_id not in self._topics_r():
+        if r.topic_id.partition("~")[0] not in self._topics_r():  # <id>~dlq: its dead-letter table
             raise RecordRejected(f"topic id {r.topic_id} does not exist")
         self._iceberg_w()[r.topic_id] = r.metadata_location
 

@@ -142,7 +142,8 @@ class MetadataImage:
     # -> quota key -> value
     client_quotas: Mapping[tuple[tuple[str, str | None], ...], Mapping[str, float]] = field(default_factory=dict)
     rebalance: RebalanceImage | None = None
-    # Iceberg topics' tables: topic id -> the table's current metadata file
+    # Iceberg topics' tables: topic id (`<id>~dlq`: its dead-letter table) -> the table's
+    # current metadata file
     iceberg_tables: Mapping[str, str] = field(default_factory=dict)
 
     def topic(self, name: str) -> TopicImage | None:

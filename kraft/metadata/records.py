@@ -236,7 +236,7 @@ class IcebergTable(_Record):
     so two commits racing each other never both land (docs/ICEBERG.md)."""
 
     type: Literal["IcebergTable"] = "IcebergTable"
-    topic_id: str
+    topic_id: str  # `<topic id>~dlq` for the topic's dead-letter table
     metadata_location: str
 
 

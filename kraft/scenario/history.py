@@ -115,6 +115,9 @@ class History:
     watched: bool = False
     node_exits: list[tuple[float, int, int]] = field(default_factory=list)
     fenced_seen: list[tuple[float, int]] = field(default_factory=list)
+    # a topic with iceberg.mode: its table's rows, the read_committed log to the last stable
+    # offset and whether the table caught up (kraft/scenario/iceberg_table.py); {} otherwise
+    iceberg: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -150,4 +153,5 @@ class History:
         h.watched = bool(data.get("watched", False))
         h.node_exits = [tuple(e) for e in data.get("node_exits", [])]
         h.fenced_seen = [tuple(f) for f in data.get("fenced_seen", [])]
+        h.iceberg = dict(data.get("iceberg") or {})
         return h

@@ -10,7 +10,6 @@ network rules are torn down whatever happens, Ctrl-C included.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import random
 import signal
@@ -24,10 +23,10 @@ from typing import Callable
 import aiohttp
 
 from kraft.server.local_cluster import LocalCluster, http_json
-from kraft.scenario import compacted_writer, group_members, lab_security
+from kraft.scenario import compacted_writer, group_members, iceberg_table, lab_security
 from kraft.scenario.hostile import abuse as hostile_abuse
 from kraft.scenario.checks.liveness import recovered
-from kraft.scenario.checks.checkers import CHECKERS
+from kraft.scenario.checks.checkers import checks_for
 from kraft.scenario.faults.actions import FaultActions, fault_event, schedule
 from kraft.scenario.history import OK, History
 from kraft.scenario.jepsen.findings import JepsenReport
@@ -97,8 +96,8 @@ def run_scenario(scenario: Scenario, opts: RunOptions) -> RunResult:
         ok, reason = lazy_disks.available()
         if not ok:
             return RunResult(scenario, skipped=f"needs the lazy filesystem for power cuts: {reason}")
-    if scenario.workload.needs_kafka_client and importlib.util.find_spec("confluent_kafka") is None:
-        return RunResult(scenario, skipped="needs confluent-kafka (pip install confluent-kafka; a test extra)")
+    if (why := iceberg_table.cannot_check(scenario)) is not None:  # and a Kafka client's workload
+        return RunResult(scenario, skipped=why)
     shape = scenario.cluster  # with hosts, their processes are the nodes (--nodes does not apply)
     nodes = shape.node_count if shape.hosts else opts.nodes or shape.nodes
     voters = shape.hosts or nodes  # at most one controller per host
@@ -296,6 +295,7 @@ async def _finish(scenario: Scenario, h: History, cluster, jepsen: JepsenWorkloa
                                                   + "/topics/-/configs", None, cluster.headers)
         h.final_retention_ms = {c["topic_name"]: c["value"] for c in configs["data"]
                                 if c["name"] == "retention.ms"} if status == 200 else {}
+    await iceberg_table.gather(h, cluster, topic, lambda: emit_phase(events, "iceberg table"))  # while nodes serve
     await asyncio.to_thread(cluster.stop_all)
     h.replica_logs = _replica_logs(cluster, topic.name, topic.partitions)
     h.producer_batches = _producer_batches(cluster, topic.name, topic.partitions)
@@ -305,7 +305,7 @@ async def _finish(scenario: Scenario, h: History, cluster, jepsen: JepsenWorkloa
     gap_s = scenario.expect.max_service_gap_s
     served_gap_ms = gap_s * 1000 if gap_s is not None else None
     checks = []
-    for name, fn in CHECKERS.items():
+    for name, fn in checks_for(h):  # a topic's own check (iceberg) only where the topic asks for it
         result = fn(h, bound_ms=scenario.expect.max_recovery_s * 1000, served_gap_ms=served_gap_ms)
         checks.append(result)
         if events is not None:  # each checker's verdict as it comes

@@ -53,11 +53,11 @@ def describe(state: RegistryState, parser: Parser, data: bytes | None) -> dict[s
         out["error"] = f"the schema cannot read records here: {type(exc).__name__}"
     else:
         if record.schema_type == "PROTOBUF":
-            out["message"] = _message_name(parsed, payload)
+            out["message"] = message_name(parsed, payload)
     return out
 
 
-def _message_name(parsed: ParsedSchema, payload: bytes) -> str | None:
+def message_name(parsed: ParsedSchema, payload: bytes) -> str | None:
     """The full name of the Protobuf message the payload's indexes name."""
     try:
         return cast("ProtobufSchema", parsed).message_name(protobuf_indexes.decode(payload)[0])

@@ -58,6 +58,11 @@ class RegistrySite:
         # the broker's schema ID validation reads ids from this node's registry
         services.data_plane.schema_ids = SchemaIdCache(RegistrySchemaIds(
             self.registry.follower, self.registry.parser))
+        registry = self.registry
+
+        async def registry_state():  # Iceberg topics' schema modes decode values with it
+            return await registry.current_state(), registry.parser
+        services.data_plane.registry_state = registry_state
         cors = cors_middleware(self._config.http, peer_origins(self._config))  # the console's pages call it
         hint = rest_path_at_registry(self._node)  # a REST path here: a 404 naming the HTTP port
         self._runner = web.AppRunner(build_app(self.registry, self._peer_key, (cors, hint)), access_log=None,

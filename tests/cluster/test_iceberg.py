@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import glob
 import importlib
+import json
 import threading
 import time
 import urllib.request
@@ -225,3 +226,36 @@ def test_a_table_is_read_by_whoever_may_read_its_topic():
             "type": "basic", "basic": {"username": "reader", "password": "reader-password"}})
         c.wait_until(lambda: catalog.load_table("kraft.shared").scan().to_arrow().num_rows == 1, TABLE_WAIT_S,
                      "the record in the table")
+
+
+def test_an_avro_topic_is_a_table_of_its_columns_and_bad_records_are_dead_letters():
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    order = {"type": "record", "name": "Order", "fields": [{"name": "id", "type": "long"},
+                                                          {"name": "sku", "type": "string"}]}
+    with LocalCluster(3) as c:
+        c.start().wait_ready(timeout_s=60)
+        create_topic(c, "orders", partitions=1, configs={"iceberg.mode": "value_schema_id_prefix",
+                                                         "iceberg.target.lag.ms": 1000})
+        registry = SchemaRegistryClient({"url": c.schema_registry_url})
+        serialize = AvroSerializer(registry, json.dumps(order))
+        context = SerializationContext("orders", MessageField.VALUE)
+        p = producer(c)
+        for i in range(5):
+            p.produce("orders", value=serialize({"id": i, "sku": f"s{i}"}, context))
+        p.produce("orders", value=b"plain bytes, no schema")  # cannot be a row: a dead letter
+        assert p.flush(30) == 0
+        con = duckdb_on(c, 2)
+
+        def rows():
+            try:
+                return con.execute("SELECT value.id, value.sku FROM k.kraft.orders ORDER BY 1").fetchall()
+            except duckdb.Error:
+                return []
+        c.wait_until(lambda: len(rows()) == 5, TABLE_WAIT_S, "the Avro records as rows")
+        assert rows() == [(i, f"s{i}") for i in range(5)]
+        dead = con.execute('SELECT kafka.offset, value, reason FROM k.kraft."orders~dlq"').fetchall()
+        assert [(o, v) for o, v, _ in dead] == [(5, b"plain bytes, no schema")] and "framing" in dead[0][2], dead
+        con.close()

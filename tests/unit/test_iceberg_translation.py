@@ -45,7 +45,7 @@ def table_offsets(catalog):
 def setup(tmp_path):
     pointers = Pointers()
     catalog = KraftCatalog((tmp_path / "warehouse").as_uri(), lambda: pointers, pointers.commit)
-    return pointers, catalog, TableCommitter(catalog, "events", "t1", "(hour(kafka.timestamp))")
+    return pointers, catalog, TableCommitter(catalog, "events")
 
 
 def work(catalog, partition):
@@ -61,11 +61,14 @@ def round_of(catalog, partition, first, count, end=None):
     return p.stage(start, rows(partition, first, count), first + count if end is None else end)
 
 
-def test_the_committer_makes_the_table_and_partitions_wait_for_it(setup):
+def test_the_first_round_makes_the_table(setup):
     pointers, catalog, committer = setup
-    assert work(catalog, 0).start() is None  # no table yet
-    assert committer.commit() == 0
-    assert pointers.iceberg_tables and work(catalog, 0).start() == Start(None, None)
+    assert work(catalog, 0).start() == Start(None, None)  # no table yet: from the log start
+    assert committer.commit() == 0 and not pointers.iceberg_tables
+    round_of(catalog, 0, 0, 2)
+    assert list(pointers.iceberg_tables) == ["t1"]
+    assert committer.commit() == 1
+    assert table_offsets(catalog) == ([(0, 0), (0, 1)], {0: 2})
 
 
 def test_staged_rounds_of_every_partition_land_in_one_snapshot(setup):
@@ -112,7 +115,7 @@ def test_a_round_staged_before_another_commit_is_built_on(setup):
     pointers, catalog, committer = setup
     committer.commit()
     round_of(catalog, 0, 0, 1)
-    other = TableCommitter(catalog, "events", "t1", "(hour(kafka.timestamp))")  # a leader being replaced
+    other = TableCommitter(catalog, "events")  # a leader being replaced
     assert other.commit() == 1
     round_of(catalog, 1, 0, 2)
     assert committer.commit() == 1
