@@ -154,13 +154,12 @@ class IcebergTables:
         self.progress[(topic, partition)] = (start.committed or 0, stable)
         if position >= stable:
             return False
-        from kraft.iceberg.layout import Row
         data, aborted = await self._plane.read_stable(topic, partition, position, ROUND_BYTES, 0)
         records, end = await visible_records_off_loop(data, position, aborted, ROUND_BYTES,
                                                       time.monotonic() + 30)
-        rows = [Row(partition, r.offset, r.timestamp_ms, r.key, r.value, r.headers)
-                for r in records if r.offset is not None and r.offset < stable]
         end = min(end, stable)
+        rows = [r for r in records if r.offset is not None and r.offset < stable] if records and \
+            (records[-1].offset or 0) >= stable else records  # (the rows are made on the table's thread)
         if end > position:
             registry = None
             if work.mode != "key_value":  # the schema modes decode values with the node's registry

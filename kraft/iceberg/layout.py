@@ -66,25 +66,23 @@ class Row:
 
 
 def key_value_table(rows: Sequence[Row]) -> pa.Table:
-    """The rows as an Arrow table of KEY_VALUE_ARROW, built a column at a time."""
-    partitions: list[int] = []
-    offsets: list[int] = []
-    stamps: list[int] = []
-    keys: list[bytes | None] = []
-    values: list[bytes | None] = []
+    """The rows as an Arrow table of KEY_VALUE_ARROW, built a column at a time (one
+    comprehension per column: a round holds thousands of rows)."""
+    partitions = [r.partition for r in rows]
+    offsets = [r.offset for r in rows]
+    stamps = [r.timestamp_ms * 1000 for r in rows]
+    keys = [r.key for r in rows]
+    values = [r.value for r in rows]
     header_keys: list[str] = []
     header_values: list[bytes | None] = []
-    ends = [0]  # where each row's headers end in the flat header columns
-    for r in rows:
-        partitions.append(r.partition)
-        offsets.append(r.offset)
-        stamps.append(r.timestamp_ms * 1000)
-        keys.append(r.key)
-        values.append(r.value)
-        if r.headers:  # most records have none
+    if any(r.headers for r in rows):  # most records have none
+        ends = [0]  # where each row's headers end in the flat header columns
+        for r in rows:
             header_keys.extend(k for k, _ in r.headers)
             header_values.extend(v for _, v in r.headers)
-        ends.append(len(header_keys))
+            ends.append(len(header_keys))
+    else:
+        ends = [0] * (len(rows) + 1)
     flat = pa.StructArray.from_arrays(
         [pa.array(header_keys, pa.large_string()), pa.array(header_values, pa.large_binary())], fields=list(_HEADER))
     headers = pa.LargeListArray.from_arrays(pa.array(ends, pa.int64()), flat, type=_HEADERS)

@@ -79,12 +79,14 @@ class PartitionTranslation:
             return None
         return Start(chain[-1].end if chain else offset, offset)
 
-    def stage(self, start: Start, rows: list[Row], end: int, registry: Any = None) -> int:
+    def stage(self, start: Start, rows: list[Any], end: int, registry: Any = None) -> int:
         """Write `rows` (offsets start.offset.. up to end) as data files and stage them for
         the committer (which checks that they follow on from the table); the rows staged.
         `registry`: (state, parser), for the schema modes. No rows (an aborted transaction,
         markers): a round without files still moves the offset, so the table's lag reaches
         0 when the log ends in one."""
+        rows = [r if isinstance(r, Row) else Row(self.partition, r.offset, r.timestamp_ms, r.key, r.value, r.headers)
+                for r in rows]  # the log's records, made rows here, off the event loop
         written = round_files(self.catalog, self.topic, self.mode, self.spec_text, rows, registry)
         table = written.table
         stage(staged_dir(table.metadata.location), self.partition, start.offset, end, written.files,
