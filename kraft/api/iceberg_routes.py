@@ -127,10 +127,11 @@ async def translation(request):
     async def one(index: int) -> dict:
         done = translated.get(str(index))
         try:
-            _, stable = await node.partition_reader.offsets(topic, index, stable=True)
+            start, stable = await node.partition_reader.offsets(topic, index, stable=True)
         except KraftError:  # its leader is moving: the lag is unknown for now
-            stable = None
-        lag = None if stable is None else max(0, stable - (done or 0))
+            start = stable = None
+        # never translated: from the log start on (what retention removed is no lag)
+        lag = None if stable is None else stable - (done if done is not None else start)
         return {"partition_id": index, "translated_offset": done, "last_stable_offset": stable, "lag": lag}
 
     partitions = await asyncio.gather(*(one(i) for i in range(len(described.partitions))))

@@ -36,6 +36,7 @@ THREADS = 2
 
 Key = tuple[str, int]  # (topic id, partition)
 COMMITTER = -1  # the table's committer's task, by the side of its partitions' translators
+SWEEP = ("", -2)  # the task removing deleted topics' tables
 ControllerCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 WaitMetadata = Callable[[int, float], Awaitable[bool]]
 
@@ -89,6 +90,8 @@ class IcebergTables:
         seen = (image.topics, image.topic_configs)
         if self._seen is not None and seen[0] is self._seen[0] and seen[1] is self._seen[1]:
             return
+        if self._seen is None or len(image.topics) < len(self._seen[0]):  # at the start, and after deletions
+            self._sweep(set(image.topics))
         self._seen = seen
         wanted: dict[Key, tuple[str, int]] = {}  # index COMMITTER: the table's committer
         for name in iceberg_topics(image):
@@ -100,7 +103,7 @@ class IcebergTables:
                     wanted[(topic.topic_id, index)] = (name, index)
                     if index == 0:
                         wanted[(topic.topic_id, COMMITTER)] = (name, COMMITTER)
-        for key in [k for k in self._running if k not in wanted]:
+        for key in [k for k in self._running if k not in wanted and k != SWEEP]:
             self._running.pop(key).cancel()
         led = {(name, index) for name, index in wanted.values()}
         for gone in [k for k in self.progress if k not in led]:
@@ -110,6 +113,21 @@ class IcebergTables:
             if task is None or task.done():
                 what = f"iceberg-{name}-{'committer' if index == COMMITTER else index}"
                 self._running[key] = asyncio.create_task(self._repeat(name, key[0], index), name=what)
+
+    def _sweep(self, live: set[str]) -> None:
+        """Remove the warehouse's tables of deleted topics, on the table threads (a task
+        kept with the translators', cancelled with them when the node stops)."""
+        from kraft.iceberg.leftovers import leftovers, remove
+        task = self._running.get(SWEEP)
+        if task is not None and not task.done():
+            return
+
+        async def sweep() -> None:
+            try:
+                await self._off_loop(lambda: remove(leftovers(self.warehouse, live)))
+            except OSError as exc:
+                log.warning("iceberg: the tables of deleted topics not removed: %s", exc)
+        self._running[SWEEP] = asyncio.create_task(sweep(), name="iceberg-sweep")
 
     def _config(self, topic: str, name: str) -> Any:
         return topic_config(self._image(), self._defaults, topic, name)

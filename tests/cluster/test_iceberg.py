@@ -151,6 +151,13 @@ def test_a_key_value_topic_is_a_table_that_duckdb_and_pyiceberg_read_through_any
         status, body = http_json("POST", f"{c.url(1)}/iceberg/v1/namespaces/kraft/tables/events", {})
         assert status == 405 and "read-only" in body["error"]["message"], body
 
+        # a deleted topic's table leaves the catalog with it (on every node)
+        status, body = http_json("DELETE", f"{c.v3(1)}/topics/events")
+        assert status == 204, body
+        c.wait_until(lambda: all(http_json("GET", f"{c.url(n)}/iceberg/v1/namespaces/kraft/tables")[1]["identifiers"]
+                                 == [] for n in (1, 2, 3)), 30, "the table gone from every node's catalog")
+        assert http_json("GET", f"{c.url(2)}/iceberg/v1/namespaces/kraft/tables/events")[0] == 404
+
         # a bad partition spec is refused when the topic is created, naming the problem
         status, body = http_json("POST", c.v3(1) + "/topics", {
             "topic_name": "badspec", "partitions_count": 1, "replication_factor": 1,

@@ -1,0 +1,41 @@
+"""The warehouse's tables of deleted topics: found by their directory's topic id, and
+only once nothing wrote to them for a while (a node behind on metadata must not take a
+new topic's files)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from kraft.iceberg.leftovers import GRACE_S, leftovers, remove
+
+LIVE, GONE = "a" * 32, "b" * 32
+
+
+def table(root, name):
+    d = root / "kraft" / name
+    (d / "metadata").mkdir(parents=True)
+    (d / "metadata" / "00000.metadata.json").write_text("{}")
+    return d
+
+
+def age(directory, seconds):
+    then = time.time() - seconds
+    for path in (directory, directory / "metadata"):
+        os.utime(path, (then, then))
+
+
+def test_only_old_tables_of_gone_topics_are_found_and_removed(tmp_path):
+    live = table(tmp_path, f"orders-{LIVE}")
+    gone = table(tmp_path, f"my-topic-{GONE}")
+    gone_dlq = table(tmp_path, f"my-topic-{GONE}-dlq")
+    fresh = table(tmp_path, f"new-{'c' * 32}")  # a topic this node has not heard of yet
+    other = table(tmp_path, "not-a-table")
+    for d in (live, gone, gone_dlq, other):
+        age(d, GRACE_S + 10)
+    found = leftovers(tmp_path, [LIVE])
+    assert sorted(found) == sorted([gone, gone_dlq])
+    remove(found)
+    assert not gone.exists() and not gone_dlq.exists()
+    assert live.exists() and fresh.exists() and other.exists()
+    assert leftovers(tmp_path / "nowhere", []) == []
