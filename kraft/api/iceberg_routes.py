@@ -129,9 +129,9 @@ async def translation(request):
         try:
             start, stable = await node.partition_reader.offsets(topic, index, stable=True)
         except KraftError:  # its leader is moving: the lag is unknown for now
-            start = stable = None
+            return {"partition_id": index, "translated_offset": done, "last_stable_offset": None, "lag": None}
         # never translated: from the log start on (what retention removed is no lag)
-        lag = None if stable is None else stable - (done if done is not None else start)
+        lag = stable - (done if done is not None else start)
         return {"partition_id": index, "translated_offset": done, "last_stable_offset": stable, "lag": lag}
 
     partitions = await asyncio.gather(*(one(i) for i in range(len(described.partitions))))

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ class IcebergTables:
         self._plane, self._controller_call, self._wait_metadata = data_plane, controller_call, wait_metadata
         self.warehouse = warehouse
         self._changed = asyncio.Event()
-        self._seen: tuple[object, object] | None = None
+        self._seen: tuple[Mapping[str, Any], object] | None = None
         self._running: dict[Key, asyncio.Task[None]] = {}
         # (topic, partition) -> (translated up to, last stable offset) at its latest round here
         self.progress: dict[tuple[str, int], tuple[int, int]] = {}
