@@ -23,6 +23,7 @@ from kraft.config.cluster_tables import (  # noqa: F401 - cluster.toml's tables,
     ClusterSection,
     GroupSettings,
     HttpSettings,
+    IcebergSettings,
     SecuritySettings,
     StorageSettings,
     Timeouts,
@@ -129,6 +130,7 @@ class ClusterConfig(Table):
     groups: GroupSettings = Field(default_factory=lambda: GroupSettings.model_validate({}))
     http: HttpSettings = Field(default_factory=lambda: HttpSettings.model_validate({}))
     storage: StorageSettings = Field(default_factory=lambda: StorageSettings.model_validate({}))
+    iceberg: IcebergSettings = Field(default_factory=lambda: IcebergSettings.model_validate({}))
     # [transactions]: Kafka's broker names (transaction.max.timeout.ms, ...), checked here
     transactions: TransactionSettings = Field(default_factory=TransactionSettings)
     security: SecuritySettings | None = None
@@ -210,6 +212,13 @@ class ClusterConfig(Table):
     def path_of(self, name: str) -> Path:
         """A file the config names (certificates), relative to the config file's directory."""
         return Path(os.path.normpath(self._base_dir / Path(name).expanduser()))
+
+    def iceberg_warehouse(self, node_id: int) -> Path:
+        """Where Iceberg topics' files go for this node: [iceberg] warehouse, else
+        `iceberg` beside its data dir (one directory the nodes of a machine share)."""
+        if self.iceberg.warehouse:
+            return self.path_of(self.iceberg.warehouse)
+        return self.node(node_id).data_path.parent / "iceberg"
 
     @property
     def file_name(self) -> str:

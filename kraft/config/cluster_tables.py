@@ -192,6 +192,16 @@ class StorageSettings(Table):
         600.0, alias="scrub.interval.s")
 
 
+class IcebergSettings(Table):
+    """Iceberg topics (docs/ICEBERG.md): the warehouse directory, relative to the config
+    file's directory. Every node writes tables' files there and the committer reads what
+    the others staged, so on several machines it must be one shared directory mounted at
+    the same path on each. Empty: `iceberg` beside each node's data dir (the nodes of one
+    machine share it)."""
+
+    warehouse: Annotated[str, Field(strict=True, max_length=4096)] = ""
+
+
 _ORIGIN = re.compile(r"https?://[^/\s,]+")
 
 

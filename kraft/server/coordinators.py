@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from kraft.broker.data_plane import DataPlane
 from kraft.broker.share_group_admin import ShareGroupAdmin
@@ -76,14 +75,7 @@ def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], 
     share_leaders = ShareLeaders(node_id, data_plane, shares, peers)
     iceberg = None if replicas is None else IcebergTables(
         node_id, image, dict(config.topic_defaults), data_plane, controller_call, wait_metadata,
-        iceberg_warehouse(config, node_id))
+        config.iceberg_warehouse(node_id))
     return Coordinators(groups, transactions, share_state, txn_link, shares, share_leaders,
                         ShareGroupAdmin(node_id, shares, share_state, share_link, share_leaders, peers, image),
                         iceberg)
-
-
-def iceberg_warehouse(config: ClusterConfig, node_id: int) -> Path:
-    """Where Iceberg topics' files go: `iceberg` beside the data dirs, one directory the
-    nodes of a host share (a table's files are written by whichever node leads each
-    partition, its metadata by whichever commits; readers on the host see them all)."""
-    return config.node(node_id).data_path.parent / "iceberg"

@@ -520,3 +520,12 @@ def test_a_broker_without_a_kafka_port_refuses_to_load(tmp_path):
     """The other brokers replicate from it over Kafka: without the port they could not."""
     text = node(1) + node(2, extra="kafka_port = 0\n").replace("kafka_port = 0\n", "")
     assert load_error(tmp_path, text).startswith('nodes[1].kafka_port: required for a node with the "broker" role')
+
+
+def test_the_iceberg_warehouse_is_beside_the_data_dirs_or_where_the_file_says(tmp_path):
+    config = load_cluster_config(write(tmp_path, THREE_NODES))
+    assert config.iceberg_warehouse(2) == tmp_path / "data" / "iceberg"  # the nodes of a machine share it
+    config = load_cluster_config(write(tmp_path, THREE_NODES + '[iceberg]\nwarehouse = "../shared/wh"\n'))
+    assert config.iceberg_warehouse(1) == tmp_path.parent / "shared" / "wh"  # relative to the file
+    assert "iceberg.warehous" in load_error(tmp_path, THREE_NODES + '[iceberg]\nwarehous = "x"\n')
+    assert "iceberg.warehouse" in load_error(tmp_path, THREE_NODES + "[iceberg]\nwarehouse = 3\n")
