@@ -171,3 +171,16 @@ def test_a_chain_broken_by_a_replaced_leader_is_taken_up_to_the_break(setup):
     follow = work(catalog, 0).start()
     assert follow == Start(carried[0], carried[0])  # the branch not taken is dropped
     assert committer.commit() == 0
+
+
+def test_rounds_of_a_table_partitioned_by_bytes_and_buckets_round_trip_the_staging(setup):
+    pointers, catalog, committer = setup
+    p = PartitionTranslation(catalog, "events", 0, "key_value", "(kafka.key, bucket(4, kafka.offset), day(kafka.timestamp))")
+    start = p.start()
+    p.stage(start, rows(0, 0, 6), 6)  # six keys: six identity partitions of bytes, across buckets
+    assert committer.commit() == 1
+    table = catalog.load("events")
+    assert len(table.inspect.files()) == 6
+    from pyiceberg.expressions import EqualTo
+    got = table.scan(row_filter=EqualTo("kafka.key", b"k3")).to_arrow().column("kafka").to_pylist()
+    assert [(r["offset"], r["key"]) for r in got] == [(3, b"k3")]  # pruned by the staged partition values
