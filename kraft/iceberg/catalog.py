@@ -10,6 +10,8 @@ becomes current, or TableMoved when another commit got there first.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -19,11 +21,13 @@ from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import CommitTableResponse, Table
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 
 from kraft.iceberg.names import DLQ, NAMESPACE, Pointers, pointer_key, table_names
 # kraft checks each commit's precondition itself (the partition's translated offset), so
 # pyiceberg must not retry a commit on its own over a table that moved on
+PARSED_KEPT = 64  # parsed metadata files kept (two tables of each topic this node translates, and more)
 TABLE_PROPERTIES = {
     "commit.retry.num-retries": "0",
     # each commit writes a metadata file: the hundred latest stay (a reader may still be
@@ -50,6 +54,8 @@ class KraftCatalog(MetastoreCatalog):
         super().__init__("kraft", warehouse=warehouse)
         self._image = image
         self._commit = commit
+        self._lock = threading.Lock()
+        self._parsed: OrderedDict[str, TableMetadata] = OrderedDict()
 
     # -- what the translators use ----------------------------------------------------------
     def load(self, name: str) -> Table | None:
@@ -61,7 +67,18 @@ class KraftCatalog(MetastoreCatalog):
         if location is None:
             return None
         io = self._load_file_io(location=location)
-        metadata = FromInputFile.table_metadata(io.new_input(location))
+        with self._lock:
+            metadata = self._parsed.get(location)
+            if metadata is not None:
+                self._parsed.move_to_end(location)
+        if metadata is None:
+            # a metadata file never changes (each commit writes a new one): parsed once, kept
+            # while recent, since every partition's round loads the table
+            metadata = FromInputFile.table_metadata(io.new_input(location))
+            with self._lock:
+                self._parsed[location] = metadata
+                while len(self._parsed) > PARSED_KEPT:
+                    self._parsed.popitem(last=False)
         return Table(identifier=(NAMESPACE, name), metadata=metadata, metadata_location=location, io=io,
                      catalog=self)
 
