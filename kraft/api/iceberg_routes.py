@@ -151,6 +151,7 @@ def _current_snapshot(metadata: dict) -> dict:
 
 
 async def read_only(request):
-    return error(405, "BadRequestException",
+    # the Iceberg REST spec's answer for an operation a catalog does not support
+    return error(406, "UnsupportedOperationException",
                  "kraft's catalog is read-only: its tables are written by kraft from their topics; "
                  "set iceberg.mode on a topic to make one")

@@ -135,8 +135,10 @@ class IcebergTables:
     async def _repeat(self, topic: str, topic_id: str, index: int) -> None:
         """A partition's rounds (or the table's commits, index COMMITTER), every half the
         topic's target lag, until this node no longer leads the partition."""
-        from kraft.iceberg.translator import PartitionTranslation, TableCommitter  # the Iceberg libraries load here
+        from kraft.iceberg.housekeeping import Housekeeping  # the Iceberg libraries load here
+        from kraft.iceberg.translator import PartitionTranslation, TableCommitter
         what = f"{topic} (commit)" if index == COMMITTER else f"{topic}-{index}"
+        keeper: Housekeeping | None = None  # the committer's: compaction and orphans, when due
         logged = -TROUBLE_LOG_S
         while True:
             lag_ms = self._config(topic, "iceberg.target.lag.ms")
@@ -144,6 +146,8 @@ class IcebergTables:
             try:
                 if index == COMMITTER:
                     await self._off_loop(TableCommitter(self._catalog_now(), topic).commit)
+                    keeper = keeper or Housekeeping(self._catalog_now(), topic)
+                    await self._off_loop(keeper.run)
                 else:
                     work = PartitionTranslation(self._catalog_now(), topic, index, self._config(topic, "iceberg.mode"),
                                                 self._config(topic, "iceberg.partition.spec"))

@@ -149,7 +149,7 @@ def test_a_key_value_topic_is_a_table_that_duckdb_and_pyiceberg_read_through_any
         status, body = http_json("GET", f"{c.url(1)}/iceberg/v1/namespaces/other/tables")
         assert status == 404 and body["error"]["type"] == "NoSuchNamespaceException", body
         status, body = http_json("POST", f"{c.url(1)}/iceberg/v1/namespaces/kraft/tables/events", {})
-        assert status == 405 and "read-only" in body["error"]["message"], body
+        assert status == 406 and "read-only" in body["error"]["message"], body
 
         # a deleted topic's table leaves the catalog with it (on every node)
         status, body = http_json("DELETE", f"{c.v3(1)}/topics/events")

@@ -1,0 +1,183 @@
+"""A table's housekeeping, run by its committer on its thread (Housekeeping.run).
+
+- **Compaction.** Rounds write small files: a trickle of records makes one file per
+  round for each partition of the spec it touches. Once one partition of the spec holds
+  MIN_FILES small files, they are rewritten as one (up to COMPACT_BYTES at a time), in a
+  snapshot that replaces them with the rows unchanged (Iceberg's overwrite) and carries
+  the table's `kraft.offsets` as they were, so translation goes on where it was.
+- **Orphans.** Files no snapshot holds any more are deleted: the small files a
+  compaction replaced once the snapshots that held them expired, the manifest lists of
+  expired snapshots, and the files of rounds that were dropped. Only files older than
+  ORPHAN_AGE_S go, and never one a staged round names (it is not in a snapshot yet).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from pyiceberg.expressions import AlwaysTrue
+from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
+from pyiceberg.table import Table
+
+from kraft.iceberg.catalog import KraftCatalog, TableMoved
+from kraft.iceberg.names import DLQ
+from kraft.iceberg.staged import staged, staged_dir
+
+log = logging.getLogger(__name__)
+
+SMALL_FILE_BYTES = 32 * 1024 * 1024  # a data file below this may be compacted with others
+MIN_FILES = 16  # small files in one partition of the spec before they are rewritten as one
+COMPACT_BYTES = 128 * 1024 * 1024  # read into memory by one rewrite at most
+ORPHAN_AGE_S = 3 * 3600.0  # well past the snapshots' hour, and any round still being written
+COMPACT_EVERY_S = 600.0
+ORPHANS_EVERY_S = 3600.0
+TRIES = 4
+OFFSETS = "kraft.offsets"
+
+
+def compact(catalog: KraftCatalog, name: str, min_files: int = MIN_FILES) -> int:
+    """Rewrite the small files of each partition of the spec holding min_files of them as
+    one file; how many files were replaced (0: none needed it)."""
+    for _ in range(TRIES):
+        table = catalog.load(name)
+        snapshot = table.current_snapshot() if table is not None else None
+        if table is None or snapshot is None:
+            return 0
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        for task in table.scan().plan_files():
+            f = task.file
+            if f.file_size_in_bytes < SMALL_FILE_BYTES and not task.delete_files:
+                part = f.partition
+                groups.setdefault((f.spec_id, *(part[i] for i in range(len(part)))), []).append(task)
+        victims = [g for g in (_within_budget(tasks) for tasks in groups.values()) if len(g) >= min_files]
+        if not victims:
+            return 0
+        offsets = snapshot.summary[OFFSETS] if snapshot.summary is not None else None
+        tx = table.transaction()
+        with tx.update_snapshot(snapshot_properties={OFFSETS: offsets} if offsets else {}).overwrite() as rewrite:
+            for tasks in victims:
+                rows = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue()).to_table(tasks)
+                for new in _dataframe_to_data_files(table.metadata, rows, table.io, uuid.uuid4()):
+                    rewrite.append_data_file(new)
+                for task in tasks:
+                    rewrite.delete_data_file(task.file)
+        try:
+            tx.commit_transaction()
+        except TableMoved:
+            continue  # a round's commit came first (a leader being replaced): again, on top of it
+        return sum(len(tasks) for tasks in victims)
+    return 0
+
+
+def _within_budget(tasks: list[Any]) -> list[Any]:
+    """The smallest files first, as many as COMPACT_BYTES holds."""
+    taken, total = [], 0
+    for task in sorted(tasks, key=lambda t: t.file.file_size_in_bytes):
+        total += task.file.file_size_in_bytes
+        if total > COMPACT_BYTES:
+            break
+        taken.append(task)
+    return taken
+
+
+def remove_orphans(table: Table, keep: set[str], now: float | None = None, age_s: float = ORPHAN_AGE_S) -> int:
+    """Delete the table's data and metadata files that none of its snapshots, its metadata
+    log nor `keep` (the staged rounds' files) names and that are older than age_s; how
+    many went."""
+    root = _local(table.metadata.location)
+    if root is None:
+        return 0
+    data, others = _referenced(table)
+    if not all(os.path.exists(p) for p in data):
+        # a path spelt in a way _local does not read would make every file look orphaned
+        log.warning("iceberg: %s: a data file is not where its manifest says; no orphan removed", table.name())
+        return 0
+    kept = data | others | _locals(keep)
+    now = time.time() if now is None else now
+    removed = 0
+    for sub in ("data", "metadata"):
+        for dirpath, _, names in os.walk(Path(root) / sub):
+            for n in names:
+                path = os.path.join(dirpath, n)
+                if path in kept:
+                    continue
+                try:
+                    if now - os.stat(path).st_mtime >= age_s:
+                        os.unlink(path)
+                        removed += 1
+                except FileNotFoundError:
+                    pass
+    return removed
+
+
+def _local(uri: str) -> str | None:
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("file", ""):
+        return None  # kraft's warehouse is a directory (not yet an object store)
+    return os.path.normpath(unquote(parsed.path))
+
+
+def _referenced(table: Table) -> tuple[set[str], set[str]]:
+    """The data files of every snapshot still in the table's metadata, and the other files
+    it names: metadata files, manifest lists, manifests (each manifest read once:
+    snapshots share most of theirs)."""
+    meta = table.metadata
+    others = {table.metadata_location, *(entry.metadata_file for entry in meta.metadata_log)}
+    manifests: dict[str, Any] = {}
+    for snapshot in meta.snapshots:
+        others.add(snapshot.manifest_list)
+        for manifest in snapshot.manifests(table.io):
+            manifests.setdefault(manifest.manifest_path, manifest)
+    data: set[str] = set()
+    for path, manifest in manifests.items():
+        others.add(path)
+        data.update(e.data_file.file_path for e in manifest.fetch_manifest_entry(table.io, discard_deleted=False))
+    return _locals(data), _locals(others)
+
+
+def _locals(uris: set[str]) -> set[str]:
+    return {p for p in map(_local, uris) if p is not None}
+
+
+def staged_files(table: Table) -> set[str]:
+    """The files the table's staged rounds name, its dead-letter table's included (a
+    table's rounds stage both, in the table's directory)."""
+    rounds = staged(staged_dir(table.metadata.location), table.metadata.format_version)
+    return {f.file_path for r in rounds for f in (*r.files, *r.dlq_files)}
+
+
+class Housekeeping:
+    """When a topic's tables (its own and its dead-letter table) are next compacted and
+    rid of orphans; run by the committer after its commits."""
+
+    def __init__(self, catalog: KraftCatalog, topic: str, clock: Callable[[], float] = time.monotonic):
+        self.catalog, self.topic, self._clock = catalog, topic, clock
+        self._compact_at = clock() + COMPACT_EVERY_S
+        self._orphans_at = clock() + ORPHANS_EVERY_S
+
+    def run(self) -> None:
+        now = self._clock()
+        if now >= self._compact_at:
+            self._compact_at = now + COMPACT_EVERY_S
+            for name in (self.topic, self.topic + DLQ):
+                replaced = compact(self.catalog, name)
+                if replaced:
+                    log.info("iceberg: %s: %d small files compacted", name, replaced)
+        if now >= self._orphans_at:
+            self._orphans_at = now + ORPHANS_EVERY_S
+            table = self.catalog.load(self.topic)
+            if table is None:
+                return
+            keep = staged_files(table)
+            for t in (table, self.catalog.load(self.topic + DLQ)):
+                if t is not None:
+                    removed = remove_orphans(t, keep)
+                    if removed:
+                        log.info("iceberg: %s: %d unreferenced files removed", t.name(), removed)
