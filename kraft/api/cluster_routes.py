@@ -145,7 +145,7 @@ async def health_overview(request):
         "damaged_replicas": damaged,
         "damaged_count": len(damaged),
         # what would make an acks=all write fail now (`kraft up` says ready only without any)
-        "acks_all_problems": acks_all_problems(image, node.topic_defaults),
+        "acks_all_problems": acks_all_problems(image, node.topic_defaults, below=node.below_min_isr),
         # (ext) each broker's host, partitions, CPU and memory, and the same summed per host
         "brokers": per_broker,
         "hosts": host_summary.host_rows(per_broker),
@@ -211,7 +211,8 @@ async def ready(request):
     wanted = request.query.get("acks")
     if wanted is not None and wanted != "all":
         raise BadRequest(f"acks: only acks=all is asked here, got {wanted[:20]!r}")
-    if ok and wanted == "all" and (problems := acks_all_problems(node.image, node.topic_defaults, named=False)):
+    if ok and wanted == "all" and (problems := acks_all_problems(node.image, node.topic_defaults, named=False,
+                                                                          below=node.below_min_isr)):
         ok, reason = False, "; ".join(problems)
     return json_response({"ready": ok, "reason": reason}, status=200 if ok else 503)
 

@@ -1,5 +1,6 @@
 """The Iceberg topics (docs/ICEBERG.md) this node leads partitions of: one translator task
-per partition, and the table's committer where this node leads partition 0.
+per partition, and the table's committer where this node leads the first partition that
+has a leader (partition 0, unless it has none).
 
 Woken at every metadata image (like the coordinators), it looks again only when the
 topics or their configs changed (the image shares unchanged areas, so that is one
@@ -91,17 +92,21 @@ class IcebergTables:
         if self._seen is not None and seen[0] is self._seen[0] and seen[1] is self._seen[1]:
             return
         if self._seen is None or len(image.topics) < len(self._seen[0]):  # at the start, and after deletions
-            self._sweep(set(image.topics))
+            self._sweep(set(image.topics), image.iceberg_tables)
         self._seen = seen
         wanted: dict[Key, tuple[str, int]] = {}  # index COMMITTER: the table's committer
         for name in iceberg_topics(image):
             topic = image.topic(name)
             if topic is None:
                 continue
+            # the committer: the leader of the first partition that has one (partition 0's
+            # while it is led; two nodes that disagree for a moment race harmlessly, since
+            # every commit is a compare-and-set)
+            committer = next((i for i, reg in enumerate(topic.partitions) if reg.online), None)
             for index, reg in enumerate(topic.partitions):
                 if reg.leader == self._node_id:
                     wanted[(topic.topic_id, index)] = (name, index)
-                    if index == 0:
+                    if index == committer:
                         wanted[(topic.topic_id, COMMITTER)] = (name, COMMITTER)
         for key in [k for k in self._running if k not in wanted and k != SWEEP]:
             self._running.pop(key).cancel()
@@ -114,10 +119,11 @@ class IcebergTables:
                 what = f"iceberg-{name}-{'committer' if index == COMMITTER else index}"
                 self._running[key] = asyncio.create_task(self._repeat(name, key[0], index), name=what)
 
-    def _sweep(self, live: set[str]) -> None:
-        """Remove the warehouse's tables of deleted topics, on the table threads (a task
-        kept with the translators', cancelled with them when the node stops)."""
-        from kraft.iceberg.leftovers import leftovers, remove
+    def _sweep(self, live: set[str], pointers: Mapping[str, str]) -> None:
+        """Remove the warehouse's tables of deleted topics (but kept ones), on the table
+        threads (a task kept with the translators', cancelled with them when the node stops)."""
+        from kraft.iceberg.leftovers import kept_ids, leftovers, remove
+        live = live | kept_ids(pointers)
         task = self._running.get(SWEEP)
         if task is not None and not task.done():
             return

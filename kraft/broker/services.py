@@ -36,6 +36,7 @@ from kraft.share.share_coordinator import ShareCoordinator
 from kraft.transactions.txn_coordinator import TransactionCoordinator
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
+from kraft.metadata.write_readiness import BelowMinIsr
 from kraft.replication.replica_manager import ReplicaManager
 
 
@@ -48,6 +49,8 @@ class NodeState(Protocol):
     def state_machine(self) -> MetadataStateMachine: ...
     @property
     def replica_manager(self) -> ReplicaManager | None: ...
+    @property
+    def below_min_isr(self) -> BelowMinIsr: ...
 
     async def wait_metadata(self, offset: int, timeout_s: float = 5.0,
                             raise_on_timeout: bool = True) -> MetadataImage: ...
@@ -103,6 +106,10 @@ class BrokerServices:
     @property
     def replica_manager(self) -> ReplicaManager | None:
         return self.node.replica_manager
+
+    @property
+    def below_min_isr(self) -> BelowMinIsr:
+        return self.node.below_min_isr
 
     async def wait_metadata(self, offset: int, timeout_s: float = 5.0,
                             raise_on_timeout: bool = True) -> MetadataImage:

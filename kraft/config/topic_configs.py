@@ -208,6 +208,9 @@ _SPECS = (
           "Iceberg topics: how far the table may lag behind the committed records."),
     ConfigSpec("iceberg.partition.spec", "string", "(hour(kafka.timestamp))",
                "Iceberg topics: how the table is partitioned.", IcebergPartitionSpec()),
+    ConfigSpec("iceberg.delete", "bool", "true",
+               "Iceberg topics: delete the table with the topic (false: the table stays in the "
+               "catalog, read-only, with its files).", AnyBool()),
     # KIP-1191: a share group may write its dead letters here only when the topic allows it
     ConfigSpec("errors.deadletterqueue.group.enable", "bool", "false",
                "Let share groups use this topic as their dead-letter topic.", AnyBool()),

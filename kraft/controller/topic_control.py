@@ -14,7 +14,8 @@ from kraft.config.topic_names import refuse_client_change_of_internal, validate_
 from kraft.errors import (InvalidConfig, InvalidPartitions, InvalidReplicaAssignment, InvalidReplicationFactor,
                           InvalidValue, TopicAlreadyExists, TopicNotFound)
 from kraft.metadata.image import MetadataImage
-from kraft.metadata.records import ConfigRecord, MetadataRecord, PartitionRecord, RemoveTopic, TopicRecord
+from kraft.metadata.records import (KEPT_TABLE, ConfigRecord, IcebergTable, MetadataRecord, PartitionRecord,
+                                    RemoveTopic, TopicRecord)
 from kraft.config.topic_configs import ConfigError, parse_topic_override, topic_default
 
 MAX_PARTITIONS_PER_REQUEST = 10_000
@@ -108,7 +109,18 @@ def delete_topic(image: MetadataImage, name: str) -> ControllerResult:
     topic = image.topic(name)
     if topic is None:
         raise TopicNotFound(f"topic {name!r} not found")
-    return ControllerResult([RemoveTopic(topic_id=topic.topic_id)], {"topic_name": name})
+    return ControllerResult([*kept_tables(image, name, topic.topic_id), RemoveTopic(topic_id=topic.topic_id)],
+                            {"topic_name": name})
+
+
+def kept_tables(image: MetadataImage, name: str, topic_id: str) -> list[IcebergTable]:
+    """With iceberg.delete=false (the topic's own setting), its tables stay in the catalog
+    under its name once it is deleted (the RemoveTopic after them takes the topic's own
+    pointers); a table kept before under the name is replaced."""
+    if image.topic_configs.get(name, {}).get("iceberg.delete", "true").lower() != "false":
+        return []
+    return [IcebergTable(topic_id=KEPT_TABLE + name + suffix, metadata_location=location)
+            for suffix in ("", "~dlq") if (location := image.iceberg_tables.get(topic_id + suffix)) is not None]
 
 
 def create_partitions(image: MetadataImage, name: str, count: object,

@@ -24,7 +24,7 @@ from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 
-from kraft.iceberg.names import DLQ, NAMESPACE, Pointers, pointer_key, table_names
+from kraft.iceberg.names import DLQ, NAMESPACE, Pointers, live_key, pointer_key, table_names
 # kraft checks each commit's precondition itself (the partition's translated offset), so
 # pyiceberg must not retry a commit on its own over a table that moved on
 PARSED_KEPT = 64  # parsed metadata files kept (two tables of each topic this node translates, and more)
@@ -58,11 +58,12 @@ class KraftCatalog(MetastoreCatalog):
         self._parsed: OrderedDict[str, TableMetadata] = OrderedDict()
 
     # -- what the translators use ----------------------------------------------------------
-    def load(self, name: str) -> Table | None:
+    def load(self, name: str, kept: bool = False) -> Table | None:
         """The table (a topic's, or its dead-letter table `<topic>~dlq`) as the local image
-        points to it; None before its first commit."""
+        points to it; None before its first commit. kept: a deleted topic's kept table
+        too (for readers; translators load live topics' tables only)."""
         image = self._image()
-        key = pointer_key(image, name)
+        key = (pointer_key if kept else live_key)(image, name)
         location = image.iceberg_tables.get(key) if key is not None else None
         if location is None:
             return None
@@ -84,7 +85,7 @@ class KraftCatalog(MetastoreCatalog):
 
     def create(self, name: str, schema: Schema, spec: PartitionSpec, properties: dict[str, str] | None = None) -> None:
         """The table's first metadata file, made current if no other commit made one."""
-        key = pointer_key(self._image(), name)
+        key = live_key(self._image(), name)
         if key is None:
             raise NoSuchTableError(f"no topic for table {NAMESPACE}.{name}")
         topic = name.removesuffix(DLQ)
@@ -97,7 +98,7 @@ class KraftCatalog(MetastoreCatalog):
     # -- pyiceberg's Catalog ---------------------------------------------------------------
     def load_table(self, identifier: str | tuple[str, ...]) -> Table:
         namespace, name = self._split(identifier)
-        table = self.load(name) if namespace == NAMESPACE else None
+        table = self.load(name, kept=True) if namespace == NAMESPACE else None
         if table is None:
             raise NoSuchTableError(f"no table {namespace}.{name}")
         return table
@@ -107,7 +108,7 @@ class KraftCatalog(MetastoreCatalog):
         current = self.load(name)
         if current is None or current.metadata_location != table.metadata_location:
             raise TableMoved(f"table {namespace}.{name} moved on")
-        key = pointer_key(self._image(), name)
+        key = live_key(self._image(), name)
         if key is None:
             raise NoSuchTableError(f"no table {namespace}.{name}")
         staged = self._update_and_stage_table(current, (namespace, name), requirements, updates)

@@ -1,6 +1,7 @@
 """The files of tables whose topic is gone: their directories under the warehouse, to
 remove. A table's directory is `<warehouse>/kraft/<topic>-<topic id>` (`-dlq` after the id
-for its dead-letter table), and a deleted topic's tables leave the catalog with it.
+for its dead-letter table), and a deleted topic's tables leave the catalog with it
+(unless kept: iceberg.delete=false; a kept table's directory stays).
 Only directories untouched for a while go: a node whose metadata is behind must not
 take the files of a topic it has not heard of yet."""
 
@@ -10,10 +11,11 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from kraft.iceberg.names import NAMESPACE
+from kraft.metadata.records import KEPT_TABLE
 
 GRACE_S = 300.0  # a directory written to this recently is never removed
 _DIR = re.compile(r".+-([0-9a-f]{32})(-dlq)?")  # kraft's topic ids: 32 hex digits
@@ -35,6 +37,18 @@ def leftovers(warehouse: Path, live_topic_ids: Iterable[str], now: float | None 
             continue
         if now - _newest(Path(entry.path)) >= GRACE_S:
             out.append(Path(entry.path))
+    return out
+
+
+def kept_ids(iceberg_tables: Mapping[str, str]) -> set[str]:
+    """The topic ids in the directories of kept tables (their topics are gone)."""
+    out = set()
+    for key, location in iceberg_tables.items():
+        if key.startswith(KEPT_TABLE):
+            for part in location.split("/"):
+                found = _DIR.fullmatch(part)
+                if found is not None:
+                    out.add(found.group(1))
     return out
 
 

@@ -30,6 +30,7 @@ from kraft.metadata.records import (
     BrokerDecommission,
     BrokerRegistrationChange,
     ClientQuota,
+    KEPT_TABLE,
     IcebergTable,
     ConfigRecord,
     PartitionChange,
@@ -319,6 +320,9 @@ class MetadataDelta:
         return self._iceberg
 
     def _replay_IcebergTable(self, r: IcebergTable) -> None:
+        if r.topic_id.startswith(KEPT_TABLE):  # a deleted topic's table, kept by name
+            self._iceberg_w()[r.topic_id] = r.metadata_location
+            return
         if r.topic_id.partition("~")[0] not in self._topics_r():  # <id>~dlq: its dead-letter table
             raise RecordRejected(f"topic id {r.topic_id} does not exist")
         self._iceberg_w()[r.topic_id] = r.metadata_location

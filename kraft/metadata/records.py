@@ -230,13 +230,16 @@ class ClientQuota(_Record):
     value: float | None
 
 
+KEPT_TABLE = "kept:"  # `kept:<topic>[~dlq]`: the table of a deleted topic with iceberg.delete=false
+
+
 class IcebergTable(_Record):
     """The current metadata file of a topic's Iceberg table (the catalog's pointer; Kafka
     has none). The controller writes one only over the pointer the commit was based on,
     so two commits racing each other never both land (docs/ICEBERG.md)."""
 
     type: Literal["IcebergTable"] = "IcebergTable"
-    topic_id: str  # `<topic id>~dlq` for the topic's dead-letter table
+    topic_id: str  # `<topic id>~dlq` for the topic's dead-letter table; KEPT_TABLE for a kept one
     metadata_location: str
 
 

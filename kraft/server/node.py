@@ -52,6 +52,7 @@ from kraft.quorum.raft_timing import QuorumTimings
 from kraft.metadata.changes import NOTHING
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.state_machine import MetadataStateMachine
+from kraft.metadata.write_readiness import BelowMinIsr
 from kraft.server.broker_links import BrokerLinks
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.server.coordinators import NodeTask, build_coordinators
@@ -72,6 +73,7 @@ class Node:
         self.cluster_id = identity.cluster_id
         self.peer_key = peer_key(identity)
         self.topic_defaults = dict(config.topic_defaults)
+        self.below_min_isr = BelowMinIsr(self.topic_defaults)  # /status/ready?acks=all, as images come
         t = config.timeouts
         self._request_timeout_s = t.controller_request_timeout_ms / 1000
         if quorum is None and self.node_config.is_controller:
@@ -163,6 +165,7 @@ class Node:
             return
         changes, self._changes_not_offered = self._changes_not_offered, NOTHING
         replicas.on_metadata(changes, image)
+        self.below_min_isr.follow(image, changes)
         if not self._strays_removed and self.readiness()[0]:
             self._strays_removed = True
             replicas.remove_stray_logs(image)
@@ -249,12 +252,9 @@ class Node:
         return self._image_is_current(image) if self.lifecycle else image.controller_epoch != 0
 
     def _image_is_current(self, image: MetadataImage) -> bool:
-        """Replicas act only on an image that holds this process's own registration.
-
-        A restarting controller replays its Raft journal through old images in which
-        it may still lead partitions it lost long ago; acting on those would take
-        writes as a stale leader. The registration is newer than all of that.
-        """
+        """Replicas act only on an image that holds this process's own registration: a
+        restarting controller replays its Raft journal through old images in which it may
+        still lead partitions it lost long ago (a stale leader's writes)."""
         epoch = self.lifecycle.broker_epoch if self.lifecycle else None
         reg = image.brokers.get(self.node_id)
         return epoch is not None and reg is not None and reg.broker_epoch == epoch

@@ -186,8 +186,19 @@ def test_each_record_is_one_row_when_the_leader_is_killed_mid_stream():
         status, body = http_json("GET", f"{c.v3(1)}/topics/kills/partitions/0")
         assert status == 200, body
         leader = body["leader_id"]
+        # "lone" (one replica each): its partition 0 has no leader while `leader` is down,
+        # so another partition's leader must commit its table
+        other = next(n for n in (1, 2, 3) if n != leader)
+        lone = lone_topic(c, leader, other)
+        lone.produce("lone", value=b"before", partition=1)
+        assert lone.flush(30) == 0
+        c.wait_until(lambda: len(table_rows(c, other, "lone")) == 1, TABLE_WAIT_S, "lone's first row")
         c.kill(leader)
         write(100, 100)  # the producer retries to the new leader
+        lone.produce("lone", value=b"while partition 0 is offline", partition=1)
+        assert lone.flush(30) == 0
+        c.wait_until(lambda: len(table_rows(c, other, "lone")) == 2, TABLE_WAIT_S,
+                     "a row committed while partition 0 has no leader")
         c.start_node(leader)
         c.wait_ready(timeout_s=60)
         write(200, 100)
@@ -199,6 +210,18 @@ def test_each_record_is_one_row_when_the_leader_is_killed_mid_stream():
         rows = table_rows(c, 3, "kills")
         assert len(rows) == len(set(rows)), "a record translated twice"
         assert rows == expected
+
+
+def lone_topic(c, first: int, second: int):
+    """Topic "lone": partition 0 on `first` alone, partition 1 on `second`; a producer."""
+    status, body = http_json("POST", c.v3(1) + "/topics", {
+        "topic_name": "lone", "replicas_assignments": {"0": [first], "1": [second]},
+        "configs": [{"name": "iceberg.mode", "value": "key_value"}, {"name": "iceberg.target.lag.ms", "value": "1000"},
+                    {"name": "min.insync.replicas", "value": "1"}]})
+    assert status == 201, body
+    c.wait_until(lambda: all(http_json("GET", f"{c.url(n)}/topics/lone/partitions/{p}/offsets")[0] == 200
+                             for n in (first, second) for p in (0, 1)), 30, "lone hosted")
+    return producer(c)
 
 
 def test_a_table_is_read_by_whoever_may_read_its_topic():
@@ -235,34 +258,74 @@ def test_a_table_is_read_by_whoever_may_read_its_topic():
                      "the record in the table")
 
 
-def test_an_avro_topic_is_a_table_of_its_columns_and_bad_records_are_dead_letters():
-    from confluent_kafka.schema_registry import SchemaRegistryClient
+def test_schema_topics_are_tables_of_their_columns_that_evolve_and_bad_records_are_dead_letters():
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
     order = {"type": "record", "name": "Order", "fields": [{"name": "id", "type": "long"},
                                                           {"name": "sku", "type": "string"}]}
+    # version 2 adds an optional field (BACKWARD compatible): a new column, null in old rows
+    order2 = {**order, "fields": [*order["fields"], {"name": "note", "type": ["null", "string"], "default": None}]}
+    reading = {"type": "object", "properties": {"sensor": {"type": "string"}, "celsius": {"type": "number"}}}
     with LocalCluster(3) as c:
         c.start().wait_ready(timeout_s=60)
         create_topic(c, "orders", partitions=1, configs={"iceberg.mode": "value_schema_id_prefix",
                                                          "iceberg.target.lag.ms": 1000})
         registry = SchemaRegistryClient({"url": c.schema_registry_url})
-        serialize = AvroSerializer(registry, json.dumps(order))
         context = SerializationContext("orders", MessageField.VALUE)
         p = producer(c)
+        serialize = AvroSerializer(registry, json.dumps(order))
         for i in range(5):
             p.produce("orders", value=serialize({"id": i, "sku": f"s{i}"}, context))
         p.produce("orders", value=b"plain bytes, no schema")  # cannot be a row: a dead letter
         assert p.flush(30) == 0
         con = duckdb_on(c, 2)
 
-        def rows():
+        def rows(columns="value.id, value.sku"):
             try:
-                return con.execute("SELECT value.id, value.sku FROM k.kraft.orders ORDER BY 1").fetchall()
+                return con.execute(f"SELECT {columns} FROM k.kraft.orders ORDER BY 1").fetchall()
             except duckdb.Error:
-                return []
+                return []  # the table, or the column asked for, is not there yet
         c.wait_until(lambda: len(rows()) == 5, TABLE_WAIT_S, "the Avro records as rows")
         assert rows() == [(i, f"s{i}") for i in range(5)]
         dead = con.execute('SELECT kafka.offset, value, reason FROM k.kraft."orders~dlq"').fetchall()
         assert [(o, v) for o, v, _ in dead] == [(5, b"plain bytes, no schema")] and "framing" in dead[0][2], dead
+
+        p.produce("orders", value=AvroSerializer(registry, json.dumps(order2))({"id": 5, "sku": "s5", "note": "gift"},
+                                                                               context))
+        assert p.flush(30) == 0
+        c.wait_until(lambda: len(rows("value.id, value.sku, value.note")) == 6, TABLE_WAIT_S,
+                     "the table evolved to version 2")
+        assert rows("value.id, value.sku, value.note") == [(i, f"s{i}", None) for i in range(5)] + [(5, "s5", "gift")]
         con.close()
+
+        # value_schema_latest: unframed JSON values, read with the subject's latest schema
+        registry.register_schema("readings-value", Schema(json.dumps(reading), "JSON"))
+        create_topic(c, "readings", partitions=1, configs={"iceberg.mode": "value_schema_latest",
+                                                           "iceberg.target.lag.ms": 1000})
+        for sensor, celsius in (("a", 21.5), ("b", -3)):
+            p.produce("readings", value=json.dumps({"sensor": sensor, "celsius": celsius}).encode())
+        assert p.flush(30) == 0
+        catalog = pyiceberg_rest.RestCatalog("kraft", uri=f"{c.url(3)}/iceberg")
+
+        def readings():
+            try:
+                return catalog.load_table("kraft.readings").scan().to_arrow().column("value").to_pylist()
+            except pyiceberg_rest.NoSuchTableError:
+                return []
+        c.wait_until(lambda: len(readings()) == 2, TABLE_WAIT_S, "the JSON records as rows")
+        assert sorted(readings(), key=lambda v: v["sensor"]) == [{"sensor": "a", "celsius": 21.5},
+                                                                {"sensor": "b", "celsius": -3.0}]
+
+        # iceberg.delete=false: the table outlives its topic, in the catalog and on disk
+        status, body = http_json("PUT", f"{c.v3(1)}/topics/readings/configs/iceberg.delete", {"value": "false"})
+        assert status == 204, body
+        for topic in ("readings", "orders"):
+            status, body = http_json("DELETE", f"{c.v3(1)}/topics/{topic}")
+            assert status == 204, body
+        c.wait_until(lambda: all(http_json("GET", f"{c.url(n)}/iceberg/v1/namespaces/kraft/tables")[1]["identifiers"]
+                                 == [{"namespace": ["kraft"], "name": "readings"}] for n in (1, 2, 3)), 30,
+                     "only the kept table left in every node's catalog")
+        assert sorted(readings(), key=lambda v: v["sensor"])[0] == {"sensor": "a", "celsius": 21.5}
+        assert http_json("GET", f"{c.url(2)}/iceberg/v1/namespaces/kraft/tables/orders")[0] == 404

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 
-from kraft.iceberg.leftovers import GRACE_S, leftovers, remove
+from kraft.iceberg.leftovers import GRACE_S, kept_ids, leftovers, remove
 
 LIVE, GONE = "a" * 32, "b" * 32
 
@@ -39,3 +39,15 @@ def test_only_old_tables_of_gone_topics_are_found_and_removed(tmp_path):
     assert not gone.exists() and not gone_dlq.exists()
     assert live.exists() and fresh.exists() and other.exists()
     assert leftovers(tmp_path / "nowhere", []) == []
+
+
+def test_a_kept_tables_directory_stays_after_its_topic_is_gone(tmp_path):
+    kept = table(tmp_path, f"history-{GONE}")
+    kept_dlq = table(tmp_path, f"history-{GONE}-dlq")
+    dropped = table(tmp_path, f"scratch-{'d' * 32}")
+    for d in (kept, kept_dlq, dropped):
+        age(d, GRACE_S + 10)
+    pointers = {"kept:history": (kept / "metadata" / "00000.metadata.json").as_uri(),
+                "kept:history~dlq": (kept_dlq / "metadata" / "00000.metadata.json").as_uri(), LIVE: "file:///x"}
+    assert kept_ids(pointers) == {GONE}
+    assert leftovers(tmp_path, [LIVE, *kept_ids(pointers)]) == [dropped]

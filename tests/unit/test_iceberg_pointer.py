@@ -8,9 +8,12 @@ import pytest
 
 from kraft.controller.commands import build_command
 from kraft.controller.iceberg_control import commit_table
+from kraft.controller.topic_control import delete_topic
 from kraft.errors import BadRequest, ConcurrentMetadataChange, TopicNotFound
+from kraft.iceberg.names import live_key, pointer_key, table_names
 from kraft.metadata.image_codec import image_from_dict, image_to_dict
-from kraft.metadata.records import BecomeController, MetadataBatch, RemoveTopic, TopicRecord, encode_batch
+from kraft.metadata.records import (BecomeController, ConfigRecord, MetadataBatch, RemoveTopic, TopicRecord,
+                                    encode_batch)
 from kraft.metadata.state_machine import MetadataStateMachine
 
 
@@ -76,3 +79,31 @@ def test_the_request_is_checked_where_it_runs():
     with pytest.raises(BadRequest):
         build_command("commit_iceberg_table", {"topic": "events", "topic_id": "t1",
                                                "metadata_location": "x" * 5000}, None, {})
+
+
+def delete(sm, name):
+    records, _ = delete_topic(sm.image, name)
+    assert apply(sm, records).ok
+
+
+def test_a_topic_deleted_with_iceberg_delete_false_leaves_its_tables_in_the_catalog_by_name():
+    sm = with_topic()
+    assert apply(sm, [TopicRecord(name="scratch", topic_id="t2"),
+                      ConfigRecord(resource_type="topic", resource_name="events", name="iceberg.delete",
+                                   value="false")]).ok
+    commit(sm, None, "file:///w/e.json")
+    commit(sm, None, "file:///w/e-dlq.json", topic_id="t1~dlq")
+    commit(sm, None, "file:///w/s.json", topic="scratch", topic_id="t2")
+    delete(sm, "events")
+    delete(sm, "scratch")  # iceberg.delete's default: the table goes with its topic
+    assert sm.image.iceberg_tables == {"kept:events": "file:///w/e.json", "kept:events~dlq": "file:///w/e-dlq.json"}
+    assert image_from_dict(image_to_dict(sm.image)).iceberg_tables == sm.image.iceberg_tables
+    assert table_names(sm.image) == ["events", "events~dlq"]
+    assert pointer_key(sm.image, "events") == "kept:events" and live_key(sm.image, "events") is None
+    with pytest.raises(TopicNotFound):  # a kept table is history: nothing commits to it
+        commit_table(sm.image, "events", "kept:events", "file:///w/e.json", "file:///w/e2.json")
+    # a topic made again under the name: the kept table is read until the new one has a table
+    assert apply(sm, [TopicRecord(name="events", topic_id="t3")]).ok
+    assert live_key(sm.image, "events") == "t3" and pointer_key(sm.image, "events") == "kept:events"
+    commit(sm, None, "file:///w/new.json", topic_id="t3")
+    assert pointer_key(sm.image, "events") == "t3" and table_names(sm.image) == ["events", "events~dlq"]

@@ -125,7 +125,8 @@ def test_kafkas_topic_config_set_is_accepted_and_what_kraft_ignores_is_marked():
         "confluent.key.schema.validation", "confluent.value.schema.validation",
         "confluent.key.subject.name.strategy", "confluent.value.subject.name.strategy",
     }
-    iceberg_topic_configs = {"iceberg.mode", "iceberg.target.lag.ms", "iceberg.partition.spec"}  # Redpanda's
+    iceberg_topic_configs = {"iceberg.mode", "iceberg.target.lag.ms", "iceberg.partition.spec",
+                             "iceberg.delete"}  # Redpanda's
     assert set(TOPIC_CONFIGS) - CLUSTER_ONLY == kafka_topic_configs | confluent_server_configs | iceberg_topic_configs
     assert TOPIC_CONFIGS["segment.bytes"].applied and TOPIC_CONFIGS["compression.type"].applied
 

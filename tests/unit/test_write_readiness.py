@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+import random
+
 from kraft.metadata.records import (
     BecomeController,
     BrokerRegistrationChange,
+    ConfigRecord,
     MetadataBatch,
+    PartitionChange,
     PartitionRecord,
     RegisterBroker,
+    RemoveTopic,
     TopicRecord,
     encode_batch,
 )
 from kraft.metadata.state_machine import MetadataStateMachine
-from kraft.metadata.write_readiness import acks_all_problems
+from kraft.metadata.write_readiness import BelowMinIsr, acks_all_problems
 
 
 def cluster(registered, unfenced, partitions=()):
@@ -65,3 +70,52 @@ def test_too_few_usable_brokers_for_the_default_replication_factor_is_a_problem_
     assert any("1 of 3 brokers usable" in p for p in acks_all_problems(image, {}))
     one = cluster((1,), (1,))
     assert acks_all_problems(one, {}) == []  # one node, RF 3 by default: no wait would help
+
+
+def test_the_partitions_below_min_isr_followed_change_by_change_are_those_a_walk_finds():
+    """The index a node keeps for /status/ready?acks=all looks only at what each image
+    changed; after every step of a random history it names what a walk over every
+    partition names."""
+    rng = random.Random(7)
+    sm = MetadataStateMachine()
+
+    def apply(*records):
+        assert sm.apply(encode_batch(MetadataBatch(controller_epoch=1, records=records))).ok
+
+    apply(BecomeController(controller_id=1, controller_epoch=1),
+          *(RegisterBroker(broker_id=b, incarnation_id=f"i{b}", host="127.0.0.1", http_port=8080 + b) for b in (1, 2, 3)))
+    apply(*(BrokerRegistrationChange(broker_id=b, broker_epoch=sm.image.brokers[b].broker_epoch, fenced=False)
+            for b in (1, 2, 3)))
+    for t in ("a", "b"):
+        apply(TopicRecord(name=t, topic_id=f"id-{t}"),
+              *(PartitionRecord(topic_id=f"id-{t}", partition=p, replicas=(1, 2, 3), isr=(1,), leader=1)
+                for p in range(20)))
+    below = BelowMinIsr({"min.insync.replicas": "2"})
+    below.follow(*reversed(sm.take_changes()))
+    seen = set()
+    for step in range(200):
+        kind = rng.choice(["isr"] * 6 + ["config", "fence", "delete"])
+        topics = sorted(sm.image.topic_ids)
+        if kind == "isr" and topics:
+            topic = sm.image.topic(rng.choice(topics))
+            index = rng.randrange(len(topic.partitions))
+            part = topic.partitions[index]
+            isr = tuple(sorted({part.leader, *rng.sample([1, 2, 3], rng.randint(0, 2))}))
+            apply(PartitionChange(topic_id=topic.topic_id, partition=index,
+                                  expected_partition_epoch=part.partition_epoch, isr=isr))
+        elif kind == "config" and topics:
+            apply(ConfigRecord(resource_type="topic", resource_name=rng.choice(topics), name="min.insync.replicas",
+                               value=rng.choice(["1", "2", "3"])))
+        elif kind == "fence":
+            b = rng.choice([2, 3])
+            apply(BrokerRegistrationChange(broker_id=b, broker_epoch=sm.image.brokers[b].broker_epoch,
+                                           fenced=not sm.image.brokers[b].fenced))
+        elif kind == "delete" and len(topics) > 1:
+            apply(RemoveTopic(topic_id=sm.image.topic_ids[rng.choice(topics)]))
+        changes, image = sm.take_changes()
+        below.follow(image, changes)
+        walked = acks_all_problems(image, {"min.insync.replicas": "2"})
+        followed = acks_all_problems(image, {"min.insync.replicas": "2"}, below=below)
+        assert followed == walked, step
+        seen.add(len(below))
+    assert len(seen) > 5  # the history moved the count around, not one answer all along
