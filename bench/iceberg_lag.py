@@ -15,7 +15,15 @@ On one fresh 3-node LocalCluster, each repeat runs:
   (target lag 1 s): the records a second until every partition's lag is 0, per node (the
   three leaders translate side by side);
 - **pyarrow floor**: the same number of rows, built as Arrow tables and written with
-  pyarrow.parquet to a local file, in this process: rows a second.
+  pyarrow.parquet to a local file, in this process: rows a second;
+- **one process's rounds**: the same number of records, as batches of 15 (what the
+  producer's linger made), through a translator's round in this process: the log's
+  bytes decoded (`visible_records`), staged as Parquet data files and committed, 16 MiB a
+  round, into a table of a temporary warehouse: rows a second, and the share of the time
+  spent decoding. What a node could reach with a core to itself and nothing else to do;
+- **a native decoder**: the same log bytes read by aiokafka's C record reader (a test
+  extra) into the columns a round needs: records a second, against kraft's Python
+  decoder (`decode_all`) on the same bytes.
 Nothing here is asserted; bench/README.md has the figures.
 """
 from __future__ import annotations
@@ -118,6 +126,75 @@ def pyarrow_floor(rows: int) -> float:
         return rows / (time.monotonic() - started)
 
 
+def rounds_in_process(rows: int) -> dict:
+    from kraft.broker.isolation import visible_records
+    from kraft.iceberg.catalog import KraftCatalog, TableMoved
+    from kraft.iceberg.translator import PartitionTranslation, TableCommitter
+    from kraft.storage.record import Record
+    from kraft.storage.record_batch import encode_batch
+
+    class Pointers:
+        topic_ids = {"events": "t1"}
+        iceberg_tables: dict[str, str] = {}
+
+        def commit(self, topic, topic_id, based_on, location):
+            if self.iceberg_tables.get(topic_id) != based_on:
+                raise TableMoved("moved on")
+            self.iceberg_tables[topic_id] = location
+    log = b"".join(encode_batch([Record(None, VALUE, (), 1_700_000_000_000 + o) for o in range(first, min(first + 15, rows))],
+                                first, 0) for first in range(0, rows, 15))
+    pointers = Pointers()
+    with tempfile.TemporaryDirectory() as d:
+        catalog = KraftCatalog(Path(d).as_uri(), lambda: pointers, pointers.commit)
+        committer = TableCommitter(catalog, "events")
+        decoding = 0.0
+        started = time.monotonic()
+        position, view = 0, memoryview(log)
+        while position < rows:
+            at = time.monotonic()
+            records, end = visible_records(view, position, [], 16 * 1024 * 1024)
+            decoding += time.monotonic() - at
+            work = PartitionTranslation(catalog, "events", 0)
+            work.stage(work.start(), records, end)
+            committer.commit()
+            view = view[_bytes_before(view, end):]
+            position = end
+        took = time.monotonic() - started
+    return {"rows_per_s": round(rows / took), "decode_share": round(decoding / took, 2)}
+
+
+def decoders(rows: int) -> dict:
+    """Records a second: kraft's decoder and aiokafka's C reader over the same log bytes."""
+    from kraft.storage.record import Record
+    from kraft.storage.record_batch import decode_all, encode_batch
+    log = b"".join(encode_batch([Record(None, VALUE, (), 1_700_000_000_000 + o) for o in range(first, min(first + 15, rows))],
+                                first, 0) for first in range(0, rows, 15))
+    started = time.monotonic()
+    decoded = decode_all(log, verify=False)
+    out = {"kraft_records_per_s": round(len(decoded) / (time.monotonic() - started))}
+    try:
+        from aiokafka.record.memory_records import MemoryRecords  # type: ignore[import-untyped]
+    except ImportError:
+        return out
+    started = time.monotonic()
+    records, columns = MemoryRecords(log), ([], [], [], [])
+    while (batch := records.next_batch()) is not None:
+        for r in batch:
+            for column, value in zip(columns, (r.offset, r.timestamp, r.key, r.value)):
+                column.append(value)
+    out["aiokafka_c_records_per_s"] = round(len(columns[0]) / (time.monotonic() - started))
+    return out
+
+
+def _bytes_before(view: memoryview, offset: int) -> int:
+    """Where the first batch at or after `offset` starts in `view`."""
+    from kraft.storage.record_batch import iter_batches
+    for pos, header in iter_batches(view):
+        if header.last_offset >= offset:
+            return pos
+    return len(view)
+
+
 def one(rate: int, seconds: float, backlog: int, repeat: int) -> dict:
     out: dict = {}
     with LocalCluster(3) as c:
@@ -154,6 +231,9 @@ def one(rate: int, seconds: float, backlog: int, repeat: int) -> dict:
                           "per_node_records_per_s": round(total / took / 3)}
     out["pyarrow_floor_rows_per_s"] = round(pyarrow_floor(out["backlog"]["records"] // 3))
     out["backlog"]["per_node_vs_floor"] = round(out["backlog"]["per_node_records_per_s"] / out["pyarrow_floor_rows_per_s"], 2)
+    out["rounds_in_process"] = rounds_in_process(out["backlog"]["records"] // 3)
+    out["rounds_in_process"]["vs_floor"] = round(out["rounds_in_process"]["rows_per_s"] / out["pyarrow_floor_rows_per_s"], 2)
+    out["decoders"] = decoders(out["backlog"]["records"] // 3)
     out["producer_rate_ratio"] = round(out["iceberg"]["rate"] / out["plain"]["rate"], 3)
     return out
 

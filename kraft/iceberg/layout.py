@@ -6,8 +6,7 @@ like `(hour(kafka.timestamp), bucket(4, kafka.key))`, parsed into a pyiceberg Pa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa  # type: ignore[import-untyped]  # ships no types
 from pyiceberg.partitioning import PARTITION_FIELD_ID_START, UNPARTITIONED_PARTITION_SPEC, PartitionField, PartitionSpec
@@ -55,8 +54,10 @@ _KAFKA = pa.struct([
 KEY_VALUE_ARROW = pa.schema([_field("kafka", _KAFKA, False, 1), _field("value", pa.large_binary(), True, 2)])
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
+    """One record as a row. A named tuple: a round makes thousands, and a frozen
+    dataclass's constructor cost most of a key_value round."""
+
     partition: int
     offset: int
     timestamp_ms: int
@@ -65,10 +66,11 @@ class Row:
     headers: tuple[tuple[str, bytes | None], ...]
 
 
-def key_value_table(rows: Sequence[Row]) -> pa.Table:
+def key_value_table(rows: Sequence[Any], partition: int | None = None) -> pa.Table:
     """The rows as an Arrow table of KEY_VALUE_ARROW, built a column at a time (one
-    comprehension per column: a round holds thousands of rows)."""
-    partitions = [r.partition for r in rows]
+    comprehension per column: a round holds thousands of rows). `rows`: Rows, or with
+    `partition` given, the log's records themselves (no object made per record)."""
+    partitions = [r.partition for r in rows] if partition is None else [partition] * len(rows)
     offsets = [r.offset for r in rows]
     stamps = [r.timestamp_ms * 1000 for r in rows]
     keys = [r.key for r in rows]

@@ -10,6 +10,7 @@ sends that schema's records to the dead-letter table. Runs on a worker thread.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,14 +46,15 @@ class RoundFiles:
     refused: int = 0  # records sent to the dead-letter table
 
 
-def round_files(catalog: KraftCatalog, topic: str, mode: str, spec_text: str, rows: list[Row],
-                registry: Any = None) -> RoundFiles:
-    """`registry`: (state, parser) of the node's registry, for the schema modes."""
+def round_files(catalog: KraftCatalog, topic: str, mode: str, spec_text: str, rows: Sequence[Any],
+                registry: Any = None, partition: int | None = None) -> RoundFiles:
+    """`rows`: Rows, or in mode key_value with `partition` given, the log's records.
+    `registry`: (state, parser) of the node's registry, for the schema modes."""
     if mode == KEY_VALUE:
         table = ensure_table(catalog, topic, mode, KEY_VALUE_SCHEMA, spec_text)
-        return RoundFiles(table, _files(table, key_value_table(rows)) if rows else [])
+        return RoundFiles(table, _files(table, key_value_table(rows, partition)) if rows else [])
     state, parser = registry
-    decoded = decode_values(rows, mode, topic, state, parser)
+    decoded = decode_values(list(rows), mode, topic, state, parser)
     failed = list(decoded.failed)
     first = next(iter(decoded.structs.values()), None)
     table = ensure_table(catalog, topic, mode, table_schema(optional(first)) if first is not None else _no_value(),

@@ -85,9 +85,12 @@ class PartitionTranslation:
         `registry`: (state, parser), for the schema modes. No rows (an aborted transaction,
         markers): a round without files still moves the offset, so the table's lag reaches
         0 when the log ends in one."""
-        rows = [r if isinstance(r, Row) else Row(self.partition, r.offset, r.timestamp_ms, r.key, r.value, r.headers)
-                for r in rows]  # the log's records, made rows here, off the event loop
-        written = round_files(self.catalog, self.topic, self.mode, self.spec_text, rows, registry)
+        if self.mode == "key_value":  # columns straight from the records: no object made per record
+            written = round_files(self.catalog, self.topic, self.mode, self.spec_text, rows, None, self.partition)
+        else:
+            rows = [r if isinstance(r, Row) else Row(self.partition, r.offset, r.timestamp_ms, r.key, r.value, r.headers)
+                    for r in rows]  # the log's records, made rows here, off the event loop
+            written = round_files(self.catalog, self.topic, self.mode, self.spec_text, rows, registry)
         table = written.table
         stage(staged_dir(table.metadata.location), self.partition, start.offset, end, written.files,
               table.metadata.default_spec_id, written.dlq_files,

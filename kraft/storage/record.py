@@ -75,29 +75,50 @@ def decode_record(
         if length < 0 or stop > end:
             raise CorruptBatchError(f"record length {length} runs past the batch end")
         pos += 1  # attributes
-        ts_delta, pos = read_varlong(buf, pos)
-        offset_delta, pos = read_varint(buf, pos)
+        # the deltas and the header count fit one byte in most records: read here, the
+        # general reader only past that (a call costs as much as the reading)
+        b = buf[pos]
+        if b < 0x80:
+            ts_delta, pos = (b >> 1) ^ -(b & 1), pos + 1
+        else:
+            ts_delta, pos = read_varlong(buf, pos)
+        b = buf[pos]
+        if b < 0x80:
+            offset_delta, pos = (b >> 1) ^ -(b & 1), pos + 1
+        else:
+            offset_delta, pos = read_varint(buf, pos)
         key, pos = _read_bytes(buf, pos, stop)
         value, pos = _read_bytes(buf, pos, stop)
-        count, pos = read_varint(buf, pos)
-        if count < 0:
-            raise CorruptBatchError(f"negative header count {count}")
-        headers = []
-        for _ in range(count):
-            name, pos = _read_bytes(buf, pos, stop)
-            if name is None:
-                raise CorruptBatchError("null header key")
-            hvalue, pos = _read_bytes(buf, pos, stop)
-            headers.append((name.decode("utf-8"), hvalue))
+        if buf[pos] == 0:  # no headers
+            headers: tuple[Header, ...] = ()
+            pos += 1
+        else:
+            headers, pos = _read_headers(buf, pos, stop)
     except VarintError as exc:
         raise CorruptBatchError(str(exc)) from None
-    except UnicodeDecodeError:
-        raise CorruptBatchError("header key is not valid UTF-8") from None
+    except IndexError:
+        raise CorruptBatchError("record truncated") from None
     if pos != stop:
         raise CorruptBatchError(f"record declares {length} bytes but its fields use {pos - stop + length}")
     timestamp = base_timestamp + ts_delta if append_time is None else append_time
-    record = Record(key, value, tuple(headers), timestamp, base_offset + offset_delta)
-    return record, pos
+    return Record(key, value, headers, timestamp, base_offset + offset_delta), pos
+
+
+def _read_headers(buf: bytes | bytearray | memoryview, pos: int, stop: int) -> tuple[tuple[Header, ...], int]:
+    count, pos = read_varint(buf, pos)
+    if count < 0:
+        raise CorruptBatchError(f"negative header count {count}")
+    headers = []
+    for _ in range(count):
+        name, pos = _read_bytes(buf, pos, stop)
+        if name is None:
+            raise CorruptBatchError("null header key")
+        hvalue, pos = _read_bytes(buf, pos, stop)
+        try:
+            headers.append((name.decode("utf-8"), hvalue))
+        except UnicodeDecodeError:
+            raise CorruptBatchError("header key is not valid UTF-8") from None
+    return tuple(headers), pos
 
 
 def _write_bytes(out: bytearray, data: bytes | None) -> None:
@@ -109,7 +130,11 @@ def _write_bytes(out: bytearray, data: bytes | None) -> None:
 
 
 def _read_bytes(buf: bytes | bytearray | memoryview, pos: int, stop: int) -> tuple[bytes | None, int]:
-    length, pos = read_varint(buf, pos)
+    b = buf[pos]
+    if b < 0x80:  # a null (-1) or a length below 64: one byte
+        length, pos = (b >> 1) ^ -(b & 1), pos + 1
+    else:
+        length, pos = read_varint(buf, pos)
     if length == -1:
         return None, pos
     if length < -1 or pos + length > stop:
