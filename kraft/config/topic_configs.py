@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from kraft.config.iceberg_mode_text import mode_problem
 from kraft.config.iceberg_spec_text import spec_problem
 from kraft.config.suggestion import did_you_mean
 
@@ -147,7 +148,15 @@ class IcebergPartitionSpec:
         return isinstance(value, str) and spec_problem(value) is None
 
 
-ICEBERG_MODES = ("disabled", "key_value", "value_schema_id_prefix", "value_schema_latest")
+@dataclass(frozen=True)
+class IcebergModeText:
+    """Iceberg topics' mode, Redpanda's form (kraft/config/iceberg_mode_text.py)."""
+
+    expectation: str = ("disabled, key_value, value_schema_id_prefix or value_schema_latest "
+                        "(value_schema_latest:subject=<subject>,protobuf_name=<message> to choose them)")
+
+    def accepts(self, value: int | float | bool | str) -> bool:
+        return isinstance(value, str) and mode_problem(value) is None
 
 _SPECS = (
     _int("num.partitions", 3, 1, "Partitions of a topic created without a count (cluster default only)."),
@@ -203,7 +212,8 @@ _SPECS = (
                "Keep the topic also as an Iceberg table: disabled; key_value (the record's metadata, "
                "key and value as columns); value_schema_id_prefix (the value's columns from the "
                "registry schema its framing names); value_schema_latest (from the latest schema of "
-               "<topic>-value, values unframed).", OneOf(ICEBERG_MODES)),
+               "<topic>-value, values unframed; value_schema_latest:subject=<subject>,protobuf_name=<message> "
+               "chooses another subject and the Protobuf message).", IcebergModeText()),
     _long("iceberg.target.lag.ms", 10000, 1000,
           "Iceberg topics: how far the table may lag behind the committed records."),
     ConfigSpec("iceberg.partition.spec", "string", "(hour(kafka.timestamp))",

@@ -24,6 +24,7 @@ from pyiceberg.types import ListType, MapType, NestedField, StringType, StructTy
 from kraft.iceberg.catalog import KraftCatalog, TableMoved
 from kraft.iceberg.layout import KEY_VALUE_SCHEMA, Row, key_value_table, parse_partition_spec
 from kraft.iceberg.names import DLQ
+from kraft.config.iceberg_mode_text import parse_mode
 from kraft.iceberg.value_rows import decode_values
 from kraft.iceberg.value_schema import Untranslatable, schema_mode_table, table_schema
 
@@ -48,13 +49,16 @@ class RoundFiles:
 
 def round_files(catalog: KraftCatalog, topic: str, mode: str, spec_text: str, rows: Sequence[Any],
                 registry: Any = None, partition: int | None = None) -> RoundFiles:
-    """`rows`: Rows, or in mode key_value with `partition` given, the log's records.
-    `registry`: (state, parser) of the node's registry, for the schema modes."""
+    """`mode`: the topic's iceberg.mode text. `rows`: Rows, or in mode key_value with
+    `partition` given, the log's records. `registry`: (state, parser) of the node's
+    registry, for the schema modes."""
+    chosen = parse_mode(mode)
+    mode = chosen.name  # what the table keeps; the options only say where values' schemas come from
     if mode == KEY_VALUE:
         table = ensure_table(catalog, topic, mode, KEY_VALUE_SCHEMA, spec_text)
         return RoundFiles(table, _files(table, key_value_table(rows, partition)) if rows else [])
     state, parser = registry
-    decoded = decode_values(list(rows), mode, topic, state, parser)
+    decoded = decode_values(list(rows), chosen, topic, state, parser)
     failed = list(decoded.failed)
     first = next(iter(decoded.structs.values()), None)
     table = ensure_table(catalog, topic, mode, table_schema(optional(first)) if first is not None else _no_value(),

@@ -11,10 +11,12 @@ from typing import Any
 
 from pyiceberg.types import StructType
 
+from kraft.config.iceberg_mode_text import LATEST, IcebergMode
 from kraft.iceberg.layout import Row
 from kraft.iceberg.value_schema import Untranslatable, ValueTranslation, value_translation
 from kraft.schemas.formats import InvalidSchema
 from kraft.schemas.framed_lookup import message_name
+from kraft.schemas.protobuf import indexes as protobuf_indexes
 from kraft.schemas.record_codec_table import codec_for
 from kraft.schemas.record_codecs import Undecodable
 from kraft.schemas.registry_errors import RegistryError
@@ -22,8 +24,6 @@ from kraft.schemas.registry_parsing import Parser, resolved_texts
 from kraft.schemas.registry_state import RegistryState
 from kraft.schemas.wire_format import MAX_SCHEMA_ID, NotFramed, unframe
 
-ID_PREFIX, LATEST = "value_schema_id_prefix", "value_schema_latest"
-SCHEMA_MODES = (ID_PREFIX, LATEST)
 
 
 @dataclass
@@ -35,15 +35,15 @@ class Decoded:
     failed: list[tuple[Row, str]] = field(default_factory=list)  # for the dead-letter table
 
 
-def subject_of(topic: str) -> str:
-    """The topic's value subject (TopicNameStrategy, the serializers' default)."""
-    return f"{topic}-value"
-
-
-def decode_values(rows: list[Row], mode: str, topic: str, state: RegistryState, parser: Parser) -> Decoded:
+def decode_values(rows: list[Row], mode: IcebergMode, topic: str, state: RegistryState, parser: Parser) -> Decoded:
+    """value_schema_latest reads with the latest schema of the mode's subject (default the
+    topic's value subject, TopicNameStrategy's); a Protobuf value is the mode's message
+    (default the schema's first), since an unframed value names none."""
     out = Decoded()
     known: dict[Any, tuple[Any, ValueTranslation] | str] = {}  # key -> (codec, translation), or why not
-    latest = state.latest(subject_of(topic)) if mode == LATEST else None
+    latest_mode = mode.name == LATEST
+    subject = mode.subject_for(topic)
+    latest = state.latest(subject) if latest_mode else None
     for row in rows:
         if row.value is None:  # a tombstone: a row whose value is null
             out.rows.append(row)
@@ -51,9 +51,9 @@ def decode_values(rows: list[Row], mode: str, topic: str, state: RegistryState, 
             out.keys.append(None)
             continue
         try:
-            if mode == LATEST:
+            if latest_mode:
                 if latest is None:
-                    raise _Refused(f"no schema is registered under subject {subject_of(topic)!r}")
+                    raise _Refused(f"no schema is registered under subject {subject!r}")
                 record, payload = latest, row.value
             else:
                 schema_id, payload = _framed(row.value)
@@ -63,7 +63,12 @@ def decode_values(rows: list[Row], mode: str, topic: str, state: RegistryState, 
                 record = named
             parsed = parser.parse_record(state, record)
             # each message of a .proto file is a table form of its own
-            message = message_name(parsed, payload) if record.schema_type == "PROTOBUF" else None
+            message = None
+            if record.schema_type == "PROTOBUF":
+                if latest_mode:  # unframed: the message the mode names, read as if its indexes led
+                    message, payload = _as_framed_message(parsed, mode.protobuf_name, payload)
+                else:
+                    message = message_name(parsed, payload)
             key = (record.id, message)
             if key not in known:
                 known[key] = _translation(state, record, parsed, message)
@@ -84,6 +89,17 @@ def decode_values(rows: list[Row], mode: str, topic: str, state: RegistryState, 
 
 class _Refused(ValueError):
     pass
+
+
+def _as_framed_message(parsed: Any, name: str | None, payload: bytes) -> tuple[str, bytes]:
+    """An unframed Protobuf value as the codec reads a framed one: the message's indexes,
+    then the message (`name`, or the schema's first)."""
+    names = parsed.message_names()
+    message = name or (names[0] if names else None)
+    if message is None or message not in names:
+        raise _Refused(f"the Protobuf schema has no message {message!r}" if message else
+                       "the Protobuf schema declares no message")
+    return message, protobuf_indexes.encode(parsed.message_indexes(message)) + payload
 
 
 def _framed(value: bytes) -> tuple[int, bytes]:

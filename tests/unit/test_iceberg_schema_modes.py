@@ -110,6 +110,43 @@ def test_latest_mode_reads_unframed_values_with_the_subjects_latest_schema(world
     assert [r["value"] for r in table_rows(catalog)] == [{"id": 7, "sku": "x", "qty": None}]
 
 
+TWO_MESSAGES = """
+syntax = "proto3";
+package shop;
+message Order { int64 id = 1; string sku = 2; }
+message Refund { int64 order_id = 1; double amount = 2; }
+"""
+
+
+def unframed_proto(registry, subject, message, data) -> bytes:
+    """A Protobuf message as a plain protobuf serializer writes it: no framing, no indexes."""
+    from google.protobuf import json_format
+    parsed = registry.parser.parse_record(registry.state, registry.state.latest(subject))
+    out = parsed.message_class(message)()
+    json_format.ParseDict(data, out)
+    return out.SerializeToString()
+
+
+def test_latest_mode_takes_its_subject_and_protobuf_message_from_the_mode(world):
+    pointers, registry, catalog = world
+    registry.register("refunds", TWO_MESSAGES, "PROTOBUF")
+    registry.register("orders-value", json.dumps(V1))  # the default subject: not the one named
+    value = unframed_proto(registry, "refunds", "shop.Refund", {"orderId": "9", "amount": 2.5})
+    translate(catalog, registry, "value_schema_latest:subject=refunds,protobuf_name=shop.Refund", [row(0, value)])
+    assert [r["value"] for r in table_rows(catalog)] == [{"order_id": 9, "amount": 2.5}]
+
+
+def test_latest_mode_reads_a_protobuf_value_as_the_schemas_first_message_unless_named(world):
+    pointers, registry, catalog = world
+    registry.register("orders-value", TWO_MESSAGES, "PROTOBUF")
+    value = unframed_proto(registry, "orders-value", "shop.Order", {"id": "3", "sku": "s3"})
+    translate(catalog, registry, "value_schema_latest", [row(0, value)])
+    assert [r["value"] for r in table_rows(catalog)] == [{"id": 3, "sku": "s3"}]
+    translate(catalog, registry, "value_schema_latest:protobuf_name=shop.Nope", [row(1, value)])
+    (dead,) = catalog.load("orders~dlq").scan().to_arrow().to_pylist()
+    assert "no message 'shop.Nope'" in dead["reason"], dead
+
+
 def test_a_table_keeps_the_mode_it_was_made_in(world):
     pointers, registry, catalog = world
     translate(catalog, registry, "key_value", [row(0, b"raw")])
