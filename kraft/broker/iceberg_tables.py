@@ -145,6 +145,7 @@ class IcebergTables:
         from kraft.iceberg.translator import PartitionTranslation, TableCommitter
         what = f"{topic} (commit)" if index == COMMITTER else f"{topic}-{index}"
         keeper: Housekeeping | None = None  # the committer's: compaction and orphans, when due
+        complete_at: int | None = None  # a partition's last stable offset when its table held all of it
         logged = -TROUBLE_LOG_S
         while True:
             lag_ms = self._config(topic, "iceberg.target.lag.ms")
@@ -157,7 +158,7 @@ class IcebergTables:
                 else:
                     work = PartitionTranslation(self._catalog_now(), topic, index, self._config(topic, "iceberg.mode"),
                                                 self._config(topic, "iceberg.partition.spec"))
-                    behind = await self._round(work, topic, index)
+                    behind, complete_at = await self._round(work, topic, index, complete_at)
             except asyncio.CancelledError:
                 raise
             except (KraftError, OSError) as exc:  # the leader moving, a full disk: the next round retries
@@ -172,16 +173,21 @@ class IcebergTables:
             # record waits a third of the target for its round and a third for the commit
             await asyncio.sleep(0 if behind else lag_ms / 3000)
 
-    async def _round(self, work: Any, topic: str, partition: int) -> bool:
-        """One round; True when it stopped short of the last stable offset (more to read)."""
+    async def _round(self, work: Any, topic: str, partition: int, complete_at: int | None) -> tuple[bool, int | None]:
+        """One round: whether it stopped short of the last stable offset (more to read), and
+        the last stable offset when the table already held all of it (then, until the log
+        moves on, a round costs a look at the offsets: the table never moves back)."""
+        log_start, stable = await self._plane.offsets(topic, partition, stable=True)
+        if stable == complete_at:
+            return False, complete_at
         start = await self._off_loop(work.start)
         if start is None:
-            return False  # no table yet, or MAX_CHAIN rounds wait for the committer
-        log_start, stable = await self._plane.offsets(topic, partition, stable=True)
+            return False, None  # no table yet, or MAX_CHAIN rounds wait for the committer
         position = log_start if start.offset is None or start.offset < log_start else start.offset
         self.progress[(topic, partition)] = (start.committed or 0, stable)
-        if position >= stable:
-            return False
+        if position >= stable:  # complete: the table (not a round still staged) holds all there is
+            held = log_start if start.committed is None else start.committed
+            return False, stable if start.offset == start.committed and held >= stable else None
         data, aborted = await self._plane.read_stable(topic, partition, position, ROUND_BYTES, 0)
         records, end = await visible_records_off_loop(data, position, aborted, ROUND_BYTES,
                                                       time.monotonic() + 30)
@@ -196,7 +202,7 @@ class IcebergTables:
                 registry = await self._plane.registry_state()
             staged = await self._off_loop(work.stage, start, rows, end, registry)
             log.debug("iceberg: %s-%d: %d rows staged, up to %d", topic, partition, staged, end)
-        return position < end < stable
+        return position < end < stable, None
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self._threads is None:
