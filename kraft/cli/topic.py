@@ -71,7 +71,8 @@ def topic_list(config: Optional[Path] = ConfigOpt, bootstrap: Optional[str] = Bo
 def topic_describe(name: str = NameArg, config: Optional[Path] = ConfigOpt,
                    bootstrap: Optional[str] = BootstrapOpt):
     """A topic's id, partitions (leader, replicas, ISR, ELR) and config overrides
-    (like kafka-topics.sh --describe)."""
+    (like kafka-topics.sh --describe); for an Iceberg topic, its table and each
+    partition's translated offset and lag."""
     from rich.table import Table
 
     from kraft.server import terminal
@@ -80,6 +81,9 @@ def topic_describe(name: str = NameArg, config: Optional[Path] = ConfigOpt,
         t = c.v3("GET", _path(name))
         parts = c.v3("GET", f"{_path(name)}/partitions")["data"]
         configs = c.v3("GET", f"{_path(name)}/configs")["data"]
+        iceberg = None
+        if any(x["name"] == "iceberg.mode" and x["value"] != "disabled" for x in configs):
+            iceberg = c.request("GET", f"/v1/topics/{urllib.parse.quote(name, safe='')}/iceberg")
     overrides = ",".join(f"{x['name']}={x['value']}" for x in configs
                          if x["source"] == "DYNAMIC_TOPIC_CONFIG")
     out = terminal.console()
@@ -93,6 +97,19 @@ def topic_describe(name: str = NameArg, config: Optional[Path] = ConfigOpt,
                       ",".join(map(str, p["isr"])), ",".join(map(str, p["eligible_leader_replicas"])),
                       str(p["unclean_elections"]))
     out.print(table)
+    if iceberg is not None:
+        _print_iceberg(out, iceberg)
+
+
+def _print_iceberg(out, iceberg: dict) -> None:
+    from rich.table import Table
+    table_name = iceberg.get("table") or "none yet (made by the first round)"
+    out.print(f"Iceberg: mode {iceberg['mode']}  table {table_name}", markup=False)
+    lags = Table("Partition", "Translated", "LastStable", "Lag")
+    for p in iceberg["partitions"]:
+        lags.add_row(*(str(p[k]) if p[k] is not None else "-"
+                       for k in ("partition_id", "translated_offset", "last_stable_offset", "lag")))
+    out.print(lags)
 
 
 def topic_delete(name: str = NameArg, config: Optional[Path] = ConfigOpt,

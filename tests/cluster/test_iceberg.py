@@ -13,6 +13,8 @@ import base64
 import glob
 import importlib
 import json
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -142,6 +144,13 @@ def test_a_key_value_topic_is_a_table_that_duckdb_and_pyiceberg_read_through_any
         assert table_rows(c, 1, "events") == expected
         status, body = http_json("GET", f"{c.url(3)}/v1/topics/plain/iceberg")
         assert status == 200 and body["table"] is None and body["mode"] == "disabled", body
+        # `kraft topic describe` shows the table and each partition's translation
+        described = subprocess.run([sys.executable, "-m", "kraft", "topic", "describe", "events", "--bootstrap",
+                                    c.url(2)], capture_output=True, text=True, timeout=60)
+        assert described.returncode == 0, described.stderr
+        assert "Iceberg: mode key_value  table kraft.events" in described.stdout, described.stdout
+        lag_rows = described.stdout.split("Iceberg:")[1]
+        assert all(f"│ {p} " in lag_rows for p in range(3)) and "Lag" in lag_rows, described.stdout
 
         # what the catalog refuses, in its own error form
         status, body = http_json("GET", f"{c.url(1)}/iceberg/v1/namespaces/kraft/tables/plain")
