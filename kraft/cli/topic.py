@@ -75,15 +75,19 @@ def topic_describe(name: str = NameArg, config: Optional[Path] = ConfigOpt,
     partition's translated offset and lag."""
     from rich.table import Table
 
+    from kraft.client.admin_client import AdminError
     from kraft.server import terminal
     with admin_errors():
         c = client(config, bootstrap)
         t = c.v3("GET", _path(name))
         parts = c.v3("GET", f"{_path(name)}/partitions")["data"]
         configs = c.v3("GET", f"{_path(name)}/configs")["data"]
-        iceberg = None
+        iceberg: dict | str | None = None
         if any(x["name"] == "iceberg.mode" and x["value"] != "disabled" for x in configs):
-            iceberg = c.request("GET", f"/v1/topics/{urllib.parse.quote(name, safe='')}/iceberg")
+            try:
+                iceberg = c.request("GET", f"/v1/topics/{urllib.parse.quote(name, safe='')}/iceberg")
+            except AdminError as exc:  # (the table's metadata unreadable for a moment): the rest still shows
+                iceberg = str(exc)
     overrides = ",".join(f"{x['name']}={x['value']}" for x in configs
                          if x["source"] == "DYNAMIC_TOPIC_CONFIG")
     out = terminal.console()
@@ -97,7 +101,9 @@ def topic_describe(name: str = NameArg, config: Optional[Path] = ConfigOpt,
                       ",".join(map(str, p["isr"])), ",".join(map(str, p["eligible_leader_replicas"])),
                       str(p["unclean_elections"]))
     out.print(table)
-    if iceberg is not None:
+    if isinstance(iceberg, str):
+        out.print(f"Iceberg: the translation cannot be shown now: {iceberg}", markup=False)
+    elif iceberg is not None:
         _print_iceberg(out, iceberg)
 
 

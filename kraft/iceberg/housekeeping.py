@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
@@ -38,6 +38,8 @@ COMPACT_BYTES = 128 * 1024 * 1024  # read into memory by one rewrite at most
 ORPHAN_AGE_S = 3 * 3600.0  # well past the snapshots' hour, and any round still being written
 COMPACT_EVERY_S = 600.0
 ORPHANS_EVERY_S = 3600.0
+# a committer's first passes come sooner: the committer may move before a whole period
+FIRST_COMPACT_S, FIRST_ORPHANS_S = 60.0, 300.0
 TRIES = 4
 OFFSETS = "kraft.offsets"
 
@@ -56,12 +58,12 @@ def compact(catalog: KraftCatalog, name: str, min_files: int = MIN_FILES) -> int
             if f.file_size_in_bytes < SMALL_FILE_BYTES and not task.delete_files:
                 part = f.partition
                 groups.setdefault((f.spec_id, *(part[i] for i in range(len(part)))), []).append(task)
-        victims = [g for g in (_within_budget(tasks) for tasks in groups.values()) if len(g) >= min_files]
-        if not victims:
-            return 0
+        victims = _within_budget([g for g in groups.values() if len(g) >= min_files], min_files)
         offsets = snapshot.summary[OFFSETS] if snapshot.summary is not None else None
+        if not victims or not offsets:
+            return 0  # (a table without kraft's offsets is not one kraft translates: left alone)
         tx = table.transaction()
-        with tx.update_snapshot(snapshot_properties={OFFSETS: offsets} if offsets else {}).overwrite() as rewrite:
+        with tx.update_snapshot(snapshot_properties={OFFSETS: offsets}).overwrite() as rewrite:
             for tasks in victims:
                 rows = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue()).to_table(tasks)
                 for new in _dataframe_to_data_files(table.metadata, rows, table.io, uuid.uuid4()):
@@ -76,14 +78,24 @@ def compact(catalog: KraftCatalog, name: str, min_files: int = MIN_FILES) -> int
     return 0
 
 
-def _within_budget(tasks: list[Any]) -> list[Any]:
-    """The smallest files first, as many as COMPACT_BYTES holds."""
+def _within_budget(groups: list[list[Any]], min_files: int) -> list[list[Any]]:
+    """What one pass rewrites: of each group the smallest files first, as many groups as
+    COMPACT_BYTES holds in all (a pass is the committer's time and the memory it reads
+    into; the next pass takes on from there)."""
     taken, total = [], 0
-    for task in sorted(tasks, key=lambda t: t.file.file_size_in_bytes):
-        total += task.file.file_size_in_bytes
-        if total > COMPACT_BYTES:
+    for tasks in groups:
+        group = []
+        for task in sorted(tasks, key=lambda t: t.file.file_size_in_bytes):
+            if total + task.file.file_size_in_bytes > COMPACT_BYTES:
+                break
+            total += task.file.file_size_in_bytes
+            group.append(task)
+        if len(group) >= min_files:
+            taken.append(group)
+        else:
+            total -= sum(t.file.file_size_in_bytes for t in group)
+        if total >= COMPACT_BYTES:
             break
-        taken.append(task)
     return taken
 
 
@@ -121,7 +133,8 @@ def _local(uri: str) -> str | None:
     parsed = urlparse(uri)
     if parsed.scheme not in ("file", ""):
         return None  # kraft's warehouse is a directory (not yet an object store)
-    return os.path.normpath(unquote(parsed.path))
+    # not unquoted: pyarrow writes a partition value's %XX (a key's base64 "=") as is
+    return os.path.normpath(parsed.path)
 
 
 def _referenced(table: Table) -> tuple[set[str], set[str]]:
@@ -159,8 +172,8 @@ class Housekeeping:
 
     def __init__(self, catalog: KraftCatalog, topic: str, clock: Callable[[], float] = time.monotonic):
         self.catalog, self.topic, self._clock = catalog, topic, clock
-        self._compact_at = clock() + COMPACT_EVERY_S
-        self._orphans_at = clock() + ORPHANS_EVERY_S
+        self._compact_at = clock() + FIRST_COMPACT_S
+        self._orphans_at = clock() + FIRST_ORPHANS_S
 
     def run(self) -> None:
         now = self._clock()
@@ -175,8 +188,10 @@ class Housekeeping:
             table = self.catalog.load(self.topic)
             if table is None:
                 return
+            # the staged rounds before the table: a round committed in between is then in
+            # the table's snapshots (its staged file gone), never in neither
             keep = staged_files(table)
-            for t in (table, self.catalog.load(self.topic + DLQ)):
+            for t in (self.catalog.load(self.topic), self.catalog.load(self.topic + DLQ)):
                 if t is not None:
                     removed = remove_orphans(t, keep)
                     if removed:

@@ -53,9 +53,10 @@ class BelowMinIsr:
     """The partitions whose ISR is below their min.insync.replicas although enough of
     their replicas are alive to reach it (or that have no leader while one is alive),
     followed image by image: a change looks again at the partitions it names, so a
-    readiness probe costs what changed, not every partition. A broker's or a
-    cluster-wide config's change looks at all of them (rare, and any partition may hang
-    on it)."""
+    readiness probe costs what changed, not every partition. A change of a topic's
+    configs or of its partition 0 (whose replica count caps an inherited
+    min.insync.replicas) looks at the whole topic; a broker's or a cluster-wide config's
+    change at all of them (rare, and any partition may hang on it)."""
 
     def __init__(self, defaults: dict[str, str]):
         self.defaults = defaults
@@ -80,12 +81,14 @@ class BelowMinIsr:
             gone = {t for t in changes.topics if t not in image.topics}
             for key in [k for k in self._below if k[0] in gone]:
                 del self._below[key]
+            whole = {t for t, index in changes.partitions if index == 0}  # partition 0's replicas cap
+            whole |= {image.topic_ids[n] for n in changes.topic_configs if n in image.topic_ids}  # an inherited min ISR
             for topic_id, index in changes.partitions:
                 changed = image.topics.get(topic_id)
-                if changed is not None and index < len(changed.partitions):
+                if topic_id not in whole and changed is not None and index < len(changed.partitions):
                     self._look(image, settings, changed, index, changed.partitions[index])
-            for name in changes.topic_configs:  # its min.insync.replicas may have changed
-                configured = image.topic(name)
+            for topic_id in whole:  # every partition's min.insync.replicas may have changed
+                configured = image.topics.get(topic_id)
                 if configured is not None:
                     for index, part in enumerate(configured.partitions):
                         self._look(image, settings, configured, index, part)

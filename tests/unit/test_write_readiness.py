@@ -90,11 +90,11 @@ def test_the_partitions_below_min_isr_followed_change_by_change_are_those_a_walk
         apply(TopicRecord(name=t, topic_id=f"id-{t}"),
               *(PartitionRecord(topic_id=f"id-{t}", partition=p, replicas=(1, 2, 3), isr=(1,), leader=1)
                 for p in range(20)))
-    below = BelowMinIsr({"min.insync.replicas": "2"})
+    below = BelowMinIsr({"min.insync.replicas": "3"})
     below.follow(*reversed(sm.take_changes()))
     seen = set()
     for step in range(200):
-        kind = rng.choice(["isr"] * 6 + ["config", "fence", "delete"])
+        kind = rng.choice(["isr"] * 6 + ["config", "fence", "delete", "shrink0", "grow0"])
         topics = sorted(sm.image.topic_ids)
         if kind == "isr" and topics:
             topic = sm.image.topic(rng.choice(topics))
@@ -103,9 +103,17 @@ def test_the_partitions_below_min_isr_followed_change_by_change_are_those_a_walk
             isr = tuple(sorted({part.leader, *rng.sample([1, 2, 3], rng.randint(0, 2))}))
             apply(PartitionChange(topic_id=topic.topic_id, partition=index,
                                   expected_partition_epoch=part.partition_epoch, isr=isr))
+        elif kind in ("shrink0", "grow0") and topics:  # partition 0's replica count caps an inherited min ISR
+            topic = sm.image.topic(rng.choice(topics))
+            part = topic.partitions[0]
+            replicas = (1,) if kind == "shrink0" else (1, 2, 3)
+            apply(PartitionChange(topic_id=topic.topic_id, partition=0, expected_partition_epoch=part.partition_epoch,
+                                  replicas=replicas, isr=tuple(b for b in part.isr if b in replicas) or (1,),
+                                  leader=1))
         elif kind == "config" and topics:
+            value = rng.choice(["1", "2", "3", None])  # None: back to the inherited (capped) value
             apply(ConfigRecord(resource_type="topic", resource_name=rng.choice(topics), name="min.insync.replicas",
-                               value=rng.choice(["1", "2", "3"])))
+                               value=value))
         elif kind == "fence":
             b = rng.choice([2, 3])
             apply(BrokerRegistrationChange(broker_id=b, broker_epoch=sm.image.brokers[b].broker_epoch,
@@ -114,8 +122,8 @@ def test_the_partitions_below_min_isr_followed_change_by_change_are_those_a_walk
             apply(RemoveTopic(topic_id=sm.image.topic_ids[rng.choice(topics)]))
         changes, image = sm.take_changes()
         below.follow(image, changes)
-        walked = acks_all_problems(image, {"min.insync.replicas": "2"})
-        followed = acks_all_problems(image, {"min.insync.replicas": "2"}, below=below)
+        walked = acks_all_problems(image, {"min.insync.replicas": "3"})
+        followed = acks_all_problems(image, {"min.insync.replicas": "3"}, below=below)
         assert followed == walked, step
         seen.add(len(below))
     assert len(seen) > 5  # the history moved the count around, not one answer all along
