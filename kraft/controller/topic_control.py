@@ -116,11 +116,18 @@ def delete_topic(image: MetadataImage, name: str) -> ControllerResult:
 def kept_tables(image: MetadataImage, name: str, topic_id: str) -> list[IcebergTable]:
     """With iceberg.delete=false (the topic's own setting), its tables stay in the catalog
     under its name once it is deleted (the RemoveTopic after them takes the topic's own
-    pointers); a table kept before under the name is replaced."""
-    if image.topic_configs.get(name, {}).get("iceberg.delete", "true").lower() != "false":
-        return []
-    return [IcebergTable(topic_id=KEPT_TABLE + name + suffix, metadata_location=location)
-            for suffix in ("", "~dlq") if (location := image.iceberg_tables.get(topic_id + suffix)) is not None]
+    pointers). Tables kept before under the name are replaced, both: a kept dead-letter
+    table this topic has none to replace goes (an empty location), so the two kept tables
+    are always one topic's."""
+    if image.topic_configs.get(name, {}).get("iceberg.delete", "true").lower() != "false" \
+            or topic_id not in image.iceberg_tables:
+        return []  # nothing to keep: tables kept before under the name stay as they are
+    out = []
+    for suffix in ("", "~dlq"):
+        location = image.iceberg_tables.get(topic_id + suffix)
+        if location is not None or KEPT_TABLE + name + suffix in image.iceberg_tables:
+            out.append(IcebergTable(topic_id=KEPT_TABLE + name + suffix, metadata_location=location or ""))
+    return out
 
 
 def create_partitions(image: MetadataImage, name: str, count: object,

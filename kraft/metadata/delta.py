@@ -321,7 +321,10 @@ class MetadataDelta:
 
     def _replay_IcebergTable(self, r: IcebergTable) -> None:
         if r.topic_id.startswith(KEPT_TABLE):  # a deleted topic's table, kept by name
-            self._iceberg_w()[r.topic_id] = r.metadata_location
+            if r.metadata_location:
+                self._iceberg_w()[r.topic_id] = r.metadata_location
+            else:  # replaced by a topic that had no such table
+                self._iceberg_w().pop(r.topic_id, None)
             return
         if r.topic_id.partition("~")[0] not in self._topics_r():  # <id>~dlq: its dead-letter table
             raise RecordRejected(f"topic id {r.topic_id} does not exist")

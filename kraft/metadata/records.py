@@ -240,6 +240,7 @@ class IcebergTable(_Record):
 
     type: Literal["IcebergTable"] = "IcebergTable"
     topic_id: str  # `<topic id>~dlq` for the topic's dead-letter table; KEPT_TABLE for a kept one
+    # (a kept one's empty location: no longer kept)
     metadata_location: str
 
 

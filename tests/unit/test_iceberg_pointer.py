@@ -107,3 +107,24 @@ def test_a_topic_deleted_with_iceberg_delete_false_leaves_its_tables_in_the_cata
     assert live_key(sm.image, "events") == "t3" and pointer_key(sm.image, "events") == "kept:events"
     commit(sm, None, "file:///w/new.json", topic_id="t3")
     assert pointer_key(sm.image, "events") == "t3" and table_names(sm.image) == ["events", "events~dlq"]
+
+
+def test_keeping_again_under_a_name_replaces_both_kept_tables():
+    sm = with_topic()
+    assert apply(sm, [ConfigRecord(resource_type="topic", resource_name="events", name="iceberg.delete",
+                                   value="false")]).ok
+    commit(sm, None, "file:///w/old.json")
+    commit(sm, None, "file:///w/old-dlq.json", topic_id="t1~dlq")
+    delete(sm, "events")
+    assert apply(sm, [TopicRecord(name="events", topic_id="t2"),
+                      ConfigRecord(resource_type="topic", resource_name="events", name="iceberg.delete",
+                                   value="false")]).ok
+    delete(sm, "events")  # never translated: nothing to keep, the kept tables stay
+    assert sm.image.iceberg_tables == {"kept:events": "file:///w/old.json", "kept:events~dlq": "file:///w/old-dlq.json"}
+    assert apply(sm, [TopicRecord(name="events", topic_id="t3"),
+                      ConfigRecord(resource_type="topic", resource_name="events", name="iceberg.delete",
+                                   value="false")]).ok
+    commit(sm, None, "file:///w/new.json", topic_id="t3")  # a table, no dead letters
+    delete(sm, "events")
+    assert sm.image.iceberg_tables == {"kept:events": "file:///w/new.json"}  # never t3's table with t1's dead letters
+    assert table_names(sm.image) == ["events"]
