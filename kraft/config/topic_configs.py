@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -138,25 +139,22 @@ SUBJECT_NAME_STRATEGIES = tuple(_STRATEGY_PACKAGE + n for n in _STRATEGY_NAMES) 
 
 
 @dataclass(frozen=True)
-class IcebergPartitionSpec:
-    """Iceberg topics' partition spec text, such as "(hour(kafka.timestamp))"."""
+class CheckedText:
+    """A string its own parser checks (`problem`: what is wrong with it, None when nothing)."""
 
-    expectation: str = ('a partition spec such as "(hour(kafka.timestamp))" or "()": a list of columns '
-                        "and hour/day/month/year/bucket(N, col)/truncate(N, col) of them")
-
-    def accepts(self, value: int | float | bool | str) -> bool:
-        return isinstance(value, str) and spec_problem(value) is None
-
-
-@dataclass(frozen=True)
-class IcebergModeText:
-    """Iceberg topics' mode, Redpanda's form (kraft/config/iceberg_mode_text.py)."""
-
-    expectation: str = ("disabled, key_value, value_schema_id_prefix or value_schema_latest "
-                        "(value_schema_latest:subject=<subject>,protobuf_name=<message> to choose them)")
+    expectation: str
+    problem: Callable[[str], str | None]
 
     def accepts(self, value: int | float | bool | str) -> bool:
-        return isinstance(value, str) and mode_problem(value) is None
+        return isinstance(value, str) and self.problem(value) is None
+
+
+# Iceberg topics' texts, Redpanda's forms (kraft/config/iceberg_spec_text.py, iceberg_mode_text.py)
+ICEBERG_PARTITION_SPEC = CheckedText('a partition spec such as "(hour(kafka.timestamp))" or "()": a list of columns '
+                                     "and hour/day/month/year/bucket(N, col)/truncate(N, col) of them", spec_problem)
+ICEBERG_MODE = CheckedText("disabled, key_value, value_schema_id_prefix or value_schema_latest "
+                           "(value_schema_latest:subject=<subject>,protobuf_name=<message> to choose them)",
+                           mode_problem)
 
 _SPECS = (
     _int("num.partitions", 3, 1, "Partitions of a topic created without a count (cluster default only)."),
@@ -213,11 +211,11 @@ _SPECS = (
                "key and value as columns); value_schema_id_prefix (the value's columns from the "
                "registry schema its framing names); value_schema_latest (from the latest schema of "
                "<topic>-value, values unframed; value_schema_latest:subject=<subject>,protobuf_name=<message> "
-               "chooses another subject and the Protobuf message).", IcebergModeText()),
+               "chooses another subject and the Protobuf message).", ICEBERG_MODE),
     _long("iceberg.target.lag.ms", 10000, 1000,
           "Iceberg topics: how far the table may lag behind the committed records."),
     ConfigSpec("iceberg.partition.spec", "string", "(hour(kafka.timestamp))",
-               "Iceberg topics: how the table is partitioned.", IcebergPartitionSpec()),
+               "Iceberg topics: how the table is partitioned.", ICEBERG_PARTITION_SPEC),
     ConfigSpec("iceberg.delete", "bool", "true",
                "Iceberg topics: delete the table with the topic (false: the table stays in the "
                "catalog, read-only, with its files).", AnyBool()),

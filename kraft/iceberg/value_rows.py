@@ -16,14 +16,12 @@ from kraft.iceberg.layout import Row
 from kraft.iceberg.value_schema import Untranslatable, ValueTranslation, value_translation
 from kraft.schemas.formats import InvalidSchema
 from kraft.schemas.framed_lookup import message_name
-from kraft.schemas.protobuf import indexes as protobuf_indexes
 from kraft.schemas.record_codec_table import codec_for
 from kraft.schemas.record_codecs import Undecodable
 from kraft.schemas.registry_errors import RegistryError
 from kraft.schemas.registry_parsing import Parser, resolved_texts
 from kraft.schemas.registry_state import RegistryState
 from kraft.schemas.wire_format import MAX_SCHEMA_ID, NotFramed, unframe
-
 
 
 @dataclass
@@ -63,12 +61,10 @@ def decode_values(rows: list[Row], mode: IcebergMode, topic: str, state: Registr
                 record = named
             parsed = parser.parse_record(state, record)
             # each message of a .proto file is a table form of its own
-            message = None
+            message, unframed = None, False
             if record.schema_type == "PROTOBUF":
-                if latest_mode:  # unframed: the message the mode names, read as if its indexes led
-                    message, payload = _as_framed_message(parsed, mode.protobuf_name, payload)
-                else:
-                    message = message_name(parsed, payload)
+                unframed = latest_mode  # no message indexes: the message the mode names
+                message = _latest_message(parsed, mode.protobuf_name) if unframed else message_name(parsed, payload)
             key = (record.id, message)
             if key not in known:
                 known[key] = _translation(state, record, parsed, message)
@@ -76,7 +72,7 @@ def decode_values(rows: list[Row], mode: IcebergMode, topic: str, state: Registr
             if isinstance(found, str):
                 raise _Refused(found)
             codec, translation = found
-            value = translation.read(codec.decode(payload))
+            value = translation.read(codec.decode_message(message, payload) if unframed else codec.decode(payload))
         except (_Refused, Undecodable, Untranslatable, NotFramed, RegistryError, InvalidSchema) as exc:
             out.failed.append((row, _reason(exc)))
             continue
@@ -91,15 +87,14 @@ class _Refused(ValueError):
     pass
 
 
-def _as_framed_message(parsed: Any, name: str | None, payload: bytes) -> tuple[str, bytes]:
-    """An unframed Protobuf value as the codec reads a framed one: the message's indexes,
-    then the message (`name`, or the schema's first)."""
+def _latest_message(parsed: Any, name: str | None) -> str:
+    """The message an unframed Protobuf value is: `name`, or the schema's first."""
     names = parsed.message_names()
     message = name or (names[0] if names else None)
     if message is None or message not in names:
         raise _Refused(f"the Protobuf schema has no message {message!r}" if message else
                        "the Protobuf schema declares no message")
-    return message, protobuf_indexes.encode(parsed.message_indexes(message)) + payload
+    return message
 
 
 def _framed(value: bytes) -> tuple[int, bytes]:

@@ -21,9 +21,9 @@ from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.metadata.write_readiness import BelowMinIsr, acks_all_problems
 
 
-def cluster(registered, unfenced, partitions=()):
-    """An image: brokers `registered`, those in `unfenced` unfenced, then `partitions` of topic t
-    as (replicas, isr)."""
+def machine(registered, unfenced):
+    """A state machine with brokers `registered`, those in `unfenced` unfenced; and how to
+    apply records to it."""
     sm = MetadataStateMachine()
 
     def apply(*records):
@@ -35,6 +35,13 @@ def cluster(registered, unfenced, partitions=()):
             for b in registered))
     for b in unfenced:
         apply(BrokerRegistrationChange(broker_id=b, broker_epoch=sm.image.brokers[b].broker_epoch, fenced=False))
+    return sm, apply
+
+
+def cluster(registered, unfenced, partitions=()):
+    """An image: brokers `registered`, those in `unfenced` unfenced, then `partitions` of topic t
+    as (replicas, isr)."""
+    sm, apply = machine(registered, unfenced)
     if partitions:
         apply(TopicRecord(name="t", topic_id="id-t"),
               *(PartitionRecord(topic_id="id-t", partition=p, replicas=replicas, isr=isr, leader=isr[0])
@@ -77,15 +84,7 @@ def test_the_partitions_below_min_isr_followed_change_by_change_are_those_a_walk
     changed; after every step of a random history it names what a walk over every
     partition names."""
     rng = random.Random(7)
-    sm = MetadataStateMachine()
-
-    def apply(*records):
-        assert sm.apply(encode_batch(MetadataBatch(controller_epoch=1, records=records))).ok
-
-    apply(BecomeController(controller_id=1, controller_epoch=1),
-          *(RegisterBroker(broker_id=b, incarnation_id=f"i{b}", host="127.0.0.1", http_port=8080 + b) for b in (1, 2, 3)))
-    apply(*(BrokerRegistrationChange(broker_id=b, broker_epoch=sm.image.brokers[b].broker_epoch, fenced=False)
-            for b in (1, 2, 3)))
+    sm, apply = machine((1, 2, 3), (1, 2, 3))
     for t in ("a", "b"):
         apply(TopicRecord(name=t, topic_id=f"id-{t}"),
               *(PartitionRecord(topic_id=f"id-{t}", partition=p, replicas=(1, 2, 3), isr=(1,), leader=1)

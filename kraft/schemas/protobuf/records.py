@@ -40,8 +40,16 @@ class ProtobufCodec:
     def decode(self, payload: bytes) -> object:
         try:
             indexes, start = protobuf_indexes.decode(payload)
-            message: Message = self._schema.message_class(self._schema.message_name(indexes))()
-            message.ParseFromString(payload[start:])
+            name = self._schema.message_name(indexes)
+        except (ValueError, TypeError, KeyError, InvalidSchema) as e:
+            raise Undecodable(f"the payload is not a message of the Protobuf schema: {e}") from None
+        return self.decode_message(name, payload[start:])
+
+    def decode_message(self, name: str, body: bytes) -> object:
+        """`body` (no message indexes before it) as message `name` of the schema."""
+        try:
+            message: Message = self._schema.message_class(name)()
+            message.ParseFromString(body)
             return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
         except (ValueError, TypeError, KeyError, InvalidSchema, DecodeError, RecursionError) as e:
             raise Undecodable(f"the payload is not a message of the Protobuf schema: {e}") from None
