@@ -210,7 +210,11 @@ def test_after_a_leader_move_writes_reach_the_new_leader_and_only_it(cluster, do
     rotated = [new] + [r for r in replicas if r != new]
     status, body = call("POST", f"{cluster.v3(1)}/topics/{topic}/partitions/0/reassignment", {"replicas": rotated})
     assert status in (200, 202), body
-    cluster.wait_until(lambda: leader_of(cluster, topic, 0) == rotated[0], 30, "leadership moved")
+    # Every node, the old leader included, must have seen the move: a write the old
+    # leader took before it heard would be answered "outcome unknown", not 6.
+    cluster.wait_until(lambda: all(
+        call("GET", f"{cluster.url(n)}/topics/{topic}/partitions/0")[1].get("leader") == rotated[0]
+        for n in cluster.hosts), 30, "every node saw the leadership move")
     if door == "kafka":
         with kafka_socket(cluster, old) as s:
             stale = encode_batch([Record(b"k", b"stale", (), int(time.time() * 1000))], 0, -1)
