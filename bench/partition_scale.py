@@ -3,7 +3,7 @@ partition counts of a real deployment.
 
 Run:  .venv/bin/python bench/partition_scale.py [--partitions 1000,3000] [--per-topic 100]
                                                 [--idle-seconds 10] [--groups 200]
-                                                [--steps create,idle,latency,kill,restart,groups]
+                                                [--steps create,idle,latency,metadata,kill,restart,groups]
 
 Each size starts a fresh LocalCluster(3) (every node controller and broker, real
 processes on 127.0.0.N), creates `--partitions` partitions in topics of `--per-topic`
@@ -15,6 +15,8 @@ other:
 - idle: once every ISR is whole, each node's CPU (share of one core) over
   `--idle-seconds` with no traffic, and its resident memory;
 - latency: a new producer's first acks=all produce, and a produce -> consume round trip;
+- metadata: Metadata for every topic, five times at each node: the first answer's time and
+  the answering node's CPU, and the median of the four after it;
 - kill: kill -9 the node leading the most partitions, start it again; seconds until every
   partition has a leader, until the node is ready, and until it is back in every ISR
   (the ISRs it is still missing from, sampled);
@@ -110,8 +112,9 @@ class Scale:
 
     def leaders(self) -> dict[int, int]:
         count: dict[int, int] = {}
+        meta = self.metadata()  # one Metadata answer for every topic, not one per topic
         for name in self.topics:
-            for p in self.metadata()[name].partitions.values():
+            for p in meta[name].partitions.values():
                 count[p.leader] = count.get(p.leader, 0) + 1
         return count
 
@@ -206,6 +209,37 @@ def step_latency(s: Scale) -> dict:
             "round_trip_ms_median": round(sorted(round_trips)[2], 1)}
 
 
+def step_metadata(s: Scale, rounds: int = 5) -> dict:
+    """Metadata for every topic (v12, as librdkafka asks), `rounds` times at each node on one
+    connection: the first answer's time and the answering node's CPU, then the median of
+    the others (CPU counted at 100 Hz: a few ms is noise)."""
+    import socket
+    import struct
+    from kio.schema.metadata.v12.request import MetadataRequest
+    from kraft.kafka.wire.codec import encode_request
+    frame = encode_request(MetadataRequest(topics=None, allow_auto_topic_creation=False,
+                                           include_topic_authorized_operations=False), 1, "scale")
+    out: dict = {}
+    for node in s.cluster.hosts:
+        conf = s.cluster.config.node(node)
+        pid = s.cluster.procs[node].pid
+        times, cpus, size = [], [], 0
+        with socket.create_connection((conf.host, conf.kafka_port), timeout=60) as sock:
+            reader = sock.makefile("rb")
+            for _ in range(rounds):
+                cpu0, t0 = cpu_s(pid), time.monotonic()
+                sock.sendall(frame)
+                size = struct.unpack(">i", reader.read(4))[0]
+                reader.read(size)
+                times.append((time.monotonic() - t0) * 1000)
+                cpus.append((cpu_s(pid) - cpu0) * 1000)
+        rest = rounds // 2  # the median of the answers after the first
+        out[str(node)] = {"first_ms": round(times[0], 1), "first_node_cpu_ms": round(cpus[0], 1),
+                          "then_ms": round(sorted(times[1:])[rest - 1], 1),
+                          "then_node_cpu_ms": round(sorted(cpus[1:])[rest - 1], 1), "bytes": size}
+    return out
+
+
 def step_kill(s: Scale) -> dict:
     leaders = s.leaders()
     node = max(leaders, key=lambda n: leaders[n])
@@ -287,7 +321,8 @@ def one_size(partitions: int, args) -> dict:
         result: dict = {"partitions": s.total}
         steps = args.steps.split(",")
         for name, run in (("create", lambda: step_create(s)), ("idle", lambda: step_idle(s, args.idle_seconds, args.settle_seconds)),
-                          ("latency", lambda: step_latency(s)), ("kill", lambda: step_kill(s)),
+                          ("latency", lambda: step_latency(s)), ("metadata", lambda: step_metadata(s)),
+                          ("kill", lambda: step_kill(s)),
                           ("restart", lambda: step_restart(s)), ("groups", lambda: step_groups(s, args.groups))):
             if name in steps or name == "create":
                 say(f"[{s.total}] {name} ...")
@@ -306,7 +341,7 @@ def main() -> None:
     ap.add_argument("--settle-seconds", type=float, default=3.0,
                     help="after every ISR is whole, wait this long before measuring idle CPU")
     ap.add_argument("--groups", type=int, default=200)
-    ap.add_argument("--steps", default="create,idle,latency,kill,restart,groups")
+    ap.add_argument("--steps", default="create,idle,latency,metadata,kill,restart,groups")
     ap.add_argument("--data-dir", help="keep each size's cluster (data and node logs) here, for a look after")
     args = ap.parse_args()
     results = [one_size(int(n), args) for n in args.partitions.split(",")]

@@ -14,13 +14,14 @@ from typing import Any
 
 from kraft.broker.services import BrokerServices
 from kraft.broker.auto_create import topic_for_produce
-from kraft.config.topic_names import is_internal_topic, validate_topic_name
+from kraft.config.topic_names import validate_topic_name
 from kraft.errors import InvalidValue, KraftError, TopicNotFound
 from kraft.kafka.wire import error_codes
 from kraft.kafka.connection.authorized_ops import NOT_REQUESTED, authorized_operations
 from kraft.kafka.handlers.leaders import kafka_endpoint
+from kraft.kafka.handlers.metadata_topics import ENCODED_TOPICS, topic_view
 from kraft.kafka.connection.request_context import RequestContext
-from kraft.metadata.image import MetadataImage, TopicImage
+from kraft.metadata.image import TopicImage
 from kraft.errors.kafka_codes import TOPIC_AUTHORIZATION_FAILED
 
 ZERO_UUID = uuid.UUID(int=0)
@@ -40,20 +41,6 @@ def advertised_brokers(node: BrokerServices, with_fenced: bool = False) -> list[
     return out
 
 
-def topic_view(image: MetadataImage, topic: TopicImage) -> dict:
-    live = set(image.unfenced_broker_ids())
-    partitions = []
-    for index, part in enumerate(topic.partitions):
-        partitions.append({
-            "error_code": error_codes.NONE if part.online else error_codes.LEADER_NOT_AVAILABLE,
-            "partition_index": index, "leader_id": part.leader, "leader_epoch": part.leader_epoch,
-            "replica_nodes": list(part.replicas), "isr_nodes": list(part.isr),
-            "offline_replicas": [r for r in part.replicas if r not in live]})
-    return {"error_code": error_codes.NONE, "name": topic.name, "topic_id": uuid.UUID(topic.topic_id),
-            "is_internal": is_internal_topic(topic.name), "partitions": partitions,
-            "topic_authorized_operations": NOT_REQUESTED}
-
-
 def _missing(name: str | None, code: int) -> dict:
     return {"error_code": code, "name": name, "topic_id": ZERO_UUID, "is_internal": False,
             "partitions": [], "topic_authorized_operations": NOT_REQUESTED}
@@ -64,22 +51,27 @@ async def handle(node: BrokerServices, ctx: RequestContext, request) -> dict:
     if names == [] and ctx.api_version == 0:
         names = None  # v0: an empty list means every topic
     allow_create = getattr(request, "allow_auto_topic_creation", True)
-    topics = []
+    found: list[TopicImage | dict] = []  # a topic, or a missing one's answer
     if names is None:  # every topic the principal may DESCRIBE, as Kafka lists them
-        image = node.image
-        topics = [topic_view(image, t) for t in sorted(image.topics.values(), key=lambda t: t.name)
-                  if ctx.allowed("describe_topic", t.name)]
+        found = [t for t in sorted(node.image.topics.values(), key=lambda t: t.name)
+                 if ctx.allowed("describe_topic", t.name)]
     else:
         for t in request.topics:
             if t.name is None and ctx.api_version >= TOPIC_ID_LOOKUP_SINCE:
-                topics.append(_topic_by_id(node, ctx, getattr(t, "topic_id", None)))
+                found.append(_topic_by_id(node, ctx, getattr(t, "topic_id", None)))
             else:
-                topics.append(await _named_topic(node, ctx, t.name, allow_create))
+                found.append(await _named_topic(node, ctx, t.name, allow_create))
     image = node.image
+    live = frozenset(image.unfenced_broker_ids())
+    topics: list = []
     if getattr(request, "include_topic_authorized_operations", False):
+        topics = [topic_view(image, t, live) if isinstance(t, TopicImage) else t for t in found]
         for topic in topics:
             if topic["name"] is not None and topic["error_code"] != TOPIC_AUTHORIZATION_FAILED:
                 topic["topic_authorized_operations"] = authorized_operations(ctx, True, "TOPIC", topic["name"])
+    else:  # each topic's entry as written for its current state
+        topics = [ENCODED_TOPICS.entry(image, t, live, ctx.api_version) if isinstance(t, TopicImage) else t
+                  for t in found]
     # v13's top-level code (KIP-1102) would ask the client to rebootstrap; nothing here does
     return {"throttle_time": 0, "error_code": error_codes.NONE, "brokers": advertised_brokers(node),
             "cluster_id": node.cluster_id,
@@ -91,18 +83,19 @@ async def handle(node: BrokerServices, ctx: RequestContext, request) -> dict:
 TOPIC_ID_LOOKUP_SINCE = 12  # KIP-516: a topic asked for by id (KIP-848 clients learn their assignments' ids)
 
 
-def _topic_by_id(node: BrokerServices, ctx: RequestContext, topic_id) -> dict:
-    """A topic asked for by its id (name null), as Kafka answers it."""
+def _topic_by_id(node: BrokerServices, ctx: RequestContext, topic_id) -> TopicImage | dict:
+    """A topic asked for by its id (name null), or Kafka's answer for it."""
     topic = node.image.topics.get(topic_id.hex) if topic_id is not None and topic_id != ZERO_UUID else None
     if topic is not None and ctx.allowed("describe_topic", topic.name):
-        return topic_view(node.image, topic)
+        return topic
     # ids are not secret (Kafka answers the same); the name of a topic not allowed stays unsaid
     missing = _missing(None, error_codes.UNKNOWN_TOPIC_ID if topic is None else TOPIC_AUTHORIZATION_FAILED)
     missing["topic_id"] = topic_id if topic_id is not None else ZERO_UUID
     return missing
 
 
-async def _named_topic(node: BrokerServices, ctx: RequestContext, name: str | None, allow_create: bool) -> dict:
+async def _named_topic(node: BrokerServices, ctx: RequestContext, name: str | None,
+                       allow_create: bool) -> TopicImage | dict:
     if name is None:
         return _missing(name, error_codes.INVALID_REQUEST)  # lookups by topic id: not served
     if not ctx.allowed("describe_topic", name):
@@ -125,7 +118,7 @@ async def _named_topic(node: BrokerServices, ctx: RequestContext, name: str | No
         return _missing(name, TOPIC_AUTHORIZATION_FAILED if refused else error_codes.UNKNOWN_TOPIC_OR_PARTITION)
     except KraftError as exc:
         return _missing(name, error_codes.code_of(exc))
-    return topic_view(node.image, topic)
+    return topic
 
 
 async def _known_topic(node: BrokerServices, name: str) -> TopicImage:

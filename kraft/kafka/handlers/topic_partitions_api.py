@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from kraft.broker.services import BrokerServices
 from kraft.kafka.wire import error_codes
-from kraft.kafka.handlers.metadata_api import ZERO_UUID, topic_view
+from kraft.kafka.handlers.metadata_api import ZERO_UUID
+from kraft.kafka.handlers.metadata_topics import topic_view
 from kraft.kafka.connection.request_context import RequestContext
 from kraft.errors.kafka_codes import TOPIC_AUTHORIZATION_FAILED
 

@@ -18,6 +18,8 @@ from typing import Any
 from kio.schema.errors import ErrorCode
 from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTupleField, classify_field, is_optional
 
+from kraft.kafka.wire.wire_writer import Encoded
+
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
@@ -56,7 +58,8 @@ def _converter(field: dataclasses.Field, nullable: bool):
     kind = classify_field(field)
     if isinstance(kind, EntityTupleField):
         item = kind.type_
-        return lambda value: None if value is None else tuple(build(item, v) for v in value)
+        return lambda value: None if value is None else tuple(
+            v if type(v) is Encoded else build(item, v) for v in value)
     if isinstance(kind, EntityField):
         entity = kind.type_
         return lambda value: None if value is None else build(entity, value)

@@ -159,6 +159,19 @@ def _nullable_entity(write: Write) -> Write:
     return write_nullable
 
 
+class Encoded(bytes):
+    """An entity already written (a cached part of an answer): written as it is."""
+
+
+def _or_encoded(write: Write) -> Write:
+    def write_item(out: bytearray, value: Any) -> None:
+        if type(value) is Encoded:
+            out += value
+        else:
+            write(out, value)
+    return write_item
+
+
 def _field_writer(entity_type: type, field: dataclasses.Field, tagged: bool) -> Write:
     flexible = entity_type.__flexible__  # type: ignore[attr-defined]
     if entity_type.__name__ == "RequestHeader" and field.name == "client_id":
@@ -168,6 +181,8 @@ def _field_writer(entity_type: type, field: dataclasses.Field, tagged: bool) -> 
         item = entity_writer(kind.type_)
         if isinstance(kind, EntityField) and not tagged and is_optional(field):
             item = _nullable_entity(item)
+        elif isinstance(kind, EntityTupleField):
+            item = _or_encoded(item)
     else:
         kafka_type = get_schema_field_type(field)
         item = _primitive(kafka_type, flexible)
@@ -220,6 +235,13 @@ def entity_writer(entity_type: type) -> Write:
             out += encode_uvarint(len(value))
             out += value
     return write_flexible
+
+
+def encode_entity(entity_type: type, entity: Any) -> Encoded:
+    """One entity written alone, to be placed in a later answer as it is."""
+    out = bytearray()
+    entity_writer(entity_type)(out, entity)
+    return Encoded(out)
 
 
 def frame(*entities: Any) -> bytes:
