@@ -8,6 +8,7 @@ session. Fencing a broker moves its leaderships to ISR members in the same batch
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kraft.controller.result import ControllerResult
 from kraft.metadata.effective_configs import TopicSettings
@@ -94,6 +95,19 @@ def heartbeat(
             records += elections_for_returning(image, defaults, broker_id)
     fenced = current.fenced and not records
     return ControllerResult(records, {"fenced": fenced, "metadata_offset": image.offset})
+
+
+def steady_heartbeat(image: MetadataImage, hb: BrokerHeartbeats, broker_id: int, broker_epoch: int,
+                     metadata_offset: int, now_ms: int, log_dir_failed: bool = False) -> dict[str, Any] | None:
+    """The answer to a heartbeat that changes nothing (its broker registered with this
+    epoch, unfenced, its data dir as it says), from the committed image; None when the
+    heartbeat may need records (`heartbeat` in the controller's queue decides those)."""
+    current = image.brokers.get(broker_id)
+    if current is None or current.broker_epoch != broker_epoch or current.fenced \
+            or current.log_dir_failed != log_dir_failed:
+        return None
+    hb.touch(broker_id, now_ms, metadata_offset)
+    return {"fenced": False, "metadata_offset": image.offset}
 
 
 def log_dir_change(image: MetadataImage, defaults: dict[str, str], broker_id: int, broker_epoch: int,

@@ -32,7 +32,7 @@ from kraft.controller import (
     security_control,
     topic_control,
 )
-from kraft.controller.quorum_controller import Command, QuorumController
+from kraft.controller.quorum_controller import AtOnce, Command, QuorumController
 from kraft.errors import BadRequest
 from kraft.metadata.client_quotas import entity_of
 from kraft.metadata.records import RegisterBroker
@@ -271,6 +271,21 @@ def build_command(op: str, payload: Any, controller: QuorumController,
         return builder(payload, controller, defaults)
     except ValidationError as exc:
         raise BadRequest(f"{op}: {first_problem(exc)}") from None
+
+
+def answered_at_once(op: str, payload: Any, controller: QuorumController) -> AtOnce | None:
+    """How the committed image may answer this request without the controller's queue: a
+    steady heartbeat (else, behind a catch-up's batches of ISR changes, its answer waited
+    seconds and the broker counted itself cut off)."""
+    if op != "heartbeat" or not isinstance(payload, dict):
+        return None
+    try:
+        hb = Heartbeat.model_validate(payload)
+    except ValidationError:
+        return None  # build_command says what is wrong
+    return lambda image: broker_control.steady_heartbeat(
+        image, controller.heartbeats, hb.broker_id, hb.broker_epoch, hb.metadata_offset, controller.now_ms(),
+        hb.log_dir_failed)
 
 
 def _register(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:

@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 Command = Callable[[MetadataImage], ControllerResult]
 Answer = dict[str, Any]  # what a command's caller gets (ControllerResult.answer, and the offset)
 Waiting = tuple[Command, "asyncio.Future[Answer]"]  # a submitted command and its caller's future
+# a request the committed image answers at once, as a read (None: it goes through the queue)
+AtOnce = Callable[[MetadataImage], "Answer | None"]
 
 LEADERSHIP_POLL_S = 0.05
 DUTY_PERIOD_S = 0.1
@@ -112,9 +114,13 @@ class QuorumController:
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    async def submit(self, command: Command) -> Answer:
+    async def submit(self, command: Command, at_once: AtOnce | None = None) -> Answer:
+        """The command's answer once its records commit. at_once(image): the answer the
+        committed image gives without the queue (a heartbeat that changes nothing), or None."""
         if not self.active:
             raise NotController(f"node {self._node_id} is not the active controller")
+        if at_once is not None and (answer := at_once(self._quorum.state_machine.image)) is not None:
+            return answer
         fut: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         await self._queue.put((command, fut))
         return await fut
@@ -309,7 +315,9 @@ class QuorumController:
         proposed: list[tuple[asyncio.Future[Answer], Answer]] = []
         # (future, response or error) resting on uncommitted records
         dependent: list[tuple[asyncio.Future[Answer], Answer | KraftError]] = []
-        for command, fut in waiting:
+        for position, (command, fut) in enumerate(waiting):
+            if position:  # a batch of large commands (catch-up's ISR changes) lets the loop in
+                await asyncio.sleep(0)
             try:
                 own, response = command(image)
                 if own:

@@ -3,16 +3,16 @@ domain); a broker outside any entry is a host of its own, keyed "broker=<id>" as
 MetadataImage.host_of keys it (an entry's name cannot hold "=").
 
 Pure: the console's overview (/v1/cluster/health_overview), `kraft status` and the
-per-host gauges of /metrics read these. Counting walks the partitions once.
+per-host gauges of /metrics read these. The counts are made per topic state (partition_tallies).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from kraft.metadata.image import MetadataImage, host_key
+from kraft.metadata.partition_tallies import TALLIES
 
 COUNTS = ("leaders", "replicas", "under_replicated")
 USAGE = ("cpu_percent", "rss_bytes")  # what each broker's process says of itself; None when it did not answer
@@ -21,15 +21,8 @@ USAGE = ("cpu_percent", "rss_bytes")  # what each broker's process says of itsel
 def partition_counts(image: MetadataImage) -> dict[int, dict[str, int]]:
     """Per broker: partitions it leads, replicas it holds, and under-replicated partitions
     it leads (counted where Kafka's UnderReplicatedPartitions is: on the leader)."""
-    leaders: Counter[int] = Counter()
-    replicas: Counter[int] = Counter()
-    under: Counter[int] = Counter()
-    for _, _, part in image.all_partitions():
-        replicas.update(part.replicas)  # counted in C: a scrape of many partitions stays cheap
-        if part.online:
-            leaders[part.leader] += 1
-            if part.under_replicated:
-                under[part.leader] += 1
+    tally = TALLIES.of(image)
+    leaders, replicas, under = tally.leaders, tally.replicas, tally.under_by_leader
     return {b: {"leaders": leaders[b], "replicas": replicas[b], "under_replicated": under[b]}
             for b in replicas.keys() | leaders.keys()}
 

@@ -20,6 +20,7 @@ from kraft.config.cluster import ClusterConfig
 from kraft.errors import KraftError
 from kraft.metadata import host_summary
 from kraft.metadata.image import MetadataImage, host_key
+from kraft.metadata.partition_tallies import TALLIES
 from kraft.kafka.connection.listener import KafkaListener
 from kraft.replication.replica_manager import ReplicaManager
 from kraft.broker.iceberg_tables import IcebergTables
@@ -52,20 +53,18 @@ class _ImageCollector:
     def collect(self):
         node = self._node
         image = node.image
-        parts = list(image.all_partitions())
-        offline = sum(1 for _, _, p in parts if not p.online)
-        under = sum(1 for _, _, p in parts if p.online and p.under_replicated)
+        tally = TALLIES.of(image)
         fenced = sum(1 for b in image.brokers.values() if b.fenced)
         yield _gauge("kafka_controller_kafkacontroller_activecontrollercount",
                      "1 on the active controller", 1 if node.is_active_controller() else 0)
         yield _gauge("kafka_controller_kafkacontroller_offlinepartitionscount",
-                     "partitions without a leader", offline)
+                     "partitions without a leader", tally.offline)
         yield _gauge("kafka_server_replicamanager_underreplicatedpartitions",
-                     "partitions whose ISR is smaller than the replica set", under)
+                     "partitions whose ISR is smaller than the replica set", tally.under_replicated)
         yield _gauge("kafka_controller_kafkacontroller_fencedbrokercount",
                      "registered brokers currently fenced", fenced)
         yield _gauge("kafka_controller_kafkacontroller_globalpartitioncount",
-                     "partitions in the cluster", len(parts))
+                     "partitions in the cluster", tally.partitions)
         yield _gauge("kafka_controller_kafkacontroller_globaltopiccount",
                      "topics in the cluster", len(image.topics))
         yield _gauge("kraft_metadata_offset", "last applied metadata offset", image.offset)
@@ -74,7 +73,7 @@ class _ImageCollector:
         unclean = CounterMetricFamily(
             "kafka_controller_controllerstats_uncleanleaderelections",
             "leader elections from outside the ISR")
-        unclean.add_metric([], sum(p.unclean_elections for _, _, p in parts))
+        unclean.add_metric([], tally.unclean_elections)
         yield unclean
         plane = node.data_plane  # None until the node runs
         if plane is not None:

@@ -14,7 +14,7 @@ import asyncio
 import pytest
 
 from kraft.config.topic_configs import DEFAULT_TOPIC_CONFIGS
-from kraft.controller.commands import build_command
+from kraft.controller.commands import answered_at_once, build_command
 from kraft.controller.quorum_controller import DUTY_PERIOD_S, QuorumController
 from kraft.errors import ConcurrentMetadataChange, TopicAlreadyExists
 from kraft.metadata.records import BecomeController, MetadataBatch, encode_batch
@@ -56,6 +56,13 @@ class Running:
 
     def call(self, op: str, payload: dict):
         return self.controller.submit(build_command(op, payload, self.controller, DEFAULTS))
+
+    def heartbeat(self, broker_id: int):
+        """A heartbeat as the controller link sends it: answered at once when it changes nothing."""
+        payload = {"broker_id": broker_id, "metadata_offset": 10**6,
+                   "broker_epoch": self.seat.state_machine.image.brokers[broker_id].broker_epoch}
+        return self.controller.submit(build_command("heartbeat", payload, self.controller, DEFAULTS),
+                                      answered_at_once("heartbeat", payload, self.controller))
 
     def create(self, name: str):
         return self.call("create_topic", {"name": name})
@@ -116,3 +123,30 @@ async def test_a_stalled_controller_does_not_fence_brokers_for_its_own_stall():
             r.now += 0.4
             await asyncio.sleep(DUTY_PERIOD_S * 1.5)
         assert fenced(r) == [1, 2, 3]
+
+
+async def test_a_steady_heartbeat_is_answered_while_a_batch_waits_for_its_commit():
+    """Behind a catch-up's batches of ISR changes a heartbeat's answer waited seconds for
+    commits it has nothing to do with, and its broker counted itself cut off."""
+    async with Running() as r:
+        await r.call("register", {"broker_id": 4, "incarnation_id": "i4", "host": "127.0.0.1",
+                                  "http_port": 9004, "roles": ["broker"]})  # fenced until it heartbeats
+        gate = asyncio.Event()
+        propose = r.seat.propose
+
+        async def slow_commit(batch_json: str, timeout_s: float):
+            await gate.wait()
+            return await propose(batch_json, timeout_s)
+        r.seat.propose = slow_commit
+        create = asyncio.create_task(r.create("behind"))
+        await asyncio.sleep(0.05)  # its batch is proposing
+        offset = r.seat.state_machine.image.offset
+        steady = await asyncio.wait_for(r.heartbeat(1), 2)
+        assert steady == {"fenced": False, "metadata_offset": offset}
+        unfencing = asyncio.create_task(r.heartbeat(4))  # it needs a record: it waits its turn
+        await asyncio.sleep(0.05)
+        assert not create.done() and not unfencing.done()
+        gate.set()
+        await create
+        assert (await unfencing)["fenced"] is False
+        assert 4 not in fenced(r)
