@@ -317,7 +317,12 @@ class QuorumController:
         dependent: list[tuple[asyncio.Future[Answer], Answer | KraftError]] = []
         for position, (command, fut) in enumerate(waiting):
             if position:  # a batch of large commands (catch-up's ISR changes) lets the loop in
-                await asyncio.sleep(0)
+                try:
+                    await asyncio.sleep(0)
+                except asyncio.CancelledError:  # stopping before anything was proposed
+                    for _, unsettled in waiting:
+                        _settle(unsettled, NotController("the controller stopped; retry"))
+                    raise
             try:
                 own, response = command(image)
                 if own:

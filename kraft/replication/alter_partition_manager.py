@@ -92,6 +92,7 @@ class AlterPartitionManager:
         # epoch it was refused at (a fetch from a newer incarnation asks again at once)
         self._waiting_for: dict[int, dict[PartitionReplica, int]] = {}
         self._news = ChangeSignal()
+        self._stopped = False
         self.requests_sent = 0  # alter_partitions requests (one per controller round)
         self.changes_sent = 0  # ISR changes in them
 
@@ -154,9 +155,15 @@ class AlterPartitionManager:
                     replica.ask_followers_again()
 
     # -- sending -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """The owner stops: run() ends after the request in flight, whatever it raises. A
+        cancellation that meets an HTTP timeout may come out as the timeout (seen: a stop
+        whose manager sent again every 6 s until the process was killed)."""
+        self._stopped = True
+
     async def run(self) -> None:
-        """Owned by the replica manager's task group; returns only when cancelled."""
-        while True:
+        """Owned by the replica manager's task group; returns when cancelled or stopped."""
+        while not self._stopped:
             if not self._pending:
                 await self._news.wait(IDLE_WAIT_S)
                 continue

@@ -133,6 +133,7 @@ class ReplicaManager:
                     await self._duties()
                 finally:
                     self._stopping = True  # the group is shutting down: it takes no new task
+                    self.alter_partition.stop()  # ends even if a cancellation is lost in its call
         finally:
             self._tg = None
             self.logs.write_last_checkpoint()

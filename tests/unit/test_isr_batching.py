@@ -13,7 +13,7 @@ from kraft.controller import broker_control as bc
 from kraft.controller.commands import build_command
 from kraft.controller.partition_control import alter_partitions
 from kraft.controller.topic_control import CreateTopic, create_topic
-from kraft.errors import StaleBrokerEpoch
+from kraft.errors import OutcomeUnknown, StaleBrokerEpoch
 from kraft.metadata.records import BecomeController, MetadataBatch, RegisterBroker, encode_batch
 from kraft.metadata.state_machine import MetadataStateMachine
 from kraft.config.topic_configs import DEFAULT_TOPIC_CONFIGS
@@ -285,3 +285,40 @@ def test_a_caught_up_idle_follower_taken_out_by_a_fencing_comes_back(controller,
         r.log.close()
     assert c.calls == [("alter_partitions", len(replicas))]
     assert all(out in c.image.topics["tid"].partitions[r.partition].isr for r in replicas)
+
+
+def test_a_stopped_manager_ends_even_when_its_call_loses_the_cancellation(controller, tmp_path):
+    """A cancellation that meets an HTTP timeout can come out as the timeout: the manager
+    took it for a lost answer and sent again every few seconds, and the node's stop
+    waited for it until the process was killed."""
+    c = controller
+    leader = c.image.topics["tid"].partitions[0].leader
+    follower = next(b for b in (1, 2, 3) if b != leader)
+    replicas = leaders_on(leader, c, tmp_path)
+
+    lost = []
+
+    async def lossy_call(op: str, payload: dict) -> dict:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if lost:  # only the first is lost: a failing test ends instead of hanging
+                raise
+            lost.append(op)
+            raise OutcomeUnknown("forwarded to the controller but got no answer (TimeoutError)") from None
+        raise AssertionError("unreachable")
+
+    async def scenario() -> None:
+        manager = AlterPartitionManager(leader, lambda: c.image.brokers[leader].broker_epoch, lossy_call,
+                                        lambda: c.image)
+        propose_dropping(manager, replicas, follower)
+        runner = asyncio.create_task(manager.run())
+        await asyncio.sleep(0.05)  # its request is in flight
+        manager.stop()
+        runner.cancel()  # lost by the call
+        done, _ = await asyncio.wait({runner}, timeout=5)
+        runner.cancel()
+        assert lost and runner in done, "the stopped manager went on sending"
+    asyncio.run(scenario())
+    for r in replicas:
+        r.log.close()
