@@ -37,6 +37,8 @@ import argparse
 import json
 import os
 import signal
+import socket
+import struct
 import sys
 import time
 import urllib.request
@@ -46,7 +48,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+from kio.schema.metadata.v12.request import MetadataRequest  # noqa: E402
 
+from kraft.kafka.wire.codec import encode_request  # noqa: E402
 from kraft.server.local_cluster import LocalCluster  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
@@ -213,10 +217,6 @@ def step_metadata(s: Scale, rounds: int = 5) -> dict:
     """Metadata for every topic (v12, as librdkafka asks), `rounds` times at each node on one
     connection: the first answer's time and the answering node's CPU, then the median of
     the others (CPU counted at 100 Hz: a few ms is noise)."""
-    import socket
-    import struct
-    from kio.schema.metadata.v12.request import MetadataRequest
-    from kraft.kafka.wire.codec import encode_request
     frame = encode_request(MetadataRequest(topics=None, allow_auto_topic_creation=False,
                                            include_topic_authorized_operations=False), 1, "scale")
     out: dict = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,9 +33,10 @@ from kraft.controller import (
     security_control,
     topic_control,
 )
-from kraft.controller.quorum_controller import AtOnce, Command, QuorumController
+from kraft.controller.quorum_controller import Command, QuorumController
 from kraft.errors import BadRequest
 from kraft.metadata.client_quotas import entity_of
+from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import RegisterBroker
 from kraft.security.acls import binding_from, filter_from
 from kraft.security.scram import MAX_ITERATIONS, MIN_ITERATIONS, ScramCredential
@@ -273,32 +275,38 @@ def build_command(op: str, payload: Any, controller: QuorumController,
         raise BadRequest(f"{op}: {first_problem(exc)}") from None
 
 
-def answered_at_once(op: str, payload: Any, controller: QuorumController) -> AtOnce | None:
-    """How the committed image may answer this request without the controller's queue: a
-    steady heartbeat (else, behind a catch-up's batches of ISR changes, its answer waited
-    seconds and the broker counted itself cut off)."""
-    if op != "heartbeat" or not isinstance(payload, dict):
-        return None
-    try:
-        hb = Heartbeat.model_validate(payload)
-    except ValidationError:
-        return None  # build_command says what is wrong
-    return lambda image: broker_control.steady_heartbeat(
-        image, controller.heartbeats, hb.broker_id, hb.broker_epoch, hb.metadata_offset, controller.now_ms(),
-        hb.log_dir_failed)
-
-
 def _register(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = RegisterBroker.model_validate({**p, "type": "RegisterBroker"})
     return lambda image: broker_control.register_broker(image, req, defaults)
 
 
+@dataclass(frozen=True)
+class HeartbeatCommand:
+    """A heartbeat: in the queue when it may need records (unfencing, a data dir's change);
+    one that changes nothing is answered from the committed image at once (`at_once`),
+    else behind a catch-up's batches of ISR changes its answer waited seconds and the
+    broker counted itself cut off."""
+
+    hb: Heartbeat
+    controller: QuorumController
+    defaults: dict[str, str]
+
+    def __call__(self, image: MetadataImage) -> ControllerResult:
+        hb = self.hb
+        return broker_control.heartbeat(image, self.controller.heartbeats, hb.broker_id, hb.broker_epoch,
+                                        hb.metadata_offset, self.controller.now_ms(), self.defaults,
+                                        hb.log_dir_failed)
+
+    def at_once(self, image: MetadataImage) -> dict[str, Any] | None:
+        hb = self.hb
+        return broker_control.steady_heartbeat(image, self.controller.heartbeats, hb.broker_id, hb.broker_epoch,
+                                               hb.metadata_offset, self.controller.now_ms(), hb.log_dir_failed)
+
+
 def _heartbeat(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     hb = Heartbeat.model_validate(p)
     controller.heartbeats.note_arrival(hb.broker_id, controller.now_ms())
-    return lambda image: broker_control.heartbeat(
-        image, controller.heartbeats, hb.broker_id, hb.broker_epoch, hb.metadata_offset,
-        controller.now_ms(), defaults, hb.log_dir_failed)
+    return HeartbeatCommand(hb, controller, defaults)
 
 
 def _shutdown(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:

@@ -50,8 +50,6 @@ log = logging.getLogger(__name__)
 Command = Callable[[MetadataImage], ControllerResult]
 Answer = dict[str, Any]  # what a command's caller gets (ControllerResult.answer, and the offset)
 Waiting = tuple[Command, "asyncio.Future[Answer]"]  # a submitted command and its caller's future
-# a request the committed image answers at once, as a read (None: it goes through the queue)
-AtOnce = Callable[[MetadataImage], "Answer | None"]
 
 LEADERSHIP_POLL_S = 0.05
 DUTY_PERIOD_S = 0.1
@@ -114,11 +112,13 @@ class QuorumController:
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    async def submit(self, command: Command, at_once: AtOnce | None = None) -> Answer:
-        """The command's answer once its records commit. at_once(image): the answer the
-        committed image gives without the queue (a heartbeat that changes nothing), or None."""
+    async def submit(self, command: Command) -> Answer:
+        """The command's answer once its records commit; a command with an `at_once(image)`
+        is answered by the committed image instead when that gives an answer (a heartbeat
+        that changes nothing, commands.HeartbeatCommand), as a read."""
         if not self.active:
             raise NotController(f"node {self._node_id} is not the active controller")
+        at_once: Callable[[MetadataImage], Answer | None] | None = getattr(command, "at_once", None)
         if at_once is not None and (answer := at_once(self._quorum.state_machine.image)) is not None:
             return answer
         fut: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from kraft.internode.peers import Peers, PeerUnreachable
-from kraft.controller.commands import answered_at_once, build_command, voter_change_of
+from kraft.controller.commands import build_command, voter_change_of
 from kraft.controller.voter_changes import VOTER_CHANGE_TIMEOUT_S, VOTER_OPS
 from kraft.controller.quorum_controller import QuorumController
 from kraft.errors import NoActiveController, NotController, OutcomeUnknown
@@ -54,8 +54,7 @@ class ControllerLink:
                     voter = voter_change_of(op, payload)
                     if voter is not None:
                         return await controller.change_voters(op, voter)
-                    return await controller.submit(build_command(op, payload, controller, self._topic_defaults),
-                                                   answered_at_once(op, payload, controller))
+                    return await controller.submit(build_command(op, payload, controller, self._topic_defaults))
                 except NotController as exc:
                     last_problem = exc.message
             elif local_only:

@@ -14,7 +14,7 @@ import asyncio
 import pytest
 
 from kraft.config.topic_configs import DEFAULT_TOPIC_CONFIGS
-from kraft.controller.commands import answered_at_once, build_command
+from kraft.controller.commands import build_command
 from kraft.controller.quorum_controller import DUTY_PERIOD_S, QuorumController
 from kraft.errors import ConcurrentMetadataChange, TopicAlreadyExists
 from kraft.metadata.records import BecomeController, MetadataBatch, encode_batch
@@ -61,8 +61,7 @@ class Running:
         """A heartbeat as the controller link sends it: answered at once when it changes nothing."""
         payload = {"broker_id": broker_id, "metadata_offset": 10**6,
                    "broker_epoch": self.seat.state_machine.image.brokers[broker_id].broker_epoch}
-        return self.controller.submit(build_command("heartbeat", payload, self.controller, DEFAULTS),
-                                      answered_at_once("heartbeat", payload, self.controller))
+        return self.call("heartbeat", payload)
 
     def create(self, name: str):
         return self.call("create_topic", {"name": name})
