@@ -305,12 +305,13 @@ class DataPlane:
                                   f"{topic}-{partition} ended while this batch was checked")
 
     async def write_marker(self, topic: str, partition: int, producer_id: int, producer_epoch: int,
-                           commit: bool, coordinator_epoch: int, timeout_ms: int) -> None:
+                           commit: bool, coordinator_epoch: int, timeout_ms: int, transaction_version: int = 1) -> None:
         """WriteTxnMarkers for one partition this broker leads: the marker appended and
         committed (acks=all), or the error that says why not."""
         replica = await self.leader_replica(topic, partition)
         try:
-            last, epoch = replica.append_marker(producer_id, producer_epoch, commit, coordinator_epoch)
+            last, epoch = replica.append_marker(producer_id, producer_epoch, commit, coordinator_epoch,
+                                                transaction_version)
         except ProducerSequenceError as exc:
             raise type(exc)(f"{topic}-{partition}: {exc.detail}") from None
         await replica.wait_committed(last, epoch, time.monotonic() + timeout_ms / 1000)

@@ -65,7 +65,7 @@ class TransactionLink:
                     continue
                 by_leader.setdefault(leader, []).append(
                     (i, TxnMarker(marker.producer_id, marker.producer_epoch, marker.commit,
-                                  marker.coordinator_epoch, (tp,))))
+                                  marker.coordinator_epoch, (tp,), marker.transaction_version)))
 
         async def to_leader(leader: int, entries: list[tuple[int, TxnMarker]]) -> None:
             sent = [m for _, m in entries]
@@ -93,7 +93,8 @@ class TransactionLink:
         async def one(marker: TxnMarker, tp: TopicPartition) -> BaseException | None:
             try:
                 await self._plane.write_marker(tp[0], tp[1], marker.producer_id, marker.producer_epoch,
-                                               marker.commit, marker.coordinator_epoch, MARKER_TIMEOUT_MS)
+                                               marker.commit, marker.coordinator_epoch, MARKER_TIMEOUT_MS,
+                                               marker.transaction_version)
             except KraftError as exc:
                 return exc
             if tp[0] == OFFSETS_TOPIC:

@@ -200,11 +200,12 @@ class PartitionReplica(ReplicaReads):
         return base, last, self.leader_epoch
 
     def append_marker(self, producer_id: int, producer_epoch: int, commit: bool,
-                      coordinator_epoch: int) -> tuple[int, int]:
+                      coordinator_epoch: int, transaction_version: int = 1) -> tuple[int, int]:
         """A transaction's COMMIT or ABORT marker (WriteTxnMarkers, always acks=all);
         returns (its offset, leader epoch)."""
         offset, _ = self._leader_write(lambda: (self.log.append_marker(
-            producer_id, producer_epoch, commit, coordinator_epoch, self.leader_epoch), 0), True)
+            producer_id, producer_epoch, commit, coordinator_epoch, self.leader_epoch,
+            transaction_version=transaction_version), 0), True)
         return offset, self.leader_epoch
 
     def _leader_write(self, write: Callable[[], tuple[int, int]], acks_all: bool) -> tuple[int, int]:

@@ -198,17 +198,17 @@ class PartitionLog(LogCutting):
         return header.base_offset, header.last_offset
 
     def append_marker(self, producer_id: int, producer_epoch: int, commit: bool, coordinator_epoch: int,
-                      leader_epoch: int, *, timestamp_ms: int | None = None) -> int:
+                      leader_epoch: int, *, timestamp_ms: int | None = None, transaction_version: int = 1) -> int:
         """Leader path of WriteTxnMarkers: append a COMMIT or ABORT marker for the producer's
         transaction (stamped now unless ``timestamp_ms``) and return its offset. Raises
-        InvalidProducerEpoch for an epoch older than the producer's, and
-        TransactionCoordinatorFenced for a coordinator epoch older than the last marker's.
+        InvalidProducerEpoch for an epoch older than the producer's (or stale, see
+        check_marker), TransactionCoordinatorFenced for a coordinator epoch older than the last marker's.
         A marker with a newer producer epoch fences the older one. A marker when no
         transaction is open here (an empty one, or a retry) is appended all the same."""
         self._check_open()
         if leader_epoch < self.latest_epoch:
             raise StaleLeaderEpoch(f"marker in epoch {leader_epoch}, but epoch {self.latest_epoch} has begun")
-        self.producers.check_marker(producer_id, producer_epoch, coordinator_epoch)
+        self.producers.check_marker(producer_id, producer_epoch, coordinator_epoch, transaction_version)
         batch = encode_control_batch(producer_id, producer_epoch, commit, coordinator_epoch,
                                      self.log_end_offset, leader_epoch, timestamp_ms)
         header = BatchHeader.parse(batch)

@@ -141,16 +141,27 @@ class ProducerStateTable:
                 f"{entry.txn_first_offset}: a non-transactional write must wait for its end")
         return None
 
-    def check_marker(self, producer_id: int, epoch: int, coordinator_epoch: int) -> None:
+    def check_marker(self, producer_id: int, epoch: int, coordinator_epoch: int,
+                     transaction_version: int = 1) -> None:
         """Before a leader appends a COMMIT or ABORT marker: raise InvalidProducerEpoch for
         an epoch older than the producer's, TransactionCoordinatorFenced for a coordinator
-        epoch older than the last marker's (a zombie coordinator)."""
+        epoch older than the last marker's (a zombie coordinator).
+
+        Transactions version 2 (and every fence): a marker carries the epoch after its
+        transaction's, so one at the epoch an open transaction here was written in ended
+        an earlier transaction and arrived late (a delayed request): it would abort the
+        wrong one (Kafka's KAFKA-19446). At that epoch with nothing open it is a retry."""
         entry = self._entries.get(producer_id)
         if entry is None:
             return
         if epoch < entry.epoch:
             raise InvalidProducerEpoch(
                 f"marker for producer {producer_id} has epoch {epoch}, older than its epoch {entry.epoch}")
+        if transaction_version >= 2 and epoch == entry.epoch and entry.txn_first_offset is not None:
+            raise InvalidProducerEpoch(
+                f"marker for producer {producer_id} at epoch {epoch} is stale: the transaction open here "
+                f"since offset {entry.txn_first_offset} was written in that epoch, so its marker comes "
+                f"with the next")
         if coordinator_epoch < entry.coordinator_epoch:
             raise TransactionCoordinatorFenced(
                 f"marker for producer {producer_id} comes from coordinator epoch {coordinator_epoch}; "

@@ -105,7 +105,7 @@ async def _write_markers(host: StateHost, send_markers: SendMarkers, p: int, coo
         if not remaining:
             return True
         marker = TxnMarker(meta.producer_id, meta.producer_epoch, commit, coordinator_epoch,
-                           tuple(sorted(remaining)))
+                           tuple(sorted(remaining)), 2 if meta.bumped_end else 1)
         answers: Any = {}
         try:
             async with asyncio.timeout(MARKER_SEND_TIMEOUT_S):  # a wiring that never answers

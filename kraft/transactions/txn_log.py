@@ -39,6 +39,7 @@ def encode_value(t: TxnTransit) -> bytes:
         "timeout_ms": t.timeout_ms, "state": t.state.value,
         "partitions": [[topic, p] for topic, p in sorted(t.partitions)],
         "start_ms": t.start_ms, "update_ms": t.update_ms, "next_producer_id": t.next_producer_id,
+        **({"bumped_end": True} if t.bumped_end else {}),
     })
 
 
@@ -74,7 +75,8 @@ def parse_value(value: bytes) -> TxnTransit | None:
         return TxnTransit(_int(obj, "producer_id"), _int(obj, "previous_producer_id"), _int(obj, "producer_epoch"),
                           _int(obj, "last_producer_epoch"), _int(obj, "timeout_ms"), state, partitions,
                           _int(obj, "start_ms"), _int(obj, "update_ms"),
-                          _int(obj, "next_producer_id") if "next_producer_id" in obj else -1)  # older records
+                          _int(obj, "next_producer_id") if "next_producer_id" in obj else -1,  # older records
+                          obj.get("bumped_end") is True)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
 

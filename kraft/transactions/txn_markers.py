@@ -51,6 +51,9 @@ class TxnMarker:
     commit: bool
     coordinator_epoch: int
     partitions: tuple[TopicPartition, ...]  # sorted
+    # 2: the epoch was bumped past the transaction's data (transactions version 2, or a
+    # fence), so the leader refuses it where a transaction open at that very epoch shows it late
+    transaction_version: int = 1
 
 
 MarkerAnswers = Mapping[TopicPartition, BaseException | None]

@@ -137,6 +137,9 @@ class TxnTransit:
     update_ms: int  # last change: what expiration looks at
     # transactions version 2, epochs used up: the producer id the Complete state moves to
     next_producer_id: int = NO_PRODUCER_ID
+    # a Prepare state one epoch past its transaction's data (version 2's EndTxn, a fence):
+    # its markers go out as version 2, so a late one cannot end the next transaction
+    bumped_end: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,8 @@ class TransactionMetadata:
     def __init__(self, transactional_id: str, producer_id: int, *, previous_producer_id: int = NO_PRODUCER_ID,
                  producer_epoch: int = NO_PRODUCER_EPOCH, last_producer_epoch: int = NO_PRODUCER_EPOCH,
                  timeout_ms: int, state: TxnState = EMPTY, partitions: Iterable[TopicPartition] = (),
-                 start_ms: int = -1, update_ms: int, next_producer_id: int = NO_PRODUCER_ID) -> None:
+                 start_ms: int = -1, update_ms: int, next_producer_id: int = NO_PRODUCER_ID,
+                 bumped_end: bool = False) -> None:
         self.transactional_id = transactional_id
         self.producer_id = producer_id
         self.previous_producer_id = previous_producer_id
@@ -165,6 +169,7 @@ class TransactionMetadata:
         self.start_ms = start_ms
         self.update_ms = update_ms
         self.next_producer_id = next_producer_id
+        self.bumped_end = bumped_end
 
     @classmethod
     def from_transit(cls, transactional_id: str, t: TxnTransit) -> TransactionMetadata:
@@ -172,13 +177,13 @@ class TransactionMetadata:
         return cls(transactional_id, t.producer_id, previous_producer_id=t.previous_producer_id,
                    producer_epoch=t.producer_epoch, last_producer_epoch=t.last_producer_epoch,
                    timeout_ms=t.timeout_ms, state=t.state, partitions=t.partitions, start_ms=t.start_ms,
-                   update_ms=t.update_ms, next_producer_id=t.next_producer_id)
+                   update_ms=t.update_ms, next_producer_id=t.next_producer_id, bumped_end=t.bumped_end)
 
     def snapshot(self) -> TxnTransit:
         """The current state as a transit (what the log holds for it)."""
         return TxnTransit(self.producer_id, self.previous_producer_id, self.producer_epoch,
                           self.last_producer_epoch, self.timeout_ms, self.state, frozenset(self.partitions),
-                          self.start_ms, self.update_ms, self.next_producer_id)
+                          self.start_ms, self.update_ms, self.next_producer_id, self.bumped_end)
 
     def __repr__(self) -> str:
         return (f"TransactionMetadata({self.transactional_id!r}, pid={self.producer_id}, epoch={self.producer_epoch}, "
@@ -193,7 +198,7 @@ class TransactionMetadata:
     def _prepare(self, state: TxnState, *, producer_id: int | None = None, previous_producer_id: int | None = None,
                  epoch: int | None = None, last_epoch: int | None = None, timeout_ms: int | None = None,
                  partitions: Iterable[TopicPartition] | None = None, start_ms: int | None = None,
-                 update_ms: int, next_producer_id: int = NO_PRODUCER_ID) -> TxnTransit:
+                 update_ms: int, next_producer_id: int = NO_PRODUCER_ID, bumped_end: bool = False) -> TxnTransit:
         if self.state not in VALID_PREVIOUS[state]:
             raise IllegalTxnTransition(f"{self!r}: {state.value} cannot follow {self.state.value}")
         transit = TxnTransit(
@@ -205,7 +210,7 @@ class TransactionMetadata:
             state,
             frozenset(self.partitions if partitions is None else partitions),
             self.start_ms if start_ms is None else start_ms,
-            update_ms, next_producer_id)
+            update_ms, next_producer_id, bumped_end)
         if transit.producer_id < 0:
             raise IllegalTxnTransition(f"{self!r}: illegal producer id {transit.producer_id}")
         if transit.producer_epoch < 0:
@@ -250,7 +255,7 @@ class TransactionMetadata:
         if self.producer_epoch >= MAX_PRODUCER_EPOCH:
             raise IllegalTxnTransition(f"{self!r}: the epoch cannot be bumped past {MAX_PRODUCER_EPOCH}")
         return self._prepare(PREPARE_ABORT, epoch=self.producer_epoch + 1, last_epoch=NO_PRODUCER_EPOCH,
-                             update_ms=now_ms)
+                             update_ms=now_ms, bumped_end=True)
 
     def prepare_add_partitions(self, partitions: Iterable[TopicPartition], now_ms: int) -> TxnTransit:
         start = now_ms if self.state in (EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT) else self.start_ms
@@ -269,7 +274,7 @@ class TransactionMetadata:
         # an abort with nothing open has no start: it starts now
         start = self.start_ms if self.state is ONGOING else now_ms
         return self._prepare(state, epoch=self.producer_epoch + 1, last_epoch=self.producer_epoch, start_ms=start,
-                             update_ms=now_ms, next_producer_id=next_producer_id)
+                             update_ms=now_ms, next_producer_id=next_producer_id, bumped_end=True)
 
     def prepare_complete(self, now_ms: int) -> TxnTransit:
         """Every marker is written: CompleteCommit / CompleteAbort, no partitions."""
@@ -316,7 +321,7 @@ class TransactionMetadata:
         self.timeout_ms, self.state = t.timeout_ms, t.state
         self.partitions = set(t.partitions)
         self.start_ms, self.update_ms = t.start_ms, t.update_ms
-        self.next_producer_id = t.next_producer_id
+        self.next_producer_id, self.bumped_end = t.next_producer_id, t.bumped_end
 
     def remove_partition(self, tp: TopicPartition) -> None:
         """Its marker is written (or the partition is gone): one partition less to wait for."""

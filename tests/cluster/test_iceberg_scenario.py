@@ -49,6 +49,8 @@ def _assert_iceberg_passed(result) -> dict:
     checks = {c.name: c for c in result.checks}
     assert "iceberg" in checks, [c.name for c in result.checks]  # the topic's own check ran and has its row
     ice = checks["iceberg"]
+    if failed:  # in full, with every failing check's examples (an assertion message gets cut)
+        print("\n".join(failed + [f"{c.name}: {e}" for c in result.checks if not c.ok for e in c.examples]))
     assert not failed, (failed, ice.examples)
     assert ice.ok and ice.ran and "iceberg" in [r.name for r in result.verdict.rows], ice.summary
     c = ice.counts

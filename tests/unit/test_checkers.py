@@ -90,6 +90,21 @@ def test_lost_writes_detects_missing_acknowledged_write():
     assert "p0-3" in r.examples[0] and "t-1" in r.examples[0] and "offset 1" in r.examples[0]
 
 
+def test_a_lost_write_says_what_each_replica_holds_at_its_offset():
+    """The example names the mechanism: hidden from the read while replicas keep it (with
+    the producer batch and the markers after it), or replaced on a replica."""
+    h = clean()
+    drop_from_final(h, "p0-3")  # t-1 offset 1: every replica still has it
+    w = write(h, 3)
+    h.producer_batches[1] = [(1, 1, 42, 0, 0)]
+    h.control_offsets[1] = [2, 5]
+    h.replica_logs[1][3] = [(o, 1, "other" if o == 1 else v) for o, _, v in h.replica_logs[1][3]]
+    example = check_lost_writes(h).examples[0]
+    assert f"broker 1 has it at {w.offset}" in example and f"broker 2 has it at {w.offset}" in example
+    assert "broker 3 has other at 1" in example
+    assert "producer 42 epoch 0 wrote 1..1" in example and "next markers at 2, 5" in example
+
+
 def test_lost_writes_acks1_counted_by_level():
     h = clean(acks="1")
     drop_from_final(h, "p0-2")

@@ -156,6 +156,31 @@ def test_the_leader_refuses_what_kafka_refuses_and_writes_nothing(log):
     assert log.first_unstable_offset == end
 
 
+def test_a_late_version_2_marker_cannot_end_the_transaction_that_followed_its_own(log):
+    """Transactions version 2: a marker carries the epoch after its transaction's data, and
+    the producer's next transaction is written at that epoch. A copy of the earlier abort
+    marker that arrives late (a delayed request) must not abort the next transaction's
+    records: it is refused, the open transaction stays open and its own marker (the epoch
+    after) commits it. At that epoch with nothing open the copy is a retry and is taken.
+    A version 1 marker keeps its old rule: the data's own epoch is its epoch."""
+    log.append(txn(1, 0, 0, tag="first"), 1)
+    log.append_marker(1, 1, False, 0, 1, transaction_version=2)  # aborts "first", epoch 1 begins
+    log.append_marker(1, 1, False, 0, 1, transaction_version=2)  # nothing open: a retry, taken
+    nxt, _ = log.append(txn(1, 1, 0, tag="next"), 1)  # the next transaction, at epoch 1
+    end = log.log_end_offset
+    with pytest.raises(InvalidProducerEpoch, match="stale"):
+        log.append_marker(1, 1, False, 0, 1, transaction_version=2)  # the late copy
+    assert log.log_end_offset == end and log.first_unstable_offset == nxt
+    log.append_marker(1, 2, True, 0, 1, transaction_version=2)
+    assert log.first_unstable_offset is None
+    assert [a.first_offset for a in log.aborted_transactions(0, log.log_end_offset)] == [0]
+    assert [v[:4] for v in values(log)] == [b"firs", b"firs", b"next", b"next"]
+    # version 1: commits at the data's epoch, so the same epoch ends an open transaction
+    log.append(txn(2, 0, 0, tag="v1"), 1)
+    log.append_marker(2, 0, True, 0, 1)
+    assert log.first_unstable_offset is None
+
+
 def test_a_retried_transactional_batch_is_not_written_twice(log):
     log.append(txn(1, 0, 0), 1)
     log.append(txn(1, 0, 2), 1)

@@ -220,7 +220,8 @@ async def test_a_new_producer_instance_fences_the_ongoing_transaction(running):
         await coord.end_txn("tx", pid, epoch, commit=True)
     await eventually(coord, lambda: coord.runtime.shards[txn_partition("tx", 2)].txns["tx"].state.value == "CompleteAbort",
                      "the fenced transaction aborted")
-    assert cluster.markers == [TxnMarker(pid, 1, False, 1, (TP0,))]  # the abort carries the bumped epoch
+    # the abort carries the bumped epoch, so it goes out as version 2 (a late copy cannot end the next one)
+    assert cluster.markers == [TxnMarker(pid, 1, False, 1, (TP0,), 2)]
     assert await coord.init_producer_id("tx", 60_000) == (pid, 2)
 
 
@@ -235,7 +236,7 @@ async def test_a_transaction_open_past_its_timeout_is_aborted(tmp_path):
         cluster.now += 1_001
         await eventually(coord, lambda: coord.runtime.shards[txn_partition("slow", 2)].txns["slow"].state.value ==
                          "CompleteAbort", "the timed-out transaction aborted")
-        assert cluster.markers == [TxnMarker(pid, 1, False, 1, (TP1,))]
+        assert cluster.markers == [TxnMarker(pid, 1, False, 1, (TP1,), 2)]
         with pytest.raises(ProducerFenced):
             await coord.end_txn("slow", pid, epoch, commit=True)
     finally:
@@ -299,6 +300,39 @@ async def test_a_new_coordinator_finishes_the_transactions_it_loads(tmp_path):
         assert cluster.markers[-1] == TxnMarker(pid, 0, False, 2, (TP0, TP1))
         assert await state_of(second, "tx") == "CompleteAbort"
         assert await second.init_producer_id("tx", 60_000) == (pid, 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        cluster.close()
+
+
+async def test_a_loaded_version_2_end_still_sends_version_2_markers(tmp_path):
+    """The log keeps that a PrepareCommit bumped the epoch past its data (EndTxn v5): the
+    coordinator that loads it writes the markers as version 2 too, so a partition leader
+    still refuses a late copy once the producer's next transaction is open there."""
+    cluster = Cluster(tmp_path)
+    first = coordinator(cluster)
+    task = asyncio.create_task(first.run())
+    await eventually(first, lambda: len(first.loaded_partitions()) == TXN_PARTITIONS, "partitions loaded")
+    pid, epoch = await first.init_producer_id("tx", 60_000)
+    await first.add_partitions("tx", pid, epoch, [TP0])
+    cluster.refuse[TP0] = [NotLeaderOrFollower("down")] * 10_000
+    await first.end_txn("tx", pid, epoch, commit=True, bump_epoch=True)
+    await eventually(first, lambda: len(cluster.markers) >= 2, "markers retried")
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    p = txn_partition("tx", 2)
+    assert load(cluster.logs[p]).txns["tx"].bumped_end
+    cluster.refuse.clear()
+    for replica in cluster.replicas.values():
+        replica.leader_epoch = 2
+    second = coordinator(cluster)
+    task = asyncio.create_task(second.run())
+    try:
+        await eventually(second, lambda: load(cluster.logs[p]).txns["tx"].state.value == "CompleteCommit",
+                         "the loaded PrepareCommit completed")
+        assert cluster.markers[-1] == TxnMarker(pid, epoch + 1, True, 2, (TP0,), 2)
+        assert not load(cluster.logs[p]).txns["tx"].bumped_end  # the Complete state ends it
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -431,7 +465,7 @@ async def test_v2_end_bumps_the_epoch_writes_markers_with_it_and_answers_retries
     assert (goes_on.producer_id, goes_on.epoch) == (pid, 1)
     await eventually(coord, lambda: coord.runtime.shards[txn_partition("tx", 2)].txns["tx"].state.value == "CompleteCommit",
                      "the commit completed")
-    assert cluster.markers == [TxnMarker(pid, 1, True, 1, (TP0,))]
+    assert cluster.markers == [TxnMarker(pid, 1, True, 1, (TP0,), 2)]
     retried = await coord.end_txn("tx", pid, epoch, commit=True, bump_epoch=True)
     assert (retried.producer_id, retried.epoch) == (pid, 1) and len(cluster.markers) == 1
     with pytest.raises(ProducerFenced):
@@ -455,7 +489,7 @@ async def test_v2_end_at_the_last_epoch_moves_to_a_fresh_producer_id(running):
     goes_on = await coord.end_txn("tx", pid, 32766, commit=True, bump_epoch=True)
     assert goes_on.producer_id == cluster.next_pid != pid and goes_on.epoch == 0
     await eventually(coord, lambda: meta.state.value == "CompleteCommit", "the commit completed")
-    assert cluster.markers == [TxnMarker(pid, 32767, True, 1, (TP0,))]
+    assert cluster.markers == [TxnMarker(pid, 32767, True, 1, (TP0,), 2)]
     assert (meta.producer_id, meta.producer_epoch) == (goes_on.producer_id, 0)
     retried = await coord.end_txn("tx", pid, 32766, commit=True, bump_epoch=True)
     assert (retried.producer_id, retried.epoch) == (goes_on.producer_id, 0)

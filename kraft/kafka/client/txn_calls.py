@@ -1,5 +1,5 @@
 """A broker's transaction requests to other brokers, in Kafka's own messages:
-WriteTxnMarkers (v1) from a transaction coordinator to a partition leader, and
+WriteTxnMarkers (v2: with each marker's transaction version) from a transaction coordinator to a partition leader, and
 AddPartitionsToTxn (v5, the brokers' form) from a partition leader to a transaction's
 coordinator (KIP-890: `verify_only` to check that a batch's partition is in the open
 transaction, or, with transactions version 2, to add it). Both are batched per
@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 
 from kio.schema.add_partitions_to_txn.v5 import request as add_v5
 from kio.schema.types import ProducerId, TopicName, TransactionalId
-from kio.schema.write_txn_markers.v1 import request as markers_v1
-from kio.static.primitive import i16, i32
+from kio.schema.write_txn_markers.v2 import request as markers_v2
+from kio.static.primitive import i8, i16, i32
 
 from kraft.errors import error_from_code
 from kraft.kafka.client.broker_batches import BrokerBatches
@@ -28,11 +28,12 @@ CHECK_TIMEOUT_S = 15.0  # callers bound their own wait (a produce's deadline)
 
 
 async def send_markers(connection: BrokerConnection, markers: list[TxnMarker]) -> list[MarkerAnswers]:
-    request = markers_v1.WriteTxnMarkersRequest(markers=tuple(
-        markers_v1.WritableTxnMarker(
+    request = markers_v2.WriteTxnMarkersRequest(markers=tuple(
+        markers_v2.WritableTxnMarker(
             producer_id=ProducerId(m.producer_id), producer_epoch=i16(m.producer_epoch),
             transaction_result=m.commit, coordinator_epoch=i32(m.coordinator_epoch),
-            topics=tuple(markers_v1.WritableTxnMarkerTopic(name=TopicName(topic), partition_indexes=tuple(
+            transaction_version=i8(m.transaction_version),
+            topics=tuple(markers_v2.WritableTxnMarkerTopic(name=TopicName(topic), partition_indexes=tuple(
                 i32(p) for t, p in m.partitions if t == topic)) for topic in dict.fromkeys(t for t, _ in m.partitions)))
         for m in markers))
     answer = await connection.request(request, MARKER_TIMEOUT_S)
@@ -85,9 +86,12 @@ class TxnCalls:
     async def write_markers(self, leader: int, markers: Sequence[TxnMarker]) -> list[MarkerAnswers]:
         """Each marker's answers, per partition; the markers of one transaction travel as one."""
         merged: dict[tuple[int, int, bool, int], list[tuple[str, int]]] = {}
+        versions: dict[tuple[int, int, bool, int], int] = {}
         for m in markers:
-            merged.setdefault((m.producer_id, m.producer_epoch, m.commit, m.coordinator_epoch), []).extend(m.partitions)
-        together = [TxnMarker(*key, tuple(parts)) for key, parts in merged.items()]
+            key = (m.producer_id, m.producer_epoch, m.commit, m.coordinator_epoch)
+            merged.setdefault(key, []).extend(m.partitions)
+            versions[key] = max(versions.get(key, 1), m.transaction_version)
+        together = [TxnMarker(*key, tuple(parts), versions[key]) for key, parts in merged.items()]
         answers: dict[tuple[int, str, int], BaseException | None] = {}
         for marker, got in zip(together, await asyncio.gather(*(self._markers.call(leader, m) for m in together),
                                                               return_exceptions=True)):

@@ -2,8 +2,9 @@
 each marker's control record appended to each named partition this broker leads and
 committed (acks=all), answered per partition. Only brokers send it: anyone else
 (RequestContext.is_cluster_member: on an open cluster too) gets CLUSTER_AUTHORIZATION_FAILED
-for every partition and nothing is written. v2 carries the marker's transaction version, which the record does
-not need (the epoch it carries is the one the coordinator chose).
+for every partition and nothing is written. v2 carries the marker's transaction version: at 2 the leader
+refuses a marker that arrives after the producer's next transaction began at its epoch (a late one, see
+ProducerStateTable.check_marker); v1 means 1.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ async def write_txn_markers(node: BrokerServices, ctx: RequestContext, request) 
     allowed = ctx.is_cluster_member()
     markers = [TxnMarker(int(m.producer_id), int(m.producer_epoch), bool(m.transaction_result),
                          int(m.coordinator_epoch), tuple(sorted((t.name, int(p)) for t in m.topics
-                                                                for p in t.partition_indexes)))
+                                                                for p in t.partition_indexes)),
+                         int(getattr(m, "transaction_version", 1)) or 1)
                for m in request.markers]
     answers = await node.txn_link.write_here(markers) if allowed else [{} for _ in markers]
     results = []

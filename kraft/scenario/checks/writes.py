@@ -41,7 +41,7 @@ def check_lost_writes(h: History, max_examples: int = MAX_EXAMPLES, **_) -> Chec
 
     examples = Examples(max_examples)
     for w in missing:
-        examples.add(f"{describe_write(h, w)}, not in the final read")
+        examples.add(f"{describe_write(h, w)}, not in the final read; {_replicas_hold(h, w)}")
     summary = (f"{len(missing)} of {len(acked)} acknowledged writes lost "
                f"(acks=all {counts['lost_acks_all']}/{counts['acknowledged_acks_all']}, "
                f"acks=1 {counts['lost_acks_1']}/{counts['acknowledged_acks_1']}); "
@@ -50,6 +50,30 @@ def check_lost_writes(h: History, max_examples: int = MAX_EXAMPLES, **_) -> Chec
         summary += f"; final read incomplete on {', '.join(where(h, p) for p in incomplete)}"
     return CheckResult("lost_writes", not missing, summary, counts, examples.final(),
                        offenders=[f"{where(h, w.partition)}@{_at(w)}={w.value}" for w in missing])
+
+
+def _replicas_hold(h: History, w: Write) -> str:
+    """What each replica's log holds of a lost write, so a failure names its mechanism:
+    a value every replica has at its offset was hidden from the read (a read_committed
+    abort), one that no replica has was truncated or never replicated."""
+    parts = []
+    for broker, records in sorted(h.replica_logs.get(w.partition, {}).items()):
+        at = [o for o, _, v in records if v == w.value]
+        held = next((v for o, _, v in records if o == w.offset), None)
+        if at:
+            parts.append(f"broker {broker} has it at {', '.join(map(str, at))}")
+        elif held is not None:
+            parts.append(f"broker {broker} has {held} at {w.offset}")
+        else:
+            parts.append(f"broker {broker} has no record at {w.offset}")
+    offset = -1 if w.offset is None else w.offset
+    batch = next((b for b in h.producer_batches.get(w.partition, ()) if b[0] <= offset <= b[1]), None)
+    if batch is not None:
+        parts.append(f"producer {batch[2]} epoch {batch[3]} wrote {batch[0]}..{batch[1]}")
+    markers = [o for o in h.control_offsets.get(w.partition, ()) if o > offset][:3]
+    if markers:
+        parts.append(f"next markers at {', '.join(map(str, markers))}")
+    return "; ".join(parts) or "no replica log was read"
 
 
 def check_aborted_reads(h: History, max_examples: int = MAX_EXAMPLES, **_) -> CheckResult:
