@@ -76,6 +76,10 @@ class StateHost(Protocol):
 
     def partition_exists(self, tp: TopicPartition) -> bool: ...
 
+    async def prepare_committed(self, p: int, coordinator_epoch: int, meta: TransactionMetadata) -> bool:
+        """Once the Prepare state is committed in the partition (True), or this node stopped
+        coordinating the id (False)."""
+
     async def write_complete(self, p: int, coordinator_epoch: int, meta: TransactionMetadata) -> None:
         """Append the Complete state of a prepared transaction (nothing when it is not
         prepared any more)."""
@@ -84,7 +88,15 @@ class StateHost(Protocol):
 async def write_markers_then_complete(host: StateHost, send_markers: SendMarkers, p: int, coordinator_epoch: int,
                                       meta: TransactionMetadata) -> None:
     """Write the markers of a prepared transaction until every partition has one,
-    then append its Complete state. Stops when this node stops coordinating it."""
+    then append its Complete state. Stops when this node stops coordinating it.
+
+    Not before the Prepare state is committed: one whose acks=all wait failed (or a load
+    found above the high watermark) may still be cut from the log if the leadership moves
+    before a follower has it. Its markers would already have ended the transaction, say
+    aborted it on a timeout, and the next coordinator, which never saw that, lets the
+    client commit: the client is told "committed" for records its own marker hid."""
+    if not await host.prepare_committed(p, coordinator_epoch, meta):
+        return
     if await _write_markers(host, send_markers, p, coordinator_epoch, meta):
         await _append_complete(host, p, coordinator_epoch, meta)
 

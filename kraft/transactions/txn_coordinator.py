@@ -42,6 +42,7 @@ bump_epoch), and a partition leader adds a transactional batch's partition itsel
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -102,6 +103,7 @@ log = logging.getLogger(__name__)
 # up to this long for them before answering CONCURRENT_TRANSACTIONS (clients retry that
 # only after a backoff: 20 ms for librdkafka and the Java client)
 COMPLETION_WAIT_S = 0.5
+COMMIT_POLL_S = 0.05  # a Prepare state whose acks=all wait failed: how often its commit is looked for
 TOMBSTONES_PER_BATCH = 500
 NO_PRODUCER_ID = -1
 NO_PRODUCER_EPOCH = -1
@@ -135,6 +137,7 @@ class TransactionCoordinator:
         self._image = image
         self._next_producer_id = next_producer_id
         self._send_markers = send_markers
+        self._replicas = replicas
         self._offsets_topic_partitions = offsets_topic_partitions
         self._clock = clock_ms
         topic = InternalTopic(TXN_STATE_TOPIC, TXN_STATE_TOPIC, TXN_STATE_TOPIC + "-{}", settings.state_log_partitions,
@@ -413,6 +416,18 @@ class TransactionCoordinator:
             write_markers_then_complete(self, self._send_markers, p, part.coordinator_epoch, meta),
             f"txn-markers-{tid}")
         part.completions.started(tid, task)
+
+    async def prepare_committed(self, p: int, coordinator_epoch: int, meta: TransactionMetadata) -> bool:
+        """See txn_completion.write_markers_then_complete: polled (a Prepare committed
+        when its write answered passes at once; only one whose acks=all wait failed waits)."""
+        while self.is_current(p, coordinator_epoch, meta):
+            part = self.runtime.shards.get(p)
+            offset = part.cache.offsets.get(meta.transactional_id) if part is not None else None
+            replica = self._replicas.replica(TXN_STATE_TOPIC, p) if self._replicas is not None else None
+            if offset is None or (replica is not None and replica.high_watermark > offset):
+                return True
+            await asyncio.sleep(COMMIT_POLL_S)
+        return False
 
     def partition_exists(self, tp: TopicPartition) -> bool:
         topic = self._image().topic(tp[0])

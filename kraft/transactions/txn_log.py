@@ -87,6 +87,8 @@ class TxnCache:
 
     txns: dict[str, TransactionMetadata] = field(default_factory=dict)
     skipped: int = 0  # records that were not transaction states
+    # transactional id -> the offset of its last record (markers wait until it is committed)
+    offsets: dict[str, int] = field(default_factory=dict)
 
     def replay(self, record: Record) -> None:
         """Apply one record of the log, in log order: at load, and once a write's record
@@ -97,11 +99,14 @@ class TxnCache:
             return
         if record.value is None:
             self.txns.pop(tid, None)
+            self.offsets.pop(tid, None)
             return
         transit = parse_value(record.value)
         if transit is None or transit.state is TxnState.DEAD:
             self.skipped += 1
             return
+        if record.offset is not None:
+            self.offsets[tid] = record.offset
         meta = self.txns.get(tid)
         if meta is None:
             self.txns[tid] = TransactionMetadata.from_transit(tid, transit)

@@ -47,6 +47,12 @@ class Replica(ReplicaReads):
 
     def __init__(self, log: PartitionLog, leader_epoch: int):
         self.log, self.leader_epoch, self.is_leader = log, leader_epoch, True
+        self.hw_held_at: int | None = None  # a follower has not caught up past this offset
+
+    @property
+    def high_watermark(self) -> int:
+        end = self.log.log_end_offset
+        return end if self.hw_held_at is None else min(end, self.hw_held_at)
 
 
 class Cluster:
@@ -64,6 +70,7 @@ class Cluster:
         # the acks=all wait of a Complete state's append: held until set, then failed with
         self.held: asyncio.Event | None = None
         self.replication_fails: Exception | None = None
+        self.prepare_fails: Exception | None = None  # the acks=all wait of a Prepare state's append
         self.now = 10_000_000  # the wall clock the coordinator reads
         if with_txn_topic:
             self.make_txn_topic(TXN_PARTITIONS)
@@ -94,8 +101,11 @@ class Cluster:
         if on_appended is not None:
             on_appended(base)
         await asyncio.sleep(0)  # the followers' acknowledgements
-        if any(t is not None and t.state.value.startswith("Complete")
-               for t in (parse_value(r.value) for r in decode_records(batch, verify=False) if r.value)):
+        states = [t.state.value for t in (parse_value(r.value) for r in decode_records(batch, verify=False) if r.value)
+                  if t is not None]
+        if self.prepare_fails is not None and any(s.startswith("Prepare") for s in states):
+            raise self.prepare_fails
+        if any(s.startswith("Complete") for s in states):
             if self.held is not None:
                 await self.held.wait()
             if self.replication_fails is not None:
@@ -337,6 +347,39 @@ async def test_a_loaded_version_2_end_still_sends_version_2_markers(tmp_path):
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         cluster.close()
+
+
+async def test_no_marker_goes_out_for_a_prepare_state_not_yet_committed(running):
+    """An abort's PrepareAbort is in this node's log but its acks=all wait failed (no
+    follower has it): its markers wait until the partition commits it. Had they gone out,
+    and the record then been cut by a leadership move, the next coordinator would let the
+    client commit a transaction whose records a marker had already aborted. When this node
+    stops leading the partition first, none go out at all."""
+    cluster, coord = running
+    p = txn_partition("tx", 2)
+    replica = cluster.replicas[p]
+    pid, epoch = await coord.init_producer_id("tx", 60_000)
+    await coord.add_partitions("tx", pid, epoch, [TP0])
+    replica.hw_held_at = replica.log.log_end_offset  # the Prepare record will sit above it
+    cluster.prepare_fails = NotEnoughReplicas("NOT_ENOUGH_REPLICAS_AFTER_APPEND: a follower fell behind")
+    with pytest.raises(CoordinatorNotAvailable):
+        await coord.end_txn("tx", pid, epoch, commit=False)
+    await asyncio.sleep(0.3)  # several polls of the commit
+    assert cluster.markers == [] and await state_of(coord, "tx") == "PrepareAbort"
+    replica.hw_held_at = None  # the follower has it now
+    await eventually(coord, lambda: load(replica.log).txns["tx"].state.value == "CompleteAbort", "the abort completed")
+    assert cluster.markers == [TxnMarker(pid, epoch, False, 1, (TP0,))]
+
+    pid, epoch = await coord.init_producer_id("tx", 60_000)
+    await coord.add_partitions("tx", pid, epoch, [TP1])
+    replica.hw_held_at = replica.log.log_end_offset
+    with pytest.raises(CoordinatorNotAvailable):
+        await coord.end_txn("tx", pid, epoch, commit=True)
+    replica.is_leader = False  # the leadership moves before a follower has the record
+    await eventually(coord, lambda: p not in coord.loaded_partitions(), "unloaded")
+    replica.hw_held_at = None
+    await asyncio.sleep(0.3)
+    assert [m.partitions for m in cluster.markers] == [(TP0,)]  # none for the uncommitted PrepareCommit
 
 
 async def test_leadership_is_followed(running):
