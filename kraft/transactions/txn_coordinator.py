@@ -392,8 +392,9 @@ class TransactionCoordinator:
 
     async def _write_ending(self, p: int, transactional_id: str, decide: Decide[A], name: str, now_ms: int) -> A:
         """A write that may prepare the end of a transaction (PrepareCommit /
-        PrepareAbort): its markers are written once that state is in this node's log,
-        whether or not the acks=all wait then goes well."""
+        PrepareAbort): its marker work starts once that state is in this node's log,
+        whether or not the acks=all wait then goes well, and sends nothing before the
+        state is committed (prepare_committed)."""
         prepared = False
 
         def deciding(part: TxnShard) -> tuple[TxnTransit | None, A]:
