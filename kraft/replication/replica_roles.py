@@ -99,8 +99,8 @@ class ReplicaRoles:
         stays what it was until the retry)."""
         whole = self._whole_image(changes)
         self._unopened = {k for k in self._unopened if self._assigned_here(image, k)}
-        removed = [k for k in self._replicas.by_id
-                   if (whole or k[0] in changes.topics) and not self._assigned_here(image, k)]
+        looked_at = list(self._replicas.by_id) if whole else self._replicas.keys_of(changes.topics)
+        removed = [k for k in looked_at if not self._assigned_here(image, k)]
         for key in removed:
             self._remove(key)  # first: a re-created topic of the same name reuses the dir
         self._logs.reconfigure(image)

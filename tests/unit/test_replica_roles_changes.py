@@ -129,6 +129,30 @@ def test_moving_a_partition_away_removes_only_that_replica(cluster):
     assert cluster.manager.replica("b", 1) is not None and cluster.manager.replica("a", 0) is not None
 
 
+def test_a_delta_looks_for_removed_replicas_only_among_the_topics_it_names(cluster):
+    """Which hosted replicas a delta removed is looked for among its topics' partitions
+    only: the table of every replica hosted is not walked (30,000 of them made each delta
+    cost 3-5 ms); a removal still finds its replica."""
+    cluster.commit(*[r for t in range(20) for r in create(f"t{t}", f"id-t{t}")])
+    assert cluster.follow()
+
+    class Walked(dict):
+        walks = 0
+
+        def __iter__(self):
+            Walked.walks += 1
+            return super().__iter__()
+
+    hosted = cluster.manager.hosted
+    hosted.by_id = Walked(hosted.by_id)
+    cluster.commit(PartitionChange(topic_id="id-t3", partition=1, expected_partition_epoch=0,
+                                   replicas=(2,), isr=(2,), leader=2))
+    assert cluster.follow()
+    assert Walked.walks == 0
+    assert cluster.manager.replica("t3", 1) is None and cluster.manager.replica("t3", 0) is not None
+    assert len(hosted) == 2 * 22 - 1 and sorted(hosted.keys_of(["id-t3"])) == [("id-t3", 0)]
+
+
 def test_another_brokers_registration_touches_nothing_this_ones_everything(cluster):
     epoch = cluster.sm.image.brokers[2].broker_epoch
     cluster.commit(BrokerRegistrationChange(broker_id=2, broker_epoch=epoch, fenced=False))
