@@ -21,6 +21,7 @@ from kraft.controller.decommission import status
 from kraft.errors import BadRequest
 
 MAX_BROKER_ID = 2**31 - 1
+MAX_TOGETHER = 1000  # ?together= names a host's other brokers: far fewer than this
 
 
 def add_routes(app: web.Application) -> None:
@@ -32,15 +33,28 @@ def add_routes(app: web.Application) -> None:
 
 
 def broker_id_of(request: web.Request) -> int:
-    raw = request.match_info["broker_id"]
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_BROKER_ID:
-        raise BadRequest(f"a broker id is a non-negative integer, got {raw!r}")
+    return _broker_id(request.match_info["broker_id"])
+
+
+def _broker_id(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > MAX_BROKER_ID:
+        raise BadRequest(f"a broker id is a non-negative integer, got {raw[:20]!r}")
     return int(raw)
 
 
+def together_of(request: web.Request) -> list[int]:
+    """`?together=6,7`: brokers decommissioned with this one (kraft's, for a whole host)."""
+    raw = request.query.get("together", "")
+    parts = raw.split(",", MAX_TOGETHER) if raw else []
+    if len(parts) > MAX_TOGETHER:
+        raise BadRequest(f"together names at most {MAX_TOGETHER} brokers")
+    return [_broker_id(p) for p in parts]
+
+
 async def decommission(request):
-    """Start moving the broker's replicas away; 200 with its progress (as GET answers)."""
-    return json_response(await _decommission(node_of(request), broker_id_of(request)))
+    """Start moving the broker's replicas away; 200 with its progress (as GET answers).
+    `?together=`: brokers leaving with it, which take none of its replicas."""
+    return json_response(await _decommission(node_of(request), broker_id_of(request), together_of(request)))
 
 
 async def delete_broker(request):
@@ -66,7 +80,8 @@ async def decommission_status(request):
     return json_response(status(node_of(request).image, broker_id_of(request)))
 
 
-async def _decommission(node: BrokerServices, broker_id: int) -> dict:
-    result = await node.controller_call(controller_requests.Decommission(broker_id=broker_id))
+async def _decommission(node: BrokerServices, broker_id: int, together: list[int] | None = None) -> dict:
+    result = await node.controller_call(controller_requests.Decommission(broker_id=broker_id,
+                                                                         together=together or []))
     image = await node.wait_metadata(result.get("metadata_offset", 0))
     return status(image, broker_id)

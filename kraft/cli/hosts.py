@@ -131,9 +131,10 @@ def host_recommission(name: str = HostArg, config: Optional[Path] = ConfigOpt):
 
 
 def _each_broker(name: str, config: Optional[Path], action: str) -> None:
-    """One call per broker of the host. A decommission the cluster refuses for one broker
-    is taken back for those already asked, so the host is decommissioned whole or not at
-    all (the cluster judges one broker at a time: the first may move to the second)."""
+    """One call per broker of the host, each decommission naming the host's others as
+    leaving with it (none of them may take its replicas), so the cluster refuses the
+    first one when the host cannot go whole. A refusal later on (the cluster changed
+    meanwhile) is taken back for those already asked."""
     from kraft.cli.broker import show
     from kraft.client.admin_client import AdminError
     cfg, _ = load_config(config)
@@ -142,7 +143,9 @@ def _each_broker(name: str, config: Optional[Path], action: str) -> None:
     done: list[int] = []
     for broker_id in host.node_ids:
         try:
-            result = admin.request("PUT", f"/v1/brokers/{broker_id}/{action}")
+            others = ",".join(str(b) for b in host.node_ids if b != broker_id)
+            query = f"?together={others}" if action == "decommission" and others else ""
+            result = admin.request("PUT", f"/v1/brokers/{broker_id}/{action}{query}")
         except AdminError as exc:
             fail(f"broker {broker_id}: {exc}{_take_back(admin, done, action, name)}")
         done.append(broker_id)

@@ -150,6 +150,10 @@ class Reassign(ControllerRequest):
 class Decommission(ControllerRequest):
     op = "decommission_broker"
     broker_id: int
+    together: list[int] = []  # brokers leaving with it (a host's others): no taker of its replicas
+
+    def payload(self) -> dict[str, Any]:  # without an empty `together`: older controllers forbid it
+        return self.model_dump(mode="json", exclude_defaults=True)
 
 
 class Recommission(ControllerRequest):
@@ -381,7 +385,7 @@ def _reassign(p: dict[str, Any], controller: QuorumController, defaults: dict[st
 
 def _decommission(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:
     req = Decommission.model_validate(p)
-    return lambda image: decommission.decommission(image, req.broker_id)
+    return lambda image: decommission.decommission(image, req.broker_id, req.together)
 
 
 def _recommission(p: dict[str, Any], controller: QuorumController, defaults: dict[str, str]) -> Command:

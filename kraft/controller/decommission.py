@@ -13,6 +13,7 @@ then refused until it is recommissioned. Recommissioning cancels the moves under
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any, TypedDict
 
 from kraft.controller.result import ControllerResult
@@ -26,14 +27,18 @@ from kraft.metadata.records import BrokerDecommission, MetadataRecord, Unregiste
 MAX_MOVES_IN_FLIGHT = 8
 
 
-def decommission(image: MetadataImage, broker_id: int) -> ControllerResult:
-    """Start taking `broker_id` out: refused when the others cannot hold its replicas."""
+def decommission(image: MetadataImage, broker_id: int, together: Iterable[int] = ()) -> ControllerResult:
+    """Start taking `broker_id` out: refused when the others cannot hold its replicas.
+    `together`: brokers leaving with it (a host's others), judged as takers of none of its
+    replicas, so a host goes whole or not at all (one at a time, the first could move to
+    the second and finish before the second is refused)."""
     if broker_id in image.decommissioning:
         return ControllerResult([], status(image, broker_id))  # already leaving (or gone): nothing to add
     broker = image.brokers.get(broker_id)
     if broker is None or "broker" not in broker.roles:
         raise BrokerNotFound(f"broker {broker_id} is not registered")
-    others = [b for b in _brokers(image) if b != broker_id and b not in image.decommissioning]
+    leaving = set(together) | set(image.decommissioning)
+    others = [b for b in _brokers(image) if b != broker_id and b not in leaving]
     if not others:
         raise DecommissionRefused(f"broker {broker_id} is the last broker of the cluster")
     takers = [b for b in others if image.takes_new_replicas(b)]

@@ -122,6 +122,10 @@ def test_a_decommission_the_others_cannot_absorb_is_refused(cluster):
     assert status == 404 and "broker 9" in body["message"], body
     status, body = http_json("PUT", c.url(2) + "/v1/brokers/four/decommission")
     assert status == 400 and body["error_code"] == 400, body
+    for bad in ("3,x", "3,,4", ",".join(["3"] * 1001), "9" * 30):
+        status, body = http_json("PUT", c.url(2) + f"/v1/brokers/4/decommission?together={bad}")
+        assert status == 400 and body["error_code"] == 400 and len(body["message"]) < 200, (bad[:20], body)
+    assert progress(c, 4)["state"] == "active"
     status, body = http_json("PUT", c.url(2) + "/v1/brokers/2/recommission")
     assert status == 409 and "not being decommissioned" in body["message"], body
     listed = kraft(c, "broker", "list")

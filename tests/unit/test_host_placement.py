@@ -256,6 +256,19 @@ def test_decommission_moves_a_replica_only_to_a_host_apart_from_the_others():
     assert co_located(lists(c), machine(layout)) == []
 
 
+def test_a_host_decommissioned_together_is_refused_as_a_whole_before_anything_moves():
+    """Three hosts of two processes, RF 3: alone, broker 1 may go (its replicas to broker
+    2, its host's other process); with broker 2 leaving together, nothing may take them,
+    so the first is refused and no move starts (one at a time, broker 1's moves to 2 could
+    finish before broker 2 were refused: a host half decommissioned)."""
+    c = cluster(grid(3, 2))
+    c.create("t", partitions=6, rf=3)
+    with pytest.raises(DecommissionRefused, match="cannot decommission broker 1: topic 't' has replication factor 3"):
+        dc.decommission(c.image, 1, together=[2])
+    records, answer = dc.decommission(c.image, 1)  # alone it may go
+    assert records and answer["decommissioning"]
+
+
 def test_decommission_is_refused_when_no_broker_is_on_a_host_apart():
     c = cluster([("a", None, [1, 2]), ("b", None, [3, 4]), (None, None, [5])])
     c.create("t", partitions=1, rf=3)
