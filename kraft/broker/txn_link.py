@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from kraft.broker.data_plane import DataPlane
@@ -64,8 +65,7 @@ class TransactionLink:
                     answers[i][tp] = LeaderNotAvailable(f"{tp[0]}-{tp[1]} has no leader")
                     continue
                 by_leader.setdefault(leader, []).append(
-                    (i, TxnMarker(marker.producer_id, marker.producer_epoch, marker.commit,
-                                  marker.coordinator_epoch, (tp,), marker.transaction_version)))
+                    (i, replace(marker, partitions=(tp,))))
 
         async def to_leader(leader: int, entries: list[tuple[int, TxnMarker]]) -> None:
             sent = [m for _, m in entries]

@@ -42,7 +42,6 @@ bump_epoch), and a partition leader adds a transactional batch's partition itsel
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -57,6 +56,7 @@ from kraft.errors import (
     ConcurrentTransactions,
     InvalidProducerIdMapping,
     NotCoordinator,
+    OutcomeUnknown,
     TransactionalIdNotFound,
 )
 from kraft.groups.coordinator_placement import DEFAULT_OFFSETS_TOPIC_PARTITIONS, OFFSETS_TOPIC, coordinator_partition
@@ -103,7 +103,7 @@ log = logging.getLogger(__name__)
 # up to this long for them before answering CONCURRENT_TRANSACTIONS (clients retry that
 # only after a backoff: 20 ms for librdkafka and the Java client)
 COMPLETION_WAIT_S = 0.5
-COMMIT_POLL_S = 0.05  # a Prepare state whose acks=all wait failed: how often its commit is looked for
+COMMIT_WAIT_S = 5.0  # one wait for a Prepare state's commit (PartitionReplica.wait_committed), again while current
 TOMBSTONES_PER_BATCH = 500
 NO_PRODUCER_ID = -1
 NO_PRODUCER_EPOCH = -1
@@ -419,15 +419,24 @@ class TransactionCoordinator:
         part.completions.started(tid, task)
 
     async def prepare_committed(self, p: int, coordinator_epoch: int, meta: TransactionMetadata) -> bool:
-        """See txn_completion.write_markers_then_complete: polled (a Prepare committed
-        when its write answered passes at once; only one whose acks=all wait failed waits)."""
+        """See txn_completion.write_markers_then_complete. A Prepare committed when its
+        write answered passes at once; one whose acks=all wait failed waits on the
+        partition's commits, as a produce's acks=all does (the coordinator epoch is the
+        partition's leader epoch), and is given up when that leadership ends."""
         while self.is_current(p, coordinator_epoch, meta):
             part = self.runtime.shards.get(p)
             offset = part.cache.offsets.get(meta.transactional_id) if part is not None else None
             replica = self._replicas.replica(TXN_STATE_TOPIC, p) if self._replicas is not None else None
-            if offset is None or (replica is not None and replica.high_watermark > offset):
+            if offset is None or replica is None:
+                return offset is None
+            if replica.high_watermark > offset:
                 return True
-            await asyncio.sleep(COMMIT_POLL_S)
+            if not replica.is_leader or replica.leader_epoch != coordinator_epoch:
+                return False  # the next leader's coordinator finishes it from its own log
+            try:
+                await replica.wait_committed(offset, coordinator_epoch, time.monotonic() + COMMIT_WAIT_S)
+            except OutcomeUnknown:
+                pass  # not committed yet (its bound), or the leadership moved: looked at again above
         return False
 
     def partition_exists(self, tp: TopicPartition) -> bool:

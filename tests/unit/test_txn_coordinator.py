@@ -11,6 +11,7 @@ Nothing is timed: waits poll a condition, with a bound so a bug fails instead of
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -22,6 +23,7 @@ from kraft.errors import (
     NotCoordinator,
     NotEnoughReplicas,
     NotLeaderOrFollower,
+    OutcomeUnknown,
     ProducerFenced,
     TransactionalIdNotFound,
 )
@@ -53,6 +55,13 @@ class Replica(ReplicaReads):
     def high_watermark(self) -> int:
         end = self.log.log_end_offset
         return end if self.hw_held_at is None else min(end, self.hw_held_at)
+
+    async def wait_committed(self, last_offset: int, epoch: int, deadline: float) -> None:
+        """As PartitionReplica's: until the HW passes last_offset in that leader epoch."""
+        while self.high_watermark <= last_offset:
+            if not self.is_leader or self.leader_epoch != epoch or time.monotonic() >= deadline:
+                raise OutcomeUnknown("not committed in that epoch")
+            await asyncio.sleep(0.01)
 
 
 class Cluster:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from kio.schema.add_partitions_to_txn.v5 import request as add_v5
 from kio.schema.types import ProducerId, TopicName, TransactionalId
@@ -85,13 +86,10 @@ class TxnCalls:
 
     async def write_markers(self, leader: int, markers: Sequence[TxnMarker]) -> list[MarkerAnswers]:
         """Each marker's answers, per partition; the markers of one transaction travel as one."""
-        merged: dict[tuple[int, int, bool, int], list[tuple[str, int]]] = {}
-        versions: dict[tuple[int, int, bool, int], int] = {}
+        merged: dict[TxnMarker, list[tuple[str, int]]] = {}  # the marker but its partitions -> them
         for m in markers:
-            key = (m.producer_id, m.producer_epoch, m.commit, m.coordinator_epoch)
-            merged.setdefault(key, []).extend(m.partitions)
-            versions[key] = max(versions.get(key, 1), m.transaction_version)
-        together = [TxnMarker(*key, tuple(parts), versions[key]) for key, parts in merged.items()]
+            merged.setdefault(replace(m, partitions=()), []).extend(m.partitions)
+        together = [replace(key, partitions=tuple(parts)) for key, parts in merged.items()]
         answers: dict[tuple[int, str, int], BaseException | None] = {}
         for marker, got in zip(together, await asyncio.gather(*(self._markers.call(leader, m) for m in together),
                                                               return_exceptions=True)):
