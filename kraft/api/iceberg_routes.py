@@ -18,6 +18,7 @@ from kraft.api.access_rules import visible
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
 from kraft.iceberg.names import DLQ, pointer_key, table_names
+from kraft.iceberg.warehouse import Warehouse
 from kraft.errors import KraftError, RetriableError, TopicNotFound
 
 NAMESPACE = "kraft"
@@ -85,22 +86,23 @@ async def load_table(request):
         return error(404, "NoSuchTableException",
                      f"no table {NAMESPACE}.{topic}: no such topic, iceberg.mode is disabled, or no "
                      f"record has been translated yet")
+    files = _warehouse(request)
     try:
-        metadata = await asyncio.to_thread(_read_metadata, location)
+        metadata = await asyncio.to_thread(_read_metadata, files, location)
     except (OSError, ValueError):
         return error(503, "ServiceUnavailableException",
                      f"the metadata of table {NAMESPACE}.{topic} cannot be read now; retry")
-    return json_response({"metadata-location": location, "metadata": metadata, "config": {}})
+    # where a reader finds the files (an object store's endpoint and region); its
+    # credentials are its own
+    return json_response({"metadata-location": location, "metadata": metadata, "config": files.io_properties()})
 
 
-def _read_metadata(location: str) -> dict:
-    if not location.startswith("file://"):
-        raise ValueError("only a local warehouse is served")
-    with open(location[len("file://"):], "rb") as f:
-        data = f.read(MAX_METADATA_BYTES + 1)
-    if len(data) > MAX_METADATA_BYTES:
-        raise ValueError("metadata file too large")
-    parsed = orjson.loads(data)
+def _warehouse(request) -> Warehouse:
+    return node_of(request).iceberg_files
+
+
+def _read_metadata(files: Warehouse, location: str) -> dict:
+    parsed = orjson.loads(files.read(location, MAX_METADATA_BYTES))
     if not isinstance(parsed, dict):
         raise ValueError("metadata file is not an object")
     return parsed
@@ -119,7 +121,7 @@ async def translation(request):
     snapshot: dict = {}
     if location is not None:
         try:
-            snapshot = _current_snapshot(await asyncio.to_thread(_read_metadata, location))
+            snapshot = _current_snapshot(await asyncio.to_thread(_read_metadata, _warehouse(request), location))
         except (OSError, ValueError):
             raise RetriableError(f"the metadata of table {NAMESPACE}.{topic} cannot be read now; retry") from None
     translated = orjson.loads(snapshot.get("summary", {}).get("kraft.offsets", "{}"))

@@ -17,12 +17,12 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from kraft.broker.data_plane import DataPlane
 from kraft.broker.isolation import visible_records_off_loop
 from kraft.errors import KraftError
+from kraft.iceberg.warehouse import Warehouse
 from kraft.metadata.effective_configs import topic_config
 from kraft.metadata.image import MetadataImage
 
@@ -56,7 +56,7 @@ def iceberg_topics(image: MetadataImage) -> list[str]:
 class IcebergTables:
     def __init__(self, node_id: int, image: Callable[[], MetadataImage], defaults: dict[str, str],
                  data_plane: DataPlane, controller_call: ControllerCall, wait_metadata: WaitMetadata,
-                 warehouse: Path):
+                 warehouse: Warehouse):
         self._node_id, self._image, self._defaults = node_id, image, defaults
         self._plane, self._controller_call, self._wait_metadata = data_plane, controller_call, wait_metadata
         self.warehouse = warehouse
@@ -130,7 +130,7 @@ class IcebergTables:
 
         async def sweep() -> None:
             try:
-                await self._off_loop(lambda: remove(leftovers(self.warehouse, live)))
+                await self._off_loop(lambda: remove(self.warehouse, leftovers(self.warehouse, live)))
             except OSError as exc:
                 log.warning("iceberg: the tables of deleted topics not removed: %s", exc)
         self._running[SWEEP] = asyncio.create_task(sweep(), name="iceberg-sweep")
@@ -212,8 +212,8 @@ class IcebergTables:
     def _catalog_now(self) -> Any:
         if self._catalog is None:
             from kraft.iceberg.catalog import KraftCatalog
-            self.warehouse.mkdir(parents=True, exist_ok=True)
-            self._catalog = KraftCatalog(self.warehouse.as_uri(), self._image, self._commit_from_thread)
+            self.warehouse.prepare()
+            self._catalog = KraftCatalog(self.warehouse, self._image, self._commit_from_thread)
         return self._catalog
 
     def _commit_from_thread(self, topic: str, topic_id: str, based_on: str | None, location: str) -> None:

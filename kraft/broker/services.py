@@ -29,6 +29,7 @@ from kraft.config.cluster import ClusterConfig
 from kraft.controller.request_base import ControllerRequest
 from kraft.broker.txn_link import TransactionLink
 from kraft.groups.group_coordinator import GroupCoordinator
+from kraft.iceberg.warehouse import Warehouse
 from kraft.share.share_broker import ShareBroker
 from kraft.broker.share_group_admin import ShareGroupAdmin
 from kraft.broker.share_leaders import ShareLeaders
@@ -92,6 +93,7 @@ class BrokerServices:
     producer_ids: ProducerIdAllocator | None  # None on a controller-only node
     metrics_registry: CollectorRegistry
     client_quotas: ClientQuotaManager  # Kafka's client quotas, for both doors
+    iceberg_files: Warehouse  # Iceberg topics' files (docs/ICEBERG.md): the catalog reads their metadata
     node: NodeState
 
     # -- the metadata image and waiting for it ------------------------------------------

@@ -213,12 +213,15 @@ class ClusterConfig(Table):
         """A file the config names (certificates), relative to the config file's directory."""
         return Path(os.path.normpath(self._base_dir / Path(name).expanduser()))
 
-    def iceberg_warehouse(self, node_id: int) -> Path:
-        """Where Iceberg topics' files go for this node: [iceberg] warehouse, else
-        `iceberg` beside its data dir (one directory the nodes of a machine share)."""
+    def iceberg_warehouse(self, node_id: int) -> str:
+        """Where Iceberg topics' files go for this node, as a URI: [iceberg] warehouse (an
+        s3:// one as it is), else `iceberg` beside its data dir (one directory the nodes of
+        a machine share)."""
+        if self.iceberg.warehouse.startswith("s3://"):
+            return self.iceberg.warehouse.rstrip("/")
         if self.iceberg.warehouse:
-            return self.path_of(self.iceberg.warehouse)
-        return self.node(node_id).data_path.parent / "iceberg"
+            return self.path_of(self.iceberg.warehouse).as_uri()
+        return (self.node(node_id).data_path.parent / "iceberg").as_uri()
 
     @property
     def file_name(self) -> str:

@@ -192,14 +192,37 @@ class StorageSettings(Table):
         600.0, alias="scrub.interval.s")
 
 
-class IcebergSettings(Table):
-    """Iceberg topics (docs/ICEBERG.md): the warehouse directory, relative to the config
-    file's directory. Every node writes tables' files there and the committer reads what
-    the others staged, so on several machines it must be one shared directory mounted at
-    the same path on each. Empty: `iceberg` beside each node's data dir (the nodes of one
-    machine share it)."""
+# a bucket as S3 names them: 3-63 of lower-case letters, digits, dots and hyphens
+_S3_WAREHOUSE = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?")
+_ENDPOINT = re.compile(r"https?://[^/\s]+/?")
 
-    warehouse: Annotated[str, Field(strict=True, max_length=4096)] = ""
+
+def _warehouse(value: str) -> str:
+    if "://" in value and not _S3_WAREHOUSE.fullmatch(value):
+        raise invalid("", f"a warehouse is a directory or s3://bucket/prefix, got {value!r}")
+    return value
+
+
+def _endpoint(value: str) -> str:
+    if value and not _ENDPOINT.fullmatch(value):
+        raise invalid("", f"an endpoint is scheme://host[:port], got {value!r}")
+    return value
+
+
+class IcebergSettings(Table):
+    """Iceberg topics (docs/ICEBERG.md): the warehouse, a directory relative to the config
+    file's directory or an object store's `s3://bucket/prefix`. Every node writes tables'
+    files there and the committer reads what the others staged, so on several machines it
+    must be one bucket, or one shared directory mounted at the same path on each. Empty:
+    `iceberg` beside each node's data dir (the nodes of one machine share it).
+    s3.endpoint: an S3-compatible store's URL (empty: AWS's own); s3.region: the bucket's
+    region. Credentials come from the nodes' environment (the AWS SDK's chain)."""
+
+    warehouse: Annotated[str, Field(strict=True, max_length=4096), AfterValidator(_warehouse)] = ""
+    s3_endpoint: Annotated[str, Field(strict=True, max_length=1024), AfterValidator(_endpoint)] = Field(
+        "", alias="s3.endpoint")
+    s3_region: Annotated[str, Field(strict=True, max_length=64, pattern=r"^[a-z0-9-]*$")] = Field(
+        "", alias="s3.region")
 
 
 _ORIGIN = re.compile(r"https?://[^/\s,]+")

@@ -25,6 +25,7 @@ from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 
 from kraft.iceberg.names import DLQ, NAMESPACE, Pointers, live_key, pointer_key, table_names
+from kraft.iceberg.warehouse import Warehouse
 # kraft checks each commit's precondition itself (the partition's translated offset), so
 # pyiceberg must not retry a commit on its own over a table that moved on
 PARSED_KEPT = 64  # parsed metadata files kept (two tables of each topic this node translates, and more)
@@ -50,8 +51,9 @@ class TableMoved(Exception):
 
 
 class KraftCatalog(MetastoreCatalog):
-    def __init__(self, warehouse: str, image: Callable[[], Pointers], commit: Commit):
-        super().__init__("kraft", warehouse=warehouse)
+    def __init__(self, warehouse: Warehouse, image: Callable[[], Pointers], commit: Commit):
+        super().__init__("kraft", warehouse=warehouse.uri, **warehouse.io_properties())
+        self.files = warehouse  # the staged rounds and housekeeping's listings
         self._image = image
         self._commit = commit
         self._lock = threading.Lock()

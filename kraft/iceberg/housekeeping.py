@@ -14,13 +14,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
@@ -29,6 +26,7 @@ from pyiceberg.table import Table
 from kraft.iceberg.catalog import KraftCatalog, TableMoved
 from kraft.iceberg.names import DLQ
 from kraft.iceberg.staged import staged, staged_dir
+from kraft.iceberg.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -99,42 +97,29 @@ def _within_budget(groups: list[list[Any]], min_files: int) -> list[list[Any]]:
     return taken
 
 
-def remove_orphans(table: Table, keep: set[str], now: float | None = None, age_s: float = ORPHAN_AGE_S) -> int:
+def remove_orphans(table: Table, keep: set[str], files: Warehouse, now: float | None = None,
+                   age_s: float = ORPHAN_AGE_S) -> int:
     """Delete the table's data and metadata files that none of its snapshots, its metadata
     log nor `keep` (the staged rounds' files) names and that are older than age_s; how
     many went."""
-    root = _local(table.metadata.location)
-    if root is None:
+    root = files.path(table.metadata.location)
+    if not root:
         return 0
     data, others = _referenced(table)
-    if not all(os.path.exists(p) for p in data):
-        # a path spelt in a way _local does not read would make every file look orphaned
+    data, others, keep = (_paths(files, s) for s in (data, others, keep))
+    found = {path: mtime for sub in ("data", "metadata") for path, mtime in files.files(f"{root}/{sub}")}
+    if not data <= found.keys():
+        # a path spelt in a way the listing does not would make every file look orphaned
         log.warning("iceberg: %s: a data file is not where its manifest says; no orphan removed", table.name())
         return 0
-    kept = data | others | _locals(keep)
+    kept = data | others | keep
     now = time.time() if now is None else now
     removed = 0
-    for sub in ("data", "metadata"):
-        for dirpath, _, names in os.walk(Path(root) / sub):
-            for n in names:
-                path = os.path.join(dirpath, n)
-                if path in kept:
-                    continue
-                try:
-                    if now - os.stat(path).st_mtime >= age_s:
-                        os.unlink(path)
-                        removed += 1
-                except FileNotFoundError:
-                    pass
+    for path, mtime in found.items():
+        if path not in kept and now - mtime >= age_s:
+            files.remove(path)
+            removed += 1
     return removed
-
-
-def _local(uri: str) -> str | None:
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("file", ""):
-        return None  # kraft's warehouse is a directory (not yet an object store)
-    # not unquoted: pyarrow writes a partition value's %XX (a key's base64 "=") as is
-    return os.path.normpath(parsed.path)
 
 
 def _referenced(table: Table) -> tuple[set[str], set[str]]:
@@ -152,17 +137,17 @@ def _referenced(table: Table) -> tuple[set[str], set[str]]:
     for path, manifest in manifests.items():
         others.add(path)
         data.update(e.data_file.file_path for e in manifest.fetch_manifest_entry(table.io, discard_deleted=False))
-    return _locals(data), _locals(others)
+    return data, others
 
 
-def _locals(uris: set[str]) -> set[str]:
-    return {p for p in map(_local, uris) if p is not None}
+def _paths(files: Warehouse, locations: set[str]) -> set[str]:
+    return {p for p in map(files.path, locations) if p}
 
 
-def staged_files(table: Table) -> set[str]:
+def staged_files(table: Table, files: Warehouse) -> set[str]:
     """The files the table's staged rounds name, its dead-letter table's included (a
     table's rounds stage both, in the table's directory)."""
-    rounds = staged(staged_dir(table.metadata.location), table.metadata.format_version)
+    rounds = staged(files, staged_dir(table.metadata.location), table.metadata.format_version)
     return {f.file_path for r in rounds for f in (*r.files, *r.dlq_files)}
 
 
@@ -190,9 +175,9 @@ class Housekeeping:
                 return
             # the staged rounds before the table: a round committed in between is then in
             # the table's snapshots (its staged file gone), never in neither
-            keep = staged_files(table)
+            keep = staged_files(table, self.catalog.files)
             for t in (self.catalog.load(self.topic), self.catalog.load(self.topic + DLQ)):
                 if t is not None:
-                    removed = remove_orphans(t, keep)
+                    removed = remove_orphans(t, keep, self.catalog.files)
                     if removed:
                         log.info("iceberg: %s: %d unreferenced files removed", t.name(), removed)

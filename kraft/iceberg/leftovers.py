@@ -7,36 +7,32 @@ take the files of a topic it has not heard of yet."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from kraft.iceberg.names import NAMESPACE
+from kraft.iceberg.warehouse import Warehouse
 from kraft.metadata.records import KEPT_TABLE
 
 GRACE_S = 300.0  # a directory written to this recently is never removed
 _DIR = re.compile(r".+-([0-9a-f]{32})(-dlq)?")  # kraft's topic ids: 32 hex digits
 
 
-def leftovers(warehouse: Path, live_topic_ids: Iterable[str], now: float | None = None) -> list[Path]:
-    """The table directories whose topic id is not live, untouched for GRACE_S."""
+def leftovers(warehouse: Warehouse, live_topic_ids: Iterable[str], now: float | None = None) -> list[str]:
+    """The paths of the table directories whose topic id is not live, untouched for GRACE_S."""
     live = set(live_topic_ids)
-    root = warehouse / NAMESPACE
     now = time.time() if now is None else now
     out = []
-    try:
-        entries = list(os.scandir(root))
-    except FileNotFoundError:
-        return []
-    for entry in entries:
-        found = _DIR.fullmatch(entry.name)
-        if found is None or found.group(1) in live or not entry.is_dir(follow_symlinks=False):
+    for name, path in warehouse.directories(f"{warehouse.uri}/{NAMESPACE}"):
+        found = _DIR.fullmatch(name)
+        if found is None or found.group(1) in live:
             continue
-        if now - _newest(Path(entry.path)) >= GRACE_S:
-            out.append(Path(entry.path))
+        try:
+            if now - warehouse.newest(path) >= GRACE_S:
+                out.append(path)
+        except FileNotFoundError:
+            pass  # another node removed it first
     return out
 
 
@@ -52,17 +48,6 @@ def kept_ids(iceberg_tables: Mapping[str, str]) -> set[str]:
     return out
 
 
-def remove(directories: Iterable[Path]) -> None:
+def remove(warehouse: Warehouse, directories: Iterable[str]) -> None:
     for directory in directories:
-        shutil.rmtree(directory, ignore_errors=True)  # another node of the host may be at it too
-
-
-def _newest(directory: Path) -> float:
-    """The latest change in the table's directory (its metadata and staged rounds)."""
-    newest = directory.stat().st_mtime
-    for sub in ("metadata", "kraft-staged"):
-        try:
-            newest = max(newest, (directory / sub).stat().st_mtime)
-        except FileNotFoundError:
-            pass
-    return newest
+        warehouse.remove_tree(directory)

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
+import posixpath
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.typedef import Record
+
+from kraft.iceberg.warehouse import Warehouse
 
 DIR = "kraft-staged"
 MAX_STAGED_BYTES = 16 * 1024 * 1024  # a staged file larger than this is not one kraft wrote
@@ -35,69 +36,56 @@ class Staged:
     start: int | None  # the table's offset for the partition when the round began (None: none yet)
     end: int
     files: tuple[DataFile, ...]
-    path: Path  # the staged file itself
+    location: str  # the staged file itself
     dlq_files: tuple[DataFile, ...] = ()  # for the dead-letter table
 
-
-def staged_dir(table_location: str) -> Path:
-    if not table_location.startswith("file://"):
-        raise ValueError("only a local warehouse can stage rounds")
-    return Path(table_location[len("file://"):]) / DIR
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.location)
 
 
-def stage(directory: Path, partition: int, start: int | None, end: int, files: list[DataFile], spec_id: int,
-          dlq_files: list[DataFile] | None = None, dlq_spec_id: int = 0) -> Path:
-    """Write a staged round atomically (whole or absent to the committer); `spec_id`: the
-    partition spec the files were written with (`dlq_spec_id`: the dead-letter table's)."""
-    directory.mkdir(parents=True, exist_ok=True)
+def staged_dir(table_location: str) -> str:
+    return f"{table_location.rstrip('/')}/{DIR}"
+
+
+def stage(warehouse: Warehouse, directory: str, partition: int, start: int | None, end: int,
+          files: list[DataFile], spec_id: int, dlq_files: list[DataFile] | None = None,
+          dlq_spec_id: int = 0) -> str:
+    """Write a staged round, whole or absent to the committer; `spec_id`: the partition
+    spec the files were written with (`dlq_spec_id`: the dead-letter table's)."""
     body = json.dumps({"partition": partition, "start": start, "end": end, "spec_id": spec_id,
                        "files": [_file_json(f) for f in files], "dlq_spec_id": dlq_spec_id,
                        "dlq_files": [_file_json(f) for f in dlq_files or ()]}).encode()
-    name = f"{partition}-{uuid.uuid4().hex}.json"
-    tmp = directory / f".{name}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(body)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, directory / name)
-    return directory / name
+    location = f"{directory}/{partition}-{uuid.uuid4().hex}.json"
+    warehouse.put(location, body)
+    return location
 
 
-def staged(directory: Path, format_version: Any, partition: int | None = None) -> list[Staged]:
+def staged(warehouse: Warehouse, directory: str, format_version: Any, partition: int | None = None) -> list[Staged]:
     """The rounds staged in `directory` (of one partition, when given); unreadable files
     are left out (a half-written temporary file never has a final name)."""
-    try:
-        names = sorted(n for n in os.listdir(directory) if n.endswith(".json") and not n.startswith("."))
-    except FileNotFoundError:
-        return []
+    names = sorted(n for n in warehouse.names(directory) if n.endswith(".json") and not n.startswith("."))
     out = []
     for name in names:
         if partition is not None and not name.startswith(f"{partition}-"):
             continue
         try:
-            out.append(_read(directory / name, format_version))
+            out.append(_read(warehouse, f"{directory}/{name}", format_version))
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return out
 
 
-def drop(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+def drop(warehouse: Warehouse, location: str) -> None:
+    warehouse.delete(location)
 
 
-def _read(path: Path, format_version: Any) -> Staged:
-    with open(path, "rb") as f:
-        data = f.read(MAX_STAGED_BYTES + 1)
-    if len(data) > MAX_STAGED_BYTES:
-        raise ValueError("staged file too large")
-    doc = json.loads(data)
+def _read(warehouse: Warehouse, location: str, format_version: Any) -> Staged:
+    doc = json.loads(warehouse.read(location, MAX_STAGED_BYTES))
     start = doc["start"]
     files = tuple(_file_from(d, format_version, int(doc["spec_id"])) for d in doc["files"])
     dlq = tuple(_file_from(d, format_version, int(doc.get("dlq_spec_id", 0))) for d in doc.get("dlq_files", ()))
-    return Staged(int(doc["partition"]), None if start is None else int(start), int(doc["end"]), files, path, dlq)
+    return Staged(int(doc["partition"]), None if start is None else int(start), int(doc["end"]), files, location, dlq)
 
 
 def _file_json(f: DataFile) -> dict[str, Any]:

@@ -70,10 +70,11 @@ class PartitionTranslation:
         if table is None:
             return Start(None, None)  # its first round makes it
         offset = translated(table).get(self.partition)
-        rounds = staged(staged_dir(table.metadata.location), table.metadata.format_version, self.partition)
+        files = self.catalog.files
+        rounds = staged(files, staged_dir(table.metadata.location), table.metadata.format_version, self.partition)
         for round_ in rounds:
             if _behind(round_, offset):
-                drop(round_.path)  # committed already, or refused: the table moved past its start
+                drop(files, round_.location)  # committed already, or refused: the table moved past its start
         chain = _chain([r for r in rounds if not _behind(r, offset)], offset)
         if len(chain) >= MAX_CHAIN:
             return None
@@ -92,8 +93,8 @@ class PartitionTranslation:
                     for r in rows]  # the log's records, made rows here, off the event loop
             written = round_files(self.catalog, self.topic, self.mode, self.spec_text, rows, registry)
         table = written.table
-        stage(staged_dir(table.metadata.location), self.partition, start.offset, end, written.files,
-              table.metadata.default_spec_id, written.dlq_files,
+        stage(self.catalog.files, staged_dir(table.metadata.location), self.partition, start.offset, end,
+              written.files, table.metadata.default_spec_id, written.dlq_files,
               written.dlq.metadata.default_spec_id if written.dlq is not None else 0)
         return len(rows) - written.refused
 
@@ -106,7 +107,7 @@ def _chain(rounds: list[Staged], offset: int | None) -> list[Staged]:
     """The rounds that follow on from `offset`, each starting where the one before ended
     (of two that start at one offset, the first by name: the committer takes the same)."""
     by_start: dict[int | None, Staged] = {}
-    for round_ in sorted(rounds, key=lambda r: r.path.name):
+    for round_ in sorted(rounds, key=lambda r: r.name):
         by_start.setdefault(round_.start, round_)
     chain: list[Staged] = []
     at = offset
@@ -132,11 +133,11 @@ class TableCommitter:
             return 0  # its partitions' first round makes it
         for _ in range(COMMIT_TRIES):
             offsets = translated(table)
-            rounds = staged(staged_dir(table.metadata.location), table.metadata.format_version)
+            rounds = staged(self.catalog.files, staged_dir(table.metadata.location), table.metadata.format_version)
             by_partition: dict[int, list[Staged]] = {}
             for round_ in rounds:
                 if _behind(round_, offsets.get(round_.partition)):
-                    drop(round_.path)  # committed already, or refused
+                    drop(self.catalog.files, round_.location)  # committed already, or refused
                 else:
                     by_partition.setdefault(round_.partition, []).append(round_)
             taken = {p: chain for p, rs in by_partition.items() if (chain := _chain(rs, offsets.get(p)))}
@@ -155,7 +156,7 @@ class TableCommitter:
                 continue
             for chain in taken.values():
                 for round_ in chain:
-                    drop(round_.path)
+                    drop(self.catalog.files, round_.location)
             return sum(len(chain) for chain in taken.values())
         raise TableMoved(f"{self.topic}: the table kept moving; the next round retries")
 

@@ -17,6 +17,7 @@ from kraft.config.cluster import ClusterConfig
 from kraft.coordinator.runtime import AppendLocal, ControllerCall, ReplicaLookup, WaitMetadata
 from kraft.groups.group_coordinator import GroupCoordinator
 from kraft.broker.iceberg_tables import IcebergTables
+from kraft.iceberg.warehouse import Warehouse, for_node as warehouse_for
 from kraft.internode.peers import Peers
 from kraft.metadata.image import MetadataImage
 from kraft.share.share_broker import ShareBroker
@@ -42,6 +43,7 @@ class Coordinators:
     share_leaders: ShareLeaders  # the REST door's share consumers at the partition leaders
     share_admin: ShareGroupAdmin  # deleting share groups, altering their offsets
     iceberg: IcebergTables | None  # a broker's Iceberg topics' translators
+    warehouse: Warehouse  # their files, which the catalog (on every node) reads
 
     def by_task(self) -> dict[str, NodeTask]:
         tasks: dict[str, NodeTask] = {
@@ -73,9 +75,9 @@ def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], 
 
     shares = ShareBroker(config.groups, image, share_link.read, share_link.write, dead_letter)
     share_leaders = ShareLeaders(node_id, data_plane, shares, peers)
+    warehouse = warehouse_for(config, node_id)
     iceberg = None if replicas is None else IcebergTables(
-        node_id, image, dict(config.topic_defaults), data_plane, controller_call, wait_metadata,
-        config.iceberg_warehouse(node_id))
+        node_id, image, dict(config.topic_defaults), data_plane, controller_call, wait_metadata, warehouse)
     return Coordinators(groups, transactions, share_state, txn_link, shares, share_leaders,
                         ShareGroupAdmin(node_id, shares, share_state, share_link, share_leaders, peers, image),
-                        iceberg)
+                        iceberg, warehouse)

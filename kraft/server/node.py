@@ -426,7 +426,7 @@ class Node:
             access=self.access, producer_ids=self.producer_ids, metrics_registry=self.metrics.registry,
             client_quotas=ClientQuotaManager(lambda: self.image.client_quotas, self.config.cluster.quota_window_num,
                                              self.config.cluster.quota_window_size_seconds),
-            node=self)
+            iceberg_files=built.warehouse, node=self)
 
     def _kafka_listener(self, services: BrokerServices) -> KafkaListeners | None:
         if self.node_config.kafka_port is None:

@@ -524,8 +524,17 @@ def test_a_broker_without_a_kafka_port_refuses_to_load(tmp_path):
 
 def test_the_iceberg_warehouse_is_beside_the_data_dirs_or_where_the_file_says(tmp_path):
     config = load_cluster_config(write(tmp_path, THREE_NODES))
-    assert config.iceberg_warehouse(2) == tmp_path / "data" / "iceberg"  # the nodes of a machine share it
+    assert config.iceberg_warehouse(2) == (tmp_path / "data" / "iceberg").as_uri()  # the nodes of a machine share it
     config = load_cluster_config(write(tmp_path, THREE_NODES + '[iceberg]\nwarehouse = "../shared/wh"\n'))
-    assert config.iceberg_warehouse(1) == tmp_path.parent / "shared" / "wh"  # relative to the file
+    assert config.iceberg_warehouse(1) == (tmp_path.parent / "shared" / "wh").as_uri()  # relative to the file
+    # an object store for several machines: the same bucket for every node
+    config = load_cluster_config(write(tmp_path, THREE_NODES + '[iceberg]\nwarehouse = "s3://lake-1/kraft/"\n'
+                                                               '"s3.endpoint" = "http://127.0.0.1:9000"\n'
+                                                               '"s3.region" = "eu-west-1"\n'))
+    assert config.iceberg_warehouse(1) == config.iceberg_warehouse(3) == "s3://lake-1/kraft"
+    assert (config.iceberg.s3_endpoint, config.iceberg.s3_region) == ("http://127.0.0.1:9000", "eu-west-1")
+    for bad in ('warehouse = "gs://lake/kraft"', 'warehouse = "s3://A_B/x"', 'warehouse = "s3://"',
+                '"s3.endpoint" = "127.0.0.1:9000"', '"s3.region" = "EU West"'):
+        assert "iceberg." in load_error(tmp_path, THREE_NODES + f"[iceberg]\n{bad}\n"), bad
     assert "iceberg.warehous" in load_error(tmp_path, THREE_NODES + '[iceberg]\nwarehous = "x"\n')
     assert "iceberg.warehouse" in load_error(tmp_path, THREE_NODES + "[iceberg]\nwarehouse = 3\n")

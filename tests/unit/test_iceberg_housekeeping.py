@@ -13,6 +13,7 @@ pytest.importorskip("pyarrow", reason="pyarrow is an Iceberg topics dependency")
 pytest.importorskip("pyiceberg", reason="pyiceberg is an Iceberg topics dependency")
 
 from kraft.iceberg import housekeeping  # noqa: E402
+from kraft.iceberg.warehouse import Warehouse  # noqa: E402
 from kraft.iceberg.catalog import KraftCatalog  # noqa: E402
 from kraft.iceberg.housekeeping import Housekeeping, compact, remove_orphans, staged_files  # noqa: E402
 from kraft.iceberg.layout import Row  # noqa: E402
@@ -30,7 +31,7 @@ def rows(partition, first, count):
 @pytest.fixture
 def setup(tmp_path):
     pointers = Pointers()
-    catalog = KraftCatalog((tmp_path / "warehouse").as_uri(), lambda: pointers, pointers.commit)
+    catalog = KraftCatalog(Warehouse((tmp_path / "warehouse").as_uri()), lambda: pointers, pointers.commit)
     return pointers, catalog, TableCommitter(catalog, "events")
 
 
@@ -108,13 +109,13 @@ def test_orphans_go_and_what_a_snapshot_or_a_staged_round_names_stays(setup, mon
     with open(stray, "wb") as f:
         f.write(b"PAR1")
     in_snapshots = {f[len("file://"):] for f in table.inspect.files().column("file_path").to_pylist()}
-    assert remove_orphans(table, staged_files(table), now=time.time()) == 0  # nothing is old enough yet
-    removed = remove_orphans(table, staged_files(table), now=time.time() + LATER)
+    assert remove_orphans(table, staged_files(table, catalog.files), catalog.files, now=time.time()) == 0  # nothing is old enough yet
+    removed = remove_orphans(table, staged_files(table, catalog.files), catalog.files, now=time.time() + LATER)
     left = files_on_disk(root)
     assert not os.path.exists(stray)
-    assert in_snapshots <= left and {f[len("file://"):] for f in staged_files(table)} <= left
+    assert in_snapshots <= left and {f[len("file://"):] for f in staged_files(table, catalog.files)} <= left
     assert not (replaced - {p for p in replaced if p in in_snapshots}) & left  # the compacted-away files went
-    assert removed >= 5 and left == in_snapshots | {f[len("file://"):] for f in staged_files(table)}
+    assert removed >= 5 and left == in_snapshots | {f[len("file://"):] for f in staged_files(table, catalog.files)}
     assert committer.commit() == 1  # the staged round still lands whole
     assert table_rows(catalog) == [(0, o) for o in range(12)]
     for name in files_on_disk(root, "metadata"):  # what the current metadata names is all still there
@@ -154,5 +155,5 @@ def test_orphans_of_a_table_partitioned_by_key_go_too(setup, monkeypatch):
     p.stage(p.start(), [Row(0, 6, 1_700_000_000_006, b"k", b"v6", ()), ], 7)
     assert committer.commit() == 1  # expires the snapshots that held the two small files
     table = catalog.load("events")
-    assert remove_orphans(table, staged_files(table), now=time.time() + LATER) >= 2
+    assert remove_orphans(table, staged_files(table, catalog.files), catalog.files, now=time.time() + LATER) >= 2
     assert table_rows(catalog) == [(0, o) for o in range(7)]

@@ -8,6 +8,7 @@ import os
 import time
 
 from kraft.iceberg.leftovers import GRACE_S, kept_ids, leftovers, remove
+from kraft.iceberg.warehouse import Warehouse
 
 LIVE, GONE = "a" * 32, "b" * 32
 
@@ -33,12 +34,13 @@ def test_only_old_tables_of_gone_topics_are_found_and_removed(tmp_path):
     other = table(tmp_path, "not-a-table")
     for d in (live, gone, gone_dlq, other):
         age(d, GRACE_S + 10)
-    found = leftovers(tmp_path, [LIVE])
-    assert sorted(found) == sorted([gone, gone_dlq])
-    remove(found)
+    warehouse = Warehouse(tmp_path.as_uri())
+    found = leftovers(warehouse, [LIVE])
+    assert sorted(found) == sorted([str(gone), str(gone_dlq)])
+    remove(warehouse, found)
     assert not gone.exists() and not gone_dlq.exists()
     assert live.exists() and fresh.exists() and other.exists()
-    assert leftovers(tmp_path / "nowhere", []) == []
+    assert leftovers(Warehouse((tmp_path / "nowhere").as_uri()), []) == []
 
 
 def test_a_kept_tables_directory_stays_after_its_topic_is_gone(tmp_path):
@@ -50,4 +52,4 @@ def test_a_kept_tables_directory_stays_after_its_topic_is_gone(tmp_path):
     pointers = {"kept:history": (kept / "metadata" / "00000.metadata.json").as_uri(),
                 "kept:history~dlq": (kept_dlq / "metadata" / "00000.metadata.json").as_uri(), LIVE: "file:///x"}
     assert kept_ids(pointers) == {GONE}
-    assert leftovers(tmp_path, [LIVE, *kept_ids(pointers)]) == [dropped]
+    assert leftovers(Warehouse(tmp_path.as_uri()), [LIVE, *kept_ids(pointers)]) == [str(dropped)]

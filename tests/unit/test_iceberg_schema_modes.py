@@ -15,6 +15,7 @@ fastavro = pytest.importorskip("fastavro", reason="fastavro writes the Avro test
 
 from registry_fixtures import Registry  # noqa: E402
 
+from kraft.iceberg.warehouse import Warehouse  # noqa: E402
 from kraft.iceberg.catalog import KraftCatalog, TableMoved  # noqa: E402
 from kraft.iceberg.layout import Row  # noqa: E402
 from kraft.iceberg.round_files import ModeChanged  # noqa: E402
@@ -52,7 +53,7 @@ def row(offset, value) -> Row:
 @pytest.fixture
 def world(tmp_path):
     pointers, registry = Pointers(), Registry(FORMATS)
-    catalog = KraftCatalog((tmp_path / "w").as_uri(), lambda: pointers, pointers.commit)
+    catalog = KraftCatalog(Warehouse((tmp_path / "w").as_uri()), lambda: pointers, pointers.commit)
     return pointers, registry, catalog
 
 

@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("pyarrow", reason="pyarrow is an Iceberg topics dependency")
 pytest.importorskip("pyiceberg", reason="pyiceberg is an Iceberg topics dependency")
 
+from kraft.iceberg.warehouse import Warehouse  # noqa: E402
 from kraft.iceberg.catalog import KraftCatalog, TableMoved  # noqa: E402
 from kraft.iceberg.layout import Row  # noqa: E402
 from kraft.iceberg.translator import PartitionTranslation, Start, TableCommitter, translated  # noqa: E402
@@ -44,7 +45,7 @@ def table_offsets(catalog):
 @pytest.fixture
 def setup(tmp_path):
     pointers = Pointers()
-    catalog = KraftCatalog((tmp_path / "warehouse").as_uri(), lambda: pointers, pointers.commit)
+    catalog = KraftCatalog(Warehouse((tmp_path / "warehouse").as_uri()), lambda: pointers, pointers.commit)
     return pointers, catalog, TableCommitter(catalog, "events")
 
 

@@ -24,7 +24,7 @@ async def test_a_local_quorum_description_comes_from_the_node():
         partition_reader=unused, groups=unused, shares=unused, share_coordinator=unused, share_leaders=unused, share_admin=unused,
         transactions=unused, txn_link=unused, access=unused,
         producer_ids=None,
-        metrics_registry=unused, client_quotas=unused, node=state)
+        metrics_registry=unused, client_quotas=unused, iceberg_files=unused, node=state)
     app = web.Application()
     app[NODE_KEY] = services
     request = make_mocked_request("GET", "/v3/clusters/c1/quorum?local=1", match_info={"cluster_id": "c1"},

@@ -1,0 +1,120 @@
+"""Iceberg topics with the warehouse on an object store: cluster.toml's `[iceberg]
+warehouse = "s3://..."` (docs/ICEBERG.md, "Storage"), the way nodes on several machines
+share one. The store is an S3 endpoint in a process of its own (tests/unit/s3_store.py);
+the nodes reach it with the credentials in their environment, DuckDB and pyiceberg with
+theirs, and find it through kraft's catalog (LoadTable names the endpoint).
+
+The table must hold each committed record once when the committer's node is killed
+mid-stream, as on a directory, and leave the catalog with its topic.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cluster_client import create_topic
+
+from kraft.server.local_cluster import LocalCluster, http_json
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "unit"))
+from s3_store import S3Store  # noqa: E402
+from test_iceberg import Acked, producer  # noqa: E402
+
+pytestmark = pytest.mark.cluster
+duckdb = pytest.importorskip("duckdb", reason="needs duckdb (the test extras)")
+pyiceberg_rest = pytest.importorskip("pyiceberg.catalog.rest", reason="needs pyiceberg")
+
+TABLE_WAIT_S = 90  # the table trails the log by iceberg.target.lag.ms; a loaded 2-core machine more
+
+
+def duckdb_rows(c, store: S3Store, node: int, topic: str) -> list[tuple]:
+    """(partition, offset, value) of every row, read by DuckDB through `node`'s catalog;
+    DuckDB's own S3 credentials, the endpoint from the catalog."""
+    con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    try:
+        for name in ("avro", "httpfs", "iceberg"):
+            package = importlib.import_module(f"duckdb_extension_{name}")
+            (path,) = glob.glob(f"{package.__path__[0]}/extensions/*/{name}.duckdb_extension")
+            con.execute(f"LOAD '{path}'")
+        con.execute(f"CREATE SECRET (TYPE s3, KEY_ID '{store.env['AWS_ACCESS_KEY_ID']}', "
+                    f"SECRET '{store.env['AWS_SECRET_ACCESS_KEY']}', REGION 'us-east-1')")
+        con.execute(f"ATTACH 'kraft' AS k (TYPE iceberg, ENDPOINT '{c.url(node)}/iceberg', AUTHORIZATION_TYPE 'none')")
+        return con.execute(f"SELECT kafka.partition, kafka.offset, value FROM k.kraft.\"{topic}\" ORDER BY 1, 2"
+                           ).fetchall()
+    except duckdb.Error as exc:
+        if "does not exist" in str(exc) or "not found" in str(exc).lower():
+            return []  # nothing translated yet
+        raise
+    finally:
+        con.close()
+
+
+def test_a_table_on_an_object_store_holds_each_committed_record_once_through_a_committer_kill(monkeypatch):
+    with S3Store() as store:
+        store.bucket("lake")
+        toml = (f'[iceberg]\nwarehouse = "s3://lake/warehouse"\n"s3.endpoint" = "{store.endpoint}"\n'
+                '"s3.region" = "us-east-1"\n')
+        with LocalCluster(3, extra_toml=toml, env=store.env) as c:
+            c.start().wait_ready(timeout_s=60)
+            create_topic(c, "events", partitions=3, configs={"iceberg.mode": "key_value",
+                                                             "iceberg.target.lag.ms": 1000})
+            acked = Acked()
+            p = producer(c, **{"message.timeout.ms": 60000})
+
+            def write(first: int, count: int):
+                for i in range(first, first + count):
+                    p.produce("events", value=b"r%d" % i, partition=i % 3, on_delivery=acked.callback)
+                    p.poll(0)
+                    time.sleep(0.01)
+
+            write(0, 60)
+            assert p.flush(30) == 0
+            # an aborted transaction's records never become rows
+            tx = producer(c, **{"transactional.id": "s3-tx"})
+            tx.init_transactions(30)
+            tx.begin_transaction()
+            for i in range(3):
+                tx.produce("events", value=b"aborted-%d" % i, partition=i)
+            tx.abort_transaction(30)
+            c.wait_until(lambda: len(duckdb_rows(c, store, 1, "events")) > 0, TABLE_WAIT_S, "a first translation")
+            keys = store.keys("lake", "warehouse/kraft/events-")
+            assert any("/data/" in k and k.endswith(".parquet") for k in keys), keys
+            assert any("/metadata/" in k and k.endswith(".metadata.json") for k in keys), keys
+
+            status, body = http_json("GET", f"{c.v3(1)}/topics/events/partitions/0")
+            assert status == 200, body
+            committer = body["leader_id"]  # partition 0's leader commits the table
+            c.kill(committer)
+            write(60, 60)  # the producer retries to the new leaders
+            c.start_node(committer)
+            c.wait_ready(timeout_s=60)
+            write(120, 30)
+            assert p.flush(60) == 0
+            assert len(acked.records) == 150
+            expected = sorted((part, off, value) for (part, off), (_, value) in acked.records.items())
+            c.wait_until(lambda: len(duckdb_rows(c, store, 2, "events")) >= len(expected), TABLE_WAIT_S,
+                         "every acknowledged record in the table")
+            assert duckdb_rows(c, store, 3, "events") == expected  # each once, none aborted
+
+            # pyiceberg with only its credentials: the catalog tells it where the store is
+            store.use_in_this_process(monkeypatch)
+            catalog = pyiceberg_rest.RestCatalog("kraft", uri=f"{c.url(3)}/iceberg")
+            table = catalog.load_table("kraft.events")
+            assert table.metadata_location.startswith("s3://lake/warehouse/kraft/events-")
+            assert table.scan().to_arrow().num_rows == len(expected)
+
+            def lags():  # read from the table's metadata on the store
+                status, state = http_json("GET", f"{c.url(2)}/v1/topics/events/iceberg")
+                assert status == 200, state
+                return [part["lag"] for part in state["partitions"]]
+            c.wait_until(lambda: lags() == [0, 0, 0], TABLE_WAIT_S, "no partition behind")
+
+            status, body = http_json("DELETE", f"{c.v3(1)}/topics/events")
+            assert status == 204, body
+            c.wait_until(lambda: http_json("GET", f"{c.url(2)}/iceberg/v1/namespaces/kraft/tables/events")[0] == 404,
+                         30, "the table gone from the catalog with its topic")
