@@ -140,7 +140,7 @@ class CoordinatorRuntime(Generic[S]):
         self._wake = asyncio.Event()
         self._creating: asyncio.Task[None] | None = None
         self._writes: ShardWrites[S] = ShardWrites(self.shards.get, self._append_for_write, self.spawn,
-                                                   self._not_loaded, self.unload)
+                                                   self._not_loaded, self.unload, self._log_committed)
 
     # -- the loop: follow leadership, run timers ------------------------------------------
     def every(self, interval_ms: int, duty: Duty) -> None:
@@ -315,16 +315,31 @@ class CoordinatorRuntime(Generic[S]):
 
     # -- writing records and owning tasks -------------------------------------------------
     async def write(self, p: int, operation: Operation[S, T], producer: TxnProducer | None = None,
-                    name: str = "write") -> T:
+                    name: str = "write", settle: bool = True) -> T:
         """Run `operation` against partition p's shard in its turn, append and replay the
         records it returns, and return its answer once they are committed (writes.py).
         Raises NotCoordinator when p is not loaded here at its turn, and what the append
         raises."""
         self._refuse_closed()  # before the operation: a runtime shutting down runs none
-        return await self._writes.write(p, operation, producer, name)
+        return await self._writes.write(p, operation, producer, name, settle)
 
     async def _append_for_write(self, p: int, batch: bytes, timestamp: int, on_appended: Callable[[int], None]) -> int:
         return await self.links.append_local(self.topic.name, p, batch, APPEND_TIMEOUT_MS, timestamp, on_appended)
+
+    async def _log_committed(self, p: int) -> None:
+        """Once the whole of p's log here is committed. A shard replays its log to the end,
+        so until then it may hold what an append whose acks=all wait failed left there, or
+        what a load found above the high watermark: an answer read from that is not given
+        (Kafka's runtime holds such a write's answer until the high watermark passes the
+        shard's last written offset). Raises OutcomeUnknown past an append's bound, or when
+        the leadership moves."""
+        replicas, shard = self.links.replicas, self.shards.get(p)
+        replica = replicas.replica(self.topic.name, p) if replicas is not None else None
+        if replica is None or shard is None:
+            return
+        end = replica.log_end_offset
+        if replica.high_watermark < end:
+            await replica.wait_committed(end - 1, shard.leader_epoch, time.monotonic() + APPEND_TIMEOUT_MS / 1000)
 
     def _not_loaded(self, p: int) -> KraftError:
         return NotCoordinator(f"NOT_COORDINATOR: node {self.node_id} does not lead {self.topic.partition_label(p)} "

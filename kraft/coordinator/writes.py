@@ -10,14 +10,17 @@ records to append and the answer, and changes nothing. The runtime does the rest
   producer when one is given) and replayed into the shard through its `replay`, the
   function a load replays the log with, the moment the batch is in this node's log;
 - the answer is returned once the batch is committed (every in-sync replica has it).
-  An operation with no records answers at once, or once the partition's append in
-  flight, if any, is committed (it may have read that append's effects).
+  An operation with no records answers once everything it may have read is committed:
+  the partition's append in flight, if any, and anything in the log above the high
+  watermark (what a failed acks=all wait left, below). At once, as a rule.
 
 A failed append: when the batch never reached this node's log, nothing is replayed and
 the shard is what its log says (Kafka reverts to its last committed state). When the
 batch reached the log and only the acks=all wait failed (its bound ran out, the
 leadership moved), its records stay replayed, since the log holds them and a load would
-find them; the caller still gets the error. A leadership that moves unloads the shard,
+find them; the caller still gets the error, and so does a later operation that reads
+them while they are still not committed (a retry answered from them would tell the
+client a change happened that a new leader may not have). A leadership that moves unloads the shard,
 and the next leader loads it from its own log. A batch that lands after the partition
 was loaded again (this node lost and regained the leadership meanwhile) is not in the
 new shard: that shard is unloaded, to be loaded again with it.
@@ -69,33 +72,39 @@ class TxnProducer:
 
 class ShardWrites(Generic[S]):
     def __init__(self, shard: Callable[[int], S | None], append: AppendBatch, spawn: Spawn,
-                 not_loaded: Callable[[int], KraftError], reload: Callable[[int], None]):
+                 not_loaded: Callable[[int], KraftError], reload: Callable[[int], None],
+                 log_committed: Callable[[int], Awaitable[None]]):
         """shard(p): partition p's shard, None when not loaded; not_loaded(p): the error
         for an operation whose partition is not loaded; reload(p): unload p's shard (the
-        next tick loads it again)."""
+        next tick loads it again); log_committed(p): once all of p's log here is committed
+        (raises when it is not in its bound)."""
         self._shard = shard
         self._append = append
         self._spawn = spawn
         self._not_loaded = not_loaded
         self._reload = reload
+        self._log_committed = log_committed
         # partition -> the turn of its last operation: done once that operation's records
         # are in the log and replayed, or it ended without
         self._turns: dict[int, asyncio.Future[None]] = {}
         self._appending: dict[int, asyncio.Task[Any]] = {}  # partition -> its last write that appended
 
     async def write(self, p: int, operation: Operation[S, T], producer: TxnProducer | None = None,
-                    name: str = "write") -> T:
+                    name: str = "write", settle: bool = True) -> T:
+        """settle=False: an operation that returns no records answers without waiting for
+        what it read to be committed (a duty's look, which no client waits on)."""
         if p not in self._turns:
             # its turn now: the operation runs at once, and only an append needs a task (a
             # tick that looks at every group and changes none spawns nothing)
             shard, records, answer = self._operate(p, operation)
             if not records:
-                await self._settled(p)
+                if settle:
+                    await self._settled(p)
                 return answer
             return await self._queue(p, lambda turn: self._append_records(p, shard, records, answer, producer, turn),
                                      name)
         previous = self._turns[p]
-        return await self._queue(p, lambda turn: self._run(p, operation, producer, previous, turn), name)
+        return await self._queue(p, lambda turn: self._run(p, operation, producer, previous, turn, settle), name)
 
     async def _queue(self, p: int, make: Callable[[asyncio.Future[None]], Coroutine[Any, Any, T]], name: str) -> T:
         """A task of the runtime's that takes the partition's next turn."""
@@ -119,19 +128,21 @@ class ShardWrites(Generic[S]):
         return shard, records, answer
 
     async def _settled(self, p: int) -> None:
-        """Once the partition's append in flight, if any, is committed (an operation with no
-        records may have read its effects)."""
+        """Once everything an operation with no records may have read is committed: the
+        partition's append in flight, if any, then the rest of its log."""
         appending = self._appending.get(p)
         if appending is not None and not appending.done():
             await asyncio.shield(appending)
+        await self._log_committed(p)
 
     async def _run(self, p: int, operation: Operation[S, T], producer: TxnProducer | None,
-                   previous: asyncio.Future[None], turn: asyncio.Future[None]) -> T:
+                   previous: asyncio.Future[None], turn: asyncio.Future[None], settle: bool) -> T:
         await previous
         shard, records, answer = self._operate(p, operation)
         if not records:
             self._end_turn(p, turn)
-            await self._settled(p)
+            if settle:
+                await self._settled(p)
             return answer
         return await self._append_records(p, shard, records, answer, producer, turn)
 

@@ -33,9 +33,11 @@ T = TypeVar("T")
 
 class WriteGroup(Protocol):
     """A write of the runtime to the group's offsets partition: the operation gets that
-    partition's cache in its turn and returns (records, answer)."""
+    partition's cache in its turn and returns (records, answer); settle=False: an
+    operation that writes nothing returns without waiting for what it read to commit."""
 
-    def __call__(self, group_id: str, operation: Callable[[OffsetCache], tuple[list[Record], T]], /) -> Awaitable[T]:
+    def __call__(self, group_id: str, operation: Callable[[OffsetCache], tuple[list[Record], T]], /,
+                 settle: bool = True) -> Awaitable[T]:
         ...
 
 
@@ -93,9 +95,10 @@ class ConsumerGroupHost:
 
         return await self._written(group_id, operation)
 
-    async def apply(self, group_id: str, change: Callable[[ConsumerGroup], T]) -> T | None:
+    async def apply(self, group_id: str, change: Callable[[ConsumerGroup], T], settle: bool = True) -> T | None:
         """Run `change` on the group in its write's turn and write what it changed; None
-        when there is no such group (a classic member's request, for one)."""
+        when there is no such group (a classic member's request, for one). settle=False:
+        a change of nothing answers at once (no client waits on it)."""
         def operation(cache: OffsetCache) -> tuple[list[Record], T | None]:
             group = self._in(cache, group_id)
             if group is None:
@@ -104,7 +107,7 @@ class ConsumerGroupHost:
             result = change(group)
             return self._changed(group, before), result
 
-        return await self._written(group_id, operation)
+        return await self._written(group_id, operation, settle)
 
     async def tick(self, topics: Mapping[str, int], group_ids: Iterable[str]) -> None:
         """Expire members and follow topic changes in every group of the loaded offsets
@@ -118,7 +121,11 @@ class ConsumerGroupHost:
             group.topics_changed(topics)
 
         ids = list(group_ids)
-        outcomes = await asyncio.gather(*(self.apply(group_id, expire) for group_id in ids), return_exceptions=True)
+        # a group the tick does not change answers no one: it never waits for its
+        # partition's commits (a follower behind would hold the runtime's tick, and with it
+        # every partition's leadership changes)
+        outcomes = await asyncio.gather(*(self.apply(group_id, expire, settle=False) for group_id in ids),
+                                        return_exceptions=True)
         for group_id, outcome in zip(ids, outcomes):
             # NotCoordinator: its partition is no longer led here; else the coordinator is
             # moving, or the next tick retries
@@ -130,12 +137,13 @@ class ConsumerGroupHost:
         after = group.to_record()
         return [] if after == before else [group_record(group.group_id, after, self._wall_ms())]
 
-    async def _written(self, group_id: str, operation: Callable[[OffsetCache], tuple[list[Record], T]]) -> T:
+    async def _written(self, group_id: str, operation: Callable[[OffsetCache], tuple[list[Record], T]],
+                       settle: bool = True) -> T:
         """A failed write forgets the group here: the next use loads it from the record
         its partition holds."""
         self._cache_of(group_id)  # NotCoordinator when its partition is not loaded here
         try:
-            return await self._write(group_id, operation)
+            return await self._write(group_id, operation, settle=settle)
         except BaseException:
             self._groups.pop(group_id, None)
             raise

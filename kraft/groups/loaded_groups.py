@@ -93,10 +93,11 @@ class LoadedGroups:
         count = self.runtime.partition_count()
         return lambda group_id: count is None or coordinator_partition(group_id, count) == p
 
-    async def write_group(self, group_id: str, operation: Callable[[OffsetCache], tuple[list[Record], T]]) -> T:
+    async def write_group(self, group_id: str, operation: Callable[[OffsetCache], tuple[list[Record], T]],
+                          settle: bool = True) -> T:
         """A write of the runtime to the group's offsets partition (consumer_group_host.WriteGroup)."""
         return await self.runtime.write(self.offsets_partition_of(group_id), lambda shard: operation(shard.cache),
-                                        name=f"group-{group_id}")
+                                        name=f"group-{group_id}", settle=settle)
 
     def current_topic_counts(self) -> dict[str, int]:
         """Every client topic's partition count, as the image shows it now."""

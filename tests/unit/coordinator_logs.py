@@ -5,14 +5,65 @@ acks=all append a write goes through, with its failures on call."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kraft.errors import OutcomeUnknown
 from kraft.storage.partition_log import PartitionLog
 
 
+class HeldCommits:
+    """A leader's high watermark in a test: the log's end, but while `held_at` (the
+    followers lack what is past it); the acks=all wait on it, as PartitionReplica's.
+    Needs `log`, `is_leader` and `leader_epoch` beside it."""
+
+    log: PartitionLog
+    is_leader: bool
+    leader_epoch: int
+    held_at: int | None = None
+    _commits: asyncio.Event | None = None
+
+    @property
+    def high_watermark(self) -> int:
+        return self.log.log_end_offset if self.held_at is None else self.held_at
+
+    @property
+    def commits(self) -> asyncio.Event:
+        if self._commits is None:
+            self._commits = asyncio.Event()
+        return self._commits
+
+    def hold_commits(self) -> int:
+        """Before an append: the HW stays where it is until commit_through; the log's end."""
+        if self.held_at is None:
+            self.held_at = self.log.log_end_offset
+        return self.held_at
+
+    def commit_all(self) -> None:
+        self.commit_through(self.log.log_end_offset)
+
+    def commit_through(self, end: int) -> None:
+        """The followers have the log up to `end`: the HW moves there (never back)."""
+        if self.held_at is not None:
+            self.held_at = None if end >= self.log.log_end_offset else max(self.held_at, end)
+        self.commits.set()
+
+    async def wait_committed(self, last_offset: int, epoch: int, deadline: float) -> None:
+        """As PartitionReplica's: until the HW passes last_offset in that leader epoch."""
+        while self.high_watermark <= last_offset:
+            left = deadline - time.monotonic()
+            if not self.is_leader or self.leader_epoch != epoch or left <= 0:
+                raise OutcomeUnknown("not committed in that epoch, in time")
+            self.commits.clear()
+            try:
+                await asyncio.wait_for(self.commits.wait(), left)
+            except TimeoutError:
+                pass
+
+
 @dataclass
-class Replica:
+class Replica(HeldCommits):
     log: PartitionLog
     leader_epoch: int = 1
     is_leader: bool = True
@@ -50,13 +101,17 @@ class LocalLogs:
         await asyncio.sleep(0)  # the leader's append is not immediate
         if self.before_append is not None:
             raise self.before_append
-        base, _ = self.replicas[p].log.append(batch, leader_epoch=1)
+        replica = self.replicas[p]
+        replica.hold_commits()  # the followers lack the batch until they acknowledge it
+        base, _ = replica.log.append(batch, leader_epoch=1)
+        end = replica.log.log_end_offset
         if on_appended is not None:
             on_appended(base)
         if self.hold is not None:
             await self.hold.wait()
         if self.acks_fail is not None:
-            raise self.acks_fail
+            raise self.acks_fail  # the batch stays above the high watermark
+        replica.commit_through(end)
         self.committed.append((p, base))
         return base
 

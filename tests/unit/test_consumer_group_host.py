@@ -26,7 +26,7 @@ class Partition:
         self.batches: list[bytes] = []
         self.fail = False
 
-    async def write(self, group_id: str, operation):
+    async def write(self, group_id: str, operation, settle: bool = True):
         records, answer = operation(self.cache)
         if not records:
             return answer

@@ -15,7 +15,7 @@ from coordinator_logs import LocalLogs, Replica
 from kraft.coordinator.loader import replay_log
 from kraft.coordinator.runtime import CoordinatorLinks, CoordinatorRuntime, InternalTopic
 from kraft.coordinator.writes import NO_PRODUCER, TxnProducer
-from kraft.errors import CoordinatorNotAvailable, BadRequest, NotCoordinator, NotEnoughReplicas
+from kraft.errors import CoordinatorNotAvailable, BadRequest, NotCoordinator, NotEnoughReplicas, OutcomeUnknown
 from kraft.storage.record import Record
 
 NODE, TOPIC, PARTITIONS = 1, "__toy_state", 2
@@ -161,6 +161,35 @@ async def test_a_failed_acks_wait_leaves_the_records_the_log_holds(cluster):
     with pytest.raises(NotEnoughReplicas):
         await rt.write(0, increment("a"))
     assert rt.shards[0].counts == {"a": 1} and fresh_load(cluster, 0) == rt.shards[0].state()
+
+
+async def test_what_a_failed_acks_wait_left_is_answered_from_only_once_committed(cluster):
+    """The failed append's records stay in the shard (its log holds them), but an operation
+    that reads them answers only once the partition commits them: a retry told "done" from
+    them could hear of a change that a new leader, its log cut below them, never had. A
+    leadership that moves first ends the wait in an error."""
+    rt, _ = runtime(cluster)
+    look = lambda shard: ([], shard.counts.get("a", 0))  # noqa: E731
+    cluster.acks_fail = NotEnoughReplicas("NOT_ENOUGH_REPLICAS_AFTER_APPEND: the followers did not catch up")
+    with pytest.raises(NotEnoughReplicas):
+        await rt.write(0, increment("a"))
+    cluster.acks_fail = None
+    reading = asyncio.create_task(rt.write(0, look))
+    await asyncio.sleep(0.05)
+    assert not reading.done() and await rt.write(1, look) == 0  # the other partition has nothing pending
+    assert await rt.write(0, look, settle=False) == 1  # a duty's look, which no client waits on, goes on
+    cluster.replicas[0].commit_all()  # the followers have it now
+    assert await asyncio.wait_for(reading, 5) == 1
+
+    cluster.acks_fail = NotEnoughReplicas("NOT_ENOUGH_REPLICAS_AFTER_APPEND: the followers did not catch up")
+    with pytest.raises(NotEnoughReplicas):
+        await rt.write(0, increment("a"))
+    reading = asyncio.create_task(rt.write(0, look))
+    await asyncio.sleep(0.05)
+    cluster.replicas[0].leader_epoch = 2  # a new leader (this node again, at another epoch)
+    cluster.replicas[0].commits.set()
+    with pytest.raises(OutcomeUnknown):
+        await asyncio.wait_for(reading, 5)
 
 
 async def test_a_fresh_load_of_the_log_gives_the_state_the_writes_gave(cluster):

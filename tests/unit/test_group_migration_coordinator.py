@@ -26,7 +26,9 @@ async def coordinator_with(log, policy: str, **groups) -> GroupCoordinator:  # n
     # no initial rebalance delay, as test clusters: nothing here ticks the groups' clocks
     settings = GroupSettings.model_validate({"group.consumer.migration.policy": policy,
                                              "group.initial.rebalance.delay.ms": 0, **groups})
-    coord = GroupCoordinator(NODE, settings, lambda: snapshot, Replicas(log), no_controller, no_wait, Appender(log))
+    replicas = Replicas(log)
+    coord = GroupCoordinator(NODE, settings, lambda: snapshot, replicas, no_controller, no_wait,
+                             Appender(log, replicas.offsets))
     assert await coord.locate(GROUP) is None
     coord.loaded.topic_counts = {"t": 2}
     return coord

@@ -80,6 +80,7 @@ class Cluster:
         self.held: asyncio.Event | None = None
         self.replication_fails: Exception | None = None
         self.prepare_fails: Exception | None = None  # the acks=all wait of a Prepare state's append
+        self.ongoing_fails: Exception | None = None  # the acks=all wait of an Ongoing state's (an addition)
         self.now = 10_000_000  # the wall clock the coordinator reads
         if with_txn_topic:
             self.make_txn_topic(TXN_PARTITIONS)
@@ -114,6 +115,8 @@ class Cluster:
                   if t is not None]
         if self.prepare_fails is not None and any(s.startswith("Prepare") for s in states):
             raise self.prepare_fails
+        if self.ongoing_fails is not None and "Ongoing" in states:
+            raise self.ongoing_fails
         if any(s.startswith("Complete") for s in states):
             if self.held is not None:
                 await self.held.wait()
@@ -389,6 +392,39 @@ async def test_no_marker_goes_out_for_a_prepare_state_not_yet_committed(running)
     replica.hw_held_at = None
     await asyncio.sleep(0.3)
     assert [m.partitions for m in cluster.markers] == [(TP0,)]  # none for the uncommitted PrepareCommit
+
+
+async def test_an_addition_not_yet_committed_is_not_answered_as_made(running):
+    """AddPartitionsToTxn whose Ongoing state is in this node's log but whose acks=all wait
+    failed: neither its retry nor a leader's KIP-890 check is told the partition is in the
+    transaction until the partition commits the record. Told earlier, a leader would let
+    the producer's records in, and a new coordinator, loading a log cut below that record,
+    would never send them a marker: a hanging transaction."""
+    cluster, coord = running
+    replica = cluster.replicas[txn_partition("tx", 2)]
+    pid, epoch = await coord.init_producer_id("tx", 60_000)
+    replica.hw_held_at = replica.log.log_end_offset  # the Ongoing record will sit above it
+    cluster.ongoing_fails = NotEnoughReplicas("NOT_ENOUGH_REPLICAS_AFTER_APPEND: a follower fell behind")
+    with pytest.raises(CoordinatorNotAvailable):
+        await coord.add_partitions("tx", pid, epoch, [TP0])
+    cluster.ongoing_fails = None
+    retry = asyncio.create_task(coord.add_partitions("tx", pid, epoch, [TP0]))
+    check = asyncio.create_task(coord.verify_partitions("tx", pid, epoch, [TP0]))
+    await asyncio.sleep(0.3)  # several polls of the commit
+    assert not retry.done() and not check.done()
+    replica.hw_held_at = None  # the follower has it now
+    await asyncio.wait_for(retry, 5)
+    assert await asyncio.wait_for(check, 5) == {TP0: True}
+
+    replica.hw_held_at = replica.log.log_end_offset  # again, and then the leadership moves
+    cluster.ongoing_fails = NotEnoughReplicas("NOT_ENOUGH_REPLICAS_AFTER_APPEND: a follower fell behind")
+    with pytest.raises(CoordinatorNotAvailable):
+        await coord.add_partitions("tx", pid, epoch, [TP1])
+    check = asyncio.create_task(coord.verify_partitions("tx", pid, epoch, [TP1]))
+    await asyncio.sleep(0.1)
+    replica.is_leader = False
+    with pytest.raises(CoordinatorNotAvailable):  # never "yes": the client finds the new coordinator
+        await asyncio.wait_for(check, 5)
 
 
 async def test_leadership_is_followed(running):

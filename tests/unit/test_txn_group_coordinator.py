@@ -26,6 +26,8 @@ from kraft.storage.partition_log import PartitionLog
 from kraft.storage.record import Record
 from kraft.storage.record_batch import NO_SEQUENCE, BatchHeader, encode_batch, iter_batches
 
+from coordinator_logs import HeldCommits
+
 NODE = 1
 GROUP = "g"
 UNSTABLE_OFFSET_COMMIT = 88
@@ -41,8 +43,9 @@ def image() -> MetadataImage:
                          topic_ids={t.name: t.topic_id for t in topics})
 
 
-class LeaderReplica(ReplicaReads):
-    """A leader replica as the coordinator sees it: its read surface over a real log."""
+class LeaderReplica(ReplicaReads, HeldCommits):
+    """A leader replica as the coordinator sees it: its read surface over a real log, and
+    its high watermark (the Appender holds it while an acks=all wait is held or failed)."""
 
     def __init__(self, log: PartitionLog, leader_epoch: int = 0):
         self.log, self.is_leader, self.leader_epoch = log, True, leader_epoch
@@ -63,8 +66,8 @@ class Appender:
     for the acks=all wait; `fail` makes the wait end in an error, `refuse` the append
     itself (nothing reaches the log)."""
 
-    def __init__(self, log: PartitionLog):
-        self.log = log
+    def __init__(self, log: PartitionLog, replica: LeaderReplica):
+        self.log, self.replica = log, replica
         self.hold: asyncio.Event | None = None
         self.fail: Exception | None = None
         self.refuse: Exception | None = None
@@ -74,13 +77,16 @@ class Appender:
         assert (topic, partition) == (OFFSETS_TOPIC, 0)
         if self.refuse is not None:
             raise self.refuse
+        self.replica.hold_commits()
         base, _ = self.log.append(batch, leader_epoch=0)
+        end = self.log.log_end_offset
         if on_appended is not None:
             on_appended(base)
         if self.hold is not None:
             await self.hold.wait()
         if self.fail is not None:
-            raise self.fail
+            raise self.fail  # the batch stays above the high watermark
+        self.replica.commit_through(end)
         return base
 
 
@@ -91,11 +97,12 @@ def coordinator(log: PartitionLog) -> tuple[GroupCoordinator, Appender]:
     async def no_wait(offset: int, timeout_s: float) -> bool:
         return True
 
-    appender = Appender(log)
+    replicas = Replicas(log)
+    appender = Appender(log, replicas.offsets)
     snapshot = image()
     # no initial rebalance delay, as test clusters: nothing here ticks the groups' clocks
     settings = GroupSettings.model_validate({"group.initial.rebalance.delay.ms": 0})
-    return GroupCoordinator(NODE, settings, lambda: snapshot, Replicas(log), no_controller, no_wait,
+    return GroupCoordinator(NODE, settings, lambda: snapshot, replicas, no_controller, no_wait,
                             appender), appender
 
 
