@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Protocol
 
 from kraft.errors import (
@@ -19,6 +20,7 @@ from kraft.errors import (
     MessageTooLarge,
     NotCoordinator,
     NotLeaderOrFollower,
+    OutcomeUnknown,
     RetriableError,
     StorageError,
     UnknownServerError,
@@ -163,6 +165,23 @@ async def _append_complete(host: StateHost, p: int, coordinator_epoch: int, meta
                 log.info("transaction coordinator: the Complete state of %r not appended (%r); retrying", tid, exc)
         await asyncio.sleep(backoff_s(attempt))
         attempt += 1
+
+
+async def id_committed(replica: Any, part: Any, transactional_id: str, bound_s: float) -> bool:
+    """Until the id's last record in its shard is committed, so that an answer read from
+    its state is one the next coordinator would give too (Kafka's cache holds committed
+    transitions only): an addition whose acks=all wait failed is not in the transaction
+    until then. Whether it waited; COORDINATOR_NOT_AVAILABLE when it was not committed in
+    `bound_s` or the leadership moved."""
+    offset = part.cache.offsets.get(transactional_id)
+    if offset is None or replica is None or replica.high_watermark > offset:
+        return False
+    try:
+        await replica.wait_committed(offset, part.coordinator_epoch, time.monotonic() + bound_s)
+    except OutcomeUnknown:
+        raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: the state of {transactional_id!r} is not "
+                                      "committed yet; retry") from None
+    return True
 
 
 def coordinator_error(exc: BaseException, transactional_id: str) -> BaseException:

@@ -53,7 +53,6 @@ from kraft.coordinator.runtime import (AppendLocal, ControllerCall, CoordinatorL
                                        InternalTopic, LOCATE_WAIT_S, ReplicaLookup, WaitMetadata, mono_ms)
 from kraft.errors import (
     BadRequest,
-    CoordinatorNotAvailable,
     ConcurrentTransactions,
     InvalidProducerIdMapping,
     NotCoordinator,
@@ -64,7 +63,7 @@ from kraft.groups.coordinator_placement import DEFAULT_OFFSETS_TOPIC_PARTITIONS,
 from kraft.metadata.image import MetadataImage
 from kraft.storage.record import Record
 from kraft.transactions import txn_log
-from kraft.transactions.txn_completion import write_markers_then_complete
+from kraft.transactions.txn_completion import id_committed, write_markers_then_complete
 from kraft.transactions.txn_markers import SendMarkers
 from kraft.transactions.txn_shard import Decide, TxnShard, write_transit
 from kraft.transactions.txn_decisions import (
@@ -301,17 +300,8 @@ class TransactionCoordinator:
         this producer's ongoing transaction? Raises as add_partitions does for the
         producer (INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED, CONCURRENT_TRANSACTIONS)."""
         p, part = self._owner(transactional_id)
-        # answered from the id's committed state, as Kafka's cache is: an addition whose
-        # acks=all wait failed is not in the transaction until the partition commits it (a
-        # new coordinator would not know of it, and a record let in by it would hang)
-        offset = part.cache.offsets.get(transactional_id)
         replica = self._replicas.replica(TXN_STATE_TOPIC, p) if self._replicas is not None else None
-        if offset is not None and replica is not None and replica.high_watermark <= offset:
-            try:
-                await replica.wait_committed(offset, part.coordinator_epoch, time.monotonic() + COMMIT_WAIT_S)
-            except OutcomeUnknown:
-                raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: the state of {transactional_id!r} is "
-                                              "not committed yet; retry") from None
+        if await id_committed(replica, part, transactional_id, COMMIT_WAIT_S):  # it waited: look again
             p, part = self._owner(transactional_id)  # this node may have stopped coordinating it
         meta = part.txns.get(transactional_id)
         if meta is None:
