@@ -119,9 +119,10 @@ async def translation(request):
     mode = image.topic_configs.get(topic, {}).get("iceberg.mode", "disabled")
     location = image.iceberg_tables.get(described.topic_id)
     snapshot: dict = {}
+    files = _warehouse(request)
     if location is not None:
         try:
-            snapshot = _current_snapshot(await asyncio.to_thread(_read_metadata, _warehouse(request), location))
+            snapshot = _current_snapshot(await asyncio.to_thread(_read_metadata, files, location))
         except (OSError, ValueError):
             raise RetriableError(f"the metadata of table {NAMESPACE}.{topic} cannot be read now; retry") from None
     translated = orjson.loads(snapshot.get("summary", {}).get("kraft.offsets", "{}"))
@@ -141,7 +142,9 @@ async def translation(request):
         "topic_name": topic, "mode": mode,
         "table": f"{NAMESPACE}.{topic}" if location is not None else None,
         "metadata_location": location, "snapshot_id": snapshot.get("snapshot-id"),
-        "last_commit_ms": snapshot.get("timestamp-ms"), "partitions": partitions})
+        "last_commit_ms": snapshot.get("timestamp-ms"), "partitions": partitions,
+        # where readers find the files: a directory they must see, or an object store
+        "warehouse": "directory" if files.local else files.scheme})
 
 
 def _current_snapshot(metadata: dict) -> dict:

@@ -111,6 +111,7 @@ def test_a_table_on_an_object_store_holds_each_committed_record_once_through_a_c
             def lags():  # read from the table's metadata on the store
                 status, state = http_json("GET", f"{c.url(2)}/v1/topics/events/iceberg")
                 assert status == 200, state
+                assert state["warehouse"] == "s3", state
                 return [part["lag"] for part in state["partitions"]]
             c.wait_until(lambda: lags() == [0, 0, 0], TABLE_WAIT_S, "no partition behind")
 

@@ -63,10 +63,11 @@ function icebergTable(topic, may) {
       shown = true;
     }
     if (mode !== null && !queryBox.hasChildNodes()) {
-      replace(queryBox, may.has("READ") ? querySnippets(topic) : notAllowed("Querying the table", "READ", `topic ${topic}`));
+      replace(queryBox, may.has("READ") ? querySnippets(topic, warehouse) : notAllowed("Querying the table", "READ", `topic ${topic}`));
     }
     replace(status, ...body);
   };
+  let warehouse; // "directory" or "s3", once the table's state says
   const modeLine = (mode, made) => h("p", {}, "Table ", h("code", { class: "iceberg-table" }, `kraft.${topic}`), ", mode ",
     h("code", {}, mode), made ? "" : " (not made yet: the topic's first translation makes it)");
 
@@ -96,6 +97,7 @@ function icebergTable(topic, may) {
       return;
     }
     element.dataset.mode = t.mode;
+    warehouse = t.warehouse;
     if (t.mode === "disabled") { show("disabled"); return; }
     show(t.mode, modeLine(t.mode, t.table !== null),
       h("p", { class: "iceberg-snapshot" }, "Last snapshot: ", t.last_commit_ms === null || t.last_commit_ms === undefined
@@ -114,10 +116,13 @@ function icebergTable(topic, may) {
 }
 
 // DuckDB and pyiceberg reading the table through this node's catalog (a copy button where
-// the browser offers the clipboard: a secure context).
-function querySnippets(topic) {
+// the browser offers the clipboard: a secure context). On an object store the readers
+// bring their own credentials; the catalog tells them where the store is.
+function querySnippets(topic, warehouse) {
   const endpoint = `${location.origin}/iceberg`;
-  const duckdb = `ATTACH 'kraft' AS k (TYPE iceberg, ENDPOINT '${endpoint}', AUTHORIZATION_TYPE 'none');\n`
+  const s3 = warehouse === "s3";
+  const duckdb = (s3 ? "CREATE SECRET (TYPE s3, KEY_ID '<access key id>', SECRET '<secret access key>');\n" : "")
+    + `ATTACH 'kraft' AS k (TYPE iceberg, ENDPOINT '${endpoint}', AUTHORIZATION_TYPE 'none');\n`
     + `SELECT kafka.offset, kafka.key, value FROM k.kraft."${topic.replaceAll('"', '""')}" LIMIT 10;`;
   const python = "from pyiceberg.catalog.rest import RestCatalog\n"
     + `table = RestCatalog("kraft", uri=${JSON.stringify(endpoint)}).load_table(${JSON.stringify(`kraft.${topic}`)})\n`
@@ -132,8 +137,11 @@ function querySnippets(topic) {
     return [h("p", {}, label, copy ? [" ", copy, out] : null), h("pre", { class: `query ${cls}` }, text)];
   };
   return h("div", {}, h("h3", {}, "Query it"),
-    h("p", { class: "muted" }, "Any node's catalog serves the table. The readers open its files by their file:// paths, "
-      + "so run them on a host that sees the warehouse."),
+    h("p", { class: "muted" }, s3
+      ? "Any node's catalog serves the table. Its files are in an S3 bucket: the readers fetch them with their own "
+        + "credentials (pyiceberg from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), and the catalog names the endpoint."
+      : "Any node's catalog serves the table. The readers open its files by their file:// paths, "
+        + "so run them on a host that sees the warehouse."),
     snippet("DuckDB query", "duckdb", duckdb), snippet("pyiceberg query", "pyiceberg", python));
 }
 
