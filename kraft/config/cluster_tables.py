@@ -192,8 +192,9 @@ class StorageSettings(Table):
         600.0, alias="scrub.interval.s")
 
 
-# a bucket as S3 names them: 3-63 of lower-case letters, digits, dots and hyphens
-_S3_WAREHOUSE = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?")
+# a bucket as S3 names them (3-63 of lower-case letters, digits, dots and hyphens), then
+# a prefix of non-empty segments, none "." or ".." (pyiceberg writes keys as spelt)
+_S3_WAREHOUSE = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/(?!\.\.?(/|$))[^\s/?#]+)*/?")
 _ENDPOINT = re.compile(r"https?://[^/\s]+/?")
 
 

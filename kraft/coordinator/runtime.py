@@ -37,7 +37,7 @@ from kraft.coordinator.loader import LoadableReplica
 from kraft.coordinator.placement import key_partition
 from kraft.coordinator.writes import Operation, ReplayShard, ShardWrites, TxnProducer
 from kraft.errors import (CoordinatorLoadInProgress, CoordinatorNotAvailable, KraftError, NotCoordinator,
-                          RetriableError, TopicAlreadyExists)
+                          OutcomeUnknown, RetriableError, TopicAlreadyExists)
 from kraft.metadata.image import MetadataImage
 
 log = logging.getLogger(__name__)
@@ -326,20 +326,29 @@ class CoordinatorRuntime(Generic[S]):
     async def _append_for_write(self, p: int, batch: bytes, timestamp: int, on_appended: Callable[[int], None]) -> int:
         return await self.links.append_local(self.topic.name, p, batch, APPEND_TIMEOUT_MS, timestamp, on_appended)
 
-    async def _log_committed(self, p: int) -> None:
-        """Once the whole of p's log here is committed. A shard replays its log to the end,
-        so until then it may hold what an append whose acks=all wait failed left there, or
-        what a load found above the high watermark: an answer read from that is not given
-        (Kafka's runtime holds such a write's answer until the high watermark passes the
-        shard's last written offset). Raises OutcomeUnknown past an append's bound, or when
-        the leadership moves."""
-        replicas, shard = self.links.replicas, self.shards.get(p)
+    async def _log_committed(self, p: int, shard: S) -> None:
+        """Once the whole of p's log here is committed, `shard` (what an operation read)
+        still being p's. A shard replays its log to the end, so until then it may hold what
+        an append whose acks=all wait failed left there, or what a load found above the
+        high watermark: an answer read from that is not given (Kafka's runtime holds such a
+        write's answer until the high watermark passes the shard's last written offset).
+        Raises as Kafka's coordinators normalise it: NOT_COORDINATOR when the shard or the
+        leadership is gone, COORDINATOR_NOT_AVAILABLE when the commit did not come in time."""
+        replicas = self.links.replicas
         replica = replicas.replica(self.topic.name, p) if replicas is not None else None
-        if replica is None or shard is None:
-            return
+        if self.shards.get(p) is not shard or replica is None or not replica.is_leader \
+                or replica.leader_epoch != shard.leader_epoch:
+            raise self._not_loaded(p)
         end = replica.log_end_offset
-        if replica.high_watermark < end:
+        if replica.high_watermark >= end:
+            return
+        try:
             await replica.wait_committed(end - 1, shard.leader_epoch, time.monotonic() + APPEND_TIMEOUT_MS / 1000)
+        except OutcomeUnknown:
+            if self.shards.get(p) is not shard or not replica.is_leader or replica.leader_epoch != shard.leader_epoch:
+                raise self._not_loaded(p) from None
+            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: {self.topic.partition_label(p)} has not "
+                                          "committed what this answer would be read from; retry") from None
 
     def _not_loaded(self, p: int) -> KraftError:
         return NotCoordinator(f"NOT_COORDINATOR: node {self.node_id} does not lead {self.topic.partition_label(p)} "

@@ -73,11 +73,11 @@ class TxnProducer:
 class ShardWrites(Generic[S]):
     def __init__(self, shard: Callable[[int], S | None], append: AppendBatch, spawn: Spawn,
                  not_loaded: Callable[[int], KraftError], reload: Callable[[int], None],
-                 log_committed: Callable[[int], Awaitable[None]]):
+                 log_committed: Callable[[int, S], Awaitable[None]]):
         """shard(p): partition p's shard, None when not loaded; not_loaded(p): the error
         for an operation whose partition is not loaded; reload(p): unload p's shard (the
-        next tick loads it again); log_committed(p): once all of p's log here is committed
-        (raises when it is not in its bound)."""
+        next tick loads it again); log_committed(p, shard): once all of p's log here is
+        committed, that shard still loaded (raises when not, or not in its bound)."""
         self._shard = shard
         self._append = append
         self._spawn = spawn
@@ -99,7 +99,7 @@ class ShardWrites(Generic[S]):
             shard, records, answer = self._operate(p, operation)
             if not records:
                 if settle:
-                    await self._settled(p)
+                    await self._settled(p, shard)
                 return answer
             return await self._queue(p, lambda turn: self._append_records(p, shard, records, answer, producer, turn),
                                      name)
@@ -127,13 +127,13 @@ class ShardWrites(Generic[S]):
         records, answer = operation(shard)
         return shard, records, answer
 
-    async def _settled(self, p: int) -> None:
-        """Once everything an operation with no records may have read is committed: the
-        partition's append in flight, if any, then the rest of its log."""
+    async def _settled(self, p: int, shard: S) -> None:
+        """Once everything an operation with no records may have read (from `shard`) is
+        committed: the partition's append in flight, if any, then the rest of its log."""
         appending = self._appending.get(p)
         if appending is not None and not appending.done():
             await asyncio.shield(appending)
-        await self._log_committed(p)
+        await self._log_committed(p, shard)
 
     async def _run(self, p: int, operation: Operation[S, T], producer: TxnProducer | None,
                    previous: asyncio.Future[None], turn: asyncio.Future[None], settle: bool) -> T:
@@ -142,7 +142,7 @@ class ShardWrites(Generic[S]):
         if not records:
             self._end_turn(p, turn)
             if settle:
-                await self._settled(p)
+                await self._settled(p, shard)
             return answer
         return await self._append_records(p, shard, records, answer, producer, turn)
 

@@ -149,10 +149,12 @@ class ConsumerGroupHost:
             raise
 
     async def delete(self, group_id: str,
-                     when: Callable[[ConsumerGroup], bool] = lambda group: group.empty) -> ConsumerGroup | None:
+                     when: Callable[[ConsumerGroup], bool] = lambda group: group.empty,
+                     settle: bool = True) -> ConsumerGroup | None:
         """A tombstone for the group, when `when` holds for it in the write's turn (by
         default: it has no members; a member may have joined meanwhile): it is gone here
-        and after a load. Returns the group deleted, if it was."""
+        and after a load. Returns the group deleted, if it was. settle=False: a duty's,
+        which answers no one when nothing is deleted."""
         def operation(cache: OffsetCache) -> tuple[list[Record], ConsumerGroup | None]:
             group = self._in(cache, group_id)
             if group_id not in cache.consumer_groups or (group is not None and not when(group)):
@@ -160,7 +162,7 @@ class ConsumerGroupHost:
             self._groups.pop(group_id, None)
             return [group_record(group_id, None, self._wall_ms())], group
 
-        return await self._written(group_id, operation)
+        return await self._written(group_id, operation, settle)
 
     def unload(self, belongs: Callable[[str], bool]) -> None:
         """Drop the groups of an offsets partition this node no longer leads."""

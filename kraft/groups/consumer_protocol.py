@@ -89,7 +89,7 @@ class ConsumerProtocol:
             group = here.consumer_groups.get(group_id)
             if group is None or not fits(group):
                 return
-            group = await here.consumer_groups.delete(group_id, fits)
+            group = await here.consumer_groups.delete(group_id, fits, settle=False)  # the tick's
         except Exception:  # its partition moved, or the write failed: the next tick retries
             log.warning("group %s: could not convert back to a classic group yet", group_id)
             return

@@ -62,8 +62,11 @@ def stage(warehouse: Warehouse, directory: str, partition: int, start: int | Non
 
 
 def staged(warehouse: Warehouse, directory: str, format_version: Any, partition: int | None = None) -> list[Staged]:
-    """The rounds staged in `directory` (of one partition, when given); unreadable files
-    are left out (a half-written temporary file never has a final name)."""
+    """The rounds staged in `directory` (of one partition, when given). A file gone
+    meanwhile (a commit dropped it) or not a round kraft wrote is left out; any other
+    failure to read one (an object store's throttling, a reset) raises: a caller such as
+    orphan removal must never take a round it could not read for one that is not there.
+    (A half-written temporary file never has a final name.)"""
     names = sorted(n for n in warehouse.names(directory) if n.endswith(".json") and not n.startswith("."))
     out = []
     for name in names:
@@ -71,7 +74,7 @@ def staged(warehouse: Warehouse, directory: str, format_version: Any, partition:
             continue
         try:
             out.append(_read(warehouse, f"{directory}/{name}", format_version))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
             continue
     return out
 

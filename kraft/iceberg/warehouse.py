@@ -72,6 +72,8 @@ class Warehouse:
             options["endpoint_override"] = self.s3_endpoint
         if self.s3_region:
             options["region"] = self.s3_region
+        elif not self.s3_endpoint:  # AWS itself: the bucket's own region, as pyiceberg finds it
+            options["region"] = fs.resolve_s3_region(urlparse(self.uri).netloc)
         return fs.S3FileSystem(**options)
 
     def path(self, location: str) -> str:
@@ -82,7 +84,7 @@ class Warehouse:
             return ""
         if self.local:
             return os.path.normpath(parsed.path)
-        return parsed.netloc + (posixpath.normpath(parsed.path) if parsed.path not in ("", "/") else "")
+        return parsed.netloc + parsed.path.rstrip("/")  # keys as spelt: "a/./b" is another key
 
     # -- whole files ---------------------------------------------------------------------
     def put(self, location: str, data: bytes) -> None:

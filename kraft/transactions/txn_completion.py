@@ -171,17 +171,20 @@ async def id_committed(replica: Any, part: Any, transactional_id: str, bound_s: 
     """Until the id's last record in its shard is committed, so that an answer read from
     its state is one the next coordinator would give too (Kafka's cache holds committed
     transitions only): an addition whose acks=all wait failed is not in the transaction
-    until then. Whether it waited; COORDINATOR_NOT_AVAILABLE when it was not committed in
-    `bound_s` or the leadership moved."""
-    offset = part.cache.offsets.get(transactional_id)
-    if offset is None or replica is None or replica.high_watermark > offset:
-        return False
-    try:
-        await replica.wait_committed(offset, part.coordinator_epoch, time.monotonic() + bound_s)
-    except OutcomeUnknown:
-        raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: the state of {transactional_id!r} is not "
-                                      "committed yet; retry") from None
-    return True
+    until then (the id's latest, should another record of it come meanwhile). Whether it
+    waited; COORDINATOR_NOT_AVAILABLE when it was not committed in `bound_s` or the
+    leadership moved."""
+    deadline = time.monotonic() + bound_s
+    waited = False
+    while (offset := part.cache.offsets.get(transactional_id)) is not None and replica is not None \
+            and replica.high_watermark <= offset:
+        waited = True
+        try:
+            await replica.wait_committed(offset, part.coordinator_epoch, deadline)
+        except OutcomeUnknown:
+            raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: the state of {transactional_id!r} is not "
+                                          "committed yet; retry") from None
+    return waited
 
 
 def coordinator_error(exc: BaseException, transactional_id: str) -> BaseException:

@@ -534,6 +534,7 @@ def test_the_iceberg_warehouse_is_beside_the_data_dirs_or_where_the_file_says(tm
     assert config.iceberg_warehouse(1) == config.iceberg_warehouse(3) == "s3://lake-1/kraft"
     assert (config.iceberg.s3_endpoint, config.iceberg.s3_region) == ("http://127.0.0.1:9000", "eu-west-1")
     for bad in ('warehouse = "gs://lake/kraft"', 'warehouse = "s3://A_B/x"', 'warehouse = "s3://"',
+                'warehouse = "s3://lake//kraft"', 'warehouse = "s3://lake/./kraft"', 'warehouse = "s3://lake/k?x=1"',
                 '"s3.endpoint" = "127.0.0.1:9000"', '"s3.region" = "EU West"'):
         assert "iceberg." in load_error(tmp_path, THREE_NODES + f"[iceberg]\n{bad}\n"), bad
     assert "iceberg.warehous" in load_error(tmp_path, THREE_NODES + '[iceberg]\nwarehous = "x"\n')

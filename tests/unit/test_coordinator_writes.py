@@ -13,9 +13,10 @@ import pytest
 from coordinator_logs import LocalLogs, Replica
 
 from kraft.coordinator.loader import replay_log
+from kraft.coordinator import runtime as runtime_module
 from kraft.coordinator.runtime import CoordinatorLinks, CoordinatorRuntime, InternalTopic
 from kraft.coordinator.writes import NO_PRODUCER, TxnProducer
-from kraft.errors import CoordinatorNotAvailable, BadRequest, NotCoordinator, NotEnoughReplicas, OutcomeUnknown
+from kraft.errors import CoordinatorNotAvailable, BadRequest, NotCoordinator, NotEnoughReplicas
 from kraft.storage.record import Record
 
 NODE, TOPIC, PARTITIONS = 1, "__toy_state", 2
@@ -188,8 +189,18 @@ async def test_what_a_failed_acks_wait_left_is_answered_from_only_once_committed
     await asyncio.sleep(0.05)
     cluster.replicas[0].leader_epoch = 2  # a new leader (this node again, at another epoch)
     cluster.replicas[0].commits.set()
-    with pytest.raises(OutcomeUnknown):
+    with pytest.raises(NotCoordinator):  # as Kafka's coordinators answer it: find the coordinator again
         await asyncio.wait_for(reading, 5)
+
+
+async def test_what_is_never_committed_in_the_bound_is_coordinator_not_available(cluster, monkeypatch):
+    rt, _ = runtime(cluster)
+    cluster.acks_fail = NotEnoughReplicas("NOT_ENOUGH_REPLICAS_AFTER_APPEND: the followers did not catch up")
+    with pytest.raises(NotEnoughReplicas):
+        await rt.write(0, increment("a"))
+    monkeypatch.setattr(runtime_module, "APPEND_TIMEOUT_MS", 50)
+    with pytest.raises(CoordinatorNotAvailable):  # retriable: the client asks again, at this coordinator
+        await asyncio.wait_for(rt.write(0, lambda shard: ([], shard.counts.get("a", 0))), 5)
 
 
 async def test_a_fresh_load_of_the_log_gives_the_state_the_writes_gave(cluster):
