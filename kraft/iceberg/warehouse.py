@@ -53,8 +53,11 @@ class Warehouse:
             if self.s3_endpoint:
                 out["s3.endpoint"] = self.s3_endpoint
                 out["s3.path-style-access"] = "true"  # as pyarrow addresses an endpoint's buckets
-            if self.s3_region:
-                out["s3.region"] = self.s3_region
+            # an S3-compatible store takes any region, and DuckDB refuses to read without
+            # one: the region pyarrow assumes for an endpoint when none is set
+            region = self.s3_region or ("us-east-1" if self.s3_endpoint else "")
+            if region:
+                out["s3.region"] = region
         return out
 
     def prepare(self) -> None:

@@ -5,7 +5,8 @@ the nodes reach it with the credentials in their environment, DuckDB and pyicebe
 theirs, and find it through kraft's catalog (LoadTable names the endpoint).
 
 The table must hold each committed record once when the committer's node is killed
-mid-stream, as on a directory, and leave the catalog with its topic.
+mid-stream, as on a directory, and leave the catalog with its topic; the console's query
+for it must run as shown once the reader's credentials are filled in.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ duckdb = pytest.importorskip("duckdb", reason="needs duckdb (the test extras)")
 pyiceberg_rest = pytest.importorskip("pyiceberg.catalog.rest", reason="needs pyiceberg")
 
 TABLE_WAIT_S = 90  # the table trails the log by iceberg.target.lag.ms; a loaded 2-core machine more
+CHROMIUM = "/usr/bin/chromium"
 
 
 def duckdb_rows(c, store: S3Store, node: int, topic: str) -> list[tuple]:
@@ -119,3 +121,56 @@ def test_a_table_on_an_object_store_holds_each_committed_record_once_through_a_c
             assert status == 204, body
             c.wait_until(lambda: http_json("GET", f"{c.url(2)}/iceberg/v1/namespaces/kraft/tables/events")[0] == 404,
                          30, "the table gone from the catalog with its topic")
+
+
+def test_the_consoles_query_for_a_table_on_s3_runs_once_its_secret_is_filled_in():
+    """The topic page of a table on S3 gives DuckDB's query with the secret DuckDB needs
+    (the store's endpoint comes from the catalog): filled in with the reader's own
+    credentials, as a user would, it reads every record."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"the browser tests need Debian's Chromium at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (the test extra)")
+    with S3Store() as store:
+        store.bucket("lake")
+        toml = f'[iceberg]\nwarehouse = "s3://lake/w"\n"s3.endpoint" = "{store.endpoint}"\n'
+        with LocalCluster(3, extra_toml=toml, env=store.env) as c:
+            c.start().wait_ready(timeout_s=60)
+            create_topic(c, "shown", partitions=1, configs={"iceberg.mode": "key_value",
+                                                            "iceberg.target.lag.ms": 1000})
+            for i in range(3):
+                status, body = http_json("POST", c.v3(1) + "/topics/shown/records",
+                                         {"value": {"type": "STRING", "data": f"v{i}"}})
+                assert status == 200, body
+            with sync_api.sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])  # root: no setuid sandbox
+                try:
+                    page = browser.new_page()
+                    page.goto(f"{c.url(1)}/console/#/topics/shown")
+                    section = page.locator("section[aria-labelledby=h-iceberg]")
+                    sync_api.expect(section).to_contain_text("Its files are in an S3 bucket", timeout=20_000)
+                    query = section.locator("pre.duckdb").inner_text()
+                finally:
+                    browser.close()
+            assert query.startswith("CREATE SECRET (TYPE s3, KEY_ID '<access key id>', SECRET '<secret access key>');")
+            filled = query.replace("<access key id>", store.env["AWS_ACCESS_KEY_ID"]) \
+                          .replace("<secret access key>", store.env["AWS_SECRET_ACCESS_KEY"])
+            c.wait_until(lambda: len(_run(filled)) == 3, TABLE_WAIT_S, "the query as shown reads every record")
+
+
+def _run(query: str) -> list[tuple]:
+    con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    try:
+        for name in ("avro", "httpfs", "iceberg"):
+            package = importlib.import_module(f"duckdb_extension_{name}")
+            (path,) = glob.glob(f"{package.__path__[0]}/extensions/*/{name}.duckdb_extension")
+            con.execute(f"LOAD '{path}'")
+        *setup, select = (s.strip() for s in query.strip().rstrip(";").split(";"))
+        for statement in setup:
+            con.execute(statement)
+        return con.execute(select).fetchall()
+    except duckdb.Error as exc:
+        if "does not exist" in str(exc) or "not found" in str(exc).lower():
+            return []  # nothing translated yet
+        raise
+    finally:
+        con.close()

@@ -68,6 +68,14 @@ def test_files_are_put_whole_read_listed_and_removed(warehouse):
     assert warehouse.path("s3://other/x" if warehouse.local else "file:///x") == ""  # not this warehouse's
 
 
+def test_readers_are_told_where_the_store_is_and_never_a_credential():
+    on_endpoint = Warehouse("s3://lake/t", "http://127.0.0.1:9000").io_properties()
+    assert on_endpoint == {"s3.endpoint": "http://127.0.0.1:9000", "s3.path-style-access": "true",
+                           "s3.region": "us-east-1"}  # DuckDB reads nothing without a region
+    assert Warehouse("s3://lake/t", "", "eu-west-1").io_properties() == {"s3.region": "eu-west-1"}
+    assert Warehouse("file:///var/wh").io_properties() == {}
+
+
 def rows(partition, first, count):
     return [Row(partition, o, 1_700_000_000_000 + o, b"k%d" % o, b"v%d" % o, ()) for o in range(first, first + count)]
 
