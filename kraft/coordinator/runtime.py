@@ -336,8 +336,13 @@ class CoordinatorRuntime(Generic[S]):
         leadership is gone, COORDINATOR_NOT_AVAILABLE when the commit did not come in time."""
         replicas = self.links.replicas
         replica = replicas.replica(self.topic.name, p) if replicas is not None else None
-        if self.shards.get(p) is not shard or replica is None or not replica.is_leader \
-                or replica.leader_epoch != shard.leader_epoch:
+
+        if replica is None:
+            raise self._not_loaded(p)
+
+        def still_ours() -> bool:
+            return self.shards.get(p) is shard and replica.is_leader and replica.leader_epoch == shard.leader_epoch
+        if not still_ours():
             raise self._not_loaded(p)
         end = replica.log_end_offset
         if replica.high_watermark >= end:
@@ -345,7 +350,7 @@ class CoordinatorRuntime(Generic[S]):
         try:
             await replica.wait_committed(end - 1, shard.leader_epoch, time.monotonic() + APPEND_TIMEOUT_MS / 1000)
         except OutcomeUnknown:
-            if self.shards.get(p) is not shard or not replica.is_leader or replica.leader_epoch != shard.leader_epoch:
+            if not still_ours():
                 raise self._not_loaded(p) from None
             raise CoordinatorNotAvailable(f"COORDINATOR_NOT_AVAILABLE: {self.topic.partition_label(p)} has not "
                                           "committed what this answer would be read from; retry") from None

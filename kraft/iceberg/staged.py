@@ -79,10 +79,6 @@ def staged(warehouse: Warehouse, directory: str, format_version: Any, partition:
     return out
 
 
-def drop(warehouse: Warehouse, location: str) -> None:
-    warehouse.delete(location)
-
-
 def _read(warehouse: Warehouse, location: str, format_version: Any) -> Staged:
     doc = json.loads(warehouse.read(location, MAX_STAGED_BYTES))
     start = doc["start"]

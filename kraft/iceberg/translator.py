@@ -27,7 +27,7 @@ from kraft.iceberg.catalog import KraftCatalog, TableMoved
 from kraft.iceberg.layout import Row
 from kraft.iceberg.names import DLQ
 from kraft.iceberg.round_files import round_files
-from kraft.iceberg.staged import Staged, drop, stage, staged, staged_dir
+from kraft.iceberg.staged import Staged, stage, staged, staged_dir
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class PartitionTranslation:
         rounds = staged(files, staged_dir(table.metadata.location), table.metadata.format_version, self.partition)
         for round_ in rounds:
             if _behind(round_, offset):
-                drop(files, round_.location)  # committed already, or refused: the table moved past its start
+                files.delete(round_.location)  # committed already, or refused: the table moved past its start
         chain = _chain([r for r in rounds if not _behind(r, offset)], offset)
         if len(chain) >= MAX_CHAIN:
             return None
@@ -137,7 +137,7 @@ class TableCommitter:
             by_partition: dict[int, list[Staged]] = {}
             for round_ in rounds:
                 if _behind(round_, offsets.get(round_.partition)):
-                    drop(self.catalog.files, round_.location)  # committed already, or refused
+                    self.catalog.files.delete(round_.location)  # committed already, or refused
                 else:
                     by_partition.setdefault(round_.partition, []).append(round_)
             taken = {p: chain for p, rs in by_partition.items() if (chain := _chain(rs, offsets.get(p)))}
@@ -156,7 +156,7 @@ class TableCommitter:
                 continue
             for chain in taken.values():
                 for round_ in chain:
-                    drop(self.catalog.files, round_.location)
+                    self.catalog.files.delete(round_.location)
             return sum(len(chain) for chain in taken.values())
         raise TableMoved(f"{self.topic}: the table kept moving; the next round retries")
 

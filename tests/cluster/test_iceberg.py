@@ -32,15 +32,26 @@ pyiceberg_rest = pytest.importorskip("pyiceberg.catalog.rest", reason="needs pyi
 TABLE_WAIT_S = 90  # the table trails the log by iceberg.target.lag.ms; a loaded 2-core machine more
 
 
-def duckdb_on(c, node: int):
-    """A DuckDB connection with kraft's catalog on `node` attached as `k`."""
+def duckdb_with_extensions():
+    """A DuckDB connection with its iceberg, httpfs and avro extensions loaded from the wheels."""
     con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
     for name in ("avro", "httpfs", "iceberg"):
         package = importlib.import_module(f"duckdb_extension_{name}")
         (path,) = glob.glob(f"{package.__path__[0]}/extensions/*/{name}.duckdb_extension")
         con.execute(f"LOAD '{path}'")
+    return con
+
+
+def duckdb_on(c, node: int):
+    """A DuckDB connection with kraft's catalog on `node` attached as `k`."""
+    con = duckdb_with_extensions()
     con.execute(f"ATTACH 'kraft' AS k (TYPE iceberg, ENDPOINT '{c.url(node)}/iceberg', AUTHORIZATION_TYPE 'none')")
     return con
+
+
+def not_translated_yet(exc: Exception) -> bool:
+    """DuckDB's error for a table the catalog does not list yet."""
+    return "does not exist" in str(exc) or "not found" in str(exc).lower()
 
 
 def table_rows(c, node: int, topic: str) -> list[tuple]:
@@ -50,8 +61,8 @@ def table_rows(c, node: int, topic: str) -> list[tuple]:
         return con.execute(f"SELECT kafka.partition, kafka.offset, kafka.key, value FROM k.kraft.\"{topic}\" "
                            "ORDER BY 1, 2").fetchall()
     except duckdb.Error as exc:
-        if "does not exist" in str(exc) or "not found" in str(exc).lower():
-            return []  # nothing translated yet
+        if not_translated_yet(exc):
+            return []
         raise
     finally:
         con.close()
@@ -68,6 +79,16 @@ class Acked:
         if err is None:
             with self.lock:
                 self.records[(msg.partition(), msg.offset())] = (msg.key(), msg.value())
+
+
+def paced_writer(p, topic: str, partitions: int, acked: Acked):
+    """write(first, count): records r<first>.. round the partitions, 100 a second at most."""
+    def write(first: int, count: int):
+        for i in range(first, first + count):
+            p.produce(topic, value=b"r%d" % i, partition=i % partitions, on_delivery=acked.callback)
+            p.poll(0)
+            time.sleep(0.01)
+    return write
 
 
 def producer(c, **extra):
@@ -182,13 +203,7 @@ def test_each_record_is_one_row_when_the_leader_is_killed_mid_stream():
                                                         "iceberg.target.lag.ms": 1000})
         acked = Acked()
         p = producer(c, **{"message.timeout.ms": 60000})
-
-        def write(first: int, count: int):
-            for i in range(first, first + count):
-                p.produce("kills", value=b"r%d" % i, partition=i % 2, on_delivery=acked.callback)
-                p.poll(0)
-                time.sleep(0.01)
-
+        write = paced_writer(p, "kills", 2, acked)
         write(0, 100)
         assert p.flush(30) == 0
         c.wait_until(lambda: len(table_rows(c, 1, "kills")) > 0, TABLE_WAIT_S, "a first translation")

@@ -11,10 +11,7 @@ for it must run as shown once the reader's credentials are filled in.
 
 from __future__ import annotations
 
-import glob
-import importlib
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +21,7 @@ from kraft.server.local_cluster import LocalCluster, http_json
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "unit"))
 from s3_store import S3Store  # noqa: E402
-from test_iceberg import Acked, producer  # noqa: E402
+from test_iceberg import Acked, duckdb_with_extensions, not_translated_yet, paced_writer, producer  # noqa: E402
 
 pytestmark = pytest.mark.cluster
 duckdb = pytest.importorskip("duckdb", reason="needs duckdb (the test extras)")
@@ -37,20 +34,25 @@ CHROMIUM = "/usr/bin/chromium"
 def duckdb_rows(c, store: S3Store, node: int, topic: str) -> list[tuple]:
     """(partition, offset, value) of every row, read by DuckDB through `node`'s catalog;
     DuckDB's own S3 credentials, the endpoint from the catalog."""
-    con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    return run_as_shown(f"CREATE SECRET (TYPE s3, KEY_ID '{store.env['AWS_ACCESS_KEY_ID']}', "
+                        f"SECRET '{store.env['AWS_SECRET_ACCESS_KEY']}', REGION 'us-east-1'); "
+                        f"ATTACH 'kraft' AS k (TYPE iceberg, ENDPOINT '{c.url(node)}/iceberg', "
+                        "AUTHORIZATION_TYPE 'none'); "
+                        f"SELECT kafka.partition, kafka.offset, value FROM k.kraft.\"{topic}\" ORDER BY 1, 2;")
+
+
+def run_as_shown(query: str) -> list[tuple]:
+    """DuckDB runs `query`'s statements in turn; the last one's rows ([] while the table
+    is not in the catalog yet)."""
+    con = duckdb_with_extensions()
     try:
-        for name in ("avro", "httpfs", "iceberg"):
-            package = importlib.import_module(f"duckdb_extension_{name}")
-            (path,) = glob.glob(f"{package.__path__[0]}/extensions/*/{name}.duckdb_extension")
-            con.execute(f"LOAD '{path}'")
-        con.execute(f"CREATE SECRET (TYPE s3, KEY_ID '{store.env['AWS_ACCESS_KEY_ID']}', "
-                    f"SECRET '{store.env['AWS_SECRET_ACCESS_KEY']}', REGION 'us-east-1')")
-        con.execute(f"ATTACH 'kraft' AS k (TYPE iceberg, ENDPOINT '{c.url(node)}/iceberg', AUTHORIZATION_TYPE 'none')")
-        return con.execute(f"SELECT kafka.partition, kafka.offset, value FROM k.kraft.\"{topic}\" ORDER BY 1, 2"
-                           ).fetchall()
+        *setup, select = (s.strip() for s in query.strip().rstrip(";").split(";"))
+        for statement in setup:
+            con.execute(statement)
+        return con.execute(select).fetchall()
     except duckdb.Error as exc:
-        if "does not exist" in str(exc) or "not found" in str(exc).lower():
-            return []  # nothing translated yet
+        if not_translated_yet(exc):
+            return []
         raise
     finally:
         con.close()
@@ -67,13 +69,7 @@ def test_a_table_on_an_object_store_holds_each_committed_record_once_through_a_c
                                                              "iceberg.target.lag.ms": 1000})
             acked = Acked()
             p = producer(c, **{"message.timeout.ms": 60000})
-
-            def write(first: int, count: int):
-                for i in range(first, first + count):
-                    p.produce("events", value=b"r%d" % i, partition=i % 3, on_delivery=acked.callback)
-                    p.poll(0)
-                    time.sleep(0.01)
-
+            write = paced_writer(p, "events", 3, acked)
             write(0, 60)
             assert p.flush(30) == 0
             # an aborted transaction's records never become rows
@@ -154,23 +150,5 @@ def test_the_consoles_query_for_a_table_on_s3_runs_once_its_secret_is_filled_in(
             assert query.startswith("CREATE SECRET (TYPE s3, KEY_ID '<access key id>', SECRET '<secret access key>');")
             filled = query.replace("<access key id>", store.env["AWS_ACCESS_KEY_ID"]) \
                           .replace("<secret access key>", store.env["AWS_SECRET_ACCESS_KEY"])
-            c.wait_until(lambda: len(_run(filled)) == 3, TABLE_WAIT_S, "the query as shown reads every record")
+            c.wait_until(lambda: len(run_as_shown(filled)) == 3, TABLE_WAIT_S, "the query as shown reads every record")
 
-
-def _run(query: str) -> list[tuple]:
-    con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-    try:
-        for name in ("avro", "httpfs", "iceberg"):
-            package = importlib.import_module(f"duckdb_extension_{name}")
-            (path,) = glob.glob(f"{package.__path__[0]}/extensions/*/{name}.duckdb_extension")
-            con.execute(f"LOAD '{path}'")
-        *setup, select = (s.strip() for s in query.strip().rstrip(";").split(";"))
-        for statement in setup:
-            con.execute(statement)
-        return con.execute(select).fetchall()
-    except duckdb.Error as exc:
-        if "does not exist" in str(exc) or "not found" in str(exc).lower():
-            return []  # nothing translated yet
-        raise
-    finally:
-        con.close()
