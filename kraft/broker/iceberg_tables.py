@@ -1,6 +1,6 @@
 """The Iceberg topics (docs/ICEBERG.md) this node leads partitions of: one translator task
-per partition, and the table's committer where this node leads the first partition that
-has a leader (partition 0, unless it has none).
+per partition, and the table's committer where this node is the table's coordinator
+(broker/table_coordinator.py).
 
 Woken at every metadata image (like the coordinators), it looks again only when the
 topics or their configs changed (the image shares unchanged areas, so that is one
@@ -21,6 +21,7 @@ from typing import Any
 
 from kraft.broker.data_plane import DataPlane
 from kraft.broker.isolation import visible_records_off_loop
+from kraft.broker.table_coordinator import TableCoordinator
 from kraft.errors import KraftError
 from kraft.iceberg.warehouse import Warehouse
 from kraft.metadata.effective_configs import topic_config
@@ -56,12 +57,13 @@ def iceberg_topics(image: MetadataImage) -> list[str]:
 class IcebergTables:
     def __init__(self, node_id: int, image: Callable[[], MetadataImage], defaults: dict[str, str],
                  data_plane: DataPlane, controller_call: ControllerCall, wait_metadata: WaitMetadata,
-                 warehouse: Warehouse):
+                 warehouse: Warehouse, coordinator: TableCoordinator):
         self._node_id, self._image, self._defaults = node_id, image, defaults
+        self.coordinator = coordinator  # which tables this node commits
         self._plane, self._controller_call, self._wait_metadata = data_plane, controller_call, wait_metadata
         self.warehouse = warehouse
         self._changed = asyncio.Event()
-        self._seen: tuple[Mapping[str, Any], object] | None = None
+        self._seen: tuple[Mapping[str, Any], object, object] | None = None
         self._running: dict[Key, asyncio.Task[None]] = {}
         # (topic, partition) -> (translated up to, last stable offset) at its latest round here
         self.progress: dict[tuple[str, int], tuple[int, int]] = {}
@@ -88,8 +90,8 @@ class IcebergTables:
                 self._threads.shutdown(wait=False, cancel_futures=True)
 
     def _follow(self, image: MetadataImage) -> None:
-        seen = (image.topics, image.topic_configs)
-        if self._seen is not None and seen[0] is self._seen[0] and seen[1] is self._seen[1]:
+        seen = (image.topics, image.topic_configs, self.coordinator.loaded())
+        if self._seen is not None and seen[0] is self._seen[0] and seen[1] is self._seen[1] and seen[2] == self._seen[2]:
             return
         if self._seen is None or len(image.topics) < len(self._seen[0]):  # at the start, and after deletions
             self._sweep(set(image.topics), image.iceberg_tables)
@@ -99,15 +101,13 @@ class IcebergTables:
             topic = image.topic(name)
             if topic is None:
                 continue
-            # the committer: the leader of the first partition that has one (partition 0's
-            # while it is led; two nodes that disagree for a moment race harmlessly, since
-            # every commit is a compare-and-set)
-            committer = next((i for i, reg in enumerate(topic.partitions) if reg.online), None)
+            # two nodes that both take themselves for the coordinator for a moment race
+            # harmlessly: every commit is a compare-and-set
+            if self.coordinator.coordinates(name):
+                wanted[(topic.topic_id, COMMITTER)] = (name, COMMITTER)
             for index, reg in enumerate(topic.partitions):
                 if reg.leader == self._node_id:
                     wanted[(topic.topic_id, index)] = (name, index)
-                    if index == committer:
-                        wanted[(topic.topic_id, COMMITTER)] = (name, COMMITTER)
         for key in [k for k in self._running if k not in wanted and k != SWEEP]:
             self._running.pop(key).cancel()
         led = {(name, index) for name, index in wanted.values()}

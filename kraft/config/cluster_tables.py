@@ -224,6 +224,12 @@ class IcebergSettings(Table):
         "", alias="s3.endpoint")
     s3_region: Annotated[str, Field(strict=True, max_length=64, pattern=r"^[a-z0-9-]*$")] = Field(
         "", alias="s3.region")
+    # the table coordinators' internal topic (__iceberg_coordinator): a table's commits run
+    # where the partition its topic's name hashes to is led
+    coordinator_topic_partitions: Annotated[int, Field(strict=True, ge=1, le=1000)] = Field(
+        10, alias="coordinator.topic.num.partitions")
+    coordinator_topic_replication_factor: Annotated[int, Field(strict=True, ge=1)] = Field(
+        3, alias="coordinator.topic.replication.factor")
 
 
 _ORIGIN = re.compile(r"https?://[^/\s,]+")

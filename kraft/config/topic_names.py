@@ -11,10 +11,11 @@ OFFSETS_TOPIC = "__consumer_offsets"  # the group coordinators' log
 TXN_STATE_TOPIC = "__transaction_state"  # the transaction coordinators' log
 SCHEMAS_TOPIC = "_schemas"  # the schema registry's log (Confluent's kafkastore.topic)
 SHARE_STATE_TOPIC = "__share_group_state"  # share-partitions' state (KIP-932's share coordinator)
+ICEBERG_COORDINATOR_TOPIC = "__iceberg_coordinator"  # whose leaders commit Iceberg topics' tables
 # Kafka's Topic.isInternal (the coordinators' own logs), and the schema registry's: only
 # the cluster creates them (with the replication and configs its settings give), and no
 # client writes, deletes or grows them.
-INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, TXN_STATE_TOPIC, SCHEMAS_TOPIC, SHARE_STATE_TOPIC})
+INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, TXN_STATE_TOPIC, SCHEMAS_TOPIC, SHARE_STATE_TOPIC, ICEBERG_COORDINATOR_TOPIC})
 
 
 def is_internal_topic(name: str) -> bool:

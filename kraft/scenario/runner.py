@@ -154,6 +154,7 @@ async def _run(scenario: Scenario, opts: RunOptions, cluster, network) -> RunRes
         if status != 201:
             raise RuntimeError(f"could not grant the workload's ACLs: {status} {out}")
     await asyncio.to_thread(_wait_serving, cluster, topic.name, topic.partitions)
+    await asyncio.to_thread(iceberg_table.wait_coordinator, cluster, topic.name, topic.configs)
     wl = scenario.workload
     if wl.compacted_keys:
         name = f"{topic.name}-compacted"

@@ -11,6 +11,8 @@ Specs (the scenario files' and the CLI's spelling):
     share-coordinator:<group>:<topic>-<p>  the share coordinator keeping that share
                           group's state of the partition (the leader of its
                           __share_group_state partition)
+    table-coordinator:<topic>  the node committing that Iceberg topic's table (the leader
+                          of its __iceberg_coordinator partition)
     controller            the active controller (the Raft leader, per GET .../quorum)
     controller-follower   a controller that is not the active one (running ones first),
                           picked with rng
@@ -34,7 +36,7 @@ import random
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from kraft.config.topic_names import SHARE_STATE_TOPIC
+from kraft.config.topic_names import ICEBERG_COORDINATOR_TOPIC, SHARE_STATE_TOPIC
 from kraft.coordinator.placement import key_partition
 from kraft.groups.coordinator_placement import OFFSETS_TOPIC, coordinator_partition
 from kraft.share.share_state import state_key
@@ -43,7 +45,8 @@ from kraft.transactions.txn_placement import TXN_STATE_TOPIC, txn_partition
 
 ASK_TIMEOUT_S = 2.0
 SPECS = ("leader:<topic>-<partition>", "follower:<topic>-<partition>", "group-coordinator:<group>",
-         "txn-coordinator:<transactional id>", "share-coordinator:<group>:<topic>-<partition>", "controller", "controller-follower",
+         "txn-coordinator:<transactional id>", "share-coordinator:<group>:<topic>-<partition>",
+         "table-coordinator:<topic>", "controller", "controller-follower",
          "controllers", "node:<id>", "host:<name>", "leader-host:<topic>-<partition>", "random", "all")
 
 
@@ -80,6 +83,11 @@ def resolve(cluster, spec: str, rng: random.Random | None = None) -> list[int]:
         if not group:
             raise ValueError(f"bad fault target {spec!r}: expected share-coordinator:<group>:<topic>-<partition>")
         return [share_coordinator(cluster, group, *parse_topic_partition(tp, spec))]
+    if kind == "table-coordinator":
+        if not arg:
+            raise ValueError(f"bad fault target {spec!r}: expected table-coordinator:<topic>")
+        return [_internal_leader(cluster, ICEBERG_COORDINATOR_TOPIC, lambda count: key_partition(arg, count),
+                                 "no Iceberg topic so far", f"the table coordinator of {arg!r}")]
     if kind == "host":
         return _host(cluster, arg, spec)
     if arg:

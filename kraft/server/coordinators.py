@@ -16,7 +16,8 @@ from kraft.broker.txn_link import TransactionLink, TxnRemote
 from kraft.config.cluster import ClusterConfig
 from kraft.coordinator.runtime import AppendLocal, ControllerCall, ReplicaLookup, WaitMetadata
 from kraft.groups.group_coordinator import GroupCoordinator
-from kraft.broker.iceberg_tables import IcebergTables
+from kraft.broker.iceberg_tables import IcebergTables, iceberg_topics
+from kraft.broker.table_coordinator import TableCoordinator
 from kraft.iceberg.warehouse import Warehouse, for_node as warehouse_for
 from kraft.internode.peers import Peers
 from kraft.metadata.image import MetadataImage
@@ -30,7 +31,7 @@ DEAD_LETTER_TIMEOUT_MS = 30_000  # Kafka's request.timeout.ms
 
 
 # what the node runs as a task and wakes at every metadata image
-NodeTask = GroupCoordinator | TransactionCoordinator | ShareCoordinator | IcebergTables
+NodeTask = GroupCoordinator | TransactionCoordinator | ShareCoordinator | IcebergTables | TableCoordinator
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Coordinators:
             "share-coordinator": self.share_state}
         if self.iceberg is not None:
             tasks["iceberg-tables"] = self.iceberg
+            tasks["table-coordinator"] = self.iceberg.coordinator
         return tasks
 
 
@@ -76,8 +78,13 @@ def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], 
     shares = ShareBroker(config.groups, image, share_link.read, share_link.write, dead_letter)
     share_leaders = ShareLeaders(node_id, data_plane, shares, peers)
     warehouse = warehouse_for(config, node_id)
-    iceberg = None if replicas is None else IcebergTables(
-        node_id, image, dict(config.topic_defaults), data_plane, controller_call, wait_metadata, warehouse)
+    iceberg: IcebergTables | None = None
+    if replicas is not None:  # a broker: it translates what it leads, and commits what it coordinates
+        tables = TableCoordinator(node_id, config.iceberg, image, replicas, controller_call, wait_metadata,
+                                  append_local, lambda image: bool(iceberg_topics(image)),
+                                  lambda: iceberg.on_metadata() if iceberg is not None else None)
+        iceberg = IcebergTables(node_id, image, dict(config.topic_defaults), data_plane, controller_call,
+                                wait_metadata, warehouse, tables)
     return Coordinators(groups, transactions, share_state, txn_link, shares, share_leaders,
                         ShareGroupAdmin(node_id, shares, share_state, share_link, share_leaders, peers, image),
                         iceberg, warehouse)

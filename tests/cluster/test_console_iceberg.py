@@ -74,6 +74,9 @@ def test_an_iceberg_topics_page_shows_its_table_its_lag_and_a_query(page, cluste
     sync_api.expect(first.nth(3)).to_have_text("0")
     sync_api.expect(first.nth(3).locator(".warn")).to_have_count(0)
     sync_api.expect(section.locator(".iceberg-snapshot")).not_to_contain_text("no snapshot yet")
+    status, body = http_json("GET", f"{cluster.url(1)}/v1/topics/{ICEBERG}/iceberg")
+    assert status == 200 and body["coordinator"] in (1, 2, 3), body  # the node committing the table
+    sync_api.expect(section.locator(".iceberg-coordinator")).to_have_text(f"node {body['coordinator']}")
     duckdb_query = section.locator("pre.duckdb")
     sync_api.expect(duckdb_query).to_contain_text(f"ENDPOINT '{cluster.url(1)}/iceberg'")
     sync_api.expect(duckdb_query).to_contain_text(f'FROM k.kraft."{ICEBERG}" LIMIT 10;')

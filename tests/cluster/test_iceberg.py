@@ -211,7 +211,7 @@ def test_each_record_is_one_row_when_the_leader_is_killed_mid_stream():
         assert status == 200, body
         leader = body["leader_id"]
         # "lone" (one replica each): its partition 0 has no leader while `leader` is down,
-        # so another partition's leader must commit its table
+        # and the table's coordinator must still commit its other partition's rounds
         other = next(n for n in (1, 2, 3) if n != leader)
         lone = lone_topic(c, leader, other)
         lone.produce("lone", value=b"before", partition=1)

@@ -4,8 +4,8 @@ share one. The store is an S3 endpoint in a process of its own (tests/unit/s3_st
 the nodes reach it with the credentials in their environment, DuckDB and pyiceberg with
 theirs, and find it through kraft's catalog (LoadTable names the endpoint).
 
-The table must hold each committed record once when the committer's node is killed
-mid-stream, as on a directory, and leave the catalog with its topic; the console's query
+The table must hold each committed record once when its coordinator's node (the one
+committing its snapshots) is killed mid-stream, another node committing meanwhile, as on a directory, and leave the catalog with its topic; the console's query
 for it must run as shown once the reader's credentials are filled in.
 """
 
@@ -84,11 +84,18 @@ def test_a_table_on_an_object_store_holds_each_committed_record_once_through_a_c
             assert any("/data/" in k and k.endswith(".parquet") for k in keys), keys
             assert any("/metadata/" in k and k.endswith(".metadata.json") for k in keys), keys
 
-            status, body = http_json("GET", f"{c.v3(1)}/topics/events/partitions/0")
-            assert status == 200, body
-            committer = body["leader_id"]  # partition 0's leader commits the table
+            status, body = http_json("GET", f"{c.url(1)}/v1/topics/events/iceberg")
+            assert status == 200 and body["coordinator"] in (1, 2, 3), body
+            committer = body["coordinator"]  # the table's coordinator commits its snapshots
             c.kill(committer)
             write(60, 60)  # the producer retries to the new leaders
+            assert p.flush(30) == 0
+            alive = next(n for n in (1, 2, 3) if n != committer)
+            # another node takes the table's commits over while the killed one is down
+            c.wait_until(lambda: len(duckdb_rows(c, store, alive, "events")) >= 120, TABLE_WAIT_S,
+                         "the records written after the coordinator's kill in the table")
+            status, body = http_json("GET", f"{c.url(alive)}/v1/topics/events/iceberg")
+            assert status == 200 and body["coordinator"] not in (None, committer), body
             c.start_node(committer)
             c.wait_ready(timeout_s=60)
             write(120, 30)

@@ -4,15 +4,15 @@ committed record once, no aborted one, and every acknowledged write (docs/SCENAR
 "Iceberg topics in the lab").
 
 - jepsen-txn-iceberg-leader-kill, shortened: Jepsen's transactional workload with
-  deliberate aborts while the committer (t-0's leader) and t-1's leader are killed and
-  the committer restarted: the check ran and passed with every count at 0;
+  deliberate aborts while the table's coordinator (the node committing it) and t-0's
+  leader are killed and the coordinator restarted: the check ran and passed with every count at 0;
 - its negative controls, on a real cluster and real tables, no mocks: a table that has
   not caught up within the bound (a large iceberg.target.lag.ms) fails as "did not catch
   up"; a committed record written after the table was read is "missing" (and an
   acknowledged write that is no row); records a user deleted from the log
   (DeleteRecords) while the table keeps their rows are rows that are "not committed";
 - the soak (`./dev test -m soak`): jepsen-txn-iceberg-soak, 300 s of process faults on
-  random nodes and the committer killed every 20-30 s, two seeds.
+  random nodes and the table's coordinator killed every 20-30 s, two seeds.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ confluent_kafka = pytest.importorskip("confluent_kafka", reason="needs confluent
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
 SCENARIO = "jepsen-txn-iceberg-leader-kill"
-SHORT_S = 14  # the restart of t-0's leader at 12 s, 2 s before healing (scenario_runs.FAULT_END_MARGIN_S)
+SHORT_S = 14  # the restart of the table's coordinator at 12 s, 2 s before healing (scenario_runs.FAULT_END_MARGIN_S)
 
 
 def _failed(result) -> list[str]:
@@ -75,8 +75,7 @@ def test_jepsen_txn_with_leader_kills_leaves_each_committed_record_once_in_the_t
     assert [e.kind for e in faults] == ["kill", "kill", "restart"], result.history.faults
     assert not any(e.detail.startswith("skipped") for e in faults), faults
     assert counts["acknowledged"] > 20, counts
-    committers = {s.leader for s in result.history.samples if s.partition == 0 and s.leader is not None}
-    assert len(committers) >= 2, committers  # partition 0's leadership, and so the table's committer, moved
+    assert faults[0].target and faults[1].target, faults  # the table's coordinator, then t-0's leader
     ice = next(c for c in result.checks if c.name == "iceberg")
     print(f"{SCENARIO} ({SHORT_S} s): {time.monotonic() - started:.0f} s in all; iceberg: {ice.summary}")
 

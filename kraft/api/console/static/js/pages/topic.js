@@ -102,7 +102,10 @@ function icebergTable(topic, may) {
     show(t.mode, modeLine(t.mode, t.table !== null),
       h("p", { class: "iceberg-snapshot" }, "Last snapshot: ", t.last_commit_ms === null || t.last_commit_ms === undefined
         ? h("span", { class: "muted" }, "no snapshot yet")
-        : h("span", { title: `snapshot ${t.snapshot_id}` }, fmtTime(t.last_commit_ms))));
+        : h("span", { title: `snapshot ${t.snapshot_id}` }, fmtTime(t.last_commit_ms)),
+        ", committed by ", t.coordinator === null || t.coordinator === undefined
+          ? h("span", { class: "muted" }, "no node now (its coordinator is being elected)")
+          : h("span", { class: "iceberg-coordinator" }, `node ${t.coordinator}`)));
     replace(partsBox, table(`Iceberg translation of ${topic} (lag: committed records not yet in the table)`,
       [{ label: "Partition", num: true }, { label: "Translated offset", num: true }, { label: "Last stable offset", num: true },
         { label: "Lag", num: true }],
