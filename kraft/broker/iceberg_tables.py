@@ -22,6 +22,7 @@ from typing import Any
 from kraft.broker.data_plane import DataPlane
 from kraft.broker.isolation import visible_records_off_loop
 from kraft.broker.table_coordinator import TableCoordinator
+from kraft.config.cluster_tables import IcebergSettings
 from kraft.errors import KraftError
 from kraft.iceberg.warehouse import Warehouse
 from kraft.metadata.effective_configs import topic_config
@@ -39,6 +40,7 @@ THREADS = 2
 Key = tuple[str, int]  # (topic id, partition)
 COMMITTER = -1  # the table's committer's task, by the side of its partitions' translators
 SWEEP = ("", -2)  # the task removing deleted topics' tables
+DROP = -3  # index of a task dropping a deleted topic's tables from an external catalog
 ControllerCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 WaitMetadata = Callable[[int, float], Awaitable[bool]]
 
@@ -57,8 +59,9 @@ def iceberg_topics(image: MetadataImage) -> list[str]:
 class IcebergTables:
     def __init__(self, node_id: int, image: Callable[[], MetadataImage], defaults: dict[str, str],
                  data_plane: DataPlane, controller_call: ControllerCall, wait_metadata: WaitMetadata,
-                 warehouse: Warehouse, coordinator: TableCoordinator):
+                 warehouse: Warehouse, coordinator: TableCoordinator, settings: IcebergSettings):
         self._node_id, self._image, self._defaults = node_id, image, defaults
+        self._settings = settings
         self.coordinator = coordinator  # which tables this node commits
         self._plane, self._controller_call, self._wait_metadata = data_plane, controller_call, wait_metadata
         self.warehouse = warehouse
@@ -68,6 +71,7 @@ class IcebergTables:
         # (topic, partition) -> (translated up to, last stable offset) at its latest round here
         self.progress: dict[tuple[str, int], tuple[int, int]] = {}
         self._catalog: Any = None  # made at the first Iceberg topic (the libraries load then)
+        self._tables_seen: dict[str, str] = {}  # Iceberg topics by name -> id, at the last look
         self._loop: asyncio.AbstractEventLoop | None = None
         self._threads: ThreadPoolExecutor | None = None
 
@@ -96,8 +100,12 @@ class IcebergTables:
         if self._seen is None or len(image.topics) < len(self._seen[0]):  # at the start, and after deletions
             self._sweep(set(image.topics), image.iceberg_tables)
         self._seen = seen
+        tables = {name: image.topic_ids[name] for name in iceberg_topics(image) if name in image.topic_ids}
+        if self._settings.catalog_uri:
+            self._drop_external([(n, i) for n, i in self._tables_seen.items() if tables.get(n) != i], image)
+        self._tables_seen = tables
         wanted: dict[Key, tuple[str, int]] = {}  # index COMMITTER: the table's committer
-        for name in iceberg_topics(image):
+        for name in tables:
             topic = image.topic(name)
             if topic is None:
                 continue
@@ -108,7 +116,7 @@ class IcebergTables:
             for index, reg in enumerate(topic.partitions):
                 if reg.leader == self._node_id:
                     wanted[(topic.topic_id, index)] = (name, index)
-        for key in [k for k in self._running if k not in wanted and k != SWEEP]:
+        for key in [k for k in self._running if k not in wanted and k[1] >= COMMITTER]:
             self._running.pop(key).cancel()
         led = {(name, index) for name, index in wanted.values()}
         for gone in [k for k in self.progress if k not in led]:
@@ -135,6 +143,29 @@ class IcebergTables:
                 log.warning("iceberg: the tables of deleted topics not removed: %s", exc)
         self._running[SWEEP] = asyncio.create_task(sweep(), name="iceberg-sweep")
 
+    def _drop_external(self, gone: list[tuple[str, str]], image: MetadataImage) -> None:
+        """A deleted topic's tables leave the external catalog with it, unless kept
+        (iceberg.delete=false). Every broker that saw the topic drops them (on the table
+        threads): each drop checks the table is that topic's, so a second is a no-op, and
+        no coordinator's hand-over can leave them."""
+        from kraft.iceberg.leftovers import kept_ids
+        kept = kept_ids(image.iceberg_tables)
+        for name, topic_id in gone:
+            if topic_id in kept or (topic_id, DROP) in self._running:
+                continue
+
+            async def drop(name: str = name, topic_id: str = topic_id) -> None:
+                try:
+                    catalog = await self._catalog_made()
+                    dropped = await self._off_loop(catalog.drop_table_of, name, topic_id)
+                    log.info("iceberg: %s dropped from the external catalog with its topic", dropped)
+                except Exception as exc:  # noqa: BLE001 - a catalog down: the next start's sweep drops it
+                    log.warning("iceberg: the tables of deleted topic %s not dropped from the external catalog: %s",
+                                name, exc)
+                finally:
+                    self._running.pop((topic_id, DROP), None)
+            self._running[(topic_id, DROP)] = asyncio.create_task(drop(), name=f"iceberg-drop-{name}")
+
     def _config(self, topic: str, name: str) -> Any:
         return topic_config(self._image(), self._defaults, topic, name)
 
@@ -151,12 +182,13 @@ class IcebergTables:
             lag_ms = self._config(topic, "iceberg.target.lag.ms")
             behind = False
             try:
+                catalog = await self._catalog_made()
                 if index == COMMITTER:
-                    await self._off_loop(TableCommitter(self._catalog_now(), topic).commit)
-                    keeper = keeper or Housekeeping(self._catalog_now(), topic)
+                    await self._off_loop(TableCommitter(catalog, topic).commit)
+                    keeper = keeper or Housekeeping(catalog, topic)
                     await self._off_loop(keeper.run)
                 else:
-                    work = PartitionTranslation(self._catalog_now(), topic, index, self._config(topic, "iceberg.mode"),
+                    work = PartitionTranslation(catalog, topic, index, self._config(topic, "iceberg.mode"),
                                                 self._config(topic, "iceberg.partition.spec"))
                     behind, complete_at = await self._round(work, topic, index, complete_at)
             except asyncio.CancelledError:
@@ -209,11 +241,21 @@ class IcebergTables:
             self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="iceberg")
         return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
 
-    def _catalog_now(self) -> Any:
+    async def _catalog_made(self) -> Any:
+        """The tables' catalog, made on a table thread at first use: kraft's own, or the
+        external REST catalog cluster.toml names (whose making asks it for its config)."""
         if self._catalog is None:
-            from kraft.iceberg.catalog import KraftCatalog
-            self.warehouse.prepare()
-            self._catalog = KraftCatalog(self.warehouse, self._image, self._commit_from_thread)
+            def make() -> Any:
+                self.warehouse.prepare()
+                settings = self._settings
+                if not settings.catalog_uri:
+                    from kraft.iceberg.catalog import KraftCatalog
+                    return KraftCatalog(self.warehouse, self._image, self._commit_from_thread)
+                from kraft.iceberg.external_catalog import ExternalCatalog
+                return ExternalCatalog(self.warehouse, self._image, self._commit_from_thread, settings.catalog_uri,
+                                       settings.catalog_namespace, settings.catalog_warehouse)
+            made = await self._off_loop(make)
+            self._catalog = self._catalog or made
         return self._catalog
 
     def _commit_from_thread(self, topic: str, topic_id: str, based_on: str | None, location: str) -> None:

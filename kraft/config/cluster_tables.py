@@ -210,6 +210,15 @@ def _endpoint(value: str) -> str:
     return value
 
 
+_CATALOG_URI = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
+
+
+def _catalog_uri(value: str) -> str:
+    if value and not _CATALOG_URI.fullmatch(value):
+        raise invalid("", f"a catalog uri is http(s)://host[:port][/path], got {value!r}")
+    return value
+
+
 class IcebergSettings(Table):
     """Iceberg topics (docs/ICEBERG.md): the warehouse, a directory relative to the config
     file's directory or an object store's `s3://bucket/prefix`. Every node writes tables'
@@ -217,13 +226,23 @@ class IcebergSettings(Table):
     must be one bucket, or one shared directory mounted at the same path on each. Empty:
     `iceberg` beside each node's data dir (the nodes of one machine share it).
     s3.endpoint: an S3-compatible store's URL (empty: AWS's own); s3.region: the bucket's
-    region. Credentials come from the nodes' environment (the AWS SDK's chain)."""
+    region. Credentials come from the nodes' environment (the AWS SDK's chain).
+    catalog.uri: an Iceberg REST catalog that holds the tables (empty: kraft's own), in
+    namespace catalog.namespace; catalog.warehouse: the warehouse name that catalog wants,
+    if any."""
 
     warehouse: Annotated[str, Field(strict=True, max_length=4096), AfterValidator(_warehouse)] = ""
     s3_endpoint: Annotated[str, Field(strict=True, max_length=1024), AfterValidator(_endpoint)] = Field(
         "", alias="s3.endpoint")
     s3_region: Annotated[str, Field(strict=True, max_length=64, pattern=r"^[a-z0-9-]*$")] = Field(
         "", alias="s3.region")
+    # an external Iceberg REST catalog holds the tables instead of kraft's own (its
+    # credentials: pyiceberg's configuration of catalog `kraft`, in the nodes' environment)
+    catalog_uri: Annotated[str, Field(strict=True, max_length=1024), AfterValidator(_catalog_uri)] = Field(
+        "", alias="catalog.uri")
+    catalog_namespace: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9_-]{1,128}$")] = Field(
+        "kraft", alias="catalog.namespace")
+    catalog_warehouse: Annotated[str, Field(strict=True, max_length=1024)] = Field("", alias="catalog.warehouse")
     # the table coordinators' internal topic (__iceberg_coordinator): a table's commits run
     # where the partition its topic's name hashes to is led
     coordinator_topic_partitions: Annotated[int, Field(strict=True, ge=1, le=1000)] = Field(

@@ -84,7 +84,7 @@ def build_coordinators(node_id: int, config: ClusterConfig, image: Callable[[], 
                                   append_local, lambda image: bool(iceberg_topics(image)),
                                   lambda: iceberg.on_metadata() if iceberg is not None else None)
         iceberg = IcebergTables(node_id, image, dict(config.topic_defaults), data_plane, controller_call,
-                                wait_metadata, warehouse, tables)
+                                wait_metadata, warehouse, tables, config.iceberg)
     return Coordinators(groups, transactions, share_state, txn_link, shares, share_leaders,
                         ShareGroupAdmin(node_id, shares, share_state, share_link, share_leaders, peers, image),
                         iceberg, warehouse)

@@ -539,3 +539,20 @@ def test_the_iceberg_warehouse_is_beside_the_data_dirs_or_where_the_file_says(tm
         assert "iceberg." in load_error(tmp_path, THREE_NODES + f"[iceberg]\n{bad}\n"), bad
     assert "iceberg.warehous" in load_error(tmp_path, THREE_NODES + '[iceberg]\nwarehous = "x"\n')
     assert "iceberg.warehouse" in load_error(tmp_path, THREE_NODES + "[iceberg]\nwarehouse = 3\n")
+
+
+def test_an_external_iceberg_catalog_and_the_table_coordinators_topic_are_settings(tmp_path):
+    config = load_cluster_config(write(tmp_path, THREE_NODES))
+    assert config.iceberg.catalog_uri == "" and config.iceberg.catalog_namespace == "kraft"  # kraft's own catalog
+    assert (config.iceberg.coordinator_topic_partitions, config.iceberg.coordinator_topic_replication_factor) == (10, 3)
+    config = load_cluster_config(write(tmp_path, THREE_NODES + '[iceberg]\n"catalog.uri" = "https://polaris:8181/api/'
+                                                               'catalog"\n"catalog.namespace" = "lake"\n'
+                                                               '"catalog.warehouse" = "prod"\n'
+                                                               '"coordinator.topic.num.partitions" = 4\n'))
+    assert (config.iceberg.catalog_uri, config.iceberg.catalog_namespace, config.iceberg.catalog_warehouse) == (
+        "https://polaris:8181/api/catalog", "lake", "prod")
+    assert config.iceberg.coordinator_topic_partitions == 4
+    for bad in ('"catalog.uri" = "polaris:8181"', '"catalog.uri" = "http://h/x?token=1"',
+                '"catalog.namespace" = "a.b"', '"catalog.namespace" = ""',
+                '"coordinator.topic.num.partitions" = 0', '"coordinator.topic.replication.factor" = 0'):
+        assert "iceberg." in load_error(tmp_path, THREE_NODES + f"[iceberg]\n{bad}\n"), bad
