@@ -17,6 +17,7 @@ runtime and names the entry points the doors call.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -63,6 +64,7 @@ class GroupCoordinator:
         self.consumer = consumer = ConsumerProtocol(here, store)
         self.offsets = offsets = GroupOffsets(here)
         self.consumer_groups = here.consumer_groups
+        self._consumer_tick: asyncio.Task[None] | None = None
         self.runtime.every(0, self._tick)
         # the entry points, by concept
         self.group, self.create_instance, self.instance = rest.group, rest.create_instance, rest.instance
@@ -106,8 +108,12 @@ class GroupCoordinator:
     async def _tick(self) -> None:
         self.rest_instances.expire()
         self.classic.tick()
-        group_ids = [g for shard in self.runtime.shards.values() for g in shard.cache.consumer_groups]
-        await self.consumer.tick(group_ids)
+        # the consumer groups' duties write what they change (an expired member) and wait
+        # for its commit: in a task of their own, one at a time, so a follower behind never
+        # holds the runtime's tick, and with it the shards' loading and unloading
+        if self._consumer_tick is None or self._consumer_tick.done():
+            group_ids = [g for shard in self.runtime.shards.values() for g in shard.cache.consumer_groups]
+            self._consumer_tick = self.runtime.spawn(self.consumer.tick(group_ids), name="consumer-groups-tick")
 
     # -- where a group lives ------------------------------------------------------------
     async def locate(self, group_id: str, create: bool = True, wait_s: float = LOCATE_WAIT_S) -> int | None:

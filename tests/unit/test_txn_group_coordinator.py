@@ -342,3 +342,40 @@ async def test_offset_fetch_require_stable_answers_unstable_offset_commit_per_pe
     append_marker(log, 70, 0, commit=True)
     coord.complete_transaction(0, 70, commit=True)
     assert partitions(await group_api.offset_fetch(node, V7, named)) == {("t", 0): (10, 0), ("t", 1): (4, 0)}
+
+
+
+async def test_a_tick_whose_expiry_waits_for_its_commit_does_not_hold_the_runtime(log):  # noqa: F811
+    """A member expired by the tick is written, and that write waits for its commit; a
+    follower behind must not hold the runtime's tick (and with it the shards' loading)."""
+    from kraft.coordinator.runtime import mono_ms
+    from kraft.groups.consumer_group_types import Heartbeat
+
+    async def no_controller(path: str, body: dict) -> dict:
+        raise AssertionError("the offsets topic exists")
+
+    async def no_wait(offset: int, timeout_s: float) -> bool:
+        return True
+
+    replicas = Replicas(log)
+    appender = Appender(log, replicas.offsets)
+    snapshot = image()
+    settings = GroupSettings.model_validate({"group.initial.rebalance.delay.ms": 0,
+                                             "group.consumer.session.timeout.ms": 1000,
+                                             "group.consumer.heartbeat.interval.ms": 100})
+    coord = GroupCoordinator(NODE, settings, lambda: snapshot, replicas, no_controller, no_wait, appender)
+    assert await coord.locate(GROUP) is None
+    coord.loaded.topic_counts = {"t": 2}
+    joined = await coord.consumer_heartbeat(GROUP, Heartbeat("m1", 0, mono_ms(), rebalance_timeout_ms=5_000,
+                                                             topic_names=("t",), owned=frozenset()))
+    assert joined.member_epoch > 0
+    appender.hold = asyncio.Event()  # the followers stop acknowledging
+    await asyncio.sleep(1.2)  # past the member's session
+    await asyncio.wait_for(coord.runtime._tick(), 2.0)  # returns: the expiry's write waits in a task of its own
+    await asyncio.wait_for(coord.runtime._tick(), 2.0)
+    ticks = [t for t in coord.runtime.tasks if t.get_name() == "consumer-groups-tick"]
+    assert len(ticks) == 1  # and a second tick started no second expiry beside it
+    appender.hold.set()
+    await asyncio.wait_for(asyncio.gather(*coord.runtime.tasks), 5.0)
+    group = coord.consumer_group(GROUP)
+    assert group is not None and not group.members  # expired, and written
