@@ -41,6 +41,7 @@ Key = tuple[str, int]  # (topic id, partition)
 COMMITTER = -1  # the table's committer's task, by the side of its partitions' translators
 SWEEP = ("", -2)  # the task removing deleted topics' tables
 DROP = -3  # index of a task dropping a deleted topic's tables from an external catalog
+SWEEP_EVERY_S = 3600.0  # deleted topics' leftovers are looked for at least this often
 ControllerCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 WaitMetadata = Callable[[int, float], Awaitable[bool]]
 
@@ -71,7 +72,9 @@ class IcebergTables:
         # (topic, partition) -> (translated up to, last stable offset) at its latest round here
         self.progress: dict[tuple[str, int], tuple[int, int]] = {}
         self._catalog: Any = None  # made at the first Iceberg topic (the libraries load then)
-        self._tables_seen: dict[str, str] = {}  # Iceberg topics by name -> id, at the last look
+        # time.monotonic() of the last sweep (the first comes with the first image, not before)
+        self._swept_at = time.monotonic()
+        self._tables_seen: dict[str, str] = {}  # live topics that were Iceberg topics here: id -> name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._threads: ThreadPoolExecutor | None = None
 
@@ -82,7 +85,13 @@ class IcebergTables:
         self._loop = asyncio.get_running_loop()
         try:
             while True:
-                await self._changed.wait()
+                try:  # and, if no image came meanwhile, a sweep when one is due
+                    async with asyncio.timeout(max(0.0, self._swept_at + SWEEP_EVERY_S - time.monotonic())):
+                        await self._changed.wait()
+                except TimeoutError:
+                    image = self._image()
+                    self._sweep(set(image.topics), image.iceberg_tables)
+                    continue
                 self._changed.clear()
                 self._follow(self._image())
                 await asyncio.sleep(0.2)  # a burst of images is looked at once
@@ -97,13 +106,16 @@ class IcebergTables:
         seen = (image.topics, image.topic_configs, self.coordinator.loaded())
         if self._seen is not None and seen[0] is self._seen[0] and seen[1] is self._seen[1] and seen[2] == self._seen[2]:
             return
-        if self._seen is None or len(image.topics) < len(self._seen[0]):  # at the start, and after deletions
+        if self._seen is None or len(image.topics) < len(self._seen[0]) \
+                or time.monotonic() - self._swept_at >= SWEEP_EVERY_S:  # at the start, after deletions, hourly
             self._sweep(set(image.topics), image.iceberg_tables)
         self._seen = seen
         tables = {name: image.topic_ids[name] for name in iceberg_topics(image) if name in image.topic_ids}
+        # a topic deleted (not one whose mode was turned off: its table stays as it was)
+        ever = {**self._tables_seen, **{topic_id: name for name, topic_id in tables.items()}}
         if self._settings.catalog_uri:
-            self._drop_external([(n, i) for n, i in self._tables_seen.items() if tables.get(n) != i], image)
-        self._tables_seen = tables
+            self._drop_external([(n, i) for i, n in ever.items() if i not in image.topics], image)
+        self._tables_seen = {topic_id: name for topic_id, name in ever.items() if topic_id in image.topics}
         wanted: dict[Key, tuple[str, int]] = {}  # index COMMITTER: the table's committer
         for name in tables:
             topic = image.topic(name)
@@ -135,31 +147,41 @@ class IcebergTables:
         task = self._running.get(SWEEP)
         if task is not None and not task.done():
             return
+        self._swept_at = time.monotonic()
 
         async def sweep() -> None:
+            from kraft.iceberg.leftovers import GRACE_S
             try:
                 await self._off_loop(lambda: remove(self.warehouse, leftovers(self.warehouse, live)))
-            except OSError as exc:
+                if self._settings.catalog_uri:  # and what a drop at a deletion missed
+                    catalog = await self._catalog_made()
+                    dropped = await self._off_loop(catalog.drop_gone, live, GRACE_S)
+                    if dropped:
+                        log.info("iceberg: tables of deleted topics dropped from the external catalog: %s", dropped)
+            except Exception as exc:  # noqa: BLE001 - a store or catalog down: the next sweep tries again
                 log.warning("iceberg: the tables of deleted topics not removed: %s", exc)
         self._running[SWEEP] = asyncio.create_task(sweep(), name="iceberg-sweep")
 
     def _drop_external(self, gone: list[tuple[str, str]], image: MetadataImage) -> None:
         """A deleted topic's tables leave the external catalog with it, unless kept
-        (iceberg.delete=false). Every broker that saw the topic drops them (on the table
-        threads): each drop checks the table is that topic's, so a second is a no-op, and
-        no coordinator's hand-over can leave them."""
+        (iceberg.delete=false): its table coordinator drops them, on the table threads,
+        checking each is that topic's. Left to the sweep (at a start and after deletions,
+        once untouched for a while): a drop that failed, one whose coordinator was moving,
+        and a name already taken by a new topic (a drop goes by name)."""
         from kraft.iceberg.leftovers import kept_ids
         kept = kept_ids(image.iceberg_tables)
         for name, topic_id in gone:
-            if topic_id in kept or (topic_id, DROP) in self._running:
+            if topic_id in kept or (topic_id, DROP) in self._running or name in image.topic_ids \
+                    or not self.coordinator.coordinates(name):
                 continue
 
             async def drop(name: str = name, topic_id: str = topic_id) -> None:
                 try:
                     catalog = await self._catalog_made()
                     dropped = await self._off_loop(catalog.drop_table_of, name, topic_id)
-                    log.info("iceberg: %s dropped from the external catalog with its topic", dropped)
-                except Exception as exc:  # noqa: BLE001 - a catalog down: the next start's sweep drops it
+                    if dropped:
+                        log.info("iceberg: %s dropped from the external catalog with its topic", dropped)
+                except Exception as exc:  # noqa: BLE001 - a catalog down: a later sweep drops it
                     log.warning("iceberg: the tables of deleted topic %s not dropped from the external catalog: %s",
                                 name, exc)
                 finally:
@@ -172,6 +194,8 @@ class IcebergTables:
     async def _repeat(self, topic: str, topic_id: str, index: int) -> None:
         """A partition's rounds (or the table's commits, index COMMITTER), every half the
         topic's target lag, until this node no longer leads the partition."""
+        from pyiceberg.exceptions import RESTError
+
         from kraft.iceberg.housekeeping import Housekeeping  # the Iceberg libraries load here
         from kraft.iceberg.translator import PartitionTranslation, TableCommitter
         what = f"{topic} (commit)" if index == COMMITTER else f"{topic}-{index}"
@@ -193,7 +217,7 @@ class IcebergTables:
                     behind, complete_at = await self._round(work, topic, index, complete_at)
             except asyncio.CancelledError:
                 raise
-            except (KraftError, OSError) as exc:  # the leader moving, a full disk: the next round retries
+            except (KraftError, OSError, RESTError) as exc:  # the leader moving, a full disk, a catalog down
                 if time.monotonic() - logged >= TROUBLE_LOG_S:
                     logged = time.monotonic()
                     log.warning("iceberg: %s not translated this round: %s", what, exc)

@@ -17,13 +17,14 @@ name (iceberg.delete=false) is never written for the new one.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from pyiceberg.catalog.rest import RestCatalog
-from requests import PreparedRequest, Response, Session
-from requests.adapters import HTTPAdapter
+from requests import Response, Session
 from pyiceberg.exceptions import (CommitFailedException, CommitStateUnknownException, NamespaceAlreadyExistsError,
                                   NoSuchTableError, TableAlreadyExistsError)
 from pyiceberg.partitioning import PartitionSpec
@@ -39,6 +40,7 @@ from kraft.iceberg.warehouse import Warehouse
 TOPIC_ID = "kraft.topic-id"  # a table's property: the id of the topic it is the table of
 CATALOG_NAME = "kraft"  # pyiceberg's configuration of it: PYICEBERG_CATALOG__KRAFT__TOKEN, ...
 REQUEST_TIMEOUT_S = 30.0  # a catalog that does not answer holds a table thread this long at most
+log = logging.getLogger(__name__)
 
 
 class CommitOutcomeUnknown(KraftError):
@@ -63,12 +65,16 @@ def catalog_properties(uri: str, warehouse: str) -> dict[str, Any]:
     return properties
 
 
-class _Bounded(HTTPAdapter):
-    """Every request with a timeout (pyiceberg sets none)."""
+def _bounded(session: Session) -> Session:
+    """Every request of the session with a timeout (pyiceberg sets none), whichever adapter
+    sends it (pyiceberg mounts its own for SigV4)."""
+    send = session.request
 
-    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+    def request(method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         kwargs["timeout"] = kwargs.get("timeout") or REQUEST_TIMEOUT_S
-        return super().send(request, *args, **kwargs)
+        return send(method, url, *args, **kwargs)
+    session.request = request  # type: ignore[method-assign, assignment]
+    return session
 
 
 class ExternalCatalog(RestCatalog):
@@ -83,10 +89,7 @@ class ExternalCatalog(RestCatalog):
         self._lock = threading.Lock()
 
     def _create_session(self) -> Session:
-        session = super()._create_session()
-        for scheme in ("http://", "https://"):
-            session.mount(scheme, _Bounded())
-        return session
+        return _bounded(super()._create_session())
 
     # -- what the translators use ----------------------------------------------------------
     def load(self, name: str, kept: bool = False) -> Table | None:
@@ -100,7 +103,9 @@ class ExternalCatalog(RestCatalog):
         try:
             table = self.load_table((self.namespace, name))
         except NoSuchTableError:
-            return None
+            if recorded is None:
+                return None
+            table = self._register(name, key, recorded)
         owner = table.properties.get(TOPIC_ID)
         if owner != key:
             raise TableTaken(f"table {self.namespace}.{name} in the external catalog belongs to another topic "
@@ -144,22 +149,42 @@ class ExternalCatalog(RestCatalog):
         self._copy(name, key, recorded, response.metadata_location)
         return response
 
+    def _register(self, name: str, key: str, recorded: str) -> Table:
+        """A table kraft holds and the catalog does not (a cluster that kept its tables in
+        its own catalog before, or a table dropped there by hand while its topic lives):
+        registered from kraft's current metadata file, its rows and offsets kept."""
+        self._make_namespace()
+        try:
+            table = self.register_table((self.namespace, name), recorded)
+        except TableAlreadyExistsError:
+            return self.load_table((self.namespace, name))
+        log.info("iceberg: table %s registered in the external catalog from kraft's metadata", name)
+        if table.properties.get(TOPIC_ID) is None and table.metadata_location == recorded:
+            with table.transaction() as tx:
+                tx.set_properties({TOPIC_ID: key})
+            table = self.load_table((self.namespace, name))
+        return table
+
     def _copy(self, name: str, key: str, based_on: str | None, location: str) -> None:
-        """Record the catalog's metadata file in kraft's metadata log; another node's copy
-        that came first is as good."""
+        """Record the catalog's metadata file in kraft's metadata log. Best effort: another
+        node's copy that came first is as good, and one missed (the controller moving) is
+        made at a later load."""
         try:
             self._record(name.removesuffix(DLQ), key, based_on, location)
-        except TableMoved:
-            pass
+        except (TableMoved, KraftError, TimeoutError, OSError) as exc:
+            log.debug("iceberg: %s's metadata file not copied now: %s", name, exc)
 
     def _make_namespace(self) -> None:
+        """The namespace, made unless it exists (a catalog may let kraft use one it may
+        not make)."""
         with self._lock:
             if self._namespace_made:
                 return
-            try:
-                self.create_namespace(self.namespace)
-            except NamespaceAlreadyExistsError:
-                pass
+            if not self.namespace_exists(self.namespace):
+                try:
+                    self.create_namespace(self.namespace)
+                except NamespaceAlreadyExistsError:
+                    pass
             self._namespace_made = True
 
     def drop_table_of(self, name: str, topic_id: str) -> list[str]:
@@ -174,4 +199,27 @@ class ExternalCatalog(RestCatalog):
                     dropped.append(table_name)
             except NoSuchTableError:
                 pass  # none, or another node dropped it first
+        return dropped
+
+    def drop_gone(self, keep_ids: set[str], grace_s: float) -> list[str]:
+        """Drop the namespace's tables of topics that are gone (their id is not in keep_ids:
+        the live topics' and the kept tables'), once no commit has touched them for grace_s
+        (a node whose metadata is behind must not take a new topic's table); the names
+        dropped. What a drop missed at the deletion (the catalog down then) goes here."""
+        dropped = []
+        for identifier in self.list_tables(self.namespace):
+            try:
+                table = self.load_table(identifier)
+            except NoSuchTableError:
+                continue
+            owner = table.properties.get(TOPIC_ID)
+            if owner is None or owner.split("~")[0] in keep_ids:
+                continue  # not kraft's, or its topic's
+            if time.time() - table.metadata.last_updated_ms / 1000 < grace_s:
+                continue
+            try:
+                self.drop_table(identifier)
+                dropped.append(identifier[-1])
+            except NoSuchTableError:
+                pass  # another node dropped it first
         return dropped

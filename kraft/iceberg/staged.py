@@ -3,7 +3,7 @@ they cover, waiting in the table's `kraft-staged/` directory for the table's com
 
 The warehouse is where every node writes a table's files anyway (shared by the nodes of
 a host, or an object store), so it also carries the hand-over: a partition leader stages
-a round, and the committer (the leader of the table's first led partition) commits every staged
+a round, and the committer (the table's coordinator, broker/table_coordinator.py) commits every staged
 round in one snapshot. A staged file names the table offset its round started from; the
 committer takes it only while the table still says that offset. So a file staged twice,
 or by a leader that has been replaced, never adds rows twice.

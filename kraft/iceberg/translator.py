@@ -120,7 +120,7 @@ def _chain(rounds: list[Staged], offset: int | None) -> list[Staged]:
 
 
 class TableCommitter:
-    """The table's committer (the leader of the topic's first led partition): for each partition,
+    """The table's committer (its coordinator, broker/table_coordinator.py): for each partition,
     the staged rounds that follow on from where the table says, in one snapshot."""
 
     def __init__(self, catalog: KraftCatalog, topic: str):

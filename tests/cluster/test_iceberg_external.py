@@ -4,8 +4,9 @@ process of its own (tests/unit/rest_catalog.py) that wants a bearer token, which
 take from their environment as pyiceberg does.
 
 A reader of the external catalog must find each committed record once, through a kill of
-the table's coordinator with another node committing meanwhile; kraft's own catalog must
-serve the same table; the table must leave the external catalog with its topic.
+the table's coordinator with another node committing meanwhile and the mode turned off
+and on again (the table kept as it was); kraft's own catalog must serve the same table;
+the table must leave the external catalog with its topic.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ def external_rows(catalog: RestCatalogServer, topic: str) -> list[tuple]:
     return sorted((k["partition"], k["offset"], v) for k, v in zip(kafka, value))
 
 
+def set_mode(c, mode: str) -> None:
+    """iceberg.mode set, and every node's image showing it."""
+    status, body = http_json("POST", f"{c.v3(1)}/topics/events/configs:alter",
+                             {"data": [{"name": "iceberg.mode", "value": mode}]})
+    assert status == 204, body
+    c.wait_until(lambda: all(http_json("GET", f"{c.url(n)}/v1/topics/events/iceberg")[1].get("mode") == mode
+                             for n in (1, 2, 3)), 30, f"iceberg.mode {mode} on every node")
+
+
 def test_a_table_in_an_external_catalog_holds_each_committed_record_once_through_a_coordinator_kill(tmp_path):
     (tmp_path / "catalog-default").mkdir()
     with RestCatalogServer((tmp_path / "catalog-default").as_uri(), token=TOKEN) as catalog:
@@ -68,7 +78,14 @@ def test_a_table_in_an_external_catalog_holds_each_committed_record_once_through
                          "the records written after the coordinator's kill in the external table")
             c.start_node(committer)
             c.wait_ready(timeout_s=60)
-            write(120, 30)
+            # the mode turned off and on again: the table stays as it was, and goes on from there
+            uuid = catalog.client().load_table(("lake", "events")).metadata.table_uuid
+            set_mode(c, "disabled")
+            write(120, 15)
+            assert p.flush(60) == 0
+            assert len(external_rows(catalog, "events")) >= 120  # still there for its readers while off
+            set_mode(c, "key_value")
+            write(135, 15)
             assert p.flush(60) == 0
             assert len(acked.records) == 150
             expected = sorted((part, off, value) for (part, off), (_, value) in acked.records.items())
@@ -76,6 +93,7 @@ def test_a_table_in_an_external_catalog_holds_each_committed_record_once_through
                          "every acknowledged record in the external table")
             assert external_rows(catalog, "events") == expected  # each once
             table = catalog.client().load_table(("lake", "events"))
+            assert table.metadata.table_uuid == uuid  # never dropped and made again
             # kraft's own catalog serves the same table (its copy of the pointer), to DuckDB
             c.wait_until(lambda: http_json("GET", f"{c.url(alive)}/v1/topics/events/iceberg")[1]
                          .get("metadata_location") == table.metadata_location, 30, "kraft's copy of the pointer")

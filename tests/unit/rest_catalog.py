@@ -3,9 +3,9 @@ external catalog kraft commits to when cluster.toml names one (docs/ICEBERG.md, 
 external catalog"). No REST catalog server can be installed here (Polaris, Lakekeeper,
 Gravitino, Nessie and Iceberg's own fixture come from Maven Central or Docker Hub), so
 this is the REST API's table operations as the spec gives them, over pyiceberg's own
-metastore logic: a create refused when the table exists (409), a commit's requirements
-checked against the current metadata before its updates apply (409 when one fails), one
-commit at a time. A bearer token is required when one is given.
+metastore logic: a create or a register refused when the table exists (409), a commit's
+requirements checked against the current metadata before its updates apply (409 when one
+fails), one commit at a time. A bearer token is required when one is given.
 
     with RestCatalogServer(warehouse_uri, token="t") as catalog:
         catalog.uri                 # http://127.0.0.1:<port>
@@ -191,6 +191,17 @@ def serve(host: str, port: int, warehouse: str, token: str) -> None:
         return web.Response(text='{"metadata-location": %s, "metadata": %s}' % (
             json.dumps(staged.metadata_location), staged.metadata.model_dump_json()), content_type="application/json")
 
+    async def register(request):
+        ns = request.match_info["ns"]
+        body = await request.json()
+        identifier = (ns, body["name"])
+        with tables.lock:
+            if identifier in tables.pointers and not body.get("overwrite"):
+                return error(409, "AlreadyExistsException", f"table {ns}.{body['name']} exists")
+            tables.pointers[identifier] = body["metadata-location"]
+            table = tables.load_table(identifier)
+        return loaded(table.metadata_location, table.metadata)
+
     async def drop_table(request):
         with tables.lock:
             if tables.pointers.pop((request.match_info["ns"], request.match_info["table"]), None) is None:
@@ -217,6 +228,7 @@ def serve(host: str, port: int, warehouse: str, token: str) -> None:
     r.add_get("/v1/namespaces/{ns}/tables/{table}", load_table)
     r.add_post("/v1/namespaces/{ns}/tables/{table}", commit)
     r.add_delete("/v1/namespaces/{ns}/tables/{table}", drop_table)
+    r.add_post("/v1/namespaces/{ns}/register", register)
     web.run_app(app, host=host, port=port, print=None, handle_signals=True)
 
 

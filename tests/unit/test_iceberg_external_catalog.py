@@ -14,9 +14,9 @@ pytest.importorskip("pyiceberg", reason="pyiceberg is an Iceberg topics dependen
 from rest_catalog import RestCatalogServer  # noqa: E402
 
 from kraft.iceberg.external_catalog import TOPIC_ID, CommitOutcomeUnknown, ExternalCatalog, TableTaken  # noqa: E402
-from kraft.iceberg.translator import Start, TableCommitter, translated  # noqa: E402
+from kraft.iceberg.translator import PartitionTranslation, Start, TableCommitter, translated  # noqa: E402
 from kraft.iceberg.warehouse import Warehouse  # noqa: E402
-from tests.unit.test_iceberg_translation import Pointers, round_of, work  # noqa: E402
+from tests.unit.test_iceberg_translation import Pointers, round_of, rows, work  # noqa: E402
 
 TOKEN = "catalog-token"
 
@@ -118,3 +118,35 @@ def test_the_catalog_refuses_a_node_without_its_credentials(server, monkeypatch)
     monkeypatch.delenv("PYICEBERG_CATALOG__KRAFT__TOKEN")
     with pytest.raises(Exception, match="(?i)bearer token|unauthori"):
         external(warehouse, s.uri, Pointers())
+
+
+def test_a_table_kraft_held_in_its_own_catalog_is_registered_in_the_external_one(server, tmp_path):
+    """A cluster that kept its tables in its own catalog, then names an external one: each
+    table is registered there from kraft's metadata file, its rows and offsets kept."""
+    from kraft.iceberg.catalog import KraftCatalog
+    s, warehouse = server
+    pointers = Pointers()
+    own = KraftCatalog(Warehouse(warehouse), lambda: pointers, pointers.commit)
+    round_of(own, 0, 0, 3)
+    assert TableCommitter(own, "events").commit() == 1
+    catalog = external(warehouse, s.uri, pointers)
+    assert work(catalog, 0).start() == Start(3, 3)  # carries on where kraft's own table was
+    table = s.client().load_table(("lake", "events"))
+    assert table.properties[TOPIC_ID] == "t1" and translated(table) == {0: 3}
+    round_of(catalog, 0, 3, 2)
+    assert TableCommitter(catalog, "events").commit() == 1
+    assert rows_in(s) == ([(0, o) for o in range(5)], {0: 5})
+    assert pointers.iceberg_tables["t1"] == s.client().load_table(("lake", "events")).metadata_location
+
+
+def test_the_sweep_drops_tables_of_topics_gone_once_untouched_and_keeps_the_others(server):
+    s, warehouse = server
+    for topic_id in ("t1", "kept-id", "gone-id"):  # a table made by each topic's first round
+        pointers = Pointers()
+        pointers.topic_ids = {f"events-{topic_id}": topic_id}
+        translation = PartitionTranslation(external(warehouse, s.uri, pointers), f"events-{topic_id}", 0)
+        translation.stage(translation.start(), rows(0, 0, 1), 1)
+    catalog = external(warehouse, s.uri, Pointers())
+    assert catalog.drop_gone({"t1", "kept-id"}, grace_s=3600) == []  # all touched just now
+    assert catalog.drop_gone({"t1", "kept-id"}, grace_s=0) == ["events-gone-id"]
+    assert sorted(n for _, n in s.client().list_tables("lake")) == ["events-kept-id", "events-t1"]
