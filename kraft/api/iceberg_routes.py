@@ -17,7 +17,7 @@ from aiohttp import web
 from kraft.api.access_rules import visible
 from kraft.api.context import node_of
 from kraft.api.http_body import json_response
-from kraft.broker.table_coordinator import table_coordinator
+from kraft.broker.table_coordinator import stand_in, table_coordinator
 from kraft.iceberg.names import DLQ, pointer_key, table_names
 from kraft.iceberg.warehouse import Warehouse
 from kraft.errors import KraftError, RetriableError, TopicNotFound
@@ -139,12 +139,16 @@ async def translation(request):
         return {"partition_id": index, "translated_offset": done, "last_stable_offset": stable, "lag": lag}
 
     partitions = await asyncio.gather(*(one(i) for i in range(len(described.partitions))))
+    committer = table_coordinator(image, topic)
+    if committer is None:
+        committer = stand_in(image, topic)
     return json_response({
         "topic_name": topic, "mode": mode,
         "table": f"{NAMESPACE}.{topic}" if location is not None else None,
         "metadata_location": location, "snapshot_id": snapshot.get("snapshot-id"),
         "last_commit_ms": snapshot.get("timestamp-ms"), "partitions": partitions,
-        "coordinator": table_coordinator(image, topic) if mode != "disabled" else None,  # the node committing it
+        # the node committing it: its coordinator, or the node standing in while it has none
+        "coordinator": committer if mode != "disabled" else None,
         # where readers find the files: a directory they must see, or an object store
         "warehouse": "directory" if files.local else files.scheme})
 

@@ -1,6 +1,6 @@
 """The Iceberg topics (docs/ICEBERG.md) this node leads partitions of: one translator task
 per partition, and the table's committer where this node is the table's coordinator
-(broker/table_coordinator.py).
+(broker/table_coordinator.py), or stands in for one while the table has none.
 
 Woken at every metadata image (like the coordinators), it looks again only when the
 topics or their configs changed (the image shares unchanged areas, so that is one
@@ -21,7 +21,7 @@ from typing import Any
 
 from kraft.broker.data_plane import DataPlane
 from kraft.broker.isolation import visible_records_off_loop
-from kraft.broker.table_coordinator import TableCoordinator
+from kraft.broker.table_coordinator import TableCoordinator, stand_in
 from kraft.config.cluster_tables import IcebergSettings
 from kraft.errors import KraftError
 from kraft.iceberg.warehouse import Warehouse
@@ -121,9 +121,9 @@ class IcebergTables:
             topic = image.topic(name)
             if topic is None:
                 continue
-            # two nodes that both take themselves for the coordinator for a moment race
+            # two nodes that both take themselves for the committer for a moment race
             # harmlessly: every commit is a compare-and-set
-            if self.coordinator.coordinates(name):
+            if self.coordinator.coordinates(name) or stand_in(image, name) == self._node_id:
                 wanted[(topic.topic_id, COMMITTER)] = (name, COMMITTER)
             for index, reg in enumerate(topic.partitions):
                 if reg.leader == self._node_id:

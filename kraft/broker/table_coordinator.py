@@ -58,6 +58,21 @@ def table_coordinator(image: MetadataImage, topic: str) -> int | None:
     return leader if leader >= 0 else None
 
 
+def stand_in(image: MetadataImage, topic: str) -> int | None:
+    """Who commits `topic`'s table while it has no coordinator (__iceberg_coordinator not
+    made yet, or the topic's partition of it without a leader: its replicas down, or made
+    with one replica while hosts were down): the leader of the topic's first partition that
+    has one. The coordinator keeps no state, so nothing is lost by standing in, and two
+    committers for a moment race harmlessly (every commit is a compare-and-set). None when
+    the table has a coordinator, or the topic no led partition. Pure."""
+    if table_coordinator(image, topic) is not None:
+        return None
+    described = image.topic(topic)
+    if described is None:
+        return None
+    return next((p.leader for p in described.partitions if p.leader >= 0), None)
+
+
 @dataclass
 class TableShard:
     """A loaded partition: only the leader epoch it was loaded at (no state is recorded)."""

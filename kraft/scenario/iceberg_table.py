@@ -237,18 +237,17 @@ def _bytes(v: str | bytes | None) -> bytes | None:
 
 
 def wait_coordinator(cluster: Any, topic: str, configs: dict[str, Any]) -> None:
-    """For an Iceberg topic, until some node names the table's coordinator (the topic it is
+    """For an Iceberg topic, until its table coordinator can be named (the topic it is
     placed by exists and is led), so a fault may target it from the first second."""
+    from kraft.scenario.targets import TargetUnavailable, resolve
     if iceberg_mode(configs) is None:
         return
 
     def named() -> bool:
-        for n in [n for n in cluster.hosts if cluster.running(n)]:
-            body = http_json("GET", f"{cluster.url(n)}/v1/topics/{topic}/iceberg", timeout=2,
-                             headers=cluster.headers)[1]
-            if isinstance(body, dict) and body.get("coordinator") is not None:
-                return True
-        return False
+        try:
+            return bool(resolve(cluster, f"table-coordinator:{topic}"))
+        except TargetUnavailable:
+            return False
     cluster.wait_until(named, 30, f"the table coordinator of {topic} named")
 
 

@@ -10,7 +10,7 @@ import dataclasses
 from coordinator_logs import LocalLogs
 
 from kraft.broker.iceberg_tables import iceberg_topics
-from kraft.broker.table_coordinator import TableCoordinator, table_coordinator
+from kraft.broker.table_coordinator import TableCoordinator, stand_in, table_coordinator
 from kraft.config.cluster_tables import IcebergSettings
 from kraft.config.topic_names import ICEBERG_COORDINATOR_TOPIC
 from kraft.coordinator.placement import key_partition
@@ -127,5 +127,32 @@ def test_no_coordinator_is_named_before_its_topic_exists_or_while_its_partition_
         parts[p] = dataclasses.replace(parts[p], leader=-1)
         offline = dataclasses.replace(image, topics={"id-coord": dataclasses.replace(topic, partitions=tuple(parts))})
         assert table_coordinator(offline, "events") is None
+    finally:
+        cluster.close()
+
+
+def test_while_a_table_has_no_coordinator_the_leader_of_its_first_led_partition_stands_in(tmp_path):
+    cluster = Cluster(tmp_path)
+    try:
+        events = TopicImage("events", "id-events", (PartitionRegistration((1,), (1,), -1, 1),
+                                                    PartitionRegistration((2,), (2,), OTHER, 1),
+                                                    PartitionRegistration((1,), (1,), NODE, 1)))
+
+        def with_events(image: MetadataImage) -> MetadataImage:
+            return dataclasses.replace(image, topics={**image.topics, "id-events": events},
+                                       topic_ids={**image.topic_ids, "events": "id-events"})
+        cluster.exists = False  # __iceberg_coordinator not made yet
+        assert stand_in(with_events(cluster.image()), "events") == OTHER  # partition 0 has no leader
+        cluster.exists = True
+        image = with_events(cluster.image())
+        assert stand_in(image, "events") is None  # the coordinator commits
+        p = key_partition("events", PARTITIONS)
+        topic = image.topic(ICEBERG_COORDINATOR_TOPIC)
+        parts = list(topic.partitions)
+        parts[p] = dataclasses.replace(parts[p], leader=-1)  # its replicas down
+        offline = dataclasses.replace(image, topics={**image.topics, "id-coord": dataclasses.replace(
+            topic, partitions=tuple(parts))})
+        assert table_coordinator(offline, "events") is None and stand_in(offline, "events") == OTHER
+        assert stand_in(offline, "no-such-topic") is None
     finally:
         cluster.close()
