@@ -144,10 +144,10 @@ class IcebergTables:
         threads (a task kept with the translators', cancelled with them when the node stops)."""
         from kraft.iceberg.leftovers import kept_ids, leftovers, remove
         live = live | kept_ids(pointers)
+        self._swept_at = time.monotonic()  # also when one still runs: the next is due an hour on
         task = self._running.get(SWEEP)
         if task is not None and not task.done():
             return
-        self._swept_at = time.monotonic()
 
         async def sweep() -> None:
             from kraft.iceberg.leftovers import GRACE_S
