@@ -159,7 +159,7 @@ class ExternalCatalog(RestCatalog):
         except TableAlreadyExistsError:
             return self.load_table((self.namespace, name))
         log.info("iceberg: table %s registered in the external catalog from kraft's metadata", name)
-        if table.properties.get(TOPIC_ID) is None and table.metadata_location == recorded:
+        if table.properties.get(TOPIC_ID) is None:  # a table kraft's own catalog made
             with table.transaction() as tx:
                 tx.set_properties({TOPIC_ID: key})
             table = self.load_table((self.namespace, name))
@@ -213,7 +213,7 @@ class ExternalCatalog(RestCatalog):
             except NoSuchTableError:
                 continue
             owner = table.properties.get(TOPIC_ID)
-            if owner is None or owner.split("~")[0] in keep_ids:
+            if owner is None or owner.removesuffix(DLQ) in keep_ids:
                 continue  # not kraft's, or its topic's
             if time.time() - table.metadata.last_updated_ms / 1000 < grace_s:
                 continue

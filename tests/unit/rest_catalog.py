@@ -18,51 +18,28 @@ Run as a script it is the server: rest_catalog.py <host> <port> <warehouse uri> 
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
 import threading
-import time
 import urllib.request
+
+from server_process import ServerProcess, free_port
 
 START_S = 60.0  # pyiceberg's imports: seconds on a loaded 2-core machine
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 class RestCatalogServer:
     def __init__(self, warehouse: str, token: str = "", host: str = "127.0.0.1"):
-        self.host, self.port, self.warehouse, self.token = host, _free_port(host), warehouse, token
+        self.host, self.port, self.warehouse, self.token = host, free_port(host), warehouse, token
         self.uri = f"http://{host}:{self.port}"
-        self._proc: subprocess.Popen | None = None
+        self._server = ServerProcess([sys.executable, __file__, host, str(self.port), warehouse, token],
+                                     self.uri + "/healthz", START_S, f"the REST catalog on {self.uri}")
 
     def __enter__(self) -> "RestCatalogServer":
-        self._proc = subprocess.Popen([sys.executable, __file__, self.host, str(self.port), self.warehouse, self.token],
-                                      stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + START_S
-        while True:
-            try:
-                urllib.request.urlopen(self.uri + "/healthz", timeout=2).read()
-                return self
-            except OSError:
-                if self._proc.poll() is not None or time.monotonic() > deadline:
-                    self.__exit__()
-                    raise RuntimeError(f"the REST catalog on {self.uri} did not start")
-                time.sleep(0.2)
+        self._server.start()
+        return self
 
     def __exit__(self, *exc) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            self._proc = None
+        self._server.stop()
 
     def lose_next_answer(self) -> None:
         urllib.request.urlopen(urllib.request.Request(self.uri + "/test/lose-next-answer", method="POST"),

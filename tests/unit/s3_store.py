@@ -11,56 +11,31 @@ store's API as AWS documents it, in memory.
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
+from server_process import ServerProcess, free_port
 
 START_S = 60.0  # moto imports Flask and its AWS models: seconds on a loaded 2-core machine
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 class S3Store:
     def __init__(self, host: str = "127.0.0.1"):
         pytest.importorskip("moto.server", reason="needs moto[server] (the test extras): an S3 endpoint to write to")
         self.host = host
-        self.port = _free_port(host)
+        self.port = free_port(host)
         self.endpoint = f"http://{host}:{self.port}"
         self.env = {"AWS_ACCESS_KEY_ID": "kraft-test", "AWS_SECRET_ACCESS_KEY": "kraft-test-secret",
                     "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
-        self._proc: subprocess.Popen | None = None
+        self._server = ServerProcess([sys.executable, "-m", "moto.server", "-H", host, "-p", str(self.port)],
+                                     self.endpoint + "/", START_S, f"the S3 store on {self.endpoint}")
 
     def __enter__(self) -> "S3Store":
-        self._proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + START_S
-        while True:
-            try:
-                urllib.request.urlopen(self.endpoint + "/", timeout=2).read()
-                return self
-            except OSError:
-                if self._proc.poll() is not None or time.monotonic() > deadline:
-                    self.__exit__()
-                    raise RuntimeError(f"the S3 store on {self.endpoint} did not start")
-                time.sleep(0.2)
+        self._server.start()
+        return self
 
     def __exit__(self, *exc) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            self._proc = None
+        self._server.stop()
 
     def client(self):
         import boto3

@@ -90,7 +90,8 @@ class Appender:
         return base
 
 
-def coordinator(log: PartitionLog) -> tuple[GroupCoordinator, Appender]:
+def coordinator(log: PartitionLog, **groups) -> tuple[GroupCoordinator, Appender]:
+    """groups: GroupSettings by their cluster.toml names, beside the test's own."""
     async def no_controller(path: str, body: dict) -> dict:
         raise AssertionError("the offsets topic exists")
 
@@ -101,7 +102,7 @@ def coordinator(log: PartitionLog) -> tuple[GroupCoordinator, Appender]:
     appender = Appender(log, replicas.offsets)
     snapshot = image()
     # no initial rebalance delay, as test clusters: nothing here ticks the groups' clocks
-    settings = GroupSettings.model_validate({"group.initial.rebalance.delay.ms": 0})
+    settings = GroupSettings.model_validate({"group.initial.rebalance.delay.ms": 0, **groups})
     return GroupCoordinator(NODE, settings, lambda: snapshot, replicas, no_controller, no_wait,
                             appender), appender
 
@@ -350,20 +351,8 @@ async def test_a_tick_whose_expiry_waits_for_its_commit_does_not_hold_the_runtim
     follower behind must not hold the runtime's tick (and with it the shards' loading)."""
     from kraft.coordinator.runtime import mono_ms
     from kraft.groups.consumer_group_types import Heartbeat
-
-    async def no_controller(path: str, body: dict) -> dict:
-        raise AssertionError("the offsets topic exists")
-
-    async def no_wait(offset: int, timeout_s: float) -> bool:
-        return True
-
-    replicas = Replicas(log)
-    appender = Appender(log, replicas.offsets)
-    snapshot = image()
-    settings = GroupSettings.model_validate({"group.initial.rebalance.delay.ms": 0,
-                                             "group.consumer.session.timeout.ms": 1000,
-                                             "group.consumer.heartbeat.interval.ms": 100})
-    coord = GroupCoordinator(NODE, settings, lambda: snapshot, replicas, no_controller, no_wait, appender)
+    coord, appender = coordinator(log, **{"group.consumer.session.timeout.ms": 1000,
+                                          "group.consumer.heartbeat.interval.ms": 100})
     assert await coord.locate(GROUP) is None
     coord.loaded.topic_counts = {"t": 2}
     joined = await coord.consumer_heartbeat(GROUP, Heartbeat("m1", 0, mono_ms(), rebalance_timeout_ms=5_000,
